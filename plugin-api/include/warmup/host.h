@@ -1,0 +1,59 @@
+/*
+ * warmup/host.h — what the host offers to every plugin instance.
+ *
+ * A `warmup_host` is passed to `create` and stays valid until the instance is destroyed (owned by the host; the plugin
+ * keeps the pointer, never frees it). It carries the error factory, logging, the clock and the model catalog.
+ */
+#ifndef WARMUP_HOST_H
+#define WARMUP_HOST_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One model of the host's catalog. Host-owned; `name` is valid for the life of the host process. */
+typedef struct warmup_model_info {
+    uint32_t struct_size;
+    warmup_model_index index;
+    warmup_string_view name; /* e.g. "llama3:8b" or "language/m-large/chunk-17" */
+    double memory_mb;        /* declared memory footprint when loaded (catalog), MiB */
+    double load_ms;          /* declared cold-load time (catalog), ms */
+    double unload_ms;        /* declared unload time (catalog), ms */
+    uint32_t priority;       /* catalog priority class, 0 = highest */
+} warmup_model_info;
+
+typedef struct warmup_host warmup_host;
+
+struct warmup_host {
+    uint32_t struct_size;
+    warmup_abi_version abi; /* the host's ABI version */
+    void *host_data;        /* the host's; plugins pass `host` back, never touch this */
+
+    /* [any] Creates an error in host memory. `message` is borrowed (copied). The returned error is owned by whoever
+     * receives it from the plugin (the host), never by the plugin. Never returns NULL. */
+    warmup_error *(*make_error)(const warmup_host *host, warmup_status code, warmup_string_view message);
+
+    /* [any] Writes a log line attributed to the calling plugin. `message` is borrowed. */
+    void (*log)(const warmup_host *host, warmup_log_level level, warmup_string_view message);
+
+    /* [any] Current time on the host clock, ms. Wall clock when live, the virtual clock during replay. */
+    warmup_time_ms (*now_ms)(const warmup_host *host);
+
+    /* [any] Number of models in the catalog so far. The catalog only grows (models matched by a glob are added when
+     * first seen); indexes are dense: 0 .. count-1. */
+    uint32_t (*model_count)(const warmup_host *host);
+
+    /* [any] Fills `out` (caller sets out->struct_size) for `model`. Returns WARMUP_OK or WARMUP_ERROR_NOT_FOUND. */
+    warmup_status (*model_info)(const warmup_host *host, warmup_model_index model, warmup_model_info *out);
+
+    /* [any] Looks a model up by name. Returns its index or WARMUP_NO_MODEL if the catalog has not seen it. */
+    warmup_model_index (*find_model)(const warmup_host *host, warmup_string_view name);
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WARMUP_HOST_H */

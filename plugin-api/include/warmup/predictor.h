@@ -1,0 +1,46 @@
+/*
+ * warmup/predictor.h — PredictionEngine: from a model's pattern to when it will be used next.
+ */
+#ifndef WARMUP_PREDICTOR_H
+#define WARMUP_PREDICTOR_H
+
+#include "common.h"
+#include "pattern_analyzer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A prediction for one model, made at `now_ms`. Times are absolute on the host clock. */
+typedef struct warmup_prediction {
+    uint32_t struct_size;
+    warmup_model_index model;
+    warmup_time_ms horizon_ms;       /* the window p_use_within_horizon refers to: [now, now + horizon_ms) */
+    double p_use_within_horizon;     /* 0..1 */
+    warmup_time_ms next_arrival_ms;  /* expected next request, or NEVER when unknown */
+    double confidence;               /* 0..1: how much history backs this prediction */
+
+    /* The residency plan that follows from the prediction (the scheduler turns it into timed actions):
+     *  keep_until_ms: keep the model loaded until then after its last use, then unload if still idle;
+     *                 NEVER = keep (only the budget evicts it); <= now = unload now.
+     *  warm_at_ms:    the model should be ready again at this time (pre-warm target); NEVER = no pre-warm.
+     *  warm_keep_until_ms: after a pre-warm, keep it until then if unused; ignored when warm_at_ms is NEVER. */
+    warmup_time_ms keep_until_ms;
+    warmup_time_ms warm_at_ms;
+    warmup_time_ms warm_keep_until_ms;
+} warmup_prediction;
+
+typedef struct warmup_predictor_vtable {
+    uint32_t struct_size;
+
+    /* [control] Predicts for pattern->model at now_ms. `pattern` is borrowed for the call. Fills `out` (caller sets
+     * out->struct_size). */
+    warmup_error *(*predict)(void *self, warmup_time_ms now_ms, const warmup_usage_pattern *pattern,
+                             warmup_prediction *out);
+} warmup_predictor_vtable;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WARMUP_PREDICTOR_H */

@@ -1,0 +1,399 @@
+// warmup/sdk/plugin.hpp — C++ base classes per component kind, the generated C vtables and the export macro.
+//
+// A plugin is one class deriving from one of the bases below, constructed from (Host, Params&). Then
+//
+//     WARMUP_PLUGIN(MyPredictor, "org.acme.predictor.seasonal", "1.2.0", "Seasonal predictor")
+//
+// in one .cpp file generates the descriptor and the exported entry `warmup_plugin_entry`. The SDK guarantees:
+//  - no exception crosses the ABI (each thunk runs the method inside guard());
+//  - unknown params keys are refused after the constructor ran (Params::finish);
+//  - the state extension is offered when the class overrides state_schema() to return non-null.
+#pragma once
+
+#include <warmup/sdk/error.hpp>
+#include <warmup/sdk/host.hpp>
+#include <warmup/sdk/params.hpp>
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#if defined(_WIN32)
+#define WARMUP_PLUGIN_EXPORT extern "C" __declspec(dllexport)
+#else
+#define WARMUP_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
+#endif
+
+namespace warmup::sdk {
+
+/// What every plugin instance has: the host and optional state export/import.
+class PluginBase {
+  public:
+    explicit PluginBase(Host host) : host_(host) {}
+    virtual ~PluginBase() = default;
+    PluginBase(const PluginBase&) = delete;
+    PluginBase& operator=(const PluginBase&) = delete;
+
+    /// Override to return a static schema id ("org.example.state.thing/1") to offer the state extension.
+    [[nodiscard]] virtual const char* state_schema() const { return nullptr; }
+    /// The whole learned state as bytes. Called only when state_schema() is non-null.
+    [[nodiscard]] virtual std::string export_state() const { return {}; }
+    /// Replace the state with bytes from export_state() of the same schema. Throw to refuse; leave state unchanged.
+    virtual void import_state(std::string_view /*data*/) {
+        throw Error(WARMUP_ERROR_UNSUPPORTED, "this plugin has no importable state");
+    }
+
+    [[nodiscard]] const Host& host() const noexcept { return host_; }
+
+  private:
+    Host host_;
+};
+
+class PatternAnalyzer : public PluginBase {
+  public:
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_PATTERN_ANALYZER;
+    using PluginBase::PluginBase;
+    virtual void observe(std::span<const warmup_usage_event> events) = 0;
+    /// Fill `out` (struct_size already set by the caller). Pointers inside stay valid until the next observe/reset.
+    virtual void get_pattern(warmup_model_index model, warmup_usage_pattern& out) = 0;
+    virtual void reset() = 0;
+};
+
+class Predictor : public PluginBase {
+  public:
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_PREDICTOR;
+    using PluginBase::PluginBase;
+    virtual void predict(warmup_time_ms now_ms, const warmup_usage_pattern& pattern, warmup_prediction& out) = 0;
+};
+
+class PerformanceModel : public PluginBase {
+  public:
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_PERFORMANCE_MODEL;
+    using PluginBase::PluginBase;
+    virtual void estimate(warmup_model_index model, warmup_performance_estimate& out) = 0;
+    virtual void observe_load(const warmup_load_observation& observation) = 0;
+};
+
+class Scheduler : public PluginBase {
+  public:
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_SCHEDULER;
+    using PluginBase::PluginBase;
+    virtual void plan(const warmup_plan_input& input, warmup_plan& out) = 0;
+    /// When to retry the attempt-th failed warm-up, or WARMUP_TIME_NEVER to give up.
+    virtual warmup_time_ms on_warmup_failed(warmup_model_index model, uint32_t attempt, warmup_time_ms now_ms) = 0;
+};
+
+class ResourcePolicy : public PluginBase {
+  public:
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_RESOURCE_POLICY;
+    using PluginBase::PluginBase;
+    virtual double effective_budget_mb(double configured_budget_mb) { return configured_budget_mb; }
+    /// Fill `out` (admit, may_evict, reason). The reason view must stay valid until the next call.
+    virtual void admit(const warmup_admission_request& request, warmup_admission& out) = 0;
+    virtual void on_ready(warmup_model_index model, double memory_mb, double load_ms, warmup_time_ms now_ms) = 0;
+    virtual void on_used(warmup_model_index model, warmup_time_ms now_ms) = 0;
+    virtual void on_removed(warmup_model_index model, warmup_time_ms now_ms) = 0;
+    /// The model to evict first, or WARMUP_NO_MODEL when none is ready.
+    virtual warmup_model_index pick_victim(warmup_time_ms now_ms) = 0;
+};
+
+class QueuePolicy : public PluginBase {
+  public:
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_QUEUE_POLICY;
+    using PluginBase::PluginBase;
+    /// Throw Error(WARMUP_ERROR_RESOURCE_EXHAUSTED, reason) when full (and count it).
+    virtual void push(const warmup_queue_item& item) = 0;
+    virtual bool pop(warmup_time_ms now_ms, warmup_queue_item& out) = 0;
+    virtual size_t remove_model(warmup_model_index model) = 0;
+    virtual size_t clear() = 0;
+    [[nodiscard]] virtual size_t size() const = 0;
+    [[nodiscard]] virtual uint64_t rejected_count() const = 0;
+};
+
+class MetricsSink : public PluginBase {
+  public:
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_METRICS_SINK;
+    using PluginBase::PluginBase;
+    virtual void record(std::span<const warmup_metric_event> events) = 0;
+    /// Append the rendering in `format` to `out`; throw Error(WARMUP_ERROR_UNSUPPORTED) for an unknown format.
+    virtual void render(std::string_view format, std::string& out) = 0;
+};
+
+class ModelBackend : public PluginBase {
+  public:
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_MODEL_BACKEND;
+    using PluginBase::PluginBase;
+    /// [worker, concurrent for different models] Returns resident memory in MiB after the load (0 = unknown).
+    virtual double load(const warmup_model_info& model, const warmup_cancel_token& cancel) = 0;
+    virtual void unload(const warmup_model_info& model) = 0;
+    /// Override both and return true from supports_simulation() to offer the simulation extension (replay).
+    [[nodiscard]] virtual bool supports_simulation() const { return false; }
+    /// Returns {duration_ms, succeeds}.
+    virtual std::pair<double, bool> simulate_load(const warmup_model_info& /*model*/, warmup_time_ms /*now_ms*/) {
+        throw Error(WARMUP_ERROR_UNSUPPORTED, "no simulation");
+    }
+    virtual double simulate_unload(const warmup_model_info& model, warmup_time_ms /*now_ms*/) { return model.unload_ms; }
+};
+
+namespace detail {
+
+/// The instance pointer the host sees is the PluginBase*; it also remembers the raw host for error creation.
+template <class T>
+T* self(void* instance) noexcept {
+    return static_cast<T*>(static_cast<PluginBase*>(instance));
+}
+template <class T>
+const warmup_host* host_of(void* instance) noexcept {
+    return self<T>(instance)->host().raw();
+}
+
+inline int write_all(const warmup_byte_writer* out, const std::string& bytes) {
+    return out->write(out->context, bytes.data(), bytes.size());
+}
+
+template <class T>
+struct StateThunks {
+    static const char* schema(void* instance) { return self<T>(instance)->state_schema(); }
+    static warmup_error* export_state(void* instance, const warmup_byte_writer* out) {
+        return guard(host_of<T>(instance), [&] {
+            if (write_all(out, self<T>(instance)->export_state()) != 0)
+                throw Error(WARMUP_ERROR_RESOURCE_EXHAUSTED, "the host refused the exported state bytes");
+        });
+    }
+    static warmup_error* import_state(void* instance, warmup_string_view data) {
+        return guard(host_of<T>(instance), [&] { self<T>(instance)->import_state(to_string_view(data)); });
+    }
+    static constexpr warmup_state_extension table{sizeof(warmup_state_extension), &schema, &export_state,
+                                                  &import_state};
+};
+
+template <class T>
+struct SimulationThunks {
+    static warmup_error* simulate_load(void* instance, const warmup_model_info* model, warmup_time_ms now_ms,
+                                       double* out_duration_ms, int* out_succeeds) {
+        return guard(host_of<T>(instance), [&] {
+            auto [duration_ms, succeeds] = self<T>(instance)->simulate_load(*model, now_ms);
+            *out_duration_ms = duration_ms;
+            *out_succeeds = succeeds ? 1 : 0;
+        });
+    }
+    static warmup_error* simulate_unload(void* instance, const warmup_model_info* model, warmup_time_ms now_ms,
+                                         double* out_duration_ms) {
+        return guard(host_of<T>(instance),
+                     [&] { *out_duration_ms = self<T>(instance)->simulate_unload(*model, now_ms); });
+    }
+    static constexpr warmup_simulation_extension table{sizeof(warmup_simulation_extension), &simulate_load,
+                                                       &simulate_unload};
+};
+
+// One VTable<T, Kind> specialisation per kind generates the C vtable from T's virtual methods.
+template <class T, warmup_plugin_kind Kind>
+struct VTable;
+
+template <class T>
+struct VTable<T, WARMUP_KIND_PATTERN_ANALYZER> {
+    static warmup_error* observe(void* s, const warmup_usage_event* events, size_t count) {
+        return guard(host_of<T>(s), [&] { self<T>(s)->observe(std::span<const warmup_usage_event>(events, count)); });
+    }
+    static warmup_error* get_pattern(void* s, warmup_model_index model, warmup_usage_pattern* out) {
+        return guard(host_of<T>(s), [&] { self<T>(s)->get_pattern(model, *out); });
+    }
+    static warmup_error* reset(void* s) {
+        return guard(host_of<T>(s), [&] { self<T>(s)->reset(); });
+    }
+    static constexpr warmup_pattern_analyzer_vtable table{sizeof(warmup_pattern_analyzer_vtable), &observe,
+                                                          &get_pattern, &reset};
+};
+
+template <class T>
+struct VTable<T, WARMUP_KIND_PREDICTOR> {
+    static warmup_error* predict(void* s, warmup_time_ms now_ms, const warmup_usage_pattern* pattern,
+                                 warmup_prediction* out) {
+        return guard(host_of<T>(s), [&] { self<T>(s)->predict(now_ms, *pattern, *out); });
+    }
+    static constexpr warmup_predictor_vtable table{sizeof(warmup_predictor_vtable), &predict};
+};
+
+template <class T>
+struct VTable<T, WARMUP_KIND_PERFORMANCE_MODEL> {
+    static warmup_error* estimate(void* s, warmup_model_index model, warmup_performance_estimate* out) {
+        return guard(host_of<T>(s), [&] { self<T>(s)->estimate(model, *out); });
+    }
+    static warmup_error* observe_load(void* s, const warmup_load_observation* observation) {
+        return guard(host_of<T>(s), [&] { self<T>(s)->observe_load(*observation); });
+    }
+    static constexpr warmup_performance_model_vtable table{sizeof(warmup_performance_model_vtable), &estimate,
+                                                           &observe_load};
+};
+
+template <class T>
+struct VTable<T, WARMUP_KIND_SCHEDULER> {
+    static warmup_error* plan(void* s, const warmup_plan_input* input, warmup_plan* out) {
+        return guard(host_of<T>(s), [&] { self<T>(s)->plan(*input, *out); });
+    }
+    static warmup_error* on_warmup_failed(void* s, warmup_model_index model, uint32_t attempt, warmup_time_ms now_ms,
+                                          warmup_time_ms* out_retry_at_ms) {
+        return guard(host_of<T>(s), [&] { *out_retry_at_ms = self<T>(s)->on_warmup_failed(model, attempt, now_ms); });
+    }
+    static constexpr warmup_scheduler_vtable table{sizeof(warmup_scheduler_vtable), &plan, &on_warmup_failed};
+};
+
+template <class T>
+struct VTable<T, WARMUP_KIND_RESOURCE_POLICY> {
+    static double effective_budget_mb(void* s, double configured) {
+        try {
+            return self<T>(s)->effective_budget_mb(configured);
+        } catch (...) {
+            return configured;  // a policy that cannot read the host limit falls back to the configured budget
+        }
+    }
+    static warmup_error* admit(void* s, const warmup_admission_request* request, warmup_admission* out) {
+        return guard(host_of<T>(s), [&] { self<T>(s)->admit(*request, *out); });
+    }
+    static void on_ready(void* s, warmup_model_index model, double memory_mb, double load_ms, warmup_time_ms now) {
+        try {
+            self<T>(s)->on_ready(model, memory_mb, load_ms, now);
+        } catch (...) {
+        }
+    }
+    static void on_used(void* s, warmup_model_index model, warmup_time_ms now) {
+        try {
+            self<T>(s)->on_used(model, now);
+        } catch (...) {
+        }
+    }
+    static void on_removed(void* s, warmup_model_index model, warmup_time_ms now) {
+        try {
+            self<T>(s)->on_removed(model, now);
+        } catch (...) {
+        }
+    }
+    static warmup_error* pick_victim(void* s, warmup_time_ms now, warmup_model_index* out) {
+        return guard(host_of<T>(s), [&] {
+            *out = self<T>(s)->pick_victim(now);
+            if (*out == WARMUP_NO_MODEL) throw Error(WARMUP_ERROR_NOT_FOUND, "no ready model to evict");
+        });
+    }
+    static constexpr warmup_resource_policy_vtable table{sizeof(warmup_resource_policy_vtable),
+                                                         &effective_budget_mb,
+                                                         &admit,
+                                                         &on_ready,
+                                                         &on_used,
+                                                         &on_removed,
+                                                         &pick_victim};
+};
+
+template <class T>
+struct VTable<T, WARMUP_KIND_QUEUE_POLICY> {
+    static warmup_error* push(void* s, const warmup_queue_item* item) {
+        return guard(host_of<T>(s), [&] { self<T>(s)->push(*item); });
+    }
+    static int pop(void* s, warmup_time_ms now, warmup_queue_item* out) {
+        try {
+            return self<T>(s)->pop(now, *out) ? 1 : 0;
+        } catch (...) {
+            return 0;
+        }
+    }
+    static size_t remove_model(void* s, warmup_model_index model) {
+        try {
+            return self<T>(s)->remove_model(model);
+        } catch (...) {
+            return 0;
+        }
+    }
+    static size_t clear(void* s) {
+        try {
+            return self<T>(s)->clear();
+        } catch (...) {
+            return 0;
+        }
+    }
+    static size_t size(void* s) { return self<T>(s)->size(); }
+    static uint64_t rejected_count(void* s) { return self<T>(s)->rejected_count(); }
+    static constexpr warmup_queue_policy_vtable table{
+        sizeof(warmup_queue_policy_vtable), &push, &pop, &remove_model, &clear, &size, &rejected_count};
+};
+
+template <class T>
+struct VTable<T, WARMUP_KIND_METRICS_SINK> {
+    static warmup_error* record(void* s, const warmup_metric_event* events, size_t count) {
+        return guard(host_of<T>(s), [&] { self<T>(s)->record(std::span<const warmup_metric_event>(events, count)); });
+    }
+    static warmup_error* render(void* s, const char* format, const warmup_byte_writer* out) {
+        return guard(host_of<T>(s), [&] {
+            std::string text;
+            self<T>(s)->render(format, text);
+            if (write_all(out, text) != 0) throw Error(WARMUP_ERROR_RESOURCE_EXHAUSTED, "the host refused the output");
+        });
+    }
+    static constexpr warmup_metrics_sink_vtable table{sizeof(warmup_metrics_sink_vtable), &record, &render};
+};
+
+template <class T>
+struct VTable<T, WARMUP_KIND_MODEL_BACKEND> {
+    static warmup_error* load(void* s, const warmup_model_info* model, const warmup_cancel_token* cancel,
+                              warmup_load_result* out) {
+        return guard(host_of<T>(s), [&] {
+            const double memory_mb = self<T>(s)->load(*model, *cancel);
+            if (WARMUP_HAS_FIELD(out, warmup_load_result, memory_mb)) out->memory_mb = memory_mb;
+        });
+    }
+    static warmup_error* unload(void* s, const warmup_model_info* model) {
+        return guard(host_of<T>(s), [&] { self<T>(s)->unload(*model); });
+    }
+    static constexpr warmup_model_backend_vtable table{sizeof(warmup_model_backend_vtable), &load, &unload};
+};
+
+/// The descriptor for plugin class T.
+template <class T>
+struct Descriptor {
+    static warmup_error* create(const warmup_host* host, warmup_string_view params_yaml, void** out_instance) {
+        return guard(host, [&] {
+            Params params(to_string_view(params_yaml));
+            auto* instance = new T(Host(host), params);
+            try {
+                params.finish();
+            } catch (...) {
+                delete instance;
+                throw;
+            }
+            *out_instance = static_cast<PluginBase*>(instance);
+        });
+    }
+    static void destroy(void* instance) { delete self<T>(instance); }
+    static const void* get_extension(void* instance, const char* extension_id) {
+        const std::string_view id(extension_id == nullptr ? "" : extension_id);
+        PluginBase* base = static_cast<PluginBase*>(instance);
+        if (id == WARMUP_EXT_STATE && base->state_schema() != nullptr) return &StateThunks<T>::table;
+        if constexpr (T::kKind == WARMUP_KIND_MODEL_BACKEND) {
+            if (id == WARMUP_EXT_SIMULATION && self<T>(instance)->supports_simulation())
+                return &SimulationThunks<T>::table;
+        }
+        return nullptr;
+    }
+    static warmup_plugin_descriptor make(const char* id, const char* version, const char* description) {
+        return warmup_plugin_descriptor{sizeof(warmup_plugin_descriptor),
+                                        {WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR},
+                                        static_cast<uint32_t>(T::kKind),
+                                        id,
+                                        version,
+                                        description,
+                                        &create,
+                                        &destroy,
+                                        &VTable<T, T::kKind>::table,
+                                        &get_extension};
+    }
+};
+
+}  // namespace detail
+}  // namespace warmup::sdk
+
+/// Generates the descriptor and the exported entry for plugin class `Class`. Use once per library, in one .cpp file,
+/// at global namespace scope. `id`, `version` and `description` are string literals.
+#define WARMUP_PLUGIN(Class, id, version, description)                                                              \
+    namespace {                                                                                                     \
+    const warmup_plugin_descriptor warmup_sdk_descriptor =                                                          \
+        ::warmup::sdk::detail::Descriptor<Class>::make(id, version, description);                                  \
+    }                                                                                                               \
+    WARMUP_PLUGIN_EXPORT const warmup_plugin_descriptor* warmup_plugin_entry(void) { return &warmup_sdk_descriptor; }
