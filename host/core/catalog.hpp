@@ -1,0 +1,69 @@
+// core/catalog.hpp — the model catalog: what each model costs to load and to keep.
+//
+// Entries come from the configuration, one per model name or glob ("llama3:*", "*"). A model gets a dense index the
+// first time it is resolved; indexes are never reused. Thread-safety: every method may be called from any thread.
+// Records are stored in a deque and never move, so a reference from record() stays valid for the catalog's life.
+#pragma once
+
+#include <warmup/common.h>
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace warmup::host {
+
+/// One catalog line of the configuration.
+struct CatalogEntry {
+    std::string pattern;      ///< exact model name or a glob with * and ?
+    double memory_mb = 0;     ///< resident memory once loaded, MiB
+    double load_ms = 0;       ///< cold-load time, ms
+    double unload_ms = 0;     ///< unload time, ms
+    uint32_t priority = 1;    ///< queue priority class, 0 = highest
+};
+
+/// A model the host has seen, with the figures of the entry that matched it.
+struct ModelRecord {
+    warmup_model_index index = WARMUP_NO_MODEL;
+    std::string name;
+    double memory_mb = 0;
+    double load_ms = 0;
+    double unload_ms = 0;
+    uint32_t priority = 1;
+};
+
+/// True when `name` matches `pattern` (* = any run of characters, ? = one character).
+bool glob_match(std::string_view pattern, std::string_view name) noexcept;
+
+class Catalog {
+  public:
+    explicit Catalog(std::vector<CatalogEntry> entries = {});
+
+    /// The index of `name`, registering it on first sight if an entry matches (exact names before globs, globs in
+    /// configuration order). nullopt when no entry covers the name.
+    std::optional<warmup_model_index> resolve(std::string_view name);
+
+    /// The index of an already registered model, or nullopt.
+    [[nodiscard]] std::optional<warmup_model_index> find(std::string_view name) const;
+
+    /// The record of a registered model. Precondition: index < size().
+    [[nodiscard]] const ModelRecord& record(warmup_model_index index) const;
+
+    [[nodiscard]] uint32_t size() const;
+    [[nodiscard]] const std::vector<CatalogEntry>& entries() const noexcept { return entries_; }
+
+  private:
+    std::optional<std::size_t> match_entry(std::string_view name) const;
+
+    std::vector<CatalogEntry> entries_;
+    mutable std::shared_mutex mutex_;
+    std::deque<ModelRecord> records_;
+    std::unordered_map<std::string, warmup_model_index> by_name_;
+};
+
+}  // namespace warmup::host

@@ -1,0 +1,65 @@
+#include "core/host_services.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/errors.hpp"
+
+namespace warmup::host {
+namespace {
+
+const HostServices& services(const warmup_host* host) { return *static_cast<const HostServices*>(host->host_data); }
+
+warmup_error* host_make_error(const warmup_host*, warmup_status code, warmup_string_view message) {
+    return make_error(code, std::string_view(message.data == nullptr ? "" : message.data, message.size));
+}
+
+void host_log(const warmup_host* host, warmup_log_level level, warmup_string_view message) {
+    const std::string_view text(message.data == nullptr ? "" : message.data, message.size);
+    const auto& label = services(host).plugin_label();
+    switch (level) {
+        case WARMUP_LOG_DEBUG: spdlog::debug("[{}] {}", label, text); break;
+        case WARMUP_LOG_INFO: spdlog::info("[{}] {}", label, text); break;
+        case WARMUP_LOG_WARN: spdlog::warn("[{}] {}", label, text); break;
+        default: spdlog::error("[{}] {}", label, text); break;
+    }
+}
+
+}  // namespace
+
+HostServices::HostServices(Catalog& catalog, const Clock& clock, std::string plugin_label)
+    : catalog_(catalog), clock_(clock), plugin_label_(std::move(plugin_label)) {
+    host_.struct_size = sizeof(warmup_host);
+    host_.abi = {WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR};
+    host_.host_data = this;
+    host_.make_error = &host_make_error;
+    host_.log = &host_log;
+    host_.now_ms = [](const warmup_host* host) { return services(host).clock_.now_ms(); };
+    host_.model_count = [](const warmup_host* host) { return services(host).catalog_.size(); };
+    host_.model_info = [](const warmup_host* host, warmup_model_index model, warmup_model_info* out) {
+        const Catalog& catalog = services(host).catalog_;
+        if (out == nullptr || model >= catalog.size()) return WARMUP_ERROR_NOT_FOUND;
+        const ModelRecord& record = catalog.record(model);
+        const uint32_t size = out->struct_size;
+        warmup_model_info info{};
+        info.struct_size = sizeof info;
+        info.index = record.index;
+        info.name = {record.name.data(), record.name.size()};
+        info.memory_mb = record.memory_mb;
+        info.load_ms = record.load_ms;
+        info.unload_ms = record.unload_ms;
+        info.priority = record.priority;
+        // Write only as many bytes as the caller's struct has (an older plugin has a shorter struct).
+        std::memcpy(out, &info, std::min<std::size_t>(size, sizeof info));
+        out->struct_size = std::min<uint32_t>(size, sizeof info);
+        return WARMUP_OK;
+    };
+    host_.find_model = [](const warmup_host* host, warmup_string_view name) {
+        const auto found = services(host).catalog_.find(std::string_view(name.data, name.size));
+        return found ? *found : WARMUP_NO_MODEL;
+    };
+}
+
+}  // namespace warmup::host
