@@ -1,0 +1,613 @@
+#include "engine/warmup_engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/errors.hpp"
+
+namespace warmup::host {
+namespace {
+
+constexpr warmup_time_ms kNever = WARMUP_TIME_NEVER;
+
+template <class T>
+T sized() {
+    T value{};
+    value.struct_size = sizeof(T);
+    return value;
+}
+
+}  // namespace
+
+WarmupEngine::WarmupEngine(ComponentSet components, LoadExecutor& executor, Catalog& catalog, EngineOptions options)
+    : components_(std::move(components)), executor_(executor), catalog_(catalog), options_(std::move(options)) {
+    budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self,
+                                                                  options_.memory_budget_mb);
+    if (!(budget_mb_ > 0)) budget_mb_ = options_.memory_budget_mb;
+    pending_metrics_.reserve(4096);
+}
+
+bool WarmupEngine::call_ok(warmup_error* error, const std::string& label, const char* what) {
+    if (error == nullptr) return true;
+    ErrorPtr owned(error);
+    ++counters_.plugin_errors;
+    // Rate-limited by nature: one line per failed call; a misbehaving plugin is visible, the host keeps running.
+    spdlog::error("PLUGIN_CALL_ERROR {} {} failed: {}: {}", label, what, status_name(owned->code), owned->message);
+    return false;
+}
+
+WarmupEngine::ModelSlot& WarmupEngine::slot(warmup_model_index model) {
+    if (model >= models_.size()) {
+        const std::size_t old_size = models_.size();
+        models_.resize(model + 1);
+        for (std::size_t i = old_size; i < models_.size(); ++i) {
+            const ModelRecord& record = catalog_.record(static_cast<warmup_model_index>(i));
+            models_[i].catalog_load_ms = record.load_ms;
+            models_[i].priority_class = record.priority;
+        }
+    }
+    return models_[model];
+}
+
+void WarmupEngine::advance(warmup_time_ms now_ms) {
+    if (accounted_until_ms_ != kNever && now_ms > accounted_until_ms_)
+        counters_.loaded_mb_ms += used_mb_ * static_cast<double>(now_ms - accounted_until_ms_);
+    if (accounted_until_ms_ == kNever || now_ms > accounted_until_ms_) accounted_until_ms_ = now_ms;
+}
+
+void WarmupEngine::settle(warmup_time_ms now_ms) { advance(now_ms); }
+
+void WarmupEngine::metric(warmup_metric_kind kind, warmup_model_index model, warmup_time_ms ts_ms, double value) {
+    if (components_.metrics.vtable == nullptr) return;
+    pending_metrics_.push_back(
+        warmup_metric_event{static_cast<uint32_t>(kind), model, ts_ms, value, {options_.arm.data(), options_.arm.size()}});
+    if (pending_metrics_.size() >= 4096) flush_metrics();
+}
+
+void WarmupEngine::flush_metrics() {
+    if (pending_metrics_.empty() || components_.metrics.vtable == nullptr) return;
+    call_ok(components_.metrics.vtable->record(components_.metrics.self, pending_metrics_.data(),
+                                               pending_metrics_.size()),
+            components_.metrics.label, "record");
+    pending_metrics_.clear();
+}
+
+std::size_t WarmupEngine::queue_depth() const {
+    return components_.queue.vtable->size(components_.queue.self) + demand_overflow_.size();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
+
+void WarmupEngine::on_events(std::span<const warmup_usage_event> events, warmup_time_ms now_ms) {
+    if (events.empty()) return;
+    advance(now_ms);
+    call_ok(components_.analyzer.vtable->observe(components_.analyzer.self, events.data(), events.size()),
+            components_.analyzer.label, "observe");
+    ++epoch_;
+    touched_.clear();
+    for (const auto& event : events) {
+        handle_request(event, now_ms);
+        ModelSlot& state = models_[event.model];
+        if (state.touched_epoch != epoch_) {
+            state.touched_epoch = epoch_;
+            touched_.push_back(event.model);
+        }
+    }
+    for (const warmup_model_index model : touched_) plan(model, WARMUP_TRIGGER_USED, now_ms);
+    dispatch(now_ms);
+}
+
+void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_ms now_ms) {
+    ModelSlot& state = slot(event.model);
+    const uint32_t count = event.count == 0 ? 1 : event.count;
+    ++counters_.events;
+    counters_.requests += count;
+    state.requests += count;
+
+    // Recall: the first arrival after an idle gap longer than the load time is the one a pre-warm can save.
+    const bool after_idle_gap = state.last_request_ms == kNever ||
+                                static_cast<double>(event.ts_ms - state.last_request_ms) > state.catalog_load_ms;
+    state.last_request_ms = event.ts_ms;
+    if (after_idle_gap) {
+        ++counters_.idle_gap_requests;
+        metric(WARMUP_METRIC_IDLE_GAP_REQUEST, event.model, event.ts_ms, 1);
+    }
+
+    // A request cancels the model's pending unload and pre-warm (the scheduler re-plans right after).
+    state.unload_at = kNever;
+    state.warm_start_at = kNever;
+
+    switch (state.residency) {
+        case WARMUP_RESIDENCY_READY:
+            counters_.warm_requests += count;
+            metric(WARMUP_METRIC_REQUEST_WARM, event.model, event.ts_ms, count);
+            if (state.prewarmed_unused) {
+                state.prewarmed_unused = false;
+                ++counters_.prewarms_used;
+                metric(WARMUP_METRIC_PREWARM_USED, event.model, event.ts_ms, 1);
+                if (after_idle_gap) {
+                    ++counters_.idle_gap_prewarmed;
+                    metric(WARMUP_METRIC_IDLE_GAP_WARM, event.model, event.ts_ms, 1);
+                }
+            }
+            state.last_use_ms = std::max(state.last_use_ms == kNever ? event.ts_ms : state.last_use_ms, event.ts_ms);
+            components_.resource.vtable->on_used(components_.resource.self, event.model, now_ms);
+            return;
+        case WARMUP_RESIDENCY_LOADING:
+            break;
+        case WARMUP_RESIDENCY_QUEUED:
+            if (state.reason != LoadReason::Demand && !state.in_memory_fifo) {
+                // A queued pre-warm becomes a demand load: it jumps to the demand class.
+                components_.queue.vtable->remove_model(components_.queue.self, event.model);
+                state.residency = WARMUP_RESIDENCY_ABSENT;
+                state.retry_at = kNever;
+                enqueue_load(event.model, LoadReason::Demand, now_ms);
+            } else {
+                state.reason = LoadReason::Demand;
+            }
+            break;
+        case WARMUP_RESIDENCY_ABSENT:
+            state.retry_at = kNever;
+            enqueue_load(event.model, LoadReason::Demand, now_ms);
+            break;
+    }
+    counters_.cold_requests += count;
+    state.cold_requests += count;
+    metric(WARMUP_METRIC_REQUEST_COLD, event.model, event.ts_ms, count);
+    state.waiting.push_back({event.ts_ms, count});
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Planning
+
+void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, warmup_time_ms now_ms) {
+    ModelSlot& state = slot(model);
+    warmup_usage_pattern pattern = sized<warmup_usage_pattern>();
+    warmup_prediction prediction = sized<warmup_prediction>();
+    warmup_performance_estimate estimate = sized<warmup_performance_estimate>();
+    warmup_plan decision = sized<warmup_plan>();
+    prediction.model = estimate.model = decision.model = model;
+    decision.unload_at_ms = decision.warm_start_at_ms = decision.warm_ready_by_ms = decision.warm_unload_at_ms = kNever;
+
+    const bool ok =
+        call_ok(components_.analyzer.vtable->get_pattern(components_.analyzer.self, model, &pattern),
+                components_.analyzer.label, "get_pattern") &&
+        call_ok(components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern, &prediction),
+                components_.predictor.label, "predict") &&
+        call_ok(components_.performance.vtable->estimate(components_.performance.self, model, &estimate),
+                components_.performance.label, "estimate");
+    if (!ok) return fallback_plan(model, now_ms);
+
+    warmup_plan_input input = sized<warmup_plan_input>();
+    input.now_ms = now_ms;
+    input.model = model;
+    input.trigger = trigger;
+    input.residency = state.residency;
+    input.prediction = &prediction;
+    input.estimate = &estimate;
+    if (!call_ok(components_.scheduler.vtable->plan(components_.scheduler.self, &input, &decision),
+                 components_.scheduler.label, "plan"))
+        return fallback_plan(model, now_ms);
+
+    state.unload_at = decision.unload_at_ms;
+    state.warm_start_at = decision.warm_start_at_ms;
+    state.warm_ready_by = decision.warm_ready_by_ms;
+    state.warm_unload_at = decision.warm_unload_at_ms;
+    state.priority_class = decision.priority_class;
+    refresh_timer(model);
+}
+
+void WarmupEngine::fallback_plan(warmup_model_index model, warmup_time_ms now_ms) {
+    // The built-in safe choice when a plugin fails: plain keep-alive after the last use, no pre-warm.
+    ModelSlot& state = slot(model);
+    const warmup_time_ms anchor = state.last_use_ms == kNever ? now_ms : std::max(state.last_use_ms, now_ms);
+    state.unload_at = anchor + options_.fallback_keep_alive_ms;
+    state.warm_start_at = kNever;
+    refresh_timer(model);
+}
+
+void WarmupEngine::refresh_timer(warmup_model_index model) {
+    const ModelSlot& state = models_[model];
+    warmup_time_ms due = state.retry_at;
+    if (state.residency == WARMUP_RESIDENCY_READY) due = std::min(due, state.unload_at);
+    if (state.residency == WARMUP_RESIDENCY_ABSENT) due = std::min(due, state.warm_start_at);
+    timers_.set(model, due);
+}
+
+void WarmupEngine::run_timers(warmup_time_ms now_ms) {
+    advance(now_ms);
+    while (!timers_.empty() && timers_.next_due_ms() <= now_ms) {
+        const warmup_model_index model = timers_.next_model();
+        timers_.set(model, kNever);
+        ModelSlot& state = models_[model];
+        if (state.retry_at <= now_ms && state.residency == WARMUP_RESIDENCY_ABSENT) {
+            state.retry_at = kNever;
+            enqueue_load(model, state.waiting.empty() ? LoadReason::Retry : LoadReason::Demand, now_ms);
+        }
+        if (state.residency == WARMUP_RESIDENCY_ABSENT && state.warm_start_at <= now_ms) {
+            state.warm_start_at = kNever;
+            if (!stopped_) enqueue_load(model, LoadReason::Prewarm, now_ms);
+        }
+        if (state.residency == WARMUP_RESIDENCY_READY && state.unload_at <= now_ms) {
+            state.unload_at = kNever;
+            // If a pre-warm was planned after this unload but falls before the model would come back, keep it.
+            if (state.warm_start_at != kNever && state.warm_start_at <= now_ms) {
+                state.warm_start_at = kNever;
+                state.unload_at = state.warm_unload_at;
+            } else {
+                remove_from_memory(model, /*eviction=*/false, now_ms);
+            }
+        }
+        refresh_timer(model);
+    }
+    dispatch(now_ms);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Loads
+
+double WarmupEngine::estimate_memory_mb(warmup_model_index model, double* load_ms) {
+    warmup_performance_estimate estimate = sized<warmup_performance_estimate>();
+    estimate.model = model;
+    const ModelRecord& record = catalog_.record(model);
+    if (call_ok(components_.performance.vtable->estimate(components_.performance.self, model, &estimate),
+                components_.performance.label, "estimate") &&
+        estimate.memory_mb > 0) {
+        if (load_ms != nullptr) *load_ms = estimate.load_ms;
+        return estimate.memory_mb;
+    }
+    if (load_ms != nullptr) *load_ms = record.load_ms;
+    return record.memory_mb;
+}
+
+void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms) {
+    ModelSlot& state = slot(model);
+    if (state.residency != WARMUP_RESIDENCY_ABSENT) return;
+    double load_ms = 0;
+    state.need_mb = estimate_memory_mb(model, &load_ms);
+    state.reason = reason;
+    state.residency = WARMUP_RESIDENCY_QUEUED;
+
+    warmup_queue_item item{};
+    item.model = model;
+    item.reason = static_cast<uint32_t>(reason);
+    item.attempt = state.attempt + 1;
+    item.enqueued_ms = now_ms;
+    // Demand loads are class 0 (a request is waiting); pre-warms and retries use the plan's class, at least 1.
+    item.priority_class = reason == LoadReason::Demand ? 0 : std::max<uint32_t>(1, state.priority_class);
+    item.deadline_ms = reason == LoadReason::Demand ? now_ms : state.warm_ready_by;
+    item.cost = load_ms;
+    warmup_error* error = components_.queue.vtable->push(components_.queue.self, &item);
+    if (error != nullptr) {
+        ErrorPtr owned(error);
+        ++counters_.queue_rejections;
+        metric(WARMUP_METRIC_QUEUE_REJECTED, model, now_ms, 1);
+        if (reason == LoadReason::Demand) {
+            demand_overflow_.push_back(model);  // a waiting request is never dropped
+        } else {
+            state.residency = WARMUP_RESIDENCY_ABSENT;
+            ++counters_.prewarms_skipped;
+            metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
+            spdlog::debug("RESOURCE_ALLOCATION_FAILED pre-warm of {} refused by the queue: {}",
+                          catalog_.record(model).name, owned->message);
+        }
+    }
+    metric(WARMUP_METRIC_QUEUE_DEPTH, WARMUP_NO_MODEL, now_ms, static_cast<double>(queue_depth()));
+}
+
+void WarmupEngine::dispatch(warmup_time_ms now_ms) {
+    // 1. Demand loads waiting for memory, strictly first come, first served (head-of-line blocking is the rule).
+    while (!memory_fifo_.empty() && in_flight_ < options_.max_concurrent_loads) {
+        const warmup_model_index model = memory_fifo_.front();
+        ModelSlot& state = models_[model];
+        if (!make_room(model, state.need_mb, true, now_ms)) break;
+        memory_fifo_.pop_front();
+        state.in_memory_fifo = false;
+        start_load(model, now_ms);
+    }
+    // 2. Demand loads the queue refused, then the queue policy's order.
+    while (in_flight_ < options_.max_concurrent_loads) {
+        warmup_model_index model = WARMUP_NO_MODEL;
+        if (!demand_overflow_.empty()) {
+            model = demand_overflow_.front();
+            demand_overflow_.pop_front();
+        } else {
+            warmup_queue_item item{};
+            if (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) == 0) break;
+            model = item.model;
+        }
+        if (model >= models_.size()) continue;
+        ModelSlot& state = models_[model];
+        if (state.residency != WARMUP_RESIDENCY_QUEUED || state.in_memory_fifo) continue;  // stale item
+        const bool is_demand = state.reason == LoadReason::Demand || !state.waiting.empty();
+        if (!is_demand && (stopped_ || !memory_fifo_.empty())) {
+            // Emergency stop, or demand loads are waiting for memory: a pre-warm must not take memory before them.
+            state.residency = WARMUP_RESIDENCY_ABSENT;
+            ++counters_.prewarms_skipped;
+            metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
+            refresh_timer(model);
+            continue;
+        }
+        try_start(model, is_demand, now_ms);
+    }
+    metric(WARMUP_METRIC_RESIDENT_MB, WARMUP_NO_MODEL, now_ms, used_mb_);
+}
+
+bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_time_ms now_ms) {
+    ModelSlot& state = models_[model];
+    warmup_admission_request request = sized<warmup_admission_request>();
+    request.now_ms = now_ms;
+    request.model = model;
+    request.memory_mb = state.need_mb;
+    request.used_mb = used_mb_;
+    request.budget_mb = budget_mb_;
+    request.is_demand = is_demand ? 1 : 0;
+    warmup_admission admission = sized<warmup_admission>();
+    admission.admit = 1;
+    admission.may_evict = 1;
+    if (!call_ok(components_.resource.vtable->admit(components_.resource.self, &request, &admission),
+                 components_.resource.label, "admit")) {
+        admission.admit = is_demand ? 1 : 0;  // safe choice: demand goes on, speculation stops
+        admission.may_evict = 1;
+    }
+    if (is_demand) {
+        // A demand load is never refused outright (a request waits for it): the policy may only delay it.
+        if (admission.admit != 0 && make_room(model, state.need_mb, admission.may_evict != 0 || true, now_ms)) {
+            start_load(model, now_ms);
+            return true;
+        }
+        state.in_memory_fifo = true;
+        memory_fifo_.push_back(model);
+        ++counters_.loads_queued_for_memory;
+        return false;
+    }
+    if (admission.admit != 0 && make_room(model, state.need_mb, admission.may_evict != 0, now_ms)) {
+        start_load(model, now_ms);
+        return true;
+    }
+    state.residency = WARMUP_RESIDENCY_ABSENT;
+    ++counters_.prewarms_skipped;
+    metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
+    refresh_timer(model);
+    return false;
+}
+
+bool WarmupEngine::make_room(warmup_model_index model, double need_mb, bool may_evict, warmup_time_ms now_ms) {
+    if (used_mb_ + need_mb <= budget_mb_ + 1e-9) return true;
+    if (!may_evict) return false;
+    // Evicting every ready model would not be enough (loading models cannot be evicted): evict nothing.
+    if (used_mb_ - ready_mb_ + need_mb > budget_mb_ + 1e-9) return false;
+    std::size_t guard = models_.size() + 1;
+    while (used_mb_ + need_mb > budget_mb_ + 1e-9 && guard-- > 0) {
+        warmup_model_index victim = WARMUP_NO_MODEL;
+        warmup_error* error = components_.resource.vtable->pick_victim(components_.resource.self, now_ms, &victim);
+        if (error != nullptr) {
+            ErrorPtr owned(error);
+            if (owned->code != WARMUP_ERROR_NOT_FOUND) {
+                ++counters_.plugin_errors;
+                spdlog::error("PLUGIN_CALL_ERROR {} pick_victim failed: {}", components_.resource.label,
+                              owned->message);
+            }
+            return false;
+        }
+        if (victim == model || victim >= models_.size() || models_[victim].residency != WARMUP_RESIDENCY_READY) {
+            // The policy named a model that is not evictable: tell it to forget that one and ask again.
+            spdlog::warn("RESOURCE_ALLOCATION_FAILED {} picked model {} which is not ready; ignoring it",
+                         components_.resource.label, victim);
+            components_.resource.vtable->on_removed(components_.resource.self, victim, now_ms);
+            continue;
+        }
+        remove_from_memory(victim, /*eviction=*/true, now_ms);
+    }
+    return used_mb_ + need_mb <= budget_mb_ + 1e-9;
+}
+
+void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
+    ModelSlot& state = models_[model];
+    state.residency = WARMUP_RESIDENCY_LOADING;
+    state.charged_mb = state.need_mb;
+    used_mb_ += state.charged_mb;
+    ++in_flight_;
+    ++state.ticket;
+    if (state.reason == LoadReason::Demand || !state.waiting.empty()) {
+        ++counters_.demand_loads;
+    } else {
+        ++counters_.prewarms_started;
+    }
+    metric(WARMUP_METRIC_WARMUP_STARTED, model, now_ms, 1);
+    executor_.start_load(model, state.ticket, now_ms);
+}
+
+void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, bool succeeded, double load_ms,
+                                    double memory_mb, warmup_time_ms now_ms) {
+    if (model >= models_.size()) return;
+    ModelSlot& state = models_[model];
+    if (state.residency != WARMUP_RESIDENCY_LOADING || state.ticket != ticket) return;  // cancelled or stale
+    advance(now_ms);
+    --in_flight_;
+
+    warmup_load_observation observation = sized<warmup_load_observation>();
+    observation.model = model;
+    observation.finished_ms = now_ms;
+    observation.load_ms = load_ms;
+    observation.memory_mb = memory_mb;
+    observation.succeeded = succeeded ? 1 : 0;
+    call_ok(components_.performance.vtable->observe_load(components_.performance.self, &observation),
+            components_.performance.label, "observe_load");
+
+    if (!succeeded) {
+        used_mb_ -= state.charged_mb;
+        state.charged_mb = 0;
+        state.residency = WARMUP_RESIDENCY_ABSENT;
+        ++counters_.loads_failed;
+        metric(WARMUP_METRIC_WARMUP_FAILED, model, now_ms, 1);
+        ++state.attempt;
+        warmup_time_ms retry_at = kNever;
+        if (!call_ok(components_.scheduler.vtable->on_warmup_failed(components_.scheduler.self, model, state.attempt,
+                                                                    now_ms, &retry_at),
+                     components_.scheduler.label, "on_warmup_failed"))
+            retry_at = kNever;
+        spdlog::warn("MODEL_LOAD_ERROR load of {} failed (attempt {}){}", catalog_.record(model).name, state.attempt,
+                     retry_at == kNever ? ", giving up" : "");
+        if (retry_at == kNever) {
+            ++counters_.loads_given_up;
+            state.attempt = 0;
+            fail_waiters(state);
+        } else {
+            state.retry_at = std::max(retry_at, now_ms);
+        }
+        refresh_timer(model);
+        dispatch(now_ms);
+        return;
+    }
+
+    state.attempt = 0;
+    state.residency = WARMUP_RESIDENCY_READY;
+    state.ready_since_ms = now_ms;
+    ready_mb_ += state.charged_mb;
+    ++counters_.loads_succeeded;
+    metric(WARMUP_METRIC_WARMUP_SUCCEEDED, model, now_ms, load_ms);
+    components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb, load_ms, now_ms);
+
+    if (!state.waiting.empty()) {
+        // Serve the requests that waited for this load before anything can evict it.
+        for (const Waiting& waiting : state.waiting) {
+            const double wait_ms = static_cast<double>(now_ms - waiting.ts_ms);
+            cold_waits_ms_.add(wait_ms, waiting.count);
+            metric(WARMUP_METRIC_COLD_WAIT_MS, model, now_ms, wait_ms);
+        }
+        state.waiting.clear();
+        if (state.reason != LoadReason::Demand) {
+            ++counters_.prewarms_used;  // the pre-warm was already under way when the request came
+            metric(WARMUP_METRIC_PREWARM_USED, model, now_ms, 1);
+        }
+        state.last_use_ms = now_ms;
+        components_.resource.vtable->on_used(components_.resource.self, model, now_ms);
+        plan(model, WARMUP_TRIGGER_USED, now_ms);
+    } else {
+        state.prewarmed_unused = state.reason != LoadReason::Demand;
+        state.last_use_ms = kNever;
+        plan(model, WARMUP_TRIGGER_WARMED, now_ms);
+    }
+    dispatch(now_ms);
+}
+
+void WarmupEngine::fail_waiters(ModelSlot& state) {
+    for (const Waiting& waiting : state.waiting) counters_.failed_requests += waiting.count;
+    state.waiting.clear();
+}
+
+void WarmupEngine::remove_from_memory(warmup_model_index model, bool eviction, warmup_time_ms now_ms) {
+    ModelSlot& state = models_[model];
+    // Idle memory-time: from the last use (or from readiness when never used) to now.
+    const warmup_time_ms idle_since =
+        state.last_use_ms == kNever ? state.ready_since_ms : std::max(state.last_use_ms, state.ready_since_ms);
+    if (idle_since != kNever && now_ms > idle_since)
+        counters_.idle_mb_ms += state.charged_mb * static_cast<double>(now_ms - idle_since);
+    if (state.prewarmed_unused) {
+        ++counters_.prewarms_wasted;
+        metric(WARMUP_METRIC_PREWARM_WASTED, model, now_ms, 1);
+        state.prewarmed_unused = false;
+    }
+    used_mb_ -= state.charged_mb;
+    ready_mb_ -= state.charged_mb;
+    if (used_mb_ < 1e-9) used_mb_ = 0;
+    if (ready_mb_ < 1e-9) ready_mb_ = 0;
+    const double freed_mb = state.charged_mb;
+    state.charged_mb = 0;
+    state.residency = WARMUP_RESIDENCY_ABSENT;
+    state.unload_at = kNever;
+    state.last_use_ms = kNever;
+    components_.resource.vtable->on_removed(components_.resource.self, model, now_ms);
+    if (eviction) {
+        ++counters_.evictions;
+        metric(WARMUP_METRIC_EVICTION, model, now_ms, freed_mb);
+    } else {
+        ++counters_.unloads;
+        metric(WARMUP_METRIC_UNLOAD, model, now_ms, freed_mb);
+    }
+    refresh_timer(model);
+    executor_.start_unload(model, now_ms);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Operations
+
+void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {
+    stopped_ = true;
+    // Cancel queued pre-warms; demand loads stay queued (a request is waiting for each).
+    for (warmup_model_index model = 0; model < models_.size(); ++model) {
+        ModelSlot& state = models_[model];
+        state.warm_start_at = kNever;
+        if (state.residency == WARMUP_RESIDENCY_QUEUED && state.waiting.empty() && !state.in_memory_fifo) {
+            components_.queue.vtable->remove_model(components_.queue.self, model);
+            state.residency = WARMUP_RESIDENCY_ABSENT;
+        }
+        refresh_timer(model);
+    }
+    metric(WARMUP_METRIC_QUEUE_DEPTH, WARMUP_NO_MODEL, now_ms, static_cast<double>(queue_depth()));
+}
+
+void WarmupEngine::resume(warmup_time_ms now_ms) {
+    stopped_ = false;
+    dispatch(now_ms);
+}
+
+void WarmupEngine::replace_components(const ComponentSet& components, warmup_time_ms now_ms) {
+    const bool new_resource = components.resource.self != components_.resource.self;
+    const bool new_queue = components.queue.self != components_.queue.self;
+    std::vector<warmup_model_index> queued;
+    if (new_queue) {
+        warmup_queue_item item{};
+        while (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) != 0) queued.push_back(item.model);
+    }
+    components_ = components;
+    if (new_resource) {
+        budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self,
+                                                                      options_.memory_budget_mb);
+        if (!(budget_mb_ > 0)) budget_mb_ = options_.memory_budget_mb;
+        for (warmup_model_index model = 0; model < models_.size(); ++model) {
+            const ModelSlot& state = models_[model];
+            if (state.residency == WARMUP_RESIDENCY_READY)
+                components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb,
+                                                      state.catalog_load_ms, now_ms);
+        }
+    }
+    for (const warmup_model_index model : queued) {
+        ModelSlot& state = models_[model];
+        if (state.residency != WARMUP_RESIDENCY_QUEUED) continue;
+        state.residency = WARMUP_RESIDENCY_ABSENT;
+        enqueue_load(model, state.reason, now_ms);
+    }
+    dispatch(now_ms);
+}
+
+ModelStatus WarmupEngine::model_status(warmup_model_index model) const {
+    ModelStatus status;
+    status.model = model;
+    if (model >= models_.size()) return status;
+    const ModelSlot& state = models_[model];
+    status.residency = state.residency;
+    status.memory_mb = state.charged_mb;
+    status.requests = state.requests;
+    status.cold_requests = state.cold_requests;
+    status.last_use_ms = state.last_request_ms;
+    status.unload_at_ms = state.residency == WARMUP_RESIDENCY_READY ? state.unload_at : kNever;
+    status.warm_start_at_ms = state.warm_start_at;
+    status.prewarmed_unused = state.prewarmed_unused;
+    return status;
+}
+
+bool WarmupEngine::predict_now(warmup_model_index model, warmup_time_ms now_ms, warmup_prediction& out) {
+    warmup_usage_pattern pattern = sized<warmup_usage_pattern>();
+    out = sized<warmup_prediction>();
+    out.model = model;
+    return call_ok(components_.analyzer.vtable->get_pattern(components_.analyzer.self, model, &pattern),
+                   components_.analyzer.label, "get_pattern") &&
+           call_ok(components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern, &out),
+                   components_.predictor.label, "predict");
+}
+
+}  // namespace warmup::host

@@ -1,0 +1,233 @@
+// engine/warmup_engine.hpp — the warm-up pipeline as a discrete-event state machine, shared by live and replay.
+//
+// The engine owns no thread and never sleeps: its owner (the live control loop or the replay driver) feeds it usage
+// events, load completions and the passing of time, always on one thread (the "control thread"), and the engine calls
+// the component plugins in the order of the design brief:
+//
+//   events -> analyzer.observe -> per used model: analyzer.get_pattern -> predictor.predict
+//          -> performance.estimate -> scheduler.plan -> timers (unload, pre-warm, retry)
+//   timers / demand -> queue.push -> (free worker slot) queue.pop -> resource.admit / pick_victim -> executor.load
+//   completion -> performance.observe_load, resource.on_ready, serve waiting requests, scheduler.plan
+//
+// Simulation rules (docs/simulation-rules.md has the full specification):
+//  - A request finds its model ready (warm), loading or queued (cold: waits for the load), or absent (cold: a demand
+//    load is queued).
+//  - The memory budget is hard: a load starts only if used + need <= budget after evicting ready models (loading
+//    models are never evicted). A demand load that cannot fit waits in a FIFO for memory; a pre-warm that cannot fit
+//    is skipped and counted. A completed load serves its waiting requests before it can be evicted.
+//  - A request cancels its model's pending unload and pre-warm timers.
+//  - Memory is released when an unload starts (unload time does not hold the budget).
+#pragma once
+
+#include <warmup/warmup.h>
+
+#include <deque>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/catalog.hpp"
+#include "engine/log_histogram.hpp"
+#include "engine/timer_heap.hpp"
+
+namespace warmup::host {
+
+/// A borrowed plugin instance: its vtable and self pointer. Owned by a PluginInstance elsewhere.
+template <class VTable>
+struct Component {
+    const VTable* vtable = nullptr;
+    void* self = nullptr;
+    std::string label;  ///< "<id>@<version>" for messages
+};
+
+/// The seven component plugins an engine drives.
+struct ComponentSet {
+    Component<warmup_pattern_analyzer_vtable> analyzer;
+    Component<warmup_predictor_vtable> predictor;
+    Component<warmup_performance_model_vtable> performance;
+    Component<warmup_scheduler_vtable> scheduler;
+    Component<warmup_resource_policy_vtable> resource;
+    Component<warmup_queue_policy_vtable> queue;
+    Component<warmup_metrics_sink_vtable> metrics;
+};
+
+/// How loads and unloads are carried out. Live: backend calls on worker threads; replay: the virtual clock.
+/// Called on the control thread. Each start_load must be answered by exactly one WarmupEngine::on_load_finished with
+/// the same ticket (on the control thread), unless the engine cancels it (then the answer is ignored).
+class LoadExecutor {
+  public:
+    virtual ~LoadExecutor() = default;
+    virtual void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) = 0;
+    virtual void start_unload(warmup_model_index model, warmup_time_ms now_ms) = 0;
+};
+
+enum class LoadReason : uint8_t { Demand = 0, Prewarm = 1, Retry = 2 };
+
+struct EngineOptions {
+    double memory_budget_mb = 0;      ///< configured budget; the resource policy may lower it
+    uint32_t max_concurrent_loads = 2;
+    std::string arm;                  ///< experiment arm label on every metric ("" = none)
+    /// Fallback keep-alive when a plugin call fails (ms after the last use).
+    warmup_time_ms fallback_keep_alive_ms = 5 * 60 * 1000;
+};
+
+/// Totals since the engine started. Memory-time in MiB x ms.
+struct EngineCounters {
+    uint64_t events = 0;
+    uint64_t requests = 0;
+    uint64_t warm_requests = 0;
+    uint64_t cold_requests = 0;
+    uint64_t failed_requests = 0;        ///< requests dropped because their model's load was given up
+    uint64_t demand_loads = 0;
+    uint64_t loads_queued_for_memory = 0;
+    uint64_t prewarms_started = 0;
+    uint64_t prewarms_used = 0;
+    uint64_t prewarms_wasted = 0;
+    uint64_t prewarms_skipped = 0;       ///< did not fit the budget, refused by the policy, or queue full
+    uint64_t loads_succeeded = 0;
+    uint64_t loads_failed = 0;
+    uint64_t loads_given_up = 0;
+    uint64_t evictions = 0;
+    uint64_t unloads = 0;
+    uint64_t queue_rejections = 0;
+    uint64_t idle_gap_requests = 0;      ///< arrivals after an idle gap longer than the model's load time
+    uint64_t idle_gap_prewarmed = 0;     ///< ... that found the model ready thanks to a pre-warm
+    uint64_t plugin_errors = 0;
+    double loaded_mb_ms = 0;
+    double idle_mb_ms = 0;
+};
+
+/// Per-model view for status pages and reports.
+struct ModelStatus {
+    warmup_model_index model = WARMUP_NO_MODEL;
+    warmup_residency residency = WARMUP_RESIDENCY_ABSENT;
+    double memory_mb = 0;  ///< charged to the budget while loading or ready
+    uint64_t requests = 0;
+    uint64_t cold_requests = 0;
+    warmup_time_ms last_use_ms = WARMUP_TIME_NEVER;
+    warmup_time_ms unload_at_ms = WARMUP_TIME_NEVER;
+    warmup_time_ms warm_start_at_ms = WARMUP_TIME_NEVER;
+    bool prewarmed_unused = false;
+};
+
+class WarmupEngine {
+  public:
+    WarmupEngine(ComponentSet components, LoadExecutor& executor, Catalog& catalog, EngineOptions options);
+
+    /// Usage events with ts_ms <= now_ms, sorted by time (control thread).
+    void on_events(std::span<const warmup_usage_event> events, warmup_time_ms now_ms);
+
+    /// A load started with `ticket` finished (control thread). `load_ms`: measured duration; `memory_mb`: measured
+    /// resident memory or <= 0 when unknown. A stale ticket (the engine cancelled that load) is ignored.
+    void on_load_finished(warmup_model_index model, uint64_t ticket, bool succeeded, double load_ms, double memory_mb,
+                          warmup_time_ms now_ms);
+
+    /// Earliest pending timer, or NEVER.
+    [[nodiscard]] warmup_time_ms next_timer_ms() const noexcept { return timers_.next_due_ms(); }
+    /// Fires every timer due at or before now_ms, each at now_ms (callers step time to each due time in replay).
+    void run_timers(warmup_time_ms now_ms);
+
+    /// Emergency stop: no new warm-ups start, queued ones are cancelled, loaded models stay. Demand loads still run
+    /// (a waiting request must be served). resume() leaves the mode.
+    void emergency_stop(warmup_time_ms now_ms);
+    void resume(warmup_time_ms now_ms);
+    [[nodiscard]] bool stopped() const noexcept { return stopped_; }
+
+    /// Replaces component plugins between two steps (hot-swap). The caller keeps the old instances alive until this
+    /// returns. Ready models are re-announced to a new resource policy; queued warm-ups to a new queue.
+    void replace_components(const ComponentSet& components, warmup_time_ms now_ms);
+
+    /// Sends buffered metric events to the metrics sink.
+    void flush_metrics();
+
+    /// Accounting up to now_ms (memory-time integrals). Call before reading counters at the end of a run.
+    void settle(warmup_time_ms now_ms);
+
+    [[nodiscard]] const EngineCounters& counters() const noexcept { return counters_; }
+    [[nodiscard]] const LogHistogram& cold_waits_ms() const noexcept { return cold_waits_ms_; }
+    [[nodiscard]] double used_mb() const noexcept { return used_mb_; }
+    [[nodiscard]] double budget_mb() const noexcept { return budget_mb_; }
+    [[nodiscard]] uint32_t loads_in_flight() const noexcept { return in_flight_; }
+    [[nodiscard]] std::size_t queue_depth() const;
+    [[nodiscard]] std::size_t memory_waiters() const noexcept { return memory_fifo_.size(); }
+    [[nodiscard]] uint32_t model_count() const noexcept { return static_cast<uint32_t>(models_.size()); }
+    [[nodiscard]] ModelStatus model_status(warmup_model_index model) const;
+    [[nodiscard]] const ComponentSet& components() const noexcept { return components_; }
+    [[nodiscard]] const std::string& arm() const noexcept { return options_.arm; }
+
+    /// A fresh prediction for `model` at now_ms (for /api/warmup/predictions). False when a plugin failed.
+    bool predict_now(warmup_model_index model, warmup_time_ms now_ms, warmup_prediction& out);
+
+  private:
+    struct Waiting {
+        warmup_time_ms ts_ms;
+        uint32_t count;
+    };
+    struct ModelSlot {
+        warmup_residency residency = WARMUP_RESIDENCY_ABSENT;
+        LoadReason reason = LoadReason::Demand;  // of the queued or running load
+        bool in_memory_fifo = false;
+        bool prewarmed_unused = false;          // ready through a pre-warm, no request served since
+        warmup_time_ms unload_at = WARMUP_TIME_NEVER;
+        warmup_time_ms warm_start_at = WARMUP_TIME_NEVER;
+        warmup_time_ms warm_ready_by = WARMUP_TIME_NEVER;
+        warmup_time_ms warm_unload_at = WARMUP_TIME_NEVER;
+        warmup_time_ms retry_at = WARMUP_TIME_NEVER;
+        warmup_time_ms last_request_ms = WARMUP_TIME_NEVER;
+        warmup_time_ms last_use_ms = WARMUP_TIME_NEVER;  // last served request (arrival or service time)
+        warmup_time_ms ready_since_ms = WARMUP_TIME_NEVER;
+        double charged_mb = 0;
+        double need_mb = 0;       // memory the queued load needs
+        double catalog_load_ms = 0;
+        uint64_t ticket = 0;
+        uint32_t attempt = 0;
+        uint32_t priority_class = 1;
+        uint64_t requests = 0;
+        uint64_t cold_requests = 0;
+        uint64_t touched_epoch = 0;
+        std::vector<Waiting> waiting;
+    };
+
+    ModelSlot& slot(warmup_model_index model);
+    void advance(warmup_time_ms now_ms);
+    void handle_request(const warmup_usage_event& event, warmup_time_ms now_ms);
+    void plan(warmup_model_index model, warmup_plan_trigger trigger, warmup_time_ms now_ms);
+    void fallback_plan(warmup_model_index model, warmup_time_ms now_ms);
+    void refresh_timer(warmup_model_index model);
+    void enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms);
+    void dispatch(warmup_time_ms now_ms);
+    bool try_start(warmup_model_index model, bool is_demand, warmup_time_ms now_ms);
+    bool make_room(warmup_model_index model, double need_mb, bool may_evict, warmup_time_ms now_ms);
+    void start_load(warmup_model_index model, warmup_time_ms now_ms);
+    void remove_from_memory(warmup_model_index model, bool eviction, warmup_time_ms now_ms);
+    void fail_waiters(ModelSlot& state);
+    void metric(warmup_metric_kind kind, warmup_model_index model, warmup_time_ms ts_ms, double value);
+    bool call_ok(warmup_error* error, const std::string& label, const char* what);
+    double estimate_memory_mb(warmup_model_index model, double* load_ms);
+
+    ComponentSet components_;
+    LoadExecutor& executor_;
+    Catalog& catalog_;
+    EngineOptions options_;
+
+    std::vector<ModelSlot> models_;
+    TimerHeap timers_;
+    std::deque<warmup_model_index> memory_fifo_;     // demand loads waiting for memory, FIFO
+    std::deque<warmup_model_index> demand_overflow_; // demand loads the queue policy refused (never dropped)
+    std::vector<warmup_model_index> touched_;
+    uint64_t epoch_ = 0;
+
+    double budget_mb_ = 0;
+    double used_mb_ = 0;    // ready + loading
+    double ready_mb_ = 0;   // ready only (evictable)
+    uint32_t in_flight_ = 0;
+    bool stopped_ = false;
+    warmup_time_ms accounted_until_ms_ = WARMUP_TIME_NEVER;
+
+    EngineCounters counters_;
+    LogHistogram cold_waits_ms_;
+    std::vector<warmup_metric_event> pending_metrics_;
+    std::vector<warmup_usage_pattern> pattern_scratch_;
+};
+
+}  // namespace warmup::host

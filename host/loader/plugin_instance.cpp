@@ -1,0 +1,59 @@
+#include "loader/plugin_instance.hpp"
+
+#include <fmt/format.h>
+
+#include "core/errors.hpp"
+
+namespace warmup::host {
+
+std::size_t required_vtable_size(uint32_t kind) noexcept {
+    switch (kind) {
+        case WARMUP_KIND_PATTERN_ANALYZER: return sizeof(warmup_pattern_analyzer_vtable);
+        case WARMUP_KIND_PREDICTOR: return sizeof(warmup_predictor_vtable);
+        case WARMUP_KIND_PERFORMANCE_MODEL: return sizeof(warmup_performance_model_vtable);
+        case WARMUP_KIND_SCHEDULER: return sizeof(warmup_scheduler_vtable);
+        case WARMUP_KIND_RESOURCE_POLICY: return sizeof(warmup_resource_policy_vtable);
+        case WARMUP_KIND_QUEUE_POLICY: return sizeof(warmup_queue_policy_vtable);
+        case WARMUP_KIND_METRICS_SINK: return sizeof(warmup_metrics_sink_vtable);
+        case WARMUP_KIND_MODEL_BACKEND: return sizeof(warmup_model_backend_vtable);
+        default: return SIZE_MAX;
+    }
+}
+
+std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLibrary> library,
+                                                       std::string_view params_yaml, Catalog& catalog,
+                                                       const Clock& clock) {
+    const warmup_plugin_descriptor& descriptor = library->descriptor();
+    // Every vtable starts with its own size; a table smaller than ABI 1.0's lacks functions this host calls.
+    const auto vtable_size = *static_cast<const uint32_t*>(descriptor.vtable);
+    if (vtable_size < required_vtable_size(descriptor.kind))
+        throw PluginLoadError(fmt::format("plugin '{}' (id {}): {} vtable is {} bytes, expected at least {}",
+                                          library->file().string(), descriptor.id, kind_name(descriptor.kind),
+                                          vtable_size, required_vtable_size(descriptor.kind)));
+
+    std::unique_ptr<PluginInstance> self(new PluginInstance());
+    self->library_ = std::move(library);
+    self->params_yaml_ = std::string(params_yaml);
+    self->services_ = std::make_unique<HostServices>(catalog, clock,
+                                                     fmt::format("{}@{}", descriptor.id, descriptor.version));
+    void* instance = nullptr;
+    warmup_error* error = descriptor.create(self->services_->raw(),
+                                            {self->params_yaml_.data(), self->params_yaml_.size()}, &instance);
+    throw_if_error(error, fmt::format("plugin {} ('{}') refused to start", self->services_->plugin_label(),
+                                      self->library_->file().string()));
+    if (instance == nullptr)
+        throw PluginLoadError(fmt::format("plugin {}: create succeeded but returned no instance", self->label()));
+    self->instance_ = instance;
+    return self;
+}
+
+PluginInstance::~PluginInstance() {
+    if (instance_ != nullptr) library_->descriptor().destroy(instance_);
+}
+
+const void* PluginInstance::extension(const char* extension_id) const {
+    const auto get = library_->descriptor().get_extension;
+    return get == nullptr ? nullptr : get(instance_, extension_id);
+}
+
+}  // namespace warmup::host

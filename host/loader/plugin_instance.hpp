@@ -1,0 +1,54 @@
+// loader/plugin_instance.hpp — one created plugin instance, which keeps its library alive.
+#pragma once
+
+#include <warmup/warmup.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/host_services.hpp"
+#include "loader/plugin_library.hpp"
+
+namespace warmup::host {
+
+/// Owns a plugin instance: destroys it through the descriptor, then drops its reference to the library (the library
+/// is unloaded when the last instance made from it is gone). Thread-safety: the instance's own calls follow the
+/// thread tags of the ABI ([control] for components, [worker] for backends); this wrapper adds no locking.
+class PluginInstance {
+  public:
+    /// Creates an instance from `library` with the params YAML text. Throws PluginCallError (the plugin refused its
+    /// params or failed to start) or PluginLoadError (the vtable is smaller than this ABI requires).
+    static std::unique_ptr<PluginInstance> create(std::shared_ptr<PluginLibrary> library, std::string_view params_yaml,
+                                                  Catalog& catalog, const Clock& clock);
+    ~PluginInstance();
+    PluginInstance(const PluginInstance&) = delete;
+    PluginInstance& operator=(const PluginInstance&) = delete;
+
+    template <class VTable>
+    [[nodiscard]] const VTable* vtable() const noexcept {
+        return static_cast<const VTable*>(library_->descriptor().vtable);
+    }
+    [[nodiscard]] void* self() const noexcept { return instance_; }
+    [[nodiscard]] const PluginLibrary& library() const noexcept { return *library_; }
+    [[nodiscard]] const std::shared_ptr<PluginLibrary>& library_ptr() const noexcept { return library_; }
+    [[nodiscard]] std::string_view params_yaml() const noexcept { return params_yaml_; }
+    /// "<id>@<version>", used in log lines and error contexts.
+    [[nodiscard]] const std::string& label() const noexcept { return services_->plugin_label(); }
+
+    /// An extension table by id, or nullptr when the instance does not offer it.
+    [[nodiscard]] const void* extension(const char* extension_id) const;
+
+  private:
+    PluginInstance() = default;
+
+    std::shared_ptr<PluginLibrary> library_;
+    std::unique_ptr<HostServices> services_;
+    std::string params_yaml_;
+    void* instance_ = nullptr;
+};
+
+/// Minimum vtable size this host needs for a kind (ABI 1.0 fields).
+std::size_t required_vtable_size(uint32_t kind) noexcept;
+
+}  // namespace warmup::host

@@ -1,0 +1,137 @@
+#include "loader/plugin_library.hpp"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <array>
+#include <fstream>
+
+namespace warmup::host {
+namespace fs = std::filesystem;
+
+std::string_view kind_name(uint32_t kind) noexcept {
+    switch (kind) {
+        case WARMUP_KIND_PATTERN_ANALYZER: return "pattern_analyzer";
+        case WARMUP_KIND_PREDICTOR: return "predictor";
+        case WARMUP_KIND_PERFORMANCE_MODEL: return "performance_model";
+        case WARMUP_KIND_SCHEDULER: return "scheduler";
+        case WARMUP_KIND_RESOURCE_POLICY: return "resource_policy";
+        case WARMUP_KIND_QUEUE_POLICY: return "queue_policy";
+        case WARMUP_KIND_METRICS_SINK: return "metrics";
+        case WARMUP_KIND_MODEL_BACKEND: return "backend";
+        default: return "unknown";
+    }
+}
+
+std::string sha256_of_file(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw std::runtime_error(fmt::format("cannot read '{}'", file.string()));
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
+    std::array<char, 1 << 16> buffer{};
+    while (in) {
+        in.read(buffer.data(), buffer.size());
+        EVP_DigestUpdate(context.get(), buffer.data(), static_cast<size_t>(in.gcount()));
+    }
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(context.get(), digest.data(), &length);
+    std::string hex;
+    for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
+    return hex;
+}
+
+namespace {
+
+// Checks the ELF header ourselves: Boost.DLL discards dlerror(), and "not a shared object" deserves a clear message.
+void require_elf_shared_object(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw PluginLoadError(fmt::format("plugin '{}': cannot open the file", file.string()));
+    std::array<unsigned char, 18> header{};
+    in.read(reinterpret_cast<char*>(header.data()), header.size());
+    const bool is_elf = in.gcount() == static_cast<std::streamsize>(header.size()) && header[0] == 0x7f &&
+                        header[1] == 'E' && header[2] == 'L' && header[3] == 'F';
+    if (!is_elf)
+        throw PluginLoadError(fmt::format("plugin '{}': not a shared object (expected an ELF file, found {})",
+                                          file.string(), in.gcount() == 0 ? "an empty file" : "other content"));
+    const unsigned elf_type = header[5] == 1 ? header[16] | (header[17] << 8) : (header[16] << 8) | header[17];
+    constexpr unsigned kSharedObject = 3;  // ET_DYN
+    if (elf_type != kSharedObject)
+        throw PluginLoadError(fmt::format(
+            "plugin '{}': not a shared object (ELF type {}, expected ET_DYN; build it with warmup_add_plugin())",
+            file.string(), elf_type));
+}
+
+std::string dlopen_reason(const fs::path& file) {
+    ::dlerror();
+    void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle != nullptr) {
+        ::dlclose(handle);
+        return "unknown reason";
+    }
+    const char* reason = ::dlerror();
+    return reason != nullptr ? reason : "unknown reason";
+}
+
+}  // namespace
+
+std::shared_ptr<PluginLibrary> PluginLibrary::open(const fs::path& file, const fs::path& original_file,
+                                                   std::string sha256) {
+    const std::string name = original_file.string();
+    require_elf_shared_object(file);
+
+    std::shared_ptr<PluginLibrary> self(new PluginLibrary());
+    self->original_file_ = original_file;
+    self->loaded_file_ = file;
+    self->sha256_ = std::move(sha256);
+
+    boost::dll::fs::error_code error;
+    self->library_.load(file, error, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    if (error || !self->library_.is_loaded())
+        throw PluginLoadError(fmt::format("plugin '{}': cannot be loaded: {}", name, dlopen_reason(file)));
+
+    if (!self->library_.has(WARMUP_PLUGIN_ENTRY_SYMBOL))
+        throw PluginLoadError(fmt::format(
+            "plugin '{}': does not export the entry symbol '{}' (expected a library built with the SDK's "
+            "WARMUP_PLUGIN(...) macro and warmup_add_plugin())",
+            name, WARMUP_PLUGIN_ENTRY_SYMBOL));
+
+    auto& entry = self->library_.get<const warmup_plugin_descriptor*()>(WARMUP_PLUGIN_ENTRY_SYMBOL);
+    const warmup_plugin_descriptor* descriptor = entry();
+    if (descriptor == nullptr)
+        throw PluginLoadError(fmt::format("plugin '{}': the entry '{}' returned no descriptor", name,
+                                          WARMUP_PLUGIN_ENTRY_SYMBOL));
+    // The ABI version sits right after struct_size and is read before anything else, so even a descriptor from a
+    // future major (whose layout may differ) is reported by version, not as garbage.
+    if (descriptor->struct_size < offsetof(warmup_plugin_descriptor, kind))
+        throw PluginLoadError(fmt::format("plugin '{}': descriptor of {} bytes is too small to carry an ABI version",
+                                          name, descriptor->struct_size));
+    const warmup_abi_version abi = descriptor->abi;
+    if (abi.major != WARMUP_ABI_MAJOR)
+        throw PluginLoadError(fmt::format(
+            "plugin '{}': built for plugin ABI {}.{}, this host speaks ABI {}.{} (the majors must match; rebuild the "
+            "plugin against this SDK)",
+            name, abi.major, abi.minor, WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR));
+    if (abi.minor > WARMUP_ABI_MINOR)
+        throw PluginLoadError(fmt::format(
+            "plugin '{}': built for plugin ABI {}.{}, newer than this host's {}.{} (expected a minor <= {}; upgrade "
+            "the host or rebuild the plugin against ABI {}.{})",
+            name, abi.major, abi.minor, WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR, WARMUP_ABI_MINOR, WARMUP_ABI_MAJOR,
+            WARMUP_ABI_MINOR));
+    if (descriptor->struct_size < sizeof(warmup_plugin_descriptor))
+        throw PluginLoadError(fmt::format("plugin '{}': descriptor is {} bytes, expected at least {} for ABI {}.0",
+                                          name, descriptor->struct_size, sizeof(warmup_plugin_descriptor),
+                                          WARMUP_ABI_MAJOR));
+    if (descriptor->id == nullptr || descriptor->id[0] == '\0' || descriptor->version == nullptr ||
+        descriptor->create == nullptr || descriptor->destroy == nullptr || descriptor->vtable == nullptr)
+        throw PluginLoadError(fmt::format(
+            "plugin '{}': incomplete descriptor (id, version, create, destroy and vtable are required)", name));
+    if (kind_name(descriptor->kind) == "unknown")
+        throw PluginLoadError(fmt::format("plugin '{}' (id {}): unknown kind {}", name, descriptor->id,
+                                          descriptor->kind));
+    self->descriptor_ = descriptor;
+    return self;
+}
+
+}  // namespace warmup::host

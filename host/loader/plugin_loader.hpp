@@ -1,0 +1,54 @@
+// loader/plugin_loader.hpp — finds plugin libraries by id or path and refuses the ones that do not fit.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loader/plugin_library.hpp"
+
+namespace warmup::host {
+
+/// What the configuration says about one plugin.
+struct PluginRef {
+    std::string id;                ///< reverse-DNS id, looked up in the plugin directories; or empty when `path` is set
+    std::filesystem::path path;    ///< explicit library file (already resolved against the config folder)
+    std::string sha256_pin;        ///< if set, the file's SHA-256 must match
+    std::string where;             ///< the config key naming it, e.g. "components.predictor" (for messages)
+};
+
+/// Thread-safety: all methods may be called from any thread (internally locked); loading normally happens on the
+/// control thread or at start-up.
+class PluginLoader {
+  public:
+    /// `cache_dir`: when non-empty, libraries are copied to <cache_dir>/<sha256>.so and loaded from there, so a
+    /// library rebuilt at the same path is new code (dlopen of a replaced file at the same path returns the old one).
+    explicit PluginLoader(std::vector<std::filesystem::path> plugin_dirs, std::filesystem::path cache_dir = {});
+
+    /// Loads (or reuses, when the same file content is already loaded) the library `ref` names, and checks that it
+    /// declares `expected_kind`. `replacing_id`: the id may already be loaded from other content (hot-swap loads the
+    /// new version beside the old one). Throws PluginLoadError with the file and what was expected and found.
+    std::shared_ptr<PluginLibrary> load(const PluginRef& ref, uint32_t expected_kind, bool replacing_id = false);
+
+    /// The file that provides `id` in the plugin directories, or nullopt.
+    std::optional<std::filesystem::path> find_by_id(const std::string& id);
+
+    [[nodiscard]] const std::vector<std::filesystem::path>& plugin_dirs() const noexcept { return plugin_dirs_; }
+
+  private:
+    void scan_directories();
+
+    std::vector<std::filesystem::path> plugin_dirs_;
+    std::filesystem::path cache_dir_;
+    std::mutex mutex_;
+    bool scanned_ = false;
+    std::map<std::string, std::filesystem::path> id_to_file_;  // from the directory scan
+    std::map<std::string, std::weak_ptr<PluginLibrary>> by_sha_;  // content -> loaded library
+    std::map<std::string, std::weak_ptr<PluginLibrary>> by_id_;   // id -> the library that holds it now
+};
+
+}  // namespace warmup::host
