@@ -137,6 +137,9 @@ class WarmupEngine {
     /// returns. Ready models are re-announced to a new resource policy; queued warm-ups to a new queue.
     void replace_components(const ComponentSet& components, warmup_time_ms now_ms);
 
+    /// Buffers one metric event for the sink (flushed in batches). Also used by the owner for loop-level metrics.
+    void metric(warmup_metric_kind kind, warmup_model_index model, warmup_time_ms ts_ms, double value);
+
     /// Sends buffered metric events to the metrics sink.
     void flush_metrics();
 
@@ -201,7 +204,6 @@ class WarmupEngine {
     void start_load(warmup_model_index model, warmup_time_ms now_ms);
     void remove_from_memory(warmup_model_index model, bool eviction, warmup_time_ms now_ms);
     void fail_waiters(ModelSlot& state);
-    void metric(warmup_metric_kind kind, warmup_model_index model, warmup_time_ms ts_ms, double value);
     bool call_ok(warmup_error* error, const std::string& label, const char* what);
     double estimate_memory_mb(warmup_model_index model, double* load_ms);
 

@@ -1,0 +1,97 @@
+// warmupd — the warm-up daemon: loads the configured plugins and serves the HTTP API until SIGINT/SIGTERM.
+//
+//   warmupd [--config FILE] [--port N] [--bind ADDRESS]
+//
+// Exit status: 0 after a clean stop, 2 when the configuration or a plugin is refused (nothing is started), 1 when
+// the HTTP port cannot be bound.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "config/config.hpp"
+#include "http/http_api.hpp"
+#include "runtime/live_runtime.hpp"
+
+namespace warmup::host {
+extern const std::string_view embedded_default_config;
+}
+
+namespace {
+
+std::filesystem::path executable_dir() {
+    std::error_code error;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
+    return error ? std::filesystem::current_path() : self.parent_path();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace warmup::host;
+    CLI::App app{"warmupd: loads models shortly before they are needed and unloads them when they will not be"};
+    std::string config_file;
+    std::optional<int> port;
+    std::optional<std::string> bind;
+    app.add_option("--config", config_file, "YAML configuration (default: the embedded configs/default.yaml)");
+    app.add_option("--port", port, "HTTP port (0 = pick a free port and log it); overrides http.port")
+        ->check(CLI::Range(0, 65535));
+    app.add_option("--bind", bind, "HTTP bind address; overrides http.bind");
+    CLI11_PARSE(app, argc, argv);
+
+    // Block the stop signals in every thread; the main thread waits for them with sigwait.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+    Config config;
+    try {
+        config = config_file.empty()
+                     ? load_config_text(embedded_default_config, "<embedded default.yaml>",
+                                        std::filesystem::current_path(), executable_dir())
+                     : load_config_file(config_file, executable_dir());
+    } catch (const ConfigError& error) {
+        std::cerr << "warmupd: CONFIG_ERROR " << error.what() << "\n";
+        return 2;
+    } catch (const std::exception& error) {
+        std::cerr << "warmupd: CONFIG_ERROR " << error.what() << "\n";
+        return 2;
+    }
+    if (port) config.http.port = static_cast<uint16_t>(*port);
+    if (bind) config.http.bind = *bind;
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+    std::unique_ptr<LiveRuntime> runtime;
+    try {
+        runtime = std::make_unique<LiveRuntime>(config);
+    } catch (const std::exception& error) {
+        spdlog::critical("PLUGIN_LOAD_ERROR {}", error.what());
+        return 2;
+    }
+    runtime->start();
+    HttpApi api(*runtime);
+    int bound_port = 0;
+    try {
+        bound_port = api.bind(config.http.bind, config.http.port);
+    } catch (const std::exception& error) {
+        spdlog::critical("HTTP_BIND_ERROR {}", error.what());
+        runtime->stop();
+        return 1;
+    }
+    api.start();
+    spdlog::info("STARTUP warmupd listening on http://{}:{} (config {})", config.http.bind, bound_port,
+                 config.display_name);
+
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    spdlog::info("SHUTDOWN received {}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    api.stop();
+    runtime->stop();
+    spdlog::info("SHUTDOWN done");
+    return 0;
+}

@@ -1,0 +1,713 @@
+#include "config/config.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <sstream>
+#include <unordered_map>
+
+namespace warmup::host {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Slots
+
+namespace {
+
+struct SlotInfo {
+    std::string_view key;
+    warmup_plugin_kind kind;
+};
+
+// Indexed by ComponentSlot; the order of kAllSlots.
+constexpr std::array<SlotInfo, kSlotCount> kSlotInfo = {{
+    {"pattern_analyzer", WARMUP_KIND_PATTERN_ANALYZER},
+    {"predictor", WARMUP_KIND_PREDICTOR},
+    {"performance_model", WARMUP_KIND_PERFORMANCE_MODEL},
+    {"scheduler", WARMUP_KIND_SCHEDULER},
+    {"resource_policy", WARMUP_KIND_RESOURCE_POLICY},
+    {"queue_policy", WARMUP_KIND_QUEUE_POLICY},
+    {"metrics", WARMUP_KIND_METRICS_SINK},
+    {"backend", WARMUP_KIND_MODEL_BACKEND},
+}};
+
+}  // namespace
+
+std::string_view slot_key(ComponentSlot slot) noexcept { return kSlotInfo[static_cast<std::size_t>(slot)].key; }
+
+warmup_plugin_kind slot_kind(ComponentSlot slot) noexcept { return kSlotInfo[static_cast<std::size_t>(slot)].kind; }
+
+std::optional<ComponentSlot> slot_from_key(std::string_view key) noexcept {
+    for (ComponentSlot slot : kAllSlots)
+        if (slot_key(slot) == key) return slot;
+    return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Small value types
+
+std::string MemoryBudget::describe() const {
+    if (is_relative()) return fmt::format("{}xA95", a95_multiple);
+    return fmt::format("{} MiB", absolute_mb);
+}
+
+namespace {
+
+std::string format_what(const std::string& file, uint32_t line, uint32_t column, const std::string& key_path,
+                        const std::string& message) {
+    if (key_path.empty()) return fmt::format("{}:{}:{}: {}", file, line, column, message);
+    return fmt::format("{}:{}:{}: {}: {}", file, line, column, key_path, message);
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::string file, uint32_t line, uint32_t column, std::string key_path, std::string message)
+    : std::runtime_error(format_what(file, line, column, key_path, message)),
+      file_(std::move(file)),
+      line_(line),
+      column_(column),
+      key_path_(std::move(key_path)),
+      message_(std::move(message)) {}
+
+std::string Config::locate(std::string_view key_path) const {
+    const auto found = key_positions.find(key_path);
+    if (found == key_positions.end()) return display_name;
+    return fmt::format("{}:{}:{}", display_name, found->second.line, found->second.column);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The reader
+
+namespace {
+
+SourcePosition to_position(const YAML::Mark& mark) {
+    // yaml-cpp marks are 0-based; a null mark (line -1) comes from an empty document.
+    if (mark.is_null() || mark.line < 0 || mark.column < 0) return {};
+    return {static_cast<uint32_t>(mark.line) + 1, static_cast<uint32_t>(mark.column) + 1};
+}
+
+std::string child_path(const std::string& parent, std::string_view key) {
+    if (parent.empty()) return std::string(key);
+    std::string path = parent;
+    path += '.';
+    path += key;
+    return path;
+}
+
+std::string item_path(const std::string& parent, std::size_t index) { return fmt::format("{}[{}]", parent, index); }
+
+/// How a value reads in a message: the scalar quoted, or what kind of node it is.
+std::string describe_node(const YAML::Node& node) {
+    switch (node.Type()) {
+        case YAML::NodeType::Scalar:
+            return "'" + node.Scalar() + "'";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Map:
+            return "a mapping";
+        default:
+            return "nothing";
+    }
+}
+
+/// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions, so "prot" is 1 away from "port").
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t substitution = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + substitution});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.size()][b.size()];
+}
+
+/// Parses the whole of `text` as a finite double (an optional leading '+' is allowed, as YAML allows it).
+std::optional<double> parse_finite_double(std::string_view text) {
+    if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+    double value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return std::nullopt;
+    return value;
+}
+
+template <typename Integer>
+std::optional<Integer> parse_integer(std::string_view text) {
+    if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+    Integer value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+    return value;
+}
+
+bool is_plugin_id(std::string_view id) {
+    // Reverse-DNS: at least two dot-separated labels of [A-Za-z0-9_-].
+    std::size_t labels = 0;
+    std::size_t label_length = 0;
+    for (char c : id) {
+        if (c == '.') {
+            if (label_length == 0) return false;
+            ++labels;
+            label_length = 0;
+        } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') {
+            ++label_length;
+        } else {
+            return false;
+        }
+    }
+    if (label_length == 0) return false;
+    return labels + 1 >= 2;
+}
+
+bool is_arm_name(std::string_view name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    });
+}
+
+/// Turns the flow style the author may have used into block style everywhere, so params_yaml is the same text
+/// however the params were written (a reload does not see `{a: 1}` vs `a: 1` as a change).
+void force_block_style(YAML::Node node) {
+    if (node.IsMap()) {
+        node.SetStyle(YAML::EmitterStyle::Block);
+        for (auto entry : node) {
+            force_block_style(entry.first);
+            force_block_style(entry.second);
+        }
+    } else if (node.IsSequence()) {
+        node.SetStyle(YAML::EmitterStyle::Block);
+        for (auto item : node) force_block_style(item);
+    }
+}
+
+/// One key of a mapping the reader knows: whether it must be there, and what to do with its value.
+struct KeyRule {
+    std::string_view key;
+    bool required;
+    std::function<void(const YAML::Node& value, const std::string& path)> read;
+};
+
+using SlotOverrides = std::array<std::optional<PluginChoice>, kSlotCount>;
+
+struct PendingArm {
+    std::string name;
+    SlotOverrides overrides;
+    std::string yardstick;
+};
+
+/// Reads one YAML document into a Config. Not reusable: one instance per load. Throws ConfigError on the first
+/// problem it meets, in document order within each mapping.
+class ConfigReader {
+  public:
+    ConfigReader(Config& config, const fs::path& base_dir, const fs::path& exe_dir) : config_(config) {
+        base_dir_ = base_dir.empty() ? fs::current_path() : fs::absolute(base_dir);
+        if (!exe_dir.empty()) exe_dir_ = fs::absolute(exe_dir);
+    }
+
+    void read(const YAML::Node& root) {
+        record_positions(root, "");
+        if (!root.IsNull() && !root.IsMap())
+            fail("", "expected a mapping of settings at the top level, got " + describe_node(root));
+
+        bool plugin_dirs_given = false;
+        read_mapping(
+            root, "",
+            {
+                {"log_level", false,
+                 [&](const YAML::Node& value, const std::string& path) {
+                     config_.log_level = read_choice(value, path, {"trace", "debug", "info", "warn", "error"});
+                 }},
+                {"http", false, [&](const YAML::Node& value, const std::string& path) { read_http(value, path); }},
+                {"plugin_dirs", false,
+                 [&](const YAML::Node& value, const std::string& path) {
+                     plugin_dirs_given = true;
+                     read_plugin_dirs(value, path);
+                 }},
+                {"budgets", false,
+                 [&](const YAML::Node& value, const std::string& path) { read_budgets(value, path); }},
+                {"components", true,
+                 [&](const YAML::Node& value, const std::string& path) {
+                     const SlotOverrides slots = read_slots(value, path, /*all_required=*/true);
+                     for (ComponentSlot slot : kAllSlots)
+                         config_.components[slot] = *slots[static_cast<std::size_t>(slot)];
+                 }},
+                {"catalog", true, [&](const YAML::Node& value, const std::string& path) { read_catalog(value, path); }},
+                {"arms", false, [&](const YAML::Node& value, const std::string& path) { read_arms(value, path); }},
+                {"replay", false, [&](const YAML::Node& value, const std::string& path) { read_replay(value, path); }},
+            });
+
+        if (!plugin_dirs_given) {
+            // The schema's documented default: the plugins shipped next to the executable, then ./plugins.
+            config_.plugin_dirs.clear();
+            if (!exe_dir_.empty()) config_.plugin_dirs.push_back((exe_dir_ / ".." / "plugins").lexically_normal());
+            config_.plugin_dirs.push_back((base_dir_ / "plugins").lexically_normal());
+        }
+
+        // Arms are merged last: `components` may come after `arms` in the file.
+        for (PendingArm& pending : pending_arms_) {
+            Arm arm{std::move(pending.name), config_.components, std::move(pending.yardstick)};
+            for (ComponentSlot slot : kAllSlots)
+                if (auto& choice = pending.overrides[static_cast<std::size_t>(slot)]) arm.components[slot] = *choice;
+            config_.arms.push_back(std::move(arm));
+        }
+    }
+
+  private:
+    // ----- positions and errors
+
+    /// Records the position of every key path under `node` (mapping entries at their key, list items at the item)
+    /// and refuses duplicate keys anywhere, params included: yaml-cpp keeps both entries and node[key] silently
+    /// returns the first, so a duplicate would otherwise be a setting that is quietly ignored.
+    void record_positions(const YAML::Node& node, const std::string& path) {
+        config_.key_positions.try_emplace(path, to_position(node.Mark()));  // already set when `path` is a key
+        if (node.IsMap()) {
+            std::unordered_map<std::string, SourcePosition> seen;
+            for (const auto& entry : node) {
+                if (!entry.first.IsScalar()) continue;  // a complex key has no key path; refused later if not in params
+                const std::string& key = entry.first.Scalar();
+                const std::string path_of_key = child_path(path, key);
+                const SourcePosition position = to_position(entry.first.Mark());
+                if (const auto previous = seen.find(key); previous != seen.end()) {
+                    throw ConfigError(
+                        config_.display_name, position.line, position.column, path_of_key,
+                        fmt::format("duplicate key '{}' (first given at line {})", key, previous->second.line));
+                }
+                seen.emplace(key, position);
+                config_.key_positions.insert_or_assign(path_of_key, position);
+                record_positions(entry.second, path_of_key);
+            }
+        } else if (node.IsSequence()) {
+            for (std::size_t index = 0; index < node.size(); ++index)
+                record_positions(node[index], item_path(path, index));
+        }
+    }
+
+    /// The recorded position of `path`, or of its nearest recorded ancestor.
+    SourcePosition position_of(std::string path) const {
+        for (;;) {
+            if (const auto found = config_.key_positions.find(path); found != config_.key_positions.end())
+                return found->second;
+            const std::size_t cut = path.find_last_of(".[");
+            if (cut == std::string::npos) {
+                if (path.empty()) return {};
+                path.clear();
+            } else {
+                path.resize(cut);
+            }
+        }
+    }
+
+    [[noreturn]] void fail(const std::string& key_path, const std::string& message) const {
+        const SourcePosition position = position_of(key_path);
+        throw ConfigError(config_.display_name, position.line, position.column, key_path, message);
+    }
+
+    // ----- generic shapes
+
+    /// Walks `node` (a mapping, or null meaning an empty one) in document order, hands each known key to its rule,
+    /// refuses unknown keys (with a suggestion), then reports the first missing required key at `path`.
+    void read_mapping(const YAML::Node& node, const std::string& path, const std::vector<KeyRule>& rules) {
+        if (!node.IsNull() && !node.IsMap()) fail(path, "expected a mapping, got " + describe_node(node));
+        std::vector<bool> seen(rules.size(), false);
+        if (node.IsMap()) {
+            for (const auto& entry : node) {
+                if (!entry.first.IsScalar()) {
+                    const SourcePosition position = to_position(entry.first.Mark());
+                    throw ConfigError(config_.display_name, position.line, position.column, path,
+                                      "expected a plain key, got " + describe_node(entry.first));
+                }
+                const std::string& key = entry.first.Scalar();
+                const auto rule = std::find_if(rules.begin(), rules.end(),
+                                               [&](const KeyRule& candidate) { return candidate.key == key; });
+                if (rule == rules.end()) fail(child_path(path, key), unknown_key_message(key, rules));
+                seen[static_cast<std::size_t>(rule - rules.begin())] = true;
+                rule->read(entry.second, child_path(path, key));
+            }
+        }
+        std::size_t index = 0;
+        for (const KeyRule& rule : rules) {
+            if (rule.required && !seen[index]) fail(path, fmt::format("missing required key '{}'", rule.key));
+            ++index;
+        }
+    }
+
+    static std::string unknown_key_message(const std::string& key, const std::vector<KeyRule>& rules) {
+        std::string message = fmt::format("unknown key '{}'", key);
+        std::string_view best;
+        std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+        for (const KeyRule& rule : rules) {
+            const std::size_t distance = edit_distance(key, rule.key);
+            if (distance < best_distance) {
+                best_distance = distance;
+                best = rule.key;
+            }
+        }
+        // Up to 2 edits for names of 6+ characters, 1 for shorter ones: close enough to be a typo, not a guess.
+        const std::size_t allowed = std::max(key.size(), best.size()) >= 6 ? 2 : 1;
+        if (!best.empty() && best_distance <= allowed) message += fmt::format("; did you mean '{}'?", best);
+        return message;
+    }
+
+    std::string read_string(const YAML::Node& node, const std::string& path) {
+        if (!node.IsScalar()) fail(path, "expected a string, got " + describe_node(node));
+        return node.Scalar();
+    }
+
+    std::string read_non_empty_string(const YAML::Node& node, const std::string& path) {
+        std::string text = read_string(node, path);
+        if (text.empty()) fail(path, "expected a non-empty string");
+        return text;
+    }
+
+    std::string read_choice(const YAML::Node& node, const std::string& path,
+                            std::initializer_list<std::string_view> choices) {
+        std::string text = node.IsScalar() ? node.Scalar() : std::string();
+        if (node.IsScalar() && std::find(choices.begin(), choices.end(), text) != choices.end()) return text;
+        std::string list;
+        for (std::string_view choice : choices) list += (list.empty() ? "" : " | ") + std::string(choice);
+        fail(path, fmt::format("expected one of {}, got {}", list, describe_node(node)));
+    }
+
+    double read_positive_number(const YAML::Node& node, const std::string& path) {
+        const auto value = node.IsScalar() ? parse_finite_double(node.Scalar()) : std::nullopt;
+        if (!value || *value <= 0) fail(path, "expected a positive number, got " + describe_node(node));
+        return *value;
+    }
+
+    double read_non_negative_number(const YAML::Node& node, const std::string& path) {
+        const auto value = node.IsScalar() ? parse_finite_double(node.Scalar()) : std::nullopt;
+        if (!value || *value < 0) fail(path, "expected a number >= 0, got " + describe_node(node));
+        return *value;
+    }
+
+    int64_t read_integer(const YAML::Node& node, const std::string& path, int64_t min, int64_t max) {
+        const auto value = node.IsScalar() ? parse_integer<int64_t>(node.Scalar()) : std::nullopt;
+        if (!value || *value < min || *value > max)
+            fail(path, fmt::format("expected an integer in [{}, {}], got {}", min, max, describe_node(node)));
+        return *value;
+    }
+
+    /// Expands ${WARMUP_EXE_DIR}, anchors a relative result at the config file's folder and normalises it.
+    fs::path read_path(const YAML::Node& node, const std::string& path) {
+        const std::string text = read_non_empty_string(node, path);
+        std::string expanded;
+        std::size_t cursor = 0;
+        while (cursor < text.size()) {
+            const std::size_t open = text.find("${", cursor);
+            if (open == std::string::npos) {
+                expanded.append(text, cursor);
+                break;
+            }
+            expanded.append(text, cursor, open - cursor);
+            const std::size_t close = text.find('}', open);
+            if (close == std::string::npos) fail(path, fmt::format("unterminated '${{' in '{}'", text));
+            const std::string name = text.substr(open + 2, close - open - 2);
+            if (name != "WARMUP_EXE_DIR")
+                fail(path, fmt::format("unknown variable '${{{}}}'; only ${{WARMUP_EXE_DIR}} is expanded", name));
+            if (exe_dir_.empty())
+                fail(path, "${WARMUP_EXE_DIR} is used but the executable's folder is not known to this loader");
+            expanded += exe_dir_.string();
+            cursor = close + 1;
+        }
+        fs::path result(expanded);
+        if (result.is_relative()) result = base_dir_ / result;
+        return result.lexically_normal();
+    }
+
+    // ----- sections
+
+    void read_http(const YAML::Node& node, const std::string& path) {
+        read_mapping(node, path,
+                     {
+                         {"bind", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.http.bind = read_non_empty_string(value, key_path);
+                          }},
+                         {"port", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.http.port = static_cast<uint16_t>(read_integer(value, key_path, 0, 65535));
+                          }},
+                         {"max_body_mb", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.http.max_body_mb = read_positive_number(value, key_path);
+                          }},
+                     });
+    }
+
+    void read_plugin_dirs(const YAML::Node& node, const std::string& path) {
+        if (!node.IsSequence()) fail(path, "expected a list of folders, got " + describe_node(node));
+        config_.plugin_dirs.clear();
+        for (std::size_t index = 0; index < node.size(); ++index)
+            config_.plugin_dirs.push_back(read_path(node[index], item_path(path, index)));
+    }
+
+    void read_budgets(const YAML::Node& node, const std::string& path) {
+        read_mapping(node, path,
+                     {
+                         {"memory_mb", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.memory_budget = read_memory_budget(value, key_path);
+                          }},
+                         {"max_concurrent_warmups", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.max_concurrent_warmups =
+                                  static_cast<uint32_t>(read_integer(value, key_path, 1, 1024));
+                          }},
+                         {"ingest_queue_capacity", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.ingest_queue_capacity =
+                                  static_cast<uint32_t>(read_integer(value, key_path, 1, int64_t{1} << 24));
+                          }},
+                     });
+    }
+
+    MemoryBudget read_memory_budget(const YAML::Node& node, const std::string& path) {
+        if (node.IsScalar()) {
+            const std::string& text = node.Scalar();
+            if (const auto absolute = parse_finite_double(text); absolute && *absolute > 0) return {*absolute, 0};
+            constexpr std::string_view kSuffix = "xA95";
+            if (text.size() > kSuffix.size() && text.ends_with(kSuffix)) {
+                const auto multiple =
+                    parse_finite_double(std::string_view(text).substr(0, text.size() - kSuffix.size()));
+                if (multiple && *multiple > 0) return {0, *multiple};
+            }
+        }
+        fail(path, "expected a positive number or \"<k>xA95\", got " + describe_node(node));
+    }
+
+    /// The slots of a `components` mapping. With all_required every slot must be present (top level); otherwise
+    /// any subset (an arm's overrides).
+    SlotOverrides read_slots(const YAML::Node& node, const std::string& path, bool all_required) {
+        SlotOverrides slots;
+        std::vector<KeyRule> rules;
+        for (ComponentSlot slot : kAllSlots) {
+            rules.push_back({slot_key(slot), all_required,
+                             [this, slot, &slots](const YAML::Node& value, const std::string& key_path) {
+                                 slots[static_cast<std::size_t>(slot)] = read_plugin_choice(value, key_path);
+                             }});
+        }
+        read_mapping(node, path, rules);
+        return slots;
+    }
+
+    PluginChoice read_plugin_choice(const YAML::Node& node, const std::string& path) {
+        PluginChoice choice;
+        choice.key_path = path;
+        std::string_view named_by;  // "plugin" or "path", whichever came first
+        auto name_once = [&](std::string_view key, const std::string& key_path) {
+            if (!named_by.empty())
+                fail(key_path, fmt::format("'{}' and '{}' are mutually exclusive: give exactly one", named_by, key));
+            named_by = key;
+        };
+        read_mapping(node, path,
+                     {
+                         {"plugin", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              name_once("plugin", key_path);
+                              choice.id = read_non_empty_string(value, key_path);
+                              if (!is_plugin_id(choice.id))
+                                  fail(key_path, fmt::format("expected a reverse-DNS plugin id such as "
+                                                             "'org.acme.predictor.seasonal', got '{}'",
+                                                             choice.id));
+                          }},
+                         {"path", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              name_once("path", key_path);
+                              choice.path = read_path(value, key_path);
+                          }},
+                         {"params", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              choice.params_yaml = read_params(value, key_path);
+                          }},
+                         {"sha256", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              choice.sha256 = read_sha256(value, key_path);
+                          }},
+                     });
+        if (named_by.empty()) fail(path, "missing required key 'plugin' (or 'path')");
+        return choice;
+    }
+
+    std::string read_params(const YAML::Node& node, const std::string& path) {
+        if (node.IsNull()) return {};
+        if (!node.IsMap()) fail(path, "expected a mapping of parameter names to values, got " + describe_node(node));
+        YAML::Node copy = YAML::Clone(node);
+        force_block_style(copy);
+        YAML::Emitter emitter;
+        emitter << copy;
+        if (!emitter.good()) fail(path, "cannot re-emit the params as YAML: " + emitter.GetLastError());
+        return emitter.c_str();
+    }
+
+    std::string read_sha256(const YAML::Node& node, const std::string& path) {
+        std::string digest = node.IsScalar() ? node.Scalar() : std::string();
+        const bool valid = digest.size() == 64 && std::all_of(digest.begin(), digest.end(), [](char c) {
+                               return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+                           });
+        if (!valid) fail(path, "expected 64 hexadecimal digits (a SHA-256), got " + describe_node(node));
+        std::transform(digest.begin(), digest.end(), digest.begin(),
+                       [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+        return digest;
+    }
+
+    void read_catalog(const YAML::Node& node, const std::string& path) {
+        if (!node.IsSequence() || node.size() == 0)
+            fail(path, "expected a non-empty list of models, got " + describe_node(node));
+        std::unordered_map<std::string, std::size_t> first_index_of_pattern;
+        for (std::size_t index = 0; index < node.size(); ++index) {
+            const std::string entry_path = item_path(path, index);
+            CatalogEntry entry;
+            read_mapping(node[index], entry_path,
+                         {
+                             {"model", true,
+                              [&](const YAML::Node& value, const std::string& key_path) {
+                                  entry.pattern = read_non_empty_string(value, key_path);
+                                  const auto [previous, inserted] =
+                                      first_index_of_pattern.emplace(entry.pattern, index);
+                                  if (!inserted)
+                                      fail(key_path, fmt::format("model '{}' is already listed at {}", entry.pattern,
+                                                                 item_path(path, previous->second)));
+                              }},
+                             {"memory_mb", true,
+                              [&](const YAML::Node& value, const std::string& key_path) {
+                                  entry.memory_mb = read_positive_number(value, key_path);
+                              }},
+                             {"load_ms", true,
+                              [&](const YAML::Node& value, const std::string& key_path) {
+                                  entry.load_ms = read_non_negative_number(value, key_path);
+                              }},
+                             {"unload_ms", false,
+                              [&](const YAML::Node& value, const std::string& key_path) {
+                                  entry.unload_ms = read_non_negative_number(value, key_path);
+                              }},
+                             {"priority", false,
+                              [&](const YAML::Node& value, const std::string& key_path) {
+                                  entry.priority = static_cast<uint32_t>(read_integer(value, key_path, 0, 15));
+                              }},
+                         });
+            config_.catalog.push_back(std::move(entry));
+        }
+    }
+
+    void read_arms(const YAML::Node& node, const std::string& path) {
+        if (node.IsNull()) return;
+        if (!node.IsSequence()) fail(path, "expected a list of arms, got " + describe_node(node));
+        std::unordered_map<std::string, std::size_t> first_index_of_name;
+        for (std::size_t index = 0; index < node.size(); ++index) {
+            const std::string arm_path = item_path(path, index);
+            PendingArm arm;
+            bool has_components = false;
+            read_mapping(node[index], arm_path,
+                         {
+                             {"name", true,
+                              [&](const YAML::Node& value, const std::string& key_path) {
+                                  arm.name = read_string(value, key_path);
+                                  if (!is_arm_name(arm.name))
+                                      fail(key_path,
+                                           fmt::format("expected a name of [A-Za-z0-9._-]+, got '{}'", arm.name));
+                                  const auto [previous, inserted] = first_index_of_name.emplace(arm.name, index);
+                                  if (!inserted)
+                                      fail(key_path, fmt::format("duplicate arm name '{}' (also {})", arm.name,
+                                                                 item_path(path, previous->second)));
+                              }},
+                             {"components", false,
+                              [&](const YAML::Node& value, const std::string& key_path) {
+                                  has_components = true;
+                                  arm.overrides = read_slots(value, key_path, /*all_required=*/false);
+                              }},
+                             {"yardstick", false,
+                              [&](const YAML::Node& value, const std::string& key_path) {
+                                  arm.yardstick = read_choice(value, key_path, {"oracle", "oracle-lean"});
+                              }},
+                         });
+            if (has_components && !arm.yardstick.empty())
+                fail(child_path(arm_path, "components"),
+                     "a yardstick arm runs no plugins: remove 'components' or 'yardstick'");
+            pending_arms_.push_back(std::move(arm));
+        }
+    }
+
+    void read_replay(const YAML::Node& node, const std::string& path) {
+        read_mapping(
+            node, path,
+            {
+                {"seed", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     const auto seed = value.IsScalar() ? parse_integer<uint64_t>(value.Scalar()) : std::nullopt;
+                     if (!seed)
+                         fail(key_path,
+                              "expected an integer in [0, 18446744073709551615], got " + describe_node(value));
+                     config_.replay_seed = *seed;
+                 }},
+                {"timeline_buckets", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.timeline_buckets = static_cast<uint32_t>(read_integer(value, key_path, 10, 10000));
+                 }},
+            });
+    }
+
+    Config& config_;
+    fs::path base_dir_;
+    fs::path exe_dir_;
+    std::vector<PendingArm> pending_arms_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Entry points
+
+Config load_config_text(std::string_view yaml_text, const std::string& display_name, const fs::path& base_dir,
+                        const fs::path& exe_dir) {
+    Config config;
+    config.display_name = display_name;
+    config.source_text = std::string(yaml_text);
+
+    std::vector<YAML::Node> documents;
+    try {
+        documents = YAML::LoadAll(config.source_text);
+    } catch (const YAML::Exception& error) {
+        const SourcePosition position = to_position(error.mark);
+        throw ConfigError(display_name, position.line, position.column, "", error.msg);
+    }
+    if (documents.size() > 1) {
+        const SourcePosition position = to_position(documents[1].Mark());
+        throw ConfigError(display_name, position.line, position.column, "",
+                          fmt::format("expected one YAML document, found {}", documents.size()));
+    }
+    const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+
+    ConfigReader(config, base_dir, exe_dir).read(root);
+    return config;
+}
+
+Config load_config_file(const fs::path& file, const fs::path& exe_dir) {
+    std::ifstream stream(file, std::ios::binary);
+    if (!stream)
+        throw ConfigError(file.string(), 1, 1, "", fmt::format("cannot open the file: {}", std::strerror(errno)));
+    std::ostringstream text;
+    text << stream.rdbuf();
+    if (stream.bad()) throw ConfigError(file.string(), 1, 1, "", "cannot read the file");
+
+    const fs::path absolute_file = fs::absolute(file).lexically_normal();
+    Config config = load_config_text(text.str(), file.string(), absolute_file.parent_path(), exe_dir);
+    config.source_file = absolute_file;
+    return config;
+}
+
+}  // namespace warmup::host

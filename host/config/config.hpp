@@ -1,0 +1,225 @@
+// config/config.hpp — the host configuration: YAML in, a validated plain-value Config out, or one located error.
+//
+// Used by warmupd (start-up and live reload) and warmup-replay. Loading is a pure function of the text, the config
+// file's folder and the executable's folder: no globals, callable from any thread. A Config is a value: copy it,
+// compare it, hand it to another thread.
+//
+// Schema reference (every key optional unless marked REQUIRED; an unknown key anywhere outside a `params` subtree is
+// an error, reported at the key with a "did you mean" suggestion; a duplicate key in any mapping is an error too):
+//
+//   log_level: info                 # trace | debug | info | warn | error                      default info
+//   http:                           # (an empty `http:` means all defaults)
+//     bind: 127.0.0.1               # non-empty string                                          default 127.0.0.1
+//     port: 3000                    # integer 0..65535, 0 = pick a free port                    default 3000
+//     max_body_mb: 16               # number > 0, MiB                                           default 16
+//   plugin_dirs:                    # list of folders searched for `plugin:` ids, in order.
+//     - "${WARMUP_EXE_DIR}/../plugins"   # ${WARMUP_EXE_DIR} = the running executable's folder (the only variable)
+//     - ./plugins                   # relative paths resolve against the config file's folder
+//                                   # default: [${WARMUP_EXE_DIR}/../plugins, ./plugins]
+//   budgets:
+//     memory_mb: 16384              # number > 0 (MiB), or the string "<k>xA95" (k > 0): k times a trace's
+//                                   # 95th-percentile concurrent demand, meaningful only in replay.  default 16384
+//     max_concurrent_warmups: 2     # integer 1..1024                                            default 2
+//     ingest_queue_capacity: 65536  # integer 1..16777216 (1<<24)                                default 65536
+//   components:                     # REQUIRED, and each of the 8 slots below is REQUIRED
+//     pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern, params: {...}}
+//     predictor: ...
+//     performance_model: ...
+//     scheduler: ...
+//     resource_policy: ...
+//     queue_policy: ...
+//     metrics: ...
+//     backend: ...
+//     # A slot is a mapping with exactly one of
+//     #   plugin: <reverse-DNS id>     e.g. org.acme.predictor.seasonal (dot-separated [A-Za-z0-9_-]+, >= 2 parts)
+//     #   path: <file.so>              relative to the config file's folder; ${WARMUP_EXE_DIR} is expanded
+//     # plus optionally
+//     #   params: {...}                any YAML mapping, handed to the plugin verbatim (re-emitted in block style)
+//     #   sha256: <64 hex digits>      pin of the library file's content (stored lower-case)
+//   catalog:                        # REQUIRED, non-empty list; a model pattern may appear only once
+//     - model: "llama3:8b"          # REQUIRED: exact name or glob with * and ?
+//       memory_mb: 4800             # REQUIRED: number > 0
+//       load_ms: 3000               # REQUIRED: number >= 0
+//       unload_ms: 200              # number >= 0                                                default 0
+//       priority: 1                 # integer 0..15, 0 = highest                                 default 1
+//   arms:                           # optional list: offline A/B/n in replay (live experiments later)
+//     - name: keepalive-5m          # REQUIRED, unique, [A-Za-z0-9._-]+
+//       components:                 # any subset of the slots above, same per-slot shape. An override REPLACES the
+//         predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 300000}}   # whole slot (params are
+//                                   # not merged: another plugin's params rarely mean anything to this one)
+//       yardstick: oracle           # oracle | oracle-lean: a clairvoyant reference arm; then `components` must be
+//                                   # absent
+//   replay:
+//     seed: 1                       # integer 0..2^64-1                                          default 1
+//     timeline_buckets: 200         # integer 10..10000, points in the report's time charts      default 200
+//
+// Positions: every error and every locate() answer is "<file>:<line>:<col>" with 1-based line and column. A key path
+// ("budgets.memory_mb", "catalog[2].load_ms") is located at its KEY (list items at the item), so an error about a value
+// points at the line that names it. A missing required key is reported at its parent (the parent's key, or the top of
+// the document for top-level keys).
+#pragma once
+
+#include <warmup/common.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/catalog.hpp"
+
+namespace warmup::host {
+
+/// One component slot's choice of plugin: by id (searched in plugin_dirs) or by file path.
+struct PluginChoice {
+    std::string id;              ///< reverse-DNS plugin id; empty when `path` is used
+    std::filesystem::path path;  ///< absolute, normalised library path; empty when `id` is used
+    std::string params_yaml;     ///< the params subtree re-emitted in block style; "" when absent
+    std::string sha256;          ///< 64 lower-case hex digits, or "" when not pinned
+    std::string key_path;        ///< where the choice was written, e.g. "components.predictor" or
+                                 ///< "arms[1].components.predictor"; prefix for locating params errors
+
+    /// What the plugin is, for logs: the id, or the path.
+    [[nodiscard]] std::string describe() const { return id.empty() ? path.string() : id; }
+
+    /// Same plugin, same params, same pin. key_path is deliberately ignored: moving a choice within the file is not
+    /// a change a reload must act on.
+    friend bool operator==(const PluginChoice& a, const PluginChoice& b) {
+        return a.id == b.id && a.path == b.path && a.params_yaml == b.params_yaml && a.sha256 == b.sha256;
+    }
+};
+
+/// The eight component slots of the pipeline, in pipeline order.
+enum class ComponentSlot : std::size_t {
+    PatternAnalyzer,
+    Predictor,
+    PerformanceModel,
+    Scheduler,
+    ResourcePolicy,
+    QueuePolicy,
+    Metrics,
+    Backend,
+};
+
+inline constexpr std::size_t kSlotCount = 8;
+
+inline constexpr std::array<ComponentSlot, kSlotCount> kAllSlots = {
+    ComponentSlot::PatternAnalyzer, ComponentSlot::Predictor,      ComponentSlot::PerformanceModel,
+    ComponentSlot::Scheduler,       ComponentSlot::ResourcePolicy, ComponentSlot::QueuePolicy,
+    ComponentSlot::Metrics,         ComponentSlot::Backend,
+};
+
+/// The YAML key of a slot: "pattern_analyzer", "predictor", "performance_model", "scheduler", "resource_policy",
+/// "queue_policy", "metrics", "backend".
+std::string_view slot_key(ComponentSlot slot) noexcept;
+
+/// The ABI kind a plugin in this slot must declare.
+warmup_plugin_kind slot_kind(ComponentSlot slot) noexcept;
+
+/// The slot whose YAML key is `key`, or nullopt.
+std::optional<ComponentSlot> slot_from_key(std::string_view key) noexcept;
+
+/// One plugin choice per slot, indexed by ComponentSlot.
+struct Components {
+    std::array<PluginChoice, kSlotCount> slots;
+
+    PluginChoice& operator[](ComponentSlot slot) { return slots[static_cast<std::size_t>(slot)]; }
+    const PluginChoice& operator[](ComponentSlot slot) const { return slots[static_cast<std::size_t>(slot)]; }
+
+    friend bool operator==(const Components&, const Components&) = default;
+};
+
+/// The memory budget: absolute (MiB) live and in replay, or relative to a replayed trace's demand.
+struct MemoryBudget {
+    double absolute_mb = 0;   ///< > 0 when absolute, else 0
+    double a95_multiple = 0;  ///< k of "<k>xA95" when relative, else 0
+
+    [[nodiscard]] bool is_relative() const noexcept { return a95_multiple > 0; }
+    /// "16384 MiB" or "1.5xA95".
+    [[nodiscard]] std::string describe() const;
+
+    friend bool operator==(const MemoryBudget&, const MemoryBudget&) = default;
+};
+
+/// One arm of an experiment: the top-level components with this arm's overrides applied, or a yardstick.
+struct Arm {
+    std::string name;
+    Components components;  ///< top-level choices, overridden slot by slot (overridden key_paths name the arm)
+    std::string yardstick;  ///< "oracle" or "oracle-lean" for a clairvoyant reference arm; "" for plugin arms
+};
+
+struct HttpConfig {
+    std::string bind = "127.0.0.1";
+    uint16_t port = 3000;  ///< 0 = let the OS pick a free port
+    double max_body_mb = 16;
+};
+
+/// A 1-based position in the configuration text.
+struct SourcePosition {
+    uint32_t line = 1;
+    uint32_t column = 1;
+};
+
+struct Config {
+    std::filesystem::path source_file;  ///< the file loaded; empty for load_config_text (nothing to re-read)
+    std::string display_name;           ///< the file name used in messages ("<embedded default.yaml>" for the default)
+    std::string log_level = "info";
+    HttpConfig http;
+    std::vector<std::filesystem::path> plugin_dirs;  ///< absolute, normalised, in search order
+    MemoryBudget memory_budget{16384, 0};
+    uint32_t max_concurrent_warmups = 2;
+    uint32_t ingest_queue_capacity = 65536;
+    Components components;
+    std::vector<CatalogEntry> catalog;
+    std::vector<Arm> arms;
+    uint64_t replay_seed = 1;
+    uint32_t timeline_buckets = 200;
+    std::string source_text;  ///< the raw YAML, as loaded
+
+    /// Every key path of the document (including inside params subtrees and list items, e.g.
+    /// "components.predictor.params.horizon_ms", "catalog[2]", "arms[0].components.predictor.params.ttl_ms"), mapped
+    /// to the position of its key (or of the item, for list items). The root is "".
+    std::map<std::string, SourcePosition, std::less<>> key_positions;
+
+    /// "<display_name>:<line>:<col>" of `key_path`, or display_name alone when the path is not in the document.
+    [[nodiscard]] std::string locate(std::string_view key_path) const;
+};
+
+/// A configuration that cannot be used. what() is "<file>:<line>:<col>: <key.path>: <message>", or
+/// "<file>:<line>:<col>: <message>" when no key path applies (YAML syntax errors).
+class ConfigError : public std::runtime_error {
+  public:
+    ConfigError(std::string file, uint32_t line, uint32_t column, std::string key_path, std::string message);
+
+    [[nodiscard]] const std::string& file() const noexcept { return file_; }
+    [[nodiscard]] uint32_t line() const noexcept { return line_; }      ///< 1-based
+    [[nodiscard]] uint32_t column() const noexcept { return column_; }  ///< 1-based
+    [[nodiscard]] const std::string& key_path() const noexcept { return key_path_; }
+    [[nodiscard]] const std::string& message() const noexcept { return message_; }  ///< without position and path
+
+  private:
+    std::string file_;
+    uint32_t line_;
+    uint32_t column_;
+    std::string key_path_;
+    std::string message_;
+};
+
+/// Reads and validates `file`. Relative paths in it resolve against the file's folder (made absolute), and
+/// ${WARMUP_EXE_DIR} expands to `exe_dir` (may be empty when the caller has none; then using the variable is an
+/// error). Throws ConfigError (also when the file cannot be read: position 1:1).
+Config load_config_file(const std::filesystem::path& file, const std::filesystem::path& exe_dir);
+
+/// Validates `yaml_text`; `display_name` names it in messages, `base_dir` anchors relative paths (empty = the
+/// current directory). Throws ConfigError.
+Config load_config_text(std::string_view yaml_text, const std::string& display_name,
+                        const std::filesystem::path& base_dir, const std::filesystem::path& exe_dir);
+
+}  // namespace warmup::host

@@ -1,0 +1,251 @@
+#include "http/http_api.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/errors.hpp"
+#include "http/event_parser.hpp"
+#include "loader/plugin_library.hpp"
+
+namespace warmup::host {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kJson = "application/json";
+
+std::string_view residency_name(warmup_residency residency) {
+    switch (residency) {
+        case WARMUP_RESIDENCY_ABSENT: return "absent";
+        case WARMUP_RESIDENCY_QUEUED: return "queued";
+        case WARMUP_RESIDENCY_LOADING: return "loading";
+        case WARMUP_RESIDENCY_READY: return "ready";
+    }
+    return "absent";
+}
+
+json time_or_null(warmup_time_ms ms) { return ms == WARMUP_TIME_NEVER ? json(nullptr) : json(ms); }
+
+void reply(httplib::Response& response, int status, const json& body) {
+    response.status = status;
+    response.set_content(body.dump(2) + "\n", kJson);
+}
+
+json counters_json(const EngineCounters& c) {
+    return json{{"events", c.events},
+                {"requests", c.requests},
+                {"warm_requests", c.warm_requests},
+                {"cold_requests", c.cold_requests},
+                {"failed_requests", c.failed_requests},
+                {"demand_loads", c.demand_loads},
+                {"loads_queued_for_memory", c.loads_queued_for_memory},
+                {"prewarms_started", c.prewarms_started},
+                {"prewarms_used", c.prewarms_used},
+                {"prewarms_wasted", c.prewarms_wasted},
+                {"prewarms_skipped", c.prewarms_skipped},
+                {"loads_succeeded", c.loads_succeeded},
+                {"loads_failed", c.loads_failed},
+                {"loads_given_up", c.loads_given_up},
+                {"evictions", c.evictions},
+                {"unloads", c.unloads},
+                {"queue_rejections", c.queue_rejections},
+                {"plugin_errors", c.plugin_errors}};
+}
+
+json plugins_json(const PluginSet& plugins) {
+    json list = json::array();
+    for (const ComponentSlot slot : kAllSlots) {
+        const auto& instance = plugins.at(slot);
+        const auto& descriptor = instance->library().descriptor();
+        list.push_back({{"slot", slot_key(slot)},
+                        {"id", descriptor.id},
+                        {"kind", kind_name(descriptor.kind)},
+                        {"version", descriptor.version},
+                        {"abi", fmt::format("{}.{}", descriptor.abi.major, descriptor.abi.minor)},
+                        {"description", descriptor.description == nullptr ? "" : descriptor.description},
+                        {"file", instance->library().file().string()},
+                        {"sha256", instance->library().sha256()}});
+    }
+    return list;
+}
+
+}  // namespace
+
+uint32_t tenant_hash(std::string_view tenant) noexcept {
+    if (tenant.empty()) return 0;
+    uint32_t hash = 2166136261u;
+    for (const unsigned char c : tenant) hash = (hash ^ c) * 16777619u;
+    return hash == 0 ? 1 : hash;
+}
+
+HttpApi::HttpApi(LiveRuntime& runtime) : runtime_(runtime) {
+    server_.set_tcp_nodelay(true);  // without it a POST answer stalls ~40 ms on delayed ACKs
+    server_.set_payload_max_length(static_cast<size_t>(runtime_.config().http.max_body_mb * 1024 * 1024));
+    routes();
+}
+
+HttpApi::~HttpApi() { stop(); }
+
+int HttpApi::bind(const std::string& address, int port) {
+    if (port == 0) {
+        const int bound = server_.bind_to_any_port(address);
+        if (bound <= 0) throw std::runtime_error(fmt::format("cannot bind {} to a free port", address));
+        return bound;
+    }
+    if (!server_.bind_to_port(address, port))
+        throw std::runtime_error(fmt::format("cannot bind {}:{} (in use, or not permitted)", address, port));
+    return port;
+}
+
+void HttpApi::start() {
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+}
+
+void HttpApi::stop() {
+    if (thread_.joinable()) {
+        server_.stop();
+        thread_.join();
+    }
+}
+
+void HttpApi::routes() {
+    server_.Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
+        const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+        reply(response, 200, {{"status", "ok"}, {"uptime_s", uptime}});
+    });
+
+    server_.Post("/api/warmup/events", [this](const httplib::Request& request, httplib::Response& response) {
+        const ParsedBody body = parse_events_body(request.body);
+        json rejected = json::array();
+        for (const auto& refusal : body.rejected)
+            rejected.push_back({{body.is_array ? "item" : "line", refusal.position}, {"reason", refusal.reason}});
+        const warmup_time_ms now_ms = runtime_.clock().now_ms();
+        uint64_t accepted = 0;
+        bool queue_full = false;
+        for (const auto& parsed : body.events) {
+            const auto model = runtime_.catalog().resolve(parsed.model);
+            if (!model) {
+                rejected.push_back({{body.is_array ? "item" : "line", parsed.position},
+                                    {"reason", fmt::format("unknown model '{}' (no catalog entry matches it)",
+                                                           parsed.model)}});
+                continue;
+            }
+            warmup_usage_event event{};
+            event.model = *model;
+            event.ts_ms = parsed.ts_ms.value_or(now_ms);
+            event.count = parsed.count;
+            event.tenant_hash = tenant_hash(parsed.tenant);
+            if (!runtime_.try_ingest(event)) {
+                queue_full = true;
+                rejected.push_back({{body.is_array ? "item" : "line", parsed.position},
+                                    {"reason", "ingest queue full, retry later"}});
+                continue;
+            }
+            ++accepted;
+        }
+        if (!rejected.empty())
+            spdlog::warn("DATA_COLLECTION_ERROR {} of {} posted events refused (first: {})", rejected.size(),
+                         rejected.size() + accepted, rejected.front()["reason"].get<std::string>());
+        const int status = rejected.empty() ? 200 : (queue_full ? 503 : 400);
+        reply(response, status, {{"accepted", accepted}, {"rejected", rejected}});
+    });
+
+    server_.Get("/api/warmup/status", [this](const httplib::Request&, httplib::Response& response) {
+        json status = runtime_.call_on_control([this](WarmupEngine& engine) {
+            json warm = json::array(), loading = json::array(), queued = json::array();
+            for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
+                const ModelStatus s = engine.model_status(model);
+                const std::string& name = runtime_.catalog().record(model).name;
+                if (s.residency == WARMUP_RESIDENCY_READY)
+                    warm.push_back({{"model", name},
+                                    {"memory_mb", s.memory_mb},
+                                    {"prewarmed_unused", s.prewarmed_unused},
+                                    {"unload_at_ms", time_or_null(s.unload_at_ms)}});
+                else if (s.residency == WARMUP_RESIDENCY_LOADING)
+                    loading.push_back({{"model", name}, {"memory_mb", s.memory_mb}});
+                else if (s.residency == WARMUP_RESIDENCY_QUEUED)
+                    queued.push_back({{"model", name}});
+            }
+            json counters = counters_json(engine.counters());
+            counters["events_accepted"] = runtime_.accepted_events();
+            counters["events_refused"] = runtime_.refused_events();
+            return json{{"emergency_stop", engine.stopped()},
+                        {"budget_mb", engine.budget_mb()},
+                        {"used_mb", engine.used_mb()},
+                        {"loads_in_flight", engine.loads_in_flight()},
+                        {"queue_depth", engine.queue_depth()},
+                        {"memory_waiters", engine.memory_waiters()},
+                        {"counters", counters},
+                        {"warm", warm},
+                        {"loading", loading},
+                        {"queued", queued},
+                        {"plugins", plugins_json(runtime_.plugins())}};
+        });
+        reply(response, 200, status);
+    });
+
+    server_.Get("/api/warmup/plugins", [this](const httplib::Request&, httplib::Response& response) {
+        json plugins = runtime_.call_on_control([this](WarmupEngine&) { return plugins_json(runtime_.plugins()); });
+        reply(response, 200, {{"host_abi", fmt::format("{}.{}", WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR)},
+                              {"plugins", plugins}});
+    });
+
+    server_.Get("/api/warmup/predictions", [this](const httplib::Request&, httplib::Response& response) {
+        json predictions = runtime_.call_on_control([this](WarmupEngine& engine) {
+            json list = json::array();
+            const warmup_time_ms now_ms = runtime_.clock().now_ms();
+            for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
+                warmup_prediction p{};
+                if (!engine.predict_now(model, now_ms, p)) continue;
+                const ModelStatus s = engine.model_status(model);
+                list.push_back({{"model", runtime_.catalog().record(model).name},
+                                {"residency", residency_name(s.residency)},
+                                {"p_use_within_horizon", p.p_use_within_horizon},
+                                {"horizon_ms", p.horizon_ms},
+                                {"next_arrival_ms", time_or_null(p.next_arrival_ms)},
+                                {"confidence", p.confidence},
+                                {"keep_until_ms", time_or_null(p.keep_until_ms)},
+                                {"warm_at_ms", time_or_null(p.warm_at_ms)},
+                                {"planned_unload_at_ms", time_or_null(s.unload_at_ms)},
+                                {"planned_warm_start_at_ms", time_or_null(s.warm_start_at_ms)}});
+            }
+            return json{{"now_ms", now_ms}, {"predictions", list}};
+        });
+        reply(response, 200, predictions);
+    });
+
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+        auto [ok, text] = runtime_.call_on_control([](WarmupEngine& engine) {
+            engine.flush_metrics();
+            std::string out;
+            warmup_byte_writer writer{&out, [](void* context, const char* data, size_t size) {
+                                          static_cast<std::string*>(context)->append(data, size);
+                                          return 0;
+                                      }};
+            const auto& sink = engine.components().metrics;
+            warmup_error* error = sink.vtable->render(sink.self, "prometheus", &writer);
+            if (error != nullptr) {
+                ErrorPtr owned(error);
+                spdlog::error("METRICS_STORAGE_ERROR {} render failed: {}", sink.label, owned->message);
+                return std::pair{false, owned->message};
+            }
+            return std::pair{true, out};
+        });
+        response.status = ok ? 200 : 500;
+        response.set_content(text, ok ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain");
+    });
+
+    server_.set_exception_handler([](const httplib::Request&, httplib::Response& response, std::exception_ptr error) {
+        std::string what = "internal error";
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+        reply(response, 500, {{"error", what}});
+    });
+}
+
+}  // namespace warmup::host

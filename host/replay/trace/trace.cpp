@@ -1,0 +1,309 @@
+// replay/trace/trace.cpp — ModelNames, TraceError, open_trace and the format-independent pieces: clip, merge, the
+// csv writer and the A95 measure.
+#include "replay/trace/trace.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <ostream>
+
+#include "replay/trace/line_reader.hpp"
+
+namespace warmup::host::replay {
+
+uint32_t ModelNames::intern(std::string_view name) {
+    if (const auto found = ids_.find(name); found != ids_.end()) return found->second;
+    const auto id = static_cast<uint32_t>(names_.size());
+    const std::string& stored = names_.emplace_back(name);
+    ids_.emplace(std::string_view(stored), id);
+    return id;
+}
+
+std::optional<uint32_t> ModelNames::find(std::string_view name) const {
+    if (const auto found = ids_.find(name); found != ids_.end()) return found->second;
+    return std::nullopt;
+}
+
+namespace {
+
+std::string error_message(const std::string& source, uint64_t line, const std::string& reason) {
+    return line == 0 ? fmt::format("{}: {}", source, reason) : fmt::format("{}:{}: {}", source, line, reason);
+}
+
+}  // namespace
+
+TraceError::TraceError(std::string source, uint64_t line, const std::string& reason)
+    : std::runtime_error(error_message(source, line, reason)), source_(std::move(source)), line_(line) {}
+
+TraceReader::~TraceReader() = default;
+
+std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& models, ModelNames& tenants, uint64_t seed,
+                                        std::filesystem::path base_dir) {
+    const std::size_t colon = spec.find(':');
+    const std::string spec_text(spec);
+    if (colon == std::string_view::npos || colon == 0) {
+        throw TraceError(spec_text, 0, "expected <kind>:<path> with kind csv, servegen or azure2019");
+    }
+    const std::string_view kind = spec.substr(0, colon);
+    std::filesystem::path path(spec.substr(colon + 1));
+    if (path.empty()) throw TraceError(spec_text, 0, "the path after the kind is empty");
+    if (path.is_relative() && !base_dir.empty()) path = base_dir / path;
+
+    if (tenants.size() == 0) {
+        tenants.intern("");
+    } else if (!tenants.name(0).empty()) {
+        throw std::invalid_argument("open_trace: the tenants table must hold \"\" (no tenant) at id 0");
+    }
+
+    if (kind == "csv") return open_csv_trace(path, models, tenants);
+    if (kind == "servegen") return open_servegen_trace(path, models, seed);
+    if (kind == "azure2019") return open_azure2019_trace(path, models, tenants, seed);
+    throw TraceError(spec_text, 0,
+                     fmt::format("unknown trace kind '{}' (expected csv, servegen or azure2019)", kind));
+}
+
+// ---------------------------------------------------------------------------------------------------------- clip
+
+namespace {
+
+class ClipReader final : public TraceReader {
+  public:
+    ClipReader(std::unique_ptr<TraceReader> inner, int64_t from_ms, int64_t to_ms)
+        : inner_(std::move(inner)), from_ms_(from_ms), to_ms_(to_ms) {}
+
+    bool next(TraceEvent& out) override {
+        while (!done_ && inner_->next(out)) {
+            if (out.ts_ms >= to_ms_) break;  // time-ordered: nothing later can be inside
+            if (out.ts_ms >= from_ms_) return true;
+        }
+        done_ = true;
+        return false;
+    }
+
+    [[nodiscard]] std::string describe() const override {
+        return fmt::format("{} clipped to [{} ms, {} ms)", inner_->describe(), from_ms_, to_ms_);
+    }
+
+  private:
+    std::unique_ptr<TraceReader> inner_;
+    int64_t from_ms_;
+    int64_t to_ms_;
+    bool done_ = false;
+};
+
+// --------------------------------------------------------------------------------------------------------- merge
+
+/// k-way merge with a binary min-heap of one pending event per source. The first event of every source is read on
+/// the first call to next(), so that errors surface from next() as documented.
+class MergeReader final : public TraceReader {
+  public:
+    MergeReader(std::vector<std::unique_ptr<TraceReader>> sources, std::string description)
+        : sources_(std::move(sources)), description_(std::move(description)) {}
+
+    bool next(TraceEvent& out) override {
+        if (!primed_) prime();
+        if (heap_.empty()) return false;
+        out = heap_.front().event;
+        Head& top = heap_.front();
+        if (!sources_[top.source]->next(top.event)) {
+            top = heap_.back();
+            heap_.pop_back();
+        }
+        if (!heap_.empty()) sift_down(0);
+        return true;
+    }
+
+    [[nodiscard]] std::string describe() const override { return description_; }
+
+  private:
+    struct Head {
+        TraceEvent event;
+        uint32_t source;
+    };
+
+    static bool before(const Head& a, const Head& b) noexcept {
+        if (a.event.ts_ms != b.event.ts_ms) return a.event.ts_ms < b.event.ts_ms;
+        if (a.event.model != b.event.model) return a.event.model < b.event.model;
+        return a.source < b.source;
+    }
+
+    void prime() {
+        primed_ = true;
+        heap_.reserve(sources_.size());
+        for (uint32_t source = 0; source < sources_.size(); ++source) {
+            Head head{{}, source};
+            if (sources_[source]->next(head.event)) heap_.push_back(head);
+        }
+        for (std::size_t i = heap_.size() / 2; i-- > 0;) sift_down(i);
+    }
+
+    void sift_down(std::size_t index) noexcept {
+        const std::size_t size = heap_.size();
+        const Head moving = heap_[index];
+        for (;;) {
+            std::size_t child = 2 * index + 1;
+            if (child >= size) break;
+            if (child + 1 < size && before(heap_[child + 1], heap_[child])) ++child;
+            if (!before(heap_[child], moving)) break;
+            heap_[index] = heap_[child];
+            index = child;
+        }
+        heap_[index] = moving;
+    }
+
+    std::vector<std::unique_ptr<TraceReader>> sources_;
+    std::string description_;
+    std::vector<Head> heap_;
+    bool primed_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<TraceReader> clip(std::unique_ptr<TraceReader> inner, int64_t from_ms, int64_t to_ms) {
+    return std::make_unique<ClipReader>(std::move(inner), from_ms, to_ms);
+}
+
+std::unique_ptr<TraceReader> merge_described(std::vector<std::unique_ptr<TraceReader>> sources,
+                                             std::string description) {
+    return std::make_unique<MergeReader>(std::move(sources), std::move(description));
+}
+
+std::unique_ptr<TraceReader> merge(std::vector<std::unique_ptr<TraceReader>> sources) {
+    std::string description = fmt::format("merge of {} traces", sources.size());
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+        description += (i == 0 ? ": " : " + ") + sources[i]->describe();
+    }
+    return merge_described(std::move(sources), std::move(description));
+}
+
+// ------------------------------------------------------------------------------------------------ csv writer
+
+namespace {
+
+void check_writable_name(const std::string& name, bool empty_allowed, const char* what) {
+    if ((name.empty() && !empty_allowed) || name.find_first_of(",\r\n") != std::string::npos) {
+        throw std::invalid_argument(fmt::format(
+            "write_events_csv: {} name '{}' cannot be written in the csv format (empty, or contains ',' or a newline)",
+            what, name));
+    }
+}
+
+template <typename T>
+void append_integer(std::string& text, T value) {
+    char digits[24];
+    const auto result = std::to_chars(digits, digits + sizeof digits, value);
+    text.append(digits, result.ptr);
+}
+
+}  // namespace
+
+void write_events_csv(TraceReader& trace, const ModelNames& models, const ModelNames& tenants, std::ostream& out) {
+    constexpr std::size_t flush_bytes = std::size_t{1} << 16;
+    std::string text;
+    text.reserve(flush_bytes + 256);
+    text = "ts_ms,model,count,tenant\n";
+    std::vector<bool> model_checked(models.size());
+    std::vector<bool> tenant_checked(tenants.size());
+    const auto flush = [&] {
+        out.write(text.data(), static_cast<std::streamsize>(text.size()));
+        if (!out) throw std::runtime_error("write_events_csv: the output stream failed");
+        text.clear();
+    };
+
+    TraceEvent event;
+    while (trace.next(event)) {
+        // Tables may grow while the trace is read (the csv reader interns as it goes).
+        if (event.model >= model_checked.size()) model_checked.resize(models.size());
+        if (event.tenant >= tenant_checked.size()) tenant_checked.resize(tenants.size());
+        const std::string& model = models.name(event.model);
+        if (!model_checked[event.model]) {
+            check_writable_name(model, false, "model");
+            model_checked[event.model] = true;
+        }
+        append_integer(text, event.ts_ms);
+        text += ',';
+        text += model;
+        text += ',';
+        append_integer(text, event.count);
+        text += ',';
+        if (event.tenant != 0) {
+            const std::string& tenant = tenants.name(event.tenant);
+            if (!tenant_checked[event.tenant]) {
+                check_writable_name(tenant, true, "tenant");
+                tenant_checked[event.tenant] = true;
+            }
+            text += tenant;
+        }
+        text += '\n';
+        if (text.size() >= flush_bytes) flush();
+    }
+    flush();
+}
+
+// ------------------------------------------------------------------------------------------------------- A95
+
+namespace {
+
+int64_t floor_divide(int64_t value, int64_t divisor) noexcept {
+    const int64_t quotient = value / divisor;
+    return (value % divisor != 0 && ((value < 0) != (divisor < 0))) ? quotient - 1 : quotient;
+}
+
+}  // namespace
+
+double concurrent_demand_p95_mb(TraceReader& trace, const std::function<double(uint32_t model)>& memory_mb_of,
+                                int64_t window_ms) {
+    if (window_ms <= 0) throw std::invalid_argument("concurrent_demand_p95_mb: window_ms must be positive");
+    // Per model: its memory (NaN until asked) and the ordinal + 1 of the last window it was counted in.
+    std::vector<double> memory_mb;
+    std::vector<uint64_t> counted_in_window;
+    std::vector<double> demand_per_window_mb;  // one entry per window, closed windows only
+
+    TraceEvent event;
+    bool any = false;
+    int64_t first_window = 0;
+    int64_t current_window = 0;
+    double current_demand_mb = 0;
+    while (trace.next(event)) {
+        const int64_t window = floor_divide(event.ts_ms, window_ms);
+        if (!any) {
+            any = true;
+            first_window = current_window = window;
+        }
+        if (window < current_window) {
+            throw std::invalid_argument(fmt::format(
+                "concurrent_demand_p95_mb: {} is not in time order (ts {} ms after a later window)", trace.describe(),
+                event.ts_ms));
+        }
+        if (window != current_window) {
+            demand_per_window_mb.push_back(current_demand_mb);
+            demand_per_window_mb.resize(demand_per_window_mb.size() + static_cast<std::size_t>(window - current_window - 1),
+                                        0.0);
+            current_window = window;
+            current_demand_mb = 0;
+        }
+        if (event.model >= memory_mb.size()) {
+            memory_mb.resize(event.model + 1, std::numeric_limits<double>::quiet_NaN());
+            counted_in_window.resize(event.model + 1, 0);
+        }
+        const auto ordinal = static_cast<uint64_t>(window - first_window) + 1;
+        if (counted_in_window[event.model] != ordinal) {
+            counted_in_window[event.model] = ordinal;
+            if (std::isnan(memory_mb[event.model])) memory_mb[event.model] = memory_mb_of(event.model);
+            current_demand_mb += memory_mb[event.model];
+        }
+    }
+    if (!any) return 0.0;
+    demand_per_window_mb.push_back(current_demand_mb);
+
+    const std::size_t windows = demand_per_window_mb.size();
+    const std::size_t rank = (95 * windows + 99) / 100;  // ceil(0.95 N), 1-based
+    const auto nth = demand_per_window_mb.begin() + static_cast<std::ptrdiff_t>(rank - 1);
+    std::nth_element(demand_per_window_mb.begin(), nth, demand_per_window_mb.end());
+    return *nth;
+}
+
+}  // namespace warmup::host::replay

@@ -1,0 +1,65 @@
+#include "runtime/plugin_set.hpp"
+
+#include <fmt/format.h>
+
+#include "core/errors.hpp"
+
+namespace warmup::host {
+
+std::string locate_plugin_error(const Config& config, const PluginChoice& choice, const std::string& message) {
+    // The SDK prefixes params errors with "params.<key>"; map that back to the file position of the key.
+    std::string key_path = choice.key_path;
+    const auto at = message.find("params");
+    if (at != std::string::npos) {
+        const auto end = message.find(':', at);
+        if (end != std::string::npos) key_path = choice.key_path + "." + message.substr(at, end - at);
+    }
+    return fmt::format("{}: {}: {}", config.locate(key_path), key_path, message);
+}
+
+std::unique_ptr<PluginSet> PluginSet::create(const Components& components, const Config& config, PluginLoader& loader,
+                                             Catalog& catalog, const Clock& clock, const PluginSet* previous) {
+    auto set = std::make_unique<PluginSet>();
+    set->components_ = components;
+    for (const ComponentSlot slot : kAllSlots) {
+        const PluginChoice& choice = components[slot];
+        const auto index = static_cast<std::size_t>(slot);
+        if (previous != nullptr && previous->components_[slot] == choice && previous->instances_[index]) {
+            set->instances_[index] = previous->instances_[index];
+            continue;
+        }
+        PluginRef ref{choice.id, choice.path, choice.sha256, choice.key_path};
+        try {
+            auto library = loader.load(ref, slot_kind(slot), /*replacing_id=*/previous != nullptr);
+            set->instances_[index] = PluginInstance::create(std::move(library), choice.params_yaml, catalog, clock);
+        } catch (const PluginCallError& error) {
+            throw StartupError(locate_plugin_error(config, choice, error.plugin_message()) +
+                               fmt::format(" (plugin {} refused to start: {})", choice.describe(),
+                                           status_name(error.code())));
+        } catch (const std::exception& error) {
+            throw StartupError(fmt::format("{}: {}", config.locate(choice.key_path), error.what()));
+        }
+    }
+    return set;
+}
+
+ComponentSet PluginSet::component_set() const {
+    ComponentSet set;
+    auto bind = [this](auto& component, ComponentSlot slot) {
+        const auto& instance = at(slot);
+        using VTable = std::remove_cvref_t<decltype(*component.vtable)>;
+        component.vtable = instance->template vtable<VTable>();
+        component.self = instance->self();
+        component.label = instance->label();
+    };
+    bind(set.analyzer, ComponentSlot::PatternAnalyzer);
+    bind(set.predictor, ComponentSlot::Predictor);
+    bind(set.performance, ComponentSlot::PerformanceModel);
+    bind(set.scheduler, ComponentSlot::Scheduler);
+    bind(set.resource, ComponentSlot::ResourcePolicy);
+    bind(set.queue, ComponentSlot::QueuePolicy);
+    bind(set.metrics, ComponentSlot::Metrics);
+    return set;
+}
+
+}  // namespace warmup::host
