@@ -58,6 +58,15 @@ void WarmupEngine::advance(warmup_time_ms now_ms) {
 
 void WarmupEngine::settle(warmup_time_ms now_ms) { advance(now_ms); }
 
+void WarmupEngine::account_resident_idle(warmup_time_ms now_ms) {
+    for (const ModelSlot& state : models_) {
+        if (state.residency != WARMUP_RESIDENCY_READY) continue;
+        const warmup_time_ms idle_since =
+            state.last_use_ms == kNever ? state.ready_since_ms : std::max(state.last_use_ms, state.ready_since_ms);
+        if (now_ms > idle_since) counters_.idle_mb_ms += state.charged_mb * static_cast<double>(now_ms - idle_since);
+    }
+}
+
 void WarmupEngine::metric(warmup_metric_kind kind, warmup_model_index model, warmup_time_ms ts_ms, double value) {
     if (components_.metrics.vtable == nullptr) return;
     pending_metrics_.push_back(

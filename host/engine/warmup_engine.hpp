@@ -145,6 +145,8 @@ class WarmupEngine {
 
     /// Accounting up to now_ms (memory-time integrals). Call before reading counters at the end of a run.
     void settle(warmup_time_ms now_ms);
+    /// End of a replay: counts the idle memory-time of models still resident at now_ms as if unloaded then.
+    void account_resident_idle(warmup_time_ms now_ms);
 
     [[nodiscard]] const EngineCounters& counters() const noexcept { return counters_; }
     [[nodiscard]] const LogHistogram& cold_waits_ms() const noexcept { return cold_waits_ms_; }

@@ -74,7 +74,8 @@ class Azure2019TraceReader final : public TraceReader {
     void read_file(const std::filesystem::path& path, ModelNames& models, ModelNames& tenants) {
         LineReader lines(path, source_);
         std::string_view line;
-        if (!lines.next(line)) lines.fail("empty file (expected the header HashOwner,HashApp,HashFunction,Trigger,1,...,1440)");
+        if (!lines.next(line))
+            lines.fail("empty file (expected the header HashOwner,HashApp,HashFunction,Trigger,1,...,1440)");
         check_header(lines, line);
 
         std::string model_name;
@@ -84,7 +85,8 @@ class Azure2019TraceReader final : public TraceReader {
             std::size_t position = 0;
             for (std::string_view& name : names) {
                 const std::size_t comma = line.find(',', position);
-                if (comma == std::string_view::npos) lines.fail("expected HashOwner,HashApp,HashFunction,Trigger,1,...,1440");
+                if (comma == std::string_view::npos)
+                    lines.fail("expected HashOwner,HashApp,HashFunction,Trigger,1,...,1440");
                 name = line.substr(position, comma - position);
                 position = comma + 1;
             }
@@ -103,7 +105,8 @@ class Azure2019TraceReader final : public TraceReader {
                 const std::string_view text = line.substr(position, comma - position);
                 uint32_t count = 0;
                 if (!parse_integer(text, count)) {
-                    lines.fail(fmt::format("bad count '{}' for minute {} (expected an integer >= 0)", text, minute + 1));
+                    lines.fail(
+                        fmt::format("bad count '{}' for minute {} (expected an integer >= 0)", text, minute + 1));
                 }
                 if (count != 0) by_minute_[minute].push_back(MinuteCount{function, count});
                 position = comma + 1;
@@ -115,7 +118,8 @@ class Azure2019TraceReader final : public TraceReader {
 
     static void check_header(const LineReader& lines, std::string_view header) {
         std::string expected = "HashOwner,HashApp,HashFunction,Trigger";
-        for (int minute = 1; minute <= minutes_per_day; ++minute) fmt::format_to(std::back_inserter(expected), ",{}", minute);
+        for (int minute = 1; minute <= minutes_per_day; ++minute)
+            fmt::format_to(std::back_inserter(expected), ",{}", minute);
         if (header != expected) {
             lines.fail(fmt::format("bad header '{}...' (expected HashOwner,HashApp,HashFunction,Trigger,1,2,...,1440)",
                                    header.substr(0, 60)));
@@ -133,8 +137,8 @@ class Azure2019TraceReader final : public TraceReader {
             for (uint32_t i = 0; i < entry.count; ++i) ++per_second[random.below(ms_per_minute) / 1000];
             for (int second = 0; second < 60; ++second) {
                 if (per_second[second] != 0) {
-                    pending_.push_back(
-                        TraceEvent{minute_start_ms + second * 1000, function.model, per_second[second], function.tenant});
+                    pending_.push_back(TraceEvent{minute_start_ms + second * 1000, function.model, per_second[second],
+                                                  function.tenant});
                 }
             }
         }
@@ -145,7 +149,8 @@ class Azure2019TraceReader final : public TraceReader {
         // Rows naming the same model: one event per model and second.
         std::size_t kept = 0;
         for (std::size_t i = 0; i < pending_.size(); ++i) {
-            if (kept > 0 && pending_[kept - 1].ts_ms == pending_[i].ts_ms && pending_[kept - 1].model == pending_[i].model) {
+            if (kept > 0 && pending_[kept - 1].ts_ms == pending_[i].ts_ms &&
+                pending_[kept - 1].model == pending_[i].model) {
                 pending_[kept - 1].count += pending_[i].count;
             } else {
                 pending_[kept++] = pending_[i];

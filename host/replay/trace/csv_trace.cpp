@@ -37,8 +37,9 @@ class CsvTraceReader final : public TraceReader {
             lines_.fail(fmt::format("bad timestamp '{}' (expected an integer number of milliseconds)", fields[0]));
         }
         if (has_previous_ && ts_ms < previous_ts_ms_) {
-            lines_.fail(fmt::format("timestamp {} is earlier than the previous line's {} (the file must be sorted by time)",
-                                    ts_ms, previous_ts_ms_));
+            lines_.fail(
+                fmt::format("timestamp {} is earlier than the previous line's {} (the file must be sorted by time)",
+                            ts_ms, previous_ts_ms_));
         }
         if (fields[1].empty()) lines_.fail("empty model name");
 

@@ -4,8 +4,6 @@
 // allocation per line, no iostream. A view stays valid until the next call to next(). Not thread-safe.
 #pragma once
 
-#include "replay/trace/trace.hpp"
-
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +13,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "replay/trace/trace.hpp"
 
 namespace warmup::host::replay {
 
@@ -71,8 +71,7 @@ inline bool parse_double(std::string_view text, double& out) noexcept {
 }
 
 // Factories behind open_trace (one per format), each in its own .cpp. Paths are already resolved.
-std::unique_ptr<TraceReader> open_csv_trace(const std::filesystem::path& path, ModelNames& models,
-                                            ModelNames& tenants);
+std::unique_ptr<TraceReader> open_csv_trace(const std::filesystem::path& path, ModelNames& models, ModelNames& tenants);
 std::unique_ptr<TraceReader> open_servegen_trace(const std::filesystem::path& directory, ModelNames& models,
                                                  uint64_t seed);
 std::unique_ptr<TraceReader> open_azure2019_trace(const std::filesystem::path& path, ModelNames& models,

@@ -64,7 +64,8 @@ class ServeGenClientReader final : public TraceReader {
             if (line.empty()) continue;
             std::array<std::string_view, 6> fields;
             const std::size_t field_count = split_fields(line, fields);
-            if (field_count > fields.size()) lines_.fail("more than 6 fields (window_start_s,rate_rps,cv,distribution,shape,scale)");
+            if (field_count > fields.size())
+                lines_.fail("more than 6 fields (window_start_s,rate_rps,cv,distribution,shape,scale)");
             if (field_count < 2) lines_.fail("expected window_start_s,rate_rps,cv,distribution,shape,scale");
 
             int64_t start_s = 0;
@@ -72,9 +73,10 @@ class ServeGenClientReader final : public TraceReader {
                 lines_.fail(fmt::format("bad window start '{}' (expected whole seconds >= 0)", fields[0]));
             }
             if (has_previous_ && start_s < previous_start_s_ + window_seconds) {
-                lines_.fail(fmt::format("window start {} s is less than 600 s after the previous window's {} s "
-                                        "(windows must be in time order)",
-                                        start_s, previous_start_s_));
+                lines_.fail(
+                    fmt::format("window start {} s is less than 600 s after the previous window's {} s "
+                                "(windows must be in time order)",
+                                start_s, previous_start_s_));
             }
             previous_start_s_ = start_s;
             has_previous_ = true;
@@ -84,14 +86,17 @@ class ServeGenClientReader final : public TraceReader {
                 lines_.fail(fmt::format("bad rate '{}' (expected requests per second >= 0)", fields[1]));
             }
             if (rate_rps == 0) continue;  // idle window
-            if (field_count != 6) lines_.fail("an active window needs 6 fields (window_start_s,rate_rps,cv,distribution,shape,scale)");
+            if (field_count != 6)
+                lines_.fail("an active window needs 6 fields (window_start_s,rate_rps,cv,distribution,shape,scale)");
             if (rate_rps * window_seconds >= max_arrivals_per_window) {
                 lines_.fail(fmt::format("rate {} rps is beyond what a replay can generate", rate_rps));
             }
 
             double shape = 0, scale = 0;
-            if (!parse_double(fields[4], shape) || shape <= 0) lines_.fail(fmt::format("bad shape '{}' (expected > 0)", fields[4]));
-            if (!parse_double(fields[5], scale) || scale <= 0) lines_.fail(fmt::format("bad scale '{}' (expected > 0)", fields[5]));
+            if (!parse_double(fields[4], shape) || shape <= 0)
+                lines_.fail(fmt::format("bad shape '{}' (expected > 0)", fields[4]));
+            if (!parse_double(fields[5], scale) || scale <= 0)
+                lines_.fail(fmt::format("bad scale '{}' (expected > 0)", fields[5]));
             const std::string_view distribution = fields[3];
             const uint64_t arrivals = arrivals_in_window(rate_rps);
             if (distribution == "Weibull") {
@@ -125,7 +130,8 @@ class ServeGenClientReader final : public TraceReader {
         for (uint64_t i = 0; i < arrivals; ++i) {
             cumulative += degenerate ? 1.0 : gaps[i];
             // The last arrival lands on the window's end (600 000 ms): keep it in the window's last millisecond.
-            const auto offset_ms = std::clamp<int64_t>(static_cast<int64_t>(cumulative * ms_per_unit), 0, window_ms - 1);
+            const auto offset_ms =
+                std::clamp<int64_t>(static_cast<int64_t>(cumulative * ms_per_unit), 0, window_ms - 1);
             ++arrivals_per_second_[offset_ms / 1000];
         }
     }

@@ -61,8 +61,7 @@ std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& model
     if (kind == "csv") return open_csv_trace(path, models, tenants);
     if (kind == "servegen") return open_servegen_trace(path, models, seed);
     if (kind == "azure2019") return open_azure2019_trace(path, models, tenants, seed);
-    throw TraceError(spec_text, 0,
-                     fmt::format("unknown trace kind '{}' (expected csv, servegen or azure2019)", kind));
+    throw TraceError(spec_text, 0, fmt::format("unknown trace kind '{}' (expected csv, servegen or azure2019)", kind));
 }
 
 // ---------------------------------------------------------------------------------------------------------- clip
@@ -122,12 +121,13 @@ class MergeReader final : public TraceReader {
     struct Head {
         TraceEvent event;
         uint32_t source;
+        uint64_t tie_key() const noexcept { return (uint64_t{event.model} << 32) | source; }
     };
 
+    // Two integer comparisons: (ts, model, source) with model and source packed into one key.
     static bool before(const Head& a, const Head& b) noexcept {
         if (a.event.ts_ms != b.event.ts_ms) return a.event.ts_ms < b.event.ts_ms;
-        if (a.event.model != b.event.model) return a.event.model < b.event.model;
-        return a.source < b.source;
+        return a.tie_key() < b.tie_key();
     }
 
     void prime() {
@@ -274,14 +274,14 @@ double concurrent_demand_p95_mb(TraceReader& trace, const std::function<double(u
             first_window = current_window = window;
         }
         if (window < current_window) {
-            throw std::invalid_argument(fmt::format(
-                "concurrent_demand_p95_mb: {} is not in time order (ts {} ms after a later window)", trace.describe(),
-                event.ts_ms));
+            throw std::invalid_argument(
+                fmt::format("concurrent_demand_p95_mb: {} is not in time order (ts {} ms after a later window)",
+                            trace.describe(), event.ts_ms));
         }
         if (window != current_window) {
             demand_per_window_mb.push_back(current_demand_mb);
-            demand_per_window_mb.resize(demand_per_window_mb.size() + static_cast<std::size_t>(window - current_window - 1),
-                                        0.0);
+            demand_per_window_mb.resize(
+                demand_per_window_mb.size() + static_cast<std::size_t>(window - current_window - 1), 0.0);
             current_window = window;
             current_demand_mb = 0;
         }

@@ -102,12 +102,13 @@ class TraceReader {
 ///   second's start. One random stream per client, seeded from (seed, model name), so file order does not matter.
 ///   Holds one open file and a 2.4 KB per-second table per client, plus one scratch array of the largest n.
 /// - `azure2019:FILE` — Azure Functions 2019 `invocations_per_function_md.anon.dNN.csv`: model "HashApp/HashFunction"
-///   (a function hash alone is only unique within its app), tenant HashOwner, day NN starting at ts (NN-1) x 86,400,000.
-///   Each minute's invocations are placed uniformly at random (ms resolution) in that minute and merged per model and
-///   second. The file is ordered by function, not time, so it is read once at open and the non-zero per-minute
-///   counts are kept (8 bytes each, released minute by minute as they are emitted): memory is bounded by
+///   (a function hash alone is only unique within its app), tenant HashOwner, day NN starting at ts (NN-1) x
+///   86,400,000. Each minute's invocations are placed uniformly at random (ms resolution) in that minute and merged per
+///   model and second. The file is ordered by function, not time, so it is read once at open and the non-zero
+///   per-minute counts are kept (8 bytes each, released minute by minute as they are emitted): memory is bounded by
 ///   functions x 1440, not by invocations. Rows naming the same model are summed.
-/// Throws TraceError for an unknown kind, an unreadable path or a bad header; bad lines throw from next().
+/// Throws TraceError for an unknown kind, an unreadable path or a bad header (bad lines throw from next()), and
+/// std::invalid_argument when a non-empty tenants table does not hold "" at id 0.
 std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& models, ModelNames& tenants, uint64_t seed,
                                         std::filesystem::path base_dir = {});
 

@@ -1,0 +1,497 @@
+#include "replay/replay_driver.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <tbb/parallel_for.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <queue>
+
+#include "core/clock.hpp"
+#include "core/errors.hpp"
+#include "http/http_api.hpp"
+#include "loader/plugin_loader.hpp"
+#include "replay/trace/trace.hpp"
+#include "replay/yardsticks.hpp"
+#include "runtime/plugin_set.hpp"
+
+namespace warmup::host::replay {
+namespace {
+
+constexpr int64_t kNever = WARMUP_TIME_NEVER;
+constexpr int64_t kTimelineResolutionMs = 600'000;  // recorded at 10-minute resolution, merged for the charts
+constexpr std::size_t kChunkEvents = 1 << 17;
+
+double thread_cpu_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
+/// The traces of `options`, merged and clipped. Called once per pass: readers are streaming and deterministic.
+std::unique_ptr<TraceReader> open_traces(const Config& config, const ReplayOptions& options, uint64_t seed,
+                                         ModelNames& models, ModelNames& tenants) {
+    if (options.traces.empty()) throw std::runtime_error("no --trace given");
+    const auto base_dir = config.source_file.empty() ? std::filesystem::current_path()
+                                                     : std::filesystem::current_path();
+    std::vector<std::unique_ptr<TraceReader>> readers;
+    for (const auto& spec : options.traces) readers.push_back(open_trace(spec, models, tenants, seed, base_dir));
+    auto trace = readers.size() == 1 ? std::move(readers.front()) : merge(std::move(readers));
+    if (options.from_ms || options.to_ms)
+        trace = clip(std::move(trace), options.from_ms.value_or(INT64_MIN), options.to_ms.value_or(INT64_MAX));
+    return trace;
+}
+
+/// Maps trace model ids to catalog indexes, registering models in the catalog on first sight.
+class ModelMapping {
+  public:
+    ModelMapping(Catalog& catalog, const ModelNames& names, const Config& config)
+        : catalog_(catalog), names_(names), config_(config) {}
+    warmup_model_index operator()(uint32_t trace_model) {
+        if (trace_model < to_catalog_.size() && to_catalog_[trace_model] != WARMUP_NO_MODEL)
+            return to_catalog_[trace_model];
+        if (trace_model >= to_catalog_.size()) to_catalog_.resize(trace_model + 1, WARMUP_NO_MODEL);
+        const auto index = catalog_.resolve(names_.name(trace_model));
+        if (!index)
+            throw std::runtime_error(fmt::format(
+                "{}: catalog: no entry covers trace model '{}' (add it, a glob such as \"{}\", or \"*\")",
+                config_.locate("catalog"), names_.name(trace_model), glob_hint(names_.name(trace_model))));
+        to_catalog_[trace_model] = *index;
+        return *index;
+    }
+
+  private:
+    static std::string glob_hint(const std::string& name) {
+        const auto slash = name.rfind('/');
+        return slash == std::string::npos ? name : name.substr(0, slash + 1) + "*";
+    }
+    Catalog& catalog_;
+    const ModelNames& names_;
+    const Config& config_;
+    std::vector<warmup_model_index> to_catalog_;
+};
+
+/// Loads take the duration the backend's simulation extension reports; completions wait in a time-ordered heap.
+class VirtualExecutor final : public LoadExecutor {
+  public:
+    VirtualExecutor(std::shared_ptr<PluginInstance> backend, const warmup_simulation_extension* simulation,
+                    Catalog& catalog)
+        : backend_(std::move(backend)), simulation_(simulation), catalog_(catalog) {}
+
+    void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) override {
+        const ModelRecord& record = catalog_.record(model);
+        warmup_model_info info{};
+        info.struct_size = sizeof info;
+        info.index = model;
+        info.name = {record.name.data(), record.name.size()};
+        info.memory_mb = record.memory_mb;
+        info.load_ms = record.load_ms;
+        info.unload_ms = record.unload_ms;
+        info.priority = record.priority;
+        double duration_ms = record.load_ms;
+        int succeeds = 1;
+        warmup_error* error = simulation_->simulate_load(backend_->self(), &info, now_ms, &duration_ms, &succeeds);
+        if (error != nullptr) {
+            ErrorPtr owned(error);
+            spdlog::warn("MODEL_LOAD_ERROR {} simulate_load({}) failed: {}", backend_->label(), record.name,
+                         owned->message);
+            succeeds = 0;
+        }
+        const auto done_ms = now_ms + static_cast<int64_t>(std::llround(std::max(0.0, duration_ms)));
+        pending_.push({done_ms, sequence_++, model, ticket, succeeds != 0, duration_ms});
+    }
+    void start_unload(warmup_model_index, warmup_time_ms) override {}
+
+    [[nodiscard]] int64_t next_completion_ms() const { return pending_.empty() ? kNever : pending_.top().done_ms; }
+    struct Completion {
+        int64_t done_ms;
+        uint64_t sequence;
+        warmup_model_index model;
+        uint64_t ticket;
+        bool succeeded;
+        double duration_ms;
+        bool operator>(const Completion& other) const {
+            return done_ms != other.done_ms ? done_ms > other.done_ms : sequence > other.sequence;
+        }
+    };
+    Completion pop() {
+        Completion top = pending_.top();
+        pending_.pop();
+        return top;
+    }
+
+  private:
+    std::shared_ptr<PluginInstance> backend_;
+    const warmup_simulation_extension* simulation_;
+    Catalog& catalog_;
+    std::priority_queue<Completion, std::vector<Completion>, std::greater<>> pending_;
+    uint64_t sequence_ = 0;
+};
+
+/// One arm: its plugins, its virtual clock, its engine, its time series.
+struct ArmRun {
+    std::string name;
+    std::string yardstick;
+    ManualClock clock;
+    std::unique_ptr<PluginSet> plugins;
+    std::vector<std::unique_ptr<InProcessPlugin>> in_process;
+    std::unique_ptr<VirtualExecutor> executor;
+    std::unique_ptr<WarmupEngine> engine;
+    std::vector<std::string> plugin_labels;
+
+    int64_t bucket_start_ms = kNever;
+    uint64_t bucket_requests_base = 0;
+    uint64_t bucket_cold_base = 0;
+    double bucket_loaded_base = 0;
+    std::vector<TimelineBucket> timeline;
+    double cpu_seconds = 0;
+
+    /// Closes every timeline bucket that ends at or before t.
+    void timeline_to(int64_t t) {
+        if (bucket_start_ms == kNever) {
+            bucket_start_ms = t - (t % kTimelineResolutionMs + kTimelineResolutionMs) % kTimelineResolutionMs;
+            return;
+        }
+        while (t >= bucket_start_ms + kTimelineResolutionMs) {
+            const int64_t end = bucket_start_ms + kTimelineResolutionMs;
+            engine->settle(end);
+            const auto& c = engine->counters();
+            timeline.push_back({bucket_start_ms, kTimelineResolutionMs, c.requests - bucket_requests_base,
+                                c.cold_requests - bucket_cold_base,
+                                (c.loaded_mb_ms - bucket_loaded_base) / static_cast<double>(kTimelineResolutionMs)});
+            bucket_requests_base = c.requests;
+            bucket_cold_base = c.cold_requests;
+            bucket_loaded_base = c.loaded_mb_ms;
+            bucket_start_ms = end;
+        }
+    }
+
+    /// Completions up to and including t, timers strictly before t, in time order (completions first on ties).
+    void advance_to(int64_t t) {
+        for (;;) {
+            const int64_t completion_ms = executor->next_completion_ms();
+            const int64_t timer_ms = engine->next_timer_ms();
+            if (completion_ms <= t && completion_ms <= timer_ms) {
+                timeline_to(completion_ms);
+                clock.set(completion_ms);
+                const auto done = executor->pop();
+                engine->on_load_finished(done.model, done.ticket, done.succeeded, done.duration_ms, 0, done.done_ms);
+                continue;
+            }
+            if (timer_ms < t) {
+                timeline_to(timer_ms);
+                clock.set(timer_ms);
+                engine->run_timers(timer_ms);
+                continue;
+            }
+            break;
+        }
+        timeline_to(t);
+        clock.set(t);
+    }
+
+    void process(std::span<const warmup_usage_event> events) {
+        const double started = thread_cpu_seconds();
+        std::size_t i = 0;
+        while (i < events.size()) {
+            const int64_t t = events[i].ts_ms;
+            std::size_t j = i + 1;
+            while (j < events.size() && events[j].ts_ms == t) ++j;
+            advance_to(t);
+            engine->on_events(events.subspan(i, j - i), t);
+            i = j;
+        }
+        engine->flush_metrics();
+        cpu_seconds += thread_cpu_seconds() - started;
+    }
+
+    void finish(int64_t end_ms) {
+        const double started = thread_cpu_seconds();
+        advance_to(end_ms);
+        engine->run_timers(end_ms);
+        engine->settle(end_ms);
+        engine->account_resident_idle(end_ms);
+        engine->flush_metrics();
+        timeline_to(end_ms + kTimelineResolutionMs);  // close the last (partial) bucket
+        cpu_seconds += thread_cpu_seconds() - started;
+    }
+};
+
+std::vector<std::string> labels_of(const ComponentSet& set, const PluginSet& plugins) {
+    std::vector<std::string> labels{
+        "pattern_analyzer=" + set.analyzer.label, "predictor=" + set.predictor.label,
+        "performance_model=" + set.performance.label, "scheduler=" + set.scheduler.label,
+        "resource_policy=" + set.resource.label, "queue_policy=" + set.queue.label,
+        "metrics=" + set.metrics.label, "backend=" + plugins.at(ComponentSlot::Backend)->label()};
+    return labels;
+}
+
+double nearest_rank(std::vector<double> values, double p) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+    return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
+}
+
+std::vector<TimelineBucket> downsample(const std::vector<TimelineBucket>& fine, uint32_t target) {
+    if (fine.size() <= target || target == 0) return fine;
+    const std::size_t group = (fine.size() + target - 1) / target;
+    std::vector<TimelineBucket> coarse;
+    for (std::size_t i = 0; i < fine.size(); i += group) {
+        TimelineBucket bucket{fine[i].start_ms, 0, 0, 0, 0};
+        double weighted = 0;
+        for (std::size_t k = i; k < std::min(fine.size(), i + group); ++k) {
+            bucket.width_ms += fine[k].width_ms;
+            bucket.requests += fine[k].requests;
+            bucket.cold_requests += fine[k].cold_requests;
+            weighted += fine[k].mean_resident_mb * static_cast<double>(fine[k].width_ms);
+        }
+        bucket.mean_resident_mb = bucket.width_ms > 0 ? weighted / static_cast<double>(bucket.width_ms) : 0;
+        coarse.push_back(bucket);
+    }
+    return coarse;
+}
+
+ArmResult summarize(ArmRun& arm, Catalog& catalog, uint32_t timeline_buckets) {
+    const WarmupEngine& engine = *arm.engine;
+    const EngineCounters& c = engine.counters();
+    ArmResult r;
+    r.name = arm.name;
+    r.yardstick = arm.yardstick;
+    r.plugins = arm.plugin_labels;
+    r.budget_mb = engine.budget_mb();
+    r.events = c.events;
+    r.requests = c.requests;
+    r.cold_requests = c.cold_requests;
+    r.failed_requests = c.failed_requests;
+    r.cold_rate = c.requests == 0 ? 0 : static_cast<double>(c.cold_requests) / static_cast<double>(c.requests);
+    std::vector<double> per_model;
+    for (warmup_model_index model = 0; model < std::min(engine.model_count(), catalog.size()); ++model) {
+        const ModelStatus s = engine.model_status(model);
+        if (s.requests > 0)
+            per_model.push_back(static_cast<double>(s.cold_requests) / static_cast<double>(s.requests));
+    }
+    r.models_with_requests = per_model.size();
+    r.per_model_cold_rate_p50 = nearest_rank(per_model, 50);
+    r.per_model_cold_rate_p75 = nearest_rank(per_model, 75);
+    r.per_model_cold_rate_p95 = nearest_rank(per_model, 95);
+    r.demand_loads = c.demand_loads;
+    r.loads_queued_for_memory = c.loads_queued_for_memory;
+    r.cold_wait_total_s = engine.cold_waits_ms().sum() / 1000.0;
+    r.cold_wait_p50_ms = engine.cold_waits_ms().percentile(50);
+    r.cold_wait_p99_ms = engine.cold_waits_ms().percentile(99);
+    constexpr double kMbMsPerGbH = 1024.0 * 3600.0 * 1000.0;
+    r.loaded_gb_h = c.loaded_mb_ms / kMbMsPerGbH;
+    r.idle_gb_h = c.idle_mb_ms / kMbMsPerGbH;
+    r.prewarms_started = c.prewarms_started;
+    r.prewarms_used = c.prewarms_used;
+    r.prewarms_wasted = c.prewarms_wasted;
+    r.precision = c.prewarms_used + c.prewarms_wasted == 0
+                      ? 0
+                      : static_cast<double>(c.prewarms_used) / static_cast<double>(c.prewarms_used + c.prewarms_wasted);
+    r.idle_gap_requests = c.idle_gap_requests;
+    r.idle_gap_prewarmed = c.idle_gap_prewarmed;
+    r.recall = c.idle_gap_requests == 0
+                   ? 0
+                   : static_cast<double>(c.idle_gap_prewarmed) / static_cast<double>(c.idle_gap_requests);
+    r.evictions = c.evictions;
+    r.unloads = c.unloads;
+    r.prewarms_skipped = c.prewarms_skipped;
+    r.plugin_errors = c.plugin_errors;
+    r.timeline = downsample(arm.timeline, timeline_buckets);
+    r.cpu_seconds = arm.cpu_seconds;
+    r.decision_cpu_s_per_million_events = c.events == 0 ? 0 : arm.cpu_seconds / static_cast<double>(c.events) * 1e6;
+    r.events_per_cpu_second = arm.cpu_seconds > 0 ? static_cast<double>(c.events) / arm.cpu_seconds : 0;
+    return r;
+}
+
+/// A pass-through reader that also records what it reads (for the A95 and future-index pre-pass).
+class RecordingReader final : public TraceReader {
+  public:
+    RecordingReader(TraceReader& inner, std::function<void(const TraceEvent&)> record)
+        : inner_(inner), record_(std::move(record)) {}
+    bool next(TraceEvent& out) override {
+        if (!inner_.next(out)) return false;
+        record_(out);
+        return true;
+    }
+    [[nodiscard]] std::string describe() const override { return inner_.describe(); }
+
+  private:
+    TraceReader& inner_;
+    std::function<void(const TraceEvent&)> record_;
+};
+
+class Progress {
+  public:
+    explicit Progress(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO) != 0) {}
+    void update(uint64_t events, uint64_t total, int64_t span_ms) {
+        if (!enabled_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_ < std::chrono::milliseconds(250)) return;
+        last_ = now;
+        const double seconds = std::chrono::duration<double>(now - started_).count();
+        const double rate = seconds > 0 ? static_cast<double>(events) / seconds : 0;
+        if (total > 0) {
+            const double share = std::min(1.0, static_cast<double>(events) / static_cast<double>(total));
+            const int filled = static_cast<int>(share * 30);
+            fmt::print(stderr, "\r[{:<30}] {:5.1f}%  {:.1f} M events  {:.1f} M events/s  ", std::string(filled, '#'),
+                       share * 100, static_cast<double>(events) / 1e6, rate / 1e6);
+        } else {
+            fmt::print(stderr, "\r{:.1f} M events, {:.1f} days replayed, {:.1f} M events/s  ",
+                       static_cast<double>(events) / 1e6, static_cast<double>(span_ms) / 86400000.0, rate / 1e6);
+        }
+    }
+    void done() {
+        if (enabled_) fmt::print(stderr, "\n");
+    }
+
+  private:
+    bool enabled_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace
+
+uint64_t dump_events(const Config& config, const ReplayOptions& options, const std::filesystem::path& file) {
+    ModelNames models, tenants;
+    auto trace = open_traces(config, options, options.seed.value_or(config.replay_seed), models, tenants);
+    std::ofstream out(file, std::ios::binary);
+    if (!out) throw std::runtime_error(fmt::format("cannot write '{}'", file.string()));
+    write_events_csv(*trace, models, tenants, out);
+    return 0;
+}
+
+ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
+    const auto wall_started = std::chrono::steady_clock::now();
+    const uint64_t seed = options.seed.value_or(config.replay_seed);
+    Catalog catalog(config.catalog);
+    ModelNames models, tenants;
+    ModelMapping to_catalog(catalog, models, config);
+
+    std::vector<Arm> arms = config.arms;
+    if (arms.empty()) arms.push_back(Arm{"default", config.components, ""});
+    if (!options.only_arms.empty()) {
+        std::erase_if(arms, [&](const Arm& arm) {
+            return std::find(options.only_arms.begin(), options.only_arms.end(), arm.name) == options.only_arms.end();
+        });
+        if (arms.empty()) throw std::runtime_error("--arms selects none of the configured arms");
+    }
+    const bool needs_future = std::any_of(arms.begin(), arms.end(), [](const Arm& a) { return !a.yardstick.empty(); });
+
+    ReplayReport report;
+    report.config_file = config.display_name;
+    report.traces = options.traces;
+    report.seed = seed;
+    report.budget_spec = config.memory_budget.describe();
+    report.max_concurrent_warmups = config.max_concurrent_warmups;
+
+    // Pre-pass (only when needed): A95 for a relative budget, and the future arrivals for the yardsticks.
+    FutureIndex future;
+    uint64_t prepass_events = 0;
+    if (config.memory_budget.is_relative() || needs_future) {
+        auto trace = open_traces(config, options, seed, models, tenants);
+        RecordingReader recording(*trace, [&](const TraceEvent& event) {
+            ++prepass_events;
+            if (needs_future) future.add(to_catalog(event.model), event.ts_ms);
+        });
+        report.a95_mb = concurrent_demand_p95_mb(
+            recording, [&](uint32_t model) { return catalog.record(to_catalog(model)).memory_mb; });
+    }
+    report.budget_mb = config.memory_budget.is_relative() ? config.memory_budget.a95_multiple * report.a95_mb
+                                                          : config.memory_budget.absolute_mb;
+    if (!(report.budget_mb > 0))
+        throw std::runtime_error(fmt::format("{}: budgets.memory_mb: the budget is {} MiB (A95 of the trace is {} MiB)",
+                                             config.locate("budgets.memory_mb"), report.budget_mb, report.a95_mb));
+
+    // Arms: plugin sets from the config; yardsticks replace predictor, scheduler and resource policy.
+    PluginLoader loader(config.plugin_dirs);
+    std::vector<std::unique_ptr<ArmRun>> runs;
+    for (const Arm& arm : arms) {
+        auto run = std::make_unique<ArmRun>();
+        run->name = arm.name;
+        run->yardstick = arm.yardstick;
+        run->plugins = PluginSet::create(arm.components, config, loader, catalog, run->clock);
+        const auto& backend = run->plugins->at(ComponentSlot::Backend);
+        const auto* simulation =
+            static_cast<const warmup_simulation_extension*>(backend->extension(WARMUP_EXT_SIMULATION));
+        if (simulation == nullptr)
+            throw StartupError(fmt::format("{}: backend {} cannot be replayed: it does not offer the {} extension",
+                                           config.locate(arm.components[ComponentSlot::Backend].key_path),
+                                           backend->label(), WARMUP_EXT_SIMULATION));
+        run->executor = std::make_unique<VirtualExecutor>(backend, simulation, catalog);
+        ComponentSet components = run->plugins->component_set();
+        if (!arm.yardstick.empty()) {
+            const bool lean = arm.yardstick == "oracle-lean";
+            run->in_process.push_back(InProcessPlugin::make<OraclePredictor>(
+                catalog, run->clock, "yardstick." + arm.yardstick + ".predictor", future, lean));
+            run->in_process.push_back(
+                InProcessPlugin::make<OracleScheduler>(catalog, run->clock, "yardstick.oracle.scheduler"));
+            run->in_process.push_back(InProcessPlugin::make<OracleResourcePolicy>(
+                catalog, run->clock, "yardstick.oracle.belady", future));
+            components.predictor = run->in_process[0]->component<warmup_predictor_vtable>();
+            components.scheduler = run->in_process[1]->component<warmup_scheduler_vtable>();
+            components.resource = run->in_process[2]->component<warmup_resource_policy_vtable>();
+        }
+        run->plugin_labels = labels_of(components, *run->plugins);
+        EngineOptions engine_options;
+        engine_options.memory_budget_mb = report.budget_mb;
+        engine_options.max_concurrent_loads = config.max_concurrent_warmups;
+        engine_options.arm = arm.name;
+        run->engine = std::make_unique<WarmupEngine>(components, *run->executor, catalog, engine_options);
+        runs.push_back(std::move(run));
+    }
+
+    // Main pass: chunks of events, each chunk fed to every arm in parallel.
+    auto trace = open_traces(config, options, seed, models, tenants);
+    std::vector<uint32_t> tenant_hashes;
+    std::vector<warmup_usage_event> chunk;
+    chunk.reserve(kChunkEvents);
+    Progress progress(options.progress);
+    TraceEvent event{};
+    int64_t first_ms = kNever, last_ms = kNever;
+    for (bool more = true; more;) {
+        chunk.clear();
+        while (chunk.size() < kChunkEvents && (more = trace->next(event))) {
+            if (event.tenant >= tenant_hashes.size()) {
+                const auto old = tenant_hashes.size();
+                tenant_hashes.resize(event.tenant + 1);
+                for (auto id = old; id < tenant_hashes.size(); ++id)
+                    tenant_hashes[id] = id == 0 ? 0 : tenant_hash(tenants.name(static_cast<uint32_t>(id)));
+            }
+            warmup_usage_event usage{};
+            usage.ts_ms = event.ts_ms;
+            usage.model = to_catalog(event.model);
+            usage.count = event.count;
+            usage.tenant_hash = tenant_hashes[event.tenant];
+            chunk.push_back(usage);
+            report.requests += event.count;
+        }
+        if (chunk.empty()) break;
+        if (first_ms == kNever) first_ms = chunk.front().ts_ms;
+        last_ms = chunk.back().ts_ms;
+        report.events += chunk.size();
+        tbb::parallel_for(std::size_t{0}, runs.size(), [&](std::size_t i) { runs[i]->process(chunk); });
+        progress.update(report.events, prepass_events, last_ms - first_ms);
+    }
+    progress.done();
+    if (report.events == 0) throw std::runtime_error("the traces hold no event in the chosen time range");
+    tbb::parallel_for(std::size_t{0}, runs.size(), [&](std::size_t i) { runs[i]->finish(last_ms); });
+
+    report.from_ms = first_ms;
+    report.to_ms = last_ms;
+    report.models = catalog.size();
+    for (auto& run : runs) report.arms.push_back(summarize(*run, catalog, config.timeline_buckets));
+    report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_started).count();
+    report.events_per_second =
+        report.wall_seconds > 0 ? static_cast<double>(report.events * runs.size()) / report.wall_seconds : 0;
+    return report;
+}
+
+}  // namespace warmup::host::replay

@@ -1,0 +1,35 @@
+// replay/replay_driver.hpp — warmup-replay's core: the same engine and plugins as the daemon, on a virtual clock.
+//
+// Event order at equal timestamps: load completions, then requests, then timers (a request at t cancels an unload
+// due at t; a load that completes at t serves a request arriving at t). Loads take the time the backend's
+// simulation extension says. Arms are independent engines fed the same events; they run in parallel (TBB), and
+// their results do not depend on the interleaving.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "replay/replay_report.hpp"
+
+namespace warmup::host::replay {
+
+struct ReplayOptions {
+    std::vector<std::string> traces;     ///< trace specs: csv:PATH, servegen:DIR, azure2019:FILE
+    std::optional<uint64_t> seed;        ///< overrides replay.seed
+    std::optional<int64_t> from_ms;      ///< replay only events in [from, to)
+    std::optional<int64_t> to_ms;
+    std::vector<std::string> only_arms;  ///< empty = every arm of the config
+    bool progress = false;               ///< progress line on stderr
+};
+
+/// Runs every arm over the traces and returns the measurements. Throws ConfigError-like std::runtime_error for a
+/// model the catalog does not cover, TraceError for a bad trace line, StartupError for a plugin that cannot start.
+ReplayReport run_replay(const Config& config, const ReplayOptions& options);
+
+/// Writes the merged event stream of `options.traces` (clipped, seeded) in the native CSV format.
+uint64_t dump_events(const Config& config, const ReplayOptions& options, const std::filesystem::path& file);
+
+}  // namespace warmup::host::replay

@@ -1,0 +1,113 @@
+// usage_pattern_analyzer.hpp — the default UsagePatternAnalyzer: per-model counts, EWMA rate, idle-time histogram,
+// hour-of-day / day-of-week profile and a bounded "who comes next" follower table.
+//
+// Threading: every method runs on the host's control thread (the SDK contract for component plugins); no locks.
+// Cost: observe() is O(events) with no allocation in steady state (per-model arrays only grow when a new model index
+// appears; the follow-window buffer keeps its capacity). get_pattern() is O(max_followers + 31) when the model changed
+// since its last get_pattern, O(1) otherwise.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+#include <warmup/sdk/plugin.hpp>
+
+namespace warmup::plugins {
+
+/// Validated parameters (see README.md for the YAML keys and why the defaults are what they are).
+struct UsagePatternConfig {
+    int64_t ewma_half_life_ms = 600'000;  ///< half-life of the EWMA request rate
+    uint32_t idle_bin_ms = 60'000;        ///< width of one idle-histogram bin
+    uint32_t idle_bins = 240;             ///< bins; range = idle_bins * idle_bin_ms (4 h by default)
+    int64_t follow_window_ms = 60'000;    ///< a different model requested within this after an arrival "follows" it
+    uint32_t max_followers = 8;           ///< space-saving slots per model
+};
+
+class UsagePatternAnalyzer final : public sdk::PatternAnalyzer {
+  public:
+    static constexpr const char* kStateSchema = "org.warmup.state.usage-pattern/1";
+
+    UsagePatternAnalyzer(sdk::Host host, sdk::Params& params);
+
+    void observe(std::span<const warmup_usage_event> events) override;
+    void get_pattern(warmup_model_index model, warmup_usage_pattern& out) override;
+    void reset() override;
+
+    [[nodiscard]] const char* state_schema() const override { return kStateSchema; }
+    [[nodiscard]] std::string export_state() const override;
+    /// Accepts any exported v1 state; a different bin geometry or follower capacity is re-binned / trimmed. Throws
+    /// InvalidArgument on malformed bytes and then leaves the current state untouched.
+    void import_state(std::string_view data) override;
+
+    [[nodiscard]] const UsagePatternConfig& config() const noexcept { return config_; }
+
+    /// One space-saving counter slot: `count` over-estimates the true count by at most `error`.
+    struct FollowerSlot {
+        warmup_model_index model = WARMUP_NO_MODEL;
+        uint64_t count = 0;
+        uint64_t error = 0;
+    };
+
+    /// Hot per-model scalars, kept together so one event touches one or two cache lines.
+    struct ModelStats {
+        uint64_t request_count = 0;
+        uint64_t arrival_count = 0;  ///< distinct arrival timestamps (the denominator of follower shares)
+        warmup_time_ms first_seen_ms = WARMUP_TIME_NEVER;
+        warmup_time_ms last_seen_ms = WARMUP_TIME_NEVER;
+        warmup_time_ms previous_seen_ms = WARMUP_TIME_NEVER;
+        double ewma_rate_per_s = 0;  ///< as of last_seen_ms
+        uint64_t idle_samples = 0;
+        uint64_t idle_out_of_range = 0;
+        uint32_t followers_used = 0;
+        bool view_stale = true;  ///< shares / sorted followers need recomputing before the next get_pattern
+    };
+
+    static constexpr uint32_t kCalendarSlots = 24 + 7;
+    static constexpr uint32_t kMaxFollowers =
+        64;  ///< upper bound of the max_followers param  ///< hour-of-day counts, then day-of-week counts
+
+    /// Everything learned; one value so import can build a replacement and swap it in only when it is complete.
+    struct State {
+        uint32_t model_capacity = 0;
+        std::vector<ModelStats> stats;
+        std::vector<uint32_t> idle_histogram;      ///< model_capacity * idle_bins
+        std::vector<uint64_t> calendar_counts;     ///< model_capacity * kCalendarSlots, weighted by event count
+        std::vector<FollowerSlot> follower_slots;  ///< model_capacity * max_followers, unsorted
+        // Follow-window run: the arrivals of `run_model` since a different model was last requested. Every other
+        // model's pending arrivals were closed by that request, so one run is all the state followers need.
+        warmup_model_index run_model = WARMUP_NO_MODEL;
+        std::vector<warmup_time_ms> run_arrivals_ms;  ///< sorted; entries before run_head are consumed
+        std::size_t run_head = 0;
+    };
+
+  private:
+    void grow_to(uint32_t model_capacity);
+    void apply(const warmup_usage_event& event);
+    void note_follow(warmup_model_index model, warmup_time_ms ts_ms, bool new_arrival);
+    void drop_run_arrivals_before(warmup_time_ms cutoff_ms);
+    void add_follower(warmup_model_index leader, warmup_model_index follower, uint64_t weight);
+    void refresh_view(warmup_model_index model);
+
+    UsagePatternConfig config_;
+    double ewma_decay_per_ms_;   ///< log2 units: weight of an event dt ms old is exp2(-dt * this)
+    double ewma_impulse_per_s_;  ///< rate contribution of one request at its own time, 1/s
+    State state_;
+
+    /// The UTC hour of the last event, so consecutive events of one hour skip two 64-bit divisions.
+    struct CalendarHour {
+        warmup_time_ms start_ms = WARMUP_TIME_NEVER;  ///< hour start (UTC ms); NEVER = nothing cached yet
+        uint32_t hour_slot = 0;
+        uint32_t weekday_slot = 24;
+    };
+    CalendarHour calendar_hour_;
+
+    // Read-only views handed out by get_pattern (derived from state_, rebuilt lazily per model).
+    std::vector<double> calendar_shares_;            ///< model_capacity * kCalendarSlots
+    std::vector<warmup_follower> followers_sorted_;  ///< model_capacity * max_followers
+    std::vector<uint32_t> empty_histogram_;          ///< idle_bins zeros, for never-seen models
+    std::vector<double> empty_shares_;               ///< kCalendarSlots zeros
+};
+
+}  // namespace warmup::plugins

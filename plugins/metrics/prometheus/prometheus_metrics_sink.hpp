@@ -1,0 +1,106 @@
+// plugins/metrics/prometheus/prometheus_metrics_sink.hpp — ModelWarmupMetrics that keeps counters, gauges and
+// histograms per experiment arm and renders them in the Prometheus text exposition format 0.0.4.
+//
+// Every series carries the label arm (an empty arm is shown as arm="default"). Counters are exact integers; histogram
+// buckets are fixed (see kColdWaitBoundsSeconds etc.) so series stay comparable across restarts and arms.
+// Ratios: warmup_prediction_precision = prewarms used / (used + wasted) and warmup_prediction_recall = idle-gap
+// requests found warm / all idle-gap requests are OMITTED for an arm while their denominator is 0 (an absent series
+// says "no data"; a 0 would read as "every prediction was wrong").
+//
+// Offers the state extension (schema org.warmup.state.prometheus-counters/1): counters, gauges and histogram buckets
+// survive a hot-swap or a backup. Per-model counts are exported by model name (indexes are only stable within one
+// host process) and re-attached to an index when the catalog knows the name.
+//
+// Threads: control thread only (record, render, export/import), no locks. Cost: record is O(1) per event (O(log b)
+// for b histogram bounds); no allocation in steady state (a new arm, or a model index larger than any seen with
+// per_model on, allocates once).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+#include <warmup/sdk/plugin.hpp>
+
+namespace warmup::plugins {
+
+class PrometheusMetricsSink final : public sdk::MetricsSink {
+  public:
+    static constexpr const char* kStateSchema = "org.warmup.state.prometheus-counters/1";
+
+    PrometheusMetricsSink(sdk::Host host, sdk::Params& params);
+
+    void record(std::span<const warmup_metric_event> events) override;
+    void render(std::string_view format, std::string& out) override;
+
+    [[nodiscard]] const char* state_schema() const override { return kStateSchema; }
+    [[nodiscard]] std::string export_state() const override;
+    void import_state(std::string_view data) override;
+
+    enum Counter : std::size_t {
+        kRequestsWarm,
+        kRequestsCold,
+        kWarmupsStarted,
+        kWarmupsSucceeded,
+        kWarmupsFailed,
+        kEvictions,
+        kUnloads,
+        kQueueRejections,
+        kPrewarmsUsed,
+        kPrewarmsWasted,
+        kPrewarmsSkipped,
+        kEventsAccepted,
+        kIdleGapWarm,
+        kIdleGapAny,
+        kCounterCount
+    };
+    enum HistogramId : std::size_t { kColdWait, kDecisionCycle, kLoad, kHistogramCount };
+
+    /// Fixed bucket upper bounds, seconds (the +Inf bucket is implicit).
+    static constexpr std::array<double, 11> kColdWaitBoundsSeconds{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+    static constexpr std::array<double, 12> kDecisionCycleBoundsSeconds{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4,
+                                                                        1e-3, 2.5e-3, 5e-3, 0.01, 0.025,  0.1};
+    static constexpr std::array<double, 12> kLoadBoundsSeconds{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
+
+    struct Histogram {
+        std::span<const double> bounds_seconds;
+        std::vector<uint64_t> bucket_counts;  // not cumulative; size bounds + 1, the last is the +Inf overflow
+        double sum_seconds = 0;
+        uint64_t count = 0;
+        void observe(double seconds);
+    };
+
+    struct ModelCounts {
+        uint64_t cold = 0;
+        uint64_t warm = 0;
+    };
+
+    struct ArmMetrics {
+        ArmMetrics();
+        std::array<uint64_t, kCounterCount> counters{};
+        double queue_depth = 0;
+        double resident_memory_mb = 0;
+        std::array<Histogram, kHistogramCount> histograms;
+        std::vector<ModelCounts> per_model;                                 // by model index (per_model: true)
+        std::map<std::string, ModelCounts, std::less<>> unresolved_models;  // imported names the catalog lacks yet
+    };
+
+  private:
+    using ArmMap = std::map<std::string, ArmMetrics, std::less<>>;
+
+    ArmMetrics& arm_for(std::string_view arm);
+    void record_one(ArmMetrics& arm, const warmup_metric_event& event);
+    void resolve_imported_models(ArmMetrics& arm);
+    [[nodiscard]] std::string model_name(warmup_model_index model) const;
+
+    bool per_model_ = false;
+    ArmMap arms_;
+    // The last arm looked up: events of one batch nearly always share an arm, so record() skips the map search.
+    std::string cached_arm_name_;
+    ArmMetrics* cached_arm_ = nullptr;
+};
+
+}  // namespace warmup::plugins

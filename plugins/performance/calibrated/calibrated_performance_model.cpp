@@ -1,0 +1,140 @@
+#include "calibrated_performance_model.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace warmup::plugins {
+namespace {
+
+[[noreturn]] void bad_state(const std::string& why) {
+    throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT,
+                     std::string("calibrated-performance state import refused: ") + why + " (state left unchanged)");
+}
+
+template <class Number>
+Number read_number(std::string_view line, std::size_t& pos, const char* what) {
+    while (pos < line.size() && line[pos] == ' ') ++pos;
+    Number value{};
+    const auto [end, error] = std::from_chars(line.data() + pos, line.data() + line.size(), value);
+    if (error != std::errc{} || end == line.data() + pos) bad_state(std::string("expected a number ") + what);
+    pos = static_cast<std::size_t>(end - line.data());
+    return value;
+}
+
+std::string format_double(double value) {
+    char buffer[40];
+    const int length = std::snprintf(buffer, sizeof buffer, "%.17g", value);  // round-trips exactly
+    return std::string(buffer, static_cast<std::size_t>(length));
+}
+
+}  // namespace
+
+CalibratedPerformanceModel::CalibratedPerformanceModel(sdk::Host host, sdk::Params& params)
+    : sdk::PerformanceModel(host), learning_rate_(params.get_double("learning_rate", 0.3, 0.0, 1.0)) {
+    if (!(learning_rate_ > 0.0))
+        throw sdk::InvalidArgument("params.learning_rate: must be > 0 (0 would never learn from observations)");
+}
+
+CalibratedPerformanceModel::ModelEstimate CalibratedPerformanceModel::from_catalog(warmup_model_index model) const {
+    const auto info = host().model_info(model);
+    if (!info)
+        throw sdk::Error(WARMUP_ERROR_NOT_FOUND, "model index " + std::to_string(model) + " is not in the catalog");
+    ModelEstimate estimate;
+    estimate.initialized = true;
+    estimate.load_ms = std::max(0.0, info->load_ms);
+    estimate.unload_ms = std::max(0.0, info->unload_ms);
+    estimate.memory_mb = std::max(0.0, info->memory_mb);
+    return estimate;
+}
+
+CalibratedPerformanceModel::ModelEstimate& CalibratedPerformanceModel::estimate_of(warmup_model_index model) {
+    if (model < estimates_.size() && estimates_[model].initialized) return estimates_[model];
+    ModelEstimate fresh = from_catalog(model);  // throws before any state changes for an unknown model
+    if (model >= estimates_.size())
+        estimates_.resize(std::max<std::size_t>(std::size_t{model} + 1, host().model_count()));
+    estimates_[model] = fresh;
+    return estimates_[model];
+}
+
+void CalibratedPerformanceModel::estimate(warmup_model_index model, warmup_performance_estimate& out) {
+    const ModelEstimate& estimate = estimate_of(model);
+    out.model = model;
+    out.load_ms = estimate.load_ms;
+    out.unload_ms = estimate.unload_ms;
+    out.memory_mb = estimate.memory_mb;
+    out.confidence = 1.0 - estimate.catalog_weight;
+}
+
+void CalibratedPerformanceModel::observe_load(const warmup_load_observation& observation) {
+    if (!observation.succeeded) return;  // a failed load's duration is not a load time
+    if (!std::isfinite(observation.load_ms) || observation.load_ms < 0.0)
+        throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT, "observe_load: load_ms must be a finite number >= 0, got " +
+                                                            format_double(observation.load_ms));
+    ModelEstimate& estimate = estimate_of(observation.model);
+    estimate.load_ms += learning_rate_ * (observation.load_ms - estimate.load_ms);
+    if (std::isfinite(observation.memory_mb) && observation.memory_mb > 0.0)
+        estimate.memory_mb += learning_rate_ * (observation.memory_mb - estimate.memory_mb);
+    ++estimate.observations;
+    estimate.catalog_weight *= 1.0 - learning_rate_;
+}
+
+// Format (text, one model per line; doubles printed with 17 significant digits so they round-trip):
+//   org.warmup.state.calibrated-performance/1
+//   <model index> <load_ms> <memory_mb> <observations>
+// Only models with at least one observation are written; the others are the catalog's figures anyway.
+std::string CalibratedPerformanceModel::export_state() const {
+    std::string text = std::string(kStateSchema) + "\n";
+    for (std::size_t model = 0; model < estimates_.size(); ++model) {
+        const ModelEstimate& estimate = estimates_[model];
+        if (!estimate.initialized || estimate.observations == 0) continue;
+        text += std::to_string(model) + ' ' + format_double(estimate.load_ms) + ' ' +
+                format_double(estimate.memory_mb) + ' ' + std::to_string(estimate.observations) + '\n';
+    }
+    return text;
+}
+
+void CalibratedPerformanceModel::import_state(std::string_view data) {
+    std::vector<ModelEstimate> imported;
+    std::size_t line_start = 0;
+    bool header_seen = false;
+    while (line_start < data.size()) {
+        std::size_t line_end = data.find('\n', line_start);
+        if (line_end == std::string_view::npos) line_end = data.size();
+        const std::string_view line = data.substr(line_start, line_end - line_start);
+        line_start = line_end + 1;
+        if (!header_seen) {
+            if (line != kStateSchema) bad_state(std::string("the first line is not '") + kStateSchema + "'");
+            header_seen = true;
+            continue;
+        }
+        if (line.empty()) continue;
+        std::size_t pos = 0;
+        const auto model = read_number<uint32_t>(line, pos, "(model index)");
+        const auto load_ms = read_number<double>(line, pos, "(load_ms)");
+        const auto memory_mb = read_number<double>(line, pos, "(memory_mb)");
+        const auto observations = read_number<uint64_t>(line, pos, "(observations)");
+        while (pos < line.size() && line[pos] == ' ') ++pos;
+        if (pos != line.size()) bad_state("trailing characters on the line of model " + std::to_string(model));
+        if (!std::isfinite(load_ms) || load_ms < 0.0 || !std::isfinite(memory_mb) || memory_mb < 0.0)
+            bad_state("model " + std::to_string(model) + ": load_ms and memory_mb must be finite and >= 0");
+        if (model >= imported.size()) imported.resize(std::size_t{model} + 1);
+        if (imported[model].initialized) bad_state("model " + std::to_string(model) + " appears twice");
+        ModelEstimate estimate;
+        try {
+            estimate = from_catalog(model);  // unload_ms is not learned: take it from this host's catalog
+        } catch (const sdk::Error&) {
+            bad_state("model " + std::to_string(model) + " is not in this host's catalog");
+        }
+        estimate.load_ms = load_ms;
+        estimate.memory_mb = memory_mb;
+        estimate.observations = observations;
+        estimate.catalog_weight = std::pow(1.0 - learning_rate_, static_cast<double>(observations));
+        imported[model] = estimate;
+    }
+    if (!header_seen) bad_state("empty state");
+    estimates_ = std::move(imported);
+}
+
+}  // namespace warmup::plugins

@@ -1,0 +1,220 @@
+// Behaviour of org.warmup.predictor.idle-histogram, fed by the real usage-pattern analyzer. Catalog: every model
+// 8192 MiB, 10 s load; defaults: cold cost = 30 * 10 s = 300 s of idle time, pre-warm cost = 10 s load + 6 s margin.
+#include "idle_histogram_predictor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "learning_test_host.hpp"
+#include "usage_pattern_analyzer.hpp"
+
+namespace {
+
+using warmup::plugins::IdleHistogramPredictor;
+using warmup::plugins::UsagePatternAnalyzer;
+using warmup::testing::Built;
+using warmup::testing::create_error;
+using warmup::testing::LearningTestHost;
+
+constexpr int64_t kStartMs = 1'700'000'000'000;  // 2023-11-14, a realistic epoch time
+constexpr int64_t kMinuteMs = 60'000;
+
+/// Arrival times -> pattern of model 0, through the real analyzer (default params: 60 s bins, 240 bins).
+class Learned {
+  public:
+    explicit Learned(const LearningTestHost& host) : analyzer_(host) {}
+    void arrive(const std::vector<int64_t>& times_ms, warmup_model_index model = 0) {
+        std::vector<warmup_usage_event> events;
+        for (const int64_t ts : times_ms) events.push_back(warmup_usage_event{ts, model, 1, 0, 0});
+        analyzer_.plugin.observe(std::span<const warmup_usage_event>(events));
+    }
+    warmup_usage_pattern pattern(warmup_model_index model = 0) {
+        warmup_usage_pattern pattern{};
+        pattern.struct_size = sizeof pattern;
+        analyzer_.plugin.get_pattern(model, pattern);
+        return pattern;
+    }
+
+  private:
+    Built<UsagePatternAnalyzer> analyzer_;
+};
+
+warmup_prediction predict(IdleHistogramPredictor& predictor, warmup_time_ms now_ms,
+                          const warmup_usage_pattern& pattern) {
+    warmup_prediction prediction{};
+    prediction.struct_size = sizeof prediction;
+    predictor.predict(now_ms, pattern, prediction);
+    return prediction;
+}
+
+std::vector<int64_t> every(int64_t period_ms, int count, int64_t start_ms = kStartMs) {
+    std::vector<int64_t> times;
+    for (int i = 0; i < count; ++i) times.push_back(start_ms + i * period_ms);
+    return times;
+}
+
+TEST(IdleHistogramPredictor, TenMinutePeriodicModelIsUnloadedAndPrewarmedJustBeforeTheNextRequest) {
+    LearningTestHost host;
+    Learned learned(host);
+    learned.arrive(every(10 * kMinuteMs, 30));  // 29 gaps of exactly 600 s: all in bin 10
+    const auto pattern = learned.pattern();
+    Built<IdleHistogramPredictor> predictor(host);
+    const int64_t last = pattern.last_seen_ms;
+    const int64_t next_request = last + 10 * kMinuteMs;
+    const auto prediction = predict(predictor.plugin, last, pattern);
+
+    // Per gap: keeping through costs ~630 s idle, unloading and pre-warming 30 s + 16 s, staying cold 300 s.
+    EXPECT_EQ(prediction.keep_until_ms, last);
+    EXPECT_LT(prediction.keep_until_ms, prediction.warm_at_ms);
+    EXPECT_LT(prediction.warm_at_ms, next_request);
+    EXPECT_EQ(prediction.warm_at_ms, next_request - 6'000);              // ready one margin before the bin opens
+    EXPECT_EQ(prediction.warm_keep_until_ms, next_request + kMinuteMs);  // the bin's end
+    // Conditional median of the next gap: the middle of bin 10.
+    EXPECT_EQ(prediction.next_arrival_ms, last + 630'000);
+}
+
+TEST(IdleHistogramPredictor, ProbabilityIsConditionalOnTheTimeAlreadyIdle) {
+    LearningTestHost host;
+    Learned learned(host);
+    learned.arrive(every(10 * kMinuteMs, 30));
+    const auto pattern = learned.pattern();
+    Built<IdleHistogramPredictor> predictor(host);  // horizon 600 s
+    const int64_t last = pattern.last_seen_ms;
+    // Right after the request the next 600 s hold none of the mass (all gaps are in [600 s, 660 s)).
+    EXPECT_DOUBLE_EQ(predict(predictor.plugin, last, pattern).p_use_within_horizon, 0.0);
+    // Five minutes later the window [300 s, 900 s) holds all of it.
+    EXPECT_DOUBLE_EQ(predict(predictor.plugin, last + 5 * kMinuteMs, pattern).p_use_within_horizon, 1.0);
+    // Halfway through bin 10, half of the remaining mass lies in the next 15 s of a 30 s remainder.
+    Built<IdleHistogramPredictor> short_horizon(host, "horizon_ms: 15000\n");
+    EXPECT_NEAR(predict(short_horizon.plugin, last + 630'000, pattern).p_use_within_horizon, 0.5, 1e-9);
+}
+
+TEST(IdleHistogramPredictor, BurstsSeparatedByLongIdleKeepThroughTheBurstAndPrewarmTheNextOne) {
+    LearningTestHost host;
+    Learned learned(host);
+    // Ten bursts of 20 requests 10 s apart, bursts starting 2 h after the previous burst ended:
+    // 190 gaps in bin 0 and 9 gaps of 7200 s in bin 120.
+    std::vector<int64_t> times;
+    int64_t ts = kStartMs;
+    for (int burst = 0; burst < 10; ++burst) {
+        for (int i = 0; i < 20; ++i) times.push_back(ts + i * 10'000);
+        ts += 19 * 10'000 + 2 * 60 * kMinuteMs;
+    }
+    learned.arrive(times);
+    const auto pattern = learned.pattern();
+    ASSERT_EQ(pattern.idle_histogram[0], 190u);
+    ASSERT_EQ(pattern.idle_histogram[120], 9u);
+    Built<IdleHistogramPredictor> predictor(host);
+    const int64_t last = pattern.last_seen_ms;
+    const auto prediction = predict(predictor.plugin, last, pattern);
+    // Keeping one bin (60 s) covers every in-burst gap for 190*30 s + 9*60 s; unloading then and pre-warming for bin
+    // 120 saves 9 cold starts (9*300 s) for 9*(30 s + 16 s). Keeping 2 h instead would cost 9*7230 s.
+    EXPECT_EQ(prediction.keep_until_ms, last + kMinuteMs);
+    EXPECT_EQ(prediction.warm_at_ms, last + 120 * kMinuteMs - 6'000);
+    EXPECT_EQ(prediction.warm_keep_until_ms, last + 121 * kMinuteMs);
+}
+
+TEST(IdleHistogramPredictor, ShortHistoryFallsBackToTheFixedKeepAlive) {
+    LearningTestHost host;
+    Learned learned(host);
+    learned.arrive(every(10 * kMinuteMs, 4));  // 3 gaps < min_samples (10)
+    const auto pattern = learned.pattern();
+    Built<IdleHistogramPredictor> predictor(host, "fallback_keep_alive_ms: 900000\n");
+    const auto prediction = predict(predictor.plugin, pattern.last_seen_ms, pattern);
+    EXPECT_EQ(prediction.keep_until_ms, pattern.last_seen_ms + 900'000);
+    EXPECT_EQ(prediction.warm_at_ms, WARMUP_TIME_NEVER);
+    EXPECT_DOUBLE_EQ(prediction.confidence, 3.0 / 13.0);  // gaps / (gaps + confidence_samples)
+}
+
+TEST(IdleHistogramPredictor, ModelWithoutHistoryGetsNoProbabilityAndNoConfidence) {
+    LearningTestHost host;
+    Learned learned(host);
+    Built<IdleHistogramPredictor> predictor(host);
+    const int64_t now = kStartMs;
+    const auto prediction = predict(predictor.plugin, now, learned.pattern(3));
+    EXPECT_EQ(prediction.p_use_within_horizon, 0.0);
+    EXPECT_EQ(prediction.confidence, 0.0);
+    EXPECT_EQ(prediction.next_arrival_ms, WARMUP_TIME_NEVER);
+    EXPECT_EQ(prediction.warm_at_ms, WARMUP_TIME_NEVER);
+    EXPECT_LE(prediction.keep_until_ms, now);  // nothing to keep it for
+    EXPECT_EQ(prediction.horizon_ms, 600'000);
+}
+
+TEST(IdleHistogramPredictor, ProbabilityIsMonotoneInTheHorizon) {
+    LearningTestHost host;
+    Learned learned(host);
+    // Irregular gaps from 20 s to 6 h (some beyond the 4 h range).
+    std::vector<int64_t> times{kStartMs};
+    const int64_t gaps_ms[] = {20'000, 95'000, 400'000, 1'300'000, 3'000'000, 9'000'000, 21'600'000, 50'000, 700'000};
+    for (int round = 0; round < 4; ++round)
+        for (const int64_t gap : gaps_ms) times.push_back(times.back() + gap);
+    learned.arrive(times);
+    const auto pattern = learned.pattern();
+    ASSERT_GT(pattern.idle_out_of_range, 0u);
+    double previous = 0;
+    for (const char* horizon : {"60000", "300000", "600000", "3600000", "14400000", "86400000", "604800000"}) {
+        Built<IdleHistogramPredictor> predictor(host, std::string("horizon_ms: ") + horizon);
+        for (const int64_t idle : {int64_t{0}, int64_t{200'000}, int64_t{16'000'000}}) {
+            const double p = predict(predictor.plugin, pattern.last_seen_ms + idle, pattern).p_use_within_horizon;
+            EXPECT_GE(p, 0.0);
+            EXPECT_LE(p, 1.0);
+            if (idle == 0) {
+                EXPECT_GE(p, previous) << "horizon " << horizon;
+                previous = p;
+            }
+        }
+    }
+    EXPECT_GT(previous, 0.9);  // a week covers almost every gap, including the out-of-range ones
+}
+
+TEST(IdleHistogramPredictor, ConfidenceGrowsWithSamples) {
+    LearningTestHost host;
+    Learned few(host), many(host);
+    few.arrive(every(5 * kMinuteMs, 6));
+    many.arrive(every(5 * kMinuteMs, 60));
+    Built<IdleHistogramPredictor> predictor(host);
+    const auto few_pattern = few.pattern();
+    const auto many_pattern = many.pattern();
+    EXPECT_LT(predict(predictor.plugin, few_pattern.last_seen_ms, few_pattern).confidence,
+              predict(predictor.plugin, many_pattern.last_seen_ms, many_pattern).confidence);
+}
+
+TEST(IdleHistogramPredictor, PrewarmIsWorthItForAReferenceModelButNotForAHugeOne) {
+    // Gaps alternate 90 s (bin 1) and 5 h (beyond the 4 h range): 10 of each.
+    std::vector<int64_t> times{kStartMs};
+    for (int i = 0; i < 20; ++i) times.push_back(times.back() + (i % 2 == 0 ? 90'000 : 5 * 60 * kMinuteMs));
+    LearningTestHost reference_host(1, 8192, 10'000);
+    LearningTestHost huge_host(1, 65'536, 10'000);  // 8x the reference: cold cost 300 s / 8 = 37.5 s of its idle time
+    Learned reference_learned(reference_host), huge_learned(huge_host);
+    reference_learned.arrive(times);
+    huge_learned.arrive(times);
+    Built<IdleHistogramPredictor> reference_predictor(reference_host), huge_predictor(huge_host);
+    const auto pattern = reference_learned.pattern();
+    const int64_t last = pattern.last_seen_ms;
+    const auto reference = predict(reference_predictor.plugin, last, pattern);
+    const auto huge = predict(huge_predictor.plugin, last, huge_learned.pattern());
+    // Window [60 s, 120 s): per 20 gaps it costs 10*(30 s + 16 s) for the captured and 10*(60 s + 16 s) for the
+    // 5-hour gaps it wastes = 1220 s, and saves 10 cold starts: worth it at 300 s each, not at 37.5 s each.
+    EXPECT_EQ(reference.keep_until_ms, last);
+    EXPECT_EQ(reference.warm_at_ms, last + 54'000);
+    EXPECT_EQ(reference.warm_keep_until_ms, last + 120'000);
+    EXPECT_EQ(huge.keep_until_ms, last);
+    EXPECT_EQ(huge.warm_at_ms, WARMUP_TIME_NEVER);  // no in-range window, and an hour-long calendar one costs more
+}
+
+TEST(IdleHistogramPredictor, BadParamErrorsNameTheKey) {
+    LearningTestHost host;
+    EXPECT_EQ(create_error<IdleHistogramPredictor>(host, ""), "");
+    EXPECT_NE(create_error<IdleHistogramPredictor>(host, "horizon_ms: 0").find("params.horizon_ms"), std::string::npos);
+    EXPECT_NE(
+        create_error<IdleHistogramPredictor>(host, "cold_start_cost_ratio: -1").find("params.cold_start_cost_ratio"),
+        std::string::npos);
+    EXPECT_NE(create_error<IdleHistogramPredictor>(host, "calendar_prewarm: perhaps").find("params.calendar_prewarm"),
+              std::string::npos);
+    const std::string unknown = create_error<IdleHistogramPredictor>(host, "horizon: 5");
+    EXPECT_NE(unknown.find("params.horizon"), std::string::npos) << unknown;
+    EXPECT_NE(unknown.find("unknown parameter"), std::string::npos) << unknown;
+}
+
+}  // namespace
