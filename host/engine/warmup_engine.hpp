@@ -122,6 +122,13 @@ class WarmupEngine {
     void on_load_finished(warmup_model_index model, uint64_t ticket, bool succeeded, double load_ms, double memory_mb,
                           warmup_time_ms now_ms);
 
+    /// Asks the scheduler for a plan for `model` now (trigger TIMER), e.g. before its first request. Only a policy
+    /// that knows the future can act on this for a model never seen; the clairvoyant yardsticks use it.
+    void plan_ahead(warmup_model_index model, warmup_time_ms now_ms) {
+        advance(now_ms);
+        plan(model, WARMUP_TRIGGER_TIMER, now_ms);
+    }
+
     /// Earliest pending timer, or NEVER.
     [[nodiscard]] warmup_time_ms next_timer_ms() const noexcept { return timers_.next_due_ms(); }
     /// Fires every timer due at or before now_ms, each at now_ms (callers step time to each due time in replay).

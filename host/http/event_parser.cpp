@@ -60,7 +60,7 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes) 
         if (parsed.is_discarded()) {
             // Fall back to reporting the parse error itself, with its byte offset.
             try {
-                (void)json::parse(text);
+                [[maybe_unused]] const json ignored = json::parse(text);
             } catch (const json::parse_error& error) {
                 body.rejected.push_back({0, fmt::format("malformed JSON array at byte {}: {}", error.byte,
                                                         error.what())});

@@ -442,10 +442,28 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
         run->plugin_labels = labels_of(components, *run->plugins);
         EngineOptions engine_options;
         engine_options.memory_budget_mb = report.budget_mb;
-        engine_options.max_concurrent_loads = config.max_concurrent_warmups;
+        // Yardsticks measure what the memory budget alone allows: the warm-up concurrency cap does not bind them.
+        engine_options.max_concurrent_loads = arm.yardstick.empty() ? config.max_concurrent_warmups : UINT32_MAX;
         engine_options.arm = arm.name;
         run->engine = std::make_unique<WarmupEngine>(components, *run->executor, catalog, engine_options);
         runs.push_back(std::move(run));
+    }
+
+    // The yardsticks know every model's first request too: plan each model before the trace starts, early enough
+    // for the slowest load.
+    if (needs_future && prepass_events > 0) {
+        double max_load_ms = 0;
+        int64_t first_arrival_ms = kNever;
+        for (warmup_model_index model = 0; model < catalog.size(); ++model) {
+            max_load_ms = std::max(max_load_ms, catalog.record(model).load_ms);
+            first_arrival_ms = std::min(first_arrival_ms, future.next_after(model, INT64_MIN));
+        }
+        const int64_t prime_ms = first_arrival_ms - static_cast<int64_t>(std::ceil(max_load_ms));
+        for (auto& run : runs) {
+            if (run->yardstick.empty()) continue;
+            run->clock.set(prime_ms);
+            for (warmup_model_index model = 0; model < catalog.size(); ++model) run->engine->plan_ahead(model, prime_ms);
+        }
     }
 
     // Main pass: chunks of events, each chunk fed to every arm in parallel.

@@ -500,9 +500,20 @@ std::string legend_name(const ArmResult& arm) {
 }
 
 /// A line chart: one polyline per series and run, yardsticks dashed; lone points (a run of one) drawn as dots.
+/// A horizontal line across a chart with a label at its right end (e.g. the memory budget).
+struct ReferenceLine {
+    double y = 0;
+    std::string label;
+};
+
 std::string line_chart(const std::string& title, const std::string& x_title, const std::string& y_title,
-                       const std::vector<LineSeries>& series, double x_low, double x_high) {
+                       const std::vector<LineSeries>& series, double x_low, double x_high,
+                       const std::optional<ReferenceLine>& reference = std::nullopt) {
     double y_low = 0, y_high = 0;  // from 0 unless a value lies below it
+    if (reference && std::isfinite(reference->y)) {
+        y_low = std::min(y_low, reference->y);
+        y_high = std::max(y_high, reference->y);
+    }
     for (const LineSeries& line : series)
         for (const auto& segment : line.segments)
             for (const Point& point : segment) {
@@ -520,6 +531,16 @@ std::string line_chart(const std::string& title, const std::string& x_title, con
 
     std::string svg = svg_open(title, layout, title);
     svg += svg_axes(frame, x_title, y_title);
+    if (reference && std::isfinite(reference->y)) {
+        const double y = frame.py(reference->y);
+        const double plot_right = ChartFrame::width - ChartFrame::right;
+        svg += fmt::format(
+            "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#555\" stroke-width=\"1\" "
+            "stroke-dasharray=\"2 3\"/>\n",
+            ChartFrame::left, y, plot_right, y);
+        svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis-title\" text-anchor=\"end\">{}</text>\n",
+                           plot_right - 4, y - 5, escape_html(reference->label));
+    }
     for (const LineSeries& line : series) {
         for (const auto& segment : line.segments) {
             if (segment.size() == 1) {
@@ -602,7 +623,12 @@ std::string resident_memory_chart(const ReplayReport& report) {
         series.push_back(std::move(line));
     }
     const auto [low, high] = timeline_extent_days(report);
-    return line_chart("Mean resident memory over time", "days since start", "resident memory (GB)", series, low, high);
+    std::optional<ReferenceLine> budget;
+    if (report.budget_mb > 0 && std::isfinite(report.budget_mb))
+        budget = ReferenceLine{report.budget_mb / mb_per_gb,
+                               fmt::format("budget {} GB", format_fixed(report.budget_mb / mb_per_gb, 1))};
+    return line_chart("Mean resident memory over time", "days since start", "resident memory (GB)", series, low, high,
+                      budget);
 }
 
 /// One point per arm: x = idle memory-time, y = cold rate. Policies as filled circles, yardsticks as hollow diamonds;
@@ -631,7 +657,15 @@ std::string tradeoff_scatter(const ReplayReport& report) {
     const std::string title = "Cold-request rate vs idle memory (lower left is better)";
     std::string svg = svg_open(title, layout, title);
     svg += svg_axes(frame, "idle memory-time (GB·h)", "cold requests (% of requests)");
-    const double label_flip_x = ChartFrame::left + frame.plot_width() * 0.75;
+    // Labels are placed greedily, arm by arm, at the first of four spots around the marker whose box (estimated at
+    // 7 px per character, 14 px high) overlaps no earlier label and stays inside the plot; else at the first spot.
+    struct Box {
+        double left, top, right, bottom;
+        bool overlaps(const Box& other) const {
+            return left < other.right && other.left < right && top < other.bottom && other.top < bottom;
+        }
+    };
+    std::vector<Box> placed_labels;
     for (std::size_t i = 0; i < report.arms.size(); ++i) {
         const ArmResult& arm = report.arms[i];
         if (!std::isfinite(arm.idle_gb_h) || !std::isfinite(arm.cold_rate)) continue;
@@ -640,10 +674,34 @@ std::string tradeoff_scatter(const ReplayReport& report) {
         const bool yardstick = !arm.yardstick.empty();
         svg += fmt::format("<g transform=\"translate({:.1f} {:.1f})\">{}</g>\n", x, y,
                            yardstick ? diamond_marker(arm_colour(i)) : circle_marker(arm_colour(i)));
-        const bool flip = x > label_flip_x;
+
+        const std::string label = yardstick ? arm.name + " (yardstick)" : arm.name;
+        const double label_width = 7.0 * static_cast<double>(label.size());
+        struct Spot {
+            double dx, baseline_dy;
+            bool anchor_end;
+        };
+        constexpr Spot spots[] = {{10, -8, false}, {10, 18, false}, {-10, -8, true}, {-10, 18, true}};
+        const Spot* chosen = &spots[0];
+        Box chosen_box{};
+        for (const Spot& spot : spots) {
+            const double text_left = spot.anchor_end ? x + spot.dx - label_width : x + spot.dx;
+            const Box box{text_left, y + spot.baseline_dy - 11, text_left + label_width, y + spot.baseline_dy + 3};
+            const bool inside = box.left >= ChartFrame::left && box.right <= ChartFrame::width - ChartFrame::right &&
+                                box.top >= ChartFrame::top && box.bottom <= ChartFrame::top + ChartFrame::plot_height;
+            const bool free = std::none_of(placed_labels.begin(), placed_labels.end(),
+                                           [&](const Box& other) { return box.overlaps(other); });
+            if (&spot == &spots[0]) chosen_box = box;
+            if (inside && free) {
+                chosen = &spot;
+                chosen_box = box;
+                break;
+            }
+        }
+        placed_labels.push_back(chosen_box);
         svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"point-label\" text-anchor=\"{}\">{}</text>\n",
-                           flip ? x - 10 : x + 10, y - 8, flip ? "end" : "start",
-                           escape_html(yardstick ? arm.name + " (yardstick)" : arm.name));
+                           x + chosen->dx, y + chosen->baseline_dy, chosen->anchor_end ? "end" : "start",
+                           escape_html(label));
     }
     svg += svg_legend(entries, layout);
     svg += "</svg>\n";

@@ -338,9 +338,17 @@ TEST_F(ReplayReportTest, ColdRateChartBreaksLinesAtBucketsWithoutRequests) {
     // Highest bucket rate is 100 of 400 = 25 %: the y axis ends on a tick labelled 25.
     EXPECT_NE(charts[0].find(">25</text>"), std::string::npos);
     EXPECT_EQ(charts[0].find(">30</text>"), std::string::npos);
-    // Memory has a value in every bucket: one unbroken line per arm, no lone dots.
+}
+
+TEST_F(ReplayReportTest, MemoryChartDrawsEveryBucketAndTheBudgetLine) {
+    write_reports(sample_report(), dir_);
+    const std::vector<std::string> charts = svg_elements(read_file(dir_ / "report.html"));
+    ASSERT_EQ(charts.size(), 3u);
+    // Memory has a value in every bucket, with or without requests: one unbroken line per arm, no lone dots.
     EXPECT_EQ(count_occurrences(charts[1], "<polyline"), 3u);
     EXPECT_EQ(count_occurrences(charts[1], "r=\"2\""), 0u);
+    // The budget (24576 MiB = 24 GB) is drawn as a labelled reference line.
+    EXPECT_NE(charts[1].find(">budget 24.0 GB</text>"), std::string::npos);
 }
 
 TEST_F(ReplayReportTest, ScatterDrawsYardsticksAsHollowDiamondsAndPoliciesAsDots) {

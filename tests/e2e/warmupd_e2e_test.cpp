@@ -1,0 +1,541 @@
+// End-to-end tests of warmupd: the real daemon (build/bin/warmupd) runs as a child process with a test configuration
+// and the real plugins (build/plugins), and is driven over its HTTP API with cpp-httplib.
+//
+// The central scenario (PrewarmsAModelBeforeItsNextRhythmicRequest) checks the whole pipeline on the wall clock:
+// a model used every 3 s is unloaded right after use and loaded again shortly before its next predicted use, so the
+// next request finds it warm. Every wait is a bounded poll of the daemon's state; no assertion is about elapsed time.
+//
+// Process hygiene: each test owns one Daemon; its destructor SIGKILLs and reaps the child if it still runs, so a
+// failing assertion never leaves a daemon behind. The child's stdout and stderr go through a pipe drained by a reader
+// thread (so the child never blocks on a full pipe) into an in-memory log the test can wait on.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr auto kStartupTimeout = 20s;  // generous: the machine may be busy compiling; success returns at once
+constexpr auto kExitTimeout = 10s;
+constexpr auto kPollInterval = 50ms;
+
+int64_t system_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// Polls `condition` every kPollInterval until it holds or `timeout` passes; true when it held.
+bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        if (condition()) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(kPollInterval);
+    }
+}
+
+/// A fresh folder under the system temp dir, removed with everything in it at destruction.
+class TempDir {
+  public:
+    TempDir() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "warmupd-e2e-XXXXXX").string();
+        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+    /// Writes `text` to <dir>/<name> and returns the file's path.
+    std::filesystem::path write(const std::string& name, const std::string& text) const {
+        const auto file = path_ / name;
+        std::ofstream out(file, std::ios::binary);
+        out << text;
+        if (!out) throw std::runtime_error("cannot write " + file.string());
+        return file;
+    }
+
+  private:
+    std::filesystem::path path_;
+};
+
+/// How a child ended.
+struct ExitStatus {
+    bool exited = false;  ///< true: normal exit with `code`; false: killed by `signal`
+    int code = -1;
+    int signal = 0;
+};
+
+/// A warmupd child process and its captured log.
+class Daemon {
+  public:
+    enum class Capture { StdoutAndStderr, StderrOnly };
+
+    Daemon(const std::vector<std::string>& args, Capture capture = Capture::StdoutAndStderr) {
+        const std::string binary = std::string(WARMUP_TEST_BIN_DIR) + "/warmupd";
+        std::vector<std::string> argv_strings{binary};
+        argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+        std::vector<char*> argv;
+        for (auto& arg : argv_strings) argv.push_back(arg.data());
+        argv.push_back(nullptr);
+
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        // dup2 onto 1/2 clears close-on-exec for the copies; the originals close at exec (O_CLOEXEC).
+        if (capture == Capture::StdoutAndStderr) {
+            posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+        } else {
+            posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+        const int spawn_error = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        close(fds[1]);  // the child holds the only write ends now: EOF on the read end means it has exited
+        if (spawn_error != 0) {
+            close(fds[0]);
+            pid_ = -1;
+            throw std::runtime_error("posix_spawn " + binary + " failed: " + std::strerror(spawn_error));
+        }
+        reader_ = std::thread([this, read_fd = fds[0]] { drain(read_fd); });
+    }
+
+    ~Daemon() {
+        if (pid_ > 0 && !status_) {
+            kill(pid_, SIGKILL);
+            int raw = 0;
+            waitpid(pid_, &raw, 0);
+        }
+        if (reader_.joinable()) reader_.join();
+    }
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    [[nodiscard]] pid_t pid() const { return pid_; }
+
+    [[nodiscard]] std::string log() const {
+        std::lock_guard lock(mutex_);
+        return log_;
+    }
+
+    /// Waits until the log contains `needle` (true) or the output ends / `timeout` passes (false).
+    bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        return cv_.wait_for(lock, timeout, [&] { return log_.find(needle) != std::string::npos || log_closed_; }) &&
+               log_.find(needle) != std::string::npos;
+    }
+
+    /// Waits until the child's output has ended (it exited and the pipe is drained); false on timeout.
+    bool wait_for_log_end(std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        return cv_.wait_for(lock, timeout, [&] { return log_closed_; });
+    }
+
+    /// Waits for the "listening on http://127.0.0.1:<port>" line and returns the port (0 when it never came).
+    int wait_until_listening() {
+        if (!wait_for_log("listening on http://127.0.0.1:", kStartupTimeout)) return 0;
+        // The line may still be arriving: wait for the whole port number (the line ends with " (config ...)").
+        static const std::regex kListening(R"(listening on http://127\.0\.0\.1:(\d+) )");
+        std::smatch match;
+        std::string text;
+        const bool found = poll_until(
+            [&] {
+                text = log();
+                return std::regex_search(text, match, kListening);
+            },
+            kStartupTimeout);
+        return found ? std::stoi(match[1].str()) : 0;
+    }
+
+    /// Reaps the child if it exits within `timeout`.
+    std::optional<ExitStatus> wait_exit(std::chrono::milliseconds timeout) {
+        if (status_) return status_;
+        poll_until(
+            [&] {
+                int raw = 0;
+                const pid_t done = waitpid(pid_, &raw, WNOHANG);
+                if (done != pid_) return false;
+                ExitStatus status;
+                status.exited = WIFEXITED(raw);
+                status.code = status.exited ? WEXITSTATUS(raw) : -1;
+                status.signal = WIFSIGNALED(raw) ? WTERMSIG(raw) : 0;
+                status_ = status;
+                return true;
+            },
+            timeout);
+        return status_;
+    }
+
+  private:
+    void drain(int read_fd) {
+        char buffer[4096];
+        while (true) {
+            const ssize_t got = read(read_fd, buffer, sizeof buffer);
+            if (got < 0 && errno == EINTR) continue;
+            if (got <= 0) break;
+            {
+                std::lock_guard lock(mutex_);
+                log_.append(buffer, static_cast<std::size_t>(got));
+            }
+            cv_.notify_all();
+        }
+        close(read_fd);
+        {
+            std::lock_guard lock(mutex_);
+            log_closed_ = true;
+        }
+        cv_.notify_all();
+    }
+
+    pid_t pid_ = -1;
+    std::optional<ExitStatus> status_;
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::string log_;
+    bool log_closed_ = false;
+    std::thread reader_;
+};
+
+// --------------------------------------------------------------------------------------------------------------
+// The test configuration
+
+// The rhythm the central scenario plays, and the parameters that make it learnable within seconds.
+constexpr int64_t kRhythmMs = 3000;       // one request every 3 s
+constexpr int kBackfillEvents = 20;       // -> 19 gaps of exactly 3000 ms
+constexpr int64_t kIdleBinMs = 250;       // analyzer bin; 3000 ms falls at the start of bin 12 = [3000, 3250)
+constexpr int64_t kReadyMarginMs = 1000;  // predictor: be ready this long before the bin where the gaps fell
+constexpr int64_t kLeadMarginMs = 200;    // scheduler: lead = ceil(load_ms * 1.1) + 200
+constexpr int64_t kModelLoadMs = 400;     // catalog load time of rhythm/a (the sim backend sleeps this long)
+
+std::string test_config_yaml() {
+    std::ostringstream yaml;
+    yaml << "log_level: info\n"
+            "http:\n"
+            "  bind: 127.0.0.1\n"
+            "  port: 3000\n"  // overridden by --port 0
+            "plugin_dirs:\n"
+            "  - \""
+         << WARMUP_TEST_PLUGIN_DIR
+         << "\"\n"
+            "budgets:\n"
+            "  memory_mb: 4000\n"
+            "  max_concurrent_warmups: 2\n"
+            "components:\n"
+            "  pattern_analyzer:\n"
+            "    plugin: org.warmup.analyzer.usage-pattern\n"
+            "    params: {idle_bin_ms: "
+         << kIdleBinMs
+         << ", idle_bins: 240}\n"
+            "  predictor:\n"
+            "    plugin: org.warmup.predictor.idle-histogram\n"
+            "    params: {min_samples: 5, ready_margin_ms: "
+         << kReadyMarginMs
+         << "}\n"
+            "  performance_model:\n"
+            "    plugin: org.warmup.performance.calibrated\n"
+            "  scheduler:\n"
+            "    plugin: org.warmup.scheduler.lead-time\n"
+            "    params: {lead_margin_ms: "
+         << kLeadMarginMs
+         << "}\n"
+            "  resource_policy:\n"
+            "    plugin: org.warmup.resource.lru\n"
+            "  queue_policy:\n"
+            "    plugin: org.warmup.queue.priority\n"
+            "  metrics:\n"
+            "    plugin: org.warmup.metrics.prometheus\n"
+            "  backend:\n"
+            "    plugin: org.warmup.backend.sim\n"
+            "    params: {time_scale: 1.0}\n"
+            "catalog:\n"
+            "  - {model: \"rhythm/a\", memory_mb: 1000, load_ms: "
+         << kModelLoadMs
+         << ", unload_ms: 50}\n"
+            "  - {model: \"embed/*\", memory_mb: 200, load_ms: 100}\n";
+    return yaml.str();
+}
+
+/// A running daemon on the test configuration plus an HTTP client bound to it.
+class WarmupdTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        const auto config = dir_.write("warmupd.yaml", test_config_yaml());
+        daemon_ = std::make_unique<Daemon>(std::vector<std::string>{"--config", config.string(), "--port", "0"});
+        port_ = daemon_->wait_until_listening();
+        ASSERT_GT(port_, 0) << "warmupd did not report its port; log:\n" << daemon_->log();
+        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+        client_->set_connection_timeout(5);
+        client_->set_read_timeout(10);
+    }
+
+    void TearDown() override {
+        if (HasFailure() && daemon_) std::cerr << "---- warmupd log ----\n" << daemon_->log() << "---- end ----\n";
+        client_.reset();
+        daemon_.reset();  // SIGKILL + reap if still running
+    }
+
+    /// GET `path` as JSON; fails the test (and returns null) on transport errors or a non-200 status.
+    json get_json(const std::string& path) {
+        const auto result = client_->Get(path);
+        if (!result) {
+            ADD_FAILURE() << "GET " << path << " failed: " << httplib::to_string(result.error());
+            return nullptr;
+        }
+        EXPECT_EQ(result->status, 200) << path << ": " << result->body;
+        return json::parse(result->body, nullptr, false);
+    }
+
+    /// POST an NDJSON body to /api/warmup/events; returns (status, parsed body).
+    std::pair<int, json> post_events(const std::string& body) {
+        const auto result = client_->Post("/api/warmup/events", body, "application/x-ndjson");
+        if (!result) {
+            ADD_FAILURE() << "POST /api/warmup/events failed: " << httplib::to_string(result.error());
+            return {0, nullptr};
+        }
+        return {result->status, json::parse(result->body, nullptr, false)};
+    }
+
+    json counters() { return get_json("/api/warmup/status")["counters"]; }
+
+    /// The status's "warm" entry of `model`, or null.
+    static json warm_entry(const json& status, const std::string& model) {
+        for (const auto& entry : status["warm"])
+            if (entry["model"] == model) return entry;
+        return nullptr;
+    }
+
+    TempDir dir_;
+    std::unique_ptr<Daemon> daemon_;
+    int port_ = 0;
+    std::unique_ptr<httplib::Client> client_;
+};
+
+/// The value of the first sample line of /metrics that starts with `series` ("name{labels}"), or nullopt.
+std::optional<double> metric_value(const std::string& metrics_text, const std::string& series) {
+    std::istringstream lines(metrics_text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.rfind(series, 0) == 0 && line.size() > series.size() && line[series.size()] == ' ')
+            return std::stod(line.substr(series.size() + 1));
+    }
+    return std::nullopt;
+}
+
+// --------------------------------------------------------------------------------------------------------------
+// Scenario: learn a rhythm, unload after use, pre-warm before the next use, serve it warm
+
+TEST_F(WarmupdTest, PrewarmsAModelBeforeItsNextRhythmicRequest) {
+    // 1. History: 20 requests 3000 ms apart, the last one now. One batch, so the first finds the model absent (demand
+    //    load) and the other 19 wait for that load: 20 cold requests, 1 demand load.
+    const int64_t last_ms = system_now_ms();
+    std::string history;
+    for (int i = 0; i < kBackfillEvents; ++i)
+        history +=
+            json{{"model", "rhythm/a"}, {"ts_ms", last_ms - (kBackfillEvents - 1 - i) * kRhythmMs}}.dump() + "\n";
+    const auto [post_status, post_body] = post_events(history);
+    ASSERT_EQ(post_status, 200) << post_body.dump();
+    EXPECT_EQ(post_body["accepted"], kBackfillEvents);
+
+    // 2. The demand load finishes, the waiting requests are served, and the plan (keep-alive 0: holding the model
+    //    3 s costs more than a pre-warm) unloads it at once.
+    json c;
+    ASSERT_TRUE(poll_until([&] { return (c = counters())["unloads"] == 1; }, 10s)) << c.dump();
+    EXPECT_EQ(c["events_accepted"], kBackfillEvents);
+    EXPECT_EQ(c["requests"], kBackfillEvents);
+    EXPECT_EQ(c["cold_requests"], kBackfillEvents);
+    EXPECT_EQ(c["warm_requests"], 0);
+    EXPECT_EQ(c["demand_loads"], 1);
+    EXPECT_EQ(c["loads_succeeded"], 1);
+
+    // 3. The learned plan, hand-computed from the idle histogram (19 gaps in bin 12 = [3000, 3250) ms):
+    //    keep-alive 0; pre-warm window [12 * 250 - ready_margin, 13 * 250) = [2000, 3250) ms after the last request;
+    //    conditional median of the next arrival: 12 * 250 + (9.5 / 19) * 250 = 3125 ms after it.
+    const json predictions = get_json("/api/warmup/predictions");
+    ASSERT_EQ(predictions["predictions"].size(), 1u) << predictions.dump();
+    const json& p = predictions["predictions"][0];
+    EXPECT_EQ(p["model"], "rhythm/a");
+    EXPECT_EQ(p["keep_until_ms"], last_ms);
+    EXPECT_EQ(p["warm_at_ms"], last_ms + 12 * kIdleBinMs - kReadyMarginMs);
+    EXPECT_EQ(p["next_arrival_ms"], last_ms + 12 * kIdleBinMs + kIdleBinMs / 2);
+    EXPECT_DOUBLE_EQ(p["confidence"].get<double>(), 19.0 / (19.0 + 10.0));  // gaps / (gaps + confidence_samples)
+    // The pre-warm is planned to start a lead before warm_at: lead = ceil(load * 1.1) + 200 with a load estimate of
+    // at least the catalog's 400 ms (the sim backend sleeps 400 ms, so no measurement is shorter), i.e. >= 640 ms.
+    // That puts the start (and the model ready) well before the next expected request at last + 3000.
+    if (p["residency"] == "absent") {
+        ASSERT_FALSE(p["planned_warm_start_at_ms"].is_null()) << p.dump();
+        const int64_t warm_start_ms = p["planned_warm_start_at_ms"].get<int64_t>();
+        EXPECT_LE(warm_start_ms, last_ms + 12 * kIdleBinMs - kReadyMarginMs - (kModelLoadMs * 11 / 10 + kLeadMarginMs));
+        EXPECT_GT(warm_start_ms, last_ms);
+    }
+
+    // 4. The pre-warm runs: the model comes back, ready and not yet used, and is held until the window's end.
+    json status;
+    ASSERT_TRUE(poll_until(
+        [&] {
+            status = get_json("/api/warmup/status");
+            const json entry = warm_entry(status, "rhythm/a");
+            return !entry.is_null() && entry["prewarmed_unused"] == true;
+        },
+        10s))
+        << status.dump();
+    EXPECT_EQ(warm_entry(status, "rhythm/a")["unload_at_ms"], last_ms + 13 * kIdleBinMs);
+    EXPECT_EQ(status["counters"]["prewarms_started"], 1);
+    EXPECT_EQ(status["counters"]["prewarms_used"], 0);
+    EXPECT_EQ(status["counters"]["unloads"], 1);
+    EXPECT_EQ(status["counters"]["loads_succeeded"], 2);
+
+    // 5. The next request on the rhythm comes while the model is pre-warmed: a warm hit that uses the pre-warm.
+    const auto [next_status, next_body] = post_events(R"({"model": "rhythm/a"})");
+    ASSERT_EQ(next_status, 200) << next_body.dump();
+    ASSERT_TRUE(poll_until([&] { return (c = counters())["requests"] == kBackfillEvents + 1; }, 10s)) << c.dump();
+    EXPECT_EQ(c["warm_requests"], 1);
+    EXPECT_EQ(c["cold_requests"], kBackfillEvents);
+    EXPECT_EQ(c["prewarms_used"], 1);
+    EXPECT_EQ(c["prewarms_wasted"], 0);
+    EXPECT_EQ(c["demand_loads"], 1);
+
+    // 6. The Prometheus view agrees.
+    const auto metrics = client_->Get("/metrics");
+    ASSERT_TRUE(metrics);
+    ASSERT_EQ(metrics->status, 200);
+    const auto warm = metric_value(metrics->body, R"(warmup_requests_total{arm="default",result="warm"})");
+    const auto cold = metric_value(metrics->body, R"(warmup_requests_total{arm="default",result="cold"})");
+    const auto started = metric_value(metrics->body, R"(warmup_warmups_started_total{arm="default"})");
+    const auto used = metric_value(metrics->body, R"(warmup_prewarms_used_total{arm="default"})");
+    ASSERT_TRUE(warm && cold && started && used) << metrics->body;
+    EXPECT_EQ(*warm, 1.0);
+    EXPECT_EQ(*cold, kBackfillEvents);
+    EXPECT_EQ(*started, 2.0);  // the demand load and the pre-warm
+    EXPECT_EQ(*used, 1.0);
+}
+
+// --------------------------------------------------------------------------------------------------------------
+// Ingest refusals
+
+TEST_F(WarmupdTest, MixedNdjsonAnswers400WithEachBadLineAndKeepsTheGoodOnes) {
+    const std::string body =
+        "{\"model\": \"rhythm/a\"}\n"                   // 1 good
+        "{\"model\": \"rhythm/a\"\n"                    // 2 malformed JSON
+        "{\"model\": \"embed/small\", \"count\": 2}\n"  // 3 good (glob entry), two requests
+        "{\"model\": \"nobody/knows\"}\n"               // 4 unknown model
+        "{\"count\": 1}\n"                              // 5 missing model
+        "\n"                                            // 6 blank
+        "{\"model\": \"rhythm/a\", \"ts_ms\": -4}\n"    // 7 negative time
+        "{\"model\": \"embed/other\"}\n";               // 8 good
+    const auto [status, answer] = post_events(body);
+    EXPECT_EQ(status, 400);
+    EXPECT_EQ(answer["accepted"], 3);
+    std::map<int, std::string> reasons;
+    for (const auto& refusal : answer["rejected"]) reasons[refusal["line"].get<int>()] = refusal["reason"];
+    const std::map<int, std::string> expected{
+        {2, "malformed JSON"},
+        {4, "unknown model 'nobody/knows' (no catalog entry matches it)"},
+        {5, "missing field 'model'"},
+        {7, "'ts_ms' must not be negative"},
+    };
+    EXPECT_EQ(reasons, expected) << answer.dump();
+
+    json c;
+    ASSERT_TRUE(poll_until([&] { return (c = counters())["events"] == 3; }, 10s)) << c.dump();
+    EXPECT_EQ(c["events_accepted"], 3);
+    EXPECT_EQ(c["events_refused"], 0);  // counts ingest-queue overflow only, not bad input
+    EXPECT_EQ(c["requests"], 4);        // 1 + 2 + 1
+}
+
+TEST_F(WarmupdTest, UnknownModelIsRefusedAndNothingIsIngested) {
+    const auto [ndjson_status, ndjson_answer] = post_events(R"({"model": "nobody/knows"})");
+    EXPECT_EQ(ndjson_status, 400);
+    EXPECT_EQ(ndjson_answer["accepted"], 0);
+    ASSERT_EQ(ndjson_answer["rejected"].size(), 1u) << ndjson_answer.dump();
+    EXPECT_EQ(ndjson_answer["rejected"][0]["line"], 1);
+    EXPECT_EQ(ndjson_answer["rejected"][0]["reason"], "unknown model 'nobody/knows' (no catalog entry matches it)");
+
+    // JSON array form: refusals name the item, not the line. "embed" alone does not match the glob "embed/*".
+    const auto array = client_->Post("/api/warmup/events", R"([{"model": "embed"}])", "application/json");
+    ASSERT_TRUE(array);
+    EXPECT_EQ(array->status, 400);
+    const json array_answer = json::parse(array->body);
+    ASSERT_EQ(array_answer["rejected"].size(), 1u) << array_answer.dump();
+    EXPECT_EQ(array_answer["rejected"][0]["item"], 1);
+    EXPECT_EQ(array_answer["rejected"][0]["reason"], "unknown model 'embed' (no catalog entry matches it)");
+
+    const json c = counters();
+    EXPECT_EQ(c["events_accepted"], 0);
+    EXPECT_EQ(c["events"], 0);
+    EXPECT_TRUE(get_json("/api/warmup/predictions")["predictions"].empty());
+}
+
+// --------------------------------------------------------------------------------------------------------------
+// Process behaviour
+
+TEST_F(WarmupdTest, SigtermStopsTheDaemonWithStatusZero) {
+    const auto health = client_->Get("/healthz");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+
+    ASSERT_EQ(kill(daemon_->pid(), SIGTERM), 0);
+    const auto status = daemon_->wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << "warmupd did not stop within the bounded wait";
+    EXPECT_TRUE(status->exited) << "killed by signal " << status->signal;
+    EXPECT_EQ(status->code, 0);
+    EXPECT_TRUE(daemon_->wait_for_log("SHUTDOWN done", kExitTimeout)) << daemon_->log();
+    EXPECT_FALSE(client_->Get("/healthz")) << "the port still answers after the daemon exited";
+}
+
+TEST(WarmupdConfig, BadConfigExitsWithStatus2AndNamesFileLineColumnAndKeyPath) {
+    TempDir dir;
+    // The test configuration with a negative memory budget; its key is at line 8, column 3.
+    const std::string yaml = test_config_yaml();
+    const std::string needle = "  memory_mb: 4000\n";
+    const auto at = yaml.find(needle);
+    ASSERT_NE(at, std::string::npos);
+    const std::string bad = yaml.substr(0, at) + "  memory_mb: -5\n" + yaml.substr(at + needle.size());
+    const int line = 1 + static_cast<int>(std::count(bad.begin(), bad.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+    ASSERT_EQ(line, 8);  // log_level, http (3 lines), plugin_dirs (2 lines), budgets, memory_mb
+    const auto config = dir.write("bad.yaml", bad);
+
+    Daemon daemon({"--config", config.string(), "--port", "0"}, Daemon::Capture::StderrOnly);
+    const auto status = daemon.wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << "warmupd did not exit; stderr:\n" << daemon.log();
+    EXPECT_TRUE(status->exited);
+    EXPECT_EQ(status->code, 2);
+    EXPECT_TRUE(daemon.wait_for_log_end(kExitTimeout));  // everything it wrote has been read
+    const std::string expected = config.string() + ":8:3: budgets.memory_mb: ";
+    EXPECT_NE(daemon.log().find(expected), std::string::npos) << "stderr:\n" << daemon.log();
+    EXPECT_EQ(daemon.log().find("listening"), std::string::npos);
+}
+
+}  // namespace

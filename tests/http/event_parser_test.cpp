@@ -1,0 +1,263 @@
+// Unit tests of parse_events_body (host/http/event_parser): the body of POST /api/warmup/events.
+//
+// What is pinned: both body shapes (JSON array, NDJSON), how positions are counted (1-based lines including blank
+// ones, 1-based array items), that CR of CRLF and blank lines are ignored, every refusal reason, that good items
+// survive next to bad ones, and the overlong-line limit at its exact boundary.
+#include "http/event_parser.hpp"
+
+#include <gtest/gtest.h>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace warmup::host {
+namespace {
+
+// --------------------------------------------------------------------------------------------------------------
+// Accepted shapes
+
+TEST(EventParser, JsonArrayKeepsEveryFieldAndNumbersItemsFromOne) {
+    const ParsedBody body = parse_events_body(
+        R"([{"model": "llama3:8b"}, {"model": "phi3:mini", "ts_ms": 1700000000123, "tenant": "acme", "count": 3}])");
+    EXPECT_TRUE(body.is_array);
+    EXPECT_TRUE(body.rejected.empty());
+    ASSERT_EQ(body.events.size(), 2u);
+
+    EXPECT_EQ(body.events[0].position, 1u);
+    EXPECT_EQ(body.events[0].model, "llama3:8b");
+    EXPECT_FALSE(body.events[0].ts_ms.has_value());  // absent: the server stamps its own clock
+    EXPECT_EQ(body.events[0].tenant, "");
+    EXPECT_EQ(body.events[0].count, 1u);  // default count
+
+    EXPECT_EQ(body.events[1].position, 2u);
+    EXPECT_EQ(body.events[1].model, "phi3:mini");
+    ASSERT_TRUE(body.events[1].ts_ms.has_value());
+    EXPECT_EQ(*body.events[1].ts_ms, 1700000000123);
+    EXPECT_EQ(body.events[1].tenant, "acme");
+    EXPECT_EQ(body.events[1].count, 3u);
+}
+
+TEST(EventParser, JsonArrayMayStartAfterWhitespace) {
+    const ParsedBody body = parse_events_body(" \r\n\t[{\"model\": \"a\"}]\n");
+    EXPECT_TRUE(body.is_array);
+    ASSERT_EQ(body.events.size(), 1u);
+    EXPECT_EQ(body.events[0].position, 1u);
+}
+
+TEST(EventParser, EmptyJsonArrayAndEmptyBodyYieldNothing) {
+    const ParsedBody array = parse_events_body("[]");
+    EXPECT_TRUE(array.is_array);
+    EXPECT_TRUE(array.events.empty());
+    EXPECT_TRUE(array.rejected.empty());
+
+    const ParsedBody empty = parse_events_body("");
+    EXPECT_FALSE(empty.is_array);
+    EXPECT_TRUE(empty.events.empty());
+    EXPECT_TRUE(empty.rejected.empty());
+}
+
+TEST(EventParser, NdjsonCountsBlankLinesInPositionsButSkipsThem) {
+    // Line 1 blank, 2 event, 3 blank, 4 only CR, 5 spaces and a tab, 6 event (no trailing newline).
+    const ParsedBody body = parse_events_body("\n{\"model\":\"a\"}\n\n\r\n  \t\n{\"model\":\"b\",\"count\":2}");
+    EXPECT_FALSE(body.is_array);
+    EXPECT_TRUE(body.rejected.empty());
+    ASSERT_EQ(body.events.size(), 2u);
+    EXPECT_EQ(body.events[0].position, 2u);
+    EXPECT_EQ(body.events[0].model, "a");
+    EXPECT_EQ(body.events[1].position, 6u);
+    EXPECT_EQ(body.events[1].model, "b");
+    EXPECT_EQ(body.events[1].count, 2u);
+}
+
+TEST(EventParser, NdjsonWithCrlfLineEndsParsesEveryLine) {
+    const ParsedBody body = parse_events_body("{\"model\":\"a\",\"ts_ms\":10}\r\n{\"model\":\"b\",\"ts_ms\":20}\r\n");
+    EXPECT_TRUE(body.rejected.empty());
+    ASSERT_EQ(body.events.size(), 2u);
+    EXPECT_EQ(body.events[0].position, 1u);
+    EXPECT_EQ(*body.events[0].ts_ms, 10);
+    EXPECT_EQ(body.events[1].position, 2u);
+    EXPECT_EQ(*body.events[1].ts_ms, 20);
+}
+
+TEST(EventParser, NullOptionalFieldsCountAsAbsentAndBoundsAreInclusive) {
+    const ParsedBody body = parse_events_body(
+        "{\"model\":\"a\",\"ts_ms\":null,\"tenant\":null,\"count\":null}\n"
+        "{\"model\":\"b\",\"ts_ms\":0,\"count\":1000000}\n");
+    EXPECT_TRUE(body.rejected.empty());
+    ASSERT_EQ(body.events.size(), 2u);
+    EXPECT_FALSE(body.events[0].ts_ms.has_value());
+    EXPECT_EQ(body.events[0].tenant, "");
+    EXPECT_EQ(body.events[0].count, 1u);
+    ASSERT_TRUE(body.events[1].ts_ms.has_value());
+    EXPECT_EQ(*body.events[1].ts_ms, 0);        // the epoch itself is a valid time
+    EXPECT_EQ(body.events[1].count, 1000000u);  // the largest count allowed
+}
+
+// --------------------------------------------------------------------------------------------------------------
+// Refusals, one per reason
+
+struct RefusalCase {
+    const char* name;  ///< test-name suffix
+    const char* line;
+    const char* reason;
+};
+
+// Test names and failure messages show the case's name, not the struct's bytes.
+void PrintTo(const RefusalCase& refusal, std::ostream* out) { *out << refusal.name; }
+
+class EventParserRefusal : public ::testing::TestWithParam<RefusalCase> {};
+
+TEST_P(EventParserRefusal, RefusesTheItemWithItsReasonAtItsLine) {
+    // The bad item is on line 2, between two good ones: the good ones stay, the bad one is named by its line.
+    const std::string text = std::string("{\"model\":\"good-1\"}\n") + GetParam().line + "\n{\"model\":\"good-3\"}\n";
+    const ParsedBody body = parse_events_body(text);
+    EXPECT_FALSE(body.is_array);
+    ASSERT_EQ(body.rejected.size(), 1u) << GetParam().line;
+    EXPECT_EQ(body.rejected[0].position, 2u);
+    EXPECT_EQ(body.rejected[0].reason, GetParam().reason);
+    ASSERT_EQ(body.events.size(), 2u);
+    EXPECT_EQ(body.events[0].position, 1u);
+    EXPECT_EQ(body.events[0].model, "good-1");
+    EXPECT_EQ(body.events[1].position, 3u);
+    EXPECT_EQ(body.events[1].model, "good-3");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryReason, EventParserRefusal,
+    ::testing::Values(
+        RefusalCase{"UnterminatedObject", R"({"model": "a")", "malformed JSON"},      // unterminated object
+        RefusalCase{"TrailingJunk", R"({"model": "a"} trailing)", "malformed JSON"},  // junk after the object
+        RefusalCase{"MissingModel", R"({"ts_ms": 5})", "missing field 'model'"},
+        RefusalCase{"ModelNotString", R"({"model": 5})", "'model' must be a string"},
+        RefusalCase{"EmptyModel", R"({"model": ""})", "'model' must not be empty"},
+        RefusalCase{"TsMsString", R"({"model": "a", "ts_ms": "5"})",
+                    "'ts_ms' must be an integer (milliseconds since the epoch)"},
+        RefusalCase{"TsMsFraction", R"({"model": "a", "ts_ms": 1.5})",
+                    "'ts_ms' must be an integer (milliseconds since the epoch)"},
+        RefusalCase{"NegativeTsMs", R"({"model": "a", "ts_ms": -1})", "'ts_ms' must not be negative"},
+        RefusalCase{"TenantNotString", R"({"model": "a", "tenant": 7})", "'tenant' must be a string"},
+        RefusalCase{"CountString", R"({"model": "a", "count": "2"})", "'count' must be an integer"},
+        RefusalCase{"CountZero", R"({"model": "a", "count": 0})", "'count' must be between 1 and 1000000"},
+        RefusalCase{"CountTooLarge", R"({"model": "a", "count": 1000001})", "'count' must be between 1 and 1000000"},
+        RefusalCase{"CountNegative", R"({"model": "a", "count": -3})", "'count' must be between 1 and 1000000"},
+        RefusalCase{"UnknownField", R"({"model": "a", "modle": "b"})",
+                    "unknown field 'modle' (expected model, ts_ms, tenant, count)"},
+        RefusalCase{"StringLine", R"("just a string")", "expected a JSON object"},
+        RefusalCase{"NumberLine", "42", "expected a JSON object"},
+        RefusalCase{"NullLine", "null", "expected a JSON object"},
+        // An array inside NDJSON (not the body's first item) is one bad line, not a JSON-array body.
+        RefusalCase{"ArrayLine", R"([{"model": "a"}])", "expected a JSON object"}),
+    [](const ::testing::TestParamInfo<RefusalCase>& info) { return std::string(info.param.name); });
+
+TEST(EventParser, UnknownFieldIsReportedEvenWhenModelIsMissing) {
+    // A misspelt "model" must be named as such, not reported as a missing field: that is the useful message.
+    const ParsedBody body = parse_events_body(R"({"modle": "a"})");
+    ASSERT_EQ(body.rejected.size(), 1u);
+    EXPECT_EQ(body.rejected[0].reason, "unknown field 'modle' (expected model, ts_ms, tenant, count)");
+}
+
+TEST(EventParser, ManyBadLinesAreEachReportedInOrderWithGoodOnesKept) {
+    const ParsedBody body = parse_events_body(
+        "{\"model\":\"a\"}\n"               // 1 good
+        "not json\n"                        // 2 malformed
+        "\n"                                // 3 blank
+        "{\"model\":\"b\",\"count\":0}\n"   // 4 count 0
+        "{\"model\":\"c\"}\r\n"             // 5 good (CRLF)
+        "{\"count\":2}\n"                   // 6 missing model
+        "{\"model\":\"d\",\"ts_ms\":-5}");  // 7 negative ts
+    ASSERT_EQ(body.events.size(), 2u);
+    EXPECT_EQ(body.events[0].position, 1u);
+    EXPECT_EQ(body.events[0].model, "a");
+    EXPECT_EQ(body.events[1].position, 5u);
+    EXPECT_EQ(body.events[1].model, "c");
+    ASSERT_EQ(body.rejected.size(), 4u);
+    EXPECT_EQ(body.rejected[0].position, 2u);
+    EXPECT_EQ(body.rejected[0].reason, "malformed JSON");
+    EXPECT_EQ(body.rejected[1].position, 4u);
+    EXPECT_EQ(body.rejected[1].reason, "'count' must be between 1 and 1000000");
+    EXPECT_EQ(body.rejected[2].position, 6u);
+    EXPECT_EQ(body.rejected[2].reason, "missing field 'model'");
+    EXPECT_EQ(body.rejected[3].position, 7u);
+    EXPECT_EQ(body.rejected[3].reason, "'ts_ms' must not be negative");
+}
+
+TEST(EventParser, JsonArrayRefusesBadItemsByIndexAndKeepsTheRest) {
+    const ParsedBody body = parse_events_body(
+        R"([{"model": "a"}, 17, {"model": "b", "count": 0}, {"model": "c", "extra": true}, {"model": "d"}])");
+    EXPECT_TRUE(body.is_array);
+    ASSERT_EQ(body.events.size(), 2u);
+    EXPECT_EQ(body.events[0].position, 1u);
+    EXPECT_EQ(body.events[0].model, "a");
+    EXPECT_EQ(body.events[1].position, 5u);
+    EXPECT_EQ(body.events[1].model, "d");
+    ASSERT_EQ(body.rejected.size(), 3u);
+    EXPECT_EQ(body.rejected[0].position, 2u);
+    EXPECT_EQ(body.rejected[0].reason, "expected a JSON object");
+    EXPECT_EQ(body.rejected[1].position, 3u);
+    EXPECT_EQ(body.rejected[1].reason, "'count' must be between 1 and 1000000");
+    EXPECT_EQ(body.rejected[2].position, 4u);
+    EXPECT_EQ(body.rejected[2].reason, "unknown field 'extra' (expected model, ts_ms, tenant, count)");
+}
+
+TEST(EventParser, MalformedJsonArrayIsOneRefusalAtPositionZeroWithTheByteOffset) {
+    // A broken array cannot be split into items: nothing is accepted, and the refusal says where parsing stopped.
+    // "[{\"model\": \"a\"}, x]": the unexpected 'x' is the 18th byte.
+    const ParsedBody body = parse_events_body(R"([{"model": "a"}, x])");
+    EXPECT_TRUE(body.is_array);
+    EXPECT_TRUE(body.events.empty());
+    ASSERT_EQ(body.rejected.size(), 1u);
+    EXPECT_EQ(body.rejected[0].position, 0u);
+    EXPECT_EQ(body.rejected[0].reason.rfind("malformed JSON array at byte 18: ", 0), 0u) << body.rejected[0].reason;
+}
+
+TEST(EventParser, UnterminatedJsonArrayIsRefused) {
+    const ParsedBody body = parse_events_body(R"([{"model": "a"},)");
+    EXPECT_TRUE(body.is_array);
+    EXPECT_TRUE(body.events.empty());
+    ASSERT_EQ(body.rejected.size(), 1u);
+    EXPECT_EQ(body.rejected[0].position, 0u);
+    EXPECT_EQ(body.rejected[0].reason.rfind("malformed JSON array at byte ", 0), 0u) << body.rejected[0].reason;
+}
+
+// --------------------------------------------------------------------------------------------------------------
+// Line length limit
+
+TEST(EventParser, LineOfExactlyTheLimitIsParsedOneByteMoreIsRefused) {
+    const std::string at_limit = R"({"model":"abcdefgh"})";     // 20 bytes
+    const std::string over_limit = R"({"model":"abcdefghi"})";  // 21 bytes
+    ASSERT_EQ(at_limit.size(), 20u);
+    ASSERT_EQ(over_limit.size(), 21u);
+    // The CR of a CRLF line end is not part of the line: line 3 is 20 bytes of content plus CR and is accepted.
+    const ParsedBody body = parse_events_body(at_limit + "\n" + over_limit + "\n" + at_limit + "\r\n", 20);
+    ASSERT_EQ(body.events.size(), 2u);
+    EXPECT_EQ(body.events[0].position, 1u);
+    EXPECT_EQ(body.events[0].model, "abcdefgh");
+    EXPECT_EQ(body.events[1].position, 3u);
+    ASSERT_EQ(body.rejected.size(), 1u);
+    EXPECT_EQ(body.rejected[0].position, 2u);
+    EXPECT_EQ(body.rejected[0].reason, "line longer than 20 bytes");
+}
+
+TEST(EventParser, OverlongLineIsRefusedWithoutParsingIt) {
+    // Not even valid JSON: the length check comes first, so the reason is the length, not "malformed JSON".
+    const std::string huge(64, 'x');
+    const ParsedBody body = parse_events_body("{\"model\":\"a\"}\n" + huge + "\n", 32);
+    ASSERT_EQ(body.events.size(), 1u);
+    ASSERT_EQ(body.rejected.size(), 1u);
+    EXPECT_EQ(body.rejected[0].position, 2u);
+    EXPECT_EQ(body.rejected[0].reason, "line longer than 32 bytes");
+}
+
+TEST(EventParser, DefaultLimitIsOneMebibyte) {
+    // A valid event padded with spaces to just over 1 MiB is refused by length under the default limit.
+    std::string padded = "{\"model\":\"a\"}";
+    padded.append((std::size_t{1} << 20) + 1 - padded.size(), ' ');
+    const ParsedBody body = parse_events_body(padded);
+    ASSERT_EQ(body.rejected.size(), 1u);
+    EXPECT_EQ(body.rejected[0].reason, "line longer than 1048576 bytes");
+    EXPECT_TRUE(body.events.empty());
+}
+
+}  // namespace
+}  // namespace warmup::host
