@@ -219,9 +219,11 @@ void WarmupEngine::fallback_plan(warmup_model_index model, warmup_time_ms now_ms
 
 void WarmupEngine::refresh_timer(warmup_model_index model) {
     const ModelSlot& state = models_[model];
-    warmup_time_ms due = state.retry_at;
-    if (state.residency == WARMUP_RESIDENCY_READY) due = std::min(due, state.unload_at);
-    if (state.residency == WARMUP_RESIDENCY_ABSENT) due = std::min(due, state.warm_start_at);
+    // A retry only applies to an absent model: counting a stale retry_at of a model that got loaded another way
+    // would keep a timer due in the past, and run_timers would spin on it.
+    warmup_time_ms due = kNever;
+    if (state.residency == WARMUP_RESIDENCY_READY) due = state.unload_at;
+    if (state.residency == WARMUP_RESIDENCY_ABSENT) due = std::min(state.retry_at, state.warm_start_at);
     timers_.set(model, due);
 }
 
@@ -274,6 +276,7 @@ double WarmupEngine::estimate_memory_mb(warmup_model_index model, double* load_m
 void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms) {
     ModelSlot& state = slot(model);
     if (state.residency != WARMUP_RESIDENCY_ABSENT) return;
+    state.retry_at = kNever;  // this load supersedes a pending retry (a pre-warm or a request came first)
     double load_ms = 0;
     state.need_mb = estimate_memory_mb(model, &load_ms);
     state.reason = reason;

@@ -175,7 +175,10 @@ struct ArmRun {
     void advance_to(int64_t t) {
         for (;;) {
             const int64_t completion_ms = executor->next_completion_ms();
-            const int64_t timer_ms = engine->next_timer_ms();
+            // A plan may set a time that has already gone by (e.g. "unload right after the use" decided when the
+            // load completes): such a timer fires now, never back in time, or a load would start in the past.
+            const int64_t due_ms = engine->next_timer_ms();
+            const int64_t timer_ms = due_ms == kNever ? kNever : std::max(due_ms, clock.now_ms());
             if (completion_ms <= t && completion_ms <= timer_ms) {
                 timeline_to(completion_ms);
                 clock.set(completion_ms);
@@ -217,7 +220,15 @@ struct ArmRun {
         engine->settle(end_ms);
         engine->account_resident_idle(end_ms);
         engine->flush_metrics();
-        timeline_to(end_ms + kTimelineResolutionMs);  // close the last (partial) bucket
+        // The last bucket is partial: it ends with the replay. Settling past end_ms would add memory-time that
+        // depends only on where the 10-minute grid falls.
+        const auto& c = engine->counters();
+        const int64_t width_ms = end_ms - bucket_start_ms;
+        if (width_ms > 0 || c.requests > bucket_requests_base)
+            timeline.push_back({bucket_start_ms, width_ms, c.requests - bucket_requests_base,
+                                c.cold_requests - bucket_cold_base,
+                                width_ms > 0 ? (c.loaded_mb_ms - bucket_loaded_base) / static_cast<double>(width_ms)
+                                             : engine->used_mb()});
         cpu_seconds += thread_cpu_seconds() - started;
     }
 };
@@ -474,9 +485,16 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
     Progress progress(options.progress);
     TraceEvent event{};
     int64_t first_ms = kNever, last_ms = kNever;
-    for (bool more = true; more;) {
+    bool pending = false;  // `event` was read but belongs to the next chunk
+    for (bool more = true; more || pending;) {
         chunk.clear();
-        while (chunk.size() < kChunkEvents && (more = trace->next(event))) {
+        // A chunk never splits the events of one timestamp: the engine must see them as one batch.
+        while (pending || (more = trace->next(event))) {
+            if (chunk.size() >= kChunkEvents && event.ts_ms != chunk.back().ts_ms) {
+                pending = true;
+                break;
+            }
+            pending = false;
             if (event.tenant >= tenant_hashes.size()) {
                 const auto old = tenant_hashes.size();
                 tenant_hashes.resize(event.tenant + 1);

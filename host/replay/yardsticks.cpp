@@ -44,7 +44,8 @@ void OraclePredictor::predict(warmup_time_ms now_ms, const warmup_usage_pattern&
     const auto info = host().model_info(pattern.model);
     const double load_ms = info ? info->load_ms : 0;
     // Lean: unload after use unless the next request comes within one load time (then reloading could not make it).
-    if (next == kNever || static_cast<double>(next - anchor) > load_ms) {
+    // A model never used yet is planned ahead of its first request: pre-warm it rather than hold it from now on.
+    if (pattern.last_seen_ms == kNever || next == kNever || static_cast<double>(next - anchor) > load_ms) {
         out.keep_until_ms = anchor;
     } else {
         out.keep_until_ms = next;
