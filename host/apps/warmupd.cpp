@@ -2,12 +2,18 @@
 //
 //   warmupd [--config FILE] [--port N] [--bind ADDRESS]
 //
+// SIGHUP (or POST /api/warmup/config/reload, or reload.watch_file: true) reloads the configuration file: the
+// components whose choice or params changed are hot-swapped.
+//
 // Exit status: 0 after a clean stop, 2 when the configuration or a plugin is refused (nothing is started), 1 when
 // the HTTP port cannot be bound.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <thread>
 #include <filesystem>
 #include <iostream>
 
@@ -46,6 +52,7 @@ int main(int argc, char** argv) {
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);  // reload the configuration file
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     Config config;
@@ -73,6 +80,7 @@ int main(int argc, char** argv) {
         spdlog::critical("PLUGIN_LOAD_ERROR {}", error.what());
         return 2;
     }
+    runtime->set_http_overrides(bind, port ? std::optional<uint16_t>(static_cast<uint16_t>(*port)) : std::nullopt);
     runtime->start();
     HttpApi api(*runtime);
     int bound_port = 0;
@@ -87,9 +95,40 @@ int main(int argc, char** argv) {
     spdlog::info("STARTUP warmupd listening on http://{}:{} (config {})", config.http.bind, bound_port,
                  config.display_name);
 
+    // Opt-in: reload when the configuration file changes (modification time or size), polled.
+    std::atomic<bool> watching{config.reload_watch_file && !config.source_file.empty()};
+    std::thread watcher;
+    if (watching) {
+        watcher = std::thread([&] {
+            namespace fs = std::filesystem;
+            auto stamp = [&] {
+                std::error_code error;
+                const auto time = fs::last_write_time(config.source_file, error);
+                const auto size = fs::file_size(config.source_file, error);
+                return std::pair{error ? fs::file_time_type{} : time, error ? 0 : size};
+            };
+            auto seen = stamp();
+            while (watching) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(config.reload_poll_ms));
+                const auto now = stamp();
+                if (now == seen) continue;
+                seen = now;
+                spdlog::info("CONFIG_RELOAD {} changed on disk", config.source_file.string());
+                spdlog::info("CONFIG_RELOAD result {}", reload_json(runtime->reload_from_file()).dump());
+            }
+        });
+    }
+
     int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
+    for (;;) {
+        sigwait(&stop_signals, &signal_number);
+        if (signal_number != SIGHUP) break;
+        spdlog::info("CONFIG_RELOAD SIGHUP received, reloading {}", config.source_file.string());
+        spdlog::info("CONFIG_RELOAD result {}", reload_json(runtime->reload_from_file()).dump());
+    }
     spdlog::info("SHUTDOWN received {}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    watching = false;
+    if (watcher.joinable()) watcher.join();
     api.stop();
     runtime->stop();
     spdlog::info("SHUTDOWN done");

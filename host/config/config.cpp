@@ -249,6 +249,7 @@ class ConfigReader {
                 {"catalog", true, [&](const YAML::Node& value, const std::string& path) { read_catalog(value, path); }},
                 {"arms", false, [&](const YAML::Node& value, const std::string& path) { read_arms(value, path); }},
                 {"replay", false, [&](const YAML::Node& value, const std::string& path) { read_replay(value, path); }},
+                {"reload", false, [&](const YAML::Node& value, const std::string& path) { read_reload(value, path); }},
             });
 
         if (!plugin_dirs_given) {
@@ -659,6 +660,23 @@ class ConfigReader {
                      config_.timeline_buckets = static_cast<uint32_t>(read_integer(value, key_path, 10, 10000));
                  }},
             });
+    }
+
+    void read_reload(const YAML::Node& node, const std::string& path) {
+        read_mapping(node, path,
+                     {
+                         {"watch_file", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              bool watch = false;
+                              if (!value.IsScalar() || !YAML::convert<bool>::decode(value, watch))
+                                  fail(key_path, "expected true or false, got " + describe_node(value));
+                              config_.reload_watch_file = watch;
+                          }},
+                         {"poll_ms", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.reload_poll_ms = static_cast<uint32_t>(read_integer(value, key_path, 100, 3600000));
+                          }},
+                     });
     }
 
     Config& config_;

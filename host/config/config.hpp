@@ -52,6 +52,9 @@
 //   replay:
 //     seed: 1                       # integer 0..2^64-1                                          default 1
 //     timeline_buckets: 200         # integer 10..10000, points in the report's time charts      default 200
+//   reload:                         # live reload of this file by warmupd
+//     watch_file: false             # bool: reload when the file's modification time or size changes default false
+//     poll_ms: 1000                 # integer 100..3600000, how often the file is checked          default 1000
 //
 // Positions: every error and every locate() answer is "<file>:<line>:<col>" with 1-based line and column. A key path
 // ("budgets.memory_mb", "catalog[2].load_ms") is located at its KEY (list items at the item), so an error about a value
@@ -181,6 +184,8 @@ struct Config {
     std::vector<Arm> arms;
     uint64_t replay_seed = 1;
     uint32_t timeline_buckets = 200;
+    bool reload_watch_file = false;  ///< reload.watch_file: reload when the file changes (opt-in)
+    uint32_t reload_poll_ms = 1000;  ///< reload.poll_ms: how often the file is checked, 100..3600000
     std::string source_text;  ///< the raw YAML, as loaded
 
     /// Every key path of the document (including inside params subtrees and list items, e.g.

@@ -147,6 +147,13 @@ class WarmupEngine {
     /// Buffers one metric event for the sink (flushed in batches). Also used by the owner for loop-level metrics.
     void metric(warmup_metric_kind kind, warmup_model_index model, warmup_time_ms ts_ms, double value);
 
+    /// A new configured budget (reload); the resource policy may lower it. Takes effect for the next load.
+    void set_memory_budget_mb(double configured_mb) {
+        options_.memory_budget_mb = configured_mb;
+        budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self, configured_mb);
+        if (!(budget_mb_ > 0)) budget_mb_ = configured_mb;
+    }
+
     /// Sends buffered metric events to the metrics sink.
     void flush_metrics();
 

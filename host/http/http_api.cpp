@@ -72,6 +72,21 @@ json plugins_json(const PluginSet& plugins) {
 
 }  // namespace
 
+json reload_json(const ReloadResult& result) {
+    if (!result.ok) return json{{"status", "failed"}, {"stage", result.stage}, {"error", result.error}, {"notes", result.notes}};
+    json changes = json::array();
+    for (const auto& change : result.changes)
+        changes.push_back({{"slot", change.slot}, {"from", change.from}, {"to", change.to}, {"state", change.state}});
+    return json{{"status", result.changes.empty() ? "unchanged" : "reloaded"},
+                {"changed", changes},
+                {"notes", result.notes},
+                {"pause_us", result.pause_us}};
+}
+
+void reply_reload(httplib::Response& response, const ReloadResult& result) {
+    reply(response, result.ok ? 200 : result.http_status, reload_json(result));
+}
+
 uint32_t tenant_hash(std::string_view tenant) noexcept {
     if (tenant.empty()) return 0;
     uint32_t hash = 2166136261u;
@@ -213,6 +228,13 @@ void HttpApi::routes() {
             return json{{"now_ms", now_ms}, {"predictions", list}};
         });
         reply(response, 200, predictions);
+    });
+
+    server_.Post("/api/warmup/config/reload", [this](const httplib::Request&, httplib::Response& response) {
+        reply_reload(response, runtime_.reload_from_file());
+    });
+    server_.Post("/api/warmup/config/rollback", [this](const httplib::Request&, httplib::Response& response) {
+        reply_reload(response, runtime_.rollback());
     });
 
     server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {

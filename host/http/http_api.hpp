@@ -5,6 +5,7 @@
 #pragma once
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -35,6 +36,10 @@ class HttpApi {
     std::thread thread_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
+
+/// The JSON answer of a reload or rollback (also logged by warmupd for SIGHUP and file-watch reloads).
+nlohmann::json reload_json(const ReloadResult& result);
+void reply_reload(httplib::Response& response, const ReloadResult& result);
 
 /// FNV-1a of a tenant name (0 for none), the tenant_hash carried by usage events.
 uint32_t tenant_hash(std::string_view tenant) noexcept;

@@ -17,6 +17,9 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 #include <stdexcept>
 #include <thread>
 
@@ -29,6 +32,23 @@
 
 namespace warmup::host {
 
+/// What a reload did (or why it did nothing). JSON-ready for the HTTP answer.
+struct ReloadResult {
+    struct SlotChange {
+        std::string slot;
+        std::string from;   ///< "<id>@<version>"
+        std::string to;
+        std::string state;  ///< "handed over (<schema>)" or "started cold: <why>"
+    };
+    bool ok = false;
+    int http_status = 200;           ///< 200 done, 400 invalid config, 409 nothing to reload, 422 plugin, 500 hand-off
+    std::string stage;               ///< on failure: "config", "load", "state"
+    std::string error;
+    std::vector<SlotChange> changes; ///< empty: nothing changed
+    std::vector<std::string> notes;  ///< settings that need a restart, budgets applied, ...
+    double pause_us = 0;             ///< how long the control loop stood still to publish the new set
+};
+
 class LiveRuntime {
   public:
     /// Loads every plugin of `config` (throws StartupError; nothing is started then). Does not start threads.
@@ -40,6 +60,20 @@ class LiveRuntime {
     void start();
     /// Stops the control thread and waits for running backend calls. Idempotent.
     void stop();
+
+    /// [any thread but the control thread] Replaces the components whose choice or params changed in `next`,
+    /// handing state over where both sides share a state schema, between two control-loop steps. Any failure leaves
+    /// the running set exactly as it was. Reloads are serialised.
+    ReloadResult reload(Config next);
+    /// Re-reads the configuration file the daemon started with (or was last reloaded from).
+    ReloadResult reload_from_file();
+    /// Returns to the configuration that was running before the last successful reload.
+    ReloadResult rollback();
+    /// Command-line overrides of http.bind / http.port, re-applied to every configuration read for a reload.
+    void set_http_overrides(std::optional<std::string> bind, std::optional<uint16_t> port) {
+        bind_override_ = std::move(bind);
+        port_override_ = port;
+    }
 
     /// [any] Queues one usage event; false when the bounded ingest queue is full (the caller answers 503).
     bool try_ingest(const warmup_usage_event& event);
@@ -60,6 +94,7 @@ class LiveRuntime {
     [[nodiscard]] uint64_t refused_events() const noexcept { return refused_events_.load(); }
     [[nodiscard]] Catalog& catalog() noexcept { return catalog_; }
     [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
+    /// The configuration the daemon started with (HTTP settings; immutable).
     [[nodiscard]] const Config& config() const noexcept { return config_; }
     /// Only on the control thread (inside call_on_control).
     [[nodiscard]] const PluginSet& plugins() const noexcept { return *plugins_; }
@@ -76,12 +111,19 @@ class LiveRuntime {
 
     void control_loop();
     void wake();
+    ReloadResult apply(Config next, bool is_rollback);
 
     Config config_;
     SystemClock clock_;
     Catalog catalog_;
     PluginLoader loader_;
-    std::unique_ptr<PluginSet> plugins_;
+    std::unique_ptr<PluginSet> plugins_;   // replaced only on the control thread, under reload_mutex_
+
+    std::mutex reload_mutex_;
+    Config running_config_;                // the configuration of plugins_ (under reload_mutex_)
+    std::optional<Config> previous_config_; // for rollback (under reload_mutex_)
+    std::optional<std::string> bind_override_;
+    std::optional<uint16_t> port_override_;
     std::unique_ptr<WorkerExecutor> executor_;
     std::unique_ptr<WarmupEngine> engine_;
 

@@ -241,8 +241,9 @@ void UsagePatternAnalyzer::refresh_view(warmup_model_index model) {
     ModelStats& stats = state_.stats[model];
     const uint64_t* counts = &state_.calendar_counts[std::size_t{model} * kCalendarSlots];
     double* shares = &calendar_shares_[std::size_t{model} * kCalendarSlots];
-    const double total = static_cast<double>(stats.request_count);
-    for (uint32_t i = 0; i < kCalendarSlots; ++i) shares[i] = total > 0 ? static_cast<double>(counts[i]) / total : 0.0;
+    // One division, then multiplies: this runs after every observed batch of the model (the replay's hot path).
+    const double inverse_total = stats.request_count > 0 ? 1.0 / static_cast<double>(stats.request_count) : 0.0;
+    for (uint32_t i = 0; i < kCalendarSlots; ++i) shares[i] = static_cast<double>(counts[i]) * inverse_total;
 
     const FollowerSlot* slots = &state_.follower_slots[std::size_t{model} * config_.max_followers];
     warmup_follower* sorted = &followers_sorted_[std::size_t{model} * config_.max_followers];
@@ -250,9 +251,12 @@ void UsagePatternAnalyzer::refresh_view(warmup_model_index model) {
     // Sort by count, ties by model index so the order is deterministic; k <= kMaxFollowers, no allocation.
     std::array<const FollowerSlot*, kMaxFollowers> order{};
     for (uint32_t i = 0; i < stats.followers_used; ++i) order[i] = &slots[i];
-    std::sort(order.begin(), order.begin() + stats.followers_used, [](const FollowerSlot* a, const FollowerSlot* b) {
+    // Insertion sort: k <= kMaxFollowers and the order barely changes between calls, so it is near-linear.
+    const auto before = [](const FollowerSlot* a, const FollowerSlot* b) {
         return a->count != b->count ? a->count > b->count : a->model < b->model;
-    });
+    };
+    for (uint32_t i = 1; i < stats.followers_used; ++i)
+        for (uint32_t j = i; j > 0 && before(order[j], order[j - 1]); --j) std::swap(order[j], order[j - 1]);
     for (uint32_t i = 0; i < stats.followers_used; ++i)
         sorted[i] = warmup_follower{order[i]->model,
                                     static_cast<float>(std::min(1.0, static_cast<double>(order[i]->count) / arrivals))};

@@ -113,6 +113,7 @@ IdleHistogramPredictor::IdleHistogramPredictor(sdk::Host host, sdk::Params& para
         params.get_int("max_prewarm_windows", config_.max_prewarm_windows, 0, kMaxPrewarmWindows));
     config_.plan_refresh_fraction = params.get_double("plan_refresh_fraction", config_.plan_refresh_fraction, 0, 10);
     config_.calendar_prewarm = params.get_bool("calendar_prewarm", config_.calendar_prewarm);
+    config_.count_waiting_requests = params.get_bool("count_waiting_requests", config_.count_waiting_requests);
 }
 
 const IdleHistogramPredictor::ModelPlan& IdleHistogramPredictor::plan_for(const warmup_usage_pattern& pattern) {
@@ -150,7 +151,14 @@ void IdleHistogramPredictor::compute_plan(const warmup_usage_pattern& pattern, M
     const auto info = host().model_info(pattern.model);
     const double memory_mb = info && info->memory_mb > 0 ? info->memory_mb : config_.reference_memory_mb;
     const double load_ms = info && info->load_ms > 0 ? info->load_ms : config_.default_load_ms;
-    const double cold = config_.cold_start_cost_ratio * load_ms * config_.reference_memory_mb / memory_mb;
+    // A cold load is paid by every request that arrives before it completes, not just the first: a model busy at
+    // `ewma_rate_per_s` when it was last used (10-minute half-life by default: the rate of its latest burst, a proxy
+    // for the rate when it wakes up) makes 1 + rate * load requests wait. The plan is refreshed on gap growth only,
+    // so this is the rate as of the last refresh.
+    const double rate_per_ms = std::max(pattern.ewma_rate_per_s, 0.0) / 1000.0;
+    plan.cold_requests_per_start = config_.count_waiting_requests ? 1.0 + rate_per_ms * load_ms : 1.0;
+    const double cold = config_.cold_start_cost_ratio * plan.cold_requests_per_start * load_ms *
+                        config_.reference_memory_mb / memory_mb;
     const double prewarm = load_ms + static_cast<double>(config_.ready_margin_ms);
     plan.cold_cost_ms = cold;
     plan.prewarm_cost_ms = prewarm;

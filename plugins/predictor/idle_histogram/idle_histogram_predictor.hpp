@@ -34,6 +34,7 @@ struct IdleHistogramPredictorConfig {
     uint32_t max_prewarm_windows = 4;          ///< chained pre-warm windows per plan
     double plan_refresh_fraction = 0.0625;     ///< re-plan when gaps grew by this fraction (at least 1 gap)
     bool calendar_prewarm = true;              ///< pre-warm beyond the histogram range from the hour/day profile
+    bool count_waiting_requests = true;        ///< cold cost x requests expected to arrive during the load
 };
 
 class IdleHistogramPredictor final : public sdk::Predictor {
@@ -64,7 +65,8 @@ class IdleHistogramPredictor final : public sdk::Predictor {
         std::array<PrewarmWindow, kMaxPrewarmWindows> windows{};
         uint32_t window_count = 0;
         double wake_rate_per_ms = 0;  ///< arrival rate once idle beyond the histogram range (memoryless estimate)
-        double cold_cost_ms = 0;      ///< break-even idle time of this model
+        double cold_cost_ms = 0;      ///< break-even idle time of one cold start of this model (all its waiters)
+        double cold_requests_per_start = 1;  ///< requests expected to wait for one cold load (>= 1)
         double prewarm_cost_ms = 0;   ///< idle-equivalent cost of one pre-warm: load + ready margin
         // Calendar pre-warm, cached per (last_seen, first candidate hour).
         warmup_time_ms calendar_last_seen_ms = WARMUP_TIME_NEVER;
