@@ -208,6 +208,8 @@ struct PendingArm {
     std::string name;
     SlotOverrides overrides;
     std::string yardstick;
+    double weight = 1;
+    bool shadow = false;
 };
 
 /// Reads one YAML document into a Config. Not reusable: one instance per load. Throws ConfigError on the first
@@ -250,6 +252,8 @@ class ConfigReader {
                 {"arms", false, [&](const YAML::Node& value, const std::string& path) { read_arms(value, path); }},
                 {"replay", false, [&](const YAML::Node& value, const std::string& path) { read_replay(value, path); }},
                 {"reload", false, [&](const YAML::Node& value, const std::string& path) { read_reload(value, path); }},
+                {"experiment", false,
+                 [&](const YAML::Node& value, const std::string& path) { read_experiment(value, path); }},
             });
 
         if (!plugin_dirs_given) {
@@ -261,7 +265,8 @@ class ConfigReader {
 
         // Arms are merged last: `components` may come after `arms` in the file.
         for (PendingArm& pending : pending_arms_) {
-            Arm arm{std::move(pending.name), config_.components, std::move(pending.yardstick)};
+            Arm arm{std::move(pending.name), config_.components, std::move(pending.yardstick), pending.weight,
+                    pending.shadow};
             for (ComponentSlot slot : kAllSlots)
                 if (auto& choice = pending.overrides[static_cast<std::size_t>(slot)]) arm.components[slot] = *choice;
             config_.arms.push_back(std::move(arm));
@@ -635,6 +640,14 @@ class ConfigReader {
                               [&](const YAML::Node& value, const std::string& key_path) {
                                   arm.yardstick = read_choice(value, key_path, {"oracle", "oracle-lean"});
                               }},
+                             {"weight", false,
+                              [&](const YAML::Node& value, const std::string& key_path) {
+                                  arm.weight = read_positive_number(value, key_path);
+                              }},
+                             {"shadow", false,
+                              [&](const YAML::Node& value, const std::string& key_path) {
+                                  arm.shadow = read_flag(value, key_path);
+                              }},
                          });
             if (has_components && !arm.yardstick.empty())
                 fail(child_path(arm_path, "components"),
@@ -660,6 +673,31 @@ class ConfigReader {
                      config_.timeline_buckets = static_cast<uint32_t>(read_integer(value, key_path, 10, 10000));
                  }},
             });
+    }
+
+    bool read_flag(const YAML::Node& value, const std::string& key_path) {
+        bool flag = false;
+        if (!value.IsScalar() || !YAML::convert<bool>::decode(value, flag))
+            fail(key_path, "expected true or false, got " + describe_node(value));
+        return flag;
+    }
+
+    void read_experiment(const YAML::Node& node, const std::string& path) {
+        read_mapping(node, path,
+                     {
+                         {"enabled", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.experiment.enabled = read_flag(value, key_path);
+                          }},
+                         {"split", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.experiment.split = read_choice(value, key_path, {"tenant", "model"});
+                          }},
+                         {"control_weight", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.experiment.control_weight = read_positive_number(value, key_path);
+                          }},
+                     });
     }
 
     void read_reload(const YAML::Node& node, const std::string& path) {

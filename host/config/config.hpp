@@ -52,6 +52,12 @@
 //   replay:
 //     seed: 1                       # integer 0..2^64-1                                          default 1
 //     timeline_buckets: 200         # integer 10..10000, points in the report's time charts      default 200
+//   experiment:                     # live A/B test in warmupd between the top-level set ("control") and `arms`
+//     enabled: false                # bool                                                       default false
+//     split: tenant                 # tenant | model: stable hash that routes an event to an acting arm
+//     control_weight: 1             # positive number: the control arm's share of split traffic default 1
+//   (each arm may also set `weight: <positive>` (default 1) and `shadow: true`: it sees every event, predicts and is
+//    scored, but never loads or unloads; acting arms get a share of the memory budget proportional to weight)
 //   reload:                         # live reload of this file by warmupd
 //     watch_file: false             # bool: reload when the file's modification time or size changes default false
 //     poll_ms: 1000                 # integer 100..3600000, how often the file is checked          default 1000
@@ -156,6 +162,16 @@ struct Arm {
     std::string name;
     Components components;  ///< top-level choices, overridden slot by slot (overridden key_paths name the arm)
     std::string yardstick;  ///< "oracle" or "oracle-lean" for a clairvoyant reference arm; "" for plugin arms
+    double weight = 1;      ///< live experiments: share of the split traffic (and of the budget) of an acting arm
+    bool shadow = false;    ///< live experiments: sees every event, predicts and is scored, never loads anything
+};
+
+/// Live A/B experiment (warmupd): the top-level components are the "control" arm; `arms` are the others.
+struct ExperimentConfig {
+    bool enabled = false;         ///< experiment.enabled: warmupd runs the arms (replay always runs them)
+    std::string split = "tenant"; ///< experiment.split: stable hash of the tenant or of the model picks the arm
+    double control_weight = 1;    ///< experiment.control_weight
+    friend bool operator==(const ExperimentConfig&, const ExperimentConfig&) = default;
 };
 
 struct HttpConfig {
@@ -184,6 +200,7 @@ struct Config {
     std::vector<Arm> arms;
     uint64_t replay_seed = 1;
     uint32_t timeline_buckets = 200;
+    ExperimentConfig experiment;
     bool reload_watch_file = false;  ///< reload.watch_file: reload when the file changes (opt-in)
     uint32_t reload_poll_ms = 1000;  ///< reload.poll_ms: how often the file is checked, 100..3600000
     std::string source_text;  ///< the raw YAML, as loaded

@@ -230,6 +230,39 @@ void HttpApi::routes() {
         reply(response, 200, predictions);
     });
 
+    server_.Get("/api/warmup/experiments", [this](const httplib::Request&, httplib::Response& response) {
+        json body = runtime_.call_on_control([this](WarmupEngine&) {
+            json arms = json::array();
+            for (const auto& arm : runtime_.arms()) {
+                const EngineCounters& c = arm->engine->counters();
+                const auto ratio = [](uint64_t part, uint64_t whole) -> json {
+                    return whole == 0 ? json(nullptr) : json(static_cast<double>(part) / static_cast<double>(whole));
+                };
+                arms.push_back(
+                    {{"name", arm->name},
+                     {"mode", arm->mode == LiveArm::Mode::Control  ? "control"
+                              : arm->mode == LiveArm::Mode::Shadow ? "shadow"
+                                                                   : "acting"},
+                     {"weight", arm->weight},
+                     {"budget_mb", arm->engine->budget_mb()},
+                     {"used_mb", arm->engine->used_mb()},
+                     {"requests", c.requests},
+                     {"cold_requests", c.cold_requests},
+                     {"cold_request_rate", ratio(c.cold_requests, c.requests)},
+                     {"prewarms_started", c.prewarms_started},
+                     {"precision", ratio(c.prewarms_used, c.prewarms_used + c.prewarms_wasted)},
+                     {"recall", ratio(c.idle_gap_prewarmed, c.idle_gap_requests)},
+                     {"idle_gb_h", c.idle_mb_ms / (1024.0 * 3600.0 * 1000.0)},
+                     {"plugins", plugins_json(*arm->plugins)}});
+            }
+            const auto& experiment = runtime_.experiment();
+            return json{{"enabled", experiment.enabled && runtime_.arms().size() > 1},
+                        {"split", experiment.split},
+                        {"arms", arms}};
+        });
+        reply(response, 200, body);
+    });
+
     server_.Post("/api/warmup/config/reload", [this](const httplib::Request&, httplib::Response& response) {
         reply_reload(response, runtime_.reload_from_file());
     });

@@ -1,27 +1,62 @@
 #include "runtime/live_runtime.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <queue>
 
 #include "core/errors.hpp"
 
-#include <fmt/format.h>
-#include <unistd.h>
-
-#include <filesystem>
-
 namespace warmup::host {
+namespace {
+
+// Libraries are loaded from content-addressed copies, so a plugin rebuilt at the same path is really new code.
+std::filesystem::path plugin_cache_dir() {
+    return std::filesystem::temp_directory_path() / fmt::format("warmupd-plugins-{}", ::getpid());
+}
+
+warmup_model_info to_info(const ModelRecord& record) {
+    warmup_model_info info{};
+    info.struct_size = sizeof info;
+    info.index = record.index;
+    info.name = {record.name.data(), record.name.size()};
+    info.memory_mb = record.memory_mb;
+    info.load_ms = record.load_ms;
+    info.unload_ms = record.unload_ms;
+    info.priority = record.priority;
+    return info;
+}
+
+uint64_t mix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+uint64_t fnv1a(std::string_view text) {
+    uint64_t hash = 1469598103934665603ULL;
+    for (const unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
+    return hash;
+}
+
+}  // namespace
 
 /// Runs backend loads and unloads on a TBB arena with max_concurrent_warmups threads; completions go back to the
 /// control thread through a queue. The backend instance is shared by all workers (backends are thread-safe by ABI).
-class LiveRuntime::WorkerExecutor final : public LoadExecutor {
+class LiveRuntime::WorkerExecutor {
   public:
     WorkerExecutor(LiveRuntime& runtime, std::shared_ptr<PluginInstance> backend, uint32_t workers)
         : runtime_(runtime), backend_(std::move(backend)), arena_(static_cast<int>(workers)) {}
 
-    ~WorkerExecutor() override {
+    ~WorkerExecutor() {
         try {
             wait();
         } catch (...) {
@@ -33,11 +68,11 @@ class LiveRuntime::WorkerExecutor final : public LoadExecutor {
         arena_.execute([this] { group_->wait(); });
     }
 
-    void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms /*now_ms*/) override {
+    void start_load(uint32_t arm, warmup_model_index model, uint64_t ticket) {
         const ModelRecord& record = runtime_.catalog_.record(model);
         auto backend = backend_;  // a hot-swap may replace backend_; a running load keeps its own
-        arena_.execute([this, &record, model, ticket, backend] {
-            group_->run([this, &record, model, ticket, backend] {
+        arena_.execute([this, &record, arm, model, ticket, backend] {
+            group_->run([this, &record, arm, model, ticket, backend] {
                 warmup_model_info info = to_info(record);
                 warmup_load_result result{};
                 result.struct_size = sizeof result;
@@ -54,13 +89,13 @@ class LiveRuntime::WorkerExecutor final : public LoadExecutor {
                     spdlog::warn("MODEL_LOAD_ERROR backend {} could not load {}: {}: {}", backend->label(),
                                  record.name, status_name(owned->code), owned->message);
                 }
-                runtime_.completions_.push({model, ticket, error == nullptr, load_ms, result.memory_mb});
+                runtime_.completions_.push({arm, model, ticket, error == nullptr, load_ms, result.memory_mb});
                 runtime_.wake();
             });
         });
     }
 
-    void start_unload(warmup_model_index model, warmup_time_ms /*now_ms*/) override {
+    void start_unload(warmup_model_index model) {
         const ModelRecord& record = runtime_.catalog_.record(model);
         auto backend = backend_;
         arena_.execute([this, &record, backend] {
@@ -78,54 +113,181 @@ class LiveRuntime::WorkerExecutor final : public LoadExecutor {
 
     /// [control] The backend for loads started from now on.
     void set_backend(std::shared_ptr<PluginInstance> backend) { backend_ = std::move(backend); }
+    [[nodiscard]] const std::shared_ptr<PluginInstance>& backend() const { return backend_; }
 
   private:
-    static warmup_model_info to_info(const ModelRecord& record) {
-        warmup_model_info info{};
-        info.struct_size = sizeof info;
-        info.index = record.index;
-        info.name = {record.name.data(), record.name.size()};
-        info.memory_mb = record.memory_mb;
-        info.load_ms = record.load_ms;
-        info.unload_ms = record.unload_ms;
-        info.priority = record.priority;
-        return info;
-    }
-
     LiveRuntime& runtime_;
     std::shared_ptr<PluginInstance> backend_;
     tbb::task_arena arena_;
     std::unique_ptr<tbb::task_group> group_ = std::make_unique<tbb::task_group>();
 };
 
-namespace {
+/// An acting arm's view of the shared workers: its completions come back tagged with its name.
+class LiveRuntime::ArmExecutor final : public LoadExecutor {
+  public:
+    ArmExecutor(WorkerExecutor& workers, const std::string& name) : workers_(workers), name_(name) {}
+    void set_index(uint32_t index) { index_ = index; }
+    void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms) override {
+        workers_.start_load(index_, model, ticket);
+    }
+    void start_unload(warmup_model_index model, warmup_time_ms) override { workers_.start_unload(model); }
 
-// Libraries are loaded from content-addressed copies, so a plugin rebuilt at the same path is really new code.
-std::filesystem::path plugin_cache_dir() {
-    return std::filesystem::temp_directory_path() / fmt::format("warmupd-plugins-{}", ::getpid());
+  private:
+    WorkerExecutor& workers_;
+    std::string name_;
+    uint32_t index_ = 0;
+};
+
+/// A shadow arm never touches the backend: a load "completes" after the catalog's load time on the wall clock.
+class LiveRuntime::ShadowExecutor final : public LoadExecutor {
+  public:
+    explicit ShadowExecutor(Catalog& catalog) : catalog_(catalog) {}
+    void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) override {
+        const auto done = now_ms + static_cast<warmup_time_ms>(std::ceil(catalog_.record(model).load_ms));
+        pending_.push({done, model, ticket});
+    }
+    void start_unload(warmup_model_index, warmup_time_ms) override {}
+    /// [control] Completes the simulated loads due by now_ms.
+    void complete_due(WarmupEngine& engine, warmup_time_ms now_ms) {
+        while (!pending_.empty() && pending_.top().done_ms <= now_ms) {
+            const Pending done = pending_.top();
+            pending_.pop();
+            engine.on_load_finished(done.model, done.ticket, true, catalog_.record(done.model).load_ms, 0, now_ms);
+        }
+    }
+    [[nodiscard]] warmup_time_ms next_due_ms() const { return pending_.empty() ? WARMUP_TIME_NEVER : pending_.top().done_ms; }
+
+  private:
+    struct Pending {
+        warmup_time_ms done_ms;
+        warmup_model_index model;
+        uint64_t ticket;
+        bool operator>(const Pending& other) const { return done_ms > other.done_ms; }
+    };
+    Catalog& catalog_;
+    std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
+};
+
+std::unique_ptr<LiveArm> LiveRuntime::make_arm(const Arm& definition, LiveArm::Mode mode, const Config& config) {
+    auto arm = std::make_unique<LiveArm>();
+    arm->name = definition.name;
+    arm->mode = mode;
+    arm->weight = mode == LiveArm::Mode::Control ? config.experiment.control_weight : definition.weight;
+    arm->definition = definition;
+    arm->plugins = PluginSet::create(definition.components, config, loader_, catalog_, clock_, nullptr,
+                                     /*allow_loaded_ids=*/mode != LiveArm::Mode::Control);
+    if (mode == LiveArm::Mode::Shadow) {
+        arm->executor = std::make_unique<ShadowExecutor>(catalog_);
+    } else {
+        arm->executor = std::make_unique<ArmExecutor>(*workers_, arm->name);
+    }
+    return arm;
 }
-
-}  // namespace
 
 LiveRuntime::LiveRuntime(Config config)
     : config_(std::move(config)), catalog_(config_.catalog), loader_(config_.plugin_dirs, plugin_cache_dir()) {
-    running_config_ = config_;
     if (config_.memory_budget.is_relative())
         throw StartupError(fmt::format("{}: budgets.memory_mb: a relative budget ({}) needs a trace; the daemon needs "
                                        "an absolute budget in MiB",
                                        config_.locate("budgets.memory_mb"), config_.memory_budget.describe()));
-    plugins_ = PluginSet::create(config_.components, config_, loader_, catalog_, clock_);
     ingest_.set_capacity(static_cast<std::ptrdiff_t>(config_.ingest_queue_capacity));
-    executor_ = std::make_unique<WorkerExecutor>(*this, plugins_->at(ComponentSlot::Backend),
-                                                 config_.max_concurrent_warmups);
-    EngineOptions options;
-    options.memory_budget_mb = config_.memory_budget.absolute_mb;
-    options.max_concurrent_loads = config_.max_concurrent_warmups;
-    engine_ = std::make_unique<WarmupEngine>(plugins_->component_set(), *executor_, catalog_, options);
+    Arm control{"control", config_.components, "", config_.experiment.control_weight, false};
+    // The workers need the backend before any arm can start a load; the control arm's backend serves every arm.
+    auto control_plugins = PluginSet::create(config_.components, config_, loader_, catalog_, clock_);
+    workers_ = std::make_unique<WorkerExecutor>(*this, control_plugins->at(ComponentSlot::Backend),
+                                                config_.max_concurrent_warmups);
+    auto control_arm = std::make_unique<LiveArm>();
+    control_arm->name = "control";
+    control_arm->mode = LiveArm::Mode::Control;
+    control_arm->weight = config_.experiment.control_weight;
+    control_arm->definition = control;
+    control_arm->plugins = std::move(control_plugins);
+    control_arm->executor = std::make_unique<ArmExecutor>(*workers_, "control");
+    arms_.push_back(std::move(control_arm));
+    std::vector<std::unique_ptr<LiveArm>> none;
+    for (auto& arm : build_experiment_arms(config_, none)) arms_.push_back(std::move(arm));
+    experiment_ = config_.experiment;
+    running_config_ = config_;
+    assign_budgets(config_.memory_budget.absolute_mb);
+}
+
+std::vector<std::unique_ptr<LiveArm>> LiveRuntime::build_experiment_arms(
+    const Config& config, std::vector<std::unique_ptr<LiveArm>>& current) {
+    std::vector<std::unique_ptr<LiveArm>> arms;
+    if (!config.experiment.enabled) return arms;
+    for (const Arm& definition : config.arms) {
+        if (!definition.yardstick.empty())
+            throw StartupError(fmt::format("{}: arms: '{}' is a clairvoyant yardstick: it only runs in warmup-replay",
+                                           config.locate("arms"), definition.name));
+        const auto mode = definition.shadow ? LiveArm::Mode::Shadow : LiveArm::Mode::Acting;
+        // An arm whose definition did not change keeps running (its engine and what it learned).
+        auto same = std::find_if(current.begin(), current.end(), [&](const std::unique_ptr<LiveArm>& arm) {
+            return arm && arm->mode != LiveArm::Mode::Control && arm->name == definition.name &&
+                   arm->definition.components == definition.components && arm->definition.shadow == definition.shadow;
+        });
+        if (same != current.end()) {
+            (*same)->weight = definition.weight;
+            (*same)->definition = definition;
+            arms.push_back(std::move(*same));
+        } else {
+            arms.push_back(make_arm(definition, mode, config));
+        }
+    }
+    return arms;
+}
+
+void LiveRuntime::assign_budgets(double total_mb) {
+    // [control or before start] Acting arms share the budget by weight; a shadow arm simulates the whole budget.
+    double acting_weight = 0;
+    for (const auto& arm : arms_)
+        if (arm->mode != LiveArm::Mode::Shadow) acting_weight += arm->weight;
+    acting_.clear();
+    acting_cumulative_.clear();
+    double cumulative = 0;
+    for (std::size_t i = 0; i < arms_.size(); ++i) {
+        LiveArm& arm = *arms_[i];
+        const double budget_mb = arm.mode == LiveArm::Mode::Shadow ? total_mb : total_mb * arm.weight / acting_weight;
+        if (auto* executor = dynamic_cast<ArmExecutor*>(arm.executor.get())) executor->set_index(static_cast<uint32_t>(i));
+        if (arm.engine == nullptr) {
+            EngineOptions options;
+            options.memory_budget_mb = budget_mb;
+            options.max_concurrent_loads = config_.max_concurrent_warmups;
+            options.arm = arms_.size() > 1 ? arm.name : "";
+            ComponentSet components = arm.plugins->component_set();
+            components.metrics = arms_.front()->plugins->component_set().metrics;  // one sink, arm-labelled
+            arm.engine = std::make_unique<WarmupEngine>(components, *arm.executor, catalog_, options);
+        } else {
+            arm.engine->set_memory_budget_mb(budget_mb);
+        }
+        if (arm.mode != LiveArm::Mode::Shadow) {
+            cumulative += arm.weight / acting_weight;
+            acting_.push_back(i);
+            acting_cumulative_.push_back(cumulative);
+        }
+    }
+}
+
+void LiveRuntime::route(const warmup_usage_event& event,
+                        std::vector<std::vector<warmup_usage_event>>& per_arm) const {
+    for (std::size_t i = 0; i < arms_.size(); ++i)
+        if (arms_[i]->mode == LiveArm::Mode::Shadow) per_arm[i].push_back(event);
+    if (acting_.size() == 1) {
+        per_arm[acting_.front()].push_back(event);
+        return;
+    }
+    // Stable split: the same tenant (or model) always lands in the same arm while the weights stay the same.
+    const uint64_t key = experiment_.split == "model" ? fnv1a(catalog_.record(event.model).name)
+                                                      : static_cast<uint64_t>(event.tenant_hash);
+    const double u = static_cast<double>(mix64(key) >> 11) * 0x1.0p-53;
+    std::size_t pick = 0;
+    while (pick + 1 < acting_cumulative_.size() && u >= acting_cumulative_[pick]) ++pick;
+    per_arm[acting_[pick]].push_back(event);
 }
 
 LiveRuntime::~LiveRuntime() {
     stop();
+    arms_.clear();
+    workers_.reset();
     std::error_code ignored;
     std::filesystem::remove_all(plugin_cache_dir(), ignored);  // mapped libraries stay valid after unlink
 }
@@ -139,7 +301,7 @@ void LiveRuntime::stop() {
     if (!running_.exchange(false)) return;
     wake();
     if (control_thread_.joinable()) control_thread_.join();
-    executor_->wait();  // running backend calls see the cancel token and return
+    workers_->wait();  // running backend calls see the cancel token and return
 }
 
 bool LiveRuntime::try_ingest(const warmup_usage_event& event) {
@@ -162,16 +324,21 @@ void LiveRuntime::wake() {
 
 void LiveRuntime::control_loop() {
     std::vector<warmup_usage_event> batch;
+    std::vector<std::vector<warmup_usage_event>> per_arm;
     batch.reserve(4096);
     warmup_time_ms newest_event_ms = 0;
     while (running_.load()) {
         const auto step_started = std::chrono::steady_clock::now();
+        WarmupEngine& control = *arms_.front()->engine;
         bool worked = false;
 
         Completion completion{};
         while (completions_.try_pop(completion)) {
-            engine_->on_load_finished(completion.model, completion.ticket, completion.succeeded, completion.load_ms,
-                                      completion.memory_mb, clock_.now_ms());
+            // An arm stopped by a reload no longer exists; its late completions are dropped.
+            if (completion.arm < arms_.size())
+                arms_[completion.arm]->engine->on_load_finished(completion.model, completion.ticket,
+                                                                completion.succeeded, completion.load_ms,
+                                                                completion.memory_mb, clock_.now_ms());
             worked = true;
         }
 
@@ -185,34 +352,51 @@ void LiveRuntime::control_loop() {
                              [](const auto& a, const auto& b) { return a.ts_ms < b.ts_ms; });
             for (auto& e : batch) e.ts_ms = std::max(e.ts_ms, newest_event_ms);
             newest_event_ms = batch.back().ts_ms;
-            engine_->on_events(batch, std::max(clock_.now_ms(), newest_event_ms));
-            engine_->metric(WARMUP_METRIC_EVENTS_ACCEPTED, WARMUP_NO_MODEL, clock_.now_ms(),
-                            static_cast<double>(batch.size()));
+            const warmup_time_ms now_ms = std::max(clock_.now_ms(), newest_event_ms);
+            if (arms_.size() == 1) {
+                control.on_events(batch, now_ms);
+            } else {
+                per_arm.assign(arms_.size(), {});
+                for (const auto& e : batch) route(e, per_arm);
+                for (std::size_t i = 0; i < arms_.size(); ++i) arms_[i]->engine->on_events(per_arm[i], now_ms);
+            }
+            control.metric(WARMUP_METRIC_EVENTS_ACCEPTED, WARMUP_NO_MODEL, clock_.now_ms(),
+                           static_cast<double>(batch.size()));
             worked = true;
         }
 
         const warmup_time_ms now_ms = clock_.now_ms();
-        if (engine_->next_timer_ms() <= now_ms) {
-            engine_->run_timers(now_ms);
-            worked = true;
+        warmup_time_ms next_ms = WARMUP_TIME_NEVER;
+        for (auto& arm : arms_) {
+            if (auto* shadow = dynamic_cast<ShadowExecutor*>(arm->executor.get())) {
+                if (shadow->next_due_ms() <= now_ms) {
+                    shadow->complete_due(*arm->engine, now_ms);
+                    worked = true;
+                }
+                next_ms = std::min(next_ms, shadow->next_due_ms());
+            }
+            if (arm->engine->next_timer_ms() <= now_ms) {
+                arm->engine->run_timers(now_ms);
+                worked = true;
+            }
+            next_ms = std::min(next_ms, arm->engine->next_timer_ms());
         }
 
         std::function<void(WarmupEngine&)> command;
         while (commands_.try_pop(command)) {
-            engine_->flush_metrics();
-            command(*engine_);
+            for (auto& arm : arms_) arm->engine->flush_metrics();
+            command(*arms_.front()->engine);
         }
 
         if (worked) {
             const double step_us =
                 std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - step_started).count();
-            engine_->metric(WARMUP_METRIC_DECISION_CYCLE_US, WARMUP_NO_MODEL, now_ms, step_us);
-            engine_->flush_metrics();
+            arms_.front()->engine->metric(WARMUP_METRIC_DECISION_CYCLE_US, WARMUP_NO_MODEL, now_ms, step_us);
+            for (auto& arm : arms_) arm->engine->flush_metrics();
             continue;  // more may have arrived meanwhile
         }
 
         // Sleep until the next timer (at most 100 ms, so a clock jump is noticed) or until woken.
-        const warmup_time_ms next_ms = engine_->next_timer_ms();
         const auto wait_ms = std::clamp<warmup_time_ms>(next_ms == WARMUP_TIME_NEVER ? 100 : next_ms - now_ms, 0, 100);
         std::unique_lock lock(wake_mutex_);
         wake_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return woken_; });
@@ -220,11 +404,10 @@ void LiveRuntime::control_loop() {
     }
     // Run the commands still queued so no caller of call_on_control waits forever.
     std::function<void(WarmupEngine&)> command;
-    while (commands_.try_pop(command)) command(*engine_);
+    while (commands_.try_pop(command)) command(*arms_.front()->engine);
 }
 
 }  // namespace warmup::host
-
 namespace warmup::host {
 namespace {
 
@@ -317,10 +500,23 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
         return result;
     }
 
-    // 1. Load and create what changed, beside the running set (no pause yet). Unchanged slots reuse their instances.
-    std::unique_ptr<PluginSet> next_set;
+    // 1. Load and create what changed, beside the running set (no pause yet). Unchanged slots reuse their instances;
+    //    experiment arms whose definition is unchanged keep running. Nothing here touches what the control thread
+    //    uses: arms_ is only read (the pointers), and moved-from arms are put back on failure.
+    std::unique_ptr<PluginSet> next_control;
+    std::vector<std::unique_ptr<LiveArm>> next_arms;
+    std::vector<std::unique_ptr<PluginSet>> validated_arms;  // keeps their libraries loaded until published
     try {
-        next_set = PluginSet::create(next.components, next, loader_, catalog_, clock_, plugins_.get());
+        next_control = PluginSet::create(next.components, next, loader_, catalog_, clock_, arms_.front()->plugins.get());
+        // Experiment arms are rebuilt on the control thread below (they own engines); here only validate that
+        // their plugins load and start, so a failure is reported before anything changes.
+        if (next.experiment.enabled)
+            for (const Arm& arm : next.arms) {
+                if (!arm.yardstick.empty())
+                    throw StartupError(fmt::format("{}: arms: '{}' is a clairvoyant yardstick: it only runs in "
+                                                   "warmup-replay", next.locate("arms"), arm.name));
+                validated_arms.push_back(PluginSet::create(arm.components, next, loader_, catalog_, clock_, nullptr, true));
+            }
     } catch (const std::exception& failure) {
         result.http_status = 422;
         result.stage = "load";
@@ -334,6 +530,7 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
         bool ok = true;
         std::string error;
         std::vector<ReloadResult::SlotChange> changes;
+        std::vector<std::string> notes;
         double pause_us = 0;
     };
     const double next_budget_mb = next.memory_budget.absolute_mb;
@@ -341,14 +538,17 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     Published published = call_on_control([&](WarmupEngine& engine) {
         Published out;
         const auto started = std::chrono::steady_clock::now();
+        LiveArm& control = *arms_.front();
         for (const ComponentSlot slot : kAllSlots) {
-            const auto& old_instance = plugins_->at(slot);
-            const auto& new_instance = next_set->at(slot);
+            const auto& old_instance = control.plugins->at(slot);
+            const auto& new_instance = next_control->at(slot);
             if (old_instance == new_instance) continue;
             ReloadResult::SlotChange change{std::string(slot_key(slot)), instance_label(*old_instance),
                                             instance_label(*new_instance), ""};
-            const auto* old_state = static_cast<const warmup_state_extension*>(old_instance->extension(WARMUP_EXT_STATE));
-            const auto* new_state = static_cast<const warmup_state_extension*>(new_instance->extension(WARMUP_EXT_STATE));
+            const auto* old_state =
+                static_cast<const warmup_state_extension*>(old_instance->extension(WARMUP_EXT_STATE));
+            const auto* new_state =
+                static_cast<const warmup_state_extension*>(new_instance->extension(WARMUP_EXT_STATE));
             const char* old_schema = old_state != nullptr ? old_state->schema(old_instance->self()) : nullptr;
             const char* new_schema = new_state != nullptr ? new_state->schema(new_instance->self()) : nullptr;
             if (old_schema == nullptr || new_schema == nullptr) {
@@ -363,7 +563,8 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
                                               return 0;
                                           }};
                 warmup_error* error = old_state->export_state(old_instance->self(), &writer);
-                if (error == nullptr) error = new_state->import_state(new_instance->self(), {bytes.data(), bytes.size()});
+                if (error == nullptr)
+                    error = new_state->import_state(new_instance->self(), {bytes.data(), bytes.size()});
                 if (error != nullptr) {
                     ErrorPtr owned(error);
                     out.ok = false;
@@ -375,15 +576,45 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
             }
             out.changes.push_back(std::move(change));
         }
-        engine.flush_metrics();
-        engine.replace_components(next_set->component_set(), clock_.now_ms());
-        if (plugins_->at(ComponentSlot::Backend) != next_set->at(ComponentSlot::Backend))
-            executor_->set_backend(next_set->at(ComponentSlot::Backend));
-        if (budget_changed) engine.set_memory_budget_mb(next_budget_mb);
-        std::swap(plugins_, next_set);
+
+        // Experiment arms: unchanged ones keep running, new or changed ones start cold, removed ones stop.
+        std::vector<std::unique_ptr<LiveArm>> old_arms;
+        for (std::size_t i = 1; i < arms_.size(); ++i) old_arms.push_back(std::move(arms_[i]));
+        std::vector<std::unique_ptr<LiveArm>> new_arms;
+        try {
+            new_arms = build_experiment_arms(next, old_arms);
+        } catch (const std::exception& failure) {
+            for (std::size_t i = 1; i < arms_.size(); ++i) arms_[i] = std::move(old_arms[i - 1]);
+            out.ok = false;
+            out.error = failure.what();
+            return out;
+        }
+        for (const auto& arm : old_arms)
+            if (arm) out.notes.push_back(fmt::format("experiment arm '{}' stopped", arm->name));
+        for (const auto& arm : new_arms)
+            if (!arm->engine) out.notes.push_back(fmt::format("experiment arm '{}' started ({})", arm->name,
+                                                              arm->mode == LiveArm::Mode::Shadow ? "shadow" : "acting"));
+
+        for (auto& arm : arms_) arm->engine->flush_metrics();
+        engine.replace_components(next_control->component_set(), clock_.now_ms());
+        if (control.plugins->at(ComponentSlot::Backend) != next_control->at(ComponentSlot::Backend))
+            workers_->set_backend(next_control->at(ComponentSlot::Backend));
+        std::swap(control.plugins, next_control);
+        control.weight = next.experiment.control_weight;
+        arms_.resize(1);
+        for (auto& arm : new_arms) arms_.push_back(std::move(arm));
+        experiment_ = next.experiment;
+        // Arms that kept running need the (possibly new) shared metrics sink.
+        for (std::size_t i = 1; i < arms_.size(); ++i)
+            if (arms_[i]->engine) {
+                ComponentSet components = arms_[i]->plugins->component_set();
+                components.metrics = control.plugins->component_set().metrics;
+                arms_[i]->engine->replace_components(components, clock_.now_ms());
+            }
+        assign_budgets(next_budget_mb);
         out.pause_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started).count();
-        next_set.reset();  // the replaced instances are destroyed here, on the control thread; their libraries go
-                           // when nothing else holds them
+        next_control.reset();  // replaced instances are destroyed here, on the control thread; their libraries go
+        old_arms.clear();      // when nothing else holds them
         return out;
     });
 
@@ -397,18 +628,19 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     result.ok = true;
     result.changes = std::move(published.changes);
     result.pause_us = published.pause_us;
+    for (auto& note : published.notes) result.notes.push_back(std::move(note));
     if (budget_changed)
         result.notes.push_back(fmt::format("budgets.memory_mb: {} -> {} MiB", running_config_.memory_budget.absolute_mb,
                                            next_budget_mb));
-    if (!result.changes.empty() || budget_changed) {
+    if (!result.changes.empty() || budget_changed || !published.notes.empty()) {
         if (!is_rollback) previous_config_ = running_config_;
         else previous_config_.reset();
     }
     running_config_ = std::move(next);
     for (const auto& change : result.changes)
         spdlog::info("CONFIG_RELOADED {}: {} -> {} ({})", change.slot, change.from, change.to, change.state);
-    spdlog::info("CONFIG_RELOADED {} component(s) replaced{}, control loop paused {:.0f} us",
-                 result.changes.size(), is_rollback ? " by rollback" : "", result.pause_us);
+    spdlog::info("CONFIG_RELOADED {} component(s) replaced{}, control loop paused {:.0f} us", result.changes.size(),
+                 is_rollback ? " by rollback" : "", result.pause_us);
     return result;
 }
 

@@ -18,7 +18,8 @@ std::string locate_plugin_error(const Config& config, const PluginChoice& choice
 }
 
 std::unique_ptr<PluginSet> PluginSet::create(const Components& components, const Config& config, PluginLoader& loader,
-                                             Catalog& catalog, const Clock& clock, const PluginSet* previous) {
+                                             Catalog& catalog, const Clock& clock, const PluginSet* previous,
+                                             bool allow_loaded_ids) {
     auto set = std::make_unique<PluginSet>();
     set->components_ = components;
     for (const ComponentSlot slot : kAllSlots) {
@@ -30,7 +31,7 @@ std::unique_ptr<PluginSet> PluginSet::create(const Components& components, const
         }
         PluginRef ref{choice.id, choice.path, choice.sha256, choice.key_path};
         try {
-            auto library = loader.load(ref, slot_kind(slot), /*replacing_id=*/previous != nullptr);
+            auto library = loader.load(ref, slot_kind(slot), /*replacing_id=*/previous != nullptr || allow_loaded_ids);
             set->instances_[index] = PluginInstance::create(std::move(library), choice.params_yaml, catalog, clock);
         } catch (const PluginCallError& error) {
             throw StartupError(locate_plugin_error(config, choice, error.plugin_message()) +

@@ -1,9 +1,12 @@
 // Behaviour of org.warmup.predictor.idle-histogram, fed by the real usage-pattern analyzer. Catalog: every model
-// 8192 MiB, 10 s load; defaults: cold cost = 30 * 10 s = 300 s of idle time, pre-warm cost = 10 s load + 6 s margin.
+// 8192 MiB, 10 s load; default ratio 10: cold cost = 10 * 10 s = 100 s of idle time per waiting request (times
+// 1 + EWMA rate * 10 s requests per cold start), pre-warm cost = 10 s load + 6 s margin. Tests that pin the cost
+// arithmetic set cold_start_cost_ratio: 30 explicitly (300 s), so they do not move when the tuned default does.
 #include "idle_histogram_predictor.hpp"
 
 #include <gtest/gtest.h>
 
+#include <string_view>
 #include <vector>
 
 #include "learning_test_host.hpp"
@@ -24,9 +27,9 @@ constexpr int64_t kMinuteMs = 60'000;
 class Learned {
   public:
     explicit Learned(const LearningTestHost& host) : analyzer_(host) {}
-    void arrive(const std::vector<int64_t>& times_ms, warmup_model_index model = 0) {
+    void arrive(const std::vector<int64_t>& times_ms, warmup_model_index model = 0, uint32_t count = 1) {
         std::vector<warmup_usage_event> events;
-        for (const int64_t ts : times_ms) events.push_back(warmup_usage_event{ts, model, 1, 0, 0});
+        for (const int64_t ts : times_ms) events.push_back(warmup_usage_event{ts, model, count, 0, 0});
         analyzer_.plugin.observe(std::span<const warmup_usage_event>(events));
     }
     warmup_usage_pattern pattern(warmup_model_index model = 0) {
@@ -189,7 +192,9 @@ TEST(IdleHistogramPredictor, PrewarmIsWorthItForAReferenceModelButNotForAHugeOne
     Learned reference_learned(reference_host), huge_learned(huge_host);
     reference_learned.arrive(times);
     huge_learned.arrive(times);
-    Built<IdleHistogramPredictor> reference_predictor(reference_host), huge_predictor(huge_host);
+    // The last request follows a 5 h gap: EWMA ~ ln2/600 s, 1.01 requests per cold start (303 s, or 38 s when huge).
+    const std::string_view ratio_30 = "cold_start_cost_ratio: 30\n";
+    Built<IdleHistogramPredictor> reference_predictor(reference_host, ratio_30), huge_predictor(huge_host, ratio_30);
     const auto pattern = reference_learned.pattern();
     const int64_t last = pattern.last_seen_ms;
     const auto reference = predict(reference_predictor.plugin, last, pattern);
@@ -201,6 +206,33 @@ TEST(IdleHistogramPredictor, PrewarmIsWorthItForAReferenceModelButNotForAHugeOne
     EXPECT_EQ(reference.warm_keep_until_ms, last + 120'000);
     EXPECT_EQ(huge.keep_until_ms, last);
     EXPECT_EQ(huge.warm_at_ms, WARMUP_TIME_NEVER);  // no in-range window, and an hour-long calendar one costs more
+}
+
+TEST(IdleHistogramPredictor, BusyModelIsKeptThroughGapsALightOneWithTheSameGapsIsNot) {
+    LearningTestHost host;
+    Learned learned(host);
+    // Same timestamps (19 gaps of 480 s, all in bin 8), 1 request per timestamp for model 0 and 50 for model 1.
+    learned.arrive(every(8 * kMinuteMs, 20), 0, 1);
+    learned.arrive(every(8 * kMinuteMs, 20), 1, 50);
+    const auto light = learned.pattern(0);
+    const auto busy = learned.pattern(1);
+    ASSERT_EQ(light.idle_histogram[8], 19u);
+    ASSERT_EQ(busy.idle_histogram[8], 19u);
+    // Steady EWMA at a request (10-min half-life, period 480 s): n * ln2/600 s / (1 - 2^-0.8) = n * 0.002714/s,
+    // so a 10 s load makes 1.027 (light) or 2.357 (busy) requests wait: cold cost 308 s or 707 s of idle time.
+    // Without pre-warms, keeping through a gap costs its middle, 510 s: only the busy model is worth keeping.
+    const std::string_view no_prewarm = "cold_start_cost_ratio: 30\nmax_prewarm_windows: 0\ncalendar_prewarm: false\n";
+    Built<IdleHistogramPredictor> predictor(host, no_prewarm);
+    EXPECT_NEAR(predictor.plugin.plan_for(light).cold_requests_per_start, 1.027, 0.001);
+    EXPECT_NEAR(predictor.plugin.plan_for(busy).cold_requests_per_start, 2.357, 0.001);
+    EXPECT_EQ(predict(predictor.plugin, light.last_seen_ms, light).keep_until_ms, light.last_seen_ms);
+    EXPECT_EQ(predict(predictor.plugin, busy.last_seen_ms, busy).keep_until_ms, busy.last_seen_ms + 9 * kMinuteMs);
+    // Counting only the first request of a cold start, both models are unloaded at once.
+    Built<IdleHistogramPredictor> per_start(host,
+                                            "cold_start_cost_ratio: 30\nmax_prewarm_windows: 0\n"
+                                            "calendar_prewarm: false\n"
+                                            "count_waiting_requests: false\n");
+    EXPECT_EQ(predict(per_start.plugin, busy.last_seen_ms, busy).keep_until_ms, busy.last_seen_ms);
 }
 
 TEST(IdleHistogramPredictor, BadParamErrorsNameTheKey) {

@@ -213,10 +213,14 @@ void IdleHistogramPredictor::compute_plan(const warmup_usage_pattern& pattern, M
     double best_total = std::numeric_limits<double>::infinity();
     uint32_t best_keep_bin = 0;
     std::size_t best_first_candidate = 0;
+    // With pre-warms disabled no window may be credited, or the keep-alive would be cut short for a window that is
+    // never placed.
+    const bool windows_allowed = config_.max_prewarm_windows > 0;
     for (std::size_t j = 0; j <= candidates; ++j) {
         const uint32_t keep_bin = j == 0 ? 0 : nonzero_bins_[j - 1] + 1;
+        const double window_credit = windows_allowed ? std::min(0.0, best_from[j].cost) : 0.0;
         const double total = prefix_mid_ms_[keep_bin] + keep_bin * bin_ms * suffix_count_[keep_bin] +
-                             cold * suffix_count_[keep_bin] + std::min(0.0, best_from[j].cost);
+                             cold * suffix_count_[keep_bin] + window_credit;
         if (total < best_total) {
             best_total = total;
             best_keep_bin = keep_bin;

@@ -3,13 +3,14 @@
 // From the analyzer's idle-time histogram (the distribution of the next idle gap G after a request) it chooses, per
 // model, the keep-alive window K and up to `max_prewarm_windows` pre-warm windows [W, E) that minimise
 //     E[idle memory-time] + cold_cost * P(cold start)
-// in units of "ms of this model held idle", where cold_cost = cold_start_cost_ratio * load_ms * reference_memory_mb /
-// memory_mb: a cold start of a reference-sized model is worth holding it idle for ratio * load_ms (the ski-rental
-// break-even time), and a smaller model is cheaper to hold, so it is held longer. Shahrad et al.'s hybrid policy picks
-// fixed percentiles (5th / 99th); this one picks the boundaries that the cost trade-off prefers, so a bimodal or
-// periodic histogram gets an unload between the modes and a pre-warm just before the next one.
-// Gaps beyond the histogram range are served by an hour-of-day x day-of-week pre-warm when the cost test allows it;
-// models with fewer than `min_samples` gaps get a fixed keep-alive.
+// in units of "ms of this model held idle", where cold_cost = cold_start_cost_ratio * waiting * load_ms *
+// reference_memory_mb / memory_mb, waiting = 1 + EWMA rate * load_ms requests expected to wait for a cold load: a cold
+// start of a reference-sized model is worth holding it idle for ratio * load_ms (the ski-rental break-even time), and a
+// smaller model is cheaper to hold, so it is held longer. Shahrad et al.'s hybrid policy picks fixed percentiles (5th /
+// 99th); this one picks the boundaries that the cost trade-off prefers, so a bimodal or periodic histogram gets an
+// unload between the modes and a pre-warm just before the next one. Gaps beyond the histogram range are served by an
+// hour-of-day x day-of-week pre-warm when the cost test allows it; models with fewer than `min_samples` gaps get a
+// fixed keep-alive.
 //
 // Threading: control thread only (SDK contract). predict() is O(idle_bins) for p/next-arrival plus an amortised plan
 // refresh (O(nonzero_bins^2)) only when the model's gap count grew by `plan_refresh_fraction` since the last one.
@@ -26,7 +27,7 @@ struct IdleHistogramPredictorConfig {
     int64_t horizon_ms = 600'000;              ///< window of p_use_within_horizon
     uint32_t min_samples = 10;                 ///< idle gaps needed before the histogram plan replaces the fallback
     int64_t fallback_keep_alive_ms = 600'000;  ///< fixed keep-alive with a short history
-    double cold_start_cost_ratio = 30;         ///< a cold start costs ratio * load_ms of reference-model idle time
+    double cold_start_cost_ratio = 10;         ///< a waiting request costs ratio * load_ms of reference-model idle
     double reference_memory_mb = 8192;         ///< model size at which the ratio applies unscaled
     double default_load_ms = 10'000;           ///< used when the catalog declares no load time
     int64_t ready_margin_ms = 6'000;           ///< pre-warms aim to be ready this much before the window opens
@@ -67,7 +68,7 @@ class IdleHistogramPredictor final : public sdk::Predictor {
         double wake_rate_per_ms = 0;  ///< arrival rate once idle beyond the histogram range (memoryless estimate)
         double cold_cost_ms = 0;      ///< break-even idle time of one cold start of this model (all its waiters)
         double cold_requests_per_start = 1;  ///< requests expected to wait for one cold load (>= 1)
-        double prewarm_cost_ms = 0;   ///< idle-equivalent cost of one pre-warm: load + ready margin
+        double prewarm_cost_ms = 0;          ///< idle-equivalent cost of one pre-warm: load + ready margin
         // Calendar pre-warm, cached per (last_seen, first candidate hour).
         warmup_time_ms calendar_last_seen_ms = WARMUP_TIME_NEVER;
         warmup_time_ms calendar_from_ms = WARMUP_TIME_NEVER;
