@@ -68,11 +68,11 @@ class LiveRuntime::WorkerExecutor {
         arena_.execute([this] { group_->wait(); });
     }
 
-    void start_load(uint32_t arm, warmup_model_index model, uint64_t ticket) {
+    void start_load(uint32_t arm_id, warmup_model_index model, uint64_t ticket) {
         const ModelRecord& record = runtime_.catalog_.record(model);
         auto backend = backend_;  // a hot-swap may replace backend_; a running load keeps its own
-        arena_.execute([this, &record, arm, model, ticket, backend] {
-            group_->run([this, &record, arm, model, ticket, backend] {
+        arena_.execute([this, &record, arm_id, model, ticket, backend] {
+            group_->run([this, &record, arm_id, model, ticket, backend] {
                 warmup_model_info info = to_info(record);
                 warmup_load_result result{};
                 result.struct_size = sizeof result;
@@ -89,7 +89,7 @@ class LiveRuntime::WorkerExecutor {
                     spdlog::warn("MODEL_LOAD_ERROR backend {} could not load {}: {}: {}", backend->label(),
                                  record.name, status_name(owned->code), owned->message);
                 }
-                runtime_.completions_.push({arm, model, ticket, error == nullptr, load_ms, result.memory_mb});
+                runtime_.completions_.push({arm_id, model, ticket, error == nullptr, load_ms, result.memory_mb});
                 runtime_.wake();
             });
         });
@@ -126,16 +126,16 @@ class LiveRuntime::WorkerExecutor {
 class LiveRuntime::ArmExecutor final : public LoadExecutor {
   public:
     ArmExecutor(WorkerExecutor& workers, const std::string& name) : workers_(workers), name_(name) {}
-    void set_index(uint32_t index) { index_ = index; }
+    void set_arm_id(uint32_t arm_id) { arm_id_ = arm_id; }
     void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms) override {
-        workers_.start_load(index_, model, ticket);
+        workers_.start_load(arm_id_, model, ticket);
     }
     void start_unload(warmup_model_index model, warmup_time_ms) override { workers_.start_unload(model); }
 
   private:
     WorkerExecutor& workers_;
     std::string name_;
-    uint32_t index_ = 0;
+    uint32_t arm_id_ = 0;
 };
 
 /// A shadow arm never touches the backend: a load "completes" after the catalog's load time on the wall clock.
@@ -170,6 +170,7 @@ class LiveRuntime::ShadowExecutor final : public LoadExecutor {
 
 std::unique_ptr<LiveArm> LiveRuntime::make_arm(const Arm& definition, LiveArm::Mode mode, const Config& config) {
     auto arm = std::make_unique<LiveArm>();
+    arm->id = next_arm_id_++;
     arm->name = definition.name;
     arm->mode = mode;
     arm->weight = mode == LiveArm::Mode::Control ? config.experiment.control_weight : definition.weight;
@@ -179,7 +180,9 @@ std::unique_ptr<LiveArm> LiveRuntime::make_arm(const Arm& definition, LiveArm::M
     if (mode == LiveArm::Mode::Shadow) {
         arm->executor = std::make_unique<ShadowExecutor>(catalog_);
     } else {
-        arm->executor = std::make_unique<ArmExecutor>(*workers_, arm->name);
+        auto executor = std::make_unique<ArmExecutor>(*workers_, arm->name);
+        executor->set_arm_id(arm->id);
+        arm->executor = std::move(executor);
     }
     return arm;
 }
@@ -197,12 +200,15 @@ LiveRuntime::LiveRuntime(Config config)
     workers_ = std::make_unique<WorkerExecutor>(*this, control_plugins->at(ComponentSlot::Backend),
                                                 config_.max_concurrent_warmups);
     auto control_arm = std::make_unique<LiveArm>();
+    control_arm->id = next_arm_id_++;
     control_arm->name = "control";
     control_arm->mode = LiveArm::Mode::Control;
     control_arm->weight = config_.experiment.control_weight;
     control_arm->definition = control;
     control_arm->plugins = std::move(control_plugins);
-    control_arm->executor = std::make_unique<ArmExecutor>(*workers_, "control");
+    auto control_executor = std::make_unique<ArmExecutor>(*workers_, "control");
+    control_executor->set_arm_id(control_arm->id);
+    control_arm->executor = std::move(control_executor);
     arms_.push_back(std::move(control_arm));
     std::vector<std::unique_ptr<LiveArm>> none;
     for (auto& arm : build_experiment_arms(config_, none)) arms_.push_back(std::move(arm));
@@ -247,7 +253,6 @@ void LiveRuntime::assign_budgets(double total_mb) {
     for (std::size_t i = 0; i < arms_.size(); ++i) {
         LiveArm& arm = *arms_[i];
         const double budget_mb = arm.mode == LiveArm::Mode::Shadow ? total_mb : total_mb * arm.weight / acting_weight;
-        if (auto* executor = dynamic_cast<ArmExecutor*>(arm.executor.get())) executor->set_index(static_cast<uint32_t>(i));
         if (arm.engine == nullptr) {
             EngineOptions options;
             options.memory_budget_mb = budget_mb;
@@ -334,11 +339,11 @@ void LiveRuntime::control_loop() {
 
         Completion completion{};
         while (completions_.try_pop(completion)) {
-            // An arm stopped by a reload no longer exists; its late completions are dropped.
-            if (completion.arm < arms_.size())
-                arms_[completion.arm]->engine->on_load_finished(completion.model, completion.ticket,
-                                                                completion.succeeded, completion.load_ms,
-                                                                completion.memory_mb, clock_.now_ms());
+            // An arm stopped by a reload no longer exists; its late completions match no arm and are dropped.
+            for (auto& arm : arms_)
+                if (arm->id == completion.arm_id)
+                    arm->engine->on_load_finished(completion.model, completion.ticket, completion.succeeded,
+                                                  completion.load_ms, completion.memory_mb, clock_.now_ms());
             worked = true;
         }
 
@@ -578,6 +583,7 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
         }
 
         // Experiment arms: unchanged ones keep running, new or changed ones start cold, removed ones stop.
+        for (auto& arm : arms_) arm->engine->flush_metrics();  // into the sink that is about to be replaced
         std::vector<std::unique_ptr<LiveArm>> old_arms;
         for (std::size_t i = 1; i < arms_.size(); ++i) old_arms.push_back(std::move(arms_[i]));
         std::vector<std::unique_ptr<LiveArm>> new_arms;
@@ -595,7 +601,6 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
             if (!arm->engine) out.notes.push_back(fmt::format("experiment arm '{}' started ({})", arm->name,
                                                               arm->mode == LiveArm::Mode::Shadow ? "shadow" : "acting"));
 
-        for (auto& arm : arms_) arm->engine->flush_metrics();
         engine.replace_components(next_control->component_set(), clock_.now_ms());
         if (control.plugins->at(ComponentSlot::Backend) != next_control->at(ComponentSlot::Backend))
             workers_->set_backend(next_control->at(ComponentSlot::Backend));

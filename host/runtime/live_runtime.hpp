@@ -56,6 +56,7 @@ struct ReloadResult {
 /// One arm of the live pipeline. Owned by the runtime; touched only on the control thread.
 struct LiveArm {
     enum class Mode { Control, Acting, Shadow };
+    uint32_t id = 0;  ///< unique for the runtime's life: late completions of a stopped arm match no arm
     std::string name;
     Mode mode = Mode::Control;
     double weight = 1;
@@ -123,7 +124,7 @@ class LiveRuntime {
     class ArmExecutor;
     class ShadowExecutor;
     struct Completion {
-        uint32_t arm;
+        uint32_t arm_id;
         warmup_model_index model;
         uint64_t ticket;
         bool succeeded;
@@ -150,6 +151,7 @@ class LiveRuntime {
     ExperimentConfig experiment_;                 // control thread
     std::vector<std::size_t> acting_;             // indexes of acting arms (control first), control thread
     std::vector<double> acting_cumulative_;       // cumulative weight shares in [0, 1]
+    uint32_t next_arm_id_ = 0;                    // control thread (or constructor)
 
     tbb::concurrent_bounded_queue<warmup_usage_event> ingest_;
     tbb::concurrent_queue<Completion> completions_;

@@ -9,7 +9,6 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -168,19 +167,15 @@ TEST_F(LiveSwapTest, PluginRebuiltAtTheSamePathIsLoadedAsNewCodeOnReload) {
 TEST_F(LiveSwapTest, InvalidYamlOnReloadFromFileAnswers400AtStageConfigWithFileLineColumn) {
     start_runtime();
     const auto before = served_labels();
-    // The valid file plus one line whose flow sequence never closes: line 20 (after the 19 lines of config_yaml()).
-    dir_.write("hotswap.yaml", config_yaml() + "bogus: [1, 2\n");
+    // The valid file (18 lines) plus "bogus: a: b" on line 19: the second ':' (column 9) is an illegal map value.
+    dir_.write("hotswap.yaml", config_yaml() + "bogus: a: b\n");
 
     const ReloadResult result = runtime_->reload_from_file();
 
     EXPECT_FALSE(result.ok);
     EXPECT_EQ(result.http_status, 400);
     EXPECT_EQ(result.stage, "config");
-    EXPECT_TRUE(std::regex_search(result.error, std::regex("^" + std::regex_replace(config_file_.string(),
-                                                                                    std::regex(R"([.^$|()\[\]{}*+?\\])"),
-                                                                                    R"(\$&)") +
-                                                           R"(:\d+:\d+: )")))
-        << result.error;
+    EXPECT_EQ(result.error.rfind(config_file_.string() + ":19:9: ", 0), 0u) << result.error;
     EXPECT_EQ(served_labels(), before);
     expect_events_still_flow();
 }
