@@ -2,6 +2,9 @@
 //
 //   warmupd [--config FILE] [--port N] [--bind ADDRESS]
 //
+// State (state: in the YAML): snapshots every state.snapshot_interval_s into state.dir, the newest valid one restored
+// at start (corrupt or truncated ones are logged STATE_RESTORE_ERROR and skipped), a last one taken at a clean stop.
+//
 // SIGHUP (or POST /api/warmup/config/reload, or reload.watch_file: true) reloads the configuration file: the
 // components whose choice or params changed are hot-swapped.
 //
@@ -82,6 +85,15 @@ int main(int argc, char** argv) {
     }
     runtime->set_http_overrides(bind, port ? std::optional<uint16_t>(static_cast<uint16_t>(*port)) : std::nullopt);
     runtime->start();
+    // Durable state: the newest valid snapshot is restored before the port opens, so the first request is answered
+    // with what was learned before a crash or restart.
+    try {
+        runtime->start_state_keeping();
+    } catch (const std::exception& error) {
+        spdlog::critical("STATE_ERROR cannot use the state folder {}: {}", config.state.dir.string(), error.what());
+        runtime->stop();
+        return 2;
+    }
     HttpApi api(*runtime);
     int bound_port = 0;
     try {

@@ -254,7 +254,12 @@ class ConfigReader {
                 {"reload", false, [&](const YAML::Node& value, const std::string& path) { read_reload(value, path); }},
                 {"experiment", false,
                  [&](const YAML::Node& value, const std::string& path) { read_experiment(value, path); }},
+                {"state", false, [&](const YAML::Node& value, const std::string& path) { read_state(value, path); }},
             });
+
+        // state: given a folder, on unless switched off; otherwise off here (load_config_file turns it on for files).
+        if (config_.state.dir.empty()) config_.state.dir = (base_dir_ / "state").lexically_normal();
+        config_.state.enabled = state_enabled_.value_or(state_dir_given_);
 
         if (!plugin_dirs_given) {
             // The schema's documented default: the plugins shipped next to the executable, then ./plugins.
@@ -478,6 +483,10 @@ class ConfigReader {
                           [&](const YAML::Node& value, const std::string& key_path) {
                               config_.ingest_queue_capacity =
                                   static_cast<uint32_t>(read_integer(value, key_path, 1, int64_t{1} << 24));
+                          }},
+                         {"warmup_timeout_ms", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.warmup_timeout_ms = read_integer(value, key_path, 1000, 86400000);
                           }},
                      });
     }
@@ -717,7 +726,38 @@ class ConfigReader {
                      });
     }
 
+    void read_state(const YAML::Node& node, const std::string& path) {
+        read_mapping(node, path,
+                     {
+                         {"dir", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.state.dir = read_path(value, key_path);
+                              state_dir_given_ = true;
+                          }},
+                         {"enabled", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              state_enabled_ = read_flag(value, key_path);
+                          }},
+                         {"snapshot_interval_s", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.state.snapshot_interval_s =
+                                  static_cast<uint32_t>(read_integer(value, key_path, 1, 86400));
+                          }},
+                         {"keep", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.state.keep = static_cast<uint32_t>(read_integer(value, key_path, 1, 1000));
+                          }},
+                         {"history_retention_h", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.state.history_retention_h =
+                                  static_cast<uint32_t>(read_integer(value, key_path, 0, 87600));
+                          }},
+                     });
+    }
+
     Config& config_;
+    std::optional<bool> state_enabled_;  // state.enabled as written
+    bool state_dir_given_ = false;       // state.dir written
     fs::path base_dir_;
     fs::path exe_dir_;
     std::vector<PendingArm> pending_arms_;
@@ -763,6 +803,9 @@ Config load_config_file(const fs::path& file, const fs::path& exe_dir) {
     const fs::path absolute_file = fs::absolute(file).lexically_normal();
     Config config = load_config_text(text.str(), file.string(), absolute_file.parent_path(), exe_dir);
     config.source_file = absolute_file;
+    // A daemon started from a file keeps its state beside it unless the file says otherwise.
+    if (!config.key_positions.contains("state.enabled") && !config.key_positions.contains("state.dir"))
+        config.state.enabled = true;
     return config;
 }
 

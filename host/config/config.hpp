@@ -21,6 +21,8 @@
 //                                   # 95th-percentile concurrent demand, meaningful only in replay.  default 16384
 //     max_concurrent_warmups: 2     # integer 1..1024                                            default 2
 //     ingest_queue_capacity: 65536  # integer 1..16777216 (1<<24)                                default 65536
+//     warmup_timeout_ms: 600000     # integer 1000..86400000: a backend load running longer is cancelled (cancel
+//                                   # token) and counted as timed out                         default 600000
 //   components:                     # REQUIRED, and each of the 8 slots below is REQUIRED
 //     pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern, params: {...}}
 //     predictor: ...
@@ -61,6 +63,14 @@
 //   reload:                         # live reload of this file by warmupd
 //     watch_file: false             # bool: reload when the file's modification time or size changes default false
 //     poll_ms: 1000                 # integer 100..3600000, how often the file is checked          default 1000
+//   state:                          # durable state of warmupd (snapshots, backups, metrics history)
+//     dir: ./state                  # folder, relative to the config file's folder. Default: `state/` beside the
+//                                   # config file; with the embedded default configuration state is off unless
+//                                   # `dir` or `enabled: true` is given
+//     enabled: true                 # bool                                   default true for a config file
+//     snapshot_interval_s: 60       # integer 1..86400, seconds between periodic snapshots         default 60
+//     keep: 10                      # integer 1..1000, periodic snapshots kept (oldest deleted)    default 10
+//     history_retention_h: 168      # integer 0..87600, hours of counter history kept; 0 = none    default 168
 //
 // Positions: every error and every locate() answer is "<file>:<line>:<col>" with 1-based line and column. A key path
 // ("budgets.memory_mb", "catalog[2].load_ms") is located at its KEY (list items at the item), so an error about a value
@@ -174,6 +184,16 @@ struct ExperimentConfig {
     friend bool operator==(const ExperimentConfig&, const ExperimentConfig&) = default;
 };
 
+/// state: durable state of warmupd.
+struct StateConfig {
+    bool enabled = false;            ///< state.enabled (see the schema for the defaults)
+    std::filesystem::path dir;       ///< absolute, normalised
+    uint32_t snapshot_interval_s = 60;
+    uint32_t keep = 10;
+    uint32_t history_retention_h = 168;  ///< 0 = no metrics history
+    friend bool operator==(const StateConfig&, const StateConfig&) = default;
+};
+
 struct HttpConfig {
     std::string bind = "127.0.0.1";
     uint16_t port = 3000;  ///< 0 = let the OS pick a free port
@@ -195,6 +215,7 @@ struct Config {
     MemoryBudget memory_budget{16384, 0};
     uint32_t max_concurrent_warmups = 2;
     uint32_t ingest_queue_capacity = 65536;
+    int64_t warmup_timeout_ms = 600000;  ///< budgets.warmup_timeout_ms
     Components components;
     std::vector<CatalogEntry> catalog;
     std::vector<Arm> arms;
@@ -203,6 +224,7 @@ struct Config {
     ExperimentConfig experiment;
     bool reload_watch_file = false;  ///< reload.watch_file: reload when the file changes (opt-in)
     uint32_t reload_poll_ms = 1000;  ///< reload.poll_ms: how often the file is checked, 100..3600000
+    StateConfig state;               ///< state: snapshots, backups, metrics history
     std::string source_text;  ///< the raw YAML, as loaded
 
     /// Every key path of the document (including inside params subtrees and list items, e.g.

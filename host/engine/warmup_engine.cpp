@@ -1,8 +1,10 @@
 #include "engine/warmup_engine.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/errors.hpp"
 
@@ -32,6 +34,12 @@ bool WarmupEngine::call_ok(warmup_error* error, const std::string& label, const 
     if (error == nullptr) return true;
     ErrorPtr owned(error);
     ++counters_.plugin_errors;
+    ComponentErrors& per_component = component_errors_[label];
+    ++per_component.errors;
+    per_component.last_error = fmt::format("{}: {}: {}", what, status_name(owned->code), owned->message);
+    per_component.last_error_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count();
     // Rate-limited by nature: one line per failed call; a misbehaving plugin is visible, the host keeps running.
     spdlog::error("PLUGIN_CALL_ERROR {} {} failed: {}: {}", label, what, status_name(owned->code), owned->message);
     return false;

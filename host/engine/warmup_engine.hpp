@@ -22,6 +22,7 @@
 #include <warmup/warmup.h>
 
 #include <deque>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -134,6 +135,26 @@ class WarmupEngine {
     /// Fires every timer due at or before now_ms, each at now_ms (callers step time to each due time in replay).
     void run_timers(warmup_time_ms now_ms);
 
+    /// Queues a pre-warm of `model` now (operator's restore of the warm set). Ignored in emergency stop or when the
+    /// model is already queued, loading or ready.
+    void request_prewarm(warmup_model_index model, warmup_time_ms now_ms) {
+        if (stopped_) return;
+        advance(now_ms);
+        enqueue_load(model, LoadReason::Prewarm, now_ms);
+        dispatch(now_ms);
+    }
+
+    /// Failed plugin calls of one component (by its label), for /api/warmup/health/components.
+    struct ComponentErrors {
+        uint64_t errors = 0;
+        std::string last_error;       ///< "<call>: <status>: <message>" of the newest failure
+        int64_t last_error_unix_ms = 0;  ///< wall-clock time of the newest failure (also in replay: for operators)
+    };
+    /// Keyed by component label ("<id>@<version>"); only components that failed at least once appear.
+    [[nodiscard]] const std::map<std::string, ComponentErrors, std::less<>>& component_errors() const noexcept {
+        return component_errors_;
+    }
+
     /// Emergency stop: no new warm-ups start, queued ones are cancelled, loaded models stay. Demand loads still run
     /// (a waiting request must be served). resume() leaves the mode.
     void emergency_stop(warmup_time_ms now_ms);
@@ -243,6 +264,7 @@ class WarmupEngine {
     warmup_time_ms accounted_until_ms_ = WARMUP_TIME_NEVER;
 
     EngineCounters counters_;
+    std::map<std::string, ComponentErrors, std::less<>> component_errors_;  // only the failure path touches it
     LogHistogram cold_waits_ms_;
     std::vector<warmup_metric_event> pending_metrics_;
     std::vector<warmup_usage_pattern> pattern_scratch_;

@@ -1,6 +1,9 @@
 #include "http/event_parser.hpp"
 
 #include <fmt/format.h>
+
+#include <chrono>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace warmup::host {
@@ -8,22 +11,52 @@ namespace {
 
 using nlohmann::json;
 
+// Reads a non-negative JSON integer that must fit int64_t. nlohmann stores a literal above INT64_MAX as an unsigned
+// integer, and get<int64_t>() on it wraps negative, so the unsigned case is checked first. Returns the reason when
+// the value is refused.
+std::optional<std::string> read_non_negative_int64(const json& value, std::string_view field,
+                                                   std::string_view integer_hint, int64_t& out) {
+    if (!value.is_number_integer()) return fmt::format("'{}' must be an integer{}", field, integer_hint);
+    if (value.is_number_unsigned()) {
+        const auto unsigned_value = value.get<uint64_t>();
+        if (unsigned_value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+            return fmt::format("'{}' is out of range ({} is above {})", field, unsigned_value,
+                               std::numeric_limits<int64_t>::max());
+        out = static_cast<int64_t>(unsigned_value);
+        return std::nullopt;
+    }
+    out = value.get<int64_t>();
+    if (out < 0) return fmt::format("'{}' must not be negative", field);
+    return std::nullopt;
+}
+
 // Validates one decoded item; returns the reason when it is refused.
-std::optional<std::string> read_item(const json& item, ParsedEvent& out) {
+std::optional<std::string> read_item(const json& item, int64_t server_now_ms, ParsedEvent& out) {
     if (!item.is_object()) return "expected a JSON object";
     for (const auto& [key, value] : item.items()) {
         if (key != "model" && key != "ts_ms" && key != "tenant" && key != "count")
-            return fmt::format("unknown field '{}' (expected model, ts_ms, tenant, count)", key);
+            return fmt::format("unknown field '{}' (expected model, ts_ms, tenant, count)",
+                               key.size() <= 64 ? key : key.substr(0, 64) + "...");
     }
     const auto model = item.find("model");
     if (model == item.end()) return "missing field 'model'";
     if (!model->is_string()) return "'model' must be a string";
-    out.model = model->get<std::string>();
-    if (out.model.empty()) return "'model' must not be empty";
+    const auto& model_name = model->get_ref<const std::string&>();
+    if (model_name.empty()) return "'model' must not be empty";
+    if (model_name.size() > kMaxModelNameBytes)
+        return fmt::format("'model' is {} bytes, longer than {}", model_name.size(), kMaxModelNameBytes);
+    out.model = model_name;
     if (const auto ts = item.find("ts_ms"); ts != item.end() && !ts->is_null()) {
-        if (!ts->is_number_integer()) return "'ts_ms' must be an integer (milliseconds since the epoch)";
-        const auto value = ts->get<int64_t>();
-        if (value < 0) return "'ts_ms' must not be negative";
+        int64_t value = 0;
+        if (auto reason = read_non_negative_int64(*ts, "ts_ms", " (milliseconds since the epoch)", value))
+            return reason;
+        // The lead is computed in uint64_t: exact for any value >= 0 and any server time, with no signed overflow.
+        if (value > server_now_ms) {
+            const uint64_t ahead_ms = static_cast<uint64_t>(value) - static_cast<uint64_t>(server_now_ms);
+            if (ahead_ms > static_cast<uint64_t>(kMaxFutureSkewMs))
+                return fmt::format("'ts_ms' {} is in the future ({} ms ahead of the server clock, at most {} allowed)",
+                                   value, ahead_ms, kMaxFutureSkewMs);
+        }
         out.ts_ms = value;
     }
     if (const auto tenant = item.find("tenant"); tenant != item.end() && !tenant->is_null()) {
@@ -32,44 +65,87 @@ std::optional<std::string> read_item(const json& item, ParsedEvent& out) {
     }
     if (const auto count = item.find("count"); count != item.end() && !count->is_null()) {
         if (!count->is_number_integer()) return "'count' must be an integer";
-        const auto value = count->get<int64_t>();
-        if (value < 1 || value > 1'000'000) return "'count' must be between 1 and 1000000";
-        out.count = static_cast<uint32_t>(value);
+        // Unsigned first: get<int64_t>() of a literal above INT64_MAX would wrap negative.
+        const bool in_range = count->is_number_unsigned()
+                                  ? count->get<uint64_t>() >= 1 && count->get<uint64_t>() <= 1'000'000
+                                  : count->get<int64_t>() >= 1 && count->get<int64_t>() <= 1'000'000;
+        if (!in_range) return "'count' must be between 1 and 1000000";
+        out.count = static_cast<uint32_t>(count->get<int64_t>());
     }
     return std::nullopt;
 }
 
-void accept_or_reject(const json& item, std::size_t position, ParsedBody& body) {
-    ParsedEvent event;
-    event.position = position;
-    if (auto reason = read_item(item, event)) {
-        body.rejected.push_back({position, std::move(*reason)});
-    } else {
-        body.events.push_back(std::move(event));
+// Collects the outcome of each item, listing at most kMaxListedRejections refusals.
+class BodyBuilder {
+  public:
+    explicit BodyBuilder(int64_t server_now_ms) : server_now_ms_(server_now_ms) {}
+
+    void reject(std::size_t position, std::string reason) {
+        if (body_.rejected.size() < kMaxListedRejections) {
+            body_.rejected.push_back({position, std::move(reason)});
+            return;
+        }
+        if (unlisted_ == 0) first_unlisted_position_ = position;
+        ++unlisted_;
     }
+
+    void accept_or_reject(const json& item, std::size_t position) {
+        ParsedEvent event;
+        event.position = position;
+        if (auto reason = read_item(item, server_now_ms_, event)) {
+            reject(position, std::move(*reason));
+        } else {
+            body_.events.push_back(std::move(event));
+        }
+    }
+
+    ParsedBody& body() { return body_; }
+
+    ParsedBody finish() {
+        if (unlisted_ > 0)
+            body_.rejected.push_back(
+                {first_unlisted_position_,
+                 fmt::format("{} more refused item(s) from here on, not listed (the answer lists at most {})",
+                             unlisted_, kMaxListedRejections)});
+        return std::move(body_);
+    }
+
+  private:
+    int64_t server_now_ms_;
+    ParsedBody body_;
+    std::size_t unlisted_ = 0;
+    std::size_t first_unlisted_position_ = 0;
+};
+
+int64_t wall_clock_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace
 
-ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes) {
-    ParsedBody body;
+ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, std::optional<int64_t> server_now_ms) {
+    BodyBuilder builder(server_now_ms.value_or(wall_clock_now_ms()));
     const auto first = text.find_first_not_of(" \t\r\n");
     if (first != std::string_view::npos && text[first] == '[') {
-        body.is_array = true;
+        builder.body().is_array = true;
         const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
         if (parsed.is_discarded()) {
             // Fall back to reporting the parse error itself, with its byte offset.
             try {
                 [[maybe_unused]] const json ignored = json::parse(text);
             } catch (const json::parse_error& error) {
-                body.rejected.push_back({0, fmt::format("malformed JSON array at byte {}: {}", error.byte,
-                                                        error.what())});
+                builder.reject(0, fmt::format("malformed JSON array at byte {}: {}", error.byte, error.what()));
             }
-            return body;
+            return builder.finish();
+        }
+        if (!parsed.is_array()) {  // e.g. "[1] 2" is discarded above; this guards any other top-level shape
+            builder.reject(0, "expected a JSON array of event objects");
+            return builder.finish();
         }
         std::size_t index = 0;
-        for (const auto& item : parsed) accept_or_reject(item, ++index, body);
-        return body;
+        for (const auto& item : parsed) builder.accept_or_reject(item, ++index);
+        return builder.finish();
     }
     std::size_t line_number = 0;
     std::size_t start = 0;
@@ -85,18 +161,18 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes) 
             continue;
         }
         if (line.size() > max_line_bytes) {
-            body.rejected.push_back({line_number, fmt::format("line longer than {} bytes", max_line_bytes)});
+            builder.reject(line_number, fmt::format("line longer than {} bytes", max_line_bytes));
         } else {
             const json item = json::parse(line, nullptr, /*allow_exceptions=*/false);
             if (item.is_discarded()) {
-                body.rejected.push_back({line_number, "malformed JSON"});
+                builder.reject(line_number, "malformed JSON");
             } else {
-                accept_or_reject(item, line_number, body);
+                builder.accept_or_reject(item, line_number);
             }
         }
         if (end == text.size()) break;
     }
-    return body;
+    return builder.finish();
 }
 
 }  // namespace warmup::host

@@ -1,8 +1,8 @@
 // http/event_parser.hpp — parses the body of POST /api/warmup/events: a JSON array or NDJSON of
-// {"model": str, "ts_ms"?: int >= 0, "tenant"?: str, "count"?: int >= 1}.
+// {"model": str, "ts_ms"?: int >= 0 and not in the future, "tenant"?: str, "count"?: int in 1..1000000}.
 //
 // A bad item never spoils the good ones: each is accepted or refused on its own, with its position and reason.
-// Thread-safety: pure function.
+// Thread-safety: pure function of its arguments (and of the wall clock when no server time is passed).
 #pragma once
 
 #include <cstdint>
@@ -32,7 +32,21 @@ struct ParsedBody {
     std::vector<RejectedEvent> rejected;
 };
 
-/// Parses `body`. Lines longer than `max_line_bytes` are refused (NDJSON). Blank lines are skipped.
-ParsedBody parse_events_body(std::string_view body, std::size_t max_line_bytes = 1 << 20);
+/// A posted ts_ms may be at most this far ahead of the server clock (client clocks drift; a later one is a bug or an
+/// attempt to plant a usage pattern in the future).
+inline constexpr int64_t kMaxFutureSkewMs = 5 * 60 * 1000;
+
+/// Longest accepted model name, in bytes: catalog names are short, and a refusal echoes the name back.
+inline constexpr std::size_t kMaxModelNameBytes = 1024;
+
+/// Refusals listed one by one; beyond this many, one final entry counts the rest, so that a body of garbage lines
+/// cannot make the answer (and the memory to build it) many times larger than the body itself.
+inline constexpr std::size_t kMaxListedRejections = 1000;
+
+/// Parses `body`. Lines longer than `max_line_bytes` are refused (NDJSON). Blank lines are skipped. An event whose
+/// ts_ms is more than kMaxFutureSkewMs after `server_now_ms` is refused as "in the future"; when `server_now_ms` is
+/// nullopt the system (wall) clock is read once per call — pass the host clock's now to keep this pure.
+ParsedBody parse_events_body(std::string_view body, std::size_t max_line_bytes = 1 << 20,
+                             std::optional<int64_t> server_now_ms = std::nullopt);
 
 }  // namespace warmup::host

@@ -6,6 +6,7 @@
 
 #include "core/errors.hpp"
 #include "http/event_parser.hpp"
+#include "http/security.hpp"
 #include "loader/plugin_library.hpp"
 
 namespace warmup::host {
@@ -97,6 +98,8 @@ uint32_t tenant_hash(std::string_view tenant) noexcept {
 HttpApi::HttpApi(LiveRuntime& runtime) : runtime_(runtime) {
     server_.set_tcp_nodelay(true);  // without it a POST answer stalls ~40 ms on delayed ACKs
     server_.set_payload_max_length(static_cast<size_t>(runtime_.config().http.max_body_mb * 1024 * 1024));
+    // Bearer-token check before routing (and before the body is read), JSON bodies for 413/404; see security.hpp.
+    install_request_guard(server_, RequestGuard{access_token_from_environment()});
     routes();
 }
 
@@ -210,7 +213,10 @@ void HttpApi::routes() {
         json predictions = runtime_.call_on_control([this](WarmupEngine& engine) {
             json list = json::array();
             const warmup_time_ms now_ms = runtime_.clock().now_ms();
-            for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
+            // Every model the catalog knows: after a state restore a model has learned patterns before the engine
+            // has seen a request for it.
+            const warmup_model_index known = std::max(engine.model_count(), runtime_.catalog().size());
+            for (warmup_model_index model = 0; model < known; ++model) {
                 warmup_prediction p{};
                 if (!engine.predict_now(model, now_ms, p)) continue;
                 const ModelStatus s = engine.model_status(model);
@@ -268,6 +274,83 @@ void HttpApi::routes() {
     });
     server_.Post("/api/warmup/config/rollback", [this](const httplib::Request&, httplib::Response& response) {
         reply_reload(response, runtime_.rollback());
+    });
+
+    // ----- Operations (issue 5). Each answers {"status": "done"|"failed", facts..., "notes": [...], "error"?, "file"?}.
+    const auto operation_json = [](const OperationResult& result) {
+        json body{{"status", result.ok() ? "done" : "failed"}, {"notes", result.notes}};
+        for (const auto& [name, value] : result.facts) body[name] = value;
+        if (!result.ok()) body["error"] = result.error;
+        if (!result.file.empty()) body["file"] = result.file;
+        return body;
+    };
+    // The optional {"name": "..."} body of backup-state / restore-state: "" when absent; nullopt (and a 400 answer)
+    // when the body is not that shape.
+    const auto backup_name = [](const httplib::Request& request,
+                                httplib::Response& response) -> std::optional<std::string> {
+        if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) return std::string();
+        const json body = json::parse(request.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object()) {
+            reply(response, 400, {{"status", "failed"}, {"error", "expected an empty body or {\"name\": \"...\"}"}});
+            return std::nullopt;
+        }
+        if (!body.contains("name") || body["name"].is_null()) return std::string();
+        if (!body["name"].is_string()) {
+            reply(response, 400, {{"status", "failed"}, {"error", "\"name\" must be a string"}});
+            return std::nullopt;
+        }
+        return body["name"].get<std::string>();
+    };
+    server_.Post("/api/warmup/emergency-stop", [this, operation_json](const httplib::Request&,
+                                                                      httplib::Response& response) {
+        const OperationResult result = runtime_.emergency_stop();
+        reply(response, result.http_status, operation_json(result));
+    });
+    server_.Post("/api/warmup/reset-to-safe", [this, operation_json](const httplib::Request&,
+                                                                     httplib::Response& response) {
+        const OperationResult result = runtime_.reset_to_safe();
+        reply(response, result.http_status, operation_json(result));
+    });
+    server_.Post("/api/warmup/reset-data-collection", [this, operation_json](const httplib::Request&,
+                                                                             httplib::Response& response) {
+        const OperationResult result = runtime_.reset_data_collection();
+        reply(response, result.http_status, operation_json(result));
+    });
+    server_.Post("/api/warmup/queue/restart-workers", [this, operation_json](const httplib::Request&,
+                                                                             httplib::Response& response) {
+        const OperationResult result = runtime_.restart_workers();
+        reply(response, result.http_status, operation_json(result));
+    });
+    server_.Post("/api/warmup/backup-state", [this, operation_json, backup_name](const httplib::Request& request,
+                                                                                 httplib::Response& response) {
+        const auto name = backup_name(request, response);
+        if (!name) return;
+        const OperationResult result = runtime_.backup_state(*name);
+        reply(response, result.http_status, operation_json(result));
+    });
+    server_.Post("/api/warmup/restore-state", [this, operation_json, backup_name](const httplib::Request& request,
+                                                                                  httplib::Response& response) {
+        const auto name = backup_name(request, response);
+        if (!name) return;
+        const OperationResult result = runtime_.restore_backup(*name);
+        reply(response, result.http_status, operation_json(result));
+    });
+    server_.Get("/api/warmup/health/components", [this](const httplib::Request&, httplib::Response& response) {
+        json components = json::array();
+        bool degraded = false;
+        for (const ComponentHealth& health : runtime_.component_health()) {
+            degraded = degraded || health.degraded;
+            components.push_back({{"component", health.component},
+                                  {"plugin", health.label.empty() ? json(nullptr) : json(health.label)},
+                                  {"state", health.degraded ? "degraded" : "ok"},
+                                  {"reason", health.reason.empty() ? json(nullptr) : json(health.reason)},
+                                  {"errors", health.errors},
+                                  {"last_error", health.last_error.empty() ? json(nullptr) : json(health.last_error)},
+                                  {"last_error_unix_ms", health.last_error_unix_ms == 0
+                                                             ? json(nullptr)
+                                                             : json(health.last_error_unix_ms)}});
+        }
+        reply(response, 200, {{"status", degraded ? "degraded" : "ok"}, {"components", components}});
     });
 
     server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {

@@ -8,16 +8,30 @@ namespace warmup::host {
 
 std::size_t required_vtable_size(uint32_t kind) noexcept {
     switch (kind) {
-        case WARMUP_KIND_PATTERN_ANALYZER: return sizeof(warmup_pattern_analyzer_vtable);
-        case WARMUP_KIND_PREDICTOR: return sizeof(warmup_predictor_vtable);
-        case WARMUP_KIND_PERFORMANCE_MODEL: return sizeof(warmup_performance_model_vtable);
-        case WARMUP_KIND_SCHEDULER: return sizeof(warmup_scheduler_vtable);
-        case WARMUP_KIND_RESOURCE_POLICY: return sizeof(warmup_resource_policy_vtable);
-        case WARMUP_KIND_QUEUE_POLICY: return sizeof(warmup_queue_policy_vtable);
-        case WARMUP_KIND_METRICS_SINK: return sizeof(warmup_metrics_sink_vtable);
-        case WARMUP_KIND_MODEL_BACKEND: return sizeof(warmup_model_backend_vtable);
-        default: return SIZE_MAX;
+        case WARMUP_KIND_PATTERN_ANALYZER:
+            return sizeof(warmup_pattern_analyzer_vtable);
+        case WARMUP_KIND_PREDICTOR:
+            return sizeof(warmup_predictor_vtable);
+        case WARMUP_KIND_PERFORMANCE_MODEL:
+            return sizeof(warmup_performance_model_vtable);
+        case WARMUP_KIND_SCHEDULER:
+            return sizeof(warmup_scheduler_vtable);
+        case WARMUP_KIND_RESOURCE_POLICY:
+            return sizeof(warmup_resource_policy_vtable);
+        case WARMUP_KIND_QUEUE_POLICY:
+            return sizeof(warmup_queue_policy_vtable);
+        case WARMUP_KIND_METRICS_SINK:
+            return sizeof(warmup_metrics_sink_vtable);
+        case WARMUP_KIND_MODEL_BACKEND:
+            return sizeof(warmup_model_backend_vtable);
+        default:
+            return SIZE_MAX;
     }
+}
+
+std::size_t largest_vtable_size(uint32_t kind) noexcept {
+    // The headers this host is compiled with describe ABI WARMUP_ABI_MINOR, so sizeof is that minor's table.
+    return required_vtable_size(kind);
 }
 
 std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLibrary> library,
@@ -30,15 +44,25 @@ std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
         throw PluginLoadError(fmt::format("plugin '{}' (id {}): {} vtable is {} bytes, expected at least {}",
                                           library->file().string(), descriptor.id, kind_name(descriptor.kind),
                                           vtable_size, required_vtable_size(descriptor.kind)));
+    // A plugin's ABI minor is never newer than the host's (checked at open), and minors only append, so its table
+    // cannot legitimately be larger than this host's: a larger size is garbage, and trusting it would let the host
+    // read function pointers past the end of the plugin's table once a later minor adds optional entries.
+    if (vtable_size > largest_vtable_size(descriptor.kind))
+        throw PluginLoadError(fmt::format(
+            "plugin '{}' (id {}): {} vtable claims {} bytes, more than the {} bytes of ABI {}.{} (the plugin declares "
+            "ABI {}.{}); its struct_size is garbage",
+            library->file().string(), descriptor.id, kind_name(descriptor.kind), vtable_size,
+            largest_vtable_size(descriptor.kind), WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR, descriptor.abi.major,
+            descriptor.abi.minor));
 
     std::unique_ptr<PluginInstance> self(new PluginInstance());
     self->library_ = std::move(library);
     self->params_yaml_ = std::string(params_yaml);
-    self->services_ = std::make_unique<HostServices>(catalog, clock,
-                                                     fmt::format("{}@{}", descriptor.id, descriptor.version));
+    self->services_ =
+        std::make_unique<HostServices>(catalog, clock, fmt::format("{}@{}", descriptor.id, descriptor.version));
     void* instance = nullptr;
-    warmup_error* error = descriptor.create(self->services_->raw(),
-                                            {self->params_yaml_.data(), self->params_yaml_.size()}, &instance);
+    warmup_error* error =
+        descriptor.create(self->services_->raw(), {self->params_yaml_.data(), self->params_yaml_.size()}, &instance);
     throw_if_error(error, fmt::format("plugin {} ('{}') refused to start", self->services_->plugin_label(),
                                       self->library_->file().string()));
     if (instance == nullptr)

@@ -51,4 +51,8 @@ class PluginInstance {
 /// Minimum vtable size this host needs for a kind (ABI 1.0 fields).
 std::size_t required_vtable_size(uint32_t kind) noexcept;
 
+/// Largest vtable size a plugin may declare for a kind: the table of this host's ABI minor (plugins are never newer).
+/// Equal to required_vtable_size while the ABI is 1.0; they part when a minor appends optional entries.
+std::size_t largest_vtable_size(uint32_t kind) noexcept;
+
 }  // namespace warmup::host

@@ -12,15 +12,24 @@ namespace fs = std::filesystem;
 
 std::string_view kind_name(uint32_t kind) noexcept {
     switch (kind) {
-        case WARMUP_KIND_PATTERN_ANALYZER: return "pattern_analyzer";
-        case WARMUP_KIND_PREDICTOR: return "predictor";
-        case WARMUP_KIND_PERFORMANCE_MODEL: return "performance_model";
-        case WARMUP_KIND_SCHEDULER: return "scheduler";
-        case WARMUP_KIND_RESOURCE_POLICY: return "resource_policy";
-        case WARMUP_KIND_QUEUE_POLICY: return "queue_policy";
-        case WARMUP_KIND_METRICS_SINK: return "metrics";
-        case WARMUP_KIND_MODEL_BACKEND: return "backend";
-        default: return "unknown";
+        case WARMUP_KIND_PATTERN_ANALYZER:
+            return "pattern_analyzer";
+        case WARMUP_KIND_PREDICTOR:
+            return "predictor";
+        case WARMUP_KIND_PERFORMANCE_MODEL:
+            return "performance_model";
+        case WARMUP_KIND_SCHEDULER:
+            return "scheduler";
+        case WARMUP_KIND_RESOURCE_POLICY:
+            return "resource_policy";
+        case WARMUP_KIND_QUEUE_POLICY:
+            return "queue_policy";
+        case WARMUP_KIND_METRICS_SINK:
+            return "metrics";
+        case WARMUP_KIND_MODEL_BACKEND:
+            return "backend";
+        default:
+            return "unknown";
     }
 }
 
@@ -79,7 +88,7 @@ std::string dlopen_reason(const fs::path& file) {
 std::shared_ptr<PluginLibrary> PluginLibrary::open(const fs::path& file, const fs::path& original_file,
                                                    std::string sha256) {
     const std::string name = original_file.string();
-    require_elf_shared_object(file);
+    require_elf_shared_object(original_file);  // the same bytes as `file`; messages name what the user configured
 
     std::shared_ptr<PluginLibrary> self(new PluginLibrary());
     self->original_file_ = original_file;
@@ -92,16 +101,16 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const fs::path& file, const f
         throw PluginLoadError(fmt::format("plugin '{}': cannot be loaded: {}", name, dlopen_reason(file)));
 
     if (!self->library_.has(WARMUP_PLUGIN_ENTRY_SYMBOL))
-        throw PluginLoadError(fmt::format(
-            "plugin '{}': does not export the entry symbol '{}' (expected a library built with the SDK's "
-            "WARMUP_PLUGIN(...) macro and warmup_add_plugin())",
-            name, WARMUP_PLUGIN_ENTRY_SYMBOL));
+        throw PluginLoadError(
+            fmt::format("plugin '{}': does not export the entry symbol '{}' (expected a library built with the SDK's "
+                        "WARMUP_PLUGIN(...) macro and warmup_add_plugin())",
+                        name, WARMUP_PLUGIN_ENTRY_SYMBOL));
 
     auto& entry = self->library_.get<const warmup_plugin_descriptor*()>(WARMUP_PLUGIN_ENTRY_SYMBOL);
     const warmup_plugin_descriptor* descriptor = entry();
     if (descriptor == nullptr)
-        throw PluginLoadError(fmt::format("plugin '{}': the entry '{}' returned no descriptor", name,
-                                          WARMUP_PLUGIN_ENTRY_SYMBOL));
+        throw PluginLoadError(
+            fmt::format("plugin '{}': the entry '{}' returned no descriptor", name, WARMUP_PLUGIN_ENTRY_SYMBOL));
     // The ABI version sits right after struct_size and is read before anything else, so even a descriptor from a
     // future major (whose layout may differ) is reported by version, not as garbage.
     if (descriptor->struct_size < offsetof(warmup_plugin_descriptor, kind))
@@ -123,13 +132,18 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const fs::path& file, const f
         throw PluginLoadError(fmt::format("plugin '{}': descriptor is {} bytes, expected at least {} for ABI {}.0",
                                           name, descriptor->struct_size, sizeof(warmup_plugin_descriptor),
                                           WARMUP_ABI_MAJOR));
+    // Same reasoning as for vtables: a descriptor of ABI minor <= the host's is at most the host's size.
+    if (descriptor->struct_size > sizeof(warmup_plugin_descriptor))
+        throw PluginLoadError(fmt::format(
+            "plugin '{}': descriptor claims {} bytes, more than the {} bytes of ABI {}.{}; its struct_size is garbage",
+            name, descriptor->struct_size, sizeof(warmup_plugin_descriptor), WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR));
     if (descriptor->id == nullptr || descriptor->id[0] == '\0' || descriptor->version == nullptr ||
         descriptor->create == nullptr || descriptor->destroy == nullptr || descriptor->vtable == nullptr)
         throw PluginLoadError(fmt::format(
             "plugin '{}': incomplete descriptor (id, version, create, destroy and vtable are required)", name));
     if (kind_name(descriptor->kind) == "unknown")
-        throw PluginLoadError(fmt::format("plugin '{}' (id {}): unknown kind {}", name, descriptor->id,
-                                          descriptor->kind));
+        throw PluginLoadError(
+            fmt::format("plugin '{}' (id {}): unknown kind {}", name, descriptor->id, descriptor->kind));
     self->descriptor_ = descriptor;
     return self;
 }

@@ -2,12 +2,87 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <system_error>
 
 namespace warmup::host {
 namespace fs = std::filesystem;
+
+namespace {
+
+std::string octal_mode(mode_t mode) { return fmt::format("{:04o}", mode & 07777); }
+
+// Throws when `path` (a file, or a directory on the way to it) can be modified by others than its owner.
+void require_not_writable_by_others(const fs::path& path, const fs::path& plugin, const std::string& where) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0)
+        throw PluginLoadError(fmt::format("{}plugin '{}': cannot check the permissions of '{}': {}", where,
+                                          plugin.string(), path.string(), std::generic_category().message(errno)));
+    const bool writable_by_others = (info.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+    const bool sticky_directory = S_ISDIR(info.st_mode) && (info.st_mode & S_ISVTX) != 0;
+    if (!writable_by_others || sticky_directory) return;
+    const bool is_plugin = path == plugin;
+    throw PluginLoadError(fmt::format(
+        "{}plugin '{}': refusing to load: {} '{}' is {}-writable (mode {}); anyone in {} could replace the code the "
+        "host runs (fix with: chmod go-w '{}')",
+        where, plugin.string(), is_plugin ? "the file" : "its folder", path.string(),
+        (info.st_mode & S_IWOTH) != 0 ? "world" : "group", octal_mode(info.st_mode),
+        (info.st_mode & S_IWOTH) != 0 ? "any account" : "the owning group", path.string()));
+}
+
+// Checks `file` and every directory above it up to "/".
+void require_safe_chain(const fs::path& file, const fs::path& plugin, const std::string& where) {
+    require_not_writable_by_others(file, plugin, where);
+    for (fs::path dir = file.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+        require_not_writable_by_others(dir, plugin, where);
+        if (dir == dir.root_path()) break;
+    }
+}
+
+// Makes sure the plugin cache folder exists and is private: created 0700, or else an existing real folder (not a
+// symlink) owned by this process's user and not writable by others. The folder lives under the shared temp dir with
+// a predictable name, so another account could have created it first to plant a library.
+void prepare_private_cache_dir(const fs::path& dir) {
+    std::error_code ignored;
+    fs::create_directories(dir.parent_path(), ignored);  // normally the temp dir, which exists
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw PluginLoadError(fmt::format("plugin cache '{}': cannot create it: {}", dir.string(),
+                                          std::generic_category().message(errno)));
+    struct stat info {};
+    if (::lstat(dir.c_str(), &info) != 0)
+        throw PluginLoadError(fmt::format("plugin cache '{}': cannot check it: {}", dir.string(),
+                                          std::generic_category().message(errno)));
+    if (!S_ISDIR(info.st_mode))
+        throw PluginLoadError(
+            fmt::format("plugin cache '{}': is not a folder (a symlink or a file stands there)", dir.string()));
+    if (info.st_uid != ::geteuid())
+        throw PluginLoadError(fmt::format("plugin cache '{}': owned by uid {}, not by this process's uid {}",
+                                          dir.string(), info.st_uid, ::geteuid()));
+    if ((info.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        throw PluginLoadError(fmt::format("plugin cache '{}': is group- or world-writable (mode {})", dir.string(),
+                                          octal_mode(info.st_mode)));
+}
+
+}  // namespace
+
+void require_safe_plugin_path(const fs::path& file, const std::string& where) {
+    const std::string prefix = where.empty() ? std::string() : where + ": ";
+    std::error_code error;
+    const fs::path named = fs::absolute(file, error).lexically_normal();
+    if (error)
+        throw PluginLoadError(
+            fmt::format("{}plugin '{}': cannot resolve the path: {}", prefix, file.string(), error.message()));
+    require_safe_chain(named, named, prefix);
+    const fs::path resolved = fs::canonical(named, error);
+    if (error)
+        throw PluginLoadError(
+            fmt::format("{}plugin '{}': cannot resolve the path: {}", prefix, file.string(), error.message()));
+    if (resolved != named) require_safe_chain(resolved, resolved, prefix);
+}
 
 PluginLoader::PluginLoader(std::vector<fs::path> plugin_dirs, fs::path cache_dir)
     : plugin_dirs_(std::move(plugin_dirs)), cache_dir_(std::move(cache_dir)) {}
@@ -24,6 +99,8 @@ void PluginLoader::scan_directories() {
         std::sort(files.begin(), files.end());
         for (const auto& file : files) {
             try {
+                // Before dlopen: opening a library runs its constructors.
+                require_safe_plugin_path(file);
                 auto library = PluginLibrary::open(file, file, {});
                 id_to_file_.try_emplace(library->id(), file);  // first directory wins
             } catch (const std::exception& failure) {
@@ -57,6 +134,7 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const PluginRef& ref, uint32_t
     std::error_code error;
     if (!fs::is_regular_file(file, error))
         throw PluginLoadError(fmt::format("{}: plugin '{}': no such file", ref.where, file.string()));
+    require_safe_plugin_path(file, ref.where);
 
     std::string sha256;
     try {
@@ -74,15 +152,43 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const PluginRef& ref, uint32_t
     if (!library) {
         fs::path load_from = file;
         if (!cache_dir_.empty()) {
-            fs::create_directories(cache_dir_, error);
+            try {
+                prepare_private_cache_dir(cache_dir_);
+            } catch (const PluginLoadError& failure) {
+                throw PluginLoadError(fmt::format("{}: plugin '{}': {}", ref.where, file.string(), failure.what()));
+            }
             load_from = cache_dir_ / (sha256 + ".so");
-            if (!fs::exists(load_from, error)) {
+            // A cached copy is trusted only if its content still matches its name (the folder is private, so this
+            // guards against a truncated copy from a crash rather than against another account).
+            bool cached_copy_valid = false;
+            if (fs::is_regular_file(load_from, error)) {
+                try {
+                    cached_copy_valid = sha256_of_file(load_from) == sha256;
+                } catch (const std::exception&) {
+                    cached_copy_valid = false;
+                }
+            }
+            if (!cached_copy_valid) {
                 const fs::path partial = cache_dir_ / (sha256 + ".so.partial");
                 fs::copy_file(file, partial, fs::copy_options::overwrite_existing, error);
                 if (!error) fs::rename(partial, load_from, error);
                 if (error)
                     throw PluginLoadError(fmt::format("{}: plugin '{}': cannot copy to '{}': {}", ref.where,
                                                       file.string(), load_from.string(), error.message()));
+                // The copy is what gets loaded: hash it again, so a file changed between the pin check and the copy
+                // is refused rather than loaded under the pinned hash.
+                std::string copied_sha256;
+                try {
+                    copied_sha256 = sha256_of_file(load_from);
+                } catch (const std::exception&) {
+                }
+                if (copied_sha256 != sha256) {
+                    fs::remove(load_from, error);
+                    throw PluginLoadError(fmt::format(
+                        "{}: plugin '{}': the file changed while it was being loaded (SHA-256 {} at the check, {} "
+                        "after the copy)",
+                        ref.where, file.string(), sha256, copied_sha256.empty() ? "unreadable" : copied_sha256));
+                }
             }
         }
         try {
@@ -103,9 +209,9 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const PluginRef& ref, uint32_t
     if (auto it = by_id_.find(descriptor.id); it != by_id_.end()) {
         auto other = it->second.lock();
         if (other && other != library && !replacing_id)
-            throw PluginLoadError(fmt::format(
-                "{}: plugin '{}' declares id '{}', which is already loaded from '{}' (ids must be unique)", ref.where,
-                file.string(), descriptor.id, other->file().string()));
+            throw PluginLoadError(
+                fmt::format("{}: plugin '{}' declares id '{}', which is already loaded from '{}' (ids must be unique)",
+                            ref.where, file.string(), descriptor.id, other->file().string()));
     }
     by_id_[descriptor.id] = library;
     by_sha_[sha256] = library;

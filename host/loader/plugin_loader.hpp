@@ -15,11 +15,18 @@ namespace warmup::host {
 
 /// What the configuration says about one plugin.
 struct PluginRef {
-    std::string id;                ///< reverse-DNS id, looked up in the plugin directories; or empty when `path` is set
-    std::filesystem::path path;    ///< explicit library file (already resolved against the config folder)
-    std::string sha256_pin;        ///< if set, the file's SHA-256 must match
-    std::string where;             ///< the config key naming it, e.g. "components.predictor" (for messages)
+    std::string id;              ///< reverse-DNS id, looked up in the plugin directories; or empty when `path` is set
+    std::filesystem::path path;  ///< explicit library file (already resolved against the config folder)
+    std::string sha256_pin;      ///< if set, the file's SHA-256 must match
+    std::string where;           ///< the config key naming it, e.g. "components.predictor" (for messages)
 };
+
+/// Refuses (PluginLoadError naming the path and its mode) a plugin file that someone other than its owner could
+/// replace or modify: the file, or any directory from its parent up to "/", is group- or world-writable. Both the
+/// path as named and the path with symlinks resolved are checked (a symlink in a writable folder can be swapped).
+/// Exception: a directory with the sticky bit (e.g. /tmp, mode 1777) is accepted, since there only an entry's owner
+/// may rename or delete it. `where` prefixes the message (the config key). Thread-safety: pure (stat calls only).
+void require_safe_plugin_path(const std::filesystem::path& file, const std::string& where = {});
 
 /// Thread-safety: all methods may be called from any thread (internally locked); loading normally happens on the
 /// control thread or at start-up.
@@ -27,6 +34,10 @@ class PluginLoader {
   public:
     /// `cache_dir`: when non-empty, libraries are copied to <cache_dir>/<sha256>.so and loaded from there, so a
     /// library rebuilt at the same path is new code (dlopen of a replaced file at the same path returns the old one).
+    /// The cache folder is created 0700; an existing one must be a real folder owned by this process's user and not
+    /// group/world-writable, and a cached copy is used only if its content still hashes to its name.
+    /// Plugins load only from `plugin_dirs` (by id) or from explicit paths, and never from unsafe locations (see
+    /// require_safe_plugin_path); the sha256 pin of a PluginRef is checked on the file's content.
     explicit PluginLoader(std::vector<std::filesystem::path> plugin_dirs, std::filesystem::path cache_dir = {});
 
     /// Loads (or reuses, when the same file content is already loaded) the library `ref` names, and checks that it
@@ -46,7 +57,7 @@ class PluginLoader {
     std::filesystem::path cache_dir_;
     std::mutex mutex_;
     bool scanned_ = false;
-    std::map<std::string, std::filesystem::path> id_to_file_;  // from the directory scan
+    std::map<std::string, std::filesystem::path> id_to_file_;     // from the directory scan
     std::map<std::string, std::weak_ptr<PluginLibrary>> by_sha_;  // content -> loaded library
     std::map<std::string, std::weak_ptr<PluginLibrary>> by_id_;   // id -> the library that holds it now
 };

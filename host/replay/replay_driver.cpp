@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <future>
 #include <queue>
 
 #include "core/clock.hpp"
@@ -480,16 +481,16 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
     // Main pass: chunks of events, each chunk fed to every arm in parallel.
     auto trace = open_traces(config, options, seed, models, tenants);
     std::vector<uint32_t> tenant_hashes;
-    std::vector<warmup_usage_event> chunk;
-    chunk.reserve(kChunkEvents);
     Progress progress(options.progress);
     TraceEvent event{};
     int64_t first_ms = kNever, last_ms = kNever;
+    bool more = true;
     bool pending = false;  // `event` was read but belongs to the next chunk
-    for (bool more = true; more || pending;) {
+    // Fills `chunk` with the next events; false at the end. A chunk never splits the events of one timestamp (the
+    // engine must see them as one batch). Runs on one thread at a time (the reader), overlapping the arms' work.
+    auto read_chunk = [&](std::vector<warmup_usage_event>& chunk) {
         chunk.clear();
-        // A chunk never splits the events of one timestamp: the engine must see them as one batch.
-        while (pending || (more = trace->next(event))) {
+        while (pending || (more && (more = trace->next(event)))) {
             if (chunk.size() >= kChunkEvents && event.ts_ms != chunk.back().ts_ms) {
                 pending = true;
                 break;
@@ -509,12 +510,24 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
             chunk.push_back(usage);
             report.requests += event.count;
         }
-        if (chunk.empty()) break;
-        if (first_ms == kNever) first_ms = chunk.front().ts_ms;
-        last_ms = chunk.back().ts_ms;
-        report.events += chunk.size();
-        tbb::parallel_for(std::size_t{0}, runs.size(), [&](std::size_t i) { runs[i]->process(chunk); });
+        return !chunk.empty();
+    };
+
+    // Double buffering: the next chunk is read while every arm processes the current one.
+    std::vector<warmup_usage_event> current, next;
+    current.reserve(kChunkEvents);
+    next.reserve(kChunkEvents);
+    bool have_current = read_chunk(current);
+    while (have_current) {
+        if (first_ms == kNever) first_ms = current.front().ts_ms;
+        last_ms = current.back().ts_ms;
+        report.events += current.size();
+        auto reading = std::async(std::launch::async, [&] { return read_chunk(next); });
+        tbb::parallel_for(std::size_t{0}, runs.size(), [&](std::size_t i) { runs[i]->process(current); });
+        const bool have_next = reading.get();  // rethrows a TraceError from the reader
         progress.update(report.events, prepass_events, last_ms - first_ms);
+        std::swap(current, next);
+        have_current = have_next;
     }
     progress.done();
     if (report.events == 0) throw std::runtime_error("the traces hold no event in the chosen time range");

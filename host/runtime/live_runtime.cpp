@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <queue>
 
 #include "core/errors.hpp"
@@ -18,8 +19,11 @@ namespace warmup::host {
 namespace {
 
 // Libraries are loaded from content-addressed copies, so a plugin rebuilt at the same path is really new code.
-std::filesystem::path plugin_cache_dir() {
-    return std::filesystem::temp_directory_path() / fmt::format("warmupd-plugins-{}", ::getpid());
+// One folder per runtime (several runtimes may live in one process, e.g. in tests).
+std::filesystem::path make_plugin_cache_dir() {
+    static std::atomic<uint32_t> counter{0};
+    return std::filesystem::temp_directory_path() /
+           fmt::format("warmupd-plugins-{}-{}", ::getpid(), counter.fetch_add(1));
 }
 
 warmup_model_info to_info(const ModelRecord& record) {
@@ -71,13 +75,20 @@ class LiveRuntime::WorkerExecutor {
     void start_load(uint32_t arm_id, warmup_model_index model, uint64_t ticket) {
         const ModelRecord& record = runtime_.catalog_.record(model);
         auto backend = backend_;  // a hot-swap may replace backend_; a running load keeps its own
-        arena_.execute([this, &record, arm_id, model, ticket, backend] {
-            group_->run([this, &record, arm_id, model, ticket, backend] {
+        auto cancel_state = std::make_shared<CancelState>(&runtime_.running_);
+        uint64_t serial = 0;
+        {
+            std::lock_guard lock(running_mutex_);
+            serial = ++next_serial_;
+            running_.emplace(serial, Running{arm_id, model, ticket, std::chrono::steady_clock::now(), cancel_state});
+        }
+        arena_.execute([this, &record, arm_id, model, ticket, backend, cancel_state, serial] {
+            group_->run([this, &record, arm_id, model, ticket, backend, cancel_state, serial] {
                 warmup_model_info info = to_info(record);
                 warmup_load_result result{};
                 result.struct_size = sizeof result;
-                warmup_cancel_token cancel{&runtime_.running_, [](void* context) {
-                                               return static_cast<std::atomic<bool>*>(context)->load() ? 0 : 1;
+                warmup_cancel_token cancel{cancel_state.get(), [](void* context) {
+                                               return static_cast<CancelState*>(context)->cancelled() ? 1 : 0;
                                            }};
                 const auto started = std::chrono::steady_clock::now();
                 warmup_error* error =
@@ -89,10 +100,51 @@ class LiveRuntime::WorkerExecutor {
                     spdlog::warn("MODEL_LOAD_ERROR backend {} could not load {}: {}: {}", backend->label(),
                                  record.name, status_name(owned->code), owned->message);
                 }
-                runtime_.completions_.push({arm_id, model, ticket, error == nullptr, load_ms, result.memory_mb});
-                runtime_.wake();
+                // Whoever removes the entry answers the engine: this worker, or expire() after a timeout (then the
+                // late result is dropped: the engine was already told the load failed).
+                bool owned_completion = false;
+                {
+                    std::lock_guard lock(running_mutex_);
+                    owned_completion = running_.erase(serial) == 1;
+                }
+                if (owned_completion) {
+                    runtime_.completions_.push({arm_id, model, ticket, error == nullptr, load_ms, result.memory_mb});
+                    runtime_.wake();
+                }
             });
         });
+    }
+
+    /// [control] Cancels (through their cancel token) the loads running longer than timeout_ms and answers the
+    /// engine with a failure for each at once, so the model can be retried. Returns how many timed out.
+    uint64_t expire(int64_t timeout_ms) {
+        const auto now = std::chrono::steady_clock::now();
+        std::vector<Running> expired;
+        {
+            std::lock_guard lock(running_mutex_);
+            for (auto it = running_.begin(); it != running_.end();) {
+                if (now - it->second.started > std::chrono::milliseconds(timeout_ms)) {
+                    it->second.cancel->cancel();
+                    expired.push_back(it->second);
+                    it = running_.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
+        for (const Running& load : expired) {
+            const double load_ms = std::chrono::duration<double, std::milli>(now - load.started).count();
+            spdlog::warn("MODEL_LOAD_TIMEOUT load of {} cancelled after {:.0f} ms (budgets.warmup_timeout_ms {})",
+                         runtime_.catalog_.record(load.model).name, load_ms, timeout_ms);
+            runtime_.completions_.push({load.arm_id, load.model, load.ticket, false, load_ms, 0});
+        }
+        return expired.size();
+    }
+
+    /// [any] Loads started and not yet answered.
+    std::size_t loads_running() {
+        std::lock_guard lock(running_mutex_);
+        return running_.size();
     }
 
     void start_unload(warmup_model_index model) {
@@ -116,8 +168,30 @@ class LiveRuntime::WorkerExecutor {
     [[nodiscard]] const std::shared_ptr<PluginInstance>& backend() const { return backend_; }
 
   private:
+    /// A load's cancel token: set when the daemon stops or the load times out. Shared by the worker and expire().
+    class CancelState {
+      public:
+        explicit CancelState(const std::atomic<bool>* daemon_running) : daemon_running_(daemon_running) {}
+        [[nodiscard]] bool cancelled() const { return cancelled_.load() || !daemon_running_->load(); }
+        void cancel() { cancelled_.store(true); }
+
+      private:
+        const std::atomic<bool>* daemon_running_;
+        std::atomic<bool> cancelled_{false};
+    };
+    struct Running {
+        uint32_t arm_id;
+        warmup_model_index model;
+        uint64_t ticket;
+        std::chrono::steady_clock::time_point started;
+        std::shared_ptr<CancelState> cancel;
+    };
+
     LiveRuntime& runtime_;
     std::shared_ptr<PluginInstance> backend_;
+    std::mutex running_mutex_;
+    std::map<uint64_t, Running> running_;  // by serial, under running_mutex_
+    uint64_t next_serial_ = 0;             // under running_mutex_
     tbb::task_arena arena_;
     std::unique_ptr<tbb::task_group> group_ = std::make_unique<tbb::task_group>();
 };
@@ -125,15 +199,16 @@ class LiveRuntime::WorkerExecutor {
 /// An acting arm's view of the shared workers: its completions come back tagged with its name.
 class LiveRuntime::ArmExecutor final : public LoadExecutor {
   public:
-    ArmExecutor(WorkerExecutor& workers, const std::string& name) : workers_(workers), name_(name) {}
+    /// `workers` is the runtime's pointer: restart_workers() may replace the executor it points to.
+    ArmExecutor(std::unique_ptr<WorkerExecutor>& workers, const std::string& name) : workers_(workers), name_(name) {}
     void set_arm_id(uint32_t arm_id) { arm_id_ = arm_id; }
     void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms) override {
-        workers_.start_load(arm_id_, model, ticket);
+        workers_->start_load(arm_id_, model, ticket);
     }
-    void start_unload(warmup_model_index model, warmup_time_ms) override { workers_.start_unload(model); }
+    void start_unload(warmup_model_index model, warmup_time_ms) override { workers_->start_unload(model); }
 
   private:
-    WorkerExecutor& workers_;
+    std::unique_ptr<WorkerExecutor>& workers_;
     std::string name_;
     uint32_t arm_id_ = 0;
 };
@@ -180,7 +255,7 @@ std::unique_ptr<LiveArm> LiveRuntime::make_arm(const Arm& definition, LiveArm::M
     if (mode == LiveArm::Mode::Shadow) {
         arm->executor = std::make_unique<ShadowExecutor>(catalog_);
     } else {
-        auto executor = std::make_unique<ArmExecutor>(*workers_, arm->name);
+        auto executor = std::make_unique<ArmExecutor>(workers_, arm->name);
         executor->set_arm_id(arm->id);
         arm->executor = std::move(executor);
     }
@@ -188,7 +263,10 @@ std::unique_ptr<LiveArm> LiveRuntime::make_arm(const Arm& definition, LiveArm::M
 }
 
 LiveRuntime::LiveRuntime(Config config)
-    : config_(std::move(config)), catalog_(config_.catalog), loader_(config_.plugin_dirs, plugin_cache_dir()) {
+    : config_(std::move(config)),
+      catalog_(config_.catalog),
+      plugin_cache_dir_(make_plugin_cache_dir()),
+      loader_(config_.plugin_dirs, plugin_cache_dir_) {
     if (config_.memory_budget.is_relative())
         throw StartupError(fmt::format("{}: budgets.memory_mb: a relative budget ({}) needs a trace; the daemon needs "
                                        "an absolute budget in MiB",
@@ -206,7 +284,7 @@ LiveRuntime::LiveRuntime(Config config)
     control_arm->weight = config_.experiment.control_weight;
     control_arm->definition = control;
     control_arm->plugins = std::move(control_plugins);
-    auto control_executor = std::make_unique<ArmExecutor>(*workers_, "control");
+    auto control_executor = std::make_unique<ArmExecutor>(workers_, "control");
     control_executor->set_arm_id(control_arm->id);
     control_arm->executor = std::move(control_executor);
     arms_.push_back(std::move(control_arm));
@@ -214,6 +292,7 @@ LiveRuntime::LiveRuntime(Config config)
     for (auto& arm : build_experiment_arms(config_, none)) arms_.push_back(std::move(arm));
     experiment_ = config_.experiment;
     running_config_ = config_;
+    warmup_timeout_ms_.store(config_.warmup_timeout_ms);
     assign_budgets(config_.memory_budget.absolute_mb);
 }
 
@@ -294,7 +373,7 @@ LiveRuntime::~LiveRuntime() {
     arms_.clear();
     workers_.reset();
     std::error_code ignored;
-    std::filesystem::remove_all(plugin_cache_dir(), ignored);  // mapped libraries stay valid after unlink
+    std::filesystem::remove_all(plugin_cache_dir_, ignored);  // mapped libraries stay valid after unlink
 }
 
 void LiveRuntime::start() {
@@ -303,10 +382,21 @@ void LiveRuntime::start() {
 }
 
 void LiveRuntime::stop() {
+    if (!running_.load()) return;
+    // The state thread needs the control loop for its last snapshot: stop it first.
+    if (state_thread_.joinable()) {
+        {
+            std::lock_guard lock(state_mutex_);
+            state_stopping_ = true;
+        }
+        state_cv_.notify_all();
+        state_thread_.join();
+    }
     if (!running_.exchange(false)) return;
     wake();
     if (control_thread_.joinable()) control_thread_.join();
     workers_->wait();  // running backend calls see the cancel token and return
+    for (auto& retired : retired_workers_) retired->wait();
 }
 
 bool LiveRuntime::try_ingest(const warmup_usage_event& event) {
@@ -336,6 +426,18 @@ void LiveRuntime::control_loop() {
         const auto step_started = std::chrono::steady_clock::now();
         WarmupEngine& control = *arms_.front()->engine;
         bool worked = false;
+
+        // Loads past budgets.warmup_timeout_ms are cancelled and answered as failed (the loop wakes at least every
+        // 100 ms, so a timeout is acted on within that).
+        const int64_t timeout_ms = warmup_timeout_ms_.load();
+        uint64_t timed_out = workers_->expire(timeout_ms);
+        for (auto& retired : retired_workers_) timed_out += retired->expire(timeout_ms);
+        if (timed_out > 0) {
+            timed_out_loads_.fetch_add(timed_out);
+            last_timeout_unix_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+        }
 
         Completion completion{};
         while (completions_.try_pop(completion)) {
@@ -432,6 +534,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
     note(running.plugin_dirs != next.plugin_dirs, "plugin_dirs");
     note(running.max_concurrent_warmups != next.max_concurrent_warmups, "budgets.max_concurrent_warmups");
     note(running.ingest_queue_capacity != next.ingest_queue_capacity, "budgets.ingest_queue_capacity");
+    note(running.state != next.state, "state");
     bool catalog_changed = running.catalog.size() != next.catalog.size();
     for (std::size_t i = 0; !catalog_changed && i < running.catalog.size(); ++i) {
         const auto& a = running.catalog[i];
@@ -445,7 +548,11 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
 
 }  // namespace
 
-ReloadResult LiveRuntime::reload(Config next) { return apply(std::move(next), /*is_rollback=*/false); }
+ReloadResult LiveRuntime::reload(Config next) {
+    ReloadResult result = apply(std::move(next), /*is_rollback=*/false);
+    if (result.ok) safe_mode_.store(false);  // a normal reload leaves the safe configuration
+    return result;
+}
 
 ReloadResult LiveRuntime::reload_from_file() {
     std::filesystem::path file;
@@ -490,7 +597,9 @@ ReloadResult LiveRuntime::rollback() {
         result.error = "no previous configuration to roll back to (no successful reload yet)";
         return result;
     }
-    return apply(std::move(*previous), /*is_rollback=*/true);
+    ReloadResult result = apply(std::move(*previous), /*is_rollback=*/true);
+    if (result.ok) safe_mode_.store(false);
+    return result;
 }
 
 ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
@@ -641,12 +750,44 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
         if (!is_rollback) previous_config_ = running_config_;
         else previous_config_.reset();
     }
+    warmup_timeout_ms_.store(next.warmup_timeout_ms);
     running_config_ = std::move(next);
     for (const auto& change : result.changes)
         spdlog::info("CONFIG_RELOADED {}: {} -> {} ({})", change.slot, change.from, change.to, change.state);
     spdlog::info("CONFIG_RELOADED {} component(s) replaced{}, control loop paused {:.0f} us", result.changes.size(),
                  is_rollback ? " by rollback" : "", result.pause_us);
     return result;
+}
+
+}  // namespace warmup::host
+
+namespace warmup::host {
+
+OperationResult LiveRuntime::restart_workers() {
+    // On the control thread: no load can start while the executor is swapped. Loads running on the old arena keep
+    // their entries there and still answer the engine (or time out through expire()); the old arena is kept until
+    // stop(), because a task_group must not be destroyed while a stuck backend call still runs in it.
+    OperationResult result;
+    const auto [still_running, workers] = call_on_control([this](WarmupEngine&) {
+        const std::size_t running = workers_->loads_running();
+        auto fresh = std::make_unique<WorkerExecutor>(*this, workers_->backend(), running_config_workers());
+        retired_workers_.push_back(std::exchange(workers_, std::move(fresh)));
+        return std::pair{running, running_config_workers()};
+    });
+    worker_restarts_.fetch_add(1);
+    result.facts = {{"loads_left_on_old_workers", static_cast<double>(still_running)},
+                    {"workers", static_cast<double>(workers)},
+                    {"worker_restarts", static_cast<double>(worker_restarts_.load())},
+                    {"timed_out_loads", static_cast<double>(timed_out_loads_.load())}};
+    spdlog::info("WORKERS_RESTARTED {} worker thread(s); {} load(s) left running on the old workers", workers,
+                 still_running);
+    return result;
+}
+
+std::size_t LiveRuntime::loads_running_on_workers() {
+    std::size_t running = workers_->loads_running();
+    for (auto& retired : retired_workers_) running += retired->loads_running();
+    return running;
 }
 
 }  // namespace warmup::host

@@ -16,6 +16,7 @@
 #include <tbb/concurrent_queue.h>
 
 #include <atomic>
+#include <filesystem>
 #include <condition_variable>
 #include <functional>
 #include <future>
@@ -33,6 +34,9 @@
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
 #include "runtime/plugin_set.hpp"
+#include "state/metrics_history.hpp"
+#include "state/snapshot.hpp"
+#include "state/state_store.hpp"
 
 namespace warmup::host {
 
@@ -51,6 +55,28 @@ struct ReloadResult {
     std::vector<SlotChange> changes; ///< control-arm components replaced; empty: none
     std::vector<std::string> notes;  ///< experiment arms started/stopped, settings that need a restart, budgets
     double pause_us = 0;             ///< how long the control loop stood still to publish the new set
+};
+
+/// What an operations call did. JSON-ready for the HTTP answer: `status` 200 on success, else the HTTP error status
+/// with `error`; `facts` are name/value pairs for the answer ("cancelled_warmups": 3); `notes` human-readable lines.
+struct OperationResult {
+    int http_status = 200;
+    std::string error;
+    std::vector<std::pair<std::string, double>> facts;
+    std::vector<std::string> notes;
+    std::string file;  ///< the snapshot or backup file written or read, if any
+    [[nodiscard]] bool ok() const noexcept { return http_status == 200; }
+};
+
+/// One component's health for GET /api/warmup/health/components.
+struct ComponentHealth {
+    std::string component;  ///< slot key ("predictor"), or "workers", "state", "engine"
+    std::string label;      ///< "<id>@<version>" for plugins, "" otherwise
+    bool degraded = false;
+    std::string reason;     ///< why degraded ("" when ok)
+    uint64_t errors = 0;    ///< failed plugin calls since start (workers: timed-out loads; state: failed writes)
+    std::string last_error;
+    int64_t last_error_unix_ms = 0;  ///< 0 = never
 };
 
 /// One arm of the live pipeline. Owned by the runtime; touched only on the control thread.
@@ -107,6 +133,51 @@ class LiveRuntime {
         return result.get();
     }
 
+    // ----- Operations (POST /api/warmup/...). [any thread but the control thread]; the control loop must run.
+
+    /// Emergency stop on every arm: no new warm-ups, queued pre-warms cancelled, loaded models kept.
+    OperationResult emergency_stop();
+    /// Leaves emergency mode on the safe configuration: the running configuration with the keep-alive predictor
+    /// (default TTL), experiments off and half the memory budget, through reload(). A backup named
+    /// "before-reset-to-safe" is written first when state is kept. The next reload, reload_from_file() or
+    /// rollback() leaves safe mode.
+    OperationResult reset_to_safe();
+    [[nodiscard]] bool safe_mode() const noexcept { return safe_mode_.load(); }
+    /// The pattern analyzer of every arm forgets what it learned (reset()); the pipeline keeps running.
+    OperationResult reset_data_collection();
+    /// Replaces the backend worker arena; loads on the old one keep running to their end (or their timeout) and
+    /// still complete into the engine.
+    OperationResult restart_workers();
+    /// Each control-arm component, the workers, the state store and the engine (emergency stop, safe mode).
+    std::vector<ComponentHealth> component_health();
+
+    // ----- Durable state
+
+    /// Opens config().state.dir, restores the newest valid snapshot (restore_newest_snapshot) and starts the
+    /// periodic snapshot thread; stop() takes a last snapshot. No-op when state is disabled. Call after start(),
+    /// before serving. Returns the restored file. Throws std::system_error when the folder cannot be created.
+    std::optional<std::filesystem::path> start_state_keeping();
+    /// The state of every control-arm component with the state extension, the catalog's model table and the warm
+    /// set. A component whose export fails is left out and described in `notes` (and logged STATE_EXPORT_ERROR).
+    Snapshot capture_state(std::vector<std::string>* notes = nullptr);
+    /// Imports `snapshot` into the control arm: sections whose slot and schema match a running plugin; then queues
+    /// pre-warms of its warm set and asks the scheduler to plan every restored model. Refused (409, nothing
+    /// imported) when the snapshot's model table disagrees with this daemon's catalog indexes.
+    OperationResult restore_state(const Snapshot& snapshot);
+    /// Writes backup-<name>.wsnap (name "" = "backup-<unix_ms>"). 409 when state is disabled.
+    OperationResult backup_state(const std::string& name);
+    /// Restores backup `name` ("" = the newest backup).
+    OperationResult restore_backup(const std::string& name);
+    /// At start: restores the newest valid periodic snapshot; corrupt or truncated ones are logged
+    /// (STATE_RESTORE_ERROR) and skipped. Returns the restored file, or nullopt.
+    std::optional<std::filesystem::path> restore_newest_snapshot();
+    /// Takes a periodic snapshot now (the snapshot thread does this every snapshot_interval_s) and appends the
+    /// counters to the metrics history.
+    OperationResult snapshot_now();
+    /// The state folder, or nullptr when state is disabled or not started.
+    [[nodiscard]] StateStore* state_store() noexcept { return state_store_.get(); }
+    [[nodiscard]] MetricsHistory* metrics_history() noexcept { return history_.get(); }
+
     [[nodiscard]] uint64_t accepted_events() const noexcept { return accepted_events_.load(); }
     [[nodiscard]] uint64_t refused_events() const noexcept { return refused_events_.load(); }
     [[nodiscard]] Catalog& catalog() noexcept { return catalog_; }
@@ -134,6 +205,11 @@ class LiveRuntime {
 
     void control_loop();
     void wake();
+    /// [control] Worker threads per arena: max_concurrent_warmups of the configuration the daemon started with
+    /// (restart-only, as the engines' concurrency limit).
+    [[nodiscard]] uint32_t running_config_workers() const noexcept { return config_.max_concurrent_warmups; }
+    /// [control] Loads started on any worker arena and not answered yet.
+    std::size_t loads_running_on_workers();
     ReloadResult apply(Config next, bool is_rollback);
     /// Builds the non-control arms of `config` (reusing unchanged ones from `current`). Throws StartupError.
     std::vector<std::unique_ptr<LiveArm>> build_experiment_arms(const Config& config,
@@ -145,6 +221,7 @@ class LiveRuntime {
     Config config_;
     SystemClock clock_;
     Catalog catalog_;
+    std::filesystem::path plugin_cache_dir_;  // content-addressed library copies, removed with the runtime
     PluginLoader loader_;
     std::unique_ptr<WorkerExecutor> workers_;
     std::vector<std::unique_ptr<LiveArm>> arms_;  // [0] is the control arm; changed only on the control thread
@@ -164,6 +241,26 @@ class LiveRuntime {
     std::optional<Config> previous_config_;  // for rollback (under reload_mutex_)
     std::optional<std::string> bind_override_;
     std::optional<uint16_t> port_override_;
+
+    std::atomic<bool> safe_mode_{false};
+
+    // Workers replaced by restart_workers(): their loads still run; waited for at stop(). Control thread.
+    std::vector<std::unique_ptr<WorkerExecutor>> retired_workers_;
+    std::atomic<uint64_t> timed_out_loads_{0};
+    std::atomic<int64_t> last_timeout_unix_ms_{0};
+    std::atomic<uint64_t> worker_restarts_{0};
+    std::atomic<int64_t> warmup_timeout_ms_{600000};  // follows budgets.warmup_timeout_ms of the running config
+
+    // Durable state (start_state_keeping). The thread waits on state_cv_ between snapshots.
+    std::unique_ptr<StateStore> state_store_;
+    std::unique_ptr<MetricsHistory> history_;
+    std::thread state_thread_;
+    std::mutex state_mutex_;
+    std::condition_variable state_cv_;
+    bool state_stopping_ = false;          // under state_mutex_
+    uint64_t state_write_errors_ = 0;      // under state_mutex_
+    std::string last_state_error_;         // under state_mutex_
+    int64_t last_state_error_unix_ms_ = 0; // under state_mutex_
 
     std::mutex wake_mutex_;
     std::condition_variable wake_cv_;

@@ -25,13 +25,16 @@ std::unique_ptr<PluginSet> PluginSet::create(const Components& components, const
     for (const ComponentSlot slot : kAllSlots) {
         const PluginChoice& choice = components[slot];
         const auto index = static_cast<std::size_t>(slot);
-        if (previous != nullptr && previous->components_[slot] == choice && previous->instances_[index]) {
-            set->instances_[index] = previous->instances_[index];
-            continue;
-        }
         PluginRef ref{choice.id, choice.path, choice.sha256, choice.key_path};
         try {
             auto library = loader.load(ref, slot_kind(slot), /*replacing_id=*/previous != nullptr || allow_loaded_ids);
+            // Reuse the running instance only when nothing changed: same choice and params, and the same library
+            // content (a plugin rebuilt at the same path is new code and gets a new instance).
+            if (previous != nullptr && previous->components_[slot] == choice && previous->instances_[index] &&
+                previous->instances_[index]->library_ptr() == library) {
+                set->instances_[index] = previous->instances_[index];
+                continue;
+            }
             set->instances_[index] = PluginInstance::create(std::move(library), choice.params_yaml, catalog, clock);
         } catch (const PluginCallError& error) {
             throw StartupError(locate_plugin_error(config, choice, error.plugin_message()) +

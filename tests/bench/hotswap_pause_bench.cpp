@@ -17,6 +17,7 @@
 //
 //   build-x/bench/hotswap_pause_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -49,6 +50,7 @@ double percentile(std::vector<double> values, double fraction) {
 }
 
 void BM_HotSwapPredictorUnderLoad(benchmark::State& state) {
+    spdlog::set_level(spdlog::level::warn);  // 200 CONFIG_RELOADED info lines would drown the table
     TempDir dir;
     const Config idle = load_config_file(dir.write("idle.yaml", config_yaml()), {});
     const Config hybrid = load_config_file(

@@ -106,8 +106,7 @@ TEST_F(LiveSwapTest, TwentySwapsUnderASteadyEventStreamLoseNoEvent) {
     std::atomic<uint64_t> sent{0};
     std::jthread producer([&] {
         for (uint64_t i = 0; i < kEvents; ++i) {
-            if (runtime_->try_ingest(event(models[i % models.size()], runtime_->clock().now_ms())))
-                sent.fetch_add(1);
+            if (runtime_->try_ingest(event(models[i % models.size()], runtime_->clock().now_ms()))) sent.fetch_add(1);
             if (i % 10 == 9) std::this_thread::sleep_for(1ms);
         }
     });
@@ -135,7 +134,7 @@ TEST_F(LiveSwapTest, TwentySwapsUnderASteadyEventStreamLoseNoEvent) {
     uint64_t counted = 0;
     EXPECT_TRUE(poll_until([&] { return (counted = engine_events()) == kEvents; }, kDrainTimeout))
         << "the engine counted " << counted << " of " << kEvents << " events";
-    EXPECT_EQ(engine_events(), kEvents);  // and no more than that
+    EXPECT_EQ(engine_events(), kEvents);                               // and no more than that
     EXPECT_EQ(served_id(ComponentSlot::Predictor), kIdlePredictorId);  // 20 swaps from idle end on idle
 }
 
@@ -286,7 +285,8 @@ TEST_F(LiveSwapTest, ReplacingTheAnalyzerHandsItsLearnedPatternsOver) {
 
 TEST_F(LiveSwapTest, RollbackReturnsToThePreviousPredictorAndASecondRollbackAnswers409) {
     start_runtime();
-    const ReloadResult reload = runtime_->reload(rewrite_config({{"predictor", predictor_slot(kKeepAlivePredictorId)}}));
+    const ReloadResult reload =
+        runtime_->reload(rewrite_config({{"predictor", predictor_slot(kKeepAlivePredictorId)}}));
     ASSERT_TRUE(reload.ok) << reload.stage << ": " << reload.error;
     ASSERT_EQ(served_id(ComponentSlot::Predictor), kKeepAlivePredictorId);
 

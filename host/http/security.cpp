@@ -1,0 +1,171 @@
+#include "http/security.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+namespace warmup::host {
+namespace {
+
+using nlohmann::json;
+
+void reply_json_error(httplib::Response& response, int status, const std::string& message) {
+    response.status = status;
+    response.set_content(json{{"error", message}}.dump(2) + "\n", "application/json");
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// Methods that cannot change state (RFC 9110 "safe" methods this server routes).
+bool is_read_only_method(std::string_view method) noexcept { return method == "GET" || method == "HEAD"; }
+
+// The token of an "Authorization: Bearer <token>" value (scheme case-insensitive, RFC 6750), or nullopt.
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
+    constexpr std::string_view kScheme = "Bearer";
+    if (authorization.size() <= kScheme.size() || !iequals(authorization.substr(0, kScheme.size()), kScheme) ||
+        authorization[kScheme.size()] != ' ')
+        return std::nullopt;
+    std::string_view token = authorization.substr(kScheme.size() + 1);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (token.empty()) return std::nullopt;
+    return token;
+}
+
+std::string_view status_phrase(int status) {
+    switch (status) {
+        case 400:
+            return "bad request";
+        case 404:
+            return "no such endpoint";
+        case 405:
+            return "method not allowed";
+        case 413:
+            return "request body too large";
+        case 414:
+            return "request URI too long";
+        default:
+            return "request refused";
+    }
+}
+
+}  // namespace
+
+bool is_loopback_address(std::string_view address) noexcept {
+    if (address == "localhost") return true;
+    // inet_pton needs a NUL-terminated string; addresses are short, anything longer is not an IP literal.
+    std::array<char, INET6_ADDRSTRLEN + 1> text{};
+    if (address.empty() || address.size() >= text.size() - 1) return false;
+    std::copy(address.begin(), address.end(), text.begin());
+    in_addr v4{};
+    if (::inet_pton(AF_INET, text.data(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, text.data(), &v6) == 1) {
+        if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+        if (IN6_IS_ADDR_V4MAPPED(&v6)) return v6.s6_addr[12] == 127;
+    }
+    return false;
+}
+
+std::optional<std::string> access_token_from_environment() {
+    const char* value = std::getenv(kAccessTokenEnvironmentVariable);
+    if (value == nullptr || value[0] == '\0') return std::nullopt;
+    return std::string(value);
+}
+
+std::optional<std::string> access_token_problem(std::string_view token) {
+    if (token.size() < kMinAccessTokenBytes)
+        return fmt::format("the access token is {} bytes, expected at least {} (e.g. `openssl rand -hex 32`)",
+                           token.size(), kMinAccessTokenBytes);
+    for (const unsigned char c : token)
+        if (c <= 0x20 || c == 0x7f)
+            return "the access token contains whitespace or control characters (it must fit in an HTTP header)";
+    return std::nullopt;
+}
+
+std::optional<std::string> bind_refusal_reason(std::string_view bind_address, const std::optional<std::string>& token) {
+    if (token) {
+        if (auto problem = access_token_problem(*token))
+            return fmt::format("{} ({})", *problem, kAccessTokenEnvironmentVariable);
+        return std::nullopt;
+    }
+    if (is_loopback_address(bind_address)) return std::nullopt;
+    return fmt::format(
+        "refusing to bind to '{}': it is not a loopback address (127.0.0.0/8, ::1), so anyone who can reach it could "
+        "drive the daemon; set an access token in the environment variable {} (clients then send 'Authorization: "
+        "Bearer <token>'), or bind to 127.0.0.1",
+        bind_address, kAccessTokenEnvironmentVariable);
+}
+
+int enforce_bind_policy(std::string_view bind_address) {
+    if (auto reason = bind_refusal_reason(bind_address, access_token_from_environment())) {
+        std::cerr << "warmupd: SECURITY_ERROR " << *reason << "\n";
+        return 2;
+    }
+    return 0;
+}
+
+bool secrets_equal(std::string_view a, std::string_view b) noexcept {
+    // Hashing first makes both operands 32 bytes, so the comparison time depends on neither length nor content.
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> digest_a{}, digest_b{};
+    ::SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), digest_a.data());
+    ::SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), digest_b.data());
+    return ::CRYPTO_memcmp(digest_a.data(), digest_b.data(), digest_a.size()) == 0;
+}
+
+GuardDecision decide_request(const RequestGuard& guard, std::string_view method, std::string_view path,
+                             std::string_view local_address, std::string_view authorization) {
+    const bool read_only = is_read_only_method(method);
+    // An unknown local address (empty) counts as non-loopback: fail closed.
+    const bool via_loopback = is_loopback_address(local_address);
+    if (read_only && (via_loopback || path == "/healthz")) return {};
+    if (!guard.access_token) {
+        if (via_loopback) return {};  // loopback bind without a token: the documented default, open
+        return {403, fmt::format("this daemon has no access token configured ({}), so it serves requests on "
+                                 "non-loopback addresses only for GET /healthz",
+                                 kAccessTokenEnvironmentVariable)};
+    }
+    const auto presented = bearer_token(authorization);
+    if (!presented)
+        return {401, read_only ? "this endpoint needs 'Authorization: Bearer <token>' on a non-loopback address"
+                               : "mutating endpoints need 'Authorization: Bearer <token>'"};
+    if (!secrets_equal(*presented, *guard.access_token)) return {401, "wrong access token"};
+    return {};
+}
+
+void install_request_guard(httplib::Server& server, RequestGuard guard) {
+    server.set_pre_routing_handler(
+        [guard = std::move(guard)](const httplib::Request& request, httplib::Response& response) {
+            const GuardDecision decision = decide_request(guard, request.method, request.path, request.local_addr,
+                                                          request.get_header_value("Authorization"));
+            if (decision.status == 0) return httplib::Server::HandlerResponse::Unhandled;
+            if (decision.status == 401) response.set_header("WWW-Authenticate", "Bearer realm=\"warmupd\"");
+            reply_json_error(response, decision.status, decision.reason);
+            return httplib::Server::HandlerResponse::Handled;
+        });
+    // cpp-httplib answers some errors itself with an empty body (413 when Content-Length or a chunked body exceeds
+    // the payload limit, 404 for no route); give those a JSON body. Answers a handler already filled are kept.
+    server.set_error_handler(
+        httplib::Server::HandlerWithResponse([](const httplib::Request& request, httplib::Response& response) {
+            if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+            std::string message(status_phrase(response.status));
+            if (response.status == 413) message += " (the limit is http.max_body_mb)";
+            if (response.status == 404) message += fmt::format(": {} {}", request.method, request.path);
+            reply_json_error(response, response.status, message);
+            return httplib::Server::HandlerResponse::Handled;
+        }));
+}
+
+}  // namespace warmup::host

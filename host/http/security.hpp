@@ -1,0 +1,78 @@
+// http/security.hpp — who may drive the daemon over HTTP: the bind policy (a non-loopback bind needs an access
+// token), the bearer-token check of each request, and JSON bodies for the errors cpp-httplib answers by itself
+// (413 body too large, 404 no route).
+//
+// Policy (issue 5, part 4):
+//  - Binding to anything but 127.0.0.0/8, ::1 (or "localhost") requires an access token; warmupd refuses to start
+//    without one (exit 2).
+//  - When a token is configured, every mutating request (any method but GET/HEAD) needs `Authorization: Bearer
+//    <token>`, else 401 with a JSON body.
+//  - A request that arrived on a non-loopback local address needs the token for reads too, except GET /healthz
+//    (liveness probes carry no secrets). Without a configured token such a request is refused with 403: the guard
+//    fails closed even if an embedding program skipped the start-up check.
+// Token comparison is constant-time (SHA-256 of both sides compared with CRYPTO_memcmp), so neither the content nor
+// the length of the configured token leaks through response timing.
+//
+// Thread-safety: every function is pure or reads only its arguments; the installed handlers capture an immutable
+// RequestGuard and may run on any cpp-httplib worker thread concurrently.
+#pragma once
+
+#include <httplib.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace warmup::host {
+
+/// The environment variable that carries the access token (until the YAML keys http.access_token /
+/// http.access_token_env exist).
+inline constexpr const char* kAccessTokenEnvironmentVariable = "WARMUP_ACCESS_TOKEN";
+
+/// Shortest token accepted: 16 bytes keeps a random token out of reach of online guessing.
+inline constexpr std::size_t kMinAccessTokenBytes = 16;
+
+/// True for "localhost", an IPv4 address in 127.0.0.0/8, "::1" and IPv4-mapped loopback (::ffff:127.x.y.z).
+/// Anything else — including wildcard binds (0.0.0.0, ::) and host names other than localhost — is not loopback.
+bool is_loopback_address(std::string_view address) noexcept;
+
+/// The token from WARMUP_ACCESS_TOKEN, or nullopt when unset or empty.
+std::optional<std::string> access_token_from_environment();
+
+/// Why `token` is unusable (too short, or contains whitespace/control characters that cannot travel in a header),
+/// or nullopt when it is fine.
+std::optional<std::string> access_token_problem(std::string_view token);
+
+/// Why binding to `bind_address` with `token` must be refused, or nullopt when it is allowed. A loopback bind is
+/// always allowed (a malformed token is still reported, since POSTs would check it).
+std::optional<std::string> bind_refusal_reason(std::string_view bind_address, const std::optional<std::string>& token);
+
+/// For warmupd's main(): checks the bind address against the token from the environment. Prints
+/// "warmupd: SECURITY_ERROR <reason>" to stderr and returns 2 when refused, returns 0 when allowed.
+int enforce_bind_policy(std::string_view bind_address);
+
+/// Constant-time equality of two secrets (time independent of where they differ and of their lengths).
+bool secrets_equal(std::string_view a, std::string_view b) noexcept;
+
+/// What the guard needs to decide on a request. Immutable once installed.
+struct RequestGuard {
+    std::optional<std::string> access_token;  ///< nullopt: no token configured
+};
+
+/// The guard's decision on one request: allowed (status 0), or refused with an HTTP status and a reason.
+struct GuardDecision {
+    int status = 0;  ///< 0 = allowed, 401 = missing/wrong token, 403 = non-loopback request without a configured token
+    std::string reason;
+};
+
+/// Decides on one request. `local_address` is the address the connection was accepted on; `authorization` the raw
+/// Authorization header value ("" when absent). Pure.
+GuardDecision decide_request(const RequestGuard& guard, std::string_view method, std::string_view path,
+                             std::string_view local_address, std::string_view authorization);
+
+/// Installs the guard as `server`'s pre-routing handler (runs before the body is read, so an unauthorised upload is
+/// never buffered) and an error handler that gives bodiless error answers (413, 404, 400) a JSON body
+/// {"error": ...}. Call once, before the server starts.
+void install_request_guard(httplib::Server& server, RequestGuard guard);
+
+}  // namespace warmup::host

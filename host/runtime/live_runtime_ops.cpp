@@ -1,0 +1,479 @@
+// runtime/live_runtime_ops.cpp — the operator's controls over a running LiveRuntime and its durable state:
+// emergency stop, safe configuration, data-collection reset, component health, snapshots, backups and restore.
+//
+// Every method here runs on a caller thread (HTTP handler, the state thread, warmupd's main thread) and reaches the
+// engines and plugins only through call_on_control, so plugins keep seeing one thread.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/errors.hpp"
+#include "runtime/live_runtime.hpp"
+
+namespace warmup::host {
+namespace {
+
+/// A component whose last failure is younger than this is reported degraded.
+constexpr int64_t kDegradedWindowMs = 60'000;
+
+int64_t unix_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+OperationResult failure(int status, std::string error) {
+    OperationResult result;
+    result.http_status = status;
+    result.error = std::move(error);
+    return result;
+}
+
+const warmup_state_extension* state_extension(const PluginInstance& instance) {
+    return static_cast<const warmup_state_extension*>(instance.extension(WARMUP_EXT_STATE));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Emergency stop, safe configuration, data collection
+
+OperationResult LiveRuntime::emergency_stop() {
+    struct Counts {
+        std::size_t cancelled = 0;
+        uint32_t in_flight = 0;
+        std::size_t arms = 0;
+    };
+    const Counts counts = call_on_control([this](WarmupEngine&) {
+        Counts out;
+        const warmup_time_ms now_ms = clock_.now_ms();
+        for (auto& arm : arms_) {
+            const std::size_t before = arm->engine->queue_depth();
+            arm->engine->emergency_stop(now_ms);
+            out.cancelled += before - std::min(before, arm->engine->queue_depth());
+            out.in_flight += arm->engine->loads_in_flight();
+        }
+        out.arms = arms_.size();
+        return out;
+    });
+    spdlog::warn("EMERGENCY_STOP no new warm-ups; {} queued warm-up(s) cancelled, {} load(s) in flight finish, loaded "
+                 "models kept",
+                 counts.cancelled, counts.in_flight);
+    OperationResult result;
+    result.facts = {{"cancelled_warmups", static_cast<double>(counts.cancelled)},
+                    {"loads_in_flight", static_cast<double>(counts.in_flight)},
+                    {"arms", static_cast<double>(counts.arms)}};
+    result.notes.push_back("demand loads (a request waits for them) still run; POST /api/warmup/reset-to-safe "
+                           "leaves emergency mode");
+    return result;
+}
+
+OperationResult LiveRuntime::reset_to_safe() {
+    OperationResult result;
+    if (safe_mode_.load()) {
+        // Applying the safe transformation twice would halve the budget again: only leave emergency mode.
+        result.notes.push_back("already on the safe configuration; emergency mode left");
+    } else {
+        if (state_store_) {
+            const OperationResult backup = backup_state("before-reset-to-safe");
+            result.notes.push_back(backup.ok() ? "learned state backed up as 'before-reset-to-safe'"
+                                               : "could not back up the learned state: " + backup.error);
+        }
+        Config safe;
+        {
+            std::lock_guard lock(reload_mutex_);
+            safe = running_config_;
+        }
+        PluginChoice keep_alive;
+        keep_alive.id = "org.warmup.predictor.keep-alive";  // default TTL: no params
+        keep_alive.key_path = "components.predictor";
+        safe.components[ComponentSlot::Predictor] = keep_alive;
+        safe.experiment.enabled = false;
+        safe.memory_budget.absolute_mb /= 2;
+        const double budget_mb = safe.memory_budget.absolute_mb;
+        const ReloadResult reloaded = apply(std::move(safe), /*is_rollback=*/false);
+        if (!reloaded.ok) {
+            spdlog::error("RESET_TO_SAFE_FAILED {} (still in emergency mode)", reloaded.error);
+            result.http_status = reloaded.http_status == 200 ? 500 : reloaded.http_status;
+            result.error = fmt::format("the safe configuration could not be applied ({}): {}", reloaded.stage,
+                                       reloaded.error);
+            return result;
+        }
+        safe_mode_.store(true);
+        for (const auto& change : reloaded.changes)
+            result.notes.push_back(fmt::format("{}: {} -> {} ({})", change.slot, change.from, change.to, change.state));
+        for (const auto& note : reloaded.notes) result.notes.push_back(note);
+        result.facts.emplace_back("memory_budget_mb", budget_mb);
+    }
+    call_on_control([this](WarmupEngine&) {
+        const warmup_time_ms now_ms = clock_.now_ms();
+        for (auto& arm : arms_) arm->engine->resume(now_ms);
+        return 0;
+    });
+    spdlog::warn("RESET_TO_SAFE predictive scheduling off (keep-alive predictor), experiments off, half the memory "
+                 "budget, until the next reload");
+    result.notes.push_back("the next POST /api/warmup/config/reload (or rollback) leaves the safe configuration");
+    return result;
+}
+
+OperationResult LiveRuntime::reset_data_collection() {
+    struct Outcome {
+        std::size_t reset = 0;
+        std::vector<std::string> errors;
+    };
+    Outcome outcome = call_on_control([this](WarmupEngine&) {
+        Outcome out;
+        for (auto& arm : arms_) {
+            const auto& analyzer = arm->plugins->at(ComponentSlot::PatternAnalyzer);
+            warmup_error* error = analyzer->vtable<warmup_pattern_analyzer_vtable>()->reset(analyzer->self());
+            if (error != nullptr) {
+                ErrorPtr owned(error);
+                out.errors.push_back(fmt::format("arm '{}': {} reset failed: {}: {}", arm->name, analyzer->label(),
+                                                 status_name(owned->code), owned->message));
+            } else {
+                ++out.reset;
+            }
+        }
+        return out;
+    });
+    OperationResult result;
+    result.facts.emplace_back("analyzers_reset", static_cast<double>(outcome.reset));
+    if (!outcome.errors.empty()) {
+        result.http_status = 500;
+        result.error = outcome.errors.front();
+        result.notes = outcome.errors;
+        spdlog::error("DATA_COLLECTION_ERROR {}", result.error);
+    } else {
+        spdlog::warn("DATA_COLLECTION_RESET {} pattern analyzer(s) forgot what they learned", outcome.reset);
+    }
+    return result;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Health
+
+std::vector<ComponentHealth> LiveRuntime::component_health() {
+    const int64_t now_ms = unix_now_ms();
+    auto recent = [now_ms](int64_t at_ms) { return at_ms > 0 && now_ms - at_ms < kDegradedWindowMs; };
+    std::vector<ComponentHealth> health = call_on_control([&](WarmupEngine& engine) {
+        std::vector<ComponentHealth> out;
+        for (const ComponentSlot slot : kAllSlots) {
+            ComponentHealth component;
+            component.component = std::string(slot_key(slot));
+            component.label = plugins().at(slot)->label();
+            const auto& errors = engine.component_errors();
+            if (const auto found = errors.find(component.label); found != errors.end()) {
+                component.errors = found->second.errors;
+                component.last_error = found->second.last_error;
+                component.last_error_unix_ms = found->second.last_error_unix_ms;
+                if (recent(component.last_error_unix_ms)) {
+                    component.degraded = true;
+                    component.reason = fmt::format("a call failed {:.1f} s ago ({} failure(s) since start): {}",
+                                                   static_cast<double>(now_ms - component.last_error_unix_ms) / 1000,
+                                                   component.errors, component.last_error);
+                }
+            }
+            out.push_back(std::move(component));
+        }
+        ComponentHealth workers;
+        workers.component = "workers";
+        workers.errors = timed_out_loads_.load();
+        workers.last_error_unix_ms = last_timeout_unix_ms_.load();
+        if (workers.errors > 0) workers.last_error = "a backend load outlived budgets.warmup_timeout_ms";
+        if (recent(workers.last_error_unix_ms)) {
+            workers.degraded = true;
+            workers.reason = fmt::format("{} load(s) timed out since start, the last {:.1f} s ago; {} running",
+                                         workers.errors,
+                                         static_cast<double>(now_ms - workers.last_error_unix_ms) / 1000,
+                                         loads_running_on_workers());
+        }
+        out.push_back(std::move(workers));
+        ComponentHealth pipeline;
+        pipeline.component = "engine";
+        if (engine.stopped()) {
+            pipeline.degraded = true;
+            pipeline.reason = "emergency stop in force: no warm-ups start (POST /api/warmup/reset-to-safe leaves it)";
+        } else if (safe_mode_.load()) {
+            pipeline.degraded = true;
+            pipeline.reason = "safe configuration in force until the next reload";
+        }
+        out.push_back(std::move(pipeline));
+        return out;
+    });
+    ComponentHealth state;
+    state.component = "state";
+    {
+        std::lock_guard lock(state_mutex_);
+        state.errors = state_write_errors_;
+        state.last_error = last_state_error_;
+        state.last_error_unix_ms = last_state_error_unix_ms_;
+    }
+    if (!state_store_) {
+        state.reason = "";  // disabled is a choice, not a fault
+    } else if (recent(state.last_error_unix_ms)) {
+        state.degraded = true;
+        state.reason = "the last snapshot could not be written: " + state.last_error;
+    }
+    health.push_back(std::move(state));
+    return health;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Durable state
+
+Snapshot LiveRuntime::capture_state(std::vector<std::string>* notes) {
+    Snapshot snapshot;
+    snapshot.created_unix_ms = static_cast<uint64_t>(unix_now_ms());
+    std::vector<std::string> problems = call_on_control([&](WarmupEngine& engine) {
+        std::vector<std::string> out;
+        // The control loop flushed buffered metrics before running this command, so the sink's counters are current.
+        const uint32_t known = catalog_.size();
+        snapshot.models.reserve(known);
+        for (warmup_model_index model = 0; model < known; ++model) snapshot.models.push_back(catalog_.record(model).name);
+        for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
+            const warmup_residency residency = engine.model_status(model).residency;
+            if (residency == WARMUP_RESIDENCY_READY || residency == WARMUP_RESIDENCY_LOADING)
+                snapshot.warm_models.push_back(catalog_.record(model).name);
+        }
+        for (const ComponentSlot slot : kAllSlots) {
+            const auto& instance = plugins().at(slot);
+            const warmup_state_extension* state = state_extension(*instance);
+            if (state == nullptr) continue;
+            SnapshotSection section{std::string(slot_key(slot)), state->schema(instance->self()), {}};
+            warmup_byte_writer writer{&section.data, [](void* context, const char* data, size_t size) {
+                                          static_cast<std::string*>(context)->append(data, size);
+                                          return 0;
+                                      }};
+            warmup_error* error = state->export_state(instance->self(), &writer);
+            if (error != nullptr) {
+                ErrorPtr owned(error);
+                out.push_back(fmt::format("{} ({}) could not export its state: {}: {}", section.slot,
+                                          instance->label(), status_name(owned->code), owned->message));
+                continue;
+            }
+            snapshot.sections.push_back(std::move(section));
+        }
+        return out;
+    });
+    for (const auto& problem : problems) spdlog::error("STATE_EXPORT_ERROR {}", problem);
+    if (notes != nullptr) notes->insert(notes->end(), problems.begin(), problems.end());
+    return snapshot;
+}
+
+OperationResult LiveRuntime::restore_state(const Snapshot& snapshot) {
+    OperationResult result = call_on_control([&](WarmupEngine& engine) {
+        OperationResult out;
+        // Plugin state is keyed by model index: index i must name the same model here as in the snapshot.
+        for (std::size_t i = 0; i < snapshot.models.size(); ++i) {
+            const std::string& name = snapshot.models[i];
+            if (i < catalog_.size()) {
+                if (catalog_.record(static_cast<warmup_model_index>(i)).name != name)
+                    return failure(409, fmt::format("model index {} is '{}' in the snapshot but '{}' here: the "
+                                                    "learned state would be attributed to the wrong models",
+                                                    i, name, catalog_.record(static_cast<warmup_model_index>(i)).name));
+                continue;
+            }
+            const auto index = catalog_.resolve(name);
+            if (!index || *index != i)
+                return failure(409, fmt::format("model '{}' (index {} in the snapshot) {}", name, i,
+                                                index ? fmt::format("got index {} here", *index)
+                                                      : std::string("is not covered by this catalog")));
+        }
+        std::size_t restored = 0;
+        std::vector<std::string> import_errors;
+        for (const SnapshotSection& section : snapshot.sections) {
+            const auto slot = slot_from_key(section.slot);
+            if (!slot) {
+                out.notes.push_back(fmt::format("section '{}' skipped: not a component slot", section.slot));
+                continue;
+            }
+            const auto& instance = plugins().at(*slot);
+            const warmup_state_extension* state = state_extension(*instance);
+            const char* schema = state != nullptr ? state->schema(instance->self()) : nullptr;
+            if (schema == nullptr) {
+                out.notes.push_back(fmt::format("{} skipped: the running {} has no state extension", section.slot,
+                                                instance->label()));
+                continue;
+            }
+            if (section.schema != schema) {
+                out.notes.push_back(fmt::format("{} skipped: schema '{}' in the snapshot, '{}' running", section.slot,
+                                                section.schema, schema));
+                continue;
+            }
+            warmup_error* error = state->import_state(instance->self(), {section.data.data(), section.data.size()});
+            if (error != nullptr) {
+                ErrorPtr owned(error);
+                import_errors.push_back(fmt::format("{} ({}) refused the state (unchanged): {}: {}", section.slot,
+                                                    instance->label(), status_name(owned->code), owned->message));
+                continue;
+            }
+            ++restored;
+            out.notes.push_back(fmt::format("{} restored ({}, {} bytes)", section.slot, section.schema,
+                                            section.data.size()));
+        }
+        // The warm set comes back as pre-warms; every other restored model gets a fresh plan from what was learned,
+        // so pre-warms scheduled before the restart are scheduled again.
+        const warmup_time_ms now_ms = clock_.now_ms();
+        std::size_t prewarms = 0;
+        std::vector<bool> warm(snapshot.models.size(), false);
+        for (const std::string& name : snapshot.warm_models) {
+            const auto index = catalog_.find(name);
+            if (!index) continue;
+            if (*index < warm.size()) warm[*index] = true;
+            const bool was_absent = engine.model_status(*index).residency == WARMUP_RESIDENCY_ABSENT;
+            engine.request_prewarm(*index, now_ms);
+            if (was_absent && engine.model_status(*index).residency != WARMUP_RESIDENCY_ABSENT) ++prewarms;
+        }
+        if (restored > 0)
+            for (std::size_t i = 0; i < snapshot.models.size(); ++i)
+                if (!warm[i] && engine.model_status(static_cast<warmup_model_index>(i)).residency ==
+                                    WARMUP_RESIDENCY_ABSENT)
+                    engine.plan_ahead(static_cast<warmup_model_index>(i), now_ms);
+        out.facts = {{"sections_restored", static_cast<double>(restored)},
+                     {"sections_in_snapshot", static_cast<double>(snapshot.sections.size())},
+                     {"models", static_cast<double>(snapshot.models.size())},
+                     {"prewarms_queued", static_cast<double>(prewarms)}};
+        if (!import_errors.empty()) {
+            out.http_status = 500;
+            out.error = import_errors.front();
+            for (auto& error : import_errors) out.notes.push_back(std::move(error));
+        }
+        return out;
+    });
+    return result;
+}
+
+OperationResult LiveRuntime::backup_state(const std::string& name) {
+    if (!state_store_)
+        return failure(409, "state is not kept by this daemon (state.enabled: false, or the embedded default "
+                            "configuration without state.dir)");
+    const std::string backup_name = name.empty() ? fmt::format("at-{}", unix_now_ms()) : name;
+    if (!StateStore::valid_backup_name(backup_name))
+        return failure(400, fmt::format("backup name '{}': expected 1 to 64 characters of [A-Za-z0-9._-], not "
+                                        "starting with '.'",
+                                        backup_name));
+    OperationResult result;
+    const Snapshot snapshot = capture_state(&result.notes);
+    try {
+        result.file = state_store_->write_backup(backup_name, snapshot).string();
+    } catch (const std::exception& error) {
+        spdlog::error("STATE_BACKUP_ERROR {}", error.what());
+        return failure(500, fmt::format("cannot write the backup: {}", error.what()));
+    }
+    result.facts = {{"sections", static_cast<double>(snapshot.sections.size())},
+                    {"models", static_cast<double>(snapshot.models.size())},
+                    {"warm_models", static_cast<double>(snapshot.warm_models.size())}};
+    result.notes.push_back("name: " + backup_name);
+    spdlog::info("STATE_BACKUP written {} ({} section(s))", result.file, snapshot.sections.size());
+    return result;
+}
+
+OperationResult LiveRuntime::restore_backup(const std::string& name) {
+    if (!state_store_)
+        return failure(409, "state is not kept by this daemon (state.enabled: false, or the embedded default "
+                            "configuration without state.dir)");
+    LoadedSnapshot loaded;
+    try {
+        loaded = state_store_->read_backup(name);
+    } catch (const SnapshotError& error) {
+        const std::string reason = error.what();
+        const bool missing = reason.starts_with("no backup") || reason.find("not a valid backup name") != std::string::npos;
+        spdlog::error("STATE_RESTORE_ERROR {}", reason);
+        return failure(missing ? 404 : 422, reason);
+    }
+    OperationResult result = restore_state(loaded.snapshot);
+    result.file = loaded.file.string();
+    if (result.ok())
+        spdlog::info("STATE_RESTORED {} (backup)", result.file);
+    else
+        spdlog::error("STATE_RESTORE_ERROR {}: {}", result.file, result.error);
+    return result;
+}
+
+std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot() {
+    if (!state_store_) return std::nullopt;
+    std::vector<RefusedSnapshot> refused;
+    const auto loaded = state_store_->newest_valid_snapshot(refused);
+    for (const auto& bad : refused)
+        spdlog::error("STATE_RESTORE_ERROR {}: {} (skipped, not loaded)", bad.file.string(), bad.reason);
+    if (!loaded) {
+        spdlog::info("STATE_RESTORE no valid snapshot in {}: starting cold", state_store_->dir().string());
+        return std::nullopt;
+    }
+    const OperationResult result = restore_state(loaded->snapshot);
+    if (!result.ok()) {
+        spdlog::error("STATE_RESTORE_ERROR {}: {}", loaded->file.string(), result.error);
+        if (result.http_status == 409) return std::nullopt;  // nothing was imported
+    }
+    const double age_s =
+        static_cast<double>(unix_now_ms() - static_cast<int64_t>(loaded->snapshot.created_unix_ms)) / 1000;
+    spdlog::info("STATE_RESTORED {} ({} of {} section(s), {} model(s), snapshot {:.1f} s old)", loaded->file.string(),
+                 result.facts.empty() ? 0.0 : result.facts[0].second, loaded->snapshot.sections.size(),
+                 loaded->snapshot.models.size(), age_s);
+    return loaded->file;
+}
+
+OperationResult LiveRuntime::snapshot_now() {
+    if (!state_store_) return failure(409, "state is not kept by this daemon");
+    OperationResult result;
+    try {
+        const Snapshot snapshot = capture_state(&result.notes);
+        result.file = state_store_->write_snapshot(snapshot).string();
+        spdlog::debug("STATE_SNAPSHOT written {} ({} section(s))", result.file, snapshot.sections.size());
+        if (history_) {
+            std::vector<std::pair<std::string, double>> counters = call_on_control([](WarmupEngine& engine) {
+                const EngineCounters& c = engine.counters();
+                return std::vector<std::pair<std::string, double>>{
+                    {"requests", static_cast<double>(c.requests)},
+                    {"warm_requests", static_cast<double>(c.warm_requests)},
+                    {"cold_requests", static_cast<double>(c.cold_requests)},
+                    {"demand_loads", static_cast<double>(c.demand_loads)},
+                    {"prewarms_started", static_cast<double>(c.prewarms_started)},
+                    {"prewarms_used", static_cast<double>(c.prewarms_used)},
+                    {"prewarms_wasted", static_cast<double>(c.prewarms_wasted)},
+                    {"loads_failed", static_cast<double>(c.loads_failed)},
+                    {"evictions", static_cast<double>(c.evictions)},
+                    {"plugin_errors", static_cast<double>(c.plugin_errors)},
+                    {"used_mb", engine.used_mb()}};
+            });
+            counters.emplace_back("events_accepted", static_cast<double>(accepted_events_.load()));
+            counters.emplace_back("events_refused", static_cast<double>(refused_events_.load()));
+            counters.emplace_back("timed_out_loads", static_cast<double>(timed_out_loads_.load()));
+            history_->append(static_cast<int64_t>(snapshot.created_unix_ms), counters);
+        }
+    } catch (const std::exception& error) {
+        std::lock_guard lock(state_mutex_);
+        ++state_write_errors_;
+        last_state_error_ = error.what();
+        last_state_error_unix_ms_ = unix_now_ms();
+        spdlog::error("STATE_SNAPSHOT_ERROR {}", error.what());
+        return failure(500, error.what());
+    }
+    return result;
+}
+
+std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
+    if (!config_.state.enabled || state_store_) return std::nullopt;
+    state_store_ = std::make_unique<StateStore>(config_.state.dir, config_.state.keep);
+    if (config_.state.history_retention_h > 0)
+        history_ = std::make_unique<MetricsHistory>(config_.state.dir,
+                                                    int64_t{config_.state.history_retention_h} * 3600 * 1000);
+    // Restore before the first periodic snapshot can overwrite what was learned with an empty state.
+    auto restored = restore_newest_snapshot();
+    state_thread_ = std::thread([this] {
+        const auto interval = std::chrono::seconds(config_.state.snapshot_interval_s);
+        std::unique_lock lock(state_mutex_);
+        while (!state_stopping_) {
+            if (state_cv_.wait_for(lock, interval, [this] { return state_stopping_; })) break;
+            lock.unlock();
+            snapshot_now();
+            lock.lock();
+        }
+        lock.unlock();
+        snapshot_now();  // a clean stop keeps everything learned up to now
+    });
+    return restored;
+}
+
+}  // namespace warmup::host

@@ -1,0 +1,109 @@
+#include "state/metrics_history.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <fstream>
+#include <system_error>
+
+namespace warmup::host {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int64_t kSegmentMs = 3600 * 1000;
+constexpr std::string_view kPrefix = "metrics-history-";
+constexpr std::string_view kExtension = ".tsv";
+
+}  // namespace
+
+MetricsHistory::MetricsHistory(fs::path dir, int64_t retention_ms)
+    : dir_(std::move(dir)), retention_ms_(std::max<int64_t>(retention_ms, 1)) {}
+
+void MetricsHistory::append(int64_t unix_ms, const std::vector<std::pair<std::string, double>>& counters) {
+    std::string lines;
+    for (const auto& [name, value] : counters) {
+        std::string clean = name;
+        std::replace_if(clean.begin(), clean.end(), [](char c) { return c == '\t' || c == '\n'; }, '_');
+        lines += fmt::format("{}\t{}\t{}\n", unix_ms, clean, value);
+    }
+    std::lock_guard lock(mutex_);
+    const fs::path file = dir_ / fmt::format("{}{}{}", kPrefix, unix_ms / kSegmentMs, kExtension);
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + file.string());
+    std::size_t written = 0;
+    while (written < lines.size()) {
+        const ssize_t n = ::write(fd, lines.data() + written, lines.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int error = errno;
+            ::close(fd);
+            throw std::system_error(error, std::generic_category(), "cannot append to " + file.string());
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    // Pruning is cheap (one directory listing) and keeps the folder bounded without a separate timer.
+    prune_locked(unix_ms);
+}
+
+void MetricsHistory::prune(int64_t now_unix_ms) {
+    std::lock_guard lock(mutex_);
+    prune_locked(now_unix_ms);
+}
+
+void MetricsHistory::prune_locked(int64_t now_unix_ms) {
+    const int64_t cutoff = now_unix_ms - retention_ms_;
+    for (const auto& [hour, segment] : segments())
+        if ((hour + 1) * kSegmentMs <= cutoff) {
+            std::error_code ignored;
+            fs::remove(segment, ignored);
+        }
+}
+
+std::vector<std::pair<int64_t, fs::path>> MetricsHistory::segments() const {
+    std::vector<std::pair<int64_t, fs::path>> found;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(dir_, error)) {
+        const std::string name = entry.path().filename().string();
+        if (!name.starts_with(kPrefix) || !name.ends_with(kExtension)) continue;
+        const std::string_view digits =
+            std::string_view(name).substr(kPrefix.size(), name.size() - kPrefix.size() - kExtension.size());
+        int64_t hour = 0;
+        const auto [end, parse_error] = std::from_chars(digits.data(), digits.data() + digits.size(), hour);
+        if (parse_error == std::errc() && end == digits.data() + digits.size()) found.emplace_back(hour, entry.path());
+    }
+    std::sort(found.begin(), found.end());
+    return found;
+}
+
+std::vector<HistorySample> MetricsHistory::read(int64_t since_ms) const {
+    std::lock_guard lock(mutex_);
+    std::vector<HistorySample> samples;
+    for (const auto& [hour, segment] : segments()) {
+        if ((hour + 1) * kSegmentMs <= since_ms) continue;
+        std::ifstream in(segment);
+        std::string line;
+        while (std::getline(in, line)) {
+            const auto tab1 = line.find('\t');
+            const auto tab2 = tab1 == std::string::npos ? std::string::npos : line.find('\t', tab1 + 1);
+            if (tab2 == std::string::npos || in.eof()) continue;  // no tab, or a last line without '\n' (torn)
+            HistorySample sample;
+            const auto [end_ms, error_ms] = std::from_chars(line.data(), line.data() + tab1, sample.unix_ms);
+            const auto [end_value, error_value] =
+                std::from_chars(line.data() + tab2 + 1, line.data() + line.size(), sample.value);
+            if (error_ms != std::errc() || end_ms != line.data() + tab1 || error_value != std::errc() ||
+                end_value != line.data() + line.size())
+                continue;
+            if (sample.unix_ms < since_ms) continue;
+            sample.counter = line.substr(tab1 + 1, tab2 - tab1 - 1);
+            samples.push_back(std::move(sample));
+        }
+    }
+    return samples;
+}
+
+}  // namespace warmup::host

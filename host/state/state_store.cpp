@@ -1,0 +1,125 @@
+#include "state/state_store.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+namespace warmup::host {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::string_view kSnapshotPrefix = "snapshot-";
+constexpr std::string_view kBackupPrefix = "backup-";
+constexpr std::string_view kExtension = ".wsnap";
+
+bool named_like(const fs::path& file, std::string_view prefix) {
+    const std::string name = file.filename().string();
+    return name.starts_with(prefix) && name.ends_with(kExtension) && name.size() > prefix.size() + kExtension.size();
+}
+
+}  // namespace
+
+StateStore::StateStore(fs::path dir, uint32_t keep) : dir_(std::move(dir)), keep_(std::max<uint32_t>(keep, 1)) {
+    fs::create_directories(dir_);
+    // A crash during write_file_atomically leaves its temporary file; it was never renamed, so it is not state.
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+        const std::string name = entry.path().filename().string();
+        if (name.starts_with(".") && name.find(".tmp-") != std::string::npos) {
+            std::error_code ignored;
+            fs::remove(entry.path(), ignored);
+        }
+    }
+}
+
+bool StateStore::valid_backup_name(std::string_view name) noexcept {
+    return !name.empty() && name.size() <= 64 && name.front() != '.' &&
+           std::all_of(name.begin(), name.end(), [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
+           });
+}
+
+fs::path StateStore::write_snapshot(const Snapshot& snapshot) {
+    std::lock_guard lock(mutex_);
+    // Two snapshots in the same millisecond get distinct, still ordered names.
+    sequence_ = snapshot.created_unix_ms == last_snapshot_ms_ ? sequence_ + 1 : 0;
+    last_snapshot_ms_ = snapshot.created_unix_ms;
+    const fs::path file =
+        dir_ / fmt::format("{}{:016}-{:06}{}", kSnapshotPrefix, snapshot.created_unix_ms, sequence_, kExtension);
+    write_file_atomically(file, encode_snapshot(snapshot));
+    std::vector<fs::path> all;
+    for (const auto& entry : fs::directory_iterator(dir_))
+        if (named_like(entry.path(), kSnapshotPrefix)) all.push_back(entry.path());
+    std::sort(all.begin(), all.end(), std::greater<>());
+    for (std::size_t i = keep_; i < all.size(); ++i) {
+        std::error_code ignored;
+        fs::remove(all[i], ignored);
+    }
+    return file;
+}
+
+fs::path StateStore::write_backup(const std::string& name, const Snapshot& snapshot) {
+    if (!valid_backup_name(name))
+        throw std::invalid_argument(
+            fmt::format("backup name '{}': expected 1 to 64 characters of [A-Za-z0-9._-], not starting with '.'", name));
+    std::lock_guard lock(mutex_);
+    const fs::path file = dir_ / fmt::format("{}{}{}", kBackupPrefix, name, kExtension);
+    write_file_atomically(file, encode_snapshot(snapshot));
+    return file;
+}
+
+std::vector<fs::path> StateStore::snapshots() const {
+    std::lock_guard lock(mutex_);
+    std::vector<fs::path> all;
+    for (const auto& entry : fs::directory_iterator(dir_))
+        if (named_like(entry.path(), kSnapshotPrefix)) all.push_back(entry.path());
+    std::sort(all.begin(), all.end(), std::greater<>());
+    return all;
+}
+
+std::vector<fs::path> StateStore::backups() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::pair<fs::file_time_type, fs::path>> all;
+    for (const auto& entry : fs::directory_iterator(dir_))
+        if (named_like(entry.path(), kBackupPrefix)) {
+            std::error_code error;
+            all.emplace_back(fs::last_write_time(entry.path(), error), entry.path());
+        }
+    std::sort(all.begin(), all.end(), std::greater<>());
+    std::vector<fs::path> files;
+    for (auto& [time, file] : all) files.push_back(std::move(file));
+    return files;
+}
+
+std::optional<LoadedSnapshot> StateStore::newest_valid_snapshot(std::vector<RefusedSnapshot>& refused) const {
+    for (const fs::path& file : snapshots()) {
+        try {
+            return LoadedSnapshot{file, read_snapshot_file(file)};
+        } catch (const SnapshotError& error) {
+            refused.push_back({file, error.what()});
+        }
+    }
+    return std::nullopt;
+}
+
+LoadedSnapshot StateStore::read_backup(const std::string& name) const {
+    fs::path file;
+    if (name.empty()) {
+        const auto all = backups();
+        if (all.empty()) throw SnapshotError(fmt::format("no backup in {}", dir_.string()));
+        file = all.front();
+    } else {
+        if (!valid_backup_name(name)) throw SnapshotError(fmt::format("'{}' is not a valid backup name", name));
+        file = dir_ / fmt::format("{}{}{}", kBackupPrefix, name, kExtension);
+        std::error_code error;
+        if (!fs::exists(file, error)) throw SnapshotError(fmt::format("no backup named '{}' in {}", name, dir_.string()));
+    }
+    try {
+        return {file, read_snapshot_file(file)};
+    } catch (const SnapshotError& error) {
+        throw SnapshotError(fmt::format("{}: {}", file.string(), error.what()));
+    }
+}
+
+}  // namespace warmup::host

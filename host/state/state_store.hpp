@@ -1,0 +1,74 @@
+// state/state_store.hpp — the state folder: periodic snapshots (newest `keep` kept), named backups, and the
+// metrics history, all under one directory.
+//
+// Files:
+//   snapshot-<unix_ms, 16 digits>-<seq, 6 digits>.wsnap   periodic snapshots; names sort by age
+//   backup-<name>.wsnap                                     operator backups (POST /api/warmup/backup-state)
+//   .<file>.tmp-<pid>                                       a write in progress (left only by a crash; removed at
+//                                                           open, never read)
+//   metrics-history-<unix_hour>.tsv                         see MetricsHistory
+//
+// Thread-safety: every method takes an internal mutex; callable from any thread (HTTP handlers, the snapshot thread).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "state/snapshot.hpp"
+
+namespace warmup::host {
+
+/// A snapshot found on disk and decoded, or why the newest candidates were refused.
+struct LoadedSnapshot {
+    std::filesystem::path file;
+    Snapshot snapshot;
+};
+struct RefusedSnapshot {
+    std::filesystem::path file;
+    std::string reason;
+};
+
+class StateStore {
+  public:
+    /// Creates `dir` (and parents) if missing and removes temporary files a crash left behind. Throws
+    /// std::system_error when the folder cannot be created. `keep` >= 1 periodic snapshots are kept.
+    StateStore(std::filesystem::path dir, uint32_t keep);
+
+    [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
+
+    /// Writes a periodic snapshot atomically, then deletes the oldest beyond `keep`. Returns the file.
+    std::filesystem::path write_snapshot(const Snapshot& snapshot);
+
+    /// Writes backup-<name>.wsnap atomically (replacing a backup of that name). `name`: [A-Za-z0-9._-]{1,64}, not
+    /// starting with '.'; throws std::invalid_argument otherwise.
+    std::filesystem::path write_backup(const std::string& name, const Snapshot& snapshot);
+
+    /// Periodic snapshots, newest first.
+    [[nodiscard]] std::vector<std::filesystem::path> snapshots() const;
+    /// Backups, newest (modification time) first.
+    [[nodiscard]] std::vector<std::filesystem::path> backups() const;
+
+    /// The newest snapshot that decodes; every newer one that does not is appended to `refused` with its reason.
+    std::optional<LoadedSnapshot> newest_valid_snapshot(std::vector<RefusedSnapshot>& refused) const;
+
+    /// The backup `name`, or the newest backup when `name` is empty. Throws SnapshotError (no such backup, or the
+    /// file does not decode: the reason says which).
+    [[nodiscard]] LoadedSnapshot read_backup(const std::string& name) const;
+
+    /// True when `name` can name a backup file.
+    static bool valid_backup_name(std::string_view name) noexcept;
+
+  private:
+    std::filesystem::path dir_;
+    uint32_t keep_;
+    mutable std::mutex mutex_;
+    uint64_t last_snapshot_ms_ = 0;
+    uint32_t sequence_ = 0;
+};
+
+}  // namespace warmup::host
