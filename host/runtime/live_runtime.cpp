@@ -57,8 +57,10 @@ uint64_t fnv1a(std::string_view text) {
 /// control thread through a queue. The backend instance is shared by all workers (backends are thread-safe by ABI).
 class LiveRuntime::WorkerExecutor {
   public:
+    // No arena slot is reserved for the calling (control) thread: it only submits, so all `workers` slots are for
+    // worker threads (with the default reservation, an arena of 1 would never run a load).
     WorkerExecutor(LiveRuntime& runtime, std::shared_ptr<PluginInstance> backend, uint32_t workers)
-        : runtime_(runtime), backend_(std::move(backend)), arena_(static_cast<int>(workers)) {}
+        : runtime_(runtime), backend_(std::move(backend)), arena_(static_cast<int>(workers), /*reserved_for_masters=*/0) {}
 
     ~WorkerExecutor() {
         try {

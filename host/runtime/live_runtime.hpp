@@ -34,9 +34,9 @@
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
 #include "runtime/plugin_set.hpp"
-#include "state/metrics_history.hpp"
-#include "state/snapshot.hpp"
-#include "state/state_store.hpp"
+#include "runtime/state/metrics_history.hpp"
+#include "runtime/state/snapshot.hpp"
+#include "runtime/state/state_store.hpp"
 
 namespace warmup::host {
 

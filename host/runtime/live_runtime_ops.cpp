@@ -57,15 +57,17 @@ OperationResult LiveRuntime::emergency_stop() {
         out.arms = arms_.size();
         return out;
     });
-    spdlog::warn("EMERGENCY_STOP no new warm-ups; {} queued warm-up(s) cancelled, {} load(s) in flight finish, loaded "
-                 "models kept",
-                 counts.cancelled, counts.in_flight);
+    spdlog::warn(
+        "EMERGENCY_STOP no new warm-ups; {} queued warm-up(s) cancelled, {} load(s) in flight finish, loaded "
+        "models kept",
+        counts.cancelled, counts.in_flight);
     OperationResult result;
     result.facts = {{"cancelled_warmups", static_cast<double>(counts.cancelled)},
                     {"loads_in_flight", static_cast<double>(counts.in_flight)},
                     {"arms", static_cast<double>(counts.arms)}};
-    result.notes.push_back("demand loads (a request waits for them) still run; POST /api/warmup/reset-to-safe "
-                           "leaves emergency mode");
+    result.notes.push_back(
+        "demand loads (a request waits for them) still run; POST /api/warmup/reset-to-safe "
+        "leaves emergency mode");
     return result;
 }
 
@@ -96,8 +98,8 @@ OperationResult LiveRuntime::reset_to_safe() {
         if (!reloaded.ok) {
             spdlog::error("RESET_TO_SAFE_FAILED {} (still in emergency mode)", reloaded.error);
             result.http_status = reloaded.http_status == 200 ? 500 : reloaded.http_status;
-            result.error = fmt::format("the safe configuration could not be applied ({}): {}", reloaded.stage,
-                                       reloaded.error);
+            result.error =
+                fmt::format("the safe configuration could not be applied ({}): {}", reloaded.stage, reloaded.error);
             return result;
         }
         safe_mode_.store(true);
@@ -111,8 +113,9 @@ OperationResult LiveRuntime::reset_to_safe() {
         for (auto& arm : arms_) arm->engine->resume(now_ms);
         return 0;
     });
-    spdlog::warn("RESET_TO_SAFE predictive scheduling off (keep-alive predictor), experiments off, half the memory "
-                 "budget, until the next reload");
+    spdlog::warn(
+        "RESET_TO_SAFE predictive scheduling off (keep-alive predictor), experiments off, half the memory "
+        "budget, until the next reload");
     result.notes.push_back("the next POST /api/warmup/config/reload (or rollback) leaves the safe configuration");
     return result;
 }
@@ -183,10 +186,9 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
         if (workers.errors > 0) workers.last_error = "a backend load outlived budgets.warmup_timeout_ms";
         if (recent(workers.last_error_unix_ms)) {
             workers.degraded = true;
-            workers.reason = fmt::format("{} load(s) timed out since start, the last {:.1f} s ago; {} running",
-                                         workers.errors,
-                                         static_cast<double>(now_ms - workers.last_error_unix_ms) / 1000,
-                                         loads_running_on_workers());
+            workers.reason = fmt::format(
+                "{} load(s) timed out since start, the last {:.1f} s ago; {} running", workers.errors,
+                static_cast<double>(now_ms - workers.last_error_unix_ms) / 1000, loads_running_on_workers());
         }
         out.push_back(std::move(workers));
         ComponentHealth pipeline;
@@ -230,7 +232,8 @@ Snapshot LiveRuntime::capture_state(std::vector<std::string>* notes) {
         // The control loop flushed buffered metrics before running this command, so the sink's counters are current.
         const uint32_t known = catalog_.size();
         snapshot.models.reserve(known);
-        for (warmup_model_index model = 0; model < known; ++model) snapshot.models.push_back(catalog_.record(model).name);
+        for (warmup_model_index model = 0; model < known; ++model)
+            snapshot.models.push_back(catalog_.record(model).name);
         for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
             const warmup_residency residency = engine.model_status(model).residency;
             if (residency == WARMUP_RESIDENCY_READY || residency == WARMUP_RESIDENCY_LOADING)
@@ -248,8 +251,8 @@ Snapshot LiveRuntime::capture_state(std::vector<std::string>* notes) {
             warmup_error* error = state->export_state(instance->self(), &writer);
             if (error != nullptr) {
                 ErrorPtr owned(error);
-                out.push_back(fmt::format("{} ({}) could not export its state: {}: {}", section.slot,
-                                          instance->label(), status_name(owned->code), owned->message));
+                out.push_back(fmt::format("{} ({}) could not export its state: {}: {}", section.slot, instance->label(),
+                                          status_name(owned->code), owned->message));
                 continue;
             }
             snapshot.sections.push_back(std::move(section));
@@ -292,8 +295,8 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot) {
             const warmup_state_extension* state = state_extension(*instance);
             const char* schema = state != nullptr ? state->schema(instance->self()) : nullptr;
             if (schema == nullptr) {
-                out.notes.push_back(fmt::format("{} skipped: the running {} has no state extension", section.slot,
-                                                instance->label()));
+                out.notes.push_back(
+                    fmt::format("{} skipped: the running {} has no state extension", section.slot, instance->label()));
                 continue;
             }
             if (section.schema != schema) {
@@ -309,8 +312,8 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot) {
                 continue;
             }
             ++restored;
-            out.notes.push_back(fmt::format("{} restored ({}, {} bytes)", section.slot, section.schema,
-                                            section.data.size()));
+            out.notes.push_back(
+                fmt::format("{} restored ({}, {} bytes)", section.slot, section.schema, section.data.size()));
         }
         // The warm set comes back as pre-warms; every other restored model gets a fresh plan from what was learned,
         // so pre-warms scheduled before the restart are scheduled again.
@@ -327,8 +330,8 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot) {
         }
         if (restored > 0)
             for (std::size_t i = 0; i < snapshot.models.size(); ++i)
-                if (!warm[i] && engine.model_status(static_cast<warmup_model_index>(i)).residency ==
-                                    WARMUP_RESIDENCY_ABSENT)
+                if (!warm[i] &&
+                    engine.model_status(static_cast<warmup_model_index>(i)).residency == WARMUP_RESIDENCY_ABSENT)
                     engine.plan_ahead(static_cast<warmup_model_index>(i), now_ms);
         out.facts = {{"sections_restored", static_cast<double>(restored)},
                      {"sections_in_snapshot", static_cast<double>(snapshot.sections.size())},
@@ -346,8 +349,9 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot) {
 
 OperationResult LiveRuntime::backup_state(const std::string& name) {
     if (!state_store_)
-        return failure(409, "state is not kept by this daemon (state.enabled: false, or the embedded default "
-                            "configuration without state.dir)");
+        return failure(409,
+                       "state is not kept by this daemon (state.enabled: false, or the embedded default "
+                       "configuration without state.dir)");
     const std::string backup_name = name.empty() ? fmt::format("at-{}", unix_now_ms()) : name;
     if (!StateStore::valid_backup_name(backup_name))
         return failure(400, fmt::format("backup name '{}': expected 1 to 64 characters of [A-Za-z0-9._-], not "
@@ -371,14 +375,16 @@ OperationResult LiveRuntime::backup_state(const std::string& name) {
 
 OperationResult LiveRuntime::restore_backup(const std::string& name) {
     if (!state_store_)
-        return failure(409, "state is not kept by this daemon (state.enabled: false, or the embedded default "
-                            "configuration without state.dir)");
+        return failure(409,
+                       "state is not kept by this daemon (state.enabled: false, or the embedded default "
+                       "configuration without state.dir)");
     LoadedSnapshot loaded;
     try {
         loaded = state_store_->read_backup(name);
     } catch (const SnapshotError& error) {
         const std::string reason = error.what();
-        const bool missing = reason.starts_with("no backup") || reason.find("not a valid backup name") != std::string::npos;
+        const bool missing =
+            reason.starts_with("no backup") || reason.find("not a valid backup name") != std::string::npos;
         spdlog::error("STATE_RESTORE_ERROR {}", reason);
         return failure(missing ? 404 : 422, reason);
     }

@@ -1,4 +1,4 @@
-#include "state/state_store.hpp"
+#include "runtime/state/state_store.hpp"
 
 #include <fmt/format.h>
 
@@ -61,8 +61,8 @@ fs::path StateStore::write_snapshot(const Snapshot& snapshot) {
 
 fs::path StateStore::write_backup(const std::string& name, const Snapshot& snapshot) {
     if (!valid_backup_name(name))
-        throw std::invalid_argument(
-            fmt::format("backup name '{}': expected 1 to 64 characters of [A-Za-z0-9._-], not starting with '.'", name));
+        throw std::invalid_argument(fmt::format(
+            "backup name '{}': expected 1 to 64 characters of [A-Za-z0-9._-], not starting with '.'", name));
     std::lock_guard lock(mutex_);
     const fs::path file = dir_ / fmt::format("{}{}{}", kBackupPrefix, name, kExtension);
     write_file_atomically(file, encode_snapshot(snapshot));
@@ -113,7 +113,8 @@ LoadedSnapshot StateStore::read_backup(const std::string& name) const {
         if (!valid_backup_name(name)) throw SnapshotError(fmt::format("'{}' is not a valid backup name", name));
         file = dir_ / fmt::format("{}{}{}", kBackupPrefix, name, kExtension);
         std::error_code error;
-        if (!fs::exists(file, error)) throw SnapshotError(fmt::format("no backup named '{}' in {}", name, dir_.string()));
+        if (!fs::exists(file, error))
+            throw SnapshotError(fmt::format("no backup named '{}' in {}", name, dir_.string()));
     }
     try {
         return {file, read_snapshot_file(file)};

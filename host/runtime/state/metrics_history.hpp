@@ -1,4 +1,4 @@
-// state/metrics_history.hpp — counters over time on disk, with a retention period.
+// runtime/state/metrics_history.hpp — counters over time on disk, with a retention period.
 //
 // Why an append-only text file rather than SQLite: the history is written once per snapshot tick and read rarely;
 // appends of whole lines with O_APPEND cost one write(2), need no schema migrations, no new library in the host, and

@@ -1,4 +1,4 @@
-#include "state/snapshot.hpp"
+#include "runtime/state/snapshot.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -41,7 +41,8 @@ void put_string(std::string& out, std::string_view text) {
 
 uint64_t get_le(std::string_view bytes, std::size_t at, int width) {
     uint64_t value = 0;
-    for (int i = 0; i < width; ++i) value |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
+    for (int i = 0; i < width; ++i)
+        value |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
     return value;
 }
 
@@ -82,9 +83,7 @@ class PayloadReader {
         at_ += static_cast<std::size_t>(length);
         return out;
     }
-    [[noreturn]] static void fail(const std::string& message) {
-        throw SnapshotError("malformed payload: " + message);
-    }
+    [[noreturn]] static void fail(const std::string& message) { throw SnapshotError("malformed payload: " + message); }
 
     std::string_view payload_;
     std::size_t at_ = 0;
@@ -140,8 +139,8 @@ Snapshot decode_snapshot(std::string_view bytes) {
     if (crc32(bytes.substr(0, 28)) != header_crc) throw SnapshotError("corrupt header: header checksum mismatch");
     const auto version = static_cast<uint32_t>(get_le(bytes, 8, 4));
     if (version != kSnapshotFormatVersion)
-        throw SnapshotError(fmt::format("unsupported format version {} (this reader knows {})", version,
-                                        kSnapshotFormatVersion));
+        throw SnapshotError(
+            fmt::format("unsupported format version {} (this reader knows {})", version, kSnapshotFormatVersion));
     if (get_le(bytes, 12, 4) != 0) throw SnapshotError("unsupported flags in the header");
     const uint64_t payload_length = get_le(bytes, 16, 8);
     const uint64_t have = bytes.size() - kSnapshotHeaderBytes;

@@ -1,4 +1,4 @@
-#include "state/metrics_history.hpp"
+#include "runtime/state/metrics_history.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -27,7 +27,8 @@ void MetricsHistory::append(int64_t unix_ms, const std::vector<std::pair<std::st
     std::string lines;
     for (const auto& [name, value] : counters) {
         std::string clean = name;
-        std::replace_if(clean.begin(), clean.end(), [](char c) { return c == '\t' || c == '\n'; }, '_');
+        std::replace_if(
+            clean.begin(), clean.end(), [](char c) { return c == '\t' || c == '\n'; }, '_');
         lines += fmt::format("{}\t{}\t{}\n", unix_ms, clean, value);
     }
     std::lock_guard lock(mutex_);

@@ -1,4 +1,4 @@
-// state/snapshot.hpp — the daemon's durable state: what a snapshot holds, its binary format, atomic files.
+// runtime/state/snapshot.hpp — the daemon's durable state: what a snapshot holds, its binary format, atomic files.
 //
 // File format (all integers little-endian, independent of the host's byte order):
 //

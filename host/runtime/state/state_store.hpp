@@ -1,4 +1,4 @@
-// state/state_store.hpp — the state folder: periodic snapshots (newest `keep` kept), named backups, and the
+// runtime/state/state_store.hpp — the state folder: periodic snapshots (newest `keep` kept), named backups, and the
 // metrics history, all under one directory.
 //
 // Files:
@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "state/snapshot.hpp"
+#include "runtime/state/snapshot.hpp"
 
 namespace warmup::host {
 

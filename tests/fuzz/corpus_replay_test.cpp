@@ -1,0 +1,68 @@
+// Replays the committed corpus of nasty inputs (tests/fuzz/corpus/<target>/*) through the same entry points the
+// libFuzzer harnesses use, so a gcc build (CI) exercises them without clang. An entry point aborts on a broken
+// promise, which fails this test binary. Inputs that once crashed a fuzzer belong in the corpus too.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "fuzz_entry_points.hpp"
+
+namespace warmup::fuzz {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> corpus(const std::string& target) {
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(fs::path(WARMUP_TEST_SOURCE_DIR) / "tests/fuzz/corpus" / target))
+        if (entry.is_regular_file()) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+std::string read_bytes(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void replay(const std::string& target, void (*entry)(const uint8_t*, std::size_t), std::size_t min_files = 10) {
+    const auto files = corpus(target);
+    ASSERT_GE(files.size(), min_files) << "the " << target << " corpus went missing";
+    for (const auto& file : files) {
+        SCOPED_TRACE(file.filename().string());
+        const std::string bytes = read_bytes(file);
+        entry(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+        // Every prefix too: truncated input is the commonest kind of bad input (a cut connection, a partial write).
+        for (std::size_t cut = 1; cut < bytes.size() && cut <= 256; cut += 7)
+            entry(reinterpret_cast<const uint8_t*>(bytes.data()), cut);
+    }
+}
+
+TEST(FuzzCorpusReplay, EventParserKeepsItsPromisesOnEveryCorpusInput) {
+    replay("event_parser", &event_parser_one_input);
+}
+
+TEST(FuzzCorpusReplay, ConfigLoaderOnlyEverThrowsConfigErrorOnEveryCorpusInput) {
+    replay("config_loader", &config_loader_one_input);
+}
+
+// Inputs that still break host/config (found by fuzzing; see corpus/config_loader_open_bugs): a self-referencing
+// alias recurses in ConfigReader::record_positions until the stack overflows, nested aliases expand to 10^9 nodes,
+// and a 10-byte input ("\t, : :\n @\n") never returns from yaml-cpp 0.7's YAML::LoadAll. Enable (drop DISABLED_)
+// once load_config_text bounds nesting depth and node count and pre-screens the yaml-cpp hang, then move the files
+// into corpus/config_loader.
+TEST(FuzzCorpusReplay, DISABLED_ConfigLoaderSurvivesAliasCyclesAndAliasBombs) {
+    replay("config_loader_open_bugs", &config_loader_one_input, 3);
+}
+
+TEST(FuzzCorpusReplay, TheEntryPointsAcceptAnEmptyInput) {
+    event_parser_one_input(nullptr, 0);
+    config_loader_one_input(nullptr, 0);
+}
+
+}  // namespace
+}  // namespace warmup::fuzz

@@ -1,0 +1,20 @@
+// fuzz_entry_points.hpp — the entry points the libFuzzer harnesses and the corpus replay test share: each feeds one
+// input to a host parser and checks the promises its header makes about the result. A broken promise (or an
+// exception a parser must not leak) aborts with a message, which libFuzzer reports as a crash and GoogleTest as a
+// dead test, so both builds catch the same defects.
+//
+// Thread-safety: each call is independent (no shared state).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace warmup::fuzz {
+
+/// parse_events_body on `data` with a fixed server time and a 256-byte line cap (so the cap path is reached).
+void event_parser_one_input(const uint8_t* data, std::size_t size);
+
+/// load_config_text on `data`: must return a Config or throw ConfigError, never anything else.
+void config_loader_one_input(const uint8_t* data, std::size_t size);
+
+}  // namespace warmup::fuzz

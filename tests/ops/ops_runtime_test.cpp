@@ -1,0 +1,289 @@
+// The operations endpoints on an in-process LiveRuntime, driven over its HTTP API: emergency stop, reset to safe,
+// backup and restore of learned state, reset of data collection, health, worker restart and the warm-up timeout.
+// Waits are bounded polls of the runtime's state; nothing asserts on elapsed time.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "config/config.hpp"
+#include "http/http_api.hpp"
+#include "runtime/live_runtime.hpp"
+
+namespace warmup::host {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
+class TempDir {
+  public:
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "warmup-ops-XXXXXX").string();
+        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    [[nodiscard]] const fs::path& path() const { return path_; }
+
+  private:
+    fs::path path_;
+};
+
+/// budgets: 10000 MiB, `workers` warm-up workers; m/* load in 5 ms x time_scale, slow/* in 60 s x time_scale.
+constexpr const char* kLearningPredictor = "{plugin: org.warmup.predictor.idle-histogram, params: {min_samples: 5}}";
+
+std::string config_text(double time_scale, int workers, const std::string& extra = "",
+                        const std::string& predictor = kLearningPredictor) {
+    return std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR + "\"]\n" +
+           "budgets: {memory_mb: 10000, max_concurrent_warmups: " + std::to_string(workers) +
+           "}\n"
+           "components:\n"
+           "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+           "  predictor: " +
+           predictor +
+           "\n"
+           "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+           "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {max_attempts: 1}}\n"
+           "  resource_policy: {plugin: org.warmup.resource.lru}\n"
+           "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+           "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+           "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: " +
+           std::to_string(time_scale) +
+           "}}\n"
+           "catalog:\n"
+           "  - {model: \"m/*\", memory_mb: 100, load_ms: 5}\n"
+           "  - {model: \"slow/*\", memory_mb: 100, load_ms: 60000}\n" +
+           extra;
+}
+
+/// A started runtime with its HTTP API on a free loopback port.
+class OpsTest : public ::testing::Test {
+  protected:
+    void start(Config config) {
+        runtime_ = std::make_unique<LiveRuntime>(std::move(config));
+        runtime_->start();
+        runtime_->start_state_keeping();
+        api_ = std::make_unique<HttpApi>(*runtime_);
+        const int port = api_->bind("127.0.0.1", 0);
+        api_->start();
+        client_ = std::make_unique<httplib::Client>("127.0.0.1", port);
+        client_->set_read_timeout(10);
+    }
+    void TearDown() override {
+        client_.reset();
+        if (api_) api_->stop();
+        api_.reset();
+        if (runtime_) runtime_->stop();
+    }
+
+    std::pair<int, json> post(const std::string& path, const std::string& body = "") {
+        const auto result = client_->Post(path, body, "application/json");
+        if (!result) return {0, nullptr};
+        return {result->status, json::parse(result->body, nullptr, false)};
+    }
+
+    warmup_model_index model(const std::string& name) { return *runtime_->catalog().resolve(name); }
+
+    void ingest(const std::string& name, warmup_time_ms ts_ms) {
+        warmup_usage_event event{};
+        event.model = model(name);
+        event.ts_ms = ts_ms;
+        event.count = 1;
+        ASSERT_TRUE(runtime_->try_ingest(event));
+    }
+
+    warmup_residency residency(const std::string& name) {
+        const auto index = model(name);
+        return runtime_->call_on_control([&](WarmupEngine& engine) { return engine.model_status(index).residency; });
+    }
+
+    double confidence(const std::string& name) {
+        const auto index = model(name);
+        return runtime_->call_on_control([&](WarmupEngine& engine) {
+            warmup_prediction prediction{};
+            return engine.predict_now(index, runtime_->clock().now_ms(), prediction) ? prediction.confidence : -1.0;
+        });
+    }
+
+    /// 20 requests of `name` 1 s apart ending now: 19 idle gaps in one bin.
+    void learn_rhythm(const std::string& name) {
+        const warmup_time_ms now_ms = runtime_->clock().now_ms();
+        for (int i = 0; i < 20; ++i) ingest(name, now_ms - (19 - i) * 1000);
+        ASSERT_TRUE(poll_until([&] { return confidence(name) > 0; }, 5s));
+    }
+
+    std::unique_ptr<LiveRuntime> runtime_;
+    std::unique_ptr<HttpApi> api_;
+    std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(OpsTest, EmergencyStopCancelsQueuedWarmupsKeepsLoadedModelsAndResetToSafeLeavesIt) {
+    TempDir dir;
+    // A 10-minute keep-alive holds m/a in memory; reset-to-safe replaces it with the keep-alive default.
+    Config config =
+        load_config_text(config_text(1.0, 1, "", "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}"),
+                         "ops.yaml", dir.path(), {});
+    start(config);
+    // m/a loads (5 ms) and stays ready; then slow/x takes the only worker for 60 s.
+    ingest("m/a", runtime_->clock().now_ms());
+    ASSERT_TRUE(poll_until([&] { return residency("m/a") == WARMUP_RESIDENCY_READY; }, 5s));
+    ingest("slow/x", runtime_->clock().now_ms());
+    ASSERT_TRUE(poll_until([&] { return residency("slow/x") == WARMUP_RESIDENCY_LOADING; }, 5s));
+    // Two pre-warms queue behind it (restored warm set: the same path a restore-state takes).
+    Snapshot warm_set;
+    warm_set.models = {"m/a", "slow/x"};
+    (void)model("m/b");
+    (void)model("m/c");
+    warm_set.models = {"m/a", "slow/x", "m/b", "m/c"};
+    warm_set.warm_models = {"m/b", "m/c"};
+    const OperationResult restored = runtime_->restore_state(warm_set);
+    ASSERT_TRUE(restored.ok()) << restored.error;
+    EXPECT_EQ(residency("m/b"), WARMUP_RESIDENCY_QUEUED);
+    EXPECT_EQ(residency("m/c"), WARMUP_RESIDENCY_QUEUED);
+
+    const auto [status, body] = post("/api/warmup/emergency-stop");
+    ASSERT_EQ(status, 200) << body.dump();
+    EXPECT_EQ(body["cancelled_warmups"], 2);
+    EXPECT_EQ(body["loads_in_flight"], 1);  // slow/x keeps loading
+    EXPECT_EQ(residency("m/b"), WARMUP_RESIDENCY_ABSENT);
+    EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_READY);  // loaded models are kept
+    EXPECT_TRUE(runtime_->call_on_control([](WarmupEngine& engine) { return engine.stopped(); }));
+    // While stopped, a restored warm set queues nothing.
+    EXPECT_EQ(runtime_->restore_state(warm_set).facts.back().second, 0);  // prewarms_queued
+
+    const auto [safe_status, safe] = post("/api/warmup/reset-to-safe");
+    ASSERT_EQ(safe_status, 200) << safe.dump();
+    EXPECT_EQ(safe["memory_budget_mb"], 5000);
+    EXPECT_TRUE(runtime_->safe_mode());
+    const auto [predictor_params, budget_mb, stopped] = runtime_->call_on_control([&](WarmupEngine& engine) {
+        return std::tuple{runtime_->plugins().components()[ComponentSlot::Predictor].params_yaml, engine.budget_mb(),
+                          engine.stopped()};
+    });
+    EXPECT_EQ(predictor_params, "");  // the keep-alive predictor with its default TTL
+    EXPECT_EQ(budget_mb, 5000);
+    EXPECT_FALSE(stopped);
+    // Twice is the same as once: the budget is not halved again.
+    EXPECT_EQ(post("/api/warmup/reset-to-safe").first, 200);
+    EXPECT_EQ(runtime_->call_on_control([](WarmupEngine& engine) { return engine.budget_mb(); }), 5000);
+
+    // A normal reload leaves the safe configuration.
+    ASSERT_TRUE(runtime_->reload(config).ok);
+    EXPECT_FALSE(runtime_->safe_mode());
+    EXPECT_EQ(runtime_->call_on_control([&](WarmupEngine&) {
+        return runtime_->plugins().components()[ComponentSlot::Predictor].params_yaml;
+    }),
+              "ttl_ms: 600000");
+}
+
+TEST_F(OpsTest, BackupRestoreAndResetDataCollectionRoundTripTheLearnedPatterns) {
+    TempDir dir;
+    start(load_config_text(config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n"), "ops.yaml",
+                           dir.path(), {}));
+    learn_rhythm("m/a");
+    const double learned = confidence("m/a");
+    EXPECT_DOUBLE_EQ(learned, 19.0 / (19.0 + 10.0));  // idle-histogram: gaps / (gaps + confidence_samples 10)
+
+    const auto [backup_status, backup] = post("/api/warmup/backup-state", R"({"name": "b1"})");
+    ASSERT_EQ(backup_status, 200) << backup.dump();
+    EXPECT_TRUE(fs::exists(dir.path() / "state" / "backup-b1.wsnap"));
+    EXPECT_GE(backup["sections"].get<int>(), 3);  // analyzer, performance model, metrics
+    EXPECT_EQ(post("/api/warmup/backup-state", R"({"name": "../x"})").first, 400);
+    EXPECT_EQ(post("/api/warmup/backup-state", "[1]").first, 400);
+
+    const auto [reset_status, reset] = post("/api/warmup/reset-data-collection");
+    ASSERT_EQ(reset_status, 200) << reset.dump();
+    EXPECT_EQ(reset["analyzers_reset"], 1);
+    EXPECT_EQ(confidence("m/a"), 0);  // nothing learned any more
+
+    const auto [restore_status, restore] = post("/api/warmup/restore-state");  // newest backup: b1
+    ASSERT_EQ(restore_status, 200) << restore.dump();
+    EXPECT_EQ(restore["file"], (dir.path() / "state" / "backup-b1.wsnap").string());
+    EXPECT_EQ(restore["sections_restored"], restore["sections_in_snapshot"]);
+    EXPECT_DOUBLE_EQ(confidence("m/a"), learned);
+    EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "missing"})").first, 404);
+}
+
+TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
+    TempDir dir;
+    start(load_config_text(config_text(0, 2), "ops.yaml", dir.path(), {}));
+    learn_rhythm("m/a");
+    const Snapshot taken = runtime_->capture_state();
+    Snapshot swapped = taken;
+    swapped.models = {"m/other"};  // index 0 is m/a here
+    const OperationResult refused = runtime_->restore_state(swapped);
+    EXPECT_EQ(refused.http_status, 409);
+    EXPECT_NE(refused.error.find("model index 0 is 'm/other' in the snapshot but 'm/a' here"), std::string::npos)
+        << refused.error;
+    EXPECT_GT(confidence("m/a"), 0);  // untouched
+}
+
+TEST_F(OpsTest, AWarmupOutlivingItsTimeoutIsCancelledCountedAndWorkersRestart) {
+    TempDir dir;
+    Config config = load_config_text(config_text(1.0, 1), "ops.yaml", dir.path(), {});
+    config.warmup_timeout_ms = 300;  // below the YAML minimum, to keep the test short
+    start(config);
+    const auto [healthy_status, healthy] = [&] {
+        const auto result = client_->Get("/api/warmup/health/components");
+        return std::pair{result ? result->status : 0, json::parse(result ? result->body : "", nullptr, false)};
+    }();
+    ASSERT_EQ(healthy_status, 200);
+    EXPECT_EQ(healthy["status"], "ok");
+    EXPECT_EQ(healthy["components"].size(), 11u);  // 8 slots + workers + engine + state
+
+    ingest("slow/x", runtime_->clock().now_ms());  // 60 s load, cancelled after 300 ms
+    EngineCounters counters{};
+    ASSERT_TRUE(poll_until(
+        [&] {
+            counters = runtime_->call_on_control([](WarmupEngine& engine) { return engine.counters(); });
+            return counters.loads_failed >= 1;
+        },
+        5s));
+    EXPECT_EQ(residency("slow/x"), WARMUP_RESIDENCY_ABSENT);  // max_attempts 1: given up
+
+    const auto health = client_->Get("/api/warmup/health/components");
+    ASSERT_TRUE(health);
+    const json body = json::parse(health->body);
+    EXPECT_EQ(body["status"], "degraded");
+    json workers;
+    for (const auto& component : body["components"])
+        if (component["component"] == "workers") workers = component;
+    EXPECT_EQ(workers["state"], "degraded");
+    EXPECT_EQ(workers["errors"], 1);
+
+    const auto [restart_status, restart] = post("/api/warmup/queue/restart-workers");
+    ASSERT_EQ(restart_status, 200) << restart.dump();
+    EXPECT_EQ(restart["worker_restarts"], 1);
+    EXPECT_EQ(restart["timed_out_loads"], 1);
+    EXPECT_EQ(restart["workers"], 1);
+    // The new workers load models.
+    ingest("m/a", runtime_->clock().now_ms());
+    EXPECT_TRUE(poll_until(
+        [&] {
+            return runtime_->call_on_control([](WarmupEngine& engine) { return engine.counters().loads_succeeded; }) ==
+                   1;
+        },
+        5s));
+}
+
+}  // namespace
+}  // namespace warmup::host

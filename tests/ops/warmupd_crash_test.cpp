@@ -1,0 +1,294 @@
+// Crash test of warmupd's durable state: the real daemon learns a rhythm, snapshots it every second, is SIGKILLed
+// while events stream in, and on restart serves at once with the state of the newest complete snapshot.
+//
+// Every wait is a bounded poll; nothing asserts on elapsed time. The daemon's output goes through a pipe drained by a
+// reader thread into an in-memory log; the Daemon destructor SIGKILLs and reaps a child that still runs.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/state/state_store.hpp"
+
+extern char** environ;
+
+namespace warmup::host {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(50ms);
+    }
+    return true;
+}
+
+int64_t system_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// A warmupd child with its captured output.
+class Daemon {
+  public:
+    explicit Daemon(const std::vector<std::string>& args) {
+        const std::string binary = std::string(WARMUP_TEST_BIN_DIR) + "/warmupd";
+        std::vector<std::string> strings{binary};
+        strings.insert(strings.end(), args.begin(), args.end());
+        std::vector<char*> argv;
+        for (auto& arg : strings) argv.push_back(arg.data());
+        argv.push_back(nullptr);
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+        const int error = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        close(fds[1]);
+        if (error != 0) {
+            close(fds[0]);
+            throw std::runtime_error("posix_spawn " + binary + " failed");
+        }
+        reader_ = std::thread([this, fd = fds[0]] {
+            char buffer[4096];
+            for (;;) {
+                const ssize_t got = read(fd, buffer, sizeof buffer);
+                if (got < 0 && errno == EINTR) continue;
+                if (got <= 0) break;
+                std::lock_guard lock(mutex_);
+                log_.append(buffer, static_cast<std::size_t>(got));
+            }
+            close(fd);
+        });
+    }
+    ~Daemon() {
+        kill_now();
+        if (reader_.joinable()) reader_.join();
+    }
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    void kill_now() {
+        if (reaped_) return;
+        kill(pid_, SIGKILL);
+        int status = 0;
+        waitpid(pid_, &status, 0);
+        reaped_ = true;
+    }
+    std::string log() const {
+        std::lock_guard lock(mutex_);
+        return log_;
+    }
+    int wait_until_listening() {
+        static const std::regex kListening(R"(listening on http://127\.0\.0\.1:(\d+) )");
+        std::smatch match;
+        std::string text;
+        const bool found = poll_until(
+            [&] {
+                text = log();
+                return std::regex_search(text, match, kListening);
+            },
+            20s);
+        return found ? std::stoi(match[1].str()) : 0;
+    }
+
+  private:
+    pid_t pid_ = -1;
+    bool reaped_ = false;
+    mutable std::mutex mutex_;
+    std::string log_;
+    std::thread reader_;
+};
+
+std::string config_yaml(const fs::path& state_dir) {
+    std::ostringstream yaml;
+    yaml << "log_level: info\n"
+            "http: {bind: 127.0.0.1, port: 3000}\n"
+            "plugin_dirs: [\""
+         << WARMUP_TEST_PLUGIN_DIR
+         << "\"]\n"
+            "budgets: {memory_mb: 4000, max_concurrent_warmups: 2}\n"
+            "components:\n"
+            "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern, params: {idle_bin_ms: 250, idle_bins: "
+            "240}}\n"
+            "  predictor: {plugin: org.warmup.predictor.idle-histogram, params: {min_samples: 5}}\n"
+            "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+            "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
+            "  resource_policy: {plugin: org.warmup.resource.lru}\n"
+            "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+            "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+            "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: 0.01}}\n"
+            "catalog:\n"
+            "  - {model: \"rhythm/a\", memory_mb: 1000, load_ms: 400}\n"
+            "  - {model: \"embed/*\", memory_mb: 200, load_ms: 100}\n"
+            "state: {dir: \""
+         << state_dir.string() << "\", snapshot_interval_s: 1, keep: 5}\n";
+    return yaml.str();
+}
+
+class TempDir {
+  public:
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "warmupd-crash-XXXXXX").string();
+        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    [[nodiscard]] const fs::path& path() const { return path_; }
+
+  private:
+    fs::path path_;
+};
+
+json get_json(httplib::Client& client, const std::string& path) {
+    const auto result = client.Get(path);
+    if (!result || result->status != 200) return nullptr;
+    return json::parse(result->body, nullptr, false);
+}
+
+/// The prediction entry of `model`, or null.
+json prediction_of(const json& predictions, const std::string& model) {
+    if (!predictions.is_object()) return nullptr;
+    for (const auto& entry : predictions["predictions"])
+        if (entry["model"] == model) return entry;
+    return nullptr;
+}
+
+const SnapshotSection* section_of(const Snapshot& snapshot, const std::string& slot) {
+    for (const auto& section : snapshot.sections)
+        if (section.slot == slot) return &section;
+    return nullptr;
+}
+
+TEST(WarmupdCrash, SigkillWhileEventsStreamThenRestartServesTheLastSnapshotAtOnce) {
+    TempDir dir;
+    const fs::path state_dir = dir.path() / "state";
+    const fs::path config = dir.path() / "warmupd.yaml";
+    std::ofstream(config) << config_yaml(state_dir);
+
+    auto daemon = std::make_unique<Daemon>(std::vector<std::string>{"--config", config.string(), "--port", "0"});
+    const int port = daemon->wait_until_listening();
+    ASSERT_GT(port, 0) << daemon->log();
+    httplib::Client client("127.0.0.1", port);
+    client.set_connection_timeout(5);
+    client.set_read_timeout(10);
+
+    // 1. Learn a rhythm: 20 requests 3 s apart, the last one now -> 19 idle gaps.
+    const int64_t last_ms = system_now_ms();
+    std::string history;
+    for (int i = 0; i < 20; ++i)
+        history += json{{"model", "rhythm/a"}, {"ts_ms", last_ms - (19 - i) * 3000}}.dump() + "\n";
+    const auto posted = client.Post("/api/warmup/events", history, "application/x-ndjson");
+    ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
+    json learned;
+    ASSERT_TRUE(poll_until(
+        [&] {
+            learned = prediction_of(get_json(client, "/api/warmup/predictions"), "rhythm/a");
+            return !learned.is_null() && learned["confidence"].get<double>() > 0;
+        },
+        10s))
+        << daemon->log();
+    const double learned_confidence = learned["confidence"].get<double>();
+
+    // 2. Wait for a snapshot taken after the pattern was learned.
+    const uint64_t learned_at_ms = static_cast<uint64_t>(system_now_ms());
+    StateStore store(state_dir, 5);
+    ASSERT_TRUE(poll_until(
+        [&] {
+            std::vector<RefusedSnapshot> refused;
+            const auto newest = store.newest_valid_snapshot(refused);
+            return newest && newest->snapshot.created_unix_ms > learned_at_ms;
+        },
+        10s))
+        << daemon->log();
+
+    // 3. Stream events of another model and SIGKILL the daemon in the middle of the stream.
+    std::atomic<bool> streaming{true};
+    std::atomic<int> accepted{0};
+    std::thread streamer([&] {
+        httplib::Client stream_client("127.0.0.1", port);
+        stream_client.set_connection_timeout(1);
+        stream_client.set_read_timeout(2);
+        while (streaming) {
+            const auto answer = stream_client.Post("/api/warmup/events",
+                                                   R"({"model": "embed/x"})"
+                                                   "\n",
+                                                   "application/x-ndjson");
+            if (answer && answer->status == 200) ++accepted;
+            std::this_thread::sleep_for(5ms);
+        }
+    });
+    const bool streamed = poll_until([&] { return accepted.load() >= 50; }, 10s);
+    daemon->kill_now();
+    streaming = false;
+    streamer.join();
+    ASSERT_TRUE(streamed) << "the stream did not get going";
+
+    // 4. The newest complete snapshot on disk is what a restart must bring back.
+    std::vector<RefusedSnapshot> refused;
+    const auto last = store.newest_valid_snapshot(refused);
+    ASSERT_TRUE(last.has_value());
+    const SnapshotSection* last_patterns = section_of(last->snapshot, "pattern_analyzer");
+    ASSERT_NE(last_patterns, nullptr);
+    ASSERT_NE(section_of(last->snapshot, "metrics"), nullptr);
+
+    daemon = std::make_unique<Daemon>(std::vector<std::string>{"--config", config.string(), "--port", "0"});
+    const int restarted_port = daemon->wait_until_listening();
+    ASSERT_GT(restarted_port, 0) << daemon->log();
+    EXPECT_NE(daemon->log().find("STATE_RESTORED " + last->file.string()), std::string::npos) << daemon->log();
+    for (const auto& bad : refused)  // a snapshot torn by the kill is reported, never loaded
+        EXPECT_NE(daemon->log().find("STATE_RESTORE_ERROR " + bad.file.string()), std::string::npos);
+
+    // 5. Serves at once: the very first request sees the learned pattern.
+    httplib::Client restarted("127.0.0.1", restarted_port);
+    restarted.set_connection_timeout(5);
+    restarted.set_read_timeout(10);
+    const json prediction = prediction_of(get_json(restarted, "/api/warmup/predictions"), "rhythm/a");
+    ASSERT_FALSE(prediction.is_null()) << daemon->log();
+    EXPECT_DOUBLE_EQ(prediction["confidence"].get<double>(), learned_confidence);  // 19 / (19 + 10), as learned
+
+    // 6. Exactly the last snapshot's patterns (no event since the restart), and its counters.
+    const auto backup = restarted.Post("/api/warmup/backup-state", R"({"name": "after-restart"})", "application/json");
+    ASSERT_TRUE(backup && backup->status == 200) << (backup ? backup->body : "no answer");
+    const Snapshot now = store.read_backup("after-restart").snapshot;
+    const SnapshotSection* now_patterns = section_of(now, "pattern_analyzer");
+    ASSERT_NE(now_patterns, nullptr);
+    EXPECT_EQ(now_patterns->data, last_patterns->data);
+    EXPECT_EQ(now.models, last->snapshot.models);
+    const auto metrics = restarted.Get("/metrics");
+    ASSERT_TRUE(metrics && metrics->status == 200);
+    static const std::regex kCold(R"(warmup_requests_total\{arm="[^"]*",result="cold"\} (\d+))");
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(metrics->body, match, kCold)) << metrics->body;
+    EXPECT_GE(std::stoi(match[1].str()), 20);  // the 20 rhythm requests, restored from the snapshot
+}
+
+}  // namespace
+}  // namespace warmup::host

@@ -1,0 +1,109 @@
+// Unit tests of the HTTP access policy (host/http/security): which bind addresses are loopback, when a bind must be
+// refused, the bearer-token decision for each kind of request, and the constant-time comparison's answers.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <string>
+
+#include "http/security.hpp"
+
+namespace warmup::host {
+namespace {
+
+constexpr const char* kToken = "0123456789abcdef-secret";  // 23 bytes, above the 16-byte minimum
+
+TEST(LoopbackAddress, AcceptsOnlyLoopbackLiteralsAndLocalhost) {
+    for (const char* loopback : {"127.0.0.1", "127.255.255.254", "127.0.0.2", "::1", "localhost", "::ffff:127.0.0.1"})
+        EXPECT_TRUE(is_loopback_address(loopback)) << loopback;
+    for (const char* exposed :
+         {"0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "126.255.255.255", "192.168.1.10", "::ffff:10.0.0.1", "::2",
+          "example.com", "localhost.evil.com", "", "127.0.0.1 ", "127.0.0.1.5"})
+        EXPECT_FALSE(is_loopback_address(exposed)) << exposed;
+}
+
+TEST(LoopbackAddress, AnOverlongStringIsNotLoopback) { EXPECT_FALSE(is_loopback_address(std::string(200, '1'))); }
+
+TEST(BindPolicy, LoopbackNeedsNoTokenButEveryOtherAddressDoes) {
+    EXPECT_FALSE(bind_refusal_reason("127.0.0.1", std::nullopt).has_value());
+    EXPECT_FALSE(bind_refusal_reason("::1", std::nullopt).has_value());
+    const auto refused = bind_refusal_reason("0.0.0.0", std::nullopt);
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_NE(refused->find("'0.0.0.0'"), std::string::npos) << *refused;
+    EXPECT_NE(refused->find("WARMUP_ACCESS_TOKEN"), std::string::npos) << *refused;
+    EXPECT_FALSE(bind_refusal_reason("0.0.0.0", std::string(kToken)).has_value());
+}
+
+TEST(BindPolicy, AShortOrMalformedTokenIsRefusedEvenOnLoopback) {
+    const auto short_token = bind_refusal_reason("127.0.0.1", std::string("123456789012345"));  // 15 bytes
+    ASSERT_TRUE(short_token.has_value());
+    EXPECT_NE(short_token->find("15 bytes, expected at least 16"), std::string::npos) << *short_token;
+    EXPECT_FALSE(bind_refusal_reason("127.0.0.1", std::string("1234567890123456")).has_value());  // exactly 16
+    EXPECT_TRUE(bind_refusal_reason("0.0.0.0", std::string("0123456789abcdef ghij")).has_value());
+    EXPECT_TRUE(bind_refusal_reason("0.0.0.0", std::string("0123456789abcdef\nghij")).has_value());
+}
+
+TEST(BindPolicy, EnforceReadsTheEnvironmentAndReturnsExitStatusTwoWhenRefused) {
+    ::unsetenv(kAccessTokenEnvironmentVariable);
+    EXPECT_EQ(enforce_bind_policy("0.0.0.0"), 2);
+    EXPECT_EQ(enforce_bind_policy("127.0.0.1"), 0);
+    ::setenv(kAccessTokenEnvironmentVariable, kToken, 1);
+    EXPECT_EQ(enforce_bind_policy("0.0.0.0"), 0);
+    ::setenv(kAccessTokenEnvironmentVariable, "", 1);  // empty counts as unset
+    EXPECT_EQ(enforce_bind_policy("0.0.0.0"), 2);
+    ::unsetenv(kAccessTokenEnvironmentVariable);
+}
+
+TEST(SecretsEqual, ComparesWholeValues) {
+    EXPECT_TRUE(secrets_equal(kToken, kToken));
+    EXPECT_FALSE(secrets_equal(kToken, "0123456789abcdef-secreT"));  // last byte differs
+    EXPECT_FALSE(secrets_equal(kToken, "0123456789abcdef-secre"));   // prefix
+    EXPECT_FALSE(secrets_equal(kToken, std::string(kToken) + "x"));  // extension
+    EXPECT_FALSE(secrets_equal(kToken, ""));
+    EXPECT_TRUE(secrets_equal("", ""));
+}
+
+const std::string kBearer = std::string("Bearer ") + kToken;
+
+TEST(RequestDecision, WithoutTokenLoopbackIsOpenAndNonLoopbackServesOnlyHealthz) {
+    const RequestGuard open{};
+    EXPECT_EQ(decide_request(open, "POST", "/api/warmup/events", "127.0.0.1", "").status, 0);
+    EXPECT_EQ(decide_request(open, "GET", "/api/warmup/status", "::1", "").status, 0);
+    EXPECT_EQ(decide_request(open, "GET", "/healthz", "10.1.2.3", "").status, 0);
+    EXPECT_EQ(decide_request(open, "GET", "/api/warmup/status", "10.1.2.3", "").status, 403);
+    EXPECT_EQ(decide_request(open, "POST", "/api/warmup/events", "10.1.2.3", kBearer).status, 403);
+    EXPECT_EQ(decide_request(open, "GET", "/api/warmup/status", "", "").status, 403);  // unknown address: closed
+}
+
+TEST(RequestDecision, WithTokenEveryMutationNeedsTheBearerToken) {
+    const RequestGuard guard{std::string(kToken)};
+    for (const char* local : {"127.0.0.1", "10.1.2.3"}) {
+        for (const char* method : {"POST", "PUT", "DELETE", "PATCH"}) {
+            EXPECT_EQ(decide_request(guard, method, "/api/warmup/config/reload", local, "").status, 401)
+                << method << " via " << local;
+            EXPECT_EQ(decide_request(guard, method, "/api/warmup/config/reload", local, kBearer).status, 0)
+                << method << " via " << local;
+        }
+    }
+    EXPECT_EQ(decide_request(guard, "POST", "/x", "127.0.0.1", "bearer " + std::string(kToken)).status, 0);
+    EXPECT_EQ(decide_request(guard, "POST", "/x", "127.0.0.1", "Bearer   " + std::string(kToken) + " ").status, 0);
+    const GuardDecision wrong = decide_request(guard, "POST", "/x", "127.0.0.1", "Bearer wrong-token-0123456");
+    EXPECT_EQ(wrong.status, 401);
+    EXPECT_EQ(wrong.reason, "wrong access token");
+    EXPECT_EQ(decide_request(guard, "POST", "/x", "127.0.0.1", "Basic " + std::string(kToken)).status, 401);
+    EXPECT_EQ(decide_request(guard, "POST", "/x", "127.0.0.1", "Bearer").status, 401);
+    EXPECT_EQ(decide_request(guard, "POST", "/x", "127.0.0.1", "Bearer ").status, 401);
+    EXPECT_EQ(decide_request(guard, "POST", "/x", "127.0.0.1", kToken).status, 401);  // no scheme
+}
+
+TEST(RequestDecision, WithTokenReadsAreOpenOnLoopbackAndNeedTheTokenElsewhereExceptHealthz) {
+    const RequestGuard guard{std::string(kToken)};
+    EXPECT_EQ(decide_request(guard, "GET", "/api/warmup/status", "127.0.0.1", "").status, 0);
+    EXPECT_EQ(decide_request(guard, "HEAD", "/metrics", "::1", "").status, 0);
+    EXPECT_EQ(decide_request(guard, "GET", "/api/warmup/status", "192.168.0.5", "").status, 401);
+    EXPECT_EQ(decide_request(guard, "GET", "/api/warmup/status", "192.168.0.5", kBearer).status, 0);
+    EXPECT_EQ(decide_request(guard, "GET", "/healthz", "192.168.0.5", "").status, 0);
+    EXPECT_EQ(decide_request(guard, "POST", "/healthz", "192.168.0.5", "").status, 401);  // only reads are exempt
+}
+
+}  // namespace
+}  // namespace warmup::host
