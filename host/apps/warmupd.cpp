@@ -22,6 +22,7 @@
 
 #include "config/config.hpp"
 #include "http/http_api.hpp"
+#include "http/security.hpp"
 #include "runtime/live_runtime.hpp"
 
 namespace warmup::host {
@@ -73,6 +74,9 @@ int main(int argc, char** argv) {
     }
     if (port) config.http.port = static_cast<uint16_t>(*port);
     if (bind) config.http.bind = *bind;
+    // A non-loopback bind needs an access token; then every mutating request must carry it.
+    if (const int refused = enforce_bind_policy(config.http.bind, config.http.resolved_access_token()); refused != 0)
+        return refused;
     spdlog::set_level(spdlog::level::from_str(config.log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 

@@ -284,7 +284,18 @@ class ConfigReader {
     /// Records the position of every key path under `node` (mapping entries at their key, list items at the item)
     /// and refuses duplicate keys anywhere, params included: yaml-cpp keeps both entries and node[key] silently
     /// returns the first, so a duplicate would otherwise be a setting that is quietly ignored.
-    void record_positions(const YAML::Node& node, const std::string& path) {
+    void record_positions(const YAML::Node& node, const std::string& path, std::size_t depth = 0) {
+        // YAML aliases make a document a graph: a self-referencing alias is an endless tree and nested aliases can
+        // expand to billions of nodes from a few bytes. A configuration is small and shallow; refuse what is not.
+        constexpr std::size_t kMaxDepth = 64;
+        constexpr std::size_t kMaxNodes = 200'000;
+        if (depth > kMaxDepth || ++nodes_visited_ > kMaxNodes) {
+            const SourcePosition position = to_position(node.Mark());
+            throw ConfigError(config_.display_name, position.line, position.column, path,
+                              depth > kMaxDepth
+                                  ? fmt::format("nested deeper than {} levels (a self-referencing alias?)", kMaxDepth)
+                                  : fmt::format("more than {} nodes once aliases are expanded", kMaxNodes));
+        }
         config_.key_positions.try_emplace(path, to_position(node.Mark()));  // already set when `path` is a key
         if (node.IsMap()) {
             std::unordered_map<std::string, SourcePosition> seen;
@@ -300,11 +311,11 @@ class ConfigReader {
                 }
                 seen.emplace(key, position);
                 config_.key_positions.insert_or_assign(path_of_key, position);
-                record_positions(entry.second, path_of_key);
+                record_positions(entry.second, path_of_key, depth + 1);
             }
         } else if (node.IsSequence()) {
             for (std::size_t index = 0; index < node.size(); ++index)
-                record_positions(node[index], item_path(path, index));
+                record_positions(node[index], item_path(path, index), depth + 1);
         }
     }
 
@@ -456,6 +467,14 @@ class ConfigReader {
                          {"max_body_mb", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
                               config_.http.max_body_mb = read_positive_number(value, key_path);
+                          }},
+                         {"access_token", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.http.access_token = read_string(value, key_path);
+                          }},
+                         {"access_token_env", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.http.access_token_env = read_string(value, key_path);
                           }},
                      });
     }
@@ -761,6 +780,7 @@ class ConfigReader {
     fs::path base_dir_;
     fs::path exe_dir_;
     std::vector<PendingArm> pending_arms_;
+    std::size_t nodes_visited_ = 0;
 };
 
 }  // namespace

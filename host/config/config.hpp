@@ -12,6 +12,8 @@
 //     bind: 127.0.0.1               # non-empty string                                          default 127.0.0.1
 //     port: 3000                    # integer 0..65535, 0 = pick a free port                    default 3000
 //     max_body_mb: 16               # number > 0, MiB                                           default 16
+//     access_token: ""              # string: required for a non-loopback bind (better: the env variable below)
+//     access_token_env: WARMUP_ACCESS_TOKEN  # environment variable holding the token          default shown
 //   plugin_dirs:                    # list of folders searched for `plugin:` ids, in order.
 //     - "${WARMUP_EXE_DIR}/../plugins"   # ${WARMUP_EXE_DIR} = the running executable's folder (the only variable)
 //     - ./plugins                   # relative paths resolve against the config file's folder
@@ -81,6 +83,7 @@
 #include <warmup/common.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -198,6 +201,16 @@ struct HttpConfig {
     std::string bind = "127.0.0.1";
     uint16_t port = 3000;  ///< 0 = let the OS pick a free port
     double max_body_mb = 16;
+    std::string access_token;                             ///< http.access_token (prefer the environment variable)
+    std::string access_token_env = "WARMUP_ACCESS_TOKEN";  ///< http.access_token_env: where to read the token
+
+    /// The token in force: access_token if set, else the environment variable; nullopt when neither is set.
+    [[nodiscard]] std::optional<std::string> resolved_access_token() const {
+        if (!access_token.empty()) return access_token;
+        const char* from_environment = access_token_env.empty() ? nullptr : std::getenv(access_token_env.c_str());
+        if (from_environment == nullptr || *from_environment == '\0') return std::nullopt;
+        return std::string(from_environment);
+    }
 };
 
 /// A 1-based position in the configuration text.

@@ -99,7 +99,7 @@ HttpApi::HttpApi(LiveRuntime& runtime) : runtime_(runtime) {
     server_.set_tcp_nodelay(true);  // without it a POST answer stalls ~40 ms on delayed ACKs
     server_.set_payload_max_length(static_cast<size_t>(runtime_.config().http.max_body_mb * 1024 * 1024));
     // Bearer-token check before routing (and before the body is read), JSON bodies for 413/404; see security.hpp.
-    install_request_guard(server_, RequestGuard{access_token_from_environment()});
+    install_request_guard(server_, RequestGuard{runtime_.config().http.resolved_access_token()});
     routes();
 }
 
@@ -134,7 +134,7 @@ void HttpApi::routes() {
     });
 
     server_.Post("/api/warmup/events", [this](const httplib::Request& request, httplib::Response& response) {
-        const ParsedBody body = parse_events_body(request.body);
+        const ParsedBody body = parse_events_body(request.body, 1 << 20, runtime_.clock().now_ms());
         json rejected = json::array();
         for (const auto& refusal : body.rejected)
             rejected.push_back({{body.is_array ? "item" : "line", refusal.position}, {"reason", refusal.reason}});

@@ -109,8 +109,8 @@ std::optional<std::string> bind_refusal_reason(std::string_view bind_address, co
         bind_address, kAccessTokenEnvironmentVariable);
 }
 
-int enforce_bind_policy(std::string_view bind_address) {
-    if (auto reason = bind_refusal_reason(bind_address, access_token_from_environment())) {
+int enforce_bind_policy(std::string_view bind_address, const std::optional<std::string>& token) {
+    if (auto reason = bind_refusal_reason(bind_address, token)) {
         std::cerr << "warmupd: SECURITY_ERROR " << *reason << "\n";
         return 2;
     }

@@ -8,226 +8,38 @@
 // Process hygiene: each test owns one Daemon; its destructor SIGKILLs and reaps the child if it still runs, so a
 // failing assertion never leaves a daemon behind. The child's stdout and stderr go through a pipe drained by a reader
 // thread (so the child never blocks on a full pipe) into an in-memory log the test can wait on.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <condition_variable>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <functional>
+#include <cstdint>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <regex>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
-extern char** environ;
+#include "test_support.hpp"
 
 namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+using warmup::test::Daemon;
+using warmup::test::poll_until;
+using warmup::test::TempDir;
 
-constexpr auto kStartupTimeout = 20s;  // generous: the machine may be busy compiling; success returns at once
 constexpr auto kExitTimeout = 10s;
-constexpr auto kPollInterval = 50ms;
+constexpr auto kPollInterval = 50ms;  // between HTTP polls of the daemon's state
 
 int64_t system_now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-
-/// Polls `condition` every kPollInterval until it holds or `timeout` passes; true when it held.
-bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-        if (condition()) return true;
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(kPollInterval);
-    }
-}
-
-/// A fresh folder under the system temp dir, removed with everything in it at destruction.
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "warmupd-e2e-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
-    /// Writes `text` to <dir>/<name> and returns the file's path.
-    std::filesystem::path write(const std::string& name, const std::string& text) const {
-        const auto file = path_ / name;
-        std::ofstream out(file, std::ios::binary);
-        out << text;
-        if (!out) throw std::runtime_error("cannot write " + file.string());
-        return file;
-    }
-
-  private:
-    std::filesystem::path path_;
-};
-
-/// How a child ended.
-struct ExitStatus {
-    bool exited = false;  ///< true: normal exit with `code`; false: killed by `signal`
-    int code = -1;
-    int signal = 0;
-};
-
-/// A warmupd child process and its captured log.
-class Daemon {
-  public:
-    enum class Capture { StdoutAndStderr, StderrOnly };
-
-    Daemon(const std::vector<std::string>& args, Capture capture = Capture::StdoutAndStderr) {
-        const std::string binary = std::string(WARMUP_TEST_BIN_DIR) + "/warmupd";
-        std::vector<std::string> argv_strings{binary};
-        argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& arg : argv_strings) argv.push_back(arg.data());
-        argv.push_back(nullptr);
-
-        int fds[2];
-        if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        // dup2 onto 1/2 clears close-on-exec for the copies; the originals close at exec (O_CLOEXEC).
-        if (capture == Capture::StdoutAndStderr) {
-            posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        } else {
-            posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-        }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-        const int spawn_error = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        close(fds[1]);  // the child holds the only write ends now: EOF on the read end means it has exited
-        if (spawn_error != 0) {
-            close(fds[0]);
-            pid_ = -1;
-            throw std::runtime_error("posix_spawn " + binary + " failed: " + std::strerror(spawn_error));
-        }
-        reader_ = std::thread([this, read_fd = fds[0]] { drain(read_fd); });
-    }
-
-    ~Daemon() {
-        if (pid_ > 0 && !status_) {
-            kill(pid_, SIGKILL);
-            int raw = 0;
-            waitpid(pid_, &raw, 0);
-        }
-        if (reader_.joinable()) reader_.join();
-    }
-    Daemon(const Daemon&) = delete;
-    Daemon& operator=(const Daemon&) = delete;
-
-    [[nodiscard]] pid_t pid() const { return pid_; }
-
-    [[nodiscard]] std::string log() const {
-        std::lock_guard lock(mutex_);
-        return log_;
-    }
-
-    /// Waits until the log contains `needle` (true) or the output ends / `timeout` passes (false).
-    bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) {
-        std::unique_lock lock(mutex_);
-        return cv_.wait_for(lock, timeout, [&] { return log_.find(needle) != std::string::npos || log_closed_; }) &&
-               log_.find(needle) != std::string::npos;
-    }
-
-    /// Waits until the child's output has ended (it exited and the pipe is drained); false on timeout.
-    bool wait_for_log_end(std::chrono::milliseconds timeout) {
-        std::unique_lock lock(mutex_);
-        return cv_.wait_for(lock, timeout, [&] { return log_closed_; });
-    }
-
-    /// Waits for the "listening on http://127.0.0.1:<port>" line and returns the port (0 when it never came).
-    int wait_until_listening() {
-        if (!wait_for_log("listening on http://127.0.0.1:", kStartupTimeout)) return 0;
-        // The line may still be arriving: wait for the whole port number (the line ends with " (config ...)").
-        static const std::regex kListening(R"(listening on http://127\.0\.0\.1:(\d+) )");
-        std::smatch match;
-        std::string text;
-        const bool found = poll_until(
-            [&] {
-                text = log();
-                return std::regex_search(text, match, kListening);
-            },
-            kStartupTimeout);
-        return found ? std::stoi(match[1].str()) : 0;
-    }
-
-    /// Reaps the child if it exits within `timeout`.
-    std::optional<ExitStatus> wait_exit(std::chrono::milliseconds timeout) {
-        if (status_) return status_;
-        poll_until(
-            [&] {
-                int raw = 0;
-                const pid_t done = waitpid(pid_, &raw, WNOHANG);
-                if (done != pid_) return false;
-                ExitStatus status;
-                status.exited = WIFEXITED(raw);
-                status.code = status.exited ? WEXITSTATUS(raw) : -1;
-                status.signal = WIFSIGNALED(raw) ? WTERMSIG(raw) : 0;
-                status_ = status;
-                return true;
-            },
-            timeout);
-        return status_;
-    }
-
-  private:
-    void drain(int read_fd) {
-        char buffer[4096];
-        while (true) {
-            const ssize_t got = read(read_fd, buffer, sizeof buffer);
-            if (got < 0 && errno == EINTR) continue;
-            if (got <= 0) break;
-            {
-                std::lock_guard lock(mutex_);
-                log_.append(buffer, static_cast<std::size_t>(got));
-            }
-            cv_.notify_all();
-        }
-        close(read_fd);
-        {
-            std::lock_guard lock(mutex_);
-            log_closed_ = true;
-        }
-        cv_.notify_all();
-    }
-
-    pid_t pid_ = -1;
-    std::optional<ExitStatus> status_;
-    mutable std::mutex mutex_;
-    std::condition_variable cv_;
-    std::string log_;
-    bool log_closed_ = false;
-    std::thread reader_;
-};
 
 // --------------------------------------------------------------------------------------------------------------
 // The test configuration
@@ -337,7 +149,7 @@ class WarmupdTest : public ::testing::Test {
         return nullptr;
     }
 
-    TempDir dir_;
+    TempDir dir_{"warmupd-e2e"};
     std::unique_ptr<Daemon> daemon_;
     int port_ = 0;
     std::unique_ptr<httplib::Client> client_;
@@ -372,7 +184,7 @@ TEST_F(WarmupdTest, PrewarmsAModelBeforeItsNextRhythmicRequest) {
     // 2. The demand load finishes, the waiting requests are served, and the plan (keep-alive 0: holding the model
     //    3 s costs more than a pre-warm) unloads it at once.
     json c;
-    ASSERT_TRUE(poll_until([&] { return (c = counters())["unloads"] == 1; }, 10s)) << c.dump();
+    ASSERT_TRUE(poll_until([&] { return (c = counters())["unloads"] == 1; }, 10s, kPollInterval)) << c.dump();
     EXPECT_EQ(c["events_accepted"], kBackfillEvents);
     EXPECT_EQ(c["requests"], kBackfillEvents);
     EXPECT_EQ(c["cold_requests"], kBackfillEvents);
@@ -409,7 +221,7 @@ TEST_F(WarmupdTest, PrewarmsAModelBeforeItsNextRhythmicRequest) {
             const json entry = warm_entry(status, "rhythm/a");
             return !entry.is_null() && entry["prewarmed_unused"] == true;
         },
-        10s))
+        10s, kPollInterval))
         << status.dump();
     EXPECT_EQ(warm_entry(status, "rhythm/a")["unload_at_ms"], last_ms + 13 * kIdleBinMs);
     EXPECT_EQ(status["counters"]["prewarms_started"], 1);
@@ -420,7 +232,8 @@ TEST_F(WarmupdTest, PrewarmsAModelBeforeItsNextRhythmicRequest) {
     // 5. The next request on the rhythm comes while the model is pre-warmed: a warm hit that uses the pre-warm.
     const auto [next_status, next_body] = post_events(R"({"model": "rhythm/a"})");
     ASSERT_EQ(next_status, 200) << next_body.dump();
-    ASSERT_TRUE(poll_until([&] { return (c = counters())["requests"] == kBackfillEvents + 1; }, 10s)) << c.dump();
+    ASSERT_TRUE(poll_until([&] { return (c = counters())["requests"] == kBackfillEvents + 1; }, 10s, kPollInterval))
+        << c.dump();
     EXPECT_EQ(c["warm_requests"], 1);
     EXPECT_EQ(c["cold_requests"], kBackfillEvents);
     EXPECT_EQ(c["prewarms_used"], 1);
@@ -469,7 +282,7 @@ TEST_F(WarmupdTest, MixedNdjsonAnswers400WithEachBadLineAndKeepsTheGoodOnes) {
     EXPECT_EQ(reasons, expected) << answer.dump();
 
     json c;
-    ASSERT_TRUE(poll_until([&] { return (c = counters())["events"] == 3; }, 10s)) << c.dump();
+    ASSERT_TRUE(poll_until([&] { return (c = counters())["events"] == 3; }, 10s, kPollInterval)) << c.dump();
     EXPECT_EQ(c["events_accepted"], 3);
     EXPECT_EQ(c["events_refused"], 0);  // counts ingest-queue overflow only, not bad input
     EXPECT_EQ(c["requests"], 4);        // 1 + 2 + 1
@@ -516,7 +329,7 @@ TEST_F(WarmupdTest, SigtermStopsTheDaemonWithStatusZero) {
 }
 
 TEST(WarmupdConfig, BadConfigExitsWithStatus2AndNamesFileLineColumnAndKeyPath) {
-    TempDir dir;
+    TempDir dir("warmupd-e2e");
     // The test configuration with a negative memory budget; its key is at line 8, column 3.
     const std::string yaml = test_config_yaml();
     const std::string needle = "  memory_mb: 4000\n";

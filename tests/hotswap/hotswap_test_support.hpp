@@ -1,64 +1,27 @@
-// hotswap_test_support.hpp — shared pieces of the hot-swap tests: a throw-away folder, a bounded poll, and the test
+// hotswap_test_support.hpp — shared pieces of the hot-swap tests: the shared TempDir and poll_until, and the test
 // configuration (every slot a real plugin from build/plugins, any slot replaceable by one line of YAML).
 //
 // Every wait in these tests is a bounded poll of observable state; nothing asserts on elapsed time.
 #pragma once
 
-#include <stdlib.h>
-
 #include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <functional>
+#include <cstdint>
 #include <map>
 #include <sstream>
-#include <stdexcept>
 #include <string>
-#include <thread>
+
+// Relative, not via the include path: the hot-swap benchmark (tests/bench, not a warmup_add_test target) includes
+// this header too.
+#include "../support/test_support.hpp"
 
 namespace warmup::hotswap_test {
 
 using namespace std::chrono_literals;
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes; true when it held.
-inline bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-        if (condition()) return true;
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(10ms);
-    }
-}
-
-/// A fresh folder under the system temp dir, removed with everything in it at destruction.
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "warmup-hotswap-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
-    /// (Over)writes <dir>/<name> with `text` and returns the file's path.
-    std::filesystem::path write(const std::string& name, const std::string& text) const {
-        const auto file = path_ / name;
-        std::ofstream out(file, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out) throw std::runtime_error("cannot write " + file.string());
-        return file;
-    }
-
-  private:
-    std::filesystem::path path_;
-};
+// The shared helpers (tests/support/test_support.hpp). TempDirs here are named "warmup-test-XXXXXX" unless a test
+// passes a prefix.
+using warmup::test::poll_until;
+using warmup::test::TempDir;
 
 // Plugin ids. Versions are not pinned here (plugins evolve); ReloadResult labels are "<id>@<version>".
 inline constexpr const char* kAnalyzerId = "org.warmup.analyzer.usage-pattern";

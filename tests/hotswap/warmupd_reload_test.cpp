@@ -3,122 +3,28 @@
 // build/bin/warmupd runs as a child process on a test configuration in a temp folder (--port 0; the port is read
 // from its log). Process hygiene: the Daemon's destructor SIGKILLs and reaps the child if it still runs, so a failed
 // assertion never leaves a daemon behind; its output goes through a pipe drained by a reader thread.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <condition_variable>
-#include <cstring>
+#include <filesystem>
+#include <iostream>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "hotswap_test_support.hpp"
-
-extern char** environ;
+#include "test_support.hpp"
 
 namespace {
 
 using nlohmann::json;
 using namespace warmup::hotswap_test;
+using warmup::test::Daemon;
 
-constexpr auto kStartupTimeout = 20s;  // generous: the machine may be busy compiling; success returns at once
 constexpr auto kReloadTimeout = 10s;
-
-/// A warmupd child process and its captured stdout + stderr.
-class Daemon {
-  public:
-    explicit Daemon(const std::vector<std::string>& args) {
-        const std::string binary = std::string(WARMUP_TEST_BIN_DIR) + "/warmupd";
-        std::vector<std::string> argv_strings{binary};
-        argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& arg : argv_strings) argv.push_back(arg.data());
-        argv.push_back(nullptr);
-
-        int fds[2];
-        if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-        const int spawn_error = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        close(fds[1]);  // the child holds the only write end now: EOF means it has exited
-        if (spawn_error != 0) {
-            close(fds[0]);
-            pid_ = -1;
-            throw std::runtime_error("posix_spawn " + binary + " failed: " + std::strerror(spawn_error));
-        }
-        reader_ = std::thread([this, read_fd = fds[0]] { drain(read_fd); });
-    }
-
-    ~Daemon() {
-        if (pid_ > 0) {
-            kill(pid_, SIGKILL);
-            int raw = 0;
-            waitpid(pid_, &raw, 0);
-        }
-        if (reader_.joinable()) reader_.join();
-    }
-    Daemon(const Daemon&) = delete;
-    Daemon& operator=(const Daemon&) = delete;
-
-    [[nodiscard]] pid_t pid() const { return pid_; }
-
-    [[nodiscard]] std::string log() const {
-        std::lock_guard lock(mutex_);
-        return log_;
-    }
-
-    /// Waits for the "listening on http://127.0.0.1:<port> " line and returns the port (0 when it never came).
-    int wait_until_listening() {
-        static const std::regex kListening(R"(listening on http://127\.0\.0\.1:(\d+) )");
-        std::unique_lock lock(mutex_);
-        std::smatch match;
-        const bool found = cv_.wait_for(lock, kStartupTimeout, [&] {
-            return std::regex_search(log_, match, kListening) || log_closed_;
-        }) && !match.empty();
-        return found ? std::stoi(match[1].str()) : 0;
-    }
-
-  private:
-    void drain(int read_fd) {
-        char buffer[4096];
-        while (true) {
-            const ssize_t got = read(read_fd, buffer, sizeof buffer);
-            if (got < 0 && errno == EINTR) continue;
-            if (got <= 0) break;
-            {
-                std::lock_guard lock(mutex_);
-                log_.append(buffer, static_cast<std::size_t>(got));
-            }
-            cv_.notify_all();
-        }
-        close(read_fd);
-        {
-            std::lock_guard lock(mutex_);
-            log_closed_ = true;
-        }
-        cv_.notify_all();
-    }
-
-    pid_t pid_ = -1;
-    mutable std::mutex mutex_;
-    std::condition_variable cv_;
-    std::string log_;
-    bool log_closed_ = false;
-    std::thread reader_;
-};
 
 class WarmupdReloadTest : public ::testing::Test {
   protected:
@@ -157,7 +63,7 @@ class WarmupdReloadTest : public ::testing::Test {
         return {answer->status, json::parse(answer->body, nullptr, false)};
     }
 
-    TempDir dir_;
+    TempDir dir_{"warmup-hotswap"};
     std::filesystem::path config_file_;
     std::unique_ptr<Daemon> daemon_;
     int port_ = 0;

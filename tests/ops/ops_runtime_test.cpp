@@ -3,18 +3,16 @@
 // Waits are bounded polls of the runtime's state; nothing asserts on elapsed time.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 
 #include "config/config.hpp"
 #include "http/http_api.hpp"
 #include "runtime/live_runtime.hpp"
+#include "test_support.hpp"
 
 namespace warmup::host {
 namespace {
@@ -23,31 +21,8 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
-}
-
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "warmup-ops-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    [[nodiscard]] const fs::path& path() const { return path_; }
-
-  private:
-    fs::path path_;
-};
+using warmup::test::poll_until;
+using warmup::test::TempDir;
 
 /// budgets: 10000 MiB, `workers` warm-up workers; m/* load in 5 ms x time_scale, slow/* in 60 s x time_scale.
 constexpr const char* kLearningPredictor = "{plugin: org.warmup.predictor.idle-histogram, params: {min_samples: 5}}";
@@ -138,7 +113,7 @@ class OpsTest : public ::testing::Test {
 };
 
 TEST_F(OpsTest, EmergencyStopCancelsQueuedWarmupsKeepsLoadedModelsAndResetToSafeLeavesIt) {
-    TempDir dir;
+    TempDir dir("warmup-ops");
     // A 10-minute keep-alive holds m/a in memory; reset-to-safe replaces it with the keep-alive default.
     Config config =
         load_config_text(config_text(1.0, 1, "", "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}"),
@@ -196,7 +171,7 @@ TEST_F(OpsTest, EmergencyStopCancelsQueuedWarmupsKeepsLoadedModelsAndResetToSafe
 }
 
 TEST_F(OpsTest, BackupRestoreAndResetDataCollectionRoundTripTheLearnedPatterns) {
-    TempDir dir;
+    TempDir dir("warmup-ops");
     start(load_config_text(config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n"), "ops.yaml",
                            dir.path(), {}));
     learn_rhythm("m/a");
@@ -224,7 +199,7 @@ TEST_F(OpsTest, BackupRestoreAndResetDataCollectionRoundTripTheLearnedPatterns) 
 }
 
 TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
-    TempDir dir;
+    TempDir dir("warmup-ops");
     start(load_config_text(config_text(0, 2), "ops.yaml", dir.path(), {}));
     learn_rhythm("m/a");
     const Snapshot taken = runtime_->capture_state();
@@ -238,7 +213,7 @@ TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
 }
 
 TEST_F(OpsTest, AWarmupOutlivingItsTimeoutIsCancelledCountedAndWorkersRestart) {
-    TempDir dir;
+    TempDir dir("warmup-ops");
     Config config = load_config_text(config_text(1.0, 1), "ops.yaml", dir.path(), {});
     config.warmup_timeout_ms = 300;  // below the YAML minimum, to keep the test short
     start(config);

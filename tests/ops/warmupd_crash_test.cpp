@@ -3,21 +3,15 @@
 //
 // Every wait is a bounded poll; nothing asserts on elapsed time. The daemon's output goes through a pipe drained by a
 // reader thread into an in-memory log; the Daemon destructor SIGKILLs and reaps a child that still runs.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <mutex>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -26,8 +20,7 @@
 #include <vector>
 
 #include "runtime/state/state_store.hpp"
-
-extern char** environ;
+#include "test_support.hpp"
 
 namespace warmup::host {
 namespace {
@@ -35,94 +28,16 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using warmup::test::Daemon;
+using warmup::test::poll_until;
+using warmup::test::TempDir;
 
-bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(50ms);
-    }
-    return true;
-}
+constexpr auto kPollInterval = 50ms;  // between polls of the daemon's HTTP API and of the state folder
 
 int64_t system_now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-
-/// A warmupd child with its captured output.
-class Daemon {
-  public:
-    explicit Daemon(const std::vector<std::string>& args) {
-        const std::string binary = std::string(WARMUP_TEST_BIN_DIR) + "/warmupd";
-        std::vector<std::string> strings{binary};
-        strings.insert(strings.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& arg : strings) argv.push_back(arg.data());
-        argv.push_back(nullptr);
-        int fds[2];
-        if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-        const int error = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        close(fds[1]);
-        if (error != 0) {
-            close(fds[0]);
-            throw std::runtime_error("posix_spawn " + binary + " failed");
-        }
-        reader_ = std::thread([this, fd = fds[0]] {
-            char buffer[4096];
-            for (;;) {
-                const ssize_t got = read(fd, buffer, sizeof buffer);
-                if (got < 0 && errno == EINTR) continue;
-                if (got <= 0) break;
-                std::lock_guard lock(mutex_);
-                log_.append(buffer, static_cast<std::size_t>(got));
-            }
-            close(fd);
-        });
-    }
-    ~Daemon() {
-        kill_now();
-        if (reader_.joinable()) reader_.join();
-    }
-    Daemon(const Daemon&) = delete;
-    Daemon& operator=(const Daemon&) = delete;
-
-    void kill_now() {
-        if (reaped_) return;
-        kill(pid_, SIGKILL);
-        int status = 0;
-        waitpid(pid_, &status, 0);
-        reaped_ = true;
-    }
-    std::string log() const {
-        std::lock_guard lock(mutex_);
-        return log_;
-    }
-    int wait_until_listening() {
-        static const std::regex kListening(R"(listening on http://127\.0\.0\.1:(\d+) )");
-        std::smatch match;
-        std::string text;
-        const bool found = poll_until(
-            [&] {
-                text = log();
-                return std::regex_search(text, match, kListening);
-            },
-            20s);
-        return found ? std::stoi(match[1].str()) : 0;
-    }
-
-  private:
-    pid_t pid_ = -1;
-    bool reaped_ = false;
-    mutable std::mutex mutex_;
-    std::string log_;
-    std::thread reader_;
-};
 
 std::string config_yaml(const fs::path& state_dir) {
     std::ostringstream yaml;
@@ -150,23 +65,6 @@ std::string config_yaml(const fs::path& state_dir) {
     return yaml.str();
 }
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "warmupd-crash-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    [[nodiscard]] const fs::path& path() const { return path_; }
-
-  private:
-    fs::path path_;
-};
-
 json get_json(httplib::Client& client, const std::string& path) {
     const auto result = client.Get(path);
     if (!result || result->status != 200) return nullptr;
@@ -188,7 +86,7 @@ const SnapshotSection* section_of(const Snapshot& snapshot, const std::string& s
 }
 
 TEST(WarmupdCrash, SigkillWhileEventsStreamThenRestartServesTheLastSnapshotAtOnce) {
-    TempDir dir;
+    TempDir dir("warmupd-crash");
     const fs::path state_dir = dir.path() / "state";
     const fs::path config = dir.path() / "warmupd.yaml";
     std::ofstream(config) << config_yaml(state_dir);
@@ -213,7 +111,7 @@ TEST(WarmupdCrash, SigkillWhileEventsStreamThenRestartServesTheLastSnapshotAtOnc
             learned = prediction_of(get_json(client, "/api/warmup/predictions"), "rhythm/a");
             return !learned.is_null() && learned["confidence"].get<double>() > 0;
         },
-        10s))
+        10s, kPollInterval))
         << daemon->log();
     const double learned_confidence = learned["confidence"].get<double>();
 
@@ -226,7 +124,7 @@ TEST(WarmupdCrash, SigkillWhileEventsStreamThenRestartServesTheLastSnapshotAtOnc
             const auto newest = store.newest_valid_snapshot(refused);
             return newest && newest->snapshot.created_unix_ms > learned_at_ms;
         },
-        10s))
+        10s, kPollInterval))
         << daemon->log();
 
     // 3. Stream events of another model and SIGKILL the daemon in the middle of the stream.
@@ -245,7 +143,7 @@ TEST(WarmupdCrash, SigkillWhileEventsStreamThenRestartServesTheLastSnapshotAtOnc
             std::this_thread::sleep_for(5ms);
         }
     });
-    const bool streamed = poll_until([&] { return accepted.load() >= 50; }, 10s);
+    const bool streamed = poll_until([&] { return accepted.load() >= 50; }, 10s, kPollInterval);
     daemon->kill_now();
     streaming = false;
     streamer.join();

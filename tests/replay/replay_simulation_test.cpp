@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -25,6 +24,7 @@
 #include "replay/replay_driver.hpp"
 #include "replay/replay_report.hpp"
 #include "runtime/plugin_set.hpp"
+#include "test_support.hpp"
 
 namespace warmup::host::replay {
 namespace {
@@ -34,25 +34,7 @@ namespace fs = std::filesystem;
 constexpr int64_t kMinuteMs = 60'000;
 constexpr double kMbMsPerGbH = 1024.0 * 3600.0 * 1000.0;  // the report's GB x h (GB = 1024 MiB)
 
-/// A fresh folder under the system temp dir, removed with everything in it at the end of the test.
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "warmup-replay-test-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] const fs::path& path() const { return path_; }
-
-  private:
-    fs::path path_;
-};
+using warmup::test::TempDir;
 
 void write_file(const fs::path& file, const std::string& text) {
     std::ofstream out(file, std::ios::binary);
@@ -110,7 +92,7 @@ std::pair<Config, ReplayOptions> prepare(const Scenario& s, const fs::path& dir)
 }
 
 ReplayReport replay(const Scenario& s) {
-    TempDir dir;
+    TempDir dir("warmup-replay-test");
     auto [config, options] = prepare(s, dir.path());
     return run_replay(config, options);
 }
@@ -359,7 +341,7 @@ TEST(HardBudget, EngineNeverChargesMoreThanTheBudgetAfterAnyStep) {
         "  - {model: m4, memory_mb: 10240, load_ms: 16000}\n"
         "  - {model: m5, memory_mb: 12288, load_ms: 20000}\n";
     s.trace_lines = "0,m0\n";
-    TempDir dir;
+    TempDir dir("warmup-replay-test");
     auto [config, options] = prepare(s, dir.path());
     Catalog catalog(config.catalog);
     std::vector<warmup_model_index> models;
@@ -509,7 +491,7 @@ Scenario servegen_scenario() {
 }
 
 TEST(Determinism, SameSeedAndInputsGiveByteIdenticalReportJson) {
-    TempDir dir;
+    TempDir dir("warmup-replay-test");
     auto [config, options] = prepare(servegen_scenario(), dir.path());
     options.traces = {servegen_tiny_spec()};
     const ReplayReport first = run_replay(config, options);
@@ -525,7 +507,7 @@ TEST(Determinism, SameSeedAndInputsGiveByteIdenticalReportJson) {
 }
 
 TEST(Determinism, DumpedEventsReplayToTheSameArmResults) {
-    TempDir dir;
+    TempDir dir("warmup-replay-test");
     auto [config, options] = prepare(servegen_scenario(), dir.path());
     options.traces = {servegen_tiny_spec()};
     const ReplayReport direct = run_replay(config, options);

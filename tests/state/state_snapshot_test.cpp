@@ -2,7 +2,6 @@
 // state folder keeps the newest `keep` snapshots and skips corrupt ones; the metrics history honours its retention.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,34 +12,14 @@
 #include "runtime/state/metrics_history.hpp"
 #include "runtime/state/snapshot.hpp"
 #include "runtime/state/state_store.hpp"
+#include "test_support.hpp"
 
 namespace warmup::host {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "warmup-state-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    [[nodiscard]] const fs::path& path() const { return path_; }
-    [[nodiscard]] std::vector<std::string> names() const {
-        std::vector<std::string> out;
-        for (const auto& entry : fs::directory_iterator(path_)) out.push_back(entry.path().filename().string());
-        std::sort(out.begin(), out.end());
-        return out;
-    }
-
-  private:
-    fs::path path_;
-};
+using warmup::test::TempDir;
 
 Snapshot sample_snapshot(uint64_t created_ms = 1'700'000'000'000) {
     Snapshot snapshot;
@@ -160,7 +139,7 @@ TEST(SnapshotFormat, ReaderRefusesDamagedFilesWithAClearReason) {
 }
 
 TEST(SnapshotFiles, AtomicWriteReplacesTheFileAndLeavesNoTemporary) {
-    TempDir dir;
+    TempDir dir("warmup-state");
     const fs::path file = dir.path() / "a.wsnap";
     write_file_atomically(file, "first");
     write_file_atomically(file, "second, longer");
@@ -169,7 +148,7 @@ TEST(SnapshotFiles, AtomicWriteReplacesTheFileAndLeavesNoTemporary) {
 }
 
 TEST(SnapshotFiles, FailedAtomicWriteKeepsTheOldTargetAndRemovesItsTemporary) {
-    TempDir dir;
+    TempDir dir("warmup-state");
     // rename() cannot replace a non-empty directory: the write fails after the temporary file was written.
     const fs::path target = dir.path() / "busy";
     fs::create_directory(target);
@@ -180,7 +159,7 @@ TEST(SnapshotFiles, FailedAtomicWriteKeepsTheOldTargetAndRemovesItsTemporary) {
 }
 
 TEST(StateFolder, KeepsTheNewestSnapshotsAndRemovesCrashLeftovers) {
-    TempDir dir;
+    TempDir dir("warmup-state");
     write_raw(dir.path() / ".snapshot-x.wsnap.tmp-123", "half written");
     StateStore store(dir.path(), 2);
     EXPECT_TRUE(dir.names().empty()) << "the temporary file of a crashed write must go";
@@ -195,7 +174,7 @@ TEST(StateFolder, KeepsTheNewestSnapshotsAndRemovesCrashLeftovers) {
 }
 
 TEST(StateFolder, NewestValidSnapshotSkipsCorruptAndTruncatedOnes) {
-    TempDir dir;
+    TempDir dir("warmup-state");
     StateStore store(dir.path(), 10);
     const fs::path good = store.write_snapshot(sample_snapshot(1000));
     const fs::path truncated = store.write_snapshot(sample_snapshot(2000));
@@ -219,7 +198,7 @@ TEST(StateFolder, NewestValidSnapshotSkipsCorruptAndTruncatedOnes) {
 }
 
 TEST(StateFolder, BackupsByNameAndNewestByDefault) {
-    TempDir dir;
+    TempDir dir("warmup-state");
     StateStore store(dir.path(), 10);
     store.write_backup("first", sample_snapshot(1000));
     store.write_backup("second", sample_snapshot(2000));
@@ -237,7 +216,7 @@ TEST(StateFolder, BackupsByNameAndNewestByDefault) {
 }
 
 TEST(MetricsHistoryFile, KeepsSamplesWithinRetentionAndSkipsATornLine) {
-    TempDir dir;
+    TempDir dir("warmup-state");
     constexpr int64_t kHourMs = 3600 * 1000;
     MetricsHistory history(dir.path(), 2 * kHourMs);
     history.append(10 * kHourMs + 5, {{"requests", 1}, {"cold_requests", 1}});
@@ -262,7 +241,7 @@ TEST(MetricsHistoryFile, KeepsSamplesWithinRetentionAndSkipsATornLine) {
 }
 
 TEST(StateConfigKeys, DefaultsBesideTheFileAndLocatedErrors) {
-    TempDir dir;
+    TempDir dir("warmup-state");
     const std::string base = std::string("components:\n") +
                              "  pattern_analyzer: {plugin: a.b}\n  predictor: {plugin: a.b}\n"
                              "  performance_model: {plugin: a.b}\n  scheduler: {plugin: a.b}\n"
