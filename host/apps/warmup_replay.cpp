@@ -5,10 +5,10 @@
 //                 [--arms a,b] [--dump-events FILE]
 //
 // T is milliseconds, or a number with a unit: 90s, 30m, 12h, 7d. Exit status: 0 done, 2 bad config/trace/plugin.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <charconv>
 #include <filesystem>
 #include <iostream>
@@ -25,12 +25,18 @@ std::optional<int64_t> parse_time_ms(const std::string& text) {
     if (error != std::errc() || value < 0) return std::nullopt;
     const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
     double scale = 1;
-    if (unit == "" || unit == "ms") scale = 1;
-    else if (unit == "s") scale = 1e3;
-    else if (unit == "m") scale = 60e3;
-    else if (unit == "h") scale = 3600e3;
-    else if (unit == "d") scale = 86400e3;
-    else return std::nullopt;
+    if (unit == "" || unit == "ms")
+        scale = 1;
+    else if (unit == "s")
+        scale = 1e3;
+    else if (unit == "m")
+        scale = 60e3;
+    else if (unit == "h")
+        scale = 3600e3;
+    else if (unit == "d")
+        scale = 86400e3;
+    else
+        return std::nullopt;
     return static_cast<int64_t>(value * scale);
 }
 
@@ -92,8 +98,8 @@ int main(int argc, char** argv) {
         replay::write_reports(report, out_dir);
         std::cout << replay::arms_table_markdown(report);
         std::cout << fmt::format("\n{} events x {} arms in {:.1f} s ({:.2f} M events/s); reports in {}\n",
-                                 report.events, report.arms.size(), report.wall_seconds,
-                                 report.events_per_second / 1e6, out_dir);
+                                 report.events, report.arms.size(), report.wall_seconds, report.events_per_second / 1e6,
+                                 out_dir);
     } catch (const ConfigError& error) {
         std::cerr << "warmup-replay: CONFIG_ERROR " << error.what() << "\n";
         return 2;

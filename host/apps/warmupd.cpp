@@ -10,15 +10,15 @@
 //
 // Exit status: 0 after a clean stop, 2 when the configuration or a plugin is refused (nothing is started), 1 when
 // the HTTP port cannot be bound.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <thread>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "config/config.hpp"
 #include "http/http_api.hpp"
@@ -61,10 +61,9 @@ int main(int argc, char** argv) {
 
     Config config;
     try {
-        config = config_file.empty()
-                     ? load_config_text(embedded_default_config, "<embedded default.yaml>",
-                                        std::filesystem::current_path(), executable_dir())
-                     : load_config_file(config_file, executable_dir());
+        config = config_file.empty() ? load_config_text(embedded_default_config, "<embedded default.yaml>",
+                                                        std::filesystem::current_path(), executable_dir())
+                                     : load_config_file(config_file, executable_dir());
     } catch (const ConfigError& error) {
         std::cerr << "warmupd: CONFIG_ERROR " << error.what() << "\n";
         return 2;

@@ -740,38 +740,38 @@ class ConfigReader {
                           }},
                          {"poll_ms", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
-                              config_.reload_poll_ms = static_cast<uint32_t>(read_integer(value, key_path, 100, 3600000));
+                              config_.reload_poll_ms =
+                                  static_cast<uint32_t>(read_integer(value, key_path, 100, 3600000));
                           }},
                      });
     }
 
     void read_state(const YAML::Node& node, const std::string& path) {
-        read_mapping(node, path,
-                     {
-                         {"dir", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              config_.state.dir = read_path(value, key_path);
-                              state_dir_given_ = true;
-                          }},
-                         {"enabled", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              state_enabled_ = read_flag(value, key_path);
-                          }},
-                         {"snapshot_interval_s", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              config_.state.snapshot_interval_s =
-                                  static_cast<uint32_t>(read_integer(value, key_path, 1, 86400));
-                          }},
-                         {"keep", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              config_.state.keep = static_cast<uint32_t>(read_integer(value, key_path, 1, 1000));
-                          }},
-                         {"history_retention_h", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              config_.state.history_retention_h =
-                                  static_cast<uint32_t>(read_integer(value, key_path, 0, 87600));
-                          }},
-                     });
+        read_mapping(
+            node, path,
+            {
+                {"dir", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.state.dir = read_path(value, key_path);
+                     state_dir_given_ = true;
+                 }},
+                {"enabled", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     state_enabled_ = read_flag(value, key_path);
+                 }},
+                {"snapshot_interval_s", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.state.snapshot_interval_s = static_cast<uint32_t>(read_integer(value, key_path, 1, 86400));
+                 }},
+                {"keep", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.state.keep = static_cast<uint32_t>(read_integer(value, key_path, 1, 1000));
+                 }},
+                {"history_retention_h", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.state.history_retention_h = static_cast<uint32_t>(read_integer(value, key_path, 0, 87600));
+                 }},
+            });
     }
 
     Config& config_;

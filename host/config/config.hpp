@@ -83,9 +83,9 @@
 #include <warmup/common.h>
 
 #include <array>
-#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -181,16 +181,16 @@ struct Arm {
 
 /// Live A/B experiment (warmupd): the top-level components are the "control" arm; `arms` are the others.
 struct ExperimentConfig {
-    bool enabled = false;         ///< experiment.enabled: warmupd runs the arms (replay always runs them)
-    std::string split = "tenant"; ///< experiment.split: stable hash of the tenant or of the model picks the arm
-    double control_weight = 1;    ///< experiment.control_weight
+    bool enabled = false;          ///< experiment.enabled: warmupd runs the arms (replay always runs them)
+    std::string split = "tenant";  ///< experiment.split: stable hash of the tenant or of the model picks the arm
+    double control_weight = 1;     ///< experiment.control_weight
     friend bool operator==(const ExperimentConfig&, const ExperimentConfig&) = default;
 };
 
 /// state: durable state of warmupd.
 struct StateConfig {
-    bool enabled = false;            ///< state.enabled (see the schema for the defaults)
-    std::filesystem::path dir;       ///< absolute, normalised
+    bool enabled = false;       ///< state.enabled (see the schema for the defaults)
+    std::filesystem::path dir;  ///< absolute, normalised
     uint32_t snapshot_interval_s = 60;
     uint32_t keep = 10;
     uint32_t history_retention_h = 168;  ///< 0 = no metrics history
@@ -201,7 +201,7 @@ struct HttpConfig {
     std::string bind = "127.0.0.1";
     uint16_t port = 3000;  ///< 0 = let the OS pick a free port
     double max_body_mb = 16;
-    std::string access_token;                             ///< http.access_token (prefer the environment variable)
+    std::string access_token;                              ///< http.access_token (prefer the environment variable)
     std::string access_token_env = "WARMUP_ACCESS_TOKEN";  ///< http.access_token_env: where to read the token
 
     /// The token in force: access_token if set, else the environment variable; nullopt when neither is set.
@@ -238,7 +238,7 @@ struct Config {
     bool reload_watch_file = false;  ///< reload.watch_file: reload when the file changes (opt-in)
     uint32_t reload_poll_ms = 1000;  ///< reload.poll_ms: how often the file is checked, 100..3600000
     StateConfig state;               ///< state: snapshots, backups, metrics history
-    std::string source_text;  ///< the raw YAML, as loaded
+    std::string source_text;         ///< the raw YAML, as loaded
 
     /// Every key path of the document (including inside params subtrees and list items, e.g.
     /// "components.predictor.params.horizon_ms", "catalog[2]", "arms[0].components.predictor.params.ttl_ms"), mapped

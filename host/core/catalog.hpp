@@ -20,11 +20,11 @@ namespace warmup::host {
 
 /// One catalog line of the configuration.
 struct CatalogEntry {
-    std::string pattern;      ///< exact model name or a glob with * and ?
-    double memory_mb = 0;     ///< resident memory once loaded, MiB
-    double load_ms = 0;       ///< cold-load time, ms
-    double unload_ms = 0;     ///< unload time, ms
-    uint32_t priority = 1;    ///< queue priority class, 0 = highest
+    std::string pattern;    ///< exact model name or a glob with * and ?
+    double memory_mb = 0;   ///< resident memory once loaded, MiB
+    double load_ms = 0;     ///< cold-load time, ms
+    double unload_ms = 0;   ///< unload time, ms
+    uint32_t priority = 1;  ///< queue priority class, 0 = highest
 };
 
 /// A model the host has seen, with the figures of the entry that matched it.

@@ -20,10 +20,18 @@ void host_log(const warmup_host* host, warmup_log_level level, warmup_string_vie
     const std::string_view text(message.data == nullptr ? "" : message.data, message.size);
     const auto& label = services(host).plugin_label();
     switch (level) {
-        case WARMUP_LOG_DEBUG: spdlog::debug("[{}] {}", label, text); break;
-        case WARMUP_LOG_INFO: spdlog::info("[{}] {}", label, text); break;
-        case WARMUP_LOG_WARN: spdlog::warn("[{}] {}", label, text); break;
-        default: spdlog::error("[{}] {}", label, text); break;
+        case WARMUP_LOG_DEBUG:
+            spdlog::debug("[{}] {}", label, text);
+            break;
+        case WARMUP_LOG_INFO:
+            spdlog::info("[{}] {}", label, text);
+            break;
+        case WARMUP_LOG_WARN:
+            spdlog::warn("[{}] {}", label, text);
+            break;
+        default:
+            spdlog::error("[{}] {}", label, text);
+            break;
     }
 }
 

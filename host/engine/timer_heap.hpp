@@ -28,7 +28,10 @@ class TimerHeap {
         } else {
             const warmup_time_ms old = heap_[at].due_ms;
             heap_[at].due_ms = due_ms;
-            if (due_ms < old) sift_up(at); else sift_down(at);
+            if (due_ms < old)
+                sift_up(at);
+            else
+                sift_down(at);
         }
     }
     [[nodiscard]] bool empty() const noexcept { return heap_.empty(); }

@@ -24,8 +24,7 @@ T sized() {
 
 WarmupEngine::WarmupEngine(ComponentSet components, LoadExecutor& executor, Catalog& catalog, EngineOptions options)
     : components_(std::move(components)), executor_(executor), catalog_(catalog), options_(std::move(options)) {
-    budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self,
-                                                                  options_.memory_budget_mb);
+    budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self, options_.memory_budget_mb);
     if (!(budget_mb_ > 0)) budget_mb_ = options_.memory_budget_mb;
     pending_metrics_.reserve(4096);
 }
@@ -37,9 +36,9 @@ bool WarmupEngine::call_ok(warmup_error* error, const std::string& label, const 
     ComponentErrors& per_component = component_errors_[label];
     ++per_component.errors;
     per_component.last_error = fmt::format("{}: {}: {}", what, status_name(owned->code), owned->message);
-    per_component.last_error_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count();
+    per_component.last_error_unix_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     // Rate-limited by nature: one line per failed call; a misbehaving plugin is visible, the host keeps running.
     spdlog::error("PLUGIN_CALL_ERROR {} {} failed: {}: {}", label, what, status_name(owned->code), owned->message);
     return false;
@@ -77,16 +76,16 @@ void WarmupEngine::account_resident_idle(warmup_time_ms now_ms) {
 
 void WarmupEngine::metric(warmup_metric_kind kind, warmup_model_index model, warmup_time_ms ts_ms, double value) {
     if (components_.metrics.vtable == nullptr) return;
-    pending_metrics_.push_back(
-        warmup_metric_event{static_cast<uint32_t>(kind), model, ts_ms, value, {options_.arm.data(), options_.arm.size()}});
+    pending_metrics_.push_back(warmup_metric_event{
+        static_cast<uint32_t>(kind), model, ts_ms, value, {options_.arm.data(), options_.arm.size()}});
     if (pending_metrics_.size() >= 4096) flush_metrics();
 }
 
 void WarmupEngine::flush_metrics() {
     if (pending_metrics_.empty() || components_.metrics.vtable == nullptr) return;
-    call_ok(components_.metrics.vtable->record(components_.metrics.self, pending_metrics_.data(),
-                                               pending_metrics_.size()),
-            components_.metrics.label, "record");
+    call_ok(
+        components_.metrics.vtable->record(components_.metrics.self, pending_metrics_.data(), pending_metrics_.size()),
+        components_.metrics.label, "record");
     pending_metrics_.clear();
 }
 
@@ -585,8 +584,8 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
     }
     components_ = components;
     if (new_resource) {
-        budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self,
-                                                                      options_.memory_budget_mb);
+        budget_mb_ =
+            components_.resource.vtable->effective_budget_mb(components_.resource.self, options_.memory_budget_mb);
         if (!(budget_mb_ > 0)) budget_mb_ = options_.memory_budget_mb;
         for (warmup_model_index model = 0; model < models_.size(); ++model) {
             const ModelSlot& state = models_[model];

@@ -65,9 +65,9 @@ class LoadExecutor {
 enum class LoadReason : uint8_t { Demand = 0, Prewarm = 1, Retry = 2 };
 
 struct EngineOptions {
-    double memory_budget_mb = 0;      ///< configured budget; the resource policy may lower it
+    double memory_budget_mb = 0;  ///< configured budget; the resource policy may lower it
     uint32_t max_concurrent_loads = 2;
-    std::string arm;                  ///< experiment arm label on every metric ("" = none)
+    std::string arm;  ///< experiment arm label on every metric ("" = none)
     /// Fallback keep-alive when a plugin call fails (ms after the last use).
     warmup_time_ms fallback_keep_alive_ms = 5 * 60 * 1000;
 };
@@ -78,21 +78,21 @@ struct EngineCounters {
     uint64_t requests = 0;
     uint64_t warm_requests = 0;
     uint64_t cold_requests = 0;
-    uint64_t failed_requests = 0;        ///< requests dropped because their model's load was given up
+    uint64_t failed_requests = 0;  ///< requests dropped because their model's load was given up
     uint64_t demand_loads = 0;
     uint64_t loads_queued_for_memory = 0;
     uint64_t prewarms_started = 0;
     uint64_t prewarms_used = 0;
     uint64_t prewarms_wasted = 0;
-    uint64_t prewarms_skipped = 0;       ///< did not fit the budget, refused by the policy, or queue full
+    uint64_t prewarms_skipped = 0;  ///< did not fit the budget, refused by the policy, or queue full
     uint64_t loads_succeeded = 0;
     uint64_t loads_failed = 0;
     uint64_t loads_given_up = 0;
     uint64_t evictions = 0;
     uint64_t unloads = 0;
     uint64_t queue_rejections = 0;
-    uint64_t idle_gap_requests = 0;      ///< arrivals after an idle gap longer than the model's load time
-    uint64_t idle_gap_prewarmed = 0;     ///< ... that found the model ready thanks to a pre-warm
+    uint64_t idle_gap_requests = 0;   ///< arrivals after an idle gap longer than the model's load time
+    uint64_t idle_gap_prewarmed = 0;  ///< ... that found the model ready thanks to a pre-warm
     uint64_t plugin_errors = 0;
     double loaded_mb_ms = 0;
     double idle_mb_ms = 0;
@@ -147,7 +147,7 @@ class WarmupEngine {
     /// Failed plugin calls of one component (by its label), for /api/warmup/health/components.
     struct ComponentErrors {
         uint64_t errors = 0;
-        std::string last_error;       ///< "<call>: <status>: <message>" of the newest failure
+        std::string last_error;          ///< "<call>: <status>: <message>" of the newest failure
         int64_t last_error_unix_ms = 0;  ///< wall-clock time of the newest failure (also in replay: for operators)
     };
     /// Keyed by component label ("<id>@<version>"); only components that failed at least once appear.
@@ -207,7 +207,7 @@ class WarmupEngine {
         warmup_residency residency = WARMUP_RESIDENCY_ABSENT;
         LoadReason reason = LoadReason::Demand;  // of the queued or running load
         bool in_memory_fifo = false;
-        bool prewarmed_unused = false;          // ready through a pre-warm, no request served since
+        bool prewarmed_unused = false;  // ready through a pre-warm, no request served since
         warmup_time_ms unload_at = WARMUP_TIME_NEVER;
         warmup_time_ms warm_start_at = WARMUP_TIME_NEVER;
         warmup_time_ms warm_ready_by = WARMUP_TIME_NEVER;
@@ -217,7 +217,7 @@ class WarmupEngine {
         warmup_time_ms last_use_ms = WARMUP_TIME_NEVER;  // last served request (arrival or service time)
         warmup_time_ms ready_since_ms = WARMUP_TIME_NEVER;
         double charged_mb = 0;
-        double need_mb = 0;       // memory the queued load needs
+        double need_mb = 0;  // memory the queued load needs
         double catalog_load_ms = 0;
         uint64_t ticket = 0;
         uint32_t attempt = 0;
@@ -251,14 +251,14 @@ class WarmupEngine {
 
     std::vector<ModelSlot> models_;
     TimerHeap timers_;
-    std::deque<warmup_model_index> memory_fifo_;     // demand loads waiting for memory, FIFO
-    std::deque<warmup_model_index> demand_overflow_; // demand loads the queue policy refused (never dropped)
+    std::deque<warmup_model_index> memory_fifo_;      // demand loads waiting for memory, FIFO
+    std::deque<warmup_model_index> demand_overflow_;  // demand loads the queue policy refused (never dropped)
     std::vector<warmup_model_index> touched_;
     uint64_t epoch_ = 0;
 
     double budget_mb_ = 0;
-    double used_mb_ = 0;    // ready + loading
-    double ready_mb_ = 0;   // ready only (evictable)
+    double used_mb_ = 0;   // ready + loading
+    double ready_mb_ = 0;  // ready only (evictable)
     uint32_t in_flight_ = 0;
     bool stopped_ = false;
     warmup_time_ms accounted_until_ms_ = WARMUP_TIME_NEVER;

@@ -1,8 +1,9 @@
 #include "http/http_api.hpp"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
 #include "http/event_parser.hpp"
@@ -18,10 +19,14 @@ constexpr const char* kJson = "application/json";
 
 std::string_view residency_name(warmup_residency residency) {
     switch (residency) {
-        case WARMUP_RESIDENCY_ABSENT: return "absent";
-        case WARMUP_RESIDENCY_QUEUED: return "queued";
-        case WARMUP_RESIDENCY_LOADING: return "loading";
-        case WARMUP_RESIDENCY_READY: return "ready";
+        case WARMUP_RESIDENCY_ABSENT:
+            return "absent";
+        case WARMUP_RESIDENCY_QUEUED:
+            return "queued";
+        case WARMUP_RESIDENCY_LOADING:
+            return "loading";
+        case WARMUP_RESIDENCY_READY:
+            return "ready";
     }
     return "absent";
 }
@@ -74,7 +79,8 @@ json plugins_json(const PluginSet& plugins) {
 }  // namespace
 
 json reload_json(const ReloadResult& result) {
-    if (!result.ok) return json{{"status", "failed"}, {"stage", result.stage}, {"error", result.error}, {"notes", result.notes}};
+    if (!result.ok)
+        return json{{"status", "failed"}, {"stage", result.stage}, {"error", result.error}, {"notes", result.notes}};
     json changes = json::array();
     for (const auto& change : result.changes)
         changes.push_back({{"slot", change.slot}, {"from", change.from}, {"to", change.to}, {"state", change.state}});
@@ -144,9 +150,9 @@ void HttpApi::routes() {
         for (const auto& parsed : body.events) {
             const auto model = runtime_.catalog().resolve(parsed.model);
             if (!model) {
-                rejected.push_back({{body.is_array ? "item" : "line", parsed.position},
-                                    {"reason", fmt::format("unknown model '{}' (no catalog entry matches it)",
-                                                           parsed.model)}});
+                rejected.push_back(
+                    {{body.is_array ? "item" : "line", parsed.position},
+                     {"reason", fmt::format("unknown model '{}' (no catalog entry matches it)", parsed.model)}});
                 continue;
             }
             warmup_usage_event event{};
@@ -156,8 +162,8 @@ void HttpApi::routes() {
             event.tenant_hash = tenant_hash(parsed.tenant);
             if (!runtime_.try_ingest(event)) {
                 queue_full = true;
-                rejected.push_back({{body.is_array ? "item" : "line", parsed.position},
-                                    {"reason", "ingest queue full, retry later"}});
+                rejected.push_back(
+                    {{body.is_array ? "item" : "line", parsed.position}, {"reason", "ingest queue full, retry later"}});
                 continue;
             }
             ++accepted;
@@ -205,8 +211,8 @@ void HttpApi::routes() {
 
     server_.Get("/api/warmup/plugins", [this](const httplib::Request&, httplib::Response& response) {
         json plugins = runtime_.call_on_control([this](WarmupEngine&) { return plugins_json(runtime_.plugins()); });
-        reply(response, 200, {{"host_abi", fmt::format("{}.{}", WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR)},
-                              {"plugins", plugins}});
+        reply(response, 200,
+              {{"host_abi", fmt::format("{}.{}", WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR)}, {"plugins", plugins}});
     });
 
     server_.Get("/api/warmup/predictions", [this](const httplib::Request&, httplib::Response& response) {
@@ -244,22 +250,21 @@ void HttpApi::routes() {
                 const auto ratio = [](uint64_t part, uint64_t whole) -> json {
                     return whole == 0 ? json(nullptr) : json(static_cast<double>(part) / static_cast<double>(whole));
                 };
-                arms.push_back(
-                    {{"name", arm->name},
-                     {"mode", arm->mode == LiveArm::Mode::Control  ? "control"
-                              : arm->mode == LiveArm::Mode::Shadow ? "shadow"
-                                                                   : "acting"},
-                     {"weight", arm->weight},
-                     {"budget_mb", arm->engine->budget_mb()},
-                     {"used_mb", arm->engine->used_mb()},
-                     {"requests", c.requests},
-                     {"cold_requests", c.cold_requests},
-                     {"cold_request_rate", ratio(c.cold_requests, c.requests)},
-                     {"prewarms_started", c.prewarms_started},
-                     {"precision", ratio(c.prewarms_used, c.prewarms_used + c.prewarms_wasted)},
-                     {"recall", ratio(c.idle_gap_prewarmed, c.idle_gap_requests)},
-                     {"idle_gb_h", c.idle_mb_ms / (1024.0 * 3600.0 * 1000.0)},
-                     {"plugins", plugins_json(*arm->plugins)}});
+                arms.push_back({{"name", arm->name},
+                                {"mode", arm->mode == LiveArm::Mode::Control  ? "control"
+                                         : arm->mode == LiveArm::Mode::Shadow ? "shadow"
+                                                                              : "acting"},
+                                {"weight", arm->weight},
+                                {"budget_mb", arm->engine->budget_mb()},
+                                {"used_mb", arm->engine->used_mb()},
+                                {"requests", c.requests},
+                                {"cold_requests", c.cold_requests},
+                                {"cold_request_rate", ratio(c.cold_requests, c.requests)},
+                                {"prewarms_started", c.prewarms_started},
+                                {"precision", ratio(c.prewarms_used, c.prewarms_used + c.prewarms_wasted)},
+                                {"recall", ratio(c.idle_gap_prewarmed, c.idle_gap_requests)},
+                                {"idle_gb_h", c.idle_mb_ms / (1024.0 * 3600.0 * 1000.0)},
+                                {"plugins", plugins_json(*arm->plugins)}});
             }
             const auto& experiment = runtime_.experiment();
             return json{{"enabled", experiment.enabled && runtime_.arms().size() > 1},
@@ -276,7 +281,8 @@ void HttpApi::routes() {
         reply_reload(response, runtime_.rollback());
     });
 
-    // ----- Operations (issue 5). Each answers {"status": "done"|"failed", facts..., "notes": [...], "error"?, "file"?}.
+    // ----- Operations (issue 5). Each answers {"status": "done"|"failed", facts..., "notes": [...], "error"?,
+    // "file"?}.
     const auto operation_json = [](const OperationResult& result) {
         json body{{"status", result.ok() ? "done" : "failed"}, {"notes", result.notes}};
         for (const auto& [name, value] : result.facts) body[name] = value;
@@ -301,40 +307,40 @@ void HttpApi::routes() {
         }
         return body["name"].get<std::string>();
     };
-    server_.Post("/api/warmup/emergency-stop", [this, operation_json](const httplib::Request&,
-                                                                      httplib::Response& response) {
-        const OperationResult result = runtime_.emergency_stop();
-        reply(response, result.http_status, operation_json(result));
-    });
-    server_.Post("/api/warmup/reset-to-safe", [this, operation_json](const httplib::Request&,
-                                                                     httplib::Response& response) {
-        const OperationResult result = runtime_.reset_to_safe();
-        reply(response, result.http_status, operation_json(result));
-    });
-    server_.Post("/api/warmup/reset-data-collection", [this, operation_json](const httplib::Request&,
-                                                                             httplib::Response& response) {
-        const OperationResult result = runtime_.reset_data_collection();
-        reply(response, result.http_status, operation_json(result));
-    });
-    server_.Post("/api/warmup/queue/restart-workers", [this, operation_json](const httplib::Request&,
-                                                                             httplib::Response& response) {
-        const OperationResult result = runtime_.restart_workers();
-        reply(response, result.http_status, operation_json(result));
-    });
-    server_.Post("/api/warmup/backup-state", [this, operation_json, backup_name](const httplib::Request& request,
-                                                                                 httplib::Response& response) {
-        const auto name = backup_name(request, response);
-        if (!name) return;
-        const OperationResult result = runtime_.backup_state(*name);
-        reply(response, result.http_status, operation_json(result));
-    });
-    server_.Post("/api/warmup/restore-state", [this, operation_json, backup_name](const httplib::Request& request,
-                                                                                  httplib::Response& response) {
-        const auto name = backup_name(request, response);
-        if (!name) return;
-        const OperationResult result = runtime_.restore_backup(*name);
-        reply(response, result.http_status, operation_json(result));
-    });
+    server_.Post("/api/warmup/emergency-stop",
+                 [this, operation_json](const httplib::Request&, httplib::Response& response) {
+                     const OperationResult result = runtime_.emergency_stop();
+                     reply(response, result.http_status, operation_json(result));
+                 });
+    server_.Post("/api/warmup/reset-to-safe",
+                 [this, operation_json](const httplib::Request&, httplib::Response& response) {
+                     const OperationResult result = runtime_.reset_to_safe();
+                     reply(response, result.http_status, operation_json(result));
+                 });
+    server_.Post("/api/warmup/reset-data-collection",
+                 [this, operation_json](const httplib::Request&, httplib::Response& response) {
+                     const OperationResult result = runtime_.reset_data_collection();
+                     reply(response, result.http_status, operation_json(result));
+                 });
+    server_.Post("/api/warmup/queue/restart-workers",
+                 [this, operation_json](const httplib::Request&, httplib::Response& response) {
+                     const OperationResult result = runtime_.restart_workers();
+                     reply(response, result.http_status, operation_json(result));
+                 });
+    server_.Post("/api/warmup/backup-state",
+                 [this, operation_json, backup_name](const httplib::Request& request, httplib::Response& response) {
+                     const auto name = backup_name(request, response);
+                     if (!name) return;
+                     const OperationResult result = runtime_.backup_state(*name);
+                     reply(response, result.http_status, operation_json(result));
+                 });
+    server_.Post("/api/warmup/restore-state",
+                 [this, operation_json, backup_name](const httplib::Request& request, httplib::Response& response) {
+                     const auto name = backup_name(request, response);
+                     if (!name) return;
+                     const OperationResult result = runtime_.restore_backup(*name);
+                     reply(response, result.http_status, operation_json(result));
+                 });
     server_.Get("/api/warmup/health/components", [this](const httplib::Request&, httplib::Response& response) {
         json components = json::array();
         bool degraded = false;
@@ -346,9 +352,8 @@ void HttpApi::routes() {
                                   {"reason", health.reason.empty() ? json(nullptr) : json(health.reason)},
                                   {"errors", health.errors},
                                   {"last_error", health.last_error.empty() ? json(nullptr) : json(health.last_error)},
-                                  {"last_error_unix_ms", health.last_error_unix_ms == 0
-                                                             ? json(nullptr)
-                                                             : json(health.last_error_unix_ms)}});
+                                  {"last_error_unix_ms",
+                                   health.last_error_unix_ms == 0 ? json(nullptr) : json(health.last_error_unix_ms)}});
         }
         reply(response, 200, {{"status", degraded ? "degraded" : "ok"}, {"components", components}});
     });

@@ -38,8 +38,8 @@ double thread_cpu_seconds() {
 std::unique_ptr<TraceReader> open_traces(const Config& config, const ReplayOptions& options, uint64_t seed,
                                          ModelNames& models, ModelNames& tenants) {
     if (options.traces.empty()) throw std::runtime_error("no --trace given");
-    const auto base_dir = config.source_file.empty() ? std::filesystem::current_path()
-                                                     : std::filesystem::current_path();
+    const auto base_dir =
+        config.source_file.empty() ? std::filesystem::current_path() : std::filesystem::current_path();
     std::vector<std::unique_ptr<TraceReader>> readers;
     for (const auto& spec : options.traces) readers.push_back(open_trace(spec, models, tenants, seed, base_dir));
     auto trace = readers.size() == 1 ? std::move(readers.front()) : merge(std::move(readers));
@@ -59,9 +59,9 @@ class ModelMapping {
         if (trace_model >= to_catalog_.size()) to_catalog_.resize(trace_model + 1, WARMUP_NO_MODEL);
         const auto index = catalog_.resolve(names_.name(trace_model));
         if (!index)
-            throw std::runtime_error(fmt::format(
-                "{}: catalog: no entry covers trace model '{}' (add it, a glob such as \"{}\", or \"*\")",
-                config_.locate("catalog"), names_.name(trace_model), glob_hint(names_.name(trace_model))));
+            throw std::runtime_error(
+                fmt::format("{}: catalog: no entry covers trace model '{}' (add it, a glob such as \"{}\", or \"*\")",
+                            config_.locate("catalog"), names_.name(trace_model), glob_hint(names_.name(trace_model))));
         to_catalog_[trace_model] = *index;
         return *index;
     }
@@ -235,11 +235,14 @@ struct ArmRun {
 };
 
 std::vector<std::string> labels_of(const ComponentSet& set, const PluginSet& plugins) {
-    std::vector<std::string> labels{
-        "pattern_analyzer=" + set.analyzer.label, "predictor=" + set.predictor.label,
-        "performance_model=" + set.performance.label, "scheduler=" + set.scheduler.label,
-        "resource_policy=" + set.resource.label, "queue_policy=" + set.queue.label,
-        "metrics=" + set.metrics.label, "backend=" + plugins.at(ComponentSlot::Backend)->label()};
+    std::vector<std::string> labels{"pattern_analyzer=" + set.analyzer.label,
+                                    "predictor=" + set.predictor.label,
+                                    "performance_model=" + set.performance.label,
+                                    "scheduler=" + set.scheduler.label,
+                                    "resource_policy=" + set.resource.label,
+                                    "queue_policy=" + set.queue.label,
+                                    "metrics=" + set.metrics.label,
+                                    "backend=" + plugins.at(ComponentSlot::Backend)->label()};
     return labels;
 }
 
@@ -285,8 +288,7 @@ ArmResult summarize(ArmRun& arm, Catalog& catalog, uint32_t timeline_buckets) {
     std::vector<double> per_model;
     for (warmup_model_index model = 0; model < std::min(engine.model_count(), catalog.size()); ++model) {
         const ModelStatus s = engine.model_status(model);
-        if (s.requests > 0)
-            per_model.push_back(static_cast<double>(s.cold_requests) / static_cast<double>(s.requests));
+        if (s.requests > 0) per_model.push_back(static_cast<double>(s.cold_requests) / static_cast<double>(s.requests));
     }
     r.models_with_requests = per_model.size();
     r.per_model_cold_rate_p50 = nearest_rank(per_model, 50);
@@ -445,8 +447,8 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
                 catalog, run->clock, "yardstick." + arm.yardstick + ".predictor", future, lean));
             run->in_process.push_back(
                 InProcessPlugin::make<OracleScheduler>(catalog, run->clock, "yardstick.oracle.scheduler"));
-            run->in_process.push_back(InProcessPlugin::make<OracleResourcePolicy>(
-                catalog, run->clock, "yardstick.oracle.belady", future));
+            run->in_process.push_back(
+                InProcessPlugin::make<OracleResourcePolicy>(catalog, run->clock, "yardstick.oracle.belady", future));
             components.predictor = run->in_process[0]->component<warmup_predictor_vtable>();
             components.scheduler = run->in_process[1]->component<warmup_scheduler_vtable>();
             components.resource = run->in_process[2]->component<warmup_resource_policy_vtable>();
@@ -474,7 +476,8 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
         for (auto& run : runs) {
             if (run->yardstick.empty()) continue;
             run->clock.set(prime_ms);
-            for (warmup_model_index model = 0; model < catalog.size(); ++model) run->engine->plan_ahead(model, prime_ms);
+            for (warmup_model_index model = 0; model < catalog.size(); ++model)
+                run->engine->plan_ahead(model, prime_ms);
         }
     }
 

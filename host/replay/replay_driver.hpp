@@ -17,9 +17,9 @@
 namespace warmup::host::replay {
 
 struct ReplayOptions {
-    std::vector<std::string> traces;     ///< trace specs: csv:PATH, servegen:DIR, azure2019:FILE
-    std::optional<uint64_t> seed;        ///< overrides replay.seed
-    std::optional<int64_t> from_ms;      ///< replay only events in [from, to)
+    std::vector<std::string> traces;  ///< trace specs: csv:PATH, servegen:DIR, azure2019:FILE
+    std::optional<uint64_t> seed;     ///< overrides replay.seed
+    std::optional<int64_t> from_ms;   ///< replay only events in [from, to)
     std::optional<int64_t> to_ms;
     std::vector<std::string> only_arms;  ///< empty = every arm of the config
     bool progress = false;               ///< progress line on stderr

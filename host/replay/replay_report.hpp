@@ -31,8 +31,8 @@ struct ArmResult {
     uint64_t requests = 0;
     uint64_t cold_requests = 0;
     uint64_t failed_requests = 0;
-    double cold_rate = 0;                   ///< cold_requests / requests
-    double per_model_cold_rate_p50 = 0;     ///< distribution over models with at least one request (nearest rank)
+    double cold_rate = 0;                ///< cold_requests / requests
+    double per_model_cold_rate_p50 = 0;  ///< distribution over models with at least one request (nearest rank)
     double per_model_cold_rate_p75 = 0;
     double per_model_cold_rate_p95 = 0;
     uint64_t models_with_requests = 0;
@@ -41,15 +41,15 @@ struct ArmResult {
     double cold_wait_total_s = 0;
     double cold_wait_p50_ms = 0;
     double cold_wait_p99_ms = 0;
-    double loaded_gb_h = 0;   ///< memory-time of loaded + loading models, GB x h (GB = 1024 MiB)
-    double idle_gb_h = 0;     ///< memory-time a model stayed resident after its last use, GB x h
+    double loaded_gb_h = 0;  ///< memory-time of loaded + loading models, GB x h (GB = 1024 MiB)
+    double idle_gb_h = 0;    ///< memory-time a model stayed resident after its last use, GB x h
     uint64_t prewarms_started = 0;
     uint64_t prewarms_used = 0;
     uint64_t prewarms_wasted = 0;
-    double precision = 0;     ///< used / (used + wasted); 0 when no pre-warm finished its life
+    double precision = 0;  ///< used / (used + wasted); 0 when no pre-warm finished its life
     uint64_t idle_gap_requests = 0;
     uint64_t idle_gap_prewarmed = 0;
-    double recall = 0;        ///< idle_gap_prewarmed / idle_gap_requests
+    double recall = 0;  ///< idle_gap_prewarmed / idle_gap_requests
     uint64_t evictions = 0;
     uint64_t unloads = 0;
     uint64_t prewarms_skipped = 0;
@@ -57,7 +57,7 @@ struct ArmResult {
     std::vector<TimelineBucket> timeline;
 
     // Machine-dependent (timing.json and the human reports only, never report.json):
-    double cpu_seconds = 0;               ///< CPU time of this arm's decisions (engine + plugins)
+    double cpu_seconds = 0;  ///< CPU time of this arm's decisions (engine + plugins)
     double decision_cpu_s_per_million_events = 0;
     double events_per_cpu_second = 0;
 };
@@ -71,9 +71,9 @@ struct ReplayReport {
     uint64_t events = 0;
     uint64_t requests = 0;
     uint64_t models = 0;
-    std::string budget_spec;   ///< as configured ("24576 MiB" or "1.5xA95")
-    double a95_mb = 0;         ///< 0 when not computed
-    double budget_mb = 0;      ///< absolute budget given to every arm
+    std::string budget_spec;  ///< as configured ("24576 MiB" or "1.5xA95")
+    double a95_mb = 0;        ///< 0 when not computed
+    double budget_mb = 0;     ///< absolute budget given to every arm
     uint32_t max_concurrent_warmups = 0;
     std::vector<ArmResult> arms;
 

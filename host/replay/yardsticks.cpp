@@ -114,7 +114,8 @@ void OracleResourcePolicy::on_ready(warmup_model_index model, double memory_mb, 
 }
 
 void OracleResourcePolicy::on_used(warmup_model_index model, warmup_time_ms now_ms) {
-    if (model < next_use_of_.size() && next_use_of_[model] != kNotReady) track(model, future_.next_after(model, now_ms));
+    if (model < next_use_of_.size() && next_use_of_[model] != kNotReady)
+        track(model, future_.next_after(model, now_ms));
 }
 
 void OracleResourcePolicy::on_removed(warmup_model_index model, warmup_time_ms) {

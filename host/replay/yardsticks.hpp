@@ -9,11 +9,10 @@
 // (in process, with access to the future).
 #pragma once
 
-#include <warmup/sdk/plugin.hpp>
-
 #include <memory>
 #include <set>
 #include <vector>
+#include <warmup/sdk/plugin.hpp>
 
 #include "core/catalog.hpp"
 #include "core/host_services.hpp"
@@ -101,8 +100,8 @@ class OracleResourcePolicy final : public sdk::ResourcePolicy {
     void track(warmup_model_index model, int64_t next_use_ms);
 
     const FutureIndex& future_;
-    std::set<Ready> by_next_use_;              // ascending next use; the victim is the last
-    std::vector<int64_t> next_use_of_;         // per model, NEVER-1 when not ready
+    std::set<Ready> by_next_use_;       // ascending next use; the victim is the last
+    std::vector<int64_t> next_use_of_;  // per model, NEVER-1 when not ready
     std::vector<double> memory_of_;
     std::string reason_;
 };

@@ -60,7 +60,9 @@ class LiveRuntime::WorkerExecutor {
     // No arena slot is reserved for the calling (control) thread: it only submits, so all `workers` slots are for
     // worker threads (with the default reservation, an arena of 1 would never run a load).
     WorkerExecutor(LiveRuntime& runtime, std::shared_ptr<PluginInstance> backend, uint32_t workers)
-        : runtime_(runtime), backend_(std::move(backend)), arena_(static_cast<int>(workers), /*reserved_for_masters=*/0) {}
+        : runtime_(runtime),
+          backend_(std::move(backend)),
+          arena_(static_cast<int>(workers), /*reserved_for_masters=*/0) {}
 
     ~WorkerExecutor() {
         try {
@@ -99,8 +101,8 @@ class LiveRuntime::WorkerExecutor {
                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
                 if (error != nullptr) {
                     ErrorPtr owned(error);
-                    spdlog::warn("MODEL_LOAD_ERROR backend {} could not load {}: {}: {}", backend->label(),
-                                 record.name, status_name(owned->code), owned->message);
+                    spdlog::warn("MODEL_LOAD_ERROR backend {} could not load {}: {}: {}", backend->label(), record.name,
+                                 status_name(owned->code), owned->message);
                 }
                 // Whoever removes the entry answers the engine: this worker, or expire() after a timeout (then the
                 // late result is dropped: the engine was already told the load failed).
@@ -158,8 +160,8 @@ class LiveRuntime::WorkerExecutor {
                 warmup_error* error = backend->vtable<warmup_model_backend_vtable>()->unload(backend->self(), &info);
                 if (error != nullptr) {
                     ErrorPtr owned(error);
-                    spdlog::warn("MODEL_UNLOAD_ERROR backend {} could not unload {}: {}", backend->label(),
-                                 record.name, owned->message);
+                    spdlog::warn("MODEL_UNLOAD_ERROR backend {} could not unload {}: {}", backend->label(), record.name,
+                                 owned->message);
                 }
             });
         });
@@ -232,7 +234,9 @@ class LiveRuntime::ShadowExecutor final : public LoadExecutor {
             engine.on_load_finished(done.model, done.ticket, true, catalog_.record(done.model).load_ms, 0, now_ms);
         }
     }
-    [[nodiscard]] warmup_time_ms next_due_ms() const { return pending_.empty() ? WARMUP_TIME_NEVER : pending_.top().done_ms; }
+    [[nodiscard]] warmup_time_ms next_due_ms() const {
+        return pending_.empty() ? WARMUP_TIME_NEVER : pending_.top().done_ms;
+    }
 
   private:
     struct Pending {
@@ -270,9 +274,10 @@ LiveRuntime::LiveRuntime(Config config)
       plugin_cache_dir_(make_plugin_cache_dir()),
       loader_(config_.plugin_dirs, plugin_cache_dir_) {
     if (config_.memory_budget.is_relative())
-        throw StartupError(fmt::format("{}: budgets.memory_mb: a relative budget ({}) needs a trace; the daemon needs "
-                                       "an absolute budget in MiB",
-                                       config_.locate("budgets.memory_mb"), config_.memory_budget.describe()));
+        throw StartupError(
+            fmt::format("{}: budgets.memory_mb: a relative budget ({}) needs a trace; the daemon needs "
+                        "an absolute budget in MiB",
+                        config_.locate("budgets.memory_mb"), config_.memory_budget.describe()));
     ingest_.set_capacity(static_cast<std::ptrdiff_t>(config_.ingest_queue_capacity));
     Arm control{"control", config_.components, "", config_.experiment.control_weight, false};
     // The workers need the backend before any arm can start a load; the control arm's backend serves every arm.
@@ -353,8 +358,7 @@ void LiveRuntime::assign_budgets(double total_mb) {
     }
 }
 
-void LiveRuntime::route(const warmup_usage_event& event,
-                        std::vector<std::vector<warmup_usage_event>>& per_arm) const {
+void LiveRuntime::route(const warmup_usage_event& event, std::vector<std::vector<warmup_usage_event>>& per_arm) const {
     for (std::size_t i = 0; i < arms_.size(); ++i)
         if (arms_[i]->mode == LiveArm::Mode::Shadow) per_arm[i].push_back(event);
     if (acting_.size() == 1) {
@@ -566,8 +570,9 @@ ReloadResult LiveRuntime::reload_from_file() {
     if (file.empty()) {
         result.http_status = 409;
         result.stage = "config";
-        result.error = "the daemon runs the embedded default configuration: there is no file to reload (start it "
-                       "with --config FILE)";
+        result.error =
+            "the daemon runs the embedded default configuration: there is no file to reload (start it "
+            "with --config FILE)";
         return result;
     }
     try {
@@ -623,15 +628,19 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     std::vector<std::unique_ptr<LiveArm>> next_arms;
     std::vector<std::unique_ptr<PluginSet>> validated_arms;  // keeps their libraries loaded until published
     try {
-        next_control = PluginSet::create(next.components, next, loader_, catalog_, clock_, arms_.front()->plugins.get());
+        next_control =
+            PluginSet::create(next.components, next, loader_, catalog_, clock_, arms_.front()->plugins.get());
         // Experiment arms are rebuilt on the control thread below (they own engines); here only validate that
         // their plugins load and start, so a failure is reported before anything changes.
         if (next.experiment.enabled)
             for (const Arm& arm : next.arms) {
                 if (!arm.yardstick.empty())
-                    throw StartupError(fmt::format("{}: arms: '{}' is a clairvoyant yardstick: it only runs in "
-                                                   "warmup-replay", next.locate("arms"), arm.name));
-                validated_arms.push_back(PluginSet::create(arm.components, next, loader_, catalog_, clock_, nullptr, true));
+                    throw StartupError(
+                        fmt::format("{}: arms: '{}' is a clairvoyant yardstick: it only runs in "
+                                    "warmup-replay",
+                                    next.locate("arms"), arm.name));
+                validated_arms.push_back(
+                    PluginSet::create(arm.components, next, loader_, catalog_, clock_, nullptr, true));
             }
     } catch (const std::exception& failure) {
         result.http_status = 422;
@@ -709,8 +718,9 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
         for (const auto& arm : old_arms)
             if (arm) out.notes.push_back(fmt::format("experiment arm '{}' stopped", arm->name));
         for (const auto& arm : new_arms)
-            if (!arm->engine) out.notes.push_back(fmt::format("experiment arm '{}' started ({})", arm->name,
-                                                              arm->mode == LiveArm::Mode::Shadow ? "shadow" : "acting"));
+            if (!arm->engine)
+                out.notes.push_back(fmt::format("experiment arm '{}' started ({})", arm->name,
+                                                arm->mode == LiveArm::Mode::Shadow ? "shadow" : "acting"));
 
         engine.replace_components(next_control->component_set(), clock_.now_ms());
         if (control.plugins->at(ComponentSlot::Backend) != next_control->at(ComponentSlot::Backend))
@@ -746,11 +756,13 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     result.pause_us = published.pause_us;
     for (auto& note : published.notes) result.notes.push_back(std::move(note));
     if (budget_changed)
-        result.notes.push_back(fmt::format("budgets.memory_mb: {} -> {} MiB", running_config_.memory_budget.absolute_mb,
-                                           next_budget_mb));
+        result.notes.push_back(
+            fmt::format("budgets.memory_mb: {} -> {} MiB", running_config_.memory_budget.absolute_mb, next_budget_mb));
     if (!result.changes.empty() || budget_changed || !published.notes.empty()) {
-        if (!is_rollback) previous_config_ = running_config_;
-        else previous_config_.reset();
+        if (!is_rollback)
+            previous_config_ = running_config_;
+        else
+            previous_config_.reset();
     }
     warmup_timeout_ms_.store(next.warmup_timeout_ms);
     running_config_ = std::move(next);

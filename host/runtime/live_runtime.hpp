@@ -16,8 +16,8 @@
 #include <tbb/concurrent_queue.h>
 
 #include <atomic>
-#include <filesystem>
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <memory>
@@ -44,17 +44,17 @@ namespace warmup::host {
 struct ReloadResult {
     struct SlotChange {
         std::string slot;
-        std::string from;   ///< "<id>@<version>"
+        std::string from;  ///< "<id>@<version>"
         std::string to;
         std::string state;  ///< "handed over (<schema>, N bytes)" or "started cold: <why>"
     };
     bool ok = false;
-    int http_status = 200;           ///< 200 done, 400 invalid config, 409 nothing to reload, 422 plugin, 500 hand-off
-    std::string stage;               ///< on failure: "config", "load", "state"
+    int http_status = 200;  ///< 200 done, 400 invalid config, 409 nothing to reload, 422 plugin, 500 hand-off
+    std::string stage;      ///< on failure: "config", "load", "state"
     std::string error;
-    std::vector<SlotChange> changes; ///< control-arm components replaced; empty: none
-    std::vector<std::string> notes;  ///< experiment arms started/stopped, settings that need a restart, budgets
-    double pause_us = 0;             ///< how long the control loop stood still to publish the new set
+    std::vector<SlotChange> changes;  ///< control-arm components replaced; empty: none
+    std::vector<std::string> notes;   ///< experiment arms started/stopped, settings that need a restart, budgets
+    double pause_us = 0;              ///< how long the control loop stood still to publish the new set
 };
 
 /// What an operations call did. JSON-ready for the HTTP answer: `status` 200 on success, else the HTTP error status
@@ -73,8 +73,8 @@ struct ComponentHealth {
     std::string component;  ///< slot key ("predictor"), or "workers", "state", "engine"
     std::string label;      ///< "<id>@<version>" for plugins, "" otherwise
     bool degraded = false;
-    std::string reason;     ///< why degraded ("" when ok)
-    uint64_t errors = 0;    ///< failed plugin calls since start (workers: timed-out loads; state: failed writes)
+    std::string reason;   ///< why degraded ("" when ok)
+    uint64_t errors = 0;  ///< failed plugin calls since start (workers: timed-out loads; state: failed writes)
     std::string last_error;
     int64_t last_error_unix_ms = 0;  ///< 0 = never
 };
@@ -86,7 +86,7 @@ struct LiveArm {
     std::string name;
     Mode mode = Mode::Control;
     double weight = 1;
-    Arm definition;                         ///< as configured (for reload diffs)
+    Arm definition;  ///< as configured (for reload diffs)
     std::unique_ptr<PluginSet> plugins;
     std::unique_ptr<LoadExecutor> executor;
     std::unique_ptr<WarmupEngine> engine;
@@ -257,10 +257,10 @@ class LiveRuntime {
     std::thread state_thread_;
     std::mutex state_mutex_;
     std::condition_variable state_cv_;
-    bool state_stopping_ = false;          // under state_mutex_
-    uint64_t state_write_errors_ = 0;      // under state_mutex_
-    std::string last_state_error_;         // under state_mutex_
-    int64_t last_state_error_unix_ms_ = 0; // under state_mutex_
+    bool state_stopping_ = false;           // under state_mutex_
+    uint64_t state_write_errors_ = 0;       // under state_mutex_
+    std::string last_state_error_;          // under state_mutex_
+    int64_t last_state_error_unix_ms_ = 0;  // under state_mutex_
 
     std::mutex wake_mutex_;
     std::condition_variable wake_cv_;

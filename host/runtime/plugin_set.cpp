@@ -37,9 +37,9 @@ std::unique_ptr<PluginSet> PluginSet::create(const Components& components, const
             }
             set->instances_[index] = PluginInstance::create(std::move(library), choice.params_yaml, catalog, clock);
         } catch (const PluginCallError& error) {
-            throw StartupError(locate_plugin_error(config, choice, error.plugin_message()) +
-                               fmt::format(" (plugin {} refused to start: {})", choice.describe(),
-                                           status_name(error.code())));
+            throw StartupError(
+                locate_plugin_error(config, choice, error.plugin_message()) +
+                fmt::format(" (plugin {} refused to start: {})", choice.describe(), status_name(error.code())));
         } catch (const std::exception& error) {
             throw StartupError(fmt::format("{}: {}", config.locate(choice.key_path), error.what()));
         }

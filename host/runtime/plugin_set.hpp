@@ -28,8 +28,8 @@ class PluginSet {
     /// `allow_loaded_ids`: a plugin id may already be loaded from another file (another version in an experiment
     /// arm, or the version being replaced).
     static std::unique_ptr<PluginSet> create(const Components& components, const Config& config, PluginLoader& loader,
-                                             Catalog& catalog, const Clock& clock,
-                                             const PluginSet* previous = nullptr, bool allow_loaded_ids = false);
+                                             Catalog& catalog, const Clock& clock, const PluginSet* previous = nullptr,
+                                             bool allow_loaded_ids = false);
 
     [[nodiscard]] const std::shared_ptr<PluginInstance>& at(ComponentSlot slot) const {
         return instances_[static_cast<std::size_t>(slot)];

@@ -57,11 +57,11 @@ uint64_t events_of(LiveRuntime& runtime, const std::string& arm_name) {
 }
 
 TEST(LiveExperiment, SplitFollowsTheWeightsAndIsStablePerTenant) {
-    const Config config = load_config_text(
-        config_text("arms:\n  - {name: treatment, weight: 3, components: {predictor: {plugin: "
-                    "org.warmup.predictor.keep-alive}}}\n",
-                    "{time_scale: 0}", "tenant"),
-        "experiment.yaml", {}, {});
+    const Config config =
+        load_config_text(config_text("arms:\n  - {name: treatment, weight: 3, components: {predictor: {plugin: "
+                                     "org.warmup.predictor.keep-alive}}}\n",
+                                     "{time_scale: 0}", "tenant"),
+                         "experiment.yaml", {}, {});
     LiveRuntime runtime(config);
     runtime.start();
     const auto model = *runtime.catalog().resolve("m/a");
@@ -100,11 +100,11 @@ TEST(LiveExperiment, SplitFollowsTheWeightsAndIsStablePerTenant) {
 
 TEST(LiveExperiment, ShadowArmSeesEveryEventButNeverCallsTheBackend) {
     // Every real backend load fails; the shadow arm's loads are simulated, so they all succeed.
-    const Config config = load_config_text(
-        config_text("arms:\n  - {name: shadow, shadow: true, components: {predictor: {plugin: "
-                    "org.warmup.predictor.hybrid-histogram}}}\n",
-                    "{time_scale: 0, fail_models: [\"*\"]}", "model"),
-        "experiment.yaml", {}, {});
+    const Config config =
+        load_config_text(config_text("arms:\n  - {name: shadow, shadow: true, components: {predictor: {plugin: "
+                                     "org.warmup.predictor.hybrid-histogram}}}\n",
+                                     "{time_scale: 0, fail_models: [\"*\"]}", "model"),
+                         "experiment.yaml", {}, {});
     LiveRuntime runtime(config);
     runtime.start();
     constexpr int kEvents = 20;

@@ -1,11 +1,10 @@
 // warmup/sdk/host.hpp — a thin C++ view of warmup_host.
 #pragma once
 
-#include <warmup/sdk/error.hpp>
-
 #include <optional>
 #include <string>
 #include <string_view>
+#include <warmup/sdk/error.hpp>
 
 namespace warmup::sdk {
 

@@ -6,7 +6,6 @@
 // file:line:col in the configuration file.
 #pragma once
 
-#include <warmup/sdk/error.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
@@ -15,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include <warmup/sdk/error.hpp>
 
 namespace warmup::sdk {
 
@@ -46,8 +46,8 @@ class Params {
         if (!node.IsScalar() || !YAML::convert<int64_t>::decode(node, value))
             throw InvalidArgument(key_path(key) + ": expected an integer, got '" + scalar_text(node) + "'");
         if (value < min || value > max)
-            throw InvalidArgument(key_path(key) + ": " + std::to_string(value) + " is outside [" +
-                                  std::to_string(min) + ", " + std::to_string(max) + "]");
+            throw InvalidArgument(key_path(key) + ": " + std::to_string(value) + " is outside [" + std::to_string(min) +
+                                  ", " + std::to_string(max) + "]");
         return value;
     }
 
@@ -102,8 +102,8 @@ class Params {
         for (std::size_t i = 0; i < node.size(); ++i) {
             double value = 0;
             if (!node[i].IsScalar() || !YAML::convert<double>::decode(node[i], value) || !(value >= min))
-                throw InvalidArgument(key_path(key) + "[" + std::to_string(i) + "]: expected a number >= " +
-                                      std::to_string(min));
+                throw InvalidArgument(key_path(key) + "[" + std::to_string(i) +
+                                      "]: expected a number >= " + std::to_string(min));
             values.push_back(value);
         }
         return values;
@@ -134,7 +134,9 @@ class Params {
         return node;
     }
     [[nodiscard]] std::string key_path(const std::string& key) const { return path_ + "." + key; }
-    static std::string scalar_text(const YAML::Node& node) { return node.IsScalar() ? node.Scalar() : "<not a scalar>"; }
+    static std::string scalar_text(const YAML::Node& node) {
+        return node.IsScalar() ? node.Scalar() : "<not a scalar>";
+    }
 
     YAML::Node root_;
     std::string path_;

@@ -10,13 +10,12 @@
 //  - the state extension is offered when the class overrides state_schema() to return non-null.
 #pragma once
 
-#include <warmup/sdk/error.hpp>
-#include <warmup/sdk/host.hpp>
-#include <warmup/sdk/params.hpp>
-
 #include <span>
 #include <string>
 #include <string_view>
+#include <warmup/sdk/error.hpp>
+#include <warmup/sdk/host.hpp>
+#include <warmup/sdk/params.hpp>
 
 #if defined(_WIN32)
 #define WARMUP_PLUGIN_EXPORT extern "C" __declspec(dllexport)
@@ -132,7 +131,9 @@ class ModelBackend : public PluginBase {
     virtual std::pair<double, bool> simulate_load(const warmup_model_info& /*model*/, warmup_time_ms /*now_ms*/) {
         throw Error(WARMUP_ERROR_UNSUPPORTED, "no simulation");
     }
-    virtual double simulate_unload(const warmup_model_info& model, warmup_time_ms /*now_ms*/) { return model.unload_ms; }
+    virtual double simulate_unload(const warmup_model_info& model, warmup_time_ms /*now_ms*/) {
+        return model.unload_ms;
+    }
 };
 
 namespace detail {
@@ -391,9 +392,9 @@ struct Descriptor {
 
 /// Generates the descriptor and the exported entry for plugin class `Class`. Use once per library, in one .cpp file,
 /// at global namespace scope. `id`, `version` and `description` are string literals.
-#define WARMUP_PLUGIN(Class, id, version, description)                                                              \
-    namespace {                                                                                                     \
-    const warmup_plugin_descriptor warmup_sdk_descriptor =                                                          \
-        ::warmup::sdk::detail::Descriptor<Class>::make(id, version, description);                                  \
-    }                                                                                                               \
+#define WARMUP_PLUGIN(Class, id, version, description)                            \
+    namespace {                                                                   \
+    const warmup_plugin_descriptor warmup_sdk_descriptor =                        \
+        ::warmup::sdk::detail::Descriptor<Class>::make(id, version, description); \
+    }                                                                             \
     WARMUP_PLUGIN_EXPORT const warmup_plugin_descriptor* warmup_plugin_entry(void) { return &warmup_sdk_descriptor; }
