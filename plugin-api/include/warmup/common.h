@@ -42,7 +42,7 @@ typedef struct warmup_abi_version {
 } warmup_abi_version;
 
 /* True when a struct of `struct_size` bytes written by the other side contains `field` of type `type_name`. */
-#define WARMUP_HAS_FIELD(struct_ptr, type_name, field)                                                          \
+#define WARMUP_HAS_FIELD(struct_ptr, type_name, field) \
     ((struct_ptr)->struct_size >= offsetof(type_name, field) + sizeof(((type_name *)0)->field))
 
 /* Milliseconds. Absolute times are on the host clock (wall clock live, virtual clock in replay), epoch-based. */
@@ -65,14 +65,14 @@ typedef struct warmup_string_view {
 /* The stable set of error codes. New codes may be added in a minor version; treat unknown codes as INTERNAL. */
 typedef enum warmup_status {
     WARMUP_OK = 0,
-    WARMUP_ERROR_INVALID_ARGUMENT = 1, /* bad parameter or configuration value; the message names the key */
-    WARMUP_ERROR_NOT_FOUND = 2,        /* no such model, extension or item */
-    WARMUP_ERROR_UNSUPPORTED = 3,      /* the plugin cannot do this (e.g. a state schema it does not know) */
+    WARMUP_ERROR_INVALID_ARGUMENT = 1,   /* bad parameter or configuration value; the message names the key */
+    WARMUP_ERROR_NOT_FOUND = 2,          /* no such model, extension or item */
+    WARMUP_ERROR_UNSUPPORTED = 3,        /* the plugin cannot do this (e.g. a state schema it does not know) */
     WARMUP_ERROR_RESOURCE_EXHAUSTED = 4, /* full queue, budget exceeded, out of memory */
-    WARMUP_ERROR_UNAVAILABLE = 5,      /* a backend or service is not reachable right now; retry may succeed */
-    WARMUP_ERROR_INTERNAL = 6,         /* a bug or an unexpected exception inside the plugin */
-    WARMUP_ERROR_CANCELLED = 7,        /* the operation was cancelled by the host */
-    WARMUP_ERROR_TIMEOUT = 8           /* the operation exceeded its time budget */
+    WARMUP_ERROR_UNAVAILABLE = 5,        /* a backend or service is not reachable right now; retry may succeed */
+    WARMUP_ERROR_INTERNAL = 6,           /* a bug or an unexpected exception inside the plugin */
+    WARMUP_ERROR_CANCELLED = 7,          /* the operation was cancelled by the host */
+    WARMUP_ERROR_TIMEOUT = 8             /* the operation exceeded its time budget */
 } warmup_status;
 
 /* Opaque error object. Created by warmup_host.make_error in host memory; owned and freed by the host. */
@@ -80,14 +80,14 @@ typedef struct warmup_error warmup_error;
 
 /* The component kinds. A descriptor declares exactly one; the host refuses a plugin in a slot of another kind. */
 typedef enum warmup_plugin_kind {
-    WARMUP_KIND_PATTERN_ANALYZER = 1, /* UsagePatternAnalyzer */
-    WARMUP_KIND_PREDICTOR = 2,        /* PredictionEngine */
+    WARMUP_KIND_PATTERN_ANALYZER = 1,  /* UsagePatternAnalyzer */
+    WARMUP_KIND_PREDICTOR = 2,         /* PredictionEngine */
     WARMUP_KIND_PERFORMANCE_MODEL = 3, /* PerformancePredictor */
-    WARMUP_KIND_SCHEDULER = 4,        /* WarmupScheduler */
-    WARMUP_KIND_RESOURCE_POLICY = 5,  /* ResourceManager */
-    WARMUP_KIND_QUEUE_POLICY = 6,     /* WarmupQueue */
-    WARMUP_KIND_METRICS_SINK = 7,     /* ModelWarmupMetrics */
-    WARMUP_KIND_MODEL_BACKEND = 8     /* loads and unloads models */
+    WARMUP_KIND_SCHEDULER = 4,         /* WarmupScheduler */
+    WARMUP_KIND_RESOURCE_POLICY = 5,   /* ResourceManager */
+    WARMUP_KIND_QUEUE_POLICY = 6,      /* WarmupQueue */
+    WARMUP_KIND_METRICS_SINK = 7,      /* ModelWarmupMetrics */
+    WARMUP_KIND_MODEL_BACKEND = 8      /* loads and unloads models */
 } warmup_plugin_kind;
 
 /* Log levels for warmup_host.log. */

@@ -30,11 +30,11 @@ typedef struct warmup_follower {
 typedef struct warmup_usage_pattern {
     uint32_t struct_size;
     warmup_model_index model;
-    uint64_t request_count;         /* requests observed in total */
-    warmup_time_ms first_seen_ms;   /* WARMUP_TIME_NEVER if never seen */
-    warmup_time_ms last_seen_ms;    /* WARMUP_TIME_NEVER if never seen */
+    uint64_t request_count;          /* requests observed in total */
+    warmup_time_ms first_seen_ms;    /* WARMUP_TIME_NEVER if never seen */
+    warmup_time_ms last_seen_ms;     /* WARMUP_TIME_NEVER if never seen */
     warmup_time_ms previous_seen_ms; /* the arrival before last_seen_ms (distinct timestamp), or NEVER */
-    double ewma_rate_per_s;         /* exponentially weighted request rate as of last_seen_ms */
+    double ewma_rate_per_s;          /* exponentially weighted request rate as of last_seen_ms */
 
     /* Idle-time histogram: idle_histogram[i] counts idle gaps (time between two consecutive distinct arrival
      * timestamps) in [i*idle_bin_ms, (i+1)*idle_bin_ms). Gaps at or beyond bins*idle_bin_ms are counted in
@@ -42,8 +42,8 @@ typedef struct warmup_usage_pattern {
     const uint32_t *idle_histogram;
     uint32_t idle_histogram_bins;
     uint32_t idle_bin_ms;
-    uint64_t idle_samples;          /* gaps inside the histogram's range */
-    uint64_t idle_out_of_range;     /* gaps beyond it */
+    uint64_t idle_samples;      /* gaps inside the histogram's range */
+    uint64_t idle_out_of_range; /* gaps beyond it */
 
     /* Share of requests per hour of day (24 entries, UTC) and day of week (7 entries, 0 = Monday); sums to 1 when
      * request_count > 0. */

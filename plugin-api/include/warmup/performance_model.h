@@ -24,8 +24,8 @@ typedef struct warmup_load_observation {
     uint32_t struct_size;
     warmup_model_index model;
     warmup_time_ms finished_ms;
-    double load_ms;    /* measured wall (or virtual) time of the load */
-    double memory_mb;  /* measured resident memory, or <= 0 when the backend cannot tell */
+    double load_ms;     /* measured wall (or virtual) time of the load */
+    double memory_mb;   /* measured resident memory, or <= 0 when the backend cannot tell */
     uint32_t succeeded; /* 1 = loaded, 0 = failed */
 } warmup_load_observation;
 

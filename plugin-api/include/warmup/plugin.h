@@ -21,9 +21,9 @@ extern "C" {
 #define WARMUP_PLUGIN_ENTRY_SYMBOL "warmup_plugin_entry"
 
 typedef struct warmup_plugin_descriptor {
-    uint32_t struct_size;    /* sizeof(warmup_plugin_descriptor) as the plugin was compiled */
-    warmup_abi_version abi;  /* {WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR} the plugin was compiled against */
-    uint32_t kind;           /* a warmup_plugin_kind */
+    uint32_t struct_size;   /* sizeof(warmup_plugin_descriptor) as the plugin was compiled */
+    warmup_abi_version abi; /* {WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR} the plugin was compiled against */
+    uint32_t kind;          /* a warmup_plugin_kind */
 
     /* NUL-terminated, static (live as long as the library): */
     const char *id;          /* reverse-DNS id, unique among loaded plugins, e.g. "org.acme.predictor.seasonal" */

@@ -15,10 +15,10 @@ extern "C" {
 typedef struct warmup_prediction {
     uint32_t struct_size;
     warmup_model_index model;
-    warmup_time_ms horizon_ms;       /* the window p_use_within_horizon refers to: [now, now + horizon_ms) */
-    double p_use_within_horizon;     /* 0..1 */
-    warmup_time_ms next_arrival_ms;  /* expected next request, or NEVER when unknown */
-    double confidence;               /* 0..1: how much history backs this prediction */
+    warmup_time_ms horizon_ms;      /* the window p_use_within_horizon refers to: [now, now + horizon_ms) */
+    double p_use_within_horizon;    /* 0..1 */
+    warmup_time_ms next_arrival_ms; /* expected next request, or NEVER when unknown */
+    double confidence;              /* 0..1: how much history backs this prediction */
 
     /* The residency plan that follows from the prediction (the scheduler turns it into timed actions):
      *  keep_until_ms: keep the model loaded until then after its last use, then unload if still idle;

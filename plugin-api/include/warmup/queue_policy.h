@@ -19,14 +19,14 @@ typedef enum warmup_warmup_reason {
 /* A pending warm-up. Plain value; copied into the queue. */
 typedef struct warmup_queue_item {
     warmup_model_index model;
-    uint32_t priority_class;   /* 0 = highest */
-    uint32_t reason;           /* warmup_warmup_reason */
-    uint32_t attempt;          /* 1 for the first try */
+    uint32_t priority_class; /* 0 = highest */
+    uint32_t reason;         /* warmup_warmup_reason */
+    uint32_t attempt;        /* 1 for the first try */
     uint32_t tenant_hash;
-    uint32_t reserved;         /* 0 */
+    uint32_t reserved; /* 0 */
     warmup_time_ms enqueued_ms;
     warmup_time_ms deadline_ms; /* ready-by time, NEVER when none */
-    double cost;               /* expected load time, ms (used by fair queuing as the job size) */
+    double cost;                /* expected load time, ms (used by fair queuing as the job size) */
 } warmup_queue_item;
 
 typedef struct warmup_queue_policy_vtable {

@@ -18,16 +18,16 @@ typedef struct warmup_admission_request {
     uint32_t struct_size;
     warmup_time_ms now_ms;
     warmup_model_index model;
-    double memory_mb;     /* what the load needs */
-    double used_mb;       /* memory held by ready and loading models now */
-    double budget_mb;     /* the effective budget */
-    uint32_t is_demand;   /* 1 = a request is waiting for this model; 0 = a pre-warm */
+    double memory_mb;   /* what the load needs */
+    double used_mb;     /* memory held by ready and loading models now */
+    double budget_mb;   /* the effective budget */
+    uint32_t is_demand; /* 1 = a request is waiting for this model; 0 = a pre-warm */
 } warmup_admission_request;
 
 typedef struct warmup_admission {
     uint32_t struct_size;
-    uint32_t admit;        /* 1 = may start (evicting as needed), 0 = refuse now */
-    uint32_t may_evict;    /* 1 = the host may evict ready models to make room */
+    uint32_t admit;            /* 1 = may start (evicting as needed), 0 = refuse now */
+    uint32_t may_evict;        /* 1 = the host may evict ready models to make room */
     warmup_string_view reason; /* why refused; owned by the instance, valid until its next call */
 } warmup_admission;
 

@@ -18,27 +18,27 @@ extern "C" {
 
 /* Why plan is being called. */
 typedef enum warmup_plan_trigger {
-    WARMUP_TRIGGER_USED = 0,        /* the model just served a request */
-    WARMUP_TRIGGER_WARMED = 1,      /* a pre-warm just finished; the model is ready */
-    WARMUP_TRIGGER_TIMER = 2        /* a timer set by an earlier plan fired; re-evaluate */
+    WARMUP_TRIGGER_USED = 0,   /* the model just served a request */
+    WARMUP_TRIGGER_WARMED = 1, /* a pre-warm just finished; the model is ready */
+    WARMUP_TRIGGER_TIMER = 2   /* a timer set by an earlier plan fired; re-evaluate */
 } warmup_plan_trigger;
 
 typedef struct warmup_plan_input {
     uint32_t struct_size;
     warmup_time_ms now_ms;
     warmup_model_index model;
-    uint32_t trigger;                          /* warmup_plan_trigger */
-    uint32_t residency;                        /* warmup_residency */
-    const warmup_prediction *prediction;       /* borrowed for the call */
+    uint32_t trigger;                            /* warmup_plan_trigger */
+    uint32_t residency;                          /* warmup_residency */
+    const warmup_prediction *prediction;         /* borrowed for the call */
     const warmup_performance_estimate *estimate; /* borrowed for the call */
 } warmup_plan_input;
 
 typedef struct warmup_plan {
     uint32_t struct_size;
     warmup_model_index model;
-    warmup_time_ms unload_at_ms;      /* unload then if the model stays unused; NEVER = no unload timer */
-    warmup_time_ms warm_start_at_ms;  /* start a pre-warm then (already accounts for load time + margin); NEVER = none */
-    warmup_time_ms warm_ready_by_ms;  /* when the pre-warm must be finished (its deadline, for EDF-like queues) */
+    warmup_time_ms unload_at_ms;     /* unload then if the model stays unused; NEVER = no unload timer */
+    warmup_time_ms warm_start_at_ms; /* start a pre-warm then (already accounts for load time + margin); NEVER = none */
+    warmup_time_ms warm_ready_by_ms; /* when the pre-warm must be finished (its deadline, for EDF-like queues) */
     warmup_time_ms warm_unload_at_ms; /* after the pre-warm, unload then if unused; NEVER = keep */
     uint32_t priority_class;          /* queue priority class of the pre-warm, 0 = highest */
 } warmup_plan;
