@@ -20,10 +20,25 @@ namespace {
 
 // Libraries are loaded from content-addressed copies, so a plugin rebuilt at the same path is really new code.
 // One folder per runtime (several runtimes may live in one process, e.g. in tests).
+// A daemon killed with SIGKILL cannot remove its folder: the next start removes the folders of processes that no
+// longer exist (only this user's, by the loader's ownership rule; a folder it cannot remove is left alone).
 std::filesystem::path make_plugin_cache_dir() {
+    namespace fs = std::filesystem;
     static std::atomic<uint32_t> counter{0};
-    return std::filesystem::temp_directory_path() /
-           fmt::format("warmupd-plugins-{}-{}", ::getpid(), counter.fetch_add(1));
+    const fs::path temp = fs::temp_directory_path();
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(temp, error)) {
+        const std::string name = entry.path().filename().string();
+        constexpr std::string_view kPrefix = "warmupd-plugins-";
+        if (name.rfind(kPrefix, 0) != 0) continue;
+        const std::string pid = name.substr(kPrefix.size(), name.find('-', kPrefix.size()) - kPrefix.size());
+        if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        if (!fs::exists(fs::path("/proc") / pid, error)) {
+            std::error_code ignored;
+            fs::remove_all(entry.path(), ignored);
+        }
+    }
+    return temp / fmt::format("warmupd-plugins-{}-{}", ::getpid(), counter.fetch_add(1));
 }
 
 warmup_model_info to_info(const ModelRecord& record) {
