@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "config/config.hpp"
+#include "core/paths.hpp"
 #include "replay/replay_driver.hpp"
 #include "replay/replay_report.hpp"
 
@@ -38,12 +39,6 @@ std::optional<int64_t> parse_time_ms(const std::string& text) {
     else
         return std::nullopt;
     return static_cast<int64_t>(value * scale);
-}
-
-std::filesystem::path executable_dir() {
-    std::error_code error;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
-    return error ? std::filesystem::current_path() : self.parent_path();
 }
 
 }  // namespace

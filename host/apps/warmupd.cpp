@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "config/config.hpp"
+#include "core/paths.hpp"
 #include "http/http_api.hpp"
 #include "http/security.hpp"
 #include "runtime/live_runtime.hpp"
@@ -28,16 +29,6 @@
 namespace warmup::host {
 extern const std::string_view embedded_default_config;
 }
-
-namespace {
-
-std::filesystem::path executable_dir() {
-    std::error_code error;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
-    return error ? std::filesystem::current_path() : self.parent_path();
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     using namespace warmup::host;

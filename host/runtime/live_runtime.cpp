@@ -14,6 +14,7 @@
 #include <queue>
 
 #include "core/errors.hpp"
+#include "core/paths.hpp"
 
 namespace warmup::host {
 namespace {
@@ -591,9 +592,7 @@ ReloadResult LiveRuntime::reload_from_file() {
         return result;
     }
     try {
-        std::error_code error;
-        const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
-        Config next = load_config_file(file, error ? std::filesystem::path{} : exe.parent_path());
+        Config next = load_config_file(file, executable_dir());
         if (bind_override_) next.http.bind = *bind_override_;
         if (port_override_) next.http.port = *port_override_;
         return reload(std::move(next));
