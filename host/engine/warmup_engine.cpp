@@ -29,19 +29,121 @@ WarmupEngine::WarmupEngine(ComponentSet components, LoadExecutor& executor, Cata
     pending_metrics_.reserve(4096);
 }
 
-bool WarmupEngine::call_ok(warmup_error* error, const std::string& label, const char* what) {
-    if (error == nullptr) return true;
-    ErrorPtr owned(error);
+const char* circuit_state_name(CircuitState state) noexcept {
+    switch (state) {
+        case CircuitState::Closed:
+            return "closed";
+        case CircuitState::Open:
+            return "open";
+        case CircuitState::HalfOpen:
+            return "half-open";
+    }
+    return "closed";
+}
+
+const std::string& WarmupEngine::record_failure(const std::string& label, std::string message) {
     ++counters_.plugin_errors;
     ComponentErrors& per_component = component_errors_[label];
     ++per_component.errors;
-    per_component.last_error = fmt::format("{}: {}: {}", what, status_name(owned->code), owned->message);
+    per_component.last_error = std::move(message);
     per_component.last_error_unix_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
-    // Rate-limited by nature: one line per failed call; a misbehaving plugin is visible, the host keeps running.
-    spdlog::error("PLUGIN_CALL_ERROR {} {} failed: {}: {}", label, what, status_name(owned->code), owned->message);
-    return false;
+    // One line per failed call while the circuit is closed; an open circuit stops the calls, hence the lines.
+    spdlog::error("PLUGIN_CALL_ERROR {} {}", label, per_component.last_error);
+    return per_component.last_error;
+}
+
+const std::string& WarmupEngine::component_label(ComponentKind kind) const noexcept {
+    switch (kind) {
+        case ComponentKind::Analyzer:
+            return components_.analyzer.label;
+        case ComponentKind::Predictor:
+            return components_.predictor.label;
+        case ComponentKind::Performance:
+            return components_.performance.label;
+        case ComponentKind::Scheduler:
+            return components_.scheduler.label;
+        case ComponentKind::Resource:
+            return components_.resource.label;
+        case ComponentKind::Queue:
+            return components_.queue.label;
+        case ComponentKind::Metrics:
+            break;
+    }
+    return components_.metrics.label;
+}
+
+CircuitState WarmupEngine::circuit_state(ComponentKind kind) const noexcept {
+    const CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
+    if (circuit.state == CircuitState::Open && now_ms_ - circuit.opened_at_ms >= options_.breaker_cooldown_ms)
+        return CircuitState::HalfOpen;
+    return circuit.state;
+}
+
+bool WarmupEngine::circuit_allows(ComponentKind kind) {
+    CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
+    if (circuit.state == CircuitState::Closed) return true;
+    if (circuit_state(kind) == CircuitState::Open) return false;
+    // Past the cool-down: this call is the trial. The engine is single-threaded, so its outcome is recorded before
+    // any other call of this component can start.
+    circuit.state = CircuitState::HalfOpen;
+    return true;
+}
+
+void WarmupEngine::circuit_succeeded(ComponentKind kind) {
+    CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
+    circuit.consecutive_failures = 0;
+    if (circuit.state == CircuitState::Closed) return;
+    circuit.state = CircuitState::Closed;
+    spdlog::warn("PLUGIN_CIRCUIT_CLOSED {} answered the trial call; calls resume", component_label(kind));
+}
+
+void WarmupEngine::circuit_failed(ComponentKind kind, const std::string& error) {
+    CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
+    ++circuit.consecutive_failures;
+    circuit.last_error = error;
+    const bool trial_failed = circuit.state == CircuitState::HalfOpen;
+    if (!trial_failed && circuit.consecutive_failures < options_.breaker_failures) return;
+    circuit.state = CircuitState::Open;
+    circuit.opened_at_ms = now_ms_;
+    ++circuit.times_opened;
+    spdlog::error("PLUGIN_CIRCUIT_OPEN {} after {} errors{}: {} (built-in safe choice for {} ms)",
+                  component_label(kind), circuit.consecutive_failures, trial_failed ? " (trial call failed)" : "",
+                  error, options_.breaker_cooldown_ms);
+}
+
+template <class Call>
+WarmupEngine::CallOutcome WarmupEngine::guarded_call(ComponentKind kind, const char* what, Call&& call,
+                                                     int tolerated_code) {
+    if (!circuit_allows(kind)) return CallOutcome::CircuitOpen;
+    // Timing costs two clock reads per plugin call; replay disables the budget (INT64_MAX) and skips them.
+    const bool timed = options_.breaker_call_budget_us != INT64_MAX;
+    const auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    warmup_error* error = call();
+    const int64_t took_us =
+        timed ? std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count()
+              : 0;
+    const std::string& label = component_label(kind);
+    CallOutcome outcome = CallOutcome::Ok;
+    if (error != nullptr) {
+        ErrorPtr owned(error);
+        if (static_cast<int>(owned->code) != tolerated_code) {
+            circuit_failed(
+                kind, record_failure(label, fmt::format("{}: {}: {}", what, status_name(owned->code), owned->message)));
+            return CallOutcome::Failed;
+        }
+        tolerated_message_ = owned->message;
+        outcome = CallOutcome::Tolerated;
+    }
+    if (took_us > options_.breaker_call_budget_us) {
+        // The answer is used (it is valid), but a plugin this slow stalls the control loop: it counts as a failure.
+        circuit_failed(kind, record_failure(label, fmt::format("{}: TIMEOUT: took {} us, budget {} us", what, took_us,
+                                                               options_.breaker_call_budget_us)));
+    } else {
+        circuit_succeeded(kind);
+    }
+    return outcome;
 }
 
 WarmupEngine::ModelSlot& WarmupEngine::slot(warmup_model_index model) {
@@ -58,6 +160,7 @@ WarmupEngine::ModelSlot& WarmupEngine::slot(warmup_model_index model) {
 }
 
 void WarmupEngine::advance(warmup_time_ms now_ms) {
+    now_ms_ = std::max(now_ms_, now_ms);
     if (accounted_until_ms_ != kNever && now_ms > accounted_until_ms_)
         counters_.loaded_mb_ms += used_mb_ * static_cast<double>(now_ms - accounted_until_ms_);
     if (accounted_until_ms_ == kNever || now_ms > accounted_until_ms_) accounted_until_ms_ = now_ms;
@@ -75,7 +178,8 @@ void WarmupEngine::account_resident_idle(warmup_time_ms now_ms) {
 }
 
 void WarmupEngine::metric(warmup_metric_kind kind, warmup_model_index model, warmup_time_ms ts_ms, double value) {
-    if (components_.metrics.vtable == nullptr) return;
+    // An open metrics circuit drops events: observability must not hold memory for a sink that cannot take them.
+    if (components_.metrics.vtable == nullptr || circuit_open(ComponentKind::Metrics)) return;
     pending_metrics_.push_back(warmup_metric_event{
         static_cast<uint32_t>(kind), model, ts_ms, value, {options_.arm.data(), options_.arm.size()}});
     if (pending_metrics_.size() >= 4096) flush_metrics();
@@ -83,13 +187,15 @@ void WarmupEngine::metric(warmup_metric_kind kind, warmup_model_index model, war
 
 void WarmupEngine::flush_metrics() {
     if (pending_metrics_.empty() || components_.metrics.vtable == nullptr) return;
-    call_ok(
-        components_.metrics.vtable->record(components_.metrics.self, pending_metrics_.data(), pending_metrics_.size()),
-        components_.metrics.label, "record");
+    guarded(ComponentKind::Metrics, "record", [&] {
+        return components_.metrics.vtable->record(components_.metrics.self, pending_metrics_.data(),
+                                                  pending_metrics_.size());
+    });
     pending_metrics_.clear();
 }
 
 std::size_t WarmupEngine::queue_depth() const {
+    if (circuit_open(ComponentKind::Queue)) return demand_overflow_.size();
     return components_.queue.vtable->size(components_.queue.self) + demand_overflow_.size();
 }
 
@@ -99,8 +205,9 @@ std::size_t WarmupEngine::queue_depth() const {
 void WarmupEngine::on_events(std::span<const warmup_usage_event> events, warmup_time_ms now_ms) {
     if (events.empty()) return;
     advance(now_ms);
-    call_ok(components_.analyzer.vtable->observe(components_.analyzer.self, events.data(), events.size()),
-            components_.analyzer.label, "observe");
+    guarded(ComponentKind::Analyzer, "observe", [&] {
+        return components_.analyzer.vtable->observe(components_.analyzer.self, events.data(), events.size());
+    });
     ++epoch_;
     touched_.clear();
     for (const auto& event : events) {
@@ -156,7 +263,8 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
         case WARMUP_RESIDENCY_QUEUED:
             if (state.reason != LoadReason::Demand && !state.in_memory_fifo) {
                 // A queued pre-warm becomes a demand load: it jumps to the demand class.
-                components_.queue.vtable->remove_model(components_.queue.self, event.model);
+                if (!circuit_open(ComponentKind::Queue))
+                    components_.queue.vtable->remove_model(components_.queue.self, event.model);
                 state.residency = WARMUP_RESIDENCY_ABSENT;
                 state.retry_at = kNever;
                 enqueue_load(event.model, LoadReason::Demand, now_ms);
@@ -172,7 +280,13 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
     counters_.cold_requests += count;
     state.cold_requests += count;
     metric(WARMUP_METRIC_REQUEST_COLD, event.model, event.ts_ms, count);
-    state.waiting.push_back({event.ts_ms, count});
+    // Requests of the same millisecond share one entry: under a burst the list grows with distinct times, not with
+    // requests (their waits are equal anyway).
+    if (!state.waiting.empty() && state.waiting.back().ts_ms == event.ts_ms) {
+        state.waiting.back().count += count;
+    } else {
+        state.waiting.push_back({event.ts_ms, count});
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -187,13 +301,18 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
     prediction.model = estimate.model = decision.model = model;
     decision.unload_at_ms = decision.warm_start_at_ms = decision.warm_ready_by_ms = decision.warm_unload_at_ms = kNever;
 
+    // A failed call or an open circuit of any of these falls back to the keep-alive plan.
     const bool ok =
-        call_ok(components_.analyzer.vtable->get_pattern(components_.analyzer.self, model, &pattern),
-                components_.analyzer.label, "get_pattern") &&
-        call_ok(components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern, &prediction),
-                components_.predictor.label, "predict") &&
-        call_ok(components_.performance.vtable->estimate(components_.performance.self, model, &estimate),
-                components_.performance.label, "estimate");
+        guarded(ComponentKind::Analyzer, "get_pattern",
+                [&] { return components_.analyzer.vtable->get_pattern(components_.analyzer.self, model, &pattern); }) &&
+        guarded(ComponentKind::Predictor, "predict",
+                [&] {
+                    return components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern,
+                                                                 &prediction);
+                }) &&
+        guarded(ComponentKind::Performance, "estimate", [&] {
+            return components_.performance.vtable->estimate(components_.performance.self, model, &estimate);
+        });
     if (!ok) return fallback_plan(model, now_ms);
 
     warmup_plan_input input = sized<warmup_plan_input>();
@@ -203,8 +322,8 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
     input.residency = state.residency;
     input.prediction = &prediction;
     input.estimate = &estimate;
-    if (!call_ok(components_.scheduler.vtable->plan(components_.scheduler.self, &input, &decision),
-                 components_.scheduler.label, "plan"))
+    if (!guarded(ComponentKind::Scheduler, "plan",
+                 [&] { return components_.scheduler.vtable->plan(components_.scheduler.self, &input, &decision); }))
         return fallback_plan(model, now_ms);
 
     state.unload_at = decision.unload_at_ms;
@@ -270,8 +389,9 @@ double WarmupEngine::estimate_memory_mb(warmup_model_index model, double* load_m
     warmup_performance_estimate estimate = sized<warmup_performance_estimate>();
     estimate.model = model;
     const ModelRecord& record = catalog_.record(model);
-    if (call_ok(components_.performance.vtable->estimate(components_.performance.self, model, &estimate),
-                components_.performance.label, "estimate") &&
+    if (guarded(
+            ComponentKind::Performance, "estimate",
+            [&] { return components_.performance.vtable->estimate(components_.performance.self, model, &estimate); }) &&
         estimate.memory_mb > 0) {
         if (load_ms != nullptr) *load_ms = estimate.load_ms;
         return estimate.memory_mb;
@@ -298,10 +418,16 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
     item.priority_class = reason == LoadReason::Demand ? 0 : std::max<uint32_t>(1, state.priority_class);
     item.deadline_ms = reason == LoadReason::Demand ? now_ms : state.warm_ready_by;
     item.cost = load_ms;
-    warmup_error* error = components_.queue.vtable->push(components_.queue.self, &item);
-    if (error != nullptr) {
-        ErrorPtr owned(error);
-        ++counters_.queue_rejections;
+    // A full queue (RESOURCE_EXHAUSTED) is a normal refusal; other errors feed the breaker. Refused, failed or with
+    // the circuit open, a demand load goes to the engine's own FIFO and a pre-warm is skipped.
+    const CallOutcome pushed = guarded_call(
+        ComponentKind::Queue, "push", [&] { return components_.queue.vtable->push(components_.queue.self, &item); },
+        WARMUP_ERROR_RESOURCE_EXHAUSTED);
+    if (pushed != CallOutcome::Ok) {
+        const std::string why = pushed == CallOutcome::Tolerated ? tolerated_message_
+                                : pushed == CallOutcome::Failed  ? std::string("the queue policy failed")
+                                                                 : std::string("the queue circuit is open");
+        if (pushed == CallOutcome::Tolerated) ++counters_.queue_rejections;
         metric(WARMUP_METRIC_QUEUE_REJECTED, model, now_ms, 1);
         if (reason == LoadReason::Demand) {
             demand_overflow_.push_back(model);  // a waiting request is never dropped
@@ -310,7 +436,7 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
             ++counters_.prewarms_skipped;
             metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
             spdlog::debug("RESOURCE_ALLOCATION_FAILED pre-warm of {} refused by the queue: {}",
-                          catalog_.record(model).name, owned->message);
+                          catalog_.record(model).name, why);
         }
     }
     metric(WARMUP_METRIC_QUEUE_DEPTH, WARMUP_NO_MODEL, now_ms, static_cast<double>(queue_depth()));
@@ -334,7 +460,9 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
             demand_overflow_.pop_front();
         } else {
             warmup_queue_item item{};
-            if (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) == 0) break;
+            if (circuit_open(ComponentKind::Queue) ||
+                components_.queue.vtable->pop(components_.queue.self, now_ms, &item) == 0)
+                break;
             model = item.model;
         }
         if (model >= models_.size()) continue;
@@ -366,8 +494,8 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
     warmup_admission admission = sized<warmup_admission>();
     admission.admit = 1;
     admission.may_evict = 1;
-    if (!call_ok(components_.resource.vtable->admit(components_.resource.self, &request, &admission),
-                 components_.resource.label, "admit")) {
+    if (!guarded(ComponentKind::Resource, "admit",
+                 [&] { return components_.resource.vtable->admit(components_.resource.self, &request, &admission); })) {
         admission.admit = is_demand ? 1 : 0;  // safe choice: demand goes on, speculation stops
         admission.may_evict = 1;
     }
@@ -401,16 +529,18 @@ bool WarmupEngine::make_room(warmup_model_index model, double need_mb, bool may_
     std::size_t guard = models_.size() + 1;
     while (used_mb_ + need_mb > budget_mb_ + 1e-9 && guard-- > 0) {
         warmup_model_index victim = WARMUP_NO_MODEL;
-        warmup_error* error = components_.resource.vtable->pick_victim(components_.resource.self, now_ms, &victim);
-        if (error != nullptr) {
-            ErrorPtr owned(error);
-            if (owned->code != WARMUP_ERROR_NOT_FOUND) {
-                ++counters_.plugin_errors;
-                spdlog::error("PLUGIN_CALL_ERROR {} pick_victim failed: {}", components_.resource.label,
-                              owned->message);
-            }
-            return false;
+        if (circuit_open(ComponentKind::Resource)) {
+            // Degraded: the ready model idle the longest (O(models) per victim, acceptable while the circuit is open).
+            victim = oldest_ready_model(model);
+            if (victim == WARMUP_NO_MODEL) return false;
+            remove_from_memory(victim, /*eviction=*/true, now_ms);
+            continue;
         }
+        const CallOutcome picked = guarded_call(
+            ComponentKind::Resource, "pick_victim",
+            [&] { return components_.resource.vtable->pick_victim(components_.resource.self, now_ms, &victim); },
+            WARMUP_ERROR_NOT_FOUND);
+        if (picked != CallOutcome::Ok) return false;  // nothing evictable, or the policy failed: the load waits
         if (victim == model || victim >= models_.size() || models_[victim].residency != WARMUP_RESIDENCY_READY) {
             // The policy named a model that is not evictable: tell it to forget that one and ask again.
             spdlog::warn("RESOURCE_ALLOCATION_FAILED {} picked model {} which is not ready; ignoring it",
@@ -453,8 +583,8 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     observation.load_ms = load_ms;
     observation.memory_mb = memory_mb;
     observation.succeeded = succeeded ? 1 : 0;
-    call_ok(components_.performance.vtable->observe_load(components_.performance.self, &observation),
-            components_.performance.label, "observe_load");
+    guarded(ComponentKind::Performance, "observe_load",
+            [&] { return components_.performance.vtable->observe_load(components_.performance.self, &observation); });
 
     if (!succeeded) {
         used_mb_ -= state.charged_mb;
@@ -464,9 +594,10 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
         metric(WARMUP_METRIC_WARMUP_FAILED, model, now_ms, 1);
         ++state.attempt;
         warmup_time_ms retry_at = kNever;
-        if (!call_ok(components_.scheduler.vtable->on_warmup_failed(components_.scheduler.self, model, state.attempt,
-                                                                    now_ms, &retry_at),
-                     components_.scheduler.label, "on_warmup_failed"))
+        if (!guarded(ComponentKind::Scheduler, "on_warmup_failed", [&] {
+                return components_.scheduler.vtable->on_warmup_failed(components_.scheduler.self, model, state.attempt,
+                                                                      now_ms, &retry_at);
+            }))
             retry_at = kNever;
         spdlog::warn("MODEL_LOAD_ERROR load of {} failed (attempt {}){}", catalog_.record(model).name, state.attempt,
                      retry_at == kNever ? ", giving up" : "");
@@ -511,6 +642,22 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
         plan(model, WARMUP_TRIGGER_WARMED, now_ms);
     }
     dispatch(now_ms);
+}
+
+warmup_model_index WarmupEngine::oldest_ready_model(warmup_model_index except) const {
+    warmup_model_index oldest = WARMUP_NO_MODEL;
+    warmup_time_ms oldest_idle_since = kNever;
+    for (warmup_model_index model = 0; model < models_.size(); ++model) {
+        const ModelSlot& state = models_[model];
+        if (model == except || state.residency != WARMUP_RESIDENCY_READY) continue;
+        const warmup_time_ms idle_since =
+            state.last_use_ms == kNever ? state.ready_since_ms : std::max(state.last_use_ms, state.ready_since_ms);
+        if (oldest == WARMUP_NO_MODEL || idle_since < oldest_idle_since) {
+            oldest = model;
+            oldest_idle_since = idle_since;
+        }
+    }
+    return oldest;
 }
 
 void WarmupEngine::fail_waiters(ModelSlot& state) {
@@ -561,7 +708,8 @@ void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {
         ModelSlot& state = models_[model];
         state.warm_start_at = kNever;
         if (state.residency == WARMUP_RESIDENCY_QUEUED && state.waiting.empty() && !state.in_memory_fifo) {
-            components_.queue.vtable->remove_model(components_.queue.self, model);
+            if (!circuit_open(ComponentKind::Queue))
+                components_.queue.vtable->remove_model(components_.queue.self, model);
             state.residency = WARMUP_RESIDENCY_ABSENT;
         }
         refresh_timer(model);
@@ -582,6 +730,15 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
         warmup_queue_item item{};
         while (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) != 0) queued.push_back(item.model);
     }
+    // A new plugin instance starts with a closed circuit: the old one's failures say nothing about it.
+    const std::array<const void*, kComponentKinds> old_selves{
+        components_.analyzer.self, components_.predictor.self, components_.performance.self, components_.scheduler.self,
+        components_.resource.self, components_.queue.self,     components_.metrics.self};
+    const std::array<const void*, kComponentKinds> new_selves{
+        components.analyzer.self, components.predictor.self, components.performance.self, components.scheduler.self,
+        components.resource.self, components.queue.self,     components.metrics.self};
+    for (std::size_t kind = 0; kind < kComponentKinds; ++kind)
+        if (old_selves[kind] != new_selves[kind]) circuits_[kind] = CircuitStatus{};
     components_ = components;
     if (new_resource) {
         budget_mb_ =
@@ -623,10 +780,12 @@ bool WarmupEngine::predict_now(warmup_model_index model, warmup_time_ms now_ms, 
     warmup_usage_pattern pattern = sized<warmup_usage_pattern>();
     out = sized<warmup_prediction>();
     out.model = model;
-    return call_ok(components_.analyzer.vtable->get_pattern(components_.analyzer.self, model, &pattern),
-                   components_.analyzer.label, "get_pattern") &&
-           call_ok(components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern, &out),
-                   components_.predictor.label, "predict");
+    return guarded(
+               ComponentKind::Analyzer, "get_pattern",
+               [&] { return components_.analyzer.vtable->get_pattern(components_.analyzer.self, model, &pattern); }) &&
+           guarded(ComponentKind::Predictor, "predict", [&] {
+               return components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern, &out);
+           });
 }
 
 }  // namespace warmup::host

@@ -21,6 +21,7 @@
 
 #include <warmup/warmup.h>
 
+#include <array>
 #include <deque>
 #include <map>
 #include <span>
@@ -64,12 +65,36 @@ class LoadExecutor {
 
 enum class LoadReason : uint8_t { Demand = 0, Prewarm = 1, Retry = 2 };
 
+/// The seven guarded components; each has its own circuit breaker.
+enum class ComponentKind : uint8_t { Analyzer, Predictor, Performance, Scheduler, Resource, Queue, Metrics };
+inline constexpr std::size_t kComponentKinds = 7;
+
+/// Closed: calls go through. Open: the engine uses its built-in safe choice instead of calling the plugin.
+/// HalfOpen: the cool-down has passed; the next call is a trial (success closes, failure re-opens).
+enum class CircuitState : uint8_t { Closed, Open, HalfOpen };
+[[nodiscard]] const char* circuit_state_name(CircuitState state) noexcept;  // "closed", "open", "half-open"
+
+/// One component's circuit breaker. Times are on the engine's clock (the now_ms passed in).
+struct CircuitStatus {
+    CircuitState state = CircuitState::Closed;
+    uint32_t consecutive_failures = 0;
+    uint64_t times_opened = 0;
+    warmup_time_ms opened_at_ms = 0;  ///< when it last opened
+    std::string last_error;           ///< the failure that opened it (or the newest one)
+};
+
 struct EngineOptions {
     double memory_budget_mb = 0;  ///< configured budget; the resource policy may lower it
     uint32_t max_concurrent_loads = 2;
     std::string arm;  ///< experiment arm label on every metric ("" = none)
     /// Fallback keep-alive when a plugin call fails (ms after the last use).
     warmup_time_ms fallback_keep_alive_ms = 5 * 60 * 1000;
+    /// Consecutive failed calls (errors or time-budget overruns) of one component that open its circuit.
+    uint32_t breaker_failures = 5;
+    /// How long an open circuit stays open before one trial call is let through (engine clock, ms).
+    warmup_time_ms breaker_cooldown_ms = 30'000;
+    /// A plugin call slower than this (steady_clock, µs) counts as a failure, even though its answer is used.
+    int64_t breaker_call_budget_us = 50'000;
 };
 
 /// Totals since the engine started. Memory-time in MiB x ms.
@@ -154,6 +179,14 @@ class WarmupEngine {
     [[nodiscard]] const std::map<std::string, ComponentErrors, std::less<>>& component_errors() const noexcept {
         return component_errors_;
     }
+
+    /// The circuit breaker of one component, and its state now (an open circuit past its cool-down reads HalfOpen:
+    /// the next call will be the trial).
+    [[nodiscard]] const CircuitStatus& circuit(ComponentKind kind) const noexcept {
+        return circuits_[static_cast<std::size_t>(kind)];
+    }
+    [[nodiscard]] CircuitState circuit_state(ComponentKind kind) const noexcept;
+    [[nodiscard]] const std::string& component_label(ComponentKind kind) const noexcept;
 
     /// Emergency stop: no new warm-ups start, queued ones are cancelled, loaded models stay. Demand loads still run
     /// (a waiting request must be served). resume() leaves the mode.
@@ -241,7 +274,27 @@ class WarmupEngine {
     void start_load(warmup_model_index model, warmup_time_ms now_ms);
     void remove_from_memory(warmup_model_index model, bool eviction, warmup_time_ms now_ms);
     void fail_waiters(ModelSlot& state);
-    bool call_ok(warmup_error* error, const std::string& label, const char* what);
+    /// Records one failed call of `label` (counters, component_errors_, log line). Returns the formatted message.
+    const std::string& record_failure(const std::string& label, std::string message);
+    /// Outcome of a guarded plugin call.
+    enum class CallOutcome : uint8_t { Ok, Tolerated, Failed, CircuitOpen };
+    /// Calls `call` (returning warmup_error*) unless the component's circuit is open, timing it against the call
+    /// budget and feeding the breaker. An error whose code is `tolerated_code` (e.g. a full queue) is a normal answer,
+    /// not a failure; its message lands in tolerated_message_.
+    template <class Call>
+    CallOutcome guarded_call(ComponentKind kind, const char* what, Call&& call, int tolerated_code = -1);
+    template <class Call>
+    bool guarded(ComponentKind kind, const char* what, Call&& call) {
+        return guarded_call(kind, what, std::forward<Call>(call)) == CallOutcome::Ok;
+    }
+    bool circuit_allows(ComponentKind kind);
+    void circuit_succeeded(ComponentKind kind);
+    void circuit_failed(ComponentKind kind, const std::string& error);
+    [[nodiscard]] bool circuit_open(ComponentKind kind) const noexcept {
+        return circuits_[static_cast<std::size_t>(kind)].state == CircuitState::Open &&
+               circuit_state(kind) == CircuitState::Open;
+    }
+    warmup_model_index oldest_ready_model(warmup_model_index except) const;
     double estimate_memory_mb(warmup_model_index model, double* load_ms);
 
     ComponentSet components_;
@@ -265,6 +318,9 @@ class WarmupEngine {
 
     EngineCounters counters_;
     std::map<std::string, ComponentErrors, std::less<>> component_errors_;  // only the failure path touches it
+    std::array<CircuitStatus, kComponentKinds> circuits_{};
+    warmup_time_ms now_ms_ = 0;  // the newest now_ms passed in: the breakers' clock
+    std::string tolerated_message_;
     LogHistogram cold_waits_ms_;
     std::vector<warmup_metric_event> pending_metrics_;
     std::vector<warmup_usage_pattern> pattern_scratch_;

@@ -348,7 +348,10 @@ void HttpApi::routes() {
             degraded = degraded || health.degraded;
             components.push_back({{"component", health.component},
                                   {"plugin", health.label.empty() ? json(nullptr) : json(health.label)},
-                                  {"state", health.degraded ? "degraded" : "ok"},
+                                  {"state", health.circuit == "open" || health.circuit == "half-open"
+                                                ? "open circuit"
+                                                : (health.degraded ? "degraded" : "ok")},
+                                  {"circuit", health.circuit.empty() ? json(nullptr) : json(health.circuit)},
                                   {"reason", health.reason.empty() ? json(nullptr) : json(health.reason)},
                                   {"errors", health.errors},
                                   {"last_error", health.last_error.empty() ? json(nullptr) : json(health.last_error)},

@@ -459,6 +459,9 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
         // Yardsticks measure what the memory budget alone allows: the warm-up concurrency cap does not bind them.
         engine_options.max_concurrent_loads = arm.yardstick.empty() ? config.max_concurrent_warmups : UINT32_MAX;
         engine_options.arm = arm.name;
+        // A replay must not depend on how fast this machine is: no wall-clock time budget on plugin calls (errors
+        // still trip the circuit breakers, deterministically).
+        engine_options.breaker_call_budget_us = INT64_MAX;
         run->engine = std::make_unique<WarmupEngine>(components, *run->executor, catalog, engine_options);
         runs.push_back(std::move(run));
     }

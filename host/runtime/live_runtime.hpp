@@ -77,6 +77,7 @@ struct ComponentHealth {
     uint64_t errors = 0;  ///< failed plugin calls since start (workers: timed-out loads; state: failed writes)
     std::string last_error;
     int64_t last_error_unix_ms = 0;  ///< 0 = never
+    std::string circuit;             ///< plugin components: "closed", "open" or "half-open"; "" otherwise
 };
 
 /// One arm of the live pipeline. Owned by the runtime; touched only on the control thread.

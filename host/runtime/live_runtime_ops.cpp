@@ -177,6 +177,21 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
                                                    component.errors, component.last_error);
                 }
             }
+            // The circuit breaker of the engine component with this plugin (the backend has none in the engine).
+            for (std::size_t kind = 0; kind < kComponentKinds; ++kind) {
+                const auto component_kind = static_cast<ComponentKind>(kind);
+                if (engine.component_label(component_kind) != component.label) continue;
+                const CircuitState circuit = engine.circuit_state(component_kind);
+                component.circuit = circuit_state_name(circuit);
+                if (circuit != CircuitState::Closed) {
+                    component.degraded = true;
+                    component.reason = fmt::format(
+                        "open circuit ({}): built-in safe choice in use after {} consecutive failure(s): {}",
+                        component.circuit, engine.circuit(component_kind).consecutive_failures,
+                        engine.circuit(component_kind).last_error);
+                }
+                break;
+            }
             out.push_back(std::move(component));
         }
         ComponentHealth workers;

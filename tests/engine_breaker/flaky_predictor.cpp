@@ -1,0 +1,53 @@
+// flaky_predictor.cpp — a deliberately failing predictor for the circuit-breaker tests. Built into
+// build/tests/bad-plugins (never build/plugins).
+//
+// Params (all optional):
+//   failing_calls: the first N predict calls throw (default: every call throws);
+//   sleep_us:      every predict call sleeps this long first (default 0), to overrun the host's call budget;
+//   keep_ms:       once it answers, keep the model this long after its last use (default: never unload).
+// It never pre-warms. Threading: the host calls it on its control thread only (SDK contract); no locks.
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <thread>
+#include <warmup/sdk/plugin.hpp>
+
+namespace {
+
+class FlakyPredictor final : public warmup::sdk::Predictor {
+  public:
+    FlakyPredictor(warmup::sdk::Host host, warmup::sdk::Params& params)
+        : Predictor(host),
+          failing_calls_(params.get_int("failing_calls", std::numeric_limits<int64_t>::max(), 0)),
+          sleep_us_(params.get_int("sleep_us", 0, 0, 10'000'000)),
+          keep_ms_(params.get_int("keep_ms", WARMUP_TIME_NEVER, 0)) {}
+
+    void predict(warmup_time_ms /*now_ms*/, const warmup_usage_pattern& pattern, warmup_prediction& out) override {
+        ++calls_;
+        if (sleep_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(sleep_us_));
+        if (calls_ <= failing_calls_)
+            throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL,
+                                     "flaky test predictor: call " + std::to_string(calls_) + " fails on purpose");
+        out.model = pattern.model;
+        out.horizon_ms = 60'000;
+        out.p_use_within_horizon = 1.0;
+        out.next_arrival_ms = WARMUP_TIME_NEVER;
+        out.confidence = 1.0;
+        out.warm_at_ms = WARMUP_TIME_NEVER;
+        out.warm_keep_until_ms = WARMUP_TIME_NEVER;
+        const bool never = keep_ms_ == WARMUP_TIME_NEVER || pattern.last_seen_ms == WARMUP_TIME_NEVER;
+        out.keep_until_ms = never ? WARMUP_TIME_NEVER : pattern.last_seen_ms + keep_ms_;
+    }
+
+  private:
+    int64_t failing_calls_;
+    int64_t sleep_us_;
+    int64_t keep_ms_;
+    int64_t calls_ = 0;
+};
+
+}  // namespace
+
+WARMUP_PLUGIN(FlakyPredictor, "org.warmup.test.flaky-predictor", "1.0.0",
+              "Test only: throws from the first N predict calls, optionally slow; then keeps models loaded")
