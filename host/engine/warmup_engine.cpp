@@ -280,9 +280,12 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
     counters_.cold_requests += count;
     state.cold_requests += count;
     metric(WARMUP_METRIC_REQUEST_COLD, event.model, event.ts_ms, count);
-    // Requests of the same millisecond share one entry: under a burst the list grows with distinct times, not with
-    // requests (their waits are equal anyway).
-    if (!state.waiting.empty() && state.waiting.back().ts_ms == event.ts_ms) {
+    // Requests of the same millisecond share one entry (their waits are equal). Memory stays bounded when loads
+    // cannot keep up with the traffic: past kMaxWaitingEntries distinct times, later requests join the newest
+    // entry, so their recorded wait is counted from that entry's time (at most that much longer than the truth).
+    constexpr std::size_t kMaxWaitingEntries = 4096;
+    if (!state.waiting.empty() &&
+        (state.waiting.back().ts_ms == event.ts_ms || state.waiting.size() >= kMaxWaitingEntries)) {
         state.waiting.back().count += count;
     } else {
         state.waiting.push_back({event.ts_ms, count});
