@@ -99,18 +99,19 @@ void WarmupEngine::circuit_succeeded(ComponentKind kind) {
     spdlog::warn("PLUGIN_CIRCUIT_CLOSED {} answered the trial call; calls resume", component_label(kind));
 }
 
-void WarmupEngine::circuit_failed(ComponentKind kind, const std::string& error) {
+void WarmupEngine::circuit_failed(ComponentKind kind, const std::string& error, bool trip_now) {
     CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
     ++circuit.consecutive_failures;
     circuit.last_error = error;
     const bool trial_failed = circuit.state == CircuitState::HalfOpen;
-    if (!trial_failed && circuit.consecutive_failures < options_.breaker_failures) return;
+    if (!trip_now && !trial_failed && circuit.consecutive_failures < options_.breaker_failures) return;
     circuit.state = CircuitState::Open;
     circuit.opened_at_ms = now_ms_;
     ++circuit.times_opened;
     spdlog::error("PLUGIN_CIRCUIT_OPEN {} after {} errors{}: {} (built-in safe choice for {} ms)",
                   component_label(kind), circuit.consecutive_failures, trial_failed ? " (trial call failed)" : "",
                   error, options_.breaker_cooldown_ms);
+    if (kind == ComponentKind::Queue) move_queue_plugin_items_to_fallback();
 }
 
 template <class Call>
@@ -122,8 +123,9 @@ WarmupEngine::CallOutcome WarmupEngine::guarded_call(ComponentKind kind, const c
     const auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     warmup_error* error = call();
     const int64_t took_us =
-        timed ? std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count()
-              : 0;
+        timed
+            ? std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count()
+            : 0;
     const std::string& label = component_label(kind);
     CallOutcome outcome = CallOutcome::Ok;
     if (error != nullptr) {
@@ -194,10 +196,7 @@ void WarmupEngine::flush_metrics() {
     pending_metrics_.clear();
 }
 
-std::size_t WarmupEngine::queue_depth() const {
-    if (circuit_open(ComponentKind::Queue)) return demand_overflow_.size();
-    return components_.queue.vtable->size(components_.queue.self) + demand_overflow_.size();
-}
+std::size_t WarmupEngine::queue_depth() const { return queued_in_plugin_ + fallback_queue_.size(); }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Requests
@@ -263,8 +262,7 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
         case WARMUP_RESIDENCY_QUEUED:
             if (state.reason != LoadReason::Demand && !state.in_memory_fifo) {
                 // A queued pre-warm becomes a demand load: it jumps to the demand class.
-                if (!circuit_open(ComponentKind::Queue))
-                    components_.queue.vtable->remove_model(components_.queue.self, event.model);
+                unqueue(event.model);
                 state.residency = WARMUP_RESIDENCY_ABSENT;
                 state.retry_at = kNever;
                 enqueue_load(event.model, LoadReason::Demand, now_ms);
@@ -411,38 +409,76 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
     state.need_mb = estimate_memory_mb(model, &load_ms);
     state.reason = reason;
     state.residency = WARMUP_RESIDENCY_QUEUED;
+    state.queued_in = QueuedIn::Nowhere;
+    // Demand loads are class 0 (a request is waiting); pre-warms and retries use the plan's class, at least 1.
+    state.queued_class = reason == LoadReason::Demand ? 0 : std::max<uint32_t>(1, state.priority_class);
+    state.queued_at_ms = now_ms;
 
     warmup_queue_item item{};
     item.model = model;
     item.reason = static_cast<uint32_t>(reason);
     item.attempt = state.attempt + 1;
     item.enqueued_ms = now_ms;
-    // Demand loads are class 0 (a request is waiting); pre-warms and retries use the plan's class, at least 1.
-    item.priority_class = reason == LoadReason::Demand ? 0 : std::max<uint32_t>(1, state.priority_class);
+    item.priority_class = state.queued_class;
     item.deadline_ms = reason == LoadReason::Demand ? now_ms : state.warm_ready_by;
     item.cost = load_ms;
-    // A full queue (RESOURCE_EXHAUSTED) is a normal refusal; other errors feed the breaker. Refused, failed or with
-    // the circuit open, a demand load goes to the engine's own FIFO and a pre-warm is skipped.
+    // A full queue (RESOURCE_EXHAUSTED) is the policy's normal refusal: a demand load then goes to the built-in queue
+    // (a waiting request is never dropped) and a pre-warm is skipped. A failed push or an open circuit sends either
+    // kind to the built-in strict-priority queue (the fallback for the queue component).
     const CallOutcome pushed = guarded_call(
         ComponentKind::Queue, "push", [&] { return components_.queue.vtable->push(components_.queue.self, &item); },
         WARMUP_ERROR_RESOURCE_EXHAUSTED);
-    if (pushed != CallOutcome::Ok) {
-        const std::string why = pushed == CallOutcome::Tolerated ? tolerated_message_
-                                : pushed == CallOutcome::Failed  ? std::string("the queue policy failed")
-                                                                 : std::string("the queue circuit is open");
-        if (pushed == CallOutcome::Tolerated) ++counters_.queue_rejections;
+    if (pushed == CallOutcome::Ok && !circuit_open(ComponentKind::Queue)) {
+        state.queued_in = QueuedIn::Plugin;
+        ++queued_in_plugin_;
+    } else if (pushed == CallOutcome::Tolerated && reason != LoadReason::Demand) {
+        ++counters_.queue_rejections;
         metric(WARMUP_METRIC_QUEUE_REJECTED, model, now_ms, 1);
-        if (reason == LoadReason::Demand) {
-            demand_overflow_.push_back(model);  // a waiting request is never dropped
-        } else {
-            state.residency = WARMUP_RESIDENCY_ABSENT;
-            ++counters_.prewarms_skipped;
-            metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
-            spdlog::debug("RESOURCE_ALLOCATION_FAILED pre-warm of {} refused by the queue: {}",
-                          catalog_.record(model).name, why);
-        }
+        state.residency = WARMUP_RESIDENCY_ABSENT;
+        ++counters_.prewarms_skipped;
+        metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
+        spdlog::debug("RESOURCE_ALLOCATION_FAILED pre-warm of {} refused by the queue: {}", catalog_.record(model).name,
+                      tolerated_message_);
+    } else {
+        // Refused demand, failed push, open circuit, or a push slow enough to open the circuit (its item in the
+        // plugin is then stale and skipped when popped).
+        if (pushed == CallOutcome::Tolerated) ++counters_.queue_rejections;
+        if (pushed == CallOutcome::Tolerated || pushed == CallOutcome::Failed)
+            metric(WARMUP_METRIC_QUEUE_REJECTED, model, now_ms, 1);
+        push_fallback(model);
     }
     metric(WARMUP_METRIC_QUEUE_DEPTH, WARMUP_NO_MODEL, now_ms, static_cast<double>(queue_depth()));
+}
+
+void WarmupEngine::push_fallback(warmup_model_index model) {
+    ModelSlot& state = models_[model];
+    state.fallback_key = fallback_queue_.push(model, state.queued_class, state.queued_at_ms);
+    state.queued_in = QueuedIn::Fallback;
+}
+
+void WarmupEngine::unqueue(warmup_model_index model) {
+    ModelSlot& state = models_[model];
+    if (state.queued_in == QueuedIn::Plugin) {
+        // With the circuit open the plugin is not called; its item turns stale and dispatch skips it.
+        if (!circuit_open(ComponentKind::Queue)) components_.queue.vtable->remove_model(components_.queue.self, model);
+        --queued_in_plugin_;
+    } else if (state.queued_in == QueuedIn::Fallback) {
+        fallback_queue_.erase(state.fallback_key);
+    }
+    state.queued_in = QueuedIn::Nowhere;
+}
+
+void WarmupEngine::move_queue_plugin_items_to_fallback() {
+    if (queued_in_plugin_ == 0) return;
+    std::size_t moved = 0;
+    for (warmup_model_index model = 0; model < models_.size(); ++model) {
+        if (models_[model].queued_in != QueuedIn::Plugin) continue;
+        push_fallback(model);
+        ++moved;
+    }
+    queued_in_plugin_ = 0;
+    spdlog::warn("QUEUE_FALLBACK {} queued warm-ups moved from {} to the built-in strict-priority queue", moved,
+                 components_.queue.label);
 }
 
 void WarmupEngine::dispatch(warmup_time_ms now_ms) {
@@ -455,20 +491,35 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
         state.in_memory_fifo = false;
         start_load(model, now_ms);
     }
-    // 2. Demand loads the queue refused, then the queue policy's order.
+    // 2. The built-in queue (its items were refused by, or taken from, the queue plugin: they have waited longest),
+    //    then the queue plugin's order while its circuit is closed.
     while (in_flight_ < options_.max_concurrent_loads) {
         warmup_model_index model = WARMUP_NO_MODEL;
-        if (!demand_overflow_.empty()) {
-            model = demand_overflow_.front();
-            demand_overflow_.pop_front();
+        if (const std::optional<warmup_model_index> next = fallback_queue_.pop()) {
+            model = *next;
+            models_[model].queued_in = QueuedIn::Nowhere;
         } else {
             warmup_queue_item item{};
-            if (circuit_open(ComponentKind::Queue) ||
-                components_.queue.vtable->pop(components_.queue.self, now_ms, &item) == 0)
-                break;
+            if (circuit_open(ComponentKind::Queue)) break;
+            if (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) == 0) {
+                // Empty while it should hold warm-ups: the plugin lost items. Waiting would not bring them back (a
+                // broken contract, not a passing error), so the circuit opens at once and the lost warm-ups move to
+                // the built-in queue, which this loop serves next.
+                if (queued_in_plugin_ == 0) break;
+                circuit_failed(ComponentKind::Queue,
+                               record_failure(components_.queue.label,
+                                              fmt::format("pop: INTERNAL: the queue is empty but holds {} warm-ups",
+                                                          queued_in_plugin_)),
+                               /*trip_now=*/true);
+                continue;
+            }
             model = item.model;
+            // An item of a model the plugin no longer holds for us (cancelled, or moved to the built-in queue while
+            // the circuit was open) is stale; so is a model index the plugin made up.
+            if (model >= models_.size() || models_[model].queued_in != QueuedIn::Plugin) continue;
+            models_[model].queued_in = QueuedIn::Nowhere;
+            --queued_in_plugin_;
         }
-        if (model >= models_.size()) continue;
         ModelSlot& state = models_[model];
         if (state.residency != WARMUP_RESIDENCY_QUEUED || state.in_memory_fifo) continue;  // stale item
         const bool is_demand = state.reason == LoadReason::Demand || !state.waiting.empty();
@@ -711,8 +762,7 @@ void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {
         ModelSlot& state = models_[model];
         state.warm_start_at = kNever;
         if (state.residency == WARMUP_RESIDENCY_QUEUED && state.waiting.empty() && !state.in_memory_fifo) {
-            if (!circuit_open(ComponentKind::Queue))
-                components_.queue.vtable->remove_model(components_.queue.self, model);
+            unqueue(model);
             state.residency = WARMUP_RESIDENCY_ABSENT;
         }
         refresh_timer(model);
@@ -728,10 +778,22 @@ void WarmupEngine::resume(warmup_time_ms now_ms) {
 void WarmupEngine::replace_components(const ComponentSet& components, warmup_time_ms now_ms) {
     const bool new_resource = components.resource.self != components_.resource.self;
     const bool new_queue = components.queue.self != components_.queue.self;
-    std::vector<warmup_model_index> queued;
+    std::vector<warmup_model_index> queued;  // the old queue plugin's items, in its order, to hand to the new one
     if (new_queue) {
         warmup_queue_item item{};
-        while (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) != 0) queued.push_back(item.model);
+        while (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) != 0) {
+            if (item.model >= models_.size() || models_[item.model].queued_in != QueuedIn::Plugin) continue;  // stale
+            models_[item.model].queued_in = QueuedIn::Nowhere;
+            --queued_in_plugin_;
+            queued.push_back(item.model);
+        }
+        // Items the old plugin lost are handed over too, so no queued model is left behind.
+        for (warmup_model_index model = 0; model < models_.size(); ++model) {
+            if (models_[model].queued_in != QueuedIn::Plugin) continue;
+            models_[model].queued_in = QueuedIn::Nowhere;
+            queued.push_back(model);
+        }
+        queued_in_plugin_ = 0;
     }
     // A new plugin instance starts with a closed circuit: the old one's failures say nothing about it.
     const std::array<const void*, kComponentKinds> old_selves{

@@ -30,6 +30,7 @@
 
 #include "core/catalog.hpp"
 #include "engine/log_histogram.hpp"
+#include "engine/strict_priority_queue.hpp"
 #include "engine/timer_heap.hpp"
 
 namespace warmup::host {
@@ -236,9 +237,15 @@ class WarmupEngine {
         warmup_time_ms ts_ms;
         uint32_t count;
     };
+    /// Where a QUEUED model's warm-up waits (a model in the memory FIFO is in neither).
+    enum class QueuedIn : uint8_t { Nowhere, Plugin, Fallback };
     struct ModelSlot {
         warmup_residency residency = WARMUP_RESIDENCY_ABSENT;
         LoadReason reason = LoadReason::Demand;  // of the queued or running load
+        QueuedIn queued_in = QueuedIn::Nowhere;
+        StrictPriorityQueue::Key fallback_key;  // valid while queued_in == Fallback
+        uint32_t queued_class = 1;              // priority class of the queued item
+        warmup_time_ms queued_at_ms = 0;        // when the queued item was enqueued
         bool in_memory_fifo = false;
         bool prewarmed_unused = false;  // ready through a pre-warm, no request served since
         warmup_time_ms unload_at = WARMUP_TIME_NEVER;
@@ -268,6 +275,12 @@ class WarmupEngine {
     void fallback_plan(warmup_model_index model, warmup_time_ms now_ms);
     void refresh_timer(warmup_model_index model);
     void enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms);
+    /// Queues `model` in the built-in strict-priority queue, with the class and time of its queued item.
+    void push_fallback(warmup_model_index model);
+    /// Takes `model`'s queued item out of whichever queue holds it (a cancelled or superseded warm-up).
+    void unqueue(warmup_model_index model);
+    /// The queue plugin's circuit just opened: the items it holds move to the built-in queue, in strict priority.
+    void move_queue_plugin_items_to_fallback();
     void dispatch(warmup_time_ms now_ms);
     bool try_start(warmup_model_index model, bool is_demand, warmup_time_ms now_ms);
     bool make_room(warmup_model_index model, double need_mb, bool may_evict, warmup_time_ms now_ms);
@@ -289,7 +302,8 @@ class WarmupEngine {
     }
     bool circuit_allows(ComponentKind kind);
     void circuit_succeeded(ComponentKind kind);
-    void circuit_failed(ComponentKind kind, const std::string& error);
+    /// Counts a failure; opens the circuit at the threshold, on a failed trial call, or at once with `trip_now`.
+    void circuit_failed(ComponentKind kind, const std::string& error, bool trip_now = false);
     [[nodiscard]] bool circuit_open(ComponentKind kind) const noexcept {
         return circuits_[static_cast<std::size_t>(kind)].state == CircuitState::Open &&
                circuit_state(kind) == CircuitState::Open;
@@ -304,8 +318,12 @@ class WarmupEngine {
 
     std::vector<ModelSlot> models_;
     TimerHeap timers_;
-    std::deque<warmup_model_index> memory_fifo_;      // demand loads waiting for memory, FIFO
-    std::deque<warmup_model_index> demand_overflow_;  // demand loads the queue policy refused (never dropped)
+    std::deque<warmup_model_index> memory_fifo_;  // demand loads waiting for memory, FIFO
+    // Warm-ups the queue plugin does not hold: its circuit is open, a push failed, or it refused a demand load.
+    StrictPriorityQueue fallback_queue_;
+    // Models whose item the queue plugin holds (queued_in == Plugin). The plugin may also hold stale items (models
+    // moved to the fallback queue or cancelled while its circuit was open); dispatch skips those when it pops them.
+    std::size_t queued_in_plugin_ = 0;
     std::vector<warmup_model_index> touched_;
     uint64_t epoch_ = 0;
 
