@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "core/errors.hpp"
 
@@ -311,9 +312,7 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
                     return components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern,
                                                                  &prediction);
                 }) &&
-        guarded(ComponentKind::Performance, "estimate", [&] {
-            return components_.performance.vtable->estimate(components_.performance.self, model, &estimate);
-        });
+        this->estimate(model, estimate);
     if (!ok) return fallback_plan(model, now_ms);
 
     warmup_plan_input input = sized<warmup_plan_input>();
@@ -386,14 +385,25 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
 // ---------------------------------------------------------------------------------------------------------------
 // Loads
 
+bool WarmupEngine::estimate(warmup_model_index model, warmup_performance_estimate& out) {
+    return guarded(ComponentKind::Performance, "estimate", [&]() -> warmup_error* {
+        if (warmup_error* error = components_.performance.vtable->estimate(components_.performance.self, model, &out))
+            return error;
+        // A NaN, infinite or negative figure is garbage: trusting it would charge the budget nonsense (an infinite
+        // need would block every demand load behind it) or mislead the scheduler. It fails the call like an error.
+        if (std::isfinite(out.memory_mb) && out.memory_mb >= 0 && std::isfinite(out.load_ms) && out.load_ms >= 0)
+            return nullptr;
+        return make_error(WARMUP_ERROR_INVALID_ARGUMENT, fmt::format("memory_mb {} load_ms {} for {}", out.memory_mb,
+                                                                     out.load_ms, catalog_.record(model).name));
+    });
+}
+
 double WarmupEngine::estimate_memory_mb(warmup_model_index model, double* load_ms) {
     warmup_performance_estimate estimate = sized<warmup_performance_estimate>();
     estimate.model = model;
     const ModelRecord& record = catalog_.record(model);
-    if (guarded(
-            ComponentKind::Performance, "estimate",
-            [&] { return components_.performance.vtable->estimate(components_.performance.self, model, &estimate); }) &&
-        estimate.memory_mb > 0) {
+    // 0 MiB means "no estimate": the catalog's figures are used, as they are after a failed call.
+    if (this->estimate(model, estimate) && estimate.memory_mb > 0) {
         if (load_ms != nullptr) *load_ms = estimate.load_ms;
         return estimate.memory_mb;
     }
@@ -486,6 +496,13 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
     while (!memory_fifo_.empty() && in_flight_ < options_.max_concurrent_loads) {
         const warmup_model_index model = memory_fifo_.front();
         ModelSlot& state = models_[model];
+        if (state.need_mb > budget_mb_ + 1e-9) {
+            // The budget shrank under it (reload, reset-to-safe): it can never fit, and waiting would block the rest.
+            memory_fifo_.pop_front();
+            state.in_memory_fifo = false;
+            give_up_oversized(model, now_ms);
+            continue;
+        }
         if (!make_room(model, state.need_mb, true, now_ms)) break;
         memory_fifo_.pop_front();
         state.in_memory_fifo = false;
@@ -538,6 +555,12 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
 
 bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_time_ms now_ms) {
     ModelSlot& state = models_[model];
+    if (is_demand && state.need_mb > budget_mb_ + 1e-9) {
+        // Larger than the whole budget: no eviction can make room, and in the memory FIFO it would block every demand
+        // load behind it. (A pre-warm of it is skipped below, as make_room fails.)
+        give_up_oversized(model, now_ms);
+        return false;
+    }
     warmup_admission_request request = sized<warmup_admission_request>();
     request.now_ms = now_ms;
     request.model = model;
@@ -712,6 +735,22 @@ warmup_model_index WarmupEngine::oldest_ready_model(warmup_model_index except) c
         }
     }
     return oldest;
+}
+
+void WarmupEngine::give_up_oversized(warmup_model_index model, warmup_time_ms now_ms) {
+    ModelSlot& state = models_[model];
+    state.residency = WARMUP_RESIDENCY_ABSENT;
+    ++counters_.loads_given_up;
+    metric(WARMUP_METRIC_WARMUP_FAILED, model, now_ms, 1);
+    if (!state.oversize_logged) {  // once per model: every later request for it would say the same
+        state.oversize_logged = true;
+        spdlog::error(
+            "MODEL_LOAD_ERROR {} needs {:.0f} MiB, more than the whole memory budget of {:.0f} MiB: its "
+            "requests fail until the budget or its memory figure changes",
+            catalog_.record(model).name, state.need_mb, budget_mb_);
+    }
+    fail_waiters(state);
+    refresh_timer(model);
 }
 
 void WarmupEngine::fail_waiters(ModelSlot& state) {

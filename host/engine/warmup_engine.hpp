@@ -248,6 +248,7 @@ class WarmupEngine {
         warmup_time_ms queued_at_ms = 0;        // when the queued item was enqueued
         bool in_memory_fifo = false;
         bool prewarmed_unused = false;  // ready through a pre-warm, no request served since
+        bool oversize_logged = false;   // "larger than the budget" was logged for this model
         warmup_time_ms unload_at = WARMUP_TIME_NEVER;
         warmup_time_ms warm_start_at = WARMUP_TIME_NEVER;
         warmup_time_ms warm_ready_by = WARMUP_TIME_NEVER;
@@ -286,6 +287,9 @@ class WarmupEngine {
     bool make_room(warmup_model_index model, double need_mb, bool may_evict, warmup_time_ms now_ms);
     void start_load(warmup_model_index model, warmup_time_ms now_ms);
     void remove_from_memory(warmup_model_index model, bool eviction, warmup_time_ms now_ms);
+    /// A demand load larger than the whole budget: given up at once (counted, logged once per model), its waiting
+    /// requests failed.
+    void give_up_oversized(warmup_model_index model, warmup_time_ms now_ms);
     void fail_waiters(ModelSlot& state);
     /// Records one failed call of `label` (counters, component_errors_, log line). Returns the formatted message.
     const std::string& record_failure(const std::string& label, std::string message);
@@ -310,6 +314,9 @@ class WarmupEngine {
     }
     warmup_model_index oldest_ready_model(warmup_model_index except) const;
     double estimate_memory_mb(warmup_model_index model, double* load_ms);
+    /// The performance model's estimate for `model`, guarded; an answer with NaN, infinite or negative figures is a
+    /// failed call. False when the call failed or the circuit is open (`out` is then not to be used).
+    bool estimate(warmup_model_index model, warmup_performance_estimate& out);
 
     ComponentSet components_;
     LoadExecutor& executor_;

@@ -18,6 +18,7 @@
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
 #include "runtime/plugin_set.hpp"
+#include "manual_engine.hpp"
 #include "test_support.hpp"
 
 namespace warmup::host {
@@ -26,20 +27,6 @@ namespace {
 constexpr int64_t kCooldownMs = 30'000;
 constexpr int64_t kFallbackKeepAliveMs = 60'000;
 constexpr int64_t kModelLoadMs = 1'000;
-
-/// Loads start when the engine asks; the test completes them explicitly (no hidden time).
-class ManualExecutor final : public LoadExecutor {
-  public:
-    void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms) override {
-        started.push_back({model, ticket});
-    }
-    void start_unload(warmup_model_index, warmup_time_ms) override {}
-    struct Started {
-        warmup_model_index model;
-        uint64_t ticket;
-    };
-    std::vector<Started> started;
-};
 
 /// One engine over one model `m` (1 GiB, 1 s load) with the flaky predictor configured by `predictor_params`.
 class BreakerFixture {
@@ -111,7 +98,7 @@ class BreakerFixture {
     ManualClock clock_;
     std::unique_ptr<PluginLoader> loader_;
     std::unique_ptr<PluginSet> plugins_;
-    ManualExecutor executor_;
+    test::ManualExecutor executor_;
     std::unique_ptr<WarmupEngine> engine_;
     warmup_model_index model_ = WARMUP_NO_MODEL;
 };

@@ -8,18 +8,10 @@
 // Breaker: open after 5 consecutive failures, cool-down 30 s. Loads complete only when the test says so.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
-#include "core/catalog.hpp"
-#include "core/clock.hpp"
-#include "engine/warmup_engine.hpp"
-#include "loader/plugin_loader.hpp"
-#include "runtime/plugin_set.hpp"
-#include "test_support.hpp"
+#include "manual_engine.hpp"
 
 namespace warmup::host {
 namespace {
@@ -27,103 +19,35 @@ namespace {
 constexpr int64_t kCooldownMs = 30'000;
 constexpr int kModels = 10;
 
-class ManualExecutor final : public LoadExecutor {
+/// The engine of this file's tests, with the flaky queue configured by `queue_params`.
+class QueueFallbackFixture : public test::ManualEngine {
   public:
-    void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms) override {
-        started.push_back({model, ticket});
-    }
-    void start_unload(warmup_model_index, warmup_time_ms) override {}
-    struct Started {
-        warmup_model_index model;
-        uint64_t ticket;
-    };
-    std::vector<Started> started;
-};
+    explicit QueueFallbackFixture(const std::string& queue_params) : ManualEngine(setup(queue_params)) {}
 
-class QueueFallbackFixture {
-  public:
-    explicit QueueFallbackFixture(const std::string& queue_params) : dir_("warmup-queue-fallback-test") {
-        const auto file = dir_.path() / "queue.yaml";
-        std::ofstream yaml(file);
-        yaml << "log_level: error\n"
-             << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\", \"" << WARMUP_TEST_BAD_PLUGIN_DIR << "\"]\n"
-             << "budgets: {memory_mb: 4096, max_concurrent_warmups: 1}\n"
-             << "components:\n"
-             << "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
-             << "  predictor: {plugin: org.warmup.predictor.keep-alive}\n"
-             << "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
-             << "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
-             << "  resource_policy: {plugin: org.warmup.resource.lru}\n"
-             << "  queue_policy: {plugin: org.warmup.test.flaky-queue, params: " << queue_params << "}\n"
-             << "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
-             << "  backend: {plugin: org.warmup.backend.sim}\n"
-             << "catalog:\n";
-        for (int i = 0; i < kModels; ++i) yaml << "  - {model: m" << i << ", memory_mb: 100, load_ms: 1000}\n";
-        yaml.close();
-        config_ = load_config_file(file, {});
-        catalog_ = std::make_unique<Catalog>(config_.catalog);
-        loader_ = std::make_unique<PluginLoader>(config_.plugin_dirs);
-        plugins_ = PluginSet::create(config_.components, config_, *loader_, *catalog_, clock_);
-        EngineOptions options;
-        options.memory_budget_mb = 4096;
-        options.max_concurrent_loads = 1;
-        options.breaker_failures = 5;
-        options.breaker_cooldown_ms = kCooldownMs;
-        engine_ = std::make_unique<WarmupEngine>(plugins_->component_set(), executor_, *catalog_, options);
-    }
-
-    /// One request for model `index` at t_ms; its load is not completed.
-    void request(int index, int64_t t_ms) {
-        clock_.set(t_ms);
-        warmup_usage_event event{};
-        event.ts_ms = t_ms;
-        event.model = model(index);
-        event.count = 1;
-        engine_->run_timers(t_ms);
-        engine_->on_events(std::span<const warmup_usage_event>(&event, 1), t_ms);
-    }
-
-    /// Completes the running load at t_ms (one load runs at a time: the oldest started one not yet completed).
-    void complete_running_load(int64_t t_ms) {
-        ASSERT_LT(completed_, executor_.started.size()) << "no load is running";
-        clock_.set(t_ms);
-        const auto load = executor_.started[completed_++];
-        engine_->on_load_finished(load.model, load.ticket, true, 1000, 0, t_ms);
-    }
-
-    /// Completes loads one after another, 1 s apart from t_ms, until none runs.
-    void complete_all_loads(int64_t t_ms) {
-        for (; completed_ < executor_.started.size(); t_ms += 1000) complete_running_load(t_ms);
-    }
-
-    /// Started loads so far, as catalog indexes in start order.
+    void request(int index, int64_t t_ms) { ManualEngine::request("m" + std::to_string(index), t_ms); }
+    void complete_running_load(int64_t t_ms) { complete_next_load(t_ms); }
+    /// Started loads as model numbers, in start order.
     [[nodiscard]] std::vector<int> started() const {
-        std::vector<int> order;
-        for (const auto& load : executor_.started) order.push_back(static_cast<int>(load.model) - first_model());
-        return order;
+        std::vector<int> numbers;
+        for (const std::string& name : ManualEngine::started()) numbers.push_back(std::stoi(name.substr(1)));
+        return numbers;
     }
-    [[nodiscard]] uint64_t queue_errors() const {
-        const auto& errors = engine_->component_errors();
-        const auto found = errors.find(engine_->component_label(ComponentKind::Queue));
-        return found == errors.end() ? 0 : found->second.errors;
-    }
-    [[nodiscard]] const CircuitStatus& breaker() const { return engine_->circuit(ComponentKind::Queue); }
-    [[nodiscard]] CircuitState state() const { return engine_->circuit_state(ComponentKind::Queue); }
-    WarmupEngine& engine() { return *engine_; }
+    [[nodiscard]] uint64_t queue_errors() const { return errors(ComponentKind::Queue); }
+    [[nodiscard]] const CircuitStatus& breaker() { return engine().circuit(ComponentKind::Queue); }
+    [[nodiscard]] CircuitState state() { return engine().circuit_state(ComponentKind::Queue); }
 
   private:
-    warmup_model_index model(int index) const { return *catalog_->resolve("m" + std::to_string(index)); }
-    int first_model() const { return static_cast<int>(model(0)); }
-
-    warmup::test::TempDir dir_;
-    Config config_;
-    std::unique_ptr<Catalog> catalog_;
-    ManualClock clock_;
-    std::unique_ptr<PluginLoader> loader_;
-    std::unique_ptr<PluginSet> plugins_;
-    ManualExecutor executor_;
-    std::unique_ptr<WarmupEngine> engine_;
-    std::size_t completed_ = 0;  // loads completed so far (a prefix of executor_.started)
+    static test::ManualEngineSetup setup(const std::string& queue_params) {
+        test::ManualEngineSetup setup;
+        setup.components["queue_policy"] = "{plugin: org.warmup.test.flaky-queue, params: " + queue_params + "}";
+        for (int i = 0; i < kModels; ++i)
+            setup.catalog.push_back("{model: m" + std::to_string(i) + ", memory_mb: 100, load_ms: 1000}");
+        setup.options.memory_budget_mb = 4096;
+        setup.options.max_concurrent_loads = 1;
+        setup.options.breaker_failures = 5;
+        setup.options.breaker_cooldown_ms = kCooldownMs;
+        return setup;
+    }
 };
 
 TEST(QueueFallback, AHealthyPluginDecidesTheOrder) {

@@ -1,0 +1,92 @@
+// The engine's checks on what plugins and the catalog hand it: a performance model answering NaN, infinite or
+// negative figures (org.warmup.test.garbage-performance from build/tests/bad-plugins) and a model larger than the
+// whole memory budget. Neither may block loads or charge the budget nonsense.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "manual_engine.hpp"
+
+namespace warmup::host {
+namespace {
+
+test::ManualEngineSetup two_models_with_performance(const std::string& performance) {
+    test::ManualEngineSetup setup;
+    setup.components["performance_model"] = performance;
+    setup.catalog = {"{model: a, memory_mb: 1000, load_ms: 1000}", "{model: b, memory_mb: 1500, load_ms: 1000}"};
+    setup.options.memory_budget_mb = 4096;
+    setup.options.max_concurrent_loads = 2;
+    setup.options.breaker_failures = 5;
+    return setup;
+}
+
+class GarbageEstimate : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GarbageEstimate, CountsAsAFailureAndTheCatalogFiguresAreCharged) {
+    test::ManualEngine engine(
+        two_models_with_performance("{plugin: org.warmup.test.garbage-performance, params: "
+                                    "{answer: " +
+                                    GetParam() + "}}"));
+    // Each request for an absent model asks for two estimates (planning, then the queued load's size): 2 failures.
+    engine.request("a", 0);
+    EXPECT_EQ(engine.errors(ComponentKind::Performance), 2u);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a"})) << "the load goes on with the catalog's size";
+    EXPECT_DOUBLE_EQ(engine.engine().used_mb(), 1000.0);
+
+    engine.request("b", 1);
+    EXPECT_EQ(engine.errors(ComponentKind::Performance), 4u);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b"}));
+    EXPECT_DOUBLE_EQ(engine.engine().used_mb(), 2500.0);
+    EXPECT_EQ(engine.engine().circuit_state(ComponentKind::Performance), CircuitState::Closed);
+
+    engine.request("a", 2);  // still loading: plans once more, the fifth bad answer in a row opens the circuit
+    EXPECT_EQ(engine.errors(ComponentKind::Performance), 5u);
+    EXPECT_EQ(engine.engine().circuit_state(ComponentKind::Performance), CircuitState::Open);
+    const std::string& error = engine.engine().circuit(ComponentKind::Performance).last_error;
+    EXPECT_NE(error.find("INVALID_ARGUMENT"), std::string::npos) << error;
+
+    engine.complete_all_loads(1000);
+    EXPECT_EQ(engine.engine().counters().loads_succeeded, 2u);
+    EXPECT_EQ(engine.engine().counters().failed_requests, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Answers, GarbageEstimate, ::testing::Values("nan", "infinite", "negative"));
+
+TEST(GarbageEstimate, ValidAnswersBeforeTheGarbageAreNotFailures) {
+    // The first two estimates are fine (0 MiB: "no estimate, use the catalog"), the next ones are NaN.
+    test::ManualEngine engine(two_models_with_performance(
+        "{plugin: org.warmup.test.garbage-performance, params: {answer: nan, good_calls: 2}}"));
+    engine.request("a", 0);
+    EXPECT_EQ(engine.errors(ComponentKind::Performance), 0u);
+    engine.request("b", 1);
+    EXPECT_EQ(engine.errors(ComponentKind::Performance), 2u);
+    EXPECT_DOUBLE_EQ(engine.engine().used_mb(), 2500.0);
+}
+
+TEST(OversizedModel, ADemandLoadLargerThanTheBudgetIsGivenUpAndBlocksNothing) {
+    test::ManualEngineSetup setup;
+    setup.catalog = {"{model: huge, memory_mb: 5000, load_ms: 1000}", "{model: small, memory_mb: 100, load_ms: 1000}"};
+    setup.options.memory_budget_mb = 4096;
+    setup.options.max_concurrent_loads = 1;
+    test::ManualEngine engine(setup);
+
+    engine.request("huge", 0);
+    EXPECT_TRUE(engine.started().empty());
+    EXPECT_EQ(engine.engine().counters().loads_given_up, 1u);
+    EXPECT_EQ(engine.engine().counters().failed_requests, 1u);
+    EXPECT_EQ(engine.engine().memory_waiters(), 0u) << "it must not wait for memory that can never be freed";
+    EXPECT_EQ(engine.engine().model_status(engine.model("huge")).residency, WARMUP_RESIDENCY_ABSENT);
+
+    engine.request("small", 1);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"small"})) << "nothing blocks the next demand load";
+
+    engine.complete_next_load(1001);
+    engine.request("huge", 2000);  // every request for it fails the same way; nothing is charged
+    EXPECT_EQ(engine.engine().counters().loads_given_up, 2u);
+    EXPECT_EQ(engine.engine().counters().failed_requests, 2u);
+    EXPECT_DOUBLE_EQ(engine.engine().used_mb(), 100.0);
+}
+
+}  // namespace
+}  // namespace warmup::host
