@@ -1,0 +1,275 @@
+// warmupctl — the operator's command line: validate a configuration, inspect plugin libraries, operate a daemon.
+//
+//   warmupctl validate [--config FILE]        load the YAML and create every plugin it names, as warmupd would at start
+//                                             (components and experiment arms; no model is loaded, no port is bound)
+//   warmupctl inspect PATH...                 what each plugin library declares (id, version, kind, ABI, SHA-256);
+//                                             a folder is scanned for *.so
+//   warmupctl [--url URL] [--token-env NAME] COMMAND
+//       status | health | plugins | predictions | experiments | metrics          (GET)
+//       emergency-stop | reset-to-safe | reload | rollback | reset-data-collection | restart-workers     (POST)
+//       backup [NAME] | restore [NAME]                                            (POST, optional backup name)
+//       send-events FILE                                                          (POST the NDJSON file; - = stdin)
+//
+// The bearer token for a daemon bound beyond loopback is read from the environment variable --token-env names
+// (default WARMUP_ACCESS_TOKEN, the daemon's default), never from the command line (it would show in `ps`).
+//
+// Exit status: 0 on success; 1 when the daemon cannot be reached or answers with an error (its JSON answer is
+// printed); 2 when a configuration or a plugin is refused (the message names file:line:col or the library).
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/catalog.hpp"
+#include "core/clock.hpp"
+#include "core/paths.hpp"
+#include "loader/plugin_library.hpp"
+#include "loader/plugin_loader.hpp"
+#include "runtime/plugin_set.hpp"
+
+namespace warmup::host {
+extern const std::string_view embedded_default_config;
+}
+
+namespace {
+
+using namespace warmup::host;
+namespace fs = std::filesystem;
+
+constexpr int kExitOk = 0;
+constexpr int kExitDaemonError = 1;
+constexpr int kExitRefused = 2;
+
+// --- validate --------------------------------------------------------------------------------------------------
+
+/// Prints one created plugin set as "slot  id@version  file  sha256-prefix".
+void print_plugin_set(const PluginSet& plugins, const std::string& heading) {
+    std::cout << heading << "\n";
+    for (const ComponentSlot slot : kAllSlots) {
+        const PluginLibrary& library = plugins.at(slot)->library();
+        std::cout << "  " << std::left << std::setw(18) << slot_key(slot) << " " << std::setw(44)
+                  << (library.id() + "@" + library.version()) << " " << library.file().string() << "  sha256 "
+                  << library.sha256().substr(0, 12) << "\n";
+    }
+}
+
+int validate(const std::string& config_file) {
+    try {
+        const Config config = config_file.empty() ? load_config_text(embedded_default_config, "<embedded default.yaml>",
+                                                                     fs::current_path(), executable_dir())
+                                                  : load_config_file(config_file, executable_dir());
+        Catalog catalog(config.catalog);
+        PluginLoader loader(config.plugin_dirs);
+        SystemClock clock;
+        const auto control = PluginSet::create(config.components, config, loader, catalog, clock);
+        print_plugin_set(*control, config.display_name + ": components");
+        for (const Arm& arm : config.arms) {
+            if (!arm.yardstick.empty()) {
+                std::cout << "arm " << arm.name << ": yardstick " << arm.yardstick << " (no plugins)\n";
+                continue;
+            }
+            const auto arm_plugins = PluginSet::create(arm.components, config, loader, catalog, clock, control.get(),
+                                                       /*allow_loaded_ids=*/true);
+            print_plugin_set(*arm_plugins, "arm " + arm.name + (arm.shadow ? " (shadow)" : ""));
+        }
+        std::cout << "catalog: " << config.catalog.size() << " entries; budget " << config.memory_budget.describe()
+                  << ", " << config.max_concurrent_warmups << " concurrent warm-ups\n";
+        // Not an error (the catalog may serve several hosts), but every request for such a model fails.
+        for (const CatalogEntry& entry : config.catalog)
+            if (!config.memory_budget.is_relative() && entry.memory_mb > config.memory_budget.absolute_mb)
+                std::cout << "warning: catalog entry '" << entry.pattern << "' needs " << entry.memory_mb
+                          << " MiB, more than the whole budget (" << config.memory_budget.absolute_mb
+                          << " MiB): its requests will fail with MODEL_LOAD_ERROR\n";
+        std::cout << "OK\n";
+        return kExitOk;
+    } catch (const ConfigError& error) {
+        std::cerr << "warmupctl: CONFIG_ERROR " << error.what() << "\n";
+    } catch (const StartupError& error) {
+        std::cerr << "warmupctl: PLUGIN_LOAD_ERROR " << error.what() << "\n";
+    } catch (const std::exception& error) {
+        std::cerr << "warmupctl: " << error.what() << "\n";
+    }
+    return kExitRefused;
+}
+
+// --- inspect ---------------------------------------------------------------------------------------------------
+
+/// Prints what one library declares, or why the host would refuse it. True when it would load.
+bool inspect_file(const fs::path& file) {
+    try {
+        require_safe_plugin_path(file);
+        const auto library = PluginLibrary::open(file, file, sha256_of_file(file));
+        const warmup_plugin_descriptor& descriptor = library->descriptor();
+        std::cout << file.string() << "\n"
+                  << "  id           " << library->id() << "\n"
+                  << "  version      " << library->version() << "\n"
+                  << "  kind         " << kind_name(descriptor.kind) << "\n"
+                  << "  abi          " << descriptor.abi.major << "." << descriptor.abi.minor
+                  << " (this host: " << WARMUP_ABI_MAJOR << "." << WARMUP_ABI_MINOR << ")\n"
+                  << "  description  " << (descriptor.description != nullptr ? descriptor.description : "") << "\n"
+                  << "  sha256       " << library->sha256() << "\n";
+        return true;
+    } catch (const std::exception& error) {
+        std::cerr << "warmupctl: PLUGIN_LOAD_ERROR " << error.what() << "\n";
+        return false;
+    }
+}
+
+int inspect(const std::vector<std::string>& paths) {
+    bool all_loadable = true;
+    for (const std::string& path : paths) {
+        std::error_code error;
+        if (fs::is_directory(path, error)) {
+            std::vector<fs::path> libraries;
+            for (const auto& entry : fs::directory_iterator(path))
+                if (entry.path().extension() == ".so") libraries.push_back(entry.path());
+            std::sort(libraries.begin(), libraries.end());
+            for (const fs::path& library : libraries) all_loadable = inspect_file(library) && all_loadable;
+        } else {
+            all_loadable = inspect_file(path) && all_loadable;
+        }
+    }
+    return all_loadable ? kExitOk : kExitRefused;
+}
+
+// --- operate ---------------------------------------------------------------------------------------------------
+
+/// One HTTP exchange with the daemon; prints the answer (JSON pretty-printed) and maps the status to an exit code.
+class DaemonClient {
+  public:
+    DaemonClient(const std::string& url, const std::string& token_env) : client_(url) {
+        client_.set_connection_timeout(5);
+        client_.set_read_timeout(60);  // a backup or restore writes and fsyncs files
+        if (const char* token = std::getenv(token_env.c_str()); token != nullptr && *token != '\0')
+            client_.set_bearer_token_auth(token);
+    }
+
+    int get(const std::string& path) { return report(client_.Get(path)); }
+
+    int post(const std::string& path, const std::string& body = "{}", const std::string& type = "application/json") {
+        return report(client_.Post(path, body, type));
+    }
+
+  private:
+    int report(const httplib::Result& result) {
+        if (!result) {
+            std::cerr << "warmupctl: cannot reach the daemon: " << httplib::to_string(result.error()) << "\n";
+            return kExitDaemonError;
+        }
+        const std::string& body = result->body;
+        const nlohmann::json parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+        (result->status < 400 ? std::cout : std::cerr)
+            << (parsed.is_discarded() ? body : parsed.dump(2) + "\n") << std::flush;
+        if (result->status >= 400) {
+            std::cerr << "warmupctl: the daemon answered HTTP " << result->status << "\n";
+            return kExitDaemonError;
+        }
+        return kExitOk;
+    }
+
+    httplib::Client client_;
+};
+
+std::string named_body(const std::optional<std::string>& name) {
+    return name ? nlohmann::json{{"name", *name}}.dump() : std::string("{}");
+}
+
+std::optional<std::string> read_events(const std::string& file) {
+    if (file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    spdlog::set_level(spdlog::level::warn);  // the loader's info lines are noise here; warnings and errors stay
+    CLI::App app{"warmupctl: validate configurations, inspect plugins, operate a running warmupd"};
+    app.require_subcommand(1);
+    std::string url = "http://127.0.0.1:3000";
+    std::string token_env = "WARMUP_ACCESS_TOKEN";
+    app.add_option("--url", url, "the daemon's address")->capture_default_str();
+    app.add_option("--token-env", token_env, "environment variable holding the bearer token")->capture_default_str();
+
+    std::string config_file;
+    auto* validate_command = app.add_subcommand("validate", "load a configuration and create every plugin it names");
+    validate_command->add_option("--config", config_file, "YAML file (default: the embedded configs/default.yaml)");
+
+    std::vector<std::string> inspect_paths;
+    auto* inspect_command =
+        app.add_subcommand("inspect", "show what plugin libraries declare, or why they are refused");
+    inspect_command->add_option("paths", inspect_paths, "plugin .so files or folders")->required();
+
+    struct Endpoint {
+        const char* command;
+        const char* method;
+        const char* path;
+        const char* help;
+    };
+    static constexpr Endpoint kEndpoints[] = {
+        {"status", "GET", "/api/warmup/status", "budget, memory, warm/loading/queued models, counters"},
+        {"health", "GET", "/api/warmup/health/components", "each component: ok, degraded or open circuit"},
+        {"plugins", "GET", "/api/warmup/plugins", "loaded plugins per slot"},
+        {"predictions", "GET", "/api/warmup/predictions", "per model: use probability, next arrival, plans"},
+        {"experiments", "GET", "/api/warmup/experiments", "per arm figures"},
+        {"metrics", "GET", "/metrics", "Prometheus text"},
+        {"emergency-stop", "POST", "/api/warmup/emergency-stop", "no new warm-ups; queued ones cancelled"},
+        {"reset-to-safe", "POST", "/api/warmup/reset-to-safe", "leave emergency mode on the safe configuration"},
+        {"reload", "POST", "/api/warmup/config/reload", "re-read the config file and hot-swap what changed"},
+        {"rollback", "POST", "/api/warmup/config/rollback", "return to the configuration before the last reload"},
+        {"reset-data-collection", "POST", "/api/warmup/reset-data-collection", "forget the learned patterns"},
+        {"restart-workers", "POST", "/api/warmup/queue/restart-workers", "replace stuck warm-up workers"},
+    };
+    std::vector<std::pair<const Endpoint*, CLI::App*>> endpoint_commands;
+    for (const Endpoint& endpoint : kEndpoints)
+        endpoint_commands.emplace_back(&endpoint, app.add_subcommand(endpoint.command, endpoint.help));
+
+    std::optional<std::string> backup_name;
+    std::optional<std::string> restore_name;
+    auto* backup_command = app.add_subcommand("backup", "write the learned state to a named backup");
+    backup_command->add_option("name", backup_name, "backup name (default: a time stamp)");
+    auto* restore_command = app.add_subcommand("restore", "restore a backup (default: the newest)");
+    restore_command->add_option("name", restore_name, "backup name");
+
+    std::string events_file;
+    auto* send_command = app.add_subcommand("send-events", "POST an NDJSON file of usage events");
+    send_command->add_option("file", events_file, "NDJSON file, or - for stdin")->required();
+
+    CLI11_PARSE(app, argc, argv);
+
+    if (*validate_command) return validate(config_file);
+    if (*inspect_command) return inspect(inspect_paths);
+
+    DaemonClient daemon(url, token_env);
+    for (const auto& [endpoint, command] : endpoint_commands) {
+        if (!*command) continue;
+        return std::string_view(endpoint->method) == "GET" ? daemon.get(endpoint->path) : daemon.post(endpoint->path);
+    }
+    if (*backup_command) return daemon.post("/api/warmup/backup-state", named_body(backup_name));
+    if (*restore_command) return daemon.post("/api/warmup/restore-state", named_body(restore_name));
+    if (*send_command) {
+        const std::optional<std::string> body = read_events(events_file);
+        if (!body) {
+            std::cerr << "warmupctl: cannot read " << events_file << "\n";
+            return kExitRefused;
+        }
+        return daemon.post("/api/warmup/events", *body, "application/x-ndjson");
+    }
+    return kExitRefused;  // unreachable: CLI11 requires one subcommand
+}

@@ -1,0 +1,144 @@
+// warmupctl as an operator runs it: validate (the embedded default, a config with a bad plugin parameter), inspect
+// (a good library, one built for another ABI major) and the operations against a real warmupd on an ephemeral port.
+// Each run is a child process (build/bin/warmupctl); assertions are on its exit status and output.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using warmup::test::Daemon;
+using warmup::test::TempDir;
+
+struct CtlRun {
+    int exit_code = -1;
+    std::string output;  // stdout and stderr, interleaved as written
+};
+
+/// Runs build/bin/warmupctl with `args` to completion.
+CtlRun warmupctl(const std::vector<std::string>& args) {
+    Daemon process(args, Daemon::Capture::StdoutAndStderr, "warmupctl");
+    const auto status = process.wait_exit(30s);
+    EXPECT_TRUE(status.has_value()) << "warmupctl did not exit";
+    EXPECT_TRUE(process.wait_for_log_end(10s));
+    CtlRun run;
+    run.output = process.log();
+    if (status && status->exited) run.exit_code = status->code;
+    return run;
+}
+
+std::string plugin_file(const std::string& name) { return std::string(WARMUP_TEST_PLUGIN_DIR) + "/" + name; }
+
+/// A complete configuration whose predictor has the parameter line `predictor_params` (written on line 8).
+std::string config_with_predictor_params(const std::string& predictor_params) {
+    return std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR +
+           "\"]\n"
+           "budgets: {memory_mb: 4096}\n"
+           "components:\n"
+           "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+           "  predictor:\n"
+           "    plugin: org.warmup.predictor.idle-histogram\n"
+           "    params:\n"
+           "      " +
+           predictor_params +
+           "\n"
+           "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+           "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
+           "  resource_policy: {plugin: org.warmup.resource.lru}\n"
+           "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+           "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+           "  backend: {plugin: org.warmup.backend.sim}\n"
+           "catalog:\n"
+           "  - {model: small, memory_mb: 100, load_ms: 10}\n"
+           "  - {model: huge, memory_mb: 5000, load_ms: 10}\n";
+}
+
+TEST(WarmupctlValidate, TheEmbeddedDefaultIsValidAndEveryComponentIsListed) {
+    const CtlRun run = warmupctl({"validate"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_NE(run.output.find("predictor          org.warmup.predictor.idle-histogram@"), std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("backend            org.warmup.backend.sim@"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("'qwen2:72b' needs 41000 MiB, more than the whole budget (16384 MiB)"), std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("\nOK\n"), std::string::npos) << run.output;
+}
+
+TEST(WarmupctlValidate, AnUnknownPluginParameterIsRefusedWithFileLineColumnAndKeyPath) {
+    TempDir dir("warmupctl-validate");
+    const auto file = dir.path() / "bad.yaml";
+    std::ofstream(file) << config_with_predictor_params("min_sampels: 5");
+    const CtlRun run = warmupctl({"validate", "--config", file.string()});
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find(file.string() + ":8:7: components.predictor.params.min_sampels"), std::string::npos)
+        << run.output;
+    EXPECT_EQ(run.output.find("\nOK\n"), std::string::npos) << run.output;
+}
+
+TEST(WarmupctlInspect, ShowsWhatALibraryDeclares) {
+    const CtlRun run = warmupctl({"inspect", plugin_file("keep_alive_predictor.so")});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_NE(run.output.find("id           org.warmup.predictor.keep-alive\n"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("kind         predictor\n"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("abi          1.0 (this host: 1.0)"), std::string::npos) << run.output;
+}
+
+TEST(WarmupctlInspect, ALibraryForAnotherAbiMajorIsRefusedNamingBothVersions) {
+    const std::string file = std::string(WARMUP_TEST_BAD_PLUGIN_DIR) + "/abi_major_2.so";
+    const CtlRun run = warmupctl({"inspect", file});
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find(file), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("built for plugin ABI 2.0, this host speaks ABI 1.0"), std::string::npos) << run.output;
+}
+
+TEST(WarmupctlOperate, AnUnreachableDaemonExitsWithStatus1) {
+    const CtlRun run = warmupctl({"--url", "http://127.0.0.1:1", "status"});
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_NE(run.output.find("cannot reach the daemon"), std::string::npos) << run.output;
+}
+
+TEST(WarmupctlOperate, DrivesARunningDaemon) {
+    TempDir dir("warmupctl-operate");
+    const auto config = dir.path() / "daemon.yaml";
+    std::ofstream(config) << config_with_predictor_params("min_samples: 5") << "state: {enabled: true, dir: \""
+                          << (dir.path() / "state").string() << "\"}\n";
+    Daemon daemon({"--config", config.string(), "--port", "0"});
+    const int port = daemon.wait_until_listening();
+    ASSERT_GT(port, 0) << daemon.log();
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+
+    // Events: the good line is kept, the bad one is named (HTTP 400 -> exit 1, the answer printed).
+    const auto events = dir.path() / "events.ndjson";
+    std::ofstream(events) << "{\"model\": \"small\"}\n{\"model\": \"nobody\"}\n";
+    const CtlRun sent = warmupctl({"--url", url, "send-events", events.string()});
+    EXPECT_EQ(sent.exit_code, 1) << sent.output;
+    EXPECT_NE(sent.output.find("unknown model 'nobody'"), std::string::npos) << sent.output;
+    EXPECT_NE(sent.output.find("\"accepted\": 1"), std::string::npos) << sent.output;
+
+    const CtlRun stop = warmupctl({"--url", url, "emergency-stop"});
+    EXPECT_EQ(stop.exit_code, 0) << stop.output;
+    const CtlRun status = warmupctl({"--url", url, "status"});
+    EXPECT_EQ(status.exit_code, 0) << status.output;
+    EXPECT_NE(status.output.find("\"emergency_stop\": true"), std::string::npos) << status.output;
+
+    const CtlRun health = warmupctl({"--url", url, "health"});
+    EXPECT_EQ(health.exit_code, 0) << health.output;
+    EXPECT_NE(health.output.find("org.warmup.predictor.idle-histogram"), std::string::npos) << health.output;
+
+    const CtlRun backup = warmupctl({"--url", url, "backup", "nightly"});
+    EXPECT_EQ(backup.exit_code, 0) << backup.output;
+    EXPECT_NE(backup.output.find("nightly"), std::string::npos) << backup.output;
+    const CtlRun restore = warmupctl({"--url", url, "restore", "nightly"});
+    EXPECT_EQ(restore.exit_code, 0) << restore.output;
+    const CtlRun missing = warmupctl({"--url", url, "restore", "no-such-backup"});
+    EXPECT_EQ(missing.exit_code, 1) << missing.output;
+    EXPECT_NE(missing.output.find("HTTP 404"), std::string::npos) << missing.output;
+}
+
+}  // namespace
