@@ -131,11 +131,15 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
         builder.body().is_array = true;
         const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
         if (parsed.is_discarded()) {
-            // Fall back to reporting the parse error itself, with its byte offset.
+            // Parse again with exceptions to report why: a syntax error with its byte offset, or another refusal
+            // of the parser (a number beyond double's range, such as 1e400, is out_of_range, not a parse_error).
             try {
                 [[maybe_unused]] const json ignored = json::parse(text);
+                builder.reject(0, "malformed JSON array");
             } catch (const json::parse_error& error) {
                 builder.reject(0, fmt::format("malformed JSON array at byte {}: {}", error.byte, error.what()));
+            } catch (const json::exception& error) {
+                builder.reject(0, fmt::format("malformed JSON array: {}", error.what()));
             }
             return builder.finish();
         }

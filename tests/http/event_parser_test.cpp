@@ -211,6 +211,24 @@ TEST(EventParser, MalformedJsonArrayIsOneRefusalAtPositionZeroWithTheByteOffset)
     EXPECT_EQ(body.rejected[0].reason.rfind("malformed JSON array at byte 18: ", 0), 0u) << body.rejected[0].reason;
 }
 
+TEST(EventParser, ANumberBeyondDoubleRangeRefusesTheArrayAndOnlyItsLineInNdjson) {
+    // 1e400 overflows a double: nlohmann's parser refuses it with out_of_range (not parse_error); it used to escape
+    // as an exception (found by the event-parser fuzzer).
+    const ParsedBody array = parse_events_body(R"([{"model": "a", "count": 1e400}])");
+    EXPECT_TRUE(array.events.empty());
+    ASSERT_EQ(array.rejected.size(), 1u);
+    EXPECT_EQ(array.rejected[0].position, 0u);
+    EXPECT_EQ(array.rejected[0].reason.rfind("malformed JSON array: ", 0), 0u) << array.rejected[0].reason;
+    EXPECT_NE(array.rejected[0].reason.find("number overflow"), std::string::npos) << array.rejected[0].reason;
+
+    const ParsedBody lines = parse_events_body("{\"model\": \"a\", \"ts_ms\": 1e400}\n{\"model\": \"b\"}\n");
+    ASSERT_EQ(lines.events.size(), 1u);
+    EXPECT_EQ(lines.events[0].model, "b");
+    ASSERT_EQ(lines.rejected.size(), 1u);
+    EXPECT_EQ(lines.rejected[0].position, 1u);
+    EXPECT_EQ(lines.rejected[0].reason, "malformed JSON");
+}
+
 TEST(EventParser, UnterminatedJsonArrayIsRefused) {
     const ParsedBody body = parse_events_body(R"([{"model": "a"},)");
     EXPECT_TRUE(body.is_array);
