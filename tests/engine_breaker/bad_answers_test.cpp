@@ -88,5 +88,28 @@ TEST(OversizedModel, ADemandLoadLargerThanTheBudgetIsGivenUpAndBlocksNothing) {
     EXPECT_DOUBLE_EQ(engine.engine().used_mb(), 100.0);
 }
 
+TEST(OversizedModel, ADemandLoadWaitingForMemoryIsGivenUpWhenTheBudgetShrinksBelowIt) {
+    test::ManualEngineSetup setup;
+    setup.catalog = {"{model: a, memory_mb: 3000, load_ms: 1000}", "{model: b, memory_mb: 2000, load_ms: 1000}",
+                     "{model: c, memory_mb: 500, load_ms: 1000}"};
+    setup.options.memory_budget_mb = 4096;
+    setup.options.max_concurrent_loads = 2;
+    test::ManualEngine engine(setup);
+
+    engine.request("a", 0);
+    engine.request("b", 1);  // 3000 + 2000 > 4096 and a loading model cannot be evicted: b waits for memory
+    ASSERT_EQ(engine.engine().memory_waiters(), 1u);
+    engine.engine().set_memory_budget_mb(1500);  // a reload (or reset-to-safe) shrinks the budget below b's need
+
+    engine.complete_next_load(1000);  // a is ready; the next dispatch finds b can never fit
+    EXPECT_EQ(engine.engine().memory_waiters(), 0u);
+    EXPECT_EQ(engine.engine().counters().loads_given_up, 1u);
+    EXPECT_EQ(engine.engine().counters().failed_requests, 1u);
+    EXPECT_EQ(engine.engine().model_status(engine.model("b")).residency, WARMUP_RESIDENCY_ABSENT);
+
+    engine.request("c", 2000);  // nothing blocks the demand loads behind it: c evicts a and starts
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "c"}));
+}
+
 }  // namespace
 }  // namespace warmup::host
