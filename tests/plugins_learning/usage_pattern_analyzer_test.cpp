@@ -157,6 +157,46 @@ TEST(UsagePatternAnalyzer, FollowerTableStaysBoundedAndKeepsTheHeavyFollower) {
     EXPECT_FLOAT_EQ(pattern.followers[0].share, 10.0f / 18.0f);  // 10 of 18 arrivals, counted exactly
 }
 
+/// The follower models of `pattern`, in the order handed out.
+std::vector<warmup_model_index> follower_models(const warmup_usage_pattern& pattern) {
+    std::vector<warmup_model_index> models;
+    for (uint32_t i = 0; i < pattern.follower_count; ++i) models.push_back(pattern.followers[i].model);
+    return models;
+}
+
+TEST(UsagePatternAnalyzer, FollowersAreOrderedByCountThenModelAsCountsOvertakeAndSlotsAreReplaced) {
+    // The order is kept up to date as counts change (not sorted on each read), so it is read between steps.
+    LearningTestHost host(8);
+    Built<UsagePatternAnalyzer> built(host, "max_followers: 3\nfollow_window_ms: 60000\n");
+    int64_t ts = 0;
+    const auto follow = [&](warmup_model_index follower) {  // leader 0, then `follower` 1 s later; pairs 100 s apart
+        observe(built.plugin, {event(ts += 100'000, 0), event(ts + 1000, follower)});
+    };
+    for (const warmup_model_index follower : {3u, 3u, 1u, 2u}) follow(follower);
+    auto pattern = pattern_of(built.plugin, 0);
+    EXPECT_EQ(follower_models(pattern), (std::vector<warmup_model_index>{3, 1, 2})) << "3 has 2; 1 and 2 tie at 1";
+    EXPECT_FLOAT_EQ(pattern.followers[0].share, 2.0f / 4.0f);
+
+    follow(2);
+    follow(2);  // 2 overtakes: 3 follows, 2 before 3 (2), 1 (1)
+    pattern = pattern_of(built.plugin, 0);
+    EXPECT_EQ(follower_models(pattern), (std::vector<warmup_model_index>{2, 3, 1}));
+    EXPECT_FLOAT_EQ(pattern.followers[0].share, 3.0f / 6.0f);
+
+    follow(4);  // table full: 4 takes the smallest slot (1's, count 1) with count 1 + 1 = 2, tying with 3
+    pattern = pattern_of(built.plugin, 0);
+    EXPECT_EQ(follower_models(pattern), (std::vector<warmup_model_index>{2, 3, 4}));
+    EXPECT_FLOAT_EQ(pattern.followers[2].share, 2.0f / 7.0f);
+
+    // The order is rebuilt on import: a fresh instance hands out the same one, and keeps it as counts change.
+    Built<UsagePatternAnalyzer> imported(host, "max_followers: 3\nfollow_window_ms: 60000\n");
+    imported.plugin.import_state(built.plugin.export_state());
+    EXPECT_EQ(follower_models(pattern_of(imported.plugin, 0)), (std::vector<warmup_model_index>{2, 3, 4}));
+    observe(imported.plugin,
+            {event(ts += 100'000, 0), event(ts + 1000, 4), event(ts += 100'000, 0), event(ts + 1000, 4)});
+    EXPECT_EQ(follower_models(pattern_of(imported.plugin, 0)), (std::vector<warmup_model_index>{4, 2, 3}));
+}
+
 TEST(UsagePatternAnalyzer, ObserveRefusesAModelOutsideTheCatalogAndChangesNothing) {
     LearningTestHost host(2);
     Built<UsagePatternAnalyzer> built(host);

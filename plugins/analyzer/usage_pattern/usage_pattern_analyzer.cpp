@@ -80,6 +80,12 @@ class ByteReader {
 
 [[noreturn]] void corrupt(const std::string& why) { throw sdk::InvalidArgument("usage-pattern state: " + why); }
 
+/// The order of the follower view: larger count first, ties by model index (slots hold distinct models, so this is a
+/// total order and the sorted view is unique).
+bool follows_before(const UsagePatternAnalyzer::FollowerSlot& a, const UsagePatternAnalyzer::FollowerSlot& b) {
+    return a.count != b.count ? a.count > b.count : a.model < b.model;
+}
+
 }  // namespace
 
 UsagePatternAnalyzer::UsagePatternAnalyzer(sdk::Host host, sdk::Params& params) : sdk::PatternAnalyzer(host) {
@@ -110,6 +116,7 @@ void UsagePatternAnalyzer::grow_to(uint32_t model_capacity) {
     state_.follower_slots.resize(models * config_.max_followers);
     calendar_shares_.resize(models * kCalendarSlots, 0.0);
     followers_sorted_.resize(models * config_.max_followers);
+    follower_order_.resize(models * config_.max_followers);
     state_.model_capacity = target;
 }
 
@@ -137,7 +144,7 @@ void UsagePatternAnalyzer::apply(const warmup_usage_event& event) {
     const double count = static_cast<double>(event.count);
     ModelStats& stats = state_.stats[model];
     stats.request_count += event.count;
-    stats.view_stale = true;
+    stats.calendar_stale = true;
 
     // Events arrive sorted, so nearly every one falls into the hour of the previous one: skip the divisions then.
     if (!(ts_ms >= calendar_hour_.start_ms && ts_ms - calendar_hour_.start_ms < kMsPerHour)) {
@@ -180,6 +187,8 @@ void UsagePatternAnalyzer::apply(const warmup_usage_event& event) {
                                  (age_ms == 0 ? 1.0 : std::exp2(-static_cast<double>(age_ms) * ewma_decay_per_ms_));
         stats.first_seen_ms = std::min(stats.first_seen_ms, ts_ms);
     }
+    // A new arrival changes the denominator of this model's follower shares.
+    if (new_arrival) stats.followers_stale = true;
     if (config_.max_followers > 0) note_follow(model, ts_ms, new_arrival);
 }
 
@@ -220,47 +229,70 @@ void UsagePatternAnalyzer::add_follower(warmup_model_index leader, warmup_model_
     // and inherits its count as error, so every count is an over-estimate by at most `error` and memory is k slots.
     FollowerSlot* slots = &state_.follower_slots[std::size_t{leader} * config_.max_followers];
     ModelStats& stats = state_.stats[leader];
-    stats.view_stale = true;
+    stats.followers_stale = true;
     for (uint32_t i = 0; i < stats.followers_used; ++i) {
         if (slots[i].model == follower) {
             slots[i].count += weight;
+            promote_follower(leader, i);
             return;
         }
     }
     if (stats.followers_used < config_.max_followers) {
-        slots[stats.followers_used++] = FollowerSlot{follower, weight, 0};
+        const uint32_t slot = stats.followers_used++;
+        slots[slot] = FollowerSlot{follower, weight, 0};
+        follower_order_[std::size_t{leader} * config_.max_followers + slot] = static_cast<uint8_t>(slot);
+        promote_follower(leader, slot);
         return;
     }
-    FollowerSlot* smallest = slots;
+    uint32_t smallest = 0;  // the first slot with the smallest count, in slot order
     for (uint32_t i = 1; i < stats.followers_used; ++i)
-        if (slots[i].count < smallest->count) smallest = &slots[i];
-    *smallest = FollowerSlot{follower, smallest->count + weight, smallest->count};
+        if (slots[i].count < slots[smallest].count) smallest = i;
+    slots[smallest] = FollowerSlot{follower, slots[smallest].count + weight, slots[smallest].count};
+    promote_follower(leader, smallest);
 }
 
-void UsagePatternAnalyzer::refresh_view(warmup_model_index model) {
+void UsagePatternAnalyzer::promote_follower(warmup_model_index leader, uint32_t slot) {
+    // The slot's count grew (weight >= 1), so every slot ordered after it still belongs after it; only those before
+    // it may now belong behind it. One pass of insertion sort moves it into place: O(k), usually O(1).
+    const FollowerSlot* slots = &state_.follower_slots[std::size_t{leader} * config_.max_followers];
+    uint8_t* order = &follower_order_[std::size_t{leader} * config_.max_followers];
+    uint32_t position = state_.stats[leader].followers_used - 1;
+    while (order[position] != slot) --position;
+    for (; position > 0 && follows_before(slots[order[position]], slots[order[position - 1]]); --position)
+        std::swap(order[position], order[position - 1]);
+}
+
+void UsagePatternAnalyzer::refresh_calendar_view(warmup_model_index model) {
     ModelStats& stats = state_.stats[model];
     const uint64_t* counts = &state_.calendar_counts[std::size_t{model} * kCalendarSlots];
     double* shares = &calendar_shares_[std::size_t{model} * kCalendarSlots];
     // One division, then multiplies: this runs after every observed batch of the model (the replay's hot path).
     const double inverse_total = stats.request_count > 0 ? 1.0 / static_cast<double>(stats.request_count) : 0.0;
-    for (uint32_t i = 0; i < kCalendarSlots; ++i) shares[i] = static_cast<double>(counts[i]) * inverse_total;
+    if (stats.request_count <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        // Every slot count is <= request_count (the 24 hour slots and the 7 day slots each sum to it), so each fits
+        // in int64, whose conversion to double is one instruction (uint64's is a branchy sequence) and rounds the
+        // same way: the shares are bit-identical to the unsigned conversion's.
+        for (uint32_t i = 0; i < kCalendarSlots; ++i)
+            shares[i] = static_cast<double>(static_cast<int64_t>(counts[i])) * inverse_total;
+    } else {
+        for (uint32_t i = 0; i < kCalendarSlots; ++i) shares[i] = static_cast<double>(counts[i]) * inverse_total;
+    }
+    stats.calendar_stale = false;
+}
 
+void UsagePatternAnalyzer::refresh_followers_view(warmup_model_index model) {
+    // The order is maintained by add_follower; the shares change with every new arrival (their denominator).
+    ModelStats& stats = state_.stats[model];
     const FollowerSlot* slots = &state_.follower_slots[std::size_t{model} * config_.max_followers];
+    const uint8_t* order = &follower_order_[std::size_t{model} * config_.max_followers];
     warmup_follower* sorted = &followers_sorted_[std::size_t{model} * config_.max_followers];
     const double arrivals = static_cast<double>(std::max<uint64_t>(stats.arrival_count, 1));
-    // Sort by count, ties by model index so the order is deterministic; k <= kMaxFollowers, no allocation.
-    std::array<const FollowerSlot*, kMaxFollowers> order{};
-    for (uint32_t i = 0; i < stats.followers_used; ++i) order[i] = &slots[i];
-    // Insertion sort: k <= kMaxFollowers and the order barely changes between calls, so it is near-linear.
-    const auto before = [](const FollowerSlot* a, const FollowerSlot* b) {
-        return a->count != b->count ? a->count > b->count : a->model < b->model;
-    };
-    for (uint32_t i = 1; i < stats.followers_used; ++i)
-        for (uint32_t j = i; j > 0 && before(order[j], order[j - 1]); --j) std::swap(order[j], order[j - 1]);
-    for (uint32_t i = 0; i < stats.followers_used; ++i)
-        sorted[i] = warmup_follower{order[i]->model,
-                                    static_cast<float>(std::min(1.0, static_cast<double>(order[i]->count) / arrivals))};
-    stats.view_stale = false;
+    for (uint32_t i = 0; i < stats.followers_used; ++i) {
+        const FollowerSlot& slot = slots[order[i]];
+        sorted[i] =
+            warmup_follower{slot.model, static_cast<float>(std::min(1.0, static_cast<double>(slot.count) / arrivals))};
+    }
+    stats.followers_stale = false;
 }
 
 void UsagePatternAnalyzer::get_pattern(warmup_model_index model, warmup_usage_pattern& out) {
@@ -270,7 +302,8 @@ void UsagePatternAnalyzer::get_pattern(warmup_model_index model, warmup_usage_pa
     pattern.idle_histogram_bins = config_.idle_bins;
     pattern.idle_bin_ms = config_.idle_bin_ms;
     if (model < state_.model_capacity && state_.stats[model].request_count > 0) {
-        if (state_.stats[model].view_stale) refresh_view(model);
+        if (state_.stats[model].calendar_stale) refresh_calendar_view(model);
+        if (state_.stats[model].followers_stale && config_.max_followers > 0) refresh_followers_view(model);
         const ModelStats& stats = state_.stats[model];
         pattern.request_count = stats.request_count;
         pattern.first_seen_ms = stats.first_seen_ms;
@@ -291,18 +324,25 @@ void UsagePatternAnalyzer::get_pattern(warmup_model_index model, warmup_usage_pa
         pattern.hour_of_day = empty_shares_.data();
         pattern.day_of_week = empty_shares_.data() + 24;
     }
-    // Write only what the caller's (possibly older, shorter) struct has room for.
+    // Write only what the caller's (possibly older, shorter) struct has room for. The usual full-size caller gets a
+    // fixed-size copy, which compiles to a few moves instead of a memmove call.
     const uint32_t caller_size = out.struct_size;
-    std::memcpy(&out, &pattern, std::min<std::size_t>(caller_size, sizeof pattern));
-    out.struct_size = std::min<uint32_t>(caller_size, sizeof pattern);
+    if (caller_size >= sizeof pattern) {
+        std::memcpy(&out, &pattern, sizeof pattern);
+    } else {
+        std::memcpy(&out, &pattern, caller_size);
+        out.struct_size = caller_size;
+    }
 }
 
 void UsagePatternAnalyzer::reset() {
     state_ = State{};
     calendar_shares_.clear();
     followers_sorted_.clear();
+    follower_order_.clear();
     calendar_shares_.shrink_to_fit();
     followers_sorted_.shrink_to_fit();
+    follower_order_.shrink_to_fit();
 }
 
 // Format v1 (all integers little-endian):
@@ -471,7 +511,7 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
         stats.followers_used = std::min<uint32_t>(followers, config_.max_followers);
         for (uint32_t i = 0; i < stats.followers_used; ++i)
             next.follower_slots[std::size_t{model} * config_.max_followers + i] = imported_followers[i];
-        stats.view_stale = true;
+        stats.calendar_stale = stats.followers_stale = true;
     }
     next.run_model = in.u32("run model");
     const uint32_t pending = in.u32("pending arrivals");
@@ -485,9 +525,19 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
     // Commit: nothing below can throw except allocation of the derived views, which are rebuilt from scratch.
     std::vector<double> shares(next.stats.size() * kCalendarSlots, 0.0);
     std::vector<warmup_follower> sorted(next.stats.size() * config_.max_followers);
+    std::vector<uint8_t> order(next.stats.size() * config_.max_followers);
+    for (uint32_t model = 0; config_.max_followers > 0 && model < model_count; ++model) {
+        const FollowerSlot* slots = &next.follower_slots[std::size_t{model} * config_.max_followers];
+        uint8_t* model_order = &order[std::size_t{model} * config_.max_followers];
+        const uint32_t used = next.stats[model].followers_used;
+        for (uint32_t i = 0; i < used; ++i) model_order[i] = static_cast<uint8_t>(i);
+        std::sort(model_order, model_order + used,
+                  [slots](uint8_t a, uint8_t b) { return follows_before(slots[a], slots[b]); });
+    }
     state_ = std::move(next);
     calendar_shares_ = std::move(shares);
     followers_sorted_ = std::move(sorted);
+    follower_order_ = std::move(order);
 }
 
 }  // namespace warmup::plugins

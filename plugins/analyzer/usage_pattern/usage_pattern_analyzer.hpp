@@ -3,8 +3,9 @@
 //
 // Threading: every method runs on the host's control thread (the SDK contract for component plugins); no locks.
 // Cost: observe() is O(events) with no allocation in steady state (per-model arrays only grow when a new model index
-// appears; the follow-window buffer keeps its capacity). get_pattern() is O(max_followers + 31) when the model changed
-// since its last get_pattern, O(1) otherwise.
+// appears; the follow-window buffer keeps its capacity; a follower update moves one slot in the kept-sorted follower
+// order, O(max_followers) at worst). get_pattern() is O(31) when the model had events since its last get_pattern,
+// plus O(followers) when it had a new arrival or follower update since; O(1) otherwise.
 #pragma once
 
 #include <cstdint>
@@ -61,12 +62,14 @@ class UsagePatternAnalyzer final : public sdk::PatternAnalyzer {
         uint64_t idle_samples = 0;
         uint64_t idle_out_of_range = 0;
         uint32_t followers_used = 0;
-        bool view_stale = true;  ///< shares / sorted followers need recomputing before the next get_pattern
+        // What get_pattern must recompute before handing out the views. Split because every event changes the
+        // calendar, but only a new arrival (the share denominator) or a follower change the follower view.
+        bool calendar_stale = true;   ///< calendar_shares_ of this model
+        bool followers_stale = true;  ///< followers_sorted_ of this model
     };
 
     static constexpr uint32_t kCalendarSlots = 24 + 7;
-    static constexpr uint32_t kMaxFollowers =
-        64;  ///< upper bound of the max_followers param  ///< hour-of-day counts, then day-of-week counts
+    static constexpr uint32_t kMaxFollowers = 64;  ///< upper bound of the max_followers param (fits follower_order_)
 
     /// Everything learned; one value so import can build a replacement and swap it in only when it is complete.
     struct State {
@@ -88,7 +91,10 @@ class UsagePatternAnalyzer final : public sdk::PatternAnalyzer {
     void note_follow(warmup_model_index model, warmup_time_ms ts_ms, bool new_arrival);
     void drop_run_arrivals_before(warmup_time_ms cutoff_ms);
     void add_follower(warmup_model_index leader, warmup_model_index follower, uint64_t weight);
-    void refresh_view(warmup_model_index model);
+    /// Moves `slot` of `leader` forward in follower_order_ after its count grew (or it was added at the end).
+    void promote_follower(warmup_model_index leader, uint32_t slot);
+    void refresh_calendar_view(warmup_model_index model);
+    void refresh_followers_view(warmup_model_index model);
 
     UsagePatternConfig config_;
     double ewma_decay_per_ms_;   ///< log2 units: weight of an event dt ms old is exp2(-dt * this)
@@ -106,8 +112,11 @@ class UsagePatternAnalyzer final : public sdk::PatternAnalyzer {
     // Read-only views handed out by get_pattern (derived from state_, rebuilt lazily per model).
     std::vector<double> calendar_shares_;            ///< model_capacity * kCalendarSlots
     std::vector<warmup_follower> followers_sorted_;  ///< model_capacity * max_followers
-    std::vector<uint32_t> empty_histogram_;          ///< idle_bins zeros, for never-seen models
-    std::vector<double> empty_shares_;               ///< kCalendarSlots zeros
+    /// model_capacity * max_followers: per model, its used slot indexes ordered by count (descending), then model
+    /// index. Kept sorted by add_follower (a count only grows, so a slot only moves forward): no sort per read.
+    std::vector<uint8_t> follower_order_;
+    std::vector<uint32_t> empty_histogram_;  ///< idle_bins zeros, for never-seen models
+    std::vector<double> empty_shares_;       ///< kCalendarSlots zeros
 };
 
 }  // namespace warmup::plugins

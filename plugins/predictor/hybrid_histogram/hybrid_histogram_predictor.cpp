@@ -135,20 +135,66 @@ void HybridHistogramPredictor::record_gap(ModelState& state, const warmup_usage_
     refresh_forecast(state);
 }
 
+void HybridHistogramPredictor::sync_copy(HistogramCopy& copy, const uint32_t* histogram, uint32_t bins) {
+    const std::size_t blocks = (std::size_t{bins} + kBlockBins - 1) / kBlockBins;
+    if (copy.counts.size() != bins) {
+        // First summary of this model (or a new geometry): take the whole histogram.
+        copy.counts.assign(histogram, histogram + bins);
+        copy.block_totals.assign(blocks, 0);
+        copy.total = copy.sum_of_squares = 0;
+        for (uint32_t i = 0; i < bins; ++i) {
+            const uint64_t count = histogram[i];
+            copy.block_totals[i / kBlockBins] += count;
+            copy.total += count;
+            copy.sum_of_squares += count * count;
+        }
+        return;
+    }
+    // Usually one bin changed. Compare a block at a time (the OR of XORs vectorises) and apply the differences of
+    // the blocks that differ. Unsigned wrap-around is harmless: every aggregate ends equal to its true value modulo
+    // 2^64, and total and block_totals never exceed 2^64 (bins <= 2^32 counts of < 2^32 each).
+    for (std::size_t block = 0; block < blocks; ++block) {
+        const std::size_t begin = block * kBlockBins;
+        const std::size_t end = std::min<std::size_t>(begin + kBlockBins, bins);
+        uint32_t differs = 0;
+        for (std::size_t i = begin; i < end; ++i) differs |= histogram[i] ^ copy.counts[i];
+        if (differs == 0) continue;
+        for (std::size_t i = begin; i < end; ++i) {
+            const uint64_t now = histogram[i];
+            const uint64_t before = copy.counts[i];
+            if (now == before) continue;
+            copy.block_totals[block] += now - before;
+            copy.total += now - before;
+            copy.sum_of_squares += now * now - before * before;
+            copy.counts[i] = static_cast<uint32_t>(now);
+        }
+    }
+}
+
 HybridHistogramPredictor::HistogramSummary HybridHistogramPredictor::summarize(
-    const warmup_usage_pattern& pattern) const {
+    HistogramCopy& copy, const warmup_usage_pattern& pattern) const {
     HistogramSummary summary;
     const uint32_t bins = pattern.idle_histogram == nullptr ? 0 : pattern.idle_histogram_bins;
     if (bins == 0 || pattern.idle_bin_ms == 0) return summary;
 
-    uint64_t total = 0;
-    double sum_of_squares = 0.0;
-    for (uint32_t i = 0; i < bins; ++i) {
-        const uint32_t count = pattern.idle_histogram[i];
-        total += count;
-        sum_of_squares += static_cast<double>(count) * static_cast<double>(count);
-    }
+    sync_copy(copy, pattern.idle_histogram, bins);
+    const uint64_t total = copy.total;
     if (total == 0) return summary;
+
+    // The definition is a double sum over the bins of count^2. When total <= 2^26 every count^2 and every partial
+    // sum is an integer <= total^2 <= 2^52, so each addition of that sum is exact and it equals the integer
+    // sum_of_squares (itself exact: < 2^64), converted exactly: the same bits, without the pass. Beyond that the
+    // rounding of the sequential double sum is reproduced by doing it.
+    constexpr uint64_t kExactSquaresTotal = uint64_t{1} << 26;
+    double sum_of_squares = 0.0;
+    if (total <= kExactSquaresTotal) {
+        sum_of_squares = static_cast<double>(copy.sum_of_squares);
+    } else {
+        for (uint32_t i = 0; i < bins; ++i) {
+            const uint32_t count = pattern.idle_histogram[i];
+            sum_of_squares += static_cast<double>(count) * static_cast<double>(count);
+        }
+    }
 
     // Coefficient of variation of the bin counts (population standard deviation over the mean): high when the idle
     // times concentrate in a few bins, 0 for a flat histogram.
@@ -162,28 +208,29 @@ HybridHistogramPredictor::HistogramSummary HybridHistogramPredictor::summarize(
         const double rank = std::ceil(percentile / 100.0 * static_cast<double>(total));
         return std::max<uint64_t>(1, static_cast<uint64_t>(rank));
     };
-    const uint64_t head_rank = rank_of(head_percentile_);
-    const uint64_t median_rank = rank_of(50.0);
-    const uint64_t tail_rank = rank_of(tail_percentile_);
+    // The first bin whose cumulative count reaches `rank` (bins if none): whole blocks first, then bins.
+    const auto first_bin_reaching = [&copy, bins](uint64_t rank) -> uint32_t {
+        uint64_t cumulative = 0;
+        std::size_t block = 0;
+        while (block < copy.block_totals.size() && cumulative + copy.block_totals[block] < rank)
+            cumulative += copy.block_totals[block++];
+        for (std::size_t i = block * kBlockBins; i < bins; ++i) {
+            cumulative += copy.counts[i];
+            if (cumulative >= rank) return static_cast<uint32_t>(i);
+        }
+        return bins;
+    };
+    const uint32_t head_bin = first_bin_reaching(rank_of(head_percentile_));
+    const uint32_t median_bin = first_bin_reaching(rank_of(50.0));
+    const uint32_t tail_bin = first_bin_reaching(rank_of(tail_percentile_));
+    // A scan that stops at the tail bin (or runs through all bins when the tail is never reached) sees the head and
+    // the median only when they come no later than that.
+    const uint32_t last_scanned_bin = std::min(tail_bin, bins - 1);
     const warmup_time_ms bin_ms = pattern.idle_bin_ms;
-    bool head_found = false;
-    bool median_found = false;
-    uint64_t cumulative = 0;
-    for (uint32_t i = 0; i < bins; ++i) {
-        cumulative += pattern.idle_histogram[i];
-        if (!head_found && cumulative >= head_rank) {
-            summary.head_ms = static_cast<warmup_time_ms>(i) * bin_ms;  // lower edge, as the paper does
-            head_found = true;
-        }
-        if (!median_found && cumulative >= median_rank) {
-            summary.median_ms = static_cast<warmup_time_ms>(i) * bin_ms + bin_ms / 2;
-            median_found = true;
-        }
-        if (cumulative >= tail_rank) {
-            summary.tail_ms = static_cast<warmup_time_ms>(i + 1) * bin_ms;  // upper edge
-            break;
-        }
-    }
+    if (head_bin <= last_scanned_bin) summary.head_ms = static_cast<warmup_time_ms>(head_bin) * bin_ms;  // lower edge
+    if (median_bin <= last_scanned_bin)
+        summary.median_ms = static_cast<warmup_time_ms>(median_bin) * bin_ms + bin_ms / 2;
+    if (tail_bin < bins) summary.tail_ms = static_cast<warmup_time_ms>(tail_bin + 1) * bin_ms;  // upper edge
     return summary;
 }
 
@@ -192,7 +239,7 @@ const HybridHistogramPredictor::HistogramSummary& HybridHistogramPredictor::summ
     if (state.summary_last_seen_ms != pattern.last_seen_ms || state.summary_samples != pattern.idle_samples ||
         state.summary_out_of_range != pattern.idle_out_of_range || state.summary_bins != pattern.idle_histogram_bins ||
         state.summary_bin_ms != pattern.idle_bin_ms) {
-        state.summary = summarize(pattern);
+        state.summary = summarize(state.histogram_copy, pattern);
         state.summary_last_seen_ms = pattern.last_seen_ms;
         state.summary_samples = pattern.idle_samples;
         state.summary_out_of_range = pattern.idle_out_of_range;
@@ -210,14 +257,28 @@ double HybridHistogramPredictor::histogram_p_use(const warmup_usage_pattern& pat
     const double bin_ms = static_cast<double>(pattern.idle_bin_ms);
     const double from_ms = static_cast<double>(std::max<warmup_time_ms>(0, elapsed_ms));
     const double to_ms = from_ms + static_cast<double>(horizon_ms_);
+    // Share of bin [lower, lower + bin) before `edge_ms`: clamp((edge - lower) / bin, 0, 1). Only the bin that holds
+    // the edge needs the division: an offset <= 0 gives (+)0.0 and an offset >= bin gives 1.0 either way (a
+    // correctly rounded a / b with a >= b > 0 is >= 1), so the sums below are bit-identical to dividing every bin.
+    const auto share_before = [bin_ms](double edge_ms, double lower) {
+        const double offset_ms = edge_ms - lower;
+        if (offset_ms <= 0.0) return 0.0;
+        if (offset_ms >= bin_ms) return 1.0;
+        return std::clamp(offset_ms / bin_ms, 0.0, 1.0);
+    };
     double mass_before_from = 0.0;
     double mass_before_to = 0.0;
     for (uint32_t i = 0; i < pattern.idle_histogram_bins; ++i) {
         const double lower = static_cast<double>(i) * bin_ms;
         if (lower >= to_ms) break;
         const double count = pattern.idle_histogram[i];
-        mass_before_from += count * std::clamp((from_ms - lower) / bin_ms, 0.0, 1.0);
-        mass_before_to += count * std::clamp((to_ms - lower) / bin_ms, 0.0, 1.0);
+        if (bin_ms > 0.0) {
+            mass_before_from += count * share_before(from_ms, lower);
+            mass_before_to += count * share_before(to_ms, lower);
+        } else {  // a zero-width bin: keep the exact original arithmetic (0 / 0 is NaN there)
+            mass_before_from += count * std::clamp((from_ms - lower) / bin_ms, 0.0, 1.0);
+            mass_before_to += count * std::clamp((to_ms - lower) / bin_ms, 0.0, 1.0);
+        }
     }
     const double surviving = static_cast<double>(total) - mass_before_from;
     if (surviving <= 0.0) return poisson_p_use(pattern);  // later than every gap seen: the histogram cannot tell

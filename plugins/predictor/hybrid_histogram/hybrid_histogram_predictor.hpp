@@ -15,8 +15,10 @@
 //
 // Thread: control thread only (warmup/predictor.h). State: one ModelState per model index, grown when a new index
 // appears; in steady state predict() allocates nothing (the series buffer is allocated once per model, on its first
-// out-of-range idle time) and costs O(1) except when the histogram changed (one O(bins) summary, then cached) or in the
-// histogram branch (p_use_within_horizon scans the bins up to now - last_seen + horizon).
+// out-of-range idle time) and costs O(1) except when the histogram changed (one O(bins) integer compare against this
+// predictor's copy of the histogram plus an O(bins / 16 + 16) percentile search, then cached) or in the histogram
+// branch (p_use_within_horizon scans the bins up to now - last_seen + horizon). The copy costs 4 bytes per bin per
+// model that reached the histogram rule check.
 #pragma once
 
 #include <cstdint>
@@ -62,6 +64,20 @@ class HybridHistogramPredictor final : public sdk::Predictor {
         warmup_time_ms median_ms = 0;  ///< midpoint of the median bin
     };
 
+    /// Bins per block of HistogramCopy::block_totals: percentile searches skip whole blocks.
+    static constexpr uint32_t kBlockBins = 16;
+
+    /// This predictor's copy of a model's histogram as of its last summary, with integer aggregates kept up to date
+    /// by comparing the copy with the analyzer's histogram (a new arrival changes one bin), so a summary costs one
+    /// vectorised compare of the bins instead of a floating-point pass. All arithmetic is on integers, so the
+    /// summary is exactly what the full pass computes (see summarize for the one case that still takes that pass).
+    struct HistogramCopy {
+        std::vector<uint32_t> counts;        ///< the bins; empty = no copy yet (or the geometry changed)
+        std::vector<uint64_t> block_totals;  ///< sum of counts per kBlockBins consecutive bins
+        uint64_t total = 0;                  ///< sum of counts
+        uint64_t sum_of_squares = 0;         ///< sum of counts^2 modulo 2^64 (exact whenever total < 2^32)
+    };
+
     struct ModelState {
         /// last_seen_ms of the pattern whose idle gap has been considered already (so each gap is counted once).
         warmup_time_ms last_recorded_seen_ms = WARMUP_TIME_NEVER;
@@ -77,6 +93,7 @@ class HybridHistogramPredictor final : public sdk::Predictor {
         uint32_t summary_bins = 0;
         uint32_t summary_bin_ms = 0;
         HistogramSummary summary;
+        HistogramCopy histogram_copy;  ///< allocated on the model's first summary (idle_bins counts)
 
         Rule last_rule = Rule::kUnseen;
     };
@@ -86,7 +103,8 @@ class HybridHistogramPredictor final : public sdk::Predictor {
     void append_to_series(ModelState& state, warmup_time_ms idle_ms);
     void refresh_forecast(ModelState& state) const;
     const HistogramSummary& summary_of(ModelState& state, const warmup_usage_pattern& pattern) const;
-    HistogramSummary summarize(const warmup_usage_pattern& pattern) const;
+    HistogramSummary summarize(HistogramCopy& copy, const warmup_usage_pattern& pattern) const;
+    static void sync_copy(HistogramCopy& copy, const uint32_t* histogram, uint32_t bins);
     double histogram_p_use(const warmup_usage_pattern& pattern, warmup_time_ms elapsed_ms) const;
     double poisson_p_use(const warmup_usage_pattern& pattern) const;
 

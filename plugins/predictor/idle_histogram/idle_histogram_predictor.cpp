@@ -53,9 +53,22 @@ ConditionalArrival conditional_arrival(const warmup_usage_pattern& pattern, int6
         if (bin < 0 || bin >= bins || to_ms <= from_ms) return 0.0;
         return histogram[bin] * static_cast<double>(to_ms - from_ms) / static_cast<double>(bin_ms);
     };
+    // Sum of bins [from, bins). The ABI defines idle_samples as the in-range gap count, i.e. the sum of all bins, so
+    // when `from` is in the first half the suffix is idle_samples minus the shorter prefix: the same integer, so the
+    // same double, for half the reads or less (predict runs after every use, when `from` is 1). A prefix larger than
+    // idle_samples (an analyzer breaking that definition) falls back to summing the suffix.
+    auto bins_from = [&](int64_t from) {
+        if (from >= bins) return 0.0;
+        if (from > 0 && from <= bins / 2) {
+            uint64_t prefix = 0;
+            for (int64_t i = 0; i < from; ++i) prefix += histogram[i];
+            if (prefix <= pattern.idle_samples) return static_cast<double>(pattern.idle_samples - prefix);
+        }
+        return whole_bins(from, bins);
+    };
     const int64_t first_bin = std::min<int64_t>(idle_ms / bin_ms, bins);
     const double first_part = part_of_bin(first_bin, idle_ms, (first_bin + 1) * bin_ms);
-    const double in_range_after = first_part + whole_bins(first_bin + 1, bins);
+    const double in_range_after = first_part + bins_from(first_bin + 1);
     const double out_of_range = static_cast<double>(pattern.idle_out_of_range);
     const double remaining = in_range_after + out_of_range;
     if (remaining <= 0) return result;
@@ -341,9 +354,14 @@ void IdleHistogramPredictor::predict(warmup_time_ms now_ms, const warmup_usage_p
             }
         }
     }
+    // Write only what the caller's struct has room for; a full-size caller gets a fixed-size copy (no memmove call).
     const uint32_t caller_size = out.struct_size;
-    std::memcpy(&out, &prediction, std::min<std::size_t>(caller_size, sizeof prediction));
-    out.struct_size = std::min<uint32_t>(caller_size, sizeof prediction);
+    if (caller_size >= sizeof prediction) {
+        std::memcpy(&out, &prediction, sizeof prediction);
+    } else {
+        std::memcpy(&out, &prediction, caller_size);
+        out.struct_size = caller_size;
+    }
 }
 
 }  // namespace warmup::plugins
