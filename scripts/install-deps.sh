@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the build, the tests and the benchmarks need. Run as root (or with sudo).
+# Installs the Debian 12 packages the build, the tests, the benchmarks and the fuzzers need (clang and
+# libclang-rt-14-dev: libFuzzer and the sanitizer runtimes, for scripts/run-fuzzers.sh). Run as root (or with sudo).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache
@@ -7,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libssl-dev
   binutils curl
+  clang libclang-rt-14-dev
 )
 missing=()
 for package in "${packages[@]}"; do

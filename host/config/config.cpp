@@ -1,6 +1,8 @@
 #include "config/config.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -783,6 +785,61 @@ class ConfigReader {
     std::size_t nodes_visited_ = 0;
 };
 
+/// Records where each document starts; ignores the content (the nodes are built later by YAML::LoadAll).
+class DocumentStartRecorder final : public YAML::EventHandler {
+  public:
+    void OnDocumentStart(const YAML::Mark& mark) override { last_start = mark; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+
+    YAML::Mark last_start = YAML::Mark::null_mark();
+};
+
+/// Refuses, with its position, a text on which YAML::LoadAll of yaml-cpp 0.7.0 (Debian 12) never returns.
+///
+/// Why it hangs: SingleDocParser::HandleNode answers a token it has no case for with a null node and does not consume
+/// the token; LoadAll then asks for the next document, which starts at the same token, forever, allocating a node
+/// per round. At the top of a document, in 0.7.0, that token is nearly always a ',' outside any [...] or {...} (e.g.
+/// "\t, : :" or a line starting with ","): of the 376,593 hanging texts among all texts of up to 5 characters over the
+/// YAML indicators, blanks and a letter, all but 6 stop at a ','; those 6 stop at a '?' after a tagged empty block
+/// scalar ("!|\n? "). Upstream: jbeder/yaml-cpp#1040; LoadAll was fixed by #1319 (2024), after 0.8.0.
+///
+/// How this knows: it walks the documents with yaml-cpp's own Parser, whose HandleNextDocument parses one document
+/// and returns, and stops at the first document that starts where the previous one did, i.e. one that consumed no
+/// token. That is exactly LoadAll's non-terminating case: a document that consumes a token moves the start of the
+/// next one, and the tokens are finite. So no text LoadAll can read is refused, and the check costs one extra parse
+/// of the text (configuration files are small). YAML::Exception (a plain syntax error) passes through to the caller.
+void refuse_text_yaml_cpp_cannot_finish(const std::string& yaml_text, const std::string& display_name) {
+    std::istringstream stream(yaml_text);
+    YAML::Parser parser(stream);
+    DocumentStartRecorder recorder;
+    std::optional<int> previous_start_pos;
+    while (parser.HandleNextDocument(recorder)) {
+        const YAML::Mark start = recorder.last_start;
+        if (previous_start_pos && start.pos == *previous_start_pos) {
+            const SourcePosition position = to_position(start);
+            const char token = start.pos >= 0 && static_cast<std::size_t>(start.pos) < yaml_text.size()
+                                   ? yaml_text[static_cast<std::size_t>(start.pos)]
+                                   : '?';
+            const std::string advice = token == ','
+                                           ? "outside [...] or {...} a comma cannot start a value: quote the value "
+                                             "that holds it, or remove it"
+                                           : "remove or quote it";
+            throw ConfigError(display_name, position.line, position.column, "",
+                              fmt::format("unexpected '{}' here; {} (yaml-cpp 0.7 would never finish reading this "
+                                          "file)",
+                                          token, advice));
+        }
+        previous_start_pos = start.pos;
+    }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -796,6 +853,7 @@ Config load_config_text(std::string_view yaml_text, const std::string& display_n
 
     std::vector<YAML::Node> documents;
     try {
+        refuse_text_yaml_cpp_cannot_finish(config.source_text, display_name);  // before LoadAll, which would hang
         documents = YAML::LoadAll(config.source_text);
     } catch (const YAML::Exception& error) {
         const SourcePosition position = to_position(error.mark);

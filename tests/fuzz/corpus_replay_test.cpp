@@ -3,13 +3,16 @@
 // promise, which fails this test binary. Inputs that once crashed a fuzzer belong in the corpus too.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fuzz_entry_points.hpp"
+#include "snapshot_seeds.hpp"
 
 namespace warmup::fuzz {
 namespace {
@@ -50,9 +53,38 @@ TEST(FuzzCorpusReplay, ConfigLoaderOnlyEverThrowsConfigErrorOnEveryCorpusInput) 
     replay("config_loader", &config_loader_one_input);
 }
 
+TEST(FuzzCorpusReplay, SnapshotReaderKeepsItsPromisesOnEveryCorpusInput) {
+    replay("snapshot_reader", &snapshot_reader_one_input);
+}
+
+// The committed seeds are what today's writer produces (regenerate with snapshot_corpus_writer), and the valid ones
+// decode to the snapshots they were made from: a change of the file format fails here, not silently in the fuzzer.
+TEST(FuzzCorpusReplay, SnapshotSeedsMatchTheWriterAndDecodeAsExpected) {
+    const auto seeds = snapshot_seeds();
+    ASSERT_EQ(seeds.size(), corpus("snapshot_reader").size()) << "a committed seed is stale or missing";
+    for (const auto& seed : seeds) {
+        SCOPED_TRACE(seed.file_name);
+        const fs::path file = fs::path(WARMUP_TEST_SOURCE_DIR) / "tests/fuzz/corpus/snapshot_reader" / seed.file_name;
+        EXPECT_EQ(read_bytes(file), seed.bytes);
+        if (seed.decoded) {
+            EXPECT_EQ(host::decode_snapshot(seed.bytes), *seed.decoded);
+        } else {
+            try {
+                host::decode_snapshot(seed.bytes);
+                ADD_FAILURE() << "decoded a damaged snapshot";
+            } catch (const host::SnapshotError& error) {
+                EXPECT_TRUE(std::string_view(error.what()).starts_with(seed.refusal))
+                    << error.what() << "\ndoes not start with\n"
+                    << seed.refusal;
+            }
+        }
+    }
+}
+
 TEST(FuzzCorpusReplay, TheEntryPointsAcceptAnEmptyInput) {
     event_parser_one_input(nullptr, 0);
     config_loader_one_input(nullptr, 0);
+    snapshot_reader_one_input(nullptr, 0);
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 #include <cstdlib>
 #include <exception>
 #include <set>
+#include <string>
 #include <string_view>
 
 #include "config/config.hpp"
 #include "http/event_parser.hpp"
+#include "runtime/state/snapshot.hpp"
 
 namespace warmup::fuzz {
 namespace {
@@ -24,6 +26,37 @@ namespace {
 
 constexpr int64_t kServerNowMs = 1'700'000'000'000;
 constexpr std::size_t kMaxLineBytes = 256;
+
+void put_u32(std::string& out, uint32_t value) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
+}
+
+/// A header that passes every check of decode_snapshot for `payload` (layout in snapshot.hpp).
+std::string valid_header_for(std::string_view payload) {
+    std::string header("WUPSNAP\0", 8);
+    put_u32(header, host::kSnapshotFormatVersion);
+    put_u32(header, 0);  // flags
+    const uint64_t length = payload.size();
+    put_u32(header, static_cast<uint32_t>(length & 0xFFFFFFFFu));
+    put_u32(header, static_cast<uint32_t>(length >> 32));
+    put_u32(header, host::crc32(payload));
+    put_u32(header, host::crc32(header));
+    return header;
+}
+
+/// One decode: a snapshot that re-encodes to exactly `file`, or a SnapshotError whose message starts with
+/// `required_error_prefix` (empty: any reason).
+void decode_keeps_its_promises(std::string_view file, std::string_view required_error_prefix) {
+    try {
+        const host::Snapshot snapshot = host::decode_snapshot(file);
+        FUZZ_REQUIRE(host::encode_snapshot(snapshot) == file);
+    } catch (const host::SnapshotError& error) {
+        FUZZ_REQUIRE(std::string_view(error.what()).starts_with(required_error_prefix));
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "fuzz: decode_snapshot threw something other than SnapshotError: %s\n", error.what());
+        std::abort();
+    }
+}
 
 }  // namespace
 
@@ -73,6 +106,18 @@ void config_loader_one_input(const uint8_t* data, std::size_t size) {
         std::fprintf(stderr, "fuzz: load_config_text threw something other than ConfigError: %s\n", error.what());
         std::abort();
     }
+}
+
+void snapshot_reader_one_input(const uint8_t* data, std::size_t size) {
+    const std::string_view input(reinterpret_cast<const char*>(data), size);
+    decode_keeps_its_promises(input, "");
+
+    // Past the checksums: only the payload decoder can refuse this file, so it must say the payload is malformed.
+    const std::string_view payload =
+        size >= host::kSnapshotHeaderBytes ? input.substr(host::kSnapshotHeaderBytes) : input;
+    const std::string checksummed_file = valid_header_for(payload) + std::string(payload);
+    FUZZ_REQUIRE(checksummed_file.size() == host::kSnapshotHeaderBytes + payload.size());
+    decode_keeps_its_promises(checksummed_file, "malformed payload: ");
 }
 
 }  // namespace warmup::fuzz

@@ -17,4 +17,12 @@ void event_parser_one_input(const uint8_t* data, std::size_t size);
 /// load_config_text on `data`: must return a Config or throw ConfigError, never anything else.
 void config_loader_one_input(const uint8_t* data, std::size_t size);
 
+/// decode_snapshot on `data`, twice: once as is (the CRCs stop most mutations, which is what a real corrupt file
+/// meets), then with a freshly built valid header (magic, version, flags, length and both CRCs) in front of the bytes
+/// after offset 32 (the whole input when it is shorter than a header), so mutations reach the payload decoder. Each
+/// pass must either return a snapshot whose encode_snapshot is byte-for-byte the decoded input (the format has one
+/// encoding per snapshot), or throw SnapshotError (in the second pass, only "malformed payload: ..."); anything else
+/// aborts.
+void snapshot_reader_one_input(const uint8_t* data, std::size_t size);
+
 }  // namespace warmup::fuzz
