@@ -7,19 +7,9 @@
 // Breaker settings: open after 5 consecutive failures, cool-down 30 s, fallback keep-alive 60 s.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <memory>
 #include <string>
-#include <vector>
 
-#include "config/config.hpp"
-#include "core/catalog.hpp"
-#include "core/clock.hpp"
-#include "engine/warmup_engine.hpp"
-#include "loader/plugin_loader.hpp"
-#include "runtime/plugin_set.hpp"
 #include "manual_engine.hpp"
-#include "test_support.hpp"
 
 namespace warmup::host {
 namespace {
@@ -29,78 +19,35 @@ constexpr int64_t kFallbackKeepAliveMs = 60'000;
 constexpr int64_t kModelLoadMs = 1'000;
 
 /// One engine over one model `m` (1 GiB, 1 s load) with the flaky predictor configured by `predictor_params`.
-class BreakerFixture {
+class BreakerFixture : public test::ManualEngine {
   public:
     explicit BreakerFixture(const std::string& predictor_params, int64_t call_budget_us = 10'000'000)
-        : dir_("warmup-breaker-test") {
-        const auto file = dir_.path() / "breaker.yaml";
-        std::ofstream(file) << "log_level: error\n"
-                            << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\", \"" << WARMUP_TEST_BAD_PLUGIN_DIR
-                            << "\"]\n"
-                            << "budgets: {memory_mb: 4096, max_concurrent_warmups: 2}\n"
-                            << "components:\n"
-                            << "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
-                            << "  predictor: {plugin: org.warmup.test.flaky-predictor, params: " << predictor_params
-                            << "}\n"
-                            << "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
-                            << "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
-                            << "  resource_policy: {plugin: org.warmup.resource.lru}\n"
-                            << "  queue_policy: {plugin: org.warmup.queue.priority}\n"
-                            << "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
-                            << "  backend: {plugin: org.warmup.backend.sim}\n"
-                            << "catalog:\n"
-                            << "  - {model: m, memory_mb: 1024, load_ms: " << kModelLoadMs << "}\n";
-        config_ = load_config_file(file, {});
-        catalog_ = std::make_unique<Catalog>(config_.catalog);
-        loader_ = std::make_unique<PluginLoader>(config_.plugin_dirs);
-        plugins_ = PluginSet::create(config_.components, config_, *loader_, *catalog_, clock_);
-        EngineOptions options;
-        options.memory_budget_mb = 4096;
-        options.fallback_keep_alive_ms = kFallbackKeepAliveMs;
-        options.breaker_failures = 5;
-        options.breaker_cooldown_ms = kCooldownMs;
-        options.breaker_call_budget_us = call_budget_us;
-        engine_ = std::make_unique<WarmupEngine>(plugins_->component_set(), executor_, *catalog_, options);
-        model_ = *catalog_->resolve("m");
-    }
+        : ManualEngine(setup(predictor_params, call_budget_us)) {}
 
     /// One request for `m` at t_ms (plus the completion of the load it starts, if any, kModelLoadMs later).
     void request(int64_t t_ms, bool complete_load = true) {
-        clock_.set(t_ms);
-        warmup_usage_event event{};
-        event.ts_ms = t_ms;
-        event.model = model_;
-        event.count = 1;
-        const std::size_t before = executor_.started.size();
-        engine_->run_timers(t_ms);
-        engine_->on_events(std::span<const warmup_usage_event>(&event, 1), t_ms);
-        if (complete_load && executor_.started.size() > before) {
-            const auto load = executor_.started.back();
-            clock_.set(t_ms + kModelLoadMs);
-            engine_->on_load_finished(load.model, load.ticket, true, kModelLoadMs, 0, t_ms + kModelLoadMs);
-        }
+        const std::size_t before = started().size();
+        ManualEngine::request("m", t_ms);
+        if (complete_load && started().size() > before) complete_next_load(t_ms + kModelLoadMs, kModelLoadMs);
     }
 
-    [[nodiscard]] uint64_t predictor_errors() const {
-        const auto& errors = engine_->component_errors();
-        const auto found = errors.find(engine_->component_label(ComponentKind::Predictor));
-        return found == errors.end() ? 0 : found->second.errors;
-    }
-    [[nodiscard]] const CircuitStatus& breaker() const { return engine_->circuit(ComponentKind::Predictor); }
-    [[nodiscard]] CircuitState state() const { return engine_->circuit_state(ComponentKind::Predictor); }
-    [[nodiscard]] ModelStatus status() const { return engine_->model_status(model_); }
-    WarmupEngine& engine() { return *engine_; }
+    [[nodiscard]] uint64_t predictor_errors() const { return errors(ComponentKind::Predictor); }
+    [[nodiscard]] const CircuitStatus& breaker() const { return engine().circuit(ComponentKind::Predictor); }
+    [[nodiscard]] CircuitState state() const { return engine().circuit_state(ComponentKind::Predictor); }
+    [[nodiscard]] ModelStatus status() const { return engine().model_status(model("m")); }
 
   private:
-    warmup::test::TempDir dir_;
-    Config config_;
-    std::unique_ptr<Catalog> catalog_;
-    ManualClock clock_;
-    std::unique_ptr<PluginLoader> loader_;
-    std::unique_ptr<PluginSet> plugins_;
-    test::ManualExecutor executor_;
-    std::unique_ptr<WarmupEngine> engine_;
-    warmup_model_index model_ = WARMUP_NO_MODEL;
+    static test::ManualEngineSetup setup(const std::string& predictor_params, int64_t call_budget_us) {
+        test::ManualEngineSetup setup;
+        setup.components["predictor"] = "{plugin: org.warmup.test.flaky-predictor, params: " + predictor_params + "}";
+        setup.catalog = {"{model: m, memory_mb: 1024, load_ms: " + std::to_string(kModelLoadMs) + "}"};
+        setup.options.memory_budget_mb = 4096;
+        setup.options.fallback_keep_alive_ms = kFallbackKeepAliveMs;
+        setup.options.breaker_failures = 5;
+        setup.options.breaker_cooldown_ms = kCooldownMs;
+        setup.options.breaker_call_budget_us = call_budget_us;
+        return setup;
+    }
 };
 
 /// Five failing predict calls: request at 0 (1), its load completing at 1000 (2), requests at 2000, 3000, 4000

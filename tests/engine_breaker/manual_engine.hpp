@@ -118,6 +118,7 @@ class ManualEngine {
     }
 
     WarmupEngine& engine() { return *engine_; }
+    [[nodiscard]] const WarmupEngine& engine() const { return *engine_; }
 
   private:
     warmup::test::TempDir dir_;
