@@ -130,6 +130,15 @@ class LiveRuntime::WorkerExecutor {
                 if (owned_completion) {
                     runtime_.completions_.push({arm_id, model, ticket, error == nullptr, load_ms, result.memory_mb});
                     runtime_.wake();
+                } else if (error == nullptr) {
+                    // The load outlived its timeout (the engine counted it failed and freed its memory) but the
+                    // backend finished it anyway: unload it, or it would stay resident outside the budget. A retry
+                    // of this model waits for the scheduler's back-off, so it does not overlap this unload.
+                    spdlog::warn(
+                        "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its timeout; "
+                        "unloading it",
+                        record.name, load_ms);
+                    unload_now(*backend, record);
                 }
             });
         });
@@ -170,17 +179,18 @@ class LiveRuntime::WorkerExecutor {
     void start_unload(warmup_model_index model) {
         const ModelRecord& record = runtime_.catalog_.record(model);
         auto backend = backend_;
-        arena_.execute([this, &record, backend] {
-            group_->run([&record, backend] {
-                warmup_model_info info = to_info(record);
-                warmup_error* error = backend->vtable<warmup_model_backend_vtable>()->unload(backend->self(), &info);
-                if (error != nullptr) {
-                    ErrorPtr owned(error);
-                    spdlog::warn("MODEL_UNLOAD_ERROR backend {} could not unload {}: {}", backend->label(), record.name,
-                                 owned->message);
-                }
-            });
-        });
+        arena_.execute([this, &record, backend] { group_->run([&record, backend] { unload_now(*backend, record); }); });
+    }
+
+    /// [worker] Unloads `record`'s model through `backend`; a failure is logged (MODEL_UNLOAD_ERROR), not retried.
+    static void unload_now(const PluginInstance& backend, const ModelRecord& record) {
+        warmup_model_info info = to_info(record);
+        warmup_error* error = backend.vtable<warmup_model_backend_vtable>()->unload(backend.self(), &info);
+        if (error != nullptr) {
+            ErrorPtr owned(error);
+            spdlog::warn("MODEL_UNLOAD_ERROR backend {} could not unload {}: {}", backend.label(), record.name,
+                         owned->message);
+        }
     }
 
     /// [control] The backend for loads started from now on.

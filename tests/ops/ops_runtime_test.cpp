@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "config/config.hpp"
@@ -258,6 +260,37 @@ TEST_F(OpsTest, AWarmupOutlivingItsTimeoutIsCancelledCountedAndWorkersRestart) {
                    1;
         },
         5s));
+}
+
+TEST_F(OpsTest, ALoadThatFinishesAfterItsTimeoutIsUnloadedAtOnce) {
+    // The backend ignores the cancel token and reports success 600 ms after a load starts, past the 200 ms timeout:
+    // the engine already counted the load failed and freed its memory, so the host must unload it again.
+    TempDir dir("warmup-ops");
+    const fs::path unload_log = dir.path() / "unloads.txt";
+    std::string yaml = config_text(1.0, 1);
+    const std::string sim_backend = "{plugin: org.warmup.backend.sim, params: {time_scale: 1.000000}}";
+    ASSERT_NE(yaml.find(sim_backend), std::string::npos);
+    yaml.replace(yaml.find(sim_backend), sim_backend.size(),
+                 "{plugin: org.warmup.test.stubborn-backend, params: {load_ms: 600, unload_log: \"" +
+                     unload_log.string() + "\"}}");
+    yaml.replace(yaml.find("plugin_dirs: ["), std::string("plugin_dirs: [").size(),
+                 std::string("plugin_dirs: [\"") + WARMUP_TEST_BAD_PLUGIN_DIR + "\", ");
+    Config config = load_config_text(yaml, "ops.yaml", dir.path(), {});
+    config.warmup_timeout_ms = 200;  // below the YAML minimum, to keep the test short
+    start(config);
+
+    ingest("m/late", runtime_->clock().now_ms());
+    const auto unloaded = [&] {
+        std::ifstream in(unload_log);
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
+    };
+    ASSERT_TRUE(poll_until([&] { return unloaded() == "m/late\n"; }, 10s)) << "unload log: '" << unloaded() << "'";
+    const EngineCounters counters = runtime_->call_on_control([](WarmupEngine& engine) { return engine.counters(); });
+    EXPECT_EQ(counters.loads_failed, 1u);
+    EXPECT_EQ(counters.loads_succeeded, 0u);
+    EXPECT_EQ(residency("m/late"), WARMUP_RESIDENCY_ABSENT);
 }
 
 }  // namespace

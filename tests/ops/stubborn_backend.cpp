@@ -1,0 +1,41 @@
+// stubborn_backend.cpp — a model backend that ignores the cancel token: every load sleeps `load_ms` wall
+// milliseconds and then succeeds, as a model server may finish a load its client gave up on. Each unload appends the
+// model's name and a newline to the file `unload_log`, so a test can see what the host unloaded.
+// Built into build/tests/bad-plugins (never build/plugins). Threading: load and unload may run concurrently for
+// different models (worker threads); the log is appended under a mutex.
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <warmup/sdk/plugin.hpp>
+
+namespace {
+
+class StubbornBackend final : public warmup::sdk::ModelBackend {
+  public:
+    StubbornBackend(warmup::sdk::Host host, warmup::sdk::Params& params)
+        : ModelBackend(host),
+          load_ms_(params.get_int("load_ms", 1000, 0, 600'000)),
+          unload_log_(params.get_string("unload_log", "")) {}
+
+    double load(const warmup_model_info& /*model*/, const warmup_cancel_token& /*cancel*/) override {
+        std::this_thread::sleep_for(std::chrono::milliseconds(load_ms_));
+        return 0;
+    }
+    void unload(const warmup_model_info& model) override {
+        std::lock_guard lock(mutex_);
+        std::ofstream(unload_log_, std::ios::app) << warmup::sdk::to_string_view(model.name) << "\n";
+    }
+
+  private:
+    int64_t load_ms_;
+    std::string unload_log_;
+    std::mutex mutex_;
+};
+
+}  // namespace
+
+WARMUP_PLUGIN(StubbornBackend, "org.warmup.test.stubborn-backend", "1.0.0",
+              "Test only: loads ignore the cancel token and succeed late; unloads are logged to a file")
