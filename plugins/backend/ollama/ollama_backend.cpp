@@ -1,0 +1,562 @@
+#include "ollama_backend.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+namespace warmup::plugins {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using Json = nlohmann::json;
+
+/// How often a waiting worker looks at the cancel token and the deadline, and re-sends Client::stop() while
+/// interrupting. Small enough that a cancel feels immediate, large enough that polling costs nothing.
+constexpr std::chrono::milliseconds kCancelPollMs{20};
+
+/// Read timeout of GET /api/ps: a listing answers at once unless the server is wedged.
+constexpr int64_t kListTimeoutMs = 10000;
+
+/// Longest piece of an unexpected (non-JSON) answer body quoted in an error message.
+constexpr std::size_t kMaxQuotedBodyChars = 300;
+
+constexpr double kBytesPerMebibyte = 1024.0 * 1024.0;
+
+bool is_cancelled(const warmup_cancel_token* cancel) {
+    return cancel != nullptr && cancel->is_cancelled != nullptr && cancel->is_cancelled(cancel->context) != 0;
+}
+
+int64_t elapsed_ms_since(SteadyClock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
+}
+
+bool is_decimal_number(std::string_view text) {
+    // -?digits(.digits)? : what Go's encoding/json and Ollama's keep_alive accept as a number of seconds.
+    std::size_t i = 0;
+    if (i < text.size() && text[i] == '-') ++i;
+    const std::size_t integer_start = i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    if (i == integer_start) return false;
+    if (i < text.size() && text[i] == '.') {
+        const std::size_t fraction_start = ++i;
+        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+        if (i == fraction_start) return false;
+    }
+    return i == text.size();
+}
+
+/// Only zero digits: "0", "0.0", "0s", "0h0m". Sent on load, such a keep_alive would make Ollama drop the model right
+/// after loading it.
+bool is_zero_duration(std::string_view text) {
+    return std::none_of(text.begin(), text.end(), [](char c) { return c >= '1' && c <= '9'; });
+}
+
+/// The "error" text of an Ollama error answer ({"error": "..."}), else the start of the body as it is.
+std::string server_error_text(const std::string& body) {
+    const Json parsed = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string())
+        return parsed["error"].get<std::string>();
+    if (body.empty()) return "(empty body)";
+    return body.size() > kMaxQuotedBodyChars ? body.substr(0, kMaxQuotedBodyChars) + "..." : body;
+}
+
+/// The last JSON object of an answer: Ollama answers a load with one object, but a streaming (NDJSON) answer is
+/// read by its last line, which carries "done" or "error". Null when there is none.
+Json last_json_object(const std::string& body) {
+    std::size_t end = body.size();
+    while (end > 0) {
+        while (end > 0 && (body[end - 1] == '\n' || body[end - 1] == '\r' || body[end - 1] == ' ')) --end;
+        if (end == 0) break;
+        const std::size_t line_start = body.rfind('\n', end - 1);
+        const std::size_t begin = line_start == std::string::npos ? 0 : line_start + 1;
+        Json parsed = Json::parse(body.substr(begin, end - begin), nullptr, /*allow_exceptions=*/false);
+        if (parsed.is_object()) return parsed;
+        end = begin;
+    }
+    return Json();
+}
+
+std::string transport_error_text(httplib::Error error) {
+    switch (error) {
+        case httplib::Error::Connection:
+            return "connection refused or host unreachable";
+        case httplib::Error::ConnectionTimeout:
+            return "connect timed out (connect_timeout_ms)";
+        case httplib::Error::Read:
+            return "the connection closed or timed out before a complete answer";
+        case httplib::Error::Write:
+            return "the request could not be sent";
+        default:
+            return httplib::to_string(error);
+    }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Parameter helpers
+
+bool ollama_glob_match(std::string_view pattern, std::string_view text) noexcept {
+    // Iterative matching that backtracks only to the last '*': O(pattern x text) worst case, no recursion.
+    std::size_t p = 0, t = 0;
+    std::size_t star = std::string_view::npos, text_after_star = 0;
+    while (t < text.size()) {
+        if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+            ++p;
+            ++t;
+        } else if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            text_after_star = t;
+        } else if (star != std::string_view::npos) {
+            p = star + 1;
+            t = ++text_after_star;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*') ++p;
+    return p == pattern.size();
+}
+
+bool is_go_duration(std::string_view text) noexcept {
+    // Go's time.ParseDuration grammar: [-+]? ( number unit )+ , or the bare "0".
+    std::size_t i = 0;
+    if (i < text.size() && (text[i] == '-' || text[i] == '+')) ++i;
+    if (text.substr(i) == "0") return true;
+    if (i == text.size()) return false;
+    static constexpr std::string_view kUnits[] = {"ns", "us", "\xC2\xB5s", "\xCE\xBCs", "ms", "s", "m", "h"};
+    while (i < text.size()) {
+        const std::size_t number_start = i;
+        bool has_digit = false;
+        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+            ++i;
+            has_digit = true;
+        }
+        if (i < text.size() && text[i] == '.') {
+            ++i;
+            while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+                ++i;
+                has_digit = true;
+            }
+        }
+        if (!has_digit || i == number_start) return false;
+        // Longest unit first where one is a prefix of another ("ms" before "m").
+        std::size_t unit_length = 0;
+        for (std::string_view unit : kUnits) {
+            if (text.substr(i, unit.size()) == unit && unit.size() > unit_length) unit_length = unit.size();
+        }
+        if (unit_length == 0) return false;
+        i += unit_length;
+    }
+    return true;
+}
+
+OllamaEndpoint parse_ollama_base_url(const std::string& text, const std::string& key_path) {
+    const std::string expected = " (expected http://host[:port][/path], e.g. http://127.0.0.1:11434)";
+    const auto refuse = [&](const std::string& why) -> OllamaEndpoint {
+        throw sdk::InvalidArgument(key_path + ": '" + text + "': " + why + expected);
+    };
+    std::string lowered = text;
+    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lowered.rfind("https://", 0) == 0)
+        return refuse(
+            "https is not supported: this plugin speaks plain HTTP only (reach Ollama on loopback or a "
+            "private network, or put a TLS-terminating proxy in front of the host instead)");
+    if (lowered.rfind("http://", 0) != 0) return refuse("the scheme must be http://");
+    if (text.find_first_of("?#@ ") != std::string::npos)
+        return refuse("user info, spaces, a query or a fragment are not allowed");
+
+    const std::string rest = text.substr(7);
+    const std::size_t slash = rest.find('/');
+    const std::string authority = rest.substr(0, slash);
+    std::string path = slash == std::string::npos ? std::string() : rest.substr(slash);
+    while (!path.empty() && path.back() == '/') path.pop_back();
+
+    OllamaEndpoint endpoint;
+    std::string port_text;
+    bool ipv6 = false;
+    if (!authority.empty() && authority.front() == '[') {
+        const std::size_t close = authority.find(']');
+        if (close == std::string::npos) return refuse("unterminated IPv6 literal");
+        endpoint.host = authority.substr(1, close - 1);
+        ipv6 = true;
+        const std::string after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') return refuse("unexpected text after the IPv6 literal");
+            port_text = after.substr(1);
+            if (port_text.empty()) return refuse("empty port");
+        }
+        if (endpoint.host.empty() || endpoint.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos)
+            return refuse("not an IPv6 literal");
+    } else {
+        const std::size_t colon = authority.find(':');
+        endpoint.host = authority.substr(0, colon);
+        if (colon != std::string::npos) {
+            port_text = authority.substr(colon + 1);
+            if (port_text.empty()) return refuse("empty port");
+        }
+        if (endpoint.host.empty()) return refuse("no host");
+        for (char c : endpoint.host)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+                return refuse("the host may only hold letters, digits, '.', '-' and '_'");
+    }
+    if (!port_text.empty()) {
+        if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos)
+            return refuse("the port must be a number in 1..65535");
+        endpoint.port = std::stoi(port_text);
+        if (endpoint.port < 1 || endpoint.port > 65535) return refuse("the port must be a number in 1..65535");
+    }
+    endpoint.path_prefix = path;
+    endpoint.url = "http://" + (ipv6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" +
+                   std::to_string(endpoint.port) + endpoint.path_prefix;
+    return endpoint;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// HTTP exchanges
+
+/// One HTTP request and what came of it.
+struct OllamaBackend::Exchange {
+    enum class Outcome {
+        Answered,        // the server answered (any status): see status and body
+        TransportError,  // no (complete) answer: see transport_error
+        Cancelled,       // the cancel token fired; the request was interrupted
+        TimedOut         // timeout_ms passed; the request was interrupted
+    };
+    Outcome outcome = Outcome::TransportError;
+    int status = 0;
+    std::string body;
+    httplib::Error transport_error = httplib::Error::Unknown;
+    bool sent = false;         // the request was started (so the server may have acted on it)
+    std::string request_line;  // "POST /api/generate", for messages
+    int64_t timeout_ms = 0;
+    int64_t elapsed_ms = 0;
+
+    [[nodiscard]] bool succeeded() const { return outcome == Outcome::Answered && status >= 200 && status < 300; }
+    [[nodiscard]] bool said_does_not_support_generate() const {
+        return outcome == Outcome::Answered && status == 400 &&
+               server_error_text(body).find("does not support generate") != std::string::npos;
+    }
+};
+
+/// A background unload after a cancelled load; `finished` is set by its thread as its last action.
+struct OllamaBackend::CleanupJob {
+    std::string ollama_name;
+    std::atomic<bool> finished{false};
+    std::thread thread;
+};
+
+OllamaBackend::Exchange OllamaBackend::exchange(const std::string& method, const std::string& path,
+                                                const std::string& body, const warmup_cancel_token* cancel,
+                                                int64_t timeout_ms) const {
+    Exchange result;
+    result.request_line = method + " " + endpoint_.path_prefix + path;
+    result.timeout_ms = timeout_ms;
+    const auto start = SteadyClock::now();
+    if (is_cancelled(cancel)) {
+        result.outcome = Exchange::Outcome::Cancelled;
+        return result;
+    }
+
+    // A client per request: httplib::Client is not meant for concurrent requests, and loads of different models run
+    // at once. Connection reuse would not pay off for requests that take seconds.
+    httplib::Client client(endpoint_.host, endpoint_.port);
+    client.set_tcp_nodelay(true);  // else a POST answer can stall ~40 ms on delayed ACKs
+    client.set_connection_timeout(std::chrono::milliseconds(connect_timeout_ms_));
+    client.set_write_timeout(std::chrono::milliseconds(std::max<int64_t>(connect_timeout_ms_, 1000)));
+    // Our own deadline (below) fires first; httplib's read timeout only backs it up, one poll later.
+    client.set_read_timeout(std::chrono::milliseconds(timeout_ms) + 2 * kCancelPollMs);
+
+    std::mutex mutex;
+    std::condition_variable finished_changed;
+    bool finished = false;  // under mutex
+    const std::string full_path = endpoint_.path_prefix + path;
+    result.sent = true;
+    std::thread request_thread([&] {
+        httplib::Result answer =
+            method == "GET" ? client.Get(full_path.c_str()) : client.Post(full_path.c_str(), body, "application/json");
+        std::lock_guard lock(mutex);
+        if (answer) {
+            result.outcome = Exchange::Outcome::Answered;
+            result.status = answer->status;
+            result.body = answer->body;
+        } else {
+            result.outcome = Exchange::Outcome::TransportError;
+            result.transport_error = answer.error();
+        }
+        finished = true;
+        finished_changed.notify_all();
+    });
+
+    // Watch the token and the deadline. Once either fires, keep calling stop() until the request thread is out:
+    // stop() shuts the socket down if a request is on it, but cannot interrupt a connect still in progress.
+    std::optional<Exchange::Outcome> interrupted;
+    const auto deadline = start + std::chrono::milliseconds(timeout_ms);
+    std::unique_lock lock(mutex);
+    while (!finished_changed.wait_for(lock, kCancelPollMs, [&] { return finished; })) {
+        if (!interrupted) {
+            if (is_cancelled(cancel))
+                interrupted = Exchange::Outcome::Cancelled;
+            else if (SteadyClock::now() >= deadline)
+                interrupted = Exchange::Outcome::TimedOut;
+        }
+        if (interrupted) {
+            lock.unlock();
+            client.stop();
+            lock.lock();
+        }
+    }
+    lock.unlock();
+    request_thread.join();
+    // Once we decided to interrupt, that is the outcome even if an answer slipped in meanwhile: the caller then
+    // treats the model as not loaded and cleans up, which is consistent either way.
+    if (interrupted) result.outcome = *interrupted;
+    result.elapsed_ms = elapsed_ms_since(start);
+    return result;
+}
+
+OllamaBackend::Exchange OllamaBackend::post_keep_alive(const std::string& ollama_name,
+                                                       const std::string& keep_alive_json,
+                                                       const warmup_cancel_token* cancel, int64_t timeout_ms) const {
+    // No prompt (generate) / no input (embed): Ollama only schedules the model with this keep_alive and answers.
+    const std::string body = Json{{"model", ollama_name}, {"keep_alive", Json::parse(keep_alive_json)}}.dump();
+    Exchange answer = exchange("POST", "/api/generate", body, cancel, timeout_ms);
+    if (answer.said_does_not_support_generate()) {
+        // An embedding-only model: the same request through the embed endpoint loads/unloads it.
+        const int64_t left_ms = std::max<int64_t>(1, timeout_ms - answer.elapsed_ms);
+        Exchange embed = exchange("POST", "/api/embed", body, cancel, left_ms);
+        embed.elapsed_ms += answer.elapsed_ms;
+        embed.timeout_ms = timeout_ms;
+        return embed;
+    }
+    return answer;
+}
+
+double OllamaBackend::resident_mb(const std::string& ollama_name, const warmup_cancel_token& cancel) const {
+    const Exchange listing = exchange("GET", "/api/ps", "", &cancel, kListTimeoutMs);
+    if (!listing.succeeded()) {
+        host().warn("ollama: " + listing.request_line + " at " + endpoint_.url + " failed; resident memory of model '" +
+                    ollama_name + "' unknown (reported as 0)");
+        return 0.0;
+    }
+    const Json parsed = Json::parse(listing.body, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_object() || !parsed.contains("models") || !parsed["models"].is_array()) {
+        host().warn("ollama: " + listing.request_line + " at " + endpoint_.url + " answered without a models list");
+        return 0.0;
+    }
+    // Ollama lists a model by its full name: "llama3" is listed as "llama3:latest".
+    const bool has_tag = ollama_name.find(':') != std::string::npos;
+    const std::string with_default_tag = has_tag ? ollama_name : ollama_name + ":latest";
+    const char* size_field = memory_from_vram_ ? "size_vram" : "size";
+    for (const Json& entry : parsed["models"]) {
+        if (!entry.is_object()) continue;
+        bool same_model = false;
+        for (const char* name_field : {"model", "name"}) {
+            if (entry.contains(name_field) && entry[name_field].is_string()) {
+                const auto& listed = entry[name_field].get_ref<const std::string&>();
+                same_model = same_model || listed == ollama_name || listed == with_default_tag;
+            }
+        }
+        if (!same_model) continue;
+        if (entry.contains(size_field) && entry[size_field].is_number() && entry[size_field].get<double>() >= 0)
+            return entry[size_field].get<double>() / kBytesPerMebibyte;
+        break;
+    }
+    host().warn("ollama: " + listing.request_line + " at " + endpoint_.url + " does not list model '" + ollama_name +
+                "' with a " + size_field + "; resident memory reported as 0 (unknown)");
+    return 0.0;
+}
+
+void OllamaBackend::throw_for(const Exchange& exchange, const std::string& action, const std::string& ollama_name,
+                              std::string_view catalog_name) const {
+    const std::string where = "ollama " + endpoint_.url + ": " + action;
+    switch (exchange.outcome) {
+        case Exchange::Outcome::Cancelled:
+            throw sdk::Error(WARMUP_ERROR_CANCELLED,
+                             where + " cancelled by the host after " + std::to_string(exchange.elapsed_ms) + " ms");
+        case Exchange::Outcome::TimedOut:
+            throw sdk::Error(WARMUP_ERROR_TIMEOUT, where + ": " + exchange.request_line + " did not finish within " +
+                                                       std::to_string(exchange.timeout_ms) + " ms");
+        case Exchange::Outcome::TransportError:
+            throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, where + ": cannot reach the server (" + exchange.request_line +
+                                                           ": " + transport_error_text(exchange.transport_error) +
+                                                           "); is `ollama serve` running at " + endpoint_.url + "?");
+        case Exchange::Outcome::Answered:
+            break;
+    }
+    const std::string server_text = server_error_text(exchange.body);
+    const std::string answer =
+        exchange.request_line + " answered HTTP " + std::to_string(exchange.status) + ": " + server_text;
+    if (exchange.status == 404) {
+        const std::string mapping = catalog_name == ollama_name
+                                        ? std::string()
+                                        : " (mapped from catalog name '" + std::string(catalog_name) + "')";
+        throw sdk::Error(WARMUP_ERROR_NOT_FOUND, where + ": " + answer + "; the server does not have model '" +
+                                                     ollama_name + "'" + mapping + ": run `ollama pull " + ollama_name +
+                                                     "` there or fix params.model_names");
+    }
+    warmup_status code = WARMUP_ERROR_UNAVAILABLE;  // 5xx and anything unexpected: a retry may succeed
+    if (exchange.status == 408 || exchange.status == 504)
+        code = WARMUP_ERROR_TIMEOUT;
+    else if (exchange.status >= 400 && exchange.status < 500)
+        code = WARMUP_ERROR_INVALID_ARGUMENT;  // the request itself is wrong for this model: retrying will not help
+    else if (server_text.find("memory") != std::string::npos)
+        code = WARMUP_ERROR_RESOURCE_EXHAUSTED;  // e.g. "model requires more system memory (...) than is available"
+    throw sdk::Error(code, where + ": " + answer);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Post-cancel cleanup
+
+void OllamaBackend::start_cleanup(const std::string& ollama_name) {
+    auto job = std::make_unique<CleanupJob>();
+    job->ollama_name = ollama_name;
+    CleanupJob* raw_job = job.get();
+    job->thread = std::thread([this, raw_job] {
+        // Interrupted only by the destructor: a cleanup has no host cancel token of its own.
+        const warmup_cancel_token until_shutdown{
+            &shutting_down_, [](void* flag) { return static_cast<std::atomic<bool>*>(flag)->load() ? 1 : 0; }};
+        try {
+            const Exchange answer = post_keep_alive(raw_job->ollama_name, "0", &until_shutdown, unload_timeout_ms_);
+            if (!answer.succeeded() && answer.status != 404 && answer.outcome != Exchange::Outcome::Cancelled)
+                host().warn("ollama " + endpoint_.url + ": unload of model '" + raw_job->ollama_name +
+                            "' after its cancelled load failed (" + answer.request_line + "); Ollama may keep it " +
+                            "resident outside the memory budget until it is unloaded");
+        } catch (...) {
+            // A background thread must not throw; the only throwing calls here are allocations.
+        }
+        raw_job->finished.store(true);
+    });
+    std::lock_guard lock(cleanup_mutex_);
+    cleanups_.push_back(std::move(job));
+}
+
+void OllamaBackend::wait_for_cleanup(const std::string& ollama_name, const warmup_cancel_token& cancel,
+                                     std::string_view catalog_name) {
+    while (true) {
+        bool pending = false;
+        std::vector<std::unique_ptr<CleanupJob>> finished_jobs;
+        {
+            std::lock_guard lock(cleanup_mutex_);
+            for (auto it = cleanups_.begin(); it != cleanups_.end();) {
+                if ((*it)->finished.load()) {
+                    finished_jobs.push_back(std::move(*it));
+                    it = cleanups_.erase(it);
+                } else {
+                    pending = pending || (*it)->ollama_name == ollama_name;
+                    ++it;
+                }
+            }
+        }
+        for (auto& job : finished_jobs) job->thread.join();  // already past its last statement: returns at once
+        if (!pending) return;
+        if (is_cancelled(&cancel))
+            throw sdk::Error(WARMUP_ERROR_CANCELLED, "ollama " + endpoint_.url + ": load of model '" +
+                                                         std::string(catalog_name) +
+                                                         "' cancelled while waiting for the unload that follows its "
+                                                         "previous cancelled load");
+        std::this_thread::sleep_for(kCancelPollMs);
+    }
+}
+
+std::size_t OllamaBackend::cleanups_running() const {
+    std::lock_guard lock(cleanup_mutex_);
+    return static_cast<std::size_t>(
+        std::count_if(cleanups_.begin(), cleanups_.end(), [](const auto& job) { return !job->finished.load(); }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The backend
+
+OllamaBackend::OllamaBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBackend(host) {
+    endpoint_ = parse_ollama_base_url(params.get_string("base_url", "http://127.0.0.1:11434"), "params.base_url");
+
+    // keep_alive: YAML gives a scalar either way; a number goes out as a JSON number of seconds, a Go duration as a
+    // JSON string. Negative = keep until we unload (the host decides unloads, hence the default -1).
+    const std::string keep_alive = params.get_string("keep_alive", "-1");
+    if (is_decimal_number(keep_alive))
+        keep_alive_json_ = keep_alive;
+    else if (is_go_duration(keep_alive))
+        keep_alive_json_ = Json(keep_alive).dump();
+    else
+        throw sdk::InvalidArgument("params.keep_alive: '" + keep_alive +
+                                   "' is neither a number of seconds nor a duration such as 30m or 1h30m "
+                                   "(negative = keep loaded until the host unloads it)");
+    if (is_zero_duration(keep_alive))
+        throw sdk::InvalidArgument("params.keep_alive: '" + keep_alive +
+                                   "' would make Ollama unload each model right after loading it; use -1 (keep until "
+                                   "the host unloads) or a positive duration");
+
+    connect_timeout_ms_ = params.get_int("connect_timeout_ms", 2000, 1, 600000);
+    load_timeout_ms_ = params.get_int("load_timeout_ms", 600000, 1, 86400000);
+    unload_timeout_ms_ = params.get_int("unload_timeout_ms", 60000, 1, 86400000);
+    memory_from_vram_ = params.get_choice("memory_report", "size", {"size", "size_vram"}) == "size_vram";
+
+    sdk::Params names = params.get_map("model_names");
+    for (const auto& entry : names.node()) {
+        const std::string glob = entry.first.Scalar();
+        if (glob.empty()) throw sdk::InvalidArgument("params.model_names: an empty catalog name glob");
+        const std::string ollama_name = names.get_string(glob, "");
+        if (ollama_name.empty())
+            throw sdk::InvalidArgument("params.model_names." + glob + ": expected a non-empty Ollama model name");
+        model_names_.emplace_back(glob, ollama_name);
+    }
+    names.finish();
+}
+
+OllamaBackend::~OllamaBackend() {
+    shutting_down_.store(true);
+    std::vector<std::unique_ptr<CleanupJob>> jobs;
+    {
+        std::lock_guard lock(cleanup_mutex_);
+        jobs.swap(cleanups_);
+    }
+    for (auto& job : jobs) job->thread.join();  // each returns within ~kCancelPollMs (or connect_timeout_ms)
+}
+
+std::string OllamaBackend::ollama_name_for(std::string_view catalog_name) const {
+    for (const auto& [glob, ollama_name] : model_names_)
+        if (glob == catalog_name) return ollama_name;
+    for (const auto& [glob, ollama_name] : model_names_)
+        if (ollama_glob_match(glob, catalog_name)) return ollama_name;
+    return std::string(catalog_name);
+}
+
+double OllamaBackend::load(const warmup_model_info& model, const warmup_cancel_token& cancel) {
+    const std::string_view catalog_name = sdk::to_string_view(model.name);
+    const std::string ollama_name = ollama_name_for(catalog_name);
+    const std::string action = "load of model '" + ollama_name + "'";
+    wait_for_cleanup(ollama_name, cancel, catalog_name);
+
+    const Exchange answer = post_keep_alive(ollama_name, keep_alive_json_, &cancel, load_timeout_ms_);
+    const bool interrupted =
+        answer.outcome == Exchange::Outcome::Cancelled || answer.outcome == Exchange::Outcome::TimedOut;
+    if (interrupted && answer.sent) start_cleanup(ollama_name);  // Ollama may finish the load anyway: take it out
+    if (!answer.succeeded()) throw_for(answer, action, ollama_name, catalog_name);
+
+    // A 200 can still carry an error (a streamed answer reports failures in its last line).
+    const Json last = last_json_object(answer.body);
+    if (last.is_object() && last.contains("error"))
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
+                         "ollama " + endpoint_.url + ": " + action + ": " + answer.request_line +
+                             " answered 200 with an error: " + server_error_text(last.dump()));
+    return resident_mb(ollama_name, cancel);
+}
+
+void OllamaBackend::unload(const warmup_model_info& model) {
+    const std::string_view catalog_name = sdk::to_string_view(model.name);
+    const std::string ollama_name = ollama_name_for(catalog_name);
+    const Exchange answer = post_keep_alive(ollama_name, "0", nullptr, unload_timeout_ms_);
+    // 404: the server does not have the model at all, so it is certainly not resident: the unload's goal holds.
+    if (answer.succeeded() || (answer.outcome == Exchange::Outcome::Answered && answer.status == 404)) return;
+    throw_for(answer, "unload of model '" + ollama_name + "'", ollama_name, catalog_name);
+}
+
+}  // namespace warmup::plugins

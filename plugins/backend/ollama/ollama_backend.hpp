@@ -1,0 +1,113 @@
+// plugins/backend/ollama/ollama_backend.hpp — a model backend that drives an Ollama server over its HTTP API:
+// a load is POST /api/generate {"model", "keep_alive"} with no prompt (Ollama answers once the model is in memory),
+// an unload is the same request with keep_alive 0, and the resident size comes from GET /api/ps. Embedding-only
+// models refuse /api/generate with HTTP 400 "... does not support generate"; they are loaded and unloaded through
+// POST /api/embed with the same body instead.
+//
+// Threads: load and unload run on the host's worker threads, concurrently for different models (never twice at once
+// for the same model). Every HTTP exchange uses its own httplib::Client, so requests share no connection state; the
+// parameters are immutable after construction; the only shared mutable state is the list of post-cancel cleanups,
+// guarded by cleanup_mutex_. So load and unload are thread-safe.
+//
+// Cancellation: the blocking HTTP request runs on a short-lived thread while the calling worker polls the cancel
+// token (and the load deadline) every kCancelPollMs; when either fires it calls Client::stop(), which shuts the
+// socket down so the blocked read returns, then joins the thread. Client::stop() cannot interrupt a connect that is
+// still in progress, so it is repeated until the request thread exits: a cancel is honoured within
+// max(kCancelPollMs, connect_timeout_ms) at worst, ~kCancelPollMs normally.
+//
+// After a cancelled (or timed-out) load Ollama may still finish loading the model and, with keep_alive -1, keep it
+// resident forever, outside the host's memory accounting. So the backend then sends an unload for that model on a
+// background thread it owns (joined in the destructor, interrupted the same way); a later load of the same model
+// waits for that cleanup first, so the cleanup can never unload a model the host has just loaded again.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+#include <warmup/sdk/plugin.hpp>
+
+namespace warmup::plugins {
+
+/// Where the Ollama server is: parsed from base_url "http://host[:port][/path-prefix]".
+struct OllamaEndpoint {
+    std::string host;         // name or IPv4 literal, or an IPv6 literal without brackets
+    int port = 11434;         // 1..65535
+    std::string path_prefix;  // "" or "/prefix" without a trailing '/', prepended to every API path (reverse proxy)
+    std::string url;          // normalized "http://host:port/prefix", used in messages
+};
+
+/// Parses `text` as base_url. Throws sdk::InvalidArgument whose message starts with `key_path` for anything else
+/// (https://, no host, a port outside 1..65535, a query or fragment).
+OllamaEndpoint parse_ollama_base_url(const std::string& text, const std::string& key_path);
+
+/// `*` matches any run of characters, `?` exactly one; everything else matches itself.
+bool ollama_glob_match(std::string_view pattern, std::string_view text) noexcept;
+
+/// True when `text` is a Go time.Duration as Ollama parses keep_alive ("-1", "0", "5m", "1h30m", "-1m", "2.5s"):
+/// an optional sign, then one or more <decimal number><unit> with unit in ns, us, µs, ms, s, m, h; or a bare "0".
+bool is_go_duration(std::string_view text) noexcept;
+
+class OllamaBackend final : public sdk::ModelBackend {
+  public:
+    /// Reads and validates every parameter (see README.md). Contacts no server: a host can be configured before
+    /// Ollama is up; the first load then reports UNAVAILABLE until it is.
+    OllamaBackend(sdk::Host host, sdk::Params& params);
+    /// Interrupts and joins the post-cancel cleanups still running.
+    ~OllamaBackend() override;
+
+    /// [worker] Loads the model and returns its resident MiB from /api/ps (0 when /api/ps does not list it).
+    /// Throws sdk::Error: UNAVAILABLE (server not reachable, 5xx), NOT_FOUND (404: Ollama does not have the model),
+    /// INVALID_ARGUMENT (other 4xx), RESOURCE_EXHAUSTED (Ollama says the model does not fit in memory), CANCELLED,
+    /// TIMEOUT (load_timeout_ms). Every message names the model, the URL and, from the server, its status and text.
+    double load(const warmup_model_info& model, const warmup_cancel_token& cancel) override;
+    /// [worker] Asks Ollama to drop the model now (keep_alive 0). Unloading a model Ollama has not loaded succeeds.
+    void unload(const warmup_model_info& model) override;
+
+    /// [any] The Ollama model name for a catalog name: the first model_names entry whose key is the exact name,
+    /// else the first whose glob matches (in file order), else the catalog name itself.
+    [[nodiscard]] std::string ollama_name_for(std::string_view catalog_name) const;
+
+    /// [any] Post-cancel cleanups started and not yet finished (for tests and introspection).
+    [[nodiscard]] std::size_t cleanups_running() const;
+
+  private:
+    struct Exchange;    // one HTTP request/answer (defined in the .cpp, keeps httplib out of this header)
+    struct CleanupJob;  // a background unload after a cancelled load
+    enum class Endpoint { Generate, Embed };
+
+    /// POSTs `{"model": ollama_name, "keep_alive": keep_alive_json}` to /api/generate, falling back to /api/embed
+    /// when Ollama says the model does not support generate. Returns the answer of the endpoint that accepted it.
+    Exchange post_keep_alive(const std::string& ollama_name, const std::string& keep_alive_json,
+                             const warmup_cancel_token* cancel, int64_t timeout_ms) const;
+    /// One request ("GET" or "POST" with a JSON body) to endpoint_.path_prefix + `path`, honouring `cancel` (may be
+    /// null) and `timeout_ms` as described at the top. Never throws for HTTP or network failures: see Exchange.
+    Exchange exchange(const std::string& method, const std::string& path, const std::string& body,
+                      const warmup_cancel_token* cancel, int64_t timeout_ms) const;
+    /// GET /api/ps and the resident MiB of `ollama_name` in it; 0 (logged) when it cannot tell.
+    double resident_mb(const std::string& ollama_name, const warmup_cancel_token& cancel) const;
+    /// Throws the sdk::Error that describes a failed exchange; `action` is e.g. "load of model llama3:8b".
+    [[noreturn]] void throw_for(const Exchange& exchange, const std::string& action, const std::string& ollama_name,
+                                std::string_view catalog_name) const;
+
+    void start_cleanup(const std::string& ollama_name);
+    /// Waits (polling `cancel`) until no cleanup of `ollama_name` is running; joins finished cleanups.
+    void wait_for_cleanup(const std::string& ollama_name, const warmup_cancel_token& cancel, std::string_view name);
+
+    OllamaEndpoint endpoint_;
+    std::string keep_alive_json_;  // the JSON value sent as keep_alive on load: a number (seconds) or a string
+    int64_t connect_timeout_ms_ = 2000;
+    int64_t load_timeout_ms_ = 600000;
+    int64_t unload_timeout_ms_ = 60000;
+    bool memory_from_vram_ = false;                                 // memory_report: size_vram instead of size
+    std::vector<std::pair<std::string, std::string>> model_names_;  // (catalog glob, Ollama name), file order
+
+    mutable std::mutex cleanup_mutex_;  // guards cleanups_
+    std::vector<std::unique_ptr<CleanupJob>> cleanups_;
+    std::atomic<bool> shutting_down_{false};  // set by the destructor: interrupts running cleanups
+};
+
+}  // namespace warmup::plugins

@@ -1,0 +1,73 @@
+// Shared by the page-cache backend tests: a real warmup_host over a catch-all catalog, model files of exact sizes in
+// a temporary folder, and cancel tokens. All single-threaded test helpers.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <warmup/sdk/plugin.hpp>
+
+#include "core/catalog.hpp"
+#include "core/clock.hpp"
+#include "core/host_services.hpp"
+#include "test_support.hpp"
+
+namespace warmup::test {
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+/// Every model name matches "*" (1000 MiB, 2000 ms load, 100 ms unload, priority 1).
+struct PageCacheTestHost {
+    host::Catalog catalog{std::vector<host::CatalogEntry>{{"*", 1000, 2000, 100, 1}}};
+    host::ManualClock clock{0};
+    host::HostServices services{catalog, clock, "page-cache-test"};
+
+    [[nodiscard]] sdk::Host host() const { return sdk::Host(services.raw()); }
+    [[nodiscard]] warmup_model_info info(std::string_view name) { return *host().model_info(*catalog.resolve(name)); }
+};
+
+/// Writes `size_bytes` bytes (a repeating pattern) to `path`, creating its folders. Returns the path as a string.
+inline std::string write_model_file(const std::filesystem::path& path, uint64_t size_bytes) {
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    std::string block(64 * 1024, '\0');
+    for (std::size_t i = 0; i < block.size(); ++i) block[i] = static_cast<char>(i * 31 + 7);
+    for (uint64_t written = 0; written < size_bytes;) {
+        const auto n = static_cast<std::streamsize>(std::min<uint64_t>(block.size(), size_bytes - written));
+        out.write(block.data(), n);
+        written += static_cast<uint64_t>(n);
+    }
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+    return path.string();
+}
+
+/// A cancel token that reports "cancelled" from its `cancel_on_check`-th poll on (1 = the first poll); counts polls.
+struct CountingCancel {
+    std::atomic<int> checks{0};
+    int cancel_on_check = 1;
+    warmup_cancel_token token() {
+        return warmup_cancel_token{this, [](void* context) {
+                                       auto* self = static_cast<CountingCancel*>(context);
+                                       return ++self->checks >= self->cancel_on_check ? 1 : 0;
+                                   }};
+    }
+};
+
+/// Whether this process may mlock `bytes` more: root (CAP_IPC_LOCK) or a large enough RLIMIT_MEMLOCK. Tests of
+/// mlock skip themselves otherwise (an environment limit, not a plugin behaviour).
+inline bool may_lock(uint64_t bytes) {
+    struct rlimit limit {};
+    if (geteuid() == 0) return true;
+    return getrlimit(RLIMIT_MEMLOCK, &limit) == 0 && (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= bytes);
+}
+
+inline const warmup_cancel_token kNeverCancel{nullptr, [](void*) { return 0; }};
+
+}  // namespace warmup::test
