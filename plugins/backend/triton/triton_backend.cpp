@@ -1,0 +1,491 @@
+#include "triton_backend.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <exception>
+#include <nlohmann/json.hpp>
+
+namespace warmup::plugins {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Milliseconds = std::chrono::milliseconds;
+
+/// How often a waiting worker looks at its cancel token and deadline, ms. Bounds how late a cancel is noticed.
+constexpr int64_t kPollIntervalMs = 10;
+/// Longest server text quoted in an error message, bytes (an HTML error page must not flood the log).
+constexpr std::size_t kMaxQuotedBodyBytes = 512;
+
+std::string name_of(const warmup_model_info& model) {
+    return model.name.data == nullptr ? std::string() : std::string(model.name.data, model.name.size);
+}
+
+bool is_cancelled(const warmup_cancel_token* cancel) {
+    return cancel != nullptr && cancel->is_cancelled != nullptr && cancel->is_cancelled(cancel->context) != 0;
+}
+
+std::string lowercase(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+int64_t elapsed_ms(Clock::time_point since) {
+    return std::chrono::duration_cast<Milliseconds>(Clock::now() - since).count();
+}
+
+/// Triton's error text: the "error" string of a JSON error body, else the raw body (shortened), else a placeholder.
+std::string triton_error_text(const std::string& body) {
+    const nlohmann::json parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string())
+        return parsed["error"].get<std::string>();
+    if (body.empty()) return "(empty body)";
+    if (body.size() <= kMaxQuotedBodyBytes) return body;
+    return body.substr(0, kMaxQuotedBodyBytes) + "...";
+}
+
+/// "model 'resnet'" or, when the catalog calls it differently, "model 'resnet' (catalog model 'vision/resnet')".
+std::string describe_model(const std::string& repository_model, const std::string& catalog_name) {
+    std::string text = "model '" + repository_model + "'";
+    if (repository_model != catalog_name) text += " (catalog model '" + catalog_name + "')";
+    return text;
+}
+
+/// The error for a non-200 answer to a repository call. Codes: 404 or Triton's "model not in any repository" wording
+/// -> NOT_FOUND; Triton not in explicit model-control mode -> UNSUPPORTED; everything else -> UNAVAILABLE (the model
+/// cannot be made available now; the host retries with back-off). The message quotes Triton's own text.
+sdk::Error repository_call_error(const std::string& action, const std::string& method, const std::string& url,
+                                 const TritonBackend::HttpAnswer& answer, const std::string& model_description) {
+    const std::string text = triton_error_text(answer.body);
+    const std::string lower = lowercase(text);
+    warmup_status code = WARMUP_ERROR_UNAVAILABLE;
+    std::string hint;
+    if (answer.status == 404 || lower.find("failed to poll from model repository") != std::string::npos ||
+        lower.find("not found in any model repository") != std::string::npos) {
+        code = WARMUP_ERROR_NOT_FOUND;
+        hint = " (is the model in Triton's --model-repository? map catalog names with params.model_names)";
+    } else if (lower.find("not allowed if polling is enabled") != std::string::npos ||
+               lower.find("explicit model load / unload is not allowed") != std::string::npos) {
+        code = WARMUP_ERROR_UNSUPPORTED;
+        hint = " (start tritonserver with --model-control-mode=explicit)";
+    }
+    return sdk::Error(code, "Triton could not " + action + " " + model_description + ": " + method + " " + url +
+                                " answered HTTP " + std::to_string(answer.status) + ": " + text + hint);
+}
+
+}  // namespace
+
+bool triton_glob_match(std::string_view pattern, std::string_view text) noexcept {
+    // Iterative matching that backtracks only to the last '*': O(pattern x text) worst case, no recursion.
+    std::size_t p = 0, t = 0;
+    std::size_t star = std::string_view::npos, text_after_star = 0;
+    while (t < text.size()) {
+        if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+            ++p;
+            ++t;
+        } else if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            text_after_star = t;
+        } else if (star != std::string_view::npos) {
+            p = star + 1;
+            t = ++text_after_star;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*') ++p;
+    return p == pattern.size();
+}
+
+std::string percent_encode_path_segment(std::string_view segment) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(segment.size());
+    for (const char c : segment) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (std::isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
+            out.push_back(c);
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[byte >> 4]);
+            out.push_back(kHex[byte & 0x0F]);
+        }
+    }
+    return out;
+}
+
+TritonEndpoint parse_triton_base_url(const std::string& base_url, const std::string& key_path) {
+    const auto refuse = [&](const std::string& why) {
+        throw sdk::InvalidArgument(key_path + ": '" + base_url + "' " + why);
+    };
+    const std::string lower = lowercase(base_url);
+    if (lower.rfind("https://", 0) == 0)
+        refuse(
+            "uses https, which this plugin does not speak (plain HTTP only); use http:// (Triton's HTTP port, "
+            "normally 8000) or a local TLS-terminating proxy");
+    if (lower.rfind("http://", 0) != 0) refuse("is not an http:// URL (expected e.g. http://127.0.0.1:8000)");
+    if (base_url.find_first_of("?#") != std::string::npos) refuse("must not contain a query or fragment");
+
+    const std::string rest = base_url.substr(7);
+    const std::size_t path_start = rest.find('/');
+    const std::string authority = rest.substr(0, path_start);
+    std::string path = path_start == std::string::npos ? std::string() : rest.substr(path_start);
+    if (authority.find('@') != std::string::npos) refuse("must not contain user information");
+
+    TritonEndpoint endpoint;
+    std::string port_text;
+    if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
+        const std::size_t close = authority.find(']');
+        if (close == std::string::npos) refuse("has an unclosed '[' in the host");
+        endpoint.host = authority.substr(1, close - 1);
+        const std::string after = authority.substr(close + 1);
+        if (!after.empty() && after.front() != ':') refuse("has characters after the IPv6 address");
+        if (!after.empty()) port_text = after.substr(1);
+        if (after == ":") refuse("has an empty port");
+    } else {
+        const std::size_t colon = authority.rfind(':');
+        endpoint.host = authority.substr(0, colon);
+        if (colon != std::string::npos) {
+            port_text = authority.substr(colon + 1);
+            if (port_text.empty()) refuse("has an empty port");
+        }
+    }
+    if (endpoint.host.empty()) refuse("has no host");
+    if (!port_text.empty()) {
+        if (port_text.size() > 5 ||
+            !std::all_of(port_text.begin(), port_text.end(), [](unsigned char c) { return std::isdigit(c) != 0; }))
+            refuse("has a port that is not a number in [1, 65535]");
+        endpoint.port = std::stoi(port_text);
+        if (endpoint.port < 1 || endpoint.port > 65535) refuse("has a port that is not a number in [1, 65535]");
+    }
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    endpoint.path_prefix = path;
+    const bool ipv6 = endpoint.host.find(':') != std::string::npos;
+    endpoint.base_url = "http://" + (ipv6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" +
+                        std::to_string(endpoint.port) + endpoint.path_prefix;
+    return endpoint;
+}
+
+TritonBackend::TritonBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBackend(host) {
+    config_.endpoint = parse_triton_base_url(params.get_string("base_url", "http://127.0.0.1:8000"), "params.base_url");
+    config_.connect_timeout_ms = params.get_int("connect_timeout_ms", 2000, 1, 600000);
+    config_.load_timeout_ms = params.get_int("load_timeout_ms", 600000, 1, 86400000);
+    config_.request_timeout_ms = params.get_int("request_timeout_ms", 30000, 1, 3600000);
+    config_.orphan_poll_ms = params.get_int("orphan_poll_ms", 1000, 10, 600000);
+    config_.unload_dependents = params.get_bool("unload_dependents", false);
+    config_.verify_ready = params.get_bool("verify_ready", true);
+    config_.memory_from_stats = params.get_bool("memory_from_stats", false);
+
+    // A nested Params marks "model_names" as read; its own finish() is never called because every key is a glob.
+    const sdk::Params names = params.get_map("model_names");
+    for (const auto& entry : names.node()) {
+        const std::string glob = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
+        const std::string key_path = "params.model_names." + glob;
+        if (glob.empty()) throw sdk::InvalidArgument("params.model_names: a key is empty or not a string");
+        if (!entry.second.IsScalar() || entry.second.Scalar().empty())
+            throw sdk::InvalidArgument(key_path + ": expected a Triton model name (a non-empty string)");
+        const std::string target = entry.second.Scalar();
+        if (target.find('/') != std::string::npos)
+            throw sdk::InvalidArgument(key_path + ": '" + target +
+                                       "' contains '/', but a Triton model name is a directory name");
+        config_.model_names.emplace_back(glob, target);
+    }
+}
+
+TritonBackend::~TritonBackend() {
+    {
+        std::lock_guard lock(orphan_mutex_);
+        stopping_ = true;
+    }
+    orphan_changed_.notify_all();
+    if (cleanup_thread_.joinable()) cleanup_thread_.join();
+    // Only this thread is left: no lock needed, but take it anyway so the guarded-by rule has no exception.
+    std::lock_guard lock(orphan_mutex_);
+    for (const auto& [name, deadline] : orphan_deadlines_)
+        host().warn("Triton model '" + name +
+                    "' whose load was abandoned was never seen ready before the backend was " +
+                    "destroyed; if Triton finishes loading it, it stays loaded until unloaded by hand");
+}
+
+std::string TritonBackend::repository_name(std::string_view catalog_name) const {
+    for (const auto& [glob, target] : config_.model_names)
+        if (triton_glob_match(glob, catalog_name)) return target;
+    return std::string(catalog_name);
+}
+
+std::vector<std::string> TritonBackend::pending_orphans() const {
+    std::lock_guard lock(orphan_mutex_);
+    std::vector<std::string> names;
+    for (const auto& [name, deadline] : orphan_deadlines_) names.push_back(name);
+    return names;
+}
+
+std::string TritonBackend::model_path(const std::string& repository_model) const {
+    return "/v2/models/" + percent_encode_path_segment(repository_model);
+}
+
+TritonBackend::RequestOutcome TritonBackend::send(const char* method, const std::string& path, const std::string& body,
+                                                  int64_t timeout_ms, const warmup_cancel_token* cancel) const {
+    httplib::Client client(config_.endpoint.host, config_.endpoint.port);
+    client.set_connection_timeout(Milliseconds(config_.connect_timeout_ms));
+    // Socket waits are bounded by the request's own budget; with a token the deadline below is the tighter bound.
+    client.set_read_timeout(Milliseconds(timeout_ms));
+    client.set_write_timeout(Milliseconds(timeout_ms));
+    client.set_tcp_nodelay(true);  // else a POST answer can stall ~40 ms on delayed ACKs
+    client.set_keep_alive(false);
+    const std::string full_path = config_.endpoint.path_prefix + path;
+    const bool is_post = std::string_view(method) == "POST";
+    const auto perform = [&]() {
+        HttpAnswer answer;
+        httplib::Result result = is_post ? client.Post(full_path, body, "application/json") : client.Get(full_path);
+        if (!result) {
+            answer.transport_error = httplib::to_string(result.error());
+        } else {
+            answer.status = result->status;
+            answer.body = result->body;
+        }
+        return answer;
+    };
+
+    RequestOutcome outcome;
+    if (cancel == nullptr) {
+        outcome.answer = perform();
+        return outcome;
+    }
+
+    std::mutex mutex;
+    std::condition_variable finished;
+    bool done = false;  // guarded by mutex
+    std::exception_ptr failure;
+    std::thread helper([&] {
+        HttpAnswer answer;
+        std::exception_ptr error;
+        try {
+            answer = perform();
+        } catch (...) {
+            error = std::current_exception();
+        }
+        {
+            std::lock_guard lock(mutex);
+            outcome.answer = std::move(answer);
+            failure = error;
+            done = true;
+        }
+        finished.notify_all();
+    });
+
+    const auto deadline = Clock::now() + Milliseconds(timeout_ms);
+    {
+        std::unique_lock lock(mutex);
+        while (!done) {
+            if (is_cancelled(cancel)) {
+                outcome.interrupt = Interrupt::Cancelled;
+                break;
+            }
+            const auto now = Clock::now();
+            if (now >= deadline) {
+                outcome.interrupt = Interrupt::DeadlinePassed;
+                break;
+            }
+            finished.wait_for(lock, std::min<Clock::duration>(deadline - now, Milliseconds(kPollIntervalMs)));
+        }
+        // Abort by shutting the socket down. Repeated, because a stop() that lands before the helper opened its socket
+        // has nothing to shut down yet; connecting is itself bounded by connect_timeout_ms.
+        while (!done) {
+            lock.unlock();
+            client.stop();
+            lock.lock();
+            finished.wait_for(lock, Milliseconds(kPollIntervalMs));
+        }
+    }
+    helper.join();
+    if (failure && outcome.interrupt == Interrupt::None) std::rethrow_exception(failure);
+    return outcome;
+}
+
+double TritonBackend::load(const warmup_model_info& model, const warmup_cancel_token& cancel) {
+    const std::string catalog_name = name_of(model);
+    const std::string repository_model = repository_name(catalog_name);
+    const std::string description = describe_model(repository_model, catalog_name);
+    if (repository_model.find('/') != std::string::npos)
+        throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT,
+                         "cannot load " + description +
+                             " on Triton: a Triton model name is a directory name and cannot contain '/'; map the "
+                             "catalog name to a repository model name with params.model_names");
+    reclaim_from_cleanup(repository_model);
+    if (is_cancelled(&cancel))
+        throw sdk::Error(WARMUP_ERROR_CANCELLED, "load of " + description + " on Triton cancelled before it started");
+
+    const auto started = Clock::now();
+    const std::string load_path = "/v2/repository/models/" + percent_encode_path_segment(repository_model) + "/load";
+    const auto throw_interrupted = [&](Interrupt interrupt, const std::string& during_url) {
+        // Triton goes on with the load whatever happens to our connection: hand the model to the cleanup.
+        adopt_orphan(repository_model);
+        const std::string follow_up =
+            "; Triton may still finish it, so this backend unloads the model once it is ready";
+        if (interrupt == Interrupt::Cancelled)
+            throw sdk::Error(WARMUP_ERROR_CANCELLED, "load of " + description +
+                                                         " on Triton cancelled by the host after " +
+                                                         std::to_string(elapsed_ms(started)) + " ms (waiting for " +
+                                                         during_url + ")" + follow_up);
+        throw sdk::Error(WARMUP_ERROR_TIMEOUT, "Triton did not finish loading " + description + " within " +
+                                                   "load_timeout_ms=" + std::to_string(config_.load_timeout_ms) +
+                                                   " (waiting for " + during_url + ")" + follow_up);
+    };
+
+    const RequestOutcome loaded = send("POST", load_path, "{}", config_.load_timeout_ms, &cancel);
+    if (loaded.interrupt != Interrupt::None) throw_interrupted(loaded.interrupt, "POST " + url(load_path));
+    if (loaded.answer.status == 0)
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(load_path) + " to load " +
+                                                       description + ": " + loaded.answer.transport_error +
+                                                       " error (is tritonserver running at " +
+                                                       config_.endpoint.base_url + "?)");
+    if (loaded.answer.status != 200)
+        throw repository_call_error("load", "POST", url(load_path), loaded.answer, description);
+
+    if (config_.verify_ready) {
+        const std::string ready_path = model_path(repository_model) + "/ready";
+        const int64_t remaining_ms = std::max<int64_t>(1, config_.load_timeout_ms - elapsed_ms(started));
+        if (is_cancelled(&cancel)) throw_interrupted(Interrupt::Cancelled, "GET " + url(ready_path));
+        const RequestOutcome ready =
+            send("GET", ready_path, "", std::min(config_.request_timeout_ms, remaining_ms), &cancel);
+        if (ready.interrupt != Interrupt::None) throw_interrupted(ready.interrupt, "GET " + url(ready_path));
+        if (ready.answer.status != 200) {
+            adopt_orphan(repository_model);  // Triton said "loaded": make sure it does not stay loaded unnoticed
+            const std::string what = ready.answer.status == 0
+                                         ? "could not be asked: " + ready.answer.transport_error + " error"
+                                         : "answered HTTP " + std::to_string(ready.answer.status) + ": " +
+                                               triton_error_text(ready.answer.body);
+            throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "Triton accepted the load of " + description + " but GET " +
+                                                           url(ready_path) + " " + what +
+                                                           "; this backend unloads it if it becomes ready");
+        }
+    }
+    return config_.memory_from_stats ? memory_mb_from_stats(repository_model) : 0.0;
+}
+
+double TritonBackend::memory_mb_from_stats(const std::string& repository_model) const {
+    // Statistics extension: {"model_stats": [{"name": ..., "version": ..., "memory_usage": [{"type": "GPU", "id": 0,
+    // "byte_size": N}, ...]}, ...]}. Triton fills memory_usage from what it detected while loading (newer releases
+    // only); any other shape means "unknown" (0), never a failed load.
+    const std::string stats_path = model_path(repository_model) + "/stats";
+    const RequestOutcome stats = send("GET", stats_path, "", config_.request_timeout_ms, nullptr);
+    const auto unknown = [&](const std::string& why) {
+        host().log(WARMUP_LOG_DEBUG, "no memory figure for Triton model '" + repository_model + "' from GET " +
+                                         url(stats_path) + ": " + why + "; the catalog memory_mb applies");
+        return 0.0;
+    };
+    if (stats.answer.status != 200)
+        return unknown(stats.answer.status == 0 ? stats.answer.transport_error + " error"
+                                                : "HTTP " + std::to_string(stats.answer.status));
+    const nlohmann::json parsed = nlohmann::json::parse(stats.answer.body, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_object() || !parsed.contains("model_stats") || !parsed["model_stats"].is_array())
+        return unknown("no model_stats array");
+    double bytes = 0;
+    for (const auto& version_stats : parsed["model_stats"]) {
+        if (!version_stats.is_object() || version_stats.value("name", std::string()) != repository_model) continue;
+        const auto usage = version_stats.find("memory_usage");
+        if (usage == version_stats.end() || !usage->is_array()) continue;
+        for (const auto& entry : *usage)
+            if (entry.is_object() && entry.contains("byte_size") && entry["byte_size"].is_number())
+                bytes += entry["byte_size"].get<double>();
+    }
+    if (!(bytes > 0)) return unknown("memory_usage is absent or zero");
+    return bytes / (1024.0 * 1024.0);
+}
+
+void TritonBackend::unload(const warmup_model_info& model) {
+    const std::string catalog_name = name_of(model);
+    const std::string repository_model = repository_name(catalog_name);
+    const std::string description = describe_model(repository_model, catalog_name);
+    if (repository_model.find('/') != std::string::npos)
+        throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT,
+                         "cannot unload " + description + " on Triton: a Triton model name cannot contain '/'");
+    reclaim_from_cleanup(repository_model);
+    const std::string unload_path =
+        "/v2/repository/models/" + percent_encode_path_segment(repository_model) + "/unload";
+    const std::string body =
+        config_.unload_dependents ? R"({"parameters":{"unload_dependents":true}})" : std::string("{}");
+    const RequestOutcome unloaded = send("POST", unload_path, body, config_.request_timeout_ms, nullptr);
+    if (unloaded.answer.status == 0)
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(unload_path) + " to unload " +
+                                                       description + ": " + unloaded.answer.transport_error + " error");
+    if (unloaded.answer.status != 200)
+        throw repository_call_error("unload", "POST", url(unload_path), unloaded.answer, description);
+}
+
+void TritonBackend::adopt_orphan(const std::string& repository_model) {
+    {
+        std::lock_guard lock(orphan_mutex_);
+        // The cleanup waits at most as long as a load may take, counted from now.
+        orphan_deadlines_[repository_model] = Clock::now() + Milliseconds(config_.load_timeout_ms);
+        if (!cleanup_thread_.joinable() && !stopping_) cleanup_thread_ = std::thread([this] { cleanup_loop(); });
+    }
+    orphan_changed_.notify_all();
+}
+
+void TritonBackend::reclaim_from_cleanup(const std::string& repository_model) {
+    std::unique_lock lock(orphan_mutex_);
+    // Wait first, then erase: the cleanup may put the name back (failed unload) before it clears the in-progress mark.
+    orphan_changed_.wait(lock, [&] { return orphans_being_unloaded_.count(repository_model) == 0; });
+    orphan_deadlines_.erase(repository_model);
+}
+
+void TritonBackend::cleanup_loop() {
+    // The cleanup's requests are cancelled by the destructor through this token, so joining never waits long.
+    warmup_cancel_token stop_token{
+        &stopping_, [](void* context) { return static_cast<std::atomic<bool>*>(context)->load() ? 1 : 0; }};
+    const std::string unload_body =
+        config_.unload_dependents ? R"({"parameters":{"unload_dependents":true}})" : std::string("{}");
+    std::unique_lock lock(orphan_mutex_);
+    while (!stopping_) {
+        if (orphan_deadlines_.empty()) {
+            orphan_changed_.wait(lock, [&] { return stopping_ || !orphan_deadlines_.empty(); });
+            continue;
+        }
+        std::vector<std::string> names;
+        for (const auto& [name, deadline] : orphan_deadlines_) names.push_back(name);
+        for (const std::string& name : names) {
+            if (stopping_) break;
+            auto orphan = orphan_deadlines_.find(name);
+            if (orphan == orphan_deadlines_.end()) continue;  // reclaimed by a load or unload meanwhile
+            if (Clock::now() >= orphan->second) {
+                orphan_deadlines_.erase(orphan);
+                host().warn("stopped waiting for Triton model '" + name + "' (load abandoned by the host) after " +
+                            "load_timeout_ms=" + std::to_string(config_.load_timeout_ms) +
+                            " without seeing it ready; if it loads later it stays loaded until unloaded by hand");
+                continue;
+            }
+            const std::string ready_path = model_path(name) + "/ready";
+            lock.unlock();
+            const RequestOutcome ready = send("GET", ready_path, "", config_.request_timeout_ms, &stop_token);
+            lock.lock();
+            // Not ready: still loading, failed to load, or Triton unreachable. Look again on the next round.
+            if (ready.interrupt != Interrupt::None || ready.answer.status != 200) continue;
+            orphan = orphan_deadlines_.find(name);
+            if (orphan == orphan_deadlines_.end()) continue;  // reclaimed while we asked: the host wants it now
+            const auto deadline = orphan->second;
+            orphan_deadlines_.erase(orphan);
+            orphans_being_unloaded_.insert(name);
+            lock.unlock();
+            const std::string unload_path = "/v2/repository/models/" + percent_encode_path_segment(name) + "/unload";
+            const RequestOutcome unloaded =
+                send("POST", unload_path, unload_body, config_.request_timeout_ms, &stop_token);
+            lock.lock();
+            if (unloaded.answer.status == 200) {
+                host().info("unloaded Triton model '" + name + "', whose load the host had abandoned");
+            } else {
+                // Retry next round (or be reported by the destructor). Put back before the in-progress mark is
+                // cleared, so a waiting reclaim_from_cleanup() always sees and removes it.
+                orphan_deadlines_.emplace(name, deadline);
+            }
+            orphans_being_unloaded_.erase(name);
+            orphan_changed_.notify_all();
+        }
+        orphan_changed_.wait_for(lock, Milliseconds(config_.orphan_poll_ms), [&] { return stopping_.load(); });
+    }
+}
+
+}  // namespace warmup::plugins

@@ -1,0 +1,129 @@
+// plugins/backend/triton/triton_backend.hpp — a model backend that drives a Triton Inference Server through its
+// model repository API (HTTP/REST, KServe v2 extension; Triton started with --model-control-mode=explicit):
+//   load   = POST {base}/v2/repository/models/{name}/load, then (verify_ready) GET {base}/v2/models/{name}/ready
+//   unload = POST {base}/v2/repository/models/{name}/unload   (body {"parameters":{"unload_dependents":...}})
+//
+// Threads: load and unload run on the host's worker threads, concurrently for different models (never twice at once
+// for the same catalog model). The configuration is immutable after construction; every HTTP request uses its own
+// httplib::Client, so requests share nothing. The only shared mutable state is the orphan set (below), guarded by
+// orphan_mutex_.
+//
+// Cancellation: Triton's load call blocks until the model is loaded (minutes for a large model), and httplib has no
+// cancellable request. So the request runs on a short-lived helper thread while the worker thread polls the cancel
+// token and the load deadline every kPollIntervalMs; on cancel or timeout the worker shuts the socket down
+// (httplib::Client::stop(), thread-safe), joins the helper and throws CANCELLED / TIMEOUT. No thread outlives the call.
+//
+// Orphans: closing the connection does not stop Triton: it finishes the load anyway, and the host (which saw the load
+// fail) would never unload it. Such a repository model is recorded as an orphan; one cleanup thread (started on first
+// need, joined by the destructor) polls GET /v2/models/{name}/ready and unloads the model as soon as it is ready, or
+// drops it when load_timeout_ms passed without it becoming ready. A new load() or unload() of the same repository
+// model takes the model back from the cleanup (it waits for an unload the cleanup is sending right now), so the
+// cleanup never unloads a model the host wants.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+#include <warmup/sdk/plugin.hpp>
+
+namespace warmup::plugins {
+
+/// `*` matches any run of characters, `?` exactly one; everything else matches itself.
+bool triton_glob_match(std::string_view pattern, std::string_view text) noexcept;
+
+/// Percent-encodes `segment` for use as one URL path segment: unreserved characters (RFC 3986) and ':' stay, every
+/// other byte becomes %XX.
+std::string percent_encode_path_segment(std::string_view segment);
+
+/// The parts of an http:// base URL. Throws sdk::InvalidArgument naming `key_path` for anything else.
+struct TritonEndpoint {
+    std::string host;         // name or address, without IPv6 brackets
+    int port = 80;            // TCP port
+    std::string path_prefix;  // "" or "/some/prefix" (no trailing slash), put before every /v2/... path
+    std::string base_url;     // normalised, for messages: "http://host:port/prefix"
+};
+TritonEndpoint parse_triton_base_url(const std::string& base_url, const std::string& key_path);
+
+/// The validated params (see README.md for meanings and defaults).
+struct TritonBackendConfig {
+    TritonEndpoint endpoint;
+    int64_t connect_timeout_ms = 2000;
+    int64_t load_timeout_ms = 600000;
+    int64_t request_timeout_ms = 30000;
+    int64_t orphan_poll_ms = 1000;
+    bool unload_dependents = false;
+    bool verify_ready = true;
+    bool memory_from_stats = false;
+    /// (catalog name glob, Triton repository model name), in file order; the first matching glob wins.
+    std::vector<std::pair<std::string, std::string>> model_names;
+};
+
+class TritonBackend final : public sdk::ModelBackend {
+  public:
+    TritonBackend(sdk::Host host, sdk::Params& params);
+    /// Stops and joins the cleanup thread (its request in flight is aborted). Orphans still pending are logged.
+    ~TritonBackend() override;
+
+    /// [worker] Returns 0 (unknown: the host charges the catalog memory_mb) unless memory_from_stats is on and Triton
+    /// reports memory_usage for the model, then the sum of its byte_size values in MiB.
+    double load(const warmup_model_info& model, const warmup_cancel_token& cancel) override;
+    /// [worker] Unloading a model Triton does not have loaded succeeds (Triton treats it as a no-op).
+    void unload(const warmup_model_info& model) override;
+
+    [[nodiscard]] const TritonBackendConfig& config() const noexcept { return config_; }
+    /// The Triton repository model name for a catalog model name: the first matching model_names glob's value, else
+    /// the name itself. [any]
+    [[nodiscard]] std::string repository_name(std::string_view catalog_name) const;
+    /// Repository model names the cleanup still watches (sorted). [any]
+    [[nodiscard]] std::vector<std::string> pending_orphans() const;
+
+    /// One HTTP exchange. `status` is 0 when no HTTP answer arrived (then `transport_error` says why).
+    struct HttpAnswer {
+        int status = 0;
+        std::string body;
+        std::string transport_error;
+    };
+
+  private:
+    enum class Interrupt { None, Cancelled, DeadlinePassed };
+    struct RequestOutcome {
+        HttpAnswer answer;
+        Interrupt interrupt = Interrupt::None;
+    };
+    /// Sends one request and waits at most `timeout_ms` for the whole exchange. With a `cancel` token the request runs
+    /// on a helper thread and the caller polls the token; the helper is always joined before returning.
+    RequestOutcome send(const char* method, const std::string& path, const std::string& body, int64_t timeout_ms,
+                        const warmup_cancel_token* cancel) const;
+    [[nodiscard]] std::string url(const std::string& path) const { return config_.endpoint.base_url + path; }
+    [[nodiscard]] std::string model_path(const std::string& repository_model) const;
+    [[nodiscard]] double memory_mb_from_stats(const std::string& repository_model) const;
+
+    /// Hands `repository_model` to the cleanup thread (starting it if needed).
+    void adopt_orphan(const std::string& repository_model);
+    /// Takes `repository_model` back from the cleanup; waits while the cleanup is unloading it right now.
+    void reclaim_from_cleanup(const std::string& repository_model);
+    void cleanup_loop();
+
+    TritonBackendConfig config_;
+
+    mutable std::mutex orphan_mutex_;
+    std::condition_variable orphan_changed_;
+    /// Repository model name -> when the cleanup stops waiting for it to become ready. Guarded by orphan_mutex_.
+    std::map<std::string, std::chrono::steady_clock::time_point> orphan_deadlines_;
+    /// Names the cleanup thread is sending an unload for right now. Guarded by orphan_mutex_.
+    std::set<std::string> orphans_being_unloaded_;
+    std::thread cleanup_thread_;         // started by the first adopt_orphan; joined by the destructor
+    std::atomic<bool> stopping_{false};  // set by the destructor; doubles as the cleanup's cancel token
+};
+
+}  // namespace warmup::plugins
