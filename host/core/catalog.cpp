@@ -2,29 +2,9 @@
 
 #include <mutex>
 #include <stdexcept>
+#include <warmup/sdk/glob.hpp>
 
 namespace warmup::host {
-
-bool glob_match(std::string_view pattern, std::string_view name) noexcept {
-    // Iterative matcher with single-star backtracking: linear in practice, no recursion.
-    std::size_t p = 0, n = 0, star = std::string_view::npos, star_n = 0;
-    while (n < name.size()) {
-        if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
-            ++p;
-            ++n;
-        } else if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            star_n = n;
-        } else if (star != std::string_view::npos) {
-            p = star + 1;
-            n = ++star_n;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*') ++p;
-    return p == pattern.size();
-}
 
 Catalog::Catalog(std::vector<CatalogEntry> entries) : entries_(std::move(entries)) {}
 
@@ -32,7 +12,7 @@ std::optional<std::size_t> Catalog::match_entry(std::string_view name) const {
     for (std::size_t i = 0; i < entries_.size(); ++i)
         if (entries_[i].pattern == name) return i;
     for (std::size_t i = 0; i < entries_.size(); ++i)
-        if (entries_[i].pattern.find_first_of("*?") != std::string::npos && glob_match(entries_[i].pattern, name))
+        if (entries_[i].pattern.find_first_of("*?") != std::string::npos && sdk::glob_match(entries_[i].pattern, name))
             return i;
     return std::nullopt;
 }

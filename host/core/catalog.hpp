@@ -37,9 +37,6 @@ struct ModelRecord {
     uint32_t priority = 1;
 };
 
-/// True when `name` matches `pattern` (* = any run of characters, ? = one character).
-bool glob_match(std::string_view pattern, std::string_view name) noexcept;
-
 class Catalog {
   public:
     explicit Catalog(std::vector<CatalogEntry> entries = {});

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <warmup/sdk/glob.hpp>
 
 #include "test_host.hpp"
 
@@ -28,14 +29,17 @@ struct CountingCancel {
 
 const warmup_cancel_token kNeverCancel{nullptr, [](void*) { return 0; }};
 
-TEST(SimBackend, GlobMatching) {
-    EXPECT_TRUE(sim_glob_match("llama*:?b", "llama3:8b"));
-    EXPECT_TRUE(sim_glob_match("a*b", "ab"));
-    EXPECT_TRUE(sim_glob_match("*", ""));
-    EXPECT_TRUE(sim_glob_match("*-bad-*", "x-bad-y"));
-    EXPECT_FALSE(sim_glob_match("a?c", "ac"));
-    EXPECT_FALSE(sim_glob_match("bad-*", "good-1"));
-    EXPECT_FALSE(sim_glob_match("abc", "abcd"));
+// The SDK glob dialect the sim backend (fail_models), the other backends' name maps and the catalog share.
+TEST(SdkGlob, StarCrossesEverythingQuestionMarkIsOneCharacter) {
+    EXPECT_TRUE(warmup::sdk::glob_match("llama*:?b", "llama3:8b"));
+    EXPECT_TRUE(warmup::sdk::glob_match("a*b", "ab"));
+    EXPECT_TRUE(warmup::sdk::glob_match("*", ""));
+    EXPECT_TRUE(warmup::sdk::glob_match("*-bad-*", "x-bad-y"));
+    EXPECT_FALSE(warmup::sdk::glob_match("a?c", "ac"));
+    EXPECT_FALSE(warmup::sdk::glob_match("bad-*", "good-1"));
+    EXPECT_FALSE(warmup::sdk::glob_match("abc", "abcd"));
+    EXPECT_TRUE(warmup::sdk::glob_match("embed/*", "embed/a/b"));  // '*' crosses '/'
+    EXPECT_FALSE(warmup::sdk::glob_match("llama*", "xllama"));
 }
 
 TEST(SimBackend, FailModelsAlwaysFailOthersLoad) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
+#include <warmup/sdk/glob.hpp>
 
 namespace warmup::plugins {
 namespace {
@@ -101,28 +102,6 @@ std::string transport_error_text(httplib::Error error) {
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Parameter helpers
-
-bool ollama_glob_match(std::string_view pattern, std::string_view text) noexcept {
-    // Iterative matching that backtracks only to the last '*': O(pattern x text) worst case, no recursion.
-    std::size_t p = 0, t = 0;
-    std::size_t star = std::string_view::npos, text_after_star = 0;
-    while (t < text.size()) {
-        if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-            ++p;
-            ++t;
-        } else if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            text_after_star = t;
-        } else if (star != std::string_view::npos) {
-            p = star + 1;
-            t = ++text_after_star;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*') ++p;
-    return p == pattern.size();
-}
 
 bool is_go_duration(std::string_view text) noexcept {
     // Go's time.ParseDuration grammar: [-+]? ( number unit )+ , or the bare "0".
@@ -525,7 +504,7 @@ std::string OllamaBackend::ollama_name_for(std::string_view catalog_name) const 
     for (const auto& [glob, ollama_name] : model_names_)
         if (glob == catalog_name) return ollama_name;
     for (const auto& [glob, ollama_name] : model_names_)
-        if (ollama_glob_match(glob, catalog_name)) return ollama_name;
+        if (sdk::glob_match(glob, catalog_name)) return ollama_name;
     return std::string(catalog_name);
 }
 

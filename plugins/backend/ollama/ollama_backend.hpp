@@ -44,9 +44,6 @@ struct OllamaEndpoint {
 /// (https://, no host, a port outside 1..65535, a query or fragment).
 OllamaEndpoint parse_ollama_base_url(const std::string& text, const std::string& key_path);
 
-/// `*` matches any run of characters, `?` exactly one; everything else matches itself.
-bool ollama_glob_match(std::string_view pattern, std::string_view text) noexcept;
-
 /// True when `text` is a Go time.Duration as Ollama parses keep_alive ("-1", "0", "5m", "1h30m", "-1m", "2.5s"):
 /// an optional sign, then one or more <decimal number><unit> with unit in ns, us, µs, ms, s, m, h; or a bare "0".
 bool is_go_duration(std::string_view text) noexcept;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <new>
 #include <system_error>
+#include <warmup/sdk/glob.hpp>
 
 namespace warmup::plugins::page_cache {
 namespace {
@@ -67,29 +68,6 @@ std::string literal_prefix(const std::string& pattern) {
 
 }  // namespace
 
-bool model_name_glob_match(std::string_view pattern, std::string_view name) noexcept {
-    // Iterative matching that backtracks only to the last '*': O(pattern x name) worst case, no recursion. Same
-    // semantics as the host catalog's glob_match (host/core/catalog.cpp), which a plugin cannot link against.
-    std::size_t p = 0, n = 0;
-    std::size_t star = std::string_view::npos, name_after_star = 0;
-    while (n < name.size()) {
-        if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
-            ++p;
-            ++n;
-        } else if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            name_after_star = n;
-        } else if (star != std::string_view::npos) {
-            p = star + 1;
-            n = ++name_after_star;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*') ++p;
-    return p == pattern.size();
-}
-
 ModelFileRules ModelFileRules::parse(sdk::Params& params) {
     if (!params.has("model_files"))
         throw sdk::InvalidArgument(
@@ -125,8 +103,7 @@ const ModelFileRule* ModelFileRules::find(std::string_view model_name) const {
     for (const ModelFileRule& rule : rules_)
         if (rule.model_glob == model_name) return &rule;
     for (const ModelFileRule& rule : rules_)
-        if (rule.model_glob.find_first_of("*?") != std::string::npos &&
-            model_name_glob_match(rule.model_glob, model_name))
+        if (rule.model_glob.find_first_of("*?") != std::string::npos && sdk::glob_match(rule.model_glob, model_name))
             return &rule;
     return nullptr;
 }

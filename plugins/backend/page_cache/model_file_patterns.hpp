@@ -16,10 +16,6 @@
 
 namespace warmup::plugins::page_cache {
 
-/// Model-name glob as the host catalog understands it: `*` matches any run of characters (including '/' and ':'),
-/// `?` exactly one, everything else itself.
-bool model_name_glob_match(std::string_view pattern, std::string_view name) noexcept;
-
 /// One `model_files` entry: the models it covers and the path patterns of their files.
 struct ModelFileRule {
     std::string model_glob;                  ///< the YAML key: an exact catalog name or a glob

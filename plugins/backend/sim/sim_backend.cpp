@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <warmup/sdk/glob.hpp>
 
 namespace warmup::plugins {
 namespace {
@@ -41,28 +42,6 @@ std::vector<std::string> read_string_list(sdk::Params& params, const std::string
 
 }  // namespace
 
-bool sim_glob_match(std::string_view pattern, std::string_view text) noexcept {
-    // Iterative matching that backtracks only to the last '*': O(pattern x text) worst case, no recursion.
-    std::size_t p = 0, t = 0;
-    std::size_t star = std::string_view::npos, text_after_star = 0;
-    while (t < text.size()) {
-        if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-            ++p;
-            ++t;
-        } else if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            text_after_star = t;
-        } else if (star != std::string_view::npos) {
-            p = star + 1;
-            t = ++text_after_star;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*') ++p;
-    return p == pattern.size();
-}
-
 SimBackend::SimBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBackend(host) {
     time_scale_ = params.get_double("time_scale", 1.0, 0.0, 1e6);
     failure_rate_ = params.get_double("failure_rate", 0.0, 0.0, 1.0);
@@ -83,7 +62,7 @@ SimBackend::LoadOutcome SimBackend::draw_outcome(const warmup_model_info& model,
 
 bool SimBackend::always_fails(std::string_view model_name) const {
     for (const std::string& glob : fail_model_globs_)
-        if (sim_glob_match(glob, model_name)) return true;
+        if (sdk::glob_match(glob, model_name)) return true;
     return false;
 }
 

@@ -19,9 +19,6 @@
 
 namespace warmup::plugins {
 
-/// `*` matches any run of characters, `?` exactly one; everything else matches itself.
-bool sim_glob_match(std::string_view pattern, std::string_view text) noexcept;
-
 class SimBackend final : public sdk::ModelBackend {
   public:
     SimBackend(sdk::Host host, sdk::Params& params);

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <exception>
 #include <nlohmann/json.hpp>
+#include <warmup/sdk/glob.hpp>
 
 namespace warmup::plugins {
 namespace {
@@ -76,28 +77,6 @@ sdk::Error repository_call_error(const std::string& action, const std::string& m
 }
 
 }  // namespace
-
-bool triton_glob_match(std::string_view pattern, std::string_view text) noexcept {
-    // Iterative matching that backtracks only to the last '*': O(pattern x text) worst case, no recursion.
-    std::size_t p = 0, t = 0;
-    std::size_t star = std::string_view::npos, text_after_star = 0;
-    while (t < text.size()) {
-        if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-            ++p;
-            ++t;
-        } else if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            text_after_star = t;
-        } else if (star != std::string_view::npos) {
-            p = star + 1;
-            t = ++text_after_star;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*') ++p;
-    return p == pattern.size();
-}
 
 std::string percent_encode_path_segment(std::string_view segment) {
     static constexpr char kHex[] = "0123456789ABCDEF";
@@ -211,7 +190,7 @@ TritonBackend::~TritonBackend() {
 
 std::string TritonBackend::repository_name(std::string_view catalog_name) const {
     for (const auto& [glob, target] : config_.model_names)
-        if (triton_glob_match(glob, catalog_name)) return target;
+        if (sdk::glob_match(glob, catalog_name)) return target;
     return std::string(catalog_name);
 }
 

@@ -38,9 +38,6 @@
 
 namespace warmup::plugins {
 
-/// `*` matches any run of characters, `?` exactly one; everything else matches itself.
-bool triton_glob_match(std::string_view pattern, std::string_view text) noexcept;
-
 /// Percent-encodes `segment` for use as one URL path segment: unreserved characters (RFC 3986) and ':' stay, every
 /// other byte becomes %XX.
 std::string percent_encode_path_segment(std::string_view segment);

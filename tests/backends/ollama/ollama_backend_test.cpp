@@ -297,13 +297,5 @@ TEST(OllamaBackendParams, GoDurationGrammar) {
         EXPECT_FALSE(is_go_duration(bad)) << bad;
 }
 
-TEST(OllamaBackendParams, GlobMatching) {
-    EXPECT_TRUE(ollama_glob_match("llama*:?b", "llama3:8b"));
-    EXPECT_TRUE(ollama_glob_match("*", ""));
-    EXPECT_TRUE(ollama_glob_match("a*b*c", "axxbyyc"));
-    EXPECT_FALSE(ollama_glob_match("a?c", "ac"));
-    EXPECT_FALSE(ollama_glob_match("abc", "abcd"));
-}
-
 }  // namespace
 }  // namespace warmup::plugins

@@ -40,13 +40,6 @@ sdk::Error error_of(Body&& body) {
     return sdk::Error(WARMUP_OK, "");
 }
 
-TEST(PageCacheModelNames, GlobMatchesLikeTheCatalog) {
-    EXPECT_TRUE(model_name_glob_match("llama*:?b", "llama3:8b"));
-    EXPECT_TRUE(model_name_glob_match("embed/*", "embed/a/b"));  // '*' crosses '/' like the catalog's
-    EXPECT_FALSE(model_name_glob_match("a?c", "ac"));
-    EXPECT_FALSE(model_name_glob_match("llama*", "xllama"));
-}
-
 TEST(PageCacheModelNames, SubstitutionEscapesGlobCharactersAndRefusesDotDot) {
     EXPECT_EQ(substitute_model_name("/m/${name}/${name}.bin", "a*b?[c]"), "/m/a\\*b\\?\\[c]/a\\*b\\?\\[c].bin");
     EXPECT_EQ(substitute_model_name("/m/fixed.bin", "../x"), "/m/fixed.bin");  // no placeholder: name unused
