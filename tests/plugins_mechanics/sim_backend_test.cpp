@@ -5,6 +5,7 @@
 #include <atomic>
 #include <warmup/sdk/glob.hpp>
 
+#include "backend_test_support.hpp"
 #include "test_host.hpp"
 
 namespace warmup::plugins {
@@ -15,19 +16,8 @@ SimBackend make_backend(test::TestHost& host, const std::string& yaml) {
     return SimBackend(host.host(), params);
 }
 
-/// A cancel token that reports "cancelled" from its `cancel_on_check`-th check on (1 = immediately).
-struct CountingCancel {
-    std::atomic<int> checks{0};
-    int cancel_on_check = 1;
-    warmup_cancel_token token() {
-        return warmup_cancel_token{this, [](void* context) {
-                                       auto* self = static_cast<CountingCancel*>(context);
-                                       return ++self->checks >= self->cancel_on_check ? 1 : 0;
-                                   }};
-    }
-};
-
-const warmup_cancel_token kNeverCancel{nullptr, [](void*) { return 0; }};
+using warmup::test::CountingCancel;
+using warmup::test::kNeverCancel;
 
 // The SDK glob dialect the sim backend (fail_models), the other backends' name maps and the catalog share.
 TEST(SdkGlob, StarCrossesEverythingQuestionMarkIsOneCharacter) {

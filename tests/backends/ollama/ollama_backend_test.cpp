@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 
+#include "backend_test_support.hpp"
 #include "fake_ollama.hpp"
 #include "test_host.hpp"
 #include "test_support.hpp"
@@ -23,7 +24,7 @@ using nlohmann::json;
 using test::FakeOllama;
 
 constexpr uint64_t kMebibyte = 1024 * 1024;
-const warmup_cancel_token kNeverCancel{nullptr, [](void*) { return 0; }};
+using warmup::test::kNeverCancel;
 
 std::unique_ptr<OllamaBackend> make_backend(test::TestHost& host, const std::string& yaml) {
     sdk::Params params(yaml);

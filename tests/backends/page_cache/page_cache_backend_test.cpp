@@ -28,22 +28,10 @@ std::unique_ptr<PageCacheBackend> make_backend(test::PageCacheTestHost& host, co
     return backend;
 }
 
-/// Runs `body`, which must throw sdk::Error; returns it (code and message) for exact expectations.
-template <class Body>
-sdk::Error error_of(Body&& body) {
-    try {
-        body();
-    } catch (const sdk::Error& error) {
-        return error;
-    }
-    ADD_FAILURE() << "expected an sdk::Error";
-    return sdk::Error(WARMUP_OK, "");
-}
-
 TEST(PageCacheModelNames, SubstitutionEscapesGlobCharactersAndRefusesDotDot) {
     EXPECT_EQ(substitute_model_name("/m/${name}/${name}.bin", "a*b?[c]"), "/m/a\\*b\\?\\[c]/a\\*b\\?\\[c].bin");
     EXPECT_EQ(substitute_model_name("/m/fixed.bin", "../x"), "/m/fixed.bin");  // no placeholder: name unused
-    EXPECT_EQ(error_of([] { (void)substitute_model_name("/m/${name}", "a/../../etc"); }).code(),
+    EXPECT_EQ(test::sdk_error_of([] { (void)substitute_model_name("/m/${name}", "a/../../etc"); }).code(),
               WARMUP_ERROR_INVALID_ARGUMENT);
     EXPECT_EQ(substitute_model_name("/m/${name}", "a..b/..c"), "/m/a..b/..c");  // only a whole ".." component
 }
@@ -126,7 +114,7 @@ TEST(PageCacheBackend, PatternMatchingNoFileIsNotFoundNamingPatternModelAndFolde
     test::PageCacheTestHost host;
     auto backend = make_backend(host, "model_files: {'llama*': '" + pattern + "'}");
     const auto model = host.info("llama3:8b");
-    const sdk::Error error = error_of([&] { (void)backend->load_files(model, kNeverCancel); });
+    const sdk::Error error = test::sdk_error_of([&] { (void)backend->load_files(model, kNeverCancel); });
     EXPECT_EQ(error.code(), WARMUP_ERROR_NOT_FOUND);
     const std::string folder = (dir.path() / "ollama" / "llama3:8b").string();
     EXPECT_EQ(std::string(error.what()), "page cache load of model 'llama3:8b': pattern '" + pattern +
@@ -140,7 +128,8 @@ TEST(PageCacheBackend, PatternMatchingNoFileIsNotFoundNamingPatternModelAndFolde
 TEST(PageCacheBackend, ModelNoEntryCoversIsNotFoundListingTheEntries) {
     test::PageCacheTestHost host;
     auto backend = make_backend(host, "model_files: {'llama*': /m/a.gguf, 'embed/*': /m/b.bin}");
-    const sdk::Error error = error_of([&] { (void)backend->load_files(host.info("phi3:mini"), kNeverCancel); });
+    const sdk::Error error =
+        test::sdk_error_of([&] { (void)backend->load_files(host.info("phi3:mini"), kNeverCancel); });
     EXPECT_EQ(error.code(), WARMUP_ERROR_NOT_FOUND);
     EXPECT_STREQ(error.what(),
                  "page cache load of model 'phi3:mini': no params.model_files entry covers it (entries: 'llama*', "
@@ -156,11 +145,12 @@ TEST(PageCacheBackend, MissingFilesSkipLoadsWhatExistsButNotNothing) {
                               "/other/*.bin'}\nmissing_files: ";
 
     auto strict = make_backend(host, files + "error");
-    EXPECT_EQ(error_of([&] { (void)strict->load_files(host.info("m"), kNeverCancel); }).code(), WARMUP_ERROR_NOT_FOUND);
+    EXPECT_EQ(test::sdk_error_of([&] { (void)strict->load_files(host.info("m"), kNeverCancel); }).code(),
+              WARMUP_ERROR_NOT_FOUND);
 
     auto lenient = make_backend(host, files + "skip");
     EXPECT_EQ(lenient->load_files(host.info("m"), kNeverCancel).files, std::vector<std::string>{weights});
-    const sdk::Error nothing = error_of([&] { (void)lenient->load_files(host.info("other"), kNeverCancel); });
+    const sdk::Error nothing = test::sdk_error_of([&] { (void)lenient->load_files(host.info("other"), kNeverCancel); });
     EXPECT_EQ(nothing.code(), WARMUP_ERROR_NOT_FOUND);
     EXPECT_NE(std::string(nothing.what()).find("no existing file matches params.model_files.other"), std::string::npos)
         << nothing.what();
@@ -177,7 +167,7 @@ TEST(PageCacheBackend, UnreadableFileNamesPathAndErrno) {
     test::PageCacheTestHost host;
 
     auto strict = make_backend(host, "model_files: {m: '" + d + "/m/*.bin', loop: '" + d + "/loop/*.bin'}");
-    const sdk::Error dangling = error_of([&] { (void)strict->load_files(host.info("m"), kNeverCancel); });
+    const sdk::Error dangling = test::sdk_error_of([&] { (void)strict->load_files(host.info("m"), kNeverCancel); });
     EXPECT_EQ(dangling.code(), WARMUP_ERROR_NOT_FOUND);
     EXPECT_STREQ(dangling.what(), ("page cache load of model 'm': cannot open " + d + "/m/dangling.bin (matched by '" +
                                    d + "/m/*.bin'): No such file or directory")
@@ -187,7 +177,7 @@ TEST(PageCacheBackend, UnreadableFileNamesPathAndErrno) {
         make_backend(host, "model_files: {m: '" + d + "/m/*.bin', loop: '" + d + "/loop/*.bin'}\nmissing_files: skip");
     EXPECT_EQ(lenient->load_files(host.info("m"), kNeverCancel).bytes_read, kMiB);  // the dangling link is skipped
     // A symlink loop is not "missing": skip does not hide it.
-    const sdk::Error loop = error_of([&] { (void)lenient->load_files(host.info("loop"), kNeverCancel); });
+    const sdk::Error loop = test::sdk_error_of([&] { (void)lenient->load_files(host.info("loop"), kNeverCancel); });
     EXPECT_EQ(loop.code(), WARMUP_ERROR_UNAVAILABLE);
     EXPECT_NE(std::string(loop.what()).find(d + "/loop/loop-a.bin"), std::string::npos) << loop.what();
     EXPECT_NE(std::string(loop.what()).find("Too many levels of symbolic links"), std::string::npos) << loop.what();
@@ -196,7 +186,7 @@ TEST(PageCacheBackend, UnreadableFileNamesPathAndErrno) {
 TEST(PageCacheBackend, NameWithDotDotComponentIsRefused) {
     test::PageCacheTestHost host;
     auto backend = make_backend(host, "model_files: {'*': '/models/${name}/*.gguf'}");
-    EXPECT_EQ(error_of([&] { (void)backend->load_files(host.info("../../etc"), kNeverCancel); }).code(),
+    EXPECT_EQ(test::sdk_error_of([&] { (void)backend->load_files(host.info("../../etc"), kNeverCancel); }).code(),
               WARMUP_ERROR_INVALID_ARGUMENT);
 }
 
@@ -207,7 +197,7 @@ TEST(PageCacheBackend, CancelledBeforeLoadingReadsNothing) {
     auto backend = make_backend(host, "model_files: {m: '" + dir.path().string() + "/m.bin'}");
     test::CountingCancel cancel;  // fires on the first poll
     const auto token = cancel.token();
-    const sdk::Error error = error_of([&] { (void)backend->load_files(host.info("m"), token); });
+    const sdk::Error error = test::sdk_error_of([&] { (void)backend->load_files(host.info("m"), token); });
     EXPECT_EQ(error.code(), WARMUP_ERROR_CANCELLED);
     EXPECT_STREQ(error.what(), "page cache load of model 'm' cancelled");
     EXPECT_EQ(cancel.checks.load(), 1);
@@ -224,7 +214,8 @@ TEST(PageCacheBackend, CancelledBetweenChunksStopsAtOnceAndReleasesTheFiles) {
     test::CountingCancel cancel;
     cancel.cancel_on_check = 5;
     const auto token = cancel.token();
-    EXPECT_EQ(error_of([&] { (void)backend->load_files(host.info("m"), token); }).code(), WARMUP_ERROR_CANCELLED);
+    EXPECT_EQ(test::sdk_error_of([&] { (void)backend->load_files(host.info("m"), token); }).code(),
+              WARMUP_ERROR_CANCELLED);
     EXPECT_EQ(cancel.checks.load(), 5);  // not polled again after it fired
     EXPECT_FALSE(backend->is_loaded(host.info("m").index));
     EXPECT_EQ(backend->held_file_count(), 0u);
@@ -241,7 +232,8 @@ TEST(PageCacheBackend, CancelledWhileLockingLeavesNothingLocked) {
     test::CountingCancel cancel;
     cancel.cancel_on_check = 6;
     const auto token = cancel.token();
-    EXPECT_EQ(error_of([&] { (void)backend->load_files(host.info("m"), token); }).code(), WARMUP_ERROR_CANCELLED);
+    EXPECT_EQ(test::sdk_error_of([&] { (void)backend->load_files(host.info("m"), token); }).code(),
+              WARMUP_ERROR_CANCELLED);
     EXPECT_EQ(cancel.checks.load(), 6);
     EXPECT_EQ(backend->locked_mapping_count(), 0u);
     EXPECT_EQ(backend->held_file_count(), 0u);
@@ -301,7 +293,7 @@ TEST(PageCacheBackend, MlockRefusedByTheLimitIsResourceExhaustedWithAHint) {
     bool dropped = false;
     std::thread worker([&] {  // a worker thread, as in the host, without CAP_IPC_LOCK
         dropped = drop_ipc_lock_capability_of_this_thread();
-        error = error_of([&] { (void)backend->load_files(host.info("m"), kNeverCancel); });
+        error = test::sdk_error_of([&] { (void)backend->load_files(host.info("m"), kNeverCancel); });
     });
     worker.join();
     ASSERT_EQ(setrlimit(RLIMIT_MEMLOCK, &saved), 0);
@@ -396,7 +388,7 @@ class PageCacheBadParams : public ::testing::TestWithParam<BadParams> {};
 TEST_P(PageCacheBadParams, AreRefusedNamingTheKeyPath) {
     test::PageCacheTestHost host;
     const BadParams bad = GetParam();
-    const sdk::Error error = error_of([&] { (void)make_backend(host, bad.yaml); });
+    const sdk::Error error = test::sdk_error_of([&] { (void)make_backend(host, bad.yaml); });
     EXPECT_EQ(error.code(), WARMUP_ERROR_INVALID_ARGUMENT);
     EXPECT_EQ(std::string(error.what()).rfind(bad.message_start, 0), 0u) << error.what();
 }

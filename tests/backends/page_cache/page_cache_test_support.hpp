@@ -14,6 +14,7 @@
 #include <string_view>
 #include <warmup/sdk/plugin.hpp>
 
+#include "backend_test_support.hpp"
 #include "core/catalog.hpp"
 #include "core/clock.hpp"
 #include "core/host_services.hpp"
@@ -48,18 +49,6 @@ inline std::string write_model_file(const std::filesystem::path& path, uint64_t 
     return path.string();
 }
 
-/// A cancel token that reports "cancelled" from its `cancel_on_check`-th poll on (1 = the first poll); counts polls.
-struct CountingCancel {
-    std::atomic<int> checks{0};
-    int cancel_on_check = 1;
-    warmup_cancel_token token() {
-        return warmup_cancel_token{this, [](void* context) {
-                                       auto* self = static_cast<CountingCancel*>(context);
-                                       return ++self->checks >= self->cancel_on_check ? 1 : 0;
-                                   }};
-    }
-};
-
 /// Whether this process may mlock `bytes` more: root (CAP_IPC_LOCK) or a large enough RLIMIT_MEMLOCK. Tests of
 /// mlock skip themselves otherwise (an environment limit, not a plugin behaviour).
 inline bool may_lock(uint64_t bytes) {
@@ -67,7 +56,5 @@ inline bool may_lock(uint64_t bytes) {
     if (geteuid() == 0) return true;
     return getrlimit(RLIMIT_MEMLOCK, &limit) == 0 && (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= bytes);
 }
-
-inline const warmup_cancel_token kNeverCancel{nullptr, [](void*) { return 0; }};
 
 }  // namespace warmup::test

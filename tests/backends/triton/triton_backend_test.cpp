@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "backend_test_support.hpp"
 #include "core/catalog.hpp"
 #include "core/clock.hpp"
 #include "core/host_services.hpp"
@@ -53,19 +54,7 @@ struct ManualCancel {
     }
 };
 
-const warmup_cancel_token kNeverCancel{nullptr, [](void*) { return 0; }};
-
-/// Runs `body`, which must throw sdk::Error; returns it (or fails the test).
-template <class Body>
-sdk::Error expect_error(Body&& body) {
-    try {
-        body();
-    } catch (const sdk::Error& error) {
-        return error;
-    }
-    ADD_FAILURE() << "expected an sdk::Error";
-    return sdk::Error(WARMUP_OK, "");
-}
+using warmup::test::kNeverCancel;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -100,7 +89,7 @@ TEST(TritonBackend, NotReadyAfterLoadIsUnavailableAndLeftToTheCleanup) {
     fake.never_ready("m");
     TestHost host;
     auto backend = make_backend(host, params_for(fake, "orphan_poll_ms: 600000"));
-    const auto error = expect_error([&] { (void)backend->load(host.model("m"), kNeverCancel); });
+    const auto error = warmup::test::sdk_error_of([&] { (void)backend->load(host.model("m"), kNeverCancel); });
     EXPECT_EQ(error.code(), WARMUP_ERROR_UNAVAILABLE);
     EXPECT_TRUE(contains(error.what(), "GET " + fake.base_url() + "/v2/models/m/ready answered HTTP 400"))
         << error.what();
@@ -136,7 +125,7 @@ TEST(TritonBackend, LoadFailureCarriesTritonTextStatusUrlAndModelName) {
     fake.fail_loads("broken", 400, R"({"error":"failed to load 'broken', version 1 is at UNAVAILABLE state"})");
     TestHost host;
     auto backend = make_backend(host, params_for(fake));
-    const auto error = expect_error([&] { (void)backend->load(host.model("broken"), kNeverCancel); });
+    const auto error = warmup::test::sdk_error_of([&] { (void)backend->load(host.model("broken"), kNeverCancel); });
     EXPECT_EQ(error.code(), WARMUP_ERROR_UNAVAILABLE);
     EXPECT_EQ(std::string(error.what()),
               "Triton could not load model 'broken': POST " + fake.base_url() +
@@ -152,10 +141,10 @@ TEST(TritonBackend, ModelUnknownToTheRepositoryIsNotFound) {
     fake.fail_loads("gone", 404, R"({"error":"no such model"})");
     TestHost host;
     auto backend = make_backend(host, params_for(fake));
-    const auto ghost = expect_error([&] { (void)backend->load(host.model("ghost"), kNeverCancel); });
+    const auto ghost = warmup::test::sdk_error_of([&] { (void)backend->load(host.model("ghost"), kNeverCancel); });
     EXPECT_EQ(ghost.code(), WARMUP_ERROR_NOT_FOUND);
     EXPECT_TRUE(contains(ghost.what(), "failed to poll from model repository")) << ghost.what();
-    EXPECT_EQ(expect_error([&] { (void)backend->load(host.model("gone"), kNeverCancel); }).code(),
+    EXPECT_EQ(warmup::test::sdk_error_of([&] { (void)backend->load(host.model("gone"), kNeverCancel); }).code(),
               WARMUP_ERROR_NOT_FOUND);
 }
 
@@ -164,7 +153,7 @@ TEST(TritonBackend, ServerNotInExplicitModeIsUnsupportedWithAHint) {
     fake.fail_loads("m", 400, R"({"error":"explicit model load / unload is not allowed if polling is enabled"})");
     TestHost host;
     auto backend = make_backend(host, params_for(fake));
-    const auto error = expect_error([&] { (void)backend->load(host.model("m"), kNeverCancel); });
+    const auto error = warmup::test::sdk_error_of([&] { (void)backend->load(host.model("m"), kNeverCancel); });
     EXPECT_EQ(error.code(), WARMUP_ERROR_UNSUPPORTED);
     EXPECT_TRUE(contains(error.what(), "--model-control-mode=explicit")) << error.what();
 }
@@ -178,11 +167,11 @@ TEST(TritonBackend, ServerDownIsUnavailableAndNamesTheUrl) {
     TestHost host;
     const std::string base_url = "http://127.0.0.1:" + std::to_string(closed_port);
     auto backend = make_backend(host, "base_url: " + base_url + "\nconnect_timeout_ms: 2000");
-    const auto load_error = expect_error([&] { (void)backend->load(host.model("m"), kNeverCancel); });
+    const auto load_error = warmup::test::sdk_error_of([&] { (void)backend->load(host.model("m"), kNeverCancel); });
     EXPECT_EQ(load_error.code(), WARMUP_ERROR_UNAVAILABLE);
     EXPECT_TRUE(contains(load_error.what(), "cannot reach Triton at " + base_url + "/v2/repository/models/m/load"))
         << load_error.what();
-    const auto unload_error = expect_error([&] { backend->unload(host.model("m")); });
+    const auto unload_error = warmup::test::sdk_error_of([&] { backend->unload(host.model("m")); });
     EXPECT_EQ(unload_error.code(), WARMUP_ERROR_UNAVAILABLE);
     EXPECT_TRUE(contains(unload_error.what(), base_url + "/v2/repository/models/m/unload")) << unload_error.what();
 }
@@ -199,7 +188,7 @@ TEST(TritonBackend, CancelDuringSlowLoadReturnsCancelledAndUnloadsOnceTritonFini
     ASSERT_TRUE(test::poll_until([&] { return fake.loads_held_now() == 1; }, milliseconds(5000)));
 
     cancel.cancelled = true;
-    const auto error = expect_error([&] { (void)load.get(); });
+    const auto error = warmup::test::sdk_error_of([&] { (void)load.get(); });
     EXPECT_EQ(error.code(), WARMUP_ERROR_CANCELLED);
     EXPECT_TRUE(contains(error.what(), "model 'big'")) << error.what();
     // Prompt: the load returned while Triton is still holding it (the fake never answers on its own).
@@ -226,7 +215,7 @@ TEST(TritonBackend, NewLoadTakesAnAbandonedModelBackFromTheCleanup) {
     auto first = std::async(std::launch::async, [&] { return backend->load(model, token); });
     ASSERT_TRUE(test::poll_until([&] { return fake.loads_held_now() == 1; }, milliseconds(5000)));
     cancel.cancelled = true;
-    EXPECT_EQ(expect_error([&] { (void)first.get(); }).code(), WARMUP_ERROR_CANCELLED);
+    EXPECT_EQ(warmup::test::sdk_error_of([&] { (void)first.get(); }).code(), WARMUP_ERROR_CANCELLED);
     // The cleanup looked once (not ready: still loading) and now waits.
     ASSERT_TRUE(test::poll_until([&] { return fake.count("GET", "/v2/models/m/ready") >= 1; }, milliseconds(5000)));
     fake.release_loads();
@@ -243,7 +232,7 @@ TEST(TritonBackend, LoadLongerThanLoadTimeoutIsTimeout) {
     fake.hold_loads();
     TestHost host;
     auto backend = make_backend(host, params_for(fake, "load_timeout_ms: 100\norphan_poll_ms: 600000"));
-    const auto error = expect_error([&] { (void)backend->load(host.model("slow"), kNeverCancel); });
+    const auto error = warmup::test::sdk_error_of([&] { (void)backend->load(host.model("slow"), kNeverCancel); });
     EXPECT_EQ(error.code(), WARMUP_ERROR_TIMEOUT);
     EXPECT_TRUE(contains(error.what(), "load_timeout_ms=100")) << error.what();
     EXPECT_EQ(backend->pending_orphans(), std::vector<std::string>{"slow"});
@@ -272,7 +261,8 @@ TEST(TritonBackend, MappedModelErrorsNameBothNames) {
     fake.fail_loads("resnet50", 400, R"({"error":"bad config"})");
     TestHost host;
     auto backend = make_backend(host, params_for(fake, "model_names: {'vision/*': resnet50}"));
-    const auto error = expect_error([&] { (void)backend->load(host.model("vision/resnet"), kNeverCancel); });
+    const auto error =
+        warmup::test::sdk_error_of([&] { (void)backend->load(host.model("vision/resnet"), kNeverCancel); });
     EXPECT_TRUE(contains(error.what(), "model 'resnet50' (catalog model 'vision/resnet')")) << error.what();
 }
 
@@ -280,7 +270,8 @@ TEST(TritonBackend, UnmappedNameWithSlashIsRefusedWithoutARequest) {
     FakeTriton fake;
     TestHost host;
     auto backend = make_backend(host, params_for(fake));
-    const auto error = expect_error([&] { (void)backend->load(host.model("language/m-large"), kNeverCancel); });
+    const auto error =
+        warmup::test::sdk_error_of([&] { (void)backend->load(host.model("language/m-large"), kNeverCancel); });
     EXPECT_EQ(error.code(), WARMUP_ERROR_INVALID_ARGUMENT);
     EXPECT_TRUE(contains(error.what(), "params.model_names")) << error.what();
     EXPECT_TRUE(fake.requests().empty());
@@ -364,7 +355,7 @@ TEST(TritonBackend, BadParamsAreRefusedWithTheirKeyPath) {
         {"base_urll: http://triton", "params.base_urll: unknown parameter"},
     };
     for (const auto& [yaml, expected_start] : cases) {
-        const auto error = expect_error([&] { (void)make_backend(host, yaml); });
+        const auto error = warmup::test::sdk_error_of([&] { (void)make_backend(host, yaml); });
         EXPECT_EQ(error.code(), WARMUP_ERROR_INVALID_ARGUMENT) << yaml;
         EXPECT_EQ(std::string(error.what()).rfind(expected_start, 0), 0u) << yaml << " -> " << error.what();
     }
