@@ -50,6 +50,12 @@ class StrictPriorityQueue {
         return model;
     }
 
+    /// The priority class of the first item in order; nothing when empty.
+    [[nodiscard]] std::optional<uint32_t> front_class() const {
+        if (items_.empty()) return std::nullopt;
+        return items_.begin()->priority_class;
+    }
+
     [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
     [[nodiscard]] bool empty() const noexcept { return items_.empty(); }
 

@@ -469,8 +469,13 @@ void WarmupEngine::push_fallback(warmup_model_index model) {
 void WarmupEngine::unqueue(warmup_model_index model) {
     ModelSlot& state = models_[model];
     if (state.queued_in == QueuedIn::Plugin) {
-        // With the circuit open the plugin is not called; its item turns stale and dispatch skips it.
-        if (!circuit_open(ComponentKind::Queue)) components_.queue.vtable->remove_model(components_.queue.self, model);
+        // With the circuit open the plugin is not called: its item turns stale (skipped if popped, removed once the
+        // circuit has closed again).
+        if (circuit_open(ComponentKind::Queue)) {
+            stale_plugin_items_.push_back(model);
+        } else {
+            components_.queue.vtable->remove_model(components_.queue.self, model);
+        }
         --queued_in_plugin_;
     } else if (state.queued_in == QueuedIn::Fallback) {
         fallback_queue_.erase(state.fallback_key);
@@ -484,11 +489,24 @@ void WarmupEngine::move_queue_plugin_items_to_fallback() {
     for (warmup_model_index model = 0; model < models_.size(); ++model) {
         if (models_[model].queued_in != QueuedIn::Plugin) continue;
         push_fallback(model);
+        stale_plugin_items_.push_back(model);  // the plugin's copy: removed from it once its circuit has closed
         ++moved;
     }
     queued_in_plugin_ = 0;
     spdlog::warn("QUEUE_FALLBACK {} queued warm-ups moved from {} to the built-in strict-priority queue", moved,
                  components_.queue.label);
+}
+
+void WarmupEngine::remove_stale_plugin_items() {
+    // Only once the circuit is really closed (a successful trial): until then the plugin is not called. A model queued
+    // in the plugin again since keeps its new item (its old one, if still there, is skipped when popped).
+    if (stale_plugin_items_.empty() ||
+        circuits_[static_cast<std::size_t>(ComponentKind::Queue)].state != CircuitState::Closed)
+        return;
+    for (const warmup_model_index model : stale_plugin_items_)
+        if (models_[model].queued_in != QueuedIn::Plugin)
+            components_.queue.vtable->remove_model(components_.queue.self, model);
+    stale_plugin_items_.clear();
 }
 
 void WarmupEngine::dispatch(warmup_time_ms now_ms) {
@@ -508,21 +526,24 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
         state.in_memory_fifo = false;
         start_load(model, now_ms);
     }
-    // 2. The built-in queue (its items were refused by, or taken from, the queue plugin: they have waited longest),
-    //    then the queue plugin's order while its circuit is closed.
+    // 2. The built-in queue's demand loads (class 0: refused by, or taken from, the queue plugin; they have waited
+    //    longest), then the queue plugin's order while its circuit is closed, then the rest of the built-in queue
+    //    (pre-warms and retries it took over), so a speculative load never goes before a waiting request.
+    remove_stale_plugin_items();
     while (in_flight_ < options_.max_concurrent_loads) {
         warmup_model_index model = WARMUP_NO_MODEL;
-        if (const std::optional<warmup_model_index> next = fallback_queue_.pop()) {
-            model = *next;
+        const bool plugin_usable = !circuit_open(ComponentKind::Queue) && queued_in_plugin_ > 0;
+        const std::optional<uint32_t> builtin_class = fallback_queue_.front_class();
+        if (builtin_class && (*builtin_class == 0 || !plugin_usable)) {
+            model = *fallback_queue_.pop();
             models_[model].queued_in = QueuedIn::Nowhere;
         } else {
             warmup_queue_item item{};
-            if (circuit_open(ComponentKind::Queue)) break;
+            if (!plugin_usable) break;
             if (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) == 0) {
                 // Empty while it should hold warm-ups: the plugin lost items. Waiting would not bring them back (a
                 // broken contract, not a passing error), so the circuit opens at once and the lost warm-ups move to
                 // the built-in queue, which this loop serves next.
-                if (queued_in_plugin_ == 0) break;
                 circuit_failed(ComponentKind::Queue,
                                record_failure(components_.queue.label,
                                               fmt::format("pop: INTERNAL: the queue is empty but holds {} warm-ups",
@@ -826,6 +847,7 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
             --queued_in_plugin_;
             queued.push_back(item.model);
         }
+        stale_plugin_items_.clear();  // they were the old plugin's
         // Items the old plugin lost are handed over too, so no queued model is left behind.
         for (warmup_model_index model = 0; model < models_.size(); ++model) {
             if (models_[model].queued_in != QueuedIn::Plugin) continue;

@@ -282,6 +282,8 @@ class WarmupEngine {
     void unqueue(warmup_model_index model);
     /// The queue plugin's circuit just opened: the items it holds move to the built-in queue, in strict priority.
     void move_queue_plugin_items_to_fallback();
+    /// Removes the stale items of stale_plugin_items_ from the queue plugin, once its circuit is closed.
+    void remove_stale_plugin_items();
     void dispatch(warmup_time_ms now_ms);
     bool try_start(warmup_model_index model, bool is_demand, warmup_time_ms now_ms);
     bool make_room(warmup_model_index model, double need_mb, bool may_evict, warmup_time_ms now_ms);
@@ -331,6 +333,9 @@ class WarmupEngine {
     // Models whose item the queue plugin holds (queued_in == Plugin). The plugin may also hold stale items (models
     // moved to the fallback queue or cancelled while its circuit was open); dispatch skips those when it pops them.
     std::size_t queued_in_plugin_ = 0;
+    // Models whose item stayed in the plugin while its circuit was open (moved to the built-in queue, or cancelled):
+    // removed from the plugin once the circuit has closed, so they hold none of its capacity.
+    std::vector<warmup_model_index> stale_plugin_items_;
     std::vector<warmup_model_index> touched_;
     uint64_t epoch_ = 0;
 

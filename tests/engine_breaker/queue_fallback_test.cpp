@@ -33,6 +33,12 @@ class QueueFallbackFixture : public test::ManualEngine {
         return numbers;
     }
     [[nodiscard]] uint64_t queue_errors() const { return errors(ComponentKind::Queue); }
+    /// Items the queue plugin holds by its own count (stale ones included).
+    [[nodiscard]] std::size_t plugin_size() const {
+        const auto& queue = engine().components().queue;
+        return queue.vtable->size(queue.self);
+    }
+    using ManualEngine::model;
     [[nodiscard]] const CircuitStatus& breaker() { return engine().circuit(ComponentKind::Queue); }
     [[nodiscard]] CircuitState state() { return engine().circuit_state(ComponentKind::Queue); }
 
@@ -117,6 +123,33 @@ TEST(QueueFallback, APluginThatLosesItsItemsOpensTheCircuitAtOnceAndNothingIsLos
     EXPECT_EQ(fixture.engine().queue_depth(), 4u);
     fixture.complete_all_loads(1000);
     EXPECT_EQ(fixture.started(), (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST(QueueFallback, APreWarmInTheBuiltInQueueWaitsForTheDemandLoadsThePluginHolds) {
+    // Push 2 (m1's pre-warm) fails and lands in the built-in queue; the circuit stays closed. m2's request is pushed
+    // into the plugin. When the slot frees, the waiting request goes first; the pre-warm only once the plugin is empty.
+    QueueFallbackFixture fixture("{fail_pushes_after: 1, fail_push_count: 1}");
+    fixture.request(0, 0);
+    fixture.engine().request_prewarm(fixture.model("m1"), 1);
+    fixture.request(2, 2);
+    ASSERT_EQ(fixture.state(), CircuitState::Closed);
+    ASSERT_EQ(fixture.engine().queue_depth(), 2u);
+    fixture.complete_all_loads(1000);
+    EXPECT_EQ(fixture.started(), (std::vector<int>{0, 2, 1}));
+}
+
+TEST(QueueFallback, ItemsLeftInThePluginWhileItsCircuitWasOpenAreRemovedOnceItCloses) {
+    // m1..m3 wait in the plugin when pushes 5-9 fail (m4..m8) and open the circuit; m1..m3 move to the built-in
+    // queue but their copies stay in the plugin (it is not called while open). After the successful trial push (m9),
+    // the copies are removed: the plugin then holds exactly m9.
+    QueueFallbackFixture fixture("{fail_pushes_after: 4, fail_push_count: 5}");
+    for (int i = 0; i < 9; ++i) fixture.request(i, i);
+    ASSERT_EQ(fixture.state(), CircuitState::Open);
+    fixture.request(9, 8 + kCooldownMs);  // the trial push succeeds and closes the circuit
+    ASSERT_EQ(fixture.state(), CircuitState::Closed);
+    EXPECT_EQ(fixture.plugin_size(), 1u) << "the stale copies of m1..m3 are gone";
+    fixture.complete_all_loads(8 + kCooldownMs + 1000);
+    EXPECT_EQ(fixture.started(), (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
 }
 
 TEST(QueueFallback, EmergencyStopKeepsDemandLoadsQueuedInTheBuiltInQueue) {
