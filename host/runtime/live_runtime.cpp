@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <tbb/global_control.h>
+#include <tbb/info.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 #include <unistd.h>
@@ -9,9 +11,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <queue>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/errors.hpp"
 #include "core/paths.hpp"
@@ -69,15 +74,58 @@ uint64_t fnv1a(std::string_view text) {
 
 }  // namespace
 
+/// Orders a late unload against newer loads of the same model, across worker pools (a restart of the workers keeps
+/// the old pool's loads running). A load that finished after its timeout is unloaded only if no newer load of that
+/// model has started since; and a load that starts while such an unload runs waits for it, so the backend never
+/// sees "unload" overtake the load the engine now counts on. Thread-safety: every method from any thread.
+class ModelLoadOrder {
+  public:
+    /// [control] A load of `model` is starting; returns its generation (increasing per model).
+    uint64_t starting(warmup_model_index model) {
+        std::lock_guard lock(mutex_);
+        return ++latest_[model];
+    }
+    /// [worker] The load of `generation` finished after its timeout: true (and the model is marked as being unloaded)
+    /// when no newer load has started, so the caller must unload it and then call unloaded().
+    bool claim_late_unload(warmup_model_index model, uint64_t generation) {
+        std::lock_guard lock(mutex_);
+        if (latest_[model] != generation) return false;
+        unloading_.insert(model);
+        return true;
+    }
+    void unloaded(warmup_model_index model) {
+        {
+            std::lock_guard lock(mutex_);
+            unloading_.erase(model);
+        }
+        unloading_done_.notify_all();
+    }
+    /// [worker] Blocks while a late unload of `model` runs (it is running on another worker: a bounded wait).
+    void wait_for_late_unload(warmup_model_index model) {
+        std::unique_lock lock(mutex_);
+        unloading_done_.wait(lock, [&] { return unloading_.count(model) == 0; });
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable unloading_done_;
+    std::unordered_map<warmup_model_index, uint64_t> latest_;  // newest load generation per model
+    std::unordered_set<warmup_model_index> unloading_;         // late unloads running now
+};
+
 /// Runs backend loads and unloads on a TBB arena with max_concurrent_warmups threads; completions go back to the
 /// control thread through a queue. The backend instance is shared by all workers (backends are thread-safe by ABI).
 class LiveRuntime::WorkerExecutor {
   public:
     // No arena slot is reserved for the calling (control) thread: it only submits, so all `workers` slots are for
     // worker threads (with the default reservation, an arena of 1 would never run a load).
-    WorkerExecutor(LiveRuntime& runtime, std::shared_ptr<PluginInstance> backend, uint32_t workers)
+    /// `load_order`: shared with the pools this one replaces (null: a new one).
+    WorkerExecutor(LiveRuntime& runtime, std::shared_ptr<PluginInstance> backend, uint32_t workers,
+                   std::shared_ptr<ModelLoadOrder> load_order = nullptr)
         : runtime_(runtime),
           backend_(std::move(backend)),
+          load_order_(load_order ? std::move(load_order) : std::make_shared<ModelLoadOrder>()),
+          thread_limit_(tbb::global_control::max_allowed_parallelism, thread_limit_for(workers)),
           arena_(static_cast<int>(workers), /*reserved_for_masters=*/0) {}
 
     ~WorkerExecutor() {
@@ -96,14 +144,16 @@ class LiveRuntime::WorkerExecutor {
         const ModelRecord& record = runtime_.catalog_.record(model);
         auto backend = backend_;  // a hot-swap may replace backend_; a running load keeps its own
         auto cancel_state = std::make_shared<CancelState>(&runtime_.running_);
+        const uint64_t generation = load_order_->starting(model);
         uint64_t serial = 0;
         {
             std::lock_guard lock(running_mutex_);
             serial = ++next_serial_;
             running_.emplace(serial, Running{arm_id, model, ticket, std::chrono::steady_clock::now(), cancel_state});
         }
-        arena_.execute([this, &record, arm_id, model, ticket, backend, cancel_state, serial] {
-            group_->run([this, &record, arm_id, model, ticket, backend, cancel_state, serial] {
+        arena_.execute([this, &record, arm_id, model, ticket, backend, cancel_state, serial, generation] {
+            group_->run([this, &record, arm_id, model, ticket, backend, cancel_state, serial, generation] {
+                load_order_->wait_for_late_unload(model);
                 warmup_model_info info = to_info(record);
                 warmup_load_result result{};
                 result.struct_size = sizeof result;
@@ -132,13 +182,21 @@ class LiveRuntime::WorkerExecutor {
                     runtime_.wake();
                 } else if (error == nullptr) {
                     // The load outlived its timeout (the engine counted it failed and freed its memory) but the
-                    // backend finished it anyway: unload it, or it would stay resident outside the budget. A retry
-                    // of this model waits for the scheduler's back-off, so it does not overlap this unload.
-                    spdlog::warn(
-                        "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its timeout; "
-                        "unloading it",
-                        record.name, load_ms);
-                    unload_now(*backend, record);
+                    // backend finished it anyway: unload it, or it would stay resident outside the budget; unless a
+                    // newer load of the model has started since, which the engine now counts on.
+                    if (load_order_->claim_late_unload(model, generation)) {
+                        spdlog::warn(
+                            "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its "
+                            "timeout; unloading it",
+                            record.name, load_ms);
+                        unload_now(*backend, record);
+                        load_order_->unloaded(model);
+                    } else {
+                        spdlog::warn(
+                            "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its "
+                            "timeout; a newer load of it has started, so it stays loaded",
+                            record.name, load_ms);
+                    }
                 }
             });
         });
@@ -196,6 +254,7 @@ class LiveRuntime::WorkerExecutor {
     /// [control] The backend for loads started from now on.
     void set_backend(std::shared_ptr<PluginInstance> backend) { backend_ = std::move(backend); }
     [[nodiscard]] const std::shared_ptr<PluginInstance>& backend() const { return backend_; }
+    [[nodiscard]] const std::shared_ptr<ModelLoadOrder>& load_order() const { return load_order_; }
 
   private:
     /// A load's cancel token: set when the daemon stops or the load times out. Shared by the worker and expire().
@@ -217,8 +276,19 @@ class LiveRuntime::WorkerExecutor {
         std::shared_ptr<CancelState> cancel;
     };
 
+    /// TBB's process-wide thread pool defaults to one thread per core, the submitting thread included, so an arena
+    /// of `workers` slots on a 2-core machine would get one worker thread. Backend calls mostly wait (HTTP, disk), so
+    /// the pool is raised to serve this arena's slots plus those of one retired pool (restart-workers leaves stuck
+    /// loads running there). TBB applies the smallest active limit; every pool asks for the same figure.
+    static std::size_t thread_limit_for(uint32_t workers) {
+        return std::max<std::size_t>(static_cast<std::size_t>(tbb::info::default_concurrency()),
+                                     2 * static_cast<std::size_t>(workers) + 1);
+    }
+
     LiveRuntime& runtime_;
     std::shared_ptr<PluginInstance> backend_;
+    std::shared_ptr<ModelLoadOrder> load_order_;
+    tbb::global_control thread_limit_;
     std::mutex running_mutex_;
     std::map<uint64_t, Running> running_;  // by serial, under running_mutex_
     uint64_t next_serial_ = 0;             // under running_mutex_
@@ -808,7 +878,8 @@ OperationResult LiveRuntime::restart_workers() {
     OperationResult result;
     const auto [still_running, workers] = call_on_control([this](WarmupEngine&) {
         const std::size_t running = workers_->loads_running();
-        auto fresh = std::make_unique<WorkerExecutor>(*this, workers_->backend(), running_config_workers());
+        auto fresh = std::make_unique<WorkerExecutor>(*this, workers_->backend(), running_config_workers(),
+                                                      workers_->load_order());
         retired_workers_.push_back(std::exchange(workers_, std::move(fresh)));
         return std::pair{running, running_config_workers()};
     });

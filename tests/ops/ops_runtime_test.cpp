@@ -262,35 +262,71 @@ TEST_F(OpsTest, AWarmupOutlivingItsTimeoutIsCancelledCountedAndWorkersRestart) {
         5s));
 }
 
+/// The ops configuration with the stubborn test backend (loads ignore the cancel token; unloads logged to a file).
+std::string stubborn_config_text(const std::string& backend_params, int workers = 1) {
+    std::string yaml = config_text(1.0, workers);
+    const std::string sim_backend = "{plugin: org.warmup.backend.sim, params: {time_scale: 1.000000}}";
+    yaml.replace(yaml.find(sim_backend), sim_backend.size(),
+                 "{plugin: org.warmup.test.stubborn-backend, params: " + backend_params + "}");
+    yaml.replace(yaml.find("plugin_dirs: ["), std::string("plugin_dirs: [").size(),
+                 std::string("plugin_dirs: [\"") + WARMUP_TEST_BAD_PLUGIN_DIR + "\", ");
+    return yaml;
+}
+
+std::string file_text(const fs::path& file) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
 TEST_F(OpsTest, ALoadThatFinishesAfterItsTimeoutIsUnloadedAtOnce) {
     // The backend ignores the cancel token and reports success 600 ms after a load starts, past the 200 ms timeout:
     // the engine already counted the load failed and freed its memory, so the host must unload it again.
     TempDir dir("warmup-ops");
     const fs::path unload_log = dir.path() / "unloads.txt";
-    std::string yaml = config_text(1.0, 1);
-    const std::string sim_backend = "{plugin: org.warmup.backend.sim, params: {time_scale: 1.000000}}";
-    ASSERT_NE(yaml.find(sim_backend), std::string::npos);
-    yaml.replace(yaml.find(sim_backend), sim_backend.size(),
-                 "{plugin: org.warmup.test.stubborn-backend, params: {load_ms: 600, unload_log: \"" +
-                     unload_log.string() + "\"}}");
-    yaml.replace(yaml.find("plugin_dirs: ["), std::string("plugin_dirs: [").size(),
-                 std::string("plugin_dirs: [\"") + WARMUP_TEST_BAD_PLUGIN_DIR + "\", ");
-    Config config = load_config_text(yaml, "ops.yaml", dir.path(), {});
+    Config config =
+        load_config_text(stubborn_config_text("{load_ms: 600, unload_log: \"" + unload_log.string() + "\"}"),
+                         "ops.yaml", dir.path(), {});
     config.warmup_timeout_ms = 200;  // below the YAML minimum, to keep the test short
     start(config);
 
     ingest("m/late", runtime_->clock().now_ms());
-    const auto unloaded = [&] {
-        std::ifstream in(unload_log);
-        std::stringstream text;
-        text << in.rdbuf();
-        return text.str();
-    };
-    ASSERT_TRUE(poll_until([&] { return unloaded() == "m/late\n"; }, 10s)) << "unload log: '" << unloaded() << "'";
+    ASSERT_TRUE(poll_until([&] { return file_text(unload_log) == "m/late\n"; }, 10s))
+        << "unload log: '" << file_text(unload_log) << "'";
     const EngineCounters counters = runtime_->call_on_control([](WarmupEngine& engine) { return engine.counters(); });
     EXPECT_EQ(counters.loads_failed, 1u);
     EXPECT_EQ(counters.loads_succeeded, 0u);
     EXPECT_EQ(residency("m/late"), WARMUP_RESIDENCY_ABSENT);
+}
+
+TEST_F(OpsTest, ALateLoadIsNotUnloadedWhenANewerLoadOfTheModelHasStarted) {
+    // Load 1 takes 1500 ms against a 200 ms timeout; once it is counted failed, a new request starts load 2 (instant,
+    // on the second worker). When load 1 finally succeeds, load 2 is the one the engine counts on: no unload may be
+    // sent, and the model stays ready.
+    TempDir dir("warmup-ops");
+    const fs::path unload_log = dir.path() / "unloads.txt";
+    const fs::path load_log = dir.path() / "loads.txt";
+    const std::string backend_params = "{load_ms: 1500, slow_loads: 1, unload_log: \"" + unload_log.string() +
+                                       "\", load_log: \"" + load_log.string() + "\"}";
+    Config config = load_config_text(stubborn_config_text(backend_params, 2), "ops.yaml", dir.path(), {});
+    config.warmup_timeout_ms = 200;
+    start(config);
+
+    ingest("m/late", runtime_->clock().now_ms());
+    ASSERT_TRUE(poll_until(
+        [&] {
+            return runtime_->call_on_control([](WarmupEngine& engine) { return engine.counters().loads_failed; }) == 1;
+        },
+        5s));
+    ingest("m/late", runtime_->clock().now_ms());  // load 1 is still running (it ends 1500 ms after it started)
+    ASSERT_TRUE(poll_until([&] { return residency("m/late") == WARMUP_RESIDENCY_READY; }, 10s));
+    EXPECT_EQ(runtime_->call_on_control([](WarmupEngine& engine) { return engine.counters().loads_succeeded; }), 1u);
+    // Load 1 returns about 1.3 s later; stopping the runtime waits for its worker, so its decision has been made.
+    ASSERT_TRUE(poll_until([&] { return file_text(load_log) == "m/late\nm/late\n"; }, 10s)) << file_text(load_log);
+    api_->stop();
+    runtime_->stop();
+    EXPECT_EQ(file_text(unload_log), "") << "the late load must not unload the model the newer load brought in";
 }
 
 }  // namespace
