@@ -134,8 +134,13 @@ int inspect(const std::vector<std::string>& paths) {
         std::error_code error;
         if (fs::is_directory(path, error)) {
             std::vector<fs::path> libraries;
-            for (const auto& entry : fs::directory_iterator(path))
-                if (entry.path().extension() == ".so") libraries.push_back(entry.path());
+            for (fs::directory_iterator it(path, error), end; !error && it != end; it.increment(error))
+                if (it->path().extension() == ".so") libraries.push_back(it->path());
+            if (error) {
+                std::cerr << "warmupctl: cannot list " << path << ": " << error.message() << "\n";
+                all_loadable = false;
+                continue;
+            }
             std::sort(libraries.begin(), libraries.end());
             for (const fs::path& library : libraries) all_loadable = inspect_file(library) && all_loadable;
         } else {
@@ -251,11 +256,24 @@ int main(int argc, char** argv) {
     auto* send_command = app.add_subcommand("send-events", "POST an NDJSON file of usage events");
     send_command->add_option("file", events_file, "NDJSON file, or - for stdin")->required();
 
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        // --help and --version exit 0 through CLI11; any usage error is a refused input: exit 2, as documented.
+        const int printed = app.exit(error);
+        return printed == 0 ? kExitOk : kExitRefused;
+    }
 
     if (*validate_command) return validate(config_file);
     if (*inspect_command) return inspect(inspect_paths);
 
+    // cpp-httplib takes scheme://host[:port] only: a trailing '/' is dropped, any other path refused.
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    const std::size_t authority = url.find("://");
+    if (authority == std::string::npos || url.find('/', authority + 3) != std::string::npos) {
+        std::cerr << "warmupctl: --url must be http://HOST[:PORT] (no path), not '" << url << "'\n";
+        return kExitRefused;
+    }
     DaemonClient daemon(url, token_env);
     for (const auto& [endpoint, command] : endpoint_commands) {
         if (!*command) continue;

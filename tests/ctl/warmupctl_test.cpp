@@ -103,6 +103,14 @@ TEST(WarmupctlOperate, AnUnreachableDaemonExitsWithStatus1) {
     EXPECT_NE(run.output.find("cannot reach the daemon"), std::string::npos) << run.output;
 }
 
+TEST(WarmupctlOperate, UsageErrorsExitWithStatus2) {
+    const CtlRun no_command = warmupctl({});
+    EXPECT_EQ(no_command.exit_code, 2) << no_command.output;
+    const CtlRun path_in_url = warmupctl({"--url", "http://127.0.0.1:3000/api", "status"});
+    EXPECT_EQ(path_in_url.exit_code, 2) << path_in_url.output;
+    EXPECT_NE(path_in_url.output.find("--url must be http://HOST[:PORT]"), std::string::npos) << path_in_url.output;
+}
+
 TEST(WarmupctlOperate, DrivesARunningDaemon) {
     TempDir dir("warmupctl-operate");
     const auto config = dir.path() / "daemon.yaml";
@@ -111,7 +119,7 @@ TEST(WarmupctlOperate, DrivesARunningDaemon) {
     Daemon daemon({"--config", config.string(), "--port", "0"});
     const int port = daemon.wait_until_listening();
     ASSERT_GT(port, 0) << daemon.log();
-    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";  // a trailing '/' is accepted
 
     // Events: the good line is kept, the bad one is named (HTTP 400 -> exit 1, the answer printed).
     const auto events = dir.path() / "events.ndjson";
