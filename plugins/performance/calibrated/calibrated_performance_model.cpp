@@ -1,9 +1,9 @@
 #include "calibrated_performance_model.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <warmup/sdk/state_text.hpp>
 
 namespace warmup::plugins {
 namespace {
@@ -11,16 +11,6 @@ namespace {
 [[noreturn]] void bad_state(const std::string& why) {
     throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT,
                      std::string("calibrated-performance state import refused: ") + why + " (state left unchanged)");
-}
-
-template <class Number>
-Number read_number(std::string_view line, std::size_t& pos, const char* what) {
-    while (pos < line.size() && line[pos] == ' ') ++pos;
-    Number value{};
-    const auto [end, error] = std::from_chars(line.data() + pos, line.data() + line.size(), value);
-    if (error != std::errc{} || end == line.data() + pos) bad_state(std::string("expected a number ") + what);
-    pos = static_cast<std::size_t>(end - line.data());
-    return value;
 }
 
 std::string format_double(double value) {
@@ -97,26 +87,13 @@ std::string CalibratedPerformanceModel::export_state() const {
 
 void CalibratedPerformanceModel::import_state(std::string_view data) {
     std::vector<ModelEstimate> imported;
-    std::size_t line_start = 0;
-    bool header_seen = false;
-    while (line_start < data.size()) {
-        std::size_t line_end = data.find('\n', line_start);
-        if (line_end == std::string_view::npos) line_end = data.size();
-        const std::string_view line = data.substr(line_start, line_end - line_start);
-        line_start = line_end + 1;
-        if (!header_seen) {
-            if (line != kStateSchema) bad_state(std::string("the first line is not '") + kStateSchema + "'");
-            header_seen = true;
-            continue;
-        }
-        if (line.empty()) continue;
-        std::size_t pos = 0;
-        const auto model = read_number<uint32_t>(line, pos, "(model index)");
-        const auto load_ms = read_number<double>(line, pos, "(load_ms)");
-        const auto memory_mb = read_number<double>(line, pos, "(memory_mb)");
-        const auto observations = read_number<uint64_t>(line, pos, "(observations)");
-        while (pos < line.size() && line[pos] == ' ') ++pos;
-        if (pos != line.size()) bad_state("trailing characters on the line of model " + std::to_string(model));
+    sdk::StateTextReader reader(data, kStateSchema, &bad_state);
+    while (reader.next_record()) {
+        const auto model = reader.field<uint32_t>("(model index)");
+        const auto load_ms = reader.field<double>("(load_ms)");
+        const auto memory_mb = reader.field<double>("(memory_mb)");
+        const auto observations = reader.field<uint64_t>("(observations)");
+        if (!reader.at_record_end()) bad_state("trailing characters on the line of model " + std::to_string(model));
         if (!std::isfinite(load_ms) || load_ms < 0.0 || !std::isfinite(memory_mb) || memory_mb < 0.0)
             bad_state("model " + std::to_string(model) + ": load_ms and memory_mb must be finite and >= 0");
         if (model >= imported.size()) imported.resize(std::size_t{model} + 1);
@@ -133,7 +110,6 @@ void CalibratedPerformanceModel::import_state(std::string_view data) {
         estimate.catalog_weight = std::pow(1.0 - learning_rate_, static_cast<double>(observations));
         imported[model] = estimate;
     }
-    if (!header_seen) bad_state("empty state");
     estimates_ = std::move(imported);
 }
 

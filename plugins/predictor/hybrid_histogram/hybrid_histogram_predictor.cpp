@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <warmup/sdk/state_text.hpp>
 
 namespace warmup::plugins {
 namespace {
@@ -36,16 +36,6 @@ double poisson(double rate_per_s, warmup_time_ms horizon_ms) noexcept {
 [[noreturn]] void bad_state(const std::string& why) {
     throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT,
                      std::string("hybrid-histogram state import refused: ") + why + " (state left unchanged)");
-}
-
-/// Reads one signed decimal integer token from `text` at `pos`, skipping spaces. Throws on anything else.
-int64_t read_int(std::string_view line, std::size_t& pos, const char* what) {
-    while (pos < line.size() && line[pos] == ' ') ++pos;
-    int64_t value = 0;
-    const auto [end, error] = std::from_chars(line.data() + pos, line.data() + line.size(), value);
-    if (error != std::errc{} || end == line.data() + pos) bad_state(std::string("expected an integer ") + what);
-    pos = static_cast<std::size_t>(end - line.data());
-    return value;
 }
 
 }  // namespace
@@ -386,24 +376,12 @@ std::string HybridHistogramPredictor::export_state() const {
 
 void HybridHistogramPredictor::import_state(std::string_view data) {
     std::vector<ModelState> imported;
-    std::size_t line_start = 0;
-    bool header_seen = false;
-    while (line_start < data.size()) {
-        std::size_t line_end = data.find('\n', line_start);
-        if (line_end == std::string_view::npos) line_end = data.size();
-        const std::string_view line = data.substr(line_start, line_end - line_start);
-        line_start = line_end + 1;
-        if (!header_seen) {
-            if (line != kStateSchema) bad_state(std::string("the first line is not '") + kStateSchema + "'");
-            header_seen = true;
-            continue;
-        }
-        if (line.empty()) continue;
-        std::size_t pos = 0;
-        const int64_t model = read_int(line, pos, "(model index)");
+    sdk::StateTextReader reader(data, kStateSchema, &bad_state);
+    while (reader.next_record()) {
+        const auto model = reader.field<int64_t>("(model index)");
         if (model < 0 || model >= static_cast<int64_t>(WARMUP_NO_MODEL)) bad_state("model index out of range");
-        const int64_t last_recorded_seen_ms = read_int(line, pos, "(last_recorded_seen_ms)");
-        const int64_t count = read_int(line, pos, "(series length)");
+        const int64_t last_recorded_seen_ms = reader.field<int64_t>("(last_recorded_seen_ms)");
+        const int64_t count = reader.field<int64_t>("(series length)");
         if (count < 0 || count > (1 << 20)) bad_state("series length out of range");
         if (static_cast<std::size_t>(model) >= imported.size()) imported.resize(static_cast<std::size_t>(model) + 1);
         ModelState& state = imported[static_cast<std::size_t>(model)];
@@ -411,15 +389,13 @@ void HybridHistogramPredictor::import_state(std::string_view data) {
             bad_state("model " + std::to_string(model) + " appears twice");
         state.last_recorded_seen_ms = last_recorded_seen_ms;
         for (int64_t i = 0; i < count; ++i) {
-            const int64_t idle_ms = read_int(line, pos, "(idle time)");
+            const int64_t idle_ms = reader.field<int64_t>("(idle time)");
             if (idle_ms <= 0) bad_state("idle times must be positive");
             append_to_series(state, idle_ms);  // keeps the most recent series_length values
         }
-        while (pos < line.size() && line[pos] == ' ') ++pos;
-        if (pos != line.size()) bad_state("trailing characters on the line of model " + std::to_string(model));
+        if (!reader.at_record_end()) bad_state("trailing characters on the line of model " + std::to_string(model));
         if (!state.series_ms.empty()) refresh_forecast(state);
     }
-    if (!header_seen) bad_state("empty state");
     states_ = std::move(imported);
 }
 
