@@ -6,6 +6,7 @@
 #pragma once
 
 #include <warmup/common.h>
+#include <warmup/host.h>
 
 #include <cstdint>
 #include <deque>
@@ -35,6 +36,19 @@ struct ModelRecord {
     double load_ms = 0;
     double unload_ms = 0;
     uint32_t priority = 1;
+
+    /// The ABI view of this record handed to plugins. Borrows `name`: valid while this record lives.
+    [[nodiscard]] warmup_model_info to_info() const noexcept {
+        warmup_model_info info{};
+        info.struct_size = sizeof info;
+        info.index = index;
+        info.name = {name.data(), name.size()};
+        info.memory_mb = memory_mb;
+        info.load_ms = load_ms;
+        info.unload_ms = unload_ms;
+        info.priority = priority;
+        return info;
+    }
 };
 
 class Catalog {

@@ -51,14 +51,7 @@ HostServices::HostServices(Catalog& catalog, const Clock& clock, std::string plu
         if (out == nullptr || model >= catalog.size()) return WARMUP_ERROR_NOT_FOUND;
         const ModelRecord& record = catalog.record(model);
         const uint32_t size = out->struct_size;
-        warmup_model_info info{};
-        info.struct_size = sizeof info;
-        info.index = record.index;
-        info.name = {record.name.data(), record.name.size()};
-        info.memory_mb = record.memory_mb;
-        info.load_ms = record.load_ms;
-        info.unload_ms = record.unload_ms;
-        info.priority = record.priority;
+        const warmup_model_info info = record.to_info();
         // Write only as many bytes as the caller's struct has (an older plugin has a shorter struct).
         std::memcpy(out, &info, std::min<std::size_t>(size, sizeof info));
         out->struct_size = std::min<uint32_t>(size, sizeof info);

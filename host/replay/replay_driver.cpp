@@ -86,14 +86,7 @@ class VirtualExecutor final : public LoadExecutor {
 
     void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) override {
         const ModelRecord& record = catalog_.record(model);
-        warmup_model_info info{};
-        info.struct_size = sizeof info;
-        info.index = model;
-        info.name = {record.name.data(), record.name.size()};
-        info.memory_mb = record.memory_mb;
-        info.load_ms = record.load_ms;
-        info.unload_ms = record.unload_ms;
-        info.priority = record.priority;
+        warmup_model_info info = record.to_info();
         double duration_ms = record.load_ms;
         int succeeds = 1;
         warmup_error* error = simulation_->simulate_load(backend_->self(), &info, now_ms, &duration_ms, &succeeds);

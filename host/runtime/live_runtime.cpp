@@ -47,18 +47,6 @@ std::filesystem::path make_plugin_cache_dir() {
     return temp / fmt::format("warmupd-plugins-{}-{}", ::getpid(), counter.fetch_add(1));
 }
 
-warmup_model_info to_info(const ModelRecord& record) {
-    warmup_model_info info{};
-    info.struct_size = sizeof info;
-    info.index = record.index;
-    info.name = {record.name.data(), record.name.size()};
-    info.memory_mb = record.memory_mb;
-    info.load_ms = record.load_ms;
-    info.unload_ms = record.unload_ms;
-    info.priority = record.priority;
-    return info;
-}
-
 uint64_t mix64(uint64_t x) {
     x += 0x9e3779b97f4a7c15ULL;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -154,7 +142,7 @@ class LiveRuntime::WorkerExecutor {
         arena_.execute([this, &record, arm_id, model, ticket, backend, cancel_state, serial, generation] {
             group_->run([this, &record, arm_id, model, ticket, backend, cancel_state, serial, generation] {
                 load_order_->wait_for_late_unload(model);
-                warmup_model_info info = to_info(record);
+                warmup_model_info info = record.to_info();
                 warmup_load_result result{};
                 result.struct_size = sizeof result;
                 warmup_cancel_token cancel{cancel_state.get(), [](void* context) {
@@ -242,7 +230,7 @@ class LiveRuntime::WorkerExecutor {
 
     /// [worker] Unloads `record`'s model through `backend`; a failure is logged (MODEL_UNLOAD_ERROR), not retried.
     static void unload_now(const PluginInstance& backend, const ModelRecord& record) {
-        warmup_model_info info = to_info(record);
+        warmup_model_info info = record.to_info();
         warmup_error* error = backend.vtable<warmup_model_backend_vtable>()->unload(backend.self(), &info);
         if (error != nullptr) {
             ErrorPtr owned(error);
