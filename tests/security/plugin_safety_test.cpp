@@ -15,6 +15,7 @@
 #include "core/catalog.hpp"
 #include "core/clock.hpp"
 #include "core/errors.hpp"
+#include "gtest_support.hpp"
 #include "loader/plugin_instance.hpp"
 #include "loader/plugin_loader.hpp"
 
@@ -22,6 +23,7 @@ namespace warmup::host {
 namespace {
 
 namespace fs = std::filesystem;
+using warmup::test::message_of;
 
 fs::path security_plugin(const std::string& file_name) { return fs::path(WARMUP_TEST_SECURITY_PLUGIN_DIR) / file_name; }
 
@@ -59,23 +61,6 @@ fs::path install(const fs::path& source, const fs::path& dir, mode_t mode) {
     ::chmod(target.c_str(), mode);
     return target;
 }
-
-template <class Exception, class Call>
-std::string message_of(Call&& call) {
-    try {
-        call();
-    } catch (const Exception& expected) {
-        return expected.what();
-    } catch (const std::exception& other) {
-        ADD_FAILURE() << "expected another exception type, got: " << other.what();
-        return {};
-    }
-    ADD_FAILURE() << "nothing was thrown";
-    return {};
-}
-
-#define EXPECT_CONTAINS(text, part) \
-    EXPECT_NE(std::string(text).find(part), std::string::npos) << "expected: " << (part) << "\nin: " << (text)
 
 PluginRef by_path(const fs::path& file, std::string sha256_pin = {}) {
     return PluginRef{"", file, std::move(sha256_pin), "components.predictor"};
