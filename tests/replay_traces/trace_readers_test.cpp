@@ -201,7 +201,7 @@ TEST_F(TraceTest, ServeGenNamesModelsAfterTheFolderInClientOrder) {
 }
 
 TEST_F(TraceTest, ServeGenGeneratesCeilRateTimesWindowArrivalsPerWindow) {
-    auto reader = open_trace("servegen:" + servegen_dir, models_, tenants_, 42);
+    auto reader = open_trace("servegen:" + servegen_dir + "?phase=window", models_, tenants_, 42);
     const auto counts = counts_per_window(read_all(*reader), models_);
     // rate 0.1 -> 60; idle -> none; 0.035 x 600 = 21.000000000000004 in doubles -> 21; 1.5 -> 900; 0.05 -> 30.
     const std::map<std::pair<std::string, int64_t>, uint64_t> expected = {
@@ -214,7 +214,7 @@ TEST_F(TraceTest, ServeGenGeneratesCeilRateTimesWindowArrivalsPerWindow) {
 }
 
 TEST_F(TraceTest, ServeGenEventsAreWholeSecondsOnePerModelAndSecondInOrder) {
-    auto reader = open_trace("servegen:" + servegen_dir, models_, tenants_, 42);
+    auto reader = open_trace("servegen:" + servegen_dir + "?phase=window", models_, tenants_, 42);
     const auto events = read_all(*reader);
     ASSERT_FALSE(events.empty());
     std::set<std::pair<int64_t, uint32_t>> seen;
@@ -263,6 +263,61 @@ TEST_F(TraceTest, ServeGenDoesNotDependOnModelIdOrder) {
     std::sort(events.begin(), events.end());
     std::sort(other_events.begin(), other_events.end());
     EXPECT_EQ(events, other_events);
+}
+
+/// The events of one model, as (ts_ms, count), in stream order.
+std::vector<std::pair<int64_t, uint32_t>> events_of(const std::vector<TraceEvent>& events, const ModelNames& models,
+                                                    std::string_view name) {
+    std::vector<std::pair<int64_t, uint32_t>> out;
+    for (const TraceEvent& e : events)
+        if (models.name(e.model) == name) out.emplace_back(e.ts_ms, e.count);
+    return out;
+}
+
+TEST_F(TraceTest, ServeGenRunPhaseIsTheDefaultAndShiftsEachRunAsAWhole) {
+    const auto read = [&](const std::string& spec, ModelNames& models) {
+        ModelNames tenants;
+        auto reader = open_trace(spec, models, tenants, 42);
+        return read_all(*reader);
+    };
+    ModelNames window_models, run_models, default_models;
+    const auto on_grid = read("servegen:" + servegen_dir + "?phase=window", window_models);
+    const auto shifted = read("servegen:" + servegen_dir + "?phase=run", run_models);
+    EXPECT_EQ(shifted, read("servegen:" + servegen_dir, default_models));
+
+    // chunk-2 has two runs ([0, 600) s and [1200, 1800) s), chunk-10 one run of two windows ([600, 1800) s). Each run
+    // keeps its arrival draws and moves by one offset in [0, 600) s; the two runs of chunk-2 move independently.
+    std::vector<int64_t> offsets;
+    for (const std::string model : {"language/tiny/chunk-2", "language/tiny/chunk-10"}) {
+        const auto grid = events_of(on_grid, window_models, model);
+        const auto moved = events_of(shifted, run_models, model);
+        ASSERT_EQ(grid.size(), moved.size()) << model;
+        ASSERT_FALSE(grid.empty());
+        int64_t run_offset = -1;
+        for (std::size_t i = 0; i < grid.size(); ++i) {
+            EXPECT_EQ(grid[i].second, moved[i].second) << model << " event " << i;
+            const int64_t offset = moved[i].first - grid[i].first;
+            EXPECT_GE(offset, 0);
+            EXPECT_LT(offset, 600000);
+            const bool run_starts = i == 0 || grid[i].first / 600000 > grid[i - 1].first / 600000 + 1;
+            if (run_starts) {
+                run_offset = offset;
+                offsets.push_back(offset);
+            }
+            EXPECT_EQ(offset, run_offset) << model << " event " << i << " left its run's offset";
+        }
+    }
+    ASSERT_EQ(offsets.size(), 3u);  // two runs of chunk-2, one of chunk-10
+    EXPECT_NE(offsets[0], offsets[1]);
+    EXPECT_NE(offsets[0] % 1000, 0);  // ms resolution: off the whole-second grid (fails 1 time in 1000 seeds)
+
+    // Still one time-ordered stream.
+    for (std::size_t i = 1; i < shifted.size(); ++i) ASSERT_LE(shifted[i - 1].ts_ms, shifted[i].ts_ms);
+}
+
+TEST_F(TraceTest, ServeGenUnknownOptionIsNamed) {
+    EXPECT_THAT(error_reading("servegen:" + servegen_dir + "?phase=grid"),
+                HasSubstr("unknown servegen option 'phase=grid' (expected phase=run or phase=window)"));
 }
 
 TEST_F(TraceTest, ServeGenOverlappingWindowIsNamed) {

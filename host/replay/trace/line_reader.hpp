@@ -73,7 +73,7 @@ inline bool parse_double(std::string_view text, double& out) noexcept {
 // Factories behind open_trace (one per format), each in its own .cpp. Paths are already resolved.
 std::unique_ptr<TraceReader> open_csv_trace(const std::filesystem::path& path, ModelNames& models, ModelNames& tenants);
 std::unique_ptr<TraceReader> open_servegen_trace(const std::filesystem::path& directory, ModelNames& models,
-                                                 uint64_t seed);
+                                                 uint64_t seed, ServeGenPhase phase);
 std::unique_ptr<TraceReader> open_azure2019_trace(const std::filesystem::path& path, ModelNames& models,
                                                   ModelNames& tenants, uint64_t seed);
 /// merge() with a description of the caller's choosing (the servegen reader names the directory).

@@ -4,6 +4,13 @@
 // client's per-second table (600 counters), then handed out second by second; the files of a directory are merged
 // by the k-way merge of trace.cpp. Memory: per client one open file, a 32 KiB read buffer and the table; plus one
 // scratch array of gaps shared by the clients of a directory, as long as the busiest window's n.
+//
+// Phase. ServeGen publishes rates per 10-minute window, so spreading each window's arrivals over the window makes a
+// client that wakes after an idle spell wake within seconds of a window start, every time: an artifact of the grid,
+// not of the client. With ServeGenPhase::run (the default) every run of consecutive non-empty windows is shifted as
+// a whole by one offset drawn uniformly from [0, 600 000) ms, from a random stream of its own (the arrival draws stay
+// exactly those of ServeGenPhase::window). Runs never interleave: an empty window separates two runs, and a shift is
+// shorter than a window.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -32,11 +39,13 @@ uint64_t arrivals_in_window(double rate_rps) {
 
 class ServeGenClientReader final : public TraceReader {
   public:
-    ServeGenClientReader(const std::filesystem::path& path, uint32_t model, uint64_t rng_seed,
-                         std::shared_ptr<std::vector<double>> scratch_gaps)
+    ServeGenClientReader(const std::filesystem::path& path, uint32_t model, uint64_t rng_seed, uint64_t phase_seed,
+                         ServeGenPhase phase, std::shared_ptr<std::vector<double>> scratch_gaps)
         : lines_(path, path.string(), std::size_t{32} << 10),
           model_(model),
           random_(rng_seed),
+          phase_random_(phase_seed),
+          phase_(phase),
           scratch_gaps_(std::move(scratch_gaps)) {}
 
     bool next(TraceEvent& out) override {
@@ -106,7 +115,13 @@ class ServeGenClientReader final : public TraceReader {
             } else {
                 lines_.fail(fmt::format("unknown distribution '{}' (expected Weibull or Gamma)", distribution));
             }
-            window_start_ms_ = start_s * 1000;
+            const bool continues_run = has_active_ && start_s == last_active_start_s_ + window_seconds;
+            if (!continues_run && phase_ == ServeGenPhase::run) {
+                run_offset_ms_ = static_cast<int64_t>(phase_random_.uniform01() * static_cast<double>(window_ms));
+            }
+            has_active_ = true;
+            last_active_start_s_ = start_s;
+            window_start_ms_ = start_s * 1000 + run_offset_ms_;
             next_second_ = 0;
             return true;
         }
@@ -138,13 +153,18 @@ class ServeGenClientReader final : public TraceReader {
 
     LineReader lines_;
     uint32_t model_;
-    RandomStream random_;
+    RandomStream random_;        // arrival draws: identical in both phases
+    RandomStream phase_random_;  // one draw per run of non-empty windows (ServeGenPhase::run)
+    ServeGenPhase phase_;
     std::shared_ptr<std::vector<double>> scratch_gaps_;
     std::array<uint32_t, window_seconds> arrivals_per_second_{};
     int64_t window_start_ms_ = 0;
     int64_t next_second_ = window_seconds;  // == window_seconds: table empty
     int64_t previous_start_s_ = 0;
     bool has_previous_ = false;
+    int64_t last_active_start_s_ = 0;  // the latest non-empty window, to tell a continued run from a new one
+    bool has_active_ = false;
+    int64_t run_offset_ms_ = 0;  // shift of the current run, [0, 600 000) ms; 0 with ServeGenPhase::window
 };
 
 struct ClientFile {
@@ -164,7 +184,7 @@ bool client_order(const ClientFile& a, const ClientFile& b) {
 }  // namespace
 
 std::unique_ptr<TraceReader> open_servegen_trace(const std::filesystem::path& directory, ModelNames& models,
-                                                 uint64_t seed) {
+                                                 uint64_t seed, ServeGenPhase phase) {
     const std::string source = directory.string();
     std::error_code error;
     if (!std::filesystem::is_directory(directory, error)) throw TraceError(source, 0, "not a directory");
@@ -194,10 +214,13 @@ std::unique_ptr<TraceReader> open_servegen_trace(const std::filesystem::path& di
     for (const ClientFile& file : files) {
         const std::string model_name = prefix + "chunk-" + file.client;
         const uint32_t model = models.intern(model_name);
-        clients.push_back(
-            std::make_unique<ServeGenClientReader>(file.path, model, series_seed(seed, model_name), scratch_gaps));
+        clients.push_back(std::make_unique<ServeGenClientReader>(file.path, model, series_seed(seed, model_name),
+                                                                 series_seed(seed, model_name + "#phase"), phase,
+                                                                 scratch_gaps));
     }
-    std::string description = fmt::format("servegen:{} ({} clients, seed {})", source, clients.size(), seed);
+    std::string description =
+        fmt::format("servegen:{} ({} clients, seed {}, phase {})", source, clients.size(), seed,
+                    phase == ServeGenPhase::run ? "run" : "window");
     return merge_described(std::move(clients), std::move(description));
 }
 

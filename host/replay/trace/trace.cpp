@@ -59,7 +59,25 @@ std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& model
     }
 
     if (kind == "csv") return open_csv_trace(path, models, tenants);
-    if (kind == "servegen") return open_servegen_trace(path, models, seed);
+    if (kind == "servegen") {
+        // Options follow the folder: servegen:DIR?phase=run|window.
+        ServeGenPhase phase = ServeGenPhase::run;
+        std::string folder = path.string();
+        if (const std::size_t question = folder.rfind('?'); question != std::string::npos) {
+            const std::string option = folder.substr(question + 1);
+            if (option == "phase=run") {
+                phase = ServeGenPhase::run;
+            } else if (option == "phase=window") {
+                phase = ServeGenPhase::window;
+            } else {
+                throw TraceError(spec_text, 0,
+                                 fmt::format("unknown servegen option '{}' (expected phase=run or phase=window)",
+                                             option));
+            }
+            folder.resize(question);
+        }
+        return open_servegen_trace(folder, models, seed, phase);
+    }
     if (kind == "azure2019") return open_azure2019_trace(path, models, tenants, seed);
     throw TraceError(spec_text, 0, fmt::format("unknown trace kind '{}' (expected csv, servegen or azure2019)", kind));
 }

@@ -84,6 +84,12 @@ class TraceReader {
     [[nodiscard]] virtual std::string describe() const = 0;
 };
 
+/// How a ServeGen reader places a client's runs of non-empty windows in time (see `servegen:DIR` below).
+enum class ServeGenPhase {
+    window,  ///< as published: every window starts on the 600 s grid
+    run,     ///< every run of consecutive non-empty windows shifted by one uniform offset in [0, 600) s
+};
+
 /// Opens a trace named by `spec` ("<kind>:<path>"; a relative path is taken relative to base_dir when base_dir is
 /// not empty). Models are interned into `models`, tenants into `tenants` (which gets "" at id 0 if it is empty;
 /// a non-empty tenants table must already hold "" at id 0). `seed` drives the synthetic arrivals of servegen and
@@ -101,6 +107,10 @@ class TraceReader {
 ///   window's end — kept in the window's last millisecond), merged per model and second into one event at the
 ///   second's start. One random stream per client, seeded from (seed, model name), so file order does not matter.
 ///   Holds one open file and a 2.4 KB per-second table per client, plus one scratch array of the largest n.
+///   `servegen:DIR?phase=run` (the default) shifts each run of consecutive non-empty windows as a whole by one offset
+///   drawn uniformly from [0, 600 000) ms, from a stream seeded from (seed, model name + "#phase"), so the arrival
+///   draws are those of `?phase=window`, which keeps the published grid. The grid is an artifact of how the data was
+///   published: on it a client waking after an idle spell always wakes within seconds of a window start.
 /// - `azure2019:FILE` — Azure Functions 2019 `invocations_per_function_md.anon.dNN.csv`: model "HashApp/HashFunction"
 ///   (a function hash alone is only unique within its app), tenant HashOwner, day NN starting at ts (NN-1) x
 ///   86,400,000. Each minute's invocations are placed uniformly at random (ms resolution) in that minute and merged per
