@@ -1,0 +1,463 @@
+#include "cost_curve_predictor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <warmup/sdk/state_text.hpp>
+
+namespace warmup::plugins {
+namespace {
+
+constexpr int64_t kWeekMs = 7LL * 24 * 3'600'000;
+// The fleet's pool forgets with this half-life in gaps (all models together): long enough to pool many models, short
+// enough to follow a fleet whose rhythm changes within days.
+constexpr double kPoolMemoryGaps = 4096;
+// The lean controller compares memory over about this many recent gaps of the fleet, and moves the log of the price
+// by this much per gap and unit of relative excess: slow enough that plans are priced consistently (a price that
+// swings makes models trade memory back and forth), fast enough to settle within a day of a ServeGen-like fleet.
+constexpr double kLeanMemoryGaps = 2000;
+constexpr double kLeanStep = 0.002;
+constexpr double kMaxLogPrice = 30;
+constexpr uint32_t kFairnessRefreshGaps = 256;
+// Confidence reaches 0.5 after this many observed gaps.
+constexpr double kConfidenceHalfGaps = 10;
+
+[[noreturn]] void bad_state(const std::string& why) {
+    throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT,
+                     std::string("cost-curve state import refused: ") + why + " (state left unchanged)");
+}
+
+warmup_time_ms add_offset(warmup_time_ms base_ms, double offset_ms) {
+    if (base_ms == WARMUP_TIME_NEVER || !(offset_ms < 1e17)) return WARMUP_TIME_NEVER;
+    return base_ms + static_cast<int64_t>(std::llround(offset_ms));
+}
+
+/// The decay factor that halves a sum after `half_life` further additions.
+double decay_for(double half_life) { return std::exp2(-1.0 / std::max(half_life, 1.0)); }
+
+}  // namespace
+
+CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sdk::Predictor(host) {
+    using Objective = CostCurvePredictorConfig::Objective;
+    config_.objective =
+        params.get_choice("objective", "lean", {"lean", "budget"}) == "budget" ? Objective::budget : Objective::lean;
+    config_.horizon_ms = params.get_int("horizon_ms", config_.horizon_ms, 1, kWeekMs);
+    config_.min_keep_ms = params.get_int("min_keep_ms", config_.min_keep_ms, 1000, 3'600'000);
+    config_.cold_request_cost_loads =
+        params.get_double("cold_request_cost_loads", config_.cold_request_cost_loads, 0.01, 1e6);
+    config_.reference_memory_mb = params.get_double("reference_memory_mb", config_.reference_memory_mb, 1, 1e9);
+    config_.default_load_ms = params.get_double("default_load_ms", config_.default_load_ms, 1, 3.6e6);
+    config_.prior_gaps = params.get_double("prior_gaps", config_.prior_gaps, 0, 1e6);
+    config_.memory_gaps = params.get_double("memory_gaps", config_.memory_gaps, 1, 1e9);
+    config_.prewarm = params.get_bool("prewarm", config_.prewarm);
+    config_.ready_margin_ms = params.get_int("ready_margin_ms", config_.ready_margin_ms, 0, 3'600'000);
+    config_.lean_reference_keep_ms =
+        params.get_int("lean_reference_keep_ms", config_.lean_reference_keep_ms, config_.min_keep_ms, kWeekMs);
+    config_.lean_memory_share = params.get_double("lean_memory_share", config_.lean_memory_share, 0, 100);
+    config_.fairness_quantile = params.get_double("fairness_quantile", config_.fairness_quantile, 0, 1);
+    for (int i = 0; i < kKeeps; ++i)
+        keeps_ms_[i] = static_cast<double>(config_.min_keep_ms) * std::exp2(static_cast<double>(i) / kKeepsPerDoubling);
+    gap_decay_ = decay_for(config_.memory_gaps);
+    pool_decay_ = decay_for(kPoolMemoryGaps);
+}
+
+CostCurvePredictor::ModelState& CostCurvePredictor::state_of(warmup_model_index model) {
+    if (model >= models_.size()) models_.resize(std::size_t{model} + 1);
+    return models_[model];
+}
+
+double CostCurvePredictor::model_load_ms(warmup_model_index model) const {
+    const auto info = host().model_info(model);
+    return info && info->load_ms > 0 ? info->load_ms : config_.default_load_ms;
+}
+
+double CostCurvePredictor::model_memory_mb(warmup_model_index model) const {
+    const auto info = host().model_info(model);
+    return info && info->memory_mb > 0 ? info->memory_mb : config_.reference_memory_mb;
+}
+
+double CostCurvePredictor::lean_price_factor() const noexcept { return std::exp(lean_log_price_); }
+
+// Learns from what changed since the model's last predict: one new arrival (live, possibly a batch of several: then
+// only the gap before the newest one is exact, and the span from the previous batch to the newest's predecessor is
+// taken as one more gap).
+void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pattern) {
+    const bool forgotten = pattern.request_count < state.request_count ||
+                           (state.last_seen_ms != WARMUP_TIME_NEVER &&
+                            (pattern.last_seen_ms == WARMUP_TIME_NEVER || pattern.last_seen_ms < state.last_seen_ms));
+    if (forgotten) state = ModelState{};  // the analyzer was reset (operator's reset): forget this model too
+    if (pattern.last_seen_ms == WARMUP_TIME_NEVER || pattern.last_seen_ms == state.last_seen_ms) {
+        state.request_count = pattern.request_count;
+        return;
+    }
+    const auto model = pattern.model;
+    const double new_requests = static_cast<double>(pattern.request_count - state.request_count);
+    const warmup_time_ms seen_ms = pattern.last_seen_ms;
+
+    int64_t wake_gap_ms = -2;  // -2: no wake-up; -1: the first use; >= 0: the idle gap that ended
+    if (state.last_seen_ms == WARMUP_TIME_NEVER) {
+        wake_gap_ms = -1;
+    } else {
+        const warmup_time_ms previous = pattern.previous_seen_ms;
+        const warmup_time_ms before_last =
+            previous != WARMUP_TIME_NEVER && previous > state.last_seen_ms ? previous : state.last_seen_ms;
+        for (const int64_t gap_ms : {before_last - state.last_seen_ms, seen_ms - before_last}) {
+            if (gap_ms <= 0) continue;
+            if (gap_ms >= config_.min_keep_ms) {
+                wake_gap_ms = gap_ms;  // the later one wins: it ends at this arrival
+            } else {
+                state.short_gaps += 1;
+            }
+        }
+    }
+    if (state.burst_end_ms != WARMUP_TIME_NEVER && (wake_gap_ms != -2 || seen_ms >= state.burst_end_ms))
+        close_burst(state, model);
+    if (wake_gap_ms != -2) {
+        state.open_gap_ms = wake_gap_ms;
+        state.burst_end_ms = add_offset(seen_ms, model_load_ms(model));
+        state.burst_requests = new_requests;
+        state.plan_during_gap = state.plan;
+    } else if (state.burst_end_ms != WARMUP_TIME_NEVER) {
+        state.burst_requests += new_requests;
+    }
+    state.last_seen_ms = seen_ms;
+    state.request_count = pattern.request_count;
+}
+
+// A wake-up burst is complete (one load time after the wake, or the next wake-up came first): the gap before it joins
+// the model's curves and the pool, the model's own plan is scored on it, and the lean controller takes a step.
+void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model) {
+    const double burst = state.burst_requests;
+    const int64_t gap_ms = state.open_gap_ms;
+    state.burst_end_ms = WARMUP_TIME_NEVER;
+    state.burst_requests = 0;
+    state.plan_stale = true;
+    if (gap_ms < 0) {  // the first use: compulsory, nothing to learn about gaps
+        state.cold_requests_scored += burst;
+        state.reference_cold_requests += burst;
+        return;
+    }
+    const auto gap = static_cast<double>(gap_ms);
+    const auto min_keep = static_cast<double>(config_.min_keep_ms);
+    Curves& curves = state.curves;
+    const auto decay = static_cast<float>(gap_decay_);
+    const auto pool_decay = static_cast<float>(pool_decay_);
+    for (int i = 0; i < kKeeps; ++i) {
+        const bool longer = gap > keeps_ms_[i];
+        const auto held = static_cast<float>(std::min(gap, keeps_ms_[i]) - min_keep);
+        const float cold = longer ? static_cast<float>(burst) : 0.0f;
+        curves.cold[i] = curves.cold[i] * decay + cold;
+        curves.held[i] = curves.held[i] * decay + held;
+        curves.longer[i] = curves.longer[i] * decay + (longer ? 1.0f : 0.0f);
+        pool_.cold[i] = pool_.cold[i] * pool_decay + cold;
+        pool_.held[i] = pool_.held[i] * pool_decay + held;
+        pool_.longer[i] = pool_.longer[i] * pool_decay + (longer ? 1.0f : 0.0f);
+    }
+    curves.gaps = curves.gaps * decay + 1;
+    pool_.gaps = pool_.gaps * pool_decay + 1;
+    state.short_gaps *= decay;
+
+    // Score the plan that was in force during the gap: was the wake-up cold, and what did it hold?
+    const Plan& plan = state.plan_during_gap;
+    const double load_ms = model_load_ms(model);
+    const double keep = static_cast<double>(plan.keep_ms);
+    double held = std::min(gap, keep) - min_keep;
+    bool cold = gap > keep;
+    if (cold && plan.window_start_ms >= 0) {
+        const double lead = load_ms + static_cast<double>(config_.ready_margin_ms);
+        const auto start = static_cast<double>(plan.window_start_ms);
+        const auto end = static_cast<double>(plan.window_end_ms);
+        if (gap > start - lead) held += std::min(gap, end) - (start - lead);
+        cold = !(gap >= start && gap < end);
+    }
+    if (cold) {
+        state.cold_requests_scored += burst;
+        held += load_ms;
+    }
+    const double reference_keep = static_cast<double>(config_.lean_reference_keep_ms);
+    if (gap > reference_keep) state.reference_cold_requests += burst;
+    const double reference_held = std::min(gap, reference_keep) - min_keep + (gap > reference_keep ? load_ms : 0.0);
+    const double memory_mb = model_memory_mb(model);
+    const double lean_decay = decay_for(kLeanMemoryGaps);
+    lean_held_ = lean_held_ * lean_decay + std::max(held, 0.0) * memory_mb;
+    lean_reference_held_ = lean_reference_held_ * lean_decay + std::max(reference_held, 0.0) * memory_mb;
+    if (config_.objective == CostCurvePredictorConfig::Objective::lean && config_.lean_memory_share > 0 &&
+        lean_reference_held_ > 0) {
+        const double excess = lean_held_ / lean_reference_held_ - config_.lean_memory_share;
+        lean_log_price_ = std::clamp(lean_log_price_ + kLeanStep * excess, 0.0, kMaxLogPrice);
+    }
+    if (++gaps_since_fairness_ >= kFairnessRefreshGaps) update_fairness_threshold();
+}
+
+void CostCurvePredictor::update_fairness_threshold() {
+    gaps_since_fairness_ = 0;
+    rates_scratch_.clear();
+    for (const ModelState& state : models_)
+        if (state.request_count > 0)
+            rates_scratch_.push_back(state.reference_cold_requests / static_cast<double>(state.request_count));
+    if (rates_scratch_.size() < 4 || config_.fairness_quantile >= 1) {
+        fairness_threshold_ = 0;
+        return;
+    }
+    const auto rank =
+        static_cast<std::size_t>(config_.fairness_quantile * static_cast<double>(rates_scratch_.size() - 1));
+    std::nth_element(rates_scratch_.begin(), rates_scratch_.begin() + static_cast<std::ptrdiff_t>(rank),
+                     rates_scratch_.end());
+    fairness_threshold_ = rates_scratch_[rank];
+}
+
+// The plan: exact search over the candidate keeps and windows, on the model's curves plus prior_gaps pseudo-gaps of
+// the pool's (per-gap averages). Costs are in requests: cold(K) + lambda * held(K).
+void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index model) {
+    state.plan_stale = false;
+    Plan& plan = state.plan;
+    plan = Plan{};
+
+    const double memory_mb = model_memory_mb(model);
+    const double load_ms = model_load_ms(model);
+    const double lambda = memory_mb / (config_.cold_request_cost_loads * load_ms * config_.reference_memory_mb) *
+                          std::exp(lean_log_price_);
+    const Curves& own = state.curves;
+    const double prior = pool_.gaps > 0 ? config_.prior_gaps / pool_.gaps : 0.0;  // weight of one pool gap
+    const auto reference_keep = static_cast<double>(config_.lean_reference_keep_ms);
+    if (own.gaps + prior * pool_.gaps <= 0) {
+        // Nothing learned anywhere yet: the reference keep-alive, no pre-warm.
+        plan.keep_ms = config_.lean_reference_keep_ms;
+        return;
+    }
+    std::array<double, kKeeps> cold{}, held{}, longer{};
+    for (int i = 0; i < kKeeps; ++i) {
+        cold[i] = own.cold[i] + prior * pool_.cold[i];
+        held[i] = own.held[i] + prior * pool_.held[i];
+        longer[i] = own.longer[i] + prior * pool_.longer[i];
+    }
+
+    // Best window starting at candidate i or later: saved requests minus the memory's price, over its end j > i.
+    const double lead_ms = load_ms + static_cast<double>(config_.ready_margin_ms);
+    std::array<double, kKeeps + 1> best_value{};
+    std::array<int, kKeeps + 1> best_start{}, best_end{};
+    best_value[kKeeps] = best_value[kKeeps - 1] = 0;
+    best_start[kKeeps] = best_start[kKeeps - 1] = -1;
+    double min_tail = cold[kKeeps - 1] + lambda * held[kKeeps - 1];  // min over j > i of cold(j) + lambda held(j)
+    int min_tail_at = kKeeps - 1;
+    for (int i = kKeeps - 2; i >= 1; --i) {
+        const double value = cold[i] + lambda * (held[i] - lead_ms * longer[i]) - min_tail;
+        best_value[i] = best_value[i + 1];
+        best_start[i] = best_start[i + 1];
+        best_end[i] = best_end[i + 1];
+        if (value > best_value[i]) {
+            best_value[i] = value;
+            best_start[i] = i;
+            best_end[i] = min_tail_at;
+        }
+        if (const double tail = cold[i] + lambda * held[i]; tail < min_tail) {
+            min_tail = tail;
+            min_tail_at = i;
+        }
+    }
+
+    // Fairness: a model among the fleet's coldest (by its own scored rate) keeps at least the reference.
+    const double rate =
+        state.request_count > 0 ? state.cold_requests_scored / static_cast<double>(state.request_count) : 0.0;
+    int first_keep = 0;  // the shortest keep allowed: with the floor, the largest candidate <= the reference
+    if (fairness_threshold_ > 0 && rate >= fairness_threshold_)
+        while (first_keep + 1 < kKeeps && keeps_ms_[first_keep + 1] <= reference_keep) ++first_keep;
+    double best_cost = std::numeric_limits<double>::infinity();
+    int keep = first_keep;
+    for (int k = first_keep; k < kKeeps; ++k) {
+        const double window_credit = config_.prewarm ? best_value[k + 1] : 0.0;
+        const double cost = cold[k] + lambda * held[k] - window_credit;
+        if (cost < best_cost) {
+            best_cost = cost;
+            keep = k;
+        }
+    }
+    plan.keep_ms = static_cast<int64_t>(keeps_ms_[keep]);
+    plan.fairness_floor = first_keep > 0 && keep == first_keep;
+    if (config_.prewarm && best_value[keep + 1] > 0) {
+        plan.window_start_ms = static_cast<int64_t>(keeps_ms_[best_start[keep + 1]]);
+        plan.window_end_ms = static_cast<int64_t>(keeps_ms_[best_end[keep + 1]]);
+    }
+    plan.median_gap_ms = median_from(state, 0);
+    const double alive = survival(state, 0);
+    plan.p_use_fresh = alive > 0 ? 1 - survival(state, static_cast<double>(config_.horizon_ms)) / alive : 0.0;
+}
+
+double CostCurvePredictor::survival(const ModelState& state, double t_ms) const {
+    const double prior = pool_.gaps > 0 ? config_.prior_gaps / pool_.gaps : 0.0;
+    const double long_gaps = state.curves.gaps + prior * pool_.gaps;
+    const double all = long_gaps + state.short_gaps;
+    if (all <= 0) return 0;
+    const auto min_keep = static_cast<double>(config_.min_keep_ms);
+    if (t_ms < min_keep) return (state.short_gaps * (1 - t_ms / min_keep) + long_gaps) / all;
+    auto longer_at = [&](int i) { return state.curves.longer[i] + prior * pool_.longer[i]; };
+    // Between candidates, linear in log time; below the first candidate from all long gaps; beyond the last, flat.
+    const double position = std::log2(t_ms / min_keep) * kKeepsPerDoubling;
+    if (position >= kKeeps - 1) return longer_at(kKeeps - 1) / all;
+    const int below = static_cast<int>(position);
+    const double fraction = position - below;
+    const double low = longer_at(below);
+    const double high = longer_at(below + 1);
+    return (low + (high - low) * fraction) / all;
+}
+
+double CostCurvePredictor::median_from(const ModelState& state, double idle_ms) const {
+    const double alive = survival(state, idle_ms);
+    if (alive <= 0) return -1;
+    const double target = alive / 2;
+    double low = idle_ms, high = keeps_ms_[kKeeps - 1];
+    if (survival(state, high) > target) return -1;  // more than half beyond the last candidate: unknown
+    for (int step = 0; step < 40 && high - low > 500; ++step) {
+        const double middle = (low + high) / 2;
+        (survival(state, middle) > target ? low : high) = middle;
+    }
+    return high;
+}
+
+const CostCurvePredictor::Plan* CostCurvePredictor::plan_of(warmup_model_index model) {
+    if (model >= models_.size() || models_[model].last_seen_ms == WARMUP_TIME_NEVER) return nullptr;
+    ModelState& state = models_[model];
+    if (state.plan_stale) compute_plan(state, model);
+    return &state.plan;
+}
+
+void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_pattern& pattern, warmup_prediction& out) {
+    out.model = pattern.model;
+    out.horizon_ms = config_.horizon_ms;
+    out.warm_at_ms = WARMUP_TIME_NEVER;
+    out.warm_keep_until_ms = WARMUP_TIME_NEVER;
+    ModelState& state = state_of(pattern.model);
+    learn(state, pattern);
+    const bool lean = config_.objective == CostCurvePredictorConfig::Objective::lean;
+    if (state.last_seen_ms == WARMUP_TIME_NEVER) {
+        out.p_use_within_horizon = 0;
+        out.next_arrival_ms = WARMUP_TIME_NEVER;
+        out.confidence = 0;
+        out.keep_until_ms = lean ? now_ms : WARMUP_TIME_NEVER;
+        return;
+    }
+    if (state.plan_stale) compute_plan(state, pattern.model);
+    const Plan& plan = state.plan;
+
+    const double idle_ms = static_cast<double>(std::max<int64_t>(now_ms - state.last_seen_ms, 0));
+    double median_ms = plan.median_gap_ms;
+    if (idle_ms == 0) {
+        out.p_use_within_horizon = plan.p_use_fresh;
+    } else {
+        const double alive = survival(state, idle_ms);
+        out.p_use_within_horizon =
+            alive > 0 ? 1 - survival(state, idle_ms + static_cast<double>(config_.horizon_ms)) / alive : 0.0;
+        median_ms = median_from(state, idle_ms);
+    }
+    out.next_arrival_ms = median_ms < 0 ? WARMUP_TIME_NEVER : add_offset(state.last_seen_ms, median_ms);
+    const double gaps = state.curves.gaps + state.short_gaps;
+    out.confidence = gaps / (gaps + kConfidenceHalfGaps);
+
+    if (!lean) {
+        out.keep_until_ms = WARMUP_TIME_NEVER;
+        return;
+    }
+    out.keep_until_ms = add_offset(state.last_seen_ms, static_cast<double>(plan.keep_ms));
+    if (plan.window_start_ms >= 0) {
+        out.warm_at_ms = add_offset(state.last_seen_ms, static_cast<double>(plan.window_start_ms));
+        out.warm_keep_until_ms = add_offset(state.last_seen_ms, static_cast<double>(plan.window_end_ms));
+    }
+}
+
+// Format (text, one record per line, numbers in decimal):
+//   org.warmup.state.cost-curve/1
+//   -1 <lean_held> <lean_reference_held> <lean_log_price> <fairness_threshold> <pool curves>
+//   <model index> <last_seen_ms> <request_count> <short_gaps> <cold_requests_scored> <reference_cold_requests>
+//       <curves>
+// where <curves> = <gaps> <cold x 48> <held x 48> <longer x 48>. An open wake-up burst is not kept (it closes on the
+// next use as a partial one). Model indexes are those of the host process (stable for its life), which is what a
+// hot-swap or a backup of the same catalog hands over.
+std::string CostCurvePredictor::export_state() const {
+    std::string text = std::string(kStateSchema) + "\n";
+    char number[32];
+    auto put = [&](double value) {
+        std::snprintf(number, sizeof number, " %.9g", value);
+        text += number;
+    };
+    auto put_curves = [&](const Curves& curves) {
+        put(curves.gaps);
+        for (const float value : curves.cold) put(value);
+        for (const float value : curves.held) put(value);
+        for (const float value : curves.longer) put(value);
+    };
+    text += "-1";
+    put(lean_held_);
+    put(lean_reference_held_);
+    put(lean_log_price_);
+    put(fairness_threshold_);
+    put_curves(pool_);
+    text += '\n';
+    for (std::size_t model = 0; model < models_.size(); ++model) {
+        const ModelState& state = models_[model];
+        if (state.last_seen_ms == WARMUP_TIME_NEVER) continue;
+        text += std::to_string(model) + ' ' + std::to_string(state.last_seen_ms) + ' ' +
+                std::to_string(state.request_count);
+        put(state.short_gaps);
+        put(state.cold_requests_scored);
+        put(state.reference_cold_requests);
+        put_curves(state.curves);
+        text += '\n';
+    }
+    return text;
+}
+
+void CostCurvePredictor::import_state(std::string_view data) {
+    sdk::StateTextReader reader(data, kStateSchema, &bad_state);
+    std::vector<ModelState> imported;
+    Curves pool;
+    double lean_held = 0, lean_reference_held = 0, lean_log_price = 0, fairness_threshold = 0;
+    bool fleet_seen = false;
+    auto non_negative = [&](const char* what) {
+        const double value = reader.field<double>(what);
+        if (!(value >= 0) || !std::isfinite(value)) bad_state(std::string(what) + " must be a finite number >= 0");
+        return value;
+    };
+    auto read_curves = [&](Curves& curves) {
+        curves.gaps = static_cast<float>(non_negative("(gaps)"));
+        for (float& value : curves.cold) value = static_cast<float>(non_negative("(cold)"));
+        for (float& value : curves.held) value = static_cast<float>(non_negative("(held)"));
+        for (float& value : curves.longer) value = static_cast<float>(non_negative("(longer)"));
+    };
+    while (reader.next_record()) {
+        const auto model = reader.field<int64_t>("(model index)");
+        if (model == -1) {
+            if (fleet_seen) bad_state("the fleet record appears twice");
+            fleet_seen = true;
+            lean_held = non_negative("(lean held)");
+            lean_reference_held = non_negative("(lean reference held)");
+            lean_log_price = std::min(non_negative("(lean log price)"), kMaxLogPrice);
+            fairness_threshold = non_negative("(fairness threshold)");
+            read_curves(pool);
+        } else {
+            if (model < 0 || model >= static_cast<int64_t>(WARMUP_NO_MODEL)) bad_state("model index out of range");
+            if (static_cast<std::size_t>(model) >= imported.size())
+                imported.resize(static_cast<std::size_t>(model) + 1);
+            ModelState& state = imported[static_cast<std::size_t>(model)];
+            if (state.last_seen_ms != WARMUP_TIME_NEVER) bad_state("model " + std::to_string(model) + " appears twice");
+            state.last_seen_ms = reader.field<int64_t>("(last_seen_ms)");
+            if (state.last_seen_ms == WARMUP_TIME_NEVER) bad_state("a model without a last use");
+            state.request_count = reader.field<uint64_t>("(request_count)");
+            state.short_gaps = static_cast<float>(non_negative("(short gaps)"));
+            state.cold_requests_scored = non_negative("(cold requests scored)");
+            state.reference_cold_requests = non_negative("(reference cold requests)");
+            read_curves(state.curves);
+        }
+        if (!reader.at_record_end()) bad_state("trailing characters on the line of model " + std::to_string(model));
+    }
+    if (!fleet_seen) bad_state("no fleet record");
+    models_ = std::move(imported);
+    pool_ = pool;
+    lean_held_ = lean_held;
+    lean_reference_held_ = lean_reference_held;
+    lean_log_price_ = lean_log_price;
+    fairness_threshold_ = fairness_threshold;
+    gaps_since_fairness_ = 0;
+}
+
+}  // namespace warmup::plugins

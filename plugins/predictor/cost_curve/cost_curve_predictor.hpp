@@ -1,0 +1,146 @@
+// cost_curve_predictor.hpp — the default PredictionEngine: per model, the keep time (and at most one pre-warm window
+// per idle gap) that its own recent history says saves the most cold requests per byte-second, inside the memory a
+// 20-minute keep-alive would hold.
+//
+// What it learns, per model, from the arrivals it is shown (no extra input beyond the analyzer's pattern):
+//  - for each candidate keep time K on a log grid (4 per doubling from `min_keep_ms`, 48 candidates, up to ~2.4 days
+//    at the 1-minute default), over the model's past idle gaps G >= min_keep_ms:
+//      cold(K)   = requests that a keep of K would have made wait: the wake-up burst (the requests arriving within one
+//                  load time after the gap) of every gap longer than K,
+//      held(K)   = memory-time a keep of K would have held: sum of min(G, K) - min_keep,
+//      longer(K) = number of gaps longer than K (the survival curve, for p_use and the pre-warm's load cost);
+//    all three decayed with a half-life of `memory_gaps` gaps, so a model whose rhythm changes is followed, and shrunk
+//    towards the fleet's pooled curves by `prior_gaps` pseudo-gaps, so a model seen idle twice is not planned on two
+//    numbers alone;
+//  - the wake-up burst size is measured per gap, not assumed: a busy model's cold start costs every request that
+//    arrives while it loads, and long gaps are often followed by bigger bursts than short ones.
+// Plan after each use: the keep K minimising cold(K) + lambda * held(K), optionally followed by a pre-warm window
+// [W, E) on the same grid that saves cold(W) - cold(E) requests for lambda * (held(E) - held(W) + load * longer(W)).
+// lambda is the price of memory-time in requests (per ms of this model held): memory_mb / (cold_request_cost_loads x
+// load_ms x reference_memory_mb) at least, i.e. one waiting request is worth holding a reference-sized model idle for
+// cold_request_cost_loads load times, and raised by a slow controller while the memory-time the plans hold exceeds
+// `lean_memory_share` of what a keep-alive of `lean_reference_keep_ms` would hold on the same gaps (objective lean).
+// Fairness: a model whose cold rate under the reference keep-alive (scored on its own gaps) is in the fleet's top
+// (1 - fairness_quantile) is never kept shorter than lean_reference_keep_ms, so its cold rate is no worse than the
+// timer's: the models a timer already serves worst are not the ones sacrificed to save memory.
+// With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
+//
+// Threading: control thread only (SDK contract). Memory: ~650 bytes per model seen. predict() is O(1) while a model's
+// learned state is unchanged (the plan is cached); a closed idle gap costs O(48) and the next plan O(48); every 256
+// closed gaps the fleet's fairness threshold is recomputed in O(models).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+#include <warmup/sdk/plugin.hpp>
+
+namespace warmup::plugins {
+
+struct CostCurvePredictorConfig {
+    enum class Objective { lean, budget };
+    Objective objective = Objective::lean;       ///< lean: unload when keeping no longer pays; budget: never
+    int64_t horizon_ms = 600'000;                ///< window of p_use_within_horizon
+    int64_t min_keep_ms = 60'000;                ///< shortest keep; shorter gaps are always warm
+    double cold_request_cost_loads = 30;         ///< a waiting request = this many load times of reference idle
+    double reference_memory_mb = 8192;           ///< model size at which that price applies unscaled
+    double default_load_ms = 10'000;             ///< when the catalog declares no load time
+    double prior_gaps = 4;                       ///< pseudo-gaps of the fleet's curves in each model's
+    double memory_gaps = 200;                    ///< half-life, in the model's own idle gaps, of what it learned
+    bool prewarm = false;                        ///< place one pre-warm window per gap when it pays
+    int64_t ready_margin_ms = 5'000;             ///< a pre-warm is charged its load time plus this margin
+    int64_t lean_reference_keep_ms = 1'200'000;  ///< lean: the keep-alive whose memory is the ceiling ...
+    double lean_memory_share = 0.95;             ///< ... times this share (0 = no ceiling: the price alone)
+    double fairness_quantile = 0.5;              ///< reference cold-rate quantile above which keeps >= the reference
+};
+
+class CostCurvePredictor final : public sdk::Predictor {
+  public:
+    /// Candidate keep times: keep_ms(i) = min_keep_ms x 2^(i/4), i = 0..kKeeps-1.
+    static constexpr int kKeeps = 48;
+    static constexpr int kKeepsPerDoubling = 4;
+
+    CostCurvePredictor(sdk::Host host, sdk::Params& params);
+
+    void predict(warmup_time_ms now_ms, const warmup_usage_pattern& pattern, warmup_prediction& out) override;
+
+    const char* state_schema() const override { return kStateSchema; }
+    [[nodiscard]] std::string export_state() const override;
+    void import_state(std::string_view data) override;
+
+    [[nodiscard]] const CostCurvePredictorConfig& config() const noexcept { return config_; }
+
+    /// The plan of one model as offsets from its last use (ms): keep until keep_ms; if window_start_ms >= 0, be ready
+    /// again at window_start_ms and unload at window_end_ms if unused.
+    struct Plan {
+        int64_t keep_ms = 0;
+        int64_t window_start_ms = -1;
+        int64_t window_end_ms = -1;
+        bool fairness_floor = false;  ///< the keep was raised to the reference by the fairness guard
+        double median_gap_ms = -1;    ///< median of the next gap from the last use (-1 = unknown)
+        double p_use_fresh = 0;       ///< p(next request within the horizon) right after a use
+    };
+    /// The current plan of `model` (computed if stale), or nullptr for a model never seen. For tests and insight.
+    const Plan* plan_of(warmup_model_index model);
+    /// The current price multiplier of the lean ceiling (1 = the configured price alone).
+    [[nodiscard]] double lean_price_factor() const noexcept;
+
+  private:
+    static constexpr const char* kStateSchema = "org.warmup.state.cost-curve/1";
+
+    /// Decayed sums over past idle gaps, one entry per candidate keep (see the header comment).
+    struct Curves {
+        std::array<float, kKeeps> cold{};
+        std::array<float, kKeeps> held{};
+        std::array<float, kKeeps> longer{};
+        float gaps = 0;
+    };
+
+    struct ModelState {
+        warmup_time_ms last_seen_ms = WARMUP_TIME_NEVER;
+        uint64_t request_count = 0;
+        Curves curves;
+        float short_gaps = 0;  ///< gaps < min_keep_ms, decayed with the long ones (their share, for p_use)
+        // The open wake-up: the gap that ended at the wake (-1 for the first use), its burst so far, and the plan
+        // that was in force during the gap (to score the model's own cold requests and memory).
+        int64_t open_gap_ms = -1;
+        warmup_time_ms burst_end_ms = WARMUP_TIME_NEVER;
+        double burst_requests = 0;
+        Plan plan_during_gap;
+        double cold_requests_scored = 0;     ///< requests its own plans left cold (first use included)
+        double reference_cold_requests = 0;  ///< requests the reference keep-alive would have left cold
+        bool plan_stale = true;
+        Plan plan;
+    };
+
+    ModelState& state_of(warmup_model_index model);
+    void learn(ModelState& state, const warmup_usage_pattern& pattern);
+    void close_burst(ModelState& state, warmup_model_index model);
+    void update_fairness_threshold();
+    void compute_plan(ModelState& state, warmup_model_index model);
+    /// P(gap > t) of the model (short and long gaps mixed, pool prior included), t in ms from the last use.
+    [[nodiscard]] double survival(const ModelState& state, double t_ms) const;
+    [[nodiscard]] double median_from(const ModelState& state, double idle_ms) const;
+    [[nodiscard]] double model_load_ms(warmup_model_index model) const;
+    [[nodiscard]] double model_memory_mb(warmup_model_index model) const;
+
+    CostCurvePredictorConfig config_;
+    std::array<double, kKeeps> keeps_ms_{};  ///< the candidate keep times
+    std::vector<ModelState> models_;         ///< by model index, grows on demand
+    Curves pool_;                            ///< the fleet's curves (sum over models, decayed per gap)
+    double gap_decay_ = 1;                   ///< per-gap decay of a model's curves
+    double pool_decay_ = 1;                  ///< per-gap decay of the pool
+    // Lean ceiling: decayed memory-time (MiB x ms) the plans held and the reference keep-alive would have held, and
+    // the log of the price multiplier they steer.
+    double lean_held_ = 0;
+    double lean_reference_held_ = 0;
+    double lean_log_price_ = 0;
+    // Fairness: the fleet's cold-rate quantile, refreshed every kFairnessRefreshGaps closed gaps.
+    double fairness_threshold_ = 0;
+    uint32_t gaps_since_fairness_ = 0;
+    std::vector<double> rates_scratch_;
+};
+
+}  // namespace warmup::plugins
