@@ -682,32 +682,39 @@ std::string resident_memory_chart(const ReplayReport& report) {
                       budget);
 }
 
-/// Point labels placed greedily, in call order, at the first of four spots around the marker whose box (estimated at
-/// 7 px per character, 14 px high) overlaps no earlier label and stays inside the plot; else at the first spot.
+/// Point labels placed greedily, in call order: each at the first of nine spots around its marker (right above, right
+/// below, left above, left below, centred above, centred below, then one line higher: right, left, centred) whose box
+/// (estimated at 7 px per character, 14 px high) stays inside the plot and overlaps no earlier label; when none is
+/// free, at the inside spot that overlaps the fewest earlier labels (the first spot if none is inside).
 class LabelPlacer {
   public:
     /// The <text> element of `label` for the marker at pixel (x, y); `label` is plain text (escaped here).
     std::string place(double x, double y, const std::string& label) {
         const double label_width = 7.0 * static_cast<double>(label.size());
-        const Spot* chosen = &spots[0];
+        const Spot* chosen = nullptr;
         Box chosen_box{};
+        std::size_t best_score = std::numeric_limits<std::size_t>::max();
         for (const Spot& spot : spots) {
-            const double text_left = spot.anchor_end ? x + spot.dx - label_width : x + spot.dx;
+            const double text_left = spot.anchor == Anchor::Start ? x + spot.dx
+                                     : spot.anchor == Anchor::End ? x + spot.dx - label_width
+                                                                  : x + spot.dx - label_width / 2;
             const Box box{text_left, y + spot.baseline_dy - 11, text_left + label_width, y + spot.baseline_dy + 3};
             const bool inside = box.left >= ChartFrame::left && box.right <= ChartFrame::width - ChartFrame::right &&
                                 box.top >= ChartFrame::top && box.bottom <= ChartFrame::top + ChartFrame::plot_height;
-            const bool free =
-                std::none_of(placed_.begin(), placed_.end(), [&](const Box& other) { return box.overlaps(other); });
-            if (&spot == &spots[0]) chosen_box = box;
-            if (inside && free) {
+            const auto overlaps = static_cast<std::size_t>(
+                std::count_if(placed_.begin(), placed_.end(), [&](const Box& other) { return box.overlaps(other); }));
+            const std::size_t score = (inside ? 0 : placed_.size() + 1) + overlaps;
+            if (score < best_score) {
+                best_score = score;
                 chosen = &spot;
                 chosen_box = box;
-                break;
             }
+            if (score == 0) break;
         }
         placed_.push_back(chosen_box);
+        constexpr std::string_view anchors[] = {"start", "middle", "end"};
         return fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"point-label\" text-anchor=\"{}\">{}</text>\n",
-                           x + chosen->dx, y + chosen->baseline_dy, chosen->anchor_end ? "end" : "start",
+                           x + chosen->dx, y + chosen->baseline_dy, anchors[static_cast<int>(chosen->anchor)],
                            escape_html(label));
     }
 
@@ -718,11 +725,14 @@ class LabelPlacer {
             return left < other.right && other.left < right && top < other.bottom && other.top < bottom;
         }
     };
+    enum class Anchor { Start, Middle, End };
     struct Spot {
         double dx, baseline_dy;
-        bool anchor_end;
+        Anchor anchor;
     };
-    static constexpr Spot spots[] = {{10, -8, false}, {10, 18, false}, {-10, -8, true}, {-10, 18, true}};
+    static constexpr Spot spots[] = {{10, -8, Anchor::Start},  {10, 18, Anchor::Start},  {-10, -8, Anchor::End},
+                                     {-10, 18, Anchor::End},   {0, -10, Anchor::Middle}, {0, 22, Anchor::Middle},
+                                     {10, -22, Anchor::Start}, {-10, -22, Anchor::End},  {0, -24, Anchor::Middle}};
     std::vector<Box> placed_;
 };
 
@@ -782,17 +792,22 @@ std::string ttl_label(int64_t ttl_ms) {
 /// hollow diamonds). Arm labels are placed before the TTL labels, so they win a contested spot.
 std::string frontier_chart(const ReplayReport& report) {
     constexpr std::string_view curve_colour = "#555";
-    double x_high = 0, y_high = 0;
+    double x_low = std::numeric_limits<double>::infinity(), x_high = 0, y_high = 0;
     std::vector<std::pair<Point, int64_t>> curve;  // (loaded GB·h, avoidable) and the TTL
     for (const ArmResult& arm : report.arms) {
         if (!std::isfinite(arm.loaded_gb_h)) continue;
+        x_low = std::min(x_low, arm.loaded_gb_h);
         x_high = std::max(x_high, arm.loaded_gb_h);
         y_high = std::max(y_high, static_cast<double>(arm.avoidable_cold_requests));
         if (arm.frontier_curve)
             curve.push_back({{arm.loaded_gb_h, static_cast<double>(arm.avoidable_cold_requests)}, arm.frontier_ttl_ms});
     }
     std::stable_sort(curve.begin(), curve.end(), [](const auto& a, const auto& b) { return a.first.x < b.first.x; });
-    ChartFrame frame{Axis::fit(0, x_high * 1.08), Axis::fit(0, y_high * 1.08)};
+    // y from 0 (the floor); x over the arms' range only (no policy holds no memory), with 5 % / 8 % margins so the
+    // markers and labels at the ends stay inside the plot.
+    const double x_span = x_high - x_low;
+    ChartFrame frame{Axis::fit(std::max(0.0, x_low - 0.05 * x_span), x_high + 0.08 * x_span),
+                     Axis::fit(0, y_high * 1.08)};
 
     std::vector<LegendEntry> entries;
     if (!curve.empty())
