@@ -2,7 +2,10 @@
 // on a virtual clock, every configured arm side by side, plus the clairvoyant yardsticks.
 //
 //   warmup-replay --config FILE --trace SPEC [--trace SPEC ...] --out DIR [--seed N] [--from T] [--to T]
-//                 [--arms a,b] [--dump-events FILE]
+//                 [--arms a,b] [--frontier] [--dump-events FILE]
+//
+// --frontier adds the keep-alive curve arms (1..240 min) and each other arm's ratio to that curve (also
+// `replay: {frontier: true}`); the compulsory cold requests are always measured.
 //
 // T is milliseconds, or a number with a unit: 90s, 30m, 12h, 7d. Exit status: 0 done, 2 bad config/trace/plugin.
 #include <fmt/format.h>
@@ -50,6 +53,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> traces;
     std::optional<uint64_t> seed;
     bool quiet = false;
+    bool frontier = false;
     app.add_option("--config", config_file, "scenario YAML (catalog, budget, arms)")->required();
     app.add_option("--trace", traces, "csv:PATH | servegen:DIR | azure2019:FILE (repeatable)")->required();
     app.add_option("--out", out_dir, "folder for report.json, report.md, report.html, timing.json");
@@ -58,6 +62,8 @@ int main(int argc, char** argv) {
     app.add_option("--to", to_text, "replay events before this time");
     app.add_option("--arms", arms_text, "comma-separated subset of the configured arms");
     app.add_option("--dump-events", dump_file, "write the merged event stream as native CSV");
+    app.add_flag("--frontier", frontier,
+                 "add the keep-alive curve arms (1, 2, 5, 10, 20, 30, 60, 120, 240 min) and each arm's ratio to it");
     app.add_flag("--quiet", quiet, "no progress line");
     CLI11_PARSE(app, argc, argv);
     spdlog::set_level(spdlog::level::warn);
@@ -66,6 +72,7 @@ int main(int argc, char** argv) {
     options.traces = traces;
     options.seed = seed;
     options.progress = !quiet;
+    options.frontier = frontier;
     for (const auto& [text, target] : {std::pair{&from_text, &options.from_ms}, std::pair{&to_text, &options.to_ms}}) {
         if (text->empty()) continue;
         *target = parse_time_ms(*text);

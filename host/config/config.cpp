@@ -702,6 +702,10 @@ class ConfigReader {
                  [&](const YAML::Node& value, const std::string& key_path) {
                      config_.timeline_buckets = static_cast<uint32_t>(read_integer(value, key_path, 10, 10000));
                  }},
+                {"frontier", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.replay_frontier = read_flag(value, key_path);
+                 }},
             });
     }
 

@@ -56,6 +56,8 @@
 //   replay:
 //     seed: 1                       # integer 0..2^64-1                                          default 1
 //     timeline_buckets: 200         # integer 10..10000, points in the report's time charts      default 200
+//     frontier: false               # bool: add the keep-alive curve arms (1..240 min) and the ratio of every
+//                                   # other arm to that curve (docs/simulation-rules.md)         default false
 //   experiment:                     # live A/B test in warmupd between the top-level set ("control") and `arms`
 //     enabled: false                # bool                                                       default false
 //     split: tenant                 # tenant | model: stable hash that routes an event to an acting arm
@@ -234,6 +236,7 @@ struct Config {
     std::vector<Arm> arms;
     uint64_t replay_seed = 1;
     uint32_t timeline_buckets = 200;
+    bool replay_frontier = false;  ///< replay.frontier: run the keep-alive curve arms (warmup-replay --frontier)
     ExperimentConfig experiment;
     bool reload_watch_file = false;  ///< reload.watch_file: reload when the file changes (opt-in)
     uint32_t reload_poll_ms = 1000;  ///< reload.poll_ms: how often the file is checked, 100..3600000

@@ -11,12 +11,14 @@
 #include <cmath>
 #include <fstream>
 #include <future>
+#include <limits>
 #include <queue>
 
 #include "core/clock.hpp"
 #include "core/errors.hpp"
 #include "http/http_api.hpp"
 #include "loader/plugin_loader.hpp"
+#include "replay/frontier.hpp"
 #include "replay/trace/trace.hpp"
 #include "replay/yardsticks.hpp"
 #include "runtime/plugin_set.hpp"
@@ -131,6 +133,11 @@ class VirtualExecutor final : public LoadExecutor {
 struct ArmRun {
     std::string name;
     std::string yardstick;
+    int64_t frontier_ttl_ms = 0;  ///< > 0 for a keep-alive curve arm
+    /// The hidden compulsory-floor arm (keep forever, unlimited memory): a request for a model that is ready and
+    /// planned to stay ready forever is warm and changes nothing the floor measures, so it is not fed to the engine.
+    bool compulsory_floor = false;
+    std::vector<warmup_usage_event> unsettled;  // compulsory floor: the events of one timestamp it must see
     ManualClock clock;
     std::unique_ptr<PluginSet> plugins;
     std::vector<std::unique_ptr<InProcessPlugin>> in_process;
@@ -200,11 +207,26 @@ struct ArmRun {
             std::size_t j = i + 1;
             while (j < events.size() && events[j].ts_ms == t) ++j;
             advance_to(t);
-            engine->on_events(events.subspan(i, j - i), t);
+            if (compulsory_floor) {
+                unsettled.clear();
+                for (std::size_t k = i; k < j; ++k)
+                    if (!settled(events[k].model)) unsettled.push_back(events[k]);
+                if (!unsettled.empty()) engine->on_events(unsettled, t);
+            } else {
+                engine->on_events(events.subspan(i, j - i), t);
+            }
             i = j;
         }
         engine->flush_metrics();
         cpu_seconds += thread_cpu_seconds() - started;
+    }
+
+    /// Ready, and no unload or pre-warm planned: with the floor's keep-forever predictor and unlimited budget nothing
+    /// can remove it any more, so its later requests are all warm.
+    [[nodiscard]] bool settled(warmup_model_index model) const {
+        const ModelStatus status = engine->model_status(model);
+        return status.residency == WARMUP_RESIDENCY_READY && status.unload_at_ms == kNever &&
+               status.warm_start_at_ms == kNever;
     }
 
     void finish(int64_t end_ms) {
@@ -271,6 +293,8 @@ ArmResult summarize(ArmRun& arm, Catalog& catalog, uint32_t timeline_buckets) {
     ArmResult r;
     r.name = arm.name;
     r.yardstick = arm.yardstick;
+    r.frontier_curve = arm.frontier_ttl_ms > 0;
+    r.frontier_ttl_ms = arm.frontier_ttl_ms;
     r.plugins = arm.plugin_labels;
     r.budget_mb = engine.budget_mb();
     r.events = c.events;
@@ -392,6 +416,34 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
     }
     const bool needs_future = std::any_of(arms.begin(), arms.end(), [](const Arm& a) { return !a.yardstick.empty(); });
 
+    // What runs: the selected arms; with the frontier, one keep-alive arm per curve TTL on the top-level components;
+    // last, the hidden compulsory floor (keep forever, unlimited memory and concurrency; never reported as an arm).
+    struct ArmSpec {
+        Arm arm;
+        int64_t frontier_ttl_ms = 0;
+        bool compulsory_floor = false;
+    };
+    std::vector<ArmSpec> specs;
+    std::vector<std::string> names;
+    for (Arm& arm : arms) {
+        names.push_back(arm.name);
+        specs.push_back({std::move(arm)});
+    }
+    const bool frontier = options.frontier || config.replay_frontier;
+    if (frontier) {
+        // A plugin error about a curve arm points at the config key, or at the file when --frontier asked for it.
+        const std::string key_path = config.replay_frontier ? "replay.frontier" : "";
+        for (const int64_t minutes : kKeepAliveCurveMinutes) {
+            const int64_t ttl_ms = minutes * 60'000;
+            Arm arm{keepalive_curve_arm_name(minutes, names), config.components, ""};
+            arm.components[ComponentSlot::Predictor] =
+                PluginChoice{kKeepAlivePredictorId, {}, fmt::format("ttl_ms: {}", ttl_ms), "", key_path};
+            names.push_back(arm.name);
+            specs.push_back({std::move(arm), ttl_ms});
+        }
+    }
+    specs.push_back({Arm{"compulsory-floor", config.components, ""}, 0, true});
+
     ReplayReport report;
     report.config_file = config.display_name;
     report.traces = options.traces;
@@ -417,13 +469,17 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
         throw std::runtime_error(fmt::format("{}: budgets.memory_mb: the budget is {} MiB (A95 of the trace is {} MiB)",
                                              config.locate("budgets.memory_mb"), report.budget_mb, report.a95_mb));
 
-    // Arms: plugin sets from the config; yardsticks replace predictor, scheduler and resource policy.
+    // Arms: plugin sets from the config; yardsticks replace predictor, scheduler and resource policy, the floor
+    // predictor and resource policy.
     PluginLoader loader(config.plugin_dirs);
     std::vector<std::unique_ptr<ArmRun>> runs;
-    for (const Arm& arm : arms) {
+    for (const ArmSpec& spec : specs) {
+        const Arm& arm = spec.arm;
         auto run = std::make_unique<ArmRun>();
         run->name = arm.name;
         run->yardstick = arm.yardstick;
+        run->frontier_ttl_ms = spec.frontier_ttl_ms;
+        run->compulsory_floor = spec.compulsory_floor;
         run->plugins = PluginSet::create(arm.components, config, loader, catalog, run->clock);
         const auto& backend = run->plugins->at(ComponentSlot::Backend);
         const auto* simulation =
@@ -446,11 +502,22 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
             components.scheduler = run->in_process[1]->component<warmup_scheduler_vtable>();
             components.resource = run->in_process[2]->component<warmup_resource_policy_vtable>();
         }
+        if (spec.compulsory_floor) {
+            run->in_process.push_back(
+                InProcessPlugin::make<KeepForeverPredictor>(catalog, run->clock, "floor.keep-forever.predictor"));
+            run->in_process.push_back(
+                InProcessPlugin::make<UnlimitedResourcePolicy>(catalog, run->clock, "floor.unlimited.resource"));
+            components.predictor = run->in_process[0]->component<warmup_predictor_vtable>();
+            components.resource = run->in_process[1]->component<warmup_resource_policy_vtable>();
+        }
         run->plugin_labels = labels_of(components, *run->plugins);
         EngineOptions engine_options;
-        engine_options.memory_budget_mb = report.budget_mb;
-        // Yardsticks measure what the memory budget alone allows: the warm-up concurrency cap does not bind them.
-        engine_options.max_concurrent_loads = arm.yardstick.empty() ? config.max_concurrent_warmups : UINT32_MAX;
+        engine_options.memory_budget_mb =
+            spec.compulsory_floor ? std::numeric_limits<double>::infinity() : report.budget_mb;
+        // Yardsticks measure what the memory budget alone allows and the floor what no policy can avoid: the warm-up
+        // concurrency cap binds neither.
+        engine_options.max_concurrent_loads =
+            arm.yardstick.empty() && !spec.compulsory_floor ? config.max_concurrent_warmups : UINT32_MAX;
         engine_options.arm = arm.name;
         // A replay must not depend on how fast this machine is: no wall-clock time budget on plugin calls (errors
         // still trip the circuit breakers, deterministically).
@@ -535,10 +602,19 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
     report.from_ms = first_ms;
     report.to_ms = last_ms;
     report.models = catalog.size();
-    for (auto& run : runs) report.arms.push_back(summarize(*run, catalog, config.timeline_buckets));
+    for (auto& run : runs) {
+        if (run->compulsory_floor) {
+            report.compulsory_cold_requests = run->engine->counters().cold_requests;
+            report.compulsory_floor_cpu_seconds = run->cpu_seconds;
+            continue;
+        }
+        report.arms.push_back(summarize(*run, catalog, config.timeline_buckets));
+    }
+    report.frontier = frontier;
+    apply_frontier(report);
     report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_started).count();
     report.events_per_second =
-        report.wall_seconds > 0 ? static_cast<double>(report.events * runs.size()) / report.wall_seconds : 0;
+        report.wall_seconds > 0 ? static_cast<double>(report.events * report.arms.size()) / report.wall_seconds : 0;
     return report;
 }
 

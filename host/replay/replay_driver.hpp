@@ -3,7 +3,9 @@
 // Event order at equal timestamps: load completions, then requests, then timers (a request at t cancels an unload
 // due at t; a load that completes at t serves a request arriving at t). Loads take the time the backend's
 // simulation extension says. Arms are independent engines fed the same events; they run in parallel (TBB), and
-// their results do not depend on the interleaving.
+// their results do not depend on the interleaving. Besides the configured arms, a hidden keep-forever arm with
+// unlimited memory measures the compulsory cold requests, and --frontier adds the keep-alive curve arms
+// (docs/simulation-rules.md, section 8).
 #pragma once
 
 #include <filesystem>
@@ -23,6 +25,7 @@ struct ReplayOptions {
     std::optional<int64_t> to_ms;
     std::vector<std::string> only_arms;  ///< empty = every arm of the config
     bool progress = false;               ///< progress line on stderr
+    bool frontier = false;               ///< add the keep-alive curve arms (as does replay.frontier: true)
 };
 
 /// Runs every arm over the traces and returns the measurements. Throws ConfigError-like std::runtime_error for a

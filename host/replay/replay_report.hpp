@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,12 +25,15 @@ struct TimelineBucket {
 struct ArmResult {
     std::string name;
     std::string yardstick;             ///< "oracle" / "oracle-lean", or "" for a plugin arm
+    bool frontier_curve = false;       ///< one of the keep-alive curve arms that --frontier adds
+    int64_t frontier_ttl_ms = 0;       ///< its keep-alive TTL (0 when not a curve arm)
     std::vector<std::string> plugins;  ///< "<slot>=<id>@<version>" per slot (yardsticks: the in-host ones too)
     double budget_mb = 0;              ///< effective budget enforced
 
     uint64_t events = 0;
     uint64_t requests = 0;
     uint64_t cold_requests = 0;
+    uint64_t avoidable_cold_requests = 0;  ///< cold_requests - the report's compulsory_cold_requests, at least 0
     uint64_t failed_requests = 0;
     double cold_rate = 0;                ///< cold_requests / requests
     double per_model_cold_rate_p50 = 0;  ///< distribution over models with at least one request (nearest rank)
@@ -54,6 +58,11 @@ struct ArmResult {
     uint64_t unloads = 0;
     uint64_t prewarms_skipped = 0;
     uint64_t plugin_errors = 0;
+    /// avoidable_cold_requests / the keep-alive curve's avoidable cold requests at this arm's loaded_gb_h (see
+    /// frontier.hpp); nullopt without the curve, for a curve arm, or when the curve is at 0 and this arm is not.
+    std::optional<double> keepalive_curve_ratio;
+    /// The curve's per_model_cold_rate_p75 at this arm's loaded_gb_h, interpolated like the ratio; nullopt likewise.
+    std::optional<double> keepalive_curve_p75_cold_rate;
     std::vector<TimelineBucket> timeline;
 
     // Machine-dependent (timing.json and the human reports only, never report.json):
@@ -75,11 +84,16 @@ struct ReplayReport {
     double a95_mb = 0;        ///< 0 when not computed
     double budget_mb = 0;     ///< absolute budget given to every arm
     uint32_t max_concurrent_warmups = 0;
+    /// Cold requests of keep-forever with unlimited memory and unbounded concurrency: the requests that wait for
+    /// each model's first load, which no online policy avoids (docs/simulation-rules.md, section 8).
+    uint64_t compulsory_cold_requests = 0;
+    bool frontier = false;  ///< the keep-alive curve arms were run (--frontier or replay.frontier)
     std::vector<ArmResult> arms;
 
     // Machine-dependent:
     double wall_seconds = 0;
-    double events_per_second = 0;  ///< events x arms / wall_seconds
+    double events_per_second = 0;             ///< events x arms / wall_seconds
+    double compulsory_floor_cpu_seconds = 0;  ///< CPU time of the hidden compulsory-floor arm
 };
 
 /// Writes report.json (schema in docs/report-schema.md), timing.json, report.md and report.html (SVG charts) into

@@ -76,6 +76,23 @@ warmup_time_ms OracleScheduler::on_warmup_failed(warmup_model_index, uint32_t at
     return attempt >= 3 ? kNever : now_ms + 1000;
 }
 
+void KeepForeverPredictor::predict(warmup_time_ms, const warmup_usage_pattern& pattern, warmup_prediction& out) {
+    out.model = pattern.model;
+    out.horizon_ms = 600000;
+    out.p_use_within_horizon = 0;
+    out.next_arrival_ms = kNever;
+    out.confidence = 0;
+    out.keep_until_ms = kNever;
+    out.warm_at_ms = kNever;
+    out.warm_keep_until_ms = kNever;
+}
+
+void UnlimitedResourcePolicy::admit(const warmup_admission_request&, warmup_admission& out) {
+    out.admit = 1;
+    out.may_evict = 0;  // nothing to evict: the budget is unlimited
+    out.reason = {nullptr, 0};
+}
+
 OracleResourcePolicy::OracleResourcePolicy(sdk::Host host, const FutureIndex& future)
     : sdk::ResourcePolicy(host), future_(future) {}
 

@@ -7,6 +7,9 @@
 //                 away: the least memory a zero-cold-start policy needs.
 // They are written with the SDK like any plugin and run through the same engine; only their construction differs
 // (in process, with access to the future).
+//
+// Also here, the two in-host components of the compulsory floor (the hidden arm that counts the cold requests no
+// online policy avoids): a keep-forever predictor and a resource policy for an unlimited budget. They see no future.
 #pragma once
 
 #include <memory>
@@ -70,6 +73,25 @@ class OraclePredictor final : public sdk::Predictor {
   private:
     const FutureIndex& future_;
     bool lean_;
+};
+
+/// The floor's predictor: a used model is kept forever (keep_until NEVER), nothing is ever pre-warmed. Stateless.
+class KeepForeverPredictor final : public sdk::Predictor {
+  public:
+    using sdk::Predictor::Predictor;
+    void predict(warmup_time_ms now_ms, const warmup_usage_pattern& pattern, warmup_prediction& out) override;
+};
+
+/// The floor's resource policy: its budget is unlimited, so every load is admitted and nothing is ever a victim.
+/// Unlike the shipped policies it applies no host memory limit. Stateless.
+class UnlimitedResourcePolicy final : public sdk::ResourcePolicy {
+  public:
+    using sdk::ResourcePolicy::ResourcePolicy;
+    void admit(const warmup_admission_request& request, warmup_admission& out) override;
+    void on_ready(warmup_model_index, double, double, warmup_time_ms) override {}
+    void on_used(warmup_model_index, warmup_time_ms) override {}
+    void on_removed(warmup_model_index, warmup_time_ms) override {}
+    warmup_model_index pick_victim(warmup_time_ms) override { return WARMUP_NO_MODEL; }
 };
 
 /// Loads exactly load_ms before the predicted arrival; no margin, no retries beyond the first failure's back-off.

@@ -108,6 +108,7 @@ arms:
 replay:
   seed: 18446744073709551615
   timeline_buckets: 50
+  frontier: true
 )";
 
 // ----- values
@@ -157,6 +158,7 @@ TEST(ConfigLoader, FullValidConfigParsesToExpectedValues) {
 
     EXPECT_EQ(config.replay_seed, 18446744073709551615ull);
     EXPECT_EQ(config.timeline_buckets, 50u);
+    EXPECT_TRUE(config.replay_frontier);
 }
 
 TEST(ConfigLoader, OmittedOptionalKeysTakeTheDocumentedDefaults) {
@@ -172,6 +174,7 @@ TEST(ConfigLoader, OmittedOptionalKeysTakeTheDocumentedDefaults) {
     EXPECT_TRUE(config.arms.empty());
     EXPECT_EQ(config.replay_seed, 1u);
     EXPECT_EQ(config.timeline_buckets, 200u);
+    EXPECT_FALSE(config.replay_frontier);
     EXPECT_EQ(config.components[ComponentSlot::PatternAnalyzer].params_yaml, "");
 }
 
@@ -339,6 +342,11 @@ TEST(ConfigLoaderErrors, ScalarWhereAMappingIsExpected) {
 TEST(ConfigLoaderErrors, OutOfRangeValue) {
     const ConfigError error = load_error("http:\n  port: 70000\n" + kRequiredSections);
     expect_error(error, 2, 3, "http.port", "test.yaml:2:3: http.port: expected an integer in [0, 65535], got '70000'");
+}
+
+TEST(ConfigLoaderErrors, ReplayFrontierMustBeABoolean) {
+    const ConfigError error = load_error("replay:\n  frontier: 5m\n" + kRequiredSections);
+    expect_error(error, 2, 3, "replay.frontier", "test.yaml:2:3: replay.frontier: expected true or false, got '5m'");
 }
 
 TEST(ConfigLoaderErrors, LogLevelOutsideTheList) {

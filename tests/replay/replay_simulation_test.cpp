@@ -21,6 +21,7 @@
 #include "core/clock.hpp"
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
+#include "replay/frontier.hpp"
 #include "replay/replay_driver.hpp"
 #include "replay/replay_report.hpp"
 #include "runtime/plugin_set.hpp"
@@ -58,7 +59,8 @@ struct Scenario {
     std::string predictor = "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: never}}";
     std::string resource = "{plugin: org.warmup.resource.lru}";
     std::string backend = "{plugin: org.warmup.backend.sim}";
-    std::string arms;         ///< YAML list items of `arms:`, or "" for none
+    std::string arms;  ///< YAML list items of `arms:`, or "" for none
+    std::string trace_header = "ts_ms,model";
     std::string trace_lines;  ///< csv body
 };
 
@@ -85,15 +87,16 @@ std::string scenario_yaml(const Scenario& s) {
 /// Writes the scenario into `dir` and returns the config and the options that replay it.
 std::pair<Config, ReplayOptions> prepare(const Scenario& s, const fs::path& dir) {
     write_file(dir / "scenario.yaml", scenario_yaml(s));
-    write_file(dir / "trace.csv", "ts_ms,model\n" + s.trace_lines);
+    write_file(dir / "trace.csv", s.trace_header + "\n" + s.trace_lines);
     ReplayOptions options;
     options.traces = {"csv:" + (dir / "trace.csv").string()};
     return {load_config_file(dir / "scenario.yaml", {}), options};
 }
 
-ReplayReport replay(const Scenario& s) {
+ReplayReport replay(const Scenario& s, bool frontier = false) {
     TempDir dir("warmup-replay-test");
     auto [config, options] = prepare(s, dir.path());
+    options.frontier = frontier;
     return run_replay(config, options);
 }
 
@@ -464,6 +467,176 @@ TEST(Eviction, GreedyDualKeepsTheExpensiveModelWhereLruEvictsIt) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The frontier: compulsory cold requests, avoidable ones, the keep-alive curve and the ratio.
+
+TEST(CompulsoryFloor, CountsTheRequestsThatWaitForEachModelsFirstLoadWhateverTheBudgetAndConcurrency) {
+    // a loads in 15 s, b in 30 s. One warm-up at a time for the arms; the floor has no such cap and no budget.
+    //   0       a     first request of a: compulsory
+    //   5 s     b     first request of b: compulsory (the floor loads b at once, ready at 35 s)
+    //   10 s    a x3  a is still loading (ready at 15 s): 3 compulsory
+    //   15 s    a     a's load completes at 15 s, before the request: warm in the floor
+    //   34.999s b     b still loading: compulsory
+    //   35 s    b     b's load completes at 35 s: warm in the floor
+    //   20 min  a     kept forever in the floor: warm
+    // Compulsory: 1 + 1 + 3 + 1 = 6.
+    // The arms load b only after a (one at a time): 15 s -> 45 s, so b's requests at 5 s, 34.999 s and 35 s are all
+    // cold there. keep-forever: 1 + 3 (a) + 3 (b) = 7 cold, 1 avoidable (the queueing). keep-alive 5 min also loses
+    // a at 20 min: 8 cold, 2 avoidable.
+    Scenario s;
+    s.budget_mb = 65536;
+    s.max_concurrent = 1;
+    s.catalog =
+        "  - {model: a, memory_mb: 16384, load_ms: 15000}\n"
+        "  - {model: b, memory_mb: 16384, load_ms: 30000}\n";
+    s.arms =
+        "  - {name: keep-forever}\n"
+        "  - {name: keepalive-5m, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: "
+        "{ttl_ms: 300000}}}}\n"
+        "  - {name: oracle, yardstick: oracle}\n";
+    s.trace_header = "ts_ms,model,count";
+    s.trace_lines = "0,a,1\n5000,b,1\n10000,a,3\n15000,a,1\n34999,b,1\n35000,b,1\n1200000,a,1\n";
+    const ReplayReport report = replay(s);
+    EXPECT_EQ(report.compulsory_cold_requests, 6u);
+    EXPECT_FALSE(report.frontier);
+    ASSERT_EQ(report.arms.size(), 3u);  // the floor is not an arm of the report
+
+    const ArmResult& forever = arm_named(report, "keep-forever");
+    EXPECT_EQ(forever.cold_requests, 7u);
+    EXPECT_EQ(forever.avoidable_cold_requests, 1u);
+    const ArmResult& keepalive = arm_named(report, "keepalive-5m");
+    EXPECT_EQ(keepalive.cold_requests, 8u);
+    EXPECT_EQ(keepalive.avoidable_cold_requests, 2u);
+    // The oracle pre-warms even first requests: fewer cold requests than the floor, avoidable clamped at 0.
+    const ArmResult& oracle = arm_named(report, "oracle");
+    EXPECT_LT(oracle.cold_requests, report.compulsory_cold_requests);
+    EXPECT_EQ(oracle.avoidable_cold_requests, 0u);
+    // Without the curve there is no ratio.
+    for (const ArmResult& arm : report.arms) {
+        EXPECT_FALSE(arm.keepalive_curve_ratio.has_value()) << arm.name;
+        EXPECT_FALSE(arm.frontier_curve) << arm.name;
+    }
+}
+
+TEST(CompulsoryFloor, EqualsAKeepForeverArmWithUnlimitedMemoryOnAJitteredFailingBackend) {
+    // The floor skips the requests of models it has loaded for good; that must not change what it counts, even when
+    // load times are jittered and loads fail and are retried (the backend's random draws follow the load sequence).
+    spdlog::set_level(spdlog::level::err);  // the failing loads are on purpose
+    Scenario s;
+    s.budget_mb = 1e9;        // every model fits at once
+    s.max_concurrent = 1024;  // the configuration's maximum: every load starts at once
+    s.catalog = "  - {model: \"language/tiny/*\", memory_mb: 16384, load_ms: 15000, unload_ms: 1000}\n";
+    s.backend = "{plugin: org.warmup.backend.sim, params: {load_jitter: 0.3, failure_rate: 0.2, seed: 3}}";
+    s.arms = "  - {name: keep-forever}\n";  // the top level: keep-alive `never`, LRU
+    TempDir dir("warmup-replay-test");
+    auto [config, options] = prepare(s, dir.path());
+    options.traces = {"servegen:" +
+                      (fs::path(WARMUP_TEST_SOURCE_DIR) / "tests/replay_traces/data/servegen/language/tiny").string()};
+    const ReplayReport report = run_replay(config, options);
+    const ArmResult& forever = arm_named(report, "keep-forever");
+    ASSERT_GT(forever.demand_loads, report.models);  // some first loads failed and were retried
+    EXPECT_EQ(report.compulsory_cold_requests, forever.cold_requests);
+    EXPECT_EQ(forever.avoidable_cold_requests, 0u);
+}
+
+/// One model requested every 3 minutes for 90 minutes (31 requests), load 15 s; memory and concurrency are ample.
+/// Keep-alive 1 and 2 min unload before every next request (all 31 cold); 5 min and longer keep it (only the first).
+class KeepAliveFrontier : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        Scenario s;
+        s.catalog = "  - {model: m, memory_mb: 16384, load_ms: 15000}\n";
+        const auto keepalive = [](const std::string& name, int64_t ttl_ms) {
+            return "  - {name: " + name + ", components: {predictor: {plugin: org.warmup.predictor.keep-alive, " +
+                   "params: {ttl_ms: " + std::to_string(ttl_ms) + "}}}}\n";
+        };
+        // keepalive-curve-5m takes a curve arm's name on purpose; keepalive-90s lies between two curve points.
+        s.arms = keepalive("keepalive-5m", 5 * kMinuteMs) + keepalive("keepalive-2m", 2 * kMinuteMs) +
+                 keepalive("keepalive-90s", 90'000) + keepalive("keepalive-curve-5m", 5 * kMinuteMs) +
+                 "  - {name: oracle-lean, yardstick: oracle-lean}\n";
+        s.trace_lines = periodic("m", 0, 3 * kMinuteMs, 31);
+        report_ = new ReplayReport(replay(s, /*frontier=*/true));
+    }
+    static void TearDownTestSuite() {
+        delete report_;
+        report_ = nullptr;
+    }
+    static ReplayReport* report_;
+};
+ReplayReport* KeepAliveFrontier::report_ = nullptr;
+
+TEST_F(KeepAliveFrontier, AddsOneCurveArmPerTtlAfterTheConfiguredArms) {
+    const ReplayReport& report = *report_;
+    EXPECT_TRUE(report.frontier);
+    EXPECT_EQ(report.compulsory_cold_requests, 1u);
+    ASSERT_EQ(report.arms.size(), 5u + kKeepAliveCurveMinutes.size());
+    EXPECT_EQ(report.arms[3].name, "keepalive-curve-5m");  // the configured one keeps its name
+    EXPECT_FALSE(report.arms[3].frontier_curve);
+    const std::vector<std::string> expected = {"keepalive-curve-1m",  "keepalive-curve-2m",   "keepalive-curve-5m-2",
+                                               "keepalive-curve-10m", "keepalive-curve-20m",  "keepalive-curve-30m",
+                                               "keepalive-curve-60m", "keepalive-curve-120m", "keepalive-curve-240m"};
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const ArmResult& arm = report.arms[5 + i];
+        EXPECT_EQ(arm.name, expected[i]);
+        EXPECT_TRUE(arm.frontier_curve) << arm.name;
+        EXPECT_EQ(arm.frontier_ttl_ms, kKeepAliveCurveMinutes[i] * kMinuteMs) << arm.name;
+        EXPECT_EQ(arm.budget_mb, report.budget_mb) << arm.name;
+        EXPECT_NE(std::find(arm.plugins.begin(), arm.plugins.end(), "predictor=org.warmup.predictor.keep-alive@1.0.0"),
+                  arm.plugins.end())
+            << arm.name;
+    }
+}
+
+TEST_F(KeepAliveFrontier, ShortTimersLoseEveryRequestAndFiveMinutesOrMoreOnlyTheCompulsoryOne) {
+    for (std::size_t i = 0; i < kKeepAliveCurveMinutes.size(); ++i) {
+        const ArmResult& arm = report_->arms[5 + i];
+        EXPECT_EQ(arm.avoidable_cold_requests, kKeepAliveCurveMinutes[i] < 3 ? 30u : 0u) << arm.name;
+        // Longer TTLs hold more memory: the curve runs left to right as the TTL grows.
+        if (i > 0) {
+            EXPECT_GE(arm.loaded_gb_h, report_->arms[4 + i].loaded_gb_h) << arm.name;
+        }
+    }
+}
+
+TEST_F(KeepAliveFrontier, AnArmOnTheCurveHasRatioOne) {
+    // keepalive-5m is the curve's 5-minute point: same memory, same avoidable cold requests (0, and 0/0 is 1.0).
+    const ArmResult& five = arm_named(*report_, "keepalive-5m");
+    EXPECT_DOUBLE_EQ(five.loaded_gb_h, arm_named(*report_, "keepalive-curve-5m-2").loaded_gb_h);
+    ASSERT_TRUE(five.keepalive_curve_ratio.has_value());
+    EXPECT_DOUBLE_EQ(*five.keepalive_curve_ratio, 1.0);
+    EXPECT_DOUBLE_EQ(*five.keepalive_curve_p75_cold_rate, five.per_model_cold_rate_p75);
+    // keepalive-2m is the 2-minute point, with 30 avoidable cold requests on both sides.
+    const ArmResult& two = arm_named(*report_, "keepalive-2m");
+    EXPECT_EQ(two.avoidable_cold_requests, 30u);
+    EXPECT_DOUBLE_EQ(*two.keepalive_curve_ratio, 1.0);
+    // keepalive-90s lies between the 1- and 2-minute points, both at 30: ratio 1.0 too, and a p75 of 100 %.
+    const ArmResult& ninety = arm_named(*report_, "keepalive-90s");
+    EXPECT_GT(ninety.loaded_gb_h, arm_named(*report_, "keepalive-curve-1m").loaded_gb_h);
+    EXPECT_LT(ninety.loaded_gb_h, arm_named(*report_, "keepalive-curve-2m").loaded_gb_h);
+    EXPECT_DOUBLE_EQ(*ninety.keepalive_curve_ratio, 1.0);
+    EXPECT_DOUBLE_EQ(*ninety.keepalive_curve_p75_cold_rate, 1.0);
+    // oracle-lean holds less memory than any timer and has no avoidable cold request: ratio 0 against the curve's
+    // leftmost point (clamped), whose p75 cold rate is 100 %.
+    const ArmResult& lean = arm_named(*report_, "oracle-lean");
+    EXPECT_LT(lean.loaded_gb_h, arm_named(*report_, "keepalive-curve-1m").loaded_gb_h);
+    EXPECT_DOUBLE_EQ(*lean.keepalive_curve_ratio, 0.0);
+    EXPECT_DOUBLE_EQ(*lean.keepalive_curve_p75_cold_rate, 1.0);
+}
+
+TEST(KeepAliveFrontierConfig, ReplayFrontierTrueInTheConfigAddsTheCurveAsTheFlagDoes) {
+    Scenario s;
+    s.catalog = "  - {model: m, memory_mb: 16384, load_ms: 15000}\n";
+    s.trace_lines = periodic("m", 0, 3 * kMinuteMs, 5);
+    TempDir dir("warmup-replay-test");
+    auto [config, options] = prepare(s, dir.path());
+    EXPECT_EQ(run_replay(config, options).arms.size(), 1u);  // just the top-level "default"
+    config.replay_frontier = true;
+    const ReplayReport report = run_replay(config, options);
+    ASSERT_EQ(report.arms.size(), 1u + kKeepAliveCurveMinutes.size());
+    EXPECT_TRUE(report.frontier);
+    EXPECT_TRUE(report.arms[0].keepalive_curve_ratio.has_value());
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Determinism.
 
 /// The tiny ServeGen sample of the trace tests: synthetic arrivals drawn from the seed.
@@ -494,6 +667,7 @@ TEST(Determinism, SameSeedAndInputsGiveByteIdenticalReportJson) {
     TempDir dir("warmup-replay-test");
     auto [config, options] = prepare(servegen_scenario(), dir.path());
     options.traces = {servegen_tiny_spec()};
+    options.frontier = true;  // the curve arms and the floor too
     const ReplayReport first = run_replay(config, options);
     const ReplayReport second = run_replay(config, options);
     ASSERT_GT(first.events, 100u);
@@ -502,8 +676,10 @@ TEST(Determinism, SameSeedAndInputsGiveByteIdenticalReportJson) {
     const std::string first_json = read_file(dir.path() / "first" / "report.json");
     EXPECT_FALSE(first_json.empty());
     EXPECT_EQ(first_json, read_file(dir.path() / "second" / "report.json"));
-    // The scenario exercises what it is meant to: failures and cold requests in every arm.
+    // The scenario exercises what it is meant to: failures and cold requests in every arm, a floor, a curve.
     for (const ArmResult& arm : first.arms) EXPECT_GT(arm.cold_requests, 0u) << arm.name;
+    EXPECT_GT(first.compulsory_cold_requests, 0u);
+    EXPECT_EQ(first.arms.size(), 6u + kKeepAliveCurveMinutes.size());
 }
 
 TEST(Determinism, DumpedEventsReplayToTheSameArmResults) {
