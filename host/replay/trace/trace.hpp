@@ -59,18 +59,23 @@ class ModelNames {
     std::unordered_map<std::string_view, uint32_t> ids_;  // keys view names_
 };
 
-/// A trace that cannot be read. what() is "<source>:<line>: <reason>" (or "<source>: <reason>" when no line applies),
+/// A trace that cannot be read. what() is "<source>:<line>: <reason>" (or "<source>: <reason>" when no line applies,
+/// "<source>:<line>:<column>: <reason>" when a column is given: a scenario file's YAML node),
 /// e.g. "trace.csv:17: timestamp 1200 is earlier than the previous line's 1500 (the file must be sorted by time)".
 class TraceError : public std::runtime_error {
   public:
     TraceError(std::string source, uint64_t line, const std::string& reason);
+    TraceError(std::string source, uint64_t line, uint64_t column, const std::string& reason);
     [[nodiscard]] const std::string& source() const noexcept { return source_; }
     /// 1-based line number, 0 when the error is not about one line.
     [[nodiscard]] uint64_t line() const noexcept { return line_; }
+    /// 1-based column, 0 when none applies.
+    [[nodiscard]] uint64_t column() const noexcept { return column_; }
 
   private:
     std::string source_;
     uint64_t line_;
+    uint64_t column_ = 0;
 };
 
 /// A forward-only stream of events in non-decreasing ts_ms.
