@@ -91,9 +91,9 @@ class TraceReader {
 
 /// Opens a trace named by `spec` ("<kind>:<path>"; a relative path is taken relative to base_dir when base_dir is
 /// not empty). Models are interned into `models`, tenants into `tenants` (which gets "" at id 0 if it is empty;
-/// a non-empty tenants table must already hold "" at id 0). `seed` drives the synthetic arrivals of servegen and
-/// azure2019 traces: the same seed gives the same events, byte for byte, on every platform with IEEE doubles and a
-/// correctly rounded libm (exp/log/pow are the only library math used).
+/// a non-empty tenants table must already hold "" at id 0). `seed` drives the synthetic arrivals of servegen,
+/// azure2019 and synth traces: the same seed gives the same events, byte for byte, on every platform with IEEE doubles
+/// and a correctly rounded libm (exp/log/pow are the only library math used, and cos for synth's daily cycle).
 ///
 /// - `csv:PATH` — the native format: a header `ts_ms,model[,count][,tenant]`, then one event per line with those
 ///   columns (trailing ones may be omitted: count 1, no tenant; an empty tenant field means none), sorted by ts_ms
@@ -112,6 +112,11 @@ class TraceReader {
 ///   model and second. The file is ordered by function, not time, so it is read once at open and the non-zero
 ///   per-minute counts are kept (8 bytes each, released minute by minute as they are emitted): memory is bounded by
 ///   functions x 1440, not by invocations. Rows naming the same model are summed.
+/// - `synth:FILE.yaml` — a scenario of human rhythms (working hours in time zones, weekdays, lunch, sessions,
+///   periodic jobs, rare use, followers, appearance and drift; docs/scenarios.md), generated with the seed: one random
+///   stream per model, seeded from (seed, model name), so adding a model leaves the others' events unchanged. Models
+///   are named as written in the file and interned in file order; memory is about one local day of events per model.
+///   Errors in the file are TraceErrors located at "<file>:<line>:<column>".
 /// Throws TraceError for an unknown kind, an unreadable path or a bad header (bad lines throw from next()), and
 /// std::invalid_argument when a non-empty tenants table does not hold "" at id 0.
 std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& models, ModelNames& tenants, uint64_t seed,
