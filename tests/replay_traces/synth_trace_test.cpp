@@ -437,6 +437,8 @@ TEST_F(SynthTest, BadFilesAreRefusedWithTheirLocation) {
         {head + "  - name: a\n" + rhythm + "    name: b\n", ":5:5: models[0].name: duplicate key 'name'"},
         {"duration: 7d\n---\nduration: 8d\n", ":2:1: expected one YAML document"},
         {"duration: [7d\n", ":2:1: "},
+        {", : :\n", ":1:1: unexpected ',' here; remove or quote it"},
+        {"duration: 7d\nmodels: &m [*m]\n", ":2:9: models[0]: expected a mapping, got a list"},
         {"duration: 7d\nstart: 2024-02-30\nmodels: [{name: a, rhythm: {kind: rare, mean_gap_hours: 1}}]\n",
          ":2:8: start: expected epoch milliseconds or a UTC date"},
     };

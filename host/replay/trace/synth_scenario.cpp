@@ -73,7 +73,16 @@ class ScenarioReader {
             YAML::Parser parser(stream);
             DocumentCounter counter;
             int documents = 0;
-            while (documents < 2 && parser.HandleNextDocument(counter)) ++documents;
+            YAML::Mark first_start = YAML::Mark::null_mark();
+            while (documents < 2 && parser.HandleNextDocument(counter)) {
+                if (++documents == 1) first_start = counter.last_start;
+            }
+            if (documents == 2 && counter.last_start.pos == first_start.pos) {
+                // A token no document can start with (in yaml-cpp 0.7 nearly always a ',' outside [...] or {...}).
+                const auto pos = static_cast<std::size_t>(std::max(0, first_start.pos));
+                fail({"", first_start},
+                     fmt::format("unexpected '{}' here; remove or quote it", pos < text.size() ? text[pos] : '?'));
+            }
             if (documents == 2) fail({"", counter.last_start}, "expected one YAML document, found more");
             root = YAML::Load(text);
         } catch (const YAML::Exception& error) {
