@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
     bool quiet = false;
     bool frontier = false;
     app.add_option("--config", config_file, "scenario YAML (catalog, budget, arms)")->required();
-    app.add_option("--trace", traces, "csv:PATH | servegen:DIR | azure2019:FILE (repeatable)")->required();
+    app.add_option("--trace", traces, "csv:PATH | servegen:DIR | azure2019:FILE | synth:FILE.yaml (repeatable)")
+        ->required();
     app.add_option("--out", out_dir, "folder for report.json, report.md, report.html, timing.json");
     app.add_option("--seed", seed, "random seed for arrival generation (default: replay.seed)");
     app.add_option("--from", from_text, "replay events at or after this time (ms, or 90s/30m/12h/7d)");

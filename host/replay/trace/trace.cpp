@@ -11,6 +11,7 @@
 #include <ostream>
 
 #include "replay/trace/line_reader.hpp"
+#include "replay/trace/synth_trace.hpp"
 
 namespace warmup::host::replay {
 
@@ -29,14 +30,22 @@ std::optional<uint32_t> ModelNames::find(std::string_view name) const {
 
 namespace {
 
-std::string error_message(const std::string& source, uint64_t line, const std::string& reason) {
-    return line == 0 ? fmt::format("{}: {}", source, reason) : fmt::format("{}:{}: {}", source, line, reason);
+std::string error_message(const std::string& source, uint64_t line, uint64_t column, const std::string& reason) {
+    if (line == 0) return fmt::format("{}: {}", source, reason);
+    if (column == 0) return fmt::format("{}:{}: {}", source, line, reason);
+    return fmt::format("{}:{}:{}: {}", source, line, column, reason);
 }
 
 }  // namespace
 
 TraceError::TraceError(std::string source, uint64_t line, const std::string& reason)
-    : std::runtime_error(error_message(source, line, reason)), source_(std::move(source)), line_(line) {}
+    : TraceError(std::move(source), line, 0, reason) {}
+
+TraceError::TraceError(std::string source, uint64_t line, uint64_t column, const std::string& reason)
+    : std::runtime_error(error_message(source, line, column, reason)),
+      source_(std::move(source)),
+      line_(line),
+      column_(line == 0 ? 0 : column) {}
 
 TraceReader::~TraceReader() = default;
 
@@ -45,7 +54,7 @@ std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& model
     const std::size_t colon = spec.find(':');
     const std::string spec_text(spec);
     if (colon == std::string_view::npos || colon == 0) {
-        throw TraceError(spec_text, 0, "expected <kind>:<path> with kind csv, servegen or azure2019");
+        throw TraceError(spec_text, 0, "expected <kind>:<path> with kind csv, servegen, azure2019 or synth");
     }
     const std::string_view kind = spec.substr(0, colon);
     std::filesystem::path path(spec.substr(colon + 1));
@@ -79,7 +88,9 @@ std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& model
         return open_servegen_trace(folder, models, seed, phase);
     }
     if (kind == "azure2019") return open_azure2019_trace(path, models, tenants, seed);
-    throw TraceError(spec_text, 0, fmt::format("unknown trace kind '{}' (expected csv, servegen or azure2019)", kind));
+    if (kind == "synth") return open_synth_trace(path, models, tenants, seed);
+    throw TraceError(spec_text, 0,
+                     fmt::format("unknown trace kind '{}' (expected csv, servegen, azure2019 or synth)", kind));
 }
 
 // ---------------------------------------------------------------------------------------------------------- clip

@@ -59,18 +59,23 @@ class ModelNames {
     std::unordered_map<std::string_view, uint32_t> ids_;  // keys view names_
 };
 
-/// A trace that cannot be read. what() is "<source>:<line>: <reason>" (or "<source>: <reason>" when no line applies),
+/// A trace that cannot be read. what() is "<source>:<line>: <reason>" (or "<source>: <reason>" when no line applies,
+/// "<source>:<line>:<column>: <reason>" when a column is given: a scenario file's YAML node),
 /// e.g. "trace.csv:17: timestamp 1200 is earlier than the previous line's 1500 (the file must be sorted by time)".
 class TraceError : public std::runtime_error {
   public:
     TraceError(std::string source, uint64_t line, const std::string& reason);
+    TraceError(std::string source, uint64_t line, uint64_t column, const std::string& reason);
     [[nodiscard]] const std::string& source() const noexcept { return source_; }
     /// 1-based line number, 0 when the error is not about one line.
     [[nodiscard]] uint64_t line() const noexcept { return line_; }
+    /// 1-based column, 0 when none applies.
+    [[nodiscard]] uint64_t column() const noexcept { return column_; }
 
   private:
     std::string source_;
     uint64_t line_;
+    uint64_t column_ = 0;
 };
 
 /// A forward-only stream of events in non-decreasing ts_ms.
@@ -92,9 +97,9 @@ enum class ServeGenPhase {
 
 /// Opens a trace named by `spec` ("<kind>:<path>"; a relative path is taken relative to base_dir when base_dir is
 /// not empty). Models are interned into `models`, tenants into `tenants` (which gets "" at id 0 if it is empty;
-/// a non-empty tenants table must already hold "" at id 0). `seed` drives the synthetic arrivals of servegen and
-/// azure2019 traces: the same seed gives the same events, byte for byte, on every platform with IEEE doubles and a
-/// correctly rounded libm (exp/log/pow are the only library math used).
+/// a non-empty tenants table must already hold "" at id 0). `seed` drives the synthetic arrivals of servegen,
+/// azure2019 and synth traces: the same seed gives the same events, byte for byte, on every platform with IEEE doubles
+/// and a correctly rounded libm (exp/log/pow are the only library math used, and cos for synth's daily cycle).
 ///
 /// - `csv:PATH` — the native format: a header `ts_ms,model[,count][,tenant]`, then one event per line with those
 ///   columns (trailing ones may be omitted: count 1, no tenant; an empty tenant field means none), sorted by ts_ms
@@ -117,6 +122,11 @@ enum class ServeGenPhase {
 ///   model and second. The file is ordered by function, not time, so it is read once at open and the non-zero
 ///   per-minute counts are kept (8 bytes each, released minute by minute as they are emitted): memory is bounded by
 ///   functions x 1440, not by invocations. Rows naming the same model are summed.
+/// - `synth:FILE.yaml` — a scenario of human rhythms (working hours in time zones, weekdays, lunch, sessions,
+///   periodic jobs, rare use, followers, appearance and drift; docs/scenarios.md), generated with the seed: one random
+///   stream per model, seeded from (seed, model name), so adding a model leaves the others' events unchanged. Models
+///   are named as written in the file and interned in file order; memory is about one local day of events per model.
+///   Errors in the file are TraceErrors located at "<file>:<line>:<column>".
 /// Throws TraceError for an unknown kind, an unreadable path or a bad header (bad lines throw from next()), and
 /// std::invalid_argument when a non-empty tenants table does not hold "" at id 0.
 std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& models, ModelNames& tenants, uint64_t seed,
