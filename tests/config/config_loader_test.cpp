@@ -74,6 +74,8 @@ http:
   bind: 0.0.0.0
   port: 0
   max_body_mb: 2.5
+  threads: 12
+  request_timeout_ms: 2500
 plugin_dirs: ["${WARMUP_EXE_DIR}/../plugins", "./plugins", /abs/plugins]
 budgets:
   memory_mb: 8192
@@ -121,6 +123,8 @@ TEST(ConfigLoader, FullValidConfigParsesToExpectedValues) {
     EXPECT_EQ(config.http.bind, "0.0.0.0");
     EXPECT_EQ(config.http.port, 0);
     EXPECT_DOUBLE_EQ(config.http.max_body_mb, 2.5);
+    EXPECT_EQ(config.http.threads, 12u);
+    EXPECT_EQ(config.http.request_timeout_ms, 2500);
     EXPECT_EQ(config.plugin_dirs,
               (std::vector<fs::path>{"/opt/warmup/plugins", "/etc/warmup/plugins", "/abs/plugins"}));
     EXPECT_FALSE(config.memory_budget.is_relative());
@@ -165,6 +169,8 @@ TEST(ConfigLoader, OmittedOptionalKeysTakeTheDocumentedDefaults) {
     EXPECT_EQ(config.http.bind, "127.0.0.1");
     EXPECT_EQ(config.http.port, 3000);
     EXPECT_DOUBLE_EQ(config.http.max_body_mb, 16);
+    EXPECT_EQ(config.http.threads, 64u);
+    EXPECT_EQ(config.http.request_timeout_ms, 10000);
     EXPECT_EQ(config.plugin_dirs, (std::vector<fs::path>{"/opt/warmup/plugins", "/etc/warmup/plugins"}));
     EXPECT_DOUBLE_EQ(config.memory_budget.absolute_mb, 16384);
     EXPECT_EQ(config.max_concurrent_warmups, 2u);
