@@ -74,8 +74,6 @@ http:
   bind: 0.0.0.0
   port: 0
   max_body_mb: 2.5
-  threads: 12
-  request_timeout_ms: 2500
 plugin_dirs: ["${WARMUP_EXE_DIR}/../plugins", "./plugins", /abs/plugins]
 budgets:
   memory_mb: 8192
@@ -123,8 +121,6 @@ TEST(ConfigLoader, FullValidConfigParsesToExpectedValues) {
     EXPECT_EQ(config.http.bind, "0.0.0.0");
     EXPECT_EQ(config.http.port, 0);
     EXPECT_DOUBLE_EQ(config.http.max_body_mb, 2.5);
-    EXPECT_EQ(config.http.threads, 12u);
-    EXPECT_EQ(config.http.request_timeout_ms, 2500);
     EXPECT_EQ(config.plugin_dirs,
               (std::vector<fs::path>{"/opt/warmup/plugins", "/etc/warmup/plugins", "/abs/plugins"}));
     EXPECT_FALSE(config.memory_budget.is_relative());
@@ -161,6 +157,14 @@ TEST(ConfigLoader, FullValidConfigParsesToExpectedValues) {
 
     EXPECT_EQ(config.replay_seed, 18446744073709551615ull);
     EXPECT_EQ(config.timeline_buckets, 50u);
+}
+
+TEST(ConfigLoader, HttpThreadsAndRequestTimeoutAreReadAndRangeChecked) {
+    const Config config = load("http: {threads: 12, request_timeout_ms: 2500}\n" + kRequiredSections);
+    EXPECT_EQ(config.http.threads, 12u);
+    EXPECT_EQ(config.http.request_timeout_ms, 2500);
+    const ConfigError error = load_error("http:\n  threads: 0\n" + kRequiredSections);
+    expect_error(error, 2, 3, "http.threads", "test.yaml:2:3: http.threads: expected an integer in [1, 1024], got '0'");
 }
 
 TEST(ConfigLoader, OmittedOptionalKeysTakeTheDocumentedDefaults) {
