@@ -1,6 +1,6 @@
 // http/security.hpp — who may drive the daemon over HTTP: the bind policy (a non-loopback bind needs an access
-// token), the bearer-token check of each request, and JSON bodies for the errors cpp-httplib answers by itself
-// (413 body too large, 404 no route).
+// token), the bearer-token check of each request (against a token a reload may replace), and JSON bodies for the
+// errors cpp-httplib answers by itself (400 malformed request, 414 URI too long).
 //
 // Policy (issue 5, part 4):
 //  - Binding to anything but 127.0.0.0/8, ::1 (or "localhost") requires an access token; warmupd refuses to start
