@@ -8,7 +8,10 @@
 //       status | health | plugins | predictions | experiments | metrics          (GET)
 //       emergency-stop | reset-to-safe | reload | rollback | reset-data-collection | restart-workers     (POST)
 //       backup [NAME] | restore [NAME]                                            (POST, optional backup name)
-//       send-events FILE                                                          (POST the NDJSON file; - = stdin)
+//       send-events [--body-kb N] FILE                  (POST an NDJSON file or a JSON array of events; - = stdin)
+//           The file is sent in bodies of whole lines of at most N KiB (default 1024, under any sane
+//           http.max_body_mb); the answers are summed into one, with positions as line numbers of the file (item
+//           numbers for a JSON array).
 //
 // The bearer token for a daemon bound beyond loopback is read from the environment variable --token-env names
 // (default WARMUP_ACCESS_TOKEN, the daemon's default), never from the command line (it would show in `ps`).
@@ -141,6 +144,11 @@ int inspect(const std::vector<std::string>& paths) {
                 all_loadable = false;
                 continue;
             }
+            if (libraries.empty()) {
+                std::cerr << "warmupctl: " << path << " holds no plugin library (*.so)\n";
+                all_loadable = false;
+                continue;
+            }
             std::sort(libraries.begin(), libraries.end());
             for (const fs::path& library : libraries) all_loadable = inspect_file(library) && all_loadable;
         } else {
@@ -168,7 +176,11 @@ class DaemonClient {
         return report(client_.Post(path, body, type));
     }
 
-  private:
+    /// One POST whose answer the caller handles.
+    httplib::Result post_quietly(const std::string& path, const std::string& body, const std::string& type) {
+        return client_.Post(path, body, type);
+    }
+
     int report(const httplib::Result& result) {
         if (!result) {
             std::cerr << "warmupctl: cannot reach the daemon: " << httplib::to_string(result.error()) << "\n";
@@ -185,11 +197,89 @@ class DaemonClient {
         return kExitOk;
     }
 
+  private:
     httplib::Client client_;
 };
 
 std::string named_body(const std::optional<std::string>& name) {
     return name ? nlohmann::json{{"name", *name}}.dump() : std::string("{}");
+}
+
+/// Usage events as NDJSON lines: the text itself, or one line per item when it is a JSON array (so that it can be
+/// split). Throws std::runtime_error when it starts like an array but is not valid JSON.
+std::string events_as_ndjson(std::string text) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos || text[first] != '[') return text;
+    const nlohmann::json array = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (array.is_discarded() || !array.is_array())
+        throw std::runtime_error("the file starts with '[' but is not a valid JSON array");
+    std::string lines;
+    for (const auto& item : array) lines += item.dump() + "\n";
+    return lines;
+}
+
+/// Splits NDJSON into bodies of whole lines, each at most `max_bytes` (a longer line travels alone; the daemon
+/// judges it). Returns each body with the file line number of its first line.
+std::vector<std::pair<std::string_view, std::size_t>> split_into_bodies(std::string_view text, std::size_t max_bytes) {
+    std::vector<std::pair<std::string_view, std::size_t>> bodies;
+    std::size_t start = 0, line = 1, body_start = 0, body_first_line = 1;
+    while (start < text.size()) {
+        const std::size_t newline = text.find('\n', start);
+        const std::size_t end = newline == std::string_view::npos ? text.size() : newline + 1;
+        if (end - body_start > max_bytes && start > body_start) {  // this line would overflow the current body
+            bodies.emplace_back(text.substr(body_start, start - body_start), body_first_line);
+            body_start = start;
+            body_first_line = line;
+        }
+        start = end;
+        ++line;
+    }
+    if (body_start < text.size()) bodies.emplace_back(text.substr(body_start), body_first_line);
+    return bodies;
+}
+
+/// Sends the events in bodies under `max_body_bytes` and prints one summed answer (positions are the file's line
+/// numbers). Exit 0 when every body was accepted whole, 1 otherwise.
+int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_body_bytes) {
+    using nlohmann::json;
+    uint64_t accepted = 0;
+    std::size_t refused = 0;
+    json listed = json::array();
+    int worst_status = 200;
+    const auto bodies = split_into_bodies(text, max_body_bytes);
+    for (const auto& [body, first_line] : bodies) {
+        const httplib::Result result =
+            daemon.post_quietly("/api/warmup/events", std::string(body), "application/x-ndjson");
+        if (!result) {
+            std::cerr << "warmupctl: cannot reach the daemon: " << httplib::to_string(result.error()) << " (after "
+                      << accepted << " accepted events; the body from line " << first_line << " on was not sent)\n";
+            return kExitDaemonError;
+        }
+        const json answer = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+        if (result->status != 200 && (!answer.is_object() || !answer.contains("accepted"))) {
+            std::cerr << result->body << "warmupctl: the daemon answered HTTP " << result->status
+                      << " to the body of lines " << first_line << ".."
+                      << first_line + std::count(body.begin(), body.end(), '\n')
+                      << (result->status == 413 ? " (smaller bodies: --body-kb)" : "") << "\n";
+            return kExitDaemonError;
+        }
+        worst_status = std::max(worst_status, result->status);
+        accepted += answer.value("accepted", uint64_t{0});
+        refused += answer.value("rejected_not_listed", std::size_t{0});
+        for (auto refusal : answer.value("rejected", json::array())) {
+            ++refused;
+            if (refusal.contains("line")) refusal["line"] = refusal["line"].get<std::size_t>() + first_line - 1;
+            if (listed.size() < 100) listed.push_back(std::move(refusal));
+        }
+    }
+    json summary{{"accepted", accepted}, {"rejected", listed}, {"bodies", bodies.size()}};
+    if (refused > listed.size()) summary["rejected_not_listed"] = refused - listed.size();
+    (worst_status == 200 ? std::cout : std::cerr) << summary.dump(2) << "\n";
+    if (worst_status != 200) {
+        std::cerr << "warmupctl: the daemon answered HTTP " << worst_status << " (" << refused << " events refused)\n";
+        return kExitDaemonError;
+    }
+    return kExitOk;
 }
 
 std::optional<std::string> read_events(const std::string& file) {
@@ -253,8 +343,12 @@ int main(int argc, char** argv) {
     restore_command->add_option("name", restore_name, "backup name");
 
     std::string events_file;
-    auto* send_command = app.add_subcommand("send-events", "POST an NDJSON file of usage events");
+    std::size_t body_kb = 1024;
+    auto* send_command = app.add_subcommand("send-events", "POST an NDJSON file (or JSON array) of usage events");
     send_command->add_option("file", events_file, "NDJSON file, or - for stdin")->required();
+    send_command->add_option("--body-kb", body_kb, "largest body sent, KiB (the file is split at line ends)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
 
     try {
         app.parse(argc, argv);
@@ -287,7 +381,14 @@ int main(int argc, char** argv) {
             std::cerr << "warmupctl: cannot read " << events_file << "\n";
             return kExitRefused;
         }
-        return daemon.post("/api/warmup/events", *body, "application/x-ndjson");
+        std::string lines;
+        try {
+            lines = events_as_ndjson(*body);
+        } catch (const std::exception& error) {
+            std::cerr << "warmupctl: " << events_file << ": " << error.what() << "\n";
+            return kExitRefused;
+        }
+        return send_events(daemon, lines, body_kb * 1024);
     }
     return kExitRefused;  // unreachable: CLI11 requires one subcommand
 }

@@ -8,8 +8,8 @@
 // SIGHUP (or POST /api/warmup/config/reload, or reload.watch_file: true) reloads the configuration file: the
 // components whose choice or params changed are hot-swapped.
 //
-// Exit status: 0 after a clean stop, 2 when the configuration or a plugin is refused (nothing is started), 1 when
-// the HTTP port cannot be bound.
+// Exit status: 0 after a clean stop, 2 when the configuration or a plugin is refused or the HTTP address cannot be
+// bound (in use, e.g. by another warmupd, or not permitted); nothing is left running then.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -78,24 +78,25 @@ int main(int argc, char** argv) {
         return 2;
     }
     runtime->set_http_overrides(bind, port ? std::optional<uint16_t>(static_cast<uint16_t>(*port)) : std::nullopt);
-    runtime->start();
-    // Durable state: the newest valid snapshot is restored before the port opens, so the first request is answered
-    // with what was learned before a crash or restart.
-    try {
-        runtime->start_state_keeping();
-    } catch (const std::exception& error) {
-        spdlog::critical("STATE_ERROR cannot use the state folder {}: {}", config.state.dir.string(), error.what());
-        runtime->stop();
-        return 2;
-    }
+    // The address is claimed first: a daemon that cannot have it (another warmupd listens there) stops before it
+    // touches the state folder, which may be that other daemon's.
     HttpApi api(*runtime);
     int bound_port = 0;
     try {
         bound_port = api.bind(config.http.bind, config.http.port);
     } catch (const std::exception& error) {
         spdlog::critical("HTTP_BIND_ERROR {}", error.what());
+        return 2;
+    }
+    runtime->start();
+    // Durable state: the newest valid snapshot is restored before requests are served (clients that connect
+    // meanwhile wait in the listen queue), so the first request is answered with what was learned before.
+    try {
+        runtime->start_state_keeping();
+    } catch (const std::exception& error) {
+        spdlog::critical("STATE_ERROR cannot use the state folder {}: {}", config.state.dir.string(), error.what());
         runtime->stop();
-        return 1;
+        return 2;
     }
     api.start();
     spdlog::info("STARTUP warmupd listening on http://{}:{} (config {})", config.http.bind, bound_port,

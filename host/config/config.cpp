@@ -470,6 +470,14 @@ class ConfigReader {
                           [&](const YAML::Node& value, const std::string& key_path) {
                               config_.http.max_body_mb = read_positive_number(value, key_path);
                           }},
+                         {"threads", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.http.threads = static_cast<uint32_t>(read_integer(value, key_path, 1, 1024));
+                          }},
+                         {"request_timeout_ms", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.http.request_timeout_ms = read_integer(value, key_path, 100, 600000);
+                          }},
                          {"access_token", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
                               config_.http.access_token = read_string(value, key_path);

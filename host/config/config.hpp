@@ -12,6 +12,9 @@
 //     bind: 127.0.0.1               # non-empty string                                          default 127.0.0.1
 //     port: 3000                    # integer 0..65535, 0 = pick a free port                    default 3000
 //     max_body_mb: 16               # number > 0, MiB                                           default 16
+//     threads: 64                   # integer 1..1024: HTTP workers, one per connection served   default 64
+//     request_timeout_ms: 10000     # integer 100..600000: a request's line, headers and body must arrive within
+//                                   # this from its first byte (else the connection is closed) default 10000
 //     access_token: ""              # string: required for a non-loopback bind (better: the env variable below)
 //     access_token_env: WARMUP_ACCESS_TOKEN  # environment variable holding the token          default shown
 //   plugin_dirs:                    # list of folders searched for `plugin:` ids, in order.
@@ -203,6 +206,8 @@ struct HttpConfig {
     std::string bind = "127.0.0.1";
     uint16_t port = 3000;  ///< 0 = let the OS pick a free port
     double max_body_mb = 16;
+    uint32_t threads = 64;               ///< http.threads: connections served at once
+    int64_t request_timeout_ms = 10000;  ///< http.request_timeout_ms: deadline for receiving one request
     std::string access_token;                              ///< http.access_token (prefer the environment variable)
     std::string access_token_env = "WARMUP_ACCESS_TOKEN";  ///< http.access_token_env: where to read the token
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -45,6 +46,12 @@ std::optional<std::string> read_item(const json& item, int64_t server_now_ms, Pa
     if (model_name.empty()) return "'model' must not be empty";
     if (model_name.size() > kMaxModelNameBytes)
         return fmt::format("'model' is {} bytes, longer than {}", model_name.size(), kMaxModelNameBytes);
+    // Control characters (C0, DEL) would reach log lines, metric labels and state files; no catalog name has one.
+    if (const auto bad =
+            std::find_if(model_name.begin(), model_name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+        bad != model_name.end())
+        return fmt::format("'model' contains the control character 0x{:02x} at byte {}",
+                           static_cast<unsigned>(static_cast<unsigned char>(*bad)), bad - model_name.begin());
     out.model = model_name;
     if (const auto ts = item.find("ts_ms"); ts != item.end() && !ts->is_null()) {
         int64_t value = 0;
@@ -75,7 +82,7 @@ std::optional<std::string> read_item(const json& item, int64_t server_now_ms, Pa
     return std::nullopt;
 }
 
-// Collects the outcome of each item, listing at most kMaxListedRejections refusals.
+// Collects the outcome of each item, listing at most kMaxListedRejections refusals and counting the rest.
 class BodyBuilder {
   public:
     explicit BodyBuilder(int64_t server_now_ms) : server_now_ms_(server_now_ms) {}
@@ -85,8 +92,7 @@ class BodyBuilder {
             body_.rejected.push_back({position, std::move(reason)});
             return;
         }
-        if (unlisted_ == 0) first_unlisted_position_ = position;
-        ++unlisted_;
+        ++body_.unlisted_rejections;
     }
 
     void accept_or_reject(const json& item, std::size_t position) {
@@ -101,20 +107,11 @@ class BodyBuilder {
 
     ParsedBody& body() { return body_; }
 
-    ParsedBody finish() {
-        if (unlisted_ > 0)
-            body_.rejected.push_back(
-                {first_unlisted_position_,
-                 fmt::format("{} more refused item(s) from here on, not listed (the answer lists at most {})",
-                             unlisted_, kMaxListedRejections)});
-        return std::move(body_);
-    }
+    ParsedBody finish() { return std::move(body_); }
 
   private:
     int64_t server_now_ms_;
     ParsedBody body_;
-    std::size_t unlisted_ = 0;
-    std::size_t first_unlisted_position_ = 0;
 };
 
 int64_t wall_clock_now_ms() {

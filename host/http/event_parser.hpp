@@ -1,5 +1,6 @@
 // http/event_parser.hpp — parses the body of POST /api/warmup/events: a JSON array or NDJSON of
-// {"model": str, "ts_ms"?: int >= 0 and not in the future, "tenant"?: str, "count"?: int in 1..1000000}.
+// {"model": str (no control characters), "ts_ms"?: int >= 0 and not in the future, "tenant"?: str, "count"?: int
+// in 1..1000000}.
 //
 // A bad item never spoils the good ones: each is accepted or refused on its own, with its position and reason.
 // Thread-safety: pure function of its arguments (and of the wall clock when no server time is passed).
@@ -29,7 +30,8 @@ struct RejectedEvent {
 struct ParsedBody {
     bool is_array = false;  ///< positions are item indexes (true) or line numbers (false)
     std::vector<ParsedEvent> events;
-    std::vector<RejectedEvent> rejected;
+    std::vector<RejectedEvent> rejected;  ///< in position order, at most kMaxListedRejections
+    std::size_t unlisted_rejections = 0;  ///< refused items beyond the listed ones
 };
 
 /// A posted ts_ms may be at most this far ahead of the server clock (client clocks drift; a later one is a bug or an
@@ -39,9 +41,9 @@ inline constexpr int64_t kMaxFutureSkewMs = 5 * 60 * 1000;
 /// Longest accepted model name, in bytes: catalog names are short, and a refusal echoes the name back.
 inline constexpr std::size_t kMaxModelNameBytes = 1024;
 
-/// Refusals listed one by one; beyond this many, one final entry counts the rest, so that a body of garbage lines
-/// cannot make the answer (and the memory to build it) many times larger than the body itself.
-inline constexpr std::size_t kMaxListedRejections = 1000;
+/// Refusals listed one by one; beyond this many they are only counted, so that a body of garbage lines cannot make
+/// the answer (and the memory to build it) many times larger than the body itself.
+inline constexpr std::size_t kMaxListedRejections = 100;
 
 /// Parses `body`. Lines longer than `max_line_bytes` are refused (NDJSON). Blank lines are skipped. An event whose
 /// ts_ms is more than kMaxFutureSkewMs after `server_now_ms` is refused as "in the future"; when `server_now_ms` is

@@ -1,8 +1,11 @@
+// http/http_api.cpp — the routes of the operator's HTTP API; see http_api.hpp.
 #include "http/http_api.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
@@ -37,6 +40,42 @@ void reply(httplib::Response& response, int status, const json& body) {
     response.status = status;
     response.set_content(body.dump(2) + "\n", kJson);
 }
+
+/// Refusals of one events body, ordered by position: the first kMaxListedRejections are listed, the rest counted.
+class RefusalList {
+  public:
+    explicit RefusalList(bool positions_are_items) : key_(positions_are_items ? "item" : "line") {}
+
+    /// Adds the parser's refusals (already capped, in position order) and its count of unlisted ones.
+    void add_parsed(const ParsedBody& body) {
+        for (const auto& refusal : body.rejected) add(refusal.position, refusal.reason);
+        total_ += body.unlisted_rejections;
+    }
+    void add(std::size_t position, std::string reason) {
+        ++total_;
+        // Keep the kMaxListedRejections lowest positions: parser refusals and later per-event refusals interleave.
+        listed_.insert(std::upper_bound(listed_.begin(), listed_.end(), position,
+                                        [](std::size_t p, const RejectedEvent& r) { return p < r.position; }),
+                       RejectedEvent{position, std::move(reason)});
+        if (listed_.size() > kMaxListedRejections) listed_.pop_back();
+    }
+    [[nodiscard]] bool empty() const noexcept { return total_ == 0; }
+    [[nodiscard]] std::size_t total() const noexcept { return total_; }
+    [[nodiscard]] const std::string& first_reason() const { return listed_.front().reason; }
+
+    /// Into `answer`: "rejected" (the listed ones) and, when some are not listed, "rejected_not_listed".
+    void write(json& answer) const {
+        json list = json::array();
+        for (const auto& refusal : listed_) list.push_back({{key_, refusal.position}, {"reason", refusal.reason}});
+        answer["rejected"] = std::move(list);
+        if (total_ > listed_.size()) answer["rejected_not_listed"] = total_ - listed_.size();
+    }
+
+  private:
+    const char* key_;
+    std::vector<RejectedEvent> listed_;
+    std::size_t total_ = 0;
+};
 
 json counters_json(const EngineCounters& c) {
     return json{{"events", c.events},
@@ -84,7 +123,7 @@ json reload_json(const ReloadResult& result) {
     json changes = json::array();
     for (const auto& change : result.changes)
         changes.push_back({{"slot", change.slot}, {"from", change.from}, {"to", change.to}, {"state", change.state}});
-    return json{{"status", result.changes.empty() ? "unchanged" : "reloaded"},
+    return json{{"status", result.changes.empty() && !result.settings_applied ? "unchanged" : "reloaded"},
                 {"changed", changes},
                 {"notes", result.notes},
                 {"pause_us", result.pause_us}};
@@ -101,25 +140,114 @@ uint32_t tenant_hash(std::string_view tenant) noexcept {
     return hash == 0 ? 1 : hash;
 }
 
-HttpApi::HttpApi(LiveRuntime& runtime) : runtime_(runtime) {
-    server_.set_tcp_nodelay(true);  // without it a POST answer stalls ~40 ms on delayed ACKs
-    server_.set_payload_max_length(static_cast<size_t>(runtime_.config().http.max_body_mb * 1024 * 1024));
-    // Bearer-token check before routing (and before the body is read), JSON bodies for 413/404; see security.hpp.
-    install_request_guard(server_, RequestGuard{runtime_.config().http.resolved_access_token()});
-    routes();
+json json_number(double value) {
+    constexpr double kExactIntegers = 9007199254740992.0;  // 2^53: every integer up to here is exact in a double
+    if (std::isfinite(value) && std::trunc(value) == value && std::fabs(value) <= kExactIntegers)
+        return json(static_cast<int64_t>(value));
+    return json(value);
 }
 
-HttpApi::~HttpApi() { stop(); }
+HttpServerOptions server_options(const HttpConfig& http) {
+    HttpServerOptions options;
+    options.threads = http.threads;
+    options.request_timeout = std::chrono::milliseconds(http.request_timeout_ms);
+    return options;
+}
 
-int HttpApi::bind(const std::string& address, int port) {
-    if (port == 0) {
-        const int bound = server_.bind_to_any_port(address);
-        if (bound <= 0) throw std::runtime_error(fmt::format("cannot bind {} to a free port", address));
-        return bound;
+HttpApi::HttpApi(LiveRuntime& runtime) : HttpApi(runtime, server_options(runtime.config().http)) {}
+
+HttpApi::HttpApi(LiveRuntime& runtime, HttpServerOptions options)
+    : runtime_(runtime),
+      max_body_bytes_(static_cast<std::size_t>(runtime.config().http.max_body_mb * 1024 * 1024)),
+      guard_(std::make_shared<GuardHolder>(RequestGuard{runtime.config().http.resolved_access_token()})),
+      server_(options) {
+    server_.set_tcp_nodelay(true);  // without it a POST answer stalls ~40 ms on delayed ACKs
+    server_.set_payload_max_length(max_body_bytes_);
+    // Bearer-token check, then the route check, both before any body is read; JSON bodies for the library's own
+    // error answers; see security.hpp.
+    install_request_guard(server_, guard_, [this](const httplib::Request& request, httplib::Response& response) {
+        return check_route(request, response);
+    });
+    routes();
+    // A reload that changes the token applies it; one that would leave the daemon unusable is refused.
+    runtime_.set_reload_listener(ReloadListener{
+        [](const Config& running, const Config& next) -> std::optional<std::string> {
+            const auto token = next.http.resolved_access_token();
+            if (token) {
+                if (auto problem = access_token_problem(*token))
+                    return fmt::format("{}: http: {}; the running token is kept", next.locate("http"), *problem);
+                return std::nullopt;
+            }
+            if (running.http.resolved_access_token() && !is_loopback_address(running.http.bind))
+                return fmt::format(
+                    "{}: http: the new configuration has no access token, but the daemon listens on "
+                    "'{}', which needs one; the running token is kept",
+                    next.locate("http"), running.http.bind);
+            return std::nullopt;
+        },
+        [this](const Config& running, const Config& next) {
+            std::vector<std::string> notes;
+            const auto before = running.http.resolved_access_token();
+            const auto after = next.http.resolved_access_token();
+            if (before == after) return notes;
+            guard_->replace(RequestGuard{after});
+            notes.push_back(after ? (before ? "http access token changed: the new token is required from now on, the "
+                                              "old one is refused"
+                                            : "http access token set: mutating requests need it from now on")
+                                  : "http access token removed: loopback requests need no token from now on");
+            spdlog::info("CONFIG_RELOADED {}", notes.back());
+            return notes;
+        }});
+}
+
+HttpApi::~HttpApi() {
+    stop();
+    runtime_.set_reload_listener({});
+}
+
+int HttpApi::bind(const std::string& address, int port) { return server_.bind_exclusive(address, port); }
+
+void HttpApi::get(const std::string& path, httplib::Server::Handler handler) {
+    methods_by_path_[path].push_back("GET");
+    server_.Get(path, std::move(handler));
+}
+
+void HttpApi::post(const std::string& path, BodyHandler handler) {
+    methods_by_path_[path].push_back("POST");
+    server_.Post(path,
+                 [this, handler = std::move(handler)](const httplib::Request& request, httplib::Response& response,
+                                                      const httplib::ContentReader& reader) {
+                     std::string body;
+                     if (auto refusal = read_request_body(request, response, reader, max_body_bytes_, body)) {
+                         reply(response, refusal->status, {{"error", refusal->message}});
+                         return;
+                     }
+                     handler(request, response, body);
+                 });
+}
+
+httplib::Server::HandlerResponse HttpApi::check_route(const httplib::Request& request,
+                                                      httplib::Response& response) const {
+    const auto route = methods_by_path_.find(request.path);
+    const std::string_view method = request.method == "HEAD" ? "GET" : request.method;
+    if (route != methods_by_path_.end() &&
+        std::find(route->second.begin(), route->second.end(), method) != route->second.end())
+        return httplib::Server::HandlerResponse::Unhandled;
+    // Answered without reading the body: a connection whose request announced one is closed after the answer.
+    if (request_has_body(request)) response.set_header("Connection", "close");
+    if (route == methods_by_path_.end()) {
+        reply(response, 404, {{"error", fmt::format("no such endpoint: {} {}", request.method, request.path)}});
+        return httplib::Server::HandlerResponse::Handled;
     }
-    if (!server_.bind_to_port(address, port))
-        throw std::runtime_error(fmt::format("cannot bind {}:{} (in use, or not permitted)", address, port));
-    return port;
+    std::string allow;
+    for (const std::string& allowed : route->second) {
+        if (!allow.empty()) allow += ", ";
+        allow += allowed == "GET" ? "GET, HEAD" : allowed;
+    }
+    response.set_header("Allow", allow);
+    reply(response, 405,
+          {{"error", fmt::format("method not allowed: {} {} (allowed: {})", request.method, request.path, allow)}});
+    return httplib::Server::HandlerResponse::Handled;
 }
 
 void HttpApi::start() {
@@ -134,25 +262,23 @@ void HttpApi::stop() {
 }
 
 void HttpApi::routes() {
-    server_.Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
+    get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
         const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
         reply(response, 200, {{"status", "ok"}, {"uptime_s", uptime}});
     });
 
-    server_.Post("/api/warmup/events", [this](const httplib::Request& request, httplib::Response& response) {
-        const ParsedBody body = parse_events_body(request.body, 1 << 20, runtime_.clock().now_ms());
-        json rejected = json::array();
-        for (const auto& refusal : body.rejected)
-            rejected.push_back({{body.is_array ? "item" : "line", refusal.position}, {"reason", refusal.reason}});
+    post("/api/warmup/events", [this](const httplib::Request&, httplib::Response& response, const std::string& text) {
+        const ParsedBody body = parse_events_body(text, 1 << 20, runtime_.clock().now_ms());
+        RefusalList rejected(body.is_array);
+        rejected.add_parsed(body);
         const warmup_time_ms now_ms = runtime_.clock().now_ms();
         uint64_t accepted = 0;
         bool queue_full = false;
         for (const auto& parsed : body.events) {
             const auto model = runtime_.catalog().resolve(parsed.model);
             if (!model) {
-                rejected.push_back(
-                    {{body.is_array ? "item" : "line", parsed.position},
-                     {"reason", fmt::format("unknown model '{}' (no catalog entry matches it)", parsed.model)}});
+                rejected.add(parsed.position,
+                             fmt::format("unknown model '{}' (no catalog entry matches it)", parsed.model));
                 continue;
             }
             warmup_usage_event event{};
@@ -162,20 +288,21 @@ void HttpApi::routes() {
             event.tenant_hash = tenant_hash(parsed.tenant);
             if (!runtime_.try_ingest(event)) {
                 queue_full = true;
-                rejected.push_back(
-                    {{body.is_array ? "item" : "line", parsed.position}, {"reason", "ingest queue full, retry later"}});
+                rejected.add(parsed.position, "ingest queue full, retry later");
                 continue;
             }
             ++accepted;
         }
         if (!rejected.empty())
-            spdlog::warn("DATA_COLLECTION_ERROR {} of {} posted events refused (first: {})", rejected.size(),
-                         rejected.size() + accepted, rejected.front()["reason"].get<std::string>());
+            spdlog::warn("DATA_COLLECTION_ERROR {} of {} posted events refused (first: {})", rejected.total(),
+                         rejected.total() + accepted, rejected.first_reason());
         const int status = rejected.empty() ? 200 : (queue_full ? 503 : 400);
-        reply(response, status, {{"accepted", accepted}, {"rejected", rejected}});
+        json answer{{"accepted", accepted}};
+        rejected.write(answer);
+        reply(response, status, answer);
     });
 
-    server_.Get("/api/warmup/status", [this](const httplib::Request&, httplib::Response& response) {
+    get("/api/warmup/status", [this](const httplib::Request&, httplib::Response& response) {
         json status = runtime_.call_on_control([this](WarmupEngine& engine) {
             json warm = json::array(), loading = json::array(), queued = json::array();
             for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
@@ -183,11 +310,11 @@ void HttpApi::routes() {
                 const std::string& name = runtime_.catalog().record(model).name;
                 if (s.residency == WARMUP_RESIDENCY_READY)
                     warm.push_back({{"model", name},
-                                    {"memory_mb", s.memory_mb},
+                                    {"memory_mb", json_number(s.memory_mb)},
                                     {"prewarmed_unused", s.prewarmed_unused},
                                     {"unload_at_ms", time_or_null(s.unload_at_ms)}});
                 else if (s.residency == WARMUP_RESIDENCY_LOADING)
-                    loading.push_back({{"model", name}, {"memory_mb", s.memory_mb}});
+                    loading.push_back({{"model", name}, {"memory_mb", json_number(s.memory_mb)}});
                 else if (s.residency == WARMUP_RESIDENCY_QUEUED)
                     queued.push_back({{"model", name}});
             }
@@ -195,8 +322,8 @@ void HttpApi::routes() {
             counters["events_accepted"] = runtime_.accepted_events();
             counters["events_refused"] = runtime_.refused_events();
             return json{{"emergency_stop", engine.stopped()},
-                        {"budget_mb", engine.budget_mb()},
-                        {"used_mb", engine.used_mb()},
+                        {"budget_mb", json_number(engine.budget_mb())},
+                        {"used_mb", json_number(engine.used_mb())},
                         {"loads_in_flight", engine.loads_in_flight()},
                         {"queue_depth", engine.queue_depth()},
                         {"memory_waiters", engine.memory_waiters()},
@@ -209,13 +336,13 @@ void HttpApi::routes() {
         reply(response, 200, status);
     });
 
-    server_.Get("/api/warmup/plugins", [this](const httplib::Request&, httplib::Response& response) {
+    get("/api/warmup/plugins", [this](const httplib::Request&, httplib::Response& response) {
         json plugins = runtime_.call_on_control([this](WarmupEngine&) { return plugins_json(runtime_.plugins()); });
         reply(response, 200,
               {{"host_abi", fmt::format("{}.{}", WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR)}, {"plugins", plugins}});
     });
 
-    server_.Get("/api/warmup/predictions", [this](const httplib::Request&, httplib::Response& response) {
+    get("/api/warmup/predictions", [this](const httplib::Request&, httplib::Response& response) {
         json predictions = runtime_.call_on_control([this](WarmupEngine& engine) {
             json list = json::array();
             const warmup_time_ms now_ms = runtime_.clock().now_ms();
@@ -242,7 +369,7 @@ void HttpApi::routes() {
         reply(response, 200, predictions);
     });
 
-    server_.Get("/api/warmup/experiments", [this](const httplib::Request&, httplib::Response& response) {
+    get("/api/warmup/experiments", [this](const httplib::Request&, httplib::Response& response) {
         json body = runtime_.call_on_control([this](WarmupEngine&) {
             json arms = json::array();
             for (const auto& arm : runtime_.arms()) {
@@ -254,9 +381,9 @@ void HttpApi::routes() {
                                 {"mode", arm->mode == LiveArm::Mode::Control  ? "control"
                                          : arm->mode == LiveArm::Mode::Shadow ? "shadow"
                                                                               : "acting"},
-                                {"weight", arm->weight},
-                                {"budget_mb", arm->engine->budget_mb()},
-                                {"used_mb", arm->engine->used_mb()},
+                                {"weight", json_number(arm->weight)},
+                                {"budget_mb", json_number(arm->engine->budget_mb())},
+                                {"used_mb", json_number(arm->engine->used_mb())},
                                 {"requests", c.requests},
                                 {"cold_requests", c.cold_requests},
                                 {"cold_request_rate", ratio(c.cold_requests, c.requests)},
@@ -274,28 +401,26 @@ void HttpApi::routes() {
         reply(response, 200, body);
     });
 
-    server_.Post("/api/warmup/config/reload", [this](const httplib::Request&, httplib::Response& response) {
+    post("/api/warmup/config/reload", [this](const httplib::Request&, httplib::Response& response, const std::string&) {
         reply_reload(response, runtime_.reload_from_file());
     });
-    server_.Post("/api/warmup/config/rollback", [this](const httplib::Request&, httplib::Response& response) {
-        reply_reload(response, runtime_.rollback());
-    });
+    post("/api/warmup/config/rollback", [this](const httplib::Request&, httplib::Response& response,
+                                               const std::string&) { reply_reload(response, runtime_.rollback()); });
 
     // ----- Operations (issue 5). Each answers {"status": "done"|"failed", facts..., "notes": [...], "error"?,
     // "file"?}.
     const auto operation_json = [](const OperationResult& result) {
         json body{{"status", result.ok() ? "done" : "failed"}, {"notes", result.notes}};
-        for (const auto& [name, value] : result.facts) body[name] = value;
+        for (const auto& [name, value] : result.facts) body[name] = json_number(value);
         if (!result.ok()) body["error"] = result.error;
         if (!result.file.empty()) body["file"] = result.file;
         return body;
     };
     // The optional {"name": "..."} body of backup-state / restore-state: "" when absent; nullopt (and a 400 answer)
     // when the body is not that shape.
-    const auto backup_name = [](const httplib::Request& request,
-                                httplib::Response& response) -> std::optional<std::string> {
-        if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) return std::string();
-        const json body = json::parse(request.body, nullptr, false);
+    const auto backup_name = [](const std::string& text, httplib::Response& response) -> std::optional<std::string> {
+        if (text.find_first_not_of(" \t\r\n") == std::string::npos) return std::string();
+        const json body = json::parse(text, nullptr, false);
         if (body.is_discarded() || !body.is_object()) {
             reply(response, 400, {{"status", "failed"}, {"error", "expected an empty body or {\"name\": \"...\"}"}});
             return std::nullopt;
@@ -307,41 +432,43 @@ void HttpApi::routes() {
         }
         return body["name"].get<std::string>();
     };
-    server_.Post("/api/warmup/emergency-stop",
-                 [this, operation_json](const httplib::Request&, httplib::Response& response) {
-                     const OperationResult result = runtime_.emergency_stop();
-                     reply(response, result.http_status, operation_json(result));
-                 });
-    server_.Post("/api/warmup/reset-to-safe",
-                 [this, operation_json](const httplib::Request&, httplib::Response& response) {
-                     const OperationResult result = runtime_.reset_to_safe();
-                     reply(response, result.http_status, operation_json(result));
-                 });
-    server_.Post("/api/warmup/reset-data-collection",
-                 [this, operation_json](const httplib::Request&, httplib::Response& response) {
-                     const OperationResult result = runtime_.reset_data_collection();
-                     reply(response, result.http_status, operation_json(result));
-                 });
-    server_.Post("/api/warmup/queue/restart-workers",
-                 [this, operation_json](const httplib::Request&, httplib::Response& response) {
-                     const OperationResult result = runtime_.restart_workers();
-                     reply(response, result.http_status, operation_json(result));
-                 });
-    server_.Post("/api/warmup/backup-state",
-                 [this, operation_json, backup_name](const httplib::Request& request, httplib::Response& response) {
-                     const auto name = backup_name(request, response);
-                     if (!name) return;
-                     const OperationResult result = runtime_.backup_state(*name);
-                     reply(response, result.http_status, operation_json(result));
-                 });
-    server_.Post("/api/warmup/restore-state",
-                 [this, operation_json, backup_name](const httplib::Request& request, httplib::Response& response) {
-                     const auto name = backup_name(request, response);
-                     if (!name) return;
-                     const OperationResult result = runtime_.restore_backup(*name);
-                     reply(response, result.http_status, operation_json(result));
-                 });
-    server_.Get("/api/warmup/health/components", [this](const httplib::Request&, httplib::Response& response) {
+    post("/api/warmup/emergency-stop",
+         [this, operation_json](const httplib::Request&, httplib::Response& response, const std::string&) {
+             const OperationResult result = runtime_.emergency_stop();
+             reply(response, result.http_status, operation_json(result));
+         });
+    post("/api/warmup/reset-to-safe",
+         [this, operation_json](const httplib::Request&, httplib::Response& response, const std::string&) {
+             const OperationResult result = runtime_.reset_to_safe();
+             reply(response, result.http_status, operation_json(result));
+         });
+    post("/api/warmup/reset-data-collection",
+         [this, operation_json](const httplib::Request&, httplib::Response& response, const std::string&) {
+             const OperationResult result = runtime_.reset_data_collection();
+             reply(response, result.http_status, operation_json(result));
+         });
+    post("/api/warmup/queue/restart-workers",
+         [this, operation_json](const httplib::Request&, httplib::Response& response, const std::string&) {
+             const OperationResult result = runtime_.restart_workers();
+             reply(response, result.http_status, operation_json(result));
+         });
+    post("/api/warmup/backup-state",
+         [this, operation_json, backup_name](const httplib::Request&, httplib::Response& response,
+                                             const std::string& text) {
+             const auto name = backup_name(text, response);
+             if (!name) return;
+             const OperationResult result = runtime_.backup_state(*name);
+             reply(response, result.http_status, operation_json(result));
+         });
+    post("/api/warmup/restore-state",
+         [this, operation_json, backup_name](const httplib::Request&, httplib::Response& response,
+                                             const std::string& text) {
+             const auto name = backup_name(text, response);
+             if (!name) return;
+             const OperationResult result = runtime_.restore_backup(*name);
+             reply(response, result.http_status, operation_json(result));
+         });
+    get("/api/warmup/health/components", [this](const httplib::Request&, httplib::Response& response) {
         json components = json::array();
         bool degraded = false;
         for (const ComponentHealth& health : runtime_.component_health()) {
@@ -361,7 +488,7 @@ void HttpApi::routes() {
         reply(response, 200, {{"status", degraded ? "degraded" : "ok"}, {"components", components}});
     });
 
-    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+    get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
         auto [ok, text] = runtime_.call_on_control([](WarmupEngine& engine) {
             engine.flush_metrics();
             std::string out;

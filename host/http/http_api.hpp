@@ -1,6 +1,11 @@
 // http/http_api.hpp — the operator's HTTP API (cpp-httplib) over a LiveRuntime.
 //
-// Threads: cpp-httplib's pool runs the handlers; anything that reads plugin or engine state is marshalled onto the
+// Every route is registered here with its method; a request for a known path with another method gets 405 with an
+// Allow header, an unknown path 404, both before any body is read. POST bodies are read by read_request_body
+// (http_server.hpp): empty without Content-Length or Transfer-Encoding, capped at http.max_body_mb however framed.
+// The access token follows reloads (a reload that changes it applies it at once).
+//
+// Threads: HttpServer's pool runs the handlers; anything that reads plugin or engine state is marshalled onto the
 // control thread with LiveRuntime::call_on_control, so plugins still see a single thread.
 #pragma once
 
@@ -8,31 +13,48 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "http/http_server.hpp"
+#include "http/security.hpp"
 #include "runtime/live_runtime.hpp"
 
 namespace warmup::host {
 
 class HttpApi {
   public:
+    /// Serves `runtime` with the connection limits of its http configuration.
     explicit HttpApi(LiveRuntime& runtime);
+    HttpApi(LiveRuntime& runtime, HttpServerOptions options);
     ~HttpApi();
 
-    /// Binds (port 0 = any free port) and returns the bound port. Throws std::runtime_error when it cannot bind.
+    /// Binds (port 0 = any free port) and returns the bound port. Throws std::runtime_error naming the address when
+    /// it cannot bind, also when another process listens on it.
     int bind(const std::string& address, int port);
     /// Serves on a background thread until stop().
     void start();
     void stop();
 
   private:
+    using BodyHandler = std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
+
     void routes();
+    void get(const std::string& path, httplib::Server::Handler handler);
+    void post(const std::string& path, BodyHandler handler);
+    /// The pre-routing route check: 404 for an unknown path, 405 with Allow for a known path and another method.
+    httplib::Server::HandlerResponse check_route(const httplib::Request& request, httplib::Response& response) const;
 
     LiveRuntime& runtime_;
-    httplib::Server server_;
+    std::size_t max_body_bytes_;
+    std::shared_ptr<GuardHolder> guard_;
+    std::map<std::string, std::vector<std::string>> methods_by_path_;  // filled before the server starts
+    HttpServer server_;
     std::thread thread_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
@@ -40,6 +62,12 @@ class HttpApi {
 /// The JSON answer of a reload or rollback (also logged by warmupd for SIGHUP and file-watch reloads).
 nlohmann::json reload_json(const ReloadResult& result);
 void reply_reload(httplib::Response& response, const ReloadResult& result);
+
+/// The server options of an http configuration section (threads, request deadline).
+HttpServerOptions server_options(const HttpConfig& http);
+
+/// A JSON number that is an integer when `value` is a whole number (counts, MiB), else a double.
+nlohmann::json json_number(double value);
 
 /// FNV-1a of a tenant name (0 for none), the tenant_hash carried by usage events.
 uint32_t tenant_hash(std::string_view tenant) noexcept;

@@ -12,6 +12,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "http/http_server.hpp"
+
 namespace warmup::host {
 namespace {
 
@@ -145,18 +147,20 @@ GuardDecision decide_request(const RequestGuard& guard, std::string_view method,
     return {};
 }
 
-void install_request_guard(httplib::Server& server, RequestGuard guard) {
-    server.set_pre_routing_handler(
-        [guard = std::move(guard)](const httplib::Request& request, httplib::Response& response) {
-            const GuardDecision decision = decide_request(guard, request.method, request.path, request.local_addr,
-                                                          request.get_header_value("Authorization"));
-            if (decision.status == 0) return httplib::Server::HandlerResponse::Unhandled;
-            if (decision.status == 401) response.set_header("WWW-Authenticate", "Bearer realm=\"warmupd\"");
-            reply_json_error(response, decision.status, decision.reason);
-            return httplib::Server::HandlerResponse::Handled;
-        });
-    // cpp-httplib answers some errors itself with an empty body (413 when Content-Length or a chunked body exceeds
-    // the payload limit, 404 for no route); give those a JSON body. Answers a handler already filled are kept.
+void install_request_guard(httplib::Server& server, std::shared_ptr<const GuardHolder> guard,
+                           httplib::Server::HandlerWithResponse then) {
+    server.set_pre_routing_handler([guard = std::move(guard), then = std::move(then)](const httplib::Request& request,
+                                                                                      httplib::Response& response) {
+        const GuardDecision decision = decide_request(*guard->current(), request.method, request.path,
+                                                      request.local_addr, request.get_header_value("Authorization"));
+        if (decision.status == 0) return then ? then(request, response) : httplib::Server::HandlerResponse::Unhandled;
+        if (decision.status == 401) response.set_header("WWW-Authenticate", "Bearer realm=\"warmupd\"");
+        if (request_has_body(request)) response.set_header("Connection", "close");
+        reply_json_error(response, decision.status, decision.reason);
+        return httplib::Server::HandlerResponse::Handled;
+    });
+    // cpp-httplib answers some errors itself with an empty body (400 for a malformed request line or headers, 414
+    // for a long URI); give those a JSON body. Answers a handler already filled are kept.
     server.set_error_handler(
         httplib::Server::HandlerWithResponse([](const httplib::Request& request, httplib::Response& response) {
             if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;

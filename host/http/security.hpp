@@ -1,6 +1,6 @@
 // http/security.hpp — who may drive the daemon over HTTP: the bind policy (a non-loopback bind needs an access
-// token), the bearer-token check of each request, and JSON bodies for the errors cpp-httplib answers by itself
-// (413 body too large, 404 no route).
+// token), the bearer-token check of each request (against a token a reload may replace), and JSON bodies for the
+// errors cpp-httplib answers by itself (400 malformed request, 414 URI too long).
 //
 // Policy (issue 5, part 4):
 //  - Binding to anything but 127.0.0.0/8, ::1 (or "localhost") requires an access token; warmupd refuses to start
@@ -19,6 +19,8 @@
 
 #include <httplib.h>
 
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,9 +73,23 @@ struct GuardDecision {
 GuardDecision decide_request(const RequestGuard& guard, std::string_view method, std::string_view path,
                              std::string_view local_address, std::string_view authorization);
 
+/// The guard in force, replaceable while requests are being served (a reload that changes the access token applies
+/// it at once). Thread-safe: any number of readers and writers.
+class GuardHolder {
+  public:
+    explicit GuardHolder(RequestGuard guard) : guard_(std::make_shared<const RequestGuard>(std::move(guard))) {}
+    [[nodiscard]] std::shared_ptr<const RequestGuard> current() const { return guard_.load(); }
+    void replace(RequestGuard guard) { guard_.store(std::make_shared<const RequestGuard>(std::move(guard))); }
+
+  private:
+    std::atomic<std::shared_ptr<const RequestGuard>> guard_;
+};
+
 /// Installs the guard as `server`'s pre-routing handler (runs before the body is read, so an unauthorised upload is
 /// never buffered) and an error handler that gives bodiless error answers (413, 404, 400) a JSON body
-/// {"error": ...}. Call once, before the server starts.
-void install_request_guard(httplib::Server& server, RequestGuard guard);
+/// {"error": ...}. A request the guard lets through goes to `then` (e.g. the route check), if given. A refusal of a
+/// request that carries a body closes the connection (the body is never read). Call once, before the server starts.
+void install_request_guard(httplib::Server& server, std::shared_ptr<const GuardHolder> guard,
+                           httplib::Server::HandlerWithResponse then = nullptr);
 
 }  // namespace warmup::host

@@ -619,7 +619,8 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
         if (changed) notes.push_back(fmt::format("{} changed: takes effect at the next restart", key));
     };
     note(running.http.bind != next.http.bind || running.http.port != next.http.port ||
-             running.http.max_body_mb != next.http.max_body_mb,
+             running.http.max_body_mb != next.http.max_body_mb || running.http.threads != next.http.threads ||
+             running.http.request_timeout_ms != next.http.request_timeout_ms,
          "http");
     note(running.plugin_dirs != next.plugin_dirs, "plugin_dirs");
     note(running.max_concurrent_warmups != next.max_concurrent_warmups, "budgets.max_concurrent_warmups");
@@ -702,6 +703,14 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
                                    next.locate("budgets.memory_mb"), next.memory_budget.describe());
         return result;
     }
+    if (reload_listener_.check)
+        if (auto refusal = reload_listener_.check(running_config_, next)) {
+            result.http_status = 400;
+            result.stage = "config";
+            result.error = std::move(*refusal);
+            spdlog::error("CONFIG_RELOAD_FAILED {}", result.error);
+            return result;
+        }
 
     // 1. Load and create what changed, beside the running set (no pause yet). Unchanged slots reuse their instances;
     //    experiment arms whose definition is unchanged keep running. Nothing here touches what the control thread
@@ -840,7 +849,12 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     if (budget_changed)
         result.notes.push_back(
             fmt::format("budgets.memory_mb: {} -> {} MiB", running_config_.memory_budget.absolute_mb, next_budget_mb));
-    if (!result.changes.empty() || budget_changed || !published.notes.empty()) {
+    if (reload_listener_.apply)
+        for (auto& note : reload_listener_.apply(running_config_, next)) {
+            result.notes.push_back(std::move(note));
+            result.settings_applied = true;
+        }
+    if (!result.changes.empty() || budget_changed || !published.notes.empty() || result.settings_applied) {
         if (!is_rollback)
             previous_config_ = running_config_;
         else

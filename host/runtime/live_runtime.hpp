@@ -55,6 +55,16 @@ struct ReloadResult {
     std::vector<SlotChange> changes;  ///< control-arm components replaced; empty: none
     std::vector<std::string> notes;   ///< experiment arms started/stopped, settings that need a restart, budgets
     double pause_us = 0;              ///< how long the control loop stood still to publish the new set
+    bool settings_applied = false;    ///< a setting outside the components took effect (e.g. the access token)
+};
+
+/// Settings that live outside the runtime (the HTTP API's access token) and follow reloads. Both functions run on
+/// the reloading thread under the reload lock.
+struct ReloadListener {
+    /// Why `next` cannot be applied (the reload fails with 400 at stage "config", nothing changes), or nullopt.
+    std::function<std::optional<std::string>(const Config& running, const Config& next)> check;
+    /// Applies `next` once the reload has succeeded; returns one note per setting changed.
+    std::function<std::vector<std::string>(const Config& running, const Config& next)> apply;
 };
 
 /// What an operations call did. JSON-ready for the HTTP answer: `status` 200 on success, else the HTTP error status
@@ -117,6 +127,12 @@ class LiveRuntime {
     void set_http_overrides(std::optional<std::string> bind, std::optional<uint16_t> port) {
         bind_override_ = std::move(bind);
         port_override_ = port;
+    }
+
+    /// [any] Installs (or, with an empty listener, removes) the listener consulted by every reload and rollback.
+    void set_reload_listener(ReloadListener listener) {
+        std::lock_guard lock(reload_mutex_);
+        reload_listener_ = std::move(listener);
     }
 
     /// [any] Queues one usage event; false when the bounded ingest queue is full (the caller answers 503).
@@ -240,6 +256,7 @@ class LiveRuntime {
     std::mutex reload_mutex_;
     Config running_config_;                  // the configuration in force (under reload_mutex_)
     std::optional<Config> previous_config_;  // for rollback (under reload_mutex_)
+    ReloadListener reload_listener_;         // under reload_mutex_
     std::optional<std::string> bind_override_;
     std::optional<uint16_t> port_override_;
 

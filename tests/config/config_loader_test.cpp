@@ -161,12 +161,22 @@ TEST(ConfigLoader, FullValidConfigParsesToExpectedValues) {
     EXPECT_TRUE(config.replay_frontier);
 }
 
+TEST(ConfigLoader, HttpThreadsAndRequestTimeoutAreReadAndRangeChecked) {
+    const Config config = load("http: {threads: 12, request_timeout_ms: 2500}\n" + kRequiredSections);
+    EXPECT_EQ(config.http.threads, 12u);
+    EXPECT_EQ(config.http.request_timeout_ms, 2500);
+    const ConfigError error = load_error("http:\n  threads: 0\n" + kRequiredSections);
+    expect_error(error, 2, 3, "http.threads", "test.yaml:2:3: http.threads: expected an integer in [1, 1024], got '0'");
+}
+
 TEST(ConfigLoader, OmittedOptionalKeysTakeTheDocumentedDefaults) {
     const Config config = load(kRequiredSections);
     EXPECT_EQ(config.log_level, "info");
     EXPECT_EQ(config.http.bind, "127.0.0.1");
     EXPECT_EQ(config.http.port, 3000);
     EXPECT_DOUBLE_EQ(config.http.max_body_mb, 16);
+    EXPECT_EQ(config.http.threads, 64u);
+    EXPECT_EQ(config.http.request_timeout_ms, 10000);
     EXPECT_EQ(config.plugin_dirs, (std::vector<fs::path>{"/opt/warmup/plugins", "/etc/warmup/plugins"}));
     EXPECT_DOUBLE_EQ(config.memory_budget.absolute_mb, 16384);
     EXPECT_EQ(config.max_concurrent_warmups, 2u);

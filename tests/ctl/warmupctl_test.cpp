@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -95,6 +96,44 @@ TEST(WarmupctlInspect, ALibraryForAnotherAbiMajorIsRefusedNamingBothVersions) {
     EXPECT_EQ(run.exit_code, 2) << run.output;
     EXPECT_NE(run.output.find(file), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("built for plugin ABI 2.0, this host speaks ABI 1.0"), std::string::npos) << run.output;
+}
+
+TEST(WarmupctlInspect, AFolderWithoutLibrariesIsReportedNotPassedSilently) {
+    TempDir dir("warmupctl-inspect-empty");
+    const CtlRun run = warmupctl({"inspect", dir.path().string()});
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find(dir.path().string() + " holds no plugin library (*.so)"), std::string::npos)
+        << run.output;
+}
+
+TEST(WarmupctlOperate, SendEventsSplitsALargeFileIntoBodiesUnderTheCapAndReportsFileLineNumbers) {
+    TempDir dir("warmupctl-send");
+    const auto config = dir.path() / "daemon.yaml";
+    // A 64 KiB cap: the file below is about 3.5 times that.
+    std::ofstream(config) << config_with_predictor_params("min_samples: 5") << "http: {max_body_mb: 0.0625}\n";
+    Daemon daemon({"--config", config.string(), "--port", "0"});
+    const int port = daemon.wait_until_listening();
+    ASSERT_GT(port, 0) << daemon.log();
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+
+    const auto events = dir.path() / "events.ndjson";
+    {
+        std::ofstream out(events);
+        for (int line = 1; line <= 12000; ++line)
+            out << (line == 9000 ? "{\"model\": \"nobody\"}\n" : "{\"model\": \"small\"}\n");
+    }
+    ASSERT_GT(std::filesystem::file_size(events), 3u * 64 * 1024);
+    const CtlRun sent = warmupctl({"--url", url, "send-events", events.string()});  // default bodies: 1 MiB
+    EXPECT_EQ(sent.exit_code, 1) << sent.output;
+    EXPECT_NE(sent.output.find("HTTP 413"), std::string::npos) << sent.output;
+    EXPECT_NE(sent.output.find("--body-kb"), std::string::npos) << sent.output;
+
+    const CtlRun split = warmupctl({"--url", url, "send-events", "--body-kb", "60", events.string()});
+    EXPECT_EQ(split.exit_code, 1) << split.output;  // the one unknown model
+    EXPECT_NE(split.output.find("\"accepted\": 11999"), std::string::npos) << split.output;
+    EXPECT_NE(split.output.find("\"bodies\": 4"), std::string::npos) << split.output;
+    EXPECT_NE(split.output.find("\"line\": 9000"), std::string::npos) << split.output;
+    EXPECT_NE(split.output.find("unknown model 'nobody'"), std::string::npos) << split.output;
 }
 
 TEST(WarmupctlOperate, AnUnreachableDaemonExitsWithStatus1) {

@@ -351,4 +351,21 @@ TEST(WarmupdConfig, BadConfigExitsWithStatus2AndNamesFileLineColumnAndKeyPath) {
     EXPECT_EQ(daemon.log().find("listening"), std::string::npos);
 }
 
+TEST_F(WarmupdTest, ASecondDaemonOnTheSamePortExitsWithStatus2NamingTheAddress) {
+    // Before: the library set SO_REUSEPORT, so the second daemon listened too and the kernel split the clients.
+    const auto config = dir_.write("second.yaml", test_config_yaml());
+    Daemon second({"--config", config.string(), "--port", std::to_string(port_)});
+    const auto status = second.wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << "the second warmupd kept running; log:\n" << second.log();
+    EXPECT_TRUE(status->exited);
+    EXPECT_EQ(status->code, 2);
+    EXPECT_TRUE(second.wait_for_log_end(kExitTimeout));
+    EXPECT_NE(second.log().find("HTTP_BIND_ERROR cannot listen on 127.0.0.1:" + std::to_string(port_) +
+                                ": the address is already in use"),
+              std::string::npos)
+        << second.log();
+    // The first one still serves every request.
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(client_->Get("/healthz"));
+}
+
 }  // namespace

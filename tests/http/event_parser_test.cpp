@@ -278,4 +278,16 @@ TEST(EventParser, DefaultLimitIsOneMebibyte) {
 }
 
 }  // namespace
+TEST(EventParser, ModelNamesWithControlCharactersAreRefusedWithTheByteAndItsPosition) {
+    const ParsedBody body = parse_events_body(
+        "{\"model\":\"a\\nb\"}\n{\"model\":\"del\\u007f\"}\n{\"model\":\"tab\\there\"}\n{\"model\":\"ok:\u00e9\"}\n",
+        1 << 20, 0);
+    ASSERT_EQ(body.events.size(), 1u);
+    EXPECT_EQ(body.events[0].position, 4u);  // UTF-8 beyond ASCII is fine
+    ASSERT_EQ(body.rejected.size(), 3u);
+    EXPECT_EQ(body.rejected[0].reason, "'model' contains the control character 0x0a at byte 1");
+    EXPECT_EQ(body.rejected[1].reason, "'model' contains the control character 0x7f at byte 3");
+    EXPECT_EQ(body.rejected[2].reason, "'model' contains the control character 0x09 at byte 3");
+}
+
 }  // namespace warmup::host

@@ -1,0 +1,88 @@
+// http/http_server.hpp — cpp-httplib's Server with the connection handling a daemon needs, and the one way the API
+// reads a request body.
+//
+// Debian's cpp-httplib (0.11.4) is a compiled library, so its compile-time limits (CPPHTTPLIB_THREAD_POOL_COUNT,
+// CPPHTTPLIB_LISTEN_BACKLOG, CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH ...) are fixed in libcpp-httplib.so and a
+// #define before <httplib.h> changes nothing. What it leaves open, and what HttpServer uses:
+//  - the worker pool (the public `new_task_queue` factory): HttpServerOptions::threads workers, not max(8, cores-1);
+//  - the socket options: SO_REUSEADDR only. The library's default sets SO_REUSEPORT, with which a second daemon binds
+//    the same port and the kernel splits the clients between the two;
+//  - the listen backlog: listen() is called again on the bound socket with HttpServerOptions::backlog (Linux lets a
+//    listening socket change its backlog; the library's is 5);
+//  - the per-connection loop (the virtual process_and_close_socket): each request gets one deadline for its request
+//    line, headers and body together (HttpServerOptions::request_timeout), measured from its first byte, instead of
+//    the library's 5 s per read, which a client sending a byte every few seconds renews forever. A connection idle
+//    between requests is closed after keep_alive_timeout. A connection is closed after a response that says
+//    "Connection: close" (the library keeps reading it, so an unread body would be parsed as the next request).
+//
+// read_request_body() is how every POST route reads its body (the routes are registered with a ContentReader, so the
+// library never reads the body itself):
+//  - neither Content-Length nor Transfer-Encoding: the body is empty (RFC 9112 section 6.3) and nothing is read. The
+//    library would read such a POST until the client closes the connection or the read times out;
+//  - the cap applies to the bytes received however the body is framed (Content-Length, chunked, or compressed);
+//  - the content type is not interpreted: no form parsing (the library caps x-www-form-urlencoded bodies at 8 KiB,
+//    curl's default type for --data), no multipart.
+//
+// Threads: handlers run on the pool's workers; the deadline state is per connection, owned by the worker serving it.
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace warmup::host {
+
+struct HttpServerOptions {
+    /// Workers: each serves one connection at a time, mostly waiting on the network, so there are many more than
+    /// cores. A client holds one for at most keep_alive_timeout (idle) or request_timeout (sending a request).
+    std::size_t threads = 64;
+    /// Connections the kernel queues before they are accepted (capped by net.core.somaxconn).
+    int backlog = 1024;
+    /// Request line, headers and body of one request must arrive within this, from the request's first byte.
+    std::chrono::milliseconds request_timeout{10'000};
+    /// A connection with no request started for this long is closed.
+    std::chrono::milliseconds keep_alive_timeout{5'000};
+    /// Requests served on one connection before it is closed (the client reconnects).
+    std::size_t keep_alive_max_requests = 1000;
+    /// Writing a response must make progress within this.
+    std::chrono::milliseconds write_timeout{10'000};
+};
+
+class HttpServer : public httplib::Server {
+  public:
+    explicit HttpServer(HttpServerOptions options = {});
+
+    /// Binds `address`:`port` (0 = any free port) without SO_REUSEPORT and sets the backlog. Returns the bound port;
+    /// throws std::runtime_error naming the address when it cannot bind (in use, or not permitted).
+    int bind_exclusive(const std::string& address, int port);
+
+    [[nodiscard]] const HttpServerOptions& options() const noexcept { return options_; }
+
+  private:
+    bool process_and_close_socket(socket_t sock) override;
+
+    HttpServerOptions options_;
+};
+
+/// Why a request body was not read (the answer's status and message), see read_request_body.
+struct BodyRefusal {
+    int status = 400;
+    std::string message;
+};
+
+/// Reads the body of `request` through `reader`, at most `max_bytes`. On refusal, `response` is set to close the
+/// connection (a body left partly unread cannot be skipped safely) and the reason is returned: 413 above the cap
+/// (before reading anything when Content-Length says so), 415 multipart, 501 a Transfer-Encoding other than chunked,
+/// 400 a body that did not arrive (malformed chunks, timeout, connection closed).
+std::optional<BodyRefusal> read_request_body(const httplib::Request& request, httplib::Response& response,
+                                             const httplib::ContentReader& reader, std::size_t max_bytes,
+                                             std::string& body);
+
+/// True when the request announces a body (Content-Length > 0 or any Transfer-Encoding). A handler that answers
+/// without reading such a body must close the connection.
+bool request_has_body(const httplib::Request& request);
+
+}  // namespace warmup::host

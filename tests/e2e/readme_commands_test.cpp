@@ -1,0 +1,182 @@
+// The README's operator commands, run literally: every ```sh block of the sections "Walk-through with curl" and
+// "Durable state" is extracted from README.md and run with bash (set -eo pipefail) against a real warmupd
+// (build/bin/warmupd on a copy of configs/default.yaml, so state is kept beside it, on a free port).
+//
+// The only changes made to the text are the substitutions in kSubstitutions (the port, and the walk-through's
+// one-minute wait). Every curl call goes through a shell function that records its HTTP status, so a command that
+// breaks fails this test: a curl that cannot connect or a grep that finds nothing ends the script with an error (set
+// -e), and every HTTP answer must be 2xx, unless the comment lines right above the command name another status (the
+// walk-through's "(400 lists line and reason)"): then every call of that command must answer exactly that one.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using warmup::test::Daemon;
+using warmup::test::TempDir;
+
+/// The README sections whose ```sh blocks are run, in this order (one daemon, one shell session for all).
+const std::vector<std::string> kSections = {"## Walk-through with curl", "## Durable state"};
+
+/// One README command: the lines of one shell command (continued by a trailing '|' or '\') and the comment lines
+/// right above it.
+struct Command {
+    std::string text;
+    std::string comment;
+    std::string section;
+};
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+/// The ```sh blocks of the section whose heading line is `heading` (up to the next "## " heading).
+std::vector<std::string> shell_blocks(const std::string& readme, const std::string& heading) {
+    std::vector<std::string> blocks;
+    const auto start = readme.find("\n" + heading + "\n");
+    if (start == std::string::npos) return blocks;
+    const auto end = readme.find("\n## ", start + heading.size() + 2);
+    const std::string section = readme.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::size_t at = 0;
+    while ((at = section.find("\n```sh\n", at)) != std::string::npos) {
+        const auto body = at + 7;
+        const auto close = section.find("\n```", body - 1);
+        if (close == std::string::npos) break;
+        blocks.push_back(section.substr(body, close + 1 - body));
+        at = close + 4;
+    }
+    return blocks;
+}
+
+std::vector<Command> commands_of(const std::string& block, const std::string& section) {
+    std::vector<Command> commands;
+    std::istringstream lines(block);
+    std::string line, comment;
+    Command current;
+    bool continuing = false;
+    while (std::getline(lines, line)) {
+        const auto first = line.find_first_not_of(" \t");
+        if (!continuing && (first == std::string::npos || line[first] == '#')) {
+            if (first == std::string::npos)
+                comment.clear();
+            else
+                comment += line + "\n";
+            continue;
+        }
+        if (!continuing) current = Command{"", comment, section};
+        current.text += line + "\n";
+        const auto last = line.find_last_not_of(" \t");
+        continuing = last != std::string::npos && (line[last] == '|' || line[last] == '\\');
+        if (!continuing) {
+            commands.push_back(current);
+            comment.clear();
+        }
+    }
+    return commands;
+}
+
+/// The status the comment above a command announces ("(400 lists ...)"), or 0 for "any 2xx".
+int announced_status(const std::string& comment) {
+    static const std::regex kStatus(R"(\b([45]\d\d)\b)");
+    std::smatch match;
+    return std::regex_search(comment, match, kStatus) ? std::stoi(match[1].str()) : 0;
+}
+
+TEST(ReadmeCommands, EveryWalkThroughAndDurableStateCommandWorksAsWritten) {
+    const std::string readme = read_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/README.md");
+    ASSERT_FALSE(readme.empty());
+    std::vector<Command> commands;
+    for (const std::string& section : kSections) {
+        const auto blocks = shell_blocks(readme, section);
+        ASSERT_FALSE(blocks.empty()) << "README.md has no ```sh block under '" << section << "'";
+        for (const auto& block : blocks)
+            for (auto& command : commands_of(block, section)) commands.push_back(std::move(command));
+    }
+    ASSERT_GE(commands.size(), 8u);
+
+    TempDir dir("readme-commands");
+    const auto config =
+        dir.write("warmupd.yaml", read_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/configs/default.yaml"));
+    Daemon daemon({"--config", config.string(), "--port", "0"});
+    const int port = daemon.wait_until_listening();
+    ASSERT_GT(port, 0) << daemon.log();
+
+    // The substitutions, and nothing else: the daemon's port for the documented one, and a one-second wait for the
+    // walk-through's "sleep 56" (the commands after it are checked for their status, not for the pre-warm).
+    const std::string address = "127.0.0.1:" + std::to_string(port);
+    const std::vector<std::pair<std::string, std::string>> kSubstitutions = {
+        {"localhost:3000", address}, {"127.0.0.1:3000", address}, {"sleep 56;", "sleep 1;"}};
+
+    const auto status_log = dir.path() / "statuses";
+    std::ostringstream script;
+    script << "set -eo pipefail\n"
+              "cd "
+           << dir.path().string()
+           << "\n"
+              "# Every curl call records: <command number> <final HTTP status> <curl exit status>\n"
+              "curl() {\n"
+              "  local headers rc=0\n"
+              "  headers=$(mktemp)\n"
+              "  command curl -D \"$headers\" \"$@\" || rc=$?\n"
+              "  echo \"$README_COMMAND $(grep -a '^HTTP/' \"$headers\" | tail -n 1 | cut -d' ' -f2) $rc\" >> "
+           << status_log.string()
+           << "\n"
+              "  rm -f \"$headers\"\n"
+              "  return $rc\n"
+              "}\n";
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+        std::string text = commands[i].text;
+        for (const auto& [from, to] : kSubstitutions)
+            for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+                text.replace(at, from.size(), to);
+        script << "README_COMMAND=" << i << "\n" << text;
+    }
+    script << "echo README_COMMANDS_DONE\n";
+    const auto script_file = dir.write("readme.sh", script.str());
+    const auto output_file = dir.path() / "output";
+    const std::string shell = "timeout 120 bash " + script_file.string() + " > " + output_file.string() + " 2>&1";
+    const int shell_status = std::system(shell.c_str());
+    const std::string output = read_file(output_file.string());
+    ASSERT_EQ(shell_status, 0) << "the README commands failed; script:\n"
+                               << script.str() << "\noutput:\n"
+                               << output << "\ndaemon log:\n"
+                               << daemon.log();
+    EXPECT_NE(output.find("README_COMMANDS_DONE"), std::string::npos) << output;
+
+    std::map<std::size_t, std::vector<std::pair<int, int>>> calls;  // command -> (status, curl exit status)
+    std::istringstream log(read_file(status_log.string()));
+    std::size_t command = 0;
+    int status = 0, curl_exit = 0;
+    while (log >> command >> status >> curl_exit) calls[command].emplace_back(status, curl_exit);
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+        const Command& c = commands[i];
+        if (c.text.find("curl ") == std::string::npos) continue;
+        ASSERT_FALSE(calls[i].empty()) << c.section << ": no curl call was recorded for\n" << c.text;
+        const int expected = announced_status(c.comment);
+        for (const auto& [answered, exit_status] : calls[i]) {
+            EXPECT_EQ(exit_status, 0) << c.section << ":\n" << c.text;
+            if (expected != 0)
+                EXPECT_EQ(answered, expected) << c.section << ":\n" << c.text << "\noutput:\n" << output;
+            else
+                EXPECT_TRUE(answered >= 200 && answered < 300) << c.section << ": HTTP " << answered << " for\n"
+                                                               << c.text << "\noutput:\n"
+                                                               << output;
+        }
+    }
+}
+
+}  // namespace
