@@ -244,6 +244,7 @@ class ConfigReader {
                  }},
                 {"budgets", false,
                  [&](const YAML::Node& value, const std::string& path) { read_budgets(value, path); }},
+                {"ingest", false, [&](const YAML::Node& value, const std::string& path) { read_ingest(value, path); }},
                 {"components", true,
                  [&](const YAML::Node& value, const std::string& path) {
                      const SlotOverrides slots = read_slots(value, path, /*all_required=*/true);
@@ -516,6 +517,16 @@ class ConfigReader {
                          {"warmup_timeout_ms", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
                               config_.warmup_timeout_ms = read_integer(value, key_path, 1000, 86400000);
+                          }},
+                     });
+    }
+
+    void read_ingest(const YAML::Node& node, const std::string& path) {
+        read_mapping(node, path,
+                     {
+                         {"request_window_ms", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.ingest_request_window_ms = read_integer(value, key_path, 1000, 3600000);
                           }},
                      });
     }

@@ -28,6 +28,11 @@
 //     ingest_queue_capacity: 65536  # integer 1..16777216 (1<<24)                                default 65536
 //     warmup_timeout_ms: 600000     # integer 1000..86400000: a backend load running longer is cancelled (cancel
 //                                   # token) and counted as timed out                         default 600000
+//   ingest:                         # how warmupd treats the timestamps of posted usage events
+//     request_window_ms: 5000       # integer 1000..3600000: an event at most this much older than the daemon's clock
+//                                   # is a request (scored warm or cold, may start a load); an older one is history:
+//                                   # learned at its own timestamp, never scored. A timestamp ahead of the clock
+//                                   # (up to the 5-minute skew the event parser allows) is a request now. default 5000
 //   components:                     # REQUIRED, and each of the 8 slots below is REQUIRED
 //     pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern, params: {...}}
 //     predictor: ...
@@ -236,6 +241,8 @@ struct Config {
     uint32_t max_concurrent_warmups = 2;
     uint32_t ingest_queue_capacity = 65536;
     int64_t warmup_timeout_ms = 600000;  ///< budgets.warmup_timeout_ms
+    /// ingest.request_window_ms: events older than the clock by more than this are history (learned, not scored)
+    int64_t ingest_request_window_ms = 5000;
     Components components;
     std::vector<CatalogEntry> catalog;
     std::vector<Arm> arms;

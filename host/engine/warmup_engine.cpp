@@ -1,3 +1,7 @@
+// engine/warmup_engine.cpp — the discrete-event warm-up engine (see warmup_engine.hpp for the rules it implements).
+// Single-threaded: every method runs on its owner's control thread. Times are ms on the owner's clock; memory MiB.
+// Shared by the live daemon and the replay: a change here must leave replay results byte-identical (the replay
+// only feeds time-ordered requests: on_history, replan_all and budget changes are live-only paths).
 #include "engine/warmup_engine.hpp"
 
 #include <fmt/format.h>
@@ -222,6 +226,41 @@ void WarmupEngine::on_events(std::span<const warmup_usage_event> events, warmup_
     dispatch(now_ms);
 }
 
+void WarmupEngine::on_history(std::span<const warmup_usage_event> events, warmup_time_ms now_ms) {
+    if (events.empty()) return;
+    advance(now_ms);
+    guarded(ComponentKind::Analyzer, "observe", [&] {
+        return components_.analyzer.vtable->observe(components_.analyzer.self, events.data(), events.size());
+    });
+    // What was learned may move the model's next predicted use: a fresh plan now, not at its next request. Nothing is
+    // scored and no load starts for the past itself (a plan may schedule a pre-warm, as after any plan).
+    ++epoch_;
+    touched_.clear();
+    for (const auto& event : events) {
+        ModelSlot& state = slot(event.model);
+        if (state.touched_epoch != epoch_) {
+            state.touched_epoch = epoch_;
+            touched_.push_back(event.model);
+        }
+    }
+    for (const warmup_model_index model : touched_) {
+        const ModelSlot& state = models_[model];
+        if (state.residency == WARMUP_RESIDENCY_READY || state.residency == WARMUP_RESIDENCY_ABSENT)
+            plan(model, state.prewarmed_unused ? WARMUP_TRIGGER_WARMED : WARMUP_TRIGGER_TIMER, now_ms);
+    }
+    dispatch(now_ms);
+}
+
+void WarmupEngine::replan_all(warmup_time_ms now_ms) {
+    advance(now_ms);
+    for (warmup_model_index model = 0; model < models_.size(); ++model) {
+        const ModelSlot& state = models_[model];
+        if (state.residency == WARMUP_RESIDENCY_READY || state.residency == WARMUP_RESIDENCY_ABSENT)
+            plan(model, state.prewarmed_unused ? WARMUP_TRIGGER_WARMED : WARMUP_TRIGGER_TIMER, now_ms);
+    }
+    dispatch(now_ms);
+}
+
 void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_ms now_ms) {
     ModelSlot& state = slot(event.model);
     const uint32_t count = event.count == 0 ? 1 : event.count;
@@ -232,7 +271,10 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
     // Recall: the first arrival after an idle gap longer than the load time is the one a pre-warm can save.
     const bool after_idle_gap = state.last_request_ms == kNever ||
                                 static_cast<double>(event.ts_ms - state.last_request_ms) > state.catalog_load_ms;
-    state.last_request_ms = event.ts_ms;
+    // Live, a request may be a little older than one already seen (posted late, inside the request window): the
+    // last request time never goes back. (Replay events are time-ordered: there this is the plain assignment.)
+    state.last_request_ms =
+        state.last_request_ms == kNever ? event.ts_ms : std::max(state.last_request_ms, event.ts_ms);
     if (after_idle_gap) {
         ++counters_.idle_gap_requests;
         metric(WARMUP_METRIC_IDLE_GAP_REQUEST, event.model, event.ts_ms, 1);
@@ -624,6 +666,10 @@ bool WarmupEngine::make_room(warmup_model_index model, double need_mb, bool may_
     if (!may_evict) return false;
     // Evicting every ready model would not be enough (loading models cannot be evicted): evict nothing.
     if (used_mb_ - ready_mb_ + need_mb > budget_mb_ + 1e-9) return false;
+    return evict_until_fits(model, need_mb, now_ms);
+}
+
+bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, warmup_time_ms now_ms) {
     std::size_t guard = models_.size() + 1;
     while (used_mb_ + need_mb > budget_mb_ + 1e-9 && guard-- > 0) {
         warmup_model_index victim = WARMUP_NO_MODEL;
@@ -815,6 +861,22 @@ void WarmupEngine::remove_from_memory(warmup_model_index model, bool eviction, w
 // ---------------------------------------------------------------------------------------------------------------
 // Operations
 
+void WarmupEngine::set_memory_budget_mb(double configured_mb, warmup_time_ms now_ms) {
+    advance(now_ms);
+    options_.memory_budget_mb = configured_mb;
+    budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self, configured_mb);
+    if (!(budget_mb_ > 0)) budget_mb_ = configured_mb;
+    if (used_mb_ > budget_mb_ + 1e-9) {
+        const uint64_t evictions_before = counters_.evictions;
+        const double used_before_mb = used_mb_;
+        evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
+        spdlog::warn("BUDGET_SHRUNK {:.0f} MiB budget: {} ready model(s) evicted, {:.0f} -> {:.0f} MiB in use{}",
+                     budget_mb_, counters_.evictions - evictions_before, used_before_mb, used_mb_,
+                     used_mb_ > budget_mb_ + 1e-9 ? " (loading models are charged until they finish)" : "");
+    }
+    dispatch(now_ms);
+}
+
 void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {
     stopped_ = true;
     // Cancel queued pre-warms; demand loads stay queued (a request is waiting for each).
@@ -876,6 +938,8 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
                 components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb,
                                                       state.catalog_load_ms, now_ms);
         }
+        // The new policy may allow less than is loaded: evict down to it at once, in its own order.
+        if (used_mb_ > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
     }
     for (const warmup_model_index model : queued) {
         ModelSlot& state = models_[model];

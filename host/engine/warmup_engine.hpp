@@ -141,8 +141,23 @@ class WarmupEngine {
   public:
     WarmupEngine(ComponentSet components, LoadExecutor& executor, Catalog& catalog, EngineOptions options);
 
-    /// Usage events with ts_ms <= now_ms, sorted by time (control thread).
+    /// Usage events with ts_ms <= now_ms, sorted by time (control thread). Every event is a request: it is learned
+    /// (analyzer.observe), scored warm or cold, and may start a load.
     void on_events(std::span<const warmup_usage_event> events, warmup_time_ms now_ms);
+
+    /// Past usage (live only: back-filled or late events older than the daemon's request window), sorted by time,
+    /// ts_ms <= now_ms (control thread). The analyzer learns it at its own timestamps and every model it names is
+    /// re-planned (trigger TIMER, or WARMED for a pre-warmed model no request has used), but it is not a request: no
+    /// counter, no metric, no load. The replay never calls this (its events are all requests), so its results do
+    /// not depend on it.
+    void on_history(std::span<const warmup_usage_event> events, warmup_time_ms now_ms);
+
+    /// Asks the scheduler for a fresh plan of every ready or absent model the engine knows (trigger TIMER; WARMED
+    /// for a model ready through a pre-warm no request has used yet, so its pre-warm keep window is kept). For the
+    /// transitions that change what a plan would say without any event: a hot-swapped predictor, analyzer or
+    /// scheduler, a rollback, the end of an emergency stop. Queued and loading models are planned when their load
+    /// finishes, as always.
+    void replan_all(warmup_time_ms now_ms);
 
     /// A load started with `ticket` finished (control thread). `load_ms`: measured duration; `memory_mb`: measured
     /// resident memory or <= 0 when unknown. A stale ticket (the engine cancelled that load) is ignored.
@@ -202,12 +217,11 @@ class WarmupEngine {
     /// Buffers one metric event for the sink (flushed in batches). Also used by the owner for loop-level metrics.
     void metric(warmup_metric_kind kind, warmup_model_index model, warmup_time_ms ts_ms, double value);
 
-    /// A new configured budget (reload); the resource policy may lower it. Takes effect for the next load.
-    void set_memory_budget_mb(double configured_mb) {
-        options_.memory_budget_mb = configured_mb;
-        budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self, configured_mb);
-        if (!(budget_mb_ > 0)) budget_mb_ = configured_mb;
-    }
+    /// A new configured budget (reload, reset-to-safe); the resource policy may lower it. A budget that shrank below
+    /// what is loaded is enforced at once: ready models are evicted in the resource policy's pick_victim order
+    /// (oldest idle while its circuit is open) until the rest fits, each counted as an eviction; loading models are
+    /// never evicted (they are charged until they finish, and the next load makes room as usual).
+    void set_memory_budget_mb(double configured_mb, warmup_time_ms now_ms);
 
     /// Sends buffered metric events to the metrics sink.
     void flush_metrics();
@@ -218,6 +232,9 @@ class WarmupEngine {
     void account_resident_idle(warmup_time_ms now_ms);
 
     [[nodiscard]] const EngineCounters& counters() const noexcept { return counters_; }
+    /// Continues the totals from a restored snapshot (the metrics sink restores its own counters from the same
+    /// snapshot, so /status and /metrics keep agreeing across a restart or a restore).
+    void restore_counters(const EngineCounters& counters) noexcept { counters_ = counters; }
     [[nodiscard]] const LogHistogram& cold_waits_ms() const noexcept { return cold_waits_ms_; }
     [[nodiscard]] double used_mb() const noexcept { return used_mb_; }
     [[nodiscard]] double budget_mb() const noexcept { return budget_mb_; }
@@ -287,6 +304,9 @@ class WarmupEngine {
     void dispatch(warmup_time_ms now_ms);
     bool try_start(warmup_model_index model, bool is_demand, warmup_time_ms now_ms);
     bool make_room(warmup_model_index model, double need_mb, bool may_evict, warmup_time_ms now_ms);
+    /// Evicts ready models other than `model` in the resource policy's order until used + need_mb fits the budget.
+    /// False when it still does not fit (nothing evictable is left, or the policy failed).
+    bool evict_until_fits(warmup_model_index model, double need_mb, warmup_time_ms now_ms);
     void start_load(warmup_model_index model, warmup_time_ms now_ms);
     void remove_from_memory(warmup_model_index model, bool eviction, warmup_time_ms now_ms);
     /// A demand load larger than the whole budget: given up at once (counted, logged once per model), its waiting

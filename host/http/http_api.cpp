@@ -123,7 +123,7 @@ json reload_json(const ReloadResult& result) {
     json changes = json::array();
     for (const auto& change : result.changes)
         changes.push_back({{"slot", change.slot}, {"from", change.from}, {"to", change.to}, {"state", change.state}});
-    return json{{"status", result.changes.empty() && !result.settings_applied ? "unchanged" : "reloaded"},
+    return json{{"status", result.changed ? "reloaded" : "unchanged"},
                 {"changed", changes},
                 {"notes", result.notes},
                 {"pause_us", result.pause_us}};

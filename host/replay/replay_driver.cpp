@@ -407,7 +407,8 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
     ModelMapping to_catalog(catalog, models, config);
 
     std::vector<Arm> arms = config.arms;
-    if (arms.empty()) arms.push_back(Arm{"default", config.components, ""});
+    // Without arms the top-level components run alone, under the name warmupd gives them: the control arm.
+    if (arms.empty()) arms.push_back(Arm{"control", config.components, ""});
     if (!options.only_arms.empty()) {
         std::erase_if(arms, [&](const Arm& arm) {
             return std::find(options.only_arms.begin(), options.only_arms.end(), arm.name) == options.only_arms.end();

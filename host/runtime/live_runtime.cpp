@@ -1,3 +1,6 @@
+// runtime/live_runtime.cpp — the live pipeline (see live_runtime.hpp): worker pools, the control loop and its ingest
+// step (history vs requests), experiment arms, and reload / rollback with their re-plans.
+// Threads as in the header: the control thread owns engines and plugins; workers call the backend only.
 #include "runtime/live_runtime.hpp"
 
 #include <fmt/format.h>
@@ -384,6 +387,7 @@ LiveRuntime::LiveRuntime(Config config)
     experiment_ = config_.experiment;
     running_config_ = config_;
     warmup_timeout_ms_.store(config_.warmup_timeout_ms);
+    request_window_ms_.store(config_.ingest_request_window_ms);
     assign_budgets(config_.memory_budget.absolute_mb);
 }
 
@@ -427,12 +431,12 @@ void LiveRuntime::assign_budgets(double total_mb) {
             EngineOptions options;
             options.memory_budget_mb = budget_mb;
             options.max_concurrent_loads = config_.max_concurrent_warmups;
-            options.arm = arms_.size() > 1 ? arm.name : "";
+            options.arm = arm.name;  // "control" for the top-level set, with or without an experiment
             ComponentSet components = arm.plugins->component_set();
             components.metrics = arms_.front()->plugins->component_set().metrics;  // one sink, arm-labelled
             arm.engine = std::make_unique<WarmupEngine>(components, *arm.executor, catalog_, options);
         } else {
-            arm.engine->set_memory_budget_mb(budget_mb);
+            arm.engine->set_memory_budget_mb(budget_mb, clock_.now_ms());  // a smaller budget evicts at once
         }
         if (arm.mode != LiveArm::Mode::Shadow) {
             cumulative += arm.weight / acting_weight;
@@ -507,14 +511,49 @@ void LiveRuntime::wake() {
     wake_cv_.notify_one();
 }
 
+void LiveRuntime::ingest_batch(std::vector<warmup_usage_event>& batch,
+                               std::vector<std::vector<warmup_usage_event>>& per_arm) {
+    // Every event is learned at its own timestamp; no event moves another's. A timestamp ahead of the daemon's clock
+    // (the event parser allows a few minutes of client clock skew) is a request arriving now: it is counted and learned
+    // at now, so no model's last use lies in the future and no other model's clock moves.
+    const warmup_time_ms now_ms = clock_.now_ms();
+    for (auto& e : batch) e.ts_ms = std::min(e.ts_ms, now_ms);
+    // The analyzer needs each batch in time order. Events older than what it saw of their model (a back-fill after a
+    // newer event of the same model) add requests to its counts but no idle gap: see the analyzer's contract.
+    std::stable_sort(batch.begin(), batch.end(), [](const auto& a, const auto& b) { return a.ts_ms < b.ts_ms; });
+    // History (older than the request window) is learned but not scored; the rest are requests. History goes to the
+    // analyzer first, so each arm's analyzer still sees this batch in time order.
+    const warmup_time_ms requests_from_ms = now_ms - request_window_ms_.load();
+    const auto first_request = std::partition_point(
+        batch.begin(), batch.end(), [&](const warmup_usage_event& e) { return e.ts_ms < requests_from_ms; });
+    const std::span<const warmup_usage_event> history(batch.data(),
+                                                      static_cast<std::size_t>(first_request - batch.begin()));
+    const std::span<const warmup_usage_event> requests(batch.data() + history.size(), batch.size() - history.size());
+    if (arms_.size() == 1) {
+        arms_.front()->engine->on_history(history, now_ms);
+        arms_.front()->engine->on_events(requests, now_ms);
+    } else {
+        for (const bool is_history : {true, false}) {
+            per_arm.assign(arms_.size(), {});
+            for (const auto& e : is_history ? history : requests) route(e, per_arm);
+            for (std::size_t i = 0; i < arms_.size(); ++i) {
+                if (is_history)
+                    arms_[i]->engine->on_history(per_arm[i], now_ms);
+                else
+                    arms_[i]->engine->on_events(per_arm[i], now_ms);
+            }
+        }
+    }
+    arms_.front()->engine->metric(WARMUP_METRIC_EVENTS_ACCEPTED, WARMUP_NO_MODEL, now_ms,
+                                  static_cast<double>(batch.size()));
+}
+
 void LiveRuntime::control_loop() {
     std::vector<warmup_usage_event> batch;
     std::vector<std::vector<warmup_usage_event>> per_arm;
     batch.reserve(4096);
-    warmup_time_ms newest_event_ms = 0;
     while (running_.load()) {
         const auto step_started = std::chrono::steady_clock::now();
-        WarmupEngine& control = *arms_.front()->engine;
         bool worked = false;
 
         // Loads past budgets.warmup_timeout_ms are cancelled and answered as failed (the loop wakes at least every
@@ -543,22 +582,7 @@ void LiveRuntime::control_loop() {
         warmup_usage_event event{};
         while (batch.size() < 65536 && ingest_.try_pop(event)) batch.push_back(event);
         if (!batch.empty()) {
-            // The analyzer needs time order. Events posted late (older than what was already processed) are counted
-            // at the newest time seen, so learned idle gaps never go negative.
-            std::stable_sort(batch.begin(), batch.end(),
-                             [](const auto& a, const auto& b) { return a.ts_ms < b.ts_ms; });
-            for (auto& e : batch) e.ts_ms = std::max(e.ts_ms, newest_event_ms);
-            newest_event_ms = batch.back().ts_ms;
-            const warmup_time_ms now_ms = std::max(clock_.now_ms(), newest_event_ms);
-            if (arms_.size() == 1) {
-                control.on_events(batch, now_ms);
-            } else {
-                per_arm.assign(arms_.size(), {});
-                for (const auto& e : batch) route(e, per_arm);
-                for (std::size_t i = 0; i < arms_.size(); ++i) arms_[i]->engine->on_events(per_arm[i], now_ms);
-            }
-            control.metric(WARMUP_METRIC_EVENTS_ACCEPTED, WARMUP_NO_MODEL, clock_.now_ms(),
-                           static_cast<double>(batch.size()));
+            ingest_batch(batch, per_arm);
             worked = true;
         }
 
@@ -747,6 +771,7 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
         std::string error;
         std::vector<ReloadResult::SlotChange> changes;
         std::vector<std::string> notes;
+        bool changed = false;
         double pause_us = 0;
     };
     const double next_budget_mb = next.memory_budget.absolute_mb;
@@ -829,6 +854,12 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
                 arms_[i]->engine->replace_components(components, clock_.now_ms());
             }
         assign_budgets(next_budget_mb);
+        // A new predictor, analyzer or scheduler (or a rollback to the old ones) would plan differently: every model
+        // gets a fresh plan now, not at its next event, so loaded models drop the old unload plan and planned
+        // pre-warms come back.
+        out.changed = !out.changes.empty() || !out.notes.empty() || budget_changed;
+        if (out.changed)
+            for (auto& arm : arms_) arm->engine->replan_all(clock_.now_ms());
         out.pause_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started).count();
         next_control.reset();  // replaced instances are destroyed here, on the control thread; their libraries go
         old_arms.clear();      // when nothing else holds them
@@ -849,18 +880,29 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     if (budget_changed)
         result.notes.push_back(
             fmt::format("budgets.memory_mb: {} -> {} MiB", running_config_.memory_budget.absolute_mb, next_budget_mb));
+    result.changed = published.changed;
+    // Settings applied without touching a component (read by the control loop and the workers' timeout check).
+    const auto setting = [&](bool differs, std::string note) {
+        if (!differs) return;
+        result.notes.push_back(std::move(note));
+        result.changed = true;
+    };
+    setting(next.warmup_timeout_ms != running_config_.warmup_timeout_ms,
+            fmt::format("budgets.warmup_timeout_ms: {} -> {} ms", running_config_.warmup_timeout_ms,
+                        next.warmup_timeout_ms));
+    setting(next.ingest_request_window_ms != running_config_.ingest_request_window_ms,
+            fmt::format("ingest.request_window_ms: {} -> {} ms", running_config_.ingest_request_window_ms,
+                        next.ingest_request_window_ms));
     if (reload_listener_.apply)
-        for (auto& note : reload_listener_.apply(running_config_, next)) {
-            result.notes.push_back(std::move(note));
-            result.settings_applied = true;
-        }
-    if (!result.changes.empty() || budget_changed || !published.notes.empty() || result.settings_applied) {
+        for (auto& note : reload_listener_.apply(running_config_, next)) setting(true, std::move(note));
+    if (result.changed) {
         if (!is_rollback)
             previous_config_ = running_config_;
         else
             previous_config_.reset();
     }
     warmup_timeout_ms_.store(next.warmup_timeout_ms);
+    request_window_ms_.store(next.ingest_request_window_ms);
     running_config_ = std::move(next);
     for (const auto& change : result.changes)
         spdlog::info("CONFIG_RELOADED {}: {} -> {} ({})", change.slot, change.from, change.to, change.state);

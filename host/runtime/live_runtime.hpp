@@ -15,6 +15,7 @@
 
 #include <tbb/concurrent_queue.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -54,8 +55,10 @@ struct ReloadResult {
     std::string error;
     std::vector<SlotChange> changes;  ///< control-arm components replaced; empty: none
     std::vector<std::string> notes;   ///< experiment arms started/stopped, settings that need a restart, budgets
-    double pause_us = 0;              ///< how long the control loop stood still to publish the new set
-    bool settings_applied = false;    ///< a setting outside the components took effect (e.g. the access token)
+    /// Something in force changed (a component replaced, an experiment arm started or stopped, the budget): the
+    /// answer says "reloaded", else "unchanged".
+    bool changed = false;
+    double pause_us = 0;  ///< how long the control loop stood still to publish the new set
 };
 
 /// Settings that live outside the runtime (the HTTP API's access token) and follow reloads. Both functions run on
@@ -197,6 +200,12 @@ class LiveRuntime {
 
     [[nodiscard]] uint64_t accepted_events() const noexcept { return accepted_events_.load(); }
     [[nodiscard]] uint64_t refused_events() const noexcept { return refused_events_.load(); }
+    /// [any] Events accepted and not yet taken by the control loop. Once it reads 0, a call_on_control started
+    /// afterwards runs after every event accepted before has reached the engines (a loop step takes the ingest queue
+    /// and hands it to the engines before it runs commands).
+    [[nodiscard]] std::size_t ingest_backlog() const {
+        return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, ingest_.size()));
+    }
     [[nodiscard]] Catalog& catalog() noexcept { return catalog_; }
     [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
     /// The configuration the daemon started with (HTTP settings; immutable).
@@ -221,6 +230,9 @@ class LiveRuntime {
     };
 
     void control_loop();
+    /// [control] Feeds one batch of ingested events to the arms: history (older than ingest.request_window_ms) is
+    /// learned, the rest are requests; see the comments inside. Reorders and clamps `batch` in place.
+    void ingest_batch(std::vector<warmup_usage_event>& batch, std::vector<std::vector<warmup_usage_event>>& per_arm);
     void wake();
     /// [control] Worker threads per arena: max_concurrent_warmups of the configuration the daemon started with
     /// (restart-only, as the engines' concurrency limit).
@@ -268,6 +280,7 @@ class LiveRuntime {
     std::atomic<int64_t> last_timeout_unix_ms_{0};
     std::atomic<uint64_t> worker_restarts_{0};
     std::atomic<int64_t> warmup_timeout_ms_{600000};  // follows budgets.warmup_timeout_ms of the running config
+    std::atomic<int64_t> request_window_ms_{5000};    // follows ingest.request_window_ms of the running config
 
     // Durable state (start_state_keeping). The thread waits on state_cv_ between snapshots.
     std::unique_ptr<StateStore> state_store_;
@@ -279,6 +292,9 @@ class LiveRuntime {
     uint64_t state_write_errors_ = 0;       // under state_mutex_
     std::string last_state_error_;          // under state_mutex_
     int64_t last_state_error_unix_ms_ = 0;  // under state_mutex_
+    // Why the state restored at start is not the newest one (corrupt snapshots skipped); "" when it is. Shown as a
+    // degraded "state" component until an operator's restore-state succeeds. Under state_mutex_.
+    std::string start_restore_problem_;
 
     std::mutex wake_mutex_;
     std::condition_variable wake_cv_;

@@ -4,10 +4,12 @@
 // Every method here runs on a caller thread (HTTP handler, the state thread, warmupd's main thread) and reaches the
 // engines and plugins only through call_on_control, so plugins keep seeing one thread.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
 #include "runtime/live_runtime.hpp"
@@ -32,6 +34,80 @@ OperationResult failure(int status, std::string error) {
 
 const warmup_state_extension* state_extension(const PluginInstance& instance) {
     return static_cast<const warmup_state_extension*>(instance.extension(WARMUP_EXT_STATE));
+}
+
+// The control engine's totals (what /status shows) travel in the snapshot as one more section, beside the metrics
+// sink's own state: restored together, /status and /metrics agree after a restart. A JSON object by field name, so
+// a field added later reads as 0 from an older snapshot, and an older daemon skips the section ("not a component
+// slot") without failing the restore.
+constexpr std::string_view kEngineSectionSlot = "engine";
+constexpr std::string_view kEngineSectionSchema = "org.warmup.state.engine-counters/1";
+
+struct CounterField {
+    const char* name;
+    uint64_t EngineCounters::*field;
+};
+constexpr CounterField kCounterFields[] = {
+    {"events", &EngineCounters::events},
+    {"requests", &EngineCounters::requests},
+    {"warm_requests", &EngineCounters::warm_requests},
+    {"cold_requests", &EngineCounters::cold_requests},
+    {"failed_requests", &EngineCounters::failed_requests},
+    {"demand_loads", &EngineCounters::demand_loads},
+    {"loads_queued_for_memory", &EngineCounters::loads_queued_for_memory},
+    {"prewarms_started", &EngineCounters::prewarms_started},
+    {"prewarms_used", &EngineCounters::prewarms_used},
+    {"prewarms_wasted", &EngineCounters::prewarms_wasted},
+    {"prewarms_skipped", &EngineCounters::prewarms_skipped},
+    {"loads_succeeded", &EngineCounters::loads_succeeded},
+    {"loads_failed", &EngineCounters::loads_failed},
+    {"loads_given_up", &EngineCounters::loads_given_up},
+    {"evictions", &EngineCounters::evictions},
+    {"unloads", &EngineCounters::unloads},
+    {"queue_rejections", &EngineCounters::queue_rejections},
+    {"idle_gap_requests", &EngineCounters::idle_gap_requests},
+    {"idle_gap_prewarmed", &EngineCounters::idle_gap_prewarmed},
+    {"plugin_errors", &EngineCounters::plugin_errors},
+};
+
+/// The daemon-level totals saved with the engine's.
+struct IngestTotals {
+    uint64_t accepted = 0;
+    uint64_t refused = 0;
+};
+
+std::string encode_counters(const EngineCounters& counters, const IngestTotals& ingest) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const CounterField& field : kCounterFields) out[field.name] = counters.*field.field;
+    out["loaded_mb_ms"] = counters.loaded_mb_ms;
+    out["idle_mb_ms"] = counters.idle_mb_ms;
+    out["events_accepted"] = ingest.accepted;
+    out["events_refused"] = ingest.refused;
+    return out.dump();
+}
+
+/// Throws std::invalid_argument naming the first bad field; nothing is changed then.
+std::pair<EngineCounters, IngestTotals> decode_counters(std::string_view data) {
+    const nlohmann::json in = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+    if (!in.is_object()) throw std::invalid_argument("not a JSON object");
+    const auto count = [&](const char* name) -> uint64_t {
+        const auto found = in.find(name);
+        if (found == in.end()) return 0;
+        if (!found->is_number_unsigned()) throw std::invalid_argument(fmt::format("'{}' is not a count", name));
+        return found->get<uint64_t>();
+    };
+    const auto amount = [&](const char* name) -> double {
+        const auto found = in.find(name);
+        if (found == in.end()) return 0;
+        if (!found->is_number() || found->get<double>() < 0)
+            throw std::invalid_argument(fmt::format("'{}' is not a number >= 0", name));
+        return found->get<double>();
+    };
+    EngineCounters counters;
+    for (const CounterField& field : kCounterFields) counters.*field.field = count(field.name);
+    counters.loaded_mb_ms = amount("loaded_mb_ms");
+    counters.idle_mb_ms = amount("idle_mb_ms");
+    return {counters, IngestTotals{count("events_accepted"), count("events_refused")}};
 }
 
 }  // namespace
@@ -109,8 +185,12 @@ OperationResult LiveRuntime::reset_to_safe() {
         result.facts.emplace_back("memory_budget_mb", budget_mb);
     }
     call_on_control([this](WarmupEngine&) {
+        // The emergency stop dropped every planned pre-warm: plan every model again now, not at its next event.
         const warmup_time_ms now_ms = clock_.now_ms();
-        for (auto& arm : arms_) arm->engine->resume(now_ms);
+        for (auto& arm : arms_) {
+            arm->engine->resume(now_ms);
+            arm->engine->replan_all(now_ms);
+        }
         return 0;
     });
     spdlog::warn(
@@ -220,17 +300,23 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
     });
     ComponentHealth state;
     state.component = "state";
+    std::string restore_problem;
     {
         std::lock_guard lock(state_mutex_);
         state.errors = state_write_errors_;
         state.last_error = last_state_error_;
         state.last_error_unix_ms = last_state_error_unix_ms_;
+        restore_problem = start_restore_problem_;
     }
     if (!state_store_) {
         state.reason = "";  // disabled is a choice, not a fault
-    } else if (recent(state.last_error_unix_ms)) {
-        state.degraded = true;
-        state.reason = "the last snapshot could not be written: " + state.last_error;
+    } else {
+        std::vector<std::string> reasons;
+        if (!restore_problem.empty()) reasons.push_back(restore_problem);
+        if (recent(state.last_error_unix_ms))
+            reasons.push_back("the last snapshot could not be written: " + state.last_error);
+        state.degraded = !reasons.empty();
+        state.reason = fmt::format("{}", fmt::join(reasons, "; "));
     }
     health.push_back(std::move(state));
     return health;
@@ -272,6 +358,9 @@ Snapshot LiveRuntime::capture_state(std::vector<std::string>* notes) {
             }
             snapshot.sections.push_back(std::move(section));
         }
+        snapshot.sections.push_back(
+            {std::string(kEngineSectionSlot), std::string(kEngineSectionSchema),
+             encode_counters(engine.counters(), IngestTotals{accepted_events_.load(), refused_events_.load()})});
         return out;
     });
     for (const auto& problem : problems) spdlog::error("STATE_EXPORT_ERROR {}", problem);
@@ -301,6 +390,20 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot) {
         std::size_t restored = 0;
         std::vector<std::string> import_errors;
         for (const SnapshotSection& section : snapshot.sections) {
+            if (section.slot == kEngineSectionSlot && section.schema == kEngineSectionSchema) {
+                try {
+                    const auto [counters, ingest] = decode_counters(section.data);
+                    engine.restore_counters(counters);
+                    accepted_events_.store(ingest.accepted);
+                    refused_events_.store(ingest.refused);
+                    ++restored;
+                    out.notes.push_back(fmt::format("engine counters restored ({} requests)", counters.requests));
+                } catch (const std::exception& error) {
+                    import_errors.push_back(
+                        fmt::format("engine counters refused (unchanged): {}: {}", section.schema, error.what()));
+                }
+                continue;
+            }
             const auto slot = slot_from_key(section.slot);
             if (!slot) {
                 out.notes.push_back(fmt::format("section '{}' skipped: not a component slot", section.slot));
@@ -394,8 +497,9 @@ OperationResult LiveRuntime::restore_backup(const std::string& name) {
                        "state is not kept by this daemon (state.enabled: false, or the embedded default "
                        "configuration without state.dir)");
     LoadedSnapshot loaded;
+    std::vector<RefusedSnapshot> skipped;  // newer backups that do not decode ("newest" only)
     try {
-        loaded = state_store_->read_backup(name);
+        loaded = state_store_->read_backup(name, &skipped);
     } catch (const SnapshotError& error) {
         const std::string reason = error.what();
         const bool missing =
@@ -403,12 +507,19 @@ OperationResult LiveRuntime::restore_backup(const std::string& name) {
         spdlog::error("STATE_RESTORE_ERROR {}", reason);
         return failure(missing ? 404 : 422, reason);
     }
+    for (const auto& bad : skipped)
+        spdlog::error("STATE_RESTORE_ERROR {}: {} (skipped, not loaded)", bad.file.string(), bad.reason);
     OperationResult result = restore_state(loaded.snapshot);
     result.file = loaded.file.string();
-    if (result.ok())
+    for (const auto& bad : skipped)
+        result.notes.push_back(fmt::format("skipped {}: {}", bad.file.filename().string(), bad.reason));
+    if (result.ok()) {
         spdlog::info("STATE_RESTORED {} (backup)", result.file);
-    else
+        std::lock_guard lock(state_mutex_);
+        start_restore_problem_.clear();  // the operator chose the state now in force
+    } else {
         spdlog::error("STATE_RESTORE_ERROR {}: {}", result.file, result.error);
+    }
     return result;
 }
 
@@ -418,6 +529,16 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot() {
     const auto loaded = state_store_->newest_valid_snapshot(refused);
     for (const auto& bad : refused)
         spdlog::error("STATE_RESTORE_ERROR {}: {} (skipped, not loaded)", bad.file.string(), bad.reason);
+    if (!refused.empty()) {
+        std::vector<std::string> reasons;
+        for (const auto& bad : refused)
+            reasons.push_back(fmt::format("{}: {}", bad.file.filename().string(), bad.reason));
+        std::lock_guard lock(state_mutex_);
+        start_restore_problem_ = fmt::format("at start {} corrupt snapshot(s) were skipped ({}); {}", refused.size(),
+                                             fmt::join(reasons, "; "),
+                                             loaded ? "restored the older " + loaded->file.filename().string()
+                                                    : std::string("no valid snapshot was left: started cold"));
+    }
     if (!loaded) {
         spdlog::info("STATE_RESTORE no valid snapshot in {}: starting cold", state_store_->dir().string());
         return std::nullopt;

@@ -188,6 +188,21 @@ TEST(ConfigLoader, OmittedOptionalKeysTakeTheDocumentedDefaults) {
     EXPECT_EQ(config.components[ComponentSlot::PatternAnalyzer].params_yaml, "");
 }
 
+TEST(ConfigLoader, IngestRequestWindowDefaultsToFiveSecondsAndIsRead) {
+    EXPECT_EQ(load(kRequiredSections).ingest_request_window_ms, 5000);
+    EXPECT_EQ(load("ingest:\n" + kRequiredSections).ingest_request_window_ms, 5000);
+    EXPECT_EQ(load("ingest: {request_window_ms: 60000}\n" + kRequiredSections).ingest_request_window_ms, 60000);
+}
+
+TEST(ConfigLoaderErrors, IngestRequestWindowOutOfRangeOrUnknownKey) {
+    expect_error(load_error("ingest:\n  request_window_ms: 500\n" + kRequiredSections), 2, 3,
+                 "ingest.request_window_ms",
+                 "test.yaml:2:3: ingest.request_window_ms: expected an integer in [1000, 3600000], got '500'");
+    expect_error(load_error("ingest:\n  request_windw_ms: 5000\n" + kRequiredSections), 2, 3, "ingest.request_windw_ms",
+                 "test.yaml:2:3: ingest.request_windw_ms: unknown key 'request_windw_ms'; did you mean "
+                 "'request_window_ms'?");
+}
+
 TEST(ConfigLoader, EmptySectionsMeanAllDefaults) {
     const Config config = load("http:\nbudgets:\narms:\n" + kRequiredSections);
     EXPECT_EQ(config.http.port, 3000);

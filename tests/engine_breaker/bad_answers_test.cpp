@@ -99,7 +99,7 @@ TEST(OversizedModel, ADemandLoadWaitingForMemoryIsGivenUpWhenTheBudgetShrinksBel
     engine.request("a", 0);
     engine.request("b", 1);  // 3000 + 2000 > 4096 and a loading model cannot be evicted: b waits for memory
     ASSERT_EQ(engine.engine().memory_waiters(), 1u);
-    engine.engine().set_memory_budget_mb(1500);  // a reload (or reset-to-safe) shrinks the budget below b's need
+    engine.engine().set_memory_budget_mb(1500, 2);  // a reload (or reset-to-safe) shrinks the budget below b's need
 
     engine.complete_next_load(1000);  // a is ready; the next dispatch finds b can never fit
     EXPECT_EQ(engine.engine().memory_waiters(), 0u);

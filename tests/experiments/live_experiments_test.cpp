@@ -69,7 +69,7 @@ TEST(LiveExperiment, SplitFollowsTheWeightsAndIsStablePerTenant) {
     for (int i = 0; i < kTenants; ++i) {
         warmup_usage_event event{};
         event.model = model;
-        event.ts_ms = 1'000'000 + i;
+        event.ts_ms = runtime.clock().now_ms();  // a request now (an old timestamp would be history, not scored)
         event.count = 1;
         event.tenant_hash = tenant_hash("tenant-" + std::to_string(i));
         ASSERT_TRUE(runtime.try_ingest(event));
@@ -85,7 +85,7 @@ TEST(LiveExperiment, SplitFollowsTheWeightsAndIsStablePerTenant) {
     for (int i = 0; i < 50; ++i) {
         warmup_usage_event event{};
         event.model = model;
-        event.ts_ms = 2'000'000 + i;
+        event.ts_ms = runtime.clock().now_ms();
         event.count = 1;
         event.tenant_hash = tenant_hash("one-tenant");
         ASSERT_TRUE(runtime.try_ingest(event));
@@ -111,7 +111,7 @@ TEST(LiveExperiment, ShadowArmSeesEveryEventButNeverCallsTheBackend) {
     for (int i = 0; i < kEvents; ++i) {
         warmup_usage_event event{};
         event.model = *runtime.catalog().resolve("m/" + std::to_string(i));
-        event.ts_ms = 1'000'000 + i;
+        event.ts_ms = runtime.clock().now_ms();
         event.count = 1;
         ASSERT_TRUE(runtime.try_ingest(event));
     }
@@ -146,13 +146,19 @@ TEST(LiveExperiment, StartingAndStoppingAnExperimentIsAReload) {
     const ReloadResult started =
         runtime.reload(load_config_text(config_text(arms, "{time_scale: 0}", "tenant"), "b.yaml", {}, {}));
     ASSERT_TRUE(started.ok) << started.error;
+    EXPECT_TRUE(started.changes.empty());  // the control arm's components stay; only an arm starts
+    EXPECT_EQ(reload_json(started)["status"], "reloaded");
     EXPECT_EQ(runtime.call_on_control([&](WarmupEngine&) { return runtime.arms().size(); }), 2u);
     ASSERT_FALSE(started.notes.empty());
     EXPECT_NE(started.notes.back().find("experiment arm 'treatment' started"), std::string::npos);
 
     const ReloadResult stopped = runtime.rollback();
     ASSERT_TRUE(stopped.ok) << stopped.error;
+    EXPECT_EQ(reload_json(stopped)["status"], "reloaded");  // stopping an experiment is a change, not "unchanged"
+    EXPECT_NE(reload_json(stopped)["notes"].dump().find("experiment arm 'treatment' stopped"), std::string::npos);
     EXPECT_EQ(runtime.call_on_control([&](WarmupEngine&) { return runtime.arms().size(); }), 1u);
+    // A reload of the same configuration changes nothing and says so.
+    EXPECT_EQ(reload_json(runtime.reload(without))["status"], "unchanged");
     runtime.stop();
 }
 

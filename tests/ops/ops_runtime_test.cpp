@@ -11,10 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "config/config.hpp"
-#include "http/http_api.hpp"
-#include "runtime/live_runtime.hpp"
-#include "test_support.hpp"
+#include "ops_test_support.hpp"
 
 namespace warmup::host {
 namespace {
@@ -23,96 +20,10 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
+using test::config_text;
+using test::OpsTest;
 using warmup::test::poll_until;
 using warmup::test::TempDir;
-
-/// budgets: 10000 MiB, `workers` warm-up workers; m/* load in 5 ms x time_scale, slow/* in 60 s x time_scale.
-constexpr const char* kLearningPredictor = "{plugin: org.warmup.predictor.idle-histogram, params: {min_samples: 5}}";
-
-std::string config_text(double time_scale, int workers, const std::string& extra = "",
-                        const std::string& predictor = kLearningPredictor) {
-    return std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR + "\"]\n" +
-           "budgets: {memory_mb: 10000, max_concurrent_warmups: " + std::to_string(workers) +
-           "}\n"
-           "components:\n"
-           "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
-           "  predictor: " +
-           predictor +
-           "\n"
-           "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
-           "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {max_attempts: 1}}\n"
-           "  resource_policy: {plugin: org.warmup.resource.lru}\n"
-           "  queue_policy: {plugin: org.warmup.queue.priority}\n"
-           "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
-           "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: " +
-           std::to_string(time_scale) +
-           "}}\n"
-           "catalog:\n"
-           "  - {model: \"m/*\", memory_mb: 100, load_ms: 5}\n"
-           "  - {model: \"slow/*\", memory_mb: 100, load_ms: 60000}\n" +
-           extra;
-}
-
-/// A started runtime with its HTTP API on a free loopback port.
-class OpsTest : public ::testing::Test {
-  protected:
-    void start(Config config) {
-        runtime_ = std::make_unique<LiveRuntime>(std::move(config));
-        runtime_->start();
-        runtime_->start_state_keeping();
-        api_ = std::make_unique<HttpApi>(*runtime_);
-        const int port = api_->bind("127.0.0.1", 0);
-        api_->start();
-        client_ = std::make_unique<httplib::Client>("127.0.0.1", port);
-        client_->set_read_timeout(10);
-    }
-    void TearDown() override {
-        client_.reset();
-        if (api_) api_->stop();
-        api_.reset();
-        if (runtime_) runtime_->stop();
-    }
-
-    std::pair<int, json> post(const std::string& path, const std::string& body = "") {
-        const auto result = client_->Post(path, body, "application/json");
-        if (!result) return {0, nullptr};
-        return {result->status, json::parse(result->body, nullptr, false)};
-    }
-
-    warmup_model_index model(const std::string& name) { return *runtime_->catalog().resolve(name); }
-
-    void ingest(const std::string& name, warmup_time_ms ts_ms) {
-        warmup_usage_event event{};
-        event.model = model(name);
-        event.ts_ms = ts_ms;
-        event.count = 1;
-        ASSERT_TRUE(runtime_->try_ingest(event));
-    }
-
-    warmup_residency residency(const std::string& name) {
-        const auto index = model(name);
-        return runtime_->call_on_control([&](WarmupEngine& engine) { return engine.model_status(index).residency; });
-    }
-
-    double confidence(const std::string& name) {
-        const auto index = model(name);
-        return runtime_->call_on_control([&](WarmupEngine& engine) {
-            warmup_prediction prediction{};
-            return engine.predict_now(index, runtime_->clock().now_ms(), prediction) ? prediction.confidence : -1.0;
-        });
-    }
-
-    /// 20 requests of `name` 1 s apart ending now: 19 idle gaps in one bin.
-    void learn_rhythm(const std::string& name) {
-        const warmup_time_ms now_ms = runtime_->clock().now_ms();
-        for (int i = 0; i < 20; ++i) ingest(name, now_ms - (19 - i) * 1000);
-        ASSERT_TRUE(poll_until([&] { return confidence(name) > 0; }, 5s));
-    }
-
-    std::unique_ptr<LiveRuntime> runtime_;
-    std::unique_ptr<HttpApi> api_;
-    std::unique_ptr<httplib::Client> client_;
-};
 
 TEST_F(OpsTest, EmergencyStopCancelsQueuedWarmupsKeepsLoadedModelsAndResetToSafeLeavesIt) {
     TempDir dir("warmup-ops");

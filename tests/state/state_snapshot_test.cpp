@@ -215,6 +215,38 @@ TEST(StateFolder, BackupsByNameAndNewestByDefault) {
     }
 }
 
+TEST(StateFolder, NewestBackupByDefaultSkipsACorruptNewerOneAndSaysSo) {
+    TempDir dir("warmup-state");
+    StateStore store(dir.path(), 10);
+    const fs::path older = store.write_backup("older", sample_snapshot(1000));
+    const fs::path newest = store.write_backup("newest", sample_snapshot(2000));
+    fs::last_write_time(older, fs::file_time_type::clock::now() - std::chrono::hours(1));
+    const std::string bytes = read_file(newest);
+    write_raw(newest, bytes.substr(0, bytes.size() - 3));
+    fs::last_write_time(newest, fs::file_time_type::clock::now());
+
+    std::vector<RefusedSnapshot> skipped;
+    const LoadedSnapshot loaded = store.read_backup("", &skipped);
+    EXPECT_EQ(loaded.file, older);
+    EXPECT_EQ(loaded.snapshot.created_unix_ms, 1000u);
+    ASSERT_EQ(skipped.size(), 1u);
+    EXPECT_EQ(skipped[0].file, newest);
+    EXPECT_NE(skipped[0].reason.find("truncated"), std::string::npos) << skipped[0].reason;
+
+    // Named, the corrupt one is refused with its reason; with every backup corrupt, "newest" names them all.
+    EXPECT_THROW((void)store.read_backup("newest"), SnapshotError);
+    write_raw(older, "garbage");
+    try {
+        (void)store.read_backup("");
+        ADD_FAILURE() << "a corrupt backup was read";
+    } catch (const SnapshotError& error) {
+        const std::string reason = error.what();
+        EXPECT_NE(reason.find("no valid backup"), std::string::npos) << reason;
+        EXPECT_NE(reason.find("backup-older.wsnap"), std::string::npos) << reason;
+        EXPECT_NE(reason.find("backup-newest.wsnap"), std::string::npos) << reason;
+    }
+}
+
 TEST(MetricsHistoryFile, KeepsSamplesWithinRetentionAndSkipsATornLine) {
     TempDir dir("warmup-state");
     constexpr int64_t kHourMs = 3600 * 1000;

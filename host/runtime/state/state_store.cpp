@@ -1,3 +1,5 @@
+// runtime/state/state_store.cpp — the state folder (see state_store.hpp): snapshot and backup files, newest first,
+// corrupt ones skipped with their reason. Every public method takes the store's mutex.
 #include "runtime/state/state_store.hpp"
 
 #include <fmt/format.h>
@@ -103,23 +105,35 @@ std::optional<LoadedSnapshot> StateStore::newest_valid_snapshot(std::vector<Refu
     return std::nullopt;
 }
 
-LoadedSnapshot StateStore::read_backup(const std::string& name) const {
-    fs::path file;
+LoadedSnapshot StateStore::read_backup(const std::string& name, std::vector<RefusedSnapshot>* skipped) const {
     if (name.empty()) {
         const auto all = backups();
         if (all.empty()) throw SnapshotError(fmt::format("no backup in {}", dir_.string()));
-        file = all.front();
-    } else {
-        if (!valid_backup_name(name)) throw SnapshotError(fmt::format("'{}' is not a valid backup name", name));
-        file = dir_ / fmt::format("{}{}{}", kBackupPrefix, name, kExtension);
-        std::error_code error;
-        if (!fs::exists(file, error))
-            throw SnapshotError(fmt::format("no backup named '{}' in {}", name, dir_.string()));
+        // The newest backup that reads cleanly: a corrupt or truncated newest one must not hide an older good one.
+        std::vector<RefusedSnapshot> refused;
+        for (const fs::path& file : all) {
+            try {
+                LoadedSnapshot loaded{file, read_snapshot_file(file)};
+                if (skipped != nullptr) skipped->insert(skipped->end(), refused.begin(), refused.end());
+                return loaded;
+            } catch (const SnapshotError& error) {
+                refused.push_back({file, error.what()});
+            }
+        }
+        std::string reasons;
+        for (const auto& bad : refused) reasons += fmt::format("; {}: {}", bad.file.string(), bad.reason);
+        if (skipped != nullptr) skipped->insert(skipped->end(), refused.begin(), refused.end());
+        throw SnapshotError(
+            fmt::format("no valid backup in {} ({} refused){}", dir_.string(), refused.size(), reasons));
     }
+    if (!valid_backup_name(name)) throw SnapshotError(fmt::format("'{}' is not a valid backup name", name));
+    const fs::path file = dir_ / fmt::format("{}{}{}", kBackupPrefix, name, kExtension);
+    std::error_code error;
+    if (!fs::exists(file, error)) throw SnapshotError(fmt::format("no backup named '{}' in {}", name, dir_.string()));
     try {
         return {file, read_snapshot_file(file)};
-    } catch (const SnapshotError& error) {
-        throw SnapshotError(fmt::format("{}: {}", file.string(), error.what()));
+    } catch (const SnapshotError& failure) {
+        throw SnapshotError(fmt::format("{}: {}", file.string(), failure.what()));
     }
 }
 

@@ -56,9 +56,11 @@ class StateStore {
     /// The newest snapshot that decodes; every newer one that does not is appended to `refused` with its reason.
     std::optional<LoadedSnapshot> newest_valid_snapshot(std::vector<RefusedSnapshot>& refused) const;
 
-    /// The backup `name`, or the newest backup when `name` is empty. Throws SnapshotError (no such backup, or the
-    /// file does not decode: the reason says which).
-    [[nodiscard]] LoadedSnapshot read_backup(const std::string& name) const;
+    /// The backup `name`, or when `name` is empty the newest backup that decodes: every newer one that does not is
+    /// appended to `skipped` (when given) with its reason. Throws SnapshotError (no such backup, no backup at all, a
+    /// named backup that does not decode, or no backup that decodes: the reason says which).
+    [[nodiscard]] LoadedSnapshot read_backup(const std::string& name,
+                                             std::vector<RefusedSnapshot>* skipped = nullptr) const;
 
     /// True when `name` can name a backup file.
     static bool valid_backup_name(std::string_view name) noexcept;
