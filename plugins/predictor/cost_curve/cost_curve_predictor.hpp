@@ -20,9 +20,10 @@
 // load_ms x reference_memory_mb) at least, i.e. one waiting request is worth holding a reference-sized model idle for
 // cold_request_cost_loads load times, and raised by a slow controller while the memory-time the plans hold exceeds
 // `lean_memory_share` of what a keep-alive of `lean_reference_keep_ms` would hold on the same gaps (objective lean).
-// Fairness: a model whose cold rate under the reference keep-alive (scored on its own gaps) is in the fleet's top
-// (1 - fairness_quantile) is never kept shorter than lean_reference_keep_ms, so its cold rate is no worse than the
-// timer's: the models a timer already serves worst are not the ones sacrificed to save memory.
+// Fairness (opt-in, `fairness_quantile` < 1): a model whose cold rate under the reference keep-alive (scored on its own
+// gaps) is in the fleet's top (1 - fairness_quantile) is never kept shorter than lean_reference_keep_ms, so its cold
+// rate is no worse than the timer's. Off by default: measured, it costs more avoidable cold requests than it saves
+// in p75 per-model cold rate (docs/evaluation.md).
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
 //
 // Threading: control thread only (SDK contract). Memory: ~650 bytes per model seen. predict() is O(1) while a model's
@@ -41,19 +42,20 @@ namespace warmup::plugins {
 
 struct CostCurvePredictorConfig {
     enum class Objective { lean, budget };
-    Objective objective = Objective::lean;       ///< lean: unload when keeping no longer pays; budget: never
-    int64_t horizon_ms = 600'000;                ///< window of p_use_within_horizon
-    int64_t min_keep_ms = 60'000;                ///< shortest keep; shorter gaps are always warm
-    double cold_request_cost_loads = 30;         ///< a waiting request = this many load times of reference idle
-    double reference_memory_mb = 8192;           ///< model size at which that price applies unscaled
-    double default_load_ms = 10'000;             ///< when the catalog declares no load time
-    double prior_gaps = 4;                       ///< pseudo-gaps of the fleet's curves in each model's
-    double memory_gaps = 200;                    ///< half-life, in the model's own idle gaps, of what it learned
-    bool prewarm = false;                        ///< place one pre-warm window per gap when it pays
+    Objective objective = Objective::lean;  ///< lean: unload when keeping no longer pays; budget: never
+    int64_t horizon_ms = 600'000;           ///< window of p_use_within_horizon
+    int64_t min_keep_ms = 60'000;           ///< shortest keep; shorter gaps are always warm
+    double cold_request_cost_loads = 30;    ///< a waiting request = this many load times of reference idle
+    double reference_memory_mb = 8192;      ///< model size at which that price applies unscaled
+    double default_load_ms = 10'000;        ///< when the catalog declares no load time
+    double prior_gaps = 4;                  ///< pseudo-gaps of the fleet's curves in each model's
+    double memory_gaps = 200;               ///< half-life, in the model's own idle gaps, of what it learned
+    bool prewarm =
+        false;  ///< place one pre-warm window per gap when it pays (off: measured to cost more than it saves)
     int64_t ready_margin_ms = 5'000;             ///< a pre-warm is charged its load time plus this margin
     int64_t lean_reference_keep_ms = 1'200'000;  ///< lean: the keep-alive whose memory is the ceiling ...
     double lean_memory_share = 0.95;             ///< ... times this share (0 = no ceiling: the price alone)
-    double fairness_quantile = 0.5;              ///< reference cold-rate quantile above which keeps >= the reference
+    double fairness_quantile = 1;  ///< reference cold-rate quantile above which keeps >= the reference (1 = off)
 };
 
 class CostCurvePredictor final : public sdk::Predictor {

@@ -1,0 +1,172 @@
+// Behaviour of org.warmup.predictor.cost-curve, fed by the real usage-pattern analyzer, one predict() per arrival as
+// the engine does. Catalog: every model 8192 MiB (the reference size), 10 s load; default price: a waiting request is
+// worth 30 load times (300 s) of the model held idle.
+#include "cost_curve_predictor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "learning_test_host.hpp"
+#include "usage_pattern_analyzer.hpp"
+
+namespace {
+
+using warmup::plugins::CostCurvePredictor;
+using warmup::plugins::UsagePatternAnalyzer;
+using warmup::testing::Built;
+using warmup::testing::create_error;
+using warmup::testing::LearningTestHost;
+
+constexpr int64_t kStartMs = 1'700'000'000'000;
+constexpr int64_t kMinuteMs = 60'000;
+
+/// Drives the analyzer and the predictor together: every arrival is observed, then predicted on, like the engine.
+class Driver {
+  public:
+    Driver(const LearningTestHost& host, CostCurvePredictor& predictor) : analyzer_(host), predictor_(predictor) {}
+
+    warmup_prediction arrive(int64_t ts_ms, warmup_model_index model = 0, uint32_t count = 1) {
+        const warmup_usage_event event{ts_ms, model, count, 0, 0};
+        analyzer_.plugin.observe(std::span<const warmup_usage_event>(&event, 1));
+        return predict(ts_ms, model);
+    }
+    warmup_prediction predict(int64_t now_ms, warmup_model_index model = 0) {
+        warmup_usage_pattern pattern{};
+        pattern.struct_size = sizeof pattern;
+        analyzer_.plugin.get_pattern(model, pattern);
+        warmup_prediction prediction{};
+        prediction.struct_size = sizeof prediction;
+        predictor_.predict(now_ms, pattern, prediction);
+        return prediction;
+    }
+    /// `wakes` idle gaps of `gap_ms`, each followed by a burst of `burst` requests one second apart; returns the time
+    /// of the last arrival.
+    int64_t sessions(int wakes, int64_t gap_ms, int burst, warmup_model_index model = 0, int64_t start = kStartMs) {
+        int64_t t = start;
+        for (int wake = 0; wake < wakes; ++wake) {
+            for (int i = 0; i < burst; ++i) arrive(t + i * 1000, model);
+            t += (burst - 1) * 1000 + gap_ms;
+        }
+        return t - gap_ms;
+    }
+
+  private:
+    Built<UsagePatternAnalyzer> analyzer_;
+    CostCurvePredictor& predictor_;
+};
+
+TEST(CostCurvePredictor, AModelWokenWithBigBurstsIsKeptThroughItsGaps) {
+    LearningTestHost host;
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0}");
+    Driver driver(host, predictor.plugin);
+    // Gaps of 3 min, each ended by a burst of 5 requests within the 10 s load: a cold start costs 5 x 300 s of idle
+    // memory, keeping through a gap ~3 min.
+    const int64_t last = driver.sessions(40, 3 * kMinuteMs, 5);
+    const auto prediction = driver.predict(last);
+    EXPECT_GE(prediction.keep_until_ms, last + 3 * kMinuteMs);
+    EXPECT_LE(prediction.keep_until_ms, last + 4 * kMinuteMs);  // the smallest candidate keep beyond the gaps
+    EXPECT_EQ(prediction.warm_at_ms, WARMUP_TIME_NEVER);        // no pre-warm by default
+}
+
+TEST(CostCurvePredictor, ARarelyUsedModelWithLoneRequestsIsUnloadedAtTheShortestKeep) {
+    LearningTestHost host;
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0}");
+    Driver driver(host, predictor.plugin);
+    // Gaps of 6 h ended by one request: holding 6 h to save one 300 s-priced request never pays.
+    const int64_t last = driver.sessions(30, 6 * 60 * kMinuteMs, 1);
+    const auto prediction = driver.predict(last);
+    EXPECT_EQ(prediction.keep_until_ms, last + kMinuteMs);
+    const auto* plan = predictor.plugin.plan_of(0);
+    ASSERT_NE(plan, nullptr);
+    EXPECT_EQ(plan->keep_ms, kMinuteMs);
+}
+
+TEST(CostCurvePredictor, TheWakeUpBurstIsMeasuredPerModel) {
+    LearningTestHost host;
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0, prior_gaps: 0}");
+    Driver driver(host, predictor.plugin);
+    // Same 20-minute gaps; model 0 wakes with one request, model 1 with 10 (all within the 10 s load).
+    const int64_t quiet = driver.sessions(30, 20 * kMinuteMs, 1, 0);
+    const int64_t busy = driver.sessions(30, 20 * kMinuteMs, 10, 1, kStartMs + 7);
+    const int64_t quiet_keep = driver.predict(quiet, 0).keep_until_ms - quiet;
+    const int64_t busy_keep = driver.predict(busy, 1).keep_until_ms - busy;
+    EXPECT_EQ(quiet_keep, kMinuteMs);      // 1 request for 20 min held: not worth it
+    EXPECT_GE(busy_keep, 20 * kMinuteMs);  // 10 requests x 300 s > 20 min held: kept through
+}
+
+TEST(CostCurvePredictor, TheLeanCeilingRaisesThePriceWhenKeepsWouldOutgrowTheReferenceKeepAlive) {
+    LearningTestHost host;
+    // A very high price of a waiting request would keep every model through 2-hour gaps; the ceiling (the memory of
+    // a 20-minute keep-alive) must bring the price of memory up until the keeps come down.
+    Built<CostCurvePredictor> predictor(host, "{cold_request_cost_loads: 100000}");
+    Driver driver(host, predictor.plugin);
+    int64_t last = 0;
+    for (warmup_model_index model = 0; model < 8; ++model)
+        last = driver.sessions(300, 2 * 60 * kMinuteMs, 1, model, kStartMs + model);
+    EXPECT_GT(predictor.plugin.lean_price_factor(), 2.0);
+    const auto prediction = driver.predict(last, 7);
+    EXPECT_LT(prediction.keep_until_ms, last + 2 * 60 * kMinuteMs);
+
+    Built<CostCurvePredictor> unbounded(host, "{cold_request_cost_loads: 100000, lean_memory_share: 0}");
+    Driver unbounded_driver(host, unbounded.plugin);
+    last = unbounded_driver.sessions(300, 2 * 60 * kMinuteMs, 1);
+    EXPECT_EQ(unbounded.plugin.lean_price_factor(), 1.0);
+    EXPECT_GT(unbounded_driver.predict(last).keep_until_ms, last + 2 * 60 * kMinuteMs);
+}
+
+TEST(CostCurvePredictor, BudgetObjectiveNeverUnloadsOnATimer) {
+    LearningTestHost host;
+    Built<CostCurvePredictor> predictor(host, "{objective: budget}");
+    Driver driver(host, predictor.plugin);
+    const int64_t last = driver.sessions(10, 6 * 60 * kMinuteMs, 1);
+    const auto prediction = driver.predict(last);
+    EXPECT_EQ(prediction.keep_until_ms, WARMUP_TIME_NEVER);
+    EXPECT_EQ(prediction.warm_at_ms, WARMUP_TIME_NEVER);
+}
+
+TEST(CostCurvePredictor, PredictionsAreConditionalOnTheTimeAlreadyIdle) {
+    LearningTestHost host;
+    Built<CostCurvePredictor> predictor(host);
+    Driver driver(host, predictor.plugin);
+    const int64_t last = driver.sessions(40, 30 * kMinuteMs, 1);
+    const auto fresh = driver.predict(last);
+    EXPECT_LT(fresh.p_use_within_horizon, 0.2);  // the next request is ~30 min away, the horizon 10 min
+    const auto later = driver.predict(last + 25 * kMinuteMs);
+    EXPECT_GT(later.p_use_within_horizon, 0.8);  // 25 min idle: it is due within 10 min
+    EXPECT_NEAR(static_cast<double>(later.next_arrival_ms - last), 30.0 * kMinuteMs, 2.0 * kMinuteMs);
+    EXPECT_GT(later.confidence, 0.7);
+}
+
+TEST(CostCurvePredictor, StateHandsOverAndACorruptStateChangesNothing) {
+    LearningTestHost host;
+    Built<CostCurvePredictor> first(host, "{lean_memory_share: 0}");
+    Driver driver(host, first.plugin);
+    const int64_t last = driver.sessions(40, 3 * kMinuteMs, 5);
+    const int64_t keep = driver.predict(last).keep_until_ms;
+    const std::string state = first.plugin.export_state();
+
+    Built<CostCurvePredictor> second(host, "{lean_memory_share: 0}");
+    second.plugin.import_state(state);
+    const auto* plan = second.plugin.plan_of(0);
+    ASSERT_NE(plan, nullptr);
+    EXPECT_EQ(last + plan->keep_ms, keep);
+    EXPECT_EQ(second.plugin.export_state(), state);
+
+    EXPECT_THROW(second.plugin.import_state("org.warmup.state.cost-curve/1\n0 5 1 x\n"), warmup::sdk::Error);
+    EXPECT_THROW(second.plugin.import_state("org.warmup.state.other/1\n"), warmup::sdk::Error);
+    EXPECT_EQ(second.plugin.export_state(), state);  // unchanged by the refused imports
+}
+
+TEST(CostCurvePredictor, ParamsAreValidated) {
+    LearningTestHost host;
+    EXPECT_NE(create_error<CostCurvePredictor>(host, "{objective: fast}").find("objective"), std::string::npos);
+    EXPECT_NE(create_error<CostCurvePredictor>(host, "{min_keep_ms: 10}").find("min_keep_ms"), std::string::npos);
+    EXPECT_NE(create_error<CostCurvePredictor>(host, "{fairness_quantile: 2}").find("fairness_quantile"),
+              std::string::npos);
+    EXPECT_NE(create_error<CostCurvePredictor>(host, "{keep_ms: 5}").find("keep_ms"), std::string::npos);
+    EXPECT_EQ(create_error<CostCurvePredictor>(host, "{objective: budget, prewarm: true}"), "");
+}
+
+}  // namespace
