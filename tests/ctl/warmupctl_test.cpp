@@ -63,7 +63,7 @@ std::string config_with_predictor_params(const std::string& predictor_params) {
 TEST(WarmupctlValidate, TheEmbeddedDefaultIsValidAndEveryComponentIsListed) {
     const CtlRun run = warmupctl({"validate"});
     EXPECT_EQ(run.exit_code, 0) << run.output;
-    EXPECT_NE(run.output.find("predictor          org.warmup.predictor.idle-histogram@"), std::string::npos)
+    EXPECT_NE(run.output.find("predictor          org.warmup.predictor.cost-curve@"), std::string::npos)
         << run.output;
     EXPECT_NE(run.output.find("backend            org.warmup.backend.sim@"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("'qwen2:72b' needs 41000 MiB, more than the whole budget (16384 MiB)"), std::string::npos)
