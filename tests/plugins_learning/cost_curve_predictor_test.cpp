@@ -32,6 +32,13 @@ class Driver {
         analyzer_.plugin.observe(std::span<const warmup_usage_event>(&event, 1));
         return predict(ts_ms, model);
     }
+    /// Many arrivals observed in one batch (back-filled history), then one predict.
+    warmup_prediction backfill(const std::vector<int64_t>& times_ms, warmup_model_index model = 0) {
+        std::vector<warmup_usage_event> events;
+        for (const int64_t ts : times_ms) events.push_back(warmup_usage_event{ts, model, 1, 0, 0});
+        analyzer_.plugin.observe(std::span<const warmup_usage_event>(events));
+        return predict(times_ms.back(), model);
+    }
     warmup_prediction predict(int64_t now_ms, warmup_model_index model = 0) {
         warmup_usage_pattern pattern{};
         pattern.struct_size = sizeof pattern;
@@ -114,6 +121,20 @@ TEST(CostCurvePredictor, TheLeanCeilingRaisesThePriceWhenKeepsWouldOutgrowTheRef
     last = unbounded_driver.sessions(300, 2 * 60 * kMinuteMs, 1);
     EXPECT_EQ(unbounded.plugin.lean_price_factor(), 1.0);
     EXPECT_GT(unbounded_driver.predict(last).keep_until_ms, last + 2 * 60 * kMinuteMs);
+}
+
+TEST(CostCurvePredictor, BackFilledHistoryTeachesItThroughTheAnalyzersHistogram) {
+    LearningTestHost host(8, 2300, 1200);  // the README's phi3:mini
+    Built<CostCurvePredictor> predictor(host);
+    Driver driver(host, predictor.plugin);
+    std::vector<int64_t> times;
+    for (int i = 0; i < 20; ++i) times.push_back(kStartMs + i * kMinuteMs);  // once a minute, seen in one batch
+    const auto prediction = driver.backfill(times);
+    const int64_t last = times.back();
+    EXPECT_EQ(prediction.keep_until_ms, last + kMinuteMs);  // a gap of exactly the keep stays warm
+    EXPECT_DOUBLE_EQ(prediction.p_use_within_horizon, 1.0);
+    EXPECT_NEAR(static_cast<double>(prediction.next_arrival_ms - last), 60'000.0, 1'000.0);
+    EXPECT_GT(prediction.confidence, 0.6);
 }
 
 TEST(CostCurvePredictor, BudgetObjectiveNeverUnloadsOnATimer) {

@@ -98,6 +98,7 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
     int64_t wake_gap_ms = -2;  // -2: no wake-up; -1: the first use; >= 0: the idle gap that ended
     if (state.last_seen_ms == WARMUP_TIME_NEVER) {
         wake_gap_ms = -1;
+        seed_from_histogram(state, pattern);
     } else {
         const warmup_time_ms previous = pattern.previous_seen_ms;
         const warmup_time_ms before_last =
@@ -125,19 +126,7 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
     state.request_count = pattern.request_count;
 }
 
-// A wake-up burst is complete (one load time after the wake, or the next wake-up came first): the gap before it joins
-// the model's curves and the pool, the model's own plan is scored on it, and the lean controller takes a step.
-void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model) {
-    const double burst = state.burst_requests;
-    const int64_t gap_ms = state.open_gap_ms;
-    state.burst_end_ms = WARMUP_TIME_NEVER;
-    state.burst_requests = 0;
-    state.plan_stale = true;
-    if (gap_ms < 0) {  // the first use: compulsory, nothing to learn about gaps
-        state.cold_requests_scored += burst;
-        state.reference_cold_requests += burst;
-        return;
-    }
+void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst) {
     const auto gap = static_cast<double>(gap_ms);
     const auto min_keep = static_cast<double>(config_.min_keep_ms);
     Curves& curves = state.curves;
@@ -157,6 +146,53 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
     curves.gaps = curves.gaps * decay + 1;
     pool_.gaps = pool_.gaps * pool_decay + 1;
     state.short_gaps *= decay;
+    state.plan_stale = true;
+}
+
+// A model first seen with history behind it (back-filled events the analyzer learned in one batch, or a predictor
+// swapped in on a running host) starts from the analyzer's idle-time histogram: each gap at its bin's lower edge (a
+// gap of exactly one bin width stays exactly that), gaps beyond the histogram's range at twice the range, each with
+// a burst of one request (the burst is only measured on wake-ups this instance sees).
+void CostCurvePredictor::seed_from_histogram(ModelState& state, const warmup_usage_pattern& pattern) {
+    if (pattern.idle_histogram == nullptr || pattern.idle_bin_ms == 0) return;
+    const int64_t bin_ms = pattern.idle_bin_ms;
+    // Replayed oldest first is unknown; the decay treats them as equally old, so the order does not matter beyond
+    // float rounding. Bounded: a model with more than memory_gaps x 8 gaps is seeded with its most common ones.
+    const auto budget = static_cast<uint64_t>(config_.memory_gaps * 8);
+    const uint64_t total = pattern.idle_samples + pattern.idle_out_of_range;
+    const double scale = total > budget ? static_cast<double>(budget) / static_cast<double>(total) : 1.0;
+    auto seed = [&](int64_t gap_ms, uint64_t count) {
+        const auto copies = static_cast<uint64_t>(std::llround(static_cast<double>(count) * scale));
+        for (uint64_t i = 0; i < copies; ++i) {
+            if (gap_ms >= config_.min_keep_ms) {
+                add_gap(state, gap_ms, 1.0);
+            } else {
+                state.short_gaps += 1;
+            }
+        }
+    };
+    for (uint32_t bin = 0; bin < pattern.idle_histogram_bins; ++bin)
+        if (pattern.idle_histogram[bin] != 0)
+            seed(std::max<int64_t>(int64_t{bin} * bin_ms, 1), pattern.idle_histogram[bin]);
+    seed(2 * int64_t{pattern.idle_histogram_bins} * bin_ms, pattern.idle_out_of_range);
+}
+
+// A wake-up burst is complete (one load time after the wake, or the next wake-up came first): the gap before it joins
+// the model's curves and the pool, the model's own plan is scored on it, and the lean controller takes a step.
+void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model) {
+    const double burst = state.burst_requests;
+    const int64_t gap_ms = state.open_gap_ms;
+    state.burst_end_ms = WARMUP_TIME_NEVER;
+    state.burst_requests = 0;
+    state.plan_stale = true;
+    if (gap_ms < 0) {  // the first use: compulsory, nothing to learn about gaps
+        state.cold_requests_scored += burst;
+        state.reference_cold_requests += burst;
+        return;
+    }
+    add_gap(state, gap_ms, burst);
+    const auto gap = static_cast<double>(gap_ms);
+    const auto min_keep = static_cast<double>(config_.min_keep_ms);
 
     // Score the plan that was in force during the gap: was the wake-up cold, and what did it hold?
     const Plan& plan = state.plan_during_gap;

@@ -120,6 +120,9 @@ class CostCurvePredictor final : public sdk::Predictor {
     ModelState& state_of(warmup_model_index model);
     void learn(ModelState& state, const warmup_usage_pattern& pattern);
     void close_burst(ModelState& state, warmup_model_index model);
+    /// Adds one idle gap with its wake-up burst to the model's curves and the pool.
+    void add_gap(ModelState& state, int64_t gap_ms, double burst);
+    void seed_from_histogram(ModelState& state, const warmup_usage_pattern& pattern);
     void update_fairness_threshold();
     void compute_plan(ModelState& state, warmup_model_index model);
     /// P(gap > t) of the model (short and long gaps mixed, pool prior included), t in ms from the last use.
