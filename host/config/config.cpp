@@ -18,6 +18,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "config/yaml_documents.hpp"
+
 namespace warmup::host {
 
 namespace fs = std::filesystem;
@@ -808,22 +810,6 @@ class ConfigReader {
     std::size_t nodes_visited_ = 0;
 };
 
-/// Records where each document starts; ignores the content (the nodes are built later by YAML::LoadAll).
-class DocumentStartRecorder final : public YAML::EventHandler {
-  public:
-    void OnDocumentStart(const YAML::Mark& mark) override { last_start = mark; }
-    void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-    void OnSequenceEnd() override {}
-    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-    void OnMapEnd() override {}
-
-    YAML::Mark last_start = YAML::Mark::null_mark();
-};
-
 /// Refuses, with its position, a text on which YAML::LoadAll of yaml-cpp 0.7.0 (Debian 12) never returns.
 ///
 /// Why it hangs: SingleDocParser::HandleNode answers a token it has no case for with a null node and does not consume
@@ -839,28 +825,20 @@ class DocumentStartRecorder final : public YAML::EventHandler {
 /// next one, and the tokens are finite. So no text LoadAll can read is refused, and the check costs one extra parse
 /// of the text (configuration files are small). YAML::Exception (a plain syntax error) passes through to the caller.
 void refuse_text_yaml_cpp_cannot_finish(const std::string& yaml_text, const std::string& display_name) {
-    std::istringstream stream(yaml_text);
-    YAML::Parser parser(stream);
-    DocumentStartRecorder recorder;
-    std::optional<int> previous_start_pos;
-    while (parser.HandleNextDocument(recorder)) {
-        const YAML::Mark start = recorder.last_start;
-        if (previous_start_pos && start.pos == *previous_start_pos) {
-            const SourcePosition position = to_position(start);
-            const char token = start.pos >= 0 && static_cast<std::size_t>(start.pos) < yaml_text.size()
-                                   ? yaml_text[static_cast<std::size_t>(start.pos)]
-                                   : '?';
-            const std::string advice = token == ','
-                                           ? "outside [...] or {...} a comma cannot start a value: quote the value "
-                                             "that holds it, or remove it"
-                                           : "remove or quote it";
-            throw ConfigError(display_name, position.line, position.column, "",
-                              fmt::format("unexpected '{}' here; {} (yaml-cpp 0.7 would never finish reading this "
-                                          "file)",
-                                          token, advice));
-        }
-        previous_start_pos = start.pos;
-    }
+    const YamlDocumentScan scan = scan_yaml_documents(yaml_text);
+    if (!scan.stuck) return;
+    const YAML::Mark start = scan.starts.back();  // the next document would start here again
+    const SourcePosition position = to_position(start);
+    const char token = start.pos >= 0 && static_cast<std::size_t>(start.pos) < yaml_text.size()
+                           ? yaml_text[static_cast<std::size_t>(start.pos)]
+                           : '?';
+    const std::string advice = token == ','
+                                   ? "outside [...] or {...} a comma cannot start a value: quote the value that holds "
+                                     "it, or remove it"
+                                   : "remove or quote it";
+    throw ConfigError(
+        display_name, position.line, position.column, "",
+        fmt::format("unexpected '{}' here; {} (yaml-cpp 0.7 would never finish reading this file)", token, advice));
 }
 
 }  // namespace

@@ -4,8 +4,6 @@
 // node: "<file>:<line>:<col>: <key.path>: <message>". The reader walks only the keys of the schema (never a whole
 // tree), so a YAML alias cannot make it loop or explode. Pure function of the file's text.
 #include <fmt/format.h>
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -17,6 +15,7 @@
 #include <map>
 #include <sstream>
 
+#include "config/yaml_documents.hpp"
 #include "replay/trace/line_reader.hpp"
 #include "replay/trace/synth_trace.hpp"
 
@@ -45,23 +44,6 @@ Where item(const Where& parent, std::size_t index, const YAML::Mark& mark) {
     return {fmt::format("{}[{}]", parent.path, index), mark};
 }
 
-/// Counts documents without building them, stopping after two: HandleNextDocument parses one document per call and
-/// always returns, unlike YAML::LoadAll on yaml-cpp 0.7 (which loops forever on a stray top-level ',').
-class DocumentCounter final : public YAML::EventHandler {
-  public:
-    void OnDocumentStart(const YAML::Mark& mark) override { last_start = mark; }
-    void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-    void OnSequenceEnd() override {}
-    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-    void OnMapEnd() override {}
-
-    YAML::Mark last_start = YAML::Mark::null_mark();
-};
-
 class ScenarioReader {
   public:
     explicit ScenarioReader(std::string file) : file_(std::move(file)) {}
@@ -69,21 +51,15 @@ class ScenarioReader {
     Scenario read(const std::string& text) {
         YAML::Node root;
         try {
-            std::istringstream stream(text);
-            YAML::Parser parser(stream);
-            DocumentCounter counter;
-            int documents = 0;
-            YAML::Mark first_start = YAML::Mark::null_mark();
-            while (documents < 2 && parser.HandleNextDocument(counter)) {
-                if (++documents == 1) first_start = counter.last_start;
-            }
-            if (documents == 2 && counter.last_start.pos == first_start.pos) {
+            const YamlDocumentScan scan = scan_yaml_documents(text, 2);
+            if (scan.stuck) {
                 // A token no document can start with (in yaml-cpp 0.7 nearly always a ',' outside [...] or {...}).
-                const auto pos = static_cast<std::size_t>(std::max(0, first_start.pos));
-                fail({"", first_start},
+                const YAML::Mark start = scan.starts.back();
+                const auto pos = static_cast<std::size_t>(std::max(0, start.pos));
+                fail({"", start},
                      fmt::format("unexpected '{}' here; remove or quote it", pos < text.size() ? text[pos] : '?'));
             }
-            if (documents == 2) fail({"", counter.last_start}, "expected one YAML document, found more");
+            if (scan.starts.size() == 2) fail({"", scan.starts.back()}, "expected one YAML document, found more");
             root = YAML::Load(text);
         } catch (const YAML::Exception& error) {
             fail({"", error.mark}, error.msg);
