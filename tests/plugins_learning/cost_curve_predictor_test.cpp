@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -135,6 +136,41 @@ TEST(CostCurvePredictor, BackFilledHistoryTeachesItThroughTheAnalyzersHistogram)
     EXPECT_DOUBLE_EQ(prediction.p_use_within_horizon, 1.0);
     EXPECT_NEAR(static_cast<double>(prediction.next_arrival_ms - last), 60'000.0, 1'000.0);
     EXPECT_GT(prediction.confidence, 0.6);
+}
+
+TEST(CostCurvePredictor, ANightlyJobIsUnloadedAndPrewarmedInANarrowWindowBeforeItsNextRun) {
+    LearningTestHost host;
+    Built<CostCurvePredictor> predictor(host, "{prewarm: true, lean_memory_share: 0}");
+    Driver driver(host, predictor.plugin);
+    // A nightly job: 20 requests over 20 s, then idle until the next night, 24 h after the last run's start +- 3 min.
+    constexpr int64_t kDayMs = 24 * 60 * kMinuteMs;
+    const int64_t jitter_min[] = {0, 3, -2, 1, -3, 2, 0, -1, 3, -2, 1, 0};
+    int64_t last = 0;
+    std::vector<int64_t> gaps;
+    for (int night = 0; night < 12; ++night) {
+        const int64_t start = kStartMs + night * kDayMs + jitter_min[night] * kMinuteMs;
+        if (night > 0) gaps.push_back(start - last);
+        for (int i = 0; i < 20; ++i) last = start + i * 1000, driver.arrive(last);
+    }
+    const auto prediction = driver.predict(last);
+    // Keeping an 8 GiB model for a day to save the 10 requests that arrive within its 10 s load never pays; a window
+    // a few minutes wide around the next run does.
+    EXPECT_LT(prediction.keep_until_ms - last, 60 * kMinuteMs);
+    ASSERT_NE(prediction.warm_at_ms, WARMUP_TIME_NEVER);
+    const int64_t from = prediction.warm_at_ms - last, to = prediction.warm_keep_until_ms - last;
+    EXPECT_LT(to - from, 20 * kMinuteMs);
+    EXPECT_GT(from, kDayMs - 10 * kMinuteMs);
+    EXPECT_LT(to, kDayMs + 10 * kMinuteMs);
+    const auto caught = std::count_if(gaps.begin(), gaps.end(), [&](int64_t gap) { return gap >= from && gap < to; });
+    EXPECT_GE(caught * 2, static_cast<std::ptrdiff_t>(gaps.size())) << "the window misses most of the recent runs";
+
+    Built<CostCurvePredictor> without(host, "{prewarm: false, lean_memory_share: 0}");
+    Driver plain(host, without.plugin);
+    for (int night = 0; night < 12; ++night) {
+        const int64_t start = kStartMs + night * kDayMs + jitter_min[night] * kMinuteMs;
+        for (int i = 0; i < 20; ++i) last = start + i * 1000, plain.arrive(last);
+    }
+    EXPECT_EQ(plain.predict(last).warm_at_ms, WARMUP_TIME_NEVER);
 }
 
 TEST(CostCurvePredictor, BudgetObjectiveNeverUnloadsOnATimer) {

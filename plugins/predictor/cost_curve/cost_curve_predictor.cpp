@@ -191,6 +191,11 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
         return;
     }
     add_gap(state, gap_ms, burst);
+    if (gap_ms >= config_.lean_reference_keep_ms) {  // a candidate for pre-warm windows
+        state.recent[state.recent_next] = RecentGap{gap_ms, static_cast<float>(burst)};
+        state.recent_next = (state.recent_next + 1) % kRecentGaps;
+        state.recent_count = std::min<std::size_t>(state.recent_count + 1, kRecentGaps);
+    }
     const auto gap = static_cast<double>(gap_ms);
     const auto min_keep = static_cast<double>(config_.min_keep_ms);
 
@@ -269,41 +274,17 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
         longer[i] = own.longer[i] + prior * pool_.longer[i];
     }
 
-    // Best window starting at candidate i or later: saved requests minus the memory's price, over its end j > i.
-    const double lead_ms = load_ms + static_cast<double>(config_.ready_margin_ms);
-    std::array<double, kKeeps + 1> best_value{};
-    std::array<int, kKeeps + 1> best_start{}, best_end{};
-    best_value[kKeeps] = best_value[kKeeps - 1] = 0;
-    best_start[kKeeps] = best_start[kKeeps - 1] = -1;
-    double min_tail = cold[kKeeps - 1] + lambda * held[kKeeps - 1];  // min over j > i of cold(j) + lambda held(j)
-    int min_tail_at = kKeeps - 1;
-    for (int i = kKeeps - 2; i >= 1; --i) {
-        const double value = cold[i] + lambda * (held[i] - lead_ms * longer[i]) - min_tail;
-        best_value[i] = best_value[i + 1];
-        best_start[i] = best_start[i + 1];
-        best_end[i] = best_end[i + 1];
-        if (value > best_value[i]) {
-            best_value[i] = value;
-            best_start[i] = i;
-            best_end[i] = min_tail_at;
-        }
-        if (const double tail = cold[i] + lambda * held[i]; tail < min_tail) {
-            min_tail = tail;
-            min_tail_at = i;
-        }
-    }
-
-    // Fairness: a model among the fleet's coldest (by its own scored rate) keeps at least the reference.
+    // Fairness: a model that the reference keep-alive would leave among the fleet's coldest keeps at least the
+    // reference, so its cold rate is no worse than the timer's.
     const double rate =
-        state.request_count > 0 ? state.cold_requests_scored / static_cast<double>(state.request_count) : 0.0;
+        state.request_count > 0 ? state.reference_cold_requests / static_cast<double>(state.request_count) : 0.0;
     int first_keep = 0;  // the shortest keep allowed: with the floor, the largest candidate <= the reference
     if (fairness_threshold_ > 0 && rate >= fairness_threshold_)
         while (first_keep + 1 < kKeeps && keeps_ms_[first_keep + 1] <= reference_keep) ++first_keep;
     double best_cost = std::numeric_limits<double>::infinity();
     int keep = first_keep;
     for (int k = first_keep; k < kKeeps; ++k) {
-        const double window_credit = config_.prewarm ? best_value[k + 1] : 0.0;
-        const double cost = cold[k] + lambda * held[k] - window_credit;
+        const double cost = cold[k] + lambda * held[k];
         if (cost < best_cost) {
             best_cost = cost;
             keep = k;
@@ -311,13 +292,50 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
     }
     plan.keep_ms = static_cast<int64_t>(keeps_ms_[keep]);
     plan.fairness_floor = first_keep > 0 && keep == first_keep;
-    if (config_.prewarm && best_value[keep + 1] > 0) {
-        plan.window_start_ms = static_cast<int64_t>(keeps_ms_[best_start[keep + 1]]);
-        plan.window_end_ms = static_cast<int64_t>(keeps_ms_[best_end[keep + 1]]);
-    }
+    if (config_.prewarm) place_window(state, plan, lambda, load_ms);
     plan.median_gap_ms = median_from(state, 0);
     const double alive = survival(state, 0);
     plan.p_use_fresh = alive > 0 ? 1 - survival(state, static_cast<double>(config_.horizon_ms)) / alive : 0.0;
+}
+
+// The pre-warm window for the gaps the keep does not cover, from the model's recent long gaps (exact values, not the
+// candidate grid: a nightly job's gaps of 24 h +- 10 min need a window of 20 minutes, not of hours). Every window
+// [a - margin, b + margin] with a <= b two recent gaps longer than the keep plus the load lead, b - a at most
+// max_window, is scored on the recent gaps: the requests of the gaps it catches against lambda x the memory it holds
+// (from its pre-warm, one lead before its start, to the gap's end or the window's end, for every gap that reaches the
+// pre-warm). The best one is kept if it catches at least kMinWindowGaps of them and saves more than it costs.
+void CostCurvePredictor::place_window(const ModelState& state, Plan& plan, double lambda, double load_ms) const {
+    const auto& recent = state.recent;
+    const double lead = load_ms * 1.1 + 1000 + static_cast<double>(config_.ready_margin_ms);
+    const auto margin = static_cast<double>(config_.ready_margin_ms);
+    const auto keep = static_cast<double>(plan.keep_ms);
+    double best_value = 0;
+    for (std::size_t i = 0; i < state.recent_count; ++i) {
+        const double first = static_cast<double>(recent[i].gap_ms);
+        const double start = first - margin;
+        if (start - lead <= keep) continue;  // the keep (or a merged keep) covers it
+        for (std::size_t j = 0; j < state.recent_count; ++j) {
+            const double last = static_cast<double>(recent[j].gap_ms);
+            if (last < first || last - first > static_cast<double>(kMaxWindowMs)) continue;
+            const double end = last + margin;
+            double saved = 0, held = 0;
+            std::size_t caught = 0;
+            for (std::size_t g = 0; g < state.recent_count; ++g) {
+                const double gap = static_cast<double>(recent[g].gap_ms);
+                if (gap >= start && gap < end) {
+                    saved += recent[g].burst;
+                    ++caught;
+                }
+                if (gap > start - lead) held += std::min(gap, end) - (start - lead);
+            }
+            const double value = saved - lambda * held;
+            if (caught >= kMinWindowGaps && value > best_value) {
+                best_value = value;
+                plan.window_start_ms = static_cast<int64_t>(start);
+                plan.window_end_ms = static_cast<int64_t>(end);
+            }
+        }
+    }
 }
 
 double CostCurvePredictor::survival(const ModelState& state, double t_ms) const {

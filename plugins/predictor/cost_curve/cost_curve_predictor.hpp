@@ -100,6 +100,15 @@ class CostCurvePredictor final : public sdk::Predictor {
         float gaps = 0;
     };
 
+    /// A recent idle gap longer than the reference keep, with the requests of the wake-up that ended it.
+    struct RecentGap {
+        int64_t gap_ms = 0;
+        float burst = 0;
+    };
+    static constexpr std::size_t kRecentGaps = 16;
+    static constexpr std::size_t kMinWindowGaps = 3;
+    static constexpr int64_t kMaxWindowMs = 2 * 3'600'000;
+
     struct ModelState {
         warmup_time_ms last_seen_ms = WARMUP_TIME_NEVER;
         uint64_t request_count = 0;
@@ -111,8 +120,11 @@ class CostCurvePredictor final : public sdk::Predictor {
         warmup_time_ms burst_end_ms = WARMUP_TIME_NEVER;
         double burst_requests = 0;
         Plan plan_during_gap;
-        double cold_requests_scored = 0;     ///< requests its own plans left cold (first use included)
-        double reference_cold_requests = 0;  ///< requests the reference keep-alive would have left cold
+        double cold_requests_scored = 0;              ///< requests its own plans left cold (first use included)
+        double reference_cold_requests = 0;           ///< requests the reference keep-alive would have left cold
+        std::array<RecentGap, kRecentGaps> recent{};  ///< ring of the latest long gaps (pre-warm windows)
+        std::size_t recent_next = 0;
+        std::size_t recent_count = 0;
         bool plan_stale = true;
         Plan plan;
     };
@@ -124,6 +136,7 @@ class CostCurvePredictor final : public sdk::Predictor {
     void add_gap(ModelState& state, int64_t gap_ms, double burst);
     void seed_from_histogram(ModelState& state, const warmup_usage_pattern& pattern);
     void update_fairness_threshold();
+    void place_window(const ModelState& state, Plan& plan, double lambda, double load_ms) const;
     void compute_plan(ModelState& state, warmup_model_index model);
     /// P(gap > t) of the model (short and long gaps mixed, pool prior included), t in ms from the last use.
     [[nodiscard]] double survival(const ModelState& state, double t_ms) const;
