@@ -3,6 +3,7 @@
 //
 //   warmup-replay --config FILE --trace SPEC [--trace SPEC ...] --out DIR [--seed N] [--from T] [--to T]
 //                 [--arms a,b] [--frontier] [--dump-events FILE]
+//   warmup-replay --version                       version, plugin ABI and git commit of this build
 //
 // --frontier adds the keep-alive curve arms (1..240 min) and each other arm's ratio to that curve (also
 // `replay: {frontier: true}`); the compulsory cold requests are always measured.
@@ -20,6 +21,7 @@
 #include "core/paths.hpp"
 #include "replay/replay_driver.hpp"
 #include "replay/replay_report.hpp"
+#include "version/build_info.hpp"
 
 namespace {
 
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
     app.add_flag("--frontier", frontier,
                  "add the keep-alive curve arms (1, 2, 5, 10, 20, 30, 60, 120, 240 min) and each arm's ratio to it");
     app.add_flag("--quiet", quiet, "no progress line");
+    app.set_version_flag("--version", version_line("warmup-replay"), "print the version, plugin ABI and git commit");
     CLI11_PARSE(app, argc, argv);
     spdlog::set_level(spdlog::level::warn);
 

@@ -1,5 +1,6 @@
 // warmupctl — the operator's command line: validate a configuration, inspect plugin libraries, operate a daemon.
 //
+//   warmupctl --version                       version, plugin ABI and git commit of this build
 //   warmupctl validate [--config FILE]        load the YAML and create every plugin it names, as warmupd would at start
 //                                             (components and experiment arms; no model is loaded, no port is bound)
 //   warmupctl inspect PATH...                 what each plugin library declares (id, version, kind, ABI, SHA-256);
@@ -42,6 +43,7 @@
 #include "loader/plugin_library.hpp"
 #include "loader/plugin_loader.hpp"
 #include "runtime/plugin_set.hpp"
+#include "version/build_info.hpp"
 
 namespace warmup::host {
 extern const std::string_view embedded_default_config;
@@ -297,6 +299,7 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);  // the loader's info lines are noise here; warnings and errors stay
     CLI::App app{"warmupctl: validate configurations, inspect plugins, operate a running warmupd"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", version_line("warmupctl"), "print the version, plugin ABI and git commit");
     std::string url = "http://127.0.0.1:3000";
     std::string token_env = "WARMUP_ACCESS_TOKEN";
     app.add_option("--url", url, "the daemon's address")->capture_default_str();

@@ -1,6 +1,13 @@
 // warmupd — the warm-up daemon: loads the configured plugins and serves the HTTP API until SIGINT/SIGTERM.
 //
-//   warmupd [--config FILE] [--port N] [--bind ADDRESS]
+//   warmupd [--config FILE] [--port N] [--bind ADDRESS] [--shutdown-delay-ms N]
+//   warmupd --version        version, plugin ABI and git commit of this build
+//
+// Readiness: GET /readyz answers 200 once the plugins are loaded and the state is restored (requests that arrive
+// before wait in the listen queue), and 503 from the stop signal on; with --shutdown-delay-ms the daemon keeps
+// serving that long after the signal (load balancers see /readyz fail and stop sending) before it closes the port.
+// Under systemd (Type=notify) it sends READY=1 at that same point and STOPPING=1 at the stop signal (sd_notify; a
+// no-op outside such a unit).
 //
 // State (state: in the YAML): snapshots every state.snapshot_interval_s into state.dir, the newest valid one restored
 // at start (corrupt or truncated ones are logged STATE_RESTORE_ERROR and skipped), a last one taken at a clean stop.
@@ -11,6 +18,7 @@
 // Exit status: 0 after a clean stop, 2 when the configuration or a plugin is refused or the HTTP address cannot be
 // bound (in use, e.g. by another warmupd, or not permitted); nothing is left running then.
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -25,6 +33,7 @@
 #include "http/http_api.hpp"
 #include "http/security.hpp"
 #include "runtime/live_runtime.hpp"
+#include "version/build_info.hpp"
 
 namespace warmup::host {
 extern const std::string_view embedded_default_config;
@@ -40,6 +49,11 @@ int main(int argc, char** argv) {
     app.add_option("--port", port, "HTTP port (0 = pick a free port and log it); overrides http.port")
         ->check(CLI::Range(0, 65535));
     app.add_option("--bind", bind, "HTTP bind address; overrides http.bind");
+    int64_t shutdown_delay_ms = 0;
+    app.add_option("--shutdown-delay-ms", shutdown_delay_ms,
+                   "after SIGTERM/SIGINT, keep serving this long with /readyz answering 503 before stopping")
+        ->check(CLI::Range(int64_t{0}, int64_t{600000}));
+    app.set_version_flag("--version", version_line("warmupd"), "print the version, plugin ABI and git commit");
     CLI11_PARSE(app, argc, argv);
 
     // Block the stop signals in every thread; the main thread waits for them with sigwait.
@@ -99,8 +113,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     api.start();
-    spdlog::info("STARTUP warmupd listening on http://{}:{} (config {})", config.http.bind, bound_port,
-                 config.display_name);
+    api.mark_ready();
+    spdlog::info("STARTUP warmupd listening on http://{}:{} (config {}; {})", config.http.bind, bound_port,
+                 config.display_name, version_line("warmupd"));
+    sd_notifyf(0, "READY=1\nSTATUS=listening on http://%s:%d", config.http.bind.c_str(), bound_port);
 
     // Opt-in: reload when the configuration file changes (modification time or size), polled.
     std::atomic<bool> watching{config.reload_watch_file && !config.source_file.empty()};
@@ -134,6 +150,19 @@ int main(int argc, char** argv) {
         spdlog::info("CONFIG_RELOAD result {}", reload_json(runtime->reload_from_file()).dump());
     }
     spdlog::info("SHUTDOWN received {}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    api.mark_stopping();
+    sd_notify(0, "STOPPING=1");
+    if (shutdown_delay_ms > 0) {
+        // A second SIGINT/SIGTERM ends the delay at once; a SIGHUP now is ignored (no reload while stopping).
+        spdlog::info("SHUTDOWN /readyz answers 503; serving {} ms more before closing the port", shutdown_delay_ms);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(shutdown_delay_ms);
+        for (auto now = std::chrono::steady_clock::now(); now < deadline; now = std::chrono::steady_clock::now()) {
+            const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
+            const timespec timeout{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+            const int received = sigtimedwait(&stop_signals, nullptr, &timeout);
+            if (received == SIGINT || received == SIGTERM) break;
+        }
+    }
     watching = false;
     if (watcher.joinable()) watcher.join();
     api.stop();

@@ -267,9 +267,13 @@ class ConfigReader {
         config_.state.enabled = state_enabled_.value_or(state_dir_given_);
 
         if (!plugin_dirs_given) {
-            // The schema's documented default: the plugins shipped next to the executable, then ./plugins.
+            // The schema's documented default: the plugins shipped next to the executable (build tree, then
+            // installed layout), then ./plugins.
             config_.plugin_dirs.clear();
-            if (!exe_dir_.empty()) config_.plugin_dirs.push_back((exe_dir_ / ".." / "plugins").lexically_normal());
+            if (!exe_dir_.empty()) {
+                config_.plugin_dirs.push_back((exe_dir_ / ".." / "plugins").lexically_normal());
+                config_.plugin_dirs.push_back((exe_dir_ / ".." / "lib" / "warmup" / "plugins").lexically_normal());
+            }
             config_.plugin_dirs.push_back((base_dir_ / "plugins").lexically_normal());
         }
 

@@ -20,7 +20,8 @@
 //   plugin_dirs:                    # list of folders searched for `plugin:` ids, in order.
 //     - "${WARMUP_EXE_DIR}/../plugins"   # ${WARMUP_EXE_DIR} = the running executable's folder (the only variable)
 //     - ./plugins                   # relative paths resolve against the config file's folder
-//                                   # default: [${WARMUP_EXE_DIR}/../plugins, ./plugins]
+//                                   # default: [${WARMUP_EXE_DIR}/../plugins (build tree),
+//                                   #  ${WARMUP_EXE_DIR}/../lib/warmup/plugins (installed), ./plugins]
 //   budgets:
 //     memory_mb: 16384              # number > 0 (MiB), or the string "<k>xA95" (k > 0): k times a trace's
 //                                   # 95th-percentile concurrent demand, meaningful only in replay.  default 16384

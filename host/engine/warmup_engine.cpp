@@ -193,7 +193,15 @@ void WarmupEngine::metric(warmup_metric_kind kind, warmup_model_index model, war
 }
 
 void WarmupEngine::flush_metrics() {
-    if (pending_metrics_.empty() || components_.metrics.vtable == nullptr) return;
+    if (components_.metrics.vtable == nullptr) return;
+    // Appended here rather than through metric(), which flushes when the buffer is full and would recurse.
+    if (!circuit_open(ComponentKind::Metrics))
+        pending_metrics_.push_back(warmup_metric_event{static_cast<uint32_t>(WARMUP_METRIC_QUEUE_DEPTH),
+                                                       WARMUP_NO_MODEL,
+                                                       now_ms_,
+                                                       static_cast<double>(queue_depth()),
+                                                       {options_.arm.data(), options_.arm.size()}});
+    if (pending_metrics_.empty()) return;
     guarded(ComponentKind::Metrics, "record", [&] {
         return components_.metrics.vtable->record(components_.metrics.self, pending_metrics_.data(),
                                                   pending_metrics_.size());

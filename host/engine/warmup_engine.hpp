@@ -223,7 +223,8 @@ class WarmupEngine {
     /// never evicted (they are charged until they finish, and the next load makes room as usual).
     void set_memory_budget_mb(double configured_mb, warmup_time_ms now_ms);
 
-    /// Sends buffered metric events to the metrics sink.
+    /// Sends buffered metric events to the metrics sink, ending with the queue depth now (a gauge: loads taken from
+    /// the queue are not events of their own, so without it the sink would keep the depth of the last enqueue).
     void flush_metrics();
 
     /// Accounting up to now_ms (memory-time integrals). Call before reading counters at the end of a run.

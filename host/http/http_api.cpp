@@ -1,6 +1,7 @@
 // http/http_api.cpp — the routes of the operator's HTTP API; see http_api.hpp.
 #include "http/http_api.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -12,6 +13,7 @@
 #include "http/event_parser.hpp"
 #include "http/security.hpp"
 #include "loader/plugin_library.hpp"
+#include "version/build_info.hpp"
 
 namespace warmup::host {
 namespace {
@@ -35,6 +37,21 @@ std::string_view residency_name(warmup_residency residency) {
 }
 
 json time_or_null(warmup_time_ms ms) { return ms == WARMUP_TIME_NEVER ? json(nullptr) : json(ms); }
+
+/// The host's own series, appended to the metrics plugin's text: the build's identity and the start time. The label
+/// values are the project version, "<major>.<minor>" and a hex commit or "unknown": nothing to escape.
+std::string host_metrics(std::chrono::system_clock::time_point started) {
+    const BuildInfo& info = build_info();
+    const double start_s = std::chrono::duration<double>(started.time_since_epoch()).count();
+    return fmt::format(
+        "# HELP warmup_build_info The running warmupd: product version, plugin ABI version and git commit (value 1).\n"
+        "# TYPE warmup_build_info gauge\n"
+        "warmup_build_info{{version=\"{}\",abi=\"{}\",commit=\"{}\"}} 1\n"
+        "# HELP warmup_start_time_seconds When this warmupd started, seconds since the Unix epoch.\n"
+        "# TYPE warmup_start_time_seconds gauge\n"
+        "warmup_start_time_seconds {:.3f}\n",
+        info.version, info.abi, info.commit, start_s);
+}
 
 void reply(httplib::Response& response, int status, const json& body) {
     response.status = status;
@@ -267,6 +284,20 @@ void HttpApi::routes() {
         reply(response, 200, {{"status", "ok"}, {"uptime_s", uptime}});
     });
 
+    get("/readyz", [this](const httplib::Request&, httplib::Response& response) {
+        switch (phase_.load()) {
+            case Phase::Ready:
+                reply(response, 200, {{"status", "ready"}});
+                return;
+            case Phase::Starting:
+                reply(response, 503, {{"status", "starting"}});
+                return;
+            case Phase::Stopping:
+                reply(response, 503, {{"status", "stopping"}});
+                return;
+        }
+    });
+
     post("/api/warmup/events", [this](const httplib::Request&, httplib::Response& response, const std::string& text) {
         const ParsedBody body = parse_events_body(text, 1 << 20, runtime_.clock().now_ms());
         RefusalList rejected(body.is_array);
@@ -333,6 +364,15 @@ void HttpApi::routes() {
                         {"queued", queued},
                         {"plugins", plugins_json(runtime_.plugins())}};
         });
+        const BuildInfo& build = build_info();
+        status["version"] = build.version;
+        status["abi"] = build.abi;
+        status["commit"] = build.commit;
+        status["started_unix_ms"] =
+            std::chrono::duration_cast<std::chrono::milliseconds>(started_wall_.time_since_epoch()).count();
+        status["started_at"] =
+            fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(started_wall_)));
+        status["uptime_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
         reply(response, 200, status);
     });
 
@@ -505,6 +545,7 @@ void HttpApi::routes() {
             }
             return std::pair{true, out};
         });
+        if (ok) text += host_metrics(started_wall_);
         response.status = ok ? 200 : 500;
         response.set_content(text, ok ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain");
     });

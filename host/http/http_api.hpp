@@ -5,6 +5,11 @@
 // (http_server.hpp): empty without Content-Length or Transfer-Encoding, capped at http.max_body_mb however framed.
 // The access token follows reloads (a reload that changes it applies it at once).
 //
+// Readiness (GET /readyz): 503 "starting" until the daemon calls mark_ready() (plugins loaded, state restored), 200
+// "ready" after, 503 "stopping" once mark_stopping() was called; GET /healthz (liveness) answers 200 throughout.
+// GET /api/warmup/status carries the build (version, ABI, commit) and the start time; /metrics appends
+// warmup_build_info{version,abi,commit} 1 and warmup_start_time_seconds to the metrics plugin's text.
+//
 // Threads: HttpServer's pool runs the handlers; anything that reads plugin or engine state is marshalled onto the
 // control thread with LiveRuntime::call_on_control, so plugins still see a single thread.
 #pragma once
@@ -41,7 +46,13 @@ class HttpApi {
     void start();
     void stop();
 
+    /// [any thread] GET /readyz answers 200 from now on (until mark_stopping()).
+    void mark_ready() noexcept { phase_.store(Phase::Ready); }
+    /// [any thread] GET /readyz answers 503 "stopping" from now on; every other route is still served until stop().
+    void mark_stopping() noexcept { phase_.store(Phase::Stopping); }
+
   private:
+    enum class Phase { Starting, Ready, Stopping };
     using BodyHandler = std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
 
     void routes();
@@ -57,6 +68,8 @@ class HttpApi {
     HttpServer server_;
     std::thread thread_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::chrono::system_clock::time_point started_wall_ = std::chrono::system_clock::now();
+    std::atomic<Phase> phase_{Phase::Starting};
 };
 
 /// The JSON answer of a reload or rollback (also logged by warmupd for SIGHUP and file-watch reloads).

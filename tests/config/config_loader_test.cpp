@@ -177,7 +177,8 @@ TEST(ConfigLoader, OmittedOptionalKeysTakeTheDocumentedDefaults) {
     EXPECT_DOUBLE_EQ(config.http.max_body_mb, 16);
     EXPECT_EQ(config.http.threads, 64u);
     EXPECT_EQ(config.http.request_timeout_ms, 10000);
-    EXPECT_EQ(config.plugin_dirs, (std::vector<fs::path>{"/opt/warmup/plugins", "/etc/warmup/plugins"}));
+    EXPECT_EQ(config.plugin_dirs,
+              (std::vector<fs::path>{"/opt/warmup/plugins", "/opt/warmup/lib/warmup/plugins", "/etc/warmup/plugins"}));
     EXPECT_DOUBLE_EQ(config.memory_budget.absolute_mb, 16384);
     EXPECT_EQ(config.max_concurrent_warmups, 2u);
     EXPECT_EQ(config.ingest_queue_capacity, 65536u);

@@ -1,11 +1,12 @@
 // warmupctl as an operator runs it: validate (the embedded default, a config with a bad plugin parameter), inspect
-// (a good library, one built for another ABI major) and the operations against a real warmupd on an ephemeral port.
-// Each run is a child process (build/bin/warmupctl); assertions are on its exit status and output.
+// (a good library, one built for another ABI major), --version, and the operations against a real warmupd on an
+// ephemeral port. Each run is a child process (build/bin/warmupctl); assertions are on its exit status and output.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,7 @@ std::string config_with_predictor_params(const std::string& predictor_params) {
 TEST(WarmupctlValidate, TheEmbeddedDefaultIsValidAndEveryComponentIsListed) {
     const CtlRun run = warmupctl({"validate"});
     EXPECT_EQ(run.exit_code, 0) << run.output;
-    EXPECT_NE(run.output.find("predictor          org.warmup.predictor.cost-curve@"), std::string::npos)
-        << run.output;
+    EXPECT_NE(run.output.find("predictor          org.warmup.predictor.cost-curve@"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("backend            org.warmup.backend.sim@"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("'qwen2:72b' needs 41000 MiB, more than the whole budget (16384 MiB)"), std::string::npos)
         << run.output;
@@ -134,6 +134,18 @@ TEST(WarmupctlOperate, SendEventsSplitsALargeFileIntoBodiesUnderTheCapAndReports
     EXPECT_NE(split.output.find("\"bodies\": 4"), std::string::npos) << split.output;
     EXPECT_NE(split.output.find("\"line\": 9000"), std::string::npos) << split.output;
     EXPECT_NE(split.output.find("unknown model 'nobody'"), std::string::npos) << split.output;
+}
+
+TEST(WarmupctlVersion, PrintsVersionAbiAndCommitAndExits0WithoutASubcommand) {
+    const std::regex line(std::string("warmupctl ") + WARMUP_TEST_PROJECT_VERSION +
+                          R"( \(plugin ABI [0-9]+\.[0-9]+, commit ([0-9a-f]{12}|unknown)\)\n)");
+    const CtlRun run = warmupctl({"--version"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_TRUE(std::regex_match(run.output, line)) << run.output;
+    // Before any subcommand is required or a daemon contacted.
+    const CtlRun with_command = warmupctl({"--url", "http://127.0.0.1:1", "--version", "status"});
+    EXPECT_EQ(with_command.exit_code, 0) << with_command.output;
+    EXPECT_EQ(with_command.output, run.output);
 }
 
 TEST(WarmupctlOperate, AnUnreachableDaemonExitsWithStatus1) {

@@ -1,0 +1,226 @@
+// What an operator or a service manager sees of the real daemon beyond its warm-up work: --version of the three
+// programs, the readiness probe (GET /readyz) across start and a delayed shutdown, the sd_notify messages a
+// Type=notify systemd unit relies on, warmup_build_info on /metrics and the build and start time in
+// /api/warmup/status.
+//
+// build/bin/warmupd runs as a child process (test_support.hpp Daemon) on a small sim-backend configuration; every
+// wait is bounded. The expected commit is what git reports for the source checkout (the build captured it at build
+// time), or "unknown" when the sources are not a git checkout of their own.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <warmup/common.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using warmup::test::Daemon;
+using warmup::test::poll_until;
+using warmup::test::TempDir;
+
+constexpr auto kExitTimeout = 20s;
+
+std::string config_yaml() {
+    return std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR +
+           "\"]\n"
+           "budgets: {memory_mb: 4000}\n"
+           "components:\n"
+           "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+           "  predictor: {plugin: org.warmup.predictor.keep-alive}\n"
+           "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+           "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
+           "  resource_policy: {plugin: org.warmup.resource.lru}\n"
+           "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+           "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+           "  backend: {plugin: org.warmup.backend.sim}\n"
+           "catalog:\n"
+           "  - {model: \"m/*\", memory_mb: 100, load_ms: 5}\n";
+}
+
+/// Output of a shell command (its stdout), "" when it could not run.
+std::string command_output(const std::string& command) {
+    std::string out;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return out;
+    std::array<char, 256> buffer{};
+    while (fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr) out += buffer.data();
+    pclose(pipe);
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+}
+
+/// The commit the build must report: git's abbreviated HEAD when the source folder is the top of a work tree.
+std::string expected_commit() {
+    const std::string source = WARMUP_TEST_SOURCE_DIR;
+    const std::string top = command_output("git -C '" + source + "' rev-parse --show-toplevel 2>/dev/null");
+    std::error_code error;
+    if (top.empty() || !std::filesystem::equivalent(top, source, error)) return "unknown";
+    const std::string head = command_output("git -C '" + source + "' rev-parse --short=12 HEAD 2>/dev/null");
+    return head.empty() ? "unknown" : head;
+}
+
+std::string expected_abi() { return std::to_string(WARMUP_ABI_MAJOR) + "." + std::to_string(WARMUP_ABI_MINOR); }
+
+/// A datagram socket standing in for systemd's notify socket; the child finds it through $NOTIFY_SOCKET.
+class NotifySocket {
+  public:
+    explicit NotifySocket(const std::filesystem::path& path) : path_(path) {
+        fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd_ < 0) throw std::runtime_error("socket(AF_UNIX) failed");
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        if (path.string().size() >= sizeof address.sun_path) throw std::runtime_error("socket path too long");
+        std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+        if (bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+            throw std::runtime_error("bind " + path.string() + " failed");
+        const timeval timeout{0, 100'000};  // receive() polls in 100 ms slices
+        setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    }
+    ~NotifySocket() { close(fd_); }
+    NotifySocket(const NotifySocket&) = delete;
+    NotifySocket& operator=(const NotifySocket&) = delete;
+
+    /// Every message received so far, appended to `seen` (one message per line); true once one contains `needle`,
+    /// false when `timeout` passed first.
+    bool wait_for(const std::string& needle, std::chrono::milliseconds timeout) {
+        return poll_until(
+            [&] {
+                std::array<char, 4096> buffer{};
+                const ssize_t got = recv(fd_, buffer.data(), buffer.size() - 1, 0);
+                if (got > 0) seen_ += std::string(buffer.data(), static_cast<std::size_t>(got)) + "\n";
+                return seen_.find(needle) != std::string::npos;
+            },
+            timeout, 0ms);
+    }
+    [[nodiscard]] const std::string& seen() const { return seen_; }
+
+  private:
+    std::filesystem::path path_;
+    int fd_ = -1;
+    std::string seen_;
+};
+
+TEST(ProgramVersion, EveryProgramPrintsVersionAbiAndCommitAndExits0) {
+    const std::string expected = std::string(" ") + WARMUP_TEST_PROJECT_VERSION + " (plugin ABI " + expected_abi() +
+                                 ", commit " + expected_commit() + ")";
+    for (const std::string program : {"warmupd", "warmup-replay", "warmupctl"}) {
+        Daemon run({"--version"}, Daemon::Capture::StdoutAndStderr, program);
+        const auto status = run.wait_exit(kExitTimeout);
+        ASSERT_TRUE(status.has_value()) << program << " --version did not exit";
+        EXPECT_TRUE(status->exited && status->code == 0) << program << ": exit " << status->code << "\n" << run.log();
+        ASSERT_TRUE(run.wait_for_log_end(kExitTimeout));
+        EXPECT_EQ(run.log(), program + expected + "\n");
+    }
+}
+
+class WarmupdServiceTest : public ::testing::Test {
+  protected:
+    /// Starts warmupd on the test configuration with `args` added, with $NOTIFY_SOCKET pointing at notify_.
+    void start(const std::vector<std::string>& extra_args) {
+        notify_ = std::make_unique<NotifySocket>(dir_.path() / "notify.sock");
+        const auto config = dir_.write("warmupd.yaml", config_yaml());
+        std::vector<std::string> args{"--config", config.string(), "--port", "0"};
+        args.insert(args.end(), extra_args.begin(), extra_args.end());
+        // The child inherits the environment at spawn; the variable is removed again at once (no test thread runs
+        // meanwhile).
+        setenv("NOTIFY_SOCKET", (dir_.path() / "notify.sock").c_str(), 1);
+        before_start_ms_ = now_ms();
+        daemon_ = std::make_unique<Daemon>(args);
+        unsetenv("NOTIFY_SOCKET");
+        port_ = daemon_->wait_until_listening();
+        ASSERT_GT(port_, 0) << daemon_->log();
+        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+        client_->set_read_timeout(10);
+    }
+    static int64_t now_ms() {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+    std::pair<int, json> get(const std::string& path) {
+        const auto result = client_->Get(path);
+        if (!result) return {0, nullptr};
+        return {result->status, json::parse(result->body, nullptr, false)};
+    }
+
+    TempDir dir_{"warmupd-service"};
+    std::unique_ptr<NotifySocket> notify_;
+    std::unique_ptr<Daemon> daemon_;
+    std::unique_ptr<httplib::Client> client_;
+    int port_ = 0;
+    int64_t before_start_ms_ = 0;
+};
+
+TEST_F(WarmupdServiceTest, ReadyOnceServingThenNotReadyWhileShuttingDownAndSystemdIsTold) {
+    start({"--shutdown-delay-ms", "600000"});
+    EXPECT_TRUE(notify_->wait_for("READY=1", 10s)) << "notify messages:\n" << notify_->seen();
+    EXPECT_EQ(get("/readyz"), std::make_pair(200, json{{"status", "ready"}}));
+
+    ASSERT_EQ(kill(daemon_->pid(), SIGTERM), 0);
+    EXPECT_TRUE(notify_->wait_for("STOPPING=1", 10s)) << "notify messages:\n" << notify_->seen();
+    // During the shutdown delay the probe fails while everything else is still served.
+    EXPECT_TRUE(poll_until([&] { return get("/readyz").first == 503; }, 10s)) << daemon_->log();
+    EXPECT_EQ(get("/readyz"), std::make_pair(503, json{{"status", "stopping"}}));
+    EXPECT_EQ(get("/healthz").first, 200);
+    EXPECT_EQ(get("/api/warmup/status").first, 200);
+    EXPECT_FALSE(daemon_->wait_exit(300ms).has_value()) << "stopped before its shutdown delay";
+
+    // A second stop signal ends the (here ten-minute) delay at once: a clean stop, exit 0.
+    ASSERT_EQ(kill(daemon_->pid(), SIGTERM), 0);
+    const auto status = daemon_->wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << "the second SIGTERM did not end the shutdown delay\n" << daemon_->log();
+    EXPECT_TRUE(status->exited && status->code == 0) << daemon_->log();
+    EXPECT_TRUE(daemon_->wait_for_log("SHUTDOWN done", kExitTimeout)) << daemon_->log();
+}
+
+TEST_F(WarmupdServiceTest, MetricsAndStatusCarryTheBuildAndTheStartTime) {
+    start({});
+    const int64_t after_start_ms = now_ms();
+    const auto metrics = client_->Get("/metrics");
+    ASSERT_TRUE(metrics);
+    ASSERT_EQ(metrics->status, 200);
+    const std::string build_info = std::string("\nwarmup_build_info{version=\"") + WARMUP_TEST_PROJECT_VERSION +
+                                   "\",abi=\"" + expected_abi() + "\",commit=\"" + expected_commit() + "\"} 1\n";
+    EXPECT_NE(metrics->body.find(build_info), std::string::npos) << metrics->body;
+    EXPECT_NE(metrics->body.find("# TYPE warmup_build_info gauge\n"), std::string::npos);
+    std::smatch start_match;
+    ASSERT_TRUE(std::regex_search(metrics->body, start_match, std::regex(R"(\nwarmup_start_time_seconds ([0-9.]+)\n)")))
+        << metrics->body;
+    const double start_s = std::stod(start_match[1].str());
+    EXPECT_GE(start_s * 1000, static_cast<double>(before_start_ms_ - 1));
+    EXPECT_LE(start_s * 1000, static_cast<double>(after_start_ms + 1));
+
+    const auto [code, status] = get("/api/warmup/status");
+    ASSERT_EQ(code, 200);
+    EXPECT_EQ(status.value("version", ""), WARMUP_TEST_PROJECT_VERSION);
+    EXPECT_EQ(status.value("abi", ""), expected_abi());
+    EXPECT_EQ(status.value("commit", ""), expected_commit());
+    const int64_t started = status.value("started_unix_ms", int64_t{0});
+    EXPECT_GE(started, before_start_ms_);
+    EXPECT_LE(started, after_start_ms);
+    // started_at is the same instant in UTC, to the second.
+    const std::time_t started_s = static_cast<std::time_t>(started / 1000);
+    std::tm utc{};
+    gmtime_r(&started_s, &utc);
+    std::array<char, 32> text{};
+    std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
+    EXPECT_EQ(status.value("started_at", ""), std::string(text.data()));
+    EXPECT_GE(status.value("uptime_s", -1.0), 0.0);
+}
+
+}  // namespace
