@@ -14,8 +14,11 @@
 //    numbers alone;
 //  - the wake-up burst size is measured per gap, not assumed: a busy model's cold start costs every request that
 //    arrives while it loads, and long gaps are often followed by bigger bursts than short ones.
-// Plan after each use: the keep K minimising cold(K) + lambda * held(K), optionally followed by a pre-warm window
-// [W, E) on the same grid that saves cold(W) - cold(E) requests for lambda * (held(E) - held(W) + load * longer(W)).
+// Plan after each use: the keep K minimising cold(K) + lambda * held(K), then, for the gaps the keep does not cover, at
+// most one pre-warm window [W, E) placed on the exact values of the model's last 16 gaps longer than the reference keep
+// (so a nightly job's 24 h +- 10 min gaps get a window of minutes, not of hours): the window that saves the most
+// requests of those gaps for lambda x the memory it holds, if it catches at least 3 of them and saves more than it
+// costs.
 // lambda is the price of memory-time in requests (per ms of this model held): memory_mb / (cold_request_cost_loads x
 // load_ms x reference_memory_mb) at least, i.e. one waiting request is worth holding a reference-sized model idle for
 // cold_request_cost_loads load times, and raised by a slow controller while the memory-time the plans hold exceeds
@@ -50,9 +53,8 @@ struct CostCurvePredictorConfig {
     double default_load_ms = 10'000;        ///< when the catalog declares no load time
     double prior_gaps = 4;                  ///< pseudo-gaps of the fleet's curves in each model's
     double memory_gaps = 200;               ///< half-life, in the model's own idle gaps, of what it learned
-    bool prewarm =
-        false;  ///< place one pre-warm window per gap when it pays (off: measured to cost more than it saves)
-    int64_t ready_margin_ms = 5'000;             ///< a pre-warm is charged its load time plus this margin
+    bool prewarm = true;                    ///< one pre-warm window per gap, from the recent long gaps, when it pays
+    int64_t ready_margin_ms = 5'000;        ///< a pre-warm is charged its load time plus this margin
     int64_t lean_reference_keep_ms = 1'200'000;  ///< lean: the keep-alive whose memory is the ceiling ...
     double lean_memory_share = 0.95;             ///< ... times this share (0 = no ceiling: the price alone)
     double fairness_quantile = 1;  ///< reference cold-rate quantile above which keeps >= the reference (1 = off)
