@@ -272,8 +272,13 @@ void HttpApi::routes() {
         RefusalList rejected(body.is_array);
         rejected.add_parsed(body);
         const warmup_time_ms now_ms = runtime_.clock().now_ms();
-        uint64_t accepted = 0;
-        bool queue_full = false;
+        // The body's valid events go to the runtime as one batch (one lock, one wake-up of the control loop), so they
+        // reach the engines in one control-loop step: a body of history lines ending with a request is learned before
+        // that request is scored, never split around a step that could start a pre-warm in between.
+        std::vector<warmup_usage_event> events;
+        std::vector<std::size_t> positions;  // positions[i]: the line or item of events[i]
+        events.reserve(body.events.size());
+        positions.reserve(body.events.size());
         for (const auto& parsed : body.events) {
             const auto model = runtime_.catalog().resolve(parsed.model);
             if (!model) {
@@ -286,13 +291,14 @@ void HttpApi::routes() {
             event.ts_ms = parsed.ts_ms.value_or(now_ms);
             event.count = parsed.count;
             event.tenant_hash = tenant_hash(parsed.tenant);
-            if (!runtime_.try_ingest(event)) {
-                queue_full = true;
-                rejected.add(parsed.position, "ingest queue full, retry later");
-                continue;
-            }
-            ++accepted;
+            events.push_back(event);
+            positions.push_back(parsed.position);
         }
+        // The queue takes a prefix of the batch when it is nearly full; the rest is refused, each event by position.
+        const std::size_t accepted = events.empty() ? 0 : runtime_.try_ingest(events);
+        const bool queue_full = accepted < events.size();
+        for (std::size_t i = accepted; i < events.size(); ++i)
+            rejected.add(positions[i], "ingest queue full, retry later");
         if (!rejected.empty())
             spdlog::warn("DATA_COLLECTION_ERROR {} of {} posted events refused (first: {})", rejected.total(),
                          rejected.total() + accepted, rejected.first_reason());

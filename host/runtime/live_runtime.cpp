@@ -365,7 +365,6 @@ LiveRuntime::LiveRuntime(Config config)
             fmt::format("{}: budgets.memory_mb: a relative budget ({}) needs a trace; the daemon needs "
                         "an absolute budget in MiB",
                         config_.locate("budgets.memory_mb"), config_.memory_budget.describe()));
-    ingest_.set_capacity(static_cast<std::ptrdiff_t>(config_.ingest_queue_capacity));
     Arm control{"control", config_.components, "", config_.experiment.control_weight, false};
     // The workers need the backend before any arm can start a load; the control arm's backend serves every arm.
     auto control_plugins = PluginSet::create(config_.components, config_, loader_, catalog_, clock_);
@@ -493,14 +492,26 @@ void LiveRuntime::stop() {
     for (auto& retired : retired_workers_) retired->wait();
 }
 
-bool LiveRuntime::try_ingest(const warmup_usage_event& event) {
-    if (!ingest_.try_push(event)) {
-        refused_events_.fetch_add(1);
-        return false;
+std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events) {
+    std::size_t accepted = 0;
+    bool was_empty = false;
+    {
+        std::lock_guard lock(ingest_mutex_);
+        const std::size_t capacity = config_.ingest_queue_capacity;
+        const std::size_t room = capacity - std::min(capacity, ingest_pending_.size());
+        accepted = std::min(room, events.size());
+        was_empty = ingest_pending_.empty();
+        ingest_pending_.insert(ingest_pending_.end(), events.begin(),
+                               events.begin() + static_cast<std::ptrdiff_t>(accepted));
+        ingest_backlog_.store(ingest_pending_.size());
     }
-    accepted_events_.fetch_add(1);
-    wake();
-    return true;
+    accepted_events_.fetch_add(accepted);
+    if (accepted < events.size()) refused_events_.fetch_add(events.size() - accepted);
+    // One wake-up per batch, and only for the append that made the pending batch non-empty: an append to a non-empty
+    // batch follows one whose wake() has not been acted on yet (the control loop has not swapped since), and the step
+    // that acts on it takes this append too.
+    if (accepted > 0 && was_empty) wake();
+    return accepted;
 }
 
 void LiveRuntime::wake() {
@@ -578,9 +589,14 @@ void LiveRuntime::control_loop() {
             worked = true;
         }
 
+        // Everything pending, in one swap: whole requests only (an append is atomic under the lock), at most
+        // ingest_queue_capacity events. The emptied `batch` buffer goes back to the producers.
         batch.clear();
-        warmup_usage_event event{};
-        while (batch.size() < 65536 && ingest_.try_pop(event)) batch.push_back(event);
+        {
+            std::lock_guard lock(ingest_mutex_);
+            batch.swap(ingest_pending_);
+            ingest_backlog_.store(0);
+        }
         if (!batch.empty()) {
             ingest_batch(batch, per_arm);
             worked = true;
