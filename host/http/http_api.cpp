@@ -279,8 +279,19 @@ void HttpApi::routes() {
         std::vector<std::size_t> positions;  // positions[i]: the line or item of events[i]
         events.reserve(body.events.size());
         positions.reserve(body.events.size());
+        // Each catalog lookup takes the catalog's shared lock, which every HTTP worker contends for; a body names few
+        // models, so the first kMaxRemembered distinct names are looked up once per body.
+        constexpr std::size_t kMaxRemembered = 16;
+        std::vector<std::pair<std::string_view, std::optional<warmup_model_index>>> looked_up;
+        const auto resolve = [&](std::string_view name) {
+            for (const auto& [known, index] : looked_up)
+                if (known == name) return index;
+            const auto index = runtime_.catalog().resolve(name);
+            if (looked_up.size() < kMaxRemembered) looked_up.emplace_back(name, index);
+            return index;
+        };
         for (const auto& parsed : body.events) {
-            const auto model = runtime_.catalog().resolve(parsed.model);
+            const auto model = resolve(parsed.model);
             if (!model) {
                 rejected.add(parsed.position,
                              fmt::format("unknown model '{}' (no catalog entry matches it)", parsed.model));
