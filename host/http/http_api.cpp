@@ -272,9 +272,9 @@ void HttpApi::routes() {
         RefusalList rejected(body.is_array);
         rejected.add_parsed(body);
         const warmup_time_ms now_ms = runtime_.clock().now_ms();
-        // The body's valid events go to the runtime as one batch (one lock, one wake-up of the control loop), so they
-        // reach the engines in one control-loop step: a body of history lines ending with a request is learned before
-        // that request is scored, never split around a step that could start a pre-warm in between.
+        // The body's valid events go to the runtime as one batch (one lock, at most one wake-up of the control loop),
+        // so they reach the engines in one control-loop step: no timer, load completion or command runs between a
+        // body's history lines and its requests.
         std::vector<warmup_usage_event> events;
         std::vector<std::size_t> positions;  // positions[i]: the line or item of events[i]
         events.reserve(body.events.size());

@@ -50,6 +50,9 @@ std::filesystem::path make_plugin_cache_dir() {
     return temp / fmt::format("warmupd-plugins-{}-{}", ::getpid(), counter.fetch_add(1));
 }
 
+// Ingest buffers up to this many events (the default budgets.ingest_queue_capacity, 1.5 MiB) are kept between steps.
+constexpr std::size_t kRetainedIngestEvents = 65536;
+
 uint64_t mix64(uint64_t x) {
     x += 0x9e3779b97f4a7c15ULL;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -590,7 +593,8 @@ void LiveRuntime::control_loop() {
         }
 
         // Everything pending, in one swap: whole requests only (an append is atomic under the lock), at most
-        // ingest_queue_capacity events. The emptied `batch` buffer goes back to the producers.
+        // ingest_queue_capacity events. The emptied `batch` buffer goes back to the producers, so steady load
+        // allocates nothing.
         batch.clear();
         {
             std::lock_guard lock(ingest_mutex_);
@@ -601,6 +605,10 @@ void LiveRuntime::control_loop() {
             ingest_batch(batch, per_arm);
             worked = true;
         }
+        // A burst beyond the default queue capacity (a larger budgets.ingest_queue_capacity) leaves a large buffer
+        // behind; once steps use less than a quarter of it, it is freed (each of the two buffers passes here in turn).
+        if (batch.capacity() > kRetainedIngestEvents && batch.size() < batch.capacity() / 4)
+            std::vector<warmup_usage_event>().swap(batch);
 
         const warmup_time_ms now_ms = clock_.now_ms();
         warmup_time_ms next_ms = WARMUP_TIME_NEVER;

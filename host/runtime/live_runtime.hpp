@@ -268,8 +268,8 @@ class LiveRuntime {
     uint32_t next_arm_id_ = 0;                    // control thread (or constructor)
 
     // Events accepted and not yet taken by the control loop, at most config_.ingest_queue_capacity. Producers (any
-    // thread) append a whole request under ingest_mutex_; the control thread swaps the vector out whole (its emptied
-    // buffer comes back for the next appends, so steady load allocates nothing). ingest_backlog_ is its size, written
+    // thread) append a whole request under ingest_mutex_; the control thread swaps the vector out whole and owns
+    // what it took until its next swap hands the emptied buffer back. ingest_backlog_ is the vector's size, written
     // under the lock and read without it.
     std::mutex ingest_mutex_;
     std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_
