@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config ccache
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libtbb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libssl-dev libsystemd-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev libssl-dev libsystemd-dev
   binutils curl systemd
   clang libclang-rt-14-dev
 )

@@ -303,10 +303,26 @@ void HttpApi::routes() {
         RefusalList rejected(body.is_array);
         rejected.add_parsed(body);
         const warmup_time_ms now_ms = runtime_.clock().now_ms();
-        uint64_t accepted = 0;
-        bool queue_full = false;
+        // The body's valid events go to the runtime as one batch (one lock, at most one wake-up of the control loop),
+        // so they reach the engines in one control-loop step: no timer, load completion or command runs between a
+        // body's history lines and its requests.
+        std::vector<warmup_usage_event> events;
+        std::vector<std::size_t> positions;  // positions[i]: the line or item of events[i]
+        events.reserve(body.events.size());
+        positions.reserve(body.events.size());
+        // Each catalog lookup takes the catalog's shared lock, which every HTTP worker contends for; a body names few
+        // models, so the first kMaxRemembered distinct names are looked up once per body.
+        constexpr std::size_t kMaxRemembered = 16;
+        std::vector<std::pair<std::string_view, std::optional<warmup_model_index>>> looked_up;
+        const auto resolve = [&](std::string_view name) {
+            for (const auto& [known, index] : looked_up)
+                if (known == name) return index;
+            const auto index = runtime_.catalog().resolve(name);
+            if (looked_up.size() < kMaxRemembered) looked_up.emplace_back(name, index);
+            return index;
+        };
         for (const auto& parsed : body.events) {
-            const auto model = runtime_.catalog().resolve(parsed.model);
+            const auto model = resolve(parsed.model);
             if (!model) {
                 rejected.add(parsed.position,
                              fmt::format("unknown model '{}' (no catalog entry matches it)", parsed.model));
@@ -317,13 +333,14 @@ void HttpApi::routes() {
             event.ts_ms = parsed.ts_ms.value_or(now_ms);
             event.count = parsed.count;
             event.tenant_hash = tenant_hash(parsed.tenant);
-            if (!runtime_.try_ingest(event)) {
-                queue_full = true;
-                rejected.add(parsed.position, "ingest queue full, retry later");
-                continue;
-            }
-            ++accepted;
+            events.push_back(event);
+            positions.push_back(parsed.position);
         }
+        // The queue takes a prefix of the batch when it is nearly full; the rest is refused, each event by position.
+        const std::size_t accepted = events.empty() ? 0 : runtime_.try_ingest(events);
+        const bool queue_full = accepted < events.size();
+        for (std::size_t i = accepted; i < events.size(); ++i)
+            rejected.add(positions[i], "ingest queue full, retry later");
         if (!rejected.empty())
             spdlog::warn("DATA_COLLECTION_ERROR {} of {} posted events refused (first: {})", rejected.total(),
                          rejected.total() + accepted, rejected.first_reason());

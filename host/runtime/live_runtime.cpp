@@ -50,6 +50,9 @@ std::filesystem::path make_plugin_cache_dir() {
     return temp / fmt::format("warmupd-plugins-{}-{}", ::getpid(), counter.fetch_add(1));
 }
 
+// Ingest buffers up to this many events (the default budgets.ingest_queue_capacity, 1.5 MiB) are kept between steps.
+constexpr std::size_t kRetainedIngestEvents = 65536;
+
 uint64_t mix64(uint64_t x) {
     x += 0x9e3779b97f4a7c15ULL;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -365,7 +368,6 @@ LiveRuntime::LiveRuntime(Config config)
             fmt::format("{}: budgets.memory_mb: a relative budget ({}) needs a trace; the daemon needs "
                         "an absolute budget in MiB",
                         config_.locate("budgets.memory_mb"), config_.memory_budget.describe()));
-    ingest_.set_capacity(static_cast<std::ptrdiff_t>(config_.ingest_queue_capacity));
     Arm control{"control", config_.components, "", config_.experiment.control_weight, false};
     // The workers need the backend before any arm can start a load; the control arm's backend serves every arm.
     auto control_plugins = PluginSet::create(config_.components, config_, loader_, catalog_, clock_);
@@ -493,14 +495,26 @@ void LiveRuntime::stop() {
     for (auto& retired : retired_workers_) retired->wait();
 }
 
-bool LiveRuntime::try_ingest(const warmup_usage_event& event) {
-    if (!ingest_.try_push(event)) {
-        refused_events_.fetch_add(1);
-        return false;
+std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events) {
+    std::size_t accepted = 0;
+    bool was_empty = false;
+    {
+        std::lock_guard lock(ingest_mutex_);
+        const std::size_t capacity = config_.ingest_queue_capacity;
+        const std::size_t room = capacity - std::min(capacity, ingest_pending_.size());
+        accepted = std::min(room, events.size());
+        was_empty = ingest_pending_.empty();
+        ingest_pending_.insert(ingest_pending_.end(), events.begin(),
+                               events.begin() + static_cast<std::ptrdiff_t>(accepted));
+        ingest_backlog_.store(ingest_pending_.size());
     }
-    accepted_events_.fetch_add(1);
-    wake();
-    return true;
+    accepted_events_.fetch_add(accepted);
+    if (accepted < events.size()) refused_events_.fetch_add(events.size() - accepted);
+    // One wake-up per batch, and only for the append that made the pending batch non-empty: an append to a non-empty
+    // batch follows one whose wake() has not been acted on yet (the control loop has not swapped since), and the step
+    // that acts on it takes this append too.
+    if (accepted > 0 && was_empty) wake();
+    return accepted;
 }
 
 void LiveRuntime::wake() {
@@ -578,13 +592,23 @@ void LiveRuntime::control_loop() {
             worked = true;
         }
 
+        // Everything pending, in one swap: whole requests only (an append is atomic under the lock), at most
+        // ingest_queue_capacity events. The emptied `batch` buffer goes back to the producers, so steady load
+        // allocates nothing.
         batch.clear();
-        warmup_usage_event event{};
-        while (batch.size() < 65536 && ingest_.try_pop(event)) batch.push_back(event);
+        {
+            std::lock_guard lock(ingest_mutex_);
+            batch.swap(ingest_pending_);
+            ingest_backlog_.store(0);
+        }
         if (!batch.empty()) {
             ingest_batch(batch, per_arm);
             worked = true;
         }
+        // A burst beyond the default queue capacity (a larger budgets.ingest_queue_capacity) leaves a large buffer
+        // behind; once steps use less than a quarter of it, it is freed (each of the two buffers passes here in turn).
+        if (batch.capacity() > kRetainedIngestEvents && batch.size() < batch.capacity() / 4)
+            std::vector<warmup_usage_event>().swap(batch);
 
         const warmup_time_ms now_ms = clock_.now_ms();
         warmup_time_ms next_ms = WARMUP_TIME_NEVER;

@@ -1,6 +1,11 @@
 // runtime/live_runtime.hpp — the daemon's pipeline on the wall clock: bounded ingest queue, one control thread that
 // owns every component plugin, and a TBB arena of warm-up workers that call the model backend.
 //
+// Ingest: a caller hands over a whole request's events at once (try_ingest of a span). They are appended under one
+// lock to the pending batch, which the control loop swaps out whole at the start of a step, so one request's events
+// reach the engines in the same step, in the order given, and producers never spin: they wait at most for another
+// append or for the swap, and the control thread is woken once per request (none when a batch is already pending).
+//
 // Threads:
 //  - any thread (HTTP handlers): try_ingest(), call_on_control(), reload(), accepted_events(), catalog().
 //  - the control thread: everything that touches an engine or a component plugin.
@@ -24,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -138,8 +144,12 @@ class LiveRuntime {
         reload_listener_ = std::move(listener);
     }
 
-    /// [any] Queues one usage event; false when the bounded ingest queue is full (the caller answers 503).
-    bool try_ingest(const warmup_usage_event& event);
+    /// [any] Queues `events` as one batch: they reach the engines together, in one control-loop step. Returns how
+    /// many were accepted, always a prefix of `events`: as many as budgets.ingest_queue_capacity leaves room for; the
+    /// rest are refused (counted in refused_events(); the caller answers 503). The events are copied.
+    std::size_t try_ingest(std::span<const warmup_usage_event> events);
+    /// [any] Queues one usage event; false when the ingest queue is full.
+    bool try_ingest(const warmup_usage_event& event) { return try_ingest(std::span(&event, 1)) == 1; }
 
     /// [any] Runs `work(control arm's engine)` on the control thread between two steps and returns its result.
     template <class Work>
@@ -203,9 +213,7 @@ class LiveRuntime {
     /// [any] Events accepted and not yet taken by the control loop. Once it reads 0, a call_on_control started
     /// afterwards runs after every event accepted before has reached the engines (a loop step takes the ingest queue
     /// and hands it to the engines before it runs commands).
-    [[nodiscard]] std::size_t ingest_backlog() const {
-        return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, ingest_.size()));
-    }
+    [[nodiscard]] std::size_t ingest_backlog() const noexcept { return ingest_backlog_.load(); }
     [[nodiscard]] Catalog& catalog() noexcept { return catalog_; }
     [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
     /// The configuration the daemon started with (HTTP settings; immutable).
@@ -259,7 +267,13 @@ class LiveRuntime {
     std::vector<double> acting_cumulative_;       // cumulative weight shares in [0, 1]
     uint32_t next_arm_id_ = 0;                    // control thread (or constructor)
 
-    tbb::concurrent_bounded_queue<warmup_usage_event> ingest_;
+    // Events accepted and not yet taken by the control loop, at most config_.ingest_queue_capacity. Producers (any
+    // thread) append a whole request under ingest_mutex_; the control thread swaps the vector out whole and owns
+    // what it took until its next swap hands the emptied buffer back. ingest_backlog_ is the vector's size, written
+    // under the lock and read without it.
+    std::mutex ingest_mutex_;
+    std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_
+    std::atomic<std::size_t> ingest_backlog_{0};
     tbb::concurrent_queue<Completion> completions_;
     tbb::concurrent_queue<std::function<void(WarmupEngine&)>> commands_;
     std::atomic<uint64_t> accepted_events_{0};

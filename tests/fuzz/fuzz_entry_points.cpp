@@ -90,6 +90,24 @@ void event_parser_one_input(const uint8_t* data, std::size_t size) {
         }
         FUZZ_REQUIRE(positions.insert(refusal.position).second);
     }
+
+    // NDJSON lines are read by a fast reader that may only accept what the reference reader (the one JSON arrays
+    // use) accepts, with the same values; refusals are the reference reader's. An input that is one NDJSON line and,
+    // wrapped in [ ], one array item must mean the same both ways.
+    if (body.is_array || text.find('\n') != std::string_view::npos || text.size() > kMaxLineBytes) return;
+    const host::ParsedBody as_item =
+        host::parse_events_body("[" + std::string(text) + "]", kMaxLineBytes, kServerNowMs);
+    if (as_item.events.size() + as_item.rejected.size() != 1 || body.events.size() + body.rejected.size() != 1) return;
+    if (!as_item.rejected.empty() && as_item.rejected[0].position == 0) return;  // not one item
+    FUZZ_REQUIRE(as_item.events.size() == body.events.size());
+    if (!body.events.empty()) {
+        const host::ParsedEvent& line = body.events[0];
+        const host::ParsedEvent& item = as_item.events[0];
+        FUZZ_REQUIRE(line.model == item.model && line.ts_ms == item.ts_ms && line.tenant == item.tenant &&
+                     line.count == item.count);
+    } else if (body.rejected[0].reason != "malformed JSON") {
+        FUZZ_REQUIRE(body.rejected[0].reason == as_item.rejected[0].reason);
+    }
 }
 
 void config_loader_one_input(const uint8_t* data, std::size_t size) {

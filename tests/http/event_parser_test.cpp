@@ -290,4 +290,98 @@ TEST(EventParser, ModelNamesWithControlCharactersAreRefusedWithTheByteAndItsPosi
     EXPECT_EQ(body.rejected[2].reason, "'model' contains the control character 0x09 at byte 3");
 }
 
+// --------------------------------------------------------------------------------------------------------------
+// NDJSON lines take a fast reader (simdjson) that only accepts plain events and hands everything else to the reference
+// reader (nlohmann), which JSON array bodies always use. A line must mean the same either way.
+
+TEST(EventParser, EveryNdjsonLineMeansWhatTheSameItemMeansInAJsonArray) {
+    constexpr int64_t kNowMs = 1'700'000'000'000;
+    const std::vector<std::string> items = {
+        R"({"model":"phi3:mini"})",
+        R"({"model":"embed/x","tenant":"acme","count":3,"ts_ms":1699999999000})",
+        R"({"count":1000000,"tenant":"","ts_ms":0,"model":"b"})",  // any key order, bounds inclusive
+        R"({"model":"a","ts_ms":null,"tenant":null,"count":null})",
+        R"({"model":"phi3\u003amini","tenant":"caf\u00e9"})",  // escapes decoded the same way
+        R"({"model":"a","model":"b"})",                        // duplicate key: the last one counts
+        R"({"model":"a","ts_ms":5,"ts_ms":-1})",               // ... also when it refuses the item
+        R"({"model":"a","ts_ms":-0})",                         // -0 is the integer 0
+        R"({"model":"a","ts_ms":1700000300000})",              // exactly the allowed skew ahead
+        R"({"model":"a","ts_ms":1700000300001})",              // one ms beyond it
+        R"({"model":"a","ts_ms":9223372036854775807})",        // INT64_MAX: far in the future
+        R"({"model":"a","ts_ms":9223372036854775808})",        // beyond int64
+        R"({"model":"a","ts_ms":1e3})",
+        R"({"model":"a","ts_ms":1.0})",
+        R"({"model":"a","count":2.0})",
+        R"({"model":"a","count":18446744073709551615})",
+        R"({"model":"a","count":0})",
+        R"({"model":"a","tenant":{"id":1}})",
+        R"({"model":["a"]})",
+        R"({"model":null})",
+        R"({"model":""})",
+        R"({"model":"a\u0000b"})",
+        R"({"model":"x","extra":true})",
+        R"({"Model":"x"})",
+        R"({"ts_ms":5})",
+        R"({})",
+        R"([])",
+        R"("phi3:mini")",
+        R"(true)",
+        "{\"model\":\"" + std::string(kMaxModelNameBytes, 'm') + "\"}",      // the longest name allowed
+        "{\"model\":\"" + std::string(kMaxModelNameBytes + 1, 'm') + "\"}",  // one byte more
+    };
+    std::string ndjson;
+    std::string array = "[";
+    for (const auto& item : items) {
+        ndjson += item + "\n";
+        array += (array.size() > 1 ? "," : "") + item;
+    }
+    array += "]";
+    const ParsedBody lines = parse_events_body(ndjson, 1 << 20, kNowMs);
+    const ParsedBody reference = parse_events_body(array, 1 << 20, kNowMs);
+    ASSERT_FALSE(lines.is_array);
+    ASSERT_TRUE(reference.is_array);
+
+    ASSERT_EQ(lines.events.size(), reference.events.size());
+    for (std::size_t i = 0; i < lines.events.size(); ++i) {
+        const ParsedEvent& line = lines.events[i];
+        const ParsedEvent& item = reference.events[i];
+        SCOPED_TRACE(items.at(item.position - 1));
+        EXPECT_EQ(line.position, item.position);
+        EXPECT_EQ(line.model, item.model);
+        EXPECT_EQ(line.ts_ms, item.ts_ms);
+        EXPECT_EQ(line.tenant, item.tenant);
+        EXPECT_EQ(line.count, item.count);
+    }
+    ASSERT_EQ(lines.rejected.size(), reference.rejected.size());
+    for (std::size_t i = 0; i < lines.rejected.size(); ++i) {
+        SCOPED_TRACE(items.at(reference.rejected[i].position - 1));
+        EXPECT_EQ(lines.rejected[i].position, reference.rejected[i].position);
+        EXPECT_EQ(lines.rejected[i].reason, reference.rejected[i].reason);
+    }
+    // The corpus exercises both outcomes, and the values the fast reader must get right.
+    EXPECT_EQ(lines.events.size(), 9u);
+    EXPECT_EQ(lines.events[4].model, "phi3:mini");
+    EXPECT_EQ(lines.events[4].tenant, "caf\u00e9");
+    EXPECT_EQ(lines.events[5].model, "b");
+}
+
+TEST(EventParser, NdjsonLineWithAByteOrderMarkIsReadAsWithout) {
+    // nlohmann skips a UTF-8 BOM at the start of its input; the fast reader refuses it and defers.
+    const ParsedBody body = parse_events_body("\xEF\xBB\xBF{\"model\":\"a\",\"count\":2}\n", 1 << 20, 0);
+    EXPECT_TRUE(body.rejected.empty());
+    ASSERT_EQ(body.events.size(), 1u);
+    EXPECT_EQ(body.events[0].model, "a");
+    EXPECT_EQ(body.events[0].count, 2u);
+}
+
+TEST(EventParser, InvalidUtf8AndLoneSurrogatesAreMalformedLines) {
+    const ParsedBody body =
+        parse_events_body("{\"model\":\"a\xff\"}\n{\"model\":\"a\\ud800\"}\n{\"model\":\"ok\"}\n", 1 << 20, 0);
+    ASSERT_EQ(body.events.size(), 1u);
+    EXPECT_EQ(body.events[0].position, 3u);
+    ASSERT_EQ(body.rejected.size(), 2u);
+    EXPECT_EQ(body.rejected[0].reason, "malformed JSON");
+    EXPECT_EQ(body.rejected[1].reason, "malformed JSON");
+}
+
 }  // namespace warmup::host

@@ -1,16 +1,21 @@
 // Timestamps of ingested events on an in-process LiveRuntime: every event is learned at its own timestamp, history
 // (older than ingest.request_window_ms) is learned but never scored, a future timestamp moves no other model's clock,
-// and what is learned does not depend on the order in which different models' events arrive.
+// and what is learned does not depend on the order in which different models' events arrive. Also how a POST reaches
+// the control loop: all its events in one step, and a full ingest queue takes a body's first events and counts each
+// refused one.
 //
 // Every event timestamp is placed far from any boundary the wall clock could cross while a test runs (history is
 // minutes old, requests are "now"), and drain() waits until the control loop has taken what was ingested, so no
 // assertion depends on how fast the machine is.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <future>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ops_test_support.hpp"
@@ -193,6 +198,147 @@ TEST_F(LiveIngestTest, HistoryOlderThanAModelsLastUseAddsRequestsToItsCountsButN
     EXPECT_EQ(learned->confidence, 0.0);  // no gap
     EXPECT_EQ(status_of("m/a").last_use_ms, now_ms);
     EXPECT_EQ(counters().requests, 1u);
+}
+
+TEST_F(LiveIngestTest, AllEventsOfOnePostReachTheEnginesInTheSameControlLoopStep) {
+    // Each body: 4999 uses of its own model a minute apart as history (the last a minute ago), then a request of it
+    // now. While bodies are posted, the test thread looks at every model between two control-loop steps. Handled in one
+    // step, a model is either untouched or has its history and its request: 4999 idle gaps learned (idle-histogram:
+    // confidence = gaps / (gaps + 10)) and one request. Split across steps, a model could be seen with its history
+    // alone (4998 gaps, no request), or any other part of its body; a load could start between the parts. Long bodies
+    // give a split many chances to show.
+    start_with(test::kLearningPredictor);
+    constexpr int kBodies = 30;
+    constexpr int kHistory = 4999;
+    std::atomic<bool> posting{true};
+    std::thread poster([&] {
+        // The test thread does not use client_ until this thread is joined.
+        for (int b = 0; b < kBodies; ++b) {
+            const std::string name = "m/body-" + std::to_string(b);
+            const warmup_time_ms now_ms = runtime_->clock().now_ms();
+            std::string body;
+            for (int i = kHistory - 1; i >= 0; --i)
+                body += R"({"model":")" + name + R"(","ts_ms":)" + std::to_string(now_ms - 60'000 - i * 60'000) + "}\n";
+            body += R"({"model":")" + name + "\"}\n";
+            const auto reply = client_->Post("/api/warmup/events", body, "application/x-ndjson");
+            EXPECT_TRUE(reply && reply->status == 200) << (reply ? reply->body : "no answer");
+        }
+        posting.store(false);
+    });
+
+    struct Seen {
+        std::string model;
+        uint64_t requests;
+        double confidence;
+    };
+    const auto look = [&] {
+        return runtime_->call_on_control([&](WarmupEngine& engine) {
+            std::vector<Seen> seen;
+            const warmup_time_ms now_ms = runtime_->clock().now_ms();
+            for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
+                warmup_prediction prediction{};
+                const double confidence = engine.predict_now(model, now_ms, prediction) ? prediction.confidence : -1;
+                seen.push_back(
+                    {runtime_->catalog().record(model).name, engine.model_status(model).requests, confidence});
+            }
+            return seen;
+        });
+    };
+    const double whole = (kHistory * 1.0) / (kHistory + 10.0);  // the history's gaps and the request's
+    std::size_t looks = 0;
+    bool last_look = false;
+    while (!last_look) {
+        last_look = !posting.load();  // one more look after the last post has been answered and drained
+        if (last_look) drain();
+        for (const Seen& model : look()) {
+            SCOPED_TRACE(model.model);
+            if (model.requests == 0) {
+                EXPECT_EQ(model.confidence, 0.0) << "history without its request";
+                EXPECT_FALSE(last_look) << "a body's request never arrived";
+            } else {
+                EXPECT_EQ(model.requests, 1u);
+                EXPECT_DOUBLE_EQ(model.confidence, whole);
+            }
+        }
+        ++looks;
+        if (HasFailure()) break;  // one split is enough to tell
+    }
+    poster.join();
+    EXPECT_EQ(counters().requests, static_cast<uint64_t>(kBodies));
+    EXPECT_GT(looks, 1u);
+}
+
+TEST_F(LiveIngestTest, AFullIngestQueueTakesTheBodysFirstEventsAndCountsEveryRefusedOne) {
+    // Capacity 150 and a control loop held between two steps (a command that waits): nothing leaves the queue. A body
+    // of 100 fits; of the next, the first 50 are queued and the last 50 refused; the next is refused whole. Every
+    // event is counted once, accepted or refused, and the accepted ones reach the engines once the loop runs again.
+    std::string config = config_text(0, 2, "", kKeepAlive10m);
+    const std::string budgets = "max_concurrent_warmups: 2}";
+    ASSERT_NE(config.find(budgets), std::string::npos);
+    config.replace(config.find(budgets), budgets.size(), "max_concurrent_warmups: 2, ingest_queue_capacity: 150}");
+    start(load_config_text(config, "capacity.yaml", dir_.path(), {}));
+
+    // Holds the control loop in a command until released; released and joined on every exit from this test.
+    struct Holder {
+        std::promise<void> release;
+        std::thread thread;
+        bool released = false;
+        void let_go() {
+            if (!released) release.set_value();
+            released = true;
+            if (thread.joinable()) thread.join();
+        }
+        ~Holder() { let_go(); }
+    } holder;
+    std::promise<void> entered;
+    std::shared_future<void> released = holder.release.get_future().share();
+    holder.thread = std::thread([&] {
+        runtime_->call_on_control([&](WarmupEngine&) {
+            entered.set_value();
+            released.wait();
+            return 0;
+        });
+    });
+    entered.get_future().wait();
+
+    std::string body;
+    for (int i = 0; i < 100; ++i) body += R"({"model":"m/full-)" + std::to_string(i % 5) + "\"}\n";
+    const auto [first_status, first] = post("/api/warmup/events", body);
+    EXPECT_EQ(first_status, 200) << first.dump();
+    EXPECT_EQ(first["accepted"], 100);
+
+    const auto [second_status, second] = post("/api/warmup/events", body);
+    EXPECT_EQ(second_status, 503) << second.dump();
+    EXPECT_EQ(second["accepted"], 50);
+    ASSERT_EQ(second["rejected"].size(), 50u) << second.dump();
+    for (std::size_t i = 0; i < 50; ++i) {
+        EXPECT_EQ(second["rejected"][i]["line"], 51 + i);
+        EXPECT_EQ(second["rejected"][i]["reason"], "ingest queue full, retry later");
+    }
+
+    const auto [third_status, third] = post("/api/warmup/events", body);
+    EXPECT_EQ(third_status, 503) << third.dump();
+    EXPECT_EQ(third["accepted"], 0);
+    EXPECT_EQ(third["rejected"].size(), 100u);
+
+    EXPECT_EQ(runtime_->accepted_events(), 150u);
+    EXPECT_EQ(runtime_->refused_events(), 150u);
+    EXPECT_EQ(runtime_->ingest_backlog(), 150u);
+
+    holder.let_go();
+    drain();
+    EXPECT_EQ(counters().events, 150u);  // what was accepted, and only that, reached the engine
+    const auto [status, answer] = get_json("/api/warmup/status");
+    ASSERT_EQ(status, 200);
+    EXPECT_EQ(answer["counters"]["events_accepted"], 150);
+    EXPECT_EQ(answer["counters"]["events_refused"], 150);
+
+    // Room again: the next body is taken whole.
+    const auto [after_status, after] = post("/api/warmup/events", body);
+    EXPECT_EQ(after_status, 200) << after.dump();
+    EXPECT_EQ(after["accepted"], 100);
+    EXPECT_EQ(runtime_->accepted_events(), 250u);
+    EXPECT_EQ(runtime_->refused_events(), 150u);
 }
 
 }  // namespace
