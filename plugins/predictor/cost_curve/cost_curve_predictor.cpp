@@ -60,10 +60,16 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
         keeps_ms_[i] = static_cast<double>(config_.min_keep_ms) * std::exp2(static_cast<double>(i) / kKeepsPerDoubling);
     gap_decay_ = decay_for(config_.memory_gaps);
     pool_decay_ = decay_for(kPoolMemoryGaps);
+    lean_decay_ = decay_for(kLeanMemoryGaps);
 }
 
 CostCurvePredictor::ModelState& CostCurvePredictor::state_of(warmup_model_index model) {
-    if (model >= models_.size()) models_.resize(std::size_t{model} + 1);
+    // Indexes come from the host's catalog (0 .. model_count - 1); anything else is a host bug, refused before it can
+    // make the table huge.
+    if (model >= models_.size()) {
+        if (model >= host().model_count()) throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT, "model index out of range");
+        models_.resize(std::size_t{model} + 1);
+    }
     return models_[model];
 }
 
@@ -96,9 +102,11 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
     const warmup_time_ms seen_ms = pattern.last_seen_ms;
 
     int64_t wake_gap_ms = -2;  // -2: no wake-up; -1: the first use; >= 0: the idle gap that ended
+    bool seeded = false;
     if (state.last_seen_ms == WARMUP_TIME_NEVER) {
         wake_gap_ms = -1;
-        seed_from_histogram(state, pattern);
+        seeded = pattern.idle_samples + pattern.idle_out_of_range > 0;
+        if (seeded) seed_from_histogram(state, pattern);
     } else {
         const warmup_time_ms previous = pattern.previous_seen_ms;
         const warmup_time_ms before_last =
@@ -117,7 +125,8 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
     if (wake_gap_ms != -2) {
         state.open_gap_ms = wake_gap_ms;
         state.burst_end_ms = add_offset(seen_ms, model_load_ms(model));
-        state.burst_requests = new_requests;
+        // With history behind a first sight, the requests counted so far are the history's, not one wake-up's.
+        state.burst_requests = seeded ? std::min(new_requests, 1.0) : new_requests;
         state.plan_during_gap = state.plan;
     } else if (state.burst_end_ms != WARMUP_TIME_NEVER) {
         state.burst_requests += new_requests;
@@ -151,30 +160,37 @@ void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst
 
 // A model first seen with history behind it (back-filled events the analyzer learned in one batch, or a predictor
 // swapped in on a running host) starts from the analyzer's idle-time histogram: each gap at its bin's lower edge (a
-// gap of exactly one bin width stays exactly that), gaps beyond the histogram's range at twice the range, each with
-// a burst of one request (the burst is only measured on wake-ups this instance sees).
+// gap of exactly one bin width stays exactly that), gaps beyond the histogram's range beyond the last candidate keep
+// (no keep catches them), each with a burst of one request (bursts are measured only on wake-ups this instance sees).
+// All seeded gaps count as equally old, scaled so that their weight is at most what a steady stream of gaps keeps
+// (memory_gaps / ln 2), and they stay out of the fleet's pool: one back-filled model must not become the prior.
 void CostCurvePredictor::seed_from_histogram(ModelState& state, const warmup_usage_pattern& pattern) {
     if (pattern.idle_histogram == nullptr || pattern.idle_bin_ms == 0) return;
     const int64_t bin_ms = pattern.idle_bin_ms;
-    // Replayed oldest first is unknown; the decay treats them as equally old, so the order does not matter beyond
-    // float rounding. Bounded: a model with more than memory_gaps x 8 gaps is seeded with its most common ones.
-    const auto budget = static_cast<uint64_t>(config_.memory_gaps * 8);
-    const uint64_t total = pattern.idle_samples + pattern.idle_out_of_range;
-    const double scale = total > budget ? static_cast<double>(budget) / static_cast<double>(total) : 1.0;
-    auto seed = [&](int64_t gap_ms, uint64_t count) {
-        const auto copies = static_cast<uint64_t>(std::llround(static_cast<double>(count) * scale));
-        for (uint64_t i = 0; i < copies; ++i) {
-            if (gap_ms >= config_.min_keep_ms) {
-                add_gap(state, gap_ms, 1.0);
-            } else {
-                state.short_gaps += 1;
-            }
-        }
-    };
+    double long_gaps = static_cast<double>(pattern.idle_out_of_range), short_gaps = 0;
     for (uint32_t bin = 0; bin < pattern.idle_histogram_bins; ++bin)
-        if (pattern.idle_histogram[bin] != 0)
-            seed(std::max<int64_t>(int64_t{bin} * bin_ms, 1), pattern.idle_histogram[bin]);
-    seed(2 * int64_t{pattern.idle_histogram_bins} * bin_ms, pattern.idle_out_of_range);
+        (int64_t{bin} * bin_ms >= config_.min_keep_ms ? long_gaps : short_gaps) += pattern.idle_histogram[bin];
+    const double steady_weight = config_.memory_gaps / std::log(2.0);
+    const double scale = long_gaps > steady_weight ? steady_weight / long_gaps : 1.0;
+    state.short_gaps += static_cast<float>(short_gaps * scale);
+    auto seed = [&](double gap_ms, double weight) {
+        if (weight <= 0) return;
+        Curves& curves = state.curves;
+        const auto min_keep = static_cast<double>(config_.min_keep_ms);
+        for (int i = 0; i < kKeeps; ++i) {
+            const bool longer = gap_ms > keeps_ms_[i];
+            curves.cold[i] += static_cast<float>(longer ? weight : 0.0);
+            curves.held[i] += static_cast<float>(weight * (std::min(gap_ms, keeps_ms_[i]) - min_keep));
+            curves.longer[i] += static_cast<float>(longer ? weight : 0.0);
+        }
+        curves.gaps += static_cast<float>(weight);
+    };
+    for (uint32_t bin = 0; bin < pattern.idle_histogram_bins; ++bin) {
+        const int64_t gap_ms = int64_t{bin} * bin_ms;
+        if (gap_ms >= config_.min_keep_ms) seed(static_cast<double>(gap_ms), pattern.idle_histogram[bin] * scale);
+    }
+    seed(2 * keeps_ms_[kKeeps - 1], static_cast<double>(pattern.idle_out_of_range) * scale);
+    state.plan_stale = true;
 }
 
 // A wake-up burst is complete (one load time after the wake, or the next wake-up came first): the gap before it joins
@@ -186,7 +202,6 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
     state.burst_requests = 0;
     state.plan_stale = true;
     if (gap_ms < 0) {  // the first use: compulsory, nothing to learn about gaps
-        state.cold_requests_scored += burst;
         state.reference_cold_requests += burst;
         return;
     }
@@ -199,8 +214,14 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
     const auto gap = static_cast<double>(gap_ms);
     const auto min_keep = static_cast<double>(config_.min_keep_ms);
 
-    // Score the plan that was in force during the gap: was the wake-up cold, and what did it hold?
+    const double reference_keep = static_cast<double>(config_.lean_reference_keep_ms);
+    if (gap > reference_keep) state.reference_cold_requests += burst;
+    if (++gaps_since_fairness_ >= kFairnessRefreshGaps) update_fairness_threshold();
+
+    // Score the plan that was in force during the gap for the lean controller: what did it hold, with a cold load if
+    // the wake-up was cold? No plan was in force (keep 0) after an import or a reset: nothing to score.
     const Plan& plan = state.plan_during_gap;
+    if (plan.keep_ms <= 0) return;
     const double load_ms = model_load_ms(model);
     const double keep = static_cast<double>(plan.keep_ms);
     double held = std::min(gap, keep) - min_keep;
@@ -212,35 +233,27 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
         if (gap > start - lead) held += std::min(gap, end) - (start - lead);
         cold = !(gap >= start && gap < end);
     }
-    if (cold) {
-        state.cold_requests_scored += burst;
-        held += load_ms;
-    }
-    const double reference_keep = static_cast<double>(config_.lean_reference_keep_ms);
-    if (gap > reference_keep) state.reference_cold_requests += burst;
+    if (cold) held += load_ms;
     const double reference_held = std::min(gap, reference_keep) - min_keep + (gap > reference_keep ? load_ms : 0.0);
     const double memory_mb = model_memory_mb(model);
-    const double lean_decay = decay_for(kLeanMemoryGaps);
-    lean_held_ = lean_held_ * lean_decay + std::max(held, 0.0) * memory_mb;
-    lean_reference_held_ = lean_reference_held_ * lean_decay + std::max(reference_held, 0.0) * memory_mb;
+    lean_held_ = lean_held_ * lean_decay_ + std::max(held, 0.0) * memory_mb;
+    lean_reference_held_ = lean_reference_held_ * lean_decay_ + std::max(reference_held, 0.0) * memory_mb;
     if (config_.objective == CostCurvePredictorConfig::Objective::lean && config_.lean_memory_share > 0 &&
         lean_reference_held_ > 0) {
         const double excess = lean_held_ / lean_reference_held_ - config_.lean_memory_share;
         lean_log_price_ = std::clamp(lean_log_price_ + kLeanStep * excess, 0.0, kMaxLogPrice);
     }
-    if (++gaps_since_fairness_ >= kFairnessRefreshGaps) update_fairness_threshold();
 }
 
 void CostCurvePredictor::update_fairness_threshold() {
     gaps_since_fairness_ = 0;
+    fairness_threshold_ = -1;  // off until a threshold is known
+    if (config_.fairness_quantile >= 1) return;
     rates_scratch_.clear();
     for (const ModelState& state : models_)
         if (state.request_count > 0)
             rates_scratch_.push_back(state.reference_cold_requests / static_cast<double>(state.request_count));
-    if (rates_scratch_.size() < 4 || config_.fairness_quantile >= 1) {
-        fairness_threshold_ = 0;
-        return;
-    }
+    if (rates_scratch_.size() < 4) return;
     const auto rank =
         static_cast<std::size_t>(config_.fairness_quantile * static_cast<double>(rates_scratch_.size() - 1));
     std::nth_element(rates_scratch_.begin(), rates_scratch_.begin() + static_cast<std::ptrdiff_t>(rank),
@@ -278,9 +291,9 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
     // reference, so its cold rate is no worse than the timer's.
     const double rate =
         state.request_count > 0 ? state.reference_cold_requests / static_cast<double>(state.request_count) : 0.0;
-    int first_keep = 0;  // the shortest keep allowed: with the floor, the largest candidate <= the reference
-    if (fairness_threshold_ > 0 && rate >= fairness_threshold_)
-        while (first_keep + 1 < kKeeps && keeps_ms_[first_keep + 1] <= reference_keep) ++first_keep;
+    int first_keep = 0;  // the shortest keep allowed: with the floor, the smallest candidate >= the reference
+    if (fairness_threshold_ >= 0 && rate > 0 && rate >= fairness_threshold_)
+        while (first_keep + 1 < kKeeps && keeps_ms_[first_keep] < reference_keep) ++first_keep;
     double best_cost = std::numeric_limits<double>::infinity();
     int keep = first_keep;
     for (int k = first_keep; k < kKeeps; ++k) {
@@ -291,8 +304,8 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
         }
     }
     plan.keep_ms = static_cast<int64_t>(keeps_ms_[keep]);
-    plan.fairness_floor = first_keep > 0 && keep == first_keep;
-    if (config_.prewarm) place_window(state, plan, lambda, load_ms);
+    if (config_.prewarm && config_.objective == CostCurvePredictorConfig::Objective::lean)
+        place_window(state, plan, lambda, load_ms);
     plan.median_gap_ms = median_from(state, 0);
     const double alive = survival(state, 0);
     plan.p_use_fresh = alive > 0 ? 1 - survival(state, static_cast<double>(config_.horizon_ms)) / alive : 0.0;
@@ -400,8 +413,8 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
         out.p_use_within_horizon = plan.p_use_fresh;
     } else {
         const double alive = survival(state, idle_ms);
-        out.p_use_within_horizon =
-            alive > 0 ? 1 - survival(state, idle_ms + static_cast<double>(config_.horizon_ms)) / alive : 0.0;
+        out.p_use_within_horizon = std::clamp(
+            alive > 0 ? 1 - survival(state, idle_ms + static_cast<double>(config_.horizon_ms)) / alive : 0.0, 0.0, 1.0);
         median_ms = median_from(state, idle_ms);
     }
     out.next_arrival_ms = median_ms < 0 ? WARMUP_TIME_NEVER : add_offset(state.last_seen_ms, median_ms);
@@ -420,13 +433,13 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
 }
 
 // Format (text, one record per line, numbers in decimal):
-//   org.warmup.state.cost-curve/1
-//   -1 <lean_held> <lean_reference_held> <lean_log_price> <fairness_threshold> <pool curves>
-//   <model index> <last_seen_ms> <request_count> <short_gaps> <cold_requests_scored> <reference_cold_requests>
-//       <curves>
-// where <curves> = <gaps> <cold x 48> <held x 48> <longer x 48>. An open wake-up burst is not kept (it closes on the
-// next use as a partial one). Model indexes are those of the host process (stable for its life), which is what a
-// hot-swap or a backup of the same catalog hands over.
+//   org.warmup.state.cost-curve/2
+//   -1 <lean_held> <lean_reference_held> <lean_log_price> <pool curves>
+//   <model index> <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
+// where <curves> = <gaps> <cold x 48> <held x 48> <longer x 48> and <recent gaps> = <count> then count pairs
+// <gap_ms> <burst>, oldest first. An open wake-up burst is not kept (it closes on the next use as a partial one), nor
+// the fairness threshold (recomputed after 256 gaps). Model indexes are those of the host process (stable for its
+// life), which is what a hot-swap or a backup of the same catalog hands over.
 std::string CostCurvePredictor::export_state() const {
     std::string text = std::string(kStateSchema) + "\n";
     char number[32];
@@ -444,7 +457,6 @@ std::string CostCurvePredictor::export_state() const {
     put(lean_held_);
     put(lean_reference_held_);
     put(lean_log_price_);
-    put(fairness_threshold_);
     put_curves(pool_);
     text += '\n';
     for (std::size_t model = 0; model < models_.size(); ++model) {
@@ -453,9 +465,15 @@ std::string CostCurvePredictor::export_state() const {
         text += std::to_string(model) + ' ' + std::to_string(state.last_seen_ms) + ' ' +
                 std::to_string(state.request_count);
         put(state.short_gaps);
-        put(state.cold_requests_scored);
         put(state.reference_cold_requests);
         put_curves(state.curves);
+        text += ' ' + std::to_string(state.recent_count);
+        for (std::size_t i = 0; i < state.recent_count; ++i) {
+            const RecentGap& gap =
+                state.recent[(state.recent_next + kRecentGaps - state.recent_count + i) % kRecentGaps];
+            text += ' ' + std::to_string(gap.gap_ms);
+            put(gap.burst);
+        }
         text += '\n';
     }
     return text;
@@ -465,18 +483,23 @@ void CostCurvePredictor::import_state(std::string_view data) {
     sdk::StateTextReader reader(data, kStateSchema, &bad_state);
     std::vector<ModelState> imported;
     Curves pool;
-    double lean_held = 0, lean_reference_held = 0, lean_log_price = 0, fairness_threshold = 0;
+    double lean_held = 0, lean_reference_held = 0, lean_log_price = 0;
     bool fleet_seen = false;
     auto non_negative = [&](const char* what) {
         const double value = reader.field<double>(what);
         if (!(value >= 0) || !std::isfinite(value)) bad_state(std::string(what) + " must be a finite number >= 0");
         return value;
     };
+    auto counted = [&](const char* what) {  // a decayed count or sum, stored as float
+        const double value = non_negative(what);
+        if (value > std::numeric_limits<float>::max()) bad_state(std::string(what) + " is out of range");
+        return static_cast<float>(value);
+    };
     auto read_curves = [&](Curves& curves) {
-        curves.gaps = static_cast<float>(non_negative("(gaps)"));
-        for (float& value : curves.cold) value = static_cast<float>(non_negative("(cold)"));
-        for (float& value : curves.held) value = static_cast<float>(non_negative("(held)"));
-        for (float& value : curves.longer) value = static_cast<float>(non_negative("(longer)"));
+        curves.gaps = counted("(gaps)");
+        for (float& value : curves.cold) value = counted("(cold)");
+        for (float& value : curves.held) value = counted("(held)");
+        for (float& value : curves.longer) value = counted("(longer)");
     };
     while (reader.next_record()) {
         const auto model = reader.field<int64_t>("(model index)");
@@ -486,21 +509,31 @@ void CostCurvePredictor::import_state(std::string_view data) {
             lean_held = non_negative("(lean held)");
             lean_reference_held = non_negative("(lean reference held)");
             lean_log_price = std::min(non_negative("(lean log price)"), kMaxLogPrice);
-            fairness_threshold = non_negative("(fairness threshold)");
             read_curves(pool);
         } else {
-            if (model < 0 || model >= static_cast<int64_t>(WARMUP_NO_MODEL)) bad_state("model index out of range");
+            if (model < 0 || model >= static_cast<int64_t>(host().model_count()))
+                bad_state("model index " + std::to_string(model) + " is not in this host's catalog");
             if (static_cast<std::size_t>(model) >= imported.size())
                 imported.resize(static_cast<std::size_t>(model) + 1);
             ModelState& state = imported[static_cast<std::size_t>(model)];
             if (state.last_seen_ms != WARMUP_TIME_NEVER) bad_state("model " + std::to_string(model) + " appears twice");
             state.last_seen_ms = reader.field<int64_t>("(last_seen_ms)");
-            if (state.last_seen_ms == WARMUP_TIME_NEVER) bad_state("a model without a last use");
+            if (state.last_seen_ms < 0 || state.last_seen_ms >= WARMUP_TIME_NEVER / 2)
+                bad_state("last_seen_ms of model " + std::to_string(model) + " is out of range");
             state.request_count = reader.field<uint64_t>("(request_count)");
-            state.short_gaps = static_cast<float>(non_negative("(short gaps)"));
-            state.cold_requests_scored = non_negative("(cold requests scored)");
+            state.short_gaps = counted("(short gaps)");
             state.reference_cold_requests = non_negative("(reference cold requests)");
             read_curves(state.curves);
+            const auto recent = reader.field<int64_t>("(recent gap count)");
+            if (recent < 0 || recent > static_cast<int64_t>(kRecentGaps)) bad_state("recent gap count out of range");
+            for (int64_t i = 0; i < recent; ++i) {
+                const auto gap_ms = reader.field<int64_t>("(recent gap)");
+                if (gap_ms <= 0) bad_state("a recent gap must be positive");
+                state.recent[static_cast<std::size_t>(i)] = RecentGap{gap_ms, counted("(recent burst)")};
+            }
+            state.recent_count = static_cast<std::size_t>(recent);
+            state.recent_next = state.recent_count % kRecentGaps;
+            state.plan_stale = true;
         }
         if (!reader.at_record_end()) bad_state("trailing characters on the line of model " + std::to_string(model));
     }
@@ -510,7 +543,7 @@ void CostCurvePredictor::import_state(std::string_view data) {
     lean_held_ = lean_held;
     lean_reference_held_ = lean_reference_held;
     lean_log_price_ = lean_log_price;
-    fairness_threshold_ = fairness_threshold;
+    fairness_threshold_ = -1;
     gaps_since_fairness_ = 0;
 }
 

@@ -82,9 +82,8 @@ class CostCurvePredictor final : public sdk::Predictor {
         int64_t keep_ms = 0;
         int64_t window_start_ms = -1;
         int64_t window_end_ms = -1;
-        bool fairness_floor = false;  ///< the keep was raised to the reference by the fairness guard
-        double median_gap_ms = -1;    ///< median of the next gap from the last use (-1 = unknown)
-        double p_use_fresh = 0;       ///< p(next request within the horizon) right after a use
+        double median_gap_ms = -1;  ///< median of the next gap from the last use (-1 = unknown)
+        double p_use_fresh = 0;     ///< p(next request within the horizon) right after a use
     };
     /// The current plan of `model` (computed if stale), or nullptr for a model never seen. For tests and insight.
     const Plan* plan_of(warmup_model_index model);
@@ -92,7 +91,7 @@ class CostCurvePredictor final : public sdk::Predictor {
     [[nodiscard]] double lean_price_factor() const noexcept;
 
   private:
-    static constexpr const char* kStateSchema = "org.warmup.state.cost-curve/1";
+    static constexpr const char* kStateSchema = "org.warmup.state.cost-curve/2";
 
     /// Decayed sums over past idle gaps, one entry per candidate keep (see the header comment).
     struct Curves {
@@ -122,7 +121,6 @@ class CostCurvePredictor final : public sdk::Predictor {
         warmup_time_ms burst_end_ms = WARMUP_TIME_NEVER;
         double burst_requests = 0;
         Plan plan_during_gap;
-        double cold_requests_scored = 0;              ///< requests its own plans left cold (first use included)
         double reference_cold_requests = 0;           ///< requests the reference keep-alive would have left cold
         std::array<RecentGap, kRecentGaps> recent{};  ///< ring of the latest long gaps (pre-warm windows)
         std::size_t recent_next = 0;
@@ -152,13 +150,14 @@ class CostCurvePredictor final : public sdk::Predictor {
     Curves pool_;                            ///< the fleet's curves (sum over models, decayed per gap)
     double gap_decay_ = 1;                   ///< per-gap decay of a model's curves
     double pool_decay_ = 1;                  ///< per-gap decay of the pool
+    double lean_decay_ = 1;                  ///< per-gap decay of the lean controller's sums
     // Lean ceiling: decayed memory-time (MiB x ms) the plans held and the reference keep-alive would have held, and
     // the log of the price multiplier they steer.
     double lean_held_ = 0;
     double lean_reference_held_ = 0;
     double lean_log_price_ = 0;
     // Fairness: the fleet's cold-rate quantile, refreshed every kFairnessRefreshGaps closed gaps.
-    double fairness_threshold_ = 0;
+    double fairness_threshold_ = -1;  ///< < 0: off (or not known yet)
     uint32_t gaps_since_fairness_ = 0;
     std::vector<double> rates_scratch_;
 };
