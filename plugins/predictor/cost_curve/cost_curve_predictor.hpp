@@ -1,6 +1,6 @@
 // cost_curve_predictor.hpp — the default PredictionEngine: per model, the keep time (and at most one pre-warm window
-// per idle gap) that its own recent history says saves the most cold requests per byte-second, inside the memory a
-// 20-minute keep-alive would hold.
+// per idle gap) that its own recent history says saves the most cold requests per byte-second, steered towards at
+// most the memory a 20-minute keep-alive would hold.
 //
 // What it learns, per model, from the arrivals it is shown (no extra input beyond the analyzer's pattern):
 //  - for each candidate keep time K on a log grid (4 per doubling from `min_keep_ms`, 48 candidates, up to ~2.4 days
@@ -8,7 +8,8 @@
 //      cold(K)   = requests that a keep of K would have made wait: the wake-up burst (the requests arriving within one
 //                  load time after the gap) of every gap longer than K,
 //      held(K)   = memory-time a keep of K would have held: sum of min(G, K) - min_keep,
-//      longer(K) = number of gaps longer than K (the survival curve, for p_use and the pre-warm's load cost);
+//      longer(K) = number of gaps longer than K (the survival curve behind p_use and the median next arrival,
+//                  interpolated on the log grid);
 //    all three decayed with a half-life of `memory_gaps` gaps, so a model whose rhythm changes is followed, and shrunk
 //    towards the fleet's pooled curves by `prior_gaps` pseudo-gaps, so a model seen idle twice is not planned on two
 //    numbers alone;
@@ -23,15 +24,17 @@
 // load_ms x reference_memory_mb) at least, i.e. one waiting request is worth holding a reference-sized model idle for
 // cold_request_cost_loads load times, and raised by a slow controller while the memory-time the plans hold exceeds
 // `lean_memory_share` of what a keep-alive of `lean_reference_keep_ms` would hold on the same gaps (objective lean).
-// Fairness (opt-in, `fairness_quantile` < 1): a model whose cold rate under the reference keep-alive (scored on its own
-// gaps) is in the fleet's top (1 - fairness_quantile) is never kept shorter than lean_reference_keep_ms, so its cold
-// rate is no worse than the timer's. Off by default: measured, it costs more avoidable cold requests than it saves
-// in p75 per-model cold rate (docs/evaluation.md).
+// Fairness (`fairness_quantile`, default 0.5; 1 = off): a model whose cold rate under the reference keep-alive (scored
+// on its own gaps) is in the fleet's upper half is never kept shorter than lean_reference_keep_ms, the timer's keep:
+// the models a timer already serves worst are not the ones sacrificed to save memory, which keeps the p75 per-model
+// cold rate near a timer's at the price of some avoidable cold requests (docs/evaluation.md).
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
 //
-// Threading: control thread only (SDK contract). Memory: ~650 bytes per model seen. predict() is O(1) while a model's
-// learned state is unchanged (the plan is cached); a closed idle gap costs O(48) and the next plan O(48); every 256
-// closed gaps the fleet's fairness threshold is recomputed in O(models).
+// Threading: control thread only (SDK contract). Memory: ~1 KB per model index up to the largest seen (indexes outside
+// the host's catalog are refused). predict() right after a use is O(1) while the model's learned state is unchanged
+// (the plan is cached); at an idle time > 0 (a pre-warm finished, an HTTP prediction) it bisects the survival curve,
+// ~20 evaluations of O(48). A closed idle gap costs O(48); the next plan O(48) plus the window search, O(16^3) over the
+// recent gaps; with fairness on, every 256 closed gaps the fleet's threshold is recomputed in O(models).
 #pragma once
 
 #include <array>
@@ -57,7 +60,7 @@ struct CostCurvePredictorConfig {
     int64_t ready_margin_ms = 5'000;        ///< a pre-warm is charged its load time plus this margin
     int64_t lean_reference_keep_ms = 1'200'000;  ///< lean: the keep-alive whose memory is the ceiling ...
     double lean_memory_share = 0.95;             ///< ... times this share (0 = no ceiling: the price alone)
-    double fairness_quantile = 1;  ///< reference cold-rate quantile above which keeps >= the reference (1 = off)
+    double fairness_quantile = 0.5;  ///< reference cold-rate quantile above which keeps >= the reference (1 = off)
 };
 
 class CostCurvePredictor final : public sdk::Predictor {
