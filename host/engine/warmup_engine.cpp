@@ -214,21 +214,35 @@ std::size_t WarmupEngine::queue_depth() const { return queued_in_plugin_ + fallb
 // ---------------------------------------------------------------------------------------------------------------
 // Requests
 
-void WarmupEngine::on_events(std::span<const warmup_usage_event> events, warmup_time_ms now_ms) {
-    if (events.empty()) return;
+void WarmupEngine::observe(std::span<const warmup_usage_event> events, warmup_time_ms now_ms) {
     advance(now_ms);
     guarded(ComponentKind::Analyzer, "observe", [&] {
         return components_.analyzer.vtable->observe(components_.analyzer.self, events.data(), events.size());
     });
     ++epoch_;
     touched_.clear();
+}
+
+void WarmupEngine::touch(warmup_model_index model) {
+    ModelSlot& state = slot(model);
+    if (state.touched_epoch != epoch_) {
+        state.touched_epoch = epoch_;
+        touched_.push_back(model);
+    }
+}
+
+void WarmupEngine::replan(warmup_model_index model, warmup_time_ms now_ms) {
+    const ModelSlot& state = models_[model];
+    if (state.residency == WARMUP_RESIDENCY_READY || state.residency == WARMUP_RESIDENCY_ABSENT)
+        plan(model, state.prewarmed_unused ? WARMUP_TRIGGER_WARMED : WARMUP_TRIGGER_TIMER, now_ms);
+}
+
+void WarmupEngine::on_events(std::span<const warmup_usage_event> events, warmup_time_ms now_ms) {
+    if (events.empty()) return;
+    observe(events, now_ms);
     for (const auto& event : events) {
         handle_request(event, now_ms);
-        ModelSlot& state = models_[event.model];
-        if (state.touched_epoch != epoch_) {
-            state.touched_epoch = epoch_;
-            touched_.push_back(event.model);
-        }
+        touch(event.model);
     }
     for (const warmup_model_index model : touched_) plan(model, WARMUP_TRIGGER_USED, now_ms);
     dispatch(now_ms);
@@ -236,36 +250,17 @@ void WarmupEngine::on_events(std::span<const warmup_usage_event> events, warmup_
 
 void WarmupEngine::on_history(std::span<const warmup_usage_event> events, warmup_time_ms now_ms) {
     if (events.empty()) return;
-    advance(now_ms);
-    guarded(ComponentKind::Analyzer, "observe", [&] {
-        return components_.analyzer.vtable->observe(components_.analyzer.self, events.data(), events.size());
-    });
+    observe(events, now_ms);
     // What was learned may move the model's next predicted use: a fresh plan now, not at its next request. Nothing is
     // scored and no load starts for the past itself (a plan may schedule a pre-warm, as after any plan).
-    ++epoch_;
-    touched_.clear();
-    for (const auto& event : events) {
-        ModelSlot& state = slot(event.model);
-        if (state.touched_epoch != epoch_) {
-            state.touched_epoch = epoch_;
-            touched_.push_back(event.model);
-        }
-    }
-    for (const warmup_model_index model : touched_) {
-        const ModelSlot& state = models_[model];
-        if (state.residency == WARMUP_RESIDENCY_READY || state.residency == WARMUP_RESIDENCY_ABSENT)
-            plan(model, state.prewarmed_unused ? WARMUP_TRIGGER_WARMED : WARMUP_TRIGGER_TIMER, now_ms);
-    }
+    for (const auto& event : events) touch(event.model);
+    for (const warmup_model_index model : touched_) replan(model, now_ms);
     dispatch(now_ms);
 }
 
 void WarmupEngine::replan_all(warmup_time_ms now_ms) {
     advance(now_ms);
-    for (warmup_model_index model = 0; model < models_.size(); ++model) {
-        const ModelSlot& state = models_[model];
-        if (state.residency == WARMUP_RESIDENCY_READY || state.residency == WARMUP_RESIDENCY_ABSENT)
-            plan(model, state.prewarmed_unused ? WARMUP_TRIGGER_WARMED : WARMUP_TRIGGER_TIMER, now_ms);
-    }
+    for (warmup_model_index model = 0; model < models_.size(); ++model) replan(model, now_ms);
     dispatch(now_ms);
 }
 

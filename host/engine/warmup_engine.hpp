@@ -290,6 +290,12 @@ class WarmupEngine {
     ModelSlot& slot(warmup_model_index model);
     void advance(warmup_time_ms now_ms);
     void handle_request(const warmup_usage_event& event, warmup_time_ms now_ms);
+    /// Advances to now_ms, feeds `events` to the analyzer and starts a new set of touched models.
+    void observe(std::span<const warmup_usage_event> events, warmup_time_ms now_ms);
+    /// Adds `model` to touched_ once per batch.
+    void touch(warmup_model_index model);
+    /// Plans a model that is not loading or queued again (trigger WARMED for a pre-warmed unused one, else TIMER).
+    void replan(warmup_model_index model, warmup_time_ms now_ms);
     void plan(warmup_model_index model, warmup_plan_trigger trigger, warmup_time_ms now_ms);
     void fallback_plan(warmup_model_index model, warmup_time_ms now_ms);
     void refresh_timer(warmup_model_index model);
