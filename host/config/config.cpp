@@ -111,20 +111,6 @@ std::string child_path(const std::string& parent, std::string_view key) {
 
 std::string item_path(const std::string& parent, std::size_t index) { return fmt::format("{}[{}]", parent, index); }
 
-/// How a value reads in a message: the scalar quoted, or what kind of node it is.
-std::string describe_node(const YAML::Node& node) {
-    switch (node.Type()) {
-        case YAML::NodeType::Scalar:
-            return "'" + node.Scalar() + "'";
-        case YAML::NodeType::Sequence:
-            return "a list";
-        case YAML::NodeType::Map:
-            return "a mapping";
-        default:
-            return "nothing";
-    }
-}
-
 /// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions, so "prot" is 1 away from "port").
 std::size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));

@@ -1,6 +1,7 @@
 #include "config/yaml_documents.hpp"
 
 #include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/node/node.h>
 #include <yaml-cpp/parser.h>
 
 #include <sstream>
@@ -39,6 +40,19 @@ YamlDocumentScan scan_yaml_documents(const std::string& text, std::size_t max_do
         scan.starts.push_back(recorder.last_start);
     }
     return scan;
+}
+
+std::string describe_node(const YAML::Node& node) {
+    switch (node.Type()) {
+        case YAML::NodeType::Scalar:
+            return "'" + node.Scalar() + "'";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Map:
+            return "a mapping";
+        default:
+            return "nothing";
+    }
 }
 
 }  // namespace warmup::host

@@ -1,4 +1,5 @@
-// config/yaml_documents.hpp — where the documents of a YAML text start, found without YAML::LoadAll.
+// config/yaml_documents.hpp — YAML helpers shared by the readers of YAML files (the configuration, the synth
+// scenarios): where the documents of a text start, found without YAML::LoadAll, and how a node reads in a message.
 //
 // yaml-cpp 0.7.0 (Debian 12) has a LoadAll that never returns on some texts (a stray ',' at the start of a value):
 // SingleDocParser answers a token it has no case for with a null node without consuming it, and LoadAll asks for the
@@ -10,6 +11,7 @@
 #pragma once
 
 #include <yaml-cpp/mark.h>
+#include <yaml-cpp/node/node.h>
 
 #include <cstddef>
 #include <limits>
@@ -27,5 +29,8 @@ struct YamlDocumentScan {
 /// of the text without building nodes.
 YamlDocumentScan scan_yaml_documents(const std::string& text,
                                      std::size_t max_documents = std::numeric_limits<std::size_t>::max());
+
+/// How a value reads in a message: the scalar quoted, or what kind of node it is ("a list", "a mapping", "nothing").
+std::string describe_node(const YAML::Node& node);
 
 }  // namespace warmup::host

@@ -65,7 +65,7 @@ class ScenarioReader {
             fail({"", error.mark}, error.msg);
         }
         const Where top{"", root.Mark()};
-        if (!root.IsMap()) fail(top, "expected a mapping with duration and models, got " + describe(root));
+        if (!root.IsMap()) fail(top, "expected a mapping with duration and models, got " + describe_node(root));
 
         Scenario scenario;
         YAML::Node models_node;  // read after `duration`, which it is checked against
@@ -101,20 +101,6 @@ class ScenarioReader {
         std::function<void(const YAML::Node& value, const Where& where)> read;
     };
 
-    /// How a node reads in a message.
-    static std::string describe(const YAML::Node& node) {
-        switch (node.Type()) {
-            case YAML::NodeType::Scalar:
-                return "'" + node.Scalar() + "'";
-            case YAML::NodeType::Sequence:
-                return "a list";
-            case YAML::NodeType::Map:
-                return "a mapping";
-            default:
-                return "nothing";
-        }
-    }
-
     [[noreturn]] void fail(const Where& where, const std::string& message) const {
         const bool located = !where.mark.is_null() && where.mark.line >= 0 && where.mark.column >= 0;
         const std::string reason = where.path.empty() ? message : where.path + ": " + message;
@@ -132,11 +118,11 @@ class ScenarioReader {
     /// Hands each key of `node` (a mapping) to its rule in document order; refuses unknown and duplicate keys, then
     /// reports a missing required key at the mapping.
     void read_mapping(const YAML::Node& node, const Where& where, const std::vector<KeyRule>& rules) {
-        if (!node.IsMap()) fail(at(node, where), "expected a mapping, got " + describe(node));
+        if (!node.IsMap()) fail(at(node, where), "expected a mapping, got " + describe_node(node));
         std::vector<bool> seen(rules.size(), false);
         for (const auto& entry : node) {
             if (!entry.first.IsScalar())
-                fail(at(entry.first, where), "expected a plain key, got " + describe(entry.first));
+                fail(at(entry.first, where), "expected a plain key, got " + describe_node(entry.first));
             const std::string& key = entry.first.Scalar();
             const Where key_where = child(where, key, entry.first.Mark());
             const auto rule = std::find_if(rules.begin(), rules.end(), [&](const KeyRule& r) { return r.key == key; });
@@ -158,7 +144,7 @@ class ScenarioReader {
     // ----- scalars
 
     std::string read_string(const YAML::Node& node, const Where& where) {
-        if (!node.IsScalar()) fail(where, "expected a string, got " + describe(node));
+        if (!node.IsScalar()) fail(where, "expected a string, got " + describe_node(node));
         return node.Scalar();
     }
 
@@ -167,7 +153,7 @@ class ScenarioReader {
         std::string_view text = node.IsScalar() ? std::string_view(node.Scalar()) : std::string_view();
         if (!text.empty() && text.front() == '+') text.remove_prefix(1);
         if (!node.IsScalar() || !parse_double(text, value) || value < min || value > max)
-            fail(where, fmt::format("expected a number in [{}, {}], got {}", min, max, describe(node)));
+            fail(where, fmt::format("expected a number in [{}, {}], got {}", min, max, describe_node(node)));
         return value;
     }
 
@@ -180,7 +166,7 @@ class ScenarioReader {
     int64_t read_integer(const YAML::Node& node, const Where& where, int64_t min, int64_t max) {
         int64_t value = 0;
         if (!node.IsScalar() || !parse_integer(node.Scalar(), value) || value < min || value > max)
-            fail(where, fmt::format("expected an integer in [{}, {}], got {}", min, max, describe(node)));
+            fail(where, fmt::format("expected an integer in [{}, {}], got {}", min, max, describe_node(node)));
         return value;
     }
 
@@ -188,7 +174,7 @@ class ScenarioReader {
         const std::string text = node.IsScalar() ? node.Scalar() : std::string();
         if (text == "true") return true;
         if (text == "false") return false;
-        fail(where, "expected true or false, got " + describe(node));
+        fail(where, "expected true or false, got " + describe_node(node));
     }
 
     /// "<number><unit>" with unit ms, s, m, h or d, e.g. 90s, 1.5h, 14d. Whole milliseconds.
@@ -205,7 +191,8 @@ class ScenarioReader {
         double value = 0;
         if (!node.IsScalar() || found == units.end() || !parse_double(number, value) ||
             value * found->second > static_cast<double>(max_duration_ms))
-            fail(where, fmt::format("expected a duration like 500ms, 90s, 30m, 12h or 7d, got {}", describe(node)));
+            fail(where,
+                 fmt::format("expected a duration like 500ms, 90s, 30m, 12h or 7d, got {}", describe_node(node)));
         return std::llround(value * found->second);
     }
 
@@ -232,7 +219,7 @@ class ScenarioReader {
         if (!parsed || year < 1970 || !date.ok() || hour > 23 || minute > 59)
             fail(where, fmt::format("expected epoch milliseconds or a UTC date like 2024-06-03 or 2024-06-03T08:00, "
                                     "got {}",
-                                    describe(node)));
+                                    describe_node(node)));
         const auto days = std::chrono::sys_days(date).time_since_epoch().count();
         return static_cast<int64_t>(days) * day_ms + static_cast<int64_t>(hour) * hour_ms + minute * minute_ms;
     }
@@ -244,7 +231,7 @@ class ScenarioReader {
             return {value, value};
         }
         if (!node.IsSequence() || node.size() != 2)
-            fail(where, "expected a number or a list [min, max], got " + describe(node));
+            fail(where, "expected a number or a list [min, max], got " + describe_node(node));
         const double first = read_number(node[0], item(where, 0, node[0].Mark()), low, high);
         const double second = read_number(node[1], item(where, 1, node[1].Mark()), low, high);
         if (first > second)
@@ -291,7 +278,7 @@ class ScenarioReader {
             parse_integer(std::string_view(text).substr(3, 2), minute) && hour <= 23 && minute <= 59)
             return offset_ms + hour * hour_ms + minute * minute_ms;
         if (offset_ms != 0 || !node.IsScalar() || node.Scalar().find(':') != std::string::npos)
-            fail(where, fmt::format("expected HH:MM, Ddd HH:MM or a duration, got {}", describe(node)));
+            fail(where, fmt::format("expected HH:MM, Ddd HH:MM or a duration, got {}", describe_node(node)));
         return read_duration(node, where);
     }
 
@@ -299,7 +286,7 @@ class ScenarioReader {
     int64_t read_trace_time(const YAML::Node& node, const Where& where) {
         const int64_t value = read_duration(node, where);
         if (value > duration_ms_)
-            fail(where, fmt::format("{} is after the end of the trace (duration {} h)", describe(node),
+            fail(where, fmt::format("{} is after the end of the trace (duration {} h)", describe_node(node),
                                     static_cast<double>(duration_ms_) / hour_ms));
         return value;
     }
@@ -323,7 +310,7 @@ class ScenarioReader {
     /// A rhythm mapping. With `base` (a drift), the keys given change `base` and nothing is required, unless `kind`
     /// names another kind: then it is a new rhythm of that kind, read as from scratch.
     Rhythm read_rhythm(const YAML::Node& node, const Where& where, const Rhythm* base) {
-        if (!node.IsMap()) fail(where, "expected a mapping with kind and its settings, got " + describe(node));
+        if (!node.IsMap()) fail(where, "expected a mapping with kind and its settings, got " + describe_node(node));
         std::optional<RhythmKind> kind;
         for (const auto& entry : node) {
             if (!entry.first.IsScalar() || entry.first.Scalar() != "kind") continue;
@@ -331,7 +318,7 @@ class ScenarioReader {
             const std::string name = entry.second.IsScalar() ? entry.second.Scalar() : std::string();
             if (name != "working_hours" && name != "periodic" && name != "poisson" && name != "rare")
                 fail(kind_where,
-                     "expected one of working_hours | periodic | poisson | rare, got " + describe(entry.second));
+                     "expected one of working_hours | periodic | poisson | rare, got " + describe_node(entry.second));
             kind = kind_of(name);
         }
         if (!kind && !base) fail(where, "missing required key 'kind'");
@@ -548,7 +535,7 @@ class ScenarioReader {
             std::vector<Where> follower_wheres;
             if (followers_node) {
                 if (!followers_node->IsSequence())
-                    fail(followers_where, "expected a list of followers, got " + describe(*followers_node));
+                    fail(followers_where, "expected a list of followers, got " + describe_node(*followers_node));
                 for (std::size_t i = 0; i < followers_node->size(); ++i) {
                     const YAML::Node f = (*followers_node)[i];
                     Where model_where;
@@ -612,7 +599,7 @@ class ScenarioReader {
         } else if (node.IsSequence() && node.size() > 0) {
             for (std::size_t i = 0; i < node.size(); ++i) entries.emplace_back(node[i], item(where, i, node[i].Mark()));
         } else {
-            fail(where, "expected {at: <time>, rhythm: {...}} or a list of them, got " + describe(node));
+            fail(where, "expected {at: <time>, rhythm: {...}} or a list of them, got " + describe_node(node));
         }
         for (const auto& [entry, entry_where] : entries) {
             int64_t at_ms = 0;
@@ -664,7 +651,7 @@ class ScenarioReader {
                  [&](const YAML::Node& v, const Where& w) {
                      const std::string text = v.IsScalar() ? v.Scalar() : std::string();
                      if (text != "start" && text != "end")
-                         fail(w, "expected start or end (of the leader's session), got " + describe(v));
+                         fail(w, "expected start or end (of the leader's session), got " + describe_node(v));
                      follower.after_end = text == "end";
                  }},
             });
