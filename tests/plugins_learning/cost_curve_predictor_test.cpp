@@ -115,6 +115,49 @@ TEST(CostCurvePredictor, TheWakeUpBurstIsMeasuredPerModel) {
     EXPECT_GE(busy_keep, 20 * kMinuteMs);  // 10 requests x 300 s > 20 min held: kept through
 }
 
+TEST(CostCurvePredictor, TheLatestGapCountsInTheNextPlanEvenWhenItsWakeUpWasOneRequest) {
+    LearningTestHost host;
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0, prior_gaps: 0, open_gaps: false}");
+    Driver driver(host, predictor.plugin);
+    // Nothing learned: the reference keep (20 min). One 6-hour gap ended by a lone request is enough to plan the
+    // next idle spell on, right away, before another request closes its wake-up.
+    EXPECT_EQ(driver.arrive(kStartMs).keep_until_ms, kStartMs + 20 * kMinuteMs);
+    const int64_t woke = kStartMs + 6 * 60 * kMinuteMs;
+    EXPECT_EQ(driver.arrive(woke).keep_until_ms, woke + kMinuteMs);
+}
+
+/// Ten models with 10-minute gaps, each ended by two requests (worth keeping through them, by a small margin); then
+/// all but model 0 go quiet for an hour, while model 0 keeps its rhythm. Returns model 0's last arrival.
+int64_t fleet_falls_quiet(Driver& driver) {
+    int64_t t = kStartMs;
+    for (int gap = 0; gap < 8; ++gap, t += 10 * kMinuteMs)
+        for (warmup_model_index model = 0; model < 10; ++model)
+            driver.arrive(t + model * 1000, model), driver.arrive(t + model * 1000 + 500, model);
+    for (const int64_t end = t + 60 * kMinuteMs; t < end; t += 10 * kMinuteMs)
+        driver.arrive(t, 0), driver.arrive(t + 500, 0);
+    return t - 10 * kMinuteMs + 500;
+}
+
+TEST(CostCurvePredictor, KeepsShortenWhileMuchOfTheFleetIsIdleLongerThanTheReferenceKeep) {
+    LearningTestHost host(10);
+    Built<CostCurvePredictor> counting(host, "{lean_memory_share: 0}");
+    Built<CostCurvePredictor> blind(host, "{lean_memory_share: 0, open_gaps: false}");
+    Driver counting_driver(host, counting.plugin);
+    Driver blind_driver(host, blind.plugin);
+    const int64_t last = fleet_falls_quiet(counting_driver);
+    ASSERT_EQ(fleet_falls_quiet(blind_driver), last);
+    // Without counting the open idle spells, model 0's own gaps (and the fleet's, all closed) say: keep through them.
+    EXPECT_GT(blind_driver.predict(last, 0).keep_until_ms, last + 10 * kMinuteMs);
+    // Nine of ten models idle for longer than the reference keep, none of those spells ended yet: such spells hold a
+    // keep and save nothing, so the margin is gone.
+    EXPECT_EQ(counting_driver.predict(last, 0).keep_until_ms, last + kMinuteMs);
+    // The quiet models come back: their spells end (and join the curves), and model 0 is kept through its gaps again.
+    const int64_t back = last + 10 * kMinuteMs;
+    for (warmup_model_index model = 1; model < 10; ++model) counting_driver.arrive(back + model * 1000, model);
+    counting_driver.arrive(back, 0);
+    EXPECT_GT(counting_driver.arrive(back + 500, 0).keep_until_ms, back + 10 * kMinuteMs);
+}
+
 TEST(CostCurvePredictor, TheLeanCeilingRaisesThePriceWhenKeepsWouldOutgrowTheReferenceKeepAlive) {
     LearningTestHost host;
     // A very high price of a waiting request would keep every model through 2-hour gaps; the ceiling (the memory of
@@ -224,6 +267,7 @@ TEST(CostCurvePredictor, StateHandsOverKeepAndPrewarmAndACorruptStateChangesNoth
 TEST(CostCurvePredictor, ParamsAreValidated) {
     LearningTestHost host;
     EXPECT_NE(create_error<CostCurvePredictor>(host, "{objective: fast}").find("objective"), std::string::npos);
+    EXPECT_NE(create_error<CostCurvePredictor>(host, "{open_gaps: 3}").find("open_gaps"), std::string::npos);
     EXPECT_NE(create_error<CostCurvePredictor>(host, "{min_keep_ms: 10}").find("min_keep_ms"), std::string::npos);
     EXPECT_NE(create_error<CostCurvePredictor>(host, "{fairness_quantile: 2}").find("fairness_quantile"),
               std::string::npos);

@@ -56,6 +56,7 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
         params.get_int("lean_reference_keep_ms", config_.lean_reference_keep_ms, config_.min_keep_ms, kWeekMs);
     config_.lean_memory_share = params.get_double("lean_memory_share", config_.lean_memory_share, 0, 100);
     config_.fairness_quantile = params.get_double("fairness_quantile", config_.fairness_quantile, 0, 1);
+    config_.open_gaps = params.get_bool("open_gaps", config_.open_gaps);
     for (int i = 0; i < kKeeps; ++i)
         keeps_ms_[i] = static_cast<double>(config_.min_keep_ms) * std::exp2(static_cast<double>(i) / kKeepsPerDoubling);
     gap_decay_ = decay_for(config_.memory_gaps);
@@ -92,7 +93,12 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
     const bool forgotten = pattern.request_count < state.request_count ||
                            (state.last_seen_ms != WARMUP_TIME_NEVER &&
                             (pattern.last_seen_ms == WARMUP_TIME_NEVER || pattern.last_seen_ms < state.last_seen_ms));
-    if (forgotten) state = ModelState{};  // the analyzer was reset (operator's reset): forget this model too
+    if (forgotten) {  // the analyzer was reset (operator's reset): forget this model too
+        if (state.open_long) open_long_gaps_ -= 1;
+        const bool watched = state.watched;  // its FIFO entry stays, and is dropped when it comes due
+        state = ModelState{};
+        state.watched = watched;
+    }
     if (pattern.last_seen_ms == WARMUP_TIME_NEVER || pattern.last_seen_ms == state.last_seen_ms) {
         state.request_count = pattern.request_count;
         return;
@@ -120,6 +126,10 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
             }
         }
     }
+    if (state.open_long) {  // its open idle spell ended (it is in the curves from now on)
+        state.open_long = false;
+        open_long_gaps_ -= 1;
+    }
     if (state.burst_end_ms != WARMUP_TIME_NEVER && (wake_gap_ms != -2 || seen_ms >= state.burst_end_ms))
         close_burst(state, model);
     if (wake_gap_ms != -2) {
@@ -128,11 +138,31 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
         // With history behind a first sight, the requests counted so far are the history's, not one wake-up's.
         state.burst_requests = seeded ? std::min(new_requests, 1.0) : new_requests;
         state.plan_during_gap = state.plan;
+        // The gap is learned now, with the wake-up's requests so far, so the very next plan knows it (a model that
+        // wakes for one request and goes idle again must not plan that idle spell without its latest gap).
+        if (wake_gap_ms >= 0) add_gap(state, wake_gap_ms, state.burst_requests);
     } else if (state.burst_end_ms != WARMUP_TIME_NEVER) {
         state.burst_requests += new_requests;
+        if (state.open_gap_ms >= 0) add_burst_requests(state, state.open_gap_ms, new_requests);
     }
     state.last_seen_ms = seen_ms;
     state.request_count = pattern.request_count;
+}
+
+// Later requests of an open wake-up: they join the cold counts of the keeps shorter than the gap, in the model's
+// curves, the pool and the recent long gap (the newest entry of the ring). No decay: nothing was added in between to
+// the model's curves (the pool's other gaps since the wake-up make this a slight over-weight, under 0.1 % per 6 gaps).
+// The plan is not recomputed for each of them: the burst's end (close_burst) marks it stale.
+void CostCurvePredictor::add_burst_requests(ModelState& state, int64_t gap_ms, double requests) {
+    if (requests <= 0) return;
+    const auto gap = static_cast<double>(gap_ms);
+    const auto added = static_cast<float>(requests);
+    for (int i = 0; i < kKeeps && gap > keeps_ms_[i]; ++i) {
+        state.curves.cold[i] += added;
+        pool_.cold[i] += added;
+    }
+    if (gap_ms >= config_.lean_reference_keep_ms && state.recent_count > 0)
+        state.recent[(state.recent_next + kRecentGaps - 1) % kRecentGaps].burst += added;
 }
 
 void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst) {
@@ -156,6 +186,11 @@ void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst
     pool_.gaps = pool_.gaps * pool_decay + 1;
     state.short_gaps *= decay;
     state.plan_stale = true;
+    if (gap_ms >= config_.lean_reference_keep_ms) {  // a candidate for pre-warm windows
+        state.recent[state.recent_next] = RecentGap{gap_ms, static_cast<float>(burst)};
+        state.recent_next = (state.recent_next + 1) % kRecentGaps;
+        state.recent_count = std::min<std::size_t>(state.recent_count + 1, kRecentGaps);
+    }
 }
 
 // A model first seen with history behind it (back-filled events the analyzer learned in one batch, or a predictor
@@ -193,8 +228,9 @@ void CostCurvePredictor::seed_from_histogram(ModelState& state, const warmup_usa
     state.plan_stale = true;
 }
 
-// A wake-up burst is complete (one load time after the wake, or the next wake-up came first): the gap before it joins
-// the model's curves and the pool, the model's own plan is scored on it, and the lean controller takes a step.
+// A wake-up burst is complete (one load time after the wake, or the next wake-up came first): its gap is already in
+// the curves (learned at the wake-up, with the burst's later requests added as they came); now the plan is made again
+// with the whole burst, the model's own plan is scored on the gap, and the lean controller takes a step.
 void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model) {
     const double burst = state.burst_requests;
     const int64_t gap_ms = state.open_gap_ms;
@@ -204,12 +240,6 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
     if (gap_ms < 0) {  // the first use: compulsory, nothing to learn about gaps
         state.reference_cold_requests += burst;
         return;
-    }
-    add_gap(state, gap_ms, burst);
-    if (gap_ms >= config_.lean_reference_keep_ms) {  // a candidate for pre-warm windows
-        state.recent[state.recent_next] = RecentGap{gap_ms, static_cast<float>(burst)};
-        state.recent_next = (state.recent_next + 1) % kRecentGaps;
-        state.recent_count = std::min<std::size_t>(state.recent_count + 1, kRecentGaps);
     }
     const auto gap = static_cast<double>(gap_ms);
     const auto min_keep = static_cast<double>(config_.min_keep_ms);
@@ -242,6 +272,28 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
         lean_reference_held_ > 0) {
         const double excess = lean_held_ / lean_reference_held_ - config_.lean_memory_share;
         lean_log_price_ = std::clamp(lean_log_price_ + kLeanStep * excess, 0.0, kMaxLogPrice);
+    }
+}
+
+// Pops the last uses older than the reference keep: a model not used since is idle longer than the reference keep
+// now; one used since is watched again from its latest use. Each model has at most one entry, so the FIFO holds at
+// most one per model, and its order is that of the last uses (exact in replay, nearly so live).
+void CostCurvePredictor::watch_idle(warmup_time_ms now_ms) {
+    const warmup_time_ms horizon_ms = now_ms - config_.lean_reference_keep_ms;
+    while (!idle_watch_.empty() && idle_watch_.front().first < horizon_ms) {
+        const auto [seen_ms, model] = idle_watch_.front();
+        idle_watch_.pop_front();
+        ModelState& state = models_[model];
+        state.watched = false;
+        if (state.last_seen_ms == seen_ms) {
+            if (!state.open_long) {
+                state.open_long = true;
+                open_long_gaps_ += 1;
+            }
+        } else if (state.last_seen_ms != WARMUP_TIME_NEVER) {
+            idle_watch_.emplace_back(state.last_seen_ms, model);
+            state.watched = true;
+        }
     }
 }
 
@@ -294,10 +346,16 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
     int first_keep = 0;  // the shortest keep allowed: with the floor, the smallest candidate >= the reference
     if (fairness_threshold_ >= 0 && rate > 0 && rate >= fairness_threshold_)
         while (first_keep + 1 < kKeeps && keeps_ms_[first_keep] < reference_keep) ++first_keep;
+    // The fleet's open idle spells longer than the reference keep, as a share of its gaps, charged on this model's
+    // gaps (own and prior): each such spell holds a keep K for K - min_keep and saves nothing.
+    const double open_share =
+        config_.open_gaps && open_long_gaps_ > 0 ? open_long_gaps_ / (open_long_gaps_ + pool_.gaps) : 0.0;
+    const double open_weight = open_share * (own.gaps + config_.prior_gaps);
+    const auto min_keep = static_cast<double>(config_.min_keep_ms);
     double best_cost = std::numeric_limits<double>::infinity();
     int keep = first_keep;
     for (int k = first_keep; k < kKeeps; ++k) {
-        const double cost = cold[k] + lambda * held[k];
+        const double cost = cold[k] + lambda * (held[k] + open_weight * (keeps_ms_[k] - min_keep));
         if (cost < best_cost) {
             best_cost = cost;
             keep = k;
@@ -395,7 +453,12 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
     out.warm_at_ms = WARMUP_TIME_NEVER;
     out.warm_keep_until_ms = WARMUP_TIME_NEVER;
     ModelState& state = state_of(pattern.model);
+    if (config_.open_gaps) watch_idle(now_ms);
     learn(state, pattern);
+    if (config_.open_gaps && !state.watched && state.last_seen_ms != WARMUP_TIME_NEVER) {
+        idle_watch_.emplace_back(state.last_seen_ms, pattern.model);
+        state.watched = true;
+    }
     const bool lean = config_.objective == CostCurvePredictorConfig::Objective::lean;
     if (state.last_seen_ms == WARMUP_TIME_NEVER) {
         out.p_use_within_horizon = 0;
@@ -437,9 +500,9 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
 //   -1 <lean_held> <lean_reference_held> <lean_log_price> <pool curves>
 //   <model index> <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
 // where <curves> = <gaps> <cold x 48> <held x 48> <longer x 48> and <recent gaps> = <count> then count pairs
-// <gap_ms> <burst>, oldest first. An open wake-up burst is not kept (it closes on the next use as a partial one), nor
-// the fairness threshold (recomputed after 256 gaps). Model indexes are those of the host process (stable for its
-// life), which is what a hot-swap or a backup of the same catalog hands over.
+// <gap_ms> <burst>, oldest first. The gap of an open wake-up is kept with the requests counted so far (its later
+// requests are not added after an import), the fairness threshold is not (recomputed after 256 gaps). Model indexes are
+// those of the host process (stable for its life), which is what a hot-swap or a backup of the same catalog hands over.
 std::string CostCurvePredictor::export_state() const {
     std::string text = std::string(kStateSchema) + "\n";
     char number[32];
@@ -545,6 +608,8 @@ void CostCurvePredictor::import_state(std::string_view data) {
     lean_log_price_ = lean_log_price;
     fairness_threshold_ = -1;
     gaps_since_fairness_ = 0;
+    idle_watch_.clear();  // rebuilt from the next uses
+    open_long_gaps_ = 0;
 }
 
 }  // namespace warmup::plugins

@@ -15,7 +15,12 @@
 //    numbers alone;
 //  - the wake-up burst size is measured per gap, not assumed: a busy model's cold start costs every request that
 //    arrives while it loads, and long gaps are often followed by bigger bursts than short ones.
-// Plan after each use: the keep K minimising cold(K) + lambda * held(K), then, for the gaps the keep does not cover, at
+//  - a gap is learned as soon as it ends (the wake-up's later requests are added as they come), so the plan made right
+//    after a lone request already knows the gap that request ended.
+// Plan after each use: the keep K minimising cold(K) + lambda * (held(K) + open(K)), where open(K) charges the share
+// of the fleet's idle spells that are longer than the reference keep and still open (models stopped, asleep, retired:
+// the curves see such a spell only when it ends, which may be never) at K - min_keep each on the model's gaps; then,
+// for the gaps the keep does not cover, at
 // most one pre-warm window [W, E) placed on the exact values of the model's last 16 gaps longer than the reference keep
 // (so a nightly job's 24 h +- 10 min gaps get a window of minutes, not of hours): the window that saves the most
 // requests of those gaps for lambda x the memory it holds, if it catches at least 3 of them and saves more than it
@@ -35,13 +40,16 @@
 // the host's catalog are refused). predict() right after a use is O(1) while the model's learned state is unchanged
 // (the plan is cached); at an idle time > 0 (a pre-warm finished, an HTTP prediction) it bisects the survival curve,
 // ~20 evaluations of O(48). A closed idle gap costs O(48); the next plan O(48) plus the window search, O(16^3) over the
-// recent gaps; with fairness on, every 256 closed gaps the fleet's threshold is recomputed in O(models).
+// recent gaps; with fairness on, every 256 closed gaps the fleet's threshold is recomputed in O(models). Counting the
+// open idle spells costs amortised O(1) per predict (a FIFO with at most one entry per model).
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 #include <warmup/sdk/plugin.hpp>
 
@@ -62,6 +70,7 @@ struct CostCurvePredictorConfig {
     int64_t lean_reference_keep_ms = 1'200'000;  ///< lean: the keep-alive whose memory is the ceiling ...
     double lean_memory_share = 0.95;             ///< ... times this share (0 = no ceiling: the price alone)
     double fairness_quantile = 1;  ///< reference cold-rate quantile above which keeps >= the reference (1 = off)
+    bool open_gaps = true;         ///< charge keeps for the fleet's open idle spells longer than the reference keep
 };
 
 class CostCurvePredictor final : public sdk::Predictor {
@@ -131,15 +140,21 @@ class CostCurvePredictor final : public sdk::Predictor {
         std::size_t recent_count = 0;
         bool plan_stale = true;
         Plan plan;
+        bool watched = false;    ///< has an entry in idle_watch_
+        bool open_long = false;  ///< idle longer than the reference keep now (counted in open_long_gaps_)
     };
 
     ModelState& state_of(warmup_model_index model);
     void learn(ModelState& state, const warmup_usage_pattern& pattern);
     void close_burst(ModelState& state, warmup_model_index model);
-    /// Adds one idle gap with its wake-up burst to the model's curves and the pool.
+    /// Adds one idle gap with its wake-up burst so far to the model's curves, the pool and (if long) the recent gaps.
     void add_gap(ModelState& state, int64_t gap_ms, double burst);
+    /// Adds later requests of the open wake-up after `gap_ms` to what add_gap recorded.
+    void add_burst_requests(ModelState& state, int64_t gap_ms, double requests);
     void seed_from_histogram(ModelState& state, const warmup_usage_pattern& pattern);
     void update_fairness_threshold();
+    /// Counts the models that have been idle longer than the reference keep by now (see open_long_gaps_).
+    void watch_idle(warmup_time_ms now_ms);
     void place_window(const ModelState& state, Plan& plan, double lambda, double load_ms) const;
     void compute_plan(ModelState& state, warmup_model_index model);
     /// P(gap > t) of the model (short and long gaps mixed, pool prior included), t in ms from the last use.
@@ -164,6 +179,12 @@ class CostCurvePredictor final : public sdk::Predictor {
     double fairness_threshold_ = -1;  ///< < 0: off (or not known yet)
     uint32_t gaps_since_fairness_ = 0;
     std::vector<double> rates_scratch_;
+    // Open idle spells: the curves learn a gap only when it ends, so a fleet where models stop or fall asleep (the
+    // evening, a retired model, the end of a trace) looks busier in them than it is. The models idle longer than the
+    // reference keep right now are counted (a FIFO of last uses, swept on every predict: amortised O(1)), and each
+    // keep is charged for the share of such spells, which would hold it to its end and save nothing.
+    std::deque<std::pair<warmup_time_ms, warmup_model_index>> idle_watch_;
+    double open_long_gaps_ = 0;
 };
 
 }  // namespace warmup::plugins
