@@ -65,7 +65,9 @@ struct ArmCounter {
     uint64_t EngineCounters::*field;
 };
 
-constexpr std::array<ArmCounter, 6> kArmCounters{{
+constexpr std::array<ArmCounter, 7> kArmCounters{{
+    {"warmup_request_events_total", "Usage events scored as requests (one per event, whatever its count).",
+     &EngineCounters::events},
     {"warmup_failed_requests_total", "Requests dropped because their model's load was given up.",
      &EngineCounters::failed_requests},
     {"warmup_loads_given_up_total", "Loads given up after the scheduler's retries (MODEL_LOAD_ERROR).",
@@ -92,6 +94,12 @@ std::vector<ArmMetricsView> arm_metrics_views(const LiveRuntime& runtime) {
         view.budget_mb = engine.budget_mb();
         view.loads_in_flight = engine.loads_in_flight();
         view.memory_waiters = engine.memory_waiters();
+        for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
+            const warmup_residency residency = engine.model_status(model).residency;
+            view.models_ready += residency == WARMUP_RESIDENCY_READY ? 1 : 0;
+            view.models_loading += residency == WARMUP_RESIDENCY_LOADING ? 1 : 0;
+            view.models_queued += residency == WARMUP_RESIDENCY_QUEUED ? 1 : 0;
+        }
         for (std::size_t kind = 0; kind < kComponentKinds; ++kind)
             view.circuits[kind] = engine.circuit_state(static_cast<ComponentKind>(kind));
         views.push_back(std::move(view));
@@ -165,6 +173,15 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
     text.family("warmup_memory_waiters", "gauge", "Loads waiting for memory to be freed before they can start.");
     for (std::size_t i = 0; i < metrics.arms.size(); ++i)
         text.sample("warmup_memory_waiters", arm_labels[i], metrics.arms[i].memory_waiters);
+
+    text.family("warmup_models", "gauge",
+                "Models by residency: ready (loaded, warm), loading, queued (waiting for a warm-up worker or memory).");
+    for (std::size_t i = 0; i < metrics.arms.size(); ++i) {
+        const ArmMetricsView& arm = metrics.arms[i];
+        text.sample("warmup_models", arm_labels[i] + ",state=\"ready\"", arm.models_ready);
+        text.sample("warmup_models", arm_labels[i] + ",state=\"loading\"", arm.models_loading);
+        text.sample("warmup_models", arm_labels[i] + ",state=\"queued\"", arm.models_queued);
+    }
 
     text.family("warmup_circuit_breaker_state", "gauge",
                 "Circuit breaker of each engine component: 1 for its current state (closed, open, half-open), 0 "

@@ -3,7 +3,8 @@
 //
 // What the host knows and no plugin sees: the build and start time, ingest refusals, the numbers of
 // /api/warmup/status that no metric event carries (failed requests, given-up loads, plugin errors, demand loads,
-// pre-warms started, loads that waited for memory, loads in flight, memory waiters, the budget), the circuit breaker
+// pre-warms started, loads that waited for memory, loads in flight, memory waiters, the budget, how many models are
+// ready / loading / queued), the circuit breaker
 // of every engine component, reload outcomes and the age of the newest state snapshot.
 //
 // Guarantees: base units only (bytes, seconds); every family has HELP and TYPE and a name that no plugin family uses,
@@ -32,6 +33,9 @@ struct ArmMetricsView {
     double budget_mb = 0;
     uint32_t loads_in_flight = 0;
     std::size_t memory_waiters = 0;
+    std::size_t models_ready = 0;                          ///< loaded (warm)
+    std::size_t models_loading = 0;                        ///< being loaded
+    std::size_t models_queued = 0;                         ///< waiting in the warm-up queue
     std::array<CircuitState, kComponentKinds> circuits{};  // by ComponentKind
 };
 
