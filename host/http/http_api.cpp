@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
+#include "http/daemon_metrics.hpp"
 #include "http/event_parser.hpp"
 #include "http/security.hpp"
 #include "loader/plugin_library.hpp"
@@ -37,21 +38,6 @@ std::string_view residency_name(warmup_residency residency) {
 }
 
 json time_or_null(warmup_time_ms ms) { return ms == WARMUP_TIME_NEVER ? json(nullptr) : json(ms); }
-
-/// The host's own series, appended to the metrics plugin's text: the build's identity and the start time. The label
-/// values are the project version, "<major>.<minor>" and a hex commit or "unknown": nothing to escape.
-std::string host_metrics(std::chrono::system_clock::time_point started) {
-    const BuildInfo& info = build_info();
-    const double start_s = std::chrono::duration<double>(started.time_since_epoch()).count();
-    return fmt::format(
-        "# HELP warmup_build_info The running warmupd: product version, plugin ABI version and git commit (value 1).\n"
-        "# TYPE warmup_build_info gauge\n"
-        "warmup_build_info{{version=\"{}\",abi=\"{}\",commit=\"{}\"}} 1\n"
-        "# HELP warmup_start_time_seconds When this warmupd started, seconds since the Unix epoch.\n"
-        "# TYPE warmup_start_time_seconds gauge\n"
-        "warmup_start_time_seconds {:.3f}\n",
-        info.version, info.abi, info.commit, start_s);
-}
 
 void reply(httplib::Response& response, int status, const json& body) {
     response.status = status;
@@ -546,7 +532,9 @@ void HttpApi::routes() {
     });
 
     get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
-        auto [ok, text] = runtime_.call_on_control([](WarmupEngine& engine) {
+        DaemonMetrics daemon;
+        auto [ok, text] = runtime_.call_on_control([this, &daemon](WarmupEngine& engine) {
+            daemon.arms = arm_metrics_views(runtime_);
             engine.flush_metrics();
             std::string out;
             warmup_byte_writer writer{&out, [](void* context, const char* data, size_t size) {
@@ -562,7 +550,16 @@ void HttpApi::routes() {
             }
             return std::pair{true, out};
         });
-        if (ok) text += host_metrics(started_wall_);
+        if (ok) {
+            daemon.started = started_wall_;
+            daemon.now = std::chrono::system_clock::now();
+            daemon.events_refused = runtime_.refused_events();
+            daemon.reloads = runtime_.reload_counts();
+            daemon.state_kept = runtime_.state_store() != nullptr;
+            daemon.snapshot_interval_s = runtime_.config().state.snapshot_interval_s;
+            daemon.last_snapshot_unix_ms = runtime_.last_snapshot_unix_ms();
+            text += render_daemon_metrics(daemon);
+        }
         response.status = ok ? 200 : 500;
         response.set_content(text, ok ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain");
     });

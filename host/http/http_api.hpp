@@ -8,7 +8,8 @@
 // Readiness (GET /readyz): 503 "starting" until the daemon calls mark_ready() (plugins loaded, state restored), 200
 // "ready" after, 503 "stopping" once mark_stopping() was called; GET /healthz (liveness) answers 200 throughout.
 // GET /api/warmup/status carries the build (version, ABI, commit) and the start time; /metrics appends
-// warmup_build_info{version,abi,commit} 1 and warmup_start_time_seconds to the metrics plugin's text.
+// warmup_build_info{version,abi,commit} 1, warmup_start_time_seconds and the daemon's own series (daemon_metrics.hpp)
+// to the metrics plugin's text.
 //
 // Threads: HttpServer's pool runs the handlers; anything that reads plugin or engine state is marshalled onto the
 // control thread with LiveRuntime::call_on_control, so plugins still see a single thread.

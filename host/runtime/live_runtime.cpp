@@ -687,10 +687,15 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
 
 }  // namespace
 
+ReloadResult LiveRuntime::counted(ReloadResult result) noexcept {
+    (result.ok ? (result.changed ? reloads_changed_ : reloads_unchanged_) : reloads_failed_).fetch_add(1);
+    return result;
+}
+
 ReloadResult LiveRuntime::reload(Config next) {
     ReloadResult result = apply(std::move(next), /*is_rollback=*/false);
     if (result.ok) safe_mode_.store(false);  // a normal reload leaves the safe configuration
-    return result;
+    return counted(std::move(result));
 }
 
 ReloadResult LiveRuntime::reload_from_file() {
@@ -706,7 +711,7 @@ ReloadResult LiveRuntime::reload_from_file() {
         result.error =
             "the daemon runs the embedded default configuration: there is no file to reload (start it "
             "with --config FILE)";
-        return result;
+        return counted(std::move(result));
     }
     try {
         Config next = load_config_file(file, executable_dir());
@@ -718,7 +723,7 @@ ReloadResult LiveRuntime::reload_from_file() {
         result.stage = "config";
         result.error = failure.what();
         spdlog::error("CONFIG_RELOAD_FAILED {}", result.error);
-        return result;
+        return counted(std::move(result));
     }
 }
 
@@ -733,11 +738,11 @@ ReloadResult LiveRuntime::rollback() {
         result.http_status = 409;
         result.stage = "config";
         result.error = "no previous configuration to roll back to (no successful reload yet)";
-        return result;
+        return counted(std::move(result));
     }
     ReloadResult result = apply(std::move(*previous), /*is_rollback=*/true);
     if (result.ok) safe_mode_.store(false);
-    return result;
+    return counted(std::move(result));
 }
 
 ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {

@@ -67,6 +67,14 @@ struct ReloadResult {
     double pause_us = 0;  ///< how long the control loop stood still to publish the new set
 };
 
+/// How many reloads (reload, reload_from_file: HTTP, SIGHUP, file watch; rollback) ended each way since the daemon
+/// started. reset_to_safe is an operation of its own and not counted here.
+struct ReloadCounts {
+    uint64_t reloaded = 0;   ///< something in force changed
+    uint64_t unchanged = 0;  ///< succeeded with nothing to change
+    uint64_t failed = 0;     ///< refused or failed; the running set stayed as it was
+};
+
 /// Settings that live outside the runtime (the HTTP API's access token) and follow reloads. Both functions run on
 /// the reloading thread under the reload lock.
 struct ReloadListener {
@@ -208,6 +216,16 @@ class LiveRuntime {
     [[nodiscard]] StateStore* state_store() noexcept { return state_store_.get(); }
     [[nodiscard]] MetricsHistory* metrics_history() noexcept { return history_.get(); }
 
+    /// [any] Reload outcomes since start (for /metrics).
+    [[nodiscard]] ReloadCounts reload_counts() const noexcept {
+        return {reloads_changed_.load(), reloads_unchanged_.load(), reloads_failed_.load()};
+    }
+    /// [any] Creation time of the newest periodic snapshot written or restored (Unix ms); nullopt when none yet.
+    [[nodiscard]] std::optional<int64_t> last_snapshot_unix_ms() const noexcept {
+        const int64_t at = last_snapshot_unix_ms_.load();
+        return at > 0 ? std::optional<int64_t>(at) : std::nullopt;
+    }
+
     [[nodiscard]] uint64_t accepted_events() const noexcept { return accepted_events_.load(); }
     [[nodiscard]] uint64_t refused_events() const noexcept { return refused_events_.load(); }
     /// [any] Events accepted and not yet taken by the control loop. Once it reads 0, a call_on_control started
@@ -248,6 +266,8 @@ class LiveRuntime {
     /// [control] Loads started on any worker arena and not answered yet.
     std::size_t loads_running_on_workers();
     ReloadResult apply(Config next, bool is_rollback);
+    /// Counts `result` in reload_counts() and returns it.
+    ReloadResult counted(ReloadResult result) noexcept;
     /// Builds the non-control arms of `config` (reusing unchanged ones from `current`). Throws StartupError.
     std::vector<std::unique_ptr<LiveArm>> build_experiment_arms(const Config& config,
                                                                 std::vector<std::unique_ptr<LiveArm>>& current);
@@ -283,6 +303,9 @@ class LiveRuntime {
     Config running_config_;                  // the configuration in force (under reload_mutex_)
     std::optional<Config> previous_config_;  // for rollback (under reload_mutex_)
     ReloadListener reload_listener_;         // under reload_mutex_
+    std::atomic<uint64_t> reloads_changed_{0};
+    std::atomic<uint64_t> reloads_unchanged_{0};
+    std::atomic<uint64_t> reloads_failed_{0};
     std::optional<std::string> bind_override_;
     std::optional<uint16_t> port_override_;
 
@@ -298,6 +321,7 @@ class LiveRuntime {
 
     // Durable state (start_state_keeping). The thread waits on state_cv_ between snapshots.
     std::unique_ptr<StateStore> state_store_;
+    std::atomic<int64_t> last_snapshot_unix_ms_{0};  // 0 = none written or restored yet
     std::unique_ptr<MetricsHistory> history_;
     std::thread state_thread_;
     std::mutex state_mutex_;

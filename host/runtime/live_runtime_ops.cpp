@@ -543,6 +543,8 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot() {
         spdlog::info("STATE_RESTORE no valid snapshot in {}: starting cold", state_store_->dir().string());
         return std::nullopt;
     }
+    // The newest snapshot on disk is this one, whether or not it can be imported.
+    last_snapshot_unix_ms_.store(static_cast<int64_t>(loaded->snapshot.created_unix_ms));
     const OperationResult result = restore_state(loaded->snapshot);
     if (!result.ok()) {
         spdlog::error("STATE_RESTORE_ERROR {}: {}", loaded->file.string(), result.error);
@@ -562,6 +564,7 @@ OperationResult LiveRuntime::snapshot_now() {
     try {
         const Snapshot snapshot = capture_state(&result.notes);
         result.file = state_store_->write_snapshot(snapshot).string();
+        last_snapshot_unix_ms_.store(static_cast<int64_t>(snapshot.created_unix_ms));
         spdlog::debug("STATE_SNAPSHOT written {} ({} section(s))", result.file, snapshot.sections.size());
         if (history_) {
             std::vector<std::pair<std::string, double>> counters = call_on_control([](WarmupEngine& engine) {

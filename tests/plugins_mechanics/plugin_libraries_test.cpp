@@ -15,6 +15,7 @@ struct Expected {
     const char* file;
     const char* id;
     warmup_plugin_kind kind;
+    const char* version = "1.0.0";
 };
 
 class PluginLibrary : public ::testing::TestWithParam<Expected> {};
@@ -28,7 +29,7 @@ TEST_P(PluginLibrary, ExportsDescriptorAndCreatesInstances) {
     ASSERT_NE(entry, nullptr);
     const warmup_plugin_descriptor* descriptor = entry();
     EXPECT_STREQ(descriptor->id, expected.id);
-    EXPECT_STREQ(descriptor->version, "1.0.0");
+    EXPECT_STREQ(descriptor->version, expected.version);
     EXPECT_EQ(descriptor->kind, static_cast<uint32_t>(expected.kind));
     EXPECT_EQ(descriptor->abi.major, WARMUP_ABI_MAJOR);
 
@@ -50,12 +51,12 @@ TEST_P(PluginLibrary, ExportsDescriptorAndCreatesInstances) {
 
 INSTANTIATE_TEST_SUITE_P(
     MechanicsPlugins, PluginLibrary,
-    ::testing::Values(Expected{"lru_resource_policy.so", "org.warmup.resource.lru", WARMUP_KIND_RESOURCE_POLICY},
-                      Expected{"greedy_dual_resource_policy.so", "org.warmup.resource.greedy-dual",
-                               WARMUP_KIND_RESOURCE_POLICY},
-                      Expected{"priority_queue_policy.so", "org.warmup.queue.priority", WARMUP_KIND_QUEUE_POLICY},
-                      Expected{"prometheus_metrics_sink.so", "org.warmup.metrics.prometheus", WARMUP_KIND_METRICS_SINK},
-                      Expected{"sim_backend.so", "org.warmup.backend.sim", WARMUP_KIND_MODEL_BACKEND}),
+    ::testing::Values(
+        Expected{"lru_resource_policy.so", "org.warmup.resource.lru", WARMUP_KIND_RESOURCE_POLICY},
+        Expected{"greedy_dual_resource_policy.so", "org.warmup.resource.greedy-dual", WARMUP_KIND_RESOURCE_POLICY},
+        Expected{"priority_queue_policy.so", "org.warmup.queue.priority", WARMUP_KIND_QUEUE_POLICY},
+        Expected{"prometheus_metrics_sink.so", "org.warmup.metrics.prometheus", WARMUP_KIND_METRICS_SINK, "1.1.0"},
+        Expected{"sim_backend.so", "org.warmup.backend.sim", WARMUP_KIND_MODEL_BACKEND}),
     [](const auto& info) {
         std::string name = info.param.file;
         return name.substr(0, name.find('.'));

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <regex>
+
 #include "test_host.hpp"
 
 namespace warmup::plugins {
@@ -82,7 +85,7 @@ TEST(PrometheusMetricsSink, RendersRecordedBatch) {
     EXPECT_LINE(text, "warmup_idle_gap_requests_total{arm=\"default\",result=\"any\"} 2");
     EXPECT_LINE(text, "# TYPE warmup_queue_depth gauge");
     EXPECT_LINE(text, "warmup_queue_depth{arm=\"default\"} 5");
-    EXPECT_LINE(text, "warmup_resident_memory_mb{arm=\"default\"} 2500");
+    EXPECT_LINE(text, "warmup_resident_memory_bytes{arm=\"default\"} 2621440000");  // 2500 MiB
     EXPECT_LINE(text, "warmup_prediction_precision{arm=\"default\"} 0.75");
     EXPECT_LINE(text, "warmup_prediction_recall{arm=\"default\"} 0.5");
     EXPECT_NO_LINE_STARTING(text, "warmup_prediction_precision{arm=\"B\"}");  // no data: omitted, not 0 or NaN
@@ -99,7 +102,15 @@ TEST(PrometheusMetricsSink, RendersRecordedBatch) {
     EXPECT_LINE(text, "warmup_decision_cycle_seconds_bucket{arm=\"default\",le=\"0.0001\"} 0");
     EXPECT_LINE(text, "warmup_decision_cycle_seconds_bucket{arm=\"default\",le=\"0.00025\"} 1");
     EXPECT_LINE(text, "warmup_decision_cycle_seconds_sum{arm=\"default\"} 0.0002");
-    EXPECT_NO_LINE_STARTING(text, "warmup_model_requests_total");  // per_model is off by default
+    EXPECT_LINE(text,
+                "warmup_model_requests_total{arm=\"default\",model=\"phi3\",result=\"cold\"} 1");  // on by default
+}
+
+TEST(PrometheusMetricsSink, PerModelOffRendersNoModelSeries) {
+    test::TestHost host;
+    auto sink = make_sink(host, "per_model: false");
+    record_reference_batch(sink, host.model("llama3:8b"), host.model("phi3"));
+    EXPECT_NO_LINE_STARTING(render(sink), "warmup_model_requests_total");
 }
 
 TEST(PrometheusMetricsSink, EmptySinkShowsDefaultArmAtZero) {
@@ -129,6 +140,121 @@ TEST(PrometheusMetricsSink, PerModelCountersUseCatalogNames) {
     EXPECT_LINE(text, "warmup_model_requests_total{arm=\"default\",model=\"llama3:8b\",result=\"warm\"} 3");
     EXPECT_LINE(text, "warmup_model_requests_total{arm=\"default\",model=\"llama3:8b\",result=\"cold\"} 0");
     EXPECT_LINE(text, "warmup_model_requests_total{arm=\"default\",model=\"phi3\",result=\"cold\"} 1");
+}
+
+/// Every warmup_model_requests_total sample of `arm`: "model/result" -> value.
+std::map<std::string, uint64_t> model_samples(const std::string& text, const std::string& arm = "default") {
+    std::map<std::string, uint64_t> samples;
+    const std::regex line("warmup_model_requests_total\\{arm=\"" + arm +
+                          "\",model=\"([^\"]*)\",result=\"(warm|cold)\"\\} ([0-9]+)");
+    for (std::sregex_iterator it(text.begin(), text.end(), line), end; it != end; ++it)
+        samples[(*it)[1].str() + "/" + (*it)[2].str()] = std::stoull((*it)[3].str());
+    return samples;
+}
+
+TEST(PrometheusMetricsSink, TenThousandModelsMakeAtMostTopNPlusOtherSeries) {
+    test::TestHost host;
+    auto sink = make_sink(host);  // per_model_top: 100 by default
+    std::vector<warmup_metric_event> batch;
+    uint64_t total = 0;
+    for (int i = 0; i < 10'000; ++i) {
+        const auto model = host.model("m/" + std::to_string(i));
+        const int requests = 1 + i % 7 + (i % 1000 == 0 ? 100 : 0);  // every 1000th model is busy
+        batch.push_back(
+            event(i % 2 == 0 ? WARMUP_METRIC_REQUEST_COLD : WARMUP_METRIC_REQUEST_WARM, requests, "", model));
+        total += static_cast<uint64_t>(requests);
+    }
+    sink.record(batch);
+    const std::string text = render(sink);
+    const auto samples = model_samples(text);
+    EXPECT_EQ(samples.size(), 2u * 101u);
+    // The first 100 models took the places on their first request, the rest went to (other); past the cap each
+    // render keeps the busiest (the ten with 100 more requests among them).
+    uint64_t first_hundred = 0;
+    for (int i = 0; i < 100; ++i) first_hundred += static_cast<uint64_t>(1 + i % 7 + (i % 1000 == 0 ? 100 : 0));
+    EXPECT_EQ(samples.at("(other)/cold") + samples.at("(other)/warm"), total - first_hundred);
+    for (int busy = 0; busy < 10'000; busy += 1000)
+        EXPECT_TRUE(samples.contains("m/" + std::to_string(busy) + "/cold")) << busy;
+    EXPECT_FALSE(samples.contains("m/1/warm"));  // 2 requests: below the top 100 of 10 k
+
+    // One more request per model: the series' increases add up to exactly the requests made (what rate() sums).
+    batch.clear();
+    for (int i = 0; i < 10'000; ++i)
+        batch.push_back(event(WARMUP_METRIC_REQUEST_COLD, 1, "", host.model("m/" + std::to_string(i))));
+    sink.record(batch);
+    const auto after = model_samples(render(sink));
+    EXPECT_EQ(after.size(), 2u * 101u);
+    uint64_t increase = 0;
+    for (const auto& [key, value] : after) {
+        ASSERT_TRUE(samples.contains(key)) << key << ": the top did not change, so neither may the series";
+        ASSERT_GE(value, samples.at(key)) << key;
+        increase += value - samples.at(key);
+    }
+    EXPECT_EQ(increase, 10'000u);
+    EXPECT_EQ(after.at("(other)/cold") - samples.at("(other)/cold"), 9'900u);
+}
+
+TEST(PrometheusMetricsSink, ModelSeriesStayMonotonicAsTheTopChanges) {
+    test::TestHost host;
+    auto sink = make_sink(host, "per_model_top: 2");
+    const auto a = host.model("a"), b = host.model("b"), c = host.model("c");
+    const auto requests = [&](warmup_model_index model, int count) {
+        const std::vector<warmup_metric_event> batch{event(WARMUP_METRIC_REQUEST_COLD, count, "", model)};
+        sink.record(batch);
+    };
+    requests(a, 5);
+    requests(b, 3);
+    requests(c, 1);  // no room: counted in (other)
+    auto samples = model_samples(render(sink));
+    EXPECT_EQ(samples["a/cold"], 5u);
+    EXPECT_EQ(samples["b/cold"], 3u);
+    EXPECT_EQ(samples["(other)/cold"], 1u);
+    EXPECT_FALSE(samples.contains("c/cold"));
+
+    requests(c, 10);  // c (11) overtakes b (3): c's series starts at what it got while in the top, b goes to (other)
+    samples = model_samples(render(sink));
+    EXPECT_EQ(samples["(other)/cold"], 11u);  // never decreases
+    EXPECT_FALSE(samples.contains("b/cold"));
+    EXPECT_EQ(samples["c/cold"], 0u);
+    requests(c, 2);
+    requests(b, 1);
+    samples = model_samples(render(sink));
+    EXPECT_EQ(samples["c/cold"], 2u);
+    EXPECT_EQ(samples["(other)/cold"], 12u);
+    EXPECT_EQ(samples["a/cold"], 5u);  // the 3 requests since the last render: +2 on c, +1 on (other)
+
+    requests(b, 20);  // b (24) back in the top with c (13), a (5) leaves it: b's series continues from 3
+    samples = model_samples(render(sink));
+    EXPECT_EQ(samples["b/cold"], 3u);  // continues where it stopped, not lower
+    EXPECT_EQ(samples["c/cold"], 2u);
+    EXPECT_FALSE(samples.contains("a/cold"));
+    EXPECT_EQ(samples["(other)/cold"], 32u);
+}
+
+TEST(PrometheusMetricsSink, CappedSeriesSurviveStateRoundTripAndOldStateReadsAsShown) {
+    test::TestHost host;
+    auto source = make_sink(host, "per_model_top: 1");
+    const std::vector<warmup_metric_event> batch{event(WARMUP_METRIC_REQUEST_COLD, 2, "", host.model("a")),
+                                                 event(WARMUP_METRIC_REQUEST_WARM, 3, "", host.model("b"))};
+    source.record(batch);
+    const std::string before = render(source);
+    auto target = make_sink(host, "per_model_top: 1");
+    target.import_state(source.export_state());
+    EXPECT_EQ(render(target), before);
+    const std::vector<warmup_metric_event> more{event(WARMUP_METRIC_REQUEST_WARM, 1, "", host.model("b"))};
+    source.record(more);
+    target.record(more);
+    EXPECT_EQ(render(target), render(source));
+
+    // State written before the cap: "model =<name> <cold> <warm>", every model rendered with its totals.
+    auto old = make_sink(host);
+    old.import_state("org.warmup.state.prometheus-counters/1\narm =default\nmodel =a 4 1\nmodel =b 0 2\nend\n");
+    const auto samples = model_samples(render(old));
+    EXPECT_EQ(samples.at("a/cold"), 4u);
+    EXPECT_EQ(samples.at("b/warm"), 2u);
+    EXPECT_EQ(samples.at("(other)/cold"), 0u);
+    EXPECT_THROW(old.import_state("org.warmup.state.prometheus-counters/1\narm =x\nmodel =a 1 1 2 0 1\nend\n"),
+                 sdk::Error);  // a series above the model's total
 }
 
 TEST(PrometheusMetricsSink, UnknownFormatIsUnsupported) {

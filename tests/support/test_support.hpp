@@ -121,11 +121,13 @@ class Daemon {
     /// starts returns at once.
     static constexpr std::chrono::milliseconds kStartupTimeout{20'000};
 
-    /// Spawns <bin>/<program> (warmupd, or another of the build's programs such as warmupctl) with `args`
+    /// Spawns <bin>/<program> (warmupd, or another of the build's programs such as warmupctl; an absolute path is
+    /// taken as it is, e.g. /usr/bin/prometheus) with `args`
     /// (argv[1...]). Throws when the pipe or the spawn fails; on success the child runs and is owned by this object.
     explicit Daemon(const std::vector<std::string>& args, Capture capture = Capture::StdoutAndStderr,
                     const std::string& program = "warmupd") {
-        const std::string binary = std::string(WARMUP_TEST_BIN_DIR) + "/" + program;
+        const std::string binary =
+            program.starts_with('/') ? program : std::string(WARMUP_TEST_BIN_DIR) + "/" + program;
         std::vector<std::string> argv_strings{binary};
         argv_strings.insert(argv_strings.end(), args.begin(), args.end());
         std::vector<char*> argv;

@@ -9,6 +9,7 @@ namespace warmup::plugins {
 namespace {
 
 constexpr std::string_view kDefaultArm = "default";
+constexpr double kBytesPerMiB = 1024.0 * 1024.0;
 constexpr std::string_view kStateHeader = "org.warmup.state.prometheus-counters/1";
 
 /// Names of the counters in the exported state (stable: part of the schema).
@@ -196,7 +197,8 @@ PrometheusMetricsSink::ArmMetrics::ArmMetrics() {
 }
 
 PrometheusMetricsSink::PrometheusMetricsSink(sdk::Host host, sdk::Params& params) : sdk::MetricsSink(host) {
-    per_model_ = params.get_bool("per_model", false);
+    per_model_ = params.get_bool("per_model", true);
+    per_model_top_ = static_cast<std::size_t>(params.get_int("per_model_top", 100, 0, 100'000));
 }
 
 PrometheusMetricsSink::ArmMetrics& PrometheusMetricsSink::arm_for(std::string_view arm) {
@@ -215,22 +217,30 @@ void PrometheusMetricsSink::record(std::span<const warmup_metric_event> events) 
 
 void PrometheusMetricsSink::record_one(ArmMetrics& arm, const warmup_metric_event& event) {
     auto& counters = arm.counters;
-    const auto per_model_counts = [&]() -> ModelCounts* {
-        if (!per_model_ || event.model == WARMUP_NO_MODEL) return nullptr;
+    // A request of a model: its total, and either its own series (in the top, or a free place in it) or "(other)".
+    const auto count_model_request = [&](uint64_t count, bool warm) {
+        if (!per_model_ || event.model == WARMUP_NO_MODEL) return;
         if (event.model >= arm.per_model.size()) arm.per_model.resize(static_cast<std::size_t>(event.model) + 1);
-        return &arm.per_model[event.model];
+        ModelCounts& model = arm.per_model[event.model];
+        if (!model.shown && arm.shown_models < per_model_top_) {
+            model.shown = true;
+            ++arm.shown_models;
+        }
+        (warm ? model.warm : model.cold) += count;
+        ModelCounts& series = model.shown ? model : arm.other;
+        (warm ? series.shown_warm : series.shown_cold) += count;
     };
     switch (event.kind) {
         case WARMUP_METRIC_REQUEST_WARM: {
             const uint64_t count = count_from(event.value);
             counters[kRequestsWarm] += count;
-            if (ModelCounts* model = per_model_counts()) model->warm += count;
+            count_model_request(count, true);
             break;
         }
         case WARMUP_METRIC_REQUEST_COLD: {
             const uint64_t count = count_from(event.value);
             counters[kRequestsCold] += count;
-            if (ModelCounts* model = per_model_counts()) model->cold += count;
+            count_model_request(count, false);
             break;
         }
         case WARMUP_METRIC_COLD_WAIT_MS:
@@ -303,10 +313,35 @@ void PrometheusMetricsSink::resolve_imported_models(ArmMetrics& arm) {
             continue;
         }
         if (model >= arm.per_model.size()) arm.per_model.resize(static_cast<std::size_t>(model) + 1);
-        arm.per_model[model].cold += it->second.cold;
-        arm.per_model[model].warm += it->second.warm;
+        ModelCounts& target = arm.per_model[model];
+        const ModelCounts& imported = it->second;
+        target.cold += imported.cold;
+        target.warm += imported.warm;
+        target.shown_cold += imported.shown_cold;
+        target.shown_warm += imported.shown_warm;
+        if (imported.shown && target.shown) --arm.shown_models;  // one shown model where two were counted
+        target.shown = target.shown || imported.shown;
         it = arm.unresolved_models.erase(it);
     }
+}
+
+void PrometheusMetricsSink::select_top_models(ArmMetrics& arm) const {
+    std::vector<std::size_t> candidates;
+    for (std::size_t model = 0; model < arm.per_model.size(); ++model)
+        if (arm.per_model[model].cold + arm.per_model[model].warm > 0) candidates.push_back(model);
+    if (candidates.size() <= per_model_top_ && arm.shown_models <= per_model_top_) return;
+    const auto more_requests = [&](std::size_t a, std::size_t b) {
+        const uint64_t total_a = arm.per_model[a].cold + arm.per_model[a].warm;
+        const uint64_t total_b = arm.per_model[b].cold + arm.per_model[b].warm;
+        return total_a != total_b ? total_a > total_b : a < b;
+    };
+    const std::size_t top = std::min(per_model_top_, candidates.size());
+    std::nth_element(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(top), candidates.end(),
+                     more_requests);
+    for (ModelCounts& counts : arm.per_model) counts.shown = false;
+    for (auto& [name, counts] : arm.unresolved_models) counts.shown = false;  // they get no requests until resolved
+    for (std::size_t i = 0; i < top; ++i) arm.per_model[candidates[i]].shown = true;
+    arm.shown_models = top;
 }
 
 // --- rendering -------------------------------------------------------------------------------------------------
@@ -357,9 +392,9 @@ void PrometheusMetricsSink::render(std::string_view format, std::string& out) {
 
     append_header(out, "warmup_queue_depth", "gauge", "Warm-ups pending in the queue.");
     for (const auto& [arm, metrics] : arms_) append_sample(out, "warmup_queue_depth", arm, "", metrics.queue_depth);
-    append_header(out, "warmup_resident_memory_mb", "gauge", "Memory held by ready and loading models, MiB.");
+    append_header(out, "warmup_resident_memory_bytes", "gauge", "Memory held by ready and loading models, bytes.");
     for (const auto& [arm, metrics] : arms_)
-        append_sample(out, "warmup_resident_memory_mb", arm, "", metrics.resident_memory_mb);
+        append_sample(out, "warmup_resident_memory_bytes", arm, "", metrics.resident_memory_mb * kBytesPerMiB);
     append_header(out, "warmup_prediction_precision", "gauge",
                   "Pre-warms used / (used + wasted); absent until a pre-warm was used or wasted.");
     for (const auto& [arm, metrics] : arms_) {
@@ -411,23 +446,28 @@ void PrometheusMetricsSink::render(std::string_view format, std::string& out) {
     }
 
     if (!per_model_) return;
-    append_header(out, "warmup_model_requests_total", "counter", "Requests per model, warm or cold.");
+    append_header(out, "warmup_model_requests_total", "counter",
+                  "Requests per model, warm or cold, for the models with the most requests; model=\"(other)\" sums "
+                  "the rest.");
     for (auto& [arm, metrics] : arms_) {
         resolve_imported_models(metrics);
+        select_top_models(metrics);
         const auto append_model = [&](std::string_view name, const ModelCounts& counts) {
             for (const bool warm : {true, false}) {
                 label.assign("model=\"");
                 append_label_value(label, name);
                 label += warm ? "\",result=\"warm\"" : "\",result=\"cold\"";
-                append_sample(out, "warmup_model_requests_total", arm, label, warm ? counts.warm : counts.cold);
+                append_sample(out, "warmup_model_requests_total", arm, label,
+                              warm ? counts.shown_warm : counts.shown_cold);
             }
         };
         for (std::size_t model = 0; model < metrics.per_model.size(); ++model) {
             const ModelCounts& counts = metrics.per_model[model];
-            if (counts.cold + counts.warm == 0) continue;
-            append_model(model_name(static_cast<warmup_model_index>(model)), counts);
+            if (counts.shown) append_model(model_name(static_cast<warmup_model_index>(model)), counts);
         }
-        for (const auto& [name, counts] : metrics.unresolved_models) append_model(name, counts);
+        for (const auto& [name, counts] : metrics.unresolved_models)
+            if (counts.shown) append_model(name, counts);
+        append_model(kOtherModels, metrics.other);
     }
 }
 
@@ -439,8 +479,11 @@ void PrometheusMetricsSink::render(std::string_view format, std::string& out) {
 //   counter <state name> <count>            (every counter of kCounterStateNames)
 //   gauge queue_depth|resident_memory_mb <number>
 //   histogram <state name> <count> <sum seconds> <bucket 0> ... <+Inf bucket>   (non-cumulative)
-//   model =<model name> <cold> <warm>
+//   model =<model name> <cold> <warm> <shown cold> <shown warm> <shown: 0|1>
+//   other <cold> <warm>                     (requests counted in model="(other)")
 //   end
+// A model line of three numbers (written before per-model series were capped) reads as shown, its series equal to
+// its totals, as they were rendered then.
 
 std::string PrometheusMetricsSink::export_state() const {
     std::string out(kStateHeader);
@@ -474,17 +517,22 @@ std::string PrometheusMetricsSink::export_state() const {
         const auto append_model = [&](std::string_view name, const ModelCounts& counts) {
             out += "model ";
             append_encoded_name(out, name);
-            out += ' ';
-            append_number(out, counts.cold);
-            out += ' ';
-            append_number(out, counts.warm);
-            out += '\n';
+            for (const uint64_t value : {counts.cold, counts.warm, counts.shown_cold, counts.shown_warm}) {
+                out += ' ';
+                append_number(out, value);
+            }
+            out += counts.shown ? " 1\n" : " 0\n";
         };
         for (std::size_t model = 0; model < metrics.per_model.size(); ++model) {
             const ModelCounts& counts = metrics.per_model[model];
             if (counts.cold + counts.warm > 0) append_model(model_name(static_cast<warmup_model_index>(model)), counts);
         }
         for (const auto& [name, counts] : metrics.unresolved_models) append_model(name, counts);
+        out += "other ";
+        append_number(out, metrics.other.shown_cold);
+        out += ' ';
+        append_number(out, metrics.other.shown_warm);
+        out += '\n';
     }
     out += "end\n";
     return out;
@@ -550,10 +598,29 @@ void PrometheusMetricsSink::import_state(std::string_view data) {
                 for (std::size_t i = 0; i < histogram.bucket_counts.size(); ++i)
                     total += histogram.bucket_counts[i] = parse_count(words[4 + i]);
                 if (total != histogram.count) throw StateParseError{"histogram buckets do not add up to its count"};
-            } else if (keyword == "model" && words.size() == 4) {
+            } else if (keyword == "model" && (words.size() == 4 || words.size() == 7)) {
                 ModelCounts& counts = arm->unresolved_models[decode_name(words[1])];
-                counts.cold += parse_count(words[2]);
-                counts.warm += parse_count(words[3]);
+                const uint64_t cold = parse_count(words[2]);
+                const uint64_t warm = parse_count(words[3]);
+                counts.cold += cold;
+                counts.warm += warm;
+                if (words.size() == 4) {  // before the cap every model with requests had its series
+                    counts.shown_cold += cold;
+                    counts.shown_warm += warm;
+                    counts.shown = true;
+                } else {
+                    const uint64_t shown_cold = parse_count(words[4]);
+                    const uint64_t shown_warm = parse_count(words[5]);
+                    if (shown_cold > cold || shown_warm > warm)
+                        throw StateParseError{"a model's series count more requests than the model has"};
+                    if (words[6] != "0" && words[6] != "1") throw StateParseError{"expected 0 or 1 for 'shown'"};
+                    counts.shown_cold += shown_cold;
+                    counts.shown_warm += shown_warm;
+                    counts.shown = counts.shown || words[6] == "1";
+                }
+            } else if (keyword == "other" && words.size() == 3) {
+                arm->other.shown_cold = parse_count(words[1]);
+                arm->other.shown_warm = parse_count(words[2]);
             } else {
                 throw StateParseError{"unexpected record '" + std::string(line) + "'"};
             }
@@ -566,7 +633,10 @@ void PrometheusMetricsSink::import_state(std::string_view data) {
                                                             std::to_string(line_number) + ": " + error.message);
     }
     // Attach imported model names to this host's indexes now where the catalog knows them.
-    for (auto& [name, metrics] : imported) resolve_imported_models(metrics);
+    for (auto& [name, metrics] : imported) {
+        for (const auto& [model, counts] : metrics.unresolved_models) metrics.shown_models += counts.shown ? 1 : 0;
+        resolve_imported_models(metrics);
+    }
     arms_.swap(imported);
     cached_arm_ = nullptr;
     cached_arm_name_.clear();

@@ -1,0 +1,199 @@
+// http/daemon_metrics.cpp — the daemon's own Prometheus series; see daemon_metrics.hpp.
+#include "http/daemon_metrics.hpp"
+
+#include <fmt/format.h>
+
+#include <string_view>
+
+#include "config/config.hpp"
+#include "version/build_info.hpp"
+
+namespace warmup::host {
+namespace {
+
+constexpr double kBytesPerMiB = 1024.0 * 1024.0;
+
+/// The configuration slot of each engine component (ComponentKind order), named as in the YAML and in
+/// /api/warmup/health/components.
+constexpr std::array<ComponentSlot, kComponentKinds> kComponentSlots{
+    ComponentSlot::PatternAnalyzer, ComponentSlot::Predictor,      ComponentSlot::PerformanceModel,
+    ComponentSlot::Scheduler,       ComponentSlot::ResourcePolicy, ComponentSlot::QueuePolicy,
+    ComponentSlot::Metrics};
+
+constexpr std::array<CircuitState, 3> kCircuitStates{CircuitState::Closed, CircuitState::Open, CircuitState::HalfOpen};
+
+/// Label value escaping of the text format: backslash, double quote and line feed.
+std::string escaped(std::string_view value) {
+    std::string out;
+    out.reserve(value.size());
+    for (const char c : value) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+class TextWriter {
+  public:
+    void family(std::string_view name, std::string_view type, std::string_view help) {
+        fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    }
+    /// `labels` is already rendered (`a="x",b="y"`) or empty.
+    template <class Value>
+    void sample(std::string_view name, std::string_view labels, Value value) {
+        if (labels.empty())
+            fmt::format_to(std::back_inserter(out_), "{} {}\n", name, value);
+        else
+            fmt::format_to(std::back_inserter(out_), "{}{{{}}} {}\n", name, labels, value);
+    }
+    std::string take() { return std::move(out_); }
+
+  private:
+    std::string out_;
+};
+
+/// One counter of EngineCounters per arm.
+struct ArmCounter {
+    std::string_view name;
+    std::string_view help;
+    uint64_t EngineCounters::*field;
+};
+
+constexpr std::array<ArmCounter, 7> kArmCounters{{
+    {"warmup_request_events_total", "Usage events scored as requests (one per event, whatever its count).",
+     &EngineCounters::events},
+    {"warmup_failed_requests_total", "Requests dropped because their model's load was given up.",
+     &EngineCounters::failed_requests},
+    {"warmup_loads_given_up_total", "Loads given up after the scheduler's retries (MODEL_LOAD_ERROR).",
+     &EngineCounters::loads_given_up},
+    {"warmup_plugin_errors_total",
+     "Failed plugin calls: errors, exceptions and calls slower than the breaker's call budget.",
+     &EngineCounters::plugin_errors},
+    {"warmup_demand_loads_total", "Loads started because a request found its model absent.",
+     &EngineCounters::demand_loads},
+    {"warmup_prewarms_started_total", "Loads started ahead of a predicted request.", &EngineCounters::prewarms_started},
+    {"warmup_loads_queued_for_memory_total", "Loads that had to wait for memory to be freed first.",
+     &EngineCounters::loads_queued_for_memory},
+}};
+
+}  // namespace
+
+std::vector<ArmMetricsView> arm_metrics_views(const LiveRuntime& runtime) {
+    std::vector<ArmMetricsView> views;
+    for (const auto& arm : runtime.arms()) {
+        const WarmupEngine& engine = *arm->engine;
+        ArmMetricsView view;
+        view.arm = arm->name;
+        view.counters = engine.counters();
+        view.budget_mb = engine.budget_mb();
+        view.loads_in_flight = engine.loads_in_flight();
+        view.memory_waiters = engine.memory_waiters();
+        for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
+            const warmup_residency residency = engine.model_status(model).residency;
+            view.models_ready += residency == WARMUP_RESIDENCY_READY ? 1 : 0;
+            view.models_loading += residency == WARMUP_RESIDENCY_LOADING ? 1 : 0;
+            view.models_queued += residency == WARMUP_RESIDENCY_QUEUED ? 1 : 0;
+        }
+        for (std::size_t kind = 0; kind < kComponentKinds; ++kind)
+            view.circuits[kind] = engine.circuit_state(static_cast<ComponentKind>(kind));
+        views.push_back(std::move(view));
+    }
+    return views;
+}
+
+std::string render_daemon_metrics(const DaemonMetrics& metrics) {
+    TextWriter text;
+    const BuildInfo& info = build_info();
+    const auto seconds = [](std::chrono::system_clock::time_point at) {
+        return std::chrono::duration<double>(at.time_since_epoch()).count();
+    };
+
+    // The build's label values are the project version, "<major>.<minor>" and a hex commit or "unknown".
+    text.family("warmup_build_info", "gauge",
+                "The running warmupd: product version, plugin ABI version and git commit (value 1).");
+    text.sample("warmup_build_info",
+                fmt::format("version=\"{}\",abi=\"{}\",commit=\"{}\"", escaped(info.version), escaped(info.abi),
+                            escaped(info.commit)),
+                1);
+    text.family("warmup_start_time_seconds", "gauge", "When this warmupd started, seconds since the Unix epoch.");
+    text.sample("warmup_start_time_seconds", "", fmt::format("{:.3f}", seconds(metrics.started)));
+
+    text.family("warmup_events_refused_total", "counter",
+                "Usage events refused with 503 because the ingest queue was full.");
+    text.sample("warmup_events_refused_total", "", metrics.events_refused);
+
+    text.family("warmup_config_reloads_total", "counter",
+                "Configuration reloads and rollbacks by outcome: reloaded (something changed), unchanged, failed "
+                "(the running set kept).");
+    text.sample("warmup_config_reloads_total", "result=\"reloaded\"", metrics.reloads.reloaded);
+    text.sample("warmup_config_reloads_total", "result=\"unchanged\"", metrics.reloads.unchanged);
+    text.sample("warmup_config_reloads_total", "result=\"failed\"", metrics.reloads.failed);
+
+    if (metrics.state_kept) {
+        text.family("warmup_state_snapshot_interval_seconds", "gauge",
+                    "Configured time between periodic state snapshots (state.snapshot_interval_s).");
+        text.sample("warmup_state_snapshot_interval_seconds", "", metrics.snapshot_interval_s);
+        // Since the newest snapshot written or restored; before the first one, since the start.
+        const double since = metrics.last_snapshot_unix_ms ? static_cast<double>(*metrics.last_snapshot_unix_ms) / 1000
+                                                           : seconds(metrics.started);
+        text.family("warmup_state_snapshot_age_seconds", "gauge",
+                    "Seconds since the newest state snapshot was written (or restored at start); before the first, "
+                    "since the start.");
+        text.sample("warmup_state_snapshot_age_seconds", "",
+                    fmt::format("{:.3f}", std::max(0.0, seconds(metrics.now) - since)));
+        if (metrics.last_snapshot_unix_ms) {
+            text.family("warmup_state_last_snapshot_timestamp_seconds", "gauge",
+                        "When the newest state snapshot was written, seconds since the Unix epoch.");
+            text.sample("warmup_state_last_snapshot_timestamp_seconds", "",
+                        fmt::format("{:.3f}", static_cast<double>(*metrics.last_snapshot_unix_ms) / 1000));
+        }
+    }
+
+    std::vector<std::string> arm_labels;
+    for (const ArmMetricsView& arm : metrics.arms) arm_labels.push_back("arm=\"" + escaped(arm.arm) + "\"");
+
+    for (const ArmCounter& counter : kArmCounters) {
+        text.family(counter.name, "counter", counter.help);
+        for (std::size_t i = 0; i < metrics.arms.size(); ++i)
+            text.sample(counter.name, arm_labels[i], metrics.arms[i].counters.*counter.field);
+    }
+    text.family("warmup_memory_budget_bytes", "gauge",
+                "Memory budget of the arm's models (an acting arm's share of budgets.memory_mb), bytes.");
+    for (std::size_t i = 0; i < metrics.arms.size(); ++i)
+        text.sample("warmup_memory_budget_bytes", arm_labels[i], metrics.arms[i].budget_mb * kBytesPerMiB);
+    text.family("warmup_loads_in_flight", "gauge", "Loads handed to a backend worker and not finished.");
+    for (std::size_t i = 0; i < metrics.arms.size(); ++i)
+        text.sample("warmup_loads_in_flight", arm_labels[i], metrics.arms[i].loads_in_flight);
+    text.family("warmup_memory_waiters", "gauge", "Loads waiting for memory to be freed before they can start.");
+    for (std::size_t i = 0; i < metrics.arms.size(); ++i)
+        text.sample("warmup_memory_waiters", arm_labels[i], metrics.arms[i].memory_waiters);
+
+    text.family("warmup_models", "gauge",
+                "Models by residency: ready (loaded, warm), loading, queued (waiting for a warm-up worker or memory).");
+    for (std::size_t i = 0; i < metrics.arms.size(); ++i) {
+        const ArmMetricsView& arm = metrics.arms[i];
+        text.sample("warmup_models", arm_labels[i] + ",state=\"ready\"", arm.models_ready);
+        text.sample("warmup_models", arm_labels[i] + ",state=\"loading\"", arm.models_loading);
+        text.sample("warmup_models", arm_labels[i] + ",state=\"queued\"", arm.models_queued);
+    }
+
+    text.family("warmup_circuit_breaker_state", "gauge",
+                "Circuit breaker of each engine component: 1 for its current state (closed, open, half-open), 0 "
+                "for the others. Open: the built-in safe choice is used instead of the plugin.");
+    for (std::size_t i = 0; i < metrics.arms.size(); ++i)
+        for (std::size_t kind = 0; kind < kComponentKinds; ++kind)
+            for (const CircuitState state : kCircuitStates)
+                text.sample("warmup_circuit_breaker_state",
+                            fmt::format("{},component=\"{}\",state=\"{}\"", arm_labels[i],
+                                        slot_key(kComponentSlots[kind]), circuit_state_name(state)),
+                            metrics.arms[i].circuits[kind] == state ? 1 : 0);
+    return text.take();
+}
+
+}  // namespace warmup::host

@@ -1,0 +1,59 @@
+// http/daemon_metrics.hpp — the daemon's own Prometheus series, appended on GET /metrics to the text of the metrics
+// plugin (which renders what the engines report through metric events: requests, warm-ups, histograms ...).
+//
+// What the host knows and no plugin sees: the build and start time, ingest refusals, the numbers of
+// /api/warmup/status that no metric event carries (failed requests, given-up loads, plugin errors, demand loads,
+// pre-warms started, loads that waited for memory, loads in flight, memory waiters, the budget, how many models are
+// ready / loading / queued), the circuit breaker
+// of every engine component, reload outcomes and the age of the newest state snapshot.
+//
+// Guarantees: base units only (bytes, seconds); every family has HELP and TYPE and a name that no plugin family uses,
+// so the whole page passes `promtool check metrics`; per-arm series carry the label arm (the arm's name, "control"
+// for the top-level components, as the metric events do); daemon-wide series (build, start, refusals, reloads,
+// snapshots) have no arm. Label values are escaped. The values are a copy taken on the control thread
+// (DaemonMetrics); rendering is a pure function of it, any thread.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/warmup_engine.hpp"
+#include "runtime/live_runtime.hpp"
+
+namespace warmup::host {
+
+/// One arm's engine as /metrics shows it.
+struct ArmMetricsView {
+    std::string arm;
+    EngineCounters counters;
+    double budget_mb = 0;
+    uint32_t loads_in_flight = 0;
+    std::size_t memory_waiters = 0;
+    std::size_t models_ready = 0;                          ///< loaded (warm)
+    std::size_t models_loading = 0;                        ///< being loaded
+    std::size_t models_queued = 0;                         ///< waiting in the warm-up queue
+    std::array<CircuitState, kComponentKinds> circuits{};  // by ComponentKind
+};
+
+struct DaemonMetrics {
+    std::chrono::system_clock::time_point started;
+    std::chrono::system_clock::time_point now;
+    uint64_t events_refused = 0;
+    ReloadCounts reloads;
+    bool state_kept = false;  ///< the snapshot series are shown only when the daemon keeps state
+    double snapshot_interval_s = 0;
+    std::optional<int64_t> last_snapshot_unix_ms;
+    std::vector<ArmMetricsView> arms;
+};
+
+/// The view of every arm of `runtime` (control arm first). Control thread only (inside call_on_control).
+std::vector<ArmMetricsView> arm_metrics_views(const LiveRuntime& runtime);
+
+/// The daemon's series in the Prometheus text format 0.0.4.
+std::string render_daemon_metrics(const DaemonMetrics& metrics);
+
+}  // namespace warmup::host
