@@ -30,7 +30,7 @@ printf '%-26s %-20s %8s %10s %12s %8s %10s\n' run arm ratio avoidable "loaded GB
 for budget in "${budgets[@]}"; do
   for run in m-large-tune m-large-heldout m-small mm-image ai-ide enterprise-batch long-tail; do
     awk -F'|' -v run="$run-$budget" '
-      NF > 15 && $2 ~ /^ (control|fairness-0.5|idle-histogram-1.1|lru|greedy-dual|cost-curve-budget|keepalive-curve-20m .*) $/ {
+      NF > 15 && $2 ~ /^ (control|no-fairness|idle-histogram-1.1|lru|greedy-dual|cost-curve-budget|keepalive-curve-20m .*) $/ {
         gsub(/ /, "", $2); sub(/\(keep-alivecurve\)/, "", $2)
         printf "%-26s %-20s %8s %10s %12s %8s %10s\n", run, $2, $8, $7, $15, $4, $9 }' "out/eval/$run-$budget/report.md"
   done

@@ -158,6 +158,53 @@ TEST(CostCurvePredictor, KeepsShortenWhileMuchOfTheFleetIsIdleLongerThanTheRefer
     EXPECT_GT(counting_driver.arrive(back + 500, 0).keep_until_ms, back + 10 * kMinuteMs);
 }
 
+/// A fleet of 8, priced at 15 load times (a waiting request = 150 s of a model held): models 0-2 woken every 3 minutes
+/// by 5 requests and models 3-5 every 30 minutes by 30 requests (all worth keeping through their gaps), models 6 and 7
+/// by one request every 5 minutes (not worth 4 minutes held: left cold on their own plans). A keep-alive holding the
+/// same memory (~14 minutes) would leave the 30-minute models cold and serve the lone-request ones. Over 2 days.
+int64_t mixed_fleet(Driver& driver) {
+    int64_t last = 0;
+    for (int64_t minute = 0; minute < 2 * 24 * 60; ++minute) {
+        const int64_t t = kStartMs + minute * kMinuteMs;
+        if (minute % 3 == 0)
+            for (warmup_model_index model = 0; model < 3; ++model)
+                for (int i = 0; i < 5; ++i) driver.arrive(last = t + model * 10'000 + i * 100, model);
+        if (minute % 30 == 0)
+            for (warmup_model_index model = 3; model < 6; ++model)
+                for (int i = 0; i < 30; ++i) driver.arrive(last = t + model * 10'000 + i * 100, model);
+        if (minute % 5 == 0) {
+            driver.arrive(t + 59'000, 6);
+            driver.arrive(last = t + 59'500, 7);
+        }
+    }
+    return last;
+}
+
+TEST(CostCurvePredictor, TheFairnessFloorLiftsTheModelsASameMemoryTimerWouldServe) {
+    LearningTestHost host;
+    const std::string common = "lean_memory_share: 0, open_gaps: false, prewarm: false, cold_request_cost_loads: 15";
+    Built<CostCurvePredictor> fair(host, "{" + common + ", fairness_quantile: 0.5}");
+    Built<CostCurvePredictor> unfair(host, "{" + common + ", fairness_quantile: 1}");
+    Driver fair_driver(host, fair.plugin);
+    Driver unfair_driver(host, unfair.plugin);
+    const int64_t last = mixed_fleet(fair_driver);
+    ASSERT_EQ(mixed_fleet(unfair_driver), last);
+    auto keep_of = [](CostCurvePredictor& predictor, warmup_model_index model) {
+        const auto* plan = predictor.plan_of(model);
+        return plan == nullptr ? int64_t{-1} : plan->keep_ms;
+    };
+    // Without the floor both lone-request models get the shortest keep.
+    EXPECT_EQ(keep_of(unfair.plugin, 6), kMinuteMs);
+    EXPECT_EQ(keep_of(unfair.plugin, 7), kMinuteMs);
+    // With it, 0.5 x 8 (+1 for noise) = 5 models must be served as well as by the same-memory timer, which serves the
+    // three 3-minute models and the two lone-request ones: those two are lifted through their 5-minute gaps.
+    EXPECT_GE(keep_of(fair.plugin, 6), 5 * kMinuteMs);
+    EXPECT_GE(keep_of(fair.plugin, 7), 5 * kMinuteMs);
+    // The others keep their own keeps.
+    for (warmup_model_index model = 0; model < 6; ++model)
+        EXPECT_EQ(keep_of(fair.plugin, model), keep_of(unfair.plugin, model)) << "model " << model;
+}
+
 TEST(CostCurvePredictor, TheLeanCeilingRaisesThePriceWhenKeepsWouldOutgrowTheReferenceKeepAlive) {
     LearningTestHost host;
     // A very high price of a waiting request would keep every model through 2-hour gaps; the ceiling (the memory of

@@ -145,6 +145,7 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
         state.burst_requests += new_requests;
         if (state.open_gap_ms >= 0) add_burst_requests(state, state.open_gap_ms, new_requests);
     }
+    if (wake_gap_ms != -1) state.recent_requests += new_requests;  // the first use's are compulsory
     state.last_seen_ms = seen_ms;
     state.request_count = pattern.request_count;
 }
@@ -185,6 +186,7 @@ void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst
     curves.gaps = curves.gaps * decay + 1;
     pool_.gaps = pool_.gaps * pool_decay + 1;
     state.short_gaps *= decay;
+    state.recent_requests *= decay;
     state.plan_stale = true;
     if (gap_ms >= config_.lean_reference_keep_ms) {  // a candidate for pre-warm windows
         state.recent[state.recent_next] = RecentGap{gap_ms, static_cast<float>(burst)};
@@ -239,6 +241,7 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
     state.plan_stale = true;
     if (gap_ms < 0) {  // the first use: compulsory, nothing to learn about gaps
         state.reference_cold_requests += burst;
+        state.first_burst = burst;
         return;
     }
     const auto gap = static_cast<double>(gap_ms);
@@ -246,7 +249,7 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
 
     const double reference_keep = static_cast<double>(config_.lean_reference_keep_ms);
     if (gap > reference_keep) state.reference_cold_requests += burst;
-    if (++gaps_since_fairness_ >= kFairnessRefreshGaps) update_fairness_threshold();
+    if (++gaps_since_fairness_ >= kFairnessRefreshGaps) update_fairness_floors();
 
     // Score the plan that was in force during the gap for the lean controller: what did it hold, with a cold load if
     // the wake-up was cold? No plan was in force (keep 0) after an import or a reset: nothing to score.
@@ -297,20 +300,100 @@ void CostCurvePredictor::watch_idle(warmup_time_ms now_ms) {
     }
 }
 
-void CostCurvePredictor::update_fairness_threshold() {
+double CostCurvePredictor::cold_rate(const ModelState& state, int keep) const {
+    if (state.request_count == 0) return 0;
+    const double compulsory = state.first_burst / static_cast<double>(state.request_count);
+    return compulsory + (state.recent_requests > 0 ? state.curves.cold[keep] / state.recent_requests : 0.0);
+}
+
+// The fairness floors (fairness_quantile q < 1). The target: the q-quantile of the per-model cold rates that the
+// keep-alive holding the same memory as the plans would give (that keep-alive is the candidate whose pooled held
+// memory is the plans' share of the reference keep's, from the lean controller's sums). Models whose own keep already
+// meets it count as served; of the others, those that a longer keep brings under the target are lifted, cheapest first
+// (the extra cold + lambda x held cost of the floor, per ms of the model's idle history), until q of the fleet (plus
+// one model, for the estimate's noise) is served. A model no keep can bring under it (a rare model whose cold rate is
+// its first load) is left alone: lifting it would cost memory and change nothing.
+void CostCurvePredictor::update_fairness_floors() {
     gaps_since_fairness_ = 0;
-    fairness_threshold_ = -1;  // off until a threshold is known
     if (config_.fairness_quantile >= 1) return;
+    int reference = 0;
+    while (reference + 1 < kKeeps && keeps_ms_[reference] < static_cast<double>(config_.lean_reference_keep_ms))
+        ++reference;
+    const double share = lean_reference_held_ > 0 ? lean_held_ / lean_reference_held_ : 1.0;
+    int same_memory = 0;
+    while (same_memory + 1 < kKeeps && pool_.held[same_memory] < share * pool_.held[reference]) ++same_memory;
+
     rates_scratch_.clear();
     for (const ModelState& state : models_)
-        if (state.request_count > 0)
-            rates_scratch_.push_back(state.reference_cold_requests / static_cast<double>(state.request_count));
+        if (state.request_count > 0) rates_scratch_.push_back(cold_rate(state, same_memory));
     if (rates_scratch_.size() < 4) return;
-    const auto rank =
-        static_cast<std::size_t>(config_.fairness_quantile * static_cast<double>(rates_scratch_.size() - 1));
-    std::nth_element(rates_scratch_.begin(), rates_scratch_.begin() + static_cast<std::ptrdiff_t>(rank),
+    const auto served_needed = std::min(
+        rates_scratch_.size(),
+        static_cast<std::size_t>(std::ceil(config_.fairness_quantile * static_cast<double>(rates_scratch_.size()))) +
+            1);
+    std::nth_element(rates_scratch_.begin(), rates_scratch_.begin() + static_cast<std::ptrdiff_t>(served_needed - 1),
                      rates_scratch_.end());
-    fairness_threshold_ = rates_scratch_[rank];
+    const double target = rates_scratch_[served_needed - 1];
+
+    std::size_t served = 0;
+    lifts_scratch_.clear();
+    std::array<double, kKeeps> cost{};
+    for (warmup_model_index model = 0; model < models_.size(); ++model) {
+        ModelState& state = models_[model];
+        if (state.request_count == 0) continue;
+        keep_costs(state, model, cost);
+        const int own_keep = static_cast<int>(std::min_element(cost.begin(), cost.end()) - cost.begin());
+        if (cold_rate(state, own_keep) <= target) {
+            ++served;
+            continue;
+        }
+        int floor = own_keep + 1;
+        while (floor < kKeeps && cold_rate(state, floor) > target) ++floor;
+        if (floor == kKeeps) continue;
+        const double idle_ms = state.curves.held[kKeeps - 1] +
+                               static_cast<double>(config_.min_keep_ms) * static_cast<double>(state.curves.gaps);
+        lifts_scratch_.push_back({(cost[floor] - cost[own_keep]) / std::max(idle_ms, 1.0), model, floor});
+    }
+    std::sort(lifts_scratch_.begin(), lifts_scratch_.end(),
+              [](const Lift& a, const Lift& b) { return a.cost_per_ms < b.cost_per_ms; });
+    const std::size_t lifted = served >= served_needed ? 0 : std::min(served_needed - served, lifts_scratch_.size());
+    for (ModelState& state : models_) {
+        if (state.floor_keep != 0) state.plan_stale = true;
+        state.floor_keep = 0;
+    }
+    for (std::size_t i = 0; i < lifted; ++i) {
+        ModelState& state = models_[lifts_scratch_[i].model];
+        state.floor_keep = lifts_scratch_[i].floor;
+        state.plan_stale = true;
+    }
+}
+
+// Costs in requests of every candidate keep for `model`: cold(K) + lambda * (held(K) + open(K)), on the model's curves
+// plus prior_gaps pseudo-gaps of the pool's. Returns false (costs untouched) when nothing is learned anywhere yet.
+bool CostCurvePredictor::keep_costs(const ModelState& state, warmup_model_index model,
+                                    std::array<double, kKeeps>& cost) const {
+    const Curves& own = state.curves;
+    const double prior = pool_.gaps > 0 ? config_.prior_gaps / pool_.gaps : 0.0;  // weight of one pool gap
+    if (own.gaps + prior * pool_.gaps <= 0) return false;
+    const double lambda = price(model);
+    // The fleet's open idle spells longer than the reference keep, as a share of its gaps, charged on this model's
+    // gaps (own and prior): each such spell holds a keep K for K - min_keep and saves nothing.
+    const double open_share =
+        config_.open_gaps && open_long_gaps_ > 0 ? open_long_gaps_ / (open_long_gaps_ + pool_.gaps) : 0.0;
+    const double open_weight = open_share * (own.gaps + config_.prior_gaps);
+    const auto min_keep = static_cast<double>(config_.min_keep_ms);
+    for (int k = 0; k < kKeeps; ++k) {
+        const double cold = own.cold[k] + prior * pool_.cold[k];
+        const double held = own.held[k] + prior * pool_.held[k];
+        cost[k] = cold + lambda * (held + open_weight * (keeps_ms_[k] - min_keep));
+    }
+    return true;
+}
+
+double CostCurvePredictor::price(warmup_model_index model) const {
+    return model_memory_mb(model) /
+           (config_.cold_request_cost_loads * model_load_ms(model) * config_.reference_memory_mb) *
+           std::exp(lean_log_price_);
 }
 
 // The plan: exact search over the candidate keeps and windows, on the model's curves plus prior_gaps pseudo-gaps of
@@ -320,50 +403,17 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
     Plan& plan = state.plan;
     plan = Plan{};
 
-    const double memory_mb = model_memory_mb(model);
-    const double load_ms = model_load_ms(model);
-    const double lambda = memory_mb / (config_.cold_request_cost_loads * load_ms * config_.reference_memory_mb) *
-                          std::exp(lean_log_price_);
-    const Curves& own = state.curves;
-    const double prior = pool_.gaps > 0 ? config_.prior_gaps / pool_.gaps : 0.0;  // weight of one pool gap
-    const auto reference_keep = static_cast<double>(config_.lean_reference_keep_ms);
-    if (own.gaps + prior * pool_.gaps <= 0) {
+    std::array<double, kKeeps> cost{};
+    if (!keep_costs(state, model, cost)) {
         // Nothing learned anywhere yet: the reference keep-alive, no pre-warm.
         plan.keep_ms = config_.lean_reference_keep_ms;
         return;
     }
-    std::array<double, kKeeps> cold{}, held{}, longer{};
-    for (int i = 0; i < kKeeps; ++i) {
-        cold[i] = own.cold[i] + prior * pool_.cold[i];
-        held[i] = own.held[i] + prior * pool_.held[i];
-        longer[i] = own.longer[i] + prior * pool_.longer[i];
-    }
-
-    // Fairness: a model that the reference keep-alive would leave among the fleet's coldest keeps at least the
-    // reference, so its cold rate is no worse than the timer's.
-    const double rate =
-        state.request_count > 0 ? state.reference_cold_requests / static_cast<double>(state.request_count) : 0.0;
-    int first_keep = 0;  // the shortest keep allowed: with the floor, the smallest candidate >= the reference
-    if (fairness_threshold_ >= 0 && rate > 0 && rate >= fairness_threshold_)
-        while (first_keep + 1 < kKeeps && keeps_ms_[first_keep] < reference_keep) ++first_keep;
-    // The fleet's open idle spells longer than the reference keep, as a share of its gaps, charged on this model's
-    // gaps (own and prior): each such spell holds a keep K for K - min_keep and saves nothing.
-    const double open_share =
-        config_.open_gaps && open_long_gaps_ > 0 ? open_long_gaps_ / (open_long_gaps_ + pool_.gaps) : 0.0;
-    const double open_weight = open_share * (own.gaps + config_.prior_gaps);
-    const auto min_keep = static_cast<double>(config_.min_keep_ms);
-    double best_cost = std::numeric_limits<double>::infinity();
-    int keep = first_keep;
-    for (int k = first_keep; k < kKeeps; ++k) {
-        const double cost = cold[k] + lambda * (held[k] + open_weight * (keeps_ms_[k] - min_keep));
-        if (cost < best_cost) {
-            best_cost = cost;
-            keep = k;
-        }
-    }
+    // The shortest keep allowed: the fairness floor if this model is lifted (update_fairness_floors).
+    const int keep = static_cast<int>(std::min_element(cost.begin() + state.floor_keep, cost.end()) - cost.begin());
     plan.keep_ms = static_cast<int64_t>(keeps_ms_[keep]);
     if (config_.prewarm && config_.objective == CostCurvePredictorConfig::Objective::lean)
-        place_window(state, plan, lambda, load_ms);
+        place_window(state, plan, price(model), model_load_ms(model));
     plan.median_gap_ms = median_from(state, 0);
     const double alive = survival(state, 0);
     plan.p_use_fresh = alive > 0 ? 1 - survival(state, static_cast<double>(config_.horizon_ms)) / alive : 0.0;
@@ -501,8 +551,10 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
 //   <model index> <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
 // where <curves> = <gaps> <cold x 48> <held x 48> <longer x 48> and <recent gaps> = <count> then count pairs
 // <gap_ms> <burst>, oldest first. The gap of an open wake-up is kept with the requests counted so far (its later
-// requests are not added after an import), the fairness threshold is not (recomputed after 256 gaps). Model indexes are
-// those of the host process (stable for its life), which is what a hot-swap or a backup of the same catalog hands over.
+// requests are not added after an import). Not kept: the fairness floors (recomputed after 256 gaps) and the counts
+// behind their cold rates (a model's first-load requests and its recent request count, rebuilt as it is used), and the
+// open idle spells (counted again from the next uses). Model indexes are those of the host process (stable for its
+// life), which is what a hot-swap or a backup of the same catalog hands over.
 std::string CostCurvePredictor::export_state() const {
     std::string text = std::string(kStateSchema) + "\n";
     char number[32];
@@ -606,7 +658,6 @@ void CostCurvePredictor::import_state(std::string_view data) {
     lean_held_ = lean_held;
     lean_reference_held_ = lean_reference_held;
     lean_log_price_ = lean_log_price;
-    fairness_threshold_ = -1;
     gaps_since_fairness_ = 0;
     idle_watch_.clear();  // rebuilt from the next uses
     open_long_gaps_ = 0;

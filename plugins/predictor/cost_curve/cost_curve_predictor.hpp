@@ -29,19 +29,21 @@
 // load_ms x reference_memory_mb) at least, i.e. one waiting request is worth holding a reference-sized model idle for
 // cold_request_cost_loads load times, and raised by a slow controller while the memory-time the plans hold exceeds
 // `lean_memory_share` of what a keep-alive of `lean_reference_keep_ms` would hold on the same gaps (objective lean).
-// Fairness (opt-in, `fairness_quantile` < 1, e.g. 0.5): a model whose cold rate under the reference keep-alive (scored
-// on its own gaps) is above that quantile of the fleet is never kept shorter than lean_reference_keep_ms, the timer's
-// keep: the models a timer already serves worst are not the ones sacrificed to save memory. It brings the p75
-// per-model cold rate to a timer's, but measured on the held-out workloads it costs so many avoidable cold requests
-// that the policy is then no better than a timer (docs/evaluation.md), so it is off by default.
+// Fairness (`fairness_quantile`, 0.75 by default; 1 = off): the plans keep the q-quantile of the per-model cold rates
+// at or under what a keep-alive holding the same memory would give, so memory does not all go to the models where it
+// saves the most while rarely used models are left cold. Every 256 closed gaps the target is estimated from each
+// model's own curves at that keep-alive, and the models whose own keep would leave them above it are lifted to the
+// shortest keep that brings them under, cheapest first (extra cost per ms of idle history), until q of the fleet is
+// served; a model no keep can bring under the target (its cold rate is its first load, or its gaps are longer than
+// any keep) is not lifted.
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
 //
 // Threading: control thread only (SDK contract). Memory: ~1 KB per model index up to the largest seen (indexes outside
 // the host's catalog are refused). predict() right after a use is O(1) while the model's learned state is unchanged
 // (the plan is cached); at an idle time > 0 (a pre-warm finished, an HTTP prediction) it bisects the survival curve,
 // ~20 evaluations of O(48). A closed idle gap costs O(48); the next plan O(48) plus the window search, O(16^3) over the
-// recent gaps; with fairness on, every 256 closed gaps the fleet's threshold is recomputed in O(models). Counting the
-// open idle spells costs amortised O(1) per predict (a FIFO with at most one entry per model).
+// recent gaps; with fairness on, every 256 closed gaps the floors are recomputed in O(models x 48 + lifted log lifted).
+// Counting the open idle spells costs amortised O(1) per predict (a FIFO with at most one entry per model).
 #pragma once
 
 #include <array>
@@ -69,8 +71,8 @@ struct CostCurvePredictorConfig {
     int64_t ready_margin_ms = 5'000;        ///< a pre-warm is charged its load time plus this margin
     int64_t lean_reference_keep_ms = 1'200'000;  ///< lean: the keep-alive whose memory is the ceiling ...
     double lean_memory_share = 0.95;             ///< ... times this share (0 = no ceiling: the price alone)
-    double fairness_quantile = 1;  ///< reference cold-rate quantile above which keeps >= the reference (1 = off)
-    bool open_gaps = true;         ///< charge keeps for the fleet's open idle spells longer than the reference keep
+    double fairness_quantile = 0.75;  ///< per-model cold-rate quantile held at a same-memory timer's (1 = off)
+    bool open_gaps = true;            ///< charge keeps for the fleet's open idle spells longer than the reference keep
 };
 
 class CostCurvePredictor final : public sdk::Predictor {
@@ -140,8 +142,11 @@ class CostCurvePredictor final : public sdk::Predictor {
         std::size_t recent_count = 0;
         bool plan_stale = true;
         Plan plan;
-        bool watched = false;    ///< has an entry in idle_watch_
-        bool open_long = false;  ///< idle longer than the reference keep now (counted in open_long_gaps_)
+        double first_burst = 0;      ///< requests of the first wake-up (compulsory cold)
+        double recent_requests = 0;  ///< requests after the first wake-up, decayed per gap like the curves
+        int floor_keep = 0;          ///< index of the shortest keep allowed (fairness floor; 0 = none)
+        bool watched = false;        ///< has an entry in idle_watch_
+        bool open_long = false;      ///< idle longer than the reference keep now (counted in open_long_gaps_)
     };
 
     ModelState& state_of(warmup_model_index model);
@@ -152,7 +157,12 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// Adds later requests of the open wake-up after `gap_ms` to what add_gap recorded.
     void add_burst_requests(ModelState& state, int64_t gap_ms, double requests);
     void seed_from_histogram(ModelState& state, const warmup_usage_pattern& pattern);
-    void update_fairness_threshold();
+    void update_fairness_floors();
+    /// The model's cold rate (its first load's share plus its recent gaps') if it were kept keeps_ms_[keep].
+    [[nodiscard]] double cold_rate(const ModelState& state, int keep) const;
+    bool keep_costs(const ModelState& state, warmup_model_index model, std::array<double, kKeeps>& cost) const;
+    /// lambda: the price of holding `model` one ms, in requests (memory-scaled, with the lean controller's factor).
+    [[nodiscard]] double price(warmup_model_index model) const;
     /// Counts the models that have been idle longer than the reference keep by now (see open_long_gaps_).
     void watch_idle(warmup_time_ms now_ms);
     void place_window(const ModelState& state, Plan& plan, double lambda, double load_ms) const;
@@ -175,10 +185,15 @@ class CostCurvePredictor final : public sdk::Predictor {
     double lean_held_ = 0;
     double lean_reference_held_ = 0;
     double lean_log_price_ = 0;
-    // Fairness: the fleet's cold-rate quantile, refreshed every kFairnessRefreshGaps closed gaps.
-    double fairness_threshold_ = -1;  ///< < 0: off (or not known yet)
+    // Fairness floors, refreshed every kFairnessRefreshGaps closed gaps.
+    struct Lift {
+        double cost_per_ms;  ///< extra cost of the floor per ms of the model's idle history
+        warmup_model_index model;
+        int floor;
+    };
     uint32_t gaps_since_fairness_ = 0;
     std::vector<double> rates_scratch_;
+    std::vector<Lift> lifts_scratch_;
     // Open idle spells: the curves learn a gap only when it ends, so a fleet where models stop or fall asleep (the
     // evening, a retired model, the end of a trace) looks busier in them than it is. The models idle longer than the
     // reference keep right now are counted (a FIFO of last uses, swept on every predict: amortised O(1)), and each
