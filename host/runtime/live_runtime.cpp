@@ -434,6 +434,7 @@ void LiveRuntime::assign_budgets(double total_mb) {
             options.memory_budget_mb = budget_mb;
             options.max_concurrent_loads = config_.max_concurrent_warmups;
             options.arm = arm.name;  // "control" for the top-level set, with or without an experiment
+            options.decisions = &decisions_;
             ComponentSet components = arm.plugins->component_set();
             components.metrics = arms_.front()->plugins->component_set().metrics;  // one sink, arm-labelled
             arm.engine = std::make_unique<WarmupEngine>(components, *arm.executor, catalog_, options);
