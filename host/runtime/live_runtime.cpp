@@ -672,6 +672,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
              running.http.request_timeout_ms != next.http.request_timeout_ms,
          "http");
     note(running.plugin_dirs != next.plugin_dirs, "plugin_dirs");
+    note(running.log_format != next.log_format, "log_format");
     note(running.max_concurrent_warmups != next.max_concurrent_warmups, "budgets.max_concurrent_warmups");
     note(running.ingest_queue_capacity != next.ingest_queue_capacity, "budgets.ingest_queue_capacity");
     note(running.state != next.state, "state");
