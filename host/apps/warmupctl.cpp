@@ -344,7 +344,8 @@ std::string memory_note(const nlohmann::json& decision) {
 /// One decision as a line of plain language.
 std::string describe_decision(const nlohmann::json& d) {
     const std::string kind = d.at("decision").get<std::string>();
-    std::string line = local_time(d.at("at_ms").get<int64_t>()) + "  " + kind + ": " + d.at("reason").get<std::string>();
+    std::string line =
+        local_time(d.at("at_ms").get<int64_t>()) + "  " + kind + ": " + d.at("reason").get<std::string>();
     if (kind == "keep" || kind == "unload" || kind == "prewarm") {
         if (d.contains("until_ms")) line += "; keep until " + local_time(d.at("until_ms").get<int64_t>());
         if (d.contains("prewarm_at_ms")) line += ", pre-warm at " + local_time(d.at("prewarm_at_ms").get<int64_t>());
@@ -410,8 +411,8 @@ int why(DaemonClient& daemon, const std::string& model, std::size_t limit, const
     try {
         std::cout << model << " (arm " << arm << "; local time):\n";
         const auto cold = explain_last_cold(decisions);
-        std::cout << (cold ? *cold : "no cold request among its last " + std::to_string(decisions.size()) +
-                                         " decisions")
+        std::cout << (cold ? *cold
+                           : "no cold request among its last " + std::to_string(decisions.size()) + " decisions")
                   << "\n";
         if (decisions.empty()) {
             std::cout << "no decisions recorded for it (none since the daemon started, or pushed out of the log)\n";

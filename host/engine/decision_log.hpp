@@ -53,9 +53,9 @@ struct Decision {
     uint32_t repeats = 1;            ///< merged keeps: how many
     warmup_model_index model = WARMUP_NO_MODEL;
     DecisionKind kind = DecisionKind::Keep;
-    std::string arm;         ///< the engine's experiment arm ("control" live)
+    std::string arm;          ///< the engine's experiment arm ("control" live)
     const char* reason = "";  ///< plain-language phrase without numbers; a string literal (static storage)
-    std::string decided_by;  ///< "<id>@<version>" of the plugin that decided, or "engine" / "built-in keep-alive"
+    std::string decided_by;   ///< "<id>@<version>" of the plugin that decided, or "engine" / "built-in keep-alive"
     // What the plan in force was based on (the model's last plan): the prediction.
     bool from_fallback_plan = false;  ///< the plan was the built-in keep-alive (a plugin call failed)
     warmup_time_ms predicted_next_use_ms = WARMUP_TIME_NEVER;

@@ -320,9 +320,10 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
             reason = state.reason == LoadReason::Demand ? "a request found its load still running"
                                                         : "a request found its pre-warm still loading";
         else if (state.residency == WARMUP_RESIDENCY_QUEUED)
-            reason = state.in_memory_fifo                 ? "a request found its load waiting for memory"
-                     : state.reason == LoadReason::Prewarm ? "a request found its pre-warm still queued: now a demand load"
-                                                           : "a request found its retry still queued: now a demand load";
+            reason = state.in_memory_fifo ? "a request found its load waiting for memory"
+                     : state.reason == LoadReason::Prewarm
+                         ? "a request found its pre-warm still queued: now a demand load"
+                         : "a request found its retry still queued: now a demand load";
         Decision cold = decision(DecisionKind::DemandLoad, event.model, reason, by_engine(), now_ms);
         cold.at_ms = event.ts_ms;
         cold.need_mb = state.residency == WARMUP_RESIDENCY_ABSENT ? 0 : state.need_mb;
@@ -425,8 +426,8 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
         state.plan_p_use = prediction.p_use_within_horizon;
         state.plan_horizon_ms = prediction.horizon_ms;
         if (state.residency == WARMUP_RESIDENCY_READY) {
-            Decision keep = this->decision(DecisionKind::Keep, model, keep_reason(trigger),
-                                           components_.predictor.label, now_ms);
+            Decision keep =
+                this->decision(DecisionKind::Keep, model, keep_reason(trigger), components_.predictor.label, now_ms);
             keep.until_ms = state.unload_at;
             keep.prewarm_at_ms = state.warm_start_at;
             options_.decisions->record(std::move(keep));
@@ -457,7 +458,7 @@ void WarmupEngine::fallback_plan(warmup_model_index model, warmup_time_ms now_ms
 }
 
 Decision WarmupEngine::decision(DecisionKind kind, warmup_model_index model, const char* reason,
-                               const std::string& decided_by, warmup_time_ms now_ms) const {
+                                const std::string& decided_by, warmup_time_ms now_ms) const {
     Decision made;
     made.at_ms = now_ms;
     made.model = model;
@@ -506,8 +507,8 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
             if (!stopped_) {
                 enqueue_load(model, LoadReason::Prewarm, now_ms);
             } else if (options_.decisions != nullptr) {
-                options_.decisions->record(
-                    decision(DecisionKind::Skip, model, "planned pre-warm during an emergency stop", by_engine(), now_ms));
+                options_.decisions->record(decision(DecisionKind::Skip, model,
+                                                    "planned pre-warm during an emergency stop", by_engine(), now_ms));
             }
         }
         if (state.residency == WARMUP_RESIDENCY_READY && state.unload_at <= now_ms) {
@@ -517,9 +518,9 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
                 state.warm_start_at = kNever;
                 state.unload_at = state.warm_unload_at;
                 if (options_.decisions != nullptr) {
-                    Decision keep = decision(DecisionKind::Keep, model,
-                                             "unload put off: its planned pre-warm falls before then", plan_author(state),
-                                             now_ms);
+                    Decision keep =
+                        decision(DecisionKind::Keep, model, "unload put off: its planned pre-warm falls before then",
+                                 plan_author(state), now_ms);
                     keep.until_ms = state.unload_at;
                     options_.decisions->record(std::move(keep));
                 }
@@ -794,9 +795,10 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
     ++counters_.prewarms_skipped;
     metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
     if (options_.decisions != nullptr) {
-        const char* reason = admission.admit == 0       ? "pre-warm refused by the resource policy"
-                             : admission.may_evict == 0 ? "pre-warm does not fit and the resource policy allows no eviction"
-                                                        : "pre-warm does not fit in the budget, even after evictions";
+        const char* reason = admission.admit == 0 ? "pre-warm refused by the resource policy"
+                             : admission.may_evict == 0
+                                 ? "pre-warm does not fit and the resource policy allows no eviction"
+                                 : "pre-warm does not fit in the budget, even after evictions";
         Decision skip = decision(DecisionKind::Skip, model, reason, components_.resource.label, now_ms);
         skip.need_mb = state.need_mb;
         options_.decisions->record(std::move(skip));

@@ -260,7 +260,7 @@ class LiveRuntime {
     Config config_;
     SystemClock clock_;
     Catalog catalog_;
-    DecisionLog decisions_;  // every engine reports here (EngineOptions::decisions); outlives the arms
+    DecisionLog decisions_;                   // every engine reports here (EngineOptions::decisions); outlives the arms
     std::filesystem::path plugin_cache_dir_;  // content-addressed library copies, removed with the runtime
     PluginLoader loader_;
     std::unique_ptr<WorkerExecutor> workers_;

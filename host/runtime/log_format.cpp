@@ -14,8 +14,8 @@ namespace {
 /// The stable code at the start of `text` ("MODEL_LOAD_ERROR"), or an empty view.
 std::string_view leading_code(std::string_view text) {
     std::size_t end = 0;
-    while (end < text.size() && ((text[end] >= 'A' && text[end] <= 'Z') || (text[end] >= '0' && text[end] <= '9') ||
-                                 text[end] == '_'))
+    while (end < text.size() &&
+           ((text[end] >= 'A' && text[end] <= 'Z') || (text[end] >= '0' && text[end] <= '9') || text[end] == '_'))
         ++end;
     if (end < 2 || (end < text.size() && text[end] != ' ') || !(text[0] >= 'A' && text[0] <= 'Z')) return {};
     return text.substr(0, end);
@@ -31,9 +31,9 @@ void JsonLogFormatter::format(const spdlog::details::log_msg& message, spdlog::m
 
     const auto since_epoch = message.time.time_since_epoch();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count() % 1000;
-    const std::string ts = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
-                                       fmt::gmtime(std::chrono::system_clock::to_time_t(message.time)),
-                                       static_cast<int>(ms));
+    const std::string ts =
+        fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(message.time)),
+                    static_cast<int>(ms));
     const spdlog::string_view_t level = spdlog::level::to_string_view(message.level);
     nlohmann::ordered_json line{{"ts", ts},
                                 {"level", std::string_view(level.data(), level.size())},
