@@ -320,7 +320,8 @@ std::string plan_basis(const nlohmann::json& decision) {
     const nlohmann::json& plan = decision.at("plan");
     if (plan.value("fallback", false))
         return "by the built-in keep-alive (a plugin call had failed or its circuit was open)";
-    std::string text = "by " + decision.value("decided_by", std::string("?")) + " plan";
+    if (!plan.contains("by") || plan.at("by").is_null()) return "no plan yet";
+    std::string text = "by " + plan.at("by").get<std::string>() + " plan";
     const nlohmann::json& next = plan.at("predicted_next_use_ms");
     text += next.is_null() ? ", no next use predicted" : ", predicted next use " + local_time(next.get<int64_t>());
     const nlohmann::json& p = plan.at("p_use_within_horizon");

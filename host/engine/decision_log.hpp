@@ -57,6 +57,7 @@ struct Decision {
     const char* reason = "";  ///< plain-language phrase without numbers; a string literal (static storage)
     std::string decided_by;   ///< "<id>@<version>" of the plugin that decided, or "engine" / "built-in keep-alive"
     // What the plan in force was based on (the model's last plan): the prediction.
+    std::string planned_by;  ///< the predictor whose prediction it was, "built-in keep-alive", "" = no plan yet
     bool from_fallback_plan = false;  ///< the plan was the built-in keep-alive (a plugin call failed)
     warmup_time_ms predicted_next_use_ms = WARMUP_TIME_NEVER;
     double p_use = std::nan("");  ///< p(use within horizon) of that prediction

@@ -471,6 +471,7 @@ Decision WarmupEngine::decision(DecisionKind kind, warmup_model_index model, con
     if (model < models_.size()) {
         const ModelSlot& state = models_[model];
         made.from_fallback_plan = state.plan_was_fallback;
+        if (state.plan_was_fallback || state.plan_p_use >= 0) made.planned_by = plan_author(state);  // "": no plan yet
         made.predicted_next_use_ms = state.plan_next_use_ms;
         if (state.plan_p_use >= 0) made.p_use = state.plan_p_use;
         made.horizon_ms = state.plan_horizon_ms;

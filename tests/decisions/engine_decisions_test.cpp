@@ -56,6 +56,7 @@ TEST_F(EngineDecisions, ADemandLoadThenKeepsThenAnUnloadOnTheKeepAlivePlan) {
     const Decision& unload = decisions[0];
     EXPECT_EQ(unload.at_ms, 2000 + kTtlMs);
     EXPECT_EQ(unload.decided_by, predictor);
+    EXPECT_EQ(unload.planned_by, predictor);
     EXPECT_FALSE(unload.from_fallback_plan);
     EXPECT_FALSE(std::isnan(unload.p_use)) << "the probability of the prediction behind the plan";
     EXPECT_NE(unload.predicted_next_use_ms, WARMUP_TIME_NEVER);
@@ -76,6 +77,8 @@ TEST_F(EngineDecisions, ADemandLoadThenKeepsThenAnUnloadOnTheKeepAlivePlan) {
     EXPECT_EQ(cold.decided_by, "engine");
     EXPECT_EQ(std::string(cold.reason), "a request found it unloaded: demand load");
     EXPECT_DOUBLE_EQ(cold.used_mb, 0);
+    EXPECT_EQ(cold.planned_by, "") << "its first request: no plan yet";
+    EXPECT_TRUE(std::isnan(cold.p_use));
 }
 
 TEST_F(EngineDecisions, AnEvictionNamesThePolicyAndTheModelThatNeededTheRoom) {
@@ -88,6 +91,7 @@ TEST_F(EngineDecisions, AnEvictionNamesThePolicyAndTheModelThatNeededTheRoom) {
     const Decision& evict = decisions.front();
     EXPECT_EQ(evict.kind, DecisionKind::Evict);
     EXPECT_EQ(evict.decided_by, engine_.engine().components().resource.label);
+    EXPECT_EQ(evict.planned_by, engine_.engine().components().predictor.label) << "whose plan it was under";
     EXPECT_EQ(evict.for_model, engine_.model("b"));
     EXPECT_DOUBLE_EQ(evict.need_mb, 1000);
     EXPECT_DOUBLE_EQ(evict.used_mb, 1000) << "memory in use when it was decided, before the eviction";

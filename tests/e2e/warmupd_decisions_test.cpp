@@ -177,7 +177,7 @@ TEST_F(DecisionsTest, AnOperatorSeesWhyAModelWasCold) {
     ASSERT_TRUE(poll_until([&] { return warm("m/a"); }, kWait, kPollInterval));
     static const std::regex kEvicted(
         R"(cold at \d\d:\d\d:\d\d: evicted at \d\d:\d\d:\d\d by org\.warmup\.resource\.lru@[0-9.]+ to make room )"
-        R"(for m/b \(1000 of 1500 MiB in use, needs 1000 MiB)");
+        R"(for m/b \(1000 of 1500 MiB in use, needs 1000 MiB; its plan: by org\.warmup\.predictor\.keep-alive@)");
     const std::string second = why("m/a");
     EXPECT_TRUE(std::regex_search(second, kEvicted)) << second;
 
