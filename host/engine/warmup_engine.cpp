@@ -572,7 +572,8 @@ double WarmupEngine::estimate_memory_mb(warmup_model_index model, double* load_m
 void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms) {
     ModelSlot& state = slot(model);
     if (state.residency != WARMUP_RESIDENCY_ABSENT) return;
-    state.retry_at = kNever;  // this load supersedes a pending retry (a pre-warm or a request came first)
+    state.retry_at = kNever;         // this load supersedes a pending retry (a pre-warm or a request came first)
+    state.operator_prewarm = false;  // request_prewarm sets it again for its own
     double load_ms = 0;
     state.need_mb = estimate_memory_mb(model, &load_ms);
     state.reason = reason;
@@ -870,10 +871,12 @@ void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
     } else {
         ++counters_.prewarms_started;
         if (options_.decisions != nullptr) {
-            Decision prewarm = decision(DecisionKind::Prewarm, model,
-                                        state.reason == LoadReason::Retry ? "retry of a failed pre-warm"
-                                                                          : "pre-warm started: its planned time came",
-                                        plan_author(state), now_ms);
+            const char* reason = state.operator_prewarm              ? "pre-warm started: restore of the warm set"
+                                 : state.reason == LoadReason::Retry ? "retry of a failed pre-warm"
+                                                                     : "pre-warm started: its planned time came";
+            Decision prewarm = decision(DecisionKind::Prewarm, model, reason,
+                                        state.operator_prewarm ? by_engine() : plan_author(state), now_ms);
+            state.operator_prewarm = false;
             prewarm.need_mb = state.need_mb;
             prewarm.used_mb -= state.charged_mb;  // before this load was charged
             options_.decisions->record(std::move(prewarm));

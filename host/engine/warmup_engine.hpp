@@ -186,7 +186,10 @@ class WarmupEngine {
     void request_prewarm(warmup_model_index model, warmup_time_ms now_ms) {
         if (stopped_) return;
         advance(now_ms);
+        const bool was_absent = model >= models_.size() || models_[model].residency == WARMUP_RESIDENCY_ABSENT;
         enqueue_load(model, LoadReason::Prewarm, now_ms);
+        if (was_absent && options_.decisions != nullptr && models_[model].residency == WARMUP_RESIDENCY_QUEUED)
+            models_[model].operator_prewarm = true;
         dispatch(now_ms);
     }
 
@@ -292,6 +295,7 @@ class WarmupEngine {
         std::vector<Waiting> waiting;
         // The prediction the plan in force came from; kept only while a decision sink is installed.
         bool plan_was_fallback = false;
+        bool operator_prewarm = false;  // the queued pre-warm restores the warm set (request_prewarm)
         warmup_time_ms plan_next_use_ms = WARMUP_TIME_NEVER;
         double plan_p_use = -1;  // < 0: no prediction
         warmup_time_ms plan_horizon_ms = 0;
