@@ -39,7 +39,7 @@ std::optional<std::size_t> DecisionLog::slot_of(uint64_t seq) const noexcept {
     return static_cast<std::size_t>(seq % capacity_);
 }
 
-void DecisionLog::record(Decision decision) {
+void DecisionLog::record(const Decision& decision) {
     std::lock_guard lock(mutex_);
     ++recorded_;
     std::size_t arm = 0;
@@ -52,23 +52,30 @@ void DecisionLog::record(Decision decision) {
     if (decision.model != WARMUP_NO_MODEL && decision.model >= newest.size()) newest.resize(decision.model + 1, 0);
     uint64_t* model_newest = decision.model == WARMUP_NO_MODEL ? nullptr : &newest[decision.model];
 
+    // Copy-assigned into a slot that held an entry before: its strings keep their capacity (no allocation once the
+    // ring has been round once).
     if (decision.kind == DecisionKind::Keep && model_newest != nullptr) {
         if (const auto slot = slot_of(*model_newest)) {
             Decision& previous = ring_[*slot];
             if (previous.kind == DecisionKind::Keep && previous.decided_by == decision.decided_by) {
-                decision.seq = previous.seq;
-                decision.first_at_ms = previous.first_at_ms;
-                decision.repeats = previous.repeats + 1;
-                previous = std::move(decision);
+                const uint64_t seq = previous.seq;
+                const warmup_time_ms first_at_ms = previous.first_at_ms;
+                const uint32_t repeats = previous.repeats + 1;
+                previous = decision;
+                previous.seq = seq;
+                previous.first_at_ms = first_at_ms;
+                previous.repeats = repeats;
                 return;
             }
         }
     }
-    decision.seq = next_seq_++;
-    decision.first_at_ms = decision.at_ms;
-    decision.repeats = 1;
-    if (model_newest != nullptr) *model_newest = decision.seq;
-    ring_[static_cast<std::size_t>(decision.seq % capacity_)] = std::move(decision);
+    const uint64_t seq = next_seq_++;
+    if (model_newest != nullptr) *model_newest = seq;
+    Decision& entry = ring_[static_cast<std::size_t>(seq % capacity_)];
+    entry = decision;
+    entry.seq = seq;
+    entry.first_at_ms = decision.at_ms;
+    entry.repeats = 1;
 }
 
 std::vector<Decision> DecisionLog::newest(std::optional<warmup_model_index> model, std::size_t limit,

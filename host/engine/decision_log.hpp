@@ -77,7 +77,8 @@ struct Decision {
 class DecisionSink {
   public:
     virtual ~DecisionSink() = default;
-    virtual void record(Decision decision) = 0;
+    /// `decision` is borrowed for the call (the engine reuses it).
+    virtual void record(const Decision& decision) = 0;
 };
 
 inline constexpr std::size_t kDefaultDecisionCapacity = 16384;
@@ -88,7 +89,7 @@ class DecisionLog final : public DecisionSink {
     explicit DecisionLog(std::size_t capacity = kDefaultDecisionCapacity);
 
     /// [any thread] Appends `decision` (or merges a repeated keep into the model's newest entry).
-    void record(Decision decision) override;
+    void record(const Decision& decision) override;
 
     /// [any thread] Up to `limit` entries, newest first (by time, then by recording order); only `model`'s when
     /// given, only `arm`'s when given.

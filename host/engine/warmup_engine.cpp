@@ -324,10 +324,10 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
                      : state.reason == LoadReason::Prewarm
                          ? "a request found its pre-warm still queued: now a demand load"
                          : "a request found its retry still queued: now a demand load";
-        Decision cold = decision(DecisionKind::DemandLoad, event.model, reason, by_engine(), now_ms);
+        Decision& cold = decision(DecisionKind::DemandLoad, event.model, reason, by_engine(), now_ms);
         cold.at_ms = event.ts_ms;
         cold.need_mb = state.residency == WARMUP_RESIDENCY_ABSENT ? 0 : state.need_mb;
-        options_.decisions->record(std::move(cold));
+        options_.decisions->record(cold);
     }
 
     switch (state.residency) {
@@ -426,11 +426,11 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
         state.plan_p_use = prediction.p_use_within_horizon;
         state.plan_horizon_ms = prediction.horizon_ms;
         if (state.residency == WARMUP_RESIDENCY_READY) {
-            Decision keep =
+            Decision& keep =
                 this->decision(DecisionKind::Keep, model, keep_reason(trigger), components_.predictor.label, now_ms);
             keep.until_ms = state.unload_at;
             keep.prewarm_at_ms = state.warm_start_at;
-            options_.decisions->record(std::move(keep));
+            options_.decisions->record(keep);
         }
     }
 }
@@ -448,19 +448,24 @@ void WarmupEngine::fallback_plan(warmup_model_index model, warmup_time_ms now_ms
         state.plan_p_use = -1;
         state.plan_horizon_ms = 0;
         if (state.residency == WARMUP_RESIDENCY_READY) {
-            Decision keep = decision(DecisionKind::Keep, model,
-                                     "a plugin call failed or its circuit is open: keep-alive after the last use",
-                                     by_builtin_keep_alive(), now_ms);
+            Decision& keep = decision(DecisionKind::Keep, model,
+                                      "a plugin call failed or its circuit is open: keep-alive after the last use",
+                                      by_builtin_keep_alive(), now_ms);
             keep.until_ms = state.unload_at;
-            options_.decisions->record(std::move(keep));
+            options_.decisions->record(keep);
         }
     }
 }
 
-Decision WarmupEngine::decision(DecisionKind kind, warmup_model_index model, const char* reason,
-                                const std::string& decided_by, warmup_time_ms now_ms) const {
-    Decision made;
+Decision& WarmupEngine::decision(DecisionKind kind, warmup_model_index model, const char* reason,
+                                 const std::string& decided_by, warmup_time_ms now_ms) {
+    // Every field is set: the scratch entry is reused so that its strings keep their capacity (no allocation per
+    // decision once they are long enough).
+    Decision& made = decision_scratch_;
+    made.seq = 0;
     made.at_ms = now_ms;
+    made.first_at_ms = now_ms;
+    made.repeats = 1;
     made.model = model;
     made.kind = kind;
     made.arm = options_.arm;
@@ -468,6 +473,16 @@ Decision WarmupEngine::decision(DecisionKind kind, warmup_model_index model, con
     made.decided_by = decided_by;
     made.used_mb = used_mb_;
     made.budget_mb = budget_mb_;
+    made.need_mb = 0;
+    made.until_ms = kNever;
+    made.prewarm_at_ms = kNever;
+    made.for_model = WARMUP_NO_MODEL;
+    made.attempt = 0;
+    made.planned_by.clear();
+    made.from_fallback_plan = false;
+    made.predicted_next_use_ms = kNever;
+    made.p_use = std::nan("");
+    made.horizon_ms = 0;
     if (model < models_.size()) {
         const ModelSlot& state = models_[model];
         made.from_fallback_plan = state.plan_was_fallback;
@@ -519,18 +534,18 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
                 state.warm_start_at = kNever;
                 state.unload_at = state.warm_unload_at;
                 if (options_.decisions != nullptr) {
-                    Decision keep =
+                    Decision& keep =
                         decision(DecisionKind::Keep, model, "unload put off: its planned pre-warm falls before then",
                                  plan_author(state), now_ms);
                     keep.until_ms = state.unload_at;
-                    options_.decisions->record(std::move(keep));
+                    options_.decisions->record(keep);
                 }
             } else {
                 if (options_.decisions != nullptr) {
-                    Decision unload = decision(DecisionKind::Unload, model, "idle until its planned unload time",
-                                               plan_author(state), now_ms);
+                    Decision& unload = decision(DecisionKind::Unload, model, "idle until its planned unload time",
+                                                plan_author(state), now_ms);
                     unload.need_mb = state.charged_mb;
-                    options_.decisions->record(std::move(unload));
+                    options_.decisions->record(unload);
                 }
                 remove_from_memory(model, /*eviction=*/false, now_ms);
             }
@@ -607,10 +622,10 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
         ++counters_.prewarms_skipped;
         metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
         if (options_.decisions != nullptr) {
-            Decision skip = decision(DecisionKind::Skip, model, "pre-warm refused by the queue policy (full)",
-                                     components_.queue.label, now_ms);
+            Decision& skip = decision(DecisionKind::Skip, model, "pre-warm refused by the queue policy (full)",
+                                      components_.queue.label, now_ms);
             skip.need_mb = state.need_mb;
-            options_.decisions->record(std::move(skip));
+            options_.decisions->record(skip);
         }
         spdlog::debug("RESOURCE_ALLOCATION_FAILED pre-warm of {} refused by the queue: {}", catalog_.record(model).name,
                       tolerated_message_);
@@ -732,12 +747,12 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
             ++counters_.prewarms_skipped;
             metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
             if (options_.decisions != nullptr) {
-                Decision skip = decision(DecisionKind::Skip, model,
-                                         stopped_ ? "pre-warm cancelled by an emergency stop"
-                                                  : "pre-warm held back: demand loads are waiting for memory",
-                                         by_engine(), now_ms);
+                Decision& skip = decision(DecisionKind::Skip, model,
+                                          stopped_ ? "pre-warm cancelled by an emergency stop"
+                                                   : "pre-warm held back: demand loads are waiting for memory",
+                                          by_engine(), now_ms);
                 skip.need_mb = state.need_mb;
-                options_.decisions->record(std::move(skip));
+                options_.decisions->record(skip);
             }
             refresh_timer(model);
             continue;
@@ -780,12 +795,12 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
         memory_fifo_.push_back(model);
         ++counters_.loads_queued_for_memory;
         if (options_.decisions != nullptr) {
-            Decision wait = decision(DecisionKind::DemandLoad, model,
-                                     admission.admit != 0 ? "demand load waits for memory (first come, first served)"
-                                                          : "demand load delayed by the resource policy",
-                                     components_.resource.label, now_ms);
+            Decision& wait = decision(DecisionKind::DemandLoad, model,
+                                      admission.admit != 0 ? "demand load waits for memory (first come, first served)"
+                                                           : "demand load delayed by the resource policy",
+                                      components_.resource.label, now_ms);
             wait.need_mb = state.need_mb;
-            options_.decisions->record(std::move(wait));
+            options_.decisions->record(wait);
         }
         return false;
     }
@@ -801,9 +816,9 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
                              : admission.may_evict == 0
                                  ? "pre-warm does not fit and the resource policy allows no eviction"
                                  : "pre-warm does not fit in the budget, even after evictions";
-        Decision skip = decision(DecisionKind::Skip, model, reason, components_.resource.label, now_ms);
+        Decision& skip = decision(DecisionKind::Skip, model, reason, components_.resource.label, now_ms);
         skip.need_mb = state.need_mb;
-        options_.decisions->record(std::move(skip));
+        options_.decisions->record(skip);
     }
     refresh_timer(model);
     return false;
@@ -850,13 +865,13 @@ bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, wa
 void WarmupEngine::record_eviction(warmup_model_index victim, warmup_model_index for_model, double need_mb,
                                    const std::string& decided_by, warmup_time_ms now_ms) {
     if (options_.decisions == nullptr) return;
-    Decision evict = decision(DecisionKind::Evict, victim,
-                              for_model == WARMUP_NO_MODEL ? "evicted: the memory budget shrank below what is loaded"
-                                                           : "evicted to make room for another model's load",
-                              decided_by, now_ms);
+    Decision& evict = decision(DecisionKind::Evict, victim,
+                               for_model == WARMUP_NO_MODEL ? "evicted: the memory budget shrank below what is loaded"
+                                                            : "evicted to make room for another model's load",
+                               decided_by, now_ms);
     evict.for_model = for_model;
     evict.need_mb = need_mb;
-    options_.decisions->record(std::move(evict));
+    options_.decisions->record(evict);
 }
 
 void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
@@ -874,12 +889,12 @@ void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
             const char* reason = state.operator_prewarm              ? "pre-warm started: restore of the warm set"
                                  : state.reason == LoadReason::Retry ? "retry of a failed pre-warm"
                                                                      : "pre-warm started: its planned time came";
-            Decision prewarm = decision(DecisionKind::Prewarm, model, reason,
-                                        state.operator_prewarm ? by_engine() : plan_author(state), now_ms);
+            Decision& prewarm = decision(DecisionKind::Prewarm, model, reason,
+                                         state.operator_prewarm ? by_engine() : plan_author(state), now_ms);
             state.operator_prewarm = false;
             prewarm.need_mb = state.need_mb;
             prewarm.used_mb -= state.charged_mb;  // before this load was charged
-            options_.decisions->record(std::move(prewarm));
+            options_.decisions->record(prewarm);
         }
     }
     metric(WARMUP_METRIC_WARMUP_STARTED, model, now_ms, 1);
@@ -919,14 +934,14 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
         spdlog::warn("MODEL_LOAD_ERROR load of {} failed (attempt {}){}", catalog_.record(model).name, state.attempt,
                      retry_at == kNever ? ", giving up" : "");
         if (options_.decisions != nullptr) {
-            Decision after_failure =
+            Decision& after_failure =
                 decision(retry_at == kNever ? DecisionKind::GiveUp : DecisionKind::Retry, model,
                          retry_at == kNever ? "the load failed and the scheduler gave up: waiting requests fail"
                                             : "the load failed; the scheduler planned another attempt",
                          components_.scheduler.label, now_ms);
             after_failure.until_ms = retry_at;
             after_failure.attempt = state.attempt;
-            options_.decisions->record(std::move(after_failure));
+            options_.decisions->record(after_failure);
         }
         if (retry_at == kNever) {
             ++counters_.loads_given_up;
@@ -992,10 +1007,10 @@ void WarmupEngine::give_up_oversized(warmup_model_index model, warmup_time_ms no
     state.residency = WARMUP_RESIDENCY_ABSENT;
     ++counters_.loads_given_up;
     if (options_.decisions != nullptr) {
-        Decision give_up = decision(DecisionKind::GiveUp, model,
-                                    "needs more memory than the whole budget: its requests fail", by_engine(), now_ms);
+        Decision& give_up = decision(DecisionKind::GiveUp, model,
+                                     "needs more memory than the whole budget: its requests fail", by_engine(), now_ms);
         give_up.need_mb = state.need_mb;
-        options_.decisions->record(std::move(give_up));
+        options_.decisions->record(give_up);
     }
     metric(WARMUP_METRIC_WARMUP_FAILED, model, now_ms, 1);
     if (!state.oversize_logged) {  // once per model: every later request for it would say the same

@@ -17,6 +17,10 @@
 //    is skipped and counted. A completed load serves its waiting requests before it can be evicted.
 //  - A request cancels its model's pending unload and pre-warm timers.
 //  - Memory is released when an unload starts (unload time does not hold the budget).
+//
+// Decisions: with EngineOptions::decisions set (live), each pre-warm, demand load, keep, unload, eviction, skipped
+// pre-warm, retry and give-up is reported with its reason and numbers (engine/decision_log.hpp), on the control
+// thread, from a reused scratch entry. Without it (replay) nothing is built.
 #pragma once
 
 #include <warmup/warmup.h>
@@ -314,8 +318,9 @@ class WarmupEngine {
     void fallback_plan(warmup_model_index model, warmup_time_ms now_ms);
     /// A decision about `model` now, with the memory figures and the basis of the model's plan in force filled in.
     /// Only call while options_.decisions is set; hand the result to options_.decisions->record().
-    [[nodiscard]] Decision decision(DecisionKind kind, warmup_model_index model, const char* reason,
-                                    const std::string& decided_by, warmup_time_ms now_ms) const;
+    /// The result is the engine's scratch entry, valid until the next call.
+    [[nodiscard]] Decision& decision(DecisionKind kind, warmup_model_index model, const char* reason,
+                                     const std::string& decided_by, warmup_time_ms now_ms);
     /// Who decided a plan-driven keep, unload or pre-warm of `state`: the predictor, or the built-in keep-alive.
     [[nodiscard]] const std::string& plan_author(const ModelSlot& state) const noexcept;
     void refresh_timer(warmup_model_index model);
@@ -404,6 +409,7 @@ class WarmupEngine {
     LogHistogram cold_waits_ms_;
     std::vector<warmup_metric_event> pending_metrics_;
     std::vector<warmup_usage_pattern> pattern_scratch_;
+    Decision decision_scratch_;  // reused by decision() (only while options_.decisions is set)
 };
 
 }  // namespace warmup::host
