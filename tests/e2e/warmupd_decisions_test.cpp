@@ -165,7 +165,9 @@ TEST_F(DecisionsTest, AnOperatorSeesWhyAModelWasCold) {
     EXPECT_NE(first.find("recent decisions, newest first:"), std::string::npos) << first;
     EXPECT_NE(first.find("unload: idle until its planned unload time"), std::string::npos) << first;
 
-    // 3. m/b does not fit beside m/a: the LRU policy evicts m/a for it, and m/a's next request is cold again.
+    // 3. m/b does not fit beside m/a: the LRU policy evicts m/a for it, and m/a's next request is cold again. (A warm
+    //    request first renews m/a's keep-alive, so that the TTL cannot unload it before m/b's load needs the room.)
+    request("m/a");
     request("m/b");
     ASSERT_TRUE(poll_until([&] { return warm("m/b"); }, kWait, kPollInterval));
     a = decisions("model=m/a&limit=1");
