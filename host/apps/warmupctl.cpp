@@ -9,6 +9,9 @@
 //       status | health | plugins | predictions | experiments | metrics          (GET)
 //       emergency-stop | reset-to-safe | reload | rollback | reset-data-collection | restart-workers     (POST)
 //       backup [NAME] | restore [NAME]                                            (POST, optional backup name)
+//       why MODEL [--limit N] [--arm NAME]   why MODEL was cold: its last cold request and what unloaded, evicted or
+//                                            skipped it before, then its recent decisions, in plain language (local
+//                                            time); from GET /api/warmup/decisions
 //       send-events [--body-kb N] FILE                  (POST an NDJSON file or a JSON array of events; - = stdin)
 //           The file is sent in bodies of whole lines of at most N KiB (default 1024, under any sane
 //           http.max_body_mb); the answers are summed into one, with positions as line numbers of the file (item
@@ -25,6 +28,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -178,6 +182,11 @@ class DaemonClient {
         return report(client_.Post(path, body, type));
     }
 
+    /// One GET whose answer the caller handles (query parameters are URL-encoded).
+    httplib::Result get_quietly(const std::string& path, const httplib::Params& params) {
+        return client_.Get(path, params, httplib::Headers{});
+    }
+
     /// One POST whose answer the caller handles.
     httplib::Result post_quietly(const std::string& path, const std::string& body, const std::string& type) {
         return client_.Post(path, body, type);
@@ -284,6 +293,141 @@ int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_b
     return kExitOk;
 }
 
+// --- why ------------------------------------------------------------------------------------------------------
+
+/// "10:42:07" for a time of today (local time), "2026-12-01 10:42:07" for another day.
+std::string local_time(int64_t unix_ms) {
+    const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+    const std::time_t now = std::time(nullptr);
+    std::tm at{}, today{};
+    localtime_r(&seconds, &at);
+    localtime_r(&now, &today);
+    const bool same_day = at.tm_year == today.tm_year && at.tm_yday == today.tm_yday;
+    char text[32];
+    std::strftime(text, sizeof text, same_day ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &at);
+    return text;
+}
+
+std::string mib(const nlohmann::json& value) {
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(0) << value.get<double>();
+    return text.str();
+}
+
+/// "by org.warmup.predictor.keep-alive@1.0.0 plan, predicted next use 11:20:00 with p=0.12" for a plan-driven
+/// decision (the prediction the plan in force came from).
+std::string plan_basis(const nlohmann::json& decision) {
+    const nlohmann::json& plan = decision.at("plan");
+    if (plan.value("fallback", false))
+        return "by the built-in keep-alive (a plugin call had failed or its circuit was open)";
+    if (!plan.contains("by") || plan.at("by").is_null()) return "no plan yet";
+    std::string text = "by " + plan.at("by").get<std::string>() + " plan";
+    const nlohmann::json& next = plan.at("predicted_next_use_ms");
+    text += next.is_null() ? ", no next use predicted" : ", predicted next use " + local_time(next.get<int64_t>());
+    const nlohmann::json& p = plan.at("p_use_within_horizon");
+    if (!p.is_null()) {
+        std::ostringstream probability;
+        probability << std::setprecision(2) << p.get<double>();
+        text += " with p=" + probability.str();
+        if (plan.value("horizon_ms", int64_t{0}) > 0)
+            text += " within " + std::to_string(plan.value("horizon_ms", int64_t{0}) / 60000) + " min";
+    }
+    return text;
+}
+
+std::string memory_note(const nlohmann::json& decision) {
+    const nlohmann::json& memory = decision.at("memory");
+    std::string text = mib(memory.at("used_mb")) + " of " + mib(memory.at("budget_mb")) + " MiB in use";
+    if (memory.at("need_mb").get<double>() > 0) text += ", needs " + mib(memory.at("need_mb")) + " MiB";
+    return text;
+}
+
+/// One decision as a line of plain language.
+std::string describe_decision(const nlohmann::json& d) {
+    const std::string kind = d.at("decision").get<std::string>();
+    std::string line =
+        local_time(d.at("at_ms").get<int64_t>()) + "  " + kind + ": " + d.at("reason").get<std::string>();
+    if (kind == "keep" || kind == "unload" || kind == "prewarm") {
+        if (d.contains("until_ms")) line += "; keep until " + local_time(d.at("until_ms").get<int64_t>());
+        if (d.contains("prewarm_at_ms")) line += ", pre-warm at " + local_time(d.at("prewarm_at_ms").get<int64_t>());
+        line += " (" + plan_basis(d) + ")";
+    } else {
+        line += " (by " + d.value("decided_by", std::string("?"));
+        if (d.contains("for_model") && !d.at("for_model").is_null())
+            line += ", for " + d.at("for_model").get<std::string>();
+        if (d.contains("until_ms")) line += ", next attempt " + local_time(d.at("until_ms").get<int64_t>());
+        if (d.contains("attempt")) line += ", attempt " + std::to_string(d.at("attempt").get<int>());
+        line += "; " + memory_note(d) + ")";
+    }
+    if (d.contains("repeats"))
+        line += " [x" + std::to_string(d.at("repeats").get<int>()) + " since " +
+                local_time(d.at("first_at_ms").get<int64_t>()) + "]";
+    if (d.value("arm", std::string("control")) != "control") line += " [arm " + d.at("arm").get<std::string>() + "]";
+    return line;
+}
+
+/// Why the newest cold request of the list (newest first) was cold, from the decisions before it; nullopt when the
+/// list holds no cold request.
+std::optional<std::string> explain_last_cold(const nlohmann::json& decisions) {
+    std::size_t cold = 0;
+    while (cold < decisions.size() && !(decisions[cold].at("decision") == "demand_load" &&
+                                        decisions[cold].at("reason").get<std::string>().rfind("a request", 0) == 0))
+        ++cold;
+    if (cold == decisions.size()) return std::nullopt;
+    const nlohmann::json& request = decisions[cold];
+    const std::string reason = request.at("reason").get<std::string>();
+    std::string text = "cold at " + local_time(request.at("at_ms").get<int64_t>()) + ": ";
+    std::string skipped;  // a pre-warm skipped between the removal and the request
+    for (std::size_t i = cold + 1; i < decisions.size(); ++i) {
+        const nlohmann::json& d = decisions[i];
+        const std::string kind = d.at("decision").get<std::string>();
+        const std::string at = local_time(d.at("at_ms").get<int64_t>());
+        if (kind == "skip" && skipped.empty()) {
+            skipped = "; a pre-warm was skipped at " + at + " (" + d.at("reason").get<std::string>() + ", by " +
+                      d.value("decided_by", std::string("?")) + "; " + memory_note(d) + ")";
+        } else if (kind == "prewarm" && reason.find("pre-warm") != std::string::npos) {
+            return text + reason + " (pre-warm started at " + at + ", " + plan_basis(d) + ")";
+        } else if (kind == "unload") {
+            return text + "unloaded at " + at + " " + plan_basis(d) + skipped;
+        } else if (kind == "evict") {
+            std::string evicted = "evicted at " + at + " by " + d.value("decided_by", std::string("?"));
+            if (d.contains("for_model") && !d.at("for_model").is_null())
+                evicted += " to make room for " + d.at("for_model").get<std::string>();
+            return text + evicted + " (" + memory_note(d) + "; its plan: " + plan_basis(d) + ")" + skipped;
+        } else if (kind == "give_up") {
+            return text + "its load was given up at " + at + " (" + d.at("reason").get<std::string>() + ")" + skipped;
+        }
+    }
+    return text + reason + "; no earlier unload or eviction of it is recorded (its first load since the daemon " +
+           "started, or older than the decisions fetched)" + skipped;
+}
+
+int why(DaemonClient& daemon, const std::string& model, std::size_t limit, const std::string& arm) {
+    const httplib::Result result =
+        daemon.get_quietly("/api/warmup/decisions", {{"model", model}, {"limit", std::to_string(limit)}, {"arm", arm}});
+    if (!result || result->status != 200) return daemon.report(result);
+    const nlohmann::json answer = nlohmann::json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+    if (!answer.is_object() || !answer.contains("decisions")) return daemon.report(result);
+    const nlohmann::json& decisions = answer.at("decisions");
+    try {
+        std::cout << model << " (arm " << arm << "; local time):\n";
+        const auto cold = explain_last_cold(decisions);
+        std::cout << (cold ? *cold
+                           : "no cold request among its last " + std::to_string(decisions.size()) + " decisions")
+                  << "\n";
+        if (decisions.empty()) {
+            std::cout << "no decisions recorded for it (none since the daemon started, or pushed out of the log)\n";
+            return kExitOk;
+        }
+        std::cout << "recent decisions, newest first:\n";
+        for (const auto& decision : decisions) std::cout << "  " << describe_decision(decision) << "\n";
+    } catch (const nlohmann::json::exception& error) {
+        std::cerr << "warmupctl: unexpected answer from the daemon: " << error.what() << "\n";
+        return kExitDaemonError;
+    }
+    return kExitOk;
+}
+
 std::optional<std::string> read_events(const std::string& file) {
     if (file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
     std::ifstream in(file, std::ios::binary);
@@ -345,6 +489,17 @@ int main(int argc, char** argv) {
     auto* restore_command = app.add_subcommand("restore", "restore a backup (default: the newest)");
     restore_command->add_option("name", restore_name, "backup name");
 
+    std::string why_model;
+    std::size_t why_limit = 20;
+    std::string why_arm = "control";
+    auto* why_command =
+        app.add_subcommand("why", "why a model was cold: its last cold request and its recent decisions");
+    why_command->add_option("model", why_model, "model name")->required();
+    why_command->add_option("--limit", why_limit, "decisions fetched, newest first")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1}, std::size_t{16384}));
+    why_command->add_option("--arm", why_arm, "experiment arm")->capture_default_str();
+
     std::string events_file;
     std::size_t body_kb = 1024;
     auto* send_command = app.add_subcommand("send-events", "POST an NDJSON file (or JSON array) of usage events");
@@ -378,6 +533,7 @@ int main(int argc, char** argv) {
     }
     if (*backup_command) return daemon.post("/api/warmup/backup-state", named_body(backup_name));
     if (*restore_command) return daemon.post("/api/warmup/restore-state", named_body(restore_name));
+    if (*why_command) return why(daemon, why_model, why_limit, why_arm);
     if (*send_command) {
         const std::optional<std::string> body = read_events(events_file);
         if (!body) {

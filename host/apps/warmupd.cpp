@@ -33,6 +33,7 @@
 #include "http/http_api.hpp"
 #include "http/security.hpp"
 #include "runtime/live_runtime.hpp"
+#include "runtime/log_format.hpp"
 #include "version/build_info.hpp"
 
 namespace warmup::host {
@@ -81,8 +82,7 @@ int main(int argc, char** argv) {
     // A non-loopback bind needs an access token; then every mutating request must carry it.
     if (const int refused = enforce_bind_policy(config.http.bind, config.http.resolved_access_token()); refused != 0)
         return refused;
-    spdlog::set_level(spdlog::level::from_str(config.log_level));
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    configure_logging(config.log_level, config.log_format);
 
     std::unique_ptr<LiveRuntime> runtime;
     try {

@@ -224,6 +224,10 @@ class ConfigReader {
                  [&](const YAML::Node& value, const std::string& path) {
                      config_.log_level = read_choice(value, path, {"trace", "debug", "info", "warn", "error"});
                  }},
+                {"log_format", false,
+                 [&](const YAML::Node& value, const std::string& path) {
+                     config_.log_format = read_choice(value, path, {"text", "json"});
+                 }},
                 {"http", false, [&](const YAML::Node& value, const std::string& path) { read_http(value, path); }},
                 {"plugin_dirs", false,
                  [&](const YAML::Node& value, const std::string& path) {

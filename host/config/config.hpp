@@ -8,6 +8,7 @@
 // an error, reported at the key with a "did you mean" suggestion; a duplicate key in any mapping is an error too):
 //
 //   log_level: info                 # trace | debug | info | warn | error                      default info
+//   log_format: text                # text | json: one JSON object per line with the same codes  default text
 //   http:                           # (an empty `http:` means all defaults)
 //     bind: 127.0.0.1               # non-empty string                                          default 127.0.0.1
 //     port: 3000                    # integer 0..65535, 0 = pick a free port                    default 3000
@@ -214,7 +215,7 @@ struct HttpConfig {
     double max_body_mb = 16;
     uint32_t threads = 64;               ///< http.threads: connections served at once
     int64_t request_timeout_ms = 10000;  ///< http.request_timeout_ms: deadline for receiving one request
-    std::string access_token;                              ///< http.access_token (prefer the environment variable)
+    std::string access_token;            ///< http.access_token (prefer the environment variable)
     std::string access_token_env = "WARMUP_ACCESS_TOKEN";  ///< http.access_token_env: where to read the token
 
     /// The token in force: access_token if set, else the environment variable; nullopt when neither is set.
@@ -236,6 +237,7 @@ struct Config {
     std::filesystem::path source_file;  ///< the file loaded; empty for load_config_text (nothing to re-read)
     std::string display_name;           ///< the file name used in messages ("<embedded default.yaml>" for the default)
     std::string log_level = "info";
+    std::string log_format = "text";  ///< "text" or "json" (warmupd; takes effect at start)
     HttpConfig http;
     std::vector<std::filesystem::path> plugin_dirs;  ///< absolute, normalised, in search order
     MemoryBudget memory_budget{16384, 0};

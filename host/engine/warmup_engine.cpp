@@ -25,6 +25,32 @@ T sized() {
     return value;
 }
 
+// Who decided, for the decisions the engine's own rules make (decided_by of a Decision).
+const std::string& by_engine() {
+    static const std::string label = "engine";
+    return label;
+}
+const std::string& by_builtin_keep_alive() {
+    static const std::string label = "built-in keep-alive";
+    return label;
+}
+const std::string& by_builtin_oldest_idle() {
+    static const std::string label = "built-in oldest-idle eviction";
+    return label;
+}
+
+const char* keep_reason(warmup_plan_trigger trigger) {
+    switch (trigger) {
+        case WARMUP_TRIGGER_USED:
+            return "planned after a request";
+        case WARMUP_TRIGGER_WARMED:
+            return "planned after a pre-warm finished";
+        case WARMUP_TRIGGER_TIMER:
+            break;
+    }
+    return "planned again (learned history, reload or timer)";
+}
+
 }  // namespace
 
 WarmupEngine::WarmupEngine(ComponentSet components, LoadExecutor& executor, Catalog& catalog, EngineOptions options)
@@ -287,6 +313,23 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
     state.unload_at = kNever;
     state.warm_start_at = kNever;
 
+    // Cold: one decision per load a request has to wait for (the first waiter), with the plan that was in force.
+    if (options_.decisions != nullptr && state.residency != WARMUP_RESIDENCY_READY && state.waiting.empty()) {
+        const char* reason = "a request found it unloaded: demand load";
+        if (state.residency == WARMUP_RESIDENCY_LOADING)
+            reason = state.reason == LoadReason::Demand ? "a request found its load still running"
+                                                        : "a request found its pre-warm still loading";
+        else if (state.residency == WARMUP_RESIDENCY_QUEUED)
+            reason = state.in_memory_fifo ? "a request found its load waiting for memory"
+                     : state.reason == LoadReason::Prewarm
+                         ? "a request found its pre-warm still queued: now a demand load"
+                         : "a request found its retry still queued: now a demand load";
+        Decision& cold = decision(DecisionKind::DemandLoad, event.model, reason, by_engine(), now_ms);
+        cold.at_ms = event.ts_ms;
+        cold.need_mb = state.residency == WARMUP_RESIDENCY_ABSENT ? 0 : state.need_mb;
+        options_.decisions->record(cold);
+    }
+
     switch (state.residency) {
         case WARMUP_RESIDENCY_READY:
             counters_.warm_requests += count;
@@ -377,6 +420,19 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
     state.warm_unload_at = decision.warm_unload_at_ms;
     state.priority_class = decision.priority_class;
     refresh_timer(model);
+    if (options_.decisions != nullptr) {
+        state.plan_was_fallback = false;
+        state.plan_next_use_ms = prediction.next_arrival_ms;
+        state.plan_p_use = prediction.p_use_within_horizon;
+        state.plan_horizon_ms = prediction.horizon_ms;
+        if (state.residency == WARMUP_RESIDENCY_READY) {
+            Decision& keep =
+                this->decision(DecisionKind::Keep, model, keep_reason(trigger), components_.predictor.label, now_ms);
+            keep.until_ms = state.unload_at;
+            keep.prewarm_at_ms = state.warm_start_at;
+            options_.decisions->record(keep);
+        }
+    }
 }
 
 void WarmupEngine::fallback_plan(warmup_model_index model, warmup_time_ms now_ms) {
@@ -386,6 +442,60 @@ void WarmupEngine::fallback_plan(warmup_model_index model, warmup_time_ms now_ms
     state.unload_at = anchor + options_.fallback_keep_alive_ms;
     state.warm_start_at = kNever;
     refresh_timer(model);
+    if (options_.decisions != nullptr) {
+        state.plan_was_fallback = true;
+        state.plan_next_use_ms = kNever;
+        state.plan_p_use = -1;
+        state.plan_horizon_ms = 0;
+        if (state.residency == WARMUP_RESIDENCY_READY) {
+            Decision& keep = decision(DecisionKind::Keep, model,
+                                      "a plugin call failed or its circuit is open: keep-alive after the last use",
+                                      by_builtin_keep_alive(), now_ms);
+            keep.until_ms = state.unload_at;
+            options_.decisions->record(keep);
+        }
+    }
+}
+
+Decision& WarmupEngine::decision(DecisionKind kind, warmup_model_index model, const char* reason,
+                                 const std::string& decided_by, warmup_time_ms now_ms) {
+    // Every field is set: the scratch entry is reused so that its strings keep their capacity (no allocation per
+    // decision once they are long enough).
+    Decision& made = decision_scratch_;
+    made.seq = 0;
+    made.at_ms = now_ms;
+    made.first_at_ms = now_ms;
+    made.repeats = 1;
+    made.model = model;
+    made.kind = kind;
+    made.arm = options_.arm;
+    made.reason = reason;
+    made.decided_by = decided_by;
+    made.used_mb = used_mb_;
+    made.budget_mb = budget_mb_;
+    made.need_mb = 0;
+    made.until_ms = kNever;
+    made.prewarm_at_ms = kNever;
+    made.for_model = WARMUP_NO_MODEL;
+    made.attempt = 0;
+    made.planned_by.clear();
+    made.from_fallback_plan = false;
+    made.predicted_next_use_ms = kNever;
+    made.p_use = std::nan("");
+    made.horizon_ms = 0;
+    if (model < models_.size()) {
+        const ModelSlot& state = models_[model];
+        made.from_fallback_plan = state.plan_was_fallback;
+        if (state.plan_was_fallback || state.plan_p_use >= 0) made.planned_by = plan_author(state);  // "": no plan yet
+        made.predicted_next_use_ms = state.plan_next_use_ms;
+        if (state.plan_p_use >= 0) made.p_use = state.plan_p_use;
+        made.horizon_ms = state.plan_horizon_ms;
+    }
+    return made;
+}
+
+const std::string& WarmupEngine::plan_author(const ModelSlot& state) const noexcept {
+    return state.plan_was_fallback ? by_builtin_keep_alive() : components_.predictor.label;
 }
 
 void WarmupEngine::refresh_timer(warmup_model_index model) {
@@ -410,7 +520,12 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
         }
         if (state.residency == WARMUP_RESIDENCY_ABSENT && state.warm_start_at <= now_ms) {
             state.warm_start_at = kNever;
-            if (!stopped_) enqueue_load(model, LoadReason::Prewarm, now_ms);
+            if (!stopped_) {
+                enqueue_load(model, LoadReason::Prewarm, now_ms);
+            } else if (options_.decisions != nullptr) {
+                options_.decisions->record(decision(DecisionKind::Skip, model,
+                                                    "planned pre-warm during an emergency stop", by_engine(), now_ms));
+            }
         }
         if (state.residency == WARMUP_RESIDENCY_READY && state.unload_at <= now_ms) {
             state.unload_at = kNever;
@@ -418,7 +533,20 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
             if (state.warm_start_at != kNever && state.warm_start_at <= now_ms) {
                 state.warm_start_at = kNever;
                 state.unload_at = state.warm_unload_at;
+                if (options_.decisions != nullptr) {
+                    Decision& keep =
+                        decision(DecisionKind::Keep, model, "unload put off: its planned pre-warm falls before then",
+                                 plan_author(state), now_ms);
+                    keep.until_ms = state.unload_at;
+                    options_.decisions->record(keep);
+                }
             } else {
+                if (options_.decisions != nullptr) {
+                    Decision& unload = decision(DecisionKind::Unload, model, "idle until its planned unload time",
+                                                plan_author(state), now_ms);
+                    unload.need_mb = state.charged_mb;
+                    options_.decisions->record(unload);
+                }
                 remove_from_memory(model, /*eviction=*/false, now_ms);
             }
         }
@@ -459,7 +587,8 @@ double WarmupEngine::estimate_memory_mb(warmup_model_index model, double* load_m
 void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms) {
     ModelSlot& state = slot(model);
     if (state.residency != WARMUP_RESIDENCY_ABSENT) return;
-    state.retry_at = kNever;  // this load supersedes a pending retry (a pre-warm or a request came first)
+    state.retry_at = kNever;         // this load supersedes a pending retry (a pre-warm or a request came first)
+    state.operator_prewarm = false;  // request_prewarm sets it again for its own
     double load_ms = 0;
     state.need_mb = estimate_memory_mb(model, &load_ms);
     state.reason = reason;
@@ -492,6 +621,12 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
         state.residency = WARMUP_RESIDENCY_ABSENT;
         ++counters_.prewarms_skipped;
         metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
+        if (options_.decisions != nullptr) {
+            Decision& skip = decision(DecisionKind::Skip, model, "pre-warm refused by the queue policy (full)",
+                                      components_.queue.label, now_ms);
+            skip.need_mb = state.need_mb;
+            options_.decisions->record(skip);
+        }
         spdlog::debug("RESOURCE_ALLOCATION_FAILED pre-warm of {} refused by the queue: {}", catalog_.record(model).name,
                       tolerated_message_);
     } else {
@@ -611,6 +746,14 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
             state.residency = WARMUP_RESIDENCY_ABSENT;
             ++counters_.prewarms_skipped;
             metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
+            if (options_.decisions != nullptr) {
+                Decision& skip = decision(DecisionKind::Skip, model,
+                                          stopped_ ? "pre-warm cancelled by an emergency stop"
+                                                   : "pre-warm held back: demand loads are waiting for memory",
+                                          by_engine(), now_ms);
+                skip.need_mb = state.need_mb;
+                options_.decisions->record(skip);
+            }
             refresh_timer(model);
             continue;
         }
@@ -651,6 +794,14 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
         state.in_memory_fifo = true;
         memory_fifo_.push_back(model);
         ++counters_.loads_queued_for_memory;
+        if (options_.decisions != nullptr) {
+            Decision& wait = decision(DecisionKind::DemandLoad, model,
+                                      admission.admit != 0 ? "demand load waits for memory (first come, first served)"
+                                                           : "demand load delayed by the resource policy",
+                                      components_.resource.label, now_ms);
+            wait.need_mb = state.need_mb;
+            options_.decisions->record(wait);
+        }
         return false;
     }
     if (admission.admit != 0 && make_room(model, state.need_mb, admission.may_evict != 0, now_ms)) {
@@ -660,6 +811,15 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
     state.residency = WARMUP_RESIDENCY_ABSENT;
     ++counters_.prewarms_skipped;
     metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
+    if (options_.decisions != nullptr) {
+        const char* reason = admission.admit == 0 ? "pre-warm refused by the resource policy"
+                             : admission.may_evict == 0
+                                 ? "pre-warm does not fit and the resource policy allows no eviction"
+                                 : "pre-warm does not fit in the budget, even after evictions";
+        Decision& skip = decision(DecisionKind::Skip, model, reason, components_.resource.label, now_ms);
+        skip.need_mb = state.need_mb;
+        options_.decisions->record(skip);
+    }
     refresh_timer(model);
     return false;
 }
@@ -680,6 +840,7 @@ bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, wa
             // Degraded: the ready model idle the longest (O(models) per victim, acceptable while the circuit is open).
             victim = oldest_ready_model(model);
             if (victim == WARMUP_NO_MODEL) return false;
+            record_eviction(victim, model, need_mb, by_builtin_oldest_idle(), now_ms);
             remove_from_memory(victim, /*eviction=*/true, now_ms);
             continue;
         }
@@ -695,9 +856,22 @@ bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, wa
             components_.resource.vtable->on_removed(components_.resource.self, victim, now_ms);
             continue;
         }
+        record_eviction(victim, model, need_mb, components_.resource.label, now_ms);
         remove_from_memory(victim, /*eviction=*/true, now_ms);
     }
     return used_mb_ + need_mb <= budget_mb_ + 1e-9;
+}
+
+void WarmupEngine::record_eviction(warmup_model_index victim, warmup_model_index for_model, double need_mb,
+                                   const std::string& decided_by, warmup_time_ms now_ms) {
+    if (options_.decisions == nullptr) return;
+    Decision& evict = decision(DecisionKind::Evict, victim,
+                               for_model == WARMUP_NO_MODEL ? "evicted: the memory budget shrank below what is loaded"
+                                                            : "evicted to make room for another model's load",
+                               decided_by, now_ms);
+    evict.for_model = for_model;
+    evict.need_mb = need_mb;
+    options_.decisions->record(evict);
 }
 
 void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
@@ -711,6 +885,17 @@ void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
         ++counters_.demand_loads;
     } else {
         ++counters_.prewarms_started;
+        if (options_.decisions != nullptr) {
+            const char* reason = state.operator_prewarm              ? "pre-warm started: restore of the warm set"
+                                 : state.reason == LoadReason::Retry ? "retry of a failed pre-warm"
+                                                                     : "pre-warm started: its planned time came";
+            Decision& prewarm = decision(DecisionKind::Prewarm, model, reason,
+                                         state.operator_prewarm ? by_engine() : plan_author(state), now_ms);
+            state.operator_prewarm = false;
+            prewarm.need_mb = state.need_mb;
+            prewarm.used_mb -= state.charged_mb;  // before this load was charged
+            options_.decisions->record(prewarm);
+        }
     }
     metric(WARMUP_METRIC_WARMUP_STARTED, model, now_ms, 1);
     executor_.start_load(model, state.ticket, now_ms);
@@ -748,6 +933,16 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
             retry_at = kNever;
         spdlog::warn("MODEL_LOAD_ERROR load of {} failed (attempt {}){}", catalog_.record(model).name, state.attempt,
                      retry_at == kNever ? ", giving up" : "");
+        if (options_.decisions != nullptr) {
+            Decision& after_failure =
+                decision(retry_at == kNever ? DecisionKind::GiveUp : DecisionKind::Retry, model,
+                         retry_at == kNever ? "the load failed and the scheduler gave up: waiting requests fail"
+                                            : "the load failed; the scheduler planned another attempt",
+                         components_.scheduler.label, now_ms);
+            after_failure.until_ms = retry_at;
+            after_failure.attempt = state.attempt;
+            options_.decisions->record(after_failure);
+        }
         if (retry_at == kNever) {
             ++counters_.loads_given_up;
             state.attempt = 0;
@@ -811,6 +1006,12 @@ void WarmupEngine::give_up_oversized(warmup_model_index model, warmup_time_ms no
     ModelSlot& state = models_[model];
     state.residency = WARMUP_RESIDENCY_ABSENT;
     ++counters_.loads_given_up;
+    if (options_.decisions != nullptr) {
+        Decision& give_up = decision(DecisionKind::GiveUp, model,
+                                     "needs more memory than the whole budget: its requests fail", by_engine(), now_ms);
+        give_up.need_mb = state.need_mb;
+        options_.decisions->record(give_up);
+    }
     metric(WARMUP_METRIC_WARMUP_FAILED, model, now_ms, 1);
     if (!state.oversize_logged) {  // once per model: every later request for it would say the same
         state.oversize_logged = true;

@@ -17,6 +17,10 @@
 //    is skipped and counted. A completed load serves its waiting requests before it can be evicted.
 //  - A request cancels its model's pending unload and pre-warm timers.
 //  - Memory is released when an unload starts (unload time does not hold the budget).
+//
+// Decisions: with EngineOptions::decisions set (live), each pre-warm, demand load, keep, unload, eviction, skipped
+// pre-warm, retry and give-up is reported with its reason and numbers (engine/decision_log.hpp), on the control
+// thread, from a reused scratch entry. Without it (replay) nothing is built.
 #pragma once
 
 #include <warmup/warmup.h>
@@ -29,6 +33,7 @@
 #include <vector>
 
 #include "core/catalog.hpp"
+#include "engine/decision_log.hpp"
 #include "engine/log_histogram.hpp"
 #include "engine/strict_priority_queue.hpp"
 #include "engine/timer_heap.hpp"
@@ -96,6 +101,10 @@ struct EngineOptions {
     warmup_time_ms breaker_cooldown_ms = 30'000;
     /// A plugin call slower than this (steady_clock, µs) counts as a failure, even though its answer is used.
     int64_t breaker_call_budget_us = 50'000;
+    /// Where decisions are reported with their reasons and numbers (engine/decision_log.hpp), or nullptr: none are
+    /// built (the replay's choice: it then pays one pointer test per decision point). Borrowed; called on the
+    /// control thread.
+    DecisionSink* decisions = nullptr;
 };
 
 /// Totals since the engine started. Memory-time in MiB x ms.
@@ -181,7 +190,10 @@ class WarmupEngine {
     void request_prewarm(warmup_model_index model, warmup_time_ms now_ms) {
         if (stopped_) return;
         advance(now_ms);
+        const bool was_absent = model >= models_.size() || models_[model].residency == WARMUP_RESIDENCY_ABSENT;
         enqueue_load(model, LoadReason::Prewarm, now_ms);
+        if (was_absent && options_.decisions != nullptr && models_[model].residency == WARMUP_RESIDENCY_QUEUED)
+            models_[model].operator_prewarm = true;
         dispatch(now_ms);
     }
 
@@ -285,6 +297,12 @@ class WarmupEngine {
         uint64_t cold_requests = 0;
         uint64_t touched_epoch = 0;
         std::vector<Waiting> waiting;
+        // The prediction the plan in force came from; kept only while a decision sink is installed.
+        bool plan_was_fallback = false;
+        bool operator_prewarm = false;  // the queued pre-warm restores the warm set (request_prewarm)
+        warmup_time_ms plan_next_use_ms = WARMUP_TIME_NEVER;
+        double plan_p_use = -1;  // < 0: no prediction
+        warmup_time_ms plan_horizon_ms = 0;
     };
 
     ModelSlot& slot(warmup_model_index model);
@@ -298,6 +316,13 @@ class WarmupEngine {
     void replan(warmup_model_index model, warmup_time_ms now_ms);
     void plan(warmup_model_index model, warmup_plan_trigger trigger, warmup_time_ms now_ms);
     void fallback_plan(warmup_model_index model, warmup_time_ms now_ms);
+    /// A decision about `model` now, with the memory figures and the basis of the model's plan in force filled in.
+    /// Only call while options_.decisions is set; hand the result to options_.decisions->record().
+    /// The result is the engine's scratch entry, valid until the next call.
+    [[nodiscard]] Decision& decision(DecisionKind kind, warmup_model_index model, const char* reason,
+                                     const std::string& decided_by, warmup_time_ms now_ms);
+    /// Who decided a plan-driven keep, unload or pre-warm of `state`: the predictor, or the built-in keep-alive.
+    [[nodiscard]] const std::string& plan_author(const ModelSlot& state) const noexcept;
     void refresh_timer(warmup_model_index model);
     void enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms);
     /// Queues `model` in the built-in strict-priority queue, with the class and time of its queued item.
@@ -315,6 +340,9 @@ class WarmupEngine {
     /// False when it still does not fit (nothing evictable is left, or the policy failed).
     bool evict_until_fits(warmup_model_index model, double need_mb, warmup_time_ms now_ms);
     void start_load(warmup_model_index model, warmup_time_ms now_ms);
+    /// Reports the eviction of `victim` (to make room for `for_model`'s need_mb, or NO_MODEL: the budget shrank).
+    void record_eviction(warmup_model_index victim, warmup_model_index for_model, double need_mb,
+                         const std::string& decided_by, warmup_time_ms now_ms);
     void remove_from_memory(warmup_model_index model, bool eviction, warmup_time_ms now_ms);
     /// A demand load larger than the whole budget: given up at once (counted, logged once per model), its waiting
     /// requests failed.
@@ -381,6 +409,7 @@ class WarmupEngine {
     LogHistogram cold_waits_ms_;
     std::vector<warmup_metric_event> pending_metrics_;
     std::vector<warmup_usage_pattern> pattern_scratch_;
+    Decision decision_scratch_;  // reused by decision() (only while options_.decisions is set)
 };
 
 }  // namespace warmup::host

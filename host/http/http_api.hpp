@@ -12,7 +12,8 @@
 // to the metrics plugin's text.
 //
 // Threads: HttpServer's pool runs the handlers; anything that reads plugin or engine state is marshalled onto the
-// control thread with LiveRuntime::call_on_control, so plugins still see a single thread.
+// control thread with LiveRuntime::call_on_control, so plugins still see a single thread. GET /api/warmup/decisions
+// reads the runtime's DecisionLog directly (it has its own lock) and does not stop the control loop.
 #pragma once
 
 #include <httplib.h>

@@ -434,6 +434,7 @@ void LiveRuntime::assign_budgets(double total_mb) {
             options.memory_budget_mb = budget_mb;
             options.max_concurrent_loads = config_.max_concurrent_warmups;
             options.arm = arm.name;  // "control" for the top-level set, with or without an experiment
+            options.decisions = &decisions_;
             ComponentSet components = arm.plugins->component_set();
             components.metrics = arms_.front()->plugins->component_set().metrics;  // one sink, arm-labelled
             arm.engine = std::make_unique<WarmupEngine>(components, *arm.executor, catalog_, options);
@@ -671,6 +672,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
              running.http.request_timeout_ms != next.http.request_timeout_ms,
          "http");
     note(running.plugin_dirs != next.plugin_dirs, "plugin_dirs");
+    note(running.log_format != next.log_format, "log_format");
     note(running.max_concurrent_warmups != next.max_concurrent_warmups, "budgets.max_concurrent_warmups");
     note(running.ingest_queue_capacity != next.ingest_queue_capacity, "budgets.ingest_queue_capacity");
     note(running.state != next.state, "state");

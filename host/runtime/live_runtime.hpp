@@ -233,6 +233,8 @@ class LiveRuntime {
     /// and hands it to the engines before it runs commands).
     [[nodiscard]] std::size_t ingest_backlog() const noexcept { return ingest_backlog_.load(); }
     [[nodiscard]] Catalog& catalog() noexcept { return catalog_; }
+    /// [any] Every arm's decisions with their reasons (a bounded ring; thread-safe).
+    [[nodiscard]] const DecisionLog& decisions() const noexcept { return decisions_; }
     [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
     /// The configuration the daemon started with (HTTP settings; immutable).
     [[nodiscard]] const Config& config() const noexcept { return config_; }
@@ -278,6 +280,7 @@ class LiveRuntime {
     Config config_;
     SystemClock clock_;
     Catalog catalog_;
+    DecisionLog decisions_;                   // every engine reports here (EngineOptions::decisions); outlives the arms
     std::filesystem::path plugin_cache_dir_;  // content-addressed library copies, removed with the runtime
     PluginLoader loader_;
     std::unique_ptr<WorkerExecutor> workers_;

@@ -381,6 +381,13 @@ TEST(ConfigLoaderErrors, LogLevelOutsideTheList) {
                  "test.yaml:1:1: log_level: expected one of trace | debug | info | warn | error, got 'verbose'");
 }
 
+TEST(ConfigLoaderErrors, LogFormatIsTextOrJson) {
+    EXPECT_EQ(load(kRequiredSections).log_format, "text");
+    EXPECT_EQ(load("log_format: json\n" + kRequiredSections).log_format, "json");
+    const ConfigError error = load_error("log_format: yaml\n" + kRequiredSections);
+    expect_error(error, 1, 1, "log_format", "test.yaml:1:1: log_format: expected one of text | json, got 'yaml'");
+}
+
 TEST(ConfigLoaderErrors, MissingRequiredSlotIsReportedAtComponents) {
     const ConfigError error = load_error("log_level: info\n" + kComponentsWithoutBackend + kCatalog);
     expect_error(error, 2, 1, "components", "test.yaml:2:1: components: missing required key 'backend'");

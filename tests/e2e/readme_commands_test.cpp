@@ -1,12 +1,13 @@
-// The README's operator commands, run literally: every ```sh block of the sections "Walk-through with curl" and
-// "Durable state" is extracted from README.md and run with bash (set -eo pipefail) against a real warmupd
-// (build/bin/warmupd on a copy of configs/default.yaml, so state is kept beside it, on a free port).
+// The README's operator commands, run literally: every ```sh block of the sections "Walk-through with curl",
+// "Durable state" and "Why was my model cold?" is extracted from README.md and run with bash (set -eo pipefail) against
+// a real warmupd (build/bin/warmupd on a copy of configs/default.yaml, so state is kept beside it, on a free port).
 //
-// The only changes made to the text are the substitutions in kSubstitutions (the port, and the walk-through's
-// one-minute wait). Every curl call goes through a shell function that records its HTTP status, so a command that
-// breaks fails this test: a curl that cannot connect or a grep that finds nothing ends the script with an error (set
-// -e), and every HTTP answer must be 2xx, unless the comment lines right above the command name another status (the
-// walk-through's "(400 lists line and reason)"): then every call of that command must answer exactly that one.
+// The only changes made to the text are the substitutions in kSubstitutions (the port, the walk-through's one-minute
+// wait, and build/bin/ for the build's programs, as the script runs in a temporary folder). Every curl call goes
+// through a shell function that records its HTTP status, so a command that breaks fails this test: a curl that cannot
+// connect or a grep that finds nothing ends the script with an error (set -e), and every HTTP answer must be 2xx,
+// unless the comment lines right above the command name another status (the walk-through's "(400 lists line and
+// reason)"): then every call of that command must answer exactly that one.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -27,7 +28,8 @@ using warmup::test::Daemon;
 using warmup::test::TempDir;
 
 /// The README sections whose ```sh blocks are run, in this order (one daemon, one shell session for all).
-const std::vector<std::string> kSections = {"## Walk-through with curl", "## Durable state"};
+const std::vector<std::string> kSections = {"## Walk-through with curl", "## Durable state",
+                                            "## Why was my model cold?"};
 
 /// One README command: the lines of one shell command (continued by a trailing '|' or '\') and the comment lines
 /// right above it.
@@ -115,11 +117,15 @@ TEST(ReadmeCommands, EveryWalkThroughAndDurableStateCommandWorksAsWritten) {
     const int port = daemon.wait_until_listening();
     ASSERT_GT(port, 0) << daemon.log();
 
-    // The substitutions, and nothing else: the daemon's port for the documented one, and a one-second wait for the
-    // walk-through's "sleep 56" (the commands after it are checked for their status, not for the pre-warm).
+    // The substitutions, and nothing else: the daemon's port for the documented one, a one-second wait for the
+    // walk-through's "sleep 56" (the commands after it are checked for their status, not for the pre-warm), and the
+    // build's own bin folder for "build/bin/" (warmupctl).
     const std::string address = "127.0.0.1:" + std::to_string(port);
     const std::vector<std::pair<std::string, std::string>> kSubstitutions = {
-        {"localhost:3000", address}, {"127.0.0.1:3000", address}, {"sleep 56;", "sleep 1;"}};
+        {"localhost:3000", address},
+        {"127.0.0.1:3000", address},
+        {"sleep 56;", "sleep 1;"},
+        {"build/bin/", std::string(WARMUP_TEST_BIN_DIR) + "/"}};
 
     const auto status_log = dir.path() / "statuses";
     std::ostringstream script;

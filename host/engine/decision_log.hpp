@@ -1,0 +1,119 @@
+// engine/decision_log.hpp — what the engine decided about each model, why, and the numbers behind it.
+//
+// The engine reports every decision (pre-warm, demand load, keep, unload, evict, skip, retry, give up) to a
+// DecisionSink when one is installed in its EngineOptions. The live runtime installs a DecisionLog (served by
+// GET /api/warmup/decisions and `warmupctl why`); the replay installs none, so it pays one null-pointer test per
+// decision point and its results do not depend on this file.
+//
+// DecisionLog guarantees:
+//  - Bounded memory: one global ring of `capacity` entries (default kDefaultDecisionCapacity), allocated at
+//    construction; the oldest entry is overwritten when it is full. An entry is 224 bytes (x86-64) plus the heap of
+//    the two plugin labels it holds (about 130 bytes): 16384 entries take 3.5 MiB at start and about 5.5 MiB full.
+//  - A burst of "keep" decisions does not flood the ring: a keep of a model whose newest entry in its arm is a keep
+//    by the same component updates that entry in place (its time and numbers become the newest, `repeats` counts
+//    the merged decisions, `first_at_ms` keeps the first).
+//  - Thread safety: record() and newest() may be called from any thread; one mutex guards the ring (the control
+//    thread records, HTTP threads read copies).
+//
+// Times are ms on the engine's clock (live: ms since the Unix epoch); memory in MiB.
+#pragma once
+
+#include <warmup/warmup.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace warmup::host {
+
+enum class DecisionKind : uint8_t {
+    Prewarm,     ///< a pre-warm load started (planned time reached, or an operator's restore of the warm set)
+    DemandLoad,  ///< a request found its model not ready: it waits for a load (cold), or waits for memory
+    Keep,        ///< a plan for a ready model: keep it until `until_ms` (and pre-warm at `prewarm_at_ms`)
+    Unload,      ///< idle past its planned unload time: unloaded
+    Evict,       ///< removed by the resource policy to make room (or because the budget shrank)
+    Skip,        ///< a planned pre-warm that did not start (no room, refused, emergency stop)
+    Retry,       ///< a load failed; another attempt is planned at `until_ms`
+    GiveUp,      ///< a load given up: its waiting requests fail
+};
+inline constexpr std::size_t kDecisionKinds = 8;
+
+/// Stable lower-case name: "prewarm", "demand_load", "keep", "unload", "evict", "skip", "retry", "give_up".
+[[nodiscard]] const char* decision_kind_name(DecisionKind kind) noexcept;
+
+/// One decision. Numbers that do not apply are NEVER (times), NaN (probability) or WARMUP_NO_MODEL.
+struct Decision {
+    uint64_t seq = 0;  ///< set by the log: order of recording (1, 2, ...)
+    warmup_time_ms at_ms = 0;
+    warmup_time_ms first_at_ms = 0;  ///< merged keeps: the first one's time (= at_ms otherwise)
+    uint32_t repeats = 1;            ///< merged keeps: how many
+    warmup_model_index model = WARMUP_NO_MODEL;
+    DecisionKind kind = DecisionKind::Keep;
+    std::string arm;          ///< the engine's experiment arm ("control" live)
+    const char* reason = "";  ///< plain-language phrase without numbers; a string literal (static storage)
+    std::string decided_by;   ///< "<id>@<version>" of the plugin that decided, or "engine" / "built-in keep-alive"
+    // What the plan in force was based on (the model's last plan): the prediction.
+    std::string planned_by;  ///< the predictor whose prediction it was, "built-in keep-alive", "" = no plan yet
+    bool from_fallback_plan = false;  ///< the plan was the built-in keep-alive (a plugin call failed)
+    warmup_time_ms predicted_next_use_ms = WARMUP_TIME_NEVER;
+    double p_use = std::nan("");  ///< p(use within horizon) of that prediction
+    warmup_time_ms horizon_ms = 0;
+    // What was decided.
+    warmup_time_ms until_ms = WARMUP_TIME_NEVER;       ///< keep: planned unload; retry: retry time
+    warmup_time_ms prewarm_at_ms = WARMUP_TIME_NEVER;  ///< keep: planned pre-warm start after an unload
+    warmup_model_index for_model = WARMUP_NO_MODEL;    ///< evict: the model whose load needed the room
+    uint32_t attempt = 0;                              ///< retry / give up: failed attempts so far
+    // Memory pressure when it was decided.
+    double need_mb = 0;  ///< memory the load in question needs (0 when none)
+    double used_mb = 0;  ///< loaded + loading, before this decision took effect
+    double budget_mb = 0;
+};
+
+/// Where an engine reports decisions. Called on the engine's (control) thread.
+class DecisionSink {
+  public:
+    virtual ~DecisionSink() = default;
+    /// `decision` is borrowed for the call (the engine reuses it).
+    virtual void record(const Decision& decision) = 0;
+};
+
+inline constexpr std::size_t kDefaultDecisionCapacity = 16384;
+
+class DecisionLog final : public DecisionSink {
+  public:
+    /// `capacity` >= 1 entries.
+    explicit DecisionLog(std::size_t capacity = kDefaultDecisionCapacity);
+
+    /// [any thread] Appends `decision` (or merges a repeated keep into the model's newest entry).
+    void record(const Decision& decision) override;
+
+    /// [any thread] Up to `limit` entries, newest first (by time, then by recording order); only `model`'s when
+    /// given, only `arm`'s when given.
+    [[nodiscard]] std::vector<Decision> newest(std::optional<warmup_model_index> model, std::size_t limit,
+                                               std::optional<std::string> arm = std::nullopt) const;
+
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    /// [any thread] Entries held now (<= capacity) and decisions recorded since start (merged keeps count).
+    [[nodiscard]] std::size_t size() const;
+    [[nodiscard]] uint64_t recorded() const;
+
+  private:
+    /// The ring slot of the entry with sequence number `seq`, if it is still held.
+    [[nodiscard]] std::optional<std::size_t> slot_of(uint64_t seq) const noexcept;
+
+    const std::size_t capacity_;
+    mutable std::mutex mutex_;
+    std::vector<Decision> ring_;  // capacity_ entries, allocated at construction; entry seq is ring_[seq % capacity_]
+    uint64_t next_seq_ = 1;
+    uint64_t recorded_ = 0;
+    // Per arm (by first appearance) and model: the sequence number of that model's newest entry (0 = none). Grows
+    // with the model indexes the engine uses (8 bytes a model and arm).
+    std::vector<std::string> arms_;
+    std::vector<std::vector<uint64_t>> newest_seq_;
+};
+
+}  // namespace warmup::host

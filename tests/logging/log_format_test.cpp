@@ -1,0 +1,102 @@
+// The JSON log formatter (runtime/log_format.hpp): one object per line whatever the message holds, the stable code
+// split off the message, UTC time stamps with milliseconds.
+#include "runtime/log_format.hpp"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace warmup::host {
+namespace {
+
+using nlohmann::json;
+
+/// Logs each message at `level` through a JsonLogFormatter and returns the lines written.
+std::vector<std::string> json_lines(const std::vector<std::string>& messages,
+                                    spdlog::level::level_enum level = spdlog::level::info) {
+    std::ostringstream out;
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+    spdlog::logger logger("json-test", sink);
+    logger.set_formatter(std::make_unique<JsonLogFormatter>());
+    for (const std::string& message : messages) logger.log(level, "{}", message);
+    logger.flush();
+    std::vector<std::string> lines;
+    std::istringstream text(out.str());
+    for (std::string line; std::getline(text, line);) lines.push_back(line);
+    return lines;
+}
+
+json only_line(const std::string& message, spdlog::level::level_enum level = spdlog::level::info) {
+    const auto lines = json_lines({message}, level);
+    EXPECT_EQ(lines.size(), 1u) << "a message must stay on one line";
+    if (lines.empty()) return nullptr;
+    const json parsed = json::parse(lines.front(), nullptr, false);
+    EXPECT_TRUE(parsed.is_object()) << lines.front();
+    return parsed;
+}
+
+TEST(JsonLogFormat, SplitsTheStableCodeFromTheMessage) {
+    const json line = only_line("MODEL_LOAD_ERROR load of llama3:8b failed (attempt 2)", spdlog::level::warn);
+    EXPECT_EQ(line["code"], "MODEL_LOAD_ERROR");
+    EXPECT_EQ(line["msg"], "load of llama3:8b failed (attempt 2)");
+    EXPECT_EQ(line["level"], "warning");
+    EXPECT_TRUE(
+        std::regex_match(line["ts"].get<std::string>(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+        << line["ts"];
+}
+
+TEST(JsonLogFormat, AMessageWithoutACodeHasANullCode) {
+    for (const std::string message :
+         {"[org.acme.predictor@1.0.0] warming up", "A lone capital", "lower case start", "STARTUP2x mixed", "X"}) {
+        const json line = only_line(message);
+        EXPECT_TRUE(line["code"].is_null()) << message;
+        EXPECT_EQ(line["msg"], message);
+    }
+    const json bare = only_line("SHUTDOWN");
+    EXPECT_EQ(bare["code"], "SHUTDOWN");
+    EXPECT_EQ(bare["msg"], "");
+}
+
+TEST(JsonLogFormat, EscapesQuotesBackslashesControlCharactersAndInvalidUtf8) {
+    const std::string nasty = "DATA_COLLECTION_ERROR unknown model 'a\"b\\c'\nsecond line\ttab \x01 \xff\xfe end";
+    const json line = only_line(nasty, spdlog::level::err);
+    EXPECT_EQ(line["code"], "DATA_COLLECTION_ERROR");
+    const std::string msg = line["msg"];
+    EXPECT_NE(msg.find("'a\"b\\c'\nsecond line\ttab \x01 "), std::string::npos) << msg;
+    EXPECT_NE(msg.find("\xEF\xBF\xBD"), std::string::npos) << "invalid bytes become U+FFFD: " << msg;
+    EXPECT_EQ(line["level"], "error");
+}
+
+TEST(JsonLogFormat, ConfigureLoggingInstallsTheChosenFormat) {
+    const auto previous = spdlog::default_logger();
+    std::ostringstream out;
+    spdlog::set_default_logger(
+        std::make_shared<spdlog::logger>("default-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(out)));
+    configure_logging("warn", "json");
+    spdlog::info("STARTUP not shown at warn");
+    spdlog::warn("CONFIG_RELOAD_FAILED \"quoted\"");
+    configure_logging("info", "text");
+    spdlog::info("STARTUP as text");
+    spdlog::set_default_logger(previous);
+
+    std::istringstream text(out.str());
+    std::string first, second, extra;
+    ASSERT_TRUE(std::getline(text, first));
+    ASSERT_TRUE(std::getline(text, second));
+    EXPECT_FALSE(std::getline(text, extra)) << extra;
+    const json parsed = json::parse(first, nullptr, false);
+    ASSERT_TRUE(parsed.is_object()) << first;
+    EXPECT_EQ(parsed["code"], "CONFIG_RELOAD_FAILED");
+    EXPECT_EQ(parsed["msg"], "\"quoted\"");
+    EXPECT_TRUE(std::regex_search(second, std::regex(R"(^\d{4}-\d\d-\d\dT[0-9:.]+ info STARTUP as text$)"))) << second;
+}
+
+}  // namespace
+}  // namespace warmup::host
