@@ -466,6 +466,37 @@ TEST(Eviction, GreedyDualKeepsTheExpensiveModelWhereLruEvictsIt) {
     EXPECT_EQ(gd.evictions, 1u);
 }
 
+TEST(Eviction, ValueKeepsTheModelUsedEveryMinuteWhereLruEvictsIt) {
+    // f, r, n: 8 GiB, 10 s load; budget 16 GiB, no TTL. f is used every minute from 0 to 7,500 s; r at 5 s, 3,605 s
+    // and 7,210 s (hourly); n first at 7,230 s and needs room. LRU evicts f (idle 30 s against r's 20 s), so f@7,260 s
+    // is cold and evicts r. The value policy has learned f's 1-minute gaps and r's 1-hour ones: r's next use is an
+    // hour away, f's within the horizon, so it evicts r and f stays warm.
+    Scenario s;
+    s.budget_mb = 16384;
+    s.catalog =
+        "  - {model: f, memory_mb: 8192, load_ms: 10000}\n"
+        "  - {model: r, memory_mb: 8192, load_ms: 10000}\n"
+        "  - {model: n, memory_mb: 8192, load_ms: 10000}\n";
+    s.arms =
+        "  - {name: lru}\n"
+        "  - {name: value, components: {resource_policy: {plugin: org.warmup.resource.value}}}\n";
+    std::string lines;
+    for (int64_t t = 0; t <= 7'500'000; t += 60'000) {
+        lines += std::to_string(t) + ",f\n";
+        for (const int64_t other : {int64_t{5'000}, int64_t{3'605'000}, int64_t{7'210'000}})
+            if (other > t && other < t + 60'000) lines += std::to_string(other) + ",r\n";
+        if (t == 7'200'000) lines += "7230000,n\n";
+    }
+    s.trace_lines = lines;
+    const ReplayReport report = replay(s);
+    const ArmResult& lru = arm_named(report, "lru");
+    const ArmResult& value = arm_named(report, "value");
+    EXPECT_EQ(lru.cold_requests, 4u);  // f, r and n first loads, then f@7,260 s
+    EXPECT_EQ(lru.evictions, 2u);
+    EXPECT_EQ(value.cold_requests, 3u);  // only the first loads
+    EXPECT_EQ(value.evictions, 1u);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The frontier: compulsory cold requests, avoidable ones, the keep-alive curve and the ratio.
 
