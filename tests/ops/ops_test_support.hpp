@@ -137,12 +137,12 @@ class OpsTest : public ::testing::Test {
         return found ? found->confidence : -1.0;
     }
 
-    /// 20 requests of `name` 1 s apart ending now: 19 idle gaps in one bin.
+    /// 20 requests of `name` 1 s apart ending now: 19 idle gaps in one bin. Returns once the control thread has taken
+    /// all 20 (ingest is batched: a prediction polled earlier may come from part of them).
     void learn_rhythm(const std::string& name) {
-        using namespace std::chrono_literals;
         const warmup_time_ms now_ms = runtime_->clock().now_ms();
         for (int i = 0; i < 20; ++i) ingest(name, now_ms - (19 - i) * 1000);
-        ASSERT_TRUE(warmup::test::poll_until([&] { return confidence(name) > 0; }, 5s));
+        drain();
     }
 
     std::unique_ptr<LiveRuntime> runtime_;
