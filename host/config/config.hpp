@@ -220,7 +220,7 @@ struct HttpConfig {
     double max_body_mb = 16;
     uint32_t threads = 64;               ///< http.threads: connections served at once
     int64_t request_timeout_ms = 10000;  ///< http.request_timeout_ms: deadline for receiving one request
-    std::string access_token;                              ///< http.access_token (prefer the environment variable)
+    std::string access_token;            ///< http.access_token (prefer the environment variable)
     std::string access_token_env = "WARMUP_ACCESS_TOKEN";  ///< http.access_token_env: where to read the token
 
     /// The token in force: access_token if set, else the environment variable; nullopt when neither is set.

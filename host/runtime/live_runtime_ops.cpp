@@ -662,9 +662,9 @@ uint64_t LiveRuntime::replay_journal(uint64_t base_ms) {
         try {
             const JournalReadResult read = read_journal_segment(segment.file, visitor);
             if (read.torn)
-                spdlog::error("JOURNAL_TORN {}: {} at byte {}; the {} byte(s) after it skipped ({} event(s) read before)",
-                              segment.file.string(), read.torn_reason, read.torn_offset, read.skipped_bytes,
-                              read.events);
+                spdlog::error(
+                    "JOURNAL_TORN {}: {} at byte {}; the {} byte(s) after it skipped ({} event(s) read before)",
+                    segment.file.string(), read.torn_reason, read.torn_offset, read.skipped_bytes, read.events);
         } catch (const SnapshotError& error) {
             spdlog::error("JOURNAL_TORN {}: {} (segment skipped)", segment.file.string(), error.what());
         }
@@ -719,9 +719,8 @@ void LiveRuntime::flush_journal() {
     try {
         journal->flush();
     } catch (const std::exception& error) {
-        const std::string reason =
-            fmt::format("journal write failed, {} byte(s) of events dropped: {}", journal->dropped_bytes() - dropped_before,
-                        error.what());
+        const std::string reason = fmt::format("journal write failed, {} byte(s) of events dropped: {}",
+                                               journal->dropped_bytes() - dropped_before, error.what());
         spdlog::error("JOURNAL_WRITE_ERROR {}", reason);
         note_state_error(reason);
     }

@@ -39,7 +39,8 @@ class JournalTraceReader final : public TraceReader {
             for (const JournalEvent& event : events) {
                 const uint32_t tenant =
                     event.tenant_hash == 0 ? 0 : tenants.intern(fmt::format("tenant-{:08x}", event.tenant_hash));
-                events_.push_back({event.ts_ms, models.intern(event.model), event.count == 0 ? 1 : event.count, tenant});
+                events_.push_back(
+                    {event.ts_ms, models.intern(event.model), event.count == 0 ? 1 : event.count, tenant});
             }
         };
         for (const auto& segment : segments) {

@@ -79,9 +79,9 @@ std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& model
             } else if (option == "phase=window") {
                 phase = ServeGenPhase::window;
             } else {
-                throw TraceError(spec_text, 0,
-                                 fmt::format("unknown servegen option '{}' (expected phase=run or phase=window)",
-                                             option));
+                throw TraceError(
+                    spec_text, 0,
+                    fmt::format("unknown servegen option '{}' (expected phase=run or phase=window)", option));
             }
             folder.resize(question);
         }
@@ -90,8 +90,9 @@ std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& model
     if (kind == "azure2019") return open_azure2019_trace(path, models, tenants, seed);
     if (kind == "synth") return open_synth_trace(path, models, tenants, seed);
     if (kind == "journal") return open_journal_trace(path, models, tenants);
-    throw TraceError(spec_text, 0,
-                     fmt::format("unknown trace kind '{}' (expected csv, servegen, azure2019, synth or journal)", kind));
+    throw TraceError(
+        spec_text, 0,
+        fmt::format("unknown trace kind '{}' (expected csv, servegen, azure2019, synth or journal)", kind));
 }
 
 // ---------------------------------------------------------------------------------------------------------- clip

@@ -297,9 +297,7 @@ EventJournal::~EventJournal() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-std::string EventJournal::segment_name(uint64_t seq) {
-    return fmt::format("{}{:016}{}", kPrefix, seq, kExtension);
-}
+std::string EventJournal::segment_name(uint64_t seq) { return fmt::format("{}{:016}{}", kPrefix, seq, kExtension); }
 
 EventJournal::Chunk& EventJournal::current_chunk() {
     if (pending_.empty() || pending_.back().seq != seq_) pending_.push_back({seq_, base_ms_, {}});
@@ -407,8 +405,12 @@ void EventJournal::flush() {
         uint64_t lost = 0;
         for (std::size_t i = done; i < chunks.size(); ++i) lost += chunks[i].bytes.size();
         {
+            // Records after the failure go to a new segment (same base): the failed file may end in a partial
+            // record, after which a reader stops, and the dropped bytes may have named models the next records use.
             std::lock_guard lock(mutex_);
             dropped_bytes_ += lost;
+            ++seq_;
+            named_.clear();
         }
         if (fd_ >= 0) ::close(fd_);
         fd_ = -1;

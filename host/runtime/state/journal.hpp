@@ -123,7 +123,8 @@ class EventJournal {
 
     /// Writes everything buffered to its segment files (creating them with their header, then syncing the folder)
     /// and fdatasync()s them. Throws std::system_error; what was not written is dropped and counted in
-    /// dropped_bytes() (a full disk must not grow the daemon's memory without bound).
+    /// dropped_bytes() (a full disk must not grow the daemon's memory without bound), and later records go to a new
+    /// segment with the same base (the failed file may end in a partial record).
     void flush();
     /// Deletes segments older than the segment of `oldest_needed_base_ms` (the created time of the oldest state a
     /// restart may restore) whose files were last written more than `retention_ms` ago. Never the current segment.
@@ -145,15 +146,15 @@ class EventJournal {
     Chunk& current_chunk();  // under mutex_
 
     std::filesystem::path dir_;
-    mutable std::mutex mutex_;           // the buffer and the current segment
-    uint64_t seq_ = 0;                   // current segment
-    uint64_t base_ms_ = 0;               // of the current segment
-    std::vector<bool> named_;            // model indexes named in the current segment
-    std::vector<Chunk> pending_;         // buffered, oldest first; one chunk per segment
-    uint64_t dropped_bytes_ = 0;         // under mutex_
-    std::mutex flush_mutex_;             // flush() and prune()
-    int fd_ = -1;                        // open segment file (flush thread), -1 none
-    uint64_t fd_seq_ = 0;                // its seq
+    mutable std::mutex mutex_;    // the buffer and the current segment
+    uint64_t seq_ = 0;            // current segment
+    uint64_t base_ms_ = 0;        // of the current segment
+    std::vector<bool> named_;     // model indexes named in the current segment
+    std::vector<Chunk> pending_;  // buffered, oldest first; one chunk per segment
+    uint64_t dropped_bytes_ = 0;  // under mutex_
+    std::mutex flush_mutex_;      // flush() and prune()
+    int fd_ = -1;                 // open segment file (flush thread), -1 none
+    uint64_t fd_seq_ = 0;         // its seq
 };
 
 }  // namespace warmup::host
