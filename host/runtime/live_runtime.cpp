@@ -512,6 +512,10 @@ std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events) 
         const std::size_t capacity = config_.ingest_queue_capacity;
         const std::size_t room = capacity - std::min(capacity, ingest_pending_.size());
         accepted = std::min(room, events.size());
+        // A journal whose disk is slower than the traffic refuses like a full queue (503), never grows memory.
+        if (const EventJournal* journal = journal_.load();
+            journal != nullptr && journal->buffered_bytes() >= kJournalMaxBufferedBytes)
+            accepted = 0;
         was_empty = ingest_pending_.empty();
         const auto first_new = static_cast<std::ptrdiff_t>(ingest_pending_.size());
         ingest_pending_.insert(ingest_pending_.end(), events.begin(),

@@ -43,6 +43,12 @@ void put_string(std::string& out, std::string_view text) {
     put_u32(out, static_cast<uint32_t>(text.size()));
     out.append(text);
 }
+/// Writes `value` little-endian at `cursor` and advances it (compiles to one store on little-endian hosts).
+template <class Unsigned>
+void store_le(char*& cursor, Unsigned value) {
+    for (std::size_t i = 0; i < sizeof value; ++i) cursor[i] = static_cast<char>((value >> (8 * i)) & 0xFF);
+    cursor += sizeof value;
+}
 uint64_t get_le(std::string_view bytes, std::size_t at, int width) {
     uint64_t value = 0;
     for (int i = 0; i < width; ++i)
@@ -300,7 +306,16 @@ EventJournal::~EventJournal() {
 std::string EventJournal::segment_name(uint64_t seq) { return fmt::format("{}{:016}{}", kPrefix, seq, kExtension); }
 
 EventJournal::Chunk& EventJournal::current_chunk() {
-    if (pending_.empty() || pending_.back().seq != seq_) pending_.push_back({seq_, base_ms_, {}});
+    if (pending_.empty() || pending_.back().seq != seq_) {
+        // A buffer written by an earlier flush keeps its capacity: steady traffic allocates nothing here, and the
+        // allocator is not left with the large blocks of many threads' reallocations.
+        std::string bytes;
+        if (!spare_.empty()) {
+            bytes = std::move(spare_.back());
+            spare_.pop_back();
+        }
+        pending_.push_back({seq_, base_ms_, std::move(bytes)});
+    }
     return pending_.back();
 }
 
@@ -308,6 +323,7 @@ void EventJournal::append_events(std::span<const warmup_usage_event> events, con
     if (events.empty()) return;
     std::lock_guard lock(mutex_);
     std::string& out = current_chunk().bytes;
+    const std::size_t before = out.size();
     // Models this segment has not named yet, in one record before the events that use them.
     std::vector<warmup_model_index> unnamed;
     for (const auto& event : events) {
@@ -326,20 +342,26 @@ void EventJournal::append_events(std::span<const warmup_usage_event> events, con
             }
         });
     append_record(out, kEvents, [&](std::string& body) {
-        put_u32(body, static_cast<uint32_t>(events.size()));
-        body.reserve(body.size() + events.size() * kEventBytes);
+        // One resize (std::string grows geometrically), then fixed-width stores: this runs under the ingest lock.
+        const std::size_t at = body.size();
+        body.resize(at + 4 + events.size() * kEventBytes);
+        char* cursor = body.data() + at;
+        store_le(cursor, static_cast<uint32_t>(events.size()));
         for (const auto& event : events) {
-            put_u64(body, static_cast<uint64_t>(event.ts_ms));
-            put_u32(body, event.model);
-            put_u32(body, event.count == 0 ? 1 : event.count);
-            put_u32(body, event.tenant_hash);
+            store_le(cursor, static_cast<uint64_t>(event.ts_ms));
+            store_le(cursor, static_cast<uint32_t>(event.model));
+            store_le(cursor, static_cast<uint32_t>(event.count == 0 ? 1 : event.count));
+            store_le(cursor, static_cast<uint32_t>(event.tenant_hash));
         }
     });
+    buffered_.fetch_add(out.size() - before, std::memory_order_relaxed);
 }
 
 void EventJournal::append_checkpoint(std::span<const SnapshotSection> sections) {
     std::lock_guard lock(mutex_);
-    append_record(current_chunk().bytes, kCheckpoint, [&](std::string& body) {
+    std::string& out = current_chunk().bytes;
+    const std::size_t before = out.size();
+    append_record(out, kCheckpoint, [&](std::string& body) {
         put_u32(body, static_cast<uint32_t>(sections.size()));
         for (const auto& section : sections) {
             put_string(body, section.slot);
@@ -348,6 +370,7 @@ void EventJournal::append_checkpoint(std::span<const SnapshotSection> sections) 
             body += section.data;
         }
     });
+    buffered_.fetch_add(out.size() - before, std::memory_order_relaxed);
 }
 
 void EventJournal::rotate(uint64_t base_ms) {
@@ -374,6 +397,7 @@ void EventJournal::flush() {
     {
         std::lock_guard lock(mutex_);
         chunks.swap(pending_);
+        buffered_.store(0, std::memory_order_relaxed);
     }
     std::size_t done = 0;
     try {
@@ -400,6 +424,12 @@ void EventJournal::flush() {
             write_all(fd_, chunk.bytes, dir_ / segment_name(chunk.seq));
         }
         if (fd_ >= 0 && ::fdatasync(fd_) != 0) throw io_error("cannot fdatasync", dir_ / segment_name(fd_seq_));
+        std::lock_guard lock(mutex_);
+        for (Chunk& chunk : chunks)
+            if (spare_.size() < 2) {
+                chunk.bytes.clear();
+                spare_.push_back(std::move(chunk.bytes));
+            }
     } catch (...) {
         // What could not be written is dropped: keeping it would grow the daemon's memory while the disk refuses.
         uint64_t lost = 0;

@@ -37,6 +37,7 @@
 
 #include <warmup/pattern_analyzer.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -60,6 +61,10 @@ inline constexpr int64_t kJournalFlushIntervalMs = 500;
 /// A record body longer than this is refused by the reader as corrupt (the writer never makes one: an ingest call
 /// holds at most budgets.ingest_queue_capacity events, and a checkpoint is far smaller).
 inline constexpr uint32_t kJournalMaxRecordBytes = 256u << 20;
+
+/// Past this many buffered (not yet written) bytes the daemon refuses new events with 503, as when its ingest queue is
+/// full: an accepted event must reach the journal, and a disk slower than the traffic must not grow memory unbounded.
+inline constexpr std::size_t kJournalMaxBufferedBytes = 64u << 20;
 
 /// One event read back from a journal: the model by name (the daemon's catalog index is private to one run).
 struct JournalEvent {
@@ -131,6 +136,9 @@ class EventJournal {
     /// Returns how many were deleted.
     std::size_t prune(uint64_t oldest_needed_base_ms, int64_t retention_ms);
 
+    /// [any, lock-free] Bytes appended and not yet taken by flush(); the caller refuses events beyond
+    /// kJournalMaxBufferedBytes.
+    [[nodiscard]] std::size_t buffered_bytes() const noexcept { return buffered_.load(std::memory_order_relaxed); }
     [[nodiscard]] uint64_t current_seq() const;
     [[nodiscard]] uint64_t dropped_bytes() const;
     [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
@@ -146,15 +154,17 @@ class EventJournal {
     Chunk& current_chunk();  // under mutex_
 
     std::filesystem::path dir_;
-    mutable std::mutex mutex_;    // the buffer and the current segment
-    uint64_t seq_ = 0;            // current segment
-    uint64_t base_ms_ = 0;        // of the current segment
-    std::vector<bool> named_;     // model indexes named in the current segment
-    std::vector<Chunk> pending_;  // buffered, oldest first; one chunk per segment
-    uint64_t dropped_bytes_ = 0;  // under mutex_
-    std::mutex flush_mutex_;      // flush() and prune()
-    int fd_ = -1;                 // open segment file (flush thread), -1 none
-    uint64_t fd_seq_ = 0;         // its seq
+    mutable std::mutex mutex_;              // the buffer and the current segment
+    uint64_t seq_ = 0;                      // current segment
+    uint64_t base_ms_ = 0;                  // of the current segment
+    std::vector<bool> named_;               // model indexes named in the current segment
+    std::vector<Chunk> pending_;            // buffered, oldest first; one chunk per segment
+    std::vector<std::string> spare_;        // emptied buffers with their capacity, for the next chunks (mutex_)
+    uint64_t dropped_bytes_ = 0;            // under mutex_
+    std::atomic<std::size_t> buffered_{0};  // bytes in pending_, written under mutex_, read without it
+    std::mutex flush_mutex_;                // flush() and prune()
+    int fd_ = -1;                           // open segment file (flush thread), -1 none
+    uint64_t fd_seq_ = 0;                   // its seq
 };
 
 }  // namespace warmup::host
