@@ -293,7 +293,8 @@ class LiveRuntime {
     /// [control] Takes the events accepted and not yet taken (under the ingest lock, so no producer appends
     /// meanwhile), runs `under_lock()` still under it, then feeds the taken events to the engines.
     void take_pending_events(const std::function<void()>& under_lock);
-    /// [control] The engine's counters and the metrics sink's state, as snapshot sections (ingest totals as given).
+    /// [control] The metrics sink's state and the engine's counters (last), as snapshot sections (ingest totals as
+    /// given).
     std::vector<SnapshotSection> counter_sections(WarmupEngine& engine, uint64_t accepted, uint64_t refused,
                                                   std::vector<std::string>* problems);
     /// [control] Imports counter sections (engine counters, metrics sink) into the control arm. Returns the

@@ -703,10 +703,15 @@ void LiveRuntime::checkpoint_journal() {
     if (journal == nullptr || !running_.load()) return;
     std::vector<std::string> problems = call_on_control([&](WarmupEngine& engine) {
         std::vector<std::string> out;
-        // Under the ingest lock: the checkpoint's events_accepted is exactly the number of events journaled before
-        // it (the engine's counters may miss the few accepted and not yet taken by the control loop).
+        // The sink's state is exported before taking the ingest lock (a plugin call must not hold up producers); the
+        // engine's section is encoded and the record appended under it, so the checkpoint's events_accepted is
+        // exactly the number of events journaled before it (the engine's counters may miss the few accepted and not
+        // yet taken by the control loop, and the control thread changes neither meanwhile).
+        std::vector<SnapshotSection> sections = counter_sections(engine, 0, 0, &out);
         std::lock_guard lock(ingest_mutex_);
-        journal->append_checkpoint(counter_sections(engine, accepted_events_.load(), refused_events_.load(), &out));
+        sections.back().data =
+            encode_counters(engine.counters(), IngestTotals{accepted_events_.load(), refused_events_.load()});
+        journal->append_checkpoint(sections);
         return out;
     });
     for (const auto& problem : problems) spdlog::warn("JOURNAL_CHECKPOINT_ERROR {}", problem);
