@@ -1,10 +1,11 @@
 // runtime/state/journal.hpp — the event journal: every usage event the daemon accepted, appended to segment files in
-// the state folder, so that a crash loses at most the last flush interval of what snapshots alone would lose (the
-// whole snapshot interval). Also the trace a team replays offline (warmup-replay --trace journal:DIR).
+// the state folder, so that a crash loses at most the events of the last flush interval, not everything since the last
+// snapshot. Also the trace a team replays offline (warmup-replay --trace journal:DIR).
 //
 // Files (in the state folder, beside the snapshots):
 //   journal-<seq, 16 digits>.wjournal   one segment per state capture (periodic snapshot or backup): the events
-//                                       accepted after that capture and before the next one; names sort by seq
+//                                       accepted after that capture and before the next one (a failed write also
+//                                       starts a segment, with the same base); names sort by seq
 //
 // Segment format (integers little-endian, as the snapshot format):
 //   header (36 bytes)
