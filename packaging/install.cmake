@@ -6,6 +6,8 @@
 #   P/lib/cmake/WarmupSDK/         the CMake package: find_package(WarmupSDK) gives warmup::plugin-api, warmup::sdk
 #                                  and warmup_add_plugin()
 #   P/share/warmup/sdk-template/   the plugin template (sdk/template), buildable against the installed package
+#   P/share/warmup/monitoring/     configs/monitoring: Grafana dashboard, Prometheus alert rules and their unit tests,
+#                                  example Prometheus configuration
 #   P/share/doc/warmup-host/       README.md
 # The `service` component (the systemd unit, the sysusers.d entry and /etc/warmup/warmupd.yaml) is installed only
 # into the Debian package, never by a plain `cmake --install`: it holds absolute paths such as /etc.
@@ -67,6 +69,8 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/WarmupSDKConfig.cmake ${CMAKE_CURRENT_
         DESTINATION ${WARMUP_INSTALL_CMAKE_DIR} COMPONENT sdk)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/sdk/template/ DESTINATION ${CMAKE_INSTALL_DATADIR}/warmup/sdk-template
         COMPONENT sdk)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/monitoring/ DESTINATION ${CMAKE_INSTALL_DATADIR}/warmup/monitoring
+        COMPONENT runtime)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 
 # The service component: Debian package only (EXCLUDE_FROM_ALL keeps it out of a plain `cmake --install`).

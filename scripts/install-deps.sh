@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the build, the tests, the benchmarks and the fuzzers need (clang and
 # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes, for scripts/run-fuzzers.sh; libsystemd-dev: sd_notify for
-# warmupd under a Type=notify unit; systemd: systemd-analyze, which checks the packaged unit; prometheus: promtool and
+# warmupd under a Type=notify unit, and sd-journal for the logs of warmupctl support-bundle; libarchive-dev: the
+# support bundle's tar.gz; systemd: systemd-analyze, which checks the packaged unit; prometheus: promtool and
 # the server, which check /metrics, the alert rules and the dashboard's queries). Run as root (or with sudo).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libtbb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev libssl-dev libsystemd-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev libssl-dev libsystemd-dev libarchive-dev
   binutils curl systemd prometheus
   clang libclang-rt-14-dev
 )

@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
     bool quiet = false;
     bool frontier = false;
     app.add_option("--config", config_file, "scenario YAML (catalog, budget, arms)")->required();
-    app.add_option("--trace", traces, "csv:PATH | servegen:DIR | azure2019:FILE | synth:FILE.yaml (repeatable)")
+    app.add_option("--trace", traces,
+                   "csv:PATH | servegen:DIR | azure2019:FILE | synth:FILE.yaml | journal:DIR (repeatable)")
         ->required();
     app.add_option("--out", out_dir, "folder for report.json, report.md, report.html, timing.json");
     app.add_option("--seed", seed, "random seed for arrival generation (default: replay.seed)");

@@ -16,12 +16,20 @@
 //           The file is sent in bodies of whole lines of at most N KiB (default 1024, under any sane
 //           http.max_body_mb); the answers are summed into one, with positions as line numbers of the file (item
 //           numbers for a JSON array).
+//       support-bundle [--config FILE] [--log FILE] [--log-lines N] [--unit NAME] FILE
+//           One .tar.gz for a support engineer: versions (warmupctl's and the daemon's), the configuration with every
+//           access token redacted (--config, default /etc/warmup/warmupd.yaml when it exists), status, health,
+//           plugins, predictions, experiments, recent decisions (when the daemon serves them), metrics, and the last
+//           N log lines (default 1000): from --log FILE when the daemon's output goes to a file, else from the systemd
+//           journal of --unit (default warmupd.service) through sd-journal. manifest.json says what each file holds
+//           or why it is missing. Written with libarchive; the token from the environment is scrubbed from every file.
 //
 // The bearer token for a daemon bound beyond loopback is read from the environment variable --token-env names
 // (default WARMUP_ACCESS_TOKEN, the daemon's default), never from the command line (it would show in `ps`).
 //
 // Exit status: 0 on success; 1 when the daemon cannot be reached or answers with an error (its JSON answer is
 // printed); 2 when a configuration or a plugin is refused (the message names file:line:col or the library).
+#include <fmt/format.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
@@ -40,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/support/support_bundle.hpp"
 #include "config/config.hpp"
 #include "core/catalog.hpp"
 #include "core/clock.hpp"
@@ -182,8 +191,8 @@ class DaemonClient {
         return report(client_.Post(path, body, type));
     }
 
-    /// One GET whose answer the caller handles (query parameters are URL-encoded).
-    httplib::Result get_quietly(const std::string& path, const httplib::Params& params) {
+    /// One GET whose answer the caller handles (query parameters, if any, are URL-encoded).
+    httplib::Result get_quietly(const std::string& path, const httplib::Params& params = {}) {
         return client_.Get(path, params, httplib::Headers{});
     }
 
@@ -211,6 +220,137 @@ class DaemonClient {
   private:
     httplib::Client client_;
 };
+
+// --- support-bundle ---------------------------------------------------------------------------------------------
+
+struct BundleOptions {
+    std::string file;
+    std::string config_file;  // "" = /etc/warmup/warmupd.yaml when it exists
+    std::string log_file;     // "" = the systemd journal of `unit`
+    std::size_t log_lines = 1000;
+    std::string unit = "warmupd.service";
+};
+
+/// Gathers the bundle, writes it and prints one line per file. Exit 0 when written with everything the daemon serves,
+/// 1 when written but the daemon could not be reached, 2 when the archive could not be written.
+int support_bundle(DaemonClient& daemon, const std::string& url, const std::string& token_env,
+                   const BundleOptions& options) {
+    using nlohmann::json;
+    namespace support = warmup::host::support;
+    std::vector<support::BundleEntry> entries;
+    json manifest{{"created_by", version_line("warmupctl")}, {"url", url}, {"files", json::object()}};
+    const auto add = [&](const std::string& name, std::string content, const std::string& what) {
+        manifest["files"][name] = what;
+        entries.push_back({name, std::move(content)});
+    };
+    const auto missing = [&](const std::string& name, const std::string& why) { manifest["files"][name] = why; };
+
+    // The daemon's answers. A daemon that cannot be reached still gets a bundle (logs and configuration are what is
+    // needed then).
+    bool reachable = true;
+    json status;
+    const struct {
+        const char* name;
+        const char* path;
+    } kAnswers[] = {{"status.json", "/api/warmup/status"},
+                    {"health.json", "/api/warmup/health/components"},
+                    {"plugins.json", "/api/warmup/plugins"},
+                    {"predictions.json", "/api/warmup/predictions"},
+                    {"experiments.json", "/api/warmup/experiments"},
+                    {"decisions.json", "/api/warmup/decisions?limit=500"},
+                    {"metrics.txt", "/metrics"}};
+    for (const auto& answer : kAnswers) {
+        if (!reachable) {
+            missing(answer.name, "not fetched: the daemon could not be reached");
+            continue;
+        }
+        const httplib::Result result = daemon.get_quietly(answer.path);
+        if (!result) {
+            reachable = false;
+            missing(answer.name,
+                    "the daemon could not be reached at " + url + ": " + httplib::to_string(result.error()));
+            continue;
+        }
+        if (result->status != 200) {
+            missing(answer.name, fmt::format("GET {} answered HTTP {}", answer.path, result->status));
+            continue;
+        }
+        if (std::string_view(answer.name) == "status.json") status = json::parse(result->body, nullptr, false);
+        add(answer.name, result->body, fmt::format("GET {}", answer.path));
+    }
+
+    std::string versions = version_line("warmupctl") + "\n";
+    if (status.is_object())
+        versions += fmt::format("warmupd {} (plugin ABI {}, commit {}), started {}\n", status.value("version", "?"),
+                                status.value("abi", "?"), status.value("commit", "?"), status.value("started_at", "?"));
+    else
+        versions += "warmupd: unknown (no /api/warmup/status answer)\n";
+    add("version.txt", versions, "versions of warmupctl and of the daemon");
+
+    // Every secret known here is scrubbed from every file, whatever it came in.
+    std::vector<std::string> secrets;
+    if (const char* token = std::getenv(token_env.c_str()); token != nullptr && *token != '\0')
+        secrets.emplace_back(token);
+
+    std::string config_file = options.config_file;
+    if (config_file.empty() && fs::exists("/etc/warmup/warmupd.yaml")) config_file = "/etc/warmup/warmupd.yaml";
+    if (config_file.empty()) {
+        missing("config.yaml", "no configuration given (--config FILE) and no /etc/warmup/warmupd.yaml");
+    } else {
+        std::ifstream in(config_file, std::ios::binary);
+        std::ostringstream text;
+        text << in.rdbuf();
+        if (!in) {
+            missing("config.yaml", "cannot read " + config_file);
+        } else {
+            try {
+                add("config.yaml", support::redact_config(text.str(), secrets),
+                    config_file + " with every access_token value (and the token of $" + token_env + ") redacted");
+            } catch (const std::exception& error) {
+                missing("config.yaml", config_file + " left out: " + error.what());
+            }
+        }
+    }
+
+    if (!options.log_file.empty()) {
+        try {
+            add("logs.txt", support::tail_file(options.log_file, options.log_lines),
+                fmt::format("the last {} lines of {}", options.log_lines, options.log_file));
+        } catch (const std::exception& error) {
+            missing("logs.txt", error.what());
+        }
+    } else {
+        std::string why;
+        if (auto lines = support::journal_tail(options.unit, options.log_lines, why))
+            add("logs.txt", std::move(*lines),
+                fmt::format("the last {} messages of {} in the systemd journal", options.log_lines, options.unit));
+        else
+            missing("logs.txt", why);
+    }
+
+    for (auto& entry : entries)
+        for (const std::string& secret : secrets)
+            for (std::size_t at = entry.content.find(secret); at != std::string::npos;
+                 at = entry.content.find(secret, at))
+                entry.content.replace(at, secret.size(), "<redacted>");
+    entries.push_back({"manifest.json", manifest.dump(2) + "\n"});
+
+    const std::string top = fmt::format("warmup-support-{}", std::time(nullptr));
+    try {
+        support::write_tar_gz(options.file, top, entries);
+    } catch (const std::exception& error) {
+        std::cerr << "warmupctl: cannot write the support bundle: " << error.what() << "\n";
+        return kExitRefused;
+    }
+    std::cout << "support bundle " << options.file << " (" << top << "/):\n";
+    for (const auto& [name, what] : manifest["files"].items())
+        std::cout << "  " << std::left << std::setw(18) << name << " " << what.get<std::string>() << "\n";
+    if (!reachable) {
+        std::cerr << "warmupctl: the daemon could not be reached; the bundle holds what was available here\n";
+        return kExitDaemonError;
+    }
+    return kExitOk;
+}
 
 std::string named_body(const std::optional<std::string>& name) {
     return name ? nlohmann::json{{"name", *name}}.dump() : std::string("{}");
@@ -508,6 +648,18 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
 
+    BundleOptions bundle;
+    auto* bundle_command =
+        app.add_subcommand("support-bundle", "pack versions, redacted config, status, metrics and logs into a tar.gz");
+    bundle_command->add_option("file", bundle.file, "the .tar.gz to write")->required();
+    bundle_command->add_option("--config", bundle.config_file,
+                               "the daemon's configuration (default: /etc/warmup/warmupd.yaml when it exists)");
+    bundle_command->add_option("--log", bundle.log_file,
+                               "the file the daemon logs to (default: the systemd journal of --unit)");
+    bundle_command->add_option("--log-lines", bundle.log_lines, "log lines to include")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+    bundle_command->add_option("--unit", bundle.unit, "systemd unit whose journal is read")->capture_default_str();
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
@@ -531,6 +683,7 @@ int main(int argc, char** argv) {
         if (!*command) continue;
         return std::string_view(endpoint->method) == "GET" ? daemon.get(endpoint->path) : daemon.post(endpoint->path);
     }
+    if (*bundle_command) return support_bundle(daemon, url, token_env, bundle);
     if (*backup_command) return daemon.post("/api/warmup/backup-state", named_body(backup_name));
     if (*restore_command) return daemon.post("/api/warmup/restore-state", named_body(restore_name));
     if (*why_command) return why(daemon, why_model, why_limit, why_arm);

@@ -9,8 +9,10 @@
 // Under systemd (Type=notify) it sends READY=1 at that same point and STOPPING=1 at the stop signal (sd_notify; a
 // no-op outside such a unit).
 //
-// State (state: in the YAML): snapshots every state.snapshot_interval_s into state.dir, the newest valid one restored
-// at start (corrupt or truncated ones are logged STATE_RESTORE_ERROR and skipped), a last one taken at a clean stop.
+// State (state: in the YAML): snapshots every state.snapshot_interval_s into state.dir, the newest valid one (or a
+// named backup taken after it) restored at start (corrupt or truncated ones are logged STATE_RESTORE_ERROR and
+// skipped), a last one taken at a clean stop; with state.journal every accepted event is journaled (flushed every
+// 0.5 s) and the journal after the restored state is replayed at start, so a crash loses at most the last second.
 //
 // SIGHUP (or POST /api/warmup/config/reload, or reload.watch_file: true) reloads the configuration file: the
 // components whose choice or params changed are hot-swapped.

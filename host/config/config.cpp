@@ -792,6 +792,14 @@ class ConfigReader {
                  [&](const YAML::Node& value, const std::string& key_path) {
                      config_.state.history_retention_h = static_cast<uint32_t>(read_integer(value, key_path, 0, 87600));
                  }},
+                {"journal", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.state.journal = read_flag(value, key_path);
+                 }},
+                {"journal_retention_h", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.state.journal_retention_h = static_cast<uint32_t>(read_integer(value, key_path, 0, 87600));
+                 }},
             });
     }
 

@@ -85,6 +85,10 @@
 //     snapshot_interval_s: 60       # integer 1..86400, seconds between periodic snapshots         default 60
 //     keep: 10                      # integer 1..1000, periodic snapshots kept (oldest deleted)    default 10
 //     history_retention_h: 168      # integer 0..87600, hours of counter history kept; 0 = none    default 168
+//     journal: true                 # bool: every accepted event to an append-only journal, flushed every 0.5 s,
+//                                   # replayed after the restored snapshot at start                 default true
+//     journal_retention_h: 24       # integer 0..87600, hours of journal kept beyond what a restart needs (for
+//                                   # warmup-replay --trace journal:DIR); 0 = only what a restart needs  default 24
 //
 // Positions: every error and every locate() answer is "<file>:<line>:<col>" with 1-based line and column. A key path
 // ("budgets.memory_mb", "catalog[2].load_ms") is located at its KEY (list items at the item), so an error about a value
@@ -206,6 +210,8 @@ struct StateConfig {
     uint32_t snapshot_interval_s = 60;
     uint32_t keep = 10;
     uint32_t history_retention_h = 168;  ///< 0 = no metrics history
+    bool journal = true;                 ///< state.journal: the event journal (runtime/state/journal.hpp)
+    uint32_t journal_retention_h = 24;   ///< hours of journal segments kept beyond what a restart replays
     friend bool operator==(const StateConfig&, const StateConfig&) = default;
 };
 

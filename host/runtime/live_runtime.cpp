@@ -480,7 +480,8 @@ void LiveRuntime::start() {
 
 void LiveRuntime::stop() {
     if (!running_.load()) return;
-    // The state thread needs the control loop for its last snapshot: stop it first.
+    // The state thread needs the control loop for its last snapshot: stop it first; then the journal thread, whose
+    // last flush writes what was accepted up to the last snapshot's rotation and after.
     if (state_thread_.joinable()) {
         {
             std::lock_guard lock(state_mutex_);
@@ -488,6 +489,14 @@ void LiveRuntime::stop() {
         }
         state_cv_.notify_all();
         state_thread_.join();
+    }
+    if (journal_thread_.joinable()) {
+        {
+            std::lock_guard lock(state_mutex_);
+            journal_stopping_ = true;
+        }
+        state_cv_.notify_all();
+        journal_thread_.join();
     }
     if (!running_.exchange(false)) return;
     wake();
@@ -504,18 +513,46 @@ std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events) 
         const std::size_t capacity = config_.ingest_queue_capacity;
         const std::size_t room = capacity - std::min(capacity, ingest_pending_.size());
         accepted = std::min(room, events.size());
+        // A journal whose disk is slower than the traffic refuses like a full queue (503), never grows memory.
+        if (const EventJournal* journal = journal_.load();
+            journal != nullptr && journal->buffered_bytes() >= kJournalMaxBufferedBytes)
+            accepted = 0;
         was_empty = ingest_pending_.empty();
+        const auto first_new = static_cast<std::ptrdiff_t>(ingest_pending_.size());
         ingest_pending_.insert(ingest_pending_.end(), events.begin(),
                                events.begin() + static_cast<std::ptrdiff_t>(accepted));
         ingest_backlog_.store(ingest_pending_.size());
+        // Journaled in the same critical section: a rotation (under this lock too) cuts between two ingest calls,
+        // and a checkpoint's events_accepted counts exactly the events journaled before it. A timestamp ahead of the
+        // clock is journaled as now, which is when the engine counts it.
+        if (EventJournal* journal = journal_.load(); journal != nullptr && accepted > 0) {
+            const warmup_time_ms now_ms = clock_.now_ms();
+            const std::span<warmup_usage_event> added(ingest_pending_.data() + first_new, accepted);
+            for (auto& e : added) e.ts_ms = std::min(e.ts_ms, now_ms);
+            journal->append_events(added, catalog_);
+        }
+        accepted_events_.fetch_add(accepted);
     }
-    accepted_events_.fetch_add(accepted);
     if (accepted < events.size()) refused_events_.fetch_add(events.size() - accepted);
     // One wake-up per batch, and only for the append that made the pending batch non-empty: an append to a non-empty
     // batch follows one whose wake() has not been acted on yet (the control loop has not swapped since), and the step
     // that acts on it takes this append too.
     if (accepted > 0 && was_empty) wake();
     return accepted;
+}
+
+void LiveRuntime::take_pending_events(const std::function<void()>& under_lock) {
+    std::vector<warmup_usage_event> taken;
+    {
+        std::lock_guard lock(ingest_mutex_);
+        taken.swap(ingest_pending_);
+        ingest_backlog_.store(0);
+        under_lock();
+    }
+    if (taken.empty()) return;
+    std::vector<std::vector<warmup_usage_event>> per_arm;
+    ingest_batch(taken, per_arm);
+    for (auto& arm : arms_) arm->engine->flush_metrics();
 }
 
 void LiveRuntime::wake() {

@@ -41,6 +41,7 @@
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
 #include "runtime/plugin_set.hpp"
+#include "runtime/state/journal.hpp"
 #include "runtime/state/metrics_history.hpp"
 #include "runtime/state/snapshot.hpp"
 #include "runtime/state/state_store.hpp"
@@ -191,12 +192,16 @@ class LiveRuntime {
 
     // ----- Durable state
 
-    /// Opens config().state.dir, restores the newest valid snapshot (restore_newest_snapshot) and starts the
-    /// periodic snapshot thread; stop() takes a last snapshot. No-op when state is disabled. Call after start(),
-    /// before serving. Returns the restored file. Throws std::system_error when the folder cannot be created.
+    /// Opens config().state.dir, restores the newest valid snapshot or backup (restore_newest_snapshot), replays the
+    /// event journal written after it (state.journal), and starts the periodic snapshot thread and the journal's
+    /// flush thread; stop() takes a last snapshot and flushes the journal. No-op when state is disabled. Call after
+    /// start(), before serving. Returns the restored file. Throws std::system_error when the folder cannot be
+    /// created.
     std::optional<std::filesystem::path> start_state_keeping();
     /// The state of every control-arm component with the state extension, the catalog's model table and the warm
     /// set. A component whose export fails is left out and described in `notes` (and logged STATE_EXPORT_ERROR).
+    /// With a journal, the events accepted and not yet taken by the control loop are taken first and the journal
+    /// starts a new segment at the same instant, so the snapshot holds exactly the events of the segments before it.
     Snapshot capture_state(std::vector<std::string>* notes = nullptr);
     /// Imports `snapshot` into the control arm: sections whose slot and schema match a running plugin; then queues
     /// pre-warms of its warm set and asks the scheduler to plan every restored model. Refused (409, nothing
@@ -206,15 +211,26 @@ class LiveRuntime {
     OperationResult backup_state(const std::string& name);
     /// Restores backup `name` ("" = the newest backup).
     OperationResult restore_backup(const std::string& name);
-    /// At start: restores the newest valid periodic snapshot; corrupt or truncated ones are logged
-    /// (STATE_RESTORE_ERROR) and skipped. Returns the restored file, or nullopt.
-    std::optional<std::filesystem::path> restore_newest_snapshot();
+    /// At start: restores the newest valid periodic snapshot or backup, whichever was taken last; corrupt or
+    /// truncated snapshots are logged (STATE_RESTORE_ERROR) and skipped. Returns the restored file, or nullopt;
+    /// `created_unix_ms` (when given) receives its creation time (0 when nothing was restored).
+    std::optional<std::filesystem::path> restore_newest_snapshot(uint64_t* created_unix_ms = nullptr);
+    /// At start, after restore_newest_snapshot: feeds the control arm the journal's events written after the state
+    /// created at `base_ms` (learned at their own timestamps, as history) and restores the counters of the newest
+    /// checkpoint among them. A torn or corrupt record ends its segment's replay with a JOURNAL_TORN log line.
+    /// Returns the number of events replayed.
+    uint64_t replay_journal(uint64_t base_ms);
+    /// Writes the journal's buffer and syncs it (the journal thread does this every kJournalFlushIntervalMs, after
+    /// a checkpoint of the counters). No-op without a journal.
+    void flush_journal();
     /// Takes a periodic snapshot now (the snapshot thread does this every snapshot_interval_s) and appends the
     /// counters to the metrics history.
     OperationResult snapshot_now();
     /// The state folder, or nullptr when state is disabled or not started.
     [[nodiscard]] StateStore* state_store() noexcept { return state_store_.get(); }
     [[nodiscard]] MetricsHistory* metrics_history() noexcept { return history_.get(); }
+    /// The event journal, or nullptr when state or state.journal is off or not started.
+    [[nodiscard]] EventJournal* journal() noexcept { return journal_.load(); }
 
     /// [any] Reload outcomes since start (for /metrics).
     [[nodiscard]] ReloadCounts reload_counts() const noexcept {
@@ -276,6 +292,21 @@ class LiveRuntime {
     std::unique_ptr<LiveArm> make_arm(const Arm& arm, LiveArm::Mode mode, const Config& config);
     void assign_budgets(double total_mb);
     void route(const warmup_usage_event& event, std::vector<std::vector<warmup_usage_event>>& per_arm) const;
+    /// [control] Takes the events accepted and not yet taken (under the ingest lock, so no producer appends
+    /// meanwhile), runs `under_lock()` still under it, then feeds the taken events to the engines.
+    void take_pending_events(const std::function<void()>& under_lock);
+    /// [control] The metrics sink's state and the engine's counters (last), as snapshot sections (ingest totals as
+    /// given).
+    std::vector<SnapshotSection> counter_sections(WarmupEngine& engine, uint64_t accepted, uint64_t refused,
+                                                  std::vector<std::string>* problems);
+    /// [control] Imports counter sections (engine counters, metrics sink) into the control arm. Returns the
+    /// problems (empty on success); `notes` gets one line per section imported or skipped.
+    std::vector<std::string> import_counter_sections(WarmupEngine& engine, std::span<const SnapshotSection> sections,
+                                                     std::vector<std::string>* notes, std::size_t* imported);
+    /// [journal thread] Appends a checkpoint of the counters to the journal.
+    void checkpoint_journal();
+    /// Counts a failed state write (snapshot or journal) for the "state" health component.
+    void note_state_error(const std::string& error);
 
     Config config_;
     SystemClock clock_;
@@ -326,6 +357,12 @@ class LiveRuntime {
     std::unique_ptr<StateStore> state_store_;
     std::atomic<int64_t> last_snapshot_unix_ms_{0};  // 0 = none written or restored yet
     std::unique_ptr<MetricsHistory> history_;
+    // The event journal (state.journal): set once by start_state_keeping before events are served, read by
+    // try_ingest on any thread; appended under ingest_mutex_ so that a rotation cuts between two ingest calls.
+    std::unique_ptr<EventJournal> journal_owner_;
+    std::atomic<EventJournal*> journal_{nullptr};
+    std::thread journal_thread_;
+    bool journal_stopping_ = false;  // under state_mutex_
     std::thread state_thread_;
     std::mutex state_mutex_;
     std::condition_variable state_cv_;

@@ -16,6 +16,7 @@
 //   --batch N     WARMUP_LOAD_BATCH     events per POST (NDJSON lines)          default 500
 //   --rss-mb N    WARMUP_LOAD_RSS_MB    peak-RSS bound of the daemon (MiB)      default 512
 //   --ingest-capacity N  WARMUP_LOAD_INGEST_CAPACITY  budgets.ingest_queue_capacity  default 65536 (small: more 503s)
+//   --journal 0|1 WARMUP_LOAD_JOURNAL   state.journal (the event journal in the temporary state folder)  default 1
 //
 //   build/bench/ingest_load_bench --seconds 30
 #include <httplib.h>
@@ -26,6 +27,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -58,7 +60,7 @@ int64_t proc_status_kb(pid_t pid, const std::string& field) {
     return -1;
 }
 
-std::string config_yaml(int64_t ingest_capacity) {
+std::string config_yaml(int64_t ingest_capacity, bool journal) {
     std::ostringstream yaml;
     yaml << "log_level: info\n"  // the "listening on" line is at info; refused batches log one warning each
          << "http: {bind: 127.0.0.1, port: 0}\n"
@@ -74,7 +76,8 @@ std::string config_yaml(int64_t ingest_capacity) {
          << "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
          << "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: 0.01}}\n"
          << "catalog:\n"
-         << "  - {model: \"m/*\", memory_mb: 1024, load_ms: 5000, unload_ms: 500}\n";
+         << "  - {model: \"m/*\", memory_mb: 1024, load_ms: 5000, unload_ms: 500}\n"
+         << "state: {journal: " << (journal ? "true" : "false") << "}\n";
     return yaml.str();
 }
 
@@ -142,7 +145,8 @@ int main(int argc, char** argv) {
 
     warmup::test::TempDir dir("warmup-load-bench");
     const auto config = dir.path() / "load.yaml";
-    std::ofstream(config) << config_yaml(ingest_capacity);
+    const bool journal = setting(argc, argv, "--journal", "WARMUP_LOAD_JOURNAL", 1) != 0;
+    std::ofstream(config) << config_yaml(ingest_capacity, journal);
     warmup::test::Daemon daemon({"--config", config.string(), "--port", "0"});
     const int port = daemon.wait_until_listening();
     if (port == 0) {
@@ -200,6 +204,12 @@ int main(int argc, char** argv) {
                 static_cast<double>(rss_at_start_kb) / 1024, static_cast<double>(rss_end_kb) / 1024,
                 static_cast<double>(peak_rss_kb) / 1024, static_cast<long long>(rss_bound_mb));
     std::printf("  circuit opened  %s\n", breaker_opened ? "yes (see the daemon log)" : "no");
+    uint64_t journal_bytes = 0;  // segments on disk at the end (the flush thread may still hold up to 0.5 s)
+    std::error_code listing;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "state", listing))
+        if (entry.path().extension() == ".wjournal") journal_bytes += entry.file_size();
+    std::printf("  journal         %s, %.1f MiB on disk\n", journal ? "on" : "off",
+                static_cast<double>(journal_bytes) / (1024.0 * 1024.0));
 
     bool passed = true;
     if (total.sent != accepted + refused) {

@@ -1,11 +1,18 @@
 // warmupctl as an operator runs it: validate (the embedded default, a config with a bad plugin parameter), inspect
 // (a good library, one built for another ABI major), --version, and the operations against a real warmupd on an
-// ephemeral port. Each run is a child process (build/bin/warmupctl); assertions are on its exit status and output.
+// ephemeral port, and the support bundle (opened with libarchive, the token checked redacted). Each run is a child
+// process (build/bin/warmupctl); assertions are on its exit status, its output and the files it writes.
+#include <archive.h>
+#include <archive_entry.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <vector>
@@ -198,6 +205,88 @@ TEST(WarmupctlOperate, DrivesARunningDaemon) {
     const CtlRun missing = warmupctl({"--url", url, "restore", "no-such-backup"});
     EXPECT_EQ(missing.exit_code, 1) << missing.output;
     EXPECT_NE(missing.output.find("HTTP 404"), std::string::npos) << missing.output;
+}
+
+/// Every regular file of a .tar.gz by its path, read back with libarchive.
+std::map<std::string, std::string> read_tar_gz(const std::filesystem::path& file) {
+    std::map<std::string, std::string> files;
+    const std::unique_ptr<archive, decltype(&archive_read_free)> reader(archive_read_new(), &archive_read_free);
+    archive_read_support_filter_gzip(reader.get());
+    archive_read_support_format_tar(reader.get());
+    if (archive_read_open_filename(reader.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) {
+        ADD_FAILURE() << "cannot open " << file << ": " << archive_error_string(reader.get());
+        return files;
+    }
+    archive_entry* entry = nullptr;
+    while (archive_read_next_header(reader.get(), &entry) == ARCHIVE_OK) {
+        std::string content(static_cast<std::size_t>(archive_entry_size(entry)), '\0');
+        if (!content.empty()) {
+            EXPECT_EQ(archive_read_data(reader.get(), content.data(), content.size()),
+                      static_cast<la_ssize_t>(content.size()));
+        }
+        files[archive_entry_pathname(entry)] = std::move(content);
+    }
+    return files;
+}
+
+TEST(WarmupctlSupportBundle, PacksWhatSupportNeedsWithTheTokensRedacted) {
+    TempDir dir("warmupctl-bundle");
+    const std::string file_token = "file-token-0123456789abcdef";
+    const std::string env_token = "env-token-fedcba9876543210";
+    const auto config = dir.path() / "daemon.yaml";
+    std::ofstream(config) << "# rotated on 2026-01-01: the old token was " << env_token << "\n"
+                          << config_with_predictor_params("min_samples: 5") << "http: {access_token: \"" << file_token
+                          << "\"}\nstate: {enabled: true, dir: \"" << (dir.path() / "state").string() << "\"}\n";
+    Daemon daemon({"--config", config.string(), "--port", "0"});
+    const int port = daemon.wait_until_listening();
+    ASSERT_GT(port, 0) << daemon.log();
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    const auto log = dir.path() / "warmupd.log";
+    std::ofstream(log) << daemon.log();  // the daemon's output, as a service would write it to a file
+    ::setenv("BUNDLE_TEST_TOKEN", env_token.c_str(), 1);
+
+    const auto bundle = dir.path() / "bundle.tar.gz";
+    const CtlRun run = warmupctl({"--url", url, "--token-env", "BUNDLE_TEST_TOKEN", "support-bundle", "--config",
+                                  config.string(), "--log", log.string(), "--log-lines", "50", bundle.string()});
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    const auto files = read_tar_gz(bundle);
+    std::map<std::string, std::string> by_name;  // without the top folder
+    for (const auto& [path, content] : files) {
+        ASSERT_TRUE(path.starts_with("warmup-support-")) << path;
+        by_name[path.substr(path.find('/') + 1)] = content;
+        EXPECT_EQ(content.find(file_token), std::string::npos) << path << " holds the configured token";
+        EXPECT_EQ(content.find(env_token), std::string::npos) << path << " holds the environment's token";
+    }
+    for (const char* name : {"version.txt", "config.yaml", "status.json", "health.json", "plugins.json",
+                             "predictions.json", "experiments.json", "metrics.txt", "logs.txt", "manifest.json"})
+        EXPECT_TRUE(by_name.count(name)) << name << " missing; output:\n" << run.output;
+    EXPECT_NE(by_name["config.yaml"].find("access_token: \"<redacted>\""), std::string::npos) << by_name["config.yaml"];
+    EXPECT_NE(by_name["config.yaml"].find("# rotated on 2026-01-01"), std::string::npos);  // comments kept
+    EXPECT_NE(by_name["config.yaml"].find("min_samples: 5"), std::string::npos);
+    EXPECT_NE(by_name["version.txt"].find(std::string("warmupd ") + WARMUP_TEST_PROJECT_VERSION), std::string::npos)
+        << by_name["version.txt"];
+    const auto status = nlohmann::json::parse(by_name["status.json"], nullptr, false);
+    ASSERT_TRUE(status.is_object()) << by_name["status.json"];
+    EXPECT_TRUE(status.contains("counters"));
+    EXPECT_NE(by_name["metrics.txt"].find("warmup_build_info{"), std::string::npos);
+    EXPECT_NE(by_name["logs.txt"].find("STARTUP warmupd listening"), std::string::npos) << by_name["logs.txt"];
+    const auto manifest = nlohmann::json::parse(by_name["manifest.json"], nullptr, false);
+    ASSERT_TRUE(manifest.is_object()) << by_name["manifest.json"];
+    EXPECT_EQ(manifest["files"]["metrics.txt"], "GET /metrics");
+
+    // A daemon that is gone still gets a bundle (configuration and logs), and the exit status says it was gone.
+    daemon.kill_now();
+    const auto offline = dir.path() / "offline.tar.gz";
+    const CtlRun gone = warmupctl(
+        {"--url", url, "support-bundle", "--config", config.string(), "--log", log.string(), offline.string()});
+    EXPECT_EQ(gone.exit_code, 1) << gone.output;
+    std::map<std::string, std::string> offline_files;
+    for (const auto& [path, content] : read_tar_gz(offline)) offline_files[path.substr(path.find('/') + 1)] = content;
+    EXPECT_TRUE(offline_files.count("config.yaml"));
+    EXPECT_TRUE(offline_files.count("logs.txt"));
+    EXPECT_FALSE(offline_files.count("status.json"));
+    EXPECT_NE(offline_files["manifest.json"].find("could not be reached"), std::string::npos)
+        << offline_files["manifest.json"];
 }
 
 }  // namespace

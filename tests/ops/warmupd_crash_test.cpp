@@ -1,5 +1,7 @@
 // Crash test of warmupd's durable state: the real daemon learns a rhythm, snapshots it every second, is SIGKILLed
-// while events stream in, and on restart serves at once with the state of the newest complete snapshot.
+// while events stream in, and on restart serves at once with the state of the newest complete snapshot. The event
+// journal is off here (state.journal: false) so that the snapshot path alone is pinned; warmupd_journal_test.cpp
+// covers the journal replayed after the snapshot.
 //
 // Every wait is a bounded poll; nothing asserts on elapsed time. The daemon's output goes through a pipe drained by a
 // reader thread into an in-memory log; the Daemon destructor SIGKILLs and reaps a child that still runs.
@@ -61,7 +63,7 @@ std::string config_yaml(const fs::path& state_dir) {
             "  - {model: \"rhythm/a\", memory_mb: 1000, load_ms: 400}\n"
             "  - {model: \"embed/*\", memory_mb: 200, load_ms: 100}\n"
             "state: {dir: \""
-         << state_dir.string() << "\", snapshot_interval_s: 1, keep: 5}\n";
+         << state_dir.string() << "\", snapshot_interval_s: 1, keep: 5, journal: false}\n";
     return yaml.str();
 }
 

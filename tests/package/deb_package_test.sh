@@ -2,7 +2,8 @@
 # deb_package_test.sh BUILD_DIR — `cpack -G DEB` from the build folder, then checks the package without installing
 # it anywhere (dpkg-deb reads and extracts it into a temporary folder):
 #   1. the file list: the three programs, every plugin of BUILD_DIR/plugins under /usr/lib/warmup/plugins, the SDK
-#      (headers and CMake package), the systemd unit, the sysusers.d entry, /etc/warmup/warmupd.yaml;
+#      (headers and CMake package), the monitoring files (/usr/share/warmup/monitoring), the systemd unit, the
+#      sysusers.d entry, /etc/warmup/warmupd.yaml;
 #   2. the control data: name, version, library dependencies from dpkg-shlibdeps, the conffile, the maintainer
 #      scripts that create the `warmup` user;
 #   3. the packaged configuration is valid for the packaged programs (the extracted warmupctl validates it and finds
@@ -30,7 +31,9 @@ dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|' > "$work/files"
 for file in /usr/bin/warmupd /usr/bin/warmup-replay /usr/bin/warmupctl /usr/lib/systemd/system/warmupd.service \
             /usr/lib/sysusers.d/warmup.conf /etc/warmup/warmupd.yaml /usr/include/warmup/warmup.h \
             /usr/include/warmup/sdk/plugin.hpp /usr/lib/cmake/WarmupSDK/WarmupSDKConfig.cmake \
-            /usr/lib/cmake/WarmupSDK/WarmupPlugin.cmake /usr/share/warmup/sdk-template/CMakeLists.txt; do
+            /usr/lib/cmake/WarmupSDK/WarmupPlugin.cmake /usr/share/warmup/sdk-template/CMakeLists.txt \
+            /usr/share/warmup/monitoring/warmupd-dashboard.json /usr/share/warmup/monitoring/warmupd-alerts.yaml \
+            /usr/share/warmup/monitoring/warmupd-alerts.test.yaml /usr/share/warmup/monitoring/prometheus.yaml; do
   grep -qxF "$file" "$work/files" || fail "$file is not in the package"
 done
 for plugin in $(cd "$build/plugins" && ls -- *.so); do

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # install_test.sh BUILD_DIR — `cmake --install` into a temporary prefix P, then use only P, as a platform team would:
 #   1. P holds the three programs, every plugin of BUILD_DIR/plugins under P/lib/warmup/plugins, the ABI and SDK
-#      headers and the WarmupSDK CMake package; every installed file is under P (the systemd service component,
-#      with its /etc path, goes only into the Debian package).
+#      headers, the WarmupSDK CMake package and the monitoring files (P/share/warmup/monitoring: dashboard, alert
+#      rules and their tests, Prometheus example, which promtool accepts as installed when it is available); every
+#      installed file is under P (the systemd service component, with its /etc path, goes only into the Debian
+#      package).
 #   2. The installed warmupd, with no configuration, finds the installed plugins, serves, and answers /readyz 200.
 #   3. The installed template (P/share/warmup/sdk-template), configured with only -DCMAKE_PREFIX_PATH=P, builds a
 #      plugin that the installed warmupctl inspects as a loadable predictor exporting only the entry symbol.
@@ -34,9 +36,18 @@ for file in include/warmup/warmup.h include/warmup/common.h include/warmup/ext/s
             include/warmup/sdk/params.hpp lib/cmake/WarmupSDK/WarmupSDKConfig.cmake \
             lib/cmake/WarmupSDK/WarmupSDKConfigVersion.cmake lib/cmake/WarmupSDK/WarmupSDKTargets.cmake \
             lib/cmake/WarmupSDK/WarmupPlugin.cmake lib/cmake/WarmupSDK/warmup_plugin.map \
-            share/warmup/sdk-template/CMakeLists.txt share/doc/warmup-host/README.md; do
+            share/warmup/sdk-template/CMakeLists.txt share/doc/warmup-host/README.md \
+            share/warmup/monitoring/warmupd-dashboard.json share/warmup/monitoring/warmupd-alerts.yaml \
+            share/warmup/monitoring/warmupd-alerts.test.yaml share/warmup/monitoring/prometheus.yaml; do
   [ -f "$prefix/$file" ] || fail "$prefix/$file is not installed"
 done
+# The installed copies stand on their own: the example configuration finds its rule file beside it.
+if command -v promtool > /dev/null; then
+  promtool check config "$prefix/share/warmup/monitoring/prometheus.yaml" > "$work/promtool.log" 2>&1 ||
+    { cat "$work/promtool.log"; fail "promtool check config of the installed prometheus.yaml"; }
+  (cd "$prefix/share/warmup/monitoring" && promtool test rules warmupd-alerts.test.yaml) > "$work/promtool.log" 2>&1 ||
+    { cat "$work/promtool.log"; fail "promtool test rules of the installed alert rules"; }
+fi
 # Every file went under the prefix (the service component, with its absolute /etc path, is package-only).
 outside=$(grep -v "^$prefix/" "$build/install_manifest.txt" || true)
 [ -z "$outside" ] || fail "cmake --install wrote outside the prefix: $outside"

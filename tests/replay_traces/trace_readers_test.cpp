@@ -11,8 +11,10 @@
 #include <sstream>
 #include <tuple>
 
+#include "core/catalog.hpp"
 #include "replay/trace/random.hpp"
 #include "replay/trace/trace.hpp"
+#include "runtime/state/journal.hpp"
 
 namespace fs = std::filesystem;
 using namespace warmup::host::replay;
@@ -89,6 +91,57 @@ class TraceTest : public ::testing::Test {
     ModelNames models_;
     ModelNames tenants_;
 };
+
+// ------------------------------------------------------------------------------------------------ journal:DIR
+
+/// A journal as warmupd writes it: two segments (a snapshot rotated it), events out of time order across ingest calls.
+TEST_F(TraceTest, JournalFolderIsReadAcrossSegmentsInTimeOrderWithNamesAndTenants) {
+    using warmup::host::Catalog;
+    using warmup::host::EventJournal;
+    Catalog catalog({{"m/*", 100, 10, 1, 1}});
+    const auto a = *catalog.resolve("m/a");
+    const auto b = *catalog.resolve("m/b");
+    {
+        EventJournal journal(scratch_, 0);
+        journal.append_events(std::vector<warmup_usage_event>{{5000, a, 1, 0, 0}, {3000, b, 2, 0xabcdef01, 0}},
+                              catalog);
+        journal.rotate(6000);
+        journal.append_events(std::vector<warmup_usage_event>{{4000, a, 1, 0, 0}, {7000, b, 1, 0, 0}}, catalog);
+        journal.flush();
+    }
+    write_file("not-a-journal.txt", "ignored");
+    auto reader = open_trace("journal:" + scratch_.string(), models_, tenants_, 1);
+    const auto events = read_all(*reader);
+    const std::vector<NamedEvent> expected{
+        {3000, "m/b", 2, "tenant-abcdef01"}, {4000, "m/a", 1, ""}, {5000, "m/a", 1, ""}, {7000, "m/b", 1, ""}};
+    EXPECT_EQ(named(events, models_, tenants_), expected);
+    EXPECT_THAT(reader->describe(), HasSubstr("(2 segment(s))"));
+}
+
+TEST_F(TraceTest, JournalWithATornTailKeepsWhatWasReadBeforeIt) {
+    using warmup::host::Catalog;
+    using warmup::host::EventJournal;
+    Catalog catalog({{"m/*", 100, 10, 1, 1}});
+    const auto a = *catalog.resolve("m/a");
+    {
+        EventJournal journal(scratch_, 0);
+        journal.append_events(std::vector<warmup_usage_event>{{1000, a, 1, 0, 0}}, catalog);
+        journal.append_events(std::vector<warmup_usage_event>{{2000, a, 1, 0, 0}}, catalog);
+        journal.flush();
+    }
+    const fs::path segment = scratch_ / EventJournal::segment_name(1);
+    fs::resize_file(segment, fs::file_size(segment) - 3);
+    auto reader = open_trace("journal:" + scratch_.string(), models_, tenants_, 1);
+    const auto events = read_all(*reader);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].ts_ms, 1000);
+    EXPECT_THAT(reader->describe(), HasSubstr("1 torn or unreadable part(s) skipped"));
+}
+
+TEST_F(TraceTest, JournalFolderWithoutSegmentsIsRefused) {
+    EXPECT_THAT(error_reading("journal:" + scratch_.string()), HasSubstr("no journal segment"));
+    EXPECT_THAT(error_reading("journal:" + (scratch_ / "missing").string()), HasSubstr("not a folder"));
+}
 
 // ------------------------------------------------------------------------------------------------ ModelNames
 

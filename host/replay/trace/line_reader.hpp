@@ -76,6 +76,8 @@ std::unique_ptr<TraceReader> open_servegen_trace(const std::filesystem::path& di
                                                  uint64_t seed, ServeGenPhase phase);
 std::unique_ptr<TraceReader> open_azure2019_trace(const std::filesystem::path& path, ModelNames& models,
                                                   ModelNames& tenants, uint64_t seed);
+std::unique_ptr<TraceReader> open_journal_trace(const std::filesystem::path& dir, ModelNames& models,
+                                                ModelNames& tenants);
 /// merge() with a description of the caller's choosing (the servegen reader names the directory).
 std::unique_ptr<TraceReader> merge_described(std::vector<std::unique_ptr<TraceReader>> sources,
                                              std::string description);

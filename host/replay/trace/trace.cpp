@@ -54,7 +54,7 @@ std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& model
     const std::size_t colon = spec.find(':');
     const std::string spec_text(spec);
     if (colon == std::string_view::npos || colon == 0) {
-        throw TraceError(spec_text, 0, "expected <kind>:<path> with kind csv, servegen, azure2019 or synth");
+        throw TraceError(spec_text, 0, "expected <kind>:<path> with kind csv, servegen, azure2019, synth or journal");
     }
     const std::string_view kind = spec.substr(0, colon);
     std::filesystem::path path(spec.substr(colon + 1));
@@ -79,9 +79,9 @@ std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& model
             } else if (option == "phase=window") {
                 phase = ServeGenPhase::window;
             } else {
-                throw TraceError(spec_text, 0,
-                                 fmt::format("unknown servegen option '{}' (expected phase=run or phase=window)",
-                                             option));
+                throw TraceError(
+                    spec_text, 0,
+                    fmt::format("unknown servegen option '{}' (expected phase=run or phase=window)", option));
             }
             folder.resize(question);
         }
@@ -89,8 +89,10 @@ std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& model
     }
     if (kind == "azure2019") return open_azure2019_trace(path, models, tenants, seed);
     if (kind == "synth") return open_synth_trace(path, models, tenants, seed);
-    throw TraceError(spec_text, 0,
-                     fmt::format("unknown trace kind '{}' (expected csv, servegen, azure2019 or synth)", kind));
+    if (kind == "journal") return open_journal_trace(path, models, tenants);
+    throw TraceError(
+        spec_text, 0,
+        fmt::format("unknown trace kind '{}' (expected csv, servegen, azure2019, synth or journal)", kind));
 }
 
 // ---------------------------------------------------------------------------------------------------------- clip

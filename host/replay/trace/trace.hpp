@@ -127,6 +127,11 @@ enum class ServeGenPhase {
 ///   stream per model, seeded from (seed, model name), so adding a model leaves the others' events unchanged. Models
 ///   are named as written in the file and interned in file order; memory is about one local day of events per model.
 ///   Errors in the file are TraceErrors located at "<file>:<line>:<column>".
+/// - `journal:DIR` — the event journal of a warmupd state folder (runtime/state/journal.hpp): every event the daemon
+///   accepted, at its timestamp (a future one as the time it was accepted), model by name, tenant named by its hash
+///   ("tenant-<8 hex digits>"). All segments are read at open and kept (20 bytes per event; the journal is in
+///   acceptance order, so it is sorted by time once); a torn or corrupt record ends its segment with a JOURNAL_TORN
+///   warning, what was read before it is kept. No segment that reads: TraceError.
 /// Throws TraceError for an unknown kind, an unreadable path or a bad header (bad lines throw from next()), and
 /// std::invalid_argument when a non-empty tenants table does not hold "" at id 0.
 std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& models, ModelNames& tenants, uint64_t seed,

@@ -1,3 +1,5 @@
+// runtime/state/snapshot.cpp — the snapshot file format (see snapshot.hpp): encoding, the bounds-checked decoder that
+// names the first problem, and atomic file writes. CRC-32 is Boost.CRC's crc_32_type. Pure functions, any thread.
 #include "runtime/state/snapshot.hpp"
 
 #include <fcntl.h>
@@ -5,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
+#include <boost/crc.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -16,17 +18,6 @@ namespace warmup::host {
 namespace {
 
 constexpr std::string_view kMagic{"WUPSNAP\0", 8};
-
-constexpr std::array<uint32_t, 256> make_crc_table() {
-    std::array<uint32_t, 256> table{};
-    for (uint32_t i = 0; i < 256; ++i) {
-        uint32_t value = i;
-        for (int bit = 0; bit < 8; ++bit) value = (value & 1) ? (value >> 1) ^ 0xEDB88320u : value >> 1;
-        table[i] = value;
-    }
-    return table;
-}
-constexpr std::array<uint32_t, 256> kCrcTable = make_crc_table();
 
 void put_u32(std::string& out, uint32_t value) {
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
@@ -96,9 +87,9 @@ std::system_error io_error(const std::string& what, const std::filesystem::path&
 }  // namespace
 
 uint32_t crc32(std::string_view bytes) noexcept {
-    uint32_t crc = 0xFFFFFFFFu;
-    for (const unsigned char c : bytes) crc = kCrcTable[(crc ^ c) & 0xFF] ^ (crc >> 8);
-    return crc ^ 0xFFFFFFFFu;
+    boost::crc_32_type crc;  // IEEE 802.3, reflected, init and final XOR 0xFFFFFFFF
+    crc.process_bytes(bytes.data(), bytes.size());
+    return crc.checksum();
 }
 
 std::string encode_snapshot(const Snapshot& snapshot) {
