@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "runtime/state/state_store.hpp"
+#include "state_daemon_support.hpp"
 #include "test_support.hpp"
 
 namespace warmup::host {
@@ -30,47 +31,17 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using warmup::host::test::get_json;
+using warmup::host::test::state_daemon_config;
+using warmup::host::test::system_now_ms;
 using warmup::test::Daemon;
 using warmup::test::poll_until;
 using warmup::test::TempDir;
 
 constexpr auto kPollInterval = 50ms;  // between polls of the daemon's HTTP API and of the state folder
 
-int64_t system_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 std::string config_yaml(const fs::path& state_dir) {
-    std::ostringstream yaml;
-    yaml << "log_level: info\n"
-            "http: {bind: 127.0.0.1, port: 3000}\n"
-            "plugin_dirs: [\""
-         << WARMUP_TEST_PLUGIN_DIR
-         << "\"]\n"
-            "budgets: {memory_mb: 4000, max_concurrent_warmups: 2}\n"
-            "components:\n"
-            "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern, params: {idle_bin_ms: 250, idle_bins: "
-            "240}}\n"
-            "  predictor: {plugin: org.warmup.predictor.idle-histogram, params: {min_samples: 5}}\n"
-            "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
-            "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
-            "  resource_policy: {plugin: org.warmup.resource.lru}\n"
-            "  queue_policy: {plugin: org.warmup.queue.priority}\n"
-            "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
-            "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: 0.01}}\n"
-            "catalog:\n"
-            "  - {model: \"rhythm/a\", memory_mb: 1000, load_ms: 400}\n"
-            "  - {model: \"embed/*\", memory_mb: 200, load_ms: 100}\n"
-            "state: {dir: \""
-         << state_dir.string() << "\", snapshot_interval_s: 1, keep: 5, journal: false}\n";
-    return yaml.str();
-}
-
-json get_json(httplib::Client& client, const std::string& path) {
-    const auto result = client.Get(path);
-    if (!result || result->status != 200) return nullptr;
-    return json::parse(result->body, nullptr, false);
+    return state_daemon_config(state_dir, 200, "snapshot_interval_s: 1, keep: 5, journal: false");
 }
 
 /// The prediction entry of `model`, or null.
