@@ -16,6 +16,8 @@ using Milliseconds = std::chrono::milliseconds;
 
 /// How often a waiting worker looks at its cancel token and deadline, ms. Bounds how late a cancel is noticed.
 constexpr int64_t kPollIntervalMs = 10;
+// How much longer than a request's deadline its socket may wait when the deadline is watched (see send).
+constexpr int64_t kSocketGraceMs = 1000;
 /// Longest server text quoted in an error message, bytes (an HTML error page must not flood the log).
 constexpr std::size_t kMaxQuotedBodyBytes = 512;
 
@@ -209,9 +211,12 @@ TritonBackend::RequestOutcome TritonBackend::send(const char* method, const std:
                                                   int64_t timeout_ms, const warmup_cancel_token* cancel) const {
     httplib::Client client(config_.endpoint.host, config_.endpoint.port);
     client.set_connection_timeout(Milliseconds(config_.connect_timeout_ms));
-    // Socket waits are bounded by the request's own budget; with a token the deadline below is the tighter bound.
-    client.set_read_timeout(Milliseconds(timeout_ms));
-    client.set_write_timeout(Milliseconds(timeout_ms));
+    // Socket waits are bounded by the request's own budget. With a token the deadline below decides: the socket gets a
+    // second more, so that a loaded machine cannot make the socket's read timeout fire first and turn a passed
+    // deadline into a transport error.
+    const int64_t socket_timeout_ms = cancel == nullptr ? timeout_ms : timeout_ms + kSocketGraceMs;
+    client.set_read_timeout(Milliseconds(socket_timeout_ms));
+    client.set_write_timeout(Milliseconds(socket_timeout_ms));
     client.set_tcp_nodelay(true);  // else a POST answer can stall ~40 ms on delayed ACKs
     client.set_keep_alive(false);
     const std::string full_path = config_.endpoint.path_prefix + path;
@@ -280,6 +285,9 @@ TritonBackend::RequestOutcome TritonBackend::send(const char* method, const std:
         }
     }
     helper.join();
+    // A transport failure at or after the deadline is the deadline, whichever timer noticed first.
+    if (outcome.interrupt == Interrupt::None && outcome.answer.status == 0 && Clock::now() >= deadline)
+        outcome.interrupt = Interrupt::DeadlinePassed;
     if (failure && outcome.interrupt == Interrupt::None) std::rethrow_exception(failure);
     return outcome;
 }
