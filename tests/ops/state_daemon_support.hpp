@@ -1,6 +1,7 @@
 // Shared by the crash tests of warmupd's durable state (warmupd_crash_test, warmupd_journal_test): the daemon's
 // configuration (a rhythm model and an embedding family on the simulated backend, state in `state_dir`), the wall
-// clock the daemon stamps events with, and a tolerant JSON GET. Header-only; any thread.
+// clock the daemon stamps events with, the rhythm both teach it, a tolerant JSON GET and a snapshot section lookup.
+// Header-only; any thread.
 #pragma once
 
 #include <httplib.h>
@@ -12,6 +13,8 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+
+#include "runtime/state/state_store.hpp"
 
 namespace warmup::host::test {
 
@@ -56,6 +59,22 @@ inline nlohmann::json get_json(httplib::Client& client, const std::string& path)
     const auto result = client.Get(path);
     if (!result || result->status != 200) return nullptr;
     return nlohmann::json::parse(result->body, nullptr, false);
+}
+
+/// The rhythm both tests teach the daemon, as an NDJSON body: 20 uses of rhythm/a 3 s apart, the last at `last_ms`
+/// (19 idle gaps).
+inline std::string rhythm_history_ndjson(int64_t last_ms) {
+    std::string history;
+    for (int i = 0; i < 20; ++i)
+        history += nlohmann::json{{"model", "rhythm/a"}, {"ts_ms", last_ms - (19 - i) * 3000}}.dump() + "\n";
+    return history;
+}
+
+/// The section of `snapshot` written by the component in `slot`, or nullptr.
+inline const SnapshotSection* section_of(const Snapshot& snapshot, const std::string& slot) {
+    for (const auto& section : snapshot.sections)
+        if (section.slot == slot) return &section;
+    return nullptr;
 }
 
 }  // namespace warmup::host::test

@@ -32,6 +32,8 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using warmup::host::test::get_json;
+using warmup::host::test::rhythm_history_ndjson;
+using warmup::host::test::section_of;
 using warmup::host::test::state_daemon_config;
 using warmup::host::test::system_now_ms;
 using warmup::test::Daemon;
@@ -52,12 +54,6 @@ json prediction_of(const json& predictions, const std::string& model) {
     return nullptr;
 }
 
-const SnapshotSection* section_of(const Snapshot& snapshot, const std::string& slot) {
-    for (const auto& section : snapshot.sections)
-        if (section.slot == slot) return &section;
-    return nullptr;
-}
-
 TEST(WarmupdCrash, SigkillWhileEventsStreamThenRestartServesTheLastSnapshotAtOnce) {
     TempDir dir("warmupd-crash");
     const fs::path state_dir = dir.path() / "state";
@@ -73,10 +69,7 @@ TEST(WarmupdCrash, SigkillWhileEventsStreamThenRestartServesTheLastSnapshotAtOnc
 
     // 1. Learn a rhythm: 20 requests 3 s apart, the last one now -> 19 idle gaps.
     const int64_t last_ms = system_now_ms();
-    std::string history;
-    for (int i = 0; i < 20; ++i)
-        history += json{{"model", "rhythm/a"}, {"ts_ms", last_ms - (19 - i) * 3000}}.dump() + "\n";
-    const auto posted = client.Post("/api/warmup/events", history, "application/x-ndjson");
+    const auto posted = client.Post("/api/warmup/events", rhythm_history_ndjson(last_ms), "application/x-ndjson");
     ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
     json learned;
     ASSERT_TRUE(poll_until(

@@ -40,6 +40,8 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using warmup::host::test::get_json;
+using warmup::host::test::rhythm_history_ndjson;
+using warmup::host::test::section_of;
 using warmup::host::test::state_daemon_config;
 using warmup::host::test::system_now_ms;
 using warmup::test::Daemon;
@@ -52,12 +54,6 @@ constexpr std::string_view kAnalyzerParams = "idle_bin_ms: 250\nidle_bins: 240\n
 // No periodic snapshot during the test: what survives the kill is the backup plus the journal.
 std::string config_yaml(const fs::path& state_dir) {
     return state_daemon_config(state_dir, 10, "snapshot_interval_s: 3600, keep: 5");
-}
-
-const SnapshotSection* section_of(const Snapshot& snapshot, const std::string& slot) {
-    for (const auto& section : snapshot.sections)
-        if (section.slot == slot) return &section;
-    return nullptr;
 }
 
 uint64_t metric_value(const std::string& metrics, const std::string& series) {
@@ -87,10 +83,7 @@ TEST(WarmupdJournal, EveryEventAcknowledgedASecondBeforeASigkillIsRestoredFromTh
     // 1. A rhythm learned as history (20 uses 3 s apart, the last one now), then an operator backup: the newest
     //    state on disk from then on, and the journal starts a new segment after it.
     const int64_t last_ms = system_now_ms();
-    std::string history;
-    for (int i = 0; i < 20; ++i)
-        history += json{{"model", "rhythm/a"}, {"ts_ms", last_ms - (19 - i) * 3000}}.dump() + "\n";
-    const auto posted = client.Post("/api/warmup/events", history, "application/x-ndjson");
+    const auto posted = client.Post("/api/warmup/events", rhythm_history_ndjson(last_ms), "application/x-ndjson");
     ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
     const auto backup = client.Post("/api/warmup/backup-state", R"({"name": "mid"})", "application/json");
     ASSERT_TRUE(backup && backup->status == 200) << (backup ? backup->body : "no answer");
