@@ -305,7 +305,9 @@ ArmResult summarize(ArmRun& arm, Catalog& catalog, uint32_t timeline_buckets) {
     std::vector<double> per_model;
     for (warmup_model_index model = 0; model < std::min(engine.model_count(), catalog.size()); ++model) {
         const ModelStatus s = engine.model_status(model);
-        if (s.requests > 0) per_model.push_back(static_cast<double>(s.cold_requests) / static_cast<double>(s.requests));
+        if (s.requests == 0) continue;
+        per_model.push_back(static_cast<double>(s.cold_requests) / static_cast<double>(s.requests));
+        r.per_model.push_back({catalog.record(model).name, s.requests, s.cold_requests});
     }
     r.models_with_requests = per_model.size();
     r.per_model_cold_rate_p50 = nearest_rank(per_model, 50);

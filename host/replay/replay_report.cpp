@@ -1,4 +1,5 @@
-// replay/replay_report.cpp — writers of report.json, timing.json, report.md and report.html for warmup-replay.
+// replay/replay_report.cpp — writers of report.json, timing.json, per-model.csv, report.md and report.html for
+// warmup-replay.
 //
 // Guarantees:
 // - report.json depends only on the ReplayReport's input-determined fields: keys in a fixed order (ordered_json),
@@ -940,6 +941,31 @@ std::string html_report(const ReplayReport& report) {
     return html;
 }
 
+// per-model.csv: one row per arm and model with at least one request, in the arms' order and then the catalog's. A
+// field holding a comma, a double quote or a line break is quoted (RFC 4180), so any model name reads back.
+std::string csv_field(std::string_view text) {
+    if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+    std::string quoted = "\"";
+    for (const char c : text) {
+        if (c == '"') quoted += '"';
+        quoted += c;
+    }
+    return quoted + '"';
+}
+
+std::string per_model_csv(const ReplayReport& report) {
+    std::string csv = "arm,model,requests,cold_requests,cold_rate\n";
+    for (const ArmResult& arm : report.arms) {
+        for (const ModelResult& model : arm.per_model) {
+            const double rate =
+                model.requests > 0 ? static_cast<double>(model.cold_requests) / static_cast<double>(model.requests) : 0;
+            csv += fmt::format("{},{},{},{},{}\n", csv_field(arm.name), csv_field(model.model), model.requests,
+                               model.cold_requests, rate);
+        }
+    }
+    return csv;
+}
+
 }  // namespace
 
 std::string arms_table_markdown(const ReplayReport& report) { return markdown_table(arm_columns(), report.arms); }
@@ -954,6 +980,7 @@ void write_reports(const ReplayReport& report, const std::filesystem::path& out_
     constexpr auto on_invalid_utf8 = nlohmann::json::error_handler_t::replace;
     write_text_file(out_dir / "report.json", report_to_json(report).dump(2, ' ', false, on_invalid_utf8) + "\n");
     write_text_file(out_dir / "timing.json", timing_to_json(report).dump(2, ' ', false, on_invalid_utf8) + "\n");
+    write_text_file(out_dir / "per-model.csv", per_model_csv(report));
     write_text_file(out_dir / "report.md", markdown_report(report));
     write_text_file(out_dir / "report.html", html_report(report));
 }

@@ -21,6 +21,13 @@ struct TimelineBucket {
     double mean_resident_mb = 0;  ///< time-average of loaded + loading memory over the bucket
 };
 
+/// One model's requests under one arm (models with at least one request; the rows of per-model.csv).
+struct ModelResult {
+    std::string model;
+    uint64_t requests = 0;
+    uint64_t cold_requests = 0;
+};
+
 /// Totals of one arm (a plugin set or a clairvoyant yardstick) over the whole replay.
 struct ArmResult {
     std::string name;
@@ -40,6 +47,7 @@ struct ArmResult {
     double per_model_cold_rate_p75 = 0;
     double per_model_cold_rate_p95 = 0;
     uint64_t models_with_requests = 0;
+    std::vector<ModelResult> per_model;  ///< by model index (first seen first); the percentiles' population
     uint64_t demand_loads = 0;
     uint64_t loads_queued_for_memory = 0;
     double cold_wait_total_s = 0;

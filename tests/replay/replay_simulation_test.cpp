@@ -548,6 +548,39 @@ TEST(CompulsoryFloor, CountsTheRequestsThatWaitForEachModelsFirstLoadWhateverThe
     }
 }
 
+TEST(PerModelResults, ListEachArmsRequestsAndColdRequestsPerModelInPerModelCsv) {
+    // The two-model trace of the floor test above: a has 6 requests, b 3. keep-forever leaves a's first request and
+    // the 3 made during its load cold, and all of b's (b loads after a, one load at a time); keep-alive 5 min also
+    // loses a at 20 min.
+    Scenario s;
+    s.budget_mb = 65536;
+    s.max_concurrent = 1;
+    s.catalog =
+        "  - {model: a, memory_mb: 16384, load_ms: 15000}\n"
+        "  - {model: b, memory_mb: 16384, load_ms: 30000}\n";
+    s.arms =
+        "  - {name: keep-forever}\n"
+        "  - {name: keepalive-5m, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: "
+        "{ttl_ms: 300000}}}}\n";
+    s.trace_header = "ts_ms,model,count";
+    s.trace_lines = "0,a,1\n5000,b,1\n10000,a,3\n15000,a,1\n34999,b,1\n35000,b,1\n1200000,a,1\n";
+    const ReplayReport report = replay(s);
+    const ArmResult& forever = arm_named(report, "keep-forever");
+    ASSERT_EQ(forever.per_model.size(), 2u);
+    EXPECT_EQ(forever.per_model[0].model, "a");
+    EXPECT_EQ(forever.per_model[0].requests, 6u);
+    EXPECT_EQ(forever.per_model[0].cold_requests, 4u);
+
+    TempDir dir("warmup-replay-test");
+    write_reports(report, dir.path());
+    EXPECT_EQ(read_file(dir.path() / "per-model.csv"),
+              "arm,model,requests,cold_requests,cold_rate\n"
+              "keep-forever,a,6,4,0.6666666666666666\n"
+              "keep-forever,b,3,3,1\n"
+              "keepalive-5m,a,6,5,0.8333333333333334\n"
+              "keepalive-5m,b,3,3,1\n");
+}
+
 TEST(CompulsoryFloor, EqualsAKeepForeverArmWithUnlimitedMemoryOnAJitteredFailingBackend) {
     // The floor skips the requests of models it has loaded for good; that must not change what it counts, even when
     // load times are jittered and loads fail and are retried (the backend's random draws follow the load sequence).
