@@ -494,15 +494,18 @@
     const rows = answer.components.map((component) => {
       const row = el('tr');
       row.dataset.component = component.component;
-      row.appendChild(el('td', null, component.component));
-      row.appendChild(el('td', null, component.plugin || '\u2013'));
+      const name = el('td', null, component.component);
+      if (component.plugin) name.appendChild(el('div', 'detail', component.plugin));
+      row.appendChild(name);
       const stateClass = component.state === 'ok' ? 'state-ok' : component.state === 'degraded' ? 'state-degraded'
         : 'state-open';
-      const state = el('td', stateClass, component.state + (component.circuit && component.circuit !== 'closed'
-        ? ' (' + component.circuit + ')' : ''));
+      const state = el('td', 'reason');
+      state.appendChild(el('span', stateClass, component.state + (component.circuit && component.circuit !== 'closed'
+        ? ' (' + component.circuit + ')' : '')));
+      const why = component.reason || component.last_error;
+      if (why) state.appendChild(el('div', 'detail', why));
       row.appendChild(state);
       row.appendChild(el('td', null, component.errors));
-      row.appendChild(el('td', 'reason', component.reason || component.last_error || ''));
       return row;
     });
     replaceChildren(byId('health-rows'), rows);
