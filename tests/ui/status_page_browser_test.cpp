@@ -286,6 +286,37 @@ TEST_F(StatusPageBrowserTest, ShowsWarmModelPlannedPrewarmAndStopsOnTheEmbeddedD
     expect_no_problems();
 }
 
+// Backup (with the name typed into its confirmation) and reset to safe go through their buttons; the page shows the
+// backup's file and then safe mode.
+TEST_F(StatusPageBrowserTest, BacksUpStateAndResetsToSafeThroughTheButtons) {
+    const auto config = config_dir_.write("warmupd.yaml", default_config_with(""));  // state/ beside it
+    ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
+    ASSERT_NO_FATAL_FAILURE(open_page());
+
+    page_->click("#backup-state");
+    ASSERT_TRUE(page_->wait_for("document.getElementById('confirm-dialog').open", kPageTimeout));
+    EXPECT_EQ(page_->evaluate("document.getElementById('confirm-name-label').hidden"), false);
+    page_->click("#confirm-name");
+    page_->type_text("from-the-page");
+    page_->click("#confirm-ok");
+    ASSERT_TRUE(
+        page_->wait_for("document.getElementById('operation-result').textContent.includes('done')", kPageTimeout))
+        << text_of("#operation-result");
+    EXPECT_CONTAINS(text_of("#operation-result"), "from-the-page");
+    bool backup_written = false;
+    for (const auto& entry : std::filesystem::directory_iterator(config_dir_.path() / "state"))
+        backup_written = backup_written || entry.path().filename().string().find("from-the-page") != std::string::npos;
+    EXPECT_TRUE(backup_written) << "no backup file named from-the-page in " << (config_dir_.path() / "state");
+
+    ASSERT_NO_FATAL_FAILURE(confirm_operation("#reset-to-safe", "Reset to safe"));
+    ASSERT_TRUE(page_->wait_for("document.getElementById('mode').textContent === 'safe mode'", kPageTimeout))
+        << page_text();
+    EXPECT_TRUE(get_json("/api/warmup/status")["safe_mode"].get<bool>());
+    EXPECT_EQ(responses("/api/warmup/backup-state", 200), 1);
+    EXPECT_EQ(responses("/api/warmup/reset-to-safe", 200), 1);
+    expect_no_problems();
+}
+
 // Cancelling the confirmation changes nothing: no POST is sent.
 TEST_F(StatusPageBrowserTest, CancelledConfirmationSendsNothing) {
     ASSERT_NO_FATAL_FAILURE(start({}));
