@@ -346,7 +346,8 @@
     for (let minutes = 0; minutes <= 60; minutes += tickMinutes) {
       const at = x(now + minutes * 60000);
       axis.appendChild(svg('line', {class: 'grid', x1: at, x2: at, y1: top - 4, y2: height}));
-      axis.appendChild(svg('text', {x: at, y: 12, 'text-anchor': 'middle'}, minutes === 0 ? 'now' : '+' + minutes + ' min'));
+      const anchor = minutes === 60 ? 'end' : 'middle';  // the last label ends at the chart's edge
+      axis.appendChild(svg('text', {x: at, y: 12, 'text-anchor': anchor}, minutes === 0 ? 'now' : '+' + minutes + ' min'));
     }
     nodes.push(axis);
 
