@@ -3,7 +3,8 @@
 # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes, for scripts/run-fuzzers.sh; libsystemd-dev: sd_notify for
 # warmupd under a Type=notify unit, and sd-journal for the logs of warmupctl support-bundle; libarchive-dev: the
 # support bundle's tar.gz; systemd: systemd-analyze, which checks the packaged unit; prometheus: promtool and
-# the server, which check /metrics, the alert rules and the dashboard's queries). Run as root (or with sudo).
+# the server, which check /metrics, the alert rules and the dashboard's queries; chromium: the headless browser the
+# status page's tests drive through the DevTools protocol). Run as root (or with sudo).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache
@@ -12,6 +13,7 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev libssl-dev libsystemd-dev libarchive-dev
   binutils curl systemd prometheus
   clang libclang-rt-14-dev
+  chromium
 )
 missing=()
 for package in "${packages[@]}"; do

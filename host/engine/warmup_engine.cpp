@@ -51,7 +51,26 @@ const char* keep_reason(warmup_plan_trigger trigger) {
     return "planned again (learned history, reload or timer)";
 }
 
+// The cause of a queued or starting load (ModelSlot is private to the engine; deduced here).
+template <class ModelSlot>
+LoadCause cause_of(const ModelSlot& state) {
+    if (state.reason == LoadReason::Demand || !state.waiting.empty()) return LoadCause::Demand;
+    return state.operator_prewarm ? LoadCause::Restore : LoadCause::Prewarm;
+}
+
 }  // namespace
+
+std::string_view load_cause_name(LoadCause cause) noexcept {
+    switch (cause) {
+        case LoadCause::Demand:
+            return "demand";
+        case LoadCause::Prewarm:
+            return "pre-warm";
+        case LoadCause::Restore:
+            return "restore";
+    }
+    return "demand";
+}
 
 WarmupEngine::WarmupEngine(ComponentSet components, LoadExecutor& executor, Catalog& catalog, EngineOptions options)
     : components_(std::move(components)), executor_(executor), catalog_(catalog), options_(std::move(options)) {
@@ -881,6 +900,8 @@ void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
     used_mb_ += state.charged_mb;
     ++in_flight_;
     ++state.ticket;
+    state.loading_since_ms = now_ms;
+    state.loaded_for = cause_of(state);
     if (state.reason == LoadReason::Demand || !state.waiting.empty()) {
         ++counters_.demand_loads;
     } else {
@@ -958,6 +979,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     state.attempt = 0;
     state.residency = WARMUP_RESIDENCY_READY;
     state.ready_since_ms = now_ms;
+    if (!state.waiting.empty()) state.loaded_for = LoadCause::Demand;  // a request waited for it: it was needed
     ready_mb_ += state.charged_mb;
     ++counters_.loads_succeeded;
     metric(WARMUP_METRIC_WARMUP_SUCCEEDED, model, now_ms, load_ms);
@@ -1167,6 +1189,22 @@ ModelStatus WarmupEngine::model_status(warmup_model_index model) const {
     status.unload_at_ms = state.residency == WARMUP_RESIDENCY_READY ? state.unload_at : kNever;
     status.warm_start_at_ms = state.warm_start_at;
     status.prewarmed_unused = state.prewarmed_unused;
+    switch (state.residency) {
+        case WARMUP_RESIDENCY_QUEUED:
+            status.since_ms = state.queued_at_ms;
+            status.cause = cause_of(state);
+            break;
+        case WARMUP_RESIDENCY_LOADING:
+            status.since_ms = state.loading_since_ms;
+            status.cause = state.waiting.empty() ? state.loaded_for : LoadCause::Demand;
+            break;
+        case WARMUP_RESIDENCY_READY:
+            status.since_ms = state.ready_since_ms;
+            status.cause = state.loaded_for;
+            break;
+        case WARMUP_RESIDENCY_ABSENT:
+            break;
+    }
     return status;
 }
 

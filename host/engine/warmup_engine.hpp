@@ -30,6 +30,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/catalog.hpp"
@@ -70,6 +71,12 @@ class LoadExecutor {
 };
 
 enum class LoadReason : uint8_t { Demand = 0, Prewarm = 1, Retry = 2 };
+
+/// Why a model is queued, loading or loaded, as an operator reads it: a request needed it (Demand, also a pre-warm a
+/// request found still queued or loading), the plan pre-warmed it (Prewarm, also its retries), or an operator's
+/// restore-state brought the warm set back (Restore).
+enum class LoadCause : uint8_t { Demand, Prewarm, Restore };
+std::string_view load_cause_name(LoadCause cause) noexcept;  ///< "demand", "pre-warm", "restore"
 
 /// The seven guarded components; each has its own circuit breaker.
 enum class ComponentKind : uint8_t { Analyzer, Predictor, Performance, Scheduler, Resource, Queue, Metrics };
@@ -144,6 +151,10 @@ struct ModelStatus {
     warmup_time_ms unload_at_ms = WARMUP_TIME_NEVER;
     warmup_time_ms warm_start_at_ms = WARMUP_TIME_NEVER;
     bool prewarmed_unused = false;
+    /// Engine clock (ms): queued -> when the load was enqueued, loading -> when it started, ready -> when it became
+    /// ready; WARMUP_TIME_NEVER when absent.
+    warmup_time_ms since_ms = WARMUP_TIME_NEVER;
+    LoadCause cause = LoadCause::Demand;  ///< of the queued, running or completed load (meaningless when absent)
 };
 
 class WarmupEngine {
@@ -287,6 +298,8 @@ class WarmupEngine {
         warmup_time_ms last_request_ms = WARMUP_TIME_NEVER;
         warmup_time_ms last_use_ms = WARMUP_TIME_NEVER;  // last served request (arrival or service time)
         warmup_time_ms ready_since_ms = WARMUP_TIME_NEVER;
+        warmup_time_ms loading_since_ms = WARMUP_TIME_NEVER;
+        LoadCause loaded_for = LoadCause::Demand;  // set when a load starts; Demand once a request waited for it
         double charged_mb = 0;
         double need_mb = 0;  // memory the queued load needs
         double catalog_load_ms = 0;

@@ -14,6 +14,7 @@
 #include "http/daemon_metrics.hpp"
 #include "http/event_parser.hpp"
 #include "http/security.hpp"
+#include "http/status_page/status_page.hpp"
 #include "loader/plugin_library.hpp"
 #include "version/build_info.hpp"
 
@@ -326,6 +327,14 @@ void HttpApi::routes() {
         }
     });
 
+    // The status page and its assets (status_page/status_page.hpp), served without a token: they hold no data, and
+    // the page asks for the token its reads and buttons need.
+    for (const std::string_view path : {kStatusPagePath, kStatusPageStylePath, kStatusPageScriptPath})
+        get(std::string(path), [this](const httplib::Request& request, httplib::Response& response) {
+            const bool token_configured = guard_->current()->access_token.has_value();
+            serve_status_page(request.path, page_access(token_configured, request.local_addr), response);
+        });
+
     post("/api/warmup/events", [this](const httplib::Request&, httplib::Response& response, const std::string& text) {
         const ParsedBody body = parse_events_body(text, 1 << 20, runtime_.clock().now_ms());
         RefusalList rejected(body.is_array);
@@ -384,20 +393,28 @@ void HttpApi::routes() {
             for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
                 const ModelStatus s = engine.model_status(model);
                 const std::string& name = runtime_.catalog().record(model).name;
+                const std::string_view cause = load_cause_name(s.cause);
                 if (s.residency == WARMUP_RESIDENCY_READY)
                     warm.push_back({{"model", name},
                                     {"memory_mb", json_number(s.memory_mb)},
                                     {"prewarmed_unused", s.prewarmed_unused},
-                                    {"unload_at_ms", time_or_null(s.unload_at_ms)}});
+                                    {"unload_at_ms", time_or_null(s.unload_at_ms)},
+                                    {"since_ms", time_or_null(s.since_ms)},
+                                    {"cause", cause}});
                 else if (s.residency == WARMUP_RESIDENCY_LOADING)
-                    loading.push_back({{"model", name}, {"memory_mb", json_number(s.memory_mb)}});
+                    loading.push_back({{"model", name},
+                                       {"memory_mb", json_number(s.memory_mb)},
+                                       {"since_ms", time_or_null(s.since_ms)},
+                                       {"cause", cause}});
                 else if (s.residency == WARMUP_RESIDENCY_QUEUED)
-                    queued.push_back({{"model", name}});
+                    queued.push_back({{"model", name}, {"since_ms", time_or_null(s.since_ms)}, {"cause", cause}});
             }
             json counters = counters_json(engine.counters());
             counters["events_accepted"] = runtime_.accepted_events();
             counters["events_refused"] = runtime_.refused_events();
-            return json{{"emergency_stop", engine.stopped()},
+            return json{{"now_ms", runtime_.clock().now_ms()},
+                        {"emergency_stop", engine.stopped()},
+                        {"safe_mode", runtime_.safe_mode()},
                         {"budget_mb", json_number(engine.budget_mb())},
                         {"used_mb", json_number(engine.used_mb())},
                         {"loads_in_flight", engine.loads_in_flight()},
