@@ -303,6 +303,7 @@ OllamaBackend::OllamaBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBa
     load_timeout_ms_ = params.get_int("load_timeout_ms", 600000, 1, 86400000);
     unload_timeout_ms_ = params.get_int("unload_timeout_ms", 60000, 1, 86400000);
     memory_from_vram_ = params.get_choice("memory_report", "size", {"size", "size_vram"}) == "size_vram";
+    keep_alive_refresh_ms_ = params.get_int("keep_alive_refresh_ms", 60000, 0, 86400000);
 
     sdk::Params names = params.get_map("model_names");
     for (const auto& entry : names.node()) {
@@ -314,10 +315,17 @@ OllamaBackend::OllamaBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBa
         model_names_.emplace_back(glob, ollama_name);
     }
     names.finish();
+    if (keep_alive_refresh_ms_ > 0) refresher_ = std::thread([this] { refresher_loop(); });
 }
 
 OllamaBackend::~OllamaBackend() {
-    shutting_down_.store(true);
+    {
+        std::lock_guard lock(kept_mutex_);
+        refresher_stopping_ = true;
+    }
+    refresher_wake_.notify_all();
+    shutting_down_.store(true);  // also interrupts a refresh request in flight
+    if (refresher_.joinable()) refresher_.join();
     std::vector<std::unique_ptr<CleanupJob>> jobs;
     {
         std::lock_guard lock(cleanup_mutex_);
@@ -353,16 +361,136 @@ double OllamaBackend::load(const warmup_model_info& model, const warmup_cancel_t
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
                          "ollama " + client_.endpoint().url + ": " + action + ": " + answer.request_line +
                              " answered 200 with an error: " + server_error_text(last.dump()));
+    {
+        std::lock_guard lock(kept_mutex_);
+        kept_.insert(ollama_name);
+    }
     return resident_mb(ollama_name, cancel);
 }
 
 void OllamaBackend::unload(const warmup_model_info& model) {
     const std::string_view catalog_name = sdk::to_string_view(model.name);
     const std::string ollama_name = ollama_name_for(catalog_name);
+    {
+        std::lock_guard lock(kept_mutex_);
+        kept_.erase(ollama_name);  // before the unload: the refresher must not keep it alive meanwhile
+    }
     const Exchange answer = post_keep_alive(ollama_name, "0", nullptr, unload_timeout_ms_);
     // 404: the server does not have the model at all, so it is certainly not resident: the unload's goal holds.
     if (answer.succeeded() || (answer.outcome == Exchange::Outcome::Answered && answer.status == 404)) return;
     throw_for(answer, "unload of model '" + ollama_name + "'", ollama_name, catalog_name);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Reconciliation and keep_alive refresh
+
+std::vector<std::pair<std::string, double>> OllamaBackend::listed_models(const warmup_cancel_token* cancel) const {
+    const Exchange listing = client_.get("/api/ps", kListTimeoutMs, cancel);
+    if (!listing.succeeded()) throw_for(listing, "listing of loaded models", "", "");
+    const Json parsed = Json::parse(listing.body, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_object() || !parsed.contains("models") || !parsed["models"].is_array())
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "ollama " + client_.endpoint().url + ": " + listing.request_line +
+                                                       " answered without a models list");
+    const char* size_field = memory_from_vram_ ? "size_vram" : "size";
+    std::vector<std::pair<std::string, double>> models;
+    for (const Json& entry : parsed["models"]) {
+        if (!entry.is_object()) continue;
+        const char* name_field = entry.contains("model") && entry["model"].is_string() ? "model" : "name";
+        if (!entry.contains(name_field) || !entry[name_field].is_string()) continue;
+        const double bytes = entry.contains(size_field) && entry[size_field].is_number()
+                                 ? std::max(0.0, entry[size_field].get<double>())
+                                 : 0.0;
+        models.emplace_back(entry[name_field].get<std::string>(), bytes / kBytesPerMebibyte);
+    }
+    return models;
+}
+
+std::vector<sdk::ResidentModel> OllamaBackend::list_resident() {
+    const auto listed = listed_models(nullptr);
+    // Ollama spells names with their tag ("llama3:latest"); the catalog may not.
+    const auto find_listed = [&](const std::string& ollama_name) -> const std::pair<std::string, double>* {
+        const std::string tagged = ollama_name.find(':') == std::string::npos ? ollama_name + ":latest" : ollama_name;
+        for (const auto& entry : listed)
+            if (entry.first == ollama_name || entry.first == tagged) return &entry;
+        return nullptr;
+    };
+    std::vector<sdk::ResidentModel> resident;
+    std::set<std::string> reported_ollama_names;
+    const uint32_t count = host().model_count();
+    for (warmup_model_index index = 0; index < count; ++index) {
+        const auto info = host().model_info(index);
+        if (!info) continue;
+        const std::string catalog_name(sdk::to_string_view(info->name));
+        if (const auto* entry = find_listed(ollama_name_for(catalog_name))) {
+            resident.push_back({catalog_name, entry->second});
+            reported_ollama_names.insert(entry->first);
+        }
+    }
+    // A listed model the catalog has not met yet goes by its Ollama name (the host adopts it when a catalog entry
+    // covers that name), unless it is the target of a model_names mapping: then its catalog name is unknown.
+    for (const auto& [ollama_name, memory_mb] : listed) {
+        if (reported_ollama_names.count(ollama_name)) continue;
+        const bool mapped = std::any_of(model_names_.begin(), model_names_.end(), [&](const auto& mapping) {
+            return mapping.second == ollama_name || mapping.second + ":latest" == ollama_name;
+        });
+        if (!mapped) resident.push_back({ollama_name, memory_mb});
+    }
+    return resident;
+}
+
+std::size_t OllamaBackend::refresh_keep_alive() {
+    std::vector<std::string> kept = kept_models();
+    if (kept.empty()) return 0;
+    const warmup_cancel_token until_shutdown{
+        &shutting_down_, [](void* flag) { return static_cast<std::atomic<bool>*>(flag)->load() ? 1 : 0; }};
+    std::vector<std::pair<std::string, double>> listed;
+    try {
+        listed = listed_models(&until_shutdown);
+    } catch (const sdk::Error& error) {
+        host().warn(std::string("ollama: keep_alive refresh skipped: ") + error.what());
+        return 0;
+    }
+    std::size_t refreshed = 0;
+    for (const std::string& ollama_name : kept) {
+        // Only a model Ollama still holds: re-sending keep_alive for a gone one would load it behind the host's back
+        // (reconciliation marks it unloaded instead).
+        const std::string tagged = ollama_name.find(':') == std::string::npos ? ollama_name + ":latest" : ollama_name;
+        const bool still_loaded = std::any_of(listed.begin(), listed.end(), [&](const auto& entry) {
+            return entry.first == ollama_name || entry.first == tagged;
+        });
+        {
+            std::lock_guard lock(kept_mutex_);
+            if (!still_loaded || kept_.count(ollama_name) == 0) continue;  // gone, or unloaded by the host meanwhile
+        }
+        const Exchange answer = post_keep_alive(ollama_name, keep_alive_json_, &until_shutdown, unload_timeout_ms_);
+        if (answer.succeeded())
+            ++refreshed;
+        else if (!answer.interrupted())
+            host().warn("ollama " + client_.endpoint().url + ": keep_alive refresh of model '" + ollama_name +
+                        "' failed (" + answer.request_line + ")");
+    }
+    return refreshed;
+}
+
+std::vector<std::string> OllamaBackend::kept_models() const {
+    std::lock_guard lock(kept_mutex_);
+    return {kept_.begin(), kept_.end()};
+}
+
+void OllamaBackend::refresher_loop() {
+    std::unique_lock lock(kept_mutex_);
+    while (!refresher_stopping_) {
+        refresher_wake_.wait_for(lock, std::chrono::milliseconds(keep_alive_refresh_ms_),
+                                 [&] { return refresher_stopping_; });
+        if (refresher_stopping_) break;
+        lock.unlock();
+        try {
+            (void)refresh_keep_alive();
+        } catch (...) {
+            // A background thread must not throw; the only throwing calls left here are allocations.
+        }
+        lock.lock();
+    }
 }
 
 }  // namespace warmup::plugins

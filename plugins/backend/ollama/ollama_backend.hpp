@@ -19,10 +19,13 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 #include <warmup/sdk/http_client.hpp>
@@ -49,6 +52,11 @@ class OllamaBackend final : public sdk::ModelBackend {
     double load(const warmup_model_info& model, const warmup_cancel_token& cancel) override;
     /// [worker] Asks Ollama to drop the model now (keep_alive 0). Unloading a model Ollama has not loaded succeeds.
     void unload(const warmup_model_info& model) override;
+    /// [worker] The models GET /api/ps lists, by catalog name (see README.md, Reconciliation). Throws UNAVAILABLE.
+    std::vector<sdk::ResidentModel> list_resident() override;
+    /// [any] Sends keep_alive again for every model this backend loaded and Ollama still lists (what the refresher
+    /// thread does every keep_alive_refresh_ms). Returns how many were refreshed.
+    std::size_t refresh_keep_alive();
 
     /// [any] The Ollama model name for a catalog name: the first model_names entry whose key is the exact name,
     /// else the first whose glob matches (in file order), else the catalog name itself.
@@ -56,6 +64,8 @@ class OllamaBackend final : public sdk::ModelBackend {
 
     /// [any] Post-cancel cleanups started and not yet finished (for tests and introspection).
     [[nodiscard]] std::size_t cleanups_running() const;
+    /// [any] Ollama model names this backend loaded and has not unloaded since (what the refresher keeps).
+    [[nodiscard]] std::vector<std::string> kept_models() const;
 
   private:
     using Exchange = sdk::HttpResponse;
@@ -86,6 +96,21 @@ class OllamaBackend final : public sdk::ModelBackend {
     mutable std::mutex cleanup_mutex_;  // guards cleanups_
     std::vector<std::unique_ptr<CleanupJob>> cleanups_;
     std::atomic<bool> shutting_down_{false};  // set by the destructor: interrupts running cleanups
+
+    /// GET /api/ps: the listed names (as Ollama spells them, "llama3:latest") and their resident MiB. Throws.
+    std::vector<std::pair<std::string, double>> listed_models(const warmup_cancel_token* cancel) const;
+    void refresher_loop();
+
+    // Re-sending keep_alive (keep_alive_refresh_ms): a client request with its own keep_alive (or the server's
+    // OLLAMA_KEEP_ALIVE, 5 minutes by default) resets a model's expiry, and Ollama would unload it behind the host's
+    // back; the refresher asserts the host's keep_alive again. kept_ and refresher_stopping_ are guarded by
+    // kept_mutex_; the thread is started by the constructor when the interval is > 0 and joined by the destructor.
+    int64_t keep_alive_refresh_ms_ = 60000;
+    mutable std::mutex kept_mutex_;
+    std::condition_variable refresher_wake_;
+    bool refresher_stopping_ = false;
+    std::set<std::string> kept_;
+    std::thread refresher_;
 };
 
 }  // namespace warmup::plugins

@@ -337,4 +337,43 @@ void TritonBackend::cleanup_loop() {
     }
 }
 
+std::vector<sdk::ResidentModel> TritonBackend::list_resident() {
+    // Model repository extension: POST v2/repository/index {"ready": true} answers [{"name", "version", "state"}].
+    const std::string index_path = "/v2/repository/index";
+    const RequestOutcome index = send("POST", index_path, R"({"ready":true})", config_.request_timeout_ms, nullptr);
+    if (index.answer.status == 0)
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(index_path) +
+                                                       " to list its models: " + index.answer.transport_error);
+    if (index.answer.status != 200)
+        throw repository_call_error("list", "POST", url(index_path), index.answer, "the ready models");
+    const nlohmann::json parsed = nlohmann::json::parse(index.answer.body, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_array())
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "POST " + url(index_path) + " answered without a JSON array");
+    std::set<std::string> ready;
+    for (const auto& entry : parsed)
+        if (entry.is_object() && entry.value("state", std::string()) == "READY" && entry.contains("name") &&
+            entry["name"].is_string())
+            ready.insert(entry["name"].get<std::string>());
+
+    std::vector<sdk::ResidentModel> resident;
+    std::set<std::string> reported;
+    const uint32_t count = host().model_count();
+    for (warmup_model_index index_of_model = 0; index_of_model < count; ++index_of_model) {
+        const auto info = host().model_info(index_of_model);
+        if (!info) continue;
+        const std::string catalog_name = name_of(*info);
+        const std::string repository_model = repository_name(catalog_name);
+        if (ready.count(repository_model) == 0) continue;
+        resident.push_back({catalog_name, 0.0});
+        reported.insert(repository_model);
+    }
+    for (const std::string& name : ready) {
+        if (reported.count(name)) continue;
+        const bool mapped = std::any_of(config_.model_names.begin(), config_.model_names.end(),
+                                        [&](const auto& mapping) { return mapping.second == name; });
+        if (!mapped) resident.push_back({name, 0.0});
+    }
+    return resident;
+}
+
 }  // namespace warmup::plugins

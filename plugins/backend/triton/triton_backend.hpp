@@ -65,6 +65,10 @@ class TritonBackend final : public sdk::ModelBackend {
     double load(const warmup_model_info& model, const warmup_cancel_token& cancel) override;
     /// [worker] Unloading a model Triton does not have loaded succeeds (Triton treats it as a no-op).
     void unload(const warmup_model_info& model) override;
+    /// [worker] The models POST /v2/repository/index lists with state READY, by catalog name (each catalog model whose
+    /// repository model is ready; a ready repository model no model_names entry maps to goes by its own name).
+    /// Throws UNAVAILABLE when Triton cannot be asked.
+    std::vector<sdk::ResidentModel> list_resident() override;
 
     [[nodiscard]] const TritonBackendConfig& config() const noexcept { return config_; }
     /// The Triton repository model name for a catalog model name: the first matching model_names glob's value, else

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "backend_test_support.hpp"
@@ -244,6 +245,47 @@ TEST_F(OllamaBackendTest, BaseUrlPathPrefixIsPrependedToEveryRequest) {
     EXPECT_EQ(requests[1].path, "/ollama/api/ps");
 }
 
+TEST_F(OllamaBackendTest, ListingReportsPsModelsByCatalogName) {
+    auto backend = make_backend(host, base_url_yaml() + "model_names: {'chat/default': 'llama3:8b'}");
+    (void)host.model("chat/default");  // the catalog has met it
+    fake.load_directly("llama3:8b");   // loaded by another client
+    fake.load_directly("mistral:7b");  // not mapped: reported under Ollama's name
+    std::map<std::string, double> listed;
+    for (const auto& model : backend->list_resident()) listed[model.name] = model.memory_mb;
+    EXPECT_EQ(listed, (std::map<std::string, double>{{"chat/default", 5120.0}, {"mistral:7b", 3072.0}}));
+    fake.unload_directly("llama3:8b");
+    EXPECT_EQ(backend->list_resident().size(), 1u);
+}
+
+TEST_F(OllamaBackendTest, ListingFailsWhenOllamaCannotBeAsked) {
+    auto backend = make_backend(host, "base_url: http://127.0.0.1:" + std::to_string(closed_loopback_port()));
+    const std::string message = error_message([&] { (void)backend->list_resident(); }, WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_NE(message.find("GET /api/ps"), std::string::npos) << message;
+}
+
+TEST_F(OllamaBackendTest, KeepAliveRefreshReassertsOnlyModelsTheHostLoadedAndOllamaStillHolds) {
+    auto backend = make_backend(host, base_url_yaml() + "keep_alive_refresh_ms: 0");
+    (void)backend->load(model("llama3:8b"), kNeverCancel);
+    (void)backend->load(model("mistral:7b"), kNeverCancel);
+    backend->unload(model("mistral:7b"));  // the host let it go: never refreshed again
+    EXPECT_EQ(backend->kept_models(), std::vector<std::string>{"llama3:8b"});
+    const auto posts_of_llama = [&] {
+        std::size_t posts = 0;
+        for (const auto& request : fake.requests())
+            posts += request.method == "POST" && request.body.is_object() && request.body["model"] == "llama3:8b" &&
+                     request.body["keep_alive"] == -1;
+        return posts;
+    };
+    ASSERT_EQ(posts_of_llama(), 1u);
+    EXPECT_EQ(backend->refresh_keep_alive(), 1u);
+    EXPECT_EQ(posts_of_llama(), 2u);  // keep_alive -1 sent again: a client's shorter keep_alive is overridden
+    // Gone behind the host's back: the refresh must not load it again (reconciliation marks it unloaded instead).
+    fake.unload_directly("llama3:8b");
+    EXPECT_EQ(backend->refresh_keep_alive(), 0u);
+    EXPECT_EQ(posts_of_llama(), 2u);
+    EXPECT_FALSE(fake.is_loaded("llama3:8b"));
+}
+
 TEST_F(OllamaBackendTest, ConstructionContactsNoServer) {
     auto backend = make_backend(host, base_url_yaml());
     EXPECT_TRUE(fake.requests().empty());
@@ -264,6 +306,7 @@ TEST(OllamaBackendParams, BadParamsAreRefusedWithTheirKeyPath) {
         {"load_timeout_ms: soon", "params.load_timeout_ms: expected an integer"},
         {"unload_timeout_ms: -5", "params.unload_timeout_ms: -5 is outside"},
         {"memory_report: rss", "params.memory_report: 'rss' is not one of: size, size_vram"},
+        {"keep_alive_refresh_ms: -1", "params.keep_alive_refresh_ms: -1 is outside"},
         {"model_names: [a, b]", "params.model_names: expected a mapping"},
         {"model_names: {'chat/*': ''}", "params.model_names.chat/*: expected a non-empty Ollama model name"},
         {"model_names: {'chat/*': [x]}", "params.model_names.chat/*: expected a string"},

@@ -317,6 +317,33 @@ TEST(TritonBackend, MemoryFromStatsSumsReportedByteSizes) {
     EXPECT_DOUBLE_EQ(backend->load(host.model("nostats"), kNeverCancel), 0.0);  // stats refused: unknown, not an error
 }
 
+TEST(TritonBackend, ListingReportsReadyRepositoryModelsByCatalogName) {
+    FakeTriton fake;
+    TestHost host;
+    auto backend = make_backend(host, params_for(fake, "model_names: {'vision/resnet*': resnet50_trt}"));
+    (void)host.model("vision/resnet50");  // the catalog has met it
+    fake.load_directly("resnet50_trt");   // loaded by another client of Triton
+    fake.load_directly("bert");           // not mapped: reported under its own name
+    fake.unload_directly("old");          // in the index, but UNAVAILABLE: not resident
+    std::vector<std::string> names;
+    for (const auto& model : backend->list_resident()) names.push_back(model.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"vision/resnet50", "bert"}));
+    EXPECT_EQ(fake.count("POST", "/v2/repository/index"), 1u);
+}
+
+TEST(TritonBackend, ListingFailsWhenTritonCannotBeAsked) {
+    int closed_port = 0;
+    {
+        FakeTriton gone;
+        closed_port = gone.port();
+    }
+    TestHost host;
+    auto backend = make_backend(host, "base_url: http://127.0.0.1:" + std::to_string(closed_port));
+    const auto error = warmup::test::sdk_error_of([&] { (void)backend->list_resident(); });
+    EXPECT_EQ(error.code(), WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_TRUE(contains(error.what(), "/v2/repository/index")) << error.what();
+}
+
 TEST(TritonBackend, BadParamsAreRefusedWithTheirKeyPath) {
     TestHost host;
     const std::vector<std::pair<std::string, std::string>> cases = {
