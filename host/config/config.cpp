@@ -247,6 +247,8 @@ class ConfigReader {
                 {"arms", false, [&](const YAML::Node& value, const std::string& path) { read_arms(value, path); }},
                 {"replay", false, [&](const YAML::Node& value, const std::string& path) { read_replay(value, path); }},
                 {"reload", false, [&](const YAML::Node& value, const std::string& path) { read_reload(value, path); }},
+                {"reconcile", false,
+                 [&](const YAML::Node& value, const std::string& path) { read_reconcile(value, path); }},
                 {"experiment", false,
                  [&](const YAML::Node& value, const std::string& path) { read_experiment(value, path); }},
                 {"state", false, [&](const YAML::Node& value, const std::string& path) { read_state(value, path); }},
@@ -513,6 +515,16 @@ class ConfigReader {
                          {"warmup_timeout_ms", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
                               config_.warmup_timeout_ms = read_integer(value, key_path, 1000, 86400000);
+                          }},
+                     });
+    }
+
+    void read_reconcile(const YAML::Node& node, const std::string& path) {
+        read_mapping(node, path,
+                     {
+                         {"interval_ms", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.reconcile_interval_ms = read_integer(value, key_path, 0, 86400000);
                           }},
                      });
     }

@@ -74,6 +74,10 @@
 //     control_weight: 1             # positive number: the control arm's share of split traffic default 1
 //   (each arm may also set `weight: <positive>` (default 1) and `shadow: true`: it sees every event, predicts and is
 //    scored, but never loads or unloads; acting arms get a share of the memory budget proportional to weight)
+//   reconcile:                      # warmupd compares its books with what the backend's server really holds
+//     interval_ms: 10000            # integer 0..86400000, 0 = off; asks backends that can list (ABI 1.1: Ollama,
+//                                   # Triton, vLLM). A model resident but not in the books is adopted into the
+//                                   # budget; a model in the books but gone is marked unloaded.   default 10000
 //   reload:                         # live reload of this file by warmupd
 //     watch_file: false             # bool: reload when the file's modification time or size changes default false
 //     poll_ms: 1000                 # integer 100..3600000, how often the file is checked          default 1000
@@ -259,10 +263,11 @@ struct Config {
     uint32_t timeline_buckets = 200;
     bool replay_frontier = false;  ///< replay.frontier: run the keep-alive curve arms (warmup-replay --frontier)
     ExperimentConfig experiment;
-    bool reload_watch_file = false;  ///< reload.watch_file: reload when the file changes (opt-in)
-    uint32_t reload_poll_ms = 1000;  ///< reload.poll_ms: how often the file is checked, 100..3600000
-    StateConfig state;               ///< state: snapshots, backups, metrics history
-    std::string source_text;         ///< the raw YAML, as loaded
+    int64_t reconcile_interval_ms = 10000;  ///< reconcile.interval_ms: 0 = off
+    bool reload_watch_file = false;         ///< reload.watch_file: reload when the file changes (opt-in)
+    uint32_t reload_poll_ms = 1000;         ///< reload.poll_ms: how often the file is checked, 100..3600000
+    StateConfig state;                      ///< state: snapshots, backups, metrics history
+    std::string source_text;                ///< the raw YAML, as loaded
 
     /// Every key path of the document (including inside params subtrees and list items, e.g.
     /// "components.predictor.params.horizon_ms", "catalog[2]", "arms[0].components.predictor.params.ttl_ms"), mapped

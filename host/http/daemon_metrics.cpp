@@ -135,6 +135,15 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
     text.sample("warmup_config_reloads_total", "result=\"unchanged\"", metrics.reloads.unchanged);
     text.sample("warmup_config_reloads_total", "result=\"failed\"", metrics.reloads.failed);
 
+    text.family("warmup_reconcile_drift_total", "counter",
+                "Differences between the host's books and what the backend's server holds, found by reconciliation "
+                "(reconcile.interval_ms): adopted (resident, not in the books) and gone (in the books, not resident).");
+    text.sample("warmup_reconcile_drift_total", "kind=\"adopted\"", metrics.reconcile_adopted);
+    text.sample("warmup_reconcile_drift_total", "kind=\"gone\"", metrics.reconcile_gone);
+    text.family("warmup_reconcile_failures_total", "counter",
+                "Backend listings for reconciliation that failed (server unreachable); nothing was changed.");
+    text.sample("warmup_reconcile_failures_total", "", metrics.reconcile_failures);
+
     if (metrics.state_kept) {
         text.family("warmup_state_snapshot_interval_seconds", "gauge",
                     "Configured time between periodic state snapshots (state.snapshot_interval_s).");

@@ -653,6 +653,9 @@ void HttpApi::routes() {
             daemon.now = std::chrono::system_clock::now();
             daemon.events_refused = runtime_.refused_events();
             daemon.reloads = runtime_.reload_counts();
+            daemon.reconcile_adopted = runtime_.reconcile_drift_adopted();
+            daemon.reconcile_gone = runtime_.reconcile_drift_gone();
+            daemon.reconcile_failures = runtime_.reconcile_failures();
             daemon.state_kept = runtime_.state_store() != nullptr;
             daemon.snapshot_interval_s = runtime_.config().state.snapshot_interval_s;
             daemon.last_snapshot_unix_ms = runtime_.last_snapshot_unix_ms();

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.hpp"
@@ -242,6 +244,12 @@ class LiveRuntime {
         return at > 0 ? std::optional<int64_t>(at) : std::nullopt;
     }
 
+    /// [any] Reconciliation drift since start: models adopted (resident on the server, unknown to the books) and
+    /// models gone (in the books, not on the server); listings that failed.
+    [[nodiscard]] uint64_t reconcile_drift_adopted() const noexcept { return drift_adopted_.load(); }
+    [[nodiscard]] uint64_t reconcile_drift_gone() const noexcept { return drift_gone_.load(); }
+    [[nodiscard]] uint64_t reconcile_failures() const noexcept { return reconcile_failures_.load(); }
+
     [[nodiscard]] uint64_t accepted_events() const noexcept { return accepted_events_.load(); }
     [[nodiscard]] uint64_t refused_events() const noexcept { return refused_events_.load(); }
     /// [any] Events accepted and not yet taken by the control loop. Once it reads 0, a call_on_control started
@@ -272,6 +280,20 @@ class LiveRuntime {
         double load_ms;
         double memory_mb;
     };
+    /// What one backend listing (list_resident, on a worker) found, handed back to the control thread.
+    struct ResidentListing {
+        enum class Result { Listed, Failed, Unsupported } result = Result::Failed;
+        std::string backend;                                       ///< "<id>@<version>"
+        std::string error;                                         ///< Failed / Unsupported: why
+        std::vector<std::pair<std::string, double>> models;        ///< (name as reported, memory MiB or 0)
+        std::unordered_set<warmup_model_index> unloads_meanwhile;  ///< unloads ran while the server was asked
+    };
+
+    /// [control] Starts a backend listing when reconcile.interval_ms has passed since the last one (none in flight).
+    void maybe_start_reconcile(std::chrono::steady_clock::time_point now);
+    /// [control] Reconciles every acting arm's books with `listing` (see WarmupEngine::reconcile); counts and logs
+    /// the drift (RECONCILE_DRIFT).
+    void apply_reconcile(const ResidentListing& listing);
 
     void control_loop();
     /// [control] Feeds one batch of ingested events to the arms: history (older than ingest.request_window_ms) is
@@ -329,6 +351,18 @@ class LiveRuntime {
     std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_
     std::atomic<std::size_t> ingest_backlog_{0};
     tbb::concurrent_queue<Completion> completions_;
+    tbb::concurrent_queue<ResidentListing> listings_;  // worker -> control: backend listings for reconciliation
+
+    // Reconciliation (reconcile.interval_ms). The control thread starts at most one listing at a time.
+    std::atomic<int64_t> reconcile_interval_ms_{10000};    // follows the running config
+    bool reconcile_in_flight_ = false;                     // control thread
+    bool reconcile_unsupported_ = false;                   // control thread: the backend said it can never list
+    const void* reconcile_unsupported_backend_ = nullptr;  // control thread: ... for this backend instance
+    std::chrono::steady_clock::time_point reconcile_last_start_{};  // control thread
+    std::map<uint32_t, uint64_t> reconcile_sequences_;  // control thread: arm id -> residency sequence at start
+    std::atomic<uint64_t> drift_adopted_{0};
+    std::atomic<uint64_t> drift_gone_{0};
+    std::atomic<uint64_t> reconcile_failures_{0};
     tbb::concurrent_queue<std::function<void(WarmupEngine&)>> commands_;
     std::atomic<uint64_t> accepted_events_{0};
     std::atomic<uint64_t> refused_events_{0};

@@ -47,6 +47,8 @@ extern "C" {
     STRUCT(warmup_metrics_sink_vtable)      \
     STRUCT(warmup_cancel_token)             \
     STRUCT(warmup_load_result)              \
+    STRUCT(warmup_resident_model)           \
+    STRUCT(warmup_resident_model_writer)    \
     STRUCT(warmup_model_backend_vtable)     \
     STRUCT(warmup_state_extension)          \
     STRUCT(warmup_simulation_extension)
@@ -204,6 +206,12 @@ extern "C" {
     FIELD(warmup_model_backend_vtable, struct_size)           \
     FIELD(warmup_model_backend_vtable, load)                  \
     FIELD(warmup_model_backend_vtable, unload)                \
+    FIELD(warmup_model_backend_vtable, list_resident)         \
+    FIELD(warmup_resident_model, struct_size)                 \
+    FIELD(warmup_resident_model, name)                        \
+    FIELD(warmup_resident_model, memory_mb)                   \
+    FIELD(warmup_resident_model_writer, context)              \
+    FIELD(warmup_resident_model_writer, add)                  \
     FIELD(warmup_state_extension, struct_size)                \
     FIELD(warmup_state_extension, schema)                     \
     FIELD(warmup_state_extension, export_state)               \

@@ -204,6 +204,19 @@ TEST(ConfigLoaderErrors, IngestRequestWindowOutOfRangeOrUnknownKey) {
                  "'request_window_ms'?");
 }
 
+TEST(ConfigLoader, ReconcileIntervalDefaultsToTenSecondsAndZeroSwitchesItOff) {
+    EXPECT_EQ(load(kRequiredSections).reconcile_interval_ms, 10000);
+    EXPECT_EQ(load("reconcile: {interval_ms: 0}\n" + kRequiredSections).reconcile_interval_ms, 0);
+    EXPECT_EQ(load("reconcile:\n  interval_ms: 2500\n" + kRequiredSections).reconcile_interval_ms, 2500);
+}
+
+TEST(ConfigLoaderErrors, ReconcileIntervalNegativeOrUnknownKey) {
+    expect_error(load_error("reconcile:\n  interval_ms: -1\n" + kRequiredSections), 2, 3, "reconcile.interval_ms",
+                 "test.yaml:2:3: reconcile.interval_ms: expected an integer in [0, 86400000], got '-1'");
+    expect_error(load_error("reconcile:\n  intervall_ms: 5\n" + kRequiredSections), 2, 3, "reconcile.intervall_ms",
+                 "test.yaml:2:3: reconcile.intervall_ms: unknown key 'intervall_ms'; did you mean 'interval_ms'?");
+}
+
 TEST(ConfigLoader, EmptySectionsMeanAllDefaults) {
     const Config config = load("http:\nbudgets:\narms:\n" + kRequiredSections);
     EXPECT_EQ(config.http.port, 3000);

@@ -32,9 +32,11 @@
 extern "C" {
 #endif
 
-/* The ABI version this header describes. */
+/* The ABI version this header describes. History of minors (each only appends):
+ *  1.0  the first release.
+ *  1.1  warmup_model_backend_vtable.list_resident (optional), warmup_resident_model, warmup_resident_model_writer. */
 #define WARMUP_ABI_MAJOR 1
-#define WARMUP_ABI_MINOR 0
+#define WARMUP_ABI_MINOR 1
 
 typedef struct warmup_abi_version {
     uint16_t major;

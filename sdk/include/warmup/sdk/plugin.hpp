@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <warmup/sdk/error.hpp>
 #include <warmup/sdk/host.hpp>
 #include <warmup/sdk/params.hpp>
@@ -118,6 +119,12 @@ class MetricsSink : public PluginBase {
     virtual void render(std::string_view format, std::string& out) = 0;
 };
 
+/// One model a backend's server holds now (ModelBackend::list_resident).
+struct ResidentModel {
+    std::string name;      ///< the catalog model name
+    double memory_mb = 0;  ///< resident MiB as the server reports it, 0 = unknown
+};
+
 class ModelBackend : public PluginBase {
   public:
     static constexpr warmup_plugin_kind kKind = WARMUP_KIND_MODEL_BACKEND;
@@ -125,6 +132,12 @@ class ModelBackend : public PluginBase {
     /// [worker, concurrent for different models] Returns resident memory in MiB after the load (0 = unknown).
     virtual double load(const warmup_model_info& model, const warmup_cancel_token& cancel) = 0;
     virtual void unload(const warmup_model_info& model) = 0;
+    /// [worker, concurrent with load and unload] Every model the server holds now, by catalog name (ABI 1.1), for the
+    /// host's reconciliation. Throw Error(UNAVAILABLE, ...) when the server cannot tell (nothing changes this round);
+    /// the default throws UNSUPPORTED: the host then never asks again.
+    virtual std::vector<ResidentModel> list_resident() {
+        throw Error(WARMUP_ERROR_UNSUPPORTED, "this backend cannot list the models its server holds");
+    }
     /// Override both and return true from supports_simulation() to offer the simulation extension (replay).
     [[nodiscard]] virtual bool supports_simulation() const { return false; }
     /// Returns {duration_ms, succeeds}.
@@ -343,7 +356,16 @@ struct VTable<T, WARMUP_KIND_MODEL_BACKEND> {
     static warmup_error* unload(void* s, const warmup_model_info* model) {
         return guard(host_of<T>(s), [&] { self<T>(s)->unload(*model); });
     }
-    static constexpr warmup_model_backend_vtable table{sizeof(warmup_model_backend_vtable), &load, &unload};
+    static warmup_error* list_resident(void* s, const warmup_resident_model_writer* out) {
+        return guard(host_of<T>(s), [&] {
+            for (const ResidentModel& model : self<T>(s)->list_resident()) {
+                const warmup_resident_model entry{sizeof(warmup_resident_model), to_view(model.name), model.memory_mb};
+                out->add(out->context, &entry);
+            }
+        });
+    }
+    static constexpr warmup_model_backend_vtable table{sizeof(warmup_model_backend_vtable), &load, &unload,
+                                                       &list_resident};
 };
 
 /// The descriptor for plugin class T.
