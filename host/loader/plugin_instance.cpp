@@ -24,6 +24,8 @@ std::size_t required_vtable_size(uint32_t kind) noexcept {
             return sizeof(warmup_metrics_sink_vtable);
         case WARMUP_KIND_MODEL_BACKEND:
             return sizeof(warmup_model_backend_vtable);
+        case WARMUP_KIND_EVENT_SOURCE:
+            return sizeof(warmup_event_source_vtable);
         default:
             return SIZE_MAX;
     }

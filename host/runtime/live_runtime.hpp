@@ -41,6 +41,7 @@
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
 #include "runtime/plugin_set.hpp"
+#include "runtime/sources/event_sources.hpp"
 #include "runtime/state/journal.hpp"
 #include "runtime/state/metrics_history.hpp"
 #include "runtime/state/snapshot.hpp"
@@ -104,8 +105,9 @@ struct ComponentHealth {
     std::string reason;   ///< why degraded ("" when ok)
     uint64_t errors = 0;  ///< failed plugin calls since start (workers: timed-out loads; state: failed writes)
     std::string last_error;
-    int64_t last_error_unix_ms = 0;  ///< 0 = never
-    std::string circuit;             ///< plugin components: "closed", "open" or "half-open"; "" otherwise
+    int64_t last_error_unix_ms = 0;      ///< 0 = never
+    std::string circuit;                 ///< plugin components: "closed", "open" or "half-open"; "" otherwise
+    std::optional<SourceHealth> source;  ///< event sources ("source:<name>"): what the source did since it started
 };
 
 /// One arm of the live pipeline. Owned by the runtime; touched only on the control thread.
@@ -130,7 +132,11 @@ class LiveRuntime {
     LiveRuntime& operator=(const LiveRuntime&) = delete;
 
     void start();
-    /// Stops the control thread and waits for running backend calls. Idempotent.
+    /// Starts polling the event sources of `sources:` (their events go through try_ingest). Call once the daemon
+    /// serves (after start_state_keeping, whose journal replay comes before any new event). Sources created before
+    /// wait for this; sources a reload adds start at once afterwards.
+    void start_sources();
+    /// Stops the event sources, then the control thread, and waits for running backend calls. Idempotent.
     void stop();
 
     /// [any thread but the control thread] Replaces the components whose choice or params changed in `next`,
@@ -187,7 +193,8 @@ class LiveRuntime {
     /// Replaces the backend worker arena; loads on the old one keep running to their end (or their timeout) and
     /// still complete into the engine.
     OperationResult restart_workers();
-    /// Each control-arm component, the workers, the state store and the engine (emergency stop, safe mode).
+    /// Each control-arm component, the workers, the state store, the engine (emergency stop, safe mode) and each
+    /// event source ("source:<name>": degraded while its polls fail).
     std::vector<ComponentHealth> component_health();
 
     // ----- Durable state
@@ -344,6 +351,10 @@ class LiveRuntime {
     std::optional<uint16_t> port_override_;
 
     std::atomic<bool> safe_mode_{false};
+
+    // The event sources of `sources:` (their own threads; they call try_ingest). Swapped by reloads under
+    // reload_mutex_; stopped first in stop().
+    std::unique_ptr<EventSources> sources_;
 
     // Workers replaced by restart_workers(): their loads still run; waited for at stop(). Control thread.
     std::vector<std::unique_ptr<WorkerExecutor>> retired_workers_;
