@@ -252,8 +252,7 @@ TEST_F(OllamaBackendTest, ConstructionContactsNoServer) {
 TEST(OllamaBackendParams, BadParamsAreRefusedWithTheirKeyPath) {
     test::TestHost host;
     const std::pair<const char*, const char*> cases[] = {
-        {"base_url: https://127.0.0.1:11434", "params.base_url: 'https://127.0.0.1:11434': https is not supported"},
-        {"base_url: ftp://host", "params.base_url: 'ftp://host': the scheme must be http://"},
+        {"base_url: ftp://host", "params.base_url: 'ftp://host': the scheme must be http:// or https://"},
         {"base_url: http://host:70000", "params.base_url: 'http://host:70000': the port must be"},
         {"base_url: 'http://:8080'", "params.base_url: 'http://:8080': no host"},
         {"base_url: http://host/x?y=1", "params.base_url: 'http://host/x?y=1': user info"},
@@ -277,18 +276,16 @@ TEST(OllamaBackendParams, BadParamsAreRefusedWithTheirKeyPath) {
     }
 }
 
-TEST(OllamaBackendParams, BaseUrlParsing) {
-    const OllamaEndpoint plain = parse_ollama_base_url("http://localhost", "k");
-    EXPECT_EQ(plain.host, "localhost");
-    EXPECT_EQ(plain.port, 11434);  // Ollama's default port when none is given
-    EXPECT_EQ(plain.path_prefix, "");
-    EXPECT_EQ(plain.url, "http://localhost:11434");
-
-    const OllamaEndpoint ipv6 = parse_ollama_base_url("HTTP://[::1]:8080/gpu-box/ollama//", "k");
-    EXPECT_EQ(ipv6.host, "::1");
-    EXPECT_EQ(ipv6.port, 8080);
-    EXPECT_EQ(ipv6.path_prefix, "/gpu-box/ollama");
-    EXPECT_EQ(ipv6.url, "http://[::1]:8080/gpu-box/ollama");
+TEST(OllamaBackendParams, BaseUrlDefaultsToOllamaPort) {
+    test::TestHost host;
+    // Nothing listens on that port: the load fails, and its message shows the URL the backend derived from base_url
+    // (the trailing slash dropped).
+    const std::string url = "http://127.0.0.1:" + std::to_string(closed_loopback_port()) + "/ollama";
+    auto backend = make_backend(host, "base_url: " + url + "/");
+    const std::string message =
+        error_message([&] { (void)backend->load(host.info(host.model("m")), kNeverCancel); }, WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_NE(message.find(url + ": load of model 'm': cannot reach the server"), std::string::npos) << message;
+    EXPECT_EQ(sdk::parse_http_base_url("http://localhost", "k", 11434).url, "http://localhost:11434");
 }
 
 TEST(OllamaBackendParams, GoDurationGrammar) {
