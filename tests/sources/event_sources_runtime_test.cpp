@@ -1,12 +1,14 @@
 // Event sources inside a running LiveRuntime with its HTTP API: a tail source's events are counted like POSTed ones,
-// each source has its health line, a failing source leaves the host running and shows unhealthy, reloads add,
-// replace and remove sources, and a restart reads on from the position kept in the state folder.
+// a Prometheus source's counter increases (through a counter reset) become requests, each source has its health line, a
+// failing source leaves the host running and shows unhealthy, reloads add, replace and remove sources, and a restart
+// reads on from the position kept in the state folder.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "fake_metrics_endpoint.hpp"
 #include "ops_test_support.hpp"
 
 namespace warmup::host::test {
@@ -78,6 +80,24 @@ TEST_F(EventSourcesRuntimeTest, TailEventsAreCountedLikePostedOnesAndShownInHeal
     EXPECT_EQ(health["errors"], 0);
     EXPECT_NE(health["last_bad_record"].get<std::string>().find("not JSON"), std::string::npos) << health.dump();
     EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_READY);  // a tailed request loads its model like a posted one
+}
+
+TEST_F(EventSourcesRuntimeTest, PrometheusCounterIncreasesBecomeRequestsThroughAReset) {
+    warmup::test::FakeMetricsEndpoint triton;
+    triton.set_page(warmup::test::FakeMetricsEndpoint::triton_page({{"m/resnet", 40}}));
+    start_with_sources("  - {name: triton, plugin: org.warmup.source.prometheus, params: {url: \"" + triton.url() +
+                       "\", metric: nv_inference_request_success, interval_ms: 100}}\n");
+    wait_for_polls("source:triton", 1);  // the baseline
+    triton.set_page(warmup::test::FakeMetricsEndpoint::triton_page({{"m/resnet", 45}}));
+    ASSERT_TRUE(poll_until([&] { return events_accepted() == 1; }, 10s));                // one event, count 5
+    triton.set_page(warmup::test::FakeMetricsEndpoint::triton_page({{"m/resnet", 3}}));  // Triton restarted
+    ASSERT_TRUE(poll_until([&] { return events_accepted() == 2; }, 10s));
+    wait_for_polls("source:triton");
+    EXPECT_EQ(events_accepted(), 2);
+    drain();
+    EXPECT_EQ(counters().requests, 8u);  // 5 + 3 requests
+    EXPECT_EQ(residency("m/resnet"), WARMUP_RESIDENCY_READY);
+    EXPECT_EQ(health_of("source:triton")["state"], "ok");
 }
 
 TEST_F(EventSourcesRuntimeTest, AFailingSourceLeavesTheHostRunningAndShowsUnhealthy) {
