@@ -643,6 +643,7 @@ void HttpApi::routes() {
             daemon.state_kept = runtime_.state_store() != nullptr;
             daemon.snapshot_interval_s = runtime_.config().state.snapshot_interval_s;
             daemon.last_snapshot_unix_ms = runtime_.last_snapshot_unix_ms();
+            daemon.sources = runtime_.source_health();
             text += render_daemon_metrics(daemon);
         }
         response.status = ok ? 200 : 500;

@@ -392,8 +392,9 @@ LiveRuntime::LiveRuntime(Config config)
     request_window_ms_.store(config_.ingest_request_window_ms);
     assign_budgets(config_.memory_budget.absolute_mb);
     // Event sources: created now (a bad source refuses the start like a bad component), polled from start_sources().
-    SourceIngest ingest{&catalog_, &clock_,
-                        [this](std::span<const warmup_usage_event> events) { return try_ingest(events); }};
+    SourceIngest ingest{&catalog_, &clock_, [this](std::span<const warmup_usage_event> events) {
+                            return try_ingest(events, /*count_refusals=*/false);  // the source keeps the rest
+                        }};
     sources_ = std::make_unique<EventSources>(
         std::move(ingest), config_.state.enabled ? config_.state.dir / "sources" : std::filesystem::path());
     sources_->publish(sources_->prepare(config_.sources, config_, loader_, catalog_, clock_));
@@ -516,7 +517,7 @@ void LiveRuntime::stop() {
     for (auto& retired : retired_workers_) retired->wait();
 }
 
-std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events) {
+std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events, bool count_refusals) {
     std::size_t accepted = 0;
     bool was_empty = false;
     {
@@ -544,7 +545,7 @@ std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events) 
         }
         accepted_events_.fetch_add(accepted);
     }
-    if (accepted < events.size()) refused_events_.fetch_add(events.size() - accepted);
+    if (accepted < events.size() && count_refusals) refused_events_.fetch_add(events.size() - accepted);
     // One wake-up per batch, and only for the append that made the pending batch non-empty: an append to a non-empty
     // batch follows one whose wake() has not been acted on yet (the control loop has not swapped since), and the step
     // that acts on it takes this append too.

@@ -162,7 +162,9 @@ class LiveRuntime {
     /// [any] Queues `events` as one batch: they reach the engines together, in one control-loop step. Returns how
     /// many were accepted, always a prefix of `events`: as many as budgets.ingest_queue_capacity leaves room for; the
     /// rest are refused (counted in refused_events(); the caller answers 503). The events are copied.
-    std::size_t try_ingest(std::span<const warmup_usage_event> events);
+    /// `count_refusals` false: the rest are not counted as refused, because the caller keeps them and offers them
+    /// again (an event source waiting for room), so nothing is lost and a retry is not a second refusal.
+    std::size_t try_ingest(std::span<const warmup_usage_event> events, bool count_refusals = true);
     /// [any] Queues one usage event; false when the ingest queue is full.
     bool try_ingest(const warmup_usage_event& event) { return try_ingest(std::span(&event, 1)) == 1; }
 
@@ -196,6 +198,8 @@ class LiveRuntime {
     /// Each control-arm component, the workers, the state store, the engine (emergency stop, safe mode) and each
     /// event source ("source:<name>": degraded while its polls fail).
     std::vector<ComponentHealth> component_health();
+    /// [any] Each event source's health, in configuration order.
+    [[nodiscard]] std::vector<NamedSourceHealth> source_health() const { return sources_->health(); }
 
     // ----- Durable state
 

@@ -4,8 +4,10 @@
 // reads on from the position kept in the state folder.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 
 #include "fake_metrics_endpoint.hpp"
@@ -80,6 +82,22 @@ TEST_F(EventSourcesRuntimeTest, TailEventsAreCountedLikePostedOnesAndShownInHeal
     EXPECT_EQ(health["errors"], 0);
     EXPECT_NE(health["last_bad_record"].get<std::string>().find("not JSON"), std::string::npos) << health.dump();
     EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_READY);  // a tailed request loads its model like a posted one
+
+    const std::string metrics = get_text("/metrics");
+    EXPECT_NE(metrics.find("warmup_source_up{source=\"gateway\"} 1\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("warmup_source_events_total{source=\"gateway\",result=\"accepted\"} 3\n"),
+              std::string::npos);
+    EXPECT_NE(metrics.find("warmup_source_events_total{source=\"gateway\",result=\"refused\"} 1\n"), std::string::npos);
+    EXPECT_NE(metrics.find("warmup_source_bad_records_total{source=\"gateway\"} 1\n"), std::string::npos);
+    // The page with the source series still passes promtool (the Debian package prometheus, in install-deps.sh).
+    const fs::path page = dir_.write("metrics.txt", metrics);
+    const fs::path complaints = dir_.path() / "promtool.txt";
+    const int promtool = std::system(
+        ("/usr/bin/promtool check metrics < '" + page.string() + "' > '" + complaints.string() + "' 2>&1").c_str());
+    std::ifstream said(complaints);
+    const std::string said_text((std::istreambuf_iterator<char>(said)), {});
+    EXPECT_EQ(promtool, 0) << said_text;
+    EXPECT_EQ(said_text, "");
 }
 
 TEST_F(EventSourcesRuntimeTest, PrometheusCounterIncreasesBecomeRequestsThroughAReset) {
@@ -122,6 +140,7 @@ TEST_F(EventSourcesRuntimeTest, AFailingSourceLeavesTheHostRunningAndShowsUnheal
               std::string::npos);
     const auto [status, body] = get_json("/api/warmup/health/components");
     EXPECT_EQ(body["status"], "degraded");
+    EXPECT_NE(get_text("/metrics").find("warmup_source_up{source=\"broken\"} 0\n"), std::string::npos);
 
     // The host still serves and ingests; the missing file is picked up once it exists, and the source recovers.
     EXPECT_EQ(post("/api/warmup/events", R"({"model": "m/a"})").first, 200);
@@ -205,6 +224,52 @@ TEST_F(EventSourcesRuntimeTest, ARestartReadsOnFromThePositionInTheStateFolder) 
     wait_for_polls("source:gateway");
     EXPECT_EQ(health_of("source:gateway")["events_accepted"], 1);  // only the line written while it was down
     EXPECT_EQ(events_accepted(), 3);
+}
+
+TEST(EventSourceRunner, AQueueThatTakesLittleAtATimeGetsEveryEventOnceInOrder) {
+    // The real tail_source.so through the C ABI, with an ingest that takes at most two events per call and nothing on
+    // every other call: the runner must report exactly the prefix taken, so the source offers the rest again.
+    warmup::test::TempDir dir("source-runner");
+    const fs::path log = dir.path() / "log.json";
+    std::string lines;
+    for (int i = 0; i < 25; ++i) lines += "{\"model\": \"m/" + std::to_string(i) + "\"}\n";
+    lines += "{\"model\": \"unknown/x\"}\n{\"model\": \"m/last\"}\n";
+    append(log, lines);
+
+    Catalog catalog({{"m/*", 100, 5, 0, 1}});
+    SystemClock clock;
+    PluginLoader loader({WARMUP_TEST_PLUGIN_DIR});
+    auto library = loader.load(PluginRef{"org.warmup.source.tail", {}, {}, "sources[0]"}, WARMUP_KIND_EVENT_SOURCE);
+    std::shared_ptr<PluginInstance> instance = PluginInstance::create(
+        library, "path: " + log.string() + "\nstart_at: beginning\npoll_interval_ms: 10", catalog, clock);
+
+    std::mutex mutex;
+    std::vector<std::string> received;  // under mutex
+    int calls = 0;                      // under mutex
+    SourceIngest ingest{&catalog, &clock, [&](std::span<const warmup_usage_event> events) -> std::size_t {
+                            std::lock_guard lock(mutex);
+                            if (++calls % 2 == 0) return 0;  // full this time
+                            const std::size_t taken = std::min<std::size_t>(2, events.size());
+                            for (std::size_t i = 0; i < taken; ++i)
+                                received.push_back(catalog.record(events[i].model).name);
+                            return taken;
+                        }};
+    EventSourceRunner runner({"log", {}}, instance, {}, ingest);
+    runner.start();
+    ASSERT_TRUE(poll_until(
+        [&] {
+            std::lock_guard lock(mutex);
+            return received.size() >= 26;
+        },
+        20s));
+    ASSERT_TRUE(poll_until([&] { return runner.health().events_refused == 1; }, 10s));
+    runner.stop();
+    std::vector<std::string> expected;
+    for (int i = 0; i < 25; ++i) expected.push_back("m/" + std::to_string(i));
+    expected.push_back("m/last");
+    EXPECT_EQ(received, expected);
+    EXPECT_EQ(runner.health().events_accepted, 26u);
+    EXPECT_EQ(runner.health().failed_polls, 0u);
 }
 
 }  // namespace

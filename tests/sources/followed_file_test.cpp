@@ -168,7 +168,14 @@ TEST_F(FollowedFileTest, AMissingFileIsAnErrorNamingThePath) {
             << error.what();
     }
     append(log, "later\n");
-    EXPECT_EQ(read_all(file), Lines{"later"});  // once it exists (first file: start_at applies, here the start)
+    EXPECT_EQ(read_all(file), Lines{"later"});  // once it exists
+}
+
+TEST_F(FollowedFileTest, AFileCreatedAfterTheFirstAttemptIsReadFromItsStartEvenWithStartAtEnd) {
+    FollowedFile file(log, 1024, /*start_at_end=*/true);
+    EXPECT_THROW(file.read(1024), std::runtime_error);
+    append(log, "first\nsecond\n");  // written before the next poll: new traffic all the same
+    EXPECT_EQ(read_all(file), (Lines{"first", "second"}));
 }
 
 }  // namespace

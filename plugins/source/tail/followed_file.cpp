@@ -66,7 +66,12 @@ void FollowedFile::commit(uint64_t end_offset) {
 
 void FollowedFile::open_at_path() {
     const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("cannot open '" + path_.string() + "': " + error_text(errno));
+    if (fd < 0) {
+        const int error = errno;
+        // A file created after the first attempt holds nothing older than this reader: read it from its start.
+        if (first_open_) missing_at_start_ = true;
+        throw std::runtime_error("cannot open '" + path_.string() + "': " + error_text(error));
+    }
     struct stat info {};
     if (::fstat(fd, &info) != 0) {
         const int error = errno;
@@ -100,7 +105,7 @@ void FollowedFile::open_at_path() {
     }
     if (saved_)
         notes_.push_back("the saved position is for '" + saved_->path + "', not '" + path_.string() + "': not used");
-    if (!start_at_end_ || size == 0) return;
+    if (!start_at_end_ || missing_at_start_ || size == 0) return;
     // From the end: after the last complete line, so the line being written now is read once it is whole.
     const std::size_t window = std::min<uint64_t>(size, max_line_bytes_ + 1);
     const std::string tail = read_at(fd_, size - window, window);

@@ -52,7 +52,8 @@ class FollowedFile {
     static constexpr std::size_t kHeadBytes = 64;
 
     /// `start_at_end`: with no usable saved position, the first file is read from its last line end (only lines
-    /// written from now on) instead of its start. Files after a rotation are always read from their start.
+    /// written from now on) instead of its start. Files after a rotation, and a file that did not exist yet at the
+    /// first read, are always read from their start.
     FollowedFile(std::filesystem::path path, std::size_t max_line_bytes, bool start_at_end);
     ~FollowedFile();
     FollowedFile(const FollowedFile&) = delete;
@@ -97,6 +98,7 @@ class FollowedFile {
     std::string head_;     // first bytes of the open file, once it had any
     bool skipping_long_line_ = false;
     bool first_open_ = true;
+    bool missing_at_start_ = false;  // the first attempt found no file: when it appears, it is read from its start
     bool more_waiting_ = false;
     std::string buffer_;                   // the last read's bytes; FileLine views point into it
     std::vector<uint64_t> mid_line_ends_;  // end offsets of the last read's pieces that end inside a too-long line
