@@ -590,7 +590,7 @@ TEST(ConfigSources, NamedPluginChoicesInFileOrder) {
     EXPECT_EQ(config.sources[0].choice.key_path, "sources[0]");
     EXPECT_EQ(config.sources[1].name, "triton");
     EXPECT_EQ(config.sources[1].choice.path, kBaseDir / "plugins/prometheus_source.so");
-    EXPECT_EQ(config.locate("sources[1].params.metric"), "test.yaml:5:62");
+    EXPECT_EQ(config.locate("sources[1].params.metric"), "test.yaml:5:52");
     EXPECT_TRUE(load(kRequiredSections).sources.empty());
 }
 
@@ -602,8 +602,8 @@ TEST(ConfigSources, MistakesAreLocated) {
                  "test.yaml:3:6: sources[1].name: duplicate source name 'a' (also sources[0])");
     expect_error(load_error("sources:\n  - {name: .., plugin: x.y}\n" + kRequiredSections), 2, 6, "sources[0].name",
                  "test.yaml:2:6: sources[0].name: expected a name of [A-Za-z0-9._-]+ (not '.' or '..'), got '..'");
-    expect_error(load_error("sources:\n  - {name: a, plugin: x.y, parms: {}}\n" + kRequiredSections), 2, 29,
-                 "sources[0].parms", "test.yaml:2:29: sources[0].parms: unknown key 'parms'; did you mean 'params'?");
+    expect_error(load_error("sources:\n  - {name: a, plugin: x.y, parms: {}}\n" + kRequiredSections), 2, 28,
+                 "sources[0].parms", "test.yaml:2:28: sources[0].parms: unknown key 'parms'; did you mean 'params'?");
     expect_error(load_error("sources:\n  - {name: a}\n" + kRequiredSections), 2, 5, "sources[0]",
                  "test.yaml:2:5: sources[0]: missing required key 'plugin' (or 'path')");
     expect_error(load_error("sources: {name: a}\n" + kRequiredSections), 1, 1, "sources",

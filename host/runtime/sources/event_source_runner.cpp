@@ -147,10 +147,10 @@ std::size_t EventSourceRunner::emit(const warmup_source_event* events, std::size
     if (events == nullptr || count == 0) return 0;
     const warmup_time_ms now_ms = ingest_.clock->now_ms();
     std::vector<warmup_usage_event> batch;
-    std::vector<std::size_t> positions;  // positions[i]: index in `events` of batch[i]
+    std::vector<std::size_t> positions;                         // positions[i]: index in `events` of batch[i]
+    std::vector<std::pair<std::size_t, std::string>> refusals;  // index in `events`, reason
     batch.reserve(count);
     positions.reserve(count);
-    uint64_t refused = 0;
     for (std::size_t i = 0; i < count; ++i) {
         const warmup_source_event& in = events[i];
         const std::string_view model = view(in.model);
@@ -171,8 +171,7 @@ std::size_t EventSourceRunner::emit(const warmup_source_event* events, std::size
             problem = fmt::format("unknown model '{}' (no catalog entry matches it)", model);
         }
         if (!problem.empty()) {
-            ++refused;
-            note_bad("event refused: " + problem, /*is_refused_event=*/true);
+            refusals.emplace_back(i, std::move(problem));
             continue;
         }
         warmup_usage_event event{};
@@ -184,13 +183,19 @@ std::size_t EventSourceRunner::emit(const warmup_source_event* events, std::size
         positions.push_back(i);
     }
     const std::size_t accepted = batch.empty() ? 0 : ingest_.ingest(batch);
-    {
-        std::lock_guard lock(health_mutex_);
-        health_.events_accepted += accepted;
-        health_.events_refused += refused;
+    // Everything before the first event the queue had no room for was taken (queued or refused for its content);
+    // a refused event after it is not taken: the source offers it again, and it is counted then, once.
+    const std::size_t taken = accepted < batch.size() ? positions[accepted] : count;
+    uint64_t refused = 0;
+    for (auto& [index, reason] : refusals) {
+        if (index >= taken) break;
+        ++refused;
+        note_bad("event refused: " + reason, /*is_refused_event=*/true);
     }
-    // Everything before the first event the queue had no room for was taken (queued or refused for its content).
-    return accepted < batch.size() ? positions[accepted] : count;
+    std::lock_guard lock(health_mutex_);
+    health_.events_accepted += accepted;
+    health_.events_refused += refused;
+    return taken;
 }
 
 void EventSourceRunner::reject(std::string_view reason) {
