@@ -102,7 +102,7 @@ TEST(WarmupctlInspect, ALibraryForAnotherAbiMajorIsRefusedNamingBothVersions) {
     const CtlRun run = warmupctl({"inspect", file});
     EXPECT_EQ(run.exit_code, 2) << run.output;
     EXPECT_NE(run.output.find(file), std::string::npos) << run.output;
-    EXPECT_NE(run.output.find("built for plugin ABI 2.0, this host speaks ABI 1.1"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("built for plugin ABI 2.1, this host speaks ABI 1.1"), std::string::npos) << run.output;
 }
 
 TEST(WarmupctlInspect, AFolderWithoutLibrariesIsReportedNotPassedSilently) {

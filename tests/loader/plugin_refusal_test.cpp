@@ -58,7 +58,7 @@ TEST(PluginRefusal, AbiMajorTwoIsRefusedByVersion) {
     const fs::path file = bad_plugin("abi_major_2.so");
     const std::string message = message_of<PluginLoadError>([&] { loader.load(by_path(file), WARMUP_KIND_PREDICTOR); });
     EXPECT_CONTAINS(message, "plugin '" + file.string() + "'");
-    EXPECT_CONTAINS(message, "built for plugin ABI 2.0, this host speaks ABI 1.1");
+    EXPECT_CONTAINS(message, "built for plugin ABI 2.1, this host speaks ABI 1.1");
 }
 
 TEST(PluginRefusal, AbiMinorNewerThanHostIsRefused) {
@@ -84,7 +84,7 @@ TEST(PluginRefusal, DescriptorSmallerThanAbi10) {
     const std::string message = message_of<PluginLoadError>([&] { loader.load(by_path(file), WARMUP_KIND_PREDICTOR); });
     EXPECT_CONTAINS(message, "plugin '" + file.string() + "'");
     // 72 = sizeof(warmup_plugin_descriptor) on LP64, pinned by tests/abi_headers/abi_promises.h.
-    EXPECT_CONTAINS(message, "descriptor is 40 bytes, expected at least 72 for ABI 1.1");
+    EXPECT_CONTAINS(message, "descriptor is 40 bytes, expected at least 72 for ABI 1.0");
 }
 
 TEST(PluginRefusal, UnknownKind) {
