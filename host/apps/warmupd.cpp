@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     api.start();
+    runtime->start_sources();  // after the journal replay: a source's events come after what was learned before
     api.mark_ready();
     spdlog::info("STARTUP warmupd listening on http://{}:{} (config {}; {})", config.http.bind, bound_port,
                  config.display_name, version_line("warmupd"));

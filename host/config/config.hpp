@@ -63,6 +63,12 @@
 //                                   # not merged: another plugin's params rarely mean anything to this one)
 //       yardstick: oracle           # oracle | oracle-lean: a clairvoyant reference arm; then `components` must be
 //                                   # absent
+//   sources:                        # optional list: event sources (live only; warmup-replay ignores them). Each
+//     - name: gateway-log           # REQUIRED, unique, [A-Za-z0-9._-]+: names its health component
+//                                   # ("source:<name>") and its state folder (<state.dir>/sources/<name>), so a
+//                                   # renamed source starts afresh
+//       plugin: org.warmup.source.tail   # or path:, plus params: and sha256:, as in a component slot; the plugin
+//       params: {path: /var/log/gateway/access.json}   # must be an event_source plugin
 //   replay:
 //     seed: 1                       # integer 0..2^64-1                                          default 1
 //     timeline_buckets: 200         # integer 10..10000, points in the report's time charts      default 200
@@ -199,6 +205,13 @@ struct Arm {
     bool shadow = false;    ///< live experiments: sees every event, predicts and is scored, never loads anything
 };
 
+/// One entry of `sources:`: an event source plugin and the name it runs under.
+struct SourceConfig {
+    std::string name;     ///< unique among the sources, [A-Za-z0-9._-]+
+    PluginChoice choice;  ///< key_path "sources[i]"
+    friend bool operator==(const SourceConfig&, const SourceConfig&) = default;
+};
+
 /// Live A/B experiment (warmupd): the top-level components are the "control" arm; `arms` are the others.
 struct ExperimentConfig {
     bool enabled = false;          ///< experiment.enabled: warmupd runs the arms (replay always runs them)
@@ -259,6 +272,7 @@ struct Config {
     Components components;
     std::vector<CatalogEntry> catalog;
     std::vector<Arm> arms;
+    std::vector<SourceConfig> sources;  ///< sources: event source plugins, in file order (warmupd only)
     uint64_t replay_seed = 1;
     uint32_t timeline_buckets = 200;
     bool replay_frontier = false;  ///< replay.frontier: run the keep-alive curve arms (warmup-replay --frontier)

@@ -179,13 +179,6 @@ void reply_reload(httplib::Response& response, const ReloadResult& result) {
     reply(response, result.ok ? 200 : result.http_status, reload_json(result));
 }
 
-uint32_t tenant_hash(std::string_view tenant) noexcept {
-    if (tenant.empty()) return 0;
-    uint32_t hash = 2166136261u;
-    for (const unsigned char c : tenant) hash = (hash ^ c) * 16777619u;
-    return hash == 0 ? 1 : hash;
-}
-
 json json_number(double value) {
     constexpr double kExactIntegers = 9007199254740992.0;  // 2^53: every integer up to here is exact in a double
     if (std::isfinite(value) && std::trunc(value) == value && std::fabs(value) <= kExactIntegers)
@@ -614,17 +607,28 @@ void HttpApi::routes() {
         bool degraded = false;
         for (const ComponentHealth& health : runtime_.component_health()) {
             degraded = degraded || health.degraded;
-            components.push_back({{"component", health.component},
-                                  {"plugin", health.label.empty() ? json(nullptr) : json(health.label)},
-                                  {"state", health.circuit == "open" || health.circuit == "half-open"
-                                                ? "open circuit"
-                                                : (health.degraded ? "degraded" : "ok")},
-                                  {"circuit", health.circuit.empty() ? json(nullptr) : json(health.circuit)},
-                                  {"reason", health.reason.empty() ? json(nullptr) : json(health.reason)},
-                                  {"errors", health.errors},
-                                  {"last_error", health.last_error.empty() ? json(nullptr) : json(health.last_error)},
-                                  {"last_error_unix_ms",
-                                   health.last_error_unix_ms == 0 ? json(nullptr) : json(health.last_error_unix_ms)}});
+            json line = {{"component", health.component},
+                         {"plugin", health.label.empty() ? json(nullptr) : json(health.label)},
+                         {"state", health.circuit == "open" || health.circuit == "half-open"
+                                       ? "open circuit"
+                                       : (health.degraded ? "degraded" : "ok")},
+                         {"circuit", health.circuit.empty() ? json(nullptr) : json(health.circuit)},
+                         {"reason", health.reason.empty() ? json(nullptr) : json(health.reason)},
+                         {"errors", health.errors},
+                         {"last_error", health.last_error.empty() ? json(nullptr) : json(health.last_error)},
+                         {"last_error_unix_ms",
+                          health.last_error_unix_ms == 0 ? json(nullptr) : json(health.last_error_unix_ms)}};
+            if (const auto& source = health.source) {
+                line["polls"] = source->polls;
+                line["events_accepted"] = source->events_accepted;
+                line["events_refused"] = source->events_refused;
+                line["bad_records"] = source->bad_records;
+                line["last_bad_record"] =
+                    source->last_bad_record.empty() ? json(nullptr) : json(source->last_bad_record);
+                line["last_poll_unix_ms"] =
+                    source->last_poll_unix_ms == 0 ? json(nullptr) : json(source->last_poll_unix_ms);
+            }
+            components.push_back(std::move(line));
         }
         reply(response, 200, {{"status", degraded ? "degraded" : "ok"}, {"components", components}});
     });
@@ -659,6 +663,7 @@ void HttpApi::routes() {
             daemon.state_kept = runtime_.state_store() != nullptr;
             daemon.snapshot_interval_s = runtime_.config().state.snapshot_interval_s;
             daemon.last_snapshot_unix_ms = runtime_.last_snapshot_unix_ms();
+            daemon.sources = runtime_.source_health();
             text += render_daemon_metrics(daemon);
         }
         response.status = ok ? 200 : 500;

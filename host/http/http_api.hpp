@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/tenant_hash.hpp"
 #include "http/http_server.hpp"
 #include "http/security.hpp"
 #include "runtime/live_runtime.hpp"
@@ -83,8 +84,5 @@ HttpServerOptions server_options(const HttpConfig& http);
 
 /// A JSON number that is an integer when `value` is a whole number (counts, MiB), else a double.
 nlohmann::json json_number(double value);
-
-/// FNV-1a of a tenant name (0 for none), the tenant_hash carried by usage events.
-uint32_t tenant_hash(std::string_view tenant) noexcept;
 
 }  // namespace warmup::host

@@ -25,6 +25,8 @@ std::size_t required_vtable_size(uint32_t kind) noexcept {
         case WARMUP_KIND_MODEL_BACKEND:
             // ABI 1.1 appended the optional list_resident: a 1.0 backend's table ends right before it.
             return offsetof(warmup_model_backend_vtable, list_resident);
+        case WARMUP_KIND_EVENT_SOURCE:
+            return sizeof(warmup_event_source_vtable);
         default:
             return SIZE_MAX;
     }

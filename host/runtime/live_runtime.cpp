@@ -474,6 +474,13 @@ LiveRuntime::LiveRuntime(Config config)
     request_window_ms_.store(config_.ingest_request_window_ms);
     reconcile_interval_ms_.store(config_.reconcile_interval_ms);
     assign_budgets(config_.memory_budget.absolute_mb);
+    // Event sources: created now (a bad source refuses the start like a bad component), polled from start_sources().
+    SourceIngest ingest{&catalog_, &clock_, [this](std::span<const warmup_usage_event> events) {
+                            return try_ingest(events, /*count_refusals=*/false);  // the source keeps the rest
+                        }};
+    sources_ = std::make_unique<EventSources>(
+        std::move(ingest), config_.state.enabled ? config_.state.dir / "sources" : std::filesystem::path());
+    sources_->publish(sources_->prepare(config_.sources, config_, loader_, catalog_, clock_));
 }
 
 std::vector<std::unique_ptr<LiveArm>> LiveRuntime::build_experiment_arms(
@@ -550,6 +557,7 @@ void LiveRuntime::route(const warmup_usage_event& event, std::vector<std::vector
 
 LiveRuntime::~LiveRuntime() {
     stop();
+    sources_.reset();  // their threads call try_ingest: gone before anything they use
     arms_.clear();
     workers_.reset();
     std::error_code ignored;
@@ -561,7 +569,11 @@ void LiveRuntime::start() {
     control_thread_ = std::thread([this] { control_loop(); });
 }
 
+void LiveRuntime::start_sources() { sources_->start(); }
+
 void LiveRuntime::stop() {
+    // Sources first: no new events while the rest stops (and a source never waits on a stopped control loop).
+    if (sources_) sources_->stop();
     if (!running_.load()) return;
     // The state thread needs the control loop for its last snapshot: stop it first; then the journal thread, whose
     // last flush writes what was accepted up to the last snapshot's rotation and after.
@@ -588,7 +600,7 @@ void LiveRuntime::stop() {
     for (auto& retired : retired_workers_) retired->wait();
 }
 
-std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events) {
+std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events, bool count_refusals) {
     std::size_t accepted = 0;
     bool was_empty = false;
     {
@@ -616,7 +628,7 @@ std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events) 
         }
         accepted_events_.fetch_add(accepted);
     }
-    if (accepted < events.size()) refused_events_.fetch_add(events.size() - accepted);
+    if (accepted < events.size() && count_refusals) refused_events_.fetch_add(events.size() - accepted);
     // One wake-up per batch, and only for the append that made the pending batch non-empty: an append to a non-empty
     // batch follows one whose wake() has not been acted on yet (the control loop has not swapped since), and the step
     // that acts on it takes this append too.
@@ -976,7 +988,9 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     std::unique_ptr<PluginSet> next_control;
     std::vector<std::unique_ptr<LiveArm>> next_arms;
     std::vector<std::unique_ptr<PluginSet>> validated_arms;  // keeps their libraries loaded until published
+    EventSources::Prepared next_sources;
     try {
+        next_sources = sources_->prepare(next.sources, next, loader_, catalog_, clock_);
         next_control =
             PluginSet::create(next.components, next, loader_, catalog_, clock_, arms_.front()->plugins.get());
         // Experiment arms are rebuilt on the control thread below (they own engines); here only validate that
@@ -1109,12 +1123,23 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     }
     result.ok = true;
     result.changes = std::move(published.changes);
+    // Event sources are swapped after the components: a replaced source stops before its successor starts.
+    for (const EventSources::Change& change : sources_->publish(std::move(next_sources))) {
+        result.changed = true;
+        if (change.from.empty())
+            result.notes.push_back(fmt::format("source '{}' started ({})", change.name, change.to));
+        else if (change.to.empty())
+            result.notes.push_back(fmt::format("source '{}' stopped ({})", change.name, change.from));
+        else
+            result.changes.push_back({"sources." + change.name, change.from, change.to,
+                                      "started from the position in its state folder, if any"});
+    }
     result.pause_us = published.pause_us;
     for (auto& note : published.notes) result.notes.push_back(std::move(note));
     if (budget_changed)
         result.notes.push_back(
             fmt::format("budgets.memory_mb: {} -> {} MiB", running_config_.memory_budget.absolute_mb, next_budget_mb));
-    result.changed = published.changed;
+    result.changed = result.changed || published.changed;
     // Settings applied without touching a component (read by the control loop and the workers' timeout check).
     const auto setting = [&](bool differs, std::string note) {
         if (!differs) return;

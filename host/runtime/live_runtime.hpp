@@ -43,6 +43,7 @@
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
 #include "runtime/plugin_set.hpp"
+#include "runtime/sources/event_sources.hpp"
 #include "runtime/state/journal.hpp"
 #include "runtime/state/metrics_history.hpp"
 #include "runtime/state/snapshot.hpp"
@@ -106,8 +107,9 @@ struct ComponentHealth {
     std::string reason;   ///< why degraded ("" when ok)
     uint64_t errors = 0;  ///< failed plugin calls since start (workers: timed-out loads; state: failed writes)
     std::string last_error;
-    int64_t last_error_unix_ms = 0;  ///< 0 = never
-    std::string circuit;             ///< plugin components: "closed", "open" or "half-open"; "" otherwise
+    int64_t last_error_unix_ms = 0;      ///< 0 = never
+    std::string circuit;                 ///< plugin components: "closed", "open" or "half-open"; "" otherwise
+    std::optional<SourceHealth> source;  ///< event sources ("source:<name>"): what the source did since it started
 };
 
 /// One arm of the live pipeline. Owned by the runtime; touched only on the control thread.
@@ -132,7 +134,11 @@ class LiveRuntime {
     LiveRuntime& operator=(const LiveRuntime&) = delete;
 
     void start();
-    /// Stops the control thread and waits for running backend calls. Idempotent.
+    /// Starts polling the event sources of `sources:` (their events go through try_ingest). Call once the daemon
+    /// serves (after start_state_keeping, whose journal replay comes before any new event). Sources created before
+    /// wait for this; sources a reload adds start at once afterwards.
+    void start_sources();
+    /// Stops the event sources, then the control thread, and waits for running backend calls. Idempotent.
     void stop();
 
     /// [any thread but the control thread] Replaces the components whose choice or params changed in `next`,
@@ -158,7 +164,9 @@ class LiveRuntime {
     /// [any] Queues `events` as one batch: they reach the engines together, in one control-loop step. Returns how
     /// many were accepted, always a prefix of `events`: as many as budgets.ingest_queue_capacity leaves room for; the
     /// rest are refused (counted in refused_events(); the caller answers 503). The events are copied.
-    std::size_t try_ingest(std::span<const warmup_usage_event> events);
+    /// `count_refusals` false: the rest are not counted as refused, because the caller keeps them and offers them
+    /// again (an event source waiting for room), so nothing is lost and a retry is not a second refusal.
+    std::size_t try_ingest(std::span<const warmup_usage_event> events, bool count_refusals = true);
     /// [any] Queues one usage event; false when the ingest queue is full.
     bool try_ingest(const warmup_usage_event& event) { return try_ingest(std::span(&event, 1)) == 1; }
 
@@ -189,8 +197,11 @@ class LiveRuntime {
     /// Replaces the backend worker arena; loads on the old one keep running to their end (or their timeout) and
     /// still complete into the engine.
     OperationResult restart_workers();
-    /// Each control-arm component, the workers, the state store and the engine (emergency stop, safe mode).
+    /// Each control-arm component, the workers, the state store, the engine (emergency stop, safe mode) and each
+    /// event source ("source:<name>": degraded while its polls fail).
     std::vector<ComponentHealth> component_health();
+    /// [any] Each event source's health, in configuration order.
+    [[nodiscard]] std::vector<NamedSourceHealth> source_health() const { return sources_->health(); }
 
     // ----- Durable state
 
@@ -378,6 +389,10 @@ class LiveRuntime {
     std::optional<uint16_t> port_override_;
 
     std::atomic<bool> safe_mode_{false};
+
+    // The event sources of `sources:` (their own threads; they call try_ingest). Swapped by reloads under
+    // reload_mutex_; stopped first in stop().
+    std::unique_ptr<EventSources> sources_;
 
     // Workers replaced by restart_workers(): their loads still run; waited for at stop(). Control thread.
     std::vector<std::unique_ptr<WorkerExecutor>> retired_workers_;

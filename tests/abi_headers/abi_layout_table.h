@@ -51,7 +51,11 @@ extern "C" {
     STRUCT(warmup_resident_model_writer)    \
     STRUCT(warmup_model_backend_vtable)     \
     STRUCT(warmup_state_extension)          \
-    STRUCT(warmup_simulation_extension)
+    STRUCT(warmup_simulation_extension)     \
+    STRUCT(warmup_source_event)             \
+    STRUCT(warmup_source_poll)              \
+    STRUCT(warmup_source_poll_result)       \
+    STRUCT(warmup_event_source_vtable)
 
 /* FIELD(type, field) for every field of every struct above, in declaration order. */
 #define WARMUP_ABI_FIELDS(FIELD)                              \
@@ -218,7 +222,23 @@ extern "C" {
     FIELD(warmup_state_extension, import_state)               \
     FIELD(warmup_simulation_extension, struct_size)           \
     FIELD(warmup_simulation_extension, simulate_load)         \
-    FIELD(warmup_simulation_extension, simulate_unload)
+    FIELD(warmup_simulation_extension, simulate_unload)       \
+    FIELD(warmup_source_event, model)                         \
+    FIELD(warmup_source_event, tenant)                        \
+    FIELD(warmup_source_event, ts_ms)                         \
+    FIELD(warmup_source_event, count)                         \
+    FIELD(warmup_source_event, reserved)                      \
+    FIELD(warmup_source_poll, struct_size)                    \
+    FIELD(warmup_source_poll, source_name)                    \
+    FIELD(warmup_source_poll, state_dir)                      \
+    FIELD(warmup_source_poll, cancel)                         \
+    FIELD(warmup_source_poll, sink_context)                   \
+    FIELD(warmup_source_poll, emit)                           \
+    FIELD(warmup_source_poll, reject)                         \
+    FIELD(warmup_source_poll_result, struct_size)             \
+    FIELD(warmup_source_poll_result, next_poll_in_ms)         \
+    FIELD(warmup_event_source_vtable, struct_size)            \
+    FIELD(warmup_event_source_vtable, poll)
 
 /* One measurement: a struct (field == "", offset = alignment) or one of its fields. */
 typedef struct warmup_abi_layout_entry {

@@ -149,6 +149,53 @@ class ModelBackend : public PluginBase {
     }
 };
 
+/// What one poll of an event source gets from the host: a sink for events and for records it could not read, the
+/// source's private state folder and the cancel flag. Borrowed for the poll call; use it on the calling thread only.
+class SourcePoll {
+  public:
+    explicit SourcePoll(const warmup_source_poll& raw) noexcept : raw_(raw) {}
+
+    /// The source's `name` in the configuration.
+    [[nodiscard]] std::string_view source_name() const noexcept { return to_string_view(raw_.source_name); }
+    /// The folder where the source remembers how far it read; empty when the host keeps no state.
+    [[nodiscard]] std::string_view state_dir() const noexcept { return to_string_view(raw_.state_dir); }
+    /// True once the host stops the source: return from poll soon.
+    [[nodiscard]] bool cancelled() const noexcept {
+        return raw_.cancel != nullptr && raw_.cancel->is_cancelled(raw_.cancel->context) != 0;
+    }
+    /// Hands events to the host; returns how many it took (a prefix). Fewer than given: the ingest queue is full,
+    /// offer the rest again at a later poll. The views inside `events` need to live only for this call.
+    size_t emit(std::span<const warmup_source_event> events) const {
+        return events.empty() ? 0 : raw_.emit(raw_.sink_context, events.data(), events.size());
+    }
+    /// Counts and logs a record that could not be read (never fatal): say what and where.
+    void reject(std::string_view reason) const { raw_.reject(raw_.sink_context, to_view(reason)); }
+
+    [[nodiscard]] const warmup_source_poll& raw() const noexcept { return raw_; }
+
+  private:
+    const warmup_source_poll& raw_;
+};
+
+/// A usage event for SourcePoll::emit. `model` and `tenant` are borrowed: keep the strings alive until emit returns.
+inline warmup_source_event source_event(std::string_view model, std::string_view tenant, warmup_time_ms ts_ms,
+                                        uint32_t count = 1) noexcept {
+    return warmup_source_event{to_view(model), to_view(tenant), ts_ms, count, 0};
+}
+
+/// Reads usage events from outside the host (a log file, a metrics endpoint). [source] thread: poll is called again
+/// and again on the source's own host thread, never concurrently with itself; the constructor and destructor run
+/// while the source is not polled.
+class EventSource : public PluginBase {
+  public:
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_EVENT_SOURCE;
+    using PluginBase::PluginBase;
+    /// Reads what is new since the last poll and emits it; returns how long to wait before the next poll, ms (0 =
+    /// at once). Throw Error (e.g. WARMUP_ERROR_UNAVAILABLE) for a failed poll: the host shows the source as degraded
+    /// with the message and polls again after a back-off.
+    virtual int64_t poll(SourcePoll& poll) = 0;
+};
+
 namespace detail {
 
 /// The instance pointer the host sees is the PluginBase*; it also remembers the raw host for error creation.
@@ -366,6 +413,19 @@ struct VTable<T, WARMUP_KIND_MODEL_BACKEND> {
     }
     static constexpr warmup_model_backend_vtable table{sizeof(warmup_model_backend_vtable), &load, &unload,
                                                        &list_resident};
+};
+
+template <class T>
+struct VTable<T, WARMUP_KIND_EVENT_SOURCE> {
+    static warmup_error* poll(void* s, const warmup_source_poll* call, warmup_source_poll_result* out) {
+        return guard(host_of<T>(s), [&] {
+            SourcePoll poll(*call);
+            const int64_t next_poll_in_ms = self<T>(s)->poll(poll);
+            if (WARMUP_HAS_FIELD(out, warmup_source_poll_result, next_poll_in_ms))
+                out->next_poll_in_ms = next_poll_in_ms;
+        });
+    }
+    static constexpr warmup_event_source_vtable table{sizeof(warmup_event_source_vtable), &poll};
 };
 
 /// The descriptor for plugin class T.
