@@ -13,6 +13,7 @@
 #include "core/errors.hpp"
 #include "http/daemon_metrics.hpp"
 #include "http/event_parser.hpp"
+#include "http/model_page.hpp"
 #include "http/security.hpp"
 #include "loader/plugin_library.hpp"
 #include "version/build_info.hpp"
@@ -378,11 +379,28 @@ void HttpApi::routes() {
         reply(response, status, answer);
     });
 
-    get("/api/warmup/status", [this](const httplib::Request&, httplib::Response& response) {
-        json status = runtime_.call_on_control([this](WarmupEngine& engine) {
+    get("/api/warmup/status", [this](const httplib::Request& request, httplib::Response& response) {
+        ModelPage page;
+        if (const auto error = parse_model_page(request.params, runtime_.catalog(), page)) {
+            reply(response, 400, {{"error", *error}});
+            return;
+        }
+        json status = runtime_.call_on_control([this, &page](WarmupEngine& engine) {
+            // The page holds the models that are warm, loading or queued, in catalog order from page.first; the
+            // counters and totals always cover every model.
             json warm = json::array(), loading = json::array(), queued = json::array();
-            for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
+            std::size_t listed = 0;
+            warmup_model_index last_listed = WARMUP_NO_MODEL;
+            json next_after = nullptr;
+            for (warmup_model_index model = page.first; model < engine.model_count(); ++model) {
                 const ModelStatus s = engine.model_status(model);
+                if (s.residency == WARMUP_RESIDENCY_ABSENT) continue;
+                if (listed == page.limit) {  // one more model to list: the page is full and is not the last
+                    next_after = runtime_.catalog().record(last_listed).name;
+                    break;
+                }
+                ++listed;
+                last_listed = model;
                 const std::string& name = runtime_.catalog().record(model).name;
                 if (s.residency == WARMUP_RESIDENCY_READY)
                     warm.push_back({{"model", name},
@@ -407,6 +425,7 @@ void HttpApi::routes() {
                         {"warm", warm},
                         {"loading", loading},
                         {"queued", queued},
+                        {"next_after", next_after},
                         {"plugins", plugins_json(runtime_.plugins())}};
         });
         const BuildInfo& build = build_info();
@@ -427,14 +446,21 @@ void HttpApi::routes() {
               {{"host_abi", fmt::format("{}.{}", WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR)}, {"plugins", plugins}});
     });
 
-    get("/api/warmup/predictions", [this](const httplib::Request&, httplib::Response& response) {
-        json predictions = runtime_.call_on_control([this](WarmupEngine& engine) {
+    get("/api/warmup/predictions", [this](const httplib::Request& request, httplib::Response& response) {
+        ModelPage page;
+        if (const auto error = parse_model_page(request.params, runtime_.catalog(), page)) {
+            reply(response, 400, {{"error", *error}});
+            return;
+        }
+        json predictions = runtime_.call_on_control([this, &page](WarmupEngine& engine) {
             json list = json::array();
             const warmup_time_ms now_ms = runtime_.clock().now_ms();
             // Every model the catalog knows: after a state restore a model has learned patterns before the engine
-            // has seen a request for it.
+            // has seen a request for it. A page costs O(limit) predictions, whatever the number of models.
             const warmup_model_index known = std::max(engine.model_count(), runtime_.catalog().size());
-            for (warmup_model_index model = 0; model < known; ++model) {
+            json next_after = nullptr;
+            warmup_model_index model = page.first;
+            for (; model < known && list.size() < page.limit; ++model) {
                 warmup_prediction p{};
                 if (!engine.predict_now(model, now_ms, p)) continue;
                 const ModelStatus s = engine.model_status(model);
@@ -449,7 +475,10 @@ void HttpApi::routes() {
                                 {"planned_unload_at_ms", time_or_null(s.unload_at_ms)},
                                 {"planned_warm_start_at_ms", time_or_null(s.warm_start_at_ms)}});
             }
-            return json{{"now_ms", now_ms}, {"predictions", list}};
+            // The page is full and models remain after it: the cursor of the next page is the last model considered
+            // (a model skipped because its prediction failed is not listed, and not visited again).
+            if (model < known) next_after = runtime_.catalog().record(model - 1).name;
+            return json{{"now_ms", now_ms}, {"predictions", list}, {"next_after", next_after}};
         });
         reply(response, 200, predictions);
     });
