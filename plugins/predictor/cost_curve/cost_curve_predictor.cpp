@@ -69,6 +69,11 @@ CostCurvePredictor::ModelState& CostCurvePredictor::state_of(warmup_model_index 
     // make the table huge.
     if (model >= models_.size()) {
         if (model >= host().model_count()) throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT, "model index out of range");
+        // Grow by a quarter, not std::vector's doubling: ~1 KB per model, so doubling left up to 8 MiB of a 10 k-model
+        // table unused. Still amortised O(1) per new model.
+        if (model >= models_.capacity())
+            models_.reserve(
+                std::max<std::size_t>(std::size_t{model} + 1, models_.capacity() + models_.capacity() / 4 + 16));
         models_.resize(std::size_t{model} + 1);
     }
     return models_[model];
@@ -557,6 +562,9 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
 // life), which is what a hot-swap or a backup of the same catalog hands over.
 std::string CostCurvePredictor::export_state() const {
     std::string text = std::string(kStateSchema) + "\n";
+    // About 1.6 KB of text per model: reserved at once, so a 10 k-model export does not hold a doubled buffer and
+    // its copy at the same time (the export runs beside the daemon's whole learned state, at every snapshot).
+    text.reserve(text.size() + (models_.size() + 1) * 1700);
     char number[32];
     auto put = [&](double value) {
         std::snprintf(number, sizeof number, " %.9g", value);
