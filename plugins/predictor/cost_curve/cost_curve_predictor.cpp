@@ -62,6 +62,7 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
     gap_decay_ = decay_for(config_.memory_gaps);
     pool_decay_ = decay_for(kPoolMemoryGaps);
     lean_decay_ = decay_for(kLeanMemoryGaps);
+    unknown_figures_ = {config_.default_load_ms, config_.reference_memory_mb};
 }
 
 CostCurvePredictor::ModelState& CostCurvePredictor::state_of(warmup_model_index model) {
@@ -79,15 +80,23 @@ CostCurvePredictor::ModelState& CostCurvePredictor::state_of(warmup_model_index 
     return models_[model];
 }
 
-double CostCurvePredictor::model_load_ms(warmup_model_index model) const {
-    const auto info = host().model_info(model);
-    return info && info->load_ms > 0 ? info->load_ms : config_.default_load_ms;
+const CostCurvePredictor::CatalogFigures& CostCurvePredictor::figures(warmup_model_index model) const {
+    if (model >= catalog_figures_.size()) {
+        if (model >= host().model_count()) return unknown_figures_;  // not in the catalog: the defaults, not cached
+        catalog_figures_.resize(std::size_t{model} + 1);
+    }
+    CatalogFigures& figures = catalog_figures_[model];
+    if (figures.load_ms < 0) {
+        const auto info = host().model_info(model);
+        figures.load_ms = info && info->load_ms > 0 ? info->load_ms : config_.default_load_ms;
+        figures.memory_mb = info && info->memory_mb > 0 ? info->memory_mb : config_.reference_memory_mb;
+    }
+    return figures;
 }
 
-double CostCurvePredictor::model_memory_mb(warmup_model_index model) const {
-    const auto info = host().model_info(model);
-    return info && info->memory_mb > 0 ? info->memory_mb : config_.reference_memory_mb;
-}
+double CostCurvePredictor::model_load_ms(warmup_model_index model) const { return figures(model).load_ms; }
+
+double CostCurvePredictor::model_memory_mb(warmup_model_index model) const { return figures(model).memory_mb; }
 
 double CostCurvePredictor::lean_price_factor() const noexcept { return std::exp(lean_log_price_); }
 
