@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <warmup/sdk/model_table.hpp>
 
 #include "core/errors.hpp"
 
@@ -182,11 +183,9 @@ WarmupEngine::CallOutcome WarmupEngine::guarded_call(ComponentKind kind, const c
 WarmupEngine::ModelSlot& WarmupEngine::slot(warmup_model_index model) {
     if (model >= models_.size()) {
         const std::size_t old_size = models_.size();
-        // Grow by a quarter, not std::vector's doubling (amortised O(1) per new model all the same): at 10 k models
-        // doubling left up to 8 k unused slots of ~250 bytes.
-        if (model >= models_.capacity())
-            models_.reserve(
-                std::max<std::size_t>(std::size_t{model} + 1, models_.capacity() + models_.capacity() / 4 + 16));
+        // Not std::vector's doubling (amortised O(1) per new model all the same, warmup/sdk/model_table.hpp): at 10 k
+        // models doubling left up to 6 k unused slots of ~250 bytes.
+        models_.reserve(warmup::sdk::grown_model_capacity(models_.capacity(), std::size_t{model} + 1, catalog_.size()));
         models_.resize(model + 1);
         for (std::size_t i = old_size; i < models_.size(); ++i) {
             const ModelRecord& record = catalog_.record(static_cast<warmup_model_index>(i));

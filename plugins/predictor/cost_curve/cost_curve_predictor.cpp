@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <warmup/sdk/model_table.hpp>
 #include <warmup/sdk/state_text.hpp>
 
 namespace warmup::plugins {
@@ -70,11 +71,9 @@ CostCurvePredictor::ModelState& CostCurvePredictor::state_of(warmup_model_index 
     // make the table huge.
     if (model >= models_.size()) {
         if (model >= host().model_count()) throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT, "model index out of range");
-        // Grow by a quarter, not std::vector's doubling: ~1 KB per model, so doubling left up to 8 MiB of a 10 k-model
-        // table unused. Still amortised O(1) per new model.
-        if (model >= models_.capacity())
-            models_.reserve(
-                std::max<std::size_t>(std::size_t{model} + 1, models_.capacity() + models_.capacity() / 4 + 16));
+        // Not std::vector's doubling: ~1 KB per model, so doubling left up to 8 MiB of a 10 k-model table unused.
+        // Still amortised O(1) per new model (warmup/sdk/model_table.hpp).
+        models_.reserve(sdk::grown_model_capacity(models_.capacity(), std::size_t{model} + 1, host().model_count()));
         models_.resize(std::size_t{model} + 1);
     }
     return models_[model];
