@@ -4,7 +4,7 @@
 // It starts build/bin/warmupd (--port 0) on a temporary configuration: the default plugin set of
 // configs/default.yaml (usage-pattern analyzer with 240 1-minute bins, cost-curve predictor, ...), catalog `m/*`
 // (64 MiB, 2 s load each), budget 64 GiB (about 1000 models loaded at once), the sim backend at 1/1000 of catalog
-// time, state kept in a temporary folder with the event journal on (the defaults). Then:
+// time, state kept in a temporary folder with the event journal on (the defaults; --journal 0: off). Then:
 //   1. VmRSS of the idle daemon (no model yet);
 //   2. history: model i was used every (5 + i % 50) minutes over the past 24 uses, posted in time order (NDJSON bodies
 //      of 5000 events, sent again after a 503); then one request per model now, so every model is learned and has
@@ -16,7 +16,7 @@
 //      time per page (p50, max), bytes; then each unpaginated, with its time and bytes, and VmRSS / VmHWM after.
 // PASS when the RSS of step 3 is at most --rss-mb (default 64) MiB; exit code 1 otherwise.
 //
-//   build/bench/model_scale_bench [--models 10000] [--rss-mb 64] [--page 500]
+//   build/bench/model_scale_bench [--models 10000] [--rss-mb 64] [--page 500] [--journal 1]
 #include <httplib.h>
 
 #include <algorithm>
@@ -55,7 +55,7 @@ int64_t proc_status_kb(pid_t pid, const std::string& field) {
 
 double mib(int64_t kb) { return static_cast<double>(kb) / 1024.0; }
 
-std::string config_yaml(const std::filesystem::path& state_dir) {
+std::string config_yaml(const std::filesystem::path& state_dir, bool journal) {
     std::ostringstream yaml;
     yaml << "log_level: info\n"
          << "http: {bind: 127.0.0.1, port: 0}\n"
@@ -74,7 +74,7 @@ std::string config_yaml(const std::filesystem::path& state_dir) {
          << "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: 0.001}}\n"
          << "catalog:\n"
          << "  - {model: \"m/*\", memory_mb: 64, load_ms: 2000, unload_ms: 100}\n"
-         << "state: {dir: \"" << state_dir.string() << "\"}\n";
+         << "state: {dir: \"" << state_dir.string() << "\", journal: " << (journal ? "true" : "false") << "}\n";
     return yaml.str();
 }
 
@@ -139,13 +139,14 @@ int main(int argc, char** argv) {
     const auto models = static_cast<int>(flag(argc, argv, "--models", 10'000));
     const int64_t rss_bound_mb = flag(argc, argv, "--rss-mb", 64);
     const int64_t page = flag(argc, argv, "--page", 500);
+    const bool journal = flag(argc, argv, "--journal", 1) != 0;
     if (models <= 0 || page < 1 || page > 10'000) {
         std::fprintf(stderr, "model_scale_bench: --models must be > 0 and --page 1..10000\n");
         return 2;
     }
 
     warmup::test::TempDir dir("warmup-scale-bench");
-    const auto config = dir.write("scale.yaml", config_yaml(dir.path() / "state"));
+    const auto config = dir.write("scale.yaml", config_yaml(dir.path() / "state", journal));
     warmup::test::Daemon daemon({"--config", config.string(), "--port", "0"});
     const int port = daemon.wait_until_listening();
     if (port == 0) {
@@ -232,8 +233,8 @@ int main(int argc, char** argv) {
     const int64_t rss_whole_kb = proc_status_kb(pid, "VmRSS");
     const int64_t hwm_whole_kb = proc_status_kb(pid, "VmHWM");
 
-    std::printf("model_scale_bench: %d models, warmupd pid %d (default plugin set, journal on)\n", models,
-                static_cast<int>(pid));
+    std::printf("model_scale_bench: %d models, warmupd pid %d (default plugin set, journal %s)\n", models,
+                static_cast<int>(pid), journal ? "on" : "off");
     std::printf("  RSS idle (no model)            %7.1f MiB\n", mib(rss_idle_kb));
     std::printf("  RSS with every model active    %7.1f MiB  (peak so far %.1f MiB); %.0f bytes per model\n",
                 mib(rss_active_kb), mib(hwm_active_kb),
