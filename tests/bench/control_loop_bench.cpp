@@ -8,7 +8,7 @@
 //
 // Traffic: model i is used every (5 + i % 50) minutes, +-25 % (a fixed LCG: the same every run), one request per
 // event, all models interleaved in time order. Before timing, 6 hours of it teach every model its rhythm (about
-// 140 k events). Then each benchmark iteration is one event: the step the control thread takes for it, timed with
+// 180 k events). Then each benchmark iteration is one event: the step the control thread takes for it, timed with
 // steady_clock around
 //   load completions due by the event's time -> timers due (unloads, pre-warms, retries) -> on_events({event})
 // so an event's time includes the decisions its own clock tick caused, as in the live loop. Counters: p50_us,
