@@ -3,6 +3,7 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "core/errors.hpp"
 #include "http/daemon_metrics.hpp"
 #include "http/event_parser.hpp"
+#include "http/model_page.hpp"
 #include "http/security.hpp"
 #include "http/status_page/status_page.hpp"
 #include "loader/plugin_library.hpp"
@@ -40,6 +42,15 @@ std::string_view residency_name(warmup_residency residency) {
 }
 
 json time_or_null(warmup_time_ms ms) { return ms == WARMUP_TIME_NEVER ? json(nullptr) : json(ms); }
+
+/// After an answer that listed `entries` models: a list of thousands is a tree of small blocks (about 2 KiB per
+/// prediction) that malloc keeps once freed, between the daemon's long-lived blocks: the whole predictions list of
+/// 10 k models left warmupd ~23 MiB larger for good. malloc_trim hands those pages back (a few ms, on this HTTP
+/// thread, only after such an answer).
+void return_freed_memory(std::size_t entries) {
+    constexpr std::size_t kLargeAnswerEntries = 1000;
+    if (entries >= kLargeAnswerEntries) malloc_trim(0);
+}
 
 void reply(httplib::Response& response, int status, const json& body) {
     response.status = status;
@@ -380,11 +391,28 @@ void HttpApi::routes() {
         reply(response, status, answer);
     });
 
-    get("/api/warmup/status", [this](const httplib::Request&, httplib::Response& response) {
-        json status = runtime_.call_on_control([this](WarmupEngine& engine) {
+    get("/api/warmup/status", [this](const httplib::Request& request, httplib::Response& response) {
+        ModelPage page;
+        if (const auto error = parse_model_page(request.params, runtime_.catalog(), page)) {
+            reply(response, 400, {{"error", *error}});
+            return;
+        }
+        json status = runtime_.call_on_control([this, &page](WarmupEngine& engine) {
+            // The page holds the models that are warm, loading or queued, in catalog order from page.first; the
+            // counters and totals always cover every model.
             json warm = json::array(), loading = json::array(), queued = json::array();
-            for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
+            std::size_t listed = 0;
+            warmup_model_index last_listed = WARMUP_NO_MODEL;
+            json next_after = nullptr;
+            for (warmup_model_index model = page.first; model < engine.model_count(); ++model) {
                 const ModelStatus s = engine.model_status(model);
+                if (s.residency == WARMUP_RESIDENCY_ABSENT) continue;
+                if (listed == page.limit) {  // one more model to list: the page is full and is not the last
+                    next_after = runtime_.catalog().record(last_listed).name;
+                    break;
+                }
+                ++listed;
+                last_listed = model;
                 const std::string& name = runtime_.catalog().record(model).name;
                 const std::string_view cause = load_cause_name(s.cause);
                 if (s.residency == WARMUP_RESIDENCY_READY)
@@ -417,6 +445,7 @@ void HttpApi::routes() {
                         {"warm", warm},
                         {"loading", loading},
                         {"queued", queued},
+                        {"next_after", next_after},
                         {"plugins", plugins_json(runtime_.plugins())}};
         });
         const BuildInfo& build = build_info();
@@ -428,7 +457,10 @@ void HttpApi::routes() {
         status["started_at"] =
             fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(started_wall_)));
         status["uptime_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+        const std::size_t listed = status["warm"].size() + status["loading"].size() + status["queued"].size();
         reply(response, 200, status);
+        status = json();
+        return_freed_memory(listed);
     });
 
     get("/api/warmup/plugins", [this](const httplib::Request&, httplib::Response& response) {
@@ -437,14 +469,21 @@ void HttpApi::routes() {
               {{"host_abi", fmt::format("{}.{}", WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR)}, {"plugins", plugins}});
     });
 
-    get("/api/warmup/predictions", [this](const httplib::Request&, httplib::Response& response) {
-        json predictions = runtime_.call_on_control([this](WarmupEngine& engine) {
+    get("/api/warmup/predictions", [this](const httplib::Request& request, httplib::Response& response) {
+        ModelPage page;
+        if (const auto error = parse_model_page(request.params, runtime_.catalog(), page)) {
+            reply(response, 400, {{"error", *error}});
+            return;
+        }
+        json predictions = runtime_.call_on_control([this, &page](WarmupEngine& engine) {
             json list = json::array();
             const warmup_time_ms now_ms = runtime_.clock().now_ms();
             // Every model the catalog knows: after a state restore a model has learned patterns before the engine
-            // has seen a request for it.
+            // has seen a request for it. A page costs O(limit) predictions, whatever the number of models.
             const warmup_model_index known = std::max(engine.model_count(), runtime_.catalog().size());
-            for (warmup_model_index model = 0; model < known; ++model) {
+            json next_after = nullptr;
+            warmup_model_index model = page.first;
+            for (; model < known && list.size() < page.limit; ++model) {
                 warmup_prediction p{};
                 if (!engine.predict_now(model, now_ms, p)) continue;
                 const ModelStatus s = engine.model_status(model);
@@ -459,9 +498,15 @@ void HttpApi::routes() {
                                 {"planned_unload_at_ms", time_or_null(s.unload_at_ms)},
                                 {"planned_warm_start_at_ms", time_or_null(s.warm_start_at_ms)}});
             }
-            return json{{"now_ms", now_ms}, {"predictions", list}};
+            // The page is full and models remain after it: the cursor of the next page is the last model considered
+            // (a model skipped because its prediction failed is not listed, and not visited again).
+            if (model < known) next_after = runtime_.catalog().record(model - 1).name;
+            return json{{"now_ms", now_ms}, {"predictions", list}, {"next_after", next_after}};
         });
+        const std::size_t listed = predictions["predictions"].size();
         reply(response, 200, predictions);
+        predictions = json();
+        return_freed_memory(listed);
     });
 
     get("/api/warmup/experiments", [this](const httplib::Request&, httplib::Response& response) {
