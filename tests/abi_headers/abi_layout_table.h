@@ -49,7 +49,8 @@ extern "C" {
     STRUCT(warmup_load_result)              \
     STRUCT(warmup_model_backend_vtable)     \
     STRUCT(warmup_state_extension)          \
-    STRUCT(warmup_simulation_extension)
+    STRUCT(warmup_simulation_extension)     \
+    STRUCT(warmup_model_state_extension)
 
 /* FIELD(type, field) for every field of every struct above, in declaration order. */
 #define WARMUP_ABI_FIELDS(FIELD)                              \
@@ -210,7 +211,12 @@ extern "C" {
     FIELD(warmup_state_extension, import_state)               \
     FIELD(warmup_simulation_extension, struct_size)           \
     FIELD(warmup_simulation_extension, simulate_load)         \
-    FIELD(warmup_simulation_extension, simulate_unload)
+    FIELD(warmup_simulation_extension, simulate_unload)       \
+    FIELD(warmup_model_state_extension, struct_size)          \
+    FIELD(warmup_model_state_extension, schema)               \
+    FIELD(warmup_model_state_extension, export_model)         \
+    FIELD(warmup_model_state_extension, import_model)         \
+    FIELD(warmup_model_state_extension, forget_model)
 
 /* One measurement: a struct (field == "", offset = alignment) or one of its fields. */
 typedef struct warmup_abi_layout_entry {
