@@ -281,5 +281,34 @@ TEST_F(FleetTest, ARestartedNodeRejoinsAndTakesBackItsModelsWithoutAFight) {
                 << model << " still predicted on " << other->id();
 }
 
+TEST_F(FleetTest, EventsForwardedToAKilledNodeAreAppliedOnceItIsBack) {
+    start_nodes(3);
+    std::string model;
+    for (int i = 0; i < 12 && model.empty(); ++i)
+        if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-1") model = "rhythm/" + std::to_string(i);
+    ASSERT_FALSE(model.empty());
+
+    // Killed: events posted now still go to its stream (or, once it is dropped, to the interim owner).
+    node("node-1").kill_now();
+    constexpr int kEvents = 7;
+    std::string body;
+    for (int i = 0; i < kEvents; ++i) body += json{{"model", model}}.dump() + "\n";
+    ASSERT_EQ(nodes_[0]->post_events(body).first, 200);
+    node("node-1").start();
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+    ASSERT_EQ(nodes_[0]->owners(model), std::vector<std::string>{"node-1"});
+    // Whichever way they went (read from its stream after the restart, or applied by an interim owner and handed
+    // back), all of them were learned exactly once: the owner's state in Redis counts them.
+    auto redis = redis_->client();
+    EXPECT_TRUE(poll_until(
+        [&] {
+            const auto fields = redis.command({"HMGET", "warmup:state:" + model, "writer", "slot.pattern_analyzer"});
+            return fields.elements.size() == 2 && fields.elements[0].text == "node-1" &&
+                   fields.elements[1].text.find("\n" + std::to_string(kEvents) + " ") != std::string::npos;
+        },
+        kSettle))
+        << redis.command({"HGET", "warmup:state:" + model, "slot.pattern_analyzer"}).text;
+}
+
 }  // namespace
 }  // namespace warmup::test::fleet
