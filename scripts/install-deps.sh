@@ -4,7 +4,9 @@
 # warmupd under a Type=notify unit, and sd-journal for the logs of warmupctl support-bundle; libarchive-dev: the
 # support bundle's tar.gz; systemd: systemd-analyze, which checks the packaged unit; prometheus: promtool and
 # the server, which check /metrics, the alert rules and the dashboard's queries; chromium: the headless browser the
-# status page's tests drive through the DevTools protocol). Run as root (or with sudo).
+# status page's tests drive through the DevTools protocol; libhiredis-dev: the Redis client of the fleet;
+# redis-server, redis-tools (redis-cli) and jq: the fleet tests and the README's fleet commands). Run as root (or
+# with sudo).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache
@@ -12,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev libssl-dev libsystemd-dev libarchive-dev
   binutils curl systemd prometheus
+  libhiredis-dev redis-server redis-tools jq
   clang libclang-rt-14-dev
   chromium
 )

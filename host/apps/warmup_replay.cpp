@@ -8,6 +8,10 @@
 // --frontier adds the keep-alive curve arms (1..240 min) and each other arm's ratio to that curve (also
 // `replay: {frontier: true}`); the compulsory cold requests are always measured.
 //
+//   warmup-replay --config FILE --trace SPEC --out DIR --nodes N [--drop-node NODE@T] [--load-slack X]
+//                 a fleet of N simulated nodes (node-0 ..) sharing the budget, placed as warmupd's fleet places
+//                 models; --drop-node removes a node at T and reports the re-homing cost (replay/fleet_replay.hpp)
+//
 // T is milliseconds, or a number with a unit: 90s, 30m, 12h, 7d. Exit status: 0 done, 2 bad config/trace/plugin.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -19,6 +23,7 @@
 
 #include "config/config.hpp"
 #include "core/paths.hpp"
+#include "replay/fleet_replay.hpp"
 #include "replay/replay_driver.hpp"
 #include "replay/replay_report.hpp"
 #include "version/build_info.hpp"
@@ -69,6 +74,15 @@ int main(int argc, char** argv) {
     app.add_flag("--frontier", frontier,
                  "add the keep-alive curve arms (1, 2, 5, 10, 20, 30, 60, 120, 240 min) and each arm's ratio to it");
     app.add_flag("--quiet", quiet, "no progress line");
+    uint32_t fleet_nodes = 0;
+    std::string drop_node_text;
+    std::optional<double> load_slack;
+    app.add_option("--nodes", fleet_nodes,
+                   "replay a fleet of N nodes sharing the budget, placed as warmupd's fleet (fleet.json, fleet.md)")
+        ->check(CLI::Range(1U, 1024U));
+    app.add_option("--drop-node", drop_node_text, "with --nodes: remove NODE (node-0 ..) at time T (NODE@T)");
+    app.add_option("--load-slack", load_slack, "with --nodes: placement bound, a node owns at most (1 + X) x its share")
+        ->check(CLI::Range(0.0, 4.0));
     app.set_version_flag("--version", version_line("warmup-replay"), "print the version, plugin ABI and git commit");
     CLI11_PARSE(app, argc, argv);
     spdlog::set_level(spdlog::level::warn);
@@ -97,8 +111,35 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    replay::FleetReplayOptions fleet;
+    fleet.nodes = fleet_nodes;
+    fleet.load_slack = load_slack;
+    if (!drop_node_text.empty()) {
+        const auto at = drop_node_text.rfind('@');
+        const auto time = at == std::string::npos ? std::nullopt : parse_time_ms(drop_node_text.substr(at + 1));
+        if (fleet_nodes == 0 || at == std::string::npos || at == 0 || !time) {
+            std::cerr << "warmup-replay: --drop-node expects NODE@TIME with --nodes (e.g. node-1@6h), got '"
+                      << drop_node_text << "'\n";
+            return 2;
+        }
+        fleet.drop_node = drop_node_text.substr(0, at);
+        fleet.drop_at_ms = *time;
+    }
+
     try {
         const Config config = load_config_file(config_file, executable_dir());
+        if (fleet_nodes > 0) {
+            if (out_dir.empty()) {
+                std::cerr << "warmup-replay: --nodes needs --out DIR\n";
+                return 2;
+            }
+            const replay::FleetReplayReport report = replay::run_fleet_replay(config, options, fleet);
+            replay::write_fleet_reports(report, out_dir);
+            std::cout << replay::fleet_table_markdown(report)
+                      << fmt::format("\n{} events over {} nodes in {:.1f} s; reports in {}\n", report.events,
+                                     report.nodes, report.wall_seconds, out_dir);
+            return 0;
+        }
         if (!dump_file.empty()) replay::dump_events(config, options, dump_file);
         if (out_dir.empty()) return 0;
         const replay::ReplayReport report = replay::run_replay(config, options);

@@ -3,6 +3,10 @@
 //   warmupd [--config FILE] [--port N] [--bind ADDRESS] [--shutdown-delay-ms N]
 //   warmupd --version        version, plugin ABI and git commit of this build
 //
+// Fleet (cluster: in the YAML, docs/fleet.md): the node joins the fleet in Redis before it serves events, routes every
+// posted event to the node that owns its model, and serves GET /api/warmup/cluster (without `cluster:` that route
+// answers {"enabled": false}).
+//
 // Readiness: GET /readyz answers 200 once the plugins are loaded and the state is restored (requests that arrive
 // before wait in the listen queue), and 503 from the stop signal on; with --shutdown-delay-ms the daemon keeps
 // serving that long after the signal (load balancers see /readyz fail and stop sending) before it closes the port.
@@ -19,6 +23,7 @@
 //
 // Exit status: 0 after a clean stop, 2 when the configuration or a plugin is refused or the HTTP address cannot be
 // bound (in use, e.g. by another warmupd, or not permitted); nothing is left running then.
+#include <fmt/format.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
@@ -31,6 +36,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cluster/fleet_node.hpp"
 #include "config/config.hpp"
 #include "core/paths.hpp"
 #include "http/http_api.hpp"
@@ -124,6 +130,30 @@ int main(int argc, char** argv) {
         runtime->stop();
         return 2;
     }
+    // The fleet (opt-in, `cluster:`): membership and the first placement before events are served, so the first
+    // event already goes to its owner; it then routes POST /api/warmup/events and serves GET /api/warmup/cluster.
+    std::unique_ptr<cluster::FleetNode> fleet;
+    if (config.cluster.enabled) {
+        try {
+            const std::string advertise = config.cluster.advertise_url.empty()
+                                              ? fmt::format("http://{}:{}", config.http.bind, bound_port)
+                                              : config.cluster.advertise_url;
+            fleet = std::make_unique<cluster::FleetNode>(*runtime, config, advertise);
+        } catch (const std::exception& error) {
+            spdlog::critical("CONFIG_ERROR {}: cluster.redis: {}", config.locate("cluster.redis"), error.what());
+            runtime->stop();
+            return 2;
+        }
+        fleet->start();
+        api.set_event_router(
+            [&fleet](std::span<const warmup_usage_event> events) { return fleet->route_events(events); });
+        api.add_get_route("/api/warmup/cluster", [&fleet] { return fleet->cluster_json(); });
+    } else {
+        api.add_get_route("/api/warmup/cluster", [] {
+            return nlohmann::json{
+                {"enabled", false}, {"nodes", nlohmann::json::array()}, {"owners", nlohmann::json::object()}};
+        });
+    }
     api.start();
     runtime->start_sources();  // after the journal replay: a source's events come after what was learned before
     api.mark_ready();
@@ -179,6 +209,7 @@ int main(int argc, char** argv) {
     watching = false;
     if (watcher.joinable()) watcher.join();
     api.stop();
+    if (fleet) fleet->stop();  // hands the owned models' state over while the control loop still runs
     runtime->stop();
     spdlog::info("SHUTDOWN done");
     return 0;

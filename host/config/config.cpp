@@ -254,6 +254,8 @@ class ConfigReader {
                 {"experiment", false,
                  [&](const YAML::Node& value, const std::string& path) { read_experiment(value, path); }},
                 {"state", false, [&](const YAML::Node& value, const std::string& path) { read_state(value, path); }},
+                {"cluster", false,
+                 [&](const YAML::Node& value, const std::string& path) { read_cluster(value, path); }},
             });
 
         // state: given a folder, on unless switched off; otherwise off here (load_config_file turns it on for files).
@@ -834,6 +836,56 @@ class ConfigReader {
                 {"journal_retention_h", false,
                  [&](const YAML::Node& value, const std::string& key_path) {
                      config_.state.journal_retention_h = static_cast<uint32_t>(read_integer(value, key_path, 0, 87600));
+                 }},
+            });
+    }
+
+    void read_cluster(const YAML::Node& node, const std::string& path) {
+        ClusterConfig& cluster = config_.cluster;
+        cluster.enabled = true;
+        read_mapping(
+            node, path,
+            {
+                {"redis", true,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     cluster.redis_url = read_non_empty_string(value, key_path);
+                     if (!cluster.redis_url.starts_with("redis://"))
+                         fail(key_path, "expected redis://host:port, got '" + cluster.redis_url + "'");
+                 }},
+                {"node_id", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     cluster.node_id = read_non_empty_string(value, key_path);
+                     const bool valid = std::all_of(cluster.node_id.begin(), cluster.node_id.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
+                     });
+                     if (!valid || cluster.node_id.size() > 128)
+                         fail(key_path,
+                              "expected [A-Za-z0-9._-]+ (at most 128 characters), got '" + cluster.node_id + "'");
+                 }},
+                {"advertise_url", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     cluster.advertise_url = read_string(value, key_path);
+                 }},
+                {"heartbeat_ms", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     cluster.heartbeat_ms = static_cast<uint32_t>(read_integer(value, key_path, 100, 60000));
+                 }},
+                {"load_slack", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     cluster.load_slack = read_non_negative_number(value, key_path);
+                     if (cluster.load_slack > 4) fail(key_path, "expected a number 0..4");
+                 }},
+                {"replica_capacity_rps", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     cluster.replica_capacity_rps = read_non_negative_number(value, key_path);
+                 }},
+                {"forward_buffer", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     cluster.forward_buffer = static_cast<uint32_t>(read_integer(value, key_path, 1, 1 << 24));
+                 }},
+                {"key_prefix", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     cluster.key_prefix = read_non_empty_string(value, key_path);
                  }},
             });
     }

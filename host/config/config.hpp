@@ -99,6 +99,20 @@
 //                                   # replayed after the restored snapshot at start                 default true
 //     journal_retention_h: 24       # integer 0..87600, hours of journal kept beyond what a restart needs (for
 //                                   # warmup-replay --trace journal:DIR); 0 = only what a restart needs  default 24
+//   cluster:                        # opt-in fleet of warmupd nodes sharing one Redis (docs/fleet.md); absent = one
+//   node
+//     redis: "redis://127.0.0.1:6379"  # REQUIRED in the section: redis://host:port[/db]
+//     node_id: node-a               # [A-Za-z0-9._-]+, unique in the fleet                         default: host name
+//     advertise_url: ""             # where a gateway reaches this node, published with the membership
+//                                   #                                    default http://<http.bind>:<bound port>
+//     heartbeat_ms: 1000            # integer 100..60000: membership renewed every half heartbeat, kept 1.5 heartbeats;
+//                                   # a node that stops renewing is dropped within two            default 1000
+//     load_slack: 0.25              # number 0..4: a node owns at most (1 + slack) x its budget share  default 0.25
+//     replica_capacity_rps: 0       # number >= 0: requests/s one node serves of one model; a model with more
+//                                   # predicted demand gets more owners (0 = never replicated)    default 0
+//     forward_buffer: 65536         # integer 1..16777216: events held for other nodes while Redis is unreachable;
+//                                   # more are refused (503) and counted                          default 65536
+//     key_prefix: "warmup:"         # non-empty string: every Redis key of the fleet starts with it  default "warmup:"
 //
 // Positions: every error and every locate() answer is "<file>:<line>:<col>" with 1-based line and column. A key path
 // ("budgets.memory_mb", "catalog[2].load_ms") is located at its KEY (list items at the item), so an error about a value
@@ -232,6 +246,20 @@ struct StateConfig {
     friend bool operator==(const StateConfig&, const StateConfig&) = default;
 };
 
+/// cluster: the opt-in fleet (host/cluster/fleet_node.hpp). Restart-only.
+struct ClusterConfig {
+    bool enabled = false;       ///< a `cluster:` section is present
+    std::string redis_url;      ///< cluster.redis
+    std::string node_id;        ///< cluster.node_id (default: the host name)
+    std::string advertise_url;  ///< cluster.advertise_url ("" = http://<bind>:<bound port>)
+    uint32_t heartbeat_ms = 1000;
+    double load_slack = 0.25;
+    double replica_capacity_rps = 0;
+    uint32_t forward_buffer = 65536;
+    std::string key_prefix = "warmup:";
+    friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;
+};
+
 struct HttpConfig {
     std::string bind = "127.0.0.1";
     uint16_t port = 3000;  ///< 0 = let the OS pick a free port
@@ -281,6 +309,7 @@ struct Config {
     bool reload_watch_file = false;         ///< reload.watch_file: reload when the file changes (opt-in)
     uint32_t reload_poll_ms = 1000;         ///< reload.poll_ms: how often the file is checked, 100..3600000
     StateConfig state;                      ///< state: snapshots, backups, metrics history
+    ClusterConfig cluster;                  ///< cluster: the opt-in fleet
     std::string source_text;                ///< the raw YAML, as loaded
 
     /// Every key path of the document (including inside params subtrees and list items, e.g.

@@ -300,6 +300,12 @@ httplib::Server::HandlerResponse HttpApi::check_route(const httplib::Request& re
     return httplib::Server::HandlerResponse::Handled;
 }
 
+void HttpApi::add_get_route(const std::string& path, std::function<nlohmann::json()> body) {
+    get(path, [body = std::move(body)](const httplib::Request&, httplib::Response& response) {
+        reply(response, 200, body());
+    });
+}
+
 void HttpApi::start() {
     thread_ = std::thread([this] { server_.listen_after_bind(); });
 }
@@ -378,7 +384,8 @@ void HttpApi::routes() {
             positions.push_back(parsed.position);
         }
         // The queue takes a prefix of the batch when it is nearly full; the rest is refused, each event by position.
-        const std::size_t accepted = events.empty() ? 0 : runtime_.try_ingest(events);
+        const std::size_t accepted =
+            events.empty() ? 0 : (event_router_ ? event_router_(events) : runtime_.try_ingest(events));
         const bool queue_full = accepted < events.size();
         for (std::size_t i = accepted; i < events.size(); ++i)
             rejected.add(positions[i], "ingest queue full, retry later");

@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +51,14 @@ class HttpApi {
     void start();
     void stop();
 
+    /// Before start(): events accepted by POST /api/warmup/events go to `router` instead of LiveRuntime::try_ingest
+    /// (the fleet routes each event to the node that owns its model). Same contract as try_ingest: returns how many
+    /// were accepted, a prefix of the span; the rest are refused with 503. Called on HTTP threads.
+    using EventRouter = std::function<std::size_t(std::span<const warmup_usage_event>)>;
+    void set_event_router(EventRouter router) { event_router_ = std::move(router); }
+    /// Before start(): one more GET route (a component outside the API, such as the fleet, serves its own view).
+    void add_get_route(const std::string& path, std::function<nlohmann::json()> body);
+
     /// [any thread] GET /readyz answers 200 from now on (until mark_stopping()).
     void mark_ready() noexcept { phase_.store(Phase::Ready); }
     /// [any thread] GET /readyz answers 503 "stopping" from now on; every other route is still served until stop().
@@ -74,6 +83,7 @@ class HttpApi {
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::chrono::system_clock::time_point started_wall_ = std::chrono::system_clock::now();
     std::atomic<Phase> phase_{Phase::Starting};
+    EventRouter event_router_;  // empty: events go to runtime_.try_ingest
 };
 
 /// The JSON answer of a reload or rollback (also logged by warmupd for SIGHUP and file-watch reloads).

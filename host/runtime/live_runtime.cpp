@@ -891,6 +891,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
     note(running.max_concurrent_warmups != next.max_concurrent_warmups, "budgets.max_concurrent_warmups");
     note(running.ingest_queue_capacity != next.ingest_queue_capacity, "budgets.ingest_queue_capacity");
     note(running.state != next.state, "state");
+    note(running.cluster != next.cluster, "cluster");
     bool catalog_changed = running.catalog.size() != next.catalog.size();
     for (std::size_t i = 0; !catalog_changed && i < running.catalog.size(); ++i) {
         const auto& a = running.catalog[i];

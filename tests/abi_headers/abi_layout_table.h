@@ -55,7 +55,8 @@ extern "C" {
     STRUCT(warmup_source_event)             \
     STRUCT(warmup_source_poll)              \
     STRUCT(warmup_source_poll_result)       \
-    STRUCT(warmup_event_source_vtable)
+    STRUCT(warmup_event_source_vtable)      \
+    STRUCT(warmup_model_state_extension)
 
 /* FIELD(type, field) for every field of every struct above, in declaration order. */
 #define WARMUP_ABI_FIELDS(FIELD)                              \
@@ -238,7 +239,12 @@ extern "C" {
     FIELD(warmup_source_poll_result, struct_size)             \
     FIELD(warmup_source_poll_result, next_poll_in_ms)         \
     FIELD(warmup_event_source_vtable, struct_size)            \
-    FIELD(warmup_event_source_vtable, poll)
+    FIELD(warmup_event_source_vtable, poll)                   \
+    FIELD(warmup_model_state_extension, struct_size)          \
+    FIELD(warmup_model_state_extension, schema)               \
+    FIELD(warmup_model_state_extension, export_model)         \
+    FIELD(warmup_model_state_extension, import_model)         \
+    FIELD(warmup_model_state_extension, forget_model)
 
 /* One measurement: a struct (field == "", offset = alignment) or one of its fields. */
 typedef struct warmup_abi_layout_entry {

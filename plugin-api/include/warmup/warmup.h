@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "event_source.h"
+#include "ext/model_state.h"
 #include "ext/simulation.h"
 #include "ext/state.h"
 #include "host.h"

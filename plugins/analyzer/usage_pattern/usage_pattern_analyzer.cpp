@@ -4,9 +4,11 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <warmup/sdk/model_table.hpp>
+#include <warmup/sdk/state_text.hpp>
 
 namespace warmup::plugins {
 namespace {
@@ -545,6 +547,129 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
     calendar_shares_ = std::move(shares);
     followers_sorted_ = std::move(sorted);
     follower_order_ = std::move(order);
+}
+
+// Per-model format (text, one record per line, after the schema line):
+//   <idle_bin_ms> <idle_bins>
+//   <request_count> <arrival_count> <first_seen_ms> <last_seen_ms> <previous_seen_ms> <ewma_rate_per_s>
+//   <idle_samples> <idle_out_of_range>
+//   <nonzero bins> then <bin> <count> per bin, ascending
+//   <calendar count> x 31 (24 hours of the day, then 7 days of the week, UTC)
+std::string UsagePatternAnalyzer::export_model_state(warmup_model_index model) const {
+    if (model >= state_.model_capacity || state_.stats[model].request_count == 0) return {};
+    const ModelStats& stats = state_.stats[model];
+    std::string text = std::string(kStateSchema) + "\n";
+    text += std::to_string(config_.idle_bin_ms) + ' ' + std::to_string(config_.idle_bins) + '\n';
+    char rate[40];
+    std::snprintf(rate, sizeof rate, "%.17g", stats.ewma_rate_per_s);
+    text += std::to_string(stats.request_count) + ' ' + std::to_string(stats.arrival_count) + ' ' +
+            std::to_string(stats.first_seen_ms) + ' ' + std::to_string(stats.last_seen_ms) + ' ' +
+            std::to_string(stats.previous_seen_ms) + ' ' + rate + ' ' + std::to_string(stats.idle_samples) + ' ' +
+            std::to_string(stats.idle_out_of_range) + '\n';
+    const uint32_t* histogram = &state_.idle_histogram[std::size_t{model} * config_.idle_bins];
+    std::string bins;
+    uint32_t nonzero = 0;
+    for (uint32_t bin = 0; bin < config_.idle_bins; ++bin) {
+        if (histogram[bin] == 0) continue;
+        ++nonzero;
+        bins += ' ' + std::to_string(bin) + ' ' + std::to_string(histogram[bin]);
+    }
+    text += std::to_string(nonzero) + bins + '\n';
+    for (uint32_t i = 0; i < kCalendarSlots; ++i) {
+        if (i > 0) text += ' ';
+        text += std::to_string(state_.calendar_counts[std::size_t{model} * kCalendarSlots + i]);
+    }
+    text += '\n';
+    return text;
+}
+
+void UsagePatternAnalyzer::import_model_state(warmup_model_index model, std::string_view data) {
+    if (model >= host().model_count())
+        throw sdk::InvalidArgument("usage-pattern model state: model index " + std::to_string(model) +
+                                   " is not in the catalog");
+    sdk::StateTextReader reader(data, kStateSchema, [](const std::string& why) { corrupt("model state: " + why); });
+    auto next_record = [&](const char* what) {
+        if (!reader.next_record()) corrupt(std::string("model state: missing the ") + what + " line");
+    };
+    next_record("geometry");
+    const auto bin_ms = reader.field<uint32_t>("(idle_bin_ms)");
+    const auto bins = reader.field<uint32_t>("(idle_bins)");
+    if (bin_ms != config_.idle_bin_ms || bins != config_.idle_bins)
+        throw sdk::InvalidArgument("usage-pattern model state: histogram of " + std::to_string(bins) + " bins of " +
+                                   std::to_string(bin_ms) + " ms, this instance has " +
+                                   std::to_string(config_.idle_bins) + " of " + std::to_string(config_.idle_bin_ms) +
+                                   " ms (give every node the same idle_bin_ms and idle_bins)");
+    ModelStats stats;
+    next_record("counts");
+    stats.request_count = reader.field<uint64_t>("(request_count)");
+    stats.arrival_count = reader.field<uint64_t>("(arrival_count)");
+    stats.first_seen_ms = reader.field<int64_t>("(first_seen_ms)");
+    stats.last_seen_ms = reader.field<int64_t>("(last_seen_ms)");
+    stats.previous_seen_ms = reader.field<int64_t>("(previous_seen_ms)");
+    stats.ewma_rate_per_s = reader.field<double>("(ewma_rate_per_s)");
+    stats.idle_samples = reader.field<uint64_t>("(idle_samples)");
+    stats.idle_out_of_range = reader.field<uint64_t>("(idle_out_of_range)");
+    if (stats.request_count == 0 || stats.arrival_count == 0 || stats.arrival_count > stats.request_count)
+        corrupt("model state: bad request or arrival count");
+    if (!std::isfinite(stats.ewma_rate_per_s) || stats.ewma_rate_per_s < 0) corrupt("model state: bad EWMA rate");
+    if (stats.first_seen_ms > stats.last_seen_ms ||
+        (stats.previous_seen_ms != WARMUP_TIME_NEVER && stats.previous_seen_ms >= stats.last_seen_ms))
+        corrupt("model state: inconsistent timestamps");
+    next_record("histogram");
+    std::vector<uint32_t> histogram(config_.idle_bins, 0);
+    const auto nonzero = reader.field<uint32_t>("(nonzero bins)");
+    if (nonzero > config_.idle_bins) corrupt("model state: more histogram entries than bins");
+    uint64_t sample_sum = 0;
+    int64_t previous_bin = -1;
+    for (uint32_t i = 0; i < nonzero; ++i) {
+        const auto bin = reader.field<uint32_t>("(bin)");
+        const auto count = reader.field<uint32_t>("(bin count)");
+        if (bin >= config_.idle_bins || static_cast<int64_t>(bin) <= previous_bin || count == 0)
+            corrupt("model state: bad histogram entry");
+        previous_bin = bin;
+        histogram[bin] = count;
+        sample_sum += count;
+    }
+    if (sample_sum != stats.idle_samples) corrupt("model state: histogram does not add up to idle_samples");
+    if (!reader.at_record_end()) corrupt("model state: trailing characters after the histogram");
+    next_record("calendar");
+    std::array<uint64_t, kCalendarSlots> calendar{};
+    uint64_t hours = 0, days = 0;
+    for (uint32_t i = 0; i < kCalendarSlots; ++i) {
+        calendar[i] = reader.field<uint64_t>("(calendar count)");
+        (i < 24 ? hours : days) += calendar[i];
+    }
+    if (hours != stats.request_count || days != stats.request_count)
+        corrupt("model state: calendar counts do not add up to request_count");
+    if (!reader.at_record_end() || reader.next_record()) corrupt("model state: trailing data");
+
+    // Commit (only allocation can throw before anything changes: grow_to first).
+    grow_to(model + 1);
+    stats.followers_used = 0;
+    stats.calendar_stale = stats.followers_stale = true;
+    state_.stats[model] = stats;
+    std::copy(histogram.begin(), histogram.end(),
+              state_.idle_histogram.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.idle_bins));
+    std::copy(calendar.begin(), calendar.end(),
+              state_.calendar_counts.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * kCalendarSlots));
+    std::fill_n(state_.follower_slots.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.max_followers),
+                config_.max_followers, FollowerSlot{});
+}
+
+void UsagePatternAnalyzer::forget_model_state(warmup_model_index model) {
+    if (model >= state_.model_capacity) return;
+    state_.stats[model] = ModelStats{};
+    std::fill_n(state_.idle_histogram.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.idle_bins),
+                config_.idle_bins, 0U);
+    std::fill_n(state_.calendar_counts.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * kCalendarSlots),
+                kCalendarSlots, uint64_t{0});
+    std::fill_n(state_.follower_slots.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.max_followers),
+                config_.max_followers, FollowerSlot{});
+    if (state_.run_model == model) {
+        state_.run_model = WARMUP_NO_MODEL;
+        state_.run_arrivals_ms.clear();
+        state_.run_head = 0;
+    }
 }
 
 }  // namespace warmup::plugins

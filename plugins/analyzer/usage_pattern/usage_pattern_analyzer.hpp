@@ -42,6 +42,14 @@ class UsagePatternAnalyzer final : public sdk::PatternAnalyzer {
     /// InvalidArgument on malformed bytes and then leaves the current state untouched.
     void import_state(std::string_view data) override;
 
+    /// Per-model state (a fleet moving one model between hosts): the model's counts, rates, idle histogram and
+    /// calendar as text; its followers are left out (they name other models by this process's indexes). An import
+    /// needs the same histogram geometry (idle_bin_ms, idle_bins) and clears the model's followers.
+    [[nodiscard]] bool supports_model_state() const override { return true; }
+    [[nodiscard]] std::string export_model_state(warmup_model_index model) const override;
+    void import_model_state(warmup_model_index model, std::string_view data) override;
+    void forget_model_state(warmup_model_index model) override;
+
     [[nodiscard]] const UsagePatternConfig& config() const noexcept { return config_; }
 
     /// One space-saving counter slot: `count` over-estimates the true count by at most `error`.

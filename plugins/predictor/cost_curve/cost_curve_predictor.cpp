@@ -679,4 +679,85 @@ void CostCurvePredictor::import_state(std::string_view data) {
     open_long_gaps_ = 0;
 }
 
+// Per-model format: the schema line, then one line as in export_state() without the model index:
+//   <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
+std::string CostCurvePredictor::export_model_state(warmup_model_index model) const {
+    if (model >= models_.size() || models_[model].last_seen_ms == WARMUP_TIME_NEVER) return {};
+    const ModelState& state = models_[model];
+    std::string text = std::string(kStateSchema) + "\n";
+    char number[32];
+    auto put = [&](double value) {
+        std::snprintf(number, sizeof number, " %.9g", value);
+        text += number;
+    };
+    text += std::to_string(state.last_seen_ms) + ' ' + std::to_string(state.request_count);
+    put(state.short_gaps);
+    put(state.reference_cold_requests);
+    put(state.curves.gaps);
+    for (const float value : state.curves.cold) put(value);
+    for (const float value : state.curves.held) put(value);
+    for (const float value : state.curves.longer) put(value);
+    text += ' ' + std::to_string(state.recent_count);
+    for (std::size_t i = 0; i < state.recent_count; ++i) {
+        const RecentGap& gap = state.recent[(state.recent_next + kRecentGaps - state.recent_count + i) % kRecentGaps];
+        text += ' ' + std::to_string(gap.gap_ms);
+        put(gap.burst);
+    }
+    text += '\n';
+    return text;
+}
+
+void CostCurvePredictor::import_model_state(warmup_model_index model, std::string_view data) {
+    if (model >= host().model_count())
+        bad_state("model index " + std::to_string(model) + " is not in this host's catalog");
+    sdk::StateTextReader reader(data, kStateSchema, &bad_state);
+    if (!reader.next_record()) bad_state("the model state has no model line");
+    ModelState state;
+    auto non_negative = [&](const char* what) {
+        const double value = reader.field<double>(what);
+        if (!(value >= 0) || !std::isfinite(value)) bad_state(std::string(what) + " must be a finite number >= 0");
+        return value;
+    };
+    auto counted = [&](const char* what) {
+        const double value = non_negative(what);
+        if (value > std::numeric_limits<float>::max()) bad_state(std::string(what) + " is out of range");
+        return static_cast<float>(value);
+    };
+    state.last_seen_ms = reader.field<int64_t>("(last_seen_ms)");
+    if (state.last_seen_ms < 0 || state.last_seen_ms >= WARMUP_TIME_NEVER / 2)
+        bad_state("last_seen_ms is out of range");
+    state.request_count = reader.field<uint64_t>("(request_count)");
+    state.short_gaps = counted("(short gaps)");
+    state.reference_cold_requests = non_negative("(reference cold requests)");
+    state.curves.gaps = counted("(gaps)");
+    for (float& value : state.curves.cold) value = counted("(cold)");
+    for (float& value : state.curves.held) value = counted("(held)");
+    for (float& value : state.curves.longer) value = counted("(longer)");
+    const auto recent = reader.field<int64_t>("(recent gap count)");
+    if (recent < 0 || recent > static_cast<int64_t>(kRecentGaps)) bad_state("recent gap count out of range");
+    for (int64_t i = 0; i < recent; ++i) {
+        const auto gap_ms = reader.field<int64_t>("(recent gap)");
+        if (gap_ms <= 0) bad_state("a recent gap must be positive");
+        state.recent[static_cast<std::size_t>(i)] = RecentGap{gap_ms, counted("(recent burst)")};
+    }
+    state.recent_count = static_cast<std::size_t>(recent);
+    state.recent_next = state.recent_count % kRecentGaps;
+    state.plan_stale = true;
+    if (!reader.at_record_end() || reader.next_record()) bad_state("trailing data after the model line");
+
+    ModelState& slot = state_of(model);
+    if (slot.open_long) open_long_gaps_ -= 1;
+    state.watched = slot.watched;  // its FIFO entry stays, and is dropped or renewed when it comes due
+    slot = state;
+}
+
+void CostCurvePredictor::forget_model_state(warmup_model_index model) {
+    if (model >= models_.size()) return;
+    ModelState& slot = models_[model];
+    if (slot.open_long) open_long_gaps_ -= 1;
+    const bool watched = slot.watched;
+    slot = ModelState{};
+    slot.watched = watched;
+}
+
 }  // namespace warmup::plugins

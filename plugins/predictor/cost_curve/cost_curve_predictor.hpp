@@ -89,6 +89,13 @@ class CostCurvePredictor final : public sdk::Predictor {
     [[nodiscard]] std::string export_state() const override;
     void import_state(std::string_view data) override;
 
+    /// Per-model state (a fleet moving one model between hosts): the model's line of export_state() without its
+    /// index. The fleet's pooled curves and the lean controller stay with each host.
+    [[nodiscard]] bool supports_model_state() const override { return true; }
+    [[nodiscard]] std::string export_model_state(warmup_model_index model) const override;
+    void import_model_state(warmup_model_index model, std::string_view data) override;
+    void forget_model_state(warmup_model_index model) override;
+
     [[nodiscard]] const CostCurvePredictorConfig& config() const noexcept { return config_; }
 
     /// The plan of one model as offsets from its last use (ms): keep until keep_ms; if window_start_ms >= 0, be ready

@@ -7,7 +7,9 @@
 // in one .cpp file generates the descriptor and the exported entry `warmup_plugin_entry`. The SDK guarantees:
 //  - no exception crosses the ABI (each thunk runs the method inside guard());
 //  - unknown params keys are refused after the constructor ran (Params::finish);
-//  - the state extension is offered when the class overrides state_schema() to return non-null.
+//  - the state extension is offered when the class overrides state_schema() to return non-null;
+//  - the per-model state extension (ext/model_state.h) is offered when, in addition, the class overrides
+//    supports_model_state() to return true (and the three *_model_state methods).
 #pragma once
 
 #include <span>
@@ -42,6 +44,19 @@ class PluginBase {
     virtual void import_state(std::string_view /*data*/) {
         throw Error(WARMUP_ERROR_UNSUPPORTED, "this plugin has no importable state");
     }
+
+    /// Override to return true (with state_schema() non-null) to offer the per-model state extension: a fleet moves
+    /// one model's learned state between hosts with the three methods below.
+    [[nodiscard]] virtual bool supports_model_state() const { return false; }
+    /// What was learned about `model` as bytes that name no model index ("" when nothing was learned).
+    [[nodiscard]] virtual std::string export_model_state(warmup_model_index /*model*/) const { return {}; }
+    /// Replace what is known about `model` with bytes from export_model_state() of the same schema (another
+    /// process's export of the same model). Throw to refuse; leave the state unchanged then.
+    virtual void import_model_state(warmup_model_index /*model*/, std::string_view /*data*/) {
+        throw Error(WARMUP_ERROR_UNSUPPORTED, "this plugin has no per-model state");
+    }
+    /// Forget `model` as if it had never been seen.
+    virtual void forget_model_state(warmup_model_index /*model*/) {}
 
     [[nodiscard]] const Host& host() const noexcept { return host_; }
 
@@ -226,6 +241,26 @@ struct StateThunks {
     }
     static constexpr warmup_state_extension table{sizeof(warmup_state_extension), &schema, &export_state,
                                                   &import_state};
+};
+
+template <class T>
+struct ModelStateThunks {
+    static const char* schema(void* instance) { return self<T>(instance)->state_schema(); }
+    static warmup_error* export_model(void* instance, warmup_model_index model, const warmup_byte_writer* out) {
+        return guard(host_of<T>(instance), [&] {
+            const std::string bytes = self<T>(instance)->export_model_state(model);
+            if (!bytes.empty() && write_all(out, bytes) != 0)
+                throw Error(WARMUP_ERROR_RESOURCE_EXHAUSTED, "the host refused the exported model state bytes");
+        });
+    }
+    static warmup_error* import_model(void* instance, warmup_model_index model, warmup_string_view data) {
+        return guard(host_of<T>(instance), [&] { self<T>(instance)->import_model_state(model, to_string_view(data)); });
+    }
+    static warmup_error* forget_model(void* instance, warmup_model_index model) {
+        return guard(host_of<T>(instance), [&] { self<T>(instance)->forget_model_state(model); });
+    }
+    static constexpr warmup_model_state_extension table{sizeof(warmup_model_state_extension), &schema, &export_model,
+                                                        &import_model, &forget_model};
 };
 
 template <class T>
@@ -449,6 +484,8 @@ struct Descriptor {
         const std::string_view id(extension_id == nullptr ? "" : extension_id);
         PluginBase* base = static_cast<PluginBase*>(instance);
         if (id == WARMUP_EXT_STATE && base->state_schema() != nullptr) return &StateThunks<T>::table;
+        if (id == WARMUP_EXT_MODEL_STATE && base->state_schema() != nullptr && base->supports_model_state())
+            return &ModelStateThunks<T>::table;
         if constexpr (T::kKind == WARMUP_KIND_MODEL_BACKEND) {
             if (id == WARMUP_EXT_SIMULATION && self<T>(instance)->supports_simulation())
                 return &SimulationThunks<T>::table;

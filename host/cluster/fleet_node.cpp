@@ -1,0 +1,987 @@
+// cluster/fleet_node.cpp — a warmupd's membership of the fleet; see fleet_node.hpp.
+#include "cluster/fleet_node.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <warmup/ext/model_state.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+
+#include "core/errors.hpp"
+#include "runtime/live_runtime.hpp"
+
+namespace warmup::host::cluster {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view kGroup = "warmupd";
+constexpr std::size_t kBatchEvents = 512;          // events per XADD pipeline and per XREADGROUP
+constexpr std::size_t kStateBatchModels = 256;     // models per state pipeline
+constexpr int64_t kMemberRetentionMs = 3'600'000;  // a dead member stays listed (alive: false) this long
+constexpr int kImportRetryHeartbeats = 4;
+constexpr std::string_view kSlotFieldPrefix = "slot.";
+// Entries kept in one node's stream at most (approximate trim): a node down for long does not fill Redis.
+constexpr std::string_view kStreamMaxEntries = "1000000";
+
+std::string host_name() {
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "warmupd";
+    return name;
+}
+
+int64_t to_int(const std::string& text, int64_t fallback) {
+    int64_t value = fallback;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return error == std::errc() && end == text.data() + text.size() ? value : fallback;
+}
+
+double to_double(const std::string& text, double fallback) {
+    double value = fallback;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return error == std::errc() && end == text.data() + text.size() ? value : fallback;
+}
+
+bool has_glob(std::string_view pattern) { return pattern.find_first_of("*?") != std::string_view::npos; }
+
+/// The per-model state extension of a plugin instance, or nullptr when it offers none (or an older, smaller table).
+const warmup_model_state_extension* model_state_of(const PluginInstance& instance) {
+    const auto* table = static_cast<const warmup_model_state_extension*>(instance.extension(WARMUP_EXT_MODEL_STATE));
+    if (table == nullptr || table->struct_size < sizeof(warmup_model_state_extension)) return nullptr;
+    return table;
+}
+
+std::optional<ComponentSlot> slot_by_key(std::string_view key) {
+    for (const ComponentSlot slot : kAllSlots)
+        if (slot_key(slot) == key) return slot;
+    return std::nullopt;
+}
+
+/// A stream entry [id, [field, value, ...]] as a field map.
+std::map<std::string, std::string> entry_fields(const RedisValue& entry) {
+    std::map<std::string, std::string> fields;
+    if (entry.elements.size() < 2) return fields;
+    const auto& list = entry.elements[1].elements;
+    for (std::size_t i = 0; i + 1 < list.size(); i += 2) fields[list[i].text] = list[i + 1].text;
+    return fields;
+}
+
+}  // namespace
+
+FleetNode::FleetNode(LiveRuntime& runtime, const Config& config, std::string advertise_url)
+    : runtime_(runtime),
+      config_(config),
+      node_id_(config.cluster.node_id.empty() ? host_name() : config.cluster.node_id),
+      advertise_url_(std::move(advertise_url)),
+      endpoint_(parse_redis_url(config.cluster.redis_url)),
+      started_unix_ms_(now_unix_ms()) {
+    auto initial = std::make_shared<PlacementView>();
+    initial->fingerprint = "(none yet)";
+    view_ = std::move(initial);
+}
+
+FleetNode::~FleetNode() { stop(); }
+
+int64_t FleetNode::now_unix_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::shared_ptr<const FleetNode::PlacementView> FleetNode::view() const {
+    std::lock_guard lock(view_mutex_);
+    return view_;
+}
+
+std::vector<std::string> FleetNode::owners_of(const PlacementView& view, const std::string& model) const {
+    // No placement computed yet (Redis not reached since the start): every event is applied here.
+    if (view.placement->nodes().empty()) return {node_id_};
+    return view.placement->owners_of(model);
+}
+
+FleetCounters FleetNode::counters() const {
+    std::size_t buffered = 0;
+    {
+        std::lock_guard outbox_lock(outbox_mutex_);  // never under counters_mutex_: route_events nests the other way
+        buffered = outbox_.size();
+    }
+    std::lock_guard lock(counters_mutex_);
+    FleetCounters copy = counters_;
+    copy.forward_buffered = buffered;
+    return copy;
+}
+
+void FleetNode::note_redis_error(const std::exception& error) {
+    const bool was_reachable = redis_reachable_.exchange(false);
+    std::lock_guard lock(counters_mutex_);
+    ++counters_.redis_errors;
+    if (was_reachable || last_redis_error_.empty())
+        spdlog::warn("CLUSTER_REDIS_UNREACHABLE {}; keeping the last placement, buffering events for other nodes",
+                     error.what());
+    last_redis_error_ = error.what();
+}
+
+void FleetNode::note_redis_ok() {
+    if (!redis_reachable_.exchange(true)) {
+        std::lock_guard lock(counters_mutex_);
+        if (!last_redis_error_.empty()) spdlog::info("CLUSTER_REDIS_RECONNECTED {}", endpoint_.describe());
+    }
+}
+
+void FleetNode::mark_dirty(const std::string& model) {
+    dirty_models_.insert(model);
+    demand_counts_[model] += 1;
+}
+
+// ---------------------------------------------------------------------------------------------------- start / stop
+
+void FleetNode::start() {
+    if (started_) return;
+    started_ = true;
+    for (const CatalogEntry& entry : config_.catalog) {
+        if (has_glob(entry.pattern) || !model_names_.insert(entry.pattern).second) continue;
+        models_.push_back({entry.pattern, entry.memory_mb, 1});
+        registered_names_.insert(entry.pattern);
+    }
+    // The first placement before any event is served: one synchronous tick (when Redis answers).
+    {
+        RedisConnection redis(endpoint_,
+                              std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms, 500)));
+        try {
+            membership_tick(redis, true);
+            note_redis_ok();
+            spdlog::info("CLUSTER_JOINED node {} in the fleet at {} ({} nodes alive, {} models placed)", node_id_,
+                         endpoint_.describe(),
+                         std::count_if(view()->members.begin(), view()->members.end(),
+                                       [](const FleetMember& m) { return m.alive; }),
+                         view()->placement->assignment().size());
+        } catch (const RedisUnavailable& error) {
+            note_redis_error(error);
+            spdlog::warn("CLUSTER_JOINED node {} started without Redis: applying every event here until {} answers",
+                         node_id_, endpoint_.describe());
+        }
+    }
+    membership_thread_ = std::thread([this] { membership_loop(); });
+    forwarder_thread_ = std::thread([this] { forwarder_loop(); });
+    consumer_thread_ = std::thread([this] { consumer_loop(); });
+}
+
+void FleetNode::stop() {
+    if (!started_ || stopping_.exchange(true)) return;
+    stop_cv_.notify_all();
+    outbox_cv_.notify_all();
+    if (membership_thread_.joinable()) membership_thread_.join();
+    if (forwarder_thread_.joinable()) forwarder_thread_.join();
+    if (consumer_thread_.joinable()) consumer_thread_.join();
+    // Hand everything over, then leave at once (peers take over without waiting for the key to expire).
+    RedisConnection redis(endpoint_, std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms, 500)));
+    try {
+        const auto current = view();
+        std::vector<std::string> owned;
+        for (const auto& [model, owners] : current->placement->assignment())
+            if (!owners.empty() && current->placement->nodes()[owners.front()].id == node_id_) owned.push_back(model);
+        const std::size_t written = write_states(redis, owned);
+        redis.checked({"DEL", key("node:" + node_id_)});
+        std::size_t unsent = 0;
+        {
+            std::lock_guard lock(outbox_mutex_);
+            unsent = outbox_.size();
+        }
+        spdlog::info("CLUSTER_LEFT node {} left the fleet: state of {} models handed over{}", node_id_, written,
+                     unsent == 0 ? std::string() : fmt::format("; {} events for other nodes not sent", unsent));
+    } catch (const std::exception& error) {
+        spdlog::warn(
+            "CLUSTER_LEFT node {} could not hand over its state at stop ({}); peers take over when its "
+            "membership expires",
+            node_id_, error.what());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------- events
+
+std::size_t FleetNode::route_events(std::span<const warmup_usage_event> events) {
+    const auto current = view();
+    std::vector<std::vector<std::string>> owners(events.size());
+    std::vector<bool> local(events.size(), false);
+    std::vector<std::string> names(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        names[i] = runtime_.catalog().record(events[i].model).name;
+        owners[i] = owners_of(*current, names[i]);
+        local[i] = std::find(owners[i].begin(), owners[i].end(), node_id_) != owners[i].end();
+    }
+    std::size_t accepted = 0;
+    std::vector<std::string> applied_here;
+    {
+        std::lock_guard lock(outbox_mutex_);
+        // The longest prefix whose events for other nodes fit the outbox.
+        const std::size_t room =
+            config_.cluster.forward_buffer - std::min<std::size_t>(outbox_.size(), config_.cluster.forward_buffer);
+        std::size_t needed = 0, fits = 0;
+        for (; fits < events.size(); ++fits) {
+            const std::size_t remote = owners[fits].size() - (local[fits] ? 1 : 0);
+            if (needed + remote > room) break;
+            needed += remote;
+        }
+        // Local events of that prefix to the ingest queue, which may take fewer: the prefix ends at its first refusal.
+        std::vector<warmup_usage_event> mine;
+        std::vector<std::size_t> positions;
+        for (std::size_t i = 0; i < fits; ++i) {
+            if (!local[i]) continue;
+            mine.push_back(events[i]);
+            positions.push_back(i);
+        }
+        const std::size_t taken = mine.empty() ? 0 : runtime_.try_ingest(mine);
+        accepted = taken < mine.size() ? positions[taken] : fits;
+        for (std::size_t i = 0; i < accepted; ++i) {
+            if (local[i]) applied_here.push_back(names[i]);
+            if (owners[i].size() == (local[i] ? 1U : 0U)) continue;
+            // One outbox entry per event: the forwarder sends it to every owner but this node.
+            outbox_.push_back({names[i], events[i].ts_ms, events[i].count, events[i].tenant_hash});
+        }
+        if (accepted == fits && fits < events.size()) {
+            std::lock_guard counters_lock(counters_mutex_);
+            counters_.forward_refused += events.size() - fits;
+        }
+    }
+    outbox_cv_.notify_one();
+    {
+        std::lock_guard lock(names_mutex_);
+        for (std::size_t i = 0; i < accepted; ++i)
+            if (registered_names_.insert(names[i]).second) names_to_register_.push_back(names[i]);
+        for (const auto& name : applied_here) mark_dirty(name);
+    }
+    {
+        std::lock_guard lock(counters_mutex_);
+        counters_.events_local += applied_here.size();
+    }
+    return accepted;
+}
+
+void FleetNode::forwarder_loop() {
+    RedisConnection redis(endpoint_, std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms, 500)));
+    const auto retry = std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms / 4, 25));
+    bool failed = false;
+    while (!stopping_) {
+        std::vector<OutboxEvent> batch;
+        {
+            std::unique_lock lock(outbox_mutex_);
+            if (failed)  // Redis did not answer: try again after a quarter heartbeat (or at stop)
+                outbox_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
+            else
+                outbox_cv_.wait(lock, [&] { return stopping_ || !outbox_.empty(); });
+            if (stopping_) return;
+            const std::size_t take = std::min(outbox_.size(), kBatchEvents);
+            batch.assign(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(take));
+        }
+        if (batch.empty()) {
+            failed = false;
+            continue;
+        }
+        // Routed by the placement in force now: an event queued under an older one goes to today's owners.
+        const auto current = view();
+        std::vector<std::vector<std::string>> commands;
+        std::vector<warmup_usage_event> mine;
+        std::vector<std::string> mine_names;
+        for (const OutboxEvent& event : batch) {
+            for (const std::string& owner : owners_of(*current, event.model)) {
+                if (owner == node_id_) {
+                    if (const auto index = runtime_.catalog().resolve(event.model)) {
+                        mine.push_back({event.ts_ms, *index, event.count, event.tenant_hash, 0});
+                        mine_names.push_back(event.model);
+                    }
+                    continue;
+                }
+                commands.push_back({"XADD", key("events:" + owner), "MAXLEN", "~", std::string(kStreamMaxEntries), "*",
+                                    "m", event.model, "t", std::to_string(event.ts_ms), "c",
+                                    std::to_string(event.count), "h", std::to_string(event.tenant_hash)});
+            }
+        }
+        try {
+            redis.pipeline(commands);
+            note_redis_ok();
+            failed = false;
+        } catch (const RedisUnavailable& error) {
+            note_redis_error(error);
+            failed = true;
+            continue;
+        }
+        const std::size_t taken = mine.empty() ? 0 : runtime_.try_ingest(mine);
+        if (taken < mine.size())
+            spdlog::warn(
+                "DATA_COLLECTION_ERROR {} events moved here by a new placement were refused: the ingest "
+                "queue is full",
+                mine.size() - taken);
+        {
+            std::lock_guard lock(outbox_mutex_);
+            outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
+        }
+        std::lock_guard names_lock(names_mutex_);
+        for (std::size_t i = 0; i < taken; ++i) mark_dirty(mine_names[i]);
+        std::lock_guard lock(counters_mutex_);
+        counters_.events_forwarded += commands.size();
+        counters_.events_local += taken;
+    }
+}
+
+void FleetNode::consumer_loop() {
+    // The socket timeout must outlast the blocking read.
+    const auto block_ms = std::max<uint32_t>(config_.cluster.heartbeat_ms / 2, 50);
+    RedisConnection redis(endpoint_, std::chrono::milliseconds(block_ms + 2000));
+    const auto retry = std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms / 4, 25));
+    const std::string stream = key("events:" + node_id_);
+    std::string cursor = "0";  // entries delivered before and never acknowledged first, then new ones (">")
+    while (!stopping_) {
+        try {
+            const RedisValue reply =
+                redis.command({"XREADGROUP", "GROUP", kGroup, node_id_, "COUNT", std::to_string(kBatchEvents), "BLOCK",
+                               std::to_string(block_ms), "STREAMS", stream, cursor});
+            note_redis_ok();
+            if (reply.is_error()) {
+                if (reply.text.starts_with("NOGROUP")) {
+                    // A new stream, or Redis restarted empty: the group starts at the stream's beginning, so events
+                    // forwarded before this node ever read are applied too.
+                    const RedisValue created = redis.command({"XGROUP", "CREATE", stream, kGroup, "0", "MKSTREAM"});
+                    if (created.is_error() && !created.text.starts_with("BUSYGROUP"))
+                        throw RedisCommandError("XGROUP CREATE: " + created.text);
+                    cursor = "0";
+                    continue;
+                }
+                throw RedisCommandError("XREADGROUP: " + reply.text);
+            }
+            if (reply.is_nil() || reply.elements.empty()) continue;  // nothing new within the block time
+            const RedisValue& entries = reply.elements.front().elements.at(1);
+            if (entries.elements.empty()) {
+                if (cursor == "0") cursor = ">";  // every pending entry is done
+                continue;
+            }
+            apply_stream_entries(redis, entries);
+        } catch (const RedisUnavailable& error) {
+            note_redis_error(error);
+            cursor = "0";
+            std::unique_lock lock(stop_mutex_);
+            stop_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
+        } catch (const std::exception& error) {
+            spdlog::error("CLUSTER_STREAM_ERROR {}: {}", stream, error.what());
+            std::unique_lock lock(stop_mutex_);
+            stop_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
+        }
+    }
+}
+
+void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& entries) {
+    std::vector<std::string> ids;
+    std::vector<warmup_usage_event> batch;
+    std::vector<std::string> names;
+    uint64_t unknown = 0;
+    for (const RedisValue& entry : entries.elements) {
+        if (entry.elements.empty()) continue;
+        ids.push_back(entry.elements[0].text);
+        // An entry whose fields were trimmed away (MAXLEN) has none: acknowledged, nothing to apply.
+        auto fields = entry_fields(entry);
+        if (fields.empty()) continue;
+        const auto index = runtime_.catalog().resolve(fields["m"]);
+        if (!index) {
+            ++unknown;
+            spdlog::warn(
+                "DATA_COLLECTION_ERROR forwarded event for unknown model '{}' (no catalog entry of node {} "
+                "matches it; give every node the same catalog)",
+                fields["m"], node_id_);
+            continue;
+        }
+        warmup_usage_event event{};
+        event.model = *index;
+        event.ts_ms = to_int(fields["t"], runtime_.clock().now_ms());
+        event.count = static_cast<uint32_t>(std::max<int64_t>(1, to_int(fields["c"], 1)));
+        event.tenant_hash = static_cast<uint32_t>(to_int(fields["h"], 0));
+        batch.push_back(event);
+        names.push_back(fields["m"]);
+    }
+    // Into the ingest queue, waiting while it is full (backpressure on the stream, nothing dropped).
+    const auto retry = std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms / 20, 5));
+    for (std::size_t done = 0; done < batch.size() && !stopping_;) {
+        done += runtime_.try_ingest(std::span(batch).subspan(done));
+        if (done < batch.size()) {
+            std::unique_lock lock(stop_mutex_);
+            stop_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
+        }
+    }
+    if (stopping_) return;  // not acknowledged: read again at the next start
+    // A control-loop step hands the taken events to the engines before it runs commands: once this returns, every
+    // event above has been applied.
+    runtime_.call_on_control([](WarmupEngine&) { return 0; });
+    std::vector<std::vector<std::string>> acks;
+    std::vector<std::string> ack{"XACK", key("events:" + node_id_), std::string(kGroup)};
+    std::vector<std::string> trim{"XDEL", key("events:" + node_id_)};
+    ack.insert(ack.end(), ids.begin(), ids.end());
+    trim.insert(trim.end(), ids.begin(), ids.end());
+    redis.pipeline({ack, trim});
+    {
+        std::lock_guard lock(names_mutex_);
+        for (const auto& name : names) mark_dirty(name);
+    }
+    std::lock_guard lock(counters_mutex_);
+    counters_.events_received += ids.size();
+    counters_.events_acknowledged += ids.size();
+    counters_.events_dropped_unknown += unknown;
+}
+
+// ---------------------------------------------------------------------------------------------------- membership
+
+void FleetNode::membership_loop() {
+    RedisConnection redis(endpoint_, std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms, 500)));
+    const auto tick = std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms / 4, 25));
+    bool reachable = redis_reachable_.load();
+    while (!stopping_) {
+        {
+            std::unique_lock lock(stop_mutex_);
+            if (stop_cv_.wait_for(lock, tick, [&] { return stopping_.load(); })) return;
+        }
+        try {
+            // Back after an outage: register at once and write every owned model's state again (Redis may have
+            // restarted empty).
+            const bool resync = !reachable;
+            if (resync) {
+                std::lock_guard lock(names_mutex_);
+                for (const auto& name : model_names_) names_to_register_.push_back(name);
+                models_set_size_ = -1;
+                next_state_write_unix_ms_ = 0;
+                if (!view()->placement->nodes().empty())
+                    hold_placement_until_unix_ms_ = now_unix_ms() + config_.cluster.heartbeat_ms;
+                const auto current = view();
+                for (const auto& [model, owners] : current->placement->assignment())
+                    if (!owners.empty() && current->placement->nodes()[owners.front()].id == node_id_)
+                        dirty_models_.insert(model);
+            }
+            membership_tick(redis, resync);
+            note_redis_ok();
+            reachable = true;
+        } catch (const RedisUnavailable& error) {
+            note_redis_error(error);
+            reachable = false;
+        } catch (const std::exception& error) {
+            spdlog::error("CLUSTER_ERROR membership of node {}: {}", node_id_, error.what());
+        }
+    }
+}
+
+void FleetNode::renew(RedisConnection& redis) {
+    const double budget_mb = config_.memory_budget.absolute_mb;
+    double used_mb = 0;
+    try {
+        used_mb = runtime_.call_on_control([](WarmupEngine& engine) { return engine.used_mb(); });
+    } catch (const std::exception&) {  // the control loop is stopping: report the last figure as unknown (0)
+    }
+    const int64_t now = now_unix_ms();
+    const json member{{"id", node_id_},
+                      {"address", advertise_url_},
+                      {"budget_mb", budget_mb},
+                      {"free_mb", std::max(0.0, budget_mb - used_mb)},
+                      {"started_unix_ms", started_unix_ms_},
+                      {"renewed_unix_ms", now}};
+    const auto ttl_ms = std::to_string(config_.cluster.heartbeat_ms * 3 / 2);
+    redis.pipeline({{"SET", key("node:" + node_id_), member.dump(), "PX", ttl_ms},
+                    {"ZADD", key("nodes"), std::to_string(now), node_id_},
+                    {"ZREMRANGEBYSCORE", key("nodes"), "-inf", std::to_string(now - kMemberRetentionMs)}});
+}
+
+std::vector<FleetMember> FleetNode::read_members(RedisConnection& redis) {
+    const RedisValue ids = redis.checked({"ZRANGE", key("nodes"), "0", "-1"});
+    std::vector<FleetMember> members;
+    if (ids.elements.empty()) return members;
+    std::vector<std::string> get{"MGET"};
+    for (const auto& id : ids.elements) get.push_back(key("node:" + id.text));
+    const RedisValue values = redis.checked(get);
+    for (std::size_t i = 0; i < ids.elements.size(); ++i) {
+        FleetMember member;
+        member.id = ids.elements[i].text;
+        if (i < values.elements.size() && !values.elements[i].is_nil()) {
+            const json parsed = json::parse(values.elements[i].text, nullptr, false);
+            if (parsed.is_object()) {
+                member.alive = true;
+                member.address = parsed.value("address", "");
+                member.budget_mb = parsed.value("budget_mb", 0.0);
+                member.free_mb = parsed.value("free_mb", 0.0);
+                member.started_unix_ms = parsed.value("started_unix_ms", int64_t{0});
+                member.renewed_unix_ms = parsed.value("renewed_unix_ms", int64_t{0});
+            }
+        }
+        members.push_back(std::move(member));
+    }
+    std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return members;
+}
+
+void FleetNode::refresh_models(RedisConnection& redis) {
+    std::vector<std::string> fresh;
+    {
+        std::lock_guard lock(names_mutex_);
+        fresh.swap(names_to_register_);
+    }
+    if (!fresh.empty()) {
+        std::vector<std::string> add{"SADD", key("models")};
+        add.insert(add.end(), fresh.begin(), fresh.end());
+        redis.checked(add);
+    }
+    const RedisValue size = redis.checked({"SCARD", key("models")});
+    if (size.integer == models_set_size_) return;  // models are only ever added: same size, same set
+    const RedisValue names = redis.checked({"SMEMBERS", key("models")});
+    for (const auto& name : names.elements) {
+        if (!model_names_.insert(name.text).second) continue;
+        const auto index = runtime_.catalog().resolve(name.text);
+        if (!index) continue;  // no catalog entry here: this node cannot own it (its events are refused here too)
+        models_.push_back({name.text, runtime_.catalog().record(*index).memory_mb, 1});
+    }
+    models_set_size_ = size.integer;
+}
+
+void FleetNode::membership_tick(RedisConnection& redis, bool force_renew) {
+    const int64_t now = now_unix_ms();
+    if (force_renew || now >= next_renew_unix_ms_) {
+        renew(redis);
+        next_renew_unix_ms_ = now + config_.cluster.heartbeat_ms / 2;
+    }
+    refresh_models(redis);
+    std::vector<FleetMember> members = read_members(redis);
+
+    // Demand-driven replicas: the primary owners publish their models' request rates; everyone reads the same hash.
+    if (config_.cluster.replica_capacity_rps > 0) {
+        const double seconds = last_demand_unix_ms_ == 0 ? 0 : static_cast<double>(now - last_demand_unix_ms_) / 1e3;
+        if (seconds >= config_.cluster.heartbeat_ms / 1e3) {
+            std::unordered_map<std::string, double> counts;
+            {
+                std::lock_guard lock(names_mutex_);
+                counts.swap(demand_counts_);
+            }
+            const auto current = view();
+            std::vector<std::string> write{"HSET", key("demand")};
+            for (auto& [model, rate] : demand_rps_) rate *= 0.5;  // a half-life of one update
+            for (const auto& [model, count] : counts) demand_rps_[model] += 0.5 * count / seconds;
+            for (const auto& [model, rate] : demand_rps_) {
+                const auto owners = owners_of(*current, model);
+                if (owners.empty() || owners.front() != node_id_) continue;
+                write.push_back(model);
+                write.push_back(fmt::format("{:.3f}", rate));
+            }
+            if (write.size() > 2) redis.checked(write);
+            last_demand_unix_ms_ = now;
+        } else if (last_demand_unix_ms_ == 0) {
+            last_demand_unix_ms_ = now;
+        }
+        const RedisValue demand = redis.checked({"HGETALL", key("demand")});
+        const auto alive = static_cast<std::size_t>(
+            std::count_if(members.begin(), members.end(), [](const FleetMember& m) { return m.alive; }));
+        replicas_.clear();
+        for (std::size_t i = 0; i + 1 < demand.elements.size(); i += 2) {
+            const uint32_t replicas = replicas_for_demand(to_double(demand.elements[i + 1].text, 0),
+                                                          config_.cluster.replica_capacity_rps, alive);
+            if (replicas > 1) replicas_[demand.elements[i].text] = replicas;
+        }
+    }
+
+    std::string fingerprint;
+    std::vector<PlacementNode> nodes;
+    std::string publisher;
+    for (const FleetMember& member : members) {
+        if (!member.alive || !(member.budget_mb > 0)) continue;
+        nodes.push_back({member.id, member.budget_mb});
+        fingerprint += fmt::format("{}={};", member.id, member.budget_mb);
+        if (publisher.empty()) publisher = member.id;  // members are sorted by id
+    }
+    fingerprint += fmt::format("|{}|", models_.size());
+    for (const auto& [model, replicas] : replicas_) fingerprint += fmt::format("{}x{};", model, replicas);
+
+    const auto current = view();
+    if (fingerprint != current->fingerprint && now >= hold_placement_until_unix_ms_) {
+        for (PlacementModel& model : models_) {
+            const auto found = replicas_.find(model.name);
+            model.replicas = found == replicas_.end() ? 1 : found->second;
+        }
+        auto next = std::make_shared<PlacementView>();
+        next->placement = std::make_shared<const Placement>(
+            Placement::compute(nodes, models_, PlacementOptions{config_.cluster.load_slack}));
+        next->members = std::move(members);
+        next->fingerprint = std::move(fingerprint);
+        next->publisher = publisher;
+        apply_placement(redis, next);
+        if (publisher == node_id_) publish_placement(redis, *next);
+    } else {
+        // Redis came back (possibly restarted empty): the publisher writes the placement in force again.
+        if (force_renew && current->publisher == node_id_) publish_placement(redis, *current);
+        // Same placement; fresh member figures (free memory, renewal times) for GET /api/warmup/cluster.
+        auto next = std::make_shared<PlacementView>(*current);
+        next->members = std::move(members);
+        std::lock_guard lock(view_mutex_);
+        view_ = std::move(next);
+    }
+    const auto in_force = view();
+    if (in_force->publisher == node_id_) move_dead_streams(redis, *in_force);
+    retry_pending_imports(redis);
+
+    if (now >= next_state_write_unix_ms_) {
+        std::vector<std::string> dirty;
+        {
+            std::lock_guard lock(names_mutex_);
+            for (const auto& model : dirty_models_) {
+                const auto owners = owners_of(*in_force, model);
+                if (!owners.empty() && owners.front() == node_id_) dirty.push_back(model);
+            }
+            dirty_models_.clear();
+        }
+        write_states(redis, dirty);
+        next_state_write_unix_ms_ = now + int64_t{config_.state.snapshot_interval_s} * 1000;
+    }
+}
+
+void FleetNode::apply_placement(RedisConnection& redis, std::shared_ptr<const PlacementView> next) {
+    const auto previous = view();
+    // The first placement since the start: what this node holds from its local snapshot for models it does not own
+    // is forgotten, not written (the owners' state in Redis is the newer one).
+    const bool first = previous->placement->nodes().empty();
+    // Ownership before counts the models the previous placement had not placed yet too: their events were routed by
+    // plain rendezvous (owners_of), possibly to this node.
+    std::set<std::string> universe;
+    for (const auto& [model, owners] : next->placement->assignment()) universe.insert(model);
+    for (const auto& [model, owners] : previous->placement->assignment()) universe.insert(model);
+    std::vector<std::string> gained, lost;
+    std::size_t owned_after = 0;
+    for (const auto& model : universe) {
+        const auto before = owners_of(*previous, model);
+        const auto after = owners_of(*next, model);
+        const bool had = !first && std::find(before.begin(), before.end(), node_id_) != before.end();
+        const bool has = std::find(after.begin(), after.end(), node_id_) != after.end();
+        owned_after += has ? 1 : 0;
+        if (has && !had) gained.push_back(model);
+        if (had && !has) lost.push_back(model);
+        if (first && !has) lost.push_back(model);
+    }
+
+    // 1. Gained models: their state in before their events are applied here.
+    const auto imported = import_states(redis, gained);
+    const int64_t deadline = now_unix_ms() + int64_t{kImportRetryHeartbeats} * config_.cluster.heartbeat_ms;
+    for (const auto& model : gained)
+        pending_imports_[model] = {imported.contains(model) ? imported.at(model) : 0, deadline};
+    // 2. The new placement in force: events are routed by it from now on.
+    {
+        std::lock_guard lock(view_mutex_);
+        view_ = next;
+    }
+    // 3. Lost models: hand over what was learned here (including the events applied until step 2), then forget.
+    std::vector<std::string> primary_lost;
+    for (const auto& model : lost) {
+        const auto owners = owners_of(*previous, model);
+        if (!first && !owners.empty() && owners.front() == node_id_) primary_lost.push_back(model);
+        pending_imports_.erase(model);
+    }
+    const std::size_t handed = write_states(redis, primary_lost);
+    forget_models(lost);
+
+    std::size_t alive = 0;
+    for (const auto& member : next->members) alive += member.alive ? 1 : 0;
+    {
+        std::lock_guard lock(counters_mutex_);
+        ++counters_.placement_changes;
+        counters_.models_taken_over += gained.size();
+        counters_.models_handed_over += lost.size();
+    }
+    spdlog::info(
+        "CLUSTER_PLACEMENT node {}: {} nodes alive, {} models placed, {} owned here ({} taken over, {} with "
+        "state imported; {} handed over, {} with state written)",
+        node_id_, alive, next->placement->assignment().size(), owned_after, gained.size(), imported.size(), lost.size(),
+        handed);
+}
+
+void FleetNode::retry_pending_imports(RedisConnection& redis) {
+    if (pending_imports_.empty()) return;
+    const int64_t now = now_unix_ms();
+    std::vector<std::string> models;
+    std::vector<std::vector<std::string>> reads;
+    for (auto it = pending_imports_.begin(); it != pending_imports_.end();) {
+        if (now > it->second.deadline_unix_ms) {
+            it = pending_imports_.erase(it);
+            continue;
+        }
+        models.push_back(it->first);
+        reads.push_back({"HMGET", key("state:" + it->first), "writer", "written_ms"});
+        ++it;
+    }
+    const auto replies = redis.pipeline(reads);
+    std::vector<std::string> newer;
+    for (std::size_t i = 0; i < models.size(); ++i) {
+        const auto& fields = replies[i].elements;
+        if (fields.size() < 2 || fields[0].is_nil() || fields[1].is_nil()) continue;
+        if (fields[0].text == node_id_) continue;  // written by this node since
+        if (to_int(fields[1].text, 0) > pending_imports_[models[i]].imported_written_ms) newer.push_back(models[i]);
+    }
+    if (newer.empty()) return;
+    for (const auto& [model, written_ms] : import_states(redis, newer))
+        pending_imports_[model].imported_written_ms = written_ms;
+}
+
+void FleetNode::publish_placement(RedisConnection& redis, const PlacementView& view) {
+    json owners = json::object();
+    for (const auto& [model, nodes] : view.placement->assignment()) {
+        json list = json::array();
+        for (const uint32_t node : nodes) list.push_back(view.placement->nodes()[node].id);
+        owners[model] = std::move(list);
+    }
+    json nodes = json::array();
+    for (const auto& member : view.members)
+        nodes.push_back(
+            {{"id", member.id}, {"alive", member.alive}, {"budget_mb", member.budget_mb}, {"address", member.address}});
+    redis.checked(
+        {"SET", key("placement"),
+         json{{"publisher", node_id_}, {"computed_unix_ms", now_unix_ms()}, {"nodes", nodes}, {"owners", owners}}
+             .dump()});
+}
+
+void FleetNode::move_dead_streams(RedisConnection& redis, const PlacementView& view) {
+    for (const FleetMember& member : view.members) {
+        if (member.alive || member.id == node_id_) continue;
+        const std::string stream = key("events:" + member.id);
+        for (;;) {
+            const RedisValue entries =
+                redis.checked({"XRANGE", stream, "-", "+", "COUNT", std::to_string(kBatchEvents)});
+            if (entries.elements.empty()) break;
+            std::vector<std::vector<std::string>> commands;
+            std::vector<std::string> remove{"XDEL", stream};
+            for (const RedisValue& entry : entries.elements) {
+                remove.push_back(entry.elements.at(0).text);
+                auto fields = entry_fields(entry);
+                if (fields.empty()) continue;
+                for (const std::string& owner : owners_of(view, fields["m"]))
+                    commands.push_back({"XADD", key("events:" + owner), "MAXLEN", "~", std::string(kStreamMaxEntries),
+                                        "*", "m", fields["m"], "t", fields["t"], "c", fields["c"], "h", fields["h"]});
+            }
+            commands.push_back(remove);
+            redis.pipeline(commands);
+            std::lock_guard lock(counters_mutex_);
+            counters_.dead_stream_entries_moved += entries.elements.size();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------- state
+
+std::size_t FleetNode::write_states(RedisConnection& redis, const std::vector<std::string>& models) {
+    if (models.empty()) return 0;
+    struct Exported {
+        std::string model;
+        std::vector<std::pair<std::string, std::string>> fields;  // "slot.<key>" -> "<schema>\n<bytes>"
+    };
+    std::size_t written = 0;
+    for (std::size_t start = 0; start < models.size(); start += kStateBatchModels) {
+        const std::vector<std::string> chunk(
+            models.begin() + static_cast<std::ptrdiff_t>(start),
+            models.begin() + static_cast<std::ptrdiff_t>(std::min(models.size(), start + kStateBatchModels)));
+        const auto exported = runtime_.call_on_control([&](WarmupEngine&) {
+            std::vector<Exported> out;
+            const PluginSet& plugins = runtime_.plugins();
+            for (const auto& model : chunk) {
+                const auto index = runtime_.catalog().resolve(model);
+                if (!index) continue;
+                Exported entry{model, {}};
+                for (const ComponentSlot slot : kAllSlots) {
+                    const auto& instance = plugins.at(slot);
+                    const auto* table = instance ? model_state_of(*instance) : nullptr;
+                    if (table == nullptr) continue;
+                    std::string bytes;
+                    const warmup_byte_writer writer{&bytes, [](void* context, const char* data, size_t size) {
+                                                        static_cast<std::string*>(context)->append(data, size);
+                                                        return 0;
+                                                    }};
+                    if (ErrorPtr error{table->export_model(instance->self(), *index, &writer)}) {
+                        spdlog::warn("CLUSTER_STATE_EXPORT_ERROR {} export_model({}): {}", instance->label(), model,
+                                     error->message);
+                        continue;
+                    }
+                    if (bytes.empty()) continue;
+                    entry.fields.emplace_back(std::string(kSlotFieldPrefix) + std::string(slot_key(slot)),
+                                              std::string(table->schema(instance->self())) + "\n" + bytes);
+                }
+                if (!entry.fields.empty()) out.push_back(std::move(entry));
+            }
+            return out;
+        });
+        std::vector<std::vector<std::string>> commands;
+        const std::string now = std::to_string(now_unix_ms());
+        for (const Exported& entry : exported) {
+            // MULTI/EXEC: a reader sees the old hash or the new one, never a mix of slots from two writes.
+            std::vector<std::string> set{"HSET", key("state:" + entry.model), "writer", node_id_, "written_ms", now};
+            for (const auto& [field, value] : entry.fields) {
+                set.push_back(field);
+                set.push_back(value);
+            }
+            commands.push_back({"MULTI"});
+            commands.push_back({"DEL", key("state:" + entry.model)});
+            commands.push_back(std::move(set));
+            commands.push_back({"EXEC"});
+        }
+        redis.pipeline(commands);
+        written += exported.size();
+        std::size_t slots = 0;
+        for (const auto& entry : exported) slots += entry.fields.size();
+        std::lock_guard lock(counters_mutex_);
+        counters_.state_writes += slots;
+    }
+    return written;
+}
+
+std::map<std::string, int64_t> FleetNode::import_states(RedisConnection& redis,
+                                                        const std::vector<std::string>& models) {
+    std::map<std::string, int64_t> imported;
+    for (std::size_t start = 0; start < models.size(); start += kStateBatchModels) {
+        std::vector<std::string> chunk;
+        std::vector<std::vector<std::string>> reads;
+        for (std::size_t i = start; i < std::min(models.size(), start + kStateBatchModels); ++i) {
+            chunk.push_back(models[i]);
+            reads.push_back({"HGETALL", key("state:" + models[i])});
+        }
+        const auto replies = redis.pipeline(reads);
+        struct Found {
+            std::string model;
+            int64_t written_ms = 0;
+            std::string writer;
+            std::vector<std::pair<ComponentSlot, std::string>> slots;  // slot -> "<schema>\n<bytes>"
+        };
+        std::vector<Found> found;
+        for (std::size_t i = 0; i < chunk.size(); ++i) {
+            Found entry{chunk[i], 0, "", {}};
+            const auto& list = replies[i].elements;
+            for (std::size_t f = 0; f + 1 < list.size(); f += 2) {
+                const std::string& field = list[f].text;
+                if (field == "written_ms") entry.written_ms = to_int(list[f + 1].text, 0);
+                if (field == "writer") entry.writer = list[f + 1].text;
+                if (!field.starts_with(kSlotFieldPrefix)) continue;
+                if (const auto slot = slot_by_key(std::string_view(field).substr(kSlotFieldPrefix.size())))
+                    entry.slots.emplace_back(*slot, list[f + 1].text);
+            }
+            if (!entry.slots.empty()) found.push_back(std::move(entry));
+        }
+        if (found.empty()) continue;
+        const auto [imports, errors] = runtime_.call_on_control([&](WarmupEngine& engine) {
+            uint64_t ok = 0, failed = 0;
+            const PluginSet& plugins = runtime_.plugins();
+            const warmup_time_ms now_ms = runtime_.clock().now_ms();
+            for (const Found& entry : found) {
+                const auto index = runtime_.catalog().resolve(entry.model);
+                if (!index) continue;
+                for (const auto& [slot, value] : entry.slots) {
+                    const auto& instance = plugins.at(slot);
+                    const auto* table = instance ? model_state_of(*instance) : nullptr;
+                    const auto newline = value.find('\n');
+                    if (table == nullptr || newline == std::string::npos) continue;
+                    const std::string_view schema(value.data(), newline);
+                    if (schema != table->schema(instance->self())) {
+                        spdlog::warn(
+                            "CLUSTER_STATE_IMPORT_ERROR {} of {}: schema {} written by {}, this node's {} "
+                            "has {} (the model starts cold in this slot)",
+                            slot_key(slot), entry.model, schema, entry.writer, instance->label(),
+                            table->schema(instance->self()));
+                        ++failed;
+                        continue;
+                    }
+                    const std::string_view bytes = std::string_view(value).substr(newline + 1);
+                    if (ErrorPtr error{table->import_model(instance->self(), *index,
+                                                           warmup_string_view{bytes.data(), bytes.size()})}) {
+                        spdlog::warn("CLUSTER_STATE_IMPORT_ERROR {} import_model({}) of the state written by {}: {}",
+                                     instance->label(), entry.model, entry.writer, error->message);
+                        ++failed;
+                        continue;
+                    }
+                    ++ok;
+                }
+                // Decide with what was imported: a fresh plan now (a rhythm due soon is pre-warmed on time).
+                const ModelStatus status = engine.model_status(*index);
+                if (status.residency == WARMUP_RESIDENCY_READY || status.residency == WARMUP_RESIDENCY_ABSENT)
+                    engine.plan_ahead(*index, now_ms);
+            }
+            return std::pair{ok, failed};
+        });
+        for (const Found& entry : found) imported[entry.model] = entry.written_ms;
+        std::lock_guard lock(counters_mutex_);
+        counters_.state_imports += imports;
+        counters_.state_import_errors += errors;
+    }
+    return imported;
+}
+
+void FleetNode::forget_models(const std::vector<std::string>& models) {
+    if (models.empty()) return;
+    runtime_.call_on_control([&](WarmupEngine& engine) {
+        const PluginSet& plugins = runtime_.plugins();
+        const warmup_time_ms now_ms = runtime_.clock().now_ms();
+        for (const auto& model : models) {
+            const auto index = runtime_.catalog().resolve(model);
+            if (!index) continue;
+            for (const ComponentSlot slot : kAllSlots) {
+                const auto& instance = plugins.at(slot);
+                const auto* table = instance ? model_state_of(*instance) : nullptr;
+                if (table == nullptr) continue;
+                if (ErrorPtr error{table->forget_model(instance->self(), *index)})
+                    spdlog::warn("CLUSTER_STATE_FORGET_ERROR {} forget_model({}): {}", instance->label(), model,
+                                 error->message);
+            }
+            // A plan from what is left (nothing): the model is no longer kept or pre-warmed for this node.
+            const ModelStatus status = engine.model_status(*index);
+            if (status.residency == WARMUP_RESIDENCY_READY || status.residency == WARMUP_RESIDENCY_ABSENT)
+                engine.plan_ahead(*index, now_ms);
+        }
+        return 0;
+    });
+}
+
+// ---------------------------------------------------------------------------------------------------- HTTP
+
+json FleetNode::cluster_json() const {
+    const auto current = view();
+    json nodes = json::array();
+    for (const FleetMember& member : current->members)
+        nodes.push_back({{"id", member.id},
+                         {"alive", member.alive},
+                         {"budget_mb", member.budget_mb},
+                         {"free_mb", member.free_mb},
+                         {"address", member.address},
+                         {"started_unix_ms", member.started_unix_ms},
+                         {"renewed_unix_ms", member.renewed_unix_ms},
+                         {"self", member.id == node_id_}});
+    json owners = json::object();
+    for (const auto& [model, list] : current->placement->assignment()) {
+        json ids = json::array();
+        for (const uint32_t node : list) ids.push_back(current->placement->nodes()[node].id);
+        owners[model] = std::move(ids);
+    }
+    const FleetCounters c = counters();
+    std::string last_error;
+    {
+        std::lock_guard lock(counters_mutex_);
+        last_error = last_redis_error_;
+    }
+    return json{
+        {"enabled", true},
+        {"node_id", node_id_},
+        {"redis", {{"url", endpoint_.describe()}, {"reachable", redis_reachable_.load()}, {"last_error", last_error}}},
+        {"publisher", current->publisher},
+        {"nodes", nodes},
+        {"owners", owners},
+        {"counters",
+         {{"events_local", c.events_local},
+          {"events_forwarded", c.events_forwarded},
+          {"events_received", c.events_received},
+          {"events_acknowledged", c.events_acknowledged},
+          {"events_dropped_unknown", c.events_dropped_unknown},
+          {"forward_buffered", c.forward_buffered},
+          {"forward_refused", c.forward_refused},
+          {"placement_changes", c.placement_changes},
+          {"models_taken_over", c.models_taken_over},
+          {"models_handed_over", c.models_handed_over},
+          {"state_imports", c.state_imports},
+          {"state_import_errors", c.state_import_errors},
+          {"state_writes", c.state_writes},
+          {"redis_errors", c.redis_errors},
+          {"dead_stream_entries_moved", c.dead_stream_entries_moved}}}};
+}
+
+}  // namespace warmup::host::cluster

@@ -1,0 +1,232 @@
+// cluster/fleet_node.hpp — one warmupd's membership of a fleet that shares membership, placement, forwarded events and
+// learned state through Redis (opt-in: the `cluster:` section of the configuration; docs/fleet.md).
+//
+// What a node does:
+//  - Membership: every half heartbeat it writes <prefix>node:<id> (JSON: id, address, budget_mb, free_mb, started and
+//    renewed times) with an expiry of 1.5 heartbeats, and lists its id in the sorted set <prefix>nodes (score: last
+//    renewal). A node whose key expired is not alive; peers read the membership every quarter heartbeat, so a node
+//    that stops renewing is dropped by every peer within two heartbeats of its last renewal.
+//  - Placement: from the alive members (id, budget) and the models of the fleet (the catalog's exact names plus every
+//    name in <prefix>models, with their catalog memory), every node computes the same placement
+//    (cluster/placement.hpp). The alive node with the smallest id publishes it as JSON in <prefix>placement; every
+//    node serves its own view at GET /api/warmup/cluster.
+//  - Events: route_events() applies the events of models this node owns and queues the others for their owners (a
+//    bounded outbox, cluster.forward_buffer events; beyond that the rest of the request is refused with 503 and
+//    counted). A forwarder thread adds them to the owner's stream <prefix>events:<owner>; each node reads its own
+//    stream with the consumer group "warmupd" and acknowledges an entry only after its event reached the engines, so
+//    an entry read but not applied before a crash is read again at the next start. Events of a replicated model go to
+//    every owner.
+//  - Learned state: the primary owner writes each model's per-model state (ext/model_state.h, every component that
+//    offers it) to the hash <prefix>state:<model> at the state snapshot interval (models with new events since the
+//    last write) and when the model moves away (hand-over, then the old owner forgets it). A new owner imports the
+//    hash before it applies the model's events, and again if a hand-over lands within four heartbeats after it took
+//    the model (the old owner may write it a little later than the new one took over).
+//  - Faults: Redis unreachable -> the node keeps its last placement and keeps deciding for what it owns; events for
+//    other nodes wait in the outbox (bounded, counted); when Redis answers again the node registers again, re-reads
+//    membership, recomputes the placement and flushes the outbox (routed by the placement of that moment). A node that
+//    rejoins under its id computes the same placement as its peers: it takes back exactly the models the placement
+//    gives it, with the state their interim owner handed over, and nobody else claims them.
+//  - Dead nodes: the publishing node moves the unread entries of a dead node's stream to the models' new owners.
+//  - Decisions stay local: a node's engine only ever sees events of models it owns, and a model that moves away is
+//    forgotten by its plugins, so no node pre-warms or keeps a model for another node.
+//
+// Threads: three of its own (membership, forwarder, stream consumer), each with its own Redis connection. route_events,
+// cluster_json and counters may be called from any thread. Plugin state is read and written only through
+// LiveRuntime::call_on_control (the control thread).
+#pragma once
+
+#include <warmup/warmup.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "cluster/placement.hpp"
+#include "cluster/redis_client.hpp"
+#include "config/config.hpp"
+
+namespace warmup::host {
+class LiveRuntime;
+}
+
+namespace warmup::host::cluster {
+
+/// One member as read from Redis.
+struct FleetMember {
+    std::string id;
+    std::string address;  ///< advertise URL (where a gateway reaches the node)
+    double budget_mb = 0;
+    double free_mb = 0;
+    int64_t started_unix_ms = 0;
+    int64_t renewed_unix_ms = 0;
+    bool alive = false;
+};
+
+/// Totals since the node started (GET /api/warmup/cluster "counters", and /metrics).
+struct FleetCounters {
+    uint64_t events_local = 0;            ///< events of owned models applied here directly
+    uint64_t events_forwarded = 0;        ///< events written to another node's stream
+    uint64_t events_received = 0;         ///< stream entries read from this node's stream
+    uint64_t events_acknowledged = 0;     ///< ... applied and acknowledged
+    uint64_t events_dropped_unknown = 0;  ///< received for a model no catalog entry covers (acknowledged, logged)
+    uint64_t forward_refused = 0;         ///< refused because the outbox was full (the client got 503)
+    uint64_t forward_buffered = 0;        ///< in the outbox now
+    uint64_t placement_changes = 0;
+    uint64_t models_taken_over = 0;   ///< models this node started to own
+    uint64_t models_handed_over = 0;  ///< models that moved away (state written, then forgotten here)
+    uint64_t state_imports = 0;       ///< per-model states imported (one per model and component)
+    uint64_t state_import_errors = 0;
+    uint64_t state_writes = 0;  ///< per-model states written to Redis
+    uint64_t redis_errors = 0;  ///< commands that failed because Redis was unreachable
+    uint64_t dead_stream_entries_moved = 0;
+};
+
+class FleetNode {
+  public:
+    /// Does not touch Redis yet. `advertise_url` is published as the node's address.
+    FleetNode(LiveRuntime& runtime, const Config& config, std::string advertise_url);
+    ~FleetNode();
+    FleetNode(const FleetNode&) = delete;
+    FleetNode& operator=(const FleetNode&) = delete;
+
+    /// Registers (when Redis answers; otherwise keeps trying), computes the first placement, imports the state of
+    /// the models it owns, and starts the three threads. Call after the runtime's state is restored and before the
+    /// HTTP API serves events: the first placement is in force when start() returns, also while Redis is down (then
+    /// every event is applied here until Redis answers).
+    void start();
+    /// Clean stop: hands over the state of every owned model, removes the membership key (peers take over at once
+    /// instead of after the expiry) and stops the threads. Idempotent.
+    void stop();
+
+    /// [any thread] Applies the events of owned models (LiveRuntime::try_ingest) and queues the rest for their
+    /// owners. Returns how many were accepted: always a prefix of `events` (the local ingest queue or the outbox
+    /// took no more); the caller refuses the rest (503).
+    std::size_t route_events(std::span<const warmup_usage_event> events);
+
+    /// [any thread] {"node_id", "redis": {...}, "nodes": [...], "owners": {...}, "counters": {...}}.
+    [[nodiscard]] nlohmann::json cluster_json() const;
+    [[nodiscard]] FleetCounters counters() const;
+    [[nodiscard]] const std::string& node_id() const noexcept { return node_id_; }
+
+  private:
+    struct OutboxEvent {
+        std::string model;
+        int64_t ts_ms;
+        uint32_t count;
+        uint32_t tenant_hash;
+    };
+    struct PlacementView {
+        std::shared_ptr<const Placement> placement = std::make_shared<const Placement>();
+        std::vector<FleetMember> members;  ///< every listed member, alive or not, by id
+        std::string fingerprint;           ///< what the placement was computed from
+        std::string publisher;             ///< the alive node with the smallest id
+    };
+
+    // ----- membership thread
+    void membership_loop();
+    /// One tick: renew when due, read membership, recompute and apply the placement. Throws RedisUnavailable.
+    void membership_tick(RedisConnection& redis, bool force_renew);
+    void renew(RedisConnection& redis);
+    std::vector<FleetMember> read_members(RedisConnection& redis);
+    /// The model set: catalog exact names, plus <prefix>models (re-read when its size changed).
+    void refresh_models(RedisConnection& redis);
+    /// Replaces the placement, handing over lost models and importing gained ones.
+    void apply_placement(RedisConnection& redis, std::shared_ptr<const PlacementView> next);
+    /// Writes the per-model state of `models` (names) to Redis; returns how many models had any state.
+    std::size_t write_states(RedisConnection& redis, const std::vector<std::string>& models);
+    /// Imports the state hashes of `models` into the control arm; returns written_ms per model imported.
+    std::map<std::string, int64_t> import_states(RedisConnection& redis, const std::vector<std::string>& models);
+    void forget_models(const std::vector<std::string>& models);
+    void publish_placement(RedisConnection& redis, const PlacementView& view);
+    void move_dead_streams(RedisConnection& redis, const PlacementView& view);
+    void retry_pending_imports(RedisConnection& redis);
+
+    // ----- forwarder thread
+    void forwarder_loop();
+    // ----- consumer thread
+    void consumer_loop();
+    /// Applies stream entries (id, fields) and acknowledges them once they reached the engines.
+    void apply_stream_entries(RedisConnection& redis, const RedisValue& entries);
+
+    /// [any] The placement in force (never null after start()).
+    [[nodiscard]] std::shared_ptr<const PlacementView> view() const;
+    [[nodiscard]] std::vector<std::string> owners_of(const PlacementView& view, const std::string& model) const;
+    void note_redis_error(const std::exception& error);
+    void note_redis_ok();
+    [[nodiscard]] std::string key(std::string_view suffix) const {
+        return config_.cluster.key_prefix + std::string(suffix);
+    }
+    [[nodiscard]] int64_t now_unix_ms() const;
+    void mark_dirty(const std::string& model);
+
+    LiveRuntime& runtime_;
+    Config config_;
+    std::string node_id_;
+    std::string advertise_url_;
+    RedisEndpoint endpoint_;
+    int64_t started_unix_ms_ = 0;
+
+    mutable std::mutex view_mutex_;
+    std::shared_ptr<const PlacementView> view_;  // under view_mutex_
+
+    // The placement's model set (membership thread only).
+    std::vector<PlacementModel> models_;
+    std::unordered_set<std::string> model_names_;
+    int64_t models_set_size_ = -1;
+    std::map<std::string, uint32_t> replicas_;  // demand-driven replica counts in force
+
+    // Models named by events and not yet in <prefix>models: added by the membership thread. Under names_mutex_.
+    std::mutex names_mutex_;
+    std::unordered_set<std::string> registered_names_;
+    std::vector<std::string> names_to_register_;
+    std::unordered_set<std::string> dirty_models_;           // owned models with events since their last state write
+    std::unordered_map<std::string, double> demand_counts_;  // events per owned model since the last demand update
+
+    // Models taken over recently: a hand-over written after this node imported is imported again until the
+    // deadline. Membership thread only.
+    struct PendingImport {
+        int64_t imported_written_ms = 0;
+        int64_t deadline_unix_ms = 0;
+    };
+    std::map<std::string, PendingImport> pending_imports_;
+    int64_t next_state_write_unix_ms_ = 0;
+    int64_t next_renew_unix_ms_ = 0;
+    // After Redis came back: the placement is held for one heartbeat so every node has registered again before
+    // anyone recomputes (a restarted, empty Redis lists only the nodes that renewed so far). Membership thread only.
+    int64_t hold_placement_until_unix_ms_ = 0;
+    std::unordered_map<std::string, double> demand_rps_;  // EWMA of owned models' request rates (membership thread)
+    int64_t last_demand_unix_ms_ = 0;
+
+    // Outbox: events for other nodes, oldest first. Under outbox_mutex_ (lock order: outbox_mutex_, then the
+    // runtime's ingest lock inside try_ingest).
+    mutable std::mutex outbox_mutex_;
+    std::condition_variable outbox_cv_;
+    std::deque<OutboxEvent> outbox_;
+
+    mutable std::mutex counters_mutex_;
+    FleetCounters counters_;
+    std::atomic<bool> redis_reachable_{false};
+    std::string last_redis_error_;  // under counters_mutex_
+
+    std::mutex stop_mutex_;
+    std::condition_variable stop_cv_;
+    std::atomic<bool> stopping_{false};
+    bool started_ = false;
+    std::thread membership_thread_;
+    std::thread forwarder_thread_;
+    std::thread consumer_thread_;
+};
+
+}  // namespace warmup::host::cluster
