@@ -36,7 +36,7 @@ extern "C" {
 /* The ABI version this header describes. History of minors (each only appends):
  *  1.0  the first release.
  *  1.1  warmup_model_backend_vtable.list_resident (optional), warmup_resident_model, warmup_resident_model_writer;
- *       the event source kind (event_source.h). */
+ *       the event source kind (event_source.h); the model-state extension (ext/model_state.h). */
 #define WARMUP_ABI_MAJOR 1
 #define WARMUP_ABI_MINOR 1
 
