@@ -54,7 +54,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Expected{"lru_resource_policy.so", "org.warmup.resource.lru", WARMUP_KIND_RESOURCE_POLICY},
         Expected{"greedy_dual_resource_policy.so", "org.warmup.resource.greedy-dual", WARMUP_KIND_RESOURCE_POLICY},
-        Expected{"value_resource_policy.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE_POLICY},
+        Expected{"value_resource_policy.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE_POLICY, "1.1.0"},
         Expected{"priority_queue_policy.so", "org.warmup.queue.priority", WARMUP_KIND_QUEUE_POLICY},
         Expected{"prometheus_metrics_sink.so", "org.warmup.metrics.prometheus", WARMUP_KIND_METRICS_SINK, "1.1.0"},
         Expected{"sim_backend.so", "org.warmup.backend.sim", WARMUP_KIND_MODEL_BACKEND}),

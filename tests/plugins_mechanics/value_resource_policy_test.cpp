@@ -208,11 +208,52 @@ TEST(ValueResourcePolicy, StateRoundTripsAndBadStateIsRefusedWithoutLoss) {
     }
 }
 
+/// A model used once a day for `days` days at `offset_ms`, then (from `phase_ms`) a stream of uses 10 s apart in the
+/// order h, x, h, y, ... with h the once-a-day model: LRU keeps h (always the most recent but one), value evicts it
+/// (its history says it does not come back for a day). Budget: two of the three 1000 MiB models. Returns the time
+/// after the last use.
+warmup_time_ms daily_model_turns_busy(ValueResourcePolicy& policy, warmup_model_index h, warmup_model_index x,
+                                      warmup_model_index y, int steps) {
+    EXPECT_EQ(policy.effective_budget_mb(2000), 2000);
+    daily_uses(policy, h, 30, 0);
+    const warmup_time_ms phase_ms = 30 * kDay;
+    policy.on_ready(x, 1000, 2000, phase_ms);
+    policy.on_ready(y, 1000, 2000, phase_ms);
+    warmup_time_ms t = phase_ms;
+    for (int step = 0; step < steps; ++step) {
+        t += 10'000;
+        policy.on_used(step % 2 == 0 ? h : (step % 4 == 1 ? x : y), t);
+    }
+    return t + 1'000;
+}
+
+TEST(ValueResourcePolicy, FollowsLruWhileItsShadowClearlyMissesLessAndNotWithShadowOff) {
+    test::TestHost host;
+    const std::string params = "{horizon_ms: 60000";
+    auto policy = make_policy(host, params + "}");
+    auto plain = make_policy(host, params + ", shadow: false}");
+    const auto h = host.model("h"), x = host.model("x"), y = host.model("y");
+    EXPECT_FALSE(policy.following_lru());  // nothing missed yet
+    const warmup_time_ms now = daily_model_turns_busy(policy, h, x, y, 40);
+    daily_model_turns_busy(plain, h, x, y, 40);
+    // The last uses were ..., h, y (step 39 is y): x is the least recently used.
+    EXPECT_GT(policy.shadow_value_missed(), policy.shadow_lru_missed());
+    EXPECT_TRUE(policy.following_lru());
+    EXPECT_EQ(policy.pick_victim(now), x);
+    // Without the shadows the value rule alone decides, and it still takes h for a once-a-day model.
+    EXPECT_FALSE(plain.following_lru());
+    EXPECT_EQ(plain.shadow_value_missed(), 0.0);
+    EXPECT_EQ(plain.pick_victim(now), h);
+}
+
 TEST(ValueResourcePolicy, RefusesBadParams) {
     test::TestHost host;
     EXPECT_THROW(make_policy(host, "horizon_ms: -1"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "memory_gaps: 0"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "prior_gaps: x"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "shadow_memory_misses: 0"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "shadow_confidence: -1"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "shadow: maybe"), sdk::InvalidArgument);
 }
 
 }  // namespace

@@ -62,10 +62,14 @@ ValueResourcePolicy::ValueResourcePolicy(sdk::Host host, sdk::Params& params)
     burst_decay_ = 1.0 / gap_growth_;
     fleet_growth_ = std::exp2(1.0 / fleet_memory_gaps);
     fleet_decay_ = 1.0 / fleet_growth_;
+    shadow_enabled_ = params.get_bool("shadow", true);
+    shadow_decay_ = std::exp2(-1.0 / params.get_double("shadow_memory_misses", 200.0, 1.0, 1e9));
+    shadow_confidence_ = params.get_double("shadow_confidence", 1.0, 0.0, 1e6);
 }
 
 double ValueResourcePolicy::effective_budget_mb(double configured_budget_mb) {
-    return admission_.effective_budget_mb(configured_budget_mb);
+    budget_mb_ = admission_.effective_budget_mb(configured_budget_mb);
+    return budget_mb_;
 }
 
 void ValueResourcePolicy::admit(const warmup_admission_request& request, warmup_admission& out) {
@@ -108,6 +112,17 @@ void ValueResourcePolicy::close_burst(Model& entry) {
 
 void ValueResourcePolicy::on_used(warmup_model_index model, warmup_time_ms now_ms) {
     if (model >= models_.size() || models_[model].ready_position == kNotReady) return;
+    if (shadow_enabled_ && budget_mb_ > 0) {
+        // Both shadows see the use before it is learned: the evictions it causes are judged on what was known.
+        const bool value_missed = shadow_use(value_shadow_, Rule::value, model, now_ms);
+        const bool lru_missed = shadow_use(lru_shadow_, Rule::lru, model, now_ms);
+        if (value_missed || lru_missed) {
+            const double burst = expected_burst(model);
+            value_shadow_.missed = value_shadow_.missed * shadow_decay_ + (value_missed ? burst : 0.0);
+            lru_shadow_.missed = lru_shadow_.missed * shadow_decay_ + (lru_missed ? burst : 0.0);
+            shadow_spread_ = shadow_spread_ * shadow_decay_ + (value_missed != lru_missed ? burst * burst : 0.0);
+        }
+    }
     Model& entry = models_[model];
     // A demand load reports on_ready then on_used at the same instant: its first request arrived one load earlier.
     const bool cold = entry.awaiting_first_use && now_ms == entry.ready_since_ms;
@@ -208,20 +223,29 @@ double ValueResourcePolicy::value_of(warmup_model_index model, warmup_time_ms no
            entry.size_mb;
 }
 
-warmup_model_index ValueResourcePolicy::pick_victim(warmup_time_ms now_ms) {
-    last_picked_victim_ = WARMUP_NO_MODEL;
-    if (ready_.empty()) return WARMUP_NO_MODEL;
-    const double horizon = horizon_for_pick(now_ms);
+bool ValueResourcePolicy::following_lru() const {
+    // LRU's advantage must exceed `shadow_confidence` standard deviations of the difference (the misses only one
+    // shadow had, each a burst of either sign): a shadow ignores load times and concurrency, so a small lead of LRU's
+    // is noise more often than not.
+    return shadow_enabled_ &&
+           value_shadow_.missed - lru_shadow_.missed > shadow_confidence_ * std::sqrt(shadow_spread_);
+}
+
+warmup_model_index ValueResourcePolicy::victim_by(Rule rule, const std::vector<warmup_model_index>& candidates,
+                                                  warmup_time_ms now_ms, warmup_model_index skip) const {
+    const double horizon = rule == Rule::value ? horizon_for_pick(now_ms) : 0.0;
     const double fleet_mean_burst = fleet_burst_weight_ > 0 ? fleet_burst_sum_ / fleet_burst_weight_ : 1.0;
     warmup_model_index best = WARMUP_NO_MODEL;
     double best_value = std::numeric_limits<double>::infinity();
     double best_idle = 0;
-    for (const warmup_model_index model : ready_) {
+    for (const warmup_model_index model : candidates) {
+        if (model == skip) continue;
         const Model& entry = models_[model];
         const double idle = idle_ms(entry, now_ms);
-        const double value = p_use(entry, idle, horizon) * burst_of(entry, fleet_mean_burst) * entry.cost_ms /
-                             entry.size_mb;
-        // Lowest value first; ties: idle the longest (least recently used), then the lower index.
+        const double value = rule == Rule::lru ? 0.0
+                                               : p_use(entry, idle, horizon) * burst_of(entry, fleet_mean_burst) *
+                                                     entry.cost_ms / entry.size_mb;
+        // Lowest value first (all equal under LRU); ties: idle the longest (least recently used), then the lower index.
         if (best == WARMUP_NO_MODEL || value < best_value ||
             (value == best_value && (idle > best_idle || (idle == best_idle && model < best)))) {
             best = model;
@@ -229,8 +253,37 @@ warmup_model_index ValueResourcePolicy::pick_victim(warmup_time_ms now_ms) {
             best_idle = idle;
         }
     }
-    last_picked_victim_ = best;
     return best;
+}
+
+bool ValueResourcePolicy::shadow_use(ShadowCache& shadow, Rule rule, warmup_model_index model, warmup_time_ms now_ms) {
+    if (model >= shadow.resident.size()) {
+        shadow.resident.resize(models_.size());
+        shadow.charged_mb.resize(models_.size());
+        shadow.position.resize(models_.size());
+    }
+    if (shadow.resident[model]) return false;
+    const double size_mb = models_[model].size_mb;
+    shadow.resident[model] = 1;
+    shadow.charged_mb[model] = static_cast<float>(size_mb);
+    shadow.position[model] = static_cast<uint32_t>(shadow.members.size());
+    shadow.members.push_back(model);
+    shadow.used_mb += size_mb;
+    while (shadow.used_mb > budget_mb_ && shadow.members.size() > 1) {
+        const warmup_model_index victim = victim_by(rule, shadow.members, now_ms, model);
+        shadow.used_mb -= shadow.charged_mb[victim];
+        shadow.resident[victim] = 0;
+        const warmup_model_index last = shadow.members.back();
+        shadow.members[shadow.position[victim]] = last;
+        shadow.position[last] = shadow.position[victim];
+        shadow.members.pop_back();
+    }
+    return true;
+}
+
+warmup_model_index ValueResourcePolicy::pick_victim(warmup_time_ms now_ms) {
+    last_picked_victim_ = victim_by(following_lru() ? Rule::lru : Rule::value, ready_, now_ms, WARMUP_NO_MODEL);
+    return last_picked_victim_;
 }
 
 std::string ValueResourcePolicy::export_state() const {

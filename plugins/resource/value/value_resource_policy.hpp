@@ -20,13 +20,20 @@
 // long memory lasts under the current pressure: the geometric mean of the idle ages of the last ~64 models this policy
 // evicted (at the first eviction, the oldest idle age among the ready models), or `horizon_ms` when set. The victim
 // is the lowest value; ties go to the least recently used, then to the lower model index.
+// The rule in force: value, unless LRU would clearly have done better lately. Two shadow caches of the same budget see
+// every use, one evicting by value, one by LRU, and count the expected cold requests each would have missed (decayed,
+// half-life `shadow_memory_misses` misses). While LRU's shadow is ahead by more than `shadow_confidence` standard
+// deviations of the difference, the victim is the least recently used instead. Value alone misjudges a model whose
+// rhythm changed until its history catches up (a once-a-day model turned busy), and LRU is the safe rule then.
 //
 // Threads: control thread only (SDK contract), no locks. Cost: on_ready / on_removed O(1); on_used O(1) for a gap under
-// 1 s, O(84) at most otherwise; pick_victim O(ready models) with O(1) per model (the value depends on
+// 1 s, O(84) at most otherwise, plus O(models in the shadow) per shadow miss and eviction (a miss of a shadow is a
+// cold start of its cache: rare next to uses); pick_victim O(ready models) with O(1) per model (the value depends on
 // the current time, so no ordered structure stays valid between calls; ready sets are hundreds of models at most on
 // the evaluated workloads). Memory: ~0.8 KB per model index up to the largest seen.
 // State extension `org.warmup.state.resource-value/1` (text): the learned curves, bursts, last uses and the horizon;
-// the ready set is not state (the host reports it with on_ready after a swap).
+// the ready set is not state (the host reports it with on_ready after a swap), nor are the shadows (rebuilt from the
+// uses that follow).
 #pragma once
 
 #include <array>
@@ -63,6 +70,12 @@ class ValueResourcePolicy final : public sdk::ResourcePolicy {
     [[nodiscard]] double expected_burst(warmup_model_index model) const;
     /// The horizon H (ms) in use; 0 before the first eviction when `horizon_ms` is not set.
     [[nodiscard]] double horizon_ms() const;
+    /// The eviction rule in force: true while the LRU shadow has recently missed fewer expected cold requests than the
+    /// value shadow (see ShadowCache); always false with `shadow: false`.
+    [[nodiscard]] bool following_lru() const;
+    /// The decayed expected cold requests each shadow cache has missed (value, LRU); 0 before any use.
+    [[nodiscard]] double shadow_value_missed() const { return value_shadow_.missed; }
+    [[nodiscard]] double shadow_lru_missed() const { return lru_shadow_.missed; }
 
     static constexpr std::size_t kLengths = 84;     // gap lengths on the grid: 1 s x 2^(k/4), k < 84 (~24 days)
     static constexpr double kFirstLengthMs = 1000;  // the grid's first length
@@ -100,6 +113,27 @@ class ValueResourcePolicy final : public sdk::ResourcePolicy {
         double burst_count = 0;
     };
 
+    /// A cache of the same budget fed the same uses, that evicts by one rule only (value or LRU), and counts what that
+    /// rule would have left cold: a use of a model it does not hold is a miss, worth the model's expected wake-up burst
+    /// (requests), and the model is taken in, evicting by the rule until it fits. Loads are taken as instant, and the
+    /// budget is the effective one. Misses forget with a half-life of `shadow_memory_misses` misses of either cache.
+    /// Not state: rebuilt from the uses after a swap or restart.
+    struct ShadowCache {
+        std::vector<uint8_t> resident;            // by model index
+        std::vector<float> charged_mb;            // by model index: the size charged when taken in
+        std::vector<warmup_model_index> members;  // in no particular order
+        std::vector<uint32_t> position;           // by model index: where in `members`
+        double used_mb = 0;
+        double missed = 0;
+    };
+    enum class Rule { value, lru };
+    /// Feeds one use to a shadow cache; true when it was a miss.
+    bool shadow_use(ShadowCache& shadow, Rule rule, warmup_model_index model, warmup_time_ms now_ms);
+    /// The victim among `candidates` by the rule: the lowest value, or the least recently used (ties: the longest
+    /// idle, then the lower index). `skip` is never chosen.
+    [[nodiscard]] warmup_model_index victim_by(Rule rule, const std::vector<warmup_model_index>& candidates,
+                                               warmup_time_ms now_ms, warmup_model_index skip) const;
+
     Model& model_at(warmup_model_index model);
     void close_burst(Model& entry);
     [[nodiscard]] double p_use(const Model& entry, double idle_ms, double horizon) const;
@@ -123,6 +157,12 @@ class ValueResourcePolicy final : public sdk::ResourcePolicy {
     double log_horizon_ms_ = 0;  // mean of log(victim idle age), over `horizon_count_` evictions (capped window)
     double horizon_count_ = 0;
     warmup_model_index last_picked_victim_ = WARMUP_NO_MODEL;
+    bool shadow_enabled_ = true;
+    double shadow_decay_ = 1;  // 2^(-1/shadow_memory_misses)
+    double shadow_confidence_ = 1;
+    double budget_mb_ = 0;  // the effective budget last returned to the host (0: unknown, shadows off)
+    ShadowCache value_shadow_, lru_shadow_;
+    double shadow_spread_ = 0;  // decayed sum of squared bursts of the misses only one shadow had
 };
 
 }  // namespace warmup::plugins
