@@ -500,6 +500,24 @@ TEST(Eviction, ValueKeepsTheModelUsedEveryMinuteWhereLruEvictsIt) {
 // ---------------------------------------------------------------------------------------------------------------
 // The frontier: compulsory cold requests, avoidable ones, the keep-alive curve and the ratio.
 
+/// Two models, a (15 s load) and b (30 s), one warm-up at a time, arms keep-forever and keep-alive 5 min; the trace of
+/// the floor test below, whose counts are worked out there.
+Scenario two_model_scenario() {
+    Scenario s;
+    s.budget_mb = 65536;
+    s.max_concurrent = 1;
+    s.catalog =
+        "  - {model: a, memory_mb: 16384, load_ms: 15000}\n"
+        "  - {model: b, memory_mb: 16384, load_ms: 30000}\n";
+    s.arms =
+        "  - {name: keep-forever}\n"
+        "  - {name: keepalive-5m, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: "
+        "{ttl_ms: 300000}}}}\n";
+    s.trace_header = "ts_ms,model,count";
+    s.trace_lines = "0,a,1\n5000,b,1\n10000,a,3\n15000,a,1\n34999,b,1\n35000,b,1\n1200000,a,1\n";
+    return s;
+}
+
 TEST(CompulsoryFloor, CountsTheRequestsThatWaitForEachModelsFirstLoadWhateverTheBudgetAndConcurrency) {
     // a loads in 15 s, b in 30 s. One warm-up at a time for the arms; the floor has no such cap and no budget.
     //   0       a     first request of a: compulsory
@@ -513,19 +531,8 @@ TEST(CompulsoryFloor, CountsTheRequestsThatWaitForEachModelsFirstLoadWhateverThe
     // The arms load b only after a (one at a time): 15 s -> 45 s, so b's requests at 5 s, 34.999 s and 35 s are all
     // cold there. keep-forever: 1 + 3 (a) + 3 (b) = 7 cold, 1 avoidable (the queueing). keep-alive 5 min also loses
     // a at 20 min: 8 cold, 2 avoidable.
-    Scenario s;
-    s.budget_mb = 65536;
-    s.max_concurrent = 1;
-    s.catalog =
-        "  - {model: a, memory_mb: 16384, load_ms: 15000}\n"
-        "  - {model: b, memory_mb: 16384, load_ms: 30000}\n";
-    s.arms =
-        "  - {name: keep-forever}\n"
-        "  - {name: keepalive-5m, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: "
-        "{ttl_ms: 300000}}}}\n"
-        "  - {name: oracle, yardstick: oracle}\n";
-    s.trace_header = "ts_ms,model,count";
-    s.trace_lines = "0,a,1\n5000,b,1\n10000,a,3\n15000,a,1\n34999,b,1\n35000,b,1\n1200000,a,1\n";
+    Scenario s = two_model_scenario();
+    s.arms += "  - {name: oracle, yardstick: oracle}\n";
     const ReplayReport report = replay(s);
     EXPECT_EQ(report.compulsory_cold_requests, 6u);
     EXPECT_FALSE(report.frontier);
@@ -552,19 +559,7 @@ TEST(PerModelResults, ListEachArmsRequestsAndColdRequestsPerModelInPerModelCsv) 
     // The two-model trace of the floor test above: a has 6 requests, b 3. keep-forever leaves a's first request and
     // the 3 made during its load cold, and all of b's (b loads after a, one load at a time); keep-alive 5 min also
     // loses a at 20 min.
-    Scenario s;
-    s.budget_mb = 65536;
-    s.max_concurrent = 1;
-    s.catalog =
-        "  - {model: a, memory_mb: 16384, load_ms: 15000}\n"
-        "  - {model: b, memory_mb: 16384, load_ms: 30000}\n";
-    s.arms =
-        "  - {name: keep-forever}\n"
-        "  - {name: keepalive-5m, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: "
-        "{ttl_ms: 300000}}}}\n";
-    s.trace_header = "ts_ms,model,count";
-    s.trace_lines = "0,a,1\n5000,b,1\n10000,a,3\n15000,a,1\n34999,b,1\n35000,b,1\n1200000,a,1\n";
-    const ReplayReport report = replay(s);
+    const ReplayReport report = replay(two_model_scenario());
     const ArmResult& forever = arm_named(report, "keep-forever");
     ASSERT_EQ(forever.per_model.size(), 2u);
     EXPECT_EQ(forever.per_model[0].model, "a");
