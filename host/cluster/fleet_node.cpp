@@ -545,6 +545,15 @@ void FleetNode::membership_tick(RedisConnection& redis, bool force_renew) {
     }
     refresh_models(redis);
     std::vector<FleetMember> members = read_members(redis);
+    // A member that is gone keeps its last known figures in the listing (alive: false), for operators.
+    for (FleetMember& member : members) {
+        if (member.alive) continue;
+        for (const FleetMember& known : view()->members)
+            if (known.id == member.id) {
+                member = known;
+                member.alive = false;
+            }
+    }
 
     // Demand-driven replicas: the primary owners publish their models' request rates; everyone reads the same hash.
     if (config_.cluster.replica_capacity_rps > 0) {
