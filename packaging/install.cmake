@@ -3,8 +3,8 @@
 #   P/lib/warmup/plugins/          every shipped plugin (the targets built into build/plugins); the default
 #                                  configuration's plugin_dirs find them from P/bin/warmupd with no config
 #   P/include/warmup/              the C ABI headers, and sdk/ with the C++ SDK headers
-#   P/lib/cmake/WarmupSDK/         the CMake package: find_package(WarmupSDK) gives warmup::plugin-api, warmup::sdk
-#                                  and warmup_add_plugin()
+#   P/lib/cmake/WarmupSDK/         the CMake package: find_package(WarmupSDK) gives warmup::plugin-api, warmup::sdk,
+#                                  warmup::sdk-http (when cpp-httplib is installed) and warmup_add_plugin()
 #   P/share/warmup/sdk-template/   the plugin template (sdk/template), buildable against the installed package
 #   P/share/warmup/monitoring/     configs/monitoring: Grafana dashboard, Prometheus alert rules and their unit tests,
 #                                  example Prometheus configuration
@@ -46,7 +46,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/plugin-api/include/ ${PROJECT_SOURCE_DIR
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT sdk)
 set_target_properties(warmup-plugin-api PROPERTIES EXPORT_NAME plugin-api)
 set_target_properties(warmup-sdk PROPERTIES EXPORT_NAME sdk)
-install(TARGETS warmup-plugin-api warmup-sdk EXPORT WarmupSDKTargets COMPONENT sdk)
+set_target_properties(warmup-sdk-http PROPERTIES EXPORT_NAME sdk-http)
+install(TARGETS warmup-plugin-api warmup-sdk warmup-sdk-http EXPORT WarmupSDKTargets COMPONENT sdk)
 install(EXPORT WarmupSDKTargets NAMESPACE warmup:: DESTINATION ${WARMUP_INSTALL_CMAKE_DIR} COMPONENT sdk)
 
 file(STRINGS ${PROJECT_SOURCE_DIR}/plugin-api/include/warmup/common.h abi_major_line

@@ -3,9 +3,10 @@
 # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes, for scripts/run-fuzzers.sh; libsystemd-dev: sd_notify for
 # warmupd under a Type=notify unit, and sd-journal for the logs of warmupctl support-bundle; libarchive-dev: the
 # support bundle's tar.gz; systemd: systemd-analyze, which checks the packaged unit; prometheus: promtool and
-# the server, which check /metrics, the alert rules and the dashboard's queries; libhiredis-dev: the Redis client of
-# the fleet; redis-server, redis-tools (redis-cli) and jq: the fleet tests and the README's fleet commands). Run as
-# root (or with sudo).
+# the server, which check /metrics, the alert rules and the dashboard's queries; chromium: the headless browser the
+# status page's tests drive through the DevTools protocol; libhiredis-dev: the Redis client of the fleet;
+# redis-server, redis-tools (redis-cli) and jq: the fleet tests and the README's fleet commands). Run as root (or
+# with sudo).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache
@@ -15,6 +16,7 @@ packages=(
   binutils curl systemd prometheus
   libhiredis-dev redis-server redis-tools jq
   clang libclang-rt-14-dev
+  chromium
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -56,6 +56,7 @@
 #include "loader/plugin_library.hpp"
 #include "loader/plugin_loader.hpp"
 #include "runtime/plugin_set.hpp"
+#include "runtime/sources/event_sources.hpp"
 #include "version/build_info.hpp"
 
 namespace warmup::host {
@@ -102,6 +103,18 @@ int validate(const std::string& config_file) {
             const auto arm_plugins = PluginSet::create(arm.components, config, loader, catalog, clock, control.get(),
                                                        /*allow_loaded_ids=*/true);
             print_plugin_set(*arm_plugins, "arm " + arm.name + (arm.shadow ? " (shadow)" : ""));
+        }
+        if (!config.sources.empty()) {
+            // Created as warmupd creates them (params checked), never polled: validate reads no log or endpoint.
+            EventSources sources(SourceIngest{&catalog, &clock, {}}, {});
+            const auto prepared = sources.prepare(config.sources, config, loader, catalog, clock);
+            std::cout << "sources\n";
+            for (std::size_t i = 0; i < prepared.configs.size(); ++i) {
+                const PluginLibrary& library = prepared.new_instances[i]->library();
+                std::cout << "  " << std::left << std::setw(18) << prepared.configs[i].name << " " << std::setw(44)
+                          << (library.id() + "@" + library.version()) << " " << library.file().string() << "  sha256 "
+                          << library.sha256().substr(0, 12) << "\n";
+            }
         }
         std::cout << "catalog: " << config.catalog.size() << " entries; budget " << config.memory_budget.describe()
                   << ", " << config.max_concurrent_warmups << " concurrent warm-ups\n";

@@ -164,7 +164,7 @@ bool is_plugin_id(std::string_view id) {
     return labels + 1 >= 2;
 }
 
-bool is_arm_name(std::string_view name) {
+bool is_plain_name(std::string_view name) {
     return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
     });
@@ -245,8 +245,12 @@ class ConfigReader {
                  }},
                 {"catalog", true, [&](const YAML::Node& value, const std::string& path) { read_catalog(value, path); }},
                 {"arms", false, [&](const YAML::Node& value, const std::string& path) { read_arms(value, path); }},
+                {"sources", false,
+                 [&](const YAML::Node& value, const std::string& path) { read_sources(value, path); }},
                 {"replay", false, [&](const YAML::Node& value, const std::string& path) { read_replay(value, path); }},
                 {"reload", false, [&](const YAML::Node& value, const std::string& path) { read_reload(value, path); }},
+                {"reconcile", false,
+                 [&](const YAML::Node& value, const std::string& path) { read_reconcile(value, path); }},
                 {"experiment", false,
                  [&](const YAML::Node& value, const std::string& path) { read_experiment(value, path); }},
                 {"state", false, [&](const YAML::Node& value, const std::string& path) { read_state(value, path); }},
@@ -519,6 +523,16 @@ class ConfigReader {
                      });
     }
 
+    void read_reconcile(const YAML::Node& node, const std::string& path) {
+        read_mapping(node, path,
+                     {
+                         {"interval_ms", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.reconcile_interval_ms = read_integer(value, key_path, 0, 86400000);
+                          }},
+                     });
+    }
+
     void read_ingest(const YAML::Node& node, const std::string& path) {
         read_mapping(node, path,
                      {
@@ -558,7 +572,10 @@ class ConfigReader {
         return slots;
     }
 
-    PluginChoice read_plugin_choice(const YAML::Node& node, const std::string& path) {
+    /// A plugin choice mapping; `extra_rules` are further keys allowed beside plugin/path/params/sha256 (a source's
+    /// `name`).
+    PluginChoice read_plugin_choice(const YAML::Node& node, const std::string& path,
+                                    std::vector<KeyRule> extra_rules = {}) {
         PluginChoice choice;
         choice.key_path = path;
         std::string_view named_by;  // "plugin" or "path", whichever came first
@@ -567,31 +584,26 @@ class ConfigReader {
                 fail(key_path, fmt::format("'{}' and '{}' are mutually exclusive: give exactly one", named_by, key));
             named_by = key;
         };
-        read_mapping(node, path,
-                     {
-                         {"plugin", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              name_once("plugin", key_path);
-                              choice.id = read_non_empty_string(value, key_path);
-                              if (!is_plugin_id(choice.id))
-                                  fail(key_path, fmt::format("expected a reverse-DNS plugin id such as "
-                                                             "'org.acme.predictor.seasonal', got '{}'",
-                                                             choice.id));
-                          }},
-                         {"path", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              name_once("path", key_path);
-                              choice.path = read_path(value, key_path);
-                          }},
-                         {"params", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              choice.params_yaml = read_params(value, key_path);
-                          }},
-                         {"sha256", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              choice.sha256 = read_sha256(value, key_path);
-                          }},
-                     });
+        std::vector<KeyRule> rules = std::move(extra_rules);
+        rules.push_back({"plugin", false, [&](const YAML::Node& value, const std::string& key_path) {
+                             name_once("plugin", key_path);
+                             choice.id = read_non_empty_string(value, key_path);
+                             if (!is_plugin_id(choice.id))
+                                 fail(key_path, fmt::format("expected a reverse-DNS plugin id such as "
+                                                            "'org.acme.predictor.seasonal', got '{}'",
+                                                            choice.id));
+                         }});
+        rules.push_back({"path", false, [&](const YAML::Node& value, const std::string& key_path) {
+                             name_once("path", key_path);
+                             choice.path = read_path(value, key_path);
+                         }});
+        rules.push_back({"params", false, [&](const YAML::Node& value, const std::string& key_path) {
+                             choice.params_yaml = read_params(value, key_path);
+                         }});
+        rules.push_back({"sha256", false, [&](const YAML::Node& value, const std::string& key_path) {
+                             choice.sha256 = read_sha256(value, key_path);
+                         }});
+        read_mapping(node, path, rules);
         if (named_by.empty()) fail(path, "missing required key 'plugin' (or 'path')");
         return choice;
     }
@@ -670,7 +682,7 @@ class ConfigReader {
                              {"name", true,
                               [&](const YAML::Node& value, const std::string& key_path) {
                                   arm.name = read_string(value, key_path);
-                                  if (!is_arm_name(arm.name))
+                                  if (!is_plain_name(arm.name))
                                       fail(key_path,
                                            fmt::format("expected a name of [A-Za-z0-9._-]+, got '{}'", arm.name));
                                   const auto [previous, inserted] = first_index_of_name.emplace(arm.name, index);
@@ -700,6 +712,29 @@ class ConfigReader {
                 fail(child_path(arm_path, "components"),
                      "a yardstick arm runs no plugins: remove 'components' or 'yardstick'");
             pending_arms_.push_back(std::move(arm));
+        }
+    }
+
+    void read_sources(const YAML::Node& node, const std::string& path) {
+        if (node.IsNull()) return;
+        if (!node.IsSequence()) fail(path, "expected a list of sources, got " + describe_node(node));
+        std::unordered_map<std::string, std::size_t> first_index_of_name;
+        for (std::size_t index = 0; index < node.size(); ++index) {
+            const std::string source_path = item_path(path, index);
+            SourceConfig source;
+            const auto read_name = [&](const YAML::Node& value, const std::string& key_path) {
+                source.name = read_string(value, key_path);
+                // The name is also a folder name under the state folder: "." and ".." would leave it.
+                if (!is_plain_name(source.name) || source.name == "." || source.name == "..")
+                    fail(key_path,
+                         fmt::format("expected a name of [A-Za-z0-9._-]+ (not '.' or '..'), got '{}'", source.name));
+                const auto [previous, inserted] = first_index_of_name.emplace(source.name, index);
+                if (!inserted)
+                    fail(key_path, fmt::format("duplicate source name '{}' (also {})", source.name,
+                                               item_path(path, previous->second)));
+            };
+            source.choice = read_plugin_choice(node[index], source_path, {{"name", true, read_name}});
+            config_.sources.push_back(std::move(source));
         }
     }
 

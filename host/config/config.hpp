@@ -63,6 +63,12 @@
 //                                   # not merged: another plugin's params rarely mean anything to this one)
 //       yardstick: oracle           # oracle | oracle-lean: a clairvoyant reference arm; then `components` must be
 //                                   # absent
+//   sources:                        # optional list: event sources (live only; warmup-replay ignores them). Each
+//     - name: gateway-log           # REQUIRED, unique, [A-Za-z0-9._-]+: names its health component
+//                                   # ("source:<name>") and its state folder (<state.dir>/sources/<name>), so a
+//                                   # renamed source starts afresh
+//       plugin: org.warmup.source.tail   # or path:, plus params: and sha256:, as in a component slot; the plugin
+//       params: {path: /var/log/gateway/access.json}   # must be an event_source plugin
 //   replay:
 //     seed: 1                       # integer 0..2^64-1                                          default 1
 //     timeline_buckets: 200         # integer 10..10000, points in the report's time charts      default 200
@@ -74,6 +80,10 @@
 //     control_weight: 1             # positive number: the control arm's share of split traffic default 1
 //   (each arm may also set `weight: <positive>` (default 1) and `shadow: true`: it sees every event, predicts and is
 //    scored, but never loads or unloads; acting arms get a share of the memory budget proportional to weight)
+//   reconcile:                      # warmupd compares its books with what the backend's server really holds
+//     interval_ms: 10000            # integer 0..86400000, 0 = off; asks backends that can list (ABI 1.1: Ollama,
+//                                   # Triton, vLLM). A model resident but not in the books is adopted into the
+//                                   # budget; a model in the books but gone is marked unloaded.   default 10000
 //   reload:                         # live reload of this file by warmupd
 //     watch_file: false             # bool: reload when the file's modification time or size changes default false
 //     poll_ms: 1000                 # integer 100..3600000, how often the file is checked          default 1000
@@ -209,6 +219,13 @@ struct Arm {
     bool shadow = false;    ///< live experiments: sees every event, predicts and is scored, never loads anything
 };
 
+/// One entry of `sources:`: an event source plugin and the name it runs under.
+struct SourceConfig {
+    std::string name;     ///< unique among the sources, [A-Za-z0-9._-]+
+    PluginChoice choice;  ///< key_path "sources[i]"
+    friend bool operator==(const SourceConfig&, const SourceConfig&) = default;
+};
+
 /// Live A/B experiment (warmupd): the top-level components are the "control" arm; `arms` are the others.
 struct ExperimentConfig {
     bool enabled = false;          ///< experiment.enabled: warmupd runs the arms (replay always runs them)
@@ -283,15 +300,17 @@ struct Config {
     Components components;
     std::vector<CatalogEntry> catalog;
     std::vector<Arm> arms;
+    std::vector<SourceConfig> sources;  ///< sources: event source plugins, in file order (warmupd only)
     uint64_t replay_seed = 1;
     uint32_t timeline_buckets = 200;
     bool replay_frontier = false;  ///< replay.frontier: run the keep-alive curve arms (warmup-replay --frontier)
     ExperimentConfig experiment;
-    bool reload_watch_file = false;  ///< reload.watch_file: reload when the file changes (opt-in)
-    uint32_t reload_poll_ms = 1000;  ///< reload.poll_ms: how often the file is checked, 100..3600000
-    StateConfig state;               ///< state: snapshots, backups, metrics history
-    ClusterConfig cluster;           ///< cluster: the opt-in fleet
-    std::string source_text;         ///< the raw YAML, as loaded
+    int64_t reconcile_interval_ms = 10000;  ///< reconcile.interval_ms: 0 = off
+    bool reload_watch_file = false;         ///< reload.watch_file: reload when the file changes (opt-in)
+    uint32_t reload_poll_ms = 1000;         ///< reload.poll_ms: how often the file is checked, 100..3600000
+    StateConfig state;                      ///< state: snapshots, backups, metrics history
+    ClusterConfig cluster;                  ///< cluster: the opt-in fleet
+    std::string source_text;                ///< the raw YAML, as loaded
 
     /// Every key path of the document (including inside params subtrees and list items, e.g.
     /// "components.predictor.params.horizon_ms", "catalog[2]", "arms[0].components.predictor.params.ttl_ms"), mapped

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <unordered_map>
+#include <warmup/sdk/model_table.hpp>
 
 #include "core/errors.hpp"
 
@@ -51,7 +53,26 @@ const char* keep_reason(warmup_plan_trigger trigger) {
     return "planned again (learned history, reload or timer)";
 }
 
+// The cause of a queued or starting load (ModelSlot is private to the engine; deduced here).
+template <class ModelSlot>
+LoadCause cause_of(const ModelSlot& state) {
+    if (state.reason == LoadReason::Demand || !state.waiting.empty()) return LoadCause::Demand;
+    return state.operator_prewarm ? LoadCause::Restore : LoadCause::Prewarm;
+}
+
 }  // namespace
+
+std::string_view load_cause_name(LoadCause cause) noexcept {
+    switch (cause) {
+        case LoadCause::Demand:
+            return "demand";
+        case LoadCause::Prewarm:
+            return "pre-warm";
+        case LoadCause::Restore:
+            return "restore";
+    }
+    return "demand";
+}
 
 WarmupEngine::WarmupEngine(ComponentSet components, LoadExecutor& executor, Catalog& catalog, EngineOptions options)
     : components_(std::move(components)), executor_(executor), catalog_(catalog), options_(std::move(options)) {
@@ -182,6 +203,9 @@ WarmupEngine::CallOutcome WarmupEngine::guarded_call(ComponentKind kind, const c
 WarmupEngine::ModelSlot& WarmupEngine::slot(warmup_model_index model) {
     if (model >= models_.size()) {
         const std::size_t old_size = models_.size();
+        // Not std::vector's doubling (amortised O(1) per new model all the same, warmup/sdk/model_table.hpp): at 10 k
+        // models doubling left up to 6 k unused slots of ~250 bytes.
+        models_.reserve(warmup::sdk::grown_model_capacity(models_.capacity(), std::size_t{model} + 1, catalog_.size()));
         models_.resize(model + 1);
         for (std::size_t i = old_size; i < models_.size(); ++i) {
             const ModelRecord& record = catalog_.record(static_cast<warmup_model_index>(i));
@@ -352,7 +376,7 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
             if (state.reason != LoadReason::Demand && !state.in_memory_fifo) {
                 // A queued pre-warm becomes a demand load: it jumps to the demand class.
                 unqueue(event.model);
-                state.residency = WARMUP_RESIDENCY_ABSENT;
+                set_residency(state, WARMUP_RESIDENCY_ABSENT);
                 state.retry_at = kNever;
                 enqueue_load(event.model, LoadReason::Demand, now_ms);
             } else {
@@ -592,7 +616,7 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
     double load_ms = 0;
     state.need_mb = estimate_memory_mb(model, &load_ms);
     state.reason = reason;
-    state.residency = WARMUP_RESIDENCY_QUEUED;
+    set_residency(state, WARMUP_RESIDENCY_QUEUED);
     state.queued_in = QueuedIn::Nowhere;
     // Demand loads are class 0 (a request is waiting); pre-warms and retries use the plan's class, at least 1.
     state.queued_class = reason == LoadReason::Demand ? 0 : std::max<uint32_t>(1, state.priority_class);
@@ -618,7 +642,7 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
     } else if (pushed == CallOutcome::Tolerated && reason != LoadReason::Demand) {
         ++counters_.queue_rejections;
         metric(WARMUP_METRIC_QUEUE_REJECTED, model, now_ms, 1);
-        state.residency = WARMUP_RESIDENCY_ABSENT;
+        set_residency(state, WARMUP_RESIDENCY_ABSENT);
         ++counters_.prewarms_skipped;
         metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
         if (options_.decisions != nullptr) {
@@ -743,7 +767,7 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
         const bool is_demand = state.reason == LoadReason::Demand || !state.waiting.empty();
         if (!is_demand && (stopped_ || !memory_fifo_.empty())) {
             // Emergency stop, or demand loads are waiting for memory: a pre-warm must not take memory before them.
-            state.residency = WARMUP_RESIDENCY_ABSENT;
+            set_residency(state, WARMUP_RESIDENCY_ABSENT);
             ++counters_.prewarms_skipped;
             metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
             if (options_.decisions != nullptr) {
@@ -808,7 +832,7 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
         start_load(model, now_ms);
         return true;
     }
-    state.residency = WARMUP_RESIDENCY_ABSENT;
+    set_residency(state, WARMUP_RESIDENCY_ABSENT);
     ++counters_.prewarms_skipped;
     metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
     if (options_.decisions != nullptr) {
@@ -876,11 +900,13 @@ void WarmupEngine::record_eviction(warmup_model_index victim, warmup_model_index
 
 void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
     ModelSlot& state = models_[model];
-    state.residency = WARMUP_RESIDENCY_LOADING;
+    set_residency(state, WARMUP_RESIDENCY_LOADING);
     state.charged_mb = state.need_mb;
     used_mb_ += state.charged_mb;
     ++in_flight_;
     ++state.ticket;
+    state.loading_since_ms = now_ms;
+    state.loaded_for = cause_of(state);
     if (state.reason == LoadReason::Demand || !state.waiting.empty()) {
         ++counters_.demand_loads;
     } else {
@@ -921,7 +947,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     if (!succeeded) {
         used_mb_ -= state.charged_mb;
         state.charged_mb = 0;
-        state.residency = WARMUP_RESIDENCY_ABSENT;
+        set_residency(state, WARMUP_RESIDENCY_ABSENT);
         ++counters_.loads_failed;
         metric(WARMUP_METRIC_WARMUP_FAILED, model, now_ms, 1);
         ++state.attempt;
@@ -956,8 +982,9 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     }
 
     state.attempt = 0;
-    state.residency = WARMUP_RESIDENCY_READY;
+    set_residency(state, WARMUP_RESIDENCY_READY);
     state.ready_since_ms = now_ms;
+    if (!state.waiting.empty()) state.loaded_for = LoadCause::Demand;  // a request waited for it: it was needed
     ready_mb_ += state.charged_mb;
     ++counters_.loads_succeeded;
     metric(WARMUP_METRIC_WARMUP_SUCCEEDED, model, now_ms, load_ms);
@@ -1004,7 +1031,7 @@ warmup_model_index WarmupEngine::oldest_ready_model(warmup_model_index except) c
 
 void WarmupEngine::give_up_oversized(warmup_model_index model, warmup_time_ms now_ms) {
     ModelSlot& state = models_[model];
-    state.residency = WARMUP_RESIDENCY_ABSENT;
+    set_residency(state, WARMUP_RESIDENCY_ABSENT);
     ++counters_.loads_given_up;
     if (options_.decisions != nullptr) {
         Decision& give_up = decision(DecisionKind::GiveUp, model,
@@ -1030,6 +1057,11 @@ void WarmupEngine::fail_waiters(ModelSlot& state) {
 }
 
 void WarmupEngine::remove_from_memory(warmup_model_index model, bool eviction, warmup_time_ms now_ms) {
+    forget_resident(model, eviction ? Removal::Eviction : Removal::Unload, now_ms);
+}
+
+void WarmupEngine::forget_resident(warmup_model_index model, Removal removal, warmup_time_ms now_ms) {
+    const bool eviction = removal == Removal::Eviction;
     ModelSlot& state = models_[model];
     // Idle memory-time: from the last use (or from readiness when never used) to now.
     const warmup_time_ms idle_since =
@@ -1047,10 +1079,12 @@ void WarmupEngine::remove_from_memory(warmup_model_index model, bool eviction, w
     if (ready_mb_ < 1e-9) ready_mb_ = 0;
     const double freed_mb = state.charged_mb;
     state.charged_mb = 0;
-    state.residency = WARMUP_RESIDENCY_ABSENT;
+    set_residency(state, WARMUP_RESIDENCY_ABSENT);
     state.unload_at = kNever;
     state.last_use_ms = kNever;
     components_.resource.vtable->on_removed(components_.resource.self, model, now_ms);
+    refresh_timer(model);
+    if (removal == Removal::Vanished) return;  // the server dropped it on its own: nothing to unload, not our unload
     if (eviction) {
         ++counters_.evictions;
         metric(WARMUP_METRIC_EVICTION, model, now_ms, freed_mb);
@@ -1058,8 +1092,69 @@ void WarmupEngine::remove_from_memory(warmup_model_index model, bool eviction, w
         ++counters_.unloads;
         metric(WARMUP_METRIC_UNLOAD, model, now_ms, freed_mb);
     }
-    refresh_timer(model);
     executor_.start_unload(model, now_ms);
+}
+
+ReconcileOutcome WarmupEngine::reconcile(std::span<const ReportedResident> resident, uint64_t listed_after_sequence,
+                                         const std::unordered_set<warmup_model_index>& unsure, bool adopt,
+                                         warmup_time_ms now_ms) {
+    advance(now_ms);
+    ReconcileOutcome outcome;
+    std::unordered_map<warmup_model_index, double> listed;
+    for (const ReportedResident& entry : resident) listed.emplace(entry.model, entry.memory_mb);
+    // A model whose residency changed after the listing started (a load finished or began, an unload started), or
+    // whose unload ran while the server was asked, may be listed either way: it is left as it is this round.
+    const auto settled = [&](warmup_model_index model) {
+        return model < models_.size() && models_[model].residency_sequence <= listed_after_sequence &&
+               unsure.count(model) == 0;
+    };
+    for (warmup_model_index model = 0; model < models_.size(); ++model) {
+        if (models_[model].residency != WARMUP_RESIDENCY_READY || listed.count(model) != 0 || !settled(model)) continue;
+        forget_resident(model, Removal::Vanished, now_ms);
+        outcome.gone.push_back(model);
+    }
+    if (adopt) {
+        for (const auto& [model, reported_mb] : listed) {
+            ModelSlot& state = slot(model);
+            if (state.residency != WARMUP_RESIDENCY_ABSENT || !settled(model)) continue;
+            double memory_mb = reported_mb;
+            if (!(memory_mb > 0)) memory_mb = estimate_memory_mb(model, nullptr);
+            set_residency(state, WARMUP_RESIDENCY_READY);
+            state.charged_mb = memory_mb;
+            state.ready_since_ms = now_ms;
+            state.last_use_ms = kNever;
+            state.prewarmed_unused = false;
+            used_mb_ += memory_mb;
+            ready_mb_ += memory_mb;
+            components_.resource.vtable->on_ready(components_.resource.self, model, memory_mb, 0, now_ms);
+            outcome.adopted.push_back(model);
+        }
+        std::sort(outcome.adopted.begin(), outcome.adopted.end());
+        // A model with requests in its history is planned from what was learned. One never requested here has no
+        // pattern to plan from (a policy would unload it at once, under the client that just loaded it): it is kept
+        // for the built-in keep-alive from now, and its first request plans it like any other.
+        for (const warmup_model_index model : outcome.adopted) {
+            ModelSlot& state = models_[model];
+            if (state.last_request_ms != kNever) {
+                plan(model, WARMUP_TRIGGER_TIMER, now_ms);
+                continue;
+            }
+            state.unload_at = now_ms + options_.fallback_keep_alive_ms;
+            state.warm_start_at = kNever;
+            refresh_timer(model);
+            if (options_.decisions != nullptr) {
+                Decision& keep = decision(DecisionKind::Keep, model,
+                                          "adopted: resident on the server but not in the books; kept for the "
+                                          "built-in keep-alive until a request plans it",
+                                          by_builtin_keep_alive(), now_ms);
+                keep.until_ms = state.unload_at;
+                options_.decisions->record(keep);
+            }
+        }
+        if (used_mb_ > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
+    }
+    dispatch(now_ms);
+    return outcome;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1089,7 +1184,7 @@ void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {
         state.warm_start_at = kNever;
         if (state.residency == WARMUP_RESIDENCY_QUEUED && state.waiting.empty() && !state.in_memory_fifo) {
             unqueue(model);
-            state.residency = WARMUP_RESIDENCY_ABSENT;
+            set_residency(state, WARMUP_RESIDENCY_ABSENT);
         }
         refresh_timer(model);
     }
@@ -1148,7 +1243,7 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
     for (const warmup_model_index model : queued) {
         ModelSlot& state = models_[model];
         if (state.residency != WARMUP_RESIDENCY_QUEUED) continue;
-        state.residency = WARMUP_RESIDENCY_ABSENT;
+        set_residency(state, WARMUP_RESIDENCY_ABSENT);
         enqueue_load(model, state.reason, now_ms);
     }
     dispatch(now_ms);
@@ -1167,6 +1262,22 @@ ModelStatus WarmupEngine::model_status(warmup_model_index model) const {
     status.unload_at_ms = state.residency == WARMUP_RESIDENCY_READY ? state.unload_at : kNever;
     status.warm_start_at_ms = state.warm_start_at;
     status.prewarmed_unused = state.prewarmed_unused;
+    switch (state.residency) {
+        case WARMUP_RESIDENCY_QUEUED:
+            status.since_ms = state.queued_at_ms;
+            status.cause = cause_of(state);
+            break;
+        case WARMUP_RESIDENCY_LOADING:
+            status.since_ms = state.loading_since_ms;
+            status.cause = state.waiting.empty() ? state.loaded_for : LoadCause::Demand;
+            break;
+        case WARMUP_RESIDENCY_READY:
+            status.since_ms = state.ready_since_ms;
+            status.cause = state.loaded_for;
+            break;
+        case WARMUP_RESIDENCY_ABSENT:
+            break;
+    }
     return status;
 }
 

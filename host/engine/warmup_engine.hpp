@@ -30,6 +30,8 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "core/catalog.hpp"
@@ -70,6 +72,12 @@ class LoadExecutor {
 };
 
 enum class LoadReason : uint8_t { Demand = 0, Prewarm = 1, Retry = 2 };
+
+/// Why a model is queued, loading or loaded, as an operator reads it: a request needed it (Demand, also a pre-warm a
+/// request found still queued or loading), the plan pre-warmed it (Prewarm, also its retries), or an operator's
+/// restore-state brought the warm set back (Restore).
+enum class LoadCause : uint8_t { Demand, Prewarm, Restore };
+std::string_view load_cause_name(LoadCause cause) noexcept;  ///< "demand", "pre-warm", "restore"
 
 /// The seven guarded components; each has its own circuit breaker.
 enum class ComponentKind : uint8_t { Analyzer, Predictor, Performance, Scheduler, Resource, Queue, Metrics };
@@ -144,6 +152,22 @@ struct ModelStatus {
     warmup_time_ms unload_at_ms = WARMUP_TIME_NEVER;
     warmup_time_ms warm_start_at_ms = WARMUP_TIME_NEVER;
     bool prewarmed_unused = false;
+    /// Engine clock (ms): queued -> when the load was enqueued, loading -> when it started, ready -> when it became
+    /// ready; WARMUP_TIME_NEVER when absent.
+    warmup_time_ms since_ms = WARMUP_TIME_NEVER;
+    LoadCause cause = LoadCause::Demand;  ///< of the queued, running or completed load (meaningless when absent)
+};
+
+/// A model the backend reported resident (reconciliation): catalog index and the memory it reported (<= 0: unknown).
+struct ReportedResident {
+    warmup_model_index model = WARMUP_NO_MODEL;
+    double memory_mb = 0;
+};
+
+/// What one reconciliation changed in an engine's books.
+struct ReconcileOutcome {
+    std::vector<warmup_model_index> adopted;  ///< resident on the server, absent in the books: now ready and charged
+    std::vector<warmup_model_index> gone;     ///< ready in the books, not on the server: now absent
 };
 
 class WarmupEngine {
@@ -235,6 +259,22 @@ class WarmupEngine {
     /// never evicted (they are charged until they finish, and the next load makes room as usual).
     void set_memory_budget_mb(double configured_mb, warmup_time_ms now_ms);
 
+    /// [control] Increases with every change of any model's residency. Read it when a backend listing starts and pass
+    /// it to reconcile(): models that changed since are left alone.
+    [[nodiscard]] uint64_t residency_sequence() const noexcept { return residency_sequence_; }
+
+    /// [control] Reconciles the books with what the backend listed as resident (`resident`, a listing that started
+    /// when residency_sequence() was `listed_after_sequence`). A model ready in the books but not listed is marked
+    /// absent (no unload is sent, no unload or eviction counted: its next request is a cold start). With `adopt`, a
+    /// listed model that is absent in the books becomes ready, charged with its reported memory (or the performance
+    /// model's estimate, else the catalog's) and announced to the resource policy; a model with requests in its
+    /// history is planned (trigger TIMER), one without is kept for fallback_keep_alive_ms (no pattern to plan from).
+    /// If the budget is then exceeded, ready models are evicted in the resource policy's order. Models whose residency
+    /// changed after the listing started, models that are queued or loading, and models in `unsure` (an unload ran
+    /// while the server was asked) are left as they are.
+    ReconcileOutcome reconcile(std::span<const ReportedResident> resident, uint64_t listed_after_sequence,
+                               const std::unordered_set<warmup_model_index>& unsure, bool adopt, warmup_time_ms now_ms);
+
     /// Sends buffered metric events to the metrics sink, ending with the queue depth now (a gauge: loads taken from
     /// the queue are not events of their own, so without it the sink would keep the depth of the last enqueue).
     void flush_metrics();
@@ -287,6 +327,9 @@ class WarmupEngine {
         warmup_time_ms last_request_ms = WARMUP_TIME_NEVER;
         warmup_time_ms last_use_ms = WARMUP_TIME_NEVER;  // last served request (arrival or service time)
         warmup_time_ms ready_since_ms = WARMUP_TIME_NEVER;
+        warmup_time_ms loading_since_ms = WARMUP_TIME_NEVER;
+        LoadCause loaded_for = LoadCause::Demand;  // set when a load starts; Demand once a request waited for it
+        uint64_t residency_sequence = 0;  // residency_sequence_ at this model's last residency change
         double charged_mb = 0;
         double need_mb = 0;  // memory the queued load needs
         double catalog_load_ms = 0;
@@ -344,6 +387,14 @@ class WarmupEngine {
     void record_eviction(warmup_model_index victim, warmup_model_index for_model, double need_mb,
                          const std::string& decided_by, warmup_time_ms now_ms);
     void remove_from_memory(warmup_model_index model, bool eviction, warmup_time_ms now_ms);
+    /// Why a ready model leaves memory: our unload, our eviction (both send the backend an unload and are counted),
+    /// or the server dropped it on its own (reconciliation: nothing sent, nothing counted).
+    enum class Removal : uint8_t { Unload, Eviction, Vanished };
+    void forget_resident(warmup_model_index model, Removal removal, warmup_time_ms now_ms);
+    void set_residency(ModelSlot& state, warmup_residency residency) noexcept {
+        state.residency = residency;
+        state.residency_sequence = ++residency_sequence_;
+    }
     /// A demand load larger than the whole budget: given up at once (counted, logged once per model), its waiting
     /// requests failed.
     void give_up_oversized(warmup_model_index model, warmup_time_ms now_ms);
@@ -398,6 +449,7 @@ class WarmupEngine {
     double used_mb_ = 0;   // ready + loading
     double ready_mb_ = 0;  // ready only (evictable)
     uint32_t in_flight_ = 0;
+    uint64_t residency_sequence_ = 0;  // see residency_sequence()
     bool stopped_ = false;
     warmup_time_ms accounted_until_ms_ = WARMUP_TIME_NEVER;
 

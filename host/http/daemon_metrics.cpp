@@ -135,6 +135,15 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
     text.sample("warmup_config_reloads_total", "result=\"unchanged\"", metrics.reloads.unchanged);
     text.sample("warmup_config_reloads_total", "result=\"failed\"", metrics.reloads.failed);
 
+    text.family("warmup_reconcile_drift_total", "counter",
+                "Differences between the host's books and what the backend's server holds, found by reconciliation "
+                "(reconcile.interval_ms): adopted (resident, not in the books) and gone (in the books, not resident).");
+    text.sample("warmup_reconcile_drift_total", "kind=\"adopted\"", metrics.reconcile_adopted);
+    text.sample("warmup_reconcile_drift_total", "kind=\"gone\"", metrics.reconcile_gone);
+    text.family("warmup_reconcile_failures_total", "counter",
+                "Backend listings for reconciliation that failed (server unreachable); nothing was changed.");
+    text.sample("warmup_reconcile_failures_total", "", metrics.reconcile_failures);
+
     if (metrics.state_kept) {
         text.family("warmup_state_snapshot_interval_seconds", "gauge",
                     "Configured time between periodic state snapshots (state.snapshot_interval_s).");
@@ -193,6 +202,32 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
                             fmt::format("{},component=\"{}\",state=\"{}\"", arm_labels[i],
                                         slot_key(kComponentSlots[kind]), circuit_state_name(state)),
                             metrics.arms[i].circuits[kind] == state ? 1 : 0);
+
+    if (!metrics.sources.empty()) {
+        std::vector<std::string> source_labels;
+        for (const auto& source : metrics.sources)
+            source_labels.push_back(fmt::format("source=\"{}\"", escaped(source.name)));
+        text.family("warmup_source_up", "gauge", "1 while an event source's polls succeed, 0 while they fail.");
+        for (std::size_t i = 0; i < metrics.sources.size(); ++i)
+            text.sample("warmup_source_up", source_labels[i], metrics.sources[i].health.failing ? 0 : 1);
+        text.family("warmup_source_events_total", "counter",
+                    "Events an event source handed over since it started: accepted (queued, also counted in "
+                    "/api/warmup/status events_accepted) or refused (unknown model, bad count or time).");
+        for (std::size_t i = 0; i < metrics.sources.size(); ++i) {
+            text.sample("warmup_source_events_total", source_labels[i] + ",result=\"accepted\"",
+                        metrics.sources[i].health.events_accepted);
+            text.sample("warmup_source_events_total", source_labels[i] + ",result=\"refused\"",
+                        metrics.sources[i].health.events_refused);
+        }
+        text.family("warmup_source_bad_records_total", "counter",
+                    "Records an event source could not read (a line that is not JSON, a missing model field ...).");
+        for (std::size_t i = 0; i < metrics.sources.size(); ++i)
+            text.sample("warmup_source_bad_records_total", source_labels[i], metrics.sources[i].health.bad_records);
+        text.family("warmup_source_poll_failures_total", "counter",
+                    "Polls of an event source that failed (file missing, server down); each is retried.");
+        for (std::size_t i = 0; i < metrics.sources.size(); ++i)
+            text.sample("warmup_source_poll_failures_total", source_labels[i], metrics.sources[i].health.failed_polls);
+    }
     return text.take();
 }
 

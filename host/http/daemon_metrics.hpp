@@ -5,7 +5,8 @@
 // /api/warmup/status that no metric event carries (failed requests, given-up loads, plugin errors, demand loads,
 // pre-warms started, loads that waited for memory, loads in flight, memory waiters, the budget, how many models are
 // ready / loading / queued), the circuit breaker
-// of every engine component, reload outcomes and the age of the newest state snapshot.
+// of every engine component, reload outcomes, reconciliation drift, the age of the newest state snapshot and each
+// event source's health.
 //
 // Guarantees: base units only (bytes, seconds); every family has HELP and TYPE and a name that no plugin family uses,
 // so the whole page passes `promtool check metrics`; per-arm series carry the label arm (the arm's name, "control"
@@ -44,10 +45,14 @@ struct DaemonMetrics {
     std::chrono::system_clock::time_point now;
     uint64_t events_refused = 0;
     ReloadCounts reloads;
-    bool state_kept = false;  ///< the snapshot series are shown only when the daemon keeps state
+    uint64_t reconcile_adopted = 0;   ///< models found resident on the server but not in the books
+    uint64_t reconcile_gone = 0;      ///< models in the books but no longer on the server
+    uint64_t reconcile_failures = 0;  ///< backend listings that failed (the books were left as they were)
+    bool state_kept = false;          ///< the snapshot series are shown only when the daemon keeps state
     double snapshot_interval_s = 0;
     std::optional<int64_t> last_snapshot_unix_ms;
     std::vector<ArmMetricsView> arms;
+    std::vector<NamedSourceHealth> sources;  ///< the event sources of `sources:` (series only when there are any)
 };
 
 /// The view of every arm of `runtime` (control arm first). Control thread only (inside call_on_control).

@@ -3,6 +3,7 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,7 +14,9 @@
 #include "core/errors.hpp"
 #include "http/daemon_metrics.hpp"
 #include "http/event_parser.hpp"
+#include "http/model_page.hpp"
 #include "http/security.hpp"
+#include "http/status_page/status_page.hpp"
 #include "loader/plugin_library.hpp"
 #include "version/build_info.hpp"
 
@@ -39,6 +42,15 @@ std::string_view residency_name(warmup_residency residency) {
 }
 
 json time_or_null(warmup_time_ms ms) { return ms == WARMUP_TIME_NEVER ? json(nullptr) : json(ms); }
+
+/// After an answer that listed `entries` models: a list of thousands is a tree of small blocks (about 2 KiB per
+/// prediction) that malloc keeps once freed, between the daemon's long-lived blocks: the whole predictions list of
+/// 10 k models left warmupd ~23 MiB larger for good. malloc_trim hands those pages back (a few ms, on this HTTP
+/// thread, only after such an answer).
+void return_freed_memory(std::size_t entries) {
+    constexpr std::size_t kLargeAnswerEntries = 1000;
+    if (entries >= kLargeAnswerEntries) malloc_trim(0);
+}
 
 void reply(httplib::Response& response, int status, const json& body) {
     response.status = status;
@@ -176,13 +188,6 @@ json reload_json(const ReloadResult& result) {
 
 void reply_reload(httplib::Response& response, const ReloadResult& result) {
     reply(response, result.ok ? 200 : result.http_status, reload_json(result));
-}
-
-uint32_t tenant_hash(std::string_view tenant) noexcept {
-    if (tenant.empty()) return 0;
-    uint32_t hash = 2166136261u;
-    for (const unsigned char c : tenant) hash = (hash ^ c) * 16777619u;
-    return hash == 0 ? 1 : hash;
 }
 
 json json_number(double value) {
@@ -332,6 +337,14 @@ void HttpApi::routes() {
         }
     });
 
+    // The status page and its assets (status_page/status_page.hpp), served without a token: they hold no data, and
+    // the page asks for the token its reads and buttons need.
+    for (const std::string_view path : {kStatusPagePath, kStatusPageStylePath, kStatusPageScriptPath})
+        get(std::string(path), [this](const httplib::Request& request, httplib::Response& response) {
+            const bool token_configured = guard_->current()->access_token.has_value();
+            serve_status_page(request.path, page_access(token_configured, request.local_addr), response);
+        });
+
     post("/api/warmup/events", [this](const httplib::Request&, httplib::Response& response, const std::string& text) {
         const ParsedBody body = parse_events_body(text, 1 << 20, runtime_.clock().now_ms());
         RefusalList rejected(body.is_array);
@@ -385,26 +398,51 @@ void HttpApi::routes() {
         reply(response, status, answer);
     });
 
-    get("/api/warmup/status", [this](const httplib::Request&, httplib::Response& response) {
-        json status = runtime_.call_on_control([this](WarmupEngine& engine) {
+    get("/api/warmup/status", [this](const httplib::Request& request, httplib::Response& response) {
+        ModelPage page;
+        if (const auto error = parse_model_page(request.params, runtime_.catalog(), page)) {
+            reply(response, 400, {{"error", *error}});
+            return;
+        }
+        json status = runtime_.call_on_control([this, &page](WarmupEngine& engine) {
+            // The page holds the models that are warm, loading or queued, in catalog order from page.first; the
+            // counters and totals always cover every model.
             json warm = json::array(), loading = json::array(), queued = json::array();
-            for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
+            std::size_t listed = 0;
+            warmup_model_index last_listed = WARMUP_NO_MODEL;
+            json next_after = nullptr;
+            for (warmup_model_index model = page.first; model < engine.model_count(); ++model) {
                 const ModelStatus s = engine.model_status(model);
+                if (s.residency == WARMUP_RESIDENCY_ABSENT) continue;
+                if (listed == page.limit) {  // one more model to list: the page is full and is not the last
+                    next_after = runtime_.catalog().record(last_listed).name;
+                    break;
+                }
+                ++listed;
+                last_listed = model;
                 const std::string& name = runtime_.catalog().record(model).name;
+                const std::string_view cause = load_cause_name(s.cause);
                 if (s.residency == WARMUP_RESIDENCY_READY)
                     warm.push_back({{"model", name},
                                     {"memory_mb", json_number(s.memory_mb)},
                                     {"prewarmed_unused", s.prewarmed_unused},
-                                    {"unload_at_ms", time_or_null(s.unload_at_ms)}});
+                                    {"unload_at_ms", time_or_null(s.unload_at_ms)},
+                                    {"since_ms", time_or_null(s.since_ms)},
+                                    {"cause", cause}});
                 else if (s.residency == WARMUP_RESIDENCY_LOADING)
-                    loading.push_back({{"model", name}, {"memory_mb", json_number(s.memory_mb)}});
+                    loading.push_back({{"model", name},
+                                       {"memory_mb", json_number(s.memory_mb)},
+                                       {"since_ms", time_or_null(s.since_ms)},
+                                       {"cause", cause}});
                 else if (s.residency == WARMUP_RESIDENCY_QUEUED)
-                    queued.push_back({{"model", name}});
+                    queued.push_back({{"model", name}, {"since_ms", time_or_null(s.since_ms)}, {"cause", cause}});
             }
             json counters = counters_json(engine.counters());
             counters["events_accepted"] = runtime_.accepted_events();
             counters["events_refused"] = runtime_.refused_events();
-            return json{{"emergency_stop", engine.stopped()},
+            return json{{"now_ms", runtime_.clock().now_ms()},
+                        {"emergency_stop", engine.stopped()},
+                        {"safe_mode", runtime_.safe_mode()},
                         {"budget_mb", json_number(engine.budget_mb())},
                         {"used_mb", json_number(engine.used_mb())},
                         {"loads_in_flight", engine.loads_in_flight()},
@@ -414,6 +452,7 @@ void HttpApi::routes() {
                         {"warm", warm},
                         {"loading", loading},
                         {"queued", queued},
+                        {"next_after", next_after},
                         {"plugins", plugins_json(runtime_.plugins())}};
         });
         const BuildInfo& build = build_info();
@@ -425,7 +464,10 @@ void HttpApi::routes() {
         status["started_at"] =
             fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(started_wall_)));
         status["uptime_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+        const std::size_t listed = status["warm"].size() + status["loading"].size() + status["queued"].size();
         reply(response, 200, status);
+        status = json();
+        return_freed_memory(listed);
     });
 
     get("/api/warmup/plugins", [this](const httplib::Request&, httplib::Response& response) {
@@ -434,14 +476,21 @@ void HttpApi::routes() {
               {{"host_abi", fmt::format("{}.{}", WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR)}, {"plugins", plugins}});
     });
 
-    get("/api/warmup/predictions", [this](const httplib::Request&, httplib::Response& response) {
-        json predictions = runtime_.call_on_control([this](WarmupEngine& engine) {
+    get("/api/warmup/predictions", [this](const httplib::Request& request, httplib::Response& response) {
+        ModelPage page;
+        if (const auto error = parse_model_page(request.params, runtime_.catalog(), page)) {
+            reply(response, 400, {{"error", *error}});
+            return;
+        }
+        json predictions = runtime_.call_on_control([this, &page](WarmupEngine& engine) {
             json list = json::array();
             const warmup_time_ms now_ms = runtime_.clock().now_ms();
             // Every model the catalog knows: after a state restore a model has learned patterns before the engine
-            // has seen a request for it.
+            // has seen a request for it. A page costs O(limit) predictions, whatever the number of models.
             const warmup_model_index known = std::max(engine.model_count(), runtime_.catalog().size());
-            for (warmup_model_index model = 0; model < known; ++model) {
+            json next_after = nullptr;
+            warmup_model_index model = page.first;
+            for (; model < known && list.size() < page.limit; ++model) {
                 warmup_prediction p{};
                 if (!engine.predict_now(model, now_ms, p)) continue;
                 const ModelStatus s = engine.model_status(model);
@@ -456,9 +505,15 @@ void HttpApi::routes() {
                                 {"planned_unload_at_ms", time_or_null(s.unload_at_ms)},
                                 {"planned_warm_start_at_ms", time_or_null(s.warm_start_at_ms)}});
             }
-            return json{{"now_ms", now_ms}, {"predictions", list}};
+            // The page is full and models remain after it: the cursor of the next page is the last model considered
+            // (a model skipped because its prediction failed is not listed, and not visited again).
+            if (model < known) next_after = runtime_.catalog().record(model - 1).name;
+            return json{{"now_ms", now_ms}, {"predictions", list}, {"next_after", next_after}};
         });
+        const std::size_t listed = predictions["predictions"].size();
         reply(response, 200, predictions);
+        predictions = json();
+        return_freed_memory(listed);
     });
 
     get("/api/warmup/experiments", [this](const httplib::Request&, httplib::Response& response) {
@@ -604,17 +659,28 @@ void HttpApi::routes() {
         bool degraded = false;
         for (const ComponentHealth& health : runtime_.component_health()) {
             degraded = degraded || health.degraded;
-            components.push_back({{"component", health.component},
-                                  {"plugin", health.label.empty() ? json(nullptr) : json(health.label)},
-                                  {"state", health.circuit == "open" || health.circuit == "half-open"
-                                                ? "open circuit"
-                                                : (health.degraded ? "degraded" : "ok")},
-                                  {"circuit", health.circuit.empty() ? json(nullptr) : json(health.circuit)},
-                                  {"reason", health.reason.empty() ? json(nullptr) : json(health.reason)},
-                                  {"errors", health.errors},
-                                  {"last_error", health.last_error.empty() ? json(nullptr) : json(health.last_error)},
-                                  {"last_error_unix_ms",
-                                   health.last_error_unix_ms == 0 ? json(nullptr) : json(health.last_error_unix_ms)}});
+            json line = {{"component", health.component},
+                         {"plugin", health.label.empty() ? json(nullptr) : json(health.label)},
+                         {"state", health.circuit == "open" || health.circuit == "half-open"
+                                       ? "open circuit"
+                                       : (health.degraded ? "degraded" : "ok")},
+                         {"circuit", health.circuit.empty() ? json(nullptr) : json(health.circuit)},
+                         {"reason", health.reason.empty() ? json(nullptr) : json(health.reason)},
+                         {"errors", health.errors},
+                         {"last_error", health.last_error.empty() ? json(nullptr) : json(health.last_error)},
+                         {"last_error_unix_ms",
+                          health.last_error_unix_ms == 0 ? json(nullptr) : json(health.last_error_unix_ms)}};
+            if (const auto& source = health.source) {
+                line["polls"] = source->polls;
+                line["events_accepted"] = source->events_accepted;
+                line["events_refused"] = source->events_refused;
+                line["bad_records"] = source->bad_records;
+                line["last_bad_record"] =
+                    source->last_bad_record.empty() ? json(nullptr) : json(source->last_bad_record);
+                line["last_poll_unix_ms"] =
+                    source->last_poll_unix_ms == 0 ? json(nullptr) : json(source->last_poll_unix_ms);
+            }
+            components.push_back(std::move(line));
         }
         reply(response, 200, {{"status", degraded ? "degraded" : "ok"}, {"components", components}});
     });
@@ -643,9 +709,13 @@ void HttpApi::routes() {
             daemon.now = std::chrono::system_clock::now();
             daemon.events_refused = runtime_.refused_events();
             daemon.reloads = runtime_.reload_counts();
+            daemon.reconcile_adopted = runtime_.reconcile_drift_adopted();
+            daemon.reconcile_gone = runtime_.reconcile_drift_gone();
+            daemon.reconcile_failures = runtime_.reconcile_failures();
             daemon.state_kept = runtime_.state_store() != nullptr;
             daemon.snapshot_interval_s = runtime_.config().state.snapshot_interval_s;
             daemon.last_snapshot_unix_ms = runtime_.last_snapshot_unix_ms();
+            daemon.sources = runtime_.source_health();
             text += render_daemon_metrics(daemon);
         }
         response.status = ok ? 200 : 500;

@@ -9,7 +9,8 @@
 // "ready" after, 503 "stopping" once mark_stopping() was called; GET /healthz (liveness) answers 200 throughout.
 // GET /api/warmup/status carries the build (version, ABI, commit) and the start time; /metrics appends
 // warmup_build_info{version,abi,commit} 1, warmup_start_time_seconds and the daemon's own series (daemon_metrics.hpp)
-// to the metrics plugin's text.
+// to the metrics plugin's text. GET /api/warmup/predictions and /api/warmup/status take ?limit=&after= (catalog
+// order, a next_after cursor; http/model_page.hpp); without them they list every model.
 //
 // Threads: HttpServer's pool runs the handlers; anything that reads plugin or engine state is marshalled onto the
 // control thread with LiveRuntime::call_on_control, so plugins still see a single thread. GET /api/warmup/decisions
@@ -29,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/tenant_hash.hpp"
 #include "http/http_server.hpp"
 #include "http/security.hpp"
 #include "runtime/live_runtime.hpp"
@@ -93,8 +95,5 @@ HttpServerOptions server_options(const HttpConfig& http);
 
 /// A JSON number that is an integer when `value` is a whole number (counts, MiB), else a double.
 nlohmann::json json_number(double value);
-
-/// FNV-1a of a tenant name (0 for none), the tenant_hash carried by usage events.
-uint32_t tenant_hash(std::string_view tenant) noexcept;
 
 }  // namespace warmup::host

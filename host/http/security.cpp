@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/http_server.hpp"
+#include "http/status_page/status_page.hpp"
 
 namespace warmup::host {
 namespace {
@@ -132,7 +133,8 @@ GuardDecision decide_request(const RequestGuard& guard, std::string_view method,
     const bool read_only = is_read_only_method(method);
     // An unknown local address (empty) counts as non-loopback: fail closed.
     const bool via_loopback = is_loopback_address(local_address);
-    if (read_only && (via_loopback || path == "/healthz")) return {};
+    // Liveness probes and the status page (HTML, stylesheet, script: no data) are open to reads everywhere.
+    if (read_only && (via_loopback || path == "/healthz" || is_status_page_path(path))) return {};
     if (!guard.access_token) {
         if (via_loopback) return {};  // loopback bind without a token: the documented default, open
         return {403, fmt::format("this daemon has no access token configured ({}), so it serves requests on "

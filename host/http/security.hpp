@@ -8,8 +8,9 @@
 //  - When a token is configured, every mutating request (any method but GET/HEAD) needs `Authorization: Bearer
 //    <token>`, else 401 with a JSON body.
 //  - A request that arrived on a non-loopback local address needs the token for reads too, except GET /healthz
-//    (liveness probes carry no secrets). Without a configured token such a request is refused with 403: the guard
-//    fails closed even if an embedding program skipped the start-up check.
+//    (liveness probes carry no secrets) and the status page's GET /ui and its stylesheet and script (they hold no
+//    data; the page asks for the token and sends it with its own requests). Without a configured token such a request
+//    is refused with 403: the guard fails closed even if an embedding program skipped the start-up check.
 // Token comparison is constant-time (SHA-256 of both sides compared with CRYPTO_memcmp), so neither the content nor
 // the length of the configured token leaks through response timing.
 //

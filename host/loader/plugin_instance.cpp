@@ -23,7 +23,10 @@ std::size_t required_vtable_size(uint32_t kind) noexcept {
         case WARMUP_KIND_METRICS_SINK:
             return sizeof(warmup_metrics_sink_vtable);
         case WARMUP_KIND_MODEL_BACKEND:
-            return sizeof(warmup_model_backend_vtable);
+            // ABI 1.1 appended the optional list_resident: a 1.0 backend's table ends right before it.
+            return offsetof(warmup_model_backend_vtable, list_resident);
+        case WARMUP_KIND_EVENT_SOURCE:
+            return sizeof(warmup_event_source_vtable);
         default:
             return SIZE_MAX;
     }
@@ -31,7 +34,14 @@ std::size_t required_vtable_size(uint32_t kind) noexcept {
 
 std::size_t largest_vtable_size(uint32_t kind) noexcept {
     // The headers this host is compiled with describe ABI WARMUP_ABI_MINOR, so sizeof is that minor's table.
+    if (kind == WARMUP_KIND_MODEL_BACKEND) return sizeof(warmup_model_backend_vtable);
     return required_vtable_size(kind);
+}
+
+ListResidentFn list_resident_of(const PluginInstance& backend) noexcept {
+    const auto* table = backend.vtable<warmup_model_backend_vtable>();
+    if (!WARMUP_HAS_FIELD(table, warmup_model_backend_vtable, list_resident)) return nullptr;  // an ABI 1.0 backend
+    return table->list_resident;
 }
 
 std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLibrary> library,

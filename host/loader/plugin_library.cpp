@@ -28,6 +28,8 @@ std::string_view kind_name(uint32_t kind) noexcept {
             return "metrics";
         case WARMUP_KIND_MODEL_BACKEND:
             return "backend";
+        case WARMUP_KIND_EVENT_SOURCE:
+            return "event_source";
         default:
             return "unknown";
     }

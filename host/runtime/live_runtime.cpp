@@ -100,11 +100,35 @@ class ModelLoadOrder {
         unloading_done_.wait(lock, [&] { return unloading_.count(model) == 0; });
     }
 
+    /// [worker] Every backend unload, counted so a reconciliation can tell which models were being unloaded while it
+    /// asked the server (the server may list them either way).
+    void unload_began(warmup_model_index model) {
+        std::lock_guard lock(mutex_);
+        ++unloads_[model].began;
+    }
+    void unload_ended(warmup_model_index model) {
+        std::lock_guard lock(mutex_);
+        ++unloads_[model].ended;
+    }
+    /// [any] Per model with any backend unload so far: (unloads begun, unloads ended). Two of these taken around a
+    /// listing show which models had an unload running at some moment in between.
+    [[nodiscard]] std::map<warmup_model_index, std::pair<uint64_t, uint64_t>> unload_activity() {
+        std::lock_guard lock(mutex_);
+        std::map<warmup_model_index, std::pair<uint64_t, uint64_t>> activity;
+        for (const auto& [model, counts] : unloads_) activity.emplace(model, std::pair{counts.began, counts.ended});
+        return activity;
+    }
+
   private:
     std::mutex mutex_;
     std::condition_variable unloading_done_;
     std::unordered_map<warmup_model_index, uint64_t> latest_;  // newest load generation per model
     std::unordered_set<warmup_model_index> unloading_;         // late unloads running now
+    struct UnloadCounts {
+        uint64_t began = 0;
+        uint64_t ended = 0;
+    };
+    std::unordered_map<warmup_model_index, UnloadCounts> unloads_;  // every backend unload, begun and ended
 };
 
 /// Runs backend loads and unloads on a TBB arena with max_concurrent_warmups threads; completions go back to the
@@ -183,7 +207,9 @@ class LiveRuntime::WorkerExecutor {
                             "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its "
                             "timeout; unloading it",
                             record.name, load_ms);
+                        load_order_->unload_began(model);
                         unload_now(*backend, record);
+                        load_order_->unload_ended(model);
                         load_order_->unloaded(model);
                     } else {
                         spdlog::warn(
@@ -231,7 +257,63 @@ class LiveRuntime::WorkerExecutor {
     void start_unload(warmup_model_index model) {
         const ModelRecord& record = runtime_.catalog_.record(model);
         auto backend = backend_;
-        arena_.execute([this, &record, backend] { group_->run([&record, backend] { unload_now(*backend, record); }); });
+        auto load_order = load_order_;
+        load_order->unload_began(model);  // counted from now: a listing started after this sees the unload
+        arena_.execute([this, &record, backend, load_order, model] {
+            group_->run([&record, backend, load_order, model] {
+                unload_now(*backend, record);
+                load_order->unload_ended(model);
+            });
+        });
+    }
+
+    /// [control] Asks the backend (on a worker) what its server holds now; the answer goes to runtime_.listings_.
+    void start_listing() {
+        auto backend = backend_;
+        auto load_order = load_order_;
+        arena_.execute([this, backend, load_order] {
+            group_->run([this, backend, load_order] {
+                ResidentListing listing;
+                listing.backend = backend->label();
+                const auto before = load_order->unload_activity();
+                const ListResidentFn list = list_resident_of(*backend);
+                if (list == nullptr) {
+                    listing.result = ResidentListing::Result::Unsupported;
+                    listing.error = "the backend cannot list what its server holds (ABI 1.0, or no list_resident)";
+                } else {
+                    const warmup_resident_model_writer writer{
+                        &listing, [](void* context, const warmup_resident_model* model) {
+                            auto* out = static_cast<ResidentListing*>(context);
+                            if (model == nullptr || model->name.data == nullptr) return 0;
+                            const double memory_mb =
+                                WARMUP_HAS_FIELD(model, warmup_resident_model, memory_mb) ? model->memory_mb : 0.0;
+                            out->models.emplace_back(std::string(model->name.data, model->name.size), memory_mb);
+                            return 0;
+                        }};
+                    warmup_error* error = list(backend->self(), &writer);
+                    if (error == nullptr) {
+                        listing.result = ResidentListing::Result::Listed;
+                    } else {
+                        ErrorPtr owned(error);
+                        listing.result = owned->code == WARMUP_ERROR_UNSUPPORTED ? ResidentListing::Result::Unsupported
+                                                                                 : ResidentListing::Result::Failed;
+                        listing.error = std::string(status_name(owned->code)) + ": " + owned->message;
+                        listing.models.clear();
+                    }
+                }
+                // An unload that ran at any moment while the server was asked leaves that model undecided.
+                const auto after = load_order->unload_activity();
+                for (const auto& [model, counts] : after) {
+                    const auto earlier = before.find(model);
+                    const bool running = counts.first != counts.second ||
+                                         (earlier != before.end() && earlier->second.first != earlier->second.second);
+                    if (running || earlier == before.end() || earlier->second.first != counts.first)
+                        listing.unloads_meanwhile.insert(model);
+                }
+                runtime_.listings_.push(std::move(listing));
+                runtime_.wake();
+            });
+        });
     }
 
     /// [worker] Unloads `record`'s model through `backend`; a failure is logged (MODEL_UNLOAD_ERROR), not retried.
@@ -390,7 +472,15 @@ LiveRuntime::LiveRuntime(Config config)
     running_config_ = config_;
     warmup_timeout_ms_.store(config_.warmup_timeout_ms);
     request_window_ms_.store(config_.ingest_request_window_ms);
+    reconcile_interval_ms_.store(config_.reconcile_interval_ms);
     assign_budgets(config_.memory_budget.absolute_mb);
+    // Event sources: created now (a bad source refuses the start like a bad component), polled from start_sources().
+    SourceIngest ingest{&catalog_, &clock_, [this](std::span<const warmup_usage_event> events) {
+                            return try_ingest(events, /*count_refusals=*/false);  // the source keeps the rest
+                        }};
+    sources_ = std::make_unique<EventSources>(
+        std::move(ingest), config_.state.enabled ? config_.state.dir / "sources" : std::filesystem::path());
+    sources_->publish(sources_->prepare(config_.sources, config_, loader_, catalog_, clock_));
 }
 
 std::vector<std::unique_ptr<LiveArm>> LiveRuntime::build_experiment_arms(
@@ -467,6 +557,7 @@ void LiveRuntime::route(const warmup_usage_event& event, std::vector<std::vector
 
 LiveRuntime::~LiveRuntime() {
     stop();
+    sources_.reset();  // their threads call try_ingest: gone before anything they use
     arms_.clear();
     workers_.reset();
     std::error_code ignored;
@@ -478,7 +569,11 @@ void LiveRuntime::start() {
     control_thread_ = std::thread([this] { control_loop(); });
 }
 
+void LiveRuntime::start_sources() { sources_->start(); }
+
 void LiveRuntime::stop() {
+    // Sources first: no new events while the rest stops (and a source never waits on a stopped control loop).
+    if (sources_) sources_->stop();
     if (!running_.load()) return;
     // The state thread needs the control loop for its last snapshot: stop it first; then the journal thread, whose
     // last flush writes what was accepted up to the last snapshot's rotation and after.
@@ -505,7 +600,7 @@ void LiveRuntime::stop() {
     for (auto& retired : retired_workers_) retired->wait();
 }
 
-std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events) {
+std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events, bool count_refusals) {
     std::size_t accepted = 0;
     bool was_empty = false;
     {
@@ -533,7 +628,7 @@ std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events) 
         }
         accepted_events_.fetch_add(accepted);
     }
-    if (accepted < events.size()) refused_events_.fetch_add(events.size() - accepted);
+    if (accepted < events.size() && count_refusals) refused_events_.fetch_add(events.size() - accepted);
     // One wake-up per batch, and only for the append that made the pending batch non-empty: an append to a non-empty
     // batch follows one whose wake() has not been acted on yet (the control loop has not swapped since), and the step
     // that acts on it takes this append too.
@@ -600,6 +695,82 @@ void LiveRuntime::ingest_batch(std::vector<warmup_usage_event>& batch,
                                   static_cast<double>(batch.size()));
 }
 
+void LiveRuntime::maybe_start_reconcile(std::chrono::steady_clock::time_point now) {
+    const int64_t interval_ms = reconcile_interval_ms_.load();
+    if (interval_ms <= 0 || reconcile_in_flight_ || !workers_) return;
+    // A backend that said it can never list is not asked again; a hot-swapped backend is asked afresh.
+    if (reconcile_unsupported_ && reconcile_unsupported_backend_ == workers_->backend().get()) return;
+    if (reconcile_last_start_ != std::chrono::steady_clock::time_point{} &&
+        now - reconcile_last_start_ < std::chrono::milliseconds(interval_ms))
+        return;
+    reconcile_last_start_ = now;
+    reconcile_in_flight_ = true;
+    reconcile_unsupported_ = false;
+    reconcile_sequences_.clear();
+    for (const auto& arm : arms_) reconcile_sequences_[arm->id] = arm->engine->residency_sequence();
+    workers_->start_listing();
+}
+
+void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
+    reconcile_in_flight_ = false;
+    if (listing.result == ResidentListing::Result::Unsupported) {
+        reconcile_unsupported_ = true;
+        reconcile_unsupported_backend_ = workers_->backend().get();
+        spdlog::info("RECONCILE_OFF backend {}: {}; the host keeps trusting its own books", listing.backend,
+                     listing.error);
+        return;
+    }
+    if (listing.result == ResidentListing::Result::Failed) {
+        reconcile_failures_.fetch_add(1);
+        spdlog::warn("RECONCILE_ERROR backend {} could not list what its server holds: {}; nothing changed",
+                     listing.backend, listing.error);
+        return;
+    }
+    std::vector<ReportedResident> resident;
+    for (const auto& [name, memory_mb] : listing.models) {
+        const auto model = catalog_.resolve(name);
+        if (!model) {
+            spdlog::debug("RECONCILE server holds '{}', which no catalog entry covers: ignored", name);
+            continue;
+        }
+        resident.push_back({*model, memory_mb});
+    }
+    const warmup_time_ms now_ms = clock_.now_ms();
+    // Shadow arms never load: only acting arms (the control arm first) have books to reconcile. A model is adopted
+    // by the control arm, and only when no other acting arm holds or loads it.
+    std::unordered_set<warmup_model_index> held_by_other_arms;
+    for (std::size_t i = 1; i < arms_.size(); ++i) {
+        if (arms_[i]->mode != LiveArm::Mode::Acting) continue;
+        for (const ReportedResident& entry : resident)
+            if (arms_[i]->engine->model_status(entry.model).residency != WARMUP_RESIDENCY_ABSENT)
+                held_by_other_arms.insert(entry.model);
+    }
+    for (const auto& arm : arms_) {
+        if (arm->mode == LiveArm::Mode::Shadow) continue;
+        const auto sequence = reconcile_sequences_.find(arm->id);
+        if (sequence == reconcile_sequences_.end()) continue;  // an arm started after the listing began
+        const bool is_control = arm->mode == LiveArm::Mode::Control;
+        std::unordered_set<warmup_model_index> unsure = listing.unloads_meanwhile;
+        if (is_control) unsure.insert(held_by_other_arms.begin(), held_by_other_arms.end());
+        const ReconcileOutcome outcome =
+            arm->engine->reconcile(resident, sequence->second, unsure, /*adopt=*/is_control, now_ms);
+        const auto memory_of = [&](warmup_model_index model) { return arm->engine->model_status(model).memory_mb; };
+        for (const warmup_model_index model : outcome.adopted)
+            spdlog::warn(
+                "RECONCILE_DRIFT kind=adopted model={} arm={}: resident on the server but not in the host's "
+                "books (loaded by another client); adopted into the budget at {:.0f} MiB",
+                catalog_.record(model).name, arm->name, memory_of(model));
+        for (const warmup_model_index model : outcome.gone)
+            spdlog::warn(
+                "RECONCILE_DRIFT kind=gone model={} arm={}: in the host's books but no longer on the server "
+                "(unloaded behind the host's back); marked unloaded, its next request is a cold start",
+                catalog_.record(model).name, arm->name);
+        drift_adopted_.fetch_add(outcome.adopted.size());
+        drift_gone_.fetch_add(outcome.gone.size());
+        arm->engine->flush_metrics();
+    }
+}
+
 void LiveRuntime::control_loop() {
     std::vector<warmup_usage_event> batch;
     std::vector<std::vector<warmup_usage_event>> per_arm;
@@ -664,6 +835,13 @@ void LiveRuntime::control_loop() {
             }
             next_ms = std::min(next_ms, arm->engine->next_timer_ms());
         }
+
+        ResidentListing listing;
+        while (listings_.try_pop(listing)) {
+            apply_reconcile(listing);
+            worked = true;
+        }
+        maybe_start_reconcile(std::chrono::steady_clock::now());
 
         std::function<void(WarmupEngine&)> command;
         while (commands_.try_pop(command)) {
@@ -811,7 +989,9 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     std::unique_ptr<PluginSet> next_control;
     std::vector<std::unique_ptr<LiveArm>> next_arms;
     std::vector<std::unique_ptr<PluginSet>> validated_arms;  // keeps their libraries loaded until published
+    EventSources::Prepared next_sources;
     try {
+        next_sources = sources_->prepare(next.sources, next, loader_, catalog_, clock_);
         next_control =
             PluginSet::create(next.components, next, loader_, catalog_, clock_, arms_.front()->plugins.get());
         // Experiment arms are rebuilt on the control thread below (they own engines); here only validate that
@@ -944,12 +1124,23 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     }
     result.ok = true;
     result.changes = std::move(published.changes);
+    // Event sources are swapped after the components: a replaced source stops before its successor starts.
+    for (const EventSources::Change& change : sources_->publish(std::move(next_sources))) {
+        result.changed = true;
+        if (change.from.empty())
+            result.notes.push_back(fmt::format("source '{}' started ({})", change.name, change.to));
+        else if (change.to.empty())
+            result.notes.push_back(fmt::format("source '{}' stopped ({})", change.name, change.from));
+        else
+            result.changes.push_back({"sources." + change.name, change.from, change.to,
+                                      "started from the position in its state folder, if any"});
+    }
     result.pause_us = published.pause_us;
     for (auto& note : published.notes) result.notes.push_back(std::move(note));
     if (budget_changed)
         result.notes.push_back(
             fmt::format("budgets.memory_mb: {} -> {} MiB", running_config_.memory_budget.absolute_mb, next_budget_mb));
-    result.changed = published.changed;
+    result.changed = result.changed || published.changed;
     // Settings applied without touching a component (read by the control loop and the workers' timeout check).
     const auto setting = [&](bool differs, std::string note) {
         if (!differs) return;
@@ -962,6 +1153,9 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     setting(next.ingest_request_window_ms != running_config_.ingest_request_window_ms,
             fmt::format("ingest.request_window_ms: {} -> {} ms", running_config_.ingest_request_window_ms,
                         next.ingest_request_window_ms));
+    setting(next.reconcile_interval_ms != running_config_.reconcile_interval_ms,
+            fmt::format("reconcile.interval_ms: {} -> {} ms", running_config_.reconcile_interval_ms,
+                        next.reconcile_interval_ms));
     if (reload_listener_.apply)
         for (auto& note : reload_listener_.apply(running_config_, next)) setting(true, std::move(note));
     if (result.changed) {
@@ -972,6 +1166,7 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     }
     warmup_timeout_ms_.store(next.warmup_timeout_ms);
     request_window_ms_.store(next.ingest_request_window_ms);
+    reconcile_interval_ms_.store(next.reconcile_interval_ms);
     running_config_ = std::move(next);
     for (const auto& change : result.changes)
         spdlog::info("CONFIG_RELOADED {}: {} -> {} ({})", change.slot, change.from, change.to, change.state);

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.hpp"
@@ -41,6 +43,7 @@
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
 #include "runtime/plugin_set.hpp"
+#include "runtime/sources/event_sources.hpp"
 #include "runtime/state/journal.hpp"
 #include "runtime/state/metrics_history.hpp"
 #include "runtime/state/snapshot.hpp"
@@ -104,8 +107,9 @@ struct ComponentHealth {
     std::string reason;   ///< why degraded ("" when ok)
     uint64_t errors = 0;  ///< failed plugin calls since start (workers: timed-out loads; state: failed writes)
     std::string last_error;
-    int64_t last_error_unix_ms = 0;  ///< 0 = never
-    std::string circuit;             ///< plugin components: "closed", "open" or "half-open"; "" otherwise
+    int64_t last_error_unix_ms = 0;      ///< 0 = never
+    std::string circuit;                 ///< plugin components: "closed", "open" or "half-open"; "" otherwise
+    std::optional<SourceHealth> source;  ///< event sources ("source:<name>"): what the source did since it started
 };
 
 /// One arm of the live pipeline. Owned by the runtime; touched only on the control thread.
@@ -130,7 +134,11 @@ class LiveRuntime {
     LiveRuntime& operator=(const LiveRuntime&) = delete;
 
     void start();
-    /// Stops the control thread and waits for running backend calls. Idempotent.
+    /// Starts polling the event sources of `sources:` (their events go through try_ingest). Call once the daemon
+    /// serves (after start_state_keeping, whose journal replay comes before any new event). Sources created before
+    /// wait for this; sources a reload adds start at once afterwards.
+    void start_sources();
+    /// Stops the event sources, then the control thread, and waits for running backend calls. Idempotent.
     void stop();
 
     /// [any thread but the control thread] Replaces the components whose choice or params changed in `next`,
@@ -156,7 +164,9 @@ class LiveRuntime {
     /// [any] Queues `events` as one batch: they reach the engines together, in one control-loop step. Returns how
     /// many were accepted, always a prefix of `events`: as many as budgets.ingest_queue_capacity leaves room for; the
     /// rest are refused (counted in refused_events(); the caller answers 503). The events are copied.
-    std::size_t try_ingest(std::span<const warmup_usage_event> events);
+    /// `count_refusals` false: the rest are not counted as refused, because the caller keeps them and offers them
+    /// again (an event source waiting for room), so nothing is lost and a retry is not a second refusal.
+    std::size_t try_ingest(std::span<const warmup_usage_event> events, bool count_refusals = true);
     /// [any] Queues one usage event; false when the ingest queue is full.
     bool try_ingest(const warmup_usage_event& event) { return try_ingest(std::span(&event, 1)) == 1; }
 
@@ -187,8 +197,11 @@ class LiveRuntime {
     /// Replaces the backend worker arena; loads on the old one keep running to their end (or their timeout) and
     /// still complete into the engine.
     OperationResult restart_workers();
-    /// Each control-arm component, the workers, the state store and the engine (emergency stop, safe mode).
+    /// Each control-arm component, the workers, the state store, the engine (emergency stop, safe mode) and each
+    /// event source ("source:<name>": degraded while its polls fail).
     std::vector<ComponentHealth> component_health();
+    /// [any] Each event source's health, in configuration order.
+    [[nodiscard]] std::vector<NamedSourceHealth> source_health() const { return sources_->health(); }
 
     // ----- Durable state
 
@@ -242,6 +255,12 @@ class LiveRuntime {
         return at > 0 ? std::optional<int64_t>(at) : std::nullopt;
     }
 
+    /// [any] Reconciliation drift since start: models adopted (resident on the server, unknown to the books) and
+    /// models gone (in the books, not on the server); listings that failed.
+    [[nodiscard]] uint64_t reconcile_drift_adopted() const noexcept { return drift_adopted_.load(); }
+    [[nodiscard]] uint64_t reconcile_drift_gone() const noexcept { return drift_gone_.load(); }
+    [[nodiscard]] uint64_t reconcile_failures() const noexcept { return reconcile_failures_.load(); }
+
     [[nodiscard]] uint64_t accepted_events() const noexcept { return accepted_events_.load(); }
     [[nodiscard]] uint64_t refused_events() const noexcept { return refused_events_.load(); }
     /// [any] Events accepted and not yet taken by the control loop. Once it reads 0, a call_on_control started
@@ -272,6 +291,20 @@ class LiveRuntime {
         double load_ms;
         double memory_mb;
     };
+    /// What one backend listing (list_resident, on a worker) found, handed back to the control thread.
+    struct ResidentListing {
+        enum class Result { Listed, Failed, Unsupported } result = Result::Failed;
+        std::string backend;                                       ///< "<id>@<version>"
+        std::string error;                                         ///< Failed / Unsupported: why
+        std::vector<std::pair<std::string, double>> models;        ///< (name as reported, memory MiB or 0)
+        std::unordered_set<warmup_model_index> unloads_meanwhile;  ///< unloads ran while the server was asked
+    };
+
+    /// [control] Starts a backend listing when reconcile.interval_ms has passed since the last one (none in flight).
+    void maybe_start_reconcile(std::chrono::steady_clock::time_point now);
+    /// [control] Reconciles every acting arm's books with `listing` (see WarmupEngine::reconcile); counts and logs
+    /// the drift (RECONCILE_DRIFT).
+    void apply_reconcile(const ResidentListing& listing);
 
     void control_loop();
     /// [control] Feeds one batch of ingested events to the arms: history (older than ingest.request_window_ms) is
@@ -329,6 +362,18 @@ class LiveRuntime {
     std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_
     std::atomic<std::size_t> ingest_backlog_{0};
     tbb::concurrent_queue<Completion> completions_;
+    tbb::concurrent_queue<ResidentListing> listings_;  // worker -> control: backend listings for reconciliation
+
+    // Reconciliation (reconcile.interval_ms). The control thread starts at most one listing at a time.
+    std::atomic<int64_t> reconcile_interval_ms_{10000};    // follows the running config
+    bool reconcile_in_flight_ = false;                     // control thread
+    bool reconcile_unsupported_ = false;                   // control thread: the backend said it can never list
+    const void* reconcile_unsupported_backend_ = nullptr;  // control thread: ... for this backend instance
+    std::chrono::steady_clock::time_point reconcile_last_start_{};  // control thread
+    std::map<uint32_t, uint64_t> reconcile_sequences_;  // control thread: arm id -> residency sequence at start
+    std::atomic<uint64_t> drift_adopted_{0};
+    std::atomic<uint64_t> drift_gone_{0};
+    std::atomic<uint64_t> reconcile_failures_{0};
     tbb::concurrent_queue<std::function<void(WarmupEngine&)>> commands_;
     std::atomic<uint64_t> accepted_events_{0};
     std::atomic<uint64_t> refused_events_{0};
@@ -344,6 +389,10 @@ class LiveRuntime {
     std::optional<uint16_t> port_override_;
 
     std::atomic<bool> safe_mode_{false};
+
+    // The event sources of `sources:` (their own threads; they call try_ingest). Swapped by reloads under
+    // reload_mutex_; stopped first in stop().
+    std::unique_ptr<EventSources> sources_;
 
     // Workers replaced by restart_workers(): their loads still run; waited for at stop(). Control thread.
     std::vector<std::unique_ptr<WorkerExecutor>> retired_workers_;

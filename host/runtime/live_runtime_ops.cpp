@@ -344,6 +344,26 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
         state.reason = fmt::format("{}", fmt::join(reasons, "; "));
     }
     health.push_back(std::move(state));
+    for (NamedSourceHealth& named : sources_->health()) {
+        ComponentHealth source;
+        source.component = "source:" + named.name;
+        source.label = named.label;
+        const SourceHealth& s = named.health;
+        source.errors = s.failed_polls;
+        source.last_error = s.last_error;
+        source.last_error_unix_ms = s.last_error_unix_ms;
+        // Degraded while its polls fail (it is retried with a back-off), or when it cannot keep its position. Bad
+        // records are the input's fault, not the source's: counted and shown, never degraded.
+        std::vector<std::string> reasons;
+        if (s.failing)
+            reasons.push_back(fmt::format("its polls fail ({} of {} since start), the last: {}", s.failed_polls,
+                                          s.polls, s.last_error));
+        if (!s.state_problem.empty()) reasons.push_back(s.state_problem);
+        source.degraded = !reasons.empty();
+        source.reason = fmt::format("{}", fmt::join(reasons, "; "));
+        source.source = std::move(named.health);
+        health.push_back(std::move(source));
+    }
     return health;
 }
 

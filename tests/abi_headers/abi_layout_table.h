@@ -47,9 +47,15 @@ extern "C" {
     STRUCT(warmup_metrics_sink_vtable)      \
     STRUCT(warmup_cancel_token)             \
     STRUCT(warmup_load_result)              \
+    STRUCT(warmup_resident_model)           \
+    STRUCT(warmup_resident_model_writer)    \
     STRUCT(warmup_model_backend_vtable)     \
     STRUCT(warmup_state_extension)          \
     STRUCT(warmup_simulation_extension)     \
+    STRUCT(warmup_source_event)             \
+    STRUCT(warmup_source_poll)              \
+    STRUCT(warmup_source_poll_result)       \
+    STRUCT(warmup_event_source_vtable)      \
     STRUCT(warmup_model_state_extension)
 
 /* FIELD(type, field) for every field of every struct above, in declaration order. */
@@ -205,6 +211,12 @@ extern "C" {
     FIELD(warmup_model_backend_vtable, struct_size)           \
     FIELD(warmup_model_backend_vtable, load)                  \
     FIELD(warmup_model_backend_vtable, unload)                \
+    FIELD(warmup_model_backend_vtable, list_resident)         \
+    FIELD(warmup_resident_model, struct_size)                 \
+    FIELD(warmup_resident_model, name)                        \
+    FIELD(warmup_resident_model, memory_mb)                   \
+    FIELD(warmup_resident_model_writer, context)              \
+    FIELD(warmup_resident_model_writer, add)                  \
     FIELD(warmup_state_extension, struct_size)                \
     FIELD(warmup_state_extension, schema)                     \
     FIELD(warmup_state_extension, export_state)               \
@@ -212,6 +224,22 @@ extern "C" {
     FIELD(warmup_simulation_extension, struct_size)           \
     FIELD(warmup_simulation_extension, simulate_load)         \
     FIELD(warmup_simulation_extension, simulate_unload)       \
+    FIELD(warmup_source_event, model)                         \
+    FIELD(warmup_source_event, tenant)                        \
+    FIELD(warmup_source_event, ts_ms)                         \
+    FIELD(warmup_source_event, count)                         \
+    FIELD(warmup_source_event, reserved)                      \
+    FIELD(warmup_source_poll, struct_size)                    \
+    FIELD(warmup_source_poll, source_name)                    \
+    FIELD(warmup_source_poll, state_dir)                      \
+    FIELD(warmup_source_poll, cancel)                         \
+    FIELD(warmup_source_poll, sink_context)                   \
+    FIELD(warmup_source_poll, emit)                           \
+    FIELD(warmup_source_poll, reject)                         \
+    FIELD(warmup_source_poll_result, struct_size)             \
+    FIELD(warmup_source_poll_result, next_poll_in_ms)         \
+    FIELD(warmup_event_source_vtable, struct_size)            \
+    FIELD(warmup_event_source_vtable, poll)                   \
     FIELD(warmup_model_state_extension, struct_size)          \
     FIELD(warmup_model_state_extension, schema)               \
     FIELD(warmup_model_state_extension, export_model)         \

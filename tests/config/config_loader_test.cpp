@@ -204,6 +204,19 @@ TEST(ConfigLoaderErrors, IngestRequestWindowOutOfRangeOrUnknownKey) {
                  "'request_window_ms'?");
 }
 
+TEST(ConfigLoader, ReconcileIntervalDefaultsToTenSecondsAndZeroSwitchesItOff) {
+    EXPECT_EQ(load(kRequiredSections).reconcile_interval_ms, 10000);
+    EXPECT_EQ(load("reconcile: {interval_ms: 0}\n" + kRequiredSections).reconcile_interval_ms, 0);
+    EXPECT_EQ(load("reconcile:\n  interval_ms: 2500\n" + kRequiredSections).reconcile_interval_ms, 2500);
+}
+
+TEST(ConfigLoaderErrors, ReconcileIntervalNegativeOrUnknownKey) {
+    expect_error(load_error("reconcile:\n  interval_ms: -1\n" + kRequiredSections), 2, 3, "reconcile.interval_ms",
+                 "test.yaml:2:3: reconcile.interval_ms: expected an integer in [0, 86400000], got '-1'");
+    expect_error(load_error("reconcile:\n  intervall_ms: 5\n" + kRequiredSections), 2, 3, "reconcile.intervall_ms",
+                 "test.yaml:2:3: reconcile.intervall_ms: unknown key 'intervall_ms'; did you mean 'interval_ms'?");
+}
+
 TEST(ConfigLoader, EmptySectionsMeanAllDefaults) {
     const Config config = load("http:\nbudgets:\narms:\n" + kRequiredSections);
     EXPECT_EQ(config.http.port, 3000);
@@ -573,6 +586,41 @@ TEST(ConfigSlots, KeysKindsAndLookupAgree) {
     EXPECT_EQ(slot_kind(ComponentSlot::Backend), WARMUP_KIND_MODEL_BACKEND);
     for (ComponentSlot slot : kAllSlots) EXPECT_EQ(slot_from_key(slot_key(slot)), slot) << slot_key(slot);
     EXPECT_EQ(slot_from_key("predicter"), std::nullopt);
+}
+
+TEST(ConfigSources, NamedPluginChoicesInFileOrder) {
+    const Config config = load(
+        "sources:\n"
+        "  - {name: gateway-log, plugin: org.warmup.source.tail, params: {path: /var/log/a.json}}\n"
+        "  - name: triton\n"
+        "    path: plugins/prometheus_source.so\n"
+        "    params: {url: \"http://127.0.0.1:8002/metrics\", metric: nv_inference_request_success}\n" +
+        kRequiredSections);
+    ASSERT_EQ(config.sources.size(), 2u);
+    EXPECT_EQ(config.sources[0].name, "gateway-log");
+    EXPECT_EQ(config.sources[0].choice.id, "org.warmup.source.tail");
+    EXPECT_EQ(config.sources[0].choice.params_yaml, "path: /var/log/a.json");
+    EXPECT_EQ(config.sources[0].choice.key_path, "sources[0]");
+    EXPECT_EQ(config.sources[1].name, "triton");
+    EXPECT_EQ(config.sources[1].choice.path, kBaseDir / "plugins/prometheus_source.so");
+    EXPECT_EQ(config.locate("sources[1].params.metric"), "test.yaml:5:52");
+    EXPECT_TRUE(load(kRequiredSections).sources.empty());
+}
+
+TEST(ConfigSources, MistakesAreLocated) {
+    expect_error(load_error("sources:\n  - {plugin: org.warmup.source.tail}\n" + kRequiredSections), 2, 5, "sources[0]",
+                 "test.yaml:2:5: sources[0]: missing required key 'name'");
+    expect_error(load_error("sources:\n  - {name: a, plugin: x.y}\n  - {name: a, plugin: x.z}\n" + kRequiredSections),
+                 3, 6, "sources[1].name",
+                 "test.yaml:3:6: sources[1].name: duplicate source name 'a' (also sources[0])");
+    expect_error(load_error("sources:\n  - {name: .., plugin: x.y}\n" + kRequiredSections), 2, 6, "sources[0].name",
+                 "test.yaml:2:6: sources[0].name: expected a name of [A-Za-z0-9._-]+ (not '.' or '..'), got '..'");
+    expect_error(load_error("sources:\n  - {name: a, plugin: x.y, parms: {}}\n" + kRequiredSections), 2, 28,
+                 "sources[0].parms", "test.yaml:2:28: sources[0].parms: unknown key 'parms'; did you mean 'params'?");
+    expect_error(load_error("sources:\n  - {name: a}\n" + kRequiredSections), 2, 5, "sources[0]",
+                 "test.yaml:2:5: sources[0]: missing required key 'plugin' (or 'path')");
+    expect_error(load_error("sources: {name: a}\n" + kRequiredSections), 1, 1, "sources",
+                 "test.yaml:1:1: sources: expected a list of sources, got a mapping");
 }
 
 }  // namespace

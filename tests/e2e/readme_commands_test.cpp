@@ -1,6 +1,7 @@
 // The README's operator commands, run literally: every ```sh block of the sections "Walk-through with curl",
-// "Durable state" and "Why was my model cold?" is extracted from README.md and run with bash (set -eo pipefail) against
-// a real warmupd (build/bin/warmupd on a copy of configs/default.yaml, so state is kept beside it, on a free port).
+// "Durable state", "Why was my model cold?" and "Status page" is extracted from README.md and run with bash (set -eo
+// pipefail) against a real warmupd (build/bin/warmupd on a copy of configs/default.yaml, so state is kept beside it, on
+// a free port).
 //
 // The only changes made to the text are the substitutions in kSubstitutions (the port, the walk-through's one-minute
 // wait, and build/bin/ for the build's programs, as the script runs in a temporary folder). Every curl call goes
@@ -29,7 +30,7 @@ using warmup::test::TempDir;
 
 /// The README sections whose ```sh blocks are run, in this order (one daemon, one shell session for all).
 const std::vector<std::string> kSections = {"## Walk-through with curl", "## Durable state",
-                                            "## Why was my model cold?"};
+                                            "## Why was my model cold?", "## Status page"};
 
 /// One README command: the lines of one shell command (continued by a trailing '|' or '\') and the comment lines
 /// right above it.

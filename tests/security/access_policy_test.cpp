@@ -7,6 +7,7 @@
 
 #include "config/config.hpp"
 #include "http/security.hpp"
+#include "http/status_page/status_page.hpp"
 
 namespace warmup::host {
 namespace {
@@ -112,6 +113,43 @@ TEST(RequestDecision, WithTokenReadsAreOpenOnLoopbackAndNeedTheTokenElsewhereExc
     EXPECT_EQ(decide_request(guard, "GET", "/api/warmup/status", "192.168.0.5", kBearer).status, 0);
     EXPECT_EQ(decide_request(guard, "GET", "/healthz", "192.168.0.5", "").status, 0);
     EXPECT_EQ(decide_request(guard, "POST", "/healthz", "192.168.0.5", "").status, 401);  // only reads are exempt
+}
+
+TEST(RequestDecision, TheStatusPageItselfIsOpenEverywhereButItsDataIsNot) {
+    const RequestGuard guard{std::string(kToken)};
+    const RequestGuard open{};
+    for (const char* path : {"/ui", "/ui/status_page.css", "/ui/status_page.js"}) {
+        EXPECT_EQ(decide_request(guard, "GET", path, "192.168.0.5", "").status, 0) << path;
+        EXPECT_EQ(decide_request(open, "GET", path, "192.168.0.5", "").status, 0) << path;
+        EXPECT_EQ(decide_request(guard, "POST", path, "127.0.0.1", "").status, 401) << path;
+    }
+    EXPECT_EQ(decide_request(guard, "GET", "/ui/other", "192.168.0.5", "").status, 401);
+    EXPECT_EQ(decide_request(guard, "GET", "/uix", "192.168.0.5", "").status, 401);
+}
+
+TEST(StatusPageAccess, TellsThePageWhatNeedsTheToken) {
+    EXPECT_EQ(page_access(false, "10.1.2.3"), PageAccess::Open);
+    EXPECT_EQ(page_access(false, "127.0.0.1"), PageAccess::Open);
+    EXPECT_EQ(page_access(true, "127.0.0.1"), PageAccess::Changes);
+    EXPECT_EQ(page_access(true, "::1"), PageAccess::Changes);
+    EXPECT_EQ(page_access(true, "10.1.2.3"), PageAccess::All);
+    EXPECT_EQ(page_access(true, ""), PageAccess::All);  // unknown address: closed
+}
+
+TEST(StatusPageAccess, TheServedPageCarriesItsAccessModeAndAContentSecurityPolicy) {
+    httplib::Response response;
+    ASSERT_TRUE(serve_status_page("/ui", PageAccess::All, response));
+    EXPECT_EQ(response.status, 200);
+    EXPECT_NE(response.body.find(R"(<meta name="warmup-access" content="all">)"), std::string::npos);
+    EXPECT_EQ(response.body.find("@WARMUP_ACCESS@"), std::string::npos);
+    EXPECT_NE(response.get_header_value("Content-Security-Policy").find("script-src 'self'"), std::string::npos);
+    EXPECT_EQ(response.get_header_value("Content-Type"), "text/html; charset=utf-8");
+    httplib::Response script;
+    ASSERT_TRUE(serve_status_page("/ui/status_page.js", PageAccess::Open, script));
+    EXPECT_EQ(script.get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+    EXPECT_NE(script.body.find("Authorization"), std::string::npos);
+    httplib::Response other;
+    EXPECT_FALSE(serve_status_page("/ui/other", PageAccess::Open, other));
 }
 
 }  // namespace

@@ -207,7 +207,8 @@ TEST_F(GarbagePlugins, AHugeVtableSizeIsRefusedBeforeCreate) {
     const std::string message =
         message_of<PluginLoadError>([&] { PluginInstance::create(library, "", catalog_, clock_); });
     EXPECT_CONTAINS(message, "predictor vtable claims 4294967295 bytes, more than the " +
-                                 std::to_string(sizeof(warmup_predictor_vtable)) + " bytes of ABI 1.0");
+                                 std::to_string(sizeof(warmup_predictor_vtable)) + " bytes of ABI " +
+                                 std::to_string(WARMUP_ABI_MAJOR) + "." + std::to_string(WARMUP_ABI_MINOR));
 }
 
 TEST_F(GarbagePlugins, AHugeDescriptorSizeIsRefused) {
@@ -215,7 +216,8 @@ TEST_F(GarbagePlugins, AHugeDescriptorSizeIsRefused) {
                         loader_.load(by_path(security_plugin("garbage_descriptor_size.so")), WARMUP_KIND_PREDICTOR);
                     }),
                     "descriptor claims 2147483647 bytes, more than the " +
-                        std::to_string(sizeof(warmup_plugin_descriptor)) + " bytes of ABI 1.0");
+                        std::to_string(sizeof(warmup_plugin_descriptor)) + " bytes of ABI " +
+                        std::to_string(WARMUP_ABI_MAJOR) + "." + std::to_string(WARMUP_ABI_MINOR));
 }
 
 TEST_F(GarbagePlugins, ANullCreateIsRefused) {

@@ -93,29 +93,39 @@ uint32_t crc32(std::string_view bytes) noexcept {
 }
 
 std::string encode_snapshot(const Snapshot& snapshot) {
-    std::string payload;
-    put_u64(payload, snapshot.created_unix_ms);
-    put_u32(payload, static_cast<uint32_t>(snapshot.models.size()));
-    for (const auto& name : snapshot.models) put_string(payload, name);
-    put_u32(payload, static_cast<uint32_t>(snapshot.warm_models.size()));
-    for (const auto& name : snapshot.warm_models) put_string(payload, name);
-    put_u32(payload, static_cast<uint32_t>(snapshot.sections.size()));
-    for (const auto& section : snapshot.sections) {
-        put_string(payload, section.slot);
-        put_string(payload, section.schema);
-        put_u64(payload, section.data.size());
-        payload += section.data;
-    }
+    // One buffer of the exact size, the payload written after room for the header: with 10 k models the sections are
+    // megabytes, and a payload built apart then copied behind the header held up to three copies of them at once.
+    std::size_t payload_bytes = 8 + 4 + 4 + 4;
+    for (const auto& name : snapshot.models) payload_bytes += 4 + name.size();
+    for (const auto& name : snapshot.warm_models) payload_bytes += 4 + name.size();
+    for (const auto& section : snapshot.sections)
+        payload_bytes += 4 + section.slot.size() + 4 + section.schema.size() + 8 + section.data.size();
 
     std::string file;
-    file.reserve(kSnapshotHeaderBytes + payload.size());
-    file.append(kMagic);
-    put_u32(file, kSnapshotFormatVersion);
-    put_u32(file, 0);
-    put_u64(file, payload.size());
-    put_u32(file, crc32(payload));
-    put_u32(file, crc32(file));
-    file += payload;
+    file.reserve(kSnapshotHeaderBytes + payload_bytes);
+    file.append(kSnapshotHeaderBytes, '\0');
+    put_u64(file, snapshot.created_unix_ms);
+    put_u32(file, static_cast<uint32_t>(snapshot.models.size()));
+    for (const auto& name : snapshot.models) put_string(file, name);
+    put_u32(file, static_cast<uint32_t>(snapshot.warm_models.size()));
+    for (const auto& name : snapshot.warm_models) put_string(file, name);
+    put_u32(file, static_cast<uint32_t>(snapshot.sections.size()));
+    for (const auto& section : snapshot.sections) {
+        put_string(file, section.slot);
+        put_string(file, section.schema);
+        put_u64(file, section.data.size());
+        file += section.data;
+    }
+
+    const std::string_view payload = std::string_view(file).substr(kSnapshotHeaderBytes);
+    std::string header;
+    header.append(kMagic);
+    put_u32(header, kSnapshotFormatVersion);
+    put_u32(header, 0);
+    put_u64(header, payload.size());
+    put_u32(header, crc32(payload));
+    put_u32(header, crc32(header));
+    file.replace(0, kSnapshotHeaderBytes, header);
     return file;
 }
 

@@ -18,7 +18,8 @@
  *    the returned error and frees it.
  *  - Threads: every function pointer is tagged [control] (the host's single control thread, which owns all component
  *    plugins, so component plugins need no locks), [worker] (one of the host's warm-up worker threads; only model
- *    backends are called there) or [any] (callable from any thread, concurrently: must be thread-safe).
+ *    backends are called there), [source] (the host thread of one event source instance; only event sources are
+ *    called there) or [any] (callable from any thread, concurrently: must be thread-safe).
  *  - Ownership: every pointer is tagged "borrowed" (valid for the duration of the call only), or says who owns it and
  *    who frees it.
  */
@@ -32,9 +33,12 @@
 extern "C" {
 #endif
 
-/* The ABI version this header describes. */
+/* The ABI version this header describes. History of minors (each only appends):
+ *  1.0  the first release.
+ *  1.1  warmup_model_backend_vtable.list_resident (optional), warmup_resident_model, warmup_resident_model_writer;
+ *       the event source kind (event_source.h); the model-state extension (ext/model_state.h). */
 #define WARMUP_ABI_MAJOR 1
-#define WARMUP_ABI_MINOR 0
+#define WARMUP_ABI_MINOR 1
 
 typedef struct warmup_abi_version {
     uint16_t major;
@@ -87,7 +91,8 @@ typedef enum warmup_plugin_kind {
     WARMUP_KIND_RESOURCE_POLICY = 5,   /* ResourceManager */
     WARMUP_KIND_QUEUE_POLICY = 6,      /* WarmupQueue */
     WARMUP_KIND_METRICS_SINK = 7,      /* ModelWarmupMetrics */
-    WARMUP_KIND_MODEL_BACKEND = 8      /* loads and unloads models */
+    WARMUP_KIND_MODEL_BACKEND = 8,     /* loads and unloads models */
+    WARMUP_KIND_EVENT_SOURCE = 9       /* feeds usage events from outside (event_source.h); since ABI 1.1 */
 } warmup_plugin_kind;
 
 /* Log levels for warmup_host.log. */

@@ -25,6 +25,21 @@ typedef struct warmup_load_result {
     double memory_mb; /* resident memory measured after the load, or 0 when unknown */
 } warmup_load_result;
 
+/* ABI 1.1. One model the server holds now, as list_resident reports it. Borrowed for the `add` call. */
+typedef struct warmup_resident_model {
+    uint32_t struct_size;
+    warmup_string_view name; /* the catalog model name (the backend maps server names back); borrowed */
+    double memory_mb;        /* resident memory the server reports, MiB, or 0 when unknown (the catalog's applies) */
+} warmup_resident_model;
+
+/* ABI 1.1. Where list_resident reports; the host's, borrowed for the list_resident call. */
+typedef struct warmup_resident_model_writer {
+    void *context; /* host's; pass back unchanged */
+    /* [same thread as list_resident, during that call] Records one resident model (`model` and its name are borrowed,
+     * copied by the host). Reporting a name twice counts once. Returns 0. */
+    int (*add)(void *context, const warmup_resident_model *model);
+} warmup_resident_model_writer;
+
 typedef struct warmup_model_backend_vtable {
     uint32_t struct_size;
 
@@ -35,6 +50,18 @@ typedef struct warmup_model_backend_vtable {
 
     /* [worker] Unloads `model` (borrowed). */
     warmup_error *(*unload)(void *self, const warmup_model_info *model);
+
+    /* ABI 1.1, optional. Absent in a 1.0 plugin's table (its struct_size ends before this field: check
+     * WARMUP_HAS_FIELD(vtable, warmup_model_backend_vtable, list_resident)) or NULL: the backend cannot list.
+     *
+     * [worker] Reports through `out` every model the server holds right now (Ollama GET /api/ps, Triton
+     * POST /v2/repository/index, vLLM GET /is_sleeping or /v1/models), so the host can reconcile its own books with
+     * what is really resident: a model it does not know of is adopted into the memory budget, a model it believes
+     * loaded but is gone is marked unloaded. Called concurrently with load and unload of any model.
+     * Returns NULL when the whole list was reported. On an error (server unreachable, an answer it cannot read) the
+     * host changes nothing for this round; WARMUP_ERROR_UNSUPPORTED means this instance can never list (its
+     * configuration does not allow it) and the host stops asking. */
+    warmup_error *(*list_resident)(void *self, const warmup_resident_model_writer *out);
 } warmup_model_backend_vtable;
 
 #ifdef __cplusplus

@@ -3,6 +3,7 @@
 #define WARMUP_WARMUP_H
 
 #include "common.h"
+#include "event_source.h"
 #include "ext/model_state.h"
 #include "ext/simulation.h"
 #include "ext/state.h"

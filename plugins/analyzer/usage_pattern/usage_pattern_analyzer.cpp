@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <warmup/sdk/model_table.hpp>
 #include <warmup/sdk/state_text.hpp>
 
 namespace warmup::plugins {
@@ -108,17 +109,23 @@ UsagePatternAnalyzer::UsagePatternAnalyzer(sdk::Host host, sdk::Params& params) 
 
 void UsagePatternAnalyzer::grow_to(uint32_t model_capacity) {
     if (model_capacity <= state_.model_capacity) return;
-    // Grow geometrically so a catalog that adds models one by one costs amortized O(1) per model.
-    const auto target = static_cast<uint32_t>(
-        std::max<uint64_t>(model_capacity, std::min<uint64_t>(uint64_t{state_.model_capacity} * 2, WARMUP_NO_MODEL)));
+    // Amortized O(1) per new model without doubling: ~1.8 KB per model (the 240-bin default), so doubling left up to
+    // half of a 10 k-model table unused (16384 slots, 29 MiB, for 10,000 models). See warmup/sdk/model_table.hpp.
+    const auto target = static_cast<uint32_t>(std::min<std::size_t>(
+        sdk::grown_model_capacity(state_.model_capacity, model_capacity, host().model_count()), WARMUP_NO_MODEL));
     const std::size_t models = target;
-    state_.stats.resize(models);
-    state_.idle_histogram.resize(models * config_.idle_bins, 0);
-    state_.calendar_counts.resize(models * kCalendarSlots, 0);
-    state_.follower_slots.resize(models * config_.max_followers);
-    calendar_shares_.resize(models * kCalendarSlots, 0.0);
-    followers_sorted_.resize(models * config_.max_followers);
-    follower_order_.resize(models * config_.max_followers);
+    // reserve() first: resize() alone would let std::vector double its capacity whatever the target.
+    const auto grow = [models](auto& table, std::size_t per_model) {
+        table.reserve(models * per_model);
+        table.resize(models * per_model);
+    };
+    grow(state_.stats, 1);
+    grow(state_.idle_histogram, config_.idle_bins);
+    grow(state_.calendar_counts, kCalendarSlots);
+    grow(state_.follower_slots, config_.max_followers);
+    grow(calendar_shares_, kCalendarSlots);
+    grow(followers_sorted_, config_.max_followers);
+    grow(follower_order_, config_.max_followers);
     state_.model_capacity = target;
 }
 

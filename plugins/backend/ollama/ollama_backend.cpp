@@ -1,24 +1,19 @@
 #include "ollama_backend.hpp"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <condition_variable>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <thread>
 #include <warmup/sdk/glob.hpp>
 
 namespace warmup::plugins {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 
-/// How often a waiting worker looks at the cancel token and the deadline, and re-sends Client::stop() while
-/// interrupting. Small enough that a cancel feels immediate, large enough that polling costs nothing.
+/// How often a load waiting for a post-cancel cleanup looks at its cancel token. Small enough that a cancel feels
+/// immediate, large enough that polling costs nothing.
 constexpr std::chrono::milliseconds kCancelPollMs{20};
 
 /// Read timeout of GET /api/ps: a listing answers at once unless the server is wedged.
@@ -28,14 +23,6 @@ constexpr int64_t kListTimeoutMs = 10000;
 constexpr std::size_t kMaxQuotedBodyChars = 300;
 
 constexpr double kBytesPerMebibyte = 1024.0 * 1024.0;
-
-bool is_cancelled(const warmup_cancel_token* cancel) {
-    return cancel != nullptr && cancel->is_cancelled != nullptr && cancel->is_cancelled(cancel->context) != 0;
-}
-
-int64_t elapsed_ms_since(SteadyClock::time_point start) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
-}
 
 bool is_decimal_number(std::string_view text) {
     // -?digits(.digits)? : what Go's encoding/json and Ollama's keep_alive accept as a number of seconds.
@@ -83,19 +70,10 @@ Json last_json_object(const std::string& body) {
     return Json();
 }
 
-std::string transport_error_text(httplib::Error error) {
-    switch (error) {
-        case httplib::Error::Connection:
-            return "connection refused or host unreachable";
-        case httplib::Error::ConnectionTimeout:
-            return "connect timed out (connect_timeout_ms)";
-        case httplib::Error::Read:
-            return "the connection closed or timed out before a complete answer";
-        case httplib::Error::Write:
-            return "the request could not be sent";
-        default:
-            return httplib::to_string(error);
-    }
+/// Ollama's answer for an embedding-only model sent to /api/generate.
+bool said_does_not_support_generate(const sdk::HttpResponse& answer) {
+    return answer.answered() && answer.status == 400 &&
+           server_error_text(answer.body).find("does not support generate") != std::string::npos;
 }
 
 }  // namespace
@@ -136,94 +114,8 @@ bool is_go_duration(std::string_view text) noexcept {
     return true;
 }
 
-OllamaEndpoint parse_ollama_base_url(const std::string& text, const std::string& key_path) {
-    const std::string expected = " (expected http://host[:port][/path], e.g. http://127.0.0.1:11434)";
-    const auto refuse = [&](const std::string& why) -> OllamaEndpoint {
-        throw sdk::InvalidArgument(key_path + ": '" + text + "': " + why + expected);
-    };
-    std::string lowered = text;
-    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (lowered.rfind("https://", 0) == 0)
-        return refuse(
-            "https is not supported: this plugin speaks plain HTTP only (reach Ollama on loopback or a "
-            "private network, or put a TLS-terminating proxy in front of the host instead)");
-    if (lowered.rfind("http://", 0) != 0) return refuse("the scheme must be http://");
-    if (text.find_first_of("?#@ ") != std::string::npos)
-        return refuse("user info, spaces, a query or a fragment are not allowed");
-
-    const std::string rest = text.substr(7);
-    const std::size_t slash = rest.find('/');
-    const std::string authority = rest.substr(0, slash);
-    std::string path = slash == std::string::npos ? std::string() : rest.substr(slash);
-    while (!path.empty() && path.back() == '/') path.pop_back();
-
-    OllamaEndpoint endpoint;
-    std::string port_text;
-    bool ipv6 = false;
-    if (!authority.empty() && authority.front() == '[') {
-        const std::size_t close = authority.find(']');
-        if (close == std::string::npos) return refuse("unterminated IPv6 literal");
-        endpoint.host = authority.substr(1, close - 1);
-        ipv6 = true;
-        const std::string after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') return refuse("unexpected text after the IPv6 literal");
-            port_text = after.substr(1);
-            if (port_text.empty()) return refuse("empty port");
-        }
-        if (endpoint.host.empty() || endpoint.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos)
-            return refuse("not an IPv6 literal");
-    } else {
-        const std::size_t colon = authority.find(':');
-        endpoint.host = authority.substr(0, colon);
-        if (colon != std::string::npos) {
-            port_text = authority.substr(colon + 1);
-            if (port_text.empty()) return refuse("empty port");
-        }
-        if (endpoint.host.empty()) return refuse("no host");
-        for (char c : endpoint.host)
-            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
-                return refuse("the host may only hold letters, digits, '.', '-' and '_'");
-    }
-    if (!port_text.empty()) {
-        if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos)
-            return refuse("the port must be a number in 1..65535");
-        endpoint.port = std::stoi(port_text);
-        if (endpoint.port < 1 || endpoint.port > 65535) return refuse("the port must be a number in 1..65535");
-    }
-    endpoint.path_prefix = path;
-    endpoint.url = "http://" + (ipv6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" +
-                   std::to_string(endpoint.port) + endpoint.path_prefix;
-    return endpoint;
-}
-
 // ---------------------------------------------------------------------------------------------------------------------
 // HTTP exchanges
-
-/// One HTTP request and what came of it.
-struct OllamaBackend::Exchange {
-    enum class Outcome {
-        Answered,        // the server answered (any status): see status and body
-        TransportError,  // no (complete) answer: see transport_error
-        Cancelled,       // the cancel token fired; the request was interrupted
-        TimedOut         // timeout_ms passed; the request was interrupted
-    };
-    Outcome outcome = Outcome::TransportError;
-    int status = 0;
-    std::string body;
-    httplib::Error transport_error = httplib::Error::Unknown;
-    bool sent = false;         // the request was started (so the server may have acted on it)
-    std::string request_line;  // "POST /api/generate", for messages
-    int64_t timeout_ms = 0;
-    int64_t elapsed_ms = 0;
-
-    [[nodiscard]] bool succeeded() const { return outcome == Outcome::Answered && status >= 200 && status < 300; }
-    [[nodiscard]] bool said_does_not_support_generate() const {
-        return outcome == Outcome::Answered && status == 400 &&
-               server_error_text(body).find("does not support generate") != std::string::npos;
-    }
-};
 
 /// A background unload after a cancelled load; `finished` is set by its thread as its last action.
 struct OllamaBackend::CleanupJob {
@@ -232,85 +124,16 @@ struct OllamaBackend::CleanupJob {
     std::thread thread;
 };
 
-OllamaBackend::Exchange OllamaBackend::exchange(const std::string& method, const std::string& path,
-                                                const std::string& body, const warmup_cancel_token* cancel,
-                                                int64_t timeout_ms) const {
-    Exchange result;
-    result.request_line = method + " " + endpoint_.path_prefix + path;
-    result.timeout_ms = timeout_ms;
-    const auto start = SteadyClock::now();
-    if (is_cancelled(cancel)) {
-        result.outcome = Exchange::Outcome::Cancelled;
-        return result;
-    }
-
-    // A client per request: httplib::Client is not meant for concurrent requests, and loads of different models run
-    // at once. Connection reuse would not pay off for requests that take seconds.
-    httplib::Client client(endpoint_.host, endpoint_.port);
-    client.set_tcp_nodelay(true);  // else a POST answer can stall ~40 ms on delayed ACKs
-    client.set_connection_timeout(std::chrono::milliseconds(connect_timeout_ms_));
-    client.set_write_timeout(std::chrono::milliseconds(std::max<int64_t>(connect_timeout_ms_, 1000)));
-    // Our own deadline (below) fires first; httplib's read timeout only backs it up, one poll later.
-    client.set_read_timeout(std::chrono::milliseconds(timeout_ms) + 2 * kCancelPollMs);
-
-    std::mutex mutex;
-    std::condition_variable finished_changed;
-    bool finished = false;  // under mutex
-    const std::string full_path = endpoint_.path_prefix + path;
-    result.sent = true;
-    std::thread request_thread([&] {
-        httplib::Result answer =
-            method == "GET" ? client.Get(full_path.c_str()) : client.Post(full_path.c_str(), body, "application/json");
-        std::lock_guard lock(mutex);
-        if (answer) {
-            result.outcome = Exchange::Outcome::Answered;
-            result.status = answer->status;
-            result.body = answer->body;
-        } else {
-            result.outcome = Exchange::Outcome::TransportError;
-            result.transport_error = answer.error();
-        }
-        finished = true;
-        finished_changed.notify_all();
-    });
-
-    // Watch the token and the deadline. Once either fires, keep calling stop() until the request thread is out:
-    // stop() shuts the socket down if a request is on it, but cannot interrupt a connect still in progress.
-    std::optional<Exchange::Outcome> interrupted;
-    const auto deadline = start + std::chrono::milliseconds(timeout_ms);
-    std::unique_lock lock(mutex);
-    while (!finished_changed.wait_for(lock, kCancelPollMs, [&] { return finished; })) {
-        if (!interrupted) {
-            if (is_cancelled(cancel))
-                interrupted = Exchange::Outcome::Cancelled;
-            else if (SteadyClock::now() >= deadline)
-                interrupted = Exchange::Outcome::TimedOut;
-        }
-        if (interrupted) {
-            lock.unlock();
-            client.stop();
-            lock.lock();
-        }
-    }
-    lock.unlock();
-    request_thread.join();
-    // Once we decided to interrupt, that is the outcome even if an answer slipped in meanwhile: the caller then
-    // treats the model as not loaded and cleans up, which is consistent either way.
-    if (interrupted) result.outcome = *interrupted;
-    result.elapsed_ms = elapsed_ms_since(start);
-    return result;
-}
-
 OllamaBackend::Exchange OllamaBackend::post_keep_alive(const std::string& ollama_name,
                                                        const std::string& keep_alive_json,
                                                        const warmup_cancel_token* cancel, int64_t timeout_ms) const {
     // No prompt (generate) / no input (embed): Ollama only schedules the model with this keep_alive and answers.
     const std::string body = Json{{"model", ollama_name}, {"keep_alive", Json::parse(keep_alive_json)}}.dump();
-    Exchange answer = exchange("POST", "/api/generate", body, cancel, timeout_ms);
-    if (answer.said_does_not_support_generate()) {
+    Exchange answer = client_.post("/api/generate", body, timeout_ms, cancel);
+    if (said_does_not_support_generate(answer)) {
         // An embedding-only model: the same request through the embed endpoint loads/unloads it.
         const int64_t left_ms = std::max<int64_t>(1, timeout_ms - answer.elapsed_ms);
-        Exchange embed = exchange("POST", "/api/embed", body, cancel, left_ms);
+        Exchange embed = client_.post("/api/embed", body, left_ms, cancel);
         embed.elapsed_ms += answer.elapsed_ms;
         embed.timeout_ms = timeout_ms;
         return embed;
@@ -319,15 +142,16 @@ OllamaBackend::Exchange OllamaBackend::post_keep_alive(const std::string& ollama
 }
 
 double OllamaBackend::resident_mb(const std::string& ollama_name, const warmup_cancel_token& cancel) const {
-    const Exchange listing = exchange("GET", "/api/ps", "", &cancel, kListTimeoutMs);
+    const Exchange listing = client_.get("/api/ps", kListTimeoutMs, &cancel);
     if (!listing.succeeded()) {
-        host().warn("ollama: " + listing.request_line + " at " + endpoint_.url + " failed; resident memory of model '" +
-                    ollama_name + "' unknown (reported as 0)");
+        host().warn("ollama: " + listing.request_line + " at " + client_.endpoint().url +
+                    " failed; resident memory of model '" + ollama_name + "' unknown (reported as 0)");
         return 0.0;
     }
     const Json parsed = Json::parse(listing.body, nullptr, /*allow_exceptions=*/false);
     if (!parsed.is_object() || !parsed.contains("models") || !parsed["models"].is_array()) {
-        host().warn("ollama: " + listing.request_line + " at " + endpoint_.url + " answered without a models list");
+        host().warn("ollama: " + listing.request_line + " at " + client_.endpoint().url +
+                    " answered without a models list");
         return 0.0;
     }
     // Ollama lists a model by its full name: "llama3" is listed as "llama3:latest".
@@ -348,14 +172,14 @@ double OllamaBackend::resident_mb(const std::string& ollama_name, const warmup_c
             return entry[size_field].get<double>() / kBytesPerMebibyte;
         break;
     }
-    host().warn("ollama: " + listing.request_line + " at " + endpoint_.url + " does not list model '" + ollama_name +
-                "' with a " + size_field + "; resident memory reported as 0 (unknown)");
+    host().warn("ollama: " + listing.request_line + " at " + client_.endpoint().url + " does not list model '" +
+                ollama_name + "' with a " + size_field + "; resident memory reported as 0 (unknown)");
     return 0.0;
 }
 
 void OllamaBackend::throw_for(const Exchange& exchange, const std::string& action, const std::string& ollama_name,
                               std::string_view catalog_name) const {
-    const std::string where = "ollama " + endpoint_.url + ": " + action;
+    const std::string where = "ollama " + client_.endpoint().url + ": " + action;
     switch (exchange.outcome) {
         case Exchange::Outcome::Cancelled:
             throw sdk::Error(WARMUP_ERROR_CANCELLED,
@@ -365,8 +189,9 @@ void OllamaBackend::throw_for(const Exchange& exchange, const std::string& actio
                                                        std::to_string(exchange.timeout_ms) + " ms");
         case Exchange::Outcome::TransportError:
             throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, where + ": cannot reach the server (" + exchange.request_line +
-                                                           ": " + transport_error_text(exchange.transport_error) +
-                                                           "); is `ollama serve` running at " + endpoint_.url + "?");
+                                                           ": " + exchange.transport_error +
+                                                           "); is `ollama serve` running at " + client_.endpoint().url +
+                                                           "?");
         case Exchange::Outcome::Answered:
             break;
     }
@@ -405,7 +230,7 @@ void OllamaBackend::start_cleanup(const std::string& ollama_name) {
         try {
             const Exchange answer = post_keep_alive(raw_job->ollama_name, "0", &until_shutdown, unload_timeout_ms_);
             if (!answer.succeeded() && answer.status != 404 && answer.outcome != Exchange::Outcome::Cancelled)
-                host().warn("ollama " + endpoint_.url + ": unload of model '" + raw_job->ollama_name +
+                host().warn("ollama " + client_.endpoint().url + ": unload of model '" + raw_job->ollama_name +
                             "' after its cancelled load failed (" + answer.request_line + "); Ollama may keep it " +
                             "resident outside the memory budget until it is unloaded");
         } catch (...) {
@@ -436,8 +261,8 @@ void OllamaBackend::wait_for_cleanup(const std::string& ollama_name, const warmu
         }
         for (auto& job : finished_jobs) job->thread.join();  // already past its last statement: returns at once
         if (!pending) return;
-        if (is_cancelled(&cancel))
-            throw sdk::Error(WARMUP_ERROR_CANCELLED, "ollama " + endpoint_.url + ": load of model '" +
+        if (sdk::is_cancelled(&cancel))
+            throw sdk::Error(WARMUP_ERROR_CANCELLED, "ollama " + client_.endpoint().url + ": load of model '" +
                                                          std::string(catalog_name) +
                                                          "' cancelled while waiting for the unload that follows its "
                                                          "previous cancelled load");
@@ -455,7 +280,8 @@ std::size_t OllamaBackend::cleanups_running() const {
 // The backend
 
 OllamaBackend::OllamaBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBackend(host) {
-    endpoint_ = parse_ollama_base_url(params.get_string("base_url", "http://127.0.0.1:11434"), "params.base_url");
+    const sdk::HttpEndpoint endpoint =
+        sdk::parse_http_base_url(params.get_string("base_url", "http://127.0.0.1:11434"), "params.base_url", 11434);
 
     // keep_alive: YAML gives a scalar either way; a number goes out as a JSON number of seconds, a Go duration as a
     // JSON string. Negative = keep until we unload (the host decides unloads, hence the default -1).
@@ -473,10 +299,11 @@ OllamaBackend::OllamaBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBa
                                    "' would make Ollama unload each model right after loading it; use -1 (keep until "
                                    "the host unloads) or a positive duration");
 
-    connect_timeout_ms_ = params.get_int("connect_timeout_ms", 2000, 1, 600000);
+    client_ = sdk::HttpClient(endpoint, sdk::read_http_client_options(params));
     load_timeout_ms_ = params.get_int("load_timeout_ms", 600000, 1, 86400000);
     unload_timeout_ms_ = params.get_int("unload_timeout_ms", 60000, 1, 86400000);
     memory_from_vram_ = params.get_choice("memory_report", "size", {"size", "size_vram"}) == "size_vram";
+    keep_alive_refresh_ms_ = params.get_int("keep_alive_refresh_ms", 60000, 0, 86400000);
 
     sdk::Params names = params.get_map("model_names");
     for (const auto& entry : names.node()) {
@@ -488,16 +315,24 @@ OllamaBackend::OllamaBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBa
         model_names_.emplace_back(glob, ollama_name);
     }
     names.finish();
+    if (keep_alive_refresh_ms_ > 0) refresher_ = std::thread([this] { refresher_loop(); });
 }
 
 OllamaBackend::~OllamaBackend() {
-    shutting_down_.store(true);
+    {
+        std::lock_guard lock(kept_mutex_);
+        refresher_stopping_ = true;
+    }
+    refresher_wake_.notify_all();
+    shutting_down_.store(true);  // also interrupts a refresh request in flight
+    if (refresher_.joinable()) refresher_.join();
     std::vector<std::unique_ptr<CleanupJob>> jobs;
     {
         std::lock_guard lock(cleanup_mutex_);
         jobs.swap(cleanups_);
     }
-    for (auto& job : jobs) job->thread.join();  // each returns within ~kCancelPollMs (or connect_timeout_ms)
+    for (auto& job : jobs)
+        job->thread.join();  // each returns within ~10 ms (or connect_timeout_ms): the SDK client polls
 }
 
 std::string OllamaBackend::ollama_name_for(std::string_view catalog_name) const {
@@ -524,18 +359,138 @@ double OllamaBackend::load(const warmup_model_info& model, const warmup_cancel_t
     const Json last = last_json_object(answer.body);
     if (last.is_object() && last.contains("error"))
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
-                         "ollama " + endpoint_.url + ": " + action + ": " + answer.request_line +
+                         "ollama " + client_.endpoint().url + ": " + action + ": " + answer.request_line +
                              " answered 200 with an error: " + server_error_text(last.dump()));
+    {
+        std::lock_guard lock(kept_mutex_);
+        kept_.insert(ollama_name);
+    }
     return resident_mb(ollama_name, cancel);
 }
 
 void OllamaBackend::unload(const warmup_model_info& model) {
     const std::string_view catalog_name = sdk::to_string_view(model.name);
     const std::string ollama_name = ollama_name_for(catalog_name);
+    {
+        std::lock_guard lock(kept_mutex_);
+        kept_.erase(ollama_name);  // before the unload: the refresher must not keep it alive meanwhile
+    }
     const Exchange answer = post_keep_alive(ollama_name, "0", nullptr, unload_timeout_ms_);
     // 404: the server does not have the model at all, so it is certainly not resident: the unload's goal holds.
     if (answer.succeeded() || (answer.outcome == Exchange::Outcome::Answered && answer.status == 404)) return;
     throw_for(answer, "unload of model '" + ollama_name + "'", ollama_name, catalog_name);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Reconciliation and keep_alive refresh
+
+std::vector<std::pair<std::string, double>> OllamaBackend::listed_models(const warmup_cancel_token* cancel) const {
+    const Exchange listing = client_.get("/api/ps", kListTimeoutMs, cancel);
+    if (!listing.succeeded()) throw_for(listing, "listing of loaded models", "", "");
+    const Json parsed = Json::parse(listing.body, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_object() || !parsed.contains("models") || !parsed["models"].is_array())
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "ollama " + client_.endpoint().url + ": " + listing.request_line +
+                                                       " answered without a models list");
+    const char* size_field = memory_from_vram_ ? "size_vram" : "size";
+    std::vector<std::pair<std::string, double>> models;
+    for (const Json& entry : parsed["models"]) {
+        if (!entry.is_object()) continue;
+        const char* name_field = entry.contains("model") && entry["model"].is_string() ? "model" : "name";
+        if (!entry.contains(name_field) || !entry[name_field].is_string()) continue;
+        const double bytes = entry.contains(size_field) && entry[size_field].is_number()
+                                 ? std::max(0.0, entry[size_field].get<double>())
+                                 : 0.0;
+        models.emplace_back(entry[name_field].get<std::string>(), bytes / kBytesPerMebibyte);
+    }
+    return models;
+}
+
+std::vector<sdk::ResidentModel> OllamaBackend::list_resident() {
+    const auto listed = listed_models(nullptr);
+    // Ollama spells names with their tag ("llama3:latest"); the catalog may not.
+    const auto find_listed = [&](const std::string& ollama_name) -> const std::pair<std::string, double>* {
+        const std::string tagged = ollama_name.find(':') == std::string::npos ? ollama_name + ":latest" : ollama_name;
+        for (const auto& entry : listed)
+            if (entry.first == ollama_name || entry.first == tagged) return &entry;
+        return nullptr;
+    };
+    std::vector<sdk::ResidentModel> resident;
+    std::set<std::string> reported_ollama_names;
+    const uint32_t count = host().model_count();
+    for (warmup_model_index index = 0; index < count; ++index) {
+        const auto info = host().model_info(index);
+        if (!info) continue;
+        const std::string catalog_name(sdk::to_string_view(info->name));
+        if (const auto* entry = find_listed(ollama_name_for(catalog_name))) {
+            resident.push_back({catalog_name, entry->second});
+            reported_ollama_names.insert(entry->first);
+        }
+    }
+    // A listed model the catalog has not met yet goes by its Ollama name (the host adopts it when a catalog entry
+    // covers that name), unless it is the target of a model_names mapping: then its catalog name is unknown.
+    for (const auto& [ollama_name, memory_mb] : listed) {
+        if (reported_ollama_names.count(ollama_name)) continue;
+        const bool mapped = std::any_of(model_names_.begin(), model_names_.end(), [&](const auto& mapping) {
+            return mapping.second == ollama_name || mapping.second + ":latest" == ollama_name;
+        });
+        if (!mapped) resident.push_back({ollama_name, memory_mb});
+    }
+    return resident;
+}
+
+std::size_t OllamaBackend::refresh_keep_alive() {
+    std::vector<std::string> kept = kept_models();
+    if (kept.empty()) return 0;
+    const warmup_cancel_token until_shutdown{
+        &shutting_down_, [](void* flag) { return static_cast<std::atomic<bool>*>(flag)->load() ? 1 : 0; }};
+    std::vector<std::pair<std::string, double>> listed;
+    try {
+        listed = listed_models(&until_shutdown);
+    } catch (const sdk::Error& error) {
+        host().warn(std::string("ollama: keep_alive refresh skipped: ") + error.what());
+        return 0;
+    }
+    std::size_t refreshed = 0;
+    for (const std::string& ollama_name : kept) {
+        // Only a model Ollama still holds: re-sending keep_alive for a gone one would load it behind the host's back
+        // (reconciliation marks it unloaded instead).
+        const std::string tagged = ollama_name.find(':') == std::string::npos ? ollama_name + ":latest" : ollama_name;
+        const bool still_loaded = std::any_of(listed.begin(), listed.end(), [&](const auto& entry) {
+            return entry.first == ollama_name || entry.first == tagged;
+        });
+        {
+            std::lock_guard lock(kept_mutex_);
+            if (!still_loaded || kept_.count(ollama_name) == 0) continue;  // gone, or unloaded by the host meanwhile
+        }
+        const Exchange answer = post_keep_alive(ollama_name, keep_alive_json_, &until_shutdown, unload_timeout_ms_);
+        if (answer.succeeded())
+            ++refreshed;
+        else if (!answer.interrupted())
+            host().warn("ollama " + client_.endpoint().url + ": keep_alive refresh of model '" + ollama_name +
+                        "' failed (" + answer.request_line + ")");
+    }
+    return refreshed;
+}
+
+std::vector<std::string> OllamaBackend::kept_models() const {
+    std::lock_guard lock(kept_mutex_);
+    return {kept_.begin(), kept_.end()};
+}
+
+void OllamaBackend::refresher_loop() {
+    std::unique_lock lock(kept_mutex_);
+    while (!refresher_stopping_) {
+        refresher_wake_.wait_for(lock, std::chrono::milliseconds(keep_alive_refresh_ms_),
+                                 [&] { return refresher_stopping_; });
+        if (refresher_stopping_) break;
+        lock.unlock();
+        try {
+            (void)refresh_keep_alive();
+        } catch (...) {
+            // A background thread must not throw; the only throwing calls left here are allocations.
+        }
+        lock.lock();
+    }
 }
 
 }  // namespace warmup::plugins

@@ -5,15 +5,12 @@
 // POST /api/embed with the same body instead.
 //
 // Threads: load and unload run on the host's worker threads, concurrently for different models (never twice at once
-// for the same model). Every HTTP exchange uses its own httplib::Client, so requests share no connection state; the
-// parameters are immutable after construction; the only shared mutable state is the list of post-cancel cleanups,
-// guarded by cleanup_mutex_. So load and unload are thread-safe.
+// for the same model). Every HTTP exchange goes through the SDK's HttpClient, which opens a connection per request, so
+// requests share no connection state; the parameters are immutable after construction; the only shared mutable state is
+// the list of post-cancel cleanups, guarded by cleanup_mutex_. So load and unload are thread-safe.
 //
-// Cancellation: the blocking HTTP request runs on a short-lived thread while the calling worker polls the cancel
-// token (and the load deadline) every kCancelPollMs; when either fires it calls Client::stop(), which shuts the
-// socket down so the blocked read returns, then joins the thread. Client::stop() cannot interrupt a connect that is
-// still in progress, so it is repeated until the request thread exits: a cancel is honoured within
-// max(kCancelPollMs, connect_timeout_ms) at worst, ~kCancelPollMs normally.
+// Cancellation: every request honours the host's cancel token and its own deadline through the SDK's HttpClient
+// (within ~10 ms; at worst connect_timeout_ms while a connect is in progress).
 //
 // After a cancelled (or timed-out) load Ollama may still finish loading the model and, with keep_alive -1, keep it
 // resident forever, outside the host's memory accounting. So the backend then sends an unload for that model on a
@@ -22,27 +19,19 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
+#include <warmup/sdk/http_client.hpp>
 #include <warmup/sdk/plugin.hpp>
 
 namespace warmup::plugins {
-
-/// Where the Ollama server is: parsed from base_url "http://host[:port][/path-prefix]".
-struct OllamaEndpoint {
-    std::string host;         // name or IPv4 literal, or an IPv6 literal without brackets
-    int port = 11434;         // 1..65535
-    std::string path_prefix;  // "" or "/prefix" without a trailing '/', prepended to every API path (reverse proxy)
-    std::string url;          // normalized "http://host:port/prefix", used in messages
-};
-
-/// Parses `text` as base_url. Throws sdk::InvalidArgument whose message starts with `key_path` for anything else
-/// (https://, no host, a port outside 1..65535, a query or fragment).
-OllamaEndpoint parse_ollama_base_url(const std::string& text, const std::string& key_path);
 
 /// True when `text` is a Go time.Duration as Ollama parses keep_alive ("-1", "0", "5m", "1h30m", "-1m", "2.5s"):
 /// an optional sign, then one or more <decimal number><unit> with unit in ns, us, µs, ms, s, m, h; or a bare "0".
@@ -63,6 +52,11 @@ class OllamaBackend final : public sdk::ModelBackend {
     double load(const warmup_model_info& model, const warmup_cancel_token& cancel) override;
     /// [worker] Asks Ollama to drop the model now (keep_alive 0). Unloading a model Ollama has not loaded succeeds.
     void unload(const warmup_model_info& model) override;
+    /// [worker] The models GET /api/ps lists, by catalog name (see README.md, Reconciliation). Throws UNAVAILABLE.
+    std::vector<sdk::ResidentModel> list_resident() override;
+    /// [any] Sends keep_alive again for every model this backend loaded and Ollama still lists (what the refresher
+    /// thread does every keep_alive_refresh_ms). Returns how many were refreshed.
+    std::size_t refresh_keep_alive();
 
     /// [any] The Ollama model name for a catalog name: the first model_names entry whose key is the exact name,
     /// else the first whose glob matches (in file order), else the catalog name itself.
@@ -70,9 +64,11 @@ class OllamaBackend final : public sdk::ModelBackend {
 
     /// [any] Post-cancel cleanups started and not yet finished (for tests and introspection).
     [[nodiscard]] std::size_t cleanups_running() const;
+    /// [any] Ollama model names this backend loaded and has not unloaded since (what the refresher keeps).
+    [[nodiscard]] std::vector<std::string> kept_models() const;
 
   private:
-    struct Exchange;    // one HTTP request/answer (defined in the .cpp, keeps httplib out of this header)
+    using Exchange = sdk::HttpResponse;
     struct CleanupJob;  // a background unload after a cancelled load
     enum class Endpoint { Generate, Embed };
 
@@ -80,10 +76,6 @@ class OllamaBackend final : public sdk::ModelBackend {
     /// when Ollama says the model does not support generate. Returns the answer of the endpoint that accepted it.
     Exchange post_keep_alive(const std::string& ollama_name, const std::string& keep_alive_json,
                              const warmup_cancel_token* cancel, int64_t timeout_ms) const;
-    /// One request ("GET" or "POST" with a JSON body) to endpoint_.path_prefix + `path`, honouring `cancel` (may be
-    /// null) and `timeout_ms` as described at the top. Never throws for HTTP or network failures: see Exchange.
-    Exchange exchange(const std::string& method, const std::string& path, const std::string& body,
-                      const warmup_cancel_token* cancel, int64_t timeout_ms) const;
     /// GET /api/ps and the resident MiB of `ollama_name` in it; 0 (logged) when it cannot tell.
     double resident_mb(const std::string& ollama_name, const warmup_cancel_token& cancel) const;
     /// Throws the sdk::Error that describes a failed exchange; `action` is e.g. "load of model llama3:8b".
@@ -94,9 +86,8 @@ class OllamaBackend final : public sdk::ModelBackend {
     /// Waits (polling `cancel`) until no cleanup of `ollama_name` is running; joins finished cleanups.
     void wait_for_cleanup(const std::string& ollama_name, const warmup_cancel_token& cancel, std::string_view name);
 
-    OllamaEndpoint endpoint_;
+    sdk::HttpClient client_;       // the server (base_url) and connection settings; immutable after construction
     std::string keep_alive_json_;  // the JSON value sent as keep_alive on load: a number (seconds) or a string
-    int64_t connect_timeout_ms_ = 2000;
     int64_t load_timeout_ms_ = 600000;
     int64_t unload_timeout_ms_ = 60000;
     bool memory_from_vram_ = false;                                 // memory_report: size_vram instead of size
@@ -105,6 +96,21 @@ class OllamaBackend final : public sdk::ModelBackend {
     mutable std::mutex cleanup_mutex_;  // guards cleanups_
     std::vector<std::unique_ptr<CleanupJob>> cleanups_;
     std::atomic<bool> shutting_down_{false};  // set by the destructor: interrupts running cleanups
+
+    /// GET /api/ps: the listed names (as Ollama spells them, "llama3:latest") and their resident MiB. Throws.
+    std::vector<std::pair<std::string, double>> listed_models(const warmup_cancel_token* cancel) const;
+    void refresher_loop();
+
+    // Re-sending keep_alive (keep_alive_refresh_ms): a client request with its own keep_alive (or the server's
+    // OLLAMA_KEEP_ALIVE, 5 minutes by default) resets a model's expiry, and Ollama would unload it behind the host's
+    // back; the refresher asserts the host's keep_alive again. kept_ and refresher_stopping_ are guarded by
+    // kept_mutex_; the thread is started by the constructor when the interval is > 0 and joined by the destructor.
+    int64_t keep_alive_refresh_ms_ = 60000;
+    mutable std::mutex kept_mutex_;
+    std::condition_variable refresher_wake_;
+    bool refresher_stopping_ = false;
+    std::set<std::string> kept_;
+    std::thread refresher_;
 };
 
 }  // namespace warmup::plugins

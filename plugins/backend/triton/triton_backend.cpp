@@ -1,7 +1,5 @@
 #include "triton_backend.hpp"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <cctype>
 #include <exception>
@@ -14,19 +12,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Milliseconds = std::chrono::milliseconds;
 
-/// How often a waiting worker looks at its cancel token and deadline, ms. Bounds how late a cancel is noticed.
-constexpr int64_t kPollIntervalMs = 10;
-// How much longer than a request's deadline its socket may wait when the deadline is watched (see send).
-constexpr int64_t kSocketGraceMs = 1000;
 /// Longest server text quoted in an error message, bytes (an HTML error page must not flood the log).
 constexpr std::size_t kMaxQuotedBodyBytes = 512;
 
 std::string name_of(const warmup_model_info& model) {
     return model.name.data == nullptr ? std::string() : std::string(model.name.data, model.name.size);
-}
-
-bool is_cancelled(const warmup_cancel_token* cancel) {
-    return cancel != nullptr && cancel->is_cancelled != nullptr && cancel->is_cancelled(cancel->context) != 0;
 }
 
 std::string lowercase(std::string_view text) {
@@ -80,78 +70,12 @@ sdk::Error repository_call_error(const std::string& action, const std::string& m
 
 }  // namespace
 
-std::string percent_encode_path_segment(std::string_view segment) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(segment.size());
-    for (const char c : segment) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (std::isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
-            out.push_back(c);
-        } else {
-            out.push_back('%');
-            out.push_back(kHex[byte >> 4]);
-            out.push_back(kHex[byte & 0x0F]);
-        }
-    }
-    return out;
-}
-
-TritonEndpoint parse_triton_base_url(const std::string& base_url, const std::string& key_path) {
-    const auto refuse = [&](const std::string& why) {
-        throw sdk::InvalidArgument(key_path + ": '" + base_url + "' " + why);
-    };
-    const std::string lower = lowercase(base_url);
-    if (lower.rfind("https://", 0) == 0)
-        refuse(
-            "uses https, which this plugin does not speak (plain HTTP only); use http:// (Triton's HTTP port, "
-            "normally 8000) or a local TLS-terminating proxy");
-    if (lower.rfind("http://", 0) != 0) refuse("is not an http:// URL (expected e.g. http://127.0.0.1:8000)");
-    if (base_url.find_first_of("?#") != std::string::npos) refuse("must not contain a query or fragment");
-
-    const std::string rest = base_url.substr(7);
-    const std::size_t path_start = rest.find('/');
-    const std::string authority = rest.substr(0, path_start);
-    std::string path = path_start == std::string::npos ? std::string() : rest.substr(path_start);
-    if (authority.find('@') != std::string::npos) refuse("must not contain user information");
-
-    TritonEndpoint endpoint;
-    std::string port_text;
-    if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
-        const std::size_t close = authority.find(']');
-        if (close == std::string::npos) refuse("has an unclosed '[' in the host");
-        endpoint.host = authority.substr(1, close - 1);
-        const std::string after = authority.substr(close + 1);
-        if (!after.empty() && after.front() != ':') refuse("has characters after the IPv6 address");
-        if (!after.empty()) port_text = after.substr(1);
-        if (after == ":") refuse("has an empty port");
-    } else {
-        const std::size_t colon = authority.rfind(':');
-        endpoint.host = authority.substr(0, colon);
-        if (colon != std::string::npos) {
-            port_text = authority.substr(colon + 1);
-            if (port_text.empty()) refuse("has an empty port");
-        }
-    }
-    if (endpoint.host.empty()) refuse("has no host");
-    if (!port_text.empty()) {
-        if (port_text.size() > 5 ||
-            !std::all_of(port_text.begin(), port_text.end(), [](unsigned char c) { return std::isdigit(c) != 0; }))
-            refuse("has a port that is not a number in [1, 65535]");
-        endpoint.port = std::stoi(port_text);
-        if (endpoint.port < 1 || endpoint.port > 65535) refuse("has a port that is not a number in [1, 65535]");
-    }
-    while (!path.empty() && path.back() == '/') path.pop_back();
-    endpoint.path_prefix = path;
-    const bool ipv6 = endpoint.host.find(':') != std::string::npos;
-    endpoint.base_url = "http://" + (ipv6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" +
-                        std::to_string(endpoint.port) + endpoint.path_prefix;
-    return endpoint;
-}
-
 TritonBackend::TritonBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBackend(host) {
-    config_.endpoint = parse_triton_base_url(params.get_string("base_url", "http://127.0.0.1:8000"), "params.base_url");
-    config_.connect_timeout_ms = params.get_int("connect_timeout_ms", 2000, 1, 600000);
+    config_.endpoint =
+        sdk::parse_http_base_url(params.get_string("base_url", "http://127.0.0.1:8000"), "params.base_url", 80);
+    const sdk::HttpClientOptions connection = sdk::read_http_client_options(params);
+    config_.connect_timeout_ms = connection.connect_timeout_ms;
+    client_ = sdk::HttpClient(config_.endpoint, connection);
     config_.load_timeout_ms = params.get_int("load_timeout_ms", 600000, 1, 86400000);
     config_.request_timeout_ms = params.get_int("request_timeout_ms", 30000, 1, 3600000);
     config_.orphan_poll_ms = params.get_int("orphan_poll_ms", 1000, 10, 600000);
@@ -209,86 +133,26 @@ std::string TritonBackend::model_path(const std::string& repository_model) const
 
 TritonBackend::RequestOutcome TritonBackend::send(const char* method, const std::string& path, const std::string& body,
                                                   int64_t timeout_ms, const warmup_cancel_token* cancel) const {
-    httplib::Client client(config_.endpoint.host, config_.endpoint.port);
-    client.set_connection_timeout(Milliseconds(config_.connect_timeout_ms));
-    // Socket waits are bounded by the request's own budget. With a token the deadline below decides: the socket gets a
-    // second more, so that a loaded machine cannot make the socket's read timeout fire first and turn a passed
-    // deadline into a transport error.
-    const int64_t socket_timeout_ms = cancel == nullptr ? timeout_ms : timeout_ms + kSocketGraceMs;
-    client.set_read_timeout(Milliseconds(socket_timeout_ms));
-    client.set_write_timeout(Milliseconds(socket_timeout_ms));
-    client.set_tcp_nodelay(true);  // else a POST answer can stall ~40 ms on delayed ACKs
-    client.set_keep_alive(false);
-    const std::string full_path = config_.endpoint.path_prefix + path;
-    const bool is_post = std::string_view(method) == "POST";
-    const auto perform = [&]() {
-        HttpAnswer answer;
-        httplib::Result result = is_post ? client.Post(full_path, body, "application/json") : client.Get(full_path);
-        if (!result) {
-            answer.transport_error = httplib::to_string(result.error());
-        } else {
-            answer.status = result->status;
-            answer.body = result->body;
-        }
-        return answer;
-    };
-
+    const sdk::HttpResponse response = client_.send({method, path, body, "application/json", timeout_ms, cancel});
     RequestOutcome outcome;
-    if (cancel == nullptr) {
-        outcome.answer = perform();
-        return outcome;
+    switch (response.outcome) {
+        case sdk::HttpResponse::Outcome::Answered:
+            outcome.answer.status = response.status;
+            outcome.answer.body = response.body;
+            break;
+        case sdk::HttpResponse::Outcome::TransportError:
+            outcome.answer.transport_error = response.transport_error;
+            break;
+        case sdk::HttpResponse::Outcome::Cancelled:
+            outcome.interrupt = Interrupt::Cancelled;
+            outcome.answer.transport_error = "cancelled";
+            break;
+        case sdk::HttpResponse::Outcome::TimedOut:
+            // Callers without a cancel token treat this as "no answer" (status 0), with this reason.
+            outcome.interrupt = cancel == nullptr ? Interrupt::None : Interrupt::DeadlinePassed;
+            outcome.answer.transport_error = "no answer within " + std::to_string(timeout_ms) + " ms";
+            break;
     }
-
-    std::mutex mutex;
-    std::condition_variable finished;
-    bool done = false;  // guarded by mutex
-    std::exception_ptr failure;
-    std::thread helper([&] {
-        HttpAnswer answer;
-        std::exception_ptr error;
-        try {
-            answer = perform();
-        } catch (...) {
-            error = std::current_exception();
-        }
-        {
-            std::lock_guard lock(mutex);
-            outcome.answer = std::move(answer);
-            failure = error;
-            done = true;
-        }
-        finished.notify_all();
-    });
-
-    const auto deadline = Clock::now() + Milliseconds(timeout_ms);
-    {
-        std::unique_lock lock(mutex);
-        while (!done) {
-            if (is_cancelled(cancel)) {
-                outcome.interrupt = Interrupt::Cancelled;
-                break;
-            }
-            const auto now = Clock::now();
-            if (now >= deadline) {
-                outcome.interrupt = Interrupt::DeadlinePassed;
-                break;
-            }
-            finished.wait_for(lock, std::min<Clock::duration>(deadline - now, Milliseconds(kPollIntervalMs)));
-        }
-        // Abort by shutting the socket down. Repeated, because a stop() that lands before the helper opened its socket
-        // has nothing to shut down yet; connecting is itself bounded by connect_timeout_ms.
-        while (!done) {
-            lock.unlock();
-            client.stop();
-            lock.lock();
-            finished.wait_for(lock, Milliseconds(kPollIntervalMs));
-        }
-    }
-    helper.join();
-    // A transport failure at or after the deadline is the deadline, whichever timer noticed first.
-    if (outcome.interrupt == Interrupt::None && outcome.answer.status == 0 && Clock::now() >= deadline)
-        outcome.interrupt = Interrupt::DeadlinePassed;
-    if (failure && outcome.interrupt == Interrupt::None) std::rethrow_exception(failure);
     return outcome;
 }
 
@@ -302,7 +166,7 @@ double TritonBackend::load(const warmup_model_info& model, const warmup_cancel_t
                              " on Triton: a Triton model name is a directory name and cannot contain '/'; map the "
                              "catalog name to a repository model name with params.model_names");
     reclaim_from_cleanup(repository_model);
-    if (is_cancelled(&cancel))
+    if (sdk::is_cancelled(&cancel))
         throw sdk::Error(WARMUP_ERROR_CANCELLED, "load of " + description + " on Triton cancelled before it started");
 
     const auto started = Clock::now();
@@ -327,24 +191,22 @@ double TritonBackend::load(const warmup_model_info& model, const warmup_cancel_t
     if (loaded.answer.status == 0)
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(load_path) + " to load " +
                                                        description + ": " + loaded.answer.transport_error +
-                                                       " error (is tritonserver running at " +
-                                                       config_.endpoint.base_url + "?)");
+                                                       " (is tritonserver running at " + config_.endpoint.url + "?)");
     if (loaded.answer.status != 200)
         throw repository_call_error("load", "POST", url(load_path), loaded.answer, description);
 
     if (config_.verify_ready) {
         const std::string ready_path = model_path(repository_model) + "/ready";
         const int64_t remaining_ms = std::max<int64_t>(1, config_.load_timeout_ms - elapsed_ms(started));
-        if (is_cancelled(&cancel)) throw_interrupted(Interrupt::Cancelled, "GET " + url(ready_path));
+        if (sdk::is_cancelled(&cancel)) throw_interrupted(Interrupt::Cancelled, "GET " + url(ready_path));
         const RequestOutcome ready =
             send("GET", ready_path, "", std::min(config_.request_timeout_ms, remaining_ms), &cancel);
         if (ready.interrupt != Interrupt::None) throw_interrupted(ready.interrupt, "GET " + url(ready_path));
         if (ready.answer.status != 200) {
             adopt_orphan(repository_model);  // Triton said "loaded": make sure it does not stay loaded unnoticed
-            const std::string what = ready.answer.status == 0
-                                         ? "could not be asked: " + ready.answer.transport_error + " error"
-                                         : "answered HTTP " + std::to_string(ready.answer.status) + ": " +
-                                               triton_error_text(ready.answer.body);
+            const std::string what = ready.answer.status == 0 ? "could not be asked: " + ready.answer.transport_error
+                                                              : "answered HTTP " + std::to_string(ready.answer.status) +
+                                                                    ": " + triton_error_text(ready.answer.body);
             throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "Triton accepted the load of " + description + " but GET " +
                                                            url(ready_path) + " " + what +
                                                            "; this backend unloads it if it becomes ready");
@@ -365,7 +227,7 @@ double TritonBackend::memory_mb_from_stats(const std::string& repository_model) 
         return 0.0;
     };
     if (stats.answer.status != 200)
-        return unknown(stats.answer.status == 0 ? stats.answer.transport_error + " error"
+        return unknown(stats.answer.status == 0 ? stats.answer.transport_error
                                                 : "HTTP " + std::to_string(stats.answer.status));
     const nlohmann::json parsed = nlohmann::json::parse(stats.answer.body, nullptr, /*allow_exceptions=*/false);
     if (!parsed.is_object() || !parsed.contains("model_stats") || !parsed["model_stats"].is_array())
@@ -398,7 +260,7 @@ void TritonBackend::unload(const warmup_model_info& model) {
     const RequestOutcome unloaded = send("POST", unload_path, body, config_.request_timeout_ms, nullptr);
     if (unloaded.answer.status == 0)
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(unload_path) + " to unload " +
-                                                       description + ": " + unloaded.answer.transport_error + " error");
+                                                       description + ": " + unloaded.answer.transport_error);
     if (unloaded.answer.status != 200)
         throw repository_call_error("unload", "POST", url(unload_path), unloaded.answer, description);
 }
@@ -473,6 +335,45 @@ void TritonBackend::cleanup_loop() {
         }
         orphan_changed_.wait_for(lock, Milliseconds(config_.orphan_poll_ms), [&] { return stopping_.load(); });
     }
+}
+
+std::vector<sdk::ResidentModel> TritonBackend::list_resident() {
+    // Model repository extension: POST v2/repository/index {"ready": true} answers [{"name", "version", "state"}].
+    const std::string index_path = "/v2/repository/index";
+    const RequestOutcome index = send("POST", index_path, R"({"ready":true})", config_.request_timeout_ms, nullptr);
+    if (index.answer.status == 0)
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(index_path) +
+                                                       " to list its models: " + index.answer.transport_error);
+    if (index.answer.status != 200)
+        throw repository_call_error("list", "POST", url(index_path), index.answer, "the ready models");
+    const nlohmann::json parsed = nlohmann::json::parse(index.answer.body, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_array())
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "POST " + url(index_path) + " answered without a JSON array");
+    std::set<std::string> ready;
+    for (const auto& entry : parsed)
+        if (entry.is_object() && entry.value("state", std::string()) == "READY" && entry.contains("name") &&
+            entry["name"].is_string())
+            ready.insert(entry["name"].get<std::string>());
+
+    std::vector<sdk::ResidentModel> resident;
+    std::set<std::string> reported;
+    const uint32_t count = host().model_count();
+    for (warmup_model_index index_of_model = 0; index_of_model < count; ++index_of_model) {
+        const auto info = host().model_info(index_of_model);
+        if (!info) continue;
+        const std::string catalog_name = name_of(*info);
+        const std::string repository_model = repository_name(catalog_name);
+        if (ready.count(repository_model) == 0) continue;
+        resident.push_back({catalog_name, 0.0});
+        reported.insert(repository_model);
+    }
+    for (const std::string& name : ready) {
+        if (reported.count(name)) continue;
+        const bool mapped = std::any_of(config_.model_names.begin(), config_.model_names.end(),
+                                        [&](const auto& mapping) { return mapping.second == name; });
+        if (!mapped) resident.push_back({name, 0.0});
+    }
+    return resident;
 }
 
 }  // namespace warmup::plugins

@@ -4,14 +4,13 @@
 //   unload = POST {base}/v2/repository/models/{name}/unload   (body {"parameters":{"unload_dependents":...}})
 //
 // Threads: load and unload run on the host's worker threads, concurrently for different models (never twice at once
-// for the same catalog model). The configuration is immutable after construction; every HTTP request uses its own
-// httplib::Client, so requests share nothing. The only shared mutable state is the orphan set (below), guarded by
-// orphan_mutex_.
+// for the same catalog model). The configuration is immutable after construction; every HTTP request goes through the
+// SDK's HttpClient, which opens a connection per request, so requests share nothing. The only shared mutable state is
+// the orphan set (below), guarded by orphan_mutex_.
 //
-// Cancellation: Triton's load call blocks until the model is loaded (minutes for a large model), and httplib has no
-// cancellable request. So the request runs on a short-lived helper thread while the worker thread polls the cancel
-// token and the load deadline every kPollIntervalMs; on cancel or timeout the worker shuts the socket down
-// (httplib::Client::stop(), thread-safe), joins the helper and throws CANCELLED / TIMEOUT. No thread outlives the call.
+// Cancellation: Triton's load call blocks until the model is loaded (minutes for a large model). The SDK's HttpClient
+// interrupts it within ~10 ms of the host's cancel token or the load deadline; the backend then throws CANCELLED /
+// TIMEOUT. No thread outlives the call.
 //
 // Orphans: closing the connection does not stop Triton: it finishes the load anyway, and the host (which saw the load
 // fail) would never unload it. Such a repository model is recorded as an orphan; one cleanup thread (started on first
@@ -34,26 +33,16 @@
 #include <thread>
 #include <utility>
 #include <vector>
+#include <warmup/sdk/http_client.hpp>
 #include <warmup/sdk/plugin.hpp>
 
 namespace warmup::plugins {
 
-/// Percent-encodes `segment` for use as one URL path segment: unreserved characters (RFC 3986) and ':' stay, every
-/// other byte becomes %XX.
-std::string percent_encode_path_segment(std::string_view segment);
-
-/// The parts of an http:// base URL. Throws sdk::InvalidArgument naming `key_path` for anything else.
-struct TritonEndpoint {
-    std::string host;         // name or address, without IPv6 brackets
-    int port = 80;            // TCP port
-    std::string path_prefix;  // "" or "/some/prefix" (no trailing slash), put before every /v2/... path
-    std::string base_url;     // normalised, for messages: "http://host:port/prefix"
-};
-TritonEndpoint parse_triton_base_url(const std::string& base_url, const std::string& key_path);
+using sdk::percent_encode_path_segment;
 
 /// The validated params (see README.md for meanings and defaults).
 struct TritonBackendConfig {
-    TritonEndpoint endpoint;
+    sdk::HttpEndpoint endpoint;
     int64_t connect_timeout_ms = 2000;
     int64_t load_timeout_ms = 600000;
     int64_t request_timeout_ms = 30000;
@@ -76,6 +65,10 @@ class TritonBackend final : public sdk::ModelBackend {
     double load(const warmup_model_info& model, const warmup_cancel_token& cancel) override;
     /// [worker] Unloading a model Triton does not have loaded succeeds (Triton treats it as a no-op).
     void unload(const warmup_model_info& model) override;
+    /// [worker] The models POST /v2/repository/index lists with state READY, by catalog name (each catalog model whose
+    /// repository model is ready; a ready repository model no model_names entry maps to goes by its own name).
+    /// Throws UNAVAILABLE when Triton cannot be asked.
+    std::vector<sdk::ResidentModel> list_resident() override;
 
     [[nodiscard]] const TritonBackendConfig& config() const noexcept { return config_; }
     /// The Triton repository model name for a catalog model name: the first matching model_names glob's value, else
@@ -101,7 +94,7 @@ class TritonBackend final : public sdk::ModelBackend {
     /// on a helper thread and the caller polls the token; the helper is always joined before returning.
     RequestOutcome send(const char* method, const std::string& path, const std::string& body, int64_t timeout_ms,
                         const warmup_cancel_token* cancel) const;
-    [[nodiscard]] std::string url(const std::string& path) const { return config_.endpoint.base_url + path; }
+    [[nodiscard]] std::string url(const std::string& path) const { return config_.endpoint.url + path; }
     [[nodiscard]] std::string model_path(const std::string& repository_model) const;
     [[nodiscard]] double memory_mb_from_stats(const std::string& repository_model) const;
 
@@ -112,6 +105,7 @@ class TritonBackend final : public sdk::ModelBackend {
     void cleanup_loop();
 
     TritonBackendConfig config_;
+    sdk::HttpClient client_;  // config_.endpoint with the connection settings; immutable after construction
 
     mutable std::mutex orphan_mutex_;
     std::condition_variable orphan_changed_;

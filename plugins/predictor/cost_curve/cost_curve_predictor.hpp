@@ -180,13 +180,25 @@ class CostCurvePredictor final : public sdk::Predictor {
     [[nodiscard]] double model_load_ms(warmup_model_index model) const;
     [[nodiscard]] double model_memory_mb(warmup_model_index model) const;
 
+    /// A model's catalog load time and memory (the configured defaults where the catalog has none).
+    struct CatalogFigures {
+        double load_ms = -1;  ///< < 0: not read yet
+        double memory_mb = -1;
+    };
+    /// The figures of `model`, read from the host once per model: the host never changes a model's catalog entry while
+    /// it runs (a catalog change takes effect at a restart), and the fairness refresh asks for every model's figures
+    /// every 256 closed gaps (10 k calls through the host, each under the catalog's lock, at 10 k models).
+    const CatalogFigures& figures(warmup_model_index model) const;
+
     CostCurvePredictorConfig config_;
-    std::array<double, kKeeps> keeps_ms_{};  ///< the candidate keep times
-    std::vector<ModelState> models_;         ///< by model index, grows on demand
-    Curves pool_;                            ///< the fleet's curves (sum over models, decayed per gap)
-    double gap_decay_ = 1;                   ///< per-gap decay of a model's curves
-    double pool_decay_ = 1;                  ///< per-gap decay of the pool
-    double lean_decay_ = 1;                  ///< per-gap decay of the lean controller's sums
+    std::array<double, kKeeps> keeps_ms_{};                ///< the candidate keep times
+    std::vector<ModelState> models_;                       ///< by model index, grows on demand
+    mutable std::vector<CatalogFigures> catalog_figures_;  ///< by model index, filled by figures() (control thread)
+    CatalogFigures unknown_figures_;                       ///< for an index outside the catalog: the defaults
+    Curves pool_;                                          ///< the fleet's curves (sum over models, decayed per gap)
+    double gap_decay_ = 1;                                 ///< per-gap decay of a model's curves
+    double pool_decay_ = 1;                                ///< per-gap decay of the pool
+    double lean_decay_ = 1;                                ///< per-gap decay of the lean controller's sums
     // Lean ceiling: decayed memory-time (MiB x ms) the plans held and the reference keep-alive would have held, and
     // the log of the price multiplier they steer.
     double lean_held_ = 0;

@@ -106,6 +106,16 @@ class FakeOllama {
         std::lock_guard lock(mutex_);
         return requests_;
     }
+    /// Another client of the server loads `name` (which must have been added), or its keep_alive expires and Ollama
+    /// drops it: the server's state changes without any request from the backend under test.
+    void load_directly(const std::string& name) {
+        std::lock_guard lock(mutex_);
+        loaded_.insert(canonical(name));
+    }
+    void unload_directly(const std::string& name) {
+        std::lock_guard lock(mutex_);
+        loaded_.erase(canonical(name));
+    }
     [[nodiscard]] bool is_loaded(const std::string& name) const {
         std::lock_guard lock(mutex_);
         return loaded_.count(canonical(name)) != 0;

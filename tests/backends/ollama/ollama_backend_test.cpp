@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "backend_test_support.hpp"
@@ -244,6 +245,47 @@ TEST_F(OllamaBackendTest, BaseUrlPathPrefixIsPrependedToEveryRequest) {
     EXPECT_EQ(requests[1].path, "/ollama/api/ps");
 }
 
+TEST_F(OllamaBackendTest, ListingReportsPsModelsByCatalogName) {
+    auto backend = make_backend(host, base_url_yaml() + "model_names: {'chat/default': 'llama3:8b'}");
+    (void)host.model("chat/default");  // the catalog has met it
+    fake.load_directly("llama3:8b");   // loaded by another client
+    fake.load_directly("mistral:7b");  // not mapped: reported under Ollama's name
+    std::map<std::string, double> listed;
+    for (const auto& model : backend->list_resident()) listed[model.name] = model.memory_mb;
+    EXPECT_EQ(listed, (std::map<std::string, double>{{"chat/default", 5120.0}, {"mistral:7b", 3072.0}}));
+    fake.unload_directly("llama3:8b");
+    EXPECT_EQ(backend->list_resident().size(), 1u);
+}
+
+TEST_F(OllamaBackendTest, ListingFailsWhenOllamaCannotBeAsked) {
+    auto backend = make_backend(host, "base_url: http://127.0.0.1:" + std::to_string(closed_loopback_port()));
+    const std::string message = error_message([&] { (void)backend->list_resident(); }, WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_NE(message.find("GET /api/ps"), std::string::npos) << message;
+}
+
+TEST_F(OllamaBackendTest, KeepAliveRefreshReassertsOnlyModelsTheHostLoadedAndOllamaStillHolds) {
+    auto backend = make_backend(host, base_url_yaml() + "keep_alive_refresh_ms: 0");
+    (void)backend->load(model("llama3:8b"), kNeverCancel);
+    (void)backend->load(model("mistral:7b"), kNeverCancel);
+    backend->unload(model("mistral:7b"));  // the host let it go: never refreshed again
+    EXPECT_EQ(backend->kept_models(), std::vector<std::string>{"llama3:8b"});
+    const auto posts_of_llama = [&] {
+        std::size_t posts = 0;
+        for (const auto& request : fake.requests())
+            posts += request.method == "POST" && request.body.is_object() && request.body["model"] == "llama3:8b" &&
+                     request.body["keep_alive"] == -1;
+        return posts;
+    };
+    ASSERT_EQ(posts_of_llama(), 1u);
+    EXPECT_EQ(backend->refresh_keep_alive(), 1u);
+    EXPECT_EQ(posts_of_llama(), 2u);  // keep_alive -1 sent again: a client's shorter keep_alive is overridden
+    // Gone behind the host's back: the refresh must not load it again (reconciliation marks it unloaded instead).
+    fake.unload_directly("llama3:8b");
+    EXPECT_EQ(backend->refresh_keep_alive(), 0u);
+    EXPECT_EQ(posts_of_llama(), 2u);
+    EXPECT_FALSE(fake.is_loaded("llama3:8b"));
+}
+
 TEST_F(OllamaBackendTest, ConstructionContactsNoServer) {
     auto backend = make_backend(host, base_url_yaml());
     EXPECT_TRUE(fake.requests().empty());
@@ -252,8 +294,7 @@ TEST_F(OllamaBackendTest, ConstructionContactsNoServer) {
 TEST(OllamaBackendParams, BadParamsAreRefusedWithTheirKeyPath) {
     test::TestHost host;
     const std::pair<const char*, const char*> cases[] = {
-        {"base_url: https://127.0.0.1:11434", "params.base_url: 'https://127.0.0.1:11434': https is not supported"},
-        {"base_url: ftp://host", "params.base_url: 'ftp://host': the scheme must be http://"},
+        {"base_url: ftp://host", "params.base_url: 'ftp://host': the scheme must be http:// or https://"},
         {"base_url: http://host:70000", "params.base_url: 'http://host:70000': the port must be"},
         {"base_url: 'http://:8080'", "params.base_url: 'http://:8080': no host"},
         {"base_url: http://host/x?y=1", "params.base_url: 'http://host/x?y=1': user info"},
@@ -265,6 +306,7 @@ TEST(OllamaBackendParams, BadParamsAreRefusedWithTheirKeyPath) {
         {"load_timeout_ms: soon", "params.load_timeout_ms: expected an integer"},
         {"unload_timeout_ms: -5", "params.unload_timeout_ms: -5 is outside"},
         {"memory_report: rss", "params.memory_report: 'rss' is not one of: size, size_vram"},
+        {"keep_alive_refresh_ms: -1", "params.keep_alive_refresh_ms: -1 is outside"},
         {"model_names: [a, b]", "params.model_names: expected a mapping"},
         {"model_names: {'chat/*': ''}", "params.model_names.chat/*: expected a non-empty Ollama model name"},
         {"model_names: {'chat/*': [x]}", "params.model_names.chat/*: expected a string"},
@@ -277,18 +319,16 @@ TEST(OllamaBackendParams, BadParamsAreRefusedWithTheirKeyPath) {
     }
 }
 
-TEST(OllamaBackendParams, BaseUrlParsing) {
-    const OllamaEndpoint plain = parse_ollama_base_url("http://localhost", "k");
-    EXPECT_EQ(plain.host, "localhost");
-    EXPECT_EQ(plain.port, 11434);  // Ollama's default port when none is given
-    EXPECT_EQ(plain.path_prefix, "");
-    EXPECT_EQ(plain.url, "http://localhost:11434");
-
-    const OllamaEndpoint ipv6 = parse_ollama_base_url("HTTP://[::1]:8080/gpu-box/ollama//", "k");
-    EXPECT_EQ(ipv6.host, "::1");
-    EXPECT_EQ(ipv6.port, 8080);
-    EXPECT_EQ(ipv6.path_prefix, "/gpu-box/ollama");
-    EXPECT_EQ(ipv6.url, "http://[::1]:8080/gpu-box/ollama");
+TEST(OllamaBackendParams, BaseUrlDefaultsToOllamaPort) {
+    test::TestHost host;
+    // Nothing listens on that port: the load fails, and its message shows the URL the backend derived from base_url
+    // (the trailing slash dropped).
+    const std::string url = "http://127.0.0.1:" + std::to_string(closed_loopback_port()) + "/ollama";
+    auto backend = make_backend(host, "base_url: " + url + "/");
+    const std::string message =
+        error_message([&] { (void)backend->load(host.info(host.model("m")), kNeverCancel); }, WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_NE(message.find(url + ": load of model 'm': cannot reach the server"), std::string::npos) << message;
+    EXPECT_EQ(sdk::parse_http_base_url("http://localhost", "k", 11434).url, "http://localhost:11434");
 }
 
 TEST(OllamaBackendParams, GoDurationGrammar) {

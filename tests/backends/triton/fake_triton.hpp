@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
@@ -65,6 +66,19 @@ class FakeTriton {
                         else
                             reply(response, 200, stats->second);
                     });
+        // Model repository index: every model the repository holds with its state; {"ready": true} asks for the
+        // ready ones only (this fake holds only ready models and the ones a test added as unavailable).
+        server_.Post(prefix_ + "/v2/repository/index", [this](const httplib::Request& request,
+                                                              httplib::Response& response) {
+            record(request);
+            std::lock_guard lock(mutex_);
+            nlohmann::json index = nlohmann::json::array();
+            for (const std::string& model : ready_)
+                index.push_back({{"name", model}, {"version", "1"}, {"state", "READY"}});
+            for (const std::string& model : unavailable_)
+                index.push_back({{"name", model}, {"version", "1"}, {"state", "UNAVAILABLE"}, {"reason", "unloaded"}});
+            reply(response, 200, index.dump());
+        });
         server_.set_tcp_nodelay(true);
         port_ = server_.bind_to_any_port("127.0.0.1");  // listening from here on: connections queue until accepted
         serving_thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -108,6 +122,18 @@ class FakeTriton {
     void never_ready(const std::string& model) {
         std::lock_guard lock(mutex_);
         never_ready_.insert(model);
+    }
+    /// Another client loads `model` (ready without a request of the backend under test), or unloads it: it stays in the
+    /// repository index as UNAVAILABLE.
+    void load_directly(const std::string& model) {
+        std::lock_guard lock(mutex_);
+        ready_.insert(model);
+        unavailable_.erase(model);
+    }
+    void unload_directly(const std::string& model) {
+        std::lock_guard lock(mutex_);
+        ready_.erase(model);
+        unavailable_.insert(model);
     }
     void set_stats(const std::string& model, const std::string& body) {
         std::lock_guard lock(mutex_);
@@ -171,6 +197,7 @@ class FakeTriton {
     int loads_held_now_ = 0;
     std::vector<Request> requests_;
     std::set<std::string> ready_;
+    std::set<std::string> unavailable_;  // in the index, not ready (unloaded)
     std::set<std::string> never_ready_;
     std::map<std::string, std::pair<int, std::string>> load_failures_;
     std::map<std::string, std::string> stats_;

@@ -317,29 +317,43 @@ TEST(TritonBackend, MemoryFromStatsSumsReportedByteSizes) {
     EXPECT_DOUBLE_EQ(backend->load(host.model("nostats"), kNeverCancel), 0.0);  // stats refused: unknown, not an error
 }
 
-TEST(TritonBackend, BaseUrlIsParsedIntoHostPortAndPrefix) {
-    const auto plain = parse_triton_base_url("http://127.0.0.1:8000/", "params.base_url");
-    EXPECT_EQ(plain.host, "127.0.0.1");
-    EXPECT_EQ(plain.port, 8000);
-    EXPECT_EQ(plain.path_prefix, "");
-    const auto ipv6 = parse_triton_base_url("http://[::1]:9000/gateway/triton//", "params.base_url");
-    EXPECT_EQ(ipv6.host, "::1");
-    EXPECT_EQ(ipv6.port, 9000);
-    EXPECT_EQ(ipv6.path_prefix, "/gateway/triton");
-    EXPECT_EQ(ipv6.base_url, "http://[::1]:9000/gateway/triton");
-    EXPECT_EQ(parse_triton_base_url("HTTP://triton", "k").port, 80);
+TEST(TritonBackend, ListingReportsReadyRepositoryModelsByCatalogName) {
+    FakeTriton fake;
+    TestHost host;
+    auto backend = make_backend(host, params_for(fake, "model_names: {'vision/resnet*': resnet50_trt}"));
+    (void)host.model("vision/resnet50");  // the catalog has met it
+    fake.load_directly("resnet50_trt");   // loaded by another client of Triton
+    fake.load_directly("bert");           // not mapped: reported under its own name
+    fake.unload_directly("old");          // in the index, but UNAVAILABLE: not resident
+    std::vector<std::string> names;
+    for (const auto& model : backend->list_resident()) names.push_back(model.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"vision/resnet50", "bert"}));
+    EXPECT_EQ(fake.count("POST", "/v2/repository/index"), 1u);
+}
+
+TEST(TritonBackend, ListingFailsWhenTritonCannotBeAsked) {
+    int closed_port = 0;
+    {
+        FakeTriton gone;
+        closed_port = gone.port();
+    }
+    TestHost host;
+    auto backend = make_backend(host, "base_url: http://127.0.0.1:" + std::to_string(closed_port));
+    const auto error = warmup::test::sdk_error_of([&] { (void)backend->list_resident(); });
+    EXPECT_EQ(error.code(), WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_TRUE(contains(error.what(), "/v2/repository/index")) << error.what();
 }
 
 TEST(TritonBackend, BadParamsAreRefusedWithTheirKeyPath) {
     TestHost host;
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {"base_url: https://triton:8000", "params.base_url: 'https://triton:8000' uses https"},
-        {"base_url: ftp://triton", "params.base_url: 'ftp://triton' is not an http:// URL"},
-        {"base_url: 'http://:8000'", "params.base_url: 'http://:8000' has no host"},
-        {"base_url: 'http://triton:0'", "params.base_url: 'http://triton:0' has a port"},
-        {"base_url: 'http://triton:99999'", "params.base_url: 'http://triton:99999' has a port"},
-        {"base_url: 'http://triton:8000/?x=1'", "params.base_url: 'http://triton:8000/?x=1' must not contain a query"},
-        {"base_url: 'http://user@triton'", "params.base_url: 'http://user@triton' must not contain user information"},
+        {"base_url: ftp://triton", "params.base_url: 'ftp://triton': the scheme must be http:// or https://"},
+        {"base_url: 'http://:8000'", "params.base_url: 'http://:8000': no host"},
+        {"base_url: 'http://triton:0'", "params.base_url: 'http://triton:0': the port must be"},
+        {"base_url: 'http://triton:99999'", "params.base_url: 'http://triton:99999': the port must be"},
+        {"base_url: 'http://triton:8000/?x=1'",
+         "params.base_url: 'http://triton:8000/?x=1': user info, spaces, a query"},
+        {"base_url: 'http://user@triton'", "params.base_url: 'http://user@triton': user info"},
         {"connect_timeout_ms: 0", "params.connect_timeout_ms: 0 is outside"},
         {"load_timeout_ms: -5", "params.load_timeout_ms: -5 is outside"},
         {"load_timeout_ms: soon", "params.load_timeout_ms: expected an integer"},
@@ -365,7 +379,7 @@ TEST(TritonBackend, DefaultsMatchTheReadme) {
     TestHost host;
     auto backend = make_backend(host, "");
     const TritonBackendConfig& config = backend->config();
-    EXPECT_EQ(config.endpoint.base_url, "http://127.0.0.1:8000");
+    EXPECT_EQ(config.endpoint.url, "http://127.0.0.1:8000");
     EXPECT_EQ(config.connect_timeout_ms, 2000);
     EXPECT_EQ(config.load_timeout_ms, 600000);
     EXPECT_EQ(config.request_timeout_ms, 30000);

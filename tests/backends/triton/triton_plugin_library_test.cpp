@@ -80,7 +80,7 @@ TEST(TritonPluginLibrary, CreateRefusesABadParameterWithItsKeyPath) {
     Library library;
     ASSERT_NE(library.descriptor, nullptr) << dlerror();
     Host host;
-    const std::string params = "base_url: https://triton:8000";
+    const std::string params = "base_url: ftp://triton:8000";
     void* instance = nullptr;
     warmup::host::ErrorPtr error(
         library.descriptor->create(host.services.raw(), {params.data(), params.size()}, &instance));

@@ -36,6 +36,8 @@ class Params {
     }
 
     [[nodiscard]] bool has(const std::string& key) const { return root_[key].IsDefined() && !root_[key].IsNull(); }
+    /// "<path>.<key>", e.g. "params.base_url": how messages name a key.
+    [[nodiscard]] std::string key_path(const std::string& key) const { return path_ + "." + key; }
 
     [[nodiscard]] int64_t get_int(const std::string& key, int64_t fallback,
                                   int64_t min = std::numeric_limits<int64_t>::min(),
@@ -133,7 +135,6 @@ class Params {
         if (!node.IsDefined() || node.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
         return node;
     }
-    [[nodiscard]] std::string key_path(const std::string& key) const { return path_ + "." + key; }
     static std::string scalar_text(const YAML::Node& node) {
         return node.IsScalar() ? node.Scalar() : "<not a scalar>";
     }

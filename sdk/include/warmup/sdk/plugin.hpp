@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <warmup/sdk/error.hpp>
 #include <warmup/sdk/host.hpp>
 #include <warmup/sdk/params.hpp>
@@ -133,6 +134,12 @@ class MetricsSink : public PluginBase {
     virtual void render(std::string_view format, std::string& out) = 0;
 };
 
+/// One model a backend's server holds now (ModelBackend::list_resident).
+struct ResidentModel {
+    std::string name;      ///< the catalog model name
+    double memory_mb = 0;  ///< resident MiB as the server reports it, 0 = unknown
+};
+
 class ModelBackend : public PluginBase {
   public:
     static constexpr warmup_plugin_kind kKind = WARMUP_KIND_MODEL_BACKEND;
@@ -140,6 +147,12 @@ class ModelBackend : public PluginBase {
     /// [worker, concurrent for different models] Returns resident memory in MiB after the load (0 = unknown).
     virtual double load(const warmup_model_info& model, const warmup_cancel_token& cancel) = 0;
     virtual void unload(const warmup_model_info& model) = 0;
+    /// [worker, concurrent with load and unload] Every model the server holds now, by catalog name (ABI 1.1), for the
+    /// host's reconciliation. Throw Error(UNAVAILABLE, ...) when the server cannot tell (nothing changes this round);
+    /// the default throws UNSUPPORTED: the host then never asks again.
+    virtual std::vector<ResidentModel> list_resident() {
+        throw Error(WARMUP_ERROR_UNSUPPORTED, "this backend cannot list the models its server holds");
+    }
     /// Override both and return true from supports_simulation() to offer the simulation extension (replay).
     [[nodiscard]] virtual bool supports_simulation() const { return false; }
     /// Returns {duration_ms, succeeds}.
@@ -149,6 +162,53 @@ class ModelBackend : public PluginBase {
     virtual double simulate_unload(const warmup_model_info& model, warmup_time_ms /*now_ms*/) {
         return model.unload_ms;
     }
+};
+
+/// What one poll of an event source gets from the host: a sink for events and for records it could not read, the
+/// source's private state folder and the cancel flag. Borrowed for the poll call; use it on the calling thread only.
+class SourcePoll {
+  public:
+    explicit SourcePoll(const warmup_source_poll& raw) noexcept : raw_(raw) {}
+
+    /// The source's `name` in the configuration.
+    [[nodiscard]] std::string_view source_name() const noexcept { return to_string_view(raw_.source_name); }
+    /// The folder where the source remembers how far it read; empty when the host keeps no state.
+    [[nodiscard]] std::string_view state_dir() const noexcept { return to_string_view(raw_.state_dir); }
+    /// True once the host stops the source: return from poll soon.
+    [[nodiscard]] bool cancelled() const noexcept {
+        return raw_.cancel != nullptr && raw_.cancel->is_cancelled(raw_.cancel->context) != 0;
+    }
+    /// Hands events to the host; returns how many it took (a prefix). Fewer than given: the ingest queue is full,
+    /// offer the rest again at a later poll. The views inside `events` need to live only for this call.
+    size_t emit(std::span<const warmup_source_event> events) const {
+        return events.empty() ? 0 : raw_.emit(raw_.sink_context, events.data(), events.size());
+    }
+    /// Counts and logs a record that could not be read (never fatal): say what and where.
+    void reject(std::string_view reason) const { raw_.reject(raw_.sink_context, to_view(reason)); }
+
+    [[nodiscard]] const warmup_source_poll& raw() const noexcept { return raw_; }
+
+  private:
+    const warmup_source_poll& raw_;
+};
+
+/// A usage event for SourcePoll::emit. `model` and `tenant` are borrowed: keep the strings alive until emit returns.
+inline warmup_source_event source_event(std::string_view model, std::string_view tenant, warmup_time_ms ts_ms,
+                                        uint32_t count = 1) noexcept {
+    return warmup_source_event{to_view(model), to_view(tenant), ts_ms, count, 0};
+}
+
+/// Reads usage events from outside the host (a log file, a metrics endpoint). [source] thread: poll is called again
+/// and again on the source's own host thread, never concurrently with itself; the constructor and destructor run
+/// while the source is not polled.
+class EventSource : public PluginBase {
+  public:
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_EVENT_SOURCE;
+    using PluginBase::PluginBase;
+    /// Reads what is new since the last poll and emits it; returns how long to wait before the next poll, ms (0 =
+    /// at once). Throw Error (e.g. WARMUP_ERROR_UNAVAILABLE) for a failed poll: the host shows the source as degraded
+    /// with the message and polls again after a back-off.
+    virtual int64_t poll(SourcePoll& poll) = 0;
 };
 
 namespace detail {
@@ -378,7 +438,29 @@ struct VTable<T, WARMUP_KIND_MODEL_BACKEND> {
     static warmup_error* unload(void* s, const warmup_model_info* model) {
         return guard(host_of<T>(s), [&] { self<T>(s)->unload(*model); });
     }
-    static constexpr warmup_model_backend_vtable table{sizeof(warmup_model_backend_vtable), &load, &unload};
+    static warmup_error* list_resident(void* s, const warmup_resident_model_writer* out) {
+        return guard(host_of<T>(s), [&] {
+            for (const ResidentModel& model : self<T>(s)->list_resident()) {
+                const warmup_resident_model entry{sizeof(warmup_resident_model), to_view(model.name), model.memory_mb};
+                out->add(out->context, &entry);
+            }
+        });
+    }
+    static constexpr warmup_model_backend_vtable table{sizeof(warmup_model_backend_vtable), &load, &unload,
+                                                       &list_resident};
+};
+
+template <class T>
+struct VTable<T, WARMUP_KIND_EVENT_SOURCE> {
+    static warmup_error* poll(void* s, const warmup_source_poll* call, warmup_source_poll_result* out) {
+        return guard(host_of<T>(s), [&] {
+            SourcePoll poll(*call);
+            const int64_t next_poll_in_ms = self<T>(s)->poll(poll);
+            if (WARMUP_HAS_FIELD(out, warmup_source_poll_result, next_poll_in_ms))
+                out->next_poll_in_ms = next_poll_in_ms;
+        });
+    }
+    static constexpr warmup_event_source_vtable table{sizeof(warmup_event_source_vtable), &poll};
 };
 
 /// The descriptor for plugin class T.

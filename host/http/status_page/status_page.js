@@ -1,0 +1,699 @@
+// The status page's script (served at /ui/status_page.js): plain JavaScript, no library, no build step.
+//
+// Every few seconds it reads the daemon's JSON endpoints (the reads a read-only API client may make: status,
+// predictions, experiments, health/components, metrics, and decisions for a clicked model) and redraws the page.
+// The buttons go through the same authenticated POST endpoints warmupctl uses, each after a confirmation.
+//
+// Access token: the daemon tells the page (meta tag warmup-access) whether a token is needed for changes only
+// ("changes") or for every read too ("all"). The page asks for it in a dialog when it is needed, keeps it in
+// sessionStorage (this tab only) and sends it as "Authorization: Bearer <token>", never in a URL. A 401 forgets the
+// token and asks again.
+//
+// Cold-request rate and cold wait over the last hour come from counters the page samples at each refresh (kept in
+// sessionStorage, so a reload of the tab keeps the hour); a counter that goes down (a restart, a state restore)
+// starts the samples again.
+(function () {
+  'use strict';
+
+  const REFRESH_MS = 3000;
+  const HOUR_MS = 3600 * 1000;
+  const TIMELINE_PAST_MS = 5 * 60 * 1000;  // the timeline starts 5 min ago, so "now" is visible as a line
+  const DECISIONS_SHOWN = 25;
+  const TOKEN_KEY = 'warmup.accessToken';
+  const SAMPLES_KEY = 'warmup.coldSamples';
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+
+  const accessMeta = document.querySelector('meta[name="warmup-access"]');
+  const access = accessMeta ? accessMeta.content : 'open';  // open | changes | all
+
+  let token = sessionStorage.getItem(TOKEN_KEY) || '';
+  let selectedModel = null;
+  let samples = loadSamples();
+  let refreshTimer = null;
+  let lastPredictions = null;  // redrawn at the new width when the window is resized
+  let refreshes = 0;
+
+  // ----- small helpers -------------------------------------------------------------------------------------------
+
+  const byId = (id) => document.getElementById(id);
+
+  /// An element with optional class and text (text through textContent: nothing from the daemon becomes markup).
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function svg(tag, attributes, text) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, String(value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function svgTitle(node, text) {
+    node.appendChild(svg('title', {}, text));
+    return node;
+  }
+
+  function mib(value) {
+    if (value === null || value === undefined) return '\u2013';
+    if (value >= 1024) return (value / 1024).toFixed(value >= 10240 ? 0 : 1) + ' GiB';
+    return Math.round(value) + ' MiB';
+  }
+
+  function percent(ratio) {
+    return ratio === null || ratio === undefined ? '\u2013' : (ratio * 100).toFixed(1) + ' %';
+  }
+
+  function clockTime(ms) {
+    return new Date(ms).toLocaleTimeString([], {hour: '2-digit', minute: '2-digit', second: '2-digit'});
+  }
+
+  /// "12 s", "4 min", "2.5 h" for a duration in ms.
+  function duration(ms) {
+    const magnitude = Math.abs(ms);
+    if (magnitude < 60 * 1000) return Math.round(magnitude / 1000) + ' s';
+    if (magnitude < HOUR_MS) return Math.round(magnitude / 60000) + ' min';
+    return (magnitude / HOUR_MS).toFixed(1) + ' h';
+  }
+
+  /// "in 4 min", "12 s ago" for a time relative to the daemon's now.
+  function relative(ms, nowMs) {
+    return ms >= nowMs ? 'in ' + duration(ms - nowMs) : duration(nowMs - ms) + ' ago';
+  }
+
+  function replaceChildren(parent, children) {
+    parent.replaceChildren(...children);
+  }
+
+  // ----- talking to the daemon -----------------------------------------------------------------------------------
+
+  class AuthRequired extends Error {}
+
+  function forgetToken() {
+    token = '';
+    sessionStorage.removeItem(TOKEN_KEY);
+  }
+
+  async function errorText(response) {
+    const text = await response.text();
+    try {
+      const body = JSON.parse(text);
+      if (body && body.error) return body.error;
+    } catch (ignored) {
+      // not JSON: the text itself
+    }
+    return text.trim() || response.statusText;
+  }
+
+  async function send(method, path, body) {
+    const headers = {};
+    if (token) headers.Authorization = 'Bearer ' + token;
+    const init = {method, headers, cache: 'no-store'};
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, init);
+    if (response.status === 401) {
+      const reason = await errorText(response);
+      forgetToken();
+      throw new AuthRequired(reason);
+    }
+    return response;
+  }
+
+  async function getJson(path) {
+    const response = await send('GET', path);
+    if (!response.ok) throw new Error(path + ': HTTP ' + response.status + ': ' + (await errorText(response)));
+    return response.json();
+  }
+
+  async function getText(path) {
+    const response = await send('GET', path);
+    if (!response.ok) throw new Error(path + ': HTTP ' + response.status + ': ' + (await errorText(response)));
+    return response.text();
+  }
+
+  // The dialog for the access token. Resolves when a token was entered, rejects when the operator cancels.
+  let tokenRequest = null;
+  function askForToken(reason) {
+    if (tokenRequest) return tokenRequest;  // one dialog, however many requests need it
+    const dialog = byId('token-dialog');
+    const input = byId('token-input');
+    byId('token-reason').textContent = reason;
+    input.value = '';
+    tokenRequest = new Promise((resolve, reject) => {
+      dialog.addEventListener('close', function onClose() {
+        dialog.removeEventListener('close', onClose);
+        tokenRequest = null;
+        const entered = input.value.trim();
+        input.value = '';
+        if (dialog.returnValue === 'ok' && entered) {
+          token = entered;
+          sessionStorage.setItem(TOKEN_KEY, token);
+          resolve();
+        } else {
+          reject(new Error('no access token entered'));
+        }
+      });
+    });
+    dialog.returnValue = '';
+    dialog.showModal();
+    input.focus();
+    return tokenRequest;
+  }
+
+  // ----- the refresh loop ----------------------------------------------------------------------------------------
+
+  function showAlert(text) {
+    const alert = byId('alert');
+    alert.textContent = text;
+    alert.hidden = !text;
+  }
+
+  async function refresh() {
+    const [status, predictions, experiments, health, metrics] = await Promise.all([
+      getJson('/api/warmup/status'),
+      getJson('/api/warmup/predictions'),
+      getJson('/api/warmup/experiments'),
+      getJson('/api/warmup/health/components'),
+      getText('/metrics'),
+    ]);
+    renderHeader(status);
+    renderBudget(status, experiments);
+    renderModels(status);
+    renderTimeline(predictions);
+    renderColdRequests(experiments, metrics);
+    renderHealth(health);
+    renderOperations(status);
+    renderExperiment(experiments);
+    if (selectedModel) await renderDecisions(selectedModel);
+  }
+
+  async function tick() {
+    clearTimeout(refreshTimer);
+    try {
+      if (access === 'all' && !token) await askForToken('This daemon needs its access token for every request here.');
+      await refresh();
+      refreshes += 1;
+      document.body.dataset.refreshes = String(refreshes);
+      byId('refresh-state').textContent = 'updated ' + clockTime(Date.now()) + ', every ' + REFRESH_MS / 1000 + ' s';
+      showAlert('');
+    } catch (error) {
+      if (error instanceof AuthRequired) {
+        showAlert('The daemon refused the access token: ' + error.message);
+        await askForToken('The daemon asks for its access token: ' + error.message).catch(() => {});
+      } else {
+        showAlert('Cannot read the daemon: ' + error.message);
+      }
+    } finally {
+      refreshTimer = setTimeout(tick, REFRESH_MS);
+    }
+  }
+
+  // ----- header ---------------------------------------------------------------------------------------------------
+
+  function renderHeader(status) {
+    const mode = byId('mode');
+    if (status.emergency_stop) {
+      mode.textContent = 'EMERGENCY STOP';
+      mode.className = 'badge emergency';
+    } else if (status.safe_mode) {
+      mode.textContent = 'safe mode';
+      mode.className = 'badge safe';
+    } else {
+      mode.textContent = 'running';
+      mode.className = 'badge running';
+    }
+    byId('build').textContent = 'version ' + status.version + ', up ' + duration(status.uptime_s * 1000);
+  }
+
+  // ----- memory budget --------------------------------------------------------------------------------------------
+
+  function renderBudget(status, experiments) {
+    const budget = status.budget_mb;
+    const bar = byId('budget-bar');
+    const segments = [];
+    let loadedMb = 0;
+    let loadingMb = 0;
+    const add = (entry, state) => {
+      const share = budget > 0 ? Math.min(100, (entry.memory_mb / budget) * 100) : 0;
+      const segment = el('div', 'segment ' + state);
+      segment.style.width = share + '%';
+      segment.dataset.model = entry.model;
+      segment.dataset.state = state;
+      segment.title = entry.model + ': ' + mib(entry.memory_mb) + ' ' + state + ' (' + entry.cause + ')';
+      segment.addEventListener('click', () => selectModel(entry.model));
+      segments.push(segment);
+    };
+    for (const entry of status.warm) {
+      loadedMb += entry.memory_mb;
+      add(entry, 'loaded');
+    }
+    for (const entry of status.loading) {
+      loadingMb += entry.memory_mb;
+      add(entry, 'loading');
+    }
+    const freeMb = Math.max(0, budget - loadedMb - loadingMb);
+    const free = el('div', 'segment free');
+    free.title = mib(freeMb) + ' free';
+    segments.push(free);
+    replaceChildren(bar, segments);
+    bar.setAttribute('aria-label', 'memory budget: ' + mib(loadedMb) + ' loaded, ' + mib(loadingMb) + ' loading, ' +
+      mib(freeMb) + ' free of ' + mib(budget));
+
+    const legend = [
+      ['key-loaded', 'loaded ' + mib(loadedMb)],
+      ['key-loading', 'loading ' + mib(loadingMb)],
+      ['key-free', 'free ' + mib(freeMb) + ' of ' + mib(budget)],
+    ].map(([key, text]) => {
+      const item = el('span', null, text);
+      item.prepend(el('i', 'key ' + key));
+      return item;
+    });
+    if (status.queue_depth > 0) legend.push(el('span', null, status.queue_depth + ' queued'));
+    if (status.memory_waiters > 0) legend.push(el('span', null, status.memory_waiters + ' waiting for memory'));
+    replaceChildren(byId('budget-legend'), legend);
+    byId('budget-scope').textContent = experiments.enabled ? '(the control arm\u2019s share)' : '';
+  }
+
+  // ----- models in memory -----------------------------------------------------------------------------------------
+
+  function renderModels(status) {
+    const now = status.now_ms;
+    const rows = [];
+    const add = (entry, state, label) => {
+      const row = el('tr', 'model-row' + (entry.model === selectedModel ? ' selected' : ''));
+      row.dataset.model = entry.model;
+      row.dataset.state = state;
+      row.appendChild(el('td', null, entry.model));
+      row.appendChild(el('td', 'state-' + state, label));
+      row.appendChild(el('td', null, entry.memory_mb === undefined ? '\u2013' : mib(entry.memory_mb)));
+      const since = el('td', null, entry.since_ms === null ? '\u2013' : relative(entry.since_ms, now));
+      if (entry.since_ms !== null) since.title = clockTime(entry.since_ms);
+      row.appendChild(since);
+      row.appendChild(el('td', 'cause', entry.cause + (entry.prewarmed_unused ? ', not used yet' : '')));
+      const unload = entry.unload_at_ms;
+      const planned = el('td', null, unload === null || unload === undefined ? '\u2013' : relative(unload, now));
+      if (unload) planned.title = clockTime(unload);
+      row.appendChild(planned);
+      row.addEventListener('click', () => selectModel(entry.model));
+      rows.push(row);
+    };
+    for (const entry of status.warm) add(entry, 'ready', 'warm');
+    for (const entry of status.loading) add(entry, 'loading', 'loading');
+    for (const entry of status.queued) add(entry, 'queued', 'queued');
+    if (rows.length === 0) {
+      const row = el('tr');
+      const cell = el('td', 'quiet', 'No model is loaded, loading or queued.');
+      cell.colSpan = 6;
+      row.appendChild(cell);
+      rows.push(row);
+    }
+    replaceChildren(byId('model-rows'), rows);
+  }
+
+  // ----- timeline of the next hour --------------------------------------------------------------------------------
+
+  function renderTimeline(answer) {
+    lastPredictions = answer;
+    const now = answer.now_ms;
+    const start = now - TIMELINE_PAST_MS;
+    const end = now + HOUR_MS;
+    const inWindow = (ms) => ms !== null && ms !== undefined && ms >= now && ms <= end;
+    const shown = answer.predictions.filter((p) => p.residency !== 'absent' || inWindow(p.next_arrival_ms) ||
+      inWindow(p.planned_warm_start_at_ms) || inWindow(p.planned_unload_at_ms));
+    shown.sort((a, b) => a.model.localeCompare(b.model));
+
+    // Drawn at the chart's own width in CSS pixels, so its text keeps its size on any screen.
+    const chart = byId('timeline-chart');
+    const width = Math.max(280, Math.round(chart.parentElement.clientWidth));
+    const labelWidth = Math.min(170, Math.round(width * 0.3));
+    const rowHeight = 24;
+    const top = 22;
+    const height = top + Math.max(1, shown.length) * rowHeight + 4;
+    const x = (ms) => labelWidth + ((Math.min(Math.max(ms, start), end) - start) / (end - start)) * (width - labelWidth - 10);
+    chart.setAttribute('width', width);
+    chart.setAttribute('height', height);
+    chart.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
+    const nodes = [];
+
+    const axis = svg('g', {class: 'axis'});
+    const tickMinutes = width < 600 ? 20 : 10;
+    for (let minutes = 0; minutes <= 60; minutes += tickMinutes) {
+      const at = x(now + minutes * 60000);
+      axis.appendChild(svg('line', {class: 'grid', x1: at, x2: at, y1: top - 4, y2: height}));
+      const anchor = minutes === 60 ? 'end' : 'middle';  // the last label ends at the chart's edge
+      axis.appendChild(svg('text', {x: at, y: 12, 'text-anchor': anchor}, minutes === 0 ? 'now' : '+' + minutes + ' min'));
+    }
+    nodes.push(axis);
+
+    if (shown.length === 0) {
+      nodes.push(svg('text', {class: 'empty', x: labelWidth + 10, y: top + 16}, 'Nothing loaded or planned in the next hour.'));
+    }
+    shown.forEach((p, index) => {
+      const y = top + index * rowHeight;
+      const middle = y + rowHeight / 2;
+      const row = svg('g', {class: 'timeline-row', 'data-model': p.model});
+      const label = svg('text', {class: 'row-label', x: 4, y: middle + 4}, p.model);
+      label.addEventListener('click', () => selectModel(p.model));
+      row.appendChild(svgTitle(label, p.model + ' (' + p.residency + ')'));
+      row.appendChild(svg('line', {class: 'grid', x1: labelWidth, x2: width - 10, y1: y + rowHeight, y2: y + rowHeight}));
+
+      if (p.residency === 'ready' || p.residency === 'loading') {
+        const until = p.planned_unload_at_ms !== null ? p.planned_unload_at_ms : end;
+        const band = svg('rect', {class: 'band-loaded', 'data-kind': 'loaded', 'data-model': p.model, x: x(start),
+          y: y + 5, width: Math.max(1, x(until) - x(start)), height: rowHeight - 10});
+        row.appendChild(svgTitle(band, p.model + ' ' + (p.residency === 'ready' ? 'loaded' : 'loading') +
+          (p.planned_unload_at_ms !== null ? ' until ' + clockTime(until) : '')));
+      }
+      if (inWindow(p.planned_warm_start_at_ms)) {
+        const at = x(p.planned_warm_start_at_ms);
+        const mark = svg('polygon', {class: 'mark-prewarm', 'data-kind': 'prewarm', 'data-model': p.model,
+          points: (at - 6) + ',' + (middle - 7) + ' ' + (at + 6) + ',' + middle + ' ' + (at - 6) + ',' + (middle + 7)});
+        row.appendChild(svgTitle(mark, 'pre-warm of ' + p.model + ' planned at ' + clockTime(p.planned_warm_start_at_ms) +
+          ' (' + relative(p.planned_warm_start_at_ms, now) + ')'));
+      }
+      if (inWindow(p.next_arrival_ms)) {
+        const mark = svg('circle', {class: 'mark-next-use', 'data-kind': 'next-use', 'data-model': p.model,
+          cx: x(p.next_arrival_ms), cy: middle, r: 5});
+        row.appendChild(svgTitle(mark, 'predicted next use of ' + p.model + ' around ' + clockTime(p.next_arrival_ms) +
+          ' (' + relative(p.next_arrival_ms, now) + ', p=' + p.p_use_within_horizon.toFixed(2) + ' within ' +
+          Math.round(p.horizon_ms / 60000) + ' min)'));
+      }
+      if (inWindow(p.planned_unload_at_ms)) {
+        const at = x(p.planned_unload_at_ms);
+        const mark = svg('line', {class: 'mark-unload', 'data-kind': 'unload', 'data-model': p.model, x1: at, x2: at,
+          y1: y + 3, y2: y + rowHeight - 3});
+        row.appendChild(svgTitle(mark, 'unload of ' + p.model + ' planned at ' + clockTime(p.planned_unload_at_ms) +
+          ' (' + relative(p.planned_unload_at_ms, now) + ')'));
+      }
+      nodes.push(row);
+    });
+    const nowLine = svg('line', {class: 'now', 'data-kind': 'now', x1: x(now), x2: x(now), y1: top - 6, y2: height});
+    nodes.push(svgTitle(nowLine, 'now: ' + clockTime(now)));
+    replaceChildren(chart, nodes);
+  }
+
+  // ----- cold requests over the last hour -------------------------------------------------------------------------
+
+  function loadSamples() {
+    try {
+      const stored = JSON.parse(sessionStorage.getItem(SAMPLES_KEY) || '[]');
+      return Array.isArray(stored) ? stored : [];
+    } catch (ignored) {
+      return [];
+    }
+  }
+
+  /// Sum of a Prometheus series over the arms that serve traffic (not shadow arms), from the /metrics text.
+  function metricSum(text, name, arms) {
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+      const arm = /arm="([^"]*)"/.exec(line);
+      if (arm && !arms.has(arm[1])) continue;
+      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (Number.isFinite(value)) sum += value;
+    }
+    return sum;
+  }
+
+  function renderColdRequests(experiments, metrics) {
+    const serving = experiments.arms.filter((arm) => arm.mode !== 'shadow');
+    const armNames = new Set(serving.map((arm) => arm.name));
+    const sample = {
+      t: Date.now(),
+      requests: serving.reduce((sum, arm) => sum + arm.requests, 0),
+      cold: serving.reduce((sum, arm) => sum + arm.cold_requests, 0),
+      waitSum: metricSum(metrics, 'warmup_cold_wait_seconds_sum', armNames),
+      waitCount: metricSum(metrics, 'warmup_cold_wait_seconds_count', armNames),
+    };
+    const previous = samples[samples.length - 1];
+    if (previous && (sample.requests < previous.requests || sample.cold < previous.cold ||
+        sample.waitCount < previous.waitCount)) {
+      samples = [];  // the counters went back (restart or state restore): a new hour starts
+    }
+    samples.push(sample);
+    samples = samples.filter((s) => s.t >= sample.t - HOUR_MS);
+    sessionStorage.setItem(SAMPLES_KEY, JSON.stringify(samples));
+
+    const first = samples[0];
+    const requests = sample.requests - first.requests;
+    const cold = sample.cold - first.cold;
+    const waits = sample.waitCount - first.waitCount;
+    const span = duration(sample.t - first.t);
+    byId('cold-rate').textContent = requests > 0
+      ? percent(cold / requests) + ' (' + cold + ' of ' + requests + ' requests in ' + span + ')'
+      : 'no request in the ' + span + ' sampled';
+    byId('cold-wait').textContent = waits > 0
+      ? ((sample.waitSum - first.waitSum) / waits).toFixed(2) + ' s (' + waits + ' cold requests)'
+      : '\u2013';
+    byId('cold-rate-total').textContent = sample.requests > 0
+      ? percent(sample.cold / sample.requests) + ' (' + sample.cold + ' of ' + sample.requests + ')'
+      : 'no request yet';
+    byId('cold-wait-total').textContent = sample.waitCount > 0
+      ? (sample.waitSum / sample.waitCount).toFixed(2) + ' s'
+      : '\u2013';
+    byId('cold-note').textContent = 'The first two lines cover the last hour, as far as this tab has sampled it ' +
+      '(' + span + ' so far). Precision: used pre-warms of all finished ones; recall: returns after an idle gap ' +
+      'that found the model pre-warmed (both since the daemon started, control arm).';
+
+    const control = experiments.arms.find((arm) => arm.mode === 'control') || experiments.arms[0];
+    byId('precision').textContent = control ? percent(control.precision) : '\u2013';
+    byId('recall').textContent = control ? percent(control.recall) : '\u2013';
+
+    // Cold requests per minute of the last hour, one bar per minute.
+    const chart = byId('cold-chart');
+    const width = 600;
+    const height = 60;
+    chart.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
+    chart.setAttribute('preserveAspectRatio', 'none');
+    const perMinute = new Array(60).fill(0);
+    for (let i = 1; i < samples.length; i += 1) {
+      const minute = Math.floor((sample.t - samples[i].t) / 60000);
+      if (minute >= 0 && minute < 60) perMinute[59 - minute] += samples[i].cold - samples[i - 1].cold;
+    }
+    const peak = Math.max(1, ...perMinute);
+    const nodes = [svg('line', {class: 'base', x1: 0, x2: width, y1: height - 0.5, y2: height - 0.5})];
+    perMinute.forEach((count, index) => {
+      if (count <= 0) return;
+      const barHeight = (count / peak) * (height - 4);
+      const bar = svg('rect', {class: 'bar', x: index * 10 + 1, y: height - barHeight, width: 8, height: barHeight});
+      nodes.push(svgTitle(bar, count + ' cold request(s), ' + (59 - index) + ' min ago'));
+    });
+    replaceChildren(chart, nodes);
+    chart.setAttribute('aria-label', 'cold requests per minute over the last hour (peak ' + peak + ')');
+  }
+
+  // ----- components -----------------------------------------------------------------------------------------------
+
+  function renderHealth(answer) {
+    const rows = answer.components.map((component) => {
+      const row = el('tr');
+      row.dataset.component = component.component;
+      const name = el('td', null, component.component);
+      if (component.plugin) name.appendChild(el('div', 'detail', component.plugin));
+      row.appendChild(name);
+      const stateClass = component.state === 'ok' ? 'state-ok' : component.state === 'degraded' ? 'state-degraded'
+        : 'state-open';
+      const state = el('td', 'reason');
+      state.appendChild(el('span', stateClass, component.state + (component.circuit && component.circuit !== 'closed'
+        ? ' (' + component.circuit + ')' : '')));
+      const why = component.reason || component.last_error;
+      if (why) state.appendChild(el('div', 'detail', why));
+      row.appendChild(state);
+      row.appendChild(el('td', null, component.errors));
+      return row;
+    });
+    replaceChildren(byId('health-rows'), rows);
+  }
+
+  // ----- operations -----------------------------------------------------------------------------------------------
+
+  function renderOperations(status) {
+    const section = byId('operations');
+    section.classList.toggle('emergency', status.emergency_stop);
+    byId('operations-state').textContent = status.emergency_stop
+      ? 'Emergency stop is on: no new warm-ups, queued ones were cancelled, loaded models are kept. ' +
+        '"Reset to safe" leaves it on the safe configuration.'
+      : status.safe_mode
+        ? 'Safe mode: keep-alive predictor, no experiment, half the budget, until the next configuration reload.'
+        : 'Normal operation.';
+    byId('emergency-stop').disabled = status.emergency_stop;
+  }
+
+  const operations = {
+    'emergency-stop': {
+      title: 'Emergency stop',
+      text: 'Stop all new warm-ups and cancel the queued ones? Loaded models are kept.',
+      path: '/api/warmup/emergency-stop',
+      confirm: 'Stop warm-ups',
+    },
+    'reset-to-safe': {
+      title: 'Reset to safe',
+      text: 'Leave emergency mode on the safe configuration (keep-alive predictor, no experiment, half the budget) ' +
+        'until the next reload? A backup "before-reset-to-safe" is taken first.',
+      path: '/api/warmup/reset-to-safe',
+      confirm: 'Reset to safe',
+    },
+    'backup-state': {
+      title: 'Back up state',
+      text: 'Write the learned patterns, predictor state, calibration, counters and warm set to a backup file?',
+      path: '/api/warmup/backup-state',
+      confirm: 'Back up',
+      named: true,
+    },
+  };
+
+  /// Resolves with {ok, name} after the operator answers the confirmation dialog.
+  function confirmOperation(operation) {
+    const dialog = byId('confirm-dialog');
+    byId('confirm-title').textContent = operation.title;
+    byId('confirm-text').textContent = operation.text;
+    byId('confirm-ok').textContent = operation.confirm;
+    byId('confirm-name-label').hidden = !operation.named;
+    byId('confirm-name').value = '';
+    dialog.returnValue = '';
+    return new Promise((resolve) => {
+      dialog.addEventListener('close', function onClose() {
+        dialog.removeEventListener('close', onClose);
+        resolve({ok: dialog.returnValue === 'ok', name: byId('confirm-name').value.trim()});
+      });
+      dialog.showModal();
+      (operation.named ? byId('confirm-name') : byId('confirm-cancel')).focus();
+    });
+  }
+
+  async function runOperation(id) {
+    const operation = operations[id];
+    const result = byId('operation-result');
+    const answer = await confirmOperation(operation);
+    if (!answer.ok) {
+      result.textContent = operation.title + ': cancelled.';
+      return;
+    }
+    const body = operation.named && answer.name ? {name: answer.name} : undefined;
+    try {
+      if (access !== 'open' && !token) await askForToken(operation.title + ' needs the daemon\u2019s access token.');
+      let response;
+      try {
+        response = await send('POST', operation.path, body);
+      } catch (error) {
+        if (!(error instanceof AuthRequired)) throw error;
+        await askForToken('The daemon refused the token (' + error.message + '). ' + operation.title + ' needs it.');
+        response = await send('POST', operation.path, body);
+      }
+      const text = await response.text();
+      let reply = {};
+      try {
+        reply = JSON.parse(text);
+      } catch (ignored) {
+        reply = {error: text};
+      }
+      const notes = Array.isArray(reply.notes) && reply.notes.length ? ' ' + reply.notes.join('; ') : '';
+      result.textContent = response.ok
+        ? operation.title + ': done.' + (reply.file ? ' File: ' + reply.file + '.' : '') + notes
+        : operation.title + ' failed (HTTP ' + response.status + '): ' + (reply.error || text) + notes;
+      result.className = response.ok ? '' : 'state-open';
+    } catch (error) {
+      result.textContent = operation.title + ' not done: ' + error.message;
+      result.className = 'state-open';
+    }
+    await tick();
+  }
+
+  // ----- experiment -----------------------------------------------------------------------------------------------
+
+  function renderExperiment(experiments) {
+    const section = byId('experiment');
+    section.hidden = !experiments.enabled;
+    if (!experiments.enabled) return;
+    byId('experiment-split').textContent = '(split by ' + experiments.split + ')';
+    const cards = experiments.arms.map((arm) => {
+      const card = el('div', 'arm');
+      card.dataset.arm = arm.name;
+      const title = el('h3', null, arm.name);
+      title.appendChild(el('span', 'quiet', arm.mode + (arm.mode === 'shadow' ? '' : ', weight ' + arm.weight)));
+      card.appendChild(title);
+      const predictor = (arm.plugins || []).find((plugin) => plugin.slot === 'predictor');
+      const figures = el('dl');
+      const add = (name, value) => {
+        figures.appendChild(el('dt', null, name));
+        figures.appendChild(el('dd', null, value));
+      };
+      add('predictor', predictor ? predictor.id.replace(/^org\.warmup\.predictor\./, '') : '\u2013');
+      add('memory', mib(arm.used_mb) + ' of ' + mib(arm.budget_mb));
+      add('requests', arm.requests);
+      add('cold-request rate', percent(arm.cold_request_rate));
+      add('pre-warms', arm.prewarms_started);
+      add('precision', percent(arm.precision));
+      add('recall', percent(arm.recall));
+      add('idle GB\u00b7h', arm.idle_gb_h.toFixed(3));
+      card.appendChild(figures);
+      return card;
+    });
+    replaceChildren(byId('arms'), cards);
+  }
+
+  // ----- decisions of one model -----------------------------------------------------------------------------------
+
+  async function renderDecisions(model) {
+    const answer = await getJson('/api/warmup/decisions?model=' + encodeURIComponent(model) + '&limit=' +
+      DECISIONS_SHOWN);
+    if (model !== selectedModel) return;  // another model was clicked meanwhile
+    const rows = answer.decisions.map((decision) => {
+      const row = el('tr');
+      row.dataset.decision = decision.decision;
+      const time = el('td', null, clockTime(decision.at_ms));
+      time.title = decision.at;
+      row.appendChild(time);
+      row.appendChild(el('td', null, decision.arm));
+      row.appendChild(el('td', null, decision.decision + (decision.repeats ? ' \u00d7' + decision.repeats : '')));
+      row.appendChild(el('td', 'reason', decision.reason));
+      row.appendChild(el('td', null, decision.decided_by));
+      return row;
+    });
+    if (rows.length === 0) {
+      const row = el('tr');
+      const cell = el('td', 'quiet', 'No decision recorded for this model yet.');
+      cell.colSpan = 5;
+      row.appendChild(cell);
+      rows.push(row);
+    }
+    replaceChildren(byId('decision-rows'), rows);
+  }
+
+  async function selectModel(model) {
+    selectedModel = model;
+    byId('decisions-model').textContent = model;
+    byId('decisions').hidden = false;
+    for (const row of document.querySelectorAll('#model-rows tr')) {
+      row.classList.toggle('selected', row.dataset.model === model);
+    }
+    try {
+      await renderDecisions(model);
+      byId('decisions').scrollIntoView({block: 'nearest'});
+    } catch (error) {
+      showAlert('Cannot read the decisions of ' + model + ': ' + error.message);
+    }
+  }
+
+  // ----- start ----------------------------------------------------------------------------------------------------
+
+  for (const id of Object.keys(operations)) {
+    byId(id).addEventListener('click', () => runOperation(id));
+  }
+  window.addEventListener('resize', () => {
+    if (lastPredictions) renderTimeline(lastPredictions);
+  });
+  byId('decisions-close').addEventListener('click', () => {
+    selectedModel = null;
+    byId('decisions').hidden = true;
+    for (const row of document.querySelectorAll('#model-rows tr.selected')) row.classList.remove('selected');
+  });
+  tick();
+})();

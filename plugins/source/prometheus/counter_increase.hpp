@@ -1,0 +1,48 @@
+// plugins/source/prometheus/counter_increase.hpp — turns successive scrapes of a per-model request counter into the
+// number of requests per model since the previous scrape.
+//
+// Per series (one label set), as Prometheus' own increase() does:
+//  - the first scrape after start is the baseline: it counts nothing (what happened before is not known);
+//  - a value at or above the last one adds the difference;
+//  - a value below the last one is a counter reset (the server restarted, or a model was reloaded): the counter
+//    started again from 0, so the whole value is new;
+//  - a series first seen after the baseline was created since the previous scrape: its whole value is new;
+//  - a series missing from a scrape is forgotten (if it comes back, it came back from 0).
+// Several series of one model (Triton's `version`, vLLM's `finished_reason`) add up. Counters are floats; the
+// fractional part carries over per model, so increases of 0.5 and 0.5 make one request.
+//
+// Threads: not thread-safe; one owner (the source's thread).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "exposition_parser.hpp"
+
+namespace warmup::plugins {
+
+class CounterIncrease {
+  public:
+    explicit CounterIncrease(std::string model_label) : model_label_(std::move(model_label)) {}
+
+    struct Result {
+        std::map<std::string, uint64_t> requests_by_model;  ///< whole requests since the last scrape, > 0 only
+        std::vector<std::string> series_without_model;      ///< series keys lacking the model label, first seen now
+        std::size_t resets = 0;                             ///< series whose counter went down
+        bool baseline = false;                              ///< this was the first scrape: nothing counted
+    };
+
+    /// Takes one scrape's samples of the counter.
+    Result update(const std::vector<ExpositionSample>& samples);
+
+  private:
+    std::string model_label_;
+    bool have_baseline_ = false;
+    std::map<std::string, double> last_by_series_;
+    std::map<std::string, double> carry_by_model_;  // fractional requests not yet emitted
+    std::map<std::string, bool> reported_without_model_;
+};
+
+}  // namespace warmup::plugins

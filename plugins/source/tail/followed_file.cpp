@@ -1,0 +1,210 @@
+#include "followed_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace warmup::plugins {
+namespace {
+
+/// How much of a too-long line is shown in the message about it.
+constexpr std::size_t kTooLongShownBytes = 120;
+
+std::string error_text(int error) { return std::strerror(error); }
+
+// Reads up to `size` bytes at `offset` (fewer at the end of the file). Throws on a read error.
+std::string read_at(int fd, uint64_t offset, std::size_t size) {
+    std::string bytes(size, '\0');
+    std::size_t got = 0;
+    while (got < size) {
+        const ssize_t n = ::pread(fd, bytes.data() + got, size - got, static_cast<off_t>(offset + got));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw std::runtime_error("read error: " + error_text(errno));
+        }
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    bytes.resize(got);
+    return bytes;
+}
+
+uint64_t size_of(int fd) {
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) throw std::runtime_error("fstat failed: " + error_text(errno));
+    return static_cast<uint64_t>(info.st_size);
+}
+
+}  // namespace
+
+FollowedFile::FollowedFile(std::filesystem::path path, std::size_t max_line_bytes, bool start_at_end)
+    : path_(std::move(path)), max_line_bytes_(max_line_bytes), start_at_end_(start_at_end) {}
+
+FollowedFile::~FollowedFile() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void FollowedFile::restore(const FilePosition& saved) { saved_ = saved; }
+
+std::optional<FilePosition> FollowedFile::position() const {
+    if (fd_ < 0) return std::nullopt;
+    return FilePosition{path_.string(), device_, inode_, offset_, head_};
+}
+
+std::vector<std::string> FollowedFile::take_notes() { return std::exchange(notes_, {}); }
+
+void FollowedFile::commit(uint64_t end_offset) {
+    offset_ = std::max(offset_, end_offset);
+    // A commit that ends inside a too-long line leaves the rest of that line to skip.
+    skipping_long_line_ = std::find(mid_line_ends_.begin(), mid_line_ends_.end(), offset_) != mid_line_ends_.end();
+}
+
+void FollowedFile::open_at_path() {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        const int error = errno;
+        // A file created after the first attempt holds nothing older than this reader: read it from its start.
+        if (first_open_) missing_at_start_ = true;
+        throw std::runtime_error("cannot open '" + path_.string() + "': " + error_text(error));
+    }
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) {
+        const int error = errno;
+        ::close(fd);
+        throw std::runtime_error("cannot stat '" + path_.string() + "': " + error_text(error));
+    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+    device_ = static_cast<uint64_t>(info.st_dev);
+    inode_ = static_cast<uint64_t>(info.st_ino);
+    const auto size = static_cast<uint64_t>(info.st_size);
+    head_.clear();
+    skipping_long_line_ = false;
+    offset_ = 0;
+    if (!first_open_) return;  // a file that replaced a rotated one is read from its start
+    first_open_ = false;
+
+    if (saved_ && saved_->path == path_.string()) {
+        const bool same_file = saved_->device == device_ && saved_->inode == inode_ && size >= saved_->offset &&
+                               read_at(fd_, 0, saved_->head.size()) == saved_->head;
+        if (same_file) {
+            offset_ = saved_->offset;
+            head_ = saved_->head;
+            notes_.push_back("resumed '" + path_.string() + "' at byte " + std::to_string(offset_));
+        } else {
+            notes_.push_back("'" + path_.string() +
+                             "' is not the file of the saved position (rotated or rewritten while stopped): reading "
+                             "it from its start");
+        }
+        return;
+    }
+    if (saved_)
+        notes_.push_back("the saved position is for '" + saved_->path + "', not '" + path_.string() + "': not used");
+    if (!start_at_end_ || missing_at_start_ || size == 0) return;
+    // From the end: after the last complete line, so the line being written now is read once it is whole.
+    const std::size_t window = std::min<uint64_t>(size, max_line_bytes_ + 1);
+    const std::string tail = read_at(fd_, size - window, window);
+    const auto last_newline = tail.rfind('\n');
+    if (last_newline != std::string::npos) {
+        offset_ = size - window + last_newline + 1;
+    } else if (window < size || window > max_line_bytes_) {
+        offset_ = size;  // inside a line too long to read anyway: skip to its end
+        skipping_long_line_ = true;
+    }
+    notes_.push_back("started at the end of '" + path_.string() + "' (byte " + std::to_string(offset_) + ")");
+}
+
+void FollowedFile::check_same_content() {
+    const uint64_t size = size_of(fd_);
+    if (size < offset_) {
+        notes_.push_back("'" + path_.string() + "' was truncated (" + std::to_string(size) + " bytes, position " +
+                         std::to_string(offset_) + "): reading it from its start");
+        offset_ = 0;
+        head_.clear();
+        skipping_long_line_ = false;
+    }
+    if (size == 0) return;
+    const std::string head = read_at(fd_, 0, std::min<uint64_t>(size, kHeadBytes));
+    if (head.compare(0, head_.size(), head_) != 0 && head.size() >= head_.size()) {
+        notes_.push_back("'" + path_.string() +
+                         "' was rewritten (its first bytes changed: truncated and written again): reading it from its "
+                         "start");
+        offset_ = 0;
+        skipping_long_line_ = false;
+    }
+    head_ = head;
+}
+
+std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
+    more_waiting_ = false;
+    buffer_.clear();
+    mid_line_ends_.clear();
+    bool rotated = false;
+    if (fd_ < 0) {
+        open_at_path();
+    } else {
+        // Renamed away and replaced? (A path that is gone for now is no rotation yet: keep reading the old file.)
+        struct stat at_path {};
+        if (::stat(path_.c_str(), &at_path) == 0 &&
+            (static_cast<uint64_t>(at_path.st_dev) != device_ || static_cast<uint64_t>(at_path.st_ino) != inode_)) {
+            rotated = true;
+            if (offset_ >= size_of(fd_)) {  // the old file is read to its end: on to the new one
+                open_at_path();
+                notes_.push_back("'" + path_.string() + "' was rotated: reading the new file from its start");
+                rotated = false;
+            }
+        }
+    }
+    check_same_content();
+
+    const uint64_t size = size_of(fd_);
+    const uint64_t available = size - offset_;
+    const std::size_t to_read = std::min<uint64_t>(available, std::max(max_bytes, max_line_bytes_ + 1));
+    buffer_ = read_at(fd_, offset_, to_read);
+    more_waiting_ = available > buffer_.size();
+
+    std::vector<FileLine> lines;
+    std::size_t at = 0;
+    const auto offset_of = [&](std::size_t index) { return offset_ + index; };
+    if (skipping_long_line_ && !buffer_.empty()) {
+        const auto newline = buffer_.find('\n');
+        const std::size_t end = newline == std::string::npos ? buffer_.size() : newline + 1;
+        lines.push_back({FileLine::Kind::Skipped, {}, offset_of(0), offset_of(end)});
+        if (newline == std::string::npos) mid_line_ends_.push_back(offset_of(end));
+        at = end;
+    }
+    while (at < buffer_.size()) {
+        const auto newline = buffer_.find('\n', at);
+        if (newline == std::string::npos) {
+            const std::size_t rest = buffer_.size() - at;
+            if (rest > max_line_bytes_) {
+                lines.push_back({FileLine::Kind::TooLong, std::string_view(buffer_).substr(at, kTooLongShownBytes),
+                                 offset_of(at), offset_of(buffer_.size())});
+                mid_line_ends_.push_back(offset_of(buffer_.size()));
+            } else if (rotated && !more_waiting_ && rest > 0) {
+                // The writer moved to the new file: this unterminated last line is as whole as it will get.
+                std::string_view text = std::string_view(buffer_).substr(at);
+                if (text.ends_with('\r')) text.remove_suffix(1);
+                lines.push_back({FileLine::Kind::Text, text, offset_of(at), offset_of(buffer_.size())});
+            }
+            break;
+        }
+        std::string_view text = std::string_view(buffer_).substr(at, newline - at);
+        if (text.size() > max_line_bytes_) {
+            lines.push_back(
+                {FileLine::Kind::TooLong, text.substr(0, kTooLongShownBytes), offset_of(at), offset_of(newline + 1)});
+        } else {
+            if (text.ends_with('\r')) text.remove_suffix(1);
+            lines.push_back({FileLine::Kind::Text, text, offset_of(at), offset_of(newline + 1)});
+        }
+        at = newline + 1;
+    }
+    return lines;
+}
+
+}  // namespace warmup::plugins

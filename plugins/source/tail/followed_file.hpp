@@ -1,0 +1,108 @@
+// plugins/source/tail/followed_file.hpp — follows a growing line-oriented file by its path, like `tail -F`, and
+// hands out whole lines with the byte position after each, so a reader can commit exactly how far it got.
+//
+// Rotation, both kinds logrotate does:
+//  - rename (the writer's file is moved away, a new one created at the path): the old file is read to its end first
+//    (lines the writer wrote before it switched), a last line without a newline included, then the new file is read
+//    from its start;
+//  - truncate (copytruncate): the file at the path became shorter than the position, or its first bytes changed
+//    (truncated and written again past the old position between two reads): read again from its start.
+// A position is the file's identity (device, inode), the offset of the next unread line, and the file's first bytes
+// (up to kHeadBytes), which tell a file that was replaced or rewritten from the one the position was taken in.
+//
+// Threads: not thread-safe; one owner (the source's thread).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace warmup::plugins {
+
+/// Where a reader is in a followed file; what the tail source keeps in its state folder.
+struct FilePosition {
+    std::string path;  ///< the followed path (a position for another path is not used)
+    uint64_t device = 0;
+    uint64_t inode = 0;
+    uint64_t offset = 0;  ///< the byte after the last committed line
+    std::string head;     ///< the file's first bytes when the position was taken (at most FollowedFile::kHeadBytes)
+
+    friend bool operator==(const FilePosition&, const FilePosition&) = default;
+};
+
+/// One piece of the file handed out by read().
+struct FileLine {
+    enum class Kind {
+        Text,     ///< a whole line, without its newline (and without a trailing '\r')
+        TooLong,  ///< the start of a line longer than max_line_bytes; the rest of it is skipped
+        Skipped,  ///< the rest of a too-long line (nothing to read in it)
+    };
+    Kind kind = Kind::Text;
+    std::string_view text;  ///< Text: the line; TooLong: its first bytes; valid until the next read()
+    uint64_t start_offset = 0;
+    uint64_t end_offset = 0;  ///< commit(end_offset) once this line was handled
+};
+
+class FollowedFile {
+  public:
+    static constexpr std::size_t kHeadBytes = 64;
+
+    /// `start_at_end`: with no usable saved position, the first file is read from its last line end (only lines
+    /// written from now on) instead of its start. Files after a rotation, and a file that did not exist yet at the
+    /// first read, are always read from their start.
+    FollowedFile(std::filesystem::path path, std::size_t max_line_bytes, bool start_at_end);
+    ~FollowedFile();
+    FollowedFile(const FollowedFile&) = delete;
+    FollowedFile& operator=(const FollowedFile&) = delete;
+
+    /// A position saved earlier; used when the file is first opened if it is still that file (same device and inode,
+    /// same first bytes, at least that long). Otherwise the file was rotated or rewritten meanwhile and is read from
+    /// its start. Call before the first read().
+    void restore(const FilePosition& saved);
+
+    /// Opens the file and notices rotation or truncation, then reads the whole lines available now, at most about
+    /// `max_bytes` of them, from the committed position. Returns them in order; nothing is committed. Empty when
+    /// nothing new is there. Throws std::runtime_error when the path cannot be opened and no earlier file is open
+    /// (the message names the path and the reason).
+    std::vector<FileLine> read(std::size_t max_bytes);
+
+    /// Everything up to `end_offset` (a FileLine's) is handled: the next read() starts there.
+    void commit(uint64_t end_offset);
+
+    /// The committed position (path, identity, offset, head); nullopt before a file was opened.
+    [[nodiscard]] std::optional<FilePosition> position() const;
+    /// Notes on what happened in the last read() (rotation, truncation, a saved position not used), for the log.
+    [[nodiscard]] std::vector<std::string> take_notes();
+    /// True when the last read() stopped at max_bytes with more data waiting.
+    [[nodiscard]] bool more_waiting() const noexcept { return more_waiting_; }
+
+  private:
+    /// Opens the file now at the path: at the saved position or start_at for the first file, else at its start.
+    void open_at_path();
+    /// Notices truncation (shorter than the position) and rewriting (other first bytes); updates head_.
+    void check_same_content();
+
+    std::filesystem::path path_;
+    std::size_t max_line_bytes_;
+    bool start_at_end_;
+    std::optional<FilePosition> saved_;
+
+    int fd_ = -1;
+    uint64_t device_ = 0;
+    uint64_t inode_ = 0;
+    uint64_t offset_ = 0;  // committed
+    std::string head_;     // first bytes of the open file, once it had any
+    bool skipping_long_line_ = false;
+    bool first_open_ = true;
+    bool missing_at_start_ = false;  // the first attempt found no file: when it appears, it is read from its start
+    bool more_waiting_ = false;
+    std::string buffer_;                   // the last read's bytes; FileLine views point into it
+    std::vector<uint64_t> mid_line_ends_;  // end offsets of the last read's pieces that end inside a too-long line
+    std::vector<std::string> notes_;
+};
+
+}  // namespace warmup::plugins

@@ -1,0 +1,260 @@
+// model_scale_bench — the memory of a warmupd with 10 k active models, and the cost of reading their predictions and
+// status whole or page by page (README "Ten thousand models on one node"). Not a Google Benchmark: one scenario.
+//
+// It starts build/bin/warmupd (--port 0) on a temporary configuration: the default plugin set of
+// configs/default.yaml (usage-pattern analyzer with 240 1-minute bins, cost-curve predictor, ...), catalog `m/*`
+// (64 MiB, 2 s load each), budget 64 GiB (about 1000 models loaded at once), the sim backend at 1/1000 of catalog
+// time, state kept in a temporary folder with the event journal on (the defaults; --journal 0: off). Then:
+//   1. VmRSS of the idle daemon (no model yet);
+//   2. history: model i was used every (5 + i % 50) minutes over the past 24 uses, posted in time order (NDJSON bodies
+//      of 5000 events, sent again after a 503); then one request per model now, so every model is learned and has
+//      been requested; waits until the requests are counted and no load is queued, loading or waiting for memory;
+//   3. VmRSS now: the daemon with every model active; bytes per model = (this - step 1) / models;
+//   4. POST /api/warmup/backup-state (a snapshot of everything learned, as at every state.snapshot_interval_s), then
+//      VmRSS and VmHWM (the peak so far: the snapshot's buffers are its largest transient);
+//   5. GET /api/warmup/predictions and /api/warmup/status page by page (?limit=--page, following next_after): pages,
+//      time per page (p50, max), bytes; then each unpaginated, with its time and bytes, and VmRSS / VmHWM after.
+// PASS when the RSS of step 3 is at most --rss-mb (default 64) MiB; exit code 1 otherwise.
+//
+//   build/bench/model_scale_bench [--models 10000] [--rss-mb 64] [--page 500] [--journal 1]
+#include <httplib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+int64_t flag(int argc, char** argv, const std::string& name, int64_t fallback) {
+    for (int i = 1; i + 1 < argc; ++i)
+        if (argv[i] == name) return std::stoll(argv[i + 1]);
+    return fallback;
+}
+
+/// A /proc/<pid>/status field in kB ("VmHWM", "VmRSS"), or -1.
+int64_t proc_status_kb(pid_t pid, const std::string& field) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
+    return -1;
+}
+
+double mib(int64_t kb) { return static_cast<double>(kb) / 1024.0; }
+
+std::string config_yaml(const std::filesystem::path& state_dir, bool journal) {
+    std::ostringstream yaml;
+    yaml << "log_level: info\n"
+         << "http: {bind: 127.0.0.1, port: 0}\n"
+         << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\"]\n"
+         << "budgets: {memory_mb: 65536, max_concurrent_warmups: 8}\n"
+         << "components:\n"
+         << "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern, params: {idle_bin_ms: 60000, idle_bins: "
+            "240}}\n"
+         << "  predictor: {plugin: org.warmup.predictor.cost-curve}\n"
+         << "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+         << "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
+         << "  resource_policy: {plugin: org.warmup.resource.lru}\n"
+         << "  queue_policy: {plugin: org.warmup.queue.priority, params: {algorithm: WeightedFair, capacity: 1024, "
+            "weights: [8, 4, 2, 1]}}\n"
+         << "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+         << "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: 0.001}}\n"
+         << "catalog:\n"
+         << "  - {model: \"m/*\", memory_mb: 64, load_ms: 2000, unload_ms: 100}\n"
+         << "state: {dir: \"" << state_dir.string() << "\", journal: " << (journal ? "true" : "false") << "}\n";
+    return yaml.str();
+}
+
+int64_t system_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// POSTs an NDJSON body, again after each 503 (the ingest queue is full while the control loop catches up).
+bool post_events(httplib::Client& http, const std::string& body) {
+    for (int attempt = 0; attempt < 2000; ++attempt) {
+        const auto answer = http.Post("/api/warmup/events", body, "application/x-ndjson");
+        if (!answer) return false;
+        if (answer->status == 200) return true;
+        if (answer->status != 503) {
+            std::fprintf(stderr, "model_scale_bench: POST /api/warmup/events: %d %s\n", answer->status,
+                         answer->body.substr(0, 300).c_str());
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+struct Walk {
+    int pages = 0;
+    std::size_t entries = 0;
+    std::size_t bytes = 0;
+    std::vector<double> page_ms;
+};
+
+/// Follows next_after from the first page to the last; `list` names the entries counted ("predictions", or the
+/// status's three lists).
+bool walk_pages(httplib::Client& http, const std::string& path, int64_t limit, Walk& walk) {
+    std::string after;
+    while (true) {
+        std::string query = path + "?limit=" + std::to_string(limit);
+        if (!after.empty()) query += "&after=" + httplib::detail::encode_query_param(after);
+        const auto started = Clock::now();
+        const auto answer = http.Get(query);
+        walk.page_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+        if (!answer || answer->status != 200) return false;
+        walk.bytes += answer->body.size();
+        ++walk.pages;
+        const json page = json::parse(answer->body);
+        for (const char* list : {"predictions", "warm", "loading", "queued"})
+            if (page.contains(list)) walk.entries += page[list].size();
+        if (page["next_after"].is_null()) return true;
+        after = page["next_after"].get<std::string>();
+    }
+}
+
+double percentile(std::vector<double> values, double fraction) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    return values[std::min(values.size() - 1, static_cast<std::size_t>(fraction * (values.size() - 1) + 0.5))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const auto models = static_cast<int>(flag(argc, argv, "--models", 10'000));
+    const int64_t rss_bound_mb = flag(argc, argv, "--rss-mb", 64);
+    const int64_t page = flag(argc, argv, "--page", 500);
+    const bool journal = flag(argc, argv, "--journal", 1) != 0;
+    if (models <= 0 || page < 1 || page > 10'000) {
+        std::fprintf(stderr, "model_scale_bench: --models must be > 0 and --page 1..10000\n");
+        return 2;
+    }
+
+    warmup::test::TempDir dir("warmup-scale-bench");
+    const auto config = dir.write("scale.yaml", config_yaml(dir.path() / "state", journal));
+    warmup::test::Daemon daemon({"--config", config.string(), "--port", "0"});
+    const int port = daemon.wait_until_listening();
+    if (port == 0) {
+        std::fprintf(stderr, "model_scale_bench: warmupd did not start:\n%s\n", daemon.log().c_str());
+        return 1;
+    }
+    httplib::Client http("127.0.0.1", port);
+    http.set_read_timeout(120, 0);
+    http.set_tcp_nodelay(true);
+    const pid_t pid = daemon.pid();
+    const int64_t rss_idle_kb = proc_status_kb(pid, "VmRSS");
+
+    // 2. 24 past uses per model, in time order, then one request each now.
+    constexpr int kPastUses = 24;
+    const int64_t now_ms = system_now_ms();
+    std::vector<std::pair<int64_t, int>> history;
+    history.reserve(static_cast<std::size_t>(models) * kPastUses);
+    for (int model = 0; model < models; ++model) {
+        const int64_t period_ms = (5 + model % 50) * 60'000LL;
+        for (int use = kPastUses; use >= 1; --use) history.emplace_back(now_ms - 60'000 - use * period_ms, model);
+    }
+    std::sort(history.begin(), history.end());
+    std::string body;
+    for (std::size_t i = 0; i < history.size(); ++i) {
+        body += "{\"model\":\"m/" + std::to_string(history[i].second) +
+                "\",\"ts_ms\":" + std::to_string(history[i].first) + "}\n";
+        if ((i + 1) % 5000 == 0 || i + 1 == history.size()) {
+            if (!post_events(http, body)) return 1;
+            body.clear();
+        }
+    }
+    for (int model = 0; model < models; ++model) {
+        body += "{\"model\":\"m/" + std::to_string(model) + "\"}\n";
+        if ((model + 1) % 5000 == 0 || model + 1 == models) {
+            if (!post_events(http, body)) return 1;
+            body.clear();
+        }
+    }
+    const bool settled = warmup::test::poll_until(
+        [&] {
+            const auto answer = http.Get("/api/warmup/status?limit=1");
+            if (!answer || answer->status != 200) return false;
+            const json status = json::parse(answer->body);
+            return status["counters"]["requests"].get<int64_t>() >= models && status["queue_depth"] == 0 &&
+                   status["loads_in_flight"] == 0 && status["memory_waiters"] == 0;
+        },
+        std::chrono::minutes(5), std::chrono::milliseconds(200));
+    if (!settled) {
+        std::fprintf(stderr, "model_scale_bench: the daemon did not settle within 5 minutes\n");
+        return 1;
+    }
+    const int64_t rss_active_kb = proc_status_kb(pid, "VmRSS");
+    const int64_t hwm_active_kb = proc_status_kb(pid, "VmHWM");
+
+    // 4. A snapshot.
+    const auto backup = http.Post("/api/warmup/backup-state", "{\"name\": \"scale\"}", "application/json");
+    if (!backup || backup->status != 200) {
+        std::fprintf(stderr, "model_scale_bench: backup-state failed\n");
+        return 1;
+    }
+    std::uintmax_t snapshot_bytes = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "state"))
+        if (entry.path().extension() == ".wsnap") snapshot_bytes = std::max(snapshot_bytes, entry.file_size());
+    const int64_t rss_snapshot_kb = proc_status_kb(pid, "VmRSS");
+    const int64_t hwm_snapshot_kb = proc_status_kb(pid, "VmHWM");
+
+    // 5. Pages, then the whole lists.
+    Walk predictions, status;
+    if (!walk_pages(http, "/api/warmup/predictions", page, predictions) ||
+        !walk_pages(http, "/api/warmup/status", page, status)) {
+        std::fprintf(stderr, "model_scale_bench: a page could not be read\n");
+        return 1;
+    }
+    const int64_t rss_pages_kb = proc_status_kb(pid, "VmRSS");
+    const int64_t hwm_pages_kb = proc_status_kb(pid, "VmHWM");
+    std::vector<std::tuple<std::string, double, std::size_t>> whole;
+    for (const char* path : {"/api/warmup/predictions", "/api/warmup/status"}) {
+        const auto started = Clock::now();
+        const auto answer = http.Get(path);
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+        if (!answer || answer->status != 200) return 1;
+        whole.emplace_back(path, ms, answer->body.size());
+    }
+    const int64_t rss_whole_kb = proc_status_kb(pid, "VmRSS");
+    const int64_t hwm_whole_kb = proc_status_kb(pid, "VmHWM");
+
+    std::printf("model_scale_bench: %d models, warmupd pid %d (default plugin set, journal %s)\n", models,
+                static_cast<int>(pid), journal ? "on" : "off");
+    std::printf("  RSS idle (no model)            %7.1f MiB\n", mib(rss_idle_kb));
+    std::printf("  RSS with every model active    %7.1f MiB  (peak so far %.1f MiB); %.0f bytes per model\n",
+                mib(rss_active_kb), mib(hwm_active_kb),
+                static_cast<double>(rss_active_kb - rss_idle_kb) * 1024.0 / models);
+    std::printf("  after a snapshot (%.1f MiB)     %7.1f MiB  (peak %.1f MiB: the snapshot's buffers)\n",
+                static_cast<double>(snapshot_bytes) / (1024.0 * 1024.0), mib(rss_snapshot_kb), mib(hwm_snapshot_kb));
+    for (const auto& [name, walk] : {std::pair<const char*, const Walk&>{"predictions", predictions},
+                                     std::pair<const char*, const Walk&>{"status", status}})
+        std::printf("  %-11s pages of %lld: %3d pages, %zu entries, %.1f MiB; per page p50 %.1f ms, max %.1f ms\n",
+                    name, static_cast<long long>(page), walk.pages, walk.entries,
+                    static_cast<double>(walk.bytes) / (1024.0 * 1024.0), percentile(walk.page_ms, 0.5),
+                    percentile(walk.page_ms, 1.0));
+    std::printf("  after reading every page       %7.1f MiB  (peak %.1f MiB)\n", mib(rss_pages_kb), mib(hwm_pages_kb));
+    for (const auto& [path, ms, bytes] : whole)
+        std::printf("  %-24s unpaginated: %.1f ms, %.1f MiB\n", path.c_str(), ms,
+                    static_cast<double>(bytes) / (1024.0 * 1024.0));
+    std::printf("  after the unpaginated reads    %7.1f MiB  (peak %.1f MiB)\n", mib(rss_whole_kb), mib(hwm_whole_kb));
+
+    const bool passed = rss_active_kb > 0 && rss_active_kb <= rss_bound_mb * 1024;
+    std::printf("RSS with %d models active %.1f MiB: %s (bound %lld MiB)\n", models, mib(rss_active_kb),
+                passed ? "PASS" : "FAIL", static_cast<long long>(rss_bound_mb));
+    return passed ? 0 : 1;
+}

@@ -1,0 +1,192 @@
+// Pagination of GET /api/warmup/predictions and GET /api/warmup/status (`?limit=N&after=MODEL`) against the real
+// daemon: the pages in catalog order add up to the unpaginated answer, `next_after` is the cursor of the next page and
+// null on the last, a model first seen between two pages is listed once, on a later page, and every bad value is a
+// 400 that names the parameter.
+//
+// The daemon (build/bin/warmupd, --port 0) keeps every model loaded (keep-alive predictor with a day's ttl, a budget
+// far above the catalog) and loads in ~1 ms (sim backend at 1/100 of a 100 ms catalog time), so the status's warm list
+// is stable once every model is ready. Waits are bounded polls; nothing is timed.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using warmup::test::Daemon;
+using warmup::test::poll_until;
+using warmup::test::TempDir;
+
+constexpr int kModels = 25;
+
+std::string config_yaml() {
+    std::ostringstream yaml;
+    yaml << "log_level: info\n"
+         << "http: {bind: 127.0.0.1, port: 3000}\n"
+         << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\"]\n"
+         << "budgets: {memory_mb: 100000, max_concurrent_warmups: 4}\n"
+         << "components:\n"
+         << "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+         << "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 86400000}}\n"
+         << "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+         << "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
+         << "  resource_policy: {plugin: org.warmup.resource.lru}\n"
+         << "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+         << "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+         << "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: 0.01}}\n"
+         << "catalog:\n"
+         << "  - {model: \"m/*\", memory_mb: 100, load_ms: 100, unload_ms: 10}\n";
+    return yaml.str();
+}
+
+std::string model_name(int i) { return "m/" + std::to_string(i); }
+
+class PaginationTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        const auto config = dir_.write("warmupd.yaml", config_yaml());
+        daemon_ = std::make_unique<Daemon>(std::vector<std::string>{"--config", config.string(), "--port", "0"});
+        port_ = daemon_->wait_until_listening();
+        ASSERT_GT(port_, 0) << "warmupd did not report its port; log:\n" << daemon_->log();
+        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+        client_->set_read_timeout(10);
+        // One body: the models get their catalog indexes in this order.
+        post_models(0, kModels);
+        ASSERT_TRUE(poll_until([&] { return get("/api/warmup/status")["warm"].size() == kModels; }, 30s, 20ms))
+            << get("/api/warmup/status").dump(2);
+    }
+    void TearDown() override {
+        if (HasFailure() && daemon_) std::cerr << "---- warmupd log ----\n" << daemon_->log() << "---- end ----\n";
+    }
+
+    void post_models(int from, int to) {
+        std::string body;
+        for (int i = from; i < to; ++i) body += "{\"model\":\"" + model_name(i) + "\"}\n";
+        const auto answer = client_->Post("/api/warmup/events", body, "application/x-ndjson");
+        ASSERT_TRUE(answer);
+        ASSERT_EQ(answer->status, 200) << answer->body;
+    }
+    /// GET `path`; the test fails unless the answer is 200 JSON.
+    json get(const std::string& path) {
+        const auto answer = client_->Get(path);
+        if (!answer) {
+            ADD_FAILURE() << path << ": no answer";
+            return json();
+        }
+        EXPECT_EQ(answer->status, 200) << path << ": " << answer->body;
+        return json::parse(answer->body, nullptr, false);
+    }
+    /// The model names of one list of an answer.
+    static std::vector<std::string> names(const json& list) {
+        std::vector<std::string> out;
+        for (const auto& entry : list) out.push_back(entry["model"].get<std::string>());
+        return out;
+    }
+
+    TempDir dir_{"warmup-pagination"};
+    std::unique_ptr<Daemon> daemon_;
+    std::unique_ptr<httplib::Client> client_;
+    int port_ = 0;
+};
+
+TEST_F(PaginationTest, PredictionPagesInCatalogOrderAddUpToTheWholeList) {
+    const json whole = get("/api/warmup/predictions");
+    ASSERT_EQ(whole["predictions"].size(), kModels);
+    EXPECT_TRUE(whole["next_after"].is_null()) << "the unpaginated answer is complete";
+    std::vector<std::string> expected;
+    for (int i = 0; i < kModels; ++i) expected.push_back(model_name(i));
+    EXPECT_EQ(names(whole["predictions"]), expected) << "catalog order: the order the daemon first saw the models";
+
+    const json first = get("/api/warmup/predictions?limit=10");
+    EXPECT_EQ(names(first["predictions"]), std::vector<std::string>(expected.begin(), expected.begin() + 10));
+    EXPECT_EQ(first["next_after"], "m/9");
+    const json second = get("/api/warmup/predictions?limit=10&after=m/9");
+    EXPECT_EQ(names(second["predictions"]), std::vector<std::string>(expected.begin() + 10, expected.begin() + 20));
+    EXPECT_EQ(second["next_after"], "m/19");
+    const json last = get("/api/warmup/predictions?limit=10&after=m/19");
+    EXPECT_EQ(names(last["predictions"]), std::vector<std::string>(expected.begin() + 20, expected.end()));
+    EXPECT_TRUE(last["next_after"].is_null()) << last.dump(2);
+
+    // A page's entries are the whole list's entries (same fields), not a reduced form.
+    EXPECT_EQ(first["predictions"][3]["model"], whole["predictions"][3]["model"]);
+    EXPECT_EQ(first["predictions"][3].size(), whole["predictions"][3].size());
+    // `after` alone: the rest of the list.
+    EXPECT_EQ(get("/api/warmup/predictions?after=m/21")["predictions"].size(), 3u);
+}
+
+TEST_F(PaginationTest, AModelFirstSeenBetweenTwoPagesIsListedOnceOnALaterPage) {
+    std::vector<std::string> walked;
+    json page = get("/api/warmup/predictions?limit=7");
+    for (const auto& name : names(page["predictions"])) walked.push_back(name);
+    post_models(kModels, kModels + 1);  // m/25, new: appended after every model the daemon knew
+    ASSERT_TRUE(poll_until([&] { return get("/api/warmup/predictions")["predictions"].size() == kModels + 1; }, 10s));
+    int pages = 1;
+    while (!page["next_after"].is_null() && pages < 20) {
+        page = get("/api/warmup/predictions?limit=7&after=" + page["next_after"].get<std::string>());
+        for (const auto& name : names(page["predictions"])) walked.push_back(name);
+        ++pages;
+    }
+    std::vector<std::string> expected;
+    for (int i = 0; i <= kModels; ++i) expected.push_back(model_name(i));
+    EXPECT_EQ(walked, expected);
+    EXPECT_EQ(pages, 4);  // 7 + 7 + 7 + 5
+}
+
+TEST_F(PaginationTest, StatusPagesListTheWarmModelsOnceAndKeepTheTotalsOnEveryPage) {
+    const json whole = get("/api/warmup/status");
+    ASSERT_EQ(whole["warm"].size(), kModels);
+    EXPECT_TRUE(whole["next_after"].is_null());
+
+    std::vector<std::string> walked;
+    json page = get("/api/warmup/status?limit=12");
+    int pages = 1;
+    while (true) {
+        EXPECT_LE(page["warm"].size() + page["loading"].size() + page["queued"].size(), 12u);
+        EXPECT_EQ(page["used_mb"], whole["used_mb"]) << "totals cover every model, not the page";
+        EXPECT_EQ(page["counters"]["demand_loads"], whole["counters"]["demand_loads"]);
+        for (const auto& name : names(page["warm"])) walked.push_back(name);
+        if (page["next_after"].is_null() || pages == 10) break;
+        page = get("/api/warmup/status?limit=12&after=" + page["next_after"].get<std::string>());
+        ++pages;
+    }
+    EXPECT_EQ(walked, names(whole["warm"]));
+    EXPECT_EQ(pages, 3);  // 12 + 12 + 1
+    EXPECT_EQ(get("/api/warmup/status?limit=25")["next_after"], nullptr) << "a page that holds the rest is the last";
+}
+
+TEST_F(PaginationTest, BadLimitOrCursorIsA400NamingTheParameter) {
+    for (const std::string endpoint : {"/api/warmup/predictions", "/api/warmup/status"}) {
+        for (const std::string query :
+             {"?limit=0", "?limit=-1", "?limit=ten", "?limit=10001", "?limit=5x", "?limit=", "?limit=2&limit=3"}) {
+            const auto answer = client_->Get(endpoint + query);
+            ASSERT_TRUE(answer);
+            EXPECT_EQ(answer->status, 400) << endpoint << query;
+            const json body = json::parse(answer->body, nullptr, false);
+            EXPECT_TRUE(body.contains("error") && body["error"].get<std::string>().starts_with("limit: "))
+                << endpoint << query << ": " << answer->body;
+        }
+        for (const std::string query : {"?after=", "?after=no-such-model", "?limit=5&after=m/999"}) {
+            const auto answer = client_->Get(endpoint + query);
+            ASSERT_TRUE(answer);
+            EXPECT_EQ(answer->status, 400) << endpoint << query;
+            const json body = json::parse(answer->body, nullptr, false);
+            EXPECT_TRUE(body.contains("error") && body["error"].get<std::string>().starts_with("after: "))
+                << endpoint << query << ": " << answer->body;
+        }
+        // The largest limit is accepted.
+        const auto largest = client_->Get(endpoint + "?limit=10000");
+        ASSERT_TRUE(largest);
+        EXPECT_EQ(largest->status, 200) << largest->body;
+    }
+}
+
+}  // namespace

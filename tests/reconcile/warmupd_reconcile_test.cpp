@@ -1,0 +1,164 @@
+// End-to-end reconciliation: the real daemon (build/bin/warmupd) with the Ollama backend against FakeOllama, a stand-in
+// of Ollama's documented API inside the test process, and reconcile.interval_ms short. Another client loads a model
+// (the daemon adopts it into its budget) and Ollama drops a model the daemon loaded (the daemon marks it unloaded and
+// its next request is cold); both are counted in warmup_reconcile_drift_total{kind} and logged RECONCILE_DRIFT. A
+// backend built against ABI 1.0 cannot list: the daemon says so once (RECONCILE_OFF) and keeps serving.
+//
+// Every wait is a bounded poll of the daemon's state; no assertion is about elapsed time.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "fake_ollama.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using warmup::test::Daemon;
+using warmup::test::FakeOllama;
+using warmup::test::poll_until;
+using warmup::test::TempDir;
+
+constexpr auto kPollInterval = 50ms;
+constexpr auto kWait = 20s;  // bound of every poll (the machine may be busy compiling)
+constexpr uint64_t kGiB = 1024ULL * 1024 * 1024;
+
+std::string config_yaml(const std::string& backend) {
+    std::ostringstream yaml;
+    yaml << "log_level: info\n"
+         << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\"]\n"
+         << "budgets: {memory_mb: 16384, max_concurrent_warmups: 2}\n"
+         << "reconcile: {interval_ms: 100}\n"
+         << "components:\n"
+         << "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+         << "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}\n"
+         << "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+         << "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
+         << "  resource_policy: {plugin: org.warmup.resource.lru}\n"
+         << "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+         << "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+         << "  backend: " << backend << "\n"
+         << "catalog:\n"
+         << "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n";
+    return yaml.str();
+}
+
+class WarmupdReconcile : public ::testing::Test {
+  protected:
+    void start(const std::string& backend) {
+        const auto config = dir_.write("warmupd.yaml", config_yaml(backend));
+        daemon_ = std::make_unique<Daemon>(std::vector<std::string>{"--config", config.string(), "--port", "0"});
+        port_ = daemon_->wait_until_listening();
+        ASSERT_GT(port_, 0) << "warmupd did not report its port; log:\n" << daemon_->log();
+        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+        client_->set_connection_timeout(5);
+        client_->set_read_timeout(10);
+    }
+    void TearDown() override {
+        if (HasFailure() && daemon_) std::cerr << "---- warmupd log ----\n" << daemon_->log() << "---- end ----\n";
+        client_.reset();
+        daemon_.reset();
+    }
+
+    json status() {
+        const auto result = client_->Get("/api/warmup/status");
+        return result && result->status == 200 ? json::parse(result->body, nullptr, false) : json();
+    }
+    bool warm(const std::string& model) {
+        const json body = status();
+        if (!body.is_object()) return false;
+        for (const auto& entry : body["warm"])
+            if (entry["model"] == model) return true;
+        return false;
+    }
+    /// The value of one sample line of /metrics, e.g. `warmup_reconcile_drift_total{kind="adopted"}`; -1 when absent.
+    double metric(const std::string& series) {
+        const auto result = client_->Get("/metrics");
+        if (!result) return -1;
+        std::istringstream lines(result->body);
+        for (std::string line; std::getline(lines, line);)
+            if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+        return -1;
+    }
+    void request(const std::string& model) {
+        const auto result = client_->Post("/api/warmup/events", json{{"model", model}}.dump(), "application/json");
+        ASSERT_TRUE(result) << httplib::to_string(result.error());
+        ASSERT_EQ(result->status, 200) << result->body;
+    }
+
+    TempDir dir_{"warmupd-reconcile"};
+    std::unique_ptr<Daemon> daemon_;
+    int port_ = 0;
+    std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(WarmupdReconcile, AdoptsWhatAnotherClientLoadedAndForgetsWhatOllamaDropped) {
+    FakeOllama ollama;
+    ollama.add_model("llama3:8b", {5 * kGiB, 5 * kGiB});
+    ollama.add_model("phi3:latest", {2 * kGiB, 2 * kGiB});
+    start("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}");
+    ASSERT_EQ(metric("warmup_reconcile_drift_total{kind=\"adopted\"}"), 0);
+
+    // 1. Another client loads llama3:8b: the daemon adopts it, charged with the size Ollama reports (5 GiB).
+    ollama.load_directly("llama3:8b");
+    ASSERT_TRUE(poll_until([&] { return warm("llama3:8b"); }, kWait, kPollInterval));
+    EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"adopted\"}"), 1);
+    EXPECT_DOUBLE_EQ(status()["used_mb"].get<double>(), 5120.0) << status().dump();
+    EXPECT_TRUE(daemon_->wait_for_log("RECONCILE_DRIFT kind=adopted model=llama3:8b", kWait));
+    // A request for it is warm: no load is sent.
+    request("llama3:8b");
+    ASSERT_TRUE(poll_until([&] { return status()["counters"]["warm_requests"] == 1; }, kWait, kPollInterval));
+
+    // 2. The daemon loads phi3 on demand; then Ollama drops it behind the daemon's back (a client's keep_alive).
+    request("phi3");
+    ASSERT_TRUE(poll_until([&] { return warm("phi3"); }, kWait, kPollInterval));
+    ASSERT_TRUE(ollama.is_loaded("phi3"));
+    ollama.unload_directly("phi3");
+    ASSERT_TRUE(poll_until([&] { return !warm("phi3"); }, kWait, kPollInterval));
+    EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"gone\"}"), 1);
+    EXPECT_TRUE(daemon_->wait_for_log("RECONCILE_DRIFT kind=gone model=phi3", kWait));
+    EXPECT_EQ(status()["counters"]["unloads"], 0);  // not the daemon's unload
+    EXPECT_FALSE(ollama.received_unload_of("phi3"));
+
+    // 3. Its next request is a cold start the daemon expects: a demand load brings it back.
+    const uint64_t cold_before = status()["counters"]["cold_requests"].get<uint64_t>();
+    request("phi3");
+    ASSERT_TRUE(poll_until([&] { return warm("phi3") && ollama.is_loaded("phi3"); }, kWait, kPollInterval));
+    EXPECT_EQ(status()["counters"]["cold_requests"].get<uint64_t>(), cold_before + 1);
+    // Nothing drifted meanwhile: the books and the server agree.
+    EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"adopted\"}"), 1);
+    EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"gone\"}"), 1);
+}
+
+TEST_F(WarmupdReconcile, AServerThatCannotBeReachedChangesNothingAndIsCounted) {
+    int closed_port = 0;
+    {
+        FakeOllama gone;
+        closed_port = gone.port();
+    }
+    start("{plugin: org.warmup.backend.ollama, params: {base_url: 'http://127.0.0.1:" + std::to_string(closed_port) +
+          "', keep_alive_refresh_ms: 0}}");
+    ASSERT_TRUE(poll_until([&] { return metric("warmup_reconcile_failures_total") >= 2; }, kWait, kPollInterval));
+    EXPECT_TRUE(daemon_->wait_for_log("RECONCILE_ERROR backend org.warmup.backend.ollama@", kWait));
+    EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"gone\"}"), 0);
+}
+
+TEST_F(WarmupdReconcile, ABackendBuiltAgainstAbi10StillServesAndReconciliationIsOff) {
+    start("{path: \"" + std::string(WARMUP_TEST_BAD_PLUGIN_DIR) + "/c_backend_abi_1_0.so\"}");
+    EXPECT_TRUE(daemon_->wait_for_log("RECONCILE_OFF backend org.warmup.test.backend-abi-1-0@1.0.0", kWait));
+    request("m");
+    ASSERT_TRUE(poll_until([&] { return warm("m"); }, kWait, kPollInterval));
+    const auto plugins = client_->Get("/api/warmup/plugins");
+    ASSERT_TRUE(plugins);
+    EXPECT_NE(plugins->body.find("\"1.0\""), std::string::npos) << plugins->body;  // its ABI, as loaded
+    EXPECT_EQ(metric("warmup_reconcile_failures_total"), 0);
+}
+
+}  // namespace

@@ -1,0 +1,182 @@
+// FollowedFile: a file being written and rotated (rename and truncate), read line by line with explicit commits.
+#include "followed_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace warmup::plugins {
+namespace {
+
+namespace fs = std::filesystem;
+
+void append(const fs::path& file, const std::string& text) {
+    std::ofstream out(file, std::ios::app | std::ios::binary);
+    out << text;
+}
+
+/// Reads what is there, commits all of it, and returns the text lines.
+std::vector<std::string> read_all(FollowedFile& file, std::size_t max_bytes = 1 << 20) {
+    std::vector<std::string> texts;
+    for (const FileLine& line : file.read(max_bytes)) {
+        if (line.kind == FileLine::Kind::Text) texts.emplace_back(line.text);
+        if (line.kind == FileLine::Kind::TooLong) texts.push_back("<too long>");
+        file.commit(line.end_offset);
+    }
+    return texts;
+}
+
+using Lines = std::vector<std::string>;
+
+class FollowedFileTest : public ::testing::Test {
+  protected:
+    test::TempDir dir{"followed-file"};
+    fs::path log = dir.path() / "access.json";
+};
+
+TEST_F(FollowedFileTest, HandsOutOnlyWholeLines) {
+    append(log, "one\ntw");
+    FollowedFile file(log, 1024, /*start_at_end=*/false);
+    EXPECT_EQ(read_all(file), (Lines{"one"}));
+    EXPECT_EQ(read_all(file), Lines{});
+    append(log, "o\r\nthree\n");
+    EXPECT_EQ(read_all(file), (Lines{"two", "three"}));  // "\r\n" endings lose the '\r'
+}
+
+TEST_F(FollowedFileTest, UncommittedLinesComeAgain) {
+    append(log, "a\nb\nc\n");
+    FollowedFile file(log, 1024, false);
+    const auto first = file.read(1 << 20);
+    ASSERT_EQ(first.size(), 3u);
+    file.commit(first[0].end_offset);  // only "a" was handled
+    EXPECT_EQ(read_all(file), (Lines{"b", "c"}));
+}
+
+TEST_F(FollowedFileTest, RenameRotationReadsTheOldFileToItsEndThenTheNewOne) {
+    append(log, "a\n");
+    FollowedFile file(log, 1024, false);
+    EXPECT_EQ(read_all(file), Lines{"a"});
+    append(log, "b\nunterminated");  // written before the writer switched files
+    fs::rename(log, dir.path() / "access.json.1");
+    append(log, "c\n");
+    EXPECT_EQ(read_all(file), (Lines{"b", "unterminated"}));  // the old file, to its end
+    EXPECT_EQ(read_all(file), Lines{"c"});                    // then the new one from its start
+    append(log, "d\n");
+    EXPECT_EQ(read_all(file), Lines{"d"});
+    const auto notes = file.take_notes();
+    ASSERT_FALSE(notes.empty());
+    EXPECT_NE(notes.front().find("was rotated"), std::string::npos) << notes.front();
+}
+
+TEST_F(FollowedFileTest, APathGoneForAWhileKeepsTheOldFileOpen) {
+    append(log, "a\n");
+    FollowedFile file(log, 1024, false);
+    EXPECT_EQ(read_all(file), Lines{"a"});
+    fs::rename(log, dir.path() / "access.json.1");
+    EXPECT_EQ(read_all(file), Lines{});  // no new file yet: no error
+    append(dir.path() / "access.json.1", "late\n");
+    EXPECT_EQ(read_all(file), Lines{"late"});
+    append(log, "new\n");
+    EXPECT_EQ(read_all(file), Lines{"new"});
+}
+
+TEST_F(FollowedFileTest, TruncationStartsOverAtTheBeginning) {
+    append(log, "first line\nsecond line\n");
+    FollowedFile file(log, 1024, false);
+    EXPECT_EQ(read_all(file), (Lines{"first line", "second line"}));
+    fs::resize_file(log, 0);  // copytruncate
+    append(log, "x\n");
+    EXPECT_EQ(read_all(file), Lines{"x"});
+}
+
+TEST_F(FollowedFileTest, TruncatedAndWrittenPastTheOldPositionIsNoticedByItsFirstBytes) {
+    append(log, "{\"n\": 1}\n");
+    FollowedFile file(log, 1024, false);
+    EXPECT_EQ(read_all(file), Lines{"{\"n\": 1}"});
+    fs::resize_file(log, 0);
+    append(log, "{\"n\": 2, \"longer\": true}\n{\"n\": 3}\n");  // already longer than the old position
+    EXPECT_EQ(read_all(file), (Lines{"{\"n\": 2, \"longer\": true}", "{\"n\": 3}"}));
+}
+
+TEST_F(FollowedFileTest, StartAtEndSkipsWhatIsThereButNotTheLineBeingWritten) {
+    append(log, "old 1\nold 2\nhalf");
+    FollowedFile file(log, 1024, /*start_at_end=*/true);
+    EXPECT_EQ(read_all(file), Lines{});
+    append(log, " done\nnew\n");
+    EXPECT_EQ(read_all(file), (Lines{"half done", "new"}));
+}
+
+TEST_F(FollowedFileTest, RestoredPositionOfTheSameFileResumes) {
+    append(log, "a\nb\n");
+    FilePosition saved;
+    {
+        FollowedFile file(log, 1024, false);
+        EXPECT_EQ(read_all(file), (Lines{"a", "b"}));
+        saved = *file.position();
+    }
+    append(log, "c\n");
+    FollowedFile file(log, 1024, false);
+    file.restore(saved);
+    EXPECT_EQ(read_all(file), Lines{"c"});
+}
+
+TEST_F(FollowedFileTest, RestoredPositionOfARotatedFileReadsTheNewFileFromItsStart) {
+    append(log, "a\nb\n");
+    FilePosition saved;
+    {
+        FollowedFile file(log, 1024, true);
+        EXPECT_EQ(read_all(file), Lines{});  // opened at its end
+        append(log, "c\n");
+        EXPECT_EQ(read_all(file), Lines{"c"});
+        saved = *file.position();
+    }
+    fs::rename(log, dir.path() / "access.json.1");
+    append(log, "d\n");  // a new file (another inode) while nobody read
+    FollowedFile file(log, 1024, true);
+    file.restore(saved);
+    EXPECT_EQ(read_all(file), Lines{"d"});  // not "start at end": it is a file written since the saved position
+}
+
+TEST_F(FollowedFileTest, ALineLongerThanTheLimitIsReportedOnceAndSkipped) {
+    append(log, "ok\n" + std::string(3000, 'x') + "\nafter\n");
+    FollowedFile file(log, 1024, false);
+    EXPECT_EQ(read_all(file), (Lines{"ok", "<too long>", "after"}));
+}
+
+TEST_F(FollowedFileTest, ALongLineStillBeingWrittenIsSkippedToItsEnd) {
+    append(log, std::string(1500, 'x'));  // no newline yet, already too long
+    FollowedFile file(log, 1024, false);
+    EXPECT_EQ(read_all(file), Lines{"<too long>"});
+    append(log, std::string(500, 'y'));
+    EXPECT_EQ(read_all(file), Lines{});  // the rest of that line is skipped, nothing reported again
+    append(log, "yy\nnext\n");
+    EXPECT_EQ(read_all(file), Lines{"next"});
+}
+
+TEST_F(FollowedFileTest, AMissingFileIsAnErrorNamingThePath) {
+    FollowedFile file(log, 1024, false);
+    try {
+        file.read(1024);
+        FAIL() << "expected an error";
+    } catch (const std::runtime_error& error) {
+        EXPECT_NE(std::string(error.what()).find("cannot open '" + log.string() + "'"), std::string::npos)
+            << error.what();
+    }
+    append(log, "later\n");
+    EXPECT_EQ(read_all(file), Lines{"later"});  // once it exists
+}
+
+TEST_F(FollowedFileTest, AFileCreatedAfterTheFirstAttemptIsReadFromItsStartEvenWithStartAtEnd) {
+    FollowedFile file(log, 1024, /*start_at_end=*/true);
+    EXPECT_THROW(file.read(1024), std::runtime_error);
+    append(log, "first\nsecond\n");  // written before the next poll: new traffic all the same
+    EXPECT_EQ(read_all(file), (Lines{"first", "second"}));
+}
+
+}  // namespace
+}  // namespace warmup::plugins

@@ -1,0 +1,487 @@
+// The status page (GET /ui) in a real headless Chromium, driven through the DevTools protocol (devtools_browser.hpp),
+// against the real daemon (build/bin/warmupd) fed with events over HTTP.
+//
+// Each test starts its own daemon on a free loopback port and its own browser, waits for what a user would see by
+// polling the page with a deadline (the page refreshes itself every 3 s), and then checks that the browser saw no
+// failed request, no console error and no uncaught exception. Screenshots go to <build>/tests/ui/ for a reviewer.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "devtools_browser.hpp"
+#include "gtest_support.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using warmup::test::BrowserPage;
+using warmup::test::Daemon;
+using warmup::test::DevToolsBrowser;
+using warmup::test::poll_until;
+using warmup::test::TempDir;
+
+// Generous: the machine may be compiling on every core; a page that works shows it within a refresh or two.
+constexpr auto kPageTimeout = 30s;
+constexpr auto kDaemonTimeout = 20s;
+constexpr int kWideWidth = 1280;
+constexpr int kWideHeight = 1500;
+constexpr int kNarrowWidth = 390;  // a phone held upright
+constexpr int kNarrowHeight = 2400;
+
+const std::string kToken = "status-page-test-token-0123456789";
+
+int64_t system_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+/// configs/default.yaml (the embedded default) with `extra` appended: an experiment, an access token.
+std::string default_config_with(const std::string& extra) {
+    return read_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/configs/default.yaml") + "\n" + extra;
+}
+
+/// A join of `lines` for failure messages.
+std::string joined(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& line : lines) out += "  " + line + "\n";
+    return out;
+}
+
+class StatusPageBrowserTest : public ::testing::Test {
+  protected:
+    /// Starts warmupd with `args` (plus --port 0) and a browser. Fails the test when either does not start.
+    void start(std::vector<std::string> args) {
+        args.insert(args.end(), {"--port", "0"});
+        daemon_ = std::make_unique<Daemon>(args);
+        port_ = daemon_->wait_until_listening();
+        ASSERT_GT(port_, 0) << "warmupd did not report its port; log:\n" << daemon_->log();
+        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+        client_->set_connection_timeout(5);
+        client_->set_read_timeout(10);
+        try {
+            browser_ = std::make_unique<DevToolsBrowser>(browser_dir_.path());
+        } catch (const std::exception& error) {
+            FAIL() << error.what();
+        }
+    }
+
+    void TearDown() override {
+        if (HasFailure()) {
+            if (daemon_) std::cerr << "---- warmupd log ----\n" << daemon_->log() << "---- end ----\n";
+            if (browser_) std::cerr << "---- chromium stderr ----\n" << browser_->stderr_log() << "---- end ----\n";
+            if (page_) std::cerr << "---- page text ----\n" << page_text() << "\n---- end ----\n";
+        }
+        page_.reset();
+        browser_.reset();
+        client_.reset();
+        daemon_.reset();
+    }
+
+    std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+
+    /// Opens /ui in a new tab of the given size and waits until the page has refreshed once.
+    void open_page(int width = kWideWidth, int height = kWideHeight) {
+        page_ = std::make_unique<BrowserPage>(*browser_, width, height);
+        page_->navigate(url("/ui"));
+        ASSERT_TRUE(page_->wait_for("Number(document.body && document.body.dataset.refreshes) >= 1", kPageTimeout))
+            << "the page never finished a refresh; problems:\n"
+            << joined(page_->problems());
+    }
+
+    /// Waits until the page has refreshed `more` times after now (so it shows the daemon's state of now).
+    bool wait_for_refreshes(int more) {
+        const int now = page_->evaluate("Number(document.body.dataset.refreshes)").get<int>();
+        return page_->wait_for("Number(document.body.dataset.refreshes) >= " + std::to_string(now + more),
+                               kPageTimeout);
+    }
+
+    std::string page_text() {
+        try {
+            return page_->evaluate("document.body.innerText").get<std::string>();
+        } catch (const std::exception& error) {
+            return error.what();
+        }
+    }
+
+    json get_json(const std::string& path) {
+        const auto result = client_->Get(path);
+        if (!result) return nullptr;
+        return result->status == 200 ? json::parse(result->body, nullptr, false) : json(nullptr);
+    }
+
+    void post_events(const std::string& ndjson) {
+        const auto result = client_->Post("/api/warmup/events", ndjson, "application/x-ndjson");
+        ASSERT_TRUE(result) << httplib::to_string(result.error());
+        ASSERT_EQ(result->status, 200) << result->body;
+    }
+
+    /// Waits until the control loop has taken every event posted before: a status read runs on the control thread
+    /// after the loop step that took the pending events (the second read covers a step that was already past its
+    /// ingest when the first was queued).
+    void wait_for_ingest() {
+        for (int i = 0; i < 2; ++i) ASSERT_FALSE(get_json("/api/warmup/status").is_null());
+    }
+
+    /// `model` used every `gap_ms` in the past, `count` times, the last use `last_ago_ms` ago: history the
+    /// predictor learns (older than the request window), nothing is loaded for it. The last `separate` uses are
+    /// posted one by one, each after the control loop took the ones before: the default predictor (cost-curve)
+    /// learns the gaps of one batch as one history, and places a pre-warm window only on gaps it saw end one by one
+    /// (at least 3). The earlier uses go in one body, so no window is placed before the last gap: a window placed
+    /// on an older gap would have its pre-warm time in the past, and start it at once.
+    void post_history(const std::string& model, int count, int64_t gap_ms, int64_t last_ago_ms, int separate) {
+        const int64_t now = system_now_ms();
+        std::string body;
+        for (int i = count - 1; i >= 0; --i) {
+            body += json{{"model", model}, {"ts_ms", now - last_ago_ms - i * gap_ms}}.dump() + "\n";
+            if (i <= separate) {
+                ASSERT_NO_FATAL_FAILURE(post_events(body));
+                ASSERT_NO_FATAL_FAILURE(wait_for_ingest());
+                body.clear();
+            }
+        }
+    }
+
+    /// The selector of a model's entry in a list of the page.
+    static std::string with_model(const std::string& selector, const std::string& model) {
+        return selector + "[data-model=" + json(model).dump() + "]";
+    }
+    static std::string exists(const std::string& selector) {
+        return "document.querySelector(" + json(selector).dump() + ") !== null";
+    }
+    std::string text_of(const std::string& selector) {
+        const json text = page_->evaluate("(document.querySelector(" + json(selector).dump() +
+                                          ") || {textContent: null}).textContent");
+        return text.is_string() ? text.get<std::string>() : std::string("<no element>");
+    }
+
+    /// Clicks `button`, checks the confirmation dialog opens with the operation's own text, and confirms it.
+    void confirm_operation(const std::string& button, const std::string& title) {
+        page_->click(button);
+        ASSERT_TRUE(page_->wait_for("document.getElementById('confirm-dialog').open", kPageTimeout))
+            << button << " opened no confirmation";
+        EXPECT_EQ(text_of("#confirm-title"), title);
+        page_->click("#confirm-ok");
+    }
+
+    void expect_no_problems(const std::vector<std::pair<std::string, int>>& expected_status = {}) {
+        const auto problems = page_->problems(expected_status);
+        EXPECT_TRUE(problems.empty()) << "the browser saw problems:\n" << joined(problems);
+        EXPECT_EQ(page_->evaluate("document.getElementById('alert').hidden"), true)
+            << "the page shows an error: " << text_of("#alert");
+    }
+
+    /// How many answers with `status` the tab received for URLs containing `part`.
+    int responses(const std::string& part, int status) const {
+        int count = 0;
+        for (const auto& [response_url, response_status] : page_->responses())
+            if (response_status == status && response_url.find(part) != std::string::npos) ++count;
+        return count;
+    }
+
+    std::filesystem::path screenshot_path(const std::string& name) const {
+        return std::filesystem::path(WARMUP_TEST_OUTPUT_DIR) / name;
+    }
+
+    TempDir config_dir_{"warmup-ui"};
+    TempDir browser_dir_{"warmup-ui-chromium"};
+    std::unique_ptr<Daemon> daemon_;
+    std::unique_ptr<httplib::Client> client_;
+    std::unique_ptr<DevToolsBrowser> browser_;
+    std::unique_ptr<BrowserPage> page_;
+    int port_ = 0;
+};
+
+// The embedded default configuration: a model loaded on demand shows in the budget bar and the list (with why and
+// since), a learned rhythm shows its planned pre-warm on the timeline, a click on the model shows its decisions, and
+// the emergency stop button (after its confirmation) puts the daemon into emergency mode, shown in red.
+TEST_F(StatusPageBrowserTest, ShowsWarmModelPlannedPrewarmAndStopsOnTheEmbeddedDefault) {
+    ASSERT_NO_FATAL_FAILURE(start({}));
+    // llama3:8b was used every 30 min for the last 6 hours, the last time 25 min ago: the default predictor
+    // (cost-curve) plans a pre-warm shortly before the next use, in about 5 min. phi3:mini is requested now: a demand
+    // load.
+    ASSERT_NO_FATAL_FAILURE(post_history("llama3:8b", 12, 30 * 60'000, 25 * 60'000, 3));
+    ASSERT_NO_FATAL_FAILURE(post_events(R"({"model": "phi3:mini"})"));
+    json prewarm_plan;
+    ASSERT_TRUE(poll_until(
+        [&] {
+            const json answer = get_json("/api/warmup/predictions");
+            if (answer.is_null()) return false;
+            for (const json& p : answer["predictions"])
+                if (p["model"] == "llama3:8b" && p["planned_warm_start_at_ms"].is_number() &&
+                    p["planned_warm_start_at_ms"].get<int64_t>() > answer["now_ms"].get<int64_t>() &&
+                    p["planned_warm_start_at_ms"].get<int64_t>() <= answer["now_ms"].get<int64_t>() + 3600'000)
+                    prewarm_plan = p;
+            return !prewarm_plan.is_null();
+        },
+        kDaemonTimeout))
+        << "the daemon planned no pre-warm of llama3:8b within the hour: " << get_json("/api/warmup/predictions");
+    ASSERT_TRUE(poll_until(
+        [&] {
+            const json status = get_json("/api/warmup/status");
+            return !status.is_null() && status["warm"].size() == 1 && status["warm"][0]["model"] == "phi3:mini";
+        },
+        kDaemonTimeout))
+        << "phi3:mini did not become warm: " << get_json("/api/warmup/status");
+
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    const std::string bar_segment = with_model("#budget-bar .segment", "phi3:mini");
+    const std::string list_row = with_model("#model-rows tr", "phi3:mini");
+    const std::string prewarm_mark = with_model("#timeline-chart [data-kind=\"prewarm\"]", "llama3:8b");
+    ASSERT_TRUE(
+        page_->wait_for(exists(bar_segment) + " && " + exists(list_row) + " && " + exists(prewarm_mark), kPageTimeout))
+        << "page text:\n"
+        << page_text();
+    EXPECT_EQ(page_->evaluate("document.querySelector(" + json(bar_segment).dump() + ").dataset.state"), "loaded");
+    EXPECT_CONTAINS(
+        page_->evaluate("document.querySelector(" + json(bar_segment).dump() + ").title").get<std::string>(),
+        "2.2 GiB loaded (demand)");  // 2300 MiB in the catalog
+    EXPECT_EQ(text_of(list_row + " td.cause"), "demand");
+    EXPECT_EQ(text_of(list_row + " td:nth-child(3)"), "2.2 GiB");
+    EXPECT_CONTAINS(text_of(list_row + " td:nth-child(4)"), " ago");
+    // The segment's width is the model's share of the 16 GiB budget: 2300 / 16384 = 14 %.
+    const double share =
+        page_->evaluate("parseFloat(document.querySelector(" + json(bar_segment).dump() + ").style.width)");
+    EXPECT_NEAR(share, 100.0 * 2300 / 16384, 0.01);
+    EXPECT_EQ(text_of("#mode"), "running");
+    page_->screenshot(screenshot_path("status-page.png"));
+
+    // A click on the model shows its decisions: the demand load that brought it in.
+    page_->click(list_row);
+    ASSERT_TRUE(page_->wait_for(exists("#decision-rows tr[data-decision=\"demand_load\"]"), kPageTimeout))
+        << "no demand_load decision shown; page text:\n"
+        << page_text();
+    EXPECT_EQ(text_of("#decisions-model"), "phi3:mini");
+
+    // Emergency stop through the button and its confirmation.
+    ASSERT_NO_FATAL_FAILURE(confirm_operation("#emergency-stop", "Emergency stop"));
+    ASSERT_TRUE(page_->wait_for("document.getElementById('mode').textContent === 'EMERGENCY STOP'", kPageTimeout))
+        << "page text:\n"
+        << page_text();
+    EXPECT_TRUE(get_json("/api/warmup/status")["emergency_stop"].get<bool>());
+    EXPECT_EQ(page_->evaluate("document.getElementById('operations').classList.contains('emergency')"), true);
+    EXPECT_EQ(page_->evaluate("document.getElementById('emergency-stop').disabled"), true);
+    EXPECT_CONTAINS(text_of("#operation-result"), "Emergency stop: done.");
+    page_->screenshot(screenshot_path("status-page-emergency.png"));
+
+    // The checks above are only worth something if the page really talked to the daemon.
+    EXPECT_GE(responses("/api/warmup/status", 200), 2);
+    EXPECT_EQ(responses("/api/warmup/emergency-stop", 200), 1);
+    expect_no_problems();
+}
+
+// Backup (with the name typed into its confirmation) and reset to safe go through their buttons; the page shows the
+// backup's file and then safe mode.
+TEST_F(StatusPageBrowserTest, BacksUpStateAndResetsToSafeThroughTheButtons) {
+    const auto config = config_dir_.write("warmupd.yaml", default_config_with(""));  // state/ beside it
+    ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
+    ASSERT_NO_FATAL_FAILURE(open_page());
+
+    page_->click("#backup-state");
+    ASSERT_TRUE(page_->wait_for("document.getElementById('confirm-dialog').open", kPageTimeout));
+    EXPECT_EQ(page_->evaluate("document.getElementById('confirm-name-label').hidden"), false);
+    page_->click("#confirm-name");
+    page_->type_text("from-the-page");
+    page_->click("#confirm-ok");
+    ASSERT_TRUE(
+        page_->wait_for("document.getElementById('operation-result').textContent.includes('done')", kPageTimeout))
+        << text_of("#operation-result");
+    EXPECT_CONTAINS(text_of("#operation-result"), "from-the-page");
+    bool backup_written = false;
+    for (const auto& entry : std::filesystem::directory_iterator(config_dir_.path() / "state"))
+        backup_written = backup_written || entry.path().filename().string().find("from-the-page") != std::string::npos;
+    EXPECT_TRUE(backup_written) << "no backup file named from-the-page in " << (config_dir_.path() / "state");
+
+    ASSERT_NO_FATAL_FAILURE(confirm_operation("#reset-to-safe", "Reset to safe"));
+    ASSERT_TRUE(page_->wait_for("document.getElementById('mode').textContent === 'safe mode'", kPageTimeout))
+        << page_text();
+    EXPECT_TRUE(get_json("/api/warmup/status")["safe_mode"].get<bool>());
+    EXPECT_EQ(responses("/api/warmup/backup-state", 200), 1);
+    EXPECT_EQ(responses("/api/warmup/reset-to-safe", 200), 1);
+    expect_no_problems();
+}
+
+// Cancelling the confirmation changes nothing: no POST is sent.
+TEST_F(StatusPageBrowserTest, CancelledConfirmationSendsNothing) {
+    ASSERT_NO_FATAL_FAILURE(start({}));
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    page_->click("#emergency-stop");
+    ASSERT_TRUE(page_->wait_for("document.getElementById('confirm-dialog').open", kPageTimeout));
+    page_->click("#confirm-cancel");
+    ASSERT_TRUE(
+        page_->wait_for("document.getElementById('operation-result').textContent.includes('cancelled')", kPageTimeout));
+    ASSERT_TRUE(wait_for_refreshes(1));
+    EXPECT_EQ(text_of("#mode"), "running");
+    EXPECT_FALSE(get_json("/api/warmup/status")["emergency_stop"].get<bool>());
+    for (const json& request : page_->requests()) EXPECT_NE(request["method"], "POST") << request.dump();
+    expect_no_problems();
+}
+
+// The checks the other tests end with see what they look for: a console error, a failed request, a blocked inline
+// style (the page's Content-Security-Policy) and an uncaught exception, each reported once.
+TEST_F(StatusPageBrowserTest, TheProblemCheckSeesConsoleErrorsFailedRequestsAndPolicyViolations) {
+    ASSERT_NO_FATAL_FAILURE(start({}));
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    EXPECT_TRUE(page_->problems().empty()) << joined(page_->problems());
+    page_->evaluate("console.error('planted console error')");
+    page_->evaluate("fetch('/api/warmup/no-such-endpoint').then(() => true)");
+    page_->evaluate("document.body.insertAdjacentHTML('beforeend', '<style>body { color: red; }</style>')");
+    page_->evaluate("setTimeout(() => { throw new Error('planted exception'); }, 0)");
+    const auto seen = [&](const std::string& part) {
+        for (const auto& problem : page_->problems())
+            if (problem.find(part) != std::string::npos) return true;
+        return false;
+    };
+    EXPECT_TRUE(poll_until([&] { return seen("planted console error"); }, kPageTimeout)) << joined(page_->problems());
+    EXPECT_TRUE(poll_until([&] { return seen("HTTP 404: " + url("/api/warmup/no-such-endpoint")); }, kPageTimeout))
+        << joined(page_->problems());
+    EXPECT_TRUE(poll_until([&] { return seen("Content Security Policy"); }, kPageTimeout)) << joined(page_->problems());
+    EXPECT_TRUE(poll_until([&] { return seen("planted exception"); }, kPageTimeout)) << joined(page_->problems());
+    // An expected status is not a problem, and takes its "Failed to load resource" log line with it.
+    EXPECT_FALSE(poll_until(
+        [&] {
+            for (const auto& problem : page_->problems({{"/api/warmup/no-such-endpoint", 404}}))
+                if (problem.find("no-such-endpoint") != std::string::npos) return true;
+            return false;
+        },
+        1s))
+        << joined(page_->problems({{"/api/warmup/no-such-endpoint", 404}}));
+}
+
+// On a phone-sized screen every panel is one column and nothing is wider than the screen.
+TEST_F(StatusPageBrowserTest, FitsANarrowScreen) {
+    ASSERT_NO_FATAL_FAILURE(start({}));
+    ASSERT_NO_FATAL_FAILURE(post_events(R"({"model": "embed/a"})"));
+    ASSERT_NO_FATAL_FAILURE(open_page(kNarrowWidth, kNarrowHeight));
+    ASSERT_TRUE(page_->wait_for(exists(with_model("#model-rows tr", "embed/a")), kPageTimeout)) << page_text();
+    EXPECT_LE(page_->evaluate("document.documentElement.scrollWidth").get<int>(), kNarrowWidth);
+    // One column: the panels are stacked, each as wide as the next.
+    EXPECT_EQ(page_->evaluate("(() => { const a = document.getElementById('models').getBoundingClientRect(); "
+                              "const b = document.getElementById('cold').getBoundingClientRect(); "
+                              "return a.left === b.left && a.width === b.width && b.top > a.top; })()"),
+              true);
+    page_->screenshot(screenshot_path("status-page-narrow.png"));
+    expect_no_problems();
+}
+
+// With an experiment running, its arms are shown side by side with their own figures.
+TEST_F(StatusPageBrowserTest, ShowsTheArmsOfARunningExperimentSideBySide) {
+    const auto config = config_dir_.write(
+        "experiment.yaml",
+        default_config_with("experiment: {enabled: true, split: model}\n"
+                            "arms:\n"
+                            "  - name: keepalive-5m\n"
+                            "    components:\n"
+                            "      predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 300000}}\n"
+                            "  - name: shadow-hybrid\n"
+                            "    shadow: true\n"
+                            "    components:\n"
+                            "      predictor: {plugin: org.warmup.predictor.hybrid-histogram}\n"));
+    ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
+    std::string requests;
+    for (const char* model : {"embed/a", "embed/b", "embed/c", "embed/d", "phi3:mini"})
+        requests += json{{"model", model}}.dump() + "\n";
+    ASSERT_NO_FATAL_FAILURE(post_events(requests));
+    ASSERT_TRUE(poll_until(
+        [&] {
+            const json answer = get_json("/api/warmup/experiments");
+            if (answer.is_null()) return false;
+            uint64_t acting = 0;  // every request goes to exactly one acting arm
+            for (const json& arm : answer["arms"])
+                if (arm["mode"] != "shadow") acting += arm["requests"].get<uint64_t>();
+            return acting == 5;
+        },
+        kDaemonTimeout))
+        << get_json("/api/warmup/experiments");
+
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    ASSERT_TRUE(
+        page_->wait_for("!document.getElementById('experiment').hidden && "
+                        "document.querySelectorAll('#arms .arm').length === 3",
+                        kPageTimeout))
+        << page_text();
+    ASSERT_TRUE(wait_for_refreshes(1));
+    const json experiments = get_json("/api/warmup/experiments");
+    for (const json& arm : experiments["arms"]) {
+        const std::string card = "#arms .arm[data-arm=" + arm["name"].dump() + "]";
+        const std::string text = text_of(card);
+        EXPECT_CONTAINS(text, arm["mode"].get<std::string>());
+        EXPECT_CONTAINS(text, "requests" + std::to_string(arm["requests"].get<uint64_t>()));
+    }
+    EXPECT_CONTAINS(text_of("#arms .arm[data-arm=\"keepalive-5m\"]"), "keep-alive");
+    EXPECT_CONTAINS(text_of("#arms .arm[data-arm=\"shadow-hybrid\"]"), "hybrid-histogram");
+    // Side by side: the three cards share one row on a wide screen.
+    EXPECT_EQ(page_->evaluate("new Set([...document.querySelectorAll('#arms .arm')]"
+                              ".map((card) => Math.round(card.getBoundingClientRect().top))).size"),
+              1);
+    EXPECT_CONTAINS(text_of("#budget-scope"), "control arm");
+    page_->screenshot(screenshot_path("status-page-experiment.png"));
+    expect_no_problems();
+}
+
+// With an access token, the page asks for it when a button needs it, sends it as a bearer header (never in a URL),
+// and asks again when the daemon refuses a wrong one.
+TEST_F(StatusPageBrowserTest, AsksForTheAccessTokenAndSendsItAsBearer) {
+    std::string yaml = default_config_with("");
+    yaml.replace(yaml.find("http:\n"), 6, "http:\n  access_token: \"" + kToken + "\"\n");  // in its http section
+    const auto config = config_dir_.write("token.yaml", yaml);
+    ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    EXPECT_EQ(page_->evaluate("document.querySelector('meta[name=\"warmup-access\"]').content"), "changes");
+
+    // A wrong token first: the daemon answers 401, the page forgets it and asks again.
+    ASSERT_NO_FATAL_FAILURE(confirm_operation("#emergency-stop", "Emergency stop"));
+    ASSERT_TRUE(page_->wait_for("document.getElementById('token-dialog').open", kPageTimeout))
+        << "the page did not ask for the token; page text:\n"
+        << page_text();
+    page_->click("#token-input");
+    page_->type_text("not-the-right-token-at-all");
+    page_->click("#token-ok");
+    ASSERT_TRUE(
+        page_->wait_for("document.getElementById('token-dialog').open && "
+                        "document.getElementById('token-reason').textContent.includes('refused')",
+                        kPageTimeout))
+        << "the page did not ask again after a refused token; page text:\n"
+        << page_text();
+    EXPECT_FALSE(get_json("/api/warmup/status")["emergency_stop"].get<bool>());
+
+    page_->click("#token-input");
+    page_->type_text(kToken);
+    page_->click("#token-ok");
+    ASSERT_TRUE(page_->wait_for("document.getElementById('mode').textContent === 'EMERGENCY STOP'", kPageTimeout))
+        << page_text();
+    EXPECT_TRUE(get_json("/api/warmup/status")["emergency_stop"].get<bool>());
+
+    int bearer_posts = 0;
+    for (const json& request : page_->requests()) {
+        EXPECT_EQ(request["url"].get<std::string>().find(kToken), std::string::npos)
+            << "the token is in a URL: " << request["url"];
+        if (request["method"] == "POST" && request["headers"].value("Authorization", "") == "Bearer " + kToken)
+            ++bearer_posts;
+    }
+    EXPECT_EQ(bearer_posts, 1);
+    EXPECT_EQ(responses("/api/warmup/emergency-stop", 401), 1);
+    EXPECT_EQ(responses("/api/warmup/emergency-stop", 200), 1);
+    // The token is kept for this tab only (sessionStorage), not in a cookie or localStorage.
+    EXPECT_EQ(page_->evaluate("sessionStorage.getItem('warmup.accessToken')"), kToken);
+    EXPECT_EQ(page_->evaluate("document.cookie + localStorage.length"), "0");
+    expect_no_problems({{"/api/warmup/emergency-stop", 401}});  // the wrong token's answer, asked for above
+}
+
+}  // namespace
