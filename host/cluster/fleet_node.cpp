@@ -239,7 +239,7 @@ std::size_t FleetNode::route_events(std::span<const warmup_usage_event> events) 
             if (local[i]) applied_here.push_back(names[i]);
             if (owners[i].size() == (local[i] ? 1U : 0U)) continue;
             // One outbox entry per event: the forwarder sends it to every owner but this node.
-            outbox_.push_back({names[i], events[i].ts_ms, events[i].count, events[i].tenant_hash});
+            outbox_.push_back({names[i], events[i].ts_ms, events[i].count, events[i].tenant_hash, local[i]});
         }
         if (accepted == fits && fits < events.size()) {
             std::lock_guard counters_lock(counters_mutex_);
@@ -288,6 +288,7 @@ void FleetNode::forwarder_loop() {
         for (const OutboxEvent& event : batch) {
             for (const std::string& owner : owners_of(*current, event.model)) {
                 if (owner == node_id_) {
+                    if (event.applied_here) continue;  // a replica here already has it
                     if (const auto index = runtime_.catalog().resolve(event.model)) {
                         mine.push_back({event.ts_ms, *index, event.count, event.tenant_hash, 0});
                         mine_names.push_back(event.model);
@@ -545,6 +546,15 @@ void FleetNode::membership_tick(RedisConnection& redis, bool force_renew) {
     }
     refresh_models(redis);
     std::vector<FleetMember> members = read_members(redis);
+    // A member that is gone keeps its last known figures in the listing (alive: false), for operators.
+    for (FleetMember& member : members) {
+        if (member.alive) continue;
+        for (const FleetMember& known : view()->members)
+            if (known.id == member.id) {
+                member = known;
+                member.alive = false;
+            }
+    }
 
     // Demand-driven replicas: the primary owners publish their models' request rates; everyone reads the same hash.
     if (config_.cluster.replica_capacity_rps > 0) {

@@ -126,6 +126,7 @@ class FleetNode {
         int64_t ts_ms;
         uint32_t count;
         uint32_t tenant_hash;
+        bool applied_here;  ///< already applied on this node (a replicated model this node also owns)
     };
     struct PlacementView {
         std::shared_ptr<const Placement> placement = std::make_shared<const Placement>();

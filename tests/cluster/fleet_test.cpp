@@ -19,11 +19,13 @@ class FleetTest : public ::testing::Test {
   protected:
     void SetUp() override { redis_ = std::make_unique<RedisServer>(redis_port_); }
 
-    /// Starts nodes "node-0".."node-<count-1>" and waits until they agree on the placement.
-    void start_nodes(int count, const std::string& cluster_extra_of_node_0 = "") {
+    /// Starts nodes "node-0".."node-<count-1>" and waits until they agree on the placement. `cluster_extra_of_node_0`
+    /// is added to node-0's cluster section, `cluster_extra` to every node's.
+    void start_nodes(int count, const std::string& cluster_extra_of_node_0 = "",
+                     const std::string& cluster_extra = "") {
         for (int i = 0; i < count; ++i)
             nodes_.push_back(std::make_unique<Node>("node-" + std::to_string(i), dir_, redis_->url(),
-                                                    i == 0 ? cluster_extra_of_node_0 : ""));
+                                                    (i == 0 ? cluster_extra_of_node_0 : "") + cluster_extra));
         ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
     }
     [[nodiscard]] std::vector<const Node*> all() const {
@@ -161,6 +163,51 @@ TEST_F(FleetTest, EventsPostedToOneNodeReachTheOwnersAndOnlyOwnersLoad) {
         },
         kSettle))
         << "m/new should end up loaded on its owner " << owner << " only";
+}
+
+TEST_F(FleetTest, AModelInMoreDemandThanOneNodeServesGetsReplicasThatAllKeepItWarm) {
+    // One node serves 0.5 requests/s of one model: a burst of 300 requests makes rhythm/0 want more owners than
+    // there are nodes, so all three own it (its demand halves every heartbeat afterwards).
+    start_nodes(3, "", ", replica_capacity_rps: 0.5");
+    std::string burst;
+    for (int i = 0; i < 300; ++i) burst += json{{"model", "rhythm/0"}}.dump() + "\n";
+    ASSERT_EQ(nodes_[1]->post_events(burst).first, 200);
+    ASSERT_TRUE(poll_until(
+        [&] {
+            for (const auto& node : nodes_)
+                if (node->owners("rhythm/0").size() != 3) return false;
+            return true;
+        },
+        kSettle))
+        << nodes_[0]->cluster().dump();
+    // A request posted to one node reaches every replica once: each loads the model (a gateway may route to any).
+    const uint64_t acknowledged_before = nodes_[0]->counter("events_acknowledged") +
+                                         nodes_[1]->counter("events_acknowledged") +
+                                         nodes_[2]->counter("events_acknowledged");
+    const auto requests_of = [](const Node& node) {
+        const json status = node.get("/api/warmup/status");
+        return status.is_object() ? status["counters"]["requests"].get<uint64_t>() : 0;
+    };
+    const uint64_t requests_before = requests_of(*nodes_[2]);
+    ASSERT_EQ(nodes_[2]->post_events(json{{"model", "rhythm/0"}}.dump()).first, 200);
+    for (const auto& node : nodes_)
+        EXPECT_TRUE(poll_until(
+            [&] {
+                const auto resident = node->resident();
+                return std::find(resident.begin(), resident.end(), "rhythm/0") != resident.end();
+            },
+            kSettle))
+            << node->id();
+    // node-2 applied it itself and forwarded it to the two other replicas: two stream entries, not three.
+    EXPECT_TRUE(poll_until(
+        [&] {
+            return nodes_[0]->counter("events_acknowledged") + nodes_[1]->counter("events_acknowledged") +
+                       nodes_[2]->counter("events_acknowledged") ==
+                   acknowledged_before + 2;
+        },
+        kSettle));
+    // ... and node-2 counted it once (not once more when its forwarder sent it to the others).
+    EXPECT_EQ(requests_of(*nodes_[2]), requests_before + 1);
 }
 
 TEST_F(FleetTest, AKilledNodesModelsAreRehomedWithTheirLearnedRhythm) {
