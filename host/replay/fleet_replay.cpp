@@ -20,6 +20,7 @@
 #include "http/http_api.hpp"
 #include "loader/plugin_loader.hpp"
 #include "replay/trace/trace.hpp"
+#include "replay/virtual_executor.hpp"
 #include "runtime/plugin_set.hpp"
 
 namespace warmup::host::replay {
@@ -28,59 +29,10 @@ namespace {
 constexpr int64_t kNever = WARMUP_TIME_NEVER;
 constexpr double kMbMsPerGbH = 1024.0 * 3600.0 * 1000.0;
 
-/// A node's loads take the time its backend's simulation extension says; completions wait in a time-ordered heap.
-/// (The single-node replay has the same rule; the fleet keeps its own small copy to leave that driver untouched.)
-class SimulatedLoads final : public LoadExecutor {
-  public:
-    SimulatedLoads(std::shared_ptr<PluginInstance> backend, const warmup_simulation_extension* simulation,
-                   Catalog& catalog)
-        : backend_(std::move(backend)), simulation_(simulation), catalog_(catalog) {}
-
-    void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) override {
-        const ModelRecord& record = catalog_.record(model);
-        warmup_model_info info = record.to_info();
-        double duration_ms = record.load_ms;
-        int succeeds = 1;
-        if (ErrorPtr error{simulation_->simulate_load(backend_->self(), &info, now_ms, &duration_ms, &succeeds)}) {
-            spdlog::warn("MODEL_LOAD_ERROR {} simulate_load({}) failed: {}", backend_->label(), record.name,
-                         error->message);
-            succeeds = 0;
-        }
-        pending_.push({now_ms + static_cast<int64_t>(std::llround(std::max(0.0, duration_ms))), sequence_++, model,
-                       ticket, succeeds != 0, duration_ms});
-    }
-    void start_unload(warmup_model_index, warmup_time_ms) override {}
-
-    struct Completion {
-        int64_t done_ms;
-        uint64_t sequence;
-        warmup_model_index model;
-        uint64_t ticket;
-        bool succeeded;
-        double duration_ms;
-        bool operator>(const Completion& other) const {
-            return done_ms != other.done_ms ? done_ms > other.done_ms : sequence > other.sequence;
-        }
-    };
-    [[nodiscard]] int64_t next_ms() const { return pending_.empty() ? kNever : pending_.top().done_ms; }
-    Completion pop() {
-        Completion top = pending_.top();
-        pending_.pop();
-        return top;
-    }
-
-  private:
-    std::shared_ptr<PluginInstance> backend_;
-    const warmup_simulation_extension* simulation_;
-    Catalog& catalog_;
-    std::priority_queue<Completion, std::vector<Completion>, std::greater<>> pending_;
-    uint64_t sequence_ = 0;
-};
-
 struct SimNode {
     std::string id;
     std::unique_ptr<PluginSet> plugins;
-    std::unique_ptr<SimulatedLoads> loads;
+    std::unique_ptr<VirtualExecutor> loads;
     std::unique_ptr<WarmupEngine> engine;
     std::optional<int64_t> dropped_at_ms;
     std::vector<warmup_usage_event> batch;  // this timestamp's events for this node
@@ -88,7 +40,7 @@ struct SimNode {
     /// Completions up to and including t, timers strictly before t, in time order (as the single-node replay).
     void advance_to(int64_t t, ManualClock& clock) {
         for (;;) {
-            const int64_t completion_ms = loads->next_ms();
+            const int64_t completion_ms = loads->next_completion_ms();
             const int64_t due_ms = engine->next_timer_ms();
             const int64_t timer_ms = due_ms == kNever ? kNever : std::max(due_ms, clock.now_ms());
             if (completion_ms <= t && completion_ms <= timer_ms) {
@@ -202,7 +154,7 @@ FleetReplayReport run_fleet_replay(const Config& config, const ReplayOptions& op
             throw StartupError(fmt::format("{}: backend {} cannot be replayed: it does not offer the {} extension",
                                            config.locate(config.components[ComponentSlot::Backend].key_path),
                                            backend->label(), WARMUP_EXT_SIMULATION));
-        node.loads = std::make_unique<SimulatedLoads>(backend, simulation, catalog);
+        node.loads = std::make_unique<VirtualExecutor>(backend, simulation, catalog);
         EngineOptions engine_options;
         engine_options.memory_budget_mb = report.budget_mb / fleet.nodes;
         engine_options.max_concurrent_loads = config.max_concurrent_warmups;

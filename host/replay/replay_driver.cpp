@@ -20,6 +20,7 @@
 #include "loader/plugin_loader.hpp"
 #include "replay/frontier.hpp"
 #include "replay/trace/trace.hpp"
+#include "replay/virtual_executor.hpp"
 #include "replay/yardsticks.hpp"
 #include "runtime/plugin_set.hpp"
 
@@ -77,56 +78,6 @@ class ModelMapping {
     const ModelNames& names_;
     const Config& config_;
     std::vector<warmup_model_index> to_catalog_;
-};
-
-/// Loads take the duration the backend's simulation extension reports; completions wait in a time-ordered heap.
-class VirtualExecutor final : public LoadExecutor {
-  public:
-    VirtualExecutor(std::shared_ptr<PluginInstance> backend, const warmup_simulation_extension* simulation,
-                    Catalog& catalog)
-        : backend_(std::move(backend)), simulation_(simulation), catalog_(catalog) {}
-
-    void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) override {
-        const ModelRecord& record = catalog_.record(model);
-        warmup_model_info info = record.to_info();
-        double duration_ms = record.load_ms;
-        int succeeds = 1;
-        warmup_error* error = simulation_->simulate_load(backend_->self(), &info, now_ms, &duration_ms, &succeeds);
-        if (error != nullptr) {
-            ErrorPtr owned(error);
-            spdlog::warn("MODEL_LOAD_ERROR {} simulate_load({}) failed: {}", backend_->label(), record.name,
-                         owned->message);
-            succeeds = 0;
-        }
-        const auto done_ms = now_ms + static_cast<int64_t>(std::llround(std::max(0.0, duration_ms)));
-        pending_.push({done_ms, sequence_++, model, ticket, succeeds != 0, duration_ms});
-    }
-    void start_unload(warmup_model_index, warmup_time_ms) override {}
-
-    [[nodiscard]] int64_t next_completion_ms() const { return pending_.empty() ? kNever : pending_.top().done_ms; }
-    struct Completion {
-        int64_t done_ms;
-        uint64_t sequence;
-        warmup_model_index model;
-        uint64_t ticket;
-        bool succeeded;
-        double duration_ms;
-        bool operator>(const Completion& other) const {
-            return done_ms != other.done_ms ? done_ms > other.done_ms : sequence > other.sequence;
-        }
-    };
-    Completion pop() {
-        Completion top = pending_.top();
-        pending_.pop();
-        return top;
-    }
-
-  private:
-    std::shared_ptr<PluginInstance> backend_;
-    const warmup_simulation_extension* simulation_;
-    Catalog& catalog_;
-    std::priority_queue<Completion, std::vector<Completion>, std::greater<>> pending_;
-    uint64_t sequence_ = 0;
 };
 
 /// One arm: its plugins, its virtual clock, its engine, its time series.
