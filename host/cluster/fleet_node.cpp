@@ -400,6 +400,28 @@ void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& e
         batch.push_back(event);
         names.push_back(fields["m"]);
     }
+    // An event forwarded under a placement this node no longer has (the fleet changed while it was in flight) goes on
+    // to the model's owners now instead of being learned here, where nobody would ever read what it taught.
+    std::size_t passed_on = 0;
+    {
+        const auto current = view();
+        std::lock_guard lock(outbox_mutex_);
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            const auto owners = owners_of(*current, names[i]);
+            if (owners.empty() || std::find(owners.begin(), owners.end(), node_id_) != owners.end()) {
+                batch[kept] = batch[i];
+                names[kept] = names[i];
+                ++kept;
+                continue;
+            }
+            outbox_.push_back({names[i], batch[i].ts_ms, batch[i].count, batch[i].tenant_hash, false});
+            ++passed_on;
+        }
+        batch.resize(kept);
+        names.resize(kept);
+    }
+    if (passed_on > 0) outbox_cv_.notify_one();
     // Into the ingest queue, waiting while it is full (backpressure on the stream, nothing dropped).
     const auto retry = std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms / 20, 5));
     for (std::size_t done = 0; done < batch.size() && !stopping_;) {
@@ -427,6 +449,7 @@ void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& e
     counters_.events_received += ids.size();
     counters_.events_acknowledged += ids.size();
     counters_.events_dropped_unknown += unknown;
+    counters_.events_passed_on += passed_on;
 }
 
 // ---------------------------------------------------------------------------------------------------- membership
@@ -991,7 +1014,8 @@ json FleetNode::cluster_json() const {
           {"state_import_errors", c.state_import_errors},
           {"state_writes", c.state_writes},
           {"redis_errors", c.redis_errors},
-          {"dead_stream_entries_moved", c.dead_stream_entries_moved}}}};
+          {"dead_stream_entries_moved", c.dead_stream_entries_moved},
+          {"events_passed_on", c.events_passed_on}}}};
 }
 
 }  // namespace warmup::host::cluster
