@@ -56,7 +56,7 @@
 //       load_ms: 3000               # REQUIRED: number >= 0
 //       unload_ms: 200              # number >= 0                                                default 0
 //       priority: 1                 # integer 0..15, 0 = highest                                 default 1
-//   arms:                           # optional list: offline A/B/n in replay (live experiments later)
+//   arms:                           # optional list: A/B/n arms, side by side in replay, and live with `experiment:`
 //     - name: keepalive-5m          # REQUIRED, unique, [A-Za-z0-9._-]+
 //       components:                 # any subset of the slots above, same per-slot shape. An override REPLACES the
 //         predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 300000}}   # whole slot (params are

@@ -1,6 +1,6 @@
 /*
  * abi_layout_table.h — every struct and field of the plugin ABI, listed once, so the same list can be measured by the
- * C compiler (abi_layout_c.c) and by the C++ compiler (abi_layout_check.cpp) and the two measurements compared.
+ * C compiler (abi_layout_c.c) and by the C++ compiler (cpp_compile.cpp) and the two measurements compared.
  *
  * Why: the ABI promises that a plugin built as C and a host built as C++ (17 or 20) see the same bytes. A header
  * change that C and C++ lay out differently (a C++-only default member initializer, a bool, an enum-typed field
