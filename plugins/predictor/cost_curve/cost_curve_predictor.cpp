@@ -29,6 +29,19 @@ constexpr double kConfidenceHalfGaps = 10;
                      std::string("cost-curve state import refused: ") + why + " (state left unchanged)");
 }
 
+double read_non_negative(sdk::StateTextReader& reader, const char* what) {
+    const double value = reader.field<double>(what);
+    if (!(value >= 0) || !std::isfinite(value)) bad_state(std::string(what) + " must be a finite number >= 0");
+    return value;
+}
+
+/// A decayed count or sum, stored as float.
+float read_counted(sdk::StateTextReader& reader, const char* what) {
+    const double value = read_non_negative(reader, what);
+    if (value > std::numeric_limits<float>::max()) bad_state(std::string(what) + " is out of range");
+    return static_cast<float>(value);
+}
+
 warmup_time_ms add_offset(warmup_time_ms base_ms, double offset_ms) {
     if (base_ms == WARMUP_TIME_NEVER || !(offset_ms < 1e17)) return WARMUP_TIME_NEVER;
     return base_ms + static_cast<int64_t>(std::llround(offset_ms));
@@ -610,28 +623,42 @@ std::string CostCurvePredictor::export_state() const {
     return text;
 }
 
+// The fields of one model's line after its index (both formats share them): last_seen_ms, request_count, short gaps,
+// reference cold requests, curves, recent gaps. Refuses (throws) on a bad field; `whose` names the model in messages.
+void CostCurvePredictor::read_model_fields(sdk::StateTextReader& reader, ModelState& state, const std::string& whose) {
+    state.last_seen_ms = reader.field<int64_t>("(last_seen_ms)");
+    if (state.last_seen_ms < 0 || state.last_seen_ms >= WARMUP_TIME_NEVER / 2)
+        bad_state("last_seen_ms of " + whose + " is out of range");
+    state.request_count = reader.field<uint64_t>("(request_count)");
+    state.short_gaps = read_counted(reader, "(short gaps)");
+    state.reference_cold_requests = read_non_negative(reader, "(reference cold requests)");
+    read_curves(reader, state.curves);
+    const auto recent = reader.field<int64_t>("(recent gap count)");
+    if (recent < 0 || recent > static_cast<int64_t>(kRecentGaps)) bad_state("recent gap count out of range");
+    for (int64_t i = 0; i < recent; ++i) {
+        const auto gap_ms = reader.field<int64_t>("(recent gap)");
+        if (gap_ms <= 0) bad_state("a recent gap must be positive");
+        state.recent[static_cast<std::size_t>(i)] = RecentGap{gap_ms, read_counted(reader, "(recent burst)")};
+    }
+    state.recent_count = static_cast<std::size_t>(recent);
+    state.recent_next = state.recent_count % kRecentGaps;
+    state.plan_stale = true;
+}
+
+void CostCurvePredictor::read_curves(sdk::StateTextReader& reader, Curves& curves) {
+    curves.gaps = read_counted(reader, "(gaps)");
+    for (float& value : curves.cold) value = read_counted(reader, "(cold)");
+    for (float& value : curves.held) value = read_counted(reader, "(held)");
+    for (float& value : curves.longer) value = read_counted(reader, "(longer)");
+}
+
 void CostCurvePredictor::import_state(std::string_view data) {
     sdk::StateTextReader reader(data, kStateSchema, &bad_state);
     std::vector<ModelState> imported;
     Curves pool;
     double lean_held = 0, lean_reference_held = 0, lean_log_price = 0;
     bool fleet_seen = false;
-    auto non_negative = [&](const char* what) {
-        const double value = reader.field<double>(what);
-        if (!(value >= 0) || !std::isfinite(value)) bad_state(std::string(what) + " must be a finite number >= 0");
-        return value;
-    };
-    auto counted = [&](const char* what) {  // a decayed count or sum, stored as float
-        const double value = non_negative(what);
-        if (value > std::numeric_limits<float>::max()) bad_state(std::string(what) + " is out of range");
-        return static_cast<float>(value);
-    };
-    auto read_curves = [&](Curves& curves) {
-        curves.gaps = counted("(gaps)");
-        for (float& value : curves.cold) value = counted("(cold)");
-        for (float& value : curves.held) value = counted("(held)");
-        for (float& value : curves.longer) value = counted("(longer)");
-    };
+    auto non_negative = [&](const char* what) { return read_non_negative(reader, what); };
     while (reader.next_record()) {
         const auto model = reader.field<int64_t>("(model index)");
         if (model == -1) {
@@ -640,7 +667,7 @@ void CostCurvePredictor::import_state(std::string_view data) {
             lean_held = non_negative("(lean held)");
             lean_reference_held = non_negative("(lean reference held)");
             lean_log_price = std::min(non_negative("(lean log price)"), kMaxLogPrice);
-            read_curves(pool);
+            read_curves(reader, pool);
         } else {
             if (model < 0 || model >= static_cast<int64_t>(host().model_count()))
                 bad_state("model index " + std::to_string(model) + " is not in this host's catalog");
@@ -648,23 +675,7 @@ void CostCurvePredictor::import_state(std::string_view data) {
                 imported.resize(static_cast<std::size_t>(model) + 1);
             ModelState& state = imported[static_cast<std::size_t>(model)];
             if (state.last_seen_ms != WARMUP_TIME_NEVER) bad_state("model " + std::to_string(model) + " appears twice");
-            state.last_seen_ms = reader.field<int64_t>("(last_seen_ms)");
-            if (state.last_seen_ms < 0 || state.last_seen_ms >= WARMUP_TIME_NEVER / 2)
-                bad_state("last_seen_ms of model " + std::to_string(model) + " is out of range");
-            state.request_count = reader.field<uint64_t>("(request_count)");
-            state.short_gaps = counted("(short gaps)");
-            state.reference_cold_requests = non_negative("(reference cold requests)");
-            read_curves(state.curves);
-            const auto recent = reader.field<int64_t>("(recent gap count)");
-            if (recent < 0 || recent > static_cast<int64_t>(kRecentGaps)) bad_state("recent gap count out of range");
-            for (int64_t i = 0; i < recent; ++i) {
-                const auto gap_ms = reader.field<int64_t>("(recent gap)");
-                if (gap_ms <= 0) bad_state("a recent gap must be positive");
-                state.recent[static_cast<std::size_t>(i)] = RecentGap{gap_ms, counted("(recent burst)")};
-            }
-            state.recent_count = static_cast<std::size_t>(recent);
-            state.recent_next = state.recent_count % kRecentGaps;
-            state.plan_stale = true;
+            read_model_fields(reader, state, "model " + std::to_string(model));
         }
         if (!reader.at_record_end()) bad_state("trailing characters on the line of model " + std::to_string(model));
     }
@@ -713,36 +724,7 @@ void CostCurvePredictor::import_model_state(warmup_model_index model, std::strin
     sdk::StateTextReader reader(data, kStateSchema, &bad_state);
     if (!reader.next_record()) bad_state("the model state has no model line");
     ModelState state;
-    auto non_negative = [&](const char* what) {
-        const double value = reader.field<double>(what);
-        if (!(value >= 0) || !std::isfinite(value)) bad_state(std::string(what) + " must be a finite number >= 0");
-        return value;
-    };
-    auto counted = [&](const char* what) {
-        const double value = non_negative(what);
-        if (value > std::numeric_limits<float>::max()) bad_state(std::string(what) + " is out of range");
-        return static_cast<float>(value);
-    };
-    state.last_seen_ms = reader.field<int64_t>("(last_seen_ms)");
-    if (state.last_seen_ms < 0 || state.last_seen_ms >= WARMUP_TIME_NEVER / 2)
-        bad_state("last_seen_ms is out of range");
-    state.request_count = reader.field<uint64_t>("(request_count)");
-    state.short_gaps = counted("(short gaps)");
-    state.reference_cold_requests = non_negative("(reference cold requests)");
-    state.curves.gaps = counted("(gaps)");
-    for (float& value : state.curves.cold) value = counted("(cold)");
-    for (float& value : state.curves.held) value = counted("(held)");
-    for (float& value : state.curves.longer) value = counted("(longer)");
-    const auto recent = reader.field<int64_t>("(recent gap count)");
-    if (recent < 0 || recent > static_cast<int64_t>(kRecentGaps)) bad_state("recent gap count out of range");
-    for (int64_t i = 0; i < recent; ++i) {
-        const auto gap_ms = reader.field<int64_t>("(recent gap)");
-        if (gap_ms <= 0) bad_state("a recent gap must be positive");
-        state.recent[static_cast<std::size_t>(i)] = RecentGap{gap_ms, counted("(recent burst)")};
-    }
-    state.recent_count = static_cast<std::size_t>(recent);
-    state.recent_next = state.recent_count % kRecentGaps;
-    state.plan_stale = true;
+    read_model_fields(reader, state, "model " + std::to_string(model));
     if (!reader.at_record_end() || reader.next_record()) bad_state("trailing data after the model line");
 
     ModelState& slot = state_of(model);

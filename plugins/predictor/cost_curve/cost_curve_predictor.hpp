@@ -54,6 +54,7 @@
 #include <utility>
 #include <vector>
 #include <warmup/sdk/plugin.hpp>
+#include <warmup/sdk/state_text.hpp>
 
 namespace warmup::plugins {
 
@@ -157,6 +158,9 @@ class CostCurvePredictor final : public sdk::Predictor {
     };
 
     ModelState& state_of(warmup_model_index model);
+    /// Reads one model's fields of the state text (import_state and import_model_state share them).
+    static void read_model_fields(sdk::StateTextReader& reader, ModelState& state, const std::string& whose);
+    static void read_curves(sdk::StateTextReader& reader, Curves& curves);
     void learn(ModelState& state, const warmup_usage_pattern& pattern);
     void close_burst(ModelState& state, warmup_model_index model);
     /// Adds one idle gap with its wake-up burst so far to the model's curves, the pool and (if long) the recent gaps.
