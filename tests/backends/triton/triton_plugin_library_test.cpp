@@ -7,45 +7,15 @@
 
 #include <string>
 
-#include "core/catalog.hpp"
-#include "core/clock.hpp"
+#include "backend_library_support.hpp"
+#include "backend_test_support.hpp"
 #include "core/errors.hpp"
-#include "core/host_services.hpp"
 #include "fake_triton.hpp"
 
 namespace {
 
-struct Library {
-    void* handle = nullptr;
-    const warmup_plugin_descriptor* descriptor = nullptr;
-    Library() {
-        const std::string path = std::string(WARMUP_TEST_PLUGIN_DIR) + "/triton_backend.so";
-        handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (handle == nullptr) return;
-        auto entry = reinterpret_cast<warmup_plugin_entry_fn>(dlsym(handle, WARMUP_PLUGIN_ENTRY_SYMBOL));
-        if (entry != nullptr) descriptor = entry();
-    }
-    ~Library() {
-        if (handle != nullptr) dlclose(handle);
-    }
-};
-
-struct Host {
-    warmup::host::Catalog catalog{std::vector<warmup::host::CatalogEntry>{{"*", 1000, 2000, 100, 1}}};
-    warmup::host::ManualClock clock{0};
-    warmup::host::HostServices services{catalog, clock, "triton-plugin-library-test"};
-    warmup_model_info model(std::string_view name) {
-        warmup_model_info info{};
-        info.struct_size = sizeof info;
-        services.raw()->model_info(services.raw(), *catalog.resolve(name), &info);
-        return info;
-    }
-};
-
-const warmup_cancel_token kNeverCancel{nullptr, [](void*) { return 0; }};
-
 TEST(TritonPluginLibrary, LoadsAndUnloadsThroughTheCAbi) {
-    Library library;
+    warmup::test::PluginLibrary library(std::string(WARMUP_TEST_PLUGIN_DIR) + "/triton_backend.so");
     ASSERT_NE(library.handle, nullptr) << dlerror();
     ASSERT_NE(library.descriptor, nullptr);
     EXPECT_STREQ(library.descriptor->id, "org.warmup.backend.triton");
@@ -55,21 +25,21 @@ TEST(TritonPluginLibrary, LoadsAndUnloadsThroughTheCAbi) {
 
     warmup::test::FakeTriton fake;
     fake.fail_loads("broken", 400, R"({"error":"failed to load 'broken'"})");
-    Host host;
+    warmup::test::CatalogHost host("triton-plugin-library-test");
     const std::string params = "base_url: " + fake.base_url();
     void* instance = nullptr;
     ASSERT_EQ(library.descriptor->create(host.services.raw(), {params.data(), params.size()}, &instance), nullptr);
 
     const warmup_model_info model = host.model("m");
     warmup_load_result result{sizeof(warmup_load_result), -1.0};
-    EXPECT_EQ(vtable->load(instance, &model, &kNeverCancel, &result), nullptr);
+    EXPECT_EQ(vtable->load(instance, &model, &warmup::test::kNeverCancel, &result), nullptr);
     EXPECT_DOUBLE_EQ(result.memory_mb, 0.0);
     EXPECT_TRUE(fake.is_ready("m"));
     EXPECT_EQ(vtable->unload(instance, &model), nullptr);
     EXPECT_FALSE(fake.is_ready("m"));
 
     const warmup_model_info broken = host.model("broken");
-    warmup::host::ErrorPtr error(vtable->load(instance, &broken, &kNeverCancel, &result));
+    warmup::host::ErrorPtr error(vtable->load(instance, &broken, &warmup::test::kNeverCancel, &result));
     ASSERT_NE(error, nullptr);
     EXPECT_EQ(error->code, WARMUP_ERROR_UNAVAILABLE);
     EXPECT_NE(error->message.find("failed to load 'broken'"), std::string::npos) << error->message;
@@ -77,9 +47,9 @@ TEST(TritonPluginLibrary, LoadsAndUnloadsThroughTheCAbi) {
 }
 
 TEST(TritonPluginLibrary, CreateRefusesABadParameterWithItsKeyPath) {
-    Library library;
+    warmup::test::PluginLibrary library(std::string(WARMUP_TEST_PLUGIN_DIR) + "/triton_backend.so");
     ASSERT_NE(library.descriptor, nullptr) << dlerror();
-    Host host;
+    warmup::test::CatalogHost host("triton-plugin-library-test");
     const std::string params = "base_url: ftp://triton:8000";
     void* instance = nullptr;
     warmup::host::ErrorPtr error(

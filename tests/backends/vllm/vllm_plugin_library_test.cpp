@@ -8,45 +8,15 @@
 #include <set>
 #include <string>
 
-#include "core/catalog.hpp"
-#include "core/clock.hpp"
+#include "backend_library_support.hpp"
+#include "backend_test_support.hpp"
 #include "core/errors.hpp"
-#include "core/host_services.hpp"
 #include "fake_vllm.hpp"
 
 namespace {
 
-struct Library {
-    void* handle = nullptr;
-    const warmup_plugin_descriptor* descriptor = nullptr;
-    Library() {
-        const std::string path = std::string(WARMUP_TEST_PLUGIN_DIR) + "/vllm_backend.so";
-        handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (handle == nullptr) return;
-        auto entry = reinterpret_cast<warmup_plugin_entry_fn>(dlsym(handle, WARMUP_PLUGIN_ENTRY_SYMBOL));
-        if (entry != nullptr) descriptor = entry();
-    }
-    ~Library() {
-        if (handle != nullptr) dlclose(handle);
-    }
-};
-
-struct Host {
-    warmup::host::Catalog catalog{std::vector<warmup::host::CatalogEntry>{{"*", 1000, 2000, 100, 1}}};
-    warmup::host::ManualClock clock{0};
-    warmup::host::HostServices services{catalog, clock, "vllm-plugin-library-test"};
-    warmup_model_info model(std::string_view name) {
-        warmup_model_info info{};
-        info.struct_size = sizeof info;
-        services.raw()->model_info(services.raw(), *catalog.resolve(name), &info);
-        return info;
-    }
-};
-
-const warmup_cancel_token kNeverCancel{nullptr, [](void*) { return 0; }};
-
 TEST(VllmPluginLibrary, LoadsListsAndUnloadsAdaptersThroughTheCAbi) {
-    Library library;
+    warmup::test::PluginLibrary library(std::string(WARMUP_TEST_PLUGIN_DIR) + "/vllm_backend.so");
     ASSERT_NE(library.handle, nullptr) << dlerror();
     ASSERT_NE(library.descriptor, nullptr);
     EXPECT_STREQ(library.descriptor->id, "org.warmup.backend.vllm");
@@ -59,7 +29,7 @@ TEST(VllmPluginLibrary, LoadsListsAndUnloadsAdaptersThroughTheCAbi) {
 
     warmup::test::FakeVllm fake(/*dev_mode=*/false, /*runtime_lora=*/true);
     fake.add_adapter_path("/adapters/sql");
-    Host host;
+    warmup::test::CatalogHost host("vllm-plugin-library-test");
     const std::string params =
         "mode: lora\nservers: {'*': '" + fake.url() + "'}\nlora_paths: {'*': '/adapters/${name}'}";
     void* instance = nullptr;
@@ -68,7 +38,7 @@ TEST(VllmPluginLibrary, LoadsListsAndUnloadsAdaptersThroughTheCAbi) {
     const warmup_model_info sql = host.model("sql");
     warmup_load_result result{};
     result.struct_size = sizeof result;
-    EXPECT_EQ(vtable->load(instance, &sql, &kNeverCancel, &result), nullptr);
+    EXPECT_EQ(vtable->load(instance, &sql, &warmup::test::kNeverCancel, &result), nullptr);
 
     std::set<std::string> listed;
     const warmup_resident_model_writer writer{
@@ -85,7 +55,7 @@ TEST(VllmPluginLibrary, LoadsListsAndUnloadsAdaptersThroughTheCAbi) {
     EXPECT_TRUE(listed.empty());
 
     const warmup_model_info missing = host.model("no-such-adapter");
-    warmup::host::ErrorPtr error(vtable->load(instance, &missing, &kNeverCancel, &result));
+    warmup::host::ErrorPtr error(vtable->load(instance, &missing, &warmup::test::kNeverCancel, &result));
     ASSERT_NE(error, nullptr);
     EXPECT_EQ(error->code, WARMUP_ERROR_NOT_FOUND);
     EXPECT_NE(error->message.find("No adapter found for /adapters/no-such-adapter"), std::string::npos)
