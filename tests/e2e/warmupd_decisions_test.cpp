@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon_test_fixture.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -59,23 +60,11 @@ std::string config_yaml(const std::string& log_format) {
     return yaml.str();
 }
 
-class DecisionsTest : public ::testing::Test {
+class DecisionsTest : public warmup::test::DaemonTest {
   protected:
-    void start(const std::string& log_format) {
-        const auto config = dir_.write("warmupd.yaml", config_yaml(log_format));
-        daemon_ = std::make_unique<Daemon>(std::vector<std::string>{"--config", config.string(), "--port", "0"});
-        port_ = daemon_->wait_until_listening();
-        ASSERT_GT(port_, 0) << "warmupd did not report its port; log:\n" << daemon_->log();
-        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-        client_->set_connection_timeout(5);
-        client_->set_read_timeout(10);
-    }
+    DecisionsTest() : DaemonTest("warmupd-decisions") {}
 
-    void TearDown() override {
-        if (HasFailure() && daemon_) std::cerr << "---- warmupd log ----\n" << daemon_->log() << "---- end ----\n";
-        client_.reset();
-        daemon_.reset();
-    }
+    void start(const std::string& log_format) { start_daemon(config_yaml(log_format)); }
 
     /// GET `path`: (status, parsed body).
     std::pair<int, json> get(const std::string& path) {
@@ -115,11 +104,6 @@ class DecisionsTest : public ::testing::Test {
         EXPECT_TRUE(ctl.wait_for_log_end(kWait));
         return ctl.log();
     }
-
-    TempDir dir_{"warmupd-decisions"};
-    std::unique_ptr<Daemon> daemon_;
-    int port_ = 0;
-    std::unique_ptr<httplib::Client> client_;
 };
 
 std::vector<std::string> kinds(const json& decisions) {

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon_test_fixture.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -110,23 +111,11 @@ std::string test_config_yaml() {
 }
 
 /// A running daemon on the test configuration plus an HTTP client bound to it.
-class WarmupdTest : public ::testing::Test {
+class WarmupdTest : public warmup::test::DaemonTest {
   protected:
-    void SetUp() override {
-        const auto config = dir_.write("warmupd.yaml", test_config_yaml());
-        daemon_ = std::make_unique<Daemon>(std::vector<std::string>{"--config", config.string(), "--port", "0"});
-        port_ = daemon_->wait_until_listening();
-        ASSERT_GT(port_, 0) << "warmupd did not report its port; log:\n" << daemon_->log();
-        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-        client_->set_connection_timeout(5);
-        client_->set_read_timeout(10);
-    }
+    WarmupdTest() : DaemonTest("warmupd-e2e") {}
 
-    void TearDown() override {
-        if (HasFailure() && daemon_) std::cerr << "---- warmupd log ----\n" << daemon_->log() << "---- end ----\n";
-        client_.reset();
-        daemon_.reset();  // SIGKILL + reap if still running
-    }
+    void SetUp() override { start_daemon(test_config_yaml()); }
 
     /// GET `path` as JSON; fails the test (and returns null) on transport errors or a non-200 status.
     json get_json(const std::string& path) {
@@ -157,11 +146,6 @@ class WarmupdTest : public ::testing::Test {
             if (entry["model"] == model) return entry;
         return nullptr;
     }
-
-    TempDir dir_{"warmupd-e2e"};
-    std::unique_ptr<Daemon> daemon_;
-    int port_ = 0;
-    std::unique_ptr<httplib::Client> client_;
 };
 
 /// The value of the first sample line of /metrics that starts with `series` ("name{labels}"), or nullopt.

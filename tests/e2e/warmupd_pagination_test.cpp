@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon_test_fixture.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -50,22 +51,17 @@ std::string config_yaml() {
 
 std::string model_name(int i) { return "m/" + std::to_string(i); }
 
-class PaginationTest : public ::testing::Test {
+class PaginationTest : public warmup::test::DaemonTest {
   protected:
+    PaginationTest() : DaemonTest("warmup-pagination") {}
+
     void SetUp() override {
-        const auto config = dir_.write("warmupd.yaml", config_yaml());
-        daemon_ = std::make_unique<Daemon>(std::vector<std::string>{"--config", config.string(), "--port", "0"});
-        port_ = daemon_->wait_until_listening();
-        ASSERT_GT(port_, 0) << "warmupd did not report its port; log:\n" << daemon_->log();
-        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-        client_->set_read_timeout(10);
+        start_daemon(config_yaml());
+        if (HasFatalFailure()) return;
         // One body: the models get their catalog indexes in this order.
         post_models(0, kModels);
         ASSERT_TRUE(poll_until([&] { return get("/api/warmup/status")["warm"].size() == kModels; }, 30s, 20ms))
             << get("/api/warmup/status").dump(2);
-    }
-    void TearDown() override {
-        if (HasFailure() && daemon_) std::cerr << "---- warmupd log ----\n" << daemon_->log() << "---- end ----\n";
     }
 
     void post_models(int from, int to) {
@@ -91,11 +87,6 @@ class PaginationTest : public ::testing::Test {
         for (const auto& entry : list) out.push_back(entry["model"].get<std::string>());
         return out;
     }
-
-    TempDir dir_{"warmup-pagination"};
-    std::unique_ptr<Daemon> daemon_;
-    std::unique_ptr<httplib::Client> client_;
-    int port_ = 0;
 };
 
 TEST_F(PaginationTest, PredictionPagesInCatalogOrderAddUpToTheWholeList) {

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "daemon_test_fixture.hpp"
 #include "fake_ollama.hpp"
 #include "test_support.hpp"
 
@@ -50,22 +51,11 @@ std::string config_yaml(const std::string& backend) {
     return yaml.str();
 }
 
-class WarmupdReconcile : public ::testing::Test {
+class WarmupdReconcile : public warmup::test::DaemonTest {
   protected:
-    void start(const std::string& backend) {
-        const auto config = dir_.write("warmupd.yaml", config_yaml(backend));
-        daemon_ = std::make_unique<Daemon>(std::vector<std::string>{"--config", config.string(), "--port", "0"});
-        port_ = daemon_->wait_until_listening();
-        ASSERT_GT(port_, 0) << "warmupd did not report its port; log:\n" << daemon_->log();
-        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-        client_->set_connection_timeout(5);
-        client_->set_read_timeout(10);
-    }
-    void TearDown() override {
-        if (HasFailure() && daemon_) std::cerr << "---- warmupd log ----\n" << daemon_->log() << "---- end ----\n";
-        client_.reset();
-        daemon_.reset();
-    }
+    WarmupdReconcile() : DaemonTest("warmupd-reconcile") {}
+
+    void start(const std::string& backend) { start_daemon(config_yaml(backend)); }
 
     json status() {
         const auto result = client_->Get("/api/warmup/status");
@@ -92,11 +82,6 @@ class WarmupdReconcile : public ::testing::Test {
         ASSERT_TRUE(result) << httplib::to_string(result.error());
         ASSERT_EQ(result->status, 200) << result->body;
     }
-
-    TempDir dir_{"warmupd-reconcile"};
-    std::unique_ptr<Daemon> daemon_;
-    int port_ = 0;
-    std::unique_ptr<httplib::Client> client_;
 };
 
 TEST_F(WarmupdReconcile, AdoptsWhatAnotherClientLoadedAndForgetsWhatOllamaDropped) {
