@@ -38,8 +38,9 @@ struct warmup_host {
     warmup_abi_version abi; /* the host's ABI version */
     void *host_data;        /* the host's; plugins pass `host` back, never touch this */
 
-    /* [any] Creates an error in host memory. `message` is borrowed (copied). The returned error is owned by whoever
-     * receives it from the plugin (the host), never by the plugin. Never returns NULL. */
+    /* [any] Creates an error in host memory. `message` is borrowed (copied). Never returns NULL. The plugin owns the
+     * returned error until it returns it from a call (from then on the host owns and frees it) or frees it with
+     * free_error (ABI 1.2); before 1.2 every error made had to be returned. */
     warmup_error *(*make_error)(const warmup_host *host, warmup_status code, warmup_string_view message);
 
     /* [any] Writes a log line attributed to the calling plugin. `message` is borrowed. */
