@@ -56,7 +56,10 @@ extern "C" {
     STRUCT(warmup_source_poll)              \
     STRUCT(warmup_source_poll_result)       \
     STRUCT(warmup_event_source_vtable)      \
-    STRUCT(warmup_model_state_extension)
+    STRUCT(warmup_model_state_extension)    \
+    STRUCT(warmup_host_log_extension)       \
+    STRUCT(warmup_host_clock_extension)     \
+    STRUCT(warmup_host_catalog_extension)
 
 /* FIELD(type, field) for every field of every struct above, in declaration order. */
 #define WARMUP_ABI_FIELDS(FIELD)                              \
@@ -82,6 +85,8 @@ extern "C" {
     FIELD(warmup_host, model_count)                           \
     FIELD(warmup_host, model_info)                            \
     FIELD(warmup_host, find_model)                            \
+    FIELD(warmup_host, get_extension)                         \
+    FIELD(warmup_host, free_error)                            \
     FIELD(warmup_plugin_descriptor, struct_size)              \
     FIELD(warmup_plugin_descriptor, abi)                      \
     FIELD(warmup_plugin_descriptor, kind)                     \
@@ -244,7 +249,15 @@ extern "C" {
     FIELD(warmup_model_state_extension, schema)               \
     FIELD(warmup_model_state_extension, export_model)         \
     FIELD(warmup_model_state_extension, import_model)         \
-    FIELD(warmup_model_state_extension, forget_model)
+    FIELD(warmup_model_state_extension, forget_model)         \
+    FIELD(warmup_host_log_extension, struct_size)             \
+    FIELD(warmup_host_log_extension, log)                     \
+    FIELD(warmup_host_clock_extension, struct_size)           \
+    FIELD(warmup_host_clock_extension, now_ms)                \
+    FIELD(warmup_host_catalog_extension, struct_size)         \
+    FIELD(warmup_host_catalog_extension, model_count)         \
+    FIELD(warmup_host_catalog_extension, model_info)          \
+    FIELD(warmup_host_catalog_extension, find_model)
 
 /* One measurement: a struct (field == "", offset = alignment) or one of its fields. */
 typedef struct warmup_abi_layout_entry {

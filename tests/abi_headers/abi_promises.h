@@ -51,6 +51,9 @@ WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_state_extension);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_simulation_extension);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_event_source_vtable);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_model_state_extension);
+WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_host_log_extension);
+WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_host_clock_extension);
+WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_host_catalog_extension);
 
 /* On LP64 (every platform the host ships on today) the whole ABI 1.0 descriptor is fixed: hand-computed as
  * 4 + 4 + 4 (+4 padding) + 3 strings * 8 + 4 function/table pointers * 8 = 72 bytes. The loader's message "expected
@@ -68,6 +71,15 @@ WARMUP_STATIC_ASSERT(offsetof(warmup_model_backend_vtable, unload) == 16, "backe
 WARMUP_STATIC_ASSERT(offsetof(warmup_model_backend_vtable, list_resident) == 24,
                      "backend vtable.list_resident (ABI 1.1) right after the 24 bytes of ABI 1.0 on LP64");
 WARMUP_STATIC_ASSERT(sizeof(warmup_model_backend_vtable) == 32, "ABI 1.1 backend vtable is 32 bytes on LP64");
+/* ABI 1.2 appended get_extension and free_error to the host: the 1.1 host (struct_size, abi, host_data, six
+ * functions) is 4 + 4 + 8 + 6 * 8 = 64 bytes, so a plugin of ABI 1.0 or 1.1 reads exactly the fields it knows, at the
+ * offsets it was compiled with. */
+WARMUP_STATIC_ASSERT(offsetof(warmup_host, host_data) == 8, "host.host_data at 8 on LP64");
+WARMUP_STATIC_ASSERT(offsetof(warmup_host, find_model) == 56, "host.find_model (the last 1.1 field) at 56 on LP64");
+WARMUP_STATIC_ASSERT(offsetof(warmup_host, get_extension) == 64,
+                     "host.get_extension (ABI 1.2) right after the 64 bytes of ABI 1.1 on LP64");
+WARMUP_STATIC_ASSERT(offsetof(warmup_host, free_error) == 72, "host.free_error (ABI 1.2) at 72 on LP64");
+WARMUP_STATIC_ASSERT(sizeof(warmup_host) == 80, "ABI 1.2 host is 80 bytes on LP64");
 #endif
 
 #endif /* WARMUP_TEST_ABI_PROMISES_H */

@@ -47,7 +47,7 @@ static const warmup_predictor_vtable predictor_vtable = {
 /* What a C plugin's entry returns: every ABI 1.0 field set by name, so a reordering would not compile silently. */
 static const warmup_plugin_descriptor descriptor = {
     .struct_size = sizeof(warmup_plugin_descriptor),
-    .abi = {WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR},
+    .abi = WARMUP_ABI_VERSION_INIT,
     .kind = WARMUP_KIND_PREDICTOR,
     .id = "org.warmup.test.c11",
     .version = "1.0.0",
@@ -64,6 +64,22 @@ int main(void) {
     (void)entry_type_check;
     CHECK(descriptor.struct_size == sizeof(warmup_plugin_descriptor));
     CHECK(strcmp(WARMUP_PLUGIN_ENTRY_SYMBOL, "warmup_plugin_entry") == 0);
+
+    /* The compatibility rule of version.h, as host and plugins share it: same major, plugin minor <= host minor. */
+    const warmup_abi_version current = WARMUP_ABI_VERSION_INIT;
+    const warmup_abi_version plugin_1_0 = {1, 0};
+    const warmup_abi_version plugin_newer_minor = {WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR + 1};
+    const warmup_abi_version plugin_other_major = {WARMUP_ABI_MAJOR + 1, 0};
+    const warmup_abi_version host_older_major = {WARMUP_ABI_MAJOR - 1, WARMUP_ABI_MINOR + 5};
+    CHECK(current.major == WARMUP_ABI_MAJOR && current.minor == WARMUP_ABI_MINOR);
+    CHECK(descriptor.abi.major == WARMUP_ABI_MAJOR && descriptor.abi.minor == WARMUP_ABI_MINOR);
+    CHECK(warmup_abi_is_compatible(current, current));
+    CHECK(warmup_abi_is_compatible(current, plugin_1_0));
+    CHECK(!warmup_abi_is_compatible(current, plugin_newer_minor));
+    CHECK(warmup_abi_is_compatible(plugin_newer_minor, current));
+    CHECK(!warmup_abi_is_compatible(current, plugin_other_major));
+    CHECK(!warmup_abi_is_compatible(plugin_other_major, current));
+    CHECK(!warmup_abi_is_compatible(host_older_major, plugin_1_0));
 
     /* Growth rule: a prediction written by an older plugin that stopped after next_arrival_ms. */
     warmup_prediction older = {0};
@@ -96,11 +112,11 @@ int main(void) {
             ++failures;
         }
     }
-    /* 27 growable structs in ABI 1.1 (counted by hand from the headers: model_info, host, descriptor, usage_pattern,
+    /* 30 growable structs in ABI 1.2 (counted by hand from the headers: model_info, host, descriptor, usage_pattern,
      * prediction, performance_estimate, load_observation, plan_input, plan, admission_request, admission,
-     * load_result, resident_model (1.1), source_poll (1.1), source_poll_result (1.1), 9 vtables, 3 extensions
-     * (state, simulation, model state (1.1))). */
-    CHECK(sized_structs == 27);
+     * load_result, resident_model (1.1), source_poll (1.1), source_poll_result (1.1), 9 vtables, 3 plugin extensions
+     * (state, simulation, model state (1.1)), 3 host extensions (log, clock, catalog (1.2))). */
+    CHECK(sized_structs == 30);
 
     if (failures != 0) {
         fprintf(stderr, "%d ABI check(s) failed in C11\n", failures);

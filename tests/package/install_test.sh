@@ -32,7 +32,8 @@ shipped=$(cd "$build/plugins" && ls -- *.so | sort)
 installed=$(cd "$prefix/lib/warmup/plugins" && ls -- *.so | sort)
 [ -n "$shipped" ] || fail "no plugin in $build/plugins"
 [ "$shipped" = "$installed" ] || fail "installed plugins differ from build/plugins: $(diff <(echo "$shipped") <(echo "$installed") || true)"
-for file in include/warmup/warmup.h include/warmup/common.h include/warmup/ext/state.h include/warmup/sdk/plugin.hpp \
+for file in include/warmup/warmup.h include/warmup/common.h include/warmup/version.h include/warmup/ext/state.h \
+            include/warmup/sdk/plugin.hpp \
             include/warmup/sdk/params.hpp lib/cmake/WarmupSDK/WarmupSDKConfig.cmake \
             lib/cmake/WarmupSDK/WarmupSDKConfigVersion.cmake lib/cmake/WarmupSDK/WarmupSDKTargets.cmake \
             lib/cmake/WarmupSDK/WarmupPlugin.cmake lib/cmake/WarmupSDK/warmup_plugin.map \

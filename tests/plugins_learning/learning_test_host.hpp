@@ -52,7 +52,7 @@ std::string create_error(const LearningTestHost& host, std::string_view yaml) {
     }
     std::string message = error->message;
     const bool invalid_argument = error->code == WARMUP_ERROR_INVALID_ARGUMENT;
-    delete error;
+    host::free_error(error);
     return invalid_argument ? message : "unexpected code: " + message;
 }
 

@@ -1,6 +1,6 @@
 // vllm_backend.so loaded the way the host loads it (dlopen RTLD_NOW | RTLD_LOCAL, the one exported entry), then driven
-// through the C vtable against FakeVllm in LoRA mode: the descriptor (ABI 1.1, list_resident present), a load, the
-// listing through list_resident and its writer, an unload, and an error code crossing the ABI.
+// through the C vtable against FakeVllm in LoRA mode: the descriptor (this tree's ABI; list_resident since 1.1), a
+// load, the listing through list_resident and its writer, an unload, and an error code crossing the ABI.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <warmup/warmup.h>
@@ -22,7 +22,7 @@ TEST(VllmPluginLibrary, LoadsListsAndUnloadsAdaptersThroughTheCAbi) {
     EXPECT_STREQ(library.descriptor->id, "org.warmup.backend.vllm");
     EXPECT_EQ(library.descriptor->kind, static_cast<uint32_t>(WARMUP_KIND_MODEL_BACKEND));
     EXPECT_EQ(library.descriptor->abi.major, 1);
-    EXPECT_EQ(library.descriptor->abi.minor, 1);
+    EXPECT_EQ(library.descriptor->abi.minor, WARMUP_ABI_MINOR);  // built with this tree's SDK
     const auto* vtable = static_cast<const warmup_model_backend_vtable*>(library.descriptor->vtable);
     ASSERT_TRUE(WARMUP_HAS_FIELD(vtable, warmup_model_backend_vtable, list_resident));
     ASSERT_NE(vtable->list_resident, nullptr);
