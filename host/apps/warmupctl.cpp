@@ -90,6 +90,7 @@ int validate(const std::string& config_file) {
         const Config config = config_file.empty() ? load_config_text(embedded_default_config, "<embedded default.yaml>",
                                                                      fs::current_path(), executable_dir())
                                                   : load_config_file(config_file, executable_dir());
+        for (const std::string& notice : config.notices) std::cout << "notice: " << notice << "\n";
         Catalog catalog(config.catalog);
         PluginLoader loader(config.plugin_dirs);
         SystemClock clock;

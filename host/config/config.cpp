@@ -100,7 +100,8 @@ const std::vector<SchemaSection>& schema_sections() {
             {"reconcile", {"interval_ms"}},
             {"experiment", {"enabled", "split", "control_weight"}},
             {"state",
-             {"dir", "enabled", "snapshot_interval_s", "keep", "history_retention_h", "journal", "journal_retention_h"}},
+             {"dir", "enabled", "snapshot_interval_s", "keep", "history_retention_h", "journal",
+              "journal_retention_h"}},
             {"cluster",
              {"redis", "node_id", "advertise_url", "heartbeat_ms", "load_slack", "replica_capacity_rps",
               "forward_buffer", "key_prefix"}},
@@ -399,9 +400,9 @@ class ConfigReader {
         if (!root.IsMap()) return;
         const YAML::Node written = root[std::string(kApiVersionKey)];
         if (!written) {
-            config_.notices.push_back(fmt::format(
-                "{}: no apiVersion, read as {}; add 'apiVersion: {}' at the top to say so", config_.display_name,
-                kConfigApiVersion, kConfigApiVersion));
+            config_.notices.push_back(
+                fmt::format("{}: no apiVersion, read as {}; add 'apiVersion: {}' at the top to say so",
+                            config_.display_name, kConfigApiVersion, kConfigApiVersion));
             return;
         }
         const std::string path(kApiVersionKey);
@@ -515,8 +516,8 @@ class ConfigReader {
         };
         for (std::string_view key : known)
             if (!has_rule(key))
-                throw std::logic_error(fmt::format("configuration schema: '{}' in section '{}' has no read rule", key,
-                                                   section));
+                throw std::logic_error(
+                    fmt::format("configuration schema: '{}' in section '{}' has no read rule", key, section));
         for (const KeyRule& rule : rules)
             if (std::find(known.begin(), known.end(), rule.key) == known.end())
                 throw std::logic_error(
@@ -712,11 +713,10 @@ class ConfigReader {
         SlotOverrides slots;
         std::vector<KeyRule> rules;
         for (ComponentSlot slot : kAllSlots) {
-            rules.push_back({slot_key(slot), false,
-                             [this, slot, &slots](const YAML::Node& value, const std::string& key_path) {
-                                 slots[static_cast<std::size_t>(slot)] =
-                                     read_plugin_choice(value, key_path, kSlotSection);
-                             }});
+            rules.push_back(
+                {slot_key(slot), false, [this, slot, &slots](const YAML::Node& value, const std::string& key_path) {
+                     slots[static_cast<std::size_t>(slot)] = read_plugin_choice(value, key_path, kSlotSection);
+                 }});
         }
         read_mapping(node, path, kComponentsSection, rules);
         return slots;
@@ -778,8 +778,10 @@ class ConfigReader {
             if (!merged.IsMap()) merged = YAML::Node(YAML::NodeType::Map);
             for (const auto& entry : change.params) {
                 if (!entry.first.IsScalar())
-                    fail(params_path, "a params key that changes an inherited plugin's params must be a plain key, "
-                                      "got " + describe_node(entry.first));
+                    fail(params_path,
+                         "a params key that changes an inherited plugin's params must be a plain key, "
+                         "got " +
+                             describe_node(entry.first));
                 merged[entry.first.Scalar()] = YAML::Clone(entry.second);
             }
             result.params_yaml = emit_block_style(merged, params_path);

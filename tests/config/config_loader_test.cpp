@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "config/config.hpp"
@@ -408,7 +409,7 @@ TEST(ConfigLoader, OmittedSlotTakesTheShippedDefault) {
     EXPECT_EQ(backend.id, "org.warmup.backend.sim");
     EXPECT_EQ(backend.params_yaml, "time_scale: 1.0\nfailure_rate: 0.0");  // configs/default.yaml's params
     EXPECT_EQ(backend.key_path, "components.backend");
-    EXPECT_EQ(config.locate(backend.key_path), "test.yaml");  // not written in the file
+    EXPECT_EQ(config.locate(backend.key_path), "test.yaml");                              // not written in the file
     EXPECT_EQ(config.components[ComponentSlot::QueuePolicy].id, "org.warmup.queue.edf");  // written: kept
 }
 
@@ -593,8 +594,9 @@ TEST(ConfigApiVersion, MissingIsReadAsV1WithOneNotice) {
     const Config config = load(kRequiredSections);
     EXPECT_EQ(config.api_version, "warmup/v1");
     ASSERT_EQ(config.notices.size(), 1u);
-    EXPECT_EQ(config.notices[0], "test.yaml: no apiVersion, read as warmup/v1; add 'apiVersion: warmup/v1' at the top "
-                                 "to say so");
+    EXPECT_EQ(config.notices[0],
+              "test.yaml: no apiVersion, read as warmup/v1; add 'apiVersion: warmup/v1' at the top "
+              "to say so");
 }
 
 TEST(ConfigApiVersionErrors, AnotherVersionIsRefusedAtTheKey) {
@@ -654,20 +656,20 @@ TEST(ConfigArms, AnArmListingOneSlotInheritsTheRestFromTheTopLevel) {
 }
 
 TEST(ConfigArms, AnArmChangingOnlyParamsKeepsThePluginAndTheOtherParams) {
-    const Config config =
-        load(kCatalog +
-             "components: {queue_policy: {plugin: org.warmup.queue.priority, params: {algorithm: Strict, capacity: 8}}}\n"
-             "arms:\n  - {name: roomy, components: {queue_policy: {params: {capacity: 4096}}}}\n");
+    const Config config = load(
+        kCatalog +
+        "components: {queue_policy: {plugin: org.warmup.queue.priority, params: {algorithm: Strict, capacity: 8}}}\n"
+        "arms:\n  - {name: roomy, components: {queue_policy: {params: {capacity: 4096}}}}\n");
     const PluginChoice& queue = config.arms[0].components[ComponentSlot::QueuePolicy];
     EXPECT_EQ(queue.id, "org.warmup.queue.priority");
     EXPECT_EQ(queue.params_yaml, "algorithm: Strict\ncapacity: 4096");
     EXPECT_EQ(queue.key_path, "arms[0].components.queue_policy");
     // The old form, naming the plugin, still replaces the whole slot (its params are not merged).
-    const Config replaced =
-        load(kCatalog +
-             "components: {queue_policy: {plugin: org.warmup.queue.priority, params: {algorithm: Strict, capacity: 8}}}\n"
-             "arms:\n  - {name: roomy, components: {queue_policy: {plugin: org.warmup.queue.priority, "
-             "params: {capacity: 4096}}}}\n");
+    const Config replaced = load(
+        kCatalog +
+        "components: {queue_policy: {plugin: org.warmup.queue.priority, params: {algorithm: Strict, capacity: 8}}}\n"
+        "arms:\n  - {name: roomy, components: {queue_policy: {plugin: org.warmup.queue.priority, "
+        "params: {capacity: 4096}}}}\n");
     EXPECT_EQ(replaced.arms[0].components[ComponentSlot::QueuePolicy].params_yaml, "capacity: 4096");
 }
 
@@ -678,6 +680,21 @@ TEST(ConfigArms, AnArmPinningOnlyTheLibraryKeepsThePluginAndParams) {
     EXPECT_EQ(backend.id, "org.warmup.backend.sim");
     EXPECT_EQ(backend.sha256, pin);
     EXPECT_EQ(backend.params_yaml, shipped_default_components()[ComponentSlot::Backend].params_yaml);
+}
+
+TEST(ConfigShippedDefaults, EveryShippedHostConfigurationSaysItsApiVersionAndLoads) {
+    // The host configurations under configs/ (those with a catalog; configs/scenarios are trace specifications).
+    std::size_t loaded = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(fs::path(WARMUP_TEST_SOURCE_DIR) / "configs")) {
+        if (entry.path().extension() != ".yaml") continue;
+        std::ifstream in(entry.path());
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (text.find("\ncatalog:") == std::string::npos) continue;
+        const Config config = load_config_file(entry.path(), kExeDir);
+        EXPECT_TRUE(config.notices.empty()) << entry.path() << ": " << config.notices.front();
+        ++loaded;
+    }
+    EXPECT_GE(loaded, 40u);
 }
 
 // ----- slots
