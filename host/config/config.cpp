@@ -773,8 +773,13 @@ class ConfigReader {
         if (!change.choice.sha256.empty()) result.sha256 = change.choice.sha256;
         if (change.has_params && change.params.IsMap()) {
             const std::string params_path = child_path(change.choice.key_path, "params");
-            YAML::Node merged = inherited.params_yaml.empty() ? YAML::Node(YAML::NodeType::Map)
-                                                              : YAML::Clone(YAML::Load(inherited.params_yaml));
+            YAML::Node merged(YAML::NodeType::Map);
+            try {
+                // Text this reader emitted itself, so it parses; a mapping unless the inherited params were empty.
+                if (!inherited.params_yaml.empty()) merged = YAML::Load(inherited.params_yaml);
+            } catch (const YAML::Exception& error) {
+                fail(params_path, "cannot read the inherited params: " + error.msg);
+            }
             if (!merged.IsMap()) merged = YAML::Node(YAML::NodeType::Map);
             for (const auto& entry : change.params) {
                 if (!entry.first.IsScalar())
