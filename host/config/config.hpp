@@ -49,7 +49,8 @@ struct PluginChoice {
     std::string params_yaml;     ///< the params subtree re-emitted in block style; "" when absent
     std::string sha256;          ///< 64 lower-case hex digits, or "" when not pinned
     std::string key_path;        ///< where the choice was written, e.g. "components.predictor" or
-                                 ///< "arms[1].components.predictor"; prefix for locating params errors
+                                 ///< "arms[1].components.predictor" (a shipped default: its slot's path, which
+                                 ///< locate() finds nowhere in the file); prefix for locating params errors
 
     /// What the plugin is, for logs: the id, or the path.
     [[nodiscard]] std::string describe() const { return id.empty() ? path.string() : id; }
