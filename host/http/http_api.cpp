@@ -14,6 +14,7 @@
 #include "core/errors.hpp"
 #include "http/daemon_metrics.hpp"
 #include "http/event_parser.hpp"
+#include "http/history_endpoint.hpp"
 #include "http/model_page.hpp"
 #include "http/security.hpp"
 #include "http/status_page/status_page.hpp"
@@ -585,6 +586,14 @@ void HttpApi::routes() {
         answer["held"] = log.size();
         answer["decisions"] = std::move(list);
         reply(response, 200, answer);
+    });
+
+    // Counters over time from the state folder (http/history_endpoint.hpp); reads files, not the control loop.
+    get("/api/warmup/history", [this](const httplib::Request& request, httplib::Response& response) {
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        const HistoryAnswer answer = history_answer(runtime_.metrics_history(), request.params,
+                                                    std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+        reply(response, answer.status, answer.body);
     });
 
     post("/api/warmup/config/reload", [this](const httplib::Request&, httplib::Response& response, const std::string&) {

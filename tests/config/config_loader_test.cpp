@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "config/config.hpp"
@@ -401,9 +402,15 @@ TEST(ConfigLoaderErrors, LogFormatIsTextOrJson) {
     expect_error(error, 1, 1, "log_format", "test.yaml:1:1: log_format: expected one of text | json, got 'yaml'");
 }
 
-TEST(ConfigLoaderErrors, MissingRequiredSlotIsReportedAtComponents) {
-    const ConfigError error = load_error("log_level: info\n" + kComponentsWithoutBackend + kCatalog);
-    expect_error(error, 2, 1, "components", "test.yaml:2:1: components: missing required key 'backend'");
+TEST(ConfigLoader, OmittedSlotTakesTheShippedDefault) {
+    const Config config = load("log_level: info\n" + kComponentsWithoutBackend + kCatalog);
+    const PluginChoice& backend = config.components[ComponentSlot::Backend];
+    EXPECT_EQ(backend, shipped_default_components()[ComponentSlot::Backend]);
+    EXPECT_EQ(backend.id, "org.warmup.backend.sim");
+    EXPECT_EQ(backend.params_yaml, "time_scale: 1.0\nfailure_rate: 0.0");  // configs/default.yaml's params
+    EXPECT_EQ(backend.key_path, "components.backend");
+    EXPECT_EQ(config.locate(backend.key_path), "test.yaml");                              // not written in the file
+    EXPECT_EQ(config.components[ComponentSlot::QueuePolicy].id, "org.warmup.queue.edf");  // written: kept
 }
 
 TEST(ConfigLoaderErrors, MissingTopLevelSectionIsReportedAtTheDocument) {
@@ -413,9 +420,9 @@ TEST(ConfigLoaderErrors, MissingTopLevelSectionIsReportedAtTheDocument) {
     expect_error(error, 2, 1, "", "test.yaml:2:1: missing required key 'catalog'");
 }
 
-TEST(ConfigLoaderErrors, EmptyDocumentMissesComponents) {
+TEST(ConfigLoaderErrors, EmptyDocumentMissesTheCatalog) {
     const ConfigError error = load_error("");
-    expect_error(error, 1, 1, "", "test.yaml:1:1: missing required key 'components'");
+    expect_error(error, 1, 1, "", "test.yaml:1:1: missing required key 'catalog'");
 }
 
 TEST(ConfigLoaderErrors, PluginAndPathBothGiven) {
@@ -430,14 +437,14 @@ TEST(ConfigLoaderErrors, PluginAndPathBothGiven) {
                  "exactly one");
 }
 
-TEST(ConfigLoaderErrors, SlotWithNeitherPluginNorPath) {
-    std::string text = kRequiredSections;
-    const std::string line =
-        "  predictor: {plugin: org.warmup.predictor.hybrid-histogram, params: {horizon_ms: 60000}}";
-    text.replace(text.find(line), line.size(), "  predictor: {params: {horizon_ms: 1}}");
-    const ConfigError error = load_error(text);
-    expect_error(error, 3, 3, "components.predictor",
-                 "test.yaml:3:3: components.predictor: missing required key 'plugin' (or 'path')");
+TEST(ConfigLoader, SlotWithNeitherPluginNorPathKeepsTheShippedPluginAndChangesItsParams) {
+    const Config config = load("components:\n  queue_policy: {params: {capacity: 64, algorithm: EDF}}\n" + kCatalog);
+    const PluginChoice& queue = config.components[ComponentSlot::QueuePolicy];
+    EXPECT_EQ(queue.id, "org.warmup.queue.priority");
+    // configs/default.yaml has {algorithm: WeightedFair, capacity: 1024, weights: [8, 4, 2, 1]}: the keys written
+    // replace theirs, the others are kept, in the default's order.
+    EXPECT_EQ(queue.params_yaml, "algorithm: EDF\ncapacity: 64\nweights:\n  - 8\n  - 4\n  - 2\n  - 1");
+    EXPECT_EQ(queue.key_path, "components.queue_policy");
 }
 
 TEST(ConfigLoaderErrors, PluginIdMustBeReverseDns) {
@@ -573,6 +580,121 @@ TEST(ConfigLoaderErrors, UnreadableFile) {
                   0u)
             << error.what();
     }
+}
+
+// ----- apiVersion
+
+TEST(ConfigApiVersion, WrittenV1IsReadWithoutANotice) {
+    const Config config = load("apiVersion: warmup/v1\n" + kRequiredSections);
+    EXPECT_EQ(config.api_version, "warmup/v1");
+    EXPECT_TRUE(config.notices.empty());
+}
+
+TEST(ConfigApiVersion, MissingIsReadAsV1WithOneNotice) {
+    const Config config = load(kRequiredSections);
+    EXPECT_EQ(config.api_version, "warmup/v1");
+    ASSERT_EQ(config.notices.size(), 1u);
+    EXPECT_EQ(config.notices[0],
+              "test.yaml: no apiVersion, read as warmup/v1; add 'apiVersion: warmup/v1' at the top "
+              "to say so");
+}
+
+TEST(ConfigApiVersionErrors, AnotherVersionIsRefusedAtTheKey) {
+    expect_error(load_error("log_level: info\napiVersion: warmup/v2\n" + kRequiredSections), 2, 1, "apiVersion",
+                 "test.yaml:2:1: apiVersion: apiVersion 'warmup/v2' is not supported; this warmupd reads warmup/v1");
+}
+
+TEST(ConfigApiVersionErrors, AnotherVersionIsRefusedBeforeKeysItMayDefine) {
+    // A later version's keys are not judged by this version's schema: the version is the error.
+    const ConfigError error = load_error("apiVersion: warmup/v2\nprofiles: []\n" + kRequiredSections);
+    EXPECT_EQ(error.key_path(), "apiVersion");
+    EXPECT_EQ(error.message(), "apiVersion 'warmup/v2' is not supported; this warmupd reads warmup/v1");
+}
+
+TEST(ConfigApiVersionErrors, NonStringOrEmptyVersionIsRefused) {
+    expect_error(load_error("apiVersion: [warmup/v1]\n" + kRequiredSections), 1, 1, "apiVersion",
+                 "test.yaml:1:1: apiVersion: expected warmup/v1, got a list");
+    expect_error(load_error("apiVersion: \"\"\n" + kRequiredSections), 1, 1, "apiVersion",
+                 "test.yaml:1:1: apiVersion: expected warmup/v1, got ''");
+}
+
+// ----- shipped defaults and arms that list only what differs
+
+TEST(ConfigShippedDefaults, AreTheComponentsOfConfigsDefaultYaml) {
+    const Config shipped = load_config_text(embedded_default_config, "<embedded default.yaml>", kBaseDir, kExeDir);
+    EXPECT_TRUE(shipped.notices.empty()) << "configs/default.yaml should say its apiVersion";
+    EXPECT_EQ(shipped.components, shipped_default_components());
+    EXPECT_EQ(shipped_default_components()[ComponentSlot::Predictor].id, "org.warmup.predictor.cost-curve");
+    EXPECT_EQ(shipped_default_components()[ComponentSlot::PatternAnalyzer].params_yaml,
+              "idle_bin_ms: 60000\nidle_bins: 240");
+}
+
+TEST(ConfigShippedDefaults, BudgetsAndACatalogAloneTakeEveryShippedSlot) {
+    const Config config = load("apiVersion: warmup/v1\nbudgets: {memory_mb: 4096}\n" + kCatalog);
+    EXPECT_DOUBLE_EQ(config.memory_budget.absolute_mb, 4096);
+    ASSERT_EQ(config.catalog.size(), 1u);
+    EXPECT_EQ(config.components, shipped_default_components());
+    for (ComponentSlot slot : kAllSlots)
+        EXPECT_EQ(config.components[slot].key_path, "components." + std::string(slot_key(slot))) << slot_key(slot);
+}
+
+TEST(ConfigArms, AnArmListingOneSlotInheritsTheRestFromTheTopLevel) {
+    const Config config = load(kCatalog +
+                               "components: {resource_policy: {plugin: org.warmup.resource.greedy-dual}}\n"
+                               "arms:\n  - name: keep-alive\n"
+                               "    components: {predictor: {plugin: org.warmup.predictor.keep-alive}}\n");
+    ASSERT_EQ(config.arms.size(), 1u);
+    const Components& arm = config.arms[0].components;
+    EXPECT_EQ(arm[ComponentSlot::Predictor].id, "org.warmup.predictor.keep-alive");
+    EXPECT_EQ(arm[ComponentSlot::Predictor].params_yaml, "");
+    EXPECT_EQ(arm[ComponentSlot::ResourcePolicy].id, "org.warmup.resource.greedy-dual");  // the top level's
+    for (ComponentSlot slot : kAllSlots) {
+        if (slot == ComponentSlot::Predictor) continue;
+        EXPECT_EQ(arm[slot], config.components[slot]) << slot_key(slot);
+    }
+    EXPECT_EQ(arm[ComponentSlot::Backend], shipped_default_components()[ComponentSlot::Backend]);
+}
+
+TEST(ConfigArms, AnArmChangingOnlyParamsKeepsThePluginAndTheOtherParams) {
+    const Config config = load(
+        kCatalog +
+        "components: {queue_policy: {plugin: org.warmup.queue.priority, params: {algorithm: Strict, capacity: 8}}}\n"
+        "arms:\n  - {name: roomy, components: {queue_policy: {params: {capacity: 4096}}}}\n");
+    const PluginChoice& queue = config.arms[0].components[ComponentSlot::QueuePolicy];
+    EXPECT_EQ(queue.id, "org.warmup.queue.priority");
+    EXPECT_EQ(queue.params_yaml, "algorithm: Strict\ncapacity: 4096");
+    EXPECT_EQ(queue.key_path, "arms[0].components.queue_policy");
+    // The old form, naming the plugin, still replaces the whole slot (its params are not merged).
+    const Config replaced = load(
+        kCatalog +
+        "components: {queue_policy: {plugin: org.warmup.queue.priority, params: {algorithm: Strict, capacity: 8}}}\n"
+        "arms:\n  - {name: roomy, components: {queue_policy: {plugin: org.warmup.queue.priority, "
+        "params: {capacity: 4096}}}}\n");
+    EXPECT_EQ(replaced.arms[0].components[ComponentSlot::QueuePolicy].params_yaml, "capacity: 4096");
+}
+
+TEST(ConfigArms, AnArmPinningOnlyTheLibraryKeepsThePluginAndParams) {
+    const std::string pin = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const Config config = load(kCatalog + "arms:\n  - {name: pinned, components: {backend: {sha256: " + pin + "}}}\n");
+    const PluginChoice& backend = config.arms[0].components[ComponentSlot::Backend];
+    EXPECT_EQ(backend.id, "org.warmup.backend.sim");
+    EXPECT_EQ(backend.sha256, pin);
+    EXPECT_EQ(backend.params_yaml, shipped_default_components()[ComponentSlot::Backend].params_yaml);
+}
+
+TEST(ConfigShippedDefaults, EveryShippedHostConfigurationSaysItsApiVersionAndLoads) {
+    // The host configurations under configs/ (those with a catalog; configs/scenarios are trace specifications).
+    std::size_t loaded = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(fs::path(WARMUP_TEST_SOURCE_DIR) / "configs")) {
+        if (entry.path().extension() != ".yaml") continue;
+        std::ifstream in(entry.path());
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (text.find("\ncatalog:") == std::string::npos) continue;
+        const Config config = load_config_file(entry.path(), kExeDir);
+        EXPECT_TRUE(config.notices.empty()) << entry.path() << ": " << config.notices.front();
+        ++loaded;
+    }
+    EXPECT_GE(loaded, 40u);
 }
 
 // ----- slots

@@ -57,6 +57,22 @@ std::string default_config_with(const std::string& extra) {
     return read_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/configs/default.yaml") + "\n" + extra;
 }
 
+/// Writes a metrics history into `state_dir` in the daemon's own format (runtime/state/metrics_history.hpp), as a
+/// daemon that ran before would have left it: cumulative cold requests at the given minutes before now.
+void write_cold_request_history(const std::filesystem::path& state_dir,
+                                const std::vector<std::pair<int, int>>& minutes_ago_and_cold_requests) {
+    std::filesystem::create_directories(state_dir);
+    const int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    for (const auto& [minutes_ago, cold_requests] : minutes_ago_and_cold_requests) {
+        const int64_t t_ms = now_ms - int64_t{minutes_ago} * 60'000;
+        std::ofstream out(state_dir / ("metrics-history-" + std::to_string(t_ms / 3'600'000) + ".tsv"), std::ios::app);
+        out << t_ms << "\trequests\t" << cold_requests * 10 << "\n"
+            << t_ms << "\tcold_requests\t" << cold_requests << "\n";
+    }
+}
+
 /// A join of `lines` for failure messages.
 std::string joined(const std::vector<std::string>& lines) {
     std::string out;
@@ -287,11 +303,19 @@ TEST_F(StatusPageBrowserTest, ShowsWarmModelPlannedPrewarmAndStopsOnTheEmbeddedD
 }
 
 // Backup (with the name typed into its confirmation) and reset to safe go through their buttons; the page shows the
-// backup's file and then safe mode.
+// backup's file and then safe mode. The daemon keeps state, so the cold-request chart also shows the metrics history
+// it finds in its state folder, from before the page was opened.
 TEST_F(StatusPageBrowserTest, BacksUpStateAndResetsToSafeThroughTheButtons) {
     const auto config = config_dir_.write("warmupd.yaml", default_config_with(""));  // state/ beside it
+    write_cold_request_history(config_dir_.path() / "state", {{40, 1}, {30, 3}, {20, 6}});
     ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
     ASSERT_NO_FATAL_FAILURE(open_page());
+
+    // One bar per minute with a cold request: 2 cold requests 30 min ago and 3 20 min ago, read from the history.
+    const json bars =
+        page_->evaluate("[...document.querySelectorAll('#cold-chart rect.bar')].map((bar) => bar.textContent).sort()");
+    EXPECT_EQ(bars, json({"2 cold request(s), 30 min ago", "3 cold request(s), 20 min ago"})) << bars.dump();
+    EXPECT_CONTAINS(text_of("#cold-rate"), "5 of 50 requests");
 
     page_->click("#backup-state");
     ASSERT_TRUE(page_->wait_for("document.getElementById('confirm-dialog').open", kPageTimeout));
