@@ -113,13 +113,20 @@ TEST_F(WarmupdJournal, EveryEventAcknowledgedASecondBeforeASigkillIsRestoredFrom
         std::lock_guard lock(acked_mutex);
         return acked.size();
     };
+    const auto acked_before = [&](int64_t unix_ms) {
+        std::lock_guard lock(acked_mutex);
+        return std::count_if(acked.begin(), acked.end(),
+                             [&](const Acked& event) { return event.acked_unix_ms < unix_ms; });
+    };
     const bool streamed = poll_until([&] { return acked_count() >= 40; }, 10s, kPollInterval);
-    std::this_thread::sleep_for(1500ms);
+    // The stream goes on until the kill; wait (bounded) until its first 40 acknowledgements are over a second old.
+    const bool aged = poll_until([&] { return acked_before(system_now_ms() - 1000) >= 40; }, 20s, kPollInterval);
     const int64_t kill_unix_ms = system_now_ms();
     daemon_->kill_now();
     streaming = false;
     streamer.join();
     ASSERT_TRUE(streamed) << "the stream did not get going";
+    ASSERT_TRUE(aged) << acked_count() << " acknowledged, fewer than 40 of them a second before the kill";
     std::vector<Acked> old;  // acknowledged more than a second before the kill: must survive it
     for (const Acked& event : acked)
         if (event.acked_unix_ms < kill_unix_ms - 1000) old.push_back(event);
