@@ -1,4 +1,4 @@
-// source_test_support.hpp — drives an event source plugin class in-process, as the host's source thread would: a
+// event_source_test_support.hpp — drives an event source plugin class in-process, as the host's source thread would: a
 // warmup_source_poll whose emit and reject record what the source handed over, with an ingest queue whose room a
 // test can limit (to see a source stop at a full queue and offer the rest again).
 //

@@ -1,4 +1,4 @@
-// ops_test_support.hpp — the in-process daemon the tests of this folder drive: a LiveRuntime with its HTTP API on a
+// live_runtime_test_fixture.hpp — the in-process daemon the runtime tests drive: a LiveRuntime with its HTTP API on a
 // free loopback port (OpsTest), and the YAML it starts from (config_text).
 //
 // Header-only, included by each test file of tests/host/runtime. Every wait is a bounded poll; nothing asserts on
