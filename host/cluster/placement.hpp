@@ -14,8 +14,8 @@
 //  3. Replicas: a model whose predicted demand one node cannot carry gets `replicas` > 1 distinct owners (at most the
 //     number of nodes), the first of them the primary.
 //
-// Guarantees the tests pin (tests/cluster/placement_test.cpp): the same inputs in any order give the same owners; no
-// node's assigned memory exceeds its bound; when a node leaves, its models move and few others do.
+// Guarantees the tests pin (tests/host/cluster/placement_test.cpp): the same inputs in any order give the same owners;
+// no node's assigned memory exceeds its bound; when a node leaves, its models move and few others do.
 //
 // Thread-safety: compute() is a pure function; a Placement is an immutable value, safe to read from any thread.
 #pragma once

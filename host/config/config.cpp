@@ -62,7 +62,7 @@ std::optional<ComponentSlot> slot_from_key(std::string_view key) noexcept {
 // The schema: every mapping the reader walks and the keys it accepts there. read_mapping() refuses any key that is not
 // listed for its section (that is the "unknown key" check) and refuses, as a programming error, a list of read rules
 // that differs from its section's entry, so this table and the reader cannot drift apart. docs/configuration.md
-// documents exactly these keys; tests/config/config_schema_doc_test.cpp holds the two to each other.
+// documents exactly these keys; tests/host/config/config_schema_doc_test.cpp holds the two to each other.
 
 namespace {
 

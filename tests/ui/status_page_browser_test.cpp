@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon_test_fixture.hpp"
 #include "devtools_browser.hpp"
 #include "gtest_support.hpp"
 #include "test_support.hpp"
@@ -25,7 +26,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 using warmup::test::BrowserPage;
-using warmup::test::Daemon;
 using warmup::test::DevToolsBrowser;
 using warmup::test::poll_until;
 using warmup::test::TempDir;
@@ -80,17 +80,14 @@ std::string joined(const std::vector<std::string>& lines) {
     return out;
 }
 
-class StatusPageBrowserTest : public ::testing::Test {
+class StatusPageBrowserTest : public warmup::test::DaemonTest {
   protected:
+    StatusPageBrowserTest() : DaemonTest("warmup-ui") {}
+
     /// Starts warmupd with `args` (plus --port 0) and a browser. Fails the test when either does not start.
     void start(std::vector<std::string> args) {
-        args.insert(args.end(), {"--port", "0"});
-        daemon_ = std::make_unique<Daemon>(args);
-        port_ = daemon_->wait_until_listening();
-        ASSERT_GT(port_, 0) << "warmupd did not report its port; log:\n" << daemon_->log();
-        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-        client_->set_connection_timeout(5);
-        client_->set_read_timeout(10);
+        start_daemon_with_args(std::move(args));
+        if (HasFatalFailure()) return;
         try {
             browser_ = std::make_unique<DevToolsBrowser>(browser_dir_.path());
         } catch (const std::exception& error) {
@@ -100,14 +97,12 @@ class StatusPageBrowserTest : public ::testing::Test {
 
     void TearDown() override {
         if (HasFailure()) {
-            if (daemon_) std::cerr << "---- warmupd log ----\n" << daemon_->log() << "---- end ----\n";
             if (browser_) std::cerr << "---- chromium stderr ----\n" << browser_->stderr_log() << "---- end ----\n";
             if (page_) std::cerr << "---- page text ----\n" << page_text() << "\n---- end ----\n";
         }
         page_.reset();
         browser_.reset();
-        client_.reset();
-        daemon_.reset();
+        DaemonTest::TearDown();  // the daemon's log on failure, then the client and the daemon go
     }
 
     std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
@@ -215,13 +210,9 @@ class StatusPageBrowserTest : public ::testing::Test {
         return std::filesystem::path(WARMUP_TEST_OUTPUT_DIR) / name;
     }
 
-    TempDir config_dir_{"warmup-ui"};
     TempDir browser_dir_{"warmup-ui-chromium"};
-    std::unique_ptr<Daemon> daemon_;
-    std::unique_ptr<httplib::Client> client_;
     std::unique_ptr<DevToolsBrowser> browser_;
     std::unique_ptr<BrowserPage> page_;
-    int port_ = 0;
 };
 
 // The embedded default configuration: a model loaded on demand shows in the budget bar and the list (with why and
@@ -306,8 +297,8 @@ TEST_F(StatusPageBrowserTest, ShowsWarmModelPlannedPrewarmAndStopsOnTheEmbeddedD
 // backup's file and then safe mode. The daemon keeps state, so the cold-request chart also shows the metrics history
 // it finds in its state folder, from before the page was opened.
 TEST_F(StatusPageBrowserTest, BacksUpStateAndResetsToSafeThroughTheButtons) {
-    const auto config = config_dir_.write("warmupd.yaml", default_config_with(""));  // state/ beside it
-    write_cold_request_history(config_dir_.path() / "state", {{40, 1}, {30, 3}, {20, 6}});
+    const auto config = dir_.write("warmupd.yaml", default_config_with(""));  // state/ beside it
+    write_cold_request_history(dir_.path() / "state", {{40, 1}, {30, 3}, {20, 6}});
     ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
     ASSERT_NO_FATAL_FAILURE(open_page());
 
@@ -328,9 +319,9 @@ TEST_F(StatusPageBrowserTest, BacksUpStateAndResetsToSafeThroughTheButtons) {
         << text_of("#operation-result");
     EXPECT_CONTAINS(text_of("#operation-result"), "from-the-page");
     bool backup_written = false;
-    for (const auto& entry : std::filesystem::directory_iterator(config_dir_.path() / "state"))
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path() / "state"))
         backup_written = backup_written || entry.path().filename().string().find("from-the-page") != std::string::npos;
-    EXPECT_TRUE(backup_written) << "no backup file named from-the-page in " << (config_dir_.path() / "state");
+    EXPECT_TRUE(backup_written) << "no backup file named from-the-page in " << (dir_.path() / "state");
 
     ASSERT_NO_FATAL_FAILURE(confirm_operation("#reset-to-safe", "Reset to safe"));
     ASSERT_TRUE(page_->wait_for("document.getElementById('mode').textContent === 'safe mode'", kPageTimeout))
@@ -406,7 +397,7 @@ TEST_F(StatusPageBrowserTest, FitsANarrowScreen) {
 
 // With an experiment running, its arms are shown side by side with their own figures.
 TEST_F(StatusPageBrowserTest, ShowsTheArmsOfARunningExperimentSideBySide) {
-    const auto config = config_dir_.write(
+    const auto config = dir_.write(
         "experiment.yaml",
         default_config_with("experiment: {enabled: true, split: model}\n"
                             "arms:\n"
@@ -464,7 +455,7 @@ TEST_F(StatusPageBrowserTest, ShowsTheArmsOfARunningExperimentSideBySide) {
 TEST_F(StatusPageBrowserTest, AsksForTheAccessTokenAndSendsItAsBearer) {
     std::string yaml = default_config_with("");
     yaml.replace(yaml.find("http:\n"), 6, "http:\n  access_token: \"" + kToken + "\"\n");  // in its http section
-    const auto config = config_dir_.write("token.yaml", yaml);
+    const auto config = dir_.write("token.yaml", yaml);
     ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
     ASSERT_NO_FATAL_FAILURE(open_page());
     EXPECT_EQ(page_->evaluate("document.querySelector('meta[name=\"warmup-access\"]').content"), "changes");
