@@ -26,7 +26,7 @@ bool named_like(const fs::path& file, std::string_view prefix) {
 
 StateStore::StateStore(fs::path dir, uint32_t keep) : dir_(std::move(dir)), keep_(std::max<uint32_t>(keep, 1)) {
     fs::create_directories(dir_);
-    // A crash during write_file_atomically leaves its temporary file; it was never renamed, so it is not state.
+    // A crash during a snapshot write leaves its temporary file; it was never renamed, so it is not state.
     for (const auto& entry : fs::directory_iterator(dir_)) {
         const std::string name = entry.path().filename().string();
         if (name.starts_with(".") && name.find(".tmp-") != std::string::npos) {
