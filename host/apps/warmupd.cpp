@@ -149,6 +149,7 @@ int main(int argc, char** argv) {
         api.set_event_router(
             [&fleet](std::span<const warmup_usage_event> events) { return fleet->route_events(events); });
         api.add_get_route("/api/warmup/cluster", [&fleet] { return fleet->cluster_json(); });
+        api.set_fleet_metrics([&fleet] { return FleetMetricsView{fleet->counters(), fleet->redis_reachable()}; });
     } else {
         api.add_get_route("/api/warmup/cluster", [] {
             return nlohmann::json{

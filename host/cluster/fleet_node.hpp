@@ -53,6 +53,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cluster/fleet_counters.hpp"
 #include "cluster/placement.hpp"
 #include "cluster/redis_client.hpp"
 #include "config/config.hpp"
@@ -72,26 +73,6 @@ struct FleetMember {
     int64_t started_unix_ms = 0;
     int64_t renewed_unix_ms = 0;
     bool alive = false;
-};
-
-/// Totals since the node started (GET /api/warmup/cluster "counters", and /metrics).
-struct FleetCounters {
-    uint64_t events_local = 0;            ///< events of owned models applied here directly
-    uint64_t events_forwarded = 0;        ///< events written to another node's stream
-    uint64_t events_received = 0;         ///< stream entries read from this node's stream
-    uint64_t events_acknowledged = 0;     ///< ... applied and acknowledged
-    uint64_t events_dropped_unknown = 0;  ///< received for a model no catalog entry covers (acknowledged, logged)
-    uint64_t forward_refused = 0;         ///< refused because the outbox was full (the client got 503)
-    uint64_t forward_buffered = 0;        ///< in the outbox now
-    uint64_t placement_changes = 0;
-    uint64_t models_taken_over = 0;   ///< models this node started to own
-    uint64_t models_handed_over = 0;  ///< models that moved away (state written, then forgotten here)
-    uint64_t state_imports = 0;       ///< per-model states imported (one per model and component)
-    uint64_t state_import_errors = 0;
-    uint64_t state_writes = 0;  ///< per-model states written to Redis
-    uint64_t redis_errors = 0;  ///< commands that failed because Redis was unreachable
-    uint64_t dead_stream_entries_moved = 0;
-    uint64_t events_passed_on = 0;  ///< received for a model this node no longer owns: forwarded to its owners now
 };
 
 class FleetNode {
@@ -119,6 +100,9 @@ class FleetNode {
     /// [any thread] {"node_id", "redis": {...}, "nodes": [...], "owners": {...}, "counters": {...}}.
     [[nodiscard]] nlohmann::json cluster_json() const;
     [[nodiscard]] FleetCounters counters() const;
+    /// [any thread] False from a failed Redis command until one succeeds again (the node then works on its last
+    /// placement and buffers events for other nodes).
+    [[nodiscard]] bool redis_reachable() const noexcept { return redis_reachable_.load(); }
     [[nodiscard]] const std::string& node_id() const noexcept { return node_id_; }
 
   private:

@@ -82,6 +82,58 @@ constexpr std::array<ArmCounter, 7> kArmCounters{{
      &EngineCounters::loads_queued_for_memory},
 }};
 
+/// One series of a fleet node (a FleetCounters field), in the order /metrics lists them.
+struct FleetSeries {
+    std::string_view name;
+    std::string_view type;
+    std::string_view help;
+    uint64_t cluster::FleetCounters::*field;
+};
+
+constexpr std::array<FleetSeries, 16> kFleetSeries{{
+    {"warmup_fleet_events_local_total", "counter",
+     "Events of models this node owns, applied here (posted here, or moved here by a new placement).",
+     &cluster::FleetCounters::events_local},
+    {"warmup_fleet_events_forwarded_total", "counter",
+     "Events written to another node's Redis stream, one per owner: events of models this node does not own "
+     "(or also owns with replicas).",
+     &cluster::FleetCounters::events_forwarded},
+    {"warmup_fleet_events_received_total", "counter", "Entries read from this node's Redis stream.",
+     &cluster::FleetCounters::events_received},
+    {"warmup_fleet_events_acknowledged_total", "counter",
+     "Entries of this node's stream applied to its engine and acknowledged.",
+     &cluster::FleetCounters::events_acknowledged},
+    {"warmup_fleet_events_dropped_unknown_total", "counter",
+     "Entries received for a model no catalog entry of this node covers (acknowledged and logged, not applied).",
+     &cluster::FleetCounters::events_dropped_unknown},
+    {"warmup_fleet_events_passed_on_total", "counter",
+     "Entries received for a model this node no longer owns, forwarded to its owners.",
+     &cluster::FleetCounters::events_passed_on},
+    {"warmup_fleet_forward_buffered", "gauge",
+     "Events for other nodes waiting in the outbox now (Redis slow or unreachable; at most cluster.forward_buffer).",
+     &cluster::FleetCounters::forward_buffered},
+    {"warmup_fleet_forward_refused_total", "counter",
+     "Events refused with 503 because the outbox for other nodes was full.", &cluster::FleetCounters::forward_refused},
+    {"warmup_fleet_placement_changes_total", "counter", "Placements applied that differ from the one before.",
+     &cluster::FleetCounters::placement_changes},
+    {"warmup_fleet_models_taken_over_total", "counter", "Models this node started to own (re-homed here).",
+     &cluster::FleetCounters::models_taken_over},
+    {"warmup_fleet_models_handed_over_total", "counter",
+     "Models that moved to another node (their state written to Redis, then forgotten here).",
+     &cluster::FleetCounters::models_handed_over},
+    {"warmup_fleet_state_imports_total", "counter",
+     "Per-model states imported from Redis (one per model and component).", &cluster::FleetCounters::state_imports},
+    {"warmup_fleet_state_import_errors_total", "counter", "Per-model states a component refused to import.",
+     &cluster::FleetCounters::state_import_errors},
+    {"warmup_fleet_state_writes_total", "counter", "Per-model states written (exported) to Redis.",
+     &cluster::FleetCounters::state_writes},
+    {"warmup_fleet_redis_errors_total", "counter", "Redis commands that failed because Redis was unreachable.",
+     &cluster::FleetCounters::redis_errors},
+    {"warmup_fleet_dead_stream_entries_moved_total", "counter",
+     "Unread entries of a dead node's stream moved to the models' new owners.",
+     &cluster::FleetCounters::dead_stream_entries_moved},
+}};
+
 }  // namespace
 
 std::vector<ArmMetricsView> arm_metrics_views(const LiveRuntime& runtime) {
@@ -227,6 +279,17 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
                     "Polls of an event source that failed (file missing, server down); each is retried.");
         for (std::size_t i = 0; i < metrics.sources.size(); ++i)
             text.sample("warmup_source_poll_failures_total", source_labels[i], metrics.sources[i].health.failed_polls);
+    }
+
+    if (metrics.fleet) {
+        text.family("warmup_fleet_redis_up", "gauge",
+                    "1 while this fleet node's Redis commands succeed, 0 from a failed one until one succeeds again "
+                    "(meanwhile it decides on its last placement and buffers events for other nodes).");
+        text.sample("warmup_fleet_redis_up", "", metrics.fleet->redis_reachable ? 1 : 0);
+        for (const FleetSeries& series : kFleetSeries) {
+            text.family(series.name, series.type, series.help);
+            text.sample(series.name, "", metrics.fleet->counters.*series.field);
+        }
     }
     return text.take();
 }

@@ -5,8 +5,8 @@
 // /api/warmup/status that no metric event carries (failed requests, given-up loads, plugin errors, demand loads,
 // pre-warms started, loads that waited for memory, loads in flight, memory waiters, the budget, how many models are
 // ready / loading / queued), the circuit breaker
-// of every engine component, reload outcomes, reconciliation drift, the age of the newest state snapshot and each
-// event source's health.
+// of every engine component, reload outcomes, reconciliation drift, the age of the newest state snapshot, each
+// event source's health and, on a fleet node (`cluster:`), the node's counters (warmup_fleet_*).
 //
 // Guarantees: base units only (bytes, seconds); every family has HELP and TYPE and a name that no plugin family uses,
 // so the whole page passes `promtool check metrics`; per-arm series carry the label arm (the arm's name, "control"
@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/fleet_counters.hpp"
 #include "engine/warmup_engine.hpp"
 #include "runtime/live_runtime.hpp"
 
@@ -40,6 +41,12 @@ struct ArmMetricsView {
     std::array<CircuitState, kComponentKinds> circuits{};  // by ComponentKind
 };
 
+/// A fleet node's counters as /metrics shows them (README "Fleet").
+struct FleetMetricsView {
+    cluster::FleetCounters counters;
+    bool redis_reachable = false;
+};
+
 struct DaemonMetrics {
     std::chrono::system_clock::time_point started;
     std::chrono::system_clock::time_point now;
@@ -53,6 +60,7 @@ struct DaemonMetrics {
     std::optional<int64_t> last_snapshot_unix_ms;
     std::vector<ArmMetricsView> arms;
     std::vector<NamedSourceHealth> sources;  ///< the event sources of `sources:` (series only when there are any)
+    std::optional<FleetMetricsView> fleet;   ///< on a fleet node only (warmup_fleet_* series only then)
 };
 
 /// The view of every arm of `runtime` (control arm first). Control thread only (inside call_on_control).

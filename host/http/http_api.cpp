@@ -725,6 +725,7 @@ void HttpApi::routes() {
             daemon.snapshot_interval_s = runtime_.config().state.snapshot_interval_s;
             daemon.last_snapshot_unix_ms = runtime_.last_snapshot_unix_ms();
             daemon.sources = runtime_.source_health();
+            if (fleet_metrics_) daemon.fleet = fleet_metrics_();
             text += render_daemon_metrics(daemon);
         }
         response.status = ok ? 200 : 500;

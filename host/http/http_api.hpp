@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/tenant_hash.hpp"
+#include "http/daemon_metrics.hpp"
 #include "http/http_server.hpp"
 #include "http/security.hpp"
 #include "runtime/live_runtime.hpp"
@@ -58,6 +59,8 @@ class HttpApi {
     void set_event_router(EventRouter router) { event_router_ = std::move(router); }
     /// Before start(): one more GET route (a component outside the API, such as the fleet, serves its own view).
     void add_get_route(const std::string& path, std::function<nlohmann::json()> body);
+    /// Before start(): a fleet node's counters for GET /metrics (warmup_fleet_*; none without it). [any thread]
+    void set_fleet_metrics(std::function<FleetMetricsView()> source) { fleet_metrics_ = std::move(source); }
 
     /// [any thread] GET /readyz answers 200 from now on (until mark_stopping()).
     void mark_ready() noexcept { phase_.store(Phase::Ready); }
@@ -83,7 +86,8 @@ class HttpApi {
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::chrono::system_clock::time_point started_wall_ = std::chrono::system_clock::now();
     std::atomic<Phase> phase_{Phase::Starting};
-    EventRouter event_router_;  // empty: events go to runtime_.try_ingest
+    EventRouter event_router_;                         // empty: events go to runtime_.try_ingest
+    std::function<FleetMetricsView()> fleet_metrics_;  // empty: not a fleet node
 };
 
 /// The JSON answer of a reload or rollback (also logged by warmupd for SIGHUP and file-watch reloads).

@@ -215,6 +215,9 @@ class LiveRuntime {
     /// set. A component whose export fails is left out and described in `notes` (and logged STATE_EXPORT_ERROR).
     /// With a journal, the events accepted and not yet taken by the control loop are taken first and the journal
     /// starts a new segment at the same instant, so the snapshot holds exactly the events of the segments before it.
+    /// Everything goes to `out` as it is produced (a SnapshotFileWriter: nothing of the state is held in memory).
+    void capture_state(SnapshotSink& out, std::vector<std::string>* notes = nullptr);
+    /// The same capture as a Snapshot in memory.
     Snapshot capture_state(std::vector<std::string>* notes = nullptr);
     /// Imports `snapshot` into the control arm: sections whose slot and schema match a running plugin; then queues
     /// pre-warms of its warm set and asks the scheduler to plan every restored model. Refused (409, nothing

@@ -36,26 +36,29 @@ const warmup_state_extension* state_extension(const PluginInstance& instance) {
     return static_cast<const warmup_state_extension*>(instance.extension(WARMUP_EXT_STATE));
 }
 
-/// [control] The exported state of `slot`'s plugin as a snapshot section; nullopt when it has no state extension or
-/// its export fails (then `problems` gets why).
-std::optional<SnapshotSection> export_section(const PluginSet& plugins, ComponentSlot slot,
-                                              std::vector<std::string>& problems) {
+/// [control] Streams the exported state of `slot`'s plugin to `out` as one section, piece by piece as the plugin
+/// writes it; false when it has no state extension or its export fails (then the section is discarded and
+/// `problems` gets why).
+bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& out,
+                    std::vector<std::string>& problems) {
     const auto& instance = plugins.at(slot);
     const warmup_state_extension* state = state_extension(*instance);
-    if (state == nullptr) return std::nullopt;
-    SnapshotSection section{std::string(slot_key(slot)), state->schema(instance->self()), {}};
-    warmup_byte_writer writer{&section.data, [](void* context, const char* data, size_t size) {
-                                  static_cast<std::string*>(context)->append(data, size);
-                                  return 0;
-                              }};
+    if (state == nullptr) return false;
+    out.begin_section(slot_key(slot), state->schema(instance->self()));
+    warmup_byte_writer writer{
+        &out, [](void* context, const char* data, size_t size) {
+            return static_cast<SnapshotSink*>(context)->append_section_data({data, size}) ? 0 : -1;
+        }};
     warmup_error* error = state->export_state(instance->self(), &writer);
     if (error != nullptr) {
         ErrorPtr owned(error);
-        problems.push_back(fmt::format("{} ({}) could not export its state: {}: {}", section.slot, instance->label(),
+        out.discard_section();
+        problems.push_back(fmt::format("{} ({}) could not export its state: {}: {}", slot_key(slot), instance->label(),
                                        status_name(owned->code), owned->message));
-        return std::nullopt;
+        return false;
     }
-    return section;
+    out.end_section();
+    return true;
 }
 
 // The control engine's totals (what /status shows) travel in the snapshot as one more section, beside the metrics
@@ -370,39 +373,40 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
 // ---------------------------------------------------------------------------------------------------------------------
 // Durable state
 
-Snapshot LiveRuntime::capture_state(std::vector<std::string>* notes) {
-    Snapshot snapshot;
+void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* notes) {
     std::vector<std::string> problems = call_on_control([&](WarmupEngine& engine) {
-        std::vector<std::string> out;
+        std::vector<std::string> problems_here;
         // The cut: events accepted before it are in the engine (taken here) and in the journal's segments so far;
         // events accepted after it go to a new segment. The ingest totals are read at the same instant.
         IngestTotals ingest;
-        snapshot.created_unix_ms = static_cast<uint64_t>(unix_now_ms());
+        const auto created_unix_ms = static_cast<uint64_t>(unix_now_ms());
         take_pending_events([&] {
-            if (EventJournal* journal = journal_.load()) journal->rotate(snapshot.created_unix_ms);
+            if (EventJournal* journal = journal_.load()) journal->rotate(created_unix_ms);
             ingest = {accepted_events_.load(), refused_events_.load()};
         });
         // The control loop flushed buffered metrics before running this command (and take_pending_events after the
-        // events it fed), so the sink's counters are current.
+        // events it fed), so the sink's counters are current. Everything goes to `out` as it is produced: no list
+        // or section is held here.
+        out.begin(created_unix_ms);
         const uint32_t known = catalog_.size();
-        snapshot.models.reserve(known);
-        for (warmup_model_index model = 0; model < known; ++model)
-            snapshot.models.push_back(catalog_.record(model).name);
+        for (warmup_model_index model = 0; model < known; ++model) out.add_model(catalog_.record(model).name);
         for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
             const warmup_residency residency = engine.model_status(model).residency;
             if (residency == WARMUP_RESIDENCY_READY || residency == WARMUP_RESIDENCY_LOADING)
-                snapshot.warm_models.push_back(catalog_.record(model).name);
+                out.add_warm_model(catalog_.record(model).name);
         }
-        for (const ComponentSlot slot : kAllSlots) {
-            if (auto section = export_section(plugins(), slot, out)) snapshot.sections.push_back(std::move(*section));
-        }
-        snapshot.sections.push_back({std::string(kEngineSectionSlot), std::string(kEngineSectionSchema),
-                                     encode_counters(engine.counters(), ingest)});
-        return out;
+        for (const ComponentSlot slot : kAllSlots) export_section(plugins(), slot, out, problems_here);
+        out.add_section(kEngineSectionSlot, kEngineSectionSchema, encode_counters(engine.counters(), ingest));
+        return problems_here;
     });
     for (const auto& problem : problems) spdlog::error("STATE_EXPORT_ERROR {}", problem);
     if (notes != nullptr) notes->insert(notes->end(), problems.begin(), problems.end());
-    return snapshot;
+}
+
+Snapshot LiveRuntime::capture_state(std::vector<std::string>* notes) {
+    SnapshotBuilder builder;
+    capture_state(builder, notes);
+    return builder.take();
 }
 
 std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engine,
@@ -522,18 +526,20 @@ OperationResult LiveRuntime::backup_state(const std::string& name) {
                                         "starting with '.'",
                                         backup_name));
     OperationResult result;
-    const Snapshot snapshot = capture_state(&result.notes);
+    std::unique_ptr<SnapshotFileWriter> snapshot;
     try {
-        result.file = state_store_->write_backup(backup_name, snapshot).string();
+        snapshot = state_store_->begin_write();
+        capture_state(*snapshot, &result.notes);
+        result.file = state_store_->commit_backup(backup_name, *snapshot).string();
     } catch (const std::exception& error) {
         spdlog::error("STATE_BACKUP_ERROR {}", error.what());
         return failure(500, fmt::format("cannot write the backup: {}", error.what()));
     }
-    result.facts = {{"sections", static_cast<double>(snapshot.sections.size())},
-                    {"models", static_cast<double>(snapshot.models.size())},
-                    {"warm_models", static_cast<double>(snapshot.warm_models.size())}};
+    result.facts = {{"sections", static_cast<double>(snapshot->section_count())},
+                    {"models", static_cast<double>(snapshot->model_count())},
+                    {"warm_models", static_cast<double>(snapshot->warm_model_count())}};
     result.notes.push_back("name: " + backup_name);
-    spdlog::info("STATE_BACKUP written {} ({} section(s))", result.file, snapshot.sections.size());
+    spdlog::info("STATE_BACKUP written {} ({} section(s))", result.file, snapshot->section_count());
     return result;
 }
 
@@ -709,9 +715,10 @@ uint64_t LiveRuntime::replay_journal(uint64_t base_ms) {
 
 std::vector<SnapshotSection> LiveRuntime::counter_sections(WarmupEngine& engine, uint64_t accepted, uint64_t refused,
                                                            std::vector<std::string>* problems) {
-    std::vector<SnapshotSection> sections;
     std::vector<std::string> failed;
-    if (auto metrics = export_section(plugins(), ComponentSlot::Metrics, failed)) sections.push_back(*metrics);
+    SnapshotBuilder metrics;
+    export_section(plugins(), ComponentSlot::Metrics, metrics, failed);
+    std::vector<SnapshotSection> sections = metrics.take().sections;
     sections.push_back({std::string(kEngineSectionSlot), std::string(kEngineSectionSchema),
                         encode_counters(engine.counters(), IngestTotals{accepted, refused})});
     if (problems != nullptr) problems->insert(problems->end(), failed.begin(), failed.end());
@@ -762,10 +769,11 @@ OperationResult LiveRuntime::snapshot_now() {
     if (!state_store_) return failure(409, "state is not kept by this daemon");
     OperationResult result;
     try {
-        const Snapshot snapshot = capture_state(&result.notes);
-        result.file = state_store_->write_snapshot(snapshot).string();
-        last_snapshot_unix_ms_.store(static_cast<int64_t>(snapshot.created_unix_ms));
-        spdlog::debug("STATE_SNAPSHOT written {} ({} section(s))", result.file, snapshot.sections.size());
+        const auto snapshot = state_store_->begin_write();
+        capture_state(*snapshot, &result.notes);
+        result.file = state_store_->commit_snapshot(*snapshot).string();
+        last_snapshot_unix_ms_.store(static_cast<int64_t>(snapshot->created_unix_ms()));
+        spdlog::debug("STATE_SNAPSHOT written {} ({} section(s))", result.file, snapshot->section_count());
         if (history_) {
             std::vector<std::pair<std::string, double>> counters = call_on_control([](WarmupEngine& engine) {
                 const EngineCounters& c = engine.counters();
@@ -785,7 +793,7 @@ OperationResult LiveRuntime::snapshot_now() {
             counters.emplace_back("events_accepted", static_cast<double>(accepted_events_.load()));
             counters.emplace_back("events_refused", static_cast<double>(refused_events_.load()));
             counters.emplace_back("timed_out_loads", static_cast<double>(timed_out_loads_.load()));
-            history_->append(static_cast<int64_t>(snapshot.created_unix_ms), counters);
+            history_->append(static_cast<int64_t>(snapshot->created_unix_ms()), counters);
         }
     } catch (const std::exception& error) {
         note_state_error(error.what());
@@ -797,7 +805,7 @@ OperationResult LiveRuntime::snapshot_now() {
         const auto kept = state_store_->snapshots();
         try {
             if (!kept.empty()) {
-                const uint64_t oldest = read_snapshot_file(kept.back()).created_unix_ms;
+                const uint64_t oldest = read_snapshot_created_unix_ms(kept.back());
                 journal->prune(oldest, int64_t{config_.state.journal_retention_h} * 3600 * 1000);
             }
         } catch (const std::exception& error) {

@@ -19,6 +19,12 @@
 // Plugin state bytes are private to their schema and keyed by model index; the model table is what lets a reader
 // check that index i still names the same model before handing the bytes back to a plugin.
 //
+// Memory: the daemon never holds a whole file image. It writes a snapshot section by section through
+// SnapshotFileWriter (snapshot_writer.hpp), and read_snapshot_file() checks the CRC in 64 KiB reads, then reads each
+// field and section straight into the Snapshot it returns: what the reader holds is the decoded snapshot, once.
+// encode_snapshot() and decode_snapshot() are the same format in memory (tests, fuzzing); the writer's files are
+// byte-identical to encode_snapshot() of the same content.
+//
 // Thread-safety: pure functions; call from any thread.
 #pragma once
 
@@ -67,8 +73,17 @@ std::string encode_snapshot(const Snapshot& snapshot);
 /// partially read snapshot.
 Snapshot decode_snapshot(std::string_view bytes);
 
-/// Reads and decodes `file`; I/O errors are SnapshotErrors too.
+/// Reads and decodes `file` as decode_snapshot() does (the same checks and messages), without a copy of the file
+/// in memory: the payload CRC is checked in 64 KiB reads before anything is decoded, then the fields are read into
+/// the result. I/O errors are SnapshotErrors too.
 Snapshot read_snapshot_file(const std::filesystem::path& file);
+
+/// The created_unix_ms of a valid snapshot `file`, after the same checks as read_snapshot_file() (the CRC in 64 KiB
+/// reads), without decoding its sections. Throws SnapshotError.
+uint64_t read_snapshot_created_unix_ms(const std::filesystem::path& file);
+
+/// The 32-byte header of a payload of `payload_length` bytes whose CRC-32 is `payload_crc32` (layout above).
+std::string encode_snapshot_header(uint64_t payload_length, uint32_t payload_crc32);
 
 /// Writes `bytes` to `file` so that a crash at any point leaves either the old file or the complete new one:
 /// a temporary file in the same folder ("<name>.tmp-<pid>"), fsync, rename over `file`, fsync of the folder.

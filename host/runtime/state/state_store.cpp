@@ -3,6 +3,7 @@
 #include "runtime/state/state_store.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -25,7 +26,7 @@ bool named_like(const fs::path& file, std::string_view prefix) {
 
 StateStore::StateStore(fs::path dir, uint32_t keep) : dir_(std::move(dir)), keep_(std::max<uint32_t>(keep, 1)) {
     fs::create_directories(dir_);
-    // A crash during write_file_atomically leaves its temporary file; it was never renamed, so it is not state.
+    // A crash during a snapshot write leaves its temporary file; it was never renamed, so it is not state.
     for (const auto& entry : fs::directory_iterator(dir_)) {
         const std::string name = entry.path().filename().string();
         if (name.starts_with(".") && name.find(".tmp-") != std::string::npos) {
@@ -42,14 +43,24 @@ bool StateStore::valid_backup_name(std::string_view name) noexcept {
            });
 }
 
-fs::path StateStore::write_snapshot(const Snapshot& snapshot) {
+std::unique_ptr<SnapshotFileWriter> StateStore::begin_write() {
+    uint64_t number = 0;
+    {
+        std::lock_guard lock(mutex_);
+        number = temporaries_++;
+    }
+    // Starts with '.' and holds ".tmp-": the constructor of a later store removes it if a crash leaves it.
+    return std::make_unique<SnapshotFileWriter>(dir_ / fmt::format(".snapshot.tmp-{}-{}", ::getpid(), number));
+}
+
+fs::path StateStore::commit_snapshot(SnapshotFileWriter& writer) {
     std::lock_guard lock(mutex_);
     // Two snapshots in the same millisecond get distinct, still ordered names.
-    sequence_ = snapshot.created_unix_ms == last_snapshot_ms_ ? sequence_ + 1 : 0;
-    last_snapshot_ms_ = snapshot.created_unix_ms;
-    const fs::path file =
-        dir_ / fmt::format("{}{:016}-{:06}{}", kSnapshotPrefix, snapshot.created_unix_ms, sequence_, kExtension);
-    write_file_atomically(file, encode_snapshot(snapshot));
+    const uint64_t created_ms = writer.created_unix_ms();
+    sequence_ = created_ms == last_snapshot_ms_ ? sequence_ + 1 : 0;
+    last_snapshot_ms_ = created_ms;
+    const fs::path file = dir_ / fmt::format("{}{:016}-{:06}{}", kSnapshotPrefix, created_ms, sequence_, kExtension);
+    writer.commit(file);
     std::vector<fs::path> all;
     for (const auto& entry : fs::directory_iterator(dir_))
         if (named_like(entry.path(), kSnapshotPrefix)) all.push_back(entry.path());
@@ -61,14 +72,29 @@ fs::path StateStore::write_snapshot(const Snapshot& snapshot) {
     return file;
 }
 
-fs::path StateStore::write_backup(const std::string& name, const Snapshot& snapshot) {
+fs::path StateStore::commit_backup(const std::string& name, SnapshotFileWriter& writer) {
     if (!valid_backup_name(name))
         throw std::invalid_argument(fmt::format(
             "backup name '{}': expected 1 to 64 characters of [A-Za-z0-9._-], not starting with '.'", name));
     std::lock_guard lock(mutex_);
     const fs::path file = dir_ / fmt::format("{}{}{}", kBackupPrefix, name, kExtension);
-    write_file_atomically(file, encode_snapshot(snapshot));
+    writer.commit(file);
     return file;
+}
+
+fs::path StateStore::write_snapshot(const Snapshot& snapshot) {
+    const auto writer = begin_write();
+    write_snapshot_to(snapshot, *writer);
+    return commit_snapshot(*writer);
+}
+
+fs::path StateStore::write_backup(const std::string& name, const Snapshot& snapshot) {
+    if (!valid_backup_name(name))
+        throw std::invalid_argument(fmt::format(
+            "backup name '{}': expected 1 to 64 characters of [A-Za-z0-9._-], not starting with '.'", name));
+    const auto writer = begin_write();
+    write_snapshot_to(snapshot, *writer);
+    return commit_backup(name, *writer);
 }
 
 std::vector<fs::path> StateStore::snapshots() const {

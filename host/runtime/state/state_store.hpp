@@ -4,7 +4,7 @@
 // Files:
 //   snapshot-<unix_ms, 16 digits>-<seq, 6 digits>.wsnap   periodic snapshots; names sort by age
 //   backup-<name>.wsnap                                     operator backups (POST /api/warmup/backup-state)
-//   .<file>.tmp-<pid>                                       a write in progress (left only by a crash; removed at
+//   .snapshot.tmp-<pid>-<n>                                 a write in progress (left only by a crash; removed at
 //                                                           open, never read)
 //   metrics-history-<unix_hour>.tsv                         see MetricsHistory
 //
@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "runtime/state/snapshot.hpp"
+#include "runtime/state/snapshot_writer.hpp"
 
 namespace warmup::host {
 
@@ -41,11 +43,19 @@ class StateStore {
 
     [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
 
-    /// Writes a periodic snapshot atomically, then deletes the oldest beyond `keep`. Returns the file.
-    std::filesystem::path write_snapshot(const Snapshot& snapshot);
+    /// A new snapshot file in the folder, under a temporary name: capture into it, then commit_snapshot() or
+    /// commit_backup(). Dropped uncommitted, it leaves nothing. Throws std::system_error.
+    [[nodiscard]] std::unique_ptr<SnapshotFileWriter> begin_write();
+    /// Publishes `writer` as a periodic snapshot named after its created time, then deletes the oldest beyond `keep`.
+    /// Returns the file. Throws std::system_error (the temporary file is removed).
+    std::filesystem::path commit_snapshot(SnapshotFileWriter& writer);
+    /// Publishes `writer` as backup-<name>.wsnap (replacing a backup of that name). `name`: [A-Za-z0-9._-]{1,64}, not
+    /// starting with '.'; throws std::invalid_argument otherwise, std::system_error when the write fails.
+    std::filesystem::path commit_backup(const std::string& name, SnapshotFileWriter& writer);
 
-    /// Writes backup-<name>.wsnap atomically (replacing a backup of that name). `name`: [A-Za-z0-9._-]{1,64}, not
-    /// starting with '.'; throws std::invalid_argument otherwise.
+    /// Writes a periodic snapshot atomically (begin_write, the snapshot, commit_snapshot). Returns the file.
+    std::filesystem::path write_snapshot(const Snapshot& snapshot);
+    /// Writes backup-<name>.wsnap atomically (begin_write, the snapshot, commit_backup).
     std::filesystem::path write_backup(const std::string& name, const Snapshot& snapshot);
 
     /// Periodic snapshots, newest first.
@@ -71,6 +81,7 @@ class StateStore {
     mutable std::mutex mutex_;
     uint64_t last_snapshot_ms_ = 0;
     uint32_t sequence_ = 0;
+    uint64_t temporaries_ = 0;  // temporary files created, for unique names
 };
 
 }  // namespace warmup::host

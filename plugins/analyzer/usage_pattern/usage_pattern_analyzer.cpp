@@ -32,8 +32,11 @@ constexpr std::size_t kHeaderBytes = 4 + 4 + 8 + 8;  // magic, version, payload 
 constexpr std::size_t kMinModelRecordBytes = 8 * 8 + 4 + 4 + UsagePatternAnalyzer::kCalendarSlots * 8;
 constexpr uint32_t kMaxImportBins = 1'000'000;
 
-uint64_t fnv1a64(std::string_view bytes) {
-    uint64_t hash = 1469598103934665603ull;
+constexpr uint64_t kFnvOffsetBasis = 1469598103934665603ull;
+
+/// FNV-1a 64 of `bytes`, continuing from `hash` (the hash of the bytes before them), so a payload can be hashed in
+/// pieces.
+uint64_t fnv1a64(std::string_view bytes, uint64_t hash = kFnvOffsetBasis) {
     for (const char byte : bytes) {
         hash ^= static_cast<unsigned char>(byte);
         hash *= 1099511628211ull;
@@ -362,8 +365,18 @@ void UsagePatternAnalyzer::reset() {
 //     u32 nonzero_bins, {u32 bin, u32 count} * nonzero_bins (ascending bins),
 //     u64 calendar_counts[31], u32 followers, {u32 model, u64 count, u64 error} * followers
 //   then the follow run: u32 run_model, u32 pending, i64 arrival_ms * pending.
-std::string UsagePatternAnalyzer::export_state() const {
+void UsagePatternAnalyzer::write_payload(const std::function<void(std::string_view)>& emit) const {
+    // Handed on in blocks of about kBlockBytes: the whole payload (~500 bytes per model, megabytes at 10 k models)
+    // is never held.
+    constexpr std::size_t kBlockBytes = 32 * 1024;
     ByteWriter payload;
+    payload.bytes().reserve(kBlockBytes + 4096);
+    const auto hand_on = [&](bool always) {
+        if (always || payload.bytes().size() >= kBlockBytes) {
+            emit(payload.bytes());
+            payload.bytes().clear();
+        }
+    };
     payload.u32(config_.idle_bin_ms);
     payload.u32(config_.idle_bins);
     payload.u32(config_.max_followers);
@@ -396,20 +409,38 @@ std::string UsagePatternAnalyzer::export_state() const {
             payload.u64(slot.count);
             payload.u64(slot.error);
         }
+        hand_on(false);
     }
     payload.u32(state_.run_model);
     const std::size_t pending = state_.run_arrivals_ms.size() - state_.run_head;
     payload.u32(static_cast<uint32_t>(pending));
-    for (std::size_t i = state_.run_head; i < state_.run_arrivals_ms.size(); ++i)
+    for (std::size_t i = state_.run_head; i < state_.run_arrivals_ms.size(); ++i) {
         payload.i64(state_.run_arrivals_ms[i]);
+        hand_on(false);
+    }
+    hand_on(true);
+}
 
-    ByteWriter out;
-    out.bytes().append(kMagic, sizeof kMagic);
-    out.u32(kFormatVersion);
-    out.u64(payload.bytes().size());
-    out.u64(fnv1a64(payload.bytes()));
-    out.bytes() += payload.bytes();
-    return std::move(out.bytes());
+std::string UsagePatternAnalyzer::export_state() const {
+    return sdk::StateWriter::collect([this](const sdk::StateWriter& out) { export_state_to(out); });
+}
+
+void UsagePatternAnalyzer::export_state_to(const sdk::StateWriter& out) const {
+    // The header holds the payload's length and hash, so the payload is encoded twice: once to measure and hash it,
+    // once to write it. Encoding is cheap next to holding megabytes.
+    uint64_t length = 0;
+    uint64_t hash = kFnvOffsetBasis;
+    write_payload([&](std::string_view block) {
+        length += block.size();
+        hash = fnv1a64(block, hash);
+    });
+    ByteWriter header;
+    header.bytes().append(kMagic, sizeof kMagic);
+    header.u32(kFormatVersion);
+    header.u64(length);
+    header.u64(hash);
+    out.write(header.bytes());
+    write_payload([&](std::string_view block) { out.write(block); });
 }
 
 void UsagePatternAnalyzer::import_state(std::string_view data) {

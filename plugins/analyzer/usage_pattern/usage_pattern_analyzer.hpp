@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,6 +39,8 @@ class UsagePatternAnalyzer final : public sdk::PatternAnalyzer {
 
     [[nodiscard]] const char* state_schema() const override { return kStateSchema; }
     [[nodiscard]] std::string export_state() const override;
+    /// The same bytes, the payload in blocks of a few models (the host streams them to its snapshot file).
+    void export_state_to(const sdk::StateWriter& out) const override;
     /// Accepts any exported v1 state; a different bin geometry or follower capacity is re-binned / trimmed. Throws
     /// InvalidArgument on malformed bytes and then leaves the current state untouched.
     void import_state(std::string_view data) override;
@@ -94,6 +97,8 @@ class UsagePatternAnalyzer final : public sdk::PatternAnalyzer {
     };
 
   private:
+    /// The payload of export_state() (format in the .cpp), handed to `emit` in blocks of about 32 KiB, in order.
+    void write_payload(const std::function<void(std::string_view)>& emit) const;
     void grow_to(uint32_t model_capacity);
     void apply(const warmup_usage_event& event);
     void note_follow(warmup_model_index model, warmup_time_ms ts_ms, bool new_arrival);

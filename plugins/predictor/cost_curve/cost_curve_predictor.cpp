@@ -581,46 +581,70 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
 // behind their cold rates (a model's first-load requests and its recent request count, rebuilt as it is used), and the
 // open idle spells (counted again from the next uses). Model indexes are those of the host process (stable for its
 // life), which is what a hot-swap or a backup of the same catalog hands over.
-std::string CostCurvePredictor::export_state() const {
-    std::string text = std::string(kStateSchema) + "\n";
-    // About 1.6 KB of text per model: reserved at once, so a 10 k-model export does not hold a doubled buffer and
-    // its copy at the same time (the export runs beside the daemon's whole learned state, at every snapshot).
-    text.reserve(text.size() + (models_.size() + 1) * 1700);
+namespace {
+
+void append_number(std::string& text, double value) {
     char number[32];
-    auto put = [&](double value) {
-        std::snprintf(number, sizeof number, " %.9g", value);
-        text += number;
-    };
-    auto put_curves = [&](const Curves& curves) {
-        put(curves.gaps);
-        for (const float value : curves.cold) put(value);
-        for (const float value : curves.held) put(value);
-        for (const float value : curves.longer) put(value);
-    };
-    text += "-1";
-    put(lean_held_);
-    put(lean_reference_held_);
-    put(lean_log_price_);
-    put_curves(pool_);
+    const int length = std::snprintf(number, sizeof number, " %.9g", value);
+    text.append(number, static_cast<std::size_t>(length));
+}
+
+}  // namespace
+
+void CostCurvePredictor::append_curves(std::string& text, const Curves& curves) {
+    append_number(text, curves.gaps);
+    for (const float value : curves.cold) append_number(text, value);
+    for (const float value : curves.held) append_number(text, value);
+    for (const float value : curves.longer) append_number(text, value);
+}
+
+void CostCurvePredictor::append_model_fields(std::string& text, const ModelState& state) {
+    text += std::to_string(state.last_seen_ms);
+    text += ' ';
+    text += std::to_string(state.request_count);
+    append_number(text, state.short_gaps);
+    append_number(text, state.reference_cold_requests);
+    append_curves(text, state.curves);
+    text += ' ';
+    text += std::to_string(state.recent_count);
+    for (std::size_t i = 0; i < state.recent_count; ++i) {
+        const RecentGap& gap = state.recent[(state.recent_next + kRecentGaps - state.recent_count + i) % kRecentGaps];
+        text += ' ';
+        text += std::to_string(gap.gap_ms);
+        append_number(text, gap.burst);
+    }
     text += '\n';
+}
+
+std::string CostCurvePredictor::export_state() const {
+    return sdk::StateWriter::collect([this](const sdk::StateWriter& out) { export_state_to(out); });
+}
+
+void CostCurvePredictor::export_state_to(const sdk::StateWriter& out) const {
+    // About 1 KB of text per model, handed to the host in blocks of a few lines: at 10 k models the whole text
+    // (~10 MB) is never held, by this plugin or by the host (which streams it to its snapshot file).
+    constexpr std::size_t kBlockBytes = 32 * 1024;
+    std::string block;
+    block.reserve(kBlockBytes + 4096);
+    block += kStateSchema;
+    block += "\n-1";
+    append_number(block, lean_held_);
+    append_number(block, lean_reference_held_);
+    append_number(block, lean_log_price_);
+    append_curves(block, pool_);
+    block += '\n';
     for (std::size_t model = 0; model < models_.size(); ++model) {
         const ModelState& state = models_[model];
         if (state.last_seen_ms == WARMUP_TIME_NEVER) continue;
-        text += std::to_string(model) + ' ' + std::to_string(state.last_seen_ms) + ' ' +
-                std::to_string(state.request_count);
-        put(state.short_gaps);
-        put(state.reference_cold_requests);
-        put_curves(state.curves);
-        text += ' ' + std::to_string(state.recent_count);
-        for (std::size_t i = 0; i < state.recent_count; ++i) {
-            const RecentGap& gap =
-                state.recent[(state.recent_next + kRecentGaps - state.recent_count + i) % kRecentGaps];
-            text += ' ' + std::to_string(gap.gap_ms);
-            put(gap.burst);
+        block += std::to_string(model);
+        block += ' ';
+        append_model_fields(block, state);
+        if (block.size() >= kBlockBytes) {
+            out.write(block);
+            block.clear();
         }
-        text += '\n';
     }
-    return text;
+    out.write(block);
 }
 
 // The fields of one model's line after its index (both formats share them): last_seen_ms, request_count, short gaps,
@@ -694,27 +718,8 @@ void CostCurvePredictor::import_state(std::string_view data) {
 //   <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
 std::string CostCurvePredictor::export_model_state(warmup_model_index model) const {
     if (model >= models_.size() || models_[model].last_seen_ms == WARMUP_TIME_NEVER) return {};
-    const ModelState& state = models_[model];
     std::string text = std::string(kStateSchema) + "\n";
-    char number[32];
-    auto put = [&](double value) {
-        std::snprintf(number, sizeof number, " %.9g", value);
-        text += number;
-    };
-    text += std::to_string(state.last_seen_ms) + ' ' + std::to_string(state.request_count);
-    put(state.short_gaps);
-    put(state.reference_cold_requests);
-    put(state.curves.gaps);
-    for (const float value : state.curves.cold) put(value);
-    for (const float value : state.curves.held) put(value);
-    for (const float value : state.curves.longer) put(value);
-    text += ' ' + std::to_string(state.recent_count);
-    for (std::size_t i = 0; i < state.recent_count; ++i) {
-        const RecentGap& gap = state.recent[(state.recent_next + kRecentGaps - state.recent_count + i) % kRecentGaps];
-        text += ' ' + std::to_string(gap.gap_ms);
-        put(gap.burst);
-    }
-    text += '\n';
+    append_model_fields(text, models_[model]);
     return text;
 }
 

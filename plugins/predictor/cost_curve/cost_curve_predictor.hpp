@@ -88,6 +88,8 @@ class CostCurvePredictor final : public sdk::Predictor {
 
     const char* state_schema() const override { return kStateSchema; }
     [[nodiscard]] std::string export_state() const override;
+    /// The same text, a block of model lines at a time (the host streams it to its snapshot file).
+    void export_state_to(const sdk::StateWriter& out) const override;
     void import_state(std::string_view data) override;
 
     /// Per-model state (a fleet moving one model between hosts): the model's line of export_state() without its
@@ -161,6 +163,10 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// Reads one model's fields of the state text (import_state and import_model_state share them).
     static void read_model_fields(sdk::StateTextReader& reader, ModelState& state, const std::string& whose);
     static void read_curves(sdk::StateTextReader& reader, Curves& curves);
+    /// The writers of read_model_fields and read_curves: one model's line after its index (newline included), and
+    /// the curves with a space before each number.
+    static void append_model_fields(std::string& text, const ModelState& state);
+    static void append_curves(std::string& text, const Curves& curves);
     void learn(ModelState& state, const warmup_usage_pattern& pattern);
     void close_burst(ModelState& state, warmup_model_index model);
     /// Adds one idle gap with its wake-up burst so far to the model's curves, the pool and (if long) the recent gaps.

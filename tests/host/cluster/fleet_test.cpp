@@ -119,7 +119,13 @@ TEST_F(FleetTest, EventsPostedToOneNodeReachTheOwnersAndOnlyOwnersLoad) {
     start_nodes(3);
     // Exact catalog names are placed from the start: each event goes straight to its owner.
     std::string body;
-    for (int i = 0; i < 12; ++i) body += json{{"model", "rhythm/" + std::to_string(i)}}.dump() + "\n";
+    uint64_t for_other_nodes = 0;  // stream writes the placement calls for: one per owner that is not node 0
+    for (int i = 0; i < 12; ++i) {
+        body += json{{"model", "rhythm/" + std::to_string(i)}}.dump() + "\n";
+        for (const std::string& owner : nodes_[0]->owners("rhythm/" + std::to_string(i)))
+            for_other_nodes += owner != nodes_[0]->id() ? 1 : 0;
+    }
+    ASSERT_GT(for_other_nodes, 0U) << "with three nodes some of twelve models belong to another node";
     const auto [status, answer] = nodes_[0]->post_events(body);
     ASSERT_EQ(status, 200) << answer.dump();
     EXPECT_EQ(answer["accepted"], 12);
@@ -147,6 +153,16 @@ TEST_F(FleetTest, EventsPostedToOneNodeReachTheOwnersAndOnlyOwnersLoad) {
     };
     EXPECT_TRUE(poll_until([&] { return applied() == 12U; }, kSettle)) << applied();
     EXPECT_EQ(nodes_[0]->counter("events_forwarded"), 12U - nodes_[0]->counter("events_local"));
+    // /metrics says the same as a Prometheus server scrapes it: what was posted for models of other nodes was
+    // forwarded, the rest applied here, and the owners received and acknowledged the forwarded ones.
+    EXPECT_EQ(nodes_[0]->metric("warmup_fleet_events_forwarded_total"), static_cast<double>(for_other_nodes));
+    EXPECT_EQ(nodes_[0]->metric("warmup_fleet_events_local_total"), 12.0 - static_cast<double>(for_other_nodes));
+    EXPECT_EQ(nodes_[0]->metric("warmup_fleet_redis_up"), 1.0);
+    EXPECT_EQ(nodes_[0]->metric("warmup_fleet_forward_buffered"), 0.0);
+    double acknowledged_elsewhere = 0;
+    for (const Node* other : all_but(nodes_[0]->id()))
+        acknowledged_elsewhere += other->metric("warmup_fleet_events_acknowledged_total").value_or(-1);
+    EXPECT_EQ(acknowledged_elsewhere, static_cast<double>(for_other_nodes));
 
     // A model first seen in an event (a glob entry) joins the placement; in the end only its owner keeps it.
     ASSERT_EQ(nodes_[1]->post_events(R"({"model": "m/new"})").first, 200);

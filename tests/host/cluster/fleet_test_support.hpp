@@ -189,6 +189,19 @@ class Node {
         return view.is_object() ? view["counters"].value(name, uint64_t{0}) : 0;
     }
 
+    /// The value of the unlabelled sample `name` on GET /metrics; nullopt when the node does not answer or the page
+    /// has no such sample. Also checks that the family has a HELP line.
+    [[nodiscard]] std::optional<double> metric(const std::string& name) const {
+        const auto result = client_->Get("/metrics");
+        if (!result || result->status != 200) return std::nullopt;
+        const std::string& page = result->body;
+        if (page.find("# HELP " + name + " ") == std::string::npos) return std::nullopt;
+        const std::string prefix = "\n" + name + " ";
+        const auto at = page.find(prefix);
+        if (at == std::string::npos) return std::nullopt;
+        return std::stod(page.substr(at + prefix.size(), page.find('\n', at + 1) - at - prefix.size()));
+    }
+
     [[nodiscard]] const std::string& id() const noexcept { return id_; }
     [[nodiscard]] Daemon& process() { return *process_; }
 

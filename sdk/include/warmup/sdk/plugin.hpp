@@ -32,6 +32,35 @@
 
 namespace warmup::sdk {
 
+/// Where a plugin's exported state goes: the host's byte writer, in as many pieces as the plugin likes. [control]
+/// The host streams the pieces to its snapshot file, so a plugin that writes its state model by model is never held
+/// twice in memory, however large it is.
+class StateWriter {
+  public:
+    explicit StateWriter(const warmup_byte_writer& out) noexcept : out_(out) {}
+    /// Appends `bytes`. Throws Error(WARMUP_ERROR_RESOURCE_EXHAUSTED) when the host refuses them (its snapshot file
+    /// cannot be written): the export should stop.
+    void write(std::string_view bytes) const {
+        if (!bytes.empty() && out_.write(out_.context, bytes.data(), bytes.size()) != 0)
+            throw Error(WARMUP_ERROR_RESOURCE_EXHAUSTED, "the host refused the exported state bytes");
+    }
+    /// What `produce(StateWriter&)` writes, as one string (a plugin's export_state() on top of its export_state_to()).
+    template <class Produce>
+    static std::string collect(Produce&& produce) {
+        std::string bytes;
+        const warmup_byte_writer into_string{&bytes, [](void* context, const char* data, size_t size) {
+                                                 static_cast<std::string*>(context)->append(data, size);
+                                                 return 0;
+                                             }};
+        StateWriter writer(into_string);
+        produce(writer);
+        return bytes;
+    }
+
+  private:
+    warmup_byte_writer out_;
+};
+
 /// What every plugin instance has: the host and optional state export/import.
 class PluginBase {
   public:
@@ -44,6 +73,9 @@ class PluginBase {
     [[nodiscard]] virtual const char* state_schema() const { return nullptr; }
     /// The whole learned state as bytes. Called only when state_schema() is non-null.
     [[nodiscard]] virtual std::string export_state() const { return {}; }
+    /// The same bytes, written to `out` in pieces: what the host calls. Override it (and implement export_state() as
+    /// StateWriter::collect of it) when the state is large, e.g. one write per model. Default: export_state().
+    virtual void export_state_to(const StateWriter& out) const { out.write(export_state()); }
     /// Replace the state with bytes from export_state() of the same schema. Throw to refuse; leave state unchanged.
     virtual void import_state(std::string_view /*data*/) {
         throw Error(WARMUP_ERROR_UNSUPPORTED, "this plugin has no importable state");
@@ -246,10 +278,7 @@ template <class T>
 struct StateThunks {
     static const char* schema(void* instance) { return guarded_schema<T>(instance, "state extension schema()"); }
     static warmup_error* export_state(void* instance, const warmup_byte_writer* out) {
-        return guard(host_of<T>(instance), [&] {
-            if (write_all(out, self<T>(instance)->export_state()) != 0)
-                throw Error(WARMUP_ERROR_RESOURCE_EXHAUSTED, "the host refused the exported state bytes");
-        });
+        return guard(host_of<T>(instance), [&] { self<T>(instance)->export_state_to(StateWriter(*out)); });
     }
     static warmup_error* import_state(void* instance, warmup_string_view data) {
         return guard(host_of<T>(instance), [&] { self<T>(instance)->import_state(to_string_view(data)); });

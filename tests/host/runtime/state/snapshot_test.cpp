@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "runtime/state/metrics_history.hpp"
+#include "runtime/state/snapshot_writer.hpp"
 #include "runtime/state/state_store.hpp"
 #include "test_support.hpp"
 
@@ -52,6 +53,38 @@ void reseal_header(std::string& bytes) { put_u32_at(bytes, 28, crc32(std::string
 TEST(SnapshotFormat, Crc32MatchesTheStandardCheckValue) {
     EXPECT_EQ(crc32("123456789"), 0xCBF43926u);  // the CRC-32/ISO-HDLC check value
     EXPECT_EQ(crc32(""), 0u);
+    EXPECT_EQ(crc32("The quick brown fox jumps over the lazy dog"), 0x414FA339u);  // zlib.crc32 of the same bytes
+}
+
+/// A version-1 file as every earlier daemon wrote it, built apart from this code (Python's struct and zlib.crc32):
+/// created 1700000000000, model and warm model "rhythm/a", one section ("predictor", "s/1", "abc").
+const std::string kVersion1File(
+    "\x57\x55\x50\x53\x4e\x41\x50\x00\x01\x00\x00\x00\x00\x00\x00\x00\x4b\x00\x00\x00\x00\x00\x00\x00\xad\xb4\x74"
+    "\xab\xf6\x23\x67\x53\x00\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x08\x00\x00\x00\x72\x68\x79\x74\x68"
+    "\x6d\x2f\x61\x01\x00\x00\x00\x08\x00\x00\x00\x72\x68\x79\x74\x68\x6d\x2f\x61\x01\x00\x00\x00\x09\x00\x00"
+    "\x00\x70\x72\x65\x64\x69\x63\x74\x6f\x72\x03\x00\x00\x00\x73\x2f\x31\x03\x00\x00\x00\x00\x00\x00\x00\x61"
+    "\x62\x63",
+    107);
+
+Snapshot version1_content() {
+    Snapshot snapshot;
+    snapshot.created_unix_ms = 1'700'000'000'000;
+    snapshot.models = {"rhythm/a"};
+    snapshot.warm_models = {"rhythm/a"};
+    snapshot.sections = {{"predictor", "s/1", "abc"}};
+    return snapshot;
+}
+
+TEST(SnapshotFormat, AFileOfAnEarlierDaemonVerifiesWithItsKnownChecksums) {
+    EXPECT_EQ(crc32(std::string_view(kVersion1File).substr(32)), 0xAB74B4ADu);     // the payload CRC at offset 24
+    EXPECT_EQ(crc32(std::string_view(kVersion1File).substr(0, 28)), 0x536723F6u);  // the header CRC at offset 28
+    EXPECT_EQ(decode_snapshot(kVersion1File), version1_content());
+    EXPECT_EQ(encode_snapshot(version1_content()), kVersion1File);  // and is still what is written
+
+    TempDir dir("warmup-state");
+    write_raw(dir.path() / "old.wsnap", kVersion1File);
+    EXPECT_EQ(read_snapshot_file(dir.path() / "old.wsnap"), version1_content());
+    EXPECT_EQ(read_snapshot_created_unix_ms(dir.path() / "old.wsnap"), 1'700'000'000'000u);
 }
 
 TEST(SnapshotFormat, RoundTripKeepsEveryFieldAndByte) {
@@ -157,6 +190,127 @@ TEST(SnapshotFiles, FailedAtomicWriteKeepsTheOldTargetAndRemovesItsTemporary) {
     EXPECT_THROW(write_file_atomically(target, "new"), std::system_error);
     EXPECT_EQ(dir.names(), std::vector<std::string>{"busy"});
     EXPECT_EQ(read_file(target / "keep"), "old");
+}
+
+/// A snapshot larger than the writer's buffer in every part: its model count, warm count and section lengths are
+/// filled in after the bytes around them reached the file.
+Snapshot large_snapshot() {
+    Snapshot snapshot;
+    snapshot.created_unix_ms = 1'700'000'123'456;
+    for (int i = 0; i < 9000; ++i) snapshot.models.push_back(fmt::format("family-{}/model-{}", i % 7, i));
+    for (int i = 0; i < 9000; i += 3) snapshot.warm_models.push_back(snapshot.models[i]);
+    std::string big(3 * SnapshotFileWriter::kBufferBytes + 17, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);
+    snapshot.sections = {{"pattern_analyzer", "org.warmup.state.usage-pattern/1", big},
+                         {"queue_policy", "q/1", ""},
+                         {"predictor", "org.warmup.state.cost-curve/2", big.substr(0, 1000)}};
+    return snapshot;
+}
+
+/// Streams `snapshot` into `writer`, each section's data in pieces of `piece` bytes.
+void stream_into(SnapshotFileWriter& writer, const Snapshot& snapshot, std::size_t piece) {
+    writer.begin(snapshot.created_unix_ms);
+    for (const auto& name : snapshot.models) writer.add_model(name);
+    for (const auto& name : snapshot.warm_models) writer.add_warm_model(name);
+    for (const auto& section : snapshot.sections) {
+        writer.begin_section(section.slot, section.schema);
+        for (std::size_t at = 0; at < section.data.size(); at += piece)
+            EXPECT_TRUE(writer.append_section_data(std::string_view(section.data).substr(at, piece)));
+        writer.end_section();
+    }
+}
+
+TEST(SnapshotStreaming, TheWritersFileIsByteForByteTheEncodedSnapshotAndReadsBack) {
+    TempDir dir("warmup-state");
+    for (const Snapshot& snapshot : {Snapshot{}, sample_snapshot(), large_snapshot()}) {
+        for (const std::size_t piece : {std::size_t{1000}, std::size_t{200'000}}) {
+            SnapshotFileWriter writer(dir.path() / ".writing.tmp-1");
+            stream_into(writer, snapshot, piece);
+            writer.commit(dir.path() / "streamed.wsnap");
+            EXPECT_EQ(writer.model_count(), snapshot.models.size());
+            EXPECT_EQ(writer.warm_model_count(), snapshot.warm_models.size());
+            EXPECT_EQ(writer.section_count(), snapshot.sections.size());
+            const std::string bytes = read_file(dir.path() / "streamed.wsnap");
+            EXPECT_EQ(bytes.size(), writer.size());
+            EXPECT_TRUE(bytes == encode_snapshot(snapshot)) << snapshot.models.size() << " models, pieces of " << piece;
+            EXPECT_EQ(read_snapshot_file(dir.path() / "streamed.wsnap"), snapshot);
+            EXPECT_EQ(read_snapshot_created_unix_ms(dir.path() / "streamed.wsnap"), snapshot.created_unix_ms);
+            EXPECT_EQ(dir.names(), std::vector<std::string>{"streamed.wsnap"});  // the temporary was renamed
+        }
+    }
+}
+
+TEST(SnapshotStreaming, ADiscardedSectionLeavesNoTraceWhetherBufferedOrWritten) {
+    TempDir dir("warmup-state");
+    const Snapshot kept = large_snapshot();
+    for (const std::size_t failed_bytes : {std::size_t{10}, 5 * SnapshotFileWriter::kBufferBytes}) {
+        SnapshotFileWriter writer(dir.path() / ".writing.tmp-1");
+        writer.begin(kept.created_unix_ms);
+        for (const auto& name : kept.models) writer.add_model(name);
+        for (const auto& name : kept.warm_models) writer.add_warm_model(name);
+        writer.add_section(kept.sections[0].slot, kept.sections[0].schema, kept.sections[0].data);
+        // A plugin that wrote part of its state, then failed.
+        writer.begin_section("scheduler", "s/1");
+        writer.append_section_data(std::string(failed_bytes, 'x'));
+        writer.discard_section();
+        for (std::size_t i = 1; i < kept.sections.size(); ++i)
+            writer.add_section(kept.sections[i].slot, kept.sections[i].schema, kept.sections[i].data);
+        writer.commit(dir.path() / "kept.wsnap");
+        EXPECT_TRUE(read_file(dir.path() / "kept.wsnap") == encode_snapshot(kept)) << failed_bytes;
+    }
+}
+
+TEST(SnapshotStreaming, AnUncommittedOrFailedWriteLeavesTheTargetAndNoTemporary) {
+    TempDir dir("warmup-state");
+    {
+        SnapshotFileWriter abandoned(dir.path() / ".writing.tmp-1");
+        stream_into(abandoned, large_snapshot(), 4096);
+    }
+    EXPECT_TRUE(dir.names().empty()) << "a capture that was not committed leaves nothing";
+
+    // rename() cannot replace a non-empty directory: the commit fails after the whole file was written.
+    const fs::path target = dir.path() / "busy";
+    fs::create_directory(target);
+    write_raw(target / "keep", "old");
+    SnapshotFileWriter writer(dir.path() / ".writing.tmp-2");
+    stream_into(writer, sample_snapshot(), 3);
+    EXPECT_THROW(writer.commit(target), std::system_error);
+    EXPECT_EQ(dir.names(), std::vector<std::string>{"busy"});
+    EXPECT_EQ(read_file(target / "keep"), "old");
+
+    SnapshotFileWriter out_of_order(dir.path() / ".writing.tmp-3");
+    EXPECT_THROW(out_of_order.add_model("m"), std::logic_error);  // before begin()
+    out_of_order.begin(1);
+    out_of_order.begin_section("a", "b");
+    EXPECT_THROW(out_of_order.add_warm_model("m"), std::logic_error);
+    EXPECT_THROW(out_of_order.commit(dir.path() / "x.wsnap"), std::logic_error);
+}
+
+TEST(SnapshotStreaming, TheFileReaderRefusesWhatTheMemoryDecoderRefusesWithTheSameReason) {
+    TempDir dir("warmup-state");
+    const std::string good = encode_snapshot(large_snapshot());
+    std::string flipped = good;
+    flipped[good.size() / 2] ^= 0x10;
+    std::string bad_header = good;
+    bad_header[20] ^= 0x01;
+    for (const std::string& bytes : {good.substr(0, good.size() - 1), good.substr(0, 20), flipped, bad_header,
+                                     good + "x", std::string("WUPSNAQ")}) {
+        std::string expected;
+        try {
+            (void)decode_snapshot(bytes);
+            ADD_FAILURE() << "accepted";
+        } catch (const SnapshotError& error) {
+            expected = error.what();
+        }
+        write_raw(dir.path() / "bad.wsnap", bytes);
+        try {
+            (void)read_snapshot_file(dir.path() / "bad.wsnap");
+            ADD_FAILURE() << "the file reader accepted what decode_snapshot refused: " << expected;
+        } catch (const SnapshotError& error) {
+            EXPECT_EQ(std::string(error.what()), expected);
+        }
+        EXPECT_THROW((void)read_snapshot_created_unix_ms(dir.path() / "bad.wsnap"), SnapshotError);
+    }
 }
 
 TEST(StateFolder, KeepsTheNewestSnapshotsAndRemovesCrashLeftovers) {

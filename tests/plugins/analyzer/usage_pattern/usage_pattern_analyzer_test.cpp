@@ -197,6 +197,43 @@ TEST(UsagePatternAnalyzer, FollowersAreOrderedByCountThenModelAsCountsOvertakeAn
     EXPECT_EQ(follower_models(pattern_of(imported.plugin, 0)), (std::vector<warmup_model_index>{4, 2, 3}));
 }
 
+TEST(UsagePatternAnalyzer, StateIsHandedOverInBlocksBehindAHeaderThatCoversThemAll) {
+    constexpr uint32_t kModels = 400;  // ~400 bytes each: the payload takes several blocks
+    LearningTestHost host(kModels);
+    Built<UsagePatternAnalyzer> built(host);
+    std::vector<warmup_usage_event> events;
+    for (int use = 0; use < 20; ++use)
+        for (warmup_model_index model = 0; model < kModels; ++model)
+            events.push_back(event(1'700'000'000'000 + use * (60'000 + 1000 * model) + model, model));
+    std::sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.ts_ms < b.ts_ms; });
+    observe(built.plugin, events);
+
+    std::vector<std::string> pieces;
+    const warmup_byte_writer collect{&pieces, [](void* context, const char* data, size_t size) {
+                                         static_cast<std::vector<std::string>*>(context)->emplace_back(data, size);
+                                         return 0;
+                                     }};
+    built.plugin.export_state_to(warmup::sdk::StateWriter(collect));
+    ASSERT_GT(pieces.size(), 3u);
+    EXPECT_EQ(pieces.front().size(), 24u) << "the header first: magic, version, payload length and hash";
+    std::string whole;
+    for (const std::string& piece : pieces) {
+        EXPECT_LE(piece.size(), 64u * 1024) << "a piece holds a few models, not the state";
+        whole += piece;
+    }
+    EXPECT_TRUE(whole == built.plugin.export_state());
+    // The header's length and hash, computed in a first pass, match the payload written in the second: the import
+    // checks both (and refuses a mismatch) and rebuilds the same patterns.
+    Built<UsagePatternAnalyzer> imported(host);
+    imported.plugin.import_state(whole);
+    for (warmup_model_index model = 0; model < kModels; ++model) {
+        const warmup_usage_pattern before = pattern_of(built.plugin, model);
+        const warmup_usage_pattern after = pattern_of(imported.plugin, model);
+        EXPECT_EQ(after.request_count, 20u) << "model " << model;
+        EXPECT_EQ(after.last_seen_ms, before.last_seen_ms) << "model " << model;
+    }
+}
+
 TEST(UsagePatternAnalyzer, ObserveRefusesAModelOutsideTheCatalogAndChangesNothing) {
     PluginTestHost host = numbered_models_host(2);
     Built<UsagePatternAnalyzer> built(host);

@@ -311,6 +311,46 @@ TEST(CostCurvePredictor, StateHandsOverKeepAndPrewarmAndACorruptStateChangesNoth
     EXPECT_EQ(second.plugin.export_state(), state);
 }
 
+/// The pieces a plugin's export_state_to() hands the host, one string each.
+template <class Plugin>
+std::vector<std::string> exported_pieces(const Plugin& plugin) {
+    std::vector<std::string> pieces;
+    const warmup_byte_writer collect{&pieces, [](void* context, const char* data, size_t size) {
+                                         static_cast<std::vector<std::string>*>(context)->emplace_back(data, size);
+                                         return 0;
+                                     }};
+    plugin.export_state_to(warmup::sdk::StateWriter(collect));
+    return pieces;
+}
+
+TEST(CostCurvePredictor, StateIsHandedOverInBlocksOfModelLinesThatMakeTheWholeState) {
+    constexpr uint32_t kModels = 300;  // ~1 KB of text each: several blocks
+    LearningTestHost host(kModels);
+    Built<CostCurvePredictor> predictor(host);
+    Driver driver(host, predictor.plugin);
+    for (warmup_model_index model = 0; model < kModels; ++model)
+        driver.sessions(6, (5 + model % 40) * kMinuteMs, 1 + model % 3, model);
+
+    const std::vector<std::string> pieces = exported_pieces(predictor.plugin);
+    ASSERT_GT(pieces.size(), 2u);
+    std::string whole;
+    for (const std::string& piece : pieces) {
+        EXPECT_LE(piece.size(), 64u * 1024) << "a piece holds a few models, not the state";
+        EXPECT_EQ(piece.back(), '\n') << "a piece ends with a whole model line";
+        whole += piece;
+    }
+    EXPECT_TRUE(whole == predictor.plugin.export_state());
+    // Every model's line is its index, then exactly what the per-model export (a fleet's hand-over) writes.
+    for (warmup_model_index model = 0; model < kModels; ++model) {
+        const std::string one = predictor.plugin.export_model_state(model);
+        const std::string line = std::to_string(model) + ' ' + one.substr(one.find('\n') + 1);
+        EXPECT_NE(whole.find('\n' + line), std::string::npos) << "model " << model;
+    }
+    Built<CostCurvePredictor> imported(host);
+    imported.plugin.import_state(whole);
+    EXPECT_TRUE(imported.plugin.export_state() == whole);
+}
+
 TEST(CostCurvePredictor, ParamsAreValidated) {
     PluginTestHost host = numbered_models_host();
     EXPECT_NE(host.create_error<CostCurvePredictor>("{objective: fast}").find("objective"), std::string::npos);
