@@ -632,7 +632,7 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
     item.cost = load_ms;
     // A full queue (RESOURCE_EXHAUSTED) is the policy's normal refusal: a demand load then goes to the built-in queue
     // (a waiting request is never dropped) and a pre-warm is skipped. A failed push or an open circuit sends either
-    // kind to the built-in strict-priority queue (the fallback for the queue component).
+    // kind to the built-in strict-priority queue (the queue component's fallback).
     const CallOutcome pushed = guarded_call(
         ComponentKind::Queue, "push", [&] { return components_.queue.vtable->push(components_.queue.self, &item); },
         WARMUP_ERROR_RESOURCE_EXHAUSTED);

@@ -2,7 +2,7 @@
 // token), the bearer-token check of each request (against a token a reload may replace), and JSON bodies for the
 // errors cpp-httplib answers by itself (400 malformed request, 414 URI too long).
 //
-// Policy (issue 5, part 4):
+// Policy:
 //  - Binding to anything but 127.0.0.0/8, ::1 (or "localhost") requires an access token; warmupd refuses to start
 //    without one (exit 2).
 //  - When a token is configured, every mutating request (any method but GET/HEAD) needs `Authorization: Bearer

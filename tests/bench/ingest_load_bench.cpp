@@ -1,5 +1,5 @@
 // ingest_load_bench — holds a real warmupd at a high event rate over loopback and checks that nothing is silently
-// dropped and that memory stays bounded (issue 5, part 7).
+// dropped and that memory stays bounded.
 //
 // It starts build/bin/warmupd (--port 0) on a temporary config (sim backend, catalog glob `m/*`, 256 models), then N
 // client threads (httplib::Client with keep-alive) post NDJSON batches to /api/warmup/events for a bounded time,
