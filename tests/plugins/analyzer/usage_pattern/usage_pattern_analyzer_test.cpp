@@ -199,7 +199,7 @@ TEST(UsagePatternAnalyzer, FollowersAreOrderedByCountThenModelAsCountsOvertakeAn
 
 TEST(UsagePatternAnalyzer, StateIsHandedOverInBlocksBehindAHeaderThatCoversThemAll) {
     constexpr uint32_t kModels = 400;  // ~400 bytes each: the payload takes several blocks
-    LearningTestHost host(kModels);
+    PluginTestHost host = numbered_models_host(kModels);
     Built<UsagePatternAnalyzer> built(host);
     std::vector<warmup_usage_event> events;
     for (int use = 0; use < 20; ++use)

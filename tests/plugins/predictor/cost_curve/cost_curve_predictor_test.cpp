@@ -325,7 +325,7 @@ std::vector<std::string> exported_pieces(const Plugin& plugin) {
 
 TEST(CostCurvePredictor, StateIsHandedOverInBlocksOfModelLinesThatMakeTheWholeState) {
     constexpr uint32_t kModels = 300;  // ~1 KB of text each: several blocks
-    LearningTestHost host(kModels);
+    PluginTestHost host = numbered_models_host(kModels);
     Built<CostCurvePredictor> predictor(host);
     Driver driver(host, predictor.plugin);
     for (warmup_model_index model = 0; model < kModels; ++model)
