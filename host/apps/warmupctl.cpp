@@ -55,7 +55,7 @@
 #include "core/paths.hpp"
 #include "loader/plugin_library.hpp"
 #include "loader/plugin_loader.hpp"
-#include "runtime/plugin_set.hpp"
+#include "loader/plugin_set.hpp"
 #include "runtime/sources/event_sources.hpp"
 #include "version/build_info.hpp"
 

@@ -375,12 +375,7 @@ void HttpApi::routes() {
                              fmt::format("unknown model '{}' (no catalog entry matches it)", parsed.model));
                 continue;
             }
-            warmup_usage_event event{};
-            event.model = *model;
-            event.ts_ms = parsed.ts_ms.value_or(now_ms);
-            event.count = parsed.count;
-            event.tenant_hash = tenant_hash(parsed.tenant);
-            events.push_back(event);
+            events.push_back(to_usage_event(parsed, *model, now_ms));
             positions.push_back(parsed.position);
         }
         // The queue takes a prefix of the batch when it is nearly full; the rest is refused, each event by position.

@@ -14,14 +14,14 @@
 #include <queue>
 #include <unordered_map>
 
-#include "cluster/placement.hpp"
 #include "core/clock.hpp"
 #include "core/errors.hpp"
-#include "http/http_api.hpp"
+#include "core/placement.hpp"
+#include "core/tenant_hash.hpp"
 #include "loader/plugin_loader.hpp"
+#include "loader/plugin_set.hpp"
 #include "replay/trace/trace.hpp"
 #include "replay/virtual_executor.hpp"
-#include "runtime/plugin_set.hpp"
 
 namespace warmup::host::replay {
 namespace {

@@ -16,13 +16,13 @@
 
 #include "core/clock.hpp"
 #include "core/errors.hpp"
-#include "http/http_api.hpp"
+#include "core/tenant_hash.hpp"
 #include "loader/plugin_loader.hpp"
+#include "loader/plugin_set.hpp"
 #include "replay/frontier.hpp"
 #include "replay/trace/trace.hpp"
 #include "replay/virtual_executor.hpp"
 #include "replay/yardsticks.hpp"
-#include "runtime/plugin_set.hpp"
 
 namespace warmup::host::replay {
 namespace {

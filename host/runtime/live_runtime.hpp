@@ -42,7 +42,7 @@
 #include "core/clock.hpp"
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
-#include "runtime/plugin_set.hpp"
+#include "loader/plugin_set.hpp"
 #include "runtime/sources/event_sources.hpp"
 #include "runtime/state/journal.hpp"
 #include "runtime/state/metrics_history.hpp"
