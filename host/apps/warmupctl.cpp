@@ -246,6 +246,7 @@ struct BundleOptions {
 
 /// Gathers the bundle, writes it and prints one line per file. Exit 0 when written with everything the daemon serves,
 /// 1 when written but the daemon could not be reached, 2 when the archive could not be written.
+// Long: the bundle's files in archive order, each with its manifest line; split, that order would be scattered.
 int support_bundle(DaemonClient& daemon, const std::string& url, const std::string& token_env,
                    const BundleOptions& options) {
     using nlohmann::json;
@@ -592,6 +593,7 @@ std::optional<std::string> read_events(const std::string& file) {
 
 }  // namespace
 
+// Long: the declaration of every subcommand and option, one after another as --help lists them.
 int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);  // the loader's info lines are noise here; warnings and errors stay
     CLI::App app{"warmupctl: validate configurations, inspect plugins, operate a running warmupd"};

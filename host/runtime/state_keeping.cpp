@@ -376,6 +376,7 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
     return loaded->file;
 }
 
+// Long: one pass over the segments that feeds events and keeps the newest checkpoint, then restores the counters.
 uint64_t LiveRuntime::replay_journal(uint64_t base_ms) {
     if (!state_store_) return 0;
     std::vector<RefusedSnapshot> refused;
