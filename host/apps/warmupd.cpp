@@ -157,6 +157,18 @@ class ConfigFileWatcher {
     std::thread thread_;
 };
 
+/// Blocks SIGINT, SIGTERM and SIGHUP (reload) in this thread and every thread started after, so that the main
+/// thread alone takes them with sigwait. Returns that set.
+sigset_t block_stop_signals() {
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);  // reload the configuration file
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    return stop_signals;
+}
+
 /// Waits for SIGINT or SIGTERM (blocked in every thread), reloading the configuration file on each SIGHUP meanwhile.
 /// Returns the stop signal.
 int wait_for_stop_signal(const sigset_t& stop_signals, const Config& config, LiveRuntime& runtime) {
@@ -185,8 +197,7 @@ void serve_shutdown_delay(const sigset_t& stop_signals, int64_t delay_ms) {
 
 }  // namespace
 
-// Parse the command line and read the configuration, load the plugins, bind, restore state, start the fleet and
-// serve; on SIGINT/SIGTERM drain and stop in the reverse order.
+// Long: the daemon's start-up and shutdown steps in order, each failure answered where it happens.
 int main(int argc, char** argv) {
     tune_malloc();
     CLI::App app{"warmupd: loads models shortly before they are needed and unloads them when they will not be"};
@@ -201,13 +212,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", version_line("warmupd"), "print the version, plugin ABI and git commit");
     CLI11_PARSE(app, argc, argv);
 
-    // Block the stop signals in every thread; the main thread waits for them with sigwait.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGHUP);  // reload the configuration file
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    const sigset_t stop_signals = block_stop_signals();
 
     const std::optional<Config> read = read_daemon_config(options);
     if (!read) return 2;
