@@ -50,14 +50,14 @@ set_target_properties(warmup-sdk-http PROPERTIES EXPORT_NAME sdk-http)
 install(TARGETS warmup-plugin-api warmup-sdk warmup-sdk-http EXPORT WarmupSDKTargets COMPONENT sdk)
 install(EXPORT WarmupSDKTargets NAMESPACE warmup:: DESTINATION ${WARMUP_INSTALL_CMAKE_DIR} COMPONENT sdk)
 
-file(STRINGS ${PROJECT_SOURCE_DIR}/plugin-api/include/warmup/common.h abi_major_line
+file(STRINGS ${PROJECT_SOURCE_DIR}/plugin-api/include/warmup/version.h abi_major_line
      REGEX "^#define WARMUP_ABI_MAJOR [0-9]+$")
-file(STRINGS ${PROJECT_SOURCE_DIR}/plugin-api/include/warmup/common.h abi_minor_line
+file(STRINGS ${PROJECT_SOURCE_DIR}/plugin-api/include/warmup/version.h abi_minor_line
      REGEX "^#define WARMUP_ABI_MINOR [0-9]+$")
 string(REGEX REPLACE ".* " "" abi_major "${abi_major_line}")
 string(REGEX REPLACE ".* " "" abi_minor "${abi_minor_line}")
 if(abi_major STREQUAL "" OR abi_minor STREQUAL "")
-  message(FATAL_ERROR "install: cannot read WARMUP_ABI_MAJOR/MINOR from plugin-api/include/warmup/common.h")
+  message(FATAL_ERROR "install: cannot read WARMUP_ABI_MAJOR/MINOR from plugin-api/include/warmup/version.h")
 endif()
 set(WARMUP_ABI_VERSION "${abi_major}.${abi_minor}")
 configure_package_config_file(${PROJECT_SOURCE_DIR}/sdk/cmake/WarmupSDKConfig.cmake.in

@@ -129,6 +129,7 @@ int main(int argc, char** argv) {
 
     try {
         const Config config = load_config_file(config_file, executable_dir());
+        for (const std::string& notice : config.notices) std::cerr << "warmup-replay: CONFIG_NOTICE " << notice << "\n";
         if (fleet_nodes > 0) {
             if (out_dir.empty()) {
                 std::cerr << "warmup-replay: --nodes needs --out DIR\n";

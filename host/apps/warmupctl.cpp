@@ -12,6 +12,9 @@
 //       why MODEL [--limit N] [--arm NAME]   why MODEL was cold: its last cold request and what unloaded, evicted or
 //                                            skipped it before, then its recent decisions, in plain language (local
 //                                            time); from GET /api/warmup/decisions
+//       history [--since AGE]                the counters of the daemon's metrics history over the last AGE (default
+//                                            1h; 90s, 30m, 7d ...) as a table, one row per snapshot interval (local
+//                                            time); from GET /api/warmup/history
 //       send-events [--body-kb N] FILE                  (POST an NDJSON file or a JSON array of events; - = stdin)
 //           The file is sent in bodies of whole lines of at most N KiB (default 1024, under any sane
 //           http.max_body_mb); the answers are summed into one, with positions as line numbers of the file (item
@@ -35,6 +38,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -48,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/history/history_table.hpp"
 #include "apps/support/support_bundle.hpp"
 #include "config/config.hpp"
 #include "core/catalog.hpp"
@@ -90,6 +95,7 @@ int validate(const std::string& config_file) {
         const Config config = config_file.empty() ? load_config_text(embedded_default_config, "<embedded default.yaml>",
                                                                      fs::current_path(), executable_dir())
                                                   : load_config_file(config_file, executable_dir());
+        for (const std::string& notice : config.notices) std::cout << "notice: " << notice << "\n";
         Catalog catalog(config.catalog);
         PluginLoader loader(config.plugin_dirs);
         SystemClock clock;
@@ -582,6 +588,35 @@ int why(DaemonClient& daemon, const std::string& model, std::size_t limit, const
     return kExitOk;
 }
 
+// --- history --------------------------------------------------------------------------------------------------
+
+int history(DaemonClient& daemon, const std::string& since) {
+    const std::optional<int64_t> age_ms = parse_age_ms(since);
+    if (!age_ms) {
+        std::cerr << "warmupctl: --since expects a duration such as 90s, 30m, 1h or 7d, got '" << since << "'\n";
+        return kExitRefused;
+    }
+    const int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    const httplib::Result result = daemon.get_quietly(
+        "/api/warmup/history", {{"since_ms", std::to_string(std::max<int64_t>(0, now_ms - *age_ms))}});
+    if (!result || result->status != 200) return daemon.report(result);
+    const nlohmann::json answer = nlohmann::json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+    if (!answer.is_object()) return daemon.report(result);
+    if (!answer.value("enabled", false)) {
+        std::cerr << "warmupctl: " << answer.value("reason", "the daemon keeps no metrics history") << "\n";
+        return kExitDaemonError;
+    }
+    try {
+        std::cout << history_table(answer, local_time) << "(local time)\n";
+    } catch (const nlohmann::json::exception& error) {
+        std::cerr << "warmupctl: unexpected answer from the daemon: " << error.what() << "\n";
+        return kExitDaemonError;
+    }
+    return kExitOk;
+}
+
 std::optional<std::string> read_events(const std::string& file) {
     if (file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
     std::ifstream in(file, std::ios::binary);
@@ -655,6 +690,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(std::size_t{1}, std::size_t{16384}));
     why_command->add_option("--arm", why_arm, "experiment arm")->capture_default_str();
 
+    std::string history_since = "1h";
+    auto* history_command =
+        app.add_subcommand("history", "the metrics history (counters per snapshot interval) as a table");
+    history_command->add_option("--since", history_since, "how far back: 90s, 30m, 1h, 7d ...")->capture_default_str();
+
     std::string events_file;
     std::size_t body_kb = 1024;
     auto* send_command = app.add_subcommand("send-events", "POST an NDJSON file (or JSON array) of usage events");
@@ -702,6 +742,7 @@ int main(int argc, char** argv) {
     if (*backup_command) return daemon.post("/api/warmup/backup-state", named_body(backup_name));
     if (*restore_command) return daemon.post("/api/warmup/restore-state", named_body(restore_name));
     if (*why_command) return why(daemon, why_model, why_limit, why_arm);
+    if (*history_command) return history(daemon, history_since);
     if (*send_command) {
         const std::optional<std::string> body = read_events(events_file);
         if (!body) {

@@ -221,6 +221,7 @@ int main(int argc, char** argv) {
     if (const int refused = enforce_bind_policy(config.http.bind, config.http.resolved_access_token()); refused != 0)
         return refused;
     configure_logging(config.log_level, config.log_format);
+    for (const std::string& notice : config.notices) spdlog::info("CONFIG_NOTICE {}", notice);
 
     std::unique_ptr<LiveRuntime> runtime;
     try {

@@ -59,6 +59,74 @@ std::optional<ComponentSlot> slot_from_key(std::string_view key) noexcept {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
+// The schema: every mapping the reader walks and the keys it accepts there. read_mapping() refuses any key that is not
+// listed for its section (that is the "unknown key" check) and refuses, as a programming error, a list of read rules
+// that differs from its section's entry, so this table and the reader cannot drift apart. docs/configuration.md
+// documents exactly these keys; tests/host/config/config_schema_doc_test.cpp holds the two to each other.
+
+namespace {
+
+struct SchemaSection {
+    std::string_view path;  ///< as documented: "" (top level), "http", "catalog[]", "components.<slot>", ...
+    std::vector<std::string_view> keys;
+};
+
+constexpr std::string_view kTopLevel = "";
+constexpr std::string_view kComponentsSection = "components";
+constexpr std::string_view kSlotSection = "components.<slot>";
+constexpr std::string_view kCatalogSection = "catalog[]";
+constexpr std::string_view kArmSection = "arms[]";
+constexpr std::string_view kSourceSection = "sources[]";
+
+const std::vector<SchemaSection>& schema_sections() {
+    static const std::vector<SchemaSection> sections = [] {
+        std::vector<std::string_view> slot_keys;
+        for (const SlotInfo& slot : kSlotInfo) slot_keys.push_back(slot.key);
+        return std::vector<SchemaSection>{
+            {kTopLevel,
+             {"apiVersion", "log_level", "log_format", "http", "plugin_dirs", "budgets", "ingest", "components",
+              "catalog", "arms", "sources", "replay", "reload", "reconcile", "experiment", "state", "cluster"}},
+            {"http",
+             {"bind", "port", "max_body_mb", "threads", "request_timeout_ms", "access_token", "access_token_env"}},
+            {"budgets", {"memory_mb", "max_concurrent_warmups", "ingest_queue_capacity", "warmup_timeout_ms"}},
+            {"ingest", {"request_window_ms"}},
+            {kComponentsSection, slot_keys},
+            {kSlotSection, {"plugin", "path", "params", "sha256"}},
+            {kCatalogSection, {"model", "memory_mb", "load_ms", "unload_ms", "priority"}},
+            {kArmSection, {"name", "components", "yardstick", "weight", "shadow"}},
+            {kSourceSection, {"name", "plugin", "path", "params", "sha256"}},
+            {"replay", {"seed", "timeline_buckets", "frontier"}},
+            {"reload", {"watch_file", "poll_ms"}},
+            {"reconcile", {"interval_ms"}},
+            {"experiment", {"enabled", "split", "control_weight"}},
+            {"state",
+             {"dir", "enabled", "snapshot_interval_s", "keep", "history_retention_h", "journal",
+              "journal_retention_h"}},
+            {"cluster",
+             {"redis", "node_id", "advertise_url", "heartbeat_ms", "load_slack", "replica_capacity_rps",
+              "forward_buffer", "key_prefix"}},
+        };
+    }();
+    return sections;
+}
+
+const std::vector<std::string_view>& schema_keys(std::string_view section) {
+    for (const SchemaSection& entry : schema_sections())
+        if (entry.path == section) return entry.keys;
+    throw std::logic_error(fmt::format("configuration schema: no section '{}'", section));
+}
+
+}  // namespace
+
+std::vector<std::string> accepted_config_keys() {
+    std::vector<std::string> keys;
+    for (const SchemaSection& section : schema_sections())
+        for (std::string_view key : section.keys)
+            keys.push_back(section.path.empty() ? std::string(key) : fmt::format("{}.{}", section.path, key));
+    return keys;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // Small value types
 
 std::string MemoryBudget::describe() const {
@@ -192,7 +260,17 @@ struct KeyRule {
     std::function<void(const YAML::Node& value, const std::string& path)> read;
 };
 
-using SlotOverrides = std::array<std::optional<PluginChoice>, kSlotCount>;
+/// A slot as written in `components` or in an arm's `components`: a whole choice when it names its plugin (`plugin:`
+/// or `path:`), else changes to the choice it inherits (the shipped default at the top level, the top-level choice in
+/// an arm).
+struct SlotOverride {
+    PluginChoice choice;        ///< key_path always set; id and path empty when the slot names no plugin
+    bool names_plugin = false;  ///< `plugin:` or `path:` given
+    bool has_params = false;    ///< `params:` given
+    YAML::Node params;          ///< the params as written (a clone), when has_params
+};
+
+using SlotOverrides = std::array<std::optional<SlotOverride>, kSlotCount>;
 
 struct PendingArm {
     std::string name;
@@ -216,9 +294,10 @@ class ConfigReader {
         if (!root.IsNull() && !root.IsMap())
             fail("", "expected a mapping of settings at the top level, got " + describe_node(root));
 
+        read_api_version(root);
         bool plugin_dirs_given = false;
         read_mapping(
-            root, "",
+            root, "", kTopLevel,
             {
                 {"log_level", false,
                  [&](const YAML::Node& value, const std::string& path) {
@@ -237,12 +316,13 @@ class ConfigReader {
                 {"budgets", false,
                  [&](const YAML::Node& value, const std::string& path) { read_budgets(value, path); }},
                 {"ingest", false, [&](const YAML::Node& value, const std::string& path) { read_ingest(value, path); }},
-                {"components", true,
-                 [&](const YAML::Node& value, const std::string& path) {
-                     const SlotOverrides slots = read_slots(value, path, /*all_required=*/true);
-                     for (ComponentSlot slot : kAllSlots)
-                         config_.components[slot] = *slots[static_cast<std::size_t>(slot)];
+                {"apiVersion", false,
+                 [](const YAML::Node&, const std::string&) {
+                     // Read first, by read_api_version(): a file of another version is refused as a whole before
+                     // its keys are judged by this version's schema.
                  }},
+                {"components", false,
+                 [&](const YAML::Node& value, const std::string& path) { top_level_slots_ = read_slots(value, path); }},
                 {"catalog", true, [&](const YAML::Node& value, const std::string& path) { read_catalog(value, path); }},
                 {"arms", false, [&](const YAML::Node& value, const std::string& path) { read_arms(value, path); }},
                 {"sources", false,
@@ -273,17 +353,67 @@ class ConfigReader {
             config_.plugin_dirs.push_back((base_dir_ / "plugins").lexically_normal());
         }
 
-        // Arms are merged last: `components` may come after `arms` in the file.
+        // A slot the file leaves out, or writes without naming a plugin, starts from the shipped default
+        // (configs/default.yaml), so a configuration may be only budgets and a catalog.
+        for (ComponentSlot slot : kAllSlots) {
+            const std::optional<SlotOverride>& written = top_level_slots_[static_cast<std::size_t>(slot)];
+            if (written && written->names_plugin) {
+                config_.components[slot] = written->choice;
+                continue;
+            }
+            PluginChoice shipped = shipped_default_components()[slot];
+            shipped.key_path = child_path("components", slot_key(slot));
+            config_.components[slot] = written ? apply_slot(shipped, *written) : shipped;
+        }
+
+        // Arms are merged last: `components` may come after `arms` in the file. An arm lists only what differs.
         for (PendingArm& pending : pending_arms_) {
             Arm arm{std::move(pending.name), config_.components, std::move(pending.yardstick), pending.weight,
                     pending.shadow};
             for (ComponentSlot slot : kAllSlots)
-                if (auto& choice = pending.overrides[static_cast<std::size_t>(slot)]) arm.components[slot] = *choice;
+                if (const auto& change = pending.overrides[static_cast<std::size_t>(slot)])
+                    arm.components[slot] = apply_slot(config_.components[slot], *change);
             config_.arms.push_back(std::move(arm));
         }
     }
 
+    /// The `components` of the shipped default text (configs/default.yaml), every slot naming its plugin.
+    Components read_shipped_components(const YAML::Node& root) {
+        record_positions(root, "");
+        const std::string path(kComponentsSection);
+        if (!root.IsMap() || !root[path]) fail("", "the shipped default configuration has no 'components'");
+        const SlotOverrides slots = read_slots(root[path], path);
+        Components components;
+        for (ComponentSlot slot : kAllSlots) {
+            const std::optional<SlotOverride>& written = slots[static_cast<std::size_t>(slot)];
+            const std::string slot_path = child_path(path, slot_key(slot));
+            if (!written || !written->names_plugin)
+                fail(slot_path, "the shipped default configuration must name the plugin of every slot");
+            components[slot] = written->choice;
+        }
+        return components;
+    }
+
   private:
+    /// apiVersion: absent means warmup/v1 (with a notice for the caller to log); any other version is refused.
+    void read_api_version(const YAML::Node& root) {
+        if (!root.IsMap()) return;
+        const YAML::Node written = root[std::string(kApiVersionKey)];
+        if (!written) {
+            config_.notices.push_back(
+                fmt::format("{}: no apiVersion, read as {}; add 'apiVersion: {}' at the top to say so",
+                            config_.display_name, kConfigApiVersion, kConfigApiVersion));
+            return;
+        }
+        const std::string path(kApiVersionKey);
+        if (!written.IsScalar() || written.Scalar().empty())
+            fail(path, fmt::format("expected {}, got {}", kConfigApiVersion, describe_node(written)));
+        if (written.Scalar() != kConfigApiVersion)
+            fail(path, fmt::format("apiVersion '{}' is not supported; this warmupd reads {}", written.Scalar(),
+                                   kConfigApiVersion));
+        config_.api_version = written.Scalar();
+    }
+
     // ----- positions and errors
 
     /// Records the position of every key path under `node` (mapping entries at their key, list items at the item)
@@ -346,9 +476,14 @@ class ConfigReader {
 
     // ----- generic shapes
 
-    /// Walks `node` (a mapping, or null meaning an empty one) in document order, hands each known key to its rule,
-    /// refuses unknown keys (with a suggestion), then reports the first missing required key at `path`.
-    void read_mapping(const YAML::Node& node, const std::string& path, const std::vector<KeyRule>& rules) {
+    /// Walks `node` (a mapping, or null meaning an empty one) in document order, refuses keys the schema does not
+    /// list for `section` (with a suggestion), hands each known key to its rule, then reports the first missing
+    /// required key at `path`. `rules` must cover exactly the schema's keys of `section` (std::logic_error otherwise:
+    /// a key read but undocumented, or documented but never read, is a defect of this file, not of the input).
+    void read_mapping(const YAML::Node& node, const std::string& path, std::string_view section,
+                      const std::vector<KeyRule>& rules) {
+        const std::vector<std::string_view>& known = schema_keys(section);
+        check_rules_match_schema(section, known, rules);
         if (!node.IsNull() && !node.IsMap()) fail(path, "expected a mapping, got " + describe_node(node));
         std::vector<bool> seen(rules.size(), false);
         if (node.IsMap()) {
@@ -359,9 +494,10 @@ class ConfigReader {
                                       "expected a plain key, got " + describe_node(entry.first));
                 }
                 const std::string& key = entry.first.Scalar();
+                if (std::find(known.begin(), known.end(), key) == known.end())
+                    fail(child_path(path, key), unknown_key_message(key, known));
                 const auto rule = std::find_if(rules.begin(), rules.end(),
                                                [&](const KeyRule& candidate) { return candidate.key == key; });
-                if (rule == rules.end()) fail(child_path(path, key), unknown_key_message(key, rules));
                 seen[static_cast<std::size_t>(rule - rules.begin())] = true;
                 rule->read(entry.second, child_path(path, key));
             }
@@ -373,15 +509,30 @@ class ConfigReader {
         }
     }
 
-    static std::string unknown_key_message(const std::string& key, const std::vector<KeyRule>& rules) {
+    static void check_rules_match_schema(std::string_view section, const std::vector<std::string_view>& known,
+                                         const std::vector<KeyRule>& rules) {
+        const auto has_rule = [&](std::string_view key) {
+            return std::any_of(rules.begin(), rules.end(), [&](const KeyRule& rule) { return rule.key == key; });
+        };
+        for (std::string_view key : known)
+            if (!has_rule(key))
+                throw std::logic_error(
+                    fmt::format("configuration schema: '{}' in section '{}' has no read rule", key, section));
+        for (const KeyRule& rule : rules)
+            if (std::find(known.begin(), known.end(), rule.key) == known.end())
+                throw std::logic_error(
+                    fmt::format("configuration schema: read rule '{}' is not in section '{}'", rule.key, section));
+    }
+
+    static std::string unknown_key_message(const std::string& key, const std::vector<std::string_view>& known) {
         std::string message = fmt::format("unknown key '{}'", key);
         std::string_view best;
         std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-        for (const KeyRule& rule : rules) {
-            const std::size_t distance = edit_distance(key, rule.key);
+        for (std::string_view candidate : known) {
+            const std::size_t distance = edit_distance(key, candidate);
             if (distance < best_distance) {
                 best_distance = distance;
-                best = rule.key;
+                best = candidate;
             }
         }
         // Up to 2 edits for names of 6+ characters, 1 for shorter ones: close enough to be a typo, not a guess.
@@ -459,7 +610,7 @@ class ConfigReader {
     // ----- sections
 
     void read_http(const YAML::Node& node, const std::string& path) {
-        read_mapping(node, path,
+        read_mapping(node, path, "http",
                      {
                          {"bind", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
@@ -500,7 +651,7 @@ class ConfigReader {
     }
 
     void read_budgets(const YAML::Node& node, const std::string& path) {
-        read_mapping(node, path,
+        read_mapping(node, path, "budgets",
                      {
                          {"memory_mb", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
@@ -524,7 +675,7 @@ class ConfigReader {
     }
 
     void read_reconcile(const YAML::Node& node, const std::string& path) {
-        read_mapping(node, path,
+        read_mapping(node, path, "reconcile",
                      {
                          {"interval_ms", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
@@ -534,7 +685,7 @@ class ConfigReader {
     }
 
     void read_ingest(const YAML::Node& node, const std::string& path) {
-        read_mapping(node, path,
+        read_mapping(node, path, "ingest",
                      {
                          {"request_window_ms", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
@@ -557,26 +708,27 @@ class ConfigReader {
         fail(path, "expected a positive number or \"<k>xA95\", got " + describe_node(node));
     }
 
-    /// The slots of a `components` mapping. With all_required every slot must be present (top level); otherwise
-    /// any subset (an arm's overrides).
-    SlotOverrides read_slots(const YAML::Node& node, const std::string& path, bool all_required) {
+    /// The slots of a `components` mapping (top level or an arm's): any subset, each as written.
+    SlotOverrides read_slots(const YAML::Node& node, const std::string& path) {
         SlotOverrides slots;
         std::vector<KeyRule> rules;
         for (ComponentSlot slot : kAllSlots) {
-            rules.push_back({slot_key(slot), all_required,
-                             [this, slot, &slots](const YAML::Node& value, const std::string& key_path) {
-                                 slots[static_cast<std::size_t>(slot)] = read_plugin_choice(value, key_path);
-                             }});
+            rules.push_back(
+                {slot_key(slot), false, [this, slot, &slots](const YAML::Node& value, const std::string& key_path) {
+                     slots[static_cast<std::size_t>(slot)] = read_plugin_choice(value, key_path, kSlotSection);
+                 }});
         }
-        read_mapping(node, path, rules);
+        read_mapping(node, path, kComponentsSection, rules);
         return slots;
     }
 
-    /// A plugin choice mapping; `extra_rules` are further keys allowed beside plugin/path/params/sha256 (a source's
-    /// `name`).
-    PluginChoice read_plugin_choice(const YAML::Node& node, const std::string& path,
+    /// A plugin choice mapping of schema section `section`; `extra_rules` are the section's keys beside
+    /// plugin/path/params/sha256 (a source's `name`). Naming the plugin is left to the caller to require: a slot
+    /// that names none keeps the plugin it inherits.
+    SlotOverride read_plugin_choice(const YAML::Node& node, const std::string& path, std::string_view section,
                                     std::vector<KeyRule> extra_rules = {}) {
-        PluginChoice choice;
+        SlotOverride slot;
+        PluginChoice& choice = slot.choice;
         choice.key_path = path;
         std::string_view named_by;  // "plugin" or "path", whichever came first
         auto name_once = [&](std::string_view key, const std::string& key_path) {
@@ -599,22 +751,60 @@ class ConfigReader {
                          }});
         rules.push_back({"params", false, [&](const YAML::Node& value, const std::string& key_path) {
                              choice.params_yaml = read_params(value, key_path);
+                             slot.params = YAML::Clone(value);
+                             slot.has_params = true;
                          }});
         rules.push_back({"sha256", false, [&](const YAML::Node& value, const std::string& key_path) {
                              choice.sha256 = read_sha256(value, key_path);
                          }});
-        read_mapping(node, path, rules);
-        if (named_by.empty()) fail(path, "missing required key 'plugin' (or 'path')");
-        return choice;
+        read_mapping(node, path, section, rules);
+        slot.names_plugin = !named_by.empty();
+        return slot;
+    }
+
+    /// The choice in force for a slot written as `change` over the choice it inherits: a slot that names its plugin
+    /// replaces the inherited choice whole (another plugin's params rarely mean anything to this one); a slot that
+    /// names none keeps the inherited plugin and pin, its params keys replacing those keys of the inherited params
+    /// (each key's whole value; the other keys are kept).
+    PluginChoice apply_slot(const PluginChoice& inherited, const SlotOverride& change) {
+        if (change.names_plugin) return change.choice;
+        PluginChoice result = inherited;
+        result.key_path = change.choice.key_path;
+        if (!change.choice.sha256.empty()) result.sha256 = change.choice.sha256;
+        if (change.has_params && change.params.IsMap()) {
+            const std::string params_path = child_path(change.choice.key_path, "params");
+            YAML::Node merged(YAML::NodeType::Map);
+            try {
+                // Text this reader emitted itself, so it parses; a mapping unless the inherited params were empty.
+                if (!inherited.params_yaml.empty()) merged = YAML::Load(inherited.params_yaml);
+            } catch (const YAML::Exception& error) {
+                fail(params_path, "cannot read the inherited params: " + error.msg);
+            }
+            if (!merged.IsMap()) merged = YAML::Node(YAML::NodeType::Map);
+            for (const auto& entry : change.params) {
+                if (!entry.first.IsScalar())
+                    fail(params_path,
+                         "a params key that changes an inherited plugin's params must be a plain key, "
+                         "got " +
+                             describe_node(entry.first));
+                merged[entry.first.Scalar()] = YAML::Clone(entry.second);
+            }
+            result.params_yaml = emit_block_style(merged, params_path);
+        }
+        return result;
     }
 
     std::string read_params(const YAML::Node& node, const std::string& path) {
         if (node.IsNull()) return {};
         if (!node.IsMap()) fail(path, "expected a mapping of parameter names to values, got " + describe_node(node));
-        YAML::Node copy = YAML::Clone(node);
-        force_block_style(copy);
+        return emit_block_style(YAML::Clone(node), path);
+    }
+
+    /// `params` (a mapping this reader owns) re-emitted in block style: the text a PluginChoice keeps.
+    std::string emit_block_style(YAML::Node params, const std::string& path) {
+        force_block_style(params);
         YAML::Emitter emitter;
-        emitter << copy;
+        emitter << params;
         if (!emitter.good()) fail(path, "cannot re-emit the params as YAML: " + emitter.GetLastError());
         return emitter.c_str();
     }
@@ -637,7 +827,7 @@ class ConfigReader {
         for (std::size_t index = 0; index < node.size(); ++index) {
             const std::string entry_path = item_path(path, index);
             CatalogEntry entry;
-            read_mapping(node[index], entry_path,
+            read_mapping(node[index], entry_path, kCatalogSection,
                          {
                              {"model", true,
                               [&](const YAML::Node& value, const std::string& key_path) {
@@ -677,7 +867,7 @@ class ConfigReader {
             const std::string arm_path = item_path(path, index);
             PendingArm arm;
             bool has_components = false;
-            read_mapping(node[index], arm_path,
+            read_mapping(node[index], arm_path, kArmSection,
                          {
                              {"name", true,
                               [&](const YAML::Node& value, const std::string& key_path) {
@@ -693,7 +883,7 @@ class ConfigReader {
                              {"components", false,
                               [&](const YAML::Node& value, const std::string& key_path) {
                                   has_components = true;
-                                  arm.overrides = read_slots(value, key_path, /*all_required=*/false);
+                                  arm.overrides = read_slots(value, key_path);
                               }},
                              {"yardstick", false,
                               [&](const YAML::Node& value, const std::string& key_path) {
@@ -733,14 +923,17 @@ class ConfigReader {
                     fail(key_path, fmt::format("duplicate source name '{}' (also {})", source.name,
                                                item_path(path, previous->second)));
             };
-            source.choice = read_plugin_choice(node[index], source_path, {{"name", true, read_name}});
+            const SlotOverride written =
+                read_plugin_choice(node[index], source_path, kSourceSection, {{"name", true, read_name}});
+            if (!written.names_plugin) fail(source_path, "missing required key 'plugin' (or 'path')");
+            source.choice = written.choice;
             config_.sources.push_back(std::move(source));
         }
     }
 
     void read_replay(const YAML::Node& node, const std::string& path) {
         read_mapping(
-            node, path,
+            node, path, "replay",
             {
                 {"seed", false,
                  [&](const YAML::Node& value, const std::string& key_path) {
@@ -769,7 +962,7 @@ class ConfigReader {
     }
 
     void read_experiment(const YAML::Node& node, const std::string& path) {
-        read_mapping(node, path,
+        read_mapping(node, path, "experiment",
                      {
                          {"enabled", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
@@ -787,7 +980,7 @@ class ConfigReader {
     }
 
     void read_reload(const YAML::Node& node, const std::string& path) {
-        read_mapping(node, path,
+        read_mapping(node, path, "reload",
                      {
                          {"watch_file", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
@@ -806,7 +999,7 @@ class ConfigReader {
 
     void read_state(const YAML::Node& node, const std::string& path) {
         read_mapping(
-            node, path,
+            node, path, "state",
             {
                 {"dir", false,
                  [&](const YAML::Node& value, const std::string& key_path) {
@@ -844,7 +1037,7 @@ class ConfigReader {
         ClusterConfig& cluster = config_.cluster;
         cluster.enabled = true;
         read_mapping(
-            node, path,
+            node, path, "cluster",
             {
                 {"redis", true,
                  [&](const YAML::Node& value, const std::string& key_path) {
@@ -896,6 +1089,7 @@ class ConfigReader {
     fs::path base_dir_;
     fs::path exe_dir_;
     std::vector<PendingArm> pending_arms_;
+    SlotOverrides top_level_slots_;  // `components` as written; resolved against the shipped defaults at the end
     std::size_t nodes_visited_ = 0;
 };
 
@@ -934,6 +1128,23 @@ void refuse_text_yaml_cpp_cannot_finish(const std::string& yaml_text, const std:
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Entry points
+
+const Components& shipped_default_components() {
+    // Read once from the compiled-in configs/default.yaml; a C++ static initialised on first use is thread-safe.
+    static const Components components = [] {
+        Config scratch;
+        scratch.display_name = "<embedded default.yaml>";
+        YAML::Node root;
+        try {
+            root = YAML::Load(std::string(embedded_default_config));
+        } catch (const YAML::Exception& error) {
+            const SourcePosition position = to_position(error.mark);
+            throw ConfigError(scratch.display_name, position.line, position.column, "", error.msg);
+        }
+        return ConfigReader(scratch, "/", {}).read_shipped_components(root);
+    }();
+    return components;
+}
 
 Config load_config_text(std::string_view yaml_text, const std::string& display_name, const fs::path& base_dir,
                         const fs::path& exe_dir) {

@@ -1,118 +1,17 @@
 // config/config.hpp — the host configuration: YAML in, a validated plain-value Config out, or one located error.
 //
-// Used by warmupd (start-up and live reload) and warmup-replay. Loading is a pure function of the text, the config
-// file's folder and the executable's folder: no globals, callable from any thread. A Config is a value: copy it,
-// compare it, hand it to another thread.
+// Used by warmupd (start-up and live reload), warmup-replay and warmupctl validate. Loading is a pure function of the
+// text, the config file's folder and the executable's folder (plus the compiled-in configs/default.yaml, read once for
+// the shipped defaults): no mutable globals, callable from any thread. A Config is a value: copy it, hand it to another
+// thread.
 //
-// Schema reference (every key optional unless marked REQUIRED; an unknown key anywhere outside a `params` subtree is
-// an error, reported at the key with a "did you mean" suggestion; a duplicate key in any mapping is an error too):
-//
-//   log_level: info                 # trace | debug | info | warn | error                      default info
-//   log_format: text                # text | json: one JSON object per line with the same codes  default text
-//   http:                           # (an empty `http:` means all defaults)
-//     bind: 127.0.0.1               # non-empty string                                          default 127.0.0.1
-//     port: 3000                    # integer 0..65535, 0 = pick a free port                    default 3000
-//     max_body_mb: 16               # number > 0, MiB                                           default 16
-//     threads: 64                   # integer 1..1024: HTTP workers, one per connection served   default 64
-//     request_timeout_ms: 10000     # integer 100..600000: a request's line, headers and body must arrive within
-//                                   # this from its first byte (else the connection is closed) default 10000
-//     access_token: ""              # string: required for a non-loopback bind (better: the env variable below)
-//     access_token_env: WARMUP_ACCESS_TOKEN  # environment variable holding the token          default shown
-//   plugin_dirs:                    # list of folders searched for `plugin:` ids, in order.
-//     - "${WARMUP_EXE_DIR}/../plugins"   # ${WARMUP_EXE_DIR} = the running executable's folder (the only variable)
-//     - ./plugins                   # relative paths resolve against the config file's folder
-//                                   # default: [${WARMUP_EXE_DIR}/../plugins (build tree),
-//                                   #  ${WARMUP_EXE_DIR}/../lib/warmup/plugins (installed), ./plugins]
-//   budgets:
-//     memory_mb: 16384              # number > 0 (MiB), or the string "<k>xA95" (k > 0): k times a trace's
-//                                   # 95th-percentile concurrent demand, meaningful only in replay.  default 16384
-//     max_concurrent_warmups: 2     # integer 1..1024                                            default 2
-//     ingest_queue_capacity: 65536  # integer 1..16777216 (1<<24)                                default 65536
-//     warmup_timeout_ms: 600000     # integer 1000..86400000: a backend load running longer is cancelled (cancel
-//                                   # token) and counted as timed out                         default 600000
-//   ingest:                         # how warmupd treats the timestamps of posted usage events
-//     request_window_ms: 5000       # integer 1000..3600000: an event at most this much older than the daemon's clock
-//                                   # is a request (scored warm or cold, may start a load); an older one is history:
-//                                   # learned at its own timestamp, never scored. A timestamp ahead of the clock
-//                                   # (up to the 5-minute skew the event parser allows) is a request now. default 5000
-//   components:                     # REQUIRED, and each of the 8 slots below is REQUIRED
-//     pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern, params: {...}}
-//     predictor: ...
-//     performance_model: ...
-//     scheduler: ...
-//     resource_policy: ...
-//     queue_policy: ...
-//     metrics: ...
-//     backend: ...
-//     # A slot is a mapping with exactly one of
-//     #   plugin: <reverse-DNS id>     e.g. org.acme.predictor.seasonal (dot-separated [A-Za-z0-9_-]+, >= 2 parts)
-//     #   path: <file.so>              relative to the config file's folder; ${WARMUP_EXE_DIR} is expanded
-//     # plus optionally
-//     #   params: {...}                any YAML mapping, handed to the plugin verbatim (re-emitted in block style)
-//     #   sha256: <64 hex digits>      pin of the library file's content (stored lower-case)
-//   catalog:                        # REQUIRED, non-empty list; a model pattern may appear only once
-//     - model: "llama3:8b"          # REQUIRED: exact name or glob with * and ?
-//       memory_mb: 4800             # REQUIRED: number > 0
-//       load_ms: 3000               # REQUIRED: number >= 0
-//       unload_ms: 200              # number >= 0                                                default 0
-//       priority: 1                 # integer 0..15, 0 = highest                                 default 1
-//   arms:                           # optional list: A/B/n arms, side by side in replay, and live with `experiment:`
-//     - name: keepalive-5m          # REQUIRED, unique, [A-Za-z0-9._-]+
-//       components:                 # any subset of the slots above, same per-slot shape. An override REPLACES the
-//         predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 300000}}   # whole slot (params are
-//                                   # not merged: another plugin's params rarely mean anything to this one)
-//       yardstick: oracle           # oracle | oracle-lean: a clairvoyant reference arm; then `components` must be
-//                                   # absent
-//   sources:                        # optional list: event sources (live only; warmup-replay ignores them). Each
-//     - name: gateway-log           # REQUIRED, unique, [A-Za-z0-9._-]+: names its health component
-//                                   # ("source:<name>") and its state folder (<state.dir>/sources/<name>), so a
-//                                   # renamed source starts afresh
-//       plugin: org.warmup.source.tail   # or path:, plus params: and sha256:, as in a component slot; the plugin
-//       params: {path: /var/log/gateway/access.json}   # must be an event_source plugin
-//   replay:
-//     seed: 1                       # integer 0..2^64-1                                          default 1
-//     timeline_buckets: 200         # integer 10..10000, points in the report's time charts      default 200
-//     frontier: false               # bool: add the keep-alive curve arms (1..240 min) and the ratio of every
-//                                   # other arm to that curve (docs/simulation-rules.md)         default false
-//   experiment:                     # live A/B test in warmupd between the top-level set ("control") and `arms`
-//     enabled: false                # bool                                                       default false
-//     split: tenant                 # tenant | model: stable hash that routes an event to an acting arm
-//     control_weight: 1             # positive number: the control arm's share of split traffic default 1
-//   (each arm may also set `weight: <positive>` (default 1) and `shadow: true`: it sees every event, predicts and is
-//    scored, but never loads or unloads; acting arms get a share of the memory budget proportional to weight)
-//   reconcile:                      # warmupd compares its books with what the backend's server really holds
-//     interval_ms: 10000            # integer 0..86400000, 0 = off; asks backends that can list (ABI 1.1: Ollama,
-//                                   # Triton, vLLM). A model resident but not in the books is adopted into the
-//                                   # budget; a model in the books but gone is marked unloaded.   default 10000
-//   reload:                         # live reload of this file by warmupd
-//     watch_file: false             # bool: reload when the file's modification time or size changes default false
-//     poll_ms: 1000                 # integer 100..3600000, how often the file is checked          default 1000
-//   state:                          # durable state of warmupd (snapshots, backups, metrics history)
-//     dir: ./state                  # folder, relative to the config file's folder. Default: `state/` beside the
-//                                   # config file; with the embedded default configuration state is off unless
-//                                   # `dir` or `enabled: true` is given
-//     enabled: true                 # bool                                   default true for a config file
-//     snapshot_interval_s: 60       # integer 1..86400, seconds between periodic snapshots         default 60
-//     keep: 10                      # integer 1..1000, periodic snapshots kept (oldest deleted)    default 10
-//     history_retention_h: 168      # integer 0..87600, hours of counter history kept; 0 = none    default 168
-//     journal: true                 # bool: every accepted event to an append-only journal, flushed every 0.5 s,
-//                                   # replayed after the restored snapshot at start                 default true
-//     journal_retention_h: 24       # integer 0..87600, hours of journal kept beyond what a restart needs (for
-//                                   # warmup-replay --trace journal:DIR); 0 = only what a restart needs  default 24
-//   cluster:                        # opt-in fleet of warmupd nodes sharing one Redis (docs/fleet.md); absent = one
-//   node
-//     redis: "redis://127.0.0.1:6379"  # REQUIRED in the section: redis://host:port[/db]
-//     node_id: node-a               # [A-Za-z0-9._-]+, unique in the fleet                         default: host name
-//     advertise_url: ""             # where a gateway reaches this node, published with the membership
-//                                   #                                    default http://<http.bind>:<bound port>
-//     heartbeat_ms: 1000            # integer 100..60000: membership renewed every half heartbeat, kept 1.5 heartbeats;
-//                                   # a node that stops renewing is dropped within two            default 1000
-//     load_slack: 0.25              # number 0..4: a node owns at most (1 + slack) x its budget share  default 0.25
-//     replica_capacity_rps: 0       # number >= 0: requests/s one node serves of one model; a model with more
-//                                   # predicted demand gets more owners (0 = never replicated)    default 0
-//     forward_buffer: 65536         # integer 1..16777216: events held for other nodes while Redis is unreachable;
-//                                   # more are refused (503) and counted                          default 65536
-//     key_prefix: "warmup:"         # non-empty string: every Redis key of the fleet starts with it  default "warmup:"
+// The schema (every key, its type, default and meaning, one table per section) is docs/configuration.md. The
+// reader's own list of the keys it accepts is accepted_config_keys(); tests/host/config/config_schema_doc_test.cpp checks
+// that the two name the same keys. In short: `apiVersion: warmup/v1` (absent = v1, with a notice), budgets, a catalog,
+// and any of the eight component slots; a slot left out takes the shipped default of configs/default.yaml, and an
+// experiment arm lists only the slots (or the params of a slot) that differ from the top level. An unknown key
+// anywhere outside a `params` subtree is an error, reported at the key with a "did you mean" suggestion; a duplicate
+// key in any mapping is an error too.
 //
 // Positions: every error and every locate() answer is "<file>:<line>:<col>" with 1-based line and column. A key path
 // ("budgets.memory_mb", "catalog[2].load_ms") is located at its KEY (list items at the item), so an error about a value
@@ -139,6 +38,10 @@
 
 namespace warmup::host {
 
+/// The configuration format this loader reads (`apiVersion:`; a file without it is read as this version).
+inline constexpr std::string_view kConfigApiVersion = "warmup/v1";
+inline constexpr std::string_view kApiVersionKey = "apiVersion";
+
 /// One component slot's choice of plugin: by id (searched in plugin_dirs) or by file path.
 struct PluginChoice {
     std::string id;              ///< reverse-DNS plugin id; empty when `path` is used
@@ -146,7 +49,8 @@ struct PluginChoice {
     std::string params_yaml;     ///< the params subtree re-emitted in block style; "" when absent
     std::string sha256;          ///< 64 lower-case hex digits, or "" when not pinned
     std::string key_path;        ///< where the choice was written, e.g. "components.predictor" or
-                                 ///< "arms[1].components.predictor"; prefix for locating params errors
+                                 ///< "arms[1].components.predictor" (a shipped default: its slot's path, which
+                                 ///< locate() finds nowhere in the file); prefix for locating params errors
 
     /// What the plugin is, for logs: the id, or the path.
     [[nodiscard]] std::string describe() const { return id.empty() ? path.string() : id; }
@@ -213,7 +117,8 @@ struct MemoryBudget {
 /// One arm of an experiment: the top-level components with this arm's overrides applied, or a yardstick.
 struct Arm {
     std::string name;
-    Components components;  ///< top-level choices, overridden slot by slot (overridden key_paths name the arm)
+    Components components;  ///< top-level choices with the arm's slots applied (their key_paths name the arm): a slot
+                            ///< naming a plugin replaces the choice, one naming none changes its params keys
     std::string yardstick;  ///< "oracle" or "oracle-lean" for a clairvoyant reference arm; "" for plugin arms
     double weight = 1;      ///< live experiments: share of the split traffic (and of the budget) of an acting arm
     bool shadow = false;    ///< live experiments: sees every event, predicts and is scored, never loads anything
@@ -236,7 +141,7 @@ struct ExperimentConfig {
 
 /// state: durable state of warmupd.
 struct StateConfig {
-    bool enabled = false;       ///< state.enabled (see the schema for the defaults)
+    bool enabled = false;       ///< state.enabled (defaults in docs/configuration.md)
     std::filesystem::path dir;  ///< absolute, normalised
     uint32_t snapshot_interval_s = 60;
     uint32_t keep = 10;
@@ -285,6 +190,10 @@ struct SourcePosition {
 };
 
 struct Config {
+    std::string api_version{kConfigApiVersion};  ///< apiVersion as written, or kConfigApiVersion when absent
+    /// Things the reader of this file should hear that are not errors (e.g. "no apiVersion"), one line each, located
+    /// by file name; the program that loaded the file logs them once (warmupd at start, warmup-replay, warmupctl).
+    std::vector<std::string> notices;
     std::filesystem::path source_file;  ///< the file loaded; empty for load_config_text (nothing to re-read)
     std::string display_name;           ///< the file name used in messages ("<embedded default.yaml>" for the default)
     std::string log_level = "info";
@@ -297,7 +206,7 @@ struct Config {
     int64_t warmup_timeout_ms = 600000;  ///< budgets.warmup_timeout_ms
     /// ingest.request_window_ms: events older than the clock by more than this are history (learned, not scored)
     int64_t ingest_request_window_ms = 5000;
-    Components components;
+    Components components;  ///< every slot: as written, or the shipped default (shipped_default_components())
     std::vector<CatalogEntry> catalog;
     std::vector<Arm> arms;
     std::vector<SourceConfig> sources;  ///< sources: event source plugins, in file order (warmupd only)
@@ -340,6 +249,18 @@ class ConfigError : public std::runtime_error {
     std::string key_path_;
     std::string message_;
 };
+
+/// The compiled-in text of configs/default.yaml (generated at build time by host/embed_text.cmake).
+extern const std::string_view embedded_default_config;
+
+/// The component choices of configs/default.yaml, which a configuration's omitted slots take. Read from
+/// embedded_default_config on first use (thread-safe); throws ConfigError only if that text is broken.
+const Components& shipped_default_components();
+
+/// Every key the loader accepts, as docs/configuration.md names it: "apiVersion", "http.bind", "catalog[].model",
+/// "components.predictor", "components.<slot>.params", "arms[].components", "sources[].name", ... The same table
+/// refuses unknown keys, so this list is exactly what a file may contain (outside `params` subtrees).
+std::vector<std::string> accepted_config_keys();
 
 /// Reads and validates `file`. Relative paths in it resolve against the file's folder (made absolute), and
 /// ${WARMUP_EXE_DIR} expands to `exe_dir` (may be empty when the caller has none; then using the variable is an

@@ -3,6 +3,7 @@
 
 #include <warmup/common.h>
 
+#include <cstddef>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -19,10 +20,18 @@ namespace warmup::host {
 /// Stable name of a status code ("INVALID_ARGUMENT"), for logs and JSON.
 std::string_view status_name(warmup_status code) noexcept;
 
+/// Allocates an error in host memory (so it outlives the plugin that asked for it). Never returns null. [any]
 warmup_error* make_error(warmup_status code, std::string_view message);
 
+/// Frees an error made by make_error; null is ignored. Every error the host frees goes through here. [any]
+void free_error(warmup_error* error) noexcept;
+
+/// Errors made by make_error and not yet freed by free_error, in this process. [any] A leak check for tests: an
+/// error returned by a plugin and dropped by the host, or made and not freed by a plugin, stays counted.
+[[nodiscard]] std::size_t live_error_count() noexcept;
+
 struct ErrorDeleter {
-    void operator()(warmup_error* error) const noexcept { delete error; }
+    void operator()(warmup_error* error) const noexcept { free_error(error); }
 };
 using ErrorPtr = std::unique_ptr<warmup_error, ErrorDeleter>;
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "core/errors.hpp"
 
@@ -15,6 +16,8 @@ const HostServices& services(const warmup_host* host) { return *static_cast<cons
 warmup_error* host_make_error(const warmup_host*, warmup_status code, warmup_string_view message) {
     return make_error(code, std::string_view(message.data == nullptr ? "" : message.data, message.size));
 }
+
+void host_free_error(const warmup_host*, warmup_error* error) { free_error(error); }
 
 void host_log(const warmup_host* host, warmup_log_level level, warmup_string_view message) {
     const std::string_view text(message.data == nullptr ? "" : message.data, message.size);
@@ -35,32 +38,58 @@ void host_log(const warmup_host* host, warmup_log_level level, warmup_string_vie
     }
 }
 
+warmup_time_ms host_now_ms(const warmup_host* host) { return services(host).clock().now_ms(); }
+
+uint32_t host_model_count(const warmup_host* host) { return services(host).catalog().size(); }
+
+warmup_status host_model_info(const warmup_host* host, warmup_model_index model, warmup_model_info* out) {
+    const Catalog& catalog = services(host).catalog();
+    if (out == nullptr || model >= catalog.size()) return WARMUP_ERROR_NOT_FOUND;
+    const ModelRecord& record = catalog.record(model);
+    const uint32_t size = out->struct_size;
+    const warmup_model_info info = record.to_info();
+    // Write only as many bytes as the caller's struct has (an older plugin has a shorter struct).
+    std::memcpy(out, &info, std::min<std::size_t>(size, sizeof info));
+    out->struct_size = std::min<uint32_t>(size, sizeof info);
+    return WARMUP_OK;
+}
+
+warmup_model_index host_find_model(const warmup_host* host, warmup_string_view name) {
+    const auto found =
+        services(host).catalog().find(std::string_view(name.data == nullptr ? "" : name.data, name.size));
+    return found ? *found : WARMUP_NO_MODEL;
+}
+
+// The host extension tables: static, shared by every instance (the functions find their instance through `host`).
+constexpr warmup_host_log_extension kLogExtension{sizeof(warmup_host_log_extension), &host_log};
+constexpr warmup_host_clock_extension kClockExtension{sizeof(warmup_host_clock_extension), &host_now_ms};
+constexpr warmup_host_catalog_extension kCatalogExtension{sizeof(warmup_host_catalog_extension), &host_model_count,
+                                                          &host_model_info, &host_find_model};
+
+const void* host_get_extension(const warmup_host*, const char* id) {
+    if (id == nullptr) return nullptr;
+    const std::string_view wanted(id);
+    if (wanted == WARMUP_HOST_EXT_LOG) return &kLogExtension;
+    if (wanted == WARMUP_HOST_EXT_CLOCK) return &kClockExtension;
+    if (wanted == WARMUP_HOST_EXT_CATALOG) return &kCatalogExtension;
+    return nullptr;
+}
+
 }  // namespace
 
 HostServices::HostServices(Catalog& catalog, const Clock& clock, std::string plugin_label)
     : catalog_(catalog), clock_(clock), plugin_label_(std::move(plugin_label)) {
     host_.struct_size = sizeof(warmup_host);
-    host_.abi = {WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR};
+    host_.abi = WARMUP_ABI_VERSION_INIT;
     host_.host_data = this;
     host_.make_error = &host_make_error;
     host_.log = &host_log;
-    host_.now_ms = [](const warmup_host* host) { return services(host).clock_.now_ms(); };
-    host_.model_count = [](const warmup_host* host) { return services(host).catalog_.size(); };
-    host_.model_info = [](const warmup_host* host, warmup_model_index model, warmup_model_info* out) {
-        const Catalog& catalog = services(host).catalog_;
-        if (out == nullptr || model >= catalog.size()) return WARMUP_ERROR_NOT_FOUND;
-        const ModelRecord& record = catalog.record(model);
-        const uint32_t size = out->struct_size;
-        const warmup_model_info info = record.to_info();
-        // Write only as many bytes as the caller's struct has (an older plugin has a shorter struct).
-        std::memcpy(out, &info, std::min<std::size_t>(size, sizeof info));
-        out->struct_size = std::min<uint32_t>(size, sizeof info);
-        return WARMUP_OK;
-    };
-    host_.find_model = [](const warmup_host* host, warmup_string_view name) {
-        const auto found = services(host).catalog_.find(std::string_view(name.data, name.size));
-        return found ? *found : WARMUP_NO_MODEL;
-    };
+    host_.now_ms = &host_now_ms;
+    host_.model_count = &host_model_count;
+    host_.model_info = &host_model_info;
+    host_.find_model = &host_find_model;
+    host_.get_extension = &host_get_extension;
+    host_.free_error = &host_free_error;
 }
 
 }  // namespace warmup::host

@@ -1,6 +1,10 @@
-// core/host_services.hpp — the warmup_host a plugin instance receives: errors, logging, clock, catalog.
+// core/host_services.hpp — the warmup_host a plugin instance receives: errors, logging, clock, catalog, and the same
+// services as host extensions by id (warmup/ext/host_*.h).
 #pragma once
 
+#include <warmup/ext/host_catalog.h>
+#include <warmup/ext/host_clock.h>
+#include <warmup/ext/host_log.h>
 #include <warmup/host.h>
 
 #include <string>
@@ -20,6 +24,8 @@ class HostServices {
 
     [[nodiscard]] const warmup_host* raw() const noexcept { return &host_; }
     [[nodiscard]] const std::string& plugin_label() const noexcept { return plugin_label_; }
+    [[nodiscard]] Catalog& catalog() const noexcept { return catalog_; }
+    [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
 
   private:
     warmup_host host_{};

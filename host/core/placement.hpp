@@ -14,8 +14,8 @@
 //  3. Replicas: a model whose predicted demand one node cannot carry gets `replicas` > 1 distinct owners (at most the
 //     number of nodes), the first of them the primary.
 //
-// Guarantees the tests pin (tests/cluster/placement_test.cpp): the same inputs in any order give the same owners; no
-// node's assigned memory exceeds its bound; when a node leaves, its models move and few others do.
+// Guarantees the tests pin (tests/host/core/placement_test.cpp): the same inputs in any order give the same owners;
+// no node's assigned memory exceeds its bound; when a node leaves, its models move and few others do.
 //
 // It lives in core, not beside the fleet in cluster/, because replay shares it and replay sits below the fleet
 // (host/layers.cmake); the namespace keeps naming it the fleet's.

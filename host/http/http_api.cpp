@@ -193,6 +193,7 @@ void HttpApi::routes() {
     get("/api/warmup/decisions", &HttpApi::get_decisions);
     get("/api/warmup/health/components", &HttpApi::get_component_health);
     get("/metrics", &HttpApi::get_metrics);
+    get("/api/warmup/history", &HttpApi::get_history);
 
     post("/api/warmup/config/reload", &HttpApi::post_config_reload);
     post("/api/warmup/config/rollback", &HttpApi::post_config_rollback);

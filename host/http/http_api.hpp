@@ -93,8 +93,9 @@ class HttpApi {
     void get_component_health(const httplib::Request& request, httplib::Response& response);
     // decisions_endpoint.cpp: GET /api/warmup/decisions.
     void get_decisions(const httplib::Request& request, httplib::Response& response);
-    // metrics_endpoint.cpp: GET /metrics.
+    // metrics_endpoint.cpp: GET /metrics and GET /api/warmup/history (counters over time).
     void get_metrics(const httplib::Request& request, httplib::Response& response);
+    void get_history(const httplib::Request& request, httplib::Response& response);
     // operations_endpoints.cpp: reload, rollback and the operations.
     void post_config_reload(const httplib::Request& request, httplib::Response& response, const std::string& body);
     void post_config_rollback(const httplib::Request& request, httplib::Response& response, const std::string& body);

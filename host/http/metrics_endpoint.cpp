@@ -1,5 +1,7 @@
 // http/metrics_endpoint.cpp — GET /metrics: the metrics plugin's Prometheus text (rendered on the control thread)
-// followed by the daemon's own series (http/daemon_metrics.hpp). 500 with the plugin's message when it cannot render.
+// followed by the daemon's own series (http/daemon_metrics.hpp); 500 with the plugin's message when it cannot render.
+// GET /api/warmup/history: counters over time from the state folder (http/history_endpoint.hpp); it reads files, not
+// the control loop.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -8,6 +10,7 @@
 #include "core/errors.hpp"
 #include "http/api_json.hpp"
 #include "http/daemon_metrics.hpp"
+#include "http/history_endpoint.hpp"
 #include "http/http_api.hpp"
 
 namespace warmup::host {
@@ -47,6 +50,13 @@ void HttpApi::get_metrics(const httplib::Request&, httplib::Response& response) 
     }
     response.status = ok ? 200 : 500;
     response.set_content(text, ok ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain");
+}
+
+void HttpApi::get_history(const httplib::Request& request, httplib::Response& response) {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    const HistoryAnswer answer = history_answer(runtime_.metrics_history(), request.params,
+                                                std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+    reply(response, answer.status, answer.body);
 }
 
 }  // namespace warmup::host

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
+#include <warmup/version.h>
 
 #include <array>
 #include <fstream>
@@ -118,18 +119,21 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const fs::path& file, const f
     if (descriptor->struct_size < offsetof(warmup_plugin_descriptor, kind))
         throw PluginLoadError(fmt::format("plugin '{}': descriptor of {} bytes is too small to carry an ABI version",
                                           name, descriptor->struct_size));
+    // One rule for host and plugins (warmup/version.h); the two messages say which half of it failed.
     const warmup_abi_version abi = descriptor->abi;
-    if (abi.major != WARMUP_ABI_MAJOR)
-        throw PluginLoadError(fmt::format(
-            "plugin '{}': built for plugin ABI {}.{}, this host speaks ABI {}.{} (the majors must match; rebuild the "
-            "plugin against this SDK)",
-            name, abi.major, abi.minor, WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR));
-    if (abi.minor > WARMUP_ABI_MINOR)
+    constexpr warmup_abi_version host_abi = WARMUP_ABI_VERSION_INIT;
+    if (!warmup_abi_is_compatible(host_abi, abi)) {
+        if (abi.major != host_abi.major)
+            throw PluginLoadError(fmt::format(
+                "plugin '{}': built for plugin ABI {}.{}, this host speaks ABI {}.{} (the majors must match; rebuild "
+                "the plugin against this SDK)",
+                name, abi.major, abi.minor, host_abi.major, host_abi.minor));
         throw PluginLoadError(fmt::format(
             "plugin '{}': built for plugin ABI {}.{}, newer than this host's {}.{} (expected a minor <= {}; upgrade "
             "the host or rebuild the plugin against ABI {}.{})",
-            name, abi.major, abi.minor, WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR, WARMUP_ABI_MINOR, WARMUP_ABI_MAJOR,
-            WARMUP_ABI_MINOR));
+            name, abi.major, abi.minor, host_abi.major, host_abi.minor, host_abi.minor, host_abi.major,
+            host_abi.minor));
+    }
     if (descriptor->struct_size < sizeof(warmup_plugin_descriptor))
         throw PluginLoadError(fmt::format("plugin '{}': descriptor is {} bytes, expected at least {} for ABI {}.0",
                                           name, descriptor->struct_size, sizeof(warmup_plugin_descriptor),

@@ -29,14 +29,15 @@
 #include <thread>
 #include <vector>
 
-#include "../hotswap/hotswap_test_support.hpp"
+#include "../support/hotswap_test_config.hpp"
 #include "config/config.hpp"
 #include "runtime/live_runtime.hpp"
 
 namespace {
 
 using namespace warmup::host;
-using namespace warmup::hotswap_test;
+using namespace warmup::test;
+using namespace std::chrono_literals;
 
 constexpr int kSwaps = 100;
 constexpr int kModels = 64;

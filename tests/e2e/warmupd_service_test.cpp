@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon_test_fixture.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -31,7 +32,6 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 using warmup::test::Daemon;
 using warmup::test::poll_until;
-using warmup::test::TempDir;
 
 constexpr auto kExitTimeout = 20s;
 
@@ -128,24 +128,19 @@ TEST(ProgramVersion, EveryProgramPrintsVersionAbiAndCommitAndExits0) {
     }
 }
 
-class WarmupdServiceTest : public ::testing::Test {
+class WarmupdServiceTest : public warmup::test::DaemonTest {
   protected:
+    WarmupdServiceTest() : DaemonTest("warmupd-service") {}
+
     /// Starts warmupd on the test configuration with `args` added, with $NOTIFY_SOCKET pointing at notify_.
     void start(const std::vector<std::string>& extra_args) {
         notify_ = std::make_unique<NotifySocket>(dir_.path() / "notify.sock");
-        const auto config = dir_.write("warmupd.yaml", config_yaml());
-        std::vector<std::string> args{"--config", config.string(), "--port", "0"};
-        args.insert(args.end(), extra_args.begin(), extra_args.end());
-        // The child inherits the environment at spawn; the variable is removed again at once (no test thread runs
-        // meanwhile).
+        // The child inherits the environment at spawn; the variable is removed again once it is started (no other
+        // process is spawned meanwhile).
         setenv("NOTIFY_SOCKET", (dir_.path() / "notify.sock").c_str(), 1);
         before_start_ms_ = now_ms();
-        daemon_ = std::make_unique<Daemon>(args);
+        start_daemon(config_yaml(), extra_args);
         unsetenv("NOTIFY_SOCKET");
-        port_ = daemon_->wait_until_listening();
-        ASSERT_GT(port_, 0) << daemon_->log();
-        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-        client_->set_read_timeout(10);
     }
     static int64_t now_ms() {
         return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -158,11 +153,7 @@ class WarmupdServiceTest : public ::testing::Test {
         return {result->status, json::parse(result->body, nullptr, false)};
     }
 
-    TempDir dir_{"warmupd-service"};
     std::unique_ptr<NotifySocket> notify_;
-    std::unique_ptr<Daemon> daemon_;
-    std::unique_ptr<httplib::Client> client_;
-    int port_ = 0;
     int64_t before_start_ms_ = 0;
 };
 

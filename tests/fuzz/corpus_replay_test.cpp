@@ -14,7 +14,7 @@
 #include "fuzz_entry_points.hpp"
 #include "snapshot_seeds.hpp"
 
-namespace warmup::fuzz {
+namespace warmup::test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -88,4 +88,4 @@ TEST(FuzzCorpusReplay, TheEntryPointsAcceptAnEmptyInput) {
 }
 
 }  // namespace
-}  // namespace warmup::fuzz
+}  // namespace warmup::test

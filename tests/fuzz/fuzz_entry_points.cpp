@@ -11,7 +11,7 @@
 #include "http/event_parser.hpp"
 #include "runtime/state/snapshot.hpp"
 
-namespace warmup::fuzz {
+namespace warmup::test {
 namespace {
 
 [[noreturn]] void broken_promise(const char* what) {
@@ -138,4 +138,4 @@ void snapshot_reader_one_input(const uint8_t* data, std::size_t size) {
     decode_keeps_its_promises(checksummed_file, "malformed payload: ");
 }
 
-}  // namespace warmup::fuzz
+}  // namespace warmup::test

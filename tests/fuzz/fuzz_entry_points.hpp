@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace warmup::fuzz {
+namespace warmup::test {
 
 /// parse_events_body on `data` with a fixed server time and a 256-byte line cap (so the cap path is reached).
 void event_parser_one_input(const uint8_t* data, std::size_t size);
@@ -25,4 +25,4 @@ void config_loader_one_input(const uint8_t* data, std::size_t size);
 /// aborts.
 void snapshot_reader_one_input(const uint8_t* data, std::size_t size);
 
-}  // namespace warmup::fuzz
+}  // namespace warmup::test

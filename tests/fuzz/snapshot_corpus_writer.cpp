@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
     try {
         const std::filesystem::path folder = argv[1];
         std::filesystem::create_directories(folder);
-        for (const auto& seed : warmup::fuzz::snapshot_seeds()) {
+        for (const auto& seed : warmup::test::snapshot_seeds()) {
             warmup::host::write_file_atomically(folder / seed.file_name, seed.bytes);
             std::printf("%s (%zu bytes)\n", seed.file_name.c_str(), seed.bytes.size());
         }

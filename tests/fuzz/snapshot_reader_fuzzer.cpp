@@ -6,6 +6,6 @@
 #include "fuzz_entry_points.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    warmup::fuzz::snapshot_reader_one_input(data, size);
+    warmup::test::snapshot_reader_one_input(data, size);
     return 0;
 }

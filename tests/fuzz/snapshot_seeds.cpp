@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <utility>
 
-namespace warmup::fuzz {
+namespace warmup::test {
 namespace {
 
 using host::Snapshot;
@@ -108,4 +108,4 @@ std::vector<SnapshotSeed> snapshot_seeds() {
     return seeds;
 }
 
-}  // namespace warmup::fuzz
+}  // namespace warmup::test

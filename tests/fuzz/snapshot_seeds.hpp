@@ -12,7 +12,7 @@
 
 #include "runtime/state/snapshot.hpp"
 
-namespace warmup::fuzz {
+namespace warmup::test {
 
 struct SnapshotSeed {
     std::string file_name;                  ///< name inside tests/fuzz/corpus/snapshot_reader/
@@ -26,4 +26,4 @@ struct SnapshotSeed {
 /// future format version, trailing bytes, and payloads with correct checksums but malformed contents.
 std::vector<SnapshotSeed> snapshot_seeds();
 
-}  // namespace warmup::fuzz
+}  // namespace warmup::test

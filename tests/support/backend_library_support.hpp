@@ -1,17 +1,13 @@
-// backend_library_support.hpp — for tests that drive a backend plugin library through its C ABI: the library opened
-// the way the host opens it, and a catalog-backed host for its create call.
+// backend_library_support.hpp — for tests that drive a plugin library through its C ABI: the library opened the way
+// the host opens it. Its create call takes the services of a PluginTestHost (plugin_test_host.hpp, included here).
 #pragma once
 
 #include <dlfcn.h>
 #include <warmup/warmup.h>
 
 #include <string>
-#include <string_view>
-#include <vector>
 
-#include "core/catalog.hpp"
-#include "core/clock.hpp"
-#include "core/host_services.hpp"
+#include "plugin_test_host.hpp"
 
 namespace warmup::test {
 
@@ -31,21 +27,6 @@ struct PluginLibrary {
     }
     PluginLibrary(const PluginLibrary&) = delete;
     PluginLibrary& operator=(const PluginLibrary&) = delete;
-};
-
-/// Host services over a catalog where every model is 1000 MiB, loads in 2 s and unloads in 100 ms, on a manual clock.
-struct CatalogHost {
-    explicit CatalogHost(std::string name) : services{catalog, clock, std::move(name)} {}
-    warmup::host::Catalog catalog{std::vector<warmup::host::CatalogEntry>{{"*", 1000, 2000, 100, 1}}};
-    warmup::host::ManualClock clock{0};
-    warmup::host::HostServices services;
-    /// The ABI record of `name`, registered on first use.
-    warmup_model_info model(std::string_view name) {
-        warmup_model_info info{};
-        info.struct_size = sizeof info;
-        services.raw()->model_info(services.raw(), *catalog.resolve(name), &info);
-        return info;
-    }
 };
 
 }  // namespace warmup::test

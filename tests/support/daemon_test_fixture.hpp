@@ -23,10 +23,19 @@ class DaemonTest : public ::testing::Test {
 
     /// Writes `yaml` as warmupd.yaml in dir_ and starts warmupd on it with --port 0 plus `extra_args`. The test fails
     /// (fatally: callers check HasFatalFailure()) when the daemon reports no port. Connect timeout 5 s, read 10 s.
+    /// Called again, it stops the running daemon (SIGKILL) and starts a new one on the rewritten file.
     void start_daemon(const std::string& yaml, const std::vector<std::string>& extra_args = {}) {
         const auto config = dir_.write("warmupd.yaml", yaml);
-        std::vector<std::string> args{"--config", config.string(), "--port", "0"};
+        std::vector<std::string> args{"--config", config.string()};
         args.insert(args.end(), extra_args.begin(), extra_args.end());
+        start_daemon_with_args(std::move(args));
+    }
+
+    /// Starts warmupd with `args` plus --port 0 as they are: without --config it runs on the embedded default.
+    void start_daemon_with_args(std::vector<std::string> args) {
+        args.insert(args.end(), {"--port", "0"});
+        client_.reset();
+        daemon_.reset();  // a running daemon is killed before the next one starts on the same folder
         daemon_ = std::make_unique<Daemon>(args);
         port_ = daemon_->wait_until_listening();
         ASSERT_GT(port_, 0) << "warmupd did not report its port; log:\n" << daemon_->log();

@@ -102,7 +102,7 @@ struct ExitStatus {
 };
 
 // The Daemon needs the build's bin folder, which warmup_add_test() defines for every test. Other users of this header
-// (the benchmarks, through hotswap_test_support.hpp) do not define it and get only the helpers above.
+// (the benchmarks, through hotswap_test_config.hpp) do not define it and get only the helpers above.
 #ifdef WARMUP_TEST_BIN_DIR
 
 /// build/bin/warmupd running as a child process, with its output captured into an in-memory log.

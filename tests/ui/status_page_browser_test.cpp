@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon_test_fixture.hpp"
 #include "devtools_browser.hpp"
 #include "gtest_support.hpp"
 #include "test_support.hpp"
@@ -25,7 +26,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 using warmup::test::BrowserPage;
-using warmup::test::Daemon;
 using warmup::test::DevToolsBrowser;
 using warmup::test::poll_until;
 using warmup::test::TempDir;
@@ -57,6 +57,22 @@ std::string default_config_with(const std::string& extra) {
     return read_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/configs/default.yaml") + "\n" + extra;
 }
 
+/// Writes a metrics history into `state_dir` in the daemon's own format (runtime/state/metrics_history.hpp), as a
+/// daemon that ran before would have left it: cumulative cold requests at the given minutes before now.
+void write_cold_request_history(const std::filesystem::path& state_dir,
+                                const std::vector<std::pair<int, int>>& minutes_ago_and_cold_requests) {
+    std::filesystem::create_directories(state_dir);
+    const int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    for (const auto& [minutes_ago, cold_requests] : minutes_ago_and_cold_requests) {
+        const int64_t t_ms = now_ms - int64_t{minutes_ago} * 60'000;
+        std::ofstream out(state_dir / ("metrics-history-" + std::to_string(t_ms / 3'600'000) + ".tsv"), std::ios::app);
+        out << t_ms << "\trequests\t" << cold_requests * 10 << "\n"
+            << t_ms << "\tcold_requests\t" << cold_requests << "\n";
+    }
+}
+
 /// A join of `lines` for failure messages.
 std::string joined(const std::vector<std::string>& lines) {
     std::string out;
@@ -64,17 +80,14 @@ std::string joined(const std::vector<std::string>& lines) {
     return out;
 }
 
-class StatusPageBrowserTest : public ::testing::Test {
+class StatusPageBrowserTest : public warmup::test::DaemonTest {
   protected:
+    StatusPageBrowserTest() : DaemonTest("warmup-ui") {}
+
     /// Starts warmupd with `args` (plus --port 0) and a browser. Fails the test when either does not start.
     void start(std::vector<std::string> args) {
-        args.insert(args.end(), {"--port", "0"});
-        daemon_ = std::make_unique<Daemon>(args);
-        port_ = daemon_->wait_until_listening();
-        ASSERT_GT(port_, 0) << "warmupd did not report its port; log:\n" << daemon_->log();
-        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-        client_->set_connection_timeout(5);
-        client_->set_read_timeout(10);
+        start_daemon_with_args(std::move(args));
+        if (HasFatalFailure()) return;
         try {
             browser_ = std::make_unique<DevToolsBrowser>(browser_dir_.path());
         } catch (const std::exception& error) {
@@ -84,14 +97,12 @@ class StatusPageBrowserTest : public ::testing::Test {
 
     void TearDown() override {
         if (HasFailure()) {
-            if (daemon_) std::cerr << "---- warmupd log ----\n" << daemon_->log() << "---- end ----\n";
             if (browser_) std::cerr << "---- chromium stderr ----\n" << browser_->stderr_log() << "---- end ----\n";
             if (page_) std::cerr << "---- page text ----\n" << page_text() << "\n---- end ----\n";
         }
         page_.reset();
         browser_.reset();
-        client_.reset();
-        daemon_.reset();
+        DaemonTest::TearDown();  // the daemon's log on failure, then the client and the daemon go
     }
 
     std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
@@ -199,13 +210,9 @@ class StatusPageBrowserTest : public ::testing::Test {
         return std::filesystem::path(WARMUP_TEST_OUTPUT_DIR) / name;
     }
 
-    TempDir config_dir_{"warmup-ui"};
     TempDir browser_dir_{"warmup-ui-chromium"};
-    std::unique_ptr<Daemon> daemon_;
-    std::unique_ptr<httplib::Client> client_;
     std::unique_ptr<DevToolsBrowser> browser_;
     std::unique_ptr<BrowserPage> page_;
-    int port_ = 0;
 };
 
 // The embedded default configuration: a model loaded on demand shows in the budget bar and the list (with why and
@@ -287,11 +294,19 @@ TEST_F(StatusPageBrowserTest, ShowsWarmModelPlannedPrewarmAndStopsOnTheEmbeddedD
 }
 
 // Backup (with the name typed into its confirmation) and reset to safe go through their buttons; the page shows the
-// backup's file and then safe mode.
+// backup's file and then safe mode. The daemon keeps state, so the cold-request chart also shows the metrics history
+// it finds in its state folder, from before the page was opened.
 TEST_F(StatusPageBrowserTest, BacksUpStateAndResetsToSafeThroughTheButtons) {
-    const auto config = config_dir_.write("warmupd.yaml", default_config_with(""));  // state/ beside it
+    const auto config = dir_.write("warmupd.yaml", default_config_with(""));  // state/ beside it
+    write_cold_request_history(dir_.path() / "state", {{40, 1}, {30, 3}, {20, 6}});
     ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
     ASSERT_NO_FATAL_FAILURE(open_page());
+
+    // One bar per minute with a cold request: 2 cold requests 30 min ago and 3 20 min ago, read from the history.
+    const json bars =
+        page_->evaluate("[...document.querySelectorAll('#cold-chart rect.bar')].map((bar) => bar.textContent).sort()");
+    EXPECT_EQ(bars, json({"2 cold request(s), 30 min ago", "3 cold request(s), 20 min ago"})) << bars.dump();
+    EXPECT_CONTAINS(text_of("#cold-rate"), "5 of 50 requests");
 
     page_->click("#backup-state");
     ASSERT_TRUE(page_->wait_for("document.getElementById('confirm-dialog').open", kPageTimeout));
@@ -304,9 +319,9 @@ TEST_F(StatusPageBrowserTest, BacksUpStateAndResetsToSafeThroughTheButtons) {
         << text_of("#operation-result");
     EXPECT_CONTAINS(text_of("#operation-result"), "from-the-page");
     bool backup_written = false;
-    for (const auto& entry : std::filesystem::directory_iterator(config_dir_.path() / "state"))
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path() / "state"))
         backup_written = backup_written || entry.path().filename().string().find("from-the-page") != std::string::npos;
-    EXPECT_TRUE(backup_written) << "no backup file named from-the-page in " << (config_dir_.path() / "state");
+    EXPECT_TRUE(backup_written) << "no backup file named from-the-page in " << (dir_.path() / "state");
 
     ASSERT_NO_FATAL_FAILURE(confirm_operation("#reset-to-safe", "Reset to safe"));
     ASSERT_TRUE(page_->wait_for("document.getElementById('mode').textContent === 'safe mode'", kPageTimeout))
@@ -382,7 +397,7 @@ TEST_F(StatusPageBrowserTest, FitsANarrowScreen) {
 
 // With an experiment running, its arms are shown side by side with their own figures.
 TEST_F(StatusPageBrowserTest, ShowsTheArmsOfARunningExperimentSideBySide) {
-    const auto config = config_dir_.write(
+    const auto config = dir_.write(
         "experiment.yaml",
         default_config_with("experiment: {enabled: true, split: model}\n"
                             "arms:\n"
@@ -440,7 +455,7 @@ TEST_F(StatusPageBrowserTest, ShowsTheArmsOfARunningExperimentSideBySide) {
 TEST_F(StatusPageBrowserTest, AsksForTheAccessTokenAndSendsItAsBearer) {
     std::string yaml = default_config_with("");
     yaml.replace(yaml.find("http:\n"), 6, "http:\n  access_token: \"" + kToken + "\"\n");  // in its http section
-    const auto config = config_dir_.write("token.yaml", yaml);
+    const auto config = dir_.write("token.yaml", yaml);
     ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
     ASSERT_NO_FATAL_FAILURE(open_page());
     EXPECT_EQ(page_->evaluate("document.querySelector('meta[name=\"warmup-access\"]').content"), "changes");

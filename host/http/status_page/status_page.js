@@ -11,7 +11,9 @@
 //
 // Cold-request rate and cold wait over the last hour come from counters the page samples at each refresh (kept in
 // sessionStorage, so a reload of the tab keeps the hour); a counter that goes down (a restart, a state restore)
-// starts the samples again.
+// starts the samples again. Before the tab's first sample, the cold requests per minute and the cold-request rate
+// come from the daemon's metrics history (GET /api/warmup/history, one sample per snapshot, read once a minute),
+// so the chart covers the whole hour when the daemon keeps state.
 (function () {
   'use strict';
 
@@ -21,6 +23,7 @@
   const DECISIONS_SHOWN = 25;
   const TOKEN_KEY = 'warmup.accessToken';
   const SAMPLES_KEY = 'warmup.coldSamples';
+  const HISTORY_REFRESH_MS = 60 * 1000;  // the history gains a sample per snapshot (60 s by default)
   const SVG_NS = 'http://www.w3.org/2000/svg';
 
   const accessMeta = document.querySelector('meta[name="warmup-access"]');
@@ -29,6 +32,8 @@
   let token = sessionStorage.getItem(TOKEN_KEY) || '';
   let selectedModel = null;
   let samples = loadSamples();
+  let history = [];  // the daemon's metrics history of the last hour, oldest first: {t_ms, requests, cold_requests}
+  let historyReadAt = 0;
   let refreshTimer = null;
   let lastPredictions = null;  // redrawn at the new width when the window is resized
   let refreshes = 0;
@@ -181,6 +186,7 @@
       getJson('/api/warmup/experiments'),
       getJson('/api/warmup/health/components'),
       getText('/metrics'),
+      refreshHistory(),
     ]);
     renderHeader(status);
     renderBudget(status, experiments);
@@ -400,6 +406,33 @@
 
   // ----- cold requests over the last hour -------------------------------------------------------------------------
 
+  /// Reads the last hour of the daemon's metrics history, at most once a minute; a daemon without state has none.
+  async function refreshHistory() {
+    const now = Date.now();
+    if (now - historyReadAt < HISTORY_REFRESH_MS) return;
+    const answer = await getJson('/api/warmup/history?since_ms=' + Math.max(0, now - HOUR_MS));
+    historyReadAt = now;
+    history = answer.enabled
+      ? answer.samples.filter((s) => Number.isFinite(s.t_ms) && Number.isFinite(s.cold_requests))
+      : [];
+  }
+
+  /// The changes between consecutive history samples that end before `before` (ms), within the hour before `now`:
+  /// [{t, cold, requests}]. A counter that went down (restore, reset) contributes nothing for that interval.
+  function historyChanges(before, now) {
+    const changes = [];
+    for (let i = 1; i < history.length; i += 1) {
+      const previous = history[i - 1];
+      const current = history[i];
+      if (current.t_ms >= before || previous.t_ms < now - HOUR_MS) continue;
+      const cold = current.cold_requests - previous.cold_requests;
+      const requests = (current.requests || 0) - (previous.requests || 0);
+      if (cold < 0 || requests < 0) continue;
+      changes.push({t: current.t_ms, cold: cold, requests: requests});
+    }
+    return changes;
+  }
+
   function loadSamples() {
     try {
       const stored = JSON.parse(sessionStorage.getItem(SAMPLES_KEY) || '[]');
@@ -442,15 +475,21 @@
     sessionStorage.setItem(SAMPLES_KEY, JSON.stringify(samples));
 
     const first = samples[0];
-    const requests = sample.requests - first.requests;
-    const cold = sample.cold - first.cold;
+    // Before the tab's first sample: the daemon's history (control arm), interval by interval.
+    const earlier = historyChanges(first.t, sample.t);
+    const earlierCold = earlier.reduce((sum, change) => sum + change.cold, 0);
+    const earlierRequests = earlier.reduce((sum, change) => sum + change.requests, 0);
+    const requests = sample.requests - first.requests + earlierRequests;
+    const cold = sample.cold - first.cold + earlierCold;
     const waits = sample.waitCount - first.waitCount;
-    const span = duration(sample.t - first.t);
+    const historyStart = earlier.length > 0 ? history.find((s) => s.t_ms >= sample.t - HOUR_MS).t_ms : first.t;
+    const span = duration(sample.t - Math.min(first.t, historyStart));
     byId('cold-rate').textContent = requests > 0
       ? percent(cold / requests) + ' (' + cold + ' of ' + requests + ' requests in ' + span + ')'
       : 'no request in the ' + span + ' sampled';
     byId('cold-wait').textContent = waits > 0
-      ? ((sample.waitSum - first.waitSum) / waits).toFixed(2) + ' s (' + waits + ' cold requests)'
+      ? ((sample.waitSum - first.waitSum) / waits).toFixed(2) + ' s (' + waits + ' cold requests in ' +
+        duration(sample.t - first.t) + ')'
       : '\u2013';
     byId('cold-rate-total').textContent = sample.requests > 0
       ? percent(sample.cold / sample.requests) + ' (' + sample.cold + ' of ' + sample.requests + ')'
@@ -458,8 +497,9 @@
     byId('cold-wait-total').textContent = sample.waitCount > 0
       ? (sample.waitSum / sample.waitCount).toFixed(2) + ' s'
       : '\u2013';
-    byId('cold-note').textContent = 'The first two lines cover the last hour, as far as this tab has sampled it ' +
-      '(' + span + ' so far). Precision: used pre-warms of all finished ones; recall: returns after an idle gap ' +
+    byId('cold-note').textContent = 'The first two lines cover the last hour (' + span + ' so far): before this ' +
+      'tab opened from the daemon\'s metrics history, when it keeps state (control arm, one sample per snapshot), ' +
+      'then from this tab\'s own samples; the cold wait only from the latter. Precision: used pre-warms of all finished ones; recall: returns after an idle gap ' +
       'that found the model pre-warmed (both since the daemon started, control arm).';
 
     const control = experiments.arms.find((arm) => arm.mode === 'control') || experiments.arms[0];
@@ -473,6 +513,10 @@
     chart.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
     chart.setAttribute('preserveAspectRatio', 'none');
     const perMinute = new Array(60).fill(0);
+    for (const change of earlier) {
+      const minute = Math.floor((sample.t - change.t) / 60000);
+      if (minute >= 0 && minute < 60) perMinute[59 - minute] += change.cold;
+    }
     for (let i = 1; i < samples.length; i += 1) {
       const minute = Math.floor((sample.t - samples[i].t) / 60000);
       if (minute >= 0 && minute < 60) perMinute[59 - minute] += samples[i].cold - samples[i - 1].cold;

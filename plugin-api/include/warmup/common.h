@@ -5,9 +5,9 @@
  * C++17/20; nothing C++ (STL types, exceptions, RTTI) crosses it.
  *
  * Rules that hold for the whole ABI (read once, they are not repeated on every function):
- *  - Versioning: the host loads a plugin only if the plugin's ABI major equals WARMUP_ABI_MAJOR and its minor is not
- *    newer than the host's. A minor bump only appends fields to structs or optional function pointers to vtables; a
- *    break is a new major.
+ *  - Versioning (version.h): the host loads a plugin only if the plugin's ABI major equals the host's and its minor is
+ *    not newer than the host's (warmup_abi_is_compatible). A minor bump only appends fields to structs or optional
+ *    function pointers to vtables; a break is a new major.
  *  - Growth: every struct that can grow starts with `struct_size` (uint32_t, bytes). A reader checks it before it
  *    touches a field past the ones it knows (WARMUP_HAS_FIELD). Fields are never reordered or removed.
  *  - Vtables take `self` (the instance pointer the plugin returned from create) first.
@@ -15,7 +15,8 @@
  *    "NUL-terminated".
  *  - Errors: a function that can fail returns `warmup_error*`; NULL means success. A plugin creates errors only with
  *    `warmup_host.make_error`, so they live in host memory and outlive an unloaded plugin. The caller (the host) owns
- *    the returned error and frees it.
+ *    the returned error and frees it. An error the plugin made and will not return (it recovered, or it made a
+ *    better one) it frees with `warmup_host.free_error` (ABI 1.2).
  *  - Threads: every function pointer is tagged [control] (the host's single control thread, which owns all component
  *    plugins, so component plugins need no locks), [worker] (one of the host's warm-up worker threads; only model
  *    backends are called there), [source] (the host thread of one event source instance; only event sources are
@@ -29,21 +30,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR and warmup_abi_version lived here before ABI 1.2; code that includes only
+ * common.h keeps seeing them. */
+#include "version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* The ABI version this header describes. History of minors (each only appends):
- *  1.0  the first release.
- *  1.1  warmup_model_backend_vtable.list_resident (optional), warmup_resident_model, warmup_resident_model_writer;
- *       the event source kind (event_source.h); the model-state extension (ext/model_state.h). */
-#define WARMUP_ABI_MAJOR 1
-#define WARMUP_ABI_MINOR 1
-
-typedef struct warmup_abi_version {
-    uint16_t major;
-    uint16_t minor;
-} warmup_abi_version;
 
 /* True when a struct of `struct_size` bytes written by the other side contains `field` of type `type_name`. */
 #define WARMUP_HAS_FIELD(struct_ptr, type_name, field) \
@@ -79,7 +72,8 @@ typedef enum warmup_status {
     WARMUP_ERROR_TIMEOUT = 8             /* the operation exceeded its time budget */
 } warmup_status;
 
-/* Opaque error object. Created by warmup_host.make_error in host memory; owned and freed by the host. */
+/* Opaque error object. Created by warmup_host.make_error in host memory. Owned by whoever holds it: a plugin that
+ * returns it hands it to the host (which frees it); a plugin that keeps it frees it with warmup_host.free_error. */
 typedef struct warmup_error warmup_error;
 
 /* The component kinds. A descriptor declares exactly one; the host refuses a plugin in a slot of another kind. */

@@ -45,8 +45,10 @@ typedef struct warmup_plugin_descriptor {
     /* The kind-specific vtable (static, lives as long as the library): a warmup_<kind>_vtable, chosen by `kind`. */
     const void *vtable;
 
-    /* [control] Optional capabilities by extension id (see ext/). Returns a static extension vtable, or NULL when
-     * the instance does not support that id. May itself be NULL: then no extension is supported. */
+    /* [control] Optional capabilities by extension id (the plugin extensions of ext/: state.h, model_state.h,
+     * simulation.h; the ext/host_*.h ids are the host's own, asked of warmup_host.get_extension). Returns a static
+     * extension vtable, or NULL when the instance does not support that id. May itself be NULL: then no extension is
+     * supported. */
     const void *(*get_extension)(void *instance, const char *extension_id);
 } warmup_plugin_descriptor;
 

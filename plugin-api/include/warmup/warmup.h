@@ -4,6 +4,9 @@
 
 #include "common.h"
 #include "event_source.h"
+#include "ext/host_catalog.h"
+#include "ext/host_clock.h"
+#include "ext/host_log.h"
 #include "ext/model_state.h"
 #include "ext/simulation.h"
 #include "ext/state.h"
@@ -17,5 +20,6 @@
 #include "queue_policy.h"
 #include "resource_policy.h"
 #include "scheduler.h"
+#include "version.h"
 
 #endif /* WARMUP_WARMUP_H */

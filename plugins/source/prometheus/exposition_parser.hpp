@@ -3,7 +3,7 @@
 // extra comment lines being comments).
 //
 // No Debian package parses this format in C or C++ (prometheus-cpp only writes it), so this is the one small parser
-// of the project, tested in tests/sources/exposition_parser_test.cpp. What it accepts, per line:
+// of the project, tested in tests/plugins/source/prometheus/exposition_parser_test.cpp. What it accepts, per line:
 //   # ...                                          comment, HELP or TYPE: skipped
 //   name[{label="value",...}] value [timestamp]    a sample; only samples whose name equals the wanted metric are
 //                                                  parsed past their name (a line of another metric, or one this

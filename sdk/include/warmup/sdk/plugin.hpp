@@ -5,7 +5,11 @@
 //     WARMUP_PLUGIN(MyPredictor, "org.acme.predictor.seasonal", "1.2.0", "Seasonal predictor")
 //
 // in one .cpp file generates the descriptor and the exported entry `warmup_plugin_entry`. The SDK guarantees:
-//  - no exception crosses the ABI (each thunk runs the method inside guard());
+//  - no exception crosses the ABI: each thunk runs the method inside guard() (an escape becomes the returned error)
+//    or, where the C signature returns no error (queue sizes and counts, pop, resource notifications, state schemas,
+//    get_extension), inside guard_value()/guard_void() (an escape is logged through the host as an error and the
+//    host gets a stated fallback);
+//  - create refuses a host whose ABI is not compatible with these headers (warmup_abi_is_compatible);
 //  - unknown params keys are refused after the constructor ran (Params::finish);
 //  - the state extension is offered when the class overrides state_schema() to return non-null;
 //  - the per-model state extension (ext/model_state.h) is offered when, in addition, the class overrides
@@ -227,9 +231,20 @@ inline int write_all(const warmup_byte_writer* out, const std::string& bytes) {
     return out->write(out->context, bytes.data(), bytes.size());
 }
 
+/// The schema thunk of both state extensions. The ABI promises a NUL-terminated string, never NULL, so a throwing or
+/// NULL-returning state_schema() answers "": a schema no instance that works declares, so no state is handed over
+/// to or from it (the host says the schemas differ).
+template <class T>
+const char* guarded_schema(void* instance, const char* call) noexcept {
+    const char* schema =
+        guard_value(host_of<T>(instance), call, static_cast<const char*>(nullptr), "the host got the empty schema",
+                    [&] { return self<T>(instance)->state_schema(); });
+    return schema != nullptr ? schema : "";
+}
+
 template <class T>
 struct StateThunks {
-    static const char* schema(void* instance) { return self<T>(instance)->state_schema(); }
+    static const char* schema(void* instance) { return guarded_schema<T>(instance, "state extension schema()"); }
     static warmup_error* export_state(void* instance, const warmup_byte_writer* out) {
         return guard(host_of<T>(instance), [&] {
             if (write_all(out, self<T>(instance)->export_state()) != 0)
@@ -245,7 +260,7 @@ struct StateThunks {
 
 template <class T>
 struct ModelStateThunks {
-    static const char* schema(void* instance) { return self<T>(instance)->state_schema(); }
+    static const char* schema(void* instance) { return guarded_schema<T>(instance, "model-state extension schema()"); }
     static warmup_error* export_model(void* instance, warmup_model_index model, const warmup_byte_writer* out) {
         return guard(host_of<T>(instance), [&] {
             const std::string bytes = self<T>(instance)->export_model_state(model);
@@ -337,32 +352,25 @@ struct VTable<T, WARMUP_KIND_SCHEDULER> {
 template <class T>
 struct VTable<T, WARMUP_KIND_RESOURCE_POLICY> {
     static double effective_budget_mb(void* s, double configured) {
-        try {
-            return self<T>(s)->effective_budget_mb(configured);
-        } catch (...) {
-            return configured;  // a policy that cannot read the host limit falls back to the configured budget
-        }
+        // A policy that cannot read the host limit falls back to the configured budget.
+        return guard_value(host_of<T>(s), "resource_policy.effective_budget_mb()", configured,
+                           "the host enforces the configured budget",
+                           [&] { return self<T>(s)->effective_budget_mb(configured); });
     }
     static warmup_error* admit(void* s, const warmup_admission_request* request, warmup_admission* out) {
         return guard(host_of<T>(s), [&] { self<T>(s)->admit(*request, *out); });
     }
     static void on_ready(void* s, warmup_model_index model, double memory_mb, double load_ms, warmup_time_ms now) {
-        try {
-            self<T>(s)->on_ready(model, memory_mb, load_ms, now);
-        } catch (...) {
-        }
+        guard_void(host_of<T>(s), "resource_policy.on_ready()", "the policy may have missed a ready model",
+                   [&] { self<T>(s)->on_ready(model, memory_mb, load_ms, now); });
     }
     static void on_used(void* s, warmup_model_index model, warmup_time_ms now) {
-        try {
-            self<T>(s)->on_used(model, now);
-        } catch (...) {
-        }
+        guard_void(host_of<T>(s), "resource_policy.on_used()", "the policy may have missed a use",
+                   [&] { self<T>(s)->on_used(model, now); });
     }
     static void on_removed(void* s, warmup_model_index model, warmup_time_ms now) {
-        try {
-            self<T>(s)->on_removed(model, now);
-        } catch (...) {
-        }
+        guard_void(host_of<T>(s), "resource_policy.on_removed()", "the policy may have missed a removal",
+                   [&] { self<T>(s)->on_removed(model, now); });
     }
     static warmup_error* pick_victim(void* s, warmup_time_ms now, warmup_model_index* out) {
         return guard(host_of<T>(s), [&] {
@@ -384,29 +392,28 @@ struct VTable<T, WARMUP_KIND_QUEUE_POLICY> {
     static warmup_error* push(void* s, const warmup_queue_item* item) {
         return guard(host_of<T>(s), [&] { self<T>(s)->push(*item); });
     }
+    // Calls without an error in their C signature: an escape is logged and the host gets "nothing popped / removed"
+    // or a zero count (for pop, the host then notices that the plugin lost what it was given).
     static int pop(void* s, warmup_time_ms now, warmup_queue_item* out) {
-        try {
-            return self<T>(s)->pop(now, *out) ? 1 : 0;
-        } catch (...) {
-            return 0;
-        }
+        return guard_value(host_of<T>(s), "queue_policy.pop()", 0, "the host got no item",
+                           [&] { return self<T>(s)->pop(now, *out) ? 1 : 0; });
     }
     static size_t remove_model(void* s, warmup_model_index model) {
-        try {
-            return self<T>(s)->remove_model(model);
-        } catch (...) {
-            return 0;
-        }
+        return guard_value(host_of<T>(s), "queue_policy.remove_model()", size_t{0}, "the host got 0",
+                           [&] { return self<T>(s)->remove_model(model); });
     }
     static size_t clear(void* s) {
-        try {
-            return self<T>(s)->clear();
-        } catch (...) {
-            return 0;
-        }
+        return guard_value(host_of<T>(s), "queue_policy.clear()", size_t{0}, "the host got 0",
+                           [&] { return self<T>(s)->clear(); });
     }
-    static size_t size(void* s) { return self<T>(s)->size(); }
-    static uint64_t rejected_count(void* s) { return self<T>(s)->rejected_count(); }
+    static size_t size(void* s) {
+        return guard_value(host_of<T>(s), "queue_policy.size()", size_t{0}, "the host got 0",
+                           [&] { return self<T>(s)->size(); });
+    }
+    static uint64_t rejected_count(void* s) {
+        return guard_value(host_of<T>(s), "queue_policy.rejected_count()", uint64_t{0}, "the host got 0",
+                           [&] { return self<T>(s)->rejected_count(); });
+    }
     static constexpr warmup_queue_policy_vtable table{
         sizeof(warmup_queue_policy_vtable), &push, &pop, &remove_model, &clear, &size, &rejected_count};
 };
@@ -468,6 +475,14 @@ template <class T>
 struct Descriptor {
     static warmup_error* create(const warmup_host* host, warmup_string_view params_yaml, void** out_instance) {
         return guard(host, [&] {
+            // The loader of a conforming host has already applied this rule; a host that did not gets a clear error
+            // instead of a plugin reading host fields it does not have.
+            constexpr warmup_abi_version plugin_abi = WARMUP_ABI_VERSION_INIT;
+            if (!warmup_abi_is_compatible(host->abi, plugin_abi))
+                throw Error(WARMUP_ERROR_UNSUPPORTED,
+                            "this plugin was built for plugin ABI " + std::to_string(plugin_abi.major) + "." +
+                                std::to_string(plugin_abi.minor) + ", the host speaks ABI " +
+                                std::to_string(host->abi.major) + "." + std::to_string(host->abi.minor));
             Params params(to_string_view(params_yaml));
             auto* instance = new T(Host(host), params);
             try {
@@ -481,20 +496,25 @@ struct Descriptor {
     }
     static void destroy(void* instance) { delete self<T>(instance); }
     static const void* get_extension(void* instance, const char* extension_id) {
-        const std::string_view id(extension_id == nullptr ? "" : extension_id);
-        PluginBase* base = static_cast<PluginBase*>(instance);
-        if (id == WARMUP_EXT_STATE && base->state_schema() != nullptr) return &StateThunks<T>::table;
-        if (id == WARMUP_EXT_MODEL_STATE && base->state_schema() != nullptr && base->supports_model_state())
-            return &ModelStateThunks<T>::table;
-        if constexpr (T::kKind == WARMUP_KIND_MODEL_BACKEND) {
-            if (id == WARMUP_EXT_SIMULATION && self<T>(instance)->supports_simulation())
-                return &SimulationThunks<T>::table;
-        }
-        return nullptr;
+        // state_schema() and the supports_*() methods are plugin code: a throw means "not offered".
+        return guard_value(
+            host_of<T>(instance), "get_extension()", static_cast<const void*>(nullptr), "the host got no extension",
+            [&]() -> const void* {
+                const std::string_view id(extension_id == nullptr ? "" : extension_id);
+                PluginBase* base = static_cast<PluginBase*>(instance);
+                if (id == WARMUP_EXT_STATE && base->state_schema() != nullptr) return &StateThunks<T>::table;
+                if (id == WARMUP_EXT_MODEL_STATE && base->state_schema() != nullptr && base->supports_model_state())
+                    return &ModelStateThunks<T>::table;
+                if constexpr (T::kKind == WARMUP_KIND_MODEL_BACKEND) {
+                    if (id == WARMUP_EXT_SIMULATION && self<T>(instance)->supports_simulation())
+                        return &SimulationThunks<T>::table;
+                }
+                return nullptr;
+            });
     }
     static warmup_plugin_descriptor make(const char* id, const char* version, const char* description) {
         return warmup_plugin_descriptor{sizeof(warmup_plugin_descriptor),
-                                        {WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR},
+                                        WARMUP_ABI_VERSION_INIT,
                                         static_cast<uint32_t>(T::kKind),
                                         id,
                                         version,

@@ -1,0 +1,158 @@
+// Crash test of warmupd's durable state: the real daemon learns a rhythm, snapshots it every second, is SIGKILLed
+// while events stream in, and on restart serves at once with the state of the newest complete snapshot. The event
+// journal is off here (state.journal: false) so that the snapshot path alone is pinned; warmupd_journal_test.cpp
+// covers the journal replayed after the snapshot.
+//
+// Every wait is a bounded poll; nothing asserts on elapsed time. The daemon's output goes through a pipe drained by a
+// reader thread into an in-memory log; the Daemon destructor SIGKILLs and reaps a child that still runs.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon_test_fixture.hpp"
+#include "runtime/state/state_store.hpp"
+#include "state_daemon_support.hpp"
+#include "test_support.hpp"
+
+namespace warmup::host {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using warmup::test::get_json;
+using warmup::test::poll_until;
+using warmup::test::rhythm_history_ndjson;
+using warmup::test::section_of;
+using warmup::test::state_daemon_config;
+using warmup::test::system_now_ms;
+
+constexpr auto kPollInterval = 50ms;  // between polls of the daemon's HTTP API and of the state folder
+
+std::string config_yaml(const fs::path& state_dir) {
+    return state_daemon_config(state_dir, 200, "snapshot_interval_s: 1, keep: 5, journal: false");
+}
+
+/// The prediction entry of `model`, or null.
+json prediction_of(const json& predictions, const std::string& model) {
+    if (!predictions.is_object()) return nullptr;
+    for (const auto& entry : predictions["predictions"])
+        if (entry["model"] == model) return entry;
+    return nullptr;
+}
+
+/// The daemon on its state folder in the test's temporary folder; restarted on the same configuration.
+class WarmupdCrash : public test::DaemonTest {
+  protected:
+    WarmupdCrash() : DaemonTest("warmupd-crash") {}
+};
+
+TEST_F(WarmupdCrash, SigkillWhileEventsStreamThenRestartServesTheLastSnapshotAtOnce) {
+    const fs::path state_dir = dir_.path() / "state";
+    start_daemon(config_yaml(state_dir));
+    ASSERT_FALSE(HasFatalFailure());
+    const int port = port_;
+    httplib::Client& client = *client_;
+
+    // 1. Learn a rhythm: 20 requests 3 s apart, the last one now -> 19 idle gaps.
+    const int64_t last_ms = system_now_ms();
+    const auto posted = client.Post("/api/warmup/events", rhythm_history_ndjson(last_ms), "application/x-ndjson");
+    ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
+    json learned;
+    ASSERT_TRUE(poll_until(
+        [&] {
+            learned = prediction_of(get_json(client, "/api/warmup/predictions"), "rhythm/a");
+            return !learned.is_null() && learned["confidence"].get<double>() > 0;
+        },
+        10s, kPollInterval))
+        << daemon_->log();
+    const double learned_confidence = learned["confidence"].get<double>();
+
+    // 2. Wait for a snapshot taken after the pattern was learned.
+    const uint64_t learned_at_ms = static_cast<uint64_t>(system_now_ms());
+    StateStore store(state_dir, 5);
+    ASSERT_TRUE(poll_until(
+        [&] {
+            std::vector<RefusedSnapshot> refused;
+            const auto newest = store.newest_valid_snapshot(refused);
+            return newest && newest->snapshot.created_unix_ms > learned_at_ms;
+        },
+        10s, kPollInterval))
+        << daemon_->log();
+
+    // 3. Stream events of another model and SIGKILL the daemon in the middle of the stream.
+    std::atomic<bool> streaming{true};
+    std::atomic<int> accepted{0};
+    std::thread streamer([&] {
+        httplib::Client stream_client("127.0.0.1", port);
+        stream_client.set_connection_timeout(1);
+        stream_client.set_read_timeout(2);
+        while (streaming) {
+            const auto answer = stream_client.Post("/api/warmup/events",
+                                                   R"({"model": "embed/x"})"
+                                                   "\n",
+                                                   "application/x-ndjson");
+            if (answer && answer->status == 200) ++accepted;
+            std::this_thread::sleep_for(5ms);
+        }
+    });
+    const bool streamed = poll_until([&] { return accepted.load() >= 50; }, 10s, kPollInterval);
+    daemon_->kill_now();
+    streaming = false;
+    streamer.join();
+    ASSERT_TRUE(streamed) << "the stream did not get going";
+
+    // 4. The newest complete snapshot on disk is what a restart must bring back.
+    std::vector<RefusedSnapshot> refused;
+    const auto last = store.newest_valid_snapshot(refused);
+    ASSERT_TRUE(last.has_value());
+    const SnapshotSection* last_patterns = section_of(last->snapshot, "pattern_analyzer");
+    ASSERT_NE(last_patterns, nullptr);
+    ASSERT_NE(section_of(last->snapshot, "metrics"), nullptr);
+
+    start_daemon(config_yaml(state_dir));  // the same configuration file, rewritten; a new port
+    ASSERT_FALSE(HasFatalFailure());
+    EXPECT_NE(daemon_->log().find("STATE_RESTORED " + last->file.string()), std::string::npos) << daemon_->log();
+    for (const auto& bad : refused)  // a snapshot torn by the kill is reported, never loaded
+        EXPECT_NE(daemon_->log().find("STATE_RESTORE_ERROR " + bad.file.string()), std::string::npos);
+
+    // 5. Serves at once: the very first request sees the learned pattern.
+    httplib::Client& restarted = *client_;
+    const json prediction = prediction_of(get_json(restarted, "/api/warmup/predictions"), "rhythm/a");
+    ASSERT_FALSE(prediction.is_null()) << daemon_->log();
+    EXPECT_DOUBLE_EQ(prediction["confidence"].get<double>(), learned_confidence);  // 19 / (19 + 10), as learned
+
+    // 6. Exactly the last snapshot's patterns (no event since the restart), and its counters.
+    const auto backup = restarted.Post("/api/warmup/backup-state", R"({"name": "after-restart"})", "application/json");
+    ASSERT_TRUE(backup && backup->status == 200) << (backup ? backup->body : "no answer");
+    const Snapshot now = store.read_backup("after-restart").snapshot;
+    const SnapshotSection* now_patterns = section_of(now, "pattern_analyzer");
+    ASSERT_NE(now_patterns, nullptr);
+    EXPECT_EQ(now_patterns->data, last_patterns->data);
+    EXPECT_EQ(now.models, last->snapshot.models);
+    const auto metrics = restarted.Get("/metrics");
+    ASSERT_TRUE(metrics && metrics->status == 200);
+    static const std::regex kCold(R"(warmup_requests_total\{arm="control",result="cold"\} (\d+))");
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(metrics->body, match, kCold)) << metrics->body;
+    // The rhythm's last request (its older uses are history, not requests) and the streamed ones of the snapshot,
+    // restored from it; /status continues from the same totals.
+    EXPECT_GE(std::stoi(match[1].str()), 1);
+    const json status = get_json(restarted, "/api/warmup/status");
+    EXPECT_EQ(status["counters"]["cold_requests"].get<int>(), std::stoi(match[1].str())) << status.dump();
+}
+
+}  // namespace
+}  // namespace warmup::host

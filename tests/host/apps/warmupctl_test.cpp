@@ -1,0 +1,292 @@
+// warmupctl as an operator runs it: validate (the embedded default, a config with a bad plugin parameter), inspect
+// (a good library, one built for another ABI major), --version, and the operations against a real warmupd on an
+// ephemeral port, and the support bundle (opened with libarchive, the token checked redacted). Each run is a child
+// process (build/bin/warmupctl); assertions are on its exit status, its output and the files it writes.
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using warmup::test::Daemon;
+using warmup::test::TempDir;
+
+struct CtlRun {
+    int exit_code = -1;
+    std::string output;  // stdout and stderr, interleaved as written
+};
+
+/// Runs build/bin/warmupctl with `args` to completion.
+CtlRun warmupctl(const std::vector<std::string>& args) {
+    Daemon process(args, Daemon::Capture::StdoutAndStderr, "warmupctl");
+    const auto status = process.wait_exit(30s);
+    EXPECT_TRUE(status.has_value()) << "warmupctl did not exit";
+    EXPECT_TRUE(process.wait_for_log_end(10s));
+    CtlRun run;
+    run.output = process.log();
+    if (status && status->exited) run.exit_code = status->code;
+    return run;
+}
+
+std::string plugin_file(const std::string& name) { return std::string(WARMUP_TEST_PLUGIN_DIR) + "/" + name; }
+
+/// A complete configuration whose predictor has the parameter line `predictor_params` (written on line 8).
+std::string config_with_predictor_params(const std::string& predictor_params) {
+    return std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR +
+           "\"]\n"
+           "budgets: {memory_mb: 4096}\n"
+           "components:\n"
+           "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+           "  predictor:\n"
+           "    plugin: org.warmup.predictor.idle-histogram\n"
+           "    params:\n"
+           "      " +
+           predictor_params +
+           "\n"
+           "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+           "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
+           "  resource_policy: {plugin: org.warmup.resource.lru}\n"
+           "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+           "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+           "  backend: {plugin: org.warmup.backend.sim}\n"
+           "catalog:\n"
+           "  - {model: small, memory_mb: 100, load_ms: 10}\n"
+           "  - {model: huge, memory_mb: 5000, load_ms: 10}\n";
+}
+
+TEST(WarmupctlValidate, TheEmbeddedDefaultIsValidAndEveryComponentIsListed) {
+    const CtlRun run = warmupctl({"validate"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_NE(run.output.find("predictor          org.warmup.predictor.cost-curve@"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("backend            org.warmup.backend.sim@"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("'qwen2:72b' needs 41000 MiB, more than the whole budget (16384 MiB)"), std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("\nOK\n"), std::string::npos) << run.output;
+}
+
+TEST(WarmupctlValidate, AnUnknownPluginParameterIsRefusedWithFileLineColumnAndKeyPath) {
+    TempDir dir("warmupctl-validate");
+    const auto file = dir.path() / "bad.yaml";
+    std::ofstream(file) << config_with_predictor_params("min_sampels: 5");
+    const CtlRun run = warmupctl({"validate", "--config", file.string()});
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find(file.string() + ":8:7: components.predictor.params.min_sampels"), std::string::npos)
+        << run.output;
+    EXPECT_EQ(run.output.find("\nOK\n"), std::string::npos) << run.output;
+}
+
+TEST(WarmupctlInspect, ShowsWhatALibraryDeclares) {
+    const CtlRun run = warmupctl({"inspect", plugin_file("keep_alive_predictor.so")});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_NE(run.output.find("id           org.warmup.predictor.keep-alive\n"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("kind         predictor\n"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("abi          1.2 (this host: 1.2)"), std::string::npos) << run.output;
+}
+
+TEST(WarmupctlInspect, ALibraryForAnotherAbiMajorIsRefusedNamingBothVersions) {
+    const std::string file = std::string(WARMUP_TEST_BAD_PLUGIN_DIR) + "/abi_major_2.so";
+    const CtlRun run = warmupctl({"inspect", file});
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find(file), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("built for plugin ABI 2.2, this host speaks ABI 1.2"), std::string::npos) << run.output;
+}
+
+TEST(WarmupctlInspect, AFolderWithoutLibrariesIsReportedNotPassedSilently) {
+    TempDir dir("warmupctl-inspect-empty");
+    const CtlRun run = warmupctl({"inspect", dir.path().string()});
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find(dir.path().string() + " holds no plugin library (*.so)"), std::string::npos)
+        << run.output;
+}
+
+TEST(WarmupctlOperate, SendEventsSplitsALargeFileIntoBodiesUnderTheCapAndReportsFileLineNumbers) {
+    TempDir dir("warmupctl-send");
+    const auto config = dir.path() / "daemon.yaml";
+    // A 64 KiB cap: the file below is about 3.5 times that.
+    std::ofstream(config) << config_with_predictor_params("min_samples: 5") << "http: {max_body_mb: 0.0625}\n";
+    Daemon daemon({"--config", config.string(), "--port", "0"});
+    const int port = daemon.wait_until_listening();
+    ASSERT_GT(port, 0) << daemon.log();
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+
+    const auto events = dir.path() / "events.ndjson";
+    {
+        std::ofstream out(events);
+        for (int line = 1; line <= 12000; ++line)
+            out << (line == 9000 ? "{\"model\": \"nobody\"}\n" : "{\"model\": \"small\"}\n");
+    }
+    ASSERT_GT(std::filesystem::file_size(events), 3u * 64 * 1024);
+    const CtlRun sent = warmupctl({"--url", url, "send-events", events.string()});  // default bodies: 1 MiB
+    EXPECT_EQ(sent.exit_code, 1) << sent.output;
+    EXPECT_NE(sent.output.find("HTTP 413"), std::string::npos) << sent.output;
+    EXPECT_NE(sent.output.find("--body-kb"), std::string::npos) << sent.output;
+
+    const CtlRun split = warmupctl({"--url", url, "send-events", "--body-kb", "60", events.string()});
+    EXPECT_EQ(split.exit_code, 1) << split.output;  // the one unknown model
+    EXPECT_NE(split.output.find("\"accepted\": 11999"), std::string::npos) << split.output;
+    EXPECT_NE(split.output.find("\"bodies\": 4"), std::string::npos) << split.output;
+    EXPECT_NE(split.output.find("\"line\": 9000"), std::string::npos) << split.output;
+    EXPECT_NE(split.output.find("unknown model 'nobody'"), std::string::npos) << split.output;
+}
+
+TEST(WarmupctlVersion, PrintsVersionAbiAndCommitAndExits0WithoutASubcommand) {
+    const std::regex line(std::string("warmupctl ") + WARMUP_TEST_PROJECT_VERSION +
+                          R"( \(plugin ABI [0-9]+\.[0-9]+, commit ([0-9a-f]{12}|unknown)\)\n)");
+    const CtlRun run = warmupctl({"--version"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_TRUE(std::regex_match(run.output, line)) << run.output;
+    // Before any subcommand is required or a daemon contacted.
+    const CtlRun with_command = warmupctl({"--url", "http://127.0.0.1:1", "--version", "status"});
+    EXPECT_EQ(with_command.exit_code, 0) << with_command.output;
+    EXPECT_EQ(with_command.output, run.output);
+}
+
+TEST(WarmupctlOperate, AnUnreachableDaemonExitsWithStatus1) {
+    const CtlRun run = warmupctl({"--url", "http://127.0.0.1:1", "status"});
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_NE(run.output.find("cannot reach the daemon"), std::string::npos) << run.output;
+}
+
+TEST(WarmupctlOperate, UsageErrorsExitWithStatus2) {
+    const CtlRun no_command = warmupctl({});
+    EXPECT_EQ(no_command.exit_code, 2) << no_command.output;
+    const CtlRun path_in_url = warmupctl({"--url", "http://127.0.0.1:3000/api", "status"});
+    EXPECT_EQ(path_in_url.exit_code, 2) << path_in_url.output;
+    EXPECT_NE(path_in_url.output.find("--url must be http://HOST[:PORT]"), std::string::npos) << path_in_url.output;
+}
+
+TEST(WarmupctlOperate, DrivesARunningDaemon) {
+    TempDir dir("warmupctl-operate");
+    const auto config = dir.path() / "daemon.yaml";
+    std::ofstream(config) << config_with_predictor_params("min_samples: 5") << "state: {enabled: true, dir: \""
+                          << (dir.path() / "state").string() << "\"}\n";
+    Daemon daemon({"--config", config.string(), "--port", "0"});
+    const int port = daemon.wait_until_listening();
+    ASSERT_GT(port, 0) << daemon.log();
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";  // a trailing '/' is accepted
+
+    // Events: the good line is kept, the bad one is named (HTTP 400 -> exit 1, the answer printed).
+    const auto events = dir.path() / "events.ndjson";
+    std::ofstream(events) << "{\"model\": \"small\"}\n{\"model\": \"nobody\"}\n";
+    const CtlRun sent = warmupctl({"--url", url, "send-events", events.string()});
+    EXPECT_EQ(sent.exit_code, 1) << sent.output;
+    EXPECT_NE(sent.output.find("unknown model 'nobody'"), std::string::npos) << sent.output;
+    EXPECT_NE(sent.output.find("\"accepted\": 1"), std::string::npos) << sent.output;
+
+    const CtlRun stop = warmupctl({"--url", url, "emergency-stop"});
+    EXPECT_EQ(stop.exit_code, 0) << stop.output;
+    const CtlRun status = warmupctl({"--url", url, "status"});
+    EXPECT_EQ(status.exit_code, 0) << status.output;
+    EXPECT_NE(status.output.find("\"emergency_stop\": true"), std::string::npos) << status.output;
+
+    const CtlRun health = warmupctl({"--url", url, "health"});
+    EXPECT_EQ(health.exit_code, 0) << health.output;
+    EXPECT_NE(health.output.find("org.warmup.predictor.idle-histogram"), std::string::npos) << health.output;
+
+    const CtlRun backup = warmupctl({"--url", url, "backup", "nightly"});
+    EXPECT_EQ(backup.exit_code, 0) << backup.output;
+    EXPECT_NE(backup.output.find("nightly"), std::string::npos) << backup.output;
+    const CtlRun restore = warmupctl({"--url", url, "restore", "nightly"});
+    EXPECT_EQ(restore.exit_code, 0) << restore.output;
+    const CtlRun missing = warmupctl({"--url", url, "restore", "no-such-backup"});
+    EXPECT_EQ(missing.exit_code, 1) << missing.output;
+    EXPECT_NE(missing.output.find("HTTP 404"), std::string::npos) << missing.output;
+}
+
+/// Every regular file of a .tar.gz by its path, read back with libarchive.
+std::map<std::string, std::string> read_tar_gz(const std::filesystem::path& file) {
+    std::map<std::string, std::string> files;
+    const std::unique_ptr<archive, decltype(&archive_read_free)> reader(archive_read_new(), &archive_read_free);
+    archive_read_support_filter_gzip(reader.get());
+    archive_read_support_format_tar(reader.get());
+    if (archive_read_open_filename(reader.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) {
+        ADD_FAILURE() << "cannot open " << file << ": " << archive_error_string(reader.get());
+        return files;
+    }
+    archive_entry* entry = nullptr;
+    while (archive_read_next_header(reader.get(), &entry) == ARCHIVE_OK) {
+        std::string content(static_cast<std::size_t>(archive_entry_size(entry)), '\0');
+        if (!content.empty()) {
+            EXPECT_EQ(archive_read_data(reader.get(), content.data(), content.size()),
+                      static_cast<la_ssize_t>(content.size()));
+        }
+        files[archive_entry_pathname(entry)] = std::move(content);
+    }
+    return files;
+}
+
+TEST(WarmupctlSupportBundle, PacksWhatSupportNeedsWithTheTokensRedacted) {
+    TempDir dir("warmupctl-bundle");
+    const std::string file_token = "file-token-0123456789abcdef";
+    const std::string env_token = "env-token-fedcba9876543210";
+    const auto config = dir.path() / "daemon.yaml";
+    std::ofstream(config) << "# rotated on 2026-01-01: the old token was " << env_token << "\n"
+                          << config_with_predictor_params("min_samples: 5") << "http: {access_token: \"" << file_token
+                          << "\"}\nstate: {enabled: true, dir: \"" << (dir.path() / "state").string() << "\"}\n";
+    Daemon daemon({"--config", config.string(), "--port", "0"});
+    const int port = daemon.wait_until_listening();
+    ASSERT_GT(port, 0) << daemon.log();
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    const auto log = dir.path() / "warmupd.log";
+    std::ofstream(log) << daemon.log();  // the daemon's output, as a service would write it to a file
+    ::setenv("BUNDLE_TEST_TOKEN", env_token.c_str(), 1);
+
+    const auto bundle = dir.path() / "bundle.tar.gz";
+    const CtlRun run = warmupctl({"--url", url, "--token-env", "BUNDLE_TEST_TOKEN", "support-bundle", "--config",
+                                  config.string(), "--log", log.string(), "--log-lines", "50", bundle.string()});
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    const auto files = read_tar_gz(bundle);
+    std::map<std::string, std::string> by_name;  // without the top folder
+    for (const auto& [path, content] : files) {
+        ASSERT_TRUE(path.starts_with("warmup-support-")) << path;
+        by_name[path.substr(path.find('/') + 1)] = content;
+        EXPECT_EQ(content.find(file_token), std::string::npos) << path << " holds the configured token";
+        EXPECT_EQ(content.find(env_token), std::string::npos) << path << " holds the environment's token";
+    }
+    for (const char* name : {"version.txt", "config.yaml", "status.json", "health.json", "plugins.json",
+                             "predictions.json", "experiments.json", "metrics.txt", "logs.txt", "manifest.json"})
+        EXPECT_TRUE(by_name.count(name)) << name << " missing; output:\n" << run.output;
+    EXPECT_NE(by_name["config.yaml"].find("access_token: \"<redacted>\""), std::string::npos) << by_name["config.yaml"];
+    EXPECT_NE(by_name["config.yaml"].find("# rotated on 2026-01-01"), std::string::npos);  // comments kept
+    EXPECT_NE(by_name["config.yaml"].find("min_samples: 5"), std::string::npos);
+    EXPECT_NE(by_name["version.txt"].find(std::string("warmupd ") + WARMUP_TEST_PROJECT_VERSION), std::string::npos)
+        << by_name["version.txt"];
+    const auto status = nlohmann::json::parse(by_name["status.json"], nullptr, false);
+    ASSERT_TRUE(status.is_object()) << by_name["status.json"];
+    EXPECT_TRUE(status.contains("counters"));
+    EXPECT_NE(by_name["metrics.txt"].find("warmup_build_info{"), std::string::npos);
+    EXPECT_NE(by_name["logs.txt"].find("STARTUP warmupd listening"), std::string::npos) << by_name["logs.txt"];
+    const auto manifest = nlohmann::json::parse(by_name["manifest.json"], nullptr, false);
+    ASSERT_TRUE(manifest.is_object()) << by_name["manifest.json"];
+    EXPECT_EQ(manifest["files"]["metrics.txt"], "GET /metrics");
+
+    // A daemon that is gone still gets a bundle (configuration and logs), and the exit status says it was gone.
+    daemon.kill_now();
+    const auto offline = dir.path() / "offline.tar.gz";
+    const CtlRun gone = warmupctl(
+        {"--url", url, "support-bundle", "--config", config.string(), "--log", log.string(), offline.string()});
+    EXPECT_EQ(gone.exit_code, 1) << gone.output;
+    std::map<std::string, std::string> offline_files;
+    for (const auto& [path, content] : read_tar_gz(offline)) offline_files[path.substr(path.find('/') + 1)] = content;
+    EXPECT_TRUE(offline_files.count("config.yaml"));
+    EXPECT_TRUE(offline_files.count("logs.txt"));
+    EXPECT_FALSE(offline_files.count("status.json"));
+    EXPECT_NE(offline_files["manifest.json"].find("could not be reached"), std::string::npos)
+        << offline_files["manifest.json"];
+}
+
+}  // namespace

@@ -1,0 +1,361 @@
+// Three real warmupd nodes sharing a real redis-server (each test starts its own on a free loopback port): events reach
+// the owners, a killed node's models and learned rhythm are re-homed, a Redis outage is survived and resynchronised,
+// a restarted node rejoins without fighting over its models.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "fleet_test_support.hpp"
+
+namespace warmup::test {
+namespace {
+
+constexpr int64_t kRhythmGapMs = 30'000;
+constexpr int kRhythmUses = 20;
+
+class FleetTest : public ::testing::Test {
+  protected:
+    void SetUp() override { redis_ = std::make_unique<RedisServer>(redis_port_); }
+
+    /// Starts nodes "node-0".."node-<count-1>" and waits until they agree on the placement. `cluster_extra_of_node_0`
+    /// is added to node-0's cluster section, `cluster_extra` to every node's.
+    void start_nodes(int count, const std::string& cluster_extra_of_node_0 = "",
+                     const std::string& cluster_extra = "") {
+        for (int i = 0; i < count; ++i)
+            nodes_.push_back(std::make_unique<Node>("node-" + std::to_string(i), dir_, redis_->url(),
+                                                    (i == 0 ? cluster_extra_of_node_0 : "") + cluster_extra));
+        ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+    }
+    [[nodiscard]] std::vector<const Node*> all() const {
+        std::vector<const Node*> out;
+        for (const auto& node : nodes_) out.push_back(node.get());
+        return out;
+    }
+    [[nodiscard]] std::vector<const Node*> all_but(const std::string& id) const {
+        std::vector<const Node*> out;
+        for (const auto& node : nodes_)
+            if (node->id() != id) out.push_back(node.get());
+        return out;
+    }
+    [[nodiscard]] std::vector<std::string> ids() const {
+        std::vector<std::string> out;
+        for (const auto& node : nodes_) out.push_back(node->id());
+        return out;
+    }
+    Node& node(const std::string& id) {
+        for (auto& node : nodes_)
+            if (node->id() == id) return *node;
+        throw std::runtime_error("no node " + id);
+    }
+    /// Teaches every model of `models` a 30 s rhythm through node-0 (forwarded to the owners), the last use now, and
+    /// waits until each owner has written the model's state to Redis after learning it. Returns the last use time.
+    int64_t teach_rhythm(const std::vector<std::string>& models) {
+        const int64_t last_ms = system_now_ms();
+        std::string body;
+        for (const auto& model : models) body += rhythm_ndjson(model, last_ms, kRhythmUses, kRhythmGapMs);
+        const auto [status, answer] = nodes_[0]->post_events(body);
+        EXPECT_EQ(status, 200) << answer.dump();
+        auto redis = redis_->client();
+        for (const auto& model : models) {
+            const std::string owner = nodes_[0]->owners(model).at(0);
+            EXPECT_TRUE(poll_until(
+                [&] {
+                    const auto fields =
+                        redis.command({"HMGET", "warmup:state:" + model, "writer", "slot.pattern_analyzer"});
+                    // The analyzer's per-model state names the request count on its third line: all 20 uses learned.
+                    return fields.elements.size() == 2 && fields.elements[0].text == owner &&
+                           fields.elements[1].text.find("\n" + std::to_string(kRhythmUses) + " ") != std::string::npos;
+                },
+                kSettle))
+                << model << " owned by " << owner;
+        }
+        return last_ms;
+    }
+
+    TempDir dir_{"warmup-fleet"};
+    int redis_port_ = free_loopback_port();
+    std::unique_ptr<RedisServer> redis_;
+    std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+/// The model's prediction says "next use 30 s after the last" (within two histogram bins).
+bool predicts_rhythm(const json& prediction, int64_t last_ms) {
+    if (!prediction.is_object() || !prediction["next_arrival_ms"].is_number()) return false;
+    const int64_t next = prediction["next_arrival_ms"].get<int64_t>();
+    return std::abs(next - (last_ms + kRhythmGapMs)) <= 500;
+}
+
+TEST_F(FleetTest, EveryNodeComputesAndPublishesTheSamePlacement) {
+    start_nodes(3);
+    const json view = nodes_[0]->cluster();
+    ASSERT_EQ(view["nodes"].size(), 3U);
+    for (const auto& member : view["nodes"]) {
+        EXPECT_TRUE(member["alive"].get<bool>());
+        EXPECT_EQ(member["budget_mb"].get<double>(), 4000);
+        EXPECT_TRUE(member["address"].get<std::string>().starts_with("http://127.0.0.1:"));
+    }
+    // Every catalog model has exactly one owner, and the three nodes share the work.
+    std::map<std::string, int> models_per_node;
+    for (int i = 0; i < 12; ++i) {
+        const auto owners = view["owners"]["rhythm/" + std::to_string(i)];
+        ASSERT_EQ(owners.size(), 1U);
+        ++models_per_node[owners[0].get<std::string>()];
+    }
+    EXPECT_EQ(models_per_node.size(), 3U);
+    for (const auto& [id, count] : models_per_node) EXPECT_LE(count, 5) << id;  // bound: 125 % of a third of 12
+    // The publisher (smallest id) wrote the same owners to Redis for a gateway.
+    auto redis = redis_->client();
+    ASSERT_TRUE(poll_until(
+        [&] {
+            const auto published = redis.command({"GET", "warmup:placement"});
+            return !published.is_nil() && json::parse(published.text)["owners"] == view["owners"];
+        },
+        kSettle));
+}
+
+TEST_F(FleetTest, EventsPostedToOneNodeReachTheOwnersAndOnlyOwnersLoad) {
+    start_nodes(3);
+    // Exact catalog names are placed from the start: each event goes straight to its owner.
+    std::string body;
+    for (int i = 0; i < 12; ++i) body += json{{"model", "rhythm/" + std::to_string(i)}}.dump() + "\n";
+    const auto [status, answer] = nodes_[0]->post_events(body);
+    ASSERT_EQ(status, 200) << answer.dump();
+    EXPECT_EQ(answer["accepted"], 12);
+    for (int i = 0; i < 12; ++i) {
+        const std::string model = "rhythm/" + std::to_string(i);
+        const std::string owner = nodes_[0]->owners(model).at(0);
+        EXPECT_TRUE(poll_until(
+            [&] {
+                const auto resident = node(owner).resident();
+                return std::find(resident.begin(), resident.end(), model) != resident.end();
+            },
+            kSettle))
+            << model << " never loaded on its owner " << owner;
+        for (const Node* other : all_but(owner)) {
+            const auto resident = other->resident();
+            EXPECT_EQ(std::find(resident.begin(), resident.end(), model), resident.end())
+                << model << " loaded on " << other->id() << ", which does not own it";
+        }
+    }
+    // Forwarded events were acknowledged by the owners after they were applied.
+    const auto applied = [&] {
+        uint64_t total = nodes_[0]->counter("events_local");
+        for (const auto& node : nodes_) total += node->counter("events_acknowledged");
+        return total;
+    };
+    EXPECT_TRUE(poll_until([&] { return applied() == 12U; }, kSettle)) << applied();
+    EXPECT_EQ(nodes_[0]->counter("events_forwarded"), 12U - nodes_[0]->counter("events_local"));
+
+    // A model first seen in an event (a glob entry) joins the placement; in the end only its owner keeps it.
+    ASSERT_EQ(nodes_[1]->post_events(R"({"model": "m/new"})").first, 200);
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()) && !nodes_[2]->owners("m/new").empty(); }, kSettle));
+    const std::string owner = nodes_[0]->owners("m/new").at(0);
+    EXPECT_TRUE(poll_until(
+        [&] {
+            for (const auto& node : nodes_) {
+                const auto resident = node->resident();
+                const bool has = std::find(resident.begin(), resident.end(), "m/new") != resident.end();
+                if (has != (node->id() == owner)) return false;
+            }
+            return true;
+        },
+        kSettle))
+        << "m/new should end up loaded on its owner " << owner << " only";
+}
+
+TEST_F(FleetTest, AModelInMoreDemandThanOneNodeServesGetsReplicasThatAllKeepItWarm) {
+    // One node serves 0.5 requests/s of one model: a burst of 300 requests makes rhythm/0 want more owners than
+    // there are nodes, so all three own it (its demand halves every heartbeat afterwards).
+    start_nodes(3, "", ", replica_capacity_rps: 0.5");
+    std::string burst;
+    for (int i = 0; i < 300; ++i) burst += json{{"model", "rhythm/0"}}.dump() + "\n";
+    ASSERT_EQ(nodes_[1]->post_events(burst).first, 200);
+    ASSERT_TRUE(poll_until(
+        [&] {
+            for (const auto& node : nodes_)
+                if (node->owners("rhythm/0").size() != 3) return false;
+            return true;
+        },
+        kSettle))
+        << nodes_[0]->cluster().dump();
+    // A request posted to one node reaches every replica once: each loads the model (a gateway may route to any).
+    const uint64_t acknowledged_before = nodes_[0]->counter("events_acknowledged") +
+                                         nodes_[1]->counter("events_acknowledged") +
+                                         nodes_[2]->counter("events_acknowledged");
+    const auto requests_of = [](const Node& node) {
+        const json status = node.get("/api/warmup/status");
+        return status.is_object() ? status["counters"]["requests"].get<uint64_t>() : 0;
+    };
+    const uint64_t requests_before = requests_of(*nodes_[2]);
+    ASSERT_EQ(nodes_[2]->post_events(json{{"model", "rhythm/0"}}.dump()).first, 200);
+    for (const auto& node : nodes_)
+        EXPECT_TRUE(poll_until(
+            [&] {
+                const auto resident = node->resident();
+                return std::find(resident.begin(), resident.end(), "rhythm/0") != resident.end();
+            },
+            kSettle))
+            << node->id();
+    // node-2 applied it itself and forwarded it to the two other replicas: two stream entries, not three.
+    EXPECT_TRUE(poll_until(
+        [&] {
+            return nodes_[0]->counter("events_acknowledged") + nodes_[1]->counter("events_acknowledged") +
+                       nodes_[2]->counter("events_acknowledged") ==
+                   acknowledged_before + 2;
+        },
+        kSettle));
+    // ... and node-2 counted it once (not once more when its forwarder sent it to the others).
+    EXPECT_EQ(requests_of(*nodes_[2]), requests_before + 1);
+}
+
+TEST_F(FleetTest, AKilledNodesModelsAreRehomedWithTheirLearnedRhythm) {
+    start_nodes(3);
+    std::vector<std::string> models;
+    for (int i = 0; i < 12; ++i) models.push_back("rhythm/" + std::to_string(i));
+    const int64_t last_ms = teach_rhythm(models);
+    // The victim: a node other than the one events are posted to, owning at least one model.
+    const std::string victim = "node-2";
+    std::vector<std::string> victims_models;
+    for (const auto& model : models)
+        if (nodes_[0]->owners(model).at(0) == victim) victims_models.push_back(model);
+    ASSERT_FALSE(victims_models.empty());
+    ASSERT_TRUE(predicts_rhythm(node(victim).prediction(victims_models[0]), last_ms))
+        << node(victim).prediction(victims_models[0]).dump();
+
+    node(victim).kill_now();
+    const auto survivors = all_but(victim);
+    ASSERT_TRUE(poll_until(
+        [&] {
+            return converged(survivors, {"node-0", "node-1"});
+        },
+        kSettle))
+        << nodes_[0]->cluster().dump();
+    for (const auto& model : victims_models) {
+        const std::string new_owner = nodes_[0]->owners(model).at(0);
+        ASSERT_NE(new_owner, victim);
+        // The new owner never received an event of this model: its prediction comes from the state the victim wrote
+        // to Redis, and it is right the first time it is asked.
+        EXPECT_TRUE(predicts_rhythm(node(new_owner).prediction(model), last_ms))
+            << model << " on " << new_owner << ": " << node(new_owner).prediction(model).dump();
+        EXPECT_GT(node(new_owner).counter("state_imports"), 0U);
+    }
+    // The victim is listed as not alive; the others kept their models.
+    bool victim_listed_dead = false;
+    const json view = nodes_[0]->cluster();
+    for (const auto& member : view["nodes"])
+        if (member["id"] == victim) victim_listed_dead = !member["alive"].get<bool>();
+    EXPECT_TRUE(victim_listed_dead) << view.dump();
+}
+
+TEST_F(FleetTest, RedisKilledAndRestartedNodesKeepWorkingBufferBoundedAndResynchronise) {
+    start_nodes(3, ", forward_buffer: 4");
+    // A model owned by node-1 and one owned by node-0.
+    std::string remote, local;
+    for (int i = 0; i < 12; ++i) {
+        const std::string model = "rhythm/" + std::to_string(i);
+        const std::string owner = nodes_[0]->owners(model).at(0);
+        if (owner == "node-1" && remote.empty()) remote = model;
+        if (owner == "node-0" && local.empty()) local = model;
+    }
+    ASSERT_FALSE(remote.empty());
+    ASSERT_FALSE(local.empty());
+
+    redis_->kill_now();
+    ASSERT_TRUE(poll_until([&] { return nodes_[0]->cluster()["redis"]["reachable"] == false; }, kSettle));
+    // node-0 keeps deciding for what it owns.
+    ASSERT_EQ(nodes_[0]->post_events(json{{"model", local}}.dump()).first, 200);
+    EXPECT_TRUE(poll_until(
+        [&] {
+            const auto resident = nodes_[0]->resident();
+            return std::find(resident.begin(), resident.end(), local) != resident.end();
+        },
+        kSettle));
+    // Events for node-1 wait in the outbox: 4 fit, the rest of the request is refused with 503 and counted.
+    std::string six;
+    for (int i = 0; i < 6; ++i) six += json{{"model", remote}}.dump() + "\n";
+    const auto [status, answer] = nodes_[0]->post_events(six);
+    EXPECT_EQ(status, 503) << answer.dump();
+    EXPECT_EQ(answer["accepted"], 4);
+    EXPECT_EQ(nodes_[0]->counter("forward_buffered"), 4U);
+    EXPECT_EQ(nodes_[0]->counter("forward_refused"), 2U);
+    // The placement in force is the last one.
+    EXPECT_EQ(nodes_[0]->owners(remote), std::vector<std::string>{"node-1"});
+
+    redis_->start();  // empty: no membership, no streams, no state
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+    EXPECT_TRUE(poll_until([&] { return nodes_[0]->counter("forward_buffered") == 0; }, kSettle));
+    EXPECT_TRUE(poll_until([&] { return nodes_[1]->counter("events_acknowledged") >= 4; }, kSettle))
+        << nodes_[1]->cluster().dump();
+    auto redis = redis_->client();
+    EXPECT_TRUE(poll_until([&] { return !redis.command({"GET", "warmup:placement"}).is_nil(); }, kSettle));
+    // The owners wrote their models' state again into the empty Redis.
+    EXPECT_TRUE(poll_until([&] { return redis.command({"EXISTS", "warmup:state:" + local}).integer == 1; }, kSettle));
+}
+
+TEST_F(FleetTest, ARestartedNodeRejoinsAndTakesBackItsModelsWithoutAFight) {
+    start_nodes(3);
+    std::vector<std::string> models;
+    for (int i = 0; i < 12; ++i) models.push_back("rhythm/" + std::to_string(i));
+    const json original_owners = nodes_[0]->cluster()["owners"];
+    const int64_t last_ms = teach_rhythm(models);
+    std::vector<std::string> its_models;
+    for (const auto& model : models)
+        if (original_owners[model][0] == "node-1") its_models.push_back(model);
+    ASSERT_FALSE(its_models.empty());
+
+    // A clean stop hands the models over at once (no waiting for the membership to expire).
+    ASSERT_TRUE(node("node-1").stop_cleanly()) << node("node-1").process().log();
+    ASSERT_TRUE(poll_until([&] { return converged(all_but("node-1"), {"node-0", "node-2"}); }, kSettle));
+    for (const auto& model : its_models) {
+        const std::string interim = nodes_[0]->owners(model).at(0);
+        EXPECT_TRUE(predicts_rhythm(node(interim).prediction(model), last_ms)) << model << " on " << interim;
+    }
+
+    node("node-1").start();
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+    // The same membership gives the same placement as before: the node takes back exactly its models ...
+    EXPECT_EQ(nodes_[0]->cluster()["owners"], original_owners);
+    // ... with the rhythm learned meanwhile by their interim owners, handed back through Redis.
+    for (const auto& model : its_models)
+        EXPECT_TRUE(poll_until([&] { return predicts_rhythm(node("node-1").prediction(model), last_ms); }, kSettle))
+            << model << ": " << node("node-1").prediction(model).dump();
+    // Nobody else claims them: the interim owners forgot them (no prediction of a next use any more).
+    for (const auto& model : its_models)
+        for (const Node* other : all_but("node-1"))
+            EXPECT_TRUE(poll_until([&] { return !predicts_rhythm(other->prediction(model), last_ms); }, kSettle))
+                << model << " still predicted on " << other->id();
+}
+
+TEST_F(FleetTest, EventsForwardedToAKilledNodeAreAppliedOnceItIsBack) {
+    start_nodes(3);
+    std::string model;
+    for (int i = 0; i < 12 && model.empty(); ++i)
+        if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-1") model = "rhythm/" + std::to_string(i);
+    ASSERT_FALSE(model.empty());
+
+    // Killed: events posted now still go to its stream (or, once it is dropped, to the interim owner).
+    node("node-1").kill_now();
+    constexpr int kEvents = 7;
+    std::string body;
+    for (int i = 0; i < kEvents; ++i) body += json{{"model", model}}.dump() + "\n";
+    ASSERT_EQ(nodes_[0]->post_events(body).first, 200);
+    node("node-1").start();
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+    ASSERT_EQ(nodes_[0]->owners(model), std::vector<std::string>{"node-1"});
+    // Whichever way they went (read from its stream after the restart, or applied by an interim owner and handed
+    // back), all of them were learned exactly once: the owner's state in Redis counts them.
+    auto redis = redis_->client();
+    EXPECT_TRUE(poll_until(
+        [&] {
+            const auto fields = redis.command({"HMGET", "warmup:state:" + model, "writer", "slot.pattern_analyzer"});
+            return fields.elements.size() == 2 && fields.elements[0].text == "node-1" &&
+                   fields.elements[1].text.find("\n" + std::to_string(kEvents) + " ") != std::string::npos;
+        },
+        kSettle))
+        << redis.command({"HGET", "warmup:state:" + model, "slot.pattern_analyzer"}).text;
+}
+
+}  // namespace
+}  // namespace warmup::test

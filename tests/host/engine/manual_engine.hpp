@@ -1,0 +1,135 @@
+// manual_engine.hpp — a WarmupEngine over real plugins, stepped by hand: every request and every load completion is
+// an explicit call, so a test knows exactly which plugin calls happen. Shared by the tests of this folder.
+//
+// Loads start when the engine asks and complete only when the test says so (ManualExecutor records them).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/catalog.hpp"
+#include "core/clock.hpp"
+#include "engine/warmup_engine.hpp"
+#include "loader/plugin_loader.hpp"
+#include "loader/plugin_set.hpp"
+#include "test_support.hpp"
+
+namespace warmup::test {
+
+/// Records the loads the engine starts; nothing completes unless the test calls on_load_finished.
+class ManualExecutor final : public host::LoadExecutor {
+  public:
+    void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms) override {
+        started.push_back({model, ticket});
+    }
+    void start_unload(warmup_model_index, warmup_time_ms) override {}
+    struct Started {
+        warmup_model_index model;
+        uint64_t ticket;
+    };
+    std::vector<Started> started;
+};
+
+/// What a ManualEngine is built from. Components default to the in-tree plugins; `components` overrides a slot
+/// with a YAML flow mapping, e.g. {"predictor", "{plugin: org.warmup.test.flaky-predictor, params: {}}"}.
+struct ManualEngineSetup {
+    std::map<std::string, std::string> components;
+    std::vector<std::string> catalog;  ///< YAML flow mappings, e.g. "{model: m, memory_mb: 1024, load_ms: 1000}"
+    host::EngineOptions options;       ///< memory_budget_mb and max_concurrent_loads are written to the YAML too
+};
+
+class ManualEngine {
+  public:
+    explicit ManualEngine(const ManualEngineSetup& setup) : dir_("warmup-manual-engine") {
+        std::map<std::string, std::string> components{
+            {"pattern_analyzer", "{plugin: org.warmup.analyzer.usage-pattern}"},
+            {"predictor", "{plugin: org.warmup.predictor.keep-alive}"},
+            {"performance_model", "{plugin: org.warmup.performance.calibrated}"},
+            {"scheduler", "{plugin: org.warmup.scheduler.lead-time}"},
+            {"resource_policy", "{plugin: org.warmup.resource.lru}"},
+            {"queue_policy", "{plugin: org.warmup.queue.priority}"},
+            {"metrics", "{plugin: org.warmup.metrics.prometheus}"},
+            {"backend", "{plugin: org.warmup.backend.sim}"}};
+        for (const auto& [slot, value] : setup.components) components[slot] = value;
+
+        const auto file = dir_.path() / "engine.yaml";
+        std::ofstream yaml(file);
+        yaml << "log_level: error\n"
+             << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\", \"" << WARMUP_TEST_BAD_PLUGIN_DIR << "\"]\n"
+             << "budgets: {memory_mb: " << setup.options.memory_budget_mb
+             << ", max_concurrent_warmups: " << setup.options.max_concurrent_loads << "}\n"
+             << "components:\n";
+        for (const auto& [slot, value] : components) yaml << "  " << slot << ": " << value << "\n";
+        yaml << "catalog:\n";
+        for (const std::string& entry : setup.catalog) yaml << "  - " << entry << "\n";
+        yaml.close();
+
+        config_ = host::load_config_file(file, {});
+        catalog_ = std::make_unique<host::Catalog>(config_.catalog);
+        loader_ = std::make_unique<host::PluginLoader>(config_.plugin_dirs);
+        plugins_ = host::PluginSet::create(config_.components, config_, *loader_, *catalog_, clock_);
+        engine_ = std::make_unique<host::WarmupEngine>(plugins_->component_set(), executor_, *catalog_, setup.options);
+    }
+
+    [[nodiscard]] warmup_model_index model(const std::string& name) const { return *catalog_->resolve(name); }
+
+    /// One request for `name` at t_ms (timers due by then run first); no load is completed.
+    void request(const std::string& name, int64_t t_ms) {
+        clock_.set(t_ms);
+        warmup_usage_event event{};
+        event.ts_ms = t_ms;
+        event.model = model(name);
+        event.count = 1;
+        engine_->run_timers(t_ms);
+        engine_->on_events(std::span<const warmup_usage_event>(&event, 1), t_ms);
+    }
+
+    /// Completes the oldest started load not yet completed, at t_ms, as a success taking load_ms.
+    void complete_next_load(int64_t t_ms, double load_ms = 1000) {
+        ASSERT_LT(completed_, executor_.started.size()) << "no load is running";
+        clock_.set(t_ms);
+        const auto load = executor_.started[completed_++];
+        engine_->on_load_finished(load.model, load.ticket, true, load_ms, 0, t_ms);
+    }
+
+    /// Completes loads one after another, 1 s apart from t_ms, until none runs.
+    void complete_all_loads(int64_t t_ms) {
+        for (; completed_ < executor_.started.size(); t_ms += 1000) complete_next_load(t_ms);
+    }
+
+    /// Names of the models whose loads started, in start order.
+    [[nodiscard]] std::vector<std::string> started() const {
+        std::vector<std::string> names;
+        for (const auto& load : executor_.started) names.push_back(catalog_->record(load.model).name);
+        return names;
+    }
+
+    /// Failed calls recorded for the component of `kind`.
+    [[nodiscard]] uint64_t errors(host::ComponentKind kind) const {
+        const auto& errors = engine_->component_errors();
+        const auto found = errors.find(engine_->component_label(kind));
+        return found == errors.end() ? 0 : found->second.errors;
+    }
+
+    host::WarmupEngine& engine() { return *engine_; }
+    [[nodiscard]] const host::WarmupEngine& engine() const { return *engine_; }
+
+  private:
+    warmup::test::TempDir dir_;
+    host::Config config_;
+    std::unique_ptr<host::Catalog> catalog_;
+    host::ManualClock clock_;
+    std::unique_ptr<host::PluginLoader> loader_;
+    std::unique_ptr<host::PluginSet> plugins_;
+    ManualExecutor executor_;
+    std::unique_ptr<host::WarmupEngine> engine_;
+    std::size_t completed_ = 0;  // loads completed so far (a prefix of executor_.started)
+};
+
+}  // namespace warmup::test

@@ -1,0 +1,284 @@
+// The HTTP server as operators and misbehaving clients use it, in process (in_process_daemon.hpp), with raw sockets
+// where cpp-httplib's client would frame the request itself:
+//  - a POST without Content-Length or Transfer-Encoding has an empty body and is answered at once, on every POST
+//    endpoint;
+//  - curl's default Content-Type (x-www-form-urlencoded) does not cap event bodies at 8 KiB;
+//  - the body cap holds for chunked bodies too;
+//  - idle and slow clients neither stall /healthz nor hold a connection past the request deadline;
+//  - a wrong method gets 405 with Allow; a refused-lines list is capped; counts are JSON integers;
+//  - a reload that changes the access token applies it.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "in_process_daemon.hpp"
+
+namespace warmup::host {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::InProcessDaemon;
+using test::json_body_of;
+using test::kToken;
+using test::RawConnection;
+using test::status_of;
+using Clock = std::chrono::steady_clock;
+
+// Every POST endpoint, as the README and operations guides call them (curl -X POST URL: no body, no length).
+const std::vector<std::string> kPostEndpoints = {"/api/warmup/events",
+                                                 "/api/warmup/emergency-stop",
+                                                 "/api/warmup/reset-to-safe",
+                                                 "/api/warmup/backup-state",
+                                                 "/api/warmup/restore-state",
+                                                 "/api/warmup/reset-data-collection",
+                                                 "/api/warmup/queue/restart-workers",
+                                                 "/api/warmup/config/reload",
+                                                 "/api/warmup/config/rollback"};
+
+std::string bodyless_post(const std::string& path) {
+    return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+}
+
+TEST(BodylessPost, EveryPostEndpointAnswersAtOnceWithoutWaitingForABody) {
+    InProcessDaemon daemon("16", std::nullopt);
+    for (const std::string& path : kPostEndpoints) {
+        RawConnection connection(daemon.port());
+        ASSERT_TRUE(connection.send(bodyless_post(path)));
+        const auto started = Clock::now();
+        const std::string response = connection.read_response(3s);
+        const auto waited = Clock::now() - started;
+        // Before: the library read such a POST until EOF, so the answer came after its 5 s read timeout, as 400.
+        EXPECT_LT(waited, 1s) << path;
+        const int status = status_of(response);
+        EXPECT_NE(status, 0) << path << ": no answer";
+        EXPECT_NE(status, 400) << path << "\n" << response;
+        EXPECT_TRUE(json_body_of(response).is_object()) << path << "\n" << response;
+        if (path == "/api/warmup/emergency-stop") {  // it did what it says (reset-to-safe, next, leaves the mode)
+            auto status = daemon.client().Get("/api/warmup/status");
+            ASSERT_TRUE(status);
+            EXPECT_EQ(json::parse(status->body)["emergency_stop"], true);
+        }
+    }
+}
+
+TEST(BodylessPost, AnEmptyEventsPostAcceptsNothingAndTheConnectionServesTheNextRequest) {
+    InProcessDaemon daemon("16", std::nullopt);
+    RawConnection connection(daemon.port());
+    ASSERT_TRUE(connection.send(bodyless_post("/api/warmup/events")));
+    const std::string first = connection.read_response(2s);
+    EXPECT_EQ(status_of(first), 200) << first;
+    EXPECT_EQ(json_body_of(first)["accepted"], 0);
+    ASSERT_TRUE(connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    EXPECT_EQ(status_of(connection.read_response(2s)), 200);
+}
+
+TEST(FormContentType, CurlsDefaultContentTypeDoesNotCapEventsAt8KiB) {
+    InProcessDaemon daemon("16", std::nullopt);
+    std::string body;
+    for (int i = 0; i < 500; ++i) body += "{\"model\":\"known/a\",\"tenant\":\"t" + std::to_string(i) + "\"}\n";
+    ASSERT_GT(body.size(), 16u * 1024);
+    // curl --data-binary @- sends application/x-www-form-urlencoded; the library parsed that as a form, capped at
+    // 8 KiB (413).
+    const auto [status, answer] = daemon.post_events(body, {}, "application/x-www-form-urlencoded");
+    EXPECT_EQ(status, 200) << answer.dump();
+    EXPECT_EQ(answer["accepted"], 500);
+}
+
+/// A POST of `chunks` chunks of `chunk_bytes` each (NDJSON lines of 20 bytes, padded with spaces).
+std::string chunked_events_post(int chunks, std::size_t chunk_bytes) {
+    std::string line = "{\"model\":\"known/a\"}\n";
+    std::string chunk;
+    while (chunk.size() + line.size() <= chunk_bytes) chunk += line;
+    chunk.resize(chunk_bytes, ' ');
+    std::string request =
+        "POST /api/warmup/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n";
+    char size_line[32];
+    std::snprintf(size_line, sizeof(size_line), "%zx\r\n", chunk_bytes);
+    for (int i = 0; i < chunks; ++i) request += size_line + chunk + "\r\n";
+    return request + "0\r\n\r\n";
+}
+
+TEST(BodyCap, AChunkedBodyOverTheCapIsRefusedWith413AndOneUnderItIsServed) {
+    InProcessDaemon daemon("0.001", std::nullopt);  // cap 1048 bytes
+    {
+        RawConnection connection(daemon.port());
+        ASSERT_TRUE(connection.send(chunked_events_post(2, 500)));
+        const std::string response = connection.read_response(3s);
+        EXPECT_EQ(status_of(response), 200) << response;
+        EXPECT_EQ(json_body_of(response)["accepted"], 50);
+    }
+    RawConnection connection(daemon.port());
+    connection.send(chunked_events_post(100, 1000));  // 100 kB: the server may close before all of it is written
+    const std::string response = connection.read_response(3s);
+    // Before: chunked bodies were read whole whatever their size (a 53 MB one was accepted).
+    EXPECT_EQ(status_of(response), 413) << response;
+    EXPECT_NE(json_body_of(response)["error"].get<std::string>().find("http.max_body_mb"), std::string::npos)
+        << response;
+    EXPECT_NE(response.find("Connection: close"), std::string::npos) << response;
+    EXPECT_TRUE(connection.closed_within(2s));
+}
+
+TEST(BodyCap, AContentLengthOverTheCapIsRefusedBeforeTheBodyIsSent) {
+    InProcessDaemon daemon("0.001", std::nullopt);
+    RawConnection connection(daemon.port());
+    ASSERT_TRUE(
+        connection.send("POST /api/warmup/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50000000\r\n\r\n"));
+    const std::string response = connection.read_response(2s);
+    EXPECT_EQ(status_of(response), 413) << response;
+}
+
+TEST(IdleClients, HealthzAnswersPromptlyWhileIdleAndSlowClientsHoldConnections) {
+    InProcessDaemon daemon("16", std::nullopt, ", request_timeout_ms: 1000");
+    // 20 connections that send nothing, 10 that announce a body they never send, one that trickles a header.
+    std::vector<std::unique_ptr<RawConnection>> idle;
+    for (int i = 0; i < 20; ++i) idle.push_back(std::make_unique<RawConnection>(daemon.port()));
+    for (int i = 0; i < 10; ++i) {
+        idle.push_back(std::make_unique<RawConnection>(daemon.port()));
+        ASSERT_TRUE(
+            idle.back()->send("POST /api/warmup/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"));
+    }
+    RawConnection slow(daemon.port());
+    const std::string header = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + std::string(200, 'a');
+    std::atomic<bool> slow_closed{false};
+    const auto slow_started = Clock::now();
+    std::thread trickle([&] {
+        for (const char byte : header) {
+            if (!slow.send(std::string(1, byte))) break;
+            std::this_thread::sleep_for(100ms);
+            if (Clock::now() - slow_started > 5s) break;
+        }
+    });
+    std::this_thread::sleep_for(200ms);  // every connection is accepted and waiting
+
+    for (int probe = 0; probe < 3; ++probe) {
+        RawConnection health(daemon.port());
+        const auto started = Clock::now();
+        ASSERT_TRUE(health.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+        const std::string response = health.read_response(3s);
+        // Before: 8 workers, each held by one of these clients, and /healthz waited seconds for a free one.
+        EXPECT_EQ(status_of(response), 200) << response;
+        EXPECT_LT(Clock::now() - started, 500ms) << "probe " << probe;
+    }
+
+    // The trickling client had 1 s for its whole request: it is dropped then, not after every byte's timeout.
+    slow_closed = slow.closed_within(3s);
+    const auto held = Clock::now() - slow_started;
+    trickle.join();
+    EXPECT_TRUE(slow_closed);
+    EXPECT_LT(held, 2500ms);
+    // The clients that announced a body and sent none are dropped at the same deadline.
+    EXPECT_TRUE(idle.back()->closed_within(1s));
+}
+
+TEST(Methods, AWrongMethodGets405WithAllowAndNoBodyIsAwaited) {
+    InProcessDaemon daemon("16", std::nullopt);
+    auto get_events = daemon.client().Get("/api/warmup/events");
+    ASSERT_TRUE(get_events);
+    EXPECT_EQ(get_events->status, 405);
+    EXPECT_EQ(get_events->get_header_value("Allow"), "POST");
+    EXPECT_EQ(json::parse(get_events->body)["error"], "method not allowed: GET /api/warmup/events (allowed: POST)");
+
+    RawConnection connection(daemon.port());
+    ASSERT_TRUE(connection.send(bodyless_post("/api/warmup/status")));
+    const auto started = Clock::now();
+    const std::string response = connection.read_response(3s);
+    EXPECT_LT(Clock::now() - started, 1s);
+    EXPECT_EQ(status_of(response), 405) << response;
+    EXPECT_NE(response.find("Allow: GET, HEAD\r\n"), std::string::npos) << response;
+
+    auto unknown = daemon.client().Post("/api/warmup/nope", "{}", "application/json");
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 404);
+}
+
+TEST(EventAnswers, TheRefusedLinesListIsCappedAtAHundredPlusACount) {
+    InProcessDaemon daemon("16", std::nullopt);
+    std::string body;
+    for (int i = 0; i < 130; ++i) body += "not json\n";                   // refused by the parser
+    for (int i = 0; i < 120; ++i) body += "{\"model\":\"unknown/x\"}\n";  // refused by the catalog
+    body += "{\"model\":\"known/a\"}\n";
+    const auto [status, answer] = daemon.post_events(body);
+    EXPECT_EQ(status, 400);
+    EXPECT_EQ(answer["accepted"], 1);
+    ASSERT_EQ(answer["rejected"].size(), 100u) << answer.dump();
+    EXPECT_EQ(answer["rejected"][0]["line"], 1);
+    EXPECT_EQ(answer["rejected"][99]["line"], 100);
+    EXPECT_EQ(answer["rejected_not_listed"], 150);
+}
+
+TEST(EventAnswers, ModelNamesWithControlCharactersAreRefusedPerLine) {
+    InProcessDaemon daemon("16", std::nullopt);
+    const auto [status, answer] =
+        daemon.post_events("{\"model\":\"known/a\"}\n{\"model\":\"known/\\u001b[31mred\"}\n{\"model\":\"known/b\"}\n");
+    EXPECT_EQ(status, 400);
+    EXPECT_EQ(answer["accepted"], 2);
+    ASSERT_EQ(answer["rejected"].size(), 1u);
+    EXPECT_EQ(answer["rejected"][0]["line"], 2);
+    EXPECT_EQ(answer["rejected"][0]["reason"], "'model' contains the control character 0x1b at byte 6");
+}
+
+TEST(Answers, CountsAndWholeMebibytesAreJsonIntegers) {
+    InProcessDaemon daemon("16", std::nullopt);
+    auto stop = daemon.client().Post("/api/warmup/emergency-stop");
+    ASSERT_TRUE(stop);
+    const json stopped = json::parse(stop->body);
+    bool saw_a_fact = false;
+    for (const auto& [key, value] : stopped.items())
+        if (value.is_number()) {
+            saw_a_fact = true;
+            EXPECT_TRUE(value.is_number_integer()) << key << " = " << value.dump() << " in " << stopped.dump();
+        }
+    EXPECT_TRUE(saw_a_fact) << stopped.dump();
+    auto status = daemon.client().Get("/api/warmup/status");
+    ASSERT_TRUE(status);
+    const json body = json::parse(status->body);
+    EXPECT_TRUE(body["budget_mb"].is_number_integer()) << body["budget_mb"].dump();
+    EXPECT_TRUE(body["used_mb"].is_number_integer()) << body["used_mb"].dump();
+    auto experiments = daemon.client().Get("/api/warmup/experiments");
+    ASSERT_TRUE(experiments);
+    const json arm = json::parse(experiments->body)["arms"][0];
+    EXPECT_TRUE(arm["budget_mb"].is_number_integer()) << arm.dump();
+    EXPECT_TRUE(arm["weight"].is_number_integer()) << arm.dump();
+}
+
+TEST(TokenReload, AReloadThatChangesTheTokenAppliesItAtOnce) {
+    InProcessDaemon daemon("16", std::nullopt, std::string(", access_token: ") + kToken);
+    const std::string new_token = "rotated-token-fedcba9876543210";
+    const auto with_token = [](const std::string& token) {
+        return httplib::Headers{{"Authorization", "Bearer " + token}};
+    };
+    EXPECT_EQ(daemon.post_events("{\"model\":\"known/a\"}", with_token(kToken)).first, 200);
+
+    // The same configuration with another token.
+    const ReloadResult reloaded = daemon.runtime().reload(
+        load_config_text(test::config_yaml("16", ", access_token: " + new_token), "<security test>", {}, {}));
+    ASSERT_TRUE(reloaded.ok) << reloaded.error;
+    const json answer = reload_json(reloaded);
+    // Before: "unchanged", and the old token kept working.
+    EXPECT_EQ(answer["status"], "reloaded") << answer.dump();
+    EXPECT_NE(answer["notes"].dump().find("http access token changed"), std::string::npos) << answer.dump();
+    EXPECT_EQ(daemon.post_events("{\"model\":\"known/a\"}", with_token(kToken)).first, 401);
+    EXPECT_EQ(daemon.post_events("{\"model\":\"known/a\"}", with_token(new_token)).first, 200);
+
+    // A token that could not work is refused, and the one in force stays.
+    const ReloadResult refused = daemon.runtime().reload(
+        load_config_text(test::config_yaml("16", ", access_token: short"), "<security test>", {}, {}));
+    EXPECT_FALSE(refused.ok);
+    EXPECT_EQ(refused.http_status, 400);
+    EXPECT_NE(refused.error.find("expected at least 16"), std::string::npos) << refused.error;
+    EXPECT_EQ(daemon.post_events("{\"model\":\"known/a\"}", with_token(new_token)).first, 200);
+
+    // Rolling back restores the previous token.
+    ASSERT_TRUE(daemon.runtime().rollback().ok);
+    EXPECT_EQ(daemon.post_events("{\"model\":\"known/a\"}", with_token(new_token)).first, 401);
+    EXPECT_EQ(daemon.post_events("{\"model\":\"known/a\"}", with_token(kToken)).first, 200);
+}
+
+}  // namespace
+}  // namespace warmup::host

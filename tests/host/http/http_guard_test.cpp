@@ -1,0 +1,194 @@
+// The HTTP surface against hostile clients, in process: a LiveRuntime with real plugins (sim backend) behind the real
+// HttpApi on 127.0.0.1, driven with cpp-httplib's client. Covers the body cap (413 with a JSON error), the bearer
+// token on mutating endpoints, and bad event bodies (malformed JSON/NDJSON, wrong types, unknown models, negative,
+// future and overflowing timestamps), each refused with its reason while the good items beside them are accepted.
+// Also the event parser alone against bodies built to blow up the answer.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "http/event_parser.hpp"
+#include "http/http_api.hpp"
+#include "http/security.hpp"
+#include "in_process_daemon.hpp"
+#include "runtime/live_runtime.hpp"
+
+namespace warmup::host {
+namespace {
+
+using nlohmann::json;
+using test::InProcessDaemon;
+using test::kToken;
+using test::wall_now_ms;
+
+TEST(BodyCap, ABodyOverTheCapIsRefusedWith413AndAJsonErrorWhileOneUnderItIsServed) {
+    InProcessDaemon daemon("0.001", std::nullopt);  // cap 1048 bytes
+    std::string under;
+    while (under.size() + 32 < 1048) under += "{\"model\":\"known/a\"}\n";  // 20 bytes a line
+    const auto [ok_status, ok_answer] = daemon.post_events(under);
+    EXPECT_EQ(ok_status, 200);
+    EXPECT_EQ(ok_answer["accepted"], under.size() / 20);
+
+    const std::string over(2000, ' ');
+    const auto [status, answer] = daemon.post_events(over);
+    EXPECT_EQ(status, 413);
+    ASSERT_TRUE(answer.is_object()) << "413 must carry a JSON body";
+    EXPECT_NE(answer["error"].get<std::string>().find("too large"), std::string::npos) << answer.dump();
+    // The daemon still serves afterwards (a fresh connection: 413 may close the old one).
+    EXPECT_EQ(daemon.post_events("{\"model\":\"known/b\"}").first, 200);
+}
+
+TEST(BodyCap, ThePerLineCapAppliesToNdjsonBeforeJsonParsing) {
+    // parse_events_body is what the endpoint calls; a line over max_line_bytes is refused without being parsed.
+    const std::string long_line = "{\"model\":\"" + std::string(100, 'x') + "\"}";
+    const ParsedBody body = parse_events_body("{\"model\":\"a\"}\n" + long_line + "\n", 64);
+    ASSERT_EQ(body.events.size(), 1u);
+    ASSERT_EQ(body.rejected.size(), 1u);
+    EXPECT_EQ(body.rejected[0].position, 2u);
+    EXPECT_EQ(body.rejected[0].reason, "line longer than 64 bytes");
+}
+
+TEST(AccessToken, MutatingEndpointsNeedTheBearerTokenAndReadsStayOpenOnLoopback) {
+    InProcessDaemon daemon("16", std::string(kToken));
+    const auto [refused_status, refused] = daemon.post_events("{\"model\":\"known/a\"}");
+    EXPECT_EQ(refused_status, 401);
+    EXPECT_EQ(refused["error"], "mutating endpoints need 'Authorization: Bearer <token>'");
+
+    const auto [wrong_status, wrong] =
+        daemon.post_events("{\"model\":\"known/a\"}", {{"Authorization", "Bearer not-the-token-0123456789"}});
+    EXPECT_EQ(wrong_status, 401);
+    EXPECT_EQ(wrong["error"], "wrong access token");
+
+    auto reload = daemon.client().Post("/api/warmup/config/reload", "", "application/json");
+    ASSERT_TRUE(reload);
+    EXPECT_EQ(reload->status, 401);
+    EXPECT_EQ(reload->get_header_value("WWW-Authenticate"), "Bearer realm=\"warmupd\"");
+
+    const auto [ok_status, ok] =
+        daemon.post_events("{\"model\":\"known/a\"}", {{"Authorization", std::string("Bearer ") + kToken}});
+    EXPECT_EQ(ok_status, 200);
+    EXPECT_EQ(ok["accepted"], 1);
+
+    auto status = daemon.client().Get("/api/warmup/status");
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->status, 200);  // loopback: reads need no token
+}
+
+TEST(AccessToken, WithoutATokenLoopbackPostsAreOpen) {
+    InProcessDaemon daemon("16", std::nullopt);
+    EXPECT_EQ(daemon.post_events("{\"model\":\"known/a\"}").first, 200);
+}
+
+TEST(BadEvents, EachBadItemIsRefusedWithItsReasonAndTheGoodOnesAreAccepted) {
+    InProcessDaemon daemon("16", std::nullopt);
+    const int64_t now_ms = wall_now_ms();
+    const std::string body =
+        "{\"model\":\"known/a\"}\n"               // 1 ok
+        "{\"model\":\"known/a\"\n"                // 2 malformed
+        "{\"model\":42}\n"                        // 3 wrong type
+        "{\"model\":\"unknown/x\"}\n"             // 4 unknown
+        "{\"model\":\"known/a\",\"ts_ms\":-5}\n"  // 5 negative
+        "{\"model\":\"known/a\",\"ts_ms\":" +
+        std::to_string(now_ms + 3600000) +
+        "}\n"                                                       // 6 future
+        "{\"model\":\"known/a\",\"ts_ms\":9223372036854775808}\n"   // 7 > INT64_MAX
+        "{\"model\":\"known/a\",\"count\":18446744073709551615}\n"  // 8 > INT64_MAX
+        "[1,2]\n"                                                   // 9 not object
+        "{\"model\":\"known/b\",\"ts_ms\":" +
+        std::to_string(now_ms - 1000) + "}\n";  // 10 ok
+    const auto [status, answer] = daemon.post_events(body);
+    EXPECT_EQ(status, 400);
+    EXPECT_EQ(answer["accepted"], 2);
+    std::map<int, std::string> reasons;
+    for (const auto& refusal : answer["rejected"]) reasons[refusal["line"].get<int>()] = refusal["reason"];
+    ASSERT_EQ(reasons.size(), 8u) << answer.dump(2);
+    EXPECT_EQ(reasons[2], "malformed JSON");
+    EXPECT_EQ(reasons[3], "'model' must be a string");
+    EXPECT_EQ(reasons[4], "unknown model 'unknown/x' (no catalog entry matches it)");
+    EXPECT_EQ(reasons[5], "'ts_ms' must not be negative");
+    EXPECT_NE(reasons[6].find("is in the future"), std::string::npos) << reasons[6];
+    EXPECT_EQ(reasons[7], "'ts_ms' is out of range (9223372036854775808 is above 9223372036854775807)");
+    EXPECT_EQ(reasons[8], "'count' must be between 1 and 1000000");
+    EXPECT_EQ(reasons[9], "expected a JSON object");
+}
+
+TEST(BadEvents, AMalformedJsonArrayIsRefusedWholeWithItsByteOffset) {
+    InProcessDaemon daemon("16", std::nullopt);
+    const auto [status, answer] = daemon.post_events("[{\"model\":\"known/a\"}, {\"model\": ]");
+    EXPECT_EQ(status, 400);
+    EXPECT_EQ(answer["accepted"], 0);
+    ASSERT_EQ(answer["rejected"].size(), 1u);
+    // Byte 33 (1-based) is the "]" where a value was expected: the item is bytes 2-20, ", {\"model\": " 21-32.
+    EXPECT_NE(answer["rejected"][0]["reason"].get<std::string>().find("malformed JSON array at byte 33"),
+              std::string::npos)
+        << answer.dump();
+}
+
+TEST(BadEvents, UnknownEndpointsAnswer404WithAJsonBody) {
+    InProcessDaemon daemon("16", std::nullopt);
+    auto result = daemon.client().Get("/api/warmup/nope");
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 404);
+    EXPECT_EQ(json::parse(result->body)["error"], "no such endpoint: GET /api/warmup/nope");
+}
+
+TEST(HostileBody, FutureSkewIsMeasuredAgainstTheServerTimeGiven) {
+    constexpr int64_t kNow = 1'700'000'000'000;
+    const std::string at_limit = "{\"model\":\"a\",\"ts_ms\":" + std::to_string(kNow + kMaxFutureSkewMs) + "}\n";
+    const std::string past_limit = "{\"model\":\"a\",\"ts_ms\":" + std::to_string(kNow + kMaxFutureSkewMs + 1) + "}";
+    const ParsedBody body = parse_events_body(at_limit + past_limit, 1 << 20, kNow);
+    ASSERT_EQ(body.events.size(), 1u);
+    EXPECT_EQ(*body.events[0].ts_ms, kNow + kMaxFutureSkewMs);
+    ASSERT_EQ(body.rejected.size(), 1u);
+    EXPECT_EQ(body.rejected[0].reason,
+              "'ts_ms' 1700000300001 is in the future (300001 ms ahead of the server clock, at most 300000 allowed)");
+    // INT64_MAX itself is a valid integer, and far in the future.
+    const ParsedBody max = parse_events_body("{\"model\":\"a\",\"ts_ms\":9223372036854775807}", 1 << 20, kNow);
+    ASSERT_EQ(max.rejected.size(), 1u);
+    EXPECT_NE(max.rejected[0].reason.find("is in the future"), std::string::npos) << max.rejected[0].reason;
+}
+
+TEST(HostileBody, GarbageLinesAreListedUpToTheCapAndTheRestCounted) {
+    std::string garbage;
+    for (int i = 0; i < 5000; ++i) garbage += "x\n";
+    garbage += "{\"model\":\"a\"}\n";  // line 5001: still accepted after the listing stopped
+    const ParsedBody body = parse_events_body(garbage, 1 << 20, 0);
+    EXPECT_EQ(body.events.size(), 1u);
+    ASSERT_EQ(body.rejected.size(), kMaxListedRejections);
+    EXPECT_EQ(body.rejected.back().position, kMaxListedRejections);
+    EXPECT_EQ(body.unlisted_rejections, 5000 - kMaxListedRejections);
+}
+
+TEST(HostileBody, OverlongModelNamesAndUnknownKeysAreNotEchoedInFull) {
+    const std::string model(kMaxModelNameBytes + 1, 'm');
+    const ParsedBody body =
+        parse_events_body("{\"model\":\"" + model + "\"}\n{\"" + std::string(500, 'k') + "\":1}", 1 << 20, 0);
+    ASSERT_EQ(body.rejected.size(), 2u);
+    EXPECT_EQ(body.rejected[0].reason, "'model' is 1025 bytes, longer than 1024");
+    EXPECT_LT(body.rejected[1].reason.size(), 200u);
+}
+
+TEST(HostileBody, DeeplyNestedJsonIsRefusedWithoutExhaustingTheStack) {
+    // 100000 levels: a recursive parser or destructor would overflow the stack here.
+    const std::string nested_array = std::string(100000, '[') + std::string(100000, ']');
+    const ParsedBody as_array = parse_events_body(nested_array, 1 << 20, 0);
+    EXPECT_TRUE(as_array.events.empty());
+    ASSERT_EQ(as_array.rejected.size(), 1u);
+    EXPECT_EQ(as_array.rejected[0].reason, "expected a JSON object");
+    std::string nested_object;
+    for (int i = 0; i < 100000; ++i) nested_object += "{\"a\":";
+    nested_object += "1" + std::string(100000, '}');
+    const ParsedBody as_line = parse_events_body(nested_object, 1 << 22, 0);
+    ASSERT_EQ(as_line.rejected.size(), 1u);
+    EXPECT_EQ(as_line.rejected[0].reason, "unknown field 'a' (expected model, ts_ms, tenant, count)");
+}
+
+}  // namespace
+}  // namespace warmup::host

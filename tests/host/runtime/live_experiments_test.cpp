@@ -1,0 +1,169 @@
+// Live A/B experiments: the split is stable per tenant and follows the weights; shadow arms never call the backend.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "config/config.hpp"
+#include "http/http_api.hpp"
+#include "runtime/live_runtime.hpp"
+#include "test_support.hpp"
+
+namespace warmup::host {
+namespace {
+
+std::string config_text(const std::string& arms, const std::string& backend_params, const std::string& split) {
+    return std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR + "\"]\n" +
+           "budgets: {memory_mb: 100000, max_concurrent_warmups: 4}\n"
+           "components:\n"
+           "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+           "  predictor: {plugin: org.warmup.predictor.idle-histogram}\n"
+           "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+           "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {max_attempts: 1}}\n"
+           "  resource_policy: {plugin: org.warmup.resource.lru}\n"
+           "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+           "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+           "  backend: {plugin: org.warmup.backend.sim, params: " +
+           backend_params +
+           "}\n"
+           "catalog:\n"
+           "  - {model: \"m/*\", memory_mb: 100, load_ms: 5}\n"
+           "experiment: {enabled: true, split: " +
+           split + ", control_weight: 1}\n" + arms;
+}
+
+/// Waits (bounded) until the control loop has processed `expected` events across the acting arms.
+uint64_t wait_for_events(LiveRuntime& runtime, uint64_t expected, bool acting_only = true) {
+    uint64_t seen = 0;
+    test::poll_until(
+        [&] {
+            seen = runtime.call_on_control([&](WarmupEngine&) {
+                uint64_t total = 0;
+                for (const auto& arm : runtime.arms())
+                    if (!acting_only || arm->mode != LiveArm::Mode::Shadow) total += arm->engine->counters().events;
+                return total;
+            });
+            return seen >= expected;
+        },
+        std::chrono::seconds(10));
+    return seen;
+}
+
+uint64_t events_of(LiveRuntime& runtime, const std::string& arm_name) {
+    return runtime.call_on_control([&](WarmupEngine&) -> uint64_t {
+        for (const auto& arm : runtime.arms())
+            if (arm->name == arm_name) return arm->engine->counters().events;
+        return UINT64_MAX;
+    });
+}
+
+TEST(LiveExperiment, SplitFollowsTheWeightsAndIsStablePerTenant) {
+    const Config config =
+        load_config_text(config_text("arms:\n  - {name: treatment, weight: 3, components: {predictor: {plugin: "
+                                     "org.warmup.predictor.keep-alive}}}\n",
+                                     "{time_scale: 0}", "tenant"),
+                         "experiment.yaml", {}, {});
+    LiveRuntime runtime(config);
+    runtime.start();
+    const auto model = *runtime.catalog().resolve("m/a");
+    constexpr int kTenants = 4000;
+    for (int i = 0; i < kTenants; ++i) {
+        warmup_usage_event event{};
+        event.model = model;
+        event.ts_ms = runtime.clock().now_ms();  // a request now (an old timestamp would be history, not scored)
+        event.count = 1;
+        event.tenant_hash = tenant_hash("tenant-" + std::to_string(i));
+        ASSERT_TRUE(runtime.try_ingest(event));
+    }
+    ASSERT_EQ(wait_for_events(runtime, kTenants), static_cast<uint64_t>(kTenants));
+    const double treatment_share = static_cast<double>(events_of(runtime, "treatment")) / kTenants;
+    // Weights 1 (control) : 3 (treatment) -> 75 %; 4000 independent tenants: the binomial s.d. is 0.7 %.
+    EXPECT_NEAR(treatment_share, 0.75, 0.035);
+
+    // The same tenant always lands in the same arm.
+    const uint64_t control_before = events_of(runtime, "control");
+    const uint64_t treatment_before = events_of(runtime, "treatment");
+    for (int i = 0; i < 50; ++i) {
+        warmup_usage_event event{};
+        event.model = model;
+        event.ts_ms = runtime.clock().now_ms();
+        event.count = 1;
+        event.tenant_hash = tenant_hash("one-tenant");
+        ASSERT_TRUE(runtime.try_ingest(event));
+    }
+    ASSERT_EQ(wait_for_events(runtime, kTenants + 50), static_cast<uint64_t>(kTenants + 50));
+    const uint64_t to_control = events_of(runtime, "control") - control_before;
+    const uint64_t to_treatment = events_of(runtime, "treatment") - treatment_before;
+    EXPECT_TRUE((to_control == 50 && to_treatment == 0) || (to_control == 0 && to_treatment == 50))
+        << "control got " << to_control << ", treatment got " << to_treatment;
+    runtime.stop();
+}
+
+TEST(LiveExperiment, ShadowArmSeesEveryEventButNeverCallsTheBackend) {
+    // Every real backend load fails; the shadow arm's loads are simulated, so they all succeed.
+    const Config config =
+        load_config_text(config_text("arms:\n  - {name: shadow, shadow: true, components: {predictor: {plugin: "
+                                     "org.warmup.predictor.hybrid-histogram}}}\n",
+                                     "{time_scale: 0, fail_models: [\"*\"]}", "model"),
+                         "experiment.yaml", {}, {});
+    LiveRuntime runtime(config);
+    runtime.start();
+    constexpr int kEvents = 20;
+    for (int i = 0; i < kEvents; ++i) {
+        warmup_usage_event event{};
+        event.model = *runtime.catalog().resolve("m/" + std::to_string(i));
+        event.ts_ms = runtime.clock().now_ms();
+        event.count = 1;
+        ASSERT_TRUE(runtime.try_ingest(event));
+    }
+    ASSERT_EQ(wait_for_events(runtime, 2 * kEvents, /*acting_only=*/false), 2u * kEvents);
+    // Bounded wait for the loads to finish in both arms (simulated: 5 ms; real: immediate failure).
+    EngineCounters control{}, shadow{};
+    test::poll_until(
+        [&] {
+            std::tie(control, shadow) = runtime.call_on_control([&](WarmupEngine&) {
+                return std::pair{runtime.arms()[0]->engine->counters(), runtime.arms()[1]->engine->counters()};
+            });
+            return control.loads_failed >= kEvents && shadow.loads_succeeded >= kEvents;
+        },
+        std::chrono::seconds(10));
+    EXPECT_EQ(shadow.events, static_cast<uint64_t>(kEvents));   // every event, not a split share
+    EXPECT_EQ(control.events, static_cast<uint64_t>(kEvents));  // the only acting arm gets all the traffic
+    EXPECT_EQ(control.loads_failed, static_cast<uint64_t>(kEvents));
+    EXPECT_EQ(control.loads_succeeded, 0u);
+    EXPECT_EQ(shadow.loads_succeeded, static_cast<uint64_t>(kEvents));
+    EXPECT_EQ(shadow.loads_failed, 0u);
+    runtime.stop();
+}
+
+TEST(LiveExperiment, StartingAndStoppingAnExperimentIsAReload) {
+    const std::string arms =
+        "arms:\n  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive}}}\n";
+    Config without = load_config_text(config_text(arms, "{time_scale: 0}", "tenant"), "a.yaml", {}, {});
+    without.experiment.enabled = false;
+    LiveRuntime runtime(without);
+    runtime.start();
+    EXPECT_EQ(runtime.call_on_control([&](WarmupEngine&) { return runtime.arms().size(); }), 1u);
+
+    const ReloadResult started =
+        runtime.reload(load_config_text(config_text(arms, "{time_scale: 0}", "tenant"), "b.yaml", {}, {}));
+    ASSERT_TRUE(started.ok) << started.error;
+    EXPECT_TRUE(started.changes.empty());  // the control arm's components stay; only an arm starts
+    EXPECT_EQ(reload_json(started)["status"], "reloaded");
+    EXPECT_EQ(runtime.call_on_control([&](WarmupEngine&) { return runtime.arms().size(); }), 2u);
+    ASSERT_FALSE(started.notes.empty());
+    EXPECT_NE(started.notes.back().find("experiment arm 'treatment' started"), std::string::npos);
+
+    const ReloadResult stopped = runtime.rollback();
+    ASSERT_TRUE(stopped.ok) << stopped.error;
+    EXPECT_EQ(reload_json(stopped)["status"], "reloaded");  // stopping an experiment is a change, not "unchanged"
+    EXPECT_NE(reload_json(stopped)["notes"].dump().find("experiment arm 'treatment' stopped"), std::string::npos);
+    EXPECT_EQ(runtime.call_on_control([&](WarmupEngine&) { return runtime.arms().size(); }), 1u);
+    // A reload of the same configuration changes nothing and says so.
+    EXPECT_EQ(reload_json(runtime.reload(without))["status"], "unchanged");
+    runtime.stop();
+}
+
+}  // namespace
+}  // namespace warmup::host

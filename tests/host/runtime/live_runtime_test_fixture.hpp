@@ -1,0 +1,154 @@
+// live_runtime_test_fixture.hpp — the in-process daemon the runtime tests drive: a LiveRuntime with its HTTP API on a
+// free loopback port (OpsTest), and the YAML it starts from (config_text).
+//
+// Header-only, included by each test file of tests/host/runtime. Every wait is a bounded poll; nothing asserts on
+// elapsed time. Threads: the test thread drives everything; the runtime's own threads are stopped in TearDown.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "config/config.hpp"
+#include "http/http_api.hpp"
+#include "runtime/live_runtime.hpp"
+#include "test_support.hpp"
+
+namespace warmup::test {
+
+/// budgets: 10000 MiB, `workers` warm-up workers; m/* (100 MiB) load in 5 ms x time_scale, slow/* in 60 s x
+/// time_scale.
+inline constexpr const char* kLearningPredictor =
+    "{plugin: org.warmup.predictor.idle-histogram, params: {min_samples: 5}}";
+
+inline std::string config_text(double time_scale, int workers, const std::string& extra = "",
+                               const std::string& predictor = kLearningPredictor) {
+    return std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR + "\"]\n" +
+           "budgets: {memory_mb: 10000, max_concurrent_warmups: " + std::to_string(workers) +
+           "}\n"
+           "components:\n"
+           "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+           "  predictor: " +
+           predictor +
+           "\n"
+           "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+           "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {max_attempts: 1}}\n"
+           "  resource_policy: {plugin: org.warmup.resource.lru}\n"
+           "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+           "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+           "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: " +
+           std::to_string(time_scale) +
+           "}}\n"
+           "catalog:\n"
+           "  - {model: \"m/*\", memory_mb: 100, load_ms: 5}\n"
+           "  - {model: \"slow/*\", memory_mb: 100, load_ms: 60000}\n" +
+           extra;
+}
+
+/// A started runtime with its HTTP API on a free loopback port.
+class OpsTest : public ::testing::Test {
+  protected:
+    using json = nlohmann::json;
+
+    void start(host::Config config) {
+        runtime_ = std::make_unique<host::LiveRuntime>(std::move(config));
+        runtime_->start();
+        runtime_->start_state_keeping();
+        api_ = std::make_unique<host::HttpApi>(*runtime_);
+        const int port = api_->bind("127.0.0.1", 0);
+        api_->start();
+        client_ = std::make_unique<httplib::Client>("127.0.0.1", port);
+        client_->set_read_timeout(10);
+    }
+    /// Stops the HTTP API and the runtime (its last snapshot is taken), as a clean daemon shutdown does.
+    void stop() {
+        client_.reset();
+        if (api_) api_->stop();
+        api_.reset();
+        if (runtime_) runtime_->stop();
+        runtime_.reset();
+    }
+    void TearDown() override { stop(); }
+
+    std::pair<int, json> post(const std::string& path, const std::string& body = "") {
+        const auto result = client_->Post(path, body, "application/json");
+        if (!result) return {0, nullptr};
+        return {result->status, json::parse(result->body, nullptr, false)};
+    }
+    std::pair<int, json> get_json(const std::string& path) {
+        const auto result = client_->Get(path);
+        if (!result) return {0, nullptr};
+        return {result->status, json::parse(result->body, nullptr, false)};
+    }
+    /// The body of GET `path` ("" when the request failed).
+    std::string get_text(const std::string& path) {
+        const auto result = client_->Get(path);
+        return result ? result->body : std::string();
+    }
+
+    warmup_model_index model(const std::string& name) { return *runtime_->catalog().resolve(name); }
+
+    void ingest(const std::string& name, warmup_time_ms ts_ms, uint32_t tenant_hash = 0) {
+        warmup_usage_event event{};
+        event.model = model(name);
+        event.ts_ms = ts_ms;
+        event.count = 1;
+        event.tenant_hash = tenant_hash;
+        ASSERT_TRUE(runtime_->try_ingest(event));
+    }
+
+    /// Returns once every event ingested before the call has been handed to the engines (see ingest_backlog()).
+    void drain() {
+        using namespace std::chrono_literals;
+        ASSERT_TRUE(warmup::test::poll_until([&] { return runtime_->ingest_backlog() == 0; }, 5s));
+        runtime_->call_on_control([](host::WarmupEngine&) { return 0; });
+    }
+
+    warmup_residency residency(const std::string& name) {
+        const auto index = model(name);
+        return runtime_->call_on_control(
+            [&](host::WarmupEngine& engine) { return engine.model_status(index).residency; });
+    }
+    host::ModelStatus status_of(const std::string& name) {
+        const auto index = model(name);
+        return runtime_->call_on_control([&](host::WarmupEngine& engine) { return engine.model_status(index); });
+    }
+    host::EngineCounters counters() {
+        return runtime_->call_on_control([](host::WarmupEngine& engine) { return engine.counters(); });
+    }
+
+    /// The control arm's prediction for `name` at `at_ms` (default: now); nullopt when a plugin call failed.
+    std::optional<warmup_prediction> prediction(const std::string& name, warmup_time_ms at_ms = WARMUP_TIME_NEVER) {
+        const auto index = model(name);
+        const warmup_time_ms now_ms = at_ms == WARMUP_TIME_NEVER ? runtime_->clock().now_ms() : at_ms;
+        return runtime_->call_on_control([&](host::WarmupEngine& engine) -> std::optional<warmup_prediction> {
+            warmup_prediction out{};
+            if (!engine.predict_now(index, now_ms, out)) return std::nullopt;
+            return out;
+        });
+    }
+    double confidence(const std::string& name) {
+        const auto found = prediction(name);
+        return found ? found->confidence : -1.0;
+    }
+
+    /// 20 requests of `name` 1 s apart ending now: 19 idle gaps in one bin. Returns once the control thread has taken
+    /// all 20 (ingest is batched: a prediction polled earlier may come from part of them).
+    void learn_rhythm(const std::string& name) {
+        const warmup_time_ms now_ms = runtime_->clock().now_ms();
+        for (int i = 0; i < 20; ++i) ingest(name, now_ms - (19 - i) * 1000);
+        drain();
+    }
+
+    std::unique_ptr<host::LiveRuntime> runtime_;
+    std::unique_ptr<host::HttpApi> api_;
+    std::unique_ptr<httplib::Client> client_;
+};
+
+}  // namespace warmup::test

@@ -1,0 +1,310 @@
+// Live hot-swap of component plugins in a running LiveRuntime (in-process): no event lost under load, rebuilt
+// libraries picked up, every failure mode leaving the running set in place, learned state handed over, rollback.
+//
+// Each test builds its configuration in a temp folder (the real plugins from build/plugins, the sim backend at
+// 1/100 of catalog time), starts the control loop, and reads the engine only through call_on_control. Waits are
+// bounded polls; no assertion is about elapsed time.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "hotswap_test_config.hpp"
+#include "runtime/live_runtime.hpp"
+
+namespace {
+
+using namespace warmup::host;
+using namespace warmup::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+constexpr auto kDrainTimeout = 10s;  // generous: the machine may be busy compiling; success returns at once
+
+class LiveSwapTest : public ::testing::Test {
+  protected:
+    void TearDown() override { runtime_.reset(); }  // stop the control loop before the temp folder goes
+
+    /// Writes the test configuration (with `overrides`) to <tmp>/hotswap.yaml and starts a runtime on it.
+    void start_runtime(const std::map<std::string, std::string>& overrides = {}) {
+        config_file_ = dir_.write("hotswap.yaml", config_yaml(overrides));
+        runtime_ = std::make_unique<LiveRuntime>(load_config_file(config_file_, {}));
+        runtime_->start();
+    }
+
+    /// Rewrites the configuration file with `overrides` and returns it parsed, as a reload would read it.
+    Config rewrite_config(const std::map<std::string, std::string>& overrides) {
+        dir_.write("hotswap.yaml", config_yaml(overrides));
+        return load_config_file(config_file_, {});
+    }
+
+    std::string served_id(ComponentSlot slot) {
+        return runtime_->call_on_control([&](WarmupEngine&) { return runtime_->plugins().at(slot)->library().id(); });
+    }
+
+    /// "<id>@<version>" of every slot, in slot order.
+    std::vector<std::string> served_labels() {
+        return runtime_->call_on_control([&](WarmupEngine&) {
+            std::vector<std::string> labels;
+            for (const ComponentSlot slot : kAllSlots) {
+                const auto& library = runtime_->plugins().at(slot)->library();
+                labels.push_back(library.id() + "@" + library.version());
+            }
+            return labels;
+        });
+    }
+
+    uint64_t engine_events() {
+        return runtime_->call_on_control([](WarmupEngine& engine) { return engine.counters().events; });
+    }
+
+    warmup_model_index model(const std::string& name) {
+        const auto index = runtime_->catalog().resolve(name);
+        if (!index) throw std::runtime_error("no catalog entry for " + name);
+        return *index;
+    }
+
+    static warmup_usage_event event(warmup_model_index model, warmup_time_ms ts_ms) {
+        warmup_usage_event e{};
+        e.model = model;
+        e.ts_ms = ts_ms;
+        e.count = 1;
+        return e;
+    }
+
+    /// One more event is accepted and reaches the engine (its event counter moves by exactly one).
+    void expect_events_still_flow() {
+        const uint64_t before = engine_events();
+        ASSERT_TRUE(runtime_->try_ingest(event(model("load/after-failure"), runtime_->clock().now_ms())));
+        uint64_t now = before;
+        EXPECT_TRUE(poll_until([&] { return (now = engine_events()) == before + 1; }, kDrainTimeout))
+            << "engine events stayed at " << now << " (expected " << before + 1 << ")";
+    }
+
+    TempDir dir_;
+    fs::path config_file_;
+    std::unique_ptr<LiveRuntime> runtime_;
+};
+
+std::string predictor_slot(const char* id) { return std::string("{plugin: ") + id + "}"; }
+
+// --------------------------------------------------------------------------------------------------------------
+// Under load
+
+TEST_F(LiveSwapTest, TwentySwapsUnderASteadyEventStreamLoseNoEvent) {
+    start_runtime();
+    constexpr uint64_t kEvents = 20'000;
+    constexpr int kReloads = 20;
+    std::vector<warmup_model_index> models;
+    for (int i = 0; i < 8; ++i) models.push_back(model("load/" + std::to_string(i)));
+
+    // ~10 events per millisecond for ~2 s, from a thread of its own (as HTTP handlers would ingest).
+    std::atomic<uint64_t> sent{0};
+    std::jthread producer([&] {
+        for (uint64_t i = 0; i < kEvents; ++i) {
+            if (runtime_->try_ingest(event(models[i % models.size()], runtime_->clock().now_ms()))) sent.fetch_add(1);
+            if (i % 10 == 9) std::this_thread::sleep_for(1ms);
+        }
+    });
+
+    // Alternate the predictor while the stream runs; after each swap the new one must be the one served.
+    for (int reload = 1; reload <= kReloads; ++reload) {
+        const char* from = reload % 2 == 1 ? kIdlePredictorId : kHybridPredictorId;
+        const char* to = reload % 2 == 1 ? kHybridPredictorId : kIdlePredictorId;
+        const auto overrides = reload % 2 == 1 ? std::map<std::string, std::string>{{"predictor", predictor_slot(to)}}
+                                               : std::map<std::string, std::string>{};  // the default: idle-histogram
+        const ReloadResult result = runtime_->reload(rewrite_config(overrides));
+        ASSERT_TRUE(result.ok) << "reload " << reload << ": " << result.stage << ": " << result.error;
+        ASSERT_EQ(result.changes.size(), 1u) << "reload " << reload;
+        EXPECT_EQ(result.changes[0].slot, "predictor");
+        EXPECT_EQ(id_of(result.changes[0].from), from);
+        EXPECT_EQ(id_of(result.changes[0].to), to);
+        EXPECT_EQ(served_id(ComponentSlot::Predictor), to) << "after reload " << reload;
+        std::this_thread::sleep_for(100ms);  // pacing only: spreads the swaps over the stream
+    }
+    producer.join();
+
+    EXPECT_EQ(sent.load(), kEvents);  // the 65536-slot ingest queue never filled
+    EXPECT_EQ(runtime_->accepted_events(), kEvents);
+    EXPECT_EQ(runtime_->refused_events(), 0u);
+    uint64_t counted = 0;
+    EXPECT_TRUE(poll_until([&] { return (counted = engine_events()) == kEvents; }, kDrainTimeout))
+        << "the engine counted " << counted << " of " << kEvents << " events";
+    EXPECT_EQ(engine_events(), kEvents);                               // and no more than that
+    EXPECT_EQ(served_id(ComponentSlot::Predictor), kIdlePredictorId);  // 20 swaps from idle end on idle
+}
+
+// --------------------------------------------------------------------------------------------------------------
+// New code at the same path
+
+TEST_F(LiveSwapTest, PluginRebuiltAtTheSamePathIsLoadedAsNewCodeOnReload) {
+    const fs::path plugin_file = dir_.path() / "predictor.so";
+    fs::copy_file(fs::path(WARMUP_TEST_PLUGIN_DIR) / "keep_alive_predictor.so", plugin_file);
+    start_runtime({{"predictor", "{path: \"" + plugin_file.string() + "\"}"}});
+    ASSERT_EQ(served_id(ComponentSlot::Predictor), kKeepAlivePredictorId);
+
+    // "Rebuild": another predictor library lands at the same path; the configuration text does not change.
+    fs::copy_file(fs::path(WARMUP_TEST_PLUGIN_DIR) / "hybrid_histogram_predictor.so", plugin_file,
+                  fs::copy_options::overwrite_existing);
+    const ReloadResult result = runtime_->reload(load_config_file(config_file_, {}));
+
+    ASSERT_TRUE(result.ok) << result.stage << ": " << result.error;
+    ASSERT_EQ(result.changes.size(), 1u) << "the rebuilt library was not noticed";
+    EXPECT_EQ(result.changes[0].slot, "predictor");
+    EXPECT_EQ(id_of(result.changes[0].from), kKeepAlivePredictorId);
+    EXPECT_EQ(id_of(result.changes[0].to), kHybridPredictorId);
+    EXPECT_EQ(served_id(ComponentSlot::Predictor), kHybridPredictorId);
+}
+
+// --------------------------------------------------------------------------------------------------------------
+// Failures leave the running set in place
+
+TEST_F(LiveSwapTest, InvalidYamlOnReloadFromFileAnswers400AtStageConfigWithFileLineColumn) {
+    start_runtime();
+    const auto before = served_labels();
+    // The valid file (18 lines) plus "bogus: a: b" on line 19: the second ':' (column 9) is an illegal map value.
+    dir_.write("hotswap.yaml", config_yaml() + "bogus: a: b\n");
+
+    const ReloadResult result = runtime_->reload_from_file();
+
+    EXPECT_FALSE(result.ok);
+    EXPECT_EQ(result.http_status, 400);
+    EXPECT_EQ(result.stage, "config");
+    EXPECT_EQ(result.error.rfind(config_file_.string() + ":19:9: ", 0), 0u) << result.error;
+    EXPECT_EQ(served_labels(), before);
+    expect_events_still_flow();
+}
+
+TEST_F(LiveSwapTest, PredictorPathToATextFileAnswers422AtStageLoad) {
+    start_runtime();
+    const auto before = served_labels();
+    const fs::path text_file = dir_.write("not_a_plugin.so", "this is a text file, not a shared object\n");
+
+    const ReloadResult result =
+        runtime_->reload(rewrite_config({{"predictor", "{path: \"" + text_file.string() + "\"}"}}));
+
+    EXPECT_FALSE(result.ok);
+    EXPECT_EQ(result.http_status, 422);
+    EXPECT_EQ(result.stage, "load");
+    EXPECT_NE(result.error.find("components.predictor"), std::string::npos) << result.error;
+    EXPECT_NE(result.error.find(text_file.string()), std::string::npos) << result.error;
+    EXPECT_EQ(served_labels(), before);
+    expect_events_still_flow();
+}
+
+TEST_F(LiveSwapTest, PredictorThatRefusesItsParamsAnswers422NamingTheKey) {
+    start_runtime();
+    const auto before = served_labels();
+
+    // min_samples must be in [1, 1000000]: the plugin's constructor refuses 0.
+    const ReloadResult result = runtime_->reload(
+        rewrite_config({{"predictor", "{plugin: org.warmup.predictor.idle-histogram, params: {min_samples: 0}}"}}));
+
+    EXPECT_FALSE(result.ok);
+    EXPECT_EQ(result.http_status, 422);
+    EXPECT_EQ(result.stage, "load");
+    EXPECT_NE(result.error.find("params.min_samples"), std::string::npos) << result.error;
+    EXPECT_EQ(served_labels(), before);
+    expect_events_still_flow();
+}
+
+TEST_F(LiveSwapTest, StateHandOffRefusedByTheNewAnalyzerAnswers500AtStageState) {
+    start_runtime();
+    ASSERT_TRUE(runtime_->try_ingest(event(model("rhythm/a"), runtime_->clock().now_ms())));  // some state to export
+    ASSERT_TRUE(poll_until([&] { return engine_events() == 1; }, kDrainTimeout));
+    const auto before = served_labels();
+    const fs::path refusing = fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "hotswap_state_refusing_analyzer.so";
+
+    const ReloadResult result =
+        runtime_->reload(rewrite_config({{"pattern_analyzer", "{path: \"" + refusing.string() + "\"}"}}));
+
+    EXPECT_FALSE(result.ok);
+    EXPECT_EQ(result.http_status, 500);
+    EXPECT_EQ(result.stage, "state");
+    EXPECT_NE(result.error.find("pattern_analyzer"), std::string::npos) << result.error;
+    EXPECT_NE(result.error.find("refused on purpose"), std::string::npos) << result.error;
+    EXPECT_EQ(served_labels(), before);
+    expect_events_still_flow();
+}
+
+// --------------------------------------------------------------------------------------------------------------
+// State hand-off
+
+TEST_F(LiveSwapTest, ReplacingTheAnalyzerHandsItsLearnedPatternsOver) {
+    start_runtime();
+    const warmup_model_index rhythm = model("rhythm/a");
+    // 20 uses 3000 ms apart, the last one now: 19 idle gaps, all in bin 12 = [3000, 3250) ms. (The older ones are
+    // history, learned but not requests; so the wait is for the ingest queue to be taken, then one control step.)
+    const warmup_time_ms last_ms = runtime_->clock().now_ms();
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(runtime_->try_ingest(event(rhythm, last_ms - (19 - i) * 3000)));
+    ASSERT_TRUE(poll_until([&] { return runtime_->ingest_backlog() == 0; }, kDrainTimeout));
+    ASSERT_GE(engine_events(), 1u);  // the last one (and the one before if taken within 2 s) is a request
+
+    const warmup_time_ms at_ms = last_ms + 1000;  // a fixed "now" for both predictions
+    auto predict = [&] {
+        return runtime_->call_on_control([&](WarmupEngine& engine) {
+            warmup_prediction p{};
+            const bool ok = engine.predict_now(rhythm, at_ms, p);
+            return std::pair{ok, p};
+        });
+    };
+    const auto [ok_before, before] = predict();
+    ASSERT_TRUE(ok_before);
+    // What the idle-histogram predictor makes of it (hand-computed): the next arrival is the bin's conditional
+    // median, 3000 + (9.5 / 19) x 250 = 3125 ms after the last; be ready from the bin start minus the 1000 ms margin.
+    ASSERT_EQ(before.next_arrival_ms, last_ms + 3125);
+    ASSERT_EQ(before.warm_at_ms, last_ms + 3000 - kReadyMarginMs);
+
+    // follow_window_ms does not touch the histogram geometry: the analyzer is replaced and its state imported as is.
+    const ReloadResult result = runtime_->reload(rewrite_config(
+        {{"pattern_analyzer", "{plugin: org.warmup.analyzer.usage-pattern, params: {idle_bin_ms: " +
+                                  std::to_string(kIdleBinMs) + ", idle_bins: 240, follow_window_ms: 30000}}"}}));
+    ASSERT_TRUE(result.ok) << result.stage << ": " << result.error;
+    ASSERT_EQ(result.changes.size(), 1u);
+    EXPECT_EQ(result.changes[0].slot, "pattern_analyzer");
+    EXPECT_EQ(id_of(result.changes[0].from), kAnalyzerId);
+    EXPECT_EQ(id_of(result.changes[0].to), kAnalyzerId);
+    EXPECT_EQ(result.changes[0].state.rfind("handed over (org.warmup.state.usage-pattern/1, ", 0), 0u)
+        << result.changes[0].state;
+
+    const auto [ok_after, after] = predict();
+    ASSERT_TRUE(ok_after);
+    EXPECT_EQ(after.next_arrival_ms, before.next_arrival_ms);
+    EXPECT_EQ(after.warm_at_ms, before.warm_at_ms);
+    EXPECT_EQ(after.warm_keep_until_ms, before.warm_keep_until_ms);
+    EXPECT_EQ(after.keep_until_ms, before.keep_until_ms);
+    EXPECT_EQ(after.horizon_ms, before.horizon_ms);
+    EXPECT_EQ(after.p_use_within_horizon, before.p_use_within_horizon);
+    EXPECT_EQ(after.confidence, before.confidence);
+}
+
+// --------------------------------------------------------------------------------------------------------------
+// Rollback
+
+TEST_F(LiveSwapTest, RollbackReturnsToThePreviousPredictorAndASecondRollbackAnswers409) {
+    start_runtime();
+    const ReloadResult reload =
+        runtime_->reload(rewrite_config({{"predictor", predictor_slot(kKeepAlivePredictorId)}}));
+    ASSERT_TRUE(reload.ok) << reload.stage << ": " << reload.error;
+    ASSERT_EQ(served_id(ComponentSlot::Predictor), kKeepAlivePredictorId);
+
+    const ReloadResult back = runtime_->rollback();
+    ASSERT_TRUE(back.ok) << back.stage << ": " << back.error;
+    ASSERT_EQ(back.changes.size(), 1u);
+    EXPECT_EQ(id_of(back.changes[0].from), kKeepAlivePredictorId);
+    EXPECT_EQ(id_of(back.changes[0].to), kIdlePredictorId);
+    EXPECT_EQ(served_id(ComponentSlot::Predictor), kIdlePredictorId);
+
+    const ReloadResult again = runtime_->rollback();
+    EXPECT_FALSE(again.ok);
+    EXPECT_EQ(again.http_status, 409);
+    EXPECT_EQ(again.stage, "config");
+    EXPECT_EQ(served_id(ComponentSlot::Predictor), kIdlePredictorId);
+}
+
+}  // namespace

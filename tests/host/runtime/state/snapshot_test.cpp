@@ -1,0 +1,322 @@
+// The snapshot format refuses every damaged file with a reason, round-trips exactly, and is written atomically; the
+// state folder keeps the newest `keep` snapshots and skips corrupt ones; the metrics history honours its retention.
+#include "runtime/state/snapshot.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "runtime/state/metrics_history.hpp"
+#include "runtime/state/state_store.hpp"
+#include "test_support.hpp"
+
+namespace warmup::host {
+namespace {
+
+namespace fs = std::filesystem;
+
+using warmup::test::TempDir;
+
+Snapshot sample_snapshot(uint64_t created_ms = 1'700'000'000'000) {
+    Snapshot snapshot;
+    snapshot.created_unix_ms = created_ms;
+    snapshot.models = {"rhythm/a", "embed/x"};
+    snapshot.warm_models = {"embed/x"};
+    snapshot.sections = {{"pattern_analyzer", "org.warmup.state.usage-pattern/1", std::string("\x00\x01\x02zz", 5)},
+                         {"metrics", "org.warmup.state.prometheus/1", "counters"}};
+    return snapshot;
+}
+
+std::string read_file(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_raw(const fs::path& file, const std::string& bytes) {
+    std::ofstream out(file, std::ios::binary);
+    out << bytes;
+}
+
+void put_u32_at(std::string& bytes, std::size_t at, uint32_t value) {
+    for (int i = 0; i < 4; ++i) bytes[at + i] = static_cast<char>((value >> (8 * i)) & 0xFF);
+}
+
+/// Re-seals a header after a deliberate edit of bytes 0..27, so the test reaches the check behind the header CRC.
+void reseal_header(std::string& bytes) { put_u32_at(bytes, 28, crc32(std::string_view(bytes).substr(0, 28))); }
+
+TEST(SnapshotFormat, Crc32MatchesTheStandardCheckValue) {
+    EXPECT_EQ(crc32("123456789"), 0xCBF43926u);  // the CRC-32/ISO-HDLC check value
+    EXPECT_EQ(crc32(""), 0u);
+}
+
+TEST(SnapshotFormat, RoundTripKeepsEveryFieldAndByte) {
+    const Snapshot snapshot = sample_snapshot();
+    const std::string bytes = encode_snapshot(snapshot);
+    // 32-byte header + payload: 8 (time) + 4 + (4+8) + (4+7) + 4 + (4+7) + 4 + sections.
+    const std::size_t section_bytes = (4 + 16) + (4 + 32) + (8 + 5) + (4 + 7) + (4 + 29) + (8 + 8);
+    EXPECT_EQ(bytes.size(), 32u + 8 + 4 + 12 + 11 + 4 + 11 + 4 + section_bytes);
+    EXPECT_EQ(bytes.substr(0, 8), std::string("WUPSNAP\0", 8));
+    EXPECT_EQ(decode_snapshot(bytes), snapshot);
+    EXPECT_EQ(decode_snapshot(encode_snapshot(Snapshot{})), Snapshot{});
+}
+
+TEST(SnapshotFormat, ReaderRefusesDamagedFilesWithAClearReason) {
+    const std::string good = encode_snapshot(sample_snapshot());
+    struct Case {
+        std::string name;
+        std::string bytes;
+        std::string reason;  // a substring of the SnapshotError
+    };
+    std::vector<Case> cases;
+    cases.push_back({"empty file", "", "truncated: header has 0 of 32 bytes"});
+    cases.push_back({"half a header", good.substr(0, 16), "truncated: header has 16 of 32 bytes"});
+    cases.push_back({"garbage", std::string(100, 'x'), "not a warmup snapshot (bad magic)"});
+    cases.push_back({"short garbage", "hello world", "not a warmup snapshot (bad magic)"});
+    cases.push_back({"truncated payload", good.substr(0, good.size() - 10),
+                     fmt::format("truncated: payload has {} of {} bytes", good.size() - 42, good.size() - 32)});
+    cases.push_back(
+        {"header only", good.substr(0, 32), fmt::format("truncated: payload has 0 of {}", good.size() - 32)});
+    cases.push_back({"trailing bytes", good + "xyz", "3 unexpected bytes after the payload"});
+    {
+        std::string flipped = good;
+        flipped[good.size() - 3] ^= 0x40;  // inside the last section's data
+        cases.push_back({"payload bit flip", flipped, "corrupt payload: checksum mismatch"});
+    }
+    {
+        std::string flipped = good;
+        flipped[17] ^= 0x01;  // payload length, header CRC not updated
+        cases.push_back({"header bit flip", flipped, "corrupt header: header checksum mismatch"});
+    }
+    {
+        std::string future = good;
+        put_u32_at(future, 8, 2);
+        reseal_header(future);
+        cases.push_back({"newer format", future, "unsupported format version 2 (this reader knows 1)"});
+    }
+    {
+        std::string flags = good;
+        put_u32_at(flags, 12, 1);
+        reseal_header(flags);
+        cases.push_back({"unknown flags", flags, "unsupported flags"});
+    }
+    {
+        // A valid envelope around a payload whose section count promises more than it holds.
+        std::string payload(8, '\0');
+        payload += std::string("\0\0\0\0", 4) + std::string("\0\0\0\0", 4) + std::string("\xff\xff\xff\x0f", 4);
+        std::string bytes = encode_snapshot(Snapshot{});
+        bytes.resize(32);
+        bytes += payload;
+        for (int i = 0; i < 8; ++i) bytes[16 + i] = static_cast<char>((payload.size() >> (8 * i)) & 0xFF);
+        put_u32_at(bytes, 24, crc32(payload));
+        reseal_header(bytes);
+        cases.push_back({"impossible count", bytes, "malformed payload: section count 268435455 does not fit"});
+    }
+    {
+        // A section whose data length runs past the end.
+        Snapshot one;
+        one.sections = {{"predictor", "s/1", "abcd"}};
+        std::string bytes = encode_snapshot(one);
+        std::string payload = bytes.substr(32);
+        payload[payload.size() - 12] = 100;  // low byte of the data length: 4 -> 100
+        bytes = bytes.substr(0, 32) + payload;
+        put_u32_at(bytes, 24, crc32(payload));
+        reseal_header(bytes);
+        cases.push_back({"section overrun", bytes, "section data of 100 bytes at offset"});
+    }
+    for (const Case& c : cases) {
+        try {
+            (void)decode_snapshot(c.bytes);
+            ADD_FAILURE() << c.name << ": accepted";
+        } catch (const SnapshotError& error) {
+            EXPECT_NE(std::string(error.what()).find(c.reason), std::string::npos)
+                << c.name << ": got '" << error.what() << "', expected '" << c.reason << "'";
+        }
+    }
+}
+
+TEST(SnapshotFiles, AtomicWriteReplacesTheFileAndLeavesNoTemporary) {
+    TempDir dir("warmup-state");
+    const fs::path file = dir.path() / "a.wsnap";
+    write_file_atomically(file, "first");
+    write_file_atomically(file, "second, longer");
+    EXPECT_EQ(read_file(file), "second, longer");
+    EXPECT_EQ(dir.names(), std::vector<std::string>{"a.wsnap"});
+}
+
+TEST(SnapshotFiles, FailedAtomicWriteKeepsTheOldTargetAndRemovesItsTemporary) {
+    TempDir dir("warmup-state");
+    // rename() cannot replace a non-empty directory: the write fails after the temporary file was written.
+    const fs::path target = dir.path() / "busy";
+    fs::create_directory(target);
+    write_raw(target / "keep", "old");
+    EXPECT_THROW(write_file_atomically(target, "new"), std::system_error);
+    EXPECT_EQ(dir.names(), std::vector<std::string>{"busy"});
+    EXPECT_EQ(read_file(target / "keep"), "old");
+}
+
+TEST(StateFolder, KeepsTheNewestSnapshotsAndRemovesCrashLeftovers) {
+    TempDir dir("warmup-state");
+    write_raw(dir.path() / ".snapshot-x.wsnap.tmp-123", "half written");
+    StateStore store(dir.path(), 2);
+    EXPECT_TRUE(dir.names().empty()) << "the temporary file of a crashed write must go";
+    for (uint64_t ms : {1000, 2000, 3000}) store.write_snapshot(sample_snapshot(ms));
+    const auto files = store.snapshots();
+    ASSERT_EQ(files.size(), 2u);
+    EXPECT_EQ(files[0].filename(), "snapshot-0000000000003000-000000.wsnap");
+    EXPECT_EQ(files[1].filename(), "snapshot-0000000000002000-000000.wsnap");
+    // Same millisecond: a distinct, later-sorting name.
+    store.write_snapshot(sample_snapshot(3000));
+    EXPECT_EQ(store.snapshots()[0].filename(), "snapshot-0000000000003000-000001.wsnap");
+}
+
+TEST(StateFolder, NewestValidSnapshotSkipsCorruptAndTruncatedOnes) {
+    TempDir dir("warmup-state");
+    StateStore store(dir.path(), 10);
+    const fs::path good = store.write_snapshot(sample_snapshot(1000));
+    const fs::path truncated = store.write_snapshot(sample_snapshot(2000));
+    const fs::path corrupt = store.write_snapshot(sample_snapshot(3000));
+    const std::string bytes = read_file(truncated);
+    write_raw(truncated, bytes.substr(0, bytes.size() / 2));
+    std::string flipped = read_file(corrupt);
+    flipped[flipped.size() - 1] ^= 1;
+    write_raw(corrupt, flipped);
+
+    std::vector<RefusedSnapshot> refused;
+    const auto loaded = store.newest_valid_snapshot(refused);
+    ASSERT_TRUE(loaded.has_value());
+    EXPECT_EQ(loaded->file, good);
+    EXPECT_EQ(loaded->snapshot.created_unix_ms, 1000u);
+    ASSERT_EQ(refused.size(), 2u);
+    EXPECT_EQ(refused[0].file, corrupt);
+    EXPECT_EQ(refused[0].reason, "corrupt payload: checksum mismatch");
+    EXPECT_EQ(refused[1].file, truncated);
+    EXPECT_NE(refused[1].reason.find("truncated: payload has"), std::string::npos) << refused[1].reason;
+}
+
+TEST(StateFolder, BackupsByNameAndNewestByDefault) {
+    TempDir dir("warmup-state");
+    StateStore store(dir.path(), 10);
+    store.write_backup("first", sample_snapshot(1000));
+    store.write_backup("second", sample_snapshot(2000));
+    fs::last_write_time(dir.path() / "backup-first.wsnap", fs::file_time_type::clock::now() - std::chrono::hours(1));
+    EXPECT_EQ(store.read_backup("").snapshot.created_unix_ms, 2000u);
+    EXPECT_EQ(store.read_backup("first").snapshot.created_unix_ms, 1000u);
+    EXPECT_THROW(store.write_backup("../evil", sample_snapshot()), std::invalid_argument);
+    EXPECT_THROW(store.write_backup(".hidden", sample_snapshot()), std::invalid_argument);
+    try {
+        (void)store.read_backup("missing");
+        ADD_FAILURE() << "a missing backup was read";
+    } catch (const SnapshotError& error) {
+        EXPECT_NE(std::string(error.what()).find("no backup named 'missing'"), std::string::npos) << error.what();
+    }
+}
+
+TEST(StateFolder, NewestBackupByDefaultSkipsACorruptNewerOneAndSaysSo) {
+    TempDir dir("warmup-state");
+    StateStore store(dir.path(), 10);
+    const fs::path older = store.write_backup("older", sample_snapshot(1000));
+    const fs::path newest = store.write_backup("newest", sample_snapshot(2000));
+    fs::last_write_time(older, fs::file_time_type::clock::now() - std::chrono::hours(1));
+    const std::string bytes = read_file(newest);
+    write_raw(newest, bytes.substr(0, bytes.size() - 3));
+    fs::last_write_time(newest, fs::file_time_type::clock::now());
+
+    std::vector<RefusedSnapshot> skipped;
+    const LoadedSnapshot loaded = store.read_backup("", &skipped);
+    EXPECT_EQ(loaded.file, older);
+    EXPECT_EQ(loaded.snapshot.created_unix_ms, 1000u);
+    ASSERT_EQ(skipped.size(), 1u);
+    EXPECT_EQ(skipped[0].file, newest);
+    EXPECT_NE(skipped[0].reason.find("truncated"), std::string::npos) << skipped[0].reason;
+
+    // Named, the corrupt one is refused with its reason; with every backup corrupt, "newest" names them all.
+    EXPECT_THROW((void)store.read_backup("newest"), SnapshotError);
+    write_raw(older, "garbage");
+    try {
+        (void)store.read_backup("");
+        ADD_FAILURE() << "a corrupt backup was read";
+    } catch (const SnapshotError& error) {
+        const std::string reason = error.what();
+        EXPECT_NE(reason.find("no valid backup"), std::string::npos) << reason;
+        EXPECT_NE(reason.find("backup-older.wsnap"), std::string::npos) << reason;
+        EXPECT_NE(reason.find("backup-newest.wsnap"), std::string::npos) << reason;
+    }
+}
+
+TEST(MetricsHistoryFile, KeepsSamplesWithinRetentionAndSkipsATornLine) {
+    TempDir dir("warmup-state");
+    constexpr int64_t kHourMs = 3600 * 1000;
+    MetricsHistory history(dir.path(), 2 * kHourMs);
+    history.append(10 * kHourMs + 5, {{"requests", 1}, {"cold_requests", 1}});
+    history.append(11 * kHourMs + 5, {{"requests", 7}});
+    // A crash mid-append: a line without its newline (and without a value) at the end of the newest segment.
+    {
+        std::ofstream out(dir.path() / "metrics-history-11.tsv", std::ios::app);
+        out << (11 * kHourMs + 9) << "\trequests\t";
+    }
+    auto samples = history.read(0);
+    ASSERT_EQ(samples.size(), 3u);
+    EXPECT_EQ(samples[0].unix_ms, 10 * kHourMs + 5);
+    EXPECT_EQ(samples[0].counter, "requests");
+    EXPECT_EQ(samples[2].value, 7);
+    EXPECT_EQ(history.read(11 * kHourMs).size(), 1u);
+    // 13h + 1: the cutoff is 11h + 1, so segment 10 ([10h, 11h)) ends before it and goes; segment 11 stays.
+    history.append(13 * kHourMs + 1, {{"requests", 9}});
+    samples = history.read(0);
+    ASSERT_EQ(samples.size(), 2u);
+    EXPECT_EQ(samples[0].value, 7);
+    EXPECT_EQ(samples[1].value, 9);
+}
+
+TEST(StateConfigKeys, DefaultsBesideTheFileAndLocatedErrors) {
+    TempDir dir("warmup-state");
+    const std::string base = std::string("components:\n") +
+                             "  pattern_analyzer: {plugin: a.b}\n  predictor: {plugin: a.b}\n"
+                             "  performance_model: {plugin: a.b}\n  scheduler: {plugin: a.b}\n"
+                             "  resource_policy: {plugin: a.b}\n  queue_policy: {plugin: a.b}\n"
+                             "  metrics: {plugin: a.b}\n  backend: {plugin: a.b}\n"
+                             "catalog: [{model: m, memory_mb: 1, load_ms: 1}]\n";
+    write_raw(dir.path() / "plain.yaml", base);
+    const Config plain = load_config_file(dir.path() / "plain.yaml", {});
+    EXPECT_TRUE(plain.state.enabled);
+    EXPECT_EQ(plain.state.dir, dir.path() / "state");
+    EXPECT_EQ(plain.state.snapshot_interval_s, 60u);
+    EXPECT_EQ(plain.state.keep, 10u);
+    EXPECT_EQ(plain.warmup_timeout_ms, 600000);
+    EXPECT_FALSE(load_config_text(base, "embedded", dir.path(), {}).state.enabled);
+
+    const Config given = load_config_text(base +
+                                              "state: {dir: snaps, snapshot_interval_s: 1, keep: 3, "
+                                              "history_retention_h: 0}\nbudgets: {warmup_timeout_ms: 5000}\n",
+                                          "t.yaml", dir.path(), {});
+    EXPECT_TRUE(given.state.enabled);
+    EXPECT_EQ(given.state.dir, dir.path() / "snaps");
+    EXPECT_EQ(given.state.snapshot_interval_s, 1u);
+    EXPECT_EQ(given.state.keep, 3u);
+    EXPECT_EQ(given.state.history_retention_h, 0u);
+    EXPECT_EQ(given.warmup_timeout_ms, 5000);
+    write_raw(dir.path() / "off.yaml", base + "state: {enabled: false}\n");
+    EXPECT_FALSE(load_config_file(dir.path() / "off.yaml", {}).state.enabled);
+
+    try {
+        (void)load_config_text(base + "state:\n  snapshot_interval_s: 0\n", "t.yaml", dir.path(), {});
+        ADD_FAILURE() << "accepted";
+    } catch (const ConfigError& error) {
+        EXPECT_EQ(std::string(error.what()),
+                  "t.yaml:12:3: state.snapshot_interval_s: expected an integer in [1, 86400], got '0'");
+    }
+    try {
+        (void)load_config_text(base + "state:\n  kep: 3\n", "t.yaml", dir.path(), {});
+        ADD_FAILURE() << "accepted";
+    } catch (const ConfigError& error) {
+        EXPECT_EQ(std::string(error.what()), "t.yaml:12:3: state.kep: unknown key 'kep'; did you mean 'keep'?");
+    }
+}
+
+}  // namespace
+}  // namespace warmup::host

@@ -1,0 +1,187 @@
+// fake_ollama.hpp — a stand-in for an Ollama server, inside the test process: an httplib::Server on 127.0.0.1 and an
+// ephemeral port that speaks the part of the Ollama API the backend uses, records every request, and can hold loads
+// (until released), fail them with 500, or answer 404 for a model it does not have.
+//
+// What it models (facts of the real API): POST /api/generate {"model", "keep_alive"} without a prompt loads the model
+// and answers {"model", "done": true, "done_reason": "load"}; keep_alive 0 unloads it ("done_reason": "unload"); an
+// unknown model gives 404 {"error": "model \"X\" not found, try pulling it first"}; an embedding-only model refuses
+// /api/generate with 400 {"error": "\"X\" does not support generate"} and loads through POST /api/embed; GET /api/ps
+// lists loaded models with size and size_vram in bytes. Handlers accept any path prefix (a reverse proxy in front).
+//
+// Threads: the server runs on its own thread with httplib's pool; every member is guarded by mutex_. The destructor
+// releases held loads, stops the server and joins its thread.
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace warmup::test {
+
+class FakeOllama {
+  public:
+    struct Request {
+        std::string method;
+        std::string path;
+        nlohmann::json body;  // null for GET
+    };
+    struct Model {
+        uint64_t size_bytes;
+        uint64_t size_vram_bytes;
+        bool embedding_only = false;
+    };
+
+    FakeOllama() {
+        server_.Post(R"((.*)/api/(generate|embed))",
+                     [this](const httplib::Request& request, httplib::Response& response) {
+                         handle_keep_alive(request, response);
+                     });
+        server_.Get(R"((.*)/api/ps)", [this](const httplib::Request& request, httplib::Response& response) {
+            std::lock_guard lock(mutex_);
+            requests_.push_back({"GET", request.path, nullptr});
+            nlohmann::json models = nlohmann::json::array();
+            for (const std::string& name : loaded_) {
+                const Model& model = models_.at(name);
+                models.push_back({{"name", name},
+                                  {"model", name},
+                                  {"size", model.size_bytes},
+                                  {"size_vram", model.size_vram_bytes},
+                                  {"expires_at", "2318-08-29T05:25:00Z"}});
+            }
+            response.set_content(nlohmann::json{{"models", models}}.dump(), "application/json");
+        });
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        // listen_after_bind starts on the thread: wait (bounded) until the server accepts.
+        poll_until([&] { return server_.is_running(); }, std::chrono::seconds(5), std::chrono::milliseconds(1));
+    }
+
+    ~FakeOllama() {
+        release_held_loads();
+        server_.stop();
+        thread_.join();
+    }
+    FakeOllama(const FakeOllama&) = delete;
+    FakeOllama& operator=(const FakeOllama&) = delete;
+
+    [[nodiscard]] int port() const { return port_; }
+    [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+    /// `name` with its tag ("phi3:latest"): a request for the untagged name finds it, as in Ollama.
+    void add_model(const std::string& name, Model model) {
+        std::lock_guard lock(mutex_);
+        models_[name] = model;
+    }
+    /// Loads (keep_alive != 0) answer 500 with this error text, or normally when empty.
+    void fail_loads_with(const std::string& error_text) {
+        std::lock_guard lock(mutex_);
+        load_error_ = error_text;
+    }
+    /// Loads (keep_alive != 0) wait until release_held_loads() (or 10 s as a safety cap, then succeed).
+    void hold_loads() {
+        std::lock_guard lock(mutex_);
+        hold_loads_ = true;
+    }
+    void release_held_loads() {
+        std::lock_guard lock(mutex_);
+        hold_loads_ = false;
+        changed_.notify_all();
+    }
+    /// Loads waiting in hold_loads() right now.
+    [[nodiscard]] int loads_held() const {
+        std::lock_guard lock(mutex_);
+        return loads_held_;
+    }
+    [[nodiscard]] std::vector<Request> requests() const {
+        std::lock_guard lock(mutex_);
+        return requests_;
+    }
+    /// Another client of the server loads `name` (which must have been added), or its keep_alive expires and Ollama
+    /// drops it: the server's state changes without any request from the backend under test.
+    void load_directly(const std::string& name) {
+        std::lock_guard lock(mutex_);
+        loaded_.insert(canonical(name));
+    }
+    void unload_directly(const std::string& name) {
+        std::lock_guard lock(mutex_);
+        loaded_.erase(canonical(name));
+    }
+    [[nodiscard]] bool is_loaded(const std::string& name) const {
+        std::lock_guard lock(mutex_);
+        return loaded_.count(canonical(name)) != 0;
+    }
+    /// Whether a request with keep_alive 0 (an unload) for `name` has arrived.
+    [[nodiscard]] bool received_unload_of(const std::string& name) const {
+        std::lock_guard lock(mutex_);
+        for (const Request& request : requests_)
+            if (request.method == "POST" && request.body.is_object() &&
+                canonical(request.body.value("model", "")) == canonical(name) && request.body.contains("keep_alive") &&
+                request.body["keep_alive"] == 0)
+                return true;
+        return false;
+    }
+
+  private:
+    /// Ollama's full name of a model: an untagged name means the ":latest" tag ("phi3" is "phi3:latest").
+    static std::string canonical(const std::string& name) {
+        return name.find(':') == std::string::npos ? name + ":latest" : name;
+    }
+
+    void handle_keep_alive(const httplib::Request& request, httplib::Response& response) {
+        const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+        std::unique_lock lock(mutex_);
+        requests_.push_back({"POST", request.path, body});
+        const std::string name = canonical(body.is_object() ? body.value("model", "") : "");
+        const bool embed_endpoint =
+            request.path.size() >= 6 && request.path.substr(request.path.size() - 6) == "/embed";
+        const auto error = [&](int status, const std::string& text) {
+            response.status = status;
+            response.set_content(nlohmann::json{{"error", text}}.dump(), "application/json");
+        };
+        const auto model = models_.find(name);
+        if (model == models_.end()) return error(404, "model \"" + name + "\" not found, try pulling it first");
+        if (model->second.embedding_only && !embed_endpoint)
+            return error(400, "\"" + name + "\" does not support generate");
+        const bool unload = body.contains("keep_alive") && body["keep_alive"] == 0;
+        if (unload) {
+            loaded_.erase(name);
+            response.set_content(nlohmann::json{{"model", name}, {"done", true}, {"done_reason", "unload"}}.dump(),
+                                 "application/json");
+            return;
+        }
+        if (!load_error_.empty()) return error(500, load_error_);
+        if (hold_loads_) {
+            ++loads_held_;
+            changed_.wait_for(lock, std::chrono::seconds(10), [&] { return !hold_loads_; });
+            --loads_held_;
+        }
+        loaded_.insert(name);
+        response.set_content(nlohmann::json{{"model", name}, {"done", true}, {"done_reason", "load"}}.dump(),
+                             "application/json");
+    }
+
+    httplib::Server server_;
+    int port_ = 0;
+    std::thread thread_;
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::map<std::string, Model> models_;
+    std::set<std::string> loaded_;
+    std::vector<Request> requests_;
+    std::string load_error_;
+    bool hold_loads_ = false;
+    int loads_held_ = 0;
+};
+
+}  // namespace warmup::test

@@ -1,0 +1,325 @@
+// Behaviour of org.warmup.predictor.cost-curve, fed by the real usage-pattern analyzer, one predict() per arrival as
+// the engine does. Catalog: every model 8192 MiB (the reference size), 10 s load; default price: a waiting request is
+// worth 30 load times (300 s) of the model held idle.
+#include "cost_curve_predictor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "plugin_test_host.hpp"
+#include "usage_pattern_analyzer.hpp"
+
+namespace {
+
+using warmup::plugins::CostCurvePredictor;
+using warmup::plugins::UsagePatternAnalyzer;
+using warmup::test::Built;
+using warmup::test::numbered_models_host;
+using warmup::test::PluginTestHost;
+
+constexpr int64_t kStartMs = 1'700'000'000'000;
+constexpr int64_t kMinuteMs = 60'000;
+
+/// Drives the analyzer and the predictor together: every arrival is observed, then predicted on, like the engine.
+class Driver {
+  public:
+    Driver(const PluginTestHost& host, CostCurvePredictor& predictor) : analyzer_(host), predictor_(predictor) {}
+
+    warmup_prediction arrive(int64_t ts_ms, warmup_model_index model = 0, uint32_t count = 1) {
+        const warmup_usage_event event{ts_ms, model, count, 0, 0};
+        analyzer_.plugin.observe(std::span<const warmup_usage_event>(&event, 1));
+        return predict(ts_ms, model);
+    }
+    /// Many arrivals observed in one batch (back-filled history), then one predict.
+    warmup_prediction backfill(const std::vector<int64_t>& times_ms, warmup_model_index model = 0) {
+        std::vector<warmup_usage_event> events;
+        for (const int64_t ts : times_ms) events.push_back(warmup_usage_event{ts, model, 1, 0, 0});
+        analyzer_.plugin.observe(std::span<const warmup_usage_event>(events));
+        return predict(times_ms.back(), model);
+    }
+    warmup_prediction predict(int64_t now_ms, warmup_model_index model = 0) {
+        warmup_usage_pattern pattern{};
+        pattern.struct_size = sizeof pattern;
+        analyzer_.plugin.get_pattern(model, pattern);
+        warmup_prediction prediction{};
+        prediction.struct_size = sizeof prediction;
+        predictor_.predict(now_ms, pattern, prediction);
+        return prediction;
+    }
+    /// `wakes` idle gaps of `gap_ms`, each followed by a burst of `burst` requests one second apart; returns the time
+    /// of the last arrival.
+    int64_t sessions(int wakes, int64_t gap_ms, int burst, warmup_model_index model = 0, int64_t start = kStartMs) {
+        int64_t t = start;
+        for (int wake = 0; wake < wakes; ++wake) {
+            for (int i = 0; i < burst; ++i) arrive(t + i * 1000, model);
+            t += (burst - 1) * 1000 + gap_ms;
+        }
+        return t - gap_ms;
+    }
+
+  private:
+    Built<UsagePatternAnalyzer> analyzer_;
+    CostCurvePredictor& predictor_;
+};
+
+/// Twelve nightly runs of 20 requests, 24 h apart +- a few minutes; returns the last arrival.
+int64_t nightly(Driver& driver) {
+    constexpr int64_t kDayMs = 24 * 60 * kMinuteMs;
+    const int64_t jitter_min[] = {0, 3, -2, 1, -3, 2, 0, -1, 3, -2, 1, 0};
+    int64_t last = 0;
+    for (int night = 0; night < 12; ++night) {
+        const int64_t start = kStartMs + night * kDayMs + jitter_min[night] * kMinuteMs;
+        for (int i = 0; i < 20; ++i) last = start + i * 1000, driver.arrive(last);
+    }
+    return last;
+}
+
+TEST(CostCurvePredictor, AModelWokenWithBigBurstsIsKeptThroughItsGaps) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0}");
+    Driver driver(host, predictor.plugin);
+    // Gaps of 3 min, each ended by a burst of 5 requests within the 10 s load: a cold start costs 5 x 300 s of idle
+    // memory, keeping through a gap ~3 min.
+    const int64_t last = driver.sessions(40, 3 * kMinuteMs, 5);
+    const auto prediction = driver.predict(last);
+    EXPECT_GE(prediction.keep_until_ms, last + 3 * kMinuteMs);
+    EXPECT_LE(prediction.keep_until_ms, last + 4 * kMinuteMs);  // the smallest candidate keep beyond the gaps
+    EXPECT_EQ(prediction.warm_at_ms, WARMUP_TIME_NEVER);        // gaps under the reference keep: no window
+}
+
+TEST(CostCurvePredictor, ARarelyUsedModelWithLoneRequestsIsUnloadedAtTheShortestKeep) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0}");
+    Driver driver(host, predictor.plugin);
+    // Gaps of 6 h ended by one request: holding 6 h to save one 300 s-priced request never pays.
+    const int64_t last = driver.sessions(30, 6 * 60 * kMinuteMs, 1);
+    const auto prediction = driver.predict(last);
+    EXPECT_EQ(prediction.keep_until_ms, last + kMinuteMs);
+    const auto* plan = predictor.plugin.plan_of(0);
+    ASSERT_NE(plan, nullptr);
+    EXPECT_EQ(plan->keep_ms, kMinuteMs);
+}
+
+TEST(CostCurvePredictor, TheWakeUpBurstIsMeasuredPerModel) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0, prior_gaps: 0}");
+    Driver driver(host, predictor.plugin);
+    // Same 20-minute gaps; model 0 wakes with one request, model 1 with 10 (all within the 10 s load).
+    const int64_t quiet = driver.sessions(30, 20 * kMinuteMs, 1, 0);
+    const int64_t busy = driver.sessions(30, 20 * kMinuteMs, 10, 1, kStartMs + 7);
+    const int64_t quiet_keep = driver.predict(quiet, 0).keep_until_ms - quiet;
+    const int64_t busy_keep = driver.predict(busy, 1).keep_until_ms - busy;
+    EXPECT_EQ(quiet_keep, kMinuteMs);      // 1 request for 20 min held: not worth it
+    EXPECT_GE(busy_keep, 20 * kMinuteMs);  // 10 requests x 300 s > 20 min held: kept through
+}
+
+TEST(CostCurvePredictor, TheLatestGapCountsInTheNextPlanEvenWhenItsWakeUpWasOneRequest) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0, prior_gaps: 0, open_gaps: false}");
+    Driver driver(host, predictor.plugin);
+    // Nothing learned: the reference keep (20 min). One 6-hour gap ended by a lone request is enough to plan the
+    // next idle spell on, right away, before another request closes its wake-up.
+    EXPECT_EQ(driver.arrive(kStartMs).keep_until_ms, kStartMs + 20 * kMinuteMs);
+    const int64_t woke = kStartMs + 6 * 60 * kMinuteMs;
+    EXPECT_EQ(driver.arrive(woke).keep_until_ms, woke + kMinuteMs);
+}
+
+/// Ten models with 10-minute gaps, each ended by two requests (worth keeping through them, by a small margin); then
+/// all but model 0 go quiet for an hour, while model 0 keeps its rhythm. Returns model 0's last arrival.
+int64_t fleet_falls_quiet(Driver& driver) {
+    int64_t t = kStartMs;
+    for (int gap = 0; gap < 8; ++gap, t += 10 * kMinuteMs)
+        for (warmup_model_index model = 0; model < 10; ++model)
+            driver.arrive(t + model * 1000, model), driver.arrive(t + model * 1000 + 500, model);
+    for (const int64_t end = t + 60 * kMinuteMs; t < end; t += 10 * kMinuteMs)
+        driver.arrive(t, 0), driver.arrive(t + 500, 0);
+    return t - 10 * kMinuteMs + 500;
+}
+
+TEST(CostCurvePredictor, KeepsShortenWhileMuchOfTheFleetIsIdleLongerThanTheReferenceKeep) {
+    PluginTestHost host = numbered_models_host(10);
+    Built<CostCurvePredictor> counting(host, "{lean_memory_share: 0}");
+    Built<CostCurvePredictor> blind(host, "{lean_memory_share: 0, open_gaps: false}");
+    Driver counting_driver(host, counting.plugin);
+    Driver blind_driver(host, blind.plugin);
+    const int64_t last = fleet_falls_quiet(counting_driver);
+    ASSERT_EQ(fleet_falls_quiet(blind_driver), last);
+    // Without counting the open idle spells, model 0's own gaps (and the fleet's, all closed) say: keep through them.
+    EXPECT_GT(blind_driver.predict(last, 0).keep_until_ms, last + 10 * kMinuteMs);
+    // Nine of ten models idle for longer than the reference keep, none of those spells ended yet: such spells hold a
+    // keep and save nothing, so the margin is gone.
+    EXPECT_EQ(counting_driver.predict(last, 0).keep_until_ms, last + kMinuteMs);
+    // The quiet models come back: their spells end (and join the curves), and model 0 is kept through its gaps again.
+    const int64_t back = last + 10 * kMinuteMs;
+    for (warmup_model_index model = 1; model < 10; ++model) counting_driver.arrive(back + model * 1000, model);
+    counting_driver.arrive(back, 0);
+    EXPECT_GT(counting_driver.arrive(back + 500, 0).keep_until_ms, back + 10 * kMinuteMs);
+}
+
+/// A fleet of 8, priced at 15 load times (a waiting request = 150 s of a model held): models 0-2 woken every 3 minutes
+/// by 5 requests and models 3-5 every 30 minutes by 30 requests (all worth keeping through their gaps), models 6 and 7
+/// by one request every 5 minutes (not worth 4 minutes held: left cold on their own plans). A keep-alive holding the
+/// same memory (~14 minutes) would leave the 30-minute models cold and serve the lone-request ones. Over 2 days.
+int64_t mixed_fleet(Driver& driver) {
+    int64_t last = 0;
+    for (int64_t minute = 0; minute < 2 * 24 * 60; ++minute) {
+        const int64_t t = kStartMs + minute * kMinuteMs;
+        if (minute % 3 == 0)
+            for (warmup_model_index model = 0; model < 3; ++model)
+                for (int i = 0; i < 5; ++i) driver.arrive(last = t + model * 10'000 + i * 100, model);
+        if (minute % 30 == 0)
+            for (warmup_model_index model = 3; model < 6; ++model)
+                for (int i = 0; i < 30; ++i) driver.arrive(last = t + model * 10'000 + i * 100, model);
+        if (minute % 5 == 0) {
+            driver.arrive(t + 59'000, 6);
+            driver.arrive(last = t + 59'500, 7);
+        }
+    }
+    return last;
+}
+
+TEST(CostCurvePredictor, TheFairnessFloorLiftsTheModelsASameMemoryTimerWouldServe) {
+    PluginTestHost host = numbered_models_host();
+    const std::string common = "lean_memory_share: 0, open_gaps: false, prewarm: false, cold_request_cost_loads: 15";
+    Built<CostCurvePredictor> fair(host, "{" + common + ", fairness_quantile: 0.5}");
+    Built<CostCurvePredictor> unfair(host, "{" + common + ", fairness_quantile: 1}");
+    Driver fair_driver(host, fair.plugin);
+    Driver unfair_driver(host, unfair.plugin);
+    const int64_t last = mixed_fleet(fair_driver);
+    ASSERT_EQ(mixed_fleet(unfair_driver), last);
+    auto keep_of = [](CostCurvePredictor& predictor, warmup_model_index model) {
+        const auto* plan = predictor.plan_of(model);
+        return plan == nullptr ? int64_t{-1} : plan->keep_ms;
+    };
+    // Without the floor both lone-request models get the shortest keep.
+    EXPECT_EQ(keep_of(unfair.plugin, 6), kMinuteMs);
+    EXPECT_EQ(keep_of(unfair.plugin, 7), kMinuteMs);
+    // With it, 0.5 x 8 (+1 for noise) = 5 models must be served as well as by the same-memory timer, which serves the
+    // three 3-minute models and the two lone-request ones: those two are lifted through their 5-minute gaps.
+    EXPECT_GE(keep_of(fair.plugin, 6), 5 * kMinuteMs);
+    EXPECT_GE(keep_of(fair.plugin, 7), 5 * kMinuteMs);
+    // The others keep their own keeps.
+    for (warmup_model_index model = 0; model < 6; ++model)
+        EXPECT_EQ(keep_of(fair.plugin, model), keep_of(unfair.plugin, model)) << "model " << model;
+}
+
+TEST(CostCurvePredictor, TheLeanCeilingRaisesThePriceWhenKeepsWouldOutgrowTheReferenceKeepAlive) {
+    PluginTestHost host = numbered_models_host();
+    // A very high price of a waiting request would keep every model through 2-hour gaps; the ceiling (the memory of
+    // a 20-minute keep-alive) must bring the price of memory up until the keeps come down.
+    Built<CostCurvePredictor> predictor(host, "{cold_request_cost_loads: 100000}");
+    Driver driver(host, predictor.plugin);
+    int64_t last = 0;
+    for (warmup_model_index model = 0; model < 8; ++model)
+        last = driver.sessions(300, 2 * 60 * kMinuteMs, 1, model, kStartMs + model);
+    EXPECT_GT(predictor.plugin.lean_price_factor(), 2.0);
+    const auto prediction = driver.predict(last, 7);
+    EXPECT_LT(prediction.keep_until_ms, last + 2 * 60 * kMinuteMs);
+
+    Built<CostCurvePredictor> unbounded(host, "{cold_request_cost_loads: 100000, lean_memory_share: 0}");
+    Driver unbounded_driver(host, unbounded.plugin);
+    last = unbounded_driver.sessions(300, 2 * 60 * kMinuteMs, 1);
+    EXPECT_EQ(unbounded.plugin.lean_price_factor(), 1.0);
+    EXPECT_GT(unbounded_driver.predict(last).keep_until_ms, last + 2 * 60 * kMinuteMs);
+}
+
+TEST(CostCurvePredictor, BackFilledHistoryTeachesItThroughTheAnalyzersHistogram) {
+    PluginTestHost host = numbered_models_host(8, 2300, 1200);  // the README's phi3:mini
+    Built<CostCurvePredictor> predictor(host);
+    Driver driver(host, predictor.plugin);
+    std::vector<int64_t> times;
+    for (int i = 0; i < 20; ++i) times.push_back(kStartMs + i * kMinuteMs);  // once a minute, seen in one batch
+    const auto prediction = driver.backfill(times);
+    const int64_t last = times.back();
+    EXPECT_EQ(prediction.keep_until_ms, last + kMinuteMs);  // a gap of exactly the keep stays warm
+    EXPECT_DOUBLE_EQ(prediction.p_use_within_horizon, 1.0);
+    EXPECT_NEAR(static_cast<double>(prediction.next_arrival_ms - last), 60'000.0, 1'000.0);
+    EXPECT_GT(prediction.confidence, 0.6);
+}
+
+TEST(CostCurvePredictor, ANightlyJobIsUnloadedAndPrewarmedInANarrowWindowBeforeItsNextRun) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0}");  // pre-warm windows are on by default
+    Driver driver(host, predictor.plugin);
+    const int64_t last = nightly(driver);
+    const auto prediction = driver.predict(last);
+    // Keeping an 8 GiB model for a day to save the 10 requests that arrive within its 10 s load never pays; a window
+    // a few minutes wide around the next run does.
+    constexpr int64_t kDayMs = 24 * 60 * kMinuteMs;
+    EXPECT_LT(prediction.keep_until_ms - last, 60 * kMinuteMs);
+    ASSERT_NE(prediction.warm_at_ms, WARMUP_TIME_NEVER);
+    const int64_t from = prediction.warm_at_ms - last, to = prediction.warm_keep_until_ms - last;
+    EXPECT_LT(to - from, 20 * kMinuteMs);
+    EXPECT_GT(from, kDayMs - 10 * kMinuteMs);
+    EXPECT_LT(to, kDayMs + 10 * kMinuteMs);
+
+    Built<CostCurvePredictor> without(host, "{prewarm: false, lean_memory_share: 0}");
+    Driver plain(host, without.plugin);
+    const int64_t plain_last = nightly(plain);
+    const auto plain_prediction = plain.predict(plain_last);
+    EXPECT_EQ(plain_prediction.warm_at_ms, WARMUP_TIME_NEVER);
+    EXPECT_EQ(plain_prediction.keep_until_ms - plain_last, prediction.keep_until_ms - last);  // same keep
+}
+
+TEST(CostCurvePredictor, BudgetObjectiveNeverUnloadsOnATimer) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{objective: budget}");
+    Driver driver(host, predictor.plugin);
+    const int64_t last = driver.sessions(10, 6 * 60 * kMinuteMs, 1);
+    const auto prediction = driver.predict(last);
+    EXPECT_EQ(prediction.keep_until_ms, WARMUP_TIME_NEVER);
+    EXPECT_EQ(prediction.warm_at_ms, WARMUP_TIME_NEVER);
+}
+
+TEST(CostCurvePredictor, PredictionsAreConditionalOnTheTimeAlreadyIdle) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host);
+    Driver driver(host, predictor.plugin);
+    const int64_t last = driver.sessions(40, 30 * kMinuteMs, 1);
+    const auto fresh = driver.predict(last);
+    EXPECT_LT(fresh.p_use_within_horizon, 0.2);  // the next request is ~30 min away, the horizon 10 min
+    const auto later = driver.predict(last + 25 * kMinuteMs);
+    EXPECT_GT(later.p_use_within_horizon, 0.8);  // 25 min idle: it is due within 10 min
+    EXPECT_NEAR(static_cast<double>(later.next_arrival_ms - last), 30.0 * kMinuteMs, 2.0 * kMinuteMs);
+    EXPECT_GT(later.confidence, 0.7);
+}
+
+TEST(CostCurvePredictor, StateHandsOverKeepAndPrewarmAndACorruptStateChangesNothing) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> first(host, "{lean_memory_share: 0}");
+    Driver driver(host, first.plugin);
+    const int64_t last = nightly(driver);
+    const auto before = driver.predict(last);
+    ASSERT_NE(before.warm_at_ms, WARMUP_TIME_NEVER);
+    const std::string state = first.plugin.export_state();
+
+    Built<CostCurvePredictor> second(host, "{lean_memory_share: 0}");
+    second.plugin.import_state(state);
+    const auto* plan = second.plugin.plan_of(0);
+    ASSERT_NE(plan, nullptr);
+    EXPECT_EQ(last + plan->keep_ms, before.keep_until_ms);
+    EXPECT_EQ(last + plan->window_start_ms, before.warm_at_ms);  // the recent gaps came along
+    EXPECT_EQ(last + plan->window_end_ms, before.warm_keep_until_ms);
+    EXPECT_EQ(second.plugin.export_state(), state);
+
+    // Refused whole, whatever record is bad: the state stays what it was.
+    EXPECT_THROW(second.plugin.import_state(state + "3 5 1 x\n"), warmup::sdk::Error);
+    EXPECT_THROW(second.plugin.import_state(state + "4000000 5 1 0 0\n"), warmup::sdk::Error);  // not in the catalog
+    EXPECT_THROW(second.plugin.import_state("org.warmup.state.other/1\n"), warmup::sdk::Error);
+    EXPECT_EQ(second.plugin.export_state(), state);
+}
+
+TEST(CostCurvePredictor, ParamsAreValidated) {
+    PluginTestHost host = numbered_models_host();
+    EXPECT_NE(host.create_error<CostCurvePredictor>("{objective: fast}").find("objective"), std::string::npos);
+    EXPECT_NE(host.create_error<CostCurvePredictor>("{open_gaps: 3}").find("open_gaps"), std::string::npos);
+    EXPECT_NE(host.create_error<CostCurvePredictor>("{min_keep_ms: 10}").find("min_keep_ms"), std::string::npos);
+    EXPECT_NE(host.create_error<CostCurvePredictor>("{fairness_quantile: 2}").find("fairness_quantile"),
+              std::string::npos);
+    EXPECT_NE(host.create_error<CostCurvePredictor>("{keep_ms: 5}").find("keep_ms"), std::string::npos);
+    EXPECT_EQ(host.create_error<CostCurvePredictor>("{objective: budget, prewarm: true}"), "");
+}
+
+}  // namespace

@@ -1,0 +1,196 @@
+// org.warmup.source.prometheus in-process against a stand-in metrics endpoint: Triton's and vLLM's counters turn
+// into events with count = increase, counter resets, a server that is down or answers an error, lines it cannot
+// read, a full ingest queue, cancellation, a bearer token, and its parameters.
+#include "prometheus_source.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "backend_test_support.hpp"
+#include "event_source_test_support.hpp"
+#include "fake_metrics_endpoint.hpp"
+#include "plugin_test_host.hpp"
+
+namespace warmup::plugins {
+namespace {
+
+using test::FakeMetricsEndpoint;
+using test::FakeSourcePoll;
+
+class PrometheusSourceTest : public ::testing::Test {
+  protected:
+    std::unique_ptr<PrometheusSource> make(const std::string& yaml) {
+        sdk::Params params(yaml);
+        auto source = std::make_unique<PrometheusSource>(host.host(), params);
+        params.finish();
+        return source;
+    }
+    std::unique_ptr<PrometheusSource> triton_source() {
+        return make("url: " + endpoint.url() + "\nmetric: nv_inference_request_success\ninterval_ms: 1000");
+    }
+    /// (model, count) of the events received so far.
+    static std::vector<std::pair<std::string, uint32_t>> counts(const FakeSourcePoll& poll) {
+        std::vector<std::pair<std::string, uint32_t>> out;
+        for (const auto& event : poll.events) out.emplace_back(event.model, event.count);
+        return out;
+    }
+    using Counts = std::vector<std::pair<std::string, uint32_t>>;
+
+    test::PluginTestHost host;
+    FakeMetricsEndpoint endpoint;
+};
+
+TEST_F(PrometheusSourceTest, TritonSuccessCounterIncreasesBecomeEventsWithTheirCount) {
+    auto source = triton_source();
+    FakeSourcePoll poll;
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"resnet50", 100}, {"bert", 7}}));
+    EXPECT_EQ(poll.poll(*source), 1000);
+    EXPECT_TRUE(poll.events.empty());  // the baseline
+
+    host.clock.set(1796217528000);
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"resnet50", 105}, {"bert", 7}}));
+    poll.poll(*source);
+    ASSERT_EQ(counts(poll), (Counts{{"resnet50", 5}}));
+    EXPECT_EQ(poll.events[0].ts_ms, 1796217528000);  // the time of the scrape
+
+    poll.poll(*source);  // nothing new served
+    EXPECT_EQ(poll.events.size(), 1u);
+    EXPECT_TRUE(poll.rejects.empty());
+}
+
+TEST_F(PrometheusSourceTest, ACounterResetCountsFromZero) {
+    auto source = triton_source();
+    FakeSourcePoll poll;
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"resnet50", 100}}));
+    poll.poll(*source);
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"resnet50", 2}}));  // Triton restarted, served 2 since
+    poll.poll(*source);
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"resnet50", 5}}));
+    poll.poll(*source);
+    EXPECT_EQ(counts(poll), (Counts{{"resnet50", 2}, {"resnet50", 3}}));
+}
+
+TEST_F(PrometheusSourceTest, VllmSuccessCounterSumsItsSeriesPerModelName) {
+    auto source = make("url: " + endpoint.url() +
+                       "\nmetric: \"vllm:request_success_total\"\nmodel_label: model_name\ninterval_ms: 500");
+    FakeSourcePoll poll;
+    endpoint.set_page(FakeMetricsEndpoint::vllm_page({{"meta-llama/Llama-3.1-8B-Instruct", 10}}));
+    poll.poll(*source);
+    endpoint.set_page(FakeMetricsEndpoint::vllm_page({{"meta-llama/Llama-3.1-8B-Instruct", 17}, {"qwen", 4}}));
+    EXPECT_EQ(poll.poll(*source), 500);
+    EXPECT_EQ(counts(poll), (Counts{{"meta-llama/Llama-3.1-8B-Instruct", 7}, {"qwen", 4}}));
+}
+
+TEST_F(PrometheusSourceTest, AServerThatIsDownIsAFailedPollNamingTheUrl) {
+    std::string url;
+    {
+        FakeMetricsEndpoint gone;
+        url = gone.url();
+    }
+    auto source = make("url: " + url + "\nmetric: nv_inference_request_success\nconnect_timeout_ms: 1000");
+    FakeSourcePoll poll;
+    const sdk::Error error = test::sdk_error_of([&] { poll.poll(*source); });
+    EXPECT_EQ(error.code(), WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_EQ(std::string(error.what()), "GET " + url + ": connection refused or host unreachable");
+}
+
+TEST_F(PrometheusSourceTest, AnErrorStatusIsAFailedPollWithItsBody) {
+    auto source = triton_source();
+    FakeSourcePoll poll;
+    endpoint.set_page("no metrics here", 404);
+    const sdk::Error error = test::sdk_error_of([&] { poll.poll(*source); });
+    EXPECT_EQ(error.code(), WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_EQ(std::string(error.what()), "GET " + endpoint.url() + " answered 404: no metrics here");
+}
+
+TEST_F(PrometheusSourceTest, UnreadableLinesAndSeriesWithoutTheModelLabelAreReported) {
+    auto source = make("url: " + endpoint.url() + "\nmetric: requests_total\nmodel_label: model");
+    FakeSourcePoll poll;
+    endpoint.set_page("requests_total{model=\"a\"} 1\nrequests_total{model=\"b} 1\nrequests_total{route=\"/x\"} 9\n");
+    poll.poll(*source);
+    ASSERT_EQ(poll.rejects.size(), 2u);
+    EXPECT_EQ(poll.rejects[0], endpoint.url() + " line 2: requests_total: unterminated value of label 'model'");
+    EXPECT_EQ(poll.rejects[1], endpoint.url() +
+                                   ": series requests_total{route=\"/x\"} has no label 'model' "
+                                   "(params.model_label): not counted");
+    endpoint.set_page("requests_total{model=\"a\"} 3\nrequests_total{route=\"/x\"} 10\n");
+    poll.poll(*source);
+    EXPECT_EQ(counts(poll), (Counts{{"a", 2}}));
+    EXPECT_EQ(poll.rejects.size(), 2u);  // the unlabelled series is reported once, not at every scrape
+}
+
+TEST_F(PrometheusSourceTest, EventsTheQueueHasNoRoomForAreOfferedFirstNextTime) {
+    auto source = triton_source();
+    FakeSourcePoll poll;
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"a", 0}, {"b", 0}}));
+    poll.poll(*source);
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"a", 1}, {"b", 2}}));
+    poll.room = 1;
+    EXPECT_EQ(poll.poll(*source), PrometheusSource::kQueueFullRetryMs);
+    EXPECT_EQ(counts(poll), (Counts{{"a", 1}}));
+    const int scrapes = endpoint.scrapes();
+    poll.room = 0;
+    EXPECT_EQ(poll.poll(*source), PrometheusSource::kQueueFullRetryMs);
+    EXPECT_EQ(endpoint.scrapes(), scrapes);  // no scrape while events wait
+    poll.room = SIZE_MAX;
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"a", 4}, {"b", 2}}));
+    poll.poll(*source);
+    EXPECT_EQ(counts(poll), (Counts{{"a", 1}, {"b", 2}, {"a", 3}}));  // nothing lost, kept ones first
+}
+
+TEST_F(PrometheusSourceTest, ACancelledPollStopsAtOnce) {
+    auto source = triton_source();
+    FakeSourcePoll poll;
+    poll.cancelled = true;
+    EXPECT_EQ(test::sdk_error_of([&] { poll.poll(*source); }).code(), WARMUP_ERROR_CANCELLED);
+}
+
+TEST_F(PrometheusSourceTest, BearerTokenIsSentWhenConfigured) {
+    endpoint.require_bearer("s3cret");
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"a", 1}}));
+    FakeSourcePoll poll;
+    auto without = triton_source();
+    EXPECT_NE(std::string(test::sdk_error_of([&] { poll.poll(*without); }).what()).find("answered 401"),
+              std::string::npos);
+    auto with = make("url: " + endpoint.url() + "\nmetric: nv_inference_request_success\nbearer_token: s3cret");
+    EXPECT_NO_THROW(poll.poll(*with));
+}
+
+TEST_F(PrometheusSourceTest, AUrlWithoutPathScrapesSlashMetrics) {
+    auto source = make("url: http://127.0.0.1:" + std::to_string(endpoint.port()) + "\nmetric: m");
+    EXPECT_EQ(source->client().url("/metrics"), endpoint.url());
+    endpoint.set_page("m{model=\"a\"} 1\n");
+    FakeSourcePoll poll;
+    EXPECT_NO_THROW(poll.poll(*source));
+    EXPECT_EQ(endpoint.scrapes(), 1);
+}
+
+TEST_F(PrometheusSourceTest, ParamsAreChecked) {
+    const auto refusal = [&](const std::string& yaml) {
+        try {
+            make(yaml);
+        } catch (const sdk::InvalidArgument& error) {
+            return std::string(error.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_EQ(refusal("metric: m"), "params.url: required: the metrics URL, e.g. http://triton:8002/metrics");
+    EXPECT_EQ(refusal("url: http://h/metrics"),
+              "params.metric: required: the per-model request counter, e.g. nv_inference_request_success");
+    EXPECT_EQ(refusal("url: http://h/metrics\nmetric: 9lives"),
+              "params.metric: '9lives' is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)");
+    EXPECT_EQ(refusal("url: http://h/metrics\nmetric: m\nmodel_label: \"a:b\""),
+              "params.model_label: 'a:b' is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)");
+    EXPECT_EQ(refusal("url: http://h/metrics\nmetric: m\ninterval_ms: 10"),
+              "params.interval_ms: 10 is outside [100, 3600000]");
+    EXPECT_NE(refusal("url: ftp://h/metrics\nmetric: m").find("params.url: 'ftp://h/metrics': the scheme must be"),
+              std::string::npos);
+    EXPECT_EQ(refusal("url: https://h:8443/metrics\nmetric: m\nintervall_ms: 5"),
+              "params.intervall_ms: unknown parameter");
+    EXPECT_EQ(refusal("url: https://h:8443/metrics\nmetric: m"), "accepted");
+}
+
+}  // namespace
+}  // namespace warmup::plugins

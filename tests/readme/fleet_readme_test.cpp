@@ -1,0 +1,105 @@
+// The README's "Fleet" commands, run literally with bash against a real redis-server and three real warmupd nodes.
+// The only changes to the text: free loopback ports for 3101-3103 and 6390, build/bin/ and configs/ made absolute,
+// the example node files copied with those ports and a temporary state folder, output and log paths in a temporary
+// folder; and a trap that kills what the commands started if one of them fails (the README's last lines stop them).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "fleet_test_support.hpp"
+
+namespace warmup::test {
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+    for (std::size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size())
+        text.replace(at, from.size(), to);
+}
+
+TEST(FleetReadme, TheThreeNodeExampleRunsAsWritten) {
+    const std::string source = WARMUP_TEST_SOURCE_DIR;
+    const std::string readme = read_file(source + "/README.md");
+    const auto start = readme.find("\n## Fleet\n");
+    ASSERT_NE(start, std::string::npos) << "README.md has no '## Fleet' section";
+    const auto end = readme.find("\n## ", start + 5);
+    const std::string section = readme.substr(start, end - start);
+    std::string script;
+    static const std::regex kBlock("\n```sh\n([\\s\\S]*?)\n```");
+    for (std::sregex_iterator it(section.begin(), section.end(), kBlock), last; it != last; ++it)
+        script += (*it)[1].str() + "\n";
+    ASSERT_NE(script.find("warmupd --config configs/examples/fleet/node-$n.yaml"), std::string::npos);
+
+    TempDir dir("warmup-readme-commands");
+    const std::vector<std::pair<std::string, std::string>> ports{{"3101", std::to_string(free_loopback_port())},
+                                                                 {"3102", std::to_string(free_loopback_port())},
+                                                                 {"3103", std::to_string(free_loopback_port())},
+                                                                 {"6390", std::to_string(free_loopback_port())}};
+    for (int n = 0; n < 3; ++n) {
+        std::string node = read_file(source + "/configs/examples/fleet/node-" + std::to_string(n) + ".yaml");
+        for (const auto& [from, to] : ports) replace_all(node, from, to);
+        replace_all(node, "/tmp/warmup-fleet/", (dir.path() / "state").string() + "/");
+        replace_all(node, "${WARMUP_EXE_DIR}/../plugins", WARMUP_TEST_PLUGIN_DIR);
+        dir.write("node-" + std::to_string(n) + ".yaml", node);
+    }
+    // The README's own paths first, so that no replacement matches inside an inserted one.
+    replace_all(script, "/tmp/warmup-fleet-", "FLEET_LOG_DIR/log-");
+    replace_all(script, "configs/examples/fleet/", "FLEET_NODE_DIR/");
+    replace_all(script, "configs/", source + "/configs/");
+    replace_all(script, "build/bin/", std::string(WARMUP_TEST_BIN_DIR) + "/");
+    replace_all(script, "FLEET_LOG_DIR", dir.path().string());
+    replace_all(script, "FLEET_NODE_DIR", dir.path().string());
+    replace_all(script, "out/fleet-ai-ide", (dir.path() / "replay").string());
+    for (const auto& [from, to] : ports) replace_all(script, from, to);
+    const std::string redis_port = ports.back().second;
+    const std::string guarded =
+        "set -eo pipefail\n"
+        "trap 'for pid in \"${pids[@]}\"; do kill -9 \"$pid\" 2>/dev/null || true; done; "
+        "redis-cli -p " +
+        redis_port + " shutdown nosave > /dev/null 2>&1 || true' EXIT\ntrap 'exit 143' TERM\ncd '" +
+        dir.path().string() + "'\n" + script + "echo FLEET_README_DONE\n";
+    const auto script_file = dir.write("fleet.sh", guarded);
+
+    Daemon shell({script_file.string()}, Daemon::Capture::StdoutAndStderr, "/bin/bash");
+    auto status = shell.wait_exit(std::chrono::milliseconds(90'000));
+    if (!status) {  // stuck: SIGTERM lets the trap stop what the commands started
+        kill(shell.pid(), SIGTERM);
+        status = shell.wait_exit(std::chrono::milliseconds(20'000));
+    }
+    const auto node_logs = [&] {
+        std::string logs;
+        for (int n = 0; n < 3; ++n)
+            logs += "\n--- node-" + std::to_string(n) + " log:\n" +
+                    read_file((dir.path() / ("log-" + std::to_string(n) + ".log")).string());
+        return logs;
+    };
+    ASSERT_TRUE(status.has_value()) << "the commands did not finish:\n" << shell.log() << node_logs();
+    ASSERT_NE(status->signal, SIGTERM) << "the commands did not finish in 90 s:\n"
+                                       << shell.log() << node_logs() << "\nscript:\n"
+                                       << guarded;
+    ASSERT_TRUE(shell.wait_for_log_end(10'000ms));
+    const std::string output = shell.log();
+    ASSERT_EQ(status->code, 0) << output << node_logs() << "\nscript:\n" << guarded;
+    EXPECT_NE(output.find("FLEET_README_DONE"), std::string::npos) << output;
+    // The owner's prediction and the new owner's, after the kill: both name a next use, about the same one.
+    static const std::regex kPrediction(R"(\{"next_arrival_ms":(\d+),)");
+    std::vector<int64_t> next;
+    for (std::sregex_iterator it(output.begin(), output.end(), kPrediction), last; it != last; ++it)
+        next.push_back(std::stoll((*it)[1].str()));
+    ASSERT_EQ(next.size(), 2U) << output;
+    EXPECT_LE(std::abs(next[0] - next[1]), 5000) << output;
+    // The replay wrote its reports.
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "replay" / "fleet.json")) << output;
+    EXPECT_NE(output.find("Re-homing after node-1 left"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace warmup::test
