@@ -19,9 +19,11 @@
 #   4 runtime   the live daemon's runtime (LiveRuntime, event sources)
 #     replay    the offline evaluator: beside runtime, it uses core, config, state, loader and engine only
 #   5 cluster   the fleet: FleetNode drives a LiveRuntime (calls it, takes its engine on the control thread), so it
-#               sits above runtime; its pure placement rule is in core so that replay can share it
-#     http      the operator's HTTP API over a LiveRuntime; beside cluster (neither includes the other)
-#   6 apps      warmupd, warmup-replay, warmupctl: may use everything
+#               sits above runtime; it includes no http header. Its pure placement rule is in core so that replay
+#               can share it.
+#   6 http      the operator's HTTP API over a LiveRuntime; above cluster, so that /metrics may show the fleet's
+#               counters (warmupd hands them over; the fleet itself is wired in apps)
+#   7 apps      warmupd, warmup-replay, warmupctl: may use everything
 cmake_minimum_required(VERSION 3.25)
 
 # Folder (relative to host/) -> rank.
@@ -35,8 +37,8 @@ set(WARMUP_LAYER_RANK_engine 3)
 set(WARMUP_LAYER_RANK_runtime 4)
 set(WARMUP_LAYER_RANK_replay 4)
 set(WARMUP_LAYER_RANK_cluster 5)
-set(WARMUP_LAYER_RANK_http 5)
-set(WARMUP_LAYER_RANK_apps 6)
+set(WARMUP_LAYER_RANK_http 6)
+set(WARMUP_LAYER_RANK_apps 7)
 
 # The layer folder of `path` (relative to host/): the longest table folder that is a prefix of it, or "" if none.
 function(warmup_layer_of path out)
