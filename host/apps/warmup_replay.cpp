@@ -53,6 +53,7 @@ std::optional<int64_t> parse_time_ms(const std::string& text) {
 
 }  // namespace
 
+// Long: the declaration of every option, one after another as --help lists them, then one call per output.
 int main(int argc, char** argv) {
     using namespace warmup::host;
     CLI::App app{"warmup-replay: evaluate warm-up policies on traces, side by side, with clairvoyant yardsticks"};

@@ -60,7 +60,7 @@
 #include "core/paths.hpp"
 #include "loader/plugin_library.hpp"
 #include "loader/plugin_loader.hpp"
-#include "runtime/plugin_set.hpp"
+#include "loader/plugin_set.hpp"
 #include "runtime/sources/event_sources.hpp"
 #include "version/build_info.hpp"
 
@@ -252,6 +252,7 @@ struct BundleOptions {
 
 /// Gathers the bundle, writes it and prints one line per file. Exit 0 when written with everything the daemon serves,
 /// 1 when written but the daemon could not be reached, 2 when the archive could not be written.
+// Long: the bundle's files in archive order, each with its manifest line; split, that order would be scattered.
 int support_bundle(DaemonClient& daemon, const std::string& url, const std::string& token_env,
                    const BundleOptions& options) {
     using nlohmann::json;
@@ -627,6 +628,7 @@ std::optional<std::string> read_events(const std::string& file) {
 
 }  // namespace
 
+// Long: the declaration of every subcommand and option, one after another as --help lists them.
 int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);  // the loader's info lines are noise here; warnings and errors stay
     CLI::App app{"warmupctl: validate configurations, inspect plugins, operate a running warmupd"};

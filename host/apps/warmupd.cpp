@@ -49,8 +49,20 @@ namespace warmup::host {
 extern const std::string_view embedded_default_config;
 }
 
-int main(int argc, char** argv) {
-    using namespace warmup::host;
+namespace {
+
+using namespace warmup::host;
+
+/// The command line of warmupd.
+struct DaemonOptions {
+    std::string config_file;
+    std::optional<int> port;
+    std::optional<std::string> bind;
+    int64_t shutdown_delay_ms = 0;
+};
+
+/// Malloc tuning for a long-running daemon with large, short-lived blocks.
+void tune_malloc() {
     // Blocks of 256 KiB and more are mapped on their own and go back to the system when freed. glibc's default raises
     // that threshold to the size of the largest block freed so far (up to 32 MiB), after which the per-model tables
     // the plugins grow (megabytes at 10 k models), the snapshot buffers (every snapshot interval) and large HTTP
@@ -60,43 +72,152 @@ int main(int argc, char** argv) {
     // of its own that keeps a few hundred KiB after the body is freed (3-4 MiB of RSS at 10 k models). Ingest speed
     // is the same with two (build/bench/ingest_load_bench, alternating runs: 1.6-2.3 M events/s against 1.5-1.6 M).
     mallopt(M_ARENA_MAX, 2);
-    CLI::App app{"warmupd: loads models shortly before they are needed and unloads them when they will not be"};
-    std::string config_file;
-    std::optional<int> port;
-    std::optional<std::string> bind;
-    app.add_option("--config", config_file, "YAML configuration (default: the embedded configs/default.yaml)");
-    app.add_option("--port", port, "HTTP port (0 = pick a free port and log it); overrides http.port")
-        ->check(CLI::Range(0, 65535));
-    app.add_option("--bind", bind, "HTTP bind address; overrides http.bind");
-    int64_t shutdown_delay_ms = 0;
-    app.add_option("--shutdown-delay-ms", shutdown_delay_ms,
-                   "after SIGTERM/SIGINT, keep serving this long with /readyz answering 503 before stopping")
-        ->check(CLI::Range(int64_t{0}, int64_t{600000}));
-    app.set_version_flag("--version", version_line("warmupd"), "print the version, plugin ABI and git commit");
-    CLI11_PARSE(app, argc, argv);
+}
 
-    // Block the stop signals in every thread; the main thread waits for them with sigwait.
+/// The configuration to start with (the file, or the embedded default) with the command-line overrides; nullopt
+/// (after saying why on stderr) when it cannot be read.
+std::optional<Config> read_daemon_config(const DaemonOptions& options) {
+    Config config;
+    try {
+        config = options.config_file.empty() ? load_config_text(embedded_default_config, "<embedded default.yaml>",
+                                                                std::filesystem::current_path(), executable_dir())
+                                             : load_config_file(options.config_file, executable_dir());
+    } catch (const ConfigError& error) {
+        std::cerr << "warmupd: CONFIG_ERROR " << error.what() << "\n";
+        return std::nullopt;
+    } catch (const std::exception& error) {
+        std::cerr << "warmupd: CONFIG_ERROR " << error.what() << "\n";
+        return std::nullopt;
+    }
+    if (options.port) config.http.port = static_cast<uint16_t>(*options.port);
+    if (options.bind) config.http.bind = *options.bind;
+    return config;
+}
+
+/// The fleet (opt-in, `cluster:`), not started yet; nullptr without `cluster:`. Throws when it cannot reach Redis.
+std::unique_ptr<cluster::FleetNode> make_fleet(const Config& config, LiveRuntime& runtime, int bound_port) {
+    if (!config.cluster.enabled) return nullptr;
+    const std::string advertise = config.cluster.advertise_url.empty()
+                                      ? fmt::format("http://{}:{}", config.http.bind, bound_port)
+                                      : config.cluster.advertise_url;
+    return std::make_unique<cluster::FleetNode>(runtime, config, advertise);
+}
+
+/// Membership and the first placement before events are served, so the first event already goes to its owner; the
+/// fleet then routes POST /api/warmup/events and serves GET /api/warmup/cluster. Without a fleet (`fleet` null),
+/// GET /api/warmup/cluster says it is off. `fleet` outlives the API's serving.
+void serve_fleet(cluster::FleetNode* fleet, HttpApi& api) {
+    if (fleet == nullptr) {
+        api.add_get_route("/api/warmup/cluster", [] {
+            return nlohmann::json{
+                {"enabled", false}, {"nodes", nlohmann::json::array()}, {"owners", nlohmann::json::object()}};
+        });
+        return;
+    }
+    fleet->start();
+    api.set_event_router([fleet](std::span<const warmup_usage_event> events) { return fleet->route_events(events); });
+    api.add_get_route("/api/warmup/cluster", [fleet] { return fleet->cluster_json(); });
+    api.set_fleet_metrics([fleet] { return FleetMetricsView{fleet->counters(), fleet->redis_reachable()}; });
+}
+
+/// Opt-in (reload.watch_file): reloads when the configuration file changes (modification time or size), polled on
+/// a thread of its own until destroyed.
+class ConfigFileWatcher {
+  public:
+    ConfigFileWatcher(const Config& config, LiveRuntime& runtime)
+        : watching_(config.reload_watch_file && !config.source_file.empty()) {
+        if (!watching_) return;
+        thread_ = std::thread([this, file = config.source_file, poll_ms = config.reload_poll_ms, &runtime] {
+            namespace fs = std::filesystem;
+            auto stamp = [&] {
+                std::error_code error;
+                const auto time = fs::last_write_time(file, error);
+                const auto size = fs::file_size(file, error);
+                return std::pair{error ? fs::file_time_type{} : time, error ? 0 : size};
+            };
+            auto seen = stamp();
+            while (watching_) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+                const auto now = stamp();
+                if (now == seen) continue;
+                seen = now;
+                spdlog::info("CONFIG_RELOAD {} changed on disk", file.string());
+                spdlog::info("CONFIG_RELOAD result {}", reload_json(runtime.reload_from_file()).dump());
+            }
+        });
+    }
+    ~ConfigFileWatcher() {
+        watching_ = false;
+        if (thread_.joinable()) thread_.join();
+    }
+    ConfigFileWatcher(const ConfigFileWatcher&) = delete;
+    ConfigFileWatcher& operator=(const ConfigFileWatcher&) = delete;
+
+  private:
+    std::atomic<bool> watching_;
+    std::thread thread_;
+};
+
+/// Blocks SIGINT, SIGTERM and SIGHUP (reload) in this thread and every thread started after, so that the main
+/// thread alone takes them with sigwait. Returns that set.
+sigset_t block_stop_signals() {
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGHUP);  // reload the configuration file
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    return stop_signals;
+}
 
-    Config config;
-    try {
-        config = config_file.empty() ? load_config_text(embedded_default_config, "<embedded default.yaml>",
-                                                        std::filesystem::current_path(), executable_dir())
-                                     : load_config_file(config_file, executable_dir());
-    } catch (const ConfigError& error) {
-        std::cerr << "warmupd: CONFIG_ERROR " << error.what() << "\n";
-        return 2;
-    } catch (const std::exception& error) {
-        std::cerr << "warmupd: CONFIG_ERROR " << error.what() << "\n";
-        return 2;
+/// Waits for SIGINT or SIGTERM (blocked in every thread), reloading the configuration file on each SIGHUP meanwhile.
+/// Returns the stop signal.
+int wait_for_stop_signal(const sigset_t& stop_signals, const Config& config, LiveRuntime& runtime) {
+    int signal_number = 0;
+    for (;;) {
+        sigwait(&stop_signals, &signal_number);
+        if (signal_number != SIGHUP) return signal_number;
+        spdlog::info("CONFIG_RELOAD SIGHUP received, reloading {}", config.source_file.string());
+        spdlog::info("CONFIG_RELOAD result {}", reload_json(runtime.reload_from_file()).dump());
     }
-    if (port) config.http.port = static_cast<uint16_t>(*port);
-    if (bind) config.http.bind = *bind;
+}
+
+/// Keeps serving `delay_ms` with /readyz answering 503 (the caller marked the API stopping). A second SIGINT/SIGTERM
+/// ends the delay at once; a SIGHUP now is ignored (no reload while stopping).
+void serve_shutdown_delay(const sigset_t& stop_signals, int64_t delay_ms) {
+    if (delay_ms <= 0) return;
+    spdlog::info("SHUTDOWN /readyz answers 503; serving {} ms more before closing the port", delay_ms);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms);
+    for (auto now = std::chrono::steady_clock::now(); now < deadline; now = std::chrono::steady_clock::now()) {
+        const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
+        const timespec timeout{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+        const int received = sigtimedwait(&stop_signals, nullptr, &timeout);
+        if (received == SIGINT || received == SIGTERM) break;
+    }
+}
+
+}  // namespace
+
+// Long: the daemon's start-up and shutdown steps in order, each failure answered where it happens.
+int main(int argc, char** argv) {
+    tune_malloc();
+    CLI::App app{"warmupd: loads models shortly before they are needed and unloads them when they will not be"};
+    DaemonOptions options;
+    app.add_option("--config", options.config_file, "YAML configuration (default: the embedded configs/default.yaml)");
+    app.add_option("--port", options.port, "HTTP port (0 = pick a free port and log it); overrides http.port")
+        ->check(CLI::Range(0, 65535));
+    app.add_option("--bind", options.bind, "HTTP bind address; overrides http.bind");
+    app.add_option("--shutdown-delay-ms", options.shutdown_delay_ms,
+                   "after SIGTERM/SIGINT, keep serving this long with /readyz answering 503 before stopping")
+        ->check(CLI::Range(int64_t{0}, int64_t{600000}));
+    app.set_version_flag("--version", version_line("warmupd"), "print the version, plugin ABI and git commit");
+    CLI11_PARSE(app, argc, argv);
+
+    const sigset_t stop_signals = block_stop_signals();
+
+    const std::optional<Config> read = read_daemon_config(options);
+    if (!read) return 2;
+    const Config& config = *read;
     // A non-loopback bind needs an access token; then every mutating request must carry it.
     if (const int refused = enforce_bind_policy(config.http.bind, config.http.resolved_access_token()); refused != 0)
         return refused;
@@ -110,7 +231,8 @@ int main(int argc, char** argv) {
         spdlog::critical("PLUGIN_LOAD_ERROR {}", error.what());
         return 2;
     }
-    runtime->set_http_overrides(bind, port ? std::optional<uint16_t>(static_cast<uint16_t>(*port)) : std::nullopt);
+    runtime->set_http_overrides(
+        options.bind, options.port ? std::optional<uint16_t>(static_cast<uint16_t>(*options.port)) : std::nullopt);
     // The address is claimed first: a daemon that cannot have it (another warmupd listens there) stops before it
     // touches the state folder, which may be that other daemon's.
     HttpApi api(*runtime);
@@ -131,31 +253,15 @@ int main(int argc, char** argv) {
         runtime->stop();
         return 2;
     }
-    // The fleet (opt-in, `cluster:`): membership and the first placement before events are served, so the first
-    // event already goes to its owner; it then routes POST /api/warmup/events and serves GET /api/warmup/cluster.
     std::unique_ptr<cluster::FleetNode> fleet;
-    if (config.cluster.enabled) {
-        try {
-            const std::string advertise = config.cluster.advertise_url.empty()
-                                              ? fmt::format("http://{}:{}", config.http.bind, bound_port)
-                                              : config.cluster.advertise_url;
-            fleet = std::make_unique<cluster::FleetNode>(*runtime, config, advertise);
-        } catch (const std::exception& error) {
-            spdlog::critical("CONFIG_ERROR {}: cluster.redis: {}", config.locate("cluster.redis"), error.what());
-            runtime->stop();
-            return 2;
-        }
-        fleet->start();
-        api.set_event_router(
-            [&fleet](std::span<const warmup_usage_event> events) { return fleet->route_events(events); });
-        api.add_get_route("/api/warmup/cluster", [&fleet] { return fleet->cluster_json(); });
-        api.set_fleet_metrics([&fleet] { return FleetMetricsView{fleet->counters(), fleet->redis_reachable()}; });
-    } else {
-        api.add_get_route("/api/warmup/cluster", [] {
-            return nlohmann::json{
-                {"enabled", false}, {"nodes", nlohmann::json::array()}, {"owners", nlohmann::json::object()}};
-        });
+    try {
+        fleet = make_fleet(config, *runtime, bound_port);
+    } catch (const std::exception& error) {
+        spdlog::critical("CONFIG_ERROR {}: cluster.redis: {}", config.locate("cluster.redis"), error.what());
+        runtime->stop();
+        return 2;
     }
+    serve_fleet(fleet.get(), api);
     api.start();
     runtime->start_sources();  // after the journal replay: a source's events come after what was learned before
     api.mark_ready();
@@ -163,53 +269,14 @@ int main(int argc, char** argv) {
                  config.display_name, version_line("warmupd"));
     sd_notifyf(0, "READY=1\nSTATUS=listening on http://%s:%d", config.http.bind.c_str(), bound_port);
 
-    // Opt-in: reload when the configuration file changes (modification time or size), polled.
-    std::atomic<bool> watching{config.reload_watch_file && !config.source_file.empty()};
-    std::thread watcher;
-    if (watching) {
-        watcher = std::thread([&] {
-            namespace fs = std::filesystem;
-            auto stamp = [&] {
-                std::error_code error;
-                const auto time = fs::last_write_time(config.source_file, error);
-                const auto size = fs::file_size(config.source_file, error);
-                return std::pair{error ? fs::file_time_type{} : time, error ? 0 : size};
-            };
-            auto seen = stamp();
-            while (watching) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(config.reload_poll_ms));
-                const auto now = stamp();
-                if (now == seen) continue;
-                seen = now;
-                spdlog::info("CONFIG_RELOAD {} changed on disk", config.source_file.string());
-                spdlog::info("CONFIG_RELOAD result {}", reload_json(runtime->reload_from_file()).dump());
-            }
-        });
+    {
+        ConfigFileWatcher watcher(config, *runtime);
+        const int signal_number = wait_for_stop_signal(stop_signals, config, *runtime);
+        spdlog::info("SHUTDOWN received {}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+        api.mark_stopping();
+        sd_notify(0, "STOPPING=1");
+        serve_shutdown_delay(stop_signals, options.shutdown_delay_ms);
     }
-
-    int signal_number = 0;
-    for (;;) {
-        sigwait(&stop_signals, &signal_number);
-        if (signal_number != SIGHUP) break;
-        spdlog::info("CONFIG_RELOAD SIGHUP received, reloading {}", config.source_file.string());
-        spdlog::info("CONFIG_RELOAD result {}", reload_json(runtime->reload_from_file()).dump());
-    }
-    spdlog::info("SHUTDOWN received {}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-    api.mark_stopping();
-    sd_notify(0, "STOPPING=1");
-    if (shutdown_delay_ms > 0) {
-        // A second SIGINT/SIGTERM ends the delay at once; a SIGHUP now is ignored (no reload while stopping).
-        spdlog::info("SHUTDOWN /readyz answers 503; serving {} ms more before closing the port", shutdown_delay_ms);
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(shutdown_delay_ms);
-        for (auto now = std::chrono::steady_clock::now(); now < deadline; now = std::chrono::steady_clock::now()) {
-            const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
-            const timespec timeout{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
-            const int received = sigtimedwait(&stop_signals, nullptr, &timeout);
-            if (received == SIGINT || received == SIGTERM) break;
-        }
-    }
-    watching = false;
-    if (watcher.joinable()) watcher.join();
     api.stop();
     if (fleet) fleet->stop();  // hands the owned models' state over while the control loop still runs
     runtime->stop();

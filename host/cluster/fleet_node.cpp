@@ -561,6 +561,7 @@ void FleetNode::refresh_models(RedisConnection& redis) {
     models_set_size_ = size.integer;
 }
 
+// Long: one heartbeat's steps in their required order (renew, members, replicas, placement, publish).
 void FleetNode::membership_tick(RedisConnection& redis, bool force_renew) {
     const int64_t now = now_unix_ms();
     if (force_renew || now >= next_renew_unix_ms_) {

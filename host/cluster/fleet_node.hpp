@@ -8,7 +8,7 @@
 //    that stops renewing is dropped by every peer within two heartbeats of its last renewal.
 //  - Placement: from the alive members (id, budget) and the models of the fleet (the catalog's exact names plus every
 //    name in <prefix>models, with their catalog memory), every node computes the same placement
-//    (cluster/placement.hpp). The alive node with the smallest id publishes it as JSON in <prefix>placement; every
+//    (core/placement.hpp). The alive node with the smallest id publishes it as JSON in <prefix>placement; every
 //    node serves its own view at GET /api/warmup/cluster.
 //  - Events: route_events() applies the events of models this node owns and queues the others for their owners (a
 //    bounded outbox, cluster.forward_buffer events; beyond that the rest of the request is refused with 503 and
@@ -54,9 +54,9 @@
 #include <vector>
 
 #include "cluster/fleet_counters.hpp"
-#include "cluster/placement.hpp"
 #include "cluster/redis_client.hpp"
 #include "config/config.hpp"
+#include "core/placement.hpp"
 
 namespace warmup::host {
 class LiveRuntime;

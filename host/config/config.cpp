@@ -289,6 +289,7 @@ class ConfigReader {
         if (!exe_dir.empty()) exe_dir_ = fs::absolute(exe_dir);
     }
 
+    // Long: the table of top-level keys with their readers, then the defaults each key falls back to, in file order.
     void read(const YAML::Node& root) {
         record_positions(root, "");
         if (!root.IsNull() && !root.IsMap())

@@ -314,6 +314,7 @@ void WarmupEngine::replan_all(warmup_time_ms now_ms) {
     dispatch(now_ms);
 }
 
+// Long: the hot path of every request; its cases (ready, loading, queued, absent) read top to bottom in one place.
 void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_ms now_ms) {
     ModelSlot& state = slot(event.model);
     const uint32_t count = event.count == 0 ? 1 : event.count;
@@ -927,6 +928,7 @@ void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
     executor_.start_load(model, state.ticket, now_ms);
 }
 
+// Long: a completion's cases (stale, failed with retry or give-up, succeeded) in the order the simulation rules give.
 void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, bool succeeded, double load_ms,
                                     double memory_mb, warmup_time_ms now_ms) {
     if (model >= models_.size()) return;

@@ -39,27 +39,9 @@
 #include "engine/log_histogram.hpp"
 #include "engine/strict_priority_queue.hpp"
 #include "engine/timer_heap.hpp"
+#include "loader/component_set.hpp"
 
 namespace warmup::host {
-
-/// A borrowed plugin instance: its vtable and self pointer. Owned by a PluginInstance elsewhere.
-template <class VTable>
-struct Component {
-    const VTable* vtable = nullptr;
-    void* self = nullptr;
-    std::string label;  ///< "<id>@<version>" for messages
-};
-
-/// The seven component plugins an engine drives.
-struct ComponentSet {
-    Component<warmup_pattern_analyzer_vtable> analyzer;
-    Component<warmup_predictor_vtable> predictor;
-    Component<warmup_performance_model_vtable> performance;
-    Component<warmup_scheduler_vtable> scheduler;
-    Component<warmup_resource_policy_vtable> resource;
-    Component<warmup_queue_policy_vtable> queue;
-    Component<warmup_metrics_sink_vtable> metrics;
-};
 
 /// How loads and unloads are carried out. Live: backend calls on worker threads; replay: the virtual clock.
 /// Called on the control thread. Each start_load must be answered by exactly one WarmupEngine::on_load_finished with
@@ -329,7 +311,7 @@ class WarmupEngine {
         warmup_time_ms ready_since_ms = WARMUP_TIME_NEVER;
         warmup_time_ms loading_since_ms = WARMUP_TIME_NEVER;
         LoadCause loaded_for = LoadCause::Demand;  // set when a load starts; Demand once a request waited for it
-        uint64_t residency_sequence = 0;  // residency_sequence_ at this model's last residency change
+        uint64_t residency_sequence = 0;           // residency_sequence_ at this model's last residency change
         double charged_mb = 0;
         double need_mb = 0;  // memory the queued load needs
         double catalog_load_ms = 0;

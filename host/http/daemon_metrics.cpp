@@ -159,6 +159,7 @@ std::vector<ArmMetricsView> arm_metrics_views(const LiveRuntime& runtime) {
     return views;
 }
 
+// Long: one block per series, in the order /metrics lists them.
 std::string render_daemon_metrics(const DaemonMetrics& metrics) {
     TextWriter text;
     const BuildInfo& info = build_info();

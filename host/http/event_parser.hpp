@@ -12,15 +12,9 @@
 #include <string_view>
 #include <vector>
 
-namespace warmup::host {
+#include "core/usage_event.hpp"
 
-struct ParsedEvent {
-    std::size_t position = 0;  ///< 1-based line (NDJSON) or item index (JSON array)
-    std::string model;
-    std::optional<int64_t> ts_ms;
-    std::string tenant;
-    uint32_t count = 1;
-};
+namespace warmup::host {
 
 struct RejectedEvent {
     std::size_t position = 0;
@@ -33,13 +27,6 @@ struct ParsedBody {
     std::vector<RejectedEvent> rejected;  ///< in position order, at most kMaxListedRejections
     std::size_t unlisted_rejections = 0;  ///< refused items beyond the listed ones
 };
-
-/// A posted ts_ms may be at most this far ahead of the server clock (client clocks drift; a later one is a bug or an
-/// attempt to plant a usage pattern in the future).
-inline constexpr int64_t kMaxFutureSkewMs = 5 * 60 * 1000;
-
-/// Longest accepted model name, in bytes: catalog names are short, and a refusal echoes the name back.
-inline constexpr std::size_t kMaxModelNameBytes = 1024;
 
 /// Refusals listed one by one; beyond this many they are only counted, so that a body of garbage lines cannot make
 /// the answer (and the memory to build it) many times larger than the body itself.

@@ -71,9 +71,44 @@ class HttpApi {
     enum class Phase { Starting, Ready, Stopping };
     using BodyHandler = std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
 
+    using GetHandler = void (HttpApi::*)(const httplib::Request&, httplib::Response&);
+    using PostHandler = void (HttpApi::*)(const httplib::Request&, httplib::Response&, const std::string& body);
+
+    /// Registers every endpoint with its handler below (the route table).
     void routes();
+    void get(const std::string& path, GetHandler handler);
+    void post(const std::string& path, PostHandler handler);
     void get(const std::string& path, httplib::Server::Handler handler);
     void post(const std::string& path, BodyHandler handler);
+
+    // ----- One handler per endpoint, on an HTTP pool thread; the file that holds each is named above it.
+    // http_api.cpp: liveness, readiness, the status page and its assets (without a token).
+    void get_healthz(const httplib::Request& request, httplib::Response& response);
+    void get_readyz(const httplib::Request& request, httplib::Response& response);
+    void get_status_page(const httplib::Request& request, httplib::Response& response);
+    // events_endpoint.cpp: POST /api/warmup/events.
+    void post_events(const httplib::Request& request, httplib::Response& response, const std::string& body);
+    // status_endpoints.cpp: GET /api/warmup/status, /plugins, /predictions, /experiments, /health/components.
+    void get_status(const httplib::Request& request, httplib::Response& response);
+    void get_plugins(const httplib::Request& request, httplib::Response& response);
+    void get_predictions(const httplib::Request& request, httplib::Response& response);
+    void get_experiments(const httplib::Request& request, httplib::Response& response);
+    void get_component_health(const httplib::Request& request, httplib::Response& response);
+    // decisions_endpoint.cpp: GET /api/warmup/decisions.
+    void get_decisions(const httplib::Request& request, httplib::Response& response);
+    // metrics_endpoint.cpp: GET /metrics and GET /api/warmup/history (counters over time).
+    void get_metrics(const httplib::Request& request, httplib::Response& response);
+    void get_history(const httplib::Request& request, httplib::Response& response);
+    // operations_endpoints.cpp: reload, rollback and the operations.
+    void post_config_reload(const httplib::Request& request, httplib::Response& response, const std::string& body);
+    void post_config_rollback(const httplib::Request& request, httplib::Response& response, const std::string& body);
+    void post_emergency_stop(const httplib::Request& request, httplib::Response& response, const std::string& body);
+    void post_reset_to_safe(const httplib::Request& request, httplib::Response& response, const std::string& body);
+    void post_reset_data_collection(const httplib::Request& request, httplib::Response& response,
+                                    const std::string& body);
+    void post_restart_workers(const httplib::Request& request, httplib::Response& response, const std::string& body);
+    void post_backup_state(const httplib::Request& request, httplib::Response& response, const std::string& body);
+    void post_restore_state(const httplib::Request& request, httplib::Response& response, const std::string& body);
     /// The pre-routing route check: 404 for an unknown path, 405 with Allow for a known path and another method.
     httplib::Server::HandlerResponse check_route(const httplib::Request& request, httplib::Response& response) const;
 

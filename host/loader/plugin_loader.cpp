@@ -119,6 +119,7 @@ std::optional<fs::path> PluginLoader::find_by_id(const std::string& id) {
     return std::nullopt;
 }
 
+// Long: a library's trust checks in the order their errors are reported (file, SHA-256 pin, copy, ABI, kind, id).
 std::shared_ptr<PluginLibrary> PluginLoader::load(const PluginRef& ref, uint32_t expected_kind, bool replacing_id) {
     fs::path file = ref.path;
     if (file.empty()) {

@@ -1,5 +1,5 @@
 // replay/fleet_replay.hpp — warmup-replay --nodes N: a fleet of N simulated nodes on one trace, with the placement
-// code the daemons run (cluster/placement.hpp), so placement strategies are compared offline like policies.
+// code the daemons run (core/placement.hpp), so placement strategies are compared offline like policies.
 //
 // The fleet: node-0 .. node-<N-1>, each with its own instances of the configuration's top-level components and its
 // own engine, each with the memory budget divided equally (budgets.memory_mb / N; a "<k>xA95" budget is k times the

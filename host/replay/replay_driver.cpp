@@ -16,13 +16,13 @@
 
 #include "core/clock.hpp"
 #include "core/errors.hpp"
-#include "http/http_api.hpp"
+#include "core/tenant_hash.hpp"
 #include "loader/plugin_loader.hpp"
+#include "loader/plugin_set.hpp"
 #include "replay/frontier.hpp"
 #include "replay/trace/trace.hpp"
 #include "replay/virtual_executor.hpp"
 #include "replay/yardsticks.hpp"
-#include "runtime/plugin_set.hpp"
 
 namespace warmup::host::replay {
 namespace {
@@ -341,24 +341,16 @@ class Progress {
     std::chrono::steady_clock::time_point last_{};
 };
 
-}  // namespace
+/// One arm to run: a configured arm, a keep-alive curve arm of the frontier, or the hidden compulsory floor.
+struct ArmSpec {
+    Arm arm;
+    int64_t frontier_ttl_ms = 0;
+    bool compulsory_floor = false;
+};
 
-uint64_t dump_events(const Config& config, const ReplayOptions& options, const std::filesystem::path& file) {
-    ModelNames models, tenants;
-    auto trace = open_traces(config, options, options.seed.value_or(config.replay_seed), models, tenants);
-    std::ofstream out(file, std::ios::binary);
-    if (!out) throw std::runtime_error(fmt::format("cannot write '{}'", file.string()));
-    write_events_csv(*trace, models, tenants, out);
-    return 0;
-}
-
-ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
-    const auto wall_started = std::chrono::steady_clock::now();
-    const uint64_t seed = options.seed.value_or(config.replay_seed);
-    Catalog catalog(config.catalog);
-    ModelNames models, tenants;
-    ModelMapping to_catalog(catalog, models, config);
-
+/// What runs: the selected arms; with the frontier, one keep-alive arm per curve TTL on the top-level components;
+/// last, the hidden compulsory floor (keep forever, unlimited memory and concurrency; never reported as an arm).
+std::vector<ArmSpec> arm_specs(const Config& config, const ReplayOptions& options, bool frontier) {
     std::vector<Arm> arms = config.arms;
     // Without arms the top-level components run alone, under the name warmupd gives them: the control arm.
     if (arms.empty()) arms.push_back(Arm{"control", config.components, ""});
@@ -368,22 +360,12 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
         });
         if (arms.empty()) throw std::runtime_error("--arms selects none of the configured arms");
     }
-    const bool needs_future = std::any_of(arms.begin(), arms.end(), [](const Arm& a) { return !a.yardstick.empty(); });
-
-    // What runs: the selected arms; with the frontier, one keep-alive arm per curve TTL on the top-level components;
-    // last, the hidden compulsory floor (keep forever, unlimited memory and concurrency; never reported as an arm).
-    struct ArmSpec {
-        Arm arm;
-        int64_t frontier_ttl_ms = 0;
-        bool compulsory_floor = false;
-    };
     std::vector<ArmSpec> specs;
     std::vector<std::string> names;
     for (Arm& arm : arms) {
         names.push_back(arm.name);
         specs.push_back({std::move(arm)});
     }
-    const bool frontier = options.frontier || config.replay_frontier;
     if (frontier) {
         // A plugin error about a curve arm points at the config key, or at the file when --frontier asked for it.
         const std::string key_path = config.replay_frontier ? "replay.frontier" : "";
@@ -397,22 +379,25 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
         }
     }
     specs.push_back({Arm{"compulsory-floor", config.components, ""}, 0, true});
+    return specs;
+}
 
-    ReplayReport report;
-    report.config_file = config.display_name;
-    report.traces = options.traces;
-    report.seed = seed;
-    report.budget_spec = config.memory_budget.describe();
-    report.max_concurrent_warmups = config.max_concurrent_warmups;
-
-    // Pre-pass (only when needed): A95 for a relative budget, and the future arrivals for the yardsticks.
+/// What the pre-pass over the traces learned: the number of events and, for the yardsticks, every future arrival.
+struct Prepass {
     FutureIndex future;
-    uint64_t prepass_events = 0;
+    uint64_t events = 0;
+};
+
+/// Pre-pass (only when needed): A95 for a relative budget, and the future arrivals for the yardsticks. Sets
+/// report.a95_mb and report.budget_mb; throws when the budget is not positive.
+Prepass measure_traces(const Config& config, const ReplayOptions& options, bool needs_future, ModelNames& models,
+                       ModelNames& tenants, ModelMapping& to_catalog, Catalog& catalog, ReplayReport& report) {
+    Prepass prepass;
     if (config.memory_budget.is_relative() || needs_future) {
-        auto trace = open_traces(config, options, seed, models, tenants);
+        auto trace = open_traces(config, options, report.seed, models, tenants);
         RecordingReader recording(*trace, [&](const TraceEvent& event) {
-            ++prepass_events;
-            if (needs_future) future.add(to_catalog(event.model), event.ts_ms);
+            ++prepass.events;
+            if (needs_future) prepass.future.add(to_catalog(event.model), event.ts_ms);
         });
         report.a95_mb = concurrent_demand_p95_mb(
             recording, [&](uint32_t model) { return catalog.record(to_catalog(model)).memory_mb; });
@@ -422,127 +407,147 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
     if (!(report.budget_mb > 0))
         throw std::runtime_error(fmt::format("{}: budgets.memory_mb: the budget is {} MiB (A95 of the trace is {} MiB)",
                                              config.locate("budgets.memory_mb"), report.budget_mb, report.a95_mb));
+    return prepass;
+}
 
-    // Arms: plugin sets from the config; yardsticks replace predictor, scheduler and resource policy, the floor
-    // predictor and resource policy.
-    PluginLoader loader(config.plugin_dirs);
-    std::vector<std::unique_ptr<ArmRun>> runs;
-    for (const ArmSpec& spec : specs) {
-        const Arm& arm = spec.arm;
-        auto run = std::make_unique<ArmRun>();
-        run->name = arm.name;
-        run->yardstick = arm.yardstick;
-        run->frontier_ttl_ms = spec.frontier_ttl_ms;
-        run->compulsory_floor = spec.compulsory_floor;
-        run->plugins = PluginSet::create(arm.components, config, loader, catalog, run->clock);
-        const auto& backend = run->plugins->at(ComponentSlot::Backend);
-        const auto* simulation =
-            static_cast<const warmup_simulation_extension*>(backend->extension(WARMUP_EXT_SIMULATION));
-        if (simulation == nullptr)
-            throw StartupError(fmt::format("{}: backend {} cannot be replayed: it does not offer the {} extension",
-                                           config.locate(arm.components[ComponentSlot::Backend].key_path),
-                                           backend->label(), WARMUP_EXT_SIMULATION));
-        run->executor = std::make_unique<VirtualExecutor>(backend, simulation, catalog);
-        ComponentSet components = run->plugins->component_set();
-        if (!arm.yardstick.empty()) {
-            const bool lean = arm.yardstick == "oracle-lean";
-            run->in_process.push_back(InProcessPlugin::make<OraclePredictor>(
-                catalog, run->clock, "yardstick." + arm.yardstick + ".predictor", future, lean));
-            run->in_process.push_back(
-                InProcessPlugin::make<OracleScheduler>(catalog, run->clock, "yardstick.oracle.scheduler"));
-            run->in_process.push_back(
-                InProcessPlugin::make<OracleResourcePolicy>(catalog, run->clock, "yardstick.oracle.belady", future));
-            components.predictor = run->in_process[0]->component<warmup_predictor_vtable>();
-            components.scheduler = run->in_process[1]->component<warmup_scheduler_vtable>();
-            components.resource = run->in_process[2]->component<warmup_resource_policy_vtable>();
-        }
-        if (spec.compulsory_floor) {
-            run->in_process.push_back(
-                InProcessPlugin::make<KeepForeverPredictor>(catalog, run->clock, "floor.keep-forever.predictor"));
-            run->in_process.push_back(
-                InProcessPlugin::make<UnlimitedResourcePolicy>(catalog, run->clock, "floor.unlimited.resource"));
-            components.predictor = run->in_process[0]->component<warmup_predictor_vtable>();
-            components.resource = run->in_process[1]->component<warmup_resource_policy_vtable>();
-        }
-        run->plugin_labels = labels_of(components, *run->plugins);
-        EngineOptions engine_options;
-        engine_options.memory_budget_mb =
-            spec.compulsory_floor ? std::numeric_limits<double>::infinity() : report.budget_mb;
-        // Yardsticks measure what the memory budget alone allows and the floor what no policy can avoid: the warm-up
-        // concurrency cap binds neither.
-        engine_options.max_concurrent_loads =
-            arm.yardstick.empty() && !spec.compulsory_floor ? config.max_concurrent_warmups : UINT32_MAX;
-        engine_options.arm = arm.name;
-        // A replay must not depend on how fast this machine is: no wall-clock time budget on plugin calls (errors
-        // still trip the circuit breakers, deterministically).
-        engine_options.breaker_call_budget_us = INT64_MAX;
-        run->engine = std::make_unique<WarmupEngine>(components, *run->executor, catalog, engine_options);
-        runs.push_back(std::move(run));
+/// The components `run` drives: its plugin set's, with the yardstick's oracles or the floor's keep-forever predictor
+/// and unlimited resource policy in place of the plugins they replace (kept alive in run.in_process).
+ComponentSet arm_components(ArmRun& run, const ArmSpec& spec, Catalog& catalog, const FutureIndex& future) {
+    ComponentSet components = run.plugins->component_set();
+    if (!spec.arm.yardstick.empty()) {
+        const bool lean = spec.arm.yardstick == "oracle-lean";
+        run.in_process.push_back(InProcessPlugin::make<OraclePredictor>(
+            catalog, run.clock, "yardstick." + spec.arm.yardstick + ".predictor", future, lean));
+        run.in_process.push_back(
+            InProcessPlugin::make<OracleScheduler>(catalog, run.clock, "yardstick.oracle.scheduler"));
+        run.in_process.push_back(
+            InProcessPlugin::make<OracleResourcePolicy>(catalog, run.clock, "yardstick.oracle.belady", future));
+        components.predictor = run.in_process[0]->component<warmup_predictor_vtable>();
+        components.scheduler = run.in_process[1]->component<warmup_scheduler_vtable>();
+        components.resource = run.in_process[2]->component<warmup_resource_policy_vtable>();
     }
-
-    // The yardsticks know every model's first request too: plan each model before the trace starts, early enough
-    // for the slowest load.
-    if (needs_future && prepass_events > 0) {
-        double max_load_ms = 0;
-        int64_t first_arrival_ms = kNever;
-        for (warmup_model_index model = 0; model < catalog.size(); ++model) {
-            max_load_ms = std::max(max_load_ms, catalog.record(model).load_ms);
-            first_arrival_ms = std::min(first_arrival_ms, future.next_after(model, INT64_MIN));
-        }
-        const int64_t prime_ms = first_arrival_ms - static_cast<int64_t>(std::ceil(max_load_ms));
-        for (auto& run : runs) {
-            if (run->yardstick.empty()) continue;
-            run->clock.set(prime_ms);
-            for (warmup_model_index model = 0; model < catalog.size(); ++model)
-                run->engine->plan_ahead(model, prime_ms);
-        }
+    if (spec.compulsory_floor) {
+        run.in_process.push_back(
+            InProcessPlugin::make<KeepForeverPredictor>(catalog, run.clock, "floor.keep-forever.predictor"));
+        run.in_process.push_back(
+            InProcessPlugin::make<UnlimitedResourcePolicy>(catalog, run.clock, "floor.unlimited.resource"));
+        components.predictor = run.in_process[0]->component<warmup_predictor_vtable>();
+        components.resource = run.in_process[1]->component<warmup_resource_policy_vtable>();
     }
+    return components;
+}
 
-    // Main pass: chunks of events, each chunk fed to every arm in parallel.
-    auto trace = open_traces(config, options, seed, models, tenants);
-    std::vector<uint32_t> tenant_hashes;
-    Progress progress(options.progress);
-    TraceEvent event{};
-    int64_t first_ms = kNever, last_ms = kNever;
-    bool more = true;
-    bool pending = false;  // `event` was read but belongs to the next chunk
-    // Fills `chunk` with the next events; false at the end. A chunk never splits the events of one timestamp (the
-    // engine must see them as one batch). Runs on one thread at a time (the reader), overlapping the arms' work.
-    auto read_chunk = [&](std::vector<warmup_usage_event>& chunk) {
+/// One arm ready to run: plugin set from the config, a virtual executor over its backend's simulation extension,
+/// its engine on `budget_mb` (the floor: unlimited). Throws StartupError when the backend cannot be replayed.
+std::unique_ptr<ArmRun> build_arm_run(const ArmSpec& spec, const Config& config, PluginLoader& loader, Catalog& catalog,
+                                      const FutureIndex& future, double budget_mb) {
+    const Arm& arm = spec.arm;
+    auto run = std::make_unique<ArmRun>();
+    run->name = arm.name;
+    run->yardstick = arm.yardstick;
+    run->frontier_ttl_ms = spec.frontier_ttl_ms;
+    run->compulsory_floor = spec.compulsory_floor;
+    run->plugins = PluginSet::create(arm.components, config, loader, catalog, run->clock);
+    const auto& backend = run->plugins->at(ComponentSlot::Backend);
+    const auto* simulation = static_cast<const warmup_simulation_extension*>(backend->extension(WARMUP_EXT_SIMULATION));
+    if (simulation == nullptr)
+        throw StartupError(fmt::format("{}: backend {} cannot be replayed: it does not offer the {} extension",
+                                       config.locate(arm.components[ComponentSlot::Backend].key_path), backend->label(),
+                                       WARMUP_EXT_SIMULATION));
+    run->executor = std::make_unique<VirtualExecutor>(backend, simulation, catalog);
+    const ComponentSet components = arm_components(*run, spec, catalog, future);
+    run->plugin_labels = labels_of(components, *run->plugins);
+    EngineOptions engine_options;
+    engine_options.memory_budget_mb = spec.compulsory_floor ? std::numeric_limits<double>::infinity() : budget_mb;
+    // Yardsticks measure what the memory budget alone allows and the floor what no policy can avoid: the warm-up
+    // concurrency cap binds neither.
+    engine_options.max_concurrent_loads =
+        arm.yardstick.empty() && !spec.compulsory_floor ? config.max_concurrent_warmups : UINT32_MAX;
+    engine_options.arm = arm.name;
+    // A replay must not depend on how fast this machine is: no wall-clock time budget on plugin calls (errors
+    // still trip the circuit breakers, deterministically).
+    engine_options.breaker_call_budget_us = INT64_MAX;
+    run->engine = std::make_unique<WarmupEngine>(components, *run->executor, catalog, engine_options);
+    return run;
+}
+
+/// The yardsticks know every model's first request too: plan each model before the trace starts, early enough for
+/// the slowest load.
+void prime_yardsticks(std::vector<std::unique_ptr<ArmRun>>& runs, Catalog& catalog, const FutureIndex& future) {
+    double max_load_ms = 0;
+    int64_t first_arrival_ms = kNever;
+    for (warmup_model_index model = 0; model < catalog.size(); ++model) {
+        max_load_ms = std::max(max_load_ms, catalog.record(model).load_ms);
+        first_arrival_ms = std::min(first_arrival_ms, future.next_after(model, INT64_MIN));
+    }
+    const int64_t prime_ms = first_arrival_ms - static_cast<int64_t>(std::ceil(max_load_ms));
+    for (auto& run : runs) {
+        if (run->yardstick.empty()) continue;
+        run->clock.set(prime_ms);
+        for (warmup_model_index model = 0; model < catalog.size(); ++model) run->engine->plan_ahead(model, prime_ms);
+    }
+}
+
+/// The main pass's reader: the trace in chunks of engine events. A chunk never splits the events of one timestamp
+/// (the engine must see them as one batch). Used by one thread at a time (the reader), overlapping the arms' work.
+class ChunkReader {
+  public:
+    ChunkReader(std::unique_ptr<TraceReader> trace, ModelMapping& to_catalog, const ModelNames& tenants)
+        : trace_(std::move(trace)), to_catalog_(to_catalog), tenants_(tenants) {}
+
+    /// Fills `chunk` with the next events; false at the end. Rethrows the trace's TraceError.
+    bool read(std::vector<warmup_usage_event>& chunk) {
         chunk.clear();
-        while (pending || (more && (more = trace->next(event)))) {
-            if (chunk.size() >= kChunkEvents && event.ts_ms != chunk.back().ts_ms) {
-                pending = true;
+        while (pending_ || (more_ && (more_ = trace_->next(event_)))) {
+            if (chunk.size() >= kChunkEvents && event_.ts_ms != chunk.back().ts_ms) {
+                pending_ = true;
                 break;
             }
-            pending = false;
-            if (event.tenant >= tenant_hashes.size()) {
-                const auto old = tenant_hashes.size();
-                tenant_hashes.resize(event.tenant + 1);
-                for (auto id = old; id < tenant_hashes.size(); ++id)
-                    tenant_hashes[id] = id == 0 ? 0 : tenant_hash(tenants.name(static_cast<uint32_t>(id)));
-            }
-            warmup_usage_event usage{};
-            usage.ts_ms = event.ts_ms;
-            usage.model = to_catalog(event.model);
-            usage.count = event.count;
-            usage.tenant_hash = tenant_hashes[event.tenant];
-            chunk.push_back(usage);
-            report.requests += event.count;
+            pending_ = false;
+            chunk.push_back({event_.ts_ms, to_catalog_(event_.model), event_.count, tenant_hash_of(event_.tenant), 0});
+            requests_ += event_.count;
         }
         return !chunk.empty();
-    };
+    }
+    /// Requests read so far (an event counts its `count`).
+    [[nodiscard]] uint64_t requests() const noexcept { return requests_; }
 
-    // Double buffering: the next chunk is read while every arm processes the current one.
+  private:
+    /// The tenant's hash, computed once per trace tenant id (0: none).
+    uint32_t tenant_hash_of(uint32_t tenant) {
+        if (tenant >= tenant_hashes_.size()) {
+            const auto old = tenant_hashes_.size();
+            tenant_hashes_.resize(tenant + 1);
+            for (auto id = old; id < tenant_hashes_.size(); ++id)
+                tenant_hashes_[id] = id == 0 ? 0 : tenant_hash(tenants_.name(static_cast<uint32_t>(id)));
+        }
+        return tenant_hashes_[tenant];
+    }
+
+    std::unique_ptr<TraceReader> trace_;
+    ModelMapping& to_catalog_;
+    const ModelNames& tenants_;
+    std::vector<uint32_t> tenant_hashes_;
+    TraceEvent event_{};
+    bool more_ = true;
+    bool pending_ = false;  // event_ was read but belongs to the next chunk
+    uint64_t requests_ = 0;
+};
+
+/// Main pass: chunks of events, each chunk fed to every arm in parallel while the next one is read (double
+/// buffering). Sets report.events, requests, from_ms and to_ms; throws when the traces hold no event.
+void run_arms(ChunkReader& reader, std::vector<std::unique_ptr<ArmRun>>& runs, Progress& progress,
+              uint64_t prepass_events, ReplayReport& report) {
+    int64_t first_ms = kNever, last_ms = kNever;
     std::vector<warmup_usage_event> current, next;
     current.reserve(kChunkEvents);
     next.reserve(kChunkEvents);
-    bool have_current = read_chunk(current);
+    bool have_current = reader.read(current);
     while (have_current) {
         if (first_ms == kNever) first_ms = current.front().ts_ms;
         last_ms = current.back().ts_ms;
         report.events += current.size();
-        auto reading = std::async(std::launch::async, [&] { return read_chunk(next); });
+        auto reading = std::async(std::launch::async, [&] { return reader.read(next); });
         tbb::parallel_for(std::size_t{0}, runs.size(), [&](std::size_t i) { runs[i]->process(current); });
         const bool have_next = reading.get();  // rethrows a TraceError from the reader
         progress.update(report.events, prepass_events, last_ms - first_ms);
@@ -550,11 +555,16 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
         have_current = have_next;
     }
     progress.done();
+    report.requests = reader.requests();
     if (report.events == 0) throw std::runtime_error("the traces hold no event in the chosen time range");
     tbb::parallel_for(std::size_t{0}, runs.size(), [&](std::size_t i) { runs[i]->finish(last_ms); });
-
     report.from_ms = first_ms;
     report.to_ms = last_ms;
+}
+
+/// Every arm's results into `report` (the floor as the compulsory cold requests, not as an arm), then the frontier.
+void report_arms(std::vector<std::unique_ptr<ArmRun>>& runs, Catalog& catalog, const Config& config, bool frontier,
+                 ReplayReport& report) {
     report.models = catalog.size();
     for (auto& run : runs) {
         if (run->compulsory_floor) {
@@ -566,6 +576,49 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
     }
     report.frontier = frontier;
     apply_frontier(report);
+}
+
+}  // namespace
+
+uint64_t dump_events(const Config& config, const ReplayOptions& options, const std::filesystem::path& file) {
+    ModelNames models, tenants;
+    auto trace = open_traces(config, options, options.seed.value_or(config.replay_seed), models, tenants);
+    std::ofstream out(file, std::ios::binary);
+    if (!out) throw std::runtime_error(fmt::format("cannot write '{}'", file.string()));
+    write_events_csv(*trace, models, tenants, out);
+    return 0;
+}
+
+// Open traces (pre-pass), build arms, run them over the trace, report.
+ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
+    const auto wall_started = std::chrono::steady_clock::now();
+    Catalog catalog(config.catalog);
+    ModelNames models, tenants;
+    ModelMapping to_catalog(catalog, models, config);
+    const bool frontier = options.frontier || config.replay_frontier;
+    const std::vector<ArmSpec> specs = arm_specs(config, options, frontier);
+    const bool needs_future =
+        std::any_of(specs.begin(), specs.end(), [](const ArmSpec& spec) { return !spec.arm.yardstick.empty(); });
+
+    ReplayReport report;
+    report.config_file = config.display_name;
+    report.traces = options.traces;
+    report.seed = options.seed.value_or(config.replay_seed);
+    report.budget_spec = config.memory_budget.describe();
+    report.max_concurrent_warmups = config.max_concurrent_warmups;
+    const Prepass prepass = measure_traces(config, options, needs_future, models, tenants, to_catalog, catalog, report);
+
+    PluginLoader loader(config.plugin_dirs);
+    std::vector<std::unique_ptr<ArmRun>> runs;
+    for (const ArmSpec& spec : specs)
+        runs.push_back(build_arm_run(spec, config, loader, catalog, prepass.future, report.budget_mb));
+    if (needs_future && prepass.events > 0) prime_yardsticks(runs, catalog, prepass.future);
+
+    ChunkReader reader(open_traces(config, options, report.seed, models, tenants), to_catalog, tenants);
+    Progress progress(options.progress);
+    run_arms(reader, runs, progress, prepass.events, report);
+
+    report_arms(runs, catalog, config, frontier, report);
     report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_started).count();
     report.events_per_second =
         report.wall_seconds > 0 ? static_cast<double>(report.events * report.arms.size()) / report.wall_seconds : 0;

@@ -42,7 +42,8 @@
 #include "core/clock.hpp"
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
-#include "runtime/plugin_set.hpp"
+#include "loader/plugin_set.hpp"
+#include "runtime/load_workers.hpp"
 #include "runtime/sources/event_sources.hpp"
 #include "runtime/state/journal.hpp"
 #include "runtime/state/metrics_history.hpp"
@@ -283,33 +284,28 @@ class LiveRuntime {
     [[nodiscard]] const ExperimentConfig& experiment() const noexcept { return experiment_; }
 
   private:
-    class WorkerExecutor;
-    class ArmExecutor;
-    class ShadowExecutor;
-    struct Completion {
-        uint32_t arm_id;
-        warmup_model_index model;
-        uint64_t ticket;
-        bool succeeded;
-        double load_ms;
-        double memory_mb;
-    };
-    /// What one backend listing (list_resident, on a worker) found, handed back to the control thread.
-    struct ResidentListing {
-        enum class Result { Listed, Failed, Unsupported } result = Result::Failed;
-        std::string backend;                                       ///< "<id>@<version>"
-        std::string error;                                         ///< Failed / Unsupported: why
-        std::vector<std::pair<std::string, double>> models;        ///< (name as reported, memory MiB or 0)
-        std::unordered_set<warmup_model_index> unloads_meanwhile;  ///< unloads ran while the server was asked
-    };
-
     /// [control] Starts a backend listing when reconcile.interval_ms has passed since the last one (none in flight).
     void maybe_start_reconcile(std::chrono::steady_clock::time_point now);
     /// [control] Reconciles every acting arm's books with `listing` (see WarmupEngine::reconcile); counts and logs
     /// the drift (RECONCILE_DRIFT).
     void apply_reconcile(const ResidentListing& listing);
 
+    /// Where the workers hand completions and listings to the control thread.
+    WorkerOutbox worker_outbox();
     void control_loop();
+    // ----- The steps of one control-loop iteration, in order [control]. Each "take" returns whether it did work.
+    /// Cancels the loads past budgets.warmup_timeout_ms on every worker pool and counts them.
+    void expire_timed_out_loads();
+    /// Hands finished loads to their arm's engine (an arm stopped by a reload matches none: dropped).
+    bool take_completions();
+    /// Swaps the pending ingest batch out (handing `batch`'s buffer back to producers) and feeds it to the arms.
+    bool take_ingested(std::vector<warmup_usage_event>& batch, std::vector<std::vector<warmup_usage_event>>& per_arm);
+    /// Completes due simulated loads of shadow arms and runs due engine timers; lowers `next_ms` to the next one.
+    bool run_due_timers(warmup_time_ms now_ms, warmup_time_ms& next_ms);
+    /// Applies the backend listings that arrived (reconciliation).
+    bool take_listings();
+    /// Runs the queued call_on_control commands on the control arm's engine (metrics flushed first).
+    void run_commands();
     /// [control] Feeds one batch of ingested events to the arms: history (older than ingest.request_window_ms) is
     /// learned, the rest are requests; see the comments inside. Reorders and clamps `batch` in place.
     void ingest_batch(std::vector<warmup_usage_event>& batch, std::vector<std::vector<warmup_usage_event>>& per_arm);
@@ -320,6 +316,30 @@ class LiveRuntime {
     /// [control] Loads started on any worker arena and not answered yet.
     std::size_t loads_running_on_workers();
     ReloadResult apply(Config next, bool is_rollback);
+    /// A reload's new plugins, loaded and started beside the running ones (nothing published yet).
+    struct PreparedReload {
+        std::unique_ptr<PluginSet> control;
+        std::vector<std::unique_ptr<PluginSet>> validated_arms;  // keeps their libraries loaded until published
+        EventSources::Prepared sources;
+    };
+    /// What publishing a reload on the control thread did; !ok: nothing was published.
+    struct PublishedReload {
+        bool ok = true;
+        std::string error;
+        std::vector<ReloadResult::SlotChange> changes;
+        std::vector<std::string> notes;
+        bool changed = false;
+        double pause_us = 0;
+    };
+    /// [reloading thread, under reload_mutex_] Loads and starts `next`'s plugins and sources. Throws on failure.
+    PreparedReload prepare_reload(const Config& next);
+    /// [control] Hands state over, swaps the control arm's plugins and the experiment arms, assigns budgets and
+    /// re-plans; on failure leaves the running set as it was.
+    PublishedReload publish_reload(WarmupEngine& engine, const Config& next, std::unique_ptr<PluginSet>& next_control,
+                                   bool budget_changed);
+    /// [under reload_mutex_] Makes `next` the running configuration (and the old one the rollback target when
+    /// something changed).
+    void put_in_force(Config next, bool is_rollback, bool changed);
     /// Counts `result` in reload_counts() and returns it.
     ReloadResult counted(ReloadResult result) noexcept;
     /// Builds the non-control arms of `config` (reusing unchanged ones from `current`). Throws StartupError.
@@ -350,7 +370,7 @@ class LiveRuntime {
     DecisionLog decisions_;                   // every engine reports here (EngineOptions::decisions); outlives the arms
     std::filesystem::path plugin_cache_dir_;  // content-addressed library copies, removed with the runtime
     PluginLoader loader_;
-    std::unique_ptr<WorkerExecutor> workers_;
+    std::unique_ptr<LoadWorkers> workers_;
     std::vector<std::unique_ptr<LiveArm>> arms_;  // [0] is the control arm; changed only on the control thread
     ExperimentConfig experiment_;                 // control thread
     std::vector<std::size_t> acting_;             // indexes of acting arms (control first), control thread
@@ -364,7 +384,7 @@ class LiveRuntime {
     std::mutex ingest_mutex_;
     std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_
     std::atomic<std::size_t> ingest_backlog_{0};
-    tbb::concurrent_queue<Completion> completions_;
+    tbb::concurrent_queue<LoadCompletion> completions_;
     tbb::concurrent_queue<ResidentListing> listings_;  // worker -> control: backend listings for reconciliation
 
     // Reconciliation (reconcile.interval_ms). The control thread starts at most one listing at a time.
@@ -398,7 +418,7 @@ class LiveRuntime {
     std::unique_ptr<EventSources> sources_;
 
     // Workers replaced by restart_workers(): their loads still run; waited for at stop(). Control thread.
-    std::vector<std::unique_ptr<WorkerExecutor>> retired_workers_;
+    std::vector<std::unique_ptr<LoadWorkers>> retired_workers_;
     std::atomic<uint64_t> timed_out_loads_{0};
     std::atomic<int64_t> last_timeout_unix_ms_{0};
     std::atomic<uint64_t> worker_restarts_{0};

@@ -34,7 +34,7 @@
 #include "engine/decision_log.hpp"
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
-#include "runtime/plugin_set.hpp"
+#include "loader/plugin_set.hpp"
 
 namespace {
 

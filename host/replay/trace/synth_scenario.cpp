@@ -309,6 +309,7 @@ class ScenarioReader {
 
     /// A rhythm mapping. With `base` (a drift), the keys given change `base` and nothing is required, unless `kind`
     /// names another kind: then it is a new rhythm of that kind, read as from scratch.
+    // Long: one block per rhythm kind and its keys, in the order docs/scenarios.md documents them.
     Rhythm read_rhythm(const YAML::Node& node, const Where& where, const Rhythm* base) {
         if (!node.IsMap()) fail(where, "expected a mapping with kind and its settings, got " + describe_node(node));
         std::optional<RhythmKind> kind;
@@ -463,6 +464,7 @@ class ScenarioReader {
         Where where;  // of the follower's `model` value
     };
 
+    // Long: one block per key of a model entry, in the order docs/scenarios.md documents them.
     void read_models(const YAML::Node& node, const Where& where, Scenario& scenario) {
         if (!node.IsSequence() || node.size() == 0) fail(where, "expected a non-empty list of models");
         std::map<std::string, Where> names;

@@ -10,8 +10,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
-#include "core/tenant_hash.hpp"
-#include "http/event_parser.hpp"
+#include "core/usage_event.hpp"
 
 namespace warmup::host {
 namespace {
@@ -174,12 +173,7 @@ std::size_t EventSourceRunner::emit(const warmup_source_event* events, std::size
             refusals.emplace_back(i, std::move(problem));
             continue;
         }
-        warmup_usage_event event{};
-        event.model = *index;
-        event.ts_ms = in.ts_ms;
-        event.count = in.count;
-        event.tenant_hash = tenant_hash(view(in.tenant));
-        batch.push_back(event);
+        batch.push_back(make_usage_event(*index, in.ts_ms, in.count, view(in.tenant)));
         positions.push_back(i);
     }
     const std::size_t accepted = batch.empty() ? 0 : ingest_.ingest(batch);

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "core/errors.hpp"
-#include "runtime/plugin_set.hpp"
+#include "loader/plugin_set.hpp"
 
 namespace warmup::host {
 

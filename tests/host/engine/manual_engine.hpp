@@ -17,7 +17,7 @@
 #include "core/clock.hpp"
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
-#include "runtime/plugin_set.hpp"
+#include "loader/plugin_set.hpp"
 #include "test_support.hpp"
 
 namespace warmup::test {

@@ -8,8 +8,8 @@
 #include "core/catalog.hpp"
 #include "core/clock.hpp"
 #include "loader/plugin_loader.hpp"
+#include "loader/plugin_set.hpp"
 #include "loader_test_support.hpp"
-#include "runtime/plugin_set.hpp"
 
 namespace warmup::test {
 namespace {

@@ -21,10 +21,10 @@
 #include "core/clock.hpp"
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
+#include "loader/plugin_set.hpp"
 #include "replay/frontier.hpp"
 #include "replay/replay_driver.hpp"
 #include "replay/replay_report.hpp"
-#include "runtime/plugin_set.hpp"
 #include "test_support.hpp"
 
 namespace warmup::host::replay {

@@ -1,5 +1,5 @@
-// runtime/live_runtime_ops.cpp — the operator's controls over a running LiveRuntime and its durable state:
-// emergency stop, safe configuration, data-collection reset, component health, snapshots, backups and restore.
+// runtime/state_keeping.cpp — the LiveRuntime's durable state: snapshots (periodic, backups), restore at start and
+// on demand, the event journal and its replay, and the state and journal threads.
 //
 // Every method here runs on a caller thread (HTTP handler, the state thread, warmupd's main thread) and reaches the
 // engines and plugins only through call_on_control, so plugins keep seeing one thread.
@@ -13,24 +13,10 @@
 
 #include "core/errors.hpp"
 #include "runtime/live_runtime.hpp"
+#include "runtime/live_runtime_support.hpp"
 
 namespace warmup::host {
 namespace {
-
-/// A component whose last failure is younger than this is reported degraded.
-constexpr int64_t kDegradedWindowMs = 60'000;
-
-int64_t unix_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-OperationResult failure(int status, std::string error) {
-    OperationResult result;
-    result.http_status = status;
-    result.error = std::move(error);
-    return result;
-}
 
 const warmup_state_extension* state_extension(const PluginInstance& instance) {
     return static_cast<const warmup_state_extension*>(instance.extension(WARMUP_EXT_STATE));
@@ -66,12 +52,14 @@ bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& 
 // a field added later reads as 0 from an older snapshot, and an older daemon skips the section ("not a component
 // slot") without failing the restore.
 constexpr std::string_view kEngineSectionSlot = "engine";
+
 constexpr std::string_view kEngineSectionSchema = "org.warmup.state.engine-counters/1";
 
 struct CounterField {
     const char* name;
     uint64_t EngineCounters::*field;
 };
+
 constexpr CounterField kCounterFields[] = {
     {"events", &EngineCounters::events},
     {"requests", &EngineCounters::requests},
@@ -136,242 +124,6 @@ std::pair<EngineCounters, IngestTotals> decode_counters(std::string_view data) {
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Emergency stop, safe configuration, data collection
-
-OperationResult LiveRuntime::emergency_stop() {
-    struct Counts {
-        std::size_t cancelled = 0;
-        uint32_t in_flight = 0;
-        std::size_t arms = 0;
-    };
-    const Counts counts = call_on_control([this](WarmupEngine&) {
-        Counts out;
-        const warmup_time_ms now_ms = clock_.now_ms();
-        for (auto& arm : arms_) {
-            const std::size_t before = arm->engine->queue_depth();
-            arm->engine->emergency_stop(now_ms);
-            out.cancelled += before - std::min(before, arm->engine->queue_depth());
-            out.in_flight += arm->engine->loads_in_flight();
-        }
-        out.arms = arms_.size();
-        return out;
-    });
-    spdlog::warn(
-        "EMERGENCY_STOP no new warm-ups; {} queued warm-up(s) cancelled, {} load(s) in flight finish, loaded "
-        "models kept",
-        counts.cancelled, counts.in_flight);
-    OperationResult result;
-    result.facts = {{"cancelled_warmups", static_cast<double>(counts.cancelled)},
-                    {"loads_in_flight", static_cast<double>(counts.in_flight)},
-                    {"arms", static_cast<double>(counts.arms)}};
-    result.notes.push_back(
-        "demand loads (a request waits for them) still run; POST /api/warmup/reset-to-safe "
-        "leaves emergency mode");
-    return result;
-}
-
-OperationResult LiveRuntime::reset_to_safe() {
-    OperationResult result;
-    if (safe_mode_.load()) {
-        // Applying the safe transformation twice would halve the budget again: only leave emergency mode.
-        result.notes.push_back("already on the safe configuration; emergency mode left");
-    } else {
-        if (state_store_) {
-            const OperationResult backup = backup_state("before-reset-to-safe");
-            result.notes.push_back(backup.ok() ? "learned state backed up as 'before-reset-to-safe'"
-                                               : "could not back up the learned state: " + backup.error);
-        }
-        Config safe;
-        {
-            std::lock_guard lock(reload_mutex_);
-            safe = running_config_;
-        }
-        PluginChoice keep_alive;
-        keep_alive.id = "org.warmup.predictor.keep-alive";  // default TTL: no params
-        keep_alive.key_path = "components.predictor";
-        safe.components[ComponentSlot::Predictor] = keep_alive;
-        safe.experiment.enabled = false;
-        safe.memory_budget.absolute_mb /= 2;
-        const double budget_mb = safe.memory_budget.absolute_mb;
-        const ReloadResult reloaded = apply(std::move(safe), /*is_rollback=*/false);
-        if (!reloaded.ok) {
-            spdlog::error("RESET_TO_SAFE_FAILED {} (still in emergency mode)", reloaded.error);
-            result.http_status = reloaded.http_status == 200 ? 500 : reloaded.http_status;
-            result.error =
-                fmt::format("the safe configuration could not be applied ({}): {}", reloaded.stage, reloaded.error);
-            return result;
-        }
-        safe_mode_.store(true);
-        for (const auto& change : reloaded.changes)
-            result.notes.push_back(fmt::format("{}: {} -> {} ({})", change.slot, change.from, change.to, change.state));
-        for (const auto& note : reloaded.notes) result.notes.push_back(note);
-        result.facts.emplace_back("memory_budget_mb", budget_mb);
-    }
-    call_on_control([this](WarmupEngine&) {
-        // The emergency stop dropped every planned pre-warm: plan every model again now, not at its next event.
-        const warmup_time_ms now_ms = clock_.now_ms();
-        for (auto& arm : arms_) {
-            arm->engine->resume(now_ms);
-            arm->engine->replan_all(now_ms);
-        }
-        return 0;
-    });
-    spdlog::warn(
-        "RESET_TO_SAFE predictive scheduling off (keep-alive predictor), experiments off, half the memory "
-        "budget, until the next reload");
-    result.notes.push_back("the next POST /api/warmup/config/reload (or rollback) leaves the safe configuration");
-    return result;
-}
-
-OperationResult LiveRuntime::reset_data_collection() {
-    struct Outcome {
-        std::size_t reset = 0;
-        std::vector<std::string> errors;
-    };
-    Outcome outcome = call_on_control([this](WarmupEngine&) {
-        Outcome out;
-        for (auto& arm : arms_) {
-            const auto& analyzer = arm->plugins->at(ComponentSlot::PatternAnalyzer);
-            warmup_error* error = analyzer->vtable<warmup_pattern_analyzer_vtable>()->reset(analyzer->self());
-            if (error != nullptr) {
-                ErrorPtr owned(error);
-                out.errors.push_back(fmt::format("arm '{}': {} reset failed: {}: {}", arm->name, analyzer->label(),
-                                                 status_name(owned->code), owned->message));
-            } else {
-                ++out.reset;
-            }
-        }
-        return out;
-    });
-    OperationResult result;
-    result.facts.emplace_back("analyzers_reset", static_cast<double>(outcome.reset));
-    if (!outcome.errors.empty()) {
-        result.http_status = 500;
-        result.error = outcome.errors.front();
-        result.notes = outcome.errors;
-        spdlog::error("DATA_COLLECTION_ERROR {}", result.error);
-    } else {
-        spdlog::warn("DATA_COLLECTION_RESET {} pattern analyzer(s) forgot what they learned", outcome.reset);
-        // The journal replays on top of the newest snapshot: one taken now keeps a restart from learning again what
-        // was just forgotten.
-        if (journal_.load() != nullptr) snapshot_now();
-    }
-    return result;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Health
-
-std::vector<ComponentHealth> LiveRuntime::component_health() {
-    const int64_t now_ms = unix_now_ms();
-    auto recent = [now_ms](int64_t at_ms) { return at_ms > 0 && now_ms - at_ms < kDegradedWindowMs; };
-    std::vector<ComponentHealth> health = call_on_control([&](WarmupEngine& engine) {
-        std::vector<ComponentHealth> out;
-        for (const ComponentSlot slot : kAllSlots) {
-            ComponentHealth component;
-            component.component = std::string(slot_key(slot));
-            component.label = plugins().at(slot)->label();
-            const auto& errors = engine.component_errors();
-            if (const auto found = errors.find(component.label); found != errors.end()) {
-                component.errors = found->second.errors;
-                component.last_error = found->second.last_error;
-                component.last_error_unix_ms = found->second.last_error_unix_ms;
-                if (recent(component.last_error_unix_ms)) {
-                    component.degraded = true;
-                    component.reason = fmt::format("a call failed {:.1f} s ago ({} failure(s) since start): {}",
-                                                   static_cast<double>(now_ms - component.last_error_unix_ms) / 1000,
-                                                   component.errors, component.last_error);
-                }
-            }
-            // The circuit breaker of the engine component with this plugin (the backend has none in the engine).
-            for (std::size_t kind = 0; kind < kComponentKinds; ++kind) {
-                const auto component_kind = static_cast<ComponentKind>(kind);
-                if (engine.component_label(component_kind) != component.label) continue;
-                const CircuitState circuit = engine.circuit_state(component_kind);
-                component.circuit = circuit_state_name(circuit);
-                if (circuit != CircuitState::Closed) {
-                    component.degraded = true;
-                    component.reason = fmt::format(
-                        "open circuit ({}): built-in safe choice in use after {} consecutive failure(s): {}",
-                        component.circuit, engine.circuit(component_kind).consecutive_failures,
-                        engine.circuit(component_kind).last_error);
-                }
-                break;
-            }
-            out.push_back(std::move(component));
-        }
-        ComponentHealth workers;
-        workers.component = "workers";
-        workers.errors = timed_out_loads_.load();
-        workers.last_error_unix_ms = last_timeout_unix_ms_.load();
-        if (workers.errors > 0) workers.last_error = "a backend load outlived budgets.warmup_timeout_ms";
-        if (recent(workers.last_error_unix_ms)) {
-            workers.degraded = true;
-            workers.reason = fmt::format(
-                "{} load(s) timed out since start, the last {:.1f} s ago; {} running", workers.errors,
-                static_cast<double>(now_ms - workers.last_error_unix_ms) / 1000, loads_running_on_workers());
-        }
-        out.push_back(std::move(workers));
-        ComponentHealth pipeline;
-        pipeline.component = "engine";
-        if (engine.stopped()) {
-            pipeline.degraded = true;
-            pipeline.reason = "emergency stop in force: no warm-ups start (POST /api/warmup/reset-to-safe leaves it)";
-        } else if (safe_mode_.load()) {
-            pipeline.degraded = true;
-            pipeline.reason = "safe configuration in force until the next reload";
-        }
-        out.push_back(std::move(pipeline));
-        return out;
-    });
-    ComponentHealth state;
-    state.component = "state";
-    std::string restore_problem;
-    {
-        std::lock_guard lock(state_mutex_);
-        state.errors = state_write_errors_;
-        state.last_error = last_state_error_;
-        state.last_error_unix_ms = last_state_error_unix_ms_;
-        restore_problem = start_restore_problem_;
-    }
-    if (!state_store_) {
-        state.reason = "";  // disabled is a choice, not a fault
-    } else {
-        std::vector<std::string> reasons;
-        if (!restore_problem.empty()) reasons.push_back(restore_problem);
-        if (recent(state.last_error_unix_ms))
-            reasons.push_back("the last snapshot could not be written: " + state.last_error);
-        state.degraded = !reasons.empty();
-        state.reason = fmt::format("{}", fmt::join(reasons, "; "));
-    }
-    health.push_back(std::move(state));
-    for (NamedSourceHealth& named : sources_->health()) {
-        ComponentHealth source;
-        source.component = "source:" + named.name;
-        source.label = named.label;
-        const SourceHealth& s = named.health;
-        source.errors = s.failed_polls;
-        source.last_error = s.last_error;
-        source.last_error_unix_ms = s.last_error_unix_ms;
-        // Degraded while its polls fail (it is retried with a back-off), or when it cannot keep its position. Bad
-        // records are the input's fault, not the source's: counted and shown, never degraded.
-        std::vector<std::string> reasons;
-        if (s.failing)
-            reasons.push_back(fmt::format("its polls fail ({} of {} since start), the last: {}", s.failed_polls,
-                                          s.polls, s.last_error));
-        if (!s.state_problem.empty()) reasons.push_back(s.state_problem);
-        source.degraded = !reasons.empty();
-        source.reason = fmt::format("{}", fmt::join(reasons, "; "));
-        source.source = std::move(named.health);
-        health.push_back(std::move(source));
-    }
-    return health;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Durable state
 
 void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* notes) {
     std::vector<std::string> problems = call_on_control([&](WarmupEngine& engine) {
@@ -630,6 +382,7 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
     return loaded->file;
 }
 
+// Long: one pass over the segments that feeds events and keeps the newest checkpoint, then restores the counters.
 uint64_t LiveRuntime::replay_journal(uint64_t base_ms) {
     if (!state_store_) return 0;
     std::vector<RefusedSnapshot> refused;

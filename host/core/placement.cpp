@@ -1,5 +1,5 @@
-// cluster/placement.cpp — weighted, bounded rendezvous placement; see placement.hpp.
-#include "cluster/placement.hpp"
+// core/placement.cpp — weighted, bounded rendezvous placement; see placement.hpp.
+#include "core/placement.hpp"
 
 #include <algorithm>
 #include <cmath>

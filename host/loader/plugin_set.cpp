@@ -1,4 +1,4 @@
-#include "runtime/plugin_set.hpp"
+#include "loader/plugin_set.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-// runtime/plugin_set.hpp — the eight plugin instances chosen by a configuration (or one experiment arm).
+// loader/plugin_set.hpp — the eight plugin instances chosen by a configuration (or one experiment arm).
 #pragma once
 
 #include <array>
@@ -7,7 +7,7 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "engine/warmup_engine.hpp"
+#include "loader/component_set.hpp"
 #include "loader/plugin_instance.hpp"
 #include "loader/plugin_loader.hpp"
 

@@ -1,6 +1,6 @@
-// The fleet's placement (host/cluster/placement.hpp): deterministic, bounded, weighted, and moving little when a node
+// The fleet's placement (host/core/placement.hpp): deterministic, bounded, weighted, and moving little when a node
 // leaves.
-#include "cluster/placement.hpp"
+#include "core/placement.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// cluster/placement.hpp — which node owns which model: weighted, bounded rendezvous hashing. Pure and deterministic,
+// core/placement.hpp — which node owns which model: weighted, bounded rendezvous hashing. Pure and deterministic,
 // shared by warmupd's fleet (host/cluster/fleet_node.hpp) and warmup-replay --nodes (host/replay/fleet_replay.hpp), so
 // a placement strategy compared offline is exactly the one that runs live.
 //
@@ -14,8 +14,11 @@
 //  3. Replicas: a model whose predicted demand one node cannot carry gets `replicas` > 1 distinct owners (at most the
 //     number of nodes), the first of them the primary.
 //
-// Guarantees the tests pin (tests/host/cluster/placement_test.cpp): the same inputs in any order give the same owners;
+// Guarantees the tests pin (tests/host/core/placement_test.cpp): the same inputs in any order give the same owners;
 // no node's assigned memory exceeds its bound; when a node leaves, its models move and few others do.
+//
+// It lives in core, not beside the fleet in cluster/, because replay shares it and replay sits below the fleet
+// (host/layers.cmake); the namespace keeps naming it the fleet's.
 //
 // Thread-safety: compute() is a pure function; a Placement is an immutable value, safe to read from any thread.
 #pragma once

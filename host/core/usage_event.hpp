@@ -1,0 +1,54 @@
+// core/usage_event.hpp — the host's event model: a usage event as it arrives (a POST body item, an event-source
+// plugin's event, a replayed trace line), the limits every way of arrival applies to it, and its conversion to the
+// warmup_usage_event the engine and the analyzer see. The wire formats live with their readers (http/event_parser.hpp,
+// runtime/sources/, replay/trace/); what an event is, and how it becomes an engine event, lives here once.
+// Thread-safety: pure values and functions.
+#pragma once
+
+#include <warmup/pattern_analyzer.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/tenant_hash.hpp"
+
+namespace warmup::host {
+
+/// An event as a client posted it, before its model is looked up in the catalog.
+struct ParsedEvent {
+    std::size_t position = 0;  ///< 1-based line (NDJSON) or item index (JSON array)
+    std::string model;
+    std::optional<int64_t> ts_ms;  ///< nullopt: "now" on the host clock when the event is accepted
+    std::string tenant;
+    uint32_t count = 1;
+};
+
+/// A posted ts_ms may be at most this far ahead of the server clock (client clocks drift; a later one is a bug or an
+/// attempt to plant a usage pattern in the future).
+inline constexpr int64_t kMaxFutureSkewMs = 5 * 60 * 1000;
+
+/// Longest accepted model name, in bytes: catalog names are short, and a refusal echoes the name back.
+inline constexpr std::size_t kMaxModelNameBytes = 1024;
+
+/// The engine's event for `count` requests of catalog model `model` at `ts_ms` by `tenant` (empty: none); the tenant
+/// travels as its hash (core/tenant_hash.hpp), the same whatever brought the event.
+inline warmup_usage_event make_usage_event(warmup_model_index model, warmup_time_ms ts_ms, uint32_t count,
+                                           std::string_view tenant) noexcept {
+    warmup_usage_event event{};
+    event.model = model;
+    event.ts_ms = ts_ms;
+    event.count = count;
+    event.tenant_hash = tenant_hash(tenant);
+    return event;
+}
+
+/// The engine's event for a posted one whose model resolved to `model`; an event without ts_ms happened at `now_ms`.
+inline warmup_usage_event to_usage_event(const ParsedEvent& parsed, warmup_model_index model,
+                                         warmup_time_ms now_ms) noexcept {
+    return make_usage_event(model, parsed.ts_ms.value_or(now_ms), parsed.count, parsed.tenant);
+}
+
+}  // namespace warmup::host

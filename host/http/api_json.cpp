@@ -1,0 +1,78 @@
+// http/api_json.cpp — the JSON pieces shared by the endpoints; see api_json.hpp.
+#include "http/api_json.hpp"
+
+#include <fmt/format.h>
+#include <malloc.h>
+
+#include "http/http_api.hpp"
+#include "loader/plugin_library.hpp"
+
+namespace warmup::host {
+
+using nlohmann::json;
+
+void reply(httplib::Response& response, int status, const json& body) {
+    response.status = status;
+    response.set_content(body.dump(2) + "\n", kJsonContentType);
+}
+
+json time_or_null(warmup_time_ms ms) { return ms == WARMUP_TIME_NEVER ? json(nullptr) : json(ms); }
+
+std::string_view residency_name(warmup_residency residency) {
+    switch (residency) {
+        case WARMUP_RESIDENCY_ABSENT:
+            return "absent";
+        case WARMUP_RESIDENCY_QUEUED:
+            return "queued";
+        case WARMUP_RESIDENCY_LOADING:
+            return "loading";
+        case WARMUP_RESIDENCY_READY:
+            return "ready";
+    }
+    return "absent";
+}
+
+json counters_json(const EngineCounters& c) {
+    return json{{"events", c.events},
+                {"requests", c.requests},
+                {"warm_requests", c.warm_requests},
+                {"cold_requests", c.cold_requests},
+                {"failed_requests", c.failed_requests},
+                {"demand_loads", c.demand_loads},
+                {"loads_queued_for_memory", c.loads_queued_for_memory},
+                {"prewarms_started", c.prewarms_started},
+                {"prewarms_used", c.prewarms_used},
+                {"prewarms_wasted", c.prewarms_wasted},
+                {"prewarms_skipped", c.prewarms_skipped},
+                {"loads_succeeded", c.loads_succeeded},
+                {"loads_failed", c.loads_failed},
+                {"loads_given_up", c.loads_given_up},
+                {"evictions", c.evictions},
+                {"unloads", c.unloads},
+                {"queue_rejections", c.queue_rejections},
+                {"plugin_errors", c.plugin_errors}};
+}
+
+json plugins_json(const PluginSet& plugins) {
+    json list = json::array();
+    for (const ComponentSlot slot : kAllSlots) {
+        const auto& instance = plugins.at(slot);
+        const auto& descriptor = instance->library().descriptor();
+        list.push_back({{"slot", slot_key(slot)},
+                        {"id", descriptor.id},
+                        {"kind", kind_name(descriptor.kind)},
+                        {"version", descriptor.version},
+                        {"abi", fmt::format("{}.{}", descriptor.abi.major, descriptor.abi.minor)},
+                        {"description", descriptor.description == nullptr ? "" : descriptor.description},
+                        {"file", instance->library().file().string()},
+                        {"sha256", instance->library().sha256()}});
+    }
+    return list;
+}
+
+void return_freed_memory(std::size_t entries) {
+    constexpr std::size_t kLargeAnswerEntries = 1000;
+    if (entries >= kLargeAnswerEntries) malloc_trim(0);
+}
+
+}  // namespace warmup::host

@@ -1,0 +1,41 @@
+// http/api_json.hpp — the JSON pieces the endpoints of the HTTP API share: the answer writer, times and residencies as
+// JSON, an engine's counters and a plugin set as JSON. Pure functions (reply writes only the response it is given):
+// any HTTP thread; plugins_json reads plugin descriptors, which are immutable while the set lives.
+#pragma once
+
+#include <httplib.h>
+#include <warmup/warmup.h>
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "engine/warmup_engine.hpp"
+#include "loader/plugin_set.hpp"
+
+namespace warmup::host {
+
+inline constexpr const char* kJsonContentType = "application/json";
+
+/// Answers `status` with `body` pretty-printed (two-space indent, one trailing newline).
+void reply(httplib::Response& response, int status, const nlohmann::json& body);
+
+/// null for WARMUP_TIME_NEVER, else the time in ms.
+nlohmann::json time_or_null(warmup_time_ms ms);
+
+/// "absent", "queued", "loading" or "ready".
+std::string_view residency_name(warmup_residency residency);
+
+/// Every counter of an engine, by its name in the API.
+nlohmann::json counters_json(const EngineCounters& counters);
+
+/// One entry per slot: id, kind, version, ABI, description, file and SHA-256 of its plugin.
+nlohmann::json plugins_json(const PluginSet& plugins);
+
+/// After an answer that listed `entries` models: a list of thousands is a tree of small blocks (about 2 KiB per
+/// prediction) that malloc keeps once freed, between the daemon's long-lived blocks: the whole predictions list of
+/// 10 k models left warmupd ~23 MiB larger for good. malloc_trim hands those pages back (a few ms, on this HTTP
+/// thread, only after such an answer).
+void return_freed_memory(std::size_t entries);
+
+}  // namespace warmup::host

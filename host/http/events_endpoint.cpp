@@ -1,0 +1,107 @@
+// http/events_endpoint.cpp — POST /api/warmup/events: a body of usage events (http/event_parser.hpp) into the ingest
+// queue, each refused item named by its line or index with the reason. Status: 200 all accepted, 400 some refused
+// for their content, 503 some refused because the ingest queue was full (retry those).
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "http/api_json.hpp"
+#include "http/event_parser.hpp"
+#include "http/http_api.hpp"
+
+namespace warmup::host {
+namespace {
+
+using nlohmann::json;
+
+/// Refusals of one events body, ordered by position: the first kMaxListedRejections are listed, the rest counted.
+class RefusalList {
+  public:
+    explicit RefusalList(bool positions_are_items) : key_(positions_are_items ? "item" : "line") {}
+
+    /// Adds the parser's refusals (already capped, in position order) and its count of unlisted ones.
+    void add_parsed(const ParsedBody& body) {
+        for (const auto& refusal : body.rejected) add(refusal.position, refusal.reason);
+        total_ += body.unlisted_rejections;
+    }
+    void add(std::size_t position, std::string reason) {
+        ++total_;
+        // Keep the kMaxListedRejections lowest positions: parser refusals and later per-event refusals interleave.
+        listed_.insert(std::upper_bound(listed_.begin(), listed_.end(), position,
+                                        [](std::size_t p, const RejectedEvent& r) { return p < r.position; }),
+                       RejectedEvent{position, std::move(reason)});
+        if (listed_.size() > kMaxListedRejections) listed_.pop_back();
+    }
+    [[nodiscard]] bool empty() const noexcept { return total_ == 0; }
+    [[nodiscard]] std::size_t total() const noexcept { return total_; }
+    [[nodiscard]] const std::string& first_reason() const { return listed_.front().reason; }
+
+    /// Into `answer`: "rejected" (the listed ones) and, when some are not listed, "rejected_not_listed".
+    void write(json& answer) const {
+        json list = json::array();
+        for (const auto& refusal : listed_) list.push_back({{key_, refusal.position}, {"reason", refusal.reason}});
+        answer["rejected"] = std::move(list);
+        if (total_ > listed_.size()) answer["rejected_not_listed"] = total_ - listed_.size();
+    }
+
+  private:
+    const char* key_;
+    std::vector<RejectedEvent> listed_;
+    std::size_t total_ = 0;
+};
+
+}  // namespace
+
+void HttpApi::post_events(const httplib::Request&, httplib::Response& response, const std::string& text) {
+    const ParsedBody body = parse_events_body(text, 1 << 20, runtime_.clock().now_ms());
+    RefusalList rejected(body.is_array);
+    rejected.add_parsed(body);
+    const warmup_time_ms now_ms = runtime_.clock().now_ms();
+    // The body's valid events go to the runtime as one batch (one lock, at most one wake-up of the control loop),
+    // so they reach the engines in one control-loop step: no timer, load completion or command runs between a
+    // body's history lines and its requests.
+    std::vector<warmup_usage_event> events;
+    std::vector<std::size_t> positions;  // positions[i]: the line or item of events[i]
+    events.reserve(body.events.size());
+    positions.reserve(body.events.size());
+    // Each catalog lookup takes the catalog's shared lock, which every HTTP worker contends for; a body names few
+    // models, so the first kMaxRemembered distinct names are looked up once per body.
+    constexpr std::size_t kMaxRemembered = 16;
+    std::vector<std::pair<std::string_view, std::optional<warmup_model_index>>> looked_up;
+    const auto resolve = [&](std::string_view name) {
+        for (const auto& [known, index] : looked_up)
+            if (known == name) return index;
+        const auto index = runtime_.catalog().resolve(name);
+        if (looked_up.size() < kMaxRemembered) looked_up.emplace_back(name, index);
+        return index;
+    };
+    for (const auto& parsed : body.events) {
+        const auto model = resolve(parsed.model);
+        if (!model) {
+            rejected.add(parsed.position,
+                         fmt::format("unknown model '{}' (no catalog entry matches it)", parsed.model));
+            continue;
+        }
+        events.push_back(to_usage_event(parsed, *model, now_ms));
+        positions.push_back(parsed.position);
+    }
+    // The queue takes a prefix of the batch when it is nearly full; the rest is refused, each event by position.
+    const std::size_t accepted =
+        events.empty() ? 0 : (event_router_ ? event_router_(events) : runtime_.try_ingest(events));
+    const bool queue_full = accepted < events.size();
+    for (std::size_t i = accepted; i < events.size(); ++i) rejected.add(positions[i], "ingest queue full, retry later");
+    if (!rejected.empty())
+        spdlog::warn("DATA_COLLECTION_ERROR {} of {} posted events refused (first: {})", rejected.total(),
+                     rejected.total() + accepted, rejected.first_reason());
+    const int status = rejected.empty() ? 200 : (queue_full ? 503 : 400);
+    json answer{{"accepted", accepted}};
+    rejected.write(answer);
+    reply(response, status, answer);
+}
+
+}  // namespace warmup::host

@@ -1,0 +1,199 @@
+// http/status_endpoints.cpp — the read-only views of the control arm and the experiment: GET /api/warmup/status,
+// /plugins, /predictions, /experiments and /health/components. Engine and plugin state is read on the control thread
+// (LiveRuntime::call_on_control); the answer is built and sent on the HTTP thread.
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "http/api_json.hpp"
+#include "http/http_api.hpp"
+#include "http/model_page.hpp"
+#include "version/build_info.hpp"
+
+namespace warmup::host {
+
+using nlohmann::json;
+
+void HttpApi::get_status(const httplib::Request& request, httplib::Response& response) {
+    ModelPage page;
+    if (const auto error = parse_model_page(request.params, runtime_.catalog(), page)) {
+        reply(response, 400, {{"error", *error}});
+        return;
+    }
+    json status = runtime_.call_on_control([this, &page](WarmupEngine& engine) {
+        // The page holds the models that are warm, loading or queued, in catalog order from page.first; the
+        // counters and totals always cover every model.
+        json warm = json::array(), loading = json::array(), queued = json::array();
+        std::size_t listed = 0;
+        warmup_model_index last_listed = WARMUP_NO_MODEL;
+        json next_after = nullptr;
+        for (warmup_model_index model = page.first; model < engine.model_count(); ++model) {
+            const ModelStatus s = engine.model_status(model);
+            if (s.residency == WARMUP_RESIDENCY_ABSENT) continue;
+            if (listed == page.limit) {  // one more model to list: the page is full and is not the last
+                next_after = runtime_.catalog().record(last_listed).name;
+                break;
+            }
+            ++listed;
+            last_listed = model;
+            const std::string& name = runtime_.catalog().record(model).name;
+            const std::string_view cause = load_cause_name(s.cause);
+            if (s.residency == WARMUP_RESIDENCY_READY)
+                warm.push_back({{"model", name},
+                                {"memory_mb", json_number(s.memory_mb)},
+                                {"prewarmed_unused", s.prewarmed_unused},
+                                {"unload_at_ms", time_or_null(s.unload_at_ms)},
+                                {"since_ms", time_or_null(s.since_ms)},
+                                {"cause", cause}});
+            else if (s.residency == WARMUP_RESIDENCY_LOADING)
+                loading.push_back({{"model", name},
+                                   {"memory_mb", json_number(s.memory_mb)},
+                                   {"since_ms", time_or_null(s.since_ms)},
+                                   {"cause", cause}});
+            else if (s.residency == WARMUP_RESIDENCY_QUEUED)
+                queued.push_back({{"model", name}, {"since_ms", time_or_null(s.since_ms)}, {"cause", cause}});
+        }
+        json counters = counters_json(engine.counters());
+        counters["events_accepted"] = runtime_.accepted_events();
+        counters["events_refused"] = runtime_.refused_events();
+        return json{{"now_ms", runtime_.clock().now_ms()},
+                    {"emergency_stop", engine.stopped()},
+                    {"safe_mode", runtime_.safe_mode()},
+                    {"budget_mb", json_number(engine.budget_mb())},
+                    {"used_mb", json_number(engine.used_mb())},
+                    {"loads_in_flight", engine.loads_in_flight()},
+                    {"queue_depth", engine.queue_depth()},
+                    {"memory_waiters", engine.memory_waiters()},
+                    {"counters", counters},
+                    {"warm", warm},
+                    {"loading", loading},
+                    {"queued", queued},
+                    {"next_after", next_after},
+                    {"plugins", plugins_json(runtime_.plugins())}};
+    });
+    const BuildInfo& build = build_info();
+    status["version"] = build.version;
+    status["abi"] = build.abi;
+    status["commit"] = build.commit;
+    status["started_unix_ms"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(started_wall_.time_since_epoch()).count();
+    status["started_at"] =
+        fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(started_wall_)));
+    status["uptime_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    const std::size_t listed = status["warm"].size() + status["loading"].size() + status["queued"].size();
+    reply(response, 200, status);
+    status = json();
+    return_freed_memory(listed);
+}
+
+void HttpApi::get_plugins(const httplib::Request&, httplib::Response& response) {
+    json plugins = runtime_.call_on_control([this](WarmupEngine&) { return plugins_json(runtime_.plugins()); });
+    reply(response, 200,
+          {{"host_abi", fmt::format("{}.{}", WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR)}, {"plugins", plugins}});
+}
+
+void HttpApi::get_predictions(const httplib::Request& request, httplib::Response& response) {
+    ModelPage page;
+    if (const auto error = parse_model_page(request.params, runtime_.catalog(), page)) {
+        reply(response, 400, {{"error", *error}});
+        return;
+    }
+    json predictions = runtime_.call_on_control([this, &page](WarmupEngine& engine) {
+        json list = json::array();
+        const warmup_time_ms now_ms = runtime_.clock().now_ms();
+        // Every model the catalog knows: after a state restore a model has learned patterns before the engine
+        // has seen a request for it. A page costs O(limit) predictions, whatever the number of models.
+        const warmup_model_index known = std::max(engine.model_count(), runtime_.catalog().size());
+        json next_after = nullptr;
+        warmup_model_index model = page.first;
+        for (; model < known && list.size() < page.limit; ++model) {
+            warmup_prediction p{};
+            if (!engine.predict_now(model, now_ms, p)) continue;
+            const ModelStatus s = engine.model_status(model);
+            list.push_back({{"model", runtime_.catalog().record(model).name},
+                            {"residency", residency_name(s.residency)},
+                            {"p_use_within_horizon", p.p_use_within_horizon},
+                            {"horizon_ms", p.horizon_ms},
+                            {"next_arrival_ms", time_or_null(p.next_arrival_ms)},
+                            {"confidence", p.confidence},
+                            {"keep_until_ms", time_or_null(p.keep_until_ms)},
+                            {"warm_at_ms", time_or_null(p.warm_at_ms)},
+                            {"planned_unload_at_ms", time_or_null(s.unload_at_ms)},
+                            {"planned_warm_start_at_ms", time_or_null(s.warm_start_at_ms)}});
+        }
+        // The page is full and models remain after it: the cursor of the next page is the last model considered
+        // (a model skipped because its prediction failed is not listed, and not visited again).
+        if (model < known) next_after = runtime_.catalog().record(model - 1).name;
+        return json{{"now_ms", now_ms}, {"predictions", list}, {"next_after", next_after}};
+    });
+    const std::size_t listed = predictions["predictions"].size();
+    reply(response, 200, predictions);
+    predictions = json();
+    return_freed_memory(listed);
+}
+
+void HttpApi::get_experiments(const httplib::Request&, httplib::Response& response) {
+    json body = runtime_.call_on_control([this](WarmupEngine&) {
+        json arms = json::array();
+        for (const auto& arm : runtime_.arms()) {
+            const EngineCounters& c = arm->engine->counters();
+            const auto ratio = [](uint64_t part, uint64_t whole) -> json {
+                return whole == 0 ? json(nullptr) : json(static_cast<double>(part) / static_cast<double>(whole));
+            };
+            arms.push_back({{"name", arm->name},
+                            {"mode", arm->mode == LiveArm::Mode::Control  ? "control"
+                                     : arm->mode == LiveArm::Mode::Shadow ? "shadow"
+                                                                          : "acting"},
+                            {"weight", json_number(arm->weight)},
+                            {"budget_mb", json_number(arm->engine->budget_mb())},
+                            {"used_mb", json_number(arm->engine->used_mb())},
+                            {"requests", c.requests},
+                            {"cold_requests", c.cold_requests},
+                            {"cold_request_rate", ratio(c.cold_requests, c.requests)},
+                            {"prewarms_started", c.prewarms_started},
+                            {"precision", ratio(c.prewarms_used, c.prewarms_used + c.prewarms_wasted)},
+                            {"recall", ratio(c.idle_gap_prewarmed, c.idle_gap_requests)},
+                            {"idle_gb_h", c.idle_mb_ms / (1024.0 * 3600.0 * 1000.0)},
+                            {"plugins", plugins_json(*arm->plugins)}});
+        }
+        const auto& experiment = runtime_.experiment();
+        return json{
+            {"enabled", experiment.enabled && runtime_.arms().size() > 1}, {"split", experiment.split}, {"arms", arms}};
+    });
+    reply(response, 200, body);
+}
+
+void HttpApi::get_component_health(const httplib::Request&, httplib::Response& response) {
+    json components = json::array();
+    bool degraded = false;
+    for (const ComponentHealth& health : runtime_.component_health()) {
+        degraded = degraded || health.degraded;
+        json line = {
+            {"component", health.component},
+            {"plugin", health.label.empty() ? json(nullptr) : json(health.label)},
+            {"state", health.circuit == "open" || health.circuit == "half-open"
+                          ? "open circuit"
+                          : (health.degraded ? "degraded" : "ok")},
+            {"circuit", health.circuit.empty() ? json(nullptr) : json(health.circuit)},
+            {"reason", health.reason.empty() ? json(nullptr) : json(health.reason)},
+            {"errors", health.errors},
+            {"last_error", health.last_error.empty() ? json(nullptr) : json(health.last_error)},
+            {"last_error_unix_ms", health.last_error_unix_ms == 0 ? json(nullptr) : json(health.last_error_unix_ms)}};
+        if (const auto& source = health.source) {
+            line["polls"] = source->polls;
+            line["events_accepted"] = source->events_accepted;
+            line["events_refused"] = source->events_refused;
+            line["bad_records"] = source->bad_records;
+            line["last_bad_record"] = source->last_bad_record.empty() ? json(nullptr) : json(source->last_bad_record);
+            line["last_poll_unix_ms"] =
+                source->last_poll_unix_ms == 0 ? json(nullptr) : json(source->last_poll_unix_ms);
+        }
+        components.push_back(std::move(line));
+    }
+    reply(response, 200, {{"status", degraded ? "degraded" : "ok"}, {"components", components}});
+}
+
+}  // namespace warmup::host

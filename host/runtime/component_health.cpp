@@ -1,0 +1,135 @@
+// runtime/component_health.cpp — GET /api/warmup/health/components: each control-arm component, the workers, the
+// state store, the engine and each event source, with why it is degraded.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/errors.hpp"
+#include "runtime/live_runtime.hpp"
+#include "runtime/live_runtime_support.hpp"
+
+namespace warmup::host {
+namespace {
+
+/// A component whose last failure is younger than this is reported degraded.
+constexpr int64_t kDegradedWindowMs = 60'000;
+
+/// A failure at `at_ms` (Unix ms; 0 = never) is recent at `now_ms`.
+bool recent(int64_t now_ms, int64_t at_ms) { return at_ms > 0 && now_ms - at_ms < kDegradedWindowMs; }
+
+/// [control] The health of `slot`'s plugin: its failed calls (degraded while the last is recent) and its circuit
+/// breaker in the engine (the backend has none there).
+ComponentHealth plugin_health(ComponentSlot slot, const PluginSet& plugins, const WarmupEngine& engine,
+                              int64_t now_ms) {
+    ComponentHealth component;
+    component.component = std::string(slot_key(slot));
+    component.label = plugins.at(slot)->label();
+    const auto& errors = engine.component_errors();
+    if (const auto found = errors.find(component.label); found != errors.end()) {
+        component.errors = found->second.errors;
+        component.last_error = found->second.last_error;
+        component.last_error_unix_ms = found->second.last_error_unix_ms;
+        if (recent(now_ms, component.last_error_unix_ms)) {
+            component.degraded = true;
+            component.reason = fmt::format("a call failed {:.1f} s ago ({} failure(s) since start): {}",
+                                           static_cast<double>(now_ms - component.last_error_unix_ms) / 1000,
+                                           component.errors, component.last_error);
+        }
+    }
+    for (std::size_t kind = 0; kind < kComponentKinds; ++kind) {
+        const auto component_kind = static_cast<ComponentKind>(kind);
+        if (engine.component_label(component_kind) != component.label) continue;
+        const CircuitState circuit = engine.circuit_state(component_kind);
+        component.circuit = circuit_state_name(circuit);
+        if (circuit != CircuitState::Closed) {
+            component.degraded = true;
+            component.reason = fmt::format(
+                "open circuit ({}): built-in safe choice in use after {} consecutive failure(s): {}", component.circuit,
+                engine.circuit(component_kind).consecutive_failures, engine.circuit(component_kind).last_error);
+        }
+        break;
+    }
+    return component;
+}
+
+/// An event source's health. Degraded while its polls fail (it is retried with a back-off), or when it cannot keep
+/// its position. Bad records are the input's fault, not the source's: counted and shown, never degraded.
+ComponentHealth source_component_health(NamedSourceHealth& named) {
+    ComponentHealth source;
+    source.component = "source:" + named.name;
+    source.label = named.label;
+    const SourceHealth& s = named.health;
+    source.errors = s.failed_polls;
+    source.last_error = s.last_error;
+    source.last_error_unix_ms = s.last_error_unix_ms;
+    std::vector<std::string> reasons;
+    if (s.failing)
+        reasons.push_back(
+            fmt::format("its polls fail ({} of {} since start), the last: {}", s.failed_polls, s.polls, s.last_error));
+    if (!s.state_problem.empty()) reasons.push_back(s.state_problem);
+    source.degraded = !reasons.empty();
+    source.reason = fmt::format("{}", fmt::join(reasons, "; "));
+    source.source = std::move(named.health);
+    return source;
+}
+
+}  // namespace
+
+std::vector<ComponentHealth> LiveRuntime::component_health() {
+    const int64_t now_ms = unix_now_ms();
+    std::vector<ComponentHealth> health = call_on_control([&](WarmupEngine& engine) {
+        std::vector<ComponentHealth> out;
+        for (const ComponentSlot slot : kAllSlots) out.push_back(plugin_health(slot, plugins(), engine, now_ms));
+        ComponentHealth workers;
+        workers.component = "workers";
+        workers.errors = timed_out_loads_.load();
+        workers.last_error_unix_ms = last_timeout_unix_ms_.load();
+        if (workers.errors > 0) workers.last_error = "a backend load outlived budgets.warmup_timeout_ms";
+        if (recent(now_ms, workers.last_error_unix_ms)) {
+            workers.degraded = true;
+            workers.reason = fmt::format(
+                "{} load(s) timed out since start, the last {:.1f} s ago; {} running", workers.errors,
+                static_cast<double>(now_ms - workers.last_error_unix_ms) / 1000, loads_running_on_workers());
+        }
+        out.push_back(std::move(workers));
+        ComponentHealth pipeline;
+        pipeline.component = "engine";
+        if (engine.stopped()) {
+            pipeline.degraded = true;
+            pipeline.reason = "emergency stop in force: no warm-ups start (POST /api/warmup/reset-to-safe leaves it)";
+        } else if (safe_mode_.load()) {
+            pipeline.degraded = true;
+            pipeline.reason = "safe configuration in force until the next reload";
+        }
+        out.push_back(std::move(pipeline));
+        return out;
+    });
+    ComponentHealth state;
+    state.component = "state";
+    std::string restore_problem;
+    {
+        std::lock_guard lock(state_mutex_);
+        state.errors = state_write_errors_;
+        state.last_error = last_state_error_;
+        state.last_error_unix_ms = last_state_error_unix_ms_;
+        restore_problem = start_restore_problem_;
+    }
+    if (!state_store_) {
+        state.reason = "";  // disabled is a choice, not a fault
+    } else {
+        std::vector<std::string> reasons;
+        if (!restore_problem.empty()) reasons.push_back(restore_problem);
+        if (recent(now_ms, state.last_error_unix_ms))
+            reasons.push_back("the last snapshot could not be written: " + state.last_error);
+        state.degraded = !reasons.empty();
+        state.reason = fmt::format("{}", fmt::join(reasons, "; "));
+    }
+    health.push_back(std::move(state));
+    for (NamedSourceHealth& named : sources_->health()) health.push_back(source_component_health(named));
+    return health;
+}
+
+}  // namespace warmup::host

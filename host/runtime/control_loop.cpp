@@ -1,0 +1,146 @@
+// runtime/control_loop.cpp — the control thread: one loop that times out loads, takes completions and the ingested
+// batch, runs timers and simulated shadow loads, applies backend listings and runs queued commands, then sleeps until
+// the next timer or a wake-up.
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+#include "runtime/live_runtime.hpp"
+
+namespace warmup::host {
+namespace {
+
+// Ingest buffers up to this many events (the default budgets.ingest_queue_capacity, 1.5 MiB) are kept between steps.
+constexpr std::size_t kRetainedIngestEvents = 65536;
+
+}  // namespace
+
+void LiveRuntime::wake() {
+    {
+        std::lock_guard lock(wake_mutex_);
+        woken_ = true;
+    }
+    wake_cv_.notify_one();
+}
+
+void LiveRuntime::control_loop() {
+    std::vector<warmup_usage_event> batch;
+    std::vector<std::vector<warmup_usage_event>> per_arm;
+    batch.reserve(4096);
+    while (running_.load()) {
+        const auto step_started = std::chrono::steady_clock::now();
+        expire_timed_out_loads();
+        bool worked = take_completions();
+        worked = take_ingested(batch, per_arm) || worked;
+        const warmup_time_ms now_ms = clock_.now_ms();
+        warmup_time_ms next_ms = WARMUP_TIME_NEVER;
+        worked = run_due_timers(now_ms, next_ms) || worked;
+        worked = take_listings() || worked;
+        maybe_start_reconcile(std::chrono::steady_clock::now());
+        run_commands();
+
+        if (worked) {
+            const double step_us =
+                std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - step_started).count();
+            arms_.front()->engine->metric(WARMUP_METRIC_DECISION_CYCLE_US, WARMUP_NO_MODEL, now_ms, step_us);
+            for (auto& arm : arms_) arm->engine->flush_metrics();
+            continue;  // more may have arrived meanwhile
+        }
+
+        // Sleep until the next timer (at most 100 ms, so a clock jump is noticed) or until woken.
+        const auto wait_ms = std::clamp<warmup_time_ms>(next_ms == WARMUP_TIME_NEVER ? 100 : next_ms - now_ms, 0, 100);
+        std::unique_lock lock(wake_mutex_);
+        wake_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return woken_; });
+        woken_ = false;
+    }
+    // Run the commands still queued so no caller of call_on_control waits forever.
+    std::function<void(WarmupEngine&)> command;
+    while (commands_.try_pop(command)) command(*arms_.front()->engine);
+}
+
+void LiveRuntime::expire_timed_out_loads() {
+    // Loads past budgets.warmup_timeout_ms are cancelled and answered as failed (the loop wakes at least every
+    // 100 ms, so a timeout is acted on within that).
+    const int64_t timeout_ms = warmup_timeout_ms_.load();
+    uint64_t timed_out = workers_->expire(timeout_ms);
+    for (auto& retired : retired_workers_) timed_out += retired->expire(timeout_ms);
+    if (timed_out > 0) {
+        timed_out_loads_.fetch_add(timed_out);
+        last_timeout_unix_ms_.store(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count());
+    }
+}
+
+bool LiveRuntime::take_completions() {
+    bool worked = false;
+    LoadCompletion completion{};
+    while (completions_.try_pop(completion)) {
+        // An arm stopped by a reload no longer exists; its late completions match no arm and are dropped.
+        for (auto& arm : arms_)
+            if (arm->id == completion.arm_id)
+                arm->engine->on_load_finished(completion.model, completion.ticket, completion.succeeded,
+                                              completion.load_ms, completion.memory_mb, clock_.now_ms());
+        worked = true;
+    }
+    return worked;
+}
+
+bool LiveRuntime::take_ingested(std::vector<warmup_usage_event>& batch,
+                                std::vector<std::vector<warmup_usage_event>>& per_arm) {
+    // Everything pending, in one swap: whole requests only (an append is atomic under the lock), at most
+    // ingest_queue_capacity events. The emptied `batch` buffer goes back to the producers, so steady load allocates
+    // nothing.
+    batch.clear();
+    {
+        std::lock_guard lock(ingest_mutex_);
+        batch.swap(ingest_pending_);
+        ingest_backlog_.store(0);
+    }
+    const bool worked = !batch.empty();
+    if (worked) ingest_batch(batch, per_arm);
+    // A burst beyond the default queue capacity (a larger budgets.ingest_queue_capacity) leaves a large buffer
+    // behind; once steps use less than a quarter of it, it is freed (each of the two buffers passes here in turn).
+    if (batch.capacity() > kRetainedIngestEvents && batch.size() < batch.capacity() / 4)
+        std::vector<warmup_usage_event>().swap(batch);
+    return worked;
+}
+
+bool LiveRuntime::run_due_timers(warmup_time_ms now_ms, warmup_time_ms& next_ms) {
+    bool worked = false;
+    for (auto& arm : arms_) {
+        if (auto* shadow = dynamic_cast<ShadowExecutor*>(arm->executor.get())) {
+            if (shadow->next_due_ms() <= now_ms) {
+                shadow->complete_due(*arm->engine, now_ms);
+                worked = true;
+            }
+            next_ms = std::min(next_ms, shadow->next_due_ms());
+        }
+        if (arm->engine->next_timer_ms() <= now_ms) {
+            arm->engine->run_timers(now_ms);
+            worked = true;
+        }
+        next_ms = std::min(next_ms, arm->engine->next_timer_ms());
+    }
+    return worked;
+}
+
+bool LiveRuntime::take_listings() {
+    bool worked = false;
+    ResidentListing listing;
+    while (listings_.try_pop(listing)) {
+        apply_reconcile(listing);
+        worked = true;
+    }
+    return worked;
+}
+
+void LiveRuntime::run_commands() {
+    std::function<void(WarmupEngine&)> command;
+    while (commands_.try_pop(command)) {
+        for (auto& arm : arms_) arm->engine->flush_metrics();
+        command(*arms_.front()->engine);
+    }
+}
+
+}  // namespace warmup::host

@@ -1,0 +1,119 @@
+// runtime/experiment_arms.cpp — the arms of a live experiment: building them (an unchanged arm keeps running),
+// sharing the memory budget by weight, and routing each event to its arm by a stable hash of its tenant or model.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string_view>
+
+#include "runtime/live_runtime.hpp"
+
+namespace warmup::host {
+namespace {
+
+uint64_t mix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+uint64_t fnv1a(std::string_view text) {
+    uint64_t hash = 1469598103934665603ULL;
+    for (const unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
+    return hash;
+}
+
+}  // namespace
+
+std::unique_ptr<LiveArm> LiveRuntime::make_arm(const Arm& definition, LiveArm::Mode mode, const Config& config) {
+    auto arm = std::make_unique<LiveArm>();
+    arm->id = next_arm_id_++;
+    arm->name = definition.name;
+    arm->mode = mode;
+    arm->weight = mode == LiveArm::Mode::Control ? config.experiment.control_weight : definition.weight;
+    arm->definition = definition;
+    arm->plugins = PluginSet::create(definition.components, config, loader_, catalog_, clock_, nullptr,
+                                     /*allow_loaded_ids=*/mode != LiveArm::Mode::Control);
+    if (mode == LiveArm::Mode::Shadow) {
+        arm->executor = std::make_unique<ShadowExecutor>(catalog_);
+    } else {
+        auto executor = std::make_unique<ArmExecutor>(workers_, arm->name);
+        executor->set_arm_id(arm->id);
+        arm->executor = std::move(executor);
+    }
+    return arm;
+}
+
+std::vector<std::unique_ptr<LiveArm>> LiveRuntime::build_experiment_arms(
+    const Config& config, std::vector<std::unique_ptr<LiveArm>>& current) {
+    std::vector<std::unique_ptr<LiveArm>> arms;
+    if (!config.experiment.enabled) return arms;
+    for (const Arm& definition : config.arms) {
+        if (!definition.yardstick.empty())
+            throw StartupError(fmt::format("{}: arms: '{}' is a clairvoyant yardstick: it only runs in warmup-replay",
+                                           config.locate("arms"), definition.name));
+        const auto mode = definition.shadow ? LiveArm::Mode::Shadow : LiveArm::Mode::Acting;
+        // An arm whose definition did not change keeps running (its engine and what it learned).
+        auto same = std::find_if(current.begin(), current.end(), [&](const std::unique_ptr<LiveArm>& arm) {
+            return arm && arm->mode != LiveArm::Mode::Control && arm->name == definition.name &&
+                   arm->definition.components == definition.components && arm->definition.shadow == definition.shadow;
+        });
+        if (same != current.end()) {
+            (*same)->weight = definition.weight;
+            (*same)->definition = definition;
+            arms.push_back(std::move(*same));
+        } else {
+            arms.push_back(make_arm(definition, mode, config));
+        }
+    }
+    return arms;
+}
+
+void LiveRuntime::assign_budgets(double total_mb) {
+    // [control or before start] Acting arms share the budget by weight; a shadow arm simulates the whole budget.
+    double acting_weight = 0;
+    for (const auto& arm : arms_)
+        if (arm->mode != LiveArm::Mode::Shadow) acting_weight += arm->weight;
+    acting_.clear();
+    acting_cumulative_.clear();
+    double cumulative = 0;
+    for (std::size_t i = 0; i < arms_.size(); ++i) {
+        LiveArm& arm = *arms_[i];
+        const double budget_mb = arm.mode == LiveArm::Mode::Shadow ? total_mb : total_mb * arm.weight / acting_weight;
+        if (arm.engine == nullptr) {
+            EngineOptions options;
+            options.memory_budget_mb = budget_mb;
+            options.max_concurrent_loads = config_.max_concurrent_warmups;
+            options.arm = arm.name;  // "control" for the top-level set, with or without an experiment
+            options.decisions = &decisions_;
+            ComponentSet components = arm.plugins->component_set();
+            components.metrics = arms_.front()->plugins->component_set().metrics;  // one sink, arm-labelled
+            arm.engine = std::make_unique<WarmupEngine>(components, *arm.executor, catalog_, options);
+        } else {
+            arm.engine->set_memory_budget_mb(budget_mb, clock_.now_ms());  // a smaller budget evicts at once
+        }
+        if (arm.mode != LiveArm::Mode::Shadow) {
+            cumulative += arm.weight / acting_weight;
+            acting_.push_back(i);
+            acting_cumulative_.push_back(cumulative);
+        }
+    }
+}
+
+void LiveRuntime::route(const warmup_usage_event& event, std::vector<std::vector<warmup_usage_event>>& per_arm) const {
+    for (std::size_t i = 0; i < arms_.size(); ++i)
+        if (arms_[i]->mode == LiveArm::Mode::Shadow) per_arm[i].push_back(event);
+    if (acting_.size() == 1) {
+        per_arm[acting_.front()].push_back(event);
+        return;
+    }
+    // Stable split: the same tenant (or model) always lands in the same arm while the weights stay the same.
+    const uint64_t key = experiment_.split == "model" ? fnv1a(catalog_.record(event.model).name)
+                                                      : static_cast<uint64_t>(event.tenant_hash);
+    const double u = static_cast<double>(mix64(key) >> 11) * 0x1.0p-53;
+    std::size_t pick = 0;
+    while (pick + 1 < acting_cumulative_.size() && u >= acting_cumulative_[pick]) ++pick;
+    per_arm[acting_[pick]].push_back(event);
+}
+
+}  // namespace warmup::host

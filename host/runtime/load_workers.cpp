@@ -1,0 +1,169 @@
+// runtime/load_workers.cpp — backend calls on the worker arena; see load_workers.hpp.
+#include "runtime/load_workers.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/errors.hpp"
+
+namespace warmup::host {
+
+void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t ticket) {
+    const ModelRecord& record = catalog_.record(model);
+    auto backend = backend_;  // a hot-swap may replace backend_; a running load keeps its own
+    auto cancel_state = std::make_shared<CancelState>(outbox_.running);
+    const uint64_t generation = load_order_->starting(model);
+    uint64_t serial = 0;
+    {
+        std::lock_guard lock(running_mutex_);
+        serial = ++next_serial_;
+        running_.emplace(serial, Running{arm_id, model, ticket, std::chrono::steady_clock::now(), cancel_state});
+    }
+    arena_.execute([this, &record, arm_id, model, ticket, backend, cancel_state, serial, generation] {
+        group_->run([this, &record, arm_id, model, ticket, backend, cancel_state, serial, generation] {
+            load_order_->wait_for_late_unload(model);
+            warmup_model_info info = record.to_info();
+            warmup_load_result result{};
+            result.struct_size = sizeof result;
+            warmup_cancel_token cancel{cancel_state.get(), [](void* context) {
+                                           return static_cast<CancelState*>(context)->cancelled() ? 1 : 0;
+                                       }};
+            const auto started = std::chrono::steady_clock::now();
+            warmup_error* error =
+                backend->vtable<warmup_model_backend_vtable>()->load(backend->self(), &info, &cancel, &result);
+            const double load_ms =
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+            if (error != nullptr) {
+                ErrorPtr owned(error);
+                spdlog::warn("MODEL_LOAD_ERROR backend {} could not load {}: {}: {}", backend->label(), record.name,
+                             status_name(owned->code), owned->message);
+            }
+            // Whoever removes the entry answers the engine: this worker, or expire() after a timeout (then the
+            // late result is dropped: the engine was already told the load failed).
+            bool owned_completion = false;
+            {
+                std::lock_guard lock(running_mutex_);
+                owned_completion = running_.erase(serial) == 1;
+            }
+            if (owned_completion) {
+                outbox_.completions->push({arm_id, model, ticket, error == nullptr, load_ms, result.memory_mb});
+                outbox_.wake();
+            } else if (error == nullptr) {
+                // The load outlived its timeout (the engine counted it failed and freed its memory) but the
+                // backend finished it anyway: unload it, or it would stay resident outside the budget; unless a
+                // newer load of the model has started since, which the engine now counts on.
+                if (load_order_->claim_late_unload(model, generation)) {
+                    spdlog::warn(
+                        "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its "
+                        "timeout; unloading it",
+                        record.name, load_ms);
+                    load_order_->unload_began(model);
+                    unload_now(*backend, record);
+                    load_order_->unload_ended(model);
+                    load_order_->unloaded(model);
+                } else {
+                    spdlog::warn(
+                        "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its "
+                        "timeout; a newer load of it has started, so it stays loaded",
+                        record.name, load_ms);
+                }
+            }
+        });
+    });
+}
+
+uint64_t LoadWorkers::expire(int64_t timeout_ms) {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<Running> expired;
+    {
+        std::lock_guard lock(running_mutex_);
+        for (auto it = running_.begin(); it != running_.end();) {
+            if (now - it->second.started > std::chrono::milliseconds(timeout_ms)) {
+                it->second.cancel->cancel();
+                expired.push_back(it->second);
+                it = running_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (const Running& load : expired) {
+        const double load_ms = std::chrono::duration<double, std::milli>(now - load.started).count();
+        spdlog::warn("MODEL_LOAD_TIMEOUT load of {} cancelled after {:.0f} ms (budgets.warmup_timeout_ms {})",
+                     catalog_.record(load.model).name, load_ms, timeout_ms);
+        outbox_.completions->push({load.arm_id, load.model, load.ticket, false, load_ms, 0});
+    }
+    return expired.size();
+}
+
+void LoadWorkers::start_unload(warmup_model_index model) {
+    const ModelRecord& record = catalog_.record(model);
+    auto backend = backend_;
+    auto load_order = load_order_;
+    load_order->unload_began(model);  // counted from now: a listing started after this sees the unload
+    arena_.execute([this, &record, backend, load_order, model] {
+        group_->run([&record, backend, load_order, model] {
+            unload_now(*backend, record);
+            load_order->unload_ended(model);
+        });
+    });
+}
+
+void LoadWorkers::start_listing() {
+    auto backend = backend_;
+    auto load_order = load_order_;
+    arena_.execute([this, backend, load_order] {
+        group_->run([this, backend, load_order] {
+            ResidentListing listing;
+            listing.backend = backend->label();
+            const auto before = load_order->unload_activity();
+            const ListResidentFn list = list_resident_of(*backend);
+            if (list == nullptr) {
+                listing.result = ResidentListing::Result::Unsupported;
+                listing.error = "the backend cannot list what its server holds (ABI 1.0, or no list_resident)";
+            } else {
+                const warmup_resident_model_writer writer{
+                    &listing, [](void* context, const warmup_resident_model* model) {
+                        auto* out = static_cast<ResidentListing*>(context);
+                        if (model == nullptr || model->name.data == nullptr) return 0;
+                        const double memory_mb =
+                            WARMUP_HAS_FIELD(model, warmup_resident_model, memory_mb) ? model->memory_mb : 0.0;
+                        out->models.emplace_back(std::string(model->name.data, model->name.size), memory_mb);
+                        return 0;
+                    }};
+                warmup_error* error = list(backend->self(), &writer);
+                if (error == nullptr) {
+                    listing.result = ResidentListing::Result::Listed;
+                } else {
+                    ErrorPtr owned(error);
+                    listing.result = owned->code == WARMUP_ERROR_UNSUPPORTED ? ResidentListing::Result::Unsupported
+                                                                             : ResidentListing::Result::Failed;
+                    listing.error = std::string(status_name(owned->code)) + ": " + owned->message;
+                    listing.models.clear();
+                }
+            }
+            // An unload that ran at any moment while the server was asked leaves that model undecided.
+            const auto after = load_order->unload_activity();
+            for (const auto& [model, counts] : after) {
+                const auto earlier = before.find(model);
+                const bool running = counts.first != counts.second ||
+                                     (earlier != before.end() && earlier->second.first != earlier->second.second);
+                if (running || earlier == before.end() || earlier->second.first != counts.first)
+                    listing.unloads_meanwhile.insert(model);
+            }
+            outbox_.listings->push(std::move(listing));
+            outbox_.wake();
+        });
+    });
+}
+
+void LoadWorkers::unload_now(const PluginInstance& backend, const ModelRecord& record) {
+    warmup_model_info info = record.to_info();
+    warmup_error* error = backend.vtable<warmup_model_backend_vtable>()->unload(backend.self(), &info);
+    if (error != nullptr) {
+        ErrorPtr owned(error);
+        spdlog::warn("MODEL_UNLOAD_ERROR backend {} could not unload {}: {}", backend.label(), record.name,
+                     owned->message);
+    }
+}
+
+}  // namespace warmup::host

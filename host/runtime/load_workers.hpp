@@ -1,0 +1,275 @@
+// runtime/load_workers.hpp — the live pipeline's backend workers: a TBB arena of max_concurrent_warmups threads that
+// run ModelBackend load, unload and list_resident, and the per-arm LoadExecutors the engines call (ArmExecutor onto
+// the shared workers, ShadowExecutor simulating loads on the wall clock for shadow arms).
+//
+// Threads: start_* and expire() on the control thread; the backend calls on worker threads; results go back to the
+// control thread through the WorkerOutbox's queues (owned by the LiveRuntime), followed by a wake-up.
+#pragma once
+
+#include <tbb/concurrent_queue.h>
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "core/catalog.hpp"
+#include "engine/warmup_engine.hpp"
+#include "loader/plugin_instance.hpp"
+
+namespace warmup::host {
+
+/// A backend load's outcome, handed from a worker (or a timeout) to the control thread.
+struct LoadCompletion {
+    uint32_t arm_id;
+    warmup_model_index model;
+    uint64_t ticket;
+    bool succeeded;
+    double load_ms;
+    double memory_mb;
+};
+
+/// What one backend listing (list_resident, on a worker) found, handed back to the control thread.
+struct ResidentListing {
+    enum class Result { Listed, Failed, Unsupported } result = Result::Failed;
+    std::string backend;                                       ///< "<id>@<version>"
+    std::string error;                                         ///< Failed / Unsupported: why
+    std::vector<std::pair<std::string, double>> models;        ///< (name as reported, memory MiB or 0)
+    std::unordered_set<warmup_model_index> unloads_meanwhile;  ///< unloads ran while the server was asked
+};
+
+/// Where workers put their results for the control thread. The queues and the flag are owned by the runtime and
+/// outlive every LoadWorkers; `wake` is called on worker threads after a push.
+struct WorkerOutbox {
+    tbb::concurrent_queue<LoadCompletion>* completions = nullptr;
+    tbb::concurrent_queue<ResidentListing>* listings = nullptr;
+    std::function<void()> wake;
+    const std::atomic<bool>* running = nullptr;  ///< false once the daemon stops: running loads see their cancel token
+};
+
+/// Orders a late unload against newer loads of the same model, across worker pools (a restart of the workers keeps
+/// the old pool's loads running). A load that finished after its timeout is unloaded only if no newer load of that
+/// model has started since; and a load that starts while such an unload runs waits for it, so the backend never
+/// sees "unload" overtake the load the engine now counts on. Thread-safety: every method from any thread.
+class ModelLoadOrder {
+  public:
+    /// [control] A load of `model` is starting; returns its generation (increasing per model).
+    uint64_t starting(warmup_model_index model) {
+        std::lock_guard lock(mutex_);
+        return ++latest_[model];
+    }
+    /// [worker] The load of `generation` finished after its timeout: true (and the model is marked as being unloaded)
+    /// when no newer load has started, so the caller must unload it and then call unloaded().
+    bool claim_late_unload(warmup_model_index model, uint64_t generation) {
+        std::lock_guard lock(mutex_);
+        if (latest_[model] != generation) return false;
+        unloading_.insert(model);
+        return true;
+    }
+    void unloaded(warmup_model_index model) {
+        {
+            std::lock_guard lock(mutex_);
+            unloading_.erase(model);
+        }
+        unloading_done_.notify_all();
+    }
+    /// [worker] Blocks while a late unload of `model` runs (it is running on another worker: a bounded wait).
+    void wait_for_late_unload(warmup_model_index model) {
+        std::unique_lock lock(mutex_);
+        unloading_done_.wait(lock, [&] { return unloading_.count(model) == 0; });
+    }
+
+    /// [worker] Every backend unload, counted so a reconciliation can tell which models were being unloaded while it
+    /// asked the server (the server may list them either way).
+    void unload_began(warmup_model_index model) {
+        std::lock_guard lock(mutex_);
+        ++unloads_[model].began;
+    }
+    void unload_ended(warmup_model_index model) {
+        std::lock_guard lock(mutex_);
+        ++unloads_[model].ended;
+    }
+    /// [any] Per model with any backend unload so far: (unloads begun, unloads ended). Two of these taken around a
+    /// listing show which models had an unload running at some moment in between.
+    [[nodiscard]] std::map<warmup_model_index, std::pair<uint64_t, uint64_t>> unload_activity() {
+        std::lock_guard lock(mutex_);
+        std::map<warmup_model_index, std::pair<uint64_t, uint64_t>> activity;
+        for (const auto& [model, counts] : unloads_) activity.emplace(model, std::pair{counts.began, counts.ended});
+        return activity;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable unloading_done_;
+    std::unordered_map<warmup_model_index, uint64_t> latest_;  // newest load generation per model
+    std::unordered_set<warmup_model_index> unloading_;         // late unloads running now
+    struct UnloadCounts {
+        uint64_t began = 0;
+        uint64_t ended = 0;
+    };
+    std::unordered_map<warmup_model_index, UnloadCounts> unloads_;  // every backend unload, begun and ended
+};
+
+/// Runs backend loads and unloads on a TBB arena with max_concurrent_warmups threads; completions go back to the
+/// control thread through a queue. The backend instance is shared by all workers (backends are thread-safe by ABI).
+class LoadWorkers {
+  public:
+    // No arena slot is reserved for the calling (control) thread: it only submits, so all `workers` slots are for
+    // worker threads (with the default reservation, an arena of 1 would never run a load).
+    /// `load_order`: shared with the pools this one replaces (null: a new one).
+    /// `catalog` and the queues of `outbox` outlive the workers.
+    LoadWorkers(Catalog& catalog, WorkerOutbox outbox, std::shared_ptr<PluginInstance> backend, uint32_t workers,
+                std::shared_ptr<ModelLoadOrder> load_order = nullptr)
+        : catalog_(catalog),
+          outbox_(std::move(outbox)),
+          backend_(std::move(backend)),
+          load_order_(load_order ? std::move(load_order) : std::make_shared<ModelLoadOrder>()),
+          thread_limit_(tbb::global_control::max_allowed_parallelism, thread_limit_for(workers)),
+          arena_(static_cast<int>(workers), /*reserved_for_masters=*/0) {}
+
+    ~LoadWorkers() {
+        try {
+            wait();
+        } catch (...) {
+            // A backend exception cannot escape the SDK guard; nothing useful to do at destruction.
+        }
+    }
+
+    void wait() {
+        arena_.execute([this] { group_->wait(); });
+    }
+
+    /// [control] Loads `model` on a worker for arm `arm_id`; the outcome comes back as one LoadCompletion with
+    /// `ticket` (from the worker, or from expire() when it times out first).
+    void start_load(uint32_t arm_id, warmup_model_index model, uint64_t ticket);
+
+    /// [control] Cancels (through their cancel token) the loads running longer than timeout_ms and answers the
+    /// engine with a failure for each at once, so the model can be retried. Returns how many timed out.
+    uint64_t expire(int64_t timeout_ms);
+
+    /// [any] Loads started and not yet answered.
+    std::size_t loads_running() {
+        std::lock_guard lock(running_mutex_);
+        return running_.size();
+    }
+
+    /// [control] Unloads `model` on a worker (a failure is logged, not retried).
+    void start_unload(warmup_model_index model);
+
+    /// [control] Asks the backend (on a worker) what its server holds now; the answer goes to the outbox's listings.
+    void start_listing();
+
+    /// [worker] Unloads `record`'s model through `backend`; a failure is logged (MODEL_UNLOAD_ERROR), not retried.
+    static void unload_now(const PluginInstance& backend, const ModelRecord& record);
+
+    /// [control] The backend for loads started from now on.
+    void set_backend(std::shared_ptr<PluginInstance> backend) { backend_ = std::move(backend); }
+    [[nodiscard]] const std::shared_ptr<PluginInstance>& backend() const { return backend_; }
+    [[nodiscard]] const std::shared_ptr<ModelLoadOrder>& load_order() const { return load_order_; }
+
+  private:
+    /// A load's cancel token: set when the daemon stops or the load times out. Shared by the worker and expire().
+    class CancelState {
+      public:
+        explicit CancelState(const std::atomic<bool>* daemon_running) : daemon_running_(daemon_running) {}
+        [[nodiscard]] bool cancelled() const { return cancelled_.load() || !daemon_running_->load(); }
+        void cancel() { cancelled_.store(true); }
+
+      private:
+        const std::atomic<bool>* daemon_running_;
+        std::atomic<bool> cancelled_{false};
+    };
+    struct Running {
+        uint32_t arm_id;
+        warmup_model_index model;
+        uint64_t ticket;
+        std::chrono::steady_clock::time_point started;
+        std::shared_ptr<CancelState> cancel;
+    };
+
+    /// TBB's process-wide thread pool defaults to one thread per core, the submitting thread included, so an arena
+    /// of `workers` slots on a 2-core machine would get one worker thread. Backend calls mostly wait (HTTP, disk), so
+    /// the pool is raised to serve this arena's slots plus those of one retired pool (restart-workers leaves stuck
+    /// loads running there). TBB applies the smallest active limit; every pool asks for the same figure.
+    static std::size_t thread_limit_for(uint32_t workers) {
+        return std::max<std::size_t>(static_cast<std::size_t>(tbb::info::default_concurrency()),
+                                     2 * static_cast<std::size_t>(workers) + 1);
+    }
+
+    Catalog& catalog_;
+    WorkerOutbox outbox_;
+    std::shared_ptr<PluginInstance> backend_;
+    std::shared_ptr<ModelLoadOrder> load_order_;
+    tbb::global_control thread_limit_;
+    std::mutex running_mutex_;
+    std::map<uint64_t, Running> running_;  // by serial, under running_mutex_
+    uint64_t next_serial_ = 0;             // under running_mutex_
+    tbb::task_arena arena_;
+    std::unique_ptr<tbb::task_group> group_ = std::make_unique<tbb::task_group>();
+};
+
+/// An acting arm's view of the shared workers: its completions come back tagged with its name.
+class ArmExecutor final : public LoadExecutor {
+  public:
+    /// `workers` is the runtime's pointer: restart_workers() may replace the workers it points to.
+    ArmExecutor(std::unique_ptr<LoadWorkers>& workers, const std::string& name) : workers_(workers), name_(name) {}
+    void set_arm_id(uint32_t arm_id) { arm_id_ = arm_id; }
+    void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms) override {
+        workers_->start_load(arm_id_, model, ticket);
+    }
+    void start_unload(warmup_model_index model, warmup_time_ms) override { workers_->start_unload(model); }
+
+  private:
+    std::unique_ptr<LoadWorkers>& workers_;
+    std::string name_;
+    uint32_t arm_id_ = 0;
+};
+
+/// A shadow arm never touches the backend: a load "completes" after the catalog's load time on the wall clock.
+class ShadowExecutor final : public LoadExecutor {
+  public:
+    explicit ShadowExecutor(Catalog& catalog) : catalog_(catalog) {}
+    void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) override {
+        const auto done = now_ms + static_cast<warmup_time_ms>(std::ceil(catalog_.record(model).load_ms));
+        pending_.push({done, model, ticket});
+    }
+    void start_unload(warmup_model_index, warmup_time_ms) override {}
+    /// [control] Completes the simulated loads due by now_ms.
+    void complete_due(WarmupEngine& engine, warmup_time_ms now_ms) {
+        while (!pending_.empty() && pending_.top().done_ms <= now_ms) {
+            const Pending done = pending_.top();
+            pending_.pop();
+            engine.on_load_finished(done.model, done.ticket, true, catalog_.record(done.model).load_ms, 0, now_ms);
+        }
+    }
+    [[nodiscard]] warmup_time_ms next_due_ms() const {
+        return pending_.empty() ? WARMUP_TIME_NEVER : pending_.top().done_ms;
+    }
+
+  private:
+    struct Pending {
+        warmup_time_ms done_ms;
+        warmup_model_index model;
+        uint64_t ticket;
+        bool operator>(const Pending& other) const { return done_ms > other.done_ms; }
+    };
+    Catalog& catalog_;
+    std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
+};
+
+}  // namespace warmup::host

@@ -1,0 +1,167 @@
+// runtime/operations.cpp — the operator's controls over a running LiveRuntime: emergency stop, the safe
+// configuration, data-collection reset and restarting the workers.
+//
+// Every method here runs on a caller thread (HTTP handler, warmupd's main thread) and reaches the engines and
+// plugins only through call_on_control, so plugins keep seeing one thread.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/errors.hpp"
+#include "runtime/live_runtime.hpp"
+#include "runtime/live_runtime_support.hpp"
+
+namespace warmup::host {
+
+OperationResult LiveRuntime::emergency_stop() {
+    struct Counts {
+        std::size_t cancelled = 0;
+        uint32_t in_flight = 0;
+        std::size_t arms = 0;
+    };
+    const Counts counts = call_on_control([this](WarmupEngine&) {
+        Counts out;
+        const warmup_time_ms now_ms = clock_.now_ms();
+        for (auto& arm : arms_) {
+            const std::size_t before = arm->engine->queue_depth();
+            arm->engine->emergency_stop(now_ms);
+            out.cancelled += before - std::min(before, arm->engine->queue_depth());
+            out.in_flight += arm->engine->loads_in_flight();
+        }
+        out.arms = arms_.size();
+        return out;
+    });
+    spdlog::warn(
+        "EMERGENCY_STOP no new warm-ups; {} queued warm-up(s) cancelled, {} load(s) in flight finish, loaded "
+        "models kept",
+        counts.cancelled, counts.in_flight);
+    OperationResult result;
+    result.facts = {{"cancelled_warmups", static_cast<double>(counts.cancelled)},
+                    {"loads_in_flight", static_cast<double>(counts.in_flight)},
+                    {"arms", static_cast<double>(counts.arms)}};
+    result.notes.push_back(
+        "demand loads (a request waits for them) still run; POST /api/warmup/reset-to-safe "
+        "leaves emergency mode");
+    return result;
+}
+
+OperationResult LiveRuntime::reset_to_safe() {
+    OperationResult result;
+    if (safe_mode_.load()) {
+        // Applying the safe transformation twice would halve the budget again: only leave emergency mode.
+        result.notes.push_back("already on the safe configuration; emergency mode left");
+    } else {
+        if (state_store_) {
+            const OperationResult backup = backup_state("before-reset-to-safe");
+            result.notes.push_back(backup.ok() ? "learned state backed up as 'before-reset-to-safe'"
+                                               : "could not back up the learned state: " + backup.error);
+        }
+        Config safe;
+        {
+            std::lock_guard lock(reload_mutex_);
+            safe = running_config_;
+        }
+        PluginChoice keep_alive;
+        keep_alive.id = "org.warmup.predictor.keep-alive";  // default TTL: no params
+        keep_alive.key_path = "components.predictor";
+        safe.components[ComponentSlot::Predictor] = keep_alive;
+        safe.experiment.enabled = false;
+        safe.memory_budget.absolute_mb /= 2;
+        const double budget_mb = safe.memory_budget.absolute_mb;
+        const ReloadResult reloaded = apply(std::move(safe), /*is_rollback=*/false);
+        if (!reloaded.ok) {
+            spdlog::error("RESET_TO_SAFE_FAILED {} (still in emergency mode)", reloaded.error);
+            result.http_status = reloaded.http_status == 200 ? 500 : reloaded.http_status;
+            result.error =
+                fmt::format("the safe configuration could not be applied ({}): {}", reloaded.stage, reloaded.error);
+            return result;
+        }
+        safe_mode_.store(true);
+        for (const auto& change : reloaded.changes)
+            result.notes.push_back(fmt::format("{}: {} -> {} ({})", change.slot, change.from, change.to, change.state));
+        for (const auto& note : reloaded.notes) result.notes.push_back(note);
+        result.facts.emplace_back("memory_budget_mb", budget_mb);
+    }
+    call_on_control([this](WarmupEngine&) {
+        // The emergency stop dropped every planned pre-warm: plan every model again now, not at its next event.
+        const warmup_time_ms now_ms = clock_.now_ms();
+        for (auto& arm : arms_) {
+            arm->engine->resume(now_ms);
+            arm->engine->replan_all(now_ms);
+        }
+        return 0;
+    });
+    spdlog::warn(
+        "RESET_TO_SAFE predictive scheduling off (keep-alive predictor), experiments off, half the memory "
+        "budget, until the next reload");
+    result.notes.push_back("the next POST /api/warmup/config/reload (or rollback) leaves the safe configuration");
+    return result;
+}
+
+OperationResult LiveRuntime::reset_data_collection() {
+    struct Outcome {
+        std::size_t reset = 0;
+        std::vector<std::string> errors;
+    };
+    Outcome outcome = call_on_control([this](WarmupEngine&) {
+        Outcome out;
+        for (auto& arm : arms_) {
+            const auto& analyzer = arm->plugins->at(ComponentSlot::PatternAnalyzer);
+            warmup_error* error = analyzer->vtable<warmup_pattern_analyzer_vtable>()->reset(analyzer->self());
+            if (error != nullptr) {
+                ErrorPtr owned(error);
+                out.errors.push_back(fmt::format("arm '{}': {} reset failed: {}: {}", arm->name, analyzer->label(),
+                                                 status_name(owned->code), owned->message));
+            } else {
+                ++out.reset;
+            }
+        }
+        return out;
+    });
+    OperationResult result;
+    result.facts.emplace_back("analyzers_reset", static_cast<double>(outcome.reset));
+    if (!outcome.errors.empty()) {
+        result.http_status = 500;
+        result.error = outcome.errors.front();
+        result.notes = outcome.errors;
+        spdlog::error("DATA_COLLECTION_ERROR {}", result.error);
+    } else {
+        spdlog::warn("DATA_COLLECTION_RESET {} pattern analyzer(s) forgot what they learned", outcome.reset);
+        // The journal replays on top of the newest snapshot: one taken now keeps a restart from learning again what
+        // was just forgotten.
+        if (journal_.load() != nullptr) snapshot_now();
+    }
+    return result;
+}
+
+OperationResult LiveRuntime::restart_workers() {
+    // On the control thread: no load can start while the executor is swapped. Loads running on the old arena keep
+    // their entries there and still answer the engine (or time out through expire()); the old arena is kept until
+    // stop(), because a task_group must not be destroyed while a stuck backend call still runs in it.
+    OperationResult result;
+    const auto [still_running, workers] = call_on_control([this](WarmupEngine&) {
+        const std::size_t running = workers_->loads_running();
+        auto fresh = std::make_unique<LoadWorkers>(catalog_, worker_outbox(), workers_->backend(),
+                                                   running_config_workers(), workers_->load_order());
+        retired_workers_.push_back(std::exchange(workers_, std::move(fresh)));
+        return std::pair{running, running_config_workers()};
+    });
+    worker_restarts_.fetch_add(1);
+    result.facts = {{"loads_left_on_old_workers", static_cast<double>(still_running)},
+                    {"workers", static_cast<double>(workers)},
+                    {"worker_restarts", static_cast<double>(worker_restarts_.load())},
+                    {"timed_out_loads", static_cast<double>(timed_out_loads_.load())}};
+    spdlog::info("WORKERS_RESTARTED {} worker thread(s); {} load(s) left running on the old workers", workers,
+                 still_running);
+    return result;
+}
+
+std::size_t LiveRuntime::loads_running_on_workers() {
+    std::size_t running = workers_->loads_running();
+    for (auto& retired : retired_workers_) running += retired->loads_running();
+    return running;
+}
+
+}  // namespace warmup::host

@@ -1,0 +1,88 @@
+// runtime/reconcile.cpp — reconciliation of the acting arms' books with what the backend's server really holds: a
+// listing every reconcile.interval_ms (on a worker), applied on the control thread with its drift counted and logged.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <unordered_set>
+
+#include "runtime/live_runtime.hpp"
+
+namespace warmup::host {
+
+void LiveRuntime::maybe_start_reconcile(std::chrono::steady_clock::time_point now) {
+    const int64_t interval_ms = reconcile_interval_ms_.load();
+    if (interval_ms <= 0 || reconcile_in_flight_ || !workers_) return;
+    // A backend that said it can never list is not asked again; a hot-swapped backend is asked afresh.
+    if (reconcile_unsupported_ && reconcile_unsupported_backend_ == workers_->backend().get()) return;
+    if (reconcile_last_start_ != std::chrono::steady_clock::time_point{} &&
+        now - reconcile_last_start_ < std::chrono::milliseconds(interval_ms))
+        return;
+    reconcile_last_start_ = now;
+    reconcile_in_flight_ = true;
+    reconcile_unsupported_ = false;
+    reconcile_sequences_.clear();
+    for (const auto& arm : arms_) reconcile_sequences_[arm->id] = arm->engine->residency_sequence();
+    workers_->start_listing();
+}
+
+void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
+    reconcile_in_flight_ = false;
+    if (listing.result == ResidentListing::Result::Unsupported) {
+        reconcile_unsupported_ = true;
+        reconcile_unsupported_backend_ = workers_->backend().get();
+        spdlog::info("RECONCILE_OFF backend {}: {}; the host keeps trusting its own books", listing.backend,
+                     listing.error);
+        return;
+    }
+    if (listing.result == ResidentListing::Result::Failed) {
+        reconcile_failures_.fetch_add(1);
+        spdlog::warn("RECONCILE_ERROR backend {} could not list what its server holds: {}; nothing changed",
+                     listing.backend, listing.error);
+        return;
+    }
+    std::vector<ReportedResident> resident;
+    for (const auto& [name, memory_mb] : listing.models) {
+        const auto model = catalog_.resolve(name);
+        if (!model) {
+            spdlog::debug("RECONCILE server holds '{}', which no catalog entry covers: ignored", name);
+            continue;
+        }
+        resident.push_back({*model, memory_mb});
+    }
+    const warmup_time_ms now_ms = clock_.now_ms();
+    // Shadow arms never load: only acting arms (the control arm first) have books to reconcile. A model is adopted
+    // by the control arm, and only when no other acting arm holds or loads it.
+    std::unordered_set<warmup_model_index> held_by_other_arms;
+    for (std::size_t i = 1; i < arms_.size(); ++i) {
+        if (arms_[i]->mode != LiveArm::Mode::Acting) continue;
+        for (const ReportedResident& entry : resident)
+            if (arms_[i]->engine->model_status(entry.model).residency != WARMUP_RESIDENCY_ABSENT)
+                held_by_other_arms.insert(entry.model);
+    }
+    for (const auto& arm : arms_) {
+        if (arm->mode == LiveArm::Mode::Shadow) continue;
+        const auto sequence = reconcile_sequences_.find(arm->id);
+        if (sequence == reconcile_sequences_.end()) continue;  // an arm started after the listing began
+        const bool is_control = arm->mode == LiveArm::Mode::Control;
+        std::unordered_set<warmup_model_index> unsure = listing.unloads_meanwhile;
+        if (is_control) unsure.insert(held_by_other_arms.begin(), held_by_other_arms.end());
+        const ReconcileOutcome outcome =
+            arm->engine->reconcile(resident, sequence->second, unsure, /*adopt=*/is_control, now_ms);
+        const auto memory_of = [&](warmup_model_index model) { return arm->engine->model_status(model).memory_mb; };
+        for (const warmup_model_index model : outcome.adopted)
+            spdlog::warn(
+                "RECONCILE_DRIFT kind=adopted model={} arm={}: resident on the server but not in the host's "
+                "books (loaded by another client); adopted into the budget at {:.0f} MiB",
+                catalog_.record(model).name, arm->name, memory_of(model));
+        for (const warmup_model_index model : outcome.gone)
+            spdlog::warn(
+                "RECONCILE_DRIFT kind=gone model={} arm={}: in the host's books but no longer on the server "
+                "(unloaded behind the host's back); marked unloaded, its next request is a cold start",
+                catalog_.record(model).name, arm->name);
+        drift_adopted_.fetch_add(outcome.adopted.size());
+        drift_gone_.fetch_add(outcome.gone.size());
+        arm->engine->flush_metrics();
+    }
+}
+
+}  // namespace warmup::host

@@ -1,0 +1,346 @@
+// runtime/reload.cpp — reload, reload_from_file and rollback: a new configuration's plugins loaded beside the
+// running ones, state handed over, the new set published between two control-loop steps; any failure leaves the
+// running set as it was.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/errors.hpp"
+#include "core/paths.hpp"
+#include "runtime/live_runtime.hpp"
+#include "runtime/live_runtime_support.hpp"
+
+namespace warmup::host {
+namespace {
+
+std::string instance_label(const PluginInstance& instance) {
+    return fmt::format("{}@{}", instance.library().id(), instance.library().version());
+}
+
+/// Settings a reload cannot change in a running daemon (they size threads, sockets or the catalog).
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next) {
+    std::vector<std::string> notes;
+    auto note = [&](bool changed, std::string_view key) {
+        if (changed) notes.push_back(fmt::format("{} changed: takes effect at the next restart", key));
+    };
+    note(running.http.bind != next.http.bind || running.http.port != next.http.port ||
+             running.http.max_body_mb != next.http.max_body_mb || running.http.threads != next.http.threads ||
+             running.http.request_timeout_ms != next.http.request_timeout_ms,
+         "http");
+    note(running.plugin_dirs != next.plugin_dirs, "plugin_dirs");
+    note(running.log_format != next.log_format, "log_format");
+    note(running.max_concurrent_warmups != next.max_concurrent_warmups, "budgets.max_concurrent_warmups");
+    note(running.ingest_queue_capacity != next.ingest_queue_capacity, "budgets.ingest_queue_capacity");
+    note(running.state != next.state, "state");
+    note(running.cluster != next.cluster, "cluster");
+    bool catalog_changed = running.catalog.size() != next.catalog.size();
+    for (std::size_t i = 0; !catalog_changed && i < running.catalog.size(); ++i) {
+        const auto& a = running.catalog[i];
+        const auto& b = next.catalog[i];
+        catalog_changed = a.pattern != b.pattern || a.memory_mb != b.memory_mb || a.load_ms != b.load_ms ||
+                          a.unload_ms != b.unload_ms || a.priority != b.priority;
+    }
+    note(catalog_changed, "catalog");
+    return notes;
+}
+
+/// A reload refused before anything changed, with the notes on settings that need a restart.
+ReloadResult refused(int http_status, std::string stage, std::string error, std::vector<std::string> notes) {
+    ReloadResult result;
+    result.notes = std::move(notes);
+    result.http_status = http_status;
+    result.stage = std::move(stage);
+    result.error = std::move(error);
+    return result;
+}
+
+/// [control] Hands `slot`'s state from the running instance to its replacement where both share a state schema, and
+/// says in `change.state` what happened. Returns the error when the export or the import failed.
+std::optional<std::string> hand_over_state(ComponentSlot slot, const PluginInstance& old_instance,
+                                           const PluginInstance& new_instance, ReloadResult::SlotChange& change) {
+    const auto* old_state = static_cast<const warmup_state_extension*>(old_instance.extension(WARMUP_EXT_STATE));
+    const auto* new_state = static_cast<const warmup_state_extension*>(new_instance.extension(WARMUP_EXT_STATE));
+    const char* old_schema = old_state != nullptr ? old_state->schema(old_instance.self()) : nullptr;
+    const char* new_schema = new_state != nullptr ? new_state->schema(new_instance.self()) : nullptr;
+    if (old_schema == nullptr || new_schema == nullptr) {
+        change.state = fmt::format("started cold: {} has no state extension",
+                                   old_schema == nullptr ? "the old plugin" : "the new plugin");
+        return std::nullopt;
+    }
+    if (std::string_view(old_schema) != std::string_view(new_schema)) {
+        change.state = fmt::format("started cold: state schemas differ ('{}' vs '{}')", old_schema, new_schema);
+        return std::nullopt;
+    }
+    std::string bytes;
+    warmup_byte_writer writer{&bytes, [](void* context, const char* data, size_t size) {
+                                  static_cast<std::string*>(context)->append(data, size);
+                                  return 0;
+                              }};
+    warmup_error* error = old_state->export_state(old_instance.self(), &writer);
+    if (error == nullptr) error = new_state->import_state(new_instance.self(), {bytes.data(), bytes.size()});
+    if (error != nullptr) {
+        ErrorPtr owned(error);
+        return fmt::format("state hand-off of {} from {} to {} failed: {}: {}", slot_key(slot), change.from, change.to,
+                           status_name(owned->code), owned->message);
+    }
+    change.state = fmt::format("handed over ({}, {} bytes)", old_schema, bytes.size());
+    return std::nullopt;
+}
+
+/// The event sources a reload published, as changes (a source replaced) and notes (started, stopped).
+void note_source_changes(const std::vector<EventSources::Change>& changes, ReloadResult& result) {
+    for (const EventSources::Change& change : changes) {
+        result.changed = true;
+        if (change.from.empty())
+            result.notes.push_back(fmt::format("source '{}' started ({})", change.name, change.to));
+        else if (change.to.empty())
+            result.notes.push_back(fmt::format("source '{}' stopped ({})", change.name, change.from));
+        else
+            result.changes.push_back({"sources." + change.name, change.from, change.to,
+                                      "started from the position in its state folder, if any"});
+    }
+}
+
+/// Settings applied without touching a component (read by the control loop and the workers' timeout check): one
+/// note per setting that differs.
+void note_setting_changes(const Config& running, const Config& next, ReloadResult& result) {
+    const auto setting = [&](bool differs, std::string note) {
+        if (!differs) return;
+        result.notes.push_back(std::move(note));
+        result.changed = true;
+    };
+    setting(next.warmup_timeout_ms != running.warmup_timeout_ms,
+            fmt::format("budgets.warmup_timeout_ms: {} -> {} ms", running.warmup_timeout_ms, next.warmup_timeout_ms));
+    setting(next.ingest_request_window_ms != running.ingest_request_window_ms,
+            fmt::format("ingest.request_window_ms: {} -> {} ms", running.ingest_request_window_ms,
+                        next.ingest_request_window_ms));
+    setting(
+        next.reconcile_interval_ms != running.reconcile_interval_ms,
+        fmt::format("reconcile.interval_ms: {} -> {} ms", running.reconcile_interval_ms, next.reconcile_interval_ms));
+}
+
+}  // namespace
+
+ReloadResult LiveRuntime::counted(ReloadResult result) noexcept {
+    (result.ok ? (result.changed ? reloads_changed_ : reloads_unchanged_) : reloads_failed_).fetch_add(1);
+    return result;
+}
+
+ReloadResult LiveRuntime::reload(Config next) {
+    ReloadResult result = apply(std::move(next), /*is_rollback=*/false);
+    if (result.ok) safe_mode_.store(false);  // a normal reload leaves the safe configuration
+    return counted(std::move(result));
+}
+
+ReloadResult LiveRuntime::reload_from_file() {
+    std::filesystem::path file;
+    {
+        std::lock_guard lock(reload_mutex_);
+        file = running_config_.source_file;
+    }
+    ReloadResult result;
+    if (file.empty()) {
+        result.http_status = 409;
+        result.stage = "config";
+        result.error =
+            "the daemon runs the embedded default configuration: there is no file to reload (start it "
+            "with --config FILE)";
+        return counted(std::move(result));
+    }
+    try {
+        Config next = load_config_file(file, executable_dir());
+        if (bind_override_) next.http.bind = *bind_override_;
+        if (port_override_) next.http.port = *port_override_;
+        return reload(std::move(next));
+    } catch (const std::exception& failure) {
+        result.http_status = 400;
+        result.stage = "config";
+        result.error = failure.what();
+        spdlog::error("CONFIG_RELOAD_FAILED {}", result.error);
+        return counted(std::move(result));
+    }
+}
+
+ReloadResult LiveRuntime::rollback() {
+    std::optional<Config> previous;
+    {
+        std::lock_guard lock(reload_mutex_);
+        previous = previous_config_;
+    }
+    if (!previous) {
+        ReloadResult result;
+        result.http_status = 409;
+        result.stage = "config";
+        result.error = "no previous configuration to roll back to (no successful reload yet)";
+        return counted(std::move(result));
+    }
+    ReloadResult result = apply(std::move(*previous), /*is_rollback=*/true);
+    if (result.ok) safe_mode_.store(false);
+    return counted(std::move(result));
+}
+
+// Check the configuration, prepare its plugins beside the running ones, publish them on the control thread, then
+// apply the settings and sources; the running set stays as it was if any step fails.
+ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
+    std::lock_guard lock(reload_mutex_);
+    std::vector<std::string> restart_notes = restart_only_changes(running_config_, next);
+    if (next.memory_budget.is_relative())
+        return refused(400, "config",
+                       fmt::format("{}: budgets.memory_mb: a relative budget ({}) only makes sense in replay",
+                                   next.locate("budgets.memory_mb"), next.memory_budget.describe()),
+                       std::move(restart_notes));
+    if (reload_listener_.check)
+        if (auto refusal = reload_listener_.check(running_config_, next)) {
+            spdlog::error("CONFIG_RELOAD_FAILED {}", *refusal);
+            return refused(400, "config", std::move(*refusal), std::move(restart_notes));
+        }
+
+    PreparedReload prepared;
+    try {
+        prepared = prepare_reload(next);
+    } catch (const std::exception& failure) {
+        spdlog::error("CONFIG_RELOAD_FAILED PLUGIN_LOAD_ERROR {} (the running plugins are unchanged)", failure.what());
+        return refused(422, "load", failure.what(), std::move(restart_notes));
+    }
+
+    const double next_budget_mb = next.memory_budget.absolute_mb;
+    const bool budget_changed = next_budget_mb != running_config_.memory_budget.absolute_mb;
+    PublishedReload published = call_on_control(
+        [&](WarmupEngine& engine) { return publish_reload(engine, next, prepared.control, budget_changed); });
+    if (!published.ok) {
+        spdlog::error("CONFIG_RELOAD_FAILED STATE_HANDOFF_ERROR {} (the running plugins are unchanged)",
+                      published.error);
+        return refused(500, "state", published.error, std::move(restart_notes));
+    }
+
+    ReloadResult result;
+    result.ok = true;
+    result.notes = std::move(restart_notes);
+    result.changes = std::move(published.changes);
+    // Event sources are swapped after the components: a replaced source stops before its successor starts.
+    note_source_changes(sources_->publish(std::move(prepared.sources)), result);
+    result.pause_us = published.pause_us;
+    for (auto& note : published.notes) result.notes.push_back(std::move(note));
+    if (budget_changed)
+        result.notes.push_back(
+            fmt::format("budgets.memory_mb: {} -> {} MiB", running_config_.memory_budget.absolute_mb, next_budget_mb));
+    result.changed = result.changed || published.changed;
+    note_setting_changes(running_config_, next, result);
+    if (reload_listener_.apply)
+        for (auto& note : reload_listener_.apply(running_config_, next)) {
+            result.notes.push_back(std::move(note));
+            result.changed = true;
+        }
+    put_in_force(std::move(next), is_rollback, result.changed);
+    for (const auto& change : result.changes)
+        spdlog::info("CONFIG_RELOADED {}: {} -> {} ({})", change.slot, change.from, change.to, change.state);
+    spdlog::info("CONFIG_RELOADED {} component(s) replaced{}, control loop paused {:.0f} us", result.changes.size(),
+                 is_rollback ? " by rollback" : "", result.pause_us);
+    return result;
+}
+
+LiveRuntime::PreparedReload LiveRuntime::prepare_reload(const Config& next) {
+    // Unchanged slots reuse their instances; experiment arms whose definition is unchanged keep running. Nothing here
+    // touches what the control thread uses: arms_ is only read (the pointers).
+    PreparedReload prepared;
+    prepared.sources = sources_->prepare(next.sources, next, loader_, catalog_, clock_);
+    prepared.control =
+        PluginSet::create(next.components, next, loader_, catalog_, clock_, arms_.front()->plugins.get());
+    // Experiment arms are rebuilt on the control thread (they own engines); here only validate that their plugins
+    // load and start, so a failure is reported before anything changes.
+    if (next.experiment.enabled)
+        for (const Arm& arm : next.arms) {
+            if (!arm.yardstick.empty())
+                throw StartupError(
+                    fmt::format("{}: arms: '{}' is a clairvoyant yardstick: it only runs in warmup-replay",
+                                next.locate("arms"), arm.name));
+            prepared.validated_arms.push_back(
+                PluginSet::create(arm.components, next, loader_, catalog_, clock_, nullptr, true));
+        }
+    return prepared;
+}
+
+LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, const Config& next,
+                                                         std::unique_ptr<PluginSet>& next_control,
+                                                         bool budget_changed) {
+    PublishedReload out;
+    const auto started = std::chrono::steady_clock::now();
+    LiveArm& control = *arms_.front();
+    for (const ComponentSlot slot : kAllSlots) {
+        const auto& old_instance = control.plugins->at(slot);
+        const auto& new_instance = next_control->at(slot);
+        if (old_instance == new_instance) continue;
+        ReloadResult::SlotChange change{std::string(slot_key(slot)), instance_label(*old_instance),
+                                        instance_label(*new_instance), ""};
+        if (auto error = hand_over_state(slot, *old_instance, *new_instance, change)) {
+            out.ok = false;
+            out.error = std::move(*error);
+            return out;  // nothing published yet: the running set is untouched
+        }
+        out.changes.push_back(std::move(change));
+    }
+
+    // Experiment arms: unchanged ones keep running, new or changed ones start cold, removed ones stop.
+    for (auto& arm : arms_) arm->engine->flush_metrics();  // into the sink that is about to be replaced
+    std::vector<std::unique_ptr<LiveArm>> old_arms;
+    for (std::size_t i = 1; i < arms_.size(); ++i) old_arms.push_back(std::move(arms_[i]));
+    std::vector<std::unique_ptr<LiveArm>> new_arms;
+    try {
+        new_arms = build_experiment_arms(next, old_arms);
+    } catch (const std::exception& failure) {
+        for (std::size_t i = 1; i < arms_.size(); ++i) arms_[i] = std::move(old_arms[i - 1]);
+        out.ok = false;
+        out.error = failure.what();
+        return out;
+    }
+    for (const auto& arm : old_arms)
+        if (arm) out.notes.push_back(fmt::format("experiment arm '{}' stopped", arm->name));
+    for (const auto& arm : new_arms)
+        if (!arm->engine)
+            out.notes.push_back(fmt::format("experiment arm '{}' started ({})", arm->name,
+                                            arm->mode == LiveArm::Mode::Shadow ? "shadow" : "acting"));
+
+    engine.replace_components(next_control->component_set(), clock_.now_ms());
+    if (control.plugins->at(ComponentSlot::Backend) != next_control->at(ComponentSlot::Backend))
+        workers_->set_backend(next_control->at(ComponentSlot::Backend));
+    std::swap(control.plugins, next_control);
+    control.weight = next.experiment.control_weight;
+    arms_.resize(1);
+    for (auto& arm : new_arms) arms_.push_back(std::move(arm));
+    experiment_ = next.experiment;
+    // Arms that kept running need the (possibly new) shared metrics sink.
+    for (std::size_t i = 1; i < arms_.size(); ++i)
+        if (arms_[i]->engine) {
+            ComponentSet components = arms_[i]->plugins->component_set();
+            components.metrics = control.plugins->component_set().metrics;
+            arms_[i]->engine->replace_components(components, clock_.now_ms());
+        }
+    assign_budgets(next.memory_budget.absolute_mb);
+    // A new predictor, analyzer or scheduler (or a rollback to the old ones) would plan differently: every model
+    // gets a fresh plan now, not at its next event, so loaded models drop the old unload plan and planned pre-warms
+    // come back.
+    out.changed = !out.changes.empty() || !out.notes.empty() || budget_changed;
+    if (out.changed)
+        for (auto& arm : arms_) arm->engine->replan_all(clock_.now_ms());
+    out.pause_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started).count();
+    next_control.reset();  // replaced instances are destroyed here, on the control thread; their libraries go
+    old_arms.clear();      // when nothing else holds them
+    return out;
+}
+
+void LiveRuntime::put_in_force(Config next, bool is_rollback, bool changed) {
+    if (changed) {
+        if (!is_rollback)
+            previous_config_ = running_config_;
+        else
+            previous_config_.reset();
+    }
+    warmup_timeout_ms_.store(next.warmup_timeout_ms);
+    request_window_ms_.store(next.ingest_request_window_ms);
+    reconcile_interval_ms_.store(next.reconcile_interval_ms);
+    running_config_ = std::move(next);
+}
+
+}  // namespace warmup::host
