@@ -6,10 +6,10 @@
 // thread.
 //
 // The schema (every key, its type, default and meaning, one table per section) is docs/configuration.md. The
-// reader's own list of the keys it accepts is accepted_config_keys(); tests/host/config/config_schema_doc_test.cpp checks
-// that the two name the same keys. In short: `apiVersion: warmup/v1` (absent = v1, with a notice), budgets, a catalog,
-// and any of the eight component slots; a slot left out takes the shipped default of configs/default.yaml, and an
-// experiment arm lists only the slots (or the params of a slot) that differ from the top level. An unknown key
+// reader's own list of the keys it accepts is accepted_config_keys(); tests/host/config/config_schema_doc_test.cpp
+// checks that the two name the same keys. In short: `apiVersion: warmup/v1` (absent = v1, with a notice), budgets, a
+// catalog, and any of the eight component slots; a slot left out takes the shipped default of configs/default.yaml, and
+// an experiment arm lists only the slots (or the params of a slot) that differ from the top level. An unknown key
 // anywhere outside a `params` subtree is an error, reported at the key with a "did you mean" suggestion; a duplicate
 // key in any mapping is an error too.
 //
