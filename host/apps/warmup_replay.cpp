@@ -22,6 +22,7 @@
 #include <iostream>
 
 #include "config/config.hpp"
+#include "core/duration.hpp"
 #include "core/paths.hpp"
 #include "replay/fleet_replay.hpp"
 #include "replay/replay_driver.hpp"
@@ -30,26 +31,8 @@
 
 namespace {
 
-std::optional<int64_t> parse_time_ms(const std::string& text) {
-    double value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || value < 0) return std::nullopt;
-    const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-    double scale = 1;
-    if (unit == "" || unit == "ms")
-        scale = 1;
-    else if (unit == "s")
-        scale = 1e3;
-    else if (unit == "m")
-        scale = 60e3;
-    else if (unit == "h")
-        scale = 3600e3;
-    else if (unit == "d")
-        scale = 86400e3;
-    else
-        return std::nullopt;
-    return static_cast<int64_t>(value * scale);
-}
+/// A time on the trace's clock: a bare number is milliseconds ("90000", "90s", "36h").
+std::optional<int64_t> parse_time_ms(const std::string& text) { return warmup::host::parse_duration_ms(text, true); }
 
 }  // namespace
 

@@ -3,10 +3,11 @@
 #include <fmt/format.h>
 
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <string_view>
 #include <vector>
+
+#include "core/duration.hpp"
 
 namespace warmup::host {
 namespace {
@@ -42,22 +43,9 @@ std::string cold_share(double cold, double requests) {
 }  // namespace
 
 std::optional<int64_t> parse_age_ms(const std::string& text) {
-    double value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || !std::isfinite(value) || value <= 0) return std::nullopt;
-    const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-    double scale = 0;
-    if (unit == "s")
-        scale = 1e3;
-    else if (unit == "m")
-        scale = 60e3;
-    else if (unit == "h")
-        scale = 3600e3;
-    else if (unit == "d")
-        scale = 86400e3;
-    else
-        return std::nullopt;
-    return static_cast<int64_t>(std::llround(value * scale));
+    const std::optional<int64_t> age_ms = parse_duration_ms(text, false);
+    if (!age_ms || *age_ms <= 0) return std::nullopt;
+    return age_ms;
 }
 
 std::string history_table(const nlohmann::json& answer, const std::function<std::string(int64_t)>& time_text) {

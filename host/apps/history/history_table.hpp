@@ -12,7 +12,7 @@
 
 namespace warmup::host {
 
-/// "90s", "30m", "1h", "7d" (a number with a unit s, m, h or d; fractions allowed) as milliseconds; nullopt for
+/// "90s", "30m", "1h", "7d" (a number with a unit ms, s, m, h or d; fractions allowed) as milliseconds; nullopt for
 /// anything else, a negative number or zero.
 [[nodiscard]] std::optional<int64_t> parse_age_ms(const std::string& text);
 
