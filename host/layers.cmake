@@ -6,7 +6,7 @@
 #   host/<a>/<file>:<line> includes <b>/..., but <a> is below <b>          (or "... is beside <b>")
 # when a folder includes one of a higher or equal rank other than itself. Includes of folders outside the table
 # (<warmup/...>, third-party headers) are not the host's layers and are ignored. The tests host_layers and
-# host_layers_self_test (tests/layers/) run it on the real tree and on trees with a planted violation.
+# host_layers_self_test (tests/host/layers/) run it on the real tree and on trees with a planted violation.
 #
 # Ranks, lowest first; a folder may include its own files and those of lower ranks only. Folders of one rank stand
 # beside each other and include neither. The library targets of host/CMakeLists.txt link in the same order.

@@ -1,4 +1,4 @@
-# tests/layers/layer_check_self_test.cmake — runs host/layers.cmake on small trees written here and checks its verdict:
+# tests/host/layers/layer_check_self_test.cmake — runs host/layers.cmake on small trees written here and checks its verdict:
 # a tree whose includes all go down passes; an include upwards, one between two folders of the same rank and one into
 # the runtime/ folder from replay, and one after a line with an unbalanced '[', each fail with the offending file, line and layers named; runtime/state/ stays
 # usable from replay. Any wrong verdict fails this script (FATAL_ERROR, so ctest reports the test failed).
