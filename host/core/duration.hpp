@@ -11,7 +11,8 @@ namespace warmup::host {
 
 /// Milliseconds of `text`: a number >= 0 followed by one unit of ms, s, m, h or d; a bare number counts as
 /// milliseconds when `bare_number_is_ms` is true and is refused otherwise. nullopt for anything else (no number, a
-/// negative or non-finite one, an unknown unit). Rounded to the nearest millisecond.
+/// negative or non-finite one, an unknown unit, more milliseconds than int64_t holds). Rounded to the nearest
+/// millisecond.
 [[nodiscard]] inline std::optional<int64_t> parse_duration_ms(std::string_view text, bool bare_number_is_ms) {
     double value = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -30,7 +31,9 @@ namespace warmup::host {
         scale = 86400e3;
     else
         return std::nullopt;
-    return static_cast<int64_t>(std::llround(value * scale));
+    const double ms = value * scale;
+    if (!(ms < 9.2e18)) return std::nullopt;  // beyond int64_t milliseconds (about 292 million years)
+    return static_cast<int64_t>(std::llround(ms));
 }
 
 }  // namespace warmup::host

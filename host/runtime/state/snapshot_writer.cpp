@@ -215,8 +215,12 @@ void SnapshotFileWriter::patch(uint64_t at, uint64_t value, int width) {
     }
     // Possibly split between the file and the buffer.
     const auto in_file = static_cast<std::size_t>(std::min<uint64_t>(bytes.size(), flushed_ - at));
-    const ssize_t n = ::pwrite(fd_, bytes.data(), in_file, static_cast<off_t>(at));
+    ssize_t n = 0;
+    do {
+        n = ::pwrite(fd_, bytes.data(), in_file, static_cast<off_t>(at));
+    } while (n < 0 && errno == EINTR);
     if (n != static_cast<ssize_t>(in_file)) {
+        if (n >= 0) errno = EIO;  // a short write sets no errno; it must still count as a failure
         fail("cannot write");
         return;
     }
@@ -242,7 +246,8 @@ void SnapshotFileWriter::flush() {
 
 void SnapshotFileWriter::fail(const char* what) {
     if (error_) return;
-    error_ = std::error_code(errno, std::generic_category());
+    // errno 0 would make an error_code that tests as "no error" and the failure would be lost.
+    error_ = std::error_code(errno != 0 ? errno : EIO, std::generic_category());
     error_what_ = fmt::format("{} {}", what, temporary_.string());
 }
 

@@ -360,8 +360,10 @@ TEST(PageCacheBackend, UnloadCountsFilesDeletedOrReplacedSinceTheLoad) {
     const auto model = host.info("m");
     (void)backend->load_files(model, kNeverCancel);
     std::filesystem::remove(deleted);
-    std::filesystem::remove(replaced);
-    write_model_file(replaced, kMiB);  // same path, new inode: not the file that was read
+    // Same path, new inode: not the file that was read. The old file is moved aside rather than deleted, so the new
+    // one cannot get its freed inode number back (the file system may hand it out again at once).
+    std::filesystem::rename(replaced, dir.path() / "old-b.bin");
+    write_model_file(replaced, kMiB);
     const auto report = backend->unload_files(model);
     EXPECT_EQ(report.files_gone, 2u);
     EXPECT_EQ(report.files_advised_dont_need, 1u);
