@@ -41,12 +41,13 @@ struct WindowSamples {
     json samples = json::array();       ///< oldest first, thinned to every keep_every-th counted from the newest
     std::vector<std::string> counters;  ///< names in the order first met
     std::size_t keep_every = 1;
-    std::size_t lines_read = 0;  ///< history lines in the window (one per counter and sample)
+    std::size_t lines_read = 0;  ///< history lines read from the files (from since_ms to now, before until_ms cuts)
 };
 
 WindowSamples read_window(const MetricsHistory& history, int64_t since_ms, int64_t until_ms) {
     WindowSamples window;
     std::vector<HistorySample> lines = history.read(since_ms);
+    window.lines_read = lines.size();  // what the read held in memory, whatever the window keeps of it
     std::erase_if(lines, [until_ms](const HistorySample& line) { return line.unix_ms > until_ms; });
 
     // One sample per snapshot time. The times to list are chosen before any JSON is built, so a week of samples
@@ -74,7 +75,6 @@ WindowSamples read_window(const MetricsHistory& history, int64_t since_ms, int64
     }
     for (auto& [time, sample] : kept) window.samples.push_back(std::move(sample));
     window.keep_every = keep_every;
-    window.lines_read = lines.size();
     return window;
 }
 
