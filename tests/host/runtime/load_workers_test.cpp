@@ -1,6 +1,6 @@
-// The operations endpoints on an in-process LiveRuntime, driven over its HTTP API: emergency stop, reset to safe,
-// backup and restore of learned state, reset of data collection, health, worker restart and the warm-up timeout.
-// Waits are bounded polls of the runtime's state; nothing asserts on elapsed time.
+// The load workers (host/runtime/load_workers.cpp) on an in-process LiveRuntime: a warm-up that outlives its timeout
+// is cancelled and counted and the workers restart; a load that finishes late is unloaded unless a newer load of the
+// model has started. Waits are bounded polls; nothing asserts on elapsed time.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -24,106 +24,6 @@ using test::config_text;
 using test::OpsTest;
 using warmup::test::poll_until;
 using warmup::test::TempDir;
-
-TEST_F(OpsTest, EmergencyStopCancelsQueuedWarmupsKeepsLoadedModelsAndResetToSafeLeavesIt) {
-    TempDir dir("warmup-ops");
-    // A 10-minute keep-alive holds m/a in memory; reset-to-safe replaces it with the keep-alive default.
-    Config config =
-        load_config_text(config_text(1.0, 1, "", "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}"),
-                         "ops.yaml", dir.path(), {});
-    start(config);
-    // m/a loads (5 ms) and stays ready; then slow/x takes the only worker for 60 s.
-    ingest("m/a", runtime_->clock().now_ms());
-    ASSERT_TRUE(poll_until([&] { return residency("m/a") == WARMUP_RESIDENCY_READY; }, 5s));
-    ingest("slow/x", runtime_->clock().now_ms());
-    ASSERT_TRUE(poll_until([&] { return residency("slow/x") == WARMUP_RESIDENCY_LOADING; }, 5s));
-    // Two pre-warms queue behind it (restored warm set: the same path a restore-state takes).
-    Snapshot warm_set;
-    warm_set.models = {"m/a", "slow/x"};
-    (void)model("m/b");
-    (void)model("m/c");
-    warm_set.models = {"m/a", "slow/x", "m/b", "m/c"};
-    warm_set.warm_models = {"m/b", "m/c"};
-    const OperationResult restored = runtime_->restore_state(warm_set);
-    ASSERT_TRUE(restored.ok()) << restored.error;
-    EXPECT_EQ(residency("m/b"), WARMUP_RESIDENCY_QUEUED);
-    EXPECT_EQ(residency("m/c"), WARMUP_RESIDENCY_QUEUED);
-
-    const auto [status, body] = post("/api/warmup/emergency-stop");
-    ASSERT_EQ(status, 200) << body.dump();
-    EXPECT_EQ(body["cancelled_warmups"], 2);
-    EXPECT_EQ(body["loads_in_flight"], 1);  // slow/x keeps loading
-    EXPECT_EQ(residency("m/b"), WARMUP_RESIDENCY_ABSENT);
-    EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_READY);  // loaded models are kept
-    EXPECT_TRUE(runtime_->call_on_control([](WarmupEngine& engine) { return engine.stopped(); }));
-    // While stopped, a restored warm set queues nothing.
-    EXPECT_EQ(runtime_->restore_state(warm_set).facts.back().second, 0);  // prewarms_queued
-
-    const auto [safe_status, safe] = post("/api/warmup/reset-to-safe");
-    ASSERT_EQ(safe_status, 200) << safe.dump();
-    EXPECT_EQ(safe["memory_budget_mb"], 5000);
-    EXPECT_TRUE(runtime_->safe_mode());
-    const auto [predictor_params, budget_mb, stopped] = runtime_->call_on_control([&](WarmupEngine& engine) {
-        return std::tuple{runtime_->plugins().components()[ComponentSlot::Predictor].params_yaml, engine.budget_mb(),
-                          engine.stopped()};
-    });
-    EXPECT_EQ(predictor_params, "");  // the keep-alive predictor with its default TTL
-    EXPECT_EQ(budget_mb, 5000);
-    EXPECT_FALSE(stopped);
-    // Twice is the same as once: the budget is not halved again.
-    EXPECT_EQ(post("/api/warmup/reset-to-safe").first, 200);
-    EXPECT_EQ(runtime_->call_on_control([](WarmupEngine& engine) { return engine.budget_mb(); }), 5000);
-
-    // A normal reload leaves the safe configuration.
-    ASSERT_TRUE(runtime_->reload(config).ok);
-    EXPECT_FALSE(runtime_->safe_mode());
-    EXPECT_EQ(runtime_->call_on_control([&](WarmupEngine&) {
-        return runtime_->plugins().components()[ComponentSlot::Predictor].params_yaml;
-    }),
-              "ttl_ms: 600000");
-}
-
-TEST_F(OpsTest, BackupRestoreAndResetDataCollectionRoundTripTheLearnedPatterns) {
-    TempDir dir("warmup-ops");
-    start(load_config_text(config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n"), "ops.yaml",
-                           dir.path(), {}));
-    learn_rhythm("m/a");
-    const double learned = confidence("m/a");
-    EXPECT_DOUBLE_EQ(learned, 19.0 / (19.0 + 10.0));  // idle-histogram: gaps / (gaps + confidence_samples 10)
-
-    const auto [backup_status, backup] = post("/api/warmup/backup-state", R"({"name": "b1"})");
-    ASSERT_EQ(backup_status, 200) << backup.dump();
-    EXPECT_TRUE(fs::exists(dir.path() / "state" / "backup-b1.wsnap"));
-    EXPECT_GE(backup["sections"].get<int>(), 3);  // analyzer, performance model, metrics
-    EXPECT_EQ(post("/api/warmup/backup-state", R"({"name": "../x"})").first, 400);
-    EXPECT_EQ(post("/api/warmup/backup-state", "[1]").first, 400);
-
-    const auto [reset_status, reset] = post("/api/warmup/reset-data-collection");
-    ASSERT_EQ(reset_status, 200) << reset.dump();
-    EXPECT_EQ(reset["analyzers_reset"], 1);
-    EXPECT_EQ(confidence("m/a"), 0);  // nothing learned any more
-
-    const auto [restore_status, restore] = post("/api/warmup/restore-state");  // newest backup: b1
-    ASSERT_EQ(restore_status, 200) << restore.dump();
-    EXPECT_EQ(restore["file"], (dir.path() / "state" / "backup-b1.wsnap").string());
-    EXPECT_EQ(restore["sections_restored"], restore["sections_in_snapshot"]);
-    EXPECT_DOUBLE_EQ(confidence("m/a"), learned);
-    EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "missing"})").first, 404);
-}
-
-TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
-    TempDir dir("warmup-ops");
-    start(load_config_text(config_text(0, 2), "ops.yaml", dir.path(), {}));
-    learn_rhythm("m/a");
-    const Snapshot taken = runtime_->capture_state();
-    Snapshot swapped = taken;
-    swapped.models = {"m/other"};  // index 0 is m/a here
-    const OperationResult refused = runtime_->restore_state(swapped);
-    EXPECT_EQ(refused.http_status, 409);
-    EXPECT_NE(refused.error.find("model index 0 is 'm/other' in the snapshot but 'm/a' here"), std::string::npos)
-        << refused.error;
-    EXPECT_GT(confidence("m/a"), 0);  // untouched
-}
 
 TEST_F(OpsTest, AWarmupOutlivingItsTimeoutIsCancelledCountedAndWorkersRestart) {
     TempDir dir("warmup-ops");

@@ -1,0 +1,70 @@
+// Backup and restore of learned state and the reset of data collection (host/runtime/state_keeping.cpp) on an
+// in-process LiveRuntime, driven over its HTTP API. Waits are bounded polls; nothing asserts on elapsed time.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "live_runtime_test_fixture.hpp"
+
+namespace warmup::host {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+using test::config_text;
+using test::OpsTest;
+using warmup::test::poll_until;
+using warmup::test::TempDir;
+
+TEST_F(OpsTest, BackupRestoreAndResetDataCollectionRoundTripTheLearnedPatterns) {
+    TempDir dir("warmup-ops");
+    start(load_config_text(config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n"), "ops.yaml",
+                           dir.path(), {}));
+    learn_rhythm("m/a");
+    const double learned = confidence("m/a");
+    EXPECT_DOUBLE_EQ(learned, 19.0 / (19.0 + 10.0));  // idle-histogram: gaps / (gaps + confidence_samples 10)
+
+    const auto [backup_status, backup] = post("/api/warmup/backup-state", R"({"name": "b1"})");
+    ASSERT_EQ(backup_status, 200) << backup.dump();
+    EXPECT_TRUE(fs::exists(dir.path() / "state" / "backup-b1.wsnap"));
+    EXPECT_GE(backup["sections"].get<int>(), 3);  // analyzer, performance model, metrics
+    EXPECT_EQ(post("/api/warmup/backup-state", R"({"name": "../x"})").first, 400);
+    EXPECT_EQ(post("/api/warmup/backup-state", "[1]").first, 400);
+
+    const auto [reset_status, reset] = post("/api/warmup/reset-data-collection");
+    ASSERT_EQ(reset_status, 200) << reset.dump();
+    EXPECT_EQ(reset["analyzers_reset"], 1);
+    EXPECT_EQ(confidence("m/a"), 0);  // nothing learned any more
+
+    const auto [restore_status, restore] = post("/api/warmup/restore-state");  // newest backup: b1
+    ASSERT_EQ(restore_status, 200) << restore.dump();
+    EXPECT_EQ(restore["file"], (dir.path() / "state" / "backup-b1.wsnap").string());
+    EXPECT_EQ(restore["sections_restored"], restore["sections_in_snapshot"]);
+    EXPECT_DOUBLE_EQ(confidence("m/a"), learned);
+    EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "missing"})").first, 404);
+}
+
+TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
+    TempDir dir("warmup-ops");
+    start(load_config_text(config_text(0, 2), "ops.yaml", dir.path(), {}));
+    learn_rhythm("m/a");
+    const Snapshot taken = runtime_->capture_state();
+    Snapshot swapped = taken;
+    swapped.models = {"m/other"};  // index 0 is m/a here
+    const OperationResult refused = runtime_->restore_state(swapped);
+    EXPECT_EQ(refused.http_status, 409);
+    EXPECT_NE(refused.error.find("model index 0 is 'm/other' in the snapshot but 'm/a' here"), std::string::npos)
+        << refused.error;
+    EXPECT_GT(confidence("m/a"), 0);  // untouched
+}
+
+}  // namespace
+}  // namespace warmup::host
