@@ -1,32 +1,12 @@
 #include "core/errors.hpp"
 
 #include <atomic>
+#include <warmup/sdk/error.hpp>
 
 namespace warmup::host {
 
-std::string_view status_name(warmup_status code) noexcept {
-    switch (code) {
-        case WARMUP_OK:
-            return "OK";
-        case WARMUP_ERROR_INVALID_ARGUMENT:
-            return "INVALID_ARGUMENT";
-        case WARMUP_ERROR_NOT_FOUND:
-            return "NOT_FOUND";
-        case WARMUP_ERROR_UNSUPPORTED:
-            return "UNSUPPORTED";
-        case WARMUP_ERROR_RESOURCE_EXHAUSTED:
-            return "RESOURCE_EXHAUSTED";
-        case WARMUP_ERROR_UNAVAILABLE:
-            return "UNAVAILABLE";
-        case WARMUP_ERROR_INTERNAL:
-            return "INTERNAL";
-        case WARMUP_ERROR_CANCELLED:
-            return "CANCELLED";
-        case WARMUP_ERROR_TIMEOUT:
-            return "TIMEOUT";
-    }
-    return "INTERNAL";
-}
+// The SDK's spelling, so the host's logs and a plugin's name a code the same way.
+std::string_view status_name(warmup_status code) noexcept { return sdk::status_name(code); }
 
 namespace {
 // Relaxed: a count for leak checks, ordered with nothing else.
