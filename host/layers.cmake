@@ -16,7 +16,7 @@
 #               journal, so it is a layer of its own beside config (a longer path prefix wins over runtime/).
 #   2 loader    plugin libraries, instances, the PluginSet of a configuration
 #   3 engine    the discrete-event warm-up pipeline (one code path for live and replay)
-#   4 runtime   the live daemon's runtime (LiveRuntime, event sources)
+#   4 runtime   the live daemon's runtime (LiveRuntime, sources)
 #     replay    the offline evaluator: beside runtime, it uses core, config, state, loader and engine only
 #   5 cluster   the fleet: FleetNode drives a LiveRuntime (calls it, takes its engine on the control thread), so it
 #               sits above runtime; it includes no http header. Its pure placement rule is in core so that replay

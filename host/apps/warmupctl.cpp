@@ -61,7 +61,7 @@
 #include "loader/plugin_library.hpp"
 #include "loader/plugin_loader.hpp"
 #include "loader/plugin_set.hpp"
-#include "runtime/sources/event_sources.hpp"
+#include "runtime/sources/sources.hpp"
 #include "version/build_info.hpp"
 
 namespace warmup::host {
@@ -112,7 +112,7 @@ int validate(const std::string& config_file) {
         }
         if (!config.sources.empty()) {
             // Created as warmupd creates them (params checked), never polled: validate reads no log or endpoint.
-            EventSources sources(SourceIngest{&catalog, &clock, {}}, {});
+            Sources sources(SourceIngest{&catalog, &clock, {}}, {});
             const auto prepared = sources.prepare(config.sources, config, loader, catalog, clock);
             std::cout << "sources\n";
             for (std::size_t i = 0; i < prepared.configs.size(); ++i) {

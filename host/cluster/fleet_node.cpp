@@ -55,12 +55,6 @@ const warmup_model_state_extension* model_state_of(const PluginInstance& instanc
     return table;
 }
 
-std::optional<ComponentSlot> slot_by_key(std::string_view key) {
-    for (const ComponentSlot slot : kAllSlots)
-        if (slot_key(slot) == key) return slot;
-    return std::nullopt;
-}
-
 /// A stream entry [id, [field, value, ...]] as a field map.
 std::map<std::string, std::string> entry_fields(const RedisValue& entry) {
     std::map<std::string, std::string> fields;
@@ -889,7 +883,8 @@ std::map<std::string, int64_t> FleetNode::import_states(RedisConnection& redis,
                 if (field == "written_ms") entry.written_ms = to_int(list[f + 1].text, 0);
                 if (field == "writer") entry.writer = list[f + 1].text;
                 if (!field.starts_with(kSlotFieldPrefix)) continue;
-                if (const auto slot = slot_by_key(std::string_view(field).substr(kSlotFieldPrefix.size())))
+                if (const auto slot =
+                        slot_from_key_or_deprecated(std::string_view(field).substr(kSlotFieldPrefix.size())))
                     entry.slots.emplace_back(*slot, list[f + 1].text);
             }
             if (!entry.slots.empty()) found.push_back(std::move(entry));

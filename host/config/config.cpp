@@ -32,18 +32,19 @@ namespace {
 struct SlotInfo {
     std::string_view key;
     warmup_plugin_kind kind;
+    std::string_view deprecated_key;  ///< the slot's earlier YAML key, still read with a notice; empty when none
 };
 
 // Indexed by ComponentSlot; the order of kAllSlots.
 constexpr std::array<SlotInfo, kSlotCount> kSlotInfo = {{
-    {"pattern_analyzer", WARMUP_KIND_PATTERN_ANALYZER},
-    {"predictor", WARMUP_KIND_PREDICTOR},
-    {"performance_model", WARMUP_KIND_PERFORMANCE_MODEL},
-    {"scheduler", WARMUP_KIND_SCHEDULER},
-    {"resource_policy", WARMUP_KIND_RESOURCE_POLICY},
-    {"queue_policy", WARMUP_KIND_QUEUE_POLICY},
-    {"metrics", WARMUP_KIND_METRICS_SINK},
-    {"backend", WARMUP_KIND_MODEL_BACKEND},
+    {"analyzer", WARMUP_KIND_ANALYZER, /*deprecated_key=*/"pattern_analyzer"},
+    {"predictor", WARMUP_KIND_PREDICTOR, {}},
+    {"performance", WARMUP_KIND_PERFORMANCE, /*deprecated_key=*/"performance_model"},
+    {"scheduler", WARMUP_KIND_SCHEDULER, {}},
+    {"resource", WARMUP_KIND_RESOURCE, /*deprecated_key=*/"resource_policy"},
+    {"queue", WARMUP_KIND_QUEUE, /*deprecated_key=*/"queue_policy"},
+    {"metrics", WARMUP_KIND_METRICS, {}},
+    {"backend", WARMUP_KIND_BACKEND, {}},
 }};
 
 }  // namespace
@@ -55,6 +56,17 @@ warmup_plugin_kind slot_kind(ComponentSlot slot) noexcept { return kSlotInfo[sta
 std::optional<ComponentSlot> slot_from_key(std::string_view key) noexcept {
     for (ComponentSlot slot : kAllSlots)
         if (slot_key(slot) == key) return slot;
+    return std::nullopt;
+}
+
+std::string_view slot_deprecated_key(ComponentSlot slot) noexcept {
+    return kSlotInfo[static_cast<std::size_t>(slot)].deprecated_key;
+}
+
+std::optional<ComponentSlot> slot_from_key_or_deprecated(std::string_view key) noexcept {
+    if (const auto slot = slot_from_key(key)) return slot;
+    for (ComponentSlot slot : kAllSlots)
+        if (!slot_deprecated_key(slot).empty() && slot_deprecated_key(slot) == key) return slot;
     return std::nullopt;
 }
 
@@ -82,6 +94,10 @@ const std::vector<SchemaSection>& schema_sections() {
     static const std::vector<SchemaSection> sections = [] {
         std::vector<std::string_view> slot_keys;
         for (const SlotInfo& slot : kSlotInfo) slot_keys.push_back(slot.key);
+        // The earlier names of some slots: accepted, each with one CONFIG_NOTICE (see read_slots), and documented
+        // as deprecated aliases.
+        for (const SlotInfo& slot : kSlotInfo)
+            if (!slot.deprecated_key.empty()) slot_keys.push_back(slot.deprecated_key);
         return std::vector<SchemaSection>{
             {kTopLevel,
              {"apiVersion", "log_level", "log_format", "http", "plugin_dirs", "budgets", "ingest", "components",
@@ -376,6 +392,8 @@ class ConfigReader {
                     arm.components[slot] = apply_slot(config_.components[slot], *change);
             config_.arms.push_back(std::move(arm));
         }
+
+        add_deprecated_slot_notices();
     }
 
     /// The `components` of the shipped default text (configs/default.yaml), every slot naming its plugin.
@@ -710,17 +728,52 @@ class ConfigReader {
     }
 
     /// The slots of a `components` mapping (top level or an arm's): any subset, each as written.
+    /// A slot may also be written under its deprecated key (same meaning, one notice per deprecated key and file);
+    /// a mapping that gives both keys of one slot is refused.
     SlotOverrides read_slots(const YAML::Node& node, const std::string& path) {
         SlotOverrides slots;
+        std::array<std::string, kSlotCount> written_as;  // the key each slot was read under, for the both-keys check
         std::vector<KeyRule> rules;
         for (ComponentSlot slot : kAllSlots) {
+            const auto index = static_cast<std::size_t>(slot);
+            auto read_slot = [this, index, &slots, &written_as](const YAML::Node& value, const std::string& key_path,
+                                                                std::string_view key) {
+                if (!written_as[index].empty())
+                    fail(key_path, fmt::format("'{}' and '{}' name the same slot: give only '{}'", written_as[index],
+                                               key, slot_key(static_cast<ComponentSlot>(index))));
+                written_as[index] = std::string(key);
+                slots[index] = read_plugin_choice(value, key_path, kSlotSection);
+            };
             rules.push_back(
-                {slot_key(slot), false, [this, slot, &slots](const YAML::Node& value, const std::string& key_path) {
-                     slots[static_cast<std::size_t>(slot)] = read_plugin_choice(value, key_path, kSlotSection);
+                {slot_key(slot), false, [read_slot, slot](const YAML::Node& value, const std::string& key_path) {
+                     read_slot(value, key_path, slot_key(slot));
                  }});
+            if (slot_deprecated_key(slot).empty()) continue;
+            rules.push_back({slot_deprecated_key(slot), false,
+                             [this, read_slot, slot](const YAML::Node& value, const std::string& key_path) {
+                                 deprecated_slot_uses_[static_cast<std::size_t>(slot)].push_back(key_path);
+                                 read_slot(value, key_path, slot_deprecated_key(slot));
+                             }});
         }
         read_mapping(node, path, kComponentsSection, rules);
         return slots;
+    }
+
+    /// One CONFIG_NOTICE per deprecated slot key the file used, at its first use, naming the key to write instead.
+    void add_deprecated_slot_notices() {
+        for (ComponentSlot slot : kAllSlots) {
+            const std::vector<std::string>& uses = deprecated_slot_uses_[static_cast<std::size_t>(slot)];
+            if (uses.empty()) continue;
+            std::string notice = fmt::format(
+                "{}: {}: '{}' is the deprecated name of the slot '{}' and means the same; write '{}' instead",
+                config_.locate(uses.front()), uses.front(), slot_deprecated_key(slot), slot_key(slot), slot_key(slot));
+            if (uses.size() > 1) {
+                notice += fmt::format(" (also used at {} more place{}:", uses.size() - 1, uses.size() > 2 ? "s" : "");
+                for (std::size_t i = 1; i < uses.size(); ++i) notice += " " + uses[i];
+                notice += ")";
+            }
+            config_.notices.push_back(std::move(notice));
+        }
     }
 
     /// A plugin choice mapping of schema section `section`; `extra_rules` are the section's keys beside
@@ -1092,6 +1145,8 @@ class ConfigReader {
     std::vector<PendingArm> pending_arms_;
     SlotOverrides top_level_slots_;  // `components` as written; resolved against the shipped defaults at the end
     std::size_t nodes_visited_ = 0;
+    // Where each slot was written under its deprecated key (key paths, document order), for the notices.
+    std::array<std::vector<std::string>, kSlotCount> deprecated_slot_uses_;
 };
 
 /// Refuses, with its position, a text on which YAML::LoadAll of yaml-cpp 0.7.0 (Debian 12) never returns.

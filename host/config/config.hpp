@@ -64,12 +64,12 @@ struct PluginChoice {
 
 /// The eight component slots of the pipeline, in pipeline order.
 enum class ComponentSlot : std::size_t {
-    PatternAnalyzer,
+    Analyzer,
     Predictor,
-    PerformanceModel,
+    Performance,
     Scheduler,
-    ResourcePolicy,
-    QueuePolicy,
+    Resource,
+    Queue,
     Metrics,
     Backend,
 };
@@ -77,20 +77,28 @@ enum class ComponentSlot : std::size_t {
 inline constexpr std::size_t kSlotCount = 8;
 
 inline constexpr std::array<ComponentSlot, kSlotCount> kAllSlots = {
-    ComponentSlot::PatternAnalyzer, ComponentSlot::Predictor,      ComponentSlot::PerformanceModel,
-    ComponentSlot::Scheduler,       ComponentSlot::ResourcePolicy, ComponentSlot::QueuePolicy,
-    ComponentSlot::Metrics,         ComponentSlot::Backend,
+    ComponentSlot::Analyzer, ComponentSlot::Predictor, ComponentSlot::Performance, ComponentSlot::Scheduler,
+    ComponentSlot::Resource, ComponentSlot::Queue,     ComponentSlot::Metrics,     ComponentSlot::Backend,
 };
 
-/// The YAML key of a slot: "pattern_analyzer", "predictor", "performance_model", "scheduler", "resource_policy",
-/// "queue_policy", "metrics", "backend".
+/// The YAML key of a slot: "analyzer", "predictor", "performance", "scheduler", "resource", "queue", "metrics",
+/// "backend". It is also the word the host reports for the slot's plugin kind and the slot's name in logs, metrics
+/// labels and snapshot sections.
 std::string_view slot_key(ComponentSlot slot) noexcept;
+
+/// The slot's earlier YAML key, still read in `components` (top level and arms) with one CONFIG_NOTICE naming the
+/// current key, or "" when the slot kept its name. The deprecated keys are listed in docs/configuration.md.
+std::string_view slot_deprecated_key(ComponentSlot slot) noexcept;
 
 /// The ABI kind a plugin in this slot must declare.
 warmup_plugin_kind slot_kind(ComponentSlot slot) noexcept;
 
 /// The slot whose YAML key is `key`, or nullopt.
 std::optional<ComponentSlot> slot_from_key(std::string_view key) noexcept;
+
+/// The slot whose YAML key or deprecated key is `key`, or nullopt: for names written by an earlier warmupd (snapshot
+/// and journal sections, a fleet's shared state), so state kept under a slot's old name is restored after an upgrade.
+std::optional<ComponentSlot> slot_from_key_or_deprecated(std::string_view key) noexcept;
 
 /// One plugin choice per slot, indexed by ComponentSlot.
 struct Components {
@@ -124,7 +132,7 @@ struct Arm {
     bool shadow = false;    ///< live experiments: sees every event, predicts and is scored, never loads anything
 };
 
-/// One entry of `sources:`: an event source plugin and the name it runs under.
+/// One entry of `sources:`: a source plugin and the name it runs under.
 struct SourceConfig {
     std::string name;     ///< unique among the sources, [A-Za-z0-9._-]+
     PluginChoice choice;  ///< key_path "sources[i]"
@@ -209,7 +217,7 @@ struct Config {
     Components components;  ///< every slot: as written, or the shipped default (shipped_default_components())
     std::vector<CatalogEntry> catalog;
     std::vector<Arm> arms;
-    std::vector<SourceConfig> sources;  ///< sources: event source plugins, in file order (warmupd only)
+    std::vector<SourceConfig> sources;  ///< sources: source plugins, in file order (warmupd only)
     uint64_t replay_seed = 1;
     uint32_t timeline_buckets = 200;
     bool replay_frontier = false;  ///< replay.frontier: run the keep-alive curve arms (warmup-replay --frontier)

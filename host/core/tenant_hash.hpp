@@ -1,5 +1,5 @@
 // core/tenant_hash.hpp — the tenant_hash carried by usage events, the same for every way an event arrives (HTTP,
-// event sources, replay), so an experiment's tenant split routes a tenant to one arm whatever brought its events.
+// sources, replay), so an experiment's tenant split routes a tenant to one arm whatever brought its events.
 #pragma once
 
 #include <cstdint>

@@ -1,11 +1,11 @@
-// core/usage_event.hpp — the host's event model: a usage event as it arrives (a POST body item, an event-source
+// core/usage_event.hpp — the host's event model: a usage event as it arrives (a POST body item, a source
 // plugin's event, a replayed trace line), the limits every way of arrival applies to it, and its conversion to the
 // warmup_usage_event the engine and the analyzer see. The wire formats live with their readers (http/event_parser.hpp,
 // runtime/sources/, replay/trace/); what an event is, and how it becomes an engine event, lives here once.
 // Thread-safety: pure values and functions.
 #pragma once
 
-#include <warmup/pattern_analyzer.h>
+#include <warmup/analyzer.h>
 
 #include <cstddef>
 #include <cstdint>

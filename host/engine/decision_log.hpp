@@ -35,7 +35,7 @@ enum class DecisionKind : uint8_t {
     DemandLoad,  ///< a request found its model not ready: it waits for a load (cold), or waits for memory
     Keep,        ///< a plan for a ready model: keep it until `until_ms` (and pre-warm at `prewarm_at_ms`)
     Unload,      ///< idle past its planned unload time: unloaded
-    Evict,       ///< removed by the resource policy to make room (or because the budget shrank)
+    Evict,       ///< removed by the resource plugin to make room (or because the budget shrank)
     Skip,        ///< a planned pre-warm that did not start (no room, refused, emergency stop)
     Retry,       ///< a load failed; another attempt is planned at `until_ms`
     GiveUp,      ///< a load given up: its waiting requests fail

@@ -1,6 +1,6 @@
 // engine/strict_priority_queue.hpp — the engine's built-in warm-up queue: strict priority, then first come.
 //
-// Used instead of the WarmupQueue plugin when that plugin cannot take an item: its circuit is open (the items it held
+// Used instead of the queue plugin when that plugin cannot take an item: its circuit is open (the items it held
 // are moved here when the circuit opens), a push failed, or it refused a demand load because it was full (a waiting
 // request is never dropped). Order: lower priority_class first (0 = demand), then earlier enqueue time, then earlier
 // insertion. At most one entry per model: the engine pushes a model only while it is queued nowhere else.

@@ -647,7 +647,7 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
         ++counters_.prewarms_skipped;
         metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
         if (options_.decisions != nullptr) {
-            Decision& skip = decision(DecisionKind::Skip, model, "pre-warm refused by the queue policy (full)",
+            Decision& skip = decision(DecisionKind::Skip, model, "pre-warm refused by the queue plugin (full)",
                                       components_.queue.label, now_ms);
             skip.need_mb = state.need_mb;
             options_.decisions->record(skip);
@@ -822,7 +822,7 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
         if (options_.decisions != nullptr) {
             Decision& wait = decision(DecisionKind::DemandLoad, model,
                                       admission.admit != 0 ? "demand load waits for memory (first come, first served)"
-                                                           : "demand load delayed by the resource policy",
+                                                           : "demand load delayed by the resource plugin",
                                       components_.resource.label, now_ms);
             wait.need_mb = state.need_mb;
             options_.decisions->record(wait);
@@ -837,9 +837,9 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
     ++counters_.prewarms_skipped;
     metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
     if (options_.decisions != nullptr) {
-        const char* reason = admission.admit == 0 ? "pre-warm refused by the resource policy"
+        const char* reason = admission.admit == 0 ? "pre-warm refused by the resource plugin"
                              : admission.may_evict == 0
-                                 ? "pre-warm does not fit and the resource policy allows no eviction"
+                                 ? "pre-warm does not fit and the resource plugin allows no eviction"
                                  : "pre-warm does not fit in the budget, even after evictions";
         Decision& skip = decision(DecisionKind::Skip, model, reason, components_.resource.label, now_ms);
         skip.need_mb = state.need_mb;

@@ -80,7 +80,7 @@ struct CircuitStatus {
 };
 
 struct EngineOptions {
-    double memory_budget_mb = 0;  ///< configured budget; the resource policy may lower it
+    double memory_budget_mb = 0;  ///< configured budget; the resource plugin may lower it
     uint32_t max_concurrent_loads = 2;
     std::string arm;  ///< experiment arm label on every metric ("" = none)
     /// Fallback keep-alive when a plugin call fails (ms after the last use).
@@ -229,14 +229,14 @@ class WarmupEngine {
     [[nodiscard]] bool stopped() const noexcept { return stopped_; }
 
     /// Replaces component plugins between two steps (hot-swap). The caller keeps the old instances alive until this
-    /// returns. Ready models are re-announced to a new resource policy; queued warm-ups to a new queue.
+    /// returns. Ready models are re-announced to a new resource plugin; queued warm-ups to a new queue.
     void replace_components(const ComponentSet& components, warmup_time_ms now_ms);
 
     /// Buffers one metric event for the sink (flushed in batches). Also used by the owner for loop-level metrics.
     void metric(warmup_metric_kind kind, warmup_model_index model, warmup_time_ms ts_ms, double value);
 
-    /// A new configured budget (reload, reset-to-safe); the resource policy may lower it. A budget that shrank below
-    /// what is loaded is enforced at once: ready models are evicted in the resource policy's pick_victim order
+    /// A new configured budget (reload, reset-to-safe); the resource plugin may lower it. A budget that shrank below
+    /// what is loaded is enforced at once: ready models are evicted in the resource plugin's pick_victim order
     /// (oldest idle while its circuit is open) until the rest fits, each counted as an eviction; loading models are
     /// never evicted (they are charged until they finish, and the next load makes room as usual).
     void set_memory_budget_mb(double configured_mb, warmup_time_ms now_ms);
@@ -249,15 +249,15 @@ class WarmupEngine {
     /// when residency_sequence() was `listed_after_sequence`). A model ready in the books but not listed is marked
     /// absent (no unload is sent, no unload or eviction counted: its next request is a cold start). With `adopt`, a
     /// listed model that is absent in the books becomes ready, charged with its reported memory (or the performance
-    /// model's estimate, else the catalog's) and announced to the resource policy; a model with requests in its
+    /// model's estimate, else the catalog's) and announced to the resource plugin; a model with requests in its
     /// history is planned (trigger TIMER), one without is kept for fallback_keep_alive_ms (no pattern to plan from).
-    /// If the budget is then exceeded, ready models are evicted in the resource policy's order. Models whose residency
+    /// If the budget is then exceeded, ready models are evicted in the resource plugin's order. Models whose residency
     /// changed after the listing started, models that are queued or loading, and models in `unsure` (an unload ran
     /// while the server was asked) are left as they are.
     ReconcileOutcome reconcile(std::span<const ReportedResident> resident, uint64_t listed_after_sequence,
                                const std::unordered_set<warmup_model_index>& unsure, bool adopt, warmup_time_ms now_ms);
 
-    /// Sends buffered metric events to the metrics sink, ending with the queue depth now (a gauge: loads taken from
+    /// Sends buffered metric events to the metrics plugin, ending with the queue depth now (a gauge: loads taken from
     /// the queue are not events of their own, so without it the sink would keep the depth of the last enqueue).
     void flush_metrics();
 
@@ -267,7 +267,7 @@ class WarmupEngine {
     void account_resident_idle(warmup_time_ms now_ms);
 
     [[nodiscard]] const EngineCounters& counters() const noexcept { return counters_; }
-    /// Continues the totals from a restored snapshot (the metrics sink restores its own counters from the same
+    /// Continues the totals from a restored snapshot (the metrics plugin restores its own counters from the same
     /// snapshot, so /status and /metrics keep agreeing across a restart or a restore).
     void restore_counters(const EngineCounters& counters) noexcept { counters_ = counters; }
     [[nodiscard]] const LogHistogram& cold_waits_ms() const noexcept { return cold_waits_ms_; }
@@ -361,7 +361,7 @@ class WarmupEngine {
     void dispatch(warmup_time_ms now_ms);
     bool try_start(warmup_model_index model, bool is_demand, warmup_time_ms now_ms);
     bool make_room(warmup_model_index model, double need_mb, bool may_evict, warmup_time_ms now_ms);
-    /// Evicts ready models other than `model` in the resource policy's order until used + need_mb fits the budget.
+    /// Evicts ready models other than `model` in the resource plugin's order until used + need_mb fits the budget.
     /// False when it still does not fit (nothing evictable is left, or the policy failed).
     bool evict_until_fits(warmup_model_index model, double need_mb, warmup_time_ms now_ms);
     void start_load(warmup_model_index model, warmup_time_ms now_ms);
@@ -404,7 +404,7 @@ class WarmupEngine {
     }
     warmup_model_index oldest_ready_model(warmup_model_index except) const;
     double estimate_memory_mb(warmup_model_index model, double* load_ms);
-    /// The performance model's estimate for `model`, guarded; an answer with NaN, infinite or negative figures is a
+    /// The performance plugin's estimate for `model`, guarded; an answer with NaN, infinite or negative figures is a
     /// failed call. False when the call failed or the circuit is open (`out` is then not to be used).
     bool estimate(warmup_model_index model, warmup_performance_estimate& out);
 

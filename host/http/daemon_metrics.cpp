@@ -16,9 +16,8 @@ constexpr double kBytesPerMiB = 1024.0 * 1024.0;
 /// The configuration slot of each engine component (ComponentKind order), named as in the YAML and in
 /// /api/warmup/health/components.
 constexpr std::array<ComponentSlot, kComponentKinds> kComponentSlots{
-    ComponentSlot::PatternAnalyzer, ComponentSlot::Predictor,      ComponentSlot::PerformanceModel,
-    ComponentSlot::Scheduler,       ComponentSlot::ResourcePolicy, ComponentSlot::QueuePolicy,
-    ComponentSlot::Metrics};
+    ComponentSlot::Analyzer, ComponentSlot::Predictor, ComponentSlot::Performance, ComponentSlot::Scheduler,
+    ComponentSlot::Resource, ComponentSlot::Queue,     ComponentSlot::Metrics};
 
 constexpr std::array<CircuitState, 3> kCircuitStates{CircuitState::Closed, CircuitState::Open, CircuitState::HalfOpen};
 
@@ -260,11 +259,11 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
         std::vector<std::string> source_labels;
         for (const auto& source : metrics.sources)
             source_labels.push_back(fmt::format("source=\"{}\"", escaped(source.name)));
-        text.family("warmup_source_up", "gauge", "1 while an event source's polls succeed, 0 while they fail.");
+        text.family("warmup_source_up", "gauge", "1 while a source's polls succeed, 0 while they fail.");
         for (std::size_t i = 0; i < metrics.sources.size(); ++i)
             text.sample("warmup_source_up", source_labels[i], metrics.sources[i].health.failing ? 0 : 1);
         text.family("warmup_source_events_total", "counter",
-                    "Events an event source handed over since it started: accepted (queued, also counted in "
+                    "Events a source handed over since it started: accepted (queued, also counted in "
                     "/api/warmup/status events_accepted) or refused (unknown model, bad count or time).");
         for (std::size_t i = 0; i < metrics.sources.size(); ++i) {
             text.sample("warmup_source_events_total", source_labels[i] + ",result=\"accepted\"",
@@ -273,11 +272,11 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
                         metrics.sources[i].health.events_refused);
         }
         text.family("warmup_source_bad_records_total", "counter",
-                    "Records an event source could not read (a line that is not JSON, a missing model field ...).");
+                    "Records a source could not read (a line that is not JSON, a missing model field ...).");
         for (std::size_t i = 0; i < metrics.sources.size(); ++i)
             text.sample("warmup_source_bad_records_total", source_labels[i], metrics.sources[i].health.bad_records);
         text.family("warmup_source_poll_failures_total", "counter",
-                    "Polls of an event source that failed (file missing, server down); each is retried.");
+                    "Polls of a source that failed (file missing, server down); each is retried.");
         for (std::size_t i = 0; i < metrics.sources.size(); ++i)
             text.sample("warmup_source_poll_failures_total", source_labels[i], metrics.sources[i].health.failed_polls);
     }

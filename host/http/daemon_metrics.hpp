@@ -6,7 +6,7 @@
 // pre-warms started, loads that waited for memory, loads in flight, memory waiters, the budget, how many models are
 // ready / loading / queued), the circuit breaker
 // of every engine component, reload outcomes, reconciliation drift, the age of the newest state snapshot, each
-// event source's health and, on a fleet node (`cluster:`), the node's counters (warmup_fleet_*).
+// source's health and, on a fleet node (`cluster:`), the node's counters (warmup_fleet_*).
 //
 // Guarantees: base units only (bytes, seconds); every family has HELP and TYPE and a name that no plugin family uses,
 // so the whole page passes `promtool check metrics`; per-arm series carry the label arm (the arm's name, "control"
@@ -59,7 +59,7 @@ struct DaemonMetrics {
     double snapshot_interval_s = 0;
     std::optional<int64_t> last_snapshot_unix_ms;
     std::vector<ArmMetricsView> arms;
-    std::vector<NamedSourceHealth> sources;  ///< the event sources of `sources:` (series only when there are any)
+    std::vector<NamedSourceHealth> sources;  ///< the sources of `sources:` (series only when there are any)
     std::optional<FleetMetricsView> fleet;   ///< on a fleet node only (warmup_fleet_* series only then)
 };
 

@@ -18,13 +18,13 @@ struct Component {
 
 /// The seven component plugins an engine drives.
 struct ComponentSet {
-    Component<warmup_pattern_analyzer_vtable> analyzer;
+    Component<warmup_analyzer_vtable> analyzer;
     Component<warmup_predictor_vtable> predictor;
-    Component<warmup_performance_model_vtable> performance;
+    Component<warmup_performance_vtable> performance;
     Component<warmup_scheduler_vtable> scheduler;
-    Component<warmup_resource_policy_vtable> resource;
-    Component<warmup_queue_policy_vtable> queue;
-    Component<warmup_metrics_sink_vtable> metrics;
+    Component<warmup_resource_vtable> resource;
+    Component<warmup_queue_vtable> queue;
+    Component<warmup_metrics_vtable> metrics;
 };
 
 }  // namespace warmup::host

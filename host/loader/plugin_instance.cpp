@@ -8,25 +8,25 @@ namespace warmup::host {
 
 std::size_t required_vtable_size(uint32_t kind) noexcept {
     switch (kind) {
-        case WARMUP_KIND_PATTERN_ANALYZER:
-            return sizeof(warmup_pattern_analyzer_vtable);
+        case WARMUP_KIND_ANALYZER:
+            return sizeof(warmup_analyzer_vtable);
         case WARMUP_KIND_PREDICTOR:
             return sizeof(warmup_predictor_vtable);
-        case WARMUP_KIND_PERFORMANCE_MODEL:
-            return sizeof(warmup_performance_model_vtable);
+        case WARMUP_KIND_PERFORMANCE:
+            return sizeof(warmup_performance_vtable);
         case WARMUP_KIND_SCHEDULER:
             return sizeof(warmup_scheduler_vtable);
-        case WARMUP_KIND_RESOURCE_POLICY:
-            return sizeof(warmup_resource_policy_vtable);
-        case WARMUP_KIND_QUEUE_POLICY:
-            return sizeof(warmup_queue_policy_vtable);
-        case WARMUP_KIND_METRICS_SINK:
-            return sizeof(warmup_metrics_sink_vtable);
-        case WARMUP_KIND_MODEL_BACKEND:
+        case WARMUP_KIND_RESOURCE:
+            return sizeof(warmup_resource_vtable);
+        case WARMUP_KIND_QUEUE:
+            return sizeof(warmup_queue_vtable);
+        case WARMUP_KIND_METRICS:
+            return sizeof(warmup_metrics_vtable);
+        case WARMUP_KIND_BACKEND:
             // ABI 1.1 appended the optional list_resident: a 1.0 backend's table ends right before it.
-            return offsetof(warmup_model_backend_vtable, list_resident);
-        case WARMUP_KIND_EVENT_SOURCE:
-            return sizeof(warmup_event_source_vtable);
+            return offsetof(warmup_backend_vtable, list_resident);
+        case WARMUP_KIND_SOURCE:
+            return sizeof(warmup_source_vtable);
         default:
             return SIZE_MAX;
     }
@@ -34,13 +34,13 @@ std::size_t required_vtable_size(uint32_t kind) noexcept {
 
 std::size_t largest_vtable_size(uint32_t kind) noexcept {
     // The headers this host is compiled with describe ABI WARMUP_ABI_MINOR, so sizeof is that minor's table.
-    if (kind == WARMUP_KIND_MODEL_BACKEND) return sizeof(warmup_model_backend_vtable);
+    if (kind == WARMUP_KIND_BACKEND) return sizeof(warmup_backend_vtable);
     return required_vtable_size(kind);
 }
 
 ListResidentFn list_resident_of(const PluginInstance& backend) noexcept {
-    const auto* table = backend.vtable<warmup_model_backend_vtable>();
-    if (!WARMUP_HAS_FIELD(table, warmup_model_backend_vtable, list_resident)) return nullptr;  // an ABI 1.0 backend
+    const auto* table = backend.vtable<warmup_backend_vtable>();
+    if (!WARMUP_HAS_FIELD(table, warmup_backend_vtable, list_resident)) return nullptr;  // an ABI 1.0 backend
     return table->list_resident;
 }
 

@@ -52,11 +52,11 @@ class PluginInstance {
 std::size_t required_vtable_size(uint32_t kind) noexcept;
 
 /// Largest vtable size a plugin may declare for a kind: the table of this host's ABI minor (plugins are never newer).
-/// Larger than required_vtable_size where a minor appended optional entries (the model backend's list_resident, 1.1).
+/// Larger than required_vtable_size where a minor appended optional entries (the backend's list_resident, 1.1).
 std::size_t largest_vtable_size(uint32_t kind) noexcept;
 
-/// A model backend's list_resident (ABI 1.1), or nullptr when the backend cannot list: an ABI 1.0 plugin's table
-/// ends before the field, or the plugin left it NULL. Precondition: `backend` is a model backend instance.
+/// A backend's list_resident (ABI 1.1), or nullptr when the backend cannot list: an ABI 1.0 plugin's table
+/// ends before the field, or the plugin left it NULL. Precondition: `backend` is a backend instance.
 using ListResidentFn = warmup_error* (*)(void* self, const warmup_resident_model_writer* out);
 [[nodiscard]] ListResidentFn list_resident_of(const PluginInstance& backend) noexcept;
 

@@ -13,24 +13,24 @@ namespace fs = std::filesystem;
 
 std::string_view kind_name(uint32_t kind) noexcept {
     switch (kind) {
-        case WARMUP_KIND_PATTERN_ANALYZER:
-            return "pattern_analyzer";
+        case WARMUP_KIND_ANALYZER:
+            return "analyzer";
         case WARMUP_KIND_PREDICTOR:
             return "predictor";
-        case WARMUP_KIND_PERFORMANCE_MODEL:
-            return "performance_model";
+        case WARMUP_KIND_PERFORMANCE:
+            return "performance";
         case WARMUP_KIND_SCHEDULER:
             return "scheduler";
-        case WARMUP_KIND_RESOURCE_POLICY:
-            return "resource_policy";
-        case WARMUP_KIND_QUEUE_POLICY:
-            return "queue_policy";
-        case WARMUP_KIND_METRICS_SINK:
+        case WARMUP_KIND_RESOURCE:
+            return "resource";
+        case WARMUP_KIND_QUEUE:
+            return "queue";
+        case WARMUP_KIND_METRICS:
             return "metrics";
-        case WARMUP_KIND_MODEL_BACKEND:
+        case WARMUP_KIND_BACKEND:
             return "backend";
-        case WARMUP_KIND_EVENT_SOURCE:
-            return "event_source";
+        case WARMUP_KIND_SOURCE:
+            return "source";
         default:
             return "unknown";
     }

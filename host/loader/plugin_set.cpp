@@ -56,12 +56,12 @@ ComponentSet PluginSet::component_set() const {
         component.self = instance->self();
         component.label = instance->label();
     };
-    bind(set.analyzer, ComponentSlot::PatternAnalyzer);
+    bind(set.analyzer, ComponentSlot::Analyzer);
     bind(set.predictor, ComponentSlot::Predictor);
-    bind(set.performance, ComponentSlot::PerformanceModel);
+    bind(set.performance, ComponentSlot::Performance);
     bind(set.scheduler, ComponentSlot::Scheduler);
-    bind(set.resource, ComponentSlot::ResourcePolicy);
-    bind(set.queue, ComponentSlot::QueuePolicy);
+    bind(set.resource, ComponentSlot::Resource);
+    bind(set.queue, ComponentSlot::Queue);
     bind(set.metrics, ComponentSlot::Metrics);
     return set;
 }

@@ -201,14 +201,11 @@ struct ArmRun {
 };
 
 std::vector<std::string> labels_of(const ComponentSet& set, const PluginSet& plugins) {
-    std::vector<std::string> labels{"pattern_analyzer=" + set.analyzer.label,
-                                    "predictor=" + set.predictor.label,
-                                    "performance_model=" + set.performance.label,
-                                    "scheduler=" + set.scheduler.label,
-                                    "resource_policy=" + set.resource.label,
-                                    "queue_policy=" + set.queue.label,
-                                    "metrics=" + set.metrics.label,
-                                    "backend=" + plugins.at(ComponentSlot::Backend)->label()};
+    std::vector<std::string> labels{
+        "analyzer=" + set.analyzer.label,       "predictor=" + set.predictor.label,
+        "performance=" + set.performance.label, "scheduler=" + set.scheduler.label,
+        "resource=" + set.resource.label,       "queue=" + set.queue.label,
+        "metrics=" + set.metrics.label,         "backend=" + plugins.at(ComponentSlot::Backend)->label()};
     return labels;
 }
 
@@ -411,7 +408,7 @@ Prepass measure_traces(const Config& config, const ReplayOptions& options, bool 
 }
 
 /// The components `run` drives: its plugin set's, with the yardstick's oracles or the floor's keep-forever predictor
-/// and unlimited resource policy in place of the plugins they replace (kept alive in run.in_process).
+/// and unlimited resource plugin in place of the plugins they replace (kept alive in run.in_process).
 ComponentSet arm_components(ArmRun& run, const ArmSpec& spec, Catalog& catalog, const FutureIndex& future) {
     ComponentSet components = run.plugins->component_set();
     if (!spec.arm.yardstick.empty()) {
@@ -421,18 +418,18 @@ ComponentSet arm_components(ArmRun& run, const ArmSpec& spec, Catalog& catalog, 
         run.in_process.push_back(
             InProcessPlugin::make<OracleScheduler>(catalog, run.clock, "yardstick.oracle.scheduler"));
         run.in_process.push_back(
-            InProcessPlugin::make<OracleResourcePolicy>(catalog, run.clock, "yardstick.oracle.belady", future));
+            InProcessPlugin::make<OracleResource>(catalog, run.clock, "yardstick.oracle.belady", future));
         components.predictor = run.in_process[0]->component<warmup_predictor_vtable>();
         components.scheduler = run.in_process[1]->component<warmup_scheduler_vtable>();
-        components.resource = run.in_process[2]->component<warmup_resource_policy_vtable>();
+        components.resource = run.in_process[2]->component<warmup_resource_vtable>();
     }
     if (spec.compulsory_floor) {
         run.in_process.push_back(
             InProcessPlugin::make<KeepForeverPredictor>(catalog, run.clock, "floor.keep-forever.predictor"));
         run.in_process.push_back(
-            InProcessPlugin::make<UnlimitedResourcePolicy>(catalog, run.clock, "floor.unlimited.resource"));
+            InProcessPlugin::make<UnlimitedResource>(catalog, run.clock, "floor.unlimited.resource"));
         components.predictor = run.in_process[0]->component<warmup_predictor_vtable>();
-        components.resource = run.in_process[1]->component<warmup_resource_policy_vtable>();
+        components.resource = run.in_process[1]->component<warmup_resource_vtable>();
     }
     return components;
 }

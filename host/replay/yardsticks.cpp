@@ -87,16 +87,15 @@ void KeepForeverPredictor::predict(warmup_time_ms, const warmup_usage_pattern& p
     out.warm_keep_until_ms = kNever;
 }
 
-void UnlimitedResourcePolicy::admit(const warmup_admission_request&, warmup_admission& out) {
+void UnlimitedResource::admit(const warmup_admission_request&, warmup_admission& out) {
     out.admit = 1;
     out.may_evict = 0;  // nothing to evict: the budget is unlimited
     out.reason = {nullptr, 0};
 }
 
-OracleResourcePolicy::OracleResourcePolicy(sdk::Host host, const FutureIndex& future)
-    : sdk::ResourcePolicy(host), future_(future) {}
+OracleResource::OracleResource(sdk::Host host, const FutureIndex& future) : sdk::Resource(host), future_(future) {}
 
-void OracleResourcePolicy::track(warmup_model_index model, int64_t next_use_ms) {
+void OracleResource::track(warmup_model_index model, int64_t next_use_ms) {
     if (model >= next_use_of_.size()) {
         next_use_of_.resize(model + 1, kNotReady);
         memory_of_.resize(model + 1, 0);
@@ -106,7 +105,7 @@ void OracleResourcePolicy::track(warmup_model_index model, int64_t next_use_ms) 
     if (next_use_ms != kNotReady) by_next_use_.insert({next_use_ms, model});
 }
 
-void OracleResourcePolicy::admit(const warmup_admission_request& request, warmup_admission& out) {
+void OracleResource::admit(const warmup_admission_request& request, warmup_admission& out) {
     out.admit = 1;
     out.may_evict = 1;
     out.reason = {nullptr, 0};
@@ -125,21 +124,21 @@ void OracleResourcePolicy::admit(const warmup_admission_request& request, warmup
     out.reason = {reason_.data(), reason_.size()};
 }
 
-void OracleResourcePolicy::on_ready(warmup_model_index model, double memory_mb, double, warmup_time_ms now_ms) {
+void OracleResource::on_ready(warmup_model_index model, double memory_mb, double, warmup_time_ms now_ms) {
     track(model, future_.next_after(model, now_ms - 1));
     memory_of_[model] = memory_mb;
 }
 
-void OracleResourcePolicy::on_used(warmup_model_index model, warmup_time_ms now_ms) {
+void OracleResource::on_used(warmup_model_index model, warmup_time_ms now_ms) {
     if (model < next_use_of_.size() && next_use_of_[model] != kNotReady)
         track(model, future_.next_after(model, now_ms));
 }
 
-void OracleResourcePolicy::on_removed(warmup_model_index model, warmup_time_ms) {
+void OracleResource::on_removed(warmup_model_index model, warmup_time_ms) {
     if (model < next_use_of_.size()) track(model, kNotReady);
 }
 
-warmup_model_index OracleResourcePolicy::pick_victim(warmup_time_ms) {
+warmup_model_index OracleResource::pick_victim(warmup_time_ms) {
     return by_next_use_.empty() ? WARMUP_NO_MODEL : by_next_use_.rbegin()->model;
 }
 

@@ -9,7 +9,7 @@
 // (in process, with access to the future).
 //
 // Also here, the two in-host components of the compulsory floor (the hidden arm that counts the cold requests no
-// online policy avoids): a keep-forever predictor and a resource policy for an unlimited budget. They see no future.
+// online policy avoids): a keep-forever predictor and a resource plugin for an unlimited budget. They see no future.
 #pragma once
 
 #include <memory>
@@ -82,11 +82,11 @@ class KeepForeverPredictor final : public sdk::Predictor {
     void predict(warmup_time_ms now_ms, const warmup_usage_pattern& pattern, warmup_prediction& out) override;
 };
 
-/// The floor's resource policy: its budget is unlimited, so every load is admitted and nothing is ever a victim.
+/// The floor's resource plugin: its budget is unlimited, so every load is admitted and nothing is ever a victim.
 /// Unlike the shipped policies it applies no host memory limit. Stateless.
-class UnlimitedResourcePolicy final : public sdk::ResourcePolicy {
+class UnlimitedResource final : public sdk::Resource {
   public:
-    using sdk::ResourcePolicy::ResourcePolicy;
+    using sdk::Resource::Resource;
     void admit(const warmup_admission_request& request, warmup_admission& out) override;
     void on_ready(warmup_model_index, double, double, warmup_time_ms) override {}
     void on_used(warmup_model_index, warmup_time_ms) override {}
@@ -104,9 +104,9 @@ class OracleScheduler final : public sdk::Scheduler {
 
 /// Belady eviction (farthest next request first) and pre-warm admission only when the room can be made from models
 /// needed later than the one being loaded.
-class OracleResourcePolicy final : public sdk::ResourcePolicy {
+class OracleResource final : public sdk::Resource {
   public:
-    OracleResourcePolicy(sdk::Host host, const FutureIndex& future);
+    OracleResource(sdk::Host host, const FutureIndex& future);
     void admit(const warmup_admission_request& request, warmup_admission& out) override;
     void on_ready(warmup_model_index model, double memory_mb, double load_ms, warmup_time_ms now_ms) override;
     void on_used(warmup_model_index model, warmup_time_ms now_ms) override;

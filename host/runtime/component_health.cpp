@@ -1,5 +1,5 @@
 // runtime/component_health.cpp — GET /api/warmup/health/components: each control-arm component, the workers, the
-// state store, the engine and each event source, with why it is degraded.
+// state store, the engine and each source, with why it is degraded.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -55,7 +55,7 @@ ComponentHealth plugin_health(ComponentSlot slot, const PluginSet& plugins, cons
     return component;
 }
 
-/// An event source's health. Degraded while its polls fail (it is retried with a back-off), or when it cannot keep
+/// A source's health. Degraded while its polls fail (it is retried with a back-off), or when it cannot keep
 /// its position. Bad records are the input's fault, not the source's: counted and shown, never degraded.
 ComponentHealth source_component_health(NamedSourceHealth& named) {
     ComponentHealth source;

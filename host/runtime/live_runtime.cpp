@@ -1,5 +1,5 @@
 // runtime/live_runtime.cpp — the LiveRuntime's life: loading the configuration's plugins and arms, starting and
-// stopping the control thread, the workers and the event sources. The rest of the class is split by responsibility:
+// stopping the control thread, the workers and the sources. The rest of the class is split by responsibility:
 // ingest.cpp (try_ingest and a step's batch), control_loop.cpp, reconcile.cpp, experiment_arms.cpp, reload.cpp,
 // operations.cpp, component_health.cpp and state_keeping.cpp; the workers are load_workers.hpp.
 // Threads as in the header: the control thread owns engines and plugins; workers call the backend only.
@@ -73,11 +73,11 @@ LiveRuntime::LiveRuntime(Config config)
     request_window_ms_.store(config_.ingest_request_window_ms);
     reconcile_interval_ms_.store(config_.reconcile_interval_ms);
     assign_budgets(config_.memory_budget.absolute_mb);
-    // Event sources: created now (a bad source refuses the start like a bad component), polled from start_sources().
+    // Sources: created now (a bad source refuses the start like a bad component), polled from start_sources().
     SourceIngest ingest{&catalog_, &clock_, [this](std::span<const warmup_usage_event> events) {
                             return try_ingest(events, /*count_refusals=*/false);  // the source keeps the rest
                         }};
-    sources_ = std::make_unique<EventSources>(
+    sources_ = std::make_unique<Sources>(
         std::move(ingest), config_.state.enabled ? config_.state.dir / "sources" : std::filesystem::path());
     sources_->publish(sources_->prepare(config_.sources, config_, loader_, catalog_, clock_));
 }

@@ -1,5 +1,5 @@
 // runtime/live_runtime.hpp — the daemon's pipeline on the wall clock: bounded ingest queue, one control thread that
-// owns every component plugin, and a TBB arena of warm-up workers that call the model backend.
+// owns every component plugin, and a TBB arena of warm-up workers that call the backend.
 //
 // Ingest: a caller hands over a whole request's events at once (try_ingest of a span). They are appended under one
 // lock to the pending batch, which the control loop swaps out whole at the start of a step, so one request's events
@@ -15,7 +15,7 @@
 // runs beside it with its own plugin instances and engine. Acting arms split the traffic by a stable hash of the
 // tenant (or model) with their weights, and share the memory budget in proportion; shadow arms see every event and
 // are scored on it, but their loads are simulated (they never call the backend). All arms record into the control
-// arm's metrics sink with their name as the `arm` label.
+// arm's metrics plugin with their name as the `arm` label.
 #pragma once
 
 #include <tbb/concurrent_queue.h>
@@ -44,7 +44,7 @@
 #include "loader/plugin_loader.hpp"
 #include "loader/plugin_set.hpp"
 #include "runtime/load_workers.hpp"
-#include "runtime/sources/event_sources.hpp"
+#include "runtime/sources/sources.hpp"
 #include "runtime/state/journal.hpp"
 #include "runtime/state/metrics_history.hpp"
 #include "runtime/state/snapshot.hpp"
@@ -110,7 +110,7 @@ struct ComponentHealth {
     std::string last_error;
     int64_t last_error_unix_ms = 0;      ///< 0 = never
     std::string circuit;                 ///< plugin components: "closed", "open" or "half-open"; "" otherwise
-    std::optional<SourceHealth> source;  ///< event sources ("source:<name>"): what the source did since it started
+    std::optional<SourceHealth> source;  ///< sources ("source:<name>"): what the source did since it started
 };
 
 /// One arm of the live pipeline. Owned by the runtime; touched only on the control thread.
@@ -135,11 +135,11 @@ class LiveRuntime {
     LiveRuntime& operator=(const LiveRuntime&) = delete;
 
     void start();
-    /// Starts polling the event sources of `sources:` (their events go through try_ingest). Call once the daemon
+    /// Starts polling the sources of `sources:` (their events go through try_ingest). Call once the daemon
     /// serves (after start_state_keeping, whose journal replay comes before any new event). Sources created before
     /// wait for this; sources a reload adds start at once afterwards.
     void start_sources();
-    /// Stops the event sources, then the control thread, and waits for running backend calls. Idempotent.
+    /// Stops the sources, then the control thread, and waits for running backend calls. Idempotent.
     void stop();
 
     /// [any thread but the control thread] Replaces the components whose choice or params changed in `next`,
@@ -166,7 +166,7 @@ class LiveRuntime {
     /// many were accepted, always a prefix of `events`: as many as budgets.ingest_queue_capacity leaves room for; the
     /// rest are refused (counted in refused_events(); the caller answers 503). The events are copied.
     /// `count_refusals` false: the rest are not counted as refused, because the caller keeps them and offers them
-    /// again (an event source waiting for room), so nothing is lost and a retry is not a second refusal.
+    /// again (a source waiting for room), so nothing is lost and a retry is not a second refusal.
     std::size_t try_ingest(std::span<const warmup_usage_event> events, bool count_refusals = true);
     /// [any] Queues one usage event; false when the ingest queue is full.
     bool try_ingest(const warmup_usage_event& event) { return try_ingest(std::span(&event, 1)) == 1; }
@@ -193,15 +193,15 @@ class LiveRuntime {
     /// rollback() leaves safe mode.
     OperationResult reset_to_safe();
     [[nodiscard]] bool safe_mode() const noexcept { return safe_mode_.load(); }
-    /// The pattern analyzer of every arm forgets what it learned (reset()); the pipeline keeps running.
+    /// The analyzer of every arm forgets what it learned (reset()); the pipeline keeps running.
     OperationResult reset_data_collection();
     /// Replaces the backend worker arena; loads on the old one keep running to their end (or their timeout) and
     /// still complete into the engine.
     OperationResult restart_workers();
     /// Each control-arm component, the workers, the state store, the engine (emergency stop, safe mode) and each
-    /// event source ("source:<name>": degraded while its polls fail).
+    /// source ("source:<name>": degraded while its polls fail).
     std::vector<ComponentHealth> component_health();
-    /// [any] Each event source's health, in configuration order.
+    /// [any] Each source's health, in configuration order.
     [[nodiscard]] std::vector<NamedSourceHealth> source_health() const { return sources_->health(); }
 
     // ----- Durable state
@@ -320,7 +320,7 @@ class LiveRuntime {
     struct PreparedReload {
         std::unique_ptr<PluginSet> control;
         std::vector<std::unique_ptr<PluginSet>> validated_arms;  // keeps their libraries loaded until published
-        EventSources::Prepared sources;
+        Sources::Prepared sources;
     };
     /// What publishing a reload on the control thread did; !ok: nothing was published.
     struct PublishedReload {
@@ -351,11 +351,11 @@ class LiveRuntime {
     /// [control] Takes the events accepted and not yet taken (under the ingest lock, so no producer appends
     /// meanwhile), runs `under_lock()` still under it, then feeds the taken events to the engines.
     void take_pending_events(const std::function<void()>& under_lock);
-    /// [control] The metrics sink's state and the engine's counters (last), as snapshot sections (ingest totals as
+    /// [control] The metrics plugin's state and the engine's counters (last), as snapshot sections (ingest totals as
     /// given).
     std::vector<SnapshotSection> counter_sections(WarmupEngine& engine, uint64_t accepted, uint64_t refused,
                                                   std::vector<std::string>* problems);
-    /// [control] Imports counter sections (engine counters, metrics sink) into the control arm. Returns the
+    /// [control] Imports counter sections (engine counters, metrics plugin) into the control arm. Returns the
     /// problems (empty on success); `notes` gets one line per section imported or skipped.
     std::vector<std::string> import_counter_sections(WarmupEngine& engine, std::span<const SnapshotSection> sections,
                                                      std::vector<std::string>* notes, std::size_t* imported);
@@ -413,9 +413,9 @@ class LiveRuntime {
 
     std::atomic<bool> safe_mode_{false};
 
-    // The event sources of `sources:` (their own threads; they call try_ingest). Swapped by reloads under
+    // The sources of `sources:` (their own threads; they call try_ingest). Swapped by reloads under
     // reload_mutex_; stopped first in stop().
-    std::unique_ptr<EventSources> sources_;
+    std::unique_ptr<Sources> sources_;
 
     // Workers replaced by restart_workers(): their loads still run; waited for at stop(). Control thread.
     std::vector<std::unique_ptr<LoadWorkers>> retired_workers_;

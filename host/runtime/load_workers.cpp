@@ -29,7 +29,7 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
                                        }};
             const auto started = std::chrono::steady_clock::now();
             warmup_error* error =
-                backend->vtable<warmup_model_backend_vtable>()->load(backend->self(), &info, &cancel, &result);
+                backend->vtable<warmup_backend_vtable>()->load(backend->self(), &info, &cancel, &result);
             const double load_ms =
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
             if (error != nullptr) {
@@ -158,7 +158,7 @@ void LoadWorkers::start_listing() {
 
 void LoadWorkers::unload_now(const PluginInstance& backend, const ModelRecord& record) {
     warmup_model_info info = record.to_info();
-    warmup_error* error = backend.vtable<warmup_model_backend_vtable>()->unload(backend.self(), &info);
+    warmup_error* error = backend.vtable<warmup_backend_vtable>()->unload(backend.self(), &info);
     if (error != nullptr) {
         ErrorPtr owned(error);
         spdlog::warn("MODEL_UNLOAD_ERROR backend {} could not unload {}: {}", backend.label(), record.name,

@@ -1,5 +1,5 @@
 // runtime/load_workers.hpp — the live pipeline's backend workers: a TBB arena of max_concurrent_warmups threads that
-// run ModelBackend load, unload and list_resident, and the per-arm LoadExecutors the engines call (ArmExecutor onto
+// run Backend load, unload and list_resident, and the per-arm LoadExecutors the engines call (ArmExecutor onto
 // the shared workers, ShadowExecutor simulating loads on the wall clock for shadow arms).
 //
 // Threads: start_* and expire() on the control thread; the backend calls on worker threads; results go back to the

@@ -108,8 +108,8 @@ OperationResult LiveRuntime::reset_data_collection() {
     Outcome outcome = call_on_control([this](WarmupEngine&) {
         Outcome out;
         for (auto& arm : arms_) {
-            const auto& analyzer = arm->plugins->at(ComponentSlot::PatternAnalyzer);
-            warmup_error* error = analyzer->vtable<warmup_pattern_analyzer_vtable>()->reset(analyzer->self());
+            const auto& analyzer = arm->plugins->at(ComponentSlot::Analyzer);
+            warmup_error* error = analyzer->vtable<warmup_analyzer_vtable>()->reset(analyzer->self());
             if (error != nullptr) {
                 ErrorPtr owned(error);
                 out.errors.push_back(fmt::format("arm '{}': {} reset failed: {}: {}", arm->name, analyzer->label(),
@@ -128,7 +128,7 @@ OperationResult LiveRuntime::reset_data_collection() {
         result.notes = outcome.errors;
         spdlog::error("DATA_COLLECTION_ERROR {}", result.error);
     } else {
-        spdlog::warn("DATA_COLLECTION_RESET {} pattern analyzer(s) forgot what they learned", outcome.reset);
+        spdlog::warn("DATA_COLLECTION_RESET {} analyzer(s) forgot what they learned", outcome.reset);
         // The journal replays on top of the newest snapshot: one taken now keeps a restart from learning again what
         // was just forgotten.
         if (journal_.load() != nullptr) snapshot_now();

@@ -89,9 +89,9 @@ std::optional<std::string> hand_over_state(ComponentSlot slot, const PluginInsta
     return std::nullopt;
 }
 
-/// The event sources a reload published, as changes (a source replaced) and notes (started, stopped).
-void note_source_changes(const std::vector<EventSources::Change>& changes, ReloadResult& result) {
-    for (const EventSources::Change& change : changes) {
+/// The sources a reload published, as changes (a source replaced) and notes (started, stopped).
+void note_source_changes(const std::vector<Sources::Change>& changes, ReloadResult& result) {
+    for (const Sources::Change& change : changes) {
         result.changed = true;
         if (change.from.empty())
             result.notes.push_back(fmt::format("source '{}' started ({})", change.name, change.to));
@@ -219,7 +219,7 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
     result.ok = true;
     result.notes = std::move(restart_notes);
     result.changes = std::move(published.changes);
-    // Event sources are swapped after the components: a replaced source stops before its successor starts.
+    // Sources are swapped after the components: a replaced source stops before its successor starts.
     note_source_changes(sources_->publish(std::move(prepared.sources)), result);
     result.pause_us = published.pause_us;
     for (auto& note : published.notes) result.notes.push_back(std::move(note));
@@ -310,7 +310,7 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
     arms_.resize(1);
     for (auto& arm : new_arms) arms_.push_back(std::move(arm));
     experiment_ = next.experiment;
-    // Arms that kept running need the (possibly new) shared metrics sink.
+    // Arms that kept running need the (possibly new) shared metrics plugin.
     for (std::size_t i = 1; i < arms_.size(); ++i)
         if (arms_[i]->engine) {
             ComponentSet components = arms_[i]->plugins->component_set();

@@ -183,7 +183,8 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
             }
             continue;
         }
-        const auto slot = slot_from_key(section.slot);
+        // A section written before a slot was renamed carries the old key; it is the same slot.
+        const auto slot = slot_from_key_or_deprecated(section.slot);
         if (!slot) {
             note(fmt::format("section '{}' skipped: not a component slot", section.slot));
             continue;

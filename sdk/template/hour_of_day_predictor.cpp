@@ -1,4 +1,4 @@
-// A complete example plugin: a PredictionEngine that keeps a model loaded through the hours of the day in which it
+// A complete example plugin: a predictor that keeps a model loaded through the hours of the day in which it
 // is usually requested, and pre-warms it ahead of the next such hour.
 //
 // Copy this folder, rename the class and the id, and build with the CMakeLists.txt beside this file.

@@ -178,12 +178,12 @@ class MonitoringTest : public warmup::test::DaemonTest {
         yaml << "plugin_dirs: [\"" << plugins << "\"]\n"
              << "budgets: {memory_mb: 4000, ingest_queue_capacity: " << ingest_queue_capacity << "}\n"
              << "components:\n"
-                "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+                "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
                 "  predictor: {plugin: org.warmup.predictor.keep-alive}\n"
-                "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+                "  performance: {plugin: org.warmup.performance.calibrated}\n"
                 "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {retry_base_ms: 10, max_attempts: 2}}\n"
-                "  resource_policy: {plugin: org.warmup.resource.lru}\n"
-                "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+                "  resource: {plugin: org.warmup.resource.lru}\n"
+                "  queue: {plugin: org.warmup.queue.priority}\n"
                 "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
                 "  backend: {plugin: org.warmup.backend.sim, params: {fail_models: [\"bad/*\"]}}\n"
                 "catalog:\n"
@@ -382,8 +382,8 @@ TEST_F(MonitoringTest, BreakersReloadsAndSnapshotAge) {
     EXPECT_NEAR(samples.at("warmup_state_last_snapshot_timestamp_seconds"), now_s, 10);
     // Each component of each arm is in exactly one state, closed here.
     for (const std::string arm : {"control", "treatment"})
-        for (const std::string component : {"pattern_analyzer", "predictor", "performance_model", "scheduler",
-                                            "resource_policy", "queue_policy", "metrics"}) {
+        for (const std::string component :
+             {"analyzer", "predictor", "performance", "scheduler", "resource", "queue", "metrics"}) {
             const std::string prefix =
                 "warmup_circuit_breaker_state{arm=\"" + arm + "\",component=\"" + component + "\",state=";
             EXPECT_EQ(samples.at(prefix + "\"closed\"}"), 1) << arm << " " << component;

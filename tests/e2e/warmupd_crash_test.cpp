@@ -118,7 +118,7 @@ TEST_F(WarmupdCrash, SigkillWhileEventsStreamThenRestartServesTheLastSnapshotAtO
     std::vector<RefusedSnapshot> refused;
     const auto last = store.newest_valid_snapshot(refused);
     ASSERT_TRUE(last.has_value());
-    const SnapshotSection* last_patterns = section_of(last->snapshot, "pattern_analyzer");
+    const SnapshotSection* last_patterns = section_of(last->snapshot, "analyzer");
     ASSERT_NE(last_patterns, nullptr);
     ASSERT_NE(section_of(last->snapshot, "metrics"), nullptr);
 
@@ -138,7 +138,7 @@ TEST_F(WarmupdCrash, SigkillWhileEventsStreamThenRestartServesTheLastSnapshotAtO
     const auto backup = restarted.Post("/api/warmup/backup-state", R"({"name": "after-restart"})", "application/json");
     ASSERT_TRUE(backup && backup->status == 200) << (backup ? backup->body : "no answer");
     const Snapshot now = store.read_backup("after-restart").snapshot;
-    const SnapshotSection* now_patterns = section_of(now, "pattern_analyzer");
+    const SnapshotSection* now_patterns = section_of(now, "analyzer");
     ASSERT_NE(now_patterns, nullptr);
     EXPECT_EQ(now_patterns->data, last_patterns->data);
     EXPECT_EQ(now.models, last->snapshot.models);

@@ -76,7 +76,7 @@ std::string test_config_yaml() {
          << kRequestWindowMs
          << "\n"
             "components:\n"
-            "  pattern_analyzer:\n"
+            "  analyzer:\n"
             "    plugin: org.warmup.analyzer.usage-pattern\n"
             "    params: {idle_bin_ms: "
          << kIdleBinMs
@@ -86,16 +86,16 @@ std::string test_config_yaml() {
             "    params: {min_samples: 5, ready_margin_ms: "
          << kReadyMarginMs
          << "}\n"
-            "  performance_model:\n"
+            "  performance:\n"
             "    plugin: org.warmup.performance.calibrated\n"
             "  scheduler:\n"
             "    plugin: org.warmup.scheduler.lead-time\n"
             "    params: {lead_margin_ms: "
          << kLeadMarginMs
          << "}\n"
-            "  resource_policy:\n"
+            "  resource:\n"
             "    plugin: org.warmup.resource.lru\n"
-            "  queue_policy:\n"
+            "  queue:\n"
             "    plugin: org.warmup.queue.priority\n"
             "  metrics:\n"
             "    plugin: org.warmup.metrics.prometheus\n"

@@ -88,7 +88,7 @@ TEST_F(WarmupdJournal, EveryEventAcknowledgedASecondBeforeASigkillIsRestoredFrom
     const auto backup = client.Post("/api/warmup/backup-state", R"({"name": "mid"})", "application/json");
     ASSERT_TRUE(backup && backup->status == 200) << (backup ? backup->body : "no answer");
     StateStore store(state_dir, 5);
-    ASSERT_NE(section_of(store.read_backup("mid").snapshot, "pattern_analyzer"), nullptr);
+    ASSERT_NE(section_of(store.read_backup("mid").snapshot, "analyzer"), nullptr);
 
     // 2. One new model per request, each acknowledged with 200 at a known time; SIGKILL in the middle of the stream,
     //    once more than a second of acknowledged events lies behind.
@@ -154,7 +154,7 @@ TEST_F(WarmupdJournal, EveryEventAcknowledgedASecondBeforeASigkillIsRestoredFrom
     const auto after = restarted.Post("/api/warmup/backup-state", R"({"name": "after-restart"})", "application/json");
     ASSERT_TRUE(after && after->status == 200) << (after ? after->body : "no answer");
     const Snapshot now = store.read_backup("after-restart").snapshot;
-    const SnapshotSection* patterns = section_of(now, "pattern_analyzer");
+    const SnapshotSection* patterns = section_of(now, "analyzer");
     ASSERT_NE(patterns, nullptr);
     test::PluginTestHost host = test::numbered_models_host();
     test::Built<plugins::UsagePatternAnalyzer> analyzer(host, kAnalyzerParams);

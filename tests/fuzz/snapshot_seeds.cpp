@@ -44,8 +44,8 @@ Snapshot full_snapshot() {
         .models = {"a", "", "org/model-with-a-long-name:70b-instruct-q4_K_M", "ünïcödé"},
         .warm_models = {"a", "ünïcödé"},
         .sections = {
-            {.slot = "pattern_analyzer", .schema = "org.warmup.state.usage-pattern/1", .data = binary_state},
-            {.slot = "performance_model",
+            {.slot = "analyzer", .schema = "org.warmup.state.usage-pattern/1", .data = binary_state},
+            {.slot = "performance",
              .schema = "org.warmup.state.calibrated-performance/1",
              .data = "org.warmup.state.calibrated-performance/1\n0 3100 4800\n"},
             {.slot = "metrics",

@@ -38,18 +38,18 @@ WARMUP_STATIC_ASSERT(offsetof(warmup_host, abi) == 4, "host.abi must follow stru
 #define WARMUP_ASSERT_STARTS_WITH_SIZE(type)                                                     \
     WARMUP_STATIC_ASSERT(offsetof(type, struct_size) == 0, #type ".struct_size must stay at 0"); \
     WARMUP_STATIC_ASSERT(sizeof(((type*)0)->struct_size) == 4, #type ".struct_size is 32-bit")
-WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_pattern_analyzer_vtable);
+WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_analyzer_vtable);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_predictor_vtable);
-WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_performance_model_vtable);
+WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_performance_vtable);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_scheduler_vtable);
-WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_resource_policy_vtable);
-WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_queue_policy_vtable);
-WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_metrics_sink_vtable);
-WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_model_backend_vtable);
+WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_resource_vtable);
+WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_queue_vtable);
+WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_metrics_vtable);
+WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_backend_vtable);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_resident_model);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_state_extension);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_simulation_extension);
-WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_event_source_vtable);
+WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_source_vtable);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_model_state_extension);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_host_log_extension);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_host_clock_extension);
@@ -64,13 +64,13 @@ WARMUP_STATIC_ASSERT(offsetof(warmup_plugin_descriptor, create) == 40, "descript
 WARMUP_STATIC_ASSERT(offsetof(warmup_plugin_descriptor, vtable) == 56, "descriptor.vtable at 56 on LP64");
 WARMUP_STATIC_ASSERT(sizeof(warmup_plugin_descriptor) == 72, "ABI 1.0 descriptor is 72 bytes on LP64");
 WARMUP_STATIC_ASSERT(sizeof(warmup_predictor_vtable) == 16, "ABI 1.0 predictor vtable is 16 bytes on LP64");
-/* ABI 1.1 appended list_resident to the model backend vtable: the 1.0 table (struct_size, load, unload) is 24 bytes and
+/* ABI 1.1 appended list_resident to the backend vtable: the 1.0 table (struct_size, load, unload) is 24 bytes and
  * ends exactly where list_resident starts, so a 1.0 backend's struct_size (24) tells the host the field is absent. */
-WARMUP_STATIC_ASSERT(offsetof(warmup_model_backend_vtable, load) == 8, "backend vtable.load at 8 on LP64");
-WARMUP_STATIC_ASSERT(offsetof(warmup_model_backend_vtable, unload) == 16, "backend vtable.unload at 16 on LP64");
-WARMUP_STATIC_ASSERT(offsetof(warmup_model_backend_vtable, list_resident) == 24,
+WARMUP_STATIC_ASSERT(offsetof(warmup_backend_vtable, load) == 8, "backend vtable.load at 8 on LP64");
+WARMUP_STATIC_ASSERT(offsetof(warmup_backend_vtable, unload) == 16, "backend vtable.unload at 16 on LP64");
+WARMUP_STATIC_ASSERT(offsetof(warmup_backend_vtable, list_resident) == 24,
                      "backend vtable.list_resident (ABI 1.1) right after the 24 bytes of ABI 1.0 on LP64");
-WARMUP_STATIC_ASSERT(sizeof(warmup_model_backend_vtable) == 32, "ABI 1.1 backend vtable is 32 bytes on LP64");
+WARMUP_STATIC_ASSERT(sizeof(warmup_backend_vtable) == 32, "ABI 1.1 backend vtable is 32 bytes on LP64");
 /* ABI 1.2 appended get_extension and free_error to the host: the 1.1 host (struct_size, abi, host_data, six
  * functions) is 4 + 4 + 8 + 6 * 8 = 64 bytes, so a plugin of ABI 1.0 or 1.1 reads exactly the fields it knows, at the
  * offsets it was compiled with. */

@@ -1,4 +1,4 @@
-// The README's "Event sources" commands, run as written: the ```sh blocks of that section are extracted from
+// The README's "Sources" commands, run as written: the ```sh blocks of that section are extracted from
 // README.md and run with bash (set -eo pipefail) in one session. They start build/bin/warmupd on a copy of
 // configs/examples/sources.yaml that follows a file, append a gateway line and a bad line, and wait until the daemon
 // counted them.
@@ -67,9 +67,9 @@ int free_port() {
     return ntohs(address.sin_port);
 }
 
-TEST(ReadmeSources, TheEventSourcesCommandsWorkAsWritten) {
+TEST(ReadmeSources, TheSourcesCommandsWorkAsWritten) {
     const std::string readme = read_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/README.md");
-    std::string commands = section_script(readme, "## Event sources");
+    std::string commands = section_script(readme, "## Sources");
     ASSERT_NE(commands.find("build/bin/warmupd --config"), std::string::npos) << "no commands in the section";
 
     TempDir dir("readme-sources");

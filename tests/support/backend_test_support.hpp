@@ -1,8 +1,8 @@
-// backend_test_support.hpp — helpers for the model-backend tests: cancel tokens and catching an sdk::Error.
+// backend_test_support.hpp — helpers for the backend tests: cancel tokens and catching an sdk::Error.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <warmup/model_backend.h>
+#include <warmup/backend.h>
 
 #include <atomic>
 #include <warmup/sdk/error.hpp>

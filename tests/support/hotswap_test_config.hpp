@@ -33,14 +33,14 @@ inline constexpr int64_t kReadyMarginMs = 1000;
 /// The slot lines of the test configuration, each a YAML flow mapping. Replace one to build a variant.
 inline std::map<std::string, std::string> default_slots() {
     return {
-        {"pattern_analyzer", "{plugin: org.warmup.analyzer.usage-pattern, params: {idle_bin_ms: " +
-                                 std::to_string(kIdleBinMs) + ", idle_bins: 240}}"},
+        {"analyzer", "{plugin: org.warmup.analyzer.usage-pattern, params: {idle_bin_ms: " + std::to_string(kIdleBinMs) +
+                         ", idle_bins: 240}}"},
         {"predictor", "{plugin: org.warmup.predictor.idle-histogram, params: {min_samples: 5, ready_margin_ms: " +
                           std::to_string(kReadyMarginMs) + "}}"},
-        {"performance_model", "{plugin: org.warmup.performance.calibrated}"},
+        {"performance", "{plugin: org.warmup.performance.calibrated}"},
         {"scheduler", "{plugin: org.warmup.scheduler.lead-time}"},
-        {"resource_policy", "{plugin: org.warmup.resource.lru}"},
-        {"queue_policy", "{plugin: org.warmup.queue.priority}"},
+        {"resource", "{plugin: org.warmup.resource.lru}"},
+        {"queue", "{plugin: org.warmup.queue.priority}"},
         {"metrics", "{plugin: org.warmup.metrics.prometheus}"},
         // Loads sleep load_ms x 0.01 of wall time: the pipeline really loads, but a test never waits on it long.
         {"backend", "{plugin: org.warmup.backend.sim, params: {time_scale: 0.01}}"},
@@ -62,8 +62,8 @@ inline std::string config_yaml(const std::map<std::string, std::string>& overrid
             "budgets:\n"
             "  memory_mb: 100000\n"
             "components:\n";
-    for (const char* slot : {"pattern_analyzer", "predictor", "performance_model", "scheduler", "resource_policy",
-                             "queue_policy", "metrics", "backend"})
+    for (const char* slot :
+         {"analyzer", "predictor", "performance", "scheduler", "resource", "queue", "metrics", "backend"})
         yaml << "  " << slot << ": " << slots.at(slot) << "\n";
     yaml << "catalog:\n"
             "  - {model: \"rhythm/a\", memory_mb: 1000, load_ms: 400, unload_ms: 50}\n"

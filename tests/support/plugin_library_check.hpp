@@ -4,7 +4,7 @@
 //
 // A plugin's test instantiates it for its own library:
 //   INSTANTIATE_TEST_SUITE_P(MechanicsPlugins, PluginLibrary,
-//                            ::testing::Values(PluginLibraryExpectation{"lru_resource_policy.so", ...}),
+//                            ::testing::Values(PluginLibraryExpectation{"lru_resource.so", ...}),
 //                            plugin_library_test_name);
 // Include it in one translation unit per test binary (it defines the test).
 #pragma once

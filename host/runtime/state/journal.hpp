@@ -20,7 +20,7 @@
 //                         segment names every index before the first event that uses it
 //     type 2 events       u32 n, n x (i64 ts_ms, u32 model index, u32 count, u32 tenant_hash): one ingest call
 //     type 3 checkpoint   u32 n, n x (string slot, string schema, u64 length + bytes): the engine's counters and the
-//                         metrics sink's state at one moment (what a snapshot holds of them), so a restart restores
+//                         metrics plugin's state at one moment (what a snapshot holds of them), so a restart restores
 //                         counters that are at most one flush interval old
 //   string = u32 length + bytes. CRC-32 as in snapshots (crc32() of snapshot.hpp: Boost.CRC, IEEE 802.3).
 //
@@ -36,7 +36,7 @@
 // meant for one thread (the daemon's journal thread) and serialise among themselves. The reading functions are pure.
 #pragma once
 
-#include <warmup/pattern_analyzer.h>
+#include <warmup/analyzer.h>
 
 #include <atomic>
 #include <cstdint>

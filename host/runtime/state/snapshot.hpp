@@ -42,7 +42,7 @@ inline constexpr std::size_t kSnapshotHeaderBytes = 32;
 
 /// One component's exported state.
 struct SnapshotSection {
-    std::string slot;    ///< the YAML slot key ("pattern_analyzer", ...)
+    std::string slot;    ///< the YAML slot key ("analyzer", ...)
     std::string schema;  ///< the plugin's state schema, e.g. "org.warmup.state.usage-pattern/1"
     std::string data;    ///< export_state() bytes
     friend bool operator==(const SnapshotSection&, const SnapshotSection&) = default;

@@ -19,7 +19,7 @@
  *    better one) it frees with `warmup_host.free_error` (ABI 1.2).
  *  - Threads: every function pointer is tagged [control] (the host's single control thread, which owns all component
  *    plugins, so component plugins need no locks), [worker] (one of the host's warm-up worker threads; only model
- *    backends are called there), [source] (the host thread of one event source instance; only event sources are
+ *    backends are called there), [source] (the host thread of one source instance; only sources are
  *    called there) or [any] (callable from any thread, concurrently: must be thread-safe).
  *  - Ownership: every pointer is tagged "borrowed" (valid for the duration of the call only), or says who owns it and
  *    who frees it.
@@ -78,15 +78,15 @@ typedef struct warmup_error warmup_error;
 
 /* The component kinds. A descriptor declares exactly one; the host refuses a plugin in a slot of another kind. */
 typedef enum warmup_plugin_kind {
-    WARMUP_KIND_PATTERN_ANALYZER = 1,  /* UsagePatternAnalyzer */
-    WARMUP_KIND_PREDICTOR = 2,         /* PredictionEngine */
-    WARMUP_KIND_PERFORMANCE_MODEL = 3, /* PerformancePredictor */
-    WARMUP_KIND_SCHEDULER = 4,         /* WarmupScheduler */
-    WARMUP_KIND_RESOURCE_POLICY = 5,   /* ResourceManager */
-    WARMUP_KIND_QUEUE_POLICY = 6,      /* WarmupQueue */
-    WARMUP_KIND_METRICS_SINK = 7,      /* ModelWarmupMetrics */
-    WARMUP_KIND_MODEL_BACKEND = 8,     /* loads and unloads models */
-    WARMUP_KIND_EVENT_SOURCE = 9       /* feeds usage events from outside (event_source.h); since ABI 1.1 */
+    WARMUP_KIND_ANALYZER = 1,
+    WARMUP_KIND_PREDICTOR = 2,
+    WARMUP_KIND_PERFORMANCE = 3,
+    WARMUP_KIND_SCHEDULER = 4,
+    WARMUP_KIND_RESOURCE = 5,
+    WARMUP_KIND_QUEUE = 6,
+    WARMUP_KIND_METRICS = 7,
+    WARMUP_KIND_BACKEND = 8, /* loads and unloads models */
+    WARMUP_KIND_SOURCE = 9   /* feeds usage events from outside (source.h); since ABI 1.1 */
 } warmup_plugin_kind;
 
 /* Log levels for warmup_host.log. */

@@ -1,11 +1,11 @@
 /*
- * warmup/predictor.h — PredictionEngine: from a model's pattern to when it will be used next.
+ * warmup/predictor.h — predictor: from a model's pattern to when it will be used next.
  */
 #ifndef WARMUP_PREDICTOR_H
 #define WARMUP_PREDICTOR_H
 
+#include "analyzer.h"
 #include "common.h"
-#include "pattern_analyzer.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,5 +1,5 @@
 /*
- * warmup/scheduler.h — WarmupScheduler: turns a prediction and a cost estimate into timed warm / keep / unload actions.
+ * warmup/scheduler.h — scheduler: turns a prediction and a cost estimate into timed warm / keep / unload actions.
  *
  * The host calls `plan` for one model whenever something about it changed (it was used, a warm-up finished, a timer
  * fired). The answer replaces that model's pending timers: the host keeps at most one unload timer and one warm-up
@@ -9,7 +9,7 @@
 #define WARMUP_SCHEDULER_H
 
 #include "common.h"
-#include "performance_model.h"
+#include "performance.h"
 #include "predictor.h"
 
 #ifdef __cplusplus

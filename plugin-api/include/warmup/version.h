@@ -27,10 +27,14 @@ extern "C" {
 
 /* The ABI version this header describes. History of minors (each only appends):
  *  1.0  the first release.
- *  1.1  warmup_model_backend_vtable.list_resident (optional), warmup_resident_model, warmup_resident_model_writer;
- *       the event source kind (event_source.h); the model-state extension (ext/model_state.h).
+ *  1.1  warmup_backend_vtable.list_resident (optional), warmup_resident_model, warmup_resident_model_writer;
+ *       the source kind (source.h); the model-state extension (ext/model_state.h).
  *  1.2  warmup_host.get_extension and the host extensions (ext/host_log.h, ext/host_clock.h, ext/host_catalog.h);
- *       warmup_host.free_error. */
+ *       warmup_host.free_error.
+ * Within 1.2, names only: each component kind took one word (analyzer, predictor, performance, scheduler, resource,
+ * queue, metrics, backend, source) for its header, WARMUP_KIND_* constant and vtable type. The kind values, struct
+ * layouts and the entry symbol did not change, so libraries built before load as they did; their sources need the
+ * new names to compile. */
 #define WARMUP_ABI_MAJOR 1
 #define WARMUP_ABI_MINOR 2
 

@@ -2,8 +2,9 @@
 #ifndef WARMUP_WARMUP_H
 #define WARMUP_WARMUP_H
 
+#include "analyzer.h"
+#include "backend.h"
 #include "common.h"
-#include "event_source.h"
 #include "ext/host_catalog.h"
 #include "ext/host_clock.h"
 #include "ext/host_log.h"
@@ -11,15 +12,14 @@
 #include "ext/simulation.h"
 #include "ext/state.h"
 #include "host.h"
-#include "metrics_sink.h"
-#include "model_backend.h"
-#include "pattern_analyzer.h"
-#include "performance_model.h"
+#include "metrics.h"
+#include "performance.h"
 #include "plugin.h"
 #include "predictor.h"
-#include "queue_policy.h"
-#include "resource_policy.h"
+#include "queue.h"
+#include "resource.h"
 #include "scheduler.h"
+#include "source.h"
 #include "version.h"
 
 #endif /* WARMUP_WARMUP_H */

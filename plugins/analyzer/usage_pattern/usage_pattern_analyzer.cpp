@@ -94,7 +94,7 @@ bool follows_before(const UsagePatternAnalyzer::FollowerSlot& a, const UsagePatt
 
 }  // namespace
 
-UsagePatternAnalyzer::UsagePatternAnalyzer(sdk::Host host, sdk::Params& params) : sdk::PatternAnalyzer(host) {
+UsagePatternAnalyzer::UsagePatternAnalyzer(sdk::Host host, sdk::Params& params) : sdk::Analyzer(host) {
     constexpr int64_t kWeekMs = 7 * kMsPerDay;
     config_.ewma_half_life_ms = params.get_int("ewma_half_life_ms", config_.ewma_half_life_ms, 1, kWeekMs * 52);
     config_.idle_bin_ms = static_cast<uint32_t>(params.get_int("idle_bin_ms", config_.idle_bin_ms, 1, kMsPerDay));

@@ -1,4 +1,4 @@
-// usage_pattern_analyzer.hpp — the default UsagePatternAnalyzer: per-model counts, EWMA rate, idle-time histogram,
+// usage_pattern_analyzer.hpp — the default analyzer: per-model counts, EWMA rate, idle-time histogram,
 // hour-of-day / day-of-week profile and a bounded "who comes next" follower table.
 //
 // Threading: every method runs on the host's control thread (the SDK contract for component plugins); no locks.
@@ -27,7 +27,7 @@ struct UsagePatternConfig {
     uint32_t max_followers = 8;           ///< space-saving slots per model
 };
 
-class UsagePatternAnalyzer final : public sdk::PatternAnalyzer {
+class UsagePatternAnalyzer final : public sdk::Analyzer {
   public:
     static constexpr const char* kStateSchema = "org.warmup.state.usage-pattern/1";
 

@@ -279,7 +279,7 @@ std::size_t OllamaBackend::cleanups_running() const {
 // ---------------------------------------------------------------------------------------------------------------------
 // The backend
 
-OllamaBackend::OllamaBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBackend(host) {
+OllamaBackend::OllamaBackend(sdk::Host host, sdk::Params& params) : sdk::Backend(host) {
     const sdk::HttpEndpoint endpoint =
         sdk::parse_http_base_url(params.get_string("base_url", "http://127.0.0.1:11434"), "params.base_url", 11434);
 

@@ -1,4 +1,4 @@
-// plugins/backend/ollama/ollama_backend.hpp — a model backend that drives an Ollama server over its HTTP API:
+// plugins/backend/ollama/ollama_backend.hpp — a backend that drives an Ollama server over its HTTP API:
 // a load is POST /api/generate {"model", "keep_alive"} with no prompt (Ollama answers once the model is in memory),
 // an unload is the same request with keep_alive 0, and the resident size comes from GET /api/ps. Embedding-only
 // models refuse /api/generate with HTTP 400 "... does not support generate"; they are loaded and unloaded through
@@ -37,7 +37,7 @@ namespace warmup::plugins {
 /// an optional sign, then one or more <decimal number><unit> with unit in ns, us, µs, ms, s, m, h; or a bare "0".
 bool is_go_duration(std::string_view text) noexcept;
 
-class OllamaBackend final : public sdk::ModelBackend {
+class OllamaBackend final : public sdk::Backend {
   public:
     /// Reads and validates every parameter (see README.md). Contacts no server: a host can be configured before
     /// Ollama is up; the first load then reports UNAVAILABLE until it is.

@@ -53,7 +53,7 @@ class PageCacheBackend::FileReferences {
     bool committed_ = false;
 };
 
-PageCacheBackend::PageCacheBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBackend(host) {
+PageCacheBackend::PageCacheBackend(sdk::Host host, sdk::Params& params) : sdk::Backend(host) {
     rules_ = ModelFileRules::parse(params);
     read_chunk_bytes_ = static_cast<uint64_t>(params.get_int("read_chunk_mb", 8, 1, 1024)) * kBytesPerMiB;
     mlock_ = params.get_bool("mlock", false);

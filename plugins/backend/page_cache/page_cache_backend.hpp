@@ -1,4 +1,4 @@
-// plugins/backend/page_cache/page_cache_backend.hpp — a model backend for servers that mmap their weights (llama.cpp,
+// plugins/backend/page_cache/page_cache_backend.hpp — a backend for servers that mmap their weights (llama.cpp,
 // Ollama's GGUF blobs, safetensors): their cold start is mostly reading the files from disk, so "loading" a model
 // here means bringing its weight files into the OS page cache (optionally locking them there), and "unloading" means
 // advising the kernel to drop them again. The model server itself is not contacted.
@@ -66,7 +66,7 @@ struct PageCacheUnloadReport {
     std::size_t files_failed = 0;                 ///< could not be opened or advised (logged as a warning)
 };
 
-class PageCacheBackend final : public sdk::ModelBackend {
+class PageCacheBackend final : public sdk::Backend {
   public:
     /// Reads and validates params (see README.md). Throws sdk::InvalidArgument naming the key path.
     PageCacheBackend(sdk::Host host, sdk::Params& params);

@@ -42,7 +42,7 @@ std::vector<std::string> read_string_list(sdk::Params& params, const std::string
 
 }  // namespace
 
-SimBackend::SimBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBackend(host) {
+SimBackend::SimBackend(sdk::Host host, sdk::Params& params) : sdk::Backend(host) {
     time_scale_ = params.get_double("time_scale", 1.0, 0.0, 1e6);
     failure_rate_ = params.get_double("failure_rate", 0.0, 0.0, 1.0);
     fail_model_globs_ = read_string_list(params, "fail_models");

@@ -1,4 +1,4 @@
-// plugins/backend/sim/sim_backend.hpp — a model backend that pretends to load models: it takes the catalog's load
+// plugins/backend/sim/sim_backend.hpp — a backend that pretends to load models: it takes the catalog's load
 // time (optionally scaled, jittered and failed on purpose) and holds no real memory. Used for replay (through the
 // simulation extension, in virtual time) and for live demos and tests (sleeping in wall time).
 //
@@ -19,7 +19,7 @@
 
 namespace warmup::plugins {
 
-class SimBackend final : public sdk::ModelBackend {
+class SimBackend final : public sdk::Backend {
   public:
     SimBackend(sdk::Host host, sdk::Params& params);
 

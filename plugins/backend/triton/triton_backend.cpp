@@ -70,7 +70,7 @@ sdk::Error repository_call_error(const std::string& action, const std::string& m
 
 }  // namespace
 
-TritonBackend::TritonBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBackend(host) {
+TritonBackend::TritonBackend(sdk::Host host, sdk::Params& params) : sdk::Backend(host) {
     config_.endpoint =
         sdk::parse_http_base_url(params.get_string("base_url", "http://127.0.0.1:8000"), "params.base_url", 80);
     const sdk::HttpClientOptions connection = sdk::read_http_client_options(params);

@@ -1,4 +1,4 @@
-// plugins/backend/triton/triton_backend.hpp — a model backend that drives a Triton Inference Server through its
+// plugins/backend/triton/triton_backend.hpp — a backend that drives a Triton Inference Server through its
 // model repository API (HTTP/REST, KServe v2 extension; Triton started with --model-control-mode=explicit):
 //   load   = POST {base}/v2/repository/models/{name}/load, then (verify_ready) GET {base}/v2/models/{name}/ready
 //   unload = POST {base}/v2/repository/models/{name}/unload   (body {"parameters":{"unload_dependents":...}})
@@ -54,7 +54,7 @@ struct TritonBackendConfig {
     std::vector<std::pair<std::string, std::string>> model_names;
 };
 
-class TritonBackend final : public sdk::ModelBackend {
+class TritonBackend final : public sdk::Backend {
   public:
     TritonBackend(sdk::Host host, sdk::Params& params);
     /// Stops and joins the cleanup thread (its request in flight is aborted). Orphans still pending are logged.

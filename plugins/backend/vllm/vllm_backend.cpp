@@ -102,7 +102,7 @@ std::vector<std::pair<std::string, std::string>> read_string_map(sdk::Params& pa
 
 }  // namespace
 
-VllmBackend::VllmBackend(sdk::Host host, sdk::Params& params) : sdk::ModelBackend(host) {
+VllmBackend::VllmBackend(sdk::Host host, sdk::Params& params) : sdk::Backend(host) {
     if (!params.has("mode"))
         throw sdk::InvalidArgument(
             "params.mode: required: sleep (one server per model, woken and put to sleep) or "

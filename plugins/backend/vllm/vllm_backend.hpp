@@ -1,4 +1,4 @@
-// plugins/backend/vllm/vllm_backend.hpp — a model backend that drives vLLM OpenAI-compatible servers, one server per
+// plugins/backend/vllm/vllm_backend.hpp — a backend that drives vLLM OpenAI-compatible servers, one server per
 // model (mode sleep) or per family of LoRA adapters (mode lora):
 //
 //   mode sleep (server started with --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1, which exposes the endpoints):
@@ -26,7 +26,7 @@
 
 namespace warmup::plugins {
 
-class VllmBackend final : public sdk::ModelBackend {
+class VllmBackend final : public sdk::Backend {
   public:
     enum class Mode { Sleep, Lora };
 

@@ -1,4 +1,4 @@
-// cost_curve_predictor.hpp — the default PredictionEngine: per model, the keep time (and at most one pre-warm window
+// cost_curve_predictor.hpp — the default predictor: per model, the keep time (and at most one pre-warm window
 // per idle gap) that its own recent history says saves the most cold requests per byte-second, steered towards at
 // most the memory a 20-minute keep-alive would hold.
 //

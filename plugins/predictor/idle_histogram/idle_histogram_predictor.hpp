@@ -1,4 +1,4 @@
-// idle_histogram_predictor.hpp — the default PredictionEngine: a cost-aware idle-time-histogram policy.
+// idle_histogram_predictor.hpp — the default predictor: a cost-aware idle-time-histogram policy.
 //
 // From the analyzer's idle-time histogram (the distribution of the next idle gap G after a request) it chooses, per
 // model, the keep-alive window K and up to `max_prewarm_windows` pre-warm windows [W, E) that minimise

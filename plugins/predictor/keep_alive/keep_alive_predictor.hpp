@@ -1,5 +1,5 @@
 // keep_alive_predictor.hpp — the fixed keep-alive baseline: keep a model loaded for a fixed TTL after its last use,
-// never pre-warm. With `ttl_ms: never` and an LRU resource policy it becomes "LRU under the budget, no TTL".
+// never pre-warm. With `ttl_ms: never` and an LRU resource plugin it becomes "LRU under the budget, no TTL".
 //
 // Thread: every method runs on the host's control thread (see warmup/predictor.h); the class holds no mutable state,
 // so predict() is a pure function of the pattern and allocates nothing.

@@ -1,5 +1,5 @@
-// The exported entry of priority_queue_policy.so (kept apart so tests compile the class without it).
-#include "priority_queue_policy.hpp"
+// The exported entry of priority_queue.so (kept apart so tests compile the class without it).
+#include "priority_queue.hpp"
 
-WARMUP_PLUGIN(warmup::plugins::PriorityQueuePolicy, "org.warmup.queue.priority", "1.0.0",
+WARMUP_PLUGIN(warmup::plugins::PriorityQueue, "org.warmup.queue.priority", "1.0.0",
               "Warm-up queue ordered by Strict priority, WeightedFair queuing across classes, or EDF")

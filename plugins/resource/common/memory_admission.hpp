@@ -1,4 +1,4 @@
-// plugins/resource/common/memory_admission.hpp — what the in-tree resource policies (LRU, Greedy-Dual) share: the
+// plugins/resource/common/memory_admission.hpp — what the in-tree resource plugins (LRU, Greedy-Dual) share: the
 // real host memory limit that caps the configured budget, and the admission rule for demand loads and pre-warms.
 //
 // Header-only and included by each policy's own .so (no shared library between plugins: each plugin stays one

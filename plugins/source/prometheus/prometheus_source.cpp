@@ -41,7 +41,7 @@ std::string shortened(const std::string& text, std::size_t limit = 200) {
 }  // namespace
 
 PrometheusSource::PrometheusSource(sdk::Host host, sdk::Params& params)
-    : EventSource(host),
+    : Source(host),
       metric_(params.get_string("metric", "")),
       model_label_(params.get_string("model_label", "model")),
       interval_ms_(params.get_int("interval_ms", 15000, 100, 3'600'000)),

@@ -27,7 +27,7 @@
 
 namespace warmup::plugins {
 
-class PrometheusSource final : public sdk::EventSource {
+class PrometheusSource final : public sdk::Source {
   public:
     /// Wait before offering kept events again after the ingest queue was full.
     static constexpr int64_t kQueueFullRetryMs = 200;

@@ -100,7 +100,7 @@ std::optional<FilePosition> position_from_json(std::string_view text) {
 }
 
 TailSource::TailSource(sdk::Host host, sdk::Params& params)
-    : EventSource(host),
+    : Source(host),
       path_(params.get_string("path", "")),
       poll_interval_ms_(params.get_int("poll_interval_ms", 500, 10, 60000)),
       max_line_bytes_(static_cast<std::size_t>(params.get_int("max_line_bytes", 1 << 20, 1024, 64 << 20))),

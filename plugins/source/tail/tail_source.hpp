@@ -27,7 +27,7 @@ namespace warmup::plugins {
 std::string position_to_json(const FilePosition& position);
 std::optional<FilePosition> position_from_json(std::string_view text);
 
-class TailSource final : public sdk::EventSource {
+class TailSource final : public sdk::Source {
   public:
     /// Bytes read in one poll at most before the host gets control back (cancel, other work).
     static constexpr std::size_t kMaxBytesPerPoll = 4 << 20;

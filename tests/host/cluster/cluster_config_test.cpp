@@ -7,12 +7,12 @@ namespace warmup::host {
 namespace {
 
 const std::string kRequired = R"(components:
-  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}
+  analyzer: {plugin: org.warmup.analyzer.usage-pattern}
   predictor: {plugin: org.warmup.predictor.cost-curve}
-  performance_model: {plugin: org.warmup.performance.calibrated}
+  performance: {plugin: org.warmup.performance.calibrated}
   scheduler: {plugin: org.warmup.scheduler.lead-time}
-  resource_policy: {plugin: org.warmup.resource.lru}
-  queue_policy: {plugin: org.warmup.queue.priority}
+  resource: {plugin: org.warmup.resource.lru}
+  queue: {plugin: org.warmup.queue.priority}
   metrics: {plugin: org.warmup.metrics.prometheus}
   backend: {plugin: org.warmup.backend.sim}
 catalog:

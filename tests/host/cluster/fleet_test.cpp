@@ -62,8 +62,7 @@ class FleetTest : public ::testing::Test {
             const std::string owner = nodes_[0]->owners(model).at(0);
             EXPECT_TRUE(poll_until(
                 [&] {
-                    const auto fields =
-                        redis.command({"HMGET", "warmup:state:" + model, "writer", "slot.pattern_analyzer"});
+                    const auto fields = redis.command({"HMGET", "warmup:state:" + model, "writer", "slot.analyzer"});
                     // The analyzer's per-model state names the request count on its third line: all 20 uses learned.
                     return fields.elements.size() == 2 && fields.elements[0].text == owner &&
                            fields.elements[1].text.find("\n" + std::to_string(kRhythmUses) + " ") != std::string::npos;
@@ -365,12 +364,12 @@ TEST_F(FleetTest, EventsForwardedToAKilledNodeAreAppliedOnceItIsBack) {
     auto redis = redis_->client();
     EXPECT_TRUE(poll_until(
         [&] {
-            const auto fields = redis.command({"HMGET", "warmup:state:" + model, "writer", "slot.pattern_analyzer"});
+            const auto fields = redis.command({"HMGET", "warmup:state:" + model, "writer", "slot.analyzer"});
             return fields.elements.size() == 2 && fields.elements[0].text == "node-1" &&
                    fields.elements[1].text.find("\n" + std::to_string(kEvents) + " ") != std::string::npos;
         },
         kSettle))
-        << redis.command({"HGET", "warmup:state:" + model, "slot.pattern_analyzer"}).text;
+        << redis.command({"HGET", "warmup:state:" + model, "slot.analyzer"}).text;
 }
 
 }  // namespace

@@ -44,12 +44,12 @@ TEST_F(HandWrittenConfigTest, BudgetsAndACatalogAloneRunOnTheShippedComponents) 
     for (const json& plugin : answer["plugins"])
         id_by_slot[plugin["slot"].get<std::string>()] = plugin["id"].get<std::string>();
     EXPECT_EQ(id_by_slot, (std::map<std::string, std::string>{
-                              {"pattern_analyzer", "org.warmup.analyzer.usage-pattern"},
+                              {"analyzer", "org.warmup.analyzer.usage-pattern"},
                               {"predictor", "org.warmup.predictor.cost-curve"},
-                              {"performance_model", "org.warmup.performance.calibrated"},
+                              {"performance", "org.warmup.performance.calibrated"},
                               {"scheduler", "org.warmup.scheduler.lead-time"},
-                              {"resource_policy", "org.warmup.resource.lru"},
-                              {"queue_policy", "org.warmup.queue.priority"},
+                              {"resource", "org.warmup.resource.lru"},
+                              {"queue", "org.warmup.queue.priority"},
                               {"metrics", "org.warmup.metrics.prometheus"},
                               {"backend", "org.warmup.backend.sim"},
                           }));
@@ -106,7 +106,7 @@ TEST(HandWrittenConfig, AnArmListingOneSlotIsCreatedWithTheOthersInherited) {
                                                 "    components: {predictor: {plugin: org.warmup.predictor.keep-alive,"
                                                 " params: {ttl_ms: 60000}}}\n"
                                                 "  - name: short-queue\n"
-                                                "    components: {queue_policy: {params: {capacity: 16}}}\n");
+                                                "    components: {queue: {params: {capacity: 16}}}\n");
     Daemon validate({"validate", "--config", file.string()}, Daemon::Capture::StdoutAndStderr, "warmupctl");
     const auto status = validate.wait_exit(30s);
     ASSERT_TRUE(status.has_value());
@@ -120,10 +120,10 @@ TEST(HandWrittenConfig, AnArmListingOneSlotIsCreatedWithTheOthersInherited) {
     const std::string keep_alive_arm = output.substr(arm, second_arm - arm);
     EXPECT_NE(keep_alive_arm.find("predictor          org.warmup.predictor.keep-alive@"), std::string::npos) << output;
     EXPECT_NE(keep_alive_arm.find("backend            org.warmup.backend.sim@"), std::string::npos) << output;
-    EXPECT_NE(keep_alive_arm.find("queue_policy       org.warmup.queue.priority@"), std::string::npos) << output;
+    EXPECT_NE(keep_alive_arm.find("queue              org.warmup.queue.priority@"), std::string::npos) << output;
     const std::string short_queue_arm = output.substr(second_arm);
     EXPECT_NE(short_queue_arm.find("predictor          org.warmup.predictor.cost-curve@"), std::string::npos) << output;
-    EXPECT_NE(short_queue_arm.find("queue_policy       org.warmup.queue.priority@"), std::string::npos) << output;
+    EXPECT_NE(short_queue_arm.find("queue              org.warmup.queue.priority@"), std::string::npos) << output;
     EXPECT_EQ(output.find("notice:"), std::string::npos) << output;
 }
 

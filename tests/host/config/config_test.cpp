@@ -23,12 +23,12 @@ const fs::path kExeDir = "/opt/warmup/bin";
 
 // The two required sections, valid, 11 lines. Appended after the text a test is about, so that text starts at line 1.
 const std::string kRequiredSections = R"(components:
-  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}
+  analyzer: {plugin: org.warmup.analyzer.usage-pattern}
   predictor: {plugin: org.warmup.predictor.hybrid-histogram, params: {horizon_ms: 60000}}
-  performance_model: {plugin: org.warmup.performance.catalog}
+  performance: {plugin: org.warmup.performance.catalog}
   scheduler: {plugin: org.warmup.scheduler.deadline}
-  resource_policy: {plugin: org.warmup.resource.budget}
-  queue_policy: {plugin: org.warmup.queue.edf}
+  resource: {plugin: org.warmup.resource.budget}
+  queue: {plugin: org.warmup.queue.edf}
   metrics: {plugin: org.warmup.metrics.prometheus}
   backend: {plugin: org.warmup.backend.sim}
 catalog:
@@ -37,12 +37,12 @@ catalog:
 
 // The eight slots without `backend`, 8 lines (the `components:` line included).
 const std::string kComponentsWithoutBackend = R"(components:
-  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}
+  analyzer: {plugin: org.warmup.analyzer.usage-pattern}
   predictor: {plugin: org.warmup.predictor.hybrid-histogram}
-  performance_model: {plugin: org.warmup.performance.catalog}
+  performance: {plugin: org.warmup.performance.catalog}
   scheduler: {plugin: org.warmup.scheduler.deadline}
-  resource_policy: {plugin: org.warmup.resource.budget}
-  queue_policy: {plugin: org.warmup.queue.edf}
+  resource: {plugin: org.warmup.resource.budget}
+  queue: {plugin: org.warmup.queue.edf}
   metrics: {plugin: org.warmup.metrics.prometheus}
 )";
 
@@ -83,16 +83,16 @@ budgets:
   max_concurrent_warmups: 4
   ingest_queue_capacity: 1024
 components:
-  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}
+  analyzer: {plugin: org.warmup.analyzer.usage-pattern}
   predictor:
     plugin: org.warmup.predictor.hybrid-histogram
     params:
       horizon_ms: 60000
       weights: [0.5, 0.25]
-  performance_model: {plugin: org.warmup.performance.catalog}
+  performance: {plugin: org.warmup.performance.catalog}
   scheduler: {path: lib/libscheduler.so, sha256: 0123456789ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef}
-  resource_policy: {plugin: org.warmup.resource.budget}
-  queue_policy: {plugin: org.warmup.queue.edf}
+  resource: {plugin: org.warmup.resource.budget}
+  queue: {plugin: org.warmup.queue.edf}
   metrics: {plugin: org.warmup.metrics.prometheus}
   backend: {plugin: org.warmup.backend.sim, params: {}}
 catalog:
@@ -189,7 +189,7 @@ TEST(ConfigLoader, OmittedOptionalKeysTakeTheDocumentedDefaults) {
     EXPECT_EQ(config.replay_seed, 1u);
     EXPECT_EQ(config.timeline_buckets, 200u);
     EXPECT_FALSE(config.replay_frontier);
-    EXPECT_EQ(config.components[ComponentSlot::PatternAnalyzer].params_yaml, "");
+    EXPECT_EQ(config.components[ComponentSlot::Analyzer].params_yaml, "");
 }
 
 TEST(ConfigLoader, IngestRequestWindowDefaultsToFiveSecondsAndIsRead) {
@@ -411,8 +411,8 @@ TEST(ConfigLoader, OmittedSlotTakesTheShippedDefault) {
     EXPECT_EQ(backend.id, "org.warmup.backend.sim");
     EXPECT_EQ(backend.params_yaml, "time_scale: 1.0\nfailure_rate: 0.0");  // configs/default.yaml's params
     EXPECT_EQ(backend.key_path, "components.backend");
-    EXPECT_EQ(config.locate(backend.key_path), "test.yaml");                              // not written in the file
-    EXPECT_EQ(config.components[ComponentSlot::QueuePolicy].id, "org.warmup.queue.edf");  // written: kept
+    EXPECT_EQ(config.locate(backend.key_path), "test.yaml");                        // not written in the file
+    EXPECT_EQ(config.components[ComponentSlot::Queue].id, "org.warmup.queue.edf");  // written: kept
 }
 
 TEST(ConfigLoaderErrors, MissingTopLevelSectionIsReportedAtTheDocument) {
@@ -440,21 +440,21 @@ TEST(ConfigLoaderErrors, PluginAndPathBothGiven) {
 }
 
 TEST(ConfigLoader, SlotWithNeitherPluginNorPathKeepsTheShippedPluginAndChangesItsParams) {
-    const Config config = load("components:\n  queue_policy: {params: {capacity: 64, algorithm: EDF}}\n" + kCatalog);
-    const PluginChoice& queue = config.components[ComponentSlot::QueuePolicy];
+    const Config config = load("components:\n  queue: {params: {capacity: 64, algorithm: EDF}}\n" + kCatalog);
+    const PluginChoice& queue = config.components[ComponentSlot::Queue];
     EXPECT_EQ(queue.id, "org.warmup.queue.priority");
     // configs/default.yaml has {algorithm: WeightedFair, capacity: 1024, weights: [8, 4, 2, 1]}: the keys written
     // replace theirs, the others are kept, in the default's order.
     EXPECT_EQ(queue.params_yaml, "algorithm: EDF\ncapacity: 64\nweights:\n  - 8\n  - 4\n  - 2\n  - 1");
-    EXPECT_EQ(queue.key_path, "components.queue_policy");
+    EXPECT_EQ(queue.key_path, "components.queue");
 }
 
 TEST(ConfigLoaderErrors, PluginIdMustBeReverseDns) {
     std::string text = kRequiredSections;
     text.replace(text.find("org.warmup.queue.edf"), std::string("org.warmup.queue.edf").size(), "edf");
     const ConfigError error = load_error(text);
-    expect_error(error, 7, 18, "components.queue_policy.plugin",
-                 "test.yaml:7:18: components.queue_policy.plugin: expected a reverse-DNS plugin id such as "
+    expect_error(error, 7, 11, "components.queue.plugin",
+                 "test.yaml:7:11: components.queue.plugin: expected a reverse-DNS plugin id such as "
                  "'org.acme.predictor.seasonal', got 'edf'");
 }
 
@@ -627,8 +627,7 @@ TEST(ConfigShippedDefaults, AreTheComponentsOfConfigsDefaultYaml) {
     EXPECT_TRUE(shipped.notices.empty()) << "configs/default.yaml should say its apiVersion";
     EXPECT_EQ(shipped.components, shipped_default_components());
     EXPECT_EQ(shipped_default_components()[ComponentSlot::Predictor].id, "org.warmup.predictor.cost-curve");
-    EXPECT_EQ(shipped_default_components()[ComponentSlot::PatternAnalyzer].params_yaml,
-              "idle_bin_ms: 60000\nidle_bins: 240");
+    EXPECT_EQ(shipped_default_components()[ComponentSlot::Analyzer].params_yaml, "idle_bin_ms: 60000\nidle_bins: 240");
 }
 
 TEST(ConfigShippedDefaults, BudgetsAndACatalogAloneTakeEveryShippedSlot) {
@@ -642,14 +641,14 @@ TEST(ConfigShippedDefaults, BudgetsAndACatalogAloneTakeEveryShippedSlot) {
 
 TEST(ConfigArms, AnArmListingOneSlotInheritsTheRestFromTheTopLevel) {
     const Config config = load(kCatalog +
-                               "components: {resource_policy: {plugin: org.warmup.resource.greedy-dual}}\n"
+                               "components: {resource: {plugin: org.warmup.resource.greedy-dual}}\n"
                                "arms:\n  - name: keep-alive\n"
                                "    components: {predictor: {plugin: org.warmup.predictor.keep-alive}}\n");
     ASSERT_EQ(config.arms.size(), 1u);
     const Components& arm = config.arms[0].components;
     EXPECT_EQ(arm[ComponentSlot::Predictor].id, "org.warmup.predictor.keep-alive");
     EXPECT_EQ(arm[ComponentSlot::Predictor].params_yaml, "");
-    EXPECT_EQ(arm[ComponentSlot::ResourcePolicy].id, "org.warmup.resource.greedy-dual");  // the top level's
+    EXPECT_EQ(arm[ComponentSlot::Resource].id, "org.warmup.resource.greedy-dual");  // the top level's
     for (ComponentSlot slot : kAllSlots) {
         if (slot == ComponentSlot::Predictor) continue;
         EXPECT_EQ(arm[slot], config.components[slot]) << slot_key(slot);
@@ -658,21 +657,21 @@ TEST(ConfigArms, AnArmListingOneSlotInheritsTheRestFromTheTopLevel) {
 }
 
 TEST(ConfigArms, AnArmChangingOnlyParamsKeepsThePluginAndTheOtherParams) {
-    const Config config = load(
-        kCatalog +
-        "components: {queue_policy: {plugin: org.warmup.queue.priority, params: {algorithm: Strict, capacity: 8}}}\n"
-        "arms:\n  - {name: roomy, components: {queue_policy: {params: {capacity: 4096}}}}\n");
-    const PluginChoice& queue = config.arms[0].components[ComponentSlot::QueuePolicy];
+    const Config config =
+        load(kCatalog +
+             "components: {queue: {plugin: org.warmup.queue.priority, params: {algorithm: Strict, capacity: 8}}}\n"
+             "arms:\n  - {name: roomy, components: {queue: {params: {capacity: 4096}}}}\n");
+    const PluginChoice& queue = config.arms[0].components[ComponentSlot::Queue];
     EXPECT_EQ(queue.id, "org.warmup.queue.priority");
     EXPECT_EQ(queue.params_yaml, "algorithm: Strict\ncapacity: 4096");
-    EXPECT_EQ(queue.key_path, "arms[0].components.queue_policy");
+    EXPECT_EQ(queue.key_path, "arms[0].components.queue");
     // The old form, naming the plugin, still replaces the whole slot (its params are not merged).
-    const Config replaced = load(
-        kCatalog +
-        "components: {queue_policy: {plugin: org.warmup.queue.priority, params: {algorithm: Strict, capacity: 8}}}\n"
-        "arms:\n  - {name: roomy, components: {queue_policy: {plugin: org.warmup.queue.priority, "
-        "params: {capacity: 4096}}}}\n");
-    EXPECT_EQ(replaced.arms[0].components[ComponentSlot::QueuePolicy].params_yaml, "capacity: 4096");
+    const Config replaced =
+        load(kCatalog +
+             "components: {queue: {plugin: org.warmup.queue.priority, params: {algorithm: Strict, capacity: 8}}}\n"
+             "arms:\n  - {name: roomy, components: {queue: {plugin: org.warmup.queue.priority, "
+             "params: {capacity: 4096}}}}\n");
+    EXPECT_EQ(replaced.arms[0].components[ComponentSlot::Queue].params_yaml, "capacity: 4096");
 }
 
 TEST(ConfigArms, AnArmPinningOnlyTheLibraryKeepsThePluginAndParams) {
@@ -702,12 +701,12 @@ TEST(ConfigShippedDefaults, EveryShippedHostConfigurationSaysItsApiVersionAndLoa
 // ----- slots
 
 TEST(ConfigSlots, KeysKindsAndLookupAgree) {
-    EXPECT_EQ(slot_key(ComponentSlot::PatternAnalyzer), "pattern_analyzer");
-    EXPECT_EQ(slot_key(ComponentSlot::PerformanceModel), "performance_model");
+    EXPECT_EQ(slot_key(ComponentSlot::Analyzer), "analyzer");
+    EXPECT_EQ(slot_key(ComponentSlot::Performance), "performance");
     EXPECT_EQ(slot_key(ComponentSlot::Backend), "backend");
-    EXPECT_EQ(slot_kind(ComponentSlot::Metrics), WARMUP_KIND_METRICS_SINK);
-    EXPECT_EQ(slot_kind(ComponentSlot::QueuePolicy), WARMUP_KIND_QUEUE_POLICY);
-    EXPECT_EQ(slot_kind(ComponentSlot::Backend), WARMUP_KIND_MODEL_BACKEND);
+    EXPECT_EQ(slot_kind(ComponentSlot::Metrics), WARMUP_KIND_METRICS);
+    EXPECT_EQ(slot_kind(ComponentSlot::Queue), WARMUP_KIND_QUEUE);
+    EXPECT_EQ(slot_kind(ComponentSlot::Backend), WARMUP_KIND_BACKEND);
     for (ComponentSlot slot : kAllSlots) EXPECT_EQ(slot_from_key(slot_key(slot)), slot) << slot_key(slot);
     EXPECT_EQ(slot_from_key("predicter"), std::nullopt);
 }

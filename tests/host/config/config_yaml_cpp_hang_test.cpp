@@ -76,12 +76,12 @@ TEST(ConfigYamlCppHangGuard, TheRarerKeyIndicatorShapeIsRefusedToo) {
 // ----- nothing yaml-cpp can read is refused
 
 const std::string kMinimalConfigWithCommas = R"(components:
-  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}
+  analyzer: {plugin: org.warmup.analyzer.usage-pattern}
   predictor: {plugin: org.warmup.predictor.hybrid-histogram, params: {weights: [0.5, 0.25], note: a, b}}
-  performance_model: {plugin: org.warmup.performance.catalog}
+  performance: {plugin: org.warmup.performance.catalog}
   scheduler: {plugin: org.warmup.scheduler.deadline}
-  resource_policy: {plugin: org.warmup.resource.budget}
-  queue_policy: {plugin: org.warmup.queue.edf}
+  resource: {plugin: org.warmup.resource.budget}
+  queue: {plugin: org.warmup.queue.edf}
   metrics: {plugin: org.warmup.metrics.prometheus}
   backend:
     plugin: org.warmup.backend.sim

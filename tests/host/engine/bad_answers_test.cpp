@@ -1,4 +1,4 @@
-// The engine's checks on what plugins and the catalog hand it: a performance model answering NaN, infinite or
+// The engine's checks on what plugins and the catalog hand it: a performance plugin answering NaN, infinite or
 // negative figures (org.warmup.test.garbage-performance from build/tests/bad-plugins) and a model larger than the
 // whole memory budget. Neither may block loads or charge the budget nonsense.
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@ namespace {
 
 test::ManualEngineSetup two_models_with_performance(const std::string& performance) {
     test::ManualEngineSetup setup;
-    setup.components["performance_model"] = performance;
+    setup.components["performance"] = performance;
     setup.catalog = {"{model: a, memory_mb: 1000, load_ms: 1000}", "{model: b, memory_mb: 1500, load_ms: 1000}"};
     setup.options.memory_budget_mb = 4096;
     setup.options.max_concurrent_loads = 2;

@@ -1,4 +1,4 @@
-// flaky_queue.cpp — a deliberately misbehaving WarmupQueue for the queue-fallback tests. Built into
+// flaky_queue.cpp — a deliberately misbehaving queue plugin for the queue-fallback tests. Built into
 // build/tests/bad-plugins (never build/plugins).
 //
 // Order: last in, first out, so a test can tell the plugin's order from the host's built-in one (strict priority,
@@ -16,10 +16,10 @@
 
 namespace {
 
-class FlakyQueue final : public warmup::sdk::QueuePolicy {
+class FlakyQueue final : public warmup::sdk::Queue {
   public:
     FlakyQueue(warmup::sdk::Host host, warmup::sdk::Params& params)
-        : QueuePolicy(host),
+        : Queue(host),
           fail_pushes_after_(params.get_int("fail_pushes_after", std::numeric_limits<int64_t>::max(), 0)),
           fail_push_count_(params.get_int("fail_push_count", std::numeric_limits<int64_t>::max(), 0)),
           lose_items_(params.get_bool("lose_items", false)) {}

@@ -47,15 +47,14 @@ struct ManualEngineSetup {
 class ManualEngine {
   public:
     explicit ManualEngine(const ManualEngineSetup& setup) : dir_("warmup-manual-engine") {
-        std::map<std::string, std::string> components{
-            {"pattern_analyzer", "{plugin: org.warmup.analyzer.usage-pattern}"},
-            {"predictor", "{plugin: org.warmup.predictor.keep-alive}"},
-            {"performance_model", "{plugin: org.warmup.performance.calibrated}"},
-            {"scheduler", "{plugin: org.warmup.scheduler.lead-time}"},
-            {"resource_policy", "{plugin: org.warmup.resource.lru}"},
-            {"queue_policy", "{plugin: org.warmup.queue.priority}"},
-            {"metrics", "{plugin: org.warmup.metrics.prometheus}"},
-            {"backend", "{plugin: org.warmup.backend.sim}"}};
+        std::map<std::string, std::string> components{{"analyzer", "{plugin: org.warmup.analyzer.usage-pattern}"},
+                                                      {"predictor", "{plugin: org.warmup.predictor.keep-alive}"},
+                                                      {"performance", "{plugin: org.warmup.performance.calibrated}"},
+                                                      {"scheduler", "{plugin: org.warmup.scheduler.lead-time}"},
+                                                      {"resource", "{plugin: org.warmup.resource.lru}"},
+                                                      {"queue", "{plugin: org.warmup.queue.priority}"},
+                                                      {"metrics", "{plugin: org.warmup.metrics.prometheus}"},
+                                                      {"backend", "{plugin: org.warmup.backend.sim}"}};
         for (const auto& [slot, value] : setup.components) components[slot] = value;
 
         const auto file = dir_.path() / "engine.yaml";

@@ -1,4 +1,4 @@
-// The queue component's fallback: when the WarmupQueue plugin's circuit opens, the warm-ups it holds move to the
+// The queue component's fallback: when the queue plugin's circuit opens, the warm-ups it holds move to the
 // engine's built-in queue (strict priority, then first come) and keep being served; pushes while open go there too.
 // Pinned with org.warmup.test.flaky-queue (build/tests/bad-plugins), a LIFO queue whose pushes fail on purpose or that
 // loses its items, so the plugin's order (last in, first out) and the fallback's (first come) differ visibly.
@@ -45,7 +45,7 @@ class QueueFallbackFixture : public test::ManualEngine {
   private:
     static test::ManualEngineSetup setup(const std::string& queue_params) {
         test::ManualEngineSetup setup;
-        setup.components["queue_policy"] = "{plugin: org.warmup.test.flaky-queue, params: " + queue_params + "}";
+        setup.components["queue"] = "{plugin: org.warmup.test.flaky-queue, params: " + queue_params + "}";
         for (int i = 0; i < kModels; ++i)
             setup.catalog.push_back("{model: m" + std::to_string(i) + ", memory_mb: 100, load_ms: 1000}");
         setup.options.memory_budget_mb = 4096;

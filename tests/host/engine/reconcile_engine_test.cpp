@@ -1,6 +1,6 @@
 // WarmupEngine::reconcile: what the engine does with a backend's listing of what its server holds. A model ready in
 // the books but not listed is marked absent without an unload; a listed model absent in the books is adopted (charged,
-// announced to the resource policy, planned) and the budget still holds; models whose residency changed after the
+// announced to the resource plugin, planned) and the budget still holds; models whose residency changed after the
 // listing started, models in flight and models an unload touched are left alone.
 #include <gtest/gtest.h>
 

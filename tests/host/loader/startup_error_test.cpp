@@ -32,16 +32,16 @@ std::string replace_all(std::string text, const std::string& placeholder, const 
 std::string config_text(const std::string& predictor_ttl, const std::string& scheduler_id) {
     std::string text = R"(plugin_dirs: ["@PLUGIN_DIR@"]
 components:
-  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}
+  analyzer: {plugin: org.warmup.analyzer.usage-pattern}
   predictor:
     plugin: org.warmup.predictor.keep-alive
     params:
       horizon_ms: 600000
       ttl_ms: @TTL@
-  performance_model: {plugin: org.warmup.performance.calibrated}
+  performance: {plugin: org.warmup.performance.calibrated}
   scheduler: {plugin: @SCHEDULER@}
-  resource_policy: {plugin: org.warmup.resource.lru}
-  queue_policy: {plugin: org.warmup.queue.priority}
+  resource: {plugin: org.warmup.resource.lru}
+  queue: {plugin: org.warmup.queue.priority}
   metrics: {plugin: org.warmup.metrics.prometheus}
   backend: {plugin: org.warmup.backend.sim}
 catalog:

@@ -70,12 +70,12 @@ std::string scenario_yaml(const Scenario& s) {
          << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\"]\n"
          << "budgets: {memory_mb: " << s.budget_mb << ", max_concurrent_warmups: " << s.max_concurrent << "}\n"
          << "components:\n"
-         << "  pattern_analyzer: " << s.analyzer << "\n"
+         << "  analyzer: " << s.analyzer << "\n"
          << "  predictor: " << s.predictor << "\n"
-         << "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+         << "  performance: {plugin: org.warmup.performance.calibrated}\n"
          << "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
-         << "  resource_policy: " << s.resource << "\n"
-         << "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+         << "  resource: " << s.resource << "\n"
+         << "  queue: {plugin: org.warmup.queue.priority}\n"
          << "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
          << "  backend: " << s.backend << "\n"
          << "catalog:\n"
@@ -455,7 +455,7 @@ TEST(Eviction, GreedyDualKeepsTheExpensiveModelWhereLruEvictsIt) {
         "  - {model: z, memory_mb: 8192, load_ms: 1000}\n";
     s.arms =
         "  - {name: lru}\n"
-        "  - {name: greedy-dual, components: {resource_policy: {plugin: org.warmup.resource.greedy-dual}}}\n";
+        "  - {name: greedy-dual, components: {resource: {plugin: org.warmup.resource.greedy-dual}}}\n";
     s.trace_lines = "0,x\n100000,y\n200000,z\n300000,x\n";
     const ReplayReport report = replay(s);
     const ArmResult& lru = arm_named(report, "lru");
@@ -479,7 +479,7 @@ TEST(Eviction, ValueKeepsTheModelUsedEveryMinuteWhereLruEvictsIt) {
         "  - {model: n, memory_mb: 8192, load_ms: 10000}\n";
     s.arms =
         "  - {name: lru}\n"
-        "  - {name: value, components: {resource_policy: {plugin: org.warmup.resource.value}}}\n";
+        "  - {name: value, components: {resource: {plugin: org.warmup.resource.value}}}\n";
     std::string lines;
     for (int64_t t = 0; t <= 7'500'000; t += 60'000) {
         lines += std::to_string(t) + ",f\n";
@@ -717,7 +717,7 @@ Scenario servegen_scenario() {
         "{ttl_ms: 300000}}}}\n"
         "  - {name: hybrid, components: {predictor: {plugin: org.warmup.predictor.hybrid-histogram}}}\n"
         "  - {name: idle-histogram, components: {predictor: {plugin: org.warmup.predictor.idle-histogram}}}\n"
-        "  - {name: greedy-dual, components: {resource_policy: {plugin: org.warmup.resource.greedy-dual}}}\n"
+        "  - {name: greedy-dual, components: {resource: {plugin: org.warmup.resource.greedy-dual}}}\n"
         "  - {name: oracle, yardstick: oracle}\n"
         "  - {name: oracle-lean, yardstick: oracle-lean}\n";
     return s;

@@ -17,12 +17,12 @@ std::string config_text(const std::string& arms, const std::string& backend_para
     return std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR + "\"]\n" +
            "budgets: {memory_mb: 100000, max_concurrent_warmups: 4}\n"
            "components:\n"
-           "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+           "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
            "  predictor: {plugin: org.warmup.predictor.idle-histogram}\n"
-           "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+           "  performance: {plugin: org.warmup.performance.calibrated}\n"
            "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {max_attempts: 1}}\n"
-           "  resource_policy: {plugin: org.warmup.resource.lru}\n"
-           "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+           "  resource: {plugin: org.warmup.resource.lru}\n"
+           "  queue: {plugin: org.warmup.queue.priority}\n"
            "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
            "  backend: {plugin: org.warmup.backend.sim, params: " +
            backend_params +

@@ -33,14 +33,14 @@ inline std::string config_text(double time_scale, int workers, const std::string
            "budgets: {memory_mb: 10000, max_concurrent_warmups: " + std::to_string(workers) +
            "}\n"
            "components:\n"
-           "  pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+           "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
            "  predictor: " +
            predictor +
            "\n"
-           "  performance_model: {plugin: org.warmup.performance.calibrated}\n"
+           "  performance: {plugin: org.warmup.performance.calibrated}\n"
            "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {max_attempts: 1}}\n"
-           "  resource_policy: {plugin: org.warmup.resource.lru}\n"
-           "  queue_policy: {plugin: org.warmup.queue.priority}\n"
+           "  resource: {plugin: org.warmup.resource.lru}\n"
+           "  queue: {plugin: org.warmup.queue.priority}\n"
            "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
            "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: " +
            std::to_string(time_scale) +

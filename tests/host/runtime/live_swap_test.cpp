@@ -221,12 +221,12 @@ TEST_F(LiveSwapTest, StateHandOffRefusedByTheNewAnalyzerAnswers500AtStageState) 
     const fs::path refusing = fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "hotswap_state_refusing_analyzer.so";
 
     const ReloadResult result =
-        runtime_->reload(rewrite_config({{"pattern_analyzer", "{path: \"" + refusing.string() + "\"}"}}));
+        runtime_->reload(rewrite_config({{"analyzer", "{path: \"" + refusing.string() + "\"}"}}));
 
     EXPECT_FALSE(result.ok);
     EXPECT_EQ(result.http_status, 500);
     EXPECT_EQ(result.stage, "state");
-    EXPECT_NE(result.error.find("pattern_analyzer"), std::string::npos) << result.error;
+    EXPECT_NE(result.error.find("analyzer"), std::string::npos) << result.error;
     EXPECT_NE(result.error.find("refused on purpose"), std::string::npos) << result.error;
     EXPECT_EQ(served_labels(), before);
     expect_events_still_flow();
@@ -261,12 +261,12 @@ TEST_F(LiveSwapTest, ReplacingTheAnalyzerHandsItsLearnedPatternsOver) {
     ASSERT_EQ(before.warm_at_ms, last_ms + 3000 - kReadyMarginMs);
 
     // follow_window_ms does not touch the histogram geometry: the analyzer is replaced and its state imported as is.
-    const ReloadResult result = runtime_->reload(rewrite_config(
-        {{"pattern_analyzer", "{plugin: org.warmup.analyzer.usage-pattern, params: {idle_bin_ms: " +
-                                  std::to_string(kIdleBinMs) + ", idle_bins: 240, follow_window_ms: 30000}}"}}));
+    const ReloadResult result = runtime_->reload(
+        rewrite_config({{"analyzer", "{plugin: org.warmup.analyzer.usage-pattern, params: {idle_bin_ms: " +
+                                         std::to_string(kIdleBinMs) + ", idle_bins: 240, follow_window_ms: 30000}}"}}));
     ASSERT_TRUE(result.ok) << result.stage << ": " << result.error;
     ASSERT_EQ(result.changes.size(), 1u);
-    EXPECT_EQ(result.changes[0].slot, "pattern_analyzer");
+    EXPECT_EQ(result.changes[0].slot, "analyzer");
     EXPECT_EQ(id_of(result.changes[0].from), kAnalyzerId);
     EXPECT_EQ(id_of(result.changes[0].to), kAnalyzerId);
     EXPECT_EQ(result.changes[0].state.rfind("handed over (org.warmup.state.usage-pattern/1, ", 0), 0u)

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -35,7 +36,7 @@ TEST_F(OpsTest, BackupRestoreAndResetDataCollectionRoundTripTheLearnedPatterns) 
     const auto [backup_status, backup] = post("/api/warmup/backup-state", R"({"name": "b1"})");
     ASSERT_EQ(backup_status, 200) << backup.dump();
     EXPECT_TRUE(fs::exists(dir.path() / "state" / "backup-b1.wsnap"));
-    EXPECT_GE(backup["sections"].get<int>(), 3);  // analyzer, performance model, metrics
+    EXPECT_GE(backup["sections"].get<int>(), 3);  // analyzer, performance plugin, metrics
     EXPECT_EQ(post("/api/warmup/backup-state", R"({"name": "../x"})").first, 400);
     EXPECT_EQ(post("/api/warmup/backup-state", "[1]").first, 400);
 
@@ -64,6 +65,35 @@ TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
     EXPECT_NE(refused.error.find("model index 0 is 'm/other' in the snapshot but 'm/a' here"), std::string::npos)
         << refused.error;
     EXPECT_GT(confidence("m/a"), 0);  // untouched
+}
+
+TEST_F(OpsTest, RestoreFindsTheSlotOfASectionKeptUnderItsDeprecatedKey) {
+    // A snapshot written before the slots were renamed names the analyzer's section by the old key; the state is
+    // restored into the analyzer all the same.
+    TempDir dir("warmup-ops");
+    start(load_config_text(config_text(0, 2), "ops.yaml", dir.path(), {}));
+    learn_rhythm("m/a");
+    const double learned = confidence("m/a");
+    ASSERT_GT(learned, 0);
+    Snapshot older = runtime_->capture_state();
+    std::size_t renamed = 0;
+    for (SnapshotSection& section : older.sections) {
+        if (section.slot != slot_key(ComponentSlot::Analyzer)) continue;
+        section.slot = std::string(slot_deprecated_key(ComponentSlot::Analyzer));
+        ++renamed;
+    }
+    ASSERT_EQ(renamed, 1u);
+
+    ASSERT_TRUE(runtime_->reset_data_collection().ok());
+    EXPECT_EQ(confidence("m/a"), 0);
+    const OperationResult restored = runtime_->restore_state(older);
+    ASSERT_TRUE(restored.ok()) << restored.error;
+    EXPECT_DOUBLE_EQ(confidence("m/a"), learned);
+    const std::string restored_note = std::string(slot_deprecated_key(ComponentSlot::Analyzer)) + " restored (";
+    EXPECT_EQ(std::count_if(restored.notes.begin(), restored.notes.end(),
+                            [&](const std::string& note) { return note.starts_with(restored_note); }),
+              1);
+    for (const std::string& note : restored.notes) EXPECT_EQ(note.find("skipped"), std::string::npos) << note;
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// state_refusing_analyzer.cpp — a deliberately defective pattern analyzer for the hot-swap failure test. Built into
+// state_refusing_analyzer.cpp — a deliberately defective analyzer for the hot-swap failure test. Built into
 // build/tests/bad-plugins (never build/plugins).
 //
 // It offers the state extension with the SAME schema as org.warmup.analyzer.usage-pattern
@@ -14,9 +14,9 @@
 
 namespace {
 
-class StateRefusingAnalyzer final : public warmup::sdk::PatternAnalyzer {
+class StateRefusingAnalyzer final : public warmup::sdk::Analyzer {
   public:
-    StateRefusingAnalyzer(warmup::sdk::Host host, warmup::sdk::Params& /*params*/) : PatternAnalyzer(host) {}
+    StateRefusingAnalyzer(warmup::sdk::Host host, warmup::sdk::Params& /*params*/) : Analyzer(host) {}
 
     void observe(std::span<const warmup_usage_event> events) override {
         for (const auto& event : events) {

@@ -1,4 +1,4 @@
-// stubborn_backend.cpp — a model backend that ignores the cancel token: each of the first `slow_loads` loads (default
+// stubborn_backend.cpp — a backend that ignores the cancel token: each of the first `slow_loads` loads (default
 // all) sleeps `load_ms` wall milliseconds and then succeeds, as a model server may finish a load its client gave up
 // on; later loads succeed at once. Each unload appends the model's name and a newline to the file `unload_log`, and
 // each load that returns to the file `load_log` (when set), so a test can see what the backend did.
@@ -15,10 +15,10 @@
 
 namespace {
 
-class StubbornBackend final : public warmup::sdk::ModelBackend {
+class StubbornBackend final : public warmup::sdk::Backend {
   public:
     StubbornBackend(warmup::sdk::Host host, warmup::sdk::Params& params)
-        : ModelBackend(host),
+        : Backend(host),
           load_ms_(params.get_int("load_ms", 1000, 0, 600'000)),
           slow_loads_(params.get_int("slow_loads", INT64_MAX, 0)),
           unload_log_(params.get_string("unload_log", "")),

@@ -1,4 +1,4 @@
-// The SDK's guard on calls whose C signature has no error to return: a queue policy whose size() and
+// The SDK's guard on calls whose C signature has no error to return: a queue plugin whose size() and
 // rejected_count() throw, and whose state_schema() throws after its first answer. The host gets the stated fallback,
 // the failure is logged as an error of the plugin, and the instance keeps serving its other calls.
 #include <gtest/gtest.h>
@@ -20,8 +20,8 @@ constexpr const char* kLabel = "[org.warmup.test.throwing-queue@1.0.0]";
 
 struct ThrowingQueueFixture {
     PluginAbiHost host;
-    std::unique_ptr<PluginInstance> instance = host.create("throwing_queue.so", WARMUP_KIND_QUEUE_POLICY);
-    const warmup_queue_policy_vtable* vtable = instance->vtable<warmup_queue_policy_vtable>();
+    std::unique_ptr<PluginInstance> instance = host.create("throwing_queue.so", WARMUP_KIND_QUEUE);
+    const warmup_queue_vtable* vtable = instance->vtable<warmup_queue_vtable>();
 
     void push(warmup_model_index model) {
         warmup_queue_item item{};
@@ -43,7 +43,7 @@ TEST(SdkGuard, AThrowingSizeAnswersZeroLogsAnErrorOfThePluginAndTheQueueKeepsWor
     LogCapture log;
     EXPECT_EQ(queue.vtable->size(queue.instance->self()), 0u);
     EXPECT_CONTAINS(log.text(), std::string("error ") + kLabel +
-                                    " queue_policy.size() failed: INTERNAL: throwing test queue: size() fails on "
+                                    " queue.size() failed: INTERNAL: throwing test queue: size() fails on "
                                     "purpose; the host got 0\n");
     EXPECT_EQ(queue.pop(), 2u) << "last in, first out: the instance still holds both items";
     EXPECT_EQ(queue.pop(), 1u);
@@ -55,7 +55,7 @@ TEST(SdkGuard, AThrowingRejectedCountAnswersZeroAndTheLogKeepsTheErrorCodeThePlu
     LogCapture log;
     EXPECT_EQ(queue.vtable->rejected_count(queue.instance->self()), 0u);
     EXPECT_CONTAINS(log.text(), std::string("error ") + kLabel +
-                                    " queue_policy.rejected_count() failed: UNAVAILABLE: throwing test queue: "
+                                    " queue.rejected_count() failed: UNAVAILABLE: throwing test queue: "
                                     "rejected_count() fails on purpose; the host got 0\n");
 }
 

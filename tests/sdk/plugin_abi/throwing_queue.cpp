@@ -1,4 +1,4 @@
-// throwing_queue.cpp — an SDK queue policy whose calls without an error channel throw, for sdk_guard_test.cpp:
+// throwing_queue.cpp — an SDK queue plugin whose calls without an error channel throw, for sdk_guard_test.cpp:
 // size() and rejected_count() always throw, state_schema() answers once (so the host is offered the state
 // extension) and throws from then on. push/pop keep working (last in, first out), so a test can show that the
 // instance stays usable after a guarded throw. Built into build/tests/test-plugins (never build/plugins).
@@ -10,9 +10,9 @@
 
 namespace {
 
-class ThrowingQueue final : public warmup::sdk::QueuePolicy {
+class ThrowingQueue final : public warmup::sdk::Queue {
   public:
-    ThrowingQueue(warmup::sdk::Host host, warmup::sdk::Params& /*params*/) : QueuePolicy(host) {}
+    ThrowingQueue(warmup::sdk::Host host, warmup::sdk::Params& /*params*/) : Queue(host) {}
 
     void push(const warmup_queue_item& item) override { items_.push_back(item); }
     bool pop(warmup_time_ms /*now_ms*/, warmup_queue_item& out) override {

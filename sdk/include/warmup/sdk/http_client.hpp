@@ -19,7 +19,7 @@
 #pragma once
 
 #include <httplib.h>
-#include <warmup/model_backend.h>
+#include <warmup/backend.h>
 
 #include <algorithm>
 #include <cctype>

@@ -100,9 +100,9 @@ class PluginBase {
     Host host_;
 };
 
-class PatternAnalyzer : public PluginBase {
+class Analyzer : public PluginBase {
   public:
-    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_PATTERN_ANALYZER;
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_ANALYZER;
     using PluginBase::PluginBase;
     virtual void observe(std::span<const warmup_usage_event> events) = 0;
     /// Fill `out` (struct_size already set by the caller). Pointers inside stay valid until the next observe/reset.
@@ -117,9 +117,9 @@ class Predictor : public PluginBase {
     virtual void predict(warmup_time_ms now_ms, const warmup_usage_pattern& pattern, warmup_prediction& out) = 0;
 };
 
-class PerformanceModel : public PluginBase {
+class Performance : public PluginBase {
   public:
-    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_PERFORMANCE_MODEL;
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_PERFORMANCE;
     using PluginBase::PluginBase;
     virtual void estimate(warmup_model_index model, warmup_performance_estimate& out) = 0;
     virtual void observe_load(const warmup_load_observation& observation) = 0;
@@ -134,9 +134,9 @@ class Scheduler : public PluginBase {
     virtual warmup_time_ms on_warmup_failed(warmup_model_index model, uint32_t attempt, warmup_time_ms now_ms) = 0;
 };
 
-class ResourcePolicy : public PluginBase {
+class Resource : public PluginBase {
   public:
-    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_RESOURCE_POLICY;
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_RESOURCE;
     using PluginBase::PluginBase;
     virtual double effective_budget_mb(double configured_budget_mb) { return configured_budget_mb; }
     /// Fill `out` (admit, may_evict, reason). The reason view must stay valid until the next call.
@@ -148,9 +148,9 @@ class ResourcePolicy : public PluginBase {
     virtual warmup_model_index pick_victim(warmup_time_ms now_ms) = 0;
 };
 
-class QueuePolicy : public PluginBase {
+class Queue : public PluginBase {
   public:
-    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_QUEUE_POLICY;
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_QUEUE;
     using PluginBase::PluginBase;
     /// Throw Error(WARMUP_ERROR_RESOURCE_EXHAUSTED, reason) when full (and count it).
     virtual void push(const warmup_queue_item& item) = 0;
@@ -161,24 +161,24 @@ class QueuePolicy : public PluginBase {
     [[nodiscard]] virtual uint64_t rejected_count() const = 0;
 };
 
-class MetricsSink : public PluginBase {
+class Metrics : public PluginBase {
   public:
-    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_METRICS_SINK;
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_METRICS;
     using PluginBase::PluginBase;
     virtual void record(std::span<const warmup_metric_event> events) = 0;
     /// Append the rendering in `format` to `out`; throw Error(WARMUP_ERROR_UNSUPPORTED) for an unknown format.
     virtual void render(std::string_view format, std::string& out) = 0;
 };
 
-/// One model a backend's server holds now (ModelBackend::list_resident).
+/// One model a backend's server holds now (Backend::list_resident).
 struct ResidentModel {
     std::string name;      ///< the catalog model name
     double memory_mb = 0;  ///< resident MiB as the server reports it, 0 = unknown
 };
 
-class ModelBackend : public PluginBase {
+class Backend : public PluginBase {
   public:
-    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_MODEL_BACKEND;
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_BACKEND;
     using PluginBase::PluginBase;
     /// [worker, concurrent for different models] Returns resident memory in MiB after the load (0 = unknown).
     virtual double load(const warmup_model_info& model, const warmup_cancel_token& cancel) = 0;
@@ -200,7 +200,7 @@ class ModelBackend : public PluginBase {
     }
 };
 
-/// What one poll of an event source gets from the host: a sink for events and for records it could not read, the
+/// What one poll of a source gets from the host: a sink for events and for records it could not read, the
 /// source's private state folder and the cancel flag. Borrowed for the poll call; use it on the calling thread only.
 class SourcePoll {
   public:
@@ -237,9 +237,9 @@ inline warmup_source_event source_event(std::string_view model, std::string_view
 /// Reads usage events from outside the host (a log file, a metrics endpoint). [source] thread: poll is called again
 /// and again on the source's own host thread, never concurrently with itself; the constructor and destructor run
 /// while the source is not polled.
-class EventSource : public PluginBase {
+class Source : public PluginBase {
   public:
-    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_EVENT_SOURCE;
+    static constexpr warmup_plugin_kind kKind = WARMUP_KIND_SOURCE;
     using PluginBase::PluginBase;
     /// Reads what is new since the last poll and emits it; returns how long to wait before the next poll, ms (0 =
     /// at once). Throw Error (e.g. WARMUP_ERROR_UNAVAILABLE) for a failed poll: the host shows the source as degraded
@@ -331,7 +331,7 @@ template <class T, warmup_plugin_kind Kind>
 struct VTable;
 
 template <class T>
-struct VTable<T, WARMUP_KIND_PATTERN_ANALYZER> {
+struct VTable<T, WARMUP_KIND_ANALYZER> {
     static warmup_error* observe(void* s, const warmup_usage_event* events, size_t count) {
         return guard(host_of<T>(s), [&] { self<T>(s)->observe(std::span<const warmup_usage_event>(events, count)); });
     }
@@ -341,8 +341,7 @@ struct VTable<T, WARMUP_KIND_PATTERN_ANALYZER> {
     static warmup_error* reset(void* s) {
         return guard(host_of<T>(s), [&] { self<T>(s)->reset(); });
     }
-    static constexpr warmup_pattern_analyzer_vtable table{sizeof(warmup_pattern_analyzer_vtable), &observe,
-                                                          &get_pattern, &reset};
+    static constexpr warmup_analyzer_vtable table{sizeof(warmup_analyzer_vtable), &observe, &get_pattern, &reset};
 };
 
 template <class T>
@@ -355,15 +354,14 @@ struct VTable<T, WARMUP_KIND_PREDICTOR> {
 };
 
 template <class T>
-struct VTable<T, WARMUP_KIND_PERFORMANCE_MODEL> {
+struct VTable<T, WARMUP_KIND_PERFORMANCE> {
     static warmup_error* estimate(void* s, warmup_model_index model, warmup_performance_estimate* out) {
         return guard(host_of<T>(s), [&] { self<T>(s)->estimate(model, *out); });
     }
     static warmup_error* observe_load(void* s, const warmup_load_observation* observation) {
         return guard(host_of<T>(s), [&] { self<T>(s)->observe_load(*observation); });
     }
-    static constexpr warmup_performance_model_vtable table{sizeof(warmup_performance_model_vtable), &estimate,
-                                                           &observe_load};
+    static constexpr warmup_performance_vtable table{sizeof(warmup_performance_vtable), &estimate, &observe_load};
 };
 
 template <class T>
@@ -379,10 +377,10 @@ struct VTable<T, WARMUP_KIND_SCHEDULER> {
 };
 
 template <class T>
-struct VTable<T, WARMUP_KIND_RESOURCE_POLICY> {
+struct VTable<T, WARMUP_KIND_RESOURCE> {
     static double effective_budget_mb(void* s, double configured) {
         // A policy that cannot read the host limit falls back to the configured budget.
-        return guard_value(host_of<T>(s), "resource_policy.effective_budget_mb()", configured,
+        return guard_value(host_of<T>(s), "resource.effective_budget_mb()", configured,
                            "the host enforces the configured budget",
                            [&] { return self<T>(s)->effective_budget_mb(configured); });
     }
@@ -390,15 +388,15 @@ struct VTable<T, WARMUP_KIND_RESOURCE_POLICY> {
         return guard(host_of<T>(s), [&] { self<T>(s)->admit(*request, *out); });
     }
     static void on_ready(void* s, warmup_model_index model, double memory_mb, double load_ms, warmup_time_ms now) {
-        guard_void(host_of<T>(s), "resource_policy.on_ready()", "the policy may have missed a ready model",
+        guard_void(host_of<T>(s), "resource.on_ready()", "the policy may have missed a ready model",
                    [&] { self<T>(s)->on_ready(model, memory_mb, load_ms, now); });
     }
     static void on_used(void* s, warmup_model_index model, warmup_time_ms now) {
-        guard_void(host_of<T>(s), "resource_policy.on_used()", "the policy may have missed a use",
+        guard_void(host_of<T>(s), "resource.on_used()", "the policy may have missed a use",
                    [&] { self<T>(s)->on_used(model, now); });
     }
     static void on_removed(void* s, warmup_model_index model, warmup_time_ms now) {
-        guard_void(host_of<T>(s), "resource_policy.on_removed()", "the policy may have missed a removal",
+        guard_void(host_of<T>(s), "resource.on_removed()", "the policy may have missed a removal",
                    [&] { self<T>(s)->on_removed(model, now); });
     }
     static warmup_error* pick_victim(void* s, warmup_time_ms now, warmup_model_index* out) {
@@ -407,48 +405,43 @@ struct VTable<T, WARMUP_KIND_RESOURCE_POLICY> {
             if (*out == WARMUP_NO_MODEL) throw Error(WARMUP_ERROR_NOT_FOUND, "no ready model to evict");
         });
     }
-    static constexpr warmup_resource_policy_vtable table{sizeof(warmup_resource_policy_vtable),
-                                                         &effective_budget_mb,
-                                                         &admit,
-                                                         &on_ready,
-                                                         &on_used,
-                                                         &on_removed,
-                                                         &pick_victim};
+    static constexpr warmup_resource_vtable table{
+        sizeof(warmup_resource_vtable), &effective_budget_mb, &admit, &on_ready, &on_used, &on_removed, &pick_victim};
 };
 
 template <class T>
-struct VTable<T, WARMUP_KIND_QUEUE_POLICY> {
+struct VTable<T, WARMUP_KIND_QUEUE> {
     static warmup_error* push(void* s, const warmup_queue_item* item) {
         return guard(host_of<T>(s), [&] { self<T>(s)->push(*item); });
     }
     // Calls without an error in their C signature: an escape is logged and the host gets "nothing popped / removed"
     // or a zero count (for pop, the host then notices that the plugin lost what it was given).
     static int pop(void* s, warmup_time_ms now, warmup_queue_item* out) {
-        return guard_value(host_of<T>(s), "queue_policy.pop()", 0, "the host got no item",
+        return guard_value(host_of<T>(s), "queue.pop()", 0, "the host got no item",
                            [&] { return self<T>(s)->pop(now, *out) ? 1 : 0; });
     }
     static size_t remove_model(void* s, warmup_model_index model) {
-        return guard_value(host_of<T>(s), "queue_policy.remove_model()", size_t{0}, "the host got 0",
+        return guard_value(host_of<T>(s), "queue.remove_model()", size_t{0}, "the host got 0",
                            [&] { return self<T>(s)->remove_model(model); });
     }
     static size_t clear(void* s) {
-        return guard_value(host_of<T>(s), "queue_policy.clear()", size_t{0}, "the host got 0",
+        return guard_value(host_of<T>(s), "queue.clear()", size_t{0}, "the host got 0",
                            [&] { return self<T>(s)->clear(); });
     }
     static size_t size(void* s) {
-        return guard_value(host_of<T>(s), "queue_policy.size()", size_t{0}, "the host got 0",
+        return guard_value(host_of<T>(s), "queue.size()", size_t{0}, "the host got 0",
                            [&] { return self<T>(s)->size(); });
     }
     static uint64_t rejected_count(void* s) {
-        return guard_value(host_of<T>(s), "queue_policy.rejected_count()", uint64_t{0}, "the host got 0",
+        return guard_value(host_of<T>(s), "queue.rejected_count()", uint64_t{0}, "the host got 0",
                            [&] { return self<T>(s)->rejected_count(); });
     }
-    static constexpr warmup_queue_policy_vtable table{
-        sizeof(warmup_queue_policy_vtable), &push, &pop, &remove_model, &clear, &size, &rejected_count};
+    static constexpr warmup_queue_vtable table{
+        sizeof(warmup_queue_vtable), &push, &pop, &remove_model, &clear, &size, &rejected_count};
 };
 
 template <class T>
-struct VTable<T, WARMUP_KIND_METRICS_SINK> {
+struct VTable<T, WARMUP_KIND_METRICS> {
     static warmup_error* record(void* s, const warmup_metric_event* events, size_t count) {
         return guard(host_of<T>(s), [&] { self<T>(s)->record(std::span<const warmup_metric_event>(events, count)); });
     }
@@ -459,11 +452,11 @@ struct VTable<T, WARMUP_KIND_METRICS_SINK> {
             if (write_all(out, text) != 0) throw Error(WARMUP_ERROR_RESOURCE_EXHAUSTED, "the host refused the output");
         });
     }
-    static constexpr warmup_metrics_sink_vtable table{sizeof(warmup_metrics_sink_vtable), &record, &render};
+    static constexpr warmup_metrics_vtable table{sizeof(warmup_metrics_vtable), &record, &render};
 };
 
 template <class T>
-struct VTable<T, WARMUP_KIND_MODEL_BACKEND> {
+struct VTable<T, WARMUP_KIND_BACKEND> {
     static warmup_error* load(void* s, const warmup_model_info* model, const warmup_cancel_token* cancel,
                               warmup_load_result* out) {
         return guard(host_of<T>(s), [&] {
@@ -482,12 +475,11 @@ struct VTable<T, WARMUP_KIND_MODEL_BACKEND> {
             }
         });
     }
-    static constexpr warmup_model_backend_vtable table{sizeof(warmup_model_backend_vtable), &load, &unload,
-                                                       &list_resident};
+    static constexpr warmup_backend_vtable table{sizeof(warmup_backend_vtable), &load, &unload, &list_resident};
 };
 
 template <class T>
-struct VTable<T, WARMUP_KIND_EVENT_SOURCE> {
+struct VTable<T, WARMUP_KIND_SOURCE> {
     static warmup_error* poll(void* s, const warmup_source_poll* call, warmup_source_poll_result* out) {
         return guard(host_of<T>(s), [&] {
             SourcePoll poll(*call);
@@ -496,7 +488,7 @@ struct VTable<T, WARMUP_KIND_EVENT_SOURCE> {
                 out->next_poll_in_ms = next_poll_in_ms;
         });
     }
-    static constexpr warmup_event_source_vtable table{sizeof(warmup_event_source_vtable), &poll};
+    static constexpr warmup_source_vtable table{sizeof(warmup_source_vtable), &poll};
 };
 
 /// The descriptor for plugin class T.
@@ -534,7 +526,7 @@ struct Descriptor {
                 if (id == WARMUP_EXT_STATE && base->state_schema() != nullptr) return &StateThunks<T>::table;
                 if (id == WARMUP_EXT_MODEL_STATE && base->state_schema() != nullptr && base->supports_model_state())
                     return &ModelStateThunks<T>::table;
-                if constexpr (T::kKind == WARMUP_KIND_MODEL_BACKEND) {
+                if constexpr (T::kKind == WARMUP_KIND_BACKEND) {
                     if (id == WARMUP_EXT_SIMULATION && self<T>(instance)->supports_simulation())
                         return &SimulationThunks<T>::table;
                 }

@@ -1,4 +1,4 @@
-// failing_source.cpp — an event source whose every poll fails, to show that a broken source leaves the host running
+// failing_source.cpp — a source whose every poll fails, to show that a broken source leaves the host running
 // and says so. `throw: error` throws the SDK's Error (UNAVAILABLE, `message`); `throw: exception` a plain
 // std::logic_error, which the SDK's guard turns into INTERNAL at the boundary. Built into build/tests/bad-plugins
 // (never build/plugins). Threads: poll on the source's thread only; no shared state.
@@ -8,10 +8,10 @@
 
 namespace {
 
-class FailingSource final : public warmup::sdk::EventSource {
+class FailingSource final : public warmup::sdk::Source {
   public:
     FailingSource(warmup::sdk::Host host, warmup::sdk::Params& params)
-        : EventSource(host),
+        : Source(host),
           message_(params.get_string("message", "the upstream is down")),
           plain_exception_(params.get_choice("throw", "error", {"error", "exception"}) == "exception") {}
 
@@ -27,4 +27,4 @@ class FailingSource final : public warmup::sdk::EventSource {
 
 }  // namespace
 
-WARMUP_PLUGIN(FailingSource, "org.warmup.test.failing-source", "1.0.0", "An event source whose polls all fail")
+WARMUP_PLUGIN(FailingSource, "org.warmup.test.failing-source", "1.0.0", "A source whose polls all fail")

@@ -28,7 +28,7 @@ Snapshot sample_snapshot(uint64_t created_ms = 1'700'000'000'000) {
     snapshot.created_unix_ms = created_ms;
     snapshot.models = {"rhythm/a", "embed/x"};
     snapshot.warm_models = {"embed/x"};
-    snapshot.sections = {{"pattern_analyzer", "org.warmup.state.usage-pattern/1", std::string("\x00\x01\x02zz", 5)},
+    snapshot.sections = {{"analyzer", "org.warmup.state.usage-pattern/1", std::string("\x00\x01\x02zz", 5)},
                          {"metrics", "org.warmup.state.prometheus/1", "counters"}};
     return snapshot;
 }
@@ -201,8 +201,8 @@ Snapshot large_snapshot() {
     for (int i = 0; i < 9000; i += 3) snapshot.warm_models.push_back(snapshot.models[i]);
     std::string big(3 * SnapshotFileWriter::kBufferBytes + 17, '\0');
     for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);
-    snapshot.sections = {{"pattern_analyzer", "org.warmup.state.usage-pattern/1", big},
-                         {"queue_policy", "q/1", ""},
+    snapshot.sections = {{"analyzer", "org.warmup.state.usage-pattern/1", big},
+                         {"queue", "q/1", ""},
                          {"predictor", "org.warmup.state.cost-curve/2", big.substr(0, 1000)}};
     return snapshot;
 }
@@ -430,9 +430,9 @@ TEST(MetricsHistoryFile, KeepsSamplesWithinRetentionAndSkipsATornLine) {
 TEST(StateConfigKeys, DefaultsBesideTheFileAndLocatedErrors) {
     TempDir dir("warmup-state");
     const std::string base = std::string("components:\n") +
-                             "  pattern_analyzer: {plugin: a.b}\n  predictor: {plugin: a.b}\n"
-                             "  performance_model: {plugin: a.b}\n  scheduler: {plugin: a.b}\n"
-                             "  resource_policy: {plugin: a.b}\n  queue_policy: {plugin: a.b}\n"
+                             "  analyzer: {plugin: a.b}\n  predictor: {plugin: a.b}\n"
+                             "  performance: {plugin: a.b}\n  scheduler: {plugin: a.b}\n"
+                             "  resource: {plugin: a.b}\n  queue: {plugin: a.b}\n"
                              "  metrics: {plugin: a.b}\n  backend: {plugin: a.b}\n"
                              "catalog: [{model: m, memory_mb: 1, load_ms: 1}]\n";
     write_raw(dir.path() / "plain.yaml", base);

@@ -39,7 +39,7 @@ class OllamaBackendLibrary : public ::testing::Test {
 TEST_F(OllamaBackendLibrary, ExportsTheOllamaBackendDescriptor) {
     EXPECT_STREQ(descriptor_->id, "org.warmup.backend.ollama");
     EXPECT_STREQ(descriptor_->version, "1.0.0");
-    EXPECT_EQ(descriptor_->kind, static_cast<uint32_t>(WARMUP_KIND_MODEL_BACKEND));
+    EXPECT_EQ(descriptor_->kind, static_cast<uint32_t>(WARMUP_KIND_BACKEND));
     EXPECT_EQ(descriptor_->abi.major, WARMUP_ABI_MAJOR);
 }
 
@@ -48,7 +48,7 @@ TEST_F(OllamaBackendLibrary, LoadsThroughTheAbiAndReportsErrorsWithCodes) {
     void* instance = nullptr;
     ASSERT_EQ(descriptor_->create(host_.services.raw(), {params.data(), params.size()}, &instance), nullptr);
     ASSERT_NE(instance, nullptr);
-    const auto* vtable = static_cast<const warmup_model_backend_vtable*>(descriptor_->vtable);
+    const auto* vtable = static_cast<const warmup_backend_vtable*>(descriptor_->vtable);
     const warmup_cancel_token never{nullptr, [](void*) { return 0; }};
 
     const warmup_model_info known = host_.info(host_.model("llama3:8b"));

@@ -1,5 +1,5 @@
 // page_cache_backend.so loaded like the host loads it (dlopen, the one exported entry, create through the C ABI), then
-// a load, a refused load and an unload through the model backend vtable.
+// a load, a refused load and an unload through the backend vtable.
 #include <dlfcn.h>
 #include <warmup/warmup.h>
 
@@ -28,8 +28,8 @@ TEST(PageCacheBackendLibrary, LoadsAndUnloadsThroughTheAbi) {
     ASSERT_NE(entry, nullptr);
     const warmup_plugin_descriptor* descriptor = entry();
     EXPECT_STREQ(descriptor->id, "org.warmup.backend.page-cache");
-    EXPECT_EQ(descriptor->kind, static_cast<uint32_t>(WARMUP_KIND_MODEL_BACKEND));
-    const auto* vtable = static_cast<const warmup_model_backend_vtable*>(descriptor->vtable);
+    EXPECT_EQ(descriptor->kind, static_cast<uint32_t>(WARMUP_KIND_BACKEND));
+    const auto* vtable = static_cast<const warmup_backend_vtable*>(descriptor->vtable);
 
     warmup::test::TempDir dir("page-cache-abi");
     warmup::test::write_model_file(dir.path() / "m" / "a.gguf", 2 * kMiB);

@@ -155,5 +155,5 @@ TEST(SimBackend, NoJitterMeansCatalogLoadTimeAndUnloadTime) {
 // The built library, opened as the host opens it (plugin_library_check.hpp).
 INSTANTIATE_TEST_SUITE_P(MechanicsPlugins, PluginLibrary,
                          ::testing::Values(warmup::test::PluginLibraryExpectation{
-                             "sim_backend.so", "org.warmup.backend.sim", WARMUP_KIND_MODEL_BACKEND}),
+                             "sim_backend.so", "org.warmup.backend.sim", WARMUP_KIND_BACKEND}),
                          warmup::test::plugin_library_test_name);

@@ -19,9 +19,9 @@ TEST(TritonPluginLibrary, LoadsAndUnloadsThroughTheCAbi) {
     ASSERT_NE(library.handle, nullptr) << dlerror();
     ASSERT_NE(library.descriptor, nullptr);
     EXPECT_STREQ(library.descriptor->id, "org.warmup.backend.triton");
-    EXPECT_EQ(library.descriptor->kind, static_cast<uint32_t>(WARMUP_KIND_MODEL_BACKEND));
+    EXPECT_EQ(library.descriptor->kind, static_cast<uint32_t>(WARMUP_KIND_BACKEND));
     EXPECT_EQ(library.descriptor->abi.major, WARMUP_ABI_MAJOR);
-    const auto* vtable = static_cast<const warmup_model_backend_vtable*>(library.descriptor->vtable);
+    const auto* vtable = static_cast<const warmup_backend_vtable*>(library.descriptor->vtable);
 
     warmup::test::FakeTriton fake;
     fake.fail_loads("broken", 400, R"({"error":"failed to load 'broken'"})");

@@ -20,11 +20,11 @@ TEST(VllmPluginLibrary, LoadsListsAndUnloadsAdaptersThroughTheCAbi) {
     ASSERT_NE(library.handle, nullptr) << dlerror();
     ASSERT_NE(library.descriptor, nullptr);
     EXPECT_STREQ(library.descriptor->id, "org.warmup.backend.vllm");
-    EXPECT_EQ(library.descriptor->kind, static_cast<uint32_t>(WARMUP_KIND_MODEL_BACKEND));
+    EXPECT_EQ(library.descriptor->kind, static_cast<uint32_t>(WARMUP_KIND_BACKEND));
     EXPECT_EQ(library.descriptor->abi.major, 1);
     EXPECT_EQ(library.descriptor->abi.minor, WARMUP_ABI_MINOR);  // built with this tree's SDK
-    const auto* vtable = static_cast<const warmup_model_backend_vtable*>(library.descriptor->vtable);
-    ASSERT_TRUE(WARMUP_HAS_FIELD(vtable, warmup_model_backend_vtable, list_resident));
+    const auto* vtable = static_cast<const warmup_backend_vtable*>(library.descriptor->vtable);
+    ASSERT_TRUE(WARMUP_HAS_FIELD(vtable, warmup_backend_vtable, list_resident));
     ASSERT_NE(vtable->list_resident, nullptr);
 
     warmup::test::FakeVllm fake(/*dev_mode=*/false, /*runtime_lora=*/true);

@@ -9,9 +9,9 @@
 #include <string>
 
 #include "backend_test_support.hpp"
-#include "event_source_test_support.hpp"
 #include "fake_metrics_endpoint.hpp"
 #include "plugin_test_host.hpp"
+#include "source_test_support.hpp"
 
 namespace warmup::plugins {
 namespace {

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "backend_test_support.hpp"
-#include "event_source_test_support.hpp"
 #include "plugin_test_host.hpp"
+#include "source_test_support.hpp"
 #include "test_support.hpp"
 
 namespace warmup::plugins {

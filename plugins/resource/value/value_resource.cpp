@@ -1,0 +1,391 @@
+// plugins/resource/value/value_resource.cpp — eviction by predicted cold-request value per MiB (see the
+// header for the model and its guarantees).
+#include "value_resource.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <warmup/sdk/state_text.hpp>
+
+namespace warmup::plugins {
+namespace {
+
+// Victim ages averaged (in log) for the horizon: enough to smooth one odd eviction, few enough to follow the load.
+constexpr double kHorizonWindow = 64;
+// The counts are rescaled when the growing scale gets this large (far from double's range, exact ratios kept).
+constexpr double kRescaleAt = 1e100;
+
+[[noreturn]] void bad_state(const std::string& why) {
+    throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT,
+                     std::string("resource-value state import refused: ") + why + " (state left unchanged)");
+}
+
+/// Position of t on the grid (0 at the first length, 4 per doubling); negative below the first length.
+double grid_position(double t_ms) {
+    return t_ms > 0 ? ValueResource::kLengthsPerDoubling * std::log2(t_ms / ValueResource::kFirstLengthMs) : -1.0;
+}
+
+}  // namespace
+
+void ValueResource::Survival::add(double gap_ms, double growth) {
+    // Every gap counts at length 0 (the first count is of all gaps); those of 1 s or more also at the lengths they
+    // reach.
+    const double position = grid_position(gap_ms);
+    const std::size_t last =
+        position >= 0 ? std::min<std::size_t>(kLengths - 1, static_cast<std::size_t>(position)) : 0;
+    for (std::size_t k = 0; k <= last; ++k) longer[k] += scale;
+    scale *= growth;
+    if (scale > kRescaleAt) {
+        for (double& count : longer) count /= scale;
+        scale = 1;
+    }
+}
+
+double ValueResource::Survival::at(double t_ms) const {
+    const double position = grid_position(t_ms);
+    if (position <= 0) return longer[0] / scale;
+    const auto k = static_cast<std::size_t>(position);
+    if (k >= kLengths - 1) return longer[kLengths - 1] / scale;
+    const double fraction = position - static_cast<double>(k);
+    return (longer[k] * (1 - fraction) + longer[k + 1] * fraction) / scale;
+}
+
+ValueResource::ValueResource(sdk::Host host, sdk::Params& params) : sdk::Resource(host), admission_(params) {
+    fixed_horizon_ms_ = params.get_double("horizon_ms", 0.0, 0.0, 1e12);
+    prior_gaps_ = params.get_double("prior_gaps", 4.0, 0.0, 1e6);
+    const double memory_gaps = params.get_double("memory_gaps", 200.0, 1.0, 1e9);
+    const double fleet_memory_gaps = params.get_double("fleet_memory_gaps", 10000.0, 1.0, 1e12);
+    gap_growth_ = std::exp2(1.0 / memory_gaps);
+    burst_decay_ = 1.0 / gap_growth_;
+    fleet_growth_ = std::exp2(1.0 / fleet_memory_gaps);
+    fleet_decay_ = 1.0 / fleet_growth_;
+    shadow_enabled_ = params.get_bool("shadow", true);
+    shadow_decay_ = std::exp2(-1.0 / params.get_double("shadow_memory_misses", 200.0, 1.0, 1e9));
+    shadow_confidence_ = params.get_double("shadow_confidence", 1.0, 0.0, 1e6);
+}
+
+double ValueResource::effective_budget_mb(double configured_budget_mb) {
+    budget_mb_ = admission_.effective_budget_mb(configured_budget_mb);
+    return budget_mb_;
+}
+
+void ValueResource::admit(const warmup_admission_request& request, warmup_admission& out) {
+    admission_.admit(request, out);
+}
+
+ValueResource::Model& ValueResource::model_at(warmup_model_index model) {
+    if (model >= models_.size()) models_.resize(static_cast<std::size_t>(model) + 1);
+    return models_[model];
+}
+
+void ValueResource::on_ready(warmup_model_index model, double memory_mb, double load_ms, warmup_time_ms now_ms) {
+    if (model == WARMUP_NO_MODEL) return;
+    Model& entry = model_at(model);
+    // The host reports the measured load time; when it has none (0) fall back to the catalog's declared one.
+    double cost_ms = load_ms;
+    if (!(cost_ms > 0)) {
+        const auto info = host().model_info(model);
+        cost_ms = info ? std::max(0.0, info->load_ms) : 0.0;
+    }
+    entry.cost_ms = cost_ms;
+    entry.size_mb = memory_mb >= 1.0 ? memory_mb : 1.0;  // a model declared with no memory counts as 1 MiB
+    if (entry.ready_position == kNotReady) {
+        ready_.push_back(model);
+        entry.ready_position = static_cast<uint32_t>(ready_.size() - 1);
+        entry.ready_since_ms = now_ms;
+        entry.awaiting_first_use = true;
+    }
+}
+
+void ValueResource::close_burst(Model& entry) {
+    if (!entry.burst_open) return;
+    entry.burst_open = false;
+    if (!entry.burst_warm) return;  // a cold wake-up's waiting requests reached us as one use: not a measurement
+    entry.burst_sum = entry.burst_sum * burst_decay_ + entry.burst_count;
+    entry.burst_weight = entry.burst_weight * burst_decay_ + 1;
+    fleet_burst_sum_ = fleet_burst_sum_ * fleet_decay_ + entry.burst_count;
+    fleet_burst_weight_ = fleet_burst_weight_ * fleet_decay_ + 1;
+}
+
+void ValueResource::on_used(warmup_model_index model, warmup_time_ms now_ms) {
+    if (model >= models_.size() || models_[model].ready_position == kNotReady) return;
+    if (shadow_enabled_ && budget_mb_ > 0) {
+        // Both shadows see the use before it is learned: the evictions it causes are judged on what was known.
+        const bool value_missed = shadow_use(value_shadow_, Rule::value, model, now_ms);
+        const bool lru_missed = shadow_use(lru_shadow_, Rule::lru, model, now_ms);
+        if (value_missed || lru_missed) {
+            const double burst = expected_burst(model);
+            value_shadow_.missed = value_shadow_.missed * shadow_decay_ + (value_missed ? burst : 0.0);
+            lru_shadow_.missed = lru_shadow_.missed * shadow_decay_ + (lru_missed ? burst : 0.0);
+            shadow_spread_ = shadow_spread_ * shadow_decay_ + (value_missed != lru_missed ? burst * burst : 0.0);
+        }
+    }
+    Model& entry = models_[model];
+    // A demand load reports on_ready then on_used at the same instant: its first request arrived one load earlier.
+    const bool cold = entry.awaiting_first_use && now_ms == entry.ready_since_ms;
+    entry.awaiting_first_use = false;
+    const double arrival_ms = static_cast<double>(now_ms) - (cold ? entry.cost_ms : 0.0);
+    if (entry.last_used_ms != WARMUP_TIME_NEVER) {
+        const double gap_ms = std::max(0.0, arrival_ms - static_cast<double>(entry.last_used_ms));
+        entry.gaps.add(gap_ms, gap_growth_);
+        fleet_gaps_.add(gap_ms, fleet_growth_);
+    }
+    // The uses are cut into windows of one load time, each opened by a use outside the previous one: a window holds
+    // the requests that would wait if the model were cold at its first use.
+    if (entry.burst_open && arrival_ms <= static_cast<double>(entry.burst_start_ms) + entry.cost_ms) {
+        entry.burst_count += 1;
+    } else {
+        close_burst(entry);
+        entry.burst_open = true;
+        entry.burst_warm = !cold;
+        entry.burst_start_ms = static_cast<warmup_time_ms>(arrival_ms);
+        entry.burst_count = 1;
+    }
+    entry.last_used_ms = std::max(entry.last_used_ms == WARMUP_TIME_NEVER ? now_ms : entry.last_used_ms, now_ms);
+}
+
+void ValueResource::on_removed(warmup_model_index model, warmup_time_ms now_ms) {
+    if (model >= models_.size() || models_[model].ready_position == kNotReady) return;
+    Model& entry = models_[model];
+    if (model == last_picked_victim_) {
+        // How long this victim had lasted idle: the horizon over which memory is worth anything right now.
+        const double age_ms = std::max(idle_ms(entry, now_ms), kFirstLengthMs);
+        horizon_count_ = std::min(horizon_count_ + 1, kHorizonWindow);
+        log_horizon_ms_ += (std::log(age_ms) - log_horizon_ms_) / horizon_count_;
+        last_picked_victim_ = WARMUP_NO_MODEL;
+    }
+    close_burst(entry);
+    const uint32_t position = entry.ready_position;
+    const warmup_model_index last = ready_.back();
+    ready_[position] = last;
+    models_[last].ready_position = position;
+    ready_.pop_back();
+    entry.ready_position = kNotReady;
+    entry.awaiting_first_use = false;
+}
+
+double ValueResource::idle_ms(const Model& entry, warmup_time_ms now_ms) const {
+    // Idle since the last use, even across a reload without use (a pre-warm does not change when the next request
+    // comes); since the load when the model was never used.
+    const warmup_time_ms since = entry.last_used_ms == WARMUP_TIME_NEVER ? entry.ready_since_ms : entry.last_used_ms;
+    return now_ms > since ? static_cast<double>(now_ms - since) : 0.0;
+}
+
+double ValueResource::p_use(const Model& entry, double idle, double horizon) const {
+    const double fleet_total = fleet_gaps_.total();
+    const double fleet_now = fleet_total > 0 ? fleet_gaps_.at(idle) / fleet_total : 0.0;
+    const double fleet_later = fleet_total > 0 ? fleet_gaps_.at(idle + horizon) / fleet_total : 0.0;
+    const double own_now = entry.gaps.at(idle);
+    const double own_later = entry.gaps.at(idle + horizon);
+    const double at_risk = own_now + prior_gaps_ * fleet_now;
+    if (!(at_risk > 1e-12)) return 0.0;  // idle longer than any gap seen anywhere: no evidence it comes back
+    return std::clamp((own_now - own_later + prior_gaps_ * (fleet_now - fleet_later)) / at_risk, 0.0, 1.0);
+}
+
+double ValueResource::expected_burst(warmup_model_index model) const {
+    const double fleet_mean = fleet_burst_weight_ > 0 ? fleet_burst_sum_ / fleet_burst_weight_ : 1.0;
+    if (model >= models_.size()) return fleet_mean;
+    return burst_of(models_[model], fleet_mean);
+}
+
+double ValueResource::burst_of(const Model& entry, double fleet_mean) const {
+    const double weight = entry.burst_weight + prior_gaps_;
+    return weight > 0 ? (entry.burst_sum + prior_gaps_ * fleet_mean) / weight : fleet_mean;
+}
+
+double ValueResource::horizon_ms() const {
+    if (fixed_horizon_ms_ > 0) return fixed_horizon_ms_;
+    return horizon_count_ > 0 ? std::exp(log_horizon_ms_) : 0.0;
+}
+
+double ValueResource::horizon_for_pick(warmup_time_ms now_ms) const {
+    const double learned = horizon_ms();
+    if (learned > 0) return learned;
+    // No eviction yet: the oldest idle age among the ready models is how long memory has lasted so far.
+    double oldest = kFirstLengthMs;
+    for (const warmup_model_index model : ready_) oldest = std::max(oldest, idle_ms(models_[model], now_ms));
+    return oldest;
+}
+
+double ValueResource::p_use_within_horizon(warmup_model_index model, warmup_time_ms now_ms) const {
+    if (model >= models_.size()) return 0.0;
+    return p_use(models_[model], idle_ms(models_[model], now_ms), horizon_for_pick(now_ms));
+}
+
+double ValueResource::value_of(warmup_model_index model, warmup_time_ms now_ms) const {
+    if (model >= models_.size() || models_[model].ready_position == kNotReady)
+        return std::numeric_limits<double>::quiet_NaN();
+    const Model& entry = models_[model];
+    return p_use(entry, idle_ms(entry, now_ms), horizon_for_pick(now_ms)) * expected_burst(model) * entry.cost_ms /
+           entry.size_mb;
+}
+
+bool ValueResource::following_lru() const {
+    // LRU's advantage must exceed `shadow_confidence` standard deviations of the difference (the misses only one
+    // shadow had, each a burst of either sign): a shadow ignores load times and concurrency, so a small lead of LRU's
+    // is noise more often than not.
+    return shadow_enabled_ &&
+           value_shadow_.missed - lru_shadow_.missed > shadow_confidence_ * std::sqrt(shadow_spread_);
+}
+
+warmup_model_index ValueResource::victim_by(Rule rule, const std::vector<warmup_model_index>& candidates,
+                                            warmup_time_ms now_ms, warmup_model_index skip) const {
+    const double horizon = rule == Rule::value ? horizon_for_pick(now_ms) : 0.0;
+    const double fleet_mean_burst = fleet_burst_weight_ > 0 ? fleet_burst_sum_ / fleet_burst_weight_ : 1.0;
+    warmup_model_index best = WARMUP_NO_MODEL;
+    double best_value = std::numeric_limits<double>::infinity();
+    double best_idle = 0;
+    for (const warmup_model_index model : candidates) {
+        if (model == skip) continue;
+        const Model& entry = models_[model];
+        const double idle = idle_ms(entry, now_ms);
+        const double value = rule == Rule::lru ? 0.0
+                                               : p_use(entry, idle, horizon) * burst_of(entry, fleet_mean_burst) *
+                                                     entry.cost_ms / entry.size_mb;
+        // Lowest value first (all equal under LRU); ties: idle the longest (least recently used), then the lower index.
+        if (best == WARMUP_NO_MODEL || value < best_value ||
+            (value == best_value && (idle > best_idle || (idle == best_idle && model < best)))) {
+            best = model;
+            best_value = value;
+            best_idle = idle;
+        }
+    }
+    return best;
+}
+
+bool ValueResource::shadow_use(ShadowCache& shadow, Rule rule, warmup_model_index model, warmup_time_ms now_ms) {
+    if (model >= shadow.resident.size()) {
+        shadow.resident.resize(models_.size());
+        shadow.charged_mb.resize(models_.size());
+        shadow.position.resize(models_.size());
+    }
+    if (shadow.resident[model]) return false;
+    const double size_mb = models_[model].size_mb;
+    shadow.resident[model] = 1;
+    shadow.charged_mb[model] = static_cast<float>(size_mb);
+    shadow.position[model] = static_cast<uint32_t>(shadow.members.size());
+    shadow.members.push_back(model);
+    shadow.used_mb += size_mb;
+    while (shadow.used_mb > budget_mb_ && shadow.members.size() > 1) {
+        const warmup_model_index victim = victim_by(rule, shadow.members, now_ms, model);
+        shadow.used_mb -= shadow.charged_mb[victim];
+        shadow.resident[victim] = 0;
+        const warmup_model_index last = shadow.members.back();
+        shadow.members[shadow.position[victim]] = last;
+        shadow.position[last] = shadow.position[victim];
+        shadow.members.pop_back();
+    }
+    return true;
+}
+
+warmup_model_index ValueResource::pick_victim(warmup_time_ms now_ms) {
+    last_picked_victim_ = victim_by(following_lru() ? Rule::lru : Rule::value, ready_, now_ms, WARMUP_NO_MODEL);
+    return last_picked_victim_;
+}
+
+std::string ValueResource::export_state() const {
+    std::string text = std::string(kStateSchema) + "\n";
+    char number[32];
+    auto put = [&](double value) {
+        std::snprintf(number, sizeof number, " %.17g", value);
+        text += number;
+    };
+    auto put_survival = [&](const Survival& survival) {
+        for (const double count : survival.longer) put(count / survival.scale);
+    };
+    text += "-1";
+    put(log_horizon_ms_);
+    put(horizon_count_);
+    put(fleet_burst_sum_);
+    put(fleet_burst_weight_);
+    put_survival(fleet_gaps_);
+    text += '\n';
+    for (std::size_t model = 0; model < models_.size(); ++model) {
+        const Model& entry = models_[model];
+        if (entry.last_used_ms == WARMUP_TIME_NEVER && entry.gaps.longer[0] == 0 && entry.burst_weight == 0) continue;
+        text += std::to_string(model) + ' ' +
+                std::to_string(entry.last_used_ms == WARMUP_TIME_NEVER ? int64_t{-1} : entry.last_used_ms);
+        put(entry.burst_sum);
+        put(entry.burst_weight);
+        put_survival(entry.gaps);
+        text += '\n';
+    }
+    return text;
+}
+
+void ValueResource::import_state(std::string_view data) {
+    sdk::StateTextReader reader(data, kStateSchema, &bad_state);
+    auto non_negative = [&](const char* what) {
+        const double value = reader.field<double>(what);
+        if (!(value >= 0) || !std::isfinite(value)) bad_state(std::string(what) + " must be a finite number >= 0");
+        return value;
+    };
+    auto read_survival = [&](Survival& survival, const std::string& whose) {
+        for (std::size_t k = 0; k < kLengths; ++k) {
+            survival.longer[k] = non_negative("(gap count)");
+            if (k > 0 && survival.longer[k] > survival.longer[k - 1] * (1 + 1e-6))
+                bad_state("the gap counts of " + whose + " increase with the gap length (they count gaps >= it)");
+        }
+        survival.scale = 1;
+    };
+    struct Learned {
+        Survival gaps;
+        double burst_sum = 0, burst_weight = 0;
+        warmup_time_ms last_used_ms = WARMUP_TIME_NEVER;
+        bool seen = false;
+    };
+    std::vector<Learned> learned;
+    Survival fleet;
+    double log_horizon = 0, horizon_count = 0, fleet_burst_sum = 0, fleet_burst_weight = 0;
+    bool fleet_seen = false;
+    while (reader.next_record()) {
+        const auto model = reader.field<int64_t>("(model index)");
+        if (model == -1) {
+            if (fleet_seen) bad_state("the fleet record appears twice");
+            fleet_seen = true;
+            log_horizon = reader.field<double>("(log horizon)");
+            if (!std::isfinite(log_horizon) || log_horizon < 0 || log_horizon > 60)
+                bad_state("the log horizon must be in [0, 60]");
+            horizon_count = std::min(non_negative("(horizon count)"), kHorizonWindow);
+            fleet_burst_sum = non_negative("(fleet burst sum)");
+            fleet_burst_weight = non_negative("(fleet burst weight)");
+            read_survival(fleet, "the fleet");
+        } else {
+            if (model < 0 || model >= static_cast<int64_t>(host().model_count()))
+                bad_state("model index " + std::to_string(model) + " is not in this host's catalog");
+            if (static_cast<std::size_t>(model) >= learned.size()) learned.resize(static_cast<std::size_t>(model) + 1);
+            Learned& entry = learned[static_cast<std::size_t>(model)];
+            if (entry.seen) bad_state("model " + std::to_string(model) + " appears twice");
+            entry.seen = true;
+            const auto last_used = reader.field<int64_t>("(last_used_ms)");
+            if (last_used < -1 || last_used >= WARMUP_TIME_NEVER / 2)
+                bad_state("last_used_ms of model " + std::to_string(model) + " is out of range");
+            entry.last_used_ms = last_used == -1 ? WARMUP_TIME_NEVER : last_used;
+            entry.burst_sum = non_negative("(burst sum)");
+            entry.burst_weight = non_negative("(burst weight)");
+            read_survival(entry.gaps, "model " + std::to_string(model));
+        }
+        if (!reader.at_record_end()) bad_state("a record has extra fields");
+    }
+    if (!fleet_seen) bad_state("the fleet record (-1) is missing");
+
+    // Everything parsed: replace what was learned, keep the ready set (the host's, not state).
+    if (learned.size() > models_.size()) models_.resize(learned.size());
+    for (std::size_t model = 0; model < models_.size(); ++model) {
+        Model& entry = models_[model];
+        const Learned fresh = model < learned.size() ? learned[model] : Learned{};
+        entry.gaps = fresh.gaps;
+        entry.burst_sum = fresh.burst_sum;
+        entry.burst_weight = fresh.burst_weight;
+        entry.last_used_ms = fresh.last_used_ms;
+        entry.burst_open = false;
+    }
+    fleet_gaps_ = fleet;
+    fleet_burst_sum_ = fleet_burst_sum;
+    fleet_burst_weight_ = fleet_burst_weight;
+    log_horizon_ms_ = log_horizon;
+    horizon_count_ = horizon_count;
+}
+
+}  // namespace warmup::plugins

@@ -1,0 +1,168 @@
+// plugins/resource/value/value_resource.hpp — resource plugin that evicts by predicted value per MiB: the ready
+// model whose next use, predicted from its own idle-gap history, would avoid the fewest cold requests per MiB held.
+//
+// What it learns, from the calls every resource plugin receives (on_ready, on_used, on_removed; the host calls
+// on_used for every request served warm and once when a load that requests waited for finishes):
+//  - per model, the survival curve of its idle gaps (the time from one use to the next): the decayed number of past
+//    gaps, and of those at least L long for 4 log-spaced lengths L per doubling from 1 s (84 lengths, up to ~24 days).
+//    A gap ends at the request that ends it; for a demand load that request arrived one load time before the load
+//    finished (the host reports on_ready then on_used at that instant). The counts forget with a half-life of
+//    `memory_gaps` gaps and are shrunk towards the fleet's pooled curve by `prior_gaps` pseudo-gaps, so a model seen
+//    twice is not judged on two numbers;
+//  - per model, the cold cost of its next use: the uses are cut into windows of one load time, each opened by a use
+//    outside the previous window, and a window's size is the requests a cold start at its first use would have made
+//    wait. Measured only on windows that opened warm (a cold one reaches the policy as one on_used for all its waiting
+//    requests), decayed like the gaps and shrunk towards the fleet's mean. The host reports events, not request
+//    counts, so an event that carries several requests counts once.
+// Value of a ready model idle for t (ms since its last use):
+//      P(next use within (t, t + H] | idle >= t) x expected burst x load_ms / memory_mb
+// i.e. the load time of the cold requests that keeping it over the horizon H is expected to avoid, per MiB. H is how
+// long memory lasts under the current pressure: the geometric mean of the idle ages of the last ~64 models this policy
+// evicted (at the first eviction, the oldest idle age among the ready models), or `horizon_ms` when set. The victim
+// is the lowest value; ties go to the least recently used, then to the lower model index.
+// The rule in force: value, unless LRU would clearly have done better lately. Two shadow caches of the same budget see
+// every use, one evicting by value, one by LRU, and count the expected cold requests each would have missed (decayed,
+// half-life `shadow_memory_misses` misses). While LRU's shadow is ahead by more than `shadow_confidence` standard
+// deviations of the difference, the victim is the least recently used instead. Value alone misjudges a model whose
+// rhythm changed until its history catches up (a once-a-day model turned busy), and LRU is the safe rule then.
+//
+// Threads: control thread only (SDK contract), no locks. Cost: on_ready / on_removed O(1); on_used O(1) for a gap under
+// 1 s, O(84) at most otherwise, plus O(models in the shadow) per shadow miss and eviction (a miss of a shadow is a
+// cold start of its cache: rare next to uses); pick_victim O(ready models) with O(1) per model (the value depends on
+// the current time, so no ordered structure stays valid between calls; ready sets are hundreds of models at most on
+// the evaluated workloads). Memory: ~0.8 KB per model index up to the largest seen.
+// State extension `org.warmup.state.resource-value/1` (text): the learned curves, bursts, last uses and the horizon;
+// the ready set is not state (the host reports it with on_ready after a swap), nor are the shadows (rebuilt from the
+// uses that follow).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+#include <warmup/sdk/plugin.hpp>
+
+#include "common/memory_admission.hpp"
+
+namespace warmup::plugins {
+
+class ValueResource final : public sdk::Resource {
+  public:
+    ValueResource(sdk::Host host, sdk::Params& params);
+
+    double effective_budget_mb(double configured_budget_mb) override;
+    void admit(const warmup_admission_request& request, warmup_admission& out) override;
+    void on_ready(warmup_model_index model, double memory_mb, double load_ms, warmup_time_ms now_ms) override;
+    void on_used(warmup_model_index model, warmup_time_ms now_ms) override;
+    void on_removed(warmup_model_index model, warmup_time_ms now_ms) override;
+    warmup_model_index pick_victim(warmup_time_ms now_ms) override;
+
+    [[nodiscard]] const char* state_schema() const override { return kStateSchema; }
+    [[nodiscard]] std::string export_state() const override;
+    void import_state(std::string_view data) override;
+
+    /// Value of a ready model at now_ms (cold-request load-ms avoided per MiB over the horizon), NaN when not ready.
+    [[nodiscard]] double value_of(warmup_model_index model, warmup_time_ms now_ms) const;
+    /// P(next use within the horizon | idle since the last use) of a model (ready or not) at now_ms.
+    [[nodiscard]] double p_use_within_horizon(warmup_model_index model, warmup_time_ms now_ms) const;
+    /// The expected wake-up burst (requests) of a model: its own decayed mean shrunk towards the fleet's.
+    [[nodiscard]] double expected_burst(warmup_model_index model) const;
+    /// The horizon H (ms) in use; 0 before the first eviction when `horizon_ms` is not set.
+    [[nodiscard]] double horizon_ms() const;
+    /// The eviction rule in force: true while the LRU shadow has recently missed fewer expected cold requests than the
+    /// value shadow (see ShadowCache); always false with `shadow: false`.
+    [[nodiscard]] bool following_lru() const;
+    /// The decayed expected cold requests each shadow cache has missed (value, LRU); 0 before any use.
+    [[nodiscard]] double shadow_value_missed() const { return value_shadow_.missed; }
+    [[nodiscard]] double shadow_lru_missed() const { return lru_shadow_.missed; }
+
+    static constexpr std::size_t kLengths = 84;     // gap lengths on the grid: 1 s x 2^(k/4), k < 84 (~24 days)
+    static constexpr double kFirstLengthMs = 1000;  // the grid's first length
+    static constexpr double kLengthsPerDoubling = 4;
+
+  private:
+    static constexpr const char* kStateSchema = "org.warmup.state.resource-value/1";
+    static constexpr uint32_t kNotReady = UINT32_MAX;
+
+    /// Decayed survival counts: longer[k] = weight of the past gaps >= length k, in units of `scale` (the weight the
+    /// next gap gets; it grows by 2^(1/half-life) per gap instead of every count decaying, so adding a gap is one pass
+    /// over the lengths it covers).
+    struct Survival {
+        std::array<double, kLengths> longer{};
+        double scale = 1;
+        void add(double gap_ms, double growth);
+        /// Decayed count of gaps >= t (linear between grid lengths, the first length's count below it).
+        [[nodiscard]] double at(double t_ms) const;
+        [[nodiscard]] double total() const { return longer[0] / scale; }
+    };
+
+    struct Model {
+        Survival gaps;
+        double burst_sum = 0;     // decayed sum of warm wake-up bursts (requests)
+        double burst_weight = 0;  // decayed number of them
+        warmup_time_ms last_used_ms = WARMUP_TIME_NEVER;
+        warmup_time_ms ready_since_ms = 0;
+        double cost_ms = 0;  // load time (ms)
+        double size_mb = 1;  // memory (MiB, at least 1)
+        uint32_t ready_position = kNotReady;
+        bool awaiting_first_use = false;  // ready, and on_used not called since
+        bool burst_open = false;          // a load-time window is being counted
+        bool burst_warm = false;          // it opened with the model ready
+        warmup_time_ms burst_start_ms = 0;
+        double burst_count = 0;
+    };
+
+    /// A cache of the same budget fed the same uses, that evicts by one rule only (value or LRU), and counts what that
+    /// rule would have left cold: a use of a model it does not hold is a miss, worth the model's expected wake-up burst
+    /// (requests), and the model is taken in, evicting by the rule until it fits. Loads are taken as instant, and the
+    /// budget is the effective one. Misses forget with a half-life of `shadow_memory_misses` misses of either cache.
+    /// Not state: rebuilt from the uses after a swap or restart.
+    struct ShadowCache {
+        std::vector<uint8_t> resident;            // by model index
+        std::vector<float> charged_mb;            // by model index: the size charged when taken in
+        std::vector<warmup_model_index> members;  // in no particular order
+        std::vector<uint32_t> position;           // by model index: where in `members`
+        double used_mb = 0;
+        double missed = 0;
+    };
+    enum class Rule { value, lru };
+    /// Feeds one use to a shadow cache; true when it was a miss.
+    bool shadow_use(ShadowCache& shadow, Rule rule, warmup_model_index model, warmup_time_ms now_ms);
+    /// The victim among `candidates` by the rule: the lowest value, or the least recently used (ties: the longest
+    /// idle, then the lower index). `skip` is never chosen.
+    [[nodiscard]] warmup_model_index victim_by(Rule rule, const std::vector<warmup_model_index>& candidates,
+                                               warmup_time_ms now_ms, warmup_model_index skip) const;
+
+    Model& model_at(warmup_model_index model);
+    void close_burst(Model& entry);
+    [[nodiscard]] double p_use(const Model& entry, double idle_ms, double horizon) const;
+    [[nodiscard]] double idle_ms(const Model& entry, warmup_time_ms now_ms) const;
+    /// The model's mean window size shrunk towards `fleet_mean` by prior_gaps pseudo-windows.
+    [[nodiscard]] double burst_of(const Model& entry, double fleet_mean) const;
+    [[nodiscard]] double horizon_for_pick(warmup_time_ms now_ms) const;
+
+    resource::MemoryAdmission admission_;
+    double fixed_horizon_ms_ = 0;  // 0 = learned from the evictions
+    double prior_gaps_ = 4;
+    double gap_growth_ = 1;    // 2^(1/memory_gaps)
+    double burst_decay_ = 1;   // 2^(-1/memory_gaps)
+    double fleet_growth_ = 1;  // 2^(1/fleet_memory_gaps)
+    double fleet_decay_ = 1;
+
+    std::vector<Model> models_;              // indexed by model index
+    std::vector<warmup_model_index> ready_;  // the ready models, in no particular order
+    Survival fleet_gaps_;                    // every model's gaps, pooled
+    double fleet_burst_sum_ = 0, fleet_burst_weight_ = 0;
+    double log_horizon_ms_ = 0;  // mean of log(victim idle age), over `horizon_count_` evictions (capped window)
+    double horizon_count_ = 0;
+    warmup_model_index last_picked_victim_ = WARMUP_NO_MODEL;
+    bool shadow_enabled_ = true;
+    double shadow_decay_ = 1;  // 2^(-1/shadow_memory_misses)
+    double shadow_confidence_ = 1;
+    double budget_mb_ = 0;  // the effective budget last returned to the host (0: unknown, shadows off)
+    ShadowCache value_shadow_, lru_shadow_;
+    double shadow_spread_ = 0;  // decayed sum of squared bursts of the misses only one shadow had
+};
+
+}  // namespace warmup::plugins

@@ -1,0 +1,267 @@
+// Unit tests of org.warmup.resource.value: the victim is the ready model whose predicted next use avoids the fewest
+// cold requests per MiB (a frequent model over a daily one, a small one over a big one, a bursty one over a lone
+// request), ties go to the least recently used, the horizon follows the evictions, and the learned state survives an
+// export/import while bad state is refused without loss.
+#include "value_resource.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "plugin_library_check.hpp"
+#include "plugin_test_host.hpp"
+
+namespace warmup::plugins {
+namespace {
+
+constexpr warmup_time_ms kMinute = 60'000;
+constexpr warmup_time_ms kDay = 24 * 60 * kMinute;
+
+ValueResource make_policy(test::PluginTestHost& host, const std::string& yaml = "") {
+    sdk::Params params(yaml);
+    return ValueResource(host.host(), params);
+}
+
+/// A demand load finishing at `at_ms`: on_ready then on_used at the same instant, as the engine reports it.
+void cold_use(ValueResource& policy, warmup_model_index model, warmup_time_ms at_ms, double memory_mb = 1000) {
+    policy.on_ready(model, memory_mb, 2000, at_ms);
+    policy.on_used(model, at_ms);
+}
+
+/// A model loaded at 0 and kept ready, used every `every_ms` until `until_ms` (inclusive).
+void steady_uses(ValueResource& policy, warmup_model_index model, warmup_time_ms every_ms, warmup_time_ms until_ms,
+                 double memory_mb = 1000) {
+    cold_use(policy, model, 0, memory_mb);
+    for (warmup_time_ms t = every_ms; t <= until_ms; t += every_ms) policy.on_used(model, t);
+}
+
+/// A model used once a day at `offset_ms` (days 0 .. days-1), loaded for each use and evicted in between except the
+/// last time (it stays ready).
+void daily_uses(ValueResource& policy, warmup_model_index model, int days, warmup_time_ms offset_ms,
+                double memory_mb = 1000) {
+    for (int day = 0; day < days; ++day) {
+        const warmup_time_ms at = day * kDay + offset_ms;
+        cold_use(policy, model, at, memory_mb);
+        if (day + 1 < days) policy.on_removed(model, at + kMinute);  // a planned unload, not an eviction
+    }
+}
+
+TEST(ValueResource, KeepsAModelUsedEveryTenMinutesOverOneUsedOnceADay) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "horizon_ms: 300000");
+    const auto frequent = host.model("frequent"), daily = host.model("daily");
+    steady_uses(policy, frequent, 10 * kMinute, 3 * kDay);
+    daily_uses(policy, daily, 4, 4 * kMinute);  // last use at 3 days + 4 min
+    const warmup_time_ms now = 3 * kDay + 5 * kMinute;
+    // LRU would evict `frequent` (idle 5 min against 1 min); its next use is 5 min away, the daily one's a day away.
+    EXPECT_GT(policy.p_use_within_horizon(frequent, now), 0.8);
+    EXPECT_LT(policy.p_use_within_horizon(daily, now), 0.05);
+    EXPECT_EQ(policy.pick_victim(now), daily);
+}
+
+TEST(ValueResource, EvictsABigRarelyUsedModelBeforeASmallFrequentOne) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "horizon_ms: 300000");
+    const auto small = host.model("small"), big = host.model("big");
+    steady_uses(policy, small, 10 * kMinute, 3 * kDay, 1000);
+    daily_uses(policy, big, 4, 4 * kMinute, 8000);
+    EXPECT_EQ(policy.pick_victim(3 * kDay + 5 * kMinute), big);
+}
+
+TEST(ValueResource, SameHistoryTheBiggerModelGoesFirstThenTheLeastRecentlyUsed) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "horizon_ms: 300000");
+    const auto a = host.model("a"), b = host.model("b"), c = host.model("c");
+    steady_uses(policy, a, 10 * kMinute, kDay, 1000);
+    steady_uses(policy, b, 10 * kMinute, kDay, 4000);
+    steady_uses(policy, c, 10 * kMinute, kDay, 1000);
+    const warmup_time_ms now = kDay + 7 * kMinute;  // the next use (10 min gaps) is within the 5 min horizon
+    EXPECT_GT(policy.value_of(a, now), 0.0);
+    EXPECT_NEAR(policy.value_of(b, now) * 4, policy.value_of(a, now), 1e-9 * policy.value_of(a, now));
+    ASSERT_EQ(policy.pick_victim(now), b);  // a quarter of the value per MiB
+    policy.on_removed(b, now);
+    EXPECT_DOUBLE_EQ(policy.value_of(c, now), policy.value_of(a, now));
+    EXPECT_EQ(policy.pick_victim(now), a);  // an exact tie, same idle time: the lower index
+}
+
+TEST(ValueResource, WithNoHistoryAnywhereItIsLruThenLowestIndex) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host);
+    const auto a = host.model("a"), b = host.model("b"), c = host.model("c");
+    EXPECT_EQ(policy.pick_victim(0), WARMUP_NO_MODEL);
+    policy.on_ready(b, 1000, 2000, 10);  // pre-warmed, never used: no gap, no burst
+    policy.on_ready(a, 1000, 2000, 10);
+    policy.on_ready(c, 1000, 2000, 20);
+    EXPECT_DOUBLE_EQ(policy.value_of(a, 30), 0.0);
+    EXPECT_EQ(policy.pick_victim(30), a);  // a and b idle since 10: the lower index; c is younger
+    policy.on_removed(a, 30);
+    EXPECT_EQ(policy.pick_victim(30), b);
+    policy.on_removed(b, 30);
+    EXPECT_EQ(policy.pick_victim(30), c);
+    policy.on_removed(c, 30);
+    EXPECT_EQ(policy.pick_victim(30), WARMUP_NO_MODEL);
+    EXPECT_TRUE(std::isnan(policy.value_of(c, 30)));
+}
+
+TEST(ValueResource, ABurstyModelIsWorthMoreThanALoneRequestWithTheSameGaps) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "horizon_ms: 300000\nprior_gaps: 1");
+    const auto lone = host.model("lone"), bursty = host.model("bursty");
+    cold_use(policy, lone, 0);
+    cold_use(policy, bursty, 0);
+    for (warmup_time_ms t = 10 * kMinute; t <= kDay; t += 10 * kMinute) {
+        policy.on_used(lone, t);
+        // Four requests within one load time (2 s) of the wake-up, all served warm.
+        for (warmup_time_ms k = 0; k < 4; ++k) policy.on_used(bursty, t + k * 500);
+    }
+    policy.on_used(bursty, kDay + 5'000);  // outside the window: closes the last burst
+    // The bursts are 4 and 1 requests (the cold first load is not a measurement); the fleet mean is between.
+    EXPECT_GT(policy.expected_burst(bursty), 3.5);
+    EXPECT_LT(policy.expected_burst(lone), 1.5);
+    policy.on_used(lone, kDay + 5'000);
+    EXPECT_EQ(policy.pick_victim(kDay + 6 * kMinute), lone);
+}
+
+TEST(ValueResource, AColdWakeUpCountsItsGapFromTheRequestNotFromTheLoadEnd) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "horizon_ms: 20000\nprior_gaps: 0");
+    const auto a = host.model("a");
+    // Used at 0, evicted, then a 30 s demand load finishing at 90 s: its request came at 60 s, a 60 s gap (not 90 s).
+    policy.on_ready(a, 1000, 30'000, 0);
+    policy.on_used(a, 0);
+    policy.on_removed(a, 10'000);
+    policy.on_ready(a, 1000, 30'000, 90'000);
+    policy.on_used(a, 90'000);
+    // Idle 50 s: a 60 s gap ends within the 20 s horizon, a 90 s one would not.
+    EXPECT_NEAR(policy.p_use_within_horizon(a, 90'000 + 50'000), 1.0, 1e-9);
+    EXPECT_NEAR(policy.p_use_within_horizon(a, 90'000 + 75'000), 0.0, 1e-9);  // past every gap seen
+    // The cold wake-up's waiting requests reached the policy as one use: no burst measured, the default of 1 stays.
+    EXPECT_DOUBLE_EQ(policy.expected_burst(a), 1.0);
+}
+
+TEST(ValueResource, HorizonIsTheGeometricMeanOfTheEvictedModelsIdleAges) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host);
+    const auto a = host.model("a"), b = host.model("b"), c = host.model("c");
+    EXPECT_DOUBLE_EQ(policy.horizon_ms(), 0.0);
+    cold_use(policy, a, 0);
+    cold_use(policy, b, 0);
+    cold_use(policy, c, 0);
+    policy.on_used(b, 3 * kMinute);
+    policy.on_used(c, 3 * kMinute);
+    ASSERT_EQ(policy.pick_victim(4 * kMinute), a);  // no gaps: LRU order
+    policy.on_removed(a, 4 * kMinute);              // idle 4 min
+    EXPECT_NEAR(policy.horizon_ms(), 4.0 * kMinute, 1e-6);
+    policy.on_removed(c, 5 * kMinute);  // not picked: a planned unload does not move the horizon
+    EXPECT_NEAR(policy.horizon_ms(), 4.0 * kMinute, 1e-6);
+    ASSERT_EQ(policy.pick_victim(4 * kMinute), b);
+    policy.on_removed(b, 4 * kMinute);  // idle 1 min: geometric mean of 4 and 1 min
+    EXPECT_NEAR(policy.horizon_ms(), 2.0 * kMinute, 1e-6);
+}
+
+TEST(ValueResource, StateRoundTripsAndBadStateIsRefusedWithoutLoss) {
+    test::PluginTestHost host;
+    auto source = make_policy(host);
+    const auto frequent = host.model("frequent"), daily = host.model("daily");
+    steady_uses(source, frequent, 10 * kMinute, 3 * kDay);
+    daily_uses(source, daily, 4, 4 * kMinute);
+    ASSERT_EQ(source.pick_victim(3 * kDay + 5 * kMinute), daily);
+    source.on_removed(daily, 3 * kDay + 5 * kMinute);
+    const std::string state = source.export_state();
+
+    auto target = make_policy(host);
+    target.import_state(state);
+    EXPECT_EQ(target.export_state(), state);
+    EXPECT_DOUBLE_EQ(target.horizon_ms(), source.horizon_ms());
+    // The ready set is the host's: after a swap it reports the ready models with on_ready.
+    // Its idle time still counts from the last use (3 days) that came with the state.
+    target.on_ready(frequent, 1000, 2000, 3 * kDay + 6 * kMinute);
+    const warmup_time_ms later = 3 * kDay + 7 * kMinute;
+    EXPECT_NEAR(target.p_use_within_horizon(frequent, later), source.p_use_within_horizon(frequent, later), 1e-12);
+    EXPECT_NEAR(target.value_of(frequent, later), source.value_of(frequent, later), 1e-9);
+    EXPECT_NEAR(target.expected_burst(frequent), source.expected_burst(frequent), 1e-12);
+
+    const std::string before = target.export_state();
+    const std::string schema = "org.warmup.state.resource-value/1\n";
+    std::string zeros, rising;
+    for (std::size_t k = 0; k < ValueResource::kLengths; ++k) {
+        zeros += " 0";
+        rising += k == 3 ? " 2" : " 1";
+    }
+    const std::string fleet = "-1 10 1 0 0" + zeros + "\n";
+    const std::string model = "1 5 0 0" + zeros + "\n";
+    ASSERT_NO_THROW(make_policy(host).import_state(schema + fleet + model));
+    for (const std::string& bad : {
+             std::string("org.warmup.state.other/1\n") + fleet,  // another schema
+             schema + model,                                     // no fleet record
+             schema + fleet + fleet,                             // the fleet twice
+             schema + fleet + model + model,                     // a model twice
+             schema + fleet + "1 5 0 0" + rising + "\n",         // counts of gaps >= a length rising with it
+             schema + "-1 10 1 0 0" + zeros + " 3\n",            // an extra field
+             schema + "-1 10 1 0 0 1\n",                         // too few fields
+             schema + "-1 nan 1 0 0" + zeros + "\n",             // not a number
+             schema + fleet + "1 5 -1 0" + zeros + "\n",         // a negative burst sum
+             schema + fleet + "99 5 0 0" + zeros + "\n",         // a model outside the catalog
+         }) {
+        SCOPED_TRACE(bad);
+        EXPECT_THROW(target.import_state(bad), sdk::Error);
+        EXPECT_EQ(target.export_state(), before);
+    }
+}
+
+/// A model used once a day for `days` days at `offset_ms`, then (from `phase_ms`) a stream of uses 10 s apart in the
+/// order h, x, h, y, ... with h the once-a-day model: LRU keeps h (always the most recent but one), value evicts it
+/// (its history says it does not come back for a day). Budget: two of the three 1000 MiB models. Returns the time
+/// after the last use.
+warmup_time_ms daily_model_turns_busy(ValueResource& policy, warmup_model_index h, warmup_model_index x,
+                                      warmup_model_index y, int steps) {
+    EXPECT_EQ(policy.effective_budget_mb(2000), 2000);
+    daily_uses(policy, h, 30, 0);
+    const warmup_time_ms phase_ms = 30 * kDay;
+    policy.on_ready(x, 1000, 2000, phase_ms);
+    policy.on_ready(y, 1000, 2000, phase_ms);
+    warmup_time_ms t = phase_ms;
+    for (int step = 0; step < steps; ++step) {
+        t += 10'000;
+        policy.on_used(step % 2 == 0 ? h : (step % 4 == 1 ? x : y), t);
+    }
+    return t + 1'000;
+}
+
+TEST(ValueResource, FollowsLruWhileItsShadowClearlyMissesLessAndNotWithShadowOff) {
+    test::PluginTestHost host;
+    const std::string params = "{horizon_ms: 60000";
+    auto policy = make_policy(host, params + "}");
+    auto plain = make_policy(host, params + ", shadow: false}");
+    const auto h = host.model("h"), x = host.model("x"), y = host.model("y");
+    EXPECT_FALSE(policy.following_lru());  // nothing missed yet
+    const warmup_time_ms now = daily_model_turns_busy(policy, h, x, y, 40);
+    daily_model_turns_busy(plain, h, x, y, 40);
+    // The last uses were ..., h, y (step 39 is y): x is the least recently used.
+    EXPECT_GT(policy.shadow_value_missed(), policy.shadow_lru_missed());
+    EXPECT_TRUE(policy.following_lru());
+    EXPECT_EQ(policy.pick_victim(now), x);
+    // Without the shadows the value rule alone decides, and it still takes h for a once-a-day model.
+    EXPECT_FALSE(plain.following_lru());
+    EXPECT_EQ(plain.shadow_value_missed(), 0.0);
+    EXPECT_EQ(plain.pick_victim(now), h);
+}
+
+TEST(ValueResource, RefusesBadParams) {
+    test::PluginTestHost host;
+    EXPECT_THROW(make_policy(host, "horizon_ms: -1"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "memory_gaps: 0"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "prior_gaps: x"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "shadow_memory_misses: 0"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "shadow_confidence: -1"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "shadow: maybe"), sdk::InvalidArgument);
+}
+
+}  // namespace
+}  // namespace warmup::plugins
+
+// The built library, opened as the host opens it (plugin_library_check.hpp).
+INSTANTIATE_TEST_SUITE_P(MechanicsPlugins, PluginLibrary,
+                         ::testing::Values(warmup::test::PluginLibraryExpectation{
+                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.1.0"}),
+                         warmup::test::plugin_library_test_name);
