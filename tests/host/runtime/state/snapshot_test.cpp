@@ -91,7 +91,7 @@ TEST(SnapshotFormat, RoundTripKeepsEveryFieldAndByte) {
     const Snapshot snapshot = sample_snapshot();
     const std::string bytes = encode_snapshot(snapshot);
     // 32-byte header + payload: 8 (time) + 4 + (4+8) + (4+7) + 4 + (4+7) + 4 + sections.
-    const std::size_t section_bytes = (4 + 16) + (4 + 32) + (8 + 5) + (4 + 7) + (4 + 29) + (8 + 8);
+    const std::size_t section_bytes = (4 + 8) + (4 + 32) + (8 + 5) + (4 + 7) + (4 + 29) + (8 + 8);
     EXPECT_EQ(bytes.size(), 32u + 8 + 4 + 12 + 11 + 4 + 11 + 4 + section_bytes);
     EXPECT_EQ(bytes.substr(0, 8), std::string("WUPSNAP\0", 8));
     EXPECT_EQ(decode_snapshot(bytes), snapshot);
