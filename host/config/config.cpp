@@ -556,6 +556,9 @@ class ConfigReader {
         }
         // Up to 2 edits for names of 6+ characters, 1 for shorter ones: close enough to be a typo, not a guess.
         const std::size_t allowed = std::max(key.size(), best.size()) >= 6 ? 2 : 1;
+        // A typo of a deprecated slot key is pointed at the key to write now.
+        for (const SlotInfo& slot : kSlotInfo)
+            if (!slot.deprecated_key.empty() && best == slot.deprecated_key) best = slot.key;
         if (!best.empty() && best_distance <= allowed) message += fmt::format("; did you mean '{}'?", best);
         return message;
     }

@@ -98,6 +98,16 @@ TEST(DeprecatedSlotKeys, BothNamesOfOneSlotAreRefusedAtTheSecond) {
     }
 }
 
+TEST(DeprecatedSlotKeys, ATypoOfAnOldKeySuggestsTheNewKey) {
+    try {
+        load(kHeader + "components:\n  resource_polcy: {plugin: org.warmup.resource.lru}\n");
+        FAIL() << "a misspelt slot was accepted";
+    } catch (const ConfigError& error) {
+        EXPECT_EQ(error.key_path(), "components.resource_polcy");
+        EXPECT_EQ(error.message(), "unknown key 'resource_polcy'; did you mean 'resource'?");
+    }
+}
+
 TEST(DeprecatedSlotKeys, StoredStateUnderAnOldKeyFindsItsSlotWhileTheYamlKeyLookupDoesNot) {
     for (const Rename& rename : kRenames) {
         SCOPED_TRACE(rename.old_key);
