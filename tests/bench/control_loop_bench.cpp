@@ -1,4 +1,5 @@
-// control_loop_bench — the control loop's decision time per event with 10 k models (README "Ten thousand models").
+// control_loop_bench — the control loop's decision time per event with 10 k models (docs/benchmarks.md, "Ten thousand
+// models").
 //
 // The engine warmupd runs (WarmupEngine, the same code live and in replay) on the default plugin set of
 // configs/default.yaml (usage-pattern analyzer with 240 1-minute bins, cost-curve predictor, calibrated performance
