@@ -8,7 +8,7 @@
 #   P/share/warmup/sdk-template/   the plugin template (sdk/template), buildable against the installed package
 #   P/share/warmup/monitoring/     configs/monitoring: Grafana dashboard, Prometheus alert rules and their unit tests,
 #                                  example Prometheus configuration
-#   P/share/doc/warmup-host/       README.md
+#   P/share/doc/warmup-host/       README.md and docs/ (the user's manual: the README links its pages as docs/*.md)
 # The `service` component (the systemd unit, the sysusers.d entry and /etc/warmup/warmupd.yaml) is installed only
 # into the Debian package, never by a plain `cmake --install`: it holds absolute paths such as /etc.
 # Included from the top-level CMakeLists.txt after every target is defined.
@@ -73,6 +73,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/sdk/template/ DESTINATION ${CMAKE_INSTAL
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/monitoring/ DESTINATION ${CMAKE_INSTALL_DATADIR}/warmup/monitoring
         COMPONENT runtime)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs COMPONENT runtime)
 
 # The service component: Debian package only (EXCLUDE_FROM_ALL keeps it out of a plain `cmake --install`).
 set(packaged_config ${CMAKE_CURRENT_BINARY_DIR}/packaging/warmupd.yaml)

@@ -5,8 +5,8 @@
 # support bundle's tar.gz; systemd: systemd-analyze, which checks the packaged unit; prometheus: promtool and
 # the server, which check /metrics, the alert rules and the dashboard's queries; chromium: the headless browser the
 # status page's tests drive through the DevTools protocol; libhiredis-dev: the Redis client of the fleet;
-# redis-server, redis-tools (redis-cli) and jq: the fleet tests and the README's fleet commands). Run as root (or
-# with sudo).
+# redis-server, redis-tools (redis-cli) and jq: the fleet tests and the fleet commands of docs/fleet.md). Run as root
+# (or with sudo).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache

@@ -249,7 +249,7 @@ class WarmupEngine {
     /// when residency_sequence() was `listed_after_sequence`). A model ready in the books but not listed is marked
     /// absent (no unload is sent, no unload or eviction counted: its next request is a cold start). With `adopt`, a
     /// listed model that is absent in the books becomes ready, charged with its reported memory (or the performance
-    /// model's estimate, else the catalog's) and announced to the resource plugin; a model with requests in its
+    /// plugin's estimate, else the catalog's) and announced to the resource plugin; a model with requests in its
     /// history is planned (trigger TIMER), one without is kept for fallback_keep_alive_ms (no pattern to plan from).
     /// If the budget is then exceeded, ready models are evicted in the resource plugin's order. Models whose residency
     /// changed after the listing started, models that are queued or loading, and models in `unsure` (an unload ran

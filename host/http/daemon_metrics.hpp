@@ -41,7 +41,7 @@ struct ArmMetricsView {
     std::array<CircuitState, kComponentKinds> circuits{};  // by ComponentKind
 };
 
-/// A fleet node's counters as /metrics shows them (README "Fleet").
+/// A fleet node's counters as /metrics shows them (docs/fleet.md).
 struct FleetMetricsView {
     cluster::FleetCounters counters;
     bool redis_reachable = false;

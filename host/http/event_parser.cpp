@@ -8,8 +8,8 @@
 //    the reference path (nlohmann::json + read_item), which decides and words every refusal.
 // So the fast path only ever accepts, and only lines the reference path accepts with the same values; refusals and
 // their messages are the reference path's alone. JSON array bodies take the reference path.
-// The fast path is why POST /api/warmup/events keeps up with the HTTP layer (README "Speed"): parsing 100 lines
-// with nlohmann::json cost about ten times what simdjson does.
+// The fast path is why POST /api/warmup/events keeps up with the HTTP layer (docs/benchmarks.md, "Speed"): parsing 100
+// lines with nlohmann::json cost about ten times what simdjson does.
 #include "http/event_parser.hpp"
 
 #include <fmt/format.h>

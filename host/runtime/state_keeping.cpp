@@ -48,7 +48,7 @@ bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& 
 }
 
 // The control engine's totals (what /status shows) travel in the snapshot as one more section, beside the metrics
-// sink's own state: restored together, /status and /metrics agree after a restart. A JSON object by field name, so
+// plugin's own state: restored together, /status and /metrics agree after a restart. A JSON object by field name, so
 // a field added later reads as 0 from an older snapshot, and an older daemon skips the section ("not a component
 // slot") without failing the restore.
 constexpr std::string_view kEngineSectionSlot = "engine";

@@ -7,7 +7,7 @@
 // requests per keep-alive connection. `--keep-alive-max 5` gives the library's default instead (the client then
 // reconnects every 5 requests, which makes this server slower).
 //
-// Compare it with warmupd under the same wrk load (tests/bench/ingest_events.lua, README "Speed"):
+// Compare it with warmupd under the same wrk load (tests/bench/ingest_events.lua, docs/benchmarks.md, "Speed"):
 //   build/bench/bare_ingest_server --port 3100 &
 //   wrk -t2 -c8 -d10s -s tests/bench/ingest_events.lua http://127.0.0.1:3100/api/warmup/events
 //

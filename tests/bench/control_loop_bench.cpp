@@ -1,10 +1,11 @@
-// control_loop_bench — the control loop's decision time per event with 10 k models (README "Ten thousand models").
+// control_loop_bench — the control loop's decision time per event with 10 k models (docs/benchmarks.md, "Ten thousand
+// models").
 //
 // The engine warmupd runs (WarmupEngine, the same code live and in replay) on the default plugin set of
 // configs/default.yaml (usage-pattern analyzer with 240 1-minute bins, cost-curve predictor, calibrated performance
-// model, lead-time scheduler, LRU, WeightedFair queue, Prometheus sink) loaded from build/plugins, with the daemon's
-// decision log installed, on a virtual clock. Catalog: `m/*`, 64 MiB and a 2 s load each; budget 64 GiB (about 1000
-// models loaded at once), 2 loads at a time. Loads finish after their catalog time.
+// plugin, lead-time scheduler, LRU, WeightedFair queue, Prometheus metrics plugin) loaded from build/plugins, with the
+// daemon's decision log installed, on a virtual clock. Catalog: `m/*`, 64 MiB and a 2 s load each; budget 64 GiB (about
+// 1000 models loaded at once), 2 loads at a time. Loads finish after their catalog time.
 //
 // Traffic: model i is used every (5 + i % 50) minutes, +-25 % (a fixed LCG: the same every run), one request per
 // event, all models interleaved in time order. Before timing, 6 hours of it teach every model its rhythm (about

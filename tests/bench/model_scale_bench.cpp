@@ -1,5 +1,6 @@
 // model_scale_bench — the memory of a warmupd with 10 k active models, and the cost of reading their predictions and
-// status whole or page by page (README "Ten thousand models on one node"). Not a Google Benchmark: one scenario.
+// status whole or page by page (docs/benchmarks.md, "Ten thousand models on one node"). Not a Google Benchmark: one
+// scenario.
 //
 // It starts build/bin/warmupd (--port 0) on a temporary configuration: the default plugin set of
 // configs/default.yaml (usage-pattern analyzer with 240 1-minute bins, cost-curve predictor, ...), catalog `m/*`

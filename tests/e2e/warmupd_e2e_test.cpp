@@ -55,7 +55,7 @@ constexpr int64_t kModelLoadMs = 400;     // catalog load time of rhythm/a (the 
 // ingest.request_window_ms: longer than the whole back-fill (57 s), so all 20 of its events are requests. With the
 // default 5 s most of them would be history (learned, not scored), and whether the model is then loaded by a demand
 // load or by a pre-warm planned from that history depends on how the control loop happens to split the body into
-// batches: counters a test cannot pin. History is covered in-process (tests/host/runtime/live_ingest_test.cpp).
+// batches: counters a test cannot pin. History is covered in-process (tests/host/runtime/ingest_test.cpp).
 constexpr int64_t kRequestWindowMs = 60000;
 
 std::string test_config_yaml() {

@@ -38,6 +38,7 @@ for file in include/warmup/warmup.h include/warmup/common.h include/warmup/versi
             lib/cmake/WarmupSDK/WarmupSDKConfigVersion.cmake lib/cmake/WarmupSDK/WarmupSDKTargets.cmake \
             lib/cmake/WarmupSDK/WarmupPlugin.cmake lib/cmake/WarmupSDK/warmup_plugin.map \
             share/warmup/sdk-template/CMakeLists.txt share/doc/warmup-host/README.md \
+            share/doc/warmup-host/docs/operations.md share/doc/warmup-host/docs/status-page.png \
             share/warmup/monitoring/warmupd-dashboard.json share/warmup/monitoring/warmupd-alerts.yaml \
             share/warmup/monitoring/warmupd-alerts.test.yaml share/warmup/monitoring/prometheus.yaml; do
   [ -f "$prefix/$file" ] || fail "$prefix/$file is not installed"

@@ -1,4 +1,4 @@
-// hotswap_test_config.hpp — the configuration of the hot-swap tests (tests/host/runtime/live_swap_test.cpp,
+// hotswap_test_config.hpp — the configuration of the hot-swap tests (tests/host/runtime/reload_test.cpp,
 // tests/e2e/warmupd_reload_test.cpp, tests/bench/hotswap_pause_bench.cpp): every slot a real plugin from build/plugins,
 // any slot replaceable by one line of YAML.
 //

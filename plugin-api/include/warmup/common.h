@@ -18,7 +18,7 @@
  *    the returned error and frees it. An error the plugin made and will not return (it recovered, or it made a
  *    better one) it frees with `warmup_host.free_error` (ABI 1.2).
  *  - Threads: every function pointer is tagged [control] (the host's single control thread, which owns all component
- *    plugins, so component plugins need no locks), [worker] (one of the host's warm-up worker threads; only model
+ *    plugins, so component plugins need no locks), [worker] (one of the host's warm-up worker threads; only
  *    backends are called there), [source] (the host thread of one source instance; only sources are
  *    called there) or [any] (callable from any thread, concurrently: must be thread-safe).
  *  - Ownership: every pointer is tagged "borrowed" (valid for the duration of the call only), or says who owns it and

@@ -63,6 +63,7 @@ ValueResource::ValueResource(sdk::Host host, sdk::Params& params) : sdk::Resourc
     shadow_enabled_ = params.get_bool("shadow", true);
     shadow_decay_ = std::exp2(-1.0 / params.get_double("shadow_memory_misses", 200.0, 1.0, 1e9));
     shadow_confidence_ = params.get_double("shadow_confidence", 1.0, 0.0, 1e6);
+    following_lru_ = params.get_choice("shadow_start", "lru", {"lru", "value"}) == "lru";
 }
 
 double ValueResource::effective_budget_mb(double configured_budget_mb) {
@@ -119,6 +120,13 @@ void ValueResource::on_used(warmup_model_index model, warmup_time_ms now_ms) {
             value_shadow_.missed = value_shadow_.missed * shadow_decay_ + (value_missed ? burst : 0.0);
             lru_shadow_.missed = lru_shadow_.missed * shadow_decay_ + (lru_missed ? burst : 0.0);
             shadow_spread_ = shadow_spread_ * shadow_decay_ + (value_missed != lru_missed ? burst * burst : 0.0);
+            // A rule takes over only once its shadow is clearly ahead: a shadow ignores load times and concurrency, so
+            // a lead within `shadow_confidence` standard deviations of the difference (the misses only one shadow had,
+            // each a burst of either sign) is noise more often than not, and the rule in force stays.
+            const double margin = shadow_confidence_ * std::sqrt(shadow_spread_);
+            const double lru_lead = value_shadow_.missed - lru_shadow_.missed;
+            if (lru_lead > margin) following_lru_ = true;
+            if (-lru_lead > margin) following_lru_ = false;
         }
     }
     Model& entry = models_[model];
@@ -219,14 +227,6 @@ double ValueResource::value_of(warmup_model_index model, warmup_time_ms now_ms) 
     const Model& entry = models_[model];
     return p_use(entry, idle_ms(entry, now_ms), horizon_for_pick(now_ms)) * expected_burst(model) * entry.cost_ms /
            entry.size_mb;
-}
-
-bool ValueResource::following_lru() const {
-    // LRU's advantage must exceed `shadow_confidence` standard deviations of the difference (the misses only one
-    // shadow had, each a burst of either sign): a shadow ignores load times and concurrency, so a small lead of LRU's
-    // is noise more often than not.
-    return shadow_enabled_ &&
-           value_shadow_.missed - lru_shadow_.missed > shadow_confidence_ * std::sqrt(shadow_spread_);
 }
 
 warmup_model_index ValueResource::victim_by(Rule rule, const std::vector<warmup_model_index>& candidates,

@@ -70,9 +70,10 @@ class ValueResource final : public sdk::Resource {
     [[nodiscard]] double expected_burst(warmup_model_index model) const;
     /// The horizon H (ms) in use; 0 before the first eviction when `horizon_ms` is not set.
     [[nodiscard]] double horizon_ms() const;
-    /// The eviction rule in force: true while the LRU shadow has recently missed fewer expected cold requests than the
-    /// value shadow (see ShadowCache); always false with `shadow: false`.
-    [[nodiscard]] bool following_lru() const;
+    /// The eviction rule in force: LRU from the start (`shadow_start: lru`) until the value shadow has clearly missed
+    /// fewer expected cold requests lately, then value until LRU's is clearly ahead again (see ShadowCache); always
+    /// false with `shadow: false` or before the host has reported a budget (nothing for the shadows to compare).
+    [[nodiscard]] bool following_lru() const { return shadow_enabled_ && budget_mb_ > 0 && following_lru_; }
     /// The decayed expected cold requests each shadow cache has missed (value, LRU); 0 before any use.
     [[nodiscard]] double shadow_value_missed() const { return value_shadow_.missed; }
     [[nodiscard]] double shadow_lru_missed() const { return lru_shadow_.missed; }
@@ -162,7 +163,8 @@ class ValueResource final : public sdk::Resource {
     double shadow_confidence_ = 1;
     double budget_mb_ = 0;  // the effective budget last returned to the host (0: unknown, shadows off)
     ShadowCache value_shadow_, lru_shadow_;
-    double shadow_spread_ = 0;  // decayed sum of squared bursts of the misses only one shadow had
+    bool following_lru_ = true;  // the rule in force once the shadows run (see following_lru)
+    double shadow_spread_ = 0;   // decayed sum of squared bursts of the misses only one shadow had
 };
 
 }  // namespace warmup::plugins

@@ -29,7 +29,7 @@ using test::RawConnection;
 using test::status_of;
 using Clock = std::chrono::steady_clock;
 
-// Every POST endpoint, as the README and operations guides call them (curl -X POST URL: no body, no length).
+// Every POST endpoint, as README.md and docs/http-api.md call them (curl -X POST URL: no body, no length).
 const std::vector<std::string> kPostEndpoints = {"/api/warmup/events",
                                                  "/api/warmup/emergency-stop",
                                                  "/api/warmup/reset-to-safe",

@@ -12,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -149,6 +150,45 @@ class OpsTest : public ::testing::Test {
     std::unique_ptr<host::LiveRuntime> runtime_;
     std::unique_ptr<host::HttpApi> api_;
     std::unique_ptr<httplib::Client> client_;
+};
+
+/// A keep-alive predictor slot whose keep_until is the last use + `ttl_ms`.
+inline std::string keep_alive_predictor(warmup_time_ms ttl_ms) {
+    return "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: " + std::to_string(ttl_ms) + "}}";
+}
+
+/// The value of the Prometheus sample line "<series> <value>", or nullopt.
+inline std::optional<double> metric_value(const std::string& text, const std::string& series) {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+    return std::nullopt;
+}
+
+/// The component `name` of a /api/warmup/health/components answer (null when absent).
+inline nlohmann::json health_component(const nlohmann::json& health, const std::string& name) {
+    for (const auto& entry : health["components"])
+        if (entry["component"] == name) return entry;
+    return nullptr;
+}
+
+/// Transitions that change what is in force without any event (a reload, a rollback, reset-to-safe, a restart, a
+/// restore): an OpsTest whose configuration and state folder live in one temporary folder, kept across stop() and
+/// start() so a restart finds the state the first run left.
+class LiveTransitionsTest : public OpsTest {
+  protected:
+    host::Config config(const std::string& predictor, const std::string& extra = "") {
+        return host::load_config_text(config_text(0, 2, extra, predictor), "transitions.yaml", dir_.path(), {});
+    }
+    /// A request of `name` now; returns its timestamp once the model is ready.
+    warmup_time_ms use_and_wait_ready(const std::string& name) {
+        using namespace std::chrono_literals;
+        const warmup_time_ms ts_ms = runtime_->clock().now_ms();
+        ingest(name, ts_ms);
+        EXPECT_TRUE(warmup::test::poll_until([&] { return residency(name) == WARMUP_RESIDENCY_READY; }, 5s)) << name;
+        return ts_ms;
+    }
+    TempDir dir_{"warmup-transitions"};
 };
 
 }  // namespace warmup::test

@@ -1,4 +1,5 @@
-// Emergency stop and reset to safe (host/runtime/operations.cpp) on an in-process LiveRuntime, driven over its HTTP
+// Emergency stop and reset to safe (host/runtime/operations.cpp; reset to safe applies its configuration through
+// reload.cpp, whose own tests are in reload_test.cpp) on an in-process LiveRuntime, driven over its HTTP
 // API. Waits are bounded polls of the runtime's state; nothing asserts on elapsed time.
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -20,6 +21,9 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 using test::config_text;
+using test::keep_alive_predictor;
+using test::LiveTransitionsTest;
+using test::metric_value;
 using test::OpsTest;
 using warmup::test::poll_until;
 using warmup::test::TempDir;
@@ -80,6 +84,30 @@ TEST_F(OpsTest, EmergencyStopCancelsQueuedWarmupsKeepsLoadedModelsAndResetToSafe
         return runtime_->plugins().components()[ComponentSlot::Predictor].params_yaml;
     }),
               "ttl_ms: 600000");
+}
+
+TEST_F(LiveTransitionsTest, ResetToSafeEvictsDownToTheHalvedBudgetAtOnceLeastRecentlyUsedFirst) {
+    start(config(keep_alive_predictor(3'600'000)));
+    // 60 models of 100 MiB: 6000 MiB of the 10000 MiB budget.
+    for (int i = 0; i < 60; ++i) ingest("m/" + std::to_string(i), runtime_->clock().now_ms());
+    ASSERT_TRUE(poll_until([&] { return counters().loads_succeeded == 60; }, 10s));
+    // Use m/10..m/59 again, so m/0..m/9 are the least recently used.
+    for (int i = 10; i < 60; ++i) ingest("m/" + std::to_string(i), runtime_->clock().now_ms());
+    ASSERT_TRUE(poll_until([&] { return counters().warm_requests == 50; }, 5s));
+
+    const auto [status, safe] = post("/api/warmup/reset-to-safe");  // halves the budget: 5000 MiB
+    ASSERT_EQ(status, 200) << safe.dump();
+    const auto [used_mb, budget_mb] = runtime_->call_on_control([](WarmupEngine& engine) {
+        return std::pair{engine.used_mb(), engine.budget_mb()};
+    });
+    EXPECT_DOUBLE_EQ(budget_mb, 5000);
+    EXPECT_DOUBLE_EQ(used_mb, 5000);
+    EXPECT_EQ(counters().evictions, 10u);
+    for (int i = 0; i < 60; ++i)
+        EXPECT_EQ(residency("m/" + std::to_string(i)), i < 10 ? WARMUP_RESIDENCY_ABSENT : WARMUP_RESIDENCY_READY)
+            << "m/" << i;
+    const std::string metrics = get_text("/metrics");
+    EXPECT_EQ(metric_value(metrics, R"(warmup_evictions_total{arm="control"})"), 10.0) << metrics;
 }
 
 }  // namespace

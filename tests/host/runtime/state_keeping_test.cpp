@@ -1,5 +1,6 @@
-// Backup and restore of learned state and the reset of data collection (host/runtime/state_keeping.cpp) on an
-// in-process LiveRuntime, driven over its HTTP API. Waits are bounded polls; nothing asserts on elapsed time.
+// Backup and restore of learned state, the reset of data collection, the counters and the state component across a
+// restart (host/runtime/state_keeping.cpp) on an in-process LiveRuntime, driven over its HTTP API. Waits are bounded
+// polls; nothing asserts on elapsed time.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -21,6 +22,10 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 using test::config_text;
+using test::health_component;
+using test::keep_alive_predictor;
+using test::LiveTransitionsTest;
+using test::metric_value;
 using test::OpsTest;
 using warmup::test::poll_until;
 using warmup::test::TempDir;
@@ -65,6 +70,77 @@ TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
     EXPECT_NE(refused.error.find("model index 0 is 'm/other' in the snapshot but 'm/a' here"), std::string::npos)
         << refused.error;
     EXPECT_GT(confidence("m/a"), 0);  // untouched
+}
+
+TEST_F(LiveTransitionsTest, StatusAndMetricsCountersAgreeAfterARestart) {
+    const Config with_state =
+        config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
+    start(with_state);
+    use_and_wait_ready("m/a");
+    use_and_wait_ready("m/b");
+    ingest("m/a", runtime_->clock().now_ms());  // a warm hit
+    ASSERT_TRUE(poll_until([&] { return counters().warm_requests == 1; }, 5s));
+    stop();  // a clean stop writes a last snapshot
+
+    start(with_state);
+    const auto [status_code, status] = get_json("/api/warmup/status");
+    ASSERT_EQ(status_code, 200);
+    const json& counted = status["counters"];
+    EXPECT_EQ(counted["requests"], 3) << counted.dump();
+    EXPECT_EQ(counted["cold_requests"], 2);
+    EXPECT_EQ(counted["warm_requests"], 1);
+    EXPECT_EQ(counted["demand_loads"], 2);
+    EXPECT_EQ(counted["events_accepted"], 3);
+    const std::string metrics = get_text("/metrics");
+    EXPECT_EQ(metric_value(metrics, R"(warmup_requests_total{arm="control",result="cold"})"), 2.0) << metrics;
+    EXPECT_EQ(metric_value(metrics, R"(warmup_requests_total{arm="control",result="warm"})"), 1.0) << metrics;
+    EXPECT_EQ(metric_value(metrics, R"(warmup_warmups_started_total{arm="control"})"),
+              counted["demand_loads"].get<double>() + counted["prewarms_started"].get<double>());
+}
+
+TEST_F(LiveTransitionsTest, AStartThatSkippedACorruptSnapshotShowsStateDegradedWithTheReason) {
+    const Config with_state =
+        config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
+    start(with_state);
+    use_and_wait_ready("m/a");
+    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "good"})").first, 200);
+    stop();  // writes the newest snapshot
+    const auto snapshots = StateStore(dir_.path() / "state", 10).snapshots();
+    ASSERT_FALSE(snapshots.empty());
+    std::ofstream(snapshots.front(), std::ios::binary | std::ios::trunc) << "torn";
+
+    start(with_state);
+    auto [code, health] = get_json("/api/warmup/health/components");
+    ASSERT_EQ(code, 200);
+    EXPECT_EQ(health["status"], "degraded") << health.dump();
+    const json state = health_component(health, "state");
+    EXPECT_EQ(state["state"], "degraded") << health.dump();
+    ASSERT_TRUE(state["reason"].is_string()) << health.dump();
+    const std::string reason = state["reason"];
+    EXPECT_NE(reason.find(snapshots.front().filename().string()), std::string::npos) << reason;
+    EXPECT_NE(reason.find("skipped"), std::string::npos) << reason;
+
+    // An operator's restore puts a chosen state in force: the state component is healthy again.
+    ASSERT_EQ(post("/api/warmup/restore-state", R"({"name": "good"})").first, 200);
+    std::tie(code, health) = get_json("/api/warmup/health/components");
+    EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
+}
+
+TEST_F(LiveTransitionsTest, RestoreStateNewestFallsBackToTheNextGoodBackup) {
+    start(config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n"));
+    use_and_wait_ready("m/a");
+    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "older"})").first, 200);
+    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "newer"})").first, 200);
+    const fs::path older = dir_.path() / "state" / "backup-older.wsnap";
+    const fs::path newer = dir_.path() / "state" / "backup-newer.wsnap";
+    fs::last_write_time(older, fs::file_time_type::clock::now() - std::chrono::hours(1));
+    std::ofstream(newer, std::ios::binary | std::ios::trunc) << "torn";
+    fs::last_write_time(newer, fs::file_time_type::clock::now());
+
+    const auto [status, restored] = post("/api/warmup/restore-state");  // no name: the newest good backup
+    ASSERT_EQ(status, 200) << restored.dump();
+    EXPECT_EQ(restored["file"], older.string());
+    EXPECT_NE(restored["notes"].dump().find("skipped backup-newer.wsnap"), std::string::npos) << restored.dump();
 }
 
 TEST_F(OpsTest, RestoreFindsTheSlotOfASectionKeptUnderItsDeprecatedKey) {

@@ -228,13 +228,13 @@ warmup_time_ms daily_model_turns_busy(ValueResource& policy, warmup_model_index 
     return t + 1'000;
 }
 
-TEST(ValueResource, FollowsLruWhileItsShadowClearlyMissesLessAndNotWithShadowOff) {
+TEST(ValueResource, StartedOnValueFollowsLruOnceItsShadowClearlyMissesLessAndNotWithShadowOff) {
     test::PluginTestHost host;
-    const std::string params = "{horizon_ms: 60000";
+    const std::string params = "{horizon_ms: 60000, shadow_start: value";
     auto policy = make_policy(host, params + "}");
     auto plain = make_policy(host, params + ", shadow: false}");
     const auto h = host.model("h"), x = host.model("x"), y = host.model("y");
-    EXPECT_FALSE(policy.following_lru());  // nothing missed yet
+    EXPECT_FALSE(policy.following_lru());  // nothing missed yet: the rule it was started on
     const warmup_time_ms now = daily_model_turns_busy(policy, h, x, y, 40);
     daily_model_turns_busy(plain, h, x, y, 40);
     // The last uses were ..., h, y (step 39 is y): x is the least recently used.
@@ -247,6 +247,46 @@ TEST(ValueResource, FollowsLruWhileItsShadowClearlyMissesLessAndNotWithShadowOff
     EXPECT_EQ(plain.pick_victim(now), h);
 }
 
+/// Two busy models (x, y: each used every 20 minutes, 10 minutes apart) and one used once a day (d, five minutes after
+/// an x), for `days` days, all three ready, the budget holding two. At each of d's uses both shadows miss it and drop a
+/// busy model; then LRU's drops the other busy one and misses it too, while value's drops d (a day away). Value's
+/// shadow misses one busy model a day less. Returns the time just after d's last use.
+warmup_time_ms busy_pair_and_a_daily_model(ValueResource& policy, warmup_model_index x, warmup_model_index y,
+                                           warmup_model_index d, int days) {
+    EXPECT_EQ(policy.effective_budget_mb(2000), 2000);
+    for (const auto model : {x, y, d}) policy.on_ready(model, 1000, 2000, 0);
+    warmup_time_ms last_d = 0;
+    for (warmup_time_ms t = 0; t <= (days - 1) * kDay; t += 10 * kMinute) {
+        policy.on_used((t / (10 * kMinute)) % 2 == 0 ? x : y, t);
+        if (t % kDay == 0) {
+            last_d = t + 5 * kMinute;
+            policy.on_used(d, last_d);
+        }
+    }
+    return last_d + 1'000;
+}
+
+TEST(ValueResource, StartsOnLruAndTakesTheValueRuleOnceItsShadowClearlyMissesLess) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "horizon_ms: 3600000");
+    const auto x = host.model("x"), y = host.model("y"), d = host.model("d");
+    EXPECT_FALSE(policy.following_lru());  // no budget reported yet: nothing for the shadows to compare
+    EXPECT_EQ(policy.effective_budget_mb(2000), 2000);
+    EXPECT_TRUE(policy.following_lru());  // the default start: LRU, until value has proven itself
+    const warmup_time_ms now = busy_pair_and_a_daily_model(policy, x, y, d, 30);
+    EXPECT_LT(policy.shadow_value_missed(), policy.shadow_lru_missed());
+    EXPECT_FALSE(policy.following_lru());
+    // d was used a second ago, so LRU would drop y (idle 15 min); value drops d, a day away from its next use.
+    EXPECT_EQ(policy.pick_victim(now), d);
+
+    // A lead within the margin is not enough: with a confidence no lead of 30 days reaches, LRU stays in force.
+    auto cautious = make_policy(host, "{horizon_ms: 3600000, shadow_confidence: 100}");
+    busy_pair_and_a_daily_model(cautious, x, y, d, 30);
+    EXPECT_LT(cautious.shadow_value_missed(), cautious.shadow_lru_missed());
+    EXPECT_TRUE(cautious.following_lru());
+    EXPECT_EQ(cautious.pick_victim(now), y);
+}
+
 TEST(ValueResource, RefusesBadParams) {
     test::PluginTestHost host;
     EXPECT_THROW(make_policy(host, "horizon_ms: -1"), sdk::InvalidArgument);
@@ -255,6 +295,7 @@ TEST(ValueResource, RefusesBadParams) {
     EXPECT_THROW(make_policy(host, "shadow_memory_misses: 0"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow_confidence: -1"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow: maybe"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "shadow_start: random"), sdk::InvalidArgument);
 }
 
 }  // namespace
@@ -263,5 +304,5 @@ TEST(ValueResource, RefusesBadParams) {
 // The built library, opened as the host opens it (plugin_library_check.hpp).
 INSTANTIATE_TEST_SUITE_P(MechanicsPlugins, PluginLibrary,
                          ::testing::Values(warmup::test::PluginLibraryExpectation{
-                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.1.0"}),
+                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.2.0"}),
                          warmup::test::plugin_library_test_name);

@@ -1,8 +1,8 @@
-// Timestamps of ingested events on an in-process LiveRuntime: every event is learned at its own timestamp, history
-// (older than ingest.request_window_ms) is learned but never scored, a future timestamp moves no other model's clock,
-// and what is learned does not depend on the order in which different models' events arrive. Also how a POST reaches
-// the control loop: all its events in one step, and a full ingest queue takes a body's first events and counts each
-// refused one.
+// Ingest (host/runtime/ingest.cpp): timestamps of ingested events on an in-process LiveRuntime: every event is learned
+// at its own timestamp, history (older than ingest.request_window_ms) is learned but never scored, a future timestamp
+// moves no other model's clock, and what is learned does not depend on the order in which different models' events
+// arrive. Also how a POST reaches the control loop: all its events in one step, and a full ingest queue takes a body's
+// first events and counts each refused one.
 //
 // Every event timestamp is placed far from any boundary the wall clock could cross while a test runs (history is
 // minutes old, requests are "now"), and drain() waits until the control loop has taken what was ingested, so no
@@ -25,6 +25,7 @@ namespace {
 
 using nlohmann::json;
 using test::config_text;
+using test::metric_value;
 using test::OpsTest;
 using warmup::test::TempDir;
 
@@ -32,14 +33,6 @@ using warmup::test::TempDir;
 /// last use.
 constexpr const char* kKeepAlive10m = "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}";
 constexpr warmup_time_ms kTtlMs = 600'000;
-
-/// The value of the Prometheus sample line "<series> <value>", or nullopt.
-std::optional<double> metric_value(const std::string& text, const std::string& series) {
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);)
-        if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    return std::nullopt;
-}
 
 class LiveIngestTest : public OpsTest {
   protected:

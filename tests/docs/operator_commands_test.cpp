@@ -1,7 +1,7 @@
-// The README's operator commands, run literally: every ```sh block of the sections "Walk-through with curl",
-// "Durable state", "Why was my model cold?" and "Status page" is extracted from README.md and run with bash (set -eo
-// pipefail) against a real warmupd (build/bin/warmupd on a copy of configs/default.yaml, so state is kept beside it, on
-// a free port).
+// The operator commands of the user's manual, run literally: every ```sh block of the sections in kSections (the
+// README's "Walk-through with curl", then "Durable state", "Why was my model cold?" and "Status page" of
+// docs/operations.md) is extracted and run with bash (set -eo pipefail) against a real warmupd (build/bin/warmupd on a
+// copy of configs/default.yaml, so state is kept beside it, on a free port).
 //
 // The only changes made to the text are the substitutions in kSubstitutions (the port, the walk-through's one-minute
 // wait, and build/bin/ for the build's programs, as the script runs in a temporary folder). Every curl call goes
@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "doc_sections.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -28,11 +29,16 @@ using namespace std::chrono_literals;
 using warmup::test::Daemon;
 using warmup::test::TempDir;
 
-/// The README sections whose ```sh blocks are run, in this order (one daemon, one shell session for all).
-const std::vector<std::string> kSections = {"## Walk-through with curl", "## Durable state",
-                                            "## Why was my model cold?", "## Status page"};
+namespace docs = warmup::test::docs;
+using docs::DocSection;
 
-/// One README command: the lines of one shell command (continued by a trailing '|' or '\') and the comment lines
+/// The sections whose ```sh blocks are run, in this order (one daemon, one shell session for all).
+const std::vector<DocSection> kSections = {{"README.md", "## Walk-through with curl"},
+                                           {"docs/operations.md", "## Durable state"},
+                                           {"docs/operations.md", "## Why was my model cold?"},
+                                           {"docs/operations.md", "## Status page"}};
+
+/// One documented command: the lines of one shell command (continued by a trailing '|' or '\') and the comment lines
 /// right above it.
 struct Command {
     std::string text;
@@ -45,24 +51,6 @@ std::string read_file(const std::string& path) {
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
-}
-
-/// The ```sh blocks of the section whose heading line is `heading` (up to the next "## " heading).
-std::vector<std::string> shell_blocks(const std::string& readme, const std::string& heading) {
-    std::vector<std::string> blocks;
-    const auto start = readme.find("\n" + heading + "\n");
-    if (start == std::string::npos) return blocks;
-    const auto end = readme.find("\n## ", start + heading.size() + 2);
-    const std::string section = readme.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    std::size_t at = 0;
-    while ((at = section.find("\n```sh\n", at)) != std::string::npos) {
-        const auto body = at + 7;
-        const auto close = section.find("\n```", body - 1);
-        if (close == std::string::npos) break;
-        blocks.push_back(section.substr(body, close + 1 - body));
-        at = close + 4;
-    }
-    return blocks;
 }
 
 std::vector<Command> commands_of(const std::string& block, const std::string& section) {
@@ -99,19 +87,20 @@ int announced_status(const std::string& comment) {
     return std::regex_search(comment, match, kStatus) ? std::stoi(match[1].str()) : 0;
 }
 
-TEST(ReadmeCommands, EveryWalkThroughAndDurableStateCommandWorksAsWritten) {
-    const std::string readme = read_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/README.md");
-    ASSERT_FALSE(readme.empty());
+TEST(DocCommands, EveryWalkThroughAndOperationsCommandWorksAsWritten) {
     std::vector<Command> commands;
-    for (const std::string& section : kSections) {
-        const auto blocks = shell_blocks(readme, section);
-        ASSERT_FALSE(blocks.empty()) << "README.md has no ```sh block under '" << section << "'";
+    for (const DocSection& section : kSections) {
+        const auto text = docs::section_text(section);
+        ASSERT_TRUE(text.has_value()) << section.file << " has no heading line '" << section.heading << "'";
+        const auto blocks = docs::shell_blocks(*text);
+        ASSERT_FALSE(blocks.empty()) << section.file << " has no ```sh block under '" << section.heading << "'";
+        const std::string where = section.file + " " + section.heading;
         for (const auto& block : blocks)
-            for (auto& command : commands_of(block, section)) commands.push_back(std::move(command));
+            for (auto& command : commands_of(block, where)) commands.push_back(std::move(command));
     }
     ASSERT_GE(commands.size(), 8u);
 
-    TempDir dir("readme-commands");
+    TempDir dir("doc-commands");
     const auto config =
         dir.write("warmupd.yaml", read_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/configs/default.yaml"));
     Daemon daemon({"--config", config.string(), "--port", "0"});
@@ -139,7 +128,7 @@ TEST(ReadmeCommands, EveryWalkThroughAndDurableStateCommandWorksAsWritten) {
               "  local headers rc=0\n"
               "  headers=$(mktemp)\n"
               "  command curl -D \"$headers\" \"$@\" || rc=$?\n"
-              "  echo \"$README_COMMAND $(grep -a '^HTTP/' \"$headers\" | tail -n 1 | cut -d' ' -f2) $rc\" >> "
+              "  echo \"$DOC_COMMAND $(grep -a '^HTTP/' \"$headers\" | tail -n 1 | cut -d' ' -f2) $rc\" >> "
            << status_log.string()
            << "\n"
               "  rm -f \"$headers\"\n"
@@ -150,19 +139,19 @@ TEST(ReadmeCommands, EveryWalkThroughAndDurableStateCommandWorksAsWritten) {
         for (const auto& [from, to] : kSubstitutions)
             for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
                 text.replace(at, from.size(), to);
-        script << "README_COMMAND=" << i << "\n" << text;
+        script << "DOC_COMMAND=" << i << "\n" << text;
     }
-    script << "echo README_COMMANDS_DONE\n";
-    const auto script_file = dir.write("readme.sh", script.str());
+    script << "echo DOC_COMMANDS_DONE\n";
+    const auto script_file = dir.write("commands.sh", script.str());
     const auto output_file = dir.path() / "output";
     const std::string shell = "timeout 120 bash " + script_file.string() + " > " + output_file.string() + " 2>&1";
     const int shell_status = std::system(shell.c_str());
     const std::string output = read_file(output_file.string());
-    ASSERT_EQ(shell_status, 0) << "the README commands failed; script:\n"
+    ASSERT_EQ(shell_status, 0) << "the documented commands failed; script:\n"
                                << script.str() << "\noutput:\n"
                                << output << "\ndaemon log:\n"
                                << daemon.log();
-    EXPECT_NE(output.find("README_COMMANDS_DONE"), std::string::npos) << output;
+    EXPECT_NE(output.find("DOC_COMMANDS_DONE"), std::string::npos) << output;
 
     std::map<std::size_t, std::vector<std::pair<int, int>>> calls;  // command -> (status, curl exit status)
     std::istringstream log(read_file(status_log.string()));

@@ -1,5 +1,5 @@
-// The README's "Sources" commands, run as written: the ```sh blocks of that section are extracted from
-// README.md and run with bash (set -eo pipefail) in one session. They start build/bin/warmupd on a copy of
+// The "Sources" commands of docs/operations.md, run as written: the ```sh blocks of the section in kSection are
+// extracted and run with bash (set -eo pipefail) in one session. They start build/bin/warmupd on a copy of
 // configs/examples/sources.yaml that follows a file, append a gateway line and a bad line, and wait until the daemon
 // counted them.
 //
@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "doc_sections.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -23,30 +24,10 @@ using namespace std::chrono_literals;
 using warmup::test::Daemon;
 using warmup::test::TempDir;
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+namespace docs = warmup::test::docs;
 
-/// The ```sh blocks of the section whose heading line is `heading` (up to the next "## " heading), joined.
-std::string section_script(const std::string& readme, const std::string& heading) {
-    std::string script;
-    const auto start = readme.find("\n" + heading + "\n");
-    if (start == std::string::npos) return script;
-    const auto end = readme.find("\n## ", start + heading.size() + 2);
-    const std::string section = readme.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    std::size_t at = 0;
-    while ((at = section.find("\n```sh\n", at)) != std::string::npos) {
-        const auto body = at + 7;
-        const auto close = section.find("\n```", body - 1);
-        if (close == std::string::npos) break;
-        script += section.substr(body, close + 1 - body);
-        at = close + 4;
-    }
-    return script;
-}
+/// The section whose ```sh blocks are run.
+const docs::DocSection kSection{"docs/operations.md", "## Sources"};
 
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
     for (std::size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size())
@@ -67,12 +48,14 @@ int free_port() {
     return ntohs(address.sin_port);
 }
 
-TEST(ReadmeSources, TheSourcesCommandsWorkAsWritten) {
-    const std::string readme = read_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/README.md");
-    std::string commands = section_script(readme, "## Sources");
+TEST(SourcesCommands, TheSourcesCommandsWorkAsWritten) {
+    const auto section = docs::section_text(kSection);
+    ASSERT_TRUE(section.has_value()) << kSection.file << " has no heading line '" << kSection.heading << "'";
+    std::string commands;
+    for (const auto& block : docs::shell_blocks(*section)) commands += block;
     ASSERT_NE(commands.find("build/bin/warmupd --config"), std::string::npos) << "no commands in the section";
 
-    TempDir dir("readme-sources");
+    TempDir dir("doc-sources");
     const std::string port = std::to_string(free_port());
     replace_all(commands, "localhost:3000", "127.0.0.1:" + port);
     replace_all(commands, "--port 3000", "--port " + port);
@@ -82,7 +65,7 @@ TEST(ReadmeSources, TheSourcesCommandsWorkAsWritten) {
 
     const std::string script = "set -eo pipefail\ncd " + dir.path().string() +
                                "\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT TERM\n" + commands;
-    const auto script_file = dir.write("readme.sh", script);
+    const auto script_file = dir.write("commands.sh", script);
     Daemon run({"-s", "TERM", "-k", "5", "60", "bash", script_file.string()}, Daemon::Capture::StdoutAndStderr,
                "/usr/bin/timeout");
     const auto status = run.wait_exit(90s);

@@ -1,4 +1,5 @@
-// Live A/B experiments: the split is stable per tenant and follows the weights; shadow arms never call the backend.
+// Live A/B experiments (host/runtime/experiment_arms.cpp): the split is stable per tenant and follows the weights;
+// shadow arms never call the backend.
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -1,5 +1,8 @@
-// Live hot-swap of component plugins in a running LiveRuntime (in-process): no event lost under load, rebuilt
-// libraries picked up, every failure mode leaving the running set in place, learned state handed over, rollback.
+// Reload, hot-swap and rollback (host/runtime/reload.cpp) in a running LiveRuntime (in-process): no event lost under
+// load, rebuilt libraries picked up, every failure mode leaving the running set in place, learned state handed over,
+// rollback; and what a reload puts in force at once, without any event: fresh plans for every loaded model (also after
+// a rollback and reset-to-safe, which applies its configuration through the same path), planned pre-warms back when a
+// reload leaves the safe configuration, a smaller budget enforced by evictions.
 //
 // Each test builds its configuration in a temp folder (the real plugins from build/plugins, the sim backend at
 // 1/100 of catalog time), starts the control loop, and reads the engine only through call_on_control. Waits are
@@ -15,6 +18,7 @@
 
 #include "config/config.hpp"
 #include "hotswap_test_config.hpp"
+#include "live_runtime_test_fixture.hpp"
 #include "runtime/live_runtime.hpp"
 
 namespace {
@@ -308,3 +312,88 @@ TEST_F(LiveSwapTest, RollbackReturnsToThePreviousPredictorAndASecondRollbackAnsw
 }
 
 }  // namespace
+
+namespace warmup::host {
+namespace {
+
+using namespace std::chrono_literals;
+using test::config_text;
+using test::keep_alive_predictor;
+using test::LiveTransitionsTest;
+using warmup::test::poll_until;
+
+// --------------------------------------------------------------------------------------------------------------
+// What a reload puts in force at once
+
+TEST_F(LiveTransitionsTest, APredictorSwapARollbackAndResetToSafeReplanLoadedModelsAtOnce) {
+    start(config(keep_alive_predictor(600'000)));
+    const warmup_time_ms used_ms = use_and_wait_ready("m/a");
+    ASSERT_EQ(status_of("m/a").unload_at_ms, used_ms + 600'000);
+
+    // A shorter keep-alive: the loaded model's unload moves at once, not at its next request.
+    const ReloadResult swapped = runtime_->reload(config(keep_alive_predictor(3'600'000)));
+    ASSERT_TRUE(swapped.ok) << swapped.error;
+    ASSERT_EQ(swapped.changes.size(), 1u);
+    EXPECT_EQ(status_of("m/a").unload_at_ms, used_ms + 3'600'000);
+
+    const ReloadResult rolled_back = runtime_->rollback();
+    ASSERT_TRUE(rolled_back.ok) << rolled_back.error;
+    EXPECT_EQ(status_of("m/a").unload_at_ms, used_ms + 600'000);
+
+    // Emergency stop, then the safe configuration: the keep-alive predictor with its default TTL (5 minutes).
+    ASSERT_EQ(post("/api/warmup/emergency-stop").first, 200);
+    const auto [safe_status, safe] = post("/api/warmup/reset-to-safe");
+    ASSERT_EQ(safe_status, 200) << safe.dump();
+    EXPECT_EQ(status_of("m/a").unload_at_ms, used_ms + 300'000);
+}
+
+TEST_F(LiveTransitionsTest, PlannedPrewarmsComeBackWhenAReloadLeavesTheSafeConfiguration) {
+    // big/* (8 GiB, 10 s loads): a cold start costs the idle-histogram predictor ~100 s of idle memory, less than
+    // holding the model through a 30-minute gap but more than a one-bin pre-warm window.
+    const Config learning =
+        config(test::kLearningPredictor, "  - {model: \"big/*\", memory_mb: 8192, load_ms: 10000}\n");
+    start(learning);
+    // big/a was used every 30 minutes, the last time 10 minutes ago (history): a pre-warm is planned ~20 minutes ahead.
+    const warmup_time_ms last_ms = runtime_->clock().now_ms() - 600'000;
+    for (int i = 19; i >= 0; --i) ingest("big/a", last_ms - i * 1'800'000);
+    drain();
+    const warmup_time_ms planned = status_of("big/a").warm_start_at_ms;
+    ASSERT_NE(planned, WARMUP_TIME_NEVER) << "history plans a pre-warm";
+    ASSERT_GT(planned, runtime_->clock().now_ms() + 600'000);
+    ASSERT_LT(planned, last_ms + 1'800'000);
+
+    ASSERT_EQ(post("/api/warmup/emergency-stop").first, 200);
+    EXPECT_EQ(status_of("big/a").warm_start_at_ms, WARMUP_TIME_NEVER);  // cancelled
+    ASSERT_EQ(post("/api/warmup/reset-to-safe").first, 200);
+    EXPECT_EQ(status_of("big/a").warm_start_at_ms, WARMUP_TIME_NEVER);  // keep-alive never pre-warms
+
+    // Back to the learning predictor: the pre-warm is planned again at once (the pattern did not change).
+    const ReloadResult back = runtime_->reload(learning);
+    ASSERT_TRUE(back.ok) << back.error;
+    EXPECT_EQ(status_of("big/a").warm_start_at_ms, planned);
+}
+
+TEST_F(LiveTransitionsTest, AReloadWithASmallerBudgetEvictsReadyModelsButNeverALoadingOne) {
+    // time_scale 1: m/* load in 5 ms, slow/* in 60 s (cancelled when the test stops the runtime).
+    const Config running =
+        load_config_text(config_text(1.0, 2, "", keep_alive_predictor(3'600'000)), "budget.yaml", dir_.path(), {});
+    start(running);
+    for (int i = 0; i < 5; ++i) use_and_wait_ready("m/" + std::to_string(i));  // 500 MiB ready, m/0 least recent
+    ingest("slow/x", runtime_->clock().now_ms());
+    ASSERT_TRUE(poll_until([&] { return residency("slow/x") == WARMUP_RESIDENCY_LOADING; }, 5s));
+
+    Config smaller = running;
+    smaller.memory_budget.absolute_mb = 250;  // 600 MiB charged: 500 ready + 100 loading
+    const ReloadResult reloaded = runtime_->reload(smaller);
+    ASSERT_TRUE(reloaded.ok) << reloaded.error;
+    EXPECT_EQ(reload_json(reloaded)["status"], "reloaded");
+    // Four ready models go (m/0..m/3, least recently used first): 100 ready + 100 loading = 200 <= 250.
+    EXPECT_EQ(counters().evictions, 4u);
+    EXPECT_DOUBLE_EQ(runtime_->call_on_control([](WarmupEngine& engine) { return engine.used_mb(); }), 200);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(residency("m/" + std::to_string(i)), WARMUP_RESIDENCY_ABSENT) << i;
+    EXPECT_EQ(residency("m/4"), WARMUP_RESIDENCY_READY);
+    EXPECT_EQ(residency("slow/x"), WARMUP_RESIDENCY_LOADING);
+}
+
+}  // namespace
+}  // namespace warmup::host

@@ -1,17 +1,23 @@
-// The README's "Fleet" commands, run literally with bash against a real redis-server and three real warmupd nodes.
-// The only changes to the text: free loopback ports for 3101-3103 and 6390, build/bin/ and configs/ made absolute,
-// the example node files copied with those ports and a temporary state folder, output and log paths in a temporary
-// folder; and a trap that kills what the commands started if one of them fails (the README's last lines stop them).
+// The fleet commands of docs/fleet.md, run literally with bash against a real redis-server and three real warmupd
+// nodes, then the fleet replay: the ```sh blocks of the sections in kSections, in order. The only changes to the text:
+// free loopback ports for 3101-3103 and 6390, build/bin/ and configs/ made absolute, the example node files copied
+// with those ports and a temporary state folder, output and log paths in a temporary folder; and a trap that kills
+// what the commands started if one of them fails (the page's last lines stop them).
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <regex>
 #include <sstream>
 
+#include "doc_sections.hpp"
 #include "fleet_test_support.hpp"
 
 namespace warmup::test {
 namespace {
+
+/// The sections whose ```sh blocks are run, in this order: three nodes on one machine, then the fleet replay.
+const std::vector<docs::DocSection> kSections = {{"docs/fleet.md", "## Three nodes on one machine"},
+                                                 {"docs/fleet.md", "## Offline: warmup-replay --nodes"}};
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path);
@@ -25,20 +31,19 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
         text.replace(at, from.size(), to);
 }
 
-TEST(FleetReadme, TheThreeNodeExampleRunsAsWritten) {
+TEST(FleetCommands, TheThreeNodeExampleRunsAsWritten) {
     const std::string source = WARMUP_TEST_SOURCE_DIR;
-    const std::string readme = read_file(source + "/README.md");
-    const auto start = readme.find("\n## Fleet\n");
-    ASSERT_NE(start, std::string::npos) << "README.md has no '## Fleet' section";
-    const auto end = readme.find("\n## ", start + 5);
-    const std::string section = readme.substr(start, end - start);
     std::string script;
-    static const std::regex kBlock("\n```sh\n([\\s\\S]*?)\n```");
-    for (std::sregex_iterator it(section.begin(), section.end(), kBlock), last; it != last; ++it)
-        script += (*it)[1].str() + "\n";
+    for (const auto& section : kSections) {
+        const auto text = docs::section_text(section);
+        ASSERT_TRUE(text.has_value()) << section.file << " has no heading line '" << section.heading << "'";
+        const auto blocks = docs::shell_blocks(*text);
+        ASSERT_FALSE(blocks.empty()) << section.file << " has no ```sh block under '" << section.heading << "'";
+        for (const auto& block : blocks) script += block;
+    }
     ASSERT_NE(script.find("warmupd --config configs/examples/fleet/node-$n.yaml"), std::string::npos);
 
-    TempDir dir("warmup-readme-commands");
+    TempDir dir("warmup-fleet-commands");
     const std::vector<std::pair<std::string, std::string>> ports{{"3101", std::to_string(free_loopback_port())},
                                                                  {"3102", std::to_string(free_loopback_port())},
                                                                  {"3103", std::to_string(free_loopback_port())},
@@ -50,7 +55,7 @@ TEST(FleetReadme, TheThreeNodeExampleRunsAsWritten) {
         replace_all(node, "${WARMUP_EXE_DIR}/../plugins", WARMUP_TEST_PLUGIN_DIR);
         dir.write("node-" + std::to_string(n) + ".yaml", node);
     }
-    // The README's own paths first, so that no replacement matches inside an inserted one.
+    // The page's own paths first, so that no replacement matches inside an inserted one.
     replace_all(script, "/tmp/warmup-fleet-", "FLEET_LOG_DIR/log-");
     replace_all(script, "configs/examples/fleet/", "FLEET_NODE_DIR/");
     replace_all(script, "configs/", source + "/configs/");
@@ -65,7 +70,7 @@ TEST(FleetReadme, TheThreeNodeExampleRunsAsWritten) {
         "trap 'for pid in \"${pids[@]}\"; do kill -9 \"$pid\" 2>/dev/null || true; done; "
         "redis-cli -p " +
         redis_port + " shutdown nosave > /dev/null 2>&1 || true' EXIT\ntrap 'exit 143' TERM\ncd '" +
-        dir.path().string() + "'\n" + script + "echo FLEET_README_DONE\n";
+        dir.path().string() + "'\n" + script + "echo FLEET_COMMANDS_DONE\n";
     const auto script_file = dir.write("fleet.sh", guarded);
 
     Daemon shell({script_file.string()}, Daemon::Capture::StdoutAndStderr, "/bin/bash");
@@ -88,7 +93,7 @@ TEST(FleetReadme, TheThreeNodeExampleRunsAsWritten) {
     ASSERT_TRUE(shell.wait_for_log_end(10'000ms));
     const std::string output = shell.log();
     ASSERT_EQ(status->code, 0) << output << node_logs() << "\nscript:\n" << guarded;
-    EXPECT_NE(output.find("FLEET_README_DONE"), std::string::npos) << output;
+    EXPECT_NE(output.find("FLEET_COMMANDS_DONE"), std::string::npos) << output;
     // The owner's prediction and the new owner's, after the kill: both name a next use, about the same one.
     static const std::regex kPrediction(R"(\{"next_arrival_ms":(\d+),)");
     std::vector<int64_t> next;
