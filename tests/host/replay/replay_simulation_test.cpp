@@ -470,7 +470,8 @@ TEST(Eviction, ValueKeepsTheModelUsedEveryMinuteWhereLruEvictsIt) {
     // f, r, n: 8 GiB, 10 s load; budget 16 GiB, no TTL. f is used every minute from 0 to 7,500 s; r at 5 s, 3,605 s
     // and 7,210 s (hourly); n first at 7,230 s and needs room. LRU evicts f (idle 30 s against r's 20 s), so f@7,260 s
     // is cold and evicts r. The value policy has learned f's 1-minute gaps and r's 1-hour ones: r's next use is an
-    // hour away, f's within the horizon, so it evicts r and f stays warm.
+    // hour away, f's within the horizon, so it evicts r and f stays warm. The arm starts on the value rule
+    // (`shadow_start: value`): with one eviction to compare, 1.2.0's default start on LRU would still follow LRU.
     Scenario s;
     s.budget_mb = 16384;
     s.catalog =
@@ -479,7 +480,8 @@ TEST(Eviction, ValueKeepsTheModelUsedEveryMinuteWhereLruEvictsIt) {
         "  - {model: n, memory_mb: 8192, load_ms: 10000}\n";
     s.arms =
         "  - {name: lru}\n"
-        "  - {name: value, components: {resource: {plugin: org.warmup.resource.value}}}\n";
+        "  - {name: value, components: {resource: {plugin: org.warmup.resource.value, params: {shadow_start: "
+        "value}}}}\n";
     std::string lines;
     for (int64_t t = 0; t <= 7'500'000; t += 60'000) {
         lines += std::to_string(t) + ",f\n";
