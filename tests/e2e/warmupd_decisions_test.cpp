@@ -141,9 +141,12 @@ TEST_F(DecisionsTest, AnOperatorSeesWhyAModelWasCold) {
     EXPECT_EQ(a[1]["reason"], "a request found it unloaded: demand load");
     EXPECT_GE(a[1]["at_ms"].get<int64_t>(), unload["at_ms"].get<int64_t>());
 
-    static const std::regex kUnloaded(
-        R"(cold at \d\d:\d\d:\d\d: unloaded at \d\d:\d\d:\d\d by org\.warmup\.predictor\.keep-alive@[0-9.]+ plan, )"
-        R"(predicted next use \d\d:\d\d:\d\d with p=[0-9.e-]+)");
+    // warmupctl shows a time of another day than today with its date (a predicted next use after midnight).
+    static const std::string kTime = R"((\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d)";
+    static const std::regex kUnloaded("cold at " + kTime + ": unloaded at " + kTime +
+                                      R"( by org\.warmup\.predictor\.keep-alive@[0-9.]+ plan, )"
+                                      "predicted next use " +
+                                      kTime + R"( with p=[0-9.e-]+)");
     const std::string first = why("m/a");
     EXPECT_TRUE(std::regex_search(first, kUnloaded)) << first;
     EXPECT_NE(first.find("recent decisions, newest first:"), std::string::npos) << first;
@@ -162,7 +165,8 @@ TEST_F(DecisionsTest, AnOperatorSeesWhyAModelWasCold) {
     request("m/a");
     ASSERT_TRUE(poll_until([&] { return warm("m/a"); }, kWait, kPollInterval));
     static const std::regex kEvicted(
-        R"(cold at \d\d:\d\d:\d\d: evicted at \d\d:\d\d:\d\d by org\.warmup\.resource\.lru@[0-9.]+ to make room )"
+        "cold at " + kTime + ": evicted at " + kTime +
+        R"( by org\.warmup\.resource\.lru@[0-9.]+ to make room )"
         R"(for m/b \(1000 of 1500 MiB in use, needs 1000 MiB; its plan: by org\.warmup\.predictor\.keep-alive@)");
     const std::string second = why("m/a");
     EXPECT_TRUE(std::regex_search(second, kEvicted)) << second;
