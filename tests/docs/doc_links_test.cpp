@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -23,13 +22,6 @@ namespace warmup::test::docs {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_text(const fs::path& file) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 /// The next UTF-8 code point of `text` at `at` (advanced past it); a malformed byte is returned as itself.
 char32_t next_code_point(const std::string& text, std::size_t& at) {
@@ -129,7 +121,7 @@ std::vector<BrokenLink> broken_links(const fs::path& root, const std::vector<fs:
     static const std::regex kScheme("^[A-Za-z][A-Za-z0-9+.-]*:");
     std::vector<BrokenLink> broken;
     for (const fs::path& page : pages) {
-        const std::string prose = without_code(read_text(root / page));
+        const std::string prose = without_code(read_text_file(root / page));
         std::vector<std::pair<std::size_t, std::string>> links;  // position, target
         for (const std::regex* pattern : {&kInline, &kDefinition})
             for (std::sregex_iterator it(prose.begin(), prose.end(), *pattern), last; it != last; ++it)
@@ -145,7 +137,8 @@ std::vector<BrokenLink> broken_links(const fs::path& root, const std::vector<fs:
                 broken.push_back({page.string(), line, target, "empty link"});
             } else if (!fs::exists(file)) {
                 broken.push_back({page.string(), line, target, "no such file or folder"});
-            } else if (!anchor.empty() && file.extension() == ".md" && anchors_of(read_text(file)).count(anchor) == 0) {
+            } else if (!anchor.empty() && file.extension() == ".md" &&
+                       anchors_of(read_text_file(file)).count(anchor) == 0) {
                 broken.push_back({page.string(), line, target, "no heading with this anchor"});
             }
         }

@@ -8,11 +8,12 @@
 #pragma once
 
 #include <cstddef>
-#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "test_support.hpp"
 
 namespace warmup::test::docs {
 
@@ -24,10 +25,7 @@ struct DocSection {
 
 /// The text of a file of the source tree ("" when it cannot be read).
 inline std::string read_source_file(const std::string& relative_path) {
-    std::ifstream in(std::string(WARMUP_TEST_SOURCE_DIR) + "/" + relative_path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
+    return read_text_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/" + relative_path);
 }
 
 /// The level of a Markdown heading line ("## x" -> 2), or 0 when the line is not a heading.

@@ -5,9 +5,7 @@
 // what the commands started if one of them fails (the page's last lines stop them).
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "doc_sections.hpp"
 #include "fleet_test_support.hpp"
@@ -18,13 +16,6 @@ namespace {
 /// The sections whose ```sh blocks are run, in this order: three nodes on one machine, then the fleet replay.
 const std::vector<docs::DocSection> kSections = {{"docs/fleet.md", "## Three nodes on one machine"},
                                                  {"docs/fleet.md", "## Offline: warmup-replay --nodes"}};
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
     for (std::size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size())
@@ -49,7 +40,7 @@ TEST(FleetCommands, TheThreeNodeExampleRunsAsWritten) {
                                                                  {"3103", std::to_string(free_loopback_port())},
                                                                  {"6390", std::to_string(free_loopback_port())}};
     for (int n = 0; n < 3; ++n) {
-        std::string node = read_file(source + "/configs/examples/fleet/node-" + std::to_string(n) + ".yaml");
+        std::string node = read_text_file(source + "/configs/examples/fleet/node-" + std::to_string(n) + ".yaml");
         for (const auto& [from, to] : ports) replace_all(node, from, to);
         replace_all(node, "/tmp/warmup-fleet/", (dir.path() / "state").string() + "/");
         replace_all(node, "${WARMUP_EXE_DIR}/../plugins", WARMUP_TEST_PLUGIN_DIR);
@@ -83,7 +74,7 @@ TEST(FleetCommands, TheThreeNodeExampleRunsAsWritten) {
         std::string logs;
         for (int n = 0; n < 3; ++n)
             logs += "\n--- node-" + std::to_string(n) + " log:\n" +
-                    read_file((dir.path() / ("log-" + std::to_string(n) + ".log")).string());
+                    read_text_file((dir.path() / ("log-" + std::to_string(n) + ".log")).string());
         return logs;
     };
     ASSERT_TRUE(status.has_value()) << "the commands did not finish:\n" << shell.log() << node_logs();

@@ -27,6 +27,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using warmup::test::Daemon;
+using warmup::test::read_text_file;
 using warmup::test::TempDir;
 
 namespace docs = warmup::test::docs;
@@ -45,13 +46,6 @@ struct Command {
     std::string comment;
     std::string section;
 };
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 std::vector<Command> commands_of(const std::string& block, const std::string& section) {
     std::vector<Command> commands;
@@ -102,7 +96,7 @@ TEST(DocCommands, EveryWalkThroughAndOperationsCommandWorksAsWritten) {
 
     TempDir dir("doc-commands");
     const auto config =
-        dir.write("warmupd.yaml", read_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/configs/default.yaml"));
+        dir.write("warmupd.yaml", read_text_file(std::string(WARMUP_TEST_SOURCE_DIR) + "/configs/default.yaml"));
     Daemon daemon({"--config", config.string(), "--port", "0"});
     const int port = daemon.wait_until_listening();
     ASSERT_GT(port, 0) << daemon.log();
@@ -146,7 +140,7 @@ TEST(DocCommands, EveryWalkThroughAndOperationsCommandWorksAsWritten) {
     const auto output_file = dir.path() / "output";
     const std::string shell = "timeout 120 bash " + script_file.string() + " > " + output_file.string() + " 2>&1";
     const int shell_status = std::system(shell.c_str());
-    const std::string output = read_file(output_file.string());
+    const std::string output = read_text_file(output_file.string());
     ASSERT_EQ(shell_status, 0) << "the documented commands failed; script:\n"
                                << script.str() << "\noutput:\n"
                                << output << "\ndaemon log:\n"
@@ -154,7 +148,7 @@ TEST(DocCommands, EveryWalkThroughAndOperationsCommandWorksAsWritten) {
     EXPECT_NE(output.find("DOC_COMMANDS_DONE"), std::string::npos) << output;
 
     std::map<std::size_t, std::vector<std::pair<int, int>>> calls;  // command -> (status, curl exit status)
-    std::istringstream log(read_file(status_log.string()));
+    std::istringstream log(read_text_file(status_log.string()));
     std::size_t command = 0;
     int status = 0, curl_exit = 0;
     while (log >> command >> status >> curl_exit) calls[command].emplace_back(status, curl_exit);

@@ -52,6 +52,12 @@ inline bool poll_until(const std::function<bool()>& condition, std::chrono::mill
     }
 }
 
+/// The whole content of the file at `path`, or "" when it cannot be read (the caller's assertions then fail on it).
+inline std::string read_text_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 /// A fresh, empty folder <system temp dir>/<prefix>-XXXXXX (mkdtemp: unique, mode 0700), removed with everything in
 /// it at destruction. Not copyable: exactly one owner removes it.
 class TempDir {
