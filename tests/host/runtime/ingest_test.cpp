@@ -34,7 +34,7 @@ using warmup::test::TempDir;
 constexpr const char* kKeepAlive10m = "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}";
 constexpr warmup_time_ms kTtlMs = 600'000;
 
-class LiveIngestTest : public OpsTest {
+class IngestTest : public OpsTest {
   protected:
     void start_with(const std::string& predictor, const std::string& extra = "") {
         start(load_config_text(config_text(0, 2, extra, predictor), "ingest.yaml", dir_.path(), {}));
@@ -46,7 +46,7 @@ class LiveIngestTest : public OpsTest {
     TempDir dir_{"warmup-ingest"};
 };
 
-TEST_F(LiveIngestTest, ABackfillAfterANewerEventOfAnotherModelIsLearnedAtItsOwnTimestampsAndNotScored) {
+TEST_F(IngestTest, ABackfillAfterANewerEventOfAnotherModelIsLearnedAtItsOwnTimestampsAndNotScored) {
     start_with(test::kLearningPredictor);
     const warmup_time_ms now_ms = runtime_->clock().now_ms();
     ingest("m/b", now_ms);  // a request of another model, newer than the whole back-fill below
@@ -85,7 +85,7 @@ TEST_F(LiveIngestTest, ABackfillAfterANewerEventOfAnotherModelIsLearnedAtItsOwnT
     EXPECT_EQ(experiments["arms"][0]["cold_requests"], 1);
 }
 
-TEST_F(LiveIngestTest, AnEventInsideTheRequestWindowIsARequestAndTheWindowIsConfigurable) {
+TEST_F(IngestTest, AnEventInsideTheRequestWindowIsARequestAndTheWindowIsConfigurable) {
     // 30 s old: history under the default 5 s window, a request under a 60 s one.
     start_with(kKeepAlive10m);
     const warmup_time_ms old_ms = runtime_->clock().now_ms() - 30'000;
@@ -104,7 +104,7 @@ TEST_F(LiveIngestTest, AnEventInsideTheRequestWindowIsARequestAndTheWindowIsConf
     EXPECT_EQ(counters().cold_requests, 1u);
 }
 
-TEST_F(LiveIngestTest, AFutureTimestampIsARequestNowAndMovesNoOtherModelsClock) {
+TEST_F(IngestTest, AFutureTimestampIsARequestNowAndMovesNoOtherModelsClock) {
     start_with(kKeepAlive10m);
     const warmup_time_ms now_ms = runtime_->clock().now_ms();
     ingest("m/b", now_ms + 240'000);  // 4 minutes ahead: the event parser's skew allowance is 5
@@ -127,7 +127,7 @@ TEST_F(LiveIngestTest, AFutureTimestampIsARequestNowAndMovesNoOtherModelsClock) 
     EXPECT_EQ(counters().requests, 2u);
 }
 
-TEST_F(LiveIngestTest, PredictionsDoNotDependOnTheOrderInWhichDifferentModelsEventsArrive) {
+TEST_F(IngestTest, PredictionsDoNotDependOnTheOrderInWhichDifferentModelsEventsArrive) {
     // Two models' histories (m/b's newer than m/a's), posted in either order, each in its own batch. Both orders
     // must leave the same learned patterns, hence the same predictions at the same instants.
     const warmup_time_ms base_ms =
@@ -176,7 +176,7 @@ TEST_F(LiveIngestTest, PredictionsDoNotDependOnTheOrderInWhichDifferentModelsEve
     EXPECT_LT(a_then_b[1].next_arrival_ms, b_last_ms + 90'000);
 }
 
-TEST_F(LiveIngestTest, HistoryOlderThanAModelsLastUseAddsRequestsToItsCountsButNoIdleGap) {
+TEST_F(IngestTest, HistoryOlderThanAModelsLastUseAddsRequestsToItsCountsButNoIdleGap) {
     // The documented limit: the analyzer keeps no list of past arrivals, so a back-fill that arrives after a newer
     // use of the same model cannot be placed between its arrivals. It is counted (request count, calendar), but
     // teaches no idle gap; and it never moves the model's last use.
@@ -193,7 +193,7 @@ TEST_F(LiveIngestTest, HistoryOlderThanAModelsLastUseAddsRequestsToItsCountsButN
     EXPECT_EQ(counters().requests, 1u);
 }
 
-TEST_F(LiveIngestTest, AllEventsOfOnePostReachTheEnginesInTheSameControlLoopStep) {
+TEST_F(IngestTest, AllEventsOfOnePostReachTheEnginesInTheSameControlLoopStep) {
     // Each body: 4999 uses of its own model a minute apart as history (the last a minute ago), then a request of it
     // now. While bodies are posted, the test thread looks at every model between two control-loop steps. Handled in one
     // step, a model is either untouched or has its history and its request: 4999 idle gaps learned (idle-histogram:
@@ -261,7 +261,7 @@ TEST_F(LiveIngestTest, AllEventsOfOnePostReachTheEnginesInTheSameControlLoopStep
     EXPECT_GT(looks, 1u);
 }
 
-TEST_F(LiveIngestTest, AFullIngestQueueTakesTheBodysFirstEventsAndCountsEveryRefusedOne) {
+TEST_F(IngestTest, AFullIngestQueueTakesTheBodysFirstEventsAndCountsEveryRefusedOne) {
     // Capacity 150 and a control loop held between two steps (a command that waits): nothing leaves the queue. A body
     // of 100 fits; of the next, the first 50 are queued and the last 50 refused; the next is refused whole. Every
     // event is counted once, accepted or refused, and the accepted ones reach the engines once the loop runs again.

@@ -175,7 +175,7 @@ inline nlohmann::json health_component(const nlohmann::json& health, const std::
 /// Transitions that change what is in force without any event (a reload, a rollback, reset-to-safe, a restart, a
 /// restore): an OpsTest whose configuration and state folder live in one temporary folder, kept across stop() and
 /// start() so a restart finds the state the first run left.
-class LiveTransitionsTest : public OpsTest {
+class TransitionsTest : public OpsTest {
   protected:
     host::Config config(const std::string& predictor, const std::string& extra = "") {
         return host::load_config_text(config_text(0, 2, extra, predictor), "transitions.yaml", dir_.path(), {});

@@ -22,9 +22,9 @@ namespace fs = std::filesystem;
 
 using test::config_text;
 using test::keep_alive_predictor;
-using test::LiveTransitionsTest;
 using test::metric_value;
 using test::OpsTest;
+using test::TransitionsTest;
 using warmup::test::poll_until;
 using warmup::test::TempDir;
 
@@ -86,7 +86,7 @@ TEST_F(OpsTest, EmergencyStopCancelsQueuedWarmupsKeepsLoadedModelsAndResetToSafe
               "ttl_ms: 600000");
 }
 
-TEST_F(LiveTransitionsTest, ResetToSafeEvictsDownToTheHalvedBudgetAtOnceLeastRecentlyUsedFirst) {
+TEST_F(TransitionsTest, ResetToSafeEvictsDownToTheHalvedBudgetAtOnceLeastRecentlyUsedFirst) {
     start(config(keep_alive_predictor(3'600'000)));
     // 60 models of 100 MiB: 6000 MiB of the 10000 MiB budget.
     for (int i = 0; i < 60; ++i) ingest("m/" + std::to_string(i), runtime_->clock().now_ms());

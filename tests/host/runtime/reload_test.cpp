@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 
 constexpr auto kDrainTimeout = 10s;  // generous: the machine may be busy compiling; success returns at once
 
-class LiveSwapTest : public ::testing::Test {
+class ReloadTest : public ::testing::Test {
   protected:
     void TearDown() override { runtime_.reset(); }  // stop the control loop before the temp folder goes
 
@@ -100,7 +100,7 @@ std::string predictor_slot(const char* id) { return std::string("{plugin: ") + i
 // --------------------------------------------------------------------------------------------------------------
 // Under load
 
-TEST_F(LiveSwapTest, TwentySwapsUnderASteadyEventStreamLoseNoEvent) {
+TEST_F(ReloadTest, TwentySwapsUnderASteadyEventStreamLoseNoEvent) {
     start_runtime();
     constexpr uint64_t kEvents = 20'000;
     constexpr int kReloads = 20;
@@ -146,7 +146,7 @@ TEST_F(LiveSwapTest, TwentySwapsUnderASteadyEventStreamLoseNoEvent) {
 // --------------------------------------------------------------------------------------------------------------
 // New code at the same path
 
-TEST_F(LiveSwapTest, PluginRebuiltAtTheSamePathIsLoadedAsNewCodeOnReload) {
+TEST_F(ReloadTest, PluginRebuiltAtTheSamePathIsLoadedAsNewCodeOnReload) {
     const fs::path plugin_file = dir_.path() / "predictor.so";
     fs::copy_file(fs::path(WARMUP_TEST_PLUGIN_DIR) / "keep_alive_predictor.so", plugin_file);
     start_runtime({{"predictor", "{path: \"" + plugin_file.string() + "\"}"}});
@@ -168,7 +168,7 @@ TEST_F(LiveSwapTest, PluginRebuiltAtTheSamePathIsLoadedAsNewCodeOnReload) {
 // --------------------------------------------------------------------------------------------------------------
 // Failures leave the running set in place
 
-TEST_F(LiveSwapTest, InvalidYamlOnReloadFromFileAnswers400AtStageConfigWithFileLineColumn) {
+TEST_F(ReloadTest, InvalidYamlOnReloadFromFileAnswers400AtStageConfigWithFileLineColumn) {
     start_runtime();
     const auto before = served_labels();
     // The valid file (18 lines) plus "bogus: a: b" on line 19: the second ':' (column 9) is an illegal map value.
@@ -184,7 +184,7 @@ TEST_F(LiveSwapTest, InvalidYamlOnReloadFromFileAnswers400AtStageConfigWithFileL
     expect_events_still_flow();
 }
 
-TEST_F(LiveSwapTest, PredictorPathToATextFileAnswers422AtStageLoad) {
+TEST_F(ReloadTest, PredictorPathToATextFileAnswers422AtStageLoad) {
     start_runtime();
     const auto before = served_labels();
     const fs::path text_file = dir_.write("not_a_plugin.so", "this is a text file, not a shared object\n");
@@ -201,7 +201,7 @@ TEST_F(LiveSwapTest, PredictorPathToATextFileAnswers422AtStageLoad) {
     expect_events_still_flow();
 }
 
-TEST_F(LiveSwapTest, PredictorThatRefusesItsParamsAnswers422NamingTheKey) {
+TEST_F(ReloadTest, PredictorThatRefusesItsParamsAnswers422NamingTheKey) {
     start_runtime();
     const auto before = served_labels();
 
@@ -217,7 +217,7 @@ TEST_F(LiveSwapTest, PredictorThatRefusesItsParamsAnswers422NamingTheKey) {
     expect_events_still_flow();
 }
 
-TEST_F(LiveSwapTest, StateHandOffRefusedByTheNewAnalyzerAnswers500AtStageState) {
+TEST_F(ReloadTest, StateHandOffRefusedByTheNewAnalyzerAnswers500AtStageState) {
     start_runtime();
     ASSERT_TRUE(runtime_->try_ingest(event(model("rhythm/a"), runtime_->clock().now_ms())));  // some state to export
     ASSERT_TRUE(poll_until([&] { return engine_events() == 1; }, kDrainTimeout));
@@ -239,7 +239,7 @@ TEST_F(LiveSwapTest, StateHandOffRefusedByTheNewAnalyzerAnswers500AtStageState) 
 // --------------------------------------------------------------------------------------------------------------
 // State hand-off
 
-TEST_F(LiveSwapTest, ReplacingTheAnalyzerHandsItsLearnedPatternsOver) {
+TEST_F(ReloadTest, ReplacingTheAnalyzerHandsItsLearnedPatternsOver) {
     start_runtime();
     const warmup_model_index rhythm = model("rhythm/a");
     // 20 uses 3000 ms apart, the last one now: 19 idle gaps, all in bin 12 = [3000, 3250) ms. (The older ones are
@@ -290,7 +290,7 @@ TEST_F(LiveSwapTest, ReplacingTheAnalyzerHandsItsLearnedPatternsOver) {
 // --------------------------------------------------------------------------------------------------------------
 // Rollback
 
-TEST_F(LiveSwapTest, RollbackReturnsToThePreviousPredictorAndASecondRollbackAnswers409) {
+TEST_F(ReloadTest, RollbackReturnsToThePreviousPredictorAndASecondRollbackAnswers409) {
     start_runtime();
     const ReloadResult reload =
         runtime_->reload(rewrite_config({{"predictor", predictor_slot(kKeepAlivePredictorId)}}));
@@ -319,13 +319,13 @@ namespace {
 using namespace std::chrono_literals;
 using test::config_text;
 using test::keep_alive_predictor;
-using test::LiveTransitionsTest;
+using test::TransitionsTest;
 using warmup::test::poll_until;
 
 // --------------------------------------------------------------------------------------------------------------
 // What a reload puts in force at once
 
-TEST_F(LiveTransitionsTest, APredictorSwapARollbackAndResetToSafeReplanLoadedModelsAtOnce) {
+TEST_F(TransitionsTest, APredictorSwapARollbackAndResetToSafeReplanLoadedModelsAtOnce) {
     start(config(keep_alive_predictor(600'000)));
     const warmup_time_ms used_ms = use_and_wait_ready("m/a");
     ASSERT_EQ(status_of("m/a").unload_at_ms, used_ms + 600'000);
@@ -347,7 +347,7 @@ TEST_F(LiveTransitionsTest, APredictorSwapARollbackAndResetToSafeReplanLoadedMod
     EXPECT_EQ(status_of("m/a").unload_at_ms, used_ms + 300'000);
 }
 
-TEST_F(LiveTransitionsTest, PlannedPrewarmsComeBackWhenAReloadLeavesTheSafeConfiguration) {
+TEST_F(TransitionsTest, PlannedPrewarmsComeBackWhenAReloadLeavesTheSafeConfiguration) {
     // big/* (8 GiB, 10 s loads): a cold start costs the idle-histogram predictor ~100 s of idle memory, less than
     // holding the model through a 30-minute gap but more than a one-bin pre-warm window.
     const Config learning =
@@ -373,7 +373,7 @@ TEST_F(LiveTransitionsTest, PlannedPrewarmsComeBackWhenAReloadLeavesTheSafeConfi
     EXPECT_EQ(status_of("big/a").warm_start_at_ms, planned);
 }
 
-TEST_F(LiveTransitionsTest, AReloadWithASmallerBudgetEvictsReadyModelsButNeverALoadingOne) {
+TEST_F(TransitionsTest, AReloadWithASmallerBudgetEvictsReadyModelsButNeverALoadingOne) {
     // time_scale 1: m/* load in 5 ms, slow/* in 60 s (cancelled when the test stops the runtime).
     const Config running =
         load_config_text(config_text(1.0, 2, "", keep_alive_predictor(3'600'000)), "budget.yaml", dir_.path(), {});

@@ -24,9 +24,9 @@ namespace fs = std::filesystem;
 using test::config_text;
 using test::health_component;
 using test::keep_alive_predictor;
-using test::LiveTransitionsTest;
 using test::metric_value;
 using test::OpsTest;
+using test::TransitionsTest;
 using warmup::test::poll_until;
 using warmup::test::TempDir;
 
@@ -72,7 +72,7 @@ TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
     EXPECT_GT(confidence("m/a"), 0);  // untouched
 }
 
-TEST_F(LiveTransitionsTest, StatusAndMetricsCountersAgreeAfterARestart) {
+TEST_F(TransitionsTest, StatusAndMetricsCountersAgreeAfterARestart) {
     const Config with_state =
         config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
     start(with_state);
@@ -98,7 +98,7 @@ TEST_F(LiveTransitionsTest, StatusAndMetricsCountersAgreeAfterARestart) {
               counted["demand_loads"].get<double>() + counted["prewarms_started"].get<double>());
 }
 
-TEST_F(LiveTransitionsTest, AStartThatSkippedACorruptSnapshotShowsStateDegradedWithTheReason) {
+TEST_F(TransitionsTest, AStartThatSkippedACorruptSnapshotShowsStateDegradedWithTheReason) {
     const Config with_state =
         config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
     start(with_state);
@@ -126,7 +126,7 @@ TEST_F(LiveTransitionsTest, AStartThatSkippedACorruptSnapshotShowsStateDegradedW
     EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
 }
 
-TEST_F(LiveTransitionsTest, RestoreStateNewestFallsBackToTheNextGoodBackup) {
+TEST_F(TransitionsTest, RestoreStateNewestFallsBackToTheNextGoodBackup) {
     start(config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n"));
     use_and_wait_ready("m/a");
     ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "older"})").first, 200);
