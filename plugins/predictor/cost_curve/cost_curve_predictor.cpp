@@ -21,6 +21,12 @@ constexpr double kLeanMemoryGaps = 2000;
 constexpr double kLeanStep = 0.002;
 constexpr double kMaxLogPrice = 30;
 constexpr uint32_t kFairnessRefreshGaps = 256;
+// The fairness band: models whose cold rate under the same-memory keep-alive is within this share of the target decide
+// the quantile (below it, a model has room to spare; above it, lifting it costs more than its rank is worth).
+constexpr double kFairnessBand = 0.25;
+// The lean ceiling binds once its controller has raised the price of memory by more than this (log of the factor):
+// from then on a floor's memory would be taken from the other models' keeps.
+constexpr double kCeilingBindsLogPrice = 0.01;
 // Confidence reaches 0.5 after this many observed gaps.
 constexpr double kConfidenceHalfGaps = 10;
 
@@ -293,10 +299,13 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
         cold = !(gap >= start && gap < end);
     }
     if (cold) held += load_ms;
-    const double reference_held = std::min(gap, reference_keep) - min_keep + (gap > reference_keep ? load_ms : 0.0);
     const double memory_mb = model_memory_mb(model);
+    auto timer_held = [&](double keep_ms) {  // what a keep-alive of keep_ms would have held on this gap (MiB x ms)
+        return std::max(std::min(gap, keep_ms) - min_keep + (gap > keep_ms ? load_ms : 0.0), 0.0) * memory_mb;
+    };
     lean_held_ = lean_held_ * lean_decay_ + std::max(held, 0.0) * memory_mb;
-    lean_reference_held_ = lean_reference_held_ * lean_decay_ + std::max(reference_held, 0.0) * memory_mb;
+    lean_reference_held_ = lean_reference_held_ * lean_decay_ + timer_held(reference_keep);
+    for (int k = 0; k < kKeeps; ++k) lean_timer_held_[k] = lean_timer_held_[k] * lean_decay_ + timer_held(keeps_ms_[k]);
     if (config_.objective == CostCurvePredictorConfig::Objective::lean && config_.lean_memory_share > 0 &&
         lean_reference_held_ > 0) {
         const double excess = lean_held_ / lean_reference_held_ - config_.lean_memory_share;
@@ -326,28 +335,31 @@ void CostCurvePredictor::watch_idle(warmup_time_ms now_ms) {
     }
 }
 
+// The first wake-up's share of all requests, plus the cold share of the rest: cold[keep] / recent_requests is a rate
+// over the requests after the first wake-up, so it weighs (1 - compulsory) of the total (a model with 37 requests
+// would otherwise be rated 1 point colder than it is, as much as one cold request more).
 double CostCurvePredictor::cold_rate(const ModelState& state, int keep) const {
     if (state.request_count == 0) return 0;
-    const double compulsory = state.first_burst / static_cast<double>(state.request_count);
-    return compulsory + (state.recent_requests > 0 ? state.curves.cold[keep] / state.recent_requests : 0.0);
+    const double compulsory = std::min(state.first_burst / static_cast<double>(state.request_count), 1.0);
+    const double later = state.recent_requests > 0 ? state.curves.cold[keep] / state.recent_requests : 0.0;
+    return compulsory + (1 - compulsory) * later;
 }
 
 // The fairness floors (fairness_quantile q < 1). The target: the q-quantile of the per-model cold rates that the
-// keep-alive holding the same memory as the plans would give (that keep-alive is the candidate whose pooled held
-// memory is the plans' share of the reference keep's, from the lean controller's sums). Models whose own keep already
-// meets it count as served; of the others, those that a longer keep brings under the target are lifted, cheapest first
-// (the extra cold + lambda x held cost of the floor, per ms of the model's idle history), until q of the fleet (plus
-// one model, for the estimate's noise) is served. A model no keep can bring under it (a rare model whose cold rate is
-// its first load) is left alone: lifting it would cost memory and change nothing.
+// keep-alive holding the same memory as the plans would give (the first candidate whose memory-time on the scored gaps,
+// weighted by model size as the plans' is, reaches the plans'). While the lean ceiling does not bind, the models whose
+// rate under that keep-alive lies within kFairnessBand of the target, and whose own keep is shorter, get its keep as
+// their floor: they are the ones that decide the quantile, and the timer's keep makes them fare as under the timer.
+// Then models whose own keep already meets the target count as served; of the others, those that a longer keep brings
+// under the target are lifted, cheapest first (the extra cold + lambda x held cost of the floor, per ms of the model's
+// idle history), until q of the fleet (plus one model, for the estimate's noise) is served. A model no keep can bring
+// under it (a rare model whose cold rate is its first load) is left alone: lifting it would cost memory and change
+// nothing.
 void CostCurvePredictor::update_fairness_floors() {
     gaps_since_fairness_ = 0;
     if (config_.fairness_quantile >= 1) return;
-    int reference = 0;
-    while (reference + 1 < kKeeps && keeps_ms_[reference] < static_cast<double>(config_.lean_reference_keep_ms))
-        ++reference;
-    const double share = lean_reference_held_ > 0 ? lean_held_ / lean_reference_held_ : 1.0;
     int same_memory = 0;
-    while (same_memory + 1 < kKeeps && pool_.held[same_memory] < share * pool_.held[reference]) ++same_memory;
+    while (same_memory + 1 < kKeeps && lean_timer_held_[same_memory] < lean_held_) ++same_memory;
 
     rates_scratch_.clear();
     for (const ModelState& state : models_)
@@ -361,6 +373,11 @@ void CostCurvePredictor::update_fairness_floors() {
                      rates_scratch_.end());
     const double target = rates_scratch_[served_needed - 1];
 
+    for (ModelState& state : models_) {
+        if (state.floor_keep != 0) state.plan_stale = true;
+        state.floor_keep = 0;
+    }
+    const bool memory_to_spare = lean_log_price_ <= kCeilingBindsLogPrice;
     std::size_t served = 0;
     lifts_scratch_.clear();
     std::array<double, kKeeps> cost{};
@@ -369,6 +386,13 @@ void CostCurvePredictor::update_fairness_floors() {
         if (state.request_count == 0) continue;
         keep_costs(state, model, cost);
         const int own_keep = static_cast<int>(std::min_element(cost.begin(), cost.end()) - cost.begin());
+        if (memory_to_spare && own_keep < same_memory) {
+            const double timer_rate = cold_rate(state, same_memory);
+            if (timer_rate >= (1 - kFairnessBand) * target && timer_rate <= (1 + kFairnessBand) * target) {
+                state.floor_keep = same_memory;
+                state.plan_stale = true;
+            }
+        }
         if (cold_rate(state, own_keep) <= target) {
             ++served;
             continue;
@@ -383,13 +407,9 @@ void CostCurvePredictor::update_fairness_floors() {
     std::sort(lifts_scratch_.begin(), lifts_scratch_.end(),
               [](const Lift& a, const Lift& b) { return a.cost_per_ms < b.cost_per_ms; });
     const std::size_t lifted = served >= served_needed ? 0 : std::min(served_needed - served, lifts_scratch_.size());
-    for (ModelState& state : models_) {
-        if (state.floor_keep != 0) state.plan_stale = true;
-        state.floor_keep = 0;
-    }
     for (std::size_t i = 0; i < lifted; ++i) {
         ModelState& state = models_[lifts_scratch_[i].model];
-        state.floor_keep = lifts_scratch_[i].floor;
+        state.floor_keep = std::max(state.floor_keep, lifts_scratch_[i].floor);
         state.plan_stale = true;
     }
 }
@@ -578,7 +598,8 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
 // where <curves> = <gaps> <cold x 48> <held x 48> <longer x 48> and <recent gaps> = <count> then count pairs
 // <gap_ms> <burst>, oldest first. The gap of an open wake-up is kept with the requests counted so far (its later
 // requests are not added after an import). Not kept: the fairness floors (recomputed after 256 gaps) and the counts
-// behind their cold rates (a model's first-load requests and its recent request count, rebuilt as it is used), and the
+// behind their cold rates (a model's first-load requests and its recent request count, rebuilt as it is used), the
+// memory each candidate keep-alive would have held (estimated from the pool at import, then measured again), and the
 // open idle spells (counted again from the next uses). Model indexes are those of the host process (stable for its
 // life), which is what a hot-swap or a backup of the same catalog hands over.
 namespace {
@@ -709,6 +730,15 @@ void CostCurvePredictor::import_state(std::string_view data) {
     lean_held_ = lean_held;
     lean_reference_held_ = lean_reference_held;
     lean_log_price_ = lean_log_price;
+    // Not in the state text: what each candidate keep-alive would have held starts from the pool's idle-time shape,
+    // scaled to the reference keep-alive's memory, and is replaced by measured gaps as they close (half-life
+    // kLeanMemoryGaps), so the fairness floors' same-memory keep-alive is about right from the first refresh.
+    int reference = 0;
+    while (reference + 1 < kKeeps && keeps_ms_[reference] < static_cast<double>(config_.lean_reference_keep_ms))
+        ++reference;
+    for (int k = 0; k < kKeeps; ++k)
+        lean_timer_held_[k] = pool_.held[reference] > 0 ? lean_reference_held_ * pool_.held[k] / pool_.held[reference]
+                                                        : lean_reference_held_;
     gaps_since_fairness_ = 0;
     idle_watch_.clear();  // rebuilt from the next uses
     open_long_gaps_ = 0;

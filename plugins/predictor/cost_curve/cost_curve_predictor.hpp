@@ -31,11 +31,14 @@
 // `lean_memory_share` of what a keep-alive of `lean_reference_keep_ms` would hold on the same gaps (objective lean).
 // Fairness (`fairness_quantile`, 0.75 by default; 1 = off): the plans keep the q-quantile of the per-model cold rates
 // at or under what a keep-alive holding the same memory would give, so memory does not all go to the models where it
-// saves the most while rarely used models are left cold. Every 256 closed gaps the target is estimated from each
-// model's own curves at that keep-alive, and the models whose own keep would leave them above it are lifted to the
-// shortest keep that brings them under, cheapest first (extra cost per ms of idle history), until q of the fleet is
-// served; a model no keep can bring under the target (its cold rate is its first load, or its gaps are longer than
-// any keep) is not lifted.
+// saves the most while rarely used models are left cold. Every 256 closed gaps the same-memory keep-alive is found on
+// memory-time weighted by model size (what each candidate keep would have held on the gaps the plans were scored on),
+// and the target is the q-quantile of the models' own cold rates under it. While the lean ceiling leaves memory to
+// spare, the models whose rate under that keep-alive is within 25 % of the target (the ones that decide the quantile)
+// get its keep as their floor, so they fare as under the timer. Then the models whose own keep would leave them above
+// the target are lifted to the shortest keep that brings them under, cheapest first (extra cost per ms of idle
+// history), until q of the fleet is served; a model no keep can bring under the target (its cold rate is its first
+// load, or its gaps are longer than any keep) is not lifted.
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
 //
 // Threading: control thread only (SDK contract). Memory: ~1 KB per model index up to the largest seen (indexes outside
@@ -214,6 +217,9 @@ class CostCurvePredictor final : public sdk::Predictor {
     double lean_held_ = 0;
     double lean_reference_held_ = 0;
     double lean_log_price_ = 0;
+    /// What a keep-alive of each candidate keep would have held on the same gaps as lean_held_ (MiB x ms, decayed
+    /// alike): the fairness floor's same-memory keep-alive is the first whose memory reaches the plans'.
+    std::array<double, kKeeps> lean_timer_held_{};
     // Fairness floors, refreshed every kFairnessRefreshGaps closed gaps.
     struct Lift {
         double cost_per_ms;  ///< extra cost of the floor per ms of the model's idle history

@@ -205,6 +205,64 @@ TEST(CostCurvePredictor, TheFairnessFloorLiftsTheModelsASameMemoryTimerWouldServ
         EXPECT_EQ(keep_of(fair.plugin, model), keep_of(unfair.plugin, model)) << "model " << model;
 }
 
+/// Two heavy models woken every 30 minutes by 30 requests (kept through their gaps) and six light ones woken by one
+/// request after gaps of 3 and 60 minutes in turn (on their own, not worth 2 more minutes held per request saved: left
+/// at the shortest keep, every request cold). A keep-alive holding the same memory catches the 3-minute gaps, so the
+/// light models' cold rate under it is 1/2, which is the fleet's median. Over 2 days.
+int64_t heavy_and_light_fleet(Driver& driver) {
+    int64_t last = 0;
+    for (int64_t minute = 0; minute < 2 * 24 * 60; ++minute) {
+        const int64_t t = kStartMs + minute * kMinuteMs;
+        if (minute % 30 == 0)
+            for (warmup_model_index model = 0; model < 2; ++model)
+                for (int i = 0; i < 30; ++i) driver.arrive(last = t + model * 10'000 + i * 100, model);
+        if (minute % 63 == 0 || minute % 63 == 3)
+            for (warmup_model_index model = 2; model < 8; ++model) driver.arrive(last = t + model * 1'000, model);
+    }
+    return last;
+}
+
+TEST(CostCurvePredictor, WithMemoryToSpareTheModelsThatDecideTheQuantileGetTheSameMemoryTimersKeep) {
+    PluginTestHost host = numbered_models_host();
+    const std::string common = "open_gaps: false, prewarm: false, cold_request_cost_loads: 15";
+    auto keep_of = [](CostCurvePredictor& predictor, warmup_model_index model) {
+        const auto* plan = predictor.plan_of(model);
+        return plan == nullptr ? int64_t{-1} : plan->keep_ms;
+    };
+    Built<CostCurvePredictor> unfair(host, "{" + common + ", fairness_quantile: 1, lean_memory_share: 0}");
+    Driver unfair_driver(host, unfair.plugin);
+    const int64_t last = heavy_and_light_fleet(unfair_driver);
+    for (warmup_model_index model = 2; model < 8; ++model) ASSERT_EQ(keep_of(unfair.plugin, model), kMinuteMs);
+
+    // No lean ceiling: all six light models decide the median (their rate under the same-memory keep-alive is the
+    // target itself), so all six get that keep-alive's keep, well beyond the 3 minutes that catch their short gaps.
+    Built<CostCurvePredictor> spare(host, "{" + common + ", fairness_quantile: 0.5, lean_memory_share: 0}");
+    Driver spare_driver(host, spare.plugin);
+    ASSERT_EQ(heavy_and_light_fleet(spare_driver), last);
+    EXPECT_EQ(spare.plugin.lean_price_factor(), 1.0);
+    for (warmup_model_index model = 2; model < 8; ++model)
+        EXPECT_GE(keep_of(spare.plugin, model), 10 * kMinuteMs) << "model " << model;
+    for (warmup_model_index model = 0; model < 2; ++model)
+        EXPECT_EQ(keep_of(spare.plugin, model), keep_of(unfair.plugin, model)) << "model " << model;
+
+    // A ceiling that binds (a third of keep-alive 20 min's memory): no band floor, whose memory would come out of the
+    // other keeps. Only the lift remains: 0.5 x 8 + 1 = 5 models served, the two heavy ones and three light ones
+    // lifted just through their 3-minute gaps; the other three stay at the shortest keep.
+    Built<CostCurvePredictor> tight(host, "{" + common + ", fairness_quantile: 0.5, lean_memory_share: 0.3}");
+    Driver tight_driver(host, tight.plugin);
+    ASSERT_EQ(heavy_and_light_fleet(tight_driver), last);
+    EXPECT_GT(tight.plugin.lean_price_factor(), 1.0);
+    int lifted = 0;
+    for (warmup_model_index model = 2; model < 8; ++model) {
+        const int64_t keep = keep_of(tight.plugin, model);
+        if (keep == kMinuteMs) continue;
+        ++lifted;
+        EXPECT_GE(keep, 3 * kMinuteMs) << "model " << model;
+        EXPECT_LT(keep, 5 * kMinuteMs) << "model " << model;
+    }
+    EXPECT_EQ(lifted, 3);
+}
+
 TEST(CostCurvePredictor, TheLeanCeilingRaisesThePriceWhenKeepsWouldOutgrowTheReferenceKeepAlive) {
     PluginTestHost host = numbered_models_host();
     // A very high price of a waiting request would keep every model through 2-hour gaps; the ceiling (the memory of

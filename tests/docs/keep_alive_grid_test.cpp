@@ -1,0 +1,81 @@
+// scripts/keep-alive-grid.sh, the command behind docs/evaluation.md's figures for timers between the keep-alive curve's
+// points, run on the long-tail scenario (generated, no trace files needed) with its report in a temporary folder.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "test_support.hpp"
+
+namespace warmup::test {
+namespace {
+
+struct Row {
+    double loaded_gb_h = 0;
+    long avoidable = 0;
+};
+
+/// The script's table: arm, loaded GB·h, avoidable, ratio, p75 %, curve p75, one arm per line after the header.
+std::map<std::string, Row> rows_of(const std::string& output) {
+    std::map<std::string, Row> rows;
+    std::istringstream lines(output);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::string arm;
+        Row row;
+        if (fields >> arm >> row.loaded_gb_h >> row.avoidable) rows[arm] = row;
+    }
+    return rows;
+}
+
+/// Runs the script from a shell with the build's replay and a temporary report folder; returns exit code and output.
+std::pair<int, std::string> run_grid(const TempDir& dir, const std::string& arguments) {
+    const auto script = dir.write("grid.sh", "export WARMUP_REPLAY='" + std::string(WARMUP_TEST_BIN_DIR) +
+                                                 "/warmup-replay'\nexport KEEP_ALIVE_GRID_OUT='" +
+                                                 (dir.path() / "out").string() + "'\nexec '" +
+                                                 WARMUP_TEST_SOURCE_DIR + "/scripts/keep-alive-grid.sh' " + arguments +
+                                                 "\n");
+    Daemon shell({script.string()}, Daemon::Capture::StdoutAndStderr, "/bin/bash");
+    const auto status = shell.wait_exit(std::chrono::milliseconds(120'000));
+    EXPECT_TRUE(status.has_value()) << "the script did not finish in 120 s:\n" << shell.log();
+    if (!status) return {-1, shell.log()};
+    EXPECT_TRUE(shell.wait_for_log_end(std::chrono::milliseconds(10'000)));
+    return {status->code, shell.log()};
+}
+
+TEST(KeepAliveGrid, PlacesTimersBetweenTheCurvesPointsBesideTheDefault) {
+    TempDir dir("warmup-keep-alive-grid");
+    const auto [code, output] = run_grid(
+        dir, "configs/evaluation/synth-long-tail-1.5x.yaml '3 4' synth:configs/scenarios/long-tail.yaml");
+    ASSERT_EQ(code, 0) << output;
+    const auto rows = rows_of(output);
+    for (const char* arm : {"control", "keepalive-3m", "keepalive-4m", "keepalive-curve-2m", "keepalive-curve-5m"})
+        ASSERT_EQ(rows.count(arm), 1U) << arm << " missing from:\n" << output;
+    // A timer between two of the curve's keeps holds memory between theirs, and leaves avoidable cold requests
+    // between theirs: longer keeps hold more and leave fewer.
+    const Row& two = rows.at("keepalive-curve-2m");
+    const Row& three = rows.at("keepalive-3m");
+    const Row& four = rows.at("keepalive-4m");
+    const Row& five = rows.at("keepalive-curve-5m");
+    EXPECT_LT(two.loaded_gb_h, three.loaded_gb_h);
+    EXPECT_LT(three.loaded_gb_h, four.loaded_gb_h);
+    EXPECT_LT(four.loaded_gb_h, five.loaded_gb_h);
+    EXPECT_GT(two.avoidable, three.avoidable);
+    EXPECT_GT(three.avoidable, four.avoidable);
+    EXPECT_GT(four.avoidable, five.avoidable);
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "out" / "report.json")) << output;
+}
+
+TEST(KeepAliveGrid, RefusesAKeepThatIsNotANumberOfMinutes) {
+    TempDir dir("warmup-keep-alive-grid");
+    const auto [code, output] = run_grid(
+        dir, "configs/evaluation/synth-long-tail-1.5x.yaml '3 soon' synth:configs/scenarios/long-tail.yaml");
+    EXPECT_EQ(code, 2) << output;
+    EXPECT_NE(output.find("'soon' is not a keep in minutes"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace warmup::test
