@@ -6,38 +6,51 @@
 # for example
 #   scripts/keep-alive-grid.sh configs/evaluation/servegen-mm-image-1.5x.yaml "6 7 8 9" \
 #       servegen:../shared/traces/servegen/multimodal/mm-image
-# The configuration's own arms are replaced by `control` (the default) and one `keepalive-<K>m` arm per keep; the report
-# lands in out/keep-alive-grid/<config name>/. Prints per arm: loaded GB·h, avoidable cold requests, the ratio to the
-# curve, the p75 per-model cold rate and the curve's p75 at the arm's memory (columns of report.md, docs/replay.md).
+# The configuration's own arms (its last section) are replaced by `control` (the default) and one `keepalive-<K>m` arm
+# per keep; the report lands in out/keep-alive-grid/<config name>/. Prints per arm: loaded GB·h, avoidable cold
+# requests, the ratio to the curve, the p75 per-model cold rate and the curve's p75 at the arm's memory (columns of
+# report.md, docs/replay.md). Paths are relative to the repository root.
 # Environment: WARMUP_REPLAY (default build/bin/warmup-replay) and KEEP_ALIVE_GRID_OUT (the report folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export LC_ALL=C
 if [ $# -lt 3 ]; then
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,13p' "$0" >&2
   exit 2
 fi
 config=$1 keeps=$2 trace=$3
 shift 3
+[ -f "$config" ] || { echo "keep-alive-grid: no configuration file '$config'" >&2; exit 2; }
+if awk '/^arms:/ { arms = 1; next } arms && /^[^ #-]/ { found = 1 } END { exit !found }' "$config"; then
+  echo "keep-alive-grid: '$config' has sections after 'arms:'; put 'arms:' last" >&2
+  exit 2
+fi
+arms=""
+for keep in $keeps; do
+  # A whole number of milliseconds, at least one.
+  ttl_ms=$(awk -v k="$keep" 'BEGIN { if (k !~ /^[0-9]+(\.[0-9]+)?$/ || k * 60000 < 1) exit 1; printf "%d", k * 60000 }') ||
+    { echo "keep-alive-grid: '$keep' is not a keep in minutes (a number, at least 1 ms)" >&2; exit 2; }
+  arms+="  - name: keepalive-${keep}m"$'\n'
+  arms+="    components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: $ttl_ms}}}"$'\n'
+done
 name=$(basename "$config" .yaml)
 out=${KEEP_ALIVE_GRID_OUT:-out/keep-alive-grid/$name}
 replay=${WARMUP_REPLAY:-build/bin/warmup-replay}
 mkdir -p "$out"
 grid_config=$out/config.yaml
-# Everything before `arms:` is the scenario (catalog, budget, components, replay settings); the arms are ours.
-sed '/^arms:/,$d' "$config" >"$grid_config"
+# Everything before `arms:` is the scenario (catalog, budget, components, replay settings); the arms are ours. The
+# blank line ends the scenario's last line even if the file has no final newline.
 {
-  echo "arms:"
-  echo "  - name: control"
-  for keep in $keeps; do
-    ttl_ms=$(awk -v k="$keep" 'BEGIN { if (k !~ /^[0-9]+(\.[0-9]+)?$/ || k <= 0) exit 1; printf "%d", k * 60000 }') ||
-      { echo "keep-alive-grid: '$keep' is not a keep in minutes (a number > 0)" >&2; exit 2; }
-    echo "  - name: keepalive-${keep}m"
-    echo "    components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: $ttl_ms}}}"
-  done
-} >>"$grid_config"
+  sed '/^arms:/,$d' "$config"
+  printf '\narms:\n  - name: control\n%s' "$arms"
+} >"$grid_config"
 "$replay" --config "$grid_config" --trace "$trace" --frontier --out "$out" --quiet "$@" >/dev/null
-printf '%-22s %12s %10s %7s %7s %10s\n' arm "loaded GB·h" avoidable ratio "p75 %" "curve p75"
-awk -F'|' 'NF > 15 && $2 ~ /^ (control|keepalive-[0-9.]+m|keepalive-curve-[0-9]+m .*) $/ {
+table=$(awk -F'|' 'NF > 15 && $2 ~ /^ (control|keepalive-[0-9.]+m|keepalive-curve-[0-9]+m .*) $/ {
     gsub(/ /, "", $2); sub(/\(keep-alivecurve\)/, "", $2)
-    printf "%-22s %12s %10s %7s %7s %10s\n", $2, $15, $7, $8, $4, $9 }' "$out/report.md" |
-  sort -k2,2n
+    printf "%-22s %12s %10s %7s %7s %10s\n", $2, $15, $7, $8, $4, $9 }' "$out/report.md" | sort -k2,2n)
+if [ -z "$table" ]; then
+  echo "keep-alive-grid: no arm rows found in $out/report.md (has its format changed?)" >&2
+  exit 1
+fi
+printf '%-22s %12s %10s %7s %7s %10s\n' arm "loaded GB·h" avoidable ratio "p75 %" "curve p75"
+echo "$table"

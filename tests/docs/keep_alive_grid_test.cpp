@@ -15,6 +15,9 @@ namespace {
 struct Row {
     double loaded_gb_h = 0;
     long avoidable = 0;
+    std::string ratio;      ///< "n/a" for the curve's own points
+    double p75 = 0;         ///< %
+    std::string curve_p75;  ///< %, "n/a" for the curve's own points
 };
 
 /// The script's table: arm, loaded GB·h, avoidable, ratio, p75 %, curve p75, one arm per line after the header.
@@ -26,7 +29,7 @@ std::map<std::string, Row> rows_of(const std::string& output) {
         std::istringstream fields(line);
         std::string arm;
         Row row;
-        if (fields >> arm >> row.loaded_gb_h >> row.avoidable) rows[arm] = row;
+        if (fields >> arm >> row.loaded_gb_h >> row.avoidable >> row.ratio >> row.p75 >> row.curve_p75) rows[arm] = row;
     }
     return rows;
 }
@@ -35,9 +38,8 @@ std::map<std::string, Row> rows_of(const std::string& output) {
 std::pair<int, std::string> run_grid(const TempDir& dir, const std::string& arguments) {
     const auto script = dir.write("grid.sh", "export WARMUP_REPLAY='" + std::string(WARMUP_TEST_BIN_DIR) +
                                                  "/warmup-replay'\nexport KEEP_ALIVE_GRID_OUT='" +
-                                                 (dir.path() / "out").string() + "'\nexec '" +
-                                                 WARMUP_TEST_SOURCE_DIR + "/scripts/keep-alive-grid.sh' " + arguments +
-                                                 "\n");
+                                                 (dir.path() / "out").string() + "'\nexec '" + WARMUP_TEST_SOURCE_DIR +
+                                                 "/scripts/keep-alive-grid.sh' " + arguments + "\n");
     Daemon shell({script.string()}, Daemon::Capture::StdoutAndStderr, "/bin/bash");
     const auto status = shell.wait_exit(std::chrono::milliseconds(120'000));
     EXPECT_TRUE(status.has_value()) << "the script did not finish in 120 s:\n" << shell.log();
@@ -48,8 +50,8 @@ std::pair<int, std::string> run_grid(const TempDir& dir, const std::string& argu
 
 TEST(KeepAliveGrid, PlacesTimersBetweenTheCurvesPointsBesideTheDefault) {
     TempDir dir("warmup-keep-alive-grid");
-    const auto [code, output] = run_grid(
-        dir, "configs/evaluation/synth-long-tail-1.5x.yaml '3 4' synth:configs/scenarios/long-tail.yaml");
+    const auto [code, output] =
+        run_grid(dir, "configs/evaluation/synth-long-tail-1.5x.yaml '3 4' synth:configs/scenarios/long-tail.yaml");
     ASSERT_EQ(code, 0) << output;
     const auto rows = rows_of(output);
     for (const char* arm : {"control", "keepalive-3m", "keepalive-4m", "keepalive-curve-2m", "keepalive-curve-5m"})
@@ -66,15 +68,27 @@ TEST(KeepAliveGrid, PlacesTimersBetweenTheCurvesPointsBesideTheDefault) {
     EXPECT_GT(two.avoidable, three.avoidable);
     EXPECT_GT(three.avoidable, four.avoidable);
     EXPECT_GT(four.avoidable, five.avoidable);
+    // The curve's own points have no ratio; every other arm has one, and the curve's p75 at its memory, which for a
+    // timer between two points lies between theirs.
+    EXPECT_EQ(two.ratio, "n/a");
+    EXPECT_NE(three.ratio, "n/a");
+    EXPECT_LT(std::stod(rows.at("control").ratio), 1.0) << output;
+    EXPECT_LE(std::stod(three.curve_p75), two.p75) << output;
+    EXPECT_GE(std::stod(three.curve_p75), five.p75) << output;
     EXPECT_TRUE(std::filesystem::exists(dir.path() / "out" / "report.json")) << output;
 }
 
 TEST(KeepAliveGrid, RefusesAKeepThatIsNotANumberOfMinutes) {
     TempDir dir("warmup-keep-alive-grid");
-    const auto [code, output] = run_grid(
-        dir, "configs/evaluation/synth-long-tail-1.5x.yaml '3 soon' synth:configs/scenarios/long-tail.yaml");
+    const auto [code, output] =
+        run_grid(dir, "configs/evaluation/synth-long-tail-1.5x.yaml '3 soon' synth:configs/scenarios/long-tail.yaml");
     EXPECT_EQ(code, 2) << output;
     EXPECT_NE(output.find("'soon' is not a keep in minutes"), std::string::npos) << output;
+    // Under a millisecond: refused too, not turned into a keep of 0.
+    const auto [tiny_code, tiny_output] =
+        run_grid(dir, "configs/evaluation/synth-long-tail-1.5x.yaml 0.00001 synth:configs/scenarios/long-tail.yaml");
+    EXPECT_EQ(tiny_code, 2) << tiny_output;
+    EXPECT_NE(tiny_output.find("'0.00001' is not a keep in minutes"), std::string::npos) << tiny_output;
 }
 
 }  // namespace

@@ -305,7 +305,9 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
     };
     lean_held_ = lean_held_ * lean_decay_ + std::max(held, 0.0) * memory_mb;
     lean_reference_held_ = lean_reference_held_ * lean_decay_ + timer_held(reference_keep);
-    for (int k = 0; k < kKeeps; ++k) lean_timer_held_[k] = lean_timer_held_[k] * lean_decay_ + timer_held(keeps_ms_[k]);
+    fairness_held_ = fairness_held_ * lean_decay_ + std::max(held, 0.0) * memory_mb;
+    for (int k = 0; k < kKeeps; ++k)
+        fairness_timer_held_[k] = fairness_timer_held_[k] * lean_decay_ + timer_held(keeps_ms_[k]);
     if (config_.objective == CostCurvePredictorConfig::Objective::lean && config_.lean_memory_share > 0 &&
         lean_reference_held_ > 0) {
         const double excess = lean_held_ / lean_reference_held_ - config_.lean_memory_share;
@@ -336,12 +338,15 @@ void CostCurvePredictor::watch_idle(warmup_time_ms now_ms) {
 }
 
 // The first wake-up's share of all requests, plus the cold share of the rest: cold[keep] / recent_requests is a rate
-// over the requests after the first wake-up, so it weighs (1 - compulsory) of the total (a model with 37 requests
-// would otherwise be rated 1 point colder than it is, as much as one cold request more).
+// over the requests after the first wake-up, so it weighs (1 - compulsory) of the total (added whole, it rated a
+// model with 37 requests and a 40 % cold rate 1 point too cold, and such models decide the 75th percentile).
 double CostCurvePredictor::cold_rate(const ModelState& state, int keep) const {
     if (state.request_count == 0) return 0;
     const double compulsory = std::min(state.first_burst / static_cast<double>(state.request_count), 1.0);
-    const double later = state.recent_requests > 0 ? state.curves.cold[keep] / state.recent_requests : 0.0;
+    // At most 1: after an import or a seed from the analyzer's histogram the curves hold more history than the
+    // requests counted since (recent_requests is not kept in the state text).
+    const double later =
+        state.recent_requests > 0 ? std::min(state.curves.cold[keep] / state.recent_requests, 1.0) : 0.0;
     return compulsory + (1 - compulsory) * later;
 }
 
@@ -359,7 +364,7 @@ void CostCurvePredictor::update_fairness_floors() {
     gaps_since_fairness_ = 0;
     if (config_.fairness_quantile >= 1) return;
     int same_memory = 0;
-    while (same_memory + 1 < kKeeps && lean_timer_held_[same_memory] < lean_held_) ++same_memory;
+    while (same_memory + 1 < kKeeps && fairness_timer_held_[same_memory] < fairness_held_) ++same_memory;
 
     rates_scratch_.clear();
     for (const ModelState& state : models_)
@@ -377,32 +382,37 @@ void CostCurvePredictor::update_fairness_floors() {
         if (state.floor_keep != 0) state.plan_stale = true;
         state.floor_keep = 0;
     }
-    const bool memory_to_spare = lean_log_price_ <= kCeilingBindsLogPrice;
+    // The band follows the lean ceiling with hysteresis: off as soon as the controller raises the price, on again
+    // only once the price is back at the configured one (so the band's own memory does not switch it on and off at
+    // every refresh). Without a ceiling (lean_memory_share 0) the price never rises and the band is always on.
+    if (lean_log_price_ > kCeilingBindsLogPrice) band_on_ = false;
+    if (lean_log_price_ <= 0) band_on_ = true;
     std::size_t served = 0;
     lifts_scratch_.clear();
     std::array<double, kKeeps> cost{};
     for (warmup_model_index model = 0; model < models_.size(); ++model) {
         ModelState& state = models_[model];
-        if (state.request_count == 0) continue;
-        keep_costs(state, model, cost);
-        const int own_keep = static_cast<int>(std::min_element(cost.begin(), cost.end()) - cost.begin());
-        if (memory_to_spare && own_keep < same_memory) {
+        if (state.request_count == 0 || !keep_costs(state, model, cost)) continue;
+        // The shortest keep the plan may choose: its own best, or the band's floor (a target of 0 makes no band).
+        int keep = static_cast<int>(std::min_element(cost.begin(), cost.end()) - cost.begin());
+        if (band_on_ && target > 0 && keep < same_memory) {
             const double timer_rate = cold_rate(state, same_memory);
             if (timer_rate >= (1 - kFairnessBand) * target && timer_rate <= (1 + kFairnessBand) * target) {
                 state.floor_keep = same_memory;
                 state.plan_stale = true;
+                keep = static_cast<int>(std::min_element(cost.begin() + same_memory, cost.end()) - cost.begin());
             }
         }
-        if (cold_rate(state, own_keep) <= target) {
+        if (cold_rate(state, keep) <= target) {
             ++served;
             continue;
         }
-        int floor = own_keep + 1;
+        int floor = keep + 1;
         while (floor < kKeeps && cold_rate(state, floor) > target) ++floor;
         if (floor == kKeeps) continue;
         const double idle_ms = state.curves.held[kKeeps - 1] +
                                static_cast<double>(config_.min_keep_ms) * static_cast<double>(state.curves.gaps);
-        lifts_scratch_.push_back({(cost[floor] - cost[own_keep]) / std::max(idle_ms, 1.0), model, floor});
+        lifts_scratch_.push_back({(cost[floor] - cost[keep]) / std::max(idle_ms, 1.0), model, floor});
     }
     std::sort(lifts_scratch_.begin(), lifts_scratch_.end(),
               [](const Lift& a, const Lift& b) { return a.cost_per_ms < b.cost_per_ms; });
@@ -599,7 +609,7 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
 // <gap_ms> <burst>, oldest first. The gap of an open wake-up is kept with the requests counted so far (its later
 // requests are not added after an import). Not kept: the fairness floors (recomputed after 256 gaps) and the counts
 // behind their cold rates (a model's first-load requests and its recent request count, rebuilt as it is used), the
-// memory each candidate keep-alive would have held (estimated from the pool at import, then measured again), and the
+// memory the plans and each candidate keep-alive held for the floors (measured again from the next gaps), and the
 // open idle spells (counted again from the next uses). Model indexes are those of the host process (stable for its
 // life), which is what a hot-swap or a backup of the same catalog hands over.
 namespace {
@@ -730,15 +740,10 @@ void CostCurvePredictor::import_state(std::string_view data) {
     lean_held_ = lean_held;
     lean_reference_held_ = lean_reference_held;
     lean_log_price_ = lean_log_price;
-    // Not in the state text: what each candidate keep-alive would have held starts from the pool's idle-time shape,
-    // scaled to the reference keep-alive's memory, and is replaced by measured gaps as they close (half-life
-    // kLeanMemoryGaps), so the fairness floors' same-memory keep-alive is about right from the first refresh.
-    int reference = 0;
-    while (reference + 1 < kKeeps && keeps_ms_[reference] < static_cast<double>(config_.lean_reference_keep_ms))
-        ++reference;
-    for (int k = 0; k < kKeeps; ++k)
-        lean_timer_held_[k] = pool_.held[reference] > 0 ? lean_reference_held_ * pool_.held[k] / pool_.held[reference]
-                                                        : lean_reference_held_;
+    // Not in the state text: the plans' and each candidate keep-alive's memory for the fairness floors start again
+    // from the next gaps (the first refresh comes after kFairnessRefreshGaps of them).
+    fairness_held_ = 0;
+    fairness_timer_held_.fill(0);
     gaps_since_fairness_ = 0;
     idle_watch_.clear();  // rebuilt from the next uses
     open_long_gaps_ = 0;

@@ -34,10 +34,11 @@
 // saves the most while rarely used models are left cold. Every 256 closed gaps the same-memory keep-alive is found on
 // memory-time weighted by model size (what each candidate keep would have held on the gaps the plans were scored on),
 // and the target is the q-quantile of the models' own cold rates under it. While the lean ceiling leaves memory to
-// spare, the models whose rate under that keep-alive is within 25 % of the target (the ones that decide the quantile)
-// get its keep as their floor, so they fare as under the timer. Then the models whose own keep would leave them above
-// the target are lifted to the shortest keep that brings them under, cheapest first (extra cost per ms of idle
-// history), until q of the fleet is served; a model no keep can bring under the target (its cold rate is its first
+// spare (off once its controller raises the price, on again when the price is back; always on without a ceiling),
+// the models with a shorter keep whose rate under that keep-alive is within 25 % of the target (the ones that decide
+// the quantile) get its keep as their floor, so they fare as under the timer. Then the models whose keep would leave
+// them above the target are lifted to the shortest keep that brings them under, cheapest first (extra cost per ms of
+// idle history), until q of the fleet is served; a model no keep can bring under the target (its cold rate is its first
 // load, or its gaps are longer than any keep) is not lifted.
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
 //
@@ -217,9 +218,12 @@ class CostCurvePredictor final : public sdk::Predictor {
     double lean_held_ = 0;
     double lean_reference_held_ = 0;
     double lean_log_price_ = 0;
-    /// What a keep-alive of each candidate keep would have held on the same gaps as lean_held_ (MiB x ms, decayed
-    /// alike): the fairness floor's same-memory keep-alive is the first whose memory reaches the plans'.
-    std::array<double, kKeeps> lean_timer_held_{};
+    // The fairness floors' same-memory keep-alive: the memory-time (MiB x ms, decayed like lean_held_) the plans held
+    // and each candidate keep-alive would have held on the same gaps; the first candidate whose memory reaches the
+    // plans' is it. Not in the state text: both start again at an import, together.
+    double fairness_held_ = 0;
+    std::array<double, kKeeps> fairness_timer_held_{};
+    bool band_on_ = true;  ///< the band floor, switched off while the lean ceiling binds (update_fairness_floors)
     // Fairness floors, refreshed every kFairnessRefreshGaps closed gaps.
     struct Lift {
         double cost_per_ms;  ///< extra cost of the floor per ms of the model's idle history

@@ -239,11 +239,18 @@ TEST(CostCurvePredictor, WithMemoryToSpareTheModelsThatDecideTheQuantileGetTheSa
     Built<CostCurvePredictor> spare(host, "{" + common + ", fairness_quantile: 0.5, lean_memory_share: 0}");
     Driver spare_driver(host, spare.plugin);
     ASSERT_EQ(heavy_and_light_fleet(spare_driver), last);
-    EXPECT_EQ(spare.plugin.lean_price_factor(), 1.0);
     for (warmup_model_index model = 2; model < 8; ++model)
         EXPECT_GE(keep_of(spare.plugin, model), 10 * kMinuteMs) << "model " << model;
     for (warmup_model_index model = 0; model < 2; ++model)
         EXPECT_EQ(keep_of(spare.plugin, model), keep_of(unfair.plugin, model)) << "model " << model;
+
+    // A ceiling with room under it (5 x keep-alive 20 min's memory) never raises the price: the same floors.
+    Built<CostCurvePredictor> roomy(host, "{" + common + ", fairness_quantile: 0.5, lean_memory_share: 5}");
+    Driver roomy_driver(host, roomy.plugin);
+    ASSERT_EQ(heavy_and_light_fleet(roomy_driver), last);
+    EXPECT_EQ(roomy.plugin.lean_price_factor(), 1.0);
+    for (warmup_model_index model = 0; model < 8; ++model)
+        EXPECT_EQ(keep_of(roomy.plugin, model), keep_of(spare.plugin, model)) << "model " << model;
 
     // A ceiling that binds (a third of keep-alive 20 min's memory): no band floor, whose memory would come out of the
     // other keeps. Only the lift remains: 0.5 x 8 + 1 = 5 models served, the two heavy ones and three light ones
