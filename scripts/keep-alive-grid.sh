@@ -28,7 +28,9 @@ fi
 arms=""
 for keep in $keeps; do
   # A whole number of milliseconds, at least one.
-  ttl_ms=$(awk -v k="$keep" 'BEGIN { if (k !~ /^[0-9]+(\.[0-9]+)?$/ || k * 60000 < 1) exit 1; printf "%d", k * 60000 }') ||
+  ttl_ms=$(awk -v k="$keep" 'BEGIN {
+      if (k !~ /^[0-9]+(\.[0-9]+)?$/ || k * 60000 < 1) exit 1
+      printf "%d", k * 60000 }') ||
     { echo "keep-alive-grid: '$keep' is not a keep in minutes (a number, at least 1 ms)" >&2; exit 2; }
   arms+="  - name: keepalive-${keep}m"$'\n'
   arms+="    components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: $ttl_ms}}}"$'\n'
