@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -224,44 +225,43 @@ int64_t heavy_and_light_fleet(Driver& driver) {
 
 TEST(CostCurvePredictor, WithMemoryToSpareTheModelsThatDecideTheQuantileGetTheSameMemoryTimersKeep) {
     PluginTestHost host = numbered_models_host();
-    const std::string common = "open_gaps: false, prewarm: false, cold_request_cost_loads: 15";
     auto keep_of = [](CostCurvePredictor& predictor, warmup_model_index model) {
         const auto* plan = predictor.plan_of(model);
         return plan == nullptr ? int64_t{-1} : plan->keep_ms;
     };
-    Built<CostCurvePredictor> unfair(host, "{" + common + ", fairness_quantile: 1, lean_memory_share: 0}");
-    Driver unfair_driver(host, unfair.plugin);
-    const int64_t last = heavy_and_light_fleet(unfair_driver);
-    for (warmup_model_index model = 2; model < 8; ++model) ASSERT_EQ(keep_of(unfair.plugin, model), kMinuteMs);
+    // A predictor with these parameters (besides the common ones) after the 2-day fleet.
+    auto after_fleet = [&](const std::string& params) {
+        auto built = std::make_unique<Built<CostCurvePredictor>>(
+            host, "{open_gaps: false, prewarm: false, cold_request_cost_loads: 15, " + params + "}");
+        Driver driver(host, built->plugin);
+        heavy_and_light_fleet(driver);
+        return built;
+    };
+    const auto unfair = after_fleet("fairness_quantile: 1, lean_memory_share: 0");
+    for (warmup_model_index model = 2; model < 8; ++model) ASSERT_EQ(keep_of(unfair->plugin, model), kMinuteMs);
 
     // No lean ceiling: all six light models decide the median (their rate under the same-memory keep-alive is the
     // target itself), so all six get that keep-alive's keep, well beyond the 3 minutes that catch their short gaps.
-    Built<CostCurvePredictor> spare(host, "{" + common + ", fairness_quantile: 0.5, lean_memory_share: 0}");
-    Driver spare_driver(host, spare.plugin);
-    ASSERT_EQ(heavy_and_light_fleet(spare_driver), last);
+    const auto spare = after_fleet("fairness_quantile: 0.5, lean_memory_share: 0");
     for (warmup_model_index model = 2; model < 8; ++model)
-        EXPECT_GE(keep_of(spare.plugin, model), 10 * kMinuteMs) << "model " << model;
+        EXPECT_GE(keep_of(spare->plugin, model), 10 * kMinuteMs) << "model " << model;
     for (warmup_model_index model = 0; model < 2; ++model)
-        EXPECT_EQ(keep_of(spare.plugin, model), keep_of(unfair.plugin, model)) << "model " << model;
+        EXPECT_EQ(keep_of(spare->plugin, model), keep_of(unfair->plugin, model)) << "model " << model;
 
     // A ceiling with room under it (5 x keep-alive 20 min's memory) never raises the price: the same floors.
-    Built<CostCurvePredictor> roomy(host, "{" + common + ", fairness_quantile: 0.5, lean_memory_share: 5}");
-    Driver roomy_driver(host, roomy.plugin);
-    ASSERT_EQ(heavy_and_light_fleet(roomy_driver), last);
-    EXPECT_EQ(roomy.plugin.lean_price_factor(), 1.0);
+    const auto roomy = after_fleet("fairness_quantile: 0.5, lean_memory_share: 5");
+    EXPECT_EQ(roomy->plugin.lean_price_factor(), 1.0);
     for (warmup_model_index model = 0; model < 8; ++model)
-        EXPECT_EQ(keep_of(roomy.plugin, model), keep_of(spare.plugin, model)) << "model " << model;
+        EXPECT_EQ(keep_of(roomy->plugin, model), keep_of(spare->plugin, model)) << "model " << model;
 
     // A ceiling that binds (a third of keep-alive 20 min's memory): no band floor, whose memory would come out of the
     // other keeps. Only the lift remains: 0.5 x 8 + 1 = 5 models served, the two heavy ones and three light ones
     // lifted just through their 3-minute gaps; the other three stay at the shortest keep.
-    Built<CostCurvePredictor> tight(host, "{" + common + ", fairness_quantile: 0.5, lean_memory_share: 0.3}");
-    Driver tight_driver(host, tight.plugin);
-    ASSERT_EQ(heavy_and_light_fleet(tight_driver), last);
-    EXPECT_GT(tight.plugin.lean_price_factor(), 1.0);
+    const auto tight = after_fleet("fairness_quantile: 0.5, lean_memory_share: 0.3");
+    EXPECT_GT(tight->plugin.lean_price_factor(), 1.0);
     int lifted = 0;
     for (warmup_model_index model = 2; model < 8; ++model) {
-        const int64_t keep = keep_of(tight.plugin, model);
+        const int64_t keep = keep_of(tight->plugin, model);
         if (keep == kMinuteMs) continue;
         ++lifted;
         EXPECT_GE(keep, 3 * kMinuteMs) << "model " << model;
