@@ -305,9 +305,11 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
     };
     lean_held_ = lean_held_ * lean_decay_ + std::max(held, 0.0) * memory_mb;
     lean_reference_held_ = lean_reference_held_ * lean_decay_ + timer_held(reference_keep);
-    fairness_held_ = fairness_held_ * lean_decay_ + std::max(held, 0.0) * memory_mb;
-    for (int k = 0; k < kKeeps; ++k)
-        fairness_timer_held_[k] = fairness_timer_held_[k] * lean_decay_ + timer_held(keeps_ms_[k]);
+    if (config_.fairness_quantile < 1) {  // only the fairness floors read these
+        fairness_held_ = fairness_held_ * lean_decay_ + std::max(held, 0.0) * memory_mb;
+        for (int k = 0; k < kKeeps; ++k)
+            fairness_timer_held_[k] = fairness_timer_held_[k] * lean_decay_ + timer_held(keeps_ms_[k]);
+    }
     if (config_.objective == CostCurvePredictorConfig::Objective::lean && config_.lean_memory_share > 0 &&
         lean_reference_held_ > 0) {
         const double excess = lean_held_ / lean_reference_held_ - config_.lean_memory_share;
