@@ -225,6 +225,21 @@ void WarmupEngine::advance(warmup_time_ms now_ms) {
 
 void WarmupEngine::settle(warmup_time_ms now_ms) { advance(now_ms); }
 
+void WarmupEngine::charge(ModelSlot& state, double memory_mb, warmup_time_ms now_ms) {
+    state.charged_mb = memory_mb;
+    state.charged_since_ms = now_ms;
+    used_mb_ += memory_mb;
+}
+
+void WarmupEngine::release_charge(ModelSlot& state, warmup_time_ms now_ms) {
+    if (state.charged_since_ms != kNever && now_ms > state.charged_since_ms)
+        state.released_mb_ms += state.charged_mb * static_cast<double>(now_ms - state.charged_since_ms);
+    used_mb_ -= state.charged_mb;
+    if (used_mb_ < 1e-9) used_mb_ = 0;
+    state.charged_mb = 0;
+    state.charged_since_ms = kNever;
+}
+
 void WarmupEngine::account_resident_idle(warmup_time_ms now_ms) {
     for (const ModelSlot& state : models_) {
         if (state.residency != WARMUP_RESIDENCY_READY) continue;
@@ -902,8 +917,7 @@ void WarmupEngine::record_eviction(warmup_model_index victim, warmup_model_index
 void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
     ModelSlot& state = models_[model];
     set_residency(state, WARMUP_RESIDENCY_LOADING);
-    state.charged_mb = state.need_mb;
-    used_mb_ += state.charged_mb;
+    charge(state, state.need_mb, now_ms);
     ++in_flight_;
     ++state.ticket;
     state.loading_since_ms = now_ms;
@@ -947,8 +961,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
             [&] { return components_.performance.vtable->observe_load(components_.performance.self, &observation); });
 
     if (!succeeded) {
-        used_mb_ -= state.charged_mb;
-        state.charged_mb = 0;
+        release_charge(state, now_ms);
         set_residency(state, WARMUP_RESIDENCY_ABSENT);
         ++counters_.loads_failed;
         metric(WARMUP_METRIC_WARMUP_FAILED, model, now_ms, 1);
@@ -1075,12 +1088,10 @@ void WarmupEngine::forget_resident(warmup_model_index model, Removal removal, wa
         metric(WARMUP_METRIC_PREWARM_WASTED, model, now_ms, 1);
         state.prewarmed_unused = false;
     }
-    used_mb_ -= state.charged_mb;
     ready_mb_ -= state.charged_mb;
-    if (used_mb_ < 1e-9) used_mb_ = 0;
     if (ready_mb_ < 1e-9) ready_mb_ = 0;
     const double freed_mb = state.charged_mb;
-    state.charged_mb = 0;
+    release_charge(state, now_ms);
     set_residency(state, WARMUP_RESIDENCY_ABSENT);
     state.unload_at = kNever;
     state.last_use_ms = kNever;
@@ -1122,11 +1133,10 @@ ReconcileOutcome WarmupEngine::reconcile(std::span<const ReportedResident> resid
             double memory_mb = reported_mb;
             if (!(memory_mb > 0)) memory_mb = estimate_memory_mb(model, nullptr);
             set_residency(state, WARMUP_RESIDENCY_READY);
-            state.charged_mb = memory_mb;
+            charge(state, memory_mb, now_ms);
             state.ready_since_ms = now_ms;
             state.last_use_ms = kNever;
             state.prewarmed_unused = false;
-            used_mb_ += memory_mb;
             ready_mb_ += memory_mb;
             components_.resource.vtable->on_ready(components_.resource.self, model, memory_mb, 0, now_ms);
             outcome.adopted.push_back(model);
@@ -1258,6 +1268,9 @@ ModelStatus WarmupEngine::model_status(warmup_model_index model) const {
     const ModelSlot& state = models_[model];
     status.residency = state.residency;
     status.memory_mb = state.charged_mb;
+    status.loaded_mb_ms = state.released_mb_ms;
+    if (state.charged_since_ms != kNever && now_ms_ > state.charged_since_ms)
+        status.loaded_mb_ms += state.charged_mb * static_cast<double>(now_ms_ - state.charged_since_ms);
     status.requests = state.requests;
     status.cold_requests = state.cold_requests;
     status.last_use_ms = state.last_request_ms;

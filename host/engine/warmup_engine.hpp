@@ -127,7 +127,8 @@ struct EngineCounters {
 struct ModelStatus {
     warmup_model_index model = WARMUP_NO_MODEL;
     warmup_residency residency = WARMUP_RESIDENCY_ABSENT;
-    double memory_mb = 0;  ///< charged to the budget while loading or ready
+    double memory_mb = 0;     ///< charged to the budget while loading or ready
+    double loaded_mb_ms = 0;  ///< memory-time charged to this model so far, up to the engine clock (MiB x ms)
     uint64_t requests = 0;
     uint64_t cold_requests = 0;
     warmup_time_ms last_use_ms = WARMUP_TIME_NEVER;
@@ -313,7 +314,9 @@ class WarmupEngine {
         LoadCause loaded_for = LoadCause::Demand;  // set when a load starts; Demand once a request waited for it
         uint64_t residency_sequence = 0;           // residency_sequence_ at this model's last residency change
         double charged_mb = 0;
-        double need_mb = 0;  // memory the queued load needs
+        warmup_time_ms charged_since_ms = WARMUP_TIME_NEVER;  // when charged_mb was last set above 0
+        double released_mb_ms = 0;  // memory-time of this model's past residencies (MiB x ms), see model_status
+        double need_mb = 0;         // memory the queued load needs
         double catalog_load_ms = 0;
         uint64_t ticket = 0;
         uint32_t attempt = 0;
@@ -331,6 +334,9 @@ class WarmupEngine {
     };
 
     ModelSlot& slot(warmup_model_index model);
+    /// Sets or clears a model's charge to the budget, keeping used_mb_ and its per-model memory-time in step.
+    void charge(ModelSlot& state, double memory_mb, warmup_time_ms now_ms);
+    void release_charge(ModelSlot& state, warmup_time_ms now_ms);
     void advance(warmup_time_ms now_ms);
     void handle_request(const warmup_usage_event& event, warmup_time_ms now_ms);
     /// Advances to now_ms, feeds `events` to the analyzer and starts a new set of touched models.

@@ -250,12 +250,13 @@ ArmResult summarize(ArmRun& arm, Catalog& catalog, uint32_t timeline_buckets) {
     r.cold_requests = c.cold_requests;
     r.failed_requests = c.failed_requests;
     r.cold_rate = c.requests == 0 ? 0 : static_cast<double>(c.cold_requests) / static_cast<double>(c.requests);
+    constexpr double kMbMsPerGbH = 1024.0 * 3600.0 * 1000.0;
     std::vector<double> per_model;
     for (warmup_model_index model = 0; model < std::min(engine.model_count(), catalog.size()); ++model) {
         const ModelStatus s = engine.model_status(model);
         if (s.requests == 0) continue;
         per_model.push_back(static_cast<double>(s.cold_requests) / static_cast<double>(s.requests));
-        r.per_model.push_back({catalog.record(model).name, s.requests, s.cold_requests});
+        r.per_model.push_back({catalog.record(model).name, s.requests, s.cold_requests, s.loaded_mb_ms / kMbMsPerGbH});
     }
     r.models_with_requests = per_model.size();
     r.per_model_cold_rate_p50 = nearest_rank(per_model, 50);
@@ -266,7 +267,6 @@ ArmResult summarize(ArmRun& arm, Catalog& catalog, uint32_t timeline_buckets) {
     r.cold_wait_total_s = engine.cold_waits_ms().sum() / 1000.0;
     r.cold_wait_p50_ms = engine.cold_waits_ms().percentile(50);
     r.cold_wait_p99_ms = engine.cold_waits_ms().percentile(99);
-    constexpr double kMbMsPerGbH = 1024.0 * 3600.0 * 1000.0;
     r.loaded_gb_h = c.loaded_mb_ms / kMbMsPerGbH;
     r.idle_gb_h = c.idle_mb_ms / kMbMsPerGbH;
     r.prewarms_started = c.prewarms_started;

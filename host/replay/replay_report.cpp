@@ -954,13 +954,13 @@ std::string csv_field(std::string_view text) {
 }
 
 std::string per_model_csv(const ReplayReport& report) {
-    std::string csv = "arm,model,requests,cold_requests,cold_rate\n";
+    std::string csv = "arm,model,requests,cold_requests,cold_rate,loaded_gb_h\n";
     for (const ArmResult& arm : report.arms) {
         for (const ModelResult& model : arm.per_model) {
             const double rate =
                 model.requests > 0 ? static_cast<double>(model.cold_requests) / static_cast<double>(model.requests) : 0;
-            csv += fmt::format("{},{},{},{},{}\n", csv_field(arm.name), csv_field(model.model), model.requests,
-                               model.cold_requests, rate);
+            csv += fmt::format("{},{},{},{},{},{}\n", csv_field(arm.name), csv_field(model.model), model.requests,
+                               model.cold_requests, rate, model.loaded_gb_h);
         }
     }
     return csv;

@@ -557,7 +557,7 @@ TEST(CompulsoryFloor, CountsTheRequestsThatWaitForEachModelsFirstLoadWhateverThe
     }
 }
 
-TEST(PerModelResults, ListEachArmsRequestsAndColdRequestsPerModelInPerModelCsv) {
+TEST(PerModelResults, ListEachArmsRequestsColdRequestsAndMemoryPerModelInPerModelCsv) {
     // The two-model trace of the floor test above: a has 6 requests, b 3. keep-forever leaves a's first request and
     // the 3 made during its load cold, and all of b's (b loads after a, one load at a time); keep-alive 5 min also
     // loses a at 20 min.
@@ -568,14 +568,21 @@ TEST(PerModelResults, ListEachArmsRequestsAndColdRequestsPerModelInPerModelCsv) 
     EXPECT_EQ(forever.per_model[0].requests, 6u);
     EXPECT_EQ(forever.per_model[0].cold_requests, 4u);
 
+    // Memory-time per model (16 GB each; the replay ends at the last request, 20 min): keep-forever holds a from 0
+    // and b from its load's start at 15 s; keep-alive 5 min holds a from 0 to 5 min after its request at 15 s (its
+    // reload at 20 min ends the replay) and b from 15 s to 5 min after its last request at 35 s. Every arm's models
+    // add up to the arm's loaded memory.
+    for (const ArmResult& arm : report.arms)
+        EXPECT_NEAR(arm.per_model[0].loaded_gb_h + arm.per_model[1].loaded_gb_h, arm.loaded_gb_h, 1e-9) << arm.name;
+
     TempDir dir("warmup-replay-test");
     write_reports(report, dir.path());
     EXPECT_EQ(read_file(dir.path() / "per-model.csv"),
-              "arm,model,requests,cold_requests,cold_rate\n"
-              "keep-forever,a,6,4,0.6666666666666666\n"
-              "keep-forever,b,3,3,1\n"
-              "keepalive-5m,a,6,5,0.8333333333333334\n"
-              "keepalive-5m,b,3,3,1\n");
+              "arm,model,requests,cold_requests,cold_rate,loaded_gb_h\n"
+              "keep-forever,a,6,4,0.6666666666666666,5.333333333333333\n"  // 1200 s
+              "keep-forever,b,3,3,1,5.266666666666667\n"                   // 1185 s
+              "keepalive-5m,a,6,5,0.8333333333333334,1.4\n"                // 315 s
+              "keepalive-5m,b,3,3,1,1.4222222222222223\n");                // 320 s
 }
 
 TEST(CompulsoryFloor, EqualsAKeepForeverArmWithUnlimitedMemoryOnAJitteredFailingBackend) {
