@@ -4,7 +4,9 @@
 # rate against the curve's. Usage, from the repository root after a Release build:
 #   scripts/evaluate-policy.sh [BUDGET...]        # budgets among 1x 1.5x 2x (default: all three)
 # m-large is split in its tuning window (days 0-7) and its held-out window (days 7-14); every other workload is
-# held out whole. Reports land in out/eval/<workload>-<budget>/.
+# held out whole. Reports land in out/eval/<workload>-<budget>/. With SERVEGEN_DATA set to the data/ folder of the
+# public ServeGen release (github.com/alibaba/ServeGen), its two folders that ../shared/traces does not hold,
+# language/m-mid and reason/deepseek-r1, are replayed too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 replay=build/bin/warmup-replay
@@ -24,11 +26,17 @@ for budget in "${budgets[@]}"; do
   for scenario in ai-ide enterprise-batch long-tail; do
     run "$scenario-$budget" "synth-$scenario-$budget.yaml" "synth:configs/scenarios/$scenario.yaml"
   done
+  if [ -n "${SERVEGEN_DATA:-}" ]; then
+    run "m-mid-$budget" "servegen-m-mid-$budget.yaml" "servegen:$SERVEGEN_DATA/language/m-mid"
+    run "deepseek-r1-$budget" "servegen-deepseek-r1-$budget.yaml" "servegen:$SERVEGEN_DATA/reason/deepseek-r1"
+  fi
 done
 # One line per run and arm, from each report.md's results table (columns: see docs/report-schema.md).
 printf '%-26s %-20s %8s %10s %12s %8s %10s\n' run arm ratio avoidable "loaded GB·h" "p75 %" "curve p75"
 for budget in "${budgets[@]}"; do
-  for run in m-large-tune m-large-heldout m-small mm-image ai-ide enterprise-batch long-tail; do
+  runs=(m-large-tune m-large-heldout m-small mm-image ai-ide enterprise-batch long-tail)
+  [ -z "${SERVEGEN_DATA:-}" ] || runs+=(m-mid deepseek-r1)
+  for run in "${runs[@]}"; do
     awk -F'|' -v run="$run-$budget" '
       NF > 15 && $2 ~ /^ (control|no-fairness|idle-histogram-1.1|lru|greedy-dual|cost-curve-budget|keepalive-curve-20m .*) $/ {
         gsub(/ /, "", $2); sub(/\(keep-alivecurve\)/, "", $2)
