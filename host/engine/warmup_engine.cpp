@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cmath>
 #include <unordered_map>
@@ -226,6 +227,7 @@ void WarmupEngine::advance(warmup_time_ms now_ms) {
 void WarmupEngine::settle(warmup_time_ms now_ms) { advance(now_ms); }
 
 void WarmupEngine::charge(ModelSlot& state, double memory_mb, warmup_time_ms now_ms) {
+    assert(state.charged_since_ms == kNever && "a model is charged once per residency");
     state.charged_mb = memory_mb;
     state.charged_since_ms = now_ms;
     used_mb_ += memory_mb;
@@ -1204,11 +1206,13 @@ void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {
 }
 
 void WarmupEngine::resume(warmup_time_ms now_ms) {
+    advance(now_ms);  // loads may start now: the memory held so far is accounted up to here first
     stopped_ = false;
     dispatch(now_ms);
 }
 
 void WarmupEngine::replace_components(const ComponentSet& components, warmup_time_ms now_ms) {
+    advance(now_ms);  // the new components may load or evict now
     const bool new_resource = components.resource.self != components_.resource.self;
     const bool new_queue = components.queue.self != components_.queue.self;
     std::vector<warmup_model_index> queued;  // the old queue plugin's items, in its order, to hand to the new one

@@ -127,8 +127,10 @@ struct EngineCounters {
 struct ModelStatus {
     warmup_model_index model = WARMUP_NO_MODEL;
     warmup_residency residency = WARMUP_RESIDENCY_ABSENT;
-    double memory_mb = 0;     ///< charged to the budget while loading or ready
-    double loaded_mb_ms = 0;  ///< memory-time charged to this model so far, up to the engine clock (MiB x ms)
+    double memory_mb = 0;  ///< charged to the budget while loading or ready
+    /// Memory-time charged to this model since the engine started, up to the engine clock (MiB x ms). Not part of
+    /// the counters a snapshot restores: after a restart it counts from the restart.
+    double loaded_mb_ms = 0;
     uint64_t requests = 0;
     uint64_t cold_requests = 0;
     warmup_time_ms last_use_ms = WARMUP_TIME_NEVER;

@@ -26,7 +26,7 @@ struct ModelResult {
     std::string model;
     uint64_t requests = 0;
     uint64_t cold_requests = 0;
-    double loaded_gb_h = 0;  ///< memory-time charged to the model (loading or ready), GB x h
+    double loaded_gb_h = 0;  ///< memory-time charged to the model (loading or ready), GB x h (GB = 1024 MiB)
 };
 
 /// Totals of one arm (a plugin set or a clairvoyant yardstick) over the whole replay.
