@@ -77,6 +77,7 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
     config_.lean_memory_share = params.get_double("lean_memory_share", config_.lean_memory_share, 0, 100);
     config_.fairness_quantile = params.get_double("fairness_quantile", config_.fairness_quantile, 0, 1);
     config_.open_gaps = params.get_bool("open_gaps", config_.open_gaps);
+    config_.gap_spread = params.get_double("gap_spread", config_.gap_spread, 0, 4);
     for (int i = 0; i < kKeeps; ++i)
         keeps_ms_[i] = static_cast<double>(config_.min_keep_ms) * std::exp2(static_cast<double>(i) / kKeepsPerDoubling);
     gap_decay_ = decay_for(config_.memory_gaps);
@@ -188,32 +189,62 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
 // The plan is not recomputed for each of them: the burst's end (close_burst) marks it stale.
 void CostCurvePredictor::add_burst_requests(ModelState& state, int64_t gap_ms, double requests) {
     if (requests <= 0) return;
-    const auto gap = static_cast<double>(gap_ms);
+    std::array<float, kKeeps> longer{}, held{};
+    gap_profile(static_cast<double>(gap_ms), state.open_gap_spread, longer, held);
     const auto added = static_cast<float>(requests);
-    for (int i = 0; i < kKeeps && gap > keeps_ms_[i]; ++i) {
-        state.curves.cold[i] += added;
-        pool_.cold[i] += added;
+    for (int i = 0; i < kKeeps && longer[i] > 0; ++i) {
+        state.curves.cold[i] += added * longer[i];
+        pool_.cold[i] += added * longer[i];
     }
     if (gap_ms >= config_.lean_reference_keep_ms && state.recent_count > 0)
         state.recent[(state.recent_next + kRecentGaps - 1) % kRecentGaps].burst += added;
 }
 
-void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst) {
-    const auto gap = static_cast<double>(gap_ms);
+double CostCurvePredictor::spread_of(const ModelState& state) const {
+    if (config_.gap_spread <= 0 || config_.prior_gaps <= 0) return 0;
+    return config_.gap_spread * std::sqrt(config_.prior_gaps / (config_.prior_gaps + state.curves.gaps));
+}
+
+void CostCurvePredictor::gap_profile(double gap_ms, double spread, std::array<float, kKeeps>& longer,
+                                     std::array<float, kKeeps>& held) const {
+    // A triangular kernel over [-spread, +spread] doublings, points a quarter doubling apart at most.
+    constexpr int kMaxPoints = 16;
+    const int points = spread > 1e-3 ? std::min(kMaxPoints, static_cast<int>(std::ceil(spread * 4))) : 0;
+    std::array<double, 2 * kMaxPoints + 1> factors{}, weights{};
+    double total = 0;
+    for (int j = -points; j <= points; ++j) {
+        factors[j + points] = std::exp2(spread * j / std::max(points, 1));
+        total += weights[j + points] = points + 1 - std::abs(j);
+    }
     const auto min_keep = static_cast<double>(config_.min_keep_ms);
+    for (int i = 0; i < kKeeps; ++i) {
+        double share = 0, memory = 0;
+        for (int p = 0; p <= 2 * points; ++p) {
+            const double gap = gap_ms * factors[p];
+            const double weight = weights[p] / total;
+            if (gap > keeps_ms_[i]) share += weight;
+            memory += weight * std::max(std::min(gap, keeps_ms_[i]) - min_keep, 0.0);
+        }
+        longer[i] = static_cast<float>(share);
+        held[i] = static_cast<float>(memory);
+    }
+}
+
+void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst) {
     Curves& curves = state.curves;
     const auto decay = static_cast<float>(gap_decay_);
     const auto pool_decay = static_cast<float>(pool_decay_);
+    std::array<float, kKeeps> longer{}, held{};
+    state.open_gap_spread = static_cast<float>(spread_of(state));
+    gap_profile(static_cast<double>(gap_ms), state.open_gap_spread, longer, held);
     for (int i = 0; i < kKeeps; ++i) {
-        const bool longer = gap > keeps_ms_[i];
-        const auto held = static_cast<float>(std::min(gap, keeps_ms_[i]) - min_keep);
-        const float cold = longer ? static_cast<float>(burst) : 0.0f;
+        const float cold = static_cast<float>(burst) * longer[i];
         curves.cold[i] = curves.cold[i] * decay + cold;
-        curves.held[i] = curves.held[i] * decay + held;
-        curves.longer[i] = curves.longer[i] * decay + (longer ? 1.0f : 0.0f);
+        curves.held[i] = curves.held[i] * decay + held[i];
+        curves.longer[i] = curves.longer[i] * decay + longer[i];
         pool_.cold[i] = pool_.cold[i] * pool_decay + cold;
-        pool_.held[i] = pool_.held[i] * pool_decay + held;
-        pool_.longer[i] = pool_.longer[i] * pool_decay + (longer ? 1.0f : 0.0f);
+        pool_.held[i] = pool_.held[i] * pool_decay + held[i];
+        pool_.longer[i] = pool_.longer[i] * pool_decay + longer[i];
     }
     curves.gaps = curves.gaps * decay + 1;
     pool_.gaps = pool_.gaps * pool_decay + 1;

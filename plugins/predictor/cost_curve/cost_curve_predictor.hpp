@@ -41,13 +41,19 @@
 // idle history), until q of the fleet is served; a model no keep can bring under the target (its cold rate is its first
 // load, or its gaps are longer than any keep) is not lifted.
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
+// Gap spread (`gap_spread`, off by default): a model seen idle a few times is planned on a few exact values, so its
+// keep ends just past the longest gap it has shown and the first longer gap is cold. With gap_spread s, each learned
+// gap adds to the curves as a triangular spread over +-s' doublings around it, s' = s x sqrt(prior_gaps / (prior_gaps +
+// gaps the model has shown)): wide for a young model, nearly exact once its own gaps outweigh the prior. The pre-warm
+// windows keep the exact values, and so do the gaps seeded from the analyzer's histogram.
 //
 // Threading: control thread only (SDK contract). Memory: ~1 KB per model index up to the largest seen (indexes outside
 // the host's catalog are refused). predict() right after a use is O(1) while the model's learned state is unchanged
 // (the plan is cached); at an idle time > 0 (a pre-warm finished, an HTTP prediction) it bisects the survival curve,
-// ~20 evaluations of O(48). A closed idle gap costs O(48); the next plan O(48) plus the window search, O(16^3) over the
-// recent gaps; with fairness on, every 256 closed gaps the floors are recomputed in O(models x 48 + lifted log lifted).
-// Counting the open idle spells costs amortised O(1) per predict (a FIFO with at most one entry per model).
+// ~20 evaluations of O(48). A closed idle gap costs O(48) (O(48 x 8s) with gap_spread s); the next plan O(48) plus the
+// window search, O(16^3) over the recent gaps; with fairness on, every 256 closed gaps the floors are recomputed in
+// O(models x 48 + lifted log lifted). Counting the open idle spells costs amortised O(1) per predict (a FIFO with at
+// most one entry per model).
 #pragma once
 
 #include <array>
@@ -78,6 +84,7 @@ struct CostCurvePredictorConfig {
     double lean_memory_share = 0.95;             ///< ... times this share (0 = no ceiling: the price alone)
     double fairness_quantile = 0.75;  ///< per-model cold-rate quantile held at a same-memory timer's (1 = off)
     bool open_gaps = true;            ///< charge keeps for the fleet's open idle spells longer than the reference keep
+    double gap_spread = 0;  ///< a model's first gap stands for gaps within this many doublings of it (0 = exact)
 };
 
 class CostCurvePredictor final : public sdk::Predictor {
@@ -147,6 +154,7 @@ class CostCurvePredictor final : public sdk::Predictor {
         // The open wake-up: the gap that ended at the wake (-1 for the first use), its burst so far, and the plan
         // that was in force during the gap (to score the model's own cold requests and memory).
         int64_t open_gap_ms = -1;
+        float open_gap_spread = 0;  ///< the spread the open gap was learned with
         warmup_time_ms burst_end_ms = WARMUP_TIME_NEVER;
         double burst_requests = 0;
         Plan plan_during_gap;
@@ -173,6 +181,14 @@ class CostCurvePredictor final : public sdk::Predictor {
     static void append_curves(std::string& text, const Curves& curves);
     void learn(ModelState& state, const warmup_usage_pattern& pattern);
     void close_burst(ModelState& state, warmup_model_index model);
+    /// What one idle gap of gap_ms adds to the curves per candidate keep: the share of it longer than the keep (to
+    /// scale its burst in cold, and in longer) and the memory-time the keep holds on it (held), the gap spread over
+    /// [-spread, +spread] doublings (a triangular kernel; spread 0: the gap exactly).
+    void gap_profile(double gap_ms, double spread, std::array<float, kKeeps>& longer,
+                     std::array<float, kKeeps>& held) const;
+    /// The spread (doublings) of the next gap the model learns: gap_spread x sqrt(prior_gaps / (prior_gaps + its
+    /// gaps so far)), so a model's gaps are taken ever more exactly as they outweigh the prior.
+    [[nodiscard]] double spread_of(const ModelState& state) const;
     /// Adds one idle gap with its wake-up burst so far to the model's curves, the pool and (if long) the recent gaps.
     void add_gap(ModelState& state, int64_t gap_ms, double burst);
     /// Adds later requests of the open wake-up after `gap_ms` to what add_gap recorded.

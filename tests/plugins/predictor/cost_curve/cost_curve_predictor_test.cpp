@@ -127,6 +127,42 @@ TEST(CostCurvePredictor, TheLatestGapCountsInTheNextPlanEvenWhenItsWakeUpWasOneR
     EXPECT_EQ(driver.arrive(woke).keep_until_ms, woke + kMinuteMs);
 }
 
+TEST(CostCurvePredictor, WithAGapSpreadAModelSeenIdleAFewTimesIsKeptWithAMarginThatNarrowsAsItsGapsAddUp) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> exact(host, "{lean_memory_share: 0, open_gaps: false, fairness_quantile: 1}");
+    Built<CostCurvePredictor> spread(host,
+                                     "{lean_memory_share: 0, open_gaps: false, fairness_quantile: 1, "
+                                     "gap_spread: 3}");
+    Driver exact_driver(host, exact.plugin);
+    Driver spread_driver(host, spread.plugin);
+    // Sessions of five wake-ups 3 min apart, each a burst of 5 requests (worth 5 x 300 s of memory: keeping through
+    // pays), then 6 h idle (where every minute kept is memory lost).
+    auto keep_after = [](Driver& driver, int from_wake, int to_wake) {
+        int64_t t = kStartMs, last = 0;
+        for (int wake = 0; wake < to_wake; ++wake) {
+            if (wake >= from_wake)
+                for (int i = 0; i < 5; ++i) last = t + i * 1000, driver.arrive(last);
+            t += 4000 + (wake % 5 == 4 ? 6 * 60 : 3) * kMinuteMs;
+        }
+        return driver.predict(last).keep_until_ms - last;
+    };
+    // After 4 gaps of 3 min: exactly, the smallest candidate keep beyond them; spread (each gap standing for gaps
+    // within 3 doublings of it at first), a keep with a margin, since a slightly longer gap would leave 5 cold.
+    const int64_t exact_young = keep_after(exact_driver, 0, 5);
+    const int64_t spread_young = keep_after(spread_driver, 0, 5);
+    EXPECT_GT(exact_young, 3 * kMinuteMs);
+    EXPECT_LE(exact_young, 4 * kMinuteMs);
+    EXPECT_GT(spread_young, 5 * kMinuteMs);
+    // 500 wake-ups later a new gap spreads over a few tenths of a doubling and the first, wide ones have decayed: the
+    // margin has narrowed.
+    const int64_t exact_old = keep_after(exact_driver, 5, 505);
+    const int64_t spread_old = keep_after(spread_driver, 5, 505);
+    EXPECT_EQ(exact_old, exact_young);
+    EXPECT_LT(spread_old, spread_young);
+    EXPECT_GT(spread_old, exact_old);
+    EXPECT_LE(spread_old, 5 * kMinuteMs);
+}
+
 /// Ten models with 10-minute gaps, each ended by two requests (worth keeping through them, by a small margin); then
 /// all but model 0 go quiet for an hour, while model 0 keeps its rhythm. Returns model 0's last arrival.
 int64_t fleet_falls_quiet(Driver& driver) {
@@ -424,6 +460,7 @@ TEST(CostCurvePredictor, ParamsAreValidated) {
     EXPECT_NE(host.create_error<CostCurvePredictor>("{fairness_quantile: 2}").find("fairness_quantile"),
               std::string::npos);
     EXPECT_NE(host.create_error<CostCurvePredictor>("{keep_ms: 5}").find("keep_ms"), std::string::npos);
+    EXPECT_NE(host.create_error<CostCurvePredictor>("{gap_spread: 5}").find("gap_spread"), std::string::npos);
     EXPECT_EQ(host.create_error<CostCurvePredictor>("{objective: budget, prewarm: true}"), "");
 }
 
