@@ -11,7 +11,7 @@
 # Runs every arm of the configuration with the keep-alive curve (--frontier); reports land in
 # out/replay-seeds/<config name>/seed-<N>/. Paths are relative to the repository root.
 # Environment: WARMUP_REPLAY (default build/bin/warmup-replay) and REPLAY_SEEDS_OUT (the report folder).
-set -euo pipefail
+set -euo pipefail -o noglob
 cd "$(dirname "$0")/.."
 export LC_ALL=C
 if [ $# -lt 3 ]; then
@@ -22,8 +22,18 @@ seeds=$1 config=$2 trace=$3
 shift 3
 [ -f "$config" ] || { echo "replay-seeds: no configuration file '$config'" >&2; exit 2; }
 [ -n "${seeds// /}" ] || { echo "replay-seeds: no seeds given" >&2; exit 2; }
+declare -A given=()
 for seed in $seeds; do
   [[ $seed =~ ^[0-9]+$ ]] || { echo "replay-seeds: '$seed' is not a seed (a whole number)" >&2; exit 2; }
+  [ -z "${given[$seed]:-}" ] || { echo "replay-seeds: seed $seed is given twice" >&2; exit 2; }
+  given[$seed]=1
+done
+for option in "$@"; do
+  case $option in
+    --seed | --seed=* | --out | --out=*)
+      echo "replay-seeds: '$option' is the script's own (seeds are its first argument, REPLAY_SEEDS_OUT the folder)" >&2
+      exit 2 ;;
+  esac
 done
 out=${REPLAY_SEEDS_OUT:-out/replay-seeds/$(basename "$config" .yaml)}
 replay=${WARMUP_REPLAY:-build/bin/warmup-replay}
@@ -33,19 +43,22 @@ for seed in $seeds; do
     >/dev/null
   reports+=("$out/seed-$seed/report.json")
 done
-# report.json has one field per line; an arm's own fields are indented by six spaces (docs/report-schema.md). The
-# keep-alive curve's arms have no ratio (null) and are left out.
-printf '%-24s %s\n' arm "ratio per seed ($seeds), geometric mean, seeds worse than a timer, seeds with p75 met"
-awk -v seeds="$(wc -w <<<"$seeds")" '
-  /^      "name": / { arm = $2; gsub(/[",]/, "", arm); if (!(arm in seen)) { seen[arm] = 1; order[++arms] = arm } }
+# report.json has one field per line; an arm's own fields are indented by six spaces and come in the order name,
+# frontier_curve, per_model_cold_rate_p75, keepalive_curve_ratio, keepalive_curve_p75_cold_rate (their meaning:
+# docs/report-schema.md). The keep-alive curve's own arms are left out. Any other arm with a null ratio has avoidable cold requests where the curve has none:
+# infinitely worse than a timer ("inf").
+table=$(awk '
+  /^      "name": / { arm = $0; sub(/^      "name": "/, "", arm); sub(/",?$/, "", arm)
+                      if (!(arm in seen)) { seen[arm] = 1; order[++arms] = arm } }
+  /^      "frontier_curve": / { curve = ($2 ~ /^true/) }
   /^      "per_model_cold_rate_p75": / { p75 = $2 + 0 }
-  /^      "keepalive_curve_ratio": [0-9]/ { ratio = $2 + 0 }
-  /^      "keepalive_curve_ratio": null/ { ratio = -1 }
+  /^      "keepalive_curve_ratio": / { ratio = ($2 ~ /^null/) ? -1 : $2 + 0 }
   /^      "keepalive_curve_p75_cold_rate": / {
-    if (ratio < 0) next
+    if (curve) next
+    n[arm]++
+    if (ratio < 0) { ratios[arm] = ratios[arm] " inf"; infinite[arm] = 1; over[arm]++; next }
     ratios[arm] = ratios[arm] sprintf(" %.3f", ratio)
     if (ratio > 0) logs[arm] += log(ratio); else zero[arm] = 1
-    n[arm]++
     if (ratio > 1) over[arm]++
     if ($2 !~ /^null/ && p75 <= $2 + 1e-12) met[arm]++
   }
@@ -53,8 +66,14 @@ awk -v seeds="$(wc -w <<<"$seeds")" '
     for (i = 1; i <= arms; i++) {
       arm = order[i]
       if (!(arm in n)) continue
-      printf "%-24s%s  geomean %.3f  worse %d/%d  p75 met %d/%d\n", arm, ratios[arm],
-        arm in zero ? 0 : exp(logs[arm] / n[arm]),
-        over[arm], n[arm], met[arm], n[arm]
+      mean = arm in infinite ? "inf" : arm in zero ? "0.000" : sprintf("%.3f", exp(logs[arm] / n[arm]))
+      printf "%-24s%s  geomean %s  worse %d/%d  p75 met %d/%d\n", arm, ratios[arm], mean, over[arm], n[arm],
+        met[arm], n[arm]
     }
-  }' "${reports[@]}"
+  }' "${reports[@]}")
+if [ -z "$table" ]; then
+  echo "replay-seeds: no arm with a ratio in the reports under $out (was the keep-alive curve computed?)" >&2
+  exit 1
+fi
+printf '%-24s %s\n' arm "ratio per seed ($seeds), geometric mean, seeds worse than a timer, seeds with p75 met"
+printf '%s\n' "$table"

@@ -35,18 +35,10 @@ std::map<std::string, Row> rows_of(const std::string& output) {
     return rows;
 }
 
-/// Runs the script from a shell with the build's replay and a temporary report folder; returns exit code and output.
+/// Runs the script with the build's replay and a temporary report folder; returns exit code and output.
 std::pair<int, std::string> run_grid(const TempDir& dir, const std::string& arguments) {
-    const auto script = dir.write("grid.sh", "export WARMUP_REPLAY='" + std::string(WARMUP_TEST_BIN_DIR) +
-                                                 "/warmup-replay'\nexport KEEP_ALIVE_GRID_OUT='" +
-                                                 (dir.path() / "out").string() + "'\nexec '" + WARMUP_TEST_SOURCE_DIR +
-                                                 "/scripts/keep-alive-grid.sh' " + arguments + "\n");
-    Daemon shell({script.string()}, Daemon::Capture::StdoutAndStderr, "/bin/bash");
-    const auto status = shell.wait_exit(std::chrono::milliseconds(120'000));
-    EXPECT_TRUE(status.has_value()) << "the script did not finish in 120 s:\n" << shell.log();
-    if (!status) return {-1, shell.log()};
-    EXPECT_TRUE(shell.wait_for_log_end(std::chrono::milliseconds(10'000)));
-    return {status->code, shell.log()};
+    return run_repository_script(dir, "keep-alive-grid.sh", {"KEEP_ALIVE_GRID_OUT=" + (dir.path() / "out").string()},
+                                 arguments, std::chrono::milliseconds(120'000));
 }
 
 TEST(KeepAliveGrid, PlacesTimersBetweenTheCurvesPointsBesideTheDefault) {

@@ -33,6 +33,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 extern char** environ;  // the child inherits the test's environment
@@ -275,6 +276,28 @@ class Daemon {
     bool log_closed_ = false;
     std::thread reader_;
 };
+
+#ifdef WARMUP_TEST_SOURCE_DIR
+/// Runs scripts/<script> of the source tree from bash with `arguments` (shell words, quoted as on a command line),
+/// WARMUP_REPLAY set to the build's warmup-replay and each of `environment` ("NAME=value") exported, as a user would
+/// from the repository root. Waits up to `timeout`; returns the exit code and the merged stdout and stderr, or -1 and
+/// what was read if it did not finish (a test expecting any exit code then fails, with the output). The wrapper script
+/// is written into `dir`.
+inline std::pair<int, std::string> run_repository_script(const TempDir& dir, const std::string& script,
+                                                         const std::vector<std::string>& environment,
+                                                         const std::string& arguments,
+                                                         std::chrono::milliseconds timeout) {
+    std::string text = "export WARMUP_REPLAY='" + std::string(WARMUP_TEST_BIN_DIR) + "/warmup-replay'\n";
+    for (const auto& variable : environment) text += "export '" + variable + "'\n";
+    text += "exec '" + std::string(WARMUP_TEST_SOURCE_DIR) + "/scripts/" + script + "' " + arguments + "\n";
+    Daemon shell({dir.write(script + ".run", text).string()}, Daemon::Capture::StdoutAndStderr, "/bin/bash");
+    const auto status = shell.wait_exit(timeout);
+    if (!status) return {-1, shell.log() + "\n(" + script + " did not finish in time)"};
+    if (!shell.wait_for_log_end(std::chrono::milliseconds(10'000)))
+        return {-1, shell.log() + "\n(" + script + "'s output was not closed)"};
+    return {status->code, shell.log()};
+}
+#endif  // WARMUP_TEST_SOURCE_DIR
 
 #endif  // WARMUP_TEST_BIN_DIR
 

@@ -189,8 +189,8 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
 // The plan is not recomputed for each of them: the burst's end (close_burst) marks it stale.
 void CostCurvePredictor::add_burst_requests(ModelState& state, int64_t gap_ms, double requests) {
     if (requests <= 0) return;
-    std::array<float, kKeeps> longer{}, held{};
-    gap_profile(static_cast<double>(gap_ms), state.open_gap_spread, longer, held);
+    std::array<float, kKeeps> longer{};
+    gap_profile(static_cast<double>(gap_ms), state.open_gap_spread, longer, nullptr);
     const auto added = static_cast<float>(requests);
     for (int i = 0; i < kKeeps && longer[i] > 0; ++i) {
         state.curves.cold[i] += added * longer[i];
@@ -205,29 +205,34 @@ double CostCurvePredictor::spread_of(const ModelState& state) const {
     return config_.gap_spread * std::sqrt(config_.prior_gaps / (config_.prior_gaps + state.curves.gaps));
 }
 
-void CostCurvePredictor::gap_profile(double gap_ms, double spread, std::array<float, kKeeps>& longer,
-                                     std::array<float, kKeeps>& held) const {
-    // A triangular kernel over [-spread, +spread] doublings, points a quarter doubling apart at most.
+double CostCurvePredictor::gap_profile(double gap_ms, double spread, std::array<float, kKeeps>& longer,
+                                       std::array<float, kKeeps>* held) const {
+    // A triangular kernel reaching zero at +-spread doublings, sampled at points = ceil(4 x spread) on each side of the
+    // gap, spread / (points + 1) apart (at most a quarter doubling, the candidates' spacing), weights points + 1 - |j|.
     constexpr int kMaxPoints = 16;
     const int points = spread > 1e-3 ? std::min(kMaxPoints, static_cast<int>(std::ceil(spread * 4))) : 0;
-    std::array<double, 2 * kMaxPoints + 1> factors{}, weights{};
+    std::array<double, 2 * kMaxPoints + 1> gaps{}, weights{};
     double total = 0;
     for (int j = -points; j <= points; ++j) {
-        factors[j + points] = std::exp2(spread * j / std::max(points, 1));
+        gaps[j + points] = gap_ms * std::exp2(spread * j / (points + 1));
         total += weights[j + points] = points + 1 - std::abs(j);
     }
     const auto min_keep = static_cast<double>(config_.min_keep_ms);
+    double below = 0;  // the share shorter than the shortest keep: a short gap, always warm
+    for (int p = 0; p <= 2 * points; ++p) {
+        weights[p] /= total;
+        if (gaps[p] < min_keep) below += weights[p];
+    }
     for (int i = 0; i < kKeeps; ++i) {
         double share = 0, memory = 0;
         for (int p = 0; p <= 2 * points; ++p) {
-            const double gap = gap_ms * factors[p];
-            const double weight = weights[p] / total;
-            if (gap > keeps_ms_[i]) share += weight;
-            memory += weight * std::max(std::min(gap, keeps_ms_[i]) - min_keep, 0.0);
+            if (gaps[p] > keeps_ms_[i]) share += weights[p];
+            memory += weights[p] * std::max(std::min(gaps[p], keeps_ms_[i]) - min_keep, 0.0);
         }
         longer[i] = static_cast<float>(share);
-        held[i] = static_cast<float>(memory);
+        if (held != nullptr) (*held)[i] = static_cast<float>(memory);
     }
+    return below;
 }
 
 void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst) {
@@ -236,7 +241,9 @@ void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst
     const auto pool_decay = static_cast<float>(pool_decay_);
     std::array<float, kKeeps> longer{}, held{};
     state.open_gap_spread = static_cast<float>(spread_of(state));
-    gap_profile(static_cast<double>(gap_ms), state.open_gap_spread, longer, held);
+    // The share of a spread gap below the shortest keep counts as a short gap (p_use and the median see it there).
+    const auto below =
+        static_cast<float>(gap_profile(static_cast<double>(gap_ms), state.open_gap_spread, longer, &held));
     for (int i = 0; i < kKeeps; ++i) {
         const float cold = static_cast<float>(burst) * longer[i];
         curves.cold[i] = curves.cold[i] * decay + cold;
@@ -246,9 +253,9 @@ void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst
         pool_.held[i] = pool_.held[i] * pool_decay + held[i];
         pool_.longer[i] = pool_.longer[i] * pool_decay + longer[i];
     }
-    curves.gaps = curves.gaps * decay + 1;
-    pool_.gaps = pool_.gaps * pool_decay + 1;
-    state.short_gaps *= decay;
+    curves.gaps = curves.gaps * decay + (1 - below);
+    pool_.gaps = pool_.gaps * pool_decay + (1 - below);
+    state.short_gaps = state.short_gaps * decay + below;
     state.recent_requests *= decay;
     state.plan_stale = true;
     if (gap_ms >= config_.lean_reference_keep_ms) {  // a candidate for pre-warm windows

@@ -43,9 +43,10 @@
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
 // Gap spread (`gap_spread`, off by default): a model seen idle a few times is planned on a few exact values, so its
 // keep ends just past the longest gap it has shown and the first longer gap is cold. With gap_spread s, each learned
-// gap adds to the curves as a triangular spread over +-s' doublings around it, s' = s x sqrt(prior_gaps / (prior_gaps +
-// gaps the model has shown)): wide for a young model, nearly exact once its own gaps outweigh the prior. The pre-warm
-// windows keep the exact values, and so do the gaps seeded from the analyzer's histogram.
+// gap adds to the curves (the model's and the fleet's pool) as a triangular spread over +-s' doublings around it,
+// s' = s x sqrt(prior_gaps / (prior_gaps + the model's decayed count of gaps)): wide for a young model, narrower as its
+// own gaps outweigh the prior (the count levels off at memory_gaps / ln 2: s' >= 0.35 at s = 3 with the defaults).
+// The pre-warm windows keep the exact values, and so do the gaps seeded from the analyzer's histogram.
 //
 // Threading: control thread only (SDK contract). Memory: ~1 KB per model index up to the largest seen (indexes outside
 // the host's catalog are refused). predict() right after a use is O(1) while the model's learned state is unchanged
@@ -181,13 +182,14 @@ class CostCurvePredictor final : public sdk::Predictor {
     static void append_curves(std::string& text, const Curves& curves);
     void learn(ModelState& state, const warmup_usage_pattern& pattern);
     void close_burst(ModelState& state, warmup_model_index model);
-    /// What one idle gap of gap_ms adds to the curves per candidate keep: the share of it longer than the keep (to
-    /// scale its burst in cold, and in longer) and the memory-time the keep holds on it (held), the gap spread over
-    /// [-spread, +spread] doublings (a triangular kernel; spread 0: the gap exactly).
-    void gap_profile(double gap_ms, double spread, std::array<float, kKeeps>& longer,
-                     std::array<float, kKeeps>& held) const;
+    /// What one idle gap of gap_ms adds to the curves per candidate keep, the gap spread over [-spread, +spread]
+    /// doublings (a triangular kernel; spread 0: the gap exactly): the share of it longer than the keep (to scale its
+    /// burst in cold, and in longer) and, if `held` is given, the memory-time the keep holds on it. Returns the share
+    /// shorter than min_keep_ms (0 unless spread).
+    double gap_profile(double gap_ms, double spread, std::array<float, kKeeps>& longer,
+                       std::array<float, kKeeps>* held) const;
     /// The spread (doublings) of the next gap the model learns: gap_spread x sqrt(prior_gaps / (prior_gaps + its
-    /// gaps so far)), so a model's gaps are taken ever more exactly as they outweigh the prior.
+    /// decayed count of gaps)), narrower as its own gaps outweigh the prior.
     [[nodiscard]] double spread_of(const ModelState& state) const;
     /// Adds one idle gap with its wake-up burst so far to the model's curves, the pool and (if long) the recent gaps.
     void add_gap(ModelState& state, int64_t gap_ms, double burst);
