@@ -233,9 +233,13 @@ void WarmupEngine::charge(ModelSlot& state, double memory_mb, warmup_time_ms now
     used_mb_ += memory_mb;
 }
 
+double WarmupEngine::current_charge_mb_ms(const ModelSlot& state, warmup_time_ms now_ms) {
+    if (state.charged_since_ms == kNever || now_ms <= state.charged_since_ms) return 0;
+    return state.charged_mb * static_cast<double>(now_ms - state.charged_since_ms);
+}
+
 void WarmupEngine::release_charge(ModelSlot& state, warmup_time_ms now_ms) {
-    if (state.charged_since_ms != kNever && now_ms > state.charged_since_ms)
-        state.released_mb_ms += state.charged_mb * static_cast<double>(now_ms - state.charged_since_ms);
+    state.released_mb_ms += current_charge_mb_ms(state, now_ms);
     used_mb_ -= state.charged_mb;
     if (used_mb_ < 1e-9) used_mb_ = 0;
     state.charged_mb = 0;
@@ -1272,9 +1276,7 @@ ModelStatus WarmupEngine::model_status(warmup_model_index model) const {
     const ModelSlot& state = models_[model];
     status.residency = state.residency;
     status.memory_mb = state.charged_mb;
-    status.loaded_mb_ms = state.released_mb_ms;
-    if (state.charged_since_ms != kNever && now_ms_ > state.charged_since_ms)
-        status.loaded_mb_ms += state.charged_mb * static_cast<double>(now_ms_ - state.charged_since_ms);
+    status.loaded_mb_ms = state.released_mb_ms + current_charge_mb_ms(state, now_ms_);
     status.requests = state.requests;
     status.cold_requests = state.cold_requests;
     status.last_use_ms = state.last_request_ms;

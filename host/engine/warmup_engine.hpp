@@ -339,6 +339,8 @@ class WarmupEngine {
     /// Sets or clears a model's charge to the budget, keeping used_mb_ and its per-model memory-time in step.
     void charge(ModelSlot& state, double memory_mb, warmup_time_ms now_ms);
     void release_charge(ModelSlot& state, warmup_time_ms now_ms);
+    /// Memory-time (MiB x ms) of the model's current charge, from when it was set to now_ms (0 when not charged).
+    static double current_charge_mb_ms(const ModelSlot& state, warmup_time_ms now_ms);
     void advance(warmup_time_ms now_ms);
     void handle_request(const warmup_usage_event& event, warmup_time_ms now_ms);
     /// Advances to now_ms, feeds `events` to the analyzer and starts a new set of touched models.
