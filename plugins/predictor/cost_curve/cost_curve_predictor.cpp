@@ -158,6 +158,14 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
                 state.short_gaps += 1;
             }
         }
+        if (wake_gap_ms == -2 && state.curves.gaps <= 0) {
+            // Busy since its first use: no idle gap of its own has marked its plan stale, so the plan made at the
+            // first request, on a fleet that had seen little, would stand for as long as it stays busy (a day and
+            // more on a busy fleet). It is made again at every doubling of these arrivals: what the fleet has
+            // learned since reaches it, at a cost of log2(arrivals) plans.
+            state.busy_arrivals += 1;
+            if ((state.busy_arrivals & (state.busy_arrivals - 1)) == 0) state.plan_stale = true;
+        }
     }
     if (state.open_long) {  // its open idle spell ended (it is in the curves from now on)
         state.open_long = false;

@@ -127,6 +127,27 @@ TEST(CostCurvePredictor, TheLatestGapCountsInTheNextPlanEvenWhenItsWakeUpWasOneR
     EXPECT_EQ(driver.arrive(woke).keep_until_ms, woke + kMinuteMs);
 }
 
+TEST(CostCurvePredictor, AModelBusySinceItsFirstRequestIsPlannedAgainOnWhatTheFleetLearnedSince) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0, open_gaps: false, fairness_quantile: 1}");
+    Driver driver(host, predictor.plugin);
+    // Model 0 is seen first, with nothing learned: the reference keep (20 min).
+    EXPECT_EQ(driver.arrive(kStartMs, 0).keep_until_ms, kStartMs + 20 * kMinuteMs);
+    // Then it is never idle for a minute (a request every 30 s) while model 1 wakes 40 times after 2 h for one request:
+    // the fleet learns that a long keep holds memory for nothing. Model 0 has no idle gap of its own to mark its plan
+    // stale; it must not keep the one made on an empty fleet.
+    constexpr int64_t kGapMs = 2 * 60 * kMinuteMs;
+    int64_t t = kStartMs;
+    for (int wake = 1; wake <= 40; ++wake) {
+        for (const int64_t next = kStartMs + wake * kGapMs; t + 30'000 < next;) driver.arrive(t += 30'000, 0);
+        driver.arrive(kStartMs + wake * kGapMs + 7, 1);
+    }
+    const auto* plan = predictor.plugin.plan_of(0);
+    ASSERT_NE(plan, nullptr);
+    EXPECT_EQ(plan->keep_ms, kMinuteMs);
+    EXPECT_EQ(driver.arrive(t + 30'000, 0).keep_until_ms, t + 30'000 + kMinuteMs);
+}
+
 TEST(CostCurvePredictor, WithAGapSpreadAModelSeenIdleAFewTimesIsKeptWithAMarginThatNarrowsAsItsGapsAddUp) {
     PluginTestHost host = numbered_models_host();
     Built<CostCurvePredictor> exact(host, "{lean_memory_share: 0, open_gaps: false, fairness_quantile: 1}");
