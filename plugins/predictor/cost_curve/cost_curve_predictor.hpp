@@ -152,7 +152,8 @@ class CostCurvePredictor final : public sdk::Predictor {
         uint64_t request_count = 0;
         Curves curves;
         float short_gaps = 0;  ///< gaps < min_keep_ms, decayed with the long ones (their share, for p_use)
-        uint32_t busy_arrivals = 0;  ///< arrivals since the first use while it has no idle gap (re-plans at powers of 2)
+        /// Arrivals since the first use while it has no idle gap of its own (it is planned again at powers of 2).
+        uint32_t busy_arrivals = 0;
         // The open wake-up: the gap that ended at the wake (-1 for the first use), its burst so far, and the plan
         // that was in force during the gap (to score the model's own cold requests and memory).
         int64_t open_gap_ms = -1;
