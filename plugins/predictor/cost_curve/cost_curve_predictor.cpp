@@ -14,11 +14,14 @@ constexpr int64_t kWeekMs = 7LL * 24 * 3'600'000;
 // The fleet's pool forgets with this half-life in gaps (all models together): long enough to pool many models, short
 // enough to follow a fleet whose rhythm changes within days.
 constexpr double kPoolMemoryGaps = 4096;
-// The lean controller compares memory over about this many recent gaps of the fleet, and moves the log of the price
-// by this much per gap and unit of relative excess: slow enough that plans are priced consistently (a price that
-// swings makes models trade memory back and forth), fast enough to settle within a day of a ServeGen-like fleet.
+// The lean controller compares memory over about this many recent gaps of the fleet. The log of the price is the sum
+// of an integral (this much per gap and unit of relative excess) and a proportional term (this many times the current
+// relative excess). The window lags the plans by hundreds of gaps, so an integral alone overshoots and swings (on a
+// 14-day fleet the price went from 1 to 51 and back, and the memory from 1.12 to 0.94 of the reference's day by day);
+// the proportional term damps it, and the integral removes the remaining steady excess within a day or two.
 constexpr double kLeanMemoryGaps = 2000;
-constexpr double kLeanStep = 0.002;
+constexpr double kLeanStep = 0.008;
+constexpr double kLeanProportional = 6;
 constexpr double kMaxLogPrice = 30;
 constexpr uint32_t kFairnessRefreshGaps = 256;
 // The fairness band: models whose cold rate under the same-memory keep-alive is within this share of the target decide
@@ -359,7 +362,8 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
     if (config_.objective == CostCurvePredictorConfig::Objective::lean && config_.lean_memory_share > 0 &&
         lean_reference_held_ > 0) {
         const double excess = lean_held_ / lean_reference_held_ - config_.lean_memory_share;
-        lean_log_price_ = std::clamp(lean_log_price_ + kLeanStep * excess, 0.0, kMaxLogPrice);
+        lean_integral_ = std::clamp(lean_integral_ + kLeanStep * excess, 0.0, kMaxLogPrice);
+        lean_log_price_ = std::clamp(lean_integral_ + kLeanProportional * excess, 0.0, kMaxLogPrice);
     }
 }
 
@@ -651,7 +655,7 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
 
 // Format (text, one record per line, numbers in decimal):
 //   org.warmup.state.cost-curve/2
-//   -1 <lean_held> <lean_reference_held> <lean_log_price> <pool curves>
+//   -1 <lean_held> <lean_reference_held> <lean_log_price (the controller's integral)> <pool curves>
 //   <model index> <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
 // where <curves> = <gaps> <cold x 48> <held x 48> <longer x 48> and <recent gaps> = <count> then count pairs
 // <gap_ms> <burst>, oldest first. The gap of an open wake-up is kept with the requests counted so far (its later
@@ -709,7 +713,7 @@ void CostCurvePredictor::export_state_to(const sdk::StateWriter& out) const {
     block += "\n-1";
     append_number(block, lean_held_);
     append_number(block, lean_reference_held_);
-    append_number(block, lean_log_price_);
+    append_number(block, lean_integral_);  // the proportional term is recomputed at the next closed gap
     append_curves(block, pool_);
     block += '\n';
     for (std::size_t model = 0; model < models_.size(); ++model) {
@@ -787,6 +791,7 @@ void CostCurvePredictor::import_state(std::string_view data) {
     pool_ = pool;
     lean_held_ = lean_held;
     lean_reference_held_ = lean_reference_held;
+    lean_integral_ = lean_log_price;
     lean_log_price_ = lean_log_price;
     // Not in the state text: the plans' and each candidate keep-alive's memory for the fairness floors start again
     // from the next gaps (the first refresh comes after kFairnessRefreshGaps of them).

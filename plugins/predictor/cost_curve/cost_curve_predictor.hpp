@@ -234,9 +234,10 @@ class CostCurvePredictor final : public sdk::Predictor {
     double pool_decay_ = 1;                                ///< per-gap decay of the pool
     double lean_decay_ = 1;                                ///< per-gap decay of the lean controller's sums
     // Lean ceiling: decayed memory-time (MiB x ms) the plans held and the reference keep-alive would have held, and
-    // the log of the price multiplier they steer.
+    // the log of the price multiplier they steer (its integral part, and the whole: integral + proportional term).
     double lean_held_ = 0;
     double lean_reference_held_ = 0;
+    double lean_integral_ = 0;
     double lean_log_price_ = 0;
     // The fairness floors' same-memory keep-alive: the memory-time (MiB x ms, decayed like lean_held_) the plans held
     // and each candidate keep-alive would have held on the same gaps; the first candidate whose memory reaches the

@@ -347,6 +347,23 @@ TEST(CostCurvePredictor, TheLeanCeilingRaisesThePriceWhenKeepsWouldOutgrowTheRef
     EXPECT_GT(unbounded_driver.predict(last).keep_until_ms, last + 2 * 60 * kMinuteMs);
 }
 
+TEST(CostCurvePredictor, TheLeanPriceAnswersAnExcessWithinAFewGaps) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{cold_request_cost_loads: 100000, fairness_quantile: 1}");
+    Driver driver(host, predictor.plugin);
+    // Eight models woken every 2 h by one request, priced so high that every plan keeps through the 2 h: six times
+    // the reference keep-alive's memory. The controller's window lags by hundreds of gaps; an integral alone would
+    // still be near the configured price after these 40 gaps (e^(0.008 x 40 x 5) < 5). The proportional term
+    // answers the excess at once.
+    constexpr int64_t kGapMs = 2 * 60 * kMinuteMs;
+    int64_t t = kStartMs;
+    for (int wake = 0; wake < 6; ++wake, t += kGapMs)
+        for (warmup_model_index model = 0; model < 8; ++model) driver.arrive(t + model * 1000, model);
+    EXPECT_GT(predictor.plugin.lean_price_factor(), 20.0);
+    // The next plan of a model already reflects it: no longer through the 2 h.
+    EXPECT_LT(driver.arrive(t, 0).keep_until_ms, t + kGapMs);
+}
+
 TEST(CostCurvePredictor, BackFilledHistoryTeachesItThroughTheAnalyzersHistogram) {
     PluginTestHost host = numbered_models_host(8, 2300, 1200);  // the README's phi3:mini
     Built<CostCurvePredictor> predictor(host);
