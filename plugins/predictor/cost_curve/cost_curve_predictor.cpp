@@ -17,8 +17,8 @@ constexpr double kPoolMemoryGaps = 4096;
 // The lean controller compares memory over about this many recent gaps of the fleet. The log of the price is the sum
 // of an integral (this much per gap and unit of relative excess) and a proportional term (this many times the current
 // relative excess). The window lags the plans by hundreds of gaps, so an integral alone overshoots and swings (on a
-// 14-day fleet the price went from 1 to 51 and back, and the memory from 1.12 to 0.94 of the reference's day by day);
-// the proportional term damps it, and the integral removes the remaining steady excess within a day or two.
+// 14-day fleet the price went from 1 to 51 and stayed high for days, and the memory went from 1.12 to 0.94 of the
+// reference's day by day); the proportional term damps it, and the integral removes the remaining steady excess.
 constexpr double kLeanMemoryGaps = 2000;
 constexpr double kLeanStep = 0.008;
 constexpr double kLeanProportional = 6;
