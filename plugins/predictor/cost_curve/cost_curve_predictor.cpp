@@ -23,6 +23,15 @@ constexpr double kLeanMemoryGaps = 2000;
 constexpr double kLeanStep = 0.008;
 constexpr double kLeanProportional = 6;
 constexpr double kMaxLogPrice = 30;
+// The exchange price: it moves once the plans were scored on this many gaps (decayed, of the ~2,000 of the window),
+// by this share of the distance to its target per scored gap (a fleet with 2,000 gaps a day covers 86 % of it in a
+// day), within this factor either way of the configured price; the timers' slope is read over this many candidate
+// keeps on each side of the plans' memory (a quarter doubling apart: a kink of the timers' curve, where many gaps end,
+// would otherwise decide it alone).
+constexpr double kExchangeMinGaps = 256;
+constexpr double kExchangeStep = 0.001;
+constexpr double kExchangeMaxLogFactor = 2.0794415416798357;  // ln 8
+constexpr int kExchangeSlopeKeeps = 2;
 constexpr uint32_t kFairnessRefreshGaps = 256;
 // The fairness band: models whose cold rate under the same-memory keep-alive is within this share of the target decide
 // the quantile (below it, a model has room to spare; above it, lifting it costs more than its rank is worth).
@@ -81,6 +90,7 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
     config_.fairness_quantile = params.get_double("fairness_quantile", config_.fairness_quantile, 0, 1);
     config_.open_gaps = params.get_bool("open_gaps", config_.open_gaps);
     config_.gap_spread = params.get_double("gap_spread", config_.gap_spread, 0, 4);
+    config_.exchange_price = params.get_bool("exchange_price", config_.exchange_price);
     for (int i = 0; i < kKeeps; ++i)
         keeps_ms_[i] = static_cast<double>(config_.min_keep_ms) * std::exp2(static_cast<double>(i) / kKeepsPerDoubling);
     gap_decay_ = decay_for(config_.memory_gaps);
@@ -121,6 +131,8 @@ double CostCurvePredictor::model_load_ms(warmup_model_index model) const { retur
 double CostCurvePredictor::model_memory_mb(warmup_model_index model) const { return figures(model).memory_mb; }
 
 double CostCurvePredictor::lean_price_factor() const noexcept { return std::exp(lean_log_price_); }
+
+double CostCurvePredictor::exchange_price_factor() const noexcept { return std::exp(exchange_log_price_); }
 
 // Learns from what changed since the model's last predict: one new arrival (live, possibly a batch of several: then
 // only the gap before the newest one is exact, and the span from the previous batch to the newest's predecessor is
@@ -352,19 +364,67 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
     auto timer_held = [&](double keep_ms) {  // what a keep-alive of keep_ms would have held on this gap (MiB x ms)
         return std::max(std::min(gap, keep_ms) - min_keep + (gap > keep_ms ? load_ms : 0.0), 0.0) * memory_mb;
     };
-    lean_held_ = lean_held_ * lean_decay_ + std::max(held, 0.0) * memory_mb;
+    const double plan_held = std::max(held, 0.0) * memory_mb;
+    lean_held_ = lean_held_ * lean_decay_ + plan_held;
     lean_reference_held_ = lean_reference_held_ * lean_decay_ + timer_held(reference_keep);
-    if (config_.fairness_quantile < 1) {  // only the fairness floors read these
-        fairness_held_ = fairness_held_ * lean_decay_ + std::max(held, 0.0) * memory_mb;
-        for (int k = 0; k < kKeeps; ++k)
-            fairness_timer_held_[k] = fairness_timer_held_[k] * lean_decay_ + timer_held(keeps_ms_[k]);
+    const bool lean = config_.objective == CostCurvePredictorConfig::Objective::lean;
+    if (config_.fairness_quantile < 1 || (lean && config_.exchange_price)) {  // only these two read the scores
+        plans_held_ = plans_held_ * lean_decay_ + plan_held;
+        plans_cold_ = plans_cold_ * lean_decay_ + (cold ? burst : 0.0);
+        plans_base_price_held_ = plans_base_price_held_ * lean_decay_ + plan_held * base_price(model);
+        scored_gaps_ = scored_gaps_ * lean_decay_ + 1;
+        for (int k = 0; k < kKeeps; ++k) {
+            timer_held_[k] = timer_held_[k] * lean_decay_ + timer_held(keeps_ms_[k]);
+            timer_cold_[k] = timer_cold_[k] * lean_decay_ + (gap > keeps_ms_[k] ? burst : 0.0);
+        }
+        if (lean && config_.exchange_price) update_exchange_price();
     }
-    if (config_.objective == CostCurvePredictorConfig::Objective::lean && config_.lean_memory_share > 0 &&
-        lean_reference_held_ > 0) {
+    if (lean && config_.lean_memory_share > 0 && lean_reference_held_ > 0) {
         const double excess = lean_held_ / lean_reference_held_ - config_.lean_memory_share;
         lean_integral_ = std::clamp(lean_integral_ + kLeanStep * excess, 0.0, kMaxLogPrice);
         lean_log_price_ = std::clamp(lean_integral_ + kLeanProportional * excess, 0.0, kMaxLogPrice);
     }
+}
+
+// The exchange price. The plans minimise cold(K) + lambda x held(K); a fixed lambda puts them at one point of their own
+// frontier, and which point beats the timers by the most depends on the fleet. Let T(H) be the cold requests of the
+// keep-alive that holds memory-time H, and C(H) the plans' at H: C / T is smallest where C'(H) = (C / T) x T'(H),
+// i.e. where one more unit of memory saves the plans (C / T) times what it saves a timer there. So the target price is
+// lambda* = (C / T) x -T'(H) at the plans' memory H, all measured on the gaps the plans were scored on: H and C the
+// plans' own, T and its slope from the candidate keep-alives' (interpolated between the two that bracket H, the slope
+// over kExchangeSlopeKeeps candidates on each side of H). Where memory buys the timers many requests (a steep curve) it
+// gets dearer: the plans give up less by holding a little less than the timers do; where it buys them few (a flat
+// curve) it gets cheaper. Both in proportion to how far the plans beat the timers already (C / T).
+// The log of the multiplier moves kExchangeStep of the way to log(lambda* / the configured price) per scored gap,
+// within ln 8 either way. It waits for kExchangeMinGaps scored gaps, and holds still where the timers' curve tells
+// nothing (no timer left a request cold, or the curve is flat). It also holds still while the lean ceiling binds: the
+// ceiling decides the memory then, and two controllers moving one price would fight.
+double CostCurvePredictor::exchange_target_price(const std::array<double, kKeeps>& timer_held,
+                                                 const std::array<double, kKeeps>& timer_cold, double plans_held,
+                                                 double plans_cold) {
+    int below = 0;  // the candidates that bracket the plans' memory: below and below + 1
+    while (below + 2 < kKeeps && timer_held[below + 1] <= plans_held) ++below;
+    const double span = timer_held[below + 1] - timer_held[below];
+    const double position = span > 0 ? std::clamp((plans_held - timer_held[below]) / span, 0.0, 1.0) : 0.0;
+    const double timer_cold_there = timer_cold[below] + (timer_cold[below + 1] - timer_cold[below]) * position;
+    const int low = std::max(0, below + 1 - kExchangeSlopeKeeps);
+    const int high = std::min(kKeeps - 1, below + kExchangeSlopeKeeps);
+    const double memory = timer_held[high] - timer_held[low];
+    const double slope = memory > 0 ? (timer_cold[low] - timer_cold[high]) / memory : 0.0;
+    if (timer_cold_there <= 0 || slope <= 0) return -1;
+    return plans_cold / timer_cold_there * slope;
+}
+
+void CostCurvePredictor::update_exchange_price() {
+    if (scored_gaps_ < kExchangeMinGaps || plans_held_ <= 0 || plans_base_price_held_ <= 0) return;
+    if (lean_log_price_ > kCeilingBindsLogPrice) return;
+    const double target_price = exchange_target_price(timer_held_, timer_cold_, plans_held_, plans_cold_);
+    if (target_price < 0) return;
+    const double configured_price = plans_base_price_held_ / plans_held_;  // the plans' mean, weighted by memory
+    const double target = target_price > 0 ? std::clamp(std::log(target_price / configured_price),
+                                                        -kExchangeMaxLogFactor, kExchangeMaxLogFactor)
+                                           : -kExchangeMaxLogFactor;
+    exchange_log_price_ += kExchangeStep * (target - exchange_log_price_);
 }
 
 // Pops the last uses older than the reference keep: a model not used since is idle longer than the reference keep
@@ -416,7 +476,7 @@ void CostCurvePredictor::update_fairness_floors() {
     gaps_since_fairness_ = 0;
     if (config_.fairness_quantile >= 1) return;
     int same_memory = 0;
-    while (same_memory + 1 < kKeeps && fairness_timer_held_[same_memory] < fairness_held_) ++same_memory;
+    while (same_memory + 1 < kKeeps && timer_held_[same_memory] < plans_held_) ++same_memory;
 
     rates_scratch_.clear();
     for (const ModelState& state : models_)
@@ -498,10 +558,12 @@ bool CostCurvePredictor::keep_costs(const ModelState& state, warmup_model_index 
     return true;
 }
 
+double CostCurvePredictor::base_price(warmup_model_index model) const {
+    return 1 / (config_.cold_request_cost_loads * model_load_ms(model) * config_.reference_memory_mb);
+}
+
 double CostCurvePredictor::price(warmup_model_index model) const {
-    return model_memory_mb(model) /
-           (config_.cold_request_cost_loads * model_load_ms(model) * config_.reference_memory_mb) *
-           std::exp(lean_log_price_);
+    return model_memory_mb(model) * base_price(model) * std::exp(lean_log_price_ + exchange_log_price_);
 }
 
 // The plan: exact search over the candidate keeps and windows, on the model's curves plus prior_gaps pseudo-gaps of
@@ -654,16 +716,19 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
 }
 
 // Format (text, one record per line, numbers in decimal):
-//   org.warmup.state.cost-curve/2
-//   -1 <lean_held> <lean_reference_held> <lean_log_price (the controller's integral)> <pool curves>
+//   org.warmup.state.cost-curve/3
+//   -1 <lean_held> <lean_reference_held> <lean_log_price (the controller's integral)> <exchange_log_price>
+//      <pool curves>
 //   <model index> <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
 // where <curves> = <gaps> <cold x 48> <held x 48> <longer x 48> and <recent gaps> = <count> then count pairs
 // <gap_ms> <burst>, oldest first. The gap of an open wake-up is kept with the requests counted so far (its later
-// requests are not added after an import). Not kept: the fairness floors (recomputed after 256 gaps) and the counts
-// behind their cold rates (a model's first-load requests and its recent request count, rebuilt as it is used), the
-// memory the plans and each candidate keep-alive held for the floors (measured again from the next gaps), and the
-// open idle spells (counted again from the next uses). Model indexes are those of the host process (stable for its
-// life), which is what a hot-swap or a backup of the same catalog hands over.
+// requests are not added after an import). The previous format, org.warmup.state.cost-curve/2 (1.3.0 and before), is
+// the same without <exchange_log_price>, and is still read (the exchange price then starts at 1). Not kept: the
+// fairness floors (recomputed after 256 gaps) and the counts behind their cold rates (a model's first-load requests and
+// its recent request count, rebuilt as it is used), the plans' and each candidate keep-alive's scores for the
+// floors and the exchange price's target (measured again from the next gaps), and the open idle spells (counted again
+// from the next uses). Model indexes are those of the host process (stable for its life), which is what a hot-swap or a
+// backup of the same catalog hands over.
 namespace {
 
 void append_number(std::string& text, double value) {
@@ -714,6 +779,7 @@ void CostCurvePredictor::export_state_to(const sdk::StateWriter& out) const {
     append_number(block, lean_held_);
     append_number(block, lean_reference_held_);
     append_number(block, lean_integral_);  // the proportional term is recomputed at the next closed gap
+    append_number(block, exchange_log_price_);
     append_curves(block, pool_);
     block += '\n';
     for (std::size_t model = 0; model < models_.size(); ++model) {
@@ -759,11 +825,26 @@ void CostCurvePredictor::read_curves(sdk::StateTextReader& reader, Curves& curve
     for (float& value : curves.longer) value = read_counted(reader, "(longer)");
 }
 
+namespace {
+
+/// The schema the text says it is in: `previous` if its first line is that, otherwise `current` (which the reader then
+/// checks, refusing anything else).
+const char* schema_of(std::string_view data, const char* current, const char* previous) {
+    const std::string_view old_schema(previous);
+    const bool is_previous =
+        data.substr(0, old_schema.size()) == old_schema &&
+        (data.size() == old_schema.size() || data[old_schema.size()] == '\n' || data[old_schema.size()] == '\r');
+    return is_previous ? previous : current;
+}
+
+}  // namespace
+
 void CostCurvePredictor::import_state(std::string_view data) {
-    sdk::StateTextReader reader(data, kStateSchema, &bad_state);
+    const char* schema = schema_of(data, kStateSchema, kStateSchemaV2);
+    sdk::StateTextReader reader(data, schema, &bad_state);
     std::vector<ModelState> imported;
     Curves pool;
-    double lean_held = 0, lean_reference_held = 0, lean_log_price = 0;
+    double lean_held = 0, lean_reference_held = 0, lean_log_price = 0, exchange_log_price = 0;
     bool fleet_seen = false;
     auto non_negative = [&](const char* what) { return read_non_negative(reader, what); };
     while (reader.next_record()) {
@@ -774,6 +855,11 @@ void CostCurvePredictor::import_state(std::string_view data) {
             lean_held = non_negative("(lean held)");
             lean_reference_held = non_negative("(lean reference held)");
             lean_log_price = std::min(non_negative("(lean log price)"), kMaxLogPrice);
+            if (schema == kStateSchema) {
+                exchange_log_price = reader.field<double>("(exchange log price)");
+                if (!(std::abs(exchange_log_price) <= kExchangeMaxLogFactor))
+                    bad_state("the exchange log price must be within +-ln 8");
+            }
             read_curves(reader, pool);
         } else {
             if (model < 0 || model >= static_cast<int64_t>(host().model_count()))
@@ -793,10 +879,13 @@ void CostCurvePredictor::import_state(std::string_view data) {
     lean_reference_held_ = lean_reference_held;
     lean_integral_ = lean_log_price;
     lean_log_price_ = lean_log_price;
-    // Not in the state text: the plans' and each candidate keep-alive's memory for the fairness floors start again
-    // from the next gaps (the first refresh comes after kFairnessRefreshGaps of them).
-    fairness_held_ = 0;
-    fairness_timer_held_.fill(0);
+    exchange_log_price_ = exchange_log_price;
+    // Not in the state text: the plans' and each candidate keep-alive's scores start again from the next gaps (the
+    // first fairness refresh comes after kFairnessRefreshGaps of them, the exchange price moves after
+    // kExchangeMinGaps).
+    plans_held_ = plans_cold_ = plans_base_price_held_ = scored_gaps_ = 0;
+    timer_held_.fill(0);
+    timer_cold_.fill(0);
     gaps_since_fairness_ = 0;
     idle_watch_.clear();  // rebuilt from the next uses
     open_long_gaps_ = 0;
@@ -814,7 +903,7 @@ std::string CostCurvePredictor::export_model_state(warmup_model_index model) con
 void CostCurvePredictor::import_model_state(warmup_model_index model, std::string_view data) {
     if (model >= host().model_count())
         bad_state("model index " + std::to_string(model) + " is not in this host's catalog");
-    sdk::StateTextReader reader(data, kStateSchema, &bad_state);
+    sdk::StateTextReader reader(data, schema_of(data, kStateSchema, kStateSchemaV2), &bad_state);  // same model line
     if (!reader.next_record()) bad_state("the model state has no model line");
     ModelState state;
     read_model_fields(reader, state, "model " + std::to_string(model));

@@ -26,9 +26,14 @@
 // requests of those gaps for lambda x the memory it holds, if it catches at least 3 of them and saves more than it
 // costs.
 // lambda is the price of memory-time in requests (per ms of this model held): memory_mb / (cold_request_cost_loads x
-// load_ms x reference_memory_mb) at least, i.e. one waiting request is worth holding a reference-sized model idle for
-// cold_request_cost_loads load times, and raised by a slow controller while the memory-time the plans hold exceeds
-// `lean_memory_share` of what a keep-alive of `lean_reference_keep_ms` would hold on the same gaps (objective lean).
+// load_ms x reference_memory_mb), i.e. one waiting request is worth holding a reference-sized model idle for
+// cold_request_cost_loads load times, times two multipliers:
+//  - the lean ceiling's (objective lean), raised by a controller while the memory-time the plans hold exceeds
+//    `lean_memory_share` of what a keep-alive of `lean_reference_keep_ms` would hold on the same gaps;
+//  - the exchange price's (`exchange_price`, on by default, objective lean): once the plans have been scored on 256
+//    gaps, it follows the rate at which keep-alive timers trade memory for cold requests at the plans' memory, scaled
+//    by the plans' cold requests over the timers' there: the price at which the plans beat the timers by the most
+//    (see update_exchange_price), within 1/8 .. 8.
 // Fairness (`fairness_quantile`, 0.75 by default; 1 = off): the plans keep the q-quantile of the per-model cold rates
 // at or under what a keep-alive holding the same memory would give, so memory does not all go to the models where it
 // saves the most while rarely used models are left cold. Every 256 closed gaps the same-memory keep-alive is found on
@@ -85,7 +90,8 @@ struct CostCurvePredictorConfig {
     double lean_memory_share = 0.95;             ///< ... times this share (0 = no ceiling: the price alone)
     double fairness_quantile = 0.75;  ///< per-model cold-rate quantile held at a same-memory timer's (1 = off)
     bool open_gaps = true;            ///< charge keeps for the fleet's open idle spells longer than the reference keep
-    double gap_spread = 0;  ///< a model's first gap stands for gaps within this many doublings of it (0 = exact)
+    double gap_spread = 0;       ///< a model's first gap stands for gaps within this many doublings of it (0 = exact)
+    bool exchange_price = true;  ///< the price of memory follows the keep-alive timers' exchange rate (lean only)
 };
 
 class CostCurvePredictor final : public sdk::Predictor {
@@ -126,9 +132,21 @@ class CostCurvePredictor final : public sdk::Predictor {
     const Plan* plan_of(warmup_model_index model);
     /// The current price multiplier of the lean ceiling (1 = the configured price alone).
     [[nodiscard]] double lean_price_factor() const noexcept;
+    /// The current price multiplier of the timers' exchange rate (1 = the configured price; 1/8 .. 8).
+    [[nodiscard]] double exchange_price_factor() const noexcept;
+    /// The exchange price's target (requests per MiB x ms): at the plans' memory-time `plans_held` (MiB x ms), the
+    /// timers' cold requests T, interpolated between the two candidate keep-alives whose memory brackets it, and the
+    /// slope of their curve from one candidate below that bracket to one above it; returns plans_cold / T x -slope,
+    /// or -1 when the curve tells nothing (T = 0, or not falling). `timer_held` rises with the keep (nearly: a timer
+    /// that unloads just before a gap ends also pays the load). See update_exchange_price().
+    [[nodiscard]] static double exchange_target_price(const std::array<double, kKeeps>& timer_held,
+                                                      const std::array<double, kKeeps>& timer_cold, double plans_held,
+                                                      double plans_cold);
 
   private:
-    static constexpr const char* kStateSchema = "org.warmup.state.cost-curve/2";
+    static constexpr const char* kStateSchema = "org.warmup.state.cost-curve/3";
+    /// The previous format (1.3.0 and before): the same without the exchange price, which then starts at 1.
+    static constexpr const char* kStateSchemaV2 = "org.warmup.state.cost-curve/2";
 
     /// Decayed sums over past idle gaps, one entry per candidate keep (see the header comment).
     struct Curves {
@@ -204,6 +222,8 @@ class CostCurvePredictor final : public sdk::Predictor {
     bool keep_costs(const ModelState& state, warmup_model_index model, std::array<double, kKeeps>& cost) const;
     /// lambda: the price of holding `model` one ms, in requests (memory-scaled, with the lean controller's factor).
     [[nodiscard]] double price(warmup_model_index model) const;
+    /// The configured price of holding one MiB of `model` one ms, in requests (before the multipliers).
+    [[nodiscard]] double base_price(warmup_model_index model) const;
     /// Counts the models that have been idle longer than the reference keep by now (see open_long_gaps_).
     void watch_idle(warmup_time_ms now_ms);
     void place_window(const ModelState& state, Plan& plan, double lambda, double load_ms) const;
@@ -239,11 +259,22 @@ class CostCurvePredictor final : public sdk::Predictor {
     double lean_reference_held_ = 0;
     double lean_integral_ = 0;
     double lean_log_price_ = 0;
-    // The fairness floors' same-memory keep-alive: the memory-time (MiB x ms, decayed like lean_held_) the plans held
-    // and each candidate keep-alive would have held on the same gaps; the first candidate whose memory reaches the
-    // plans' is it. Not in the state text: both start again at an import, together.
-    double fairness_held_ = 0;
-    std::array<double, kKeeps> fairness_timer_held_{};
+    // The plans against the candidate keep-alive timers, on the gaps the plans were scored on (decayed like
+    // lean_held_): the memory-time (MiB x ms) the plans held and the cold requests they left, and what each candidate
+    // keep-alive would have held and left cold. The fairness floors' same-memory keep-alive is the first candidate
+    // whose memory reaches the plans'; the exchange price reads the timers' curve at the plans' memory. Not in the
+    // state text: all start again at an import, together.
+    double plans_held_ = 0;
+    double plans_cold_ = 0;
+    double plans_base_price_held_ =
+        0;  ///< sum of memory-time x the configured price per MiB x ms (its mean, per model)
+    double scored_gaps_ = 0;
+    std::array<double, kKeeps> timer_held_{};
+    std::array<double, kKeeps> timer_cold_{};
+    // The exchange price: the log of its multiplier of the price, moved a step per scored gap towards the target of
+    // update_exchange_price(). In the state text.
+    double exchange_log_price_ = 0;
+    void update_exchange_price();
     bool band_on_ = true;  ///< the band floor, switched off while the lean ceiling binds (update_fairness_floors)
     // Fairness floors, refreshed every kFairnessRefreshGaps closed gaps.
     struct Lift {

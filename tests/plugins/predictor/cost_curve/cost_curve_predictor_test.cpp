@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -364,6 +367,84 @@ TEST(CostCurvePredictor, TheLeanPriceAnswersAnExcessWithinAFewGaps) {
     EXPECT_LT(driver.arrive(t, 0).keep_until_ms, t + kGapMs);
 }
 
+TEST(CostCurvePredictor, TheExchangeTargetIsThePlansRatioTimesTheTimersSlopeAtThePlansMemory) {
+    constexpr int kKeeps = CostCurvePredictor::kKeeps;
+    std::array<double, kKeeps> held{}, cold{};
+    // A straight timer curve: 100 units of memory more per candidate, 10 cold requests fewer.
+    for (int k = 0; k < kKeeps; ++k) held[k] = 100.0 * k, cold[k] = 1000.0 - 10.0 * k;
+    // At 1050 the timers leave 895 cold; plans with half of that, at a slope of 0.1 request per unit: 0.05.
+    EXPECT_DOUBLE_EQ(CostCurvePredictor::exchange_target_price(held, cold, 1050, 447.5), 0.05);
+    EXPECT_DOUBLE_EQ(CostCurvePredictor::exchange_target_price(held, cold, 1050, 895), 0.1);
+
+    // A kink at candidate 10: steep below (100 requests per candidate), flat above (1). The slope is read from one
+    // candidate below the bracket to one above it, so a kink inside that span is averaged, not taken whole.
+    for (int k = 0; k < kKeeps; ++k) cold[k] = k <= 10 ? 2000.0 - 100.0 * k : 1000.0 - 1.0 * (k - 10);
+    // Plans at 1050 (between candidates 10 and 11): the slope from 9 to 12, (1100 - 998) / 300; T = 999.5.
+    EXPECT_NEAR(CostCurvePredictor::exchange_target_price(held, cold, 1050, 999.5), 102.0 / 300, 1e-12);
+    // At 550 (between 5 and 6), all steep: 1 request per unit.
+    EXPECT_NEAR(CostCurvePredictor::exchange_target_price(held, cold, 550, 1450), 1.0, 1e-12);
+
+    // Nothing to read: no timer left a request cold, or more memory buys the timers nothing.
+    cold.fill(0);
+    EXPECT_EQ(CostCurvePredictor::exchange_target_price(held, cold, 1050, 10), -1);
+    cold.fill(50);
+    EXPECT_EQ(CostCurvePredictor::exchange_target_price(held, cold, 1050, 10), -1);
+}
+
+/// Arrivals of several models in time order: model m wakes every gaps[m] ms with bursts[m] requests 1 s apart,
+/// until `end_ms`.
+void interleave(Driver& driver, const std::vector<int64_t>& gaps_ms, const std::vector<int>& bursts, int64_t end_ms) {
+    std::vector<std::pair<int64_t, warmup_model_index>> arrivals;
+    for (warmup_model_index model = 0; model < gaps_ms.size(); ++model)
+        for (int64_t wake = kStartMs + model * 1000; wake < end_ms; wake += gaps_ms[model] + (bursts[model] - 1) * 1000)
+            for (int i = 0; i < bursts[model]; ++i) arrivals.emplace_back(wake + i * 1000, model);
+    std::sort(arrivals.begin(), arrivals.end());
+    for (const auto& [ts, model] : arrivals) driver.arrive(ts, model);
+}
+
+TEST(CostCurvePredictor, TheExchangePriceMakesMemoryCheaperWherePlansBeatTheTimersByFar) {
+    // Four models wake every 3 minutes with 20 requests, four every 30 minutes with one. The plans keep the first
+    // four through their gaps and unload the others after a minute: 1 cold request per 9 short gaps and 1 long one.
+    // A timer with that memory (about 2.8 minutes) leaves all 181 cold. The timers' curve falls by about 17
+    // requests per minute of keep there, so the target is 17 / 181 x 1 minute = 0.1 request per minute held,
+    // half the configured 0.2 (a request is worth 300 s of a reference model held).
+    PluginTestHost host = numbered_models_host();
+    const std::vector<int64_t> gaps{3 * kMinuteMs,  3 * kMinuteMs,  3 * kMinuteMs,  3 * kMinuteMs,
+                                    30 * kMinuteMs, 30 * kMinuteMs, 30 * kMinuteMs, 30 * kMinuteMs};
+    const std::vector<int> bursts{20, 20, 20, 20, 1, 1, 1, 1};
+    constexpr int64_t kEndMs = kStartMs + 100 * 60 * kMinuteMs;
+    Built<CostCurvePredictor> exchange(host, "{fairness_quantile: 1}");
+    Driver driver(host, exchange.plugin);
+    interleave(driver, gaps, bursts, kEndMs);
+    EXPECT_LT(exchange.plugin.exchange_price_factor(), 0.7);
+    EXPECT_GT(exchange.plugin.exchange_price_factor(), 0.35);
+    EXPECT_EQ(exchange.plugin.lean_price_factor(), 1.0);  // far under the lean ceiling
+
+    // The price is part of the state; the previous format (without it) is still read, the price then starts at 1.
+    const std::string state = exchange.plugin.export_state();
+    Built<CostCurvePredictor> imported(host, "{fairness_quantile: 1}");
+    imported.plugin.import_state(state);
+    EXPECT_NEAR(imported.plugin.exchange_price_factor(), exchange.plugin.exchange_price_factor(), 1e-6);
+    const std::size_t fleet = state.find("\n-1 ");
+    ASSERT_NE(fleet, std::string::npos);
+    std::istringstream fields(state.substr(fleet + 1, state.find('\n', fleet + 1) - fleet - 1));
+    std::string field, previous_fleet;
+    for (int i = 0; fields >> field; ++i)
+        if (i != 4) previous_fleet += (i ? " " : "") + field;  // without the 5th field, the exchange price
+    const std::string previous =
+        "org.warmup.state.cost-curve/2\n" + previous_fleet + state.substr(state.find('\n', fleet + 1));
+    imported.plugin.import_state(previous);
+    EXPECT_EQ(imported.plugin.exchange_price_factor(), 1.0);
+    EXPECT_EQ(imported.plugin.export_model_state(0), exchange.plugin.export_model_state(0));
+    EXPECT_THROW(imported.plugin.import_state("org.warmup.state.cost-curve/2" + state.substr(state.find('\n'))),
+                 warmup::sdk::Error);  // a field too many for that format
+
+    Built<CostCurvePredictor> fixed(host, "{fairness_quantile: 1, exchange_price: false}");
+    Driver fixed_driver(host, fixed.plugin);
+    interleave(fixed_driver, gaps, bursts, kEndMs);
+    EXPECT_EQ(fixed.plugin.exchange_price_factor(), 1.0);
+}
+
 TEST(CostCurvePredictor, BackFilledHistoryTeachesItThroughTheAnalyzersHistogram) {
     PluginTestHost host = numbered_models_host(8, 2300, 1200);  // the README's phi3:mini
     Built<CostCurvePredictor> predictor(host);
@@ -499,6 +580,7 @@ TEST(CostCurvePredictor, ParamsAreValidated) {
               std::string::npos);
     EXPECT_NE(host.create_error<CostCurvePredictor>("{keep_ms: 5}").find("keep_ms"), std::string::npos);
     EXPECT_NE(host.create_error<CostCurvePredictor>("{gap_spread: 5}").find("gap_spread"), std::string::npos);
+    EXPECT_NE(host.create_error<CostCurvePredictor>("{exchange_price: 0.5}").find("exchange_price"), std::string::npos);
     EXPECT_EQ(host.create_error<CostCurvePredictor>("{objective: budget, prewarm: true}"), "");
 }
 
