@@ -132,7 +132,14 @@ double CostCurvePredictor::model_memory_mb(warmup_model_index model) const { ret
 
 double CostCurvePredictor::lean_price_factor() const noexcept { return std::exp(lean_log_price_); }
 
-double CostCurvePredictor::exchange_price_factor() const noexcept { return std::exp(exchange_log_price_); }
+double CostCurvePredictor::exchange_price_factor() const noexcept { return std::exp(exchange_log()); }
+
+// An imported value is kept whatever the configuration, so the state still hands it over; a configuration that turns
+// the exchange price off (or fills the budget) prices memory at the configured price.
+double CostCurvePredictor::exchange_log() const noexcept {
+    const bool steered = config_.objective == CostCurvePredictorConfig::Objective::lean && config_.exchange_price;
+    return steered ? exchange_log_price_ : 0.0;
+}
 
 // Learns from what changed since the model's last predict: one new arrival (live, possibly a batch of several: then
 // only the gap before the newest one is exact, and the span from the previous batch to the newest's predecessor is
@@ -411,7 +418,7 @@ double CostCurvePredictor::exchange_target_price(const std::array<double, kKeeps
     const int high = std::min(kKeeps - 1, below + kExchangeSlopeKeeps);
     const double memory = timer_held[high] - timer_held[low];
     const double slope = memory > 0 ? (timer_cold[low] - timer_cold[high]) / memory : 0.0;
-    if (timer_cold_there <= 0 || slope <= 0) return -1;
+    if (timer_cold_there <= 0 || slope <= 0 || plans_cold <= 0) return -1;
     return plans_cold / timer_cold_there * slope;
 }
 
@@ -419,11 +426,11 @@ void CostCurvePredictor::update_exchange_price() {
     if (scored_gaps_ < kExchangeMinGaps || plans_held_ <= 0 || plans_base_price_held_ <= 0) return;
     if (lean_log_price_ > kCeilingBindsLogPrice) return;
     const double target_price = exchange_target_price(timer_held_, timer_cold_, plans_held_, plans_cold_);
-    if (target_price < 0) return;
-    const double configured_price = plans_base_price_held_ / plans_held_;  // the plans' mean, weighted by memory
-    const double target = target_price > 0 ? std::clamp(std::log(target_price / configured_price),
-                                                        -kExchangeMaxLogFactor, kExchangeMaxLogFactor)
-                                           : -kExchangeMaxLogFactor;
+    if (target_price <= 0) return;
+    // The configured price's mean over the plans, weighted by memory-time held (MiB x ms).
+    const double configured_price = plans_base_price_held_ / plans_held_;
+    const double target =
+        std::clamp(std::log(target_price / configured_price), -kExchangeMaxLogFactor, kExchangeMaxLogFactor);
     exchange_log_price_ += kExchangeStep * (target - exchange_log_price_);
 }
 
@@ -563,7 +570,7 @@ double CostCurvePredictor::base_price(warmup_model_index model) const {
 }
 
 double CostCurvePredictor::price(warmup_model_index model) const {
-    return model_memory_mb(model) * base_price(model) * std::exp(lean_log_price_ + exchange_log_price_);
+    return model_memory_mb(model) * base_price(model) * std::exp(lean_log_price_ + exchange_log());
 }
 
 // The plan: exact search over the candidate keeps and windows, on the model's curves plus prior_gaps pseudo-gaps of
@@ -716,14 +723,15 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
 }
 
 // Format (text, one record per line, numbers in decimal):
-//   org.warmup.state.cost-curve/3
-//   -1 <lean_held> <lean_reference_held> <lean_log_price (the controller's integral)> <exchange_log_price>
-//      <pool curves>
+//   org.warmup.state.cost-curve/2
+//   -1 <lean_held> <lean_reference_held> <lean_log_price (the controller's integral)> <pool curves>
+//      <exchange_log_price>
 //   <model index> <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
 // where <curves> = <gaps> <cold x 48> <held x 48> <longer x 48> and <recent gaps> = <count> then count pairs
 // <gap_ms> <burst>, oldest first. The gap of an open wake-up is kept with the requests counted so far (its later
-// requests are not added after an import). The previous format, org.warmup.state.cost-curve/2 (1.3.0 and before), is
-// the same without <exchange_log_price>, and is still read (the exchange price then starts at 1). Not kept: the
+// requests are not added after an import). <exchange_log_price> came with 1.4.0: it is optional and last, so a text of
+// 1.3.0 and before is read (the exchange price then starts at 1) under the same schema, which is what the host matches
+// when it hands a state over (1.3.0 refuses a text that has it: a downgrade starts cold). Not kept: the
 // fairness floors (recomputed after 256 gaps) and the counts behind their cold rates (a model's first-load requests and
 // its recent request count, rebuilt as it is used), the plans' and each candidate keep-alive's scores for the
 // floors and the exchange price's target (measured again from the next gaps), and the open idle spells (counted again
@@ -779,8 +787,8 @@ void CostCurvePredictor::export_state_to(const sdk::StateWriter& out) const {
     append_number(block, lean_held_);
     append_number(block, lean_reference_held_);
     append_number(block, lean_integral_);  // the proportional term is recomputed at the next closed gap
-    append_number(block, exchange_log_price_);
     append_curves(block, pool_);
+    append_number(block, exchange_log_price_);
     block += '\n';
     for (std::size_t model = 0; model < models_.size(); ++model) {
         const ModelState& state = models_[model];
@@ -825,23 +833,8 @@ void CostCurvePredictor::read_curves(sdk::StateTextReader& reader, Curves& curve
     for (float& value : curves.longer) value = read_counted(reader, "(longer)");
 }
 
-namespace {
-
-/// The schema the text says it is in: `previous` if its first line is that, otherwise `current` (which the reader then
-/// checks, refusing anything else).
-const char* schema_of(std::string_view data, const char* current, const char* previous) {
-    const std::string_view old_schema(previous);
-    const bool is_previous =
-        data.substr(0, old_schema.size()) == old_schema &&
-        (data.size() == old_schema.size() || data[old_schema.size()] == '\n' || data[old_schema.size()] == '\r');
-    return is_previous ? previous : current;
-}
-
-}  // namespace
-
 void CostCurvePredictor::import_state(std::string_view data) {
-    const char* schema = schema_of(data, kStateSchema, kStateSchemaV2);
-    sdk::StateTextReader reader(data, schema, &bad_state);
+    sdk::StateTextReader reader(data, kStateSchema, &bad_state);
     std::vector<ModelState> imported;
     Curves pool;
     double lean_held = 0, lean_reference_held = 0, lean_log_price = 0, exchange_log_price = 0;
@@ -855,12 +848,12 @@ void CostCurvePredictor::import_state(std::string_view data) {
             lean_held = non_negative("(lean held)");
             lean_reference_held = non_negative("(lean reference held)");
             lean_log_price = std::min(non_negative("(lean log price)"), kMaxLogPrice);
-            if (schema == kStateSchema) {
+            read_curves(reader, pool);
+            if (!reader.at_record_end()) {  // written by 1.4.0 and later
                 exchange_log_price = reader.field<double>("(exchange log price)");
                 if (!(std::abs(exchange_log_price) <= kExchangeMaxLogFactor))
                     bad_state("the exchange log price must be within +-ln 8");
             }
-            read_curves(reader, pool);
         } else {
             if (model < 0 || model >= static_cast<int64_t>(host().model_count()))
                 bad_state("model index " + std::to_string(model) + " is not in this host's catalog");
@@ -903,7 +896,7 @@ std::string CostCurvePredictor::export_model_state(warmup_model_index model) con
 void CostCurvePredictor::import_model_state(warmup_model_index model, std::string_view data) {
     if (model >= host().model_count())
         bad_state("model index " + std::to_string(model) + " is not in this host's catalog");
-    sdk::StateTextReader reader(data, schema_of(data, kStateSchema, kStateSchemaV2), &bad_state);  // same model line
+    sdk::StateTextReader reader(data, kStateSchema, &bad_state);
     if (!reader.next_record()) bad_state("the model state has no model line");
     ModelState state;
     read_model_fields(reader, state, "model " + std::to_string(model));

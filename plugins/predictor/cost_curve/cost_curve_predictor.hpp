@@ -132,21 +132,23 @@ class CostCurvePredictor final : public sdk::Predictor {
     const Plan* plan_of(warmup_model_index model);
     /// The current price multiplier of the lean ceiling (1 = the configured price alone).
     [[nodiscard]] double lean_price_factor() const noexcept;
-    /// The current price multiplier of the timers' exchange rate (1 = the configured price; 1/8 .. 8).
+    /// The current price multiplier of the timers' exchange rate (1/8 .. 8; 1 when exchange_price is off or the
+    /// objective is budget).
     [[nodiscard]] double exchange_price_factor() const noexcept;
     /// The exchange price's target (requests per MiB x ms): at the plans' memory-time `plans_held` (MiB x ms), the
     /// timers' cold requests T, interpolated between the two candidate keep-alives whose memory brackets it, and the
     /// slope of their curve from one candidate below that bracket to one above it; returns plans_cold / T x -slope,
-    /// or -1 when the curve tells nothing (T = 0, or not falling). `timer_held` rises with the keep (nearly: a timer
-    /// that unloads just before a gap ends also pays the load). See update_exchange_price().
+    /// or -1 when it tells nothing (T = 0, the curve not falling, or the plans leaving nothing cold). `timer_held`
+    /// rises with the keep (nearly: a timer that unloads just before a gap ends also pays the load). See
+    /// update_exchange_price().
     [[nodiscard]] static double exchange_target_price(const std::array<double, kKeeps>& timer_held,
                                                       const std::array<double, kKeeps>& timer_cold, double plans_held,
                                                       double plans_cold);
 
   private:
-    static constexpr const char* kStateSchema = "org.warmup.state.cost-curve/3";
-    /// The previous format (1.3.0 and before): the same without the exchange price, which then starts at 1.
-    static constexpr const char* kStateSchemaV2 = "org.warmup.state.cost-curve/2";
+    /// The host hands a state over only to a plugin with the same schema, so a field added to the format is optional
+    /// and last (the exchange price, 1.4.0): a text of 1.3.0 and before is read with it at 1.
+    static constexpr const char* kStateSchema = "org.warmup.state.cost-curve/2";
 
     /// Decayed sums over past idle gaps, one entry per candidate keep (see the header comment).
     struct Curves {
@@ -266,8 +268,9 @@ class CostCurvePredictor final : public sdk::Predictor {
     // state text: all start again at an import, together.
     double plans_held_ = 0;
     double plans_cold_ = 0;
-    double plans_base_price_held_ =
-        0;  ///< sum of memory-time x the configured price per MiB x ms (its mean, per model)
+    /// Sum of memory-time x the configured price per MiB x ms of its model: divided by plans_held_, the configured
+    /// price's mean weighted by memory-time held.
+    double plans_base_price_held_ = 0;
     double scored_gaps_ = 0;
     std::array<double, kKeeps> timer_held_{};
     std::array<double, kKeeps> timer_cold_{};
@@ -275,6 +278,9 @@ class CostCurvePredictor final : public sdk::Predictor {
     // update_exchange_price(). In the state text.
     double exchange_log_price_ = 0;
     void update_exchange_price();
+    /// The exchange price's log multiplier in effect: exchange_log_price_ where it is steered (lean, exchange_price
+    /// on), else 0.
+    [[nodiscard]] double exchange_log() const noexcept;
     bool band_on_ = true;  ///< the band floor, switched off while the lean ceiling binds (update_fairness_floors)
     // Fairness floors, refreshed every kFairnessRefreshGaps closed gaps.
     struct Lift {

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <array>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -384,7 +383,13 @@ TEST(CostCurvePredictor, TheExchangeTargetIsThePlansRatioTimesTheTimersSlopeAtTh
     // At 550 (between 5 and 6), all steep: 1 request per unit.
     EXPECT_NEAR(CostCurvePredictor::exchange_target_price(held, cold, 550, 1450), 1.0, 1e-12);
 
-    // Nothing to read: no timer left a request cold, or more memory buys the timers nothing.
+    // Outside the candidates' memory: the nearest end of the curve, its slope over the three candidates there.
+    for (int k = 0; k < kKeeps; ++k) held[k] = 100.0 + 100.0 * k, cold[k] = 1000.0 - 10.0 * k;
+    EXPECT_DOUBLE_EQ(CostCurvePredictor::exchange_target_price(held, cold, 50, 500), 0.05);  // T = 1000
+    EXPECT_DOUBLE_EQ(CostCurvePredictor::exchange_target_price(held, cold, 1e9, 530), 0.1);  // T = 530
+
+    // Nothing to read: the plans leave nothing cold, no timer left a request cold, or more memory buys them nothing.
+    EXPECT_EQ(CostCurvePredictor::exchange_target_price(held, cold, 1050, 0), -1);
     cold.fill(0);
     EXPECT_EQ(CostCurvePredictor::exchange_target_price(held, cold, 1050, 10), -1);
     cold.fill(50);
@@ -420,24 +425,30 @@ TEST(CostCurvePredictor, TheExchangePriceMakesMemoryCheaperWherePlansBeatTheTime
     EXPECT_GT(exchange.plugin.exchange_price_factor(), 0.35);
     EXPECT_EQ(exchange.plugin.lean_price_factor(), 1.0);  // far under the lean ceiling
 
-    // The price is part of the state; the previous format (without it) is still read, the price then starts at 1.
+    // The price is part of the state, the last field of the fleet's line. A text without it (1.3.0 and before, under
+    // the same schema, which is what the host matches) is still read, the price then starting at 1.
     const std::string state = exchange.plugin.export_state();
     Built<CostCurvePredictor> imported(host, "{fairness_quantile: 1}");
     imported.plugin.import_state(state);
     EXPECT_NEAR(imported.plugin.exchange_price_factor(), exchange.plugin.exchange_price_factor(), 1e-6);
-    const std::size_t fleet = state.find("\n-1 ");
-    ASSERT_NE(fleet, std::string::npos);
-    std::istringstream fields(state.substr(fleet + 1, state.find('\n', fleet + 1) - fleet - 1));
-    std::string field, previous_fleet;
-    for (int i = 0; fields >> field; ++i)
-        if (i != 4) previous_fleet += (i ? " " : "") + field;  // without the 5th field, the exchange price
-    const std::string previous =
-        "org.warmup.state.cost-curve/2\n" + previous_fleet + state.substr(state.find('\n', fleet + 1));
+    const std::size_t fleet_end = state.find('\n', state.find("\n-1 ") + 1);
+    const std::size_t last_field = state.rfind(' ', fleet_end);
+    const std::string previous = state.substr(0, last_field) + state.substr(fleet_end);
     imported.plugin.import_state(previous);
     EXPECT_EQ(imported.plugin.exchange_price_factor(), 1.0);
     EXPECT_EQ(imported.plugin.export_model_state(0), exchange.plugin.export_model_state(0));
-    EXPECT_THROW(imported.plugin.import_state("org.warmup.state.cost-curve/2" + state.substr(state.find('\n'))),
-                 warmup::sdk::Error);  // a field too many for that format
+    // A bad price, or a field too many, is refused, and the state stays what it was.
+    const std::string before = imported.plugin.export_state();
+    for (const char* bad : {" nan", " 3", " -2.5", " x", " 0.1 0.1"})
+        EXPECT_THROW(imported.plugin.import_state(state.substr(0, last_field) + bad + state.substr(fleet_end)),
+                     warmup::sdk::Error)
+            << bad;
+    EXPECT_EQ(imported.plugin.export_state(), before);
+    // A configuration without the exchange price keeps the handed-over value (and hands it on) but does not apply it.
+    Built<CostCurvePredictor> switched_off(host, "{fairness_quantile: 1, exchange_price: false}");
+    switched_off.plugin.import_state(state);
+    EXPECT_EQ(switched_off.plugin.exchange_price_factor(), 1.0);
+    EXPECT_EQ(switched_off.plugin.export_state(), state);
 
     Built<CostCurvePredictor> fixed(host, "{fairness_quantile: 1, exchange_price: false}");
     Driver fixed_driver(host, fixed.plugin);
