@@ -111,7 +111,7 @@ class CostCurvePredictor final : public sdk::Predictor {
     void import_state(std::string_view data) override;
 
     /// Per-model state (a fleet moving one model between hosts): the model's line of export_state() without its
-    /// index. The fleet's pooled curves and the lean controller stay with each host.
+    /// index. The fleet's pooled curves, the lean controller and the exchange price stay with each host.
     [[nodiscard]] bool supports_model_state() const override { return true; }
     [[nodiscard]] std::string export_model_state(warmup_model_index model) const override;
     void import_model_state(warmup_model_index model, std::string_view data) override;
