@@ -332,7 +332,8 @@ void CostCurvePredictor::seed_from_histogram(ModelState& state, const warmup_usa
 
 // A wake-up burst is complete (one load time after the wake, or the next wake-up came first): its gap is already in
 // the curves (learned at the wake-up, with the burst's later requests added as they came); now the plan is made again
-// with the whole burst, the model's own plan is scored on the gap, and the lean controller takes a step.
+// with the whole burst, the model's own plan and every candidate keep-alive are scored on the gap, and the exchange
+// price and the lean controller take a step.
 void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model) {
     const double burst = state.burst_requests;
     const int64_t gap_ms = state.open_gap_ms;
