@@ -136,10 +136,11 @@ double CostCurvePredictor::exchange_price_factor() const noexcept { return std::
 
 // An imported value is kept whatever the configuration, so the state still hands it over; a configuration that turns
 // the exchange price off (or fills the budget) prices memory at the configured price.
-double CostCurvePredictor::exchange_log() const noexcept {
-    const bool steered = config_.objective == CostCurvePredictorConfig::Objective::lean && config_.exchange_price;
-    return steered ? exchange_log_price_ : 0.0;
+bool CostCurvePredictor::exchange_steered() const noexcept {
+    return config_.objective == CostCurvePredictorConfig::Objective::lean && config_.exchange_price;
 }
+
+double CostCurvePredictor::exchange_log() const noexcept { return exchange_steered() ? exchange_log_price_ : 0.0; }
 
 // Learns from what changed since the model's last predict: one new arrival (live, possibly a batch of several: then
 // only the gap before the newest one is exact, and the span from the previous batch to the newest's predecessor is
@@ -376,7 +377,7 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
     lean_held_ = lean_held_ * lean_decay_ + plan_held;
     lean_reference_held_ = lean_reference_held_ * lean_decay_ + timer_held(reference_keep);
     const bool lean = config_.objective == CostCurvePredictorConfig::Objective::lean;
-    if (config_.fairness_quantile < 1 || (lean && config_.exchange_price)) {  // only these two read the scores
+    if (config_.fairness_quantile < 1 || exchange_steered()) {  // only these two read the scores
         plans_held_ = plans_held_ * lean_decay_ + plan_held;
         plans_cold_ = plans_cold_ * lean_decay_ + (cold ? burst : 0.0);
         plans_base_price_held_ = plans_base_price_held_ * lean_decay_ + plan_held * base_price(model);
@@ -385,7 +386,7 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
             timer_held_[k] = timer_held_[k] * lean_decay_ + timer_held(keeps_ms_[k]);
             timer_cold_[k] = timer_cold_[k] * lean_decay_ + (gap > keeps_ms_[k] ? burst : 0.0);
         }
-        if (lean && config_.exchange_price) update_exchange_price();
+        if (exchange_steered()) update_exchange_price();
     }
     if (lean && config_.lean_memory_share > 0 && lean_reference_held_ > 0) {
         const double excess = lean_held_ / lean_reference_held_ - config_.lean_memory_share;

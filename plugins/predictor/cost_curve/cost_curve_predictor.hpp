@@ -281,6 +281,8 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// The exchange price's log multiplier in effect: exchange_log_price_ where it is steered (lean, exchange_price
     /// on), else 0.
     [[nodiscard]] double exchange_log() const noexcept;
+    /// Whether the exchange price is steered and applied: objective lean with exchange_price on.
+    [[nodiscard]] bool exchange_steered() const noexcept;
     bool band_on_ = true;  ///< the band floor, switched off while the lean ceiling binds (update_fairness_floors)
     // Fairness floors, refreshed every kFairnessRefreshGaps closed gaps.
     struct Lift {
