@@ -210,6 +210,9 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
         if (state.open_gap_ms >= 0) add_burst_requests(state, state.open_gap_ms, new_requests);
     }
     if (wake_gap_ms != -1) state.recent_requests += new_requests;  // the first use's are compulsory
+    // A first sight with history behind it counts as one request, as its wake-up does (the history's cold requests
+    // are unknown, so its requests would only dilute the whole-history rates).
+    state.lifetime_requests += seeded ? std::min(new_requests, 1.0) : new_requests;
     state.last_seen_ms = seen_ms;
     state.request_count = pattern.request_count;
 }
@@ -225,6 +228,7 @@ void CostCurvePredictor::add_burst_requests(ModelState& state, int64_t gap_ms, d
     const auto added = static_cast<float>(requests);
     for (int i = 0; i < kKeeps && longer[i] > 0; ++i) {
         state.curves.cold[i] += added * longer[i];
+        state.lifetime_timer_cold[i] += added * longer[i];
         pool_.cold[i] += added * longer[i];
     }
     if (gap_ms >= config_.lean_reference_keep_ms && state.recent_count > 0)
@@ -278,6 +282,7 @@ void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst
     for (int i = 0; i < kKeeps; ++i) {
         const float cold = static_cast<float>(burst) * longer[i];
         curves.cold[i] = curves.cold[i] * decay + cold;
+        state.lifetime_timer_cold[i] += cold;
         curves.held[i] = curves.held[i] * decay + held[i];
         curves.longer[i] = curves.longer[i] * decay + longer[i];
         pool_.cold[i] = pool_.cold[i] * pool_decay + cold;
@@ -368,7 +373,10 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
         if (gap > start - lead) held += std::min(gap, end) - (start - lead);
         cold = !(gap >= start && gap < end);
     }
-    if (cold) held += load_ms;
+    if (cold) {
+        held += load_ms;
+        state.lifetime_plans_cold += burst;
+    }
     const double memory_mb = model_memory_mb(model);
     auto timer_held = [&](double keep_ms) {  // what a keep-alive of keep_ms would have held on this gap (MiB x ms)
         return std::max(std::min(gap, keep_ms) - min_keep + (gap > keep_ms ? load_ms : 0.0), 0.0) * memory_mb;
@@ -471,6 +479,12 @@ double CostCurvePredictor::cold_rate(const ModelState& state, int keep) const {
     return compulsory + (1 - compulsory) * later;
 }
 
+double CostCurvePredictor::lifetime_cold_rate(const ModelState& state, int keep) {
+    if (state.lifetime_requests <= 0) return 0;
+    const double cold = keep < 0 ? state.lifetime_plans_cold : state.lifetime_timer_cold[keep];
+    return std::min((state.first_burst + cold) / state.lifetime_requests, 1.0);
+}
+
 // The fairness floors (fairness_quantile q < 1). The target: the q-quantile of the per-model cold rates that the
 // keep-alive holding the same memory as the plans would give (the first candidate whose memory-time on the scored gaps,
 // weighted by model size as the plans' is, reaches the plans'). While the lean ceiling does not bind, the models whose
@@ -481,6 +495,11 @@ double CostCurvePredictor::cold_rate(const ModelState& state, int keep) const {
 // idle history), until q of the fleet (plus one model, for the estimate's noise) is served. A model no keep can bring
 // under it (a rare model whose cold rate is its first load) is left alone: lifting it would cost memory and change
 // nothing.
+// The guard (1.5.0), whatever the ceiling: the decayed curves follow a model's last day or two, and a busy model whose
+// recent days were calm is counted as served while its whole history is not. So the same quantile is also taken over
+// whole histories (each model's rate under the same-memory keep-alive since this instance first saw it), and a model
+// that keep-alive would serve over its whole history, whose own whole-history rate under the plans has come within
+// kFairnessBand of that target, gets the keep-alive's keep as its floor: the models the timer serves stay served.
 void CostCurvePredictor::update_fairness_floors() {
     gaps_since_fairness_ = 0;
     if (config_.fairness_quantile >= 1) return;
@@ -498,6 +517,12 @@ void CostCurvePredictor::update_fairness_floors() {
     std::nth_element(rates_scratch_.begin(), rates_scratch_.begin() + static_cast<std::ptrdiff_t>(served_needed - 1),
                      rates_scratch_.end());
     const double target = rates_scratch_[served_needed - 1];
+    rates_scratch_.clear();
+    for (const ModelState& state : models_)
+        if (state.request_count > 0) rates_scratch_.push_back(lifetime_cold_rate(state, same_memory));
+    std::nth_element(rates_scratch_.begin(), rates_scratch_.begin() + static_cast<std::ptrdiff_t>(served_needed - 1),
+                     rates_scratch_.end());
+    const double lifetime_target = rates_scratch_[served_needed - 1];
 
     for (ModelState& state : models_) {
         if (state.floor_keep != 0) state.plan_stale = true;
@@ -523,6 +548,12 @@ void CostCurvePredictor::update_fairness_floors() {
                 state.plan_stale = true;
                 keep = static_cast<int>(std::min_element(cost.begin() + same_memory, cost.end()) - cost.begin());
             }
+        }
+        if (keep < same_memory && lifetime_cold_rate(state, same_memory) <= lifetime_target &&
+            lifetime_cold_rate(state, -1) > (1 - kFairnessBand) * lifetime_target) {
+            state.floor_keep = same_memory;
+            state.plan_stale = true;
+            keep = static_cast<int>(std::min_element(cost.begin() + same_memory, cost.end()) - cost.begin());
         }
         if (cold_rate(state, keep) <= target) {
             ++served;

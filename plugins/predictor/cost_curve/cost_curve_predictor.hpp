@@ -190,8 +190,14 @@ class CostCurvePredictor final : public sdk::Predictor {
         double first_burst = 0;      ///< requests of the first wake-up (compulsory cold)
         double recent_requests = 0;  ///< requests after the first wake-up, decayed per gap like the curves
         int floor_keep = 0;          ///< index of the shortest keep allowed (fairness floor; 0 = none)
-        bool watched = false;        ///< has an entry in idle_watch_
-        bool open_long = false;      ///< idle longer than the reference keep now (counted in open_long_gaps_)
+        // The fairness guard's whole-history counts, since this instance first saw the model (not decayed, not in the
+        // state text): the requests, the requests the plans in force left cold (first load excluded), and what each
+        // candidate keep-alive would have left cold on the same gaps.
+        double lifetime_requests = 0;
+        double lifetime_plans_cold = 0;
+        std::array<float, kKeeps> lifetime_timer_cold{};
+        bool watched = false;    ///< has an entry in idle_watch_
+        bool open_long = false;  ///< idle longer than the reference keep now (counted in open_long_gaps_)
     };
 
     ModelState& state_of(warmup_model_index model);
@@ -221,6 +227,9 @@ class CostCurvePredictor final : public sdk::Predictor {
     void update_fairness_floors();
     /// The model's cold rate (its first load's share plus its recent gaps') if it were kept keeps_ms_[keep].
     [[nodiscard]] double cold_rate(const ModelState& state, int keep) const;
+    /// The model's cold rate over its whole history under the plans it had (`keep` < 0) or under keep-alive
+    /// keeps_ms_[keep]: its first load and the later cold requests over the requests this instance counted.
+    [[nodiscard]] static double lifetime_cold_rate(const ModelState& state, int keep);
     bool keep_costs(const ModelState& state, warmup_model_index model, std::array<double, kKeeps>& cost) const;
     /// lambda: the price of holding `model` one ms, in requests (memory-scaled, with the lean controller's factor).
     [[nodiscard]] double price(warmup_model_index model) const;

@@ -314,19 +314,16 @@ TEST(CostCurvePredictor, WithMemoryToSpareTheModelsThatDecideTheQuantileGetTheSa
         EXPECT_EQ(keep_of(roomy->plugin, model), keep_of(spare->plugin, model)) << "model " << model;
 
     // A ceiling that binds (a third of keep-alive 20 min's memory): no band floor, whose memory would come out of the
-    // other keeps. Only the lift remains: 0.5 x 8 + 1 = 5 models served, the two heavy ones and three light ones
-    // lifted just through their 3-minute gaps; the other three stay at the shortest keep.
+    // other keeps. The guard still holds, whatever the ceiling: over their whole two days, the same-memory keep-alive
+    // leaves each light model's 60-minute gaps cold and its 3-minute ones warm (half its requests cold: the median),
+    // while their own plans left both cold. So all six get that keep-alive's keep, beyond the 3 to 5 minutes that
+    // the lift alone would give three of them (1.4.0); the ceiling takes that memory back from the heavy models.
     const auto tight = after_fleet("fairness_quantile: 0.5, lean_memory_share: 0.3");
     EXPECT_GT(tight->plugin.lean_price_factor(), 1.0);
-    int lifted = 0;
     for (warmup_model_index model = 2; model < 8; ++model) {
-        const int64_t keep = keep_of(tight->plugin, model);
-        if (keep == kMinuteMs) continue;
-        ++lifted;
-        EXPECT_GE(keep, 3 * kMinuteMs) << "model " << model;
-        EXPECT_LT(keep, 5 * kMinuteMs) << "model " << model;
+        EXPECT_GE(keep_of(tight->plugin, model), 5 * kMinuteMs) << "model " << model;
+        EXPECT_LT(keep_of(tight->plugin, model), 20 * kMinuteMs) << "model " << model;
     }
-    EXPECT_EQ(lifted, 3);
 }
 
 TEST(CostCurvePredictor, TheLeanCeilingRaisesThePriceWhenKeepsWouldOutgrowTheReferenceKeepAlive) {
