@@ -44,7 +44,10 @@
 // the quantile) get its keep as their floor, so they fare as under the timer. Then the models whose keep would leave
 // them above the target are lifted to the shortest keep that brings them under, cheapest first (extra cost per ms of
 // idle history), until q of the fleet is served; a model no keep can bring under the target (its cold rate is its first
-// load, or its gaps are longer than any keep) is not lifted.
+// load, or its gaps are longer than any keep) is not lifted. The guard (1.5.0), whatever the ceiling: the same
+// quantile taken over whole histories (not decayed: the rates under the same-memory keep-alive since the model was
+// first seen) is a second target, and a model that keep-alive serves over its whole history, whose whole-history rate
+// under the plans it had is within 25 % of that target or over it, gets the keep-alive's keep as its floor.
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
 // Gap spread (`gap_spread`, off by default): a model seen idle a few times is planned on a few exact values, so its
 // keep ends just past the longest gap it has shown and the first longer gap is cold. With gap_spread s, each learned
@@ -53,7 +56,7 @@
 // own gaps outweigh the prior (the count levels off at memory_gaps / ln 2: s' >= 0.35 at s = 3 with the defaults).
 // The pre-warm windows keep the exact values, and so do the gaps seeded from the analyzer's histogram.
 //
-// Threading: control thread only (SDK contract). Memory: ~1 KB per model index up to the largest seen (indexes outside
+// Threading: control thread only (SDK contract). Memory: ~1.2 KB per model index up to the largest seen (indexes outside
 // the host's catalog are refused). predict() right after a use is O(1) while the model's learned state is unchanged
 // (the plan is cached); at an idle time > 0 (a pre-warm finished, an HTTP prediction) it bisects the survival curve,
 // ~20 evaluations of O(48). A closed idle gap costs O(48) (O(48 x 8s) with gap_spread s); the next plan O(48) plus the
