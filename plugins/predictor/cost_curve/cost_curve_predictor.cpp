@@ -498,8 +498,8 @@ double CostCurvePredictor::lifetime_cold_rate(const ModelState& state, int keep)
 // The guard (1.5.0), whatever the ceiling: the decayed curves follow a model's last day or two, and a busy model whose
 // recent days were calm is counted as served while its whole history is not. So the same quantile is also taken over
 // whole histories (each model's rate under the same-memory keep-alive since this instance first saw it), and a model
-// that keep-alive would serve over its whole history, whose own whole-history rate under the plans has come within
-// kFairnessBand of that target, gets the keep-alive's keep as its floor: the models the timer serves stay served.
+// that keep-alive would serve over its whole history, whose own whole-history rate under the plans is over (1 -
+// kFairnessBand) x that target, gets the keep-alive's keep as its floor: the models the timer serves stay served.
 void CostCurvePredictor::update_fairness_floors() {
     gaps_since_fairness_ = 0;
     if (config_.fairness_quantile >= 1) return;

@@ -56,13 +56,13 @@
 // own gaps outweigh the prior (the count levels off at memory_gaps / ln 2: s' >= 0.35 at s = 3 with the defaults).
 // The pre-warm windows keep the exact values, and so do the gaps seeded from the analyzer's histogram.
 //
-// Threading: control thread only (SDK contract). Memory: ~1.2 KB per model index up to the largest seen (indexes outside
-// the host's catalog are refused). predict() right after a use is O(1) while the model's learned state is unchanged
-// (the plan is cached); at an idle time > 0 (a pre-warm finished, an HTTP prediction) it bisects the survival curve,
-// ~20 evaluations of O(48). A closed idle gap costs O(48) (O(48 x 8s) with gap_spread s); the next plan O(48) plus the
-// window search, O(16^3) over the recent gaps; with fairness on, every 256 closed gaps the floors are recomputed in
-// O(models x 48 + lifted log lifted). Counting the open idle spells costs amortised O(1) per predict (a FIFO with at
-// most one entry per model).
+// Threading: control thread only (SDK contract). Memory: ~1.2 KB per model index up to the largest seen (indexes
+// outside the host's catalog are refused). predict() right after a use is O(1) while the model's learned state is
+// unchanged (the plan is cached); at an idle time > 0 (a pre-warm finished, an HTTP prediction) it bisects the survival
+// curve, ~20 evaluations of O(48). A closed idle gap costs O(48) (O(48 x 8s) with gap_spread s); the next plan O(48)
+// plus the window search, O(16^3) over the recent gaps; with fairness on, every 256 closed gaps the floors are
+// recomputed in O(models x 48 + lifted log lifted). Counting the open idle spells costs amortised O(1) per predict (a
+// FIFO with at most one entry per model).
 #pragma once
 
 #include <array>
@@ -195,7 +195,7 @@ class CostCurvePredictor final : public sdk::Predictor {
         int floor_keep = 0;          ///< index of the shortest keep allowed (fairness floor; 0 = none)
         // The fairness guard's whole-history counts, since this instance first saw the model (not decayed, not in the
         // state text): the requests, the requests the plans in force left cold (first load excluded), and what each
-        // candidate keep-alive would have left cold on the same gaps.
+        // candidate keep-alive would have left cold on the same gaps (with gap_spread, on the spread gaps).
         double lifetime_requests = 0;
         double lifetime_plans_cold = 0;
         std::array<float, kKeeps> lifetime_timer_cold{};
