@@ -506,23 +506,23 @@ void CostCurvePredictor::update_fairness_floors() {
     int same_memory = 0;
     while (same_memory + 1 < kKeeps && timer_held_[same_memory] < plans_held_) ++same_memory;
 
-    rates_scratch_.clear();
-    for (const ModelState& state : models_)
-        if (state.request_count > 0) rates_scratch_.push_back(cold_rate(state, same_memory));
-    if (rates_scratch_.size() < 4) return;
+    const auto in_use = static_cast<std::size_t>(
+        std::count_if(models_.begin(), models_.end(), [](const ModelState& state) { return state.request_count > 0; }));
+    if (in_use < 4) return;
     const auto served_needed = std::min(
-        rates_scratch_.size(),
-        static_cast<std::size_t>(std::ceil(config_.fairness_quantile * static_cast<double>(rates_scratch_.size()))) +
-            1);
-    std::nth_element(rates_scratch_.begin(), rates_scratch_.begin() + static_cast<std::ptrdiff_t>(served_needed - 1),
-                     rates_scratch_.end());
-    const double target = rates_scratch_[served_needed - 1];
-    rates_scratch_.clear();
-    for (const ModelState& state : models_)
-        if (state.request_count > 0) rates_scratch_.push_back(lifetime_cold_rate(state, same_memory));
-    std::nth_element(rates_scratch_.begin(), rates_scratch_.begin() + static_cast<std::ptrdiff_t>(served_needed - 1),
-                     rates_scratch_.end());
-    const double lifetime_target = rates_scratch_[served_needed - 1];
+        in_use, static_cast<std::size_t>(std::ceil(config_.fairness_quantile * static_cast<double>(in_use))) + 1);
+    // The served_needed-th smallest of rate_of(state) over the models in use.
+    auto quantile = [&](auto rate_of) {
+        rates_scratch_.clear();
+        for (const ModelState& state : models_)
+            if (state.request_count > 0) rates_scratch_.push_back(rate_of(state));
+        std::nth_element(rates_scratch_.begin(),
+                         rates_scratch_.begin() + static_cast<std::ptrdiff_t>(served_needed - 1), rates_scratch_.end());
+        return rates_scratch_[served_needed - 1];
+    };
+    const double target = quantile([&](const ModelState& state) { return cold_rate(state, same_memory); });
+    const double lifetime_target =
+        quantile([&](const ModelState& state) { return lifetime_cold_rate(state, same_memory); });
 
     for (ModelState& state : models_) {
         if (state.floor_keep != 0) state.plan_stale = true;
@@ -541,16 +541,18 @@ void CostCurvePredictor::update_fairness_floors() {
         if (state.request_count == 0 || !keep_costs(state, model, cost)) continue;
         // The shortest keep the plan may choose: its own best, or the band's floor (a target of 0 makes no band).
         int keep = static_cast<int>(std::min_element(cost.begin(), cost.end()) - cost.begin());
-        if (band_on_ && target > 0 && keep < same_memory) {
+        // Either floor is the same-memory keep-alive's keep: the band's on the decayed rates, the guard's on whole
+        // histories.
+        const auto in_band = [&] {
             const double timer_rate = cold_rate(state, same_memory);
-            if (timer_rate >= (1 - kFairnessBand) * target && timer_rate <= (1 + kFairnessBand) * target) {
-                state.floor_keep = same_memory;
-                state.plan_stale = true;
-                keep = static_cast<int>(std::min_element(cost.begin() + same_memory, cost.end()) - cost.begin());
-            }
-        }
-        if (keep < same_memory && lifetime_cold_rate(state, same_memory) <= lifetime_target &&
-            lifetime_cold_rate(state, -1) > (1 - kFairnessBand) * lifetime_target) {
+            return band_on_ && target > 0 && timer_rate >= (1 - kFairnessBand) * target &&
+                   timer_rate <= (1 + kFairnessBand) * target;
+        };
+        const auto guarded = [&] {
+            return lifetime_cold_rate(state, same_memory) <= lifetime_target &&
+                   lifetime_cold_rate(state, -1) > (1 - kFairnessBand) * lifetime_target;
+        };
+        if (keep < same_memory && (in_band() || guarded())) {
             state.floor_keep = same_memory;
             state.plan_stale = true;
             keep = static_cast<int>(std::min_element(cost.begin() + same_memory, cost.end()) - cost.begin());
