@@ -136,15 +136,18 @@ void UsagePatternAnalyzer::observe(std::span<const warmup_usage_event> events) {
     if (events.empty()) return;
     // Validate the whole batch first so a bad event leaves nothing half-applied. Indexes are dense and come from the
     // host catalog; checking against it also stops a corrupt index from allocating gigabytes.
-    const uint32_t catalog_models = host().model_count();
+    // The catalog only grows while the host runs (a new name matching a pattern gets the next index; indexes are
+    // never reused), so an index under the count read last time needs no new call through the host (one per batch,
+    // under the catalog's lock, was the replay's hot path).
     warmup_model_index highest = 0;
+    for (const warmup_usage_event& event : events) highest = std::max(highest, event.model);
+    if (highest >= catalog_models_) catalog_models_ = host().model_count();
     for (std::size_t i = 0; i < events.size(); ++i) {
         const warmup_usage_event& event = events[i];
-        if (event.model >= catalog_models)
+        if (event.model >= catalog_models_)
             throw sdk::InvalidArgument("events[" + std::to_string(i) + "].model: index " + std::to_string(event.model) +
-                                       " is not in the catalog (" + std::to_string(catalog_models) + " models)");
+                                       " is not in the catalog (" + std::to_string(catalog_models_) + " models)");
         if (event.count == 0) throw sdk::InvalidArgument("events[" + std::to_string(i) + "].count: must be >= 1");
-        highest = std::max(highest, event.model);
     }
     grow_to(highest + 1);
     for (const warmup_usage_event& event : events) apply(event);
@@ -166,9 +169,9 @@ void UsagePatternAnalyzer::apply(const warmup_usage_event& event) {
         calendar_hour_.hour_slot = static_cast<uint32_t>(hour);
         calendar_hour_.weekday_slot = static_cast<uint32_t>(24 + ((day + kEpochDayOfWeek) % 7 + 7) % 7);
     }
-    uint64_t* calendar = &state_.calendar_counts[std::size_t{model} * kCalendarSlots];
-    calendar[calendar_hour_.hour_slot] += event.count;
-    calendar[calendar_hour_.weekday_slot] += event.count;
+    double* calendar = &state_.calendar_counts[std::size_t{model} * kCalendarSlots];
+    calendar[calendar_hour_.hour_slot] += count;
+    calendar[calendar_hour_.weekday_slot] += count;
 
     bool new_arrival = false;
     if (stats.arrival_count == 0) {
@@ -276,19 +279,12 @@ void UsagePatternAnalyzer::promote_follower(warmup_model_index leader, uint32_t 
 
 void UsagePatternAnalyzer::refresh_calendar_view(warmup_model_index model) {
     ModelStats& stats = state_.stats[model];
-    const uint64_t* counts = &state_.calendar_counts[std::size_t{model} * kCalendarSlots];
+    const double* counts = &state_.calendar_counts[std::size_t{model} * kCalendarSlots];
     double* shares = &calendar_shares_[std::size_t{model} * kCalendarSlots];
-    // One division, then multiplies: this runs after every observed batch of the model (the replay's hot path).
+    // One division, then multiplies of doubles (two per vector instruction): this runs after every observed batch of
+    // the model (the replay's hot path).
     const double inverse_total = stats.request_count > 0 ? 1.0 / static_cast<double>(stats.request_count) : 0.0;
-    if (stats.request_count <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        // Every slot count is <= request_count (the 24 hour slots and the 7 day slots each sum to it), so each fits
-        // in int64, whose conversion to double is one instruction (uint64's is a branchy sequence) and rounds the
-        // same way: the shares are bit-identical to the unsigned conversion's.
-        for (uint32_t i = 0; i < kCalendarSlots; ++i)
-            shares[i] = static_cast<double>(static_cast<int64_t>(counts[i])) * inverse_total;
-    } else {
-        for (uint32_t i = 0; i < kCalendarSlots; ++i) shares[i] = static_cast<double>(counts[i]) * inverse_total;
-    }
+    for (uint32_t i = 0; i < kCalendarSlots; ++i) shares[i] = counts[i] * inverse_total;
     stats.calendar_stale = false;
 }
 
@@ -301,8 +297,10 @@ void UsagePatternAnalyzer::refresh_followers_view(warmup_model_index model) {
     const double arrivals = static_cast<double>(std::max<uint64_t>(stats.arrival_count, 1));
     for (uint32_t i = 0; i < stats.followers_used; ++i) {
         const FollowerSlot& slot = slots[order[i]];
-        sorted[i] =
-            warmup_follower{slot.model, static_cast<float>(std::min(1.0, static_cast<double>(slot.count) / arrivals))};
+        // A count is at most the leader's arrivals (each counts for one follower at most), far below 2^63: int64's
+        // conversion to double is one instruction where uint64's is a branchy sequence, and rounds the same way.
+        const auto count = static_cast<double>(static_cast<int64_t>(slot.count));
+        sorted[i] = warmup_follower{slot.model, static_cast<float>(std::min(1.0, count / arrivals))};
     }
     stats.followers_stale = false;
 }
@@ -401,7 +399,7 @@ void UsagePatternAnalyzer::write_payload(const std::function<void(std::string_vi
             payload.u32(histogram[bin]);
         }
         for (uint32_t i = 0; i < kCalendarSlots; ++i)
-            payload.u64(state_.calendar_counts[std::size_t{model} * kCalendarSlots + i]);
+            payload.u64(static_cast<uint64_t>(state_.calendar_counts[std::size_t{model} * kCalendarSlots + i]));
         payload.u32(stats.followers_used);
         for (uint32_t i = 0; i < stats.followers_used; ++i) {
             const FollowerSlot& slot = state_.follower_slots[std::size_t{model} * config_.max_followers + i];
@@ -527,7 +525,7 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
         uint64_t calendar_hours = 0, calendar_days = 0;
         for (uint32_t i = 0; i < kCalendarSlots; ++i) {
             const uint64_t count = in.u64("calendar count");
-            next.calendar_counts[std::size_t{model} * kCalendarSlots + i] = count;
+            next.calendar_counts[std::size_t{model} * kCalendarSlots + i] = static_cast<double>(count);
             (i < 24 ? calendar_hours : calendar_days) += count;
         }
         if (calendar_hours != stats.request_count || calendar_days != stats.request_count)
@@ -608,7 +606,7 @@ std::string UsagePatternAnalyzer::export_model_state(warmup_model_index model) c
     text += std::to_string(nonzero) + bins + '\n';
     for (uint32_t i = 0; i < kCalendarSlots; ++i) {
         if (i > 0) text += ' ';
-        text += std::to_string(state_.calendar_counts[std::size_t{model} * kCalendarSlots + i]);
+        text += std::to_string(static_cast<uint64_t>(state_.calendar_counts[std::size_t{model} * kCalendarSlots + i]));
     }
     text += '\n';
     return text;
@@ -681,8 +679,9 @@ void UsagePatternAnalyzer::import_model_state(warmup_model_index model, std::str
     state_.stats[model] = stats;
     std::copy(histogram.begin(), histogram.end(),
               state_.idle_histogram.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.idle_bins));
-    std::copy(calendar.begin(), calendar.end(),
-              state_.calendar_counts.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * kCalendarSlots));
+    std::transform(calendar.begin(), calendar.end(),
+                   state_.calendar_counts.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * kCalendarSlots),
+                   [](uint64_t count) { return static_cast<double>(count); });
     std::fill_n(state_.follower_slots.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.max_followers),
                 config_.max_followers, FollowerSlot{});
 }
@@ -693,7 +692,7 @@ void UsagePatternAnalyzer::forget_model_state(warmup_model_index model) {
     std::fill_n(state_.idle_histogram.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.idle_bins),
                 config_.idle_bins, 0U);
     std::fill_n(state_.calendar_counts.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * kCalendarSlots),
-                kCalendarSlots, uint64_t{0});
+                kCalendarSlots, 0.0);
     std::fill_n(state_.follower_slots.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.max_followers),
                 config_.max_followers, FollowerSlot{});
     if (state_.run_model == model) {

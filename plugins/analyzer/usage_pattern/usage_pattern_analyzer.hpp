@@ -86,8 +86,10 @@ class UsagePatternAnalyzer final : public sdk::Analyzer {
     struct State {
         uint32_t model_capacity = 0;
         std::vector<ModelStats> stats;
-        std::vector<uint32_t> idle_histogram;      ///< model_capacity * idle_bins
-        std::vector<uint64_t> calendar_counts;     ///< model_capacity * kCalendarSlots, weighted by event count
+        std::vector<uint32_t> idle_histogram;  ///< model_capacity * idle_bins
+        /// model_capacity * kCalendarSlots, weighted by event count. Whole numbers held as doubles (exact up to 2^53
+        /// requests a slot), so the view is one multiply per slot; the state formats write them as integers.
+        std::vector<double> calendar_counts;
         std::vector<FollowerSlot> follower_slots;  ///< model_capacity * max_followers, unsorted
         // Follow-window run: the arrivals of `run_model` since a different model was last requested. Every other
         // model's pending arrivals were closed by that request, so one run is all the state followers need.
@@ -121,6 +123,9 @@ class UsagePatternAnalyzer final : public sdk::Analyzer {
         uint32_t weekday_slot = 24;
     };
     CalendarHour calendar_hour_;
+    /// The catalog's model count as last read: observe validates indexes against it, and reads it again only when an
+    /// event names an index at or above it (the catalog only grows while the host runs).
+    uint32_t catalog_models_ = 0;
 
     // Read-only views handed out by get_pattern (derived from state_, rebuilt lazily per model).
     std::vector<double> calendar_shares_;            ///< model_capacity * kCalendarSlots

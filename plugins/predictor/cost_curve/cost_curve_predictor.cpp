@@ -62,6 +62,12 @@ float read_counted(sdk::StateTextReader& reader, const char* what) {
 
 warmup_time_ms add_offset(warmup_time_ms base_ms, double offset_ms) {
     if (base_ms == WARMUP_TIME_NEVER || !(offset_ms < 1e17)) return WARMUP_TIME_NEVER;
+    // A plan's offsets are whole milliseconds: taken as they are, without the library call that rounds (on every
+    // predict).
+    if (offset_ms > -1e17) {
+        const auto whole = static_cast<int64_t>(offset_ms);
+        if (static_cast<double>(whole) == offset_ms) return base_ms + whole;
+    }
     return base_ms + static_cast<int64_t>(std::llround(offset_ms));
 }
 

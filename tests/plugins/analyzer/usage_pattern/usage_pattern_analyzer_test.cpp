@@ -247,6 +247,23 @@ TEST(UsagePatternAnalyzer, ObserveRefusesAModelOutsideTheCatalogAndChangesNothin
     EXPECT_EQ(pattern_of(built.plugin, 0).request_count, 0u);
 }
 
+// observe() reads the catalog's size again only for an index at or above the size it read last: a model the catalog
+// gained since is accepted, an index beyond it still refused.
+TEST(UsagePatternAnalyzer, ObserveAcceptsAModelTheCatalogGainedAndStillRefusesOneBeyondIt) {
+    PluginTestHost host;  // every name matches: the catalog grows as names are resolved
+    const warmup_model_index first = host.model("first");
+    Built<UsagePatternAnalyzer> built(host);
+    const std::vector<warmup_usage_event> before{event(1000, first)};
+    built.plugin.observe(std::span<const warmup_usage_event>(before));
+    const warmup_model_index gained = host.model("gained");
+    const std::vector<warmup_usage_event> after{event(2000, gained, 3)};
+    built.plugin.observe(std::span<const warmup_usage_event>(after));
+    EXPECT_EQ(pattern_of(built.plugin, gained).request_count, 3u);
+    const std::vector<warmup_usage_event> beyond{event(3000, first), event(3000, gained + 1)};
+    EXPECT_THROW(built.plugin.observe(std::span<const warmup_usage_event>(beyond)), warmup::sdk::InvalidArgument);
+    EXPECT_EQ(pattern_of(built.plugin, first).request_count, 1u);
+}
+
 void expect_same_pattern(const warmup_usage_pattern& left, const warmup_usage_pattern& right) {
     EXPECT_EQ(left.request_count, right.request_count);
     EXPECT_EQ(left.first_seen_ms, right.first_seen_ms);

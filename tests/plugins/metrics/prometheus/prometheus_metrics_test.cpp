@@ -133,6 +133,25 @@ TEST(PrometheusMetrics, EscapesLabelValues) {
     EXPECT_LINE(render(sink), "warmup_warmups_started_total{arm=\"a\\\"b\\\\c\\nd\"} 1");
 }
 
+// record() looks an arm up only when an event's name is not where the previous event's was: names of the same length
+// in other buffers, and one name in two buffers, must still count under their own arms.
+TEST(PrometheusMetrics, ABatchOfSeveralArmsCountsEachUnderItsOwnArm) {
+    test::PluginTestHost host;
+    auto sink = make_sink(host);
+    const std::string arm_a = "arm-a", arm_b = "arm-b", arm_a_again = "arm-a";
+    const std::vector<warmup_metric_event> batch{
+        event(WARMUP_METRIC_WARMUP_STARTED, 1, arm_a), event(WARMUP_METRIC_WARMUP_STARTED, 1, arm_a),
+        event(WARMUP_METRIC_WARMUP_STARTED, 1, arm_b), event(WARMUP_METRIC_WARMUP_STARTED, 1, arm_a_again),
+        event(WARMUP_METRIC_WARMUP_STARTED, 1, ""),    event(WARMUP_METRIC_WARMUP_STARTED, 1, arm_b),
+        event(WARMUP_METRIC_WARMUP_STARTED, 1, arm_b),
+    };
+    sink.record(batch);
+    const std::string text = render(sink);
+    EXPECT_LINE(text, "warmup_warmups_started_total{arm=\"arm-a\"} 3");
+    EXPECT_LINE(text, "warmup_warmups_started_total{arm=\"arm-b\"} 3");
+    EXPECT_LINE(text, "warmup_warmups_started_total{arm=\"default\"} 1");
+}
+
 TEST(PrometheusMetrics, PerModelCountersUseCatalogNames) {
     test::PluginTestHost host;
     auto sink = make_sink(host, "per_model: true");
