@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <limits>
 #include <warmup/sdk/model_table.hpp>
 #include <warmup/sdk/state_text.hpp>
 
