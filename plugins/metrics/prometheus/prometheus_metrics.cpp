@@ -208,18 +208,15 @@ PrometheusMetrics::PrometheusMetrics(sdk::Host host, sdk::Params& params) : sdk:
 
 PrometheusMetrics::ArmMetrics& PrometheusMetrics::arm_for(std::string_view arm) {
     if (arm.empty()) arm = kDefaultArm;
-    if (cached_arm_ != nullptr && cached_arm_name_ == arm) return *cached_arm_;
     auto found = arms_.find(arm);
     if (found == arms_.end()) found = arms_.emplace(std::string(arm), ArmMetrics{}).first;
-    cached_arm_name_.assign(arm);
-    cached_arm_ = &found->second;  // std::map nodes never move; reset when arms_ is replaced (import)
-    return *cached_arm_;
+    return found->second;
 }
 
 void PrometheusMetrics::record(std::span<const warmup_metric_event> events) {
     // Within one call every event's name stays where the caller put it, so an event whose name is at the same place
     // with the same length as the previous one's has the same name: the lookup (a string compare) is skipped. The
-    // host's batches hold up to 4096 events of one arm.
+    // host's batches hold up to 4096 events of one arm, so the map is searched about once per batch.
     std::string_view previous_name;
     ArmMetrics* arm = nullptr;
     for (const warmup_metric_event& event : events) {
@@ -655,8 +652,6 @@ void PrometheusMetrics::import_state(std::string_view data) {
         resolve_imported_models(metrics);
     }
     arms_.swap(imported);
-    cached_arm_ = nullptr;
-    cached_arm_name_.clear();
 }
 
 }  // namespace warmup::plugins

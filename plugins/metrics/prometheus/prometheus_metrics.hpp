@@ -119,9 +119,6 @@ class PrometheusMetrics final : public sdk::Metrics {
     bool per_model_ = true;
     std::size_t per_model_top_ = 100;
     ArmMap arms_;
-    // The last arm looked up: events of one batch nearly always share an arm, so record() skips the map search.
-    std::string cached_arm_name_;
-    ArmMetrics* cached_arm_ = nullptr;
 };
 
 }  // namespace warmup::plugins
