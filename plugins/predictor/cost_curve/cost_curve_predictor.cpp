@@ -97,8 +97,13 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
     config_.open_gaps = params.get_bool("open_gaps", config_.open_gaps);
     config_.gap_spread = params.get_double("gap_spread", config_.gap_spread, 0, 4);
     config_.exchange_price = params.get_bool("exchange_price", config_.exchange_price);
+    config_.startup_keep_ms =
+        params.get_int("startup_keep_ms", config_.startup_keep_ms, 0, config_.lean_reference_keep_ms);
     for (int i = 0; i < kKeeps; ++i)
         keeps_ms_[i] = static_cast<double>(config_.min_keep_ms) * std::exp2(static_cast<double>(i) / kKeepsPerDoubling);
+    if (config_.startup_keep_ms > 0)
+        while (startup_floor_ + 1 < kKeeps && keeps_ms_[startup_floor_] < static_cast<double>(config_.startup_keep_ms))
+            ++startup_floor_;
     gap_decay_ = decay_for(config_.memory_gaps);
     pool_decay_ = decay_for(kPoolMemoryGaps);
     lean_decay_ = decay_for(kLeanMemoryGaps);
@@ -174,7 +179,10 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
     if (state.last_seen_ms == WARMUP_TIME_NEVER) {
         wake_gap_ms = -1;
         seeded = pattern.idle_samples + pattern.idle_out_of_range > 0;
-        if (seeded) seed_from_histogram(state, pattern);
+        if (seeded) {
+            seed_from_histogram(state, pattern);
+            end_startup();  // its history has the long gaps a young fleet has not seen yet
+        }
     } else {
         const warmup_time_ms previous = pattern.previous_seen_ms;
         const warmup_time_ms before_last =
@@ -627,8 +635,10 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
         plan.keep_ms = config_.lean_reference_keep_ms;
         return;
     }
-    // The shortest keep allowed: the fairness floor if this model is lifted (update_fairness_floors).
-    const int keep = static_cast<int>(std::min_element(cost.begin() + state.floor_keep, cost.end()) - cost.begin());
+    // The shortest keep allowed: the fairness floor if this model is lifted (update_fairness_floors), and the start-up
+    // floor in the fleet's first reference keep.
+    const int floor = std::max(state.floor_keep, starting_up() ? startup_floor_ : 0);
+    const int keep = static_cast<int>(std::min_element(cost.begin() + floor, cost.end()) - cost.begin());
     plan.keep_ms = static_cast<int64_t>(keeps_ms_[keep]);
     if (config_.prewarm && config_.objective == CostCurvePredictorConfig::Objective::lean)
         place_window(state, plan, price(model), model_load_ms(model));
@@ -721,6 +731,11 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
     out.warm_at_ms = WARMUP_TIME_NEVER;
     out.warm_keep_until_ms = WARMUP_TIME_NEVER;
     ModelState& state = state_of(pattern.model);
+    now_ms_ = now_ms;
+    if (!startup_started_) {
+        startup_started_ = true;
+        startup_ends_ms_ = add_offset(now_ms, static_cast<double>(config_.lean_reference_keep_ms));
+    }
     if (config_.open_gaps) watch_idle(now_ms);
     learn(state, pattern);
     if (config_.open_gaps && !state.watched && state.last_seen_ms != WARMUP_TIME_NEVER) {
@@ -923,6 +938,7 @@ void CostCurvePredictor::import_state(std::string_view data) {
     gaps_since_fairness_ = 0;
     idle_watch_.clear();  // rebuilt from the next uses
     open_long_gaps_ = 0;
+    end_startup();  // the imported curves have seen the fleet's long gaps
 }
 
 // Per-model format: the schema line, then one line as in export_state() without the model index:

@@ -68,6 +68,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -95,6 +96,7 @@ struct CostCurvePredictorConfig {
     bool open_gaps = true;            ///< charge keeps for the fleet's open idle spells longer than the reference keep
     double gap_spread = 0;       ///< a model's first gap stands for gaps within this many doublings of it (0 = exact)
     bool exchange_price = true;  ///< the price of memory follows the keep-alive timers' exchange rate (lean only)
+    int64_t startup_keep_ms = 600'000;  ///< the shortest keep in the fleet's first reference keep (0 = none)
 };
 
 class CostCurvePredictor final : public sdk::Predictor {
@@ -311,6 +313,21 @@ class CostCurvePredictor final : public sdk::Predictor {
     // keep is charged for the share of such spells, which would hold it to its end and save nothing.
     std::deque<std::pair<warmup_time_ms, warmup_model_index>> idle_watch_;
     double open_long_gaps_ = 0;
+    // Start-up: in the fleet's first lean_reference_keep_ms only the gaps shorter than the time elapsed can have
+    // closed, so the curves (the pool first of all, every young model's prior) know nothing of the longer ones, and
+    // the plans made then would be short. Until startup_ends_ms_ every plan's keep is at least startup_floor_ (the
+    // first candidate at or over startup_keep_ms; 0 = none). The period starts at the first predict; an imported
+    // state or a model seeded with back-filled history ends it (they carry the long gaps).
+    int startup_floor_ = 0;
+    bool startup_started_ = false;
+    warmup_time_ms startup_ends_ms_ = 0;
+    warmup_time_ms now_ms_ = 0;  ///< the time of the predict being served (plans made in it are made at this time)
+    /// Whether a plan made now gets the start-up floor.
+    [[nodiscard]] bool starting_up() const noexcept { return startup_started_ && now_ms_ < startup_ends_ms_; }
+    void end_startup() noexcept {
+        startup_started_ = true;
+        startup_ends_ms_ = std::numeric_limits<warmup_time_ms>::min();
+    }
 };
 
 }  // namespace warmup::plugins

@@ -152,10 +152,13 @@ TEST(CostCurvePredictor, AModelBusySinceItsFirstRequestIsPlannedAgainOnWhatTheFl
 
 TEST(CostCurvePredictor, WithAGapSpreadAModelSeenIdleAFewTimesIsKeptWithAMarginThatNarrowsAsItsGapsAddUp) {
     PluginTestHost host = numbered_models_host();
-    Built<CostCurvePredictor> exact(host, "{lean_memory_share: 0, open_gaps: false, fairness_quantile: 1}");
+    // No start-up floor: the young plans compared here are made in the fleet's first 20 minutes.
+    Built<CostCurvePredictor> exact(host,
+                                    "{lean_memory_share: 0, open_gaps: false, fairness_quantile: 1, "
+                                    "startup_keep_ms: 0}");
     Built<CostCurvePredictor> spread(host,
                                      "{lean_memory_share: 0, open_gaps: false, fairness_quantile: 1, "
-                                     "gap_spread: 3}");
+                                     "startup_keep_ms: 0, gap_spread: 3}");
     Driver exact_driver(host, exact.plugin);
     Driver spread_driver(host, spread.plugin);
     // Sessions of five wake-ups 3 min apart, each a burst of 5 requests (worth 5 x 300 s of memory: keeping through
@@ -184,6 +187,40 @@ TEST(CostCurvePredictor, WithAGapSpreadAModelSeenIdleAFewTimesIsKeptWithAMarginT
     EXPECT_LT(spread_old, spread_young);
     EXPECT_GT(spread_old, exact_old);
     EXPECT_LE(spread_old, 5 * kMinuteMs);
+}
+
+TEST(CostCurvePredictor, InTheFleetsFirstReferenceKeepEveryPlanKeepsAtLeastTheStartUpKeep) {
+    PluginTestHost host = numbered_models_host();
+    const std::string params = "{lean_memory_share: 0, open_gaps: false, fairness_quantile: 1";
+    Built<CostCurvePredictor> predictor(host, params + "}");
+    Built<CostCurvePredictor> no_floor(host, params + ", startup_keep_ms: 0}");
+    Driver driver(host, predictor.plugin);
+    Driver no_floor_driver(host, no_floor.plugin);
+    // Lone requests 8 min apart: holding 7 min past the shortest keep to save one request priced at 300 s never pays,
+    // so the learned keep is the shortest (1 min). But 16 minutes into the fleet's life no longer gap can have closed
+    // yet: the plan keeps the first candidate at or over 10 min (11.3 min) until the first 20 minutes are over.
+    const int64_t young = driver.sessions(3, 8 * kMinuteMs, 1);
+    no_floor_driver.sessions(3, 8 * kMinuteMs, 1);
+    EXPECT_EQ(young, kStartMs + 16 * kMinuteMs);
+    EXPECT_EQ(driver.predict(young).keep_until_ms - young, 678'822);  // 60 s x 2^(14/4)
+    EXPECT_EQ(no_floor_driver.predict(young).keep_until_ms - young, kMinuteMs);
+    // 32 minutes in, the same rhythm: the floor is over.
+    const int64_t older = driver.sessions(2, 8 * kMinuteMs, 1, 0, young + 8 * kMinuteMs);
+    EXPECT_EQ(older, kStartMs + 32 * kMinuteMs);
+    EXPECT_EQ(driver.predict(older).keep_until_ms - older, kMinuteMs);
+
+    // A state handed over (hot swap, restore) has seen the fleet: a predictor that imports it plans without the floor
+    // from its first minutes on; one that starts empty on the same arrivals (model 1's) has it.
+    Built<CostCurvePredictor> swapped(host, params + "}");
+    Built<CostCurvePredictor> fresh(host, params + "}");
+    swapped.plugin.import_state(predictor.plugin.export_state());
+    Driver swapped_driver(host, swapped.plugin);
+    Driver fresh_driver(host, fresh.plugin);
+    const int64_t start = older + 8 * kMinuteMs;
+    const int64_t swapped_last = swapped_driver.sessions(3, 8 * kMinuteMs, 1, 1, start);
+    const int64_t fresh_last = fresh_driver.sessions(3, 8 * kMinuteMs, 1, 1, start);
+    EXPECT_EQ(swapped_driver.predict(swapped_last, 1).keep_until_ms - swapped_last, kMinuteMs);
+    EXPECT_EQ(fresh_driver.predict(fresh_last, 1).keep_until_ms - fresh_last, 678'822);
 }
 
 /// Ten models with 10-minute gaps, each ended by two requests (worth keeping through them, by a small margin); then
@@ -589,6 +626,10 @@ TEST(CostCurvePredictor, ParamsAreValidated) {
     EXPECT_NE(host.create_error<CostCurvePredictor>("{keep_ms: 5}").find("keep_ms"), std::string::npos);
     EXPECT_NE(host.create_error<CostCurvePredictor>("{gap_spread: 5}").find("gap_spread"), std::string::npos);
     EXPECT_NE(host.create_error<CostCurvePredictor>("{exchange_price: 0.5}").find("exchange_price"), std::string::npos);
+    // The start-up keep is at most the reference keep (the period it applies in).
+    EXPECT_NE(host.create_error<CostCurvePredictor>("{startup_keep_ms: 1200001}").find("startup_keep_ms"),
+              std::string::npos);
+    EXPECT_EQ(host.create_error<CostCurvePredictor>("{startup_keep_ms: 1200000}"), "");
     EXPECT_EQ(host.create_error<CostCurvePredictor>("{objective: budget, prewarm: true}"), "");
 }
 
