@@ -97,8 +97,9 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
     config_.open_gaps = params.get_bool("open_gaps", config_.open_gaps);
     config_.gap_spread = params.get_double("gap_spread", config_.gap_spread, 0, 4);
     config_.exchange_price = params.get_bool("exchange_price", config_.exchange_price);
+    // By default half the reference keep: the period the floor applies in is the reference keep itself.
     config_.startup_keep_ms =
-        params.get_int("startup_keep_ms", config_.startup_keep_ms, 0, config_.lean_reference_keep_ms);
+        params.get_int("startup_keep_ms", config_.lean_reference_keep_ms / 2, 0, config_.lean_reference_keep_ms);
     for (int i = 0; i < kKeeps; ++i)
         keeps_ms_[i] = static_cast<double>(config_.min_keep_ms) * std::exp2(static_cast<double>(i) / kKeepsPerDoubling);
     if (config_.startup_keep_ms > 0)

@@ -99,7 +99,8 @@ struct CostCurvePredictorConfig {
     bool open_gaps = true;            ///< charge keeps for the fleet's open idle spells longer than the reference keep
     double gap_spread = 0;       ///< a model's first gap stands for gaps within this many doublings of it (0 = exact)
     bool exchange_price = true;  ///< the price of memory follows the keep-alive timers' exchange rate (lean only)
-    int64_t startup_keep_ms = 600'000;  ///< the shortest keep in the fleet's first reference keep (0 = none)
+    int64_t startup_keep_ms = 600'000;  ///< the shortest keep in the fleet's first reference keep (0 = none);
+                                        ///< when not configured, half of lean_reference_keep_ms
 };
 
 class CostCurvePredictor final : public sdk::Predictor {

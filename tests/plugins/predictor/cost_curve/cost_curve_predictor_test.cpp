@@ -209,6 +209,14 @@ TEST(CostCurvePredictor, InTheFleetsFirstReferenceKeepEveryPlanKeepsAtLeastTheSt
     EXPECT_EQ(older, kStartMs + 32 * kMinuteMs);
     EXPECT_EQ(driver.predict(older).keep_until_ms - older, kMinuteMs);
 
+    // Unset, the start-up keep is half the reference keep: with a 5-minute reference keep, lone requests 2 min apart
+    // priced at 30 s each are planned for the first candidate at or over 2.5 min (2.8 min) in the first 5 minutes.
+    Built<CostCurvePredictor> short_reference(host,
+                                              params + ", lean_reference_keep_ms: 300000, cold_request_cost_loads: 3}");
+    Driver short_reference_driver(host, short_reference.plugin);
+    const int64_t early = short_reference_driver.sessions(3, 2 * kMinuteMs, 1);
+    EXPECT_EQ(short_reference_driver.predict(early).keep_until_ms - early, 169'705);  // 60 s x 2^(6/4)
+
     // A state handed over (hot swap, restore) has seen the fleet: a predictor that imports it plans without the floor
     // from its first minutes on; one that starts empty on the same arrivals (model 1's) has it.
     Built<CostCurvePredictor> swapped(host, params + "}");
