@@ -48,9 +48,10 @@
 // quantile taken over whole histories (not decayed: the rates under the same-memory keep-alive since the model was
 // first seen) is a second target, and a model that keep-alive serves over its whole history, whose whole-history rate
 // under the plans it had is within 25 % of that target or over it, gets the keep-alive's keep as its floor.
-// Start-up floor (`startup_keep_ms`, 10 min): in the fleet's first `lean_reference_keep_ms` only gaps shorter than
-// the time elapsed can have closed, so the curves say gaps are short; until then every plan keeps at least the first
-// candidate at or over startup_keep_ms. An imported state or a model seeded with back-filled history ends the period.
+// Start-up floor (`startup_keep_ms`, half the reference keep): in the fleet's first `lean_reference_keep_ms` only gaps
+// shorter than the time elapsed can have closed, so the curves say gaps are short; until then every plan keeps at
+// least the first candidate at or over startup_keep_ms. An imported state or a model seeded with back-filled history
+// ends the period.
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
 // Gap spread (`gap_spread`, off by default): a model seen idle a few times is planned on a few exact values, so its
 // keep ends just past the longest gap it has shown and the first longer gap is cold. With gap_spread s, each learned
