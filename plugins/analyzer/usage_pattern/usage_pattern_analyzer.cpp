@@ -139,14 +139,14 @@ void UsagePatternAnalyzer::observe(std::span<const warmup_usage_event> events) {
     // never reused), so an index under the count read last time needs no new call through the host (one per batch,
     // under the catalog's lock, was the replay's hot path).
     warmup_model_index highest = 0;
-    for (const warmup_usage_event& event : events) highest = std::max(highest, event.model);
-    if (highest >= catalog_models_) catalog_models_ = host().model_count();
     for (std::size_t i = 0; i < events.size(); ++i) {
         const warmup_usage_event& event = events[i];
+        if (event.model >= catalog_models_) catalog_models_ = host().model_count();
         if (event.model >= catalog_models_)
             throw sdk::InvalidArgument("events[" + std::to_string(i) + "].model: index " + std::to_string(event.model) +
                                        " is not in the catalog (" + std::to_string(catalog_models_) + " models)");
         if (event.count == 0) throw sdk::InvalidArgument("events[" + std::to_string(i) + "].count: must be >= 1");
+        highest = std::max(highest, event.model);
     }
     grow_to(highest + 1);
     for (const warmup_usage_event& event : events) apply(event);

@@ -733,10 +733,8 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
     out.warm_keep_until_ms = WARMUP_TIME_NEVER;
     ModelState& state = state_of(pattern.model);
     now_ms_ = now_ms;
-    if (!startup_started_) {
-        startup_started_ = true;
+    if (startup_ends_ms_ == WARMUP_TIME_NEVER)
         startup_ends_ms_ = add_offset(now_ms, static_cast<double>(config_.lean_reference_keep_ms));
-    }
     if (config_.open_gaps) watch_idle(now_ms);
     learn(state, pattern);
     if (config_.open_gaps && !state.watched && state.last_seen_ms != WARMUP_TIME_NEVER) {

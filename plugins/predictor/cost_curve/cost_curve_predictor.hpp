@@ -324,15 +324,14 @@ class CostCurvePredictor final : public sdk::Predictor {
     // first candidate at or over startup_keep_ms; 0 = none). The period starts at the first predict; an imported
     // state or a model seeded with back-filled history ends it (they carry the long gaps).
     int startup_floor_ = 0;
-    bool startup_started_ = false;
-    warmup_time_ms startup_ends_ms_ = 0;
+    /// WARMUP_TIME_NEVER until the first predict sets it; the lowest time once the period is ended early.
+    warmup_time_ms startup_ends_ms_ = WARMUP_TIME_NEVER;
     warmup_time_ms now_ms_ = 0;  ///< the time of the predict being served (plans made in it are made at this time)
-    /// Whether a plan made now gets the start-up floor.
-    [[nodiscard]] bool starting_up() const noexcept { return startup_started_ && now_ms_ < startup_ends_ms_; }
-    void end_startup() noexcept {
-        startup_started_ = true;
-        startup_ends_ms_ = std::numeric_limits<warmup_time_ms>::min();
+    /// Whether a plan made now gets the start-up floor (none before the first predict: a model imported on its own).
+    [[nodiscard]] bool starting_up() const noexcept {
+        return startup_ends_ms_ != WARMUP_TIME_NEVER && now_ms_ < startup_ends_ms_;
     }
+    void end_startup() noexcept { startup_ends_ms_ = std::numeric_limits<warmup_time_ms>::min(); }
 };
 
 }  // namespace warmup::plugins
