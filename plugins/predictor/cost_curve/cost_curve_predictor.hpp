@@ -95,7 +95,7 @@ struct CostCurvePredictorConfig {
     bool prewarm = true;                    ///< one pre-warm window per gap, from the recent long gaps, when it pays
     int64_t ready_margin_ms = 5'000;        ///< a pre-warm is charged its load time plus this margin
     int64_t lean_reference_keep_ms = 1'200'000;  ///< lean: the keep-alive whose memory is the ceiling ...
-    double lean_memory_share = 0.95;             ///< ... times this share (0 = no ceiling: the price alone)
+    double lean_memory_share = 0.94;             ///< ... times this share (0 = no ceiling: the price alone)
     double fairness_quantile = 0.75;  ///< per-model cold-rate quantile held at a same-memory timer's (1 = off)
     bool open_gaps = true;            ///< charge keeps for the fleet's open idle spells longer than the reference keep
     double gap_spread = 0;       ///< a model's first gap stands for gaps within this many doublings of it (0 = exact)
