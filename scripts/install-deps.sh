@@ -5,8 +5,8 @@
 # support bundle's tar.gz; systemd: systemd-analyze, which checks the packaged unit; prometheus: promtool and
 # the server, which check /metrics, the alert rules and the dashboard's queries; chromium: the headless browser the
 # status page's tests drive through the DevTools protocol; libhiredis-dev: the Redis client of the fleet;
-# redis-server, redis-tools (redis-cli) and jq: the fleet tests and the fleet commands of docs/fleet.md). Run as root
-# (or with sudo).
+# redis-server, redis-tools (redis-cli) and jq: the fleet tests and the fleet commands of docs/fleet.md; python3 and
+# python3-yaml: scripts/hindsight-keeps.py, an analysis of docs/evaluation.md). Run as root (or with sudo).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache
@@ -15,6 +15,7 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev libssl-dev libsystemd-dev libarchive-dev
   binutils curl systemd prometheus
   libhiredis-dev redis-server redis-tools jq
+  python3 python3-yaml
   clang libclang-rt-14-dev
   chromium
 )

@@ -9,7 +9,8 @@
 # The configuration's own arms (its last section) are replaced by `control` (the default) and one `keepalive-<K>m` arm
 # per keep; the report lands in out/keep-alive-grid/<config name>/. Prints per arm: loaded GB·h, avoidable cold
 # requests, the ratio to the curve, the p75 per-model cold rate and the curve's p75 at the arm's memory (columns of
-# report.md, docs/replay.md). Paths are relative to the repository root.
+# report.md, docs/replay.md), then the default against the two timers whose memory brackets its own (linearly between
+# them). Paths are relative to the repository root.
 # Environment: WARMUP_REPLAY (default build/bin/warmup-replay) and KEEP_ALIVE_GRID_OUT (the report folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,3 +57,19 @@ if [ -z "$table" ]; then
 fi
 printf '%-22s %12s %10s %7s %7s %10s\n' arm "loaded GB·h" avoidable ratio "p75 %" "curve p75"
 echo "$table"
+# The default against the two timers that bracket its memory, linearly between them: with keeps a minute apart this is
+# the timer that holds the default's memory, where the curve's points (up to 10 minutes apart) can be far from it.
+echo "$table" | awk '
+  $1 == "control" { m = $2; a = $3; p = $5; next }
+  { n++; name[n] = $1; gbh[n] = $2; av[n] = $3; p75[n] = $5 }
+  END {
+    for (i = 1; i < n; i++)
+      if (gbh[i] <= m && m < gbh[i + 1]) {
+        f = (m - gbh[i]) / (gbh[i + 1] - gbh[i])
+        t = av[i] + f * (av[i + 1] - av[i]); tp = p75[i] + f * (p75[i + 1] - p75[i])
+        printf "control against the timers beside its memory (%s, %s): %.3f of their avoidable cold requests, ", name[i], name[i + 1], (t > 0 ? a / t : 0)
+        printf "p75 %.2f %% against their %.2f %%\n", p, tp
+        exit
+      }
+    print "control holds memory outside the timers given: add keeps on its side of them"
+  }'

@@ -69,6 +69,31 @@ TEST(KeepAliveGrid, PlacesTimersBetweenTheCurvesPointsBesideTheDefault) {
     EXPECT_LE(std::stod(three.curve_p75), two.p75) << output;
     EXPECT_GE(std::stod(three.curve_p75), five.p75) << output;
     EXPECT_TRUE(std::filesystem::exists(dir.path() / "out" / "report.json")) << output;
+
+    // The closing line: the default against the two timers whose memory brackets its own, linearly between them.
+    // Here those are the 3- and 4-minute timers (the default holds about a 4-minute timer's memory on long-tail).
+    const Row& control = rows.at("control");
+    const Row& four = rows.at("keepalive-4m");
+    ASSERT_LT(three.loaded_gb_h, control.loaded_gb_h) << output;
+    ASSERT_LT(control.loaded_gb_h, four.loaded_gb_h) << output;
+    const std::string lead = "control against the timers beside its memory (keepalive-3m, keepalive-4m): ";
+    const auto at = output.find(lead);
+    ASSERT_NE(at, std::string::npos) << output;
+    const double share = (control.loaded_gb_h - three.loaded_gb_h) / (four.loaded_gb_h - three.loaded_gb_h);
+    const double timers_avoidable =
+        static_cast<double>(three.avoidable) + share * static_cast<double>(four.avoidable - three.avoidable);
+    EXPECT_NEAR(std::stod(output.substr(at + lead.size())), static_cast<double>(control.avoidable) / timers_avoidable,
+                0.0006)
+        << output;
+}
+
+TEST(KeepAliveGrid, BracketsTheDefaultWithTheCurvesPointsWhenTheKeepsGivenDoNot) {
+    TempDir dir("warmup-keep-alive-grid");
+    // One timer, holding less than the default: the curve's own 2- and 5-minute points bracket it.
+    const auto [code, output] =
+        run_grid(dir, "configs/evaluation/synth-long-tail-1.5x.yaml 1.5 synth:configs/scenarios/long-tail.yaml");
+    ASSERT_EQ(code, 0) << output;
+    EXPECT_NE(output.find("(keepalive-curve-2m, keepalive-curve-5m)"), std::string::npos) << output;
 }
 
 TEST(KeepAliveGrid, RefusesAKeepThatIsNotANumberOfMinutes) {

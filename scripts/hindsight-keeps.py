@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""How much a keep chosen per model could beat a timer, with the whole trace known (docs/evaluation.md).
+
+Usage, from the repository root:
+  build/bin/warmup-replay --config CONFIG --trace TRACE [--to 7d ...] --dump-events events.csv
+  scripts/hindsight-keeps.py CONFIG events.csv [--at "5 10 20"]
+
+The events are the merged stream of one replay (`--dump-events`), the configuration its catalog (each model's memory
+and load time, exact names first, then the first glob that matches, as the host resolves them). Every model is kept
+for a fixed time after each use, chosen per model from the predictor's 48 candidates (1 minute x 2^(i/4)) with the
+whole trace known, at every price of memory; the frontier of those choices (loaded GB·h, avoidable cold requests) is
+read at the memory of the keep-alive timers of `--at` (minutes) and compared with the timers on the same 48 keeps,
+interpolated between the two that bracket it: what prediction could win per model at that memory, at best. With the
+p75 condition, the models cheapest to serve get the keep that brings them under the keep-alive curve's p75 (the nine
+timers of the frontier, interpolated at the memory held) until the 75th percentile of the per-model cold rates is
+under it.
+
+Model of a timer with keep K, per model: a request that ends an idle gap longer than K finds the model unloaded, and
+it and every request within one load time after it are cold (the wake-up); the model's first request and its wake-up
+are compulsory (cold under any keep). Memory: the model is held min(gap, K) after each request (a load is part of
+that time, as the keeps are longer than the loads), and min(K, the rest of the events) after its last. This is the
+replay's rule without its memory budget and queueing: on the scenarios and ServeGen folders tried, the timers' figures
+printed first are within 2 % of the replay's keep-alive curve (its report.md) up to keep-alive 20 min; longer timers
+can fill the replay's budget and be evicted, which this does not model, so read the bounds at 20 minutes' memory or
+less.
+"""
+
+import argparse
+import bisect
+import csv
+import fnmatch
+import math
+import sys
+
+import yaml
+
+KEEPS_MS = [60_000 * 2 ** (i / 4) for i in range(48)]  # the cost-curve predictor's candidates
+CURVE_MINUTES = [1, 2, 5, 10, 20, 30, 60, 120, 240]  # the keep-alive curve of the frontier
+MS_PER_HOUR = 3_600_000
+
+
+def catalog_of(config_path):
+    """[(pattern, memory_gb, load_ms)] in the configuration's order."""
+    with open(config_path, encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    entries = []
+    for entry in config.get("catalog") or []:
+        entries.append((str(entry["model"]), float(entry["memory_mb"]) / 1024, float(entry["load_ms"])))
+    if not entries:
+        sys.exit(f"hindsight-keeps: '{config_path}' has no catalog")
+    return entries
+
+
+def resolve(catalog, model):
+    for pattern, memory_gb, load_ms in catalog:
+        if pattern == model:
+            return memory_gb, load_ms
+    for pattern, memory_gb, load_ms in catalog:
+        if any(c in pattern for c in "*?") and fnmatch.fnmatchcase(model, pattern):
+            return memory_gb, load_ms
+    sys.exit(f"hindsight-keeps: model '{model}' is not in the catalog")
+
+
+def read_events(path):
+    """{model: ([ts_ms], [count])} in time order, and the last timestamp."""
+    events = {}
+    end_ms = 0
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or header[:3] != ["ts_ms", "model", "count"]:
+            sys.exit(f"hindsight-keeps: '{path}' is not a --dump-events file (header ts_ms,model,count,...)")
+        for row in reader:
+            ts, model, count = int(row[0]), row[1], int(row[2])
+            times, counts = events.setdefault(model, ([], []))
+            if times and times[-1] == ts:
+                counts[-1] += count
+            else:
+                times.append(ts)
+                counts.append(count)
+            end_ms = max(end_ms, ts)
+    if not events:
+        sys.exit(f"hindsight-keeps: '{path}' has no events")
+    return events, end_ms
+
+
+class Model:
+    """One model's cold requests and memory (GB·h) under each keep of a list, from its gaps and wake-ups."""
+
+    def __init__(self, times, counts, memory_gb, load_ms, end_ms):
+        self.requests = sum(counts)
+        prefix = [0]
+        for c in counts:
+            prefix.append(prefix[-1] + c)
+
+        def wake_up(i):  # requests from arrival i to one load time after it
+            return prefix[bisect.bisect_left(times, times[i] + load_ms)] - prefix[i]
+
+        self.compulsory = wake_up(0)
+        # Gaps of at least a minute (shorter ones are warm under every candidate) with their wake-ups, and the rest.
+        self.long_gaps = []
+        self.short_held_ms = 0.0
+        for i in range(1, len(times)):
+            gap = times[i] - times[i - 1]
+            if gap >= KEEPS_MS[0]:
+                self.long_gaps.append((gap, wake_up(i)))
+            else:
+                self.short_held_ms += gap
+        self.long_gaps.sort()
+        self.tail_ms = end_ms - times[-1]
+        self.memory_gb = memory_gb
+
+    def curves(self, keeps):
+        """(cold, GB·h) per keep of `keeps` (ascending)."""
+        gaps = [g for g, _ in self.long_gaps]
+        suffix_wake = [0] * (len(self.long_gaps) + 1)
+        for i in range(len(self.long_gaps) - 1, -1, -1):
+            suffix_wake[i] = suffix_wake[i + 1] + self.long_gaps[i][1]
+        prefix_gap = [0.0]
+        for g in gaps:
+            prefix_gap.append(prefix_gap[-1] + g)
+        cold, held = [], []
+        for keep in keeps:
+            longer = bisect.bisect_right(gaps, keep)  # gaps[longer:] are longer than the keep
+            held_ms = self.short_held_ms + prefix_gap[longer] + keep * (len(gaps) - longer) + min(self.tail_ms, keep)
+            cold.append(self.compulsory + suffix_wake[longer])
+            held.append(held_ms * self.memory_gb / MS_PER_HOUR)
+        return cold, held
+
+
+def p75(rates):
+    """Nearest rank, as the replay's report."""
+    ordered = sorted(rates)
+    return ordered[math.ceil(0.75 * len(ordered)) - 1]
+
+
+def interpolate(x, xs, ys):
+    """Linear on the points (xs ascending), clamped at the ends, as the frontier's curve."""
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[-1]:
+        return ys[-1]
+    i = bisect.bisect_right(xs, x)
+    f = (x - xs[i - 1]) / (xs[i] - xs[i - 1])
+    return ys[i - 1] + f * (ys[i] - ys[i - 1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", help="the replay's configuration (its catalog)")
+    parser.add_argument("events", help="the replay's --dump-events file")
+    parser.add_argument("--at", default="5 10 20", help="keep-alive timers (minutes) whose memory to compare at")
+    args = parser.parse_args()
+    try:
+        at_minutes = [float(x) for x in args.at.split()]
+    except ValueError:
+        at_minutes = []
+    if not at_minutes or min(at_minutes) <= 0:
+        sys.exit(f"hindsight-keeps: --at '{args.at}' is not a list of keeps in minutes")
+
+    catalog = catalog_of(args.config)
+    events, end_ms = read_events(args.events)
+    models = [Model(t, c, *resolve(catalog, name), end_ms) for name, (t, c) in sorted(events.items())]
+    n = len(models)
+    requests = [m.requests for m in models]
+    compulsory = sum(m.compulsory for m in models)
+    candidates = [m.curves(KEEPS_MS) for m in models]  # per model: (cold[48], held[48])
+    timers = [m.curves([k * 60_000 for k in CURVE_MINUTES]) for m in models]
+
+    def fleet(curves, j):
+        return sum(c[1][j] for c in curves), sum(c[0][j] for c in curves) - compulsory
+
+    curve_held, curve_avoidable, curve_p75 = [], [], []
+    print(f"{n} models, {sum(requests)} requests, {compulsory} compulsory cold requests")
+    print(f"{'timer':>8} {'loaded GB·h':>12} {'avoidable':>10} {'p75 %':>7}")
+    for j, minutes in enumerate(CURVE_MINUTES):
+        held, avoidable = fleet(timers, j)
+        rate = p75([timers[i][0][j] / requests[i] for i in range(n)])
+        curve_held.append(held)
+        curve_avoidable.append(avoidable)
+        curve_p75.append(rate)
+        print(f"{minutes:>7}m {held:12.1f} {avoidable:10d} {100 * rate:7.3f}")
+    fine = [fleet(candidates, j) for j in range(len(KEEPS_MS))]
+    fine_held = [h for h, _ in fine]
+    fine_avoidable = [a for _, a in fine]
+
+    def choose(price, with_p75):
+        """Each model's keep minimising cold + price x GB·h; with the p75 condition, then the cheapest models served."""
+        keep = []
+        for cold, held in candidates:
+            costs = [c + price * h for c, h in zip(cold, held)]
+            keep.append(min(range(len(costs)), key=costs.__getitem__))
+        for _ in range(4 if with_p75 else 0):
+            held_now = sum(candidates[i][1][keep[i]] for i in range(n))
+            bar = interpolate(held_now, curve_held, curve_p75)
+            if p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)]) <= bar + 1e-12:
+                break
+            best = []  # (extra cost, model, keep) of serving each model at the bar
+            for i, (cold, held) in enumerate(candidates):
+                costs = [c + price * h for c, h in zip(cold, held)]
+                unconstrained = min(range(len(costs)), key=costs.__getitem__)
+                served = [j for j in range(len(costs)) if cold[j] / requests[i] <= bar + 1e-12]
+                if served:
+                    j = min(served, key=costs.__getitem__)
+                    best.append((costs[j] - costs[unconstrained], i, j))
+            best.sort()
+            keep = [min(range(len(KEEPS_MS)), key=lambda j: cold[j] + price * held[j]) for cold, held in candidates]
+            for _, i, j in best[: math.ceil(0.75 * n)]:
+                keep[i] = j
+        held = sum(candidates[i][1][keep[i]] for i in range(n))
+        avoidable = sum(candidates[i][0][keep[i]] for i in range(n)) - compulsory
+        rate = p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)])
+        return held, avoidable, rate, interpolate(held, curve_held, curve_p75)
+
+    prices = [math.exp(math.log(1e-4) + i * (math.log(1e4) - math.log(1e-4)) / 399) for i in range(400)]
+    print("per-model keeps with hindsight, at a timer's memory: their avoidable cold requests over the timers' on the")
+    print("same keeps (interpolated at their memory); p75 % against the curve's")
+    for with_p75 in (False, True):
+        points = [choose(price, with_p75) for price in prices]
+        if with_p75:
+            points = [p for p in points if p[2] <= p[3] + 1e-12]
+        for minutes in at_minutes:
+            memory = sum(m.curves([minutes * 60_000])[1][0] for m in models)
+            under = [p for p in points if p[0] <= memory * 1.0005]
+            label = f"{'with the p75 condition' if with_p75 else 'per-model keeps':>22} at keep-alive {minutes:g} min's"
+            if not under:
+                print(f"{label}: no choice holds that little")
+                continue
+            held, avoidable, rate, bar = max(under)
+            timers_there = interpolate(held, fine_held, fine_avoidable)
+            print(f"{label}: {avoidable / timers_there:.3f} at {held / memory:.3f} of its memory, "
+                  f"p75 {100 * rate:.3f} % (curve's {100 * bar:.3f} %)")
+
+
+if __name__ == "__main__":
+    main()
