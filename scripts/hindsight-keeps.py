@@ -170,14 +170,13 @@ def main():
     def fleet(curves, j):
         return sum(c[1][j] for c in curves), sum(c[0][j] for c in curves) - compulsory
 
-    curve_held, curve_avoidable, curve_p75 = [], [], []
+    curve_held, curve_p75 = [], []
     print(f"{n} models, {sum(requests)} requests, {compulsory} compulsory cold requests")
     print(f"{'timer':>8} {'loaded GB·h':>12} {'avoidable':>10} {'p75 %':>7}")
     for j, minutes in enumerate(CURVE_MINUTES):
         held, avoidable = fleet(timers, j)
         rate = p75([timers[i][0][j] / requests[i] for i in range(n)])
         curve_held.append(held)
-        curve_avoidable.append(avoidable)
         curve_p75.append(rate)
         print(f"{minutes:>7}m {held:12.1f} {avoidable:10d} {100 * rate:7.3f}")
     fine = [fleet(candidates, j) for j in range(len(KEEPS_MS))]
@@ -185,32 +184,37 @@ def main():
     fine_avoidable = [a for _, a in fine]
 
     def choose(price, with_p75):
-        """Each model's keep minimising cold + price x GB·h; with the p75 condition, then the cheapest models served."""
-        keep = []
-        for cold, held in candidates:
-            costs = [c + price * h for c, h in zip(cold, held)]
-            keep.append(min(range(len(costs)), key=costs.__getitem__))
+        """Each model's keep minimising cold + price x GB·h. With the p75 condition, if the 75th percentile is over the
+        curve's at the memory held, the cheapest models to serve (by the extra cost of their cheapest keep under that
+        bar) get that keep, three in four of the models; the bar moves with the memory, so this is repeated a few
+        times. Returns (GB·h, avoidable, p75, the curve's p75 there)."""
+        costs = [[c + price * h for c, h in zip(cold, held)] for cold, held in candidates]
+        best = [min(range(len(KEEPS_MS)), key=cost.__getitem__) for cost in costs]
+        keep = list(best)
+
+        def held_now():
+            return sum(candidates[i][1][keep[i]] for i in range(n))
+
+        def p75_now():
+            return p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)])
+
         for _ in range(4 if with_p75 else 0):
-            held_now = sum(candidates[i][1][keep[i]] for i in range(n))
-            bar = interpolate(held_now, curve_held, curve_p75)
-            if p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)]) <= bar + 1e-12:
+            bar = interpolate(held_now(), curve_held, curve_p75)
+            if p75_now() <= bar + 1e-12:
                 break
-            best = []  # (extra cost, model, keep) of serving each model at the bar
-            for i, (cold, held) in enumerate(candidates):
-                costs = [c + price * h for c, h in zip(cold, held)]
-                unconstrained = min(range(len(costs)), key=costs.__getitem__)
-                served = [j for j in range(len(costs)) if cold[j] / requests[i] <= bar + 1e-12]
-                if served:
-                    j = min(served, key=costs.__getitem__)
-                    best.append((costs[j] - costs[unconstrained], i, j))
-            best.sort()
-            keep = [min(range(len(KEEPS_MS)), key=lambda j: cold[j] + price * held[j]) for cold, held in candidates]
-            for _, i, j in best[: math.ceil(0.75 * n)]:
+            offers = []  # (extra cost, model, keep) of serving each model under the bar
+            for i, (cold, _) in enumerate(candidates):
+                under = [j for j in range(len(KEEPS_MS)) if cold[j] / requests[i] <= bar + 1e-12]
+                if under:
+                    j = min(under, key=costs[i].__getitem__)
+                    offers.append((costs[i][j] - costs[i][best[i]], i, j))
+            offers.sort()
+            keep = list(best)
+            for _, i, j in offers[: math.ceil(0.75 * n)]:
                 keep[i] = j
-        held = sum(candidates[i][1][keep[i]] for i in range(n))
+        held = held_now()
         avoidable = sum(candidates[i][0][keep[i]] for i in range(n)) - compulsory
-        rate = p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)])
-        return held, avoidable, rate, interpolate(held, curve_held, curve_p75)
+        return held, avoidable, p75_now(), interpolate(held, curve_held, curve_p75)
 
     prices = [math.exp(math.log(1e-4) + i * (math.log(1e4) - math.log(1e-4)) / 399) for i in range(400)]
     print("per-model keeps with hindsight, at a timer's memory: their avoidable cold requests over the timers' on the")
