@@ -6,33 +6,41 @@ Usage, from the repository root:
   scripts/hindsight-keeps.py CONFIG events.csv [--at "5 10 20"]
 
 The events are the merged stream of one replay (`--dump-events`), the configuration its catalog (each model's memory
-and load time, exact names first, then the first glob that matches, as the host resolves them). Every model is kept
-for a fixed time after each use, chosen per model from the predictor's 48 candidates (1 minute x 2^(i/4)) with the
-whole trace known, at every price of memory; the frontier of those choices (loaded GB·h, avoidable cold requests) is
-read at the memory of the keep-alive timers of `--at` (minutes) and compared with the timers on the same 48 keeps,
-interpolated between the two that bracket it: what prediction could win per model at that memory, at best. With the
-p75 condition, the models cheapest to serve get the keep that brings them under the keep-alive curve's p75 (the nine
-timers of the frontier, interpolated at the memory held) until the 75th percentile of the per-model cold rates is
-under it.
+and load time, exact names first, then the first glob with * and ? that matches, as the host resolves them). Every
+model is kept for a fixed time after each use, chosen per model from the predictor's 48 candidates (1 minute x
+2^(i/4), 19 % apart) with the whole trace known; at the memory of each keep-alive timer of `--at` (minutes), three
+figures, each as avoidable cold requests over those of the timers on the same 48 keeps (linearly between the two whose
+memory brackets it):
+- the lower bound: the lower convex hull of the per-model choices (memory, cold requests), linear between its
+  corners, at exactly that memory. No choice of one keep per model does better there.
+- a choice: the hull's corner at or under that memory (one keep per model), with its share of the memory and its p75.
+- a choice that meets the p75 condition (the nearest-rank 75th percentile of the per-model cold rates at or under the
+  keep-alive curve's, interpolated at the memory held): from the per-model keeps at a price of memory, the models
+  cheapest to serve get their cheapest keep under the curve's p75, three in four of the models, repeated as the memory
+  and so the bar move; the best such choice at or under the memory over 400 prices. A heuristic, not a bound.
 
 Model of a timer with keep K, per model: a request that ends an idle gap longer than K finds the model unloaded, and
 it and every request within one load time after it are cold (the wake-up); the model's first request and its wake-up
 are compulsory (cold under any keep). Memory: the model is held min(gap, K) after each request (a load is part of
 that time, as the keeps are longer than the loads), and min(K, the rest of the events) after its last. This is the
 replay's rule without its memory budget and queueing: on the scenarios and ServeGen folders tried, the timers' figures
-printed first are within 2 % of the replay's keep-alive curve (its report.md) up to keep-alive 20 min; longer timers
-can fill the replay's budget and be evicted, which this does not model, so read the bounds at 20 minutes' memory or
-less.
+printed first are within 2 % of the replay's keep-alive curve (its report.md) up to keep-alive 20 min. The total
+memory-time is compared, not the memory held at each instant: in the replay a long keep can be cut short by the
+budget (keep-alive 60 min and more on long-tail at 1.5x A95), so read the figures at 20 minutes' memory or less, and
+know that a long keep of one model may not survive a busy hour.
 """
 
 import argparse
 import bisect
 import csv
-import fnmatch
 import math
+import re
 import sys
 
-import yaml
+try:
+    import yaml
+except ImportError:
+    sys.exit("hindsight-keeps: needs PyYAML (Debian: python3-yaml, installed by scripts/install-deps.sh)")
 
 KEEPS_MS = [60_000 * 2 ** (i / 4) for i in range(48)]  # the cost-curve predictor's candidates
 CURVE_MINUTES = [1, 2, 5, 10, 20, 30, 60, 120, 240]  # the keep-alive curve of the frontier
@@ -51,12 +59,18 @@ def catalog_of(config_path):
     return entries
 
 
+def glob_match(pattern, name):
+    """The host's globs: * any run of characters, ? one character, nothing else special."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, name, re.DOTALL) is not None
+
+
 def resolve(catalog, model):
     for pattern, memory_gb, load_ms in catalog:
         if pattern == model:
             return memory_gb, load_ms
     for pattern, memory_gb, load_ms in catalog:
-        if any(c in pattern for c in "*?") and fnmatch.fnmatchcase(model, pattern):
+        if any(c in pattern for c in "*?") and glob_match(pattern, model):
             return memory_gb, load_ms
     sys.exit(f"hindsight-keeps: model '{model}' is not in the catalog")
 
@@ -145,6 +159,24 @@ def interpolate(x, xs, ys):
     return ys[i - 1] + f * (ys[i] - ys[i - 1])
 
 
+def lower_hull(held, cold):
+    """Indexes of the lower convex hull of the points (held[k], cold[k]) from the leftmost, while cold falls."""
+    order = sorted(range(len(held)), key=lambda k: (held[k], cold[k]))
+    hull = []
+    for k in order:
+        if hull and cold[k] >= cold[hull[-1]]:
+            continue  # more memory for no fewer cold requests
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            # b is above the line from a to k (or on it): not a corner
+            if (cold[b] - cold[a]) * (held[k] - held[a]) >= (cold[k] - cold[a]) * (held[b] - held[a]):
+                hull.pop()
+            else:
+                break
+        hull.append(k)
+    return hull
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", help="the replay's configuration (its catalog)")
@@ -155,8 +187,10 @@ def main():
         at_minutes = [float(x) for x in args.at.split()]
     except ValueError:
         at_minutes = []
-    if not at_minutes or min(at_minutes) <= 0:
-        sys.exit(f"hindsight-keeps: --at '{args.at}' is not a list of keeps in minutes")
+    shortest, longest = KEEPS_MS[0] / 60_000, KEEPS_MS[-1] / 60_000
+    if not at_minutes or min(at_minutes) < shortest or max(at_minutes) > longest:
+        sys.exit(f"hindsight-keeps: --at '{args.at}' is not a list of keeps in minutes from {shortest:g} to "
+                 f"{longest:.0f} (the candidates' range)")
 
     catalog = catalog_of(args.config)
     events, end_ms = read_events(args.events)
@@ -216,25 +250,52 @@ def main():
         avoidable = sum(candidates[i][0][keep[i]] for i in range(n)) - compulsory
         return held, avoidable, p75_now(), interpolate(held, curve_held, curve_p75)
 
-    prices = [math.exp(math.log(1e-4) + i * (math.log(1e4) - math.log(1e-4)) / 399) for i in range(400)]
-    print("per-model keeps with hindsight, at a timer's memory: their avoidable cold requests over the timers' on the")
-    print("same keeps (interpolated at their memory); p75 % against the curve's")
-    for with_p75 in (False, True):
-        points = [choose(price, with_p75) for price in prices]
-        if with_p75:
-            points = [p for p in points if p[2] <= p[3] + 1e-12]
-        for minutes in at_minutes:
-            memory = sum(m.curves([minutes * 60_000])[1][0] for m in models)
-            under = [p for p in points if p[0] <= memory * 1.0005]
-            label = f"{'with the p75 condition' if with_p75 else 'per-model keeps':>22} at keep-alive {minutes:g} min's"
-            if not under:
-                print(f"{label}: no choice holds that little")
-                continue
-            held, avoidable, rate, bar = max(under)
-            timers_there = interpolate(held, fine_held, fine_avoidable)
-            print(f"{label}: {avoidable / timers_there:.3f} at {held / memory:.3f} of its memory, "
-                  f"p75 {100 * rate:.3f} % (curve's {100 * bar:.3f} %)")
+    # The fleet's lower hull: every model from its shortest keep, then the models' hull segments in order of cold
+    # requests saved per GB·h, most first (each model's own segments come in its order, their slopes falling).
+    segments = []
+    for i, (cold, held) in enumerate(candidates):
+        hull = lower_hull(held, cold)
+        for a, b in zip(hull, hull[1:]):
+            segments.append(((cold[a] - cold[b]) / (held[b] - held[a]), i, b, held[b] - held[a], cold[a] - cold[b]))
+    segments.sort(key=lambda seg: -seg[0])
+    start_keep = [lower_hull(held, cold)[0] for cold, held in candidates]
 
+    prices = [math.exp(math.log(1e-4) + i * (math.log(1e4) - math.log(1e-4)) / 399) for i in range(400)]
+    meeting_p75 = [p for p in (choose(price, True) for price in prices) if p[2] <= p[3] + 1e-12]
+
+    def against_timers(held, avoidable):
+        return avoidable / interpolate(held, fine_held, fine_avoidable)
+
+    print("per-model keeps with hindsight: avoidable cold requests over the timers' on the same keeps at that memory")
+    for minutes in at_minutes:
+        memory = sum(m.curves([minutes * 60_000])[1][0] for m in models)
+        print(f"at keep-alive {minutes:g} min's memory ({memory:.1f} GB·h):")
+        keep = list(start_keep)
+        held = sum(candidates[i][1][keep[i]] for i in range(n))
+        cold = sum(candidates[i][0][keep[i]] for i in range(n))
+        if held > memory:
+            print("  no choice holds that little")
+            continue
+        bound = None
+        for _, i, k, more_held, less_cold in segments:
+            if held + more_held > memory:
+                bound = (memory, cold - less_cold * (memory - held) / more_held - compulsory)
+                break
+            held, cold = held + more_held, cold - less_cold
+            keep[i] = k
+        corner = (held, cold - compulsory)
+        bound = bound or corner  # past the last corner: every model at its best keep
+        rate = p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)])
+        print(f"  lower bound: {against_timers(*bound):.3f}")
+        print(f"  a choice: {against_timers(*corner):.3f} at {corner[0] / memory:.3f} of the memory, p75 {100 * rate:.3f} "
+              f"% (curve's {100 * interpolate(corner[0], curve_held, curve_p75):.3f} %)")
+        under = [p for p in meeting_p75 if p[0] <= memory * 1.0005]
+        if under:
+            held_p, avoidable_p, rate_p, bar_p = max(under)
+            print(f"  meeting the p75: {against_timers(held_p, avoidable_p):.3f} at {held_p / memory:.3f} of the memory, "
+                  f"p75 {100 * rate_p:.3f} % (curve's {100 * bar_p:.3f} %)")
+        else:
+            print("  meeting the p75: none found at or under that memory")
 
 if __name__ == "__main__":
     main()

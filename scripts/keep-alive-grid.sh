@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C
 if [ $# -lt 3 ]; then
-  sed -n '2,13p' "$0" >&2
+  sed -n '2,14p' "$0" >&2
   exit 2
 fi
 config=$1 keeps=$2 trace=$3
@@ -58,7 +58,7 @@ fi
 printf '%-22s %12s %10s %7s %7s %10s\n' arm "loaded GB·h" avoidable ratio "p75 %" "curve p75"
 echo "$table"
 # The default against the two timers that bracket its memory, linearly between them: with keeps a minute apart this is
-# the timer that holds the default's memory, where the curve's points (up to 10 minutes apart) can be far from it.
+# the timer that holds the default's memory, where the curve's points (5, 10 and 20 minutes around it) can be far off.
 echo "$table" | awk '
   $1 == "control" { m = $2; a = $3; p = $5; next }
   { n++; name[n] = $1; gbh[n] = $2; av[n] = $3; p75[n] = $5 }
@@ -67,9 +67,12 @@ echo "$table" | awk '
       if (gbh[i] <= m && m < gbh[i + 1]) {
         f = (m - gbh[i]) / (gbh[i + 1] - gbh[i])
         t = av[i] + f * (av[i + 1] - av[i]); tp = p75[i] + f * (p75[i + 1] - p75[i])
-        printf "control against the timers beside its memory (%s, %s): %.3f of their avoidable cold requests, ", name[i], name[i + 1], (t > 0 ? a / t : 0)
+        printf "control against the timers beside its memory (%s, %s): ", name[i], name[i + 1]
+        # As the ratio (docs/simulation-rules.md, section 8): 1 when both are at the floor, else undefined at 0.
+        if (t > 0) printf "%.3f", a / t; else printf "%s", (a == 0 ? "1.000" : "n/a")
+        printf " of their avoidable cold requests, "
         printf "p75 %.2f %% against their %.2f %%\n", p, tp
         exit
       }
-    print "control holds memory outside the timers given: add keeps on its side of them"
+    print "control holds more or less memory than every timer here (the curve'"'"'s included): no timer brackets it"
   }'
