@@ -121,23 +121,25 @@ class Model:
             else:
                 self.short_held_ms += gap
         self.long_gaps.sort()
+        # Sums over the sorted long gaps: of their lengths before index i, and of their wake-ups from index i on.
+        self.gaps = [g for g, _ in self.long_gaps]
+        self.gaps_before = [0.0]
+        for g in self.gaps:
+            self.gaps_before.append(self.gaps_before[-1] + g)
+        self.wake_ups_from = [0] * (len(self.long_gaps) + 1)
+        for i in range(len(self.long_gaps) - 1, -1, -1):
+            self.wake_ups_from[i] = self.wake_ups_from[i + 1] + self.long_gaps[i][1]
         self.tail_ms = end_ms - times[-1]
         self.memory_gb = memory_gb
 
     def curves(self, keeps):
-        """(cold, GB·h) per keep of `keeps` (ascending)."""
-        gaps = [g for g, _ in self.long_gaps]
-        suffix_wake = [0] * (len(self.long_gaps) + 1)
-        for i in range(len(self.long_gaps) - 1, -1, -1):
-            suffix_wake[i] = suffix_wake[i + 1] + self.long_gaps[i][1]
-        prefix_gap = [0.0]
-        for g in gaps:
-            prefix_gap.append(prefix_gap[-1] + g)
+        """(cold, GB·h) per keep of `keeps`."""
         cold, held = [], []
         for keep in keeps:
-            longer = bisect.bisect_right(gaps, keep)  # gaps[longer:] are longer than the keep
-            held_ms = self.short_held_ms + prefix_gap[longer] + keep * (len(gaps) - longer) + min(self.tail_ms, keep)
-            cold.append(self.compulsory + suffix_wake[longer])
+            longer = bisect.bisect_right(self.gaps, keep)  # gaps[longer:] are longer than the keep
+            held_ms = (self.short_held_ms + self.gaps_before[longer] + keep * (len(self.gaps) - longer) +
+                       min(self.tail_ms, keep))
+            cold.append(self.compulsory + self.wake_ups_from[longer])
             held.append(held_ms * self.memory_gb / MS_PER_HOUR)
         return cold, held
 
@@ -217,9 +219,9 @@ def main():
     fine_held = [h for h, _ in fine]
     fine_avoidable = [a for _, a in fine]
 
-    def choose(price, with_p75):
-        """Each model's keep minimising cold + price x GB·h. With the p75 condition, if the 75th percentile is over the
-        curve's at the memory held, the cheapest models to serve (by the extra cost of their cheapest keep under that
+    def choose_meeting_p75(price):
+        """Each model's keep minimising cold + price x GB·h; then, if the 75th percentile is over the curve's at the
+        memory held, the cheapest models to serve (by the extra cost of their cheapest keep under that
         bar) get that keep, three in four of the models; the bar moves with the memory, so this is repeated a few
         times. Returns (GB·h, avoidable, p75, the curve's p75 there)."""
         costs = [[c + price * h for c, h in zip(cold, held)] for cold, held in candidates]
@@ -232,7 +234,7 @@ def main():
         def p75_now():
             return p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)])
 
-        for _ in range(4 if with_p75 else 0):
+        for _ in range(4):
             bar = interpolate(held_now(), curve_held, curve_p75)
             if p75_now() <= bar + 1e-12:
                 break
@@ -252,16 +254,16 @@ def main():
 
     # The fleet's lower hull: every model from its shortest keep, then the models' hull segments in order of cold
     # requests saved per GB·h, most first (each model's own segments come in its order, their slopes falling).
-    segments = []
+    segments, start_keep = [], []
     for i, (cold, held) in enumerate(candidates):
         hull = lower_hull(held, cold)
+        start_keep.append(hull[0])
         for a, b in zip(hull, hull[1:]):
             segments.append(((cold[a] - cold[b]) / (held[b] - held[a]), i, b, held[b] - held[a], cold[a] - cold[b]))
     segments.sort(key=lambda seg: -seg[0])
-    start_keep = [lower_hull(held, cold)[0] for cold, held in candidates]
 
     prices = [math.exp(math.log(1e-4) + i * (math.log(1e4) - math.log(1e-4)) / 399) for i in range(400)]
-    meeting_p75 = [p for p in (choose(price, True) for price in prices) if p[2] <= p[3] + 1e-12]
+    meeting_p75 = [p for p in (choose_meeting_p75(price) for price in prices) if p[2] <= p[3] + 1e-12]
 
     def against_timers(held, avoidable):
         return avoidable / interpolate(held, fine_held, fine_avoidable)
@@ -296,6 +298,7 @@ def main():
                   f"p75 {100 * rate_p:.3f} % (curve's {100 * bar_p:.3f} %)")
         else:
             print("  meeting the p75: none found at or under that memory")
+
 
 if __name__ == "__main__":
     main()
