@@ -3,7 +3,7 @@
 
 Usage, from the repository root:
   build/bin/warmup-replay --config CONFIG --trace TRACE [--to 7d ...] --dump-events events.csv
-  scripts/hindsight-keeps.py CONFIG events.csv [--at "5 10 20"]
+  scripts/hindsight-keeps.py CONFIG events.csv [--at "5 10 20"] [--learn-until 7d]
 
 The events are the merged stream of one replay (`--dump-events`), the configuration its catalog (each model's memory
 and load time, exact names first, then the first glob with * and ? that matches, as the host resolves them). Every
@@ -18,6 +18,15 @@ memory brackets it):
   keep-alive curve's, interpolated at the memory held): from the per-model keeps at a price of memory, the models
   cheapest to serve get their cheapest keep under the curve's p75, three in four of the models, repeated as the memory
   and so the bar move; the best such choice at or under the memory over 400 prices. A heuristic, not a bound.
+
+With `--learn-until T` (a time of the events' clock: 7d, 84h, 90m, 600s or ms), every figure above is for the events
+at or after T alone, and a fourth says what the past could have taught: each model's keep chosen, at a price of
+memory, on its events before T (a model first seen after T gets the keep that is cheapest over the whole fleet then),
+then held after T; the price is the one whose keeps hold the most memory after T at or under the timer's. The hindsight
+choices know the gaps they are judged on; these do not, so the room between the two is what foresight alone would buy,
+and the room between these and the timers is what a static keep per model learned from the past buys. A model seen
+before T starts the part after it with its last earlier request: its next request is warm or cold by the gap from it,
+and only models first seen after T have compulsory cold requests there.
 
 Model of a timer with keep K, per model: a request that ends an idle gap longer than K finds the model unloaded, and
 it and every request within one load time after it are cold (the wake-up); the model's first request and its wake-up
@@ -101,7 +110,9 @@ def read_events(path):
 class Model:
     """One model's cold requests and memory (GB·h) under each keep of a list, from its gaps and wake-ups."""
 
-    def __init__(self, times, counts, memory_gb, load_ms, end_ms):
+    def __init__(self, times, counts, memory_gb, load_ms, end_ms, carried=False):
+        """With `carried`, the first arrival is the model's last one before the part judged (count 0): warm, not a
+        first load, so nothing is compulsory."""
         self.requests = sum(counts)
         prefix = [0]
         for c in counts:
@@ -110,7 +121,7 @@ class Model:
         def wake_up(i):  # requests from arrival i to one load time after it
             return prefix[bisect.bisect_left(times, times[i] + load_ms)] - prefix[i]
 
-        self.compulsory = wake_up(0)
+        self.compulsory = 0 if carried else wake_up(0)
         # Gaps of at least a minute (shorter ones are warm under every candidate) with their wake-ups, and the rest.
         self.long_gaps = []
         self.short_held_ms = 0.0
@@ -142,6 +153,32 @@ class Model:
             cold.append(self.compulsory + self.wake_ups_from[longer])
             held.append(held_ms * self.memory_gb / MS_PER_HOUR)
         return cold, held
+
+
+def duration_ms(text):
+    """'7d', '84h', '90m', '600s', '1500ms' or a plain number of ms; None if it is none of these."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", text)
+    if not match:
+        return None
+    unit = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}[match.group(2) or "ms"]
+    return float(match.group(1)) * unit
+
+
+def split_models(events, catalog, until_ms, end_ms):
+    """The models of the part before until_ms (to choose keeps on) and of the part from it on (to judge them on), by
+    name; a model seen in both carries its last earlier arrival into the later part."""
+    before, after = {}, {}
+    for name, (times, counts) in sorted(events.items()):
+        memory_gb, load_ms = resolve(catalog, name)
+        i = bisect.bisect_left(times, until_ms)
+        if i > 0:
+            before[name] = Model(times[:i], counts[:i], memory_gb, load_ms, until_ms)
+        if i < len(times):
+            if i > 0:
+                after[name] = Model([times[i - 1]] + times[i:], [0] + counts[i:], memory_gb, load_ms, end_ms, True)
+            else:
+                after[name] = Model(times, counts, memory_gb, load_ms, end_ms)
+    return before, after
 
 
 def p75(rates):
@@ -184,6 +221,8 @@ def main():
     parser.add_argument("config", help="the replay's configuration (its catalog)")
     parser.add_argument("events", help="the replay's --dump-events file")
     parser.add_argument("--at", default="5 10 20", help="keep-alive timers (minutes) whose memory to compare at")
+    parser.add_argument("--learn-until", help="judge the events from this time on (7d, 84h, ...), and add keeps "
+                        "learned on the events before it")
     args = parser.parse_args()
     try:
         at_minutes = [float(x) for x in args.at.split()]
@@ -196,7 +235,21 @@ def main():
 
     catalog = catalog_of(args.config)
     events, end_ms = read_events(args.events)
-    models = [Model(t, c, *resolve(catalog, name), end_ms) for name, (t, c) in sorted(events.items())]
+    learned_from = None  # per judged model, the curves of its events before --learn-until (None: first seen after)
+    if args.learn_until is None:
+        models = [Model(t, c, *resolve(catalog, name), end_ms) for name, (t, c) in sorted(events.items())]
+    else:
+        until_ms = duration_ms(args.learn_until)
+        if until_ms is None:
+            sys.exit(f"hindsight-keeps: --learn-until '{args.learn_until}' is not a time (7d, 84h, 90m, 600s, ms)")
+        before, after = split_models(events, catalog, until_ms, end_ms)
+        if not before or not after:
+            sys.exit(f"hindsight-keeps: --learn-until '{args.learn_until}' leaves no events on one side of it (the "
+                     f"events run from {min(t[0] for t, _ in events.values())} to {end_ms} ms)")
+        models = list(after.values())
+        learned_from = [before[name].curves(KEEPS_MS) if name in before else None for name in after]
+        learning = [m.curves(KEEPS_MS) for m in before.values()]
+        print(f"judged on the events from {until_ms:.0f} ms on; keeps learned on the {len(before)} models seen before")
     n = len(models)
     requests = [m.requests for m in models]
     compulsory = sum(m.compulsory for m in models)
@@ -265,6 +318,20 @@ def main():
     prices = [math.exp(math.log(1e-4) + i * (math.log(1e4) - math.log(1e-4)) / 399) for i in range(400)]
     meeting_p75 = [p for p in (choose_meeting_p75(price) for price in prices) if p[2] <= p[3] + 1e-12]
 
+    def choose_learned(price):
+        """Each judged model's keep minimising cold + price x GB·h on its events before --learn-until (the fleet's
+        cheapest keep for a model first seen after); returns (GB·h, avoidable, p75) after it."""
+        fleet_cost = [sum(c[j] + price * h[j] for c, h in learning) for j in range(len(KEEPS_MS))]
+        fleet_keep = min(range(len(KEEPS_MS)), key=fleet_cost.__getitem__)
+        keep = [fleet_keep if past is None else
+                min(range(len(KEEPS_MS)), key=lambda j, c=past[0], h=past[1]: c[j] + price * h[j])
+                for past in learned_from]
+        held = sum(candidates[i][1][keep[i]] for i in range(n))
+        avoidable = sum(candidates[i][0][keep[i]] for i in range(n)) - compulsory
+        return held, avoidable, p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)])
+
+    learned = [choose_learned(price) for price in prices] if learned_from is not None else []
+
     def against_timers(held, avoidable):
         return avoidable / interpolate(held, fine_held, fine_avoidable)
 
@@ -298,6 +365,15 @@ def main():
                   f"p75 {100 * rate_p:.3f} % (curve's {100 * bar_p:.3f} %)")
         else:
             print("  meeting the p75: none found at or under that memory")
+        if learned_from is not None:
+            under = [p for p in learned if p[0] <= memory * 1.0005]
+            if under:
+                held_l, avoidable_l, rate_l = max(under)
+                print(f"  learned before {args.learn_until}: {against_timers(held_l, avoidable_l):.3f} at "
+                      f"{held_l / memory:.3f} of the memory, p75 {100 * rate_l:.3f} % (curve's "
+                      f"{100 * interpolate(held_l, curve_held, curve_p75):.3f} %)")
+            else:
+                print(f"  learned before {args.learn_until}: none holds that little")
 
 
 if __name__ == "__main__":
