@@ -22,7 +22,8 @@ memory brackets it):
 With `--learn-until T` (a time of the events' clock: 7d, 84h, 90m, 600s or ms), every figure above is for the events
 at or after T alone, and a fourth says what the past could have taught: each model's keep chosen, at a price of
 memory, on its events before T (a model first seen after T gets the keep that is cheapest over the whole fleet then),
-then held after T; the price is the one whose keeps hold the most memory after T at or under the timer's. The hindsight
+then held after T; the price is the one whose keeps hold the most memory after T at or under the timer's; and a fifth,
+the same with the p75 heuristic above applied on the events before T (their own timers' curve as the bar). The hindsight
 choices know the gaps they are judged on; these do not, so the room between the two is what foresight alone would buy,
 and the room between these and the timers is what a static keep per model learned from the past buys. A model seen
 before T starts the part after it with its last earlier request: its next request is warm or cold by the gap from it,
@@ -181,6 +182,41 @@ def split_models(events, catalog, until_ms, end_ms):
     return before, after
 
 
+def keeps_meeting_p75(candidates, requests, price, curve_held, curve_p75):
+    """Per model, the keep (index) minimising cold + price x GB·h on its (cold, GB·h) candidates; then, if the 75th
+    percentile of the cold rates is over the timers' curve's (curve_held, curve_p75) at the memory held, the models
+    cheapest to serve (by the extra cost of their cheapest keep under that bar) get that keep, three in four of the
+    models; the bar moves with the memory, so this is repeated a few times."""
+    n = len(candidates)
+    costs = [[c + price * h for c, h in zip(cold, held)] for cold, held in candidates]
+    best = [min(range(len(cost)), key=cost.__getitem__) for cost in costs]
+    keep = list(best)
+    for _ in range(4):
+        held = sum(candidates[i][1][keep[i]] for i in range(n))
+        bar = interpolate(held, curve_held, curve_p75)
+        if p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)]) <= bar + 1e-12:
+            break
+        offers = []  # (extra cost, model, keep) of serving each model under the bar
+        for i, (cold, _) in enumerate(candidates):
+            under = [j for j in range(len(cold)) if cold[j] / requests[i] <= bar + 1e-12]
+            if under:
+                j = min(under, key=costs[i].__getitem__)
+                offers.append((costs[i][j] - costs[i][best[i]], i, j))
+        offers.sort()
+        keep = list(best)
+        for _, i, j in offers[: math.ceil(0.75 * n)]:
+            keep[i] = j
+    return keep
+
+
+def timer_curve(models):
+    """The keep-alive curve's points: (GB·h, p75 of the cold rates) per keep of CURVE_MINUTES."""
+    timers = [m.curves([k * 60_000 for k in CURVE_MINUTES]) for m in models]
+    held = [sum(t[1][j] for t in timers) for j in range(len(CURVE_MINUTES))]
+    rates = [p75([t[0][j] / m.requests for t, m in zip(timers, models)]) for j in range(len(CURVE_MINUTES))]
+    return held, rates
+
+
 def p75(rates):
     """Nearest rank, as the replay's report."""
     ordered = sorted(rates)
@@ -235,7 +271,7 @@ def main():
 
     catalog = catalog_of(args.config)
     events, end_ms = read_events(args.events)
-    learned_from = None  # per judged model, the curves of its events before --learn-until (None: first seen after)
+    learned_from = None  # with --learn-until, per judged model its index in `learning` (None: first seen after)
     if args.learn_until is None:
         models = [Model(t, c, *resolve(catalog, name), end_ms) for name, (t, c) in sorted(events.items())]
     else:
@@ -247,8 +283,11 @@ def main():
             sys.exit(f"hindsight-keeps: --learn-until '{args.learn_until}' leaves no events on one side of it (the "
                      f"events run from {min(t[0] for t, _ in events.values())} to {end_ms} ms)")
         models = list(after.values())
-        learned_from = [before[name].curves(KEEPS_MS) if name in before else None for name in after]
         learning = [m.curves(KEEPS_MS) for m in before.values()]
+        learning_requests = [m.requests for m in before.values()]
+        learning_curve = timer_curve(list(before.values()))
+        position = {name: i for i, name in enumerate(before)}
+        learned_from = [position.get(name) for name in after]  # index in `learning`, None: first seen after
         print(f"judged on the events from {until_ms:.0f} ms on; keeps learned on the {len(before)} models seen before")
     n = len(models)
     requests = [m.requests for m in models]
@@ -273,37 +312,12 @@ def main():
     fine_avoidable = [a for _, a in fine]
 
     def choose_meeting_p75(price):
-        """Each model's keep minimising cold + price x GB·h; then, if the 75th percentile is over the curve's at the
-        memory held, the cheapest models to serve (by the extra cost of their cheapest keep under that
-        bar) get that keep, three in four of the models; the bar moves with the memory, so this is repeated a few
-        times. Returns (GB·h, avoidable, p75, the curve's p75 there)."""
-        costs = [[c + price * h for c, h in zip(cold, held)] for cold, held in candidates]
-        best = [min(range(len(KEEPS_MS)), key=cost.__getitem__) for cost in costs]
-        keep = list(best)
-
-        def held_now():
-            return sum(candidates[i][1][keep[i]] for i in range(n))
-
-        def p75_now():
-            return p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)])
-
-        for _ in range(4):
-            bar = interpolate(held_now(), curve_held, curve_p75)
-            if p75_now() <= bar + 1e-12:
-                break
-            offers = []  # (extra cost, model, keep) of serving each model under the bar
-            for i, (cold, _) in enumerate(candidates):
-                under = [j for j in range(len(KEEPS_MS)) if cold[j] / requests[i] <= bar + 1e-12]
-                if under:
-                    j = min(under, key=costs[i].__getitem__)
-                    offers.append((costs[i][j] - costs[i][best[i]], i, j))
-            offers.sort()
-            keep = list(best)
-            for _, i, j in offers[: math.ceil(0.75 * n)]:
-                keep[i] = j
-        held = held_now()
+        """The heuristic's keeps at `price`, judged: (GB·h, avoidable, p75, the curve's p75 there)."""
+        keep = keeps_meeting_p75(candidates, requests, price, curve_held, curve_p75)
+        held = sum(candidates[i][1][keep[i]] for i in range(n))
         avoidable = sum(candidates[i][0][keep[i]] for i in range(n)) - compulsory
-        return held, avoidable, p75_now(), interpolate(held, curve_held, curve_p75)
+        rate = p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)])
+        return held, avoidable, rate, interpolate(held, curve_held, curve_p75)
 
     # The fleet's lower hull: every model from its shortest keep, then the models' hull segments in order of cold
     # requests saved per GB·h, most first (each model's own segments come in its order, their slopes falling).
@@ -318,19 +332,26 @@ def main():
     prices = [math.exp(math.log(1e-4) + i * (math.log(1e4) - math.log(1e-4)) / 399) for i in range(400)]
     meeting_p75 = [p for p in (choose_meeting_p75(price) for price in prices) if p[2] <= p[3] + 1e-12]
 
-    def choose_learned(price):
-        """Each judged model's keep minimising cold + price x GB·h on its events before --learn-until (the fleet's
-        cheapest keep for a model first seen after); returns (GB·h, avoidable, p75) after it."""
+    def choose_learned(price, serve_p75):
+        """Each judged model's keep minimising cold + price x GB·h on its events before --learn-until (with
+        `serve_p75`, then the p75 heuristic on those events and their own timers' curve), the fleet's cheapest keep for
+        a model first seen after; judged after: (GB·h, avoidable, p75)."""
+        if serve_p75:
+            chosen = keeps_meeting_p75(learning, learning_requests, price, *learning_curve)
+        else:
+            chosen = [min(range(len(KEEPS_MS)), key=lambda j, c=c, h=h: c[j] + price * h[j]) for c, h in learning]
         fleet_cost = [sum(c[j] + price * h[j] for c, h in learning) for j in range(len(KEEPS_MS))]
         fleet_keep = min(range(len(KEEPS_MS)), key=fleet_cost.__getitem__)
-        keep = [fleet_keep if past is None else
-                min(range(len(KEEPS_MS)), key=lambda j, c=past[0], h=past[1]: c[j] + price * h[j])
-                for past in learned_from]
+        keep = [fleet_keep if i is None else chosen[i] for i in learned_from]
         held = sum(candidates[i][1][keep[i]] for i in range(n))
         avoidable = sum(candidates[i][0][keep[i]] for i in range(n)) - compulsory
         return held, avoidable, p75([candidates[i][0][keep[i]] / requests[i] for i in range(n)])
 
-    learned = [choose_learned(price) for price in prices] if learned_from is not None else []
+    learned = {}  # line label: the choices over the prices
+    if learned_from is not None:
+        learned[f"learned before {args.learn_until}"] = [choose_learned(price, False) for price in prices]
+        learned[f"learned before {args.learn_until}, meeting the p75 there"] = [choose_learned(price, True)
+                                                                                 for price in prices]
 
     def against_timers(held, avoidable):
         return avoidable / interpolate(held, fine_held, fine_avoidable)
@@ -365,16 +386,14 @@ def main():
                   f"p75 {100 * rate_p:.3f} % (curve's {100 * bar_p:.3f} %)")
         else:
             print("  meeting the p75: none found at or under that memory")
-        if learned_from is not None:
-            under = [p for p in learned if p[0] <= memory * 1.0005]
+        for label, choices in learned.items():
+            under = [p for p in choices if p[0] <= memory * 1.0005]
             if under:
                 held_l, avoidable_l, rate_l = max(under)
-                print(f"  learned before {args.learn_until}: {against_timers(held_l, avoidable_l):.3f} at "
-                      f"{held_l / memory:.3f} of the memory, p75 {100 * rate_l:.3f} % (curve's "
-                      f"{100 * interpolate(held_l, curve_held, curve_p75):.3f} %)")
+                print(f"  {label}: {against_timers(held_l, avoidable_l):.3f} at {held_l / memory:.3f} of the memory, "
+                      f"p75 {100 * rate_l:.3f} % (curve's {100 * interpolate(held_l, curve_held, curve_p75):.3f} %)")
             else:
-                print(f"  learned before {args.learn_until}: none holds that little")
-
+                print(f"  {label}: none holds that little")
 
 if __name__ == "__main__":
     main()
