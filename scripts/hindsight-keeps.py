@@ -47,6 +47,8 @@ import math
 import re
 import sys
 
+from frontier_math import duration_ms, interpolate
+
 try:
     import yaml
 except ImportError:
@@ -156,15 +158,6 @@ class Model:
         return cold, held
 
 
-def duration_ms(text):
-    """'7d', '84h', '90m', '600s', '1500ms' or a plain number of ms; None if it is none of these."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", text)
-    if not match:
-        return None
-    unit = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}[match.group(2) or "ms"]
-    return float(match.group(1)) * unit
-
-
 def split_models(events, catalog, until_ms, end_ms):
     """The models of the part before until_ms (to choose keeps on) and of the part from it on (to judge them on), by
     name; a model seen in both carries its last earlier arrival into the later part."""
@@ -221,17 +214,6 @@ def p75(rates):
     """Nearest rank, as the replay's report."""
     ordered = sorted(rates)
     return ordered[math.ceil(0.75 * len(ordered)) - 1]
-
-
-def interpolate(x, xs, ys):
-    """Linear on the points (xs ascending), clamped at the ends, as the frontier's curve."""
-    if x <= xs[0]:
-        return ys[0]
-    if x >= xs[-1]:
-        return ys[-1]
-    i = bisect.bisect_right(xs, x)
-    f = (x - xs[i - 1]) / (xs[i] - xs[i - 1])
-    return ys[i - 1] + f * (ys[i] - ys[i - 1])
 
 
 def lower_hull(held, cold):

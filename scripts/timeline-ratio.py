@@ -17,21 +17,12 @@ The part starts at the first bucket boundary at or after --from; the span used i
 """
 
 import argparse
-import bisect
 import json
-import re
 import sys
 
+from frontier_math import duration_ms, interpolate
+
 MS_PER_GB_H = 1024 * 3_600_000  # MiB x ms in one GB·h
-
-
-def duration_ms(text):
-    """'7d', '84h', '90m', '600s', '1500ms' or a plain number of ms; None if it is none of these."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", text)
-    if not match:
-        return None
-    unit = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}[match.group(2) or "ms"]
-    return float(match.group(1)) * unit
 
 
 def part_of(arm, from_ms, to_ms):
@@ -46,17 +37,6 @@ def part_of(arm, from_ms, to_ms):
         start = bucket["start_ms"] if start is None else start
         end = bucket_end
     return cold, memory, start, end
-
-
-def interpolate(x, xs, ys):
-    """Linear on the points (xs ascending), clamped at the ends, as the frontier's curve."""
-    if x <= xs[0]:
-        return ys[0]
-    if x >= xs[-1]:
-        return ys[-1]
-    i = bisect.bisect_right(xs, x)
-    f = (x - xs[i - 1]) / (xs[i] - xs[i - 1])
-    return ys[i - 1] + f * (ys[i] - ys[i - 1])
 
 
 def main():

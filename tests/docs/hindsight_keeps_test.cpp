@@ -101,6 +101,19 @@ TEST(HindsightKeeps, TimersMatchTheReplaysCurveAndPerModelKeepsBeatThem) {
     EXPECT_EQ(choices, 3) << output;
 }
 
+/// The timers' table of the output, "<minutes>m GB·h avoidable p75", as "GB·h avoidable p75" by minutes.
+std::map<int, std::string> timer_rows(const std::string& output) {
+    const std::regex row(R"(^\s*(\d+)m\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s*$)");
+    std::map<int, std::string> rows;
+    std::istringstream lines(output);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::smatch m;
+        if (std::regex_match(line, m, row)) rows[std::stoi(m[1])] = m[2].str() + " " + m[3].str() + " " + m[4].str();
+    }
+    return rows;
+}
+
 // A fleet small enough to count by hand (memory in GiB chosen so that 1 ms held is 0.001 GB·h for "a").
 TEST(HindsightKeeps, CountsTimersAsTheReplaysRulesSay) {
     TempDir dir("warmup-hindsight-keeps");
@@ -125,18 +138,12 @@ TEST(HindsightKeeps, CountsTimersAsTheReplaysRulesSay) {
     // Memory (ms held x GiB / 3.6e6): 1 minute a 75 + b1 120 + c 110 + d 120; 2 minutes 135 + 240 + 135 + 135; from 5
     // minutes on, the same but b1's whole 135 s (270). Cold rates at 1 minute: d 1/4, c 1/2, a 3/4, b1 1: nearest rank
     // 3 of 4 is a's 75 %; at 2 minutes a's is 1/4 and the third is c's 50 %.
-    const std::regex row(R"(^\s*(\d+)m\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s*$)");
-    std::map<int, std::string> rows;
-    std::istringstream lines(output);
-    std::string line;
-    while (std::getline(lines, line)) {
-        std::smatch m;
-        if (std::regex_match(line, m, row)) rows[std::stoi(m[1])] = m[2].str() + " " + m[3].str() + " " + m[4].str();
-    }
-    EXPECT_EQ(rows[1], "425.0 2 75.000") << output;
-    EXPECT_EQ(rows[2], "645.0 0 50.000") << output;
-    EXPECT_EQ(rows[5], "675.0 0 50.000") << output;
-    EXPECT_EQ(rows[240], "675.0 0 50.000") << output;
+    const std::map<int, std::string> rows = timer_rows(output);
+    ASSERT_EQ(rows.size(), 9U) << output;
+    EXPECT_EQ(rows.at(1), "425.0 2 75.000") << output;
+    EXPECT_EQ(rows.at(2), "645.0 0 50.000") << output;
+    EXPECT_EQ(rows.at(5), "675.0 0 50.000") << output;
+    EXPECT_EQ(rows.at(240), "675.0 0 50.000") << output;
 }
 
 // --learn-until: the part after the time is judged alone (a model seen before carries its last earlier request into
@@ -163,18 +170,12 @@ TEST(HindsightKeeps, KeepsLearnedBeforeATimeAreJudgedOnTheEventsAfterIt) {
     // After 5 minutes, keep-alive 1 min: a 2 cold for 120 s held, b 1 for 60 + 60 s (its tail), n its first for 10 +
     // 60 s, c none for 7 + 60 s; keep-alive 2 min: a's 2-minute gap is warm (a gap equal to the keep), 240 + 240 + 130
     // + 127 s. p75 by nearest rank, the third of four.
-    const std::regex row(R"(^\s*(\d+)m\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s*$)");
-    std::map<int, std::string> rows;
-    std::istringstream lines(output);
-    std::string line;
-    while (std::getline(lines, line)) {
-        std::smatch m;
-        if (std::regex_match(line, m, row)) rows[std::stoi(m[1])] = m[2].str() + " " + m[3].str() + " " + m[4].str();
-    }
-    EXPECT_EQ(rows[1], "377.0 3 100.000") << output;
-    EXPECT_EQ(rows[2], "737.0 2 50.000") << output;
-    EXPECT_EQ(rows[5], "1255.0 1 50.000") << output;
-    EXPECT_EQ(rows[10], "1265.0 0 0.000") << output;
+    const std::map<int, std::string> rows = timer_rows(output);
+    ASSERT_EQ(rows.size(), 9U) << output;
+    EXPECT_EQ(rows.at(1), "377.0 3 100.000") << output;
+    EXPECT_EQ(rows.at(2), "737.0 2 50.000") << output;
+    EXPECT_EQ(rows.at(5), "1255.0 1 50.000") << output;
+    EXPECT_EQ(rows.at(10), "1265.0 0 0.000") << output;
     // Learned: a keeps 2 minutes (its gaps before), b and c 1 minute (nothing to save), n the fleet's 2 minutes at a
     // low price: 240 + 120 + 130 + 67 s held, a's 3-minute gap, b's and n's first cold (2 avoidable), where the timers
     // at 557 GB·h (between 1.41 and 1.68 minutes) leave 3; the curve's p75 there is halfway between 100 % and 50 %.
