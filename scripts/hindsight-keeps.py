@@ -203,11 +203,12 @@ def keeps_meeting_p75(candidates, requests, price, curve_held, curve_p75):
 
 
 def timer_curve(models):
-    """The keep-alive curve's points: (GB·h, p75 of the cold rates) per keep of CURVE_MINUTES."""
+    """The keep-alive curve's points, one per keep of CURVE_MINUTES: (GB·h, cold requests, p75 of the cold rates)."""
     timers = [m.curves([k * 60_000 for k in CURVE_MINUTES]) for m in models]
     held = [sum(t[1][j] for t in timers) for j in range(len(CURVE_MINUTES))]
+    cold = [sum(t[0][j] for t in timers) for j in range(len(CURVE_MINUTES))]
     rates = [p75([t[0][j] / m.requests for t, m in zip(timers, models)]) for j in range(len(CURVE_MINUTES))]
-    return held, rates
+    return held, cold, rates
 
 
 def p75(rates):
@@ -267,7 +268,7 @@ def main():
         models = list(after.values())
         learning = [m.curves(KEEPS_MS) for m in before.values()]
         learning_requests = [m.requests for m in before.values()]
-        learning_curve = timer_curve(list(before.values()))
+        learning_held, _, learning_p75 = timer_curve(list(before.values()))
         position = {name: i for i, name in enumerate(before)}
         learned_from = [position.get(name) for name in after]  # index in `learning`, None: first seen after
         print(f"judged on the events from {until_ms:.0f} ms on; keeps learned on the {len(before)} models seen before")
@@ -275,20 +276,15 @@ def main():
     requests = [m.requests for m in models]
     compulsory = sum(m.compulsory for m in models)
     candidates = [m.curves(KEEPS_MS) for m in models]  # per model: (cold[48], held[48])
-    timers = [m.curves([k * 60_000 for k in CURVE_MINUTES]) for m in models]
+    curve_held, curve_cold, curve_p75 = timer_curve(models)
+    print(f"{n} models, {sum(requests)} requests, {compulsory} compulsory cold requests")
+    print(f"{'timer':>8} {'loaded GB·h':>12} {'avoidable':>10} {'p75 %':>7}")
+    for minutes, held, cold, rate in zip(CURVE_MINUTES, curve_held, curve_cold, curve_p75):
+        print(f"{minutes:>7}m {held:12.1f} {cold - compulsory:10d} {100 * rate:7.3f}")
 
     def fleet(curves, j):
         return sum(c[1][j] for c in curves), sum(c[0][j] for c in curves) - compulsory
 
-    curve_held, curve_p75 = [], []
-    print(f"{n} models, {sum(requests)} requests, {compulsory} compulsory cold requests")
-    print(f"{'timer':>8} {'loaded GB·h':>12} {'avoidable':>10} {'p75 %':>7}")
-    for j, minutes in enumerate(CURVE_MINUTES):
-        held, avoidable = fleet(timers, j)
-        rate = p75([timers[i][0][j] / requests[i] for i in range(n)])
-        curve_held.append(held)
-        curve_p75.append(rate)
-        print(f"{minutes:>7}m {held:12.1f} {avoidable:10d} {100 * rate:7.3f}")
     fine = [fleet(candidates, j) for j in range(len(KEEPS_MS))]
     fine_held = [h for h, _ in fine]
     fine_avoidable = [a for _, a in fine]
@@ -319,7 +315,7 @@ def main():
         `serve_p75`, then the p75 heuristic on those events and their own timers' curve), the fleet's cheapest keep for
         a model first seen after; judged after: (GB·h, avoidable, p75)."""
         if serve_p75:
-            chosen = keeps_meeting_p75(learning, learning_requests, price, *learning_curve)
+            chosen = keeps_meeting_p75(learning, learning_requests, price, learning_held, learning_p75)
         else:
             chosen = [min(range(len(KEEPS_MS)), key=lambda j, c=c, h=h: c[j] + price * h[j]) for c, h in learning]
         fleet_cost = [sum(c[j] + price * h[j] for c, h in learning) for j in range(len(KEEPS_MS))]
@@ -376,6 +372,7 @@ def main():
                       f"p75 {100 * rate_l:.3f} % (curve's {100 * interpolate(held_l, curve_held, curve_p75):.3f} %)")
             else:
                 print(f"  {label}: none holds that little")
+
 
 if __name__ == "__main__":
     main()
