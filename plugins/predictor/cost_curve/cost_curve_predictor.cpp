@@ -96,6 +96,9 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
     config_.fairness_quantile = params.get_double("fairness_quantile", config_.fairness_quantile, 0, 1);
     config_.open_gaps = params.get_bool("open_gaps", config_.open_gaps);
     config_.gap_spread = params.get_double("gap_spread", config_.gap_spread, 0, 4);
+    config_.price_load = params.get_choice("price_load", "fleet", {"fleet", "own"}) == "own"
+                             ? CostCurvePredictorConfig::PriceLoad::own
+                             : CostCurvePredictorConfig::PriceLoad::fleet;
     config_.exchange_price = params.get_bool("exchange_price", config_.exchange_price);
     // By default half the reference keep: the period the floor applies in is the reference keep itself.
     config_.startup_keep_ms =
@@ -134,6 +137,8 @@ const CostCurvePredictor::CatalogFigures& CostCurvePredictor::figures(warmup_mod
         const auto info = host().model_info(model);
         figures.load_ms = info && info->load_ms > 0 ? info->load_ms : config_.default_load_ms;
         figures.memory_mb = info && info->memory_mb > 0 ? info->memory_mb : config_.reference_memory_mb;
+        looked_up_models_ += 1;
+        looked_up_load_ms_ += figures.load_ms;
     }
     return figures;
 }
@@ -616,7 +621,11 @@ bool CostCurvePredictor::keep_costs(const ModelState& state, warmup_model_index 
 }
 
 double CostCurvePredictor::base_price(warmup_model_index model) const {
-    return 1 / (config_.cold_request_cost_loads * model_load_ms(model) * config_.reference_memory_mb);
+    const double own_load_ms = model_load_ms(model);  // looks the model up first: the fleet's mean then counts it
+    const double load_ms = config_.price_load == CostCurvePredictorConfig::PriceLoad::fleet && looked_up_models_ > 0
+                               ? looked_up_load_ms_ / looked_up_models_
+                               : own_load_ms;
+    return 1 / (config_.cold_request_cost_loads * load_ms * config_.reference_memory_mb);
 }
 
 double CostCurvePredictor::price(warmup_model_index model) const {

@@ -26,8 +26,12 @@
 // requests of those gaps for lambda x the memory it holds, if it catches at least 3 of them and saves more than it
 // costs.
 // lambda is the price of memory-time in requests (per ms of this model held): memory_mb / (cold_request_cost_loads x
-// load_ms x reference_memory_mb), i.e. one waiting request is worth holding a reference-sized model idle for
-// cold_request_cost_loads load times, times two multipliers:
+// L x reference_memory_mb), i.e. one waiting request is worth holding a reference-sized model idle for
+// cold_request_cost_loads times L. L is the mean load time of the catalog's models this instance has seen
+// (`price_load: fleet`, 1.7.0), so every model pays the same per MiB and memory goes where it saves the most requests
+// per GB·h, the unit a timer's memory is counted in. With `price_load: own` (1.6.1) L is the model's own load time;
+// load times grow with size, so a big model paid about what a small one did per ms held, a quarter as much per GB at
+// four times the size. Times two multipliers:
 //  - the lean ceiling's (objective lean), raised by a controller while the memory-time the plans hold exceeds
 //    `lean_memory_share` of what a keep-alive of `lean_reference_keep_ms` would hold on the same gaps;
 //  - the exchange price's (`exchange_price`, on by default, objective lean): once the plans have been scored on 256
@@ -102,6 +106,10 @@ struct CostCurvePredictorConfig {
     bool exchange_price = true;  ///< the price of memory follows the keep-alive timers' exchange rate (lean only)
     int64_t startup_keep_ms = 600'000;  ///< the shortest keep in the fleet's first reference keep (0 = none);
                                         ///< when not configured, half of lean_reference_keep_ms
+    /// The load time the price counts a waiting request in: the fleet's mean (one price per MiB for every model) or
+    /// the model's own (1.6.1: a price per ms held about the same for every size).
+    enum class PriceLoad { fleet, own };
+    PriceLoad price_load = PriceLoad::fleet;
 };
 
 class CostCurvePredictor final : public sdk::Predictor {
@@ -269,6 +277,8 @@ class CostCurvePredictor final : public sdk::Predictor {
     std::array<double, kKeeps> keeps_ms_{};                ///< the candidate keep times
     std::vector<ModelState> models_;                       ///< by model index, grows on demand
     mutable std::vector<CatalogFigures> catalog_figures_;  ///< by model index, filled by figures() (control thread)
+    mutable double looked_up_models_ = 0;                  ///< models in catalog_figures_ filled so far ...
+    mutable double looked_up_load_ms_ = 0;                 ///< ... and the sum of their load times (ms)
     CatalogFigures unknown_figures_;                       ///< for an index outside the catalog: the defaults
     Curves pool_;                                          ///< the fleet's curves (sum over models, decayed per gap)
     double gap_decay_ = 1;                                 ///< per-gap decay of a model's curves

@@ -118,6 +118,31 @@ TEST(CostCurvePredictor, TheWakeUpBurstIsMeasuredPerModel) {
     EXPECT_GE(busy_keep, 20 * kMinuteMs);  // 10 requests x 300 s > 20 min held: kept through
 }
 
+TEST(CostCurvePredictor, MemoryIsPricedPerMibSoABigModelIsKeptOnlyWhereItsWakeUpsPayForItsSize) {
+    // Two models with the same 20-minute gaps, each ended by 5 requests within the load: "small" 8 GiB loading in
+    // 10 s, "big" 32 GiB loading in 40 s (load time grows with size, as on real hosts).
+    const auto plan_keeps = [](std::string_view params) {
+        PluginTestHost host({{"small", 8192, 10'000, 500, 1}, {"big", 32768, 40'000, 1000, 1}}, {"small", "big"});
+        Built<CostCurvePredictor> predictor(host, params);
+        Driver driver(host, predictor.plugin);
+        const int64_t small_last = driver.sessions(30, 20 * kMinuteMs, 5, 0);
+        const int64_t big_last = driver.sessions(30, 20 * kMinuteMs, 5, 1, kStartMs + 7);
+        return std::array<int64_t, 2>{driver.predict(small_last, 0).keep_until_ms - small_last,
+                                      driver.predict(big_last, 1).keep_until_ms - big_last};
+    };
+    const std::string fixed = "lean_memory_share: 0, prior_gaps: 0, open_gaps: false, fairness_quantile: 1";
+    // The fleet's mean load, 25 s: a waiting request is worth 750 s of 8 GiB held. Holding the small model through a
+    // gap (19 min over the shortest keep) costs 1.5 requests, the big one 6.1, against the 5 its wake-up saves.
+    const auto fleet = plan_keeps("{" + fixed + "}");
+    EXPECT_GE(fleet[0], 20 * kMinuteMs);
+    EXPECT_EQ(fleet[1], kMinuteMs);
+    // Each model's own load (1.6.1): 300 s of 8 GiB for the small one, 1,200 s for the big one, the same 3.8 requests
+    // per gap for both: the big model was kept as long for four times the memory.
+    const auto own = plan_keeps("{" + fixed + ", price_load: own}");
+    EXPECT_GE(own[0], 20 * kMinuteMs);
+    EXPECT_GE(own[1], 20 * kMinuteMs);
+}
+
 TEST(CostCurvePredictor, TheLatestGapCountsInTheNextPlanEvenWhenItsWakeUpWasOneRequest) {
     PluginTestHost host = numbered_models_host();
     Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0, prior_gaps: 0, open_gaps: false}");
@@ -634,6 +659,7 @@ TEST(CostCurvePredictor, ParamsAreValidated) {
     EXPECT_NE(host.create_error<CostCurvePredictor>("{keep_ms: 5}").find("keep_ms"), std::string::npos);
     EXPECT_NE(host.create_error<CostCurvePredictor>("{gap_spread: 5}").find("gap_spread"), std::string::npos);
     EXPECT_NE(host.create_error<CostCurvePredictor>("{exchange_price: 0.5}").find("exchange_price"), std::string::npos);
+    EXPECT_NE(host.create_error<CostCurvePredictor>("{price_load: mean}").find("price_load"), std::string::npos);
     // The start-up keep is at most the reference keep (the period it applies in).
     EXPECT_NE(host.create_error<CostCurvePredictor>("{startup_keep_ms: 1200001}").find("startup_keep_ms"),
               std::string::npos);
