@@ -44,14 +44,14 @@ std::pair<int, std::string> run_grid(const TempDir& dir, const std::string& argu
 TEST(KeepAliveGrid, PlacesTimersBetweenTheCurvesPointsBesideTheDefault) {
     TempDir dir("warmup-keep-alive-grid");
     const auto [code, output] =
-        run_grid(dir, "configs/evaluation/synth-long-tail-1.5x.yaml '3 4' synth:configs/scenarios/long-tail.yaml");
+        run_grid(dir, "configs/evaluation/synth-long-tail-1.5x.yaml '3 4.5' synth:configs/scenarios/long-tail.yaml");
     ASSERT_EQ(code, 0) << output;
     const auto rows = rows_of(output);
-    for (const char* arm : {"control", "keepalive-3m", "keepalive-4m", "keepalive-curve-2m", "keepalive-curve-5m"})
+    for (const char* arm : {"control", "keepalive-3m", "keepalive-4.5m", "keepalive-curve-2m", "keepalive-curve-5m"})
         ASSERT_EQ(rows.count(arm), 1U) << arm << " missing from:\n" << output;
     // A timer between two of the curve's keeps holds memory between theirs, and leaves avoidable cold requests
     // between theirs: longer keeps hold more and leave fewer.
-    const char* by_keep[] = {"keepalive-curve-2m", "keepalive-3m", "keepalive-4m", "keepalive-curve-5m"};
+    const char* by_keep[] = {"keepalive-curve-2m", "keepalive-3m", "keepalive-4.5m", "keepalive-curve-5m"};
     for (std::size_t i = 1; i < std::size(by_keep); ++i) {
         const Row& shorter = rows.at(by_keep[i - 1]);
         const Row& longer = rows.at(by_keep[i]);
@@ -71,17 +71,18 @@ TEST(KeepAliveGrid, PlacesTimersBetweenTheCurvesPointsBesideTheDefault) {
     EXPECT_TRUE(std::filesystem::exists(dir.path() / "out" / "report.json")) << output;
 
     // The closing line: the default against the two timers whose memory brackets its own, linearly between them.
-    // Here those are the 3- and 4-minute timers (the default holds about a 4-minute timer's memory on long-tail).
+    // Here those are the 3- and 4.5-minute timers (the default holds a little less than a 4.5-minute timer's memory on
+    // long-tail).
     const Row& control = rows.at("control");
-    const Row& four = rows.at("keepalive-4m");
+    const Row& upper = rows.at("keepalive-4.5m");
     ASSERT_LT(three.loaded_gb_h, control.loaded_gb_h) << output;
-    ASSERT_LT(control.loaded_gb_h, four.loaded_gb_h) << output;
-    const std::string lead = "control against the timers beside its memory (keepalive-3m, keepalive-4m): ";
+    ASSERT_LT(control.loaded_gb_h, upper.loaded_gb_h) << output;
+    const std::string lead = "control against the timers beside its memory (keepalive-3m, keepalive-4.5m): ";
     const auto at = output.find(lead);
     ASSERT_NE(at, std::string::npos) << output;
-    const double share = (control.loaded_gb_h - three.loaded_gb_h) / (four.loaded_gb_h - three.loaded_gb_h);
+    const double share = (control.loaded_gb_h - three.loaded_gb_h) / (upper.loaded_gb_h - three.loaded_gb_h);
     const double timers_avoidable =
-        static_cast<double>(three.avoidable) + share * static_cast<double>(four.avoidable - three.avoidable);
+        static_cast<double>(three.avoidable) + share * static_cast<double>(upper.avoidable - three.avoidable);
     EXPECT_NEAR(std::stod(output.substr(at + lead.size())), static_cast<double>(control.avoidable) / timers_avoidable,
                 0.0006)
         << output;
