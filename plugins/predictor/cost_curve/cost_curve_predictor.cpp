@@ -137,7 +137,7 @@ const CostCurvePredictor::CatalogFigures& CostCurvePredictor::figures(warmup_mod
         const auto info = host().model_info(model);
         figures.load_ms = info && info->load_ms > 0 ? info->load_ms : config_.default_load_ms;
         figures.memory_mb = info && info->memory_mb > 0 ? info->memory_mb : config_.reference_memory_mb;
-        looked_up_models_ += 1;
+        ++looked_up_models_;
         looked_up_load_ms_ += figures.load_ms;
     }
     return figures;
@@ -623,7 +623,7 @@ bool CostCurvePredictor::keep_costs(const ModelState& state, warmup_model_index 
 double CostCurvePredictor::base_price(warmup_model_index model) const {
     const double own_load_ms = model_load_ms(model);  // looks the model up first: the fleet's mean then counts it
     const double load_ms = config_.price_load == CostCurvePredictorConfig::PriceLoad::fleet && looked_up_models_ > 0
-                               ? looked_up_load_ms_ / looked_up_models_
+                               ? looked_up_load_ms_ / static_cast<double>(looked_up_models_)
                                : own_load_ms;
     return 1 / (config_.cold_request_cost_loads * load_ms * config_.reference_memory_mb);
 }

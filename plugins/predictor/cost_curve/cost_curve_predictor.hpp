@@ -277,7 +277,7 @@ class CostCurvePredictor final : public sdk::Predictor {
     std::array<double, kKeeps> keeps_ms_{};                ///< the candidate keep times
     std::vector<ModelState> models_;                       ///< by model index, grows on demand
     mutable std::vector<CatalogFigures> catalog_figures_;  ///< by model index, filled by figures() (control thread)
-    mutable double looked_up_models_ = 0;                  ///< models in catalog_figures_ filled so far ...
+    mutable std::size_t looked_up_models_ = 0;             ///< models in catalog_figures_ filled so far ...
     mutable double looked_up_load_ms_ = 0;                 ///< ... and the sum of their load times (ms)
     CatalogFigures unknown_figures_;                       ///< for an index outside the catalog: the defaults
     Curves pool_;                                          ///< the fleet's curves (sum over models, decayed per gap)
