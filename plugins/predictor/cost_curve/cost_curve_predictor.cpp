@@ -621,7 +621,9 @@ bool CostCurvePredictor::keep_costs(const ModelState& state, warmup_model_index 
 }
 
 double CostCurvePredictor::base_price(warmup_model_index model) const {
-    const double own_load_ms = model_load_ms(model);  // looks the model up first: the fleet's mean then counts it
+    // Looked up first in either mode: a model's first look-up adds it to the fleet's mean, so the mean is never empty
+    // and counts the model being priced.
+    const double own_load_ms = model_load_ms(model);
     const double load_ms = config_.price_load == CostCurvePredictorConfig::PriceLoad::fleet && looked_up_models_ > 0
                                ? looked_up_load_ms_ / static_cast<double>(looked_up_models_)
                                : own_load_ms;
@@ -931,6 +933,10 @@ void CostCurvePredictor::import_state(std::string_view data) {
     }
     if (!fleet_seen) bad_state("no fleet record");
     models_ = std::move(imported);
+    // The imported models enter the fleet's mean load time now, as they did in the exporting instance when it first
+    // saw them: their plans are priced as there.
+    for (std::size_t model = 0; model < models_.size(); ++model)
+        if (models_[model].last_seen_ms != WARMUP_TIME_NEVER) figures(static_cast<warmup_model_index>(model));
     pool_ = pool;
     lean_held_ = lean_held;
     lean_reference_held_ = lean_reference_held;
@@ -971,6 +977,7 @@ void CostCurvePredictor::import_model_state(warmup_model_index model, std::strin
     if (slot.open_long) open_long_gaps_ -= 1;
     state.watched = slot.watched;  // its FIFO entry stays, and is dropped or renewed when it comes due
     slot = state;
+    figures(model);  // the moved model enters the fleet's mean load time
 }
 
 void CostCurvePredictor::forget_model_state(warmup_model_index model) {

@@ -27,11 +27,12 @@
 // costs.
 // lambda is the price of memory-time in requests (per ms of this model held): memory_mb / (cold_request_cost_loads x
 // L x reference_memory_mb), i.e. one waiting request is worth holding a reference-sized model idle for
-// cold_request_cost_loads times L. L is the mean load time of the catalog's models this instance has seen
-// (`price_load: fleet`, 1.7.0), so every model pays the same per MiB and memory goes where it saves the most requests
-// per GB·h, the unit a timer's memory is counted in. With `price_load: own` (1.6.1) L is the model's own load time;
-// load times grow with size, so a big model paid about what a small one did per ms held, a quarter as much per GB at
-// four times the size. Times two multipliers:
+// cold_request_cost_loads times L. L is the mean load time of the catalog's models this instance has seen (from each
+// one's first event or state import; `price_load: fleet`, 1.7.0), so every model pays the same per MiB and memory goes
+// where it saves the most requests per GB·h, the unit a timer's memory is counted in. A plan keeps the price it was
+// made at until the model's next gap. With `price_load: own` (1.6.1) L is the model's own load time; where load times
+// grow with size, as on most hosts, a big model then paid about what a small one did per ms held, a quarter as much
+// per GB at four times the size. Times two multipliers:
 //  - the lean ceiling's (objective lean), raised by a controller while the memory-time the plans hold exceeds
 //    `lean_memory_share` of what a keep-alive of `lean_reference_keep_ms` would hold on the same gaps;
 //  - the exchange price's (`exchange_price`, on by default, objective lean): once the plans have been scored on 256
@@ -91,7 +92,8 @@ struct CostCurvePredictorConfig {
     Objective objective = Objective::lean;  ///< lean: unload when keeping no longer pays; budget: never
     int64_t horizon_ms = 600'000;           ///< window of p_use_within_horizon
     int64_t min_keep_ms = 60'000;           ///< shortest keep; shorter gaps are always warm
-    double cold_request_cost_loads = 30;    ///< a waiting request = this many load times of reference idle
+    double cold_request_cost_loads = 30;    ///< a waiting request = this many load times (see price_load) of
+                                            ///< reference idle
     double reference_memory_mb = 8192;      ///< model size at which that price applies unscaled
     double default_load_ms = 10'000;        ///< when the catalog declares no load time
     double prior_gaps = 4;                  ///< pseudo-gaps of the fleet's curves in each model's
@@ -107,7 +109,7 @@ struct CostCurvePredictorConfig {
     int64_t startup_keep_ms = 600'000;  ///< the shortest keep in the fleet's first reference keep (0 = none);
                                         ///< when not configured, half of lean_reference_keep_ms
     /// The load time the price counts a waiting request in: the fleet's mean (one price per MiB for every model) or
-    /// the model's own (1.6.1: a price per ms held about the same for every size).
+    /// the model's own (1.6.1; where load time is about proportional to size, about one price per ms held).
     enum class PriceLoad { fleet, own };
     PriceLoad price_load = PriceLoad::fleet;
 };
@@ -251,7 +253,8 @@ class CostCurvePredictor final : public sdk::Predictor {
     bool keep_costs(const ModelState& state, warmup_model_index model, std::array<double, kKeeps>& cost) const;
     /// lambda: the price of holding `model` one ms, in requests (memory-scaled, with the lean controller's factor).
     [[nodiscard]] double price(warmup_model_index model) const;
-    /// The configured price of holding one MiB of `model` one ms, in requests (before the multipliers).
+    /// The configured price of holding one MiB of `model` one ms, in requests (before the multipliers): the same for
+    /// every model with `price_load: fleet`. Looks the model up, which adds it to the fleet's mean the first time.
     [[nodiscard]] double base_price(warmup_model_index model) const;
     /// Counts the models that have been idle longer than the reference keep by now (see open_long_gaps_).
     void watch_idle(warmup_time_ms now_ms);
@@ -270,7 +273,9 @@ class CostCurvePredictor final : public sdk::Predictor {
     };
     /// The figures of `model`, read from the host once per model: the host never changes a model's catalog entry while
     /// it runs (a catalog change takes effect at a restart), and the fairness refresh asks for every model's figures
-    /// every 256 closed gaps (10 k calls through the host, each under the catalog's lock, at 10 k models).
+    /// every 256 closed gaps (10 k calls through the host, each under the catalog's lock, at 10 k models). A model's
+    /// first look-up (its first event, or an import of its state) also adds its load time to the fleet's mean
+    /// (looked_up_*), where it stays while this instance runs, even if its state is forgotten later.
     const CatalogFigures& figures(warmup_model_index model) const;
 
     CostCurvePredictorConfig config_;

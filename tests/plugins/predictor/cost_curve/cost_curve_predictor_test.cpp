@@ -119,28 +119,47 @@ TEST(CostCurvePredictor, TheWakeUpBurstIsMeasuredPerModel) {
 }
 
 TEST(CostCurvePredictor, MemoryIsPricedPerMibSoABigModelIsKeptOnlyWhereItsWakeUpsPayForItsSize) {
-    // Two models with the same 20-minute gaps, each ended by 5 requests within the load: "small" 8 GiB loading in
-    // 10 s, "big" 32 GiB loading in 40 s (load time grows with size, as on real hosts).
-    const auto plan_keeps = [](std::string_view params) {
-        PluginTestHost host({{"small", 8192, 10'000, 500, 1}, {"big", 32768, 40'000, 1000, 1}}, {"small", "big"});
+    // Two models with the same 20-minute gaps, their wake-ups interleaved: "small" 8 GiB loading in 10 s, woken by 2
+    // requests; "big" 32 GiB loading in 40 s (load time grows with size, as on real hosts), woken by 5. Holding a model
+    // through a gap holds it 19 minutes (1,140 s) over the shortest keep.
+    PluginTestHost host({{"small", 8192, 10'000, 500, 1}, {"big", 32768, 40'000, 1000, 1}}, {"small", "big"});
+    const std::string fixed = "lean_memory_share: 0, prior_gaps: 0, open_gaps: false, fairness_quantile: 1";
+    struct Keeps {
+        int64_t small, big;
+        std::string state;
+    };
+    const auto plan_keeps = [&](const std::string& params) {
         Built<CostCurvePredictor> predictor(host, params);
         Driver driver(host, predictor.plugin);
-        const int64_t small_last = driver.sessions(30, 20 * kMinuteMs, 5, 0);
-        const int64_t big_last = driver.sessions(30, 20 * kMinuteMs, 5, 1, kStartMs + 7);
-        return std::array<int64_t, 2>{driver.predict(small_last, 0).keep_until_ms - small_last,
-                                      driver.predict(big_last, 1).keep_until_ms - big_last};
+        int64_t t = kStartMs;
+        for (int wake = 0; wake < 30; ++wake, t += 20 * kMinuteMs) {
+            for (int i = 0; i < 2; ++i) driver.arrive(t + i * 1000, 0);
+            for (int i = 0; i < 5; ++i) driver.arrive(t + 500 + i * 1000, 1);
+        }
+        t -= 20 * kMinuteMs;
+        return Keeps{driver.predict(t + 1000, 0).keep_until_ms - (t + 1000),
+                     driver.predict(t + 4500, 1).keep_until_ms - (t + 4500), predictor.plugin.export_state()};
     };
-    const std::string fixed = "lean_memory_share: 0, prior_gaps: 0, open_gaps: false, fairness_quantile: 1";
-    // The fleet's mean load, 25 s: a waiting request is worth 750 s of 8 GiB held. Holding the small model through a
-    // gap (19 min over the shortest keep) costs 1.5 requests, the big one 6.1, against the 5 its wake-up saves.
-    const auto fleet = plan_keeps("{" + fixed + "}");
-    EXPECT_GE(fleet[0], 20 * kMinuteMs);
-    EXPECT_EQ(fleet[1], kMinuteMs);
-    // Each model's own load (1.6.1): 300 s of 8 GiB for the small one, 1,200 s for the big one, the same 3.8 requests
-    // per gap for both: the big model was kept as long for four times the memory.
-    const auto own = plan_keeps("{" + fixed + ", price_load: own}");
-    EXPECT_GE(own[0], 20 * kMinuteMs);
-    EXPECT_GE(own[1], 20 * kMinuteMs);
+    // The fleet's mean load, 25 s: a waiting request is worth 750 s of 8 GiB held. Through a gap the small model costs
+    // 1.5 requests against its 2, the big one (four times the memory) 6.1 against its 5.
+    const Keeps fleet = plan_keeps("{" + fixed + "}");
+    EXPECT_GE(fleet.small, 20 * kMinuteMs);
+    EXPECT_EQ(fleet.big, kMinuteMs);
+    // Each model's own load (1.6.1): 300 s of 8 GiB for the small one, 1,200 s for the big one, so both pay 3.8
+    // requests through a gap: the small model is let go, the big one kept for four times the memory.
+    const Keeps own = plan_keeps("{" + fixed + ", price_load: own}");
+    EXPECT_EQ(own.small, kMinuteMs);
+    EXPECT_GE(own.big, 20 * kMinuteMs);
+
+    // An instance that imports the state prices the imported models at the same mean: the same plans.
+    Built<CostCurvePredictor> imported(host, "{" + fixed + "}");
+    imported.plugin.import_state(fleet.state);
+    const auto* big_plan = imported.plugin.plan_of(1);
+    ASSERT_NE(big_plan, nullptr);
+    EXPECT_EQ(big_plan->keep_ms, kMinuteMs);
+    const auto* small_plan = imported.plugin.plan_of(0);
+    ASSERT_NE(small_plan, nullptr);
+    EXPECT_GE(small_plan->keep_ms, 20 * kMinuteMs);
 }
 
 TEST(CostCurvePredictor, TheLatestGapCountsInTheNextPlanEvenWhenItsWakeUpWasOneRequest) {
