@@ -33,6 +33,9 @@ constexpr double kExchangeStep = 0.001;
 constexpr double kExchangeMaxLogFactor = 2.0794415416798357;  // ln 8
 constexpr int kExchangeSlopeKeeps = 2;
 constexpr uint32_t kFairnessRefreshGaps = 256;
+// The fairness margin: while the plans leave at most this share of the same-memory keep-alive's cold requests, the
+// band's models that the timer leaves at or over the target get one candidate keep more than the timer's (19 %).
+constexpr double kFairnessMarginRatio = 0.9;
 // The fairness band: models whose cold rate under the same-memory keep-alive is within this share of the target decide
 // the quantile (below it, a model has room to spare; above it, lifting it costs more than its rank is worth).
 constexpr double kFairnessBand = 0.25;
@@ -94,6 +97,7 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
         params.get_int("lean_reference_keep_ms", config_.lean_reference_keep_ms, config_.min_keep_ms, kWeekMs);
     config_.lean_memory_share = params.get_double("lean_memory_share", config_.lean_memory_share, 0, 100);
     config_.fairness_quantile = params.get_double("fairness_quantile", config_.fairness_quantile, 0, 1);
+    config_.fairness_margin = params.get_bool("fairness_margin", config_.fairness_margin);
     config_.open_gaps = params.get_bool("open_gaps", config_.open_gaps);
     config_.gap_spread = params.get_double("gap_spread", config_.gap_spread, 0, 4);
     config_.price_load = params.get_choice("price_load", "fleet", {"fleet", "own"}) == "own"
@@ -439,17 +443,30 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
 double CostCurvePredictor::exchange_target_price(const std::array<double, kKeeps>& timer_held,
                                                  const std::array<double, kKeeps>& timer_cold, double plans_held,
                                                  double plans_cold) {
-    int below = 0;  // the candidates that bracket the plans' memory: below and below + 1
-    while (below + 2 < kKeeps && timer_held[below + 1] <= plans_held) ++below;
-    const double span = timer_held[below + 1] - timer_held[below];
-    const double position = span > 0 ? std::clamp((plans_held - timer_held[below]) / span, 0.0, 1.0) : 0.0;
-    const double timer_cold_there = timer_cold[below] + (timer_cold[below + 1] - timer_cold[below]) * position;
+    int below = 0;
+    const double timer_cold_there = timers_cold_at(timer_held, timer_cold, plans_held, below);
     const int low = std::max(0, below + 1 - kExchangeSlopeKeeps);
     const int high = std::min(kKeeps - 1, below + kExchangeSlopeKeeps);
     const double memory = timer_held[high] - timer_held[low];
     const double slope = memory > 0 ? (timer_cold[low] - timer_cold[high]) / memory : 0.0;
     if (timer_cold_there <= 0 || slope <= 0 || plans_cold <= 0) return -1;
     return plans_cold / timer_cold_there * slope;
+}
+
+double CostCurvePredictor::timers_cold_at(const std::array<double, kKeeps>& timer_held,
+                                          const std::array<double, kKeeps>& timer_cold, double plans_held, int& below) {
+    below = 0;  // the candidates that bracket the plans' memory: below and below + 1
+    while (below + 2 < kKeeps && timer_held[below + 1] <= plans_held) ++below;
+    const double span = timer_held[below + 1] - timer_held[below];
+    const double position = span > 0 ? std::clamp((plans_held - timer_held[below]) / span, 0.0, 1.0) : 0.0;
+    return timer_cold[below] + (timer_cold[below + 1] - timer_cold[below]) * position;
+}
+
+double CostCurvePredictor::plans_to_timer_ratio() const noexcept {
+    if (scored_gaps_ < kExchangeMinGaps || plans_held_ <= 0) return -1;
+    int below = 0;
+    const double timers_cold = timers_cold_at(timer_held_, timer_cold_, plans_held_, below);
+    return timers_cold > 0 ? plans_cold_ / timers_cold : -1;
 }
 
 void CostCurvePredictor::update_exchange_price() {
@@ -553,6 +570,13 @@ void CostCurvePredictor::update_fairness_floors() {
     // every refresh). Without a ceiling (lean_memory_share 0) the price never rises and the band is always on.
     if (lean_log_price_ > kCeilingBindsLogPrice) band_on_ = false;
     if (lean_log_price_ <= 0) band_on_ = true;
+    // The margin: the condition the floors serve compares the p75 with the keep-alive curve's drawn as straight lines
+    // between a few timers, which lies under the same-memory timer's own p75 wherever that falls late, and a band
+    // model's rate is decided by single requests (one gap just past the timer's keep). While the plans beat the
+    // timers by a tenth, the models that decide the quantile from above (the timer leaves them at or over the
+    // target) are floored one candidate past the timer's keep; the plans' saving pays for it.
+    const double ratio = plans_to_timer_ratio();
+    const bool margin = config_.fairness_margin && ratio >= 0 && ratio < kFairnessMarginRatio;
     std::size_t served = 0;
     lifts_scratch_.clear();
     std::array<double, kKeeps> cost{};
@@ -572,10 +596,14 @@ void CostCurvePredictor::update_fairness_floors() {
             return lifetime_cold_rate(state, same_memory) <= lifetime_target &&
                    lifetime_cold_rate(state, -1) > (1 - kFairnessBand) * lifetime_target;
         };
-        if (keep < same_memory && (in_band() || guarded())) {
-            state.floor_keep = same_memory;
+        const bool band = in_band();
+        const int band_floor = margin && band && cold_rate(state, same_memory) >= target
+                                   ? std::min(same_memory + 1, kKeeps - 1)
+                                   : same_memory;
+        if (keep < band_floor && (band || guarded())) {
+            state.floor_keep = band_floor;
             state.plan_stale = true;
-            keep = static_cast<int>(std::min_element(cost.begin() + same_memory, cost.end()) - cost.begin());
+            keep = static_cast<int>(std::min_element(cost.begin() + band_floor, cost.end()) - cost.begin());
         }
         if (cold_rate(state, keep) <= target) {
             ++served;

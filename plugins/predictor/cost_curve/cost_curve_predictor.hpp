@@ -52,7 +52,9 @@
 // load, or its gaps are longer than any keep) is not lifted. The guard (1.5.0), whatever the ceiling: the same
 // quantile taken over whole histories (not decayed: the rates under the same-memory keep-alive since the model was
 // first seen) is a second target, and a model that keep-alive serves over its whole history, whose whole-history rate
-// under the plans it had is within 25 % of that target or over it, gets the keep-alive's keep as its floor.
+// under the plans it had is within 25 % of that target or over it, gets the keep-alive's keep as its floor. The margin
+// (`fairness_margin`, 1.8.0): while the plans leave under 0.9 of that keep-alive's cold requests on the scored gaps,
+// the band's models it leaves at or over the target get the next candidate keep instead of its keep.
 // Start-up floor (`startup_keep_ms`, half the reference keep): in the fleet's first `lean_reference_keep_ms` only gaps
 // shorter than the time elapsed can have closed, so the curves say gaps are short; until then every plan keeps at
 // least the first candidate at or over startup_keep_ms. An imported state or a model seeded with back-filled history
@@ -103,6 +105,7 @@ struct CostCurvePredictorConfig {
     int64_t lean_reference_keep_ms = 1'200'000;  ///< lean: the keep-alive whose memory is the ceiling ...
     double lean_memory_share = 0.94;             ///< ... times this share (0 = no ceiling: the price alone)
     double fairness_quantile = 0.75;  ///< per-model cold-rate quantile held at a same-memory timer's (1 = off)
+    bool fairness_margin = true;      ///< while the plans beat the timers by 10 %, the band's floor is one keep longer
     bool open_gaps = true;            ///< charge keeps for the fleet's open idle spells longer than the reference keep
     double gap_spread = 0;       ///< a model's first gap stands for gaps within this many doublings of it (0 = exact)
     bool exchange_price = true;  ///< the price of memory follows the keep-alive timers' exchange rate (lean only)
@@ -161,11 +164,20 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// or -1 when it tells nothing (T = 0, the curve not falling, or the plans leaving nothing cold). `timer_held`
     /// rises with the keep (nearly: a timer that unloads just before a gap ends also pays the load). See
     /// update_exchange_price().
+    /// The plans' cold requests over those of the keep-alive holding the same memory, on the gaps they were scored
+    /// on (decayed, ~2,000), or -1 before 256 of them were scored or while nothing was scored (fairness off and no
+    /// exchange price). Under 1 the plans beat the timers; the fairness margin spends some of that (see
+    /// update_fairness_floors).
+    [[nodiscard]] double plans_to_timer_ratio() const noexcept;
     [[nodiscard]] static double exchange_target_price(const std::array<double, kKeeps>& timer_held,
                                                       const std::array<double, kKeeps>& timer_cold, double plans_held,
                                                       double plans_cold);
 
   private:
+    /// The cold requests of the keep-alive holding memory-time `plans_held`, interpolated between the two candidates
+    /// whose memory brackets it (clamped at the ends); `below` is set to the lower of the two.
+    static double timers_cold_at(const std::array<double, kKeeps>& timer_held,
+                                 const std::array<double, kKeeps>& timer_cold, double plans_held, int& below);
     /// The host hands a state over only to a plugin with the same schema, so a field added to the format is optional
     /// and last (the exchange price, 1.4.0): a text of 1.3.0 and before is read with it at 1.
     static constexpr const char* kStateSchema = "org.warmup.state.cost-curve/2";

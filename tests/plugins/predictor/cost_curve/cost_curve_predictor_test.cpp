@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -354,17 +355,17 @@ TEST(CostCurvePredictor, TheFairnessFloorLiftsTheModelsASameMemoryTimerWouldServ
         EXPECT_EQ(keep_of(fair.plugin, model), keep_of(unfair.plugin, model)) << "model " << model;
 }
 
-/// Two heavy models woken every 30 minutes by 30 requests (kept through their gaps) and six light ones woken by one
-/// request after gaps of 3 and 60 minutes in turn (on their own, not worth 2 more minutes held per request saved: left
-/// at the shortest keep, every request cold). A keep-alive holding the same memory catches the 3-minute gaps, so the
-/// light models' cold rate under it is 1/2, which is the fleet's median. Over 2 days.
-int64_t heavy_and_light_fleet(Driver& driver) {
+/// Two heavy models woken every 30 minutes by `heavy_burst` requests (30: kept through their gaps) and six light ones
+/// woken by one request after gaps of 3 and 60 minutes in turn (on their own, not worth 2 more minutes held per request
+/// saved: left at the shortest keep, every request cold). A keep-alive holding the same memory catches the 3-minute
+/// gaps, so the light models' cold rate under it is 1/2, which is the fleet's median. Over 2 days.
+int64_t heavy_and_light_fleet(Driver& driver, int heavy_burst = 30) {
     int64_t last = 0;
     for (int64_t minute = 0; minute < 2 * 24 * 60; ++minute) {
         const int64_t t = kStartMs + minute * kMinuteMs;
         if (minute % 30 == 0)
             for (warmup_model_index model = 0; model < 2; ++model)
-                for (int i = 0; i < 30; ++i) driver.arrive(last = t + model * 10'000 + i * 100, model);
+                for (int i = 0; i < heavy_burst; ++i) driver.arrive(last = t + model * 10'000 + i * 100, model);
         if (minute % 63 == 0 || minute % 63 == 3)
             for (warmup_model_index model = 2; model < 8; ++model) driver.arrive(last = t + model * 1'000, model);
     }
@@ -412,6 +413,56 @@ TEST(CostCurvePredictor, WithMemoryToSpareTheModelsThatDecideTheQuantileGetTheSa
     for (warmup_model_index model = 2; model < 8; ++model) {
         EXPECT_GE(keep_of(tight->plugin, model), 5 * kMinuteMs) << "model " << model;
         EXPECT_LT(keep_of(tight->plugin, model), 20 * kMinuteMs) << "model " << model;
+    }
+}
+
+TEST(CostCurvePredictor, WhileThePlansBeatTheTimersTheModelsThatDecideTheQuantileGetOneKeepMore) {
+    PluginTestHost host = numbered_models_host();
+    auto keep_of = [](CostCurvePredictor& predictor, warmup_model_index model) {
+        const auto* plan = predictor.plan_of(model);
+        return plan == nullptr ? int64_t{-1} : plan->keep_ms;
+    };
+    // The 2-day fleet of heavy and light models, no lean ceiling (the band floor on), the heavy models woken by
+    // `heavy_burst` requests.
+    auto after_fleet = [&](bool margin, int heavy_burst) {
+        auto built = std::make_unique<Built<CostCurvePredictor>>(
+            host, std::string("{open_gaps: false, prewarm: false, cold_request_cost_loads: 15, fairness_quantile: 0.5, "
+                              "lean_memory_share: 0, fairness_margin: ") +
+                      (margin ? "true" : "false") + "}");
+        Driver driver(host, built->plugin);
+        heavy_and_light_fleet(driver, heavy_burst);
+        return built;
+    };
+    // Heavy models woken by 30 requests: the plans keep them through their 30-minute gaps, which a timer holding the
+    // same memory does not, so the plans leave under a tenth of that timer's cold requests. The light models decide
+    // the median: without the margin they get the same-memory timer's keep; with it, those the timer leaves at or over
+    // the target (the light models' rates differ only by rounding, so most of them) get the next candidate, 19 %
+    // longer. The heavy models keep their own keeps.
+    const auto margin = after_fleet(true, 30);
+    const auto timer_floor = after_fleet(false, 30);
+    EXPECT_LT(margin->plugin.plans_to_timer_ratio(), 0.2);
+    for (warmup_model_index model = 0; model < 2; ++model)
+        EXPECT_EQ(keep_of(margin->plugin, model), keep_of(timer_floor->plugin, model)) << "model " << model;
+    int one_keep_more = 0;
+    for (warmup_model_index model = 2; model < 8; ++model) {
+        const int64_t floor = keep_of(timer_floor->plugin, model);
+        const int64_t with_margin = keep_of(margin->plugin, model);
+        ASSERT_GE(floor, 10 * kMinuteMs) << "model " << model;  // the same-memory timer's keep
+        if (with_margin == floor) continue;
+        EXPECT_NEAR(static_cast<double>(with_margin) / static_cast<double>(floor), std::exp2(0.25), 1e-3)
+            << "model " << model;
+        ++one_keep_more;
+    }
+    EXPECT_GE(one_keep_more, 4);
+
+    // Heavy models woken by 3 requests: the plans do about as well as the timer (ratio over 0.9), and the margin is
+    // off: every keep is the one without it, the light models' the same-memory timer's.
+    const auto even = after_fleet(true, 3);
+    const auto even_timer_floor = after_fleet(false, 3);
+    EXPECT_GT(even->plugin.plans_to_timer_ratio(), 0.9);
+    for (warmup_model_index model = 0; model < 8; ++model) {
+        EXPECT_EQ(keep_of(even->plugin, model), keep_of(even_timer_floor->plugin, model)) << "model " << model;
+        EXPECT_GT(keep_of(even->plugin, model), kMinuteMs) << "model " << model;  // floored, not the shortest keep
     }
 }
 
@@ -679,6 +730,7 @@ TEST(CostCurvePredictor, ParamsAreValidated) {
     EXPECT_NE(host.create_error<CostCurvePredictor>("{gap_spread: 5}").find("gap_spread"), std::string::npos);
     EXPECT_NE(host.create_error<CostCurvePredictor>("{exchange_price: 0.5}").find("exchange_price"), std::string::npos);
     EXPECT_NE(host.create_error<CostCurvePredictor>("{price_load: mean}").find("price_load"), std::string::npos);
+    EXPECT_NE(host.create_error<CostCurvePredictor>("{fairness_margin: 2}").find("fairness_margin"), std::string::npos);
     // The start-up keep is at most the reference keep (the period it applies in).
     EXPECT_NE(host.create_error<CostCurvePredictor>("{startup_keep_ms: 1200001}").find("startup_keep_ms"),
               std::string::npos);
