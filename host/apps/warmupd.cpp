@@ -21,8 +21,13 @@
 // SIGHUP (or POST /api/warmup/config/reload, or reload.watch_file: true) reloads the configuration file: the
 // components whose choice or params changed are hot-swapped.
 //
-// Exit status: 0 after a clean stop, 2 when the configuration or a plugin is refused or the HTTP address cannot be
-// bound (in use, e.g. by another warmupd, or not permitted); nothing is left running then.
+// One daemon per state folder: the folder is locked (flock on <state.dir>/warmupd.lock) for the daemon's whole run; a
+// second daemon on the same folder stops with STATE_DIR_IN_USE naming the folder and the other daemon's pid. The kernel
+// drops the lock when its holder dies, so a killed daemon's lock file never blocks a restart.
+//
+// Exit status: 0 after a clean stop, 2 when the configuration or a plugin is refused, the HTTP address cannot be
+// bound (in use, e.g. by another warmupd, or not permitted) or the state folder is another daemon's; nothing is left
+// running then.
 #include <fmt/format.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
@@ -248,6 +253,10 @@ int main(int argc, char** argv) {
     // meanwhile wait in the listen queue), so the first request is answered with what was learned before.
     try {
         runtime->start_state_keeping();
+    } catch (const StateDirBusy& error) {
+        spdlog::critical("STATE_DIR_IN_USE {}", error.what());
+        runtime->stop();
+        return 2;
     } catch (const std::exception& error) {
         spdlog::critical("STATE_ERROR cannot use the state folder {}: {}", config.state.dir.string(), error.what());
         runtime->stop();

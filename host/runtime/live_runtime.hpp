@@ -48,6 +48,7 @@
 #include "runtime/state/journal.hpp"
 #include "runtime/state/metrics_history.hpp"
 #include "runtime/state/snapshot.hpp"
+#include "runtime/state/state_lock.hpp"
 #include "runtime/state/state_store.hpp"
 
 namespace warmup::host {
@@ -206,11 +207,12 @@ class LiveRuntime {
 
     // ----- Durable state
 
-    /// Opens config().state.dir, restores the newest valid snapshot or backup (restore_newest_snapshot), replays the
-    /// event journal written after it (state.journal), and starts the periodic snapshot thread and the journal's
-    /// flush thread; stop() takes a last snapshot and flushes the journal. No-op when state is disabled. Call after
-    /// start(), before serving. Returns the restored file. Throws std::system_error when the folder cannot be
-    /// created.
+    /// Locks config().state.dir for this runtime's life (StateDirLock: one daemon per folder), restores the newest
+    /// valid snapshot or backup (restore_newest_snapshot), replays the event journal written after it
+    /// (state.journal), and starts the periodic snapshot thread and the journal's flush thread; stop() takes a last
+    /// snapshot and flushes the journal. No-op when state is disabled. Call after start(), before serving. Returns the
+    /// restored file. Throws StateDirBusy when another daemon holds the folder (nothing in it is touched then),
+    /// std::system_error when the folder cannot be created.
     std::optional<std::filesystem::path> start_state_keeping();
     /// The state of every control-arm component with the state extension, the catalog's model table and the warm
     /// set. A component whose export fails is left out and described in `notes` (and logged STATE_EXPORT_ERROR).
@@ -425,7 +427,9 @@ class LiveRuntime {
     std::atomic<int64_t> warmup_timeout_ms_{600000};  // follows budgets.warmup_timeout_ms of the running config
     std::atomic<int64_t> request_window_ms_{5000};    // follows ingest.request_window_ms of the running config
 
-    // Durable state (start_state_keeping). The thread waits on state_cv_ between snapshots.
+    // Durable state (start_state_keeping). The thread waits on state_cv_ between snapshots. The folder's lock is
+    // declared first so that it is released last, after every writer of the folder.
+    std::unique_ptr<StateDirLock> state_lock_;
     std::unique_ptr<StateStore> state_store_;
     std::atomic<int64_t> last_snapshot_unix_ms_{0};  // 0 = none written or restored yet
     std::unique_ptr<MetricsHistory> history_;

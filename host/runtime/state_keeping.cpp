@@ -571,6 +571,9 @@ OperationResult LiveRuntime::snapshot_now() {
 
 std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
     if (!config_.state.enabled || state_store_) return std::nullopt;
+    // Before anything in the folder is read or removed: the temporary files StateStore clears at open may be another
+    // daemon's writes in progress.
+    state_lock_ = std::make_unique<StateDirLock>(config_.state.dir);
     state_store_ = std::make_unique<StateStore>(config_.state.dir, config_.state.keep);
     if (config_.state.history_retention_h > 0)
         history_ = std::make_unique<MetricsHistory>(config_.state.dir,

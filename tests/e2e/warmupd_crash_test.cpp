@@ -1,7 +1,8 @@
 // Crash test of warmupd's durable state: the real daemon learns a rhythm, snapshots it every second, is SIGKILLed
 // while events stream in, and on restart serves at once with the state of the newest complete snapshot. The event
 // journal is off here (state.journal: false) so that the snapshot path alone is pinned; warmupd_journal_test.cpp
-// covers the journal replayed after the snapshot.
+// covers the journal replayed after the snapshot. A second daemon on a folder in use is refused, and a killed
+// daemon's lock does not block its restart.
 //
 // Every wait is a bounded poll; nothing asserts on elapsed time. The daemon's output goes through a pipe drained by a
 // reader thread into an in-memory log; the Daemon destructor SIGKILLs and reaps a child that still runs.
@@ -152,6 +153,38 @@ TEST_F(WarmupdCrash, SigkillWhileEventsStreamThenRestartServesTheLastSnapshotAtO
     EXPECT_GE(std::stoi(match[1].str()), 1);
     const json status = get_json(restarted, "/api/warmup/status");
     EXPECT_EQ(status["counters"]["cold_requests"].get<int>(), std::stoi(match[1].str())) << status.dump();
+}
+
+TEST_F(WarmupdCrash, ASecondDaemonOnTheSameStateFolderIsRefusedAndAKilledDaemonsLockDoesNotBlock) {
+    const fs::path state_dir = dir_.path() / "state";
+    start_daemon(config_yaml(state_dir));
+    ASSERT_FALSE(HasFatalFailure());
+    const auto first = client_->Post("/api/warmup/events", R"({"model": "embed/x"})", "application/json");
+    ASSERT_TRUE(first && first->status == 200) << (first ? first->body : "no answer");
+
+    // Another port, the same folder: refused before it touches the folder, naming it and the running daemon.
+    test::Daemon second({"--config", (dir_.path() / "warmupd.yaml").string(), "--port", "0"});
+    const auto ended = second.wait_exit(20s);
+    ASSERT_TRUE(ended.has_value()) << "the second daemon still runs; log:\n" << second.log();
+    EXPECT_TRUE(ended->exited);
+    EXPECT_EQ(ended->code, 2) << second.log();
+    ASSERT_TRUE(second.wait_for_log_end(10s));
+    const std::string refusal = second.log();
+    EXPECT_NE(refusal.find("STATE_DIR_IN_USE"), std::string::npos) << refusal;
+    EXPECT_NE(refusal.find(state_dir.string()), std::string::npos) << refusal;
+    EXPECT_NE(refusal.find("pid " + std::to_string(daemon_->pid())), std::string::npos) << refusal;
+    EXPECT_EQ(refusal.find("STATE_RESTORED"), std::string::npos) << refusal;
+    // The first one still serves.
+    const auto still = client_->Post("/api/warmup/events", R"({"model": "embed/x"})", "application/json");
+    ASSERT_TRUE(still && still->status == 200) << (still ? still->body : "no answer");
+
+    // SIGKILLed, it leaves its lock file; the kernel released the lock, so the restart is not blocked.
+    daemon_->kill_now();
+    ASSERT_TRUE(fs::exists(state_dir / "warmupd.lock"));
+    start_daemon(config_yaml(state_dir));
+    ASSERT_FALSE(HasFatalFailure());
+    EXPECT_EQ(daemon_->log().find("STATE_DIR_IN_USE"), std::string::npos) << daemon_->log();
+    EXPECT_EQ(test::read_text_file(state_dir / "warmupd.lock"), std::to_string(daemon_->pid()) + "\n");
 }
 
 }  // namespace

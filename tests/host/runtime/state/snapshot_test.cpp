@@ -1,9 +1,13 @@
 // The snapshot format refuses every damaged file with a reason, round-trips exactly, and is written atomically; the
-// state folder keeps the newest `keep` snapshots and skips corrupt ones; the metrics history honours its retention.
+// state folder keeps the newest `keep` snapshots and skips corrupt ones, and is held by one lock at a time; the
+// metrics history honours its retention.
 #include "runtime/state/snapshot.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +17,7 @@
 #include "config/config.hpp"
 #include "runtime/state/metrics_history.hpp"
 #include "runtime/state/snapshot_writer.hpp"
+#include "runtime/state/state_lock.hpp"
 #include "runtime/state/state_store.hpp"
 #include "test_support.hpp"
 
@@ -326,6 +331,59 @@ TEST(StateFolder, KeepsTheNewestSnapshotsAndRemovesCrashLeftovers) {
     // Same millisecond: a distinct, later-sorting name.
     store.write_snapshot(sample_snapshot(3000));
     EXPECT_EQ(store.snapshots()[0].filename(), "snapshot-0000000000003000-000001.wsnap");
+}
+
+TEST(StateFolder, OneLockHolderAtATimeNamedByPid) {
+    TempDir dir("warmup-state");
+    const fs::path state = dir.path() / "state";
+    {
+        const StateDirLock first(state);  // creates the folder
+        EXPECT_EQ(first.file(), state / "warmupd.lock");
+        EXPECT_EQ(read_file(first.file()), fmt::format("{}\n", ::getpid()));
+        try {
+            const StateDirLock second(state);
+            ADD_FAILURE() << "a second lock of the same folder was granted";
+        } catch (const StateDirBusy& busy) {
+            EXPECT_EQ(busy.holder(), ::getpid());
+            const std::string message = busy.what();
+            EXPECT_NE(message.find(state.string()), std::string::npos) << message;
+            EXPECT_NE(message.find(fmt::format("pid {}", ::getpid())), std::string::npos) << message;
+        }
+    }
+    // Released with its holder; the file stays and is taken again.
+    EXPECT_NO_THROW(StateDirLock again(state));
+    EXPECT_TRUE(fs::exists(state / "warmupd.lock"));
+}
+
+TEST(StateFolder, TheLockOfAKilledProcessDoesNotBlock) {
+    TempDir dir("warmup-state");
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {  // holds the lock until killed
+        const StateDirLock held(dir.path());
+        const char byte = 1;
+        if (::write(ready[1], &byte, 1) != 1) ::_exit(1);
+        for (;;) ::pause();
+    }
+    ::close(ready[1]);
+    char byte = 0;
+    ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+    ::close(ready[0]);
+    try {
+        const StateDirLock refused(dir.path());
+        ADD_FAILURE() << "the folder of a running holder was granted";
+    } catch (const StateDirBusy& busy) {
+        EXPECT_EQ(busy.holder(), child);
+    }
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    // The lock file still names the dead process; the kernel released its lock.
+    EXPECT_EQ(read_file(dir.path() / "warmupd.lock"), fmt::format("{}\n", child));
+    const StateDirLock taken(dir.path());
+    EXPECT_EQ(read_file(taken.file()), fmt::format("{}\n", ::getpid()));
 }
 
 TEST(StateFolder, NewestValidSnapshotSkipsCorruptAndTruncatedOnes) {
