@@ -149,7 +149,8 @@ class LiveRuntime {
     ReloadResult reload(Config next);
     /// Re-reads the configuration file the daemon started with.
     ReloadResult reload_from_file();
-    /// Returns to the configuration that was running before the last successful reload.
+    /// Returns to the configuration that was running before the last reload that changed something (one step: a
+    /// second rollback in a row answers 409, saying so).
     ReloadResult rollback();
     /// Command-line overrides of http.bind / http.port, re-applied to every configuration read for a reload.
     void set_http_overrides(std::optional<std::string> bind, std::optional<uint16_t> port) {
@@ -190,9 +191,12 @@ class LiveRuntime {
     OperationResult emergency_stop();
     /// Leaves emergency mode on the safe configuration: the running configuration with the keep-alive predictor
     /// (default TTL), experiments off and half the memory budget, through reload(). A backup named
-    /// "before-reset-to-safe" is written first when state is kept. The next reload, reload_from_file() or
-    /// rollback() leaves safe mode.
+    /// "before-reset-to-safe" is written first when state is kept. On the safe configuration already (safe_mode()),
+    /// it only leaves emergency mode: the budget is not halved again and the backup is not replaced.
     OperationResult reset_to_safe();
+    /// [any] True while the configuration in force is the safe one: from reset_to_safe() until a reload or
+    /// reload_from_file() puts another in force. A rollback restores the mode with the configuration it goes back
+    /// to: into the safe configuration when that ran before the last reload, out of it otherwise.
     [[nodiscard]] bool safe_mode() const noexcept { return safe_mode_.load(); }
     /// The analyzer of every arm forgets what it learned (reset()); the pipeline keeps running.
     OperationResult reset_data_collection();
@@ -317,7 +321,8 @@ class LiveRuntime {
     [[nodiscard]] uint32_t running_config_workers() const noexcept { return config_.max_concurrent_warmups; }
     /// [control] Loads started on any worker arena and not answered yet.
     std::size_t loads_running_on_workers();
-    ReloadResult apply(Config next, bool is_rollback);
+    /// Applies `next` (see reload()); `safe`: `next` is the safe configuration (reset_to_safe, or a rollback to it).
+    ReloadResult apply(Config next, bool is_rollback, bool safe);
     /// A reload's new plugins, loaded and started beside the running ones (nothing published yet).
     struct PreparedReload {
         std::unique_ptr<PluginSet> control;
@@ -339,9 +344,9 @@ class LiveRuntime {
     /// re-plans; on failure leaves the running set as it was.
     PublishedReload publish_reload(WarmupEngine& engine, const Config& next, std::unique_ptr<PluginSet>& next_control,
                                    bool budget_changed);
-    /// [under reload_mutex_] Makes `next` the running configuration (and the old one the rollback target when
-    /// something changed).
-    void put_in_force(Config next, bool is_rollback, bool changed);
+    /// [under reload_mutex_] Makes `next` the running configuration, `safe` the safe mode, and the old configuration
+    /// with its mode the rollback target when something changed.
+    void put_in_force(Config next, bool is_rollback, bool changed, bool safe);
     /// Counts `result` in reload_counts() and returns it.
     ReloadResult counted(ReloadResult result) noexcept;
     /// Builds the non-control arms of `config` (reusing unchanged ones from `current`). Throws StartupError.
@@ -406,14 +411,16 @@ class LiveRuntime {
     std::mutex reload_mutex_;
     Config running_config_;                  // the configuration in force (under reload_mutex_)
     std::optional<Config> previous_config_;  // for rollback (under reload_mutex_)
-    ReloadListener reload_listener_;         // under reload_mutex_
+    bool previous_safe_ = false;             // previous_config_ is the safe configuration (under reload_mutex_)
+    bool rolled_back_ = false;        // the configuration in force was put there by a rollback (under reload_mutex_)
+    ReloadListener reload_listener_;  // under reload_mutex_
     std::atomic<uint64_t> reloads_changed_{0};
     std::atomic<uint64_t> reloads_unchanged_{0};
     std::atomic<uint64_t> reloads_failed_{0};
     std::optional<std::string> bind_override_;
     std::optional<uint16_t> port_override_;
 
-    std::atomic<bool> safe_mode_{false};
+    std::atomic<bool> safe_mode_{false};  // written under reload_mutex_ (put_in_force), read anywhere
 
     // The sources of `sources:` (their own threads; they call try_ingest). Swapped by reloads under
     // reload_mutex_; stopped first in stop().

@@ -70,7 +70,7 @@ OperationResult LiveRuntime::reset_to_safe() {
         safe.experiment.enabled = false;
         safe.memory_budget.absolute_mb /= 2;
         const double budget_mb = safe.memory_budget.absolute_mb;
-        const ReloadResult reloaded = apply(std::move(safe), /*is_rollback=*/false);
+        const ReloadResult reloaded = apply(std::move(safe), /*is_rollback=*/false, /*safe=*/true);
         if (!reloaded.ok) {
             spdlog::error("RESET_TO_SAFE_FAILED {} (still in emergency mode)", reloaded.error);
             result.http_status = reloaded.http_status == 200 ? 500 : reloaded.http_status;
@@ -78,7 +78,6 @@ OperationResult LiveRuntime::reset_to_safe() {
                 fmt::format("the safe configuration could not be applied ({}): {}", reloaded.stage, reloaded.error);
             return result;
         }
-        safe_mode_.store(true);
         for (const auto& change : reloaded.changes)
             result.notes.push_back(fmt::format("{}: {} -> {} ({})", change.slot, change.from, change.to, change.state));
         for (const auto& note : reloaded.notes) result.notes.push_back(note);

@@ -129,9 +129,8 @@ ReloadResult LiveRuntime::counted(ReloadResult result) noexcept {
 }
 
 ReloadResult LiveRuntime::reload(Config next) {
-    ReloadResult result = apply(std::move(next), /*is_rollback=*/false);
-    if (result.ok) safe_mode_.store(false);  // a normal reload leaves the safe configuration
-    return counted(std::move(result));
+    // A normal reload leaves the safe configuration.
+    return counted(apply(std::move(next), /*is_rollback=*/false, /*safe=*/false));
 }
 
 ReloadResult LiveRuntime::reload_from_file() {
@@ -165,25 +164,37 @@ ReloadResult LiveRuntime::reload_from_file() {
 
 ReloadResult LiveRuntime::rollback() {
     std::optional<Config> previous;
+    bool previous_safe = false;
+    bool rolled_back = false;
     {
         std::lock_guard lock(reload_mutex_);
         previous = previous_config_;
+        previous_safe = previous_safe_;
+        rolled_back = rolled_back_;
     }
     if (!previous) {
         ReloadResult result;
         result.http_status = 409;
         result.stage = "config";
-        result.error = "no previous configuration to roll back to (no successful reload yet)";
+        result.error = rolled_back ? "nothing to roll back to: a rollback goes back one step, and the last change was "
+                                     "already rolled back (the configuration before it is in force); reload a "
+                                     "configuration to change it again"
+                                   : "no previous configuration to roll back to: no reload or reset-to-safe has "
+                                     "changed the configuration since the daemon started";
         return counted(std::move(result));
     }
-    ReloadResult result = apply(std::move(*previous), /*is_rollback=*/true);
-    if (result.ok) safe_mode_.store(false);
+    // The configuration goes back with its mode: a rollback to the safe configuration is in safe mode again, so that
+    // a later reset-to-safe does not halve its budget once more.
+    ReloadResult result = apply(std::move(*previous), /*is_rollback=*/true, previous_safe);
+    if (result.ok && previous_safe)
+        result.notes.push_back(
+            "back on the safe configuration (safe_mode: true); POST /api/warmup/config/reload leaves it");
     return counted(std::move(result));
 }
 
 // Check the configuration, prepare its plugins beside the running ones, publish them on the control thread, then
 // apply the settings and sources; the running set stays as it was if any step fails.
-ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
+ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
     std::lock_guard lock(reload_mutex_);
     std::vector<std::string> restart_notes = restart_only_changes(running_config_, next);
     if (next.memory_budget.is_relative())
@@ -233,7 +244,7 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback) {
             result.notes.push_back(std::move(note));
             result.changed = true;
         }
-    put_in_force(std::move(next), is_rollback, result.changed);
+    put_in_force(std::move(next), is_rollback, result.changed, safe);
     for (const auto& change : result.changes)
         spdlog::info("CONFIG_RELOADED {}: {} -> {} ({})", change.slot, change.from, change.to, change.state);
     spdlog::info("CONFIG_RELOADED {} component(s) replaced{}, control loop paused {:.0f} us", result.changes.size(),
@@ -330,13 +341,18 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
     return out;
 }
 
-void LiveRuntime::put_in_force(Config next, bool is_rollback, bool changed) {
+void LiveRuntime::put_in_force(Config next, bool is_rollback, bool changed, bool safe) {
     if (changed) {
-        if (!is_rollback)
+        if (!is_rollback) {
             previous_config_ = running_config_;
-        else
+            previous_safe_ = safe_mode_.load();
+        } else {
             previous_config_.reset();
+            previous_safe_ = false;
+        }
+        rolled_back_ = is_rollback;
     }
+    safe_mode_.store(safe);
     warmup_timeout_ms_.store(next.warmup_timeout_ms);
     request_window_ms_.store(next.ingest_request_window_ms);
     reconcile_interval_ms_.store(next.reconcile_interval_ms);

@@ -110,5 +110,51 @@ TEST_F(TransitionsTest, ResetToSafeEvictsDownToTheHalvedBudgetAtOnceLeastRecentl
     EXPECT_EQ(metric_value(metrics, R"(warmup_evictions_total{arm="control"})"), 10.0) << metrics;
 }
 
+TEST_F(TransitionsTest, ARollbackIntoTheSafeConfigurationIsSafeModeAgainAndResetToSafeDoesNotHalveItTwice) {
+    const fs::path file = dir_.write("safe.yaml", config_text(0, 2, "", keep_alive_predictor(600'000)));
+    start(load_config_file(file, {}));
+    const auto status = [&] { return get_json("/api/warmup/status").second; };
+
+    const auto [safe_status, safe] = post("/api/warmup/reset-to-safe");
+    ASSERT_EQ(safe_status, 200) << safe.dump();
+    EXPECT_EQ(safe["memory_budget_mb"], 5000);
+    EXPECT_EQ(status()["safe_mode"], true);
+    const fs::path backup = dir_.path() / "state" / "backup-before-reset-to-safe.wsnap";
+    const std::string backed_up = warmup::test::read_text_file(backup);
+    ASSERT_FALSE(backed_up.empty());
+
+    // A reload leaves the safe configuration; the rollback goes back to it, and to safe mode with it.
+    const auto [reload_status, reloaded] = post("/api/warmup/config/reload");
+    ASSERT_EQ(reload_status, 200) << reloaded.dump();
+    EXPECT_EQ(status()["safe_mode"], false);
+    EXPECT_EQ(status()["budget_mb"], 10000);
+    const auto [rollback_status, rolled_back] = post("/api/warmup/config/rollback");
+    ASSERT_EQ(rollback_status, 200) << rolled_back.dump();
+    EXPECT_EQ(status()["safe_mode"], true) << rolled_back.dump();
+    EXPECT_EQ(status()["budget_mb"], 5000);
+    EXPECT_NE(rolled_back["notes"].dump().find("back on the safe configuration"), std::string::npos)
+        << rolled_back.dump();
+    const json engine = test::health_component(get_json("/api/warmup/health/components").second, "engine");
+    EXPECT_EQ(engine["state"], "degraded") << engine.dump();
+
+    // The safe configuration runs: reset-to-safe only leaves emergency mode, the backup of the state before it stays.
+    const auto [again_status, again] = post("/api/warmup/reset-to-safe");
+    ASSERT_EQ(again_status, 200) << again.dump();
+    EXPECT_EQ(status()["budget_mb"], 5000);
+    EXPECT_EQ(runtime_->call_on_control([](WarmupEngine& engine) { return engine.budget_mb(); }), 5000);
+    EXPECT_EQ(warmup::test::read_text_file(backup), backed_up);
+}
+
+TEST_F(TransitionsTest, ARollbackOutOfTheSafeConfigurationLeavesSafeMode) {
+    const fs::path file = dir_.write("safe.yaml", config_text(0, 2, "", keep_alive_predictor(600'000)));
+    start(load_config_file(file, {}));
+    ASSERT_EQ(post("/api/warmup/reset-to-safe").first, 200);
+    ASSERT_TRUE(runtime_->safe_mode());
+    const auto [status, rolled_back] = post("/api/warmup/config/rollback");
+    ASSERT_EQ(status, 200) << rolled_back.dump();
+    EXPECT_FALSE(runtime_->safe_mode());
+    EXPECT_EQ(get_json("/api/warmup/status").second["budget_mb"], 10000);
+}
+
 }  // namespace
 }  // namespace warmup::host

@@ -308,7 +308,26 @@ TEST_F(ReloadTest, RollbackReturnsToThePreviousPredictorAndASecondRollbackAnswer
     EXPECT_FALSE(again.ok);
     EXPECT_EQ(again.http_status, 409);
     EXPECT_EQ(again.stage, "config");
+    // Reloads did happen: the answer says that rollback goes back one step and has been used.
+    EXPECT_NE(again.error.find("a rollback goes back one step"), std::string::npos) << again.error;
+    EXPECT_NE(again.error.find("already rolled back"), std::string::npos) << again.error;
+    EXPECT_EQ(again.error.find("no successful reload"), std::string::npos) << again.error;
     EXPECT_EQ(served_id(ComponentSlot::Predictor), kIdlePredictorId);
+
+    // After a new reload, one step back is possible again.
+    ASSERT_TRUE(runtime_->reload(rewrite_config({{"predictor", predictor_slot(kKeepAlivePredictorId)}})).ok);
+    EXPECT_TRUE(runtime_->rollback().ok);
+}
+
+TEST_F(ReloadTest, RollbackBeforeAnyChangeSaysNothingHasChangedYet) {
+    start_runtime();
+    const ReloadResult unchanged = runtime_->reload(rewrite_config({}));  // the same file: nothing changes
+    ASSERT_TRUE(unchanged.ok) << unchanged.error;
+    ASSERT_FALSE(unchanged.changed);
+    const ReloadResult refused = runtime_->rollback();
+    EXPECT_EQ(refused.http_status, 409);
+    EXPECT_NE(refused.error.find("no reload or reset-to-safe has changed the configuration"), std::string::npos)
+        << refused.error;
 }
 
 }  // namespace
