@@ -89,6 +89,8 @@ void LiveRuntime::assign_budgets(double total_mb) {
             ComponentSet components = arm.plugins->component_set();
             components.metrics = arms_.front()->plugins->component_set().metrics;  // one sink, arm-labelled
             arm.engine = std::make_unique<WarmupEngine>(components, *arm.executor, catalog_, options);
+            // An arm started by a reload during an emergency stop is stopped like the others until it is lifted.
+            if (i > 0 && arms_.front()->engine->stopped()) arm.engine->emergency_stop(clock_.now_ms());
         } else {
             arm.engine->set_memory_budget_mb(budget_mb, clock_.now_ms());  // a smaller budget evicts at once
         }

@@ -228,8 +228,10 @@ class LiveRuntime {
     Snapshot capture_state(std::vector<std::string>* notes = nullptr);
     /// Imports `snapshot` into the control arm: sections whose slot and schema match a running plugin; then queues
     /// pre-warms of its warm set and asks the scheduler to plan every restored model. Refused (409, nothing
-    /// imported) when the snapshot's model table disagrees with this daemon's catalog indexes.
-    OperationResult restore_state(const Snapshot& snapshot);
+    /// imported) when the snapshot's model table disagrees with this daemon's catalog indexes. `at_start`: the
+    /// daemon's own state at start, whose emergency stop (if one was in force when it was written) is put in force
+    /// again; an operator's restore (false) leaves the emergency stop as it is.
+    OperationResult restore_state(const Snapshot& snapshot, bool at_start = false);
     /// Writes backup-<name>.wsnap (name "" = "backup-<unix_ms>"). 409 when state is disabled.
     OperationResult backup_state(const std::string& name);
     /// Restores backup `name` ("" = the newest backup).
@@ -363,9 +365,14 @@ class LiveRuntime {
     std::vector<SnapshotSection> counter_sections(WarmupEngine& engine, uint64_t accepted, uint64_t refused,
                                                   std::vector<std::string>* problems);
     /// [control] Imports counter sections (engine counters, metrics plugin) into the control arm. Returns the
-    /// problems (empty on success); `notes` gets one line per section imported or skipped.
+    /// problems (empty on success); `notes` gets one line per section imported or skipped; `emergency_stop` (when
+    /// given) receives whether the engine section says an emergency stop was in force (left unset without one).
     std::vector<std::string> import_counter_sections(WarmupEngine& engine, std::span<const SnapshotSection> sections,
-                                                     std::vector<std::string>* notes, std::size_t* imported);
+                                                     std::vector<std::string>* notes, std::size_t* imported,
+                                                     std::optional<bool>* emergency_stop = nullptr);
+    /// [control] Puts every arm in emergency stop, or out of it (then every model is planned again), when it is not
+    /// already so. At start only: the stop saved with the state.
+    void set_emergency_stop(bool stopped);
     /// [journal thread] Appends a checkpoint of the counters to the journal.
     void checkpoint_journal();
     /// Counts a failed state write (snapshot or journal) for the "state" health component.

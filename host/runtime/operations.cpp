@@ -44,7 +44,28 @@ OperationResult LiveRuntime::emergency_stop() {
     result.notes.push_back(
         "demand loads (a request waits for them) still run; POST /api/warmup/reset-to-safe "
         "leaves emergency mode");
+    // Saved before the answer: a daemon restarted on this state folder, after a crash too, is still stopped.
+    if (state_store_) {
+        const OperationResult saved = snapshot_now();
+        result.notes.push_back(saved.ok()
+                                   ? "saved in the state folder: in force across a restart until "
+                                     "POST /api/warmup/reset-to-safe"
+                                   : "could not be saved in the state folder (a restart may end it): " + saved.error);
+    }
     return result;
+}
+
+void LiveRuntime::set_emergency_stop(bool stopped) {
+    const warmup_time_ms now_ms = clock_.now_ms();
+    for (auto& arm : arms_) {
+        if (arm->engine->stopped() == stopped) continue;
+        if (stopped) {
+            arm->engine->emergency_stop(now_ms);
+        } else {
+            arm->engine->resume(now_ms);
+            arm->engine->replan_all(now_ms);
+        }
+    }
 }
 
 OperationResult LiveRuntime::reset_to_safe() {
@@ -83,15 +104,23 @@ OperationResult LiveRuntime::reset_to_safe() {
         for (const auto& note : reloaded.notes) result.notes.push_back(note);
         result.facts.emplace_back("memory_budget_mb", budget_mb);
     }
-    call_on_control([this](WarmupEngine&) {
+    const bool was_stopped = call_on_control([this](WarmupEngine& engine) {
+        const bool stopped = engine.stopped();
         // The emergency stop dropped every planned pre-warm: plan every model again now, not at its next event.
         const warmup_time_ms now_ms = clock_.now_ms();
         for (auto& arm : arms_) {
             arm->engine->resume(now_ms);
             arm->engine->replan_all(now_ms);
         }
-        return 0;
+        return stopped;
     });
+    // The emergency stop was saved with the state; its end is saved the same way, so a restart does not stop again.
+    if (was_stopped && state_store_) {
+        const OperationResult saved = snapshot_now();
+        if (!saved.ok())
+            result.notes.push_back("the end of the emergency stop could not be saved in the state folder: " +
+                                   saved.error);
+    }
     spdlog::warn(
         "RESET_TO_SAFE predictive scheduling off (keep-alive predictor), experiments off, half the memory "
         "budget, until the next reload");

@@ -50,7 +50,9 @@ bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& 
 // The control engine's totals (what /status shows) travel in the snapshot as one more section, beside the metrics
 // plugin's own state: restored together, /status and /metrics agree after a restart. A JSON object by field name, so
 // a field added later reads as 0 from an older snapshot, and an older daemon skips the section ("not a component
-// slot") without failing the restore.
+// slot") without failing the restore. The operator's emergency stop travels in the same object ("emergency_stop":
+// true while it is in force; absent, as in a state written before it was kept, reads as not stopped), so it is in
+// every snapshot and in every journal checkpoint.
 constexpr std::string_view kEngineSectionSlot = "engine";
 
 constexpr std::string_view kEngineSectionSchema = "org.warmup.state.engine-counters/1";
@@ -89,18 +91,26 @@ struct IngestTotals {
     uint64_t refused = 0;
 };
 
-std::string encode_counters(const EngineCounters& counters, const IngestTotals& ingest) {
+/// What the engine section holds.
+struct EngineSection {
+    EngineCounters counters;
+    IngestTotals ingest;
+    bool emergency_stop = false;
+};
+
+std::string encode_counters(const EngineCounters& counters, const IngestTotals& ingest, bool emergency_stop) {
     nlohmann::json out = nlohmann::json::object();
     for (const CounterField& field : kCounterFields) out[field.name] = counters.*field.field;
     out["loaded_mb_ms"] = counters.loaded_mb_ms;
     out["idle_mb_ms"] = counters.idle_mb_ms;
     out["events_accepted"] = ingest.accepted;
     out["events_refused"] = ingest.refused;
+    out["emergency_stop"] = emergency_stop;
     return out.dump();
 }
 
 /// Throws std::invalid_argument naming the first bad field; nothing is changed then.
-std::pair<EngineCounters, IngestTotals> decode_counters(std::string_view data) {
+EngineSection decode_counters(std::string_view data) {
     const nlohmann::json in = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
     if (!in.is_object()) throw std::invalid_argument("not a JSON object");
     const auto count = [&](const char* name) -> uint64_t {
@@ -116,11 +126,19 @@ std::pair<EngineCounters, IngestTotals> decode_counters(std::string_view data) {
             throw std::invalid_argument(fmt::format("'{}' is not a number >= 0", name));
         return found->get<double>();
     };
-    EngineCounters counters;
-    for (const CounterField& field : kCounterFields) counters.*field.field = count(field.name);
-    counters.loaded_mb_ms = amount("loaded_mb_ms");
-    counters.idle_mb_ms = amount("idle_mb_ms");
-    return {counters, IngestTotals{count("events_accepted"), count("events_refused")}};
+    const auto flag = [&](const char* name) {
+        const auto found = in.find(name);
+        if (found == in.end()) return false;
+        if (!found->is_boolean()) throw std::invalid_argument(fmt::format("'{}' is not true or false", name));
+        return found->get<bool>();
+    };
+    EngineSection out;
+    for (const CounterField& field : kCounterFields) out.counters.*field.field = count(field.name);
+    out.counters.loaded_mb_ms = amount("loaded_mb_ms");
+    out.counters.idle_mb_ms = amount("idle_mb_ms");
+    out.ingest = IngestTotals{count("events_accepted"), count("events_refused")};
+    out.emergency_stop = flag("emergency_stop");
+    return out;
 }
 
 }  // namespace
@@ -148,7 +166,8 @@ void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* not
                 out.add_warm_model(catalog_.record(model).name);
         }
         for (const ComponentSlot slot : kAllSlots) export_section(plugins(), slot, out, problems_here);
-        out.add_section(kEngineSectionSlot, kEngineSectionSchema, encode_counters(engine.counters(), ingest));
+        out.add_section(kEngineSectionSlot, kEngineSectionSchema,
+                        encode_counters(engine.counters(), ingest, engine.stopped()));
         return problems_here;
     });
     for (const auto& problem : problems) spdlog::error("STATE_EXPORT_ERROR {}", problem);
@@ -163,7 +182,8 @@ Snapshot LiveRuntime::capture_state(std::vector<std::string>* notes) {
 
 std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engine,
                                                               std::span<const SnapshotSection> sections,
-                                                              std::vector<std::string>* notes, std::size_t* imported) {
+                                                              std::vector<std::string>* notes, std::size_t* imported,
+                                                              std::optional<bool>* emergency_stop) {
     std::vector<std::string> import_errors;
     const auto note = [&](std::string line) {
         if (notes != nullptr) notes->push_back(std::move(line));
@@ -171,12 +191,13 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
     for (const SnapshotSection& section : sections) {
         if (section.slot == kEngineSectionSlot && section.schema == kEngineSectionSchema) {
             try {
-                const auto [counters, ingest] = decode_counters(section.data);
-                engine.restore_counters(counters);
-                accepted_events_.store(ingest.accepted);
-                refused_events_.store(ingest.refused);
+                const EngineSection decoded = decode_counters(section.data);
+                engine.restore_counters(decoded.counters);
+                accepted_events_.store(decoded.ingest.accepted);
+                refused_events_.store(decoded.ingest.refused);
+                if (emergency_stop != nullptr) *emergency_stop = decoded.emergency_stop;
                 ++*imported;
-                note(fmt::format("engine counters restored ({} requests)", counters.requests));
+                note(fmt::format("engine counters restored ({} requests)", decoded.counters.requests));
             } catch (const std::exception& error) {
                 import_errors.push_back(
                     fmt::format("engine counters refused (unchanged): {}: {}", section.schema, error.what()));
@@ -214,7 +235,7 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
     return import_errors;
 }
 
-OperationResult LiveRuntime::restore_state(const Snapshot& snapshot) {
+OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_start) {
     OperationResult result = call_on_control([&](WarmupEngine& engine) {
         OperationResult out;
         // Plugin state is keyed by model index: index i must name the same model here as in the snapshot.
@@ -234,8 +255,13 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot) {
                                                       : std::string("is not covered by this catalog")));
         }
         std::size_t restored = 0;
+        std::optional<bool> stopped;
         const std::vector<std::string> import_errors =
-            import_counter_sections(engine, snapshot.sections, &out.notes, &restored);
+            import_counter_sections(engine, snapshot.sections, &out.notes, &restored, &stopped);
+        // At start, an emergency stop saved with the state is in force again before the warm set is queued (so it
+        // queues nothing). An operator's restore leaves the mode as it is: it brings back what was learned, not an
+        // operator's earlier decision.
+        if (at_start && stopped) set_emergency_stop(*stopped);
         // The warm set comes back as pre-warms; every other restored model gets a fresh plan from what was learned,
         // so pre-warms scheduled before the restart are scheduled again.
         const warmup_time_ms now_ms = clock_.now_ms();
@@ -369,7 +395,7 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
     }
     // The newest snapshot on disk is this one, whether or not it can be imported.
     last_snapshot_unix_ms_.store(static_cast<int64_t>(loaded->snapshot.created_unix_ms));
-    const OperationResult result = restore_state(loaded->snapshot);
+    const OperationResult result = restore_state(loaded->snapshot, /*at_start=*/true);
     if (!result.ok()) {
         spdlog::error("STATE_RESTORE_ERROR {}: {}", loaded->file.string(), result.error);
         if (result.http_status == 409) return std::nullopt;  // nothing was imported
@@ -454,7 +480,10 @@ uint64_t LiveRuntime::replay_journal(uint64_t base_ms) {
     std::vector<std::string> problems;
     if (checkpoint)
         problems = call_on_control([&](WarmupEngine& engine) {
-            auto out = import_counter_sections(engine, *checkpoint, nullptr, &imported);
+            // The newest checkpoint also says whether an emergency stop was in force at the crash.
+            std::optional<bool> stopped;
+            auto out = import_counter_sections(engine, *checkpoint, nullptr, &imported, &stopped);
+            if (stopped) set_emergency_stop(*stopped);
             return out;
         });
     for (const auto& problem : problems) spdlog::error("STATE_RESTORE_ERROR journal checkpoint: {}", problem);
@@ -474,7 +503,7 @@ std::vector<SnapshotSection> LiveRuntime::counter_sections(WarmupEngine& engine,
     export_section(plugins(), ComponentSlot::Metrics, metrics, failed);
     std::vector<SnapshotSection> sections = metrics.take().sections;
     sections.push_back({std::string(kEngineSectionSlot), std::string(kEngineSectionSchema),
-                        encode_counters(engine.counters(), IngestTotals{accepted, refused})});
+                        encode_counters(engine.counters(), IngestTotals{accepted, refused}, engine.stopped())});
     if (problems != nullptr) problems->insert(problems->end(), failed.begin(), failed.end());
     return sections;
 }
@@ -490,8 +519,8 @@ void LiveRuntime::checkpoint_journal() {
         // yet taken by the control loop, and the control thread changes neither meanwhile).
         std::vector<SnapshotSection> sections = counter_sections(engine, 0, 0, &out);
         std::lock_guard lock(ingest_mutex_);
-        sections.back().data =
-            encode_counters(engine.counters(), IngestTotals{accepted_events_.load(), refused_events_.load()});
+        sections.back().data = encode_counters(
+            engine.counters(), IngestTotals{accepted_events_.load(), refused_events_.load()}, engine.stopped());
         journal->append_checkpoint(sections);
         return out;
     });
@@ -582,8 +611,13 @@ std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
     // journal written after the restored state, then journal anew from there.
     uint64_t base_ms = 0;
     auto restored = restore_newest_snapshot(&base_ms);
+    if (config_.state.journal) replay_journal(base_ms);
+    if (call_on_control([](WarmupEngine& engine) { return engine.stopped(); }))
+        spdlog::warn(
+            "EMERGENCY_STOP still in force: an operator stopped new warm-ups before the restart (saved in {}); no "
+            "pre-warm starts until POST /api/warmup/reset-to-safe",
+            config_.state.dir.string());
     if (config_.state.journal) {
-        replay_journal(base_ms);
         journal_owner_ = std::make_unique<EventJournal>(config_.state.dir, base_ms);
         journal_.store(journal_owner_.get());
         journal_thread_ = std::thread([this] {

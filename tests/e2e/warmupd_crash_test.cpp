@@ -2,7 +2,7 @@
 // while events stream in, and on restart serves at once with the state of the newest complete snapshot. The event
 // journal is off here (state.journal: false) so that the snapshot path alone is pinned; warmupd_journal_test.cpp
 // covers the journal replayed after the snapshot. A second daemon on a folder in use is refused, and a killed
-// daemon's lock does not block its restart.
+// daemon's lock does not block its restart. An emergency stop is saved at once and outlives a SIGKILL.
 //
 // Every wait is a bounded poll; nothing asserts on elapsed time. The daemon's output goes through a pipe drained by a
 // reader thread into an in-memory log; the Daemon destructor SIGKILLs and reaps a child that still runs.
@@ -185,6 +185,34 @@ TEST_F(WarmupdCrash, ASecondDaemonOnTheSameStateFolderIsRefusedAndAKilledDaemons
     ASSERT_FALSE(HasFatalFailure());
     EXPECT_EQ(daemon_->log().find("STATE_DIR_IN_USE"), std::string::npos) << daemon_->log();
     EXPECT_EQ(test::read_text_file(state_dir / "warmupd.lock"), std::to_string(daemon_->pid()) + "\n");
+}
+
+TEST_F(WarmupdCrash, AnEmergencyStopSurvivesAKillAndARestartUntilResetToSafeLiftsIt) {
+    const fs::path state_dir = dir_.path() / "state";
+    // A snapshot interval far beyond the test: only the stop itself can have saved it.
+    const std::string yaml = state_daemon_config(state_dir, 200, "snapshot_interval_s: 3600, keep: 5, journal: false");
+    start_daemon(yaml);
+    ASSERT_FALSE(HasFatalFailure());
+    const auto stopped = client_->Post("/api/warmup/emergency-stop", "", "application/json");
+    ASSERT_TRUE(stopped && stopped->status == 200) << (stopped ? stopped->body : "no answer");
+    daemon_->kill_now();  // SIGKILL right after the answer: no snapshot at a clean stop
+
+    start_daemon(yaml);
+    ASSERT_FALSE(HasFatalFailure());
+    EXPECT_TRUE(daemon_->wait_for_log("EMERGENCY_STOP still in force", 5s)) << daemon_->log();
+    EXPECT_EQ(get_json(*client_, "/api/warmup/status")["emergency_stop"], true);
+    const auto lifted = client_->Post("/api/warmup/reset-to-safe", "", "application/json");
+    ASSERT_TRUE(lifted && lifted->status == 200) << (lifted ? lifted->body : "no answer");
+    EXPECT_EQ(get_json(*client_, "/api/warmup/status")["emergency_stop"], false);
+
+    // SIGTERM: a clean stop, and a start without the warning.
+    ASSERT_EQ(::kill(daemon_->pid(), SIGTERM), 0);
+    const auto ended = daemon_->wait_exit(20s);
+    ASSERT_TRUE(ended && ended->exited && ended->code == 0) << daemon_->log();
+    start_daemon(yaml);
+    ASSERT_FALSE(HasFatalFailure());
+    EXPECT_EQ(get_json(*client_, "/api/warmup/status")["emergency_stop"], false);
+    EXPECT_EQ(daemon_->log().find("EMERGENCY_STOP still in force"), std::string::npos) << daemon_->log();
 }
 
 }  // namespace

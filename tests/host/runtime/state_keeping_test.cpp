@@ -172,5 +172,50 @@ TEST_F(OpsTest, RestoreFindsTheSlotOfASectionKeptUnderItsDeprecatedKey) {
     for (const std::string& note : restored.notes) EXPECT_EQ(note.find("skipped"), std::string::npos) << note;
 }
 
+TEST_F(TransitionsTest, AnEmergencyStopStaysInForceAcrossARestartUntilResetToSafe) {
+    const Config with_state =
+        config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
+    start(with_state);
+    use_and_wait_ready("m/a");
+    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "running"})").first, 200);
+    const auto [stop_status, stopped] = post("/api/warmup/emergency-stop");
+    ASSERT_EQ(stop_status, 200) << stopped.dump();
+    EXPECT_NE(stopped["notes"].dump().find("in force across a restart"), std::string::npos) << stopped.dump();
+    stop();
+
+    start(with_state);
+    EXPECT_EQ(get_json("/api/warmup/status").second["emergency_stop"], true);
+    EXPECT_TRUE(runtime_->call_on_control([](WarmupEngine& engine) { return engine.stopped(); }));
+    const json engine = health_component(get_json("/api/warmup/health/components").second, "engine");
+    EXPECT_EQ(engine["state"], "degraded") << engine.dump();
+    // The warm set of the restored state is not pre-warmed during the stop.
+    EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_ABSENT);
+    // An operator's restore of a state saved before the stop brings back what was learned, not the time before the
+    // stop.
+    ASSERT_EQ(post("/api/warmup/restore-state", R"({"name": "running"})").first, 200);
+    EXPECT_EQ(get_json("/api/warmup/status").second["emergency_stop"], true);
+
+    ASSERT_EQ(post("/api/warmup/reset-to-safe").first, 200);
+    EXPECT_EQ(get_json("/api/warmup/status").second["emergency_stop"], false);
+    stop();
+    start(with_state);
+    EXPECT_EQ(get_json("/api/warmup/status").second["emergency_stop"], false);
+}
+
+TEST_F(TransitionsTest, AStateWrittenWithoutTheEmergencyStopReadsAsNotStopped) {
+    // The engine section as daemons wrote it before the emergency stop was kept: counters only.
+    Snapshot older;
+    older.created_unix_ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    older.sections = {{"engine", "org.warmup.state.engine-counters/1", R"({"requests": 7, "cold_requests": 7})"}};
+    StateStore(dir_.path() / "state", 10).write_snapshot(older);
+
+    start(config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n"));
+    const json status = get_json("/api/warmup/status").second;
+    EXPECT_EQ(status["counters"]["requests"], 7) << status.dump();  // the section was read
+    EXPECT_EQ(status["emergency_stop"], false);
+}
+
 }  // namespace
 }  // namespace warmup::host
