@@ -8,7 +8,9 @@
 //   warmupctl [--url URL] [--token-env NAME] COMMAND
 //       status | health | plugins | predictions | experiments | metrics          (GET)
 //       emergency-stop | reset-to-safe | reload | rollback | reset-data-collection | restart-workers     (POST)
-//       backup [NAME] | restore [NAME]                                            (POST, optional backup name)
+//       backup [--overwrite] [NAME] | restore [NAME]                              (POST, optional backup name; an
+//                                                                                 existing one is replaced only
+//                                                                                 with --overwrite)
 //       why MODEL [--limit N] [--arm NAME]   why MODEL was cold: its last cold request and what unloaded, evicted or
 //                                            skipped it before, then its recent decisions, in plain language (local
 //                                            time); from GET /api/warmup/decisions
@@ -674,8 +676,10 @@ int main(int argc, char** argv) {
 
     std::optional<std::string> backup_name;
     std::optional<std::string> restore_name;
+    bool backup_overwrite = false;
     auto* backup_command = app.add_subcommand("backup", "write the learned state to a named backup");
     backup_command->add_option("name", backup_name, "backup name (default: a time stamp)");
+    backup_command->add_flag("--overwrite", backup_overwrite, "replace a backup of that name (else refused: 409)");
     auto* restore_command = app.add_subcommand("restore", "restore a backup (default: the newest)");
     restore_command->add_option("name", restore_name, "backup name");
 
@@ -739,7 +743,11 @@ int main(int argc, char** argv) {
         return std::string_view(endpoint->method) == "GET" ? daemon.get(endpoint->path) : daemon.post(endpoint->path);
     }
     if (*bundle_command) return support_bundle(daemon, url, token_env, bundle);
-    if (*backup_command) return daemon.post("/api/warmup/backup-state", named_body(backup_name));
+    if (*backup_command) {
+        nlohmann::json body = nlohmann::json::parse(named_body(backup_name));
+        if (backup_overwrite) body["overwrite"] = true;
+        return daemon.post("/api/warmup/backup-state", body.dump());
+    }
     if (*restore_command) return daemon.post("/api/warmup/restore-state", named_body(restore_name));
     if (*why_command) return why(daemon, why_model, why_limit, why_arm);
     if (*history_command) return history(daemon, history_since);

@@ -104,6 +104,11 @@ std::vector<Decision> DecisionLog::newest(std::optional<warmup_model_index> mode
     return found;
 }
 
+std::vector<std::string> DecisionLog::arms() const {
+    std::lock_guard lock(mutex_);
+    return arms_;
+}
+
 std::size_t DecisionLog::size() const {
     std::lock_guard lock(mutex_);
     return static_cast<std::size_t>(std::min<uint64_t>(next_seq_ - 1, capacity_));

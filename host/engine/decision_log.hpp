@@ -96,6 +96,10 @@ class DecisionLog final : public DecisionSink {
     [[nodiscard]] std::vector<Decision> newest(std::optional<warmup_model_index> model, std::size_t limit,
                                                std::optional<std::string> arm = std::nullopt) const;
 
+    /// [any thread] The arms that have recorded a decision since start, by first appearance (an arm a reload stopped
+    /// stays listed while the ring may still hold its entries).
+    [[nodiscard]] std::vector<std::string> arms() const;
+
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
     /// [any thread] Entries held now (<= capacity) and decisions recorded since start (merged keeps count).
     [[nodiscard]] std::size_t size() const;

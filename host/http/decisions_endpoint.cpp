@@ -1,10 +1,13 @@
 // http/decisions_endpoint.cpp — GET /api/warmup/decisions: the newest decisions of every arm with their reasons,
-// filtered by ?model= and ?arm=, at most ?limit= of them. Read-only and off the control thread: the decision log has
+// filtered by ?model= and ?arm= (404 for a model never seen, or an arm neither running nor in the log), at most
+// ?limit= of them. Read-only and off the control thread: the decision log has
 // its own lock.
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -89,7 +92,21 @@ void HttpApi::get_decisions(const httplib::Request& request, httplib::Response& 
         answer["model"] = name;
     }
     std::optional<std::string> arm;
-    if (request.has_param("arm")) arm = request.get_param_value("arm");
+    if (request.has_param("arm")) {
+        arm = request.get_param_value("arm");
+        // A name that is neither running nor in the log is a mistake (a typo, an arm of another configuration), not
+        // an arm that has decided nothing yet: say so rather than answer an empty list.
+        const std::vector<std::string> running = runtime_.arm_names();
+        const std::vector<std::string> recorded = log.arms();
+        if (std::find(running.begin(), running.end(), *arm) == running.end() &&
+            std::find(recorded.begin(), recorded.end(), *arm) == recorded.end()) {
+            reply(response, 404,
+                  {{"error", fmt::format("unknown arm '{}': no running arm and no recorded decision has that name "
+                                         "(arms running: {})",
+                                         *arm, fmt::join(running, ", "))}});
+            return;
+        }
+    }
     json list = json::array();
     for (const Decision& decision : log.newest(model, limit, arm))
         list.push_back(decision_json(decision, runtime_.catalog()));

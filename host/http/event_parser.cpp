@@ -206,16 +206,17 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
             // of the parser (a number beyond double's range, such as 1e400, is out_of_range, not a parse_error).
             try {
                 [[maybe_unused]] const json ignored = json::parse(text);
-                builder.reject(0, "malformed JSON array");
+                builder.reject(kWholeBody, "malformed JSON array");
             } catch (const json::parse_error& error) {
-                builder.reject(0, fmt::format("malformed JSON array at byte {}: {}", error.byte, error.what()));
+                builder.reject(kWholeBody,
+                               fmt::format("malformed JSON array at byte {}: {}", error.byte, error.what()));
             } catch (const json::exception& error) {
-                builder.reject(0, fmt::format("malformed JSON array: {}", error.what()));
+                builder.reject(kWholeBody, fmt::format("malformed JSON array: {}", error.what()));
             }
             return builder.finish();
         }
         if (!parsed.is_array()) {  // e.g. "[1] 2" is discarded above; this guards any other top-level shape
-            builder.reject(0, "expected a JSON array of event objects");
+            builder.reject(kWholeBody, "expected a JSON array of event objects");
             return builder.finish();
         }
         std::size_t index = 0;

@@ -16,8 +16,12 @@
 
 namespace warmup::host {
 
+/// The position of a refusal that concerns the whole body rather than one item: a JSON array that does not parse
+/// (items and lines are numbered from 1).
+inline constexpr std::size_t kWholeBody = 0;
+
 struct RejectedEvent {
-    std::size_t position = 0;
+    std::size_t position = kWholeBody;  ///< the line or item (from 1), or kWholeBody
     std::string reason;
 };
 

@@ -1,6 +1,7 @@
 // http/events_endpoint.cpp — POST /api/warmup/events: a body of usage events (http/event_parser.hpp) into the ingest
-// queue, each refused item named by its line or index with the reason. Status: 200 all accepted, 400 some refused
-// for their content, 503 some refused because the ingest queue was full (retry those).
+// queue, each refused item named by its line or index with the reason (a JSON array that does not parse is one
+// refusal of the whole body, without a line or item, its reason naming the byte). Status: 200 all accepted, 400 some
+// refused for their content, 503 some refused because the ingest queue was full (retry those).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -44,7 +45,13 @@ class RefusalList {
     /// Into `answer`: "rejected" (the listed ones) and, when some are not listed, "rejected_not_listed".
     void write(json& answer) const {
         json list = json::array();
-        for (const auto& refusal : listed_) list.push_back({{key_, refusal.position}, {"reason", refusal.reason}});
+        for (const auto& refusal : listed_) {
+            // A refusal of the whole body (an array that does not parse) names no item: its reason says where.
+            json entry = json::object();
+            if (refusal.position != kWholeBody) entry[key_] = refusal.position;
+            entry["reason"] = refusal.reason;
+            list.push_back(std::move(entry));
+        }
         answer["rejected"] = std::move(list);
         if (total_ > listed_.size()) answer["rejected_not_listed"] = total_ - listed_.size();
     }

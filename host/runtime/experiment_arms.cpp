@@ -77,7 +77,9 @@ void LiveRuntime::assign_budgets(double total_mb) {
     acting_.clear();
     acting_cumulative_.clear();
     double cumulative = 0;
+    std::vector<std::string> names;
     for (std::size_t i = 0; i < arms_.size(); ++i) {
+        names.push_back(arms_[i]->name);
         LiveArm& arm = *arms_[i];
         const double budget_mb = arm.mode == LiveArm::Mode::Shadow ? total_mb : total_mb * arm.weight / acting_weight;
         if (arm.engine == nullptr) {
@@ -100,6 +102,8 @@ void LiveRuntime::assign_budgets(double total_mb) {
             acting_cumulative_.push_back(cumulative);
         }
     }
+    std::lock_guard lock(arm_names_mutex_);
+    arm_names_ = std::move(names);
 }
 
 void LiveRuntime::route(const warmup_usage_event& event, std::vector<std::vector<warmup_usage_event>>& per_arm) const {

@@ -232,9 +232,11 @@ class LiveRuntime {
     /// daemon's own state at start, whose emergency stop (if one was in force when it was written) is put in force
     /// again; an operator's restore (false) leaves the emergency stop as it is.
     OperationResult restore_state(const Snapshot& snapshot, bool at_start = false);
-    /// Writes backup-<name>.wsnap (name "" = "backup-<unix_ms>"). 409 when state is disabled.
-    OperationResult backup_state(const std::string& name);
-    /// Restores backup `name` ("" = the newest backup).
+    /// Writes backup-<name>.wsnap (name "" = "at-<unix_ms>"). 400 for a name that cannot name a backup; 409 when
+    /// state is disabled, or when a backup of that name exists and `overwrite` is false (nothing is written then).
+    OperationResult backup_state(const std::string& name, bool overwrite = false);
+    /// Restores backup `name` ("" = the newest backup). 400 for a name that cannot name a backup, 404 when there is
+    /// no such backup.
     OperationResult restore_backup(const std::string& name);
     /// At start: restores the newest valid periodic snapshot or backup, whichever was taken last; corrupt or
     /// truncated snapshots are logged (STATE_RESTORE_ERROR) and skipped. Returns the restored file, or nullopt;
@@ -282,6 +284,11 @@ class LiveRuntime {
     [[nodiscard]] Catalog& catalog() noexcept { return catalog_; }
     /// [any] Every arm's decisions with their reasons (a bounded ring; thread-safe).
     [[nodiscard]] const DecisionLog& decisions() const noexcept { return decisions_; }
+    /// [any] The names of the arms running now: "control", then the experiment's arms.
+    [[nodiscard]] std::vector<std::string> arm_names() const {
+        std::lock_guard lock(arm_names_mutex_);
+        return arm_names_;
+    }
     [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
     /// The configuration the daemon started with (HTTP settings; immutable).
     [[nodiscard]] const Config& config() const noexcept { return config_; }
@@ -390,6 +397,8 @@ class LiveRuntime {
     std::vector<std::size_t> acting_;             // indexes of acting arms (control first), control thread
     std::vector<double> acting_cumulative_;       // cumulative weight shares in [0, 1]
     uint32_t next_arm_id_ = 0;                    // control thread (or constructor)
+    mutable std::mutex arm_names_mutex_;
+    std::vector<std::string> arm_names_;  // arms_' names for any thread (under arm_names_mutex_; set by assign_budgets)
 
     // Events accepted and not yet taken by the control loop, at most config_.ingest_queue_capacity. Producers (any
     // thread) append a whole request under ingest_mutex_; the control thread swaps the vector out whole and owns

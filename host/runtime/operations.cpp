@@ -75,7 +75,8 @@ OperationResult LiveRuntime::reset_to_safe() {
         result.notes.push_back("already on the safe configuration; emergency mode left");
     } else {
         if (state_store_) {
-            const OperationResult backup = backup_state("before-reset-to-safe");
+            // Replaces the backup of an earlier reset-to-safe: this one holds the state now, before this reset.
+            const OperationResult backup = backup_state("before-reset-to-safe", /*overwrite=*/true);
             result.notes.push_back(backup.ok() ? "learned state backed up as 'before-reset-to-safe'"
                                                : "could not back up the learned state: " + backup.error);
         }

@@ -91,6 +91,11 @@ struct IngestTotals {
     uint64_t refused = 0;
 };
 
+/// Why `name` cannot name a backup, for a 400 answer (backup and restore alike).
+std::string invalid_backup_name(const std::string& name) {
+    return fmt::format("backup name '{}': expected 1 to 64 characters of [A-Za-z0-9._-], not starting with '.'", name);
+}
+
 /// What the engine section holds.
 struct EngineSection {
     EngineCounters counters;
@@ -294,16 +299,18 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_sta
     return result;
 }
 
-OperationResult LiveRuntime::backup_state(const std::string& name) {
+OperationResult LiveRuntime::backup_state(const std::string& name, bool overwrite) {
     if (!state_store_)
         return failure(409,
                        "state is not kept by this daemon (state.enabled: false, or the embedded default "
                        "configuration without state.dir)");
     const std::string backup_name = name.empty() ? fmt::format("at-{}", unix_now_ms()) : name;
-    if (!StateStore::valid_backup_name(backup_name))
-        return failure(400, fmt::format("backup name '{}': expected 1 to 64 characters of [A-Za-z0-9._-], not "
-                                        "starting with '.'",
-                                        backup_name));
+    if (!StateStore::valid_backup_name(backup_name)) return failure(400, invalid_backup_name(backup_name));
+    // A named backup is what an operator keeps to go back to: it is replaced only when asked for.
+    if (std::error_code error; !overwrite && std::filesystem::exists(state_store_->backup_file(backup_name), error))
+        return failure(409, fmt::format("a backup named '{}' exists ({}): choose another name, or send "
+                                        "{{\"name\": \"{}\", \"overwrite\": true}} to replace it",
+                                        backup_name, state_store_->backup_file(backup_name).string(), backup_name));
     OperationResult result;
     std::unique_ptr<SnapshotFileWriter> snapshot;
     try {
@@ -327,14 +334,14 @@ OperationResult LiveRuntime::restore_backup(const std::string& name) {
         return failure(409,
                        "state is not kept by this daemon (state.enabled: false, or the embedded default "
                        "configuration without state.dir)");
+    if (!name.empty() && !StateStore::valid_backup_name(name)) return failure(400, invalid_backup_name(name));
     LoadedSnapshot loaded;
     std::vector<RefusedSnapshot> skipped;  // newer backups that do not decode ("newest" only)
     try {
         loaded = state_store_->read_backup(name, &skipped);
     } catch (const SnapshotError& error) {
         const std::string reason = error.what();
-        const bool missing =
-            reason.starts_with("no backup") || reason.find("not a valid backup name") != std::string::npos;
+        const bool missing = reason.starts_with("no backup");
         spdlog::error("STATE_RESTORE_ERROR {}", reason);
         return failure(missing ? 404 : 422, reason);
     }

@@ -72,6 +72,10 @@ fs::path StateStore::commit_snapshot(SnapshotFileWriter& writer) {
     return file;
 }
 
+fs::path StateStore::backup_file(std::string_view name) const {
+    return dir_ / fmt::format("{}{}{}", kBackupPrefix, name, kExtension);
+}
+
 fs::path StateStore::commit_backup(const std::string& name, SnapshotFileWriter& writer) {
     if (!valid_backup_name(name))
         throw std::invalid_argument(fmt::format(

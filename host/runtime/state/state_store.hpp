@@ -74,6 +74,8 @@ class StateStore {
 
     /// True when `name` can name a backup file.
     static bool valid_backup_name(std::string_view name) noexcept;
+    /// The file of backup `name` (a valid name), whether or not it exists.
+    [[nodiscard]] std::filesystem::path backup_file(std::string_view name) const;
 
   private:
     std::filesystem::path dir_;

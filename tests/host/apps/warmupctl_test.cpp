@@ -200,6 +200,12 @@ TEST(WarmupctlOperate, DrivesARunningDaemon) {
     const CtlRun backup = warmupctl({"--url", url, "backup", "nightly"});
     EXPECT_EQ(backup.exit_code, 0) << backup.output;
     EXPECT_NE(backup.output.find("nightly"), std::string::npos) << backup.output;
+    // An existing backup is replaced only when asked.
+    const CtlRun again = warmupctl({"--url", url, "backup", "nightly"});
+    EXPECT_EQ(again.exit_code, 1) << again.output;
+    EXPECT_NE(again.output.find("HTTP 409"), std::string::npos) << again.output;
+    const CtlRun replaced = warmupctl({"--url", url, "backup", "--overwrite", "nightly"});
+    EXPECT_EQ(replaced.exit_code, 0) << replaced.output;
     const CtlRun restore = warmupctl({"--url", url, "restore", "nightly"});
     EXPECT_EQ(restore.exit_code, 0) << restore.output;
     const CtlRun missing = warmupctl({"--url", url, "restore", "no-such-backup"});

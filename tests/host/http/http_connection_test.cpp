@@ -5,6 +5,7 @@
 //  - curl's default Content-Type (x-www-form-urlencoded) does not cap event bodies at 8 KiB;
 //  - the body cap holds for chunked bodies too;
 //  - idle and slow clients neither stall /healthz nor hold a connection past the request deadline;
+//  - an endpoint that takes no body refuses one that is not blank or {};
 //  - a wrong method gets 405 with Allow; a refused-lines list is capped; counts are JSON integers;
 //  - a reload that changes the access token applies it.
 #include <gtest/gtest.h>
@@ -75,6 +76,32 @@ TEST(BodylessPost, AnEmptyEventsPostAcceptsNothingAndTheConnectionServesTheNextR
     EXPECT_EQ(json_body_of(first)["accepted"], 0);
     ASSERT_TRUE(connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
     EXPECT_EQ(status_of(connection.read_response(2s)), 200);
+}
+
+TEST(BodylessPost, AnEndpointThatTakesNoBodyRefusesABodyButTakesABlankOneOrAnEmptyObject) {
+    InProcessDaemon daemon("16", std::nullopt);
+    const std::vector<std::string> takes_none = {
+        "/api/warmup/emergency-stop",        "/api/warmup/reset-to-safe", "/api/warmup/reset-data-collection",
+        "/api/warmup/queue/restart-workers", "/api/warmup/config/reload", "/api/warmup/config/rollback"};
+    for (const std::string& path : takes_none)
+        for (const std::string body : {"garbage", "[1]", "null", R"({"name": "x"})"}) {
+            const auto result = daemon.client().Post(path, body, "application/json");
+            ASSERT_TRUE(result) << path;
+            EXPECT_EQ(result->status, 400) << path << " " << body << "\n" << result->body;
+            EXPECT_EQ(json::parse(result->body)["error"], "this endpoint takes no body: send none (or {})")
+                << path << " " << body;
+        }
+    // Nothing ran: no emergency stop is in force.
+    auto status = daemon.client().Get("/api/warmup/status");
+    ASSERT_TRUE(status);
+    EXPECT_EQ(json::parse(status->body)["emergency_stop"], false);
+    // {} (what warmupctl sends) and a blank body stand for none.
+    const auto stop = daemon.client().Post("/api/warmup/emergency-stop", "{}", "application/json");
+    ASSERT_TRUE(stop);
+    EXPECT_EQ(stop->status, 200) << stop->body;
+    const auto safe = daemon.client().Post("/api/warmup/reset-to-safe", " \r\n", "application/json");
+    ASSERT_TRUE(safe);
+    EXPECT_EQ(safe->status, 200) << safe->body;
 }
 
 TEST(FormContentType, CurlsDefaultContentTypeDoesNotCapEventsAt8KiB) {

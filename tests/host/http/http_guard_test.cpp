@@ -129,6 +129,25 @@ TEST(BadEvents, AMalformedJsonArrayIsRefusedWholeWithItsByteOffset) {
     EXPECT_NE(answer["rejected"][0]["reason"].get<std::string>().find("malformed JSON array at byte 33"),
               std::string::npos)
         << answer.dump();
+    // The whole body is refused: no item is named (items are numbered from 1; there is no item 0).
+    EXPECT_FALSE(answer["rejected"][0].contains("item")) << answer.dump();
+    EXPECT_FALSE(answer["rejected"][0].contains("line")) << answer.dump();
+}
+
+TEST(Decisions, AnUnknownArmIs404NamingTheRunningArmsAsAnUnknownModelIs) {
+    InProcessDaemon daemon("16", std::nullopt);
+    ASSERT_EQ(daemon.post_events(R"({"model": "known/a"})").first, 200);
+    const auto known = daemon.client().Get("/api/warmup/decisions?arm=control");
+    ASSERT_TRUE(known);
+    EXPECT_EQ(known->status, 200) << known->body;
+    const auto unknown = daemon.client().Get("/api/warmup/decisions?arm=nope");
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 404) << unknown->body;
+    EXPECT_EQ(json::parse(unknown->body)["error"],
+              "unknown arm 'nope': no running arm and no recorded decision has that name (arms running: control)");
+    const auto model = daemon.client().Get("/api/warmup/decisions?model=nope");
+    ASSERT_TRUE(model);
+    EXPECT_EQ(model->status, 404) << model->body;
 }
 
 TEST(BadEvents, UnknownEndpointsAnswer404WithAJsonBody) {

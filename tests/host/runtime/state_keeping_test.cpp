@@ -58,6 +58,46 @@ TEST_F(OpsTest, BackupRestoreAndResetDataCollectionRoundTripTheLearnedPatterns) 
     EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "missing"})").first, 404);
 }
 
+TEST_F(OpsTest, BackupNamesAreCheckedAlikeByBackupAndRestoreAndAnExistingBackupIsReplacedOnlyWhenAsked) {
+    TempDir dir("warmup-ops");
+    start(load_config_text(config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n"), "ops.yaml",
+                           dir.path(), {}));
+    const auto error_of = [](const json& answer) { return answer.value("error", std::string()); };
+    for (const std::string path : {"/api/warmup/backup-state", "/api/warmup/restore-state"}) {
+        SCOPED_TRACE(path);
+        const auto [empty_status, empty] = post(path, R"({"name": ""})");
+        EXPECT_EQ(empty_status, 400) << empty.dump();
+        EXPECT_NE(error_of(empty).find("\"name\" is empty"), std::string::npos) << empty.dump();
+        const auto [typo_status, typo] = post(path, R"({"nme": "x"})");
+        EXPECT_EQ(typo_status, 400) << typo.dump();
+        EXPECT_NE(error_of(typo).find("unknown key \"nme\""), std::string::npos) << typo.dump();
+        const auto [invalid_status, invalid] = post(path, R"({"name": "../x"})");
+        EXPECT_EQ(invalid_status, 400) << invalid.dump();
+        EXPECT_NE(error_of(invalid).find("backup name '../x': expected 1 to 64 characters"), std::string::npos)
+            << invalid.dump();
+    }
+    EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "b1", "overwrite": true})").first, 400);
+    EXPECT_TRUE(StateStore(dir.path() / "state", 10).backups().empty()) << "a refused body wrote a backup";
+
+    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "b1"})").first, 200);
+    const fs::path file = dir.path() / "state" / "backup-b1.wsnap";
+    const std::string first = warmup::test::read_text_file(file);
+    learn_rhythm("m/a");  // the state changes
+    const auto [again_status, again] = post("/api/warmup/backup-state", R"({"name": "b1"})");
+    EXPECT_EQ(again_status, 409) << again.dump();
+    EXPECT_NE(error_of(again).find("\"overwrite\": true"), std::string::npos) << again.dump();
+    EXPECT_EQ(warmup::test::read_text_file(file), first);
+    EXPECT_EQ(post("/api/warmup/backup-state", R"({"name": "b1", "overwrite": "yes"})").first, 400);
+    const auto [replaced_status, replaced] = post("/api/warmup/backup-state", R"({"name": "b1", "overwrite": true})");
+    EXPECT_EQ(replaced_status, 200) << replaced.dump();
+    EXPECT_NE(warmup::test::read_text_file(file), first);
+    // Without a name: a time-stamped one, as before.
+    const auto [unnamed_status, unnamed] = post("/api/warmup/backup-state");
+    EXPECT_EQ(unnamed_status, 200) << unnamed.dump();
+    EXPECT_NE(unnamed["notes"].dump().find("name: at-"), std::string::npos) << unnamed.dump();
+    EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "missing"})").first, 404);
+}
+
 TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
     TempDir dir("warmup-ops");
     start(load_config_text(config_text(0, 2), "ops.yaml", dir.path(), {}));
