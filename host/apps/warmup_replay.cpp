@@ -12,7 +12,8 @@
 //                 a fleet of N simulated nodes (node-0 ..) sharing the budget, placed as warmupd's fleet places
 //                 models; --drop-node removes a node at T and reports the re-homing cost (replay/fleet_replay.hpp)
 //
-// T is milliseconds, or a number with a unit: 90s, 30m, 12h, 7d. Exit status: 0 done, 2 bad config/trace/plugin.
+// T is milliseconds, or a number with a unit: 90s, 30m, 12h, 7d. Exit status: 0 done (also --help, --version), 2 bad
+// command line/config/trace/plugin.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -68,7 +69,12 @@ int main(int argc, char** argv) {
     app.add_option("--load-slack", load_slack, "with --nodes: placement bound, a node owns at most (1 + X) x its share")
         ->check(CLI::Range(0.0, 4.0));
     app.set_version_flag("--version", version_line("warmup-replay"), "print the version, plugin ABI and git commit");
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        // --help and --version exit 0 through CLI11; a usage error is refused input: exit 2, like a bad config.
+        return app.exit(error) == 0 ? 0 : 2;
+    }
     spdlog::set_level(spdlog::level::warn);
 
     replay::ReplayOptions options;

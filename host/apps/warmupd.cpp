@@ -25,9 +25,9 @@
 // second daemon on the same folder stops with STATE_DIR_IN_USE naming the folder and the other daemon's pid. The kernel
 // drops the lock when its holder dies, so a killed daemon's lock file never blocks a restart.
 //
-// Exit status: 0 after a clean stop, 2 when the configuration or a plugin is refused, the HTTP address cannot be
-// bound (in use, e.g. by another warmupd, or not permitted) or the state folder is another daemon's; nothing is left
-// running then.
+// Exit status: 0 after a clean stop, 2 when the command line, the configuration or a plugin is refused, the HTTP
+// address cannot be bound (in use, e.g. by another warmupd, or not permitted) or the state folder is another daemon's;
+// nothing is left running then.
 #include <fmt/format.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
@@ -211,12 +211,20 @@ int main(int argc, char** argv) {
     app.add_option("--config", options.config_file, "YAML configuration (default: the embedded configs/default.yaml)");
     app.add_option("--port", options.port, "HTTP port (0 = pick a free port and log it); overrides http.port")
         ->check(CLI::Range(0, 65535));
-    app.add_option("--bind", options.bind, "HTTP bind address; overrides http.bind");
+    app.add_option("--bind", options.bind, "HTTP bind address; overrides http.bind")
+        ->check(CLI::Validator(
+            [](const std::string& address) { return bind_address_problem(address).value_or(std::string()); },
+            "ADDRESS"));
     app.add_option("--shutdown-delay-ms", options.shutdown_delay_ms,
                    "after SIGTERM/SIGINT, keep serving this long with /readyz answering 503 before stopping")
         ->check(CLI::Range(int64_t{0}, int64_t{600000}));
     app.set_version_flag("--version", version_line("warmupd"), "print the version, plugin ABI and git commit");
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        // --help and --version exit 0 through CLI11; a usage error is a refused start: exit 2, like the others.
+        return app.exit(error) == 0 ? 0 : 2;
+    }
 
     const sigset_t stop_signals = block_stop_signals();
 

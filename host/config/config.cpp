@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/parser.h>
@@ -167,6 +168,27 @@ ConfigError::ConfigError(std::string file, uint32_t line, uint32_t column, std::
       column_(column),
       key_path_(std::move(key_path)),
       message_(std::move(message)) {}
+
+std::optional<std::string> bind_address_problem(std::string_view address) {
+    if (address.empty()) return "expected an IP address or a host name, got an empty string";
+    const std::string text(address);
+    in_addr v4{};
+    in6_addr v6{};
+    if (::inet_pton(AF_INET, text.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, text.c_str(), &v6) == 1)
+        return std::nullopt;
+    const auto is_digit_or_dot = [](char c) { return (c >= '0' && c <= '9') || c == '.'; };
+    if (text.find(':') != std::string::npos || text.front() == '[')
+        return fmt::format("'{}' is not a valid IPv6 address (written without brackets, e.g. ::1)", text);
+    if (std::all_of(text.begin(), text.end(), is_digit_or_dot))
+        return fmt::format("'{}' is not a valid IPv4 address (four numbers 0..255, e.g. 127.0.0.1)", text);
+    const bool name_characters = std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.';
+    });
+    if (!name_characters || text.size() > 253 || text.front() == '.' || text.front() == '-' ||
+        text.find("..") != std::string::npos)
+        return fmt::format("'{}' is neither an IP address nor a host name", text);
+    return std::nullopt;
+}
 
 std::string Config::locate(std::string_view key_path) const {
     const auto found = key_positions.find(key_path);
@@ -637,6 +659,7 @@ class ConfigReader {
                          {"bind", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
                               config_.http.bind = read_non_empty_string(value, key_path);
+                              if (auto problem = bind_address_problem(config_.http.bind)) fail(key_path, *problem);
                           }},
                          {"port", false,
                           [&](const YAML::Node& value, const std::string& key_path) {

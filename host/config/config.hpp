@@ -270,6 +270,12 @@ const Components& shipped_default_components();
 /// refuses unknown keys, so this list is exactly what a file may contain (outside `params` subtrees).
 std::vector<std::string> accepted_config_keys();
 
+/// Why `address` cannot be listened on (http.bind, warmupd --bind), or nullopt. Accepted: an IPv4 address in dotted
+/// decimal (four parts of 0..255), an IPv6 address (without brackets), or a host name of letters, digits, '-' and '.'
+/// (resolved when the daemon binds). Anything else, such as 999.1.1.1, is refused here, before a bind could fail with
+/// an unrelated system error.
+std::optional<std::string> bind_address_problem(std::string_view address);
+
 /// Reads and validates `file`. Relative paths in it resolve against the file's folder (made absolute), and
 /// ${WARMUP_EXE_DIR} expands to `exe_dir` (may be empty when the caller has none; then using the variable is an
 /// error). Throws ConfigError (also when the file cannot be read: position 1:1).

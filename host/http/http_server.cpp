@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -136,12 +137,25 @@ HttpServer::HttpServer(HttpServerOptions options) : options_(options) {
 }
 
 int HttpServer::bind_exclusive(const std::string& address, int port) {
+    // The library resolves the address itself and reports no reason when that fails (errno is then unrelated):
+    // resolve it first, so that a name that does not resolve is said to be one.
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    addrinfo* found = nullptr;
+    if (const int resolved = ::getaddrinfo(address.c_str(), nullptr, &hints, &found); resolved != 0)
+        throw std::runtime_error(fmt::format("cannot listen on {}:{}: the address does not resolve: {}", address, port,
+                                             ::gai_strerror(resolved)));
+    ::freeaddrinfo(found);
+    errno = 0;
     const int bound = port == 0 ? bind_to_any_port(address) : (bind_to_port(address, port) ? port : -1);
     if (bound <= 0) {
         const int error = errno;
         throw std::runtime_error(fmt::format(
             "cannot listen on {}:{}: {}", address, port,
-            error == EADDRINUSE ? "the address is already in use (another warmupd?)" : std::strerror(error)));
+            error == EADDRINUSE ? "the address is already in use (another warmupd?)"
+                                : (error == 0 ? std::string("the address cannot be bound") : std::strerror(error))));
     }
     // The library listened with its compiled-in backlog of 5; a second listen() on the bound socket resizes it.
     if (::listen(svr_sock_, options_.backlog) != 0)

@@ -128,6 +128,55 @@ TEST(ProgramVersion, EveryProgramPrintsVersionAbiAndCommitAndExits0) {
     }
 }
 
+/// Runs `program` with `args` to its end; its exit status (-1 when it did not exit normally) and its output.
+std::pair<int, std::string> run_to_end(const std::string& program, const std::vector<std::string>& args) {
+    Daemon run(args, Daemon::Capture::StdoutAndStderr, program);
+    const auto status = run.wait_exit(kExitTimeout);
+    if (!status) return {-1, run.log() + "\n(did not exit)"};
+    run.wait_for_log_end(kExitTimeout);
+    return {status->exited ? status->code : -1, run.log()};
+}
+
+TEST(ProgramUsage, UsageErrorsExit2WithTheParsersMessageAndHelpExits0) {
+    const auto [port_code, port_output] = run_to_end("warmupd", {"--port", "99999"});
+    EXPECT_EQ(port_code, 2) << port_output;
+    EXPECT_NE(port_output.find("--port"), std::string::npos) << port_output;
+    EXPECT_NE(port_output.find("99999"), std::string::npos) << port_output;
+    // An unknown option beside what each program requires, so that the option is what the parser refuses.
+    const std::vector<std::pair<std::string, std::vector<std::string>>> bogus_runs = {
+        {"warmupd", {"--bogus"}},
+        {"warmup-replay", {"--config", "c.yaml", "--trace", "csv:t.csv", "--bogus"}},
+        {"warmupctl", {"status", "--bogus"}}};
+    for (const auto& [program, args] : bogus_runs) {
+        const auto [bogus_code, bogus_output] = run_to_end(program, args);
+        EXPECT_EQ(bogus_code, 2) << program << ":\n" << bogus_output;
+        EXPECT_NE(bogus_output.find("--bogus"), std::string::npos) << program << ":\n" << bogus_output;
+        const auto [help_code, help_output] = run_to_end(program, {"--help"});
+        EXPECT_EQ(help_code, 0) << program << ":\n" << help_output;
+        EXPECT_NE(help_output.find("--version"), std::string::npos) << program << ":\n" << help_output;
+    }
+}
+
+TEST(ProgramUsage, ABindAddressThatIsNoAddressIsRefusedUpFront) {
+    // Without a token (it is no loopback address either) and with one: the same refusal, before any bind.
+    for (const bool token : {false, true}) {
+        if (token) setenv("WARMUP_ACCESS_TOKEN", "test-token-0123456789abcdef", 1);
+        const auto [code, output] = run_to_end("warmupd", {"--bind", "999.1.1.1", "--port", "0"});
+        unsetenv("WARMUP_ACCESS_TOKEN");
+        EXPECT_EQ(code, 2) << output;
+        EXPECT_NE(output.find("--bind: '999.1.1.1' is not a valid IPv4 address"), std::string::npos) << output;
+        EXPECT_EQ(output.find("SECURITY_ERROR"), std::string::npos) << output;
+        EXPECT_EQ(output.find("No such file"), std::string::npos) << output;
+    }
+    // The same address in the configuration file is a configuration error at its line.
+    warmup::test::TempDir dir("warmupd-bind");
+    const auto config = dir.write("bad-bind.yaml", config_yaml() + "http: {bind: 999.1.1.1}\n");
+    const auto [code, output] = run_to_end("warmupd", {"--config", config.string()});
+    EXPECT_EQ(code, 2) << output;
+    EXPECT_NE(output.find("CONFIG_ERROR " + config.string() + ":"), std::string::npos) << output;
+    EXPECT_NE(output.find("http.bind: '999.1.1.1' is not a valid IPv4 address"), std::string::npos) << output;
+}
+
 class WarmupdServiceTest : public warmup::test::DaemonTest {
   protected:
     WarmupdServiceTest() : DaemonTest("warmupd-service") {}
