@@ -34,14 +34,22 @@
 //
 // Exit status: 0 on success; 1 when the daemon cannot be reached or answers with an error (its JSON answer is
 // printed); 2 when a configuration or a plugin is refused (the message names file:line:col or the library).
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <httplib.h>
+#include <netdb.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -196,10 +204,107 @@ int inspect(const std::vector<std::string>& paths) {
 
 // --- operate ---------------------------------------------------------------------------------------------------
 
+/// How long the probe of unreachable_reason waits for a connection.
+constexpr int kProbeTimeoutMs = 5000;
+
+/// Why connecting to one resolved address failed, from the errno of connect().
+std::string connect_failure(int code) {
+    switch (code) {
+        case ECONNREFUSED:
+            return "connection refused (nothing listens on that port: is warmupd running, and on that port?)";
+        case ETIMEDOUT:
+            return fmt::format("connection timed out after {} s (a host that is down, or a firewall dropping it)",
+                               kProbeTimeoutMs / 1000);
+        default:
+            return std::strerror(code);
+    }
+}
+
+/// Connects once to `address` (at most kProbeTimeoutMs); 0 when it connects, else the errno.
+int probe_connect(const addrinfo& address) {
+    const int fd = ::socket(address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address.ai_protocol);
+    if (fd < 0) return errno;
+    int code = ::connect(fd, address.ai_addr, address.ai_addrlen) == 0 ? 0 : errno;
+    if (code == EINPROGRESS) {
+        pollfd descriptor{fd, POLLOUT, 0};
+        const int ready = ::poll(&descriptor, 1, kProbeTimeoutMs);
+        if (ready == 0) {
+            code = ETIMEDOUT;
+        } else if (ready < 0) {
+            code = errno;
+        } else {
+            socklen_t length = sizeof(code);
+            if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length) != 0) code = errno;
+        }
+    }
+    ::close(fd);
+    return code;
+}
+
+/// Why nothing answered at `url` (scheme://host[:port], checked by main) after the HTTP library reported `error`.
+/// The library only says "Connection"; the host is resolved and connected to once more here to tell a name that does
+/// not resolve from a connection refused or timed out, naming each address tried.
+std::string unreachable_reason(const std::string& url, httplib::Error error) {
+    switch (error) {
+        case httplib::Error::Connection:
+        case httplib::Error::ConnectionTimeout:
+            break;
+        case httplib::Error::Read:
+            return "the connection was closed, or the answer did not come in time, after the request was sent";
+        case httplib::Error::Write:
+            return "the request could not be sent (the connection was closed)";
+        default:
+            return httplib::to_string(error);
+    }
+    const std::size_t scheme_end = url.find("://");
+    const std::string scheme = url.substr(0, scheme_end);
+    const std::string authority = url.substr(scheme_end + 3);
+    std::string host = authority;
+    std::string port = scheme == "https" ? "443" : "80";
+    if (authority.starts_with('[')) {  // [IPv6]:port
+        const std::size_t close = authority.find(']');
+        host = authority.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+        if (close != std::string::npos && close + 1 < authority.size() && authority[close + 1] == ':')
+            port = authority.substr(close + 2);
+    } else if (const std::size_t colon = authority.rfind(':'); colon != std::string::npos) {
+        host = authority.substr(0, colon);
+        port = authority.substr(colon + 1);
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (const int resolved = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); resolved != 0)
+        return fmt::format("the host name '{}' could not be resolved: {}", host,
+                           resolved == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(resolved));
+    std::vector<std::string> failures;
+    bool connected = false;
+    for (const addrinfo* address = found; address != nullptr; address = address->ai_next) {
+        std::array<char, NI_MAXHOST> numeric{};
+        ::getnameinfo(address->ai_addr, address->ai_addrlen, numeric.data(), numeric.size(), nullptr, 0,
+                      NI_NUMERICHOST);
+        const int code = probe_connect(*address);
+        if (code == 0) {
+            connected = true;
+            break;
+        }
+        // A numeric host is its own address: named once, in the URL.
+        failures.push_back(numeric.data() == host ? connect_failure(code)
+                                                  : fmt::format("{}: {}", numeric.data(), connect_failure(code)));
+    }
+    ::freeaddrinfo(found);
+    if (connected || failures.empty())
+        return fmt::format("the connection failed ({}), although the port accepts connections now",
+                           httplib::to_string(error));
+    std::string reason;
+    for (const std::string& failure : failures) reason += (reason.empty() ? "" : "; ") + failure;
+    return reason;
+}
+
 /// One HTTP exchange with the daemon; prints the answer (JSON pretty-printed) and maps the status to an exit code.
 class DaemonClient {
   public:
-    DaemonClient(const std::string& url, const std::string& token_env) : client_(url) {
+    DaemonClient(const std::string& url, const std::string& token_env) : client_(url), url_(url) {
         client_.set_connection_timeout(5);
         client_.set_read_timeout(60);  // a backup or restore writes and fsyncs files
         if (const char* token = std::getenv(token_env.c_str()); token != nullptr && *token != '\0')
@@ -222,9 +327,14 @@ class DaemonClient {
         return client_.Post(path, body, type);
     }
 
+    /// "cannot reach the daemon at URL: why", for a request that got no answer.
+    [[nodiscard]] std::string unreachable(const httplib::Result& result) const {
+        return fmt::format("cannot reach the daemon at {}: {}", url_, unreachable_reason(url_, result.error()));
+    }
+
     int report(const httplib::Result& result) {
         if (!result) {
-            std::cerr << "warmupctl: cannot reach the daemon: " << httplib::to_string(result.error()) << "\n";
+            std::cerr << "warmupctl: " << unreachable(result) << "\n";
             return kExitDaemonError;
         }
         const std::string& body = result->body;
@@ -240,6 +350,7 @@ class DaemonClient {
 
   private:
     httplib::Client client_;
+    std::string url_;
 };
 
 // --- support-bundle ---------------------------------------------------------------------------------------------
@@ -290,7 +401,7 @@ int support_bundle(DaemonClient& daemon, const std::string& url, const std::stri
         if (!result) {
             reachable = false;
             missing(answer.name,
-                    "the daemon could not be reached at " + url + ": " + httplib::to_string(result.error()));
+                    "the daemon could not be reached at " + url + ": " + unreachable_reason(url, result.error()));
             continue;
         }
         if (result->status != 200) {
@@ -424,8 +535,8 @@ int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_b
         const httplib::Result result =
             daemon.post_quietly("/api/warmup/events", std::string(body), "application/x-ndjson");
         if (!result) {
-            std::cerr << "warmupctl: cannot reach the daemon: " << httplib::to_string(result.error()) << " (after "
-                      << accepted << " accepted events; the body from line " << first_line << " on was not sent)\n";
+            std::cerr << "warmupctl: " << daemon.unreachable(result) << " (after " << accepted
+                      << " accepted events; the body from line " << first_line << " on was not sent)\n";
             return kExitDaemonError;
         }
         const json answer = json::parse(result->body, nullptr, /*allow_exceptions=*/false);

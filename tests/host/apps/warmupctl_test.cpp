@@ -155,10 +155,19 @@ TEST(WarmupctlVersion, PrintsVersionAbiAndCommitAndExits0WithoutASubcommand) {
     EXPECT_EQ(with_command.output, run.output);
 }
 
-TEST(WarmupctlOperate, AnUnreachableDaemonExitsWithStatus1) {
-    const CtlRun run = warmupctl({"--url", "http://127.0.0.1:1", "status"});
-    EXPECT_EQ(run.exit_code, 1) << run.output;
-    EXPECT_NE(run.output.find("cannot reach the daemon"), std::string::npos) << run.output;
+TEST(WarmupctlOperate, AnUnreachableDaemonExitsWithStatus1NamingTheUrlAndWhy) {
+    const CtlRun refused = warmupctl({"--url", "http://127.0.0.1:1", "status"});
+    EXPECT_EQ(refused.exit_code, 1) << refused.output;
+    EXPECT_NE(refused.output.find("cannot reach the daemon at http://127.0.0.1:1: connection refused"),
+              std::string::npos)
+        << refused.output;
+    // A name that does not resolve is told apart from a refused connection.
+    const CtlRun unresolved = warmupctl({"--url", "http://no-such-host.invalid:3000", "emergency-stop"});
+    EXPECT_EQ(unresolved.exit_code, 1) << unresolved.output;
+    EXPECT_NE(unresolved.output.find("cannot reach the daemon at http://no-such-host.invalid:3000: the host name "
+                                     "'no-such-host.invalid' could not be resolved: "),
+              std::string::npos)
+        << unresolved.output;
 }
 
 TEST(WarmupctlOperate, UsageErrorsExitWithStatus2) {
