@@ -32,10 +32,18 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
                 backend->vtable<warmup_backend_vtable>()->load(backend->self(), &info, &cancel, &result);
             const double load_ms =
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+            // A load the daemon's stop cancelled did not fail: it is not reported as an error, and not answered to
+            // the engine, whose control loop is stopping (it would count a failed load and plan a retry).
+            const bool cancelled_by_shutdown =
+                error != nullptr && error->code == WARMUP_ERROR_CANCELLED && cancel_state->by_shutdown();
             if (error != nullptr) {
                 ErrorPtr owned(error);
-                spdlog::warn("MODEL_LOAD_ERROR backend {} could not load {}: {}: {}", backend->label(), record.name,
-                             status_name(owned->code), owned->message);
+                if (cancelled_by_shutdown)
+                    spdlog::info("MODEL_LOAD_CANCELLED load of {} cancelled by the shutdown after {:.0f} ms",
+                                 record.name, load_ms);
+                else
+                    spdlog::warn("MODEL_LOAD_ERROR backend {} could not load {}: {}: {}", backend->label(), record.name,
+                                 status_name(owned->code), owned->message);
             }
             // Whoever removes the entry answers the engine: this worker, or expire() after a timeout (then the
             // late result is dropped: the engine was already told the load failed).
@@ -44,7 +52,7 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
                 std::lock_guard lock(running_mutex_);
                 owned_completion = running_.erase(serial) == 1;
             }
-            if (owned_completion) {
+            if (owned_completion && !cancelled_by_shutdown) {
                 outbox_.completions->push({arm_id, model, ticket, error == nullptr, load_ms, result.memory_mb});
                 outbox_.wake();
             } else if (error == nullptr) {

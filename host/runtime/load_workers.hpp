@@ -188,6 +188,8 @@ class LoadWorkers {
       public:
         explicit CancelState(const std::atomic<bool>* daemon_running) : daemon_running_(daemon_running) {}
         [[nodiscard]] bool cancelled() const { return cancelled_.load() || !daemon_running_->load(); }
+        /// Cancelled because the daemon stops (not by a timeout).
+        [[nodiscard]] bool by_shutdown() const { return !cancelled_.load() && !daemon_running_->load(); }
         void cancel() { cancelled_.store(true); }
 
       private:

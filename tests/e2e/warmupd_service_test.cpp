@@ -49,7 +49,8 @@ std::string config_yaml() {
            "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
            "  backend: {plugin: org.warmup.backend.sim}\n"
            "catalog:\n"
-           "  - {model: \"m/*\", memory_mb: 100, load_ms: 5}\n";
+           "  - {model: \"m/*\", memory_mb: 100, load_ms: 5}\n"
+           "  - {model: \"slow/*\", memory_mb: 100, load_ms: 600000}\n";
 }
 
 /// Output of a shell command (its stdout), "" when it could not run.
@@ -226,6 +227,23 @@ TEST_F(WarmupdServiceTest, ReadyOnceServingThenNotReadyWhileShuttingDownAndSyste
     ASSERT_TRUE(status.has_value()) << "the second SIGTERM did not end the shutdown delay\n" << daemon_->log();
     EXPECT_TRUE(status->exited && status->code == 0) << daemon_->log();
     EXPECT_TRUE(daemon_->wait_for_log("SHUTDOWN done", kExitTimeout)) << daemon_->log();
+}
+
+TEST_F(WarmupdServiceTest, ALoadCancelledByAShutdownIsLoggedAsSuchNotAsALoadError) {
+    start({});
+    const auto posted = client_->Post("/api/warmup/events", R"({"model": "slow/a"})", "application/json");
+    ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
+    ASSERT_TRUE(poll_until([&] { return get("/api/warmup/status").second["loading"].size() == 1; }, 10s))
+        << daemon_->log();
+
+    ASSERT_EQ(kill(daemon_->pid(), SIGTERM), 0);
+    const auto status = daemon_->wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << daemon_->log();
+    EXPECT_TRUE(status->exited && status->code == 0) << daemon_->log();
+    ASSERT_TRUE(daemon_->wait_for_log_end(kExitTimeout));
+    const std::string log = daemon_->log();
+    EXPECT_NE(log.find("MODEL_LOAD_CANCELLED load of slow/a cancelled by the shutdown"), std::string::npos) << log;
+    EXPECT_EQ(log.find("MODEL_LOAD_ERROR"), std::string::npos) << log;
 }
 
 TEST_F(WarmupdServiceTest, MetricsAndStatusCarryTheBuildAndTheStartTime) {
