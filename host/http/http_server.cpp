@@ -132,7 +132,17 @@ HttpServer::HttpServer(HttpServerOptions options) : options_(options) {
                                                    .count()));  // only advertised ("Keep-Alive: timeout=")
     set_write_timeout(options_.write_timeout);
     set_post_routing_handler([](const httplib::Request&, httplib::Response& response) {
-        if (response.get_header_value("Connection") == "close") close_after_response = true;
+        // Runs after the library added its own connection headers, before they are written. A response that closes
+        // the connection says so once and advertises no keep-alive: a handler's "close" and the library's (for a
+        // client that asked to close) would otherwise both be sent, and the library's Keep-Alive beside a handler's.
+        bool close = false;
+        const auto [first, last] = response.headers.equal_range("Connection");
+        for (auto it = first; it != last; ++it) close = close || it->second == "close";
+        if (!close) return;
+        response.headers.erase("Connection");
+        response.headers.erase("Keep-Alive");
+        response.headers.emplace("Connection", "close");
+        close_after_response = true;
     });
 }
 

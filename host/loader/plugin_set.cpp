@@ -7,14 +7,18 @@
 namespace warmup::host {
 
 std::string locate_plugin_error(const Config& config, const PluginChoice& choice, const std::string& message) {
-    // The SDK prefixes params errors with "params.<key>"; map that back to the file position of the key.
+    // The SDK starts params errors with "params.<key>: "; map that back to the file position of the key, which the
+    // answer then names once, in full ("components.backend.params.failure_rate: 7 is outside [0, 1]").
     std::string key_path = choice.key_path;
-    const auto at = message.find("params");
-    if (at != std::string::npos) {
-        const auto end = message.find(':', at);
-        if (end != std::string::npos) key_path = choice.key_path + "." + message.substr(at, end - at);
+    std::string reason = message;
+    if (message.starts_with("params")) {
+        const auto end = message.find(": ");
+        if (end != std::string::npos && message.find_first_of(" \t") > end) {
+            key_path = choice.key_path + "." + message.substr(0, end);
+            reason = message.substr(end + 2);
+        }
     }
-    return fmt::format("{}: {}: {}", config.locate(key_path), key_path, message);
+    return fmt::format("{}: {}: {}", config.locate(key_path), key_path, reason);
 }
 
 std::unique_ptr<PluginSet> PluginSet::create(const Components& components, const Config& config, PluginLoader& loader,

@@ -7,6 +7,7 @@
 //  - idle and slow clients neither stall /healthz nor hold a connection past the request deadline;
 //  - an endpoint that takes no body refuses one that is not blank or {};
 //  - a wrong method gets 405 with Allow; a refused-lines list is capped; counts are JSON integers;
+//  - a Content-Length that is no number is a 400 that says "Connection: close" once;
 //  - a reload that changes the access token applies it.
 #include <gtest/gtest.h>
 
@@ -102,6 +103,26 @@ TEST(BodylessPost, AnEndpointThatTakesNoBodyRefusesABodyButTakesABlankOneOrAnEmp
     const auto safe = daemon.client().Post("/api/warmup/reset-to-safe", " \r\n", "application/json");
     ASSERT_TRUE(safe);
     EXPECT_EQ(safe->status, 200) << safe->body;
+}
+
+TEST(Headers, ANonNumericContentLengthIsRefusedSayingConnectionCloseOnceAndNoKeepAlive) {
+    InProcessDaemon daemon("16", std::nullopt);
+    // With and without the client's own "Connection: close" (which the library answers with one more).
+    for (const std::string client_close : {"", "Connection: close\r\n"}) {
+        RawConnection connection(daemon.port());
+        ASSERT_TRUE(connection.send("POST /api/warmup/events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + client_close +
+                                    "Content-Length: abc\r\n\r\n"));
+        const std::string response = connection.read_response(3s);
+        EXPECT_EQ(status_of(response), 400) << response;
+        const std::string headers = response.substr(0, response.find("\r\n\r\n"));
+        std::size_t closes = 0;
+        for (auto at = headers.find("Connection: close"); at != std::string::npos;
+             at = headers.find("Connection: close", at + 1))
+            ++closes;
+        EXPECT_EQ(closes, 1u) << response;
+        EXPECT_EQ(headers.find("Keep-Alive"), std::string::npos) << response;
+        EXPECT_TRUE(connection.closed_within(3s));
+    }
 }
 
 TEST(FormContentType, CurlsDefaultContentTypeDoesNotCapEventsAt8KiB) {

@@ -66,9 +66,21 @@ TEST_F(StartupErrors, PluginRefusingItsParamsIsLocatedAtTheParam) {
     const std::string message =
         message_of<StartupError>([&] { PluginSet::create(config.components, config, loader, catalog_, clock_); });
     EXPECT_EQ(message,
-              "loader-test.yaml:8:7: components.predictor.params.ttl_ms: params.ttl_ms: expected milliseconds (an "
-              "integer >= 0) or 'never', got '-5' (plugin org.warmup.predictor.keep-alive refused to start: "
-              "INVALID_ARGUMENT)");
+              "loader-test.yaml:8:7: components.predictor.params.ttl_ms: expected milliseconds (an integer >= 0) or "
+              "'never', got '-5' (plugin org.warmup.predictor.keep-alive refused to start: INVALID_ARGUMENT)");
+}
+
+TEST_F(StartupErrors, AParamOutOfItsRangeIsNamedOnceWithItsBoundsAsWritten) {
+    std::string text = config_text("60000", "org.warmup.scheduler.lead-time");
+    text = replace_all(std::move(text), "backend: {plugin: org.warmup.backend.sim}",
+                       "backend: {plugin: org.warmup.backend.sim, params: {failure_rate: 7}}");
+    const host::Config config = load(text);
+    host::PluginLoader loader(config.plugin_dirs);
+    const std::string message =
+        message_of<StartupError>([&] { PluginSet::create(config.components, config, loader, catalog_, clock_); });
+    EXPECT_EQ(message,
+              "loader-test.yaml:14:54: components.backend.params.failure_rate: 7 is outside [0, 1] (plugin "
+              "org.warmup.backend.sim refused to start: INVALID_ARGUMENT)");
 }
 
 TEST_F(StartupErrors, PredictorInSchedulerSlotIsLocatedAtTheSlot) {

@@ -9,8 +9,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <iomanip>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,8 +64,8 @@ class Params {
         if (!node.IsScalar() || !YAML::convert<double>::decode(node, value))
             throw InvalidArgument(key_path(key) + ": expected a number, got '" + scalar_text(node) + "'");
         if (!(value >= min && value <= max))
-            throw InvalidArgument(key_path(key) + ": " + scalar_text(node) + " is outside [" + std::to_string(min) +
-                                  ", " + std::to_string(max) + "]");
+            throw InvalidArgument(key_path(key) + ": " + scalar_text(node) + " is outside [" + number_text(min) + ", " +
+                                  number_text(max) + "]");
         return value;
     }
 
@@ -105,7 +107,7 @@ class Params {
             double value = 0;
             if (!node[i].IsScalar() || !YAML::convert<double>::decode(node[i], value) || !(value >= min))
                 throw InvalidArgument(key_path(key) + "[" + std::to_string(i) +
-                                      "]: expected a number >= " + std::to_string(min));
+                                      "]: expected a number >= " + number_text(min));
             values.push_back(value);
         }
         return values;
@@ -137,6 +139,12 @@ class Params {
     }
     static std::string scalar_text(const YAML::Node& node) {
         return node.IsScalar() ? node.Scalar() : "<not a scalar>";
+    }
+    /// A bound as people write it: 1, 0.5, 1e-06 (not std::to_string's 1.000000).
+    static std::string number_text(double value) {
+        std::ostringstream out;
+        out << std::setprecision(15) << value;
+        return out.str();
     }
 
     YAML::Node root_;
