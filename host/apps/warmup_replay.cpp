@@ -43,15 +43,15 @@ int main(int argc, char** argv) {
     CLI::App app{"warmup-replay: evaluate warm-up policies on traces, side by side, with clairvoyant yardsticks"};
     std::string config_file, out_dir, dump_file, from_text, to_text, arms_text;
     std::vector<std::string> traces;
-    std::optional<uint64_t> seed;
+    std::string seed_text;
     bool quiet = false;
     bool frontier = false;
     app.add_option("--config", config_file, "scenario YAML (catalog, budget, arms)")->required();
     app.add_option("--trace", traces,
                    "csv:PATH | servegen:DIR | azure2019:FILE | synth:FILE.yaml | journal:DIR (repeatable)")
         ->required();
-    app.add_option("--out", out_dir, "folder for report.json, report.md, report.html, timing.json");
-    app.add_option("--seed", seed, "random seed for arrival generation (default: replay.seed)");
+    app.add_option("--out", out_dir, "folder for report.json, report.md, report.html, per-model.csv, timing.json");
+    app.add_option("--seed", seed_text, "random seed for arrival generation, 0 to 2^64-1 (default: replay.seed)");
     app.add_option("--from", from_text, "replay events at or after this time (ms, or 90s/30m/12h/7d)");
     app.add_option("--to", to_text, "replay events before this time");
     app.add_option("--arms", arms_text, "comma-separated subset of the configured arms");
@@ -79,7 +79,19 @@ int main(int argc, char** argv) {
 
     replay::ReplayOptions options;
     options.traces = traces;
-    options.seed = seed;
+    if (!seed_text.empty()) {
+        // Parsed here, not by CLI11: its conversion wraps "-1" and saturates past 2^64-1, where the config's
+        // replay.seed is refused.
+        uint64_t seed = 0;
+        const char* end = seed_text.data() + seed_text.size();
+        const auto [stop, error] = std::from_chars(seed_text.data(), end, seed);
+        if (error != std::errc{} || stop != end) {
+            std::cerr << "warmup-replay: bad --seed '" << seed_text
+                      << "' (expected an integer in [0, 18446744073709551615])\n";
+            return 2;
+        }
+        options.seed = seed;
+    }
     options.progress = !quiet;
     options.frontier = frontier;
     for (const auto& [text, target] : {std::pair{&from_text, &options.from_ms}, std::pair{&to_text, &options.to_ms}}) {
@@ -90,6 +102,11 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    if (options.from_ms && options.to_ms && *options.from_ms >= *options.to_ms) {
+        std::cerr << "warmup-replay: --from " << from_text << " is not before --to " << to_text
+                  << " (events are replayed in [from, to))\n";
+        return 2;
+    }
     for (std::size_t start = 0; start < arms_text.size();) {
         const auto comma = arms_text.find(',', start);
         const auto end = comma == std::string::npos ? arms_text.size() : comma;
@@ -98,6 +115,17 @@ int main(int argc, char** argv) {
     }
     if (out_dir.empty() && dump_file.empty()) {
         std::cerr << "warmup-replay: give --out DIR (reports) and/or --dump-events FILE\n";
+        return 2;
+    }
+
+    // Options that belong to one mode are refused in the other rather than ignored.
+    if (fleet_nodes == 0 && load_slack) {
+        std::cerr << "warmup-replay: --load-slack applies to a fleet replay: give --nodes N too\n";
+        return 2;
+    }
+    if (fleet_nodes > 0 && (!arms_text.empty() || frontier || !dump_file.empty())) {
+        std::cerr << "warmup-replay: --nodes replays the configuration's top-level components on every node: "
+                     "--arms, --frontier and --dump-events do not apply to it\n";
         return 2;
     }
 

@@ -196,7 +196,7 @@ class FleetSimulation {
                 if (!node.batch.empty()) node.engine->on_events(node.batch, t);
             }
         }
-        if (report_.events == 0) throw std::runtime_error("the traces hold no event in the chosen time range");
+        if (report_.events == 0) throw std::runtime_error(no_event_message(options_));
         if (!dropped)
             throw std::invalid_argument(
                 fmt::format("--drop-node {}@{}: that is after the last event of the trace ({} ms)", *fleet_.drop_node,

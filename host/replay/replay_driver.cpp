@@ -352,10 +352,18 @@ std::vector<ArmSpec> arm_specs(const Config& config, const ReplayOptions& option
     // Without arms the top-level components run alone, under the name warmupd gives them: the control arm.
     if (arms.empty()) arms.push_back(Arm{"control", config.components, ""});
     if (!options.only_arms.empty()) {
+        // A name that matches no arm is refused, not skipped: a typo would otherwise drop an arm from the comparison.
+        for (const std::string& wanted : options.only_arms) {
+            if (std::none_of(arms.begin(), arms.end(), [&](const Arm& arm) { return arm.name == wanted; })) {
+                std::string configured;
+                for (const Arm& arm : arms) configured += (configured.empty() ? "" : ", ") + arm.name;
+                throw std::invalid_argument(
+                    fmt::format("--arms: no configured arm is named '{}' (configured: {})", wanted, configured));
+            }
+        }
         std::erase_if(arms, [&](const Arm& arm) {
             return std::find(options.only_arms.begin(), options.only_arms.end(), arm.name) == options.only_arms.end();
         });
-        if (arms.empty()) throw std::runtime_error("--arms selects none of the configured arms");
     }
     std::vector<ArmSpec> specs;
     std::vector<std::string> names;
@@ -398,6 +406,8 @@ Prepass measure_traces(const Config& config, const ReplayOptions& options, bool 
         });
         report.a95_mb = concurrent_demand_p95_mb(
             recording, [&](uint32_t model) { return catalog.record(to_catalog(model)).memory_mb; });
+        // No event: say so, rather than that a budget relative to the trace's (empty) demand is 0 MiB.
+        if (prepass.events == 0) throw std::runtime_error(no_event_message(options));
     }
     report.budget_mb = config.memory_budget.is_relative() ? config.memory_budget.a95_multiple * report.a95_mb
                                                           : config.memory_budget.absolute_mb;
@@ -534,7 +544,7 @@ class ChunkReader {
 /// Main pass: chunks of events, each chunk fed to every arm in parallel while the next one is read (double
 /// buffering). Sets report.events, requests, from_ms and to_ms; throws when the traces hold no event.
 void run_arms(ChunkReader& reader, std::vector<std::unique_ptr<ArmRun>>& runs, Progress& progress,
-              uint64_t prepass_events, ReplayReport& report) {
+              uint64_t prepass_events, const ReplayOptions& options, ReplayReport& report) {
     int64_t first_ms = kNever, last_ms = kNever;
     std::vector<warmup_usage_event> current, next;
     current.reserve(kChunkEvents);
@@ -553,7 +563,7 @@ void run_arms(ChunkReader& reader, std::vector<std::unique_ptr<ArmRun>>& runs, P
     }
     progress.done();
     report.requests = reader.requests();
-    if (report.events == 0) throw std::runtime_error("the traces hold no event in the chosen time range");
+    if (report.events == 0) throw std::runtime_error(no_event_message(options));
     tbb::parallel_for(std::size_t{0}, runs.size(), [&](std::size_t i) { runs[i]->finish(last_ms); });
     report.from_ms = first_ms;
     report.to_ms = last_ms;
@@ -577,13 +587,33 @@ void report_arms(std::vector<std::unique_ptr<ArmRun>>& runs, Catalog& catalog, c
 
 }  // namespace
 
+std::string no_event_message(const ReplayOptions& options) {
+    if (!options.from_ms && !options.to_ms) return "the traces hold no event";
+    const auto bound = [](const std::optional<int64_t>& ms) { return ms ? fmt::format("{} ms", *ms) : std::string("-"); };
+    return fmt::format("the traces hold no event in the chosen time range [{}, {})", bound(options.from_ms),
+                       bound(options.to_ms));
+}
+
 uint64_t dump_events(const Config& config, const ReplayOptions& options, const std::filesystem::path& file) {
     ModelNames models, tenants;
     auto trace = open_traces(config, options, options.seed.value_or(config.replay_seed), models, tenants);
     std::ofstream out(file, std::ios::binary);
     if (!out) throw std::runtime_error(fmt::format("cannot write '{}'", file.string()));
-    write_events_csv(*trace, models, tenants, out);
-    return 0;
+    // A trace that fails part-way, or holds no event, leaves no file behind: a half-written dump would read back as a
+    // shorter trace.
+    uint64_t events = 0;
+    try {
+        events = write_events_csv(*trace, models, tenants, out);
+        out.close();
+        if (!out) throw std::runtime_error(fmt::format("cannot write '{}'", file.string()));
+        if (events == 0) throw std::runtime_error(no_event_message(options));
+    } catch (...) {
+        out.close();
+        std::error_code ignored;
+        std::filesystem::remove(file, ignored);
+        throw;
+    }
+    return events;
 }
 
 // Open traces (pre-pass), build arms, run them over the trace, report.
@@ -613,7 +643,7 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
 
     ChunkReader reader(open_traces(config, options, report.seed, models, tenants), to_catalog, tenants);
     Progress progress(options.progress);
-    run_arms(reader, runs, progress, prepass.events, report);
+    run_arms(reader, runs, progress, prepass.events, options, report);
 
     report_arms(runs, catalog, config, frontier, report);
     report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_started).count();

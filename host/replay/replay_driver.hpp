@@ -32,7 +32,11 @@ struct ReplayOptions {
 /// model the catalog does not cover, TraceError for a bad trace line, StartupError for a plugin that cannot start.
 ReplayReport run_replay(const Config& config, const ReplayOptions& options);
 
-/// Writes the merged event stream of `options.traces` (clipped, seeded) in the native CSV format.
+/// What a replay says when the traces hold no event: "... in [from, to)" when a range was chosen.
+std::string no_event_message(const ReplayOptions& options);
+
+/// Writes the merged event stream of `options.traces` (clipped, seeded) in the native CSV format and returns how many
+/// events it wrote. Throws, and leaves no file, when the traces fail or hold no event.
 uint64_t dump_events(const Config& config, const ReplayOptions& options, const std::filesystem::path& file);
 
 }  // namespace warmup::host::replay

@@ -178,6 +178,45 @@ TEST(ProgramUsage, ABindAddressThatIsNoAddressIsRefusedUpFront) {
     EXPECT_NE(output.find("http.bind: '999.1.1.1' is not a valid IPv4 address"), std::string::npos) << output;
 }
 
+TEST(ProgramUsage, ReplayRefusesWhatItWouldOtherwiseIgnoreOrMisread) {
+    warmup::test::TempDir dir("replay-usage");
+    const std::string config = dir.write("c.yaml", config_yaml()).string();
+    const std::string trace = "csv:" + dir.write("t.csv", "ts_ms,model\n0,m/a\n60000,m/b\n").string();
+    const std::string out = (dir.path() / "out").string();
+    struct Case {
+        std::vector<std::string> args;
+        std::string expected;
+    };
+    const std::vector<Case> cases = {
+        {{"--arms", "control,contrl"}, "--arms: no configured arm is named 'contrl' (configured: control)"},
+        {{"--seed", "-1"}, "bad --seed '-1' (expected an integer in [0, 18446744073709551615])"},
+        {{"--seed", "18446744073709551616"}, "bad --seed '18446744073709551616'"},
+        {{"--from", "2m", "--to", "1m"}, "--from 2m is not before --to 1m"},
+        {{"--from", "1h"}, "the traces hold no event in the chosen time range [3600000 ms, -)"},
+        {{"--load-slack", "0.5"}, "--load-slack applies to a fleet replay: give --nodes N too"},
+        {{"--nodes", "2", "--frontier"}, "--arms, --frontier and --dump-events do not apply to it"},
+    };
+    for (const Case& c : cases) {
+        std::vector<std::string> args = {"--config", config, "--trace", trace, "--out", out, "--quiet"};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        const auto [code, output] = run_to_end("warmup-replay", args);
+        EXPECT_EQ(code, 2) << c.expected << "\n" << output;
+        EXPECT_NE(output.find(c.expected), std::string::npos) << output;
+    }
+    // A dump of a trace that fails part-way leaves no file behind; a good one is written whole.
+    const std::string bad_trace = "csv:" + dir.write("bad.csv", "ts_ms,model\n0,m/a\nlater,m/b\n").string();
+    const auto dump = dir.path() / "dump.csv";
+    const auto [bad_code, bad_output] =
+        run_to_end("warmup-replay", {"--config", config, "--trace", bad_trace, "--dump-events", dump.string()});
+    EXPECT_EQ(bad_code, 2) << bad_output;
+    EXPECT_NE(bad_output.find("bad timestamp 'later'"), std::string::npos) << bad_output;
+    EXPECT_FALSE(std::filesystem::exists(dump));
+    const auto [good_code, good_output] =
+        run_to_end("warmup-replay", {"--config", config, "--trace", trace, "--dump-events", dump.string()});
+    EXPECT_EQ(good_code, 0) << good_output;
+    EXPECT_EQ(warmup::test::read_text_file(dump), "ts_ms,model,count,tenant\n0,m/a,1,\n60000,m/b,1,\n");
+}
+
 class WarmupdServiceTest : public warmup::test::DaemonTest {
   protected:
     WarmupdServiceTest() : DaemonTest("warmupd-service") {}

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string_view>
 
 #include "replay/trace/line_reader.hpp"
 
@@ -42,6 +43,11 @@ class CsvTraceReader final : public TraceReader {
                             ts_ms, previous_ts_ms_));
         }
         if (fields[1].empty()) lines_.fail("empty model name");
+        if (fields[1].front() == '"') {
+            lines_.fail(fmt::format("quoted model name {} (names are written as they are, unquoted: no ',' or newline "
+                                    "can be part of one)",
+                                    fields[1]));
+        }
 
         uint32_t count = 1;
         if (count_column_ != 0 && field_count > count_column_) {
@@ -73,6 +79,9 @@ class CsvTraceReader final : public TraceReader {
     void read_header() {
         std::string_view line;
         if (!lines_.next(line)) lines_.fail("empty file (expected a header ts_ms,model[,count][,tenant])");
+        // A UTF-8 byte order mark (as spreadsheets write one) is not part of the first column's name.
+        constexpr std::string_view byte_order_mark = "\xEF\xBB\xBF";
+        if (line.starts_with(byte_order_mark)) line.remove_prefix(byte_order_mark.size());
         header_ = std::string(line);
         std::array<std::string_view, max_columns> names;
         const std::size_t count = split_fields(line, names);

@@ -157,9 +157,13 @@ class ScenarioReader {
         return value;
     }
 
+    /// A number in (0, max]; every refusal states that range.
     double read_positive(const YAML::Node& node, const Where& where, double max) {
-        const double value = read_number(node, where, 0, max);
-        if (value <= 0) fail(where, fmt::format("expected a number above 0 and at most {}, got {}", max, value));
+        double value = 0;
+        std::string_view text = node.IsScalar() ? std::string_view(node.Scalar()) : std::string_view();
+        if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+        if (!node.IsScalar() || !parse_double(text, value) || value <= 0 || value > max)
+            fail(where, fmt::format("expected a number above 0 and at most {}, got {}", max, describe_node(node)));
         return value;
     }
 
@@ -191,8 +195,8 @@ class ScenarioReader {
         double value = 0;
         if (!node.IsScalar() || found == units.end() || !parse_double(number, value) ||
             value * found->second > static_cast<double>(max_duration_ms))
-            fail(where,
-                 fmt::format("expected a duration like 500ms, 90s, 30m, 12h or 7d, got {}", describe_node(node)));
+            fail(where, fmt::format("expected a duration like 500ms, 90s, 30m, 12h or 7d, at most 3660d, got {}",
+                                    describe_node(node)));
         return std::llround(value * found->second);
     }
 

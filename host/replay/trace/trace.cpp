@@ -231,7 +231,7 @@ void append_integer(std::string& text, T value) {
 
 }  // namespace
 
-void write_events_csv(TraceReader& trace, const ModelNames& models, const ModelNames& tenants, std::ostream& out) {
+uint64_t write_events_csv(TraceReader& trace, const ModelNames& models, const ModelNames& tenants, std::ostream& out) {
     constexpr std::size_t flush_bytes = std::size_t{1} << 16;
     std::string text;
     text.reserve(flush_bytes + 256);
@@ -244,6 +244,7 @@ void write_events_csv(TraceReader& trace, const ModelNames& models, const ModelN
         text.clear();
     };
 
+    uint64_t events = 0;
     TraceEvent event;
     while (trace.next(event)) {
         // Tables may grow while the trace is read (the csv reader interns as it goes).
@@ -269,9 +270,11 @@ void write_events_csv(TraceReader& trace, const ModelNames& models, const ModelN
             text += tenant;
         }
         text += '\n';
+        ++events;
         if (text.size() >= flush_bytes) flush();
     }
     flush();
+    return events;
 }
 
 // ------------------------------------------------------------------------------------------------------- A95

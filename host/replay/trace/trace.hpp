@@ -147,8 +147,9 @@ std::unique_ptr<TraceReader> merge(std::vector<std::unique_ptr<TraceReader>> sou
 /// Writes the rest of `trace` in the native csv format (header "ts_ms,model,count,tenant", empty tenant for 0), so
 /// that open_trace("csv:...") of the output yields the same events (same names, counts, order).
 /// Throws std::invalid_argument for a model or tenant name that the format cannot carry (empty model, ',' or a
-/// newline), std::runtime_error when the stream fails; TraceError from the trace passes through.
-void write_events_csv(TraceReader& trace, const ModelNames& models, const ModelNames& tenants, std::ostream& out);
+/// newline), std::runtime_error when the stream fails; TraceError from the trace passes through. Returns the number
+/// of events written.
+uint64_t write_events_csv(TraceReader& trace, const ModelNames& models, const ModelNames& tenants, std::ostream& out);
 
 /// A95: the 95th percentile of the memory demanded per window. The time axis is cut into windows
 /// [k x window_ms, (k+1) x window_ms); for every window from the first event's to the last event's (windows without

@@ -413,7 +413,9 @@ TEST_F(SynthTest, BadFilesAreRefusedWithTheirLocation) {
     const std::vector<Case> cases = {
         {head + "  - name: a\n    rythm: {kind: rare}\n", ":4:5: models[0].rythm: unknown key 'rythm'"},
         {head + "  - name: a\n    rhythm: {kind: rare, mean_gap_hours: -1}\n",
-         ":4:42: models[0].rhythm.mean_gap_hours: expected a number in [0, 1000000], got '-1'"},
+         ":4:42: models[0].rhythm.mean_gap_hours: expected a number above 0 and at most 1000000, got '-1'"},
+        {head + "  - name: a\n    rhythm: {kind: rare, mean_gap_hours: 0}\n",
+         ":4:42: models[0].rhythm.mean_gap_hours: expected a number above 0 and at most 1000000, got '0'"},
         {head + "  - name: a\n    rhythm: {kind: hourly}\n", ":4:20: models[0].rhythm.kind: expected one of"},
         {head + "  - name: a\n    rhythm: {kind: working_hours, hours: [9, 17]}\n",
          ":4:13: models[0].rhythm: missing required key 'sessions_per_day'"},
@@ -429,6 +431,7 @@ TEST_F(SynthTest, BadFilesAreRefusedWithTheirLocation) {
         {head + "  - name: a\n", ":3:11: models[0].name: model 'a' has no rhythm"},
         {head + "  - name: a\n    appears_at: 9d\n" + rhythm, ":4:17: models[0].appears_at: '9d' is after the end"},
         {"duration: 7 days\nmodels: []\n", ":1:11: duration: expected a duration like"},
+        {"duration: 4000d\nmodels: []\n", ":1:11: duration: expected a duration like 500ms, 90s, 30m, 12h or 7d, at most 3660d"},
         {"models: [{name: a}]\n", ":1:1: missing required key 'duration'"},
         {head + "  - name: a\n    rhythm: {kind: periodic, every: 1h, at: \"02:00\", burst_requests: 1}\n",
          ":4:13: models[0].rhythm: at (120 min into the period) must be less than every (60 min)"},

@@ -187,6 +187,18 @@ TEST_F(TraceTest, CsvHeaderWithoutOptionalColumns) {
     EXPECT_EQ(events, (std::vector<NamedEvent>{{5, "a", 1, ""}, {7, "b", 1, ""}}));
 }
 
+TEST_F(TraceTest, CsvHeaderAfterAByteOrderMarkIsRead) {
+    // Spreadsheets save UTF-8 with a byte order mark before the header.
+    const fs::path path = write_file("bom.csv", "\xEF\xBB\xBFts_ms,model\n5,a\n");
+    auto reader = open_trace("csv:" + path.string(), models_, tenants_, 1);
+    EXPECT_EQ(named(read_all(*reader), models_, tenants_), (std::vector<NamedEvent>{{5, "a", 1, ""}}));
+}
+
+TEST_F(TraceTest, CsvQuotedModelNameIsNamed) {
+    const fs::path path = write_file("trace.csv", "ts_ms,model\n5,\"team/a\"\n");
+    EXPECT_THAT(error_reading("csv:" + path.string()), HasSubstr("trace.csv:2: quoted model name \"team/a\""));
+}
+
 TEST_F(TraceTest, CsvUnsortedLineIsNamed) {
     const fs::path path = write_file("trace.csv", "ts_ms,model,count\n1500,a,1\n1200,b,1\n");
     EXPECT_EQ(error_reading("csv:" + path.string()),
