@@ -860,6 +860,7 @@ std::string markdown_report(const ReplayReport& report) {
     std::string md = "# warmup-replay report\n\n";
     for (const auto& [label, value] : run_facts(report)) md += fmt::format("- **{}**: {}\n", label, value);
     md += "\n## Arms\n\n";
+    for (const std::string& warning : plugin_error_warnings(report)) md += "> **Warning**: " + warning + "\n\n";
     md += arms_table_markdown(report);
     md += "\n## How to read this\n\n";
     md += how_to_read;
@@ -885,6 +886,7 @@ th, td { border: 1px solid #ccc; padding: 3px 6px; }
 th { background: #f3f3f3; vertical-align: bottom; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) { background: #fafafa; }
+p.warning { background: #fff4e5; border-left: 4px solid #e08a00; padding: 6px 10px; }
 svg { width: 100%; height: auto; display: block; margin: 0.6em 0 1.2em; }
 svg text { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; fill: #222; }
 svg .chart-title { font-size: 15px; font-weight: 600; }
@@ -903,7 +905,10 @@ std::string html_report(const ReplayReport& report) {
     html += "</style>\n</head>\n<body>\n<h1>warmup-replay report</h1>\n<dl class=\"facts\">\n";
     for (const auto& [label, value] : run_facts(report))
         html += fmt::format("<dt>{}</dt><dd>{}</dd>\n", escape_html(label), escape_html(value));
-    html += "</dl>\n<h2>Arms</h2>\n<div class=\"table-wrap\">\n";
+    html += "</dl>\n<h2>Arms</h2>\n";
+    for (const std::string& warning : plugin_error_warnings(report))
+        html += "<p class=\"warning\"><strong>Warning</strong>: " + escape_html(warning) + "</p>\n";
+    html += "<div class=\"table-wrap\">\n";
     html += html_table(arm_columns(), report.arms);
     html += "</div>\n<h2>How to read this</h2>\n<p>";
     // how_to_read is our own text with Markdown emphasis; turn **x** into <strong>, *x* into <em>, `x` into <code>.
@@ -967,6 +972,19 @@ std::string per_model_csv(const ReplayReport& report) {
 }
 
 }  // namespace
+
+std::vector<std::string> plugin_error_warnings(const ReplayReport& report) {
+    std::vector<std::string> warnings;
+    for (const ArmResult& arm : report.arms) {
+        if (arm.plugin_errors == 0) continue;
+        warnings.push_back(fmt::format(
+            "arm '{}': {} plugin calls failed. The host answered them with its fallbacks (and, while a plugin's "
+            "circuit was open, decided without it), so this arm's figures are partly the fallbacks', not its "
+            "plugins'; the errors are logged on stderr.",
+            arm.name, arm.plugin_errors));
+    }
+    return warnings;
+}
 
 std::string arms_table_markdown(const ReplayReport& report) { return markdown_table(arm_columns(), report.arms); }
 

@@ -327,6 +327,28 @@ TEST_F(ReplayReportTest, ReportMdHasRunFactsTheArmsTableAndTiming) {
     EXPECT_NE(md.find("| oracle | 0.250 | 250.000 | n/a |"), std::string::npos);
 }
 
+TEST_F(ReplayReportTest, AnArmWhosePluginCallsFailedIsFlaggedAboveTheTable) {
+    ReplayReport report = sample_report();
+    write_reports(report, dir_ / "clean");
+    EXPECT_TRUE(plugin_error_warnings(report).empty());
+    EXPECT_EQ(read_file(dir_ / "clean" / "report.md").find("Warning"), std::string::npos);
+    EXPECT_EQ(read_file(dir_ / "clean" / "report.html").find("class=\"warning\""), std::string::npos);
+
+    report.arms[0].plugin_errors = 6588;
+    const std::vector<std::string> warnings = plugin_error_warnings(report);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_EQ(warnings[0].rfind("arm 'keep-alive-10m': 6588 plugin calls failed.", 0), 0u) << warnings[0];
+    write_reports(report, dir_ / "failing");
+    const std::string md = read_file(dir_ / "failing" / "report.md");
+    const auto warning_at = md.find("> **Warning**: " + warnings[0]);
+    ASSERT_NE(warning_at, std::string::npos) << md;
+    EXPECT_LT(warning_at, md.find(arms_table_markdown(report)));
+    const std::string html = read_file(dir_ / "failing" / "report.html");
+    EXPECT_NE(html.find("<p class=\"warning\"><strong>Warning</strong>: arm &#39;keep-alive-10m&#39;: 6588"),
+              std::string::npos)
+        << html.substr(0, 3000);
+}
+
 TEST_F(ReplayReportTest, HtmlIsSelfContainedWithFourChartsEscapedNamesAndNoNaN) {
     write_reports(sample_report(), dir_);
     const std::string html = read_file(dir_ / "report.html");
