@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
+#include <cstring>
+
 #include "core/errors.hpp"
 
 namespace warmup::host {
@@ -64,6 +67,25 @@ std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
             library->file().string(), descriptor.id, kind_name(descriptor.kind), vtable_size,
             largest_vtable_size(descriptor.kind), WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR, descriptor.abi.major,
             descriptor.abi.minor));
+
+    // Every function of ABI 1.0's table is required (later minors append optional ones): a NULL entry would crash
+    // the host at its first call, so it is refused here. The functions follow struct_size, pointer-aligned.
+    using Function = void (*)();
+    constexpr std::size_t first_function = offsetof(warmup_predictor_vtable, predict);
+    static_assert(first_function == offsetof(warmup_analyzer_vtable, observe) &&
+                  first_function == offsetof(warmup_backend_vtable, load));
+    const auto* table = static_cast<const unsigned char*>(descriptor.vtable);
+    for (std::size_t offset = first_function; offset + sizeof(Function) <= required_vtable_size(descriptor.kind);
+         offset += sizeof(Function)) {
+        Function function = nullptr;
+        std::memcpy(&function, table + offset, sizeof function);
+        if (function == nullptr)
+            throw PluginLoadError(fmt::format(
+                "plugin '{}' (id {}): {} vtable function {} (byte offset {}) is NULL; every function of ABI 1.0's "
+                "table is required",
+                library->file().string(), descriptor.id, kind_name(descriptor.kind),
+                (offset - first_function) / sizeof(Function) + 1, offset));
+    }
 
     std::unique_ptr<PluginInstance> self(new PluginInstance());
     self->library_ = std::move(library);

@@ -77,7 +77,11 @@ void require_elf_shared_object(const fs::path& file) {
 
 std::string dlopen_reason(const fs::path& file) {
     ::dlerror();
-    void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // Absolute: dlopen searches the library path for a name without a slash ("plugin.so"), and would then report
+    // that file missing instead of why the one named could not be loaded.
+    std::error_code ignored;
+    const fs::path absolute = fs::absolute(file, ignored);
+    void* handle = ::dlopen((absolute.empty() ? file : absolute).c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle != nullptr) {
         ::dlclose(handle);
         return "unknown reason";

@@ -10,6 +10,7 @@
  *   TEST_KIND             descriptor.kind                                     default WARMUP_KIND_PREDICTOR
  *   TEST_DESCRIPTOR_SIZE  descriptor.struct_size                              default sizeof(warmup_plugin_descriptor)
  *   TEST_VTABLE_SIZE      vtable.struct_size                                  default sizeof(warmup_predictor_vtable)
+ *   TEST_UNDEFINED_SYMBOL destroy calls a function no library defines (the file then cannot be loaded)
  *
  * The predictor itself is a fixed keep-alive of TEST_KEEP_ALIVE_MS after the last use, never pre-warming, so a test
  * that calls through the vtable has a hand-computable answer. It takes no params (any non-blank params text is
@@ -71,7 +72,15 @@ static warmup_error* c_predictor_create(const warmup_host* host, warmup_string_v
     return NULL;
 }
 
+#ifdef TEST_UNDEFINED_SYMBOL
+void warmup_test_defined_nowhere(void);
+static void c_predictor_destroy(void* instance) {
+    warmup_test_defined_nowhere();
+    free(instance);
+}
+#else
 static void c_predictor_destroy(void* instance) { free(instance); }
+#endif
 
 static warmup_error* c_predictor_predict(void* instance, warmup_time_ms now_ms, const warmup_usage_pattern* pattern,
                                          warmup_prediction* out) {

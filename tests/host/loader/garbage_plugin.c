@@ -7,6 +7,7 @@
  *   GARBAGE_DESCRIPTOR_SIZE descriptor.struct_size = 0x7FFFFFFF
  *   GARBAGE_NULL_CREATE    descriptor.create = NULL
  *   GARBAGE_NULL_INSTANCE  create succeeds but returns no instance
+ *   GARBAGE_NULL_FUNCTION  vtable.predict = NULL (the table's size is right)
  *
  * The predictor keeps a model warm 1 s after its last use and never pre-warms. It takes no params.
  */
@@ -69,7 +70,14 @@ const void* garbage_unused_create = (const void*)garbage_create;
 #define CREATE garbage_create
 #endif
 
-static const warmup_predictor_vtable garbage_vtable = {VTABLE_SIZE, garbage_predict};
+#ifdef GARBAGE_NULL_FUNCTION
+#define PREDICT NULL
+const void* garbage_unused_predict = (const void*)garbage_predict;
+#else
+#define PREDICT garbage_predict
+#endif
+
+static const warmup_predictor_vtable garbage_vtable = {VTABLE_SIZE, PREDICT};
 
 static const warmup_plugin_descriptor garbage_descriptor = {
     DESCRIPTOR_SIZE,

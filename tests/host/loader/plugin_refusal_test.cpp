@@ -53,6 +53,19 @@ TEST(PluginRefusal, SharedObjectWithoutEntrySymbol) {
     EXPECT_CONTAINS(message, "does not export the entry symbol 'warmup_plugin_entry'");
 }
 
+TEST(PluginRefusal, AnUndefinedSymbolIsNamedAlsoForABareFileName) {
+    // dlopen searches the library path for a name without a slash; the reason must still be the file's own.
+    const fs::path file = bad_plugin("undefined_symbol.so");
+    const fs::path previous = fs::current_path();
+    fs::current_path(file.parent_path());
+    PluginLoader loader({});
+    const std::string message = message_of<PluginLoadError>(
+        [&] { loader.load(by_path(fs::path("undefined_symbol.so")), WARMUP_KIND_PREDICTOR); });
+    fs::current_path(previous);
+    EXPECT_CONTAINS(message, "plugin 'undefined_symbol.so': cannot be loaded: ");
+    EXPECT_CONTAINS(message, "undefined symbol: warmup_test_defined_nowhere");
+}
+
 TEST(PluginRefusal, AbiMajorTwoIsRefusedByVersion) {
     PluginLoader loader({});
     const fs::path file = bad_plugin("abi_major_2.so");
