@@ -459,6 +459,8 @@ class LiveRuntime {
     // The event journal (state.journal): set once by start_state_keeping before events are served, read by
     // try_ingest on any thread; appended under ingest_mutex_ so that a rotation cuts between two ingest calls.
     std::unique_ptr<EventJournal> journal_owner_;
+    /// The sections of the last journal checkpoint written ([control]): an unchanged one is not written again.
+    std::vector<SnapshotSection> last_checkpoint_;
     std::atomic<EventJournal*> journal_{nullptr};
     std::thread journal_thread_;
     bool journal_stopping_ = false;  // under state_mutex_

@@ -528,7 +528,11 @@ void LiveRuntime::checkpoint_journal() {
         std::lock_guard lock(ingest_mutex_);
         sections.back().data = encode_counters(
             engine.counters(), IngestTotals{accepted_events_.load(), refused_events_.load()}, engine.stopped());
+        // An idle daemon changes nothing: a checkpoint equal to the last one would only fill the disk (the metrics
+        // plugin's section holds every model's counts: tens of KiB twice a second for a few thousand models).
+        if (sections == last_checkpoint_) return out;
         journal->append_checkpoint(sections);
+        last_checkpoint_ = std::move(sections);
         return out;
     });
     for (const auto& problem : problems) spdlog::warn("JOURNAL_CHECKPOINT_ERROR {}", problem);

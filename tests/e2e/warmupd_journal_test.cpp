@@ -202,5 +202,26 @@ TEST_F(WarmupdJournal, EveryEventAcknowledgedASecondBeforeASigkillIsRestoredFrom
     EXPECT_EQ(report["traces"][0].get<std::string>(), "journal:" + state_dir.string());
 }
 
+TEST_F(WarmupdJournal, AnIdleDaemonWritesNoCheckpointsAfterItsLastChange) {
+    const fs::path state_dir = dir_.path() / "state";
+    start_daemon(config_yaml(state_dir));
+    ASSERT_FALSE(HasFatalFailure());
+    // History only (no loads, nothing left to change), then idle.
+    const auto posted = client_->Post("/api/warmup/events", rhythm_history_ndjson(system_now_ms() - 60'000),
+                                      "application/x-ndjson");
+    ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
+    const auto journal_bytes = [&] {
+        uintmax_t bytes = 0;
+        for (const JournalSegment& segment : list_journal_segments(state_dir)) bytes += fs::file_size(segment.file);
+        return bytes;
+    };
+    // The events and one checkpoint of what they changed are written within a flush interval or two.
+    ASSERT_TRUE(poll_until([&] { return journal_bytes() > 0; }, 10s, kPollInterval));
+    std::this_thread::sleep_for(1500ms);
+    const uintmax_t settled = journal_bytes();
+    std::this_thread::sleep_for(2s);  // four more flush intervals, each of which used to append a checkpoint
+    EXPECT_EQ(journal_bytes(), settled);
+}
+
 }  // namespace
 }  // namespace warmup::host
