@@ -34,6 +34,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -296,7 +297,13 @@ int main(int argc, char** argv) {
     }
     api.stop();
     if (fleet) fleet->stop();  // hands the owned models' state over while the control loop still runs
-    runtime->stop();
+    if (!runtime->stop()) {
+        // A plugin call that never returns holds the control thread; nothing can end it but the end of the process.
+        // The journal has every event acknowledged up to its last flush; the next start replays it.
+        spdlog::critical("SHUTDOWN exiting with status 1 without a last snapshot");
+        spdlog::shutdown();
+        std::_Exit(1);
+    }
     spdlog::info("SHUTDOWN done");
     return 0;
 }

@@ -105,7 +105,9 @@ const std::vector<SchemaSection>& schema_sections() {
               "catalog", "arms", "sources", "replay", "reload", "reconcile", "experiment", "state", "cluster"}},
             {"http",
              {"bind", "port", "max_body_mb", "threads", "request_timeout_ms", "access_token", "access_token_env"}},
-            {"budgets", {"memory_mb", "max_concurrent_warmups", "ingest_queue_capacity", "warmup_timeout_ms"}},
+            {"budgets",
+             {"memory_mb", "max_concurrent_warmups", "ingest_queue_capacity", "warmup_timeout_ms",
+              "plugin_call_stall_ms"}},
             {"ingest", {"request_window_ms"}},
             {kComponentsSection, slot_keys},
             {kSlotSection, {"plugin", "path", "params", "sha256"}},
@@ -715,6 +717,10 @@ class ConfigReader {
                          {"warmup_timeout_ms", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
                               config_.warmup_timeout_ms = read_integer(value, key_path, 1000, 86400000);
+                          }},
+                         {"plugin_call_stall_ms", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.plugin_call_stall_ms = read_integer(value, key_path, 100, 3600000);
                           }},
                      });
     }

@@ -212,6 +212,9 @@ struct Config {
     uint32_t max_concurrent_warmups = 2;
     uint32_t ingest_queue_capacity = 65536;
     int64_t warmup_timeout_ms = 600000;  ///< budgets.warmup_timeout_ms
+    /// budgets.plugin_call_stall_ms: a plugin call (or a control-loop step) running longer stalls the daemon: it says
+    /// so and stops waiting for the control loop (warmupd; takes effect at start)
+    int64_t plugin_call_stall_ms = 10000;
     /// ingest.request_window_ms: events older than the clock by more than this are history (learned, not scored)
     int64_t ingest_request_window_ms = 5000;
     Components components;  ///< every slot: as written, or the shipped default (shipped_default_components())

@@ -47,6 +47,13 @@ class PluginCallError : public std::runtime_error {
     std::string plugin_message_;
 };
 
+/// A command for the control loop was given up: the loop is stuck, in a plugin call that does not return or in one
+/// long step (LiveRuntime::control_stall() says where). The command may still run once the loop resumes.
+class ControlLoopStalled : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
 /// Takes ownership of `error`; throws PluginCallError when it is non-null. `context` names the plugin and call.
 void throw_if_error(warmup_error* error, std::string_view context);
 

@@ -127,6 +127,26 @@ const std::string& WarmupEngine::component_label(ComponentKind kind) const noexc
     return components_.metrics.label;
 }
 
+const char* component_kind_name(ComponentKind kind) noexcept {
+    switch (kind) {
+        case ComponentKind::Analyzer:
+            return "analyzer";
+        case ComponentKind::Predictor:
+            return "predictor";
+        case ComponentKind::Performance:
+            return "performance";
+        case ComponentKind::Scheduler:
+            return "scheduler";
+        case ComponentKind::Resource:
+            return "resource";
+        case ComponentKind::Queue:
+            return "queue";
+        case ComponentKind::Metrics:
+            break;
+    }
+    return "metrics";
+}
+
 CircuitState WarmupEngine::circuit_state(ComponentKind kind) const noexcept {
     const CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
     if (circuit.state == CircuitState::Open && now_ms_ - circuit.opened_at_ms >= options_.breaker_cooldown_ms)
@@ -174,7 +194,10 @@ WarmupEngine::CallOutcome WarmupEngine::guarded_call(ComponentKind kind, const c
     // Timing costs two clock reads per plugin call; replay disables the budget (INT64_MAX) and skips them.
     const bool timed = options_.breaker_call_budget_us != INT64_MAX;
     const auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    if (options_.call_watch != nullptr)
+        options_.call_watch->begin(component_kind_name(kind), component_label(kind), what);
     warmup_error* error = call();
+    if (options_.call_watch != nullptr) options_.call_watch->end();
     const int64_t took_us =
         timed
             ? std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count()

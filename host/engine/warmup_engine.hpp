@@ -37,6 +37,7 @@
 #include "core/catalog.hpp"
 #include "engine/decision_log.hpp"
 #include "engine/log_histogram.hpp"
+#include "engine/plugin_call_watch.hpp"
 #include "engine/strict_priority_queue.hpp"
 #include "engine/timer_heap.hpp"
 #include "loader/component_set.hpp"
@@ -64,6 +65,8 @@ std::string_view load_cause_name(LoadCause cause) noexcept;  ///< "demand", "pre
 /// The seven guarded components; each has its own circuit breaker.
 enum class ComponentKind : uint8_t { Analyzer, Predictor, Performance, Scheduler, Resource, Queue, Metrics };
 inline constexpr std::size_t kComponentKinds = 7;
+/// The component's configuration key: "analyzer", "predictor", ...
+[[nodiscard]] const char* component_kind_name(ComponentKind kind) noexcept;
 
 /// Closed: calls go through. Open: the engine uses its built-in safe choice instead of calling the plugin.
 /// HalfOpen: the cool-down has passed; the next call is a trial (success closes, failure re-opens).
@@ -95,6 +98,9 @@ struct EngineOptions {
     /// built (the replay's choice: it then pays one pointer test per decision point). Borrowed; called on the
     /// control thread.
     DecisionSink* decisions = nullptr;
+    /// Told which plugin call is in progress (live: the runtime's watchdog names a call that does not return), or
+    /// nullptr (replay). Borrowed; written on the control thread around every call the engine times.
+    PluginCallWatch* call_watch = nullptr;
 };
 
 /// Totals since the engine started. Memory-time in MiB x ms.

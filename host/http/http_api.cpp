@@ -208,6 +208,9 @@ void HttpApi::routes() {
         std::string what = "internal error";
         try {
             std::rethrow_exception(error);
+        } catch (const ControlLoopStalled& e) {
+            reply(response, 503, {{"error", e.what()}});
+            return;
         } catch (const std::exception& e) {
             what = e.what();
         } catch (...) {
@@ -216,12 +219,29 @@ void HttpApi::routes() {
     });
 }
 
+// Both probes answer 503 while the control loop is stalled (a plugin call that does not return): the process is up,
+// but it decides nothing, and a supervisor that restarts on a failed liveness probe is what can end the stall.
 void HttpApi::get_healthz(const httplib::Request&, httplib::Response& response) {
     const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (const auto stall = runtime_.control_stall()) {
+        reply(response, 503, stalled_json(*stall));
+        return;
+    }
     reply(response, 200, {{"status", "ok"}, {"uptime_s", uptime}});
 }
 
+nlohmann::json HttpApi::stalled_json(const LiveRuntime::ControlStall& stall) {
+    return {{"status", "stalled"},
+            {"stalled_in", stall.where},
+            {"stalled_for_s", static_cast<double>(stall.for_ms) / 1000.0},
+            {"error", LiveRuntime::describe(stall)}};
+}
+
 void HttpApi::get_readyz(const httplib::Request&, httplib::Response& response) {
+    if (const auto stall = runtime_.control_stall(); stall && phase_.load() == Phase::Ready) {
+        reply(response, 503, stalled_json(*stall));
+        return;
+    }
     switch (phase_.load()) {
         case Phase::Ready:
             reply(response, 200, {{"status", "ready"}});

@@ -85,6 +85,8 @@ class HttpApi {
     // http_api.cpp: liveness, readiness, the status page and its assets (without a token).
     void get_healthz(const httplib::Request& request, httplib::Response& response);
     void get_readyz(const httplib::Request& request, httplib::Response& response);
+    /// The body of /healthz and /readyz while the control loop is stalled.
+    static nlohmann::json stalled_json(const LiveRuntime::ControlStall& stall);
     void get_status_page(const httplib::Request& request, httplib::Response& response);
     // events_endpoint.cpp: POST /api/warmup/events.
     void post_events(const httplib::Request& request, httplib::Response& response, const std::string& body);

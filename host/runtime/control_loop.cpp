@@ -29,6 +29,7 @@ void LiveRuntime::control_loop() {
     batch.reserve(4096);
     while (running_.load()) {
         const auto step_started = std::chrono::steady_clock::now();
+        step_started_ns_.store(step_started.time_since_epoch().count());
         expire_timed_out_loads();
         bool worked = take_completions();
         worked = take_ingested(batch, per_arm) || worked;
@@ -48,6 +49,7 @@ void LiveRuntime::control_loop() {
         }
 
         // Sleep until the next timer (at most 100 ms, so a clock jump is noticed) or until woken.
+        step_started_ns_.store(0);
         const auto wait_ms = std::clamp<warmup_time_ms>(next_ms == WARMUP_TIME_NEVER ? 100 : next_ms - now_ms, 0, 100);
         std::unique_lock lock(wake_mutex_);
         wake_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return woken_; });

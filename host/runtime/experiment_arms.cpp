@@ -88,6 +88,7 @@ void LiveRuntime::assign_budgets(double total_mb) {
             options.max_concurrent_loads = config_.max_concurrent_warmups;
             options.arm = arm.name;  // "control" for the top-level set, with or without an experiment
             options.decisions = &decisions_;
+            options.call_watch = &call_watch_;
             ComponentSet components = arm.plugins->component_set();
             components.metrics = arms_.front()->plugins->component_set().metrics;  // one sink, arm-labelled
             arm.engine = std::make_unique<WarmupEngine>(components, *arm.executor, catalog_, options);

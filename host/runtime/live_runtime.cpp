@@ -6,6 +6,7 @@
 #include "runtime/live_runtime.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -97,15 +98,63 @@ WorkerOutbox LiveRuntime::worker_outbox() {
 
 void LiveRuntime::start() {
     if (running_.exchange(true)) return;
-    control_thread_ = std::thread([this] { control_loop(); });
+    control_thread_ = std::thread([this] {
+        control_loop();
+        control_exited_.store(true);
+    });
+    stall_watch_thread_ = std::thread([this] { watch_for_stalls(); });
+}
+
+std::optional<LiveRuntime::ControlStall> LiveRuntime::control_stall() const {
+    const auto threshold = std::chrono::milliseconds(config_.plugin_call_stall_ms);
+    const auto as_ms = [](auto duration) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
+    };
+    if (const auto call = call_watch_.current(); call && call->running >= threshold)
+        return ControlStall{fmt::format("{} {}: {}", call->slot, call->label, call->what), as_ms(call->running)};
+    const int64_t step_started_ns = step_started_ns_.load();
+    if (step_started_ns == 0) return std::nullopt;
+    const auto running =
+        std::chrono::steady_clock::now().time_since_epoch() - std::chrono::steady_clock::duration(step_started_ns);
+    if (running < threshold) return std::nullopt;
+    return ControlStall{"a control-loop step", as_ms(running)};
+}
+
+std::string LiveRuntime::describe(const ControlStall& stall) {
+    return fmt::format("the control loop is stalled: {} has not returned for {:.1f} s", stall.where,
+                       static_cast<double>(stall.for_ms) / 1000.0);
+}
+
+// The stall watch's thread: logs a stall once when it starts and once when it ends (the loop resumed). What a stall
+// changes elsewhere (503 from /healthz and /readyz, call_on_control giving up) reads control_stall() directly.
+void LiveRuntime::watch_for_stalls() {
+    std::optional<ControlStall> reported;
+    std::unique_lock lock(stall_watch_mutex_);
+    while (!stall_watch_cv_.wait_for(lock, kStallCheckInterval, [this] { return stall_watch_stopping_; })) {
+        const std::optional<ControlStall> stall = control_stall();
+        if (stall && !reported) {
+            spdlog::error(
+                "CONTROL_LOOP_STALLED {}: no decision is made until it returns; events are queued (refused with 503 "
+                "once the queue is full), /healthz and /readyz answer 503, and requests that need the control loop "
+                "answer 503",
+                describe(*stall));
+        } else if (!stall && reported) {
+            spdlog::warn("CONTROL_LOOP_RESUMED {} returned; decisions resume", reported->where);
+        }
+        if (stall) {
+            reported = stall;
+        } else {
+            reported.reset();
+        }
+    }
 }
 
 void LiveRuntime::start_sources() { sources_->start(); }
 
-void LiveRuntime::stop() {
+bool LiveRuntime::stop() {
     // Sources first: no new events while the rest stops (and a source never waits on a stopped control loop).
     if (sources_) sources_->stop();
-    if (!running_.load()) return;
+    if (!running_.load()) return true;
     // The state thread needs the control loop for its last snapshot: stop it first; then the journal thread, whose
     // last flush writes what was accepted up to the last snapshot's rotation and after.
     if (state_thread_.joinable()) {
@@ -124,11 +173,32 @@ void LiveRuntime::stop() {
         state_cv_.notify_all();
         journal_thread_.join();
     }
-    if (!running_.exchange(false)) return;
+    if (!running_.exchange(false)) return true;
     wake();
+    // The control thread ends after its current step; one stalled in a plugin call may never end.
+    while (!control_exited_.load()) {
+        if (const auto stall = control_stall()) {
+            spdlog::critical("SHUTDOWN_STALLED {}; the daemon cannot stop cleanly", describe(*stall));
+            control_thread_.detach();
+            stop_stall_watch();
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     if (control_thread_.joinable()) control_thread_.join();
+    stop_stall_watch();
     workers_->wait();  // running backend calls see the cancel token and return
     for (auto& retired : retired_workers_) retired->wait();
+    return true;
+}
+
+void LiveRuntime::stop_stall_watch() {
+    {
+        std::lock_guard lock(stall_watch_mutex_);
+        stall_watch_stopping_ = true;
+    }
+    stall_watch_cv_.notify_all();
+    if (stall_watch_thread_.joinable()) stall_watch_thread_.join();
 }
 
 }  // namespace warmup::host

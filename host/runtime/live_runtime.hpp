@@ -40,6 +40,7 @@
 #include "config/config.hpp"
 #include "core/catalog.hpp"
 #include "core/clock.hpp"
+#include "core/errors.hpp"
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
 #include "loader/plugin_set.hpp"
@@ -140,8 +141,11 @@ class LiveRuntime {
     /// serves (after start_state_keeping, whose journal replay comes before any new event). Sources created before
     /// wait for this; sources a reload adds start at once afterwards.
     void start_sources();
-    /// Stops the sources, then the control thread, and waits for running backend calls. Idempotent.
-    void stop();
+    /// Stops the sources, then the control thread, and waits for running backend calls. Idempotent. Returns false
+    /// when the control thread cannot stop because it is stalled in a plugin call (control_stall()): the thread is
+    /// then left running, detached, and the caller must end the process without destroying this runtime (warmupd
+    /// exits with status 1; the journal holds every event acknowledged up to its last flush).
+    bool stop();
 
     /// [any thread but the control thread] Replaces the components whose choice or params changed in `next`,
     /// handing state over where both sides share a state schema, between two control-loop steps; starts, changes
@@ -174,6 +178,8 @@ class LiveRuntime {
     bool try_ingest(const warmup_usage_event& event) { return try_ingest(std::span(&event, 1)) == 1; }
 
     /// [any] Runs `work(control arm's engine)` on the control thread between two steps and returns its result.
+    /// Throws ControlLoopStalled, instead of waiting on, once the loop is stalled (control_stall()): `work` then runs
+    /// when the loop resumes, if it does, and its result is dropped.
     template <class Work>
     auto call_on_control(Work&& work) -> decltype(work(std::declval<WarmupEngine&>())) {
         using Result = decltype(work(std::declval<WarmupEngine&>()));
@@ -182,8 +188,20 @@ class LiveRuntime {
         auto result = task->get_future();
         commands_.push([task](WarmupEngine& engine) { (*task)(engine); });
         wake();
+        while (result.wait_for(kStallCheckInterval) != std::future_status::ready)
+            if (const auto stall = control_stall()) throw ControlLoopStalled(describe(*stall));
         return result.get();
     }
+
+    /// Where the control loop is stuck: in one plugin call, or one step, for longer than budgets.plugin_call_stall_ms.
+    struct ControlStall {
+        std::string where;  ///< "predictor org.example.predictor@1.0.0: predict", or "a control-loop step"
+        int64_t for_ms = 0;
+    };
+    /// [any] Set while the control loop is stalled, nullopt otherwise.
+    [[nodiscard]] std::optional<ControlStall> control_stall() const;
+    /// "the control loop is stalled: <where> has not returned for <s> s"
+    [[nodiscard]] static std::string describe(const ControlStall& stall);
 
     // ----- Operations (POST /api/warmup/...). [any thread but the control thread]; the control loop must run.
 
@@ -480,6 +498,19 @@ class LiveRuntime {
     bool woken_ = false;
     std::atomic<bool> running_{false};
     std::thread control_thread_;
+    std::atomic<bool> control_exited_{false};  // set by the control thread as its last act
+
+    // Stall watch: the plugin call in progress (written by the engines of every arm), the start of the step in
+    // progress (steady clock ticks, 0 while the loop sleeps), and the thread that logs a stall and its end.
+    static constexpr std::chrono::milliseconds kStallCheckInterval{200};
+    PluginCallWatch call_watch_;
+    std::atomic<int64_t> step_started_ns_{0};
+    std::thread stall_watch_thread_;
+    std::mutex stall_watch_mutex_;
+    std::condition_variable stall_watch_cv_;
+    bool stall_watch_stopping_ = false;  // under stall_watch_mutex_
+    void watch_for_stalls();
+    void stop_stall_watch();
 };
 
 }  // namespace warmup::host

@@ -33,6 +33,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
     note(running.log_format != next.log_format, "log_format");
     note(running.max_concurrent_warmups != next.max_concurrent_warmups, "budgets.max_concurrent_warmups");
     note(running.ingest_queue_capacity != next.ingest_queue_capacity, "budgets.ingest_queue_capacity");
+    note(running.plugin_call_stall_ms != next.plugin_call_stall_ms, "budgets.plugin_call_stall_ms");
     note(running.state != next.state, "state");
     note(running.cluster != next.cluster, "cluster");
     bool catalog_changed = running.catalog.size() != next.catalog.size();
@@ -111,6 +112,7 @@ void note_setting_changes(const Config& running, const Config& next, ReloadResul
         result.notes.push_back(std::move(note));
         result.changed = true;
     };
+    setting(next.log_level != running.log_level, fmt::format("log_level: {} -> {}", running.log_level, next.log_level));
     setting(next.warmup_timeout_ms != running.warmup_timeout_ms,
             fmt::format("budgets.warmup_timeout_ms: {} -> {} ms", running.warmup_timeout_ms, next.warmup_timeout_ms));
     setting(next.ingest_request_window_ms != running.ingest_request_window_ms,
@@ -353,6 +355,7 @@ void LiveRuntime::put_in_force(Config next, bool is_rollback, bool changed, bool
         rolled_back_ = is_rollback;
     }
     safe_mode_.store(safe);
+    if (next.log_level != running_config_.log_level) spdlog::set_level(spdlog::level::from_str(next.log_level));
     warmup_timeout_ms_.store(next.warmup_timeout_ms);
     request_window_ms_.store(next.ingest_request_window_ms);
     reconcile_interval_ms_.store(next.reconcile_interval_ms);

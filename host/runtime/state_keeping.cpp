@@ -518,23 +518,28 @@ std::vector<SnapshotSection> LiveRuntime::counter_sections(WarmupEngine& engine,
 void LiveRuntime::checkpoint_journal() {
     EventJournal* journal = journal_.load();
     if (journal == nullptr || !running_.load()) return;
-    std::vector<std::string> problems = call_on_control([&](WarmupEngine& engine) {
-        std::vector<std::string> out;
-        // The sink's state is exported before taking the ingest lock (a plugin call must not hold up producers); the
-        // engine's section is encoded and the record appended under it, so the checkpoint's events_accepted is
-        // exactly the number of events journaled before it (the engine's counters may miss the few accepted and not
-        // yet taken by the control loop, and the control thread changes neither meanwhile).
-        std::vector<SnapshotSection> sections = counter_sections(engine, 0, 0, &out);
-        std::lock_guard lock(ingest_mutex_);
-        sections.back().data = encode_counters(
-            engine.counters(), IngestTotals{accepted_events_.load(), refused_events_.load()}, engine.stopped());
-        // An idle daemon changes nothing: a checkpoint equal to the last one would only fill the disk (the metrics
-        // plugin's section holds every model's counts: tens of KiB twice a second for a few thousand models).
-        if (sections == last_checkpoint_) return out;
-        journal->append_checkpoint(sections);
-        last_checkpoint_ = std::move(sections);
-        return out;
-    });
+    std::vector<std::string> problems;
+    try {
+        problems = call_on_control([&](WarmupEngine& engine) {
+            std::vector<std::string> out;
+            // The sink's state is exported before taking the ingest lock (a plugin call must not hold up producers);
+            // the engine's section is encoded and the record appended under it, so the checkpoint's events_accepted is
+            // exactly the number of events journaled before it (the engine's counters may miss the few accepted and not
+            // yet taken by the control loop, and the control thread changes neither meanwhile).
+            std::vector<SnapshotSection> sections = counter_sections(engine, 0, 0, &out);
+            std::lock_guard lock(ingest_mutex_);
+            sections.back().data = encode_counters(
+                engine.counters(), IngestTotals{accepted_events_.load(), refused_events_.load()}, engine.stopped());
+            // An idle daemon changes nothing: a checkpoint equal to the last one would only fill the disk (the metrics
+            // plugin's section holds every model's counts: tens of KiB twice a second for a few thousand models).
+            if (sections == last_checkpoint_) return out;
+            journal->append_checkpoint(sections);
+            last_checkpoint_ = std::move(sections);
+            return out;
+        });
+    } catch (const ControlLoopStalled&) {
+        return;  // no checkpoint while the loop is stuck (the stall watch says so); the events are still flushed
+    }
     for (const auto& problem : problems) spdlog::warn("JOURNAL_CHECKPOINT_ERROR {}", problem);
 }
 

@@ -217,6 +217,72 @@ TEST(ProgramUsage, ReplayRefusesWhatItWouldOtherwiseIgnoreOrMisread) {
     EXPECT_EQ(warmup::test::read_text_file(dump), "ts_ms,model,count,tenant\n0,m/a,1,\n60000,m/b,1,\n");
 }
 
+class WarmupdStallTest : public warmup::test::DaemonTest {
+  protected:
+    WarmupdStallTest() : DaemonTest("warmupd-stall") {}
+};
+
+TEST_F(WarmupdStallTest, APluginCallThatDoesNotReturnIsNamedByTheProbesAndDoesNotHoldUpRequestsOrAStop) {
+    // Every predict call sleeps 4 s; past 300 ms the daemon counts the control loop as stalled.
+    std::string yaml = config_yaml();
+    const auto budgets = yaml.find("budgets: {memory_mb: 4000}");
+    ASSERT_NE(budgets, std::string::npos);
+    yaml.replace(budgets, std::string("budgets: {memory_mb: 4000}").size(),
+                 "budgets: {memory_mb: 4000, plugin_call_stall_ms: 300}");
+    const auto predictor = yaml.find("  predictor: {plugin: org.warmup.predictor.keep-alive}");
+    ASSERT_NE(predictor, std::string::npos);
+    yaml.replace(predictor, std::string("  predictor: {plugin: org.warmup.predictor.keep-alive}").size(),
+                 std::string("  predictor: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
+                     "/engine_breaker_flaky_predictor.so\", params: {failing_calls: 0, sleep_us: 4000000}}");
+    start_daemon(yaml);
+    ASSERT_FALSE(HasFatalFailure());
+    httplib::Client& client = *client_;
+    ASSERT_EQ(client.Get("/healthz")->status, 200);
+
+    const auto posted = client.Post("/api/warmup/events", R"({"model": "m/a"})", "application/json");
+    ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
+    json stalled;
+    ASSERT_TRUE(warmup::test::poll_until(
+        [&] {
+            const auto health = client.Get("/healthz");
+            if (!health || health->status != 503) return false;
+            stalled = json::parse(health->body);
+            return true;
+        },
+        3s, 20ms))
+        << daemon_->log();
+    EXPECT_EQ(stalled["status"], "stalled");
+    EXPECT_EQ(stalled["stalled_in"], "predictor org.warmup.test.flaky-predictor@1.0.0: predict") << stalled.dump();
+    EXPECT_GE(stalled["stalled_for_s"].get<double>(), 0.3);
+    const auto ready = client.Get("/readyz");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 503);
+    // A request that needs the control loop is answered, not held until the call returns.
+    const auto started = std::chrono::steady_clock::now();
+    const auto status = client.Get("/api/warmup/status");
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->status, 503) << status->body;
+    EXPECT_NE(status->body.find("the control loop is stalled: predictor org.warmup.test.flaky-predictor@1.0.0: "
+                                "predict has not returned for"),
+              std::string::npos)
+        << status->body;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+    ASSERT_TRUE(daemon_->wait_for_log("CONTROL_LOOP_STALLED the control loop is stalled: predictor", 5s));
+    // The call returns: the daemon says so and its probes pass again.
+    ASSERT_TRUE(daemon_->wait_for_log("CONTROL_LOOP_RESUMED predictor", 20s)) << daemon_->log();
+    ASSERT_TRUE(warmup::test::poll_until([&] { return client.Get("/healthz")->status == 200; }, 20s, 50ms));
+
+    // Stalled again (a new model is predicted), a SIGTERM ends the process with status 1 instead of waiting on.
+    const auto again = client.Post("/api/warmup/events", R"({"model": "m/b"})", "application/json");
+    ASSERT_TRUE(again && again->status == 200);
+    ASSERT_TRUE(warmup::test::poll_until([&] { return client.Get("/healthz")->status == 503; }, 3s, 20ms));
+    ::kill(daemon_->pid(), SIGTERM);
+    const auto exit = daemon_->wait_exit(3s);
+    ASSERT_TRUE(exit.has_value()) << "warmupd did not exit while stalled";
+    EXPECT_TRUE(exit->exited && exit->code == 1) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("SHUTDOWN_STALLED the control loop is stalled: predictor"), std::string::npos);
+}
+
 class WarmupdServiceTest : public warmup::test::DaemonTest {
   protected:
     WarmupdServiceTest() : DaemonTest("warmupd-service") {}
