@@ -1156,46 +1156,58 @@ ReconcileOutcome WarmupEngine::reconcile(std::span<const ReportedResident> resid
         outcome.gone.push_back(model);
     }
     if (adopt) {
-        for (const auto& [model, reported_mb] : listed) {
-            ModelSlot& state = slot(model);
-            if (state.residency != WARMUP_RESIDENCY_ABSENT || !settled(model)) continue;
-            double memory_mb = reported_mb;
-            if (!(memory_mb > 0)) memory_mb = estimate_memory_mb(model, nullptr);
-            set_residency(state, WARMUP_RESIDENCY_READY);
-            charge(state, memory_mb, now_ms);
-            state.ready_since_ms = now_ms;
-            state.last_use_ms = kNever;
-            state.prewarmed_unused = false;
-            ready_mb_ += memory_mb;
-            components_.resource.vtable->on_ready(components_.resource.self, model, memory_mb, 0, now_ms);
-            outcome.adopted.push_back(model);
-        }
-        std::sort(outcome.adopted.begin(), outcome.adopted.end());
-        // A model with requests in its history is planned from what was learned. One never requested here has no
-        // pattern to plan from (a policy would unload it at once, under the client that just loaded it): it is kept
-        // for the built-in keep-alive from now, and its first request plans it like any other.
-        for (const warmup_model_index model : outcome.adopted) {
-            ModelSlot& state = models_[model];
-            if (state.last_request_ms != kNever) {
-                plan(model, WARMUP_TRIGGER_TIMER, now_ms);
-                continue;
-            }
-            state.unload_at = now_ms + options_.fallback_keep_alive_ms;
-            state.warm_start_at = kNever;
-            refresh_timer(model);
-            if (options_.decisions != nullptr) {
-                Decision& keep = decision(DecisionKind::Keep, model,
-                                          "adopted: resident on the server but not in the books; kept for the "
-                                          "built-in keep-alive until a request plans it",
-                                          by_builtin_keep_alive(), now_ms);
-                keep.until_ms = state.unload_at;
-                options_.decisions->record(keep);
-            }
-        }
-        if (used_mb_ > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
+        std::vector<ReportedResident> absent;
+        for (const auto& [model, reported_mb] : listed)
+            if (settled(model)) absent.push_back({model, reported_mb});
+        outcome.adopted = adopt_resident(absent, now_ms);
     }
     dispatch(now_ms);
     return outcome;
+}
+
+std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const ReportedResident> models,
+                                                             warmup_time_ms now_ms) {
+    advance(now_ms);
+    std::vector<warmup_model_index> adopted;
+    for (const auto& [model, reported_mb] : models) {
+        ModelSlot& state = slot(model);
+        if (state.residency != WARMUP_RESIDENCY_ABSENT) continue;
+        double memory_mb = reported_mb;
+        if (!(memory_mb > 0)) memory_mb = estimate_memory_mb(model, nullptr);
+        set_residency(state, WARMUP_RESIDENCY_READY);
+        charge(state, memory_mb, now_ms);
+        state.ready_since_ms = now_ms;
+        state.last_use_ms = kNever;
+        state.prewarmed_unused = false;
+        ready_mb_ += memory_mb;
+        components_.resource.vtable->on_ready(components_.resource.self, model, memory_mb, 0, now_ms);
+        adopted.push_back(model);
+    }
+    std::sort(adopted.begin(), adopted.end());
+    // A model with requests in its history is planned from what was learned. One never requested here has no
+    // pattern to plan from (a policy would unload it at once, under the client that just loaded it): it is kept
+    // for the built-in keep-alive from now, and its first request plans it like any other.
+    for (const warmup_model_index model : adopted) {
+        ModelSlot& state = models_[model];
+        if (state.last_request_ms != kNever) {
+            plan(model, WARMUP_TRIGGER_TIMER, now_ms);
+            continue;
+        }
+        state.unload_at = now_ms + options_.fallback_keep_alive_ms;
+        state.warm_start_at = kNever;
+        refresh_timer(model);
+        if (options_.decisions != nullptr) {
+            Decision& keep = decision(DecisionKind::Keep, model,
+                                      "adopted: resident on the server but not in the books; kept for the "
+                                      "built-in keep-alive until a request plans it",
+                                      by_builtin_keep_alive(), now_ms);
+            keep.until_ms = state.unload_at;
+            options_.decisions->record(keep);
+        }
+    }
+    if (used_mb_ > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
+    dispatch(now_ms);
+    return adopted;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

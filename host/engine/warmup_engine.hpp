@@ -265,6 +265,11 @@ class WarmupEngine {
     /// while the server was asked) are left as they are.
     ReconcileOutcome reconcile(std::span<const ReportedResident> resident, uint64_t listed_after_sequence,
                                const std::unordered_set<warmup_model_index>& unsure, bool adopt, warmup_time_ms now_ms);
+    /// [control] Takes `models`, resident on the server, into the books (as reconcile's `adopt` does: each one absent
+    /// here becomes ready, charged with its memory or the estimate, and is planned; over the budget, ready models are
+    /// evicted). For models another engine loaded and no longer tracks (an experiment arm a reload stopped). Returns
+    /// the adopted models, sorted; the others were not absent here and are left as they are.
+    std::vector<warmup_model_index> adopt_resident(std::span<const ReportedResident> models, warmup_time_ms now_ms);
 
     /// Sends buffered metric events to the metrics plugin, ending with the queue depth now (a gauge: loads taken from
     /// the queue are not events of their own, so without it the sink would keep the depth of the last enqueue).

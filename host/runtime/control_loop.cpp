@@ -78,11 +78,19 @@ bool LiveRuntime::take_completions() {
     bool worked = false;
     LoadCompletion completion{};
     while (completions_.try_pop(completion)) {
-        // An arm stopped by a reload no longer exists; its late completions match no arm and are dropped.
+        bool matched = false;
         for (auto& arm : arms_)
-            if (arm->id == completion.arm_id)
+            if (arm->id == completion.arm_id) {
                 arm->engine->on_load_finished(completion.model, completion.ticket, completion.succeeded,
                                               completion.load_ms, completion.memory_mb, clock_.now_ms());
+                matched = true;
+            }
+        // An arm stopped by a reload no longer exists; a load it started that succeeded left the model on the
+        // backend: the arm that serves the model now takes it.
+        if (!matched && completion.succeeded) {
+            const ReportedResident loaded{completion.model, completion.memory_mb};
+            arms_[arm_serving(completion.model)]->engine->adopt_resident(std::span(&loaded, 1), clock_.now_ms());
+        }
         worked = true;
     }
     return worked;

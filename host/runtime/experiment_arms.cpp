@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <string_view>
 
 #include "runtime/live_runtime.hpp"
@@ -117,10 +118,33 @@ void LiveRuntime::route(const warmup_usage_event& event, std::vector<std::vector
     // Stable split: the same tenant (or model) always lands in the same arm while the weights stay the same.
     const uint64_t key = experiment_.split == "model" ? fnv1a(catalog_.record(event.model).name)
                                                       : static_cast<uint64_t>(event.tenant_hash);
+    per_arm[acting_arm_for(key)].push_back(event);
+}
+
+std::size_t LiveRuntime::acting_arm_for(uint64_t key) const {
     const double u = static_cast<double>(mix64(key) >> 11) * 0x1.0p-53;
     std::size_t pick = 0;
     while (pick + 1 < acting_cumulative_.size() && u >= acting_cumulative_[pick]) ++pick;
-    per_arm[acting_[pick]].push_back(event);
+    return acting_[pick];
+}
+
+std::size_t LiveRuntime::arm_serving(warmup_model_index model) const {
+    // Split by model: the arm its events go to. Split by tenant, every acting arm may serve it: the first (the
+    // control arm unless it is a shadow).
+    if (acting_.size() > 1 && experiment_.split == "model") return acting_arm_for(fnv1a(catalog_.record(model).name));
+    return acting_.front();
+}
+
+std::size_t LiveRuntime::hand_over_resident(const LiveArm& stopped) {
+    std::map<std::size_t, std::vector<ReportedResident>> by_arm;
+    for (warmup_model_index model = 0; model < stopped.engine->model_count(); ++model) {
+        const ModelStatus status = stopped.engine->model_status(model);
+        if (status.residency == WARMUP_RESIDENCY_READY) by_arm[arm_serving(model)].push_back({model, status.memory_mb});
+    }
+    std::size_t handed = 0;
+    for (const auto& [arm, models] : by_arm)
+        handed += arms_[arm]->engine->adopt_resident(models, clock_.now_ms()).size();
+    return handed;
 }
 
 }  // namespace warmup::host

@@ -382,6 +382,13 @@ class LiveRuntime {
     std::unique_ptr<LiveArm> make_arm(const Arm& arm, LiveArm::Mode mode, const Config& config);
     void assign_budgets(double total_mb);
     void route(const warmup_usage_event& event, std::vector<std::vector<warmup_usage_event>>& per_arm) const;
+    /// [control] The acting arm the split sends `key` (a model name's or tenant's hash) to: an index into arms_.
+    [[nodiscard]] std::size_t acting_arm_for(uint64_t key) const;
+    /// [control] The acting arm that serves `model` now (split by model: its arm; by tenant: the first acting arm).
+    [[nodiscard]] std::size_t arm_serving(warmup_model_index model) const;
+    /// [control] The ready models of `stopped` (an acting arm a reload stopped) go into the books of the arms that
+    /// serve them now (adopt_resident): they are still loaded on the backend. Returns how many were taken.
+    std::size_t hand_over_resident(const LiveArm& stopped);
     /// [control] Takes the events accepted and not yet taken (under the ingest lock, so no producer appends
     /// meanwhile), runs `under_lock()` still under it, then feeds the taken events to the engines.
     void take_pending_events(const std::function<void()>& under_lock);

@@ -337,6 +337,17 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
     out.changed = !out.changes.empty() || !out.notes.empty() || budget_changed;
     if (out.changed)
         for (auto& arm : arms_) arm->engine->replan_all(clock_.now_ms());
+    // What a stopped acting arm had loaded is still on the backend: the arms that serve those models now take them
+    // (else nothing would unload them, and their next request would load them a second time), after the replan: a
+    // model their books never saw requested is kept for the built-in keep-alive until it is. Loads the arm had
+    // running are taken when they complete (take_completions).
+    for (const auto& arm : old_arms) {
+        if (!arm || arm->mode != LiveArm::Mode::Acting) continue;
+        if (const std::size_t handed = hand_over_resident(*arm); handed > 0)
+            out.notes.push_back(
+                fmt::format("experiment arm '{}': its {} loaded model(s) were handed to the arms that serve them now",
+                            arm->name, handed));
+    }
     out.pause_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started).count();
     next_control.reset();  // replaced instances are destroyed here, on the control thread; their libraries go
     old_arms.clear();      // when nothing else holds them

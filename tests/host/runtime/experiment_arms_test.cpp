@@ -166,5 +166,76 @@ TEST(LiveExperiment, StartingAndStoppingAnExperimentIsAReload) {
     runtime.stop();
 }
 
+TEST(LiveExperiment, WhatAStoppedArmHadLoadedGoesToTheArmThatServesItNow) {
+    // Split by model: each model's requests go to one arm, which loads it. The treatment keeps models forever.
+    const auto arms = [](const std::string& ttl) {
+        return "arms:\n  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive, "
+               "params: {ttl_ms: " +
+               ttl + "}}}}\n";
+    };
+    LiveRuntime runtime(load_config_text(config_text(arms("never"), "{time_scale: 0}", "model"), "a.yaml", {}, {}));
+    runtime.start();
+    constexpr int kModels = 40;
+    for (int i = 0; i < kModels; ++i) {
+        warmup_usage_event event{};
+        event.model = *runtime.catalog().resolve("m/" + std::to_string(i));
+        event.ts_ms = runtime.clock().now_ms();
+        event.count = 1;
+        ASSERT_TRUE(runtime.try_ingest(event));
+    }
+    ASSERT_EQ(wait_for_events(runtime, kModels), static_cast<uint64_t>(kModels));
+    // The treatment's ready models (its loads take no time here; wait until none is loading).
+    std::vector<warmup_model_index> loaded;
+    ASSERT_TRUE(test::poll_until(
+        [&] {
+            loaded = runtime.call_on_control([&](WarmupEngine&) {
+                std::vector<warmup_model_index> ready;
+                const WarmupEngine& treatment = *runtime.arms().at(1)->engine;
+                if (treatment.loads_in_flight() > 0) return std::vector<warmup_model_index>{};
+                for (warmup_model_index model = 0; model < treatment.model_count(); ++model)
+                    if (treatment.model_status(model).residency == WARMUP_RESIDENCY_READY) ready.push_back(model);
+                return ready;
+            });
+            return !loaded.empty();
+        },
+        std::chrono::seconds(10)));
+
+    // The experiment stops: the control arm serves every model now and takes what the treatment had loaded.
+    Config stopped_config = load_config_text(config_text(arms("never"), "{time_scale: 0}", "model"), "b.yaml", {}, {});
+    stopped_config.experiment.enabled = false;
+    const ReloadResult stopped = runtime.reload(stopped_config);
+    ASSERT_TRUE(stopped.ok) << stopped.error;
+    EXPECT_NE(reload_json(stopped)["notes"].dump().find("experiment arm 'treatment': its " +
+                                                        std::to_string(loaded.size()) +
+                                                        " loaded model(s) were handed to the arms that serve them now"),
+              std::string::npos)
+        << reload_json(stopped).dump();
+    const auto [control_ready, demand_loads_before] = runtime.call_on_control([&](WarmupEngine& control) {
+        std::size_t ready = 0;
+        for (const warmup_model_index model : loaded)
+            if (control.model_status(model).residency == WARMUP_RESIDENCY_READY) ++ready;
+        return std::pair{ready, control.counters().demand_loads};
+    });
+    EXPECT_EQ(control_ready, loaded.size());
+    // Their next request is warm: no second load of a model the backend already holds.
+    for (const warmup_model_index model : loaded) {
+        warmup_usage_event event{};
+        event.model = model;
+        event.ts_ms = runtime.clock().now_ms();
+        event.count = 1;
+        ASSERT_TRUE(runtime.try_ingest(event));
+    }
+    ASSERT_TRUE(test::poll_until(
+        [&] {
+            // Its own models' first requests and the treatment's models' second ones.
+            return runtime.call_on_control(
+                [&](WarmupEngine& control) { return control.counters().requests >= kModels; });
+        },
+        std::chrono::seconds(10)));
+    EXPECT_EQ(runtime.call_on_control([&](WarmupEngine& control) { return control.counters().demand_loads; }),
+              demand_loads_before);
+    runtime.stop();
+}
+
 }  // namespace
 }  // namespace warmup::host
