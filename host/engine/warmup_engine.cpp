@@ -1157,8 +1157,11 @@ ReconcileOutcome WarmupEngine::reconcile(std::span<const ReportedResident> resid
     }
     if (adopt) {
         std::vector<ReportedResident> absent;
-        for (const auto& [model, reported_mb] : listed)
-            if (settled(model)) absent.push_back({model, reported_mb});
+        for (const auto& [model, reported_mb] : listed) {
+            // A model beyond the table has never changed residency here; an unsure one waits all the same.
+            const bool take = model >= models_.size() ? unsure.count(model) == 0 : settled(model);
+            if (take) absent.push_back({model, reported_mb});
+        }
         outcome.adopted = adopt_resident(absent, now_ms);
     }
     dispatch(now_ms);
@@ -1337,16 +1340,33 @@ ModelStatus WarmupEngine::model_status(warmup_model_index model) const {
     return status;
 }
 
-bool WarmupEngine::predict_now(warmup_model_index model, warmup_time_ms now_ms, warmup_prediction& out) {
+std::optional<std::string> WarmupEngine::predict_now(warmup_model_index model, warmup_time_ms now_ms,
+                                                     warmup_prediction& out) {
     warmup_usage_pattern pattern = sized<warmup_usage_pattern>();
     out = sized<warmup_prediction>();
     out.model = model;
-    return guarded(
-               ComponentKind::Analyzer, "get_pattern",
-               [&] { return components_.analyzer.vtable->get_pattern(components_.analyzer.self, model, &pattern); }) &&
-           guarded(ComponentKind::Predictor, "predict", [&] {
-               return components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern, &out);
-           });
+    // A reader's question, not a decision: a failure is answered, not counted towards the breaker (a dashboard
+    // polling this must not open the circuit of the plugin that decides), and an open circuit is not called.
+    const auto ask = [&](ComponentKind kind, const char* what, auto&& call) -> std::optional<std::string> {
+        const CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
+        if (circuit.state == CircuitState::Open)
+            return fmt::format("{} {}: its circuit is open (the built-in fallback decides); last error: {}",
+                               component_kind_name(kind), component_label(kind), circuit.last_error);
+        if (options_.call_watch != nullptr)
+            options_.call_watch->begin(component_kind_name(kind), component_label(kind), what);
+        ErrorPtr error(call());
+        if (options_.call_watch != nullptr) options_.call_watch->end();
+        if (!error) return std::nullopt;
+        return fmt::format("{} {}: {}: {}: {}", component_kind_name(kind), component_label(kind), what,
+                           status_name(error->code), error->message);
+    };
+    if (auto failed = ask(ComponentKind::Analyzer, "get_pattern", [&] {
+            return components_.analyzer.vtable->get_pattern(components_.analyzer.self, model, &pattern);
+        }))
+        return failed;
+    return ask(ComponentKind::Predictor, "predict", [&] {
+        return components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern, &out);
+    });
 }
 
 }  // namespace warmup::host

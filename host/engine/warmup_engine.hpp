@@ -28,6 +28,7 @@
 #include <array>
 #include <deque>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -295,8 +296,10 @@ class WarmupEngine {
     [[nodiscard]] const ComponentSet& components() const noexcept { return components_; }
     [[nodiscard]] const std::string& arm() const noexcept { return options_.arm; }
 
-    /// A fresh prediction for `model` at now_ms (for /api/warmup/predictions). False when a plugin failed.
-    bool predict_now(warmup_model_index model, warmup_time_ms now_ms, warmup_prediction& out);
+    /// A fresh prediction for `model` at now_ms (for /api/warmup/predictions): nullopt, or why the analyzer or the
+    /// predictor could not answer. Failures do not count towards the breaker; a component whose circuit is open is
+    /// not called.
+    std::optional<std::string> predict_now(warmup_model_index model, warmup_time_ms now_ms, warmup_prediction& out);
 
   private:
     struct Waiting {

@@ -111,8 +111,15 @@ void HttpApi::get_predictions(const httplib::Request& request, httplib::Response
         warmup_model_index model = page.first;
         for (; model < known && list.size() < page.limit; ++model) {
             warmup_prediction p{};
-            if (!engine.predict_now(model, now_ms, p)) continue;
             const ModelStatus s = engine.model_status(model);
+            if (const auto failed = engine.predict_now(model, now_ms, p)) {
+                list.push_back({{"model", runtime_.catalog().record(model).name},
+                                {"residency", residency_name(s.residency)},
+                                {"error", *failed},
+                                {"planned_unload_at_ms", time_or_null(s.unload_at_ms)},
+                                {"planned_warm_start_at_ms", time_or_null(s.warm_start_at_ms)}});
+                continue;
+            }
             list.push_back({{"model", runtime_.catalog().record(model).name},
                             {"residency", residency_name(s.residency)},
                             {"p_use_within_horizon", p.p_use_within_horizon},

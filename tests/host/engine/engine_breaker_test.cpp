@@ -79,6 +79,33 @@ TEST(EngineBreaker, OpensAfterFiveConsecutiveFailuresAndStopsCallingThePredictor
     EXPECT_EQ(fixture.status().unload_at_ms, 10'000 + kFallbackKeepAliveMs);
 }
 
+TEST(EngineBreaker, AReadersPredictionNeitherCountsTowardsTheBreakerNorCallsAnOpenCircuit) {
+    BreakerFixture fixture("{}");  // every call fails
+    fixture.request(0);
+    const uint64_t errors_before = fixture.predictor_errors();
+    const uint32_t failures_before = fixture.breaker().consecutive_failures;
+    warmup_prediction prediction{};
+    for (int i = 0; i < 10; ++i) {
+        const auto failed = fixture.engine().predict_now(fixture.model("m"), 500, prediction);
+        ASSERT_TRUE(failed.has_value());
+        EXPECT_EQ(*failed, "predictor org.warmup.test.flaky-predictor@1.0.0: predict: INTERNAL: flaky test predictor: "
+                           "call " + std::to_string(errors_before + i + 1) + " fails on purpose");
+    }
+    EXPECT_EQ(fixture.predictor_errors(), errors_before);
+    EXPECT_EQ(fixture.breaker().consecutive_failures, failures_before);
+    EXPECT_EQ(fixture.state(), CircuitState::Closed);
+
+    // Opened by the decisions' own failures, the circuit is not called by a reader either: the answer says so.
+    BreakerFixture open("{}");
+    fail_five_times(open);
+    ASSERT_EQ(open.state(), CircuitState::Open);
+    const auto failed = open.engine().predict_now(open.model("m"), 4500, prediction);
+    ASSERT_TRUE(failed.has_value());
+    EXPECT_NE(failed->find("its circuit is open (the built-in fallback decides); last error: "), std::string::npos)
+        << *failed;
+    EXPECT_EQ(open.predictor_errors(), 5u);
+}
+
 TEST(EngineBreaker, FallbackKeepAliveUnloadsTheModelWhileOpen) {
     BreakerFixture fixture("{}");
     fail_five_times(fixture);

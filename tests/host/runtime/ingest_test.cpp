@@ -230,7 +230,7 @@ TEST_F(IngestTest, AllEventsOfOnePostReachTheEnginesInTheSameControlLoopStep) {
             const warmup_time_ms now_ms = runtime_->clock().now_ms();
             for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
                 warmup_prediction prediction{};
-                const double confidence = engine.predict_now(model, now_ms, prediction) ? prediction.confidence : -1;
+                const double confidence = engine.predict_now(model, now_ms, prediction) ? -1 : prediction.confidence;
                 seen.push_back(
                     {runtime_->catalog().record(model).name, engine.model_status(model).requests, confidence});
             }

@@ -130,7 +130,7 @@ class OpsTest : public ::testing::Test {
         const warmup_time_ms now_ms = at_ms == WARMUP_TIME_NEVER ? runtime_->clock().now_ms() : at_ms;
         return runtime_->call_on_control([&](host::WarmupEngine& engine) -> std::optional<warmup_prediction> {
             warmup_prediction out{};
-            if (!engine.predict_now(index, now_ms, out)) return std::nullopt;
+            if (engine.predict_now(index, now_ms, out)) return std::nullopt;  // it says why it failed
             return out;
         });
     }

@@ -253,7 +253,7 @@ TEST_F(ReloadTest, ReplacingTheAnalyzerHandsItsLearnedPatternsOver) {
     auto predict = [&] {
         return runtime_->call_on_control([&](WarmupEngine& engine) {
             warmup_prediction p{};
-            const bool ok = engine.predict_now(rhythm, at_ms, p);
+            const bool ok = !engine.predict_now(rhythm, at_ms, p).has_value();
             return std::pair{ok, p};
         });
     };
