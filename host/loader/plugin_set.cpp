@@ -23,7 +23,7 @@ std::string locate_plugin_error(const Config& config, const PluginChoice& choice
 
 std::unique_ptr<PluginSet> PluginSet::create(const Components& components, const Config& config, PluginLoader& loader,
                                              Catalog& catalog, const Clock& clock, const PluginSet* previous,
-                                             bool allow_loaded_ids) {
+                                             bool allow_loaded_ids, const PluginSet* retained) {
     auto set = std::make_unique<PluginSet>();
     set->components_ = components;
     for (const ComponentSlot slot : kAllSlots) {
@@ -34,9 +34,16 @@ std::unique_ptr<PluginSet> PluginSet::create(const Components& components, const
             auto library = loader.load(ref, slot_kind(slot), /*replacing_id=*/previous != nullptr || allow_loaded_ids);
             // Reuse the running instance only when nothing changed: same choice and params, and the same library
             // content (a plugin rebuilt at the same path is new code and gets a new instance).
-            if (previous != nullptr && previous->components_[slot] == choice && previous->instances_[index] &&
-                previous->instances_[index]->library_ptr() == library) {
+            const auto reusable = [&](const PluginSet* source) {
+                return source != nullptr && source->components_[slot] == choice && source->instances_[index] &&
+                       source->instances_[index]->library_ptr() == library;
+            };
+            if (reusable(previous)) {
                 set->instances_[index] = previous->instances_[index];
+                continue;
+            }
+            if (reusable(retained)) {
+                set->instances_[index] = retained->instances_[index];
                 continue;
             }
             set->instances_[index] = PluginInstance::create(std::move(library), choice.params_yaml, catalog, clock);

@@ -26,10 +26,11 @@ class PluginSet {
     /// Loads and creates every slot of `components`. On failure throws StartupError and creates nothing (instances
     /// already made are destroyed). `previous`: slots whose choice is unchanged reuse its instances (hot-swap).
     /// `allow_loaded_ids`: a plugin id may already be loaded from another file (another version in an experiment
-    /// arm, or the version being replaced).
+    /// arm, or the version being replaced). `retained`: a set replaced earlier (the one before the last reload);
+    /// a slot that matches it and not `previous` reuses its instance, with what it had learned (a rollback).
     static std::unique_ptr<PluginSet> create(const Components& components, const Config& config, PluginLoader& loader,
                                              Catalog& catalog, const Clock& clock, const PluginSet* previous = nullptr,
-                                             bool allow_loaded_ids = false);
+                                             bool allow_loaded_ids = false, const PluginSet* retained = nullptr);
 
     [[nodiscard]] const std::shared_ptr<PluginInstance>& at(ComponentSlot slot) const {
         return instances_[static_cast<std::size_t>(slot)];

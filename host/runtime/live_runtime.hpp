@@ -370,7 +370,7 @@ class LiveRuntime {
     /// [control] Hands state over, swaps the control arm's plugins and the experiment arms, assigns budgets and
     /// re-plans; on failure leaves the running set as it was.
     PublishedReload publish_reload(WarmupEngine& engine, const Config& next, std::unique_ptr<PluginSet>& next_control,
-                                   bool budget_changed);
+                                   bool budget_changed, bool is_rollback);
     /// [under reload_mutex_] Makes `next` the running configuration, `safe` the safe mode, and the old configuration
     /// with its mode the rollback target when something changed.
     void put_in_force(Config next, bool is_rollback, bool changed, bool safe);
@@ -451,6 +451,10 @@ class LiveRuntime {
 
     std::mutex reload_mutex_;
     Config running_config_;                  // the configuration in force (under reload_mutex_)
+    /// The control arm's plugin set that the last reload replacing a component replaced (not a rollback): a rollback
+    /// takes its instances back with what they had learned. Written on the control thread while a reload waits
+    /// under reload_mutex_, read under it.
+    std::unique_ptr<PluginSet> before_last_reload_;
     std::optional<Config> previous_config_;  // for rollback (under reload_mutex_)
     bool previous_safe_ = false;             // previous_config_ is the safe configuration (under reload_mutex_)
     bool rolled_back_ = false;        // the configuration in force was put there by a rollback (under reload_mutex_)

@@ -220,8 +220,9 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
 
     const double next_budget_mb = next.memory_budget.absolute_mb;
     const bool budget_changed = next_budget_mb != running_config_.memory_budget.absolute_mb;
-    PublishedReload published = call_on_control(
-        [&](WarmupEngine& engine) { return publish_reload(engine, next, prepared.control, budget_changed); });
+    PublishedReload published = call_on_control([&](WarmupEngine& engine) {
+        return publish_reload(engine, next, prepared.control, budget_changed, is_rollback);
+    });
     if (!published.ok) {
         spdlog::error("CONFIG_RELOAD_FAILED STATE_HANDOFF_ERROR {} (the running plugins are unchanged)",
                       published.error);
@@ -259,8 +260,8 @@ LiveRuntime::PreparedReload LiveRuntime::prepare_reload(const Config& next) {
     // touches what the control thread uses: arms_ is only read (the pointers).
     PreparedReload prepared;
     prepared.sources = sources_->prepare(next.sources, next, loader_, catalog_, clock_);
-    prepared.control =
-        PluginSet::create(next.components, next, loader_, catalog_, clock_, arms_.front()->plugins.get());
+    prepared.control = PluginSet::create(next.components, next, loader_, catalog_, clock_, arms_.front()->plugins.get(),
+                                         false, before_last_reload_.get());
     // Experiment arms are rebuilt on the control thread (they own engines); here only validate that their plugins
     // load and start, so a failure is reported before anything changes.
     if (next.experiment.enabled)
@@ -276,8 +277,8 @@ LiveRuntime::PreparedReload LiveRuntime::prepare_reload(const Config& next) {
 }
 
 LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, const Config& next,
-                                                         std::unique_ptr<PluginSet>& next_control,
-                                                         bool budget_changed) {
+                                                         std::unique_ptr<PluginSet>& next_control, bool budget_changed,
+                                                         bool is_rollback) {
     PublishedReload out;
     const auto started = std::chrono::steady_clock::now();
     LiveArm& control = *arms_.front();
@@ -292,6 +293,12 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
             out.error = std::move(*error);
             return out;  // nothing published yet: the running set is untouched
         }
+        // An instance taken back from before the last reload keeps what it had learned when the running one cannot
+        // hand its own over.
+        const bool taken_back = before_last_reload_ && before_last_reload_->at(slot) == new_instance;
+        if (taken_back && change.state.rfind("started cold", 0) == 0)
+            change.state = "taken back as it was before the last reload, with what it had learned until then (" +
+                           change.state.substr(std::string_view("started cold: ").size()) + ")";
         out.changes.push_back(std::move(change));
     }
 
@@ -349,8 +356,11 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
                             arm->name, handed));
     }
     out.pause_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started).count();
-    next_control.reset();  // replaced instances are destroyed here, on the control thread; their libraries go
-    old_arms.clear();      // when nothing else holds them
+    // The replaced set is kept, as what a rollback goes back to, until the next reload that replaces a component;
+    // sets are destroyed here, on the control thread, and their libraries go when nothing else holds them.
+    if (!out.changes.empty()) before_last_reload_ = is_rollback ? nullptr : std::move(next_control);
+    next_control.reset();
+    old_arms.clear();
     return out;
 }
 

@@ -319,6 +319,36 @@ TEST_F(ReloadTest, RollbackReturnsToThePreviousPredictorAndASecondRollbackAnswer
     EXPECT_TRUE(runtime_->rollback().ok);
 }
 
+TEST_F(ReloadTest, RollbackAfterResetToSafeTakesThePredictorBackWithWhatItHadLearned) {
+    start_runtime({{"predictor", "{plugin: org.warmup.predictor.cost-curve}"}});
+    const warmup_model_index rhythm = model("rhythm/a");
+    const warmup_time_ms last_ms = runtime_->clock().now_ms();
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(runtime_->try_ingest(event(rhythm, last_ms - (19 - i) * 3000)));
+    ASSERT_TRUE(poll_until([&] { return runtime_->ingest_backlog() == 0; }, kDrainTimeout));
+    const auto predictor_state = [&] {
+        const Snapshot snapshot = runtime_->capture_state();
+        for (const SnapshotSection& section : snapshot.sections)
+            if (section.slot == "predictor") return section.data;
+        return std::string();
+    };
+    // Taken on the control thread after the events: what the predictor learned from the rhythm.
+    const std::string learned = predictor_state();
+    ASSERT_FALSE(learned.empty());
+
+    const OperationResult safe = runtime_->reset_to_safe();  // keep-alive: a predictor without state
+    ASSERT_TRUE(safe.ok()) << safe.error;
+    ASSERT_EQ(served_id(ComponentSlot::Predictor), kKeepAlivePredictorId);
+    const ReloadResult back = runtime_->rollback();
+    ASSERT_TRUE(back.ok) << back.stage << ": " << back.error;
+    ASSERT_EQ(back.changes.size(), 1u);
+    EXPECT_EQ(back.changes[0].state.rfind("taken back as it was before the last reload, with what it had learned "
+                                          "until then (the old plugin has no state extension)",
+                                          0),
+              0u)
+        << back.changes[0].state;
+    EXPECT_EQ(predictor_state(), learned);
+}
+
 TEST_F(ReloadTest, RollbackBeforeAnyChangeSaysNothingHasChangedYet) {
     start_runtime();
     const ReloadResult unchanged = runtime_->reload(rewrite_config({}));  // the same file: nothing changes
