@@ -253,6 +253,10 @@ std::string unreachable_reason(const std::string& url, httplib::Error error) {
             return "the connection was closed, or the answer did not come in time, after the request was sent";
         case httplib::Error::Write:
             return "the request could not be sent (the connection was closed)";
+        case httplib::Error::SSLConnection:
+        case httplib::Error::SSLServerVerification:
+            return "no TLS handshake with it (the daemon serves plain HTTP unless a proxy in front adds TLS: try "
+                   "http://)";
         default:
             return httplib::to_string(error);
     }
@@ -845,7 +849,8 @@ int main(int argc, char** argv) {
     while (!url.empty() && url.back() == '/') url.pop_back();
     const std::size_t authority = url.find("://");
     if (authority == std::string::npos || url.find('/', authority + 3) != std::string::npos) {
-        std::cerr << "warmupctl: --url must be http://HOST[:PORT] (no path), not '" << url << "'\n";
+        std::cerr << "warmupctl: --url must be http://HOST[:PORT] or https://HOST[:PORT] (no path), not '" << url
+                  << "'\n";
         return kExitRefused;
     }
     DaemonClient daemon(url, token_env);

@@ -188,6 +188,14 @@ TEST(WarmupctlOperate, DrivesARunningDaemon) {
     ASSERT_GT(port, 0) << daemon.log();
     const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";  // a trailing '/' is accepted
 
+    // https:// to the plain-HTTP daemon: the handshake fails, and the answer says what to try.
+    const CtlRun tls = warmupctl({"--url", "https://127.0.0.1:" + std::to_string(port), "status"});
+    EXPECT_EQ(tls.exit_code, 1) << tls.output;
+    EXPECT_NE(tls.output.find("no TLS handshake with it (the daemon serves plain HTTP unless a proxy in front adds "
+                              "TLS: try http://)"),
+              std::string::npos)
+        << tls.output;
+
     // Events: the good line is kept, the bad one is named (HTTP 400 -> exit 1, the answer printed).
     const auto events = dir.path() / "events.ndjson";
     std::ofstream(events) << "{\"model\": \"small\"}\n{\"model\": \"nobody\"}\n";
