@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <malloc.h>
 
+#include <algorithm>
+
 #include "http/http_api.hpp"
 #include "loader/plugin_library.hpp"
 
@@ -14,6 +16,18 @@ using nlohmann::json;
 void reply(httplib::Response& response, int status, const json& body) {
     response.status = status;
     response.set_content(body.dump(2) + "\n", kJsonContentType);
+}
+
+std::optional<std::string> unknown_query_parameter(const std::multimap<std::string, std::string>& params,
+                                                   std::initializer_list<std::string_view> known) {
+    for (const auto& [name, value] : params) {
+        if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+        std::string takes;
+        for (const std::string_view key : known) takes += (takes.empty() ? "" : ", ") + std::string(key);
+        return fmt::format("unknown query parameter '{}' (this endpoint takes {})", name,
+                           takes.empty() ? std::string("none") : takes);
+    }
+    return std::nullopt;
 }
 
 json time_or_null(warmup_time_ms ms) { return ms == WARMUP_TIME_NEVER ? json(nullptr) : json(ms); }

@@ -7,7 +7,11 @@
 #include <warmup/warmup.h>
 
 #include <cstddef>
+#include <initializer_list>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "engine/warmup_engine.hpp"
@@ -19,6 +23,12 @@ inline constexpr const char* kJsonContentType = "application/json";
 
 /// Answers `status` with `body` pretty-printed (two-space indent, one trailing newline).
 void reply(httplib::Response& response, int status, const nlohmann::json& body);
+
+/// The text of a 400 answer for the first query parameter of `params` that is not in `known` ("unknown query
+/// parameter 'modle' (this endpoint takes limit, model, arm)"), or nullopt: a typo would otherwise be ignored and
+/// answer something else than what was asked.
+std::optional<std::string> unknown_query_parameter(const std::multimap<std::string, std::string>& params,
+                                                   std::initializer_list<std::string_view> known);
 
 /// null for WARMUP_TIME_NEVER, else the time in ms.
 nlohmann::json time_or_null(warmup_time_ms ms);

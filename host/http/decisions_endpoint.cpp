@@ -66,6 +66,10 @@ json decision_json(const Decision& d, Catalog& catalog) {
 }  // namespace
 
 void HttpApi::get_decisions(const httplib::Request& request, httplib::Response& response) {
+    if (auto unknown = unknown_query_parameter(request.params, {"limit", "model", "arm"})) {
+        reply(response, 400, {{"error", *unknown}});
+        return;
+    }
     const DecisionLog& log = runtime_.decisions();
     std::size_t limit = 50;
     if (request.has_param("limit")) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "http/api_json.hpp"
 #include "http/http_api.hpp"
 
 namespace warmup::host {
@@ -82,6 +83,7 @@ WindowSamples read_window(const MetricsHistory& history, int64_t since_ms, int64
 
 HistoryAnswer history_answer(const MetricsHistory* history, const std::multimap<std::string, std::string>& params,
                              int64_t now_unix_ms) {
+    if (auto unknown = unknown_query_parameter(params, {"since_ms", "until_ms"})) return bad_request(*unknown);
     int64_t until_ms = 0;
     if (auto error = read_time_parameter(params, "until_ms", now_unix_ms, until_ms)) return bad_request(*error);
     int64_t since_ms = 0;

@@ -5,11 +5,14 @@
 
 #include <charconv>
 
+#include "http/api_json.hpp"
+
 namespace warmup::host {
 
 std::optional<std::string> parse_model_page(const std::multimap<std::string, std::string>& params,
                                             const Catalog& catalog, ModelPage& page) {
     page = ModelPage{};
+    if (auto unknown = unknown_query_parameter(params, {"limit", "after"})) return unknown;
     for (const char* name : {"limit", "after"})
         if (params.count(name) > 1) return fmt::format("{}: given more than once", name);
 

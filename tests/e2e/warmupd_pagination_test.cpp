@@ -180,4 +180,29 @@ TEST_F(PaginationTest, BadLimitOrCursorIsA400NamingTheParameter) {
     }
 }
 
+TEST_F(PaginationTest, AQueryParameterTheEndpointDoesNotTakeIsA400NamingItAndWhatItTakes) {
+    // A typo must not be ignored: "?modle=x" would otherwise answer for every model.
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"/api/warmup/predictions?lmit=5", "unknown query parameter 'lmit' (this endpoint takes limit, after)"},
+        {"/api/warmup/status?limit=5&foo=1", "unknown query parameter 'foo' (this endpoint takes limit, after)"},
+        {"/api/warmup/decisions?modle=m/1&limit=1",
+         "unknown query parameter 'modle' (this endpoint takes limit, model, arm)"},
+        {"/api/warmup/history?since=0", "unknown query parameter 'since' (this endpoint takes since_ms, until_ms)"},
+    };
+    for (const auto& [target, expected] : cases) {
+        const auto answer = client_->Get(target);
+        ASSERT_TRUE(answer) << target;
+        EXPECT_EQ(answer->status, 400) << target << ": " << answer->body;
+        const json body = json::parse(answer->body, nullptr, false);
+        EXPECT_EQ(body.value("error", ""), expected) << target;
+    }
+    // The parameters each takes are still taken.
+    for (const std::string target : {"/api/warmup/predictions?limit=1", "/api/warmup/decisions?limit=1",
+                                     "/api/warmup/history?since_ms=0"}) {
+        const auto answer = client_->Get(target);
+        ASSERT_TRUE(answer) << target;
+        EXPECT_EQ(answer->status, 200) << target << ": " << answer->body;
+    }
+}
+
 }  // namespace
