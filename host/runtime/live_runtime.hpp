@@ -178,18 +178,28 @@ class LiveRuntime {
     bool try_ingest(const warmup_usage_event& event) { return try_ingest(std::span(&event, 1)) == 1; }
 
     /// [any] Runs `work(control arm's engine)` on the control thread between two steps and returns its result.
-    /// Throws ControlLoopStalled, instead of waiting on, once the loop is stalled (control_stall()): `work` then runs
-    /// when the loop resumes, if it does, and its result is dropped.
+    /// Throws ControlLoopStalled, instead of waiting on, when the loop is stalled (control_stall()) before it took
+    /// `work`: `work` is then never run (it may refer to the caller's locals). Once taken, it is waited for.
     template <class Work>
     auto call_on_control(Work&& work) -> decltype(work(std::declval<WarmupEngine&>())) {
         using Result = decltype(work(std::declval<WarmupEngine&>()));
+        enum : int { kPending, kTaken, kAbandoned };
         if (!running_.load()) throw std::runtime_error("the control loop is not running");
         auto task = std::make_shared<std::packaged_task<Result(WarmupEngine&)>>(std::forward<Work>(work));
+        auto state = std::make_shared<std::atomic<int>>(kPending);
         auto result = task->get_future();
-        commands_.push([task](WarmupEngine& engine) { (*task)(engine); });
+        commands_.push([task, state](WarmupEngine& engine) {
+            int pending = kPending;
+            if (state->compare_exchange_strong(pending, kTaken)) (*task)(engine);
+        });
         wake();
-        while (result.wait_for(kStallCheckInterval) != std::future_status::ready)
-            if (const auto stall = control_stall()) throw ControlLoopStalled(describe(*stall));
+        while (result.wait_for(kStallCheckInterval) != std::future_status::ready) {
+            const auto stall = control_stall();
+            if (!stall) continue;
+            int pending = kPending;
+            if (state->compare_exchange_strong(pending, kAbandoned)) throw ControlLoopStalled(describe(*stall));
+            return result.get();  // taken meanwhile: it runs now
+        }
         return result.get();
     }
 

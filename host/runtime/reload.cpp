@@ -220,9 +220,16 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
 
     const double next_budget_mb = next.memory_budget.absolute_mb;
     const bool budget_changed = next_budget_mb != running_config_.memory_budget.absolute_mb;
-    PublishedReload published = call_on_control([&](WarmupEngine& engine) {
-        return publish_reload(engine, next, prepared.control, budget_changed, is_rollback);
-    });
+    PublishedReload published;
+    try {
+        published = call_on_control([&](WarmupEngine& engine) {
+            return publish_reload(engine, next, prepared.control, budget_changed, is_rollback);
+        });
+    } catch (const ControlLoopStalled& stalled) {
+        // Nothing was published, and the command will not run: the running set stays as it is.
+        spdlog::error("CONFIG_RELOAD_FAILED {}", stalled.what());
+        return refused(503, "control", stalled.what(), std::move(restart_notes));
+    }
     if (!published.ok) {
         spdlog::error("CONFIG_RELOAD_FAILED STATE_HANDOFF_ERROR {} (the running plugins are unchanged)",
                       published.error);
