@@ -179,6 +179,10 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
     text.family("warmup_events_refused_total", "counter",
                 "Usage events refused with 503 because the ingest queue was full.");
     text.sample("warmup_events_refused_total", "", metrics.events_refused);
+    text.family("warmup_events_invalid_total", "counter",
+                "Posted usage events refused with 400 for their content (unknown model, bad line, a time too far "
+                "ahead), since this start.");
+    text.sample("warmup_events_invalid_total", "", metrics.events_invalid);
 
     text.family("warmup_config_reloads_total", "counter",
                 "Configuration reloads and rollbacks by outcome: reloaded (something changed), unchanged, failed "

@@ -51,6 +51,7 @@ struct DaemonMetrics {
     std::chrono::system_clock::time_point started;
     std::chrono::system_clock::time_point now;
     uint64_t events_refused = 0;
+    uint64_t events_invalid = 0;  ///< posted events refused for their content (400), since this start
     ReloadCounts reloads;
     uint64_t reconcile_adopted = 0;   ///< models found resident on the server but not in the books
     uint64_t reconcile_gone = 0;      ///< models in the books but no longer on the server

@@ -38,6 +38,7 @@ void HttpApi::get_metrics(const httplib::Request&, httplib::Response& response) 
         daemon.started = started_wall_;
         daemon.now = std::chrono::system_clock::now();
         daemon.events_refused = runtime_.refused_events();
+        daemon.events_invalid = runtime_.invalid_events();
         daemon.reloads = runtime_.reload_counts();
         daemon.reconcile_adopted = runtime_.reconcile_drift_adopted();
         daemon.reconcile_gone = runtime_.reconcile_drift_gone();

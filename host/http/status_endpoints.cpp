@@ -59,6 +59,7 @@ void HttpApi::get_status(const httplib::Request& request, httplib::Response& res
         json counters = counters_json(engine.counters());
         counters["events_accepted"] = runtime_.accepted_events();
         counters["events_refused"] = runtime_.refused_events();
+        counters["events_invalid"] = runtime_.invalid_events();
         return json{{"now_ms", runtime_.clock().now_ms()},
                     {"emergency_stop", engine.stopped()},
                     {"safe_mode", runtime_.safe_mode()},

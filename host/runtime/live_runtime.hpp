@@ -305,6 +305,10 @@ class LiveRuntime {
 
     [[nodiscard]] uint64_t accepted_events() const noexcept { return accepted_events_.load(); }
     [[nodiscard]] uint64_t refused_events() const noexcept { return refused_events_.load(); }
+    /// [any] Posted events refused for their content (400: unknown model, bad line, a time too far ahead), counted
+    /// by the events endpoint since this start; refused_events() counts the ones a full queue refused.
+    [[nodiscard]] uint64_t invalid_events() const noexcept { return invalid_events_.load(); }
+    void count_invalid_events(uint64_t events) noexcept { invalid_events_.fetch_add(events); }
     /// [any] Events accepted and not yet taken by the control loop. Once it reads 0, a call_on_control started
     /// afterwards runs after every event accepted before has reached the engines (a loop step takes the ingest queue
     /// and hands it to the engines before it runs commands).
@@ -458,6 +462,7 @@ class LiveRuntime {
     tbb::concurrent_queue<std::function<void(WarmupEngine&)>> commands_;
     std::atomic<uint64_t> accepted_events_{0};
     std::atomic<uint64_t> refused_events_{0};
+    std::atomic<uint64_t> invalid_events_{0};
 
     std::mutex reload_mutex_;
     Config running_config_;                  // the configuration in force (under reload_mutex_)

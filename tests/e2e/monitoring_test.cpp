@@ -291,6 +291,7 @@ const std::map<std::string, StatusMetric> kCounterMetrics{
     {"plugin_errors", {{"warmup_plugin_errors_total{arm=\"control\"}"}}},
     {"events_accepted", {{"warmup_events_accepted_total{arm=\"control\"}"}}},
     {"events_refused", {{"warmup_events_refused_total"}}},
+    {"events_invalid", {{"warmup_events_invalid_total"}}},
 };
 const std::map<std::string, StatusMetric> kTopLevelMetrics{
     {"budget_mb", {{"warmup_memory_budget_bytes{arm=\"control\"}"}, 1024.0 * 1024.0}},
@@ -322,6 +323,9 @@ TEST_F(MonitoringTest, EveryStatusNumberHasAMetricWithTheSameValue) {
             30s));
         EXPECT_EQ(answer, 200);
     }
+
+    // Two lines refused for their content (400): an unknown model and a line that is no event; the good one kept.
+    EXPECT_EQ(post_events("{\"model\":\"nobody/1\"}\nnot json\n{\"model\":\"m/1\"}\n"), 400);
 
     // Compare once the daemon is quiet: /status unchanged before and after the scrape, nothing loading.
     json before, after;
@@ -355,6 +359,7 @@ TEST_F(MonitoringTest, EveryStatusNumberHasAMetricWithTheSameValue) {
     for (const auto& [key, metric] : kTopLevelMetrics)
         EXPECT_EQ(metric_value(metric), before[key].get<double>()) << key;
     EXPECT_EQ(before["counters"]["events_refused"], 12 + refused_again);
+    EXPECT_EQ(before["counters"]["events_invalid"], 2);
     EXPECT_GE(before["counters"]["failed_requests"].get<int>(), 1);
     EXPECT_EQ(samples.at("warmup_models{arm=\"control\",state=\"ready\"}"), static_cast<double>(before["warm"].size()));
     EXPECT_EQ(samples.at("warmup_models{arm=\"control\",state=\"queued\"}"),
