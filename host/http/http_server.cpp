@@ -253,6 +253,13 @@ std::optional<BodyRefusal> read_request_body(const httplib::Request& request, ht
     }
     if (!complete) {
         body.clear();
+        // cpp-httplib decodes gzip, deflate and br on the way in: with one of them, a body that is not what its
+        // header says fails the same way as a cut one, and the header is the likelier cause.
+        const std::string encoding = request.get_header_value("Content-Encoding");
+        if (!encoding.empty() && encoding != "identity")
+            return refuse(400, fmt::format("the request body could not be decoded as Content-Encoding: {} (gzip, "
+                                           "deflate and br are accepted), or did not arrive complete",
+                                           encoding));
         return refuse(400,
                       "the request body did not arrive complete (malformed chunks, a timeout, or the client "
                       "closed the connection)");

@@ -172,6 +172,27 @@ TEST(BodyCap, AChunkedBodyOverTheCapIsRefusedWith413AndOneUnderItIsServed) {
     EXPECT_TRUE(connection.closed_within(2s));
 }
 
+TEST(ContentEncoding, AGzipBodyIsReadAndOneThatIsNotGzipIsRefusedNamingTheEncoding) {
+    InProcessDaemon daemon("16", std::nullopt);
+    const std::string events = "{\"model\": \"known/a\"}\n{\"model\": \"known/b\"}\n";
+    std::string gzipped;
+    httplib::detail::gzip_compressor compressor;
+    ASSERT_TRUE(compressor.compress(events.data(), events.size(), true, [&](const char* data, std::size_t size) {
+        gzipped.append(data, size);
+        return true;
+    }));
+    const auto [status, answer] = daemon.post_events(gzipped, {{"Content-Encoding", "gzip"}});
+    EXPECT_EQ(status, 200) << answer.dump();
+    EXPECT_EQ(answer["accepted"], 2);
+    for (const std::string encoding : {"gzip", "br"}) {
+        const auto [refused, error] = daemon.post_events("not compressed", {{"Content-Encoding", encoding}});
+        EXPECT_EQ(refused, 400) << encoding;
+        EXPECT_EQ(error.value("error", ""), "the request body could not be decoded as Content-Encoding: " + encoding +
+                                                " (gzip, deflate and br are accepted), or did not arrive complete")
+            << error.dump();
+    }
+}
+
 TEST(BodyCap, AContentLengthOverTheCapIsRefusedBeforeTheBodyIsSent) {
     InProcessDaemon daemon("0.001", std::nullopt);
     RawConnection connection(daemon.port());
