@@ -1282,8 +1282,15 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
     const std::array<const void*, kComponentKinds> new_selves{
         components.analyzer.self, components.predictor.self, components.performance.self, components.scheduler.self,
         components.resource.self, components.queue.self,     components.metrics.self};
-    for (std::size_t kind = 0; kind < kComponentKinds; ++kind)
-        if (old_selves[kind] != new_selves[kind]) circuits_[kind] = CircuitStatus{};
+    // Nor its recent failures: the failure count stays (since start, per label), but a replacement with the same
+    // label (new params, a rebuilt library) is not reported degraded for what the one it replaced did.
+    for (std::size_t kind = 0; kind < kComponentKinds; ++kind) {
+        if (old_selves[kind] == new_selves[kind]) continue;
+        circuits_[kind] = CircuitStatus{};
+        if (const auto errors = component_errors_.find(component_label(static_cast<ComponentKind>(kind)));
+            errors != component_errors_.end())
+            errors->second.last_error_unix_ms = 0;
+    }
     components_ = components;
     if (new_resource) {
         budget_mb_ =

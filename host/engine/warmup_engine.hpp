@@ -217,7 +217,9 @@ class WarmupEngine {
     struct ComponentErrors {
         uint64_t errors = 0;
         std::string last_error;          ///< "<call>: <status>: <message>" of the newest failure
-        int64_t last_error_unix_ms = 0;  ///< wall-clock time of the newest failure (also in replay: for operators)
+        /// Wall-clock time of the newest failure of the running instance (also in replay: for operators); 0 once the
+        /// instance that failed was replaced.
+        int64_t last_error_unix_ms = 0;
     };
     /// Keyed by component label ("<id>@<version>"); only components that failed at least once appear.
     [[nodiscard]] const std::map<std::string, ComponentErrors, std::less<>>& component_errors() const noexcept {

@@ -349,6 +349,29 @@ TEST_F(ReloadTest, RollbackAfterResetToSafeTakesThePredictorBackWithWhatItHadLea
     EXPECT_EQ(predictor_state(), learned);
 }
 
+TEST_F(ReloadTest, AFailingPredictorReplacedByANewInstanceIsNoLongerReportedDegraded) {
+    const std::string flaky = (fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "engine_breaker_flaky_predictor.so").string();
+    start_runtime({{"predictor", "{path: \"" + flaky + "\", params: {failing_calls: 1000}}"}});
+    const warmup_model_index rhythm = model("rhythm/a");
+    ASSERT_TRUE(runtime_->try_ingest(event(rhythm, runtime_->clock().now_ms())));
+    const auto predictor_health = [&] {
+        for (const ComponentHealth& component : runtime_->component_health())
+            if (component.component == "predictor") return component;
+        return ComponentHealth{};
+    };
+    ASSERT_TRUE(poll_until([&] { return predictor_health().degraded; }, kDrainTimeout));
+    const uint64_t errors = predictor_health().errors;
+    ASSERT_GE(errors, 1u);
+
+    // The same plugin with params that make it answer: a new instance under the same label.
+    const ReloadResult fixed =
+        runtime_->reload(rewrite_config({{"predictor", "{path: \"" + flaky + "\", params: {failing_calls: 0}}"}}));
+    ASSERT_TRUE(fixed.ok) << fixed.stage << ": " << fixed.error;
+    const ComponentHealth after = predictor_health();
+    EXPECT_FALSE(after.degraded) << after.reason;
+    EXPECT_GE(after.errors, errors);  // the count since start stays
+}
+
 TEST_F(ReloadTest, RollbackBeforeAnyChangeSaysNothingHasChangedYet) {
     start_runtime();
     const ReloadResult unchanged = runtime_->reload(rewrite_config({}));  // the same file: nothing changes
