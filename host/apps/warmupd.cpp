@@ -34,10 +34,10 @@
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
-#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>

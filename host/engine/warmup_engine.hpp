@@ -216,7 +216,7 @@ class WarmupEngine {
     /// Failed plugin calls of one component (by its label), for /api/warmup/health/components.
     struct ComponentErrors {
         uint64_t errors = 0;
-        std::string last_error;          ///< "<call>: <status>: <message>" of the newest failure
+        std::string last_error;  ///< "<call>: <status>: <message>" of the newest failure
         /// Wall-clock time of the newest failure of the running instance (also in replay: for operators); 0 once the
         /// instance that failed was replaced.
         int64_t last_error_unix_ms = 0;

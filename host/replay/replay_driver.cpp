@@ -589,7 +589,9 @@ void report_arms(std::vector<std::unique_ptr<ArmRun>>& runs, Catalog& catalog, c
 
 std::string no_event_message(const ReplayOptions& options) {
     if (!options.from_ms && !options.to_ms) return "the traces hold no event";
-    const auto bound = [](const std::optional<int64_t>& ms) { return ms ? fmt::format("{} ms", *ms) : std::string("-"); };
+    const auto bound = [](const std::optional<int64_t>& ms) {
+        return ms ? fmt::format("{} ms", *ms) : std::string("-");
+    };
     return fmt::format("the traces hold no event in the chosen time range [{}, {})", bound(options.from_ms),
                        bound(options.to_ms));
 }

@@ -465,7 +465,7 @@ class LiveRuntime {
     std::atomic<uint64_t> invalid_events_{0};
 
     std::mutex reload_mutex_;
-    Config running_config_;                  // the configuration in force (under reload_mutex_)
+    Config running_config_;  // the configuration in force (under reload_mutex_)
     /// The control arm's plugin set that the last reload replacing a component replaced (not a rollback): a rollback
     /// takes its instances back with what they had learned. Written on the control thread while a reload waits
     /// under reload_mutex_, read under it.

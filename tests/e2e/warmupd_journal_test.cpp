@@ -207,8 +207,8 @@ TEST_F(WarmupdJournal, AnIdleDaemonWritesNoCheckpointsAfterItsLastChange) {
     start_daemon(config_yaml(state_dir));
     ASSERT_FALSE(HasFatalFailure());
     // History only (no loads, nothing left to change), then idle.
-    const auto posted = client_->Post("/api/warmup/events", rhythm_history_ndjson(system_now_ms() - 60'000),
-                                      "application/x-ndjson");
+    const auto posted =
+        client_->Post("/api/warmup/events", rhythm_history_ndjson(system_now_ms() - 60'000), "application/x-ndjson");
     ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
     const auto journal_bytes = [&] {
         uintmax_t bytes = 0;

@@ -197,8 +197,8 @@ TEST_F(PaginationTest, AQueryParameterTheEndpointDoesNotTakeIsA400NamingItAndWha
         EXPECT_EQ(body.value("error", ""), expected) << target;
     }
     // The parameters each takes are still taken.
-    for (const std::string target : {"/api/warmup/predictions?limit=1", "/api/warmup/decisions?limit=1",
-                                     "/api/warmup/history?since_ms=0"}) {
+    for (const std::string target :
+         {"/api/warmup/predictions?limit=1", "/api/warmup/decisions?limit=1", "/api/warmup/history?since_ms=0"}) {
         const auto answer = client_->Get(target);
         ASSERT_TRUE(answer) << target;
         EXPECT_EQ(answer->status, 200) << target << ": " << answer->body;

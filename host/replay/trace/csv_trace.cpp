@@ -44,9 +44,10 @@ class CsvTraceReader final : public TraceReader {
         }
         if (fields[1].empty()) lines_.fail("empty model name");
         if (fields[1].front() == '"') {
-            lines_.fail(fmt::format("quoted model name {} (names are written as they are, unquoted: no ',' or newline "
-                                    "can be part of one)",
-                                    fields[1]));
+            lines_.fail(
+                fmt::format("quoted model name {} (names are written as they are, unquoted: no ',' or newline "
+                            "can be part of one)",
+                            fields[1]));
         }
 
         uint32_t count = 1;

@@ -88,8 +88,10 @@ TEST(EngineBreaker, AReadersPredictionNeitherCountsTowardsTheBreakerNorCallsAnOp
     for (int i = 0; i < 10; ++i) {
         const auto failed = fixture.engine().predict_now(fixture.model("m"), 500, prediction);
         ASSERT_TRUE(failed.has_value());
-        EXPECT_EQ(*failed, "predictor org.warmup.test.flaky-predictor@1.0.0: predict: INTERNAL: flaky test predictor: "
-                           "call " + std::to_string(errors_before + i + 1) + " fails on purpose");
+        EXPECT_EQ(*failed,
+                  "predictor org.warmup.test.flaky-predictor@1.0.0: predict: INTERNAL: flaky test predictor: "
+                  "call " +
+                      std::to_string(errors_before + i + 1) + " fails on purpose");
     }
     EXPECT_EQ(fixture.predictor_errors(), errors_before);
     EXPECT_EQ(fixture.breaker().consecutive_failures, failures_before);

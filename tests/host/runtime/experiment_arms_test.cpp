@@ -205,10 +205,10 @@ TEST(LiveExperiment, WhatAStoppedArmHadLoadedGoesToTheArmThatServesItNow) {
     stopped_config.experiment.enabled = false;
     const ReloadResult stopped = runtime.reload(stopped_config);
     ASSERT_TRUE(stopped.ok) << stopped.error;
-    EXPECT_NE(reload_json(stopped)["notes"].dump().find("experiment arm 'treatment': its " +
-                                                        std::to_string(loaded.size()) +
-                                                        " loaded model(s) were handed to the arms that serve them now"),
-              std::string::npos)
+    EXPECT_NE(
+        reload_json(stopped)["notes"].dump().find("experiment arm 'treatment': its " + std::to_string(loaded.size()) +
+                                                  " loaded model(s) were handed to the arms that serve them now"),
+        std::string::npos)
         << reload_json(stopped).dump();
     const auto [control_ready, demand_loads_before] = runtime.call_on_control([&](WarmupEngine& control) {
         std::size_t ready = 0;
