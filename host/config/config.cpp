@@ -153,6 +153,25 @@ std::string MemoryBudget::describe() const {
     return fmt::format("{} MiB", absolute_mb);
 }
 
+bool is_plugin_id(std::string_view id) noexcept {
+    // Reverse-DNS: at least two dot-separated labels of [A-Za-z0-9_-].
+    std::size_t labels = 0;
+    std::size_t label_length = 0;
+    for (char c : id) {
+        if (c == '.') {
+            if (label_length == 0) return false;
+            ++labels;
+            label_length = 0;
+        } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') {
+            ++label_length;
+        } else {
+            return false;
+        }
+    }
+    if (label_length == 0) return false;
+    return labels + 1 >= 2;
+}
+
 namespace {
 
 std::string format_what(const std::string& file, uint32_t line, uint32_t column, const std::string& key_path,
@@ -251,25 +270,6 @@ std::optional<Integer> parse_integer(std::string_view text) {
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
     return value;
-}
-
-bool is_plugin_id(std::string_view id) {
-    // Reverse-DNS: at least two dot-separated labels of [A-Za-z0-9_-].
-    std::size_t labels = 0;
-    std::size_t label_length = 0;
-    for (char c : id) {
-        if (c == '.') {
-            if (label_length == 0) return false;
-            ++labels;
-            label_length = 0;
-        } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') {
-            ++label_length;
-        } else {
-            return false;
-        }
-    }
-    if (label_length == 0) return false;
-    return labels + 1 >= 2;
 }
 
 bool is_plain_name(std::string_view name) {

@@ -197,6 +197,10 @@ struct SourcePosition {
     uint32_t column = 1;
 };
 
+/// A plugin id as configurations and descriptors write it: reverse-DNS, at least two dot-separated labels of
+/// [A-Za-z0-9_-] (e.g. "org.acme.predictor.seasonal").
+[[nodiscard]] bool is_plugin_id(std::string_view id) noexcept;
+
 struct Config {
     std::string api_version{kConfigApiVersion};  ///< apiVersion as written, or kConfigApiVersion when absent
     /// Things the reader of this file should hear that are not errors (e.g. "no apiVersion"), one line each, located

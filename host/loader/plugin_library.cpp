@@ -1,5 +1,7 @@
 #include "loader/plugin_library.hpp"
 
+#include "config/config.hpp"
+
 #include <dlfcn.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -151,6 +153,12 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const fs::path& file, const f
         descriptor->create == nullptr || descriptor->destroy == nullptr || descriptor->vtable == nullptr)
         throw PluginLoadError(fmt::format(
             "plugin '{}': incomplete descriptor (id, version, create, destroy and vtable are required)", name));
+    // The id names the plugin in configurations, metrics labels and state: one a configuration could not name is
+    // refused here too, also for a plugin loaded by path.
+    if (!is_plugin_id(descriptor->id))
+        throw PluginLoadError(fmt::format("plugin '{}': its id '{}' is not a plugin id (reverse-DNS: at least two "
+                                          "dot-separated labels of A-Z, a-z, 0-9, '_' and '-')",
+                                          name, descriptor->id));
     if (kind_name(descriptor->kind) == "unknown")
         throw PluginLoadError(
             fmt::format("plugin '{}' (id {}): unknown kind {}", name, descriptor->id, descriptor->kind));

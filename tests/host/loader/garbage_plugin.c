@@ -8,6 +8,7 @@
  *   GARBAGE_NULL_CREATE    descriptor.create = NULL
  *   GARBAGE_NULL_INSTANCE  create succeeds but returns no instance
  *   GARBAGE_NULL_FUNCTION  vtable.predict = NULL (the table's size is right)
+ * and GARBAGE_PLUGIN_ID, the descriptor's id (a valid one per variant by default; "bad id!" for the id check).
  *
  * The predictor keeps a model warm 1 s after its last use and never pre-warms. It takes no params.
  */

@@ -212,6 +212,14 @@ TEST_F(GarbagePlugins, ANullFunctionInTheVtableIsRefusedBeforeCreate) {
     EXPECT_NE(PluginInstance::create(control, "", catalog_, clock_), nullptr);
 }
 
+TEST_F(GarbagePlugins, AnIdNoConfigurationCouldNameIsRefusedAlsoByPath) {
+    const fs::path file = security_plugin("garbage_bad_id.so");
+    EXPECT_CONTAINS(message_of<PluginLoadError>([&] { loader_.load(by_path(file), WARMUP_KIND_PREDICTOR); }),
+                    "plugin '" + file.string() +
+                        "': its id 'bad id!' is not a plugin id (reverse-DNS: at least two dot-separated labels of "
+                        "A-Z, a-z, 0-9, '_' and '-')");
+}
+
 TEST_F(GarbagePlugins, AHugeDescriptorSizeIsRefused) {
     EXPECT_CONTAINS(message_of<PluginLoadError>([&] {
                         loader_.load(by_path(security_plugin("garbage_descriptor_size.so")), WARMUP_KIND_PREDICTOR);
