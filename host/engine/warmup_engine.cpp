@@ -451,6 +451,29 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
 // ---------------------------------------------------------------------------------------------------------------
 // Planning
 
+namespace {
+
+/// Why a prediction cannot be used (the numbers the scheduler and the status read), or nullopt: probabilities must be
+/// finite in [0, 1] and the horizon not negative. Times need no check: any value has a meaning (<= now: at once).
+std::optional<std::string> prediction_problem(const warmup_prediction& prediction) {
+    const auto probability = [](double value) { return std::isfinite(value) && value >= 0 && value <= 1; };
+    if (!probability(prediction.p_use_within_horizon))
+        return fmt::format("returned p_use_within_horizon {} (expected 0..1)", prediction.p_use_within_horizon);
+    if (!probability(prediction.confidence))
+        return fmt::format("returned confidence {} (expected 0..1)", prediction.confidence);
+    if (prediction.horizon_ms < 0) return fmt::format("returned horizon_ms {} (expected >= 0)", prediction.horizon_ms);
+    return std::nullopt;
+}
+
+/// `error`, or when there is none and `prediction` cannot be used, an INVALID_ARGUMENT error saying why.
+warmup_error* checked_prediction(warmup_error* error, const warmup_prediction& prediction) {
+    if (error != nullptr) return error;
+    if (const auto problem = prediction_problem(prediction)) return make_error(WARMUP_ERROR_INVALID_ARGUMENT, *problem);
+    return nullptr;
+}
+
+}  // namespace
+
 void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, warmup_time_ms now_ms) {
     ModelSlot& state = slot(model);
     warmup_usage_pattern pattern = sized<warmup_usage_pattern>();
@@ -466,8 +489,9 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
                 [&] { return components_.analyzer.vtable->get_pattern(components_.analyzer.self, model, &pattern); }) &&
         guarded(ComponentKind::Predictor, "predict",
                 [&] {
-                    return components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern,
-                                                                 &prediction);
+                    return checked_prediction(components_.predictor.vtable->predict(components_.predictor.self, now_ms,
+                                                                                    &pattern, &prediction),
+                                              prediction);
                 }) &&
         this->estimate(model, estimate);
     if (!ok) return fallback_plan(model, now_ms);
@@ -1372,7 +1396,8 @@ std::optional<std::string> WarmupEngine::predict_now(warmup_model_index model, w
         }))
         return failed;
     return ask(ComponentKind::Predictor, "predict", [&] {
-        return components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern, &out);
+        return checked_prediction(
+            components_.predictor.vtable->predict(components_.predictor.self, now_ms, &pattern, &out), out);
     });
 }
 

@@ -108,6 +108,20 @@ TEST(EngineBreaker, AReadersPredictionNeitherCountsTowardsTheBreakerNorCallsAnOp
     EXPECT_EQ(open.predictor_errors(), 5u);
 }
 
+TEST(EngineBreaker, APredictionThatCannotBeUsedIsAFailureNamingTheValue) {
+    BreakerFixture fixture("{failing_calls: 0, nan_p_use: true}");  // answers, with p_use_within_horizon NaN
+    fixture.request(0);
+    EXPECT_GE(fixture.predictor_errors(), 1u);
+    EXPECT_EQ(fixture.breaker().last_error,
+              "predict: INVALID_ARGUMENT: returned p_use_within_horizon nan (expected 0..1)");
+    // The plan is the fallback keep-alive's, not one built on the NaN.
+    EXPECT_EQ(fixture.status().unload_at_ms, kModelLoadMs + kFallbackKeepAliveMs);
+    warmup_prediction prediction{};
+    const auto failed = fixture.engine().predict_now(fixture.model("m"), 500, prediction);
+    ASSERT_TRUE(failed.has_value());
+    EXPECT_NE(failed->find("returned p_use_within_horizon nan (expected 0..1)"), std::string::npos) << *failed;
+}
+
 TEST(EngineBreaker, FallbackKeepAliveUnloadsTheModelWhileOpen) {
     BreakerFixture fixture("{}");
     fail_five_times(fixture);

@@ -4,7 +4,8 @@
 // Params (all optional):
 //   failing_calls: the first N predict calls throw (default: every call throws);
 //   sleep_us:      every predict call sleeps this long first (default 0), to overrun the host's call budget;
-//   keep_ms:       once it answers, keep the model this long after its last use (default: never unload).
+//   keep_ms:       once it answers, keep the model this long after its last use (default: never unload);
+//   nan_p_use:     its answers carry p_use_within_horizon NaN (a prediction the host must not use; default false).
 // It never pre-warms. Threading: the host calls it on its control thread only (SDK contract); no locks.
 #include <chrono>
 #include <cstdint>
@@ -21,7 +22,8 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
         : Predictor(host),
           failing_calls_(params.get_int("failing_calls", std::numeric_limits<int64_t>::max(), 0)),
           sleep_us_(params.get_int("sleep_us", 0, 0, 10'000'000)),
-          keep_ms_(params.get_int("keep_ms", WARMUP_TIME_NEVER, 0)) {}
+          keep_ms_(params.get_int("keep_ms", WARMUP_TIME_NEVER, 0)),
+          nan_p_use_(params.get_bool("nan_p_use", false)) {}
 
     void predict(warmup_time_ms /*now_ms*/, const warmup_usage_pattern& pattern, warmup_prediction& out) override {
         ++calls_;
@@ -31,7 +33,7 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
                                      "flaky test predictor: call " + std::to_string(calls_) + " fails on purpose");
         out.model = pattern.model;
         out.horizon_ms = 60'000;
-        out.p_use_within_horizon = 1.0;
+        out.p_use_within_horizon = nan_p_use_ ? std::numeric_limits<double>::quiet_NaN() : 1.0;
         out.next_arrival_ms = WARMUP_TIME_NEVER;
         out.confidence = 1.0;
         out.warm_at_ms = WARMUP_TIME_NEVER;
@@ -44,6 +46,7 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
     int64_t failing_calls_;
     int64_t sleep_us_;
     int64_t keep_ms_;
+    bool nan_p_use_;
     int64_t calls_ = 0;
 };
 
