@@ -464,7 +464,14 @@ class LiveRuntime {
     std::atomic<uint64_t> refused_events_{0};
     std::atomic<uint64_t> invalid_events_{0};
 
-    std::mutex reload_mutex_;
+    // Serialises reloads, rollbacks and reset-to-safe. Timed: a reload stuck in a plugin constructor that does not
+    // return holds it for good, and the next ones are refused (lock_reloads) rather than left waiting.
+    std::timed_mutex reload_mutex_;
+    std::atomic<int64_t> reload_started_ns_{0};  // steady clock ticks when the reload holding the lock began; 0: none
+    /// [any] reload_mutex_, or an empty lock when a reload has held it for longer than budgets.plugin_call_stall_ms.
+    std::unique_lock<std::timed_mutex> lock_reloads();
+    /// Why lock_reloads() gave up, for the refusal.
+    [[nodiscard]] std::string reload_busy_message() const;
     Config running_config_;  // the configuration in force (under reload_mutex_)
     /// The control arm's plugin set that the last reload replacing a component replaced (not a rollback): a rollback
     /// takes its instances back with what they had learned. Written on the control thread while a reload waits

@@ -82,7 +82,8 @@ OperationResult LiveRuntime::reset_to_safe() {
         }
         Config safe;
         {
-            std::lock_guard lock(reload_mutex_);
+            const auto lock = lock_reloads();
+            if (!lock) return failure(503, reload_busy_message());
             safe = running_config_;
         }
         PluginChoice keep_alive;

@@ -130,6 +130,31 @@ ReloadResult LiveRuntime::counted(ReloadResult result) noexcept {
     return result;
 }
 
+std::unique_lock<std::timed_mutex> LiveRuntime::lock_reloads() {
+    std::unique_lock lock(reload_mutex_, std::defer_lock);
+    const auto threshold = std::chrono::milliseconds(config_.plugin_call_stall_ms);
+    while (!lock.try_lock_for(kStallCheckInterval)) {
+        const int64_t started_ns = reload_started_ns_.load();
+        const auto running =
+            std::chrono::steady_clock::now().time_since_epoch() - std::chrono::steady_clock::duration(started_ns);
+        if (started_ns != 0 && running >= threshold) return {};
+    }
+    return lock;
+}
+
+std::string LiveRuntime::reload_busy_message() const {
+    const int64_t started_ns = reload_started_ns_.load();
+    const double seconds = started_ns == 0
+                               ? 0.0
+                               : std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch() -
+                                                               std::chrono::steady_clock::duration(started_ns))
+                                     .count();
+    return fmt::format(
+        "a reload started {:.1f} s ago has not finished: a plugin it creates has not returned from its constructor; "
+        "reloads, rollbacks and reset-to-safe are refused until it does (restart the daemon to end it)",
+        seconds);
+}
+
 ReloadResult LiveRuntime::reload(Config next) {
     // A normal reload leaves the safe configuration.
     return counted(apply(std::move(next), /*is_rollback=*/false, /*safe=*/false));
@@ -138,7 +163,8 @@ ReloadResult LiveRuntime::reload(Config next) {
 ReloadResult LiveRuntime::reload_from_file() {
     std::filesystem::path file;
     {
-        std::lock_guard lock(reload_mutex_);
+        const auto lock = lock_reloads();
+        if (!lock) return counted(refused(503, "busy", reload_busy_message(), {}));
         file = running_config_.source_file;
     }
     ReloadResult result;
@@ -169,7 +195,8 @@ ReloadResult LiveRuntime::rollback() {
     bool previous_safe = false;
     bool rolled_back = false;
     {
-        std::lock_guard lock(reload_mutex_);
+        const auto lock = lock_reloads();
+        if (!lock) return counted(refused(503, "busy", reload_busy_message(), {}));
         previous = previous_config_;
         previous_safe = previous_safe_;
         rolled_back = rolled_back_;
@@ -197,7 +224,13 @@ ReloadResult LiveRuntime::rollback() {
 // Check the configuration, prepare its plugins beside the running ones, publish them on the control thread, then
 // apply the settings and sources; the running set stays as it was if any step fails.
 ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
-    std::lock_guard lock(reload_mutex_);
+    const auto lock = lock_reloads();
+    if (!lock) return refused(503, "busy", reload_busy_message(), {});
+    reload_started_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count());
+    struct Finished {
+        std::atomic<int64_t>& started_ns;
+        ~Finished() { started_ns.store(0); }
+    } finished{reload_started_ns_};
     std::vector<std::string> restart_notes = restart_only_changes(running_config_, next);
     if (next.memory_budget.is_relative())
         return refused(400, "config",

@@ -5,7 +5,8 @@
 //   failing_calls: the first N predict calls throw (default: every call throws);
 //   sleep_us:      every predict call sleeps this long first (default 0), to overrun the host's call budget;
 //   keep_ms:       once it answers, keep the model this long after its last use (default: never unload);
-//   nan_p_use:     its answers carry p_use_within_horizon NaN (a prediction the host must not use; default false).
+//   nan_p_use:     its answers carry p_use_within_horizon NaN (a prediction the host must not use; default false);
+//   create_sleep_us: the constructor sleeps this long first (default 0): a plugin slow to start, or stuck.
 // It never pre-warms. Threading: the host calls it on its control thread only (SDK contract); no locks.
 #include <chrono>
 #include <cstdint>
@@ -23,7 +24,10 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
           failing_calls_(params.get_int("failing_calls", std::numeric_limits<int64_t>::max(), 0)),
           sleep_us_(params.get_int("sleep_us", 0, 0, 10'000'000)),
           keep_ms_(params.get_int("keep_ms", WARMUP_TIME_NEVER, 0)),
-          nan_p_use_(params.get_bool("nan_p_use", false)) {}
+          nan_p_use_(params.get_bool("nan_p_use", false)) {
+        const int64_t create_sleep_us = params.get_int("create_sleep_us", 0, 0, 60'000'000);
+        if (create_sleep_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(create_sleep_us));
+    }
 
     void predict(warmup_time_ms /*now_ms*/, const warmup_usage_pattern& pattern, warmup_prediction& out) override {
         ++calls_;

@@ -372,6 +372,35 @@ TEST_F(ReloadTest, AFailingPredictorReplacedByANewInstanceIsNoLongerReportedDegr
     EXPECT_GE(after.errors, errors);  // the count since start stays
 }
 
+TEST_F(ReloadTest, AReloadStuckInAPluginConstructorMakesTheNextOnesAnswerInsteadOfWaiting) {
+    config_file_ = dir_.write("hotswap.yaml", config_yaml());
+    Config config = load_config_file(config_file_, {});
+    config.plugin_call_stall_ms = 300;
+    runtime_ = std::make_unique<LiveRuntime>(config);
+    runtime_->start();
+    const std::string flaky = (fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "engine_breaker_flaky_predictor.so").string();
+    Config slow = rewrite_config(
+        {{"predictor", "{path: \"" + flaky + "\", params: {failing_calls: 0, create_sleep_us: 3000000}}"}});
+    slow.plugin_call_stall_ms = 300;
+    ReloadResult slow_result;
+    std::thread reloading([&] { slow_result = runtime_->reload(slow); });
+    std::this_thread::sleep_for(100ms);  // the reload holds the lock, creating the plugin
+
+    const auto started = std::chrono::steady_clock::now();
+    const ReloadResult rollback = runtime_->rollback();
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+    EXPECT_EQ(rollback.http_status, 503);
+    EXPECT_EQ(rollback.stage, "busy");
+    EXPECT_NE(rollback.error.find("has not returned from its constructor"), std::string::npos) << rollback.error;
+    const OperationResult safe = runtime_->reset_to_safe();
+    EXPECT_EQ(safe.http_status, 503) << safe.error;
+
+    reloading.join();  // the constructor returns after 3 s: that reload completes
+    EXPECT_TRUE(slow_result.ok) << slow_result.error;
+    const ReloadResult back = runtime_->rollback();  // and the lock is free again
+    EXPECT_TRUE(back.ok) << back.error;
+}
+
 TEST_F(ReloadTest, RollbackBeforeAnyChangeSaysNothingHasChangedYet) {
     start_runtime();
     const ReloadResult unchanged = runtime_->reload(rewrite_config({}));  // the same file: nothing changes
