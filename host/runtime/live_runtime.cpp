@@ -131,6 +131,8 @@ void LiveRuntime::watch_for_stalls() {
     std::optional<ControlStall> reported;
     std::unique_lock lock(stall_watch_mutex_);
     while (!stall_watch_cv_.wait_for(lock, kStallCheckInterval, [this] { return stall_watch_stopping_; })) {
+        // The stall is named as first seen (a plugin call); once that call returns, the rest of its step may still
+        // count as stalled for a moment, and the end is reported under the first name.
         const std::optional<ControlStall> stall = control_stall();
         if (stall && !reported) {
             spdlog::error(
@@ -138,12 +140,9 @@ void LiveRuntime::watch_for_stalls() {
                 "once the queue is full), /healthz and /readyz answer 503, and requests that need the control loop "
                 "answer 503",
                 describe(*stall));
+            reported = stall;
         } else if (!stall && reported) {
             spdlog::warn("CONTROL_LOOP_RESUMED {} returned; decisions resume", reported->where);
-        }
-        if (stall) {
-            reported = stall;
-        } else {
             reported.reset();
         }
     }
