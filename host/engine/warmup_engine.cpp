@@ -1186,7 +1186,8 @@ ReconcileOutcome WarmupEngine::reconcile(std::span<const ReportedResident> resid
             const bool take = model >= models_.size() ? unsure.count(model) == 0 : settled(model);
             if (take) absent.push_back({model, reported_mb});
         }
-        outcome.adopted = adopt_resident(absent, now_ms);
+        outcome.adopted = adopt_resident(absent, now_ms);  // dispatches
+        return outcome;
     }
     dispatch(now_ms);
     return outcome;
