@@ -67,6 +67,11 @@
 // own gaps outweigh the prior (the count levels off at memory_gaps / ln 2: s' >= 0.35 at s = 3 with the defaults).
 // The pre-warm windows keep the exact values, and so do the gaps seeded from the analyzer's histogram.
 //
+// Where each part lives: cost_curve_predictor.cpp (configuration, the plan and its pre-warm window, predict),
+// learning.cpp (gaps, bursts and the open idle spells into the curves), scoring.cpp (each closed gap scored for the
+// plans and the candidate keep-alives; the lean controller and the exchange price), fairness_floors.cpp,
+// state_text.cpp (export and import); cost_curve_constants.hpp holds the fixed constants.
+//
 // Threading: control thread only (SDK contract). Memory: ~1.2 KB per model index up to the largest seen (indexes
 // outside the host's catalog are refused). predict() right after a use is O(1) while the model's learned state is
 // unchanged (the plan is cached); at an idle time > 0 (a pre-warm finished, an HTTP prediction) it bisects the survival

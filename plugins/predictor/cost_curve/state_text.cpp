@@ -1,0 +1,235 @@
+// state_text.cpp — the predictor's state as text (export_state / import_state, and one model's line for a fleet
+// moving a model between hosts).
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <warmup/sdk/state_text.hpp>
+
+#include "cost_curve_constants.hpp"
+#include "cost_curve_predictor.hpp"
+
+// Format (text, one record per line, numbers in decimal):
+//   org.warmup.state.cost-curve/2
+//   -1 <lean_held> <lean_reference_held> <lean_log_price (the controller's integral)> <pool curves>
+//      <exchange_log_price>
+//   <model index> <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
+// where <curves> = <gaps> <cold x 48> <held x 48> <longer x 48> and <recent gaps> = <count> then count pairs
+// <gap_ms> <burst>, oldest first. The gap of an open wake-up is kept with the requests counted so far (its later
+// requests are not added after an import). <exchange_log_price> came with 1.4.0: it is optional and last, so a text of
+// 1.3.0 and before is read (the exchange price then starts at 1) under the same schema, which is what the host matches
+// when it hands a state over (1.3.0 refuses a text that has it: a downgrade starts cold). Not kept: the
+// fairness floors (recomputed after 256 gaps) and the counts behind their cold rates (a model's first-load requests and
+// its recent request count, rebuilt as it is used), the plans' and each candidate keep-alive's scores for the
+// floors and the exchange price's target (measured again from the next gaps), and the open idle spells (counted again
+// from the next uses). Model indexes are those of the host process (stable for its life), which is what a hot-swap or a
+// backup of the same catalog hands over.
+
+namespace warmup::plugins {
+
+using namespace cost_curve;
+
+namespace {
+
+[[noreturn]] void bad_state(const std::string& why) {
+    throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT,
+                     std::string("cost-curve state import refused: ") + why + " (state left unchanged)");
+}
+
+double read_non_negative(sdk::StateTextReader& reader, const char* what) {
+    const double value = reader.field<double>(what);
+    if (!(value >= 0) || !std::isfinite(value)) bad_state(std::string(what) + " must be a finite number >= 0");
+    return value;
+}
+
+/// A decayed count or sum, stored as float.
+float read_counted(sdk::StateTextReader& reader, const char* what) {
+    const double value = read_non_negative(reader, what);
+    if (value > std::numeric_limits<float>::max()) bad_state(std::string(what) + " is out of range");
+    return static_cast<float>(value);
+}
+
+void append_number(std::string& text, double value) {
+    char number[32];
+    const int length = std::snprintf(number, sizeof number, " %.9g", value);
+    text.append(number, static_cast<std::size_t>(length));
+}
+
+}  // namespace
+
+void CostCurvePredictor::append_curves(std::string& text, const Curves& curves) {
+    append_number(text, curves.gaps);
+    for (const float value : curves.cold) append_number(text, value);
+    for (const float value : curves.held) append_number(text, value);
+    for (const float value : curves.longer) append_number(text, value);
+}
+
+void CostCurvePredictor::append_model_fields(std::string& text, const ModelState& state) {
+    text += std::to_string(state.last_seen_ms);
+    text += ' ';
+    text += std::to_string(state.request_count);
+    append_number(text, state.short_gaps);
+    append_number(text, state.reference_cold_requests);
+    append_curves(text, state.curves);
+    text += ' ';
+    text += std::to_string(state.recent_count);
+    for (std::size_t i = 0; i < state.recent_count; ++i) {
+        const RecentGap& gap = state.recent[(state.recent_next + kRecentGaps - state.recent_count + i) % kRecentGaps];
+        text += ' ';
+        text += std::to_string(gap.gap_ms);
+        append_number(text, gap.burst);
+    }
+    text += '\n';
+}
+
+std::string CostCurvePredictor::export_state() const {
+    return sdk::StateWriter::collect([this](const sdk::StateWriter& out) { export_state_to(out); });
+}
+
+void CostCurvePredictor::export_state_to(const sdk::StateWriter& out) const {
+    // About 1 KB of text per model, handed to the host in blocks of a few lines: at 10 k models the whole text
+    // (~10 MB) is never held, by this plugin or by the host (which streams it to its snapshot file).
+    constexpr std::size_t kBlockBytes = 32 * 1024;
+    std::string block;
+    block.reserve(kBlockBytes + 4096);
+    block += kStateSchema;
+    block += "\n-1";
+    append_number(block, lean_held_);
+    append_number(block, lean_reference_held_);
+    append_number(block, lean_integral_);  // the proportional term is recomputed at the next closed gap
+    append_curves(block, pool_);
+    append_number(block, exchange_log_price_);
+    block += '\n';
+    for (std::size_t model = 0; model < models_.size(); ++model) {
+        const ModelState& state = models_[model];
+        if (state.last_seen_ms == WARMUP_TIME_NEVER) continue;
+        block += std::to_string(model);
+        block += ' ';
+        append_model_fields(block, state);
+        if (block.size() >= kBlockBytes) {
+            out.write(block);
+            block.clear();
+        }
+    }
+    out.write(block);
+}
+
+// The fields of one model's line after its index (both formats share them): last_seen_ms, request_count, short gaps,
+// reference cold requests, curves, recent gaps. Refuses (throws) on a bad field; `whose` names the model in messages.
+void CostCurvePredictor::read_model_fields(sdk::StateTextReader& reader, ModelState& state, const std::string& whose) {
+    state.last_seen_ms = reader.field<int64_t>("(last_seen_ms)");
+    if (state.last_seen_ms < 0 || state.last_seen_ms >= WARMUP_TIME_NEVER / 2)
+        bad_state("last_seen_ms of " + whose + " is out of range");
+    state.request_count = reader.field<uint64_t>("(request_count)");
+    state.short_gaps = read_counted(reader, "(short gaps)");
+    state.reference_cold_requests = read_non_negative(reader, "(reference cold requests)");
+    read_curves(reader, state.curves);
+    const auto recent = reader.field<int64_t>("(recent gap count)");
+    if (recent < 0 || recent > static_cast<int64_t>(kRecentGaps)) bad_state("recent gap count out of range");
+    for (int64_t i = 0; i < recent; ++i) {
+        const auto gap_ms = reader.field<int64_t>("(recent gap)");
+        if (gap_ms <= 0) bad_state("a recent gap must be positive");
+        state.recent[static_cast<std::size_t>(i)] = RecentGap{gap_ms, read_counted(reader, "(recent burst)")};
+    }
+    state.recent_count = static_cast<std::size_t>(recent);
+    state.recent_next = state.recent_count % kRecentGaps;
+    state.plan_stale = true;
+}
+
+void CostCurvePredictor::read_curves(sdk::StateTextReader& reader, Curves& curves) {
+    curves.gaps = read_counted(reader, "(gaps)");
+    for (float& value : curves.cold) value = read_counted(reader, "(cold)");
+    for (float& value : curves.held) value = read_counted(reader, "(held)");
+    for (float& value : curves.longer) value = read_counted(reader, "(longer)");
+}
+
+void CostCurvePredictor::import_state(std::string_view data) {
+    sdk::StateTextReader reader(data, kStateSchema, &bad_state);
+    std::vector<ModelState> imported;
+    Curves pool;
+    double lean_held = 0, lean_reference_held = 0, lean_log_price = 0, exchange_log_price = 0;
+    bool fleet_seen = false;
+    auto non_negative = [&](const char* what) { return read_non_negative(reader, what); };
+    while (reader.next_record()) {
+        const auto model = reader.field<int64_t>("(model index)");
+        if (model == -1) {
+            if (fleet_seen) bad_state("the fleet record appears twice");
+            fleet_seen = true;
+            lean_held = non_negative("(lean held)");
+            lean_reference_held = non_negative("(lean reference held)");
+            lean_log_price = std::min(non_negative("(lean log price)"), kMaxLogPrice);
+            read_curves(reader, pool);
+            if (!reader.at_record_end()) {  // written by 1.4.0 and later
+                exchange_log_price = reader.field<double>("(exchange log price)");
+                if (!(std::abs(exchange_log_price) <= kExchangeMaxLogFactor))
+                    bad_state("the exchange log price must be within +-ln 8");
+            }
+        } else {
+            if (model < 0 || model >= static_cast<int64_t>(host().model_count()))
+                bad_state("model index " + std::to_string(model) + " is not in this host's catalog");
+            if (static_cast<std::size_t>(model) >= imported.size())
+                imported.resize(static_cast<std::size_t>(model) + 1);
+            ModelState& state = imported[static_cast<std::size_t>(model)];
+            if (state.last_seen_ms != WARMUP_TIME_NEVER) bad_state("model " + std::to_string(model) + " appears twice");
+            read_model_fields(reader, state, "model " + std::to_string(model));
+        }
+        if (!reader.at_record_end()) bad_state("trailing characters on the line of model " + std::to_string(model));
+    }
+    if (!fleet_seen) bad_state("no fleet record");
+    models_ = std::move(imported);
+    // The imported models enter the fleet's mean load time now, as they did in the exporting instance when it first
+    // saw them: their plans are priced as there.
+    for (std::size_t model = 0; model < models_.size(); ++model)
+        if (models_[model].last_seen_ms != WARMUP_TIME_NEVER) figures(static_cast<warmup_model_index>(model));
+    pool_ = pool;
+    lean_held_ = lean_held;
+    lean_reference_held_ = lean_reference_held;
+    lean_integral_ = lean_log_price;
+    lean_log_price_ = lean_log_price;
+    exchange_log_price_ = exchange_log_price;
+    // Not in the state text: the plans' and each candidate keep-alive's scores start again from the next gaps (the
+    // first fairness refresh comes after kFairnessRefreshGaps of them, the exchange price moves after
+    // kExchangeMinGaps).
+    plans_held_ = plans_cold_ = plans_base_price_held_ = scored_gaps_ = 0;
+    timer_held_.fill(0);
+    timer_cold_.fill(0);
+    gaps_since_fairness_ = 0;
+    idle_watch_.clear();  // rebuilt from the next uses
+    open_long_gaps_ = 0;
+    end_startup();  // the imported curves have seen the fleet's long gaps
+}
+
+// Per-model format: the schema line, then one line as in export_state() without the model index:
+//   <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
+std::string CostCurvePredictor::export_model_state(warmup_model_index model) const {
+    if (model >= models_.size() || models_[model].last_seen_ms == WARMUP_TIME_NEVER) return {};
+    std::string text = std::string(kStateSchema) + "\n";
+    append_model_fields(text, models_[model]);
+    return text;
+}
+
+void CostCurvePredictor::import_model_state(warmup_model_index model, std::string_view data) {
+    if (model >= host().model_count())
+        bad_state("model index " + std::to_string(model) + " is not in this host's catalog");
+    sdk::StateTextReader reader(data, kStateSchema, &bad_state);
+    if (!reader.next_record()) bad_state("the model state has no model line");
+    ModelState state;
+    read_model_fields(reader, state, "model " + std::to_string(model));
+    if (!reader.at_record_end() || reader.next_record()) bad_state("trailing data after the model line");
+
+    ModelState& slot = state_of(model);
+    if (slot.open_long) open_long_gaps_ -= 1;
+    state.watched = slot.watched;  // its FIFO entry stays, and is dropped or renewed when it comes due
+    slot = state;
+    figures(model);  // the moved model enters the fleet's mean load time
+}
+
+void CostCurvePredictor::forget_model_state(warmup_model_index model) {
+    if (model >= models_.size()) return;
+    ModelState& slot = models_[model];
+    if (slot.open_long) open_long_gaps_ -= 1;
+    const bool watched = slot.watched;
+    slot = ModelState{};
+    slot.watched = watched;
+}
+
+}  // namespace warmup::plugins
