@@ -754,7 +754,8 @@ int main(int argc, char** argv) {
     std::string url = "http://127.0.0.1:3000";
     std::string token_env = "WARMUP_ACCESS_TOKEN";
     app.add_option("--url", url, "the daemon's address")->capture_default_str();
-    app.add_option("--token-env", token_env, "environment variable holding the bearer token")->capture_default_str();
+    auto* token_env_option = app.add_option("--token-env", token_env, "environment variable holding the bearer token")
+                                 ->capture_default_str();
 
     std::string config_file;
     auto* validate_command = app.add_subcommand("validate", "load a configuration and create every plugin it names");
@@ -852,6 +853,13 @@ int main(int argc, char** argv) {
         std::cerr << "warmupctl: --url must be http://HOST[:PORT] or https://HOST[:PORT] (no path), not '" << url
                   << "'\n";
         return kExitRefused;
+    }
+    // A variable named on purpose and not set is a mistake worth saying (the daemon would only answer 401).
+    if (token_env_option->count() > 0) {
+        const char* token = std::getenv(token_env.c_str());
+        if (token == nullptr || *token == '\0')
+            std::cerr << "warmupctl: warning: --token-env " << token_env
+                      << " names an environment variable that is not set (or empty): no token is sent\n";
     }
     DaemonClient daemon(url, token_env);
     for (const auto& [endpoint, command] : endpoint_commands) {

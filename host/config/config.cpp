@@ -104,7 +104,8 @@ const std::vector<SchemaSection>& schema_sections() {
              {"apiVersion", "log_level", "log_format", "http", "plugin_dirs", "budgets", "ingest", "components",
               "catalog", "arms", "sources", "replay", "reload", "reconcile", "experiment", "state", "cluster"}},
             {"http",
-             {"bind", "port", "max_body_mb", "threads", "request_timeout_ms", "access_token", "access_token_env"}},
+             {"bind", "port", "max_body_mb", "threads", "request_timeout_ms", "access_token", "access_token_env",
+              "loopback_reads_need_token"}},
             {"budgets",
              {"memory_mb", "max_concurrent_warmups", "ingest_queue_capacity", "warmup_timeout_ms",
               "plugin_call_stall_ms"}},
@@ -686,6 +687,10 @@ class ConfigReader {
                          {"access_token_env", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
                               config_.http.access_token_env = read_string(value, key_path);
+                          }},
+                         {"loopback_reads_need_token", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.http.loopback_reads_need_token = read_flag(value, key_path);
                           }},
                      });
     }

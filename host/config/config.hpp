@@ -181,6 +181,9 @@ struct HttpConfig {
     int64_t request_timeout_ms = 10000;  ///< http.request_timeout_ms: deadline for receiving one request
     std::string access_token;            ///< http.access_token (prefer the environment variable)
     std::string access_token_env = "WARMUP_ACCESS_TOKEN";  ///< http.access_token_env: where to read the token
+    /// http.loopback_reads_need_token: with a token, reads on a loopback address need it too (a reverse proxy on the
+    /// same host reaches the daemon through loopback, and would otherwise open every read to its clients).
+    bool loopback_reads_need_token = false;
 
     /// The token in force: access_token if set, else the environment variable; nullopt when neither is set.
     [[nodiscard]] std::optional<std::string> resolved_access_token() const {

@@ -50,12 +50,20 @@ HttpServerOptions server_options(const HttpConfig& http) {
     return options;
 }
 
+namespace {
+
+RequestGuard request_guard_for(const HttpConfig& http) {
+    return RequestGuard{http.resolved_access_token(), http.loopback_reads_need_token};
+}
+
+}  // namespace
+
 HttpApi::HttpApi(LiveRuntime& runtime) : HttpApi(runtime, server_options(runtime.config().http)) {}
 
 HttpApi::HttpApi(LiveRuntime& runtime, HttpServerOptions options)
     : runtime_(runtime),
       max_body_bytes_(static_cast<std::size_t>(runtime.config().http.max_body_mb * 1024 * 1024)),
-      guard_(std::make_shared<GuardHolder>(RequestGuard{runtime.config().http.resolved_access_token()})),
+      guard_(std::make_shared<GuardHolder>(request_guard_for(runtime.config().http))),
       server_(options) {
     server_.set_tcp_nodelay(true);  // without it a POST answer stalls ~40 ms on delayed ACKs
     server_.set_payload_max_length(max_body_bytes_);
@@ -85,8 +93,17 @@ HttpApi::HttpApi(LiveRuntime& runtime, HttpServerOptions options)
             std::vector<std::string> notes;
             const auto before = running.http.resolved_access_token();
             const auto after = next.http.resolved_access_token();
-            if (before == after) return notes;
-            guard_->replace(RequestGuard{after});
+            const bool loopback_rule_changed =
+                running.http.loopback_reads_need_token != next.http.loopback_reads_need_token;
+            if (before == after && !loopback_rule_changed) return notes;
+            guard_->replace(request_guard_for(next.http));
+            if (before == after) {
+                notes.push_back(next.http.loopback_reads_need_token
+                                    ? "http.loopback_reads_need_token on: reads on loopback need the token too"
+                                    : "http.loopback_reads_need_token off: reads on loopback need no token");
+                spdlog::info("CONFIG_RELOADED {}", notes.back());
+                return notes;
+            }
             notes.push_back(after ? (before ? "http access token changed: the new token is required from now on, the "
                                               "old one is refused"
                                             : "http access token set: mutating requests need it from now on")

@@ -133,18 +133,24 @@ GuardDecision decide_request(const RequestGuard& guard, std::string_view method,
     const bool read_only = is_read_only_method(method);
     // An unknown local address (empty) counts as non-loopback: fail closed.
     const bool via_loopback = is_loopback_address(local_address);
-    // Liveness probes and the status page (HTML, stylesheet, script: no data) are open to reads everywhere.
-    if (read_only && (via_loopback || path == "/healthz" || is_status_page_path(path))) return {};
+    // Liveness and readiness probes (a load balancer or Kubernetes sends no token) and the status page (HTML,
+    // stylesheet, script: no data) are open to reads everywhere.
+    if (read_only && (path == "/healthz" || path == "/readyz" || is_status_page_path(path))) return {};
+    if (read_only && via_loopback && !(guard.access_token && guard.loopback_reads_need_token)) return {};
     if (!guard.access_token) {
         if (via_loopback) return {};  // loopback bind without a token: the documented default, open
         return {403, fmt::format("this daemon has no access token configured ({}), so it serves requests on "
-                                 "non-loopback addresses only for GET /healthz",
+                                 "non-loopback addresses only for GET /healthz and /readyz",
                                  kAccessTokenEnvironmentVariable)};
     }
     const auto presented = bearer_token(authorization);
     if (!presented)
-        return {401, read_only ? "this endpoint needs 'Authorization: Bearer <token>' on a non-loopback address"
-                               : "mutating endpoints need 'Authorization: Bearer <token>'"};
+        return {401, read_only
+                         ? (via_loopback ? "this endpoint needs 'Authorization: Bearer <token>' "
+                                           "(http.loopback_reads_need_token is on)"
+                                         : "this endpoint needs 'Authorization: Bearer <token>' on a non-loopback "
+                                           "address")
+                         : "mutating endpoints need 'Authorization: Bearer <token>'"};
     if (!secrets_equal(*presented, *guard.access_token)) return {401, "wrong access token"};
     return {};
 }

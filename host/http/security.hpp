@@ -61,6 +61,8 @@ bool secrets_equal(std::string_view a, std::string_view b) noexcept;
 /// What the guard needs to decide on a request. Immutable once installed.
 struct RequestGuard {
     std::optional<std::string> access_token;  ///< nullopt: no token configured
+    /// With a token: reads through a loopback address need it too (except the probes and the status page itself).
+    bool loopback_reads_need_token = false;
 };
 
 /// The guard's decision on one request: allowed (status 0), or refused with an HTTP status and a reason.

@@ -170,6 +170,18 @@ TEST(WarmupctlOperate, AnUnreachableDaemonExitsWithStatus1NamingTheUrlAndWhy) {
         << unresolved.output;
 }
 
+TEST(WarmupctlOperate, ATokenVariableNamedOnPurposeButNotSetIsSaid) {
+    ::unsetenv("WARMUPCTL_TEST_UNSET_TOKEN");
+    const CtlRun run =
+        warmupctl({"--url", "http://127.0.0.1:1", "--token-env", "WARMUPCTL_TEST_UNSET_TOKEN", "status"});
+    EXPECT_NE(run.output.find("--token-env WARMUPCTL_TEST_UNSET_TOKEN names an environment variable that is not set"),
+              std::string::npos)
+        << run.output;
+    // The default variable may well be unset (a loopback daemon needs no token): nothing to say then.
+    const CtlRun by_default = warmupctl({"--url", "http://127.0.0.1:1", "status"});
+    EXPECT_EQ(by_default.output.find("names an environment variable"), std::string::npos) << by_default.output;
+}
+
 TEST(WarmupctlOperate, UsageErrorsExitWithStatus2) {
     const CtlRun no_command = warmupctl({});
     EXPECT_EQ(no_command.exit_code, 2) << no_command.output;

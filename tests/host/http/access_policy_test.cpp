@@ -74,11 +74,12 @@ TEST(SecretsEqual, ComparesWholeValues) {
 
 const std::string kBearer = std::string("Bearer ") + kToken;
 
-TEST(RequestDecision, WithoutTokenLoopbackIsOpenAndNonLoopbackServesOnlyHealthz) {
+TEST(RequestDecision, WithoutTokenLoopbackIsOpenAndNonLoopbackServesOnlyTheProbes) {
     const RequestGuard open{};
     EXPECT_EQ(decide_request(open, "POST", "/api/warmup/events", "127.0.0.1", "").status, 0);
     EXPECT_EQ(decide_request(open, "GET", "/api/warmup/status", "::1", "").status, 0);
     EXPECT_EQ(decide_request(open, "GET", "/healthz", "10.1.2.3", "").status, 0);
+    EXPECT_EQ(decide_request(open, "GET", "/readyz", "10.1.2.3", "").status, 0);
     EXPECT_EQ(decide_request(open, "GET", "/api/warmup/status", "10.1.2.3", "").status, 403);
     EXPECT_EQ(decide_request(open, "POST", "/api/warmup/events", "10.1.2.3", kBearer).status, 403);
     EXPECT_EQ(decide_request(open, "GET", "/api/warmup/status", "", "").status, 403);  // unknown address: closed
@@ -105,14 +106,31 @@ TEST(RequestDecision, WithTokenEveryMutationNeedsTheBearerToken) {
     EXPECT_EQ(decide_request(guard, "POST", "/x", "127.0.0.1", kToken).status, 401);  // no scheme
 }
 
-TEST(RequestDecision, WithTokenReadsAreOpenOnLoopbackAndNeedTheTokenElsewhereExceptHealthz) {
+TEST(RequestDecision, WithTokenReadsAreOpenOnLoopbackAndNeedTheTokenElsewhereExceptTheProbes) {
     const RequestGuard guard{std::string(kToken)};
     EXPECT_EQ(decide_request(guard, "GET", "/api/warmup/status", "127.0.0.1", "").status, 0);
     EXPECT_EQ(decide_request(guard, "HEAD", "/metrics", "::1", "").status, 0);
     EXPECT_EQ(decide_request(guard, "GET", "/api/warmup/status", "192.168.0.5", "").status, 401);
     EXPECT_EQ(decide_request(guard, "GET", "/api/warmup/status", "192.168.0.5", kBearer).status, 0);
     EXPECT_EQ(decide_request(guard, "GET", "/healthz", "192.168.0.5", "").status, 0);
+    // A load balancer's or Kubernetes' readiness probe sends no token.
+    EXPECT_EQ(decide_request(guard, "GET", "/readyz", "192.168.0.5", "").status, 0);
     EXPECT_EQ(decide_request(guard, "POST", "/healthz", "192.168.0.5", "").status, 401);  // only reads are exempt
+    EXPECT_EQ(decide_request(guard, "GET", "/readyzz", "192.168.0.5", "").status, 401);
+}
+
+TEST(RequestDecision, LoopbackReadsNeedTheTokenWhenConfiguredSo) {
+    // A reverse proxy on the same host connects through loopback: with the option, its clients need the token.
+    const RequestGuard guard{std::string(kToken), true};
+    EXPECT_EQ(decide_request(guard, "GET", "/api/warmup/status", "127.0.0.1", "").status, 401);
+    EXPECT_EQ(decide_request(guard, "GET", "/metrics", "::1", "").status, 401);
+    EXPECT_EQ(decide_request(guard, "GET", "/metrics", "::1", kBearer).status, 0);
+    EXPECT_EQ(decide_request(guard, "GET", "/healthz", "127.0.0.1", "").status, 0);
+    EXPECT_EQ(decide_request(guard, "GET", "/readyz", "127.0.0.1", "").status, 0);
+    EXPECT_EQ(decide_request(guard, "GET", "/", "127.0.0.1", "").status, 0);  // the page itself holds no data
+    // Without a token the option has nothing to ask for: loopback stays open.
+    const RequestGuard no_token{std::nullopt, true};
+    EXPECT_EQ(decide_request(no_token, "GET", "/api/warmup/status", "127.0.0.1", "").status, 0);
 }
 
 TEST(RequestDecision, TheStatusPageItselfIsOpenEverywhereButItsDataIsNot) {
