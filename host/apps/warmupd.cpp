@@ -228,6 +228,9 @@ int main(int argc, char** argv) {
     }
 
     const sigset_t stop_signals = block_stop_signals();
+    // A file size limit (ulimit -f, LimitFSIZE=) reached by a snapshot or the journal makes that write fail with
+    // EFBIG, which is handled like a full disk, instead of killing the daemon with SIGXFSZ.
+    std::signal(SIGXFSZ, SIG_IGN);
 
     const std::optional<Config> read = read_daemon_config(options);
     if (!read) return 2;

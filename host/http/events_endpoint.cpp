@@ -102,7 +102,10 @@ void HttpApi::post_events(const httplib::Request&, httplib::Response& response, 
         events.empty() ? 0 : (event_router_ ? event_router_(events) : runtime_.try_ingest(events));
     const bool queue_full = accepted < events.size();
     runtime_.count_invalid_events(rejected.total());  // before the queue's refusals are added
-    for (std::size_t i = accepted; i < events.size(); ++i) rejected.add(positions[i], "ingest queue full, retry later");
+    if (queue_full) {
+        const std::string reason = runtime_.ingest_refusal_reason();
+        for (std::size_t i = accepted; i < events.size(); ++i) rejected.add(positions[i], reason);
+    }
     if (!rejected.empty())
         spdlog::warn("DATA_COLLECTION_ERROR {} of {} posted events refused (first: {})", rejected.total(),
                      rejected.total() + accepted, rejected.first_reason());

@@ -122,6 +122,9 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
     } else {
         std::vector<std::string> reasons;
         if (!restore_problem.empty()) reasons.push_back(restore_problem);
+        if (const EventJournal* journal = journal_.load(); journal != nullptr && journal->write_failing())
+            reasons.push_back("the event journal cannot write (" + journal->write_failure() +
+                              "): events are refused (503) until it can");
         if (recent(now_ms, state.last_error_unix_ms))
             reasons.push_back("the last snapshot could not be written: " + state.last_error);
         state.degraded = !reasons.empty();

@@ -1,6 +1,8 @@
 // runtime/ingest.cpp — events into the live pipeline: try_ingest (any thread) appends a whole request to the pending
 // batch and journals it; a control-loop step takes the batch and feeds it to the arms (ingest_batch: history apart
 // from requests, each event to its arm).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <functional>
 
@@ -16,9 +18,10 @@ std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events, 
         const std::size_t capacity = config_.ingest_queue_capacity;
         const std::size_t room = capacity - std::min(capacity, ingest_pending_.size());
         accepted = std::min(room, events.size());
-        // A journal whose disk is slower than the traffic refuses like a full queue (503), never grows memory.
+        // A journal whose disk is slower than the traffic refuses like a full queue (503), never grows memory; one
+        // that cannot write (a full disk) refuses until it can, so that no event is acknowledged and then lost.
         if (const EventJournal* journal = journal_.load();
-            journal != nullptr && journal->buffered_bytes() >= kJournalMaxBufferedBytes)
+            journal != nullptr && (journal->write_failing() || journal->buffered_bytes() >= kJournalMaxBufferedBytes))
             accepted = 0;
         was_empty = ingest_pending_.empty();
         const auto first_new = static_cast<std::ptrdiff_t>(ingest_pending_.size());
@@ -42,6 +45,19 @@ std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events, 
     // that acts on it takes this append too.
     if (accepted > 0 && was_empty) wake();
     return accepted;
+}
+
+std::string LiveRuntime::ingest_refusal_reason() const {
+    if (const EventJournal* journal = journal_.load(); journal != nullptr) {
+        if (journal->write_failing())
+            return fmt::format(
+                "the event journal cannot write to the state folder ({}): events are refused until it "
+                "can, so that none is acknowledged and lost; retry later",
+                journal->write_failure());
+        if (journal->buffered_bytes() >= kJournalMaxBufferedBytes)
+            return "the event journal is behind (the state folder's disk is slower than the events), retry later";
+    }
+    return "ingest queue full, retry later";
 }
 
 void LiveRuntime::take_pending_events(const std::function<void()>& under_lock) {

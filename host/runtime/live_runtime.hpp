@@ -174,6 +174,9 @@ class LiveRuntime {
     /// `count_refusals` false: the rest are not counted as refused, because the caller keeps them and offers them
     /// again (a source waiting for room), so nothing is lost and a retry is not a second refusal.
     std::size_t try_ingest(std::span<const warmup_usage_event> events, bool count_refusals = true);
+    /// [any] Why try_ingest refuses events now (a full queue, a journal behind the traffic or unable to write), for
+    /// the caller's answer.
+    [[nodiscard]] std::string ingest_refusal_reason() const;
     /// [any] Queues one usage event; false when the ingest queue is full.
     bool try_ingest(const warmup_usage_event& event) { return try_ingest(std::span(&event, 1)) == 1; }
 
@@ -518,10 +521,11 @@ class LiveRuntime {
     std::thread state_thread_;
     std::mutex state_mutex_;
     std::condition_variable state_cv_;
-    bool state_stopping_ = false;           // under state_mutex_
-    uint64_t state_write_errors_ = 0;       // under state_mutex_
-    std::string last_state_error_;          // under state_mutex_
-    int64_t last_state_error_unix_ms_ = 0;  // under state_mutex_
+    bool state_stopping_ = false;            // under state_mutex_
+    uint64_t state_write_errors_ = 0;        // under state_mutex_
+    int64_t journal_failure_logged_ms_ = 0;  // journal thread: when a failing journal was last logged (unix ms)
+    std::string last_state_error_;           // under state_mutex_
+    int64_t last_state_error_unix_ms_ = 0;   // under state_mutex_
     // Why the state restored at start is not the newest one (corrupt snapshots skipped); "" when it is. Shown as a
     // degraded "state" component until an operator's restore-state succeeds. Under state_mutex_.
     std::string start_restore_problem_;

@@ -547,12 +547,24 @@ void LiveRuntime::flush_journal() {
     EventJournal* journal = journal_.load();
     if (journal == nullptr) return;
     const uint64_t dropped_before = journal->dropped_bytes();
+    const bool was_failing = journal->write_failing();
     try {
         journal->flush();
+        if (was_failing) spdlog::info("JOURNAL_WRITE_RECOVERED the event journal writes again; events are accepted");
     } catch (const std::exception& error) {
-        const std::string reason = fmt::format("journal write failed, {} byte(s) of events dropped: {}",
-                                               journal->dropped_bytes() - dropped_before, error.what());
-        spdlog::error("JOURNAL_WRITE_ERROR {}", reason);
+        const uint64_t dropped = journal->dropped_bytes() - dropped_before;
+        const std::string reason =
+            dropped > 0 ? fmt::format("journal write failed, {} byte(s) of events dropped: {}", dropped, error.what())
+                        : fmt::format(
+                              "journal write failed, events kept in memory and refused (503) until a write "
+                              "succeeds: {}",
+                              error.what());
+        // Retried every flush interval: said when it starts, then once a minute while it lasts.
+        const int64_t now_ms = unix_now_ms();
+        if (!was_failing || dropped > 0 || now_ms - journal_failure_logged_ms_ >= 60'000) {
+            spdlog::error("JOURNAL_WRITE_ERROR {}", reason);
+            journal_failure_logged_ms_ = now_ms;
+        }
         note_state_error(reason);
     }
 }

@@ -10,11 +10,14 @@
 // (0.5 s) against the 1 s margin it checks.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -221,6 +224,63 @@ TEST_F(WarmupdJournal, AnIdleDaemonWritesNoCheckpointsAfterItsLastChange) {
     const uintmax_t settled = journal_bytes();
     std::this_thread::sleep_for(2s);  // four more flush intervals, each of which used to append a checkpoint
     EXPECT_EQ(journal_bytes(), settled);
+}
+
+// A full disk: the daemon's file size limit, set to one byte from outside (prlimit), stands for it: every write that
+// grows a file fails (EFBIG, as ENOSPC would). While the journal cannot write, events are refused with 503 naming it
+// and health says so; once it can, what was acknowledged before is written, and a SIGKILL then loses none of it.
+TEST_F(WarmupdJournal, WhileTheDiskIsFullEventsAreRefusedAndNoneAcknowledgedIsLost) {
+    const fs::path state_dir = dir_.path() / "state";
+    start_daemon(config_yaml(state_dir));
+    ASSERT_FALSE(HasFatalFailure());
+    int next_model = 0;
+    std::size_t acknowledged = 0;
+    int last_status = 0;
+    std::string last_body;
+    const auto post_one = [&] {  // true when refused with 503
+        const std::string body = json{{"model", "embed/" + std::to_string(next_model++)}}.dump() + "\n";
+        const auto answer = client_->Post("/api/warmup/events", body, "application/x-ndjson");
+        last_status = answer ? answer->status : 0;
+        last_body = answer ? answer->body : "no answer";
+        if (last_status == 200) ++acknowledged;
+        return last_status == 503;
+    };
+    for (int i = 0; i < 10; ++i) post_one();
+    ASSERT_EQ(acknowledged, 10u);
+
+    struct rlimit saved {};
+    const struct rlimit full { 1, RLIM_INFINITY };
+    ASSERT_EQ(::prlimit(daemon_->pid(), RLIMIT_FSIZE, &full, &saved), 0) << std::strerror(errno);
+    // Refused from the first flush that fails (at most a flush interval away), never acknowledged and dropped.
+    ASSERT_TRUE(poll_until(post_one, 10s, 20ms)) << last_body;
+    EXPECT_NE(last_body.find("the event journal cannot write to the state folder"), std::string::npos) << last_body;
+    const json health = get_json(*client_, "/api/warmup/health/components");
+    bool state_degraded = false;
+    for (const json& component : health["components"])
+        if (component["component"] == "state")
+            state_degraded =
+                component["state"] == "degraded" &&
+                component["reason"].get<std::string>().find("the event journal cannot write") != std::string::npos;
+    EXPECT_TRUE(state_degraded) << health.dump();
+
+    ASSERT_EQ(::prlimit(daemon_->pid(), RLIMIT_FSIZE, &saved, nullptr), 0) << std::strerror(errno);
+    ASSERT_TRUE(poll_until([&] { return !post_one(); }, 10s, 50ms)) << last_body;
+    ASSERT_TRUE(poll_until([&] { return daemon_->log().find("JOURNAL_WRITE_RECOVERED") != std::string::npos; }, 10s,
+                           kPollInterval));
+    const std::size_t acknowledged_in_all = acknowledged;
+    std::this_thread::sleep_for(1500ms);  // the events acknowledged after the recovery: three flush intervals
+    daemon_->kill_now();
+    EXPECT_NE(daemon_->log().find("JOURNAL_WRITE_ERROR journal write failed, events kept in memory and refused (503)"),
+              std::string::npos)
+        << daemon_->log();
+
+    start_daemon(config_yaml(state_dir));
+    ASSERT_FALSE(HasFatalFailure());
+    const std::string log = daemon_->log();
+    std::smatch replayed;
+    ASSERT_TRUE(std::regex_search(log, replayed, std::regex(R"(JOURNAL_REPLAYED (\d+) event)"))) << log;
+    EXPECT_EQ(std::stoul(replayed[1].str()), acknowledged_in_all) << log;
+    EXPECT_EQ(log.find("JOURNAL_TORN"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -399,13 +399,14 @@ void EventJournal::flush() {
     std::vector<Chunk> chunks;
     {
         std::lock_guard lock(mutex_);
-        chunks.swap(pending_);
-        buffered_.store(0, std::memory_order_relaxed);
+        chunks.swap(pending_);  // buffered_ keeps counting them until they are written
     }
-    std::size_t done = 0;
+    // The size of every file this flush writes to, before it did: a failure takes each back to it, so that the same
+    // records can be written again whole by the next flush (0: the file did not exist, or was empty).
+    std::vector<std::pair<uint64_t, off_t>> sizes_before;
     try {
-        for (; done < chunks.size(); ++done) {
-            const Chunk& chunk = chunks[done];
+        for (const Chunk& chunk : chunks) {
+            const fs::path file = dir_ / segment_name(chunk.seq);
             if (fd_ < 0 || fd_seq_ != chunk.seq) {
                 if (fd_ >= 0) {
                     const int synced = ::fdatasync(fd_);
@@ -413,44 +414,84 @@ void EventJournal::flush() {
                     fd_ = -1;
                     if (synced != 0) throw io_error("cannot fdatasync", dir_ / segment_name(fd_seq_));
                 }
-                const fs::path file = dir_ / segment_name(chunk.seq);
                 fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
                 if (fd_ < 0) throw io_error("cannot open", file);
                 fd_seq_ = chunk.seq;
                 struct stat info {};
                 if (::fstat(fd_, &info) != 0) throw io_error("cannot stat", file);
+                sizes_before.emplace_back(chunk.seq, info.st_size);
                 if (info.st_size == 0) {
                     write_all(fd_, encode_header(chunk.seq, chunk.base_ms), file);
                     sync_folder(dir_);  // the new file's entry must survive a crash too
                 }
+            } else if (sizes_before.empty()) {  // the segment the previous flush left open
+                struct stat info {};
+                if (::fstat(fd_, &info) != 0) throw io_error("cannot stat", file);
+                sizes_before.emplace_back(chunk.seq, info.st_size);
             }
-            write_all(fd_, chunk.bytes, dir_ / segment_name(chunk.seq));
+            write_all(fd_, chunk.bytes, file);
         }
         if (fd_ >= 0 && ::fdatasync(fd_) != 0) throw io_error("cannot fdatasync", dir_ / segment_name(fd_seq_));
-        std::lock_guard lock(mutex_);
-        for (Chunk& chunk : chunks)
-            // A buffer grown by a burst (a back-fill of history, megabytes in half a second) is let go rather than
-            // kept for steady traffic that needs a fraction of it: two of them were up to 8 MiB of RSS for good.
-            if (spare_.size() < 2 && chunk.bytes.capacity() <= kMaxSpareBufferBytes) {
-                chunk.bytes.clear();
-                spare_.push_back(std::move(chunk.bytes));
-            }
-    } catch (...) {
-        // What could not be written is dropped: keeping it would grow the daemon's memory while the disk refuses.
-        uint64_t lost = 0;
-        for (std::size_t i = done; i < chunks.size(); ++i) lost += chunks[i].bytes.size();
-        {
-            // Records after the failure go to a new segment (same base): the failed file may end in a partial
-            // record, after which a reader stops, and the dropped bytes may have named models the next records use.
-            std::lock_guard lock(mutex_);
-            dropped_bytes_ += lost;
-            ++seq_;
-            named_.clear();
-        }
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
+    } catch (const std::exception& error) {
+        keep_after_failed_write(chunks, sizes_before, error.what());
         throw;
     }
+    std::size_t written = 0;
+    std::lock_guard lock(mutex_);
+    for (Chunk& chunk : chunks) {
+        written += chunk.bytes.size();
+        // A buffer grown by a burst (a back-fill of history, megabytes in half a second) is let go rather than
+        // kept for steady traffic that needs a fraction of it: two of them were up to 8 MiB of RSS for good.
+        if (spare_.size() < 2 && chunk.bytes.capacity() <= kMaxSpareBufferBytes) {
+            chunk.bytes.clear();
+            spare_.push_back(std::move(chunk.bytes));
+        }
+    }
+    buffered_.fetch_sub(written, std::memory_order_relaxed);
+    write_failure_.clear();
+    write_failing_.store(false, std::memory_order_relaxed);
+}
+
+void EventJournal::keep_after_failed_write(std::vector<Chunk>& chunks,
+                                           const std::vector<std::pair<uint64_t, off_t>>& sizes_before,
+                                           const std::string& reason) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    // Each file back to its size before this flush: a partial record at its end would stop a reader there, and the
+    // records the next flush writes again must not follow it. A file this flush created is removed.
+    bool taken_back = true;
+    for (const auto& [seq, size] : sizes_before) {
+        const fs::path file = dir_ / segment_name(seq);
+        const int done = size == 0 ? ::unlink(file.c_str()) : ::truncate(file.c_str(), size);
+        if (done != 0 && !(size == 0 && errno == ENOENT)) taken_back = false;
+    }
+    std::lock_guard lock(mutex_);
+    write_failure_ = reason;
+    write_failing_.store(true, std::memory_order_relaxed);
+    if (taken_back) {
+        // Kept, ahead of what was appended meanwhile (the same segment's records joined in order): the next flush
+        // writes them again. The caller refuses new events while the journal is failing, so this stays bounded.
+        if (!chunks.empty() && !pending_.empty() && chunks.back().seq == pending_.front().seq) {
+            chunks.back().bytes += pending_.front().bytes;
+            pending_.erase(pending_.begin());
+        }
+        pending_.insert(pending_.begin(), std::make_move_iterator(chunks.begin()),
+                        std::make_move_iterator(chunks.end()));
+        return;
+    }
+    // A file that cannot be taken back may end in a partial record: what was not written is dropped, and later
+    // records go to a new segment (same base), since the dropped ones may have named models the next records use.
+    uint64_t lost = 0;
+    for (const Chunk& chunk : chunks) lost += chunk.bytes.size();
+    dropped_bytes_ += lost;
+    buffered_.fetch_sub(lost, std::memory_order_relaxed);
+    ++seq_;
+    named_.clear();
+}
+
+std::string EventJournal::write_failure() const {
+    std::lock_guard lock(mutex_);
+    return write_failure_;
 }
 
 std::size_t EventJournal::prune(uint64_t oldest_needed_base_ms, int64_t retention_ms) {

@@ -31,11 +31,15 @@
 // Durability: append_*() only buffers (memory, under a mutex, no system call); flush() writes the buffer and
 // fdatasync()s the segment, and the daemon calls it every kJournalFlushIntervalMs. A killed process loses what was not
 // flushed: events acknowledged more than one flush interval (plus the time of one flush) before the crash are on disk.
+// A flush that fails (a full disk) keeps its records buffered and writes them again at the next flush, and the daemon
+// refuses events (503) until one succeeds: no event acknowledged after the failure is lost, and none is dropped while
+// the process lives.
 //
 // Thread-safety: EventJournal's methods take an internal mutex; callable from any thread. flush() and prune() are
 // meant for one thread (the daemon's journal thread) and serialise among themselves. The reading functions are pure.
 #pragma once
 
+#include <sys/types.h>
 #include <warmup/analyzer.h>
 
 #include <atomic>
@@ -47,6 +51,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/catalog.hpp"
@@ -128,16 +133,22 @@ class EventJournal {
     void rotate(uint64_t base_ms);
 
     /// Writes everything buffered to its segment files (creating them with their header, then syncing the folder)
-    /// and fdatasync()s them. Throws std::system_error; what was not written is dropped and counted in
-    /// dropped_bytes() (a full disk must not grow the daemon's memory without bound), and later records go to a new
-    /// segment with the same base (the failed file may end in a partial record).
+    /// and fdatasync()s them. All or nothing: on a failure (a full disk, an I/O error) every file is taken back to its
+    /// size before this flush (a file it created is removed), the records stay buffered to be written again by the
+    /// next flush, write_failing() turns true until a flush succeeds, and std::system_error is thrown. The caller
+    /// refuses new events meanwhile, so what is kept stays bounded. Only if a file cannot be taken back are its
+    /// records dropped (counted in dropped_bytes()), and later records go to a new segment with the same base.
     void flush();
+    /// [any, lock-free] Whether the last flush failed (and its records wait, buffered, for the next one).
+    [[nodiscard]] bool write_failing() const noexcept { return write_failing_.load(std::memory_order_relaxed); }
+    /// Why the last flush failed; empty once one succeeds.
+    [[nodiscard]] std::string write_failure() const;
     /// Deletes segments older than the segment of `oldest_needed_base_ms` (the created time of the oldest state a
     /// restart may restore) whose files were last written more than `retention_ms` ago. Never the current segment.
     /// Returns how many were deleted.
     std::size_t prune(uint64_t oldest_needed_base_ms, int64_t retention_ms);
 
-    /// [any, lock-free] Bytes appended and not yet taken by flush(); the caller refuses events beyond
+    /// [any, lock-free] Bytes appended and not yet written by flush(); the caller refuses events beyond
     /// kJournalMaxBufferedBytes.
     [[nodiscard]] std::size_t buffered_bytes() const noexcept { return buffered_.load(std::memory_order_relaxed); }
     [[nodiscard]] uint64_t current_seq() const;
@@ -153,15 +164,22 @@ class EventJournal {
         std::string bytes;
     };
     Chunk& current_chunk();  // under mutex_
+    /// After a failed write in flush(): files taken back, `chunks` kept ahead of pending_ (or dropped if a file could
+    /// not be taken back), the failure recorded. `sizes_before`: (seq, size) of every file the flush wrote to.
+    void keep_after_failed_write(std::vector<Chunk>& chunks,
+                                 const std::vector<std::pair<uint64_t, off_t>>& sizes_before,
+                                 const std::string& reason);
 
     std::filesystem::path dir_;
-    mutable std::mutex mutex_;              // the buffer and the current segment
-    uint64_t seq_ = 0;                      // current segment
-    uint64_t base_ms_ = 0;                  // of the current segment
-    std::vector<bool> named_;               // model indexes named in the current segment
-    std::vector<Chunk> pending_;            // buffered, oldest first; one chunk per segment
-    std::vector<std::string> spare_;        // emptied buffers with their capacity, for the next chunks (mutex_)
-    uint64_t dropped_bytes_ = 0;            // under mutex_
+    mutable std::mutex mutex_;        // the buffer and the current segment
+    uint64_t seq_ = 0;                // current segment
+    uint64_t base_ms_ = 0;            // of the current segment
+    std::vector<bool> named_;         // model indexes named in the current segment
+    std::vector<Chunk> pending_;      // buffered, oldest first; one chunk per segment
+    std::vector<std::string> spare_;  // emptied buffers with their capacity, for the next chunks (mutex_)
+    uint64_t dropped_bytes_ = 0;      // under mutex_
+    std::string write_failure_;       // under mutex_: why the last flush failed, empty after a success
+    std::atomic<bool> write_failing_{false};
     std::atomic<std::size_t> buffered_{0};  // bytes in pending_, written under mutex_, read without it
     std::mutex flush_mutex_;                // flush() and prune()
     int fd_ = -1;                           // open segment file (flush thread), -1 none

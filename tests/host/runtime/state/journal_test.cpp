@@ -1,11 +1,14 @@
 // The event journal's format and folder: records round-trip (events by model name, checkpoints), a rotation starts a
 // segment that names its models again, a torn or corrupt record ends the reading where it is with a reason (never an
-// exception), a segment with a damaged header is refused, and pruning keeps what a restart needs.
+// exception), a segment with a damaged header is refused, pruning keeps what a restart needs, and a failed flush keeps
+// its records for the next one without leaving a partial record behind.
 #include "runtime/state/journal.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -210,21 +213,67 @@ TEST_F(JournalTest, PruneKeepsTheSegmentsARestartReplaysAndTheRetention) {
     EXPECT_EQ(list_journal_segments(dir_.path())[0].seq, journal.current_seq());
 }
 
-TEST_F(JournalTest, AFailedFlushDropsAndCountsWhatItCouldNotWrite) {
+TEST_F(JournalTest, AFailedFlushKeepsItsRecordsAndWritesThemOnceTheFolderIsBack) {
     const fs::path gone = dir_.path() / "gone";
     fs::create_directories(gone);
     EventJournal journal(gone, 0);
     journal.append_events(std::vector{event(1, alpha_)}, catalog_);
     fs::remove_all(gone);
     EXPECT_THROW(journal.flush(), std::system_error);
-    EXPECT_GT(journal.dropped_bytes(), 0u);
+    EXPECT_TRUE(journal.write_failing());
+    EXPECT_NE(journal.write_failure().find("cannot open"), std::string::npos) << journal.write_failure();
+    EXPECT_EQ(journal.dropped_bytes(), 0u);
+    EXPECT_GT(journal.buffered_bytes(), 0u);  // still held, and counted against the ingest cap
     fs::create_directories(gone);
     journal.append_events(std::vector{event(2, alpha_)}, catalog_);
-    journal.flush();  // the journal goes on once the folder is back, in a new segment that names its models again
+    journal.flush();
+    EXPECT_FALSE(journal.write_failing());
+    EXPECT_EQ(journal.write_failure(), "");
+    EXPECT_EQ(journal.buffered_bytes(), 0u);
     const auto segments = list_journal_segments(gone);
     ASSERT_EQ(segments.size(), 1u);
-    EXPECT_EQ(segments[0].seq, 2u);
-    EXPECT_EQ(read_back(segments[0].file).events, (std::vector<ReadBack::Event>{{2, "alpha", 1, 0}}));
+    EXPECT_EQ(read_back(segments[0].file).events,
+              (std::vector<ReadBack::Event>{{1, "alpha", 1, 0}, {2, "alpha", 1, 0}}));
+}
+
+// A full disk: the file size limit stands for it (writes past it fail with EFBIG, as ENOSPC would, after a short
+// write). The failed flush takes the segment back to its last complete record, and the next one writes the kept
+// records whole: nothing torn, nothing lost, no empty segment left behind.
+TEST_F(JournalTest, AFlushThatRunsOutOfSpaceLeavesNoPartialRecordAndLosesNothing) {
+    EventJournal journal(dir_.path(), 0);
+    journal.append_events(std::vector{event(1, alpha_)}, catalog_);
+    journal.flush();
+    const fs::path file = dir_.path() / EventJournal::segment_name(journal.current_seq());
+    const auto size_before = fs::file_size(file);
+
+    std::vector<warmup_usage_event> many;
+    for (int64_t t = 2; t < 2002; ++t) many.push_back(event(t, t % 2 == 0 ? beta_ : alpha_));
+    journal.append_events(many, catalog_);
+    struct rlimit saved {};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+    const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit small = saved;
+    small.rlim_cur = static_cast<rlim_t>(size_before + 1000);  // room for part of the new record only
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    EXPECT_THROW(journal.flush(), std::system_error);
+    EXPECT_THROW(journal.flush(), std::system_error);  // retried while the disk is still full
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
+    std::signal(SIGXFSZ, previous_handler);
+    EXPECT_TRUE(journal.write_failing());
+    EXPECT_EQ(fs::file_size(file), size_before);  // taken back: no partial record at its end
+    EXPECT_EQ(journal.dropped_bytes(), 0u);
+
+    journal.append_events(std::vector{event(5000, alpha_)}, catalog_);
+    journal.flush();
+    EXPECT_FALSE(journal.write_failing());
+    const auto segments = list_journal_segments(dir_.path());
+    ASSERT_EQ(segments.size(), 1u);
+    const ReadBack back = read_back(segments[0].file);
+    EXPECT_FALSE(back.result.torn) << back.result.torn_reason;
+    ASSERT_EQ(back.events.size(), 2002u);
+    EXPECT_EQ(back.events[0], (ReadBack::Event{1, "alpha", 1, 0}));
+    EXPECT_EQ(back.events[1], (ReadBack::Event{2, "beta/one", 1, 0}));
+    EXPECT_EQ(back.events.back(), (ReadBack::Event{5000, "alpha", 1, 0}));
 }
 
 }  // namespace
