@@ -357,6 +357,14 @@ double OllamaBackend::load(const warmup_model_info& model, const warmup_cancel_t
 
     // A 200 can still carry an error (a streamed answer reports failures in its last line).
     const Json last = last_json_object(answer.body);
+    if (last.is_null()) {
+        // Not Ollama's answer (cut short, or a proxy's page): nothing says the model is in memory, so the load fails.
+        // Ollama may have loaded it all the same: take it out, as after an interrupted load.
+        start_cleanup(ollama_name);
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
+                         "ollama " + client_.endpoint().url + ": " + action + ": " + answer.request_line +
+                             " answered 200 with a body that is not JSON: " + server_error_text(answer.body));
+    }
     if (last.is_object() && last.contains("error"))
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
                          "ollama " + client_.endpoint().url + ": " + action + ": " + answer.request_line +

@@ -88,6 +88,12 @@ class FakeOllama {
         std::lock_guard lock(mutex_);
         load_error_ = error_text;
     }
+    /// Loads (keep_alive != 0) load the model but answer 200 with this body as it is (e.g. cut short), or normally
+    /// when empty.
+    void answer_loads_with_body(const std::string& body) {
+        std::lock_guard lock(mutex_);
+        load_body_ = body;
+    }
     /// Loads (keep_alive != 0) wait until release_held_loads() (or 10 s as a safety cap, then succeed).
     void hold_loads() {
         std::lock_guard lock(mutex_);
@@ -167,6 +173,7 @@ class FakeOllama {
             --loads_held_;
         }
         loaded_.insert(name);
+        if (!load_body_.empty()) return response.set_content(load_body_, "application/json");
         response.set_content(nlohmann::json{{"model", name}, {"done", true}, {"done_reason", "load"}}.dump(),
                              "application/json");
     }
@@ -180,6 +187,7 @@ class FakeOllama {
     std::set<std::string> loaded_;
     std::vector<Request> requests_;
     std::string load_error_;
+    std::string load_body_;
     bool hold_loads_ = false;
     int loads_held_ = 0;
 };

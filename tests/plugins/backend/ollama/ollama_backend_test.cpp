@@ -158,6 +158,20 @@ TEST_F(OllamaBackendTest, ServerErrorIsUnavailableWithTheServerText) {
         << message;
 }
 
+TEST_F(OllamaBackendTest, MalformedOkAnswerFailsTheLoadQuotingTheBodyAndUnloadsTheModel) {
+    fake.answer_loads_with_body(R"({"done": tru)");
+    auto backend = make_backend(host, base_url_yaml());
+    const std::string message =
+        error_message([&] { (void)backend->load(model("mistral:7b"), kNeverCancel); }, WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_NE(message.find("not JSON"), std::string::npos) << message;
+    EXPECT_NE(message.find(R"({"done": tru)"), std::string::npos) << message;
+    EXPECT_NE(message.find(fake.url()), std::string::npos) << message;
+    EXPECT_TRUE(backend->kept_models().empty());  // never refreshed: the host does not count it loaded
+    // The server did load it: the backend takes it out, so it does not stay outside the memory budget.
+    EXPECT_TRUE(test::poll_until([&] { return !fake.is_loaded("mistral:7b"); }, std::chrono::seconds(5),
+                                 std::chrono::milliseconds(5)));
+}
+
 TEST_F(OllamaBackendTest, ServerOutOfMemoryIsResourceExhausted) {
     fake.fail_loads_with("model requires more system memory (41.0 GiB) than is available (15.2 GiB)");
     auto backend = make_backend(host, base_url_yaml());
