@@ -88,7 +88,25 @@ std::string parse_labels(std::string_view line, std::size_t& at, ExpositionSampl
     }
 }
 
+std::string lowercase(std::string_view text) {
+    std::string lowered(text);
+    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return lowered;
+}
+
 }  // namespace
+
+std::string_view non_exposition_kind(std::string_view content_type, std::string_view body) {
+    const std::string type = lowercase(content_type);
+    if (type.find("json") != std::string::npos) return "JSON";  // application/json, application/problem+json
+    if (type.find("html") != std::string::npos) return "HTML";  // text/html, application/xhtml+xml
+    const std::size_t first = body.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return "";
+    if (body[first] == '{' || body[first] == '[') return "JSON";
+    if (body[first] == '<') return "HTML";
+    return "";
+}
 
 const std::string* ExpositionSample::label(std::string_view name) const {
     for (const auto& [key, value] : labels)

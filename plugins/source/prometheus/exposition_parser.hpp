@@ -37,6 +37,11 @@ struct ExpositionProblem {
     std::string reason;
 };
 
+/// "JSON" or "HTML" when an answer is plainly not a text exposition (a Prometheus server's /api/v1/query, a web UI or
+/// a proxy's error page): its Content-Type says JSON or HTML, or its body starts (after blanks) with '{', '[' or '<',
+/// which no exposition line can start with. "" when it may be one.
+std::string_view non_exposition_kind(std::string_view content_type, std::string_view body);
+
 /// The samples named `metric` in `text`, in order. Lines of the metric that cannot be read go to `problems` and are
 /// left out.
 std::vector<ExpositionSample> parse_exposition_samples(std::string_view text, std::string_view metric,

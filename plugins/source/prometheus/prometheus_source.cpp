@@ -92,6 +92,15 @@ std::string PrometheusSource::fetch(sdk::SourcePoll& poll) {
     if (response.status != 200)
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
                          what + " answered " + std::to_string(response.status) + ": " + shortened(response.body));
+    // A 200 page of another kind would parse as "no samples yet" and look healthy: a wrong url is a failed poll.
+    const std::string_view kind = non_exposition_kind(response.content_type, response.body);
+    if (!kind.empty())
+        throw sdk::Error(
+            WARMUP_ERROR_UNAVAILABLE,
+            what + " answered " + std::string(kind) +
+                ", not the Prometheus text format: point url at the model server's /metrics (" +
+                (response.content_type.empty() ? "no Content-Type" : "Content-Type " + response.content_type) +
+                ", body: " + shortened(response.body, 80) + ")");
     return response.body;
 }
 

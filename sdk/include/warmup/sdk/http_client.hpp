@@ -95,6 +95,7 @@ struct HttpResponse {
     Outcome outcome = Outcome::TransportError;
     int status = 0;  ///< HTTP status when Answered, else 0
     std::string body;
+    std::string content_type;     ///< the answer's Content-Type header as sent ("" when none or not Answered)
     std::string transport_error;  ///< readable reason when TransportError ("connection refused or host unreachable")
     bool sent = false;            ///< the request was started, so the server may have acted on it
     std::string request_line;     ///< "POST /prefix/v1/load_lora_adapter", for messages
@@ -380,6 +381,7 @@ inline HttpResponse HttpClient::send(const HttpRequest& request) const {
                 answer.outcome = HttpResponse::Outcome::Answered;
                 answer.status = reply->status;
                 answer.body = std::move(reply->body);
+                answer.content_type = reply->get_header_value("Content-Type");
             } else {
                 answer.outcome = HttpResponse::Outcome::TransportError;
                 answer.transport_error = http_transport_error_text(reply.error());
@@ -391,6 +393,7 @@ inline HttpResponse HttpClient::send(const HttpRequest& request) const {
         result.outcome = answer.outcome;
         result.status = answer.status;
         result.body = std::move(answer.body);
+        result.content_type = std::move(answer.content_type);
         result.transport_error = std::move(answer.transport_error);
         failure = error;
         finished = true;

@@ -33,7 +33,7 @@ class FakeMetricsEndpoint {
                 return;
             }
             response.status = status_;
-            response.set_content(page_, "text/plain; version=0.0.4; charset=utf-8");
+            response.set_content(page_, content_type_);
         });
         server_.set_tcp_nodelay(true);
         port_ = server_.bind_to_any_port("127.0.0.1");
@@ -52,10 +52,12 @@ class FakeMetricsEndpoint {
     [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + path_; }
     [[nodiscard]] int scrapes() const { return scrapes_.load(); }
 
-    void set_page(std::string page, int status = 200) {
+    void set_page(std::string page, int status = 200,
+                  std::string content_type = "text/plain; version=0.0.4; charset=utf-8") {
         std::lock_guard lock(mutex_);
         page_ = std::move(page);
         status_ = status;
+        content_type_ = std::move(content_type);
     }
     void require_bearer(std::string token) {
         std::lock_guard lock(mutex_);
@@ -116,9 +118,10 @@ class FakeMetricsEndpoint {
     int port_ = 0;
     std::atomic<int> scrapes_{0};
     std::mutex mutex_;
-    std::string page_;                           // under mutex_
-    int status_ = 200;                           // under mutex_
-    std::optional<std::string> require_bearer_;  // under mutex_
+    std::string page_;                                                       // under mutex_
+    int status_ = 200;                                                       // under mutex_
+    std::string content_type_ = "text/plain; version=0.0.4; charset=utf-8";  // under mutex_
+    std::optional<std::string> require_bearer_;                              // under mutex_
 };
 
 }  // namespace warmup::test

@@ -105,6 +105,47 @@ TEST_F(PrometheusSourceTest, AnErrorStatusIsAFailedPollWithItsBody) {
     EXPECT_EQ(std::string(error.what()), "GET " + endpoint.url() + " answered 404: no metrics here");
 }
 
+TEST_F(PrometheusSourceTest, AJsonAnswerIsAFailedPollPointingAtTheMetricsPage) {
+    auto source = triton_source();
+    FakeSourcePoll poll;
+    // What a Prometheus server's /api/v1/query answers: 200, JSON.
+    endpoint.set_page(R"({"status":"success","data":{"resultType":"vector","result":[]}})", 200, "application/json");
+    const sdk::Error error = test::sdk_error_of([&] { poll.poll(*source); });
+    EXPECT_EQ(error.code(), WARMUP_ERROR_UNAVAILABLE);
+    const std::string message = error.what();
+    EXPECT_NE(message.find("GET " + endpoint.url() +
+                           " answered JSON, not the Prometheus text format: point url at the model server's /metrics"),
+              std::string::npos)
+        << message;
+    EXPECT_TRUE(poll.rejects.empty());
+}
+
+TEST_F(PrometheusSourceTest, AnHtmlOrJsonBodyIsAFailedPollWhateverItsContentType) {
+    auto source = triton_source();
+    FakeSourcePoll poll;
+    endpoint.set_page("\n<!DOCTYPE html><html><body>Grafana</body></html>", 200, "text/plain");
+    std::string message = test::sdk_error_of([&] { poll.poll(*source); }).what();
+    EXPECT_NE(message.find("answered HTML, not the Prometheus text format"), std::string::npos) << message;
+    endpoint.set_page(R"({"models": []})", 200, "text/plain");
+    message = test::sdk_error_of([&] { poll.poll(*source); }).what();
+    EXPECT_NE(message.find("answered JSON, not the Prometheus text format"), std::string::npos) << message;
+    endpoint.set_page("<html>x</html>", 200, "text/html; charset=utf-8");
+    message = test::sdk_error_of([&] { poll.poll(*source); }).what();
+    EXPECT_NE(message.find("answered HTML"), std::string::npos) << message;
+    // A real page still reads.
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"resnet50", 1}}));
+    EXPECT_NO_THROW(poll.poll(*source));
+}
+
+TEST(ExpositionKind, OnlyPagesThatCannotBeTextExpositionsAreRefused) {
+    EXPECT_EQ(non_exposition_kind("application/json", "x 1"), "JSON");
+    EXPECT_EQ(non_exposition_kind("Text/HTML", ""), "HTML");
+    EXPECT_EQ(non_exposition_kind("", "  [1, 2]"), "JSON");
+    EXPECT_EQ(non_exposition_kind("text/plain", "# HELP x\nx 1\n"), "");
+    EXPECT_EQ(non_exposition_kind("application/openmetrics-text; version=1.0.0", "x_total 1\n# EOF\n"), "");
+    EXPECT_EQ(non_exposition_kind("text/plain", ""), "");
+}
+
 TEST_F(PrometheusSourceTest, UnreadableLinesAndSeriesWithoutTheModelLabelAreReported) {
     auto source = make("url: " + endpoint.url() + "\nmetric: requests_total\nmodel_label: model");
     FakeSourcePoll poll;
