@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <warmup/sdk/glob.hpp>
@@ -134,6 +135,14 @@ VllmBackend::VllmBackend(sdk::Host host, sdk::Params& params) : sdk::Backend(hos
     load_timeout_ms_ = params.get_int("load_timeout_ms", 600000, 1, 86400000);
     request_timeout_ms_ = params.get_int("request_timeout_ms", 30000, 1, 3600000);
     wake_poll_ms_ = params.get_int("wake_poll_ms", 200, 10, 60000);
+    seen_.resize(servers_.size());
+}
+
+void VllmBackend::record_change(const Server& server, const std::function<void(SeenState&)>& change) {
+    std::lock_guard lock(seen_mutex_);
+    SeenState& seen = seen_[index_of(server)];
+    change(seen);
+    ++seen.changes;
 }
 
 const VllmBackend::Server* VllmBackend::server_for(std::string_view catalog_name) const {
@@ -171,9 +180,11 @@ double VllmBackend::load(const warmup_model_info& model, const warmup_cancel_tok
     const Server& server = require_server(name);
     if (mode_ == Mode::Sleep) {
         wake(server, name, cancel);
+        record_change(server, [](SeenState& seen) { seen.awake = true; });
         return memory_metric_.empty() ? 0.0 : metric_memory_mb(server, name);
     }
     load_adapter(server, name, cancel);
+    record_change(server, [&](SeenState& seen) { seen.adapters.insert(name); });
     return 0.0;
 }
 
@@ -287,13 +298,28 @@ void VllmBackend::unload(const warmup_model_info& model) {
         const std::string path = "/sleep?level=" + std::to_string(sleep_level_);
         const sdk::HttpResponse answer = server.client.post(path, "", request_timeout_ms_);
         if (!answer.succeeded()) throw_for(server.client, answer, "sleep of model '" + name + "'", kSleepFlags);
+        record_change(server, [](SeenState& seen) { seen.awake = false; });
         return;
     }
     const sdk::HttpResponse answer =
         server.client.post("/v1/unload_lora_adapter", Json{{"lora_name", name}}.dump(), request_timeout_ms_);
     // vLLM answers 404 "... cannot be found" for an adapter it does not hold: it is certainly not resident.
-    if (answer.succeeded() || (answer.status == 404 && !is_missing_route(answer))) return;
+    if (answer.succeeded() || (answer.status == 404 && !is_missing_route(answer))) {
+        record_change(server, [&](SeenState& seen) { seen.adapters.erase(name); });
+        return;
+    }
     throw_for(server.client, answer, "unload of adapter '" + name + "'", kLoraFlags);
+}
+
+std::vector<std::string> VllmBackend::models_served_by(const Server& server) const {
+    std::vector<std::string> names;
+    const uint32_t count = host().model_count();
+    for (warmup_model_index index = 0; index < count; ++index) {
+        const auto info = host().model_info(index);
+        if (info && server_for(sdk::to_string_view(info->name)) == &server) names.push_back(name_of(*info));
+    }
+    if (!has_glob_characters(server.glob) && server_for(server.glob) == &server) names.push_back(server.glob);
+    return names;
 }
 
 std::vector<sdk::ResidentModel> VllmBackend::list_resident() {
@@ -303,24 +329,49 @@ std::vector<sdk::ResidentModel> VllmBackend::list_resident() {
                                        [&](const sdk::ResidentModel& entry) { return entry.name == name; });
         if (!known) resident.push_back({name, memory_mb});
     };
+    std::size_t servers_asked = 0;
+    std::optional<sdk::Error> first_failure;
     for (const Server& server : servers_) {
-        if (mode_ == Mode::Lora) {
-            for (const std::string& adapter : listed_adapters(server, nullptr))
-                if (server_for(adapter) == &server) add(adapter, 0.0);
-            continue;
+        uint64_t changes_before = 0;
+        {
+            std::lock_guard lock(seen_mutex_);
+            changes_before = seen_[index_of(server)].changes;
         }
-        if (is_sleeping(server, nullptr, request_timeout_ms_)) continue;
-        // An awake server holds its models: every catalog model it serves, and its exact name when the catalog
-        // has not met it yet (a glob key names no model by itself).
-        std::vector<std::string> names;
-        const uint32_t count = host().model_count();
-        for (warmup_model_index index = 0; index < count; ++index) {
-            const auto info = host().model_info(index);
-            if (info && server_for(sdk::to_string_view(info->name)) == &server) names.push_back(name_of(*info));
+        SeenState now;
+        bool answered = false;
+        try {
+            if (mode_ == Mode::Lora) {
+                for (std::string& adapter : listed_adapters(server, nullptr))
+                    if (server_for(adapter) == &server) now.adapters.insert(std::move(adapter));
+            } else {
+                now.awake = !is_sleeping(server, nullptr, request_timeout_ms_);
+            }
+            answered = true;
+            ++servers_asked;
+            std::lock_guard lock(seen_mutex_);
+            SeenState& seen = seen_[index_of(server)];
+            // A load or unload that finished while the server was asked may or may not show in its answer: the
+            // state it left stands.
+            if (seen.changes == changes_before) {
+                seen.awake = now.awake;
+                seen.adapters = now.adapters;
+            }
+        } catch (const sdk::Error& error) {
+            // A server without the endpoints makes listing impossible for this configuration: the host stops asking.
+            if (error.code() == WARMUP_ERROR_UNSUPPORTED) throw;
+            if (!first_failure) first_failure = error;
+            host().warn(std::string(error.what()) + "; its models are reported as last seen until it answers");
+            std::lock_guard lock(seen_mutex_);
+            now = seen_[index_of(server)];
         }
-        if (!has_glob_characters(server.glob) && server_for(server.glob) == &server) names.push_back(server.glob);
-        for (const std::string& name : names) add(name, memory_metric_.empty() ? 0.0 : metric_memory_mb(server, name));
+        for (const std::string& adapter : now.adapters) add(adapter, 0.0);
+        if (!now.awake) continue;
+        // An awake server holds its models (their memory is asked only of a server that answers).
+        for (const std::string& name : models_served_by(server))
+            add(name, memory_metric_.empty() || !answered ? 0.0 : metric_memory_mb(server, name));
     }
+    // No server answered: nothing is known, so the host changes nothing this round.
+    if (servers_asked == 0 && first_failure) throw *first_failure;
     return resident;
 }
 

@@ -11,12 +11,22 @@
 //     unload = POST {server}/v1/unload_lora_adapter {"lora_name": <catalog name>}
 //     list   = GET {server}/v1/models of every server: the cards with a "parent" (adapters, not base models)
 //
+// A listing asks every server on its own. When some server cannot be asked (down, an error answer) while others can,
+// that server's models are reported as it was last seen (by a listing, or by this backend's own wake, sleep, adapter
+// load or unload), so the host neither adopts nor drops them on a guess, and the healthy servers are reconciled all
+// the same; the listing fails (nothing changes that round) only when no server could be asked. The ABI has no way
+// to say "unknown" for some models: their last seen state is what leaves the host's books for them as they are.
+//
 // Threads: load, unload and list_resident run on the host's worker threads, concurrently for different models. The
-// configuration (servers and their HTTP clients) is immutable after construction and the backend keeps no other
-// state, so every call is thread-safe. Cancellation and deadlines come from the SDK's HttpClient (within ~10 ms).
+// configuration (servers and their HTTP clients) is immutable after construction; the only mutable state is the last
+// seen state of each server, guarded by seen_mutex_; so every call is thread-safe. Cancellation and deadlines come
+// from the SDK's HttpClient (within ~10 ms).
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,7 +58,8 @@ class VllmBackend final : public sdk::Backend {
     /// [worker] sleep: puts the server to sleep at sleep_level; lora: unloads the adapter (one the server does not hold
     /// counts as unloaded).
     void unload(const warmup_model_info& model) override;
-    /// [worker] What the servers hold now (see the top of the file). Throws UNAVAILABLE when any server cannot tell.
+    /// [worker] What the servers hold now (see the top of the file). A server that cannot tell is reported as last
+    /// seen (and logged); throws UNAVAILABLE only when no server can tell, UNSUPPORTED when one lacks the endpoints.
     std::vector<sdk::ResidentModel> list_resident() override;
 
     [[nodiscard]] Mode mode() const noexcept { return mode_; }
@@ -62,6 +73,20 @@ class VllmBackend final : public sdk::Backend {
     [[nodiscard]] std::string lora_path_for(std::string_view catalog_name) const;
 
   private:
+    /// What was last seen of one server: awake (sleep mode) or its adapters (lora mode). `changes` counts the loads
+    /// and unloads this backend finished on it, so a listing that raced one of them does not overwrite its result.
+    struct SeenState {
+        bool awake = false;
+        std::set<std::string> adapters;
+        uint64_t changes = 0;
+    };
+    /// The catalog models of an awake `server`: every catalog model it serves, and its exact key when the catalog
+    /// has not met it yet (a glob key names no model by itself).
+    std::vector<std::string> models_served_by(const Server& server) const;
+    std::size_t index_of(const Server& server) const { return static_cast<std::size_t>(&server - servers_.data()); }
+    /// Records what a finished wake / sleep / adapter load / adapter unload left on `server`.
+    void record_change(const Server& server, const std::function<void(SeenState&)>& change);
+
     const Server& require_server(std::string_view catalog_name) const;
     void wake(const Server& server, std::string_view name, const warmup_cancel_token& cancel);
     void load_adapter(const Server& server, std::string_view name, const warmup_cancel_token& cancel);
@@ -80,6 +105,9 @@ class VllmBackend final : public sdk::Backend {
     int64_t request_timeout_ms_ = 30000;
     int64_t wake_poll_ms_ = 200;
     std::string memory_metric_;  // sleep mode: a gauge of the server's /metrics in bytes; "" = catalog memory
+
+    mutable std::mutex seen_mutex_;
+    std::vector<SeenState> seen_;  // one per servers_ entry, same order; guarded by seen_mutex_
 };
 
 }  // namespace warmup::plugins

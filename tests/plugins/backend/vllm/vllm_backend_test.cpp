@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -113,6 +114,38 @@ TEST(VllmSleepModeFailures, ServerDownIsUnavailableForLoadUnloadAndListing) {
     EXPECT_EQ(sdk_error_of([&] { backend->unload(model); }).code(), WARMUP_ERROR_UNAVAILABLE);
     // Reconciliation must not read "server down" as "nothing loaded".
     EXPECT_EQ(sdk_error_of([&] { (void)backend->list_resident(); }).code(), WARMUP_ERROR_UNAVAILABLE);
+}
+
+TEST(VllmSleepModeFailures, AServerThatCannotBeAskedIsReportedAsLastSeenAndTheOthersAreStillListed) {
+    test::PluginTestHost host;
+    FakeVllm healthy(/*dev_mode=*/true, /*runtime_lora=*/false);
+    auto failing = std::make_unique<FakeVllm>(/*dev_mode=*/true, /*runtime_lora=*/false);
+    const std::string failing_url = failing->url();
+    auto backend = make_backend(host, "mode: sleep\nwake_poll_ms: 10\nservers: {'llama-8b': '" + healthy.url() +
+                                          "', 'qwen-7b': '" + failing_url + "'}");
+    (void)backend->load(host.info(host.model("llama-8b")), kNeverCancel);
+    (void)backend->load(host.info(host.model("qwen-7b")), kNeverCancel);
+    failing.reset();  // qwen-7b's server goes down, awake when last seen
+
+    const auto names = [&] {
+        std::set<std::string> listed;
+        for (const auto& model : backend->list_resident()) listed.insert(model.name);
+        return listed;
+    };
+    EXPECT_EQ(names(), (std::set<std::string>{"llama-8b", "qwen-7b"}));
+    // Drift on the healthy server is still seen: put to sleep behind the backend's back.
+    healthy.set_sleeping(true);
+    EXPECT_EQ(names(), std::set<std::string>{"qwen-7b"});
+}
+
+TEST(VllmSleepModeFailures, ListingFailsWhenNoServerCanBeAsked) {
+    test::PluginTestHost host;
+    const std::string url = closed_url();
+    auto backend =
+        make_backend(host, "mode: sleep\nservers: {'llama-8b': '" + url + "', 'qwen-7b': '" + closed_url() + "'}");
+    const sdk::Error error = sdk_error_of([&] { (void)backend->list_resident(); });
+    EXPECT_EQ(error.code(), WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_TRUE(contains(error.what(), "vLLM " + url + ": sleep state")) << error.what();
 }
 
 TEST_F(VllmSleepMode, CancelInterruptsAWakeTheServerHolds) {
