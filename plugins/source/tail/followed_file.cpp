@@ -96,7 +96,7 @@ void FollowedFile::open_at_path() {
             offset_ = saved_->offset;
             head_ = saved_->head;
             notes_.push_back("resumed '" + path_.string() + "' at byte " + std::to_string(offset_));
-        } else {
+        } else if (!resume_rotated_saved_file()) {
             notes_.push_back("'" + path_.string() +
                              "' is not the file of the saved position (rotated or rewritten while stopped): reading "
                              "it from its start");
@@ -117,6 +117,44 @@ void FollowedFile::open_at_path() {
         skipping_long_line_ = true;
     }
     notes_.push_back("started at the end of '" + path_.string() + "' (byte " + std::to_string(offset_) + ")");
+}
+
+bool FollowedFile::resume_rotated_saved_file() {
+    // Only the followed file's own directory, and only names that extend the followed one: what rotation made of it.
+    const std::string prefix = path_.filename().string();
+    std::error_code error;
+    std::filesystem::directory_iterator entries(path_.parent_path(), error);
+    if (error) return false;
+    for (std::size_t seen = 0; entries != std::filesystem::directory_iterator() && seen < kMaxSiblingsLookedAt;
+         entries.increment(error), ++seen) {
+        if (error) return false;
+        const std::string name = entries->path().filename().string();
+        if (name.size() <= prefix.size() + 1 || name.compare(0, prefix.size(), prefix) != 0 ||
+            (name[prefix.size()] != '.' && name[prefix.size()] != '-'))
+            continue;
+        struct stat info {};
+        if (::stat(entries->path().c_str(), &info) != 0 || static_cast<uint64_t>(info.st_dev) != saved_->device ||
+            static_cast<uint64_t>(info.st_ino) != saved_->inode || static_cast<uint64_t>(info.st_size) < saved_->offset)
+            continue;
+        const int fd = ::open(entries->path().c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return false;
+        if (read_at(fd, 0, saved_->head.size()) != saved_->head) {  // the inode was reused by another file
+            ::close(fd);
+            return false;
+        }
+        // Read on in the rotated file; read() moves to the file at the path, from its start, once this one is done.
+        ::close(fd_);
+        fd_ = fd;
+        device_ = saved_->device;
+        inode_ = saved_->inode;
+        offset_ = saved_->offset;
+        head_ = saved_->head;
+        notes_.push_back("'" + path_.string() + "' was rotated while stopped: reading on in '" +
+                         entries->path().string() + "' from byte " + std::to_string(offset_) +
+                         " (the saved position), then the new file from its start");
+        return true;
+    }
+    return false;
 }
 
 void FollowedFile::check_same_content() {
@@ -145,19 +183,16 @@ std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
     buffer_.clear();
     mid_line_ends_.clear();
     bool rotated = false;
-    if (fd_ < 0) {
-        open_at_path();
-    } else {
-        // Renamed away and replaced? (A path that is gone for now is no rotation yet: keep reading the old file.)
-        struct stat at_path {};
-        if (::stat(path_.c_str(), &at_path) == 0 &&
-            (static_cast<uint64_t>(at_path.st_dev) != device_ || static_cast<uint64_t>(at_path.st_ino) != inode_)) {
-            rotated = true;
-            if (offset_ >= size_of(fd_)) {  // the old file is read to its end: on to the new one
-                open_at_path();
-                notes_.push_back("'" + path_.string() + "' was rotated: reading the new file from its start");
-                rotated = false;
-            }
+    if (fd_ < 0) open_at_path();  // a saved position may resume in a file rotated away while stopped
+    // Renamed away and replaced? (A path that is gone for now is no rotation yet: keep reading the old file.)
+    struct stat at_path {};
+    if (::stat(path_.c_str(), &at_path) == 0 &&
+        (static_cast<uint64_t>(at_path.st_dev) != device_ || static_cast<uint64_t>(at_path.st_ino) != inode_)) {
+        rotated = true;
+        if (offset_ >= size_of(fd_)) {  // the old file is read to its end: on to the new one
+            open_at_path();
+            notes_.push_back("'" + path_.string() + "' was rotated: reading the new file from its start");
+            rotated = false;
         }
     }
     check_same_content();

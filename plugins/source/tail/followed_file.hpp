@@ -7,6 +7,11 @@
 //    from its start;
 //  - truncate (copytruncate): the file at the path became shorter than the position, or its first bytes changed
 //    (truncated and written again past the old position between two reads): read again from its start.
+// A rename while no reader ran (warmupd stopped) is found too: when the saved position's file is no longer at the
+// path, the followed file's directory is searched for it among the names rotation gives it (the followed name plus
+// '.' or '-' and a suffix: access.json.1, access.json.3, access.json-20260102); found with the same first bytes, it is
+// read on from the saved offset to its end, then the new file from its start. Compressed copies are other files and
+// are not read. At most kMaxSiblingsLookedAt directory entries are looked at.
 // A position is the file's identity (device, inode), the offset of the next unread line, and the file's first bytes
 // (up to kHeadBytes), which tell a file that was replaced or rewritten from the one the position was taken in.
 //
@@ -50,6 +55,9 @@ struct FileLine {
 class FollowedFile {
   public:
     static constexpr std::size_t kHeadBytes = 64;
+    /// Directory entries looked at for the saved position's file after a rotation while stopped: a log folder has far
+    /// fewer, and a bound keeps a pathological folder from stalling the first poll.
+    static constexpr std::size_t kMaxSiblingsLookedAt = 10000;
 
     /// `start_at_end`: with no usable saved position, the first file is read from its last line end (only lines
     /// written from now on) instead of its start. Files after a rotation, and a file that did not exist yet at the
@@ -83,6 +91,9 @@ class FollowedFile {
   private:
     /// Opens the file now at the path: at the saved position or start_at for the first file, else at its start.
     void open_at_path();
+    /// First open with a saved position whose file is no longer at the path: finds that file among the rotated
+    /// siblings in the same directory and makes it the open file at the saved offset. False when it is not there.
+    bool resume_rotated_saved_file();
     /// Notices truncation (shorter than the position) and rewriting (other first bytes); updates head_.
     void check_same_content();
 

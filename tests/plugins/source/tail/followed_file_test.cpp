@@ -142,6 +142,35 @@ TEST_F(FollowedFileTest, RestoredPositionOfARotatedFileReadsTheNewFileFromItsSta
     EXPECT_EQ(read_all(file), Lines{"d"});  // not "start at end": it is a file written since the saved position
 }
 
+TEST_F(FollowedFileTest, LinesWrittenBeforeARotationWhileStoppedAreReadFromTheRotatedFileFirst) {
+    append(log, "a\nb\n");
+    FilePosition saved;
+    {
+        FollowedFile file(log, 1024, false);
+        EXPECT_EQ(read_all(file), (Lines{"a", "b"}));
+        saved = *file.position();
+    }
+    // While stopped: the writer appends, logrotate renames the file (keeping older ones), a new file is written.
+    append(dir.path() / "access.json.1", "older\n");
+    append(log, "c\nlast without newline");
+    fs::rename(log, dir.path() / "access.json.3");
+    append(dir.path() / "access.jsonl", "not a rotation of access.json\n");
+    append(log, "d\n");
+    FollowedFile file(log, 1024, true);
+    file.restore(saved);
+    Lines lines = read_all(file);
+    for (const std::string& line : read_all(file)) lines.push_back(line);
+    EXPECT_EQ(lines, (Lines{"c", "last without newline", "d"}));
+    const std::vector<std::string> notes = file.take_notes();
+    ASSERT_FALSE(notes.empty());
+    EXPECT_NE(notes.front().find("reading on in '" + (dir.path() / "access.json.3").string() + "' from byte 4"),
+              std::string::npos)
+        << notes.front();
+    EXPECT_EQ(file.position()->offset, 2u);  // now in the new file, after "d\n"
+    append(log, "e\n");
+    EXPECT_EQ(read_all(file), Lines{"e"});
+}
+
 TEST_F(FollowedFileTest, ALineLongerThanTheLimitIsReportedOnceAndSkipped) {
     append(log, "ok\n" + std::string(3000, 'x') + "\nafter\n");
     FollowedFile file(log, 1024, false);
