@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <warmup/sdk/glob.hpp>
@@ -348,11 +349,31 @@ double OllamaBackend::load(const warmup_model_info& model, const warmup_cancel_t
     const std::string ollama_name = ollama_name_for(catalog_name);
     const std::string action = "load of model '" + ollama_name + "'";
     wait_for_cleanup(ollama_name, cancel, catalog_name);
+    bool others_held = false;
+    if (!holders_.begin_load(ollama_name, std::string(catalog_name), cancel, others_held))
+        throw sdk::Error(WARMUP_ERROR_CANCELLED, "ollama " + client_.endpoint().url + ": " + action +
+                                                     " cancelled while the unload of another catalog name mapped to "
+                                                     "it was still running");
+    // A failed load holds nothing; what it may have left on the server is taken out unless another name holds it.
+    bool loaded = false;
+    const auto release_on_failure = [&](bool may_be_on_server) {
+        if (holders_.load_failed(ollama_name, std::string(catalog_name)) && may_be_on_server)
+            start_cleanup(ollama_name);
+    };
+    struct FailureGuard {
+        const bool& loaded;
+        std::function<void()> on_failure;
+        ~FailureGuard() {
+            if (!loaded) on_failure();
+        }
+    };
+    bool may_be_on_server = false;
+    const FailureGuard guard{loaded, [&] { release_on_failure(may_be_on_server); }};
 
     const Exchange answer = post_keep_alive(ollama_name, keep_alive_json_, &cancel, load_timeout_ms_);
     const bool interrupted =
         answer.outcome == Exchange::Outcome::Cancelled || answer.outcome == Exchange::Outcome::TimedOut;
-    if (interrupted && answer.sent) start_cleanup(ollama_name);  // Ollama may finish the load anyway: take it out
+    may_be_on_server = interrupted && answer.sent;  // Ollama may finish the load anyway: take it out
     if (!answer.succeeded()) throw_for(answer, action, ollama_name, catalog_name);
 
     // A 200 can still carry an error (a streamed answer reports failures in its last line).
@@ -360,7 +381,7 @@ double OllamaBackend::load(const warmup_model_info& model, const warmup_cancel_t
     if (last.is_null()) {
         // Not Ollama's answer (cut short, or a proxy's page): nothing says the model is in memory, so the load fails.
         // Ollama may have loaded it all the same: take it out, as after an interrupted load.
-        start_cleanup(ollama_name);
+        may_be_on_server = true;
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
                          "ollama " + client_.endpoint().url + ": " + action + ": " + answer.request_line +
                              " answered 200 with a body that is not JSON: " + server_error_text(answer.body));
@@ -373,12 +394,22 @@ double OllamaBackend::load(const warmup_model_info& model, const warmup_cancel_t
         std::lock_guard lock(kept_mutex_);
         kept_.insert(ollama_name);
     }
-    return resident_mb(ollama_name, cancel);
+    holders_.load_succeeded(ollama_name, std::string(catalog_name));
+    loaded = true;
+    // The model's size is charged once: to the name that brought it in, not again to each name sharing it.
+    return others_held ? 0.0 : resident_mb(ollama_name, cancel);
 }
 
 void OllamaBackend::unload(const warmup_model_info& model) {
     const std::string_view catalog_name = sdk::to_string_view(model.name);
     const std::string ollama_name = ollama_name_for(catalog_name);
+    // Another catalog name mapped to the same Ollama model still holds it: nothing to ask the server.
+    if (!holders_.begin_unload(ollama_name, std::string(catalog_name))) return;
+    struct UnloadFinished {
+        backend::SharedServerModels& holders;
+        const std::string& name;
+        ~UnloadFinished() { holders.unload_finished(name); }
+    } const finished{holders_, ollama_name};
     {
         std::lock_guard lock(kept_mutex_);
         kept_.erase(ollama_name);  // before the unload: the refresher must not keep it alive meanwhile
@@ -414,6 +445,7 @@ std::vector<std::pair<std::string, double>> OllamaBackend::listed_models(const w
 }
 
 std::vector<sdk::ResidentModel> OllamaBackend::list_resident() {
+    const uint64_t listing_started = holders_.listing_started();
     const auto listed = listed_models(nullptr);
     // Ollama spells names with their tag ("llama3:latest"); the catalog may not.
     const auto find_listed = [&](const std::string& ollama_name) -> const std::pair<std::string, double>* {
@@ -424,16 +456,28 @@ std::vector<sdk::ResidentModel> OllamaBackend::list_resident() {
     };
     std::vector<sdk::ResidentModel> resident;
     std::set<std::string> reported_ollama_names;
+    std::set<std::string> listed_held_names;  // as configured ("nomic-embed-text"), for forget_gone
     const uint32_t count = host().model_count();
     for (warmup_model_index index = 0; index < count; ++index) {
         const auto info = host().model_info(index);
         if (!info) continue;
         const std::string catalog_name(sdk::to_string_view(info->name));
-        if (const auto* entry = find_listed(ollama_name_for(catalog_name))) {
-            resident.push_back({catalog_name, entry->second});
-            reported_ollama_names.insert(entry->first);
+        const std::string ollama_name = ollama_name_for(catalog_name);
+        const auto* entry = find_listed(ollama_name);
+        if (entry == nullptr) continue;
+        listed_held_names.insert(ollama_name);
+        // Every catalog name holding the model is reported; one nobody holds (another client loaded it) goes by the
+        // first catalog name mapped to it, which holds it from now. Its size goes with the first name reported only.
+        const std::vector<std::string> holders = holders_.holders(ollama_name);
+        const bool holds = std::find(holders.begin(), holders.end(), catalog_name) != holders.end();
+        if (!holds && !(holders.empty() && holders_.adopt(ollama_name, catalog_name))) {
+            if (holders.empty()) reported_ollama_names.insert(entry->first);  // being unloaded: left undecided
+            continue;
         }
+        const bool first = reported_ollama_names.insert(entry->first).second;
+        resident.push_back({catalog_name, first ? entry->second : 0.0});
     }
+    holders_.forget_gone(listing_started, listed_held_names);
     // A listed model the catalog has not met yet goes by its Ollama name (the host adopts it when a catalog entry
     // covers that name), unless it is the target of a model_names mapping: then its catalog name is unknown.
     for (const auto& [ollama_name, memory_mb] : listed) {

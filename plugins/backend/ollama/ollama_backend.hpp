@@ -12,6 +12,11 @@
 // Cancellation: every request honours the host's cancel token and its own deadline through the SDK's HttpClient
 // (within ~10 ms; at worst connect_timeout_ms while a connect is in progress).
 //
+// Several catalog names may map to one Ollama model (model_names "embed/*" -> nomic-embed-text): the backend counts
+// the names that hold it (common/shared_server_models.hpp) and sends keep_alive 0 only for the last one; the others'
+// unloads succeed without a request. Only the load that brings the model in reports its /api/ps size; a load of a
+// further name reports 0 (the host charges that name its catalog memory_mb), so the model is not counted twice over.
+//
 // After a cancelled (or timed-out) load Ollama may still finish loading the model and, with keep_alive -1, keep it
 // resident forever, outside the host's memory accounting. So the backend then sends an unload for that model on a
 // background thread it owns (joined in the destructor, interrupted the same way); a later load of the same model
@@ -30,6 +35,8 @@
 #include <vector>
 #include <warmup/sdk/http_client.hpp>
 #include <warmup/sdk/plugin.hpp>
+
+#include "common/shared_server_models.hpp"
 
 namespace warmup::plugins {
 
@@ -92,6 +99,7 @@ class OllamaBackend final : public sdk::Backend {
     int64_t unload_timeout_ms_ = 60000;
     bool memory_from_vram_ = false;                                 // memory_report: size_vram instead of size
     std::vector<std::pair<std::string, std::string>> model_names_;  // (catalog glob, Ollama name), file order
+    backend::SharedServerModels holders_;  // which catalog names hold each Ollama model (thread-safe)
 
     mutable std::mutex cleanup_mutex_;  // guards cleanups_
     std::vector<std::unique_ptr<CleanupJob>> cleanups_;

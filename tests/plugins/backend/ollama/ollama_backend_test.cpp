@@ -271,6 +271,55 @@ TEST_F(OllamaBackendTest, ListingReportsPsModelsByCatalogName) {
     EXPECT_EQ(backend->list_resident().size(), 1u);
 }
 
+TEST_F(OllamaBackendTest, CatalogNamesSharingAnOllamaModelUnloadItOnlyWithTheLastOne) {
+    auto backend = make_backend(host, base_url_yaml() + "model_names: {'embed/*': 'nomic-embed-text'}");
+    EXPECT_DOUBLE_EQ(backend->load(model("embed/a"), kNeverCancel), 300.0);  // brings it in: charged its size
+    EXPECT_DOUBLE_EQ(backend->load(model("embed/b"), kNeverCancel), 0.0);    // shares it: the catalog's figure
+    const auto listed = [&] {
+        std::map<std::string, double> names;
+        for (const auto& entry : backend->list_resident()) names[entry.name] = entry.memory_mb;
+        return names;
+    };
+    EXPECT_EQ(listed(), (std::map<std::string, double>{{"embed/a", 300.0}, {"embed/b", 0.0}}));
+
+    backend->unload(model("embed/a"));  // embed/b still holds it: no request to the server
+    EXPECT_FALSE(fake.received_unload_of("nomic-embed-text"));
+    EXPECT_TRUE(fake.is_loaded("nomic-embed-text"));
+    EXPECT_EQ(listed(), (std::map<std::string, double>{{"embed/b", 300.0}}));  // embed/a is not reported resident
+    EXPECT_EQ(backend->kept_models(), std::vector<std::string>{"nomic-embed-text"});
+
+    backend->unload(model("embed/b"));  // the last one: now Ollama lets it go
+    EXPECT_TRUE(fake.received_unload_of("nomic-embed-text"));
+    EXPECT_FALSE(fake.is_loaded("nomic-embed-text"));
+    EXPECT_TRUE(listed().empty());
+}
+
+TEST_F(OllamaBackendTest, ASharedModelLoadedByAnotherClientIsReportedUnderOneCatalogName) {
+    auto backend = make_backend(host, base_url_yaml() + "model_names: {'embed/*': 'nomic-embed-text'}");
+    (void)host.model("embed/a");
+    (void)host.model("embed/b");
+    fake.load_directly("nomic-embed-text");
+    auto resident = backend->list_resident();
+    ASSERT_EQ(resident.size(), 1u);  // adopted once, not once per catalog name
+    EXPECT_EQ(resident[0].name, "embed/a");
+    // The host adopted embed/a and now loads embed/b too; unloading embed/b keeps the model for embed/a.
+    (void)backend->load(model("embed/b"), kNeverCancel);
+    backend->unload(model("embed/b"));
+    EXPECT_TRUE(fake.is_loaded("nomic-embed-text"));
+    backend->unload(model("embed/a"));
+    EXPECT_FALSE(fake.is_loaded("nomic-embed-text"));
+}
+
+TEST_F(OllamaBackendTest, ASharedModelDroppedBehindTheHostsBackIsForgottenByItsHolders) {
+    auto backend = make_backend(host, base_url_yaml() + "model_names: {'embed/*': 'nomic-embed-text'}");
+    (void)backend->load(model("embed/a"), kNeverCancel);
+    fake.unload_directly("nomic-embed-text");  // its keep_alive expired: the host marks embed/a unloaded
+    EXPECT_TRUE(backend->list_resident().empty());
+    (void)backend->load(model("embed/b"), kNeverCancel);
+    backend->unload(model("embed/b"));  // embed/a no longer holds it: the server is asked
+    EXPECT_FALSE(fake.is_loaded("nomic-embed-text"));
+}
+
 TEST_F(OllamaBackendTest, ListingFailsWhenOllamaCannotBeAsked) {
     auto backend = make_backend(host, "base_url: http://127.0.0.1:" + std::to_string(closed_loopback_port()));
     const std::string message = error_message([&] { (void)backend->list_resident(); }, WARMUP_ERROR_UNAVAILABLE);
