@@ -166,14 +166,29 @@ double TritonBackend::load(const warmup_model_info& model, const warmup_cancel_t
                              " on Triton: a Triton model name is a directory name and cannot contain '/'; map the "
                              "catalog name to a repository model name with params.model_names");
     reclaim_from_cleanup(repository_model);
-    if (sdk::is_cancelled(&cancel))
+    bool others_held = false;
+    if (sdk::is_cancelled(&cancel) || !holders_.begin_load(repository_model, catalog_name, cancel, others_held))
         throw sdk::Error(WARMUP_ERROR_CANCELLED, "load of " + description + " on Triton cancelled before it started");
+    // A failed load holds nothing; the cleanup takes out what it may leave only when no other catalog name holds it.
+    struct ReleaseIfFailed {
+        backend::SharedServerModels& holders;
+        const std::string& repository_model;
+        const std::string& catalog_name;
+        bool loaded = false;
+        ~ReleaseIfFailed() {
+            if (!loaded) (void)holders.load_failed(repository_model, catalog_name);
+        }
+    } release{holders_, repository_model, catalog_name};
+    const auto hand_to_cleanup = [&] {
+        if (!others_held && holders_.holders(repository_model) == std::vector<std::string>{catalog_name})
+            adopt_orphan(repository_model);
+    };
 
     const auto started = Clock::now();
     const std::string load_path = "/v2/repository/models/" + percent_encode_path_segment(repository_model) + "/load";
     const auto throw_interrupted = [&](Interrupt interrupt, const std::string& during_url) {
         // Triton goes on with the load whatever happens to our connection: hand the model to the cleanup.
-        adopt_orphan(repository_model);
+        hand_to_cleanup();
         const std::string follow_up =
             "; Triton may still finish it, so this backend unloads the model once it is ready";
         if (interrupt == Interrupt::Cancelled)
@@ -203,7 +218,7 @@ double TritonBackend::load(const warmup_model_info& model, const warmup_cancel_t
             send("GET", ready_path, "", std::min(config_.request_timeout_ms, remaining_ms), &cancel);
         if (ready.interrupt != Interrupt::None) throw_interrupted(ready.interrupt, "GET " + url(ready_path));
         if (ready.answer.status != 200) {
-            adopt_orphan(repository_model);  // Triton said "loaded": make sure it does not stay loaded unnoticed
+            hand_to_cleanup();  // Triton said "loaded": make sure it does not stay loaded unnoticed
             const std::string what = ready.answer.status == 0 ? "could not be asked: " + ready.answer.transport_error
                                                               : "answered HTTP " + std::to_string(ready.answer.status) +
                                                                     ": " + triton_error_text(ready.answer.body);
@@ -212,7 +227,10 @@ double TritonBackend::load(const warmup_model_info& model, const warmup_cancel_t
                                                            "; this backend unloads it if it becomes ready");
         }
     }
-    return config_.memory_from_stats ? memory_mb_from_stats(repository_model) : 0.0;
+    holders_.load_succeeded(repository_model, catalog_name);
+    release.loaded = true;
+    // The model's memory is charged once: to the name that brought it in, not again to each name sharing it.
+    return config_.memory_from_stats && !others_held ? memory_mb_from_stats(repository_model) : 0.0;
 }
 
 double TritonBackend::memory_mb_from_stats(const std::string& repository_model) const {
@@ -253,6 +271,13 @@ void TritonBackend::unload(const warmup_model_info& model) {
         throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT,
                          "cannot unload " + description + " on Triton: a Triton model name cannot contain '/'");
     reclaim_from_cleanup(repository_model);
+    // Another catalog name mapped to the same repository model still holds it: nothing to ask Triton.
+    if (!holders_.begin_unload(repository_model, catalog_name)) return;
+    struct UnloadFinished {
+        backend::SharedServerModels& holders;
+        const std::string& name;
+        ~UnloadFinished() { holders.unload_finished(name); }
+    } const finished{holders_, repository_model};
     const std::string unload_path =
         "/v2/repository/models/" + percent_encode_path_segment(repository_model) + "/unload";
     const std::string body =
@@ -340,6 +365,7 @@ void TritonBackend::cleanup_loop() {
 std::vector<sdk::ResidentModel> TritonBackend::list_resident() {
     // Model repository extension: POST v2/repository/index {"ready": true} answers [{"name", "version", "state"}].
     const std::string index_path = "/v2/repository/index";
+    const uint64_t listing_started = holders_.listing_started();
     const RequestOutcome index = send("POST", index_path, R"({"ready":true})", config_.request_timeout_ms, nullptr);
     if (index.answer.status == 0)
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(index_path) +
@@ -364,9 +390,15 @@ std::vector<sdk::ResidentModel> TritonBackend::list_resident() {
         const std::string catalog_name = name_of(*info);
         const std::string repository_model = repository_name(catalog_name);
         if (ready.count(repository_model) == 0) continue;
-        resident.push_back({catalog_name, 0.0});
         reported.insert(repository_model);
+        // Every catalog name holding the model is reported; one nobody holds (another client loaded it) goes by the
+        // first catalog name mapped to it, which holds it from now (adopted once, not once per name).
+        const std::vector<std::string> holders = holders_.holders(repository_model);
+        const bool holds = std::find(holders.begin(), holders.end(), catalog_name) != holders.end();
+        if (holds || (holders.empty() && holders_.adopt(repository_model, catalog_name)))
+            resident.push_back({catalog_name, 0.0});
     }
+    holders_.forget_gone(listing_started, ready);
     for (const std::string& name : ready) {
         if (reported.count(name)) continue;
         const bool mapped = std::any_of(config_.model_names.begin(), config_.model_names.end(),

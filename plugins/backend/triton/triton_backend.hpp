@@ -18,6 +18,11 @@
 // drops it when load_timeout_ms passed without it becoming ready. A new load() or unload() of the same repository
 // model takes the model back from the cleanup (it waits for an unload the cleanup is sending right now), so the
 // cleanup never unloads a model the host wants.
+//
+// Several catalog names may map to one repository model (model_names "vision/resnet*" -> resnet50_trt): the backend
+// counts the names that hold it (common/shared_server_models.hpp) and asks Triton to unload it only with the last
+// one; the others' unloads succeed without a request. With memory_from_stats only the load that brings the model in
+// reports its memory; a further name reports 0 (the host charges it its catalog memory_mb).
 #pragma once
 
 #include <atomic>
@@ -35,6 +40,8 @@
 #include <vector>
 #include <warmup/sdk/http_client.hpp>
 #include <warmup/sdk/plugin.hpp>
+
+#include "common/shared_server_models.hpp"
 
 namespace warmup::plugins {
 
@@ -113,8 +120,9 @@ class TritonBackend final : public sdk::Backend {
     std::map<std::string, std::chrono::steady_clock::time_point> orphan_deadlines_;
     /// Names the cleanup thread is sending an unload for right now. Guarded by orphan_mutex_.
     std::set<std::string> orphans_being_unloaded_;
-    std::thread cleanup_thread_;         // started by the first adopt_orphan; joined by the destructor
-    std::atomic<bool> stopping_{false};  // set by the destructor; doubles as the cleanup's cancel token
+    std::thread cleanup_thread_;           // started by the first adopt_orphan; joined by the destructor
+    std::atomic<bool> stopping_{false};    // set by the destructor; doubles as the cleanup's cancel token
+    backend::SharedServerModels holders_;  // which catalog names hold each repository model (thread-safe)
 };
 
 }  // namespace warmup::plugins

@@ -10,6 +10,7 @@
 #include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "backend_test_support.hpp"
@@ -318,6 +319,42 @@ TEST(TritonBackend, ListingReportsReadyRepositoryModelsByCatalogName) {
     for (const auto& model : backend->list_resident()) names.push_back(model.name);
     EXPECT_EQ(names, (std::vector<std::string>{"vision/resnet50", "bert"}));
     EXPECT_EQ(fake.count("POST", "/v2/repository/index"), 1u);
+}
+
+TEST(TritonBackend, CatalogNamesSharingARepositoryModelUnloadItOnlyWithTheLastOne) {
+    FakeTriton fake;
+    PluginTestHost host;
+    auto backend = make_backend(host, params_for(fake, "model_names: {'vision/resnet*': resnet50_trt}"));
+    (void)backend->load(host.info("vision/resnet50"), kNeverCancel);
+    (void)backend->load(host.info("vision/resnet101"), kNeverCancel);
+    const auto listed = [&] {
+        std::set<std::string> names;
+        for (const auto& model : backend->list_resident()) names.insert(model.name);
+        return names;
+    };
+    EXPECT_EQ(listed(), (std::set<std::string>{"vision/resnet50", "vision/resnet101"}));
+
+    backend->unload(host.info("vision/resnet50"));  // vision/resnet101 still holds it: Triton is not asked
+    EXPECT_EQ(fake.count("POST", "/v2/repository/models/resnet50_trt/unload"), 0u);
+    EXPECT_TRUE(fake.is_ready("resnet50_trt"));
+    EXPECT_EQ(listed(), std::set<std::string>{"vision/resnet101"});  // no RECONCILE_DRIFT kind=gone for it
+
+    backend->unload(host.info("vision/resnet101"));  // the last one
+    EXPECT_EQ(fake.count("POST", "/v2/repository/models/resnet50_trt/unload"), 1u);
+    EXPECT_FALSE(fake.is_ready("resnet50_trt"));
+    EXPECT_TRUE(listed().empty());
+}
+
+TEST(TritonBackend, ASharedModelLoadedByAnotherClientIsReportedUnderOneCatalogName) {
+    FakeTriton fake;
+    PluginTestHost host;
+    auto backend = make_backend(host, params_for(fake, "model_names: {'vision/resnet*': resnet50_trt}"));
+    (void)host.info("vision/resnet50");
+    (void)host.info("vision/resnet101");
+    fake.load_directly("resnet50_trt");
+    std::vector<std::string> names;
+    for (const auto& model : backend->list_resident()) names.push_back(model.name);
+    EXPECT_EQ(names, std::vector<std::string>{"vision/resnet50"});  // adopted once, not once per name
 }
 
 TEST(TritonBackend, ListingFailsWhenTritonCannotBeAsked) {
