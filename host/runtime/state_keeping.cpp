@@ -391,7 +391,7 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
         for (const auto& bad : refused)
             reasons.push_back(fmt::format("{}: {}", bad.file.filename().string(), bad.reason));
         std::lock_guard lock(state_mutex_);
-        start_restore_problem_ = fmt::format("at start {} corrupt snapshot(s) were skipped ({}); {}", refused.size(),
+        start_restore_problem_ = fmt::format("at start {} unreadable snapshot(s) were skipped ({}); {}", refused.size(),
                                              fmt::join(reasons, "; "),
                                              loaded ? "restored the older " + loaded->file.filename().string()
                                                     : std::string("no valid snapshot was left: started cold"));
@@ -615,10 +615,16 @@ OperationResult LiveRuntime::snapshot_now() {
     if (EventJournal* journal = journal_.load()) {
         const auto kept = state_store_->snapshots();
         try {
-            if (!kept.empty()) {
-                const uint64_t oldest = read_snapshot_created_unix_ms(kept.back());
-                journal->prune(oldest, int64_t{config_.state.journal_retention_h} * 3600 * 1000);
+            // The oldest snapshot a restart could restore; one that does not read (damaged, or written by a newer
+            // version) is not one, so the next older readable one decides.
+            std::optional<uint64_t> oldest;
+            for (auto file = kept.rbegin(); file != kept.rend() && !oldest; ++file) {
+                try {
+                    oldest = read_snapshot_created_unix_ms(*file);
+                } catch (const SnapshotError&) {
+                }
             }
+            if (oldest) journal->prune(*oldest, int64_t{config_.state.journal_retention_h} * 3600 * 1000);
         } catch (const std::exception& error) {
             spdlog::warn("JOURNAL_PRUNE_ERROR {}", error.what());
         }

@@ -87,7 +87,7 @@ std::vector<SnapshotSeed> snapshot_seeds() {
     add_invalid("bad_magic.snap", bad_magic, "not a warmup snapshot (bad magic)");
     std::string future_version = small;
     put_u32_at(future_version, 8, host::kSnapshotFormatVersion + 1);
-    add_invalid("future_version.snap", with_fresh_checksums(future_version), "unsupported format version 2");
+    add_invalid("future_version.snap", with_fresh_checksums(future_version), "written by a newer version (snapshot format 2");
     add_invalid("trailing_bytes.snap", full + "extra", "5 unexpected bytes after the payload");
 
     // Correct checksums around malformed payloads: only the payload decoder can refuse these.

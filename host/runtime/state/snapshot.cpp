@@ -12,6 +12,7 @@
 #include <boost/crc.hpp>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <system_error>
 
 namespace warmup::host {
@@ -165,6 +166,9 @@ uint64_t check_header(std::string_view header, uint64_t file_bytes) {
     const auto header_crc = static_cast<uint32_t>(get_le(header, 28, 4));
     if (crc32(header.substr(0, 28)) != header_crc) throw SnapshotError("corrupt header: header checksum mismatch");
     const auto version = static_cast<uint32_t>(get_le(header, 8, 4));
+    if (version > kSnapshotFormatVersion)
+        throw SnapshotError(fmt::format("written by a newer version (snapshot format {}; this daemon reads format {})",
+                                        version, kSnapshotFormatVersion));
     if (version != kSnapshotFormatVersion)
         throw SnapshotError(
             fmt::format("unsupported format version {} (this reader knows {})", version, kSnapshotFormatVersion));
@@ -318,6 +322,16 @@ Snapshot read_snapshot_file(const std::filesystem::path& file) {
     snapshot.created_unix_ms = reader.u64("created time");
     decode_rest(reader, snapshot);
     return snapshot;
+}
+
+std::optional<uint32_t> snapshot_header_format(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    std::string header(kSnapshotHeaderBytes, '\0');
+    if (!in.read(header.data(), static_cast<std::streamsize>(header.size()))) return std::nullopt;
+    if (header.substr(0, kMagic.size()) != kMagic) return std::nullopt;
+    if (crc32(std::string_view(header).substr(0, 28)) != static_cast<uint32_t>(get_le(header, 28, 4)))
+        return std::nullopt;
+    return static_cast<uint32_t>(get_le(header, 8, 4));
 }
 
 uint64_t read_snapshot_created_unix_ms(const std::filesystem::path& file) {

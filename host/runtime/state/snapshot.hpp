@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -77,6 +78,11 @@ Snapshot decode_snapshot(std::string_view bytes);
 /// in memory: the payload CRC is checked in 64 KiB reads before anything is decoded, then the fields are read into
 /// the result. I/O errors are SnapshotErrors too.
 Snapshot read_snapshot_file(const std::filesystem::path& file);
+
+/// The format version in the header of `file` when its magic and header checksum read (the payload is not checked);
+/// nullopt when they do not (not a snapshot, damaged, unreadable). A version above kSnapshotFormatVersion is a file
+/// written by a newer daemon: kept for it, never deleted by this one.
+std::optional<uint32_t> snapshot_header_format(const std::filesystem::path& file);
 
 /// The created_unix_ms of a valid snapshot `file`, after the same checks as read_snapshot_file() (the CRC in 64 KiB
 /// reads), without decoding its sections. Throws SnapshotError.

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <stdexcept>
+#include <utility>
 
 namespace warmup::host {
 namespace fs = std::filesystem;
@@ -20,6 +22,20 @@ constexpr std::string_view kExtension = ".wsnap";
 bool named_like(const fs::path& file, std::string_view prefix) {
     const std::string name = file.filename().string();
     return name.starts_with(prefix) && name.ends_with(kExtension) && name.size() > prefix.size() + kExtension.size();
+}
+
+/// The (ms, sequence) of a snapshot-<ms>-<sequence>.wsnap name; (0, 0) for a name that does not parse.
+std::pair<uint64_t, uint32_t> snapshot_name_order(const fs::path& file) {
+    const std::string name = file.filename().string();
+    uint64_t ms = 0;
+    uint32_t sequence = 0;
+    const char* at = name.data() + kSnapshotPrefix.size();
+    const char* end = name.data() + name.size() - kExtension.size();
+    const auto [after_ms, ms_error] = std::from_chars(at, end, ms);
+    if (ms_error != std::errc{} || after_ms == end || *after_ms != '-') return {0, 0};
+    const auto [after_sequence, sequence_error] = std::from_chars(after_ms + 1, end, sequence);
+    if (sequence_error != std::errc{} || after_sequence != end) return {ms, 0};
+    return {ms, sequence};
 }
 
 }  // namespace
@@ -55,19 +71,34 @@ std::unique_ptr<SnapshotFileWriter> StateStore::begin_write() {
 
 fs::path StateStore::commit_snapshot(SnapshotFileWriter& writer) {
     std::lock_guard lock(mutex_);
-    // Two snapshots in the same millisecond get distinct, still ordered names.
-    const uint64_t created_ms = writer.created_unix_ms();
-    sequence_ = created_ms == last_snapshot_ms_ ? sequence_ + 1 : 0;
-    last_snapshot_ms_ = created_ms;
-    const fs::path file = dir_ / fmt::format("{}{:016}-{:06}{}", kSnapshotPrefix, created_ms, sequence_, kExtension);
-    writer.commit(file);
     std::vector<fs::path> all;
     for (const auto& entry : fs::directory_iterator(dir_))
         if (named_like(entry.path(), kSnapshotPrefix)) all.push_back(entry.path());
     std::sort(all.begin(), all.end(), std::greater<>());
-    for (std::size_t i = keep_; i < all.size(); ++i) {
+    // Named after its created time, but always after the newest name in the folder: after the clock stepped back (or
+    // with files copied from a host whose clock was ahead) a new snapshot must still sort as the newest, or the
+    // pruning below would delete it at once. Two snapshots in the same millisecond get distinct, ordered names.
+    uint64_t name_ms = writer.created_unix_ms();
+    uint32_t sequence = 0;
+    if (!all.empty()) {
+        const auto [newest_ms, newest_sequence] = snapshot_name_order(all.front());
+        if (newest_ms >= name_ms) {
+            name_ms = newest_ms;
+            sequence = newest_sequence + 1;
+        }
+    }
+    const fs::path file = dir_ / fmt::format("{}{:016}-{:06}{}", kSnapshotPrefix, name_ms, sequence, kExtension);
+    writer.commit(file);
+    all.insert(all.begin(), file);
+    // The oldest beyond `keep` go, except files written by a newer version of the daemon (a rollback must not delete
+    // the state the newer one will want back); they do not count towards `keep` either.
+    std::size_t kept = 0;
+    for (const fs::path& candidate : all) {
+        const auto format = snapshot_header_format(candidate);
+        if (format && *format > kSnapshotFormatVersion) continue;
+        if (++kept <= keep_) continue;
         std::error_code ignored;
-        fs::remove(all[i], ignored);
+        fs::remove(candidate, ignored);
     }
     return file;
 }

@@ -46,7 +46,9 @@ class StateStore {
     /// A new snapshot file in the folder, under a temporary name: capture into it, then commit_snapshot() or
     /// commit_backup(). Dropped uncommitted, it leaves nothing. Throws std::system_error.
     [[nodiscard]] std::unique_ptr<SnapshotFileWriter> begin_write();
-    /// Publishes `writer` as a periodic snapshot named after its created time, then deletes the oldest beyond `keep`.
+    /// Publishes `writer` as a periodic snapshot named after its created time (or after the newest name in the folder,
+    /// if that is later: names stay in the order snapshots were taken whatever the clock did), then deletes the
+    /// oldest beyond `keep`, never a file written by a newer format version (nor counting it).
     /// Returns the file. Throws std::system_error (the temporary file is removed).
     std::filesystem::path commit_snapshot(SnapshotFileWriter& writer);
     /// Publishes `writer` as backup-<name>.wsnap (replacing a backup of that name). `name`: [A-Za-z0-9._-]{1,64}, not
@@ -81,8 +83,6 @@ class StateStore {
     std::filesystem::path dir_;
     uint32_t keep_;
     mutable std::mutex mutex_;
-    uint64_t last_snapshot_ms_ = 0;
-    uint32_t sequence_ = 0;
     uint64_t temporaries_ = 0;  // temporary files created, for unique names
 };
 

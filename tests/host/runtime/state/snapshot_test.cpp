@@ -134,7 +134,8 @@ TEST(SnapshotFormat, ReaderRefusesDamagedFilesWithAClearReason) {
         std::string future = good;
         put_u32_at(future, 8, 2);
         reseal_header(future);
-        cases.push_back({"newer format", future, "unsupported format version 2 (this reader knows 1)"});
+        cases.push_back(
+            {"newer format", future, "written by a newer version (snapshot format 2; this daemon reads format 1)"});
     }
     {
         std::string flags = good;
@@ -331,6 +332,44 @@ TEST(StateFolder, KeepsTheNewestSnapshotsAndRemovesCrashLeftovers) {
     // Same millisecond: a distinct, later-sorting name.
     store.write_snapshot(sample_snapshot(3000));
     EXPECT_EQ(store.snapshots()[0].filename(), "snapshot-0000000000003000-000001.wsnap");
+}
+
+TEST(StateFolder, AfterTheClockSteppedBackANewSnapshotStillSortsNewestAndIsKept) {
+    TempDir dir("warmup-state");
+    StateStore store(dir.path(), 2);
+    store.write_snapshot(sample_snapshot(9000));
+    store.write_snapshot(sample_snapshot(9500));
+    // The clock went back (or these files came from a host whose clock was ahead): the next two are older by time.
+    const fs::path first = store.write_snapshot(sample_snapshot(3000));
+    const fs::path second = store.write_snapshot(sample_snapshot(3100));
+    EXPECT_EQ(first.filename(), "snapshot-0000000000009500-000001.wsnap");
+    EXPECT_EQ(second.filename(), "snapshot-0000000000009500-000002.wsnap");
+    const auto files = store.snapshots();
+    ASSERT_EQ(files, (std::vector<fs::path>{second, first}));  // the two written last are the two kept
+    EXPECT_EQ(read_snapshot_created_unix_ms(second), 3100u);   // the content keeps its true time
+}
+
+TEST(StateFolder, SnapshotsOfANewerFormatAreNeitherDeletedNorCounted) {
+    TempDir dir("warmup-state");
+    // A newer daemon's files (format 2), left behind by a rollback to this version.
+    std::string newer = encode_snapshot(sample_snapshot(1000));
+    put_u32_at(newer, 8, 2);
+    reseal_header(newer);
+    write_raw(dir.path() / "snapshot-0000000000001000-000000.wsnap", newer);
+    write_raw(dir.path() / "snapshot-0000000000001500-000000.wsnap", newer);
+    StateStore store(dir.path(), 2);
+    for (uint64_t ms : {2000, 3000, 4000}) store.write_snapshot(sample_snapshot(ms));
+    EXPECT_EQ(store.snapshots().size(), 4u);  // the two of the newer format, and the newest two of this one
+    EXPECT_TRUE(fs::exists(dir.path() / "snapshot-0000000000001000-000000.wsnap"));
+    EXPECT_TRUE(fs::exists(dir.path() / "snapshot-0000000000001500-000000.wsnap"));
+    EXPECT_FALSE(fs::exists(dir.path() / "snapshot-0000000000002000-000000.wsnap"));
+    EXPECT_EQ(snapshot_header_format(dir.path() / "snapshot-0000000000001000-000000.wsnap"), 2u);
+    // A damaged file is not a newer daemon's: it is pruned like any old snapshot.
+    write_raw(dir.path() / "snapshot-0000000000000500-000000.wsnap", "garbage");
+    EXPECT_EQ(snapshot_header_format(dir.path() / "snapshot-0000000000000500-000000.wsnap"), std::nullopt);
+    store.write_snapshot(sample_snapshot(5000));
+    EXPECT_FALSE(fs::exists(dir.path() / "snapshot-0000000000000500-000000.wsnap"));
+    EXPECT_EQ(store.snapshots().size(), 4u);
 }
 
 TEST(StateFolder, OneLockHolderAtATimeNamedByPid) {
