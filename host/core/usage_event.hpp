@@ -30,6 +30,10 @@ struct ParsedEvent {
 /// attempt to plant a usage pattern in the future).
 inline constexpr int64_t kMaxFutureSkewMs = 5 * 60 * 1000;
 
+/// Earliest accepted ts_ms: 2001-09-09T01:46:40Z (10^12 ms). An earlier time is a mistake, not history: most often a
+/// timestamp in seconds (today's is about 1.7 * 10^9, which read as milliseconds falls in January 1970).
+inline constexpr int64_t kMinEventTsMs = 1'000'000'000'000;
+
 /// Longest accepted model name, in bytes: catalog names are short, and a refusal echoes the name back.
 inline constexpr std::size_t kMaxModelNameBytes = 1024;
 

@@ -1,6 +1,6 @@
 // http/event_parser.hpp — parses the body of POST /api/warmup/events: a JSON array or NDJSON of
-// {"model": str (no control characters), "ts_ms"?: int >= 0 and not in the future, "tenant"?: str, "count"?: int
-// in 1..1000000}.
+// {"model": str (not blank, no control characters), "ts_ms"?: int from kMinEventTsMs (2001-09-09) and not in the
+// future, "tenant"?: str, "count"?: int in 1..1000000}.
 //
 // A bad item never spoils the good ones: each is accepted or refused on its own, with its position and reason.
 // Thread-safety: pure function of its arguments (and of the wall clock when no server time is passed).

@@ -76,7 +76,8 @@ void event_parser_one_input(const uint8_t* data, std::size_t size) {
         previous_position = event.position;
         FUZZ_REQUIRE(!event.model.empty() && event.model.size() <= host::kMaxModelNameBytes);
         FUZZ_REQUIRE(event.count >= 1 && event.count <= 1'000'000);
-        if (event.ts_ms) FUZZ_REQUIRE(*event.ts_ms >= 0 && *event.ts_ms <= kServerNowMs + host::kMaxFutureSkewMs);
+        if (event.ts_ms)
+            FUZZ_REQUIRE(*event.ts_ms >= host::kMinEventTsMs && *event.ts_ms <= kServerNowMs + host::kMaxFutureSkewMs);
     }
     // No item is both accepted and refused: the positions of events and refusals are distinct. Position 0 is the
     // "whole body" refusal of a malformed array, which comes with no events.

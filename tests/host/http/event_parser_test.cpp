@@ -71,27 +71,28 @@ TEST(EventParser, NdjsonCountsBlankLinesInPositionsButSkipsThem) {
 }
 
 TEST(EventParser, NdjsonWithCrlfLineEndsParsesEveryLine) {
-    const ParsedBody body = parse_events_body("{\"model\":\"a\",\"ts_ms\":10}\r\n{\"model\":\"b\",\"ts_ms\":20}\r\n");
+    const ParsedBody body =
+        parse_events_body("{\"model\":\"a\",\"ts_ms\":1700000000010}\r\n{\"model\":\"b\",\"ts_ms\":1700000000020}\r\n");
     EXPECT_TRUE(body.rejected.empty());
     ASSERT_EQ(body.events.size(), 2u);
     EXPECT_EQ(body.events[0].position, 1u);
-    EXPECT_EQ(*body.events[0].ts_ms, 10);
+    EXPECT_EQ(*body.events[0].ts_ms, 1700000000010);
     EXPECT_EQ(body.events[1].position, 2u);
-    EXPECT_EQ(*body.events[1].ts_ms, 20);
+    EXPECT_EQ(*body.events[1].ts_ms, 1700000000020);
 }
 
 TEST(EventParser, NullOptionalFieldsCountAsAbsentAndBoundsAreInclusive) {
     const ParsedBody body = parse_events_body(
         "{\"model\":\"a\",\"ts_ms\":null,\"tenant\":null,\"count\":null}\n"
-        "{\"model\":\"b\",\"ts_ms\":0,\"count\":1000000}\n");
+        "{\"model\":\"b\",\"ts_ms\":1000000000000,\"count\":1000000}\n");
     EXPECT_TRUE(body.rejected.empty());
     ASSERT_EQ(body.events.size(), 2u);
     EXPECT_FALSE(body.events[0].ts_ms.has_value());
     EXPECT_EQ(body.events[0].tenant, "");
     EXPECT_EQ(body.events[0].count, 1u);
     ASSERT_TRUE(body.events[1].ts_ms.has_value());
-    EXPECT_EQ(*body.events[1].ts_ms, 0);        // the epoch itself is a valid time
-    EXPECT_EQ(body.events[1].count, 1000000u);  // the largest count allowed
+    EXPECT_EQ(*body.events[1].ts_ms, kMinEventTsMs);  // the earliest time accepted
+    EXPECT_EQ(body.events[1].count, 1000000u);        // the largest count allowed
 }
 
 // --------------------------------------------------------------------------------------------------------------
@@ -136,6 +137,21 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"TsMsFraction", R"({"model": "a", "ts_ms": 1.5})",
                     "'ts_ms' must be an integer (milliseconds since the epoch)"},
         RefusalCase{"NegativeTsMs", R"({"model": "a", "ts_ms": -1})", "'ts_ms' must not be negative"},
+        RefusalCase{"TsMsIn1970", R"({"model": "a", "ts_ms": 1})",
+                    "'ts_ms' 1 is before 2001-09-09 (the earliest accepted, 1000000000000): ts_ms counts milliseconds "
+                    "since the epoch, not seconds"},
+        RefusalCase{"TsMsInSeconds", R"({"model": "a", "ts_ms": 1700000000})",
+                    "'ts_ms' 1700000000 is before 2001-09-09 (the earliest accepted, 1000000000000): ts_ms counts "
+                    "milliseconds since the epoch, not seconds"},
+        RefusalCase{"BlankModel", R"({"model": " "})", "'model' must not be blank (it is only white space)"},
+        RefusalCase{"UnicodeBlankModel", R"({"model": " \u00a0\u3000\u2009"})",
+                    "'model' must not be blank (it is only white space)"},
+        RefusalCase{"C1ControlInModel", R"({"model": "c1\u0085x"})",
+                    "'model' contains the control character U+0085 at byte 2"},
+        RefusalCase{"FirstC1ControlInModel", R"({"model": "\u0080"})",
+                    "'model' contains the control character U+0080 at byte 0"},
+        RefusalCase{"LastC1ControlInModel", R"({"model": "ok:\u009f"})",
+                    "'model' contains the control character U+009F at byte 3"},
         RefusalCase{"TenantNotString", R"({"model": "a", "tenant": 7})", "'tenant' must be a string"},
         RefusalCase{"CountString", R"({"model": "a", "count": "2"})", "'count' must be an integer"},
         RefusalCase{"CountZero", R"({"model": "a", "count": 0})", "'count' must be between 1 and 1000000"},
@@ -299,12 +315,20 @@ TEST(EventParser, EveryNdjsonLineMeansWhatTheSameItemMeansInAJsonArray) {
     const std::vector<std::string> items = {
         R"({"model":"phi3:mini"})",
         R"({"model":"embed/x","tenant":"acme","count":3,"ts_ms":1699999999000})",
-        R"({"count":1000000,"tenant":"","ts_ms":0,"model":"b"})",  // any key order, bounds inclusive
+        R"({"count":1000000,"tenant":"","ts_ms":1000000000000,"model":"b"})",  // any key order, bounds inclusive
         R"({"model":"a","ts_ms":null,"tenant":null,"count":null})",
         R"({"model":"phi3\u003amini","tenant":"caf\u00e9"})",  // escapes decoded the same way
         R"({"model":"a","model":"b"})",                        // duplicate key: the last one counts
         R"({"model":"a","ts_ms":5,"ts_ms":-1})",               // ... also when it refuses the item
-        R"({"model":"a","ts_ms":-0})",                         // -0 is the integer 0
+        R"({"model":"a","ts_ms":-0})",                         // -0 is the integer 0 (1970: refused)
+        R"({"model":"a","ts_ms":1000000000000})",              // the earliest time accepted
+        R"({"model":"a","ts_ms":999999999999})",               // one ms before it
+        R"({"model":"a","ts_ms":1700000000})",                 // seconds, not milliseconds
+        R"({"model":" "})",                                    // blank
+        R"({"model":" a "})",                                  // white space around a name is not blank
+        R"({"model":"\u2003"})",                               // blank in Unicode white space
+        R"({"model":"c1\u0085x"})",                            // a C1 control character
+        R"({"model":"\u00a0x\u00a0"})",                        // U+00A0 (after the C1 range) is fine
         R"({"model":"a","ts_ms":1700000300000})",              // exactly the allowed skew ahead
         R"({"model":"a","ts_ms":1700000300001})",              // one ms beyond it
         R"({"model":"a","ts_ms":9223372036854775807})",        // INT64_MAX: far in the future
@@ -359,7 +383,7 @@ TEST(EventParser, EveryNdjsonLineMeansWhatTheSameItemMeansInAJsonArray) {
         EXPECT_EQ(lines.rejected[i].reason, reference.rejected[i].reason);
     }
     // The corpus exercises both outcomes, and the values the fast reader must get right.
-    EXPECT_EQ(lines.events.size(), 9u);
+    EXPECT_EQ(lines.events.size(), 11u);
     EXPECT_EQ(lines.events[4].model, "phi3:mini");
     EXPECT_EQ(lines.events[4].tenant, "caf\u00e9");
     EXPECT_EQ(lines.events[5].model, "b");
