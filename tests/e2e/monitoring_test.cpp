@@ -246,13 +246,13 @@ TEST_F(MonitoringTest, MetricsPassPromtoolAndStayBoundedWithTenThousandModels) {
         << page;
     EXPECT_EQ(promtool_complaints(page), "");
 
-    // Both arms saw about half the models each; each shows at most 100 models plus (other).
+    // Both arms saw about half the models each; each shows at most 100 models plus the rest (models="other").
     const Samples samples = parse_samples(page);
     std::map<std::string, int> model_series;
     double model_requests = 0;
     for (const auto& [series, value] : samples)
         if (series.starts_with("warmup_model_requests_total{")) {
-            ++model_series[series.substr(0, series.find(",model="))];
+            ++model_series[series.substr(0, series.find(",model"))];  // ",model=" or the rest's ",models="
             model_requests += value;
         }
     ASSERT_EQ(model_series.size(), 2u) << page.substr(0, 2000);

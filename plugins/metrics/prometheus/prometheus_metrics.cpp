@@ -231,7 +231,7 @@ void PrometheusMetrics::record(std::span<const warmup_metric_event> events) {
 
 void PrometheusMetrics::record_one(ArmMetrics& arm, const warmup_metric_event& event) {
     auto& counters = arm.counters;
-    // A request of a model: its total, and either its own series (in the top, or a free place in it) or "(other)".
+    // A request of a model: its total, and either its own series (in the top, or a free place in it) or the rest's.
     const auto count_model_request = [&](uint64_t count, bool warm) {
         if (!per_model_ || event.model == WARMUP_NO_MODEL) return;
         if (event.model >= arm.per_model.size()) arm.per_model.resize(static_cast<std::size_t>(event.model) + 1);
@@ -461,19 +461,26 @@ void PrometheusMetrics::render(std::string_view format, std::string& out) {
 
     if (!per_model_) return;
     append_header(out, "warmup_model_requests_total", "counter",
-                  "Requests per model, warm or cold, for the models with the most requests; model=\"(other)\" sums "
-                  "the rest.");
+                  "Requests per model, warm or cold, for the models with the most requests; the series with "
+                  "models=\"other\" (and no model label) sums the rest.");
     for (auto& [arm, metrics] : arms_) {
         resolve_imported_models(metrics);
         select_top_models(metrics);
-        const auto append_model = [&](std::string_view name, const ModelCounts& counts) {
+        // `labels` names the series: model="<name>" or kOtherModelsLabels.
+        const auto append_series = [&](std::string_view labels, const ModelCounts& counts) {
             for (const bool warm : {true, false}) {
-                label.assign("model=\"");
-                append_label_value(label, name);
-                label += warm ? "\",result=\"warm\"" : "\",result=\"cold\"";
+                label.assign(labels);
+                label += warm ? ",result=\"warm\"" : ",result=\"cold\"";
                 append_sample(out, "warmup_model_requests_total", arm, label,
                               warm ? counts.shown_warm : counts.shown_cold);
             }
+        };
+        std::string model_label;
+        const auto append_model = [&](std::string_view name, const ModelCounts& counts) {
+            model_label.assign("model=\"");
+            append_label_value(model_label, name);
+            model_label += '"';
+            append_series(model_label, counts);
         };
         for (std::size_t model = 0; model < metrics.per_model.size(); ++model) {
             const ModelCounts& counts = metrics.per_model[model];
@@ -481,7 +488,7 @@ void PrometheusMetrics::render(std::string_view format, std::string& out) {
         }
         for (const auto& [name, counts] : metrics.unresolved_models)
             if (counts.shown) append_model(name, counts);
-        append_model(kOtherModels, metrics.other);
+        append_series(kOtherModelsLabels, metrics.other);
     }
 }
 
@@ -494,7 +501,7 @@ void PrometheusMetrics::render(std::string_view format, std::string& out) {
 //   gauge queue_depth|resident_memory_mb <number>
 //   histogram <state name> <count> <sum seconds> <bucket 0> ... <+Inf bucket>   (non-cumulative)
 //   model =<model name> <cold> <warm> <shown cold> <shown warm> <shown: 0|1>
-//   other <cold> <warm>                     (requests counted in model="(other)")
+//   other <cold> <warm>                     (requests counted in the models="other" series)
 //   end
 // A model line of three numbers (written before per-model series were capped) reads as shown, its series equal to
 // its totals, as they were rendered then.

@@ -10,12 +10,14 @@
 // Base units: seconds and bytes (the resident-memory events arrive in MiB and are rendered in bytes).
 //
 // Per-model series (per_model: true, the default) are capped: at most per_model_top models have their own
-// warmup_model_requests_total series per arm, the rest are summed in model="(other)", so a catalog of 10 k models
+// warmup_model_requests_total series per arm, the rest are summed in one series per result that has no model label
+// but models="other" instead (so it never collides with a model's series, whatever the model is called; every model
+// series has a non-empty model label, as no way of ingest accepts an empty name), so a catalog of 10 k models
 // still makes at most 2 x (per_model_top + 1) series per arm. A model gets a series on its first request while fewer
 // than per_model_top models have one; once more models have requests, each render keeps the per_model_top with the
 // most requests (ties: lower model index). Every series stays monotonic as models move in and out of the top: a
 // model's series counts only the requests recorded while it was in the top (its earlier and later ones are in
-// "(other)"), so the sum over all series is the true total and rate() never sees a false counter reset.
+// the models="other" series), so the sum over all series is the true total and rate() never sees a false counter reset.
 //
 // Offers the state extension (schema org.warmup.state.prometheus-counters/1): counters, gauges and histogram buckets
 // survive a hot-swap or a backup. Per-model counts are exported by model name (indexes are only stable within one
@@ -83,15 +85,16 @@ class PrometheusMetrics final : public sdk::Metrics {
         void observe(double seconds);
     };
 
-    /// Label value of the series that sums the models outside the top per_model_top.
-    static constexpr std::string_view kOtherModels = "(other)";
+    /// The labels (besides arm and result) of the series that sums the models outside the top per_model_top: a label
+    /// of its own instead of a model="..." value, which a real model could be named (a catalog glob lets any name in).
+    static constexpr std::string_view kOtherModelsLabels = "models=\"other\"";
 
     struct ModelCounts {
         uint64_t cold = 0;  ///< every request of the model (ranks the top models; exported in the state)
         uint64_t warm = 0;
         uint64_t shown_cold = 0;  ///< requests recorded while the model was in the top: its series' values
         uint64_t shown_warm = 0;
-        bool shown = false;  ///< in the top now: its requests go to its own series, else to "(other)"
+        bool shown = false;  ///< in the top now: its requests go to its own series, else to models="other"
     };
 
     struct ArmMetrics {

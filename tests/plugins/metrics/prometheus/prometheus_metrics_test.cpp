@@ -4,6 +4,8 @@
 
 #include <map>
 #include <regex>
+#include <set>
+#include <sstream>
 
 #include "plugin_library_check.hpp"
 #include "plugin_test_host.hpp"
@@ -163,12 +165,18 @@ TEST(PrometheusMetrics, PerModelCountersUseCatalogNames) {
 }
 
 /// Every warmup_model_requests_total sample of `arm`: "model/result" -> value.
+/// The key of the series that sums the models outside the top (models="other", no model label) in model_samples.
+constexpr std::string_view kRest = "models=other";
+
+/// warmup_model_requests_total of `arm` by "<model>/<result>", the rest's series as "models=other/<result>".
 std::map<std::string, uint64_t> model_samples(const std::string& text, const std::string& arm = "default") {
     std::map<std::string, uint64_t> samples;
     const std::regex line("warmup_model_requests_total\\{arm=\"" + arm +
-                          "\",model=\"([^\"]*)\",result=\"(warm|cold)\"\\} ([0-9]+)");
-    for (std::sregex_iterator it(text.begin(), text.end(), line), end; it != end; ++it)
-        samples[(*it)[1].str() + "/" + (*it)[2].str()] = std::stoull((*it)[3].str());
+                          "\",(?:model=\"([^\"]*)\"|(models=\"other\")),result=\"(warm|cold)\"\\} ([0-9]+)");
+    for (std::sregex_iterator it(text.begin(), text.end(), line), end; it != end; ++it) {
+        const std::string key = (*it)[2].matched ? std::string(kRest) : (*it)[1].str();
+        samples[key + "/" + (*it)[3].str()] = std::stoull((*it)[4].str());
+    }
     return samples;
 }
 
@@ -188,11 +196,12 @@ TEST(PrometheusMetrics, TenThousandModelsMakeAtMostTopNPlusOtherSeries) {
     const std::string text = render(sink);
     const auto samples = model_samples(text);
     EXPECT_EQ(samples.size(), 2u * 101u);
-    // The first 100 models took the places on their first request, the rest went to (other); past the cap each
-    // render keeps the busiest (the ten with 100 more requests among them).
+    // The first 100 models took the places on their first request, the rest went to the rest's series; past the cap
+    // each render keeps the busiest (the ten with 100 more requests among them).
     uint64_t first_hundred = 0;
     for (int i = 0; i < 100; ++i) first_hundred += static_cast<uint64_t>(1 + i % 7 + (i % 1000 == 0 ? 100 : 0));
-    EXPECT_EQ(samples.at("(other)/cold") + samples.at("(other)/warm"), total - first_hundred);
+    EXPECT_EQ(samples.at(std::string(kRest) + "/cold") + samples.at(std::string(kRest) + "/warm"),
+              total - first_hundred);
     for (int busy = 0; busy < 10'000; busy += 1000)
         EXPECT_TRUE(samples.contains("m/" + std::to_string(busy) + "/cold")) << busy;
     EXPECT_FALSE(samples.contains("m/1/warm"));  // 2 requests: below the top 100 of 10 k
@@ -211,7 +220,7 @@ TEST(PrometheusMetrics, TenThousandModelsMakeAtMostTopNPlusOtherSeries) {
         increase += value - samples.at(key);
     }
     EXPECT_EQ(increase, 10'000u);
-    EXPECT_EQ(after.at("(other)/cold") - samples.at("(other)/cold"), 9'900u);
+    EXPECT_EQ(after.at(std::string(kRest) + "/cold") - samples.at(std::string(kRest) + "/cold"), 9'900u);
 }
 
 TEST(PrometheusMetrics, ModelSeriesStayMonotonicAsTheTopChanges) {
@@ -224,31 +233,31 @@ TEST(PrometheusMetrics, ModelSeriesStayMonotonicAsTheTopChanges) {
     };
     requests(a, 5);
     requests(b, 3);
-    requests(c, 1);  // no room: counted in (other)
+    requests(c, 1);  // no room: counted in the rest's series
     auto samples = model_samples(render(sink));
     EXPECT_EQ(samples["a/cold"], 5u);
     EXPECT_EQ(samples["b/cold"], 3u);
-    EXPECT_EQ(samples["(other)/cold"], 1u);
+    EXPECT_EQ(samples[std::string(kRest) + "/cold"], 1u);
     EXPECT_FALSE(samples.contains("c/cold"));
 
-    requests(c, 10);  // c (11) overtakes b (3): c's series starts at what it got while in the top, b goes to (other)
+    requests(c, 10);  // c (11) overtakes b (3): c's series starts at what it got while in the top, b goes to the rest
     samples = model_samples(render(sink));
-    EXPECT_EQ(samples["(other)/cold"], 11u);  // never decreases
+    EXPECT_EQ(samples[std::string(kRest) + "/cold"], 11u);  // never decreases
     EXPECT_FALSE(samples.contains("b/cold"));
     EXPECT_EQ(samples["c/cold"], 0u);
     requests(c, 2);
     requests(b, 1);
     samples = model_samples(render(sink));
     EXPECT_EQ(samples["c/cold"], 2u);
-    EXPECT_EQ(samples["(other)/cold"], 12u);
-    EXPECT_EQ(samples["a/cold"], 5u);  // the 3 requests since the last render: +2 on c, +1 on (other)
+    EXPECT_EQ(samples[std::string(kRest) + "/cold"], 12u);
+    EXPECT_EQ(samples["a/cold"], 5u);  // the 3 requests since the last render: +2 on c, +1 on the rest
 
     requests(b, 20);  // b (24) back in the top with c (13), a (5) leaves it: b's series continues from 3
     samples = model_samples(render(sink));
     EXPECT_EQ(samples["b/cold"], 3u);  // continues where it stopped, not lower
     EXPECT_EQ(samples["c/cold"], 2u);
     EXPECT_FALSE(samples.contains("a/cold"));
-    EXPECT_EQ(samples["(other)/cold"], 32u);
+    EXPECT_EQ(samples[std::string(kRest) + "/cold"], 32u);
 }
 
 TEST(PrometheusMetrics, CappedSeriesSurviveStateRoundTripAndOldStateReadsAsShown) {
@@ -272,9 +281,27 @@ TEST(PrometheusMetrics, CappedSeriesSurviveStateRoundTripAndOldStateReadsAsShown
     const auto samples = model_samples(render(old));
     EXPECT_EQ(samples.at("a/cold"), 4u);
     EXPECT_EQ(samples.at("b/warm"), 2u);
-    EXPECT_EQ(samples.at("(other)/cold"), 0u);
+    EXPECT_EQ(samples.at(std::string(kRest) + "/cold"), 0u);
     EXPECT_THROW(old.import_state("org.warmup.state.prometheus-counters/1\narm =x\nmodel =a 1 1 2 0 1\nend\n"),
                  sdk::Error);  // a series above the model's total
+}
+
+TEST(PrometheusMetrics, AModelNamedLikeTheOldAggregateHasItsOwnSeriesDistinctFromTheRest) {
+    test::PluginTestHost host;
+    auto sink = make_sink(host, "per_model_top: 1");
+    const std::vector<warmup_metric_event> batch{event(WARMUP_METRIC_REQUEST_COLD, 2, "", host.model("(other)")),
+                                                 event(WARMUP_METRIC_REQUEST_COLD, 1, "", host.model("beyond"))};
+    sink.record(batch);
+    const std::string text = render(sink);
+    EXPECT_LINE(text, "warmup_model_requests_total{arm=\"default\",model=\"(other)\",result=\"cold\"} 2");
+    EXPECT_LINE(text, "warmup_model_requests_total{arm=\"default\",models=\"other\",result=\"cold\"} 1");
+    // Every series (name and labels) appears once: Prometheus refuses a page with a duplicate.
+    std::set<std::string> series;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line.front() == '#') continue;
+        EXPECT_TRUE(series.insert(line.substr(0, line.rfind(' '))).second) << "duplicate series: " << line;
+    }
 }
 
 TEST(PrometheusMetrics, UnknownFormatIsUnsupported) {
