@@ -184,6 +184,19 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
                 "ahead), since this start.");
     text.sample("warmup_events_invalid_total", "", metrics.events_invalid);
 
+    text.family("warmup_emergency_stop", "gauge",
+                "1 while an emergency stop is in force (no warm-ups start; POST /api/warmup/reset-to-safe leaves "
+                "it), else 0.");
+    text.sample("warmup_emergency_stop", "", metrics.emergency_stop ? 1 : 0);
+    text.family("warmup_safe_mode", "gauge",
+                "1 while the safe configuration of reset-to-safe is in force (until the next reload), else 0.");
+    text.sample("warmup_safe_mode", "", metrics.safe_mode ? 1 : 0);
+    text.family("warmup_component_degraded", "gauge",
+                "1 while a component of /api/warmup/health/components is degraded (its reason is there), else 0; one "
+                "series per component listed.");
+    for (const auto& [component, degraded] : metrics.components)
+        text.sample("warmup_component_degraded", fmt::format("component=\"{}\"", escaped(component)), degraded ? 1 : 0);
+
     text.family("warmup_config_reloads_total", "counter",
                 "Configuration reloads and rollbacks by outcome: reloaded (something changed), unchanged, failed "
                 "(the running set kept).");

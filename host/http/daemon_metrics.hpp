@@ -6,7 +6,8 @@
 // pre-warms started, loads that waited for memory, loads in flight, memory waiters, the budget, how many models are
 // ready / loading / queued), the circuit breaker
 // of every engine component, reload outcomes, reconciliation drift, the age of the newest state snapshot, each
-// source's health and, on a fleet node (`cluster:`), the node's counters (warmup_fleet_*).
+// source's health, the emergency stop, safe mode and which component of /api/warmup/health/components is degraded and,
+// on a fleet node (`cluster:`), the node's counters (warmup_fleet_*).
 //
 // Guarantees: base units only (bytes, seconds); every family has HELP and TYPE and a name that no plugin family uses,
 // so the whole page passes `promtool check metrics`; per-arm series carry the label arm (the arm's name, "control"
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cluster/fleet_counters.hpp"
@@ -62,6 +64,10 @@ struct DaemonMetrics {
     std::vector<ArmMetricsView> arms;
     std::vector<NamedSourceHealth> sources;  ///< the sources of `sources:` (series only when there are any)
     std::optional<FleetMetricsView> fleet;   ///< on a fleet node only (warmup_fleet_* series only then)
+    bool emergency_stop = false;             ///< POST /api/warmup/emergency-stop in force (no warm-ups start)
+    bool safe_mode = false;                  ///< the safe configuration in force (reset-to-safe, until a reload)
+    /// Every component of GET /api/warmup/health/components, in its order: name and whether it is degraded.
+    std::vector<std::pair<std::string, bool>> components;
 };
 
 /// The view of every arm of `runtime` (control arm first). Control thread only (inside call_on_control).

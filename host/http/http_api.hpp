@@ -61,6 +61,11 @@ class HttpApi {
     void add_get_route(const std::string& path, std::function<nlohmann::json()> body);
     /// Before start(): a fleet node's counters for GET /metrics (warmup_fleet_*; none without it). [any thread]
     void set_fleet_metrics(std::function<FleetMetricsView()> source) { fleet_metrics_ = std::move(source); }
+    /// Before start(): one more component for GET /api/warmup/health/components and the warmup_component_degraded
+    /// series of GET /metrics, after the runtime's (the fleet's "cluster"). [any thread]
+    void set_extra_component_health(std::function<ComponentHealth()> source) {
+        extra_component_health_ = std::move(source);
+    }
 
     /// [any thread] GET /readyz answers 200 from now on (until mark_stopping()).
     void mark_ready() noexcept { phase_.store(Phase::Ready); }
@@ -113,6 +118,8 @@ class HttpApi {
     void post_restore_state(const httplib::Request& request, httplib::Response& response, const std::string& body);
     /// The pre-routing route check: 404 for an unknown path, 405 with Allow for a known path and another method.
     httplib::Server::HandlerResponse check_route(const httplib::Request& request, httplib::Response& response) const;
+    /// The runtime's components, then the extra one when there is one.
+    std::vector<ComponentHealth> component_health();
 
     LiveRuntime& runtime_;
     std::size_t max_body_bytes_;
@@ -123,8 +130,9 @@ class HttpApi {
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::chrono::system_clock::time_point started_wall_ = std::chrono::system_clock::now();
     std::atomic<Phase> phase_{Phase::Starting};
-    EventRouter event_router_;                         // empty: events go to runtime_.try_ingest
-    std::function<FleetMetricsView()> fleet_metrics_;  // empty: not a fleet node
+    EventRouter event_router_;                                 // empty: events go to runtime_.try_ingest
+    std::function<FleetMetricsView()> fleet_metrics_;          // empty: not a fleet node
+    std::function<ComponentHealth()> extra_component_health_;  // empty: none
 };
 
 /// The JSON answer of a reload or rollback (also logged by warmupd for SIGHUP and file-watch reloads).

@@ -19,6 +19,7 @@ void HttpApi::get_metrics(const httplib::Request&, httplib::Response& response) 
     DaemonMetrics daemon;
     auto [ok, text] = runtime_.call_on_control([this, &daemon](WarmupEngine& engine) {
         daemon.arms = arm_metrics_views(runtime_);
+        daemon.emergency_stop = engine.stopped();
         engine.flush_metrics();
         std::string out;
         warmup_byte_writer writer{&out, [](void* context, const char* data, size_t size) {
@@ -48,6 +49,9 @@ void HttpApi::get_metrics(const httplib::Request&, httplib::Response& response) 
         daemon.last_snapshot_unix_ms = runtime_.last_snapshot_unix_ms();
         daemon.sources = runtime_.source_health();
         if (fleet_metrics_) daemon.fleet = fleet_metrics_();
+        daemon.safe_mode = runtime_.safe_mode();
+        for (const ComponentHealth& health : component_health())
+            daemon.components.emplace_back(health.component, health.degraded);
         text += render_daemon_metrics(daemon);
     }
     response.status = ok ? 200 : 500;

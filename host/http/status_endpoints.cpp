@@ -174,10 +174,16 @@ void HttpApi::get_experiments(const httplib::Request&, httplib::Response& respon
     reply(response, 200, body);
 }
 
+std::vector<ComponentHealth> HttpApi::component_health() {
+    std::vector<ComponentHealth> health = runtime_.component_health();
+    if (extra_component_health_) health.push_back(extra_component_health_());
+    return health;
+}
+
 void HttpApi::get_component_health(const httplib::Request&, httplib::Response& response) {
     json components = json::array();
     bool degraded = false;
-    for (const ComponentHealth& health : runtime_.component_health()) {
+    for (const ComponentHealth& health : component_health()) {
         degraded = degraded || health.degraded;
         json line = {
             {"component", health.component},

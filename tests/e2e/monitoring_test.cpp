@@ -397,6 +397,45 @@ TEST_F(MonitoringTest, BreakersReloadsAndSnapshotAge) {
         }
 }
 
+TEST_F(MonitoringTest, EmergencyStopSafeModeAndEveryHealthComponentHaveAGauge) {
+    start();
+    // One warmup_component_degraded series per component of /api/warmup/health/components, with its state.
+    const auto expect_gauges_match_health = [&](const Samples& samples) {
+        const auto result = client_->Get("/api/warmup/health/components");
+        ASSERT_TRUE(result);
+        const json health = json::parse(result->body);
+        std::size_t series = 0;
+        for (const auto& [name, value] : samples) series += name.starts_with("warmup_component_degraded{") ? 1 : 0;
+        EXPECT_EQ(series, health["components"].size());
+        for (const auto& component : health["components"]) {
+            const std::string name =
+                "warmup_component_degraded{component=\"" + component["component"].get<std::string>() + "\"}";
+            ASSERT_TRUE(samples.contains(name)) << name;
+            EXPECT_EQ(samples.at(name), component["state"] == "ok" ? 0 : 1) << component.dump();
+        }
+    };
+    Samples samples = parse_samples(metrics());
+    EXPECT_EQ(samples.at("warmup_emergency_stop"), 0);
+    EXPECT_EQ(samples.at("warmup_safe_mode"), 0);
+    EXPECT_EQ(samples.at("warmup_component_degraded{component=\"engine\"}"), 0);
+    expect_gauges_match_health(samples);
+
+    ASSERT_EQ(client_->Post("/api/warmup/emergency-stop")->status, 200);
+    const std::string stopped = metrics();
+    EXPECT_EQ(promtool_complaints(stopped), "");
+    samples = parse_samples(stopped);
+    EXPECT_EQ(samples.at("warmup_emergency_stop"), 1);
+    EXPECT_EQ(samples.at("warmup_component_degraded{component=\"engine\"}"), 1);
+    expect_gauges_match_health(samples);
+
+    ASSERT_EQ(client_->Post("/api/warmup/reset-to-safe")->status, 200);
+    samples = parse_samples(metrics());
+    EXPECT_EQ(samples.at("warmup_emergency_stop"), 0);
+    EXPECT_EQ(samples.at("warmup_safe_mode"), 1);
+    EXPECT_EQ(samples.at("warmup_component_degraded{component=\"engine\"}"), 1);  // safe configuration in force
+    expect_gauges_match_health(samples);
+}
+
 TEST_F(MonitoringTest, DashboardAndAlertRulesNameOnlyExportedMetrics) {
     start();
     const std::set<std::string> exported = exported_names(metrics());
@@ -516,7 +555,7 @@ TEST_F(MonitoringTest, RealPrometheusScrapesEvaluatesEveryRuleAndAnswersEveryDas
             return true;
         },
         20s));
-    ASSERT_EQ(groups[0]["rules"].size(), 8u);
+    ASSERT_EQ(groups[0]["rules"].size(), 11u);
     for (const json& rule : groups[0]["rules"]) EXPECT_EQ(rule.value("health", ""), "ok") << rule.dump(2);
 }
 
