@@ -25,10 +25,15 @@
 // second daemon on the same folder stops with STATE_DIR_IN_USE naming the folder and the other daemon's pid. The kernel
 // drops the lock when its holder dies, so a killed daemon's lock file never blocks a restart.
 //
+// One daemon per fleet node id: a second daemon with the cluster.node_id of a running one stops with
+// CLUSTER_NODE_ID_IN_USE naming the other (cluster/fleet_node.hpp); a killed node's id is free again once its
+// registration lapses (1.5 heartbeats), which a restart waits for.
+//
 // Exit status: 0 after a clean stop, 2 when the command line, the configuration or a plugin is refused, the HTTP
-// address cannot be bound (in use, e.g. by another warmupd, or not permitted) or the state folder is another daemon's;
-// nothing is left running then.
+// address cannot be bound (in use, e.g. by another warmupd, or not permitted), the state folder is another daemon's or
+// the fleet node id is another running daemon's; nothing is left running then.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
@@ -109,6 +114,28 @@ std::unique_ptr<cluster::FleetNode> make_fleet(const Config& config, LiveRuntime
     return std::make_unique<cluster::FleetNode>(runtime, config, advertise);
 }
 
+/// The fleet node's link to Redis as the "cluster" component of GET /api/warmup/health/components: degraded while Redis
+/// does not answer (the node decides on its last placement meanwhile) or while another process holds its node id.
+ComponentHealth cluster_component_health(const cluster::FleetHealth& fleet) {
+    ComponentHealth component;
+    component.component = "cluster";
+    component.errors = fleet.redis_errors;
+    component.last_error = fleet.last_redis_error;
+    component.last_error_unix_ms = fleet.last_redis_error_unix_ms;
+    std::vector<std::string> reasons;
+    if (!fleet.node_id_conflict.empty())
+        reasons.push_back(fmt::format("this node's id is registered by {}: two warmupd share one cluster.node_id",
+                                      fleet.node_id_conflict));
+    if (!fleet.redis_reachable)
+        reasons.push_back(
+            fmt::format("Redis at {} does not answer ({}); deciding on the last placement, events for "
+                        "other nodes wait in the outbox",
+                        fleet.redis_url, fleet.last_redis_error.empty() ? "not reached yet" : fleet.last_redis_error));
+    component.degraded = !reasons.empty();
+    component.reason = fmt::format("{}", fmt::join(reasons, "; "));
+    return component;
+}
+
 /// Membership and the first placement before events are served, so the first event already goes to its owner; the
 /// fleet then routes POST /api/warmup/events and serves GET /api/warmup/cluster. Without a fleet (`fleet` null),
 /// GET /api/warmup/cluster says it is off. `fleet` outlives the API's serving.
@@ -120,10 +147,11 @@ void serve_fleet(cluster::FleetNode* fleet, HttpApi& api) {
         });
         return;
     }
-    fleet->start();
+    fleet->start();  // NodeIdInUse: another process holds this node's id
     api.set_event_router([fleet](std::span<const warmup_usage_event> events) { return fleet->route_events(events); });
     api.add_get_route("/api/warmup/cluster", [fleet] { return fleet->cluster_json(); });
     api.set_fleet_metrics([fleet] { return FleetMetricsView{fleet->counters(), fleet->redis_reachable()}; });
+    api.set_extra_component_health([fleet] { return cluster_component_health(fleet->health()); });
 }
 
 /// Opt-in (reload.watch_file): reloads when the configuration file changes (modification time or size), polled on
@@ -282,7 +310,13 @@ int main(int argc, char** argv) {
         runtime->stop();
         return 2;
     }
-    serve_fleet(fleet.get(), api);
+    try {
+        serve_fleet(fleet.get(), api);
+    } catch (const cluster::NodeIdInUse& error) {
+        spdlog::critical("CLUSTER_NODE_ID_IN_USE {}", error.what());
+        runtime->stop();
+        return 2;
+    }
     api.start();
     runtime->start_sources();  // after the journal replay: a source's events come after what was learned before
     api.mark_ready();

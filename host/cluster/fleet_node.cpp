@@ -10,6 +10,8 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <random>
+#include <thread>
 
 #include "core/errors.hpp"
 #include "runtime/live_runtime.hpp"
@@ -27,6 +29,39 @@ constexpr int kImportRetryHeartbeats = 4;
 constexpr std::string_view kSlotFieldPrefix = "slot.";
 // Entries kept in one node's stream at most (approximate trim): a node down for long does not fill Redis.
 constexpr std::string_view kStreamMaxEntries = "1000000";
+
+// Renews a membership key only when it is free or carries this process's instance marker, and lists the node in the
+// members' sorted set. KEYS: node key, members set. ARGV: record, expiry ms, instance marker, now ms, node id, oldest
+// score kept. Returns nil when renewed, or the record of the process that holds the key.
+constexpr std::string_view kRenewScript = R"lua(
+local held = redis.call('GET', KEYS[1])
+if held and not string.find(held, ARGV[3], 1, true) then return held end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
+return false
+)lua";
+
+// Removes a membership key only when it carries this process's instance marker. KEYS: node key. ARGV: marker.
+constexpr std::string_view kLeaveScript = R"lua(
+local held = redis.call('GET', KEYS[1])
+if held and string.find(held, ARGV[1], 1, true) then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua";
+
+/// 128 random bits as hex: a process's instance nonce.
+std::string random_instance() {
+    std::random_device device;
+    return fmt::format("{:08x}{:08x}{:08x}{:08x}", device(), device(), device(), device());
+}
+
+/// What a membership record says of the process that wrote it, for a message.
+std::string describe_holder(const std::string& record) {
+    const json parsed = json::parse(record, nullptr, false);
+    if (!parsed.is_object()) return "a process whose record does not parse";
+    return fmt::format("the warmupd at {} (instance {}, started at {} Unix ms)", parsed.value("address", "?"),
+                       parsed.value("instance", "?"), parsed.value("started_unix_ms", int64_t{0}));
+}
 
 std::string host_name() {
     char name[256] = {};
@@ -71,6 +106,7 @@ FleetNode::FleetNode(LiveRuntime& runtime, const Config& config, std::string adv
       config_(config),
       node_id_(config.cluster.node_id.empty() ? host_name() : config.cluster.node_id),
       advertise_url_(std::move(advertise_url)),
+      instance_(random_instance()),
       endpoint_(parse_redis_url(config.cluster.redis_url)),
       started_unix_ms_(now_unix_ms()) {
     auto initial = std::make_shared<PlacementView>();
@@ -112,6 +148,7 @@ void FleetNode::note_redis_error(const std::exception& error) {
     const bool was_reachable = redis_reachable_.exchange(false);
     std::lock_guard lock(counters_mutex_);
     ++counters_.redis_errors;
+    last_redis_error_unix_ms_ = now_unix_ms();
     if (was_reachable || last_redis_error_.empty())
         spdlog::warn("CLUSTER_REDIS_UNREACHABLE {}; keeping the last placement, buffering events for other nodes",
                      error.what());
@@ -125,6 +162,18 @@ void FleetNode::note_redis_ok() {
     }
 }
 
+FleetHealth FleetNode::health() const {
+    FleetHealth health;
+    health.redis_url = endpoint_.describe();
+    health.redis_reachable = redis_reachable_.load();
+    std::lock_guard lock(counters_mutex_);
+    health.redis_errors = counters_.redis_errors;
+    health.last_redis_error = last_redis_error_;
+    health.last_redis_error_unix_ms = last_redis_error_unix_ms_;
+    health.node_id_conflict = node_id_conflict_;
+    return health;
+}
+
 void FleetNode::mark_dirty(const std::string& model) {
     dirty_models_.insert(model);
     demand_counts_[model] += 1;
@@ -134,7 +183,6 @@ void FleetNode::mark_dirty(const std::string& model) {
 
 void FleetNode::start() {
     if (started_) return;
-    started_ = true;
     for (const CatalogEntry& entry : config_.catalog) {
         if (has_glob(entry.pattern) || !model_names_.insert(entry.pattern).second) continue;
         models_.push_back({entry.pattern, entry.memory_mb, 1});
@@ -145,6 +193,8 @@ void FleetNode::start() {
         RedisConnection redis(endpoint_,
                               std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms, 500)));
         try {
+            claim_node_id(redis);  // NodeIdInUse leaves started_ false: stop() then touches nothing
+            started_ = true;
             membership_tick(redis, true);
             note_redis_ok();
             spdlog::info("CLUSTER_JOINED node {} in the fleet at {} ({} nodes alive, {} models placed)", node_id_,
@@ -153,6 +203,7 @@ void FleetNode::start() {
                                        [](const FleetMember& m) { return m.alive; }),
                          view()->placement->assignment().size());
         } catch (const RedisUnavailable& error) {
+            started_ = true;
             note_redis_error(error);
             spdlog::warn("CLUSTER_JOINED node {} started without Redis: applying every event here until {} answers",
                          node_id_, endpoint_.describe());
@@ -177,8 +228,9 @@ void FleetNode::stop() {
         std::vector<std::string> owned;
         for (const auto& [model, owners] : current->placement->assignment())
             if (!owners.empty() && current->placement->nodes()[owners.front()].id == node_id_) owned.push_back(model);
-        const std::size_t written = write_states(redis, owned);
-        redis.checked({"DEL", key("node:" + node_id_)});
+        // A node whose id another process holds writes nothing: the models are that process's now.
+        const std::size_t written = id_held_elsewhere_ ? 0 : write_states(redis, owned);
+        redis.checked({"EVAL", kLeaveScript, "1", key("node:" + node_id_), instance_marker()});
         std::size_t unsent = 0;
         {
             std::lock_guard lock(outbox_mutex_);
@@ -329,6 +381,11 @@ void FleetNode::consumer_loop() {
     const std::string stream = key("events:" + node_id_);
     std::string cursor = "0";  // entries delivered before and never acknowledged first, then new ones (">")
     while (!stopping_) {
+        if (id_held_elsewhere_) {  // the stream is the other process's to read
+            std::unique_lock lock(stop_mutex_);
+            stop_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
+            continue;
+        }
         try {
             const RedisValue reply =
                 redis.command({"XREADGROUP", "GROUP", kGroup, node_id_, "COUNT", std::to_string(kBatchEvents), "BLOCK",
@@ -485,24 +542,80 @@ void FleetNode::membership_loop() {
     }
 }
 
-void FleetNode::renew(RedisConnection& redis) {
+std::string FleetNode::member_record(int64_t now_ms) const {
     const double budget_mb = config_.memory_budget.absolute_mb;
     double used_mb = 0;
     try {
         used_mb = runtime_.call_on_control([](WarmupEngine& engine) { return engine.used_mb(); });
     } catch (const std::exception&) {  // the control loop is stopping: report the last figure as unknown (0)
     }
-    const int64_t now = now_unix_ms();
     const json member{{"id", node_id_},
+                      {"instance", instance_},
                       {"address", advertise_url_},
                       {"budget_mb", budget_mb},
                       {"free_mb", std::max(0.0, budget_mb - used_mb)},
                       {"started_unix_ms", started_unix_ms_},
-                      {"renewed_unix_ms", now}};
-    const auto ttl_ms = std::to_string(config_.cluster.heartbeat_ms * 3 / 2);
-    redis.pipeline({{"SET", key("node:" + node_id_), member.dump(), "PX", ttl_ms},
-                    {"ZADD", key("nodes"), std::to_string(now), node_id_},
-                    {"ZREMRANGEBYSCORE", key("nodes"), "-inf", std::to_string(now - kMemberRetentionMs)}});
+                      {"renewed_unix_ms", now_ms}};
+    return member.dump();
+}
+
+std::string FleetNode::instance_marker() const {
+    const std::string object = json{{"instance", instance_}}.dump();  // {"instance":"<nonce>"}
+    return object.substr(1, object.size() - 2);
+}
+
+void FleetNode::claim_node_id(RedisConnection& redis) {
+    const uint32_t heartbeat_ms = config_.cluster.heartbeat_ms;
+    const std::string node_key = key("node:" + node_id_);
+    const auto ttl_ms = std::to_string(heartbeat_ms * 3 / 2);
+    // A holder that crashed stops renewing: its key lapses within one expiry (1.5 heartbeats) of its last renewal. A
+    // holder that still renews after that (and half a heartbeat more) is alive.
+    const int64_t deadline = now_unix_ms() + heartbeat_ms * 3 / 2 + heartbeat_ms / 2;
+    bool waited = false;
+    for (;;) {
+        const RedisValue claimed = redis.command({"SET", node_key, member_record(now_unix_ms()), "NX", "PX", ttl_ms});
+        if (claimed.is_error()) throw RedisCommandError("SET NX " + node_key + ": " + claimed.text);
+        if (!claimed.is_nil()) return;
+        const RedisValue held = redis.checked({"GET", node_key});
+        if (held.is_nil()) continue;  // lapsed between the two commands
+        if (now_unix_ms() >= deadline)
+            throw NodeIdInUse(fmt::format(
+                "node id '{}' is in use: {} keeps {} registered at {}; give every node its own cluster.node_id (a "
+                "restarted node may reuse its id once the old process is gone: its registration lapses within {} ms)",
+                node_id_, describe_holder(held.text), node_key, endpoint_.describe(), heartbeat_ms * 3 / 2));
+        if (!waited) {
+            spdlog::info("CLUSTER_JOINING node id '{}' is registered by {}; waiting up to {} ms for it to lapse",
+                         node_id_, describe_holder(held.text), heartbeat_ms * 2);
+            waited = true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::max<uint32_t>(heartbeat_ms / 4, 25)));
+    }
+}
+
+void FleetNode::renew(RedisConnection& redis) {
+    const int64_t now = now_unix_ms();
+    const RedisValue held =
+        redis.checked({"EVAL", kRenewScript, "2", key("node:" + node_id_), key("nodes"), member_record(now),
+                       std::to_string(config_.cluster.heartbeat_ms * 3 / 2), instance_marker(), std::to_string(now),
+                       node_id_, std::to_string(now - kMemberRetentionMs)});
+    if (held.is_nil()) {
+        if (id_held_elsewhere_.exchange(false)) {
+            std::lock_guard lock(counters_mutex_);
+            node_id_conflict_.clear();
+            spdlog::warn("CLUSTER_NODE_ID_RECLAIMED node {} holds its id again (instance {})", node_id_, instance_);
+        }
+        return;
+    }
+    const std::string holder = describe_holder(held.text);
+    std::lock_guard lock(counters_mutex_);
+    const bool first = !id_held_elsewhere_.exchange(true) || node_id_conflict_ != holder;
+    node_id_conflict_ = holder;
+    if (first)
+        spdlog::error(
+            "CLUSTER_NODE_ID_CONFLICT node id '{}' is now registered by {}, not by this process (instance {}): two "
+            "warmupd share one cluster.node_id. This one stops renewing it and reading its event stream until the id "
+            "is free again; give every node its own cluster.node_id",
+            node_id_, holder, instance_);
 }
 
 std::vector<FleetMember> FleetNode::read_members(RedisConnection& redis) {

@@ -2,10 +2,18 @@
 // learned state through Redis (opt-in: the `cluster:` section of the configuration; docs/fleet.md).
 //
 // What a node does:
-//  - Membership: every half heartbeat it writes <prefix>node:<id> (JSON: id, address, budget_mb, free_mb, started and
-//    renewed times) with an expiry of 1.5 heartbeats, and lists its id in the sorted set <prefix>nodes (score: last
-//    renewal). A node whose key expired is not alive; peers read the membership every quarter heartbeat, so a node
-//    that stops renewing is dropped by every peer within two heartbeats of its last renewal.
+//  - Membership: every half heartbeat it writes <prefix>node:<id> (JSON: id, instance, address, budget_mb, free_mb,
+//    started and renewed times) with an expiry of 1.5 heartbeats, and lists its id in the sorted set <prefix>nodes
+//    (score: last renewal).
+//  - One process per id: `instance` is a random nonce of this process. At start the key is claimed only when nobody
+//    holds it (SET NX), waiting up to one expiry for a crashed holder's key to lapse; a key still renewed by another
+//    process after that refuses the start (NodeIdInUse: exit 2, CLUSTER_NODE_ID_IN_USE). A renewal (and the removal
+//    at stop) only touches a key that carries this process's nonce (one Lua script, atomic in Redis); a node that
+//    finds its key held by another process (its own lapsed during a pause or an outage, and another claimed it) logs
+//    CLUSTER_NODE_ID_CONFLICT, stops renewing and reading its stream, and reports the cluster degraded in health
+//    until the key is free again and its renewal claims it back. A node whose key expired is not alive; peers read the
+//    membership every quarter heartbeat, so a node that stops renewing is dropped by every peer within two heartbeats
+//    of its last renewal.
 //  - Placement: from the alive members (id, budget) and the models of the fleet (the catalog's exact names plus every
 //    name in <prefix>models, with their catalog memory), every node computes the same placement
 //    (core/placement.hpp). The alive node with the smallest id publishes it as JSON in <prefix>placement; every
@@ -47,6 +55,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -75,6 +84,22 @@ struct FleetMember {
     bool alive = false;
 };
 
+/// Another running warmupd holds this node's id (its membership key is renewed with another instance nonce).
+class NodeIdInUse : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+/// The node's link to the fleet as GET /api/warmup/health/components shows it (the "cluster" component).
+struct FleetHealth {
+    std::string redis_url;  ///< "redis://host:port[/db]"
+    bool redis_reachable = false;
+    uint64_t redis_errors = 0;
+    std::string last_redis_error;          ///< "" before the first failure
+    int64_t last_redis_error_unix_ms = 0;  ///< 0: never
+    std::string node_id_conflict;          ///< "" unless another process holds this node's id (what is known of it)
+};
+
 class FleetNode {
   public:
     /// Does not touch Redis yet. `advertise_url` is published as the node's address.
@@ -87,6 +112,8 @@ class FleetNode {
     /// the models it owns, and starts the three threads. Call after the runtime's state is restored and before the
     /// HTTP API serves events: the first placement is in force when start() returns, also while Redis is down (then
     /// every event is applied here until Redis answers).
+    /// Throws NodeIdInUse when another process keeps this node's id registered (nothing started then: stop() and
+    /// the destructor leave Redis alone).
     void start();
     /// Clean stop: hands over the state of every owned model, removes the membership key (peers take over at once
     /// instead of after the expiry) and stops the threads. Idempotent.
@@ -104,6 +131,8 @@ class FleetNode {
     /// placement and buffers events for other nodes).
     [[nodiscard]] bool redis_reachable() const noexcept { return redis_reachable_.load(); }
     [[nodiscard]] const std::string& node_id() const noexcept { return node_id_; }
+    /// [any thread] Redis reachability and the last failure, and an id conflict.
+    [[nodiscard]] FleetHealth health() const;
 
   private:
     struct OutboxEvent {
@@ -124,7 +153,14 @@ class FleetNode {
     void membership_loop();
     /// One tick: renew when due, read membership, recompute and apply the placement. Throws RedisUnavailable.
     void membership_tick(RedisConnection& redis, bool force_renew);
+    /// Claims <prefix>node:<id> at start (SET NX); see NodeIdInUse.
+    void claim_node_id(RedisConnection& redis);
+    /// Renews the membership key when it is this process's (or free); otherwise notes the conflict.
     void renew(RedisConnection& redis);
+    /// The member record this node publishes, renewed at `now_ms`.
+    [[nodiscard]] std::string member_record(int64_t now_ms) const;
+    /// `"instance":"<nonce>"` as it appears in member_record (what the Lua scripts look for).
+    [[nodiscard]] std::string instance_marker() const;
     std::vector<FleetMember> read_members(RedisConnection& redis);
     /// The model set: catalog exact names, plus <prefix>models (re-read when its size changed).
     void refresh_models(RedisConnection& redis);
@@ -161,6 +197,7 @@ class FleetNode {
     Config config_;
     std::string node_id_;
     std::string advertise_url_;
+    std::string instance_;  // random nonce of this process: tells its membership key from another process's
     RedisEndpoint endpoint_;
     int64_t started_unix_ms_ = 0;
 
@@ -204,7 +241,10 @@ class FleetNode {
     mutable std::mutex counters_mutex_;
     FleetCounters counters_;
     std::atomic<bool> redis_reachable_{false};
-    std::string last_redis_error_;  // under counters_mutex_
+    std::string last_redis_error_;          // under counters_mutex_
+    int64_t last_redis_error_unix_ms_ = 0;  // under counters_mutex_
+    std::string node_id_conflict_;          // under counters_mutex_: "" unless another process holds the id
+    std::atomic<bool> id_held_elsewhere_{false};
 
     std::mutex stop_mutex_;
     std::condition_variable stop_cv_;

@@ -372,5 +372,89 @@ TEST_F(FleetTest, EventsForwardedToAKilledNodeAreAppliedOnceItIsBack) {
         << redis.command({"HGET", "warmup:state:" + model, "slot.analyzer"}).text;
 }
 
+/// The "cluster" entry of a node's GET /api/warmup/health/components, or null.
+json cluster_health(const Node& node) {
+    const json health = node.get("/api/warmup/health/components");
+    if (!health.is_object()) return nullptr;
+    for (const auto& component : health["components"])
+        if (component["component"] == "cluster") return component;
+    return nullptr;
+}
+
+TEST_F(FleetTest, ASecondDaemonWithARunningNodesIdRefusesToStartAndLeavesItsRegistrationAlone) {
+    start_nodes(3);
+    auto redis = redis_->client();
+    const std::string registration = redis.command({"GET", "warmup:node:node-0"}).text;
+    const std::string address = json::parse(registration)["address"];
+
+    // node-0's configuration with another port (0: any) and another state folder.
+    const auto config =
+        dir_.write("node-0-again.yaml", node_config("node-0", redis_->url(), dir_.path() / "state-again"));
+    Daemon again({"--config", config.string()});
+    const auto status = again.wait_exit(kSettle);
+    ASSERT_TRUE(status) << "a second node-0 is running:\n" << again.log();
+    EXPECT_TRUE(status->exited && status->code == 2) << again.log();
+    EXPECT_NE(again.log().find("CLUSTER_NODE_ID_IN_USE node id 'node-0' is in use: the warmupd at " + address),
+              std::string::npos)
+        << again.log();
+    EXPECT_EQ(again.log().find("CLUSTER_JOINED"), std::string::npos) << again.log();
+
+    // The running node-0 still holds its id, with its own address, and is not disturbed.
+    const json record = json::parse(redis.command({"GET", "warmup:node:node-0"}).text);
+    EXPECT_EQ(record["address"], address);
+    EXPECT_EQ(record["instance"], json::parse(registration)["instance"]);
+    EXPECT_TRUE(converged(all(), ids())) << nodes_[0]->cluster().dump();
+    EXPECT_EQ(cluster_health(*nodes_[0])["state"], "ok") << cluster_health(*nodes_[0]).dump();
+}
+
+TEST_F(FleetTest, ANodeWhoseIdIsTakenByAnotherProcessSaysSoAndReclaimsItOnceFree) {
+    start_nodes(3);
+    EXPECT_EQ(cluster_health(node("node-1"))["state"], "ok");
+    EXPECT_EQ(node("node-1").metric("warmup_component_degraded{component=\"cluster\"}"), 0);
+
+    // Another process's registration under node-1's id (as if node-1's had lapsed and a second node-1 claimed it).
+    auto redis = redis_->client();
+    const json intruder{{"id", "node-1"},
+                        {"instance", "another-process"},
+                        {"address", "http://10.0.0.9:3000"},
+                        {"budget_mb", 4000},
+                        {"free_mb", 4000},
+                        {"started_unix_ms", 1},
+                        {"renewed_unix_ms", 1}};
+    redis.checked({"SET", "warmup:node:node-1", intruder.dump(), "PX", "60000"});
+    ASSERT_TRUE(poll_until([&] { return cluster_health(node("node-1"))["state"] == "degraded"; }, kSettle));
+    const json degraded = cluster_health(node("node-1"));
+    EXPECT_NE(degraded["reason"].get<std::string>().find("http://10.0.0.9:3000 (instance another-process"),
+              std::string::npos)
+        << degraded.dump();
+    EXPECT_EQ(node("node-1").metric("warmup_component_degraded{component=\"cluster\"}"), 1);
+    EXPECT_NE(node("node-1").process().log().find("CLUSTER_NODE_ID_CONFLICT node id 'node-1'"), std::string::npos);
+    // It does not overwrite the other's registration.
+    EXPECT_EQ(json::parse(redis.command({"GET", "warmup:node:node-1"}).text)["instance"], "another-process");
+
+    // The other process is gone: node-1 registers again and is healthy.
+    redis.checked({"DEL", "warmup:node:node-1"});
+    ASSERT_TRUE(poll_until([&] { return cluster_health(node("node-1"))["state"] == "ok"; }, kSettle))
+        << cluster_health(node("node-1")).dump();
+    EXPECT_NE(json::parse(redis.command({"GET", "warmup:node:node-1"}).text)["instance"], "another-process");
+}
+
+TEST_F(FleetTest, WithRedisDownTheClusterComponentIsDegradedWithTheLastError) {
+    start_nodes(1);
+    redis_->kill_now();
+    ASSERT_TRUE(poll_until([&] { return cluster_health(*nodes_[0])["state"] == "degraded"; }, kSettle));
+    const json cluster = cluster_health(*nodes_[0]);
+    EXPECT_NE(cluster["reason"].get<std::string>().find("Redis at " + redis_->url() + " does not answer"),
+              std::string::npos)
+        << cluster.dump();
+    EXPECT_TRUE(cluster["last_error"].is_string()) << cluster.dump();
+    EXPECT_GE(cluster["errors"].get<int>(), 1);
+    EXPECT_EQ(nodes_[0]->metric("warmup_component_degraded{component=\"cluster\"}"), 1);
+
+    redis_->start();
+    EXPECT_TRUE(poll_until([&] { return cluster_health(*nodes_[0])["state"] == "ok"; }, kSettle))
+        << cluster_health(*nodes_[0]).dump();
+}
+
 }  // namespace
 }  // namespace warmup::test

@@ -189,13 +189,13 @@ class Node {
         return view.is_object() ? view["counters"].value(name, uint64_t{0}) : 0;
     }
 
-    /// The value of the unlabelled sample `name` on GET /metrics; nullopt when the node does not answer or the page
+    /// The value of the sample `name` (with its labels as rendered, if any) on GET /metrics; nullopt when the node does not answer or the page
     /// has no such sample. Also checks that the family has a HELP line.
     [[nodiscard]] std::optional<double> metric(const std::string& name) const {
         const auto result = client_->Get("/metrics");
         if (!result || result->status != 200) return std::nullopt;
         const std::string& page = result->body;
-        if (page.find("# HELP " + name + " ") == std::string::npos) return std::nullopt;
+        if (page.find("# HELP " + name.substr(0, name.find('{')) + " ") == std::string::npos) return std::nullopt;
         const std::string prefix = "\n" + name + " ";
         const auto at = page.find(prefix);
         if (at == std::string::npos) return std::nullopt;
