@@ -341,6 +341,11 @@ int main(int argc, char** argv) {
         spdlog::shutdown();
         std::_Exit(1);
     }
+    if (runtime->state_lost_at_stop()) {
+        // A supervisor (systemd) must not record a clean stop when the state on disk is older than the process's.
+        spdlog::error("SHUTDOWN the last snapshot or journal write failed (logged above): exiting with status 1");
+        return 1;
+    }
     spdlog::info("SHUTDOWN done");
     return 0;
 }

@@ -212,6 +212,10 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
     text.family("warmup_reconcile_failures_total", "counter",
                 "Backend listings for reconciliation that failed (server unreachable); nothing was changed.");
     text.sample("warmup_reconcile_failures_total", "", metrics.reconcile_failures);
+    text.family("warmup_unloads_failed_total", "counter",
+                "Backend unloads that failed: the server may still hold the model; the next listing charges it again "
+                "and it is unloaded again.");
+    text.sample("warmup_unloads_failed_total", "", metrics.unloads_failed);
 
     if (metrics.state_kept) {
         text.family("warmup_state_snapshot_interval_seconds", "gauge",

@@ -58,6 +58,7 @@ struct DaemonMetrics {
     uint64_t reconcile_adopted = 0;   ///< models found resident on the server but not in the books
     uint64_t reconcile_gone = 0;      ///< models in the books but no longer on the server
     uint64_t reconcile_failures = 0;  ///< backend listings that failed (the books were left as they were)
+    uint64_t unloads_failed = 0;      ///< backend unloads that failed
     bool state_kept = false;          ///< the snapshot series are shown only when the daemon keeps state
     double snapshot_interval_s = 0;
     std::optional<int64_t> last_snapshot_unix_ms;

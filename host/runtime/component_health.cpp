@@ -78,11 +78,30 @@ ComponentHealth source_component_health(NamedSourceHealth& named) {
 
 }  // namespace
 
+void LiveRuntime::add_backend_trouble(ComponentHealth& backend, int64_t now_ms) {
+    std::lock_guard lock(backend_trouble_mutex_);
+    if (backend_errors_ == 0) return;
+    backend.errors += backend_errors_;
+    if (backend_last_error_unix_ms_ >= backend.last_error_unix_ms) {
+        backend.last_error = backend_last_error_;
+        backend.last_error_unix_ms = backend_last_error_unix_ms_;
+    }
+    if (!backend.degraded && recent(now_ms, backend_last_error_unix_ms_)) {
+        backend.degraded = true;
+        backend.reason = fmt::format("a backend call failed {:.1f} s ago ({} failure(s) since start): {}",
+                                     static_cast<double>(now_ms - backend_last_error_unix_ms_) / 1000, backend_errors_,
+                                     backend_last_error_);
+    }
+}
+
 std::vector<ComponentHealth> LiveRuntime::component_health() {
     const int64_t now_ms = unix_now_ms();
     std::vector<ComponentHealth> health = call_on_control([&](WarmupEngine& engine) {
         std::vector<ComponentHealth> out;
-        for (const ComponentSlot slot : kAllSlots) out.push_back(plugin_health(slot, plugins(), engine, now_ms));
+        for (const ComponentSlot slot : kAllSlots) {
+            out.push_back(plugin_health(slot, plugins(), engine, now_ms));
+            if (slot == ComponentSlot::Backend) add_backend_trouble(out.back(), now_ms);
+        }
         ComponentHealth workers;
         workers.component = "workers";
         workers.errors = timed_out_loads_.load();

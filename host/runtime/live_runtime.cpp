@@ -93,7 +93,9 @@ LiveRuntime::~LiveRuntime() {
 }
 
 WorkerOutbox LiveRuntime::worker_outbox() {
-    return WorkerOutbox{&completions_, &listings_, [this] { wake(); }, &running_};
+    return WorkerOutbox{&completions_,      &listings_,
+                        [this] { wake(); }, &running_,
+                        &unload_failures_,  [this](const std::string& error) { note_backend_error(error); }};
 }
 
 void LiveRuntime::start() {

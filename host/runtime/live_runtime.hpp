@@ -146,6 +146,9 @@ class LiveRuntime {
     /// then left running, detached, and the caller must end the process without destroying this runtime (warmupd
     /// exits with status 1; the journal holds every event acknowledged up to its last flush).
     bool stop();
+    /// [after stop()] Whether the last snapshot or the journal's last write failed at stop: what was learned since
+    /// the previous snapshot (or events still buffered) is then not on disk (warmupd exits with status 1).
+    [[nodiscard]] bool state_lost_at_stop() const noexcept { return state_lost_at_stop_.load(); }
 
     /// [any thread but the control thread] Replaces the components whose choice or params changed in `next`,
     /// handing state over where both sides share a state schema, between two control-loop steps; starts, changes
@@ -305,6 +308,8 @@ class LiveRuntime {
     [[nodiscard]] uint64_t reconcile_drift_adopted() const noexcept { return drift_adopted_.load(); }
     [[nodiscard]] uint64_t reconcile_drift_gone() const noexcept { return drift_gone_.load(); }
     [[nodiscard]] uint64_t reconcile_failures() const noexcept { return reconcile_failures_.load(); }
+    /// [any] Backend unloads that failed since start (the model may still be on the server).
+    [[nodiscard]] uint64_t unloads_failed() const noexcept { return unloads_failed_.load(); }
 
     [[nodiscard]] uint64_t accepted_events() const noexcept { return accepted_events_.load(); }
     [[nodiscard]] uint64_t refused_events() const noexcept { return refused_events_.load(); }
@@ -354,6 +359,9 @@ class LiveRuntime {
     bool run_due_timers(warmup_time_ms now_ms, warmup_time_ms& next_ms);
     /// Applies the backend listings that arrived (reconciliation).
     bool take_listings();
+    /// [control] Failed unloads from the workers: counted, and a listing asked for soon so that a model the server
+    /// still holds is charged again (and unloaded again when its keep says so).
+    bool take_unload_failures();
     /// Runs the queued call_on_control commands on the control arm's engine (metrics flushed first).
     void run_commands();
     /// [control] Feeds one batch of ingested events to the arms: history (older than ingest.request_window_ms) is
@@ -450,7 +458,18 @@ class LiveRuntime {
     std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_
     std::atomic<std::size_t> ingest_backlog_{0};
     tbb::concurrent_queue<LoadCompletion> completions_;
-    tbb::concurrent_queue<ResidentListing> listings_;  // worker -> control: backend listings for reconciliation
+    tbb::concurrent_queue<ResidentListing> listings_;       // worker -> control: backend listings for reconciliation
+    tbb::concurrent_queue<UnloadFailure> unload_failures_;  // worker -> control: unloads the backend refused
+    std::atomic<uint64_t> unloads_failed_{0};
+    // The backend's failed calls (loads, unloads, listings), for its health: the engine's error counts see only the
+    // plugins it calls itself. Any thread, under backend_trouble_mutex_.
+    std::mutex backend_trouble_mutex_;
+    uint64_t backend_errors_ = 0;
+    std::string backend_last_error_;
+    int64_t backend_last_error_unix_ms_ = 0;
+    void note_backend_error(const std::string& error);
+    /// The backend's failed calls into its health entry (degraded while the last is recent).
+    void add_backend_trouble(ComponentHealth& backend, int64_t now_ms);
 
     // Reconciliation (reconcile.interval_ms). The control thread starts at most one listing at a time.
     std::atomic<int64_t> reconcile_interval_ms_{10000};    // follows the running config
@@ -458,6 +477,11 @@ class LiveRuntime {
     bool reconcile_unsupported_ = false;                   // control thread: the backend said it can never list
     const void* reconcile_unsupported_backend_ = nullptr;  // control thread: ... for this backend instance
     std::chrono::steady_clock::time_point reconcile_last_start_{};  // control thread
+    // Control thread: a listing wanted before the interval is up (after a failed unload), not before this time.
+    std::optional<std::chrono::steady_clock::time_point> reconcile_early_{};
+    // Control thread: models whose unload failed, with the error, until a listing has settled them (named in the
+    // drift it logs).
+    std::map<warmup_model_index, std::string> unload_failed_models_;
     std::map<uint32_t, uint64_t> reconcile_sequences_;  // control thread: arm id -> residency sequence at start
     std::atomic<uint64_t> drift_adopted_{0};
     std::atomic<uint64_t> drift_gone_{0};
@@ -521,11 +545,12 @@ class LiveRuntime {
     std::thread state_thread_;
     std::mutex state_mutex_;
     std::condition_variable state_cv_;
-    bool state_stopping_ = false;            // under state_mutex_
-    uint64_t state_write_errors_ = 0;        // under state_mutex_
-    int64_t journal_failure_logged_ms_ = 0;  // journal thread: when a failing journal was last logged (unix ms)
-    std::string last_state_error_;           // under state_mutex_
-    int64_t last_state_error_unix_ms_ = 0;   // under state_mutex_
+    bool state_stopping_ = false;                  // under state_mutex_
+    uint64_t state_write_errors_ = 0;              // under state_mutex_
+    std::atomic<bool> state_lost_at_stop_{false};  // set by the state or journal thread as it stops
+    int64_t journal_failure_logged_ms_ = 0;        // journal thread: when a failing journal was last logged (unix ms)
+    std::string last_state_error_;                 // under state_mutex_
+    int64_t last_state_error_unix_ms_ = 0;         // under state_mutex_
     // Why the state restored at start is not the newest one (corrupt snapshots skipped); "" when it is. Shown as a
     // degraded "state" component until an operator's restore-state succeeds. Under state_mutex_.
     std::string start_restore_problem_;

@@ -1,6 +1,7 @@
 // runtime/load_workers.cpp — backend calls on the worker arena; see load_workers.hpp.
 #include "runtime/load_workers.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/errors.hpp"
@@ -41,9 +42,12 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
                 if (cancelled_by_shutdown)
                     spdlog::info("MODEL_LOAD_CANCELLED load of {} cancelled by the shutdown after {:.0f} ms",
                                  record.name, load_ms);
-                else
+                else {
                     spdlog::warn("MODEL_LOAD_ERROR backend {} could not load {}: {}: {}", backend->label(), record.name,
                                  status_name(owned->code), owned->message);
+                    if (outbox_.backend_error)
+                        outbox_.backend_error(fmt::format("load of {}: {}", record.name, owned->message));
+                }
             }
             // Whoever removes the entry answers the engine: this worker, or expire() after a timeout (then the
             // late result is dropped: the engine was already told the load failed).
@@ -65,9 +69,10 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
                         "timeout; unloading it",
                         record.name, load_ms);
                     load_order_->unload_began(model);
-                    unload_now(*backend, record);
+                    const auto failed = unload_now(*backend, record);
                     load_order_->unload_ended(model);
                     load_order_->unloaded(model);
+                    if (failed) report_unload_failure(model, *failed);
                 } else {
                     spdlog::warn(
                         "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its "
@@ -109,9 +114,10 @@ void LoadWorkers::start_unload(warmup_model_index model) {
     auto load_order = load_order_;
     load_order->unload_began(model);  // counted from now: a listing started after this sees the unload
     arena_.execute([this, &record, backend, load_order, model] {
-        group_->run([&record, backend, load_order, model] {
-            unload_now(*backend, record);
+        group_->run([this, &record, backend, load_order, model] {
+            const auto failed = unload_now(*backend, record);
             load_order->unload_ended(model);
+            if (failed) report_unload_failure(model, *failed);
         });
     });
 }
@@ -164,14 +170,21 @@ void LoadWorkers::start_listing() {
     });
 }
 
-void LoadWorkers::unload_now(const PluginInstance& backend, const ModelRecord& record) {
+std::optional<std::string> LoadWorkers::unload_now(const PluginInstance& backend, const ModelRecord& record) {
     warmup_model_info info = record.to_info();
     warmup_error* error = backend.vtable<warmup_backend_vtable>()->unload(backend.self(), &info);
-    if (error != nullptr) {
-        ErrorPtr owned(error);
-        spdlog::warn("MODEL_UNLOAD_ERROR backend {} could not unload {}: {}", backend.label(), record.name,
-                     owned->message);
-    }
+    if (error == nullptr) return std::nullopt;
+    ErrorPtr owned(error);
+    spdlog::warn("MODEL_UNLOAD_ERROR backend {} could not unload {}: {}", backend.label(), record.name, owned->message);
+    return std::string(owned->message);
+}
+
+void LoadWorkers::report_unload_failure(warmup_model_index model, const std::string& error) const {
+    if (outbox_.backend_error)
+        outbox_.backend_error(fmt::format("unload of {}: {}", catalog_.record(model).name, error));
+    if (outbox_.unload_failures == nullptr) return;
+    outbox_.unload_failures->push({model, error});
+    outbox_.wake();
 }
 
 }  // namespace warmup::host

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <string>
 #include <unordered_map>
@@ -53,6 +54,12 @@ struct ResidentListing {
     std::unordered_set<warmup_model_index> unloads_meanwhile;  ///< unloads ran while the server was asked
 };
 
+/// A backend unload that failed: the server may still hold the model while the books no longer count it.
+struct UnloadFailure {
+    warmup_model_index model;
+    std::string error;
+};
+
 /// Where workers put their results for the control thread. The queues and the flag are owned by the runtime and
 /// outlive every LoadWorkers; `wake` is called on worker threads after a push.
 struct WorkerOutbox {
@@ -60,6 +67,9 @@ struct WorkerOutbox {
     tbb::concurrent_queue<ResidentListing>* listings = nullptr;
     std::function<void()> wake;
     const std::atomic<bool>* running = nullptr;  ///< false once the daemon stops: running loads see their cancel token
+    tbb::concurrent_queue<UnloadFailure>* unload_failures = nullptr;
+    /// [worker] A backend call failed (a load, an unload, a listing): for the backend's health. May be empty.
+    std::function<void(const std::string&)> backend_error;
 };
 
 /// Orders a late unload against newer loads of the same model, across worker pools (a restart of the workers keeps
@@ -168,14 +178,16 @@ class LoadWorkers {
         return running_.size();
     }
 
-    /// [control] Unloads `model` on a worker (a failure is logged, not retried).
+    /// [control] Unloads `model` on a worker. A failure is logged and handed back as an UnloadFailure (the runtime
+    /// has the server listed soon, so a model it still holds is charged again and unloaded again).
     void start_unload(warmup_model_index model);
 
     /// [control] Asks the backend (on a worker) what its server holds now; the answer goes to the outbox's listings.
     void start_listing();
 
-    /// [worker] Unloads `record`'s model through `backend`; a failure is logged (MODEL_UNLOAD_ERROR), not retried.
-    static void unload_now(const PluginInstance& backend, const ModelRecord& record);
+    /// [worker] Unloads `record`'s model through `backend`. A failure is logged (MODEL_UNLOAD_ERROR) and its message
+    /// returned.
+    static std::optional<std::string> unload_now(const PluginInstance& backend, const ModelRecord& record);
 
     /// [control] The backend for loads started from now on.
     void set_backend(std::shared_ptr<PluginInstance> backend) { backend_ = std::move(backend); }
@@ -223,6 +235,9 @@ class LoadWorkers {
     uint64_t next_serial_ = 0;             // under running_mutex_
     tbb::task_arena arena_;
     std::unique_ptr<tbb::task_group> group_ = std::make_unique<tbb::task_group>();
+
+    /// [worker] Hands a failed unload back to the control thread (and to the backend's health).
+    void report_unload_failure(warmup_model_index model, const std::string& error) const;
 };
 
 /// An acting arm's view of the shared workers: its completions come back tagged with its name.

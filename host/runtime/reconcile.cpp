@@ -6,23 +6,62 @@
 #include <unordered_set>
 
 #include "runtime/live_runtime.hpp"
+#include "runtime/live_runtime_support.hpp"
 
 namespace warmup::host {
+namespace {
+
+/// After a failed unload the server is listed this much later (or at the next interval, if sooner).
+constexpr auto kListingAfterFailedUnload = std::chrono::seconds(2);
+
+}  // namespace
 
 void LiveRuntime::maybe_start_reconcile(std::chrono::steady_clock::time_point now) {
     const int64_t interval_ms = reconcile_interval_ms_.load();
     if (interval_ms <= 0 || reconcile_in_flight_ || !workers_) return;
     // A backend that said it can never list is not asked again; a hot-swapped backend is asked afresh.
     if (reconcile_unsupported_ && reconcile_unsupported_backend_ == workers_->backend().get()) return;
-    if (reconcile_last_start_ != std::chrono::steady_clock::time_point{} &&
+    const bool early = reconcile_early_ && now >= *reconcile_early_;
+    if (!early && reconcile_last_start_ != std::chrono::steady_clock::time_point{} &&
         now - reconcile_last_start_ < std::chrono::milliseconds(interval_ms))
         return;
     reconcile_last_start_ = now;
+    reconcile_early_.reset();
     reconcile_in_flight_ = true;
     reconcile_unsupported_ = false;
     reconcile_sequences_.clear();
     for (const auto& arm : arms_) reconcile_sequences_[arm->id] = arm->engine->residency_sequence();
     workers_->start_listing();
+}
+
+bool LiveRuntime::take_unload_failures() {
+    bool worked = false;
+    UnloadFailure failure;
+    while (unload_failures_.try_pop(failure)) {
+        worked = true;
+        unloads_failed_.fetch_add(1);
+        unload_failed_models_[failure.model] = failure.error;
+        // The books let the model's memory go when the unload started; the server may still hold it. A listing
+        // soon (not at once: a server that refuses every unload is asked at most every few seconds) charges it
+        // again if so, and the engine unloads it again when its keep says so.
+        const auto soon = std::chrono::steady_clock::now() + kListingAfterFailedUnload;
+        if (!reconcile_early_ || soon < *reconcile_early_) reconcile_early_ = soon;
+        if (reconcile_interval_ms_.load() <= 0) {
+            spdlog::warn(
+                "MODEL_UNLOAD_ERROR {} may still be on the server, outside the budget: reconcile.interval_ms is 0, "
+                "so nothing checks; turn reconciliation on to have such models charged and unloaded again",
+                catalog_.record(failure.model).name);
+            unload_failed_models_.erase(failure.model);
+        }
+    }
+    return worked;
+}
+
+void LiveRuntime::note_backend_error(const std::string& error) {
+    std::lock_guard lock(backend_trouble_mutex_);
+    ++backend_errors_;
+    backend_last_error_ = error;
+    backend_last_error_unix_ms_ = unix_now_ms();
 }
 
 void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
@@ -36,6 +75,7 @@ void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
     }
     if (listing.result == ResidentListing::Result::Failed) {
         reconcile_failures_.fetch_add(1);
+        note_backend_error("listing: " + listing.error);
         spdlog::warn("RECONCILE_ERROR backend {} could not list what its server holds: {}; nothing changed",
                      listing.backend, listing.error);
         return;
@@ -69,16 +109,29 @@ void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
         const ReconcileOutcome outcome =
             arm->engine->reconcile(resident, sequence->second, unsure, /*adopt=*/is_control, now_ms);
         const auto memory_of = [&](warmup_model_index model) { return arm->engine->model_status(model).memory_mb; };
-        for (const warmup_model_index model : outcome.adopted)
-            spdlog::warn(
-                "RECONCILE_DRIFT kind=adopted model={} arm={}: resident on the server but not in the host's "
-                "books (loaded by another client); adopted into the budget at {:.0f} MiB",
-                catalog_.record(model).name, arm->name, memory_of(model));
+        for (const warmup_model_index model : outcome.adopted) {
+            if (const auto failed = unload_failed_models_.find(model); failed != unload_failed_models_.end())
+                spdlog::warn(
+                    "RECONCILE_DRIFT kind=adopted model={} arm={}: still resident on the server, its unload failed "
+                    "({}); charged again at {:.0f} MiB, and unloaded again when its keep says so",
+                    catalog_.record(model).name, arm->name, failed->second, memory_of(model));
+            else
+                spdlog::warn(
+                    "RECONCILE_DRIFT kind=adopted model={} arm={}: resident on the server but not in the host's "
+                    "books (loaded by another client); adopted into the budget at {:.0f} MiB",
+                    catalog_.record(model).name, arm->name, memory_of(model));
+        }
         for (const warmup_model_index model : outcome.gone)
             spdlog::warn(
                 "RECONCILE_DRIFT kind=gone model={} arm={}: in the host's books but no longer on the server "
                 "(unloaded behind the host's back); marked unloaded, its next request is a cold start",
                 catalog_.record(model).name, arm->name);
+        if (is_control) {
+            // Settled by this listing: adopted back, or not on the server (the unload went through after all). A
+            // model the listing was unsure of waits for the next one.
+            for (auto failed = unload_failed_models_.begin(); failed != unload_failed_models_.end();)
+                failed = unsure.count(failed->first) == 0 ? unload_failed_models_.erase(failed) : std::next(failed);
+        }
         drift_adopted_.fetch_add(outcome.adopted.size());
         drift_gone_.fetch_add(outcome.gone.size());
         arm->engine->flush_metrics();

@@ -669,6 +669,7 @@ std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
             lock.unlock();
             checkpoint_journal();
             flush_journal();  // a clean stop leaves nothing unwritten
+            if (journal_owner_->write_failing()) state_lost_at_stop_.store(true);
         });
     }
     state_thread_ = std::thread([this] {
@@ -681,7 +682,8 @@ std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
             lock.lock();
         }
         lock.unlock();
-        snapshot_now();  // a clean stop keeps everything learned up to now
+        // A clean stop keeps everything learned up to now.
+        if (!snapshot_now().ok()) state_lost_at_stop_.store(true);
     });
     return restored;
 }

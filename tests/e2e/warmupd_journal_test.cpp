@@ -283,5 +283,31 @@ TEST_F(WarmupdJournal, WhileTheDiskIsFullEventsAreRefusedAndNoneAcknowledgedIsLo
     EXPECT_EQ(log.find("JOURNAL_TORN"), std::string::npos) << log;
 }
 
+// A stop whose last snapshot cannot be written (the disk full, as above) is not a clean stop: exit status 1, so that a
+// supervisor records it, while a stop that saved everything exits 0.
+TEST_F(WarmupdJournal, AStopThatCannotSaveItsStateExitsWithStatus1) {
+    const fs::path state_dir = dir_.path() / "state";
+    start_daemon(config_yaml(state_dir));
+    ASSERT_FALSE(HasFatalFailure());
+    const auto posted =
+        client_->Post("/api/warmup/events", rhythm_history_ndjson(system_now_ms()), "application/x-ndjson");
+    ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
+    const struct rlimit full {1, RLIM_INFINITY};
+    ASSERT_EQ(::prlimit(daemon_->pid(), RLIMIT_FSIZE, &full, nullptr), 0) << std::strerror(errno);
+    ASSERT_EQ(::kill(daemon_->pid(), SIGTERM), 0);
+    const auto ended = daemon_->wait_exit(20s);
+    ASSERT_TRUE(ended && ended->exited) << daemon_->log();
+    EXPECT_EQ(ended->code, 1) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("SHUTDOWN the last snapshot or journal write failed"), std::string::npos)
+        << daemon_->log();
+
+    start_daemon(config_yaml(state_dir));  // the disk has room again: the same stop is clean
+    ASSERT_FALSE(HasFatalFailure());
+    ASSERT_EQ(::kill(daemon_->pid(), SIGTERM), 0);
+    const auto clean = daemon_->wait_exit(20s);
+    ASSERT_TRUE(clean && clean->exited) << daemon_->log();
+    EXPECT_EQ(clean->code, 0) << daemon_->log();
+}
+
 }  // namespace
 }  // namespace warmup::host

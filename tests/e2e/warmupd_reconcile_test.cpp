@@ -31,7 +31,7 @@ constexpr auto kPollInterval = 50ms;
 constexpr auto kWait = 20s;  // bound of every poll (the machine may be busy compiling)
 constexpr uint64_t kGiB = 1024ULL * 1024 * 1024;
 
-std::string config_yaml(const std::string& backend) {
+std::string config_yaml(const std::string& backend, int64_t keep_ms = 600000) {
     std::ostringstream yaml;
     yaml << "log_level: info\n"
          << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\"]\n"
@@ -39,7 +39,7 @@ std::string config_yaml(const std::string& backend) {
          << "reconcile: {interval_ms: 100}\n"
          << "components:\n"
          << "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
-         << "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}\n"
+         << "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: " << keep_ms << "}}\n"
          << "  performance: {plugin: org.warmup.performance.calibrated}\n"
          << "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
          << "  resource: {plugin: org.warmup.resource.lru}\n"
@@ -55,7 +55,7 @@ class WarmupdReconcile : public warmup::test::DaemonTest {
   protected:
     WarmupdReconcile() : DaemonTest("warmupd-reconcile") {}
 
-    void start(const std::string& backend) { start_daemon(config_yaml(backend)); }
+    void start(const std::string& backend, int64_t keep_ms = 600000) { start_daemon(config_yaml(backend, keep_ms)); }
 
     json status() {
         const auto result = client_->Get("/api/warmup/status");
@@ -120,6 +120,40 @@ TEST_F(WarmupdReconcile, AdoptsWhatAnotherClientLoadedAndForgetsWhatOllamaDroppe
     // Nothing drifted meanwhile: the books and the server agree.
     EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"adopted\"}"), 1);
     EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"gone\"}"), 1);
+}
+
+// An unload the server refuses: the books let the memory go when the unload started, but the server still holds the
+// model. A listing soon after charges it again (logged as a failed unload, not as another client's load), the backend
+// is degraded in health, and once the server takes unloads again the model is unloaded for good.
+TEST_F(WarmupdReconcile, AModelWhoseUnloadFailedIsChargedAgainAndUnloadedOnceTheServerAllowsIt) {
+    FakeOllama ollama;
+    ollama.add_model("phi3:latest", {2 * kGiB, 2 * kGiB});
+    start("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}",
+          2000);
+    request("phi3:latest");
+    ASSERT_TRUE(poll_until([&] { return warm("phi3:latest"); }, kWait, kPollInterval));
+    ollama.fail_unloads_with("internal boom");
+    // Its 2-second keep runs out: the unload is refused, the model stays on the server.
+    ASSERT_TRUE(daemon_->wait_for_log("MODEL_UNLOAD_ERROR", kWait));
+    EXPECT_TRUE(ollama.is_loaded("phi3:latest"));
+    EXPECT_TRUE(daemon_->wait_for_log(
+        "RECONCILE_DRIFT kind=adopted model=phi3:latest arm=control: still resident on the server, its unload failed",
+        kWait));
+    EXPECT_GE(metric("warmup_unloads_failed_total"), 1);
+    const json health = json::parse(client_->Get("/api/warmup/health/components")->body, nullptr, false);
+    bool backend_degraded = false;
+    for (const json& component : health["components"])
+        if (component["component"] == "backend")
+            backend_degraded = component["state"] == "degraded" && component["reason"].get<std::string>().find(
+                                                                       "unload of phi3:latest") != std::string::npos;
+    EXPECT_TRUE(backend_degraded) << health.dump();
+
+    // The server takes unloads again: the next one (its keep is long over) goes through, and the books agree.
+    ollama.fail_unloads_with("");
+    ASSERT_TRUE(
+        poll_until([&] { return !ollama.is_loaded("phi3:latest") && !warm("phi3:latest"); }, kWait, kPollInterval))
+        << status().dump();
+    EXPECT_DOUBLE_EQ(status()["used_mb"].get<double>(), 0.0) << status().dump();
 }
 
 TEST_F(WarmupdReconcile, AServerThatCannotBeReachedChangesNothingAndIsCounted) {

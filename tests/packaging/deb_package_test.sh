@@ -54,6 +54,19 @@ dpkg-deb -e "$deb" "$work/control"
 grep -qxF /etc/warmup/warmupd.yaml "$work/control/conffiles" || fail "/etc/warmup/warmupd.yaml is not a conffile"
 [ -x "$work/control/postinst" ] && grep -q "systemd-sysusers warmup.conf" "$work/control/postinst" ||
   fail "postinst does not create the warmup user"
+# An upgrade (postinst configure <old version>) restarts a running daemon, so it runs the new binary with the new plugins:
+# run the script with stand-ins for systemctl and the systemd marker folder and see what it asks for.
+stub="$work/stub"
+mkdir -p "$stub/bin"
+printf '#!/bin/sh\necho "systemctl $*" >> "%s/calls"\n' "$stub" > "$stub/bin/systemctl"
+printf '#!/bin/sh\nexit 0\n' > "$stub/bin/systemd-sysusers"
+chmod +x "$stub/bin/systemctl" "$stub/bin/systemd-sysusers"
+sed 's|/run/systemd/system|'"$stub"'|' "$work/control/postinst" > "$stub/postinst"
+PATH="$stub/bin:$PATH" sh "$stub/postinst" configure 0.0.9 || fail "postinst configure (upgrade) failed"
+grep -qx "systemctl try-restart warmupd.service" "$stub/calls" || fail "an upgrade does not restart a running warmupd: $(cat "$stub/calls")"
+: > "$stub/calls"
+PATH="$stub/bin:$PATH" sh "$stub/postinst" configure || fail "postinst configure (first install) failed"
+grep -q "try-restart" "$stub/calls" && fail "a first install must not start warmupd"
 
 # 3. The packaged configuration, with the packaged programs and plugins.
 root="$work/root"
@@ -87,6 +100,7 @@ expect_key Service ReadWritePaths /var/lib/warmup
 expect_key Service NoNewPrivileges yes
 expect_key Service PrivateTmp yes
 expect_key Service Restart on-failure
+expect_key Service RestartPreventExitStatus 2
 expect_key Unit StartLimitBurst 3
 expect_key Install WantedBy multi-user.target
 [ -n "$(unit_values Unit StartLimitIntervalSec)" ] || fail "warmupd.service: no StartLimitIntervalSec"

@@ -88,6 +88,11 @@ class FakeOllama {
         std::lock_guard lock(mutex_);
         load_error_ = error_text;
     }
+    /// Unloads (keep_alive 0) answer 500 with this error text and leave the model loaded, or work when empty.
+    void fail_unloads_with(const std::string& error_text) {
+        std::lock_guard lock(mutex_);
+        unload_error_ = error_text;
+    }
     /// Loads (keep_alive != 0) load the model but answer 200 with this body as it is (e.g. cut short), or normally
     /// when empty.
     void answer_loads_with_body(const std::string& body) {
@@ -161,6 +166,7 @@ class FakeOllama {
             return error(400, "\"" + name + "\" does not support generate");
         const bool unload = body.contains("keep_alive") && body["keep_alive"] == 0;
         if (unload) {
+            if (!unload_error_.empty()) return error(500, unload_error_);
             loaded_.erase(name);
             response.set_content(nlohmann::json{{"model", name}, {"done", true}, {"done_reason", "unload"}}.dump(),
                                  "application/json");
@@ -187,6 +193,7 @@ class FakeOllama {
     std::set<std::string> loaded_;
     std::vector<Request> requests_;
     std::string load_error_;
+    std::string unload_error_;
     std::string load_body_;
     bool hold_loads_ = false;
     int loads_held_ = 0;
