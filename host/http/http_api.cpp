@@ -182,14 +182,20 @@ void HttpApi::add_get_route(const std::string& path, std::function<nlohmann::jso
 }
 
 void HttpApi::start() {
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = std::thread([this] {
+        server_.listen_after_bind();
+        listen_returned_.store(true);
+    });
 }
 
 void HttpApi::stop() {
-    if (thread_.joinable()) {
-        server_.stop();
-        thread_.join();
-    }
+    if (!thread_.joinable()) return;
+    // The library's stop() does nothing before its accept loop runs: a stop right after start (before the thread was
+    // scheduled) would leave the loop running and the join below waiting forever. The loop starts at once, or the
+    // listen returns at once (a socket that failed), so this wait is short.
+    while (!server_.is_running() && !listen_returned_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    server_.stop();
+    thread_.join();
 }
 
 // The route table: one named handler per endpoint, grouped by file (http_api.hpp lists which file holds which).

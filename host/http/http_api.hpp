@@ -127,6 +127,7 @@ class HttpApi {
     std::map<std::string, std::vector<std::string>> methods_by_path_;  // filled before the server starts
     HttpServer server_;
     std::thread thread_;
+    std::atomic<bool> listen_returned_{false};  ///< the listen thread's loop has returned (stop() need not wait)
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::chrono::system_clock::time_point started_wall_ = std::chrono::system_clock::now();
     std::atomic<Phase> phase_{Phase::Starting};

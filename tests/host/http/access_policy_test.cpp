@@ -127,7 +127,7 @@ TEST(RequestDecision, LoopbackReadsNeedTheTokenWhenConfiguredSo) {
     EXPECT_EQ(decide_request(guard, "GET", "/metrics", "::1", kBearer).status, 0);
     EXPECT_EQ(decide_request(guard, "GET", "/healthz", "127.0.0.1", "").status, 0);
     EXPECT_EQ(decide_request(guard, "GET", "/readyz", "127.0.0.1", "").status, 0);
-    EXPECT_EQ(decide_request(guard, "GET", "/", "127.0.0.1", "").status, 0);  // the page itself holds no data
+    EXPECT_EQ(decide_request(guard, "GET", "/ui", "127.0.0.1", "").status, 0);  // the page itself holds no data
     // Without a token the option has nothing to ask for: loopback stays open.
     const RequestGuard no_token{std::nullopt, true};
     EXPECT_EQ(decide_request(no_token, "GET", "/api/warmup/status", "127.0.0.1", "").status, 0);
