@@ -7,7 +7,7 @@
 //                                             a folder is scanned for *.so
 //   warmupctl [--url URL] [--token-env NAME] COMMAND
 //       status | health | plugins | predictions | experiments | metrics          (GET)
-//       emergency-stop | reset-to-safe | reload | rollback | reset-data-collection | restart-workers     (POST)
+//       emergency-stop | resume | reset-to-safe | reload | rollback | reset-data-collection | restart-workers (POST)
 //       backup [--overwrite] [NAME] | restore [NAME]                              (POST, optional backup name; an
 //                                                                                 existing one is replaced only
 //                                                                                 with --overwrite)
@@ -780,6 +780,7 @@ int main(int argc, char** argv) {
         {"experiments", "GET", "/api/warmup/experiments", "per arm figures"},
         {"metrics", "GET", "/metrics", "Prometheus text"},
         {"emergency-stop", "POST", "/api/warmup/emergency-stop", "no new warm-ups; queued ones cancelled"},
+        {"resume", "POST", "/api/warmup/resume", "lift the emergency stop on the running configuration"},
         {"reset-to-safe", "POST", "/api/warmup/reset-to-safe", "leave emergency mode on the safe configuration"},
         {"reload", "POST", "/api/warmup/config/reload", "re-read the config file and hot-swap what changed"},
         {"rollback", "POST", "/api/warmup/config/rollback", "return to the configuration before the last reload"},

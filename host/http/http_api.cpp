@@ -221,6 +221,7 @@ void HttpApi::routes() {
     post("/api/warmup/config/reload", &HttpApi::post_config_reload);
     post("/api/warmup/config/rollback", &HttpApi::post_config_rollback);
     post("/api/warmup/emergency-stop", &HttpApi::post_emergency_stop);
+    post("/api/warmup/resume", &HttpApi::post_resume);
     post("/api/warmup/reset-to-safe", &HttpApi::post_reset_to_safe);
     post("/api/warmup/reset-data-collection", &HttpApi::post_reset_data_collection);
     post("/api/warmup/queue/restart-workers", &HttpApi::post_restart_workers);

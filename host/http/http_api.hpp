@@ -110,6 +110,7 @@ class HttpApi {
     void post_config_reload(const httplib::Request& request, httplib::Response& response, const std::string& body);
     void post_config_rollback(const httplib::Request& request, httplib::Response& response, const std::string& body);
     void post_emergency_stop(const httplib::Request& request, httplib::Response& response, const std::string& body);
+    void post_resume(const httplib::Request& request, httplib::Response& response, const std::string& body);
     void post_reset_to_safe(const httplib::Request& request, httplib::Response& response, const std::string& body);
     void post_reset_data_collection(const httplib::Request& request, httplib::Response& response,
                                     const std::string& body);

@@ -103,6 +103,10 @@ void HttpApi::post_emergency_stop(const httplib::Request&, httplib::Response& re
     if (no_body(text, response)) reply_operation(response, runtime_.emergency_stop());
 }
 
+void HttpApi::post_resume(const httplib::Request&, httplib::Response& response, const std::string& text) {
+    if (no_body(text, response)) reply_operation(response, runtime_.resume());
+}
+
 void HttpApi::post_reset_to_safe(const httplib::Request&, httplib::Response& response, const std::string& text) {
     if (no_body(text, response)) reply_operation(response, runtime_.reset_to_safe());
 }

@@ -223,6 +223,10 @@ class LiveRuntime {
 
     /// Emergency stop on every arm: no new warm-ups, queued pre-warms cancelled, loaded models kept.
     OperationResult emergency_stop();
+    /// Lifts the emergency stop on the running configuration (every model planned again at once) and saves that in
+    /// the state folder; nothing else changes (reset_to_safe() also switches to the safe configuration). Without an
+    /// emergency stop in force it changes nothing and says so.
+    OperationResult resume();
     /// Leaves emergency mode on the safe configuration: the running configuration with the keep-alive predictor
     /// (default TTL), experiments off and half the memory budget, through reload(). A backup named
     /// "before-reset-to-safe" is written first when state is kept. On the safe configuration already (safe_mode()),

@@ -42,15 +42,39 @@ OperationResult LiveRuntime::emergency_stop() {
                     {"loads_in_flight", static_cast<double>(counts.in_flight)},
                     {"arms", static_cast<double>(counts.arms)}};
     result.notes.push_back(
-        "demand loads (a request waits for them) still run; POST /api/warmup/reset-to-safe "
-        "leaves emergency mode");
+        "demand loads (a request waits for them) still run; POST /api/warmup/resume lifts the stop, "
+        "POST /api/warmup/reset-to-safe leaves it on the safe configuration");
     // Saved before the answer: a daemon restarted on this state folder, after a crash too, is still stopped.
     if (state_store_) {
         const OperationResult saved = snapshot_now();
         result.notes.push_back(saved.ok()
                                    ? "saved in the state folder: in force across a restart until "
-                                     "POST /api/warmup/reset-to-safe"
+                                     "POST /api/warmup/resume or /reset-to-safe"
                                    : "could not be saved in the state folder (a restart may end it): " + saved.error);
+    }
+    return result;
+}
+
+OperationResult LiveRuntime::resume() {
+    const bool was_stopped = call_on_control([this](WarmupEngine& engine) {
+        const bool stopped = engine.stopped();
+        set_emergency_stop(false);  // every arm, each planned again (the stop dropped every planned pre-warm)
+        return stopped;
+    });
+    OperationResult result;
+    if (!was_stopped) {
+        result.notes.push_back("no emergency stop was in force: nothing changed");
+        return result;
+    }
+    spdlog::warn("EMERGENCY_STOP_LIFTED warm-ups start again on the running configuration; every model planned again");
+    result.notes.push_back("emergency stop lifted: warm-ups start again on the running configuration");
+    // The stop was saved with the state; its end is saved the same way, so a restart does not stop again.
+    if (state_store_) {
+        const OperationResult saved = snapshot_now();
+        result.notes.push_back(saved.ok() ? "saved in the state folder"
+                                          : "the end of the emergency stop could not be saved in the state folder (a "
+                                            "restart would stop again): " +
+                                                saved.error);
     }
     return result;
 }

@@ -563,11 +563,12 @@
     section.classList.toggle('emergency', status.emergency_stop);
     byId('operations-state').textContent = status.emergency_stop
       ? 'Emergency stop is on: no new warm-ups, queued ones were cancelled, loaded models are kept. ' +
-        '"Reset to safe" leaves it on the safe configuration.'
+        '"Resume" lifts it; "Reset to safe" leaves it on the safe configuration.'
       : status.safe_mode
         ? 'Safe mode: keep-alive predictor, no experiment, half the budget, until the next configuration reload.'
         : 'Normal operation.';
     byId('emergency-stop').disabled = status.emergency_stop;
+    byId('resume').disabled = !status.emergency_stop;
   }
 
   const operations = {
@@ -576,6 +577,12 @@
       text: 'Stop all new warm-ups and cancel the queued ones? Loaded models are kept.',
       path: '/api/warmup/emergency-stop',
       confirm: 'Stop warm-ups',
+    },
+    'resume': {
+      title: 'Resume',
+      text: 'Lift the emergency stop? Warm-ups start again on the running configuration.',
+      path: '/api/warmup/resume',
+      confirm: 'Resume',
     },
     'reset-to-safe': {
       title: 'Reset to safe',

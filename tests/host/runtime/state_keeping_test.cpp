@@ -242,6 +242,30 @@ TEST_F(TransitionsTest, AnEmergencyStopStaysInForceAcrossARestartUntilResetToSaf
     EXPECT_EQ(get_json("/api/warmup/status").second["emergency_stop"], false);
 }
 
+TEST_F(TransitionsTest, ResumeLiftsTheEmergencyStopOnTheRunningConfigurationAndSavesIt) {
+    const Config with_state =
+        config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
+    start(with_state);
+    use_and_wait_ready("m/a");
+    const double budget_mb = get_json("/api/warmup/status").second["budget_mb"].get<double>();
+    const auto [idle_status, idle] = post("/api/warmup/resume");
+    ASSERT_EQ(idle_status, 200) << idle.dump();
+    EXPECT_NE(idle["notes"].dump().find("nothing changed"), std::string::npos) << idle.dump();
+
+    ASSERT_EQ(post("/api/warmup/emergency-stop").first, 200);
+    const auto [status, resumed] = post("/api/warmup/resume");
+    ASSERT_EQ(status, 200) << resumed.dump();
+    EXPECT_NE(resumed["notes"].dump().find("emergency stop lifted"), std::string::npos) << resumed.dump();
+    const json after = get_json("/api/warmup/status").second;
+    EXPECT_EQ(after["emergency_stop"], false);
+    EXPECT_EQ(after["safe_mode"], false);                    // unlike reset-to-safe: the configuration stays
+    EXPECT_EQ(after["budget_mb"].get<double>(), budget_mb);  // nor is the budget halved
+    EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_READY);     // nothing evicted
+    stop();
+    start(with_state);  // saved: the restart is not stopped
+    EXPECT_EQ(get_json("/api/warmup/status").second["emergency_stop"], false);
+}
+
 TEST_F(TransitionsTest, AStateWrittenWithoutTheEmergencyStopReadsAsNotStopped) {
     // The engine section as daemons wrote it before the emergency stop was kept: counters only.
     Snapshot older;
