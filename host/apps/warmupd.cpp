@@ -211,7 +211,9 @@ int wait_for_stop_signal(const sigset_t& stop_signals, const Config& config, Liv
     for (;;) {
         sigwait(&stop_signals, &signal_number);
         if (signal_number != SIGHUP) return signal_number;
-        spdlog::info("CONFIG_RELOAD SIGHUP received, reloading {}", config.source_file.string());
+        spdlog::info("CONFIG_RELOAD SIGHUP received, reloading {}",
+                     config.source_file.empty() ? std::string("(none: the embedded default configuration runs)")
+                                                : config.source_file.string());
         spdlog::info("CONFIG_RELOAD result {}", reload_json(runtime.reload_from_file()).dump());
     }
 }

@@ -428,9 +428,13 @@ class LiveRuntime {
     /// [control] Imports counter sections (engine counters, metrics plugin) into the control arm. Returns the
     /// problems (empty on success); `notes` gets one line per section imported or skipped; `emergency_stop` (when
     /// given) receives whether the engine section says an emergency stop was in force (left unset without one).
+    /// `counters_kept` (when given): the counters running now are kept, not set back (an operator's restore on a
+    /// live daemon: counters never go backwards within a process, which Prometheus would read as a reset); the
+    /// sections holding only counters (the engine's and the metrics slot's) are skipped and counted there.
     std::vector<std::string> import_counter_sections(WarmupEngine& engine, std::span<const SnapshotSection> sections,
                                                      std::vector<std::string>* notes, std::size_t* imported,
-                                                     std::optional<bool>* emergency_stop = nullptr);
+                                                     std::optional<bool>* emergency_stop = nullptr,
+                                                     std::size_t* counters_kept = nullptr);
     /// [control] Puts every arm in emergency stop, or out of it (then every model is planned again), when it is not
     /// already so. At start only: the stop saved with the state.
     void set_emergency_stop(bool stopped);

@@ -188,13 +188,19 @@ Snapshot LiveRuntime::capture_state(std::vector<std::string>* notes) {
 std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engine,
                                                               std::span<const SnapshotSection> sections,
                                                               std::vector<std::string>* notes, std::size_t* imported,
-                                                              std::optional<bool>* emergency_stop) {
+                                                              std::optional<bool>* emergency_stop,
+                                                              std::size_t* counters_kept) {
     std::vector<std::string> import_errors;
     const auto note = [&](std::string line) {
         if (notes != nullptr) notes->push_back(std::move(line));
     };
     for (const SnapshotSection& section : sections) {
         if (section.slot == kEngineSectionSlot && section.schema == kEngineSectionSchema) {
+            if (counters_kept != nullptr) {
+                ++*counters_kept;
+                note("engine counters kept counting (a restore on a running daemon does not set them back)");
+                continue;
+            }
             try {
                 const EngineSection decoded = decode_counters(section.data);
                 engine.restore_counters(decoded.counters);
@@ -213,6 +219,12 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
         const auto slot = slot_from_key_or_deprecated(section.slot);
         if (!slot) {
             note(fmt::format("section '{}' skipped: not a component slot", section.slot));
+            continue;
+        }
+        if (counters_kept != nullptr && *slot == ComponentSlot::Metrics) {
+            ++*counters_kept;
+            note(fmt::format("{} kept counting (a restore on a running daemon does not set its counters back)",
+                             section.slot));
             continue;
         }
         const auto& instance = plugins().at(*slot);
@@ -260,9 +272,12 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_sta
                                                       : std::string("is not covered by this catalog")));
         }
         std::size_t restored = 0;
+        std::size_t counters_kept = 0;
         std::optional<bool> stopped;
-        const std::vector<std::string> import_errors =
-            import_counter_sections(engine, snapshot.sections, &out.notes, &restored, &stopped);
+        // At start the counters come back with everything else (the process is new: /metrics starts again anyway);
+        // an operator's restore on a running daemon keeps the counters running now.
+        const std::vector<std::string> import_errors = import_counter_sections(
+            engine, snapshot.sections, &out.notes, &restored, &stopped, at_start ? nullptr : &counters_kept);
         // At start, an emergency stop saved with the state is in force again before the warm set is queued (so it
         // queues nothing). An operator's restore leaves the mode as it is: it brings back what was learned, not an
         // operator's earlier decision.
@@ -286,6 +301,7 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_sta
                     engine.model_status(static_cast<warmup_model_index>(i)).residency == WARMUP_RESIDENCY_ABSENT)
                     engine.plan_ahead(static_cast<warmup_model_index>(i), now_ms);
         out.facts = {{"sections_restored", static_cast<double>(restored)},
+                     {"counter_sections_kept", static_cast<double>(counters_kept)},
                      {"sections_in_snapshot", static_cast<double>(snapshot.sections.size())},
                      {"models", static_cast<double>(snapshot.models.size())},
                      {"prewarms_queued", static_cast<double>(prewarms)}};

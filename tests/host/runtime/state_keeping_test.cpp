@@ -50,11 +50,23 @@ TEST_F(OpsTest, BackupRestoreAndResetDataCollectionRoundTripTheLearnedPatterns) 
     EXPECT_EQ(reset["analyzers_reset"], 1);
     EXPECT_EQ(confidence("m/a"), 0);  // nothing learned any more
 
+    // Events after the backup: the counters running now are ahead of the backup's.
+    const warmup_time_ms now_ms = runtime_->clock().now_ms();
+    for (int i = 0; i < 3; ++i) ingest("m/b", now_ms);
+    drain();
+    const json counters_before = get_json("/api/warmup/status").second["counters"];
     const auto [restore_status, restore] = post("/api/warmup/restore-state");  // newest backup: b1
     ASSERT_EQ(restore_status, 200) << restore.dump();
     EXPECT_EQ(restore["file"], (dir.path() / "state" / "backup-b1.wsnap").string());
-    EXPECT_EQ(restore["sections_restored"], restore["sections_in_snapshot"]);
+    // Everything learned comes back; the counters (the engine's, the metrics plugin's) keep counting: within one
+    // process they never go backwards, which Prometheus would read as a reset.
+    EXPECT_EQ(restore["counter_sections_kept"], 2) << restore.dump();
+    EXPECT_EQ(restore["sections_restored"].get<int>() + restore["counter_sections_kept"].get<int>(),
+              restore["sections_in_snapshot"].get<int>());
     EXPECT_DOUBLE_EQ(confidence("m/a"), learned);
+    const json counters_after = get_json("/api/warmup/status").second["counters"];
+    EXPECT_EQ(counters_after["events_accepted"], counters_before["events_accepted"]) << counters_after.dump();
+    EXPECT_EQ(counters_after["requests"], counters_before["requests"]) << counters_after.dump();
     EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "missing"})").first, 404);
 }
 
