@@ -997,7 +997,7 @@ void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
 
 // Long: a completion's cases (stale, failed with retry or give-up, succeeded) in the order the simulation rules give.
 void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, bool succeeded, double load_ms,
-                                    double memory_mb, warmup_time_ms now_ms) {
+                                    double memory_mb, warmup_time_ms now_ms, bool permanent_failure) {
     if (model >= models_.size()) return;
     ModelSlot& state = models_[model];
     if (state.residency != WARMUP_RESIDENCY_LOADING || state.ticket != ticket) return;  // cancelled or stale
@@ -1020,7 +1020,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
         metric(WARMUP_METRIC_WARMUP_FAILED, model, now_ms, 1);
         ++state.attempt;
         warmup_time_ms retry_at = kNever;
-        if (!guarded(ComponentKind::Scheduler, "on_warmup_failed", [&] {
+        if (!permanent_failure && !guarded(ComponentKind::Scheduler, "on_warmup_failed", [&] {
                 return components_.scheduler.vtable->on_warmup_failed(components_.scheduler.self, model, state.attempt,
                                                                       now_ms, &retry_at);
             }))
@@ -1030,8 +1030,11 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
         if (options_.decisions != nullptr) {
             Decision& after_failure =
                 decision(retry_at == kNever ? DecisionKind::GiveUp : DecisionKind::Retry, model,
-                         retry_at == kNever ? "the load failed and the scheduler gave up: waiting requests fail"
-                                            : "the load failed; the scheduler planned another attempt",
+                         permanent_failure
+                             ? "the load failed with an error no retry can fix (the backend does not have the model, "
+                               "or refused its name): waiting requests fail"
+                         : retry_at == kNever ? "the load failed and the scheduler gave up: waiting requests fail"
+                                              : "the load failed; the scheduler planned another attempt",
                          components_.scheduler.label, now_ms);
             after_failure.until_ms = retry_at;
             after_failure.attempt = state.attempt;

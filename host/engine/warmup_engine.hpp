@@ -186,8 +186,10 @@ class WarmupEngine {
 
     /// A load started with `ticket` finished (control thread). `load_ms`: measured duration; `memory_mb`: measured
     /// resident memory or <= 0 when unknown. A stale ticket (the engine cancelled that load) is ignored.
+    /// `permanent_failure`: the backend said no attempt can succeed (the server does not have the model): no retry
+    /// is planned, the waiting requests fail at once (a later request tries again).
     void on_load_finished(warmup_model_index model, uint64_t ticket, bool succeeded, double load_ms, double memory_mb,
-                          warmup_time_ms now_ms);
+                          warmup_time_ms now_ms, bool permanent_failure = false);
 
     /// Asks the scheduler for a plan for `model` now (trigger TIMER), e.g. before its first request. Only a policy
     /// that knows the future can act on this for a model never seen; the clairvoyant yardsticks use it.

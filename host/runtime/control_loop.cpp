@@ -83,7 +83,8 @@ bool LiveRuntime::take_completions() {
         for (auto& arm : arms_)
             if (arm->id == completion.arm_id) {
                 arm->engine->on_load_finished(completion.model, completion.ticket, completion.succeeded,
-                                              completion.load_ms, completion.memory_mb, clock_.now_ms());
+                                              completion.load_ms, completion.memory_mb, clock_.now_ms(),
+                                              completion.permanent_failure);
                 matched = true;
             }
         // An arm stopped by a reload no longer exists; a load it started that succeeded left the model on the

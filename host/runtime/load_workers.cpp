@@ -37,8 +37,12 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
             // the engine, whose control loop is stopping (it would count a failed load and plan a retry).
             const bool cancelled_by_shutdown =
                 error != nullptr && error->code == WARMUP_ERROR_CANCELLED && cancel_state->by_shutdown();
+            bool permanent_failure = false;
             if (error != nullptr) {
                 ErrorPtr owned(error);
+                permanent_failure = owned->code == WARMUP_ERROR_NOT_FOUND ||
+                                    owned->code == WARMUP_ERROR_INVALID_ARGUMENT ||
+                                    owned->code == WARMUP_ERROR_UNSUPPORTED;
                 if (cancelled_by_shutdown)
                     spdlog::info("MODEL_LOAD_CANCELLED load of {} cancelled by the shutdown after {:.0f} ms",
                                  record.name, load_ms);
@@ -57,7 +61,8 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
                 owned_completion = running_.erase(serial) == 1;
             }
             if (owned_completion && !cancelled_by_shutdown) {
-                outbox_.completions->push({arm_id, model, ticket, error == nullptr, load_ms, result.memory_mb});
+                outbox_.completions->push(
+                    {arm_id, model, ticket, error == nullptr, load_ms, result.memory_mb, permanent_failure});
                 outbox_.wake();
             } else if (error == nullptr) {
                 // The load outlived its timeout (the engine counted it failed and freed its memory) but the

@@ -43,6 +43,9 @@ struct LoadCompletion {
     bool succeeded;
     double load_ms;
     double memory_mb;
+    /// A failure another attempt cannot fix (the backend answered NOT_FOUND, INVALID_ARGUMENT or UNSUPPORTED: a model
+    /// the server does not have, a bad name): the engine gives up at once instead of retrying.
+    bool permanent_failure = false;
 };
 
 /// What one backend listing (list_resident, on a worker) found, handed back to the control thread.

@@ -156,6 +156,22 @@ TEST_F(WarmupdReconcile, AModelWhoseUnloadFailedIsChargedAgainAndUnloadedOnceThe
     EXPECT_DOUBLE_EQ(status()["used_mb"].get<double>(), 0.0) << status().dump();
 }
 
+// A model the server does not have (Ollama: 404, "try pulling it first"): no retry can fix that, so the daemon gives
+// up after the first attempt instead of sending the same load again (each a demand load in the counters).
+TEST_F(WarmupdReconcile, ALoadTheServerCannotEverServeIsNotRetried) {
+    FakeOllama ollama;
+    start("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}");
+    request("missing:1");
+    ASSERT_TRUE(daemon_->wait_for_log("MODEL_LOAD_ERROR load of missing:1 failed (attempt 1), giving up", kWait))
+        << daemon_->log();
+    // "giving up" at the first attempt: no retry was planned (before, the scheduler planned three more loads).
+    EXPECT_EQ(status()["counters"]["demand_loads"], 1) << status().dump();
+    const auto decisions = client_->Get("/api/warmup/decisions?model=missing:1");
+    ASSERT_TRUE(decisions && decisions->status == 200);
+    EXPECT_NE(decisions->body.find("the load failed with an error no retry can fix"), std::string::npos)
+        << decisions->body;
+}
+
 TEST_F(WarmupdReconcile, AServerThatCannotBeReachedChangesNothingAndIsCounted) {
     int closed_port = 0;
     {
