@@ -71,6 +71,8 @@ std::string_view load_cause_name(LoadCause cause) noexcept {
             return "pre-warm";
         case LoadCause::Restore:
             return "restore";
+        case LoadCause::Adopted:
+            return "adopted";
     }
     return "demand";
 }
@@ -1210,6 +1212,7 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
         state.ready_since_ms = now_ms;
         state.last_use_ms = kNever;
         state.prewarmed_unused = false;
+        state.loaded_for = LoadCause::Adopted;
         ready_mb_ += memory_mb;
         components_.resource.vtable->on_ready(components_.resource.self, model, memory_mb, 0, now_ms);
         adopted.push_back(model);

@@ -60,8 +60,10 @@ enum class LoadReason : uint8_t { Demand = 0, Prewarm = 1, Retry = 2 };
 /// Why a model is queued, loading or loaded, as an operator reads it: a request needed it (Demand, also a pre-warm a
 /// request found still queued or loading), the plan pre-warmed it (Prewarm, also its retries), or an operator's
 /// restore-state brought the warm set back (Restore).
-enum class LoadCause : uint8_t { Demand, Prewarm, Restore };
-std::string_view load_cause_name(LoadCause cause) noexcept;  ///< "demand", "pre-warm", "restore"
+/// Why a model is in memory. Adopted: not loaded by this engine (another client loaded it, its unload failed, or an
+/// arm stopped by a reload handed it over), taken into the books as it was found.
+enum class LoadCause : uint8_t { Demand, Prewarm, Restore, Adopted };
+std::string_view load_cause_name(LoadCause cause) noexcept;  ///< "demand", "pre-warm", "restore", "adopted"
 
 /// The seven guarded components; each has its own circuit breaker.
 enum class ComponentKind : uint8_t { Analyzer, Predictor, Performance, Scheduler, Resource, Queue, Metrics };

@@ -96,6 +96,11 @@ TEST_F(WarmupdReconcile, AdoptsWhatAnotherClientLoadedAndForgetsWhatOllamaDroppe
     ASSERT_TRUE(poll_until([&] { return warm("llama3:8b"); }, kWait, kPollInterval));
     EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"adopted\"}"), 1);
     EXPECT_DOUBLE_EQ(status()["used_mb"].get<double>(), 5120.0) << status().dump();
+    for (const auto& entry : status()["warm"]) {  // not loaded by the daemon: its cause says so
+        if (entry["model"] == "llama3:8b") {
+            EXPECT_EQ(entry["cause"], "adopted") << entry.dump();
+        }
+    }
     EXPECT_TRUE(daemon_->wait_for_log("RECONCILE_DRIFT kind=adopted model=llama3:8b", kWait));
     // A request for it is warm: no load is sent.
     request("llama3:8b");
