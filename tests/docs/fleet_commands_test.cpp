@@ -5,6 +5,7 @@
 // what the commands started if one of them fails (the page's last lines stop them).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <regex>
 
 #include "doc_sections.hpp"
@@ -20,6 +21,25 @@ const std::vector<docs::DocSection> kSections = {{"docs/fleet.md", "## Three nod
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
     for (std::size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size())
         text.replace(at, from.size(), to);
+}
+
+/// Every documented port by its free port, in one pass: a free port may contain another documented one (33103 holds
+/// 3103), and replacing one after the other would then rewrite inside an inserted port.
+void replace_ports(std::string& text, const std::vector<std::pair<std::string, std::string>>& ports) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t at = 0; at < text.size();) {
+        const auto match = std::find_if(ports.begin(), ports.end(), [&](const auto& port) {
+            return text.compare(at, port.first.size(), port.first) == 0;
+        });
+        if (match == ports.end()) {
+            out += text[at++];
+            continue;
+        }
+        out += match->second;
+        at += match->first.size();
+    }
+    text = std::move(out);
 }
 
 TEST(FleetCommands, TheThreeNodeExampleRunsAsWritten) {
@@ -41,7 +61,7 @@ TEST(FleetCommands, TheThreeNodeExampleRunsAsWritten) {
                                                                  {"6390", std::to_string(free_loopback_port())}};
     for (int n = 0; n < 3; ++n) {
         std::string node = read_text_file(source + "/configs/examples/fleet/node-" + std::to_string(n) + ".yaml");
-        for (const auto& [from, to] : ports) replace_all(node, from, to);
+        replace_ports(node, ports);
         replace_all(node, "/tmp/warmup-fleet/", (dir.path() / "state").string() + "/");
         replace_all(node, "${WARMUP_EXE_DIR}/../plugins", WARMUP_TEST_PLUGIN_DIR);
         dir.write("node-" + std::to_string(n) + ".yaml", node);
@@ -54,7 +74,7 @@ TEST(FleetCommands, TheThreeNodeExampleRunsAsWritten) {
     replace_all(script, "FLEET_LOG_DIR", dir.path().string());
     replace_all(script, "FLEET_NODE_DIR", dir.path().string());
     replace_all(script, "out/fleet-ai-ide", (dir.path() / "replay").string());
-    for (const auto& [from, to] : ports) replace_all(script, from, to);
+    replace_ports(script, ports);
     const std::string redis_port = ports.back().second;
     const std::string guarded =
         "set -eo pipefail\n"
