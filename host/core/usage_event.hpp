@@ -37,6 +37,18 @@ inline constexpr int64_t kMinEventTsMs = 1'000'000'000'000;
 /// Longest accepted model name, in bytes: catalog names are short, and a refusal echoes the name back.
 inline constexpr std::size_t kMaxModelNameBytes = 1024;
 
+/// Why `name` cannot be an event's model, or nullopt. Refused: empty, longer than kMaxModelNameBytes, not valid UTF-8,
+/// a control character (C0, DEL or C1 U+0080..U+009F: they would reach log lines, metric labels and state files), or
+/// only white space (it shows as nothing there). No catalog name is any of these. Every way in (a POSTed event, a
+/// source plugin's event) asks this one function, so they refuse the same names with the same reasons; the reasons
+/// name the field as the event formats do ('model').
+std::optional<std::string> model_name_problem(std::string_view name);
+
+/// Why an event at `ts_ms` is refused by a host whose clock reads `now_ms`, or nullopt. Refused: before kMinEventTsMs
+/// (most often a time in seconds read as milliseconds) or more than kMaxFutureSkewMs ahead of `now_ms`. Exact for
+/// every int64_t pair (no overflow). Shared by every way in, like model_name_problem; the reasons name 'ts_ms'.
+std::optional<std::string> event_time_problem(int64_t ts_ms, int64_t now_ms);
+
 /// The engine's event for `count` requests of catalog model `model` at `ts_ms` by `tenant` (empty: none); the tenant
 /// travels as its hash (core/tenant_hash.hpp), the same whatever brought the event.
 inline warmup_usage_event make_usage_event(warmup_model_index model, warmup_time_ms ts_ms, uint32_t count,

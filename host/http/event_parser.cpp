@@ -3,11 +3,13 @@
 // Two readers of one NDJSON line, one meaning:
 //  - the fast path (simdjson's validating DOM parser) reads every line and accepts the ones that are plainly valid
 //    events: a JSON object with only known, distinct keys, a model string that passes model_name_problem, ts_ms
-//    and count as in-range int64 integers, tenant a string (null where read_item allows it);
+//    and count as in-range int64 integers (ts_ms passing event_time_problem), tenant a string (null where read_item
+//    allows it);
 //  - anything else (malformed, a refusal, a duplicate key, a number that is not a plain int64, ...) is read again by
 //    the reference path (nlohmann::json + read_item), which decides and words every refusal.
 // So the fast path only ever accepts, and only lines the reference path accepts with the same values; refusals and
-// their messages are the reference path's alone. JSON array bodies take the reference path.
+// their messages are the reference path's alone. JSON array bodies take the reference path. The model and time checks
+// are core/usage_event.hpp's, which events from source plugins pass too.
 // The fast path is why POST /api/warmup/events keeps up with the HTTP layer (docs/benchmarks.md, "Speed"): parsing 100
 // lines with nlohmann::json cost about ten times what simdjson does.
 #include "http/event_parser.hpp"
@@ -45,56 +47,6 @@ std::optional<std::string> read_non_negative_int64(const json& value, std::strin
     return std::nullopt;
 }
 
-// The length in bytes of the Unicode White_Space character that starts at `at` in the UTF-8 text `name` (the JSON
-// readers only hand over valid UTF-8), or 0 when another character starts there. The C0 ones (tab, line feed, ...) and
-// U+0085 are control characters, refused before this is asked.
-std::size_t white_space_length(std::string_view name, std::size_t at) {
-    const auto byte = [&](std::size_t i) { return i < name.size() ? static_cast<unsigned char>(name[i]) : 0U; };
-    const unsigned lead = byte(at);
-    if (lead == ' ') return 1;
-    if (lead == 0xc2 && byte(at + 1) == 0xa0) return 2;                          // U+00A0 no-break space
-    if (lead == 0xe1 && byte(at + 1) == 0x9a && byte(at + 2) == 0x80) return 3;  // U+1680 ogham space mark
-    if (lead == 0xe2 && byte(at + 1) == 0x80) {
-        const unsigned last = byte(at + 2);
-        // U+2000..U+200A (en quad .. hair space), U+2028, U+2029 (line, paragraph separator), U+202F
-        if ((last >= 0x80 && last <= 0x8a) || last == 0xa8 || last == 0xa9 || last == 0xaf) return 3;
-    }
-    if (lead == 0xe2 && byte(at + 1) == 0x81 && byte(at + 2) == 0x9f) return 3;  // U+205F medium mathematical space
-    if (lead == 0xe3 && byte(at + 1) == 0x80 && byte(at + 2) == 0x80) return 3;  // U+3000 ideographic space
-    return 0;
-}
-
-// Why a model name is refused, or nullopt. Control characters (C0, DEL and the C1 range U+0080..U+009F) would reach
-// log lines, metric labels and state files, and a name of only white space shows as nothing there; no catalog name is
-// either.
-std::optional<std::string> model_name_problem(std::string_view name) {
-    if (name.empty()) return "'model' must not be empty";
-    if (name.size() > kMaxModelNameBytes)
-        return fmt::format("'model' is {} bytes, longer than {}", name.size(), kMaxModelNameBytes);
-    bool only_white_space = true;
-    for (std::size_t at = 0; at < name.size();) {
-        const auto c = static_cast<unsigned char>(name[at]);
-        if (c < 0x20 || c == 0x7f)
-            return fmt::format("'model' contains the control character 0x{:02x} at byte {}", static_cast<unsigned>(c),
-                               at);
-        // In UTF-8, U+0080..U+009F are 0xc2 followed by 0x80..0x9f.
-        if (c == 0xc2 && at + 1 < name.size()) {
-            const auto next = static_cast<unsigned char>(name[at + 1]);
-            if (next >= 0x80 && next <= 0x9f)
-                return fmt::format("'model' contains the control character U+{:04X} at byte {}",
-                                   static_cast<unsigned>(next), at);
-        }
-        if (const std::size_t space = white_space_length(name, at); space > 0) {
-            at += space;
-            continue;
-        }
-        only_white_space = false;
-        ++at;
-    }
-    if (only_white_space) return "'model' must not be blank (it is only white space)";
-    return std::nullopt;
-}
-
 // Validates one decoded item; returns the reason when it is refused.
 std::optional<std::string> read_item(const json& item, int64_t server_now_ms, ParsedEvent& out) {
     if (!item.is_object()) return "expected a JSON object";
@@ -113,18 +65,7 @@ std::optional<std::string> read_item(const json& item, int64_t server_now_ms, Pa
         int64_t value = 0;
         if (auto reason = read_non_negative_int64(*ts, "ts_ms", " (milliseconds since the epoch)", value))
             return reason;
-        if (value < kMinEventTsMs)
-            return fmt::format(
-                "'ts_ms' {} is before 2001-09-09 (the earliest accepted, {}): ts_ms counts milliseconds "
-                "since the epoch, not seconds",
-                value, kMinEventTsMs);
-        // The lead is computed in uint64_t: exact for any value >= 0 and any server time, with no signed overflow.
-        if (value > server_now_ms) {
-            const uint64_t ahead_ms = static_cast<uint64_t>(value) - static_cast<uint64_t>(server_now_ms);
-            if (ahead_ms > static_cast<uint64_t>(kMaxFutureSkewMs))
-                return fmt::format("'ts_ms' {} is in the future ({} ms ahead of the server clock, at most {} allowed)",
-                                   value, ahead_ms, kMaxFutureSkewMs);
-        }
+        if (auto reason = event_time_problem(value, server_now_ms)) return reason;
         out.ts_ms = value;
     }
     if (const auto tenant = item.find("tenant"); tenant != item.end() && !tenant->is_null()) {
@@ -172,10 +113,7 @@ bool accept_plain_event(const simdjson::dom::element& item, int64_t server_now_m
         // double; both go to the reference path.
         int64_t value = 0;
         if (values[1].type() != simdjson::dom::element_type::INT64 || values[1].get_int64().get(value) ||
-            value < kMinEventTsMs)
-            return false;
-        if (value > server_now_ms && static_cast<uint64_t>(value) - static_cast<uint64_t>(server_now_ms) >
-                                         static_cast<uint64_t>(kMaxFutureSkewMs))
+            event_time_problem(value, server_now_ms))
             return false;
         ts_ms = value;
     }

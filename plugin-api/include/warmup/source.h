@@ -10,10 +10,12 @@
  * `cancel->is_cancelled` turns non-zero: the host waits for it at shutdown and when a reload replaces it.
  *
  * What the host does with the events: exactly what it does with POSTed ones (the same ingest queue, the same
- * `events_accepted` / `events_refused` counters, the same journal). An event naming a model no catalog entry matches,
- * with count 0, or with a time more than 5 minutes ahead of the host clock is refused one by one and counted for the
- * source; the rest go on. A failed poll (an error returned) is logged, counted in the source's health
- * (/api/warmup/health/components) and retried after a back-off; it never stops the host or the other sources.
+ * `events_accepted` / `events_refused` counters, the same journal, the same checks). An event whose model name is
+ * empty, blank, not UTF-8 or holds a control character (C0, DEL, C1), names a model no catalog entry matches, has
+ * count 0, or a time before 2001-09-09 (ts_ms < 10^12: a time in seconds) or more than 5 minutes ahead of the host
+ * clock is refused one by one, logged and counted for the source; the rest go on. A failed poll (an error returned)
+ * is logged, counted in the source's health (/api/warmup/health/components) and retried after a back-off; it never
+ * stops the host or the other sources.
  */
 #ifndef WARMUP_SOURCE_H
 #define WARMUP_SOURCE_H

@@ -215,6 +215,35 @@ TEST_F(SourcesRuntimeTest, APluginOfAnotherKindIsRefusedAtItsPlaceInTheFile) {
     }
 }
 
+TEST_F(SourcesRuntimeTest, ATailedLineAPostWouldRefuseIsRefusedAndTheOthersGoOn) {
+    // Each bad line names a model the catalog's "m/*" matches, so only the checks a POST applies can refuse it.
+    append(log_,
+           "{\"model\": \"m/\\u0085next-line\"}\n"                              // a C1 control character
+           "{\"model\": \"m/tab\\there\"}\n"                                    // a C0 one
+           "{\"model\": \"m/y2k\", \"timestamp\": \"2000-01-01T00:00:00Z\"}\n"  // ts_ms 946684800000 < 10^12
+           "{\"model\": \"m/a\"}\n");
+    start_with_sources(tail_source());
+    ASSERT_TRUE(poll_until([&] { return health_of("source:gateway").value("events_refused", uint64_t{0}) == 3; }, 10s))
+        << health_of("source:gateway").dump();
+    ASSERT_TRUE(poll_until([&] { return events_accepted() == 1; }, 10s)) << events_accepted();
+    wait_for_polls("source:gateway");
+    const json health = health_of("source:gateway");
+    EXPECT_EQ(health["state"], "ok") << health.dump();  // bad input is counted, not the source's fault
+    EXPECT_EQ(health["events_accepted"], 1);
+    EXPECT_EQ(health["bad_records"], 0);
+    EXPECT_EQ(health["last_bad_record"],
+              "event refused: model 'm/y2k': 'ts_ms' 946684800000 is before 2001-09-09 (the earliest accepted, "
+              "1000000000000): ts_ms counts milliseconds since the epoch, not seconds");
+    EXPECT_EQ(events_accepted(), 1);
+    // The same lines POSTed are refused for the same reasons.
+    const auto [status, answer] =
+        post("/api/warmup/events", "{\"model\": \"m/\\u0085next-line\"}\n{\"model\": \"m/tab\\there\"}\n");
+    EXPECT_EQ(status, 400);
+    ASSERT_EQ(answer["rejected"].size(), 2u) << answer.dump();
+    EXPECT_EQ(answer["rejected"][0]["reason"], "'model' contains the control character U+0085 at byte 2");
+    EXPECT_EQ(answer["rejected"][1]["reason"], "'model' contains the control character 0x09 at byte 5");
+}
+
 TEST_F(SourcesRuntimeTest, ARestartReadsOnFromThePositionInTheStateFolder) {
     append(log_, "{\"model\": \"m/a\"}\n{\"model\": \"m/b\"}\n");
     start_with_sources(tail_source());
@@ -275,6 +304,86 @@ TEST(SourceRunner, AQueueThatTakesLittleAtATimeGetsEveryEventOnceInOrder) {
     EXPECT_EQ(received, expected);
     EXPECT_EQ(runner.health().events_accepted, 26u);
     EXPECT_EQ(runner.health().failed_polls, 0u);
+}
+
+/// What a SourceRunner made of test_scripted_source.so's batch with `bad` (see scripted_source.cpp): the models that
+/// reached the ingest function, in order, and the runner's health once it refused `refusals` events. The catalog's
+/// one entry "*" matches every name, so only the host's own checks can refuse an event.
+struct ScriptedRun {
+    std::vector<std::string> received;
+    SourceHealth health;
+};
+
+ScriptedRun run_scripted_source(const std::string& bad, uint64_t refusals) {
+    Catalog catalog({{"*", 100, 5, 0, 1}});
+    SystemClock clock;
+    PluginLoader loader({});
+    auto library =
+        loader.load(PluginRef{{}, fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "test_scripted_source.so", {}, "sources[0]"},
+                    WARMUP_KIND_SOURCE);
+    std::shared_ptr<PluginInstance> instance = PluginInstance::create(library, "bad: " + bad, catalog, clock);
+    std::mutex mutex;
+    ScriptedRun run;  // received: under mutex while the runner runs
+    SourceIngest ingest{&catalog, &clock, [&](std::span<const warmup_usage_event> events) -> std::size_t {
+                            std::lock_guard lock(mutex);
+                            for (const warmup_usage_event& event : events)
+                                run.received.push_back(catalog.record(event.model).name);
+                            return events.size();
+                        }};
+    SourceRunner runner({"scripted", {}}, instance, {}, ingest);
+    runner.start();
+    EXPECT_TRUE(poll_until(
+        [&] {
+            std::lock_guard lock(mutex);
+            return run.received.size() >= 2 && runner.health().events_refused >= refusals;
+        },
+        10s));
+    runner.stop();
+    run.health = runner.health();
+    return run;
+}
+
+TEST(SourceRunner, AnEventAPostWouldRefuseIsRefusedWithThePostsReasonAndTheOthersArrive) {
+    const struct {
+        std::string bad;
+        std::vector<std::string> reason_parts;  // the last refusal's reason holds each, in this order
+    } kCases[] = {
+        {"empty", {"event refused: 'model' must not be empty"}},
+        {"blank", {"event refused: 'model' must not be blank (it is only white space)"}},
+        {"c0", {"event refused: 'model' contains the control character 0x09 at byte 5"}},
+        {"del", {"event refused: 'model' contains the control character 0x7f at byte 5"}},
+        {"c1", {"event refused: 'model' contains the control character U+0085 at byte 2"}},
+        {"not-utf8", {"event refused: 'model' is not valid UTF-8 (byte 0xe9 at byte 5)"}},
+        {"seconds",
+         {"event refused: model 'm/seconds': 'ts_ms' ",
+          " is before 2001-09-09 (the earliest accepted, 1000000000000): ts_ms counts milliseconds since the epoch, "
+          "not seconds"}},
+        {"future", {"event refused: model 'm/future': 'ts_ms' ", " is in the future (", "at most 300000 allowed)"}},
+    };
+    for (const auto& one : kCases) {
+        SCOPED_TRACE(one.bad);
+        const ScriptedRun run = run_scripted_source(one.bad, 1);
+        EXPECT_EQ(run.received, (std::vector<std::string>{"m/first", "m/last"}));
+        EXPECT_EQ(run.health.events_accepted, 2u);
+        EXPECT_EQ(run.health.events_refused, 1u);
+        EXPECT_EQ(run.health.bad_records, 0u);  // the source read it; the host refused it
+        EXPECT_EQ(run.health.failed_polls, 0u);
+        std::size_t at = 0;
+        for (const std::string& part : one.reason_parts) {
+            at = run.health.last_bad_record.find(part, at);
+            ASSERT_NE(at, std::string::npos) << "'" << part << "' not in: " << run.health.last_bad_record;
+        }
+    }
+}
+
+TEST(SourceRunner, ABatchMixingGoodAndRefusedEventsLosesNoGoodOneAndKeepsPolling) {
+    const ScriptedRun run = run_scripted_source("all", 8);
+    EXPECT_EQ(run.received, (std::vector<std::string>{"m/first", "m/last"}));
+    EXPECT_EQ(run.health.events_accepted, 2u);
+    EXPECT_EQ(run.health.events_refused, 8u);
+    EXPECT_EQ(run.health.failed_polls, 0u);
+    EXPECT_FALSE(run.health.failing);
+    EXPECT_NE(run.health.last_bad_record.find("model 'm/future'"), std::string::npos) << run.health.last_bad_record;
 }
 
 }  // namespace

@@ -1,0 +1,98 @@
+// core/usage_event.cpp — the checks every way of arrival applies to an event (see usage_event.hpp).
+#include "core/usage_event.hpp"
+
+#include <fmt/format.h>
+
+namespace warmup::host {
+namespace {
+
+// The length in bytes of the valid UTF-8 sequence that starts at `at` in `text`, or 0 when the bytes there are not
+// one (a stray continuation byte, a truncated sequence, an overlong form, a surrogate, or beyond U+10FFFF).
+std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
+    const auto byte = [&](std::size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) : 0U; };
+    const unsigned lead = byte(at);
+    const auto continuation = [&](std::size_t i, unsigned low = 0x80, unsigned high = 0xbf) {
+        const unsigned value = byte(i);
+        return i < text.size() && value >= low && value <= high;
+    };
+    if (lead < 0x80) return 1;
+    if (lead >= 0xc2 && lead <= 0xdf) return continuation(at + 1) ? 2 : 0;
+    if (lead >= 0xe0 && lead <= 0xef) {
+        // E0 needs A0..BF next (no overlong form), ED 80..9F (no UTF-16 surrogate).
+        const unsigned low = lead == 0xe0 ? 0xa0 : 0x80;
+        const unsigned high = lead == 0xed ? 0x9f : 0xbf;
+        return continuation(at + 1, low, high) && continuation(at + 2) ? 3 : 0;
+    }
+    if (lead >= 0xf0 && lead <= 0xf4) {
+        // F0 needs 90..BF next (no overlong form), F4 80..8F (nothing beyond U+10FFFF).
+        const unsigned low = lead == 0xf0 ? 0x90 : 0x80;
+        const unsigned high = lead == 0xf4 ? 0x8f : 0xbf;
+        return continuation(at + 1, low, high) && continuation(at + 2) && continuation(at + 3) ? 4 : 0;
+    }
+    return 0;
+}
+
+// The length in bytes of the Unicode White_Space character that starts at `at` in the UTF-8 text `name`, or 0 when
+// another character starts there. The C0 ones (tab, line feed, ...) and U+0085 are control characters, refused before
+// this is asked.
+std::size_t white_space_length(std::string_view name, std::size_t at) {
+    const auto byte = [&](std::size_t i) { return i < name.size() ? static_cast<unsigned char>(name[i]) : 0U; };
+    const unsigned lead = byte(at);
+    if (lead == ' ') return 1;
+    if (lead == 0xc2 && byte(at + 1) == 0xa0) return 2;                          // U+00A0 no-break space
+    if (lead == 0xe1 && byte(at + 1) == 0x9a && byte(at + 2) == 0x80) return 3;  // U+1680 ogham space mark
+    if (lead == 0xe2 && byte(at + 1) == 0x80) {
+        const unsigned last = byte(at + 2);
+        // U+2000..U+200A (en quad .. hair space), U+2028, U+2029 (line, paragraph separator), U+202F
+        if ((last >= 0x80 && last <= 0x8a) || last == 0xa8 || last == 0xa9 || last == 0xaf) return 3;
+    }
+    if (lead == 0xe2 && byte(at + 1) == 0x81 && byte(at + 2) == 0x9f) return 3;  // U+205F medium mathematical space
+    if (lead == 0xe3 && byte(at + 1) == 0x80 && byte(at + 2) == 0x80) return 3;  // U+3000 ideographic space
+    return 0;
+}
+
+}  // namespace
+
+std::optional<std::string> model_name_problem(std::string_view name) {
+    if (name.empty()) return "'model' must not be empty";
+    if (name.size() > kMaxModelNameBytes)
+        return fmt::format("'model' is {} bytes, longer than {}", name.size(), kMaxModelNameBytes);
+    bool only_white_space = true;
+    for (std::size_t at = 0; at < name.size();) {
+        const auto c = static_cast<unsigned char>(name[at]);
+        if (c < 0x20 || c == 0x7f)
+            return fmt::format("'model' contains the control character 0x{:02x} at byte {}", static_cast<unsigned>(c),
+                               at);
+        const std::size_t length = utf8_sequence_length(name, at);
+        if (length == 0) return fmt::format("'model' is not valid UTF-8 (byte 0x{:02x} at byte {})", c, at);
+        // In UTF-8, U+0080..U+009F are 0xc2 followed by 0x80..0x9f.
+        if (c == 0xc2) {
+            const auto next = static_cast<unsigned char>(name[at + 1]);
+            if (next >= 0x80 && next <= 0x9f)
+                return fmt::format("'model' contains the control character U+{:04X} at byte {}",
+                                   static_cast<unsigned>(next), at);
+        }
+        if (white_space_length(name, at) == 0) only_white_space = false;
+        at += length;
+    }
+    if (only_white_space) return "'model' must not be blank (it is only white space)";
+    return std::nullopt;
+}
+
+std::optional<std::string> event_time_problem(int64_t ts_ms, int64_t now_ms) {
+    if (ts_ms < kMinEventTsMs)
+        return fmt::format(
+            "'ts_ms' {} is before 2001-09-09 (the earliest accepted, {}): ts_ms counts milliseconds since the epoch, "
+            "not seconds",
+            ts_ms, kMinEventTsMs);
+    // The lead is computed in uint64_t: exact for any two int64_t with ts_ms > now_ms, with no signed overflow.
+    if (ts_ms > now_ms) {
+        const uint64_t ahead_ms = static_cast<uint64_t>(ts_ms) - static_cast<uint64_t>(now_ms);
+        if (ahead_ms > static_cast<uint64_t>(kMaxFutureSkewMs))
+            return fmt::format("'ts_ms' {} is in the future ({} ms ahead of the server clock, at most {} allowed)",
+                               ts_ms, ahead_ms, kMaxFutureSkewMs);
+    }
+    return std::nullopt;
+}
+
+}  // namespace warmup::host
