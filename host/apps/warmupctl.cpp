@@ -33,7 +33,9 @@
 // (default WARMUP_ACCESS_TOKEN, the daemon's default), never from the command line (it would show in `ps`).
 //
 // Exit status: 0 on success; 1 when the daemon cannot be reached or answers with an error (its JSON answer is
-// printed); 2 when a configuration or a plugin is refused (the message names file:line:col or the library).
+// printed), or when another service answers in its place (a redirect, a refusal without warmupd's JSON "error", a body
+// that is not JSON on an /api/ path: said so, its answer not printed); 2 when a configuration or a plugin is refused
+// (the message names file:line:col or the library).
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <httplib.h>
@@ -46,6 +48,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -305,6 +308,78 @@ std::string unreachable_reason(const std::string& url, httplib::Error error) {
     return reason;
 }
 
+/// `text` cut to its first line and at most 80 bytes, with every byte outside printable ASCII shown as '?': a sample of
+/// a foreign answer for a message, which must not carry its control characters to the terminal.
+std::string printable_excerpt(std::string_view text) {
+    constexpr std::size_t kMaxBytes = 80;
+    const std::size_t first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return {};
+    text.remove_prefix(first);
+    text = text.substr(0, text.find_first_of("\r\n"));
+    std::string excerpt;
+    for (const char c : text.substr(0, kMaxBytes)) excerpt += c >= 0x20 && c < 0x7f ? c : '?';
+    while (!excerpt.empty() && excerpt.back() == ' ') excerpt.pop_back();
+    return text.size() > kMaxBytes ? excerpt + "..." : excerpt;
+}
+
+/// The <title> of an HTML page (first 80 bytes, printable), or "" when it has none.
+std::string html_title(std::string_view page) {
+    std::string lower(page.substr(0, 1 << 16));  // a title is near the top
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::size_t open = lower.find("<title");
+    if (open == std::string::npos) return {};
+    const std::size_t start = lower.find('>', open);
+    const std::size_t end = start == std::string::npos ? std::string::npos : lower.find("</title", start);
+    if (end == std::string::npos) return {};
+    std::string title(page.substr(start + 1, end - start - 1));
+    std::replace_if(
+        title.begin(), title.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+    return printable_excerpt(title);
+}
+
+/// What a body is, for a message about an answer that is not warmupd's: "an HTML page titled 'Grafana'", "an empty
+/// body", "a body that is not JSON: '404 page not found'", "JSON without warmupd's \"error\": {...}".
+std::string describe_body(const httplib::Response& response, const nlohmann::json& parsed) {
+    const std::string& body = response.body;
+    if (body.find_first_not_of(" \t\r\n") == std::string::npos) return "an empty body";
+    std::string start = printable_excerpt(body);
+    std::transform(start.begin(), start.end(), start.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (response.get_header_value("Content-Type").find("html") != std::string::npos ||
+        start.starts_with("<!doctype html") || start.starts_with("<html")) {
+        const std::string title = html_title(body);
+        return title.empty() ? "an HTML page" : fmt::format("an HTML page titled '{}'", title);
+    }
+    if (parsed.is_object())
+        return fmt::format("JSON without warmupd's \"error\": {}", printable_excerpt(parsed.dump()));
+    if (!parsed.is_discarded()) return fmt::format("JSON that is not an object: {}", printable_excerpt(parsed.dump()));
+    return fmt::format("a body that is not JSON: '{}'", printable_excerpt(body));
+}
+
+/// Nullopt when `response` (to a request for `path`) may be warmupd's; else what was answered ("HTTP 404 (an HTML
+/// page)"), for a message asking whether warmupd listens there. warmupd never redirects, answers every /api/ path with
+/// a JSON object, and every refusal (4xx, 5xx) with a JSON object holding "error" (its own answers to events it
+/// refuses also hold "accepted": send_events reads those). Outside /api/ (GET /metrics) it answers text, and 500
+/// with the metrics plugin's message when rendering failed, so there only a redirect or a 404 is foreign.
+std::optional<std::string> foreign_answer(const httplib::Response& response, std::string_view path) {
+    const int status = response.status;
+    if (status >= 300 && status < 400) {
+        const std::string location = response.get_header_value("Location");
+        return fmt::format("HTTP {} (a redirect{})", status,
+                           location.empty() ? "" : " to " + printable_excerpt(location));
+    }
+    const bool api_path = path.starts_with("/api/");
+    const nlohmann::json parsed = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+    if (status >= 400) {
+        if (parsed.is_object() && (parsed.contains("error") || parsed.contains("accepted"))) return std::nullopt;
+        if (!api_path && status != 404) return std::nullopt;
+    } else if (!api_path || parsed.is_object()) {
+        return std::nullopt;
+    }
+    return fmt::format("HTTP {} ({})", status, describe_body(response, parsed));
+}
+
 /// One HTTP exchange with the daemon; prints the answer (JSON pretty-printed) and maps the status to an exit code.
 class DaemonClient {
   public:
@@ -315,10 +390,10 @@ class DaemonClient {
             client_.set_bearer_token_auth(token);
     }
 
-    int get(const std::string& path) { return report(client_.Get(path)); }
+    int get(const std::string& path) { return report(client_.Get(path), path); }
 
     int post(const std::string& path, const std::string& body = "{}", const std::string& type = "application/json") {
-        return report(client_.Post(path, body, type));
+        return report(client_.Post(path, body, type), path);
     }
 
     /// One GET whose answer the caller handles (query parameters, if any, are URL-encoded).
@@ -336,9 +411,23 @@ class DaemonClient {
         return fmt::format("cannot reach the daemon at {}: {}", url_, unreachable_reason(url_, result.error()));
     }
 
-    int report(const httplib::Result& result) {
+    /// "the server at URL answered WHAT for PATH: is warmupd listening there? ...", for an answer that is not
+    /// warmupd's (`what` from foreign_answer).
+    [[nodiscard]] std::string not_warmupd(std::string_view what, std::string_view path) const {
+        return fmt::format(
+            "the server at {} answered {} for {}: is warmupd listening there? (it may be another service)", url_, what,
+            path);
+    }
+
+    /// Prints the answer to a request for `path` and maps it to an exit code. An answer that is not warmupd's is not
+    /// printed: one line says what answered instead.
+    int report(const httplib::Result& result, std::string_view path) {
         if (!result) {
             std::cerr << "warmupctl: " << unreachable(result) << "\n";
+            return kExitDaemonError;
+        }
+        if (const auto foreign = foreign_answer(*result, path)) {
+            std::cerr << "warmupctl: " << not_warmupd(*foreign, path) << "\n";
             return kExitDaemonError;
         }
         const std::string& body = result->body;
@@ -368,7 +457,8 @@ struct BundleOptions {
 };
 
 /// Gathers the bundle, writes it and prints one line per file. Exit 0 when written with everything the daemon serves,
-/// 1 when written but the daemon could not be reached, 2 when the archive could not be written.
+/// 1 when written but the daemon could not be reached or another service answered in its place, 2 when the archive
+/// could not be written.
 // Long: the bundle's files in archive order, each with its manifest line; split, that order would be scattered.
 int support_bundle(DaemonClient& daemon, const std::string& url, const std::string& token_env,
                    const BundleOptions& options) {
@@ -385,6 +475,7 @@ int support_bundle(DaemonClient& daemon, const std::string& url, const std::stri
     // The daemon's answers. A daemon that cannot be reached still gets a bundle (logs and configuration are what is
     // needed then).
     bool reachable = true;
+    bool another_service = false;  // an answer warmupd would not give (foreign_answer)
     json status;
     const struct {
         const char* name;
@@ -406,6 +497,12 @@ int support_bundle(DaemonClient& daemon, const std::string& url, const std::stri
             reachable = false;
             missing(answer.name,
                     "the daemon could not be reached at " + url + ": " + unreachable_reason(url, result.error()));
+            continue;
+        }
+        if (const auto foreign = foreign_answer(*result, answer.path)) {
+            another_service = true;
+            missing(answer.name, fmt::format("GET {} answered {}: not warmupd's answer (is warmupd listening at {}?)",
+                                             answer.path, *foreign, url));
             continue;
         }
         if (result->status != 200) {
@@ -486,6 +583,12 @@ int support_bundle(DaemonClient& daemon, const std::string& url, const std::stri
         std::cerr << "warmupctl: the daemon could not be reached; the bundle holds what was available here\n";
         return kExitDaemonError;
     }
+    if (another_service) {
+        std::cerr << "warmupctl: the server at " << url
+                  << " did not answer as warmupd (is warmupd listening there? it may be another service); the bundle "
+                     "holds what was available here\n";
+        return kExitDaemonError;
+    }
     return kExitOk;
 }
 
@@ -530,6 +633,7 @@ std::vector<std::pair<std::string_view, std::size_t>> split_into_bodies(std::str
 /// numbers). Exit 0 when every body was accepted whole, 1 otherwise.
 int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_body_bytes) {
     using nlohmann::json;
+    constexpr std::string_view kEventsPath = "/api/warmup/events";
     uint64_t accepted = 0;
     std::size_t refused = 0;
     json listed = json::array();
@@ -537,10 +641,15 @@ int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_b
     const auto bodies = split_into_bodies(text, max_body_bytes);
     for (const auto& [body, first_line] : bodies) {
         const httplib::Result result =
-            daemon.post_quietly("/api/warmup/events", std::string(body), "application/x-ndjson");
+            daemon.post_quietly(std::string(kEventsPath), std::string(body), "application/x-ndjson");
         if (!result) {
             std::cerr << "warmupctl: " << daemon.unreachable(result) << " (after " << accepted
                       << " accepted events; the body from line " << first_line << " on was not sent)\n";
+            return kExitDaemonError;
+        }
+        if (const auto foreign = foreign_answer(*result, kEventsPath)) {
+            std::cerr << "warmupctl: " << daemon.not_warmupd(*foreign, kEventsPath) << "; the events from line "
+                      << first_line << " on did not reach warmupd (" << accepted << " accepted before)\n";
             return kExitDaemonError;
         }
         const json answer = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
@@ -680,11 +789,16 @@ std::optional<std::string> explain_last_cold(const nlohmann::json& decisions) {
 }
 
 int why(DaemonClient& daemon, const std::string& model, std::size_t limit, const std::string& arm) {
+    constexpr std::string_view kPath = "/api/warmup/decisions";
     const httplib::Result result =
-        daemon.get_quietly("/api/warmup/decisions", {{"model", model}, {"limit", std::to_string(limit)}, {"arm", arm}});
-    if (!result || result->status != 200) return daemon.report(result);
+        daemon.get_quietly(std::string(kPath), {{"model", model}, {"limit", std::to_string(limit)}, {"arm", arm}});
+    if (!result || result->status != 200) return daemon.report(result, kPath);
     const nlohmann::json answer = nlohmann::json::parse(result->body, nullptr, /*allow_exceptions=*/false);
-    if (!answer.is_object() || !answer.contains("decisions")) return daemon.report(result);
+    if (!answer.is_object()) return daemon.report(result, kPath);
+    if (!answer.contains("decisions")) {
+        std::cerr << "warmupctl: " << daemon.not_warmupd("HTTP 200 (JSON without \"decisions\")", kPath) << "\n";
+        return kExitDaemonError;
+    }
     const nlohmann::json& decisions = answer.at("decisions");
     try {
         std::cout << model << " (arm " << arm << "; local time):\n";
@@ -716,11 +830,16 @@ int history(DaemonClient& daemon, const std::string& since) {
     const int64_t now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
-    const httplib::Result result = daemon.get_quietly(
-        "/api/warmup/history", {{"since_ms", std::to_string(std::max<int64_t>(0, now_ms - *age_ms))}});
-    if (!result || result->status != 200) return daemon.report(result);
+    constexpr std::string_view kPath = "/api/warmup/history";
+    const httplib::Result result =
+        daemon.get_quietly(std::string(kPath), {{"since_ms", std::to_string(std::max<int64_t>(0, now_ms - *age_ms))}});
+    if (!result || result->status != 200) return daemon.report(result, kPath);
     const nlohmann::json answer = nlohmann::json::parse(result->body, nullptr, /*allow_exceptions=*/false);
-    if (!answer.is_object()) return daemon.report(result);
+    if (!answer.is_object()) return daemon.report(result, kPath);
+    if (!answer.contains("enabled")) {
+        std::cerr << "warmupctl: " << daemon.not_warmupd("HTTP 200 (JSON without \"enabled\")", kPath) << "\n";
+        return kExitDaemonError;
+    }
     if (!answer.value("enabled", false)) {
         std::cerr << "warmupctl: " << answer.value("reason", "the daemon keeps no metrics history") << "\n";
         return kExitDaemonError;

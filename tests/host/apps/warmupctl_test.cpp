@@ -1,20 +1,24 @@
 // warmupctl as an operator runs it: validate (the embedded default, a config with a bad plugin parameter), inspect
-// (a good library, one built for another ABI major), --version, and the operations against a real warmupd on an
-// ephemeral port, and the support bundle (opened with libarchive, the token checked redacted). Each run is a child
+// (a good library, one built for another ABI major), --version, the operations against a real warmupd on an
+// ephemeral port and against other web servers on the port (said to be another service, not a daemon's error), and
+// the support bundle (opened with libarchive, the token checked redacted). Each run is a child
 // process (build/bin/warmupctl); assertions are on its exit status, its output and the files it writes.
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -170,6 +174,129 @@ TEST(WarmupctlOperate, AnUnreachableDaemonExitsWithStatus1NamingTheUrlAndWhy) {
         << unresolved.output;
 }
 
+/// Another service on the port warmupctl is pointed at: a cpp-httplib server in this process on a free loopback port
+/// that answers every GET and POST with `answer`. Threads: httplib serves on its own threads; `answer` must be safe to
+/// call from them (the tests' answers are pure).
+class OtherService {
+  public:
+    explicit OtherService(std::function<void(const httplib::Request&, httplib::Response&)> answer) {
+        server_.Get(".*", answer);
+        server_.Post(".*", answer);
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        serving_thread_ = std::thread([this] { server_.listen_after_bind(); });
+        warmup::test::poll_until([&] { return server_.is_running(); }, 5s, std::chrono::milliseconds(1));
+    }
+    ~OtherService() {
+        server_.stop();
+        serving_thread_.join();
+    }
+    OtherService(const OtherService&) = delete;
+    OtherService& operator=(const OtherService&) = delete;
+
+    [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  private:
+    httplib::Server server_;
+    int port_ = 0;
+    std::thread serving_thread_;
+};
+
+/// The line warmupctl writes when the server at `url` answered `what` for `path`.
+std::string not_warmupd_line(const std::string& url, const std::string& what, const std::string& path) {
+    return "warmupctl: the server at " + url + " answered " + what + " for " + path +
+           ": is warmupd listening there? (it may be another service)\n";
+}
+
+TEST(WarmupctlOperate, AnotherServiceOnThePortIsSaidToBeOneRatherThanAnsweringHttp404) {
+    TempDir dir("warmupctl-other-service");
+    const auto events = dir.path() / "events.ndjson";
+    std::ofstream(events) << "{\"model\": \"small\"}\n";
+
+    // A web server's own 404 page (nginx): the page is not printed, its title names it.
+    const OtherService nginx([](const httplib::Request&, httplib::Response& response) {
+        response.status = 404;
+        response.set_content(
+            "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1>"
+            "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+            "text/html");
+    });
+    const CtlRun status = warmupctl({"--url", nginx.url(), "status"});
+    EXPECT_EQ(status.exit_code, 1) << status.output;
+    EXPECT_EQ(status.output,
+              not_warmupd_line(nginx.url(), "HTTP 404 (an HTML page titled '404 Not Found')", "/api/warmup/status"));
+    const CtlRun stop = warmupctl({"--url", nginx.url(), "emergency-stop"});
+    EXPECT_EQ(stop.exit_code, 1) << stop.output;
+    EXPECT_EQ(stop.output, not_warmupd_line(nginx.url(), "HTTP 404 (an HTML page titled '404 Not Found')",
+                                            "/api/warmup/emergency-stop"));
+    const auto log = dir.path() / "daemon.log";
+    std::ofstream(log) << "a log line\n";
+    const CtlRun bundle =
+        warmupctl({"--url", nginx.url(), "support-bundle", "--log", log.string(), (dir.path() / "b.tar.gz").string()});
+    EXPECT_EQ(bundle.exit_code, 1) << bundle.output;  // written, with what was available
+    EXPECT_NE(bundle.output.find("status.json        GET /api/warmup/status answered HTTP 404 (an HTML page titled "
+                                 "'404 Not Found'): not warmupd's answer (is warmupd listening at " +
+                                 nginx.url() + "?)"),
+              std::string::npos)
+        << bundle.output;
+    EXPECT_NE(bundle.output.find("warmupctl: the server at " + nginx.url() + " did not answer as warmupd"),
+              std::string::npos)
+        << bundle.output;
+    const CtlRun metrics = warmupctl({"--url", nginx.url(), "metrics"});
+    EXPECT_EQ(metrics.exit_code, 1) << metrics.output;
+    EXPECT_NE(metrics.output.find("answered HTTP 404 (an HTML page titled '404 Not Found') for /metrics: is warmupd "
+                                  "listening there?"),
+              std::string::npos)
+        << metrics.output;
+
+    // A web application that answers every path with its page and 200 (a single-page app): not JSON, so not warmupd.
+    const OtherService web_app([](const httplib::Request&, httplib::Response& response) {
+        response.set_content(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Grafana</title>"
+            "</head><body></body></html>\n",
+            "text/html; charset=UTF-8");
+    });
+    const std::string page = "HTTP 200 (an HTML page titled 'Grafana')";
+    const CtlRun health = warmupctl({"--url", web_app.url(), "health"});
+    EXPECT_EQ(health.exit_code, 1) << health.output;
+    EXPECT_EQ(health.output, not_warmupd_line(web_app.url(), page, "/api/warmup/health/components"));
+    const CtlRun why = warmupctl({"--url", web_app.url(), "why", "small"});
+    EXPECT_EQ(why.exit_code, 1) << why.output;
+    EXPECT_EQ(why.output, not_warmupd_line(web_app.url(), page, "/api/warmup/decisions"));
+    const CtlRun history = warmupctl({"--url", web_app.url(), "history"});
+    EXPECT_EQ(history.exit_code, 1) << history.output;
+    EXPECT_EQ(history.output, not_warmupd_line(web_app.url(), page, "/api/warmup/history"));
+    const CtlRun sent = warmupctl({"--url", web_app.url(), "send-events", events.string()});
+    EXPECT_EQ(sent.exit_code, 1) << sent.output;
+    std::string sent_line = not_warmupd_line(web_app.url(), page, "/api/warmup/events");
+    sent_line.insert(sent_line.size() - 1, "; the events from line 1 on did not reach warmupd (0 accepted before)");
+    EXPECT_EQ(sent.output, sent_line);
+
+    // Plain text (Go's net/http), another JSON API's 404 and a redirect to a login page.
+    const OtherService go_server([](const httplib::Request&, httplib::Response& response) {
+        response.status = 404;
+        response.set_content("404 page not found\n", "text/plain; charset=utf-8");
+    });
+    const CtlRun go = warmupctl({"--url", go_server.url(), "status"});
+    EXPECT_EQ(go.exit_code, 1) << go.output;
+    EXPECT_EQ(go.output, not_warmupd_line(go_server.url(), "HTTP 404 (a body that is not JSON: '404 page not found')",
+                                          "/api/warmup/status"));
+    const OtherService json_api([](const httplib::Request&, httplib::Response& response) {
+        response.status = 404;
+        response.set_content(R"({"message": "Not found"})", "application/json");
+    });
+    const CtlRun api = warmupctl({"--url", json_api.url(), "plugins"});
+    EXPECT_EQ(api.exit_code, 1) << api.output;
+    EXPECT_EQ(api.output,
+              not_warmupd_line(json_api.url(), R"(HTTP 404 (JSON without warmupd's "error": {"message":"Not found"}))",
+                               "/api/warmup/plugins"));
+    const OtherService login(
+        [](const httplib::Request&, httplib::Response& response) { response.set_redirect("/login"); });
+    const CtlRun redirected = warmupctl({"--url", login.url(), "status"});
+    EXPECT_EQ(redirected.exit_code, 1) << redirected.output;
+    EXPECT_EQ(redirected.output,
+              not_warmupd_line(login.url(), "HTTP 302 (a redirect to /login)", "/api/warmup/status"));
+}
+
 TEST(WarmupctlOperate, ATokenVariableNamedOnPurposeButNotSetIsSaid) {
     ::unsetenv("WARMUPCTL_TEST_UNSET_TOKEN");
     const CtlRun run =
@@ -239,7 +366,10 @@ TEST(WarmupctlOperate, DrivesARunningDaemon) {
     EXPECT_EQ(restore.exit_code, 0) << restore.output;
     const CtlRun missing = warmupctl({"--url", url, "restore", "no-such-backup"});
     EXPECT_EQ(missing.exit_code, 1) << missing.output;
-    EXPECT_NE(missing.output.find("HTTP 404"), std::string::npos) << missing.output;
+    // warmupd's own refusal: its JSON answer is printed, with the status (not taken for another service's 404).
+    EXPECT_NE(missing.output.find("\"error\":"), std::string::npos) << missing.output;
+    EXPECT_NE(missing.output.find("warmupctl: the daemon answered HTTP 404\n"), std::string::npos) << missing.output;
+    EXPECT_EQ(missing.output.find("is warmupd listening there"), std::string::npos) << missing.output;
 }
 
 /// Every regular file of a .tar.gz by its path, read back with libarchive.
