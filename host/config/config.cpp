@@ -17,7 +17,9 @@
 #include <initializer_list>
 #include <limits>
 #include <sstream>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "config/yaml_documents.hpp"
 
@@ -1186,6 +1188,39 @@ class ConfigReader {
     std::array<std::vector<std::string>, kSlotCount> deprecated_slot_uses_;
 };
 
+/// Refuses a text that is not UTF-8, saying so, before yaml-cpp reads it. A configuration is UTF-8 text: it is kept
+/// and handled as UTF-8 bytes (the support bundle redacts its tokens by searching for them in it; an operator greps and
+/// diffs it). yaml-cpp on its own guesses: it decodes UTF-16 and UTF-32, reads UTF-8 text behind a UTF-16 mark as one
+/// garbled scalar (refused as "expected a mapping of settings"), and stops at a NUL byte with an "unknown escape
+/// character" it shows as nothing. So a UTF-16 or UTF-32 byte-order mark is refused at 1:1, and a NUL byte (no YAML
+/// character; UTF-16 text without a mark has one beside every ASCII character) at its line and column. A UTF-8
+/// byte-order mark is valid YAML and passes: yaml-cpp skips it.
+void refuse_text_that_is_not_utf8(std::string_view yaml_text, const std::string& display_name) {
+    constexpr std::string_view kSaveAsUtf8 = "save the file as UTF-8";
+    // Longest first: the UTF-32 little-endian mark begins with the UTF-16 one.
+    static constexpr std::pair<std::string_view, std::string_view> kForeignMarks[] = {
+        {std::string_view("\x00\x00\xfe\xff", 4), "UTF-32 (big-endian)"},
+        {std::string_view("\xff\xfe\x00\x00", 4), "UTF-32 (little-endian)"},
+        {"\xfe\xff", "UTF-16 (big-endian)"},
+        {"\xff\xfe", "UTF-16 (little-endian)"},
+    };
+    for (const auto& [mark, encoding] : kForeignMarks)
+        if (yaml_text.starts_with(mark))
+            throw ConfigError(
+                display_name, 1, 1, "",
+                fmt::format("not UTF-8 text: it starts with a {} byte-order mark; {}", encoding, kSaveAsUtf8));
+    const std::size_t nul = yaml_text.find('\0');
+    if (nul == std::string_view::npos) return;
+    const std::string_view before = yaml_text.substr(0, nul);
+    const std::size_t last_newline = before.rfind('\n');
+    const std::size_t line_start = last_newline == std::string_view::npos ? 0 : last_newline + 1;
+    const auto line = static_cast<uint32_t>(std::count(before.begin(), before.end(), '\n') + 1);
+    throw ConfigError(display_name, line, static_cast<uint32_t>(nul - line_start + 1), "",
+                      fmt::format("not UTF-8 text: it contains NUL bytes, the first here (byte offset {}); {} (text "
+                                  "saved as UTF-16 has a NUL beside every ASCII character)",
+                                  nul, kSaveAsUtf8));
+}
+
 /// Refuses, with its position, a text on which YAML::LoadAll of yaml-cpp 0.7.0 (Debian 12) never returns.
 ///
 /// Why it hangs: SingleDocParser::HandleNode answers a token it has no case for with a null node and does not consume
@@ -1245,6 +1280,7 @@ Config load_config_text(std::string_view yaml_text, const std::string& display_n
     config.display_name = display_name;
     config.source_text = std::string(yaml_text);
 
+    refuse_text_that_is_not_utf8(config.source_text, display_name);
     std::vector<YAML::Node> documents;
     try {
         refuse_text_yaml_cpp_cannot_finish(config.source_text, display_name);  // before LoadAll, which would hang

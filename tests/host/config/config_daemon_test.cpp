@@ -1,12 +1,16 @@
 // Configurations a person writes by hand, as the daemon runs them: budgets and a catalog alone start warmupd on the
 // shipped components (configs/default.yaml) and serve a request; a file without apiVersion is read as warmup/v1 with
-// one CONFIG_NOTICE; another apiVersion stops warmupd with exit 2 and says which it reads; an experiment arm that
-// lists one slot is created with every other slot of the top level (warmupctl validate creates each plugin).
+// one CONFIG_NOTICE; another apiVersion stops warmupd with exit 2 and says which it reads; a file saved as UTF-16 or
+// holding NUL bytes is refused as not UTF-8 text at start, reload, replay and validate (a UTF-8 byte-order mark is
+// fine); an experiment arm that lists one slot is created with every other slot of the top level (warmupctl validate
+// creates each plugin).
 #include <gtest/gtest.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "daemon_test_fixture.hpp"
 #include "test_support.hpp"
@@ -22,6 +26,21 @@ const std::string kBudgetsAndCatalog =
     "budgets: {memory_mb: 4096, max_concurrent_warmups: 1}\n"
     "catalog:\n"
     "  - {model: \"phi3:mini\", memory_mb: 2300, load_ms: 50}\n";
+
+/// `ascii` as Windows Notepad and PowerShell save "Unicode": UTF-16 little-endian behind its byte-order mark.
+std::string as_utf16_with_mark(const std::string& ascii) {
+    std::string out = "\xff\xfe";
+    for (const char c : ascii) out += {c, '\0'};
+    return out;
+}
+
+/// Runs build/bin/`program` with `args` to its end: its exit code (-1 when it did not exit in time) and its output.
+std::pair<int, std::string> run_to_end(const std::string& program, const std::vector<std::string>& args) {
+    Daemon process(args, Daemon::Capture::StdoutAndStderr, program);
+    const auto status = process.wait_exit(30s);
+    EXPECT_TRUE(process.wait_for_log_end(10s));
+    return {status && status->exited ? status->code : -1, process.log()};
+}
 
 std::size_t occurrences(const std::string& text, const std::string& needle) {
     std::size_t count = 0;
@@ -96,6 +115,47 @@ TEST(HandWrittenConfig, AnotherApiVersionStopsWarmupdWithExit2) {
                                 "warmup/v1"),
               std::string::npos)
         << daemon.log();
+}
+
+TEST_F(HandWrittenConfigTest, AFileThatIsNotUtf8TextIsRefusedAsSuchAtStartReloadReplayAndValidate) {
+    // A UTF-8 byte-order mark is valid YAML: warmupd starts on such a file.
+    ASSERT_NO_FATAL_FAILURE(start_daemon("\xef\xbb\xbf" + kBudgetsAndCatalog));
+    EXPECT_TRUE(daemon_->wait_for_log("STARTUP", 10s)) << daemon_->log();
+
+    // The same file saved as UTF-16: a reload refuses it and the running configuration stays.
+    const auto file = dir_.write("warmupd.yaml", as_utf16_with_mark(kBudgetsAndCatalog));
+    const std::string not_utf8 = file.string() +
+                                 ":1:1: not UTF-8 text: it starts with a UTF-16 (little-endian) byte-order mark; save "
+                                 "the file as UTF-8";
+    const auto reload = client_->Post("/api/warmup/config/reload", "{}", "application/json");
+    ASSERT_TRUE(reload);
+    EXPECT_EQ(reload->status, 400) << reload->body;
+    EXPECT_EQ(json::parse(reload->body, nullptr, false).value("error", ""), not_utf8) << reload->body;
+    const auto status = client_->Get("/api/warmup/status");
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->status, 200);
+
+    // Every other reader of a configuration file refuses it the same way, with exit status 2.
+    const auto [warmupd_code, warmupd_output] = run_to_end("warmupd", {"--config", file.string(), "--port", "0"});
+    EXPECT_EQ(warmupd_code, 2) << warmupd_output;
+    EXPECT_NE(warmupd_output.find("CONFIG_ERROR " + not_utf8), std::string::npos) << warmupd_output;
+    const auto trace = dir_.write("trace.csv", "ts_ms,model\n1700000000000,phi3:mini\n");
+    const auto [replay_code, replay_output] = run_to_end(
+        "warmup-replay",
+        {"--config", file.string(), "--trace", "csv:" + trace.string(), "--out", (dir_.path() / "replay").string()});
+    EXPECT_EQ(replay_code, 2) << replay_output;
+    EXPECT_NE(replay_output.find("CONFIG_ERROR " + not_utf8), std::string::npos) << replay_output;
+    const auto [validate_code, validate_output] = run_to_end("warmupctl", {"validate", "--config", file.string()});
+    EXPECT_EQ(validate_code, 2) << validate_output;
+    EXPECT_NE(validate_output.find("CONFIG_ERROR " + not_utf8), std::string::npos) << validate_output;
+
+    // A NUL byte, here after the last line, is placed where it is.
+    const auto with_nul = dir_.write("nul.yaml", kBudgetsAndCatalog + std::string(1, '\0'));
+    const auto [nul_code, nul_output] = run_to_end("warmupd", {"--config", with_nul.string(), "--port", "0"});
+    EXPECT_EQ(nul_code, 2) << nul_output;
+    EXPECT_NE(nul_output.find("CONFIG_ERROR " + with_nul.string() + ":4:1: not UTF-8 text: it contains NUL bytes"),
+              std::string::npos)
+        << nul_output;
 }
 
 TEST(HandWrittenConfig, AnArmListingOneSlotIsCreatedWithTheOthersInherited) {

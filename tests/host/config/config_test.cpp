@@ -427,6 +427,79 @@ TEST(ConfigLoaderErrors, EmptyDocumentMissesTheCatalog) {
     expect_error(error, 1, 1, "", "test.yaml:1:1: missing required key 'catalog'");
 }
 
+/// `ascii` in UTF-16 (`width` 2) or UTF-32 (`width` 4), little- or big-endian, without a byte-order mark.
+std::string widened(std::string_view ascii, std::size_t width, bool little_endian) {
+    std::string out;
+    for (const char c : ascii) {
+        std::string unit(width, '\0');
+        unit[little_endian ? 0 : width - 1] = c;
+        out += unit;
+    }
+    return out;
+}
+
+TEST(ConfigLoaderErrors, AFileInUtf16OrUtf32IsRefusedAsNotUtf8TextAtItsByteOrderMark) {
+    // Each would otherwise be read (yaml-cpp decodes UTF-16 and UTF-32 itself), or, the last, refused as a garbled
+    // scalar that is not a mapping.
+    const struct {
+        std::string text;
+        std::string encoding;
+    } kCases[] = {
+        {"\xff\xfe" + widened(kRequiredSections, 2, true), "UTF-16 (little-endian)"},
+        {"\xfe\xff" + widened(kRequiredSections, 2, false), "UTF-16 (big-endian)"},
+        {std::string("\xff\xfe\0\0", 4) + widened(kRequiredSections, 4, true), "UTF-32 (little-endian)"},
+        {std::string("\0\0\xfe\xff", 4) + widened(kRequiredSections, 4, false), "UTF-32 (big-endian)"},
+        {"\xff\xfe" + kRequiredSections, "UTF-16 (little-endian)"},  // a mark in front of UTF-8 text
+    };
+    for (const auto& one : kCases) {
+        SCOPED_TRACE(one.encoding);
+        expect_error(load_error(one.text), 1, 1, "",
+                     "test.yaml:1:1: not UTF-8 text: it starts with a " + one.encoding +
+                         " byte-order mark; save the file as UTF-8");
+    }
+}
+
+TEST(ConfigLoaderErrors, ANulByteIsRefusedAsNotUtf8TextWhereItIs) {
+    // UTF-16 without a byte-order mark: a NUL after the first character.
+    expect_error(load_error(widened(kRequiredSections, 2, true)), 1, 2, "",
+                 "test.yaml:1:2: not UTF-8 text: it contains NUL bytes, the first here (byte offset 1); save the file "
+                 "as UTF-8 (text saved as UTF-16 has a NUL beside every ASCII character)");
+    // One NUL in good text, line 2 column 5 (yaml-cpp said "unknown escape character: " and showed nothing).
+    std::string text = "log_level: info\nhttp: {port: 0}\n" + kRequiredSections;
+    text.insert(text.find("{port"), std::string(1, '\0'));
+    const ConfigError error = load_error(text);
+    EXPECT_EQ(error.line(), 2u);
+    EXPECT_EQ(error.column(), 7u);
+    EXPECT_EQ(error.message(),
+              "not UTF-8 text: it contains NUL bytes, the first here (byte offset 22); save the file as UTF-8 (text "
+              "saved as UTF-16 has a NUL beside every ASCII character)");
+}
+
+TEST(ConfigLoader, AUtf8ByteOrderMarkIsValidAndPositionsCountFromTheTextAfterIt) {
+    const Config config = load("\xef\xbb\xbf" + kRequiredSections);
+    ASSERT_EQ(config.catalog.size(), 1u);
+    EXPECT_EQ(config.catalog[0].pattern, "llama3:8b");
+    EXPECT_EQ(config.components[ComponentSlot::Backend].id, "org.warmup.backend.sim");
+    // A mistake on the first line is placed as it is without the mark.
+    expect_error(load_error("\xef\xbb\xbf"
+                            "log_levle: info\n" +
+                            kRequiredSections),
+                 1, 1, "log_levle", "test.yaml:1:1: log_levle: unknown key 'log_levle'; did you mean 'log_level'?");
+}
+
+TEST(ConfigLoaderErrors, AFileThatIsNotUtf8TextIsNamedByItsPath) {
+    const test::TempDir temp("warmup-config-utf16");
+    const fs::path file = temp.write("windows.yaml", "\xff\xfe" + widened(kRequiredSections, 2, true));
+    try {
+        load_config_file(file, kExeDir);
+        FAIL() << "expected a ConfigError";
+    } catch (const ConfigError& error) {
+        EXPECT_EQ(std::string(error.what()), file.string() +
+                                                 ":1:1: not UTF-8 text: it starts with a UTF-16 (little-endian) "
+                                                 "byte-order mark; save the file as UTF-8");
+    }
+}
+
 TEST(ConfigLoaderErrors, PluginAndPathBothGiven) {
     std::string text = kRequiredSections;
     const std::string line =
