@@ -724,6 +724,9 @@ std::string plan_basis(const nlohmann::json& decision) {
 std::string memory_note(const nlohmann::json& decision) {
     const nlohmann::json& memory = decision.at("memory");
     std::string text = mib(memory.at("used_mb")) + " of " + mib(memory.at("budget_mb")) + " MiB in use";
+    // A daemon before unloads held the budget does not send it.
+    if (memory.contains("unloading_mb") && memory.at("unloading_mb").get<double>() > 0)
+        text += " (" + mib(memory.at("unloading_mb")) + " being unloaded)";
     if (memory.at("need_mb").get<double>() > 0) text += ", needs " + mib(memory.at("need_mb")) + " MiB";
     return text;
 }

@@ -7,8 +7,8 @@
 //
 // DecisionLog guarantees:
 //  - Bounded memory: one global ring of `capacity` entries (default kDefaultDecisionCapacity), allocated at
-//    construction; the oldest entry is overwritten when it is full. An entry is 224 bytes (x86-64) plus the heap of
-//    the two plugin labels it holds (about 130 bytes): 16384 entries take 3.5 MiB at start and about 5.5 MiB full.
+//    construction; the oldest entry is overwritten when it is full. An entry is 232 bytes (x86-64) plus the heap of
+//    the two plugin labels it holds (about 130 bytes): 16384 entries take 3.6 MiB at start and about 5.7 MiB full.
 //  - A burst of "keep" decisions does not flood the ring: a keep of a model whose newest entry in its arm is a keep
 //    by the same component updates that entry in place (its time and numbers become the newest, `repeats` counts
 //    the merged decisions, `first_at_ms` keeps the first).
@@ -31,7 +31,8 @@
 namespace warmup::host {
 
 enum class DecisionKind : uint8_t {
-    Prewarm,     ///< a pre-warm load started (planned time reached, or an operator's restore of the warm set)
+    Prewarm,     ///< a pre-warm load started (planned time reached, or an operator's restore of the warm set), or
+                 ///< waits for memory being unloaded
     DemandLoad,  ///< a request found its model not ready: it waits for a load (cold), or waits for memory
     Keep,        ///< a plan for a ready model: keep it until `until_ms` (and pre-warm at `prewarm_at_ms`)
     Unload,      ///< idle past its planned unload time: unloaded
@@ -68,8 +69,9 @@ struct Decision {
     warmup_model_index for_model = WARMUP_NO_MODEL;    ///< evict: the model whose load needed the room
     uint32_t attempt = 0;                              ///< retry / give up: failed attempts so far
     // Memory pressure when it was decided.
-    double need_mb = 0;  ///< memory the load in question needs (0 when none)
-    double used_mb = 0;  ///< loaded + loading, before this decision took effect
+    double need_mb = 0;       ///< memory the load in question needs (0 when none)
+    double used_mb = 0;       ///< loaded + loading + being unloaded, before this decision took effect
+    double unloading_mb = 0;  ///< the part of used_mb whose unloads are not over yet (live)
     double budget_mb = 0;
 };
 

@@ -78,7 +78,11 @@ std::string_view load_cause_name(LoadCause cause) noexcept {
 }
 
 WarmupEngine::WarmupEngine(ComponentSet components, LoadExecutor& executor, Catalog& catalog, EngineOptions options)
-    : components_(std::move(components)), executor_(executor), catalog_(catalog), options_(std::move(options)) {
+    : components_(std::move(components)),
+      executor_(executor),
+      catalog_(catalog),
+      options_(std::move(options)),
+      unloads_confirmed_(executor.confirms_unloads()) {
     budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self, options_.memory_budget_mb);
     if (!(budget_mb_ > 0)) budget_mb_ = options_.memory_budget_mb;
     pending_metrics_.reserve(4096);
@@ -567,6 +571,7 @@ Decision& WarmupEngine::decision(DecisionKind kind, warmup_model_index model, co
     made.reason = reason;
     made.decided_by = decided_by;
     made.used_mb = used_mb_;
+    made.unloading_mb = unloading_mb_;
     made.budget_mb = budget_mb_;
     made.need_mb = 0;
     made.until_ms = kNever;
@@ -789,6 +794,18 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
     while (!memory_fifo_.empty() && in_flight_ < options_.max_concurrent_loads) {
         const warmup_model_index model = memory_fifo_.front();
         ModelSlot& state = models_[model];
+        if (state.reason != LoadReason::Demand && state.waiting.empty()) {
+            // A pre-warm waits only for the memory already being unloaded when it came: it evicts nothing more.
+            if (make_room(model, state.need_mb, /*may_evict=*/false, now_ms)) {
+                memory_fifo_.pop_front();
+                state.in_memory_fifo = false;
+                start_load(model, now_ms);
+                continue;
+            }
+            if (waits_for_unloads(model, state.need_mb)) break;
+            skip_waiting_prewarms("pre-warm no longer fits: the memory it waited for went to other loads", now_ms);
+            continue;
+        }
         if (state.need_mb > budget_mb_ + 1e-9) {
             // The budget shrank under it (reload, reset-to-safe): it can never fit, and waiting would block the rest.
             memory_fifo_.pop_front();
@@ -844,7 +861,7 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
             if (options_.decisions != nullptr) {
                 Decision& skip = decision(DecisionKind::Skip, model,
                                           stopped_ ? "pre-warm cancelled by an emergency stop"
-                                                   : "pre-warm held back: demand loads are waiting for memory",
+                                                   : "pre-warm held back: loads are waiting for memory",
                                           by_engine(), now_ms);
                 skip.need_mb = state.need_mb;
                 options_.decisions->record(skip);
@@ -886,22 +903,20 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
             start_load(model, now_ms);
             return true;
         }
-        state.in_memory_fifo = true;
-        memory_fifo_.push_back(model);
-        ++counters_.loads_queued_for_memory;
-        if (options_.decisions != nullptr) {
-            Decision& wait = decision(DecisionKind::DemandLoad, model,
-                                      admission.admit != 0 ? "demand load waits for memory (first come, first served)"
-                                                           : "demand load delayed by the resource plugin",
-                                      components_.resource.label, now_ms);
-            wait.need_mb = state.need_mb;
-            options_.decisions->record(wait);
-        }
+        // A waiting request goes before any speculative load: a pre-warm waiting for unloads gives way.
+        skip_waiting_prewarms("pre-warm gave way to a demand load waiting for memory", now_ms);
+        wait_for_memory(model, /*is_demand=*/true, admission.admit != 0, now_ms);
         return false;
     }
     if (admission.admit != 0 && make_room(model, state.need_mb, admission.may_evict != 0, now_ms)) {
         start_load(model, now_ms);
         return true;
+    }
+    if (admission.admit != 0 && waits_for_unloads(model, state.need_mb)) {
+        // Its room is being freed (by its own evictions, or by unloads already running): it waits for the unloads,
+        // alone in the memory FIFO (no pre-warm is taken while loads wait for memory).
+        wait_for_memory(model, /*is_demand=*/false, true, now_ms);
+        return false;
     }
     set_residency(state, WARMUP_RESIDENCY_ABSENT);
     ++counters_.prewarms_skipped;
@@ -920,16 +935,41 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
 }
 
 bool WarmupEngine::make_room(warmup_model_index model, double need_mb, bool may_evict, warmup_time_ms now_ms) {
-    if (used_mb_ + need_mb <= budget_mb_ + 1e-9) return true;
+    const double takes_over_mb = own_failed_unloads_mb(model);
+    if (takes_over_mb < 0) return false;  // its own unload is running
+    if (used_mb_ - takes_over_mb + need_mb <= budget_mb_ + 1e-9) return true;
     if (!may_evict) return false;
-    // Evicting every ready model would not be enough (loading models cannot be evicted): evict nothing.
-    if (used_mb_ - ready_mb_ + need_mb > budget_mb_ + 1e-9) return false;
-    return evict_until_fits(model, need_mb, now_ms);
+    // Evicting every ready model would not be enough, even once every unload under way is over (loading models cannot
+    // be evicted): evict nothing. (unloading_mb_ is exactly 0 with an executor that does not confirm unloads.)
+    if (used_mb_ - ready_mb_ - unloading_mb_ + need_mb > budget_mb_ + 1e-9) return false;
+    evict_until_fits(model, need_mb, now_ms);
+    return used_mb_ - takes_over_mb + need_mb <= budget_mb_ + 1e-9;
+}
+
+double WarmupEngine::own_failed_unloads_mb(warmup_model_index model) const noexcept {
+    if (models_[model].pending_unloads == 0) return 0;
+    double failed_mb = 0;
+    for (const PendingUnload& unload : pending_unloads_) {
+        if (unload.model != model) continue;
+        // A load must not overtake a running unload of the same model: the backend could carry them out in either
+        // order.
+        if (!unload.failed) return -1;
+        failed_mb += unload.memory_mb;
+    }
+    return failed_mb;
+}
+
+bool WarmupEngine::waits_for_unloads(warmup_model_index model, double need_mb) const noexcept {
+    if (pending_unloads_.empty()) return false;
+    if (own_failed_unloads_mb(model) < 0) return true;  // its own unload runs: it waits whatever the memory
+    return used_mb_ - unloading_mb_ + need_mb <= budget_mb_ + 1e-9;
 }
 
 bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, warmup_time_ms now_ms) {
     std::size_t guard = models_.size() + 1;
-    while (used_mb_ + need_mb > budget_mb_ + 1e-9 && guard-- > 0) {
+    // Memory being unloaded is counted as freed (it will be, without another eviction): the evictions stop once the
+    // load fits after the unloads, and the load waits for them.
+    while (used_mb_ - unloading_mb_ + need_mb > budget_mb_ + 1e-9 && guard-- > 0) {
         warmup_model_index victim = WARMUP_NO_MODEL;
         if (circuit_open(ComponentKind::Resource)) {
             // Degraded: the ready model idle the longest (O(models) per victim, acceptable while the circuit is open).
@@ -971,6 +1011,15 @@ void WarmupEngine::record_eviction(warmup_model_index victim, warmup_model_index
 
 void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
     ModelSlot& state = models_[model];
+    // Failed unloads of this model (make_room let no running one through): the server may still hold it, and this
+    // load's charge takes their place.
+    for (std::size_t i = 0; state.pending_unloads != 0 && i < pending_unloads_.size();) {
+        if (pending_unloads_[i].model == model) {
+            release_unload(i, now_ms);
+        } else {
+            ++i;
+        }
+    }
     set_residency(state, WARMUP_RESIDENCY_LOADING);
     charge(state, state.need_mb, now_ms);
     ++in_flight_;
@@ -1149,7 +1198,19 @@ void WarmupEngine::forget_resident(warmup_model_index model, Removal removal, wa
     ready_mb_ -= state.charged_mb;
     if (ready_mb_ < 1e-9) ready_mb_ = 0;
     const double freed_mb = state.charged_mb;
-    release_charge(state, now_ms);
+    const uint64_t unload_ticket = ++unload_tickets_;
+    if (unloads_confirmed_ && removal != Removal::Vanished) {
+        // The server holds the model until its unload is over: the charge moves to the unload and stays in used_mb_
+        // until on_unload_finished (or, after a failure, until a listing settles it).
+        state.released_mb_ms += current_charge_mb_ms(state, now_ms);
+        pending_unloads_.push_back({model, unload_ticket, freed_mb, now_ms, false});
+        unloading_mb_ += freed_mb;
+        ++state.pending_unloads;
+        state.charged_mb = 0;
+        state.charged_since_ms = kNever;
+    } else {
+        release_charge(state, now_ms);
+    }
     set_residency(state, WARMUP_RESIDENCY_ABSENT);
     state.unload_at = kNever;
     state.last_use_ms = kNever;
@@ -1163,7 +1224,106 @@ void WarmupEngine::forget_resident(warmup_model_index model, Removal removal, wa
         ++counters_.unloads;
         metric(WARMUP_METRIC_UNLOAD, model, now_ms, freed_mb);
     }
-    executor_.start_unload(model, now_ms);
+    executor_.start_unload(model, unload_ticket, now_ms);
+}
+
+void WarmupEngine::release_unload(std::size_t index, warmup_time_ms now_ms) {
+    const PendingUnload unload = pending_unloads_[index];
+    ModelSlot& state = models_[unload.model];
+    if (now_ms > unload.since_ms)
+        state.released_mb_ms += unload.memory_mb * static_cast<double>(now_ms - unload.since_ms);
+    --state.pending_unloads;
+    used_mb_ -= unload.memory_mb;
+    if (used_mb_ < 1e-9) used_mb_ = 0;
+    unloading_mb_ -= unload.memory_mb;
+    pending_unloads_.erase(pending_unloads_.begin() + static_cast<std::ptrdiff_t>(index));
+    if (pending_unloads_.empty() || unloading_mb_ < 1e-9) unloading_mb_ = 0;
+}
+
+void WarmupEngine::on_unload_finished(warmup_model_index model, uint64_t ticket, bool succeeded,
+                                      warmup_time_ms now_ms) {
+    const auto found = std::find_if(pending_unloads_.begin(), pending_unloads_.end(), [&](const PendingUnload& unload) {
+        return unload.ticket == ticket && unload.model == model;
+    });
+    if (found == pending_unloads_.end() || found->failed) return;  // settled already, or answered twice
+    advance(now_ms);
+    if (!succeeded) {
+        // The server may still hold the model: its memory stays charged until a listing says (reconcile).
+        found->failed = true;
+        spdlog::warn(
+            "UNLOAD_UNCONFIRMED {:.0f} MiB of {} stay charged to the budget until a listing of the server "
+            "settles its failed unload",
+            found->memory_mb, catalog_.record(model).name);
+        return;
+    }
+    release_unload(static_cast<std::size_t>(found - pending_unloads_.begin()), now_ms);
+    dispatch(now_ms);
+}
+
+std::size_t WarmupEngine::release_failed_unloads(warmup_model_index model, warmup_time_ms now_ms) {
+    advance(now_ms);
+    std::size_t released = 0;
+    for (std::size_t i = 0; i < pending_unloads_.size();) {
+        const PendingUnload& unload = pending_unloads_[i];
+        if (unload.failed && (model == WARMUP_NO_MODEL || unload.model == model)) {
+            release_unload(i, now_ms);
+            ++released;
+        } else {
+            ++i;
+        }
+    }
+    if (released != 0) dispatch(now_ms);
+    return released;
+}
+
+void WarmupEngine::wait_for_memory(warmup_model_index model, bool is_demand, bool admitted, warmup_time_ms now_ms) {
+    ModelSlot& state = models_[model];
+    state.in_memory_fifo = true;
+    memory_fifo_.push_back(model);
+    if (is_demand) ++counters_.loads_queued_for_memory;
+    const bool for_unloads = admitted && waits_for_unloads(model, state.need_mb);
+    // Only live (replay unloads take no time): one line per load that waits, since the wait lasts an unload.
+    if (for_unloads)
+        spdlog::info(
+            "MEMORY_WAIT_UNLOAD {} of {} ({:.0f} MiB) waits for unloads to finish: {:.0f} of {:.0f} MiB in "
+            "use, {:.0f} MiB being unloaded",
+            is_demand ? "demand load" : "pre-warm", catalog_.record(model).name, state.need_mb, used_mb_, budget_mb_,
+            unloading_mb_);
+    if (options_.decisions == nullptr) return;
+    const char* reason = !admitted     ? "demand load delayed by the resource plugin"
+                         : for_unloads ? (is_demand ? "demand load waits for memory being unloaded (first come, "
+                                                      "first served)"
+                                                    : "pre-warm waits for memory being unloaded")
+                                       : "demand load waits for memory (first come, first served)";
+    Decision& wait = decision(is_demand ? DecisionKind::DemandLoad : DecisionKind::Prewarm, model, reason,
+                              is_demand                ? components_.resource.label
+                              : state.operator_prewarm ? by_engine()
+                                                       : plan_author(state),
+                              now_ms);
+    wait.need_mb = state.need_mb;
+    options_.decisions->record(wait);
+}
+
+void WarmupEngine::skip_waiting_prewarms(const char* reason, warmup_time_ms now_ms) {
+    for (auto it = memory_fifo_.begin(); it != memory_fifo_.end();) {
+        const warmup_model_index model = *it;
+        ModelSlot& state = models_[model];
+        if (state.reason == LoadReason::Demand || !state.waiting.empty()) {
+            ++it;
+            continue;
+        }
+        it = memory_fifo_.erase(it);
+        state.in_memory_fifo = false;
+        set_residency(state, WARMUP_RESIDENCY_ABSENT);
+        ++counters_.prewarms_skipped;
+        metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
+        if (options_.decisions != nullptr) {
+            Decision& skip = decision(DecisionKind::Skip, model, reason, by_engine(), now_ms);
+            skip.need_mb = state.need_mb;
+            options_.decisions->record(skip);
+        }
+        refresh_timer(model);
+    }
 }
 
 ReconcileOutcome WarmupEngine::reconcile(std::span<const ReportedResident> resident, uint64_t listed_after_sequence,
@@ -1179,6 +1339,20 @@ ReconcileOutcome WarmupEngine::reconcile(std::span<const ReportedResident> resid
         return model < models_.size() && models_[model].residency_sequence <= listed_after_sequence &&
                unsure.count(model) == 0;
     };
+    // A failed unload that this listing is sure of is settled (its residency changed when the unload started, so a
+    // listing that started after that and saw no unload running tells what the failure left): its memory leaves the
+    // books, and a model still on the server is adopted below, charged as the server reports it. A model still on
+    // the server whose load is queued keeps the charge: its load takes it over when it starts (start_load).
+    for (std::size_t i = 0; i < pending_unloads_.size();) {
+        const PendingUnload& unload = pending_unloads_[i];
+        const bool queued_and_resident =
+            listed.count(unload.model) != 0 && models_[unload.model].residency == WARMUP_RESIDENCY_QUEUED;
+        if (unload.failed && settled(unload.model) && !queued_and_resident) {
+            release_unload(i, now_ms);
+        } else {
+            ++i;
+        }
+    }
     for (warmup_model_index model = 0; model < models_.size(); ++model) {
         if (models_[model].residency != WARMUP_RESIDENCY_READY || listed.count(model) != 0 || !settled(model)) continue;
         forget_resident(model, Removal::Vanished, now_ms);
@@ -1265,6 +1439,7 @@ void WarmupEngine::set_memory_budget_mb(double configured_mb, warmup_time_ms now
 
 void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {
     stopped_ = true;
+    skip_waiting_prewarms("pre-warm cancelled by an emergency stop", now_ms);
     // Cancel queued pre-warms; demand loads stay queued (a request is waiting for each).
     for (warmup_model_index model = 0; model < models_.size(); ++model) {
         ModelSlot& state = models_[model];
@@ -1353,6 +1528,14 @@ ModelStatus WarmupEngine::model_status(warmup_model_index model) const {
     status.residency = state.residency;
     status.memory_mb = state.charged_mb;
     status.loaded_mb_ms = state.released_mb_ms + current_charge_mb_ms(state, now_ms_);
+    if (state.pending_unloads != 0) {
+        for (const PendingUnload& unload : pending_unloads_) {
+            if (unload.model != model) continue;
+            status.unloading_mb += unload.memory_mb;
+            if (now_ms_ > unload.since_ms)
+                status.loaded_mb_ms += unload.memory_mb * static_cast<double>(now_ms_ - unload.since_ms);
+        }
+    }
     status.requests = state.requests;
     status.cold_requests = state.cold_requests;
     status.last_use_ms = state.last_request_ms;

@@ -16,7 +16,13 @@
 //    models are never evicted). A demand load that cannot fit waits in a FIFO for memory; a pre-warm that cannot fit
 //    is skipped and counted. A completed load serves its waiting requests before it can be evicted.
 //  - A request cancels its model's pending unload and pre-warm timers.
-//  - Memory is released when an unload starts (unload time does not hold the budget).
+//  - Memory is released when an unload is over. With an executor that does not confirm unloads (the replay: an unload
+//    takes no time) that is when it starts. With one that confirms them (live: the server holds the model until its
+//    backend call returns) `used` includes the memory being unloaded until the answer; evictions stop once that
+//    memory covers the need, and the load waits for the unloads in the memory FIFO. A pre-warm waits there too (one
+//    at a time: no pre-warm is taken while a load waits for memory) until a demand load has to wait for memory, which
+//    skips it. No load of a model starts while an unload of it runs. A failed unload stays charged until a
+//    reconciliation settles it (or release_failed_unloads), or the model's next load takes its memory over.
 //
 // Decisions: with EngineOptions::decisions set (live), each pre-warm, demand load, keep, unload, eviction, skipped
 // pre-warm, retry and give-up is reported with its reason and numbers (engine/decision_log.hpp), on the control
@@ -52,7 +58,14 @@ class LoadExecutor {
   public:
     virtual ~LoadExecutor() = default;
     virtual void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) = 0;
-    virtual void start_unload(warmup_model_index model, warmup_time_ms now_ms) = 0;
+    /// `ticket` (never 0, unique per engine) names this unload in its answer, when the executor confirms unloads.
+    virtual void start_unload(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) = 0;
+    /// True: an unload takes time and the server holds the model until it is over, so each start_unload is answered
+    /// by exactly one WarmupEngine::on_unload_finished with its ticket (on the control thread, after start_unload has
+    /// returned), and the model's memory stays charged to the budget until then. False (the replay, live shadow arms):
+    /// an unload takes no time; its memory is free when start_unload is called and no answer comes. Read once, when the
+    /// engine is built.
+    [[nodiscard]] virtual bool confirms_unloads() const noexcept { return false; }
 };
 
 enum class LoadReason : uint8_t { Demand = 0, Prewarm = 1, Retry = 2 };
@@ -137,6 +150,9 @@ struct ModelStatus {
     warmup_model_index model = WARMUP_NO_MODEL;
     warmup_residency residency = WARMUP_RESIDENCY_ABSENT;
     double memory_mb = 0;  ///< charged to the budget while loading or ready
+    /// Charged to the budget for unloads of this model not yet over (running, or failed and not settled); 0 with an
+    /// executor that does not confirm unloads.
+    double unloading_mb = 0;
     /// Memory-time charged to this model since the engine started, up to the engine clock (MiB x ms). Not part of
     /// the counters a snapshot restores: after a restart it counts from the restart.
     double loaded_mb_ms = 0;
@@ -150,6 +166,16 @@ struct ModelStatus {
     /// ready; WARMUP_TIME_NEVER when absent.
     warmup_time_ms since_ms = WARMUP_TIME_NEVER;
     LoadCause cause = LoadCause::Demand;  ///< of the queued, running or completed load (meaningless when absent)
+};
+
+/// An unload whose memory is still charged to the budget (an executor that confirms unloads): running, or failed and
+/// waiting for a reconciliation to settle it.
+struct PendingUnload {
+    warmup_model_index model = WARMUP_NO_MODEL;
+    uint64_t ticket = 0;
+    double memory_mb = 0;
+    warmup_time_ms since_ms = 0;  ///< when the unload started (engine clock)
+    bool failed = false;          ///< the backend answered with a failure: the server may still hold the model
 };
 
 /// A model the backend reported resident (reconciliation): catalog index and the memory it reported (<= 0: unknown).
@@ -192,6 +218,16 @@ class WarmupEngine {
     /// is planned, the waiting requests fail at once (a later request tries again).
     void on_load_finished(warmup_model_index model, uint64_t ticket, bool succeeded, double load_ms, double memory_mb,
                           warmup_time_ms now_ms, bool permanent_failure = false);
+
+    /// [control] The unload started with `ticket` is over (an executor that confirms unloads). Succeeded: its memory
+    /// is released and the loads waiting for it may start. Failed: the server may still hold the model, so the memory
+    /// stays charged until reconcile() settles it (or release_failed_unloads()). A ticket the engine no longer holds
+    /// (already answered or settled) is ignored.
+    void on_unload_finished(warmup_model_index model, uint64_t ticket, bool succeeded, warmup_time_ms now_ms);
+    /// [control] Releases the memory of failed unloads, of `model` (WARMUP_NO_MODEL: of every model), that no listing
+    /// will settle (reconciliation off, or a backend that cannot list): the books stop counting what the server may
+    /// still hold. Returns how many were released.
+    std::size_t release_failed_unloads(warmup_model_index model, warmup_time_ms now_ms);
 
     /// Asks the scheduler for a plan for `model` now (trigger TIMER), e.g. before its first request. Only a policy
     /// that knows the future can act on this for a model never seen; the clairvoyant yardsticks use it.
@@ -269,7 +305,9 @@ class WarmupEngine {
     /// history is planned (trigger TIMER), one without is kept for fallback_keep_alive_ms (no pattern to plan from).
     /// If the budget is then exceeded, ready models are evicted in the resource plugin's order. Models whose residency
     /// changed after the listing started, models that are queued or loading, and models in `unsure` (an unload ran
-    /// while the server was asked) are left as they are.
+    /// while the server was asked) are left as they are. A failed unload (on_unload_finished) of a model the listing
+    /// is sure of is settled first: its memory is released, and the model, if listed and absent, is adopted as found;
+    /// a listed model whose load is queued keeps that memory charged until its load takes it over.
     ReconcileOutcome reconcile(std::span<const ReportedResident> resident, uint64_t listed_after_sequence,
                                const std::unordered_set<warmup_model_index>& unsure, bool adopt, warmup_time_ms now_ms);
     /// [control] Takes `models`, resident on the server, into the books (as reconcile's `adopt` does: each one absent
@@ -292,10 +330,16 @@ class WarmupEngine {
     /// snapshot, so /status and /metrics keep agreeing across a restart or a restore).
     void restore_counters(const EngineCounters& counters) noexcept { counters_ = counters; }
     [[nodiscard]] const LogHistogram& cold_waits_ms() const noexcept { return cold_waits_ms_; }
+    /// Memory charged to the budget: loading, ready and being unloaded (unloading_mb()).
     [[nodiscard]] double used_mb() const noexcept { return used_mb_; }
+    /// The part of used_mb() held by unloads not yet over (pending_unloads()).
+    [[nodiscard]] double unloading_mb() const noexcept { return unloading_mb_; }
+    /// Unloads whose memory is still charged, oldest first (empty with an executor that does not confirm unloads).
+    [[nodiscard]] const std::vector<PendingUnload>& pending_unloads() const noexcept { return pending_unloads_; }
     [[nodiscard]] double budget_mb() const noexcept { return budget_mb_; }
     [[nodiscard]] uint32_t loads_in_flight() const noexcept { return in_flight_; }
     [[nodiscard]] std::size_t queue_depth() const;
+    /// Loads waiting for memory (the memory FIFO): demand loads, and at most one pre-warm waiting for unloads.
     [[nodiscard]] std::size_t memory_waiters() const noexcept { return memory_fifo_.size(); }
     [[nodiscard]] uint32_t model_count() const noexcept { return static_cast<uint32_t>(models_.size()); }
     [[nodiscard]] ModelStatus model_status(warmup_model_index model) const;
@@ -322,6 +366,7 @@ class WarmupEngine {
         uint32_t queued_class = 1;              // priority class of the queued item
         warmup_time_ms queued_at_ms = 0;        // when the queued item was enqueued
         bool in_memory_fifo = false;
+        uint32_t pending_unloads = 0;   // entries of pending_unloads_ for this model (see own_failed_unloads_mb)
         bool prewarmed_unused = false;  // ready through a pre-warm, no request served since
         bool oversize_logged = false;   // "larger than the budget" was logged for this model
         warmup_time_ms unload_at = WARMUP_TIME_NEVER;
@@ -390,10 +435,26 @@ class WarmupEngine {
     void remove_stale_plugin_items();
     void dispatch(warmup_time_ms now_ms);
     bool try_start(warmup_model_index model, bool is_demand, warmup_time_ms now_ms);
+    /// True when `model`'s load may start now (evicting ready models if `may_evict`). False: it does not fit yet;
+    /// the evictions it made may still be unloading (waits_for_unloads says whether waiting for them is enough).
     bool make_room(warmup_model_index model, double need_mb, bool may_evict, warmup_time_ms now_ms);
-    /// Evicts ready models other than `model` in the resource plugin's order until used + need_mb fits the budget.
-    /// False when it still does not fit (nothing evictable is left, or the policy failed).
+    /// Evicts ready models other than `model` in the resource plugin's order until used + need_mb fits the budget once
+    /// the unloads under way are over. True when it fits now; false when it does not (yet: the unloads are still
+    /// running; or for good: nothing evictable is left, or the policy failed).
     bool evict_until_fits(warmup_model_index model, double need_mb, warmup_time_ms now_ms);
+    /// Whether `model`'s load of need_mb has to wait for unloads under way: one of its own is running, or once they
+    /// are all over it would fit.
+    [[nodiscard]] bool waits_for_unloads(warmup_model_index model, double need_mb) const noexcept;
+    /// The memory of `model`'s failed unloads, which its next load takes over (start_load); -1 when an unload of it is
+    /// still running (no load of it may start).
+    [[nodiscard]] double own_failed_unloads_mb(warmup_model_index model) const noexcept;
+    /// Puts `model` (queued, taken from its queue) at the back of the memory FIFO; logs and records that it waits
+    /// for unloads when it does. Demand loads only count in loads_queued_for_memory.
+    void wait_for_memory(warmup_model_index model, bool is_demand, bool admitted, warmup_time_ms now_ms);
+    /// Takes the pre-warm waiting in the memory FIFO, if any, out of it and skips it (counted, recorded with `reason`).
+    void skip_waiting_prewarms(const char* reason, warmup_time_ms now_ms);
+    /// Releases pending_unloads_[index]: its memory leaves used_mb_ and the entry is erased.
+    void release_unload(std::size_t index, warmup_time_ms now_ms);
     void start_load(warmup_model_index model, warmup_time_ms now_ms);
     /// Reports the eviction of `victim` (to make room for `for_model`'s need_mb, or NO_MODEL: the budget shrank).
     void record_eviction(warmup_model_index victim, warmup_model_index for_model, double need_mb,
@@ -458,8 +519,14 @@ class WarmupEngine {
     uint64_t epoch_ = 0;
 
     double budget_mb_ = 0;
-    double used_mb_ = 0;   // ready + loading
-    double ready_mb_ = 0;  // ready only (evictable)
+    double used_mb_ = 0;       // ready + loading + unloading
+    double ready_mb_ = 0;      // ready only (evictable)
+    double unloading_mb_ = 0;  // pending_unloads_' memory (exactly 0 when there is none)
+    // Unloads not over yet, oldest first; only with an executor that confirms unloads (few: each one runs seconds at
+    // most, and a failed one lasts until the next listing).
+    std::vector<PendingUnload> pending_unloads_;
+    uint64_t unload_tickets_ = 0;     // the last ticket handed to start_unload
+    bool unloads_confirmed_ = false;  // executor_.confirms_unloads(), read once
     uint32_t in_flight_ = 0;
     uint64_t residency_sequence_ = 0;  // see residency_sequence()
     bool stopped_ = false;

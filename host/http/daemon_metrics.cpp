@@ -143,6 +143,7 @@ std::vector<ArmMetricsView> arm_metrics_views(const LiveRuntime& runtime) {
         view.arm = arm->name;
         view.counters = engine.counters();
         view.budget_mb = engine.budget_mb();
+        view.unloading_mb = engine.unloading_mb();
         view.loads_in_flight = engine.loads_in_flight();
         view.memory_waiters = engine.memory_waiters();
         for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
@@ -249,6 +250,11 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
                 "Memory budget of the arm's models (an acting arm's share of budgets.memory_mb), bytes.");
     for (std::size_t i = 0; i < metrics.arms.size(); ++i)
         text.sample("warmup_memory_budget_bytes", arm_labels[i], metrics.arms[i].budget_mb * kBytesPerMiB);
+    text.family("warmup_unloading_memory_bytes", "gauge",
+                "Part of warmup_resident_memory_bytes held by unloads not over yet (running, or failed until the "
+                "server is listed): loads that need it wait, bytes.");
+    for (std::size_t i = 0; i < metrics.arms.size(); ++i)
+        text.sample("warmup_unloading_memory_bytes", arm_labels[i], metrics.arms[i].unloading_mb * kBytesPerMiB);
     text.family("warmup_loads_in_flight", "gauge", "Loads handed to a backend worker and not finished.");
     for (std::size_t i = 0; i < metrics.arms.size(); ++i)
         text.sample("warmup_loads_in_flight", arm_labels[i], metrics.arms[i].loads_in_flight);

@@ -3,8 +3,8 @@
 //
 // What the host knows and no plugin sees: the build and start time, ingest refusals, the numbers of
 // /api/warmup/status that no metric event carries (failed requests, given-up loads, plugin errors, demand loads,
-// pre-warms started, loads that waited for memory, loads in flight, memory waiters, the budget, how many models are
-// ready / loading / queued), the circuit breaker
+// pre-warms started, loads that waited for memory, loads in flight, memory waiters, the budget, the memory being
+// unloaded, how many models are ready / loading / queued), the circuit breaker
 // of every engine component, reload outcomes, reconciliation drift, the age of the newest state snapshot, each
 // source's health, the emergency stop, safe mode and which component of /api/warmup/health/components is degraded and,
 // on a fleet node (`cluster:`), the node's counters (warmup_fleet_*).
@@ -35,6 +35,7 @@ struct ArmMetricsView {
     std::string arm;
     EngineCounters counters;
     double budget_mb = 0;
+    double unloading_mb = 0;  ///< part of the resident memory whose unloads are not over yet
     uint32_t loads_in_flight = 0;
     std::size_t memory_waiters = 0;
     std::size_t models_ready = 0;                          ///< loaded (warm)

@@ -50,6 +50,7 @@ json decision_json(const Decision& d, Catalog& catalog) {
                {"memory",
                 {{"need_mb", json_number(d.need_mb)},
                  {"used_mb", json_number(d.used_mb)},
+                 {"unloading_mb", json_number(d.unloading_mb)},
                  {"budget_mb", json_number(d.budget_mb)},
                  {"pressure", d.budget_mb > 0 ? json(d.used_mb / d.budget_mb) : json(nullptr)}}}};
     if (d.until_ms != WARMUP_TIME_NEVER) entry["until_ms"] = d.until_ms;

@@ -56,6 +56,13 @@ void HttpApi::get_status(const httplib::Request& request, httplib::Response& res
             else if (s.residency == WARMUP_RESIDENCY_QUEUED)
                 queued.push_back({{"model", name}, {"since_ms", time_or_null(s.since_ms)}, {"cause", cause}});
         }
+        // Unloads not over yet hold their memory in used_mb (few: not paginated).
+        json unloading = json::array();
+        for (const PendingUnload& unload : engine.pending_unloads())
+            unloading.push_back({{"model", runtime_.catalog().record(unload.model).name},
+                                 {"memory_mb", json_number(unload.memory_mb)},
+                                 {"since_ms", time_or_null(unload.since_ms)},
+                                 {"failed", unload.failed}});
         json counters = counters_json(engine.counters());
         counters["events_accepted"] = runtime_.accepted_events();
         counters["events_refused"] = runtime_.refused_events();
@@ -65,6 +72,7 @@ void HttpApi::get_status(const httplib::Request& request, httplib::Response& res
                     {"safe_mode", runtime_.safe_mode()},
                     {"budget_mb", json_number(engine.budget_mb())},
                     {"used_mb", json_number(engine.used_mb())},
+                    {"unloading_mb", json_number(engine.unloading_mb())},
                     {"loads_in_flight", engine.loads_in_flight()},
                     {"queue_depth", engine.queue_depth()},
                     {"memory_waiters", engine.memory_waiters()},
@@ -72,6 +80,7 @@ void HttpApi::get_status(const httplib::Request& request, httplib::Response& res
                     {"warm", warm},
                     {"loading", loading},
                     {"queued", queued},
+                    {"unloading", unloading},
                     {"next_after", next_after},
                     {"plugins", plugins_json(runtime_.plugins())}};
     });

@@ -57,7 +57,9 @@ class VirtualExecutor final : public LoadExecutor {
         const auto done_ms = now_ms + static_cast<int64_t>(std::llround(std::max(0.0, duration_ms)));
         pending_.push({done_ms, sequence_++, model, ticket, succeeds != 0, duration_ms});
     }
-    void start_unload(warmup_model_index, warmup_time_ms) override {}
+    /// The replay's rule (docs/simulation-rules.md, section 3 rule 7): an unload takes no time, so its memory is free
+    /// when it starts; confirms_unloads() keeps its default, false, and no answer is sent.
+    void start_unload(warmup_model_index, uint64_t, warmup_time_ms) override {}
 
     /// The earliest pending completion's time; WARMUP_TIME_NEVER when none is pending.
     [[nodiscard]] int64_t next_completion_ms() const {

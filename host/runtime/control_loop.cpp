@@ -36,7 +36,7 @@ void LiveRuntime::control_loop() {
         const warmup_time_ms now_ms = clock_.now_ms();
         warmup_time_ms next_ms = WARMUP_TIME_NEVER;
         worked = run_due_timers(now_ms, next_ms) || worked;
-        worked = take_unload_failures() || worked;
+        worked = take_unload_completions() || worked;
         worked = take_listings() || worked;
         maybe_start_reconcile(std::chrono::steady_clock::now());
         run_commands();

@@ -93,9 +93,9 @@ LiveRuntime::~LiveRuntime() {
 }
 
 WorkerOutbox LiveRuntime::worker_outbox() {
-    return WorkerOutbox{&completions_,      &listings_,
-                        [this] { wake(); }, &running_,
-                        &unload_failures_,  [this](const std::string& error) { note_backend_error(error); }};
+    return WorkerOutbox{&completions_,        &listings_,
+                        [this] { wake(); },   &running_,
+                        &unload_completions_, [this](const std::string& error) { note_backend_error(error); }};
 }
 
 void LiveRuntime::start() {

@@ -363,9 +363,14 @@ class LiveRuntime {
     bool run_due_timers(warmup_time_ms now_ms, warmup_time_ms& next_ms);
     /// Applies the backend listings that arrived (reconciliation).
     bool take_listings();
-    /// [control] Failed unloads from the workers: counted, and a listing asked for soon so that a model the server
-    /// still holds is charged again (and unloaded again when its keep says so).
-    bool take_unload_failures();
+    /// [control] Finished unloads from the workers, handed to the engine that started each (a successful one frees
+    /// its memory). A failed one is counted and a listing asked for soon, which settles the memory the engine keeps
+    /// charged for it (charged again as the model found on the server, and unloaded again when its keep says so);
+    /// when no listing can come (reconciliation off, a backend that cannot list), the engine lets that memory go.
+    bool take_unload_completions();
+    /// [control] Lets every acting arm's engine release the memory of the failed unloads no listing will settle,
+    /// logging each model concerned (`why`: the reason no listing comes).
+    void release_unsettled_unloads(warmup_model_index model, const char* why);
     /// Runs the queued call_on_control commands on the control arm's engine (metrics flushed first).
     void run_commands();
     /// [control] Feeds one batch of ingested events to the arms: history (older than ingest.request_window_ms) is
@@ -466,8 +471,8 @@ class LiveRuntime {
     std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_
     std::atomic<std::size_t> ingest_backlog_{0};
     tbb::concurrent_queue<LoadCompletion> completions_;
-    tbb::concurrent_queue<ResidentListing> listings_;       // worker -> control: backend listings for reconciliation
-    tbb::concurrent_queue<UnloadFailure> unload_failures_;  // worker -> control: unloads the backend refused
+    tbb::concurrent_queue<ResidentListing> listings_;  // worker -> control: backend listings for reconciliation
+    tbb::concurrent_queue<UnloadCompletion> unload_completions_;  // worker -> control: finished backend unloads
     std::atomic<uint64_t> unloads_failed_{0};
     // The backend's failed calls (loads, unloads, listings), for its health: the engine's error counts see only the
     // plugins it calls itself. Any thread, under backend_trouble_mutex_.

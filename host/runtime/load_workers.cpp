@@ -77,7 +77,8 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
                     const auto failed = unload_now(*backend, record);
                     load_order_->unload_ended(model);
                     load_order_->unloaded(model);
-                    if (failed) report_unload_failure(model, *failed);
+                    // No engine charges this load any more: only a failure is news (the model may be on the server).
+                    if (failed) report_unload({arm_id, model, UnloadCompletion::kNoTicket, false, *failed});
                 } else {
                     spdlog::warn(
                         "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its "
@@ -113,16 +114,17 @@ uint64_t LoadWorkers::expire(int64_t timeout_ms) {
     return expired.size();
 }
 
-void LoadWorkers::start_unload(warmup_model_index model) {
+void LoadWorkers::start_unload(uint32_t arm_id, warmup_model_index model, uint64_t ticket) {
     const ModelRecord& record = catalog_.record(model);
     auto backend = backend_;
     auto load_order = load_order_;
     load_order->unload_began(model);  // counted from now: a listing started after this sees the unload
-    arena_.execute([this, &record, backend, load_order, model] {
-        group_->run([this, &record, backend, load_order, model] {
+    arena_.execute([this, &record, backend, load_order, arm_id, model, ticket] {
+        group_->run([this, &record, backend, load_order, arm_id, model, ticket] {
             const auto failed = unload_now(*backend, record);
+            // Ended before it is reported: a listing that starts once the engine knows sees no unload running.
             load_order->unload_ended(model);
-            if (failed) report_unload_failure(model, *failed);
+            report_unload({arm_id, model, ticket, !failed.has_value(), failed.value_or(std::string())});
         });
     });
 }
@@ -184,11 +186,12 @@ std::optional<std::string> LoadWorkers::unload_now(const PluginInstance& backend
     return std::string(owned->message);
 }
 
-void LoadWorkers::report_unload_failure(warmup_model_index model, const std::string& error) const {
-    if (outbox_.backend_error)
-        outbox_.backend_error(fmt::format("unload of {}: {}", catalog_.record(model).name, error));
-    if (outbox_.unload_failures == nullptr) return;
-    outbox_.unload_failures->push({model, error});
+void LoadWorkers::report_unload(UnloadCompletion completion) const {
+    if (!completion.succeeded && outbox_.backend_error)
+        outbox_.backend_error(
+            fmt::format("unload of {}: {}", catalog_.record(completion.model).name, completion.error));
+    if (outbox_.unload_completions == nullptr) return;
+    outbox_.unload_completions->push(std::move(completion));
     outbox_.wake();
 }
 

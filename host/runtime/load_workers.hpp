@@ -57,10 +57,19 @@ struct ResidentListing {
     std::unordered_set<warmup_model_index> unloads_meanwhile;  ///< unloads ran while the server was asked
 };
 
-/// A backend unload that failed: the server may still hold the model while the books no longer count it.
-struct UnloadFailure {
-    warmup_model_index model;
-    std::string error;
+/// A backend unload's outcome, handed from a worker to the control thread. An engine's unload (ticket != 0) is
+/// answered to that arm's engine, which holds the model's memory until then; a failed one may have left the model on
+/// the server, which the runtime then has listed soon.
+struct UnloadCompletion {
+    /// The arm whose engine started the unload; meaningless with ticket 0.
+    uint32_t arm_id = 0;
+    warmup_model_index model = WARMUP_NO_MODEL;
+    /// The engine's unload ticket; kNoTicket for an unload no engine started (a load that finished after its
+    /// timeout: the engine had already let its memory go).
+    uint64_t ticket = 0;
+    bool succeeded = false;
+    std::string error;  ///< failed: the backend's message
+    static constexpr uint64_t kNoTicket = 0;
 };
 
 /// Where workers put their results for the control thread. The queues and the flag are owned by the runtime and
@@ -70,7 +79,7 @@ struct WorkerOutbox {
     tbb::concurrent_queue<ResidentListing>* listings = nullptr;
     std::function<void()> wake;
     const std::atomic<bool>* running = nullptr;  ///< false once the daemon stops: running loads see their cancel token
-    tbb::concurrent_queue<UnloadFailure>* unload_failures = nullptr;
+    tbb::concurrent_queue<UnloadCompletion>* unload_completions = nullptr;
     /// [worker] A backend call failed (a load, an unload, a listing): for the backend's health. May be empty.
     std::function<void(const std::string&)> backend_error;
 };
@@ -181,9 +190,10 @@ class LoadWorkers {
         return running_.size();
     }
 
-    /// [control] Unloads `model` on a worker. A failure is logged and handed back as an UnloadFailure (the runtime
-    /// has the server listed soon, so a model it still holds is charged again and unloaded again).
-    void start_unload(warmup_model_index model);
+    /// [control] Unloads `model` on a worker for arm `arm_id`'s engine, whose unload `ticket` it is; the outcome comes
+    /// back as one UnloadCompletion with that ticket (a failure is also logged, and the runtime has the server listed
+    /// soon, so a model it still holds is charged again and unloaded again).
+    void start_unload(uint32_t arm_id, warmup_model_index model, uint64_t ticket);
 
     /// [control] Asks the backend (on a worker) what its server holds now; the answer goes to the outbox's listings.
     void start_listing();
@@ -239,8 +249,8 @@ class LoadWorkers {
     tbb::task_arena arena_;
     std::unique_ptr<tbb::task_group> group_ = std::make_unique<tbb::task_group>();
 
-    /// [worker] Hands a failed unload back to the control thread (and to the backend's health).
-    void report_unload_failure(warmup_model_index model, const std::string& error) const;
+    /// [worker] Hands an unload's outcome back to the control thread (and a failure to the backend's health).
+    void report_unload(UnloadCompletion completion) const;
 };
 
 /// An acting arm's view of the shared workers: its completions come back tagged with its name.
@@ -252,7 +262,11 @@ class ArmExecutor final : public LoadExecutor {
     void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms) override {
         workers_->start_load(arm_id_, model, ticket);
     }
-    void start_unload(warmup_model_index model, warmup_time_ms) override { workers_->start_unload(model); }
+    void start_unload(warmup_model_index model, uint64_t ticket, warmup_time_ms) override {
+        workers_->start_unload(arm_id_, model, ticket);
+    }
+    /// The backend's server holds a model until its unload returns: the engine keeps it charged until then.
+    [[nodiscard]] bool confirms_unloads() const noexcept override { return true; }
 
   private:
     std::unique_ptr<LoadWorkers>& workers_;
@@ -268,7 +282,8 @@ class ShadowExecutor final : public LoadExecutor {
         const auto done = now_ms + static_cast<warmup_time_ms>(std::ceil(catalog_.record(model).load_ms));
         pending_.push({done, model, ticket});
     }
-    void start_unload(warmup_model_index, warmup_time_ms) override {}
+    /// Nothing is unloaded (nothing was loaded): the memory of a shadow arm is free at once.
+    void start_unload(warmup_model_index, uint64_t, warmup_time_ms) override {}
     /// [control] Completes the simulated loads due by now_ms.
     void complete_due(WarmupEngine& engine, warmup_time_ms now_ms) {
         while (!pending_.empty() && pending_.top().done_ms <= now_ms) {

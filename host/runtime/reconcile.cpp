@@ -34,27 +34,53 @@ void LiveRuntime::maybe_start_reconcile(std::chrono::steady_clock::time_point no
     workers_->start_listing();
 }
 
-bool LiveRuntime::take_unload_failures() {
+bool LiveRuntime::take_unload_completions() {
     bool worked = false;
-    UnloadFailure failure;
-    while (unload_failures_.try_pop(failure)) {
+    UnloadCompletion completion;
+    while (unload_completions_.try_pop(completion)) {
         worked = true;
+        // The engine that started the unload holds its memory until now (an arm a reload stopped matches none: its
+        // books went with it).
+        if (completion.ticket != UnloadCompletion::kNoTicket)
+            for (auto& arm : arms_)
+                if (arm->id == completion.arm_id)
+                    arm->engine->on_unload_finished(completion.model, completion.ticket, completion.succeeded,
+                                                    clock_.now_ms());
+        if (completion.succeeded) continue;
         unloads_failed_.fetch_add(1);
-        unload_failed_models_[failure.model] = failure.error;
-        // The books let the model's memory go when the unload started; the server may still hold it. A listing
-        // soon (not at once: a server that refuses every unload is asked at most every few seconds) charges it
-        // again if so, and the engine unloads it again when its keep says so.
+        unload_failed_models_[completion.model] = completion.error;
+        if (reconcile_interval_ms_.load() <= 0) {
+            release_unsettled_unloads(completion.model,
+                                      "reconcile.interval_ms is 0, so nothing checks; turn reconciliation on to have "
+                                      "such models charged and unloaded again");
+            continue;
+        }
+        if (reconcile_unsupported_ && workers_ && reconcile_unsupported_backend_ == workers_->backend().get()) {
+            release_unsettled_unloads(completion.model, "the backend cannot list what its server holds");
+            continue;
+        }
+        // The engine keeps the model's memory charged: the server may still hold it. A listing soon (not at once: a
+        // server that refuses every unload is asked at most every few seconds) settles it: charged again as found if
+        // the model is still there (and unloaded again when its keep says so), released if it is gone.
         const auto soon = std::chrono::steady_clock::now() + kListingAfterFailedUnload;
         if (!reconcile_early_ || soon < *reconcile_early_) reconcile_early_ = soon;
-        if (reconcile_interval_ms_.load() <= 0) {
-            spdlog::warn(
-                "MODEL_UNLOAD_ERROR {} may still be on the server, outside the budget: reconcile.interval_ms is 0, "
-                "so nothing checks; turn reconciliation on to have such models charged and unloaded again",
-                catalog_.record(failure.model).name);
-            unload_failed_models_.erase(failure.model);
-        }
     }
     return worked;
+}
+
+void LiveRuntime::release_unsettled_unloads(warmup_model_index model, const char* why) {
+    const warmup_time_ms now_ms = clock_.now_ms();
+    for (auto& arm : arms_)
+        if (arm->mode != LiveArm::Mode::Shadow) arm->engine->release_failed_unloads(model, now_ms);
+    for (auto failed = unload_failed_models_.begin(); failed != unload_failed_models_.end();) {
+        if (model != WARMUP_NO_MODEL && failed->first != model) {
+            ++failed;
+            continue;
+        }
+        spdlog::warn("MODEL_UNLOAD_ERROR {} may still be on the server, outside the budget: {}",
+                     catalog_.record(failed->first).name, why);
+        failed = unload_failed_models_.erase(failed);
+    }
 }
 
 void LiveRuntime::note_backend_error(const std::string& error) {
@@ -71,6 +97,8 @@ void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
         reconcile_unsupported_backend_ = workers_->backend().get();
         spdlog::info("RECONCILE_OFF backend {}: {}; the host keeps trusting its own books", listing.backend,
                      listing.error);
+        // The failed unloads waiting for this listing will not be settled by any.
+        release_unsettled_unloads(WARMUP_NO_MODEL, "the backend cannot list what its server holds");
         return;
     }
     if (listing.result == ResidentListing::Result::Failed) {

@@ -71,7 +71,7 @@ class VirtualLoads final : public LoadExecutor {
     void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) override {
         due_.push({now_ms + static_cast<warmup_time_ms>(catalog_.record(model).load_ms), model, ticket});
     }
-    void start_unload(warmup_model_index, warmup_time_ms) override {}
+    void start_unload(warmup_model_index, uint64_t, warmup_time_ms) override {}
     /// Answers every load due by now_ms.
     void complete_due(WarmupEngine& engine, warmup_time_ms now_ms) {
         while (!due_.empty() && due_.top().due_ms <= now_ms) {

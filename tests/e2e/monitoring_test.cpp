@@ -296,6 +296,7 @@ const std::map<std::string, StatusMetric> kCounterMetrics{
 const std::map<std::string, StatusMetric> kTopLevelMetrics{
     {"budget_mb", {{"warmup_memory_budget_bytes{arm=\"control\"}"}, 1024.0 * 1024.0}},
     {"used_mb", {{"warmup_resident_memory_bytes{arm=\"control\"}"}, 1024.0 * 1024.0}},
+    {"unloading_mb", {{"warmup_unloading_memory_bytes{arm=\"control\"}"}, 1024.0 * 1024.0}},
     {"loads_in_flight", {{"warmup_loads_in_flight{arm=\"control\"}"}}},
     {"queue_depth", {{"warmup_queue_depth{arm=\"control\"}"}}},
     {"memory_waiters", {{"warmup_memory_waiters{arm=\"control\"}"}}},

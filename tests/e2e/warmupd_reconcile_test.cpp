@@ -2,7 +2,9 @@
 // of Ollama's documented API inside the test process, and reconcile.interval_ms short. Another client loads a model
 // (the daemon adopts it into its budget) and Ollama drops a model the daemon loaded (the daemon marks it unloaded and
 // its next request is cold); both are counted in warmup_reconcile_drift_total{kind} and logged RECONCILE_DRIFT. A
-// backend built against ABI 1.0 cannot list: the daemon says so once (RECONCILE_OFF) and keeps serving.
+// backend built against ABI 1.0 cannot list: the daemon says so once (RECONCILE_OFF) and keeps serving. An eviction
+// whose unload the server takes its time over: the load that needs the memory waits, so the server never holds more
+// than the budget.
 //
 // Every wait is a bounded poll of the daemon's state; no assertion is about elapsed time.
 #include <gtest/gtest.h>
@@ -13,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "daemon_test_fixture.hpp"
 #include "fake_ollama.hpp"
@@ -31,11 +34,11 @@ constexpr auto kPollInterval = 50ms;
 constexpr auto kWait = 20s;  // bound of every poll (the machine may be busy compiling)
 constexpr uint64_t kGiB = 1024ULL * 1024 * 1024;
 
-std::string config_yaml(const std::string& backend, int64_t keep_ms = 600000) {
+std::string config_yaml(const std::string& backend, int64_t keep_ms = 600000, int budget_mb = 16384) {
     std::ostringstream yaml;
     yaml << "log_level: info\n"
          << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\"]\n"
-         << "budgets: {memory_mb: 16384, max_concurrent_warmups: 2}\n"
+         << "budgets: {memory_mb: " << budget_mb << ", max_concurrent_warmups: 2}\n"
          << "reconcile: {interval_ms: 100}\n"
          << "components:\n"
          << "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
@@ -55,7 +58,9 @@ class WarmupdReconcile : public warmup::test::DaemonTest {
   protected:
     WarmupdReconcile() : DaemonTest("warmupd-reconcile") {}
 
-    void start(const std::string& backend, int64_t keep_ms = 600000) { start_daemon(config_yaml(backend, keep_ms)); }
+    void start(const std::string& backend, int64_t keep_ms = 600000, int budget_mb = 16384) {
+        start_daemon(config_yaml(backend, keep_ms, budget_mb));
+    }
 
     json status() {
         const auto result = client_->Get("/api/warmup/status");
@@ -159,6 +164,56 @@ TEST_F(WarmupdReconcile, AModelWhoseUnloadFailedIsChargedAgainAndUnloadedOnceThe
         poll_until([&] { return !ollama.is_loaded("phi3:latest") && !warm("phi3:latest"); }, kWait, kPollInterval))
         << status().dump();
     EXPECT_DOUBLE_EQ(status()["used_mb"].get<double>(), 0.0) << status().dump();
+}
+
+// An eviction to make room: Ollama takes its time to unload the evicted model (held here until released). The load
+// that needs the memory waits for the unload, so the server never holds both; /api/warmup/status shows the memory
+// being unloaded meanwhile, and the decisions say why the load waits.
+TEST_F(WarmupdReconcile, ALoadWaitsForTheUnloadOfTheModelEvictedForIt) {
+    FakeOllama ollama;
+    ollama.add_model("llama3:latest", {4 * kGiB, 4 * kGiB});
+    ollama.add_model("mistral:latest", {4 * kGiB, 4 * kGiB});
+    // 6 GiB: one 4 GiB model at a time (the catalog charges 4096 MiB each).
+    start("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}",
+          600000, 6144);
+    request("llama3:latest");
+    ASSERT_TRUE(poll_until([&] { return warm("llama3:latest"); }, kWait, kPollInterval));
+
+    ollama.hold_unloads();
+    request("mistral:latest");
+    // llama3 is evicted for mistral; its unload is under way on the server and still charged to the budget.
+    ASSERT_TRUE(poll_until([&] { return ollama.unloads_held() == 1; }, kWait, kPollInterval));
+    EXPECT_TRUE(daemon_->wait_for_log("MEMORY_WAIT_UNLOAD demand load of mistral:latest", kWait)) << daemon_->log();
+    // The load does not start while the unload runs (a short grace: it would have been sent at once).
+    std::this_thread::sleep_for(500ms);
+    EXPECT_EQ(ollama.loads_received("mistral:latest"), 0);
+    EXPECT_TRUE(ollama.is_loaded("llama3:latest"));
+    json body = status();
+    EXPECT_DOUBLE_EQ(body["unloading_mb"].get<double>(), 4096.0) << body.dump();
+    EXPECT_DOUBLE_EQ(body["used_mb"].get<double>(), 4096.0) << body.dump();
+    EXPECT_EQ(body["memory_waiters"], 1) << body.dump();
+    EXPECT_EQ(body["unloading"].size(), 1u) << body.dump();
+    if (body["unloading"].size() == 1) {
+        EXPECT_EQ(body["unloading"][0]["model"], "llama3:latest");
+        EXPECT_EQ(body["unloading"][0]["failed"], false);
+    }
+    EXPECT_EQ(metric("warmup_unloading_memory_bytes{arm=\"control\"}"), 4.0 * kGiB);
+    const auto decisions = client_->Get("/api/warmup/decisions?model=mistral:latest");
+    ASSERT_TRUE(decisions && decisions->status == 200);
+    EXPECT_NE(decisions->body.find("demand load waits for memory being unloaded"), std::string::npos)
+        << decisions->body;
+
+    // Ollama finishes the unload: the memory is free, and mistral loads.
+    ollama.release_held_unloads();
+    ASSERT_TRUE(poll_until([&] { return warm("mistral:latest"); }, kWait, kPollInterval)) << status().dump();
+    EXPECT_FALSE(ollama.is_loaded("llama3:latest"));
+    body = status();
+    EXPECT_DOUBLE_EQ(body["unloading_mb"].get<double>(), 0.0) << body.dump();
+    EXPECT_DOUBLE_EQ(body["used_mb"].get<double>(), 4096.0) << body.dump();
+    EXPECT_TRUE(body["unloading"].empty()) << body.dump();
+    // The server never held both.
+    EXPECT_LE(ollama.peak_vram_bytes(), 6144ULL * 1024 * 1024);
+    EXPECT_EQ(ollama.peak_vram_bytes(), 4 * kGiB);
 }
 
 // A model the server does not have (Ollama: 404, "try pulling it first"): no retry can fix that, so the daemon gives

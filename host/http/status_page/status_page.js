@@ -263,13 +263,15 @@
       loadingMb += entry.memory_mb;
       add(entry, 'loading');
     }
-    const freeMb = Math.max(0, budget - loadedMb - loadingMb);
+    // Memory whose unload is not over is still charged (the server holds it): it is not free yet.
+    const unloadingMb = status.unloading_mb || 0;
+    const freeMb = Math.max(0, budget - loadedMb - loadingMb - unloadingMb);
     const free = el('div', 'segment free');
     free.title = mib(freeMb) + ' free';
     segments.push(free);
     replaceChildren(bar, segments);
     bar.setAttribute('aria-label', 'memory budget: ' + mib(loadedMb) + ' loaded, ' + mib(loadingMb) + ' loading, ' +
-      mib(freeMb) + ' free of ' + mib(budget));
+      (unloadingMb > 0 ? mib(unloadingMb) + ' being unloaded, ' : '') + mib(freeMb) + ' free of ' + mib(budget));
 
     const legend = [
       ['key-loaded', 'loaded ' + mib(loadedMb)],
@@ -281,6 +283,7 @@
       return item;
     });
     if (status.queue_depth > 0) legend.push(el('span', null, status.queue_depth + ' queued'));
+    if (unloadingMb > 0) legend.push(el('span', null, mib(unloadingMb) + ' being unloaded'));
     if (status.memory_waiters > 0) legend.push(el('span', null, status.memory_waiters + ' waiting for memory'));
     replaceChildren(byId('budget-legend'), legend);
     byId('budget-scope').textContent = experiments.enabled ? '(the control arm\u2019s share)' : '';

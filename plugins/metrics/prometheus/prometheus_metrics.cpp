@@ -406,7 +406,8 @@ void PrometheusMetrics::render(std::string_view format, std::string& out) {
 
     append_header(out, "warmup_queue_depth", "gauge", "Warm-ups pending in the queue.");
     for (const auto& [arm, metrics] : arms_) append_sample(out, "warmup_queue_depth", arm, "", metrics.queue_depth);
-    append_header(out, "warmup_resident_memory_bytes", "gauge", "Memory held by ready and loading models, bytes.");
+    append_header(out, "warmup_resident_memory_bytes", "gauge",
+                  "Memory held by ready, loading and unloading models, bytes.");
     for (const auto& [arm, metrics] : arms_)
         append_sample(out, "warmup_resident_memory_bytes", arm, "", metrics.resident_memory_mb * kBytesPerMiB);
     append_header(out, "warmup_prediction_precision", "gauge",

@@ -1,7 +1,8 @@
 // manual_engine.hpp — a WarmupEngine over real plugins, stepped by hand: every request and every load completion is
 // an explicit call, so a test knows exactly which plugin calls happen. Shared by the tests of this folder.
 //
-// Loads start when the engine asks and complete only when the test says so (ManualExecutor records them).
+// Loads start when the engine asks and complete only when the test says so (ManualExecutor records them); so do the
+// unloads of an executor that confirms them (ManualEngineSetup::confirm_unloads, as the live workers do).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -22,18 +23,27 @@
 
 namespace warmup::test {
 
-/// Records the loads the engine starts; nothing completes unless the test calls on_load_finished.
+/// Records the loads and unloads the engine starts; nothing completes unless the test calls on_load_finished (and,
+/// when it confirms unloads, on_unload_finished).
 class ManualExecutor final : public host::LoadExecutor {
   public:
+    explicit ManualExecutor(bool confirms_unloads = false) : confirms_unloads_(confirms_unloads) {}
     void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms) override {
         started.push_back({model, ticket});
     }
-    void start_unload(warmup_model_index, warmup_time_ms) override {}
+    void start_unload(warmup_model_index model, uint64_t ticket, warmup_time_ms) override {
+        unloads.push_back({model, ticket});
+    }
+    [[nodiscard]] bool confirms_unloads() const noexcept override { return confirms_unloads_; }
     struct Started {
         warmup_model_index model;
         uint64_t ticket;
     };
     std::vector<Started> started;
+    std::vector<Started> unloads;
+
+  private:
+    bool confirms_unloads_;
 };
 
 /// What a ManualEngine is built from. Components default to the in-tree plugins; `components` overrides a slot
@@ -42,11 +52,15 @@ struct ManualEngineSetup {
     std::map<std::string, std::string> components;
     std::vector<std::string> catalog;  ///< YAML flow mappings, e.g. "{model: m, memory_mb: 1024, load_ms: 1000}"
     host::EngineOptions options;       ///< memory_budget_mb and max_concurrent_loads are written to the YAML too
+    /// The executor confirms unloads, as the live workers do: an unload's memory stays charged until the test answers
+    /// it (finish_next_unload). False: unloads take no time, as in the replay.
+    bool confirm_unloads = false;
 };
 
 class ManualEngine {
   public:
-    explicit ManualEngine(const ManualEngineSetup& setup) : dir_("warmup-manual-engine") {
+    explicit ManualEngine(const ManualEngineSetup& setup)
+        : dir_("warmup-manual-engine"), executor_(setup.confirm_unloads) {
         std::map<std::string, std::string> components{{"analyzer", "{plugin: org.warmup.analyzer.usage-pattern}"},
                                                       {"predictor", "{plugin: org.warmup.predictor.keep-alive}"},
                                                       {"performance", "{plugin: org.warmup.performance.calibrated}"},
@@ -102,6 +116,23 @@ class ManualEngine {
         for (; completed_ < executor_.started.size(); t_ms += 1000) complete_next_load(t_ms);
     }
 
+    /// Answers the oldest unload not answered yet, at t_ms (with confirm_unloads).
+    void finish_next_unload(int64_t t_ms, bool succeeded = true) {
+        ASSERT_LT(unloads_answered_, executor_.unloads.size()) << "no unload is running";
+        clock_.set(t_ms);
+        const auto unload = executor_.unloads[unloads_answered_++];
+        engine_->on_unload_finished(unload.model, unload.ticket, succeeded, t_ms);
+    }
+    /// Unloads started and not answered yet.
+    [[nodiscard]] std::size_t unloads_running() const { return executor_.unloads.size() - unloads_answered_; }
+
+    /// Names of the models whose unloads started, in start order.
+    [[nodiscard]] std::vector<std::string> unloaded() const {
+        std::vector<std::string> names;
+        for (const auto& unload : executor_.unloads) names.push_back(catalog_->record(unload.model).name);
+        return names;
+    }
+
     /// Names of the models whose loads started, in start order.
     [[nodiscard]] std::vector<std::string> started() const {
         std::vector<std::string> names;
@@ -128,7 +159,8 @@ class ManualEngine {
     std::unique_ptr<host::PluginSet> plugins_;
     ManualExecutor executor_;
     std::unique_ptr<host::WarmupEngine> engine_;
-    std::size_t completed_ = 0;  // loads completed so far (a prefix of executor_.started)
+    std::size_t completed_ = 0;         // loads completed so far (a prefix of executor_.started)
+    std::size_t unloads_answered_ = 0;  // unloads answered so far (a prefix of executor_.unloads)
 };
 
 }  // namespace warmup::test

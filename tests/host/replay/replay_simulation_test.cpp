@@ -302,7 +302,7 @@ class SteppedExecutor final : public LoadExecutor {
     void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) override {
         pending_.push_back({now_ms + static_cast<int64_t>(catalog_.record(model).load_ms), sequence_++, model, ticket});
     }
-    void start_unload(warmup_model_index, warmup_time_ms) override {}
+    void start_unload(warmup_model_index, uint64_t, warmup_time_ms) override {}
     struct Pending {
         int64_t done_ms;
         uint64_t sequence;

@@ -7,13 +7,16 @@
 // unknown model gives 404 {"error": "model \"X\" not found, try pulling it first"}; an embedding-only model refuses
 // /api/generate with 400 {"error": "\"X\" does not support generate"} and loads through POST /api/embed; GET /api/ps
 // lists loaded models with size and size_vram in bytes. Handlers accept any path prefix (a reverse proxy in front).
+// Unloads can be held too (a big model takes seconds to leave a GPU): the model stays loaded until they are released.
+// The most memory the server held at once (size_vram of the models loaded or being loaded) is recorded.
 //
 // Threads: the server runs on its own thread with httplib's pool; every member is guarded by mutex_. The destructor
-// releases held loads, stops the server and joins its thread.
+// releases held loads and unloads, stops the server and joins its thread.
 #pragma once
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -69,6 +72,7 @@ class FakeOllama {
 
     ~FakeOllama() {
         release_held_loads();
+        release_held_unloads();
         server_.stop();
         thread_.join();
     }
@@ -109,6 +113,37 @@ class FakeOllama {
         hold_loads_ = false;
         changed_.notify_all();
     }
+    /// Unloads (keep_alive 0) wait until release_held_unloads() (or 10 s as a safety cap), the model still loaded.
+    void hold_unloads() {
+        std::lock_guard lock(mutex_);
+        hold_unloads_ = true;
+    }
+    void release_held_unloads() {
+        std::lock_guard lock(mutex_);
+        hold_unloads_ = false;
+        changed_.notify_all();
+    }
+    /// Unloads waiting in hold_unloads() right now.
+    [[nodiscard]] int unloads_held() const {
+        std::lock_guard lock(mutex_);
+        return unloads_held_;
+    }
+    /// The most VRAM (bytes) the models loaded or being loaded held at any one time.
+    [[nodiscard]] uint64_t peak_vram_bytes() const {
+        std::lock_guard lock(mutex_);
+        return peak_vram_bytes_;
+    }
+    /// Load requests (keep_alive not 0) received for `name`.
+    [[nodiscard]] int loads_received(const std::string& name) const {
+        std::lock_guard lock(mutex_);
+        int loads = 0;
+        for (const Request& request : requests_)
+            if (request.method == "POST" && request.body.is_object() &&
+                canonical(request.body.value("model", "")) == canonical(name) &&
+                !(request.body.contains("keep_alive") && request.body["keep_alive"] == 0))
+                ++loads;
+        return loads;
+    }
     /// Loads waiting in hold_loads() right now.
     [[nodiscard]] int loads_held() const {
         std::lock_guard lock(mutex_);
@@ -123,6 +158,7 @@ class FakeOllama {
     void load_directly(const std::string& name) {
         std::lock_guard lock(mutex_);
         loaded_.insert(canonical(name));
+        note_vram();
     }
     void unload_directly(const std::string& name) {
         std::lock_guard lock(mutex_);
@@ -167,21 +203,39 @@ class FakeOllama {
         const bool unload = body.contains("keep_alive") && body["keep_alive"] == 0;
         if (unload) {
             if (!unload_error_.empty()) return error(500, unload_error_);
+            if (hold_unloads_) {
+                ++unloads_held_;
+                changed_.wait_for(lock, std::chrono::seconds(10), [&] { return !hold_unloads_; });
+                --unloads_held_;
+            }
             loaded_.erase(name);
             response.set_content(nlohmann::json{{"model", name}, {"done", true}, {"done_reason", "unload"}}.dump(),
                                  "application/json");
             return;
         }
         if (!load_error_.empty()) return error(500, load_error_);
+        // The memory is taken while the model loads.
+        ++loading_[name];
+        note_vram();
         if (hold_loads_) {
             ++loads_held_;
             changed_.wait_for(lock, std::chrono::seconds(10), [&] { return !hold_loads_; });
             --loads_held_;
         }
+        if (--loading_[name] == 0) loading_.erase(name);
         loaded_.insert(name);
         if (!load_body_.empty()) return response.set_content(load_body_, "application/json");
         response.set_content(nlohmann::json{{"model", name}, {"done", true}, {"done_reason", "load"}}.dump(),
                              "application/json");
+    }
+
+    /// [under mutex_] Records the VRAM of the models loaded or being loaded, if it is the most so far.
+    void note_vram() {
+        uint64_t vram = 0;
+        for (const std::string& name : loaded_) vram += models_.at(name).size_vram_bytes;
+        for (const auto& [name, loads] : loading_)
+            if (loaded_.count(name) == 0) vram += models_.at(name).size_vram_bytes;
+        peak_vram_bytes_ = std::max(peak_vram_bytes_, vram);
     }
 
     httplib::Server server_;
@@ -197,6 +251,10 @@ class FakeOllama {
     std::string load_body_;
     bool hold_loads_ = false;
     int loads_held_ = 0;
+    bool hold_unloads_ = false;
+    int unloads_held_ = 0;
+    std::map<std::string, int> loading_;  // loads in progress per model
+    uint64_t peak_vram_bytes_ = 0;
 };
 
 }  // namespace warmup::test
