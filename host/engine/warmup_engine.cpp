@@ -898,8 +898,10 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
         admission.may_evict = 1;
     }
     if (is_demand) {
-        // A demand load is never refused outright (a request waits for it): the policy may only delay it.
-        if (admission.admit != 0 && make_room(model, state.need_mb, admission.may_evict != 0 || true, now_ms)) {
+        // A demand load is never refused outright (a request waits for it): the policy may only delay it. It may
+        // always evict (may_evict binds pre-warms only): waiting for memory that only an eviction would free could
+        // leave its requests waiting for ever.
+        if (admission.admit != 0 && make_room(model, state.need_mb, /*may_evict=*/true, now_ms)) {
             start_load(model, now_ms);
             return true;
         }
