@@ -37,7 +37,7 @@ enum class DecisionKind : uint8_t {
     Keep,        ///< a plan for a ready model: keep it until `until_ms` (and pre-warm at `prewarm_at_ms`)
     Unload,      ///< idle past its planned unload time: unloaded
     Evict,       ///< removed by the resource plugin to make room (or because the budget shrank)
-    Skip,        ///< a planned pre-warm that did not start (no room, refused, emergency stop)
+    Skip,        ///< a planned pre-warm (or its retry) that did not start (no room, refused, emergency stop, too late)
     Retry,       ///< a load failed; another attempt is planned at `until_ms`
     GiveUp,      ///< a load given up: its waiting requests fail
 };
@@ -64,10 +64,11 @@ struct Decision {
     double p_use = std::nan("");  ///< p(use within horizon) of that prediction
     warmup_time_ms horizon_ms = 0;
     // What was decided.
-    warmup_time_ms until_ms = WARMUP_TIME_NEVER;       ///< keep: planned unload; retry: retry time
+    warmup_time_ms until_ms = WARMUP_TIME_NEVER;       ///< keep: planned unload; retry: retry time; dropped retry:
+                                                       ///< when the pre-warm's keep window ended
     warmup_time_ms prewarm_at_ms = WARMUP_TIME_NEVER;  ///< keep: planned pre-warm start after an unload
     warmup_model_index for_model = WARMUP_NO_MODEL;    ///< evict: the model whose load needed the room
-    uint32_t attempt = 0;                              ///< retry / give up: failed attempts so far
+    uint32_t attempt = 0;                              ///< retry / give up / dropped retry: failed attempts so far
     // Memory pressure when it was decided.
     double need_mb = 0;       ///< memory the load in question needs (0 when none)
     double used_mb = 0;       ///< loaded + loading + being unloaded, before this decision took effect

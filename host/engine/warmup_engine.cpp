@@ -616,7 +616,13 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
         ModelSlot& state = models_[model];
         if (state.retry_at <= now_ms && state.residency == WARMUP_RESIDENCY_ABSENT) {
             state.retry_at = kNever;
-            enqueue_load(model, state.waiting.empty() ? LoadReason::Retry : LoadReason::Demand, now_ms);
+            if (retry_still_wanted(state, now_ms)) {
+                const bool restoring = state.loaded_for == LoadCause::Restore;  // a restore's retry stays one
+                enqueue_load(model, state.waiting.empty() ? LoadReason::Retry : LoadReason::Demand, now_ms);
+                if (restoring && state.residency == WARMUP_RESIDENCY_QUEUED) state.operator_prewarm = true;
+            } else {
+                drop_retry(model, now_ms);
+            }
         }
         if (state.residency == WARMUP_RESIDENCY_ABSENT && state.warm_start_at <= now_ms) {
             state.warm_start_at = kNever;
@@ -653,6 +659,36 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
         refresh_timer(model);
     }
     dispatch(now_ms);
+}
+
+bool WarmupEngine::retry_still_wanted(const ModelSlot& state, warmup_time_ms now_ms) {
+    // A request waits: always wanted (it fails only when the scheduler gives up). Otherwise the failed load was a
+    // pre-warm (or its retry), wanted until the plan's keep window for the pre-warmed model ends; a restore of the
+    // warm set has no such window and is retried as before. NEVER (no window: keep) stays wanted.
+    return !state.waiting.empty() || state.loaded_for != LoadCause::Prewarm || state.warm_unload_at > now_ms;
+}
+
+void WarmupEngine::drop_retry(warmup_model_index model, warmup_time_ms now_ms) {
+    ModelSlot& state = models_[model];
+    // Loaded now, the model would be unloaded as soon as its load finished: no backend work, no memory churn. It
+    // counts as a skipped pre-warm; the next request or plan starts afresh, from a first attempt.
+    const uint32_t failed_attempts = state.attempt;
+    state.attempt = 0;
+    ++counters_.prewarms_skipped;
+    metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
+    if (options_.decisions != nullptr) {
+        Decision& skip = decision(DecisionKind::Skip, model,
+                                  "retry dropped: no request waits for the model and its pre-warm's keep window has "
+                                  "ended",
+                                  by_engine(), now_ms);
+        skip.until_ms = state.warm_unload_at;
+        skip.attempt = failed_attempts;
+        options_.decisions->record(skip);
+    }
+    spdlog::info(
+        "MODEL_LOAD_RETRY_DROPPED retry of {} after {} failed attempt(s) dropped: no request waits for it and its "
+        "pre-warm's keep window ended {} ms ago",
+        catalog_.record(model).name, failed_attempts, now_ms - state.warm_unload_at);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1033,9 +1069,11 @@ void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
     } else {
         ++counters_.prewarms_started;
         if (options_.decisions != nullptr) {
-            const char* reason = state.operator_prewarm              ? "pre-warm started: restore of the warm set"
-                                 : state.reason == LoadReason::Retry ? "retry of a failed pre-warm"
-                                                                     : "pre-warm started: its planned time came";
+            const bool retry = state.reason == LoadReason::Retry;
+            const char* reason = retry ? "retry of a failed pre-warm" : "pre-warm started: its planned time came";
+            if (state.operator_prewarm)
+                reason =
+                    retry ? "retry of a failed restore of the warm set" : "pre-warm started: restore of the warm set";
             Decision& prewarm = decision(DecisionKind::Prewarm, model, reason,
                                          state.operator_prewarm ? by_engine() : plan_author(state), now_ms);
             state.operator_prewarm = false;

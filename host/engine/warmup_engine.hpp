@@ -131,7 +131,8 @@ struct EngineCounters {
     uint64_t prewarms_started = 0;
     uint64_t prewarms_used = 0;
     uint64_t prewarms_wasted = 0;
-    uint64_t prewarms_skipped = 0;  ///< did not fit the budget, refused by the policy, or queue full
+    /// Did not fit the budget, refused by the policy, queue full, or a pre-warm's retry due after its keep window.
+    uint64_t prewarms_skipped = 0;
     uint64_t loads_succeeded = 0;
     uint64_t loads_failed = 0;
     uint64_t loads_given_up = 0;
@@ -424,6 +425,12 @@ class WarmupEngine {
     /// Who decided a plan-driven keep, unload or pre-warm of `state`: the predictor, or the built-in keep-alive.
     [[nodiscard]] const std::string& plan_author(const ModelSlot& state) const noexcept;
     void refresh_timer(warmup_model_index model);
+    /// Whether a retry of `state`'s failed load still has a use now: a request waits for it, or it retries a pre-warm
+    /// whose keep window (the plan's warm_unload_at) has not ended, or a restore of the warm set.
+    [[nodiscard]] static bool retry_still_wanted(const ModelSlot& state, warmup_time_ms now_ms);
+    /// Drops `model`'s due retry that is no longer wanted: counted as a skipped pre-warm, reported and logged; the
+    /// model stays absent and its next load counts attempts from the first again.
+    void drop_retry(warmup_model_index model, warmup_time_ms now_ms);
     void enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms);
     /// Queues `model` in the built-in strict-priority queue, with the class and time of its queued item.
     void push_fallback(warmup_model_index model);

@@ -111,6 +111,21 @@ class ManualEngine {
         engine_->on_load_finished(load.model, load.ticket, true, load_ms, 0, t_ms);
     }
 
+    /// Fails the oldest started load not yet completed, at t_ms, as a transient failure (the scheduler may plan a
+    /// retry).
+    void fail_next_load(int64_t t_ms, double load_ms = 1000) {
+        ASSERT_LT(completed_, executor_.started.size()) << "no load is running";
+        clock_.set(t_ms);
+        const auto load = executor_.started[completed_++];
+        engine_->on_load_finished(load.model, load.ticket, false, load_ms, 0, t_ms);
+    }
+
+    /// Fires the timers due by t_ms (unloads, pre-warms, retries), at t_ms.
+    void run_timers(int64_t t_ms) {
+        clock_.set(t_ms);
+        engine_->run_timers(t_ms);
+    }
+
     /// Completes loads one after another, 1 s apart from t_ms, until none runs.
     void complete_all_loads(int64_t t_ms) {
         for (; completed_ < executor_.started.size(); t_ms += 1000) complete_next_load(t_ms);
