@@ -1427,6 +1427,10 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
         state.last_use_ms = kNever;
         state.prewarmed_unused = false;
         state.loaded_for = LoadCause::Adopted;
+        // A retry of a failed load planned before is moot now that the model is resident; kept, it would fire as soon
+        // as the model is unloaded and load it again.
+        state.retry_at = kNever;
+        state.attempt = 0;
         ready_mb_ += memory_mb;
         components_.resource.vtable->on_ready(components_.resource.self, model, memory_mb, 0, now_ms);
         adopted.push_back(model);

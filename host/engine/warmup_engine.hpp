@@ -312,9 +312,10 @@ class WarmupEngine {
     ReconcileOutcome reconcile(std::span<const ReportedResident> resident, uint64_t listed_after_sequence,
                                const std::unordered_set<warmup_model_index>& unsure, bool adopt, warmup_time_ms now_ms);
     /// [control] Takes `models`, resident on the server, into the books (as reconcile's `adopt` does: each one absent
-    /// here becomes ready, charged with its memory or the estimate, and is planned; over the budget, ready models are
-    /// evicted). For models another engine loaded and no longer tracks (an experiment arm a reload stopped). Returns
-    /// the adopted models, sorted; the others were not absent here and are left as they are.
+    /// here becomes ready, charged with its memory or the estimate, and is planned, and a retry planned for it is
+    /// cancelled; over the budget, ready models are evicted). For models another engine loaded and no longer tracks
+    /// (an experiment arm a reload stopped). Returns the adopted models, sorted; the others were not absent here and
+    /// are left as they are.
     std::vector<warmup_model_index> adopt_resident(std::span<const ReportedResident> models, warmup_time_ms now_ms);
 
     /// Sends buffered metric events to the metrics plugin, ending with the queue depth now (a gauge: loads taken from

@@ -5,6 +5,7 @@
 // retry with requests waiting and a retry of an operator's restore of the warm set still load, whatever the time.
 #include <gtest/gtest.h>
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,20 @@ TEST_F(EngineRetry, ARestoreOfTheWarmSetIsRetriedWhateverThePlansWindowSays) {
     engine_.run_timers(restore_at + 5000);
     EXPECT_EQ(engine_.started().size(), 5u);
     EXPECT_EQ(status().cause, LoadCause::Restore);
+}
+
+TEST_F(EngineRetry, ARetryPlannedBeforeTheModelWasAdoptedNeverLoadsIt) {
+    const int64_t prewarm_at = start_the_prewarm();
+    engine_.fail_next_load(prewarm_at + 500);  // a retry is planned 1 s later
+    const ReportedResident found{engine_.model("a"), 1000};
+    engine_.engine().adopt_resident(std::span(&found, 1), prewarm_at + 1000);  // another client loaded it meanwhile
+    ASSERT_EQ(status().residency, WARMUP_RESIDENCY_READY);
+
+    // Kept through the pre-warm's window, then unloaded; the retry planned before the adoption must not load it again.
+    engine_.run_timers(kPrewarmKeptUntilMs);
+    EXPECT_EQ(status().residency, WARMUP_RESIDENCY_ABSENT);
+    EXPECT_EQ(engine_.started().size(), 2u);
+    EXPECT_EQ(engine_.engine().next_timer_ms(), WARMUP_TIME_NEVER);
 }
 
 TEST_F(EngineRetry, ARetryWithARequestWaitingLoadsEvenAfterTheKeepWindow) {
