@@ -10,6 +10,8 @@
 //  - any thread (HTTP handlers): try_ingest(), call_on_control(), reload(), accepted_events(), catalog().
 //  - the control thread: everything that touches an engine or a component plugin.
 //  - workers (max_concurrent_warmups of them): backend load/unload only.
+//  - the listing thread (one per worker pool): backend list_resident for reconciliation, one listing at a time, so a
+//    slow listing never delays a load or an unload.
 //
 // Experiments: with `experiment.enabled`, the top-level components are the "control" arm and every entry of `arms`
 // runs beside it with its own plugin instances and engine. Acting arms split the traffic by a stable hash of the
@@ -471,7 +473,7 @@ class LiveRuntime {
     std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_
     std::atomic<std::size_t> ingest_backlog_{0};
     tbb::concurrent_queue<LoadCompletion> completions_;
-    tbb::concurrent_queue<ResidentListing> listings_;  // worker -> control: backend listings for reconciliation
+    tbb::concurrent_queue<ResidentListing> listings_;  // listing thread -> control: listings for reconciliation
     tbb::concurrent_queue<UnloadCompletion> unload_completions_;  // worker -> control: finished backend unloads
     std::atomic<uint64_t> unloads_failed_{0};
     // The backend's failed calls (loads, unloads, listings), for its health: the engine's error counts see only the

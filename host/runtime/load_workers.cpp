@@ -130,51 +130,86 @@ void LoadWorkers::start_unload(uint32_t arm_id, warmup_model_index model, uint64
 }
 
 void LoadWorkers::start_listing() {
-    auto backend = backend_;
-    auto load_order = load_order_;
-    arena_.execute([this, backend, load_order] {
-        group_->run([this, backend, load_order] {
-            ResidentListing listing;
-            listing.backend = backend->label();
-            const auto before = load_order->unload_activity();
-            const ListResidentFn list = list_resident_of(*backend);
-            if (list == nullptr) {
-                listing.result = ResidentListing::Result::Unsupported;
-                listing.error = "the backend cannot list what its server holds (ABI 1.0, or no list_resident)";
+    {
+        std::lock_guard lock(listing_mutex_);
+        listings_wanted_.push_back(backend_);  // a hot-swap may replace backend_; this listing keeps the one asked
+        listing_thread_stopping_ = false;
+    }
+    if (!listing_thread_.joinable()) listing_thread_ = std::thread([this] { listing_loop(); });
+    listing_wanted_.notify_one();
+}
+
+void LoadWorkers::stop_listing_thread() {
+    {
+        std::lock_guard lock(listing_mutex_);
+        listing_thread_stopping_ = true;
+    }
+    listing_wanted_.notify_one();
+    if (listing_thread_.joinable()) listing_thread_.join();
+}
+
+void LoadWorkers::listing_loop() {
+    std::unique_lock lock(listing_mutex_);
+    while (true) {
+        listing_wanted_.wait(lock, [this] { return !listings_wanted_.empty() || listing_thread_stopping_; });
+        if (listings_wanted_.empty()) return;  // stopping, and every listing asked for has run
+        const std::shared_ptr<PluginInstance> backend = std::move(listings_wanted_.front());
+        listings_wanted_.pop_front();
+        lock.unlock();
+        list_resident_now(*backend);
+        lock.lock();
+    }
+}
+
+void LoadWorkers::list_resident_now(const PluginInstance& backend) {
+    ResidentListing listing;
+    listing.backend = backend.label();
+    try {
+        const auto before = load_order_->unload_activity();
+        const ListResidentFn list = list_resident_of(backend);
+        if (list == nullptr) {
+            listing.result = ResidentListing::Result::Unsupported;
+            listing.error = "the backend cannot list what its server holds (ABI 1.0, or no list_resident)";
+        } else {
+            const warmup_resident_model_writer writer{
+                &listing, [](void* context, const warmup_resident_model* model) {
+                    auto* out = static_cast<ResidentListing*>(context);
+                    if (model == nullptr || model->name.data == nullptr) return 0;
+                    const double memory_mb =
+                        WARMUP_HAS_FIELD(model, warmup_resident_model, memory_mb) ? model->memory_mb : 0.0;
+                    out->models.emplace_back(std::string(model->name.data, model->name.size), memory_mb);
+                    return 0;
+                }};
+            warmup_error* error = list(backend.self(), &writer);
+            if (error == nullptr) {
+                listing.result = ResidentListing::Result::Listed;
             } else {
-                const warmup_resident_model_writer writer{
-                    &listing, [](void* context, const warmup_resident_model* model) {
-                        auto* out = static_cast<ResidentListing*>(context);
-                        if (model == nullptr || model->name.data == nullptr) return 0;
-                        const double memory_mb =
-                            WARMUP_HAS_FIELD(model, warmup_resident_model, memory_mb) ? model->memory_mb : 0.0;
-                        out->models.emplace_back(std::string(model->name.data, model->name.size), memory_mb);
-                        return 0;
-                    }};
-                warmup_error* error = list(backend->self(), &writer);
-                if (error == nullptr) {
-                    listing.result = ResidentListing::Result::Listed;
-                } else {
-                    ErrorPtr owned(error);
-                    listing.result = owned->code == WARMUP_ERROR_UNSUPPORTED ? ResidentListing::Result::Unsupported
-                                                                             : ResidentListing::Result::Failed;
-                    listing.error = std::string(status_name(owned->code)) + ": " + owned->message;
-                    listing.models.clear();
-                }
+                ErrorPtr owned(error);
+                listing.result = owned->code == WARMUP_ERROR_UNSUPPORTED ? ResidentListing::Result::Unsupported
+                                                                         : ResidentListing::Result::Failed;
+                listing.error = std::string(status_name(owned->code)) + ": " + owned->message;
+                listing.models.clear();
             }
-            // An unload that ran at any moment while the server was asked leaves that model undecided.
-            const auto after = load_order->unload_activity();
-            for (const auto& [model, counts] : after) {
-                const auto earlier = before.find(model);
-                const bool running = counts.first != counts.second ||
-                                     (earlier != before.end() && earlier->second.first != earlier->second.second);
-                if (running || earlier == before.end() || earlier->second.first != counts.first)
-                    listing.unloads_meanwhile.insert(model);
-            }
-            outbox_.listings->push(std::move(listing));
-            outbox_.wake();
-        });
-    });
+        }
+        // An unload that ran at any moment while the server was asked leaves that model undecided.
+        const auto after = load_order_->unload_activity();
+        for (const auto& [model, counts] : after) {
+            const auto earlier = before.find(model);
+            const bool running = counts.first != counts.second ||
+                                 (earlier != before.end() && earlier->second.first != earlier->second.second);
+            if (running || earlier == before.end() || earlier->second.first != counts.first)
+                listing.unloads_meanwhile.insert(model);
+        }
+    } catch (const std::exception& error) {
+        // Out of memory while copying the answer: this round fails, as with an unreachable server; the runtime, which
+        // asks for no other listing until this one is answered, is answered all the same.
+        listing.result = ResidentListing::Result::Failed;
+        listing.error = std::string("INTERNAL: ") + error.what();
+        listing.models.clear();
+        listing.unloads_meanwhile.clear();
+    }
+    outbox_.listings->push(std::move(listing));
+    outbox_.wake();
 }
 
 std::optional<std::string> LoadWorkers::unload_now(const PluginInstance& backend, const ModelRecord& record) {

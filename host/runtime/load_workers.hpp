@@ -1,9 +1,11 @@
 // runtime/load_workers.hpp — the live pipeline's backend workers: a TBB arena of max_concurrent_warmups threads that
-// run Backend load, unload and list_resident, and the per-arm LoadExecutors the engines call (ArmExecutor onto
-// the shared workers, ShadowExecutor simulating loads on the wall clock for shadow arms).
+// run Backend load and unload, a listing thread of their own that runs list_resident, and the per-arm LoadExecutors
+// the engines call (ArmExecutor onto the shared workers, ShadowExecutor simulating loads on the wall clock for shadow
+// arms).
 //
-// Threads: start_* and expire() on the control thread; the backend calls on worker threads; results go back to the
-// control thread through the WorkerOutbox's queues (owned by the LiveRuntime), followed by a wake-up.
+// Threads: start_* and expire() on the control thread; loads and unloads on the arena's worker threads, listings on
+// the listing thread (so a server slow to list never holds a slot a load or an unload waits for); results go back to
+// the control thread through the WorkerOutbox's queues (owned by the LiveRuntime), followed by a wake-up.
 #pragma once
 
 #include <tbb/concurrent_queue.h>
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +27,7 @@
 #include <optional>
 #include <queue>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -48,7 +52,7 @@ struct LoadCompletion {
     bool permanent_failure = false;
 };
 
-/// What one backend listing (list_resident, on a worker) found, handed back to the control thread.
+/// What one backend listing (list_resident, on the listing thread) found, handed back to the control thread.
 struct ResidentListing {
     enum class Result { Listed, Failed, Unsupported } result = Result::Failed;
     std::string backend;                                       ///< "<id>@<version>"
@@ -80,7 +84,8 @@ struct WorkerOutbox {
     std::function<void()> wake;
     const std::atomic<bool>* running = nullptr;  ///< false once the daemon stops: running loads see their cancel token
     tbb::concurrent_queue<UnloadCompletion>* unload_completions = nullptr;
-    /// [worker] A backend call failed (a load, an unload, a listing): for the backend's health. May be empty.
+    /// [worker or listing thread] A backend call failed (a load, an unload, a listing): for the backend's health. May
+    /// be empty.
     std::function<void(const std::string&)> backend_error;
 };
 
@@ -147,8 +152,9 @@ class ModelLoadOrder {
     std::unordered_map<warmup_model_index, UnloadCounts> unloads_;  // every backend unload, begun and ended
 };
 
-/// Runs backend loads and unloads on a TBB arena with max_concurrent_warmups threads; completions go back to the
-/// control thread through a queue. The backend instance is shared by all workers (backends are thread-safe by ABI).
+/// Runs backend loads and unloads on a TBB arena with max_concurrent_warmups threads, and backend listings on a thread
+/// of their own; completions and listings go back to the control thread through queues. The backend instance is
+/// shared by all of them (backends are thread-safe by ABI: list_resident is called concurrently with load and unload).
 class LoadWorkers {
   public:
     // No arena slot is reserved for the calling (control) thread: it only submits, so all `workers` slots are for
@@ -172,8 +178,12 @@ class LoadWorkers {
         }
     }
 
+    /// [control, or once the control thread has ended] Waits for every backend call started so far: the loads and
+    /// unloads on the arena, and the listings asked for (then the listing thread ends; a later listing starts it
+    /// again).
     void wait() {
         arena_.execute([this] { group_->wait(); });
+        stop_listing_thread();
     }
 
     /// [control] Loads `model` on a worker for arm `arm_id`; the outcome comes back as one LoadCompletion with
@@ -195,7 +205,9 @@ class LoadWorkers {
     /// soon, so a model it still holds is charged again and unloaded again).
     void start_unload(uint32_t arm_id, warmup_model_index model, uint64_t ticket);
 
-    /// [control] Asks the backend (on a worker) what its server holds now; the answer goes to the outbox's listings.
+    /// [control] Asks the backend, on the listing thread, what its server holds now; the answer goes to the outbox's
+    /// listings. Listings asked for while one runs wait for it and run one after another, never two at once (the
+    /// runtime asks for one at a time anyway).
     void start_listing();
 
     /// [worker] Unloads `record`'s model through `backend`. A failure is logged (MODEL_UNLOAD_ERROR) and its message
@@ -249,8 +261,22 @@ class LoadWorkers {
     tbb::task_arena arena_;
     std::unique_ptr<tbb::task_group> group_ = std::make_unique<tbb::task_group>();
 
+    // Listings: a thread of their own, started by the first listing and ended by wait(). Never an arena slot: a
+    // server that takes seconds to list would keep a load or an unload waiting for that slot.
+    std::mutex listing_mutex_;
+    std::condition_variable listing_wanted_;
+    std::deque<std::shared_ptr<PluginInstance>> listings_wanted_;  // backends to list, in order; under listing_mutex_
+    bool listing_thread_stopping_ = false;                         // under listing_mutex_
+    std::thread listing_thread_;                                   // started by start_listing, joined by wait()
+
     /// [worker] Hands an unload's outcome back to the control thread (and a failure to the backend's health).
     void report_unload(UnloadCompletion completion) const;
+    /// [listing thread] Lists the models wanted in listings_wanted_ until wait() stops it with none left.
+    void listing_loop();
+    /// [listing thread] Asks `backend` what its server holds and hands the answer to the outbox's listings.
+    void list_resident_now(const PluginInstance& backend);
+    /// [control, or once the control thread has ended] Ends the listing thread once the listings wanted have run.
+    void stop_listing_thread();
 };
 
 /// An acting arm's view of the shared workers: its completions come back tagged with its name.

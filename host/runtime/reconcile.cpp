@@ -1,5 +1,6 @@
 // runtime/reconcile.cpp — reconciliation of the acting arms' books with what the backend's server really holds: a
-// listing every reconcile.interval_ms (on a worker), applied on the control thread with its drift counted and logged.
+// listing every reconcile.interval_ms (on the workers' listing thread, never in a load's slot), applied on the control
+// thread with its drift counted and logged.
 #include <spdlog/spdlog.h>
 
 #include <chrono>

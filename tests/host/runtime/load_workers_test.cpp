@@ -1,6 +1,6 @@
 // The load workers (host/runtime/load_workers.cpp) on an in-process LiveRuntime: a warm-up that outlives its timeout
 // is cancelled and counted and the workers restart; a load that finishes late is unloaded unless a newer load of the
-// model has started. Waits are bounded polls; nothing asserts on elapsed time.
+// model has started; a slow backend listing delays no load. Waits are bounded polls; nothing asserts on elapsed time.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -138,6 +138,25 @@ TEST_F(OpsTest, ALateLoadIsNotUnloadedWhenANewerLoadOfTheModelHasStarted) {
     api_->stop();
     runtime_->stop();
     EXPECT_EQ(file_text(unload_log), "") << "the late load must not unload the model the newer load brought in";
+}
+
+TEST_F(OpsTest, ALoadDoesNotWaitForASlowBackendListing) {
+    // One warm-up worker. The server is slow to list what it holds: the listing the runtime asks for at start (for
+    // reconciliation) answers only once a load has returned, or after 20 s. A load requested meanwhile must not wait
+    // for the listing to free a worker. Both logs go to one file, so its order shows the load returned while the
+    // listing still ran.
+    TempDir dir("warmup-ops");
+    const fs::path backend_log = dir.path() / "backend.txt";
+    const std::string backend_params = "{slow_loads: 0, load_log: \"" + backend_log.string() + "\", list_log: \"" +
+                                       backend_log.string() + "\", list_waits_for_load_ms: 20000}";
+    start(load_config_text(stubborn_config_text(backend_params, 1), "ops.yaml", dir.path(), {}));
+    ASSERT_TRUE(poll_until([&] { return file_text(backend_log) == "listing\n"; }, 10s)) << file_text(backend_log);
+
+    ingest("m/a", runtime_->clock().now_ms());
+    EXPECT_TRUE(poll_until([&] { return residency("m/a") == WARMUP_RESIDENCY_READY; }, 10s))
+        << "the load waited for the listing";
+    EXPECT_TRUE(poll_until([&] { return file_text(backend_log) == "listing\nm/a\nlisted\n"; }, 10s))
+        << file_text(backend_log);
 }
 
 }  // namespace
