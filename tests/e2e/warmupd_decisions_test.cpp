@@ -119,6 +119,10 @@ TEST_F(DecisionsTest, AnOperatorSeesWhyAModelWasCold) {
     ASSERT_TRUE(poll_until([&] { return warm("m/a"); }, kWait, kPollInterval));
     ASSERT_TRUE(
         poll_until([&] { return get("/api/warmup/status").second["counters"]["unloads"] == 1; }, kWait, kPollInterval));
+    // The unload counts when it starts; a request during it would wait for it ("demand load waits for memory being
+    // unloaded", one decision more). Step 2 is the request after it.
+    ASSERT_TRUE(
+        poll_until([&] { return get("/api/warmup/status").second["unloading_mb"] == 0; }, kWait, kPollInterval));
 
     // 2. The next request is cold because of that unload.
     request("m/a");
