@@ -1474,9 +1474,14 @@ void WarmupEngine::set_memory_budget_mb(double configured_mb, warmup_time_ms now
         const uint64_t evictions_before = counters_.evictions;
         const double used_before_mb = used_mb_;
         evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
+        // What stays over the budget for now: unloads not over yet (live), and loads, which are never cancelled.
+        std::string charged_until;
+        if (unloading_mb_ > 0)
+            charged_until = fmt::format(", {:.0f} MiB of it until its unloads are over", unloading_mb_);
+        if (used_mb_ - unloading_mb_ > budget_mb_ + 1e-9)
+            charged_until += " (loading models are charged until they finish)";
         spdlog::warn("BUDGET_SHRUNK {:.0f} MiB budget: {} ready model(s) evicted, {:.0f} -> {:.0f} MiB in use{}",
-                     budget_mb_, counters_.evictions - evictions_before, used_before_mb, used_mb_,
-                     used_mb_ > budget_mb_ + 1e-9 ? " (loading models are charged until they finish)" : "");
+                     budget_mb_, counters_.evictions - evictions_before, used_before_mb, used_mb_, charged_until);
     }
     dispatch(now_ms);
 }

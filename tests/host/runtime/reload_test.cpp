@@ -488,9 +488,18 @@ TEST_F(TransitionsTest, AReloadWithASmallerBudgetEvictsReadyModelsButNeverALoadi
     const ReloadResult reloaded = runtime_->reload(smaller);
     ASSERT_TRUE(reloaded.ok) << reloaded.error;
     EXPECT_EQ(reload_json(reloaded)["status"], "reloaded");
-    // Four ready models go (m/0..m/3, least recently used first): 100 ready + 100 loading = 200 <= 250.
+    // Four ready models go (m/0..m/3, least recently used first): 100 ready + 100 loading = 200 <= 250, once their
+    // unloads are over (until then their memory stays charged: the server still holds them).
     EXPECT_EQ(counters().evictions, 4u);
-    EXPECT_DOUBLE_EQ(runtime_->call_on_control([](WarmupEngine& engine) { return engine.used_mb(); }), 200);
+    const auto charged = [&] {
+        return runtime_->call_on_control([](WarmupEngine& engine) {
+            return std::pair{engine.used_mb(), engine.unloading_mb()};
+        });
+    };
+    const auto [used_at_reload, unloading_at_reload] = charged();
+    EXPECT_DOUBLE_EQ(used_at_reload - unloading_at_reload, 200);
+    ASSERT_TRUE(poll_until([&] { return charged().second == 0; }, 5s));
+    EXPECT_DOUBLE_EQ(charged().first, 200);
     for (int i = 0; i < 4; ++i) EXPECT_EQ(residency("m/" + std::to_string(i)), WARMUP_RESIDENCY_ABSENT) << i;
     EXPECT_EQ(residency("m/4"), WARMUP_RESIDENCY_READY);
     EXPECT_EQ(residency("slow/x"), WARMUP_RESIDENCY_LOADING);
