@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "config/yaml_documents.hpp"
+#include "core/utf8.hpp"
 
 namespace warmup::host {
 
@@ -1191,10 +1192,12 @@ class ConfigReader {
 /// Refuses a text that is not UTF-8, saying so, before yaml-cpp reads it. A configuration is UTF-8 text: it is kept
 /// and handled as UTF-8 bytes (the support bundle redacts its tokens by searching for them in it; an operator greps and
 /// diffs it). yaml-cpp on its own guesses: it decodes UTF-16 and UTF-32, reads UTF-8 text behind a UTF-16 mark as one
-/// garbled scalar (refused as "expected a mapping of settings"), and stops at a NUL byte with an "unknown escape
-/// character" it shows as nothing. So a UTF-16 or UTF-32 byte-order mark is refused at 1:1, and a NUL byte (no YAML
-/// character; UTF-16 text without a mark has one beside every ASCII character) at its line and column. A UTF-8
-/// byte-order mark is valid YAML and passes: yaml-cpp skips it.
+/// garbled scalar (refused as "expected a mapping of settings"), stops at a NUL byte with an "unknown escape
+/// character" it shows as nothing, and takes a byte that is not UTF-8 (an accented letter saved as Latin-1) into a
+/// name that no event can then match (events are UTF-8). So a UTF-16 or UTF-32 byte-order mark is refused at 1:1, a
+/// NUL byte (no YAML character; UTF-16 text without a mark has one beside every ASCII character) and any other byte
+/// that does not begin a valid UTF-8 sequence at its line and column (in characters, as an editor counts them). A
+/// UTF-8 byte-order mark is valid YAML and passes: yaml-cpp skips it.
 void refuse_text_that_is_not_utf8(std::string_view yaml_text, const std::string& display_name) {
     constexpr std::string_view kSaveAsUtf8 = "save the file as UTF-8";
     // Longest first: the UTF-32 little-endian mark begins with the UTF-16 one.
@@ -1209,16 +1212,27 @@ void refuse_text_that_is_not_utf8(std::string_view yaml_text, const std::string&
             throw ConfigError(
                 display_name, 1, 1, "",
                 fmt::format("not UTF-8 text: it starts with a {} byte-order mark; {}", encoding, kSaveAsUtf8));
-    const std::size_t nul = yaml_text.find('\0');
-    if (nul == std::string_view::npos) return;
-    const std::string_view before = yaml_text.substr(0, nul);
-    const std::size_t last_newline = before.rfind('\n');
-    const std::size_t line_start = last_newline == std::string_view::npos ? 0 : last_newline + 1;
-    const auto line = static_cast<uint32_t>(std::count(before.begin(), before.end(), '\n') + 1);
-    throw ConfigError(display_name, line, static_cast<uint32_t>(nul - line_start + 1), "",
-                      fmt::format("not UTF-8 text: it contains NUL bytes, the first here (byte offset {}); {} (text "
-                                  "saved as UTF-16 has a NUL beside every ASCII character)",
-                                  nul, kSaveAsUtf8));
+    // Line and column (1-based, in characters: continuation bytes do not count) of the byte at `offset`.
+    const auto refuse_at = [&](std::size_t offset, const std::string& message) {
+        const std::string_view before = yaml_text.substr(0, offset);
+        const std::size_t last_newline = before.rfind('\n');
+        const std::string_view line_before =
+            last_newline == std::string_view::npos ? before : before.substr(last_newline + 1);
+        const auto line = static_cast<uint32_t>(std::count(before.begin(), before.end(), '\n') + 1);
+        const auto characters = std::count_if(line_before.begin(), line_before.end(),
+                                              [](char c) { return (static_cast<unsigned char>(c) & 0xc0) != 0x80; });
+        throw ConfigError(display_name, line, static_cast<uint32_t>(characters + 1), "", message);
+    };
+    if (const std::size_t nul = yaml_text.find('\0'); nul != std::string_view::npos)
+        refuse_at(nul, fmt::format("not UTF-8 text: it contains NUL bytes, the first here (byte offset {}); {} (text "
+                                   "saved as UTF-16 has a NUL beside every ASCII character)",
+                                   nul, kSaveAsUtf8));
+    if (const std::optional<std::size_t> bad = first_invalid_utf8(yaml_text))
+        refuse_at(*bad,
+                  fmt::format("not UTF-8 text: the byte 0x{:02x} here (byte offset {}) does not begin a UTF-8 "
+                              "character; {} (text saved as Latin-1 or Windows-1252 has such bytes for "
+                              "accented letters)",
+                              static_cast<unsigned>(static_cast<unsigned char>(yaml_text[*bad])), *bad, kSaveAsUtf8));
 }
 
 /// Refuses, with its position, a text on which YAML::LoadAll of yaml-cpp 0.7.0 (Debian 12) never returns.

@@ -475,6 +475,30 @@ TEST(ConfigLoaderErrors, ANulByteIsRefusedAsNotUtf8TextWhereItIs) {
               "saved as UTF-16 has a NUL beside every ASCII character)");
 }
 
+TEST(ConfigLoaderErrors, AByteThatIsNotUtf8IsRefusedWhereItIsCountedInCharacters) {
+    // A catalog name typed with an accented letter and saved as Latin-1: yaml-cpp took it, and no event (UTF-8) could
+    // ever name that model. The entry is line 12, and `  - {model: "caf` is 16 characters before the 0xe9.
+    const std::string latin1_entry = "  - {model: \"caf\xe9\", memory_mb: 100, load_ms: 100}\n";
+    ConfigError error = load_error(kRequiredSections + latin1_entry);
+    EXPECT_EQ(error.line(), 12u);
+    EXPECT_EQ(error.column(), 17u);
+    EXPECT_EQ(error.message(), "not UTF-8 text: the byte 0xe9 here (byte offset " +
+                                   std::to_string(kRequiredSections.size() + 16) +
+                                   ") does not begin a UTF-8 character; save the file as UTF-8 (text saved as Latin-1 "
+                                   "or Windows-1252 has such bytes for accented letters)");
+    // The column counts characters: the two bytes of the valid "ï" before it are one column.
+    error = load_error("# na\xc3\xafve caf\xe9\n" + kRequiredSections);
+    EXPECT_EQ(error.line(), 1u);
+    EXPECT_EQ(error.column(), 12u);
+    // A sequence cut short at the end of the file, an overlong form and a UTF-16 surrogate are not UTF-8 either.
+    for (const std::string bad : {"\xe2\x82", "\xc0\xaf", "\xed\xa0\x80"}) {
+        error = load_error(kRequiredSections + "# " + bad);
+        EXPECT_NE(error.message().find("not UTF-8 text: the byte 0x"), std::string::npos) << error.message();
+    }
+    // Valid UTF-8 of every length passes: "é", "€" and "𝄞" in a comment.
+    EXPECT_NO_THROW(load(kRequiredSections + "# caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e\n"));
+}
+
 TEST(ConfigLoader, AUtf8ByteOrderMarkIsValidAndPositionsCountFromTheTextAfterIt) {
     const Config config = load("\xef\xbb\xbf" + kRequiredSections);
     ASSERT_EQ(config.catalog.size(), 1u);
