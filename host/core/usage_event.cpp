@@ -55,6 +55,11 @@ std::optional<std::string> model_name_problem(std::string_view name) {
     return std::nullopt;
 }
 
+std::optional<std::string> event_count_problem(int64_t count) {
+    if (count >= 1 && count <= kMaxEventCount) return std::nullopt;
+    return fmt::format("'count' must be between 1 and {}", kMaxEventCount);
+}
+
 std::optional<std::string> event_time_problem(int64_t ts_ms, int64_t now_ms) {
     if (ts_ms < kMinEventTsMs)
         return fmt::format(

@@ -37,6 +37,11 @@ inline constexpr int64_t kMinEventTsMs = 1'000'000'000'000;
 /// Longest accepted model name, in bytes: catalog names are short, and a refusal echoes the name back.
 inline constexpr std::size_t kMaxModelNameBytes = 1024;
 
+/// Most requests one event may stand for. A larger count is a mistake (a byte count or a time in the wrong field), and
+/// one event must not outweigh days of real traffic in what the analyzer learns; a source with more to report splits
+/// it over several events.
+inline constexpr uint32_t kMaxEventCount = 1'000'000;
+
 /// Why `name` cannot be an event's model, or nullopt. Refused: empty, longer than kMaxModelNameBytes, not valid UTF-8,
 /// a control character (C0, DEL or C1 U+0080..U+009F: they would reach log lines, metric labels and state files), or
 /// only white space (it shows as nothing there). No catalog name is any of these. Every way in (a POSTed event, a
@@ -48,6 +53,10 @@ std::optional<std::string> model_name_problem(std::string_view name);
 /// (most often a time in seconds read as milliseconds) or more than kMaxFutureSkewMs ahead of `now_ms`. Exact for
 /// every int64_t pair (no overflow). Shared by every way in, like model_name_problem; the reasons name 'ts_ms'.
 std::optional<std::string> event_time_problem(int64_t ts_ms, int64_t now_ms);
+
+/// Why an event standing for `count` requests is refused, or nullopt: outside 1..kMaxEventCount. Shared by every way
+/// in, like model_name_problem; the reason names 'count'.
+std::optional<std::string> event_count_problem(int64_t count);
 
 /// The engine's event for `count` requests of catalog model `model` at `ts_ms` by `tenant` (empty: none); the tenant
 /// travels as its hash (core/tenant_hash.hpp), the same whatever brought the event.

@@ -75,11 +75,11 @@ std::optional<std::string> read_item(const json& item, int64_t server_now_ms, Pa
     if (const auto count = item.find("count"); count != item.end() && !count->is_null()) {
         if (!count->is_number_integer()) return "'count' must be an integer";
         // Unsigned first: get<int64_t>() of a literal above INT64_MAX would wrap negative.
-        const bool in_range = count->is_number_unsigned()
-                                  ? count->get<uint64_t>() >= 1 && count->get<uint64_t>() <= 1'000'000
-                                  : count->get<int64_t>() >= 1 && count->get<int64_t>() <= 1'000'000;
-        if (!in_range) return "'count' must be between 1 and 1000000";
-        out.count = static_cast<uint32_t>(count->get<int64_t>());
+        const int64_t value = count->is_number_unsigned()
+                                  ? static_cast<int64_t>(std::min<uint64_t>(count->get<uint64_t>(), kMaxEventCount + 1))
+                                  : count->get<int64_t>();
+        if (auto reason = event_count_problem(value)) return reason;
+        out.count = static_cast<uint32_t>(value);
     }
     return std::nullopt;
 }
@@ -124,8 +124,8 @@ bool accept_plain_event(const simdjson::dom::element& item, int64_t server_now_m
     uint32_t count = 1;
     if (!is_null(3)) {
         int64_t value = 0;
-        if (values[3].type() != simdjson::dom::element_type::INT64 || values[3].get_int64().get(value) || value < 1 ||
-            value > 1'000'000)
+        if (values[3].type() != simdjson::dom::element_type::INT64 || values[3].get_int64().get(value) ||
+            event_count_problem(value))
             return false;
         count = static_cast<uint32_t>(value);
     }

@@ -159,8 +159,8 @@ std::size_t SourceRunner::emit(const warmup_source_event* events, std::size_t co
         // bring in what a POST is refused; a refused name is not echoed (it may hold control characters).
         if (auto name_problem = model_name_problem(model)) {
             problem = std::move(*name_problem);
-        } else if (in.count == 0) {
-            problem = fmt::format("model '{}': count 0 (at least 1)", model);
+        } else if (auto count_problem = event_count_problem(in.count)) {
+            problem = fmt::format("model '{}': {} (it is {})", model, *count_problem, in.count);
         } else if (auto time_problem = event_time_problem(in.ts_ms, now_ms)) {
             problem = fmt::format("model '{}': {}", model, *time_problem);
         } else if (index = ingest_.catalog->resolve(model); !index) {

@@ -4,10 +4,10 @@
 // The runner owns the thread that polls the source ([source] in source.h): poll, wait next_poll_in_ms (or a
 // back-off after a failed poll), poll again, until stop(). Events are checked one by one as a POST checks them, by the
 // same functions (core/usage_event.hpp: a model name that is empty, blank, not UTF-8 or holds a control character, a
-// ts_ms before 10^12 or more than 5 minutes ahead; then count 0, a model no catalog entry matches): a refused event is
-// logged and counted for the source, and the others go on. The good ones go to the ingest function as one batch per
-// emit call. A failed poll never leaves this runner: it is logged (SOURCE_ERROR, then SOURCE_RECOVERED), counted, and
-// shown by health() until a poll succeeds.
+// ts_ms before 10^12 or more than 5 minutes ahead; then a count outside 1..1000000, a model no catalog entry matches):
+// a refused event is logged and counted for the source, and the others go on. The good ones go to the ingest function
+// as one batch per emit call. A failed poll never leaves this runner: it is logged (SOURCE_ERROR, then
+// SOURCE_RECOVERED), counted, and shown by health() until a poll succeeds.
 #pragma once
 
 #include <warmup/source.h>
@@ -46,7 +46,7 @@ struct SourceHealth {
     std::string last_error;     ///< message of the last failed poll ("" = none yet)
     int64_t last_error_unix_ms = 0;
     uint64_t events_accepted = 0;   ///< events queued for the engines (also counted in the daemon's events_accepted)
-    uint64_t events_refused = 0;    ///< events refused for their content (bad name, unknown model, count 0, time)
+    uint64_t events_refused = 0;    ///< events refused for their content (bad name, unknown model, count, time)
     uint64_t bad_records = 0;       ///< records the source could not read (reported through reject)
     std::string last_bad_record;    ///< the last of those, or the last refused event, with its reason
     int64_t last_poll_unix_ms = 0;  ///< when the last poll returned (0 = not yet)

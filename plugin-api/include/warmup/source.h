@@ -11,11 +11,11 @@
  *
  * What the host does with the events: exactly what it does with POSTed ones (the same ingest queue, the same
  * `events_accepted` / `events_refused` counters, the same journal, the same checks). An event whose model name is
- * empty, blank, not UTF-8 or holds a control character (C0, DEL, C1), names a model no catalog entry matches, has
- * count 0, or a time before 2001-09-09 (ts_ms < 10^12: a time in seconds) or more than 5 minutes ahead of the host
- * clock is refused one by one, logged and counted for the source; the rest go on. A failed poll (an error returned)
- * is logged, counted in the source's health (/api/warmup/health/components) and retried after a back-off; it never
- * stops the host or the other sources.
+ * empty, blank, not UTF-8 or holds a control character (C0, DEL, C1), names a model no catalog entry matches, has a
+ * count outside 1..1000000 (as a POSTed event's; split a larger one), or a time before 2001-09-09 (ts_ms < 10^12: a
+ * time in seconds) or more than 5 minutes ahead of the host clock is refused one by one, logged and counted for the
+ * source; the rest go on. A failed poll (an error returned) is logged, counted in the source's health
+ * (/api/warmup/health/components) and retried after a back-off; it never stops the host or the other sources.
  */
 #ifndef WARMUP_SOURCE_H
 #define WARMUP_SOURCE_H
@@ -35,7 +35,7 @@ typedef struct warmup_source_event {
     warmup_string_view model;  /* borrowed for the emit call */
     warmup_string_view tenant; /* borrowed for the emit call; empty = no tenant */
     warmup_time_ms ts_ms;      /* when the requests happened, host clock ms (the source's now_ms when it cannot tell) */
-    uint32_t count;            /* requests, >= 1 */
+    uint32_t count;            /* requests, 1..1000000 */
     uint32_t reserved;         /* 0 */
 } warmup_source_event;
 

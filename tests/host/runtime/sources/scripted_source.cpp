@@ -5,10 +5,12 @@
 //   c1        "m/\u0085nel" (a C1 control)          not-utf8  "m/caf\xe9" (Latin-1)
 //   seconds   "m/seconds" at the host's now in seconds, the mistake the ts_ms floor is for
 //   future    "m/future" ten minutes after the host's now
+//   count     "m/none" for 0 requests, "m/huge" for 1,000,001 (a POST takes 1..1,000,000)
 //   all       every one of the above, in this order
 // Later polls emit nothing. The good events carry the host's now. Built into build/tests/bad-plugins (never
 // build/plugins). Threads: poll on the source's thread only.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,14 +21,15 @@ namespace {
 struct ScriptedEvent {
     std::string model;
     warmup_time_ms ts_ms;
+    uint32_t count = 1;
 };
 
 class ScriptedSource final : public warmup::sdk::Source {
   public:
     ScriptedSource(warmup::sdk::Host host, warmup::sdk::Params& params)
         : Source(host),
-          bad_(params.get_choice("bad", "all",
-                                 {"empty", "blank", "c0", "del", "c1", "not-utf8", "seconds", "future", "all"})) {}
+          bad_(params.get_choice(
+              "bad", "all", {"empty", "blank", "c0", "del", "c1", "not-utf8", "seconds", "future", "count", "all"})) {}
 
     int64_t poll(warmup::sdk::SourcePoll& poll) override {
         if (!scripted_) {
@@ -35,7 +38,7 @@ class ScriptedSource final : public warmup::sdk::Source {
         }
         std::vector<warmup_source_event> events;
         for (const ScriptedEvent& event : script_)
-            events.push_back(warmup::sdk::source_event(event.model, "", event.ts_ms));
+            events.push_back(warmup::sdk::source_event(event.model, "", event.ts_ms, event.count));
         const size_t taken = poll.emit(events);  // a full queue takes a prefix: the rest is offered again
         script_.erase(script_.begin(), script_.begin() + static_cast<std::ptrdiff_t>(taken));
         return 10;
@@ -55,6 +58,8 @@ class ScriptedSource final : public warmup::sdk::Source {
             {"not-utf8", {"m/caf\xe9", now_ms}},
             {"seconds", {"m/seconds", now_ms / 1000}},
             {"future", {"m/future", now_ms + 10 * 60 * 1000}},
+            {"count", {"m/none", now_ms, 0}},
+            {"count", {"m/huge", now_ms, 1'000'001}},
         };
         std::vector<ScriptedEvent> script = {{"m/first", now_ms}};
         for (const auto& [name, event] : bad)

@@ -347,6 +347,7 @@ TEST(SourceRunner, AnEventAPostWouldRefuseIsRefusedWithThePostsReasonAndTheOther
     const struct {
         std::string bad;
         std::vector<std::string> reason_parts;  // the last refusal's reason holds each, in this order
+        uint64_t refused = 1;                   // events of the batch the host refuses
     } kCases[] = {
         {"empty", {"event refused: 'model' must not be empty"}},
         {"blank", {"event refused: 'model' must not be blank (it is only white space)"}},
@@ -359,13 +360,15 @@ TEST(SourceRunner, AnEventAPostWouldRefuseIsRefusedWithThePostsReasonAndTheOther
           " is before 2001-09-09 (the earliest accepted, 1000000000000): ts_ms counts milliseconds since the epoch, "
           "not seconds"}},
         {"future", {"event refused: model 'm/future': 'ts_ms' ", " is in the future (", "at most 300000 allowed)"}},
+        // Two events, the last one's reason: "m/none" (0 requests) is refused as well.
+        {"count", {"event refused: model 'm/huge': 'count' must be between 1 and 1000000 (it is 1000001)"}, 2},
     };
     for (const auto& one : kCases) {
         SCOPED_TRACE(one.bad);
-        const ScriptedRun run = run_scripted_source(one.bad, 1);
+        const ScriptedRun run = run_scripted_source(one.bad, one.refused);
         EXPECT_EQ(run.received, (std::vector<std::string>{"m/first", "m/last"}));
         EXPECT_EQ(run.health.events_accepted, 2u);
-        EXPECT_EQ(run.health.events_refused, 1u);
+        EXPECT_EQ(run.health.events_refused, one.refused);
         EXPECT_EQ(run.health.bad_records, 0u);  // the source read it; the host refused it
         EXPECT_EQ(run.health.failed_polls, 0u);
         std::size_t at = 0;
@@ -377,13 +380,13 @@ TEST(SourceRunner, AnEventAPostWouldRefuseIsRefusedWithThePostsReasonAndTheOther
 }
 
 TEST(SourceRunner, ABatchMixingGoodAndRefusedEventsLosesNoGoodOneAndKeepsPolling) {
-    const ScriptedRun run = run_scripted_source("all", 8);
+    const ScriptedRun run = run_scripted_source("all", 10);
     EXPECT_EQ(run.received, (std::vector<std::string>{"m/first", "m/last"}));
     EXPECT_EQ(run.health.events_accepted, 2u);
-    EXPECT_EQ(run.health.events_refused, 8u);
+    EXPECT_EQ(run.health.events_refused, 10u);
     EXPECT_EQ(run.health.failed_polls, 0u);
     EXPECT_FALSE(run.health.failing);
-    EXPECT_NE(run.health.last_bad_record.find("model 'm/future'"), std::string::npos) << run.health.last_bad_record;
+    EXPECT_NE(run.health.last_bad_record.find("model 'm/huge'"), std::string::npos) << run.health.last_bad_record;
 }
 
 }  // namespace
