@@ -115,7 +115,8 @@ std::unique_ptr<cluster::FleetNode> make_fleet(const Config& config, LiveRuntime
 }
 
 /// The fleet node's link to Redis as the "cluster" component of GET /api/warmup/health/components: degraded while Redis
-/// does not answer (the node decides on its last placement meanwhile) or while another process holds its node id.
+/// does not answer or refuses commands (the node decides on its last placement meanwhile) or while another process
+/// holds its node id.
 ComponentHealth cluster_component_health(const cluster::FleetHealth& fleet) {
     ComponentHealth component;
     component.component = "cluster";
@@ -128,8 +129,8 @@ ComponentHealth cluster_component_health(const cluster::FleetHealth& fleet) {
                                       fleet.node_id_conflict));
     if (!fleet.redis_reachable)
         reasons.push_back(
-            fmt::format("Redis at {} does not answer ({}); deciding on the last placement, events for "
-                        "other nodes wait in the outbox",
+            fmt::format("Redis at {} does not answer or refuses commands ({}); deciding on the last placement, "
+                        "events for other nodes wait in the outbox",
                         fleet.redis_url, fleet.last_redis_error.empty() ? "not reached yet" : fleet.last_redis_error));
     component.degraded = !reasons.empty();
     component.reason = fmt::format("{}", fmt::join(reasons, "; "));

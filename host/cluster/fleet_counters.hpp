@@ -21,7 +21,7 @@ struct FleetCounters {
     uint64_t state_imports = 0;       ///< per-model states imported (one per model and component)
     uint64_t state_import_errors = 0;
     uint64_t state_writes = 0;  ///< per-model states written to Redis
-    uint64_t redis_errors = 0;  ///< commands that failed because Redis was unreachable
+    uint64_t redis_errors = 0;  ///< commands that failed: Redis unreachable, or an error reply where success was needed
     uint64_t dead_stream_entries_moved = 0;
     uint64_t events_passed_on = 0;  ///< received for a model this node no longer owns: forwarded to its owners now
 };

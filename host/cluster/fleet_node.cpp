@@ -144,8 +144,8 @@ FleetCounters FleetNode::counters() const {
     return copy;
 }
 
-void FleetNode::note_redis_error(const std::exception& error) {
-    const bool was_reachable = redis_reachable_.exchange(false);
+void FleetNode::note_redis_error(RedisLink link, const std::exception& error) {
+    const bool was_reachable = failing_links_.fetch_or(link) == 0;
     std::lock_guard lock(counters_mutex_);
     ++counters_.redis_errors;
     last_redis_error_unix_ms_ = now_unix_ms();
@@ -155,8 +155,9 @@ void FleetNode::note_redis_error(const std::exception& error) {
     last_redis_error_ = error.what();
 }
 
-void FleetNode::note_redis_ok() {
-    if (!redis_reachable_.exchange(true)) {
+void FleetNode::note_redis_ok(RedisLink link) {
+    const uint8_t was_failing = failing_links_.fetch_and(static_cast<uint8_t>(~link));
+    if (was_failing == link) {  // this link was the last one failing
         std::lock_guard lock(counters_mutex_);
         if (!last_redis_error_.empty()) spdlog::info("CLUSTER_REDIS_RECONNECTED {}", endpoint_.describe());
     }
@@ -165,7 +166,7 @@ void FleetNode::note_redis_ok() {
 FleetHealth FleetNode::health() const {
     FleetHealth health;
     health.redis_url = endpoint_.describe();
-    health.redis_reachable = redis_reachable_.load();
+    health.redis_reachable = redis_reachable();
     std::lock_guard lock(counters_mutex_);
     health.redis_errors = counters_.redis_errors;
     health.last_redis_error = last_redis_error_;
@@ -196,7 +197,7 @@ void FleetNode::start() {
             claim_node_id(redis);  // NodeIdInUse leaves started_ false: stop() then touches nothing
             started_ = true;
             membership_tick(redis, true);
-            note_redis_ok();
+            note_redis_ok(kMembershipLink);
             spdlog::info("CLUSTER_JOINED node {} in the fleet at {} ({} nodes alive, {} models placed)", node_id_,
                          endpoint_.describe(),
                          std::count_if(view()->members.begin(), view()->members.end(),
@@ -204,7 +205,7 @@ void FleetNode::start() {
                          view()->placement->assignment().size());
         } catch (const RedisUnavailable& error) {
             started_ = true;
-            note_redis_error(error);
+            note_redis_error(kMembershipLink, error);
             spdlog::warn("CLUSTER_JOINED node {} started without Redis: applying every event here until {} answers",
                          node_id_, endpoint_.describe());
         }
@@ -329,31 +330,49 @@ void FleetNode::forwarder_loop() {
         // Routed by the placement in force now: an event queued under an older one goes to today's owners.
         const auto current = view();
         std::vector<std::vector<std::string>> commands;
+        std::vector<std::size_t> command_event;  // commands[i] carries batch[command_event[i]]
         std::vector<warmup_usage_event> mine;
         std::vector<std::string> mine_names;
-        for (const OutboxEvent& event : batch) {
+        std::vector<std::size_t> mine_event;  // mine[i] is batch[mine_event[i]]
+        for (std::size_t e = 0; e < batch.size(); ++e) {
+            const OutboxEvent& event = batch[e];
             for (const std::string& owner : owners_of(*current, event.model)) {
                 if (owner == node_id_) {
                     if (event.applied_here) continue;  // a replica here already has it
                     if (const auto index = runtime_.catalog().resolve(event.model)) {
                         mine.push_back({event.ts_ms, *index, event.count, event.tenant_hash, 0});
                         mine_names.push_back(event.model);
+                        mine_event.push_back(e);
                     }
                     continue;
                 }
                 commands.push_back({"XADD", key("events:" + owner), "MAXLEN", "~", std::string(kStreamMaxEntries), "*",
                                     "m", event.model, "t", std::to_string(event.ts_ms), "c",
                                     std::to_string(event.count), "h", std::to_string(event.tenant_hash)});
+                command_event.push_back(e);
             }
         }
+        std::vector<RedisValue> replies;
         try {
-            redis.pipeline(commands);
-            note_redis_ok();
-            failed = false;
+            replies = redis.pipeline(commands);
         } catch (const RedisUnavailable& error) {
-            note_redis_error(error);
+            note_redis_error(kForwarderLink, error);
             failed = true;
             continue;
+        }
+        // An error reply stored nothing: Redis at its maxmemory (OOM), a replica after a fail-over (READONLY), one
+        // still loading its data set (LOADING). Those events stay at the head of the outbox and are sent again, as
+        // if Redis had not answered; an event sent to some of its owners may then reach those twice (at least once).
+        std::vector<bool> refused(batch.size(), false);
+        std::string refusal;
+        std::size_t delivered = 0;
+        for (std::size_t i = 0; i < replies.size(); ++i) {
+            if (!replies[i].is_error()) {
+                ++delivered;
+                continue;
+            }
+            refused[command_event[i]] = true;
+            if (refusal.empty()) refusal = fmt::format("XADD {} refused: {}", commands[i][1], replies[i].text);
         }
         const std::size_t taken = mine.empty() ? 0 : runtime_.try_ingest(mine);
         if (taken < mine.size())
@@ -364,11 +383,26 @@ void FleetNode::forwarder_loop() {
         {
             std::lock_guard lock(outbox_mutex_);
             outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
+            if (!refusal.empty()) {
+                // An event this node also owns was applied here just now: not again when it is sent again.
+                for (std::size_t i = 0; i < taken; ++i) batch[mine_event[i]].applied_here = true;
+                std::vector<OutboxEvent> again;
+                for (std::size_t e = 0; e < batch.size(); ++e)
+                    if (refused[e]) again.push_back(batch[e]);
+                outbox_.insert(outbox_.begin(), again.begin(), again.end());
+            }
+        }
+        if (refusal.empty()) {
+            note_redis_ok(kForwarderLink);
+            failed = false;
+        } else {
+            note_redis_error(kForwarderLink, RedisCommandError(refusal));
+            failed = true;
         }
         std::lock_guard names_lock(names_mutex_);
         for (std::size_t i = 0; i < taken; ++i) mark_dirty(mine_names[i]);
         std::lock_guard lock(counters_mutex_);
-        counters_.events_forwarded += commands.size();
+        counters_.events_forwarded += delivered;
         counters_.events_local += taken;
     }
 }
@@ -390,7 +424,6 @@ void FleetNode::consumer_loop() {
             const RedisValue reply =
                 redis.command({"XREADGROUP", "GROUP", kGroup, node_id_, "COUNT", std::to_string(kBatchEvents), "BLOCK",
                                std::to_string(block_ms), "STREAMS", stream, cursor});
-            note_redis_ok();
             if (reply.is_error()) {
                 if (reply.text.starts_with("NOGROUP")) {
                     // A new stream, or Redis restarted empty: the group starts at the stream's beginning, so events
@@ -403,6 +436,7 @@ void FleetNode::consumer_loop() {
                 }
                 throw RedisCommandError("XREADGROUP: " + reply.text);
             }
+            note_redis_ok(kConsumerLink);
             if (reply.is_nil() || reply.elements.empty()) continue;  // nothing new within the block time
             const RedisValue& entries = reply.elements.front().elements.at(1);
             if (entries.elements.empty()) {
@@ -411,7 +445,12 @@ void FleetNode::consumer_loop() {
             }
             apply_stream_entries(redis, entries);
         } catch (const RedisUnavailable& error) {
-            note_redis_error(error);
+            note_redis_error(kConsumerLink, error);
+            cursor = "0";
+            std::unique_lock lock(stop_mutex_);
+            stop_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
+        } catch (const RedisCommandError& error) {  // Redis answers but refuses (LOADING, NOAUTH ...): as unreachable
+            note_redis_error(kConsumerLink, error);
             cursor = "0";
             std::unique_lock lock(stop_mutex_);
             stop_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
@@ -508,7 +547,7 @@ void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& e
 void FleetNode::membership_loop() {
     RedisConnection redis(endpoint_, std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms, 500)));
     const auto tick = std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms / 4, 25));
-    bool reachable = redis_reachable_.load();
+    bool reachable = (failing_links_.load() & kMembershipLink) == 0;
     while (!stopping_) {
         {
             std::unique_lock lock(stop_mutex_);
@@ -531,10 +570,15 @@ void FleetNode::membership_loop() {
                         dirty_models_.insert(model);
             }
             membership_tick(redis, resync);
-            note_redis_ok();
+            note_redis_ok(kMembershipLink);
             reachable = true;
         } catch (const RedisUnavailable& error) {
-            note_redis_error(error);
+            note_redis_error(kMembershipLink, error);
+            reachable = false;
+        } catch (const RedisCommandError& error) {
+            // Redis answers but refuses (at its maxmemory, a read-only replica, still loading, AUTH required): as
+            // unusable as an unreachable one, and resynchronised the same way once it takes commands again.
+            note_redis_error(kMembershipLink, error);
             reachable = false;
         } catch (const std::exception& error) {
             spdlog::error("CLUSTER_ERROR membership of node {}: {}", node_id_, error.what());
@@ -1104,7 +1148,7 @@ json FleetNode::cluster_json() const {
     return json{
         {"enabled", true},
         {"node_id", node_id_},
-        {"redis", {{"url", endpoint_.describe()}, {"reachable", redis_reachable_.load()}, {"last_error", last_error}}},
+        {"redis", {{"url", endpoint_.describe()}, {"reachable", redis_reachable()}, {"last_error", last_error}}},
         {"publisher", current->publisher},
         {"nodes", nodes},
         {"owners", owners},

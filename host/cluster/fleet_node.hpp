@@ -127,9 +127,9 @@ class FleetNode {
     /// [any thread] {"node_id", "redis": {...}, "nodes": [...], "owners": {...}, "counters": {...}}.
     [[nodiscard]] nlohmann::json cluster_json() const;
     [[nodiscard]] FleetCounters counters() const;
-    /// [any thread] False from a failed Redis command until one succeeds again (the node then works on its last
-    /// placement and buffers events for other nodes).
-    [[nodiscard]] bool redis_reachable() const noexcept { return redis_reachable_.load(); }
+    /// [any thread] False while a thread's last Redis command failed, unreachable or refused with an error reply (the
+    /// node then works on its last placement and buffers events for other nodes), until it succeeds again.
+    [[nodiscard]] bool redis_reachable() const noexcept { return failing_links_.load() == 0; }
     [[nodiscard]] const std::string& node_id() const noexcept { return node_id_; }
     /// [any thread] Redis reachability and the last failure, and an id conflict.
     [[nodiscard]] FleetHealth health() const;
@@ -151,7 +151,8 @@ class FleetNode {
 
     // ----- membership thread
     void membership_loop();
-    /// One tick: renew when due, read membership, recompute and apply the placement. Throws RedisUnavailable.
+    /// One tick: renew when due, read membership, recompute and apply the placement. Throws RedisUnavailable, and
+    /// RedisCommandError for an error reply.
     void membership_tick(RedisConnection& redis, bool force_renew);
     /// Claims <prefix>node:<id> at start (SET NX); see NodeIdInUse.
     void claim_node_id(RedisConnection& redis);
@@ -185,8 +186,11 @@ class FleetNode {
     /// [any] The placement in force (never null after start()).
     [[nodiscard]] std::shared_ptr<const PlacementView> view() const;
     [[nodiscard]] std::vector<std::string> owners_of(const PlacementView& view, const std::string& model) const;
-    void note_redis_error(const std::exception& error);
-    void note_redis_ok();
+    /// The node's three Redis connections, one per thread, as bits of failing_links_.
+    enum RedisLink : uint8_t { kMembershipLink = 1, kForwarderLink = 2, kConsumerLink = 4 };
+    /// A command on `link` failed: Redis unreachable, or an error reply where success was needed.
+    void note_redis_error(RedisLink link, const std::exception& error);
+    void note_redis_ok(RedisLink link);
     [[nodiscard]] std::string key(std::string_view suffix) const {
         return config_.cluster.key_prefix + std::string(suffix);
     }
@@ -240,7 +244,10 @@ class FleetNode {
 
     mutable std::mutex counters_mutex_;
     FleetCounters counters_;
-    std::atomic<bool> redis_reachable_{false};
+    // The links whose last command failed. Per link, so that one whose commands succeed (reads, while Redis refuses
+    // writes at its maxmemory) does not report Redis usable while another's keep failing. Redis is not reached
+    // before start().
+    std::atomic<uint8_t> failing_links_{kMembershipLink};
     std::string last_redis_error_;          // under counters_mutex_
     int64_t last_redis_error_unix_ms_ = 0;  // under counters_mutex_
     std::string node_id_conflict_;          // under counters_mutex_: "" unless another process holds the id

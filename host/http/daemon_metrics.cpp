@@ -126,7 +126,8 @@ constexpr std::array<FleetSeries, 16> kFleetSeries{{
      &cluster::FleetCounters::state_import_errors},
     {"warmup_fleet_state_writes_total", "counter", "Per-model states written (exported) to Redis.",
      &cluster::FleetCounters::state_writes},
-    {"warmup_fleet_redis_errors_total", "counter", "Redis commands that failed because Redis was unreachable.",
+    {"warmup_fleet_redis_errors_total", "counter",
+     "Redis commands that failed: Redis unreachable, or an error reply (OOM, READONLY, LOADING ...).",
      &cluster::FleetCounters::redis_errors},
     {"warmup_fleet_dead_stream_entries_moved_total", "counter",
      "Unread entries of a dead node's stream moved to the models' new owners.",
@@ -309,9 +310,10 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
     }
 
     if (metrics.fleet) {
-        text.family("warmup_fleet_redis_up", "gauge",
-                    "1 while this fleet node's Redis commands succeed, 0 from a failed one until one succeeds again "
-                    "(meanwhile it decides on its last placement and buffers events for other nodes).");
+        text.family(
+            "warmup_fleet_redis_up", "gauge",
+            "1 while this fleet node's Redis commands succeed, 0 from a failed or refused one until they succeed "
+            "again (meanwhile it decides on its last placement and buffers events for other nodes).");
         text.sample("warmup_fleet_redis_up", "", metrics.fleet->redis_reachable ? 1 : 0);
         for (const FleetSeries& series : kFleetSeries) {
             text.family(series.name, series.type, series.help);

@@ -456,5 +456,45 @@ TEST_F(FleetTest, WithRedisDownTheClusterComponentIsDegradedWithTheLastError) {
         << cluster_health(*nodes_[0]).dump();
 }
 
+TEST_F(FleetTest, EventsWhoseForwardRedisRefusesStayBufferedAndAreDeliveredOnceItTakesThemAgain) {
+    start_nodes(2);
+    std::string remote;  // a model owned by node-1
+    for (int i = 0; i < 12 && remote.empty(); ++i)
+        if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-1") remote = "rhythm/" + std::to_string(i);
+    ASSERT_FALSE(remote.empty());
+    const uint64_t acknowledged_before = nodes_[1]->counter("events_acknowledged");
+
+    // Redis answers but refuses every write (used memory above maxmemory: -OOM), as a full Redis does.
+    auto redis = redis_->client();
+    ASSERT_EQ(redis.checked({"CONFIG", "SET", "maxmemory", "1"}).text, "OK");
+    std::string three;
+    for (int i = 0; i < 3; ++i) three += json{{"model", remote}}.dump() + "\n";
+    ASSERT_EQ(nodes_[0]->post_events(three).first, 200);
+    ASSERT_TRUE(poll_until(
+        [&] { return nodes_[0]->counter("events_forwarded") > 0 || cluster_health(*nodes_[0])["state"] == "degraded"; },
+        kSettle));
+    // Not written to node-1's stream: still waiting, not counted as forwarded, and the node says why.
+    EXPECT_EQ(nodes_[0]->counter("events_forwarded"), 0U);
+    EXPECT_EQ(nodes_[0]->counter("forward_buffered"), 3U);
+    const json degraded = cluster_health(*nodes_[0]);
+    EXPECT_EQ(degraded["state"], "degraded") << degraded.dump();
+    EXPECT_NE(degraded["reason"].get<std::string>().find("OOM"), std::string::npos) << degraded.dump();
+    EXPECT_EQ(nodes_[0]->metric("warmup_fleet_redis_up"), 0);
+
+    ASSERT_EQ(redis.checked({"CONFIG", "SET", "maxmemory", "0"}).text, "OK");
+    EXPECT_TRUE(poll_until([&] { return nodes_[0]->counter("forward_buffered") == 0; }, kSettle));
+    // Delivered to the owner (or applied on node-0, should the placement have moved the model meanwhile).
+    EXPECT_TRUE(poll_until(
+        [&] {
+            return nodes_[1]->counter("events_acknowledged") - acknowledged_before +
+                       nodes_[0]->counter("events_local") >=
+                   3;
+        },
+        kSettle))
+        << nodes_[1]->cluster().dump();
+    EXPECT_TRUE(poll_until([&] { return nodes_[0]->metric("warmup_fleet_redis_up") == 1; }, kSettle));
+    EXPECT_EQ(cluster_health(*nodes_[0])["state"], "ok") << cluster_health(*nodes_[0]).dump();
+}
+
 }  // namespace
 }  // namespace warmup::test
