@@ -193,6 +193,12 @@ void FleetNode::start() {
     {
         RedisConnection redis(endpoint_,
                               std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms, 500)));
+        const auto start_without_redis = [&](const std::exception& error) {
+            started_ = true;
+            note_redis_error(kMembershipLink, error);
+            spdlog::warn("CLUSTER_JOINED node {} started without Redis: applying every event here until {} answers",
+                         node_id_, endpoint_.describe());
+        };
         try {
             claim_node_id(redis);  // NodeIdInUse leaves started_ false: stop() then touches nothing
             started_ = true;
@@ -204,10 +210,12 @@ void FleetNode::start() {
                                        [](const FleetMember& m) { return m.alive; }),
                          view()->placement->assignment().size());
         } catch (const RedisUnavailable& error) {
-            started_ = true;
-            note_redis_error(kMembershipLink, error);
-            spdlog::warn("CLUSTER_JOINED node {} started without Redis: applying every event here until {} answers",
-                         node_id_, endpoint_.describe());
+            start_without_redis(error);
+        } catch (const RedisCommandError& error) {
+            // Redis answers but refuses (AUTH required, still loading its data set after a restart, at its maxmemory,
+            // a read-only replica): a start without Redis, as when it does not answer, rather than an aborted daemon.
+            // The membership thread keeps trying; the cluster component says why meanwhile.
+            start_without_redis(error);
         }
     }
     membership_thread_ = std::thread([this] { membership_loop(); });

@@ -110,8 +110,8 @@ class FleetNode {
 
     /// Registers (when Redis answers; otherwise keeps trying), computes the first placement, imports the state of
     /// the models it owns, and starts the three threads. Call after the runtime's state is restored and before the
-    /// HTTP API serves events: the first placement is in force when start() returns, also while Redis is down (then
-    /// every event is applied here until Redis answers).
+    /// HTTP API serves events: the first placement is in force when start() returns, also while Redis is down or
+    /// refuses commands (then every event is applied here until Redis takes them).
     /// Throws NodeIdInUse when another process keeps this node's id registered (nothing started then: stop() and
     /// the destructor leave Redis alone).
     void start();

@@ -496,5 +496,28 @@ TEST_F(FleetTest, EventsWhoseForwardRedisRefusesStayBufferedAndAreDeliveredOnceI
     EXPECT_EQ(cluster_health(*nodes_[0])["state"], "ok") << cluster_health(*nodes_[0]).dump();
 }
 
+TEST_F(FleetTest, ANodeStartedWhileRedisRefusesCommandsServesAndJoinsOnceItTakesThem) {
+    // Redis answers every write with an error (-OOM here; -NOAUTH, -LOADING and -READONLY are refusals alike).
+    auto redis = redis_->client();
+    ASSERT_EQ(redis.checked({"CONFIG", "SET", "maxmemory", "1"}).text, "OK");
+    nodes_.push_back(std::make_unique<Node>("node-0", dir_, redis_->url()));  // throws when the daemon exits
+    const json degraded = cluster_health(*nodes_[0]);
+    EXPECT_EQ(degraded["state"], "degraded") << degraded.dump();
+    EXPECT_NE(degraded.value("reason", "").find("OOM"), std::string::npos) << degraded.dump();
+    // Meanwhile it applies every event itself.
+    EXPECT_EQ(nodes_[0]->post_events(json{{"model", "rhythm/0"}}.dump()).first, 200);
+    EXPECT_TRUE(poll_until(
+        [&] {
+            const auto resident = nodes_[0]->resident();
+            return std::find(resident.begin(), resident.end(), "rhythm/0") != resident.end();
+        },
+        kSettle));
+
+    ASSERT_EQ(redis.checked({"CONFIG", "SET", "maxmemory", "0"}).text, "OK");
+    EXPECT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+    EXPECT_TRUE(poll_until([&] { return cluster_health(*nodes_[0])["state"] == "ok"; }, kSettle))
+        << cluster_health(*nodes_[0]).dump();
+}
+
 }  // namespace
 }  // namespace warmup::test
