@@ -12,6 +12,7 @@
 #include <cmath>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "core/errors.hpp"
 #include "runtime/live_runtime.hpp"
@@ -108,7 +109,8 @@ FleetNode::FleetNode(LiveRuntime& runtime, const Config& config, std::string adv
       advertise_url_(std::move(advertise_url)),
       instance_(random_instance()),
       endpoint_(parse_redis_url(config.cluster.redis_url)),
-      started_unix_ms_(now_unix_ms()) {
+      started_unix_ms_(now_unix_ms()),
+      budget_mb_(config.memory_budget.absolute_mb) {
     auto initial = std::make_shared<PlacementView>();
     initial->fingerprint = "(none yet)";
     view_ = std::move(initial);
@@ -594,18 +596,28 @@ void FleetNode::membership_loop() {
     }
 }
 
-std::string FleetNode::member_record(int64_t now_ms) const {
-    const double budget_mb = config_.memory_budget.absolute_mb;
+std::string FleetNode::member_record(int64_t now_ms) {
+    // The budget in force, not the one of the start: a reload or a reset-to-safe (half the budget) changes it, and
+    // the placement must follow (a node that holds half as much gets its models' share for half as much). With an
+    // experiment the acting arms share it; a shadow arm loads nothing.
     double used_mb = 0;
     try {
-        used_mb = runtime_.call_on_control([](WarmupEngine& engine) { return engine.used_mb(); });
-    } catch (const std::exception&) {  // the control loop is stopping: report the last figure as unknown (0)
+        std::tie(budget_mb_, used_mb) = runtime_.call_on_control([this](WarmupEngine&) {
+            double budget = 0, used = 0;
+            for (const auto& arm : runtime_.arms()) {
+                if (arm->mode == LiveArm::Mode::Shadow) continue;
+                budget += arm->engine->budget_mb();
+                used += arm->engine->used_mb();
+            }
+            return std::pair{budget, used};
+        });
+    } catch (const std::exception&) {  // the control loop is stopping: the last budget, the use unknown (0)
     }
     const json member{{"id", node_id_},
                       {"instance", instance_},
                       {"address", advertise_url_},
-                      {"budget_mb", budget_mb},
-                      {"free_mb", std::max(0.0, budget_mb - used_mb)},
+                      {"budget_mb", budget_mb_},
+                      {"free_mb", std::max(0.0, budget_mb_ - used_mb)},
                       {"started_unix_ms", started_unix_ms_},
                       {"renewed_unix_ms", now_ms}};
     return member.dump();

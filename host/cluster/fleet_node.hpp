@@ -158,8 +158,9 @@ class FleetNode {
     void claim_node_id(RedisConnection& redis);
     /// Renews the membership key when it is this process's (or free); otherwise notes the conflict.
     void renew(RedisConnection& redis);
-    /// The member record this node publishes, renewed at `now_ms`.
-    [[nodiscard]] std::string member_record(int64_t now_ms) const;
+    /// The member record this node publishes, renewed at `now_ms`, with the budget in force now. Membership thread
+    /// (and start()).
+    [[nodiscard]] std::string member_record(int64_t now_ms);
     /// `"instance":"<nonce>"` as it appears in member_record (what the Lua scripts look for).
     [[nodiscard]] std::string instance_marker() const;
     std::vector<FleetMember> read_members(RedisConnection& redis);
@@ -204,6 +205,7 @@ class FleetNode {
     std::string instance_;  // random nonce of this process: tells its membership key from another process's
     RedisEndpoint endpoint_;
     int64_t started_unix_ms_ = 0;
+    double budget_mb_ = 0;  // the budget in force as last published (membership thread, and start() before it)
 
     mutable std::mutex view_mutex_;
     std::shared_ptr<const PlacementView> view_;  // under view_mutex_

@@ -519,5 +519,27 @@ TEST_F(FleetTest, ANodeStartedWhileRedisRefusesCommandsServesAndJoinsOnceItTakes
         << cluster_health(*nodes_[0]).dump();
 }
 
+TEST_F(FleetTest, ANodesBudgetChangedAtRunTimeIsWhatTheFleetPlacesBy) {
+    start_nodes(2);
+    const auto member = [&](const Node& viewer, const std::string& id) {
+        const json view = viewer.cluster();
+        for (const auto& entry : view["nodes"])
+            if (entry["id"] == id) return entry;
+        return json();
+    };
+    ASSERT_EQ(member(*nodes_[0], "node-1")["budget_mb"], 4000);
+    // Reset to safe halves node-1's budget at once (as a reload of budgets.memory_mb changes it).
+    ASSERT_EQ(nodes_[1]->post("/api/warmup/reset-to-safe"), 200);
+    ASSERT_EQ(nodes_[1]->get("/api/warmup/status")["budget_mb"], 2000);
+    EXPECT_TRUE(poll_until([&] { return member(*nodes_[0], "node-1")["budget_mb"] == 2000; }, kSettle))
+        << nodes_[0]->cluster().dump();
+    EXPECT_LE(member(*nodes_[0], "node-1")["free_mb"].get<double>(), 2000);
+    // The placement follows: node-1 holds at most its bounded share of a third of the 12 x 200 MiB (1000 MiB).
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle));
+    int owned_by_node_1 = 0;
+    for (const auto& [model, owners] : nodes_[0]->cluster()["owners"].items()) owned_by_node_1 += owners[0] == "node-1";
+    EXPECT_LE(owned_by_node_1, 5);
+}
+
 }  // namespace
 }  // namespace warmup::test

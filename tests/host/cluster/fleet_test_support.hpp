@@ -160,6 +160,12 @@ class Node {
         return {result->status, json::parse(result->body, nullptr, false)};
     }
 
+    /// POSTs `body` (JSON) to `path`; returns the status (0 when there was no answer).
+    int post(const std::string& path, const std::string& body = "") const {
+        const auto result = client_->Post(path, body, "application/json");
+        return result ? result->status : 0;
+    }
+
     [[nodiscard]] json cluster() const { return get("/api/warmup/cluster"); }
     /// The owners of `model` in this node's view (empty when unknown or the node does not answer).
     [[nodiscard]] std::vector<std::string> owners(const std::string& model) const {
@@ -189,8 +195,8 @@ class Node {
         return view.is_object() ? view["counters"].value(name, uint64_t{0}) : 0;
     }
 
-    /// The value of the sample `name` (with its labels as rendered, if any) on GET /metrics; nullopt when the node does not answer or the page
-    /// has no such sample. Also checks that the family has a HELP line.
+    /// The value of the sample `name` (with its labels as rendered, if any) on GET /metrics; nullopt when the node does
+    /// not answer or the page has no such sample. Also checks that the family has a HELP line.
     [[nodiscard]] std::optional<double> metric(const std::string& name) const {
         const auto result = client_->Get("/metrics");
         if (!result || result->status != 200) return std::nullopt;
