@@ -149,7 +149,10 @@ void serve_fleet(cluster::FleetNode* fleet, HttpApi& api) {
         return;
     }
     fleet->start();  // NodeIdInUse: another process holds this node's id
-    api.set_event_router([fleet](std::span<const warmup_usage_event> events) { return fleet->route_events(events); });
+    api.set_event_router([fleet](std::span<const warmup_usage_event> events) {
+        auto routed = fleet->route_events(events);
+        return HttpApi::RoutedEvents{routed.accepted, std::move(routed.outbox_refusal)};
+    });
     api.add_get_route("/api/warmup/cluster", [fleet] { return fleet->cluster_json(); });
     api.set_fleet_metrics([fleet] { return FleetMetricsView{fleet->counters(), fleet->redis_reachable()}; });
     api.set_extra_component_health([fleet] { return cluster_component_health(fleet->health()); });

@@ -259,7 +259,7 @@ void FleetNode::stop() {
 
 // ---------------------------------------------------------------------------------------------------- events
 
-std::size_t FleetNode::route_events(std::span<const warmup_usage_event> events) {
+FleetNode::Routed FleetNode::route_events(std::span<const warmup_usage_event> events) {
     const auto current = view();
     std::vector<std::vector<std::string>> owners(events.size());
     std::vector<bool> local(events.size(), false);
@@ -270,6 +270,7 @@ std::size_t FleetNode::route_events(std::span<const warmup_usage_event> events) 
         local[i] = std::find(owners[i].begin(), owners[i].end(), node_id_) != owners[i].end();
     }
     std::size_t accepted = 0;
+    std::string outbox_refusal;
     std::vector<std::string> applied_here;
     {
         std::lock_guard lock(outbox_mutex_);
@@ -301,6 +302,17 @@ std::size_t FleetNode::route_events(std::span<const warmup_usage_event> events) 
         if (accepted == fits && fits < events.size()) {
             std::lock_guard counters_lock(counters_mutex_);
             counters_.forward_refused += events.size() - fits;
+            // Said as it is: the ingest queue has room, the events of other nodes' models cannot leave this node.
+            outbox_refusal =
+                redis_reachable()
+                    ? fmt::format(
+                          "the buffer for events of other nodes' models is full (cluster.forward_buffer: {} events): "
+                          "Redis at {} has not taken the earlier ones yet; retry later",
+                          config_.cluster.forward_buffer, endpoint_.describe())
+                    : fmt::format(
+                          "the buffer for events of other nodes' models is full (cluster.forward_buffer: {} events) "
+                          "while Redis at {} does not take them ({}); retry later",
+                          config_.cluster.forward_buffer, endpoint_.describe(), last_redis_error_);
         }
     }
     outbox_cv_.notify_one();
@@ -314,7 +326,7 @@ std::size_t FleetNode::route_events(std::span<const warmup_usage_event> events) 
         std::lock_guard lock(counters_mutex_);
         counters_.events_local += applied_here.size();
     }
-    return accepted;
+    return {accepted, std::move(outbox_refusal)};
 }
 
 void FleetNode::forwarder_loop() {

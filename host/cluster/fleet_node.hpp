@@ -119,10 +119,17 @@ class FleetNode {
     /// instead of after the expiry) and stops the threads. Idempotent.
     void stop();
 
+    /// What route_events took.
+    struct Routed {
+        std::size_t accepted = 0;  ///< always a prefix of the events
+        /// Why the rest was refused when the outbox was full; "" when the local ingest queue refused it (the
+        /// runtime's LiveRuntime::ingest_refusal_reason then says why) or nothing was refused.
+        std::string outbox_refusal;
+    };
     /// [any thread] Applies the events of owned models (LiveRuntime::try_ingest) and queues the rest for their
-    /// owners. Returns how many were accepted: always a prefix of `events` (the local ingest queue or the outbox
-    /// took no more); the caller refuses the rest (503).
-    std::size_t route_events(std::span<const warmup_usage_event> events);
+    /// owners. Accepts a prefix of `events` (the local ingest queue or the outbox took no more); the caller refuses
+    /// the rest (503).
+    Routed route_events(std::span<const warmup_usage_event> events);
 
     /// [any thread] {"node_id", "redis": {...}, "nodes": [...], "owners": {...}, "counters": {...}}.
     [[nodiscard]] nlohmann::json cluster_json() const;

@@ -98,12 +98,14 @@ void HttpApi::post_events(const httplib::Request&, httplib::Response& response, 
         positions.push_back(parsed.position);
     }
     // The queue takes a prefix of the batch when it is nearly full; the rest is refused, each event by position.
-    const std::size_t accepted =
-        events.empty() ? 0 : (event_router_ ? event_router_(events) : runtime_.try_ingest(events));
+    // A router (the fleet) may refuse for a reason of its own: its buffer for other nodes' events is full.
+    RoutedEvents routed;
+    if (!events.empty()) routed = event_router_ ? event_router_(events) : RoutedEvents{runtime_.try_ingest(events), ""};
+    const std::size_t accepted = routed.accepted;
     const bool queue_full = accepted < events.size();
     runtime_.count_invalid_events(rejected.total());  // before the queue's refusals are added
     if (queue_full) {
-        const std::string reason = runtime_.ingest_refusal_reason();
+        const std::string reason = routed.refusal.empty() ? runtime_.ingest_refusal_reason() : routed.refusal;
         for (std::size_t i = accepted; i < events.size(); ++i) rejected.add(positions[i], reason);
     }
     if (!rejected.empty())

@@ -52,10 +52,15 @@ class HttpApi {
     void start();
     void stop();
 
+    /// What an event router took: `accepted` events, a prefix of the span (the rest are refused with 503), and why
+    /// it refused the rest when the reason is its own ("": the ingest queue's, LiveRuntime::ingest_refusal_reason).
+    struct RoutedEvents {
+        std::size_t accepted = 0;
+        std::string refusal;
+    };
     /// Before start(): events accepted by POST /api/warmup/events go to `router` instead of LiveRuntime::try_ingest
-    /// (the fleet routes each event to the node that owns its model). Same contract as try_ingest: returns how many
-    /// were accepted, a prefix of the span; the rest are refused with 503. Called on HTTP threads.
-    using EventRouter = std::function<std::size_t(std::span<const warmup_usage_event>)>;
+    /// (the fleet routes each event to the node that owns its model). Called on HTTP threads.
+    using EventRouter = std::function<RoutedEvents(std::span<const warmup_usage_event>)>;
     void set_event_router(EventRouter router) { event_router_ = std::move(router); }
     /// Before start(): one more GET route (a component outside the API, such as the fleet, serves its own view).
     void add_get_route(const std::string& path, std::function<nlohmann::json()> body);

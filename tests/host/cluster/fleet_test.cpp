@@ -293,6 +293,14 @@ TEST_F(FleetTest, RedisKilledAndRestartedNodesKeepWorkingBufferBoundedAndResynch
     const auto [status, answer] = nodes_[0]->post_events(six);
     EXPECT_EQ(status, 503) << answer.dump();
     EXPECT_EQ(answer["accepted"], 4);
+    // Each refused event says why: the buffer for other nodes is full and Redis does not take it (not the ingest
+    // queue, which has room).
+    ASSERT_EQ(answer["rejected"].size(), 2U) << answer.dump();
+    for (const auto& refused : answer["rejected"]) {
+        const std::string reason = refused["reason"];
+        EXPECT_NE(reason.find("cluster.forward_buffer: 4 events"), std::string::npos) << reason;
+        EXPECT_NE(reason.find("Redis at " + redis_->url() + " does not take them"), std::string::npos) << reason;
+    }
     EXPECT_EQ(nodes_[0]->counter("forward_buffered"), 4U);
     EXPECT_EQ(nodes_[0]->counter("forward_refused"), 2U);
     // The placement in force is the last one.
