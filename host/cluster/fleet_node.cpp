@@ -862,7 +862,9 @@ void FleetNode::apply_placement(RedisConnection& redis, std::shared_ptr<const Pl
     std::set<std::string> universe;
     for (const auto& [model, owners] : next->placement->assignment()) universe.insert(model);
     for (const auto& [model, owners] : previous->placement->assignment()) universe.insert(model);
-    std::vector<std::string> gained, lost;
+    // Lost: owned here before and no more (handed over). At the first placement nothing was owned before; the models
+    // of other nodes are only forgotten here (whatever a local snapshot held of them), not counted as handed over.
+    std::vector<std::string> gained, lost, others_at_first;
     std::size_t owned_after = 0;
     for (const auto& model : universe) {
         const auto before = owners_of(*previous, model);
@@ -872,7 +874,7 @@ void FleetNode::apply_placement(RedisConnection& redis, std::shared_ptr<const Pl
         owned_after += has ? 1 : 0;
         if (has && !had) gained.push_back(model);
         if (had && !has) lost.push_back(model);
-        if (first && !has) lost.push_back(model);
+        if (first && !has) others_at_first.push_back(model);
     }
 
     // 1. Gained models: their state in before their events are applied here.
@@ -889,11 +891,12 @@ void FleetNode::apply_placement(RedisConnection& redis, std::shared_ptr<const Pl
     std::vector<std::string> primary_lost;
     for (const auto& model : lost) {
         const auto owners = owners_of(*previous, model);
-        if (!first && !owners.empty() && owners.front() == node_id_) primary_lost.push_back(model);
+        if (!owners.empty() && owners.front() == node_id_) primary_lost.push_back(model);
         pending_imports_.erase(model);
     }
     const std::size_t handed = write_states(redis, primary_lost);
     forget_models(lost);
+    forget_models(others_at_first);
 
     std::size_t alive = 0;
     for (const auto& member : next->members) alive += member.alive ? 1 : 0;
@@ -905,9 +908,10 @@ void FleetNode::apply_placement(RedisConnection& redis, std::shared_ptr<const Pl
     }
     spdlog::info(
         "CLUSTER_PLACEMENT node {}: {} nodes alive, {} models placed, {} owned here ({} taken over, {} with "
-        "state imported; {} handed over, {} with state written)",
+        "state imported; {} handed over, {} with state written{})",
         node_id_, alive, next->placement->assignment().size(), owned_after, gained.size(), imported.size(), lost.size(),
-        handed);
+        handed,
+        first ? fmt::format("; first placement here: {} models of other nodes forgotten", others_at_first.size()) : "");
 }
 
 void FleetNode::retry_pending_imports(RedisConnection& redis) {

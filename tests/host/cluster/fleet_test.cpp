@@ -549,5 +549,24 @@ TEST_F(FleetTest, ANodesBudgetChangedAtRunTimeIsWhatTheFleetPlacesBy) {
     EXPECT_LE(owned_by_node_1, 5);
 }
 
+TEST_F(FleetTest, OnlyModelsThatMovedAwayAreCountedAsHandedOver) {
+    start_nodes(3);
+    const json original_owners = nodes_[0]->cluster()["owners"];
+    std::size_t its_models = 0;
+    for (const auto& [model, owners] : original_owners.items()) its_models += owners[0] == "node-2";
+    ASSERT_GT(its_models, 0U);
+
+    // node-2 leaves and comes back under its id: its interim owners hand its models back to it. Its own first
+    // placement after the restart hands nothing over: the models of the other nodes were never its own.
+    ASSERT_TRUE(node("node-2").stop_cleanly()) << node("node-2").process().log();
+    ASSERT_TRUE(poll_until([&] { return converged(all_but("node-2"), {"node-0", "node-1"}); }, kSettle));
+    node("node-2").start();
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+    ASSERT_EQ(nodes_[0]->cluster()["owners"], original_owners);
+    EXPECT_EQ(node("node-2").counter("models_handed_over"), 0U);
+    EXPECT_EQ(node("node-2").metric("warmup_fleet_models_handed_over_total"), 0);
+    EXPECT_GE(node("node-0").counter("models_handed_over") + node("node-1").counter("models_handed_over"), its_models);
+}
+
 }  // namespace
 }  // namespace warmup::test
