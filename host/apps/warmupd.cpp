@@ -115,14 +115,19 @@ std::unique_ptr<cluster::FleetNode> make_fleet(const Config& config, LiveRuntime
 }
 
 /// The fleet node's link to Redis as the "cluster" component of GET /api/warmup/health/components: degraded while Redis
-/// does not answer or refuses commands (the node decides on its last placement meanwhile) or while another process
-/// holds its node id.
+/// does not answer or refuses commands (the node decides on its last placement meanwhile), while another process
+/// holds its node id, while its outbox file cannot be written, and for the process's life after the outbox file did
+/// not read completely at start.
 ComponentHealth cluster_component_health(const cluster::FleetHealth& fleet) {
     ComponentHealth component;
     component.component = "cluster";
-    component.errors = fleet.redis_errors;
+    component.errors = fleet.redis_errors + fleet.outbox_file_errors;
     component.last_error = fleet.last_redis_error;
     component.last_error_unix_ms = fleet.last_redis_error_unix_ms;
+    if (fleet.last_outbox_file_error_unix_ms > component.last_error_unix_ms) {
+        component.last_error = fleet.last_outbox_file_error;
+        component.last_error_unix_ms = fleet.last_outbox_file_error_unix_ms;
+    }
     std::vector<std::string> reasons;
     if (!fleet.node_id_conflict.empty())
         reasons.push_back(fmt::format("this node's id is registered by {}: two warmupd share one cluster.node_id",
@@ -132,6 +137,11 @@ ComponentHealth cluster_component_health(const cluster::FleetHealth& fleet) {
             fmt::format("Redis at {} does not answer or refuses commands ({}); deciding on the last placement, "
                         "events for other nodes wait in the outbox",
                         fleet.redis_url, fleet.last_redis_error.empty() ? "not reached yet" : fleet.last_redis_error));
+    if (!fleet.outbox_restore_problem.empty()) reasons.push_back(fleet.outbox_restore_problem);
+    if (!fleet.outbox_write_failure.empty())
+        reasons.push_back(fmt::format(
+            "the outbox file cannot be written ({}): events for other nodes are kept in memory only until it can",
+            fleet.outbox_write_failure));
     component.degraded = !reasons.empty();
     component.reason = fmt::format("{}", fmt::join(reasons, "; "));
     return component;

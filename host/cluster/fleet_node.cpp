@@ -10,9 +10,11 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <thread>
 #include <tuple>
+#include <utility>
 
 #include "core/errors.hpp"
 #include "runtime/live_runtime.hpp"
@@ -30,6 +32,9 @@ constexpr int kImportRetryHeartbeats = 4;
 constexpr std::string_view kSlotFieldPrefix = "slot.";
 // Entries kept in one node's stream at most (approximate trim): a node down for long does not fill Redis.
 constexpr std::string_view kStreamMaxEntries = "1000000";
+// The outbox file is rewritten with the outbox's content (instead of appended to) once it holds more lines than twice
+// the outbox plus this many: lines already sent do not pile up while the outbox is never empty at a save.
+constexpr std::size_t kOutboxCompactSlackLines = 4096;
 
 // Renews a membership key only when it is free or carries this process's instance marker, and lists the node in the
 // members' sorted set. KEYS: node key, members set. ARGV: record, expiry ms, instance marker, now ms, node id, oldest
@@ -114,6 +119,9 @@ FleetNode::FleetNode(LiveRuntime& runtime, const Config& config, std::string adv
     auto initial = std::make_shared<PlacementView>();
     initial->fingerprint = "(none yet)";
     view_ = std::move(initial);
+    // One daemon per state folder (its lock): the file is this process's alone.
+    if (config.state.enabled && !config.state.dir.empty())
+        outbox_file_ = std::make_unique<OutboxFile>(config.state.dir / kOutboxFileName);
 }
 
 FleetNode::~FleetNode() { stop(); }
@@ -174,6 +182,12 @@ FleetHealth FleetNode::health() const {
     health.last_redis_error = last_redis_error_;
     health.last_redis_error_unix_ms = last_redis_error_unix_ms_;
     health.node_id_conflict = node_id_conflict_;
+    health.outbox_file = outbox_file_ ? outbox_file_->path().string() : std::string();
+    health.outbox_restore_problem = outbox_restore_problem_;
+    health.outbox_write_failure = outbox_write_failure_;
+    health.outbox_file_errors = outbox_file_errors_;
+    health.last_outbox_file_error = last_outbox_file_error_;
+    health.last_outbox_file_error_unix_ms = last_outbox_file_error_unix_ms_;
     return health;
 }
 
@@ -186,6 +200,7 @@ void FleetNode::mark_dirty(const std::string& model) {
 
 void FleetNode::start() {
     if (started_) return;
+    restore_outbox();  // before the first event is served: restored events are the oldest
     for (const CatalogEntry& entry : config_.catalog) {
         if (has_glob(entry.pattern) || !model_names_.insert(entry.pattern).second) continue;
         models_.push_back({entry.pattern, entry.memory_mb, 1});
@@ -223,6 +238,7 @@ void FleetNode::start() {
     membership_thread_ = std::thread([this] { membership_loop(); });
     forwarder_thread_ = std::thread([this] { forwarder_loop(); });
     consumer_thread_ = std::thread([this] { consumer_loop(); });
+    if (outbox_file_) outbox_keeper_thread_ = std::thread([this] { outbox_keeper_loop(); });
 }
 
 void FleetNode::stop() {
@@ -232,6 +248,32 @@ void FleetNode::stop() {
     if (membership_thread_.joinable()) membership_thread_.join();
     if (forwarder_thread_.joinable()) forwarder_thread_.join();
     if (consumer_thread_.joinable()) consumer_thread_.join();
+    if (outbox_keeper_thread_.joinable()) outbox_keeper_thread_.join();
+    // Nothing enters or leaves the outbox any more (the HTTP API stopped before): what Redis has not taken goes to the
+    // outbox file first, whatever Redis does below.
+    std::size_t unsent = 0;
+    {
+        std::lock_guard lock(outbox_mutex_);
+        unsent = outbox_.size();
+    }
+    const bool kept = save_outbox();
+    std::string unsent_note;
+    bool lost = false;
+    if (unsent > 0 && outbox_file_ && kept) {
+        unsent_note = fmt::format("; {} events for other nodes not sent: kept in {}, sent after the next start", unsent,
+                                  outbox_file_->path().string());
+    } else if (unsent > 0 && outbox_file_) {
+        std::lock_guard lock(counters_mutex_);
+        unsent_note = fmt::format("; {} events for other nodes not sent and lost: {} cannot be written ({})", unsent,
+                                  outbox_file_->path().string(), outbox_write_failure_);
+        lost = true;
+    } else if (unsent > 0) {
+        unsent_note = fmt::format(
+            "; {} events for other nodes not sent and lost (without a state folder nothing keeps them across a "
+            "restart)",
+            unsent);
+        lost = true;
+    }
     // Hand everything over, then leave at once (peers take over without waiting for the key to expire).
     RedisConnection redis(endpoint_, std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms, 500)));
     try {
@@ -242,18 +284,15 @@ void FleetNode::stop() {
         // A node whose id another process holds writes nothing: the models are that process's now.
         const std::size_t written = id_held_elsewhere_ ? 0 : write_states(redis, owned);
         redis.checked({"EVAL", kLeaveScript, "1", key("node:" + node_id_), instance_marker()});
-        std::size_t unsent = 0;
-        {
-            std::lock_guard lock(outbox_mutex_);
-            unsent = outbox_.size();
-        }
-        spdlog::info("CLUSTER_LEFT node {} left the fleet: state of {} models handed over{}", node_id_, written,
-                     unsent == 0 ? std::string() : fmt::format("; {} events for other nodes not sent", unsent));
+        spdlog::log(lost ? spdlog::level::warn : spdlog::level::info,
+                    "CLUSTER_LEFT node {} left the fleet: state of {} models handed over{}", node_id_, written,
+                    unsent_note);
     } catch (const std::exception& error) {
         spdlog::warn(
             "CLUSTER_LEFT node {} could not hand over its state at stop ({}); peers take over when its "
-            "membership expires",
-            node_id_, error.what());
+            "membership expires{}",
+            node_id_, error.what(),
+            unsent == 0 ? std::string("; no events for other nodes were waiting") : unsent_note);
     }
 }
 
@@ -297,7 +336,7 @@ FleetNode::Routed FleetNode::route_events(std::span<const warmup_usage_event> ev
             if (local[i]) applied_here.push_back(names[i]);
             if (owners[i].size() == (local[i] ? 1U : 0U)) continue;
             // One outbox entry per event: the forwarder sends it to every owner but this node.
-            outbox_.push_back({names[i], events[i].ts_ms, events[i].count, events[i].tenant_hash, local[i]});
+            enqueue_locked({names[i], events[i].ts_ms, events[i].count, events[i].tenant_hash, local[i]});
         }
         if (accepted == fits && fits < events.size()) {
             std::lock_guard counters_lock(counters_mutex_);
@@ -351,6 +390,12 @@ void FleetNode::forwarder_loop() {
         }
         // Routed by the placement in force now: an event queued under an older one goes to today's owners.
         const auto current = view();
+        if (current->placement->nodes().empty()) {
+            // No placement yet (started while Redis does not answer): new events are applied here meanwhile, but
+            // events restored from the outbox file were meant for other nodes and wait for the first placement.
+            failed = true;
+            continue;
+        }
         std::vector<std::vector<std::string>> commands;
         std::vector<std::size_t> command_event;  // commands[i] carries batch[command_event[i]]
         std::vector<warmup_usage_event> mine;
@@ -405,9 +450,12 @@ void FleetNode::forwarder_loop() {
         {
             std::lock_guard lock(outbox_mutex_);
             outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
+            outbox_sent_since_save_ = true;
             if (!refusal.empty()) {
-                // An event this node also owns was applied here just now: not again when it is sent again.
+                // An event this node also owns was applied here just now: not again when it is sent again (nor after
+                // a restart: the file is rewritten with the flag).
                 for (std::size_t i = 0; i < taken; ++i) batch[mine_event[i]].applied_here = true;
+                if (taken > 0) outbox_rewrite_due_ = true;
                 std::vector<OutboxEvent> again;
                 for (std::size_t e = 0; e < batch.size(); ++e)
                     if (refused[e]) again.push_back(batch[e]);
@@ -428,6 +476,133 @@ void FleetNode::forwarder_loop() {
         counters_.events_local += taken;
     }
 }
+
+void FleetNode::enqueue_locked(OutboxEvent event) {
+    if (outbox_file_) outbox_unsaved_.push_back(event);
+    outbox_.push_back(std::move(event));
+}
+
+// ---------------------------------------------------------------------------------------------------- outbox file
+
+void FleetNode::outbox_keeper_loop() {
+    const auto interval = std::chrono::milliseconds(kOutboxFlushIntervalMs);
+    while (!stopping_) {
+        {
+            std::unique_lock lock(stop_mutex_);
+            if (stop_cv_.wait_for(lock, interval, [&] { return stopping_.load(); })) return;  // stop() saves last
+        }
+        save_outbox();
+    }
+}
+
+void FleetNode::note_outbox_file_error(const std::string& what, bool restore) {
+    std::lock_guard lock(counters_mutex_);
+    ++outbox_file_errors_;
+    last_outbox_file_error_ = what;
+    last_outbox_file_error_unix_ms_ = now_unix_ms();
+    if (restore)
+        outbox_restore_problem_ = what;
+    else
+        outbox_write_failure_ = what;
+}
+
+void FleetNode::restore_outbox() {
+    if (!outbox_file_) return;
+    const std::filesystem::path& file = outbox_file_->path();
+    // A rewrite cut short by a crash leaves its temporary file (write_file_atomically: ".<name>.tmp-<pid>"); the
+    // file itself is the old one, whole.
+    try {
+        std::error_code ignored;
+        const std::string temporary_prefix = "." + file.filename().string() + ".tmp-";
+        for (const auto& entry : std::filesystem::directory_iterator(file.parent_path(), ignored))
+            if (entry.path().filename().string().starts_with(temporary_prefix))
+                std::filesystem::remove(entry.path(), ignored);
+    } catch (const std::exception&) {  // a leftover is harmless: never read
+    }
+    OutboxReadResult read;
+    try {
+        read = read_outbox_file(file);
+    } catch (const std::exception& error) {  // it exists but cannot be read (permissions, an I/O error)
+        read.found = true;
+        read.problem = error.what();
+    }
+    if (!read.problem.empty()) {
+        // Kept for an operator; the events that did read go to a fresh file below.
+        const std::filesystem::path aside = file.string() + std::string(kOutboxDamagedSuffix);
+        std::error_code moved;
+        std::filesystem::rename(file, aside, moved);
+        const std::string problem = fmt::format(
+            "the outbox file {} did not read completely ({}): {} event(s) for other nodes restored, the rest lost; {}",
+            file.string(), read.problem, read.events.size(),
+            moved ? fmt::format("it could not be moved aside ({}) and is replaced", moved.message())
+                  : fmt::format("the file is kept as {}", aside.string()));
+        spdlog::error("CLUSTER_OUTBOX_RESTORE_ERROR {}", problem);
+        note_outbox_file_error(problem, true);
+    }
+    if (!read.events.empty()) {
+        {
+            std::lock_guard lock(outbox_mutex_);  // no thread runs yet; taken for the invariant
+            outbox_.insert(outbox_.begin(), read.events.begin(), read.events.end());
+        }
+        spdlog::info(
+            "CLUSTER_OUTBOX_RESTORED {} events for other nodes from {}: sent to the owners of the placement in force "
+            "once Redis takes them",
+            read.events.size(), file.string());
+    }
+    if (!read.found) return;  // nothing on disk: the file is created by the first save that has something to keep
+    try {
+        outbox_file_->rewrite(read.events);  // whole again (a torn last line cut off), open for appends
+    } catch (const std::exception& error) {
+        outbox_save_failed_ = true;
+        spdlog::error(
+            "CLUSTER_OUTBOX_WRITE_ERROR {}: events for other nodes are not kept on disk until a write succeeds",
+            error.what());
+        note_outbox_file_error(error.what(), false);
+    }
+}
+
+bool FleetNode::save_outbox() {
+    if (!outbox_file_) return true;
+    std::vector<OutboxEvent> fresh, image;
+    bool empty = false, rewrite = false;
+    {
+        std::lock_guard lock(outbox_mutex_);
+        if (outbox_unsaved_.empty() && !outbox_sent_since_save_ && !outbox_rewrite_due_ && !outbox_save_failed_)
+            return true;  // the file holds the outbox already
+        fresh.swap(outbox_unsaved_);
+        empty = outbox_.empty();
+        rewrite = outbox_save_failed_ || outbox_rewrite_due_ || outbox_file_->needs_rewrite() ||
+                  outbox_file_->lines() + fresh.size() > 2 * outbox_.size() + kOutboxCompactSlackLines;
+        if (rewrite && !empty) image.assign(outbox_.begin(), outbox_.end());
+        outbox_sent_since_save_ = false;
+        outbox_rewrite_due_ = false;
+    }
+    try {
+        if (empty)
+            outbox_file_->clear();  // Redis took every event the file holds
+        else if (rewrite)
+            outbox_file_->rewrite(image);
+        else
+            outbox_file_->append(fresh);  // the file holds every earlier event still in the outbox
+    } catch (const std::exception& error) {
+        // The events stay in the outbox; the next save rewrites the file with all of them.
+        if (!std::exchange(outbox_save_failed_, true))
+            spdlog::error(
+                "CLUSTER_OUTBOX_WRITE_ERROR {}: events for other nodes are not kept on disk until a write succeeds "
+                "(retried every {} ms)",
+                error.what(), kOutboxFlushIntervalMs);
+        note_outbox_file_error(error.what(), false);
+        return false;
+    }
+    if (std::exchange(outbox_save_failed_, false)) {
+        spdlog::info("CLUSTER_OUTBOX_WRITE_RECOVERED {} holds the outbox again", outbox_file_->path().string());
+        std::lock_guard lock(counters_mutex_);
+        outbox_write_failure_.clear();
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------------- consumer
 
 void FleetNode::consumer_loop() {
     // The socket timeout must outlast the blocking read.
@@ -527,7 +702,8 @@ void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& e
                 ++kept;
                 continue;
             }
-            outbox_.push_back({names[i], batch[i].ts_ms, batch[i].count, batch[i].tenant_hash, false});
+            // Acknowledged below: from here on only the outbox (and its file) keeps it.
+            enqueue_locked({names[i], batch[i].ts_ms, batch[i].count, batch[i].tenant_hash, false});
             ++passed_on;
         }
         batch.resize(kept);

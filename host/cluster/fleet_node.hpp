@@ -34,12 +34,35 @@
 //    membership, recomputes the placement and flushes the outbox (routed by the placement of that moment). A node that
 //    rejoins under its id computes the same placement as its peers: it takes back exactly the models the placement
 //    gives it, with the state their interim owner handed over, and nobody else claims them.
+//  - Outbox on disk (with a state folder, state.enabled): every event the outbox takes (accepted with 200, or read
+//    from this node's stream for a model it no longer owns) is also appended to <state.dir>/cluster-outbox.log by the
+//    outbox keeper thread, every kOutboxFlushIntervalMs (0.5 s) while the outbox changed, and fdatasync()ed; the file
+//    is cut back to its header whenever the outbox is found empty (Redis took everything), and rewritten atomically
+//    with the outbox's content when it holds many lines already sent. stop() writes what is left after the threads
+//    have ended, whether or not the hand-over reaches Redis; start() puts the file's events back at the head of the
+//    outbox before anything is served (they count towards cluster.forward_buffer, and may exceed it), and the forwarder
+//    sends them to the owners of the placement in force then (a node started while Redis does not answer keeps them
+//    until its first placement). The file is this process's alone (one daemon per state
+//    folder: its lock) and records only events for other nodes: the event journal and its replay at start are
+//    unchanged, so a restart never applies them to the local engine. Guarantees: an event accepted before a stop
+//    (SIGTERM) is sent after the next start when Redis did not take it before (unless that last write fails: then
+//    CLUSTER_LEFT counts it lost); one accepted more than one flush
+//    interval (plus one write) before a crash (SIGKILL, power loss) is too, like the event journal's local events.
+//    Delivery is at least once, not exactly once: an event Redis took after the last write and before a crash is sent
+//    again after the restart (and one whose XADD Redis refused for some of its owners reaches the others twice, see
+//    forwarder_loop). Order: the outbox is sent oldest first, restored events before new ones; an owner's stream does
+//    not order events of different senders. A file that does not read completely is logged
+//    (CLUSTER_OUTBOX_RESTORE_ERROR), kept aside (kOutboxDamagedSuffix), what did read is sent, and the "cluster" health
+//    component is degraded for the process's life; a write that fails is logged (CLUSTER_OUTBOX_WRITE_ERROR), degrades
+//    the component until a write succeeds, and never refuses events or stops the daemon. Without a state folder nothing
+//    keeps the outbox: stop() logs how many events it loses.
 //  - Dead nodes: the publishing node moves the unread entries of a dead node's stream to the models' new owners.
 //  - Decisions stay local: a node's engine only ever sees events of models it owns, and a model that moves away is
 //    forgotten by its plugins, so no node pre-warms or keeps a model for another node.
 //
-// Threads: three of its own (membership, forwarder, stream consumer), each with its own Redis connection. route_events,
-// cluster_json and counters may be called from any thread. Plugin state is read and written only through
+// Threads: three of its own (membership, forwarder, stream consumer), each with its own Redis connection, and with a
+// state folder a fourth (the outbox keeper: the outbox file, no Redis; it alone writes the file while it runs).
+// route_events, cluster_json and counters may be called from any thread. Plugin state is read and written only through
 // LiveRuntime::call_on_control (the control thread).
 #pragma once
 
@@ -63,6 +86,7 @@
 #include <vector>
 
 #include "cluster/fleet_counters.hpp"
+#include "cluster/outbox_file.hpp"
 #include "cluster/redis_client.hpp"
 #include "config/config.hpp"
 #include "core/placement.hpp"
@@ -98,6 +122,13 @@ struct FleetHealth {
     std::string last_redis_error;          ///< "" before the first failure
     int64_t last_redis_error_unix_ms = 0;  ///< 0: never
     std::string node_id_conflict;          ///< "" unless another process holds this node's id (what is known of it)
+    // The outbox file (with a state folder; cluster/outbox_file.hpp).
+    std::string outbox_file;             ///< its path; "" without a state folder (events for other nodes not kept)
+    std::string outbox_restore_problem;  ///< "" unless the file did not read completely at start (what was lost)
+    std::string outbox_write_failure;    ///< "" unless the last write failed (until one succeeds)
+    uint64_t outbox_file_errors = 0;     ///< failed reads at start and failed writes
+    std::string last_outbox_file_error;
+    int64_t last_outbox_file_error_unix_ms = 0;  ///< 0: never
 };
 
 class FleetNode {
@@ -108,15 +139,17 @@ class FleetNode {
     FleetNode(const FleetNode&) = delete;
     FleetNode& operator=(const FleetNode&) = delete;
 
-    /// Registers (when Redis answers; otherwise keeps trying), computes the first placement, imports the state of
-    /// the models it owns, and starts the three threads. Call after the runtime's state is restored and before the
-    /// HTTP API serves events: the first placement is in force when start() returns, also while Redis is down or
-    /// refuses commands (then every event is applied here until Redis takes them).
-    /// Throws NodeIdInUse when another process keeps this node's id registered (nothing started then: stop() and
-    /// the destructor leave Redis alone).
+    /// Puts the events of the outbox file (with a state folder) back in the outbox, registers (when Redis answers;
+    /// otherwise keeps trying), computes the first placement, imports the state of the models it owns, and starts the
+    /// threads. Call after the runtime's state is restored and before the HTTP API serves events: the first
+    /// placement is in force when start() returns, also while Redis is down or refuses commands (then every event is
+    /// applied here until Redis takes them). Throws NodeIdInUse when another process keeps this node's id registered
+    /// (nothing started then: stop() and the destructor leave Redis alone).
     void start();
-    /// Clean stop: hands over the state of every owned model, removes the membership key (peers take over at once
-    /// instead of after the expiry) and stops the threads. Idempotent.
+    /// Clean stop: stops the threads, writes the events Redis has not taken to the outbox file (with a state folder),
+    /// hands over the state of every owned model and removes the membership key (peers take over at once instead of
+    /// after the expiry). CLUSTER_LEFT says how many events for other nodes were not sent, and whether they are kept
+    /// or lost, also when the hand-over fails. Idempotent.
     void stop();
 
     /// What route_events took.
@@ -142,13 +175,6 @@ class FleetNode {
     [[nodiscard]] FleetHealth health() const;
 
   private:
-    struct OutboxEvent {
-        std::string model;
-        int64_t ts_ms;
-        uint32_t count;
-        uint32_t tenant_hash;
-        bool applied_here;  ///< already applied on this node (a replicated model this node also owns)
-    };
     struct PlacementView {
         std::shared_ptr<const Placement> placement = std::make_shared<const Placement>();
         std::vector<FleetMember> members;  ///< every listed member, alive or not, by id
@@ -186,6 +212,17 @@ class FleetNode {
 
     // ----- forwarder thread
     void forwarder_loop();
+    /// [outbox_mutex_ held] Queues `event` for its owners, and for the outbox file.
+    void enqueue_locked(OutboxEvent event);
+    // ----- outbox keeper thread (with a state folder)
+    void outbox_keeper_loop();
+    /// Puts the outbox file's events at the head of the outbox (start(), before the threads).
+    void restore_outbox();
+    /// Writes what changed in the outbox since the last call to the outbox file. True when the file now holds every
+    /// event of the outbox (or there is no file); false when the write failed (logged, in health). The keeper thread,
+    /// or stop() after it ended.
+    bool save_outbox();
+    void note_outbox_file_error(const std::string& what, bool restore);
     // ----- consumer thread
     void consumer_loop();
     /// Applies stream entries (id, fields) and acknowledges them once they reached the engines.
@@ -250,6 +287,17 @@ class FleetNode {
     mutable std::mutex outbox_mutex_;
     std::condition_variable outbox_cv_;
     std::deque<OutboxEvent> outbox_;
+    // The outbox file: null without a state folder. Used by the keeper thread while it runs, else by start()/stop().
+    std::unique_ptr<OutboxFile> outbox_file_;
+    std::vector<OutboxEvent> outbox_unsaved_;     // under outbox_mutex_: queued since the last save (with a file)
+    bool outbox_sent_since_save_ = false;         // under outbox_mutex_: events left the outbox since the last save
+    bool outbox_rewrite_due_ = false;             // under outbox_mutex_: an event in the file changed (applied here)
+    bool outbox_save_failed_ = false;             // keeper (or stop()): the last save failed, the next one rewrites
+    std::string outbox_restore_problem_;          // under counters_mutex_
+    std::string outbox_write_failure_;            // under counters_mutex_
+    uint64_t outbox_file_errors_ = 0;             // under counters_mutex_
+    std::string last_outbox_file_error_;          // under counters_mutex_
+    int64_t last_outbox_file_error_unix_ms_ = 0;  // under counters_mutex_
 
     mutable std::mutex counters_mutex_;
     FleetCounters counters_;
@@ -269,6 +317,7 @@ class FleetNode {
     std::thread membership_thread_;
     std::thread forwarder_thread_;
     std::thread consumer_thread_;
+    std::thread outbox_keeper_thread_;
 };
 
 }  // namespace warmup::host::cluster

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "cluster/outbox_file.hpp"
 #include "fleet_test_support.hpp"
 
 namespace warmup::test {
@@ -566,6 +567,194 @@ TEST_F(FleetTest, OnlyModelsThatMovedAwayAreCountedAsHandedOver) {
     EXPECT_EQ(node("node-2").counter("models_handed_over"), 0U);
     EXPECT_EQ(node("node-2").metric("warmup_fleet_models_handed_over_total"), 0);
     EXPECT_GE(node("node-0").counter("models_handed_over") + node("node-1").counter("models_handed_over"), its_models);
+}
+
+/// The events of the outbox file in `state_dir` (none when it is missing or does not read).
+std::vector<host::cluster::OutboxEvent> outbox_file_events(const std::filesystem::path& state_dir) {
+    return host::cluster::read_outbox_file(state_dir / host::cluster::kOutboxFileName).events;
+}
+
+/// Outbox tests: node-0 takes events for a model node-1 owns while Redis is down, and goes away before Redis is back.
+class FleetOutboxTest : public FleetTest {
+  protected:
+    /// Starts the fleet (node-0 with a state folder or not), stops Redis and waits until node-0 knows; returns a model
+    /// node-1 owns.
+    std::string start_fleet_then_lose_redis(bool node_0_state_folder = true) {
+        nodes_.push_back(std::make_unique<Node>("node-0", dir_, redis_->url(), "", node_0_state_folder));
+        for (int i = 1; i < 3; ++i)
+            nodes_.push_back(std::make_unique<Node>("node-" + std::to_string(i), dir_, redis_->url()));
+        EXPECT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+        std::string remote;
+        for (int i = 0; i < 12 && remote.empty(); ++i)
+            if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-1")
+                remote = "rhythm/" + std::to_string(i);
+        EXPECT_FALSE(remote.empty());
+        redis_->kill_now();
+        EXPECT_TRUE(poll_until([&] { return nodes_[0]->cluster()["redis"]["reachable"] == false; }, kSettle));
+        return remote;
+    }
+    /// Posts `count` events of `model` to node-0 one request each (every answer 200); they wait in its outbox.
+    void post_for_node_1(const std::string& model, int count) {
+        for (int i = 0; i < count; ++i) {
+            const auto [status, answer] = nodes_[0]->post_events(json{{"model", model}}.dump());
+            ASSERT_EQ(status, 200) << answer.dump();
+        }
+        ASSERT_EQ(nodes_[0]->counter("forward_buffered"), static_cast<uint64_t>(count));
+    }
+    /// Starts Redis again (empty), waits until node-1 and node-2 are registered again, then starts node-0 again (so
+    /// its first placement is the fleet's: node-1 still owns the model).
+    void restart_redis_then_node_0() {
+        redis_->start();
+        ASSERT_TRUE(poll_until(
+            [&] {
+                return converged(all_but("node-0"), {"node-1", "node-2"});
+            },
+            kSettle))
+            << nodes_[1]->cluster().dump();
+        nodes_[0]->start();
+        ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+    }
+    /// Waits until nothing is on its way to node-1 any more (node-0's outbox and file empty, node-1's stream read and
+    /// acknowledged, at least `expected` events received) and returns how many events node-1 received.
+    uint64_t events_node_1_received(uint64_t expected) {
+        auto redis = redis_->client();
+        EXPECT_TRUE(poll_until(
+            [&] {
+                return nodes_[0]->counter("forward_buffered") == 0 &&
+                       outbox_file_events(nodes_[0]->state_dir()).empty() &&
+                       redis.command({"XLEN", "warmup:events:node-1"}).integer == 0 &&
+                       nodes_[1]->counter("events_acknowledged") >= expected;
+            },
+            kSettle))
+            << nodes_[0]->cluster().dump() << nodes_[1]->cluster().dump();
+        return nodes_[1]->counter("events_received");
+    }
+};
+
+TEST_F(FleetOutboxTest, EventsForAnotherNodeTakenWhileRedisIsDownSurviveAStopAndReachTheOwnerOnce) {
+    const std::string remote = start_fleet_then_lose_redis();
+    post_for_node_1(remote, 3);
+
+    // The stop cannot hand over (no Redis): the outbox goes to the state folder, and the log says so.
+    ASSERT_TRUE(nodes_[0]->stop_cleanly()) << nodes_[0]->process().log();
+    const std::string stop_log = nodes_[0]->process().log();
+    EXPECT_NE(stop_log.find("3 events for other nodes not sent: kept in"), std::string::npos) << stop_log;
+    EXPECT_EQ(outbox_file_events(nodes_[0]->state_dir()).size(), 3U);
+
+    const uint64_t before = nodes_[1]->counter("events_received");
+    restart_redis_then_node_0();
+    EXPECT_TRUE(nodes_[0]->process().wait_for_log("CLUSTER_OUTBOX_RESTORED 3 events", kSettle))
+        << nodes_[0]->process().log();
+    // Each event reached its owner exactly once.
+    EXPECT_EQ(events_node_1_received(before + 3), before + 3);
+    EXPECT_EQ(cluster_health(*nodes_[0])["state"], "ok") << cluster_health(*nodes_[0]).dump();
+
+    // Nothing is sent again by a later restart: the file was cut back once Redis took them.
+    ASSERT_TRUE(nodes_[0]->stop_cleanly()) << nodes_[0]->process().log();
+    nodes_[0]->start();
+    EXPECT_EQ(nodes_[0]->process().log().find("CLUSTER_OUTBOX_RESTORED"), std::string::npos)
+        << nodes_[0]->process().log();
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle));
+    EXPECT_EQ(events_node_1_received(before + 3), before + 3);
+}
+
+TEST_F(FleetOutboxTest, EventsForAnotherNodeTakenWhileRedisIsDownSurviveACrashAndReachTheOwnerOnce) {
+    const std::string remote = start_fleet_then_lose_redis();
+    post_for_node_1(remote, 2);
+    // Within a flush interval the outbox file has them; then the node is killed.
+    ASSERT_TRUE(poll_until([&] { return outbox_file_events(nodes_[0]->state_dir()).size() == 2; }, kSettle));
+    const auto kept = outbox_file_events(nodes_[0]->state_dir());
+    EXPECT_EQ(kept[0].model, remote);
+    EXPECT_FALSE(kept[0].applied_here);
+    nodes_[0]->kill_now();
+
+    const uint64_t before = nodes_[1]->counter("events_received");
+    restart_redis_then_node_0();
+    EXPECT_EQ(events_node_1_received(before + 2), before + 2);
+}
+
+TEST_F(FleetOutboxTest, RestoredEventsWaitForAPlacementWhenTheNodeStartsWhileRedisIsDown) {
+    const std::string remote = start_fleet_then_lose_redis();
+    post_for_node_1(remote, 3);
+    ASSERT_TRUE(nodes_[0]->stop_cleanly()) << nodes_[0]->process().log();
+
+    // Started without Redis, node-0 applies new events itself, but the restored ones are other nodes' and wait.
+    nodes_[0]->start();
+    ASSERT_TRUE(nodes_[0]->process().wait_for_log("CLUSTER_OUTBOX_RESTORED 3 events", kSettle));
+    // A few failed Redis attempts later (a quarter heartbeat each), the forwarder has had its chances.
+    ASSERT_TRUE(poll_until([&] { return nodes_[0]->counter("redis_errors") >= 3; }, kSettle));
+    EXPECT_EQ(nodes_[0]->counter("forward_buffered"), 3U);
+    EXPECT_EQ(nodes_[0]->counter("events_local"), 0U);
+    EXPECT_EQ(outbox_file_events(nodes_[0]->state_dir()).size(), 3U);
+
+    // Once Redis is back they go out by the placement then in force (which node-0 may compute before it sees every
+    // peer again): applied by exactly one node each.
+    const uint64_t received_before = nodes_[1]->counter("events_received") + nodes_[2]->counter("events_received");
+    redis_->start();
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+    EXPECT_TRUE(poll_until(
+        [&] {
+            return nodes_[0]->counter("forward_buffered") == 0 && outbox_file_events(nodes_[0]->state_dir()).empty() &&
+                   nodes_[1]->counter("events_received") + nodes_[2]->counter("events_received") +
+                           nodes_[0]->counter("events_local") >=
+                       received_before + 3;
+        },
+        kSettle))
+        << nodes_[0]->cluster().dump();
+}
+
+TEST_F(FleetOutboxTest, WithoutAStateFolderTheStopSaysHowManyEventsForOtherNodesAreLost) {
+    const std::string remote = start_fleet_then_lose_redis(false);
+    post_for_node_1(remote, 2);
+    ASSERT_TRUE(nodes_[0]->stop_cleanly()) << nodes_[0]->process().log();
+    const std::string log = nodes_[0]->process().log();
+    EXPECT_NE(log.find("could not hand over its state at stop"), std::string::npos) << log;
+    EXPECT_NE(log.find("2 events for other nodes not sent and lost (without a state folder"), std::string::npos) << log;
+}
+
+TEST_F(FleetOutboxTest, ADamagedOutboxFileIsReportedItsReadableEventsSentAndTheNodeStillStarts) {
+    start_nodes(3);
+    std::string remote;
+    for (int i = 0; i < 12 && remote.empty(); ++i)
+        if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-1") remote = "rhythm/" + std::to_string(i);
+    ASSERT_FALSE(remote.empty());
+    ASSERT_TRUE(nodes_[0]->stop_cleanly()) << nodes_[0]->process().log();
+    ASSERT_TRUE(poll_until([&] { return converged(all_but("node-0"), {"node-1", "node-2"}); }, kSettle));
+
+    // One good line, one whose CRC does not match, one that is not an event, and a torn last line.
+    const host::cluster::OutboxEvent good{remote, system_now_ms(), 1, 0, false};
+    std::string bad_crc = host::cluster::encode_outbox_line(good);
+    bad_crc[0] = bad_crc[0] == '0' ? '1' : '0';
+    const std::string file = (nodes_[0]->state_dir() / host::cluster::kOutboxFileName).string();
+    dir_.write("state-node-0/" + std::string(host::cluster::kOutboxFileName),
+               std::string(host::cluster::kOutboxHeader) + host::cluster::encode_outbox_line(good) + bad_crc +
+                   "00000000 [\"x\"]\n" + host::cluster::encode_outbox_line(good).substr(0, 12));
+
+    const uint64_t before = nodes_[1]->counter("events_received");
+    nodes_[0]->start();  // throws when the daemon does not start
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle));
+    const std::string log = nodes_[0]->process().log();
+    EXPECT_NE(log.find("CLUSTER_OUTBOX_RESTORE_ERROR the outbox file " + file + " did not read completely (3 line(s)"),
+              std::string::npos)
+        << log;
+    EXPECT_TRUE(std::filesystem::exists(file + ".damaged"));
+    const json health = cluster_health(*nodes_[0]);
+    EXPECT_EQ(health["state"], "degraded") << health.dump();
+    EXPECT_NE(health["reason"].get<std::string>().find("1 event(s) for other nodes restored, the rest lost"),
+              std::string::npos)
+        << health.dump();
+    EXPECT_EQ(events_node_1_received(before + 1), before + 1);
+
+    // A file that is not an outbox file at all: reported, nothing restored, the node starts.
+    ASSERT_TRUE(nodes_[0]->stop_cleanly()) << nodes_[0]->process().log();
+    dir_.write("state-node-0/" + std::string(host::cluster::kOutboxFileName),
+               "\x7f"
+               "ELF garbage\n");
+    nodes_[0]->start();
+    const std::string second_log = nodes_[0]->process().log();
+    EXPECT_NE(second_log.find("CLUSTER_OUTBOX_RESTORE_ERROR"), std::string::npos) << second_log;
+    EXPECT_EQ(second_log.find("CLUSTER_OUTBOX_RESTORED"), std::string::npos) << second_log;
+    EXPECT_EQ(cluster_health(*nodes_[0])["state"], "degraded");
 }
 
 }  // namespace

@@ -92,7 +92,7 @@ class RedisServer {
 
 /// The YAML of one node: the usage-pattern analyzer with 250 ms bins over 4 minutes and the idle-histogram predictor
 /// (a 30 s rhythm is predicted as "next request 30 s after the last"), the simulated backend, a catalog of exact
-/// rhythm models (placed from the start) and a glob for the rest.
+/// rhythm models (placed from the start) and a glob for the rest. An empty `state_dir`: no state folder.
 inline std::string node_config(const std::string& node_id, const std::string& redis_url,
                                const std::filesystem::path& state_dir, const std::string& cluster_extra = "") {
     std::ostringstream yaml;
@@ -114,21 +114,23 @@ inline std::string node_config(const std::string& node_id, const std::string& re
             "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: 0.01}}\n"
             "catalog:\n";
     for (int i = 0; i < 12; ++i) yaml << "  - {model: \"rhythm/" << i << "\", memory_mb: 200, load_ms: 400}\n";
-    yaml << "  - {model: \"m/*\", memory_mb: 100, load_ms: 400}\n"
-            "state: {dir: \""
-         << state_dir.string()
-         << "\", snapshot_interval_s: 1, journal: false}\n"
-            "cluster: {redis: \""
-         << redis_url << "\", node_id: " << node_id << ", heartbeat_ms: " << kHeartbeatMs << cluster_extra << "}\n";
+    yaml << "  - {model: \"m/*\", memory_mb: 100, load_ms: 400}\n";
+    if (state_dir.empty())
+        yaml << "state: {enabled: false}\n";
+    else
+        yaml << "state: {dir: \"" << state_dir.string() << "\", snapshot_interval_s: 1, journal: false}\n";
+    yaml << "cluster: {redis: \"" << redis_url << "\", node_id: " << node_id << ", heartbeat_ms: " << kHeartbeatMs
+         << cluster_extra << "}\n";
     return yaml.str();
 }
 
-/// One warmupd of the fleet.
+/// One warmupd of the fleet, with its state folder <dir>/state-<id> (none when `state_folder` is false).
 class Node {
   public:
-    Node(std::string id, const TempDir& dir, const std::string& redis_url, const std::string& cluster_extra = "")
-        : id_(std::move(id)) {
-        config_ = dir.write(id_ + ".yaml", node_config(id_, redis_url, dir.path() / ("state-" + id_), cluster_extra));
+    Node(std::string id, const TempDir& dir, const std::string& redis_url, const std::string& cluster_extra = "",
+         bool state_folder = true)
+        : id_(std::move(id)), state_dir_(state_folder ? dir.path() / ("state-" + id_) : std::filesystem::path()) {
+        config_ = dir.write(id_ + ".yaml", node_config(id_, redis_url, state_dir_, cluster_extra));
         start();
     }
 
@@ -210,9 +212,12 @@ class Node {
 
     [[nodiscard]] const std::string& id() const noexcept { return id_; }
     [[nodiscard]] Daemon& process() { return *process_; }
+    /// Empty without a state folder.
+    [[nodiscard]] const std::filesystem::path& state_dir() const noexcept { return state_dir_; }
 
   private:
     std::string id_;
+    std::filesystem::path state_dir_;
     std::filesystem::path config_;
     std::unique_ptr<Daemon> process_;
     int port_ = 0;
