@@ -34,19 +34,18 @@
 //    membership, recomputes the placement and flushes the outbox (routed by the placement of that moment). A node that
 //    rejoins under its id computes the same placement as its peers: it takes back exactly the models the placement
 //    gives it, with the state their interim owner handed over, and nobody else claims them.
-//  - Outbox on disk (with a state folder, state.enabled): every event the outbox takes (accepted with 200, or read
-//    from this node's stream for a model it no longer owns) is also appended to <state.dir>/cluster-outbox.log by the
-//    outbox keeper thread, every kOutboxFlushIntervalMs (0.5 s) while the outbox changed, and fdatasync()ed; the file
-//    is cut back to its header whenever the outbox is found empty (Redis took everything), and rewritten atomically
-//    with the outbox's content when it holds many lines already sent. stop() writes what is left after the threads
-//    have ended, whether or not the hand-over reaches Redis; start() puts the file's events back at the head of the
-//    outbox before anything is served (they count towards cluster.forward_buffer, and may exceed it), and the forwarder
-//    sends them to the owners of the placement in force then (a node started while Redis does not answer keeps them
-//    until its first placement). The file is this process's alone (one daemon per state
-//    folder: its lock) and records only events for other nodes: the event journal and its replay at start are
-//    unchanged, so a restart never applies them to the local engine. Guarantees: an event accepted before a stop
-//    (SIGTERM) is sent after the next start when Redis did not take it before (unless that last write fails: then
-//    CLUSTER_LEFT counts it lost); one accepted more than one flush
+//  - Outbox on disk (with a state folder, state.enabled): every event the outbox takes (accepted with 200, or read from
+//    this node's stream for a model it no longer owns) is also appended to <state.dir>/cluster-outbox.log by the outbox
+//    keeper thread, every kOutboxFlushIntervalMs (0.5 s) while the outbox changed, and fdatasync()ed; the file is cut
+//    back to its header whenever the outbox is found empty (Redis took everything), and rewritten atomically with the
+//    outbox's content when it holds many lines already sent. stop() writes what is left after the threads have ended,
+//    whether or not the hand-over reaches Redis; start() puts the file's events back at the head of the outbox before
+//    anything is served (they count towards cluster.forward_buffer, and may exceed it), and the forwarder sends them to
+//    the owners of the placement in force then (a node started while Redis does not answer keeps them until its first
+//    placement). The file is this process's alone (one daemon per state folder: its lock) and records only events for
+//    other nodes: the event journal and its replay at start are unchanged, so a restart never applies them to the local
+//    engine. Guarantees: an event accepted before a stop (SIGTERM) is sent after the next start when Redis did not take
+//    it before (unless that last write fails: then CLUSTER_LEFT counts it lost); one accepted more than one flush
 //    interval (plus one write) before a crash (SIGKILL, power loss) is too, like the event journal's local events.
 //    Delivery is at least once, not exactly once: an event Redis took after the last write and before a crash is sent
 //    again after the restart (and one whose XADD Redis refused for some of its owners reaches the others twice, see
