@@ -468,15 +468,19 @@ class ConfigReader {
     /// returns the first, so a duplicate would otherwise be a setting that is quietly ignored.
     void record_positions(const YAML::Node& node, const std::string& path, std::size_t depth = 0) {
         // YAML aliases make a document a graph: a self-referencing alias is an endless tree and nested aliases can
-        // expand to billions of nodes from a few bytes. A configuration is small and shallow; refuse what is not.
+        // expand to billions of nodes from a few bytes. A configuration is shallow; refuse what is not. Without
+        // aliases every node takes at least one byte of the text (a value, or the key or `-` before an empty one),
+        // so the node bound grows with the text: a large catalog (tens of thousands of models, six nodes each) is
+        // never refused, while an alias expanding far beyond its text still is.
         constexpr std::size_t kMaxDepth = 64;
-        constexpr std::size_t kMaxNodes = 200'000;
-        if (depth > kMaxDepth || ++nodes_visited_ > kMaxNodes) {
+        constexpr std::size_t kMinMaxNodes = 200'000;
+        const std::size_t max_nodes = std::max(kMinMaxNodes, config_.source_text.size());
+        if (depth > kMaxDepth || ++nodes_visited_ > max_nodes) {
             const SourcePosition position = to_position(node.Mark());
             throw ConfigError(config_.display_name, position.line, position.column, path,
                               depth > kMaxDepth
                                   ? fmt::format("nested deeper than {} levels (a self-referencing alias?)", kMaxDepth)
-                                  : fmt::format("more than {} nodes once aliases are expanded", kMaxNodes));
+                                  : fmt::format("more than {} nodes once aliases are expanded", max_nodes));
         }
         config_.key_positions.try_emplace(path, to_position(node.Mark()));  // already set when `path` is a key
         if (node.IsMap()) {

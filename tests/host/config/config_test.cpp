@@ -667,6 +667,32 @@ TEST(ConfigLoaderErrors, UnknownVariableInAPath) {
                  "test.yaml:1:15: plugin_dirs[0]: unknown variable '${HOME}'; only ${WARMUP_EXE_DIR} is expanded");
 }
 
+TEST(ConfigLoader, ACatalogOfFortyThousandModelsIsRead) {
+    // Six nodes per entry (the item and its five values): 240 k nodes, more than the alias guard's floor of 200 k.
+    // Without aliases a document never has more nodes than bytes, so its size alone must not refuse it.
+    constexpr int kModels = 40'000;
+    std::string text = "catalog:\n";
+    for (int i = 0; i < kModels; ++i)
+        text += "- {model: m" + std::to_string(i) + ", memory_mb: 1, load_ms: 1, unload_ms: 0, priority: 1}\n";
+    const Config config = load(text);
+    ASSERT_EQ(config.catalog.size(), static_cast<std::size_t>(kModels));
+    EXPECT_EQ(config.catalog.back().pattern, "m39999");
+}
+
+TEST(ConfigLoaderErrors, AnAliasExpandingFarBeyondItsTextIsRefused) {
+    // Six levels of ten aliases each: a million nodes from a few hundred bytes.
+    std::string text = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (int level = 1; level <= 6; ++level) {
+        const std::string below = "*l" + std::to_string(level - 1);
+        text += "l" + std::to_string(level) + ": &l" + std::to_string(level) + " [";
+        for (int i = 0; i < 10; ++i) text += (i == 0 ? "" : ", ") + below;
+        text += "]\n";
+    }
+    const ConfigError error = load_error(text);
+    EXPECT_NE(std::string(error.what()).find("more than 200000 nodes once aliases are expanded"), std::string::npos)
+        << error.what();
+}
+
 TEST(ConfigLoaderErrors, UnreadableFile) {
     const fs::path missing = "/nonexistent/warmup-config-test.yaml";
     try {
