@@ -6,14 +6,19 @@
 
 namespace warmup::host {
 
-Catalog::Catalog(std::vector<CatalogEntry> entries) : entries_(std::move(entries)) {}
+Catalog::Catalog(std::vector<CatalogEntry> entries) : entries_(std::move(entries)) {
+    entry_of_pattern_.reserve(entries_.size());
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+        entry_of_pattern_.emplace(entries_[i].pattern, i);  // the first entry of a pattern given twice wins
+        if (entries_[i].pattern.find_first_of("*?") != std::string::npos) glob_entries_.push_back(i);
+    }
+}
 
 std::optional<std::size_t> Catalog::match_entry(std::string_view name) const {
-    for (std::size_t i = 0; i < entries_.size(); ++i)
-        if (entries_[i].pattern == name) return i;
-    for (std::size_t i = 0; i < entries_.size(); ++i)
-        if (entries_[i].pattern.find_first_of("*?") != std::string::npos && sdk::glob_match(entries_[i].pattern, name))
-            return i;
+    // A name equal to a pattern is that entry, a glob's text included; then the first glob that matches.
+    if (const auto exact = entry_of_pattern_.find(name); exact != entry_of_pattern_.end()) return exact->second;
+    for (const std::size_t i : glob_entries_)
+        if (sdk::glob_match(entries_[i].pattern, name)) return i;
     return std::nullopt;
 }
 

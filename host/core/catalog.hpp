@@ -3,6 +3,10 @@
 // Entries come from the configuration, one per model name or glob ("llama3:*", "*"). A model gets a dense index the
 // first time it is resolved; indexes are never reused. Thread-safety: every method may be called from any thread.
 // Records are stored in a deque and never move, so a reference from record() stays valid for the catalog's life.
+//
+// Matching a name costs one hash lookup plus the globs in order, whatever the number of exact entries: a catalog
+// written out model by model (tens of thousands of entries) answers a name it does not know (every event of a
+// misspelt model is one) as fast as a short one (build/bench/catalog_bench, docs/benchmarks.md).
 #pragma once
 
 #include <warmup/common.h>
@@ -71,7 +75,11 @@ class Catalog {
   private:
     std::optional<std::size_t> match_entry(std::string_view name) const;
 
-    std::vector<CatalogEntry> entries_;
+    const std::vector<CatalogEntry> entries_;
+    // Built once by the constructor, read-only after it (so read without the lock). The keys view the patterns of
+    // entries_, which never change or move: the catalog can be neither copied nor moved (its mutex).
+    std::unordered_map<std::string_view, std::size_t> entry_of_pattern_;  ///< every pattern (globs too) -> first entry
+    std::vector<std::size_t> glob_entries_;                               ///< entries with `*` or `?`, in order
     mutable std::shared_mutex mutex_;
     std::deque<ModelRecord> records_;
     std::unordered_map<std::string, warmup_model_index> by_name_;
