@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
@@ -445,8 +446,9 @@ class LiveRuntime {
     /// [control] Puts every arm in emergency stop, or out of it (then every model is planned again), when it is not
     /// already so. At start only: the stop saved with the state.
     void set_emergency_stop(bool stopped);
-    /// [journal thread] Appends a checkpoint of the counters to the journal.
-    void checkpoint_journal();
+    /// [journal thread] Appends a checkpoint of the counters to the journal when they changed since the last one and,
+    /// for a large one, when it is due (kJournalSmallCheckpointBytes); `forced`: whenever they changed (at stop).
+    void checkpoint_journal(bool forced);
     /// Counts a failed state write (snapshot or journal) for the "state" health component.
     void note_state_error(const std::string& error);
 
@@ -554,6 +556,11 @@ class LiveRuntime {
     std::unique_ptr<EventJournal> journal_owner_;
     /// The sections of the last journal checkpoint written ([control]): an unchanged one is not written again.
     std::vector<SnapshotSection> last_checkpoint_;
+    // Pacing of large checkpoints ([journal thread]; set from the control call that wrote the checkpoint, which the
+    // journal thread waits for): its size in bytes, the journal's event_bytes_appended() then, and when.
+    std::size_t last_checkpoint_bytes_ = 0;
+    uint64_t event_bytes_at_last_checkpoint_ = 0;
+    std::chrono::steady_clock::time_point last_checkpoint_at_{};
     std::atomic<EventJournal*> journal_{nullptr};
     std::thread journal_thread_;
     bool journal_stopping_ = false;  // under state_mutex_

@@ -531,9 +531,18 @@ std::vector<SnapshotSection> LiveRuntime::counter_sections(WarmupEngine& engine,
     return sections;
 }
 
-void LiveRuntime::checkpoint_journal() {
+void LiveRuntime::checkpoint_journal(bool forced) {
     EventJournal* journal = journal_.load();
     if (journal == nullptr || !running_.load()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!forced && last_checkpoint_bytes_ > kJournalSmallCheckpointBytes) {
+        // A large checkpoint waits until the events since the last one weigh as much, or until it is old: not even
+        // exported meanwhile (the control thread would encode every model's counts twice a second for nothing).
+        const uint64_t events_since = journal->event_bytes_appended() - event_bytes_at_last_checkpoint_;
+        if (events_since < last_checkpoint_bytes_ &&
+            now - last_checkpoint_at_ < std::chrono::milliseconds(kJournalLargeCheckpointMaxAgeMs))
+            return;
+    }
     std::vector<std::string> problems;
     try {
         problems = call_on_control([&](WarmupEngine& engine) {
@@ -550,6 +559,11 @@ void LiveRuntime::checkpoint_journal() {
             // plugin's section holds every model's counts: tens of KiB twice a second for a few thousand models).
             if (sections == last_checkpoint_) return out;
             journal->append_checkpoint(sections);
+            last_checkpoint_bytes_ = 0;
+            for (const SnapshotSection& section : sections)
+                last_checkpoint_bytes_ += section.slot.size() + section.schema.size() + section.data.size();
+            event_bytes_at_last_checkpoint_ = journal->event_bytes_appended();  // under the ingest lock: exact
+            last_checkpoint_at_ = now;
             last_checkpoint_ = std::move(sections);
             return out;
         });
@@ -678,12 +692,12 @@ std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
                 if (state_cv_.wait_until(lock, next, [this] { return journal_stopping_; })) break;
                 next += interval;
                 lock.unlock();
-                checkpoint_journal();
+                checkpoint_journal(/*forced=*/false);
                 flush_journal();
                 lock.lock();
             }
             lock.unlock();
-            checkpoint_journal();
+            checkpoint_journal(/*forced=*/true);
             flush_journal();  // a clean stop leaves nothing unwritten
             if (journal_owner_->write_failing()) state_lost_at_stop_.store(true);
         });

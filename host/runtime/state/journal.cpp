@@ -358,6 +358,7 @@ void EventJournal::append_events(std::span<const warmup_usage_event> events, con
         }
     });
     buffered_.fetch_add(out.size() - before, std::memory_order_relaxed);
+    event_bytes_appended_.fetch_add(out.size() - before, std::memory_order_relaxed);
 }
 
 void EventJournal::append_checkpoint(std::span<const SnapshotSection> sections) {
