@@ -1322,13 +1322,15 @@ void WarmupEngine::wait_for_memory(warmup_model_index model, bool is_demand, boo
     memory_fifo_.push_back(model);
     if (is_demand) ++counters_.loads_queued_for_memory;
     const bool for_unloads = admitted && waits_for_unloads(model, state.need_mb);
-    // Only live (replay unloads take no time): one line per load that waits, since the wait lasts an unload.
-    if (for_unloads)
+    // Only live (replay unloads take no time), since the wait lasts an unload. A budget that churns makes nearly
+    // every load wait (hundreds a second at a few thousand models): one line per 10 s of the engine's clock, which
+    // counts the others; each wait is still a decision, recorded below.
+    if (uint64_t left_out = 0; for_unloads && memory_wait_log_.admit(now_ms, left_out))
         spdlog::info(
             "MEMORY_WAIT_UNLOAD {} of {} ({:.0f} MiB) waits for unloads to finish: {:.0f} of {:.0f} MiB in "
-            "use, {:.0f} MiB being unloaded",
+            "use, {:.0f} MiB being unloaded{}",
             is_demand ? "demand load" : "pre-warm", catalog_.record(model).name, state.need_mb, used_mb_, budget_mb_,
-            unloading_mb_);
+            unloading_mb_, left_out_note(left_out));
     if (options_.decisions == nullptr) return;
     const char* reason = !admitted     ? "demand load delayed by the resource plugin"
                          : for_unloads ? (is_demand ? "demand load waits for memory being unloaded (first come, "

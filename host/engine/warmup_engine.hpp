@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "core/catalog.hpp"
+#include "core/log_throttle.hpp"
 #include "engine/decision_log.hpp"
 #include "engine/log_histogram.hpp"
 #include "engine/plugin_call_watch.hpp"
@@ -515,6 +516,7 @@ class WarmupEngine {
     std::vector<ModelSlot> models_;
     TimerHeap timers_;
     std::deque<warmup_model_index> memory_fifo_;  // demand loads waiting for memory, FIFO
+    LogThrottle memory_wait_log_{10'000};         // MEMORY_WAIT_UNLOAD lines, on the engine's clock
     // Warm-ups the queue plugin does not hold: its circuit is open, a push failed, or it refused a demand load.
     StrictPriorityQueue fallback_queue_;
     // Models whose item the queue plugin holds (queued_in == Plugin). The plugin may also hold stale items (models

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
@@ -108,9 +109,14 @@ void HttpApi::post_events(const httplib::Request&, httplib::Response& response, 
         const std::string reason = routed.refusal.empty() ? runtime_.ingest_refusal_reason() : routed.refusal;
         for (std::size_t i = accepted; i < events.size(); ++i) rejected.add(positions[i], reason);
     }
-    if (!rejected.empty())
-        spdlog::warn("DATA_COLLECTION_ERROR {} of {} posted events refused (first: {})", rejected.total(),
-                     rejected.total() + accepted, rejected.first_reason());
+    if (!rejected.empty()) {
+        const int64_t steady_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+                .count();
+        if (uint64_t left_out = 0; refused_events_log_.admit(steady_ms, left_out))
+            spdlog::warn("DATA_COLLECTION_ERROR {} of {} posted events refused (first: {}){}", rejected.total(),
+                         rejected.total() + accepted, rejected.first_reason(), left_out_note(left_out));
+    }
     const int status = rejected.empty() ? 200 : (queue_full ? 503 : 400);
     json answer{{"accepted", accepted}};
     rejected.write(answer);

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/log_throttle.hpp"
 #include "core/tenant_hash.hpp"
 #include "http/daemon_metrics.hpp"
 #include "http/http_server.hpp"
@@ -140,6 +141,9 @@ class HttpApi {
     EventRouter event_router_;                                 // empty: events go to runtime_.try_ingest
     std::function<FleetMetricsView()> fleet_metrics_;          // empty: not a fleet node
     std::function<ComponentHealth()> extra_component_health_;  // empty: none
+    /// DATA_COLLECTION_ERROR (a POST with refused events): one line per 10 s at most, on the steady clock; a client
+    /// retrying against a full queue would otherwise log every attempt.
+    LogThrottle refused_events_log_{10'000};
 };
 
 /// The JSON answer of a reload or rollback (also logged by warmupd for SIGHUP and file-watch reloads).

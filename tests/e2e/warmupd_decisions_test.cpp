@@ -206,6 +206,29 @@ TEST_F(DecisionsTest, AModelWithoutAColdRequestSaysSo) {
     EXPECT_NE(ctl.log().find("unknown model 'never-seen'"), std::string::npos) << ctl.log();
 }
 
+// A client that keeps posting refused events (a model missing from the catalog, or retries against a full ingest
+// queue) used to get one DATA_COLLECTION_ERROR line per POST: hundreds a second. One line per 10 s now, the next one
+// saying how many were left out (the count itself: tests/host/core/log_throttle_test.cpp).
+TEST_F(DecisionsTest, ABurstOfRefusedPostsIsLoggedOnce) {
+    start("text");
+    for (int i = 0; i < 50; ++i) {
+        const auto result =
+            client_->Post("/api/warmup/events", R"({"model":"not-in-the-catalog"})", "application/json");
+        ASSERT_TRUE(result);
+        ASSERT_EQ(result->status, 400) << result->body;
+    }
+    ::kill(daemon_->pid(), SIGTERM);
+    const auto status = daemon_->wait_exit(kWait);
+    ASSERT_TRUE(status && status->exited && status->code == 0);
+    ASSERT_TRUE(daemon_->wait_for_log_end(kWait));
+    const std::string log = daemon_->log();
+    std::size_t lines = 0;
+    for (std::size_t at = log.find("DATA_COLLECTION_ERROR"); at != std::string::npos;
+         at = log.find("DATA_COLLECTION_ERROR", at + 1))
+        ++lines;
+    EXPECT_EQ(lines, 1u) << log;
+}
+
 TEST_F(DecisionsTest, JsonLogFormatWritesOneParsableObjectPerLineWithTheStableCodes) {
     start("json");
     // A refused line whose reason quotes a name with a quote and a backslash: the message must be escaped.
