@@ -17,7 +17,9 @@
 //      state.snapshot_interval_s tick, --snapshot-interval-s, default 5 s: waits for its file), then POST
 //      /api/warmup/backup-state (the same capture, named);
 //   5. GET /api/warmup/predictions and /api/warmup/status page by page (?limit=--page, following next_after): pages,
-//      time per page (p50, max), bytes; then each unpaginated, with its time and bytes, and VmRSS / VmHWM after;
+//      time per page (p50, max), bytes; then each unpaginated, with its time and bytes, the slowest answer of the
+//      control loop meanwhile (GET /api/warmup/plugins asked again and again on another connection: how long the
+//      whole list holds the control loop), and VmRSS / VmHWM after;
 //   6. a restart from that state: SIGTERM (a clean stop writes a last snapshot), a new warmupd on the same folder, and
 //      its VmHWM once it serves (start, reading the snapshot back and importing it, replaying the journal after it).
 // PASS when the RSS of step 3 and both snapshot peaks of step 4 are at most --rss-mb (default 64) MiB; exit code 1
@@ -28,6 +30,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -155,6 +158,39 @@ bool walk_pages(httplib::Client& http, const std::string& path, int64_t limit, W
     }
 }
 
+/// A read of `path` whole, and how long it held the control loop: meanwhile another connection asks GET
+/// /api/warmup/plugins (a round trip through the control loop that reads only the plugin list) again and again;
+/// `longest_control_ms` is the slowest of those answers.
+struct WholeRead {
+    double ms = 0;
+    std::size_t bytes = 0;
+    double longest_control_ms = 0;
+};
+
+bool read_whole(httplib::Client& http, int port, const std::string& path, WholeRead& out) {
+    std::atomic<bool> done{false};
+    double longest = 0;
+    std::thread prober([&] {
+        httplib::Client probe("127.0.0.1", port);
+        while (!done.load()) {
+            const auto started = Clock::now();
+            const auto answer = probe.Get("/api/warmup/plugins");
+            if (answer && answer->status == 200)
+                longest = std::max(longest, std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+        }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the prober is connected and running
+    const auto started = Clock::now();
+    const auto answer = http.Get(path);
+    out.ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    done.store(true);
+    prober.join();
+    if (!answer || answer->status != 200) return false;
+    out.bytes = answer->body.size();
+    out.longest_control_ms = longest;
+    return true;
+}
+
 double percentile(std::vector<double> values, double fraction) {
     if (values.empty()) return 0;
     std::sort(values.begin(), values.end());
@@ -273,13 +309,11 @@ int main(int argc, char** argv) {
     }
     const int64_t rss_pages_kb = proc_status_kb(pid, "VmRSS");
     const int64_t hwm_pages_kb = proc_status_kb(pid, "VmHWM");
-    std::vector<std::tuple<std::string, double, std::size_t>> whole;
+    std::vector<std::pair<std::string, WholeRead>> whole;
     for (const char* path : {"/api/warmup/predictions", "/api/warmup/status"}) {
-        const auto started = Clock::now();
-        const auto answer = http.Get(path);
-        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-        if (!answer || answer->status != 200) return 1;
-        whole.emplace_back(path, ms, answer->body.size());
+        WholeRead read;
+        if (!read_whole(http, port, path, read)) return 1;
+        whole.emplace_back(path, read);
     }
     const int64_t rss_whole_kb = proc_status_kb(pid, "VmRSS");
     const int64_t hwm_whole_kb = proc_status_kb(pid, "VmHWM");
@@ -303,9 +337,10 @@ int main(int argc, char** argv) {
                     static_cast<double>(walk.bytes) / (1024.0 * 1024.0), percentile(walk.page_ms, 0.5),
                     percentile(walk.page_ms, 1.0));
     std::printf("  after reading every page       %7.1f MiB  (peak %.1f MiB)\n", mib(rss_pages_kb), mib(hwm_pages_kb));
-    for (const auto& [path, ms, bytes] : whole)
-        std::printf("  %-24s unpaginated: %.1f ms, %.1f MiB\n", path.c_str(), ms,
-                    static_cast<double>(bytes) / (1024.0 * 1024.0));
+    for (const auto& [path, read] : whole)
+        std::printf("  %-24s unpaginated: %.1f ms, %.1f MiB; the control loop answered within %.1f ms meanwhile\n",
+                    path.c_str(), read.ms, static_cast<double>(read.bytes) / (1024.0 * 1024.0),
+                    read.longest_control_ms);
     std::printf("  after the unpaginated reads    %7.1f MiB  (peak %.1f MiB)\n", mib(rss_whole_kb), mib(hwm_whole_kb));
 
     // 6. A restart from the state just written.
