@@ -10,7 +10,8 @@
 // GET /api/warmup/status carries the build (version, ABI, commit) and the start time; /metrics appends
 // warmup_build_info{version,abi,commit} 1, warmup_start_time_seconds and the daemon's own series (daemon_metrics.hpp)
 // to the metrics plugin's text. GET /api/warmup/predictions and /api/warmup/status take ?limit=&after= (catalog
-// order, a next_after cursor; http/model_page.hpp); without them they list every model.
+// order, a next_after cursor; http/model_page.hpp); without them they list every model. For a bounded view (the status
+// page) predictions take ?soonest=N&within_ms=W (the N models whose next event is soonest) and status ?per_state=N.
 //
 // Threads: HttpServer's pool runs the handlers; anything that reads plugin or engine state is marshalled onto the
 // control thread with LiveRuntime::call_on_control, so plugins still see a single thread. GET /api/warmup/decisions

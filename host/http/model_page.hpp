@@ -7,6 +7,13 @@
 // `next_after`). `limit` counts the entries of the page, 1..kMaxModelPageLimit; without it the list is complete (the
 // answer before pagination existed), with or without `after`.
 //
+// Two selections for a reader that shows a bounded view (the status page), instead of a page:
+//  - predictions `?soonest=N&within_ms=W`: the N models whose next event (predicted next use, planned pre-warm or
+//    planned unload) is soonest within [now, now + W] (W defaults to an hour), sorted by that time, with the total
+//    number of models that have an event in that window;
+//  - status `?per_state=N`: the first N models (catalog order) of each of the warm, loading and queued lists.
+// Neither is paginated, so neither combines with `limit` or `after`.
+//
 // Pure functions of the request and the catalog: any thread (the catalog has its own lock).
 #pragma once
 
@@ -25,17 +32,29 @@ namespace warmup::host {
 /// The largest `limit` a page may ask for (the answer of one page stays a few MiB at most).
 inline constexpr std::size_t kMaxModelPageLimit = 10'000;
 
-/// Where a page starts and how many entries it may hold.
+/// The default and the largest window of the predictions' `soonest` selection (`within_ms`).
+inline constexpr warmup_time_ms kDefaultSoonestWindowMs = 3'600'000;
+inline constexpr warmup_time_ms kMaxSoonestWindowMs = 7 * 24 * 3'600'000LL;
+
+/// Which endpoint's list is read: the selections each takes besides `limit` and `after`.
+enum class ModelList { Predictions, Status };
+
+/// Where a page starts and how many entries it may hold, or the bounded selection asked for instead.
 struct ModelPage {
     warmup_model_index first = 0;                                 ///< first catalog index to consider
     std::size_t limit = std::numeric_limits<std::size_t>::max();  ///< entries at most (max: no limit given)
     bool limited = false;                                         ///< `limit` was given
+    std::size_t soonest = 0;                                      ///< predictions: `soonest` (0: not asked)
+    warmup_time_ms within_ms = kDefaultSoonestWindowMs;           ///< predictions: the window of `soonest`
+    std::size_t per_state = 0;                                    ///< status: `per_state` (0: not asked)
 };
 
 /// The page of a request's query parameters (`params`: name -> value, as cpp-httplib parses them; a repeated
-/// parameter is refused). Returns the error text of a 400 answer for a bad value instead: a limit that is not an
-/// integer in 1..kMaxModelPageLimit, an empty `after`, or an `after` that names no model the daemon knows.
+/// parameter is refused). Returns the error text of a 400 answer for a bad value instead, starting with the
+/// parameter's name: a limit, soonest or per_state that is not an integer in 1..kMaxModelPageLimit, a within_ms that
+/// is not an integer in 1..kMaxSoonestWindowMs (or comes without soonest), a selection combined with `limit` or
+/// `after`, an empty `after`, or an `after` that names no model the daemon knows.
 [[nodiscard]] std::optional<std::string> parse_model_page(const std::multimap<std::string, std::string>& params,
-                                                          const Catalog& catalog, ModelPage& page);
+                                                          const Catalog& catalog, ModelList list, ModelPage& page);
 
 }  // namespace warmup::host

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
 
 #include "http/api_json.hpp"
@@ -19,7 +20,7 @@ using nlohmann::json;
 
 void HttpApi::get_status(const httplib::Request& request, httplib::Response& response) {
     ModelPage page;
-    if (const auto error = parse_model_page(request.params, runtime_.catalog(), page)) {
+    if (const auto error = parse_model_page(request.params, runtime_.catalog(), ModelList::Status, page)) {
         reply(response, 400, {{"error", *error}});
         return;
     }
@@ -29,16 +30,29 @@ void HttpApi::get_status(const httplib::Request& request, httplib::Response& res
     std::vector<PendingUnload> unloads;
     EngineCounters engine_counters;
     warmup_model_index next_after = WARMUP_NO_MODEL;
+    // Per residency (indexed by warmup_residency): models in that state, their memory, and how many are listed.
+    std::array<std::size_t, 4> in_state{}, listed_in_state{};
+    std::array<double, 4> state_mb{};
     json status = runtime_.call_on_control([&](WarmupEngine& engine) {
-        // The page holds the models that are warm, loading or queued, in catalog order from page.first; the
-        // counters and totals always cover every model.
-        for (warmup_model_index model = page.first; model < engine.model_count(); ++model) {
+        // The page holds the models that are warm, loading or queued, in catalog order from page.first (or, with
+        // per_state, the first of each list); the counters and totals always cover every model.
+        for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
             ModelStatus s = engine.model_status(model);
             if (s.residency == WARMUP_RESIDENCY_ABSENT) continue;
-            if (listed_models.size() == page.limit) {  // one more model to list: the page is full, not the last
-                next_after = listed_models.back().model;
-                break;
+            const auto state = static_cast<std::size_t>(s.residency);
+            if (state >= in_state.size()) continue;
+            ++in_state[state];
+            state_mb[state] += s.memory_mb;
+            if (page.per_state != 0) {
+                if (listed_in_state[state] == page.per_state) continue;
+            } else {
+                if (model < page.first || next_after != WARMUP_NO_MODEL) continue;
+                if (listed_models.size() == page.limit) {  // one more model to list: the page is full, not the last
+                    next_after = listed_models.back().model;
+                    continue;
+                }
             }
+            ++listed_in_state[state];
             listed_models.push_back(std::move(s));
         }
         unloads = engine.pending_unloads();  // few: not paginated
@@ -49,6 +63,11 @@ void HttpApi::get_status(const httplib::Request& request, httplib::Response& res
                     {"loads_in_flight", engine.loads_in_flight()}, {"queue_depth", engine.queue_depth()},
                     {"memory_waiters", engine.memory_waiters()},   {"plugins", plugins_json(runtime_.plugins())}};
     });
+    status["warm_count"] = in_state[WARMUP_RESIDENCY_READY];
+    status["loading_count"] = in_state[WARMUP_RESIDENCY_LOADING];
+    status["queued_count"] = in_state[WARMUP_RESIDENCY_QUEUED];
+    status["warm_mb"] = json_number(state_mb[WARMUP_RESIDENCY_READY]);
+    status["loading_mb"] = json_number(state_mb[WARMUP_RESIDENCY_LOADING]);
     json warm = json::array(), loading = json::array(), queued = json::array();
     for (const ModelStatus& s : listed_models) {
         const std::string& name = runtime_.catalog().record(s.model).name;
@@ -115,25 +134,70 @@ struct PredictionRow {
     warmup_model_index model = WARMUP_NO_MODEL;
     ModelStatus status;
     warmup_prediction prediction{};
-    std::optional<std::string> error;  ///< set when the analyzer or predictor could not answer
+    std::optional<std::string> error;                  ///< set when the analyzer or predictor could not answer
+    warmup_time_ms soonest_at_ms = WARMUP_TIME_NEVER;  ///< `soonest`: the model's first event within the window
 };
+
+/// `soonest` order: the earlier event first, then the catalog's order.
+bool sooner(const PredictionRow& a, const PredictionRow& b) {
+    return a.soonest_at_ms != b.soonest_at_ms ? a.soonest_at_ms < b.soonest_at_ms : a.model < b.model;
+}
+
+/// The first of the row's predicted next use, planned pre-warm and planned unload within [from, to], or
+/// WARMUP_TIME_NEVER when none is.
+warmup_time_ms first_event_within(const PredictionRow& row, warmup_time_ms from, warmup_time_ms to) {
+    warmup_time_ms first = WARMUP_TIME_NEVER;
+    const auto consider = [&](warmup_time_ms at) {
+        if (at != WARMUP_TIME_NEVER && at >= from && at <= to) first = std::min(first, at);
+    };
+    if (!row.error) consider(row.prediction.next_arrival_ms);
+    consider(row.status.warm_start_at_ms);
+    consider(row.status.unload_at_ms);
+    return first;
+}
 
 }  // namespace
 
 void HttpApi::get_predictions(const httplib::Request& request, httplib::Response& response) {
     ModelPage page;
-    if (const auto error = parse_model_page(request.params, runtime_.catalog(), page)) {
+    if (const auto error = parse_model_page(request.params, runtime_.catalog(), ModelList::Predictions, page)) {
         reply(response, 400, {{"error", *error}});
         return;
     }
     std::vector<PredictionRow> rows;
     warmup_time_ms now_ms = 0;
     warmup_model_index next_after = WARMUP_NO_MODEL;
+    std::size_t in_window = 0;  // `soonest`: the models with an event in the window, listed or not
     runtime_.call_on_control([&](WarmupEngine& engine) {
         now_ms = runtime_.clock().now_ms();
         // Every model the catalog knows: after a state restore a model has learned patterns before the engine
         // has seen a request for it. A page costs O(limit) predictions, whatever the number of models.
         const warmup_model_index known = std::max(engine.model_count(), runtime_.catalog().size());
+        if (page.soonest != 0) {
+            // Every model is predicted, and the `soonest` first events kept in a heap (the latest on top): the
+            // control loop copies at most that many rows, whatever the number of models.
+            const warmup_time_ms window_end =
+                now_ms > WARMUP_TIME_NEVER - page.within_ms ? WARMUP_TIME_NEVER - 1 : now_ms + page.within_ms;
+            rows.reserve(std::min<std::size_t>(page.soonest, known));
+            for (warmup_model_index model = 0; model < known; ++model) {
+                PredictionRow row;
+                row.model = model;
+                row.status = engine.model_status(model);
+                row.error = engine.predict_now(model, now_ms, row.prediction);
+                row.soonest_at_ms = first_event_within(row, now_ms, window_end);
+                if (row.soonest_at_ms == WARMUP_TIME_NEVER) continue;
+                ++in_window;
+                if (rows.size() == page.soonest) {
+                    if (!sooner(row, rows.front())) continue;
+                    std::pop_heap(rows.begin(), rows.end(), sooner);
+                    rows.back() = std::move(row);
+                } else {
+                    rows.push_back(std::move(row));
+                }
+                std::push_heap(rows.begin(), rows.end(), sooner);
+            }
+            return;
+        }
         warmup_model_index model = page.first;
         rows.reserve(std::min<std::size_t>(page.limit, known - std::min(known, page.first)));
         for (; model < known && rows.size() < page.limit; ++model) {
@@ -145,6 +209,7 @@ void HttpApi::get_predictions(const httplib::Request& request, httplib::Response
         // The page is full and models remain after it: the cursor of the next page is the last model considered.
         if (model < known) next_after = model - 1;
     });
+    if (page.soonest != 0) std::sort_heap(rows.begin(), rows.end(), sooner);  // soonest first
     // The JSON (about 360 bytes a model, a quarter of a second for 20 k models) is built here, off the control loop.
     json list = json::array();
     for (const PredictionRow& row : rows) {
@@ -174,6 +239,10 @@ void HttpApi::get_predictions(const httplib::Request& request, httplib::Response
                      {"predictions", std::move(list)},
                      {"next_after", next_after == WARMUP_NO_MODEL ? json(nullptr)
                                                                   : json(runtime_.catalog().record(next_after).name)}};
+    if (page.soonest != 0) {
+        predictions["within_ms"] = page.within_ms;
+        predictions["total"] = in_window;
+    }
     const std::size_t listed = predictions["predictions"].size();
     reply(response, 200, predictions);
     predictions = json();

@@ -1,7 +1,8 @@
 // Pagination of GET /api/warmup/predictions and GET /api/warmup/status (`?limit=N&after=MODEL`) against the real
 // daemon: the pages in catalog order add up to the unpaginated answer, `next_after` is the cursor of the next page and
 // null on the last, a model first seen between two pages is listed once, on a later page, and every bad value is a
-// 400 that names the parameter.
+// 400 that names the parameter. The bounded selections a dashboard reads instead of a page (predictions
+// `?soonest=N&within_ms=W`, status `?per_state=N`) list at most N models, in their order, with the totals.
 //
 // The daemon (build/bin/warmupd, --port 0) keeps every model loaded (keep-alive predictor with a day's ttl, a budget
 // far above the catalog) and loads in ~1 ms (sim backend at 1/100 of a 100 ms catalog time), so the status's warm list
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -183,8 +185,14 @@ TEST_F(PaginationTest, BadLimitOrCursorIsA400NamingTheParameter) {
 TEST_F(PaginationTest, AQueryParameterTheEndpointDoesNotTakeIsA400NamingItAndWhatItTakes) {
     // A typo must not be ignored: "?modle=x" would otherwise answer for every model.
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {"/api/warmup/predictions?lmit=5", "unknown query parameter 'lmit' (this endpoint takes limit, after)"},
-        {"/api/warmup/status?limit=5&foo=1", "unknown query parameter 'foo' (this endpoint takes limit, after)"},
+        {"/api/warmup/predictions?lmit=5",
+         "unknown query parameter 'lmit' (this endpoint takes limit, after, soonest, within_ms)"},
+        {"/api/warmup/status?limit=5&foo=1",
+         "unknown query parameter 'foo' (this endpoint takes limit, after, per_state)"},
+        {"/api/warmup/status?soonest=5",
+         "unknown query parameter 'soonest' (this endpoint takes limit, after, per_state)"},
+        {"/api/warmup/predictions?per_state=5",
+         "unknown query parameter 'per_state' (this endpoint takes limit, after, soonest, within_ms)"},
         {"/api/warmup/decisions?modle=m/1&limit=1",
          "unknown query parameter 'modle' (this endpoint takes limit, model, arm)"},
         {"/api/warmup/history?since=0", "unknown query parameter 'since' (this endpoint takes since_ms, until_ms)"},
@@ -199,6 +207,132 @@ TEST_F(PaginationTest, AQueryParameterTheEndpointDoesNotTakeIsA400NamingItAndWha
     // The parameters each takes are still taken.
     for (const std::string target :
          {"/api/warmup/predictions?limit=1", "/api/warmup/decisions?limit=1", "/api/warmup/history?since_ms=0"}) {
+        const auto answer = client_->Get(target);
+        ASSERT_TRUE(answer) << target;
+        EXPECT_EQ(answer->status, 200) << target << ": " << answer->body;
+    }
+}
+
+/// The first of an entry's predicted next use, planned pre-warm and planned unload within [from, to] (-1: none).
+int64_t first_event_within(const json& entry, int64_t from, int64_t to) {
+    int64_t first = -1;
+    for (const char* field : {"next_arrival_ms", "planned_warm_start_at_ms", "planned_unload_at_ms"}) {
+        if (!entry.contains(field) || !entry[field].is_number()) continue;
+        const int64_t at = entry[field].get<int64_t>();
+        if (at >= from && at <= to && (first < 0 || at < first)) first = at;
+    }
+    return first;
+}
+
+TEST_F(PaginationTest, SoonestSelectsTheModelsWhoseNextEventIsSoonestSortedByThatTimeWithTheTotal) {
+    // Ten more models, each last used 100 ms before the one before it (all within the request window, so each is a
+    // request that loads it): m/109 the longest ago, so its planned unload (a day after its last use, keep-alive)
+    // comes before those of m/108 ... m/100.
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    std::string body;
+    for (int i = 0; i < 10; ++i)
+        body += json{{"model", "m/" + std::to_string(100 + i)}, {"ts_ms", now - (i + 1) * 100}}.dump() + "\n";
+    const auto posted = client_->Post("/api/warmup/events", body, "application/x-ndjson");
+    ASSERT_TRUE(posted);
+    ASSERT_EQ(posted->status, 200) << posted->body;
+    ASSERT_TRUE(poll_until([&] { return get("/api/warmup/status")["warm"].size() == kModels + 10; }, 30s, 20ms))
+        << get("/api/warmup/status").dump(2);
+
+    const std::string two_days = std::to_string(2 * 86'400'000);
+    const json whole = get("/api/warmup/predictions");
+    const json five = get("/api/warmup/predictions?soonest=5&within_ms=" + two_days);
+    ASSERT_EQ(five["predictions"].size(), 5u) << five.dump(2);
+    EXPECT_EQ(five["total"], kModels + 10) << "every model has its planned unload within two days";
+    EXPECT_EQ(five["within_ms"], 2 * 86'400'000);
+    EXPECT_TRUE(five["next_after"].is_null()) << "a selection, not a page";
+    // The entries are the list's entries (same fields).
+    EXPECT_EQ(five["predictions"][0].size(), whole["predictions"][0].size());
+
+    // All of them: sorted by their first event within the window, ties in catalog order; nothing listed twice.
+    const json all = get("/api/warmup/predictions?soonest=100&within_ms=" + two_days);
+    ASSERT_EQ(all["predictions"].size(), kModels + 10u) << all.dump(2);
+    EXPECT_EQ(all["total"], kModels + 10);
+    const int64_t from = all["now_ms"].get<int64_t>();
+    int64_t previous = 0;
+    std::set<std::string> seen;
+    for (const json& entry : all["predictions"]) {
+        const int64_t at = first_event_within(entry, from, from + 2 * 86'400'000);
+        EXPECT_GE(at, previous) << entry.dump();
+        previous = at;
+        EXPECT_TRUE(seen.insert(entry["model"].get<std::string>()).second) << entry["model"];
+    }
+    const std::vector<std::string> order = names(all["predictions"]);
+    EXPECT_EQ(std::vector<std::string>(order.begin(), order.begin() + 5), names(five["predictions"]))
+        << "the five soonest are the first five of the whole selection";
+    std::vector<std::string> later_models;
+    for (const std::string& name : order)
+        if (name.size() == 5 && name.starts_with("m/10")) later_models.push_back(name);
+    EXPECT_EQ(later_models, (std::vector<std::string>{"m/109", "m/108", "m/107", "m/106", "m/105", "m/104", "m/103",
+                                                      "m/102", "m/101", "m/100"}));
+
+    // The default window is the next hour: only models with an event in it are listed, and counted.
+    const json hour = get("/api/warmup/predictions?soonest=5");
+    EXPECT_EQ(hour["within_ms"], 3'600'000);
+    for (const json& entry : hour["predictions"])
+        EXPECT_GE(first_event_within(entry, hour["now_ms"].get<int64_t>(), hour["now_ms"].get<int64_t>() + 3'600'000),
+                  0)
+            << entry.dump();
+    EXPECT_LE(hour["total"].get<std::size_t>(), kModels + 10u);
+    EXPECT_EQ(hour["predictions"].size(), std::min<std::size_t>(5, hour["total"].get<std::size_t>()));
+
+    // Without the new parameters the answer is the one current clients read: the whole list, no total.
+    EXPECT_EQ(whole["predictions"].size(), kModels + 10u);
+    EXPECT_FALSE(whole.contains("total"));
+}
+
+TEST_F(PaginationTest, PerStateListsTheFirstModelsOfEachListAndTheStatusCountsEveryModel) {
+    const json whole = get("/api/warmup/status");
+    EXPECT_EQ(whole["warm_count"], kModels);
+    EXPECT_EQ(whole["loading_count"], 0);
+    EXPECT_EQ(whole["queued_count"], 0);
+    EXPECT_DOUBLE_EQ(whole["warm_mb"].get<double>(), 100.0 * kModels);
+    const json bounded = get("/api/warmup/status?per_state=10");
+    const std::vector<std::string> all_warm = names(whole["warm"]);
+    EXPECT_EQ(names(bounded["warm"]), std::vector<std::string>(all_warm.begin(), all_warm.begin() + 10));
+    EXPECT_EQ(bounded["warm_count"], kModels) << "the counts cover every model, not the listed ones";
+    EXPECT_EQ(bounded["used_mb"], whole["used_mb"]);
+    EXPECT_TRUE(bounded["next_after"].is_null());
+    // A page of the paginated list also counts every model.
+    EXPECT_EQ(get("/api/warmup/status?limit=3")["warm_count"], kModels);
+}
+
+TEST_F(PaginationTest, BadSelectionIsA400NamingTheParameter) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"/api/warmup/predictions?soonest=0", "soonest: "},
+        {"/api/warmup/predictions?soonest=ten", "soonest: "},
+        {"/api/warmup/predictions?soonest=10001", "soonest: "},
+        {"/api/warmup/predictions?soonest=", "soonest: "},
+        {"/api/warmup/predictions?soonest=5&soonest=6", "soonest: "},
+        {"/api/warmup/predictions?soonest=5&limit=5", "soonest: "},
+        {"/api/warmup/predictions?soonest=5&after=m/1", "soonest: "},
+        {"/api/warmup/predictions?soonest=5&within_ms=0", "within_ms: "},
+        {"/api/warmup/predictions?soonest=5&within_ms=-1", "within_ms: "},
+        {"/api/warmup/predictions?soonest=5&within_ms=1h", "within_ms: "},
+        {"/api/warmup/predictions?soonest=5&within_ms=604800001", "within_ms: "},
+        {"/api/warmup/predictions?within_ms=60000", "within_ms: "},
+        {"/api/warmup/status?per_state=0", "per_state: "},
+        {"/api/warmup/status?per_state=x", "per_state: "},
+        {"/api/warmup/status?per_state=10001", "per_state: "},
+        {"/api/warmup/status?per_state=5&limit=5", "per_state: "},
+        {"/api/warmup/status?per_state=5&after=m/1", "per_state: "},
+    };
+    for (const auto& [target, prefix] : cases) {
+        const auto answer = client_->Get(target);
+        ASSERT_TRUE(answer) << target;
+        EXPECT_EQ(answer->status, 400) << target << ": " << answer->body;
+        const json body = json::parse(answer->body, nullptr, false);
+        EXPECT_TRUE(body.contains("error") && body["error"].get<std::string>().starts_with(prefix))
+            << target << ": " << answer->body;
+    }
+    for (const std::string target : {"/api/warmup/predictions?soonest=10000&within_ms=604800000",
+                                     "/api/warmup/predictions?soonest=1", "/api/warmup/status?per_state=10000"}) {
         const auto answer = client_->Get(target);
         ASSERT_TRUE(answer) << target;
         EXPECT_EQ(answer->status, 200) << target << ": " << answer->body;
