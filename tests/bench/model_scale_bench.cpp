@@ -19,7 +19,8 @@
 //   5. GET /api/warmup/predictions and /api/warmup/status page by page (?limit=--page, following next_after): pages,
 //      time per page (p50, max), bytes; then each unpaginated, with its time and bytes, the slowest answer of the
 //      control loop meanwhile (GET /api/warmup/plugins asked again and again on another connection: how long the
-//      whole list holds the control loop), and VmRSS / VmHWM after;
+//      whole list holds the control loop), and VmRSS / VmHWM after; then the two bounded reads of the status page
+//      (predictions ?soonest=50&within_ms=3600000, status ?per_state=50), measured the same way;
 //   6. a restart from that state: SIGTERM (a clean stop writes a last snapshot), a new warmupd on the same folder, and
 //      its VmHWM once it serves (start, reading the snapshot back and importing it, replaying the journal after it).
 // PASS when the RSS of step 3 and both snapshot peaks of step 4 are at most --rss-mb (default 64) MiB; exit code 1
@@ -317,6 +318,13 @@ int main(int argc, char** argv) {
     }
     const int64_t rss_whole_kb = proc_status_kb(pid, "VmRSS");
     const int64_t hwm_whole_kb = proc_status_kb(pid, "VmHWM");
+    std::vector<std::pair<std::string, WholeRead>> page_reads;  // what the status page reads every 3 s
+    for (const char* path :
+         {"/api/warmup/predictions?soonest=50&within_ms=3600000", "/api/warmup/status?per_state=50"}) {
+        WholeRead read;
+        if (!read_whole(http, port, path, read)) return 1;
+        page_reads.emplace_back(path, read);
+    }
 
     std::printf("model_scale_bench: %d models, warmupd pid %d (default plugin set, journal %s)\n", models,
                 static_cast<int>(pid), journal ? "on" : "off");
@@ -342,6 +350,9 @@ int main(int argc, char** argv) {
                     path.c_str(), read.ms, static_cast<double>(read.bytes) / (1024.0 * 1024.0),
                     read.longest_control_ms);
     std::printf("  after the unpaginated reads    %7.1f MiB  (peak %.1f MiB)\n", mib(rss_whole_kb), mib(hwm_whole_kb));
+    for (const auto& [path, read] : page_reads)
+        std::printf("  status page: %-52s %.1f ms, %.1f KiB; the control loop answered within %.1f ms meanwhile\n",
+                    path.c_str(), read.ms, static_cast<double>(read.bytes) / 1024.0, read.longest_control_ms);
 
     // 6. A restart from the state just written.
     ::kill(pid, SIGTERM);

@@ -499,4 +499,102 @@ TEST_F(StatusPageBrowserTest, AsksForTheAccessTokenAndSendsItAsBearer) {
     expect_no_problems({{"/api/warmup/emergency-stop", 401}});  // the wrong token's answer, asked for above
 }
 
+// A large fleet: thousands of models, all queued behind two loads that take minutes, each with a predicted next use
+// within the hour. The page asks for bounded lists (at most 50 timeline rows, 50 models of each state), shows no more
+// rows than that and says how many more there are; the totals it shows cover every model.
+TEST_F(StatusPageBrowserTest, ShowsABoundedViewOfThousandsOfQueuedAndPlannedModels) {
+    constexpr int kModels = 3000;
+    std::ostringstream yaml;
+    yaml << "log_level: info\n"
+         << "http: {bind: 127.0.0.1, port: 3000}\n"
+         << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\"]\n"
+         << "budgets: {memory_mb: 1000, max_concurrent_warmups: 2}\n"
+         << "components:\n"
+         << "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+         << "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 86400000}}\n"
+         << "  performance: {plugin: org.warmup.performance.calibrated}\n"
+         << "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
+         << "  resource: {plugin: org.warmup.resource.lru}\n"
+         << "  queue: {plugin: org.warmup.queue.priority, params: {capacity: 100000}}\n"
+         << "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+         << "  backend: {plugin: org.warmup.backend.sim}\n"
+         << "catalog:\n"
+         << "  - {model: \"fleet/*\", memory_mb: 400, load_ms: 600000, unload_ms: 10}\n";
+    const auto config = dir_.write("fleet.yaml", yaml.str());
+    ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
+    // Each model used 10 minutes ago and now: its predicted next use is within the hour, and the request of now
+    // demand-loads it: two loads of 10 minutes hold the budget, the rest wait in the queue.
+    const int64_t now = system_now_ms();
+    std::string body;
+    for (const int64_t ago : {int64_t{10 * 60'000}, int64_t{0}})
+        for (int i = 0; i < kModels; ++i)
+            body += json{{"model", "fleet/" + std::to_string(i)}, {"ts_ms", now - ago}}.dump() + "\n";
+    ASSERT_NO_FATAL_FAILURE(post_events(body));
+    ASSERT_NO_FATAL_FAILURE(wait_for_ingest());
+    const json status = get_json("/api/warmup/status?per_state=1");
+    ASSERT_FALSE(status.is_null());
+    const int queued = status["queued_count"].get<int>();
+    const int loading = status["loading_count"].get<int>();
+    ASSERT_GE(queued, kModels - 10) << status.dump(2);
+    const json planned = get_json("/api/warmup/predictions?soonest=1");
+    ASSERT_FALSE(planned.is_null());
+    const int total = planned["total"].get<int>();
+    ASSERT_GT(total, 100) << "the models have no predicted use within the hour: " << planned.dump(2);
+
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    ASSERT_TRUE(wait_for_refreshes(1));
+    // The model table: at most 50 rows per state, each list followed by how many more there are.
+    const int model_rows = page_->evaluate("document.querySelectorAll('#model-rows tr.model-row').length").get<int>();
+    const int queued_rows =
+        page_->evaluate("document.querySelectorAll('#model-rows tr.model-row[data-state=\"queued\"]').length")
+            .get<int>();
+    EXPECT_EQ(queued_rows, 50);
+    EXPECT_LE(model_rows, 150);
+    EXPECT_EQ(model_rows, 50 + std::min(loading, 50));
+    const std::string more_queued = "#model-rows tr.more-row[data-state=\"queued\"]";
+    ASSERT_TRUE(page_->wait_for(exists(more_queued), kPageTimeout)) << page_text();
+    const int queued_now = get_json("/api/warmup/status?per_state=1")["queued_count"].get<int>();
+    const int more = std::stoi(
+        page_->evaluate("document.querySelector(" + json(more_queued).dump() + ").dataset.more").get<std::string>());
+    EXPECT_NEAR(more, queued_now - 50, 20) << "the loads finish in 10 minutes: the queue barely moves";
+    EXPECT_CONTAINS(text_of(more_queued), " more queued (");
+    EXPECT_CONTAINS(text_of(more_queued), " in all)");
+
+    // The timeline: the 50 soonest predicted uses, then how many more models have one in the hour.
+    const int timeline_rows =
+        page_->evaluate("document.querySelectorAll('#timeline-chart .timeline-row').length").get<int>();
+    EXPECT_EQ(timeline_rows, 50);
+    EXPECT_EQ(page_->evaluate("document.getElementById('timeline-more').hidden"), false);
+    const int timeline_more =
+        std::stoi(page_->evaluate("document.getElementById('timeline-more').dataset.more").get<std::string>());
+    EXPECT_NEAR(timeline_more, total - 50, 20);
+    EXPECT_CONTAINS(text_of("#timeline-more"), " more models (");
+    // The soonest first: the rows' predicted uses do not go back in time, top to bottom.
+    EXPECT_EQ(page_->evaluate("(() => { const xs = [...document.querySelectorAll('#timeline-chart .timeline-row')]"
+                              ".map((row) => { const mark = row.querySelector('[data-kind]'); "
+                              "return mark ? Number(mark.getAttribute('cx') || mark.getAttribute('x') || 0) : 0; }); "
+                              "return xs.every((x, i) => i === 0 || x >= xs[i - 1] - 1); })()"),
+              true);
+    // The legend counts every queued model, not the listed ones.
+    EXPECT_CONTAINS(text_of("#budget-legend"), " queued");
+
+    // Every request of the page for a per-model list is bounded; none asks for the whole list.
+    int status_reads = 0, prediction_reads = 0;
+    for (const json& request : page_->requests()) {
+        const std::string request_url = request["url"].get<std::string>();
+        if (request_url.find("/api/warmup/status") != std::string::npos) {
+            ++status_reads;
+            EXPECT_CONTAINS(request_url, "per_state=50");
+        }
+        if (request_url.find("/api/warmup/predictions") != std::string::npos) {
+            ++prediction_reads;
+            EXPECT_CONTAINS(request_url, "soonest=50");
+        }
+    }
+    EXPECT_GE(status_reads, 2);
+    EXPECT_GE(prediction_reads, 2);
+    page_->screenshot(screenshot_path("status-page-fleet.png"));
+    expect_no_problems();
+}
+
 }  // namespace

@@ -2,6 +2,8 @@
 //
 // Every few seconds it reads the daemon's JSON endpoints (the reads a read-only API client may make: status,
 // predictions, experiments, health/components, metrics, and decisions for a clicked model) and redraws the page.
+// Whatever the number of models, the lists it reads are bounded (status ?per_state, predictions ?soonest): the
+// tables and the timeline show at most that many rows and say how many more there are.
 // The buttons go through the same authenticated POST endpoints warmupctl uses, each after a confirmation.
 //
 // Access token: the daemon tells the page (meta tag warmup-access) whether a token is needed for changes only
@@ -21,6 +23,10 @@
   const HOUR_MS = 3600 * 1000;
   const TIMELINE_PAST_MS = 5 * 60 * 1000;  // the timeline starts 5 min ago, so "now" is visible as a line
   const DECISIONS_SHOWN = 25;
+  // The page stays light whatever the number of models: it asks the daemon for bounded lists (the totals come with
+  // them) and says how many more there are.
+  const TIMELINE_ROWS = 50;  // the models whose next event in the hour is soonest
+  const MODELS_PER_STATE = 50;  // warm, loading and queued models listed each
   const TOKEN_KEY = 'warmup.accessToken';
   const SAMPLES_KEY = 'warmup.coldSamples';
   const HISTORY_REFRESH_MS = 60 * 1000;  // the history gains a sample per snapshot (60 s by default)
@@ -181,8 +187,8 @@
 
   async function refresh() {
     const [status, predictions, experiments, health, metrics] = await Promise.all([
-      getJson('/api/warmup/status'),
-      getJson('/api/warmup/predictions'),
+      getJson('/api/warmup/status?per_state=' + MODELS_PER_STATE),
+      getJson('/api/warmup/predictions?soonest=' + TIMELINE_ROWS + '&within_ms=' + HOUR_MS),
       getJson('/api/warmup/experiments'),
       getJson('/api/warmup/health/components'),
       getText('/metrics'),
@@ -243,8 +249,8 @@
     const budget = status.budget_mb;
     const bar = byId('budget-bar');
     const segments = [];
-    let loadedMb = 0;
-    let loadingMb = 0;
+    let listedLoadedMb = 0;
+    let listedLoadingMb = 0;
     const add = (entry, state) => {
       const share = budget > 0 ? Math.min(100, (entry.memory_mb / budget) * 100) : 0;
       const segment = el('div', 'segment ' + state);
@@ -256,13 +262,27 @@
       segments.push(segment);
     };
     for (const entry of status.warm) {
-      loadedMb += entry.memory_mb;
+      listedLoadedMb += entry.memory_mb;
       add(entry, 'loaded');
     }
     for (const entry of status.loading) {
-      loadingMb += entry.memory_mb;
+      listedLoadingMb += entry.memory_mb;
       add(entry, 'loading');
     }
+    // The lists are bounded: the models not listed share one segment per state, from the daemon's totals.
+    const loadedMb = Math.max(listedLoadedMb, status.warm_mb || 0);
+    const loadingMb = Math.max(listedLoadingMb, status.loading_mb || 0);
+    const addRest = (restMb, count, state) => {
+      if (count <= 0 || restMb <= 0) return;
+      const segment = el('div', 'segment rest ' + state);
+      segment.style.width = (budget > 0 ? Math.min(100, (restMb / budget) * 100) : 0) + '%';
+      segment.dataset.state = state;
+      segment.dataset.rest = String(count);
+      segment.title = count + ' more ' + state + ' model' + (count === 1 ? '' : 's') + ': ' + mib(restMb);
+      segments.push(segment);
+    };
+    addRest(loadedMb - listedLoadedMb, (status.warm_count || 0) - status.warm.length, 'loaded');
+    addRest(loadingMb - listedLoadingMb, (status.loading_count || 0) - status.loading.length, 'loading');
     // Memory whose unload is not over is still charged (the server holds it): it is not free yet.
     const unloadingMb = status.unloading_mb || 0;
     const freeMb = Math.max(0, budget - loadedMb - loadingMb - unloadingMb);
@@ -312,9 +332,25 @@
       row.addEventListener('click', () => selectModel(entry.model));
       rows.push(row);
     };
+    // Each list holds at most MODELS_PER_STATE models; a row after it says how many more the daemon has.
+    const more = (listed, total, state, label) => {
+      const rest = (total || 0) - listed;
+      if (rest <= 0) return;
+      const row = el('tr', 'more-row');
+      row.dataset.state = state;
+      row.dataset.more = String(rest);
+      const cell = el('td', 'quiet', '\u2026 ' + rest.toLocaleString('en-US') + ' more ' + label + ' (' +
+        total.toLocaleString('en-US') + ' in all)');
+      cell.colSpan = 6;
+      row.appendChild(cell);
+      rows.push(row);
+    };
     for (const entry of status.warm) add(entry, 'ready', 'warm');
+    more(status.warm.length, status.warm_count, 'ready', 'warm');
     for (const entry of status.loading) add(entry, 'loading', 'loading');
+    more(status.loading.length, status.loading_count, 'loading', 'loading');
     for (const entry of status.queued) add(entry, 'queued', 'queued');
+    more(status.queued.length, status.queued_count, 'queued', 'queued');
     if (rows.length === 0) {
       const row = el('tr');
       const cell = el('td', 'quiet', 'No model is loaded, loading or queued.');
@@ -333,9 +369,17 @@
     const start = now - TIMELINE_PAST_MS;
     const end = now + HOUR_MS;
     const inWindow = (ms) => ms !== null && ms !== undefined && ms >= now && ms <= end;
-    const shown = answer.predictions.filter((p) => p.residency !== 'absent' || inWindow(p.next_arrival_ms) ||
-      inWindow(p.planned_warm_start_at_ms) || inWindow(p.planned_unload_at_ms));
-    shown.sort((a, b) => a.model.localeCompare(b.model));
+    // The daemon's selection: the models whose next event (use, pre-warm, unload) in the hour is soonest, in that
+    // order, and how many models have one.
+    const shown = answer.predictions.slice(0, TIMELINE_ROWS);
+    const total = answer.total === undefined ? shown.length : answer.total;
+    const more = byId('timeline-more');
+    more.textContent = total > shown.length
+      ? 'The ' + shown.length + ' models whose next event is soonest; ' + (total - shown.length).toLocaleString('en-US') +
+        ' more models (' + total.toLocaleString('en-US') + ' in all) have one in the next hour.'
+      : '';
+    more.dataset.more = String(Math.max(0, total - shown.length));
+    more.hidden = total <= shown.length;
 
     // Drawn at the chart's own width in CSS pixels, so its text keeps its size on any screen.
     const chart = byId('timeline-chart');
