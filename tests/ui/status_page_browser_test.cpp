@@ -379,6 +379,46 @@ TEST_F(StatusPageBrowserTest, TheProblemCheckSeesConsoleErrorsFailedRequestsAndP
         << joined(page_->problems({{"/api/warmup/no-such-endpoint", 404}}));
 }
 
+// A component that failed and recovered is "ok", and its last error shows as past, with its age: an operator must not
+// read an error of long ago as the state of now. The daemon calls a component degraded for a minute after a failure;
+// rather than wait that long, the page's own reads of the health are aged: the first component's answer says it is
+// ok and failed five minutes before the daemon's now. A component with a reason (degraded) still shows the reason.
+TEST_F(StatusPageBrowserTest, ARecoveredComponentShowsItsLastErrorAsPastWithItsAge) {
+    ASSERT_NO_FATAL_FAILURE(start({}));
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    page_->evaluate(R"((() => {
+      const realFetch = window.fetch;
+      window.fetch = async (path, init) => {
+        const response = await realFetch(path, init);
+        if (!String(path).startsWith('/api/warmup/health/components')) return response;
+        const answer = await response.json();
+        answer.components[0].state = 'ok';
+        answer.components[0].reason = null;
+        answer.components[0].errors = 3;
+        answer.components[0].last_error = 'INTERNAL planted failure';
+        answer.components[0].last_error_unix_ms = Date.now() - 5 * 60 * 1000;
+        answer.components[1].state = 'degraded';
+        answer.components[1].reason = 'a call failed 2.0 s ago: planted current failure';
+        answer.components[1].last_error = 'planted current failure';
+        answer.components[1].last_error_unix_ms = Date.now() - 2000;
+        return new Response(JSON.stringify(answer), {status: 200, headers: {'Content-Type': 'application/json'}});
+      };
+      return true;
+    })())");
+    ASSERT_TRUE(wait_for_refreshes(2)) << page_text();
+    const json names = page_->evaluate(
+        "Array.from(document.querySelectorAll('#health-rows tr')).slice(0, 2).map((row) => row.dataset.component)");
+    ASSERT_EQ(names.size(), 2U) << page_text();
+    const std::string recovered = "#health-rows tr[data-component=" + names[0].dump() + "]";
+    const std::string degraded = "#health-rows tr[data-component=" + names[1].dump() + "]";
+    EXPECT_EQ(text_of(recovered + " td.reason span"), "ok");
+    EXPECT_EQ(text_of(recovered + " .past-error"), "recovered; last error 5 min ago: INTERNAL planted failure");
+    EXPECT_EQ(text_of(degraded + " td.reason span"), "degraded");
+    EXPECT_EQ(text_of(degraded + " td.reason .detail"), "a call failed 2.0 s ago: planted current failure");
+    EXPECT_EQ(page_->evaluate("document.querySelector(" + json(degraded + " .past-error").dump() + ") === null"), true);
+    expect_no_problems();
+}
+
 // On a phone-sized screen every panel is one column and nothing is wider than the screen.
 TEST_F(StatusPageBrowserTest, FitsANarrowScreen) {
     ASSERT_NO_FATAL_FAILURE(start({}));

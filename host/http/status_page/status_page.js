@@ -199,7 +199,7 @@
     renderModels(status);
     renderTimeline(predictions);
     renderColdRequests(experiments, metrics);
-    renderHealth(health);
+    renderHealth(health, status.now_ms);
     renderOperations(status);
     renderExperiment(experiments);
     if (selectedModel) await renderDecisions(selectedModel);
@@ -582,7 +582,9 @@
 
   // ----- components -----------------------------------------------------------------------------------------------
 
-  function renderHealth(answer) {
+  /// One row per component. A component that failed in the last minute is degraded, with why; once it is ok again,
+  /// its last error is still shown, as past, with its age, so an operator does not read it as the current state.
+  function renderHealth(answer, nowMs) {
     const rows = answer.components.map((component) => {
       const row = el('tr');
       row.dataset.component = component.component;
@@ -594,8 +596,12 @@
       const state = el('td', 'reason');
       state.appendChild(el('span', stateClass, component.state + (component.circuit && component.circuit !== 'closed'
         ? ' (' + component.circuit + ')' : '')));
-      const why = component.reason || component.last_error;
-      if (why) state.appendChild(el('div', 'detail', why));
+      if (component.reason) {
+        state.appendChild(el('div', 'detail', component.reason));
+      } else if (component.last_error) {
+        const when = component.last_error_unix_ms ? ' ' + relative(component.last_error_unix_ms, nowMs) : '';
+        state.appendChild(el('div', 'detail past-error', 'recovered; last error' + when + ': ' + component.last_error));
+      }
       row.appendChild(state);
       row.appendChild(el('td', null, component.errors));
       return row;
