@@ -110,7 +110,7 @@ const std::vector<SchemaSection>& schema_sections() {
              {"bind", "port", "max_body_mb", "threads", "request_timeout_ms", "access_token", "access_token_env",
               "loopback_reads_need_token"}},
             {"budgets",
-             {"memory_mb", "max_concurrent_warmups", "ingest_queue_capacity", "warmup_timeout_ms",
+             {"memory_mb", "max_concurrent_warmups", "ingest_queue_capacity", "warmup_timeout_ms", "unload_timeout_ms",
               "plugin_call_stall_ms"}},
             {"ingest", {"request_window_ms"}},
             {kComponentsSection, slot_keys},
@@ -729,6 +729,10 @@ class ConfigReader {
                          {"warmup_timeout_ms", false,
                           [&](const YAML::Node& value, const std::string& key_path) {
                               config_.warmup_timeout_ms = read_integer(value, key_path, 1000, 86400000);
+                          }},
+                         {"unload_timeout_ms", false,
+                          [&](const YAML::Node& value, const std::string& key_path) {
+                              config_.unload_timeout_ms = read_integer(value, key_path, 1000, 86400000);
                           }},
                          {"plugin_call_stall_ms", false,
                           [&](const YAML::Node& value, const std::string& key_path) {

@@ -219,6 +219,10 @@ struct Config {
     uint32_t max_concurrent_warmups = 2;
     uint32_t ingest_queue_capacity = 65536;
     int64_t warmup_timeout_ms = 600000;  ///< budgets.warmup_timeout_ms
+    /// budgets.unload_timeout_ms: a backend unload running longer is reported (MODEL_UNLOAD_TIMEOUT) and no longer
+    /// counted on to free its memory; the memory stays charged until the call returns. Above the shipped backends' own
+    /// unload timeouts (Ollama's 60 s), so that one that keeps its deadline answers first.
+    int64_t unload_timeout_ms = 120000;
     /// budgets.plugin_call_stall_ms: a plugin call (or a control-loop step) running longer stalls the daemon: it says
     /// so and stops waiting for the control loop (warmupd; takes effect at start)
     int64_t plugin_call_stall_ms = 10000;

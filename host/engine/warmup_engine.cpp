@@ -830,6 +830,16 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
     while (!memory_fifo_.empty() && in_flight_ < options_.max_concurrent_loads) {
         const warmup_model_index model = memory_fifo_.front();
         ModelSlot& state = models_[model];
+        if (const char* blocked = blocked_by_timed_out_unloads(model, state.need_mb)) {
+            // It would wait for a backend call that may never return: out of the FIFO, so the loads behind it go on.
+            memory_fifo_.pop_front();
+            state.in_memory_fifo = false;
+            if (state.reason == LoadReason::Demand || !state.waiting.empty())
+                give_up_blocked(model, blocked, now_ms);
+            else
+                skip_prewarm(model, blocked, by_engine(), now_ms);
+            continue;
+        }
         if (state.reason != LoadReason::Demand && state.waiting.empty()) {
             // A pre-warm waits only for the memory already being unloaded when it came: it evicts nothing more.
             if (make_room(model, state.need_mb, /*may_evict=*/false, now_ms)) {
@@ -918,6 +928,13 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
         give_up_oversized(model, now_ms);
         return false;
     }
+    if (const char* blocked = blocked_by_timed_out_unloads(model, state.need_mb)) {
+        if (is_demand)
+            give_up_blocked(model, blocked, now_ms);
+        else
+            skip_prewarm(model, blocked, by_engine(), now_ms);
+        return false;
+    }
     warmup_admission_request request = sized<warmup_admission_request>();
     request.now_ms = now_ms;
     request.model = model;
@@ -956,20 +973,25 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
         wait_for_memory(model, /*is_demand=*/false, true, now_ms);
         return false;
     }
+    const char* reason = admission.admit == 0       ? "pre-warm refused by the resource plugin"
+                         : admission.may_evict == 0 ? "pre-warm does not fit and the resource plugin allows no eviction"
+                                                    : "pre-warm does not fit in the budget, even after evictions";
+    skip_prewarm(model, reason, components_.resource.label, now_ms);
+    return false;
+}
+
+void WarmupEngine::skip_prewarm(warmup_model_index model, const char* reason, const std::string& decided_by,
+                                warmup_time_ms now_ms) {
+    ModelSlot& state = models_[model];
     set_residency(state, WARMUP_RESIDENCY_ABSENT);
     ++counters_.prewarms_skipped;
     metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
     if (options_.decisions != nullptr) {
-        const char* reason = admission.admit == 0 ? "pre-warm refused by the resource plugin"
-                             : admission.may_evict == 0
-                                 ? "pre-warm does not fit and the resource plugin allows no eviction"
-                                 : "pre-warm does not fit in the budget, even after evictions";
-        Decision& skip = decision(DecisionKind::Skip, model, reason, components_.resource.label, now_ms);
+        Decision& skip = decision(DecisionKind::Skip, model, reason, decided_by, now_ms);
         skip.need_mb = state.need_mb;
         options_.decisions->record(skip);
     }
     refresh_timer(model);
-    return false;
 }
 
 bool WarmupEngine::make_room(warmup_model_index model, double need_mb, bool may_evict, warmup_time_ms now_ms) {
@@ -978,8 +1000,9 @@ bool WarmupEngine::make_room(warmup_model_index model, double need_mb, bool may_
     if (used_mb_ - takes_over_mb + need_mb <= budget_mb_ + 1e-9) return true;
     if (!may_evict) return false;
     // Evicting every ready model would not be enough, even once every unload under way is over (loading models cannot
-    // be evicted): evict nothing. (unloading_mb_ is exactly 0 with an executor that does not confirm unloads.)
-    if (used_mb_ - ready_mb_ - unloading_mb_ + need_mb > budget_mb_ + 1e-9) return false;
+    // be evicted, timed-out unloads are not counted on): evict nothing. (unloading_mb_ is exactly 0 with an executor
+    // that does not confirm unloads.)
+    if (used_mb_ - ready_mb_ - freeing_mb() + need_mb > budget_mb_ + 1e-9) return false;
     evict_until_fits(model, need_mb, now_ms);
     return used_mb_ - takes_over_mb + need_mb <= budget_mb_ + 1e-9;
 }
@@ -999,15 +1022,49 @@ double WarmupEngine::own_failed_unloads_mb(warmup_model_index model) const noexc
 
 bool WarmupEngine::waits_for_unloads(warmup_model_index model, double need_mb) const noexcept {
     if (pending_unloads_.empty()) return false;
+    if (blocked_by_timed_out_unloads(model, need_mb) != nullptr) return false;  // nothing it could wait for in time
     if (own_failed_unloads_mb(model) < 0) return true;  // its own unload runs: it waits whatever the memory
-    return used_mb_ - unloading_mb_ + need_mb <= budget_mb_ + 1e-9;
+    return used_mb_ - freeing_mb() + need_mb <= budget_mb_ + 1e-9;
+}
+
+const char* WarmupEngine::blocked_by_timed_out_unloads(warmup_model_index model, double need_mb) const noexcept {
+    if (overdue_mb_ <= 0) return nullptr;
+    if (models_[model].pending_unloads != 0)
+        for (const PendingUnload& unload : pending_unloads_)
+            if (unload.model == model && unload.timed_out)
+                return "its own unload has not returned past its deadline (the server may still be unloading it)";
+    // Everything else charged comes free in time (ready models by eviction, loads when they finish, failed unloads at
+    // the next listing); the timed-out unloads only if their calls return.
+    if (need_mb <= budget_mb_ + 1e-9 && need_mb + overdue_mb_ > budget_mb_ + 1e-9)
+        return "memory held by unloads past their deadline leaves too little of the budget until they return";
+    return nullptr;
+}
+
+void WarmupEngine::give_up_blocked(warmup_model_index model, const char* why, warmup_time_ms now_ms) {
+    ModelSlot& state = models_[model];
+    set_residency(state, WARMUP_RESIDENCY_ABSENT);
+    ++counters_.loads_given_up;
+    if (options_.decisions != nullptr) {
+        Decision& give_up = decision(DecisionKind::GiveUp, model, why, by_engine(), now_ms);
+        give_up.need_mb = state.need_mb;
+        options_.decisions->record(give_up);
+    }
+    metric(WARMUP_METRIC_WARMUP_FAILED, model, now_ms, 1);
+    if (uint64_t left_out = 0; blocked_load_log_.admit(now_ms, left_out))
+        spdlog::error(
+            "LOAD_BLOCKED_BY_UNLOAD demand load of {} ({:.0f} MiB) given up, its requests fail: {} ({:.0f} of "
+            "{:.0f} MiB held by unloads past their deadline; a later request tries again){}",
+            catalog_.record(model).name, state.need_mb, why, overdue_mb_, budget_mb_, left_out_note(left_out));
+    fail_waiters(state);
+    refresh_timer(model);
 }
 
 bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, warmup_time_ms now_ms) {
     std::size_t guard = models_.size() + 1;
     // Memory being unloaded is counted as freed (it will be, without another eviction): the evictions stop once the
-    // load fits after the unloads, and the load waits for them.
-    while (used_mb_ - unloading_mb_ + need_mb > budget_mb_ + 1e-9 && guard-- > 0) {
+    // load fits after the unloads, and the load waits for them. Not so the memory of timed-out unloads: their calls
+    // may never return, so other models are evicted in their place.
+    while (used_mb_ - freeing_mb() + need_mb > budget_mb_ + 1e-9 && guard-- > 0) {
         warmup_model_index victim = WARMUP_NO_MODEL;
         if (circuit_open(ComponentKind::Resource)) {
             // Degraded: the ready model idle the longest (O(models) per victim, acceptable while the circuit is open).
@@ -1276,8 +1333,10 @@ void WarmupEngine::release_unload(std::size_t index, warmup_time_ms now_ms) {
     used_mb_ -= unload.memory_mb;
     if (used_mb_ < 1e-9) used_mb_ = 0;
     unloading_mb_ -= unload.memory_mb;
+    if (unload.timed_out) overdue_mb_ -= unload.memory_mb;
     pending_unloads_.erase(pending_unloads_.begin() + static_cast<std::ptrdiff_t>(index));
     if (pending_unloads_.empty() || unloading_mb_ < 1e-9) unloading_mb_ = 0;
+    if (pending_unloads_.empty() || overdue_mb_ < 1e-9) overdue_mb_ = 0;
 }
 
 void WarmupEngine::on_unload_finished(warmup_model_index model, uint64_t ticket, bool succeeded,
@@ -1288,7 +1347,13 @@ void WarmupEngine::on_unload_finished(warmup_model_index model, uint64_t ticket,
     if (found == pending_unloads_.end() || found->failed) return;  // settled already, or answered twice
     advance(now_ms);
     if (!succeeded) {
-        // The server may still hold the model: its memory stays charged until a listing says (reconcile).
+        // The server may still hold the model: its memory stays charged until a listing says (reconcile). A timed-out
+        // one is a failed one now, which the next listing settles.
+        if (found->timed_out) {
+            found->timed_out = false;
+            overdue_mb_ -= found->memory_mb;
+            if (overdue_mb_ < 1e-9) overdue_mb_ = 0;
+        }
         found->failed = true;
         spdlog::warn(
             "UNLOAD_UNCONFIRMED {:.0f} MiB of {} stay charged to the budget until a listing of the server "
@@ -1298,6 +1363,21 @@ void WarmupEngine::on_unload_finished(warmup_model_index model, uint64_t ticket,
     }
     release_unload(static_cast<std::size_t>(found - pending_unloads_.begin()), now_ms);
     dispatch(now_ms);
+}
+
+std::optional<double> WarmupEngine::on_unload_timed_out(warmup_model_index model, uint64_t ticket,
+                                                        warmup_time_ms now_ms) {
+    const auto found = std::find_if(pending_unloads_.begin(), pending_unloads_.end(), [&](const PendingUnload& unload) {
+        return unload.ticket == ticket && unload.model == model;
+    });
+    if (found == pending_unloads_.end() || found->failed || found->timed_out) return std::nullopt;
+    advance(now_ms);
+    found->timed_out = true;
+    overdue_mb_ += found->memory_mb;
+    const double memory_mb = found->memory_mb;
+    // The loads waiting for memory are decided again: evictions in its place, or given up (see dispatch).
+    dispatch(now_ms);
+    return memory_mb;
 }
 
 std::size_t WarmupEngine::release_failed_unloads(warmup_model_index model, warmup_time_ms now_ms) {

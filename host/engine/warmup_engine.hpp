@@ -22,7 +22,10 @@
 //    memory covers the need, and the load waits for the unloads in the memory FIFO. A pre-warm waits there too (one
 //    at a time: no pre-warm is taken while a load waits for memory) until a demand load has to wait for memory, which
 //    skips it. No load of a model starts while an unload of it runs. A failed unload stays charged until a
-//    reconciliation settles it (or release_failed_unloads), or the model's next load takes its memory over.
+//    reconciliation settles it (or release_failed_unloads), or the model's next load takes its memory over. An unload
+//    whose call runs past the owner's deadline (on_unload_timed_out) stays charged until it returns, but no load
+//    waits for it: evictions make room without it, and a load it blocks (its own model's, or one that cannot fit
+//    beside it) is given up instead.
 //
 // Decisions: with EngineOptions::decisions set (live), each pre-warm, demand load, keep, unload, eviction, skipped
 // pre-warm, retry and give-up is reported with its reason and numbers (engine/decision_log.hpp), on the control
@@ -178,6 +181,9 @@ struct PendingUnload {
     double memory_mb = 0;
     warmup_time_ms since_ms = 0;  ///< when the unload started (engine clock)
     bool failed = false;          ///< the backend answered with a failure: the server may still hold the model
+    /// The backend call is still running past the host's deadline (on_unload_timed_out): the host cannot know whether
+    /// the server freed the memory, so it stays charged until the call returns, but no load waits for it any more.
+    bool timed_out = false;
 };
 
 /// A model the backend reported resident (reconciliation): catalog index and the memory it reported (<= 0: unknown).
@@ -230,6 +236,14 @@ class WarmupEngine {
     /// will settle (reconciliation off, or a backend that cannot list): the books stop counting what the server may
     /// still hold. Returns how many were released.
     std::size_t release_failed_unloads(warmup_model_index model, warmup_time_ms now_ms);
+    /// [control] The unload started with `ticket` has run past the host's deadline (live: budgets.unload_timeout_ms)
+    /// and its backend call has not returned. Its memory stays charged (the server may still hold the model) until
+    /// on_unload_finished, but it is no longer counted on to come free: evictions make room without it, and a load
+    /// that cannot fit until it returns (its need plus the memory of such unloads exceeds the budget, or the unload is
+    /// of the model itself) is given up, a demand load with its requests failed, instead of waiting for a call that
+    /// may never return. Returns the memory it holds (MiB), or nullopt for a ticket the engine does not hold running
+    /// (answered, settled, or timed out already).
+    std::optional<double> on_unload_timed_out(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms);
 
     /// Asks the scheduler for a plan for `model` now (trigger TIMER), e.g. before its first request. Only a policy
     /// that knows the future can act on this for a model never seen; the clairvoyant yardsticks use it.
@@ -337,6 +351,8 @@ class WarmupEngine {
     [[nodiscard]] double used_mb() const noexcept { return used_mb_; }
     /// The part of used_mb() held by unloads not yet over (pending_unloads()).
     [[nodiscard]] double unloading_mb() const noexcept { return unloading_mb_; }
+    /// The part of unloading_mb() held by unloads whose backend call ran past the host's deadline (timed_out).
+    [[nodiscard]] double timed_out_unloads_mb() const noexcept { return overdue_mb_; }
     /// Unloads whose memory is still charged, oldest first (empty with an executor that does not confirm unloads).
     [[nodiscard]] const std::vector<PendingUnload>& pending_unloads() const noexcept { return pending_unloads_; }
     [[nodiscard]] double budget_mb() const noexcept { return budget_mb_; }
@@ -462,6 +478,18 @@ class WarmupEngine {
     void wait_for_memory(warmup_model_index model, bool is_demand, bool admitted, warmup_time_ms now_ms);
     /// Takes the pre-warm waiting in the memory FIFO, if any, out of it and skips it (counted, recorded with `reason`).
     void skip_waiting_prewarms(const char* reason, warmup_time_ms now_ms);
+    /// Memory of pending unloads that will come free without another eviction: the running ones within their
+    /// deadline and the failed ones (a listing settles them soon), not the timed-out ones.
+    [[nodiscard]] double freeing_mb() const noexcept { return unloading_mb_ - overdue_mb_; }
+    /// Why `model`'s load of need_mb cannot start until a timed-out unload returns (its own unload timed out, or
+    /// need_mb plus the memory timed-out unloads hold exceeds the budget), or nullptr when nothing such blocks it.
+    [[nodiscard]] const char* blocked_by_timed_out_unloads(warmup_model_index model, double need_mb) const noexcept;
+    /// Gives up `model`'s demand load that a timed-out unload blocks (`why`): counted and recorded like an oversized
+    /// one, logged LOAD_BLOCKED_BY_UNLOAD (throttled), its waiting requests failed; a later request tries again.
+    void give_up_blocked(warmup_model_index model, const char* why, warmup_time_ms now_ms);
+    /// Skips `model`'s pre-warm, queued and taken from its queue, that cannot start now (`reason`): counted, recorded.
+    void skip_prewarm(warmup_model_index model, const char* reason, const std::string& decided_by,
+                      warmup_time_ms now_ms);
     /// Releases pending_unloads_[index]: its memory leaves used_mb_ and the entry is erased.
     void release_unload(std::size_t index, warmup_time_ms now_ms);
     void start_load(warmup_model_index model, warmup_time_ms now_ms);
@@ -517,6 +545,7 @@ class WarmupEngine {
     TimerHeap timers_;
     std::deque<warmup_model_index> memory_fifo_;  // demand loads waiting for memory, FIFO
     LogThrottle memory_wait_log_{10'000};         // MEMORY_WAIT_UNLOAD lines, on the engine's clock
+    LogThrottle blocked_load_log_{10'000};        // LOAD_BLOCKED_BY_UNLOAD lines, on the engine's clock
     // Warm-ups the queue plugin does not hold: its circuit is open, a push failed, or it refused a demand load.
     StrictPriorityQueue fallback_queue_;
     // Models whose item the queue plugin holds (queued_in == Plugin). The plugin may also hold stale items (models
@@ -532,6 +561,7 @@ class WarmupEngine {
     double used_mb_ = 0;       // ready + loading + unloading
     double ready_mb_ = 0;      // ready only (evictable)
     double unloading_mb_ = 0;  // pending_unloads_' memory (exactly 0 when there is none)
+    double overdue_mb_ = 0;    // the part of unloading_mb_ held by timed-out unloads (exactly 0 when there is none)
     // Unloads not over yet, oldest first; only with an executor that confirms unloads (few: each one runs seconds at
     // most, and a failed one lasts until the next listing).
     std::vector<PendingUnload> pending_unloads_;

@@ -218,6 +218,14 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
                 "Backend unloads that failed: the server may still hold the model; the next listing charges it again "
                 "and it is unloaded again.");
     text.sample("warmup_unloads_failed_total", "", metrics.unloads_failed);
+    text.family("warmup_unload_timeouts_total", "counter",
+                "Backend unloads whose call ran past budgets.unload_timeout_ms (MODEL_UNLOAD_TIMEOUT); their memory "
+                "stays charged until the call returns.");
+    text.sample("warmup_unload_timeouts_total", "", metrics.unload_timeouts);
+    text.family("warmup_unloads_overdue", "gauge",
+                "Backend unloads past budgets.unload_timeout_ms whose call has not returned yet: their memory is "
+                "charged and a worker thread held until it does.");
+    text.sample("warmup_unloads_overdue", "", metrics.unloads_overdue);
 
     if (metrics.state_kept) {
         text.family("warmup_state_snapshot_interval_seconds", "gauge",

@@ -60,6 +60,8 @@ struct DaemonMetrics {
     uint64_t reconcile_gone = 0;      ///< models in the books but no longer on the server
     uint64_t reconcile_failures = 0;  ///< backend listings that failed (the books were left as they were)
     uint64_t unloads_failed = 0;      ///< backend unloads that failed
+    uint64_t unload_timeouts = 0;     ///< backend unloads that ran past budgets.unload_timeout_ms
+    uint64_t unloads_overdue = 0;     ///< ... and have not returned yet
     bool state_kept = false;          ///< the snapshot series are shown only when the daemon keeps state
     double snapshot_interval_s = 0;
     std::optional<int64_t> last_snapshot_unix_ms;

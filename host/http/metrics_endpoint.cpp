@@ -45,6 +45,8 @@ void HttpApi::get_metrics(const httplib::Request&, httplib::Response& response) 
         daemon.reconcile_gone = runtime_.reconcile_drift_gone();
         daemon.reconcile_failures = runtime_.reconcile_failures();
         daemon.unloads_failed = runtime_.unloads_failed();
+        daemon.unload_timeouts = runtime_.unload_timeouts();
+        daemon.unloads_overdue = runtime_.unloads_overdue();
         daemon.state_kept = runtime_.state_store() != nullptr;
         daemon.snapshot_interval_s = runtime_.config().state.snapshot_interval_s;
         daemon.last_snapshot_unix_ms = runtime_.last_snapshot_unix_ms();

@@ -92,7 +92,8 @@ void HttpApi::get_status(const httplib::Request& request, httplib::Response& res
         unloading.push_back({{"model", runtime_.catalog().record(unload.model).name},
                              {"memory_mb", json_number(unload.memory_mb)},
                              {"since_ms", time_or_null(unload.since_ms)},
-                             {"failed", unload.failed}});
+                             {"failed", unload.failed},
+                             {"timed_out", unload.timed_out}});
     json counters = counters_json(engine_counters);
     counters["events_accepted"] = runtime_.accepted_events();
     counters["events_refused"] = runtime_.refused_events();

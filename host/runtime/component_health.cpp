@@ -78,6 +78,46 @@ ComponentHealth source_component_health(NamedSourceHealth& named) {
 
 }  // namespace
 
+ComponentHealth LiveRuntime::workers_health(int64_t now_ms) {
+    ComponentHealth workers;
+    workers.component = "workers";
+    const uint64_t load_timeouts = timed_out_loads_.load();
+    const uint64_t unload_timeouts = timed_out_unloads_.load();
+    const int64_t last_load_timeout_ms = last_timeout_unix_ms_.load();
+    const int64_t last_unload_timeout_ms = last_unload_timeout_unix_ms_.load();
+    workers.errors = load_timeouts + unload_timeouts;
+    workers.last_error_unix_ms = std::max(last_load_timeout_ms, last_unload_timeout_ms);
+    if (workers.errors > 0)
+        workers.last_error = last_unload_timeout_ms > last_load_timeout_ms
+                                 ? "a backend unload outlived budgets.unload_timeout_ms"
+                                 : "a backend load outlived budgets.warmup_timeout_ms";
+    std::vector<std::string> reasons;
+    // Degraded for as long as an unload past its deadline has not returned, however long ago it timed out: its memory
+    // is charged and its worker thread taken until then.
+    std::vector<RunningUnload> stuck = workers_->timed_out_unloads();
+    for (auto& retired : retired_workers_)
+        for (RunningUnload& unload : retired->timed_out_unloads()) stuck.push_back(unload);
+    if (!stuck.empty()) {
+        const auto now = std::chrono::steady_clock::now();
+        std::vector<std::string> named;
+        for (const RunningUnload& unload : stuck)
+            named.push_back(fmt::format("{} for {:.1f} s", catalog_.record(unload.model).name,
+                                        std::chrono::duration<double>(now - unload.started).count()));
+        reasons.push_back(fmt::format(
+            "{} backend unload(s) past budgets.unload_timeout_ms have not returned ({}): their memory stays charged "
+            "and each holds a worker thread until it returns (POST /api/warmup/queue/restart-workers gives loads "
+            "fresh workers)",
+            stuck.size(), fmt::join(named, ", ")));
+    }
+    if (recent(now_ms, last_load_timeout_ms))
+        reasons.push_back(fmt::format("{} load(s) timed out since start, the last {:.1f} s ago; {} running",
+                                      load_timeouts, static_cast<double>(now_ms - last_load_timeout_ms) / 1000,
+                                      loads_running_on_workers()));
+    workers.degraded = !reasons.empty();
+    workers.reason = fmt::format("{}", fmt::join(reasons, "; "));
+    return workers;
+}
+
 void LiveRuntime::add_backend_trouble(ComponentHealth& backend, int64_t now_ms) {
     std::lock_guard lock(backend_trouble_mutex_);
     if (backend_errors_ == 0) return;
@@ -102,18 +142,7 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
             out.push_back(plugin_health(slot, plugins(), engine, now_ms));
             if (slot == ComponentSlot::Backend) add_backend_trouble(out.back(), now_ms);
         }
-        ComponentHealth workers;
-        workers.component = "workers";
-        workers.errors = timed_out_loads_.load();
-        workers.last_error_unix_ms = last_timeout_unix_ms_.load();
-        if (workers.errors > 0) workers.last_error = "a backend load outlived budgets.warmup_timeout_ms";
-        if (recent(now_ms, workers.last_error_unix_ms)) {
-            workers.degraded = true;
-            workers.reason = fmt::format(
-                "{} load(s) timed out since start, the last {:.1f} s ago; {} running", workers.errors,
-                static_cast<double>(now_ms - workers.last_error_unix_ms) / 1000, loads_running_on_workers());
-        }
-        out.push_back(std::move(workers));
+        out.push_back(workers_health(now_ms));
         ComponentHealth pipeline;
         pipeline.component = "engine";
         if (engine.stopped()) {

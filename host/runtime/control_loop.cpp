@@ -1,11 +1,15 @@
-// runtime/control_loop.cpp — the control thread: one loop that times out loads, takes completions and the ingested
-// batch, runs timers and simulated shadow loads, applies backend listings and runs queued commands, then sleeps until
-// the next timer or a wake-up.
+// runtime/control_loop.cpp — the control thread: one loop that times out loads (and reports unloads past their
+// deadline), takes completions and the ingested batch, runs timers and simulated shadow loads, applies backend listings
+// and runs queued commands, then sleeps until the next timer or a wake-up.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <functional>
 
 #include "runtime/live_runtime.hpp"
+#include "runtime/live_runtime_support.hpp"
 
 namespace warmup::host {
 namespace {
@@ -31,6 +35,7 @@ void LiveRuntime::control_loop() {
         const auto step_started = std::chrono::steady_clock::now();
         step_started_ns_.store(step_started.time_since_epoch().count());
         expire_timed_out_loads();
+        expire_timed_out_unloads();
         bool worked = take_completions();
         worked = take_ingested(batch, per_arm) || worked;
         const warmup_time_ms now_ms = clock_.now_ms();
@@ -72,6 +77,56 @@ void LiveRuntime::expire_timed_out_loads() {
         last_timeout_unix_ms_.store(
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
                 .count());
+    }
+}
+
+void LiveRuntime::expire_timed_out_unloads() {
+    // An unload has no cancel token: past budgets.unload_timeout_ms the host can only say so and stop counting on its
+    // memory. The memory stays charged to the budget until the call returns (the server may still hold the model, and
+    // a call that never returns is not evidence that it freed it); the engine gives up or re-plans the loads that
+    // were waiting for it (WarmupEngine::on_unload_timed_out), so none waits for a call that may never return.
+    const int64_t timeout_ms = unload_timeout_ms_.load();
+    std::vector<RunningUnload> expired = workers_->expire_unloads(timeout_ms);
+    std::size_t overdue = workers_->unloads_overdue();
+    for (auto& retired : retired_workers_) {
+        for (RunningUnload& unload : retired->expire_unloads(timeout_ms)) expired.push_back(unload);
+        overdue += retired->unloads_overdue();
+    }
+    unloads_overdue_.store(overdue);
+    if (expired.empty()) return;
+    timed_out_unloads_.fetch_add(expired.size());
+    last_unload_timeout_unix_ms_.store(unix_now_ms());
+    const auto now = std::chrono::steady_clock::now();
+    const warmup_time_ms now_ms = clock_.now_ms();
+    for (const RunningUnload& unload : expired) {
+        const std::string& name = catalog_.record(unload.model).name;
+        const double running_ms = std::chrono::duration<double, std::milli>(now - unload.started).count();
+        note_backend_error(fmt::format("unload of {}: no answer after {:.0f} ms (budgets.unload_timeout_ms {})", name,
+                                       running_ms, timeout_ms));
+        if (unload.ticket == UnloadCompletion::kNoTicket) {
+            spdlog::error(
+                "MODEL_UNLOAD_TIMEOUT unload of {} (a load that finished after its timeout) has not returned after "
+                "{:.0f} ms (budgets.unload_timeout_ms {}); no budget charges it, so the server may hold it outside "
+                "the budget; loads of it wait for the call",
+                name, running_ms, timeout_ms);
+            continue;
+        }
+        LiveArm* arm = nullptr;
+        for (auto& candidate : arms_)
+            if (candidate->id == unload.arm_id) arm = candidate.get();
+        const std::optional<double> held_mb =
+            arm != nullptr ? arm->engine->on_unload_timed_out(unload.model, unload.ticket, now_ms) : std::nullopt;
+        if (held_mb)
+            spdlog::error(
+                "MODEL_UNLOAD_TIMEOUT unload of {} has not returned after {:.0f} ms (budgets.unload_timeout_ms {}); "
+                "its {:.0f} MiB stay charged to arm '{}' until it returns; loads that need that memory evict other "
+                "models or are given up (LOAD_BLOCKED_BY_UNLOAD) instead of waiting for it",
+                name, running_ms, timeout_ms, *held_mb, arm->name);
+        else
+            spdlog::error(
+                "MODEL_UNLOAD_TIMEOUT unload of {} has not returned after {:.0f} ms (budgets.unload_timeout_ms "
+                "{}); no arm charges it any more",
+                name, running_ms, timeout_ms);
     }
 }
 

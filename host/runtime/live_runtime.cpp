@@ -71,6 +71,7 @@ LiveRuntime::LiveRuntime(Config config)
     experiment_ = config_.experiment;
     running_config_ = config_;
     warmup_timeout_ms_.store(config_.warmup_timeout_ms);
+    unload_timeout_ms_.store(config_.unload_timeout_ms);
     request_window_ms_.store(config_.ingest_request_window_ms);
     reconcile_interval_ms_.store(config_.reconcile_interval_ms);
     assign_budgets(config_.memory_budget.absolute_mb);

@@ -317,6 +317,11 @@ class LiveRuntime {
     [[nodiscard]] uint64_t reconcile_failures() const noexcept { return reconcile_failures_.load(); }
     /// [any] Backend unloads that failed since start (the model may still be on the server).
     [[nodiscard]] uint64_t unloads_failed() const noexcept { return unloads_failed_.load(); }
+    /// [any] Backend unloads that ran past budgets.unload_timeout_ms since start (each counted once, when it did).
+    [[nodiscard]] uint64_t unload_timeouts() const noexcept { return timed_out_unloads_.load(); }
+    /// [any] Backend unloads past budgets.unload_timeout_ms whose call has not returned yet, on every worker pool (as
+    /// of the control loop's last step).
+    [[nodiscard]] uint64_t unloads_overdue() const noexcept { return unloads_overdue_.load(); }
 
     [[nodiscard]] uint64_t accepted_events() const noexcept { return accepted_events_.load(); }
     [[nodiscard]] uint64_t refused_events() const noexcept { return refused_events_.load(); }
@@ -358,6 +363,9 @@ class LiveRuntime {
     // ----- The steps of one control-loop iteration, in order [control]. Each "take" returns whether it did work.
     /// Cancels the loads past budgets.warmup_timeout_ms on every worker pool and counts them.
     void expire_timed_out_loads();
+    /// Reports the unloads that have just run past budgets.unload_timeout_ms on any worker pool (MODEL_UNLOAD_TIMEOUT,
+    /// counted) to the engine that charges each (WarmupEngine::on_unload_timed_out), and refreshes unloads_overdue().
+    void expire_timed_out_unloads();
     /// Hands finished loads to their arm's engine (an arm stopped by a reload matches none: dropped).
     bool take_completions();
     /// Swaps the pending ingest batch out (handing `batch`'s buffer back to producers) and feeds it to the arms.
@@ -487,6 +495,9 @@ class LiveRuntime {
     void note_backend_error(const std::string& error);
     /// The backend's failed calls into its health entry (degraded while the last is recent).
     void add_backend_trouble(ComponentHealth& backend, int64_t now_ms);
+    /// [control] The "workers" health entry: loads past budgets.warmup_timeout_ms (degraded while the last is
+    /// recent) and unloads past budgets.unload_timeout_ms (degraded while one has not returned).
+    ComponentHealth workers_health(int64_t now_ms);
 
     // Reconciliation (reconcile.interval_ms). The control thread starts at most one listing at a time.
     std::atomic<int64_t> reconcile_interval_ms_{10000};    // follows the running config
@@ -541,6 +552,10 @@ class LiveRuntime {
     std::vector<std::unique_ptr<LoadWorkers>> retired_workers_;
     std::atomic<uint64_t> timed_out_loads_{0};
     std::atomic<int64_t> last_timeout_unix_ms_{0};
+    std::atomic<uint64_t> timed_out_unloads_{0};           // unloads past budgets.unload_timeout_ms, since start
+    std::atomic<int64_t> last_unload_timeout_unix_ms_{0};  // when the last one was reported; 0 = never
+    std::atomic<uint64_t> unloads_overdue_{0};             // past it and still running (control loop's last step)
+    std::atomic<int64_t> unload_timeout_ms_{120000};       // follows budgets.unload_timeout_ms of the running config
     std::atomic<uint64_t> worker_restarts_{0};
     std::atomic<int64_t> warmup_timeout_ms_{600000};  // follows budgets.warmup_timeout_ms of the running config
     std::atomic<int64_t> request_window_ms_{5000};    // follows ingest.request_window_ms of the running config

@@ -74,7 +74,9 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
                         "timeout; unloading it",
                         record.name, load_ms);
                     load_order_->unload_began(model);
+                    const uint64_t unload_serial = unload_starting(arm_id, model, UnloadCompletion::kNoTicket);
                     const auto failed = unload_now(*backend, record);
+                    unload_returned(unload_serial, record, failed.has_value());
                     load_order_->unload_ended(model);
                     load_order_->unloaded(model);
                     // No engine charges this load any more: only a failure is news (the model may be on the server).
@@ -119,14 +121,61 @@ void LoadWorkers::start_unload(uint32_t arm_id, warmup_model_index model, uint64
     auto backend = backend_;
     auto load_order = load_order_;
     load_order->unload_began(model);  // counted from now: a listing started after this sees the unload
-    arena_.execute([this, &record, backend, load_order, arm_id, model, ticket] {
-        group_->run([this, &record, backend, load_order, arm_id, model, ticket] {
+    // Watched from now (not from when a worker takes it): the deadline covers the wait for a free worker too, since
+    // the memory is held all the same.
+    const uint64_t serial = unload_starting(arm_id, model, ticket);
+    arena_.execute([this, &record, backend, load_order, arm_id, model, ticket, serial] {
+        group_->run([this, &record, backend, load_order, arm_id, model, ticket, serial] {
             const auto failed = unload_now(*backend, record);
+            unload_returned(serial, record, failed.has_value());
             // Ended before it is reported: a listing that starts once the engine knows sees no unload running.
             load_order->unload_ended(model);
             report_unload({arm_id, model, ticket, !failed.has_value(), failed.value_or(std::string())});
         });
     });
+}
+
+uint64_t LoadWorkers::unload_starting(uint32_t arm_id, warmup_model_index model, uint64_t ticket) {
+    std::lock_guard lock(running_mutex_);
+    const uint64_t serial = ++next_serial_;
+    unloads_running_.emplace(serial, RunningUnload{arm_id, model, ticket, std::chrono::steady_clock::now(), false});
+    return serial;
+}
+
+void LoadWorkers::unload_returned(uint64_t serial, const ModelRecord& record, bool failed) {
+    RunningUnload unload;
+    {
+        std::lock_guard lock(running_mutex_);
+        const auto found = unloads_running_.find(serial);
+        if (found == unloads_running_.end()) return;
+        unload = found->second;
+        unloads_running_.erase(found);
+    }
+    if (!unload.timed_out) return;
+    const double unload_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - unload.started).count();
+    spdlog::warn("MODEL_UNLOAD_RETURNED unload of {} {} after {:.0f} ms, past its deadline; its memory is settled now",
+                 record.name, failed ? "failed" : "returned", unload_ms);
+}
+
+std::vector<RunningUnload> LoadWorkers::expire_unloads(int64_t timeout_ms) {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<RunningUnload> expired;
+    std::lock_guard lock(running_mutex_);
+    for (auto& [serial, unload] : unloads_running_) {
+        if (unload.timed_out || now - unload.started <= std::chrono::milliseconds(timeout_ms)) continue;
+        unload.timed_out = true;
+        expired.push_back(unload);
+    }
+    return expired;
+}
+
+std::vector<RunningUnload> LoadWorkers::timed_out_unloads() {
+    std::vector<RunningUnload> stuck;
+    std::lock_guard lock(running_mutex_);
+    for (const auto& [serial, unload] : unloads_running_)
+        if (unload.timed_out) stuck.push_back(unload);
+    return stuck;
 }
 
 void LoadWorkers::start_listing() {

@@ -76,6 +76,17 @@ struct UnloadCompletion {
     static constexpr uint64_t kNoTicket = 0;
 };
 
+/// A backend unload running on a worker, as the host's deadline (budgets.unload_timeout_ms) sees it.
+struct RunningUnload {
+    uint32_t arm_id = 0;  ///< the arm whose engine started it (meaningless with kNoTicket)
+    warmup_model_index model = WARMUP_NO_MODEL;
+    /// The engine's unload ticket; UnloadCompletion::kNoTicket for the unload of a load that finished after its
+    /// timeout (no engine charges it).
+    uint64_t ticket = 0;
+    std::chrono::steady_clock::time_point started;
+    bool timed_out = false;  ///< reported past the deadline (expire_unloads) and still running
+};
+
 /// Where workers put their results for the control thread. The queues and the flag are owned by the runtime and
 /// outlive every LoadWorkers; `wake` is called on worker threads after a push.
 struct WorkerOutbox {
@@ -200,6 +211,19 @@ class LoadWorkers {
         return running_.size();
     }
 
+    /// [control] The unloads whose backend call has run longer than timeout_ms, each returned once (marked timed
+    /// out). Nothing is cancelled (an unload has no cancel token): the call keeps its worker until it returns, and
+    /// its completion is reported as usual then. Does not wake anyone; the caller acts on the list.
+    std::vector<RunningUnload> expire_unloads(int64_t timeout_ms);
+    /// [any] The unloads past their deadline whose call has not returned yet, oldest first.
+    std::vector<RunningUnload> timed_out_unloads();
+    /// [any] How many of them there are.
+    std::size_t unloads_overdue() {
+        std::lock_guard lock(running_mutex_);
+        return static_cast<std::size_t>(std::count_if(unloads_running_.begin(), unloads_running_.end(),
+                                                      [](const auto& entry) { return entry.second.timed_out; }));
+    }
+
     /// [control] Unloads `model` on a worker for arm `arm_id`'s engine, whose unload `ticket` it is; the outcome comes
     /// back as one UnloadCompletion with that ticket (a failure is also logged, and the runtime has the server listed
     /// soon, so a model it still holds is charged again and unloaded again).
@@ -256,8 +280,15 @@ class LoadWorkers {
     std::shared_ptr<ModelLoadOrder> load_order_;
     tbb::global_control thread_limit_;
     std::mutex running_mutex_;
-    std::map<uint64_t, Running> running_;  // by serial, under running_mutex_
-    uint64_t next_serial_ = 0;             // under running_mutex_
+    std::map<uint64_t, Running> running_;                // by serial, under running_mutex_
+    uint64_t next_serial_ = 0;                           // under running_mutex_ (loads and unloads)
+    std::map<uint64_t, RunningUnload> unloads_running_;  // by serial, under running_mutex_
+
+    /// [control or worker] Registers an unload about to call the backend; returns its serial for unload_returned.
+    uint64_t unload_starting(uint32_t arm_id, warmup_model_index model, uint64_t ticket);
+    /// [worker] The unload of `serial` returned; if it had been reported past its deadline, says so in the log (the
+    /// end of the MODEL_UNLOAD_TIMEOUT it was reported with).
+    void unload_returned(uint64_t serial, const ModelRecord& record, bool failed);
     tbb::task_arena arena_;
     std::unique_ptr<tbb::task_group> group_ = std::make_unique<tbb::task_group>();
 

@@ -115,6 +115,8 @@ void note_setting_changes(const Config& running, const Config& next, ReloadResul
     setting(next.log_level != running.log_level, fmt::format("log_level: {} -> {}", running.log_level, next.log_level));
     setting(next.warmup_timeout_ms != running.warmup_timeout_ms,
             fmt::format("budgets.warmup_timeout_ms: {} -> {} ms", running.warmup_timeout_ms, next.warmup_timeout_ms));
+    setting(next.unload_timeout_ms != running.unload_timeout_ms,
+            fmt::format("budgets.unload_timeout_ms: {} -> {} ms", running.unload_timeout_ms, next.unload_timeout_ms));
     setting(next.ingest_request_window_ms != running.ingest_request_window_ms,
             fmt::format("ingest.request_window_ms: {} -> {} ms", running.ingest_request_window_ms,
                         next.ingest_request_window_ms));
@@ -418,6 +420,7 @@ void LiveRuntime::put_in_force(Config next, bool is_rollback, bool changed, bool
     safe_mode_.store(safe);
     if (next.log_level != running_config_.log_level) spdlog::set_level(spdlog::level::from_str(next.log_level));
     warmup_timeout_ms_.store(next.warmup_timeout_ms);
+    unload_timeout_ms_.store(next.unload_timeout_ms);
     request_window_ms_.store(next.ingest_request_window_ms);
     reconcile_interval_ms_.store(next.reconcile_interval_ms);
     running_config_ = std::move(next);

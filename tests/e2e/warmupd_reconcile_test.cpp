@@ -9,7 +9,6 @@
 // Every wait is a bounded poll of the daemon's state; no assertion is about elapsed time.
 #include <gtest/gtest.h>
 #include <httplib.h>
-
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -34,11 +33,15 @@ constexpr auto kPollInterval = 50ms;
 constexpr auto kWait = 20s;  // bound of every poll (the machine may be busy compiling)
 constexpr uint64_t kGiB = 1024ULL * 1024 * 1024;
 
-std::string config_yaml(const std::string& backend, int64_t keep_ms = 600000, int budget_mb = 16384) {
+/// `unload_timeout_ms` 0: budgets.unload_timeout_ms is left at its default.
+std::string config_yaml(const std::string& backend, int64_t keep_ms = 600000, int budget_mb = 16384,
+                        int64_t unload_timeout_ms = 0) {
     std::ostringstream yaml;
     yaml << "log_level: info\n"
          << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\"]\n"
-         << "budgets: {memory_mb: " << budget_mb << ", max_concurrent_warmups: 2}\n"
+         << "budgets: {memory_mb: " << budget_mb << ", max_concurrent_warmups: 2"
+         << (unload_timeout_ms > 0 ? ", unload_timeout_ms: " + std::to_string(unload_timeout_ms) : std::string())
+         << "}\n"
          << "reconcile: {interval_ms: 100}\n"
          << "components:\n"
          << "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
@@ -58,8 +61,9 @@ class WarmupdReconcile : public warmup::test::DaemonTest {
   protected:
     WarmupdReconcile() : DaemonTest("warmupd-reconcile") {}
 
-    void start(const std::string& backend, int64_t keep_ms = 600000, int budget_mb = 16384) {
-        start_daemon(config_yaml(backend, keep_ms, budget_mb));
+    void start(const std::string& backend, int64_t keep_ms = 600000, int budget_mb = 16384,
+               int64_t unload_timeout_ms = 0) {
+        start_daemon(config_yaml(backend, keep_ms, budget_mb, unload_timeout_ms));
     }
 
     json status() {
@@ -216,6 +220,80 @@ TEST_F(WarmupdReconcile, ALoadWaitsForTheUnloadOfTheModelEvictedForIt) {
     // The server never held both.
     EXPECT_LE(ollama.peak_vram_bytes(), 6144ULL * 1024 * 1024);
     EXPECT_EQ(ollama.peak_vram_bytes(), 4 * kGiB);
+}
+
+// An unload the server never answers (held here far beyond budgets.unload_timeout_ms; the backend's own
+// unload_timeout_ms is 60 s): past the host's deadline the daemon says so (MODEL_UNLOAD_TIMEOUT, the status, /metrics,
+// the workers' health), keeps the memory charged (the server still holds the model), and gives up the load that could
+// only fit once that memory is free instead of leaving it waiting. When the unload returns at last, the memory is
+// released once and the model loads on its next request.
+TEST_F(WarmupdReconcile, AnUnloadPastItsDeadlineIsReportedStaysChargedAndNoLoadWaitsForIt) {
+    FakeOllama ollama;
+    ollama.add_model("llama3:latest", {4 * kGiB, 4 * kGiB});
+    ollama.add_model("mistral:latest", {4 * kGiB, 4 * kGiB});
+    // 6 GiB: one 4 GiB model at a time; the host's unload deadline 1 s (the smallest it takes).
+    start("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}",
+          600000, 6144, 1000);
+    request("llama3:latest");
+    ASSERT_TRUE(poll_until([&] { return warm("llama3:latest"); }, kWait, kPollInterval));
+    EXPECT_EQ(metric("warmup_unload_timeouts_total"), 0);
+
+    ollama.hold_unloads();
+    request("mistral:latest");  // llama3 is evicted for it; its unload is held by the server
+    ASSERT_TRUE(poll_until([&] { return ollama.unloads_held() == 1; }, kWait, kPollInterval));
+    ASSERT_TRUE(daemon_->wait_for_log("MODEL_UNLOAD_TIMEOUT unload of llama3:latest has not returned after", kWait))
+        << daemon_->log();
+    EXPECT_TRUE(
+        daemon_->wait_for_log("LOAD_BLOCKED_BY_UNLOAD demand load of mistral:latest (4096 MiB) given up", kWait))
+        << daemon_->log();
+
+    // The memory stays charged, shown as timed out; mistral waits for nothing and was never sent to the server.
+    json body = status();
+    EXPECT_DOUBLE_EQ(body["used_mb"].get<double>(), 4096.0) << body.dump();
+    EXPECT_DOUBLE_EQ(body["unloading_mb"].get<double>(), 4096.0) << body.dump();
+    EXPECT_EQ(body["memory_waiters"], 0) << body.dump();
+    EXPECT_EQ(body["queued_count"], 0) << body.dump();
+    ASSERT_EQ(body["unloading"].size(), 1u) << body.dump();
+    EXPECT_EQ(body["unloading"][0]["model"], "llama3:latest");
+    EXPECT_EQ(body["unloading"][0]["timed_out"], true) << body.dump();
+    EXPECT_EQ(body["unloading"][0]["failed"], false) << body.dump();
+    EXPECT_EQ(body["counters"]["loads_given_up"], 1) << body.dump();
+    EXPECT_EQ(ollama.loads_received("mistral:latest"), 0);
+    EXPECT_TRUE(ollama.is_loaded("llama3:latest"));
+    const auto decisions = client_->Get("/api/warmup/decisions?model=mistral:latest");
+    ASSERT_TRUE(decisions && decisions->status == 200);
+    EXPECT_NE(decisions->body.find("memory held by unloads past their deadline"), std::string::npos) << decisions->body;
+    EXPECT_EQ(metric("warmup_unload_timeouts_total"), 1);
+    EXPECT_EQ(metric("warmup_unloads_overdue"), 1);
+    EXPECT_EQ(metric("warmup_component_degraded{component=\"workers\"}"), 1);
+    const auto health = client_->Get("/api/warmup/health/components");
+    ASSERT_TRUE(health && health->status == 200);
+    for (const auto& component : json::parse(health->body)["components"])
+        if (component["component"] == "workers") {
+            EXPECT_EQ(component["degraded"], true) << component.dump();
+            EXPECT_NE(component["reason"].get<std::string>().find("past budgets.unload_timeout_ms have not returned "
+                                                                  "(llama3:latest for "),
+                      std::string::npos)
+                << component.dump();
+        }
+
+    // The server finishes the unload at last: the memory is released once (not below zero), nothing is overdue.
+    ollama.release_held_unloads();
+    ASSERT_TRUE(poll_until([&] { return status()["unloading"].empty(); }, kWait, kPollInterval)) << status().dump();
+    EXPECT_TRUE(daemon_->wait_for_log("MODEL_UNLOAD_RETURNED unload of llama3:latest returned after", kWait))
+        << daemon_->log();
+    body = status();
+    EXPECT_DOUBLE_EQ(body["used_mb"].get<double>(), 0.0) << body.dump();
+    EXPECT_DOUBLE_EQ(body["unloading_mb"].get<double>(), 0.0) << body.dump();
+    EXPECT_FALSE(ollama.is_loaded("llama3:latest"));
+    ASSERT_TRUE(poll_until([&] { return metric("warmup_unloads_overdue") == 0; }, kWait, kPollInterval));
+    EXPECT_EQ(metric("warmup_unload_timeouts_total"), 1);
+
+    // mistral's next request loads it.
+    request("mistral:latest");
+    ASSERT_TRUE(poll_until([&] { return warm("mistral:latest"); }, kWait, kPollInterval)) << status().dump();
+    EXPECT_DOUBLE_EQ(status()["used_mb"].get<double>(), 4096.0);
+    EXPECT_LE(ollama.peak_vram_bytes(), 6144ULL * 1024 * 1024);
 }
 
 // A model the server does not have (Ollama: 404, "try pulling it first"): no retry can fix that, so the daemon gives

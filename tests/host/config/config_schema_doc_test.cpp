@@ -120,7 +120,8 @@ log_format: text
 http: {bind: 127.0.0.1, port: 0, max_body_mb: 1, threads: 2, request_timeout_ms: 1000, access_token: "",
        access_token_env: TOKEN, loopback_reads_need_token: false}
 plugin_dirs: [./plugins]
-budgets: {memory_mb: 1024, max_concurrent_warmups: 1, ingest_queue_capacity: 16, warmup_timeout_ms: 1000}
+budgets: {memory_mb: 1024, max_concurrent_warmups: 1, ingest_queue_capacity: 16, warmup_timeout_ms: 1000,
+         unload_timeout_ms: 1000}
 ingest: {request_window_ms: 1000}
 components:
   predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 1000}}

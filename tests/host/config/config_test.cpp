@@ -207,6 +207,21 @@ TEST(ConfigLoaderErrors, IngestRequestWindowOutOfRangeOrUnknownKey) {
                  "'request_window_ms'?");
 }
 
+TEST(ConfigLoader, UnloadTimeoutDefaultsToTwoMinutesAndIsRead) {
+    EXPECT_EQ(load(kRequiredSections).unload_timeout_ms, 120000);
+    EXPECT_EQ(load("budgets: {unload_timeout_ms: 5000}\n" + kRequiredSections).unload_timeout_ms, 5000);
+}
+
+TEST(ConfigLoaderErrors, UnloadTimeoutOutOfRange) {
+    expect_error(load_error("budgets:\n  unload_timeout_ms: 999\n" + kRequiredSections), 2, 3,
+                 "budgets.unload_timeout_ms",
+                 "test.yaml:2:3: budgets.unload_timeout_ms: expected an integer in [1000, 86400000], got '999'");
+    expect_error(load_error("budgets:\n  unload_timeout_ms: 86400001\n" + kRequiredSections), 2, 3,
+                 "budgets.unload_timeout_ms",
+                 "test.yaml:2:3: budgets.unload_timeout_ms: expected an integer in [1000, 86400000], got "
+                 "'86400001'");
+}
+
 TEST(ConfigLoader, ReconcileIntervalDefaultsToTenSecondsAndZeroSwitchesItOff) {
     EXPECT_EQ(load(kRequiredSections).reconcile_interval_ms, 10000);
     EXPECT_EQ(load("reconcile: {interval_ms: 0}\n" + kRequiredSections).reconcile_interval_ms, 0);

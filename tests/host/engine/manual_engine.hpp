@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -140,6 +141,20 @@ class ManualEngine {
     }
     /// Unloads started and not answered yet.
     [[nodiscard]] std::size_t unloads_running() const { return executor_.unloads.size() - unloads_answered_; }
+    /// Reports the `index`th unload started (0: the first) as past the host's deadline, at t_ms (as the live runtime
+    /// does at budgets.unload_timeout_ms); returns the engine's answer (the memory it holds, or nullopt).
+    std::optional<double> time_out_unload(int64_t t_ms, std::size_t index) {
+        clock_.set(t_ms);
+        const auto unload = executor_.unloads.at(index);
+        return engine_->on_unload_timed_out(unload.model, unload.ticket, t_ms);
+    }
+    /// Answers the `index`th unload started (0: the first) at t_ms, in any order (and again, for a late duplicate).
+    /// Does not count towards finish_next_unload's order: use one or the other in a test.
+    void answer_unload(int64_t t_ms, std::size_t index, bool succeeded = true) {
+        clock_.set(t_ms);
+        const auto unload = executor_.unloads.at(index);
+        engine_->on_unload_finished(unload.model, unload.ticket, succeeded, t_ms);
+    }
 
     /// Names of the models whose unloads started, in start order.
     [[nodiscard]] std::vector<std::string> unloaded() const {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -166,6 +167,94 @@ TEST(UnloadWaitEngine, AFailedUnloadNoListingWillSettleIsReleasedOnRequest) {
     EXPECT_DOUBLE_EQ(engine.unloading_mb(), 0);
     EXPECT_EQ(manual.started(), (std::vector<std::string>{"a", "b", "c"}));
     EXPECT_DOUBLE_EQ(engine.used_mb(), 2 * kModelMb);  // b ready + c loading
+}
+
+// An unload whose backend call runs past the host's deadline (budgets.unload_timeout_ms live): the server may still
+// hold the model, so its memory stays charged until the call returns, but the load that waited for it evicts another
+// model instead. The late answer releases the memory once; a duplicate answer or report changes nothing.
+TEST(UnloadWaitEngine, ATimedOutUnloadStaysChargedUntilItReturnsAndTheLoadEvictsAnotherModelInstead) {
+    ManualEngine manual(setup(3 * kModelMb));
+    WarmupEngine& engine = manual.engine();
+    const int64_t t = load_ready(manual, {"a", "b", "c"}, 1000);  // the budget is full
+    manual.request("d", t);  // a, the least recently used, is evicted; d waits for its unload
+    ASSERT_EQ(manual.unloaded(), std::vector<std::string>{"a"});
+    ASSERT_EQ(engine.memory_waiters(), 1u);
+
+    const std::optional<double> held_mb = manual.time_out_unload(t + 1000, 0);
+    ASSERT_TRUE(held_mb.has_value());
+    EXPECT_DOUBLE_EQ(*held_mb, kModelMb);
+    ASSERT_EQ(engine.pending_unloads().size(), 2u);
+    EXPECT_EQ(engine.pending_unloads().front().model, manual.model("a"));
+    EXPECT_TRUE(engine.pending_unloads().front().timed_out);
+    EXPECT_DOUBLE_EQ(engine.timed_out_unloads_mb(), kModelMb);
+    // a stays charged; b is evicted in its place, and d now waits for b's unload (within its deadline).
+    EXPECT_EQ(manual.unloaded(), (std::vector<std::string>{"a", "b"}));
+    EXPECT_DOUBLE_EQ(engine.used_mb(), 3 * kModelMb);
+    EXPECT_DOUBLE_EQ(engine.unloading_mb(), 2 * kModelMb);
+    EXPECT_EQ(engine.memory_waiters(), 1u);
+    // Reported twice: nothing more happens.
+    EXPECT_FALSE(manual.time_out_unload(t + 1100, 0).has_value());
+    EXPECT_EQ(manual.unloaded().size(), 2u);
+    EXPECT_DOUBLE_EQ(engine.timed_out_unloads_mb(), kModelMb);
+
+    manual.answer_unload(t + 1500, 1);  // b's unload is over: d starts beside the stuck one
+    EXPECT_EQ(manual.started(), (std::vector<std::string>{"a", "b", "c", "d"}));
+    EXPECT_EQ(engine.memory_waiters(), 0u);
+    EXPECT_DOUBLE_EQ(engine.used_mb(), 3 * kModelMb);  // c ready, d loading, a still charged
+    EXPECT_LE(engine.used_mb(), engine.budget_mb());
+
+    // a's unload returns at last: its memory is released, once.
+    manual.answer_unload(t + 60000, 0);
+    EXPECT_DOUBLE_EQ(engine.used_mb(), 2 * kModelMb);
+    EXPECT_DOUBLE_EQ(engine.unloading_mb(), 0);
+    EXPECT_DOUBLE_EQ(engine.timed_out_unloads_mb(), 0);
+    EXPECT_TRUE(engine.pending_unloads().empty());
+    manual.answer_unload(t + 60001, 0);                              // a duplicate answer
+    EXPECT_FALSE(manual.time_out_unload(t + 60002, 0).has_value());  // a report that comes after the answer
+    EXPECT_DOUBLE_EQ(engine.used_mb(), 2 * kModelMb);
+    EXPECT_DOUBLE_EQ(engine.unloading_mb(), 0);
+    EXPECT_DOUBLE_EQ(engine.timed_out_unloads_mb(), 0);
+}
+
+// A load that cannot fit until a timed-out unload returns (the budget holds one model, the stuck unload holds it) is
+// not left waiting for a call that may never return: it is given up with its reason, and its requests fail. So is a
+// load of the model whose own unload is stuck (the backend could carry out the two in either order). Once the unload
+// returns, the next request loads again.
+TEST(UnloadWaitEngine, ALoadThatCannotFitUntilATimedOutUnloadReturnsIsGivenUpNotLeftWaiting) {
+    DecisionLog log;
+    ManualEngine manual(setup(kModelMb, &log));
+    WarmupEngine& engine = manual.engine();
+    const int64_t t = load_ready(manual, {"a"}, 1000);
+    manual.request("b", t);  // a is evicted for b, which waits for a's unload
+    ASSERT_EQ(manual.unloaded(), std::vector<std::string>{"a"});
+    ASSERT_EQ(engine.memory_waiters(), 1u);
+    ASSERT_EQ(engine.counters().failed_requests, 0u);
+
+    ASSERT_TRUE(manual.time_out_unload(t + 1000, 0).has_value());
+    EXPECT_EQ(engine.memory_waiters(), 0u);
+    EXPECT_EQ(engine.model_status(manual.model("b")).residency, WARMUP_RESIDENCY_ABSENT);
+    EXPECT_EQ(engine.counters().loads_given_up, 1u);
+    EXPECT_EQ(engine.counters().failed_requests, 1u);
+    EXPECT_TRUE(has_reason(log.newest(manual.model("b"), 10),
+                           "memory held by unloads past their deadline leaves too little of the budget until they "
+                           "return"));
+    EXPECT_DOUBLE_EQ(engine.used_mb(), kModelMb);  // a is still charged: the server may hold it
+
+    // Requests meanwhile fail at once instead of waiting.
+    manual.request("b", t + 2000);
+    EXPECT_EQ(engine.counters().failed_requests, 2u);
+    EXPECT_EQ(engine.memory_waiters(), 0u);
+    manual.request("a", t + 2500);
+    EXPECT_EQ(engine.counters().failed_requests, 3u);
+    EXPECT_TRUE(has_reason(log.newest(manual.model("a"), 10),
+                           "its own unload has not returned past its deadline (the server may still be unloading it)"));
+    EXPECT_EQ(manual.started(), std::vector<std::string>{"a"});
+
+    manual.answer_unload(t + 30000, 0);
+    EXPECT_DOUBLE_EQ(engine.used_mb(), 0);
+    manual.request("b", t + 31000);
+    EXPECT_EQ(manual.started(), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(engine.counters().failed_requests, 3u);
 }
 
 TEST(UnloadWaitEngine, AModelIsNotLoadedAgainWhileItsOwnUnloadRuns) {
