@@ -1380,6 +1380,19 @@ std::optional<double> WarmupEngine::on_unload_timed_out(warmup_model_index model
     return memory_mb;
 }
 
+uint64_t WarmupEngine::adopt_unload(const PendingUnload& unload, warmup_time_ms now_ms) {
+    advance(now_ms);
+    ModelSlot& state = slot(unload.model);
+    PendingUnload adopted = unload;
+    adopted.ticket = ++unload_tickets_;
+    pending_unloads_.push_back(adopted);
+    ++state.pending_unloads;
+    used_mb_ += adopted.memory_mb;
+    unloading_mb_ += adopted.memory_mb;
+    if (adopted.timed_out) overdue_mb_ += adopted.memory_mb;
+    return adopted.ticket;
+}
+
 std::size_t WarmupEngine::release_failed_unloads(warmup_model_index model, warmup_time_ms now_ms) {
     advance(now_ms);
     std::size_t released = 0;

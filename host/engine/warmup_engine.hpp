@@ -244,6 +244,11 @@ class WarmupEngine {
     /// may never return. Returns the memory it holds (MiB), or nullopt for a ticket the engine does not hold running
     /// (answered, settled, or timed out already).
     std::optional<double> on_unload_timed_out(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms);
+    /// [control] Takes over `unload`, a pending unload of another engine that stops (an experiment arm a reload
+    /// stopped), with its memory, start time and flags: charged to this engine's budget until it is answered here
+    /// (on_unload_finished) with the returned ticket, or settled (a failed one, by reconcile()). Nothing is sent to
+    /// the backend. Returns the new ticket.
+    uint64_t adopt_unload(const PendingUnload& unload, warmup_time_ms now_ms);
 
     /// Asks the scheduler for a plan for `model` now (trigger TIMER), e.g. before its first request. Only a policy
     /// that knows the future can act on this for a model never seen; the clairvoyant yardsticks use it.

@@ -111,11 +111,9 @@ void LiveRuntime::expire_timed_out_unloads() {
                 name, running_ms, timeout_ms);
             continue;
         }
-        LiveArm* arm = nullptr;
-        for (auto& candidate : arms_)
-            if (candidate->id == unload.arm_id) arm = candidate.get();
+        const auto [arm, ticket] = unload_owner(unload.arm_id, unload.ticket, /*consume=*/false);
         const std::optional<double> held_mb =
-            arm != nullptr ? arm->engine->on_unload_timed_out(unload.model, unload.ticket, now_ms) : std::nullopt;
+            arm != nullptr ? arm->engine->on_unload_timed_out(unload.model, ticket, now_ms) : std::nullopt;
         if (held_mb)
             spdlog::error(
                 "MODEL_UNLOAD_TIMEOUT unload of {} has not returned after {:.0f} ms (budgets.unload_timeout_ms {}); "

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 #include <string_view>
+#include <tuple>
+#include <utility>
 
 #include "runtime/live_runtime.hpp"
 
@@ -145,6 +147,34 @@ std::size_t LiveRuntime::hand_over_resident(const LiveArm& stopped) {
     for (const auto& [arm, models] : by_arm)
         handed += arms_[arm]->engine->adopt_resident(models, clock_.now_ms()).size();
     return handed;
+}
+
+std::size_t LiveRuntime::hand_over_unloads(const LiveArm& stopped) {
+    // The server holds a model until its unload returns, whichever arm asked for it: the memory stays charged to the
+    // budget (now to the arm serving the model) until then, or the arms that share the budget would count it free
+    // while the server still holds it. A running unload's one answer is routed to its new owner; a failed one was
+    // answered already and waits for a listing, which settles it in its new owner's books (reconcile).
+    const warmup_time_ms now_ms = clock_.now_ms();
+    std::size_t handed = 0;
+    for (const PendingUnload& unload : stopped.engine->pending_unloads()) {
+        LiveArm& owner = *arms_[arm_serving(unload.model)];
+        const uint64_t ticket = owner.engine->adopt_unload(unload, now_ms);
+        if (!unload.failed) unload_handovers_[{stopped.id, unload.ticket}] = {owner.id, ticket};
+        ++handed;
+    }
+    return handed;
+}
+
+std::pair<LiveArm*, uint64_t> LiveRuntime::unload_owner(uint32_t arm_id, uint64_t ticket, bool consume) {
+    // Each hand-over goes from a stopped arm to one running then, and arm ids are never reused: the chain ends.
+    while (true) {
+        for (auto& arm : arms_)
+            if (arm->id == arm_id) return {arm.get(), ticket};
+        const auto found = unload_handovers_.find({arm_id, ticket});
+        if (found == unload_handovers_.end()) return {nullptr, 0};
+        std::tie(arm_id, ticket) = found->second;
+        if (consume) unload_handovers_.erase(found);
+    }
 }
 
 }  // namespace warmup::host

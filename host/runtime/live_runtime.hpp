@@ -366,6 +366,10 @@ class LiveRuntime {
     /// Reports the unloads that have just run past budgets.unload_timeout_ms on any worker pool (MODEL_UNLOAD_TIMEOUT,
     /// counted) to the engine that charges each (WarmupEngine::on_unload_timed_out), and refreshes unloads_overdue().
     void expire_timed_out_unloads();
+    /// [control] The arm whose engine charges the unload that arm `arm_id` started with `ticket` now, and its ticket
+    /// there: that arm, or the one a stopped arm's unload was handed to (hand_over_unloads), following hand-overs.
+    /// {nullptr, 0} when no arm charges it. `consume`: the unload is answered, its hand-over entries are dropped.
+    std::pair<LiveArm*, uint64_t> unload_owner(uint32_t arm_id, uint64_t ticket, bool consume);
     /// Hands finished loads to their arm's engine (an arm stopped by a reload matches none: dropped).
     bool take_completions();
     /// Swaps the pending ingest batch out (handing `batch`'s buffer back to producers) and feeds it to the arms.
@@ -434,6 +438,11 @@ class LiveRuntime {
     /// [control] The ready models of `stopped` (an acting arm a reload stopped) go into the books of the arms that
     /// serve them now (adopt_resident): they are still loaded on the backend. Returns how many were taken.
     std::size_t hand_over_resident(const LiveArm& stopped);
+    /// [control] The unloads `stopped` (an acting arm a reload stopped) still charges (running, timed out or failed)
+    /// go into the books of the arms that serve their models now (adopt_unload), so their memory stays charged until
+    /// the backend answers (or a listing settles a failed one); their answers are routed there (unload_owner).
+    /// Returns how many were handed over.
+    std::size_t hand_over_unloads(const LiveArm& stopped);
     /// [control] Takes the events accepted and not yet taken (under the ingest lock, so no producer appends
     /// meanwhile), runs `under_lock()` still under it, then feeds the taken events to the engines.
     void take_pending_events(const std::function<void()>& under_lock);
@@ -511,6 +520,10 @@ class LiveRuntime {
     // drift it logs).
     std::map<warmup_model_index, std::string> unload_failed_models_;
     std::map<uint32_t, uint64_t> reconcile_sequences_;  // control thread: arm id -> residency sequence at start
+    // Control thread: running unloads of arms a reload stopped, handed to another arm: (stopped arm id, its ticket)
+    // -> (arm id, ticket there). Each waits for the one answer of its backend call, which removes it (unload_owner);
+    // a failed unload, already answered, is handed over without an entry (a listing settles it).
+    std::map<std::pair<uint32_t, uint64_t>, std::pair<uint32_t, uint64_t>> unload_handovers_;
     std::atomic<uint64_t> drift_adopted_{0};
     std::atomic<uint64_t> drift_gone_{0};
     std::atomic<uint64_t> reconcile_failures_{0};

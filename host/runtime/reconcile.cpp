@@ -40,13 +40,13 @@ bool LiveRuntime::take_unload_completions() {
     UnloadCompletion completion;
     while (unload_completions_.try_pop(completion)) {
         worked = true;
-        // The engine that started the unload holds its memory until now (an arm a reload stopped matches none: its
-        // books went with it).
-        if (completion.ticket != UnloadCompletion::kNoTicket)
-            for (auto& arm : arms_)
-                if (arm->id == completion.arm_id)
-                    arm->engine->on_unload_finished(completion.model, completion.ticket, completion.succeeded,
-                                                    clock_.now_ms());
+        // The engine that charges the unload holds its memory until now: the arm that started it, or the one a
+        // reload handed it to when it stopped that arm (hand_over_unloads).
+        if (completion.ticket != UnloadCompletion::kNoTicket) {
+            const auto [arm, ticket] = unload_owner(completion.arm_id, completion.ticket, /*consume=*/true);
+            if (arm != nullptr)
+                arm->engine->on_unload_finished(completion.model, ticket, completion.succeeded, clock_.now_ms());
+        }
         if (completion.succeeded) continue;
         unloads_failed_.fetch_add(1);
         unload_failed_models_[completion.model] = completion.error;

@@ -396,6 +396,12 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
             out.notes.push_back(
                 fmt::format("experiment arm '{}': its {} loaded model(s) were handed to the arms that serve them now",
                             arm->name, handed));
+        // Its unloads not over yet: charged to the arms that serve those models now until the backend answers.
+        if (const std::size_t handed = hand_over_unloads(*arm); handed > 0)
+            out.notes.push_back(fmt::format(
+                "experiment arm '{}': its {} unload(s) not over yet stay charged, to the arms that serve those models "
+                "now, until the backend answers",
+                arm->name, handed));
     }
     out.pause_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started).count();
     // The replaced set is kept, as what a rollback goes back to, until the next reload that replaces a component;

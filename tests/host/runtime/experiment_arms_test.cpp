@@ -2,11 +2,14 @@
 // shadow arms never call the backend.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/config.hpp"
+#include "fake_ollama.hpp"
 #include "http/http_api.hpp"
 #include "runtime/live_runtime.hpp"
 #include "test_support.hpp"
@@ -234,6 +237,131 @@ TEST(LiveExperiment, WhatAStoppedArmHadLoadedGoesToTheArmThatServesItNow) {
         std::chrono::seconds(10)));
     EXPECT_EQ(runtime.call_on_control([&](WarmupEngine& control) { return control.counters().demand_loads; }),
               demand_loads_before);
+    runtime.stop();
+}
+
+// An arm stopped by a reload while unloads it asked for still run: the server holds those models until the unloads
+// return, so their memory stays charged (to the arm that serves those models now) until then, and is released once
+// when they return. The Ollama backend against FakeOllama, which holds every unload until the test releases it.
+TEST(LiveExperiment, UnloadsAStoppedArmHadRunningStayChargedUntilTheBackendAnswers) {
+    constexpr uint64_t kGiB = 1024ULL * 1024 * 1024;
+    test::FakeOllama ollama;
+    std::vector<std::string> names;
+    for (int i = 0; i < 8; ++i) {
+        names.push_back("m" + std::to_string(i) + ":latest");
+        ollama.add_model(names.back(), {4 * kGiB, 4 * kGiB});
+    }
+    ollama.hold_unloads();
+    // Split by model between the control arm (keeps models for 10 min) and the treatment (keeps them 1 s: its models
+    // are unloaded soon after their load, and the server holds those unloads). No reconciliation: only the unloads'
+    // answers settle the books.
+    const auto config = [&](bool experiment) {
+        Config parsed = load_config_text(
+            std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR +
+                "\"]\n"
+                "budgets: {memory_mb: 100000, max_concurrent_warmups: 4}\n"
+                "reconcile: {interval_ms: 0}\n"
+                "components:\n"
+                "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+                "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}\n"
+                "  performance: {plugin: org.warmup.performance.calibrated}\n"
+                "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {max_attempts: 1}}\n"
+                "  resource: {plugin: org.warmup.resource.lru}\n"
+                "  queue: {plugin: org.warmup.queue.priority}\n"
+                "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+                "  backend: {plugin: org.warmup.backend.ollama, params: {base_url: '" +
+                ollama.url() +
+                "', keep_alive_refresh_ms: 0}}\n"
+                "catalog:\n"
+                "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n"
+                "experiment: {enabled: true, split: model, control_weight: 1}\n"
+                "arms:\n"
+                "  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: "
+                "{ttl_ms: 1000}}}}\n",
+            "arms.yaml", {}, {});
+        parsed.experiment.enabled = experiment;
+        return parsed;
+    };
+    LiveRuntime runtime(config(true));
+    runtime.start();
+    for (const std::string& name : names) {
+        warmup_usage_event event{};
+        event.model = *runtime.catalog().resolve(name);
+        event.ts_ms = runtime.clock().now_ms();
+        event.count = 1;
+        ASSERT_TRUE(runtime.try_ingest(event));
+    }
+    // The treatment's unloads, held by the server: their models and the memory its books charge for them, once every
+    // model it loaded is being unloaded.
+    std::vector<PendingUnload> running;
+    ASSERT_TRUE(test::poll_until(
+        [&] {
+            bool all_unloading = false;
+            running = runtime.call_on_control([&](WarmupEngine&) {
+                const WarmupEngine& treatment = *runtime.arms().at(1)->engine;
+                all_unloading = treatment.loads_in_flight() == 0 && treatment.queue_depth() == 0;
+                for (warmup_model_index model = 0; model < treatment.model_count(); ++model)
+                    if (treatment.model_status(model).residency != WARMUP_RESIDENCY_ABSENT) all_unloading = false;
+                return treatment.pending_unloads();
+            });
+            return all_unloading && !running.empty() && ollama.unloads_held() == static_cast<int>(running.size());
+        },
+        std::chrono::seconds(20)))
+        << "the treatment's models were not unloaded (no model of 8 routed to it?)";
+    double running_mb = 0;
+    for (const PendingUnload& unload : running) running_mb += unload.memory_mb;
+    ASSERT_GT(running_mb, 0);
+
+    // The experiment stops while those unloads run: the control arm serves every model now, and charges them.
+    const ReloadResult stopped = runtime.reload(config(false));
+    ASSERT_TRUE(stopped.ok) << stopped.error;
+    EXPECT_NE(
+        reload_json(stopped)["notes"].dump().find("experiment arm 'treatment': its " + std::to_string(running.size()) +
+                                                  " unload(s) not over yet stay charged"),
+        std::string::npos)
+        << reload_json(stopped).dump();
+    // The control arm's books: what it charges, of which for unloads, and for its loaded and loading models.
+    struct Books {
+        std::size_t arms = 0;
+        double used_mb = 0, unloading_mb = 0, resident_mb = 0;
+        std::vector<warmup_model_index> unloading;
+    };
+    const auto books = [&] {
+        return runtime.call_on_control([&](WarmupEngine& control) {
+            Books out{runtime.arms().size(), control.used_mb(), control.unloading_mb(), 0, {}};
+            for (warmup_model_index model = 0; model < control.model_count(); ++model)
+                out.resident_mb += control.model_status(model).memory_mb;
+            for (const PendingUnload& unload : control.pending_unloads()) out.unloading.push_back(unload.model);
+            return out;
+        });
+    };
+    const Books after_reload = books();
+    ASSERT_EQ(after_reload.arms, 1u);
+    EXPECT_DOUBLE_EQ(after_reload.unloading_mb, running_mb);
+    EXPECT_DOUBLE_EQ(after_reload.used_mb, after_reload.resident_mb + running_mb);
+    std::vector<warmup_model_index> expected;
+    for (const PendingUnload& unload : running) expected.push_back(unload.model);
+    EXPECT_EQ(after_reload.unloading, expected);
+    EXPECT_EQ(ollama.unloads_held(), static_cast<int>(running.size()));  // they are still running
+
+    // The server finishes them: each answer reaches the control arm, which releases the memory once.
+    ollama.release_held_unloads();
+    Books settled;
+    ASSERT_TRUE(test::poll_until(
+        [&] {
+            settled = books();
+            return settled.unloading.empty();
+        },
+        std::chrono::seconds(20)));
+    EXPECT_DOUBLE_EQ(settled.unloading_mb, 0);
+    EXPECT_DOUBLE_EQ(settled.used_mb, settled.resident_mb);
+    EXPECT_GT(settled.used_mb, 0);  // the control arm's own models, still loaded
+    for (const std::string& name : names) {
+        const warmup_model_index model = *runtime.catalog().resolve(name);
+        if (std::find(expected.begin(), expected.end(), model) != expected.end()) {
+            EXPECT_FALSE(ollama.is_loaded(name)) << name;
+        }
+    }
     runtime.stop();
 }
 
