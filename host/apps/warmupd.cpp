@@ -351,9 +351,12 @@ int main(int argc, char** argv) {
     api.stop();
     if (fleet) fleet->stop();  // hands the owned models' state over while the control loop still runs
     if (!runtime->stop()) {
-        // A plugin call that never returns holds the control thread; nothing can end it but the end of the process.
-        // The journal has every event acknowledged up to its last flush; the next start replays it.
-        spdlog::critical("SHUTDOWN exiting with status 1 without a last snapshot");
+        // A plugin call that never returns holds the control thread, or a backend unload past its deadline holds a
+        // worker; nothing can end it but the end of the process. The journal has every event acknowledged up to its
+        // last flush; the next start replays it.
+        spdlog::critical(
+            "SHUTDOWN exiting with status 1: a call that does not return keeps the daemon from stopping "
+            "cleanly (SHUTDOWN_STALLED above)");
         spdlog::shutdown();
         std::_Exit(1);
     }

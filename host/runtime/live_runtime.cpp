@@ -189,9 +189,35 @@ bool LiveRuntime::stop() {
     }
     if (control_thread_.joinable()) control_thread_.join();
     stop_stall_watch();
+    if (!wait_for_unloads_at_stop()) return false;
     workers_->wait();  // running backend calls see the cancel token and return
     for (auto& retired : retired_workers_) retired->wait();
     return true;
+}
+
+bool LiveRuntime::wait_for_unloads_at_stop() {
+    // Loads see the cancel token and return; an unload has none, and waiting on the workers for one that never returns
+    // would hang the stop for good. So the running unloads are waited for while they are within
+    // budgets.unload_timeout_ms; once one is past it, the stop gives up as it does for a stalled control loop.
+    const int64_t timeout_ms = unload_timeout_ms_.load();
+    while (true) {
+        std::size_t running = workers_->unloads_running();
+        std::vector<RunningUnload> stuck = workers_->expire_unloads(timeout_ms);
+        for (RunningUnload& unload : workers_->timed_out_unloads()) stuck.push_back(unload);
+        for (auto& retired : retired_workers_) {
+            running += retired->unloads_running();
+            for (RunningUnload& unload : retired->timed_out_unloads()) stuck.push_back(unload);
+        }
+        if (!stuck.empty()) {
+            spdlog::critical(
+                "SHUTDOWN_STALLED the backend unload of {} has not returned after budgets.unload_timeout_ms ({} ms); "
+                "the daemon cannot stop cleanly",
+                catalog_.record(stuck.front().model).name, timeout_ms);
+            return false;
+        }
+        if (running == 0) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 void LiveRuntime::stop_stall_watch() {

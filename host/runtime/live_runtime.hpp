@@ -147,7 +147,8 @@ class LiveRuntime {
     /// Stops the sources, then the control thread, and waits for running backend calls. Idempotent. Returns false
     /// when the control thread cannot stop because it is stalled in a plugin call (control_stall()): the thread is
     /// then left running, detached, and the caller must end the process without destroying this runtime (warmupd
-    /// exits with status 1; the journal holds every event acknowledged up to its last flush).
+    /// exits with status 1; the journal holds every event acknowledged up to its last flush). Also false when a
+    /// backend unload has run past budgets.unload_timeout_ms (an unload cannot be cancelled): the same holds then.
     bool stop();
     /// [after stop()] Whether the last snapshot or the journal's last write failed at stop: what was learned since
     /// the previous snapshot (or events still buffered) is then not on disk (warmupd exits with status 1).
@@ -623,6 +624,10 @@ class LiveRuntime {
     bool stall_watch_stopping_ = false;  // under stall_watch_mutex_
     void watch_for_stalls();
     void stop_stall_watch();
+    /// [the stopping thread, once the control thread has ended] Waits until no backend unload runs on any worker pool;
+    /// false (logged SHUTDOWN_STALLED) as soon as one is past budgets.unload_timeout_ms: the workers cannot be waited
+    /// for then, and stop() returns false.
+    bool wait_for_unloads_at_stop();
 };
 
 }  // namespace warmup::host

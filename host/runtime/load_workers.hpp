@@ -217,7 +217,12 @@ class LoadWorkers {
     std::vector<RunningUnload> expire_unloads(int64_t timeout_ms);
     /// [any] The unloads past their deadline whose call has not returned yet, oldest first.
     std::vector<RunningUnload> timed_out_unloads();
-    /// [any] How many of them there are.
+    /// [any] Unloads whose backend call has not returned yet (within their deadline or past it).
+    std::size_t unloads_running() {
+        std::lock_guard lock(running_mutex_);
+        return unloads_running_.size();
+    }
+    /// [any] How many of them are past their deadline.
     std::size_t unloads_overdue() {
         std::lock_guard lock(running_mutex_);
         return static_cast<std::size_t>(std::count_if(unloads_running_.begin(), unloads_running_.end(),

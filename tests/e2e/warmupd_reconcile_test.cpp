@@ -9,6 +9,8 @@
 // Every wait is a bounded poll of the daemon's state; no assertion is about elapsed time.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <signal.h>
+
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -294,6 +296,31 @@ TEST_F(WarmupdReconcile, AnUnloadPastItsDeadlineIsReportedStaysChargedAndNoLoadW
     ASSERT_TRUE(poll_until([&] { return warm("mistral:latest"); }, kWait, kPollInterval)) << status().dump();
     EXPECT_DOUBLE_EQ(status()["used_mb"].get<double>(), 4096.0);
     EXPECT_LE(ollama.peak_vram_bytes(), 6144ULL * 1024 * 1024);
+}
+
+// A stop waits for running backend calls, but an unload cannot be cancelled: with one past budgets.unload_timeout_ms
+// the daemon does not wait for ever (here: until FakeOllama's 10 s safety cap), it says so and exits with status 1.
+TEST_F(WarmupdReconcile, AStopDoesNotWaitForAnUnloadPastItsDeadline) {
+    FakeOllama ollama;
+    ollama.add_model("llama3:latest", {4 * kGiB, 4 * kGiB});
+    ollama.add_model("mistral:latest", {4 * kGiB, 4 * kGiB});
+    start("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}",
+          600000, 6144, 1000);
+    request("llama3:latest");
+    ASSERT_TRUE(poll_until([&] { return warm("llama3:latest"); }, kWait, kPollInterval));
+    ollama.hold_unloads();
+    request("mistral:latest");
+    ASSERT_TRUE(daemon_->wait_for_log("MODEL_UNLOAD_TIMEOUT unload of llama3:latest", kWait)) << daemon_->log();
+    ASSERT_EQ(ollama.unloads_held(), 1);
+
+    ::kill(daemon_->pid(), SIGTERM);
+    const auto exit = daemon_->wait_exit(5s);
+    ASSERT_TRUE(exit.has_value()) << "warmupd waited for the unload past its deadline\n" << daemon_->log();
+    EXPECT_TRUE(exit->exited && exit->code == 1) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("SHUTDOWN_STALLED the backend unload of llama3:latest has not returned"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_EQ(ollama.unloads_held(), 1);  // it had not returned when the daemon exited
 }
 
 // A model the server does not have (Ollama: 404, "try pulling it first"): no retry can fix that, so the daemon gives
