@@ -663,6 +663,7 @@ void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& e
     std::vector<std::string> ids;
     std::vector<warmup_usage_event> batch;
     std::vector<std::string> names;
+    std::vector<std::size_t> batch_entry;  // batch[i] came from the entry ids[batch_entry[i]]
     uint64_t unknown = 0;
     for (const RedisValue& entry : entries.elements) {
         if (entry.elements.empty()) continue;
@@ -686,13 +687,19 @@ void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& e
         event.tenant_hash = static_cast<uint32_t>(to_int(fields["h"], 0));
         batch.push_back(event);
         names.push_back(fields["m"]);
+        batch_entry.push_back(ids.size() - 1);
     }
     // An event forwarded under a placement this node no longer has (the fleet changed while it was in flight) goes on
-    // to the model's owners now instead of being learned here, where nobody would ever read what it taught.
-    std::size_t passed_on = 0;
+    // to the model's owners now instead of being learned here, where nobody would ever read what it taught. It is
+    // added to their streams here, before its entry is acknowledged below, and not through the outbox: an entry
+    // acknowledged while its event sat in the outbox only (the outbox file is written every 0.5 s, and not at all
+    // without a state folder) would be lost by a crash in between. So an entry leaves this node's stream only once
+    // Redis has stored its event in every owner's stream (XADD answered with an id). A crash (or a failure) after the
+    // XADD and before the XACK sends it again from this stream after the restart: at least once, as the outbox.
+    std::vector<std::vector<std::string>> pass_on;
+    std::vector<std::size_t> pass_on_entry;  // pass_on[i] carries the event of the entry ids[pass_on_entry[i]]
     {
         const auto current = view();
-        std::lock_guard lock(outbox_mutex_);
         std::size_t kept = 0;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             const auto owners = owners_of(*current, names[i]);
@@ -702,14 +709,36 @@ void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& e
                 ++kept;
                 continue;
             }
-            // Acknowledged below: from here on only the outbox (and its file) keeps it.
-            enqueue_locked({names[i], batch[i].ts_ms, batch[i].count, batch[i].tenant_hash, false});
-            ++passed_on;
+            for (const std::string& owner : owners) {
+                pass_on.push_back({"XADD", key("events:" + owner), "MAXLEN", "~", std::string(kStreamMaxEntries), "*",
+                                   "m", names[i], "t", std::to_string(batch[i].ts_ms), "c",
+                                   std::to_string(batch[i].count), "h", std::to_string(batch[i].tenant_hash)});
+                pass_on_entry.push_back(batch_entry[i]);
+            }
         }
         batch.resize(kept);
         names.resize(kept);
     }
-    if (passed_on > 0) outbox_cv_.notify_one();
+    // Redis unreachable (RedisUnavailable, thrown): nothing is acknowledged, the consumer reads the entries again. An
+    // error reply (OOM, READONLY ...) stored nothing: that entry stays unacknowledged (read again after a quarter
+    // heartbeat, see the end); its other owners may then receive it twice.
+    std::vector<bool> unsent(ids.size(), false);
+    std::string refusal;
+    std::size_t delivered = 0;
+    if (!pass_on.empty()) {
+        const std::vector<RedisValue> replies = redis.pipeline(pass_on);
+        for (std::size_t i = 0; i < replies.size(); ++i) {
+            if (!replies[i].is_error()) {
+                ++delivered;
+                continue;
+            }
+            unsent[pass_on_entry[i]] = true;
+            if (refusal.empty()) refusal = fmt::format("XADD {} refused: {}", pass_on[i][1], replies[i].text);
+        }
+    }
+    std::set<std::size_t> passed_on_entries;
+    for (const std::size_t entry : pass_on_entry)
+        if (!unsent[entry]) passed_on_entries.insert(entry);
     // Into the ingest queue, waiting while it is full (backpressure on the stream, nothing dropped).
     const auto retry = std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms / 20, 5));
     for (std::size_t done = 0; done < batch.size() && !stopping_;) {
@@ -723,21 +752,29 @@ void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& e
     // A control-loop step hands the taken events to the engines before it runs commands: once this returns, every
     // event above has been applied.
     runtime_.call_on_control([](WarmupEngine&) { return 0; });
-    std::vector<std::vector<std::string>> acks;
     std::vector<std::string> ack{"XACK", key("events:" + node_id_), std::string(kGroup)};
     std::vector<std::string> trim{"XDEL", key("events:" + node_id_)};
-    ack.insert(ack.end(), ids.begin(), ids.end());
-    trim.insert(trim.end(), ids.begin(), ids.end());
-    redis.pipeline({ack, trim});
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (unsent[i]) continue;
+        ack.push_back(ids[i]);
+        trim.push_back(ids[i]);
+    }
+    const std::size_t acknowledged = ack.size() - 3;
+    if (acknowledged > 0) redis.pipeline({ack, trim});
     {
         std::lock_guard lock(names_mutex_);
         for (const auto& name : names) mark_dirty(name);
     }
-    std::lock_guard lock(counters_mutex_);
-    counters_.events_received += ids.size();
-    counters_.events_acknowledged += ids.size();
-    counters_.events_dropped_unknown += unknown;
-    counters_.events_passed_on += passed_on;
+    {
+        std::lock_guard lock(counters_mutex_);
+        counters_.events_received += acknowledged;  // an entry read again after a refused XADD counts once
+        counters_.events_acknowledged += acknowledged;
+        counters_.events_dropped_unknown += unknown;
+        counters_.events_passed_on += passed_on_entries.size();
+        counters_.events_forwarded += delivered;
+    }
+    // consumer_loop notes the refusal (the cluster component says why) and reads the unacknowledged entries again.
+    if (!refusal.empty()) throw RedisCommandError(refusal);
 }
 
 // ---------------------------------------------------------------------------------------------------- membership

@@ -23,7 +23,10 @@
 //    counted). A forwarder thread adds them to the owner's stream <prefix>events:<owner>; each node reads its own
 //    stream with the consumer group "warmupd" and acknowledges an entry only after its event reached the engines, so
 //    an entry read but not applied before a crash is read again at the next start. Events of a replicated model go to
-//    every owner.
+//    every owner. An entry for a model this node no longer owns (forwarded under an older placement) is passed on:
+//    the consumer thread adds it to the current owners' streams itself and acknowledges it only once Redis stored it
+//    there (an XADD refused leaves it unacknowledged, read again a quarter heartbeat later), so no crash loses it;
+//    one passed on and not yet acknowledged at a crash is passed on again after the restart (at least once).
 //  - Learned state: the primary owner writes each model's per-model state (ext/model_state.h, every component that
 //    offers it) to the hash <prefix>state:<model> at the state snapshot interval (models with new events since the
 //    last write) and when the model moves away (hand-over, then the old owner forgets it). A new owner imports the
@@ -34,8 +37,8 @@
 //    membership, recomputes the placement and flushes the outbox (routed by the placement of that moment). A node that
 //    rejoins under its id computes the same placement as its peers: it takes back exactly the models the placement
 //    gives it, with the state their interim owner handed over, and nobody else claims them.
-//  - Outbox on disk (with a state folder, state.enabled): every event the outbox takes (accepted with 200, or read from
-//    this node's stream for a model it no longer owns) is also appended to <state.dir>/cluster-outbox.log by the outbox
+//  - Outbox on disk (with a state folder, state.enabled): every event the outbox takes (accepted with 200 for a model
+//    of another node: not stream entries passed on) is also appended to <state.dir>/cluster-outbox.log by the outbox
 //    keeper thread, every kOutboxFlushIntervalMs (0.5 s) while the outbox changed, and fdatasync()ed; the file is cut
 //    back to its header whenever the outbox is found empty (Redis took everything), and rewritten atomically with the
 //    outbox's content when it holds many lines already sent. stop() writes what is left after the threads have ended,
@@ -224,7 +227,9 @@ class FleetNode {
     void note_outbox_file_error(const std::string& what, bool restore);
     // ----- consumer thread
     void consumer_loop();
-    /// Applies stream entries (id, fields) and acknowledges them once they reached the engines.
+    /// Applies stream entries (id, fields) and acknowledges them once they reached the engines; passes those of models
+    /// owned elsewhere now on to their owners' streams before it acknowledges them. Throws RedisUnavailable (nothing
+    /// acknowledged) and RedisCommandError when Redis refused to store a passed-on event (the others acknowledged).
     void apply_stream_entries(RedisConnection& redis, const RedisValue& entries);
 
     /// [any] The placement in force (never null after start()).

@@ -465,6 +465,53 @@ TEST_F(FleetTest, WithRedisDownTheClusterComponentIsDegradedWithTheLastError) {
         << cluster_health(*nodes_[0]).dump();
 }
 
+TEST_F(FleetTest, AnEventPassedOnToItsNewOwnerLeavesTheStreamOnlyOnceTheOwnersStreamHoldsIt) {
+    start_nodes(2);
+    std::string model;  // owned by node-0
+    for (int i = 0; i < 12 && model.empty(); ++i)
+        if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-0") model = "rhythm/" + std::to_string(i);
+    ASSERT_FALSE(model.empty());
+    const uint64_t acknowledged_before = nodes_[0]->counter("events_acknowledged");
+
+    // An entry in node-1's stream for a model node-0 owns (as one forwarded under an older placement), and in the
+    // same transaction a maxmemory that makes Redis refuse every XADD from then on while XREADGROUP, XACK and XDEL
+    // still work: node-1 reads the entry (its blocked read is served after EXEC) but cannot pass it on to node-0.
+    auto redis = redis_->client();
+    const std::string stream = "warmup:events:node-1";
+    ASSERT_EQ(redis.checked({"MULTI"}).text, "OK");
+    redis.checked({"XADD", stream, "*", "m", model, "t", std::to_string(system_now_ms()), "c", "1", "h", "0"});
+    redis.checked({"CONFIG", "SET", "maxmemory", "1"});
+    const auto executed = redis.checked({"EXEC"});
+    ASSERT_EQ(executed.elements.size(), 2U);
+    ASSERT_FALSE(executed.elements[0].is_error()) << executed.elements[0].text;
+
+    // node-1 reads it, is refused, and reads it again a quarter heartbeat later: it never acknowledges it meanwhile,
+    // since only its stream holds the event (acknowledged with the event in the outbox alone, a crash before the
+    // outbox file's next write would lose it). Three deliveries of the same pending entry show it.
+    const auto deliveries = [&]() -> int64_t {
+        const auto pending = redis.command({"XPENDING", stream, "warmupd", "-", "+", "10"});
+        if (pending.elements.size() != 1 || pending.elements[0].elements.size() < 4) return 0;
+        return pending.elements[0].elements[3].integer;
+    };
+    EXPECT_TRUE(poll_until([&] { return deliveries() >= 3; }, kSettle))
+        << "XLEN " << redis.command({"XLEN", stream}).integer << node("node-1").cluster().dump();
+    EXPECT_EQ(redis.command({"XLEN", stream}).integer, 1);
+    EXPECT_EQ(redis.command({"XLEN", "warmup:events:node-0"}).integer, 0);
+
+    // A crash now loses nothing: the restarted node-1 reads its pending entries first and passes the event on (or the
+    // publisher moves it, should it see node-1 gone meanwhile). Delivery is at least once: node-0 applies it.
+    node("node-1").kill_now();
+    ASSERT_EQ(redis.checked({"CONFIG", "SET", "maxmemory", "0"}).text, "OK");
+    node("node-1").start();
+    EXPECT_TRUE(poll_until(
+        [&] {
+            return nodes_[0]->counter("events_acknowledged") >= acknowledged_before + 1 &&
+                   redis.command({"XLEN", stream}).integer == 0;
+        },
+        kSettle))
+        << nodes_[0]->cluster().dump() << node("node-1").cluster().dump();
+}
+
 TEST_F(FleetTest, EventsWhoseForwardRedisRefusesStayBufferedAndAreDeliveredOnceItTakesThemAgain) {
     start_nodes(2);
     std::string remote;  // a model owned by node-1
