@@ -1033,6 +1033,7 @@ void FleetNode::membership_tick(RedisConnection& redis, bool force_renew) {
         next->placement = std::make_shared<const Placement>(
             Placement::compute(nodes, models_, PlacementOptions{config_.cluster.load_slack}));
         next->members = std::move(members);
+        next->members_read_unix_ms = now;
         next->fingerprint = std::move(fingerprint);
         next->publisher = publisher;
         apply_placement(redis, next);
@@ -1043,6 +1044,7 @@ void FleetNode::membership_tick(RedisConnection& redis, bool force_renew) {
         // Same placement; fresh member figures (free memory, renewal times) for GET /api/warmup/cluster.
         auto next = std::make_shared<PlacementView>(*current);
         next->members = std::move(members);
+        next->members_read_unix_ms = now;
         std::lock_guard lock(view_mutex_);
         view_ = std::move(next);
     }
@@ -1372,16 +1374,38 @@ void FleetNode::forget_models(const std::vector<std::string>& models) {
 
 json FleetNode::cluster_json() const {
     const auto current = view();
+    // The membership is current while the membership thread's commands succeed and its last read is at most two
+    // heartbeats old: the bound within which every peer notices a node that stopped renewing anyway. Past that (Redis
+    // unreachable or refusing, or the thread held up), what the last read said of other nodes may be wrong by now in
+    // either direction, so they are reported "unknown", never "alive" or "gone" from an old read.
+    const int64_t now = now_unix_ms();
+    const int64_t read_ms = current->members_read_unix_ms;
+    const bool membership_current = (failing_links_.load() & kMembershipLink) == 0 && read_ms > 0 &&
+                                    now - read_ms <= 2 * int64_t{config_.cluster.heartbeat_ms};
     json nodes = json::array();
-    for (const FleetMember& member : current->members)
-        nodes.push_back({{"id", member.id},
-                         {"alive", member.alive},
-                         {"budget_mb", member.budget_mb},
-                         {"free_mb", member.free_mb},
-                         {"address", member.address},
-                         {"started_unix_ms", member.started_unix_ms},
-                         {"renewed_unix_ms", member.renewed_unix_ms},
-                         {"self", member.id == node_id_}});
+    for (const FleetMember& member : current->members) {
+        const bool self = member.id == node_id_;
+        const std::string_view read_state = member.alive ? "alive" : "gone";
+        json entry{{"id", member.id}};
+        if (self) {  // this process is answering: alive, whatever Redis holds (its key may lapse during an outage)
+            entry["alive"] = true;
+            entry["state"] = "alive";
+        } else if (membership_current) {
+            entry["alive"] = member.alive;
+            entry["state"] = read_state;
+        } else {
+            entry["alive"] = nullptr;
+            entry["state"] = "unknown";
+            entry["last_known_state"] = read_state;
+        }
+        entry.update(json{{"budget_mb", member.budget_mb},
+                          {"free_mb", member.free_mb},
+                          {"address", member.address},
+                          {"started_unix_ms", member.started_unix_ms},
+                          {"renewed_unix_ms", member.renewed_unix_ms},
+                          {"self", self}});
+        nodes.push_back(std::move(entry));
+    }
     json owners = json::object();
     for (const auto& [model, list] : current->placement->assignment()) {
         json ids = json::array();
@@ -1398,6 +1422,10 @@ json FleetNode::cluster_json() const {
         {"enabled", true},
         {"node_id", node_id_},
         {"redis", {{"url", endpoint_.describe()}, {"reachable", redis_reachable()}, {"last_error", last_error}}},
+        {"membership",
+         {{"current", membership_current},
+          {"as_of_unix_ms", read_ms > 0 ? json(read_ms) : json(nullptr)},
+          {"age_ms", read_ms > 0 ? json(std::max<int64_t>(0, now - read_ms)) : json(nullptr)}}},
         {"publisher", current->publisher},
         {"nodes", nodes},
         {"owners", owners},

@@ -34,9 +34,10 @@
 //    the model (the old owner may write it a little later than the new one took over).
 //  - Faults: Redis unreachable -> the node keeps its last placement and keeps deciding for what it owns; events for
 //    other nodes wait in the outbox (bounded, counted); when Redis answers again the node registers again, re-reads
-//    membership, recomputes the placement and flushes the outbox (routed by the placement of that moment). A node that
-//    rejoins under its id computes the same placement as its peers: it takes back exactly the models the placement
-//    gives it, with the state their interim owner handed over, and nobody else claims them.
+//    membership, recomputes the placement and flushes the outbox (routed by the placement of that moment). Meanwhile
+//    GET /api/warmup/cluster reports the other nodes' state "unknown", not what the last read said (cluster_json). A
+//    node that rejoins under its id computes the same placement as its peers: it takes back exactly the models the
+//    placement gives it, with the state their interim owner handed over, and nobody else claims them.
 //  - Outbox on disk (with a state folder, state.enabled): every event the outbox takes (accepted with 200 for a model
 //    of another node: not stream entries passed on) is also appended to <state.dir>/cluster-outbox.log by the outbox
 //    keeper thread, every kOutboxFlushIntervalMs (0.5 s) while the outbox changed, and fdatasync()ed; the file is cut
@@ -166,7 +167,11 @@ class FleetNode {
     /// the rest (503).
     Routed route_events(std::span<const warmup_usage_event> events);
 
-    /// [any thread] {"node_id", "redis": {...}, "nodes": [...], "owners": {...}, "counters": {...}}.
+    /// [any thread] {"node_id", "redis": {...}, "membership": {...}, "nodes": [...], "owners": {...},
+    /// "counters": {...}}. Each node's `alive` and `state` say what is known now: while the membership read is not
+    /// current (the membership thread's Redis commands fail, or its last read is older than two heartbeats) every
+    /// other node is `"state": "unknown"` (`alive`: null) with the state of the last read in `last_known_state`;
+    /// this node itself, which is answering, is always alive.
     [[nodiscard]] nlohmann::json cluster_json() const;
     [[nodiscard]] FleetCounters counters() const;
     /// [any thread] False while a thread's last Redis command failed, unreachable or refused with an error reply (the
@@ -180,8 +185,10 @@ class FleetNode {
     struct PlacementView {
         std::shared_ptr<const Placement> placement = std::make_shared<const Placement>();
         std::vector<FleetMember> members;  ///< every listed member, alive or not, by id
-        std::string fingerprint;           ///< what the placement was computed from
-        std::string publisher;             ///< the alive node with the smallest id
+        /// When `members` was read from Redis (Unix ms, this node's clock); 0: never (started without Redis).
+        int64_t members_read_unix_ms = 0;
+        std::string fingerprint;  ///< what the placement was computed from
+        std::string publisher;    ///< the alive node with the smallest id
     };
 
     // ----- membership thread

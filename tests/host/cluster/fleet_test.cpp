@@ -92,7 +92,8 @@ TEST_F(FleetTest, EveryNodeComputesAndPublishesTheSamePlacement) {
     const json view = nodes_[0]->cluster();
     ASSERT_EQ(view["nodes"].size(), 3U);
     for (const auto& member : view["nodes"]) {
-        EXPECT_TRUE(member["alive"].get<bool>());
+        EXPECT_EQ(member["alive"], true);
+        EXPECT_EQ(member["state"], "alive");
         EXPECT_EQ(member["budget_mb"].get<double>(), 4000);
         EXPECT_TRUE(member["address"].get<std::string>().starts_with("http://127.0.0.1:"));
     }
@@ -261,7 +262,7 @@ TEST_F(FleetTest, AKilledNodesModelsAreRehomedWithTheirLearnedRhythm) {
     bool victim_listed_dead = false;
     const json view = nodes_[0]->cluster();
     for (const auto& member : view["nodes"])
-        if (member["id"] == victim) victim_listed_dead = !member["alive"].get<bool>();
+        if (member["id"] == victim) victim_listed_dead = member["alive"] == false && member["state"] == "gone";
     EXPECT_TRUE(victim_listed_dead) << view.dump();
 }
 
@@ -463,6 +464,63 @@ TEST_F(FleetTest, WithRedisDownTheClusterComponentIsDegradedWithTheLastError) {
     redis_->start();
     EXPECT_TRUE(poll_until([&] { return cluster_health(*nodes_[0])["state"] == "ok"; }, kSettle))
         << cluster_health(*nodes_[0]).dump();
+}
+
+TEST_F(FleetTest, WithRedisDownOtherNodesAreReportedUnknownNotAliveAndThisNodeAlive) {
+    start_nodes(2);
+    // The membership's age in node-0's answer (-1 when it does not answer or says nothing of it).
+    const auto membership_age_ms = [&] {
+        const json view = nodes_[0]->cluster();
+        return view.is_object() && view.contains("membership") ? view["membership"].value("age_ms", int64_t{-1})
+                                                               : int64_t{-1};
+    };
+    const json fresh = nodes_[0]->cluster();
+    ASSERT_TRUE(fresh.contains("membership")) << fresh.dump();
+    EXPECT_EQ(fresh["membership"]["current"], true) << fresh.dump();
+    EXPECT_GE(membership_age_ms(), 0);
+    EXPECT_LE(membership_age_ms(), 2 * int64_t{kHeartbeatMs});
+
+    redis_->kill_now();  // returns once the process is reaped: nothing was read from it after killed_ms
+    const int64_t killed_ms = system_now_ms();
+    // The next membership read fails (a quarter heartbeat later): from then on node-0 cannot know whether node-1 runs.
+    ASSERT_TRUE(poll_until(
+        [&] {
+            const json view = nodes_[0]->cluster();
+            return view.is_object() && view.contains("membership") && view["membership"]["current"] == false;
+        },
+        kSettle))
+        << nodes_[0]->cluster().dump();
+    const int64_t asked_ms = system_now_ms();
+    const json stale = nodes_[0]->cluster();
+    EXPECT_EQ(stale["redis"]["reachable"], false) << stale.dump();
+    // Since when: the last read, before Redis went away, and how old it is now.
+    EXPECT_LE(stale["membership"]["as_of_unix_ms"].get<int64_t>(), killed_ms) << stale.dump();
+    EXPECT_GE(stale["membership"]["age_ms"].get<int64_t>(), asked_ms - killed_ms) << stale.dump();
+    ASSERT_EQ(stale["nodes"].size(), 2U) << stale.dump();
+    for (const auto& member : stale["nodes"]) {
+        if (member["id"] == "node-0") {  // itself: it is the one answering
+            EXPECT_EQ(member["alive"], true) << member.dump();
+            EXPECT_EQ(member["state"], "alive") << member.dump();
+            EXPECT_EQ(member["self"], true) << member.dump();
+        } else {  // not "alive": what the last read said, kept apart, with its last renewal seen
+            EXPECT_TRUE(member["alive"].is_null()) << member.dump();
+            EXPECT_EQ(member["state"], "unknown") << member.dump();
+            EXPECT_EQ(member["last_known_state"], "alive") << member.dump();
+            EXPECT_LE(member["renewed_unix_ms"].get<int64_t>(), killed_ms) << member.dump();
+        }
+    }
+    // The membership grows older while Redis stays away.
+    const int64_t age = stale["membership"]["age_ms"].get<int64_t>();
+    EXPECT_TRUE(poll_until([&] { return membership_age_ms() > age; }, kSettle));
+
+    redis_->start();
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+    const json again = nodes_[0]->cluster();
+    EXPECT_EQ(again["membership"]["current"], true) << again.dump();
+    for (const auto& member : again["nodes"]) {
+        EXPECT_EQ(member["state"], "alive") << member.dump();
+        EXPECT_FALSE(member.contains("last_known_state")) << member.dump();
+    }
 }
 
 TEST_F(FleetTest, AnEventPassedOnToItsNewOwnerLeavesTheStreamOnlyOnceTheOwnersStreamHoldsIt) {

@@ -232,7 +232,7 @@ inline bool converged(const std::vector<const Node*>& nodes, const std::vector<s
         if (!view.is_object()) return false;
         std::vector<std::string> seen;
         for (const auto& member : view["nodes"])
-            if (member["alive"].get<bool>()) seen.push_back(member["id"].get<std::string>());
+            if (member["alive"] == true) seen.push_back(member["id"].get<std::string>());  // null: not known now
         if (seen != alive) return false;
         if (first_owners.is_null())
             first_owners = view["owners"];
