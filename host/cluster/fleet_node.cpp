@@ -1049,7 +1049,7 @@ void FleetNode::membership_tick(RedisConnection& redis, bool force_renew) {
         view_ = std::move(next);
     }
     const auto in_force = view();
-    if (in_force->publisher == node_id_) move_dead_streams(redis, *in_force);
+    const std::string move_refused = in_force->publisher == node_id_ ? move_dead_streams(redis, *in_force) : "";
     retry_pending_imports(redis);
 
     if (now >= next_state_write_unix_ms_) {
@@ -1065,6 +1065,9 @@ void FleetNode::membership_tick(RedisConnection& redis, bool force_renew) {
         write_states(redis, dirty);
         next_state_write_unix_ms_ = now + int64_t{config_.state.snapshot_interval_s} * 1000;
     }
+    // Redis refused to store a moved entry (the entry stays in the dead node's stream): as any refusal, noted by
+    // membership_loop (the cluster component says why), and the next tick resynchronises and moves it again.
+    if (!move_refused.empty()) throw RedisCommandError(move_refused);
 }
 
 void FleetNode::apply_placement(RedisConnection& redis, std::shared_ptr<const PlacementView> next) {
@@ -1173,7 +1176,13 @@ void FleetNode::publish_placement(RedisConnection& redis, const PlacementView& v
              .dump()});
 }
 
-void FleetNode::move_dead_streams(RedisConnection& redis, const PlacementView& view) {
+std::string FleetNode::move_dead_streams(RedisConnection& redis, const PlacementView& view) {
+    // An entry leaves the dead node's stream only once Redis has stored its event in every owner's stream (each XADD
+    // answered with an id), so nothing is lost between the two: a write refused (OOM at maxmemory, where Redis still
+    // takes XDEL; READONLY) keeps the entry, moved again at the next membership tick. An entry of a replicated model
+    // that some owners took before the refusal reaches those twice (at least once), as one moved again after a crash
+    // between the XADDs and the XDEL does.
+    std::string refusal;
     for (const FleetMember& member : view.members) {
         if (member.alive || member.id == node_id_) continue;
         const std::string stream = key("events:" + member.id);
@@ -1182,21 +1191,51 @@ void FleetNode::move_dead_streams(RedisConnection& redis, const PlacementView& v
                 redis.checked({"XRANGE", stream, "-", "+", "COUNT", std::to_string(kBatchEvents)});
             if (entries.elements.empty()) break;
             std::vector<std::vector<std::string>> commands;
-            std::vector<std::string> remove{"XDEL", stream};
-            for (const RedisValue& entry : entries.elements) {
-                remove.push_back(entry.elements.at(0).text);
-                auto fields = entry_fields(entry);
+            std::vector<std::size_t> command_entry;  // commands[i] carries the event of entries.elements[i]
+            for (std::size_t e = 0; e < entries.elements.size(); ++e) {
+                auto fields = entry_fields(entries.elements[e]);
                 if (fields.empty()) continue;
-                for (const std::string& owner : owners_of(view, fields["m"]))
+                for (const std::string& owner : owners_of(view, fields["m"])) {
                     commands.push_back({"XADD", key("events:" + owner), "MAXLEN", "~", std::string(kStreamMaxEntries),
                                         "*", "m", fields["m"], "t", fields["t"], "c", fields["c"], "h", fields["h"]});
+                    command_entry.push_back(e);
+                }
             }
-            commands.push_back(remove);
-            redis.pipeline(commands);
-            std::lock_guard lock(counters_mutex_);
-            counters_.dead_stream_entries_moved += entries.elements.size();
+            std::vector<bool> refused(entries.elements.size(), false);
+            std::string refused_here;
+            const std::vector<RedisValue> replies = redis.pipeline(commands);
+            for (std::size_t i = 0; i < replies.size(); ++i) {
+                if (!replies[i].is_error()) continue;
+                refused[command_entry[i]] = true;
+                if (refused_here.empty())
+                    refused_here =
+                        fmt::format("moving {}: XADD {} refused: {}", stream, commands[i][1], replies[i].text);
+            }
+            std::vector<std::string> remove{"XDEL", stream};
+            for (std::size_t e = 0; e < entries.elements.size(); ++e)
+                if (!refused[e]) remove.push_back(entries.elements[e].elements.at(0).text);
+            std::size_t moved = 0;
+            if (remove.size() > 2) {
+                const RedisValue removed = redis.command(remove);
+                if (removed.is_error()) {
+                    // Moved but still there: moved again later (at least once), not again and again in this loop.
+                    if (refused_here.empty()) refused_here = fmt::format("XDEL {} refused: {}", stream, removed.text);
+                } else {
+                    moved = remove.size() - 2;
+                }
+            }
+            {
+                std::lock_guard lock(counters_mutex_);
+                counters_.dead_stream_entries_moved += moved;
+            }
+            if (refused_here.empty()) continue;
+            // The rest of this stream waits for the next tick: read from its start again here, the entries kept
+            // would only be refused again.
+            if (refusal.empty()) refusal = std::move(refused_here);
+            break;
         }
     }
+    return refusal;
 }
 
 // ---------------------------------------------------------------------------------------------------- state

@@ -59,7 +59,9 @@
 //    component is degraded for the process's life; a write that fails is logged (CLUSTER_OUTBOX_WRITE_ERROR), degrades
 //    the component until a write succeeds, and never refuses events or stops the daemon. Without a state folder nothing
 //    keeps the outbox: stop() logs how many events it loses.
-//  - Dead nodes: the publishing node moves the unread entries of a dead node's stream to the models' new owners.
+//  - Dead nodes: the publishing node moves the unread entries of a dead node's stream to the models' new owners. It
+//    deletes an entry only once Redis has stored its event in every owner's stream (each XADD answered with an id): an
+//    XADD refused (OOM, READONLY) keeps the entry, moved again at the next membership tick (at least once).
 //  - Decisions stay local: a node's engine only ever sees events of models it owns, and a model that moves away is
 //    forgotten by its plugins, so no node pre-warms or keeps a model for another node.
 //
@@ -216,7 +218,9 @@ class FleetNode {
     std::map<std::string, int64_t> import_states(RedisConnection& redis, const std::vector<std::string>& models);
     void forget_models(const std::vector<std::string>& models);
     void publish_placement(RedisConnection& redis, const PlacementView& view);
-    void move_dead_streams(RedisConnection& redis, const PlacementView& view);
+    /// Moves the entries of dead nodes' streams to their models' owners; deletes each only once every owner's stream
+    /// holds its event. Returns why Redis refused a write (those entries kept, moved again later), or "".
+    std::string move_dead_streams(RedisConnection& redis, const PlacementView& view);
     void retry_pending_imports(RedisConnection& redis);
 
     // ----- forwarder thread

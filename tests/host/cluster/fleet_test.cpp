@@ -592,6 +592,71 @@ TEST_F(FleetTest, AnEventPassedOnToItsNewOwnerLeavesTheStreamOnlyOnceTheOwnersSt
         << nodes_[0]->cluster().dump() << node("node-1").cluster().dump();
 }
 
+TEST_F(FleetTest, ADeadNodesEntriesLeaveItsStreamOnlyOnceRedisStoredThemForTheirOwner) {
+    start_nodes(2);
+    node("node-1").kill_now();
+    ASSERT_TRUE(poll_until([&] { return converged({nodes_[0].get()}, {"node-0"}); }, kSettle))
+        << nodes_[0]->cluster().dump();
+    const std::string model = "rhythm/0";  // node-0 owns every model now
+    ASSERT_EQ(nodes_[0]->owners(model), std::vector<std::string>{"node-0"});
+    const uint64_t acknowledged_before = nodes_[0]->counter("events_acknowledged");
+    const uint64_t moved_before = nodes_[0]->counter("dead_stream_entries_moved");
+
+    // Three unread entries for node-1's stream, staged under another key: a small one, then two of 1 MiB each (a
+    // timestamp with a million leading zeros, still read as the same number).
+    auto redis = redis_->client();
+    const std::string staging = "warmup:staging";
+    const std::string stream = "warmup:events:node-1";
+    const std::string now = std::to_string(system_now_ms());
+    const std::string padded = std::string(std::size_t{1} << 20, '0') + now;
+    for (const std::string* t : {&now, &padded, &padded})
+        ASSERT_FALSE(redis.checked({"XADD", staging, "*", "m", model, "t", *t, "c", "1", "h", "0"}).is_nil());
+    const std::string info = redis.checked({"INFO", "memory"}).text;
+    const auto at = info.find("used_memory:");
+    ASSERT_NE(at, std::string::npos) << info;
+    const int64_t used = std::stoll(info.substr(at + 12));
+
+    // In one transaction: the entries become the dead node's stream, and maxmemory is set half an entry above what
+    // Redis holds. The publisher's small commands (its renewal, XRANGE, XDEL) still pass; the XADD of the small
+    // entry too; an XADD carrying a large one is refused (-OOM: its argument alone crosses the limit) while Redis
+    // still takes the XDEL that follows it, as under a real maxmemory.
+    ASSERT_EQ(redis.checked({"MULTI"}).text, "OK");
+    redis.checked({"RENAME", staging, stream});
+    redis.checked({"CONFIG", "SET", "maxmemory", std::to_string(used + (int64_t{1} << 19))});
+    const auto executed = redis.checked({"EXEC"});
+    ASSERT_EQ(executed.elements.size(), 2U);
+    ASSERT_FALSE(executed.elements[0].is_error()) << executed.elements[0].text;
+    ASSERT_FALSE(executed.elements[1].is_error()) << executed.elements[1].text;
+
+    // The small entry is moved to node-0 and applied there; the two large ones stay in node-1's stream, however often
+    // the publisher tries (deleted there, an event whose XADD was refused would be lost), and the node says why.
+    EXPECT_TRUE(poll_until(
+        [&] {
+            const json health = cluster_health(*nodes_[0]);
+            return nodes_[0]->counter("events_acknowledged") >= acknowledged_before + 1 && health.is_object() &&
+                   health["reason"].is_string() &&
+                   health["reason"].get<std::string>().find("XADD warmup:events:node-0 refused: OOM") !=
+                       std::string::npos;
+        },
+        kSettle))
+        << cluster_health(*nodes_[0]).dump() << nodes_[0]->cluster().dump();
+    EXPECT_EQ(redis.command({"XLEN", stream}).integer, 2);
+    EXPECT_EQ(nodes_[0]->counter("dead_stream_entries_moved"), moved_before + 1);
+
+    // Redis takes writes again: the publisher moves the two others, and node-0 applies every event.
+    ASSERT_EQ(redis.checked({"CONFIG", "SET", "maxmemory", "0"}).text, "OK");
+    EXPECT_TRUE(poll_until(
+        [&] {
+            return nodes_[0]->counter("events_acknowledged") >= acknowledged_before + 3 &&
+                   redis.command({"XLEN", stream}).integer == 0;
+        },
+        kSettle))
+        << nodes_[0]->cluster().dump();
+    EXPECT_EQ(nodes_[0]->counter("dead_stream_entries_moved"), moved_before + 3);
+    EXPECT_TRUE(poll_until([&] { return cluster_health(*nodes_[0])["state"] == "ok"; }, kSettle))
+        << cluster_health(*nodes_[0]).dump();
+}
+
 TEST_F(FleetTest, EventsWhoseForwardRedisRefusesStayBufferedAndAreDeliveredOnceItTakesThemAgain) {
     start_nodes(2);
     std::string remote;  // a model owned by node-1
