@@ -10,7 +10,7 @@ namespace warmup::host::cluster {
 struct FleetCounters {
     uint64_t events_local = 0;            ///< events of owned models applied here directly
     uint64_t events_forwarded = 0;        ///< events written to another node's stream
-    uint64_t events_received = 0;         ///< stream entries read from this node's stream
+    uint64_t events_received = 0;         ///< entries read from this node's stream (each once, however often read)
     uint64_t events_acknowledged = 0;     ///< ... applied and acknowledged
     uint64_t events_dropped_unknown = 0;  ///< received for a model no catalog entry covers (acknowledged, logged)
     uint64_t forward_refused = 0;         ///< refused because the outbox was full (the client got 503)
@@ -24,6 +24,7 @@ struct FleetCounters {
     uint64_t redis_errors = 0;  ///< commands that failed: Redis unreachable, or an error reply where success was needed
     uint64_t dead_stream_entries_moved = 0;
     uint64_t events_passed_on = 0;  ///< received for a model this node no longer owns: forwarded to its owners now
+    uint64_t events_pass_on_refused = 0;  ///< XADDs of such an event Redis refused (entry left pending, tried again)
 };
 
 }  // namespace warmup::host::cluster

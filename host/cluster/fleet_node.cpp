@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <thread>
 #include <tuple>
@@ -35,6 +36,8 @@ constexpr std::string_view kStreamMaxEntries = "1000000";
 // The outbox file is rewritten with the outbox's content (instead of appended to) once it holds more lines than twice
 // the outbox plus this many: lines already sent do not pile up while the outbox is never empty at a save.
 constexpr std::size_t kOutboxCompactSlackLines = 4096;
+// A pass-on refused by one owner's stream again for the same reason is logged at most this often.
+constexpr int64_t kPassOnRefusalLogIntervalMs = 60'000;
 
 // Renews a membership key only when it is free or carries this process's instance marker, and lists the node in the
 // members' sorted set. KEYS: node key, members set. ARGV: record, expiry ms, instance marker, now ms, node id, oldest
@@ -610,17 +613,40 @@ void FleetNode::consumer_loop() {
     RedisConnection redis(endpoint_, std::chrono::milliseconds(block_ms + 2000));
     const auto retry = std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms / 4, 25));
     const std::string stream = key("events:" + node_id_);
-    std::string cursor = "0";  // entries delivered before and never acknowledged first, then new ones (">")
+    // Two kinds of reads. A scan of the entries delivered to this node before and never acknowledged (at the start,
+    // after a Redis error, and a quarter heartbeat after a pass-on was refused), page by page from `scan_from` (the
+    // last id handled: an entry left pending by a refused pass-on is not read again within the same scan), and
+    // otherwise new entries (">"). An entry whose pass-on Redis refused stays pending, unacknowledged, and is tried
+    // again by the next scan; meanwhile new entries are read and applied as usual, so a refusal tied to one key
+    // (WRONGTYPE, an ACL) never holds up the events of this node's own models.
+    using Clock = std::chrono::steady_clock;
+    bool scanning = true;
+    std::string scan_from = "0";
+    std::set<std::string> left_pending;          // ids the current scan left unacknowledged
+    std::optional<Clock::time_point> rescan_at;  // entries are left pending: scanned again then
+    const auto restart_scan = [&] {
+        scanning = true;
+        scan_from = "0";
+        left_pending.clear();
+        rescan_at.reset();
+    };
     while (!stopping_) {
         if (id_held_elsewhere_) {  // the stream is the other process's to read
+            restart_scan();        // and what is pending then, once it is this node's again
             std::unique_lock lock(stop_mutex_);
             stop_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
             continue;
         }
         try {
+            if (!scanning && rescan_at && Clock::now() >= *rescan_at) restart_scan();
+            // A blocking read for new entries ends when a scan is due (BLOCK 0 would wait for ever: at least 1 ms).
+            auto block = std::chrono::milliseconds(block_ms);
+            if (!scanning && rescan_at)
+                block = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*rescan_at - Clock::now()),
+                                   std::chrono::milliseconds(1), block);
             const RedisValue reply =
                 redis.command({"XREADGROUP", "GROUP", kGroup, node_id_, "COUNT", std::to_string(kBatchEvents), "BLOCK",
-                               std::to_string(block_ms), "STREAMS", stream, cursor});
+                               std::to_string(block.count()), "STREAMS", stream, scanning ? scan_from : ">"});
             if (reply.is_error()) {
                 if (reply.text.starts_with("NOGROUP")) {
                     // A new stream, or Redis restarted empty: the group starts at the stream's beginning, so events
@@ -628,7 +654,7 @@ void FleetNode::consumer_loop() {
                     const RedisValue created = redis.command({"XGROUP", "CREATE", stream, kGroup, "0", "MKSTREAM"});
                     if (created.is_error() && !created.text.starts_with("BUSYGROUP"))
                         throw RedisCommandError("XGROUP CREATE: " + created.text);
-                    cursor = "0";
+                    restart_scan();
                     continue;
                 }
                 throw RedisCommandError("XREADGROUP: " + reply.text);
@@ -637,18 +663,32 @@ void FleetNode::consumer_loop() {
             if (reply.is_nil() || reply.elements.empty()) continue;  // nothing new within the block time
             const RedisValue& entries = reply.elements.front().elements.at(1);
             if (entries.elements.empty()) {
-                if (cursor == "0") cursor = ">";  // every pending entry is done
+                if (scanning) {  // every pending entry is done, or left pending by a refusal
+                    scanning = false;
+                    unacknowledged_read_ = left_pending;  // forgets ids no longer pending (moved by a peer)
+                    if (!left_pending.empty()) rescan_at = Clock::now() + retry;
+                }
                 continue;
             }
-            apply_stream_entries(redis, entries);
+            const std::vector<std::string> refused = apply_stream_entries(redis, entries);
+            if (scanning) {
+                for (auto it = entries.elements.rbegin(); it != entries.elements.rend(); ++it)
+                    if (!it->elements.empty()) {
+                        scan_from = it->elements[0].text;
+                        break;
+                    }
+                left_pending.insert(refused.begin(), refused.end());
+            } else if (!refused.empty() && !rescan_at) {
+                rescan_at = Clock::now() + retry;
+            }
         } catch (const RedisUnavailable& error) {
             note_redis_error(kConsumerLink, error);
-            cursor = "0";
+            restart_scan();
             std::unique_lock lock(stop_mutex_);
             stop_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
         } catch (const RedisCommandError& error) {  // Redis answers but refuses (LOADING, NOAUTH ...): as unreachable
             note_redis_error(kConsumerLink, error);
-            cursor = "0";
+            restart_scan();
             std::unique_lock lock(stop_mutex_);
             stop_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
         } catch (const std::exception& error) {
@@ -659,15 +699,17 @@ void FleetNode::consumer_loop() {
     }
 }
 
-void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& entries) {
+std::vector<std::string> FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& entries) {
     std::vector<std::string> ids;
     std::vector<warmup_usage_event> batch;
     std::vector<std::string> names;
     std::vector<std::size_t> batch_entry;  // batch[i] came from the entry ids[batch_entry[i]]
     uint64_t unknown = 0;
+    uint64_t first_reads = 0;  // entries not read before (an entry left pending by a refusal is read again)
     for (const RedisValue& entry : entries.elements) {
         if (entry.elements.empty()) continue;
         ids.push_back(entry.elements[0].text);
+        if (unacknowledged_read_.insert(ids.back()).second) ++first_reads;
         // An entry whose fields were trimmed away (MAXLEN) has none: acknowledged, nothing to apply.
         auto fields = entry_fields(entry);
         if (fields.empty()) continue;
@@ -720,25 +762,35 @@ void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& e
         names.resize(kept);
     }
     // Redis unreachable (RedisUnavailable, thrown): nothing is acknowledged, the consumer reads the entries again. An
-    // error reply (OOM, READONLY ...) stored nothing: that entry stays unacknowledged (read again after a quarter
-    // heartbeat, see the end); its other owners may then receive it twice.
+    // error reply stored nothing: that entry stays unacknowledged, pending in this node's stream, and the consumer
+    // tries it again a quarter heartbeat later while it goes on with new entries (its other owners may then receive
+    // it twice). A refusal may concern all of Redis (OOM, READONLY: the membership and forwarder threads find it too)
+    // or one owner's key only (WRONGTYPE, an ACL on that key): either way it does not make Redis count as down.
     std::vector<bool> unsent(ids.size(), false);
-    std::string refusal;
     std::size_t delivered = 0;
+    uint64_t refused = 0;
     if (!pass_on.empty()) {
         const std::vector<RedisValue> replies = redis.pipeline(pass_on);
+        std::map<std::string, std::string> refused_keys;  // owner stream -> the first refusal of this batch
+        std::set<std::string> taking_keys;
         for (std::size_t i = 0; i < replies.size(); ++i) {
             if (!replies[i].is_error()) {
                 ++delivered;
+                taking_keys.insert(pass_on[i][1]);
                 continue;
             }
+            ++refused;
             unsent[pass_on_entry[i]] = true;
-            if (refusal.empty()) refusal = fmt::format("XADD {} refused: {}", pass_on[i][1], replies[i].text);
+            refused_keys.emplace(pass_on[i][1], replies[i].text);
         }
+        note_pass_on_results(refused_keys, taking_keys);
     }
     std::set<std::size_t> passed_on_entries;
+    std::vector<std::string> left_pending;
     for (const std::size_t entry : pass_on_entry)
         if (!unsent[entry]) passed_on_entries.insert(entry);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        if (unsent[i]) left_pending.push_back(ids[i]);
     // Into the ingest queue, waiting while it is full (backpressure on the stream, nothing dropped).
     const auto retry = std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms / 20, 5));
     for (std::size_t done = 0; done < batch.size() && !stopping_;) {
@@ -748,7 +800,7 @@ void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& e
             stop_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
         }
     }
-    if (stopping_) return;  // not acknowledged: read again at the next start
+    if (stopping_) return left_pending;  // not acknowledged: read again at the next start
     // A control-loop step hands the taken events to the engines before it runs commands: once this returns, every
     // event above has been applied.
     runtime_.call_on_control([](WarmupEngine&) { return 0; });
@@ -761,20 +813,53 @@ void FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& e
     }
     const std::size_t acknowledged = ack.size() - 3;
     if (acknowledged > 0) redis.pipeline({ack, trim});
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        if (!unsent[i]) unacknowledged_read_.erase(ids[i]);
     {
         std::lock_guard lock(names_mutex_);
         for (const auto& name : names) mark_dirty(name);
     }
     {
         std::lock_guard lock(counters_mutex_);
-        counters_.events_received += acknowledged;  // an entry read again after a refused XADD counts once
+        counters_.events_received += first_reads;  // an entry read again (left pending by a refusal) counts once
         counters_.events_acknowledged += acknowledged;
         counters_.events_dropped_unknown += unknown;
         counters_.events_passed_on += passed_on_entries.size();
         counters_.events_forwarded += delivered;
+        counters_.events_pass_on_refused += refused;
     }
-    // consumer_loop notes the refusal (the cluster component says why) and reads the unacknowledged entries again.
-    if (!refusal.empty()) throw RedisCommandError(refusal);
+    return left_pending;
+}
+
+void FleetNode::note_pass_on_results(const std::map<std::string, std::string>& refused_keys,
+                                     const std::set<std::string>& taking_keys) {
+    const int64_t now = now_unix_ms();
+    for (const auto& [stream, reason] : refused_keys) {
+        const std::string what = fmt::format("XADD {} refused: {}", stream, reason);
+        {
+            // In the cluster's last error (GET /api/warmup/cluster, the cluster component) and its error count, not
+            // as Redis down: the node's other commands succeed.
+            std::lock_guard lock(counters_mutex_);
+            ++counters_.redis_errors;
+            last_redis_error_ = what;
+            last_redis_error_unix_ms_ = now;
+        }
+        PassOnRefusal& seen = pass_on_refusals_[stream];
+        if (seen.reason == reason && now - seen.logged_unix_ms < kPassOnRefusalLogIntervalMs) continue;
+        seen.reason = reason;
+        seen.logged_unix_ms = now;
+        spdlog::warn(
+            "CLUSTER_PASS_ON_REFUSED {}: the entries of {} to pass on there stay unacknowledged and are passed on "
+            "again every {} ms until Redis takes them; this node's own events are still applied (logged again every "
+            "{} s while it lasts)",
+            what, key("events:" + node_id_), std::max<uint32_t>(config_.cluster.heartbeat_ms / 4, 25),
+            kPassOnRefusalLogIntervalMs / 1000);
+    }
+    for (const std::string& stream : taking_keys) {
+        if (refused_keys.contains(stream)) continue;
+        if (pass_on_refusals_.erase(stream) > 0)
+            spdlog::info("CLUSTER_PASS_ON_RESUMED {} takes events passed on by node {} again", stream, node_id_);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------- membership
@@ -1484,7 +1569,8 @@ json FleetNode::cluster_json() const {
           {"state_writes", c.state_writes},
           {"redis_errors", c.redis_errors},
           {"dead_stream_entries_moved", c.dead_stream_entries_moved},
-          {"events_passed_on", c.events_passed_on}}}};
+          {"events_passed_on", c.events_passed_on},
+          {"events_pass_on_refused", c.events_pass_on_refused}}}};
 }
 
 }  // namespace warmup::host::cluster

@@ -25,8 +25,10 @@
 //    an entry read but not applied before a crash is read again at the next start. Events of a replicated model go to
 //    every owner. An entry for a model this node no longer owns (forwarded under an older placement) is passed on:
 //    the consumer thread adds it to the current owners' streams itself and acknowledges it only once Redis stored it
-//    there (an XADD refused leaves it unacknowledged, read again a quarter heartbeat later), so no crash loses it;
-//    one passed on and not yet acknowledged at a crash is passed on again after the restart (at least once).
+//    there (an XADD refused leaves it unacknowledged, pending in this node's stream, and the consumer passes it on
+//    again a quarter heartbeat later while it goes on reading new entries), so no crash loses it and a refusal tied
+//    to one owner's key (WRONGTYPE, an ACL) does not hold up this node's own events; one passed on and not yet
+//    acknowledged at a crash is passed on again after the restart (at least once).
 //  - Learned state: the primary owner writes each model's per-model state (ext/model_state.h, every component that
 //    offers it) to the hash <prefix>state:<model> at the state snapshot interval (models with new events since the
 //    last write) and when the model moves away (hand-over, then the old owner forgets it). A new owner imports the
@@ -239,9 +241,15 @@ class FleetNode {
     // ----- consumer thread
     void consumer_loop();
     /// Applies stream entries (id, fields) and acknowledges them once they reached the engines; passes those of models
-    /// owned elsewhere now on to their owners' streams before it acknowledges them. Throws RedisUnavailable (nothing
-    /// acknowledged) and RedisCommandError when Redis refused to store a passed-on event (the others acknowledged).
-    void apply_stream_entries(RedisConnection& redis, const RedisValue& entries);
+    /// owned elsewhere now on to their owners' streams before it acknowledges them. Returns the ids left
+    /// unacknowledged because Redis refused to store a passed-on event (the others are acknowledged); throws
+    /// RedisUnavailable (nothing acknowledged).
+    std::vector<std::string> apply_stream_entries(RedisConnection& redis, const RedisValue& entries);
+    /// Notes the owner streams whose XADD of a passed-on event was refused (stream -> error reply): counted, in the
+    /// last error, logged CLUSTER_PASS_ON_REFUSED (throttled per stream); and those that took one again (logged
+    /// CLUSTER_PASS_ON_RESUMED after a refusal).
+    void note_pass_on_results(const std::map<std::string, std::string>& refused_keys,
+                              const std::set<std::string>& taking_keys);
 
     /// [any] The placement in force (never null after start()).
     [[nodiscard]] std::shared_ptr<const PlacementView> view() const;
@@ -324,6 +332,16 @@ class FleetNode {
     int64_t last_redis_error_unix_ms_ = 0;  // under counters_mutex_
     std::string node_id_conflict_;          // under counters_mutex_: "" unless another process holds the id
     std::atomic<bool> id_held_elsewhere_{false};
+
+    // Consumer thread only. Entries of this node's stream read and not acknowledged yet (counted in events_received
+    // once, however often they are read again); replaced by what is still pending at the end of each scan.
+    std::set<std::string> unacknowledged_read_;
+    // Owner streams that refused a passed-on event: the last reason logged and when.
+    struct PassOnRefusal {
+        std::string reason;
+        int64_t logged_unix_ms = 0;
+    };
+    std::map<std::string, PassOnRefusal> pass_on_refusals_;
 
     std::mutex stop_mutex_;
     std::condition_variable stop_cv_;

@@ -89,7 +89,7 @@ struct FleetSeries {
     uint64_t cluster::FleetCounters::*field;
 };
 
-constexpr std::array<FleetSeries, 16> kFleetSeries{{
+constexpr std::array<FleetSeries, 17> kFleetSeries{{
     {"warmup_fleet_events_local_total", "counter",
      "Events of models this node owns, applied here (posted here, or moved here by a new placement).",
      &cluster::FleetCounters::events_local},
@@ -97,7 +97,9 @@ constexpr std::array<FleetSeries, 16> kFleetSeries{{
      "Events written to another node's Redis stream, one per owner: events of models this node does not own "
      "(or also owns with replicas).",
      &cluster::FleetCounters::events_forwarded},
-    {"warmup_fleet_events_received_total", "counter", "Entries read from this node's Redis stream.",
+    {"warmup_fleet_events_received_total", "counter",
+     "Entries read from this node's Redis stream, each counted once however often it is read (an entry left pending "
+     "by a refused pass-on, or unacknowledged at a Redis error, is read again).",
      &cluster::FleetCounters::events_received},
     {"warmup_fleet_events_acknowledged_total", "counter",
      "Entries of this node's stream applied to its engine and acknowledged.",
@@ -108,6 +110,10 @@ constexpr std::array<FleetSeries, 16> kFleetSeries{{
     {"warmup_fleet_events_passed_on_total", "counter",
      "Entries received for a model this node no longer owns, forwarded to its owners.",
      &cluster::FleetCounters::events_passed_on},
+    {"warmup_fleet_events_pass_on_refused_total", "counter",
+     "Stream writes of such entries Redis refused (OOM, READONLY, WRONGTYPE on the owner's key ...), one per owner and "
+     "attempt: the entry stays unacknowledged in this node's stream and is passed on again a quarter heartbeat later.",
+     &cluster::FleetCounters::events_pass_on_refused},
     {"warmup_fleet_forward_buffered", "gauge",
      "Events for other nodes waiting in the outbox now (Redis slow or unreachable; at most cluster.forward_buffer).",
      &cluster::FleetCounters::forward_buffered},

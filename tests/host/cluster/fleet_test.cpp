@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "cluster/outbox_file.hpp"
 #include "fleet_test_support.hpp"
@@ -655,6 +656,92 @@ TEST_F(FleetTest, ADeadNodesEntriesLeaveItsStreamOnlyOnceRedisStoredThemForTheir
     EXPECT_EQ(nodes_[0]->counter("dead_stream_entries_moved"), moved_before + 3);
     EXPECT_TRUE(poll_until([&] { return cluster_health(*nodes_[0])["state"] == "ok"; }, kSettle))
         << cluster_health(*nodes_[0]).dump();
+}
+
+TEST_F(FleetTest, APassOnRefusedByOneOwnersStreamHoldsUpNeitherTheNodesOwnEventsNorRedisUp) {
+    start_nodes(2);
+    std::string mine, theirs;  // owned by node-1 alone; by node-0 alone
+    for (int i = 0; i < 12; ++i) {
+        const std::string model = "rhythm/" + std::to_string(i);
+        const auto owners = nodes_[1]->owners(model);
+        if (mine.empty() && owners == std::vector<std::string>{"node-1"}) mine = model;
+        if (theirs.empty() && owners == std::vector<std::string>{"node-0"}) theirs = model;
+    }
+    ASSERT_FALSE(mine.empty());
+    ASSERT_FALSE(theirs.empty());
+    Node& receiver = node("node-1");
+    const uint64_t received_before = receiver.counter("events_received");
+    const uint64_t acknowledged_before = receiver.counter("events_acknowledged");
+    const uint64_t passed_on_before = receiver.counter("events_passed_on");
+    const uint64_t owner_acknowledged_before = nodes_[0]->counter("events_acknowledged");
+
+    // node-0's stream key made to hold a string: Redis refuses every XADD to it (WRONGTYPE), and only to it. Then an
+    // entry in node-1's stream for node-0's model (as one forwarded under an older placement): node-1 cannot pass it
+    // on, leaves it pending, and passes it on again a quarter heartbeat later.
+    auto redis = redis_->client();
+    const std::string stream = "warmup:events:node-1";
+    ASSERT_EQ(redis.checked({"SET", "warmup:events:node-0", "not a stream"}).text, "OK");
+    const auto xadd = [&](const std::string& model) {
+        return redis
+            .checked({"XADD", stream, "*", "m", model, "t", std::to_string(system_now_ms()), "c", "1", "h", "0"})
+            .text;
+    };
+    const std::string refused_id = xadd(theirs);
+    const auto pending = [&]() -> std::pair<std::string, int64_t> {  // node-1's only pending entry, deliveries
+        const auto entries = redis.command({"XPENDING", stream, "warmupd", "-", "+", "10"});
+        if (entries.elements.size() != 1 || entries.elements[0].elements.size() < 4) return {"", 0};
+        return {entries.elements[0].elements[0].text, entries.elements[0].elements[3].integer};
+    };
+    ASSERT_TRUE(poll_until([&] { return pending().second >= 2; }, kSettle))
+        << "XLEN " << redis.command({"XLEN", stream}).integer << receiver.cluster().dump();
+
+    // Events of node-1's own model that arrive meanwhile are read and applied as ever: the refused entry does not
+    // hold up the stream.
+    for (int i = 0; i < 3; ++i) xadd(mine);
+    EXPECT_TRUE(poll_until([&] { return receiver.counter("events_acknowledged") >= acknowledged_before + 3; }, kSettle))
+        << receiver.cluster().dump();
+    // The refused entry is still there, unacknowledged, and tried again.
+    const int64_t deliveries = pending().second;
+    EXPECT_EQ(pending().first, refused_id);
+    EXPECT_TRUE(poll_until([&] { return pending().second > deliveries; }, kSettle)) << receiver.cluster().dump();
+    EXPECT_EQ(pending().first, refused_id);
+    EXPECT_EQ(redis.command({"XLEN", stream}).integer, 1);
+    EXPECT_EQ(receiver.counter("events_acknowledged"), acknowledged_before + 3);
+    // Each entry counted once as received, however often the refused one was read.
+    EXPECT_EQ(receiver.counter("events_received"), received_before + 4);
+    EXPECT_GE(receiver.counter("events_pass_on_refused"), 2U);
+    // A refusal tied to one key does not make Redis count as down on node-1 (its other commands succeed), and says
+    // why in the cluster's last error.
+    const json view = receiver.cluster();
+    EXPECT_EQ(view["redis"]["reachable"], true) << view.dump();
+    EXPECT_NE(view["redis"]["last_error"].get<std::string>().find("WRONGTYPE"), std::string::npos) << view.dump();
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_EQ(receiver.metric("warmup_fleet_redis_up"), 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(kHeartbeatMs / 10));
+    }
+    // Logged once (again only after a minute), not at every attempt.
+    const auto occurrences = [&](const std::string& needle) {
+        const std::string log = receiver.process().log();
+        std::size_t count = 0;
+        for (auto at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++count;
+        return count;
+    };
+    EXPECT_EQ(occurrences("CLUSTER_PASS_ON_REFUSED XADD warmup:events:node-0 refused: WRONGTYPE"), 1U)
+        << receiver.process().log();
+
+    // Once the key takes streams again, the pending entry reaches node-0, which applies it, and leaves node-1's stream.
+    ASSERT_EQ(redis.checked({"DEL", "warmup:events:node-0"}).integer, 1);
+    EXPECT_TRUE(poll_until(
+        [&] {
+            return nodes_[0]->counter("events_acknowledged") >= owner_acknowledged_before + 1 &&
+                   redis.command({"XLEN", stream}).integer == 0 && pending().first.empty();
+        },
+        kSettle))
+        << nodes_[0]->cluster().dump() << receiver.cluster().dump();
+    EXPECT_EQ(receiver.counter("events_acknowledged"), acknowledged_before + 4);
+    EXPECT_EQ(receiver.counter("events_received"), received_before + 4);
+    EXPECT_EQ(receiver.counter("events_passed_on"), passed_on_before + 1);
+    EXPECT_EQ(occurrences("CLUSTER_PASS_ON_RESUMED warmup:events:node-0"), 1U) << receiver.process().log();
 }
 
 TEST_F(FleetTest, EventsWhoseForwardRedisRefusesStayBufferedAndAreDeliveredOnceItTakesThemAgain) {
