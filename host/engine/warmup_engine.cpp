@@ -826,6 +826,7 @@ void WarmupEngine::remove_stale_plugin_items() {
 }
 
 void WarmupEngine::dispatch(warmup_time_ms now_ms) {
+    if (loads_held_) return;  // release_loads() dispatches
     // 1. Demand loads waiting for memory, strictly first come, first served (head-of-line blocking is the rule).
     while (!memory_fifo_.empty() && in_flight_ < options_.max_concurrent_loads) {
         const warmup_model_index model = memory_fifo_.front();
@@ -1390,7 +1391,17 @@ uint64_t WarmupEngine::adopt_unload(const PendingUnload& unload, warmup_time_ms 
     used_mb_ += adopted.memory_mb;
     unloading_mb_ += adopted.memory_mb;
     if (adopted.timed_out) overdue_mb_ += adopted.memory_mb;
+    // Over the budget even once the unloads that will come free are over (a timed-out one may never): other models
+    // are evicted in its place. Loads waiting for memory see it from here on.
+    if (used_mb_ - freeing_mb() > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
+    dispatch(now_ms);
     return adopted.ticket;
+}
+
+void WarmupEngine::release_loads(warmup_time_ms now_ms) {
+    loads_held_ = false;
+    advance(now_ms);
+    dispatch(now_ms);
 }
 
 std::size_t WarmupEngine::release_failed_unloads(warmup_model_index model, warmup_time_ms now_ms) {

@@ -247,8 +247,17 @@ class WarmupEngine {
     /// [control] Takes over `unload`, a pending unload of another engine that stops (an experiment arm a reload
     /// stopped), with its memory, start time and flags: charged to this engine's budget until it is answered here
     /// (on_unload_finished) with the returned ticket, or settled (a failed one, by reconcile()). Nothing is sent to
-    /// the backend. Returns the new ticket.
+    /// the backend. Loads that start from now count that memory as in use (waiting for it while it is being
+    /// unloaded); should this engine charge more than its budget without counting the unloads that will come free,
+    /// ready models are evicted in its place, as adopt_resident does. Returns the new ticket.
     uint64_t adopt_unload(const PendingUnload& unload, warmup_time_ms now_ms);
+
+    /// [control] Holds every load start (dispatch) until release_loads(): for a reload that changes budgets and moves
+    /// models and unloads between engines, so that no load starts before every engine's books hold what the server
+    /// does. Evictions still run. Not nested: one release ends any number of holds.
+    void hold_loads() noexcept { loads_held_ = true; }
+    /// [control] Ends hold_loads() and starts what fits now.
+    void release_loads(warmup_time_ms now_ms);
 
     /// Asks the scheduler for a plan for `model` now (trigger TIMER), e.g. before its first request. Only a policy
     /// that knows the future can act on this for a model never seen; the clairvoyant yardsticks use it.
@@ -575,6 +584,7 @@ class WarmupEngine {
     uint32_t in_flight_ = 0;
     uint64_t residency_sequence_ = 0;  // see residency_sequence()
     bool stopped_ = false;
+    bool loads_held_ = false;  // hold_loads(): dispatch starts nothing until release_loads()
     warmup_time_ms accounted_until_ms_ = WARMUP_TIME_NEVER;
 
     EngineCounters counters_;

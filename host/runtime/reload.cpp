@@ -364,6 +364,13 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
             out.notes.push_back(fmt::format("experiment arm '{}' started ({})", arm->name,
                                             arm->mode == LiveArm::Mode::Shadow ? "shadow" : "acting"));
 
+    // No arm starts a load until every arm's books are complete: the budgets change below (an arm's share may grow
+    // by a stopped arm's), and the memory a stopped acting arm still holds on the server (its loaded models, its
+    // unloads not over yet) reaches the arms that serve those models only after that. A load started in between would
+    // count that memory free while the server still holds it, and the budget would be overcommitted.
+    arms_.front()->engine->hold_loads();  // the other running arms are in new_arms (kept) or old_arms (stopping) now
+    for (const auto& arm : new_arms)
+        if (arm->engine) arm->engine->hold_loads();
     engine.replace_components(next_control->component_set(), clock_.now_ms());
     if (control.plugins->at(ComponentSlot::Backend) != next_control->at(ComponentSlot::Backend))
         workers_->set_backend(next_control->at(ComponentSlot::Backend));
@@ -380,6 +387,18 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
             arms_[i]->engine->replace_components(components, clock_.now_ms());
         }
     assign_budgets(next.memory_budget.absolute_mb);
+    for (auto& arm : arms_) arm->engine->hold_loads();  // the arms started just now too
+    // The unloads a stopped acting arm still runs go to the books of the arms that serve those models now, before any
+    // plan: the server holds those models until the unloads return, so that memory is in use (and being unloaded) for
+    // every load decided from here on.
+    for (const auto& arm : old_arms) {
+        if (!arm || arm->mode != LiveArm::Mode::Acting) continue;
+        if (const std::size_t handed = hand_over_unloads(*arm); handed > 0)
+            out.notes.push_back(fmt::format(
+                "experiment arm '{}': its {} unload(s) not over yet stay charged, to the arms that serve those models "
+                "now, until the backend answers",
+                arm->name, handed));
+    }
     // A new predictor, analyzer or scheduler (or a rollback to the old ones) would plan differently: every model
     // gets a fresh plan now, not at its next event, so loaded models drop the old unload plan and planned pre-warms
     // come back.
@@ -396,13 +415,9 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
             out.notes.push_back(
                 fmt::format("experiment arm '{}': its {} loaded model(s) were handed to the arms that serve them now",
                             arm->name, handed));
-        // Its unloads not over yet: charged to the arms that serve those models now until the backend answers.
-        if (const std::size_t handed = hand_over_unloads(*arm); handed > 0)
-            out.notes.push_back(fmt::format(
-                "experiment arm '{}': its {} unload(s) not over yet stay charged, to the arms that serve those models "
-                "now, until the backend answers",
-                arm->name, handed));
     }
+    // Every arm's books hold what the server does: what fits under the new budgets starts now.
+    for (auto& arm : arms_) arm->engine->release_loads(clock_.now_ms());
     out.pause_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started).count();
     // The replaced set is kept, as what a rollback goes back to, until the next reload that replaces a component;
     // sets are destroyed here, on the control thread, and their libraries go when nothing else holds them.

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "config/config.hpp"
@@ -362,6 +363,137 @@ TEST(LiveExperiment, UnloadsAStoppedArmHadRunningStayChargedUntilTheBackendAnswe
             EXPECT_FALSE(ollama.is_loaded(name)) << name;
         }
     }
+    runtime.stop();
+}
+
+// The arm a model's events go to with `split: model` and two acting arms of equal weight (index 0: control, 1: the
+// other), as experiment_arms.cpp computes it (a stable hash of the model's name). The test checks it on the way.
+std::size_t arm_of_model(const std::string& name) {
+    uint64_t hash = 1469598103934665603ULL;
+    for (const unsigned char c : name) hash = (hash ^ c) * 1099511628211ULL;
+    uint64_t x = hash + 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return static_cast<double>(x >> 11) * 0x1.0p-53 < 0.5 ? 0 : 1;
+}
+
+// The experiment stops while the treatment's unload is held by the server and the control arm has a demand load
+// waiting for memory: the control arm's budget grows to the whole of it, but the treatment's unload reaches its books
+// before any load starts, so the waiting load waits for the unloads instead of taking memory the server still holds.
+// Neither the books nor the server (FakeOllama's peak) ever go over the budget.
+TEST(LiveExperiment, AStoppedArmsUnloadsAreChargedBeforeAnyLoadStartsUnderTheGrownBudget) {
+    constexpr uint64_t kGiB = 1024ULL * 1024 * 1024;
+    test::FakeOllama ollama;
+    std::vector<std::string> control_models, treatment_models;
+    for (int i = 0; i < 32 && (control_models.size() < 2 || treatment_models.empty()); ++i) {
+        const std::string name = "m" + std::to_string(i) + ":latest";
+        ollama.add_model(name, {4 * kGiB, 4 * kGiB});
+        (arm_of_model(name) == 0 ? control_models : treatment_models).push_back(name);
+    }
+    ASSERT_GE(control_models.size(), 2u);
+    ASSERT_GE(treatment_models.size(), 1u);
+    ollama.hold_unloads();
+    // 8 GiB split between the control arm (keeps models 10 min) and the treatment (keeps them 1 s): 4 GiB each, one
+    // model each. No reconciliation: only the unloads' answers settle the books.
+    const auto config = [&](bool experiment) {
+        Config parsed = load_config_text(
+            std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR +
+                "\"]\n"
+                "budgets: {memory_mb: 8192, max_concurrent_warmups: 4}\n"
+                "reconcile: {interval_ms: 0}\n"
+                "components:\n"
+                "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+                "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}\n"
+                "  performance: {plugin: org.warmup.performance.calibrated}\n"
+                "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {max_attempts: 1}}\n"
+                "  resource: {plugin: org.warmup.resource.lru}\n"
+                "  queue: {plugin: org.warmup.queue.priority}\n"
+                "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+                "  backend: {plugin: org.warmup.backend.ollama, params: {base_url: '" +
+                ollama.url() +
+                "', keep_alive_refresh_ms: 0}}\n"
+                "catalog:\n"
+                "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n"
+                "experiment: {enabled: true, split: model, control_weight: 1}\n"
+                "arms:\n"
+                "  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: "
+                "{ttl_ms: 1000}}}}\n",
+            "arms.yaml", {}, {});
+        parsed.experiment.enabled = experiment;
+        return parsed;
+    };
+    LiveRuntime runtime(config(true));
+    runtime.start();
+    const auto request = [&](const std::string& name) {
+        warmup_usage_event event{};
+        event.model = *runtime.catalog().resolve(name);
+        event.ts_ms = runtime.clock().now_ms();
+        event.count = 1;
+        ASSERT_TRUE(runtime.try_ingest(event));
+    };
+    const auto residency = [&](std::size_t arm, const std::string& name) {
+        const warmup_model_index model = *runtime.catalog().resolve(name);
+        return runtime.call_on_control([&](WarmupEngine&) {
+            const WarmupEngine& engine = *runtime.arms().at(arm)->engine;
+            return model < engine.model_count() ? engine.model_status(model).residency : WARMUP_RESIDENCY_ABSENT;
+        });
+    };
+    // Every arm's books within its budget, and the server within the whole budget.
+    const auto within_budget = [&] {
+        return runtime.call_on_control([&](WarmupEngine&) {
+            bool within = true;
+            for (const auto& arm : runtime.arms())
+                if (arm->engine->used_mb() > arm->engine->budget_mb() + 1e-6) within = false;
+            return within;
+        });
+    };
+    const std::string& treatment_model = treatment_models.front();
+    const std::string& first = control_models[0];
+    const std::string& second = control_models[1];
+
+    // The treatment loads its model and unloads it a second later; the server holds that unload.
+    request(treatment_model);
+    ASSERT_TRUE(test::poll_until([&] { return residency(1, treatment_model) == WARMUP_RESIDENCY_READY; },
+                                 std::chrono::seconds(20)));
+    ASSERT_TRUE(test::poll_until([&] { return ollama.unloads_held() == 1; }, std::chrono::seconds(20)));
+    // The control arm loads one model, then a second evicts it (its unload held too) and waits for that memory.
+    request(first);
+    ASSERT_TRUE(
+        test::poll_until([&] { return residency(0, first) == WARMUP_RESIDENCY_READY; }, std::chrono::seconds(20)));
+    request(second);
+    ASSERT_TRUE(test::poll_until([&] { return ollama.unloads_held() == 2; }, std::chrono::seconds(20)));
+    ASSERT_EQ(residency(0, second), WARMUP_RESIDENCY_QUEUED);
+    ASSERT_TRUE(within_budget());
+    ASSERT_LE(ollama.peak_vram_bytes(), 8 * kGiB);
+
+    // The experiment stops: the control arm's budget doubles, and it takes the treatment's unload.
+    const ReloadResult stopped = runtime.reload(config(false));
+    ASSERT_TRUE(stopped.ok) << stopped.error;
+    const auto [used_mb, budget_mb, unloading_mb] = runtime.call_on_control([&](WarmupEngine& control) {
+        return std::tuple{control.used_mb(), control.budget_mb(), control.unloading_mb()};
+    });
+    EXPECT_DOUBLE_EQ(budget_mb, 8192);
+    EXPECT_DOUBLE_EQ(unloading_mb, 8192);
+    EXPECT_LE(used_mb, budget_mb) << "a load started on memory the server still holds";
+    EXPECT_EQ(residency(0, second), WARMUP_RESIDENCY_QUEUED);  // it waits for the unloads
+    // A load started by mistake would reach the server within this while the unloads are still held.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(ollama.loads_received(second), 0);
+    EXPECT_LE(ollama.peak_vram_bytes(), 8 * kGiB);
+
+    // The server answers the unloads: the waiting load starts, and fits.
+    ollama.release_held_unloads();
+    bool within = true;
+    ASSERT_TRUE(test::poll_until(
+        [&] {
+            within = within_budget() && within;
+            return residency(0, second) == WARMUP_RESIDENCY_READY;
+        },
+        std::chrono::seconds(20)));
+    EXPECT_TRUE(within);
+    EXPECT_LE(ollama.peak_vram_bytes(), 8 * kGiB);
+    EXPECT_EQ(ollama.loads_received(second), 1);
     runtime.stop();
 }
 
