@@ -19,77 +19,79 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
         serial = ++next_serial_;
         running_.emplace(serial, Running{arm_id, model, ticket, std::chrono::steady_clock::now(), cancel_state});
     }
-    arena_.execute([this, &record, arm_id, model, ticket, backend, cancel_state, serial, generation] {
-        group_->run([this, &record, arm_id, model, ticket, backend, cancel_state, serial, generation] {
-            load_order_->wait_for_late_unload(model);
-            warmup_model_info info = record.to_info();
-            warmup_load_result result{};
-            result.struct_size = sizeof result;
-            warmup_cancel_token cancel{cancel_state.get(), [](void* context) {
-                                           return static_cast<CancelState*>(context)->cancelled() ? 1 : 0;
-                                       }};
-            const auto started = std::chrono::steady_clock::now();
-            warmup_error* error =
-                backend->vtable<warmup_backend_vtable>()->load(backend->self(), &info, &cancel, &result);
-            const double load_ms =
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-            // A load the daemon's stop cancelled did not fail: it is not reported as an error, and not answered to
-            // the engine, whose control loop is stopping (it would count a failed load and plan a retry).
-            const bool cancelled_by_shutdown =
-                error != nullptr && error->code == WARMUP_ERROR_CANCELLED && cancel_state->by_shutdown();
-            bool permanent_failure = false;
-            if (error != nullptr) {
-                ErrorPtr owned(error);
-                permanent_failure = owned->code == WARMUP_ERROR_NOT_FOUND ||
-                                    owned->code == WARMUP_ERROR_INVALID_ARGUMENT ||
-                                    owned->code == WARMUP_ERROR_UNSUPPORTED;
-                if (cancelled_by_shutdown)
-                    spdlog::info("MODEL_LOAD_CANCELLED load of {} cancelled by the shutdown after {:.0f} ms",
-                                 record.name, load_ms);
-                else {
-                    spdlog::warn("MODEL_LOAD_ERROR backend {} could not load {}: {}: {}", backend->label(), record.name,
-                                 status_name(owned->code), owned->message);
-                    if (outbox_.backend_error)
-                        outbox_.backend_error(fmt::format("load of {}: {}", record.name, owned->message));
-                }
+    arena_.enqueue(group_->defer([this, &record, arm_id, model, ticket, backend, cancel_state, serial, generation] {
+        {
+            // budgets.warmup_timeout_ms runs from when a worker takes the load, not from the submission: a load
+            // waiting for a worker (taken by other loads and unloads) has not been asked of the backend yet.
+            std::lock_guard lock(running_mutex_);
+            if (const auto found = running_.find(serial); found != running_.end())
+                found->second.started = std::chrono::steady_clock::now();
+        }
+        load_order_->wait_for_late_unload(model);
+        warmup_model_info info = record.to_info();
+        warmup_load_result result{};
+        result.struct_size = sizeof result;
+        warmup_cancel_token cancel{
+            cancel_state.get(), [](void* context) { return static_cast<CancelState*>(context)->cancelled() ? 1 : 0; }};
+        const auto started = std::chrono::steady_clock::now();
+        warmup_error* error = backend->vtable<warmup_backend_vtable>()->load(backend->self(), &info, &cancel, &result);
+        const double load_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        // A load the daemon's stop cancelled did not fail: it is not reported as an error, and not answered to
+        // the engine, whose control loop is stopping (it would count a failed load and plan a retry).
+        const bool cancelled_by_shutdown =
+            error != nullptr && error->code == WARMUP_ERROR_CANCELLED && cancel_state->by_shutdown();
+        bool permanent_failure = false;
+        if (error != nullptr) {
+            ErrorPtr owned(error);
+            permanent_failure = owned->code == WARMUP_ERROR_NOT_FOUND || owned->code == WARMUP_ERROR_INVALID_ARGUMENT ||
+                                owned->code == WARMUP_ERROR_UNSUPPORTED;
+            if (cancelled_by_shutdown)
+                spdlog::info("MODEL_LOAD_CANCELLED load of {} cancelled by the shutdown after {:.0f} ms", record.name,
+                             load_ms);
+            else {
+                spdlog::warn("MODEL_LOAD_ERROR backend {} could not load {}: {}: {}", backend->label(), record.name,
+                             status_name(owned->code), owned->message);
+                if (outbox_.backend_error)
+                    outbox_.backend_error(fmt::format("load of {}: {}", record.name, owned->message));
             }
-            // Whoever removes the entry answers the engine: this worker, or expire() after a timeout (then the
-            // late result is dropped: the engine was already told the load failed).
-            bool owned_completion = false;
-            {
-                std::lock_guard lock(running_mutex_);
-                owned_completion = running_.erase(serial) == 1;
+        }
+        // Whoever removes the entry answers the engine: this worker, or expire() after a timeout (then the
+        // late result is dropped: the engine was already told the load failed).
+        bool owned_completion = false;
+        {
+            std::lock_guard lock(running_mutex_);
+            owned_completion = running_.erase(serial) == 1;
+        }
+        if (owned_completion && !cancelled_by_shutdown) {
+            outbox_.completions->push(
+                {arm_id, model, ticket, error == nullptr, load_ms, result.memory_mb, permanent_failure});
+            outbox_.wake();
+        } else if (error == nullptr) {
+            // The load outlived its timeout (the engine counted it failed and freed its memory) but the
+            // backend finished it anyway: unload it, or it would stay resident outside the budget; unless a
+            // newer load of the model has started since, which the engine now counts on.
+            if (load_order_->claim_late_unload(model, generation)) {
+                spdlog::warn(
+                    "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its "
+                    "timeout; unloading it",
+                    record.name, load_ms);
+                load_order_->unload_began(model);
+                const uint64_t unload_serial = unload_starting(arm_id, model, UnloadCompletion::kNoTicket);
+                const auto failed = unload_now(*backend, record);
+                unload_returned(unload_serial, record, failed.has_value());
+                load_order_->unload_ended(model);
+                load_order_->unloaded(model);
+                // No engine charges this load any more: only a failure is news (the model may be on the server).
+                if (failed) report_unload({arm_id, model, UnloadCompletion::kNoTicket, false, *failed});
+            } else {
+                spdlog::warn(
+                    "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its "
+                    "timeout; a newer load of it has started, so it stays loaded",
+                    record.name, load_ms);
             }
-            if (owned_completion && !cancelled_by_shutdown) {
-                outbox_.completions->push(
-                    {arm_id, model, ticket, error == nullptr, load_ms, result.memory_mb, permanent_failure});
-                outbox_.wake();
-            } else if (error == nullptr) {
-                // The load outlived its timeout (the engine counted it failed and freed its memory) but the
-                // backend finished it anyway: unload it, or it would stay resident outside the budget; unless a
-                // newer load of the model has started since, which the engine now counts on.
-                if (load_order_->claim_late_unload(model, generation)) {
-                    spdlog::warn(
-                        "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its "
-                        "timeout; unloading it",
-                        record.name, load_ms);
-                    load_order_->unload_began(model);
-                    const uint64_t unload_serial = unload_starting(arm_id, model, UnloadCompletion::kNoTicket);
-                    const auto failed = unload_now(*backend, record);
-                    unload_returned(unload_serial, record, failed.has_value());
-                    load_order_->unload_ended(model);
-                    load_order_->unloaded(model);
-                    // No engine charges this load any more: only a failure is news (the model may be on the server).
-                    if (failed) report_unload({arm_id, model, UnloadCompletion::kNoTicket, false, *failed});
-                } else {
-                    spdlog::warn(
-                        "MODEL_LOAD_TIMEOUT load of {} finished {:.0f} ms after it started, past its "
-                        "timeout; a newer load of it has started, so it stays loaded",
-                        record.name, load_ms);
-                }
-            }
-        });
-    });
+        }
+    }));
 }
 
 uint64_t LoadWorkers::expire(int64_t timeout_ms) {
@@ -121,18 +123,17 @@ void LoadWorkers::start_unload(uint32_t arm_id, warmup_model_index model, uint64
     auto backend = backend_;
     auto load_order = load_order_;
     load_order->unload_began(model);  // counted from now: a listing started after this sees the unload
-    // Watched from now (not from when a worker takes it): the deadline covers the wait for a free worker too, since
-    // the memory is held all the same.
-    const uint64_t serial = unload_starting(arm_id, model, ticket);
-    arena_.execute([this, &record, backend, load_order, arm_id, model, ticket, serial] {
-        group_->run([this, &record, backend, load_order, arm_id, model, ticket, serial] {
-            const auto failed = unload_now(*backend, record);
-            unload_returned(serial, record, failed.has_value());
-            // Ended before it is reported: a listing that starts once the engine knows sees no unload running.
-            load_order->unload_ended(model);
-            report_unload({arm_id, model, ticket, !failed.has_value(), failed.value_or(std::string())});
-        });
-    });
+    arena_.enqueue(group_->defer([this, &record, backend, load_order, arm_id, model, ticket] {
+        // Watched from the backend call (budgets.unload_timeout_ms), not from the submission: the worker slots are
+        // shared with loads that may run for minutes, and an unload waiting for one is not overdue, it has not
+        // been asked of the backend yet.
+        const uint64_t serial = unload_starting(arm_id, model, ticket);
+        const auto failed = unload_now(*backend, record);
+        unload_returned(serial, record, failed.has_value());
+        // Ended before it is reported: a listing that starts once the engine knows sees no unload running.
+        load_order->unload_ended(model);
+        report_unload({arm_id, model, ticket, !failed.has_value(), failed.value_or(std::string())});
+    }));
 }
 
 uint64_t LoadWorkers::unload_starting(uint32_t arm_id, warmup_model_index model, uint64_t ticket) {

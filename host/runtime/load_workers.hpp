@@ -83,7 +83,8 @@ struct RunningUnload {
     /// The engine's unload ticket; UnloadCompletion::kNoTicket for the unload of a load that finished after its
     /// timeout (no engine charges it).
     uint64_t ticket = 0;
-    std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point
+        started;             ///< when the worker called the backend (its deadline runs from then)
     bool timed_out = false;  ///< reported past the deadline (expire_unloads) and still running
 };
 
@@ -168,8 +169,9 @@ class ModelLoadOrder {
 /// shared by all of them (backends are thread-safe by ABI: list_resident is called concurrently with load and unload).
 class LoadWorkers {
   public:
-    // No arena slot is reserved for the calling (control) thread: it only submits, so all `workers` slots are for
-    // worker threads (with the default reservation, an arena of 1 would never run a load).
+    // No arena slot is reserved for the calling (control) thread: it only submits (enqueues, never waiting for a free
+    // worker: a submission while every worker runs a long call must not hold the control loop), so all `workers`
+    // slots are for worker threads (with the default reservation, an arena of 1 would never run a load).
     /// `load_order`: shared with the pools this one replaces (null: a new one).
     /// `catalog` and the queues of `outbox` outlive the workers.
     LoadWorkers(Catalog& catalog, WorkerOutbox outbox, std::shared_ptr<PluginInstance> backend, uint32_t workers,
@@ -198,10 +200,12 @@ class LoadWorkers {
     }
 
     /// [control] Loads `model` on a worker for arm `arm_id`; the outcome comes back as one LoadCompletion with
-    /// `ticket` (from the worker, or from expire() when it times out first).
+    /// `ticket` (from the worker, or from expire() when it times out first). Returns at once: the load waits in the
+    /// arena for a free worker, and its timeout runs from when one takes it.
     void start_load(uint32_t arm_id, warmup_model_index model, uint64_t ticket);
 
-    /// [control] Cancels (through their cancel token) the loads running longer than timeout_ms and answers the
+    /// [control] Cancels (through their cancel token) the loads running longer than timeout_ms (since a worker took
+    /// them) and answers the
     /// engine with a failure for each at once, so the model can be retried. Returns how many timed out.
     uint64_t expire(int64_t timeout_ms);
 
@@ -211,9 +215,11 @@ class LoadWorkers {
         return running_.size();
     }
 
-    /// [control] The unloads whose backend call has run longer than timeout_ms, each returned once (marked timed
-    /// out). Nothing is cancelled (an unload has no cancel token): the call keeps its worker until it returns, and
-    /// its completion is reported as usual then. Does not wake anyone; the caller acts on the list.
+    /// [control, or once the control thread has ended] The unloads whose backend call has run longer than timeout_ms
+    /// (counted from when the worker called the backend, not from the submission: an unload waiting for a free worker
+    /// is not watched yet), each returned once (marked timed out). Nothing is cancelled (an unload has no cancel
+    /// token): the call keeps its worker until it returns, and its completion is reported as usual then. Does not wake
+    /// anyone; the caller acts on the list.
     std::vector<RunningUnload> expire_unloads(int64_t timeout_ms);
     /// [any] The unloads past their deadline whose call has not returned yet, oldest first.
     std::vector<RunningUnload> timed_out_unloads();
@@ -288,8 +294,8 @@ class LoadWorkers {
     std::map<uint64_t, Running> running_;                // by serial, under running_mutex_
     uint64_t next_serial_ = 0;                           // under running_mutex_ (loads and unloads)
     std::map<uint64_t, RunningUnload> unloads_running_;  // by serial, under running_mutex_
-
-    /// [control or worker] Registers an unload about to call the backend; returns its serial for unload_returned.
+    /// [worker] Registers an unload about to call the backend (its deadline runs from now); returns its serial for
+    /// unload_returned.
     uint64_t unload_starting(uint32_t arm_id, warmup_model_index model, uint64_t ticket);
     /// [worker] The unload of `serial` returned; if it had been reported past its deadline, says so in the log (the
     /// end of the MODEL_UNLOAD_TIMEOUT it was reported with).

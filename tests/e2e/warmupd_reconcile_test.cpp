@@ -323,6 +323,54 @@ TEST_F(WarmupdReconcile, AStopDoesNotWaitForAnUnloadPastItsDeadline) {
     EXPECT_EQ(ollama.unloads_held(), 1);  // it had not returned when the daemon exited
 }
 
+// The deadline of an unload runs from its backend call: an unload waiting for a worker (both taken by loads the server
+// holds) is not overdue, however long it waits; once a worker calls the backend and the call is held past the deadline,
+// it is.
+TEST_F(WarmupdReconcile, AnUnloadWaitingForAWorkerIsNotOverdue) {
+    FakeOllama ollama;
+    for (const char* name : {"llama3:latest", "mistral:latest", "phi3:latest"})
+        ollama.add_model(name, {4 * kGiB, 4 * kGiB});
+    // Models are kept 3 s after their last request; two workers (max_concurrent_warmups 2); the host's unload deadline
+    // 1 s.
+    start("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}",
+          3000, 16384, 1000);
+    request("llama3:latest");
+    ASSERT_TRUE(poll_until([&] { return warm("llama3:latest"); }, kWait, kPollInterval));
+
+    // Both workers are taken by loads the server holds when llama3's keep-alive ends: its unload waits for a worker.
+    ollama.hold_loads();
+    ollama.hold_unloads();
+    request("mistral:latest");
+    request("phi3:latest");
+    ASSERT_TRUE(poll_until([&] { return ollama.loads_held() == 2; }, kWait, kPollInterval));
+    ASSERT_TRUE(poll_until([&] { return status()["unloading"].size() == 1; }, kWait, kPollInterval)) << status().dump();
+    // Well past the deadline, counted from the unload's start: still not asked of the server, so not overdue.
+    std::this_thread::sleep_for(2500ms);
+    ASSERT_EQ(ollama.loads_held(), 2);
+    EXPECT_FALSE(ollama.received_unload_of("llama3:latest"));
+    json body = status();
+    ASSERT_EQ(body["unloading"].size(), 1u) << body.dump();
+    EXPECT_EQ(body["unloading"][0]["model"], "llama3:latest");
+    EXPECT_EQ(body["unloading"][0]["timed_out"], false) << body.dump();
+    EXPECT_EQ(metric("warmup_unload_timeouts_total"), 0);
+    EXPECT_EQ(metric("warmup_unloads_overdue"), 0);
+    EXPECT_EQ(daemon_->log().find("MODEL_UNLOAD_TIMEOUT"), std::string::npos) << daemon_->log();
+
+    // The loads return; a worker calls the backend, which holds the unload past the deadline: now it is overdue.
+    ollama.release_held_loads();
+    ASSERT_TRUE(poll_until([&] { return ollama.received_unload_of("llama3:latest"); }, kWait, kPollInterval));
+    ASSERT_TRUE(daemon_->wait_for_log("MODEL_UNLOAD_TIMEOUT unload of llama3:latest has not returned after", kWait))
+        << daemon_->log();
+    EXPECT_GE(metric("warmup_unload_timeouts_total"), 1);
+    body = status();
+    bool reported = false;
+    for (const auto& unload : body["unloading"])
+        if (unload["model"] == "llama3:latest") reported = unload["timed_out"] == true;
+    EXPECT_TRUE(reported) << body.dump();
+    ollama.release_held_unloads();
+    ASSERT_TRUE(poll_until([&] { return status()["unloading"].empty(); }, kWait, kPollInterval)) << status().dump();
+}
+
 // A model the server does not have (Ollama: 404, "try pulling it first"): no retry can fix that, so the daemon gives
 // up after the first attempt instead of sending the same load again (each a demand load in the counters).
 TEST_F(WarmupdReconcile, ALoadTheServerCannotEverServeIsNotRetried) {
