@@ -190,23 +190,28 @@ bool LiveRuntime::stop() {
     if (control_thread_.joinable()) control_thread_.join();
     stop_stall_watch();
     if (!wait_for_unloads_at_stop()) return false;
-    workers_->wait();  // running backend calls see the cancel token and return
+    workers_->wait();  // every load and unload has ended: this ends the listings
     for (auto& retired : retired_workers_) retired->wait();
     return true;
 }
 
 bool LiveRuntime::wait_for_unloads_at_stop() {
     // Loads see the cancel token and return; an unload has none, and waiting on the workers for one that never returns
-    // would hang the stop for good. So the running unloads are waited for while they are within
-    // budgets.unload_timeout_ms; once one is past it, the stop gives up as it does for a stalled control loop.
+    // would hang the stop for good. So the workers are waited for here, on every pool (the retired ones too), until
+    // none has a load or an unload left; and as nothing else watches the unloads now (the control loop has ended),
+    // this loop marks those past budgets.unload_timeout_ms: once one is, the stop gives up as it does for a stalled
+    // control loop. Until the pools are idle, an unload may still start (one queued for a worker, or the unload of a
+    // load that finished after its timeout): it is watched the same way.
     const int64_t timeout_ms = unload_timeout_ms_.load();
+    std::vector<LoadWorkers*> pools{workers_.get()};
+    for (auto& retired : retired_workers_) pools.push_back(retired.get());
     while (true) {
-        std::size_t running = workers_->unloads_running();
-        std::vector<RunningUnload> stuck = workers_->expire_unloads(timeout_ms);
-        for (RunningUnload& unload : workers_->timed_out_unloads()) stuck.push_back(unload);
-        for (auto& retired : retired_workers_) {
-            running += retired->unloads_running();
-            for (RunningUnload& unload : retired->timed_out_unloads()) stuck.push_back(unload);
+        bool idle = true;
+        std::vector<RunningUnload> stuck;
+        for (LoadWorkers* pool : pools) {
+            idle = pool->idle() && idle;  // before the unloads: one that starts after this is seen next round
+            pool->expire_unloads(timeout_ms);
+            for (RunningUnload& unload : pool->timed_out_unloads()) stuck.push_back(unload);
         }
         if (!stuck.empty()) {
             spdlog::critical(
@@ -215,7 +220,7 @@ bool LiveRuntime::wait_for_unloads_at_stop() {
                 catalog_.record(stuck.front().model).name, timeout_ms);
             return false;
         }
-        if (running == 0) return true;
+        if (idle) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
 }

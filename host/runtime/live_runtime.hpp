@@ -624,9 +624,10 @@ class LiveRuntime {
     bool stall_watch_stopping_ = false;  // under stall_watch_mutex_
     void watch_for_stalls();
     void stop_stall_watch();
-    /// [the stopping thread, once the control thread has ended] Waits until no backend unload runs on any worker pool;
-    /// false (logged SHUTDOWN_STALLED) as soon as one is past budgets.unload_timeout_ms: the workers cannot be waited
-    /// for then, and stop() returns false.
+    /// [the stopping thread, once the control thread has ended] Waits until every worker pool (the current one and
+    /// those retired by restart_workers()) has no load or unload left, marking the unloads past
+    /// budgets.unload_timeout_ms meanwhile (on every pool); false (logged SHUTDOWN_STALLED) as soon as one is: the
+    /// workers cannot be waited for then, and stop() returns false.
     bool wait_for_unloads_at_stop();
 };
 

@@ -13,6 +13,7 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
     auto backend = backend_;  // a hot-swap may replace backend_; a running load keeps its own
     auto cancel_state = std::make_shared<CancelState>(outbox_.running);
     const uint64_t generation = load_order_->starting(model);
+    calls_pending_.fetch_add(1);  // until the task below ends, whatever it calls
     uint64_t serial = 0;
     {
         std::lock_guard lock(running_mutex_);
@@ -20,6 +21,7 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
         running_.emplace(serial, Running{arm_id, model, ticket, std::chrono::steady_clock::now(), cancel_state});
     }
     arena_.enqueue(group_->defer([this, &record, arm_id, model, ticket, backend, cancel_state, serial, generation] {
+        const PendingCall pending(calls_pending_);
         {
             // budgets.warmup_timeout_ms runs from when a worker takes the load, not from the submission: a load
             // waiting for a worker (taken by other loads and unloads) has not been asked of the backend yet.
@@ -123,7 +125,9 @@ void LoadWorkers::start_unload(uint32_t arm_id, warmup_model_index model, uint64
     auto backend = backend_;
     auto load_order = load_order_;
     load_order->unload_began(model);  // counted from now: a listing started after this sees the unload
+    calls_pending_.fetch_add(1);
     arena_.enqueue(group_->defer([this, &record, backend, load_order, arm_id, model, ticket] {
+        const PendingCall pending(calls_pending_);
         // Watched from the backend call (budgets.unload_timeout_ms), not from the submission: the worker slots are
         // shared with loads that may run for minutes, and an unload waiting for one is not overdue, it has not
         // been asked of the backend yet.

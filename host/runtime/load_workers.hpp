@@ -235,6 +235,10 @@ class LoadWorkers {
                                                       [](const auto& entry) { return entry.second.timed_out; }));
     }
 
+    /// [any] Whether every load and unload submitted so far has ended (queued ones and the late unload of a load that
+    /// finished after its timeout included). Listings are not counted.
+    [[nodiscard]] bool idle() const noexcept { return calls_pending_.load() == 0; }
+
     /// [control] Unloads `model` on a worker for arm `arm_id`'s engine, whose unload `ticket` it is; the outcome comes
     /// back as one UnloadCompletion with that ticket (a failure is also logged, and the runtime has the server listed
     /// soon, so a model it still holds is charged again and unloaded again).
@@ -294,6 +298,20 @@ class LoadWorkers {
     std::map<uint64_t, Running> running_;                // by serial, under running_mutex_
     uint64_t next_serial_ = 0;                           // under running_mutex_ (loads and unloads)
     std::map<uint64_t, RunningUnload> unloads_running_;  // by serial, under running_mutex_
+    // Loads and unloads submitted to the arena whose task has not ended (queued or running).
+    std::atomic<std::size_t> calls_pending_{0};
+    /// Ends a submitted call's count when its task ends, however it ends.
+    class PendingCall {
+      public:
+        explicit PendingCall(std::atomic<std::size_t>& pending) : pending_(pending) {}
+        ~PendingCall() { pending_.fetch_sub(1); }
+        PendingCall(const PendingCall&) = delete;
+        PendingCall& operator=(const PendingCall&) = delete;
+
+      private:
+        std::atomic<std::size_t>& pending_;
+    };
+
     /// [worker] Registers an unload about to call the backend (its deadline runs from now); returns its serial for
     /// unload_returned.
     uint64_t unload_starting(uint32_t arm_id, warmup_model_index model, uint64_t ticket);

@@ -323,6 +323,34 @@ TEST_F(WarmupdReconcile, AStopDoesNotWaitForAnUnloadPastItsDeadline) {
     EXPECT_EQ(ollama.unloads_held(), 1);  // it had not returned when the daemon exited
 }
 
+// The unload deadline is watched on every worker pool when the daemon stops: restart-workers retires the pool whose
+// worker runs a held unload (within its deadline still), and the stop that follows neither waits for ever on it (here:
+// until FakeOllama's 10 s safety cap) nor misses it because the control loop that used to watch it has ended.
+TEST_F(WarmupdReconcile, AStopWatchesTheDeadlineOfAnUnloadOnRetiredWorkers) {
+    FakeOllama ollama;
+    ollama.add_model("llama3:latest", {4 * kGiB, 4 * kGiB});
+    ollama.add_model("mistral:latest", {4 * kGiB, 4 * kGiB});
+    // 6 GiB: one 4 GiB model at a time; a deadline long enough to restart the workers and stop within it.
+    start("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}",
+          600000, 6144, 3000);
+    request("llama3:latest");
+    ASSERT_TRUE(poll_until([&] { return warm("llama3:latest"); }, kWait, kPollInterval));
+    ollama.hold_unloads();
+    request("mistral:latest");  // llama3 is evicted for it; its unload is held by the server
+    ASSERT_TRUE(poll_until([&] { return ollama.unloads_held() == 1; }, kWait, kPollInterval));
+    const auto restarted = client_->Post("/api/warmup/queue/restart-workers", "", "application/json");
+    ASSERT_TRUE(restarted && restarted->status == 200) << (restarted ? restarted->body : "no answer");
+
+    ::kill(daemon_->pid(), SIGTERM);
+    const auto exit = daemon_->wait_exit(8s);
+    ASSERT_TRUE(exit.has_value()) << "warmupd waited for the unload on the retired workers\n" << daemon_->log();
+    EXPECT_TRUE(exit->exited && exit->code == 1) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("SHUTDOWN_STALLED the backend unload of llama3:latest has not returned"),
+              std::string::npos)
+        << daemon_->log();
+    EXPECT_EQ(ollama.unloads_held(), 1);  // it had not returned when the daemon exited
+}
+
 // The deadline of an unload runs from its backend call: an unload waiting for a worker (both taken by loads the server
 // holds) is not overdue, however long it waits; once a worker calls the backend and the call is held past the deadline,
 // it is.
