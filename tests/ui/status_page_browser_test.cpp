@@ -18,6 +18,7 @@
 
 #include "daemon_test_fixture.hpp"
 #include "devtools_browser.hpp"
+#include "fake_ollama.hpp"
 #include "gtest_support.hpp"
 #include "test_support.hpp"
 
@@ -416,6 +417,49 @@ TEST_F(StatusPageBrowserTest, ARecoveredComponentShowsItsLastErrorAsPastWithItsA
     EXPECT_EQ(text_of(degraded + " td.reason span"), "degraded");
     EXPECT_EQ(text_of(degraded + " td.reason .detail"), "a call failed 2.0 s ago: planted current failure");
     EXPECT_EQ(page_->evaluate("document.querySelector(" + json(degraded + " .past-error").dump() + ") === null"), true);
+    expect_no_problems();
+}
+
+// An unload the model server does not answer within budgets.unload_timeout_ms shows in the model list as overdue,
+// with its memory and why it still counts, until the server answers; then the row goes.
+TEST_F(StatusPageBrowserTest, AnUnloadPastItsDeadlineIsListedAsOverdueUntilTheServerAnswers) {
+    constexpr uint64_t kGiB = 1024ULL * 1024 * 1024;
+    warmup::test::FakeOllama ollama;
+    ollama.add_model("llama3:latest", {4 * kGiB, 4 * kGiB});
+    ollama.add_model("mistral:latest", {4 * kGiB, 4 * kGiB});
+    // 6 GiB: one 4 GiB model at a time, so mistral evicts llama3; the host's unload deadline 1 s.
+    std::ostringstream yaml;
+    yaml << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\"]\n"
+         << "budgets: {memory_mb: 6144, unload_timeout_ms: 1000}\n"
+         << "components:\n"
+         << "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+         << "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}\n"
+         << "  performance: {plugin: org.warmup.performance.calibrated}\n"
+         << "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
+         << "  resource: {plugin: org.warmup.resource.lru}\n"
+         << "  queue: {plugin: org.warmup.queue.priority}\n"
+         << "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+         << "  backend: {plugin: org.warmup.backend.ollama, params: {base_url: '" << ollama.url()
+         << "', keep_alive_refresh_ms: 0}}\n"
+         << "catalog:\n"
+         << "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n";
+    const auto config = dir_.write("warmupd.yaml", yaml.str());
+    ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
+    ASSERT_NO_FATAL_FAILURE(post_events(R"({"model": "llama3:latest"})"));
+    const std::string row = with_model("#model-rows tr", "llama3:latest");
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    ASSERT_TRUE(page_->wait_for(exists(row + "[data-state=\"ready\"]"), kPageTimeout)) << page_text();
+
+    ollama.hold_unloads(std::chrono::seconds(120));  // released below
+    ASSERT_NO_FATAL_FAILURE(post_events(R"({"model": "mistral:latest"})"));
+    ASSERT_TRUE(page_->wait_for(exists(row + "[data-state=\"unload-trouble\"]"), kPageTimeout)) << page_text();
+    EXPECT_EQ(text_of(row + " td:nth-child(2)"), "unload overdue");
+    EXPECT_EQ(text_of(row + " td:nth-child(3)"), "4.0 GiB");
+    EXPECT_CONTAINS(text_of(row + " td.cause"), "past its deadline: the server has not answered");
+    EXPECT_EQ(ollama.unloads_held(), 1);
+
+    ollama.release_held_unloads();
+    ASSERT_TRUE(page_->wait_for("!(" + exists(row) + ")", kPageTimeout)) << page_text();
     expect_no_problems();
 }
 

@@ -26,7 +26,7 @@
   // The page stays light whatever the number of models: it asks the daemon for bounded lists (the totals come with
   // them) and says how many more there are.
   const TIMELINE_ROWS = 50;  // the models whose next event in the hour is soonest
-  const MODELS_PER_STATE = 50;  // warm, loading and queued models listed each
+  const MODELS_PER_STATE = 50;  // warm, loading, queued and unloading models listed each
   const TOKEN_KEY = 'warmup.accessToken';
   const SAMPLES_KEY = 'warmup.coldSamples';
   const HISTORY_REFRESH_MS = 60 * 1000;  // the history gains a sample per snapshot (60 s by default)
@@ -351,9 +351,20 @@
     more(status.loading.length, status.loading_count, 'loading', 'loading');
     for (const entry of status.queued) add(entry, 'queued', 'queued');
     more(status.queued.length, status.queued_count, 'queued', 'queued');
+    // Models being unloaded still hold their memory. An unload past budgets.unload_timeout_ms (the server has not
+    // answered) or one that failed is what an operator must look at: said in the row, in the warning colour.
+    const unloading = status.unloading || [];
+    for (const entry of unloading.slice(0, MODELS_PER_STATE)) {
+      const label = entry.timed_out ? 'unload overdue' : entry.failed ? 'unload failed' : 'unloading';
+      const cause = entry.timed_out
+        ? 'past its deadline: the server has not answered; its memory stays counted'
+        : entry.failed ? 'the server refused it; the next listing checks what it holds' : 'waiting for the server';
+      add(Object.assign({}, entry, {cause}), entry.timed_out || entry.failed ? 'unload-trouble' : 'unloading', label);
+    }
+    more(Math.min(unloading.length, MODELS_PER_STATE), unloading.length, 'unloading', 'being unloaded');
     if (rows.length === 0) {
       const row = el('tr');
-      const cell = el('td', 'quiet', 'No model is loaded, loading or queued.');
+      const cell = el('td', 'quiet', 'No model is loaded, loading, queued or being unloaded.');
       cell.colSpan = 6;
       row.appendChild(cell);
       rows.push(row);

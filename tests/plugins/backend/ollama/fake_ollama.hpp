@@ -113,10 +113,12 @@ class FakeOllama {
         hold_loads_ = false;
         changed_.notify_all();
     }
-    /// Unloads (keep_alive 0) wait until release_held_unloads() (or 10 s as a safety cap), the model still loaded.
-    void hold_unloads() {
+    /// Unloads (keep_alive 0) wait until release_held_unloads() (or `safety_cap`, so a failed test does not hang),
+    /// the model still loaded.
+    void hold_unloads(std::chrono::seconds safety_cap = std::chrono::seconds(10)) {
         std::lock_guard lock(mutex_);
         hold_unloads_ = true;
+        unload_hold_cap_ = safety_cap;
     }
     void release_held_unloads() {
         std::lock_guard lock(mutex_);
@@ -205,7 +207,7 @@ class FakeOllama {
             if (!unload_error_.empty()) return error(500, unload_error_);
             if (hold_unloads_) {
                 ++unloads_held_;
-                changed_.wait_for(lock, std::chrono::seconds(10), [&] { return !hold_unloads_; });
+                changed_.wait_for(lock, unload_hold_cap_, [&] { return !hold_unloads_; });
                 --unloads_held_;
             }
             loaded_.erase(name);
@@ -252,6 +254,7 @@ class FakeOllama {
     bool hold_loads_ = false;
     int loads_held_ = 0;
     bool hold_unloads_ = false;
+    std::chrono::seconds unload_hold_cap_{10};  // under mutex_
     int unloads_held_ = 0;
     std::map<std::string, int> loading_;  // loads in progress per model
     uint64_t peak_vram_bytes_ = 0;
