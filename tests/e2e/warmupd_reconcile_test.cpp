@@ -93,6 +93,21 @@ class WarmupdReconcile : public warmup::test::DaemonTest {
         ASSERT_TRUE(result) << httplib::to_string(result.error());
         ASSERT_EQ(result->status, 200) << result->body;
     }
+    /// Starts the daemon on `ollama` (given llama3 and mistral, 4 GiB each) with a 6 GiB budget, one model at a time,
+    /// and the host's unload deadline `unload_timeout_ms`; loads llama3, then holds the server's unloads and requests
+    /// mistral: llama3 is evicted for it, and its unload is held by the server when this returns.
+    void evict_llama3_with_its_unload_held(FakeOllama& ollama, int64_t unload_timeout_ms) {
+        ollama.add_model("llama3:latest", {4 * kGiB, 4 * kGiB});
+        ollama.add_model("mistral:latest", {4 * kGiB, 4 * kGiB});
+        start(
+            "{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}",
+            600000, 6144, unload_timeout_ms);
+        ASSERT_NO_FATAL_FAILURE(request("llama3:latest"));
+        ASSERT_TRUE(poll_until([&] { return warm("llama3:latest"); }, kWait, kPollInterval));
+        ollama.hold_unloads();
+        ASSERT_NO_FATAL_FAILURE(request("mistral:latest"));
+        ASSERT_TRUE(poll_until([&] { return ollama.unloads_held() == 1; }, kWait, kPollInterval));
+    }
 };
 
 TEST_F(WarmupdReconcile, AdoptsWhatAnotherClientLoadedAndForgetsWhatOllamaDropped) {
@@ -231,18 +246,8 @@ TEST_F(WarmupdReconcile, ALoadWaitsForTheUnloadOfTheModelEvictedForIt) {
 // released once and the model loads on its next request.
 TEST_F(WarmupdReconcile, AnUnloadPastItsDeadlineIsReportedStaysChargedAndNoLoadWaitsForIt) {
     FakeOllama ollama;
-    ollama.add_model("llama3:latest", {4 * kGiB, 4 * kGiB});
-    ollama.add_model("mistral:latest", {4 * kGiB, 4 * kGiB});
-    // 6 GiB: one 4 GiB model at a time; the host's unload deadline 1 s (the smallest it takes).
-    start("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}",
-          600000, 6144, 1000);
-    request("llama3:latest");
-    ASSERT_TRUE(poll_until([&] { return warm("llama3:latest"); }, kWait, kPollInterval));
-    EXPECT_EQ(metric("warmup_unload_timeouts_total"), 0);
-
-    ollama.hold_unloads();
-    request("mistral:latest");  // llama3 is evicted for it; its unload is held by the server
-    ASSERT_TRUE(poll_until([&] { return ollama.unloads_held() == 1; }, kWait, kPollInterval));
+    // The host's unload deadline 1 s (the smallest it takes).
+    ASSERT_NO_FATAL_FAILURE(evict_llama3_with_its_unload_held(ollama, 1000));
     ASSERT_TRUE(daemon_->wait_for_log("MODEL_UNLOAD_TIMEOUT unload of llama3:latest has not returned after", kWait))
         << daemon_->log();
     EXPECT_TRUE(
@@ -302,14 +307,7 @@ TEST_F(WarmupdReconcile, AnUnloadPastItsDeadlineIsReportedStaysChargedAndNoLoadW
 // the daemon does not wait for ever (here: until FakeOllama's 10 s safety cap), it says so and exits with status 1.
 TEST_F(WarmupdReconcile, AStopDoesNotWaitForAnUnloadPastItsDeadline) {
     FakeOllama ollama;
-    ollama.add_model("llama3:latest", {4 * kGiB, 4 * kGiB});
-    ollama.add_model("mistral:latest", {4 * kGiB, 4 * kGiB});
-    start("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}",
-          600000, 6144, 1000);
-    request("llama3:latest");
-    ASSERT_TRUE(poll_until([&] { return warm("llama3:latest"); }, kWait, kPollInterval));
-    ollama.hold_unloads();
-    request("mistral:latest");
+    ASSERT_NO_FATAL_FAILURE(evict_llama3_with_its_unload_held(ollama, 1000));
     ASSERT_TRUE(daemon_->wait_for_log("MODEL_UNLOAD_TIMEOUT unload of llama3:latest", kWait)) << daemon_->log();
     ASSERT_EQ(ollama.unloads_held(), 1);
 
@@ -328,16 +326,8 @@ TEST_F(WarmupdReconcile, AStopDoesNotWaitForAnUnloadPastItsDeadline) {
 // until FakeOllama's 10 s safety cap) nor misses it because the control loop that used to watch it has ended.
 TEST_F(WarmupdReconcile, AStopWatchesTheDeadlineOfAnUnloadOnRetiredWorkers) {
     FakeOllama ollama;
-    ollama.add_model("llama3:latest", {4 * kGiB, 4 * kGiB});
-    ollama.add_model("mistral:latest", {4 * kGiB, 4 * kGiB});
-    // 6 GiB: one 4 GiB model at a time; a deadline long enough to restart the workers and stop within it.
-    start("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() + "', keep_alive_refresh_ms: 0}}",
-          600000, 6144, 3000);
-    request("llama3:latest");
-    ASSERT_TRUE(poll_until([&] { return warm("llama3:latest"); }, kWait, kPollInterval));
-    ollama.hold_unloads();
-    request("mistral:latest");  // llama3 is evicted for it; its unload is held by the server
-    ASSERT_TRUE(poll_until([&] { return ollama.unloads_held() == 1; }, kWait, kPollInterval));
+    // A deadline long enough to restart the workers and stop within it.
+    ASSERT_NO_FATAL_FAILURE(evict_llama3_with_its_unload_held(ollama, 3000));
     const auto restarted = client_->Post("/api/warmup/queue/restart-workers", "", "application/json");
     ASSERT_TRUE(restarted && restarted->status == 200) << (restarted ? restarted->body : "no answer");
 

@@ -241,6 +241,36 @@ TEST(LiveExperiment, WhatAStoppedArmHadLoadedGoesToTheArmThatServesItNow) {
     runtime.stop();
 }
 
+/// The Ollama backend at `ollama_url` with a `memory_mb` budget, models of 4 GiB, no reconciliation (only the unloads'
+/// answers settle the books), split by model between the control arm (keeps models 10 min) and a treatment that
+/// keeps them 1 s; `experiment` false: the same configuration with the experiment stopped.
+Config ollama_arms_config(const std::string& ollama_url, int memory_mb, bool experiment) {
+    Config parsed = load_config_text(
+        std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR + "\"]\n" +
+            "budgets: {memory_mb: " + std::to_string(memory_mb) + ", max_concurrent_warmups: 4}\n" +
+            "reconcile: {interval_ms: 0}\n"
+            "components:\n"
+            "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
+            "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}\n"
+            "  performance: {plugin: org.warmup.performance.calibrated}\n"
+            "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {max_attempts: 1}}\n"
+            "  resource: {plugin: org.warmup.resource.lru}\n"
+            "  queue: {plugin: org.warmup.queue.priority}\n"
+            "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
+            "  backend: {plugin: org.warmup.backend.ollama, params: {base_url: '" +
+            ollama_url +
+            "', keep_alive_refresh_ms: 0}}\n"
+            "catalog:\n"
+            "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n"
+            "experiment: {enabled: true, split: model, control_weight: 1}\n"
+            "arms:\n"
+            "  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: "
+            "{ttl_ms: 1000}}}}\n",
+        "arms.yaml", {}, {});
+    parsed.experiment.enabled = experiment;
+    return parsed;
+}
+
 // An arm stopped by a reload while unloads it asked for still run: the server holds those models until the unloads
 // return, so their memory stays charged (to the arm that serves those models now) until then, and is released once
 // when they return. The Ollama backend against FakeOllama, which holds every unload until the test releases it.
@@ -256,33 +286,7 @@ TEST(LiveExperiment, UnloadsAStoppedArmHadRunningStayChargedUntilTheBackendAnswe
     // Split by model between the control arm (keeps models for 10 min) and the treatment (keeps them 1 s: its models
     // are unloaded soon after their load, and the server holds those unloads). No reconciliation: only the unloads'
     // answers settle the books.
-    const auto config = [&](bool experiment) {
-        Config parsed = load_config_text(
-            std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR +
-                "\"]\n"
-                "budgets: {memory_mb: 100000, max_concurrent_warmups: 4}\n"
-                "reconcile: {interval_ms: 0}\n"
-                "components:\n"
-                "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
-                "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}\n"
-                "  performance: {plugin: org.warmup.performance.calibrated}\n"
-                "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {max_attempts: 1}}\n"
-                "  resource: {plugin: org.warmup.resource.lru}\n"
-                "  queue: {plugin: org.warmup.queue.priority}\n"
-                "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
-                "  backend: {plugin: org.warmup.backend.ollama, params: {base_url: '" +
-                ollama.url() +
-                "', keep_alive_refresh_ms: 0}}\n"
-                "catalog:\n"
-                "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n"
-                "experiment: {enabled: true, split: model, control_weight: 1}\n"
-                "arms:\n"
-                "  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: "
-                "{ttl_ms: 1000}}}}\n",
-            "arms.yaml", {}, {});
-        parsed.experiment.enabled = experiment;
-        return parsed;
-    };
+    const auto config = [&](bool experiment) { return ollama_arms_config(ollama.url(), 100000, experiment); };
     LiveRuntime runtime(config(true));
     runtime.start();
     for (const std::string& name : names) {
@@ -396,33 +400,7 @@ TEST(LiveExperiment, AStoppedArmsUnloadsAreChargedBeforeAnyLoadStartsUnderTheGro
     ollama.hold_unloads();
     // 8 GiB split between the control arm (keeps models 10 min) and the treatment (keeps them 1 s): 4 GiB each, one
     // model each. No reconciliation: only the unloads' answers settle the books.
-    const auto config = [&](bool experiment) {
-        Config parsed = load_config_text(
-            std::string("plugin_dirs: [\"") + WARMUP_TEST_PLUGIN_DIR +
-                "\"]\n"
-                "budgets: {memory_mb: 8192, max_concurrent_warmups: 4}\n"
-                "reconcile: {interval_ms: 0}\n"
-                "components:\n"
-                "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
-                "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}\n"
-                "  performance: {plugin: org.warmup.performance.calibrated}\n"
-                "  scheduler: {plugin: org.warmup.scheduler.lead-time, params: {max_attempts: 1}}\n"
-                "  resource: {plugin: org.warmup.resource.lru}\n"
-                "  queue: {plugin: org.warmup.queue.priority}\n"
-                "  metrics: {plugin: org.warmup.metrics.prometheus}\n"
-                "  backend: {plugin: org.warmup.backend.ollama, params: {base_url: '" +
-                ollama.url() +
-                "', keep_alive_refresh_ms: 0}}\n"
-                "catalog:\n"
-                "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n"
-                "experiment: {enabled: true, split: model, control_weight: 1}\n"
-                "arms:\n"
-                "  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: "
-                "{ttl_ms: 1000}}}}\n",
-            "arms.yaml", {}, {});
-        parsed.experiment.enabled = experiment;
-        return parsed;
-    };
+    const auto config = [&](bool experiment) { return ollama_arms_config(ollama.url(), 8192, experiment); };
     LiveRuntime runtime(config(true));
     runtime.start();
     const auto request = [&](const std::string& name) {
