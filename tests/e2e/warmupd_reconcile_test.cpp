@@ -108,6 +108,19 @@ class WarmupdReconcile : public warmup::test::DaemonTest {
         ASSERT_NO_FATAL_FAILURE(request("mistral:latest"));
         ASSERT_TRUE(poll_until([&] { return ollama.unloads_held() == 1; }, kWait, kPollInterval));
     }
+    /// SIGTERM with llama3's unload still held by `ollama`: the daemon exits within `within` with status 1 and says
+    /// SHUTDOWN_STALLED naming that unload, which had not returned (`why` says what a timeout means).
+    void expect_stop_gives_up_on_held_llama3_unload(FakeOllama& ollama, std::chrono::seconds within,
+                                                    const std::string& why) {
+        ::kill(daemon_->pid(), SIGTERM);
+        const auto exit = daemon_->wait_exit(within);
+        ASSERT_TRUE(exit.has_value()) << why << "\n" << daemon_->log();
+        EXPECT_TRUE(exit->exited && exit->code == 1) << daemon_->log();
+        EXPECT_NE(daemon_->log().find("SHUTDOWN_STALLED the backend unload of llama3:latest has not returned"),
+                  std::string::npos)
+            << daemon_->log();
+        EXPECT_EQ(ollama.unloads_held(), 1);  // it had not returned when the daemon exited
+    }
 };
 
 TEST_F(WarmupdReconcile, AdoptsWhatAnotherClientLoadedAndForgetsWhatOllamaDropped) {
@@ -311,14 +324,8 @@ TEST_F(WarmupdReconcile, AStopDoesNotWaitForAnUnloadPastItsDeadline) {
     ASSERT_TRUE(daemon_->wait_for_log("MODEL_UNLOAD_TIMEOUT unload of llama3:latest", kWait)) << daemon_->log();
     ASSERT_EQ(ollama.unloads_held(), 1);
 
-    ::kill(daemon_->pid(), SIGTERM);
-    const auto exit = daemon_->wait_exit(5s);
-    ASSERT_TRUE(exit.has_value()) << "warmupd waited for the unload past its deadline\n" << daemon_->log();
-    EXPECT_TRUE(exit->exited && exit->code == 1) << daemon_->log();
-    EXPECT_NE(daemon_->log().find("SHUTDOWN_STALLED the backend unload of llama3:latest has not returned"),
-              std::string::npos)
-        << daemon_->log();
-    EXPECT_EQ(ollama.unloads_held(), 1);  // it had not returned when the daemon exited
+    ASSERT_NO_FATAL_FAILURE(
+        expect_stop_gives_up_on_held_llama3_unload(ollama, 5s, "warmupd waited for the unload past its deadline"));
 }
 
 // The unload deadline is watched on every worker pool when the daemon stops: restart-workers retires the pool whose
@@ -331,14 +338,8 @@ TEST_F(WarmupdReconcile, AStopWatchesTheDeadlineOfAnUnloadOnRetiredWorkers) {
     const auto restarted = client_->Post("/api/warmup/queue/restart-workers", "", "application/json");
     ASSERT_TRUE(restarted && restarted->status == 200) << (restarted ? restarted->body : "no answer");
 
-    ::kill(daemon_->pid(), SIGTERM);
-    const auto exit = daemon_->wait_exit(8s);
-    ASSERT_TRUE(exit.has_value()) << "warmupd waited for the unload on the retired workers\n" << daemon_->log();
-    EXPECT_TRUE(exit->exited && exit->code == 1) << daemon_->log();
-    EXPECT_NE(daemon_->log().find("SHUTDOWN_STALLED the backend unload of llama3:latest has not returned"),
-              std::string::npos)
-        << daemon_->log();
-    EXPECT_EQ(ollama.unloads_held(), 1);  // it had not returned when the daemon exited
+    ASSERT_NO_FATAL_FAILURE(
+        expect_stop_gives_up_on_held_llama3_unload(ollama, 8s, "warmupd waited for the unload on the retired workers"));
 }
 
 // The deadline of an unload runs from its backend call: an unload waiting for a worker (both taken by loads the server
