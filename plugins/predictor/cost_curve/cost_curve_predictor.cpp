@@ -2,7 +2,9 @@
 #include "cost_curve_predictor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <numeric>
 #include <warmup/sdk/model_table.hpp>
 
 #include "cost_curve_constants.hpp"
@@ -170,31 +172,57 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
 // (from its pre-warm, one lead before its start, to the gap's end or the window's end, for every gap that reaches the
 // pre-warm). The best one is kept if it catches at least kMinWindowGaps of them and saves more than it costs.
 void CostCurvePredictor::place_window(const ModelState& state, Plan& plan, double lambda, double load_ms) const {
+    const std::size_t count = state.recent_count;
+    if (count < kMinWindowGaps) return;
     const auto& recent = state.recent;
     const double lead = load_ms * 1.1 + 1000 + static_cast<double>(config_.ready_margin_ms);
     const auto margin = static_cast<double>(config_.ready_margin_ms);
     const auto keep = static_cast<double>(plan.keep_ms);
+
+    // The recent gaps in increasing order with prefix sums of their lengths and bursts, so that a window's score is
+    // read in a few binary searches instead of a pass over the gaps (a plan is made again at every wake-up).
+    std::array<std::size_t, kRecentGaps> order{};
+    std::iota(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(count), std::size_t{0});
+    std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(count),
+              [&](std::size_t a, std::size_t b) { return recent[a].gap_ms < recent[b].gap_ms; });
+    std::array<double, kRecentGaps> sorted{};
+    std::array<double, kRecentGaps + 1> gap_sum{}, burst_sum{};
+    for (std::size_t k = 0; k < count; ++k) {
+        sorted[k] = static_cast<double>(recent[order[k]].gap_ms);
+        gap_sum[k + 1] = gap_sum[k] + sorted[k];
+        burst_sum[k + 1] = burst_sum[k] + recent[order[k]].burst;
+    }
+    const auto sorted_end = sorted.begin() + static_cast<std::ptrdiff_t>(count);
+    const auto below = [&](double t) {  // how many gaps are < t
+        return static_cast<std::size_t>(std::lower_bound(sorted.begin(), sorted_end, t) - sorted.begin());
+    };
+    const auto at_or_below = [&](double t) {  // how many gaps are <= t
+        return static_cast<std::size_t>(std::upper_bound(sorted.begin(), sorted_end, t) - sorted.begin());
+    };
+
+    // Candidates in the ring's order, the first best one kept (as the plain triple loop over the gaps did).
     double best_value = 0;
-    for (std::size_t i = 0; i < state.recent_count; ++i) {
+    for (std::size_t i = 0; i < count; ++i) {
         const double first = static_cast<double>(recent[i].gap_ms);
         const double start = first - margin;
         if (start - lead <= keep) continue;  // the keep (or a merged keep) covers it
-        for (std::size_t j = 0; j < state.recent_count; ++j) {
+        const double pre_warm = start - lead;
+        const std::size_t caught_from = below(start);         // gaps that end at or after the window opens
+        const std::size_t held_from = at_or_below(pre_warm);  // gaps that reach the pre-warm
+        for (std::size_t j = 0; j < count; ++j) {
             const double last = static_cast<double>(recent[j].gap_ms);
             if (last < first || last - first > static_cast<double>(kMaxWindowMs)) continue;
             const double end = last + margin;
-            double saved = 0, held = 0;
-            std::size_t caught = 0;
-            for (std::size_t g = 0; g < state.recent_count; ++g) {
-                const double gap = static_cast<double>(recent[g].gap_ms);
-                if (gap >= start && gap < end) {
-                    saved += recent[g].burst;
-                    ++caught;
-                }
-                if (gap > start - lead) held += std::min(gap, end) - (start - lead);
-            }
+            const std::size_t caught_to = below(end);
+            const std::size_t caught = caught_to - caught_from;
+            if (caught < kMinWindowGaps) continue;
+            const double saved = burst_sum[caught_to] - burst_sum[caught_from];
+            // Each gap that reaches the pre-warm holds the model from it to the gap's end or the window's end.
+            const double held = (gap_sum[caught_to] - gap_sum[held_from]) -
+                                static_cast<double>(caught_to - held_from) * pre_warm +
+                                static_cast<double>(count - caught_to) * (end - pre_warm);
             const double value = saved - lambda * held;
-            if (caught >= kMinWindowGaps && value > best_value) {
+            if (value > best_value) {
                 best_value = value;
                 plan.window_start_ms = static_cast<int64_t>(start);
                 plan.window_end_ms = static_cast<int64_t>(end);
