@@ -200,6 +200,10 @@ void CostCurvePredictor::place_window(const ModelState& state, Plan& plan, doubl
         return static_cast<std::size_t>(std::upper_bound(sorted.begin(), sorted_end, t) - sorted.begin());
     };
 
+    // How many gaps end before each candidate window's end (a window ends one margin after one of the gaps).
+    std::array<std::size_t, kRecentGaps> caught_to_of{};
+    for (std::size_t j = 0; j < count; ++j) caught_to_of[j] = below(static_cast<double>(recent[j].gap_ms) + margin);
+
     // Candidates in the ring's order, the first best one kept (as the plain triple loop over the gaps did).
     double best_value = 0;
     for (std::size_t i = 0; i < count; ++i) {
@@ -213,7 +217,7 @@ void CostCurvePredictor::place_window(const ModelState& state, Plan& plan, doubl
             const double last = static_cast<double>(recent[j].gap_ms);
             if (last < first || last - first > static_cast<double>(kMaxWindowMs)) continue;
             const double end = last + margin;
-            const std::size_t caught_to = below(end);
+            const std::size_t caught_to = caught_to_of[j];
             const std::size_t caught = caught_to - caught_from;
             if (caught < kMinWindowGaps) continue;
             const double saved = burst_sum[caught_to] - burst_sum[caught_from];
