@@ -358,6 +358,17 @@ void WarmupEngine::on_history(std::span<const warmup_usage_event> events, warmup
     dispatch(now_ms);
 }
 
+void WarmupEngine::relearn_last_requests(warmup_time_ms now_ms) {
+    std::vector<warmup_usage_event> last_requests;
+    for (warmup_model_index model = 0; model < models_.size(); ++model) {
+        const warmup_time_ms at_ms = models_[model].last_request_ms;
+        if (at_ms != kNever && at_ms <= now_ms) last_requests.push_back({at_ms, model, 1, 0, 0});
+    }
+    std::sort(last_requests.begin(), last_requests.end(),
+              [](const auto& a, const auto& b) { return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.model < b.model; });
+    on_history(last_requests, now_ms);
+}
+
 void WarmupEngine::replan_all(warmup_time_ms now_ms) {
     advance(now_ms);
     for (warmup_model_index model = 0; model < models_.size(); ++model) replan(model, now_ms);

@@ -170,6 +170,9 @@ OperationResult LiveRuntime::reset_data_collection() {
                                                  status_name(owned->code), owned->message));
             } else {
                 ++out.reset;
+                // Each model's last request stays known, so the models warm now are kept as after a first request
+                // instead of being unloaded at their next plan as never used.
+                arm->engine->relearn_last_requests(clock_.now_ms());
             }
         }
         return out;

@@ -124,6 +124,28 @@ TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
     EXPECT_GT(confidence("m/a"), 0);  // untouched
 }
 
+TEST_F(TransitionsTest, AResetOfDataCollectionKeepsAWarmModelAsAfterItsLastRequest) {
+    // The default predictor unloads a model it has never seen at once (objective lean). After the analyzer forgot
+    // everything, the model warm now would look never seen and be unloaded at its next plan, by any re-plan (here a
+    // replan_all, as a reload or the end of an emergency stop does).
+    start(config("{plugin: org.warmup.predictor.cost-curve}"));
+    const warmup_time_ms used_ms = use_and_wait_ready("m/a");
+    const warmup_time_ms kept_until_ms = status_of("m/a").unload_at_ms;
+    ASSERT_GT(kept_until_ms, used_ms);
+
+    const auto [reset_status, reset] = post("/api/warmup/reset-data-collection");
+    ASSERT_EQ(reset_status, 200) << reset.dump();
+    runtime_->call_on_control([&](WarmupEngine& engine) {
+        engine.replan_all(runtime_->clock().now_ms());
+        return 0;
+    });
+    const ModelStatus after = status_of("m/a");
+    EXPECT_EQ(after.residency, WARMUP_RESIDENCY_READY);
+    // Planned from its last request (its use above), with nothing else learned: at least the shortest keep (1 min).
+    EXPECT_GE(after.unload_at_ms, used_ms + 60'000);
+    EXPECT_EQ(after.last_use_ms, used_ms);
+}
+
 TEST_F(TransitionsTest, StatusAndMetricsCountersAgreeAfterARestart) {
     const Config with_state =
         config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
