@@ -567,7 +567,9 @@ int support_bundle(DaemonClient& daemon, const std::string& url, const std::stri
             for (std::size_t at = entry.content.find(secret); at != std::string::npos;
                  at = entry.content.find(secret, at))
                 entry.content.replace(at, secret.size(), "<redacted>");
-    entries.push_back({"manifest.json", manifest.dump(2) + "\n"});
+    // Paths and error messages in the manifest come from the command line and the system: U+FFFD for a byte that
+    // is not UTF-8 keeps the bundle writable.
+    entries.push_back({"manifest.json", manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"});
 
     const std::string top = fmt::format("warmup-support-{}", std::time(nullptr));
     try {
@@ -593,7 +595,10 @@ int support_bundle(DaemonClient& daemon, const std::string& url, const std::stri
 }
 
 std::string named_body(const std::optional<std::string>& name) {
-    return name ? nlohmann::json{{"name", *name}}.dump() : std::string("{}");
+    // A name from the command line may hold bytes that are not UTF-8: sent as U+FFFD, the daemon refuses it as an
+    // invalid backup name (400) instead of this program stopping on the JSON writer's exception.
+    return name ? nlohmann::json{{"name", *name}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                : std::string("{}");
 }
 
 /// Usage events as NDJSON lines: the text itself, or one line per item when it is a JSON array (so that it can be

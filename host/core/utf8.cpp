@@ -1,6 +1,10 @@
 // core/utf8.cpp — see utf8.hpp.
 #include "core/utf8.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 namespace warmup::host {
 
 std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
@@ -38,6 +42,34 @@ std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
         at += length;
     }
     return std::nullopt;
+}
+
+std::string escape_invalid_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t at = 0; at < text.size();) {
+        const std::size_t length = utf8_sequence_length(text, at);
+        if (length == 0) {
+            out += fmt::format("\\x{:02X}", static_cast<unsigned char>(text[at]));
+            ++at;
+            continue;
+        }
+        out.append(text, at, length);
+        at += length;
+    }
+    return out;
+}
+
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
+    if (text.size() <= max_bytes) return text;
+    std::size_t end = 0;
+    while (end < max_bytes) {
+        // An invalid byte counts as one: it is cut as it is, no sequence of its own to keep whole.
+        const std::size_t length = std::max<std::size_t>(utf8_sequence_length(text, end), 1);
+        if (end + length > max_bytes) break;
+        end += length;
+    }
+    return text.substr(0, end);
 }
 
 }  // namespace warmup::host

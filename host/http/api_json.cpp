@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "core/utf8.hpp"
 #include "http/http_api.hpp"
 #include "loader/plugin_library.hpp"
 
@@ -13,9 +14,40 @@ namespace warmup::host {
 
 using nlohmann::json;
 
+namespace {
+
+/// A copy of `value` whose strings and keys are valid UTF-8 (escape_invalid_utf8).
+json with_invalid_utf8_escaped(const json& value) {
+    if (value.is_string()) return escape_invalid_utf8(value.get_ref<const std::string&>());
+    if (value.is_array()) {
+        json out = json::array();
+        for (const auto& item : value) out.push_back(with_invalid_utf8_escaped(item));
+        return out;
+    }
+    if (value.is_object()) {
+        json out = json::object();
+        for (const auto& [key, item] : value.items()) out[escape_invalid_utf8(key)] = with_invalid_utf8_escaped(item);
+        return out;
+    }
+    return value;
+}
+
+}  // namespace
+
+std::string answer_text(const json& body) {
+    // The strict dump is the common case and costs nothing extra; it throws type_error 316 only for a string that is
+    // not UTF-8, and only then is the answer copied with those bytes escaped. The replace handler of the second dump
+    // cannot fire on the escaped copy: it only guarantees that no answer ever ends in an exception (an HTTP 500).
+    try {
+        return body.dump(2) + "\n";
+    } catch (const json::type_error&) {
+        return with_invalid_utf8_escaped(body).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+    }
+}
+
 void reply(httplib::Response& response, int status, const json& body) {
     response.status = status;
-    response.set_content(body.dump(2) + "\n", kJsonContentType);
+    response.set_content(answer_text(body), kJsonContentType);
 }
 
 std::optional<std::string> unknown_query_parameter(const std::multimap<std::string, std::string>& params,

@@ -21,7 +21,13 @@ namespace warmup::host {
 
 inline constexpr const char* kJsonContentType = "application/json";
 
-/// Answers `status` with `body` pretty-printed (two-space indent, one trailing newline).
+/// `body` as the text of an answer: pretty-printed (two-space indent), one trailing newline. Never throws: a string
+/// (or key) that is not valid UTF-8, such as a message quoting a client's bytes (a query parameter, a path, a model
+/// name), has each byte that does not begin a valid UTF-8 sequence written as the four characters \xFF, so the answer
+/// stays valid JSON and still shows which byte it was.
+std::string answer_text(const nlohmann::json& body);
+
+/// Answers `status` with answer_text(`body`).
 void reply(httplib::Response& response, int status, const nlohmann::json& body);
 
 /// The text of a 400 answer for the first query parameter of `params` that is not in `known` ("unknown query

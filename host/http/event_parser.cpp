@@ -23,6 +23,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "core/utf8.hpp"
+
 namespace warmup::host {
 namespace {
 
@@ -52,8 +54,9 @@ std::optional<std::string> read_item(const json& item, int64_t server_now_ms, Pa
     if (!item.is_object()) return "expected a JSON object";
     for (const auto& [key, value] : item.items()) {
         if (key != "model" && key != "ts_ms" && key != "tenant" && key != "count")
+            // Cut at a character boundary: half of a character would be a byte that is not UTF-8 in the reason.
             return fmt::format("unknown field '{}' (expected model, ts_ms, tenant, count)",
-                               key.size() <= 64 ? key : key.substr(0, 64) + "...");
+                               key.size() <= 64 ? key : std::string(utf8_prefix(key, 64)) + "...");
     }
     const auto model = item.find("model");
     if (model == item.end()) return "missing field 'model'";
@@ -189,14 +192,16 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
         if (parsed.is_discarded()) {
             // Parse again with exceptions to report why: a syntax error with its byte offset, or another refusal
             // of the parser (a number beyond double's range, such as 1e400, is out_of_range, not a parse_error).
+            // The parser's message quotes the bytes it read last, which may be the byte that is not UTF-8 (a parse
+            // error too): escaped, the reason shows it as \xFF and stays valid UTF-8.
             try {
                 [[maybe_unused]] const json ignored = json::parse(text);
                 builder.reject(kWholeBody, "malformed JSON array");
             } catch (const json::parse_error& error) {
-                builder.reject(kWholeBody,
-                               fmt::format("malformed JSON array at byte {}: {}", error.byte, error.what()));
+                builder.reject(kWholeBody, fmt::format("malformed JSON array at byte {}: {}", error.byte,
+                                                       escape_invalid_utf8(error.what())));
             } catch (const json::exception& error) {
-                builder.reject(kWholeBody, fmt::format("malformed JSON array: {}", error.what()));
+                builder.reject(kWholeBody, fmt::format("malformed JSON array: {}", escape_invalid_utf8(error.what())));
             }
             return builder.finish();
         }

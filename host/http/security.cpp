@@ -12,6 +12,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "http/api_json.hpp"
 #include "http/http_server.hpp"
 #include "http/status_page/status_page.hpp"
 
@@ -22,7 +23,7 @@ using nlohmann::json;
 
 void reply_json_error(httplib::Response& response, int status, const std::string& message) {
     response.status = status;
-    response.set_content(json{{"error", message}}.dump(2) + "\n", "application/json");
+    response.set_content(answer_text(json{{"error", message}}), kJsonContentType);
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <unordered_set>
 
+#include "core/usage_event.hpp"
+#include "core/utf8.hpp"
 #include "runtime/live_runtime.hpp"
 #include "runtime/live_runtime_support.hpp"
 
@@ -111,6 +113,14 @@ void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
     }
     std::vector<ReportedResident> resident;
     for (const auto& [name, memory_mb] : listing.models) {
+        // A listed name passes the check a posted event's model passes (not empty, valid UTF-8, no control
+        // character) before the catalog may take it: what is in the catalog is written to answers, logs, the
+        // decision log and the state files as it is.
+        if (const auto problem = model_name_problem(name)) {
+            spdlog::debug("RECONCILE server holds '{}', which is not a model name the daemon accepts ({}): ignored",
+                          escape_invalid_utf8(name), *problem);
+            continue;
+        }
         const auto model = catalog_.resolve(name);
         if (!model) {
             spdlog::debug("RECONCILE server holds '{}', which no catalog entry covers: ignored", name);

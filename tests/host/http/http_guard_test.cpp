@@ -14,6 +14,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "http/api_json.hpp"
 #include "http/event_parser.hpp"
 #include "http/http_api.hpp"
 #include "http/security.hpp"
@@ -158,6 +159,110 @@ TEST(BadEvents, UnknownEndpointsAnswer404WithAJsonBody) {
     EXPECT_EQ(json::parse(result->body)["error"], "no such endpoint: GET /api/warmup/nope");
 }
 
+// A byte that is not UTF-8 in anything the daemon quotes back (a body, a query parameter, a path) must get the
+// documented 4xx with a readable message, never a 500 from the JSON writer. Such a byte is shown as \xFF.
+
+/// GETs `target` (sent byte for byte: "%FF" stays an escape the server decodes); returns {status, parsed body}.
+std::pair<int, json> raw_get(int port, const std::string& target) {
+    test::RawConnection connection(port);
+    EXPECT_TRUE(connection.send("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+    const std::string response = connection.read_response(std::chrono::seconds(10));
+    return {test::status_of(response), test::json_body_of(response)};
+}
+
+/// The `error` of an answer, or "" when it has none.
+std::string error_of(const json& answer) {
+    return answer.is_object() && answer.contains("error") && answer["error"].is_string()
+               ? answer["error"].get<std::string>()
+               : std::string();
+}
+
+int64_t events_invalid(InProcessDaemon& daemon) {
+    const auto [status, answer] = raw_get(daemon.port(), "/api/warmup/status");
+    EXPECT_EQ(status, 200);
+    return answer["counters"]["events_invalid"].get<int64_t>();
+}
+
+TEST(InvalidUtf8, AnAnswerWithANonUtf8ByteInAStringOrKeyIsWrittenWithTheByteEscaped) {
+    const json body{{"error", "unknown model 'a\xff'"},
+                    {"owners", {{"m\xfe", json::array({"node-\xc3\xa9", "n\xc3"})}}},
+                    {"count", 3}};
+    const std::string text = answer_text(body);
+    const json parsed = json::parse(text);  // valid JSON, valid UTF-8
+    EXPECT_EQ(parsed["error"], "unknown model 'a\\xFF'");
+    EXPECT_EQ(parsed["owners"]["m\\xFE"], json::array({"node-\xc3\xa9", "n\\xC3"}));
+    EXPECT_EQ(parsed["count"], 3);
+    // A valid answer is written as it always was.
+    EXPECT_EQ(answer_text(json{{"a", "b"}}), "{\n  \"a\": \"b\"\n}\n");
+}
+
+TEST(InvalidUtf8, AJsonArrayWithANonUtf8ByteIsRefusedWholeNamingTheByte) {
+    InProcessDaemon daemon("16", std::nullopt);
+    const int64_t invalid_before = events_invalid(daemon);
+    const auto [status, answer] =
+        daemon.post_events("[{\"model\":\"known/a\"}, {\"model\":\"known/\xff\"}]", {}, "application/json");
+    EXPECT_EQ(status, 400) << answer.dump();
+    EXPECT_EQ(answer["accepted"], 0);
+    ASSERT_EQ(answer["rejected"].size(), 1u) << answer.dump();
+    EXPECT_FALSE(answer["rejected"][0].contains("item")) << answer.dump();
+    // Byte 39 (1-based) is the 0xFF: "[" 1, the first item 2-20, ", " 21-22, {"model":" 23-32, known/ 33-38.
+    const std::string reason = answer["rejected"][0]["reason"];
+    EXPECT_EQ(reason.rfind("malformed JSON array at byte 39: ", 0), 0u) << reason;
+    EXPECT_NE(reason.find("\\xFF"), std::string::npos) << reason;
+    EXPECT_EQ(events_invalid(daemon), invalid_before + 1);
+}
+
+TEST(InvalidUtf8, AnNdjsonLineWithANonUtf8ByteIsRefusedAloneAndTheOtherLinesAreKept) {
+    InProcessDaemon daemon("16", std::nullopt);
+    const int64_t invalid_before = events_invalid(daemon);
+    const auto [status, answer] =
+        daemon.post_events("{\"model\":\"known/a\"}\n{\"model\":\"known/\xff\"}\n{\"model\":\"known/b\"}\n");
+    EXPECT_EQ(status, 400) << answer.dump();
+    EXPECT_EQ(answer["accepted"], 2);
+    ASSERT_EQ(answer["rejected"].size(), 1u) << answer.dump();
+    EXPECT_EQ(answer["rejected"][0]["line"], 2);
+    EXPECT_EQ(answer["rejected"][0]["reason"], "malformed JSON");
+    EXPECT_EQ(events_invalid(daemon), invalid_before + 1);
+}
+
+TEST(InvalidUtf8, ABadQueryParameterIs400WithAnErrorThatStartsWithItsName) {
+    InProcessDaemon daemon("16", std::nullopt);
+    const std::pair<std::string, std::string> cases[] = {
+        {"/api/warmup/status?after=%FF", "after: unknown model '\\xFF'"},
+        {"/api/warmup/predictions?after=%FF", "after: unknown model '\\xFF'"},
+        {"/api/warmup/predictions?limit=%FF", "limit: expected an integer 1..10000, got '\\xFF'"},
+        {"/api/warmup/status?limit=1%FF", "limit: expected an integer 1..10000, got '1\\xFF'"},
+        {"/api/warmup/decisions?limit=%FF", "limit: expected an integer 1..16384, got '\\xFF'"},
+        {"/api/warmup/history?since_ms=%FF", "since_ms: expected milliseconds since the Unix epoch"},
+        {"/api/warmup/history?until_ms=%C3", "until_ms: expected milliseconds since the Unix epoch"},
+        {"/api/warmup/status?%FF=1", "unknown query parameter '\\xFF' (this endpoint takes "},
+        {"/api/warmup/decisions?a%FFb=1", "unknown query parameter 'a\\xFFb' (this endpoint takes "},
+    };
+    for (const auto& [target, error] : cases) {
+        const auto [status, answer] = raw_get(daemon.port(), target);
+        EXPECT_EQ(status, 400) << target << ": " << answer.dump();
+        EXPECT_EQ(error_of(answer).rfind(error, 0), 0u) << target << ": " << answer.dump();
+    }
+}
+
+TEST(InvalidUtf8, AnUnknownModelOrArmOrPathWithANonUtf8ByteIs404NamingIt) {
+    InProcessDaemon daemon("16", std::nullopt);
+    const std::pair<std::string, std::string> cases[] = {
+        {"/api/warmup/decisions?model=%FF", "unknown model '\\xFF': no request or decision has named it"},
+        {"/api/warmup/decisions?arm=%FF", "unknown arm '\\xFF': no running arm"},
+        {"/%FF", "no such endpoint: GET /\\xFF"},
+        // A valid two-byte character stays as it is beside the invalid byte.
+        {"/%C3%A9%FF", "no such endpoint: GET /\xc3\xa9\\xFF"},
+    };
+    for (const auto& [target, error] : cases) {
+        const auto [status, answer] = raw_get(daemon.port(), target);
+        EXPECT_EQ(status, 404) << target << ": " << answer.dump();
+        EXPECT_EQ(error_of(answer).rfind(error, 0), 0u) << target << ": " << answer.dump();
+    }
+    // The daemon still answers afterwards.
+    EXPECT_EQ(raw_get(daemon.port(), "/healthz").first, 200);
+}
+
 TEST(HostileBody, FutureSkewIsMeasuredAgainstTheServerTimeGiven) {
     constexpr int64_t kNow = 1'700'000'000'000;
     const std::string at_limit = "{\"model\":\"a\",\"ts_ms\":" + std::to_string(kNow + kMaxFutureSkewMs) + "}\n";
@@ -183,6 +288,21 @@ TEST(HostileBody, GarbageLinesAreListedUpToTheCapAndTheRestCounted) {
     ASSERT_EQ(body.rejected.size(), kMaxListedRejections);
     EXPECT_EQ(body.rejected.back().position, kMaxListedRejections);
     EXPECT_EQ(body.unlisted_rejections, 5000 - kMaxListedRejections);
+}
+
+TEST(HostileBody, AnUnknownKeyCutShortIsNotCutInsideACharacter) {
+    // 63 ASCII bytes then "é" (2 bytes): a cut at 64 bytes would keep 0xC3 alone, which is not UTF-8.
+    const std::string key = std::string(63, 'k') + "\xc3\xa9" + "tail";
+    const ParsedBody body = parse_events_body("{\"" + key + "\":1}", 1 << 20, 0);
+    ASSERT_EQ(body.rejected.size(), 1u);
+    EXPECT_EQ(body.rejected[0].reason,
+              "unknown field '" + std::string(63, 'k') + "...' (expected model, ts_ms, tenant, count)");
+    // Through the daemon the same key is a 400 with that reason.
+    InProcessDaemon daemon("16", std::nullopt);
+    const auto [status, answer] = daemon.post_events("{\"model\":\"known/a\",\"" + key + "\":1}");
+    EXPECT_EQ(status, 400) << answer.dump();
+    ASSERT_EQ(answer["rejected"].size(), 1u) << answer.dump();
+    EXPECT_EQ(answer["rejected"][0]["reason"], body.rejected[0].reason);
 }
 
 TEST(HostileBody, OverlongModelNamesAndUnknownKeysAreNotEchoedInFull) {
