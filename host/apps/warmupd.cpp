@@ -101,7 +101,13 @@ std::optional<Config> read_daemon_config(const DaemonOptions& options) {
         return std::nullopt;
     }
     if (options.port) config.http.port = static_cast<uint16_t>(*options.port);
-    if (options.bind) config.http.bind = *options.bind;
+    if (options.bind) {
+        config.http.bind = *options.bind;  // checked, resolution included, by the parser of --bind
+    } else if (auto problem = bind_address_resolution_problem(config.http.bind)) {
+        // Before the access-token check: a name that names no address is that, not "not a loopback address".
+        std::cerr << "warmupd: CONFIG_ERROR " << config.locate("http.bind") << ": http.bind: " << *problem << "\n";
+        return std::nullopt;
+    }
     return config;
 }
 
@@ -258,7 +264,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 65535));
     app.add_option("--bind", options.bind, "HTTP bind address; overrides http.bind")
         ->check(CLI::Validator(
-            [](const std::string& address) { return bind_address_problem(address).value_or(std::string()); },
+            [](const std::string& address) { return bind_address_resolution_problem(address).value_or(std::string()); },
             "ADDRESS"));
     app.add_option("--shutdown-delay-ms", options.shutdown_delay_ms,
                    "after SIGTERM/SIGINT, keep serving this long with /readyz answering 503 before stopping")

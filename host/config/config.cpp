@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netdb.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
@@ -213,6 +214,23 @@ std::optional<std::string> bind_address_problem(std::string_view address) {
         text.find("..") != std::string::npos)
         return fmt::format("'{}' is neither an IP address nor a host name", text);
     return std::nullopt;
+}
+
+std::optional<std::string> bind_address_resolution_problem(std::string_view address) {
+    if (auto problem = bind_address_problem(address)) return problem;
+    // The lookup the HTTP server's bind makes (http/http_server.cpp): what resolves here can be bound to.
+    const std::string text(address);
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    addrinfo* found = nullptr;
+    const int resolved = ::getaddrinfo(text.c_str(), nullptr, &hints, &found);
+    if (resolved == 0) {
+        ::freeaddrinfo(found);
+        return std::nullopt;
+    }
+    return fmt::format("'{}' is not an address: the host name does not resolve ({})", text, ::gai_strerror(resolved));
 }
 
 std::string Config::locate(std::string_view key_path) const {

@@ -286,9 +286,16 @@ std::vector<std::string> accepted_config_keys();
 
 /// Why `address` cannot be listened on (http.bind, warmupd --bind), or nullopt. Accepted: an IPv4 address in dotted
 /// decimal (four parts of 0..255), an IPv6 address (without brackets), or a host name of letters, digits, '-' and '.'
-/// (resolved when the daemon binds). Anything else, such as 999.1.1.1, is refused here, before a bind could fail with
-/// an unrelated system error.
+/// (resolved when warmupd starts: bind_address_resolution_problem). Anything else, such as 999.1.1.1, is refused here,
+/// before a bind could fail with an unrelated system error.
 std::optional<std::string> bind_address_problem(std::string_view address);
+
+/// Why `address` names no address to listen on now, or nullopt: bind_address_problem, then, for a host name, that it
+/// does not resolve ("'notanaddr' is not an address: the host name does not resolve (...)"). It asks the resolver
+/// (/etc/hosts, DNS), so it may wait on DNS: warmupd calls it once at start, on --bind or http.bind, before the
+/// access-token check, which could otherwise refuse a name that names nothing as "not a loopback address". Reading a
+/// configuration (a reload, warmup-replay, a check on another host) does not resolve names.
+std::optional<std::string> bind_address_resolution_problem(std::string_view address);
 
 /// Reads and validates `file`. Relative paths in it resolve against the file's folder (made absolute), and
 /// ${WARMUP_EXE_DIR} expands to `exe_dir` (may be empty when the caller has none; then using the variable is an

@@ -178,6 +178,32 @@ TEST(ProgramUsage, ABindAddressThatIsNoAddressIsRefusedUpFront) {
     EXPECT_NE(output.find("http.bind: '999.1.1.1' is not a valid IPv4 address"), std::string::npos) << output;
 }
 
+TEST(ProgramUsage, AHostNameThatDoesNotResolveIsRefusedAsNoAddressBeforeTheSecurityCheck) {
+    // .invalid never resolves (RFC 6761). Written like a host name, it names no address: refused as such, with or
+    // without a token, and not as "not a loopback address", which would send the operator after the wrong problem.
+    constexpr const char* kName = "notanaddr.invalid";
+    for (const bool token : {false, true}) {
+        if (token) setenv("WARMUP_ACCESS_TOKEN", "test-token-0123456789abcdef", 1);
+        const auto [code, output] = run_to_end("warmupd", {"--bind", kName, "--port", "0"});
+        unsetenv("WARMUP_ACCESS_TOKEN");
+        EXPECT_EQ(code, 2) << output;
+        EXPECT_NE(output.find(std::string("--bind: '") + kName + "' is not an address: the host name does not resolve"),
+                  std::string::npos)
+            << output;
+        EXPECT_EQ(output.find("SECURITY_ERROR"), std::string::npos) << output;
+        EXPECT_EQ(output.find("HTTP_BIND_ERROR"), std::string::npos) << output;
+    }
+    warmup::test::TempDir dir("warmupd-bind-name");
+    const auto config = dir.write("no-address.yaml", config_yaml() + "http: {bind: " + kName + "}\n");
+    const auto [code, output] = run_to_end("warmupd", {"--config", config.string()});
+    EXPECT_EQ(code, 2) << output;
+    EXPECT_NE(output.find("CONFIG_ERROR " + config.string() + ":"), std::string::npos) << output;
+    EXPECT_NE(output.find(std::string("http.bind: '") + kName + "' is not an address: the host name does not resolve"),
+              std::string::npos)
+        << output;
+    EXPECT_EQ(output.find("SECURITY_ERROR"), std::string::npos) << output;
+}
+
 TEST(ProgramUsage, ReplayRefusesWhatItWouldOtherwiseIgnoreOrMisread) {
     warmup::test::TempDir dir("replay-usage");
     const std::string config = dir.write("c.yaml", config_yaml()).string();
