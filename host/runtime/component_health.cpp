@@ -147,7 +147,10 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
         pipeline.component = "engine";
         if (engine.stopped()) {
             pipeline.degraded = true;
-            pipeline.reason = "emergency stop in force: no warm-ups start (POST /api/warmup/reset-to-safe leaves it)";
+            // Resume first: it lifts the stop on the running configuration; reset-to-safe also changes it.
+            pipeline.reason =
+                "emergency stop in force: no warm-ups start (POST /api/warmup/resume lifts it; "
+                "POST /api/warmup/reset-to-safe leaves it on the safe configuration)";
         } else if (safe_mode_.load()) {
             pipeline.degraded = true;
             pipeline.reason = "safe configuration in force until the next reload";

@@ -679,7 +679,8 @@ std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
     if (call_on_control([](WarmupEngine& engine) { return engine.stopped(); }))
         spdlog::warn(
             "EMERGENCY_STOP still in force: an operator stopped new warm-ups before the restart (saved in {}); no "
-            "pre-warm starts until POST /api/warmup/reset-to-safe",
+            "pre-warm starts until POST /api/warmup/resume (or POST /api/warmup/reset-to-safe, on the safe "
+            "configuration)",
             config_.state.dir.string());
     if (config_.state.journal) {
         journal_owner_ = std::make_unique<EventJournal>(config_.state.dir, base_ms);

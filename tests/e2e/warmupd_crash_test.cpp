@@ -200,6 +200,10 @@ TEST_F(WarmupdCrash, AnEmergencyStopSurvivesAKillAndARestartUntilResetToSafeLift
     start_daemon(yaml);
     ASSERT_FALSE(HasFatalFailure());
     EXPECT_TRUE(daemon_->wait_for_log("EMERGENCY_STOP still in force", 5s)) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("no pre-warm starts until POST /api/warmup/resume (or POST "
+                                  "/api/warmup/reset-to-safe, on the safe configuration)"),
+              std::string::npos)
+        << daemon_->log();
     EXPECT_EQ(get_json(*client_, "/api/warmup/status")["emergency_stop"], true);
     const auto lifted = client_->Post("/api/warmup/reset-to-safe", "", "application/json");
     ASSERT_TRUE(lifted && lifted->status == 200) << (lifted ? lifted->body : "no answer");

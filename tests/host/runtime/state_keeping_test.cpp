@@ -262,6 +262,11 @@ TEST_F(TransitionsTest, AnEmergencyStopStaysInForceAcrossARestartUntilResetToSaf
     EXPECT_TRUE(runtime_->call_on_control([](WarmupEngine& engine) { return engine.stopped(); }));
     const json engine = health_component(get_json("/api/warmup/health/components").second, "engine");
     EXPECT_EQ(engine["state"], "degraded") << engine.dump();
+    // The reason names resume, the way out on the running configuration, before reset-to-safe.
+    const std::string reason = engine.value("reason", "");
+    const auto resume_at = reason.find("POST /api/warmup/resume");
+    ASSERT_NE(resume_at, std::string::npos) << reason;
+    EXPECT_LT(resume_at, reason.find("POST /api/warmup/reset-to-safe")) << reason;
     // The warm set of the restored state is not pre-warmed during the stop.
     EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_ABSENT);
     // An operator's restore of a state saved before the stop brings back what was learned, not the time before the
