@@ -92,10 +92,35 @@ void LiveRuntime::set_emergency_stop(bool stopped) {
     }
 }
 
+namespace {
+
+/// The note of a reset-to-safe answer that says what leaves the safe configuration. A reload needs a configuration
+/// file (the embedded default has none: its reload is 409); a rollback needs a configuration from before, out of safe
+/// mode; a restart always starts out of safe mode (safe mode is not part of the saved state).
+std::string safe_configuration_exit_note(bool has_file, bool can_roll_back) {
+    if (has_file) return "the next POST /api/warmup/config/reload (or rollback) leaves the safe configuration";
+    if (can_roll_back)
+        return "the daemon runs the embedded default configuration, with no file to reload: POST "
+               "/api/warmup/config/rollback leaves the safe configuration (back to the configuration before it), "
+               "and so does a restart";
+    return "the daemon runs the embedded default configuration, with no file to reload and no configuration to roll "
+           "back to: a restart leaves the safe configuration";
+}
+
+}  // namespace
+
 OperationResult LiveRuntime::reset_to_safe() {
     OperationResult result;
+    bool has_file = false;       // a reload has a configuration file to read
+    bool can_roll_back = false;  // a rollback goes to a configuration out of safe mode
     if (safe_mode_.load()) {
         // Applying the safe transformation twice would halve the budget again: only leave emergency mode.
+        {
+            const auto lock = lock_reloads();
+            if (!lock) return failure(503, reload_busy_message());
+            has_file = !running_config_.source_file.empty();
+            can_roll_back = previous_config_.has_value() && !previous_safe_;
+        }
         result.notes.push_back("already on the safe configuration; emergency mode left");
     } else {
         if (state_store_) {
@@ -110,6 +135,7 @@ OperationResult LiveRuntime::reset_to_safe() {
             if (!lock) return failure(503, reload_busy_message());
             safe = running_config_;
         }
+        has_file = !safe.source_file.empty();
         PluginChoice keep_alive;
         keep_alive.id = "org.warmup.predictor.keep-alive";  // default TTL: no params
         keep_alive.key_path = "components.predictor";
@@ -125,6 +151,8 @@ OperationResult LiveRuntime::reset_to_safe() {
                 fmt::format("the safe configuration could not be applied ({}): {}", reloaded.stage, reloaded.error);
             return result;
         }
+        // A change that changed something keeps the configuration it replaced for a rollback (put_in_force).
+        can_roll_back = reloaded.changed;
         for (const auto& change : reloaded.changes)
             result.notes.push_back(fmt::format("{}: {} -> {} ({})", change.slot, change.from, change.to, change.state));
         for (const auto& note : reloaded.notes) result.notes.push_back(note);
@@ -150,7 +178,7 @@ OperationResult LiveRuntime::reset_to_safe() {
     spdlog::warn(
         "RESET_TO_SAFE predictive scheduling off (keep-alive predictor), experiments off, half the memory "
         "budget, until the next reload");
-    result.notes.push_back("the next POST /api/warmup/config/reload (or rollback) leaves the safe configuration");
+    result.notes.push_back(safe_configuration_exit_note(has_file, can_roll_back));
     return result;
 }
 

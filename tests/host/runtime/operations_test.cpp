@@ -152,6 +152,38 @@ TEST_F(TransitionsTest, ARollbackIntoTheSafeConfigurationIsSafeModeAgainAndReset
     EXPECT_EQ(warmup::test::read_text_file(backup), backed_up);
 }
 
+/// The notes of an answer as one text.
+std::string notes_of(const json& answer) { return answer.value("notes", json::array()).dump(); }
+
+TEST_F(TransitionsTest, ResetToSafeFromAFileSaysTheNextReloadOrRollbackLeavesIt) {
+    const fs::path file = dir_.write("safe.yaml", config_text(0, 2, "", keep_alive_predictor(600'000)));
+    start(load_config_file(file, {}));
+    const auto [status, safe] = post("/api/warmup/reset-to-safe");
+    ASSERT_EQ(status, 200) << safe.dump();
+    EXPECT_NE(
+        notes_of(safe).find("the next POST /api/warmup/config/reload (or rollback) leaves the safe configuration"),
+        std::string::npos)
+        << safe.dump();
+}
+
+TEST_F(TransitionsTest, ResetToSafeWithoutAFileNamesRollbackAndRestartNotReloadAsTheWaysOut) {
+    // No configuration file (as with the embedded default): a reload has nothing to read.
+    start(config(keep_alive_predictor(600'000)));
+    const auto [status, safe] = post("/api/warmup/reset-to-safe");
+    ASSERT_EQ(status, 200) << safe.dump();
+    const std::string notes = notes_of(safe);
+    EXPECT_EQ(notes.find("config/reload"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("POST /api/warmup/config/rollback leaves the safe configuration"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("a restart"), std::string::npos) << notes;
+    // What the note says holds: reload is refused, rollback leaves the safe configuration.
+    EXPECT_EQ(post("/api/warmup/config/reload").first, 409);
+    EXPECT_TRUE(runtime_->safe_mode());
+    const auto [rollback_status, rolled_back] = post("/api/warmup/config/rollback");
+    ASSERT_EQ(rollback_status, 200) << rolled_back.dump();
+    EXPECT_FALSE(runtime_->safe_mode());
+    EXPECT_EQ(get_json("/api/warmup/status").second["budget_mb"], 10000);
+}
+
 TEST_F(TransitionsTest, ARollbackOutOfTheSafeConfigurationLeavesSafeMode) {
     const fs::path file = dir_.write("safe.yaml", config_text(0, 2, "", keep_alive_predictor(600'000)));
     start(load_config_file(file, {}));
