@@ -274,8 +274,10 @@ class LiveRuntime {
     /// daemon's own state at start, whose emergency stop (if one was in force when it was written) is put in force
     /// again; an operator's restore (false) leaves the emergency stop as it is.
     OperationResult restore_state(const Snapshot& snapshot, bool at_start = false);
-    /// Writes backup-<name>.wsnap (name "" = "at-<unix_ms>"). 400 for a name that cannot name a backup; 409 when
-    /// state is disabled, or when a backup of that name exists and `overwrite` is false (nothing is written then).
+    /// Writes backup-<name>.wsnap (name "" = "at-<unix_ms>", or "at-<unix_ms>-<n>" when that backup exists: every
+    /// unnamed backup is a file of its own). 400 for a name that cannot name a backup; 409 when state is disabled, or
+    /// when a backup of that name exists and `overwrite` is false (nothing is written then). [any] Concurrent calls
+    /// are serialised: of several for one new name without `overwrite`, exactly one writes it, the others get 409.
     OperationResult backup_state(const std::string& name, bool overwrite = false);
     /// Restores backup `name` ("" = the newest backup). 400 for a name that cannot name a backup, 404 when there is
     /// no such backup.
@@ -605,6 +607,10 @@ class LiveRuntime {
     // Why the state restored at start is not the newest one (corrupt snapshots skipped); "" when it is. Shown as a
     // degraded "state" component until an operator's restore-state succeeds. Under state_mutex_.
     std::string start_restore_problem_;
+    // Serialises backup_state() from the check of the name to the published file: two requests for one name cannot
+    // both see it free, and two unnamed backups in one millisecond get distinct names. Taken after reload_mutex_
+    // (reset-to-safe backs up under it), never before it.
+    std::mutex backup_mutex_;
 
     std::mutex wake_mutex_;
     std::condition_variable wake_cv_;

@@ -320,10 +320,24 @@ OperationResult LiveRuntime::backup_state(const std::string& name, bool overwrit
         return failure(409,
                        "state is not kept by this daemon (state.enabled: false, or the embedded default "
                        "configuration without state.dir)");
-    const std::string backup_name = name.empty() ? fmt::format("at-{}", unix_now_ms()) : name;
-    if (!StateStore::valid_backup_name(backup_name)) return failure(400, invalid_backup_name(backup_name));
+    if (!name.empty() && !StateStore::valid_backup_name(name)) return failure(400, invalid_backup_name(name));
+    // From the check of the name until the file is published, no other backup runs: the name seen free is still free
+    // when it is written.
+    std::lock_guard backup_lock(backup_mutex_);
+    const auto exists = [&](const std::string& candidate) {
+        std::error_code error;
+        return std::filesystem::exists(state_store_->backup_file(candidate), error);
+    };
+    std::string backup_name = name;
+    if (backup_name.empty()) {
+        // Unnamed backups taken in the same millisecond (or an operator's backup named like one) must not replace
+        // each other: the first free of at-<ms>, at-<ms>-1, at-<ms>-2, ...
+        const std::string stamped = fmt::format("at-{}", unix_now_ms());
+        backup_name = stamped;
+        for (int n = 1; exists(backup_name); ++n) backup_name = fmt::format("{}-{}", stamped, n);
+    }
     // A named backup is what an operator keeps to go back to: it is replaced only when asked for.
-    if (std::error_code error; !overwrite && std::filesystem::exists(state_store_->backup_file(backup_name), error))
+    if (!overwrite && exists(backup_name))
         return failure(409, fmt::format("a backup named '{}' exists ({}): choose another name, or send "
                                         "{{\"name\": \"{}\", \"overwrite\": true}} to replace it",
                                         backup_name, state_store_->backup_file(backup_name).string(), backup_name));

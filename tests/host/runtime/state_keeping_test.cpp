@@ -8,9 +8,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <latch>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "live_runtime_test_fixture.hpp"
 
@@ -108,6 +113,50 @@ TEST_F(OpsTest, BackupNamesAreCheckedAlikeByBackupAndRestoreAndAnExistingBackupI
     EXPECT_EQ(unnamed_status, 200) << unnamed.dump();
     EXPECT_NE(unnamed["notes"].dump().find("name: at-"), std::string::npos) << unnamed.dump();
     EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "missing"})").first, 404);
+}
+
+// Backups requested at the same moment (several operators, a script in a loop): the check of the name and the write
+// must not interleave, or two requests both see a name free and the second silently replaces the first.
+TEST_F(OpsTest, ConcurrentBackupsOfOneNameWriteItOnceAndUnnamedOnesEachGetAFileOfTheirOwn) {
+    TempDir dir("warmup-ops");
+    start(load_config_text(config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n"), "ops.yaml",
+                           dir.path(), {}));
+    constexpr int kRequests = 6;
+    // Runs `backup` on kRequests threads released together and returns their results.
+    const auto at_once = [](const std::function<OperationResult()>& backup) {
+        std::vector<OperationResult> results(kRequests);
+        std::latch go(kRequests);
+        std::vector<std::thread> threads;
+        for (int i = 0; i < kRequests; ++i)
+            threads.emplace_back([&, i] {
+                go.arrive_and_wait();
+                results[i] = backup();
+            });
+        for (auto& thread : threads) thread.join();
+        return results;
+    };
+
+    for (int round = 0; round < 3; ++round) {
+        const std::string name = "race-" + std::to_string(round);
+        const auto results = at_once([&] { return runtime_->backup_state(name); });
+        const auto written = std::count_if(results.begin(), results.end(), [](const auto& r) { return r.ok(); });
+        const auto refused =
+            std::count_if(results.begin(), results.end(), [](const auto& r) { return r.http_status == 409; });
+        EXPECT_EQ(written, 1) << name;
+        EXPECT_EQ(refused, kRequests - 1) << name;
+    }
+
+    std::set<std::string> files;
+    for (int round = 0; round < 3; ++round)
+        for (const OperationResult& result : at_once([&] { return runtime_->backup_state(""); })) {
+            ASSERT_TRUE(result.ok()) << result.error;
+            EXPECT_TRUE(files.insert(result.file).second) << "two unnamed backups answered with " << result.file;
+        }
+    std::size_t unnamed_on_disk = 0;
+    for (const fs::path& file : runtime_->state_store()->backups())
+        if (file.filename().string().starts_with("backup-at-")) ++unnamed_on_disk;
+    EXPECT_EQ(unnamed_on_disk, files.size());
+    EXPECT_EQ(files.size(), 3u * kRequests);
 }
 
 TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
