@@ -39,13 +39,11 @@
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include "cluster/fleet_node.hpp"
 #include "config/config.hpp"
@@ -173,44 +171,6 @@ void serve_fleet(cluster::FleetNode* fleet, HttpApi& api) {
     api.set_fleet_metrics([fleet] { return FleetMetricsView{fleet->counters(), fleet->redis_reachable()}; });
     api.set_extra_component_health([fleet] { return cluster_component_health(fleet->health()); });
 }
-
-/// Opt-in (reload.watch_file): reloads when the configuration file changes (modification time or size), polled on
-/// a thread of its own until destroyed.
-class ConfigFileWatcher {
-  public:
-    ConfigFileWatcher(const Config& config, LiveRuntime& runtime)
-        : watching_(config.reload_watch_file && !config.source_file.empty()) {
-        if (!watching_) return;
-        thread_ = std::thread([this, file = config.source_file, poll_ms = config.reload_poll_ms, &runtime] {
-            namespace fs = std::filesystem;
-            auto stamp = [&] {
-                std::error_code error;
-                const auto time = fs::last_write_time(file, error);
-                const auto size = fs::file_size(file, error);
-                return std::pair{error ? fs::file_time_type{} : time, error ? 0 : size};
-            };
-            auto seen = stamp();
-            while (watching_) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
-                const auto now = stamp();
-                if (now == seen) continue;
-                seen = now;
-                spdlog::info("CONFIG_RELOAD {} changed on disk", file.string());
-                spdlog::info("CONFIG_RELOAD result {}", reload_json(runtime.reload_from_file()).dump());
-            }
-        });
-    }
-    ~ConfigFileWatcher() {
-        watching_ = false;
-        if (thread_.joinable()) thread_.join();
-    }
-    ConfigFileWatcher(const ConfigFileWatcher&) = delete;
-    ConfigFileWatcher& operator=(const ConfigFileWatcher&) = delete;
-
-  private:
-    std::atomic<bool> watching_;
-    std::thread thread_;
-};
 
 /// Blocks SIGINT, SIGTERM and SIGHUP (reload) in this thread and every thread started after, so that the main
 /// thread alone takes them with sigwait. Returns that set.
@@ -346,14 +306,16 @@ int main(int argc, char** argv) {
                  config.display_name, version_line("warmupd"));
     sd_notifyf(0, "READY=1\nSTATUS=listening on http://%s:%d", config.http.bind.c_str(), bound_port);
 
-    {
-        ConfigFileWatcher watcher(config, *runtime);
-        const int signal_number = wait_for_stop_signal(stop_signals, config, *runtime);
-        spdlog::info("SHUTDOWN received {}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-        api.mark_stopping();
-        sd_notify(0, "STOPPING=1");
-        serve_shutdown_delay(stop_signals, options.shutdown_delay_ms);
-    }
+    // reload.watch_file (opt-in): reloads when the file changes, on the watcher's thread. Reloads turn it on or off
+    // and change its interval live, so it runs whatever the configuration says now.
+    runtime->start_config_file_watch(
+        [&live = *runtime] { spdlog::info("CONFIG_RELOAD result {}", reload_json(live.reload_from_file()).dump()); });
+    const int signal_number = wait_for_stop_signal(stop_signals, config, *runtime);
+    spdlog::info("SHUTDOWN received {}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    api.mark_stopping();
+    sd_notify(0, "STOPPING=1");
+    serve_shutdown_delay(stop_signals, options.shutdown_delay_ms);
+    runtime->stop_config_file_watch();
     api.stop();
     if (fleet) fleet->stop();  // hands the owned models' state over while the control loop still runs
     if (!runtime->stop()) {

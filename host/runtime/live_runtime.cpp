@@ -70,6 +70,7 @@ LiveRuntime::LiveRuntime(Config config)
     for (auto& arm : build_experiment_arms(config_, none)) arms_.push_back(std::move(arm));
     experiment_ = config_.experiment;
     running_config_ = config_;
+    config_file_watcher_.configure(config_.source_file, config_.reload_watch_file, config_.reload_poll_ms);
     warmup_timeout_ms_.store(config_.warmup_timeout_ms);
     unload_timeout_ms_.store(config_.unload_timeout_ms);
     request_window_ms_.store(config_.ingest_request_window_ms);
@@ -154,6 +155,8 @@ void LiveRuntime::watch_for_stalls() {
 void LiveRuntime::start_sources() { sources_->start(); }
 
 bool LiveRuntime::stop() {
+    // No reload starts from a file change once stopping: the watcher's callback would reload a runtime going away.
+    config_file_watcher_.stop();
     // Sources first: no new events while the rest stops (and a source never waits on a stopped control loop).
     if (sources_) sources_->stop();
     if (!running_.load()) return true;

@@ -47,6 +47,7 @@
 #include "engine/warmup_engine.hpp"
 #include "loader/plugin_loader.hpp"
 #include "loader/plugin_set.hpp"
+#include "runtime/config_file_watcher.hpp"
 #include "runtime/load_workers.hpp"
 #include "runtime/sources/sources.hpp"
 #include "runtime/state/journal.hpp"
@@ -163,6 +164,13 @@ class LiveRuntime {
     /// Returns to the configuration that was running before the last reload that changed something (one step: a
     /// second rollback in a row answers 409, saying so).
     ReloadResult rollback();
+    /// [any, once] Starts reload.watch_file: while the configuration in force has it on (and came from a file), a
+    /// change of the file's modification time or size calls `on_change` on the watcher's own thread (warmupd reloads
+    /// from the file there). Every reload puts its reload.watch_file and reload.poll_ms in force at once: the watch
+    /// starts, stops or changes its interval without a restart. Ended by stop_config_file_watch() or stop().
+    void start_config_file_watch(std::function<void()> on_change) { config_file_watcher_.start(std::move(on_change)); }
+    /// [any but the watcher's thread] Ends the watch: no `on_change` call runs once it returns. Idempotent.
+    void stop_config_file_watch() { config_file_watcher_.stop(); }
     /// Command-line overrides of http.bind / http.port, re-applied to every configuration read for a reload.
     void set_http_overrides(std::optional<std::string> bind, std::optional<uint16_t> port) {
         bind_override_ = std::move(bind);
@@ -544,6 +552,9 @@ class LiveRuntime {
     /// Why lock_reloads() gave up, for the refusal.
     [[nodiscard]] std::string reload_busy_message() const;
     Config running_config_;  // the configuration in force (under reload_mutex_)
+    // Follows running_config_'s reload.* (put_in_force configures it under reload_mutex_, possibly on its own thread:
+    // configure() never waits for that thread). Stopped first by stop().
+    ConfigFileWatcher config_file_watcher_;
     /// The control arm's plugin set that the last reload replacing a component replaced (not a rollback): a rollback
     /// takes its instances back with what they had learned. Written on the control thread while a reload waits
     /// under reload_mutex_, read under it.

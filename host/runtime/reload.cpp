@@ -123,6 +123,16 @@ void note_setting_changes(const Config& running, const Config& next, ReloadResul
     setting(
         next.reconcile_interval_ms != running.reconcile_interval_ms,
         fmt::format("reconcile.interval_ms: {} -> {} ms", running.reconcile_interval_ms, next.reconcile_interval_ms));
+    // The file watch follows the configuration in force (put_in_force): on, off or a new interval from this reload on.
+    const auto on_off = [](bool on) { return on ? "on" : "off"; };
+    setting(
+        next.reload_watch_file != running.reload_watch_file,
+        fmt::format("reload.watch_file: {} -> {}{}", on_off(running.reload_watch_file), on_off(next.reload_watch_file),
+                    next.reload_watch_file && next.source_file.empty()
+                        ? " (nothing to watch: the daemon runs the embedded default configuration)"
+                        : ""));
+    setting(next.reload_poll_ms != running.reload_poll_ms,
+            fmt::format("reload.poll_ms: {} -> {} ms", running.reload_poll_ms, next.reload_poll_ms));
 }
 
 }  // namespace
@@ -444,6 +454,7 @@ void LiveRuntime::put_in_force(Config next, bool is_rollback, bool changed, bool
     unload_timeout_ms_.store(next.unload_timeout_ms);
     request_window_ms_.store(next.ingest_request_window_ms);
     reconcile_interval_ms_.store(next.reconcile_interval_ms);
+    config_file_watcher_.configure(next.source_file, next.reload_watch_file, next.reload_poll_ms);
     running_config_ = std::move(next);
 }
 

@@ -9,6 +9,7 @@
 // bounded polls; no assertion is about elapsed time.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -410,6 +411,56 @@ TEST_F(ReloadTest, RollbackBeforeAnyChangeSaysNothingHasChangedYet) {
     EXPECT_EQ(refused.http_status, 409);
     EXPECT_NE(refused.error.find("no reload or reset-to-safe has changed the configuration"), std::string::npos)
         << refused.error;
+}
+
+// --------------------------------------------------------------------------------------------------------------
+// Settings outside the plugin set
+
+/// `notes` joined, one per line, for the failure messages.
+std::string joined(const std::vector<std::string>& notes) {
+    std::string all;
+    for (const auto& note : notes) all += note + "\n";
+    return all;
+}
+bool has_note(const ReloadResult& result, const std::string& part) {
+    return std::any_of(result.notes.begin(), result.notes.end(),
+                       [&](const std::string& note) { return note.find(part) != std::string::npos; });
+}
+
+TEST_F(ReloadTest, AReloadTurnsTheFileWatchOnAndOffAtOnceAndSaysSo) {
+    start_runtime();
+    // The raw pointer: the callback may still run while runtime_ is being reset (the destructor stops the watch).
+    runtime_->start_config_file_watch([runtime = runtime_.get()] { (void)runtime->reload_from_file(); });
+    // Replaced whole (rename): the watcher never reads a half-written file.
+    const auto replace_config = [&](const std::string& yaml) {
+        fs::rename(dir_.write("hotswap.yaml.new", yaml), config_file_);
+    };
+    const std::string keep_alive = config_yaml({{"predictor", predictor_slot(kKeepAlivePredictorId)}});
+
+    replace_config(config_yaml() + "reload: {watch_file: true, poll_ms: 100}\n");
+    const ReloadResult on = runtime_->reload_from_file();
+    ASSERT_TRUE(on.ok) << on.error;
+    EXPECT_TRUE(on.changed);
+    EXPECT_TRUE(has_note(on, "reload.watch_file: off -> on")) << joined(on.notes);
+    EXPECT_TRUE(has_note(on, "reload.poll_ms: 1000 -> 100 ms")) << joined(on.notes);
+    EXPECT_FALSE(has_note(on, "next restart")) << joined(on.notes);
+
+    // Watching now: an edit is reloaded without a request.
+    replace_config(keep_alive + "reload: {watch_file: true, poll_ms: 100}\n");
+    EXPECT_TRUE(
+        poll_until([&] { return served_id(ComponentSlot::Predictor) == kKeepAlivePredictorId; }, kDrainTimeout));
+
+    // Turned off by an edit the watch itself reloads: from then on, edits wait for a request.
+    const uint64_t reloaded = runtime_->reload_counts().reloaded;
+    replace_config(keep_alive + "reload: {watch_file: false, poll_ms: 100}\n");
+    ASSERT_TRUE(poll_until([&] { return runtime_->reload_counts().reloaded == reloaded + 1; }, kDrainTimeout));
+    replace_config(config_yaml() + "reload: {watch_file: false, poll_ms: 100}\n");
+    std::this_thread::sleep_for(1s);  // ten polls, had the watch kept running
+    EXPECT_EQ(served_id(ComponentSlot::Predictor), kKeepAlivePredictorId);
+    EXPECT_EQ(runtime_->reload_counts().reloaded, reloaded + 1);
+    const ReloadResult by_request = runtime_->reload_from_file();
+    ASSERT_TRUE(by_request.ok) << by_request.error;
+    EXPECT_EQ(served_id(ComponentSlot::Predictor), kIdlePredictorId);
 }
 
 }  // namespace
