@@ -480,7 +480,7 @@ class LiveRuntime {
     /// Counts a failed state write (snapshot or journal) for the "state" health component.
     void note_state_error(const std::string& error);
 
-    Config config_;
+    Config config_;  // as the process started with it; never changed (restart-only keys stay at these values)
     SystemClock clock_;
     Catalog catalog_;
     DecisionLog decisions_;                   // every engine reports here (EngineOptions::decisions); outlives the arms

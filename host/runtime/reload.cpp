@@ -19,7 +19,9 @@ std::string instance_label(const PluginInstance& instance) {
     return fmt::format("{}@{}", instance.library().id(), instance.library().version());
 }
 
-/// Settings a reload cannot change in a running daemon (they size threads, sockets or the catalog).
+/// Settings a reload cannot change in a running daemon (they size threads, sockets or the catalog). `running`: the
+/// configuration the process started with, whose values of these keys stay in force until a restart whatever later
+/// reloads said; so a change is reported on every reload until the restart, and a reload back to them reports none.
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next) {
     std::vector<std::string> notes;
     auto note = [&](bool changed, std::string_view key) {
@@ -243,7 +245,9 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
         std::atomic<int64_t>& started_ns;
         ~Finished() { started_ns.store(0); }
     } finished{reload_started_ns_};
-    std::vector<std::string> restart_notes = restart_only_changes(running_config_, next);
+    // Against config_ (what the process started with), not running_config_: a reload puts the restart-only keys in
+    // running_config_ as well, though the process still runs the old values.
+    std::vector<std::string> restart_notes = restart_only_changes(config_, next);
     if (next.memory_budget.is_relative())
         return refused(400, "config",
                        fmt::format("{}: budgets.memory_mb: a relative budget ({}) only makes sense in replay",

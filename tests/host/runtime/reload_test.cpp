@@ -427,6 +427,38 @@ bool has_note(const ReloadResult& result, const std::string& part) {
                        [&](const std::string& note) { return note.find(part) != std::string::npos; });
 }
 
+TEST_F(ReloadTest, RestartOnlyChangesAreComparedWithWhatTheProcessStartedWith) {
+    start_runtime();
+    const std::string started = config_yaml();
+    std::string pending = started;
+    const auto change = [&](const std::string& from, const std::string& to) {
+        pending.replace(pending.find(from), from.size(), to);
+    };
+    change("port: 3000}", "port: 3000, threads: 32}");
+    change("  memory_mb: 100000\n", "  memory_mb: 100000\n  max_concurrent_warmups: 3\n");
+    const std::string http_note = "http changed: takes effect at the next restart";
+    const std::string workers_note = "budgets.max_concurrent_warmups changed: takes effect at the next restart";
+
+    dir_.write("hotswap.yaml", pending);
+    const ReloadResult first = runtime_->reload_from_file();
+    ASSERT_TRUE(first.ok) << first.error;
+    EXPECT_TRUE(has_note(first, http_note)) << joined(first.notes);
+    EXPECT_TRUE(has_note(first, workers_note)) << joined(first.notes);
+    // The process still runs the values it started with: every later reload says the change is pending.
+    const ReloadResult again = runtime_->reload_from_file();
+    ASSERT_TRUE(again.ok) << again.error;
+    EXPECT_TRUE(has_note(again, http_note)) << joined(again.notes);
+    EXPECT_TRUE(has_note(again, workers_note)) << joined(again.notes);
+    EXPECT_FALSE(again.changed);
+    // Back to the values in force: nothing waits for a restart.
+    dir_.write("hotswap.yaml", started);
+    const ReloadResult back = runtime_->reload_from_file();
+    ASSERT_TRUE(back.ok) << back.error;
+    EXPECT_FALSE(has_note(back, "next restart")) << joined(back.notes);
+    EXPECT_EQ(runtime_->config().http.threads, 64u);
+    EXPECT_EQ(runtime_->config().max_concurrent_warmups, 2u);
+}
+
 TEST_F(ReloadTest, AReloadTurnsTheFileWatchOnAndOffAtOnceAndSaysSo) {
     start_runtime();
     // The raw pointer: the callback may still run while runtime_ is being reset (the destructor stops the watch).
