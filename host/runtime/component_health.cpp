@@ -153,7 +153,7 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
                 "POST /api/warmup/reset-to-safe leaves it on the safe configuration)";
         } else if (safe_mode_.load()) {
             pipeline.degraded = true;
-            pipeline.reason = "safe configuration in force until the next reload";
+            pipeline.reason = "safe configuration in force until a reload, a rollback or a restart";
         }
         out.push_back(std::move(pipeline));
         return out;

@@ -177,7 +177,7 @@ OperationResult LiveRuntime::reset_to_safe() {
     }
     spdlog::warn(
         "RESET_TO_SAFE predictive scheduling off (keep-alive predictor), experiments off, half the memory "
-        "budget, until the next reload");
+        "budget, until a reload, a rollback or a restart");
     result.notes.push_back(safe_configuration_exit_note(has_file, can_roll_back));
     return result;
 }

@@ -651,7 +651,7 @@
     'reset-to-safe': {
       title: 'Reset to safe',
       text: 'Leave emergency mode on the safe configuration (keep-alive predictor, no experiment, half the budget) ' +
-        'until the next reload? A backup "before-reset-to-safe" is taken first.',
+        'until a reload, a rollback or a restart? A backup "before-reset-to-safe" is taken first.',
       path: '/api/warmup/reset-to-safe',
       confirm: 'Reset to safe',
     },
