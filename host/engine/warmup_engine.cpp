@@ -358,15 +358,25 @@ void WarmupEngine::on_history(std::span<const warmup_usage_event> events, warmup
     dispatch(now_ms);
 }
 
-void WarmupEngine::relearn_last_requests(warmup_time_ms now_ms) {
-    std::vector<warmup_usage_event> last_requests;
-    for (warmup_model_index model = 0; model < models_.size(); ++model) {
-        const warmup_time_ms at_ms = models_[model].last_request_ms;
-        if (at_ms != kNever && at_ms <= now_ms) last_requests.push_back({at_ms, model, 1, 0, 0});
+std::vector<warmup_usage_event> WarmupEngine::last_uses(warmup_time_ms now_ms) {
+    std::vector<warmup_usage_event> uses;
+    const auto models = std::max<std::size_t>(catalog_.size(), models_.size());
+    for (warmup_model_index model = 0; model < models; ++model) {
+        warmup_usage_pattern pattern = sized<warmup_usage_pattern>();
+        const bool read = guarded(ComponentKind::Analyzer, "get_pattern", [&] {
+            return components_.analyzer.vtable->get_pattern(components_.analyzer.self, model, &pattern);
+        });
+        if (!read || pattern.request_count == 0 || pattern.last_seen_ms == kNever) continue;
+        // A clock that stepped back must not make a use in its future a request the analyzer has not seen yet.
+        uses.push_back({std::min(pattern.last_seen_ms, now_ms), model, 1, 0, 0});
     }
-    std::sort(last_requests.begin(), last_requests.end(),
+    std::sort(uses.begin(), uses.end(),
               [](const auto& a, const auto& b) { return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.model < b.model; });
-    on_history(last_requests, now_ms);
+    return uses;
+}
+
+void WarmupEngine::relearn_last_uses(std::span<const warmup_usage_event> last_uses, warmup_time_ms now_ms) {
+    if (!last_uses.empty()) observe(last_uses, now_ms);
 }
 
 void WarmupEngine::replan_all(warmup_time_ms now_ms) {

@@ -213,12 +213,16 @@ class WarmupEngine {
     /// not depend on it.
     void on_history(std::span<const warmup_usage_event> events, warmup_time_ms now_ms);
 
-    /// After the analyzer forgot everything it learned (the operator's reset of data collection; control thread):
-    /// teaches it again each model's last request, as history (one request at its time, not scored, no load), and
-    /// re-plans those models. Without it every model would look never used, and a lean predictor would unload every
-    /// warm model at its next plan (and a model still loading the moment its load ends); with it each is planned as
-    /// after a first request. The patterns, rates and gaps learned before stay forgotten.
-    void relearn_last_requests(warmup_time_ms now_ms);
+    /// For the operator's reset of data collection (control thread): each model's last use as the analyzer knows it
+    /// (live requests, history, a restored state: everything it learned), one request at that time (at most now),
+    /// sorted by time. Read before the analyzer's reset, handed back by relearn_last_uses after it.
+    [[nodiscard]] std::vector<warmup_usage_event> last_uses(warmup_time_ms now_ms);
+    /// After the analyzer forgot everything (control thread): teaches it again `last_uses` (from last_uses()), as
+    /// history: not scored, no load, no plan changed now. Without it every model would look never used, and a lean
+    /// predictor would unload every warm model at its next plan (a model still loading the moment its load ends);
+    /// with it each model's next plan is made as after a first request at its last use. The plans in force stand
+    /// until their own time or the model's next request; the patterns, rates and gaps learned before stay forgotten.
+    void relearn_last_uses(std::span<const warmup_usage_event> last_uses, warmup_time_ms now_ms);
 
     /// Asks the scheduler for a fresh plan of every ready or absent model the engine knows (trigger TIMER; WARMED
     /// for a model ready through a pre-warm no request has used yet, so its pre-warm keep window is kept). For the

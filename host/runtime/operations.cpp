@@ -191,6 +191,9 @@ OperationResult LiveRuntime::reset_data_collection() {
         Outcome out;
         for (auto& arm : arms_) {
             const auto& analyzer = arm->plugins->at(ComponentSlot::Analyzer);
+            // Each model's last use is kept through the reset (see WarmupEngine::relearn_last_uses).
+            const warmup_time_ms now_ms = clock_.now_ms();
+            const std::vector<warmup_usage_event> last_uses = arm->engine->last_uses(now_ms);
             warmup_error* error = analyzer->vtable<warmup_analyzer_vtable>()->reset(analyzer->self());
             if (error != nullptr) {
                 ErrorPtr owned(error);
@@ -198,9 +201,7 @@ OperationResult LiveRuntime::reset_data_collection() {
                                                  status_name(owned->code), owned->message));
             } else {
                 ++out.reset;
-                // Each model's last request stays known, so the models warm now are kept as after a first request
-                // instead of being unloaded at their next plan as never used.
-                arm->engine->relearn_last_requests(clock_.now_ms());
+                arm->engine->relearn_last_uses(last_uses, now_ms);
             }
         }
         return out;

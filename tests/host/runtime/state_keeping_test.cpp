@@ -173,26 +173,37 @@ TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
     EXPECT_GT(confidence("m/a"), 0);  // untouched
 }
 
-TEST_F(TransitionsTest, AResetOfDataCollectionKeepsAWarmModelAsAfterItsLastRequest) {
+TEST_F(TransitionsTest, AResetOfDataCollectionKeepsAWarmModelAsAfterItsLastUseBeforeAndAfterARestart) {
     // The default predictor unloads a model it has never seen at once (objective lean). After the analyzer forgot
     // everything, the model warm now would look never seen and be unloaded at its next plan, by any re-plan (here a
-    // replan_all, as a reload or the end of an emergency stop does).
-    start(config("{plugin: org.warmup.predictor.cost-curve}"));
+    // replan_all, as a reload or the end of an emergency stop does). Its last use is kept through the reset: the one
+    // the engine saw, and after a restart the one the restored analyzer knows (the engine has seen no request then).
+    const Config with_state =
+        config("{plugin: org.warmup.predictor.cost-curve}", "state: {dir: state, snapshot_interval_s: 3600}\n");
+    const auto reset_and_replan = [&] {
+        const auto [reset_status, reset] = post("/api/warmup/reset-data-collection");
+        ASSERT_EQ(reset_status, 200) << reset.dump();
+        runtime_->call_on_control([&](WarmupEngine& engine) {
+            engine.replan_all(runtime_->clock().now_ms());
+            return 0;
+        });
+    };
+    start(with_state);
     const warmup_time_ms used_ms = use_and_wait_ready("m/a");
-    const warmup_time_ms kept_until_ms = status_of("m/a").unload_at_ms;
-    ASSERT_GT(kept_until_ms, used_ms);
-
-    const auto [reset_status, reset] = post("/api/warmup/reset-data-collection");
-    ASSERT_EQ(reset_status, 200) << reset.dump();
-    runtime_->call_on_control([&](WarmupEngine& engine) {
-        engine.replan_all(runtime_->clock().now_ms());
-        return 0;
-    });
-    const ModelStatus after = status_of("m/a");
+    ASSERT_GT(status_of("m/a").unload_at_ms, used_ms);
+    reset_and_replan();
+    ModelStatus after = status_of("m/a");
     EXPECT_EQ(after.residency, WARMUP_RESIDENCY_READY);
-    // Planned from its last request (its use above), with nothing else learned: at least the shortest keep (1 min).
+    // Planned from its last use (above), with nothing else learned: at least the shortest keep (1 min).
     EXPECT_GE(after.unload_at_ms, used_ms + 60'000);
-    EXPECT_EQ(after.last_use_ms, used_ms);
+
+    stop();
+    start(with_state);  // the warm set comes back, and the analyzer with the last use it had learned
+    ASSERT_TRUE(poll_until([&] { return residency("m/a") == WARMUP_RESIDENCY_READY; }, 5s));
+    reset_and_replan();
+    after = status_of("m/a");
+    EXPECT_EQ(after.residency, WARMUP_RESIDENCY_READY);
+    EXPECT_GE(after.unload_at_ms, used_ms + 60'000);
 }
 
 TEST_F(TransitionsTest, StatusAndMetricsCountersAgreeAfterARestart) {
