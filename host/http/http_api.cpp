@@ -75,18 +75,21 @@ HttpApi::HttpApi(LiveRuntime& runtime, HttpServerOptions options)
     routes();
     // A reload that changes the token applies it; one that would leave the daemon unusable is refused.
     runtime_.set_reload_listener(ReloadListener{
-        [](const Config& running, const Config& next) -> std::optional<std::string> {
+        [this](const Config& running, const Config& next) -> std::optional<std::string> {
             const auto token = next.http.resolved_access_token();
             if (token) {
                 if (auto problem = access_token_problem(*token))
                     return fmt::format("{}: http: {}; the running token is kept", next.locate("http"), *problem);
                 return std::nullopt;
             }
-            if (running.http.resolved_access_token() && !is_loopback_address(running.http.bind))
+            // The address the server really listens on: a reload's http.bind waits for the next start.
+            std::string listening = bound_address();
+            if (listening.empty()) listening = running.http.bind;
+            if (running.http.resolved_access_token() && !is_loopback_address(listening))
                 return fmt::format(
                     "{}: http: the new configuration has no access token, but the daemon listens on "
                     "'{}', which needs one; the running token is kept",
-                    next.locate("http"), running.http.bind);
+                    next.locate("http"), listening);
             return std::nullopt;
         },
         [this](const Config& running, const Config& next) {
@@ -118,7 +121,17 @@ HttpApi::~HttpApi() {
     runtime_.set_reload_listener({});
 }
 
-int HttpApi::bind(const std::string& address, int port) { return server_.bind_exclusive(address, port); }
+int HttpApi::bind(const std::string& address, int port) {
+    const int bound = server_.bind_exclusive(address, port);
+    std::lock_guard lock(bound_address_mutex_);
+    bound_address_ = address;
+    return bound;
+}
+
+std::string HttpApi::bound_address() const {
+    std::lock_guard lock(bound_address_mutex_);
+    return bound_address_;
+}
 
 void HttpApi::get(const std::string& path, GetHandler handler) {
     get(path, [this, handler](const httplib::Request& request, httplib::Response& response) {

@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -80,6 +81,10 @@ class HttpApi {
     void mark_stopping() noexcept { phase_.store(Phase::Stopping); }
 
   private:
+    /// The address the server listens on (empty before bind()): a reload that drops the access token is judged on
+    /// it, not on the configuration in force, whose http.bind a reload changes only for the next start.
+    [[nodiscard]] std::string bound_address() const;
+
     enum class Phase { Starting, Ready, Stopping };
     using BodyHandler = std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
 
@@ -145,6 +150,8 @@ class HttpApi {
     /// DATA_COLLECTION_ERROR (a POST with refused events): one line per 10 s at most, on the steady clock; a client
     /// retrying against a full queue would otherwise log every attempt.
     LogThrottle refused_events_log_{10'000};
+    mutable std::mutex bound_address_mutex_;
+    std::string bound_address_;  // under bound_address_mutex_: set by bind(), read by reloads on their own threads
 };
 
 /// The JSON answer of a reload or rollback (also logged by warmupd for SIGHUP and file-watch reloads).

@@ -349,5 +349,26 @@ TEST(TokenReload, AReloadThatChangesTheTokenAppliesItAtOnce) {
     EXPECT_EQ(daemon.post_events("{\"model\":\"known/a\"}", with_token(kToken)).first, 200);
 }
 
+TEST(TokenReload, DroppingTheTokenIsJudgedOnTheAddressTheServerListensOn) {
+    // A reload's http.bind waits for the next start, so the configuration in force can say loopback while the server
+    // still listens on every address (here from the start, as after reloading bind: 127.0.0.1 on a daemon started on
+    // 0.0.0.0). A reload without a token must be refused on the address the server has, not on the configuration's.
+    // The server is bound but never started: nothing is served on that address.
+    ::unsetenv(kAccessTokenEnvironmentVariable);
+    LiveRuntime runtime(
+        load_config_text(test::config_yaml("16", std::string(", access_token: ") + kToken), "<security test>", {}, {}));
+    runtime.start();
+    {
+        HttpApi api(runtime);
+        api.bind("0.0.0.0", 0);
+        const ReloadResult refused =
+            runtime.reload(load_config_text(test::config_yaml("16"), "<security test>", {}, {}));
+        EXPECT_FALSE(refused.ok);
+        EXPECT_EQ(refused.http_status, 400);
+        EXPECT_NE(refused.error.find("listens on '0.0.0.0', which needs one"), std::string::npos) << refused.error;
+    }
+    runtime.stop();
+}
+
 }  // namespace
 }  // namespace warmup::host
