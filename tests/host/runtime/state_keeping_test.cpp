@@ -325,8 +325,10 @@ TEST_F(TransitionsTest, AnEmergencyStopStaysInForceAcrossARestartUntilResetToSaf
     // The reason names resume, the way out on the running configuration, before reset-to-safe.
     const std::string reason = engine.value("reason", "");
     const auto resume_at = reason.find("POST /api/warmup/resume");
+    const auto reset_to_safe_at = reason.find("POST /api/warmup/reset-to-safe");
     ASSERT_NE(resume_at, std::string::npos) << reason;
-    EXPECT_LT(resume_at, reason.find("POST /api/warmup/reset-to-safe")) << reason;
+    ASSERT_NE(reset_to_safe_at, std::string::npos) << reason;
+    EXPECT_LT(resume_at, reset_to_safe_at) << reason;
     // The warm set of the restored state is not pre-warmed during the stop.
     EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_ABSENT);
     // An operator's restore of a state saved before the stop brings back what was learned, not the time before the
