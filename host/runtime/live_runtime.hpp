@@ -619,8 +619,9 @@ class LiveRuntime {
     // degraded "state" component until an operator's restore-state succeeds. Under state_mutex_.
     std::string start_restore_problem_;
     // Serialises backup_state() from the check of the name to the published file: two requests for one name cannot
-    // both see it free, and two unnamed backups in one millisecond get distinct names. Taken after reload_mutex_
-    // (reset-to-safe backs up under it), never before it.
+    // both see it free, and two unnamed backups in one millisecond get distinct names. Never held together with
+    // reload_mutex_, in either order: reset-to-safe takes its backup before it locks reloads, and a backup locks no
+    // reloads. A backup waits for the control loop under it; the control thread never takes it.
     std::mutex backup_mutex_;
 
     std::mutex wake_mutex_;
