@@ -463,8 +463,15 @@ TEST_F(ReloadTest, AReloadTurnsTheFileWatchOnAndOffAtOnceAndSaysSo) {
     start_runtime();
     // The raw pointer: the callback may still run while runtime_ is being reset (the destructor stops the watch).
     runtime_->start_config_file_watch([runtime = runtime_.get()] { (void)runtime->reload_from_file(); });
-    // Replaced whole (rename): the watcher never reads a half-written file.
-    const auto replace_config = [&](const std::string& yaml) {
+    // Replaced whole (rename): the watcher never reads a half-written file. Each edit is numbered and longer than
+    // the one before, so its size changes with its content: the watch sees it whatever the file system's timestamp
+    // granularity.
+    int edits = 0;
+    std::size_t last_size = 0;
+    const auto replace_config = [&](std::string yaml) {
+        yaml += "# edit " + std::to_string(++edits) + "\n";
+        if (yaml.size() <= last_size) yaml += "#" + std::string(last_size - yaml.size(), '.') + "\n";
+        last_size = yaml.size();
         fs::rename(dir_.write("hotswap.yaml.new", yaml), config_file_);
     };
     const std::string keep_alive = config_yaml({{"predictor", predictor_slot(kKeepAlivePredictorId)}});
@@ -477,19 +484,21 @@ TEST_F(ReloadTest, AReloadTurnsTheFileWatchOnAndOffAtOnceAndSaysSo) {
     EXPECT_TRUE(has_note(on, "reload.poll_ms: 1000 -> 100 ms")) << joined(on.notes);
     EXPECT_FALSE(has_note(on, "next restart")) << joined(on.notes);
 
-    // Watching now: an edit is reloaded without a request.
+    // Watching now: an edit is reloaded without a request. The count moves once the reload has answered, on the
+    // watcher's thread (the served predictor changes earlier, on the control thread): waiting for the count means
+    // that reload is over before the next edit.
+    const uint64_t reloaded = runtime_->reload_counts().reloaded;
     replace_config(keep_alive + "reload: {watch_file: true, poll_ms: 100}\n");
-    EXPECT_TRUE(
-        poll_until([&] { return served_id(ComponentSlot::Predictor) == kKeepAlivePredictorId; }, kDrainTimeout));
+    ASSERT_TRUE(poll_until([&] { return runtime_->reload_counts().reloaded == reloaded + 1; }, kDrainTimeout));
+    EXPECT_EQ(served_id(ComponentSlot::Predictor), kKeepAlivePredictorId);
 
     // Turned off by an edit the watch itself reloads: from then on, edits wait for a request.
-    const uint64_t reloaded = runtime_->reload_counts().reloaded;
     replace_config(keep_alive + "reload: {watch_file: false, poll_ms: 100}\n");
-    ASSERT_TRUE(poll_until([&] { return runtime_->reload_counts().reloaded == reloaded + 1; }, kDrainTimeout));
+    ASSERT_TRUE(poll_until([&] { return runtime_->reload_counts().reloaded == reloaded + 2; }, kDrainTimeout));
     replace_config(config_yaml() + "reload: {watch_file: false, poll_ms: 100}\n");
     std::this_thread::sleep_for(1s);  // ten polls, had the watch kept running
     EXPECT_EQ(served_id(ComponentSlot::Predictor), kKeepAlivePredictorId);
-    EXPECT_EQ(runtime_->reload_counts().reloaded, reloaded + 1);
+    EXPECT_EQ(runtime_->reload_counts().reloaded, reloaded + 2);
     const ReloadResult by_request = runtime_->reload_from_file();
     ASSERT_TRUE(by_request.ok) << by_request.error;
     EXPECT_EQ(served_id(ComponentSlot::Predictor), kIdlePredictorId);
