@@ -1340,7 +1340,17 @@ Config load_config_text(std::string_view yaml_text, const std::string& display_n
     return config;
 }
 
+FileStamp file_stamp(const fs::path& file) {
+    std::error_code time_error;
+    std::error_code size_error;
+    const auto modified = fs::last_write_time(file, time_error);
+    const auto size = fs::file_size(file, size_error);
+    return {time_error ? fs::file_time_type{} : modified, size_error ? 0 : size};
+}
+
 Config load_config_file(const fs::path& file, const fs::path& exe_dir) {
+    // Before the file is opened: an edit saved from here on, during the read included, gives another stamp.
+    const FileStamp stamp = file_stamp(file);
     std::ifstream stream(file, std::ios::binary);
     if (!stream)
         throw ConfigError(file.string(), 1, 1, "", fmt::format("cannot open the file: {}", std::strerror(errno)));
@@ -1351,6 +1361,7 @@ Config load_config_file(const fs::path& file, const fs::path& exe_dir) {
     const fs::path absolute_file = fs::absolute(file).lexically_normal();
     Config config = load_config_text(text.str(), file.string(), absolute_file.parent_path(), exe_dir);
     config.source_file = absolute_file;
+    config.source_stamp = stamp;
     // A daemon started from a file keeps its state beside it unless the file says otherwise.
     if (!config.key_positions.contains("state.enabled") && !config.key_positions.contains("state.dir"))
         config.state.enabled = true;

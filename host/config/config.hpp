@@ -194,6 +194,16 @@ struct HttpConfig {
     }
 };
 
+/// What reload.watch_file compares to see that a file changed: its modification time and size.
+struct FileStamp {
+    std::filesystem::file_time_type modified{};
+    std::uintmax_t size = 0;
+    friend bool operator==(const FileStamp&, const FileStamp&) = default;
+};
+
+/// `file`'s stamp now. A missing or unreadable file reads as zero for both, so its coming back is a change too.
+[[nodiscard]] FileStamp file_stamp(const std::filesystem::path& file);
+
 /// A 1-based position in the configuration text.
 struct SourcePosition {
     uint32_t line = 1;
@@ -211,6 +221,11 @@ struct Config {
     std::vector<std::string> notices;
     std::filesystem::path source_file;  ///< the file loaded; empty for load_config_text (nothing to re-read)
     std::string display_name;           ///< the file name used in messages ("<embedded default.yaml>" for the default)
+    /// source_file's stamp taken just before load_config_file opened it (unset for load_config_text). An edit saved
+    /// after that moment, even while the file was being read, leaves the file with another stamp, unless it keeps
+    /// the size and lands in the same tick of the file system's clock (which no poll can tell apart). The file watch
+    /// starts from it (ConfigFileWatcher::configure), so such an edit is reloaded rather than taken as already read.
+    std::optional<FileStamp> source_stamp;
     std::string log_level = "info";
     std::string log_format = "text";  ///< "text" or "json" (warmupd; takes effect at start)
     HttpConfig http;

@@ -4,25 +4,17 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <utility>
 
 namespace warmup::host {
 
 namespace fs = std::filesystem;
 
-ConfigFileWatcher::FileStamp ConfigFileWatcher::stamp_of(const fs::path& file) {
-    // A missing or unreadable file reads as zero for both, so its coming back is a change too.
-    std::error_code time_error;
-    std::error_code size_error;
-    const auto time = fs::last_write_time(file, time_error);
-    const auto size = fs::file_size(file, size_error);
-    return {time_error ? fs::file_time_type{} : time, size_error ? 0 : size};
-}
-
-void ConfigFileWatcher::configure(fs::path file, bool watch, uint32_t poll_ms) {
-    // Taken here, on the reloading thread right after it read the file, not later on the polling thread: an edit
-    // made once the reload has answered must be seen as a change.
+void ConfigFileWatcher::configure(fs::path file, bool watch, uint32_t poll_ms, std::optional<FileStamp> read_stamp) {
+    // The fallback stamp is read here, on the calling thread, not later on the polling thread: an edit saved once
+    // this call has returned must be seen as a change.
     std::optional<FileStamp> reference;
-    if (watch && !file.empty()) reference = stamp_of(file);
+    if (watch && !file.empty()) reference = read_stamp ? *read_stamp : file_stamp(file);
     {
         std::lock_guard lock(mutex_);
         if (file == file_ && watch == watch_ && poll_ms == poll_ms_) return;
@@ -62,19 +54,14 @@ void ConfigFileWatcher::run() {
         const fs::path file = file_;
         const auto interval = std::chrono::milliseconds(poll_ms_);
         const uint64_t generation = generation_;
+        // configure() leaves a reference each time it turns the watch on or moves it to another file (the one before
+        // start() included), so `seen` is set from here on.
         if (auto reference = std::exchange(reference_, std::nullopt)) seen = reference;
-        if (!seen) {
-            // Watching since before start(): the file as it is now is what the daemon read at start.
-            lock.unlock();
-            seen = stamp_of(file);
-            lock.lock();
-            continue;
-        }
         // A reconfiguration or stop() ends the wait early; the loop then reads the settings again.
         if (changed_.wait_for(lock, interval, [&] { return stopping_ || generation_ != generation; })) continue;
         lock.unlock();
-        const FileStamp now = stamp_of(file);
-        if (now != *seen) {
+        const FileStamp now = file_stamp(file);
+        if (seen != now) {
             seen = now;
             spdlog::info("CONFIG_RELOAD {} changed on disk", file.string());
             // Unlocked: the reload this runs calls configure() on this thread.

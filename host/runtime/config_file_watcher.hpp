@@ -13,7 +13,8 @@
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <utility>
+
+#include "config/config.hpp"
 
 namespace warmup::host {
 
@@ -25,9 +26,14 @@ class ConfigFileWatcher {
     ConfigFileWatcher& operator=(const ConfigFileWatcher&) = delete;
 
     /// The settings in force from now on. `watch` false or `file` empty: no polling (the file is not read at all).
-    /// Turned on, the file as it is at this call is the reference: only a later change calls back. A new interval
-    /// ends the wait in progress. Never blocks on the polling thread (only on a short internal lock).
-    void configure(std::filesystem::path file, bool watch, uint32_t poll_ms);
+    /// When this call turns the watch on or moves it to another file, the polls compare with `read_stamp`: the
+    /// stamp `file` had just before the configuration being put in force was read from it (Config::source_stamp).
+    /// An edit saved since, while that reload or the daemon's start was still under way, is then a change at the
+    /// first poll. Without one (the configuration was not read from the file just now, e.g. a rollback), the file
+    /// as it is at this call is the reference: only a later edit is a change. Already watching `file`, the polls go
+    /// on comparing with what they last saw. A new interval ends the wait in progress. Never blocks on the polling
+    /// thread: it takes a short internal lock (and, without `read_stamp`, reads the file's stamp).
+    void configure(std::filesystem::path file, bool watch, uint32_t poll_ms, std::optional<FileStamp> read_stamp);
 
     /// Starts the polling thread; `on_change` is called on it after each change seen while watching. Before start(),
     /// configure() only records the settings. A second start() does nothing.
@@ -37,9 +43,6 @@ class ConfigFileWatcher {
     void stop();
 
   private:
-    /// What a poll compares: modification time and size.
-    using FileStamp = std::pair<std::filesystem::file_time_type, std::uintmax_t>;
-    static FileStamp stamp_of(const std::filesystem::path& file);
     void run();  // the polling thread
 
     std::mutex mutex_;
@@ -48,7 +51,7 @@ class ConfigFileWatcher {
     bool watch_ = false;                  // under mutex_
     uint32_t poll_ms_ = 1000;             // under mutex_
     uint64_t generation_ = 0;             // under mutex_: counts configure() calls that changed something
-    std::optional<FileStamp> reference_;  // under mutex_: taken by configure() turning the watch on, not yet used
+    std::optional<FileStamp> reference_;  // under mutex_: set by configure() turning the watch on, not yet used
     bool stopping_ = false;               // under mutex_
     std::function<void()> on_change_;     // set by start() before the thread exists; read by the thread only
     std::thread thread_;                  // started and joined under no lock, by start() and stop()

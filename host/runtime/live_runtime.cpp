@@ -70,7 +70,10 @@ LiveRuntime::LiveRuntime(Config config)
     for (auto& arm : build_experiment_arms(config_, none)) arms_.push_back(std::move(arm));
     experiment_ = config_.experiment;
     running_config_ = config_;
-    config_file_watcher_.configure(config_.source_file, config_.reload_watch_file, config_.reload_poll_ms);
+    // From the file's stamp before it was read, not from now: an edit saved while the plugins were loading (or later,
+    // before the watch starts) is reloaded at the first poll.
+    config_file_watcher_.configure(config_.source_file, config_.reload_watch_file, config_.reload_poll_ms,
+                                   config_.source_stamp);
     warmup_timeout_ms_.store(config_.warmup_timeout_ms);
     unload_timeout_ms_.store(config_.unload_timeout_ms);
     request_window_ms_.store(config_.ingest_request_window_ms);

@@ -158,8 +158,11 @@ class LiveRuntime {
     /// [any thread but the control thread] Replaces the components whose choice or params changed in `next`,
     /// handing state over where both sides share a state schema, between two control-loop steps; starts, changes
     /// or stops experiment arms. Any failure leaves the running set exactly as it was. Reloads are serialised.
+    /// When it turns reload.watch_file on, the watch compares with `next.source_stamp` (the file before `next` was
+    /// read from it) where set, else with the file as it is when `next` is put in force.
     ReloadResult reload(Config next);
-    /// Re-reads the configuration file the daemon started with.
+    /// Re-reads the configuration file the daemon started with (the file's stamp is taken just before the read:
+    /// Config::source_stamp).
     ReloadResult reload_from_file();
     /// Returns to the configuration that was running before the last reload that changed something (one step: a
     /// second rollback in a row answers 409, saying so).
@@ -167,7 +170,9 @@ class LiveRuntime {
     /// [any, once] Starts reload.watch_file: while the configuration in force has it on (and came from a file), a
     /// change of the file's modification time or size calls `on_change` on the watcher's own thread (warmupd reloads
     /// from the file there). Every reload puts its reload.watch_file and reload.poll_ms in force at once: the watch
-    /// starts, stops or changes its interval without a restart. Ended by stop_config_file_watch() or stop().
+    /// starts, stops or changes its interval without a restart. A change saved after the configuration in force was
+    /// read (by the daemon's start or by the reload that turned the watch on) is reloaded too, even one saved before
+    /// this call. Ended by stop_config_file_watch() or stop().
     void start_config_file_watch(std::function<void()> on_change) { config_file_watcher_.start(std::move(on_change)); }
     /// [any but the watcher's thread] Ends the watch: no `on_change` call runs once it returns. Idempotent.
     void stop_config_file_watch() { config_file_watcher_.stop(); }
@@ -553,7 +558,9 @@ class LiveRuntime {
     [[nodiscard]] std::string reload_busy_message() const;
     Config running_config_;  // the configuration in force (under reload_mutex_)
     // Follows running_config_'s reload.* (put_in_force configures it under reload_mutex_, possibly on its own thread:
-    // configure() never waits for that thread). Stopped first by stop().
+    // configure() never waits for that thread). Turned on by a configuration just read from the file (at start or by
+    // reload_from_file), it compares with the stamp the file had just before that read (Config::source_stamp), so an
+    // edit saved while the reload or the start was under way is reloaded. Stopped first by stop().
     ConfigFileWatcher config_file_watcher_;
     /// The control arm's plugin set that the last reload replacing a component replaced (not a rollback): a rollback
     /// takes its instances back with what they had learned. Written on the control thread while a reload waits

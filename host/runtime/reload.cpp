@@ -191,6 +191,8 @@ ReloadResult LiveRuntime::reload_from_file() {
         return counted(std::move(result));
     }
     try {
+        // load_config_file stamps the file before it reads it (Config::source_stamp): the file watch, if this reload
+        // turns it on, starts from there.
         Config next = load_config_file(file, executable_dir());
         if (bind_override_) next.http.bind = *bind_override_;
         if (port_override_) next.http.port = *port_override_;
@@ -458,7 +460,13 @@ void LiveRuntime::put_in_force(Config next, bool is_rollback, bool changed, bool
     unload_timeout_ms_.store(next.unload_timeout_ms);
     request_window_ms_.store(next.ingest_request_window_ms);
     reconcile_interval_ms_.store(next.reconcile_interval_ms);
-    config_file_watcher_.configure(next.source_file, next.reload_watch_file, next.reload_poll_ms);
+    // A configuration just read from the file carries the file's stamp from before that read: should this reload turn
+    // the watch on, an edit saved since (while the plugins were being created) is a change. A rollback's configuration
+    // was read before the reloads it undoes, and the safe one is derived from the running one: neither says what the
+    // file holds now, so for them the watch starts from the file as it is.
+    const bool just_read = !is_rollback && !safe;
+    config_file_watcher_.configure(next.source_file, next.reload_watch_file, next.reload_poll_ms,
+                                   just_read ? next.source_stamp : std::nullopt);
     running_config_ = std::move(next);
 }
 

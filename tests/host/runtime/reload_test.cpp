@@ -504,6 +504,47 @@ TEST_F(ReloadTest, AReloadTurnsTheFileWatchOnAndOffAtOnceAndSaysSo) {
     EXPECT_EQ(served_id(ComponentSlot::Predictor), kIdlePredictorId);
 }
 
+// The file watch starts from the file as it was just before the configuration turning it on was read, so an edit
+// saved between that read and the moment the watch is on (a daemon creates the plugins meanwhile, which may take
+// seconds) is reloaded rather than taken as already read.
+
+TEST_F(ReloadTest, AnEditSavedWhileAReloadTurnsTheWatchOnIsReloaded) {
+    start_runtime();
+    runtime_->start_config_file_watch([runtime = runtime_.get()] { (void)runtime->reload_from_file(); });
+    const std::string watch_on = "reload: {watch_file: true, poll_ms: 100}\n";
+    dir_.write("hotswap.yaml", config_yaml() + watch_on);
+    Config watching = load_config_file(config_file_, {});  // read by the reload ...
+    // ... and edited before that reload is in force (longer: its size changes too).
+    dir_.write("hotswap.yaml", config_yaml({{"predictor", predictor_slot(kKeepAlivePredictorId)}}) + watch_on +
+                                   "# saved while the reload was under way\n");
+    ASSERT_TRUE(watching.source_stamp.has_value());
+    ASSERT_NE(file_stamp(config_file_), *watching.source_stamp);
+
+    const ReloadResult on = runtime_->reload(std::move(watching));
+    ASSERT_TRUE(on.ok) << on.error;
+    EXPECT_TRUE(has_note(on, "reload.watch_file: off -> on")) << joined(on.notes);
+    EXPECT_EQ(served_id(ComponentSlot::Predictor), kIdlePredictorId);
+    EXPECT_TRUE(
+        poll_until([&] { return served_id(ComponentSlot::Predictor) == kKeepAlivePredictorId; }, kDrainTimeout));
+}
+
+TEST_F(ReloadTest, AnEditSavedWhileTheRuntimeStartsIsReloadedOnceTheWatchRuns) {
+    const std::string watch_on = "reload: {watch_file: true, poll_ms: 100}\n";
+    config_file_ = dir_.write("hotswap.yaml", config_yaml() + watch_on);
+    Config started = load_config_file(config_file_, {});  // read at start ...
+    // ... and edited while the plugins are created, before the watch runs.
+    dir_.write("hotswap.yaml", config_yaml({{"predictor", predictor_slot(kKeepAlivePredictorId)}}) + watch_on +
+                                   "# saved while the daemon was starting\n");
+    ASSERT_NE(file_stamp(config_file_), started.source_stamp.value());
+    runtime_ = std::make_unique<LiveRuntime>(std::move(started));
+    runtime_->start();
+    EXPECT_EQ(served_id(ComponentSlot::Predictor), kIdlePredictorId);
+
+    runtime_->start_config_file_watch([runtime = runtime_.get()] { (void)runtime->reload_from_file(); });
+    EXPECT_TRUE(
+        poll_until([&] { return served_id(ComponentSlot::Predictor) == kKeepAlivePredictorId; }, kDrainTimeout));
+}
+
 }  // namespace
 
 namespace warmup::host {

@@ -1,0 +1,57 @@
+// reload.watch_file's polling thread (host/runtime/config_file_watcher.cpp) on its own: where a watch turned on starts
+// comparing from. The reloads it triggers in a runtime are tested in reload_test.cpp.
+//
+// Every edit changes the file's size as well as its content, so that a change never depends on the file system's
+// timestamp granularity. Waits are bounded polls.
+#include "runtime/config_file_watcher.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "config/config.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using namespace warmup::host;
+using namespace std::chrono_literals;
+using warmup::test::poll_until;
+using warmup::test::TempDir;
+
+constexpr uint32_t kPollMs = 100;
+constexpr auto kChangeTimeout = 10s;  // generous: the machine may be busy compiling; success returns at once
+
+TEST(ConfigFileWatcherTest, AnEditSavedBeforeTheWatchIsTurnedOnIsAChangeWhenTheReadStampPredatesIt) {
+    TempDir dir("warmup-watcher");
+    const auto file = dir.write("watched.yaml", "a: 1\n");
+    const FileStamp read_stamp = file_stamp(file);  // as load_config_file takes it, before reading
+    dir.write("watched.yaml", "a: 22\n");           // saved while the reload was still under way
+    ASSERT_NE(file_stamp(file), read_stamp);
+
+    std::atomic<int> calls{0};
+    ConfigFileWatcher watcher;
+    watcher.start([&] { calls.fetch_add(1); });
+    watcher.configure(file, true, kPollMs, read_stamp);
+    EXPECT_TRUE(poll_until([&] { return calls.load() == 1; }, kChangeTimeout));
+    std::this_thread::sleep_for(5 * std::chrono::milliseconds(kPollMs));
+    EXPECT_EQ(calls.load(), 1) << "one edit, one call";
+}
+
+TEST(ConfigFileWatcherTest, WithoutAReadStampTheFileAsItIsWhenTheWatchIsTurnedOnIsTheReference) {
+    TempDir dir("warmup-watcher");
+    const auto file = dir.write("watched.yaml", "a: 1\n");
+    std::atomic<int> calls{0};
+    ConfigFileWatcher watcher;
+    watcher.start([&] { calls.fetch_add(1); });
+    watcher.configure(file, true, kPollMs, std::nullopt);
+    std::this_thread::sleep_for(5 * std::chrono::milliseconds(kPollMs));
+    EXPECT_EQ(calls.load(), 0);
+    dir.write("watched.yaml", "a: 22\n");
+    EXPECT_TRUE(poll_until([&] { return calls.load() == 1; }, kChangeTimeout));
+}
+
+}  // namespace
