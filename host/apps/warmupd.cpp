@@ -48,6 +48,7 @@
 #include "cluster/fleet_node.hpp"
 #include "config/config.hpp"
 #include "core/paths.hpp"
+#include "http/api_json.hpp"
 #include "http/http_api.hpp"
 #include "http/security.hpp"
 #include "runtime/live_runtime.hpp"
@@ -184,6 +185,13 @@ sigset_t block_stop_signals() {
     return stop_signals;
 }
 
+/// Logs the answer of a reload from the file (SIGHUP, reload.watch_file) on one line. Never throws: the answer may
+/// quote bytes that are not UTF-8 (a file path, a plugin's or the dynamic loader's message), which log_text escapes;
+/// a strict dump would throw there, out of main or out of the watcher's thread, and end the daemon.
+void log_reload_result(const ReloadResult& result) {
+    spdlog::info("CONFIG_RELOAD result {}", log_text(reload_json(result)));
+}
+
 /// Waits for SIGINT or SIGTERM (blocked in every thread), reloading the configuration file on each SIGHUP meanwhile.
 /// Returns the stop signal.
 int wait_for_stop_signal(const sigset_t& stop_signals, const Config& config, LiveRuntime& runtime) {
@@ -194,7 +202,7 @@ int wait_for_stop_signal(const sigset_t& stop_signals, const Config& config, Liv
         spdlog::info("CONFIG_RELOAD SIGHUP received, reloading {}",
                      config.source_file.empty() ? std::string("(none: the embedded default configuration runs)")
                                                 : config.source_file.string());
-        spdlog::info("CONFIG_RELOAD result {}", reload_json(runtime.reload_from_file()).dump());
+        log_reload_result(runtime.reload_from_file());
     }
 }
 
@@ -308,8 +316,7 @@ int main(int argc, char** argv) {
 
     // reload.watch_file (opt-in): reloads when the file changes, on the watcher's thread. Reloads turn it on or off
     // and change its interval live, so it runs whatever the configuration says now.
-    runtime->start_config_file_watch(
-        [&live = *runtime] { spdlog::info("CONFIG_RELOAD result {}", reload_json(live.reload_from_file()).dump()); });
+    runtime->start_config_file_watch([&live = *runtime] { log_reload_result(live.reload_from_file()); });
     const int signal_number = wait_for_stop_signal(stop_signals, config, *runtime);
     spdlog::info("SHUTDOWN received {}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
     api.mark_stopping();

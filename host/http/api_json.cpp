@@ -32,18 +32,23 @@ json with_invalid_utf8_escaped(const json& value) {
     return value;
 }
 
-}  // namespace
-
-std::string answer_text(const json& body) {
-    // The strict dump is the common case and costs nothing extra; it throws type_error 316 only for a string that is
-    // not UTF-8, and only then is the answer copied with those bytes escaped. The replace handler of the second dump
-    // cannot fire on the escaped copy: it only guarantees that no answer ever ends in an exception (an HTTP 500).
+/// `value` dumped with `indent` (-1: one line), never throwing. The strict dump is the common case and costs nothing
+/// extra; it throws type_error 316 only for a string that is not UTF-8, and only then is `value` copied with those
+/// bytes escaped. The replace handler of the second dump cannot fire on the escaped copy: it only guarantees that
+/// no dump ever ends in an exception.
+std::string dump_escaping_invalid_utf8(const json& value, int indent) {
     try {
-        return body.dump(2) + "\n";
+        return value.dump(indent);
     } catch (const json::type_error&) {
-        return with_invalid_utf8_escaped(body).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+        return with_invalid_utf8_escaped(value).dump(indent, ' ', false, json::error_handler_t::replace);
     }
 }
+
+}  // namespace
+
+std::string answer_text(const json& body) { return dump_escaping_invalid_utf8(body, 2) + "\n"; }
+
+std::string log_text(const json& value) { return dump_escaping_invalid_utf8(value, -1); }
 
 void reply(httplib::Response& response, int status, const json& body) {
     response.status = status;

@@ -27,6 +27,10 @@ inline constexpr const char* kJsonContentType = "application/json";
 /// stays valid JSON and still shows which byte it was.
 std::string answer_text(const nlohmann::json& body);
 
+/// `value` as one line of JSON for a log message: compact, no trailing newline. Never throws: bytes that are not
+/// valid UTF-8 (a file path, a plugin's or the dynamic loader's message) are escaped as \xFF as in answer_text.
+std::string log_text(const nlohmann::json& value);
+
 /// Answers `status` with answer_text(`body`).
 void reply(httplib::Response& response, int status, const nlohmann::json& body);
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <exception>
 #include <utility>
 
 namespace warmup::host {
@@ -65,9 +66,24 @@ void ConfigFileWatcher::run() {
             seen = now;
             spdlog::info("CONFIG_RELOAD {} changed on disk", file.string());
             // Unlocked: the reload this runs calls configure() on this thread.
-            on_change_();
+            notify_change(file);
         }
         lock.lock();
+    }
+}
+
+void ConfigFileWatcher::notify_change(const fs::path& file) noexcept {
+    // Nothing may leave this thread: an exception out of a std::thread ends the process. A failed reload is already
+    // an answer, not an exception; what does arrive here (logging the answer, memory) fails this reload only, and
+    // the next change is reloaded as usual.
+    try {
+        on_change_();
+    } catch (const std::exception& failure) {
+        spdlog::error("CONFIG_RELOAD_FAILED the reload after {} changed ended in an error: {}; still watching",
+                      file.string(), failure.what());
+    } catch (...) {
+        spdlog::error("CONFIG_RELOAD_FAILED the reload after {} changed ended in an unknown error; still watching",
+                      file.string());
     }
 }
 

@@ -35,8 +35,9 @@ class ConfigFileWatcher {
     /// thread: it takes a short internal lock (and, without `read_stamp`, reads the file's stamp).
     void configure(std::filesystem::path file, bool watch, uint32_t poll_ms, std::optional<FileStamp> read_stamp);
 
-    /// Starts the polling thread; `on_change` is called on it after each change seen while watching. Before start(),
-    /// configure() only records the settings. A second start() does nothing.
+    /// Starts the polling thread; `on_change` is called on it after each change seen while watching. An exception
+    /// out of `on_change` is logged (CONFIG_RELOAD_FAILED) and the watch goes on. Before start(), configure() only
+    /// records the settings. A second start() does nothing.
     void start(std::function<void()> on_change);
 
     /// Ends the polling thread: when it returns, no callback runs and none will. Idempotent; not on the polling thread.
@@ -44,6 +45,8 @@ class ConfigFileWatcher {
 
   private:
     void run();  // the polling thread
+    /// [polling thread, unlocked] Calls on_change_; what it throws is logged, never let out of the thread.
+    void notify_change(const std::filesystem::path& file) noexcept;
 
     std::mutex mutex_;
     std::condition_variable changed_;     // signalled by configure() and stop()

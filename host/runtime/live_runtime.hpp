@@ -172,7 +172,8 @@ class LiveRuntime {
     /// from the file there). Every reload puts its reload.watch_file and reload.poll_ms in force at once: the watch
     /// starts, stops or changes its interval without a restart. A change saved after the configuration in force was
     /// read (by the daemon's start or by the reload that turned the watch on) is reloaded too, even one saved before
-    /// this call. Ended by stop_config_file_watch() or stop().
+    /// this call. An exception out of `on_change` is logged (CONFIG_RELOAD_FAILED) and the watch goes on. Ended by
+    /// stop_config_file_watch() or stop().
     void start_config_file_watch(std::function<void()> on_change) { config_file_watcher_.start(std::move(on_change)); }
     /// [any but the watcher's thread] Ends the watch: no `on_change` call runs once it returns. Idempotent.
     void stop_config_file_watch() { config_file_watcher_.stop(); }

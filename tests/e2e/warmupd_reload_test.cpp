@@ -1,4 +1,5 @@
-// Hot-swap through the real daemon's public surface: SIGHUP and POST /api/warmup/config/{reload,rollback}.
+// Hot-swap through the real daemon's public surface: SIGHUP, POST /api/warmup/config/{reload,rollback} and the file
+// watch (reload.watch_file), whose answers the daemon logs.
 //
 // build/bin/warmupd runs as a child process on a test configuration in a temp folder (--port 0; the port is read
 // from its log). Process hygiene: the Daemon's destructor SIGKILLs and reaps the child if it still runs, so a failed
@@ -110,6 +111,36 @@ TEST_F(WarmupdReloadTest, HttpRollbackAnswers200ThenNothingToRollBack409) {
     const auto [again_status, again] = post("/api/warmup/config/rollback");
     EXPECT_EQ(again_status, 409) << again.dump();
     EXPECT_EQ(again["stage"], "config");
+    EXPECT_EQ(served_predictor(), kIdlePredictorId);
+}
+
+// A reload's answer may quote bytes that are not UTF-8: here the path of a configuration file in a folder whose name
+// has the byte 0xFF, in the error about a file that is no longer valid. Both paths that log the answer (the file watch
+// on its own thread, SIGHUP on the main thread) write it with that byte escaped, and the daemon keeps running.
+TEST_F(WarmupdReloadTest, AReloadAnswerQuotingANonUtf8PathIsLoggedEscapedByTheWatchAndBySighup) {
+    const std::filesystem::path folder = dir_.path() / "conf-\xff";
+    std::filesystem::create_directory(folder);
+    const std::filesystem::path config = folder / "warmupd.yaml";
+    dir_.write("conf-\xff/warmupd.yaml", config_yaml() + "reload: {watch_file: true, poll_ms: 100}\n");
+    start_daemon_with_args({"--config", config.string()});
+    ASSERT_FALSE(HasFatalFailure());
+    // log_text writes the byte as the four characters \xFF, whose backslash the JSON text escapes in turn.
+    const std::string escaped = R"(conf-\\xFF/warmupd.yaml)";
+    const auto logged_answers = [&] {
+        const std::string log = daemon_->log();
+        int count = 0;
+        for (auto at = log.find(escaped); at != std::string::npos; at = log.find(escaped, at + 1)) ++count;
+        return count;
+    };
+    ASSERT_EQ(logged_answers(), 0);
+
+    // Longer than before: its size changes with its content, whatever the file system's timestamp granularity.
+    dir_.write("conf-\xff/warmupd.yaml", config_yaml() + "reload: {watch_file: true, poll_ms: 100}\nno_such_key: 1\n");
+    EXPECT_TRUE(poll_until([&] { return logged_answers() == 1; }, kReloadTimeout)) << "the watch's reload";
+    ASSERT_EQ(kill(daemon_->pid(), SIGHUP), 0);
+    EXPECT_TRUE(poll_until([&] { return logged_answers() == 2; }, kReloadTimeout)) << "the SIGHUP reload";
+
+    EXPECT_FALSE(daemon_->wait_exit(0ms).has_value()) << "the daemon ended";
     EXPECT_EQ(served_predictor(), kIdlePredictorId);
 }
 

@@ -196,6 +196,16 @@ TEST(InvalidUtf8, AnAnswerWithANonUtf8ByteInAStringOrKeyIsWrittenWithTheByteEsca
     EXPECT_EQ(answer_text(json{{"a", "b"}}), "{\n  \"a\": \"b\"\n}\n");
 }
 
+TEST(InvalidUtf8, ALoggedAnswerWithANonUtf8ByteIsOneLineOfJsonWithTheByteEscaped) {
+    // A reload's answer quoting the path of a configuration file in a folder named with the byte 0xFF.
+    const json answer{{"status", "failed"}, {"error", "/srv/conf-\xff/warmupd.yaml:9:1: no_such_key: unknown key"}};
+    const std::string line = log_text(answer);
+    EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+    EXPECT_EQ(json::parse(line)["error"], "/srv/conf-\\xFF/warmupd.yaml:9:1: no_such_key: unknown key");
+    // A valid answer is written as a compact dump.
+    EXPECT_EQ(log_text(json{{"a", "b"}, {"n", 1}}), R"({"a":"b","n":1})");
+}
+
 TEST(InvalidUtf8, AJsonArrayWithANonUtf8ByteIsRefusedWholeNamingTheByte) {
     InProcessDaemon daemon("16", std::nullopt);
     const int64_t invalid_before = events_invalid(daemon);
