@@ -197,7 +197,8 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
                 "it), else 0.");
     text.sample("warmup_emergency_stop", "", metrics.emergency_stop ? 1 : 0);
     text.family("warmup_safe_mode", "gauge",
-                "1 while the safe configuration of reset-to-safe is in force (until a reload, a rollback or a restart), else 0.");
+                "1 while the safe configuration of reset-to-safe is in force (until a reload, a rollback or a "
+                "restart), else 0.");
     text.sample("warmup_safe_mode", "", metrics.safe_mode ? 1 : 0);
     text.family("warmup_component_degraded", "gauge",
                 "1 while a component of /api/warmup/health/components is degraded (its reason is there), else 0; one "
