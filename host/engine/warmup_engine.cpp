@@ -20,6 +20,9 @@ namespace warmup::host {
 namespace {
 
 constexpr warmup_time_ms kNever = WARMUP_TIME_NEVER;
+/// The most followers one plan may name (warmup_prediction.replan_count beyond it is cut): bounds the work one request
+/// can cause.
+constexpr uint32_t kMaxSuccessions = 16;
 
 template <class T>
 T sized() {
@@ -345,7 +348,18 @@ void WarmupEngine::on_events(std::span<const warmup_usage_event> events, warmup_
         touch(event.model);
     }
     for (const warmup_model_index model : touched_) plan(model, WARMUP_TRIGGER_USED, now_ms);
+    plan_successions(now_ms);
     dispatch(now_ms);
+}
+
+void WarmupEngine::plan_successions(warmup_time_ms now_ms) {
+    for (const warmup_model_index model : successions_) {
+        // touch() marks it: a model this batch used was just planned, and one named twice is planned once.
+        if (model >= catalog_.size() || slot(model).touched_epoch == epoch_) continue;
+        touch(model);
+        replan(model, now_ms);
+    }
+    successions_.clear();
 }
 
 void WarmupEngine::on_history(std::span<const warmup_usage_event> events, warmup_time_ms now_ms) {
@@ -522,6 +536,12 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
                 }) &&
         this->estimate(model, estimate);
     if (!ok) return fallback_plan(model, now_ms);
+    // The followers this use makes likely soon: copied now (the list is the predictor's until its next call); only a
+    // plan made on a use names them, so a follower's own plan cannot start another round.
+    if (trigger == WARMUP_TRIGGER_USED && WARMUP_HAS_FIELD(&prediction, warmup_prediction, replan_count) &&
+        prediction.replan_models != nullptr)
+        successions_.insert(successions_.end(), prediction.replan_models,
+                            prediction.replan_models + std::min<uint32_t>(prediction.replan_count, kMaxSuccessions));
 
     warmup_plan_input input = sized<warmup_plan_input>();
     input.now_ms = now_ms;

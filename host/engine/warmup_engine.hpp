@@ -459,6 +459,8 @@ class WarmupEngine {
     /// Plans a model that is not loading or queued again (trigger WARMED for a pre-warmed unused one, else TIMER).
     void replan(warmup_model_index model, warmup_time_ms now_ms);
     void plan(warmup_model_index model, warmup_plan_trigger trigger, warmup_time_ms now_ms);
+    /// Plans again the followers in successions_ that this batch did not touch (each once), and empties it.
+    void plan_successions(warmup_time_ms now_ms);
     void fallback_plan(warmup_model_index model, warmup_time_ms now_ms);
     /// A decision about `model` now, with the memory figures and the basis of the model's plan in force filled in.
     /// Only call while options_.decisions is set; hand the result to options_.decisions->record().
@@ -581,6 +583,9 @@ class WarmupEngine {
     std::vector<warmup_model_index> stale_plugin_items_;
     std::vector<warmup_model_index> touched_;
     uint64_t epoch_ = 0;
+    /// Followers a batch's plans named (warmup_prediction.replan_models of the plans made on a use): planned again once
+    /// the batch's own plans are made (plan_successions). Control thread; emptied by each batch.
+    std::vector<warmup_model_index> successions_;
 
     double budget_mb_ = 0;
     double used_mb_ = 0;       // ready + loading + unloading

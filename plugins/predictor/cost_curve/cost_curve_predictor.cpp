@@ -45,6 +45,7 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
                              ? CostCurvePredictorConfig::PriceLoad::own
                              : CostCurvePredictorConfig::PriceLoad::fleet;
     config_.exchange_price = params.get_bool("exchange_price", config_.exchange_price);
+    config_.succession = params.get_bool("succession", config_.succession);
     // By default half the reference keep: the period the floor applies in is the reference keep itself.
     config_.startup_keep_ms =
         params.get_int("startup_keep_ms", config_.lean_reference_keep_ms / 2, 0, config_.lean_reference_keep_ms);
@@ -57,6 +58,7 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
     pool_decay_ = decay_for(kPoolMemoryGaps);
     lean_decay_ = decay_for(kLeanMemoryGaps);
     unknown_figures_ = {config_.default_load_ms, config_.reference_memory_mb};
+    recent_uses_.fill({WARMUP_TIME_NEVER, WARMUP_NO_MODEL});
 }
 
 CostCurvePredictor::ModelState& CostCurvePredictor::state_of(warmup_model_index model) {
@@ -278,12 +280,25 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
     out.horizon_ms = config_.horizon_ms;
     out.warm_at_ms = WARMUP_TIME_NEVER;
     out.warm_keep_until_ms = WARMUP_TIME_NEVER;
+    if (WARMUP_HAS_FIELD(&out, warmup_prediction, replan_count)) {
+        out.replan_models = nullptr;
+        out.replan_count = 0;
+    }
     ModelState& state = state_of(pattern.model);
     now_ms_ = now_ms;
     if (startup_ends_ms_ == WARMUP_TIME_NEVER)
         startup_ends_ms_ = add_offset(now_ms, static_cast<double>(config_.lean_reference_keep_ms));
     if (config_.open_gaps) watch_idle(now_ms);
+    const warmup_time_ms previous_use_ms = state.last_seen_ms;
     learn(state, pattern);
+    successions_.clear();
+    if (succession_learned() && state.last_seen_ms != previous_use_ms && state.last_seen_ms != WARMUP_TIME_NEVER) {
+        note_leader_use(pattern.model, previous_use_ms, state.last_seen_ms);
+        if (!successions_.empty() && WARMUP_HAS_FIELD(&out, warmup_prediction, replan_count)) {
+            out.replan_models = successions_.data();
+            out.replan_count = static_cast<uint32_t>(successions_.size());
+        }
+    }
     if (config_.open_gaps && !state.watched && state.last_seen_ms != WARMUP_TIME_NEVER) {
         idle_watch_.emplace_back(state.last_seen_ms, pattern.model);
         state.watched = true;
@@ -321,6 +336,19 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
     if (plan.window_start_ms >= 0) {
         out.warm_at_ms = add_offset(state.last_seen_ms, static_cast<double>(plan.window_start_ms));
         out.warm_keep_until_ms = add_offset(state.last_seen_ms, static_cast<double>(plan.window_end_ms));
+    }
+    // A leader's use asked for this model (succession.cpp): ready now and until the succession ends, or until its own
+    // pre-warm window ends when that window opens before then.
+    if (state.succession_until_ms != WARMUP_TIME_NEVER && state.succession_until_ms > now_ms) {
+        warmup_time_ms until = state.succession_until_ms;
+        if (out.warm_at_ms != WARMUP_TIME_NEVER && out.warm_at_ms <= until)
+            until = std::max(until, out.warm_keep_until_ms);
+        out.warm_at_ms = now_ms;
+        out.warm_keep_until_ms = until;
+        // A keep that is over is put back to the last use: one that ended a moment ago (inside the load's lead) would
+        // make a scheduler take the pre-warm for one too close to the unload, and skip it. A keep still running stays:
+        // the model is held to the later of its end and the succession's.
+        if (out.keep_until_ms < now_ms) out.keep_until_ms = std::min(out.keep_until_ms, state.last_seen_ms);
     }
 }
 

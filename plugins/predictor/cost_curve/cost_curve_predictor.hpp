@@ -59,6 +59,10 @@
 // shorter than the time elapsed can have closed, so the curves say gaps are short; until then every plan keeps at
 // least the first candidate at or over startup_keep_ms. An imported state or a model seeded with back-filled history
 // ends the period.
+// Successions (`succession`, 1.9.0, lean only): a model used minutes after another model's use is held from each of
+// that model's uses for the window (1-10 min) that saves the most requests for its memory, when the pair's count of
+// caught cold requests is well beyond chance and its saving beyond its own noise; the leader's prediction names it in
+// replan_models so the host plans it at once (succession.cpp).
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
 // Gap spread (`gap_spread`, off by default): a model seen idle a few times is planned on a few exact values, so its
 // keep ends just past the longest gap it has shown and the first longer gap is cold. With gap_spread s, each learned
@@ -68,11 +72,12 @@
 // The pre-warm windows keep the exact values, and so do the gaps seeded from the analyzer's histogram.
 //
 // Where each part lives: cost_curve_predictor.cpp (configuration, the plan and its pre-warm window, predict),
-// learning.cpp (gaps, bursts and the open idle spells into the curves), scoring.cpp (each closed gap scored for the
+// learning.cpp (gaps, bursts and the open idle spells into the curves), succession.cpp (pairs of leader and
+// follower), scoring.cpp (each closed gap scored for the
 // plans and the candidate keep-alives; the lean controller and the exchange price), fairness_floors.cpp,
 // state_text.cpp (export and import); cost_curve_constants.hpp holds the fixed constants.
 //
-// Threading: control thread only (SDK contract). Memory: ~1.2 KB per model index up to the largest seen (indexes
+// Threading: control thread only (SDK contract). Memory: ~1.7 KB per model index up to the largest seen (indexes
 // outside the host's catalog are refused). predict() right after a use is O(1) while the model's learned state is
 // unchanged (the plan is cached); at an idle time > 0 (a pre-warm finished, an HTTP prediction) it bisects the survival
 // curve, ~20 evaluations of O(48). A closed idle gap costs O(48) (O(48 x 8s) with gap_spread s); the next plan O(48)
@@ -116,6 +121,10 @@ struct CostCurvePredictorConfig {
     bool exchange_price = true;  ///< the price of memory follows the keep-alive timers' exchange rate (lean only)
     int64_t startup_keep_ms = 600'000;  ///< the shortest keep in the fleet's first reference keep (0 = none);
                                         ///< when not configured, half of lean_reference_keep_ms
+    /// Successions: a model whose wake-ups its own plan leaves cold but which tends to be used within minutes of
+    /// another model's use (a summary after a chat session) is held from each such use for the window that saves the
+    /// most requests for its memory, when that window pays (see succession.cpp). Lean only.
+    bool succession = true;
     /// The load time the price counts a waiting request in: the fleet's mean (one price per MiB for every model) or
     /// the model's own (1.6.1; where load time is about proportional to size, about one price per ms held).
     enum class PriceLoad { fleet, own };
@@ -201,6 +210,33 @@ class CostCurvePredictor final : public sdk::Predictor {
         float burst = 0;
     };
     static constexpr std::size_t kRecentGaps = 16;
+    static constexpr std::size_t kWindows = 4;            ///< succession windows (kSuccessionWindowsMs)
+    static constexpr std::size_t kLeadersPerModel = 4;    ///< candidate leaders a follower keeps
+    static constexpr std::size_t kFollowersPerModel = 4;  ///< followers a leader's use may name
+    static constexpr std::size_t kRecentUses = 16;        ///< the fleet's latest distinct uses (leader discovery)
+    /// A candidate leader of a model, and what holding the model after the leader's uses would have done since the
+    /// pair was formed, per succession window W: the requests of the model's wake-ups its own plans left cold that
+    /// arrived from one load time to W after the leader's latest use (caught), and where the leader's totals stood
+    /// when the pair was formed (what the pair would have held is the difference: see held_by_pair).
+    struct Leader {
+        warmup_model_index model = WARMUP_NO_MODEL;
+        warmup_time_ms formed_ms = 0;
+        double cold_at = 0;  ///< the follower's cold_wake_requests when the pair was formed
+        std::array<float, kWindows> caught{};
+        std::array<double, kWindows> tail_ms_at{};
+        std::array<float, kWindows> tail_starts_at{};
+    };
+    /// A model's part in successions, for the models that have candidate leaders or a follower to name (most have
+    /// none: kept out of ModelState, ~0.5 KB each).
+    struct Pairs {
+        std::array<Leader, kLeadersPerModel> leaders{};  ///< as a follower: its candidate leaders
+        /// As a leader: the followers its use names (the pairs that paid when last scored).
+        std::array<warmup_model_index, kFollowersPerModel> followers{WARMUP_NO_MODEL, WARMUP_NO_MODEL, WARMUP_NO_MODEL,
+                                                                     WARMUP_NO_MODEL};
+        uint32_t open_caught = 0;       ///< the pairs that caught the open wake-up: bit leader x kWindows + window
+        double cold_wake_requests = 0;  ///< requests of wake-ups the plans in force left cold since the entry exists
+    };
+    static constexpr uint32_t kNoPairs = UINT32_MAX;
     static constexpr std::size_t kMinWindowGaps = 3;
     static constexpr int64_t kMaxWindowMs = 2 * 3'600'000;
 
@@ -233,6 +269,19 @@ class CostCurvePredictor final : public sdk::Predictor {
         double lifetime_requests = 0;
         double lifetime_plans_cold = 0;
         std::array<float, kKeeps> lifetime_timer_cold{};
+        // Successions. As a leader, over this instance's life per window W: the ms its uses' tails [use, use + W)
+        // covered (a use ends the previous tail) and how many tails started (a use over W after the previous one).
+        // Kept when the model's learned state is replaced (forgotten, imported): pairs are scored on their difference.
+        std::array<double, kWindows> tail_ms{};
+        std::array<float, kWindows> tail_starts{};
+        uint32_t pairs = kNoPairs;  ///< its entry in pairs_, once it has a candidate leader or a follower to name
+        /// Until when a leader's use asks for it to be ready, and when that hold's load is done.
+        warmup_time_ms succession_until_ms = WARMUP_TIME_NEVER;
+        warmup_time_ms succession_ready_ms = WARMUP_TIME_NEVER;
+        bool open_own_cold = false;  ///< the open wake-up was left cold by the plan in force
+        /// The open wake-up arrived while a succession had the model ready: none of its requests is cold under any
+        /// keep, and its plan is scored as warm (the succession's memory is scored when it is asked for).
+        bool open_covered = false;
         bool watched = false;    ///< has an entry in idle_watch_
         bool open_long = false;  ///< idle longer than the reference keep now (counted in open_long_gaps_)
     };
@@ -276,6 +325,28 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// Counts the models that have been idle longer than the reference keep by now (see open_long_gaps_).
     void watch_idle(warmup_time_ms now_ms);
     void place_window(const ModelState& state, Plan& plan, double lambda, double load_ms) const;
+    // Successions (succession.cpp).
+    /// A use of `model` at seen_ms after one at previous_ms (NEVER: its first): its tails, the fleet's recent uses, and
+    /// the followers it names in successions_ (each one's succession_until_ms set).
+    void note_leader_use(warmup_model_index model, warmup_time_ms previous_ms, warmup_time_ms seen_ms);
+    /// A wake-up of `model` at seen_ms after an idle gap of gap_ms with `burst` requests so far: if the plan in force
+    /// left it cold, the pairs whose window caught it count it, and the latest recent use not yet a leader becomes one.
+    void note_follower_wake(ModelState& state, warmup_model_index model, int64_t gap_ms, double burst,
+                            warmup_time_ms seen_ms);
+    /// A succession's hold of `model` for held_ms more (its load included) joins the memory the lean ceiling counts
+    /// (scoring.cpp).
+    void score_succession_hold(warmup_model_index model, double held_ms);
+    /// Later requests of the open wake-up join the pairs that caught it.
+    void add_caught_requests(ModelState& state, double requests);
+    /// What the pair would have held (ms, loads included) since it was formed, in window w.
+    [[nodiscard]] double held_by_pair(const Leader& leader, std::size_t w, double load_ms) const;
+    /// A pair's score: the window to act in (-1: none saves more than it costs with kSuccessionMinCaught requests
+    /// caught) and the most any window saves (caught - price x held, in requests; may be negative).
+    struct PairScore {
+        int window = -1;
+        double value = 0;
+    };
+    [[nodiscard]] PairScore score_pair(const Leader& leader, warmup_model_index follower) const;
     void compute_plan(ModelState& state, warmup_model_index model);
     /// P(gap > t) of the model (short and long gaps mixed, pool prior included), t in ms from the last use.
     [[nodiscard]] double survival(const ModelState& state, double t_ms) const;
@@ -358,10 +429,25 @@ class CostCurvePredictor final : public sdk::Predictor {
     int startup_floor_ = 0;
     /// WARMUP_TIME_NEVER until the first predict sets it; the lowest time once the period is ended early.
     warmup_time_ms startup_ends_ms_ = WARMUP_TIME_NEVER;
+    std::vector<Pairs> pairs_;  ///< successions' entries, by ModelState::pairs (never shrinks while the instance runs)
+    /// The entry of `state` in pairs_, made on first use.
+    Pairs& pairs_of(ModelState& state);
+    /// Replaces a model's learned state by `fresh`, keeping what successions count over the instance's life (the
+    /// leader's tails) and emptying its pairs (forgotten, imported or reset models start them again).
+    void replace_model_state(ModelState& slot, ModelState fresh);
+    /// The fleet's latest uses of distinct models (time, model), a ring: where a follower's new leader is looked for.
+    std::array<std::pair<warmup_time_ms, warmup_model_index>, kRecentUses> recent_uses_{};
+    std::size_t recent_uses_next_ = 0;
+    /// The followers the predict being served names (warmup_prediction.replan_models), valid until the next predict.
+    std::vector<warmup_model_index> successions_;
     warmup_time_ms now_ms_ = 0;  ///< the time of the predict being served (plans made in it are made at this time)
     /// Whether a plan made now gets the start-up floor (none before the first predict: a model imported on its own).
     [[nodiscard]] bool starting_up() const noexcept {
         return startup_ends_ms_ != WARMUP_TIME_NEVER && now_ms_ < startup_ends_ms_;
+    }
+    /// Whether successions are learned and acted on: objective lean with succession on.
+    [[nodiscard]] bool succession_learned() const noexcept {
+        return config_.succession && config_.objective == CostCurvePredictorConfig::Objective::lean;
     }
     void end_startup() noexcept { startup_ends_ms_ = std::numeric_limits<warmup_time_ms>::min(); }
 };

@@ -21,7 +21,7 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
     if (forgotten) {  // the analyzer was reset (operator's reset): forget this model too
         if (state.open_long) open_long_gaps_ -= 1;
         const bool watched = state.watched;  // its FIFO entry stays, and is dropped when it comes due
-        state = ModelState{};
+        replace_model_state(state, ModelState{});
         state.watched = watched;
     }
     if (pattern.last_seen_ms == WARMUP_TIME_NEVER || pattern.last_seen_ms == state.last_seen_ms) {
@@ -74,14 +74,25 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
         // With history behind a first sight, the requests counted so far are the history's, not one wake-up's.
         state.burst_requests = seeded ? std::min(new_requests, 1.0) : new_requests;
         state.plan_during_gap = state.plan;
+        // A wake-up a succession had the model ready for is warm whatever the keep: learned as a gap without cold
+        // requests, so the model's own keep is not lengthened for what the succession catches.
+        state.open_covered = wake_gap_ms >= 0 && succession_learned() &&
+                             state.succession_until_ms != WARMUP_TIME_NEVER && seen_ms <= state.succession_until_ms &&
+                             seen_ms >= state.succession_ready_ms;
         // The gap is learned now, with the wake-up's requests so far, so the very next plan knows it (a model that
         // wakes for one request and goes idle again must not plan that idle spell without its latest gap).
-        if (wake_gap_ms >= 0) add_gap(state, wake_gap_ms, state.burst_requests);
+        if (wake_gap_ms >= 0) add_gap(state, wake_gap_ms, state.open_covered ? 0.0 : state.burst_requests);
+        state.open_own_cold = false;
+        if (state.pairs != kNoPairs) pairs_[state.pairs].open_caught = 0;
+        if (succession_learned() && wake_gap_ms >= 0)
+            note_follower_wake(state, model, wake_gap_ms, state.burst_requests, seen_ms);
     } else if (state.burst_end_ms != WARMUP_TIME_NEVER) {
         state.burst_requests += new_requests;
-        if (state.open_gap_ms >= 0) add_burst_requests(state, state.open_gap_ms, new_requests);
+        if (state.open_gap_ms >= 0 && !state.open_covered) add_burst_requests(state, state.open_gap_ms, new_requests);
+        add_caught_requests(state, new_requests);
     }
-    if (wake_gap_ms != -1) state.recent_requests += new_requests;  // the first use's are compulsory
+    state.succession_until_ms = state.succession_ready_ms = WARMUP_TIME_NEVER;  // used: its own plan decides now
+    if (wake_gap_ms != -1) state.recent_requests += new_requests;               // the first use's are compulsory
     // A first sight with history behind it counts as one request, as its wake-up does (the history's cold requests
     // are unknown, so its requests would only dilute the whole-history rates).
     state.lifetime_requests += seeded ? std::min(new_requests, 1.0) : new_requests;

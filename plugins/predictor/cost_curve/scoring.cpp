@@ -47,9 +47,13 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
         if (gap > start - lead) held += std::min(gap, end) - (start - lead);
         cold = !(gap >= start && gap < end);
     }
+    // The plan's own score (a cold load if it left the wake-up cold) is what the exchange price and the fairness margin
+    // compare with the timers: a succession's catches and memory are an addition priced at that price, so they are left
+    // out (counted in, they made the plans look far better than the timers and the price fall). The whole-history cold
+    // rates and the lean ceiling count what happened: a wake-up a succession had ready was warm.
     if (cold) {
         held += load_ms;
-        state.lifetime_plans_cold += burst;
+        if (!state.open_covered) state.lifetime_plans_cold += burst;
     }
     const double memory_mb = model_memory_mb(model);
     auto timer_held = [&](double keep_ms) {  // what a keep-alive of keep_ms would have held on this gap (MiB x ms)
@@ -75,6 +79,11 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
         lean_integral_ = std::clamp(lean_integral_ + kLeanStep * excess, 0.0, kMaxLogPrice);
         lean_log_price_ = std::clamp(lean_integral_ + kLeanProportional * excess, 0.0, kMaxLogPrice);
     }
+}
+
+void CostCurvePredictor::score_succession_hold(warmup_model_index model, double held_ms) {
+    if (held_ms <= 0) return;
+    lean_held_ += held_ms * model_memory_mb(model);
 }
 
 // The exchange price. The plans minimise cold(K) + lambda x held(K); a fixed lambda puts them at one point of their own

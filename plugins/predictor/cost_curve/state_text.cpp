@@ -176,6 +176,9 @@ void CostCurvePredictor::import_state(std::string_view data) {
     }
     if (!fleet_seen) bad_state("no fleet record");
     models_ = std::move(imported);
+    // Every model starts its successions again (the leaders' tails with the imported states).
+    pairs_.clear();
+    recent_uses_.fill({WARMUP_TIME_NEVER, WARMUP_NO_MODEL});
     // The imported models enter the fleet's mean load time now, as they did in the exporting instance when it first
     // saw them: their plans are priced as there.
     for (std::size_t model = 0; model < models_.size(); ++model)
@@ -219,7 +222,7 @@ void CostCurvePredictor::import_model_state(warmup_model_index model, std::strin
     ModelState& slot = state_of(model);
     if (slot.open_long) open_long_gaps_ -= 1;
     state.watched = slot.watched;  // its FIFO entry stays, and is dropped or renewed when it comes due
-    slot = state;
+    replace_model_state(slot, state);
     figures(model);  // the moved model enters the fleet's mean load time
 }
 
@@ -228,7 +231,7 @@ void CostCurvePredictor::forget_model_state(warmup_model_index model) {
     ModelState& slot = models_[model];
     if (slot.open_long) open_long_gaps_ -= 1;
     const bool watched = slot.watched;
-    slot = ModelState{};
+    replace_model_state(slot, ModelState{});
     slot.watched = watched;
 }
 

@@ -739,3 +739,73 @@ TEST(CostCurvePredictor, ParamsAreValidated) {
 }
 
 }  // namespace
+
+/// Sessions of the leader (model 0: 6 requests 20 s apart) `hours_apart(i)` apart; with `follows`, each followed 60 s
+/// after its last request by 3 requests of model 1, 5 s apart. Returns the time of the next session's start.
+int64_t leader_sessions(Driver& driver, int64_t start, int count, bool follows) {
+    int64_t t = start;
+    for (int i = 0; i < count; ++i) {
+        for (int r = 0; r < 6; ++r) driver.arrive(t + r * 20'000, 0);
+        const int64_t end = t + 5 * 20'000;
+        if (follows)
+            for (int r = 0; r < 3; ++r) driver.arrive(end + 60'000 + r * 5000, 1);
+        t = end + (180 + (i * 97) % 360) * kMinuteMs;  // 3 to 9 hours, never twice the same
+    }
+    return t;
+}
+
+TEST(CostCurvePredictor, AFollowerUsedMinutesAfterItsLeaderIsAskedReadyAtTheLeadersUse) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0}");
+    Driver driver(host, predictor.plugin);
+    const int64_t next = leader_sessions(driver, kStartMs, 12, true);
+    // Its own keep leaves the follower cold after hours idle; holding it ~3 minutes per session saves 3 requests.
+    EXPECT_EQ(predictor.plugin.plan_of(1)->keep_ms, kMinuteMs);
+    const auto leader = driver.arrive(next, 0);
+    ASSERT_EQ(leader.replan_count, 1u);
+    EXPECT_EQ(leader.replan_models[0], 1u);
+    const auto follower = driver.predict(next, 1);
+    EXPECT_EQ(follower.warm_at_ms, next);                      // ready at once
+    EXPECT_GE(follower.warm_keep_until_ms, next + kMinuteMs);  // and through the window after the leader's use
+    EXPECT_LT(follower.keep_until_ms, next);  // its own keep is over: the pre-warm is not merged into it
+    // The follower's use ends the succession: its own plan decides again.
+    driver.arrive(next + 60'000, 1);
+    EXPECT_EQ(driver.predict(next + 60'000, 1).warm_at_ms, WARMUP_TIME_NEVER);
+}
+
+TEST(CostCurvePredictor, AFollowerThatStopsFollowingIsNoLongerAskedFor) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0}");
+    Driver driver(host, predictor.plugin);
+    int64_t next = leader_sessions(driver, kStartMs, 8, true);
+    EXPECT_EQ(driver.arrive(next, 0).replan_count, 1u);
+    // Forty sessions without the follower: each hold is memory for nothing, and the pair's saving is spent.
+    next = leader_sessions(driver, next + kMinuteMs, 40, false);
+    EXPECT_EQ(driver.arrive(next, 0).replan_count, 0u);
+}
+
+TEST(CostCurvePredictor, SuccessionsAreOffOnRequestAndWithTheBudgetObjective) {
+    for (const char* params : {"{lean_memory_share: 0, succession: false}", "{objective: budget}"}) {
+        PluginTestHost host = numbered_models_host();
+        Built<CostCurvePredictor> predictor(host, params);
+        Driver driver(host, predictor.plugin);
+        const int64_t next = leader_sessions(driver, kStartMs, 12, true);
+        EXPECT_EQ(driver.arrive(next, 0).replan_count, 0u) << params;
+        EXPECT_EQ(driver.predict(next, 1).warm_at_ms, WARMUP_TIME_NEVER) << params;
+    }
+}
+
+TEST(CostCurvePredictor, AModelUsedAtRandomBesideAnotherIsNotTakenForItsFollower) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0}");
+    Driver driver(host, predictor.plugin);
+    // Model 0 used every 2 minutes all along, model 1 woken for 3 requests every 3 to 9 hours: each wake-up comes
+    // within a minute of a use of model 0, as chance has it with a model that busy.
+    int64_t t = kStartMs, wake = kStartMs + 7 * kMinuteMs;
+    for (int i = 0; i < 30; ++i) {
+        for (; t < wake; t += 2 * kMinuteMs) driver.arrive(t, 0);
+        for (int r = 0; r < 3; ++r) driver.arrive(wake + 30'000 + r * 5000, 1);
+        wake += (180 + (i * 97) % 360) * kMinuteMs;
+    }
+    EXPECT_EQ(driver.arrive(t, 0).replan_count, 0u);
+}

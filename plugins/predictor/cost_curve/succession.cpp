@@ -1,0 +1,243 @@
+// succession.cpp — successions: a model used within minutes of another model's use (a summary after a chat session, a
+// refactor model after a chat) is held from each of that model's uses for a few minutes, when that pays.
+//
+// A pair (leader A, follower B) is scored on what it would have done since it was formed, per window W of
+// kSuccessionWindowsMs, with the same price of memory as B's own plan:
+//   caught(W) = requests of B's wake-ups that the plan in force left cold (the idle gap longer than its keep and
+//   outside
+//               its pre-warm window) and that arrived between one load time of B and W after A's latest use;
+//   held(W)   = the ms B would have been held: the union of the tails [use, use + W) of A's uses, plus one load time of
+//               B per tail that starts anew (A's totals are kept per model, a pair remembers where they stood when it
+//               was formed);
+//   value(W)  = caught(W) - price(B) x held(W).
+// The best W with value > 0 and at least kSuccessionMinCaught requests caught is acted on: B goes onto A's follower
+// list, and each later use of A names B (warmup_prediction.replan_models) with B's succession_until_ms = the use + W,
+// so the host plans B again at once and B's prediction asks for it to be ready until then (predict). A pair that no
+// longer pays is dropped from the list at A's next use. Counted from the times alone, never from what the host did,
+// so the pair's score does not depend on whether it was acted on. Held memory is counted as if B were not loaded
+// otherwise (an over-estimate where B's own keep overlaps).
+// Leaders are found where the follower's cold wake-ups are: at each one, the latest use of another model of the fleet
+// (kRecentUses distinct models back) from one load time to the longest window before it that is not yet a leader
+// takes the slot of the leader that pays least (an empty slot first; a slot that pays is never taken).
+//
+// Costs: a use costs O(kWindows) plus O(kFollowersPerModel) pairs scored; a cold wake-up O(kLeadersPerModel x
+// kWindows + kRecentUses). Not in the state text: pairs are learned again after an import.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "cost_curve_constants.hpp"
+#include "cost_curve_predictor.hpp"
+
+namespace warmup::plugins {
+
+using namespace cost_curve;
+
+CostCurvePredictor::Pairs& CostCurvePredictor::pairs_of(ModelState& state) {
+    if (state.pairs == kNoPairs) {
+        state.pairs = static_cast<uint32_t>(pairs_.size());
+        pairs_.emplace_back();
+    }
+    return pairs_[state.pairs];
+}
+
+void CostCurvePredictor::replace_model_state(ModelState& slot, ModelState fresh) {
+    fresh.tail_ms = slot.tail_ms;
+    fresh.tail_starts = slot.tail_starts;
+    fresh.pairs = slot.pairs;
+    if (fresh.pairs != kNoPairs) pairs_[fresh.pairs] = Pairs{};
+    slot = std::move(fresh);
+}
+
+double CostCurvePredictor::held_by_pair(const Leader& leader, std::size_t w, double load_ms) const {
+    const ModelState& by = models_[leader.model];
+    return (by.tail_ms[w] - leader.tail_ms_at[w]) +
+           load_ms * static_cast<double>(by.tail_starts[w] - leader.tail_starts_at[w]);
+}
+
+CostCurvePredictor::PairScore CostCurvePredictor::score_pair(const Leader& leader, warmup_model_index follower) const {
+    const double lambda = price(follower);
+    const double load_ms = model_load_ms(follower);
+    PairScore score{-1, -std::numeric_limits<double>::infinity()};
+    // What chance alone would catch: the follower's cold requests since the pair was formed, times the share of that
+    // time the leader's tails covered. The windows are nested (a longer one catches what a shorter one does).
+    const ModelState& by = models_[leader.model];
+    const uint32_t entry = models_[follower].pairs;
+    const double cold = entry == kNoPairs ? 0.0 : pairs_[entry].cold_wake_requests - leader.cold_at;
+    const double elapsed_ms = static_cast<double>(now_ms_ - leader.formed_ms);
+    double acted_value = 0;
+    for (std::size_t w = 0; w < kWindows; ++w) {
+        const double caught = leader.caught[w];
+        const double saved = caught - lambda * held_by_pair(leader, w, load_ms);
+        score.value = std::max(score.value, saved);
+        const double coverage =
+            elapsed_ms > 0 ? std::min((by.tail_ms[w] - leader.tail_ms_at[w]) / elapsed_ms, 1.0) : 1.0;
+        const double chance = cold * coverage;
+        const bool beyond_chance =
+            caught >= kSuccessionMinLift * chance && caught - chance >= 2 * std::sqrt(std::max(chance, 1.0));
+        // The saving, too, must stand out of the noise of the count it rests on: a pair that only breaks even on
+        // paper (co-periodic jobs, models of one team) costs memory for nothing in practice.
+        const bool pays = saved >= 2 * std::sqrt(caught);
+        if (caught >= kSuccessionMinCaught && beyond_chance && pays && saved > acted_value) {
+            acted_value = saved;
+            score.window = static_cast<int>(w);
+        }
+    }
+    return score;
+}
+
+void CostCurvePredictor::note_leader_use(warmup_model_index model, warmup_time_ms previous_ms, warmup_time_ms seen_ms) {
+    ModelState& leader = models_[model];
+    for (std::size_t w = 0; w < kWindows; ++w) {
+        const double window = kSuccessionWindowsMs[w];
+        if (previous_ms == WARMUP_TIME_NEVER) {
+            leader.tail_starts[w] += 1;
+            continue;
+        }
+        const auto gap = static_cast<double>(seen_ms - previous_ms);
+        leader.tail_ms[w] += std::min(gap, window);  // the previous use's tail, ended by this use or by W
+        if (gap > window) leader.tail_starts[w] += 1;
+    }
+    // The fleet's recent distinct uses: the newest entry moves up if it is this model's.
+    auto& newest = recent_uses_[(recent_uses_next_ + kRecentUses - 1) % kRecentUses];
+    if (newest.second == model) {
+        newest.first = seen_ms;
+    } else {
+        recent_uses_[recent_uses_next_] = {seen_ms, model};
+        recent_uses_next_ = (recent_uses_next_ + 1) % kRecentUses;
+    }
+    if (leader.pairs == kNoPairs) return;
+    // The followers this use names: each pair scored again, dropped when it no longer pays (or its slot was retaken).
+    // No entry is made below, so the reference into pairs_ stays valid.
+    for (auto& follower : pairs_[leader.pairs].followers) {
+        if (follower == WARMUP_NO_MODEL) continue;
+        ModelState& state = models_[follower];
+        int window = -1;
+        if (state.pairs != kNoPairs) {
+            const auto& leaders = pairs_[state.pairs].leaders;
+            const auto pair = std::find_if(leaders.begin(), leaders.end(),
+                                           [&](const Leader& candidate) { return candidate.model == model; });
+            if (pair != leaders.end()) window = score_pair(*pair, follower).window;
+        }
+        if (window < 0) {
+            follower = WARMUP_NO_MODEL;
+            continue;
+        }
+        const warmup_time_ms until = add_offset(seen_ms, kSuccessionWindowsMs[static_cast<std::size_t>(window)]);
+        // What this use adds to the follower's hold beyond its own keep and the succession already asked for: a new
+        // hold (neither in force) starts with a load.
+        const warmup_time_ms own_until = add_offset(state.last_seen_ms, static_cast<double>(state.plan.keep_ms));
+        const bool asked = state.succession_until_ms != WARMUP_TIME_NEVER && state.succession_until_ms >= seen_ms;
+        warmup_time_ms held_from = seen_ms;
+        if (own_until != WARMUP_TIME_NEVER) held_from = std::max(held_from, own_until);
+        if (asked) held_from = std::max(held_from, state.succession_until_ms);
+        double held_ms = until > held_from ? static_cast<double>(until - held_from) : 0.0;
+        if (!asked) {
+            state.succession_ready_ms = add_offset(seen_ms, model_load_ms(follower));
+            if (own_until == WARMUP_TIME_NEVER || own_until < seen_ms) held_ms += model_load_ms(follower);
+        }
+        if (!asked || state.succession_until_ms < until) state.succession_until_ms = until;
+        score_succession_hold(follower, held_ms);
+        successions_.push_back(follower);
+    }
+}
+
+void CostCurvePredictor::note_follower_wake(ModelState& state, warmup_model_index model, int64_t gap_ms, double burst,
+                                            warmup_time_ms seen_ms) {
+    if (state.pairs != kNoPairs) pairs_[state.pairs].open_caught = 0;
+    const Plan& plan = state.plan_during_gap;
+    const bool kept = gap_ms <= plan.keep_ms;
+    const bool prewarmed = plan.window_start_ms >= 0 && gap_ms >= plan.window_start_ms && gap_ms <= plan.window_end_ms;
+    state.open_own_cold = !(kept || prewarmed);
+    if (!state.open_own_cold) return;  // its own plan had it warm: nothing for a succession to save
+    const double load_ms = model_load_ms(model);
+    const auto lag_of = [&](warmup_time_ms used_ms) { return static_cast<double>(seen_ms - used_ms); };
+
+    if (state.pairs != kNoPairs) {
+        Pairs& own = pairs_[state.pairs];
+        own.cold_wake_requests += burst;
+        // The pairs whose window caught this wake-up count its requests.
+        for (std::size_t slot = 0; slot < kLeadersPerModel; ++slot) {
+            Leader& leader = own.leaders[slot];
+            if (leader.model == WARMUP_NO_MODEL) continue;
+            const warmup_time_ms used_ms = models_[leader.model].last_seen_ms;
+            if (used_ms == WARMUP_TIME_NEVER || used_ms > seen_ms) continue;
+            const double lag = lag_of(used_ms);
+            if (lag < load_ms) continue;  // too late to be ready
+            for (std::size_t w = 0; w < kWindows; ++w) {
+                if (lag > kSuccessionWindowsMs[w]) continue;
+                leader.caught[w] += static_cast<float>(burst);
+                own.open_caught |= 1U << (slot * kWindows + w);
+            }
+        }
+        // The pairs that pay now join their leader's follower list (acted on from the leader's next use). pairs_of
+        // may grow pairs_: the follower's entry is found again by its index each time.
+        for (std::size_t slot = 0; slot < kLeadersPerModel; ++slot) {
+            const Leader leader = pairs_[state.pairs].leaders[slot];
+            if (leader.model == WARMUP_NO_MODEL || score_pair(leader, model).window < 0) continue;
+            auto& followers = pairs_of(models_[leader.model]).followers;
+            if (std::find(followers.begin(), followers.end(), model) != followers.end()) continue;
+            const auto free = std::find(followers.begin(), followers.end(), WARMUP_NO_MODEL);
+            if (free != followers.end()) *free = model;
+        }
+    }
+
+    // A new leader: the latest recent use of another model, not yet a leader, that could have caught this wake-up.
+    const auto is_leader = [&](warmup_model_index candidate) {
+        if (state.pairs == kNoPairs) return false;
+        const auto& leaders = pairs_[state.pairs].leaders;
+        return std::any_of(leaders.begin(), leaders.end(),
+                           [&](const Leader& leader) { return leader.model == candidate; });
+    };
+    warmup_model_index candidate = WARMUP_NO_MODEL;
+    for (std::size_t back = 1; back <= kRecentUses; ++back) {
+        const auto& [used_ms, used] = recent_uses_[(recent_uses_next_ + kRecentUses - back) % kRecentUses];
+        if (used >= models_.size() || used_ms > seen_ms) continue;  // an empty entry (WARMUP_NO_MODEL) included
+        const double lag = lag_of(used_ms);
+        if (lag > kSuccessionWindowsMs[kWindows - 1]) break;  // older entries are older still
+        if (used == model || lag < load_ms || is_leader(used)) continue;
+        candidate = used;
+        break;
+    }
+    if (candidate == WARMUP_NO_MODEL) return;
+    Pairs& own = pairs_of(state);
+    std::size_t weakest = kLeadersPerModel;
+    double weakest_value = 0;  // a slot that pays (value > 0) is never taken
+    for (std::size_t slot = 0; slot < kLeadersPerModel; ++slot) {
+        const Leader& leader = own.leaders[slot];
+        if (leader.model == WARMUP_NO_MODEL) {
+            weakest = slot;
+            break;
+        }
+        // A pair on trial (fewer cold requests since it was formed than its evidence needs) keeps its slot.
+        if (own.cold_wake_requests - leader.cold_at < kSuccessionTrialRequests) continue;
+        const double value = score_pair(leader, model).value;
+        if (value <= weakest_value) {
+            weakest_value = value;
+            weakest = slot;
+        }
+    }
+    if (weakest == kLeadersPerModel) return;
+    const ModelState& by = models_[candidate];
+    Leader& formed = own.leaders[weakest];
+    formed = Leader{};
+    own.open_caught &= ~(((1U << kWindows) - 1) << (weakest * kWindows));  // the previous leader's bits
+    formed.model = candidate;
+    formed.formed_ms = seen_ms;
+    // This wake-up chose the pair, so it is no evidence: counted before the pair (a new entry counts from here on).
+    formed.cold_at = own.cold_wake_requests;
+    formed.tail_ms_at = by.tail_ms;
+    formed.tail_starts_at = by.tail_starts;
+}
+
+void CostCurvePredictor::add_caught_requests(ModelState& state, double requests) {
+    if (state.pairs == kNoPairs || requests <= 0) return;
+    Pairs& own = pairs_[state.pairs];
+    if (state.open_own_cold) own.cold_wake_requests += requests;
+    for (std::size_t slot = 0; slot < kLeadersPerModel; ++slot)
+        for (std::size_t w = 0; w < kWindows; ++w)
+            if ((own.open_caught >> (slot * kWindows + w)) & 1U)
+                own.leaders[slot].caught[w] += static_cast<float>(requests);
+}
+
+}  // namespace warmup::plugins
