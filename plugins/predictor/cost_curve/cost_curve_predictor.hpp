@@ -279,6 +279,9 @@ class CostCurvePredictor final : public sdk::Predictor {
         warmup_time_ms succession_until_ms = WARMUP_TIME_NEVER;
         warmup_time_ms succession_ready_ms = WARMUP_TIME_NEVER;
         bool open_own_cold = false;  ///< the open wake-up was left cold by the plan in force
+        /// Wake-ups the plans in force left cold (saturating): a model looks for leaders from its second one, so a
+        /// fleet of models woken once (back-filled, or seen a day) makes no pairs entry for each.
+        uint8_t cold_wakes = 0;
         /// The open wake-up arrived while a succession had the model ready: none of its requests is cold under any
         /// keep, and its plan is scored as warm (the succession's memory is scored when it is asked for).
         bool open_covered = false;

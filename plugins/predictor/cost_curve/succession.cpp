@@ -24,6 +24,7 @@
 // kWindows + kRecentUses). Not in the state text: pairs are learned again after an import.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "cost_curve_constants.hpp"
@@ -150,6 +151,7 @@ void CostCurvePredictor::note_follower_wake(ModelState& state, warmup_model_inde
     const bool prewarmed = plan.window_start_ms >= 0 && gap_ms >= plan.window_start_ms && gap_ms <= plan.window_end_ms;
     state.open_own_cold = !(kept || prewarmed);
     if (!state.open_own_cold) return;  // its own plan had it warm: nothing for a succession to save
+    if (state.cold_wakes < UINT8_MAX) ++state.cold_wakes;
     const double load_ms = model_load_ms(model);
     const auto lag_of = [&](warmup_time_ms used_ms) { return static_cast<double>(seen_ms - used_ms); };
 
@@ -199,7 +201,7 @@ void CostCurvePredictor::note_follower_wake(ModelState& state, warmup_model_inde
         candidate = used;
         break;
     }
-    if (candidate == WARMUP_NO_MODEL) return;
+    if (candidate == WARMUP_NO_MODEL || (state.pairs == kNoPairs && state.cold_wakes < 2)) return;
     Pairs& own = pairs_of(state);
     std::size_t weakest = kLeadersPerModel;
     double weakest_value = 0;  // a slot that pays (value > 0) is never taken
