@@ -537,9 +537,9 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
         this->estimate(model, estimate);
     if (!ok) return fallback_plan(model, now_ms);
     // The followers this use makes likely soon: copied now (the list is the predictor's until its next call); only a
-    // plan made on a use names them, so a follower's own plan cannot start another round.
-    if (trigger == WARMUP_TRIGGER_USED && WARMUP_HAS_FIELD(&prediction, warmup_prediction, replan_count) &&
-        prediction.replan_models != nullptr)
+    // plan made on a use names them, so a follower's own plan cannot start another round. The struct is the host's
+    // (sized<> zeroes it): a plugin of ABI 1.2, which does not know the two fields, leaves them NULL and 0.
+    if (trigger == WARMUP_TRIGGER_USED && prediction.replan_models != nullptr)
         successions_.insert(successions_.end(), prediction.replan_models,
                             prediction.replan_models + std::min<uint32_t>(prediction.replan_count, kMaxSuccessions));
 
@@ -1266,6 +1266,12 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
         state.last_use_ms = now_ms;
         components_.resource.vtable->on_used(components_.resource.self, model, now_ms);
         plan(model, WARMUP_TRIGGER_USED, now_ms);
+        if (!successions_.empty()) {  // the followers it names are planned now, as after a batch (a set of their own)
+            ++epoch_;
+            touched_.clear();
+            touch(model);
+            plan_successions(now_ms);
+        }
     } else {
         state.prewarmed_unused = state.reason != LoadReason::Demand;
         state.last_use_ms = kNever;

@@ -48,17 +48,17 @@ inline constexpr double kFairnessBand = 0.25;
 // from then on a floor's memory would be taken from the other models' keeps.
 inline constexpr double kCeilingBindsLogPrice = 0.01;
 // Successions (succession.cpp): the windows a leader's use may hold a follower for (1, 2, 5 and 10 minutes after the
-// leader's latest use), the evidence a pair needs before it is acted on (requests of the follower's wake-ups its own
-// plan left cold, caught by the window), and how many distinct recent uses of the fleet are searched for a new leader.
+// leader's latest use), and the evidence a pair needs before it is acted on (wake-ups of the follower that its own
+// plan left cold, caught by the window).
 inline constexpr std::array<double, 4> kSuccessionWindowsMs{60'000, 120'000, 300'000, 600'000};
-inline constexpr double kSuccessionMinCaught = 3;
-// A pair is acted on only where its window catches this many times what chance would (the follower's cold requests x
+inline constexpr double kSuccessionMinWakes = 3;
+// A pair is acted on only where its window catches this many times what chance would (the follower's cold wake-ups x
 // the share of the time the leader's tails covered), and two standard deviations (Poisson) more: a fleet of independent
 // models has pairs that look good on a few wake-ups among thousands of candidates.
 inline constexpr double kSuccessionMinLift = 2;
-// A new pair keeps its slot until the follower has had this many cold requests since (its trial): a slot is taken only
+// A new pair keeps its slot until the follower has had this many cold wake-ups since (its trial): a slot is taken only
 // from a pair that had its chance.
-inline constexpr double kSuccessionTrialRequests = 6;
+inline constexpr double kSuccessionTrialWakes = 6;
 // Confidence reaches 0.5 after this many observed gaps.
 inline constexpr double kConfidenceHalfGaps = 10;
 

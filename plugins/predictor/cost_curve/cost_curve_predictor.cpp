@@ -293,7 +293,7 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
     learn(state, pattern);
     successions_.clear();
     if (succession_learned() && state.last_seen_ms != previous_use_ms && state.last_seen_ms != WARMUP_TIME_NEVER) {
-        note_leader_use(pattern.model, previous_use_ms, state.last_seen_ms);
+        note_leader_use(pattern.model, previous_use_ms, pattern.previous_seen_ms, state.last_seen_ms);
         if (!successions_.empty() && WARMUP_HAS_FIELD(&out, warmup_prediction, replan_count)) {
             out.replan_models = successions_.data();
             out.replan_count = static_cast<uint32_t>(successions_.size());

@@ -77,7 +77,8 @@
 // plans and the candidate keep-alives; the lean controller and the exchange price), fairness_floors.cpp,
 // state_text.cpp (export and import); cost_curve_constants.hpp holds the fixed constants.
 //
-// Threading: control thread only (SDK contract). Memory: ~1.7 KB per model index up to the largest seen (indexes
+// Threading: control thread only (SDK contract). Memory: ~1.3 KB per model index (plus ~0.5 KB for a model with
+// candidate leaders or followers to name) up to the largest seen (indexes
 // outside the host's catalog are refused). predict() right after a use is O(1) while the model's learned state is
 // unchanged (the plan is cached); at an idle time > 0 (a pre-warm finished, an HTTP prediction) it bisects the survival
 // curve, ~20 evaluations of O(48). A closed idle gap costs O(48) (O(48 x 8s) with gap_spread s); the next plan O(48)
@@ -221,8 +222,9 @@ class CostCurvePredictor final : public sdk::Predictor {
     struct Leader {
         warmup_model_index model = WARMUP_NO_MODEL;
         warmup_time_ms formed_ms = 0;
-        double cold_at = 0;  ///< the follower's cold_wake_requests when the pair was formed
-        std::array<float, kWindows> caught{};
+        double cold_wakes_at = 0;                    ///< the follower's cold_wakes when the pair was formed
+        std::array<float, kWindows> caught{};        ///< requests caught
+        std::array<float, kWindows> caught_wakes{};  ///< wake-ups caught (the evidence: one per coincidence)
         std::array<double, kWindows> tail_ms_at{};
         std::array<float, kWindows> tail_starts_at{};
     };
@@ -233,8 +235,8 @@ class CostCurvePredictor final : public sdk::Predictor {
         /// As a leader: the followers its use names (the pairs that paid when last scored).
         std::array<warmup_model_index, kFollowersPerModel> followers{WARMUP_NO_MODEL, WARMUP_NO_MODEL, WARMUP_NO_MODEL,
                                                                      WARMUP_NO_MODEL};
-        uint32_t open_caught = 0;       ///< the pairs that caught the open wake-up: bit leader x kWindows + window
-        double cold_wake_requests = 0;  ///< requests of wake-ups the plans in force left cold since the entry exists
+        uint32_t open_caught = 0;  ///< the pairs that caught the open wake-up: bit leader x kWindows + window
+        double cold_wakes = 0;     ///< wake-ups the plans in force left cold since the entry exists
     };
     static constexpr uint32_t kNoPairs = UINT32_MAX;
     static constexpr std::size_t kMinWindowGaps = 3;
@@ -329,9 +331,11 @@ class CostCurvePredictor final : public sdk::Predictor {
     void watch_idle(warmup_time_ms now_ms);
     void place_window(const ModelState& state, Plan& plan, double lambda, double load_ms) const;
     // Successions (succession.cpp).
-    /// A use of `model` at seen_ms after one at previous_ms (NEVER: its first): its tails, the fleet's recent uses, and
-    /// the followers it names in successions_ (each one's succession_until_ms set).
-    void note_leader_use(warmup_model_index model, warmup_time_ms previous_ms, warmup_time_ms seen_ms);
+    /// Uses of `model` up to seen_ms after its last one at previous_ms (NEVER: none known), the one before seen_ms at
+    /// before_last_ms (NEVER or <= previous_ms: none in between): its tails, the fleet's recent uses, and the followers
+    /// it names in successions_ (each one's succession_until_ms set) while their hold is still to come.
+    void note_leader_use(warmup_model_index model, warmup_time_ms previous_ms, warmup_time_ms before_last_ms,
+                         warmup_time_ms seen_ms);
     /// A wake-up of `model` at seen_ms after an idle gap of gap_ms with `burst` requests so far: if the plan in force
     /// left it cold, the pairs whose window caught it count it, and the latest recent use not yet a leader becomes one.
     void note_follower_wake(ModelState& state, warmup_model_index model, int64_t gap_ms, double burst,
@@ -339,12 +343,12 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// A succession's hold of `model` for held_ms more (its load included) joins the memory the lean ceiling counts
     /// (scoring.cpp).
     void score_succession_hold(warmup_model_index model, double held_ms);
-    /// Later requests of the open wake-up join the pairs that caught it.
+    /// Later requests of the open wake-up join the pairs that caught it (as requests; not as wake-ups).
     void add_caught_requests(ModelState& state, double requests);
     /// What the pair would have held (ms, loads included) since it was formed, in window w.
     [[nodiscard]] double held_by_pair(const Leader& leader, std::size_t w, double load_ms) const;
-    /// A pair's score: the window to act in (-1: none saves more than it costs with kSuccessionMinCaught requests
-    /// caught) and the most any window saves (caught - price x held, in requests; may be negative).
+    /// A pair's score: the window to act in (-1: none passes the tests of succession.cpp) and the most any window
+    /// saves (caught requests - price x held, in requests; may be negative).
     struct PairScore {
         int window = -1;
         double value = 0;
@@ -438,7 +442,8 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// Replaces a model's learned state by `fresh`, keeping what successions count over the instance's life (the
     /// leader's tails) and emptying its pairs (forgotten, imported or reset models start them again).
     void replace_model_state(ModelState& slot, ModelState fresh);
-    /// The fleet's latest uses of distinct models (time, model), a ring: where a follower's new leader is looked for.
+    /// The latest uses of the fleet's 16 most recently used models (time, model), oldest first from recent_uses_next_:
+    /// where a follower's new leader is looked for.
     std::array<std::pair<warmup_time_ms, warmup_model_index>, kRecentUses> recent_uses_{};
     std::size_t recent_uses_next_ = 0;
     /// The followers the predict being served names (warmup_prediction.replan_models), valid until the next predict.

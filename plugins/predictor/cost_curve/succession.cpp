@@ -3,25 +3,30 @@
 //
 // A pair (leader A, follower B) is scored on what it would have done since it was formed, per window W of
 // kSuccessionWindowsMs, with the same price of memory as B's own plan:
-//   caught(W) = requests of B's wake-ups that the plan in force left cold (the idle gap longer than its keep and
-//   outside
-//               its pre-warm window) and that arrived between one load time of B and W after A's latest use;
+//   caught(W) = B's wake-ups that the plan in force left cold (the idle gap longer than its keep and outside its
+//               pre-warm window) and that came between one load time of B and W after A's latest use, counted as
+//               wake-ups (the evidence) and as requests (the saving);
 //   held(W)   = the ms B would have been held: the union of the tails [use, use + W) of A's uses, plus one load time of
 //               B per tail that starts anew (A's totals are kept per model, a pair remembers where they stood when it
 //               was formed);
-//   value(W)  = caught(W) - price(B) x held(W).
-// The best W with value > 0 and at least kSuccessionMinCaught requests caught is acted on: B goes onto A's follower
-// list, and each later use of A names B (warmup_prediction.replan_models) with B's succession_until_ms = the use + W,
-// so the host plans B again at once and B's prediction asks for it to be ready until then (predict). A pair that no
-// longer pays is dropped from the list at A's next use. Counted from the times alone, never from what the host did,
-// so the pair's score does not depend on whether it was acted on. Held memory is counted as if B were not loaded
-// otherwise (an over-estimate where B's own keep overlaps).
-// Leaders are found where the follower's cold wake-ups are: at each one, the latest use of another model of the fleet
-// (kRecentUses distinct models back) from one load time to the longest window before it that is not yet a leader
-// takes the slot of the leader that pays least (an empty slot first; a slot that pays is never taken).
+//   value(W)  = caught requests - price(B) x held(W).
+// A window is acted on when it caught kSuccessionMinWakes wake-ups, kSuccessionMinLift times what chance would (B's
+// cold wake-ups since the pair was formed x the share of that time A's tails covered) and two Poisson standard
+// deviations more, and when its value is at least 2 x sqrt(caught requests); the best such window is used. B then
+// goes onto A's follower list, and each later use of A names B (warmup_prediction.replan_models) with B's
+// succession_until_ms = the use + W, so the host plans B again at once and B's prediction asks for it to be ready until
+// then (predict). A pair that no longer passes is dropped from the list at A's next use. Counted from the times alone,
+// never from what the host did, so the score does not depend on whether the pair was acted on. The hold's memory is
+// counted beyond B's own keep from the time it is asked for (scoring.cpp, the lean ceiling).
+// Leaders are found where the follower's cold wake-ups are (from its second one): the latest use, among the fleet's 16
+// most recently used models, of another model from one load time to the longest window before it that is not yet a
+// leader takes the slot of the leader that pays least (an empty slot first; a slot that pays, or whose pair is still on
+// trial, is never taken).
 //
-// Costs: a use costs O(kWindows) plus O(kFollowersPerModel) pairs scored; a cold wake-up O(kLeadersPerModel x
-// kWindows + kRecentUses). Not in the state text: pairs are learned again after an import.
+// What the predictor cannot see: whether the host really loaded B (a budget full of busier models, B still unloading).
+// A wake-up it asked B ready for is learned as warm all the same.
+// Costs: a use costs O(kWindows + kRecentUses) plus O(kFollowersPerModel) pairs scored; a cold wake-up
+// O(kLeadersPerModel x kWindows + kRecentUses). Not in the state text: pairs are learned again after an import.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -60,26 +65,28 @@ CostCurvePredictor::PairScore CostCurvePredictor::score_pair(const Leader& leade
     const double lambda = price(follower);
     const double load_ms = model_load_ms(follower);
     PairScore score{-1, -std::numeric_limits<double>::infinity()};
-    // What chance alone would catch: the follower's cold requests since the pair was formed, times the share of that
-    // time the leader's tails covered. The windows are nested (a longer one catches what a shorter one does).
+    // What chance alone would catch: the follower's cold wake-ups since the pair was formed, times the share of that
+    // time the leader's tails covered. The evidence is counted in wake-ups (one per coincidence, whatever its burst);
+    // the saving in requests. The windows are nested (a longer one catches what a shorter one does).
     const ModelState& by = models_[leader.model];
     const uint32_t entry = models_[follower].pairs;
-    const double cold = entry == kNoPairs ? 0.0 : pairs_[entry].cold_wake_requests - leader.cold_at;
+    const double cold_wakes = entry == kNoPairs ? 0.0 : pairs_[entry].cold_wakes - leader.cold_wakes_at;
     const double elapsed_ms = static_cast<double>(now_ms_ - leader.formed_ms);
     double acted_value = 0;
     for (std::size_t w = 0; w < kWindows; ++w) {
         const double caught = leader.caught[w];
+        const double wakes = leader.caught_wakes[w];
         const double saved = caught - lambda * held_by_pair(leader, w, load_ms);
         score.value = std::max(score.value, saved);
         const double coverage =
             elapsed_ms > 0 ? std::min((by.tail_ms[w] - leader.tail_ms_at[w]) / elapsed_ms, 1.0) : 1.0;
-        const double chance = cold * coverage;
+        const double chance = cold_wakes * coverage;
         const bool beyond_chance =
-            caught >= kSuccessionMinLift * chance && caught - chance >= 2 * std::sqrt(std::max(chance, 1.0));
+            wakes >= kSuccessionMinLift * chance && wakes - chance >= 2 * std::sqrt(std::max(chance, 1.0));
         // The saving, too, must stand out of the noise of the count it rests on: a pair that only breaks even on
         // paper (co-periodic jobs, models of one team) costs memory for nothing in practice.
         const bool pays = saved >= 2 * std::sqrt(caught);
-        if (caught >= kSuccessionMinCaught && beyond_chance && pays && saved > acted_value) {
+        if (wakes >= kSuccessionMinWakes && beyond_chance && pays && saved > acted_value) {
             acted_value = saved;
             score.window = static_cast<int>(w);
         }
@@ -87,25 +94,38 @@ CostCurvePredictor::PairScore CostCurvePredictor::score_pair(const Leader& leade
     return score;
 }
 
-void CostCurvePredictor::note_leader_use(warmup_model_index model, warmup_time_ms previous_ms, warmup_time_ms seen_ms) {
+void CostCurvePredictor::note_leader_use(warmup_model_index model, warmup_time_ms previous_ms,
+                                         warmup_time_ms before_last_ms, warmup_time_ms seen_ms) {
     ModelState& leader = models_[model];
-    for (std::size_t w = 0; w < kWindows; ++w) {
-        const double window = kSuccessionWindowsMs[w];
-        if (previous_ms == WARMUP_TIME_NEVER) {
-            leader.tail_starts[w] += 1;
-            continue;
+    // The tails: each gap between uses ends the earlier use's tail (at most W); a gap over W starts a new one. A batch
+    // of uses is taken as its first gap (previous to the one before the newest) and its last, as learn() does.
+    const auto add_gap = [&](warmup_time_ms from_ms, warmup_time_ms to_ms) {
+        const auto gap = static_cast<double>(std::max<warmup_time_ms>(to_ms - from_ms, 0));
+        for (std::size_t w = 0; w < kWindows; ++w) {
+            leader.tail_ms[w] += std::min(gap, kSuccessionWindowsMs[w]);
+            if (gap > kSuccessionWindowsMs[w]) leader.tail_starts[w] += 1;
         }
-        const auto gap = static_cast<double>(seen_ms - previous_ms);
-        leader.tail_ms[w] += std::min(gap, window);  // the previous use's tail, ended by this use or by W
-        if (gap > window) leader.tail_starts[w] += 1;
-    }
-    // The fleet's recent distinct uses: the newest entry moves up if it is this model's.
-    auto& newest = recent_uses_[(recent_uses_next_ + kRecentUses - 1) % kRecentUses];
-    if (newest.second == model) {
-        newest.first = seen_ms;
+    };
+    if (previous_ms == WARMUP_TIME_NEVER || previous_ms > seen_ms) {  // the first use known (or time went back)
+        for (std::size_t w = 0; w < kWindows; ++w) leader.tail_starts[w] += 1;
+    } else if (before_last_ms != WARMUP_TIME_NEVER && before_last_ms > previous_ms && before_last_ms < seen_ms) {
+        add_gap(previous_ms, before_last_ms);
+        add_gap(before_last_ms, seen_ms);
     } else {
+        add_gap(previous_ms, seen_ms);
+    }
+    // The fleet's 16 most recently used models: this one moves to the newest place (from its old place if it has one).
+    std::size_t at = kRecentUses;  // its place, counted back from the newest (0 = newest)
+    for (std::size_t back = 0; back < kRecentUses && at == kRecentUses; ++back)
+        if (recent_uses_[(recent_uses_next_ + kRecentUses - 1 - back) % kRecentUses].second == model) at = back;
+    if (at == kRecentUses) {  // new: it takes the oldest place, which becomes the newest
         recent_uses_[recent_uses_next_] = {seen_ms, model};
         recent_uses_next_ = (recent_uses_next_ + 1) % kRecentUses;
+    } else {  // the newer ones move one place back
+        for (std::size_t back = at; back > 0; --back)
+            recent_uses_[(recent_uses_next_ + kRecentUses - 1 - back) % kRecentUses] =
+                recent_uses_[(recent_uses_next_ + kRecentUses - back) % kRecentUses];
+        recent_uses_[(recent_uses_next_ + kRecentUses - 1) % kRecentUses] = {seen_ms, model};
     }
     if (leader.pairs == kNoPairs) return;
     // The followers this use names: each pair scored again, dropped when it no longer pays (or its slot was retaken).
@@ -125,11 +145,12 @@ void CostCurvePredictor::note_leader_use(warmup_model_index model, warmup_time_m
             continue;
         }
         const warmup_time_ms until = add_offset(seen_ms, kSuccessionWindowsMs[static_cast<std::size_t>(window)]);
+        if (until <= now_ms_) continue;  // a use learned late (back-filled history): its hold is over already
         // What this use adds to the follower's hold beyond its own keep and the succession already asked for: a new
         // hold (neither in force) starts with a load.
         const warmup_time_ms own_until = add_offset(state.last_seen_ms, static_cast<double>(state.plan.keep_ms));
         const bool asked = state.succession_until_ms != WARMUP_TIME_NEVER && state.succession_until_ms >= seen_ms;
-        warmup_time_ms held_from = seen_ms;
+        warmup_time_ms held_from = std::max(seen_ms, now_ms_);
         if (own_until != WARMUP_TIME_NEVER) held_from = std::max(held_from, own_until);
         if (asked) held_from = std::max(held_from, state.succession_until_ms);
         double held_ms = until > held_from ? static_cast<double>(until - held_from) : 0.0;
@@ -157,7 +178,7 @@ void CostCurvePredictor::note_follower_wake(ModelState& state, warmup_model_inde
 
     if (state.pairs != kNoPairs) {
         Pairs& own = pairs_[state.pairs];
-        own.cold_wake_requests += burst;
+        own.cold_wakes += 1;
         // The pairs whose window caught this wake-up count its requests.
         for (std::size_t slot = 0; slot < kLeadersPerModel; ++slot) {
             Leader& leader = own.leaders[slot];
@@ -169,6 +190,7 @@ void CostCurvePredictor::note_follower_wake(ModelState& state, warmup_model_inde
             for (std::size_t w = 0; w < kWindows; ++w) {
                 if (lag > kSuccessionWindowsMs[w]) continue;
                 leader.caught[w] += static_cast<float>(burst);
+                leader.caught_wakes[w] += 1;
                 own.open_caught |= 1U << (slot * kWindows + w);
             }
         }
@@ -212,7 +234,7 @@ void CostCurvePredictor::note_follower_wake(ModelState& state, warmup_model_inde
             break;
         }
         // A pair on trial (fewer cold requests since it was formed than its evidence needs) keeps its slot.
-        if (own.cold_wake_requests - leader.cold_at < kSuccessionTrialRequests) continue;
+        if (own.cold_wakes - leader.cold_wakes_at < kSuccessionTrialWakes) continue;
         const double value = score_pair(leader, model).value;
         if (value <= weakest_value) {
             weakest_value = value;
@@ -227,7 +249,7 @@ void CostCurvePredictor::note_follower_wake(ModelState& state, warmup_model_inde
     formed.model = candidate;
     formed.formed_ms = seen_ms;
     // This wake-up chose the pair, so it is no evidence: counted before the pair (a new entry counts from here on).
-    formed.cold_at = own.cold_wake_requests;
+    formed.cold_wakes_at = own.cold_wakes;
     formed.tail_ms_at = by.tail_ms;
     formed.tail_starts_at = by.tail_starts;
 }
@@ -235,7 +257,6 @@ void CostCurvePredictor::note_follower_wake(ModelState& state, warmup_model_inde
 void CostCurvePredictor::add_caught_requests(ModelState& state, double requests) {
     if (state.pairs == kNoPairs || requests <= 0) return;
     Pairs& own = pairs_[state.pairs];
-    if (state.open_own_cold) own.cold_wake_requests += requests;
     for (std::size_t slot = 0; slot < kLeadersPerModel; ++slot)
         for (std::size_t w = 0; w < kWindows; ++w)
             if ((own.open_caught >> (slot * kWindows + w)) & 1U)

@@ -73,9 +73,12 @@ TEST_F(EngineSuccessionOutsideTheCatalog, AFollowerIndexOutsideTheCatalogIsSkipp
     engine_.complete_all_loads(1000);
     EXPECT_EQ(engine_.started().size(), 1u) << "b's demand load alone";
     EXPECT_EQ(status("b").residency, WARMUP_RESIDENCY_READY);
-    engine_.request("a", 5000);  // the engine still plans the followers it can
+    // b is unloaded after its 1 s keep; a's use still has it planned and pre-warmed.
+    engine_.request("a", 5000);
+    EXPECT_EQ(status("b").residency, WARMUP_RESIDENCY_ABSENT);
     engine_.run_timers(5000);
     EXPECT_EQ(loads_of("a"), 1);
+    EXPECT_EQ(loads_of("b"), 2) << "the follower the engine can plan is pre-warmed";
 }
 
 }  // namespace

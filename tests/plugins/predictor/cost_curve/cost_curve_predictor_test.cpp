@@ -795,12 +795,12 @@ TEST(CostCurvePredictor, SuccessionsAreOffOnRequestAndWithTheBudgetObjective) {
     }
 }
 
-TEST(CostCurvePredictor, AModelUsedAtRandomBesideAnotherIsNotTakenForItsFollower) {
+TEST(CostCurvePredictor, AFollowerIsNotHeldAfterALeaderSoBusyThatHoldingCostsMoreThanItSaves) {
     PluginTestHost host = numbered_models_host();
     Built<CostCurvePredictor> predictor(host, "{lean_memory_share: 0}");
     Driver driver(host, predictor.plugin);
     // Model 0 used every 2 minutes all along, model 1 woken for 3 requests every 3 to 9 hours: each wake-up comes
-    // within a minute of a use of model 0, as chance has it with a model that busy.
+    // within a minute of a use of model 0, and holding model 1 after every use of model 0 would hold it all the time.
     int64_t t = kStartMs, wake = kStartMs + 7 * kMinuteMs;
     for (int i = 0; i < 30; ++i) {
         for (; t < wake; t += 2 * kMinuteMs) driver.arrive(t, 0);
