@@ -30,10 +30,10 @@ typedef struct warmup_prediction {
     warmup_time_ms warm_keep_until_ms;
 
     /* ABI 1.3 (check WARMUP_HAS_FIELD before writing): other models whose plans this prediction moves, a succession
-     * (a use of this model makes their next use likely soon). After a plan made on a use (trigger USED), the host plans
-     * each of them again at the same now_ms, before its next timer; after any other plan the list is ignored, so a
-     * succession never chains. Indexes outside the catalog are skipped. Borrowed: valid until the plugin's next call;
-     * NULL when replan_count is 0. */
+     * (a use of this model makes their next use likely soon). After a plan made on a use (trigger USED: a batch of
+     * requests, or a load that ends with requests waiting), the host plans each of them again at the same now_ms,
+     * before its next timer; after any other plan the list is ignored, so a succession never chains. Indexes outside
+     * the catalog are skipped. Borrowed: valid until the plugin's next call; NULL when replan_count is 0. */
     const warmup_model_index *replan_models;
     uint32_t replan_count;
 } warmup_prediction;
