@@ -193,8 +193,8 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
     text.sample("warmup_events_invalid_total", "", metrics.events_invalid);
 
     text.family("warmup_emergency_stop", "gauge",
-                "1 while an emergency stop is in force (no warm-ups start; POST /api/warmup/reset-to-safe leaves "
-                "it), else 0.");
+                "1 while an emergency stop is in force (no warm-ups start; POST /api/warmup/resume lifts it, and so "
+                "does POST /api/warmup/reset-to-safe), else 0.");
     text.sample("warmup_emergency_stop", "", metrics.emergency_stop ? 1 : 0);
     text.family("warmup_safe_mode", "gauge",
                 "1 while the safe configuration of reset-to-safe is in force (until a reload, a rollback or a "
