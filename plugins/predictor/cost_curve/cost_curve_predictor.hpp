@@ -165,6 +165,10 @@ class CostCurvePredictor final : public sdk::Predictor {
         int64_t window_end_ms = -1;
         double median_gap_ms = -1;  ///< median of the next gap from the last use (-1 = unknown)
         double p_use_fresh = 0;     ///< p(next request within the horizon) right after a use
+        /// Whether an idle gap of gap_ms ends cold under this plan: past the keep and outside the pre-warm window.
+        [[nodiscard]] bool leaves_cold(int64_t gap_ms) const noexcept {
+            return gap_ms > keep_ms && !(window_start_ms >= 0 && gap_ms >= window_start_ms && gap_ms < window_end_ms);
+        }
     };
     /// The current plan of `model` (computed if stale), or nullptr for a model never seen. For tests and insight.
     const Plan* plan_of(warmup_model_index model);

@@ -39,13 +39,12 @@ void CostCurvePredictor::close_burst(ModelState& state, warmup_model_index model
     const double load_ms = model_load_ms(model);
     const double keep = static_cast<double>(plan.keep_ms);
     double held = std::min(gap, keep) - min_keep;
-    bool cold = gap > keep;
-    if (cold && plan.window_start_ms >= 0) {
+    const bool cold = plan.leaves_cold(gap_ms);
+    if (gap > keep && plan.window_start_ms >= 0) {
         const double lead = load_ms + static_cast<double>(config_.ready_margin_ms);
         const auto start = static_cast<double>(plan.window_start_ms);
         const auto end = static_cast<double>(plan.window_end_ms);
         if (gap > start - lead) held += std::min(gap, end) - (start - lead);
-        cold = !(gap >= start && gap < end);
     }
     // The plan's own score (a cold load if it left the wake-up cold) is what the exchange price and the fairness margin
     // compare with the timers: a succession's catches and memory are an addition priced at that price, so they are left

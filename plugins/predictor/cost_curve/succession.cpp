@@ -166,11 +166,8 @@ void CostCurvePredictor::note_leader_use(warmup_model_index model, warmup_time_m
 
 void CostCurvePredictor::note_follower_wake(ModelState& state, warmup_model_index model, int64_t gap_ms, double burst,
                                             warmup_time_ms seen_ms) {
-    if (state.pairs != kNoPairs) pairs_[state.pairs].open_caught = 0;
-    const Plan& plan = state.plan_during_gap;
-    const bool kept = gap_ms <= plan.keep_ms;
-    const bool prewarmed = plan.window_start_ms >= 0 && gap_ms >= plan.window_start_ms && gap_ms <= plan.window_end_ms;
-    state.open_own_cold = !(kept || prewarmed);
+    // learn() has cleared the open wake-up's marks (open_own_cold, open_caught) before this call.
+    state.open_own_cold = state.plan_during_gap.leaves_cold(gap_ms);
     if (!state.open_own_cold) return;  // its own plan had it warm: nothing for a succession to save
     if (state.cold_wakes < UINT8_MAX) ++state.cold_wakes;
     const double load_ms = model_load_ms(model);
