@@ -62,7 +62,7 @@
 // Successions (`succession`, 1.9.0, lean only): a model used minutes after another model's use is held from each of
 // that model's uses for the window (1-10 min) that saves the most requests for its memory, when the pair's count of
 // caught cold requests is well beyond chance and its saving beyond its own noise; the leader's prediction names it in
-// replan_models so the host plans it at once (succession.cpp).
+// replan_models so the host plans it at once (succession.cpp). The pairs are in the state text since 1.10.0.
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
 // Gap spread (`gap_spread`, off by default): a model seen idle a few times is planned on a few exact values, so its
 // keep ends just past the longest gap it has shown and the first longer gap is cold. With gap_spread s, each learned
@@ -198,7 +198,9 @@ class CostCurvePredictor final : public sdk::Predictor {
     static double timers_cold_at(const std::array<double, kKeeps>& timer_held,
                                  const std::array<double, kKeeps>& timer_cold, double plans_held, int& below);
     /// The host hands a state over only to a plugin with the same schema, so a field added to the format is optional
-    /// and last (the exchange price, 1.4.0): a text of 1.3.0 and before is read with it at 1.
+    /// and last (the exchange price, 1.4.0): a text of 1.3.0 and before is read with it at 1. Records are added the
+    /// same way: the successions' pairs (1.10.0) come after the model lines, and a text without them is read as
+    /// before.
     static constexpr const char* kStateSchema = "org.warmup.state.cost-curve/2";
 
     /// Decayed sums over past idle gaps, one entry per candidate keep (see the header comment).
@@ -303,6 +305,18 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// the curves with a space before each number.
     static void append_model_fields(std::string& text, const ModelState& state);
     static void append_curves(std::string& text, const Curves& curves);
+    /// One model's successions as read from the state text (a -2 record), before they join pairs_.
+    struct ImportedPairs {
+        warmup_model_index model = WARMUP_NO_MODEL;
+        uint8_t cold_wakes = 0;
+        Pairs pairs;
+    };
+    /// The successions' records of the state text (state_text.cpp): the writer of one model's record (nothing for an
+    /// entry with no leader and no follower), its reader, and the entries made from what was read once every model
+    /// line is in models_.
+    void append_pairs(std::string& text, warmup_model_index model) const;
+    void read_pairs(sdk::StateTextReader& reader, std::vector<ImportedPairs>& pending) const;
+    void apply_imported_pairs(std::vector<ImportedPairs>& pending);
     void learn(ModelState& state, const warmup_usage_pattern& pattern);
     void close_burst(ModelState& state, warmup_model_index model);
     /// What one idle gap of gap_ms adds to the curves per candidate keep, the gap spread over [-spread, +spread]

@@ -1,5 +1,6 @@
 // state_text.cpp — the predictor's state as text (export_state / import_state, and one model's line for a fleet
 // moving a model between hosts).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -23,6 +24,15 @@
 // floors and the exchange price's target (measured again from the next gaps), and the open idle spells (counted again
 // from the next uses). Model indexes are those of the host process (stable for its life), which is what a hot-swap or a
 // backup of the same catalog hands over.
+// Successions (1.10.0), after the model lines, one record per model that has candidate leaders or followers to name:
+//   -2 <model> <cold wakes (0-255)> <cold wakes since its entry> <follower count> <followers>
+//      <leader count> then per leader: <leader> <formed_ms> <cold wakes when formed> <caught x4> <caught wake-ups x4>
+//      <held_ms x4> <tails started x4>
+// where held_ms and tails started are what the pair would have held since it was formed (per window). An instance
+// reading it keeps scoring each pair from there, so a restart or a hot-swap does not learn the pairs again; a 1.9.0
+// instance refuses such a text (its model index -2) and starts cold, as any older version does on a newer field. Not
+// kept: the fleet's recent uses (leaders are found again from the next uses), the holds asked for and the open
+// wake-up's catches (both renewed by the next uses).
 
 namespace warmup::plugins {
 
@@ -110,7 +120,123 @@ void CostCurvePredictor::export_state_to(const sdk::StateWriter& out) const {
             block.clear();
         }
     }
+    for (std::size_t model = 0; model < models_.size(); ++model) {
+        if (models_[model].pairs == kNoPairs) continue;
+        append_pairs(block, static_cast<warmup_model_index>(model));
+        if (block.size() >= kBlockBytes) {
+            out.write(block);
+            block.clear();
+        }
+    }
     out.write(block);
+}
+
+void CostCurvePredictor::append_pairs(std::string& text, warmup_model_index model) const {
+    const ModelState& state = models_[model];
+    const Pairs& own = pairs_[state.pairs];
+    const auto named = [](warmup_model_index index) { return index != WARMUP_NO_MODEL; };
+    const auto followers = std::count_if(own.followers.begin(), own.followers.end(), named);
+    const auto leaders = std::count_if(own.leaders.begin(), own.leaders.end(),
+                                       [&](const Leader& leader) { return named(leader.model); });
+    if (followers == 0 && leaders == 0) return;  // an entry emptied by a forget: nothing to hand over
+    text += "-2 ";
+    text += std::to_string(model);
+    text += ' ';
+    text += std::to_string(state.cold_wakes);
+    append_number(text, own.cold_wakes);
+    text += ' ';
+    text += std::to_string(followers);
+    for (const warmup_model_index follower : own.followers) {
+        if (!named(follower)) continue;
+        text += ' ';
+        text += std::to_string(follower);
+    }
+    text += ' ';
+    text += std::to_string(leaders);
+    for (const Leader& leader : own.leaders) {
+        if (!named(leader.model)) continue;
+        const ModelState& by = models_[leader.model];
+        text += ' ';
+        text += std::to_string(leader.model);
+        text += ' ';
+        text += std::to_string(leader.formed_ms);
+        append_number(text, leader.cold_wakes_at);
+        for (const float value : leader.caught) append_number(text, value);
+        for (const float value : leader.caught_wakes) append_number(text, value);
+        for (std::size_t w = 0; w < kWindows; ++w) append_number(text, by.tail_ms[w] - leader.tail_ms_at[w]);
+        for (std::size_t w = 0; w < kWindows; ++w) append_number(text, by.tail_starts[w] - leader.tail_starts_at[w]);
+    }
+    text += '\n';
+}
+
+// One -2 record (see the format above) into `pending`; refuses (throws) on a bad field. Indexes are checked against
+// the host's catalog; the entries are made once every model line is read (apply_imported_pairs).
+void CostCurvePredictor::read_pairs(sdk::StateTextReader& reader, std::vector<ImportedPairs>& pending) const {
+    ImportedPairs record;
+    const auto in_catalog = [&](const char* what) {
+        const auto index = reader.field<int64_t>(what);
+        if (index < 0 || index >= static_cast<int64_t>(host().model_count()))
+            bad_state(std::string(what) + " " + std::to_string(index) + " is not in this host's catalog");
+        return static_cast<warmup_model_index>(index);
+    };
+    const auto count_of = [&](const char* what, std::size_t most) {
+        const auto count = reader.field<int64_t>(what);
+        if (count < 0 || count > static_cast<int64_t>(most)) bad_state(std::string(what) + " out of range");
+        return static_cast<std::size_t>(count);
+    };
+    record.model = in_catalog("(succession model)");
+    const std::string whose = "the successions of model " + std::to_string(record.model);
+    record.cold_wakes = static_cast<uint8_t>(count_of("(cold wake-ups)", UINT8_MAX));
+    record.pairs.cold_wakes = read_non_negative(reader, "(cold wake-ups since the entry)");
+    const std::size_t followers = count_of("(follower count)", kFollowersPerModel);
+    for (std::size_t i = 0; i < followers; ++i) {
+        const warmup_model_index follower = in_catalog("(follower)");
+        if (follower == record.model) bad_state(whose + " name the model itself as a follower");
+        if (std::find(record.pairs.followers.begin(), record.pairs.followers.end(), follower) !=
+            record.pairs.followers.end())
+            bad_state(whose + " name a follower twice");
+        record.pairs.followers[i] = follower;
+    }
+    const std::size_t leaders = count_of("(leader count)", kLeadersPerModel);
+    for (std::size_t i = 0; i < leaders; ++i) {
+        Leader& leader = record.pairs.leaders[i];
+        leader.model = in_catalog("(leader)");
+        if (leader.model == record.model) bad_state(whose + " name the model itself as a leader");
+        for (std::size_t j = 0; j < i; ++j)
+            if (record.pairs.leaders[j].model == leader.model) bad_state(whose + " name a leader twice");
+        leader.formed_ms = reader.field<int64_t>("(formed_ms)");
+        if (leader.formed_ms < 0 || leader.formed_ms >= WARMUP_TIME_NEVER / 2)
+            bad_state("formed_ms of " + whose + " is out of range");
+        leader.cold_wakes_at = read_non_negative(reader, "(cold wake-ups when formed)");
+        if (leader.cold_wakes_at > record.pairs.cold_wakes)
+            bad_state(whose + ": a pair formed after more cold wake-ups than the entry has");
+        for (float& value : leader.caught) value = read_counted(reader, "(caught)");
+        for (float& value : leader.caught_wakes) value = read_counted(reader, "(caught wake-ups)");
+        // Held since the pair was formed: kept as where the leader's totals stood then, against totals that start
+        // at 0 in this instance (apply_imported_pairs adds the leader's own, for a leader already used here).
+        for (double& value : leader.tail_ms_at) value = -read_non_negative(reader, "(held_ms)");
+        for (float& value : leader.tail_starts_at) value = -read_counted(reader, "(tails started)");
+    }
+    for (const ImportedPairs& earlier : pending)
+        if (earlier.model == record.model) bad_state(whose + " appear twice");
+    pending.push_back(record);
+}
+
+void CostCurvePredictor::apply_imported_pairs(std::vector<ImportedPairs>& pending) {
+    for (ImportedPairs& record : pending) {
+        for (Leader& leader : record.pairs.leaders) {
+            if (leader.model == WARMUP_NO_MODEL) continue;
+            const ModelState& by = state_of(leader.model);
+            for (std::size_t w = 0; w < kWindows; ++w) {
+                leader.tail_ms_at[w] += by.tail_ms[w];
+                leader.tail_starts_at[w] += by.tail_starts[w];
+            }
+        }
+        ModelState& state = state_of(record.model);
+        state.cold_wakes = record.cold_wakes;
+        state.pairs = static_cast<uint32_t>(pairs_.size());
+        pairs_.push_back(record.pairs);
+    }
 }
 
 // The fields of one model's line after its index (both formats share them): last_seen_ms, request_count, short gaps,
@@ -145,6 +271,7 @@ void CostCurvePredictor::read_curves(sdk::StateTextReader& reader, Curves& curve
 void CostCurvePredictor::import_state(std::string_view data) {
     sdk::StateTextReader reader(data, kStateSchema, &bad_state);
     std::vector<ModelState> imported;
+    std::vector<ImportedPairs> pairs;
     Curves pool;
     double lean_held = 0, lean_reference_held = 0, lean_log_price = 0, exchange_log_price = 0;
     bool fleet_seen = false;
@@ -163,6 +290,8 @@ void CostCurvePredictor::import_state(std::string_view data) {
                 if (!(std::abs(exchange_log_price) <= kExchangeMaxLogFactor))
                     bad_state("the exchange log price must be within +-ln 8");
             }
+        } else if (model == -2) {
+            read_pairs(reader, pairs);
         } else {
             if (model < 0 || model >= static_cast<int64_t>(host().model_count()))
                 bad_state("model index " + std::to_string(model) + " is not in this host's catalog");
@@ -176,8 +305,10 @@ void CostCurvePredictor::import_state(std::string_view data) {
     }
     if (!fleet_seen) bad_state("no fleet record");
     models_ = std::move(imported);
-    // Every model starts its successions again (the leaders' tails with the imported states).
+    // The pairs as they were scored (their leaders' tails start again at 0 with the imported states); the fleet's
+    // recent uses start empty.
     pairs_.clear();
+    apply_imported_pairs(pairs);
     recent_uses_.fill({WARMUP_TIME_NEVER, WARMUP_NO_MODEL});
     // The imported models enter the fleet's mean load time now, as they did in the exporting instance when it first
     // saw them: their plans are priced as there.

@@ -26,7 +26,8 @@
 // What the predictor cannot see: whether the host really loaded B (a budget full of busier models, B still unloading).
 // A wake-up it asked B ready for is learned as warm all the same.
 // Costs: a use costs O(kWindows + kRecentUses) plus O(kFollowersPerModel) pairs scored; a cold wake-up
-// O(kLeadersPerModel x kWindows + kRecentUses). Not in the state text: pairs are learned again after an import.
+// O(kLeadersPerModel x kWindows + kRecentUses). The pairs are in the state text (state_text.cpp), the fleet's recent
+// uses are not.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

@@ -29,7 +29,9 @@ constexpr int64_t kMinuteMs = 60'000;
 /// Drives the analyzer and the predictor together: every arrival is observed, then predicted on, like the engine.
 class Driver {
   public:
-    Driver(const PluginTestHost& host, CostCurvePredictor& predictor) : analyzer_(host), predictor_(predictor) {}
+    Driver(const PluginTestHost& host, CostCurvePredictor& predictor) : analyzer_(host), predictor_(&predictor) {}
+    /// From now on predicts with `next` (a hot-swap: the analyzer keeps what it learned).
+    void swap_predictor(CostCurvePredictor& next) { predictor_ = &next; }
 
     warmup_prediction arrive(int64_t ts_ms, warmup_model_index model = 0, uint32_t count = 1) {
         const warmup_usage_event event{ts_ms, model, count, 0, 0};
@@ -49,7 +51,7 @@ class Driver {
         analyzer_.plugin.get_pattern(model, pattern);
         warmup_prediction prediction{};
         prediction.struct_size = sizeof prediction;
-        predictor_.predict(now_ms, pattern, prediction);
+        predictor_->predict(now_ms, pattern, prediction);
         return prediction;
     }
     /// `wakes` idle gaps of `gap_ms`, each followed by a burst of `burst` requests one second apart; returns the time
@@ -65,7 +67,7 @@ class Driver {
 
   private:
     Built<UsagePatternAnalyzer> analyzer_;
-    CostCurvePredictor& predictor_;
+    CostCurvePredictor* predictor_;
 };
 
 /// Twelve nightly runs of 20 requests, 24 h apart +- a few minutes; returns the last arrival.
@@ -782,6 +784,68 @@ TEST(CostCurvePredictor, AFollowerThatStopsFollowingIsNoLongerAskedFor) {
     // Forty sessions without the follower: each hold is memory for nothing, and the pair's saving is spent.
     next = leader_sessions(driver, next + kMinuteMs, 40, false);
     EXPECT_EQ(driver.arrive(next, 0).replan_count, 0u);
+}
+
+TEST(CostCurvePredictor, LearnedSuccessionsAreHandedOverWithTheState) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> first(host, "{lean_memory_share: 0}");
+    Driver driver(host, first.plugin);
+    const int64_t next = leader_sessions(driver, kStartMs, 12, true);
+    const std::string state = first.plugin.export_state();
+    ASSERT_NE(state.find("\n-2 1 "), std::string::npos) << "the follower's pairs are in the text";
+
+    // A hot-swap to an instance that imports the state: the leader's next use names the follower at once.
+    Built<CostCurvePredictor> second(host, "{lean_memory_share: 0}");
+    second.plugin.import_state(state);
+    EXPECT_EQ(second.plugin.export_state(), state);
+    driver.swap_predictor(second.plugin);
+    const auto leader = driver.arrive(next, 0);
+    ASSERT_EQ(leader.replan_count, 1u);
+    EXPECT_EQ(leader.replan_models[0], 1u);
+    EXPECT_EQ(driver.predict(next, 1).warm_at_ms, next);
+
+    // The same state without its successions' records: the pair has to be learned again.
+    std::string without;
+    for (std::size_t at = 0, end = 0; at < state.size(); at = end + 1) {
+        end = state.find('\n', at);
+        if (state.compare(at, 3, "-2 ") != 0) without += state.substr(at, end - at + 1);
+    }
+    ASSERT_LT(without.size(), state.size());
+    Built<CostCurvePredictor> third(host, "{lean_memory_share: 0}");
+    third.plugin.import_state(without);
+    driver.swap_predictor(third.plugin);
+    EXPECT_EQ(driver.arrive(next + 6 * 60 * kMinuteMs, 0).replan_count, 0u);
+}
+
+TEST(CostCurvePredictor, DamagedSuccessionsInTheStateAreRefusedWhole) {
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> first(host, "{lean_memory_share: 0}");
+    Driver driver(host, first.plugin);
+    leader_sessions(driver, kStartMs, 12, true);
+    const std::string state = first.plugin.export_state();
+    Built<CostCurvePredictor> second(host, "{lean_memory_share: 0}");
+    second.plugin.import_state(state);
+    // <model> <cold wakes> <since the entry> <followers...> <leaders: model formed_ms at caught x4 wakes x4 held x4
+    // starts x4>
+    const std::string pair = " 0 1700000000000 1 3 3 3 3 3 3 3 3 1000 1000 1000 1000 1 1 1 1\n";
+    for (const std::string& bad : std::vector<std::string>{
+             "-2 1 5 5 0 1" + pair,              // a second record for model 1
+             "-2 2 5 5 0 1 2" + pair.substr(2),  // a model that leads itself
+             "-2 2 5 5 0 2 0" + pair.substr(2, pair.size() - 3) + pair.substr(0, pair.size()),  // a leader twice
+             "-2 2 5 5 2 3 3 0\n",                                                              // a follower twice
+             "-2 2 5 0 0 1" + pair,                    // a pair formed after more cold wake-ups than the entry has
+             "-2 2 5 5 0 1 4000000" + pair.substr(2),  // a leader outside the catalog
+             "-2 2 5 5 0 5" + pair,                    // more leaders than a model keeps
+             "-2 2 300 5 0 0\n",                       // cold wake-ups over 255
+             "-2 2 5 5 0 1 0 1700000000000 1 3 3 3 3 3 3 3 3 -1 1000 1000 1000 1 1 1 1\n",  // negative memory
+             "-2 2 5 5 0 0 7\n",                                                            // trailing characters
+         }) {
+        EXPECT_THROW(second.plugin.import_state(state + bad), warmup::sdk::Error) << bad;
+        EXPECT_EQ(second.plugin.export_state(), state) << bad;
+    }
+    // A well-formed record for another model is read and written back as it came.
+    second.plugin.import_state(state + "-2 2 5 5 0 1" + pair);
+    EXPECT_NE(second.plugin.export_state().find("\n-2 2 5 5 0 1" + pair), std::string::npos);
 }
 
 TEST(CostCurvePredictor, SuccessionsAreOffOnRequestAndWithTheBudgetObjective) {
