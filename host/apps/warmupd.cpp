@@ -1,6 +1,6 @@
 // warmupd — the warm-up daemon: loads the configured plugins and serves the HTTP API until SIGINT/SIGTERM.
 //
-//   warmupd [--config FILE] [--port N] [--bind ADDRESS] [--shutdown-delay-ms N]
+//   warmupd [--config FILE] [--port N] [--bind ADDRESS] [--shutdown-delay-ms N] [--resolve-wait-s N]
 //   warmupd --version        version, plugin ABI and git commit of this build
 //
 // Fleet (cluster: in the YAML, docs/fleet.md): the node joins the fleet in Redis before it serves events, routes every
@@ -31,7 +31,10 @@
 //
 // Exit status: 0 after a clean stop, 2 when the command line, the configuration or a plugin is refused, the HTTP
 // address cannot be bound (in use, e.g. by another warmupd, or not permitted), the state folder is another daemon's or
-// the fleet node id is another running daemon's; nothing is left running then.
+// the fleet node id is another running daemon's; nothing is left running then. A host name in --bind or http.bind
+// whose lookup fails for a temporary reason (no resolver reachable yet, as at boot) is looked up again every second
+// for up to --resolve-wait-s (60 s by default); if it still cannot be looked up, the exit status is 75 (EX_TEMPFAIL),
+// on which the shipped unit restarts it (2 is never restarted: trying again cannot help).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <malloc.h>
@@ -69,7 +72,12 @@ struct DaemonOptions {
     std::optional<int> port;
     std::optional<std::string> bind;
     int64_t shutdown_delay_ms = 0;
+    int64_t resolve_wait_s = 60;
 };
+
+/// Exit status when the bind address's host name still cannot be looked up after --resolve-wait-s (sysexits.h's
+/// EX_TEMPFAIL: a temporary failure, worth a restart).
+constexpr int kExitTemporaryFailure = 75;
 
 /// Malloc tuning for a long-running daemon with large, short-lived blocks.
 void tune_malloc() {
@@ -100,14 +108,48 @@ std::optional<Config> read_daemon_config(const DaemonOptions& options) {
         return std::nullopt;
     }
     if (options.port) config.http.port = static_cast<uint16_t>(*options.port);
-    if (options.bind) {
-        config.http.bind = *options.bind;  // checked, resolution included, by the parser of --bind
-    } else if (auto problem = bind_address_resolution_problem(config.http.bind)) {
-        // Before the access-token check: a name that names no address is that, not "not a loopback address".
-        std::cerr << "warmupd: CONFIG_ERROR " << config.locate("http.bind") << ": http.bind: " << *problem << "\n";
-        return std::nullopt;
-    }
+    if (options.bind) config.http.bind = *options.bind;  // refused by the parser of --bind unless it may resolve later
     return config;
+}
+
+/// Whether the bind address names an address now, waiting out a lookup that fails for a temporary reason (EAI_AGAIN:
+/// no resolver reachable yet, as at boot before the network is up): the name is looked up again every second for up
+/// to `wait_s`, and a stop signal ends the wait. Runs before the access-token check, for which a name that names no
+/// address would otherwise be "not a loopback address". Returns nullopt to go on, else the exit status: 2 when the
+/// name does not resolve, kExitTemporaryFailure when it still cannot be looked up after the wait, 0 on a stop signal.
+std::optional<int> await_bind_address(const Config& config, const DaemonOptions& options,
+                                      const sigset_t& stop_signals) {
+    const std::string where = options.bind ? "--bind" : config.locate("http.bind") + ": http.bind";
+    bool temporary = false;
+    auto problem = bind_address_resolution_problem(config.http.bind, &temporary);
+    if (problem && temporary) {
+        std::cerr << "warmupd: BIND_ADDRESS_WAIT " << where << ": " << *problem
+                  << "; looking it up again every second for up to " << options.resolve_wait_s << " s\n";
+        const auto started = std::chrono::steady_clock::now();
+        const auto deadline = started + std::chrono::seconds(options.resolve_wait_s);
+        while (problem && temporary && std::chrono::steady_clock::now() < deadline) {
+            const timespec one_second{1, 0};
+            if (sigtimedwait(&stop_signals, nullptr, &one_second) > 0) {
+                std::cerr << "warmupd: SHUTDOWN stop signal while waiting to look up " << where << "\n";
+                return 0;
+            }
+            problem = bind_address_resolution_problem(config.http.bind, &temporary);
+        }
+        if (!problem) {
+            const auto waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            std::cerr << fmt::format("warmupd: BIND_ADDRESS_RESOLVED {} '{}' looked up after {:.0f} s\n", where,
+                                     config.http.bind, waited);
+        }
+    }
+    if (!problem) return std::nullopt;
+    if (temporary) {
+        std::cerr << "warmupd: BIND_ADDRESS_UNRESOLVED " << where << ": " << *problem << " after "
+                  << options.resolve_wait_s << " s of trying; exit status " << kExitTemporaryFailure
+                  << " (temporary: a unit with Restart=on-failure starts warmupd again)\n";
+        return kExitTemporaryFailure;
+    }
+    std::cerr << "warmupd: CONFIG_ERROR " << where << ": " << *problem << "\n";
+    return 2;
 }
 
 /// The fleet (opt-in, `cluster:`), not started yet; nullptr without `cluster:`. Throws when it cannot reach Redis.
@@ -232,11 +274,20 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 65535));
     app.add_option("--bind", options.bind, "HTTP bind address; overrides http.bind")
         ->check(CLI::Validator(
-            [](const std::string& address) { return bind_address_resolution_problem(address).value_or(std::string()); },
+            [](const std::string& address) {
+                // A lookup that fails for a temporary reason is waited out after the configuration is read.
+                bool temporary = false;
+                const auto problem = bind_address_resolution_problem(address, &temporary);
+                return temporary ? std::string() : problem.value_or(std::string());
+            },
             "ADDRESS"));
     app.add_option("--shutdown-delay-ms", options.shutdown_delay_ms,
                    "after SIGTERM/SIGINT, keep serving this long with /readyz answering 503 before stopping")
         ->check(CLI::Range(int64_t{0}, int64_t{600000}));
+    app.add_option("--resolve-wait-s", options.resolve_wait_s,
+                   "at start, how long to keep looking up a --bind or http.bind host name whose lookup fails for a "
+                   "temporary reason (no resolver reachable yet) before exiting with status 75")
+        ->check(CLI::Range(int64_t{0}, int64_t{3600}));
     app.set_version_flag("--version", version_line("warmupd"), "print the version, plugin ABI and git commit");
     try {
         app.parse(argc, argv);
@@ -253,6 +304,7 @@ int main(int argc, char** argv) {
     const std::optional<Config> read = read_daemon_config(options);
     if (!read) return 2;
     const Config& config = *read;
+    if (const auto status = await_bind_address(config, options, stop_signals)) return *status;
     // A non-loopback bind needs an access token; then every mutating request must carry it.
     if (const int refused = enforce_bind_policy(config.http.bind, config.http.resolved_access_token()); refused != 0)
         return refused;

@@ -216,7 +216,8 @@ std::optional<std::string> bind_address_problem(std::string_view address) {
     return std::nullopt;
 }
 
-std::optional<std::string> bind_address_resolution_problem(std::string_view address) {
+std::optional<std::string> bind_address_resolution_problem(std::string_view address, bool* temporary) {
+    if (temporary != nullptr) *temporary = false;
     if (auto problem = bind_address_problem(address)) return problem;
     // The lookup the HTTP server's bind makes (http/http_server.cpp): what resolves here can be bound to.
     const std::string text(address);
@@ -229,6 +230,10 @@ std::optional<std::string> bind_address_resolution_problem(std::string_view addr
     if (resolved == 0) {
         ::freeaddrinfo(found);
         return std::nullopt;
+    }
+    if (resolved == EAI_AGAIN) {
+        if (temporary != nullptr) *temporary = true;
+        return fmt::format("'{}' cannot be looked up now: {}", text, ::gai_strerror(resolved));
     }
     return fmt::format("'{}' is not an address: the host name does not resolve ({})", text, ::gai_strerror(resolved));
 }

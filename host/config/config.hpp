@@ -309,8 +309,10 @@ std::optional<std::string> bind_address_problem(std::string_view address);
 /// does not resolve ("'notanaddr' is not an address: the host name does not resolve (...)"). It asks the resolver
 /// (/etc/hosts, DNS), so it may wait on DNS: warmupd calls it once at start, on --bind or http.bind, before the
 /// access-token check, which could otherwise refuse a name that names nothing as "not a loopback address". Reading a
-/// configuration (a reload, warmup-replay, a check on another host) does not resolve names.
-std::optional<std::string> bind_address_resolution_problem(std::string_view address);
+/// configuration (a reload, warmup-replay, a check on another host) does not resolve names. `temporary`, when given,
+/// is set when the lookup failed for a reason that may pass (EAI_AGAIN: no resolver reachable yet, as at boot before
+/// the network is up), and cleared otherwise.
+std::optional<std::string> bind_address_resolution_problem(std::string_view address, bool* temporary = nullptr);
 
 /// Reads and validates `file`. Relative paths in it resolve against the file's folder (made absolute), and
 /// ${WARMUP_EXE_DIR} expands to `exe_dir` (may be empty when the caller has none; then using the variable is an

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -202,6 +203,72 @@ TEST(ProgramUsage, AHostNameThatDoesNotResolveIsRefusedAsNoAddressBeforeTheSecur
               std::string::npos)
         << output;
     EXPECT_EQ(output.find("SECURITY_ERROR"), std::string::npos) << output;
+}
+
+/// Sets the environment of the next programs started: `localhost` fails to look up for a temporary reason
+/// (EAI_AGAIN) `failures` times (-1: always), through the LD_PRELOAD library flaky_resolver.c. Undone at scope exit.
+class FlakyResolver {
+  public:
+    explicit FlakyResolver(int failures) {
+        setenv("LD_PRELOAD", WARMUP_TEST_FLAKY_RESOLVER, 1);
+        setenv("WARMUP_TEST_FLAKY_NAME", "localhost", 1);
+        setenv("WARMUP_TEST_FLAKY_FAILURES", std::to_string(failures).c_str(), 1);
+    }
+    ~FlakyResolver() {
+        unsetenv("LD_PRELOAD");
+        unsetenv("WARMUP_TEST_FLAKY_NAME");
+        unsetenv("WARMUP_TEST_FLAKY_FAILURES");
+    }
+    FlakyResolver(const FlakyResolver&) = delete;
+    FlakyResolver& operator=(const FlakyResolver&) = delete;
+};
+
+TEST(ProgramUsage, ABindNameThatCannotBeLookedUpYetIsWaitedForThenServed) {
+    // At boot the resolver may not be reachable yet: the lookup fails for a temporary reason, which is not a name
+    // that names nothing (exit 2, never restarted by the unit). Two such failures (the --bind check, the first
+    // lookup), then the name resolves: the daemon says it waited, starts and serves.
+    warmup::test::TempDir dir("warmupd-resolve");
+    const auto config = dir.write("c.yaml", config_yaml());
+    std::optional<Daemon> daemon;
+    {
+        FlakyResolver flaky(2);
+        daemon.emplace(std::vector<std::string>{"--config", config.string(), "--bind", "localhost", "--port", "0"});
+    }
+    ASSERT_TRUE(daemon->wait_for_log("listening on http://localhost:", kExitTimeout)) << daemon->log();
+    const std::string log = daemon->log();
+    std::smatch port;
+    ASSERT_TRUE(std::regex_search(log, port, std::regex(R"(listening on http://localhost:(\d+) )"))) << log;
+    httplib::Client http("127.0.0.1", std::stoi(port[1].str()));
+    const auto ready = http.Get("/readyz");
+    ASSERT_TRUE(ready) << log;
+    EXPECT_EQ(ready->status, 200) << log;
+    EXPECT_NE(log.find("BIND_ADDRESS_WAIT --bind: 'localhost' cannot be looked up now"), std::string::npos) << log;
+    EXPECT_NE(log.find("BIND_ADDRESS_RESOLVED --bind 'localhost' looked up after"), std::string::npos) << log;
+    EXPECT_EQ(log.find("CONFIG_ERROR"), std::string::npos) << log;
+    kill(daemon->pid(), SIGTERM);
+    const auto status = daemon->wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << daemon->log();
+    EXPECT_TRUE(status->exited && status->code == 0) << daemon->log();
+}
+
+TEST(ProgramUsage, ABindNameStillNotLookedUpAfterTheWaitExitsWithTheTemporaryFailureStatus) {
+    warmup::test::TempDir dir("warmupd-resolve-late");
+    const auto config = dir.write("c.yaml", config_yaml() + "http: {bind: localhost}\n");
+    FlakyResolver flaky(-1);
+    // --resolve-wait-s 1: two lookups a second apart, then exit 75 (EX_TEMPFAIL), on which the unit restarts.
+    const auto [code, output] = run_to_end("warmupd", {"--config", config.string(), "--resolve-wait-s", "1"});
+    EXPECT_EQ(code, 75) << output;
+    EXPECT_NE(output.find("BIND_ADDRESS_UNRESOLVED " + config.string() + ":"), std::string::npos) << output;
+    EXPECT_NE(output.find("http.bind: 'localhost' cannot be looked up now"), std::string::npos) << output;
+    EXPECT_EQ(output.find("STARTUP"), std::string::npos) << output;
+    // A stop signal ends the wait: exit 0 at once, nothing started.
+    Daemon waiting({"--config", config.string()});
+    ASSERT_TRUE(waiting.wait_for_log("BIND_ADDRESS_WAIT", kExitTimeout)) << waiting.log();
+    kill(waiting.pid(), SIGTERM);
+    const auto status = waiting.wait_exit(std::chrono::milliseconds(10'000));
+    ASSERT_TRUE(status.has_value()) << waiting.log();
+    EXPECT_TRUE(status->exited && status->code == 0) << waiting.log();
+    EXPECT_EQ(waiting.log().find("STARTUP"), std::string::npos) << waiting.log();
 }
 
 TEST(ProgramUsage, ReplayRefusesWhatItWouldOtherwiseIgnoreOrMisread) {
