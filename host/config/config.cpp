@@ -238,10 +238,40 @@ std::optional<std::string> bind_address_resolution_problem(std::string_view addr
     return fmt::format("'{}' is not an address: the host name does not resolve ({})", text, ::gai_strerror(resolved));
 }
 
+const SourcePosition* KeyPositions::find(std::string_view path) const {
+    if (!table_) return nullptr;
+    const auto& entries = table_->entries;
+    const auto found =
+        std::lower_bound(entries.begin(), entries.end(), path,
+                         [&](const Entry& entry, std::string_view key) { return table_->path(entry) < key; });
+    return found != entries.end() && table_->path(*found) == path ? &found->position : nullptr;
+}
+
+void KeyPositions::add(std::string_view path, SourcePosition position) {
+    if (!table_) {
+        table_ = std::make_shared<Table>();
+    } else if (table_.use_count() > 1) {
+        table_ = std::make_shared<Table>(*table_);
+    }
+    if (table_->paths.size() + path.size() > std::numeric_limits<uint32_t>::max())
+        throw std::length_error("configuration key paths over 4 GiB");
+    table_->entries.push_back(
+        Entry{static_cast<uint32_t>(table_->paths.size()), static_cast<uint32_t>(path.size()), position});
+    table_->paths.append(path);
+}
+
+void KeyPositions::sort() {
+    if (!table_) return;
+    std::sort(table_->entries.begin(), table_->entries.end(),
+              [&](const Entry& a, const Entry& b) { return table_->path(a) < table_->path(b); });
+    table_->paths.shrink_to_fit();
+    table_->entries.shrink_to_fit();
+}
+
 std::string Config::locate(std::string_view key_path) const {
-    const auto found = key_positions.find(key_path);
-    if (found == key_positions.end()) return display_name;
-    return fmt::format("{}:{}:{}", display_name, found->second.line, found->second.column);
+    const SourcePosition* found = key_positions.find(key_path);
+    if (found == nullptr) return display_name;
+    return fmt::format("{}:{}:{}", display_name, found->line, found->column);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -359,6 +389,7 @@ class ConfigReader {
     // Long: the table of top-level keys with their readers, then the defaults each key falls back to, in file order.
     void read(const YAML::Node& root) {
         record_positions(root, "");
+        config_.key_positions.sort();
         if (!root.IsNull() && !root.IsMap())
             fail("", "expected a mapping of settings at the top level, got " + describe_node(root));
 
@@ -450,6 +481,7 @@ class ConfigReader {
     /// The `components` of the shipped default text (configs/default.yaml), every slot naming its plugin.
     Components read_shipped_components(const YAML::Node& root) {
         record_positions(root, "");
+        config_.key_positions.sort();
         const std::string path(kComponentsSection);
         if (!root.IsMap() || !root[path]) fail("", "the shipped default configuration has no 'components'");
         const SlotOverrides slots = read_slots(root[path], path);
@@ -489,7 +521,9 @@ class ConfigReader {
     /// Records the position of every key path under `node` (mapping entries at their key, list items at the item)
     /// and refuses duplicate keys anywhere, params included: yaml-cpp keeps both entries and node[key] silently
     /// returns the first, so a duplicate would otherwise be a setting that is quietly ignored.
-    void record_positions(const YAML::Node& node, const std::string& path, std::size_t depth = 0) {
+    /// `recorded`: the caller recorded `path` already (a mapping entry, at its key).
+    void record_positions(const YAML::Node& node, const std::string& path, std::size_t depth = 0,
+                          bool recorded = false) {
         // YAML aliases make a document a graph: a self-referencing alias is an endless tree and nested aliases can
         // expand to billions of nodes from a few bytes. A configuration is shallow; refuse what is not. Without
         // aliases every node takes at least one byte of the text (a value, or the key or `-` before an empty one),
@@ -505,7 +539,7 @@ class ConfigReader {
                                   ? fmt::format("nested deeper than {} levels (a self-referencing alias?)", kMaxDepth)
                                   : fmt::format("more than {} nodes once aliases are expanded", max_nodes));
         }
-        config_.key_positions.try_emplace(path, to_position(node.Mark()));  // already set when `path` is a key
+        if (!recorded) config_.key_positions.add(path, to_position(node.Mark()));
         if (node.IsMap()) {
             std::unordered_map<std::string, SourcePosition> seen;
             for (const auto& entry : node) {
@@ -519,8 +553,8 @@ class ConfigReader {
                         fmt::format("duplicate key '{}' (first given at line {})", key, previous->second.line));
                 }
                 seen.emplace(key, position);
-                config_.key_positions.insert_or_assign(path_of_key, position);
-                record_positions(entry.second, path_of_key, depth + 1);
+                config_.key_positions.add(path_of_key, position);
+                record_positions(entry.second, path_of_key, depth + 1, true);
             }
         } else if (node.IsSequence()) {
             for (std::size_t index = 0; index < node.size(); ++index)
@@ -531,8 +565,7 @@ class ConfigReader {
     /// The recorded position of `path`, or of its nearest recorded ancestor.
     SourcePosition position_of(std::string path) const {
         for (;;) {
-            if (const auto found = config_.key_positions.find(path); found != config_.key_positions.end())
-                return found->second;
+            if (const SourcePosition* found = config_.key_positions.find(path)) return *found;
             const std::size_t cut = path.find_last_of(".[");
             if (cut == std::string::npos) {
                 if (path.empty()) return {};

@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -210,6 +211,38 @@ struct SourcePosition {
     uint32_t column = 1;
 };
 
+/// Every key path of a configuration document mapped to the position of its key (or of the item, for list items).
+/// One sorted table of paths kept in one block of text and shared by every copy of the Config: a catalog of 20,000
+/// listed models records about 100,000 paths, which as a std::map took ~7.6 MB per copy of the Config (the daemon
+/// keeps three) in 200,000 small blocks scattered among the YAML parser's, whose memory then could not go back to the
+/// system. Filled by the configuration reader only (add, then sort); read-only after, from any thread.
+class KeyPositions {
+  public:
+    /// The position of `path`, or nullptr when the document has no such path.
+    [[nodiscard]] const SourcePosition* find(std::string_view path) const;
+    [[nodiscard]] bool contains(std::string_view path) const { return find(path) != nullptr; }
+    [[nodiscard]] std::size_t size() const noexcept { return table_ ? table_->entries.size() : 0; }
+
+    /// Appends a path not added before (the reader records each path once). find() needs sort() after the last add.
+    void add(std::string_view path, SourcePosition position);
+    void sort();
+
+  private:
+    struct Entry {
+        uint32_t offset = 0;  ///< of the path in Table::paths
+        uint32_t length = 0;
+        SourcePosition position;
+    };
+    struct Table {
+        std::string paths;  ///< every path, one after the other
+        std::vector<Entry> entries;
+        [[nodiscard]] std::string_view path(const Entry& entry) const {
+            return {paths.data() + entry.offset, entry.length};
+        }
+    };
+    std::shared_ptr<Table> table_;  ///< shared by the copies; a copy that adds gets its own first
+};
+
 /// A plugin id as configurations and descriptors write it: reverse-DNS, at least two dot-separated labels of
 /// [A-Za-z0-9_-] (e.g. "org.acme.predictor.seasonal").
 [[nodiscard]] bool is_plugin_id(std::string_view id) noexcept;
@@ -261,7 +294,7 @@ struct Config {
     /// Every key path of the document (including inside params subtrees and list items, e.g.
     /// "components.predictor.params.horizon_ms", "catalog[2]", "arms[0].components.predictor.params.ttl_ms"), mapped
     /// to the position of its key (or of the item, for list items). The root is "".
-    std::map<std::string, SourcePosition, std::less<>> key_positions;
+    KeyPositions key_positions;
 
     /// "<display_name>:<line>:<col>" of `key_path`, or display_name alone when the path is not in the document.
     [[nodiscard]] std::string locate(std::string_view key_path) const;

@@ -2,6 +2,7 @@
 // running ones, state handed over, the new set published between two control-loop steps; any failure leaves the
 // running set as it was.
 #include <fmt/format.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -196,7 +197,11 @@ ReloadResult LiveRuntime::reload_from_file() {
         Config next = load_config_file(file, executable_dir());
         if (bind_override_) next.http.bind = *bind_override_;
         if (port_override_) next.http.port = *port_override_;
-        return reload(std::move(next));
+        ReloadResult reloaded = reload(std::move(next));
+        // The YAML parser's tree (about 3.5 KB per listed catalog entry) is freed by now, in blocks malloc keeps:
+        // give those pages back, or a large catalog leaves the daemon ~70 MB larger after each reload.
+        malloc_trim(0);
+        return reloaded;
     } catch (const std::exception& failure) {
         result.http_status = 400;
         result.stage = "config";

@@ -368,6 +368,19 @@ TEST(ConfigLoader, LocateFindsKeysInsideParams) {
     EXPECT_EQ(config.locate("components.predictor.params.no_such_key"), "test.yaml");
 }
 
+TEST(ConfigLoader, CopiesShareTheKeyPositionsAndOneThatAddsGetsItsOwn) {
+    const Config config = load(kFullConfig);
+    Config copy = config;
+    EXPECT_EQ(copy.locate("catalog[1]"), "test.yaml:31:5");
+    const std::size_t paths = config.key_positions.size();
+    copy.key_positions.add("zz.added", warmup::host::SourcePosition{99, 1});
+    copy.key_positions.sort();
+    EXPECT_EQ(copy.locate("zz.added"), "test.yaml:99:1");
+    EXPECT_EQ(config.locate("zz.added"), "test.yaml");
+    EXPECT_EQ(config.key_positions.size(), paths);
+    EXPECT_EQ(copy.locate("budgets.memory_mb"), "test.yaml:9:3");
+}
+
 // ----- errors, one kind per test
 
 TEST(ConfigLoaderErrors, UnknownTopLevelKeyIsReportedAtTheKeyWithASuggestion) {
