@@ -167,7 +167,11 @@ void CostCurvePredictor::note_leader_use(warmup_model_index model, warmup_time_m
 
 void CostCurvePredictor::note_follower_wake(ModelState& state, warmup_model_index model, int64_t gap_ms, double burst,
                                             warmup_time_ms seen_ms) {
-    // learn() has cleared the open wake-up's marks (open_own_cold, open_caught) before this call.
+    // learn() has cleared the open wake-up's marks (open_own_cold, open_caught) before this call. Without a plan in
+    // force during the gap (keep 0: history back-filled before the first plan, or the first gap after an import or a
+    // reset) there is nothing a succession would have added to: the wake-up is not counted, as the plans' scoring
+    // does not count it either (scoring.cpp).
+    if (state.plan_during_gap.keep_ms <= 0) return;
     state.open_own_cold = state.plan_during_gap.leaves_cold(gap_ms);
     if (!state.open_own_cold) return;  // its own plan had it warm: nothing for a succession to save
     if (state.cold_wakes < UINT8_MAX) ++state.cold_wakes;

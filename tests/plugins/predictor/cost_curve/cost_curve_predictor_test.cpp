@@ -817,6 +817,29 @@ TEST(CostCurvePredictor, LearnedSuccessionsAreHandedOverWithTheState) {
     EXPECT_EQ(driver.arrive(next + 6 * 60 * kMinuteMs, 0).replan_count, 0u);
 }
 
+TEST(CostCurvePredictor, AWakeUpWithoutAPlanInForceIsNoEvidenceForASuccession) {
+    // After an import no plan is in force until the model is planned again: its first wake-up is not scored (as the
+    // plans' scoring does not score it), so a follower looks for leaders from its second cold wake-up after that.
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> first(host, "{lean_memory_share: 0}");
+    Driver driver(host, first.plugin);
+    int64_t next = leader_sessions(driver, kStartMs, 12, true);
+    std::string without_pairs;
+    const std::string state = first.plugin.export_state();
+    for (std::size_t at = 0, end = 0; at < state.size(); at = end + 1) {
+        end = state.find('\n', at);
+        if (state.compare(at, 3, "-2 ") != 0) without_pairs += state.substr(at, end - at + 1);
+    }
+    Built<CostCurvePredictor> second(host, "{lean_memory_share: 0}");
+    second.plugin.import_state(without_pairs);
+    driver.swap_predictor(second.plugin);
+    const auto has_pairs = [&] { return second.plugin.export_state().find("\n-2 1 ") != std::string::npos; };
+    next = leader_sessions(driver, next, 2, true);  // the first wake-up unscored, the second the first cold one
+    EXPECT_FALSE(has_pairs());
+    leader_sessions(driver, next, 1, true);  // the second cold one: the leader used a minute before is a candidate
+    EXPECT_TRUE(has_pairs());
+}
+
 TEST(CostCurvePredictor, DamagedSuccessionsInTheStateAreRefusedWhole) {
     PluginTestHost host = numbered_models_host();
     Built<CostCurvePredictor> first(host, "{lean_memory_share: 0}");
