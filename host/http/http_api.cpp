@@ -217,7 +217,7 @@ void HttpApi::routes() {
     get("/readyz", &HttpApi::get_readyz);
     // The status page and its assets (status_page/status_page.hpp), served without a token: they hold no data, and
     // the page asks for the token its reads and buttons need.
-    for (const std::string_view path : {kStatusPagePath, kStatusPageStylePath, kStatusPageScriptPath})
+    for (const std::string_view path : {kStatusPagePath, kStatusPageStylePath, kStatusPageScriptPath, kRootPath})
         get(std::string(path), &HttpApi::get_status_page);
 
     post("/api/warmup/events", &HttpApi::post_events);

@@ -46,7 +46,8 @@ PageAccess page_access(bool token_configured, std::string_view local_address) no
 }
 
 bool is_status_page_path(std::string_view path) noexcept {
-    return path == kStatusPagePath || path == kStatusPageStylePath || path == kStatusPageScriptPath;
+    return path == kStatusPagePath || path == kStatusPageStylePath || path == kStatusPageScriptPath ||
+           path == kRootPath;
 }
 
 bool serve_status_page(std::string_view path, PageAccess access, httplib::Response& response) {
@@ -56,10 +57,14 @@ bool serve_status_page(std::string_view path, PageAccess access, httplib::Respon
         response.set_content(std::string(embedded_status_page_css), "text/css; charset=utf-8");
     } else if (path == kStatusPageScriptPath) {
         response.set_content(std::string(embedded_status_page_js), "text/javascript; charset=utf-8");
+    } else if (path == kRootPath) {
+        response.set_content("the status page is at /ui\n", "text/plain; charset=utf-8");
+        response.set_header("Location", std::string(kStatusPagePath));
+        response.status = 302;
     } else {
         return false;
     }
-    response.status = 200;
+    if (path != kRootPath) response.status = 200;
     // data: for the empty favicon the page declares (so the browser asks the daemon for no /favicon.ico).
     response.set_header("Content-Security-Policy",
                         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "

@@ -29,12 +29,14 @@ enum class PageAccess {
 /// `local_address` (the same loopback rule as decide_request).
 PageAccess page_access(bool token_configured, std::string_view local_address) noexcept;
 
-/// The page's paths: "/ui" (the HTML) and its assets.
+/// The page's paths: "/ui" (the HTML) and its assets, and the daemon's root "/", which sends a browser to "/ui" (an
+/// operator who opens http://127.0.0.1:3000/ lands on the page rather than on a JSON 404).
 inline constexpr std::string_view kStatusPagePath = "/ui";
 inline constexpr std::string_view kStatusPageStylePath = "/ui/status_page.css";
 inline constexpr std::string_view kStatusPageScriptPath = "/ui/status_page.js";
+inline constexpr std::string_view kRootPath = "/";
 
-/// True for the three paths above: GET/HEAD of them need no token (they hold no data).
+/// True for the four paths above: GET/HEAD of them need no token (they hold no data).
 bool is_status_page_path(std::string_view path) noexcept;
 
 /// Answers a GET of one of the page's paths: body, Content-Type, and headers that keep the page to itself (a

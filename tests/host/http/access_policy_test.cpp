@@ -136,7 +136,7 @@ TEST(RequestDecision, LoopbackReadsNeedTheTokenWhenConfiguredSo) {
 TEST(RequestDecision, TheStatusPageItselfIsOpenEverywhereButItsDataIsNot) {
     const RequestGuard guard{std::string(kToken)};
     const RequestGuard open{};
-    for (const char* path : {"/ui", "/ui/status_page.css", "/ui/status_page.js"}) {
+    for (const char* path : {"/ui", "/ui/status_page.css", "/ui/status_page.js", "/"}) {
         EXPECT_EQ(decide_request(guard, "GET", path, "192.168.0.5", "").status, 0) << path;
         EXPECT_EQ(decide_request(open, "GET", path, "192.168.0.5", "").status, 0) << path;
         EXPECT_EQ(decide_request(guard, "POST", path, "127.0.0.1", "").status, 401) << path;
@@ -168,6 +168,14 @@ TEST(StatusPageAccess, TheServedPageCarriesItsAccessModeAndAContentSecurityPolic
     EXPECT_NE(script.body.find("Authorization"), std::string::npos);
     httplib::Response other;
     EXPECT_FALSE(serve_status_page("/ui/other", PageAccess::Open, other));
+}
+
+TEST(StatusPageAccess, TheRootSendsABrowserToThePage) {
+    httplib::Response root;
+    ASSERT_TRUE(serve_status_page("/", PageAccess::All, root));
+    EXPECT_EQ(root.status, 302);
+    EXPECT_EQ(root.get_header_value("Location"), "/ui");
+    EXPECT_EQ(root.get_header_value("X-Content-Type-Options"), "nosniff");
 }
 
 }  // namespace
