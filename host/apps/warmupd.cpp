@@ -114,9 +114,10 @@ std::optional<Config> read_daemon_config(const DaemonOptions& options) {
 
 /// Whether the bind address names an address now, waiting out a lookup that fails for a temporary reason (EAI_AGAIN:
 /// no resolver reachable yet, as at boot before the network is up): the name is looked up again every second for up
-/// to `wait_s`, and a stop signal ends the wait. Runs before the access-token check, for which a name that names no
-/// address would otherwise be "not a loopback address". Returns nullopt to go on, else the exit status: 2 when the
-/// name does not resolve, kExitTemporaryFailure when it still cannot be looked up after the wait, 0 on a stop signal.
+/// to --resolve-wait-s, and a stop signal (SIGINT, SIGTERM; not SIGHUP) ends the wait. Runs before the access-token
+/// check, for which a name that names no address would otherwise be "not a loopback address". Returns nullopt to go on,
+/// else the exit status: 2 when the name does not resolve, kExitTemporaryFailure when it still cannot be looked up
+/// after the wait, 0 on a stop signal.
 std::optional<int> await_bind_address(const Config& config, const DaemonOptions& options,
                                       const sigset_t& stop_signals) {
     const std::string where = options.bind ? "--bind" : config.locate("http.bind") + ": http.bind";
@@ -129,10 +130,13 @@ std::optional<int> await_bind_address(const Config& config, const DaemonOptions&
         const auto deadline = started + std::chrono::seconds(options.resolve_wait_s);
         while (problem && temporary && std::chrono::steady_clock::now() < deadline) {
             const timespec one_second{1, 0};
-            if (sigtimedwait(&stop_signals, nullptr, &one_second) > 0) {
+            const int received = sigtimedwait(&stop_signals, nullptr, &one_second);
+            if (received == SIGINT || received == SIGTERM) {
                 std::cerr << "warmupd: SHUTDOWN stop signal while waiting to look up " << where << "\n";
                 return 0;
             }
+            if (received == SIGHUP)  // nothing runs yet: the file is read again by the reload of a running daemon
+                std::cerr << "warmupd: SIGHUP ignored while waiting to look up " << where << "\n";
             problem = bind_address_resolution_problem(config.http.bind, &temporary);
         }
         if (!problem) {

@@ -262,8 +262,9 @@ void KeyPositions::add(std::string_view path, SourcePosition position) {
 
 void KeyPositions::sort() {
     if (!table_) return;
-    std::sort(table_->entries.begin(), table_->entries.end(),
-              [&](const Entry& a, const Entry& b) { return table_->path(a) < table_->path(b); });
+    // Stable: of two equal paths (a key written with a dot beside the same path nested), the first written is found.
+    std::stable_sort(table_->entries.begin(), table_->entries.end(),
+                     [&](const Entry& a, const Entry& b) { return table_->path(a) < table_->path(b); });
     table_->paths.shrink_to_fit();
     table_->entries.shrink_to_fit();
 }

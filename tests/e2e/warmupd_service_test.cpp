@@ -261,9 +261,12 @@ TEST(ProgramUsage, ABindNameStillNotLookedUpAfterTheWaitExitsWithTheTemporaryFai
     EXPECT_NE(output.find("BIND_ADDRESS_UNRESOLVED " + config.string() + ":"), std::string::npos) << output;
     EXPECT_NE(output.find("http.bind: 'localhost' cannot be looked up now"), std::string::npos) << output;
     EXPECT_EQ(output.find("STARTUP"), std::string::npos) << output;
-    // A stop signal ends the wait: exit 0 at once, nothing started.
+    // A reload signal does not end the wait (nothing runs yet); a stop signal does: exit 0 at once, nothing started.
     Daemon waiting({"--config", config.string()});
     ASSERT_TRUE(waiting.wait_for_log("BIND_ADDRESS_WAIT", kExitTimeout)) << waiting.log();
+    kill(waiting.pid(), SIGHUP);
+    ASSERT_TRUE(waiting.wait_for_log("SIGHUP ignored while waiting", kExitTimeout)) << waiting.log();
+    EXPECT_FALSE(waiting.wait_exit(std::chrono::milliseconds(500)).has_value()) << waiting.log();
     kill(waiting.pid(), SIGTERM);
     const auto status = waiting.wait_exit(std::chrono::milliseconds(10'000));
     ASSERT_TRUE(status.has_value()) << waiting.log();

@@ -170,7 +170,8 @@ void CostCurvePredictor::append_pairs(std::string& text, warmup_model_index mode
 }
 
 // One -2 record (see the format above) into `pending`; refuses (throws) on a bad field. Indexes are checked against
-// the host's catalog; the entries are made once every model line is read (apply_imported_pairs).
+// the host's catalog (a model's second record, once every record is read); the entries are made once every model line
+// is read (apply_imported_pairs).
 void CostCurvePredictor::read_pairs(sdk::StateTextReader& reader, std::vector<ImportedPairs>& pending) const {
     ImportedPairs record;
     const auto in_catalog = [&](const char* what) {
@@ -217,8 +218,6 @@ void CostCurvePredictor::read_pairs(sdk::StateTextReader& reader, std::vector<Im
         for (double& value : leader.tail_ms_at) value = -read_non_negative(reader, "(held_ms)");
         for (float& value : leader.tail_starts_at) value = -read_counted(reader, "(tails started)");
     }
-    for (const ImportedPairs& earlier : pending)
-        if (earlier.model == record.model) bad_state(whose + " appear twice");
     pending.push_back(record);
 }
 
@@ -304,6 +303,11 @@ void CostCurvePredictor::import_state(std::string_view data) {
         if (!reader.at_record_end()) bad_state("trailing characters on the line of model " + std::to_string(model));
     }
     if (!fleet_seen) bad_state("no fleet record");
+    std::sort(pairs.begin(), pairs.end(),
+              [](const ImportedPairs& a, const ImportedPairs& b) { return a.model < b.model; });
+    for (std::size_t i = 1; i < pairs.size(); ++i)
+        if (pairs[i].model == pairs[i - 1].model)
+            bad_state("the successions of model " + std::to_string(pairs[i].model) + " appear twice");
     models_ = std::move(imported);
     // The pairs as they were scored (their leaders' tails start again at 0 with the imported states); the fleet's
     // recent uses start empty.
