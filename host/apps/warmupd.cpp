@@ -122,10 +122,16 @@ std::optional<int> await_bind_address(const Config& config, const DaemonOptions&
                                       const sigset_t& stop_signals) {
     const std::string where = options.bind ? "--bind" : config.locate("http.bind") + ": http.bind";
     bool temporary = false;
+    double waited_s = 0;
+    // A lookup itself may take seconds (the resolver's own timeouts), with the stop signals held until it returns.
     auto problem = bind_address_resolution_problem(config.http.bind, &temporary);
     if (problem && temporary) {
         std::cerr << "warmupd: BIND_ADDRESS_WAIT " << where << ": " << *problem
                   << "; looking it up again every second for up to " << options.resolve_wait_s << " s\n";
+        // Under systemd the start must not time out meanwhile (TimeoutStartSec, 90 s by default): the wait, and a
+        // lookup's own timeouts, are added to it.
+        sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%lld\nSTATUS=waiting to look up the bind address %s",
+                   static_cast<long long>(options.resolve_wait_s + 30) * 1'000'000, config.http.bind.c_str());
         const auto started = std::chrono::steady_clock::now();
         const auto deadline = started + std::chrono::seconds(options.resolve_wait_s);
         while (problem && temporary && std::chrono::steady_clock::now() < deadline) {
@@ -139,17 +145,17 @@ std::optional<int> await_bind_address(const Config& config, const DaemonOptions&
                 std::cerr << "warmupd: SIGHUP ignored while waiting to look up " << where << "\n";
             problem = bind_address_resolution_problem(config.http.bind, &temporary);
         }
-        if (!problem) {
-            const auto waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (!problem)
             std::cerr << fmt::format("warmupd: BIND_ADDRESS_RESOLVED {} '{}' looked up after {:.0f} s\n", where,
-                                     config.http.bind, waited);
-        }
+                                     config.http.bind, waited_s);
     }
     if (!problem) return std::nullopt;
     if (temporary) {
-        std::cerr << "warmupd: BIND_ADDRESS_UNRESOLVED " << where << ": " << *problem << " after "
-                  << options.resolve_wait_s << " s of trying; exit status " << kExitTemporaryFailure
-                  << " (temporary: a unit with Restart=on-failure starts warmupd again)\n";
+        std::cerr << fmt::format(
+            "warmupd: BIND_ADDRESS_UNRESOLVED {}: {} after {:.0f} s of trying; exit status {} (temporary: a unit with "
+            "Restart=on-failure starts warmupd again)\n",
+            where, *problem, waited_s, kExitTemporaryFailure);
         return kExitTemporaryFailure;
     }
     std::cerr << "warmupd: CONFIG_ERROR " << where << ": " << *problem << "\n";

@@ -262,6 +262,7 @@ void KeyPositions::add(std::string_view path, SourcePosition position) {
 
 void KeyPositions::sort() {
     if (!table_) return;
+    if (table_.use_count() > 1) table_ = std::make_shared<Table>(*table_);  // the copies keep theirs as it is
     // Stable: of two equal paths (a key written with a dot beside the same path nested), the first written is found.
     std::stable_sort(table_->entries.begin(), table_->entries.end(),
                      [&](const Entry& a, const Entry& b) { return table_->path(a) < table_->path(b); });

@@ -29,10 +29,11 @@
 //      <leader count> then per leader: <leader> <formed_ms> <cold wakes when formed> <caught x4> <caught wake-ups x4>
 //      <held_ms x4> <tails started x4>
 // where held_ms and tails started are what the pair would have held since it was formed (per window). An instance
-// reading it keeps scoring each pair from there, so a restart or a hot-swap does not learn the pairs again; a 1.9.0
-// instance refuses such a text (its model index -2) and starts cold, as any older version does on a newer field. Not
-// kept: the fleet's recent uses (leaders are found again from the next uses), the holds asked for and the open
-// wake-up's catches (both renewed by the next uses).
+// reading it keeps scoring each pair from there, so a restart or a hot-swap does not learn the pairs again. 1.9.0 and
+// before refuse such a record (its model index -2): a restart with them restores no predictor state (logged), and a
+// hot-swap or rollback to them is refused while pairs exist (the running set stays). Not kept: the fleet's recent uses
+// (leaders are found again from the next uses), the holds asked for, the open wake-up's catches (both renewed by the
+// next uses), and the cold wake-ups of a model without candidate leaders or followers (counted again).
 
 namespace warmup::plugins {
 
@@ -61,6 +62,13 @@ float read_counted(sdk::StateTextReader& reader, const char* what) {
 void append_number(std::string& text, double value) {
     char number[32];
     const int length = std::snprintf(number, sizeof number, " %.9g", value);
+    text.append(number, static_cast<std::size_t>(length));
+}
+
+/// A double written so that it reads back exactly (17 significant digits).
+void append_exact(std::string& text, double value) {
+    char number[40];
+    const int length = std::snprintf(number, sizeof number, " %.17g", value);
     text.append(number, static_cast<std::size_t>(length));
 }
 
@@ -163,7 +171,8 @@ void CostCurvePredictor::append_pairs(std::string& text, warmup_model_index mode
         append_number(text, leader.cold_wakes_at);
         for (const float value : leader.caught) append_number(text, value);
         for (const float value : leader.caught_wakes) append_number(text, value);
-        for (std::size_t w = 0; w < kWindows; ++w) append_number(text, by.tail_ms[w] - leader.tail_ms_at[w]);
+        // Whole ms summed in a double: written with every digit, so a pair held for months comes back exactly.
+        for (std::size_t w = 0; w < kWindows; ++w) append_exact(text, by.tail_ms[w] - leader.tail_ms_at[w]);
         for (std::size_t w = 0; w < kWindows; ++w) append_number(text, by.tail_starts[w] - leader.tail_starts_at[w]);
     }
     text += '\n';
@@ -213,8 +222,8 @@ void CostCurvePredictor::read_pairs(sdk::StateTextReader& reader, std::vector<Im
             bad_state(whose + ": a pair formed after more cold wake-ups than the entry has");
         for (float& value : leader.caught) value = read_counted(reader, "(caught)");
         for (float& value : leader.caught_wakes) value = read_counted(reader, "(caught wake-ups)");
-        // Held since the pair was formed: kept as where the leader's totals stood then, against totals that start
-        // at 0 in this instance (apply_imported_pairs adds the leader's own, for a leader already used here).
+        // Held since the pair was formed, kept as where the leader's totals stood then: an import starts every
+        // model's totals at 0 (held_by_pair takes the difference).
         for (double& value : leader.tail_ms_at) value = -read_non_negative(reader, "(held_ms)");
         for (float& value : leader.tail_starts_at) value = -read_counted(reader, "(tails started)");
     }
@@ -222,15 +231,14 @@ void CostCurvePredictor::read_pairs(sdk::StateTextReader& reader, std::vector<Im
 }
 
 void CostCurvePredictor::apply_imported_pairs(std::vector<ImportedPairs>& pending) {
+    // Every model a record names gets a state (a leader or follower may have no model line: a model forgotten since,
+    // e.g. moved to another host, is still named until its leader's next use drops it), so the indexes the
+    // successions follow stay inside models_.
     for (ImportedPairs& record : pending) {
-        for (Leader& leader : record.pairs.leaders) {
-            if (leader.model == WARMUP_NO_MODEL) continue;
-            const ModelState& by = state_of(leader.model);
-            for (std::size_t w = 0; w < kWindows; ++w) {
-                leader.tail_ms_at[w] += by.tail_ms[w];
-                leader.tail_starts_at[w] += by.tail_starts[w];
-            }
-        }
+        for (const Leader& leader : record.pairs.leaders)
+            if (leader.model != WARMUP_NO_MODEL) state_of(leader.model);
+        for (const warmup_model_index follower : record.pairs.followers)
+            if (follower != WARMUP_NO_MODEL) state_of(follower);
         ModelState& state = state_of(record.model);
         state.cold_wakes = record.cold_wakes;
         state.pairs = static_cast<uint32_t>(pairs_.size());
@@ -300,7 +308,9 @@ void CostCurvePredictor::import_state(std::string_view data) {
             if (state.last_seen_ms != WARMUP_TIME_NEVER) bad_state("model " + std::to_string(model) + " appears twice");
             read_model_fields(reader, state, "model " + std::to_string(model));
         }
-        if (!reader.at_record_end()) bad_state("trailing characters on the line of model " + std::to_string(model));
+        if (!reader.at_record_end())
+            bad_state(model == -2 ? std::string("trailing characters on a successions record")
+                                  : "trailing characters on the line of model " + std::to_string(model));
     }
     if (!fleet_seen) bad_state("no fleet record");
     std::sort(pairs.begin(), pairs.end(),

@@ -133,6 +133,10 @@ void CostCurvePredictor::note_leader_use(warmup_model_index model, warmup_time_m
     // No entry is made below, so the reference into pairs_ stays valid.
     for (auto& follower : pairs_[leader.pairs].followers) {
         if (follower == WARMUP_NO_MODEL) continue;
+        if (follower >= models_.size()) {  // not a model this instance knows (kept out by the import; never else)
+            follower = WARMUP_NO_MODEL;
+            continue;
+        }
         ModelState& state = models_[follower];
         int window = -1;
         if (state.pairs != kNoPairs) {

@@ -372,6 +372,7 @@ TEST(ConfigLoader, CopiesShareTheKeyPositionsAndOneThatAddsGetsItsOwn) {
     const Config config = load(kFullConfig);
     Config copy = config;
     EXPECT_EQ(copy.locate("catalog[1]"), "test.yaml:31:5");
+    EXPECT_EQ(copy.key_positions.find("catalog[1]"), config.key_positions.find("catalog[1]")) << "one shared table";
     const std::size_t paths = config.key_positions.size();
     copy.key_positions.add("zz.added", warmup::host::SourcePosition{99, 1});
     copy.key_positions.sort();
@@ -379,6 +380,7 @@ TEST(ConfigLoader, CopiesShareTheKeyPositionsAndOneThatAddsGetsItsOwn) {
     EXPECT_EQ(config.locate("zz.added"), "test.yaml");
     EXPECT_EQ(config.key_positions.size(), paths);
     EXPECT_EQ(copy.locate("budgets.memory_mb"), "test.yaml:9:3");
+    EXPECT_NE(copy.key_positions.find("catalog[1]"), config.key_positions.find("catalog[1]")) << "its own table now";
 }
 
 // ----- errors, one kind per test

@@ -350,6 +350,48 @@ TEST_F(ReloadTest, RollbackAfterResetToSafeTakesThePredictorBackWithWhatItHadLea
     EXPECT_EQ(predictor_state(), learned);
 }
 
+TEST_F(ReloadTest, RollbackKeepsWhatTheTakenBackInstanceLearnedWhenItCannotReadTheRunningOnesState) {
+    // The running analyzer (a test plugin with the real one's schema) exports a state the real analyzer refuses, as
+    // a newer plugin's state can be refused by the older version a rollback takes back.
+    start_runtime();
+    const warmup_model_index rhythm = model("rhythm/a");
+    const warmup_time_ms last_ms = runtime_->clock().now_ms();
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(runtime_->try_ingest(event(rhythm, last_ms - (19 - i) * 3000)));
+    ASSERT_TRUE(poll_until([&] { return runtime_->ingest_backlog() == 0; }, kDrainTimeout));
+    const auto analyzer_state = [&] {
+        const Snapshot snapshot = runtime_->capture_state();
+        for (const SnapshotSection& section : snapshot.sections)
+            if (section.slot == "analyzer") return section.data;
+        return std::string();
+    };
+    const std::string learned = analyzer_state();
+    ASSERT_FALSE(learned.empty());
+    const fs::path other = fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "hotswap_state_refusing_analyzer.so";
+    const ReloadResult forward = runtime_->reload(
+        rewrite_config({{"analyzer", "{path: \"" + other.string() + "\", params: {refuse_import: false}}"}}));
+    ASSERT_TRUE(forward.ok) << forward.stage << ": " << forward.error;
+
+    const ReloadResult back = runtime_->rollback();
+    ASSERT_TRUE(back.ok) << back.stage << ": " << back.error;
+    ASSERT_EQ(back.changes.size(), 1u);
+    EXPECT_EQ(back.changes[0].state.rfind("taken back as it was before the last reload, with what it had learned "
+                                          "until then (the running instance's state could not be handed over: ",
+                                          0),
+              0u)
+        << back.changes[0].state;
+    EXPECT_EQ(analyzer_state(), learned);
+    // A new instance that cannot read the running one's state is still refused: forward again, then to a new
+    // instance of the real analyzer (other params), which refuses the test plugin's empty state.
+    ASSERT_TRUE(runtime_
+                    ->reload(rewrite_config(
+                        {{"analyzer", "{path: \"" + other.string() + "\", params: {refuse_import: false}}"}}))
+                    .ok);
+    const ReloadResult fresh = runtime_->reload(rewrite_config(
+        {{"analyzer", "{plugin: org.warmup.analyzer.usage-pattern, params: {idle_bin_ms: 60000, idle_bins: 120}}"}}));
+    EXPECT_FALSE(fresh.ok);
+    EXPECT_EQ(fresh.stage, "state") << fresh.error;
+}
+
 TEST_F(ReloadTest, AFailingPredictorReplacedByANewInstanceIsNoLongerReportedDegraded) {
     const std::string flaky = (fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "engine_breaker_flaky_predictor.so").string();
     start_runtime({{"predictor", "{path: \"" + flaky + "\", params: {failing_calls: 1000}}"}});

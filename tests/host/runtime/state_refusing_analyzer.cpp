@@ -3,7 +3,9 @@
 //
 // It offers the state extension with the SAME schema as org.warmup.analyzer.usage-pattern
 // ("org.warmup.state.usage-pattern/1"), so the host tries a hand-off from the running usage-pattern analyzer into it,
-// and its import_state always throws: the reload must fail at stage "state" and leave the running set untouched.
+// and its import_state throws: the reload must fail at stage "state" and leave the running set untouched. With params
+// {refuse_import: false} it accepts (and ignores) any state instead, and still exports an empty one, which the real
+// analyzer refuses: the rollback test's running instance whose state the taken-back one cannot read.
 //
 // Apart from that defect it is a working (minimal) analyzer: per-model request counts and last/previous arrival, no
 // histogram, no calendar, no followers — so that if a host wrongly published it anyway, the pipeline would still run.
@@ -16,7 +18,8 @@ namespace {
 
 class StateRefusingAnalyzer final : public warmup::sdk::Analyzer {
   public:
-    StateRefusingAnalyzer(warmup::sdk::Host host, warmup::sdk::Params& /*params*/) : Analyzer(host) {}
+    StateRefusingAnalyzer(warmup::sdk::Host host, warmup::sdk::Params& params)
+        : Analyzer(host), refuse_import_(params.get_bool("refuse_import", true)) {}
 
     void observe(std::span<const warmup_usage_event> events) override {
         for (const auto& event : events) {
@@ -56,6 +59,7 @@ class StateRefusingAnalyzer final : public warmup::sdk::Analyzer {
     [[nodiscard]] const char* state_schema() const override { return "org.warmup.state.usage-pattern/1"; }
     [[nodiscard]] std::string export_state() const override { return {}; }
     void import_state(std::string_view data) override {
+        if (!refuse_import_) return;
         throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL, "state-refusing test analyzer: import of " +
                                                             std::to_string(data.size()) + " bytes refused on purpose");
     }
@@ -68,6 +72,7 @@ class StateRefusingAnalyzer final : public warmup::sdk::Analyzer {
         warmup_time_ms previous_ms = WARMUP_TIME_NEVER;
     };
     static constexpr double kNoShares[24] = {};  // no calendar profile (zeros, the "never seen" shape)
+    bool refuse_import_ = true;
     std::vector<Seen> models_;
 };
 

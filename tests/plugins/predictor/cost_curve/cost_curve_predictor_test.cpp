@@ -817,6 +817,24 @@ TEST(CostCurvePredictor, LearnedSuccessionsAreHandedOverWithTheState) {
     EXPECT_EQ(driver.arrive(next + 6 * 60 * kMinuteMs, 0).replan_count, 0u);
 }
 
+TEST(CostCurvePredictor, AFollowerForgottenBeforeTheStateWasWrittenIsDroppedAtItsLeadersNextUse) {
+    // A fleet moves the follower to another host (its state forgotten here) while its leader still names it: the
+    // state written then names a model with no line of its own, which the importing instance must still know.
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> first(host, "{lean_memory_share: 0}");
+    Driver driver(host, first.plugin);
+    const int64_t next = leader_sessions(driver, kStartMs, 12, true);
+    first.plugin.forget_model_state(1);
+    const std::string state = first.plugin.export_state();
+    ASSERT_NE(state.find("\n-2 0 "), std::string::npos) << "the leader's record still names its follower";
+    ASSERT_EQ(state.find("\n1 "), std::string::npos) << "the follower has no model line";
+    Built<CostCurvePredictor> second(host, "{lean_memory_share: 0}");
+    second.plugin.import_state(state);
+    driver.swap_predictor(second.plugin);
+    EXPECT_EQ(driver.arrive(next, 0).replan_count, 0u);
+    EXPECT_EQ(second.plugin.export_state().find("\n-2 0 "), std::string::npos) << "dropped from the leader's list";
+}
+
 TEST(CostCurvePredictor, AWakeUpWithoutAPlanInForceIsNoEvidenceForASuccession) {
     // After an import no plan is in force until the model is planned again: its first wake-up is not scored (as the
     // plans' scoring does not score it), so a follower looks for leaders from its second cold wake-up after that.
