@@ -57,6 +57,10 @@ TEST(FuzzCorpusReplay, SnapshotReaderKeepsItsPromisesOnEveryCorpusInput) {
     replay("snapshot_reader", &snapshot_reader_one_input);
 }
 
+TEST(FuzzCorpusReplay, CostCurveStateKeepsItsPromisesOnEveryCorpusInput) {
+    replay("cost_curve_state", &cost_curve_state_one_input);
+}
+
 // The committed seeds are what today's writer produces (regenerate with snapshot_corpus_writer), and the valid ones
 // decode to the snapshots they were made from: a change of the file format fails here, not silently in the fuzzer.
 TEST(FuzzCorpusReplay, SnapshotSeedsMatchTheWriterAndDecodeAsExpected) {

@@ -25,4 +25,11 @@ void config_loader_one_input(const uint8_t* data, std::size_t size);
 /// aborts.
 void snapshot_reader_one_input(const uint8_t* data, std::size_t size);
 
+/// The default predictor's import_state on `data` (a catalog of 8 models): must either refuse it with sdk::Error and
+/// keep its empty state, or accept it; then its export must read back to the same text, and 32 uses of the models
+/// in turn (every imported pair scored, every named follower looked up) must run without a follower named outside
+/// the catalog. In cost_curve_state_entry.cpp; scripts/run-fuzzers.sh builds it with the standard library's own checks
+/// on, which catch an index past a table's size (a record naming a follower the table does not hold did).
+void cost_curve_state_one_input(const uint8_t* data, std::size_t size);
+
 }  // namespace warmup::test
