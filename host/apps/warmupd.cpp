@@ -128,8 +128,9 @@ std::optional<int> await_bind_address(const Config& config, const DaemonOptions&
     if (problem && temporary) {
         std::cerr << "warmupd: BIND_ADDRESS_WAIT " << where << ": " << *problem
                   << "; looking it up again every second for up to " << options.resolve_wait_s << " s\n";
-        // Under systemd the start must not time out meanwhile (TimeoutStartSec, 90 s by default): the wait, and a
-        // lookup's own timeouts, are added to it.
+        // Under systemd the start must not time out meanwhile (TimeoutStartSec, 90 s by default): its deadline is
+        // moved to no earlier than the wait plus 30 s from now (a lookup's own timeouts), and once the name resolves
+        // to no earlier than 90 s from then, for the plugins, the state and the fleet.
         sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%lld\nSTATUS=waiting to look up the bind address %s",
                    static_cast<long long>(options.resolve_wait_s + 30) * 1'000'000, config.http.bind.c_str());
         const auto started = std::chrono::steady_clock::now();
@@ -141,14 +142,16 @@ std::optional<int> await_bind_address(const Config& config, const DaemonOptions&
                 std::cerr << "warmupd: SHUTDOWN stop signal while waiting to look up " << where << "\n";
                 return 0;
             }
-            if (received == SIGHUP)  // nothing runs yet: the file is read again by the reload of a running daemon
+            if (received == SIGHUP)  // nothing runs yet: the configuration read before the wait is the one started
                 std::cerr << "warmupd: SIGHUP ignored while waiting to look up " << where << "\n";
             problem = bind_address_resolution_problem(config.http.bind, &temporary);
         }
         waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        if (!problem)
+        if (!problem) {
             std::cerr << fmt::format("warmupd: BIND_ADDRESS_RESOLVED {} '{}' looked up after {:.0f} s\n", where,
                                      config.http.bind, waited_s);
+            sd_notify(0, "EXTEND_TIMEOUT_USEC=90000000\nSTATUS=starting");
+        }
     }
     if (!problem) return std::nullopt;
     if (temporary) {

@@ -363,6 +363,11 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
                 out.error = std::move(*error);
                 return out;  // nothing published yet: the running set is untouched
             }
+            // What the running instance learned since the last reload is dropped with it: say so where it is seen.
+            spdlog::warn(
+                "STATE_HANDOFF_ERROR {} (the rollback goes on: the instance taken back keeps what it had "
+                "learned before the last reload)",
+                *error);
             change.state = "started cold: the running instance's state could not be handed over: " + *error;
         }
         if (taken_back && change.state.rfind("started cold", 0) == 0)

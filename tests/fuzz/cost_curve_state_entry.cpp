@@ -1,5 +1,5 @@
 // cost_curve_state_entry.cpp — the fuzz entry point of the default predictor's state text (cost-curve's
-// import_state), kept apart from fuzz_entry_points.cpp because it compiles the predictor and the analyzer in.
+// import_state), kept apart from fuzz_entry_points.cpp because it compiles the predictor in.
 //
 // A state text is input the daemon reads from disk (a snapshot, a backup an operator restores) and from another
 // instance at a hot-swap; the successions' records name models by index, so a record that passes the reader must not

@@ -30,8 +30,9 @@
 //      <held_ms x4> <tails started x4>
 // where held_ms and tails started are what the pair would have held since it was formed (per window). An instance
 // reading it keeps scoring each pair from there, so a restart or a hot-swap does not learn the pairs again. 1.9.0 and
-// before refuse such a record (its model index -2): a restart with them restores no predictor state (logged), and a
-// hot-swap or rollback to them is refused while pairs exist (the running set stays). Not kept: the fleet's recent uses
+// before refuse such a record (its model index -2): a restart with them restores no predictor state (logged), a
+// rollback takes back the older instance a reload replaced with what it had learned then, and a reload to a new
+// instance of them is refused while pairs exist (the running set stays). Not kept: the fleet's recent uses
 // (leaders are found again from the next uses), the holds asked for, the open wake-up's catches (both renewed by the
 // next uses), and the cold wake-ups of a model without candidate leaders or followers (counted again).
 
