@@ -52,6 +52,33 @@ class ReloadTest : public ::testing::Test {
         return runtime_->call_on_control([&](WarmupEngine&) { return runtime_->plugins().at(slot)->library().id(); });
     }
 
+    /// 20 uses of `model` 3000 ms apart, the last one now (the older ones are history), taken by the control loop.
+    void ingest_rhythm(warmup_model_index model) {
+        const warmup_time_ms last_ms = runtime_->clock().now_ms();
+        for (int i = 0; i < 20; ++i) ASSERT_TRUE(runtime_->try_ingest(event(model, last_ms - (19 - i) * 3000)));
+        ASSERT_TRUE(poll_until([&] { return runtime_->ingest_backlog() == 0; }, kDrainTimeout));
+    }
+
+    /// Rolls back and checks its one change: the instance from before the last reload taken back with what it had
+    /// learned then (`learned`, the state of `slot` before that reload), for a reason that starts with `why`.
+    void expect_rollback_takes_back(const std::string& slot, const std::string& learned, const std::string& why) {
+        const ReloadResult back = runtime_->rollback();
+        ASSERT_TRUE(back.ok) << back.stage << ": " << back.error;
+        ASSERT_EQ(back.changes.size(), 1u);
+        const std::string expected =
+            "taken back as it was before the last reload, with what it had learned until then (" + why;
+        EXPECT_EQ(back.changes[0].state.rfind(expected, 0), 0u) << back.changes[0].state;
+        EXPECT_EQ(slot_state(slot), learned);
+    }
+
+    /// The state `slot` ("analyzer", "predictor", ...) would hand over now, as a snapshot takes it (empty: none).
+    std::string slot_state(const std::string& slot) {
+        const Snapshot snapshot = runtime_->capture_state();
+        for (const SnapshotSection& section : snapshot.sections)
+            if (section.slot == slot) return section.data;
+        return {};
+    }
+
     /// "<id>@<version>" of every slot, in slot order.
     std::vector<std::string> served_labels() {
         return runtime_->call_on_control([&](WarmupEngine&) {
@@ -322,64 +349,29 @@ TEST_F(ReloadTest, RollbackReturnsToThePreviousPredictorAndASecondRollbackAnswer
 
 TEST_F(ReloadTest, RollbackAfterResetToSafeTakesThePredictorBackWithWhatItHadLearned) {
     start_runtime({{"predictor", "{plugin: org.warmup.predictor.cost-curve}"}});
-    const warmup_model_index rhythm = model("rhythm/a");
-    const warmup_time_ms last_ms = runtime_->clock().now_ms();
-    for (int i = 0; i < 20; ++i) ASSERT_TRUE(runtime_->try_ingest(event(rhythm, last_ms - (19 - i) * 3000)));
-    ASSERT_TRUE(poll_until([&] { return runtime_->ingest_backlog() == 0; }, kDrainTimeout));
-    const auto predictor_state = [&] {
-        const Snapshot snapshot = runtime_->capture_state();
-        for (const SnapshotSection& section : snapshot.sections)
-            if (section.slot == "predictor") return section.data;
-        return std::string();
-    };
+    ingest_rhythm(model("rhythm/a"));
     // Taken on the control thread after the events: what the predictor learned from the rhythm.
-    const std::string learned = predictor_state();
+    const std::string learned = slot_state("predictor");
     ASSERT_FALSE(learned.empty());
 
     const OperationResult safe = runtime_->reset_to_safe();  // keep-alive: a predictor without state
     ASSERT_TRUE(safe.ok()) << safe.error;
     ASSERT_EQ(served_id(ComponentSlot::Predictor), kKeepAlivePredictorId);
-    const ReloadResult back = runtime_->rollback();
-    ASSERT_TRUE(back.ok) << back.stage << ": " << back.error;
-    ASSERT_EQ(back.changes.size(), 1u);
-    EXPECT_EQ(back.changes[0].state.rfind("taken back as it was before the last reload, with what it had learned "
-                                          "until then (the old plugin has no state extension)",
-                                          0),
-              0u)
-        << back.changes[0].state;
-    EXPECT_EQ(predictor_state(), learned);
+    expect_rollback_takes_back("predictor", learned, "the old plugin has no state extension)");
 }
 
 TEST_F(ReloadTest, RollbackKeepsWhatTheTakenBackInstanceLearnedWhenItCannotReadTheRunningOnesState) {
     // The running analyzer (a test plugin with the real one's schema) exports a state the real analyzer refuses, as
     // a newer plugin's state can be refused by the older version a rollback takes back.
     start_runtime();
-    const warmup_model_index rhythm = model("rhythm/a");
-    const warmup_time_ms last_ms = runtime_->clock().now_ms();
-    for (int i = 0; i < 20; ++i) ASSERT_TRUE(runtime_->try_ingest(event(rhythm, last_ms - (19 - i) * 3000)));
-    ASSERT_TRUE(poll_until([&] { return runtime_->ingest_backlog() == 0; }, kDrainTimeout));
-    const auto analyzer_state = [&] {
-        const Snapshot snapshot = runtime_->capture_state();
-        for (const SnapshotSection& section : snapshot.sections)
-            if (section.slot == "analyzer") return section.data;
-        return std::string();
-    };
-    const std::string learned = analyzer_state();
+    ingest_rhythm(model("rhythm/a"));
+    const std::string learned = slot_state("analyzer");
     ASSERT_FALSE(learned.empty());
     const fs::path other = fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "hotswap_state_refusing_analyzer.so";
     const ReloadResult forward = runtime_->reload(
         rewrite_config({{"analyzer", "{path: \"" + other.string() + "\", params: {refuse_import: false}}"}}));
     ASSERT_TRUE(forward.ok) << forward.stage << ": " << forward.error;
-
-    const ReloadResult back = runtime_->rollback();
-    ASSERT_TRUE(back.ok) << back.stage << ": " << back.error;
-    ASSERT_EQ(back.changes.size(), 1u);
-    EXPECT_EQ(back.changes[0].state.rfind("taken back as it was before the last reload, with what it had learned "
-                                          "until then (the running instance's state could not be handed over: ",
-                                          0),
-              0u)
-        << back.changes[0].state;
-    EXPECT_EQ(analyzer_state(), learned);
+    expect_rollback_takes_back("analyzer", learned, "the running instance's state could not be handed over: ");
     // A new instance that cannot read the running one's state is still refused: forward again, then to a new
     // instance of the real analyzer (other params), which refuses the test plugin's empty state.
     ASSERT_TRUE(runtime_
