@@ -316,7 +316,7 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// line is in models_.
     void append_pairs(std::string& text, warmup_model_index model) const;
     void read_pairs(sdk::StateTextReader& reader, std::vector<ImportedPairs>& pending) const;
-    void apply_imported_pairs(std::vector<ImportedPairs>& pending);
+    void apply_imported_pairs(const std::vector<ImportedPairs>& pending);
     void learn(ModelState& state, const warmup_usage_pattern& pattern);
     void close_burst(ModelState& state, warmup_model_index model);
     /// What one idle gap of gap_ms adds to the curves per candidate keep, the gap spread over [-spread, +spread]

@@ -110,6 +110,11 @@ void CostCurvePredictor::export_state_to(const sdk::StateWriter& out) const {
     constexpr std::size_t kBlockBytes = 32 * 1024;
     std::string block;
     block.reserve(kBlockBytes + 4096);
+    const auto hand_over_if_full = [&] {
+        if (block.size() < kBlockBytes) return;
+        out.write(block);
+        block.clear();
+    };
     block += kStateSchema;
     block += "\n-1";
     append_number(block, lean_held_);
@@ -124,18 +129,12 @@ void CostCurvePredictor::export_state_to(const sdk::StateWriter& out) const {
         block += std::to_string(model);
         block += ' ';
         append_model_fields(block, state);
-        if (block.size() >= kBlockBytes) {
-            out.write(block);
-            block.clear();
-        }
+        hand_over_if_full();
     }
     for (std::size_t model = 0; model < models_.size(); ++model) {
         if (models_[model].pairs == kNoPairs) continue;
         append_pairs(block, static_cast<warmup_model_index>(model));
-        if (block.size() >= kBlockBytes) {
-            out.write(block);
-            block.clear();
-        }
+        hand_over_if_full();
     }
     out.write(block);
 }
@@ -231,11 +230,11 @@ void CostCurvePredictor::read_pairs(sdk::StateTextReader& reader, std::vector<Im
     pending.push_back(record);
 }
 
-void CostCurvePredictor::apply_imported_pairs(std::vector<ImportedPairs>& pending) {
+void CostCurvePredictor::apply_imported_pairs(const std::vector<ImportedPairs>& pending) {
     // Every model a record names gets a state (a leader or follower may have no model line: a model forgotten since,
     // e.g. moved to another host, is still named until its leader's next use drops it), so the indexes the
     // successions follow stay inside models_.
-    for (ImportedPairs& record : pending) {
+    for (const ImportedPairs& record : pending) {
         for (const Leader& leader : record.pairs.leaders)
             if (leader.model != WARMUP_NO_MODEL) state_of(leader.model);
         for (const warmup_model_index follower : record.pairs.followers)
