@@ -1455,9 +1455,7 @@ std::map<std::string, int64_t> FleetNode::import_states(RedisConnection& redis,
                     ++ok;
                 }
                 // Decide with what was imported: a fresh plan now (a rhythm due soon is pre-warmed on time).
-                const ModelStatus status = engine.model_status(*index);
-                if (status.residency == WARMUP_RESIDENCY_READY || status.residency == WARMUP_RESIDENCY_ABSENT)
-                    engine.plan_ahead(*index, now_ms);
+                engine.replan_now(*index, now_ms);
             }
             return std::pair{ok, failed};
         });
@@ -1486,9 +1484,7 @@ void FleetNode::forget_models(const std::vector<std::string>& models) {
                                  error->message);
             }
             // A plan from what is left (nothing): the model is no longer kept or pre-warmed for this node.
-            const ModelStatus status = engine.model_status(*index);
-            if (status.residency == WARMUP_RESIDENCY_READY || status.residency == WARMUP_RESIDENCY_ABSENT)
-                engine.plan_ahead(*index, now_ms);
+            engine.replan_now(*index, now_ms);
         }
         return 0;
     });

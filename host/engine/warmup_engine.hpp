@@ -276,6 +276,13 @@ class WarmupEngine {
         advance(now_ms);
         plan(model, WARMUP_TRIGGER_TIMER, now_ms);
     }
+    /// [control] A fresh plan for `model` now from what its plugins hold (after its state was imported or forgotten),
+    /// as replan_all makes one: only a ready or absent model, with trigger WARMED while it is pre-warmed and unused.
+    void replan_now(warmup_model_index model, warmup_time_ms now_ms) {
+        advance(now_ms);
+        slot(model);  // a model this engine has not planned yet (moved in from another node) gets its slot first
+        replan(model, now_ms);
+    }
 
     /// Earliest pending timer, or NEVER.
     [[nodiscard]] warmup_time_ms next_timer_ms() const noexcept { return timers_.next_due_ms(); }

@@ -167,7 +167,9 @@ void HttpApi::post(const std::string& path, BodyHandler handler) {
 httplib::Server::HandlerResponse HttpApi::check_route(const httplib::Request& request,
                                                       httplib::Response& response) const {
     const auto route = methods_by_path_.find(request.path);
-    const std::string_view method = request.method == "HEAD" ? "GET" : request.method;
+    // Both arms are views: with "GET" against a std::string the conditional would be a temporary string.
+    const std::string_view method =
+        request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
     if (route != methods_by_path_.end() &&
         std::find(route->second.begin(), route->second.end(), method) != route->second.end())
         return httplib::Server::HandlerResponse::Unhandled;

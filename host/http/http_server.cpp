@@ -12,6 +12,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 
@@ -198,6 +199,20 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);
     return served;
+}
+
+std::optional<std::string> ambiguous_framing(const httplib::Request& request) {
+    const auto [first, last] = request.headers.equal_range("Content-Length");
+    if (first == last) return std::nullopt;
+    if (request.has_header("Transfer-Encoding"))
+        return "the request has both Transfer-Encoding and Content-Length: its body's end is ambiguous";
+    for (auto it = std::next(first); it != last; ++it)
+        if (it->second != first->second)
+            return fmt::format(
+                "the request has {} Content-Length headers with different values: its body's end is "
+                "ambiguous",
+                std::distance(first, last));
+    return std::nullopt;
 }
 
 bool request_has_body(const httplib::Request& request) {

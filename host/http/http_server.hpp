@@ -81,6 +81,12 @@ std::optional<BodyRefusal> read_request_body(const httplib::Request& request, ht
                                              const httplib::ContentReader& reader, std::size_t max_bytes,
                                              std::string& body);
 
+/// Why the end of the request's body is ambiguous (RFC 9112 sections 6.1 and 6.3), or std::nullopt: Content-Length
+/// given more than once with different values, or together with Transfer-Encoding. A proxy in front of the daemon that
+/// framed such a request the other way would see different requests than the daemon (request smuggling): it is
+/// refused before anything else and its connection closed.
+std::optional<std::string> ambiguous_framing(const httplib::Request& request);
+
 /// True when the request announces a body (Content-Length > 0 or any Transfer-Encoding). A handler that answers
 /// without reading such a body must close the connection.
 bool request_has_body(const httplib::Request& request);

@@ -160,6 +160,11 @@ void install_request_guard(httplib::Server& server, std::shared_ptr<const GuardH
                            httplib::Server::HandlerWithResponse then) {
     server.set_pre_routing_handler([guard = std::move(guard), then = std::move(then)](const httplib::Request& request,
                                                                                       httplib::Response& response) {
+        if (const auto ambiguous = ambiguous_framing(request)) {
+            response.set_header("Connection", "close");
+            reply_json_error(response, 400, *ambiguous);
+            return httplib::Server::HandlerResponse::Handled;
+        }
         const GuardDecision decision = decide_request(*guard->current(), request.method, request.path,
                                                       request.local_addr, request.get_header_value("Authorization"));
         if (decision.status == 0) return then ? then(request, response) : httplib::Server::HandlerResponse::Unhandled;

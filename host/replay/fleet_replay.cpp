@@ -341,9 +341,7 @@ class FleetSimulation {
         }
         for (SimNode* node : {&source, &target}) {
             if (node->dropped_at_ms) continue;
-            const ModelStatus status = node->engine->model_status(index);
-            if (status.residency == WARMUP_RESIDENCY_READY || status.residency == WARMUP_RESIDENCY_ABSENT)
-                node->engine->plan_ahead(index, at_ms);
+            node->engine->replan_now(index, at_ms);
         }
     }
 

@@ -87,6 +87,25 @@ TEST_F(EngineRetry, APrewarmRetryDueAfterThePrewarmsKeepWindowIsDroppedNotLoaded
     EXPECT_EQ(log_.newest(engine_.model("a"), 1).at(0).attempt, 1u);
 }
 
+TEST_F(EngineRetry, APlanMadeAgainAfterAStateImportKeepsAnUnusedPrewarmForItsWindow) {
+    // What the fleet does after it imports or forgets a model's state: a fresh plan from what the plugins hold. A
+    // pre-warmed model nobody has used yet is planned as one (trigger WARMED: the scheduler holds it for the
+    // pre-warm's window), as replan_all does, not as a timer's re-plan (which a scheduler reads as "re-evaluate from
+    // the last use").
+    const int64_t prewarm_at = start_the_prewarm();
+    engine_.complete_next_load(prewarm_at + 1000);
+    ASSERT_EQ(status().residency, WARMUP_RESIDENCY_READY);
+    engine_.engine().replan_now(engine_.model("a"), prewarm_at + 2000);
+    const auto decisions = log_.newest(engine_.model("a"), 1);
+    ASSERT_EQ(decisions.size(), 1u);
+    EXPECT_EQ(std::string(decisions[0].reason), "planned after a pre-warm finished");
+    engine_.run_timers(prewarm_at + 2000);
+    EXPECT_EQ(status().residency, WARMUP_RESIDENCY_READY);
+    EXPECT_EQ(status().unload_at_ms, kPrewarmKeptUntilMs);
+    engine_.run_timers(kPrewarmKeptUntilMs);
+    EXPECT_EQ(status().residency, WARMUP_RESIDENCY_ABSENT);
+}
+
 TEST_F(EngineRetry, ARestoreOfTheWarmSetIsRetriedWhateverThePlansWindowSays) {
     // The plan's pre-warm failed and its retry came after the window (dropped): the plan no longer wants the model.
     const int64_t prewarm_at = start_the_prewarm();

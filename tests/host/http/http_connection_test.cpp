@@ -7,7 +7,8 @@
 //  - idle and slow clients neither stall /healthz nor hold a connection past the request deadline;
 //  - an endpoint that takes no body refuses one that is not blank or {};
 //  - a wrong method gets 405 with Allow; a refused-lines list is capped; counts are JSON integers;
-//  - a Content-Length that is no number is a 400 that says "Connection: close" once;
+//  - a Content-Length that is no number is a 400 that says "Connection: close" once; a body whose end is ambiguous
+//    (two different lengths, or a length beside chunked framing) is refused and nothing after it is served;
 //  - a reload that changes the access token applies it.
 #include <gtest/gtest.h>
 
@@ -123,6 +124,42 @@ TEST(Headers, ANonNumericContentLengthIsRefusedSayingConnectionCloseOnceAndNoKee
         EXPECT_EQ(headers.find("Keep-Alive"), std::string::npos) << response;
         EXPECT_TRUE(connection.closed_within(3s));
     }
+}
+
+TEST(Headers, AnAmbiguousBodyEndIsRefusedAndWhatFollowsItIsNotServedAsAnotherRequest) {
+    InProcessDaemon daemon("16", std::nullopt);
+    // A proxy that took the second Content-Length (or the chunked framing) would see one request; a server that took
+    // the first would serve the emergency stop hidden after the body as a second one.
+    const std::string body = "{\"model\":\"known/a\"}";
+    const std::string hidden = "POST /api/warmup/emergency-stop HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+    const std::string length = std::to_string(body.size());
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"Content-Length: " + length + "\r\nContent-Length: 99\r\n", "2 Content-Length headers with different values"},
+        {"Content-Length: " + length + "\r\nTransfer-Encoding: chunked\r\n",
+         "both Transfer-Encoding and Content-Length"},
+    };
+    for (const auto& [framing, reason] : cases) {
+        RawConnection connection(daemon.port());
+        ASSERT_TRUE(connection.send("POST /api/warmup/events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + framing + "\r\n" +
+                                    body + hidden));
+        const std::string response = connection.read_response(3s);
+        EXPECT_EQ(status_of(response), 400) << response;
+        EXPECT_NE(json_body_of(response).value("error", "").find(reason), std::string::npos) << response;
+        EXPECT_NE(response.find("Connection: close"), std::string::npos) << response;
+        EXPECT_TRUE(connection.closed_within(3s));
+    }
+    const auto status = daemon.client().Get("/api/warmup/status");
+    ASSERT_TRUE(status);
+    EXPECT_EQ(json::parse(status->body)["emergency_stop"], false);
+    // The same length given twice is not ambiguous: the body is read and the connection serves the next request.
+    RawConnection connection(daemon.port());
+    ASSERT_TRUE(connection.send("POST /api/warmup/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + length +
+                                "\r\nContent-Length: " + length + "\r\n\r\n" + body));
+    const std::string response = connection.read_response(3s);
+    EXPECT_EQ(status_of(response), 200) << response;
+    EXPECT_EQ(json_body_of(response)["accepted"], 1) << response;
+    ASSERT_TRUE(connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    EXPECT_EQ(status_of(connection.read_response(3s)), 200);
 }
 
 TEST(FormContentType, CurlsDefaultContentTypeDoesNotCapEventsAt8KiB) {
