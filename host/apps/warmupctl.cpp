@@ -17,10 +17,11 @@
 //       history [--since AGE]                the counters of the daemon's metrics history over the last AGE (default
 //                                            1h; 90s, 30m, 7d ...) as a table, one row per snapshot interval (local
 //                                            time); from GET /api/warmup/history
-//       send-events [--body-kb N] FILE                  (POST an NDJSON file or a JSON array of events; - = stdin)
+//       send-events [--body-kb N] [--retry-s S] FILE    (POST an NDJSON file or a JSON array of events; - = stdin)
 //           The file is sent in bodies of whole lines of at most N KiB (default 1024, under any sane
 //           http.max_body_mb); the answers are summed into one, with positions as line numbers of the file (item
-//           numbers for a JSON array).
+//           numbers for a JSON array). A body the daemon's full ingest queue takes only in part (503) is sent again
+//           from its first refused line for up to S seconds (default 60).
 //       support-bundle [--config FILE] [--log FILE] [--log-lines N] [--unit NAME] FILE
 //           One .tar.gz for a support engineer: versions (warmupctl's and the daemon's), the configuration with every
 //           access token redacted (--config, default /etc/warmup/warmupd.yaml when it exists), status, health,
@@ -63,6 +64,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "apps/history/history_table.hpp"
@@ -76,10 +78,6 @@
 #include "loader/plugin_set.hpp"
 #include "runtime/sources/sources.hpp"
 #include "version/build_info.hpp"
-
-namespace warmup::host {
-extern const std::string_view embedded_default_config;
-}
 
 namespace {
 
@@ -634,51 +632,117 @@ std::vector<std::pair<std::string_view, std::size_t>> split_into_bodies(std::str
     return bodies;
 }
 
+/// Lines of `text` with something other than spaces and tabs: the daemon reads each as one event (it skips blank ones).
+std::size_t event_lines(std::string_view text) {
+    std::size_t count = 0;
+    for (std::size_t start = 0; start < text.size();) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(start, end - start);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.find_first_not_of(" \t") != std::string_view::npos) ++count;
+        start = end + 1;
+    }
+    return count;
+}
+
 /// Sends the events in bodies under `max_body_bytes` and prints one summed answer (positions are the file's line
-/// numbers). Exit 0 when every body was accepted whole, 1 otherwise.
-int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_body_bytes) {
+/// numbers). When the daemon's ingest queue is full it takes a body in part and answers 503 with `retry_from`: the
+/// body is sent again from that line after a pause (0.1 s, doubling up to 2 s while nothing is taken) until it is
+/// taken, or until `retry_for` has passed without an event taken; the lines it refuses for their content are counted
+/// once, from the last answer that judged them. Exit 0 when every event was accepted, 1 otherwise.
+int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_body_bytes,
+                std::chrono::milliseconds retry_for) {
     using nlohmann::json;
+    using Clock = std::chrono::steady_clock;
     constexpr std::string_view kEventsPath = "/api/warmup/events";
     uint64_t accepted = 0;
-    std::size_t refused = 0;
+    std::size_t refused = 0, retries = 0;
     json listed = json::array();
     int worst_status = 200;
     const auto bodies = split_into_bodies(text, max_body_bytes);
-    for (const auto& [body, first_line] : bodies) {
-        const httplib::Result result =
-            daemon.post_quietly(std::string(kEventsPath), std::string(body), "application/x-ndjson");
-        if (!result) {
-            std::cerr << "warmupctl: " << daemon.unreachable(result) << " (after " << accepted
-                      << " accepted events; the body from line " << first_line << " on was not sent)\n";
-            return kExitDaemonError;
-        }
-        if (const auto foreign = foreign_answer(*result, kEventsPath)) {
-            std::cerr << "warmupctl: " << daemon.not_warmupd(*foreign, kEventsPath) << "; the events from line "
-                      << first_line << " on did not reach warmupd (" << accepted << " accepted before)\n";
-            return kExitDaemonError;
-        }
-        const json answer = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
-        if (result->status != 200 && (!answer.is_object() || !answer.contains("accepted"))) {
-            std::cerr << result->body << "warmupctl: the daemon answered HTTP " << result->status
-                      << " to the body of lines " << first_line << ".."
-                      << first_line + std::count(body.begin(), body.end(), '\n')
-                      << (result->status == 413 ? " (smaller bodies: --body-kb)" : "") << "\n";
-            return kExitDaemonError;
-        }
-        worst_status = std::max(worst_status, result->status);
-        accepted += answer.value("accepted", uint64_t{0});
-        refused += answer.value("rejected_not_listed", std::size_t{0});
-        for (auto refusal : answer.value("rejected", json::array())) {
-            ++refused;
-            if (refusal.contains("line")) refusal["line"] = refusal["line"].get<std::size_t>() + first_line - 1;
-            if (listed.size() < 100) listed.push_back(std::move(refusal));
+    for (const auto& [whole_body, body_first_line] : bodies) {
+        std::string_view body = whole_body;
+        std::size_t first_line = body_first_line;
+        auto give_up_at = Clock::now() + retry_for;
+        auto pause = std::chrono::milliseconds(100);
+        for (;;) {
+            const httplib::Result result =
+                daemon.post_quietly(std::string(kEventsPath), std::string(body), "application/x-ndjson");
+            if (!result) {
+                std::cerr << "warmupctl: " << daemon.unreachable(result) << " (after " << accepted
+                          << " accepted events; the body from line " << first_line << " on was not sent)\n";
+                return kExitDaemonError;
+            }
+            if (const auto foreign = foreign_answer(*result, kEventsPath)) {
+                std::cerr << "warmupctl: " << daemon.not_warmupd(*foreign, kEventsPath) << "; the events from line "
+                          << first_line << " on did not reach warmupd (" << accepted << " accepted before)\n";
+                return kExitDaemonError;
+            }
+            const json answer = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+            if (result->status != 200 && (!answer.is_object() || !answer.contains("accepted"))) {
+                std::cerr << result->body << "warmupctl: the daemon answered HTTP " << result->status
+                          << " to the body of lines " << first_line << ".."
+                          << first_line + std::count(body.begin(), body.end(), '\n')
+                          << (result->status == 413 ? " (smaller bodies: --body-kb)" : "") << "\n";
+                return kExitDaemonError;
+            }
+            const auto taken = answer.value("accepted", uint64_t{0});
+            accepted += taken;
+            if (taken > 0) {  // the queue is draining: the wait for it starts again
+                give_up_at = Clock::now() + retry_for;
+                pause = std::chrono::milliseconds(100);
+            }
+            // The line (of this body) from which the queue refused what it did not refuse for content.
+            std::optional<std::size_t> retry_from;
+            if (const auto at = answer.find("retry_from");
+                result->status == 503 && at != answer.end() && at->is_number_unsigned() && at->get<std::size_t>() >= 1)
+                retry_from = at->get<std::size_t>();
+            const bool retry = retry_from && Clock::now() + pause < give_up_at;
+            std::size_t line_offset = first_line - 1;
+            std::string_view rest;
+            if (retry) {
+                // The part sent again is judged again: its lines' refusals count from the next answer.
+                std::size_t at = 0;
+                for (std::size_t line = 1; line < *retry_from && at < body.size(); ++line) {
+                    const std::size_t newline = body.find('\n', at);
+                    at = newline == std::string_view::npos ? body.size() : newline + 1;
+                }
+                rest = body.substr(at);
+                const std::size_t judged_again = event_lines(rest);
+                const std::size_t refused_here = answer.value("rejected", json::array()).size() +
+                                                 answer.value("rejected_not_listed", std::size_t{0});
+                refused += refused_here - std::min(refused_here, judged_again);
+                worst_status = std::max(worst_status, refused_here > judged_again ? 400 : 200);
+            } else {
+                worst_status = std::max(worst_status, result->status);
+                refused += answer.value("rejected_not_listed", std::size_t{0});
+            }
+            for (auto refusal : answer.value("rejected", json::array())) {
+                const std::size_t line = refusal.value("line", std::size_t{0});
+                if (retry && line >= *retry_from) continue;
+                if (!retry) ++refused;
+                if (line > 0) refusal["line"] = line + line_offset;
+                if (listed.size() < 100) listed.push_back(std::move(refusal));
+            }
+            if (!retry) break;
+            body = rest;
+            first_line += *retry_from - 1;
+            ++retries;
+            std::this_thread::sleep_for(pause);
+            pause = std::min(pause * 2, std::chrono::milliseconds(2000));
         }
     }
     json summary{{"accepted", accepted}, {"rejected", listed}, {"bodies", bodies.size()}};
     if (refused > listed.size()) summary["rejected_not_listed"] = refused - listed.size();
+    if (retries > 0) summary["resent_after_queue_full"] = retries;
     (worst_status == 200 ? std::cout : std::cerr) << summary.dump(2) << "\n";
     if (worst_status != 200) {
-        std::cerr << "warmupctl: the daemon answered HTTP " << worst_status << " (" << refused << " events refused)\n";
+        std::cerr << "warmupctl: the daemon answered HTTP " << worst_status << " (" << refused << " events refused"
+                  << (worst_status == 503
+                          ? fmt::format("; its ingest queue stayed full for --retry-s {}", retry_for.count() / 1000)
+                          : std::string())
+                  << ")\n";
         return kExitDaemonError;
     }
     return kExitOk;
@@ -945,11 +1009,17 @@ int main(int argc, char** argv) {
 
     std::string events_file;
     std::size_t body_kb = 1024;
+    int retry_s = 60;
     auto* send_command = app.add_subcommand("send-events", "POST an NDJSON file (or JSON array) of usage events");
     send_command->add_option("file", events_file, "NDJSON file, or - for stdin")->required();
     send_command->add_option("--body-kb", body_kb, "largest body sent, KiB (the file is split at line ends)")
         ->capture_default_str()
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+    send_command
+        ->add_option("--retry-s", retry_s,
+                     "how long a body the daemon's full ingest queue refused in part is sent again (0: not at all)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 86400));
 
     BundleOptions bundle;
     auto* bundle_command =
@@ -1016,7 +1086,7 @@ int main(int argc, char** argv) {
             std::cerr << "warmupctl: " << events_file << ": " << error.what() << "\n";
             return kExitRefused;
         }
-        return send_events(daemon, lines, body_kb * 1024);
+        return send_events(daemon, lines, body_kb * 1024, std::chrono::seconds(retry_s));
     }
     return kExitRefused;  // unreachable: CLI11 requires one subcommand
 }

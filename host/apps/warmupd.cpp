@@ -58,10 +58,6 @@
 #include "runtime/log_format.hpp"
 #include "version/build_info.hpp"
 
-namespace warmup::host {
-extern const std::string_view embedded_default_config;
-}
-
 namespace {
 
 using namespace warmup::host;
@@ -100,10 +96,7 @@ std::optional<Config> read_daemon_config(const DaemonOptions& options) {
         config = options.config_file.empty() ? load_config_text(embedded_default_config, "<embedded default.yaml>",
                                                                 std::filesystem::current_path(), executable_dir())
                                              : load_config_file(options.config_file, executable_dir());
-    } catch (const ConfigError& error) {
-        std::cerr << "warmupd: CONFIG_ERROR " << error.what() << "\n";
-        return std::nullopt;
-    } catch (const std::exception& error) {
+    } catch (const std::exception& error) {  // a ConfigError, or a file that cannot be read
         std::cerr << "warmupd: CONFIG_ERROR " << error.what() << "\n";
         return std::nullopt;
     }
@@ -378,9 +371,12 @@ int main(int argc, char** argv) {
     api.start();
     runtime->start_sources();  // after the journal replay: a source's events come after what was learned before
     api.mark_ready();
-    spdlog::info("STARTUP warmupd listening on http://{}:{} (config {}; {})", config.http.bind, bound_port,
-                 config.display_name, version_line("warmupd"));
-    sd_notifyf(0, "READY=1\nSTATUS=listening on http://%s:%d", config.http.bind.c_str(), bound_port);
+    // An IPv6 address is bracketed in a URL (RFC 3986): http://[::1]:3000, which can be pasted into curl.
+    const std::string url_host =
+        config.http.bind.find(':') != std::string::npos ? "[" + config.http.bind + "]" : config.http.bind;
+    spdlog::info("STARTUP warmupd listening on http://{}:{} (config {}; {})", url_host, bound_port, config.display_name,
+                 version_line("warmupd"));
+    sd_notifyf(0, "READY=1\nSTATUS=listening on http://%s:%d", url_host.c_str(), bound_port);
 
     // reload.watch_file (opt-in): reloads when the file changes, on the watcher's thread. Reloads turn it on or off
     // and change its interval live, so it runs whatever the configuration says now.

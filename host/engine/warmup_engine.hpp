@@ -75,10 +75,9 @@ class LoadExecutor {
 enum class LoadReason : uint8_t { Demand = 0, Prewarm = 1, Retry = 2 };
 
 /// Why a model is queued, loading or loaded, as an operator reads it: a request needed it (Demand, also a pre-warm a
-/// request found still queued or loading), the plan pre-warmed it (Prewarm, also its retries), or an operator's
-/// restore-state brought the warm set back (Restore).
-/// Why a model is in memory. Adopted: not loaded by this engine (another client loaded it, its unload failed, or an
-/// arm stopped by a reload handed it over), taken into the books as it was found.
+/// request found still queued or loading), the plan pre-warmed it (Prewarm, also its retries), an operator's
+/// restore-state brought the warm set back (Restore), or this engine did not load it (Adopted: another client loaded
+/// it, its unload failed, or an arm stopped by a reload handed it over; taken into the books as it was found).
 enum class LoadCause : uint8_t { Demand, Prewarm, Restore, Adopted };
 std::string_view load_cause_name(LoadCause cause) noexcept;  ///< "demand", "pre-warm", "restore", "adopted"
 
@@ -577,7 +576,7 @@ class WarmupEngine {
 
     std::vector<ModelSlot> models_;
     TimerHeap timers_;
-    std::deque<warmup_model_index> memory_fifo_;  // demand loads waiting for memory, FIFO
+    std::deque<warmup_model_index> memory_fifo_;  // loads waiting for memory, FIFO (see memory_waiters)
     LogThrottle memory_wait_log_{10'000};         // MEMORY_WAIT_UNLOAD lines, on the engine's clock
     LogThrottle blocked_load_log_{10'000};        // LOAD_BLOCKED_BY_UNLOAD lines, on the engine's clock
     // Warm-ups the queue plugin does not hold: its circuit is open, a push failed, or it refused a demand load.

@@ -56,7 +56,7 @@ void reply(httplib::Response& response, int status, const json& body) {
 }
 
 std::optional<std::string> unknown_query_parameter(const std::multimap<std::string, std::string>& params,
-                                                   std::initializer_list<std::string_view> known) {
+                                                   std::span<const std::string_view> known) {
     for (const auto& [name, value] : params) {
         if (std::find(known.begin(), known.end(), name) != known.end()) continue;
         std::string takes;

@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -38,7 +39,11 @@ void reply(httplib::Response& response, int status, const nlohmann::json& body);
 /// parameter 'modle' (this endpoint takes limit, model, arm)"), or nullopt: a typo would otherwise be ignored and
 /// answer something else than what was asked.
 std::optional<std::string> unknown_query_parameter(const std::multimap<std::string, std::string>& params,
-                                                   std::initializer_list<std::string_view> known);
+                                                   std::span<const std::string_view> known);
+inline std::optional<std::string> unknown_query_parameter(const std::multimap<std::string, std::string>& params,
+                                                          std::initializer_list<std::string_view> known) {
+    return unknown_query_parameter(params, std::span(known.begin(), known.size()));
+}
 
 /// null for WARMUP_TIME_NEVER, else the time in ms.
 nlohmann::json time_or_null(warmup_time_ms ms);

@@ -176,6 +176,33 @@ class BodyBuilder {
     ParsedBody body_;
 };
 
+/// Why `text` does not parse as JSON, for a refusal: "<what> at byte N: <the parser's message>". The parser's message
+/// quotes the bytes it read last, which may be the byte that is not UTF-8 (a parse error too): escaped, the reason
+/// shows it as \xFF and stays valid UTF-8. A number beyond double's range (1e400) is out_of_range, not a parse_error.
+std::string malformed_json_reason(std::string_view text, std::string_view what) {
+    // The parser's own words only: "[json.exception.parse_error.101] parse error at line 1, column 12: syntax error
+    // ..." loses its tag and its line and column (the byte offset says where, and in NDJSON it is always line 1).
+    const auto parser_words = [](std::string_view message) {
+        if (message.starts_with('[')) {
+            if (const auto tag_end = message.find("] "); tag_end != std::string_view::npos)
+                message.remove_prefix(tag_end + 2);
+        }
+        if (message.starts_with("parse error at line ")) {
+            if (const auto colon = message.find(": "); colon != std::string_view::npos)
+                message.remove_prefix(colon + 2);
+        }
+        return escape_invalid_utf8(message);
+    };
+    try {
+        [[maybe_unused]] const json ignored = json::parse(text);
+    } catch (const json::parse_error& error) {
+        return fmt::format("{} at byte {}: {}", what, error.byte, parser_words(error.what()));
+    } catch (const json::exception& error) {
+        return fmt::format("{}: {}", what, parser_words(error.what()));
+    }
+    return std::string(what);
+}
+
 int64_t wall_clock_now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -190,19 +217,7 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
         builder.body().is_array = true;
         const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
         if (parsed.is_discarded()) {
-            // Parse again with exceptions to report why: a syntax error with its byte offset, or another refusal
-            // of the parser (a number beyond double's range, such as 1e400, is out_of_range, not a parse_error).
-            // The parser's message quotes the bytes it read last, which may be the byte that is not UTF-8 (a parse
-            // error too): escaped, the reason shows it as \xFF and stays valid UTF-8.
-            try {
-                [[maybe_unused]] const json ignored = json::parse(text);
-                builder.reject(kWholeBody, "malformed JSON array");
-            } catch (const json::parse_error& error) {
-                builder.reject(kWholeBody, fmt::format("malformed JSON array at byte {}: {}", error.byte,
-                                                       escape_invalid_utf8(error.what())));
-            } catch (const json::exception& error) {
-                builder.reject(kWholeBody, fmt::format("malformed JSON array: {}", escape_invalid_utf8(error.what())));
-            }
+            builder.reject(kWholeBody, malformed_json_reason(text, "malformed JSON array"));
             return builder.finish();
         }
         if (!parsed.is_array()) {  // e.g. "[1] 2" is discarded above; this guards any other top-level shape
@@ -212,6 +227,19 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
         std::size_t index = 0;
         for (const auto& item : parsed) builder.accept_or_reject(item, ++index);
         return builder.finish();
+    }
+    // One event object written over several lines (pretty-printed, as `jq .` writes it) is that event, not one
+    // malformed line per line. Tried only when the body starts with '{' and has more than one line: an NDJSON body
+    // fails this after its first object.
+    if (first != std::string_view::npos && text[first] == '{' &&
+        text.find('\n', first) < text.find_last_not_of(" \t\r\n")) {
+        const json whole = json::parse(text, nullptr, /*allow_exceptions=*/false);
+        if (!whole.is_discarded() && whole.is_object()) {
+            builder.accept_or_reject(
+                whole, 1 + static_cast<std::size_t>(
+                               std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(first), '\n')));
+            return builder.finish();
+        }
     }
     // One simdjson parser for the body's lines (its buffers grow to the longest line parsed) and one padded copy of
     // the current line: simdjson reads up to SIMDJSON_PADDING bytes past the end of its input.
@@ -247,7 +275,7 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
             }
             const json item = json::parse(line, nullptr, /*allow_exceptions=*/false);
             if (item.is_discarded()) {
-                builder.reject(line_number, "malformed JSON");
+                builder.reject(line_number, malformed_json_reason(line, "malformed JSON"));
             } else {
                 builder.accept_or_reject(item, line_number);
             }

@@ -1,7 +1,8 @@
 // http/events_endpoint.cpp — POST /api/warmup/events: a body of usage events (http/event_parser.hpp) into the ingest
 // queue, each refused item named by its line or index with the reason (a JSON array that does not parse is one
 // refusal of the whole body, without a line or item, its reason naming the byte). Status: 200 all accepted, 400 some
-// refused for their content, 503 some refused because the ingest queue was full (retry those).
+// refused for their content, 503 some refused because the ingest queue was full: those are the valid events from
+// `retry_from` on (retry them).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -120,6 +121,9 @@ void HttpApi::post_events(const httplib::Request&, httplib::Response& response, 
     const int status = rejected.empty() ? 200 : (queue_full ? 503 : 400);
     json answer{{"accepted", accepted}};
     rejected.write(answer);
+    // The queue refuses a tail: every event from this line or item on that was not refused for its content. Sending
+    // the body again from there later (its bad lines are refused again) loses and repeats nothing.
+    if (queue_full) answer["retry_from"] = positions[accepted];
     reply(response, status, answer);
 }
 

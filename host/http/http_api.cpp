@@ -12,6 +12,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "core/utf8.hpp"
 #include "http/api_json.hpp"
 #include "http/security.hpp"
 #include "http/status_page/status_page.hpp"
@@ -133,25 +134,33 @@ std::string HttpApi::bound_address() const {
     return bound_address_;
 }
 
-void HttpApi::get(const std::string& path, GetHandler handler) {
-    get(path, [this, handler](const httplib::Request& request, httplib::Response& response) {
-        (this->*handler)(request, response);
-    });
+void HttpApi::get(const std::string& path, GetHandler handler, QueryParams params) {
+    get(
+        path,
+        [this, handler](const httplib::Request& request, httplib::Response& response) {
+            (this->*handler)(request, response);
+        },
+        std::move(params));
 }
 
-void HttpApi::post(const std::string& path, PostHandler handler) {
-    post(path, [this, handler](const httplib::Request& request, httplib::Response& response, const std::string& body) {
-        (this->*handler)(request, response, body);
-    });
+void HttpApi::post(const std::string& path, PostHandler handler, QueryParams params) {
+    post(
+        path,
+        [this, handler](const httplib::Request& request, httplib::Response& response, const std::string& body) {
+            (this->*handler)(request, response, body);
+        },
+        std::move(params));
 }
 
-void HttpApi::get(const std::string& path, httplib::Server::Handler handler) {
+void HttpApi::get(const std::string& path, httplib::Server::Handler handler, QueryParams params) {
     methods_by_path_[path].push_back("GET");
+    params_by_path_[path] = std::move(params);
     server_.Get(path, std::move(handler));
 }
 
-void HttpApi::post(const std::string& path, BodyHandler handler) {
+void HttpApi::post(const std::string& path, BodyHandler handler, QueryParams params) {
     methods_by_path_[path].push_back("POST");
+    params_by_path_[path] = std::move(params);
     server_.Post(path,
                  [this, handler = std::move(handler)](const httplib::Request& request, httplib::Response& response,
                                                       const httplib::ContentReader& reader) {
@@ -171,8 +180,15 @@ httplib::Server::HandlerResponse HttpApi::check_route(const httplib::Request& re
     const std::string_view method =
         request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
     if (route != methods_by_path_.end() &&
-        std::find(route->second.begin(), route->second.end(), method) != route->second.end())
+        std::find(route->second.begin(), route->second.end(), method) != route->second.end()) {
+        // One list per path: no path here takes GET and POST with different parameters.
+        if (auto unknown = unknown_query_parameter(request.params, params_by_path_.at(request.path))) {
+            if (request_has_body(request)) response.set_header("Connection", "close");
+            reply(response, 400, {{"error", *unknown}});
+            return httplib::Server::HandlerResponse::Handled;
+        }
         return httplib::Server::HandlerResponse::Unhandled;
+    }
     // Answered without reading the body: a connection whose request announced one is closed after the answer.
     if (request_has_body(request)) response.set_header("Connection", "close");
     if (route == methods_by_path_.end()) {
@@ -224,14 +240,14 @@ void HttpApi::routes() {
 
     post("/api/warmup/events", &HttpApi::post_events);
 
-    get("/api/warmup/status", &HttpApi::get_status);
+    get("/api/warmup/status", &HttpApi::get_status, {"limit", "after", "per_state"});
     get("/api/warmup/plugins", &HttpApi::get_plugins);
-    get("/api/warmup/predictions", &HttpApi::get_predictions);
+    get("/api/warmup/predictions", &HttpApi::get_predictions, {"limit", "after", "soonest", "within_ms"});
     get("/api/warmup/experiments", &HttpApi::get_experiments);
-    get("/api/warmup/decisions", &HttpApi::get_decisions);
+    get("/api/warmup/decisions", &HttpApi::get_decisions, {"limit", "model", "arm"});
     get("/api/warmup/health/components", &HttpApi::get_component_health);
     get("/metrics", &HttpApi::get_metrics);
-    get("/api/warmup/history", &HttpApi::get_history);
+    get("/api/warmup/history", &HttpApi::get_history, {"since_ms", "until_ms"});
 
     post("/api/warmup/config/reload", &HttpApi::post_config_reload);
     post("/api/warmup/config/rollback", &HttpApi::post_config_rollback);
@@ -243,19 +259,23 @@ void HttpApi::routes() {
     post("/api/warmup/backup-state", &HttpApi::post_backup_state);
     post("/api/warmup/restore-state", &HttpApi::post_restore_state);
 
-    server_.set_exception_handler([](const httplib::Request&, httplib::Response& response, std::exception_ptr error) {
-        std::string what = "internal error";
-        try {
-            std::rethrow_exception(error);
-        } catch (const ControlLoopStalled& e) {
-            reply(response, 503, {{"error", e.what()}});
-            return;
-        } catch (const std::exception& e) {
-            what = e.what();
-        } catch (...) {
-        }
-        reply(response, 500, {{"error", what}});
-    });
+    server_.set_exception_handler(
+        [](const httplib::Request& request, httplib::Response& response, std::exception_ptr error) {
+            std::string what = "internal error";
+            try {
+                std::rethrow_exception(error);
+            } catch (const ControlLoopStalled& e) {
+                reply(response, 503, {{"error", e.what()}});
+                return;
+            } catch (const std::exception& e) {
+                what = e.what();
+            } catch (...) {
+            }
+            // A handler that throws is a defect of this daemon, not of the request: the log says where.
+            spdlog::error("HTTP_HANDLER_ERROR {} {}: {}", request.method, escape_invalid_utf8(request.path),
+                          escape_invalid_utf8(what));
+            reply(response, 500, {{"error", what}});
+        });
 }
 
 // Both probes answer 503 while the control loop is stalled (a plugin call that does not return): the process is up,

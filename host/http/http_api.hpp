@@ -91,12 +91,16 @@ class HttpApi {
     using GetHandler = void (HttpApi::*)(const httplib::Request&, httplib::Response&);
     using PostHandler = void (HttpApi::*)(const httplib::Request&, httplib::Response&, const std::string& body);
 
+    /// The query parameters an endpoint takes; any other is refused with 400 before its handler runs (a POST with
+    /// `?dry_run=1` must not ingest as if it were understood).
+    using QueryParams = std::vector<std::string_view>;
+
     /// Registers every endpoint with its handler below (the route table).
     void routes();
-    void get(const std::string& path, GetHandler handler);
-    void post(const std::string& path, PostHandler handler);
-    void get(const std::string& path, httplib::Server::Handler handler);
-    void post(const std::string& path, BodyHandler handler);
+    void get(const std::string& path, GetHandler handler, QueryParams params = {});
+    void post(const std::string& path, PostHandler handler, QueryParams params = {});
+    void get(const std::string& path, httplib::Server::Handler handler, QueryParams params = {});
+    void post(const std::string& path, BodyHandler handler, QueryParams params = {});
 
     // ----- One handler per endpoint, on an HTTP pool thread; the file that holds each is named above it.
     // http_api.cpp: liveness, readiness, the status page and its assets (without a token).
@@ -129,7 +133,8 @@ class HttpApi {
     void post_restart_workers(const httplib::Request& request, httplib::Response& response, const std::string& body);
     void post_backup_state(const httplib::Request& request, httplib::Response& response, const std::string& body);
     void post_restore_state(const httplib::Request& request, httplib::Response& response, const std::string& body);
-    /// The pre-routing route check: 404 for an unknown path, 405 with Allow for a known path and another method.
+    /// The pre-routing route check: 404 for an unknown path, 405 with Allow for a known path and another method, 400
+    /// for a query parameter the endpoint does not take.
     httplib::Server::HandlerResponse check_route(const httplib::Request& request, httplib::Response& response) const;
     /// The runtime's components, then the extra one when there is one.
     std::vector<ComponentHealth> component_health();
@@ -138,6 +143,7 @@ class HttpApi {
     std::size_t max_body_bytes_;
     std::shared_ptr<GuardHolder> guard_;
     std::map<std::string, std::vector<std::string>> methods_by_path_;  // filled before the server starts
+    std::map<std::string, QueryParams> params_by_path_;                // likewise
     HttpServer server_;
     std::thread thread_;
     std::atomic<bool> listen_returned_{false};  ///< the listen thread's loop has returned (stop() need not wait)

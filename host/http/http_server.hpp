@@ -75,7 +75,8 @@ struct BodyRefusal {
 
 /// Reads the body of `request` through `reader`, at most `max_bytes`. On refusal, `response` is set to close the
 /// connection (a body left partly unread cannot be skipped safely) and the reason is returned: 413 above the cap
-/// (before reading anything when Content-Length says so), 415 multipart, 501 a Transfer-Encoding other than chunked,
+/// (before reading anything when Content-Length says so), 415 multipart or a Content-Encoding other than gzip,
+/// deflate or br, 501 a Transfer-Encoding other than chunked,
 /// 400 a body that did not arrive (malformed chunks, timeout, connection closed).
 std::optional<BodyRefusal> read_request_body(const httplib::Request& request, httplib::Response& response,
                                              const httplib::ContentReader& reader, std::size_t max_bytes,

@@ -189,6 +189,7 @@ ReloadResult LiveRuntime::reload_from_file() {
         result.error =
             "the daemon runs the embedded default configuration: there is no file to reload (start it "
             "with --config FILE)";
+        spdlog::error("CONFIG_RELOAD_FAILED {}", result.error);  // as every other reload that fails
         return counted(std::move(result));
     }
     try {

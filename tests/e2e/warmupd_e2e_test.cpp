@@ -271,7 +271,7 @@ TEST_F(WarmupdTest, MixedNdjsonAnswers400WithEachBadLineAndKeepsTheGoodOnes) {
     std::map<int, std::string> reasons;
     for (const auto& refusal : answer["rejected"]) reasons[refusal["line"].get<int>()] = refusal["reason"];
     const std::map<int, std::string> expected{
-        {2, "malformed JSON"},
+        {2, "malformed JSON at byte 21: syntax error while parsing object - unexpected end of input; expected '}'"},
         {4, "unknown model 'nobody/knows' (no catalog entry matches it)"},
         {5, "missing field 'model'"},
         {7, "'ts_ms' must not be negative"},

@@ -159,6 +159,23 @@ TEST(ProgramUsage, UsageErrorsExit2WithTheParsersMessageAndHelpExits0) {
     }
 }
 
+TEST(ProgramSignals, ASighupOnTheEmbeddedDefaultIsLoggedAsAFailedReloadAndTheDaemonServesOn) {
+    Daemon daemon({"--bind", "127.0.0.1", "--port", "0"});
+    const int port = daemon.wait_until_listening();
+    ASSERT_GT(port, 0) << daemon.log();
+    ASSERT_EQ(kill(daemon.pid(), SIGHUP), 0);
+    // At error level with the code every other failed reload has (an alert on CONFIG_RELOAD_FAILED sees it).
+    EXPECT_TRUE(
+        daemon.wait_for_log(" error CONFIG_RELOAD_FAILED the daemon runs the embedded default configuration: "
+                            "there is no file to reload (start it with --config FILE)",
+                            kExitTimeout))
+        << daemon.log();
+    httplib::Client client("127.0.0.1", port);
+    const auto ready = client.Get("/readyz");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 200);
+}
+
 TEST(ProgramUsage, ABindAddressThatIsNoAddressIsRefusedUpFront) {
     // Without a token (it is no loopback address either) and with one: the same refusal, before any bind.
     for (const bool token : {false, true}) {

@@ -106,7 +106,7 @@ void event_parser_one_input(const uint8_t* data, std::size_t size) {
         const host::ParsedEvent& item = as_item.events[0];
         FUZZ_REQUIRE(line.model == item.model && line.ts_ms == item.ts_ms && line.tenant == item.tenant &&
                      line.count == item.count);
-    } else if (body.rejected[0].reason != "malformed JSON") {
+    } else if (!body.rejected[0].reason.starts_with("malformed JSON")) {
         FUZZ_REQUIRE(body.rejected[0].reason == as_item.rejected[0].reason);
     }
 }

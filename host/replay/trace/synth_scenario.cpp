@@ -174,13 +174,6 @@ class ScenarioReader {
         return value;
     }
 
-    bool read_bool(const YAML::Node& node, const Where& where) {
-        const std::string text = node.IsScalar() ? node.Scalar() : std::string();
-        if (text == "true") return true;
-        if (text == "false") return false;
-        fail(where, "expected true or false, got " + describe_node(node));
-    }
-
     /// "<number><unit>" with unit ms, s, m, h or d, e.g. 90s, 1.5h, 14d. Whole milliseconds.
     int64_t read_duration(const YAML::Node& node, const Where& where) {
         const std::string text = node.IsScalar() ? node.Scalar() : std::string();

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <system_error>
 #include <vector>
 
@@ -34,7 +36,9 @@ std::string prepare_state_dir(const std::filesystem::path& dir) {
     std::error_code error;
     std::filesystem::create_directories(dir, error);
     if (error) return fmt::format("cannot create the state folder '{}': {}", dir.string(), error.message());
-    ::chmod(dir.c_str(), 0700);
+    if (::chmod(dir.c_str(), 0700) != 0)
+        return fmt::format("cannot make the state folder '{}' private (chmod 0700): {}", dir.string(),
+                           std::strerror(errno));
     return {};
 }
 

@@ -110,14 +110,6 @@ class SharedServerModels {
             server = server->second.empty() ? holders_.erase(server) : std::next(server);
         }
     }
-    /// [any] Server model names held now (for tests and the keep-alive refresher).
-    [[nodiscard]] std::vector<std::string> held_server_models() const {
-        std::lock_guard lock(mutex_);
-        std::vector<std::string> names;
-        for (const auto& [server_name, holders] : holders_)
-            if (!holders.empty()) names.push_back(server_name);
-        return names;
-    }
 
   private:
     /// Removes one holder; true when the server model has no holder left. Caller holds mutex_.

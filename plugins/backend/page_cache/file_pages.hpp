@@ -76,7 +76,6 @@ class FileMapping {
     [[nodiscard]] uint64_t resident_bytes() const;
 
     [[nodiscard]] bool is_mapped() const noexcept { return address_ != nullptr; }
-    [[nodiscard]] bool is_locked() const noexcept { return locked_; }
     [[nodiscard]] uint64_t length_bytes() const noexcept { return length_bytes_; }
 
   private:

@@ -97,8 +97,6 @@ class MemoryAdmission {
         out.may_evict = prewarm_may_evict_ ? 1 : 0;
     }
 
-    [[nodiscard]] double host_limit_mb() const noexcept { return host_limit_mb_; }
-
   private:
     double host_limit_mb_ = std::numeric_limits<double>::infinity();
     double reserve_mb_ = 0;

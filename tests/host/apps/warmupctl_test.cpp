@@ -147,6 +147,46 @@ TEST(WarmupctlOperate, SendEventsSplitsALargeFileIntoBodiesUnderTheCapAndReports
     EXPECT_NE(split.output.find("unknown model 'nobody'"), std::string::npos) << split.output;
 }
 
+TEST(WarmupctlOperate, SendEventsSendsAgainWhatAFullIngestQueueRefusedAndCountsEachBadLineOnce) {
+    TempDir dir("warmupctl-send-queue");
+    const auto config = dir.path() / "daemon.yaml";
+    // A queue of 2,000 events: a body of 12,000 is taken 2,000 at a time (the control loop drains it in between).
+    std::string yaml = config_with_predictor_params("min_samples: 5");
+    yaml.replace(yaml.find("budgets: {memory_mb: 4096}"), 26,
+                 "budgets: {memory_mb: 4096, ingest_queue_capacity: 2000}");
+    std::ofstream(config) << yaml;
+    Daemon daemon({"--config", config.string(), "--port", "0"});
+    const int port = daemon.wait_until_listening();
+    ASSERT_GT(port, 0) << daemon.log();
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+
+    const auto events = dir.path() / "events.ndjson";
+    {
+        std::ofstream out(events);
+        for (int line = 1; line <= 12000; ++line)
+            out << (line == 1500 || line == 9000 ? "{\"model\": \"nobody\"}\n" : "{\"model\": \"small\"}\n");
+    }
+    const CtlRun sent = warmupctl({"--url", url, "send-events", events.string()});
+    EXPECT_EQ(sent.exit_code, 1) << sent.output;  // the two unknown models
+    const auto summary = nlohmann::json::parse(sent.output.substr(0, sent.output.find("\nwarmupctl:") + 1));
+    EXPECT_EQ(summary["accepted"], 11998) << sent.output;
+    ASSERT_EQ(summary["rejected"].size(), 2u) << sent.output;
+    EXPECT_EQ(summary["rejected"][0]["line"], 1500) << sent.output;
+    EXPECT_EQ(summary["rejected"][1]["line"], 9000) << sent.output;
+    EXPECT_FALSE(summary.contains("rejected_not_listed")) << sent.output;
+    EXPECT_GE(summary["resent_after_queue_full"], 5) << sent.output;
+    EXPECT_NE(sent.output.find("HTTP 400 (2 events refused)"), std::string::npos) << sent.output;
+
+    // Without retries the refused tail is reported, each event once, and the exit says why.
+    const CtlRun once = warmupctl({"--url", url, "send-events", "--retry-s", "0", events.string()});
+    EXPECT_EQ(once.exit_code, 1) << once.output;
+    const auto first = nlohmann::json::parse(once.output.substr(0, once.output.find("\nwarmupctl:") + 1));
+    EXPECT_EQ(first["accepted"].get<uint64_t>() + first["rejected"].size() + first.value("rejected_not_listed", 0u),
+              12000u)
+        << once.output;
+    EXPECT_NE(once.output.find("HTTP 503"), std::string::npos) << once.output;
+}
+
 TEST(WarmupctlVersion, PrintsVersionAbiAndCommitAndExits0WithoutASubcommand) {
     const std::regex line(std::string("warmupctl ") + WARMUP_TEST_PROJECT_VERSION +
                           R"( \(plugin ABI [0-9]+\.[0-9]+, commit ([0-9a-f]{12}|unknown)\)\n)");

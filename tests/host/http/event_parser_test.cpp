@@ -127,8 +127,12 @@ TEST_P(EventParserRefusal, RefusesTheItemWithItsReasonAtItsLine) {
 INSTANTIATE_TEST_SUITE_P(
     EveryReason, EventParserRefusal,
     ::testing::Values(
-        RefusalCase{"UnterminatedObject", R"({"model": "a")", "malformed JSON"},      // unterminated object
-        RefusalCase{"TrailingJunk", R"({"model": "a"} trailing)", "malformed JSON"},  // junk after the object
+        RefusalCase{"UnterminatedObject", R"({"model": "a")",
+                    "malformed JSON at byte 14: syntax error while parsing object - unexpected end of input; "
+                    "expected '}'"},
+        RefusalCase{"TrailingJunk", R"({"model": "a"} trailing)",
+                    "malformed JSON at byte 18: syntax error while parsing value - invalid literal; last read: "
+                    "'\"a\"} tra'; expected end of input"},
         RefusalCase{"MissingModel", R"({"ts_ms": 5})", "missing field 'model'"},
         RefusalCase{"ModelNotString", R"({"model": 5})", "'model' must be a string"},
         RefusalCase{"EmptyModel", R"({"model": ""})", "'model' must not be empty"},
@@ -189,7 +193,8 @@ TEST(EventParser, ManyBadLinesAreEachReportedInOrderWithGoodOnesKept) {
     EXPECT_EQ(body.events[1].model, "c");
     ASSERT_EQ(body.rejected.size(), 4u);
     EXPECT_EQ(body.rejected[0].position, 2u);
-    EXPECT_EQ(body.rejected[0].reason, "malformed JSON");
+    EXPECT_EQ(body.rejected[0].reason,
+              "malformed JSON at byte 2: syntax error while parsing value - invalid literal; last read: 'no'");
     EXPECT_EQ(body.rejected[1].position, 4u);
     EXPECT_EQ(body.rejected[1].reason, "'count' must be between 1 and 1000000");
     EXPECT_EQ(body.rejected[2].position, 6u);
@@ -242,7 +247,7 @@ TEST(EventParser, ANumberBeyondDoubleRangeRefusesTheArrayAndOnlyItsLineInNdjson)
     EXPECT_EQ(lines.events[0].model, "b");
     ASSERT_EQ(lines.rejected.size(), 1u);
     EXPECT_EQ(lines.rejected[0].position, 1u);
-    EXPECT_EQ(lines.rejected[0].reason, "malformed JSON");
+    EXPECT_EQ(lines.rejected[0].reason, "malformed JSON: number overflow parsing '1e400'");
 }
 
 TEST(EventParser, UnterminatedJsonArrayIsRefused) {
@@ -398,14 +403,38 @@ TEST(EventParser, NdjsonLineWithAByteOrderMarkIsReadAsWithout) {
     EXPECT_EQ(body.events[0].count, 2u);
 }
 
-TEST(EventParser, InvalidUtf8AndLoneSurrogatesAreMalformedLines) {
+TEST(EventParser, InvalidUtf8AndLoneSurrogatesAreMalformedLinesThatSayWhichByte) {
     const ParsedBody body =
         parse_events_body("{\"model\":\"a\xff\"}\n{\"model\":\"a\\ud800\"}\n{\"model\":\"ok\"}\n", 1 << 20, 0);
     ASSERT_EQ(body.events.size(), 1u);
     EXPECT_EQ(body.events[0].position, 3u);
     ASSERT_EQ(body.rejected.size(), 2u);
-    EXPECT_EQ(body.rejected[0].reason, "malformed JSON");
-    EXPECT_EQ(body.rejected[1].reason, "malformed JSON");
+    // The byte that is not UTF-8 is shown escaped, so the reason itself stays valid UTF-8.
+    EXPECT_EQ(body.rejected[0].reason,
+              "malformed JSON at byte 12: syntax error while parsing value - invalid string: ill-formed UTF-8 byte; "
+              "last read: '\"a\\xFF'");
+    EXPECT_EQ(body.rejected[1].reason,
+              "malformed JSON at byte 18: syntax error while parsing value - invalid string: surrogate U+D800..U+DBFF "
+              "must be followed by U+DC00..U+DFFF; last read: '\"a\\ud800\"'");
+}
+
+TEST(EventParser, OneEventObjectWrittenOverSeveralLinesIsThatEvent) {
+    // As `jq .` prints it (curl -H 'Content-Type: application/json' -d @event.json): one event, not three malformed
+    // lines; it is numbered by the line its object starts on.
+    const ParsedBody body = parse_events_body("\n{\n  \"model\": \"a\",\n  \"count\": 2\n}\n", 1 << 20, 0);
+    EXPECT_FALSE(body.is_array);
+    EXPECT_TRUE(body.rejected.empty());
+    ASSERT_EQ(body.events.size(), 1u);
+    EXPECT_EQ(body.events[0].position, 2u);
+    EXPECT_EQ(body.events[0].model, "a");
+    EXPECT_EQ(body.events[0].count, 2u);
+    // Its refusal is the item's own reason; and NDJSON whose first line is a whole object is still read by line.
+    const ParsedBody refused = parse_events_body("{\n  \"model\": 5\n}\n", 1 << 20, 0);
+    ASSERT_EQ(refused.rejected.size(), 1u);
+    EXPECT_EQ(refused.rejected[0].position, 1u);
+    EXPECT_EQ(refused.rejected[0].reason, "'model' must be a string");
+    const ParsedBody lines = parse_events_body("{\"model\": \"a\"}\n{\"model\": \"b\"}\n", 1 << 20, 0);
+    EXPECT_EQ(lines.events.size(), 2u);
 }
 
 }  // namespace warmup::host

@@ -230,6 +230,42 @@ TEST(ContentEncoding, AGzipBodyIsReadAndOneThatIsNotGzipIsRefusedNamingTheEncodi
     }
 }
 
+TEST(ContentEncoding, AnEncodingTheServerCannotDecodeIsRefusedWith415NotReadAsPlainText) {
+    InProcessDaemon daemon("16", std::nullopt);
+    for (const std::string encoding : {"zstd", "compress"}) {
+        const auto [status, answer] =
+            daemon.post_events("{\"model\": \"known/a\"}\n", {{"Content-Encoding", encoding}});
+        EXPECT_EQ(status, 415) << encoding;
+        EXPECT_EQ(answer.value("error", ""),
+                  "Content-Encoding '" + encoding + "' is not supported (gzip, deflate and br are)")
+            << answer.dump();
+    }
+    const auto [status, answer] = daemon.post_events("{\"model\": \"known/a\"}\n", {{"Content-Encoding", "identity"}});
+    EXPECT_EQ(status, 200) << answer.dump();
+}
+
+TEST(QueryParameters, AParameterAnEndpointDoesNotTakeIsRefusedBeforeAnythingIsDone) {
+    InProcessDaemon daemon("16", std::nullopt);
+    // A POST that looks like a dry run must not ingest.
+    const auto refused =
+        daemon.client().Post("/api/warmup/events?dry_run=1", "{\"model\": \"known/a\"}\n", "application/x-ndjson");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400) << refused->body;
+    EXPECT_EQ(json::parse(refused->body)["error"], "unknown query parameter 'dry_run' (this endpoint takes none)");
+    const auto status = daemon.client().Get("/api/warmup/status");
+    ASSERT_TRUE(status);
+    EXPECT_EQ(json::parse(status->body)["counters"]["events_accepted"], 0) << status->body;
+    for (const std::string path : {"/metrics?x=1", "/api/warmup/health/components?x=1", "/readyz?verbose"}) {
+        const auto answer = daemon.client().Get(path);
+        ASSERT_TRUE(answer) << path;
+        EXPECT_EQ(answer->status, 400) << path << " " << answer->body;
+    }
+    // The parameters an endpoint takes still reach it.
+    const auto decisions = daemon.client().Get("/api/warmup/decisions?limit=5");
+    ASSERT_TRUE(decisions);
+    EXPECT_EQ(decisions->status, 200) << decisions->body;
+}
+
 TEST(BodyCap, AContentLengthOverTheCapIsRefusedBeforeTheBodyIsSent) {
     InProcessDaemon daemon("0.001", std::nullopt);
     RawConnection connection(daemon.port());
