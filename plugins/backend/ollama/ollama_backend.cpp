@@ -306,16 +306,7 @@ OllamaBackend::OllamaBackend(sdk::Host host, sdk::Params& params) : sdk::Backend
     memory_from_vram_ = params.get_choice("memory_report", "size", {"size", "size_vram"}) == "size_vram";
     keep_alive_refresh_ms_ = params.get_int("keep_alive_refresh_ms", 60000, 0, 86400000);
 
-    sdk::Params names = params.get_map("model_names");
-    for (const auto& entry : names.node()) {
-        const std::string glob = entry.first.Scalar();
-        if (glob.empty()) throw sdk::InvalidArgument("params.model_names: an empty catalog name glob");
-        const std::string ollama_name = names.get_string(glob, "");
-        if (ollama_name.empty())
-            throw sdk::InvalidArgument("params.model_names." + glob + ": expected a non-empty Ollama model name");
-        model_names_.emplace_back(glob, ollama_name);
-    }
-    names.finish();
+    model_names_ = sdk::read_name_map(params, "model_names", "an Ollama model name (a non-empty string)");
     if (keep_alive_refresh_ms_ > 0) refresher_ = std::thread([this] { refresher_loop(); });
 }
 
@@ -337,11 +328,8 @@ OllamaBackend::~OllamaBackend() {
 }
 
 std::string OllamaBackend::ollama_name_for(std::string_view catalog_name) const {
-    for (const auto& [glob, ollama_name] : model_names_)
-        if (glob == catalog_name) return ollama_name;
-    for (const auto& [glob, ollama_name] : model_names_)
-        if (sdk::glob_match(glob, catalog_name)) return ollama_name;
-    return std::string(catalog_name);
+    const auto* mapped = model_names_.find(catalog_name);
+    return mapped != nullptr ? mapped->second : std::string(catalog_name);
 }
 
 double OllamaBackend::load(const warmup_model_info& model, const warmup_cancel_token& cancel) {
@@ -482,9 +470,10 @@ std::vector<sdk::ResidentModel> OllamaBackend::list_resident() {
     // covers that name), unless it is the target of a model_names mapping: then its catalog name is unknown.
     for (const auto& [ollama_name, memory_mb] : listed) {
         if (reported_ollama_names.count(ollama_name)) continue;
-        const bool mapped = std::any_of(model_names_.begin(), model_names_.end(), [&](const auto& mapping) {
-            return mapping.second == ollama_name || mapping.second + ":latest" == ollama_name;
-        });
+        const bool mapped =
+            std::any_of(model_names_.entries().begin(), model_names_.entries().end(), [&](const auto& mapping) {
+                return mapping.second == ollama_name || mapping.second + ":latest" == ollama_name;
+            });
         if (!mapped) resident.push_back({ollama_name, memory_mb});
     }
     return resident;

@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 #include <warmup/sdk/http_client.hpp>
+#include <warmup/sdk/name_map.hpp>
 #include <warmup/sdk/plugin.hpp>
 
 #include "common/shared_server_models.hpp"
@@ -97,8 +98,8 @@ class OllamaBackend final : public sdk::Backend {
     std::string keep_alive_json_;  // the JSON value sent as keep_alive on load: a number (seconds) or a string
     int64_t load_timeout_ms_ = 600000;
     int64_t unload_timeout_ms_ = 60000;
-    bool memory_from_vram_ = false;                                 // memory_report: size_vram instead of size
-    std::vector<std::pair<std::string, std::string>> model_names_;  // (catalog glob, Ollama name), file order
+    bool memory_from_vram_ = false;        // memory_report: size_vram instead of size
+    sdk::NameMap model_names_;             // catalog glob -> Ollama name
     backend::SharedServerModels holders_;  // which catalog names hold each Ollama model (thread-safe)
 
     mutable std::mutex cleanup_mutex_;  // guards cleanups_

@@ -83,20 +83,11 @@ TritonBackend::TritonBackend(sdk::Host host, sdk::Params& params) : sdk::Backend
     config_.verify_ready = params.get_bool("verify_ready", true);
     config_.memory_from_stats = params.get_bool("memory_from_stats", false);
 
-    // A nested Params marks "model_names" as read; its own finish() is never called because every key is a glob.
-    const sdk::Params names = params.get_map("model_names");
-    for (const auto& entry : names.node()) {
-        const std::string glob = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
-        const std::string key_path = "params.model_names." + glob;
-        if (glob.empty()) throw sdk::InvalidArgument("params.model_names: a key is empty or not a string");
-        if (!entry.second.IsScalar() || entry.second.Scalar().empty())
-            throw sdk::InvalidArgument(key_path + ": expected a Triton model name (a non-empty string)");
-        const std::string target = entry.second.Scalar();
+    config_.model_names = sdk::read_name_map(params, "model_names", "a Triton model name (a non-empty string)");
+    for (const auto& [glob, target] : config_.model_names.entries())
         if (target.find('/') != std::string::npos)
-            throw sdk::InvalidArgument(key_path + ": '" + target +
+            throw sdk::InvalidArgument("params.model_names." + glob + ": '" + target +
                                        "' contains '/', but a Triton model name is a directory name");
-        config_.model_names.emplace_back(glob, target);
-    }
 }
 
 TritonBackend::~TritonBackend() {
@@ -115,9 +106,8 @@ TritonBackend::~TritonBackend() {
 }
 
 std::string TritonBackend::repository_name(std::string_view catalog_name) const {
-    for (const auto& [glob, target] : config_.model_names)
-        if (sdk::glob_match(glob, catalog_name)) return target;
-    return std::string(catalog_name);
+    const auto* mapped = config_.model_names.find(catalog_name);
+    return mapped != nullptr ? mapped->second : std::string(catalog_name);
 }
 
 std::vector<std::string> TritonBackend::pending_orphans() const {
@@ -401,8 +391,9 @@ std::vector<sdk::ResidentModel> TritonBackend::list_resident() {
     holders_.forget_gone(listing_started, ready);
     for (const std::string& name : ready) {
         if (reported.count(name)) continue;
-        const bool mapped = std::any_of(config_.model_names.begin(), config_.model_names.end(),
-                                        [&](const auto& mapping) { return mapping.second == name; });
+        const auto& names = config_.model_names.entries();
+        const bool mapped =
+            std::any_of(names.begin(), names.end(), [&](const auto& mapping) { return mapping.second == name; });
         if (!mapped) resident.push_back({name, 0.0});
     }
     return resident;

@@ -39,6 +39,7 @@
 #include <utility>
 #include <vector>
 #include <warmup/sdk/http_client.hpp>
+#include <warmup/sdk/name_map.hpp>
 #include <warmup/sdk/plugin.hpp>
 
 #include "common/shared_server_models.hpp"
@@ -58,7 +59,7 @@ struct TritonBackendConfig {
     bool verify_ready = true;
     bool memory_from_stats = false;
     /// (catalog name glob, Triton repository model name), in file order; the first matching glob wins.
-    std::vector<std::pair<std::string, std::string>> model_names;
+    sdk::NameMap model_names;  ///< catalog glob -> repository model name
 };
 
 class TritonBackend final : public sdk::Backend {
@@ -78,8 +79,8 @@ class TritonBackend final : public sdk::Backend {
     std::vector<sdk::ResidentModel> list_resident() override;
 
     [[nodiscard]] const TritonBackendConfig& config() const noexcept { return config_; }
-    /// The Triton repository model name for a catalog model name: the first matching model_names glob's value, else
-    /// the name itself. [any]
+    /// The Triton repository model name for a catalog model name: the model_names entry equal to it, else the first
+    /// whose glob matches (file order), else the name itself. [any]
     [[nodiscard]] std::string repository_name(std::string_view catalog_name) const;
     /// Repository model names the cleanup still watches (sorted). [any]
     [[nodiscard]] std::vector<std::string> pending_orphans() const;

@@ -86,21 +86,6 @@ const std::string kSleepFlags = "start vllm serve with --enable-sleep-mode and t
 const std::string kLoraFlags =
     "start vllm serve with --enable-lora and the environment VLLM_ALLOW_RUNTIME_LORA_UPDATING=True";
 
-/// (glob, value) pairs of a string-to-string params mapping, in file order; `describe` names the expected value.
-std::vector<std::pair<std::string, std::string>> read_string_map(sdk::Params& params, const std::string& key,
-                                                                 const std::string& describe) {
-    std::vector<std::pair<std::string, std::string>> entries;
-    const sdk::Params map = params.get_map(key);
-    for (const auto& entry : map.node()) {
-        const std::string glob = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
-        if (glob.empty()) throw sdk::InvalidArgument("params." + key + ": a key is empty or not a string");
-        if (!entry.second.IsScalar() || entry.second.Scalar().empty())
-            throw sdk::InvalidArgument("params." + key + "." + glob + ": expected " + describe);
-        entries.emplace_back(glob, entry.second.Scalar());
-    }
-    return entries;
-}
-
 }  // namespace
 
 VllmBackend::VllmBackend(sdk::Host host, sdk::Params& params) : sdk::Backend(host) {
@@ -111,7 +96,9 @@ VllmBackend::VllmBackend(sdk::Host host, sdk::Params& params) : sdk::Backend(hos
     mode_ = params.get_choice("mode", "sleep", {"sleep", "lora"}) == "lora" ? Mode::Lora : Mode::Sleep;
 
     const sdk::HttpClientOptions connection = sdk::read_http_client_options(params);
-    for (const auto& [glob, url] : read_string_map(params, "servers", "a vLLM base URL such as http://127.0.0.1:8000"))
+    const sdk::NameMap server_urls =
+        sdk::read_name_map(params, "servers", "a vLLM base URL such as http://127.0.0.1:8000");
+    for (const auto& [glob, url] : server_urls.entries())
         servers_.push_back(
             {glob, sdk::HttpClient(sdk::parse_http_base_url(url, "params.servers." + glob, 8000), connection)});
     if (servers_.empty())
@@ -126,7 +113,8 @@ VllmBackend::VllmBackend(sdk::Host host, sdk::Params& params) : sdk::Backend(hos
     } else {
         if (params.has("sleep_level")) throw sdk::InvalidArgument("params.sleep_level: only used with mode: sleep");
         if (params.has("memory_metric")) throw sdk::InvalidArgument("params.memory_metric: only used with mode: sleep");
-        lora_paths_ = read_string_map(params, "lora_paths", "an adapter path (${name} is replaced by the model name)");
+        lora_paths_ =
+            sdk::read_name_map(params, "lora_paths", "an adapter path (${name} is replaced by the model name)");
         if (lora_paths_.empty())
             throw sdk::InvalidArgument(
                 "params.lora_paths: required with mode: lora: a mapping from catalog name glob "
@@ -154,16 +142,14 @@ const VllmBackend::Server* VllmBackend::server_for(std::string_view catalog_name
 }
 
 std::string VllmBackend::lora_path_for(std::string_view catalog_name) const {
-    for (const auto& [glob, pattern] : lora_paths_) {
-        if (glob != catalog_name && !sdk::glob_match(glob, catalog_name)) continue;
-        std::string path = pattern;
-        const std::string placeholder = "${name}";
-        for (std::size_t at = path.find(placeholder); at != std::string::npos;
-             at = path.find(placeholder, at + catalog_name.size()))
-            path.replace(at, placeholder.size(), catalog_name);
-        return path;
-    }
-    return {};
+    const auto* mapped = lora_paths_.find(catalog_name);
+    if (mapped == nullptr) return {};
+    std::string path = mapped->second;
+    const std::string placeholder = "${name}";
+    for (std::size_t at = path.find(placeholder); at != std::string::npos;
+         at = path.find(placeholder, at + catalog_name.size()))
+        path.replace(at, placeholder.size(), catalog_name);
+    return path;
 }
 
 const VllmBackend::Server& VllmBackend::require_server(std::string_view catalog_name) const {

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 #include <warmup/sdk/http_client.hpp>
+#include <warmup/sdk/name_map.hpp>
 #include <warmup/sdk/plugin.hpp>
 
 namespace warmup::plugins {
@@ -99,8 +100,8 @@ class VllmBackend final : public sdk::Backend {
 
     Mode mode_ = Mode::Sleep;
     int sleep_level_ = 1;
-    std::vector<Server> servers_;                                  // file order
-    std::vector<std::pair<std::string, std::string>> lora_paths_;  // (glob, path with ${name}), file order
+    std::vector<Server> servers_;  // file order
+    sdk::NameMap lora_paths_;      // catalog glob -> adapter path with ${name}
     int64_t load_timeout_ms_ = 600000;
     int64_t request_timeout_ms_ = 30000;
     int64_t wake_poll_ms_ = 200;

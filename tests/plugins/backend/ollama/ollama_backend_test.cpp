@@ -371,8 +371,10 @@ TEST(OllamaBackendParams, BadParamsAreRefusedWithTheirKeyPath) {
         {"memory_report: rss", "params.memory_report: 'rss' is not one of: size, size_vram"},
         {"keep_alive_refresh_ms: -1", "params.keep_alive_refresh_ms: -1 is outside"},
         {"model_names: [a, b]", "params.model_names: expected a mapping"},
-        {"model_names: {'chat/*': ''}", "params.model_names.chat/*: expected a non-empty Ollama model name"},
-        {"model_names: {'chat/*': [x]}", "params.model_names.chat/*: expected a string"},
+        {"model_names: {'chat/*': ''}",
+         "params.model_names.chat/*: expected an Ollama model name (a non-empty string)"},
+        {"model_names: {'chat/*': [x]}",
+         "params.model_names.chat/*: expected an Ollama model name (a non-empty string)"},
         {"base_urll: http://x", "params.base_urll: unknown parameter"},
     };
     for (const auto& [yaml, expected] : cases) {

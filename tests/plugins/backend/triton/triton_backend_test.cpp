@@ -228,13 +228,14 @@ TEST(TritonBackend, LoadLongerThanLoadTimeoutIsTimeout) {
     EXPECT_EQ(backend->pending_orphans(), std::vector<std::string>{"slow"});
 }
 
-TEST(TritonBackend, ModelNamesMapCatalogGlobsToRepositoryNamesFirstMatchWins) {
+TEST(TritonBackend, ModelNamesMapAnExactNameFirstThenTheFirstMatchingGlob) {
     FakeTriton fake;
     PluginTestHost host;
     auto backend = make_backend(host, params_for(fake,
                                                  "model_names: {'vision/*': resnet50, 'llm-?b': llm_small, "
-                                                 "'llm-*': llm_any}"));
+                                                 "'llm-*': llm_any, 'vision/vit': vit_b16}"));
     EXPECT_EQ(backend->repository_name("vision/resnet"), "resnet50");
+    EXPECT_EQ(backend->repository_name("vision/vit"), "vit_b16");   // its own key, though a glob before it matches
     EXPECT_EQ(backend->repository_name("llm-7b"), "llm_small");     // both llm globs match: the first listed wins
     EXPECT_EQ(backend->repository_name("llm-13b"), "llm_any");      // '?' is exactly one character
     EXPECT_EQ(backend->repository_name("phi3:mini"), "phi3:mini");  // unmapped: same name

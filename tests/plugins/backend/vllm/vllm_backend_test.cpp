@@ -258,6 +258,17 @@ TEST(VllmLoraModeFailures, RuntimeLoraUpdatingOffIsUnsupported) {
     EXPECT_TRUE(contains(error.what(), "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True")) << error.what();
 }
 
+TEST(VllmLoraPaths, AnAdaptersPathIsItsOwnKeyFirstThenTheFirstMatchingGlob) {
+    FakeVllm fake(/*dev_mode=*/true, /*runtime_lora=*/true);
+    test::PluginTestHost host;
+    auto backend = make_backend(host, "mode: lora\nservers: {'*': '" + fake.url() +
+                                          "'}\nlora_paths: {'sql-*': '/a/${name}', '*': '/b/${name}', "
+                                          "'sql-legacy': '/old/legacy'}");
+    EXPECT_EQ(backend->lora_path_for("sql-orders"), "/a/sql-orders");
+    EXPECT_EQ(backend->lora_path_for("sql-legacy"), "/old/legacy");  // its own key, though 'sql-*' comes first
+    EXPECT_EQ(backend->lora_path_for("chat"), "/b/chat");
+}
+
 TEST(VllmBackendParams, BadParamsAreRefusedWithTheirKeyPath) {
     test::PluginTestHost host;
     const std::pair<const char*, const char*> cases[] = {
