@@ -60,23 +60,28 @@ ReloadResult refused(int http_status, std::string stage, std::string error, std:
     return result;
 }
 
-/// [control] Hands `slot`'s state from the running instance to its replacement where both share a state schema, and
-/// says in `change.state` what happened. Returns the error when the export or the import failed.
-std::optional<std::string> hand_over_state(ComponentSlot slot, const PluginInstance& old_instance,
-                                           const PluginInstance& new_instance, ReloadResult::SlotChange& change) {
+/// What hand_over_state did, and its detail: the running instance's state went to its replacement ("<schema>, N
+/// bytes"), the two share no state (why: a side without the state extension, or other schemas), or the export or the
+/// import failed (the error).
+struct StateHandOver {
+    enum class Outcome { HandedOver, NothingShared, Failed };
+    Outcome outcome;
+    std::string detail;
+};
+
+/// [control] Hands `slot`'s state from the running instance to its replacement where both share a state schema.
+StateHandOver hand_over_state(ComponentSlot slot, const PluginInstance& old_instance,
+                              const PluginInstance& new_instance, const ReloadResult::SlotChange& change) {
+    using Outcome = StateHandOver::Outcome;
     const auto* old_state = static_cast<const warmup_state_extension*>(old_instance.extension(WARMUP_EXT_STATE));
     const auto* new_state = static_cast<const warmup_state_extension*>(new_instance.extension(WARMUP_EXT_STATE));
     const char* old_schema = old_state != nullptr ? old_state->schema(old_instance.self()) : nullptr;
     const char* new_schema = new_state != nullptr ? new_state->schema(new_instance.self()) : nullptr;
-    if (old_schema == nullptr || new_schema == nullptr) {
-        change.state = fmt::format("started cold: {} has no state extension",
-                                   old_schema == nullptr ? "the old plugin" : "the new plugin");
-        return std::nullopt;
-    }
-    if (std::string_view(old_schema) != std::string_view(new_schema)) {
-        change.state = fmt::format("started cold: state schemas differ ('{}' vs '{}')", old_schema, new_schema);
-        return std::nullopt;
-    }
+    if (old_schema == nullptr || new_schema == nullptr)
+        return {Outcome::NothingShared,
+                fmt::format("{} has no state extension", old_schema == nullptr ? "the old plugin" : "the new plugin")};
+    if (std::string_view(old_schema) != std::string_view(new_schema))
+        return {Outcome::NothingShared, fmt::format("state schemas differ ('{}' vs '{}')", old_schema, new_schema)};
     std::string bytes;
     warmup_byte_writer writer{&bytes, [](void* context, const char* data, size_t size) {
                                   static_cast<std::string*>(context)->append(data, size);
@@ -86,11 +91,10 @@ std::optional<std::string> hand_over_state(ComponentSlot slot, const PluginInsta
     if (error == nullptr) error = new_state->import_state(new_instance.self(), {bytes.data(), bytes.size()});
     if (error != nullptr) {
         ErrorPtr owned(error);
-        return fmt::format("state hand-off of {} from {} to {} failed: {}: {}", slot_key(slot), change.from, change.to,
-                           status_name(owned->code), owned->message);
+        return {Outcome::Failed, fmt::format("state hand-off of {} from {} to {} failed: {}: {}", slot_key(slot),
+                                             change.from, change.to, status_name(owned->code), owned->message)};
     }
-    change.state = fmt::format("handed over ({}, {} bytes)", old_schema, bytes.size());
-    return std::nullopt;
+    return {Outcome::HandedOver, fmt::format("{}, {} bytes", old_schema, bytes.size())};
 }
 
 /// The sources a reload published, as changes (a source replaced) and notes (started, stopped).
@@ -358,22 +362,27 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
         // version of a plugin whose newer state has records the older refuses; a refused import leaves a plugin's
         // state as it was). A new instance that cannot read the running one's state is refused.
         const bool taken_back = before_last_reload_ && before_last_reload_->at(slot) == new_instance;
-        if (auto error = hand_over_state(slot, *old_instance, *new_instance, change)) {
+        StateHandOver hand_over = hand_over_state(slot, *old_instance, *new_instance, change);
+        if (hand_over.outcome == StateHandOver::Outcome::Failed) {
             if (!taken_back) {
                 out.ok = false;
-                out.error = std::move(*error);
+                out.error = std::move(hand_over.detail);
                 return out;  // nothing published yet: the running set is untouched
             }
             // What the running instance learned since the last reload is dropped with it: say so where it is seen.
             spdlog::warn(
                 "STATE_HANDOFF_ERROR {} (the rollback goes on: the instance taken back keeps what it had "
                 "learned before the last reload)",
-                *error);
-            change.state = "started cold: the running instance's state could not be handed over: " + *error;
+                hand_over.detail);
+            hand_over.detail = "the running instance's state could not be handed over: " + hand_over.detail;
         }
-        if (taken_back && change.state.rfind("started cold", 0) == 0)
+        if (hand_over.outcome == StateHandOver::Outcome::HandedOver)
+            change.state = "handed over (" + hand_over.detail + ")";
+        else if (taken_back)
             change.state = "taken back as it was before the last reload, with what it had learned until then (" +
-                           change.state.substr(std::string_view("started cold: ").size()) + ")";
+                           hand_over.detail + ")";
+        else
+            change.state = "started cold: " + hand_over.detail;
         out.changes.push_back(std::move(change));
     }
 
