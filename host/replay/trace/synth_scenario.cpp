@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "config/yaml_documents.hpp"
+#include "core/duration.hpp"
 #include "replay/trace/line_reader.hpp"
 #include "replay/trace/synth_trace.hpp"
 
@@ -176,21 +177,12 @@ class ScenarioReader {
 
     /// "<number><unit>" with unit ms, s, m, h or d, e.g. 90s, 1.5h, 14d. Whole milliseconds.
     int64_t read_duration(const YAML::Node& node, const Where& where) {
-        const std::string text = node.IsScalar() ? node.Scalar() : std::string();
-        std::size_t split = 0;
-        while (split < text.size() && (std::isdigit(static_cast<unsigned char>(text[split])) || text[split] == '.'))
-            ++split;
-        const std::string_view number(text.data(), split);
-        const std::string_view unit = std::string_view(text).substr(split);
-        static constexpr std::array<std::pair<std::string_view, double>, 5> units = {
-            {{"ms", 1}, {"s", 1e3}, {"m", 6e4}, {"h", 3.6e6}, {"d", 8.64e7}}};
-        const auto found = std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
-        double value = 0;
-        if (!node.IsScalar() || found == units.end() || !parse_double(number, value) ||
-            value * found->second > static_cast<double>(max_duration_ms))
+        // The command line's reader (--from, --to), so a duration is written the same way everywhere.
+        const auto ms = node.IsScalar() ? parse_duration_ms(node.Scalar(), /*bare_number_is_ms=*/false) : std::nullopt;
+        if (!ms || *ms > max_duration_ms)
             fail(where, fmt::format("expected a duration like 500ms, 90s, 30m, 12h or 7d, at most 3660d, got {}",
                                     describe_node(node)));
-        return std::llround(value * found->second);
+        return *ms;
     }
 
     /// Epoch milliseconds, or a UTC date "YYYY-MM-DD" optionally followed by "THH:MM" or " HH:MM".
