@@ -66,6 +66,9 @@ class Catalog {
     /// The index of an already registered model, or nullopt.
     [[nodiscard]] std::optional<warmup_model_index> find(std::string_view name) const;
 
+    /// Whether resolve(`name`) would give an index (registered, or an entry matches it), without registering it.
+    [[nodiscard]] bool covers(std::string_view name) const { return find(name) || match_entry(name); }
+
     /// The record of a registered model. Precondition: index < size().
     [[nodiscard]] const ModelRecord& record(warmup_model_index index) const;
 

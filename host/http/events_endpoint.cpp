@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
@@ -89,7 +90,22 @@ void HttpApi::post_events(const httplib::Request&, httplib::Response& response, 
         if (looked_up.size() < kMaxRemembered) looked_up.emplace_back(name, index);
         return index;
     };
+    // A model first named by an event the queue then refuses must not join the catalog (it would be listed, planned
+    // and kept in the state with nothing learned): the events past the room the queue has now are judged without
+    // registering their model, and refused as the queue would refuse them. The room can shrink before try_ingest
+    // (other posts), so at worst a model of an event refused there is registered. A fleet node's router has a
+    // buffer of its own and is not asked.
+    const std::size_t room = event_router_ ? std::numeric_limits<std::size_t>::max() : runtime_.ingest_room();
+    std::vector<std::size_t> past_room;  // positions of the valid events beyond the room, in order
     for (const auto& parsed : body.events) {
+        if (events.size() >= room) {
+            if (runtime_.catalog().covers(parsed.model))
+                past_room.push_back(parsed.position);
+            else
+                rejected.add(parsed.position,
+                             fmt::format("unknown model '{}' (no catalog entry matches it)", parsed.model));
+            continue;
+        }
         const auto model = resolve(parsed.model);
         if (!model) {
             rejected.add(parsed.position,
@@ -104,11 +120,15 @@ void HttpApi::post_events(const httplib::Request&, httplib::Response& response, 
     RoutedEvents routed;
     if (!events.empty()) routed = event_router_ ? event_router_(events) : RoutedEvents{runtime_.try_ingest(events), ""};
     const std::size_t accepted = routed.accepted;
-    const bool queue_full = accepted < events.size();
+    // The queue's refusals, in body order: the tail try_ingest did not take, then the events past the room.
+    positions.erase(positions.begin(), positions.begin() + static_cast<std::ptrdiff_t>(accepted));
+    positions.insert(positions.end(), past_room.begin(), past_room.end());
+    const bool queue_full = !positions.empty();
     runtime_.count_invalid_events(rejected.total());  // before the queue's refusals are added
     if (queue_full) {
+        if (!past_room.empty()) runtime_.count_refused_events(past_room.size());  // try_ingest counted its own
         const std::string reason = routed.refusal.empty() ? runtime_.ingest_refusal_reason() : routed.refusal;
-        for (std::size_t i = accepted; i < events.size(); ++i) rejected.add(positions[i], reason);
+        for (const std::size_t position : positions) rejected.add(position, reason);
     }
     if (!rejected.empty()) {
         const int64_t steady_ms =
@@ -123,7 +143,7 @@ void HttpApi::post_events(const httplib::Request&, httplib::Response& response, 
     rejected.write(answer);
     // The queue refuses a tail: every event from this line or item on that was not refused for its content. Sending
     // the body again from there later (its bad lines are refused again) loses and repeats nothing.
-    if (queue_full) answer["retry_from"] = positions[accepted];
+    if (queue_full) answer["retry_from"] = positions.front();
     reply(response, status, answer);
 }
 

@@ -15,14 +15,7 @@ std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events, 
     bool was_empty = false;
     {
         std::lock_guard lock(ingest_mutex_);
-        const std::size_t capacity = config_.ingest_queue_capacity;
-        const std::size_t room = capacity - std::min(capacity, ingest_pending_.size());
-        accepted = std::min(room, events.size());
-        // A journal whose disk is slower than the traffic refuses like a full queue (503), never grows memory; one
-        // that cannot write (a full disk) refuses until it can, so that no event is acknowledged and then lost.
-        if (const EventJournal* journal = journal_.load();
-            journal != nullptr && (journal->write_failing() || journal->buffered_bytes() >= kJournalMaxBufferedBytes))
-            accepted = 0;
+        accepted = std::min(ingest_room_locked(), events.size());
         was_empty = ingest_pending_.empty();
         const auto first_new = static_cast<std::ptrdiff_t>(ingest_pending_.size());
         ingest_pending_.insert(ingest_pending_.end(), events.begin(),
@@ -45,6 +38,21 @@ std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events, 
     // that acts on it takes this append too.
     if (accepted > 0 && was_empty) wake();
     return accepted;
+}
+
+std::size_t LiveRuntime::ingest_room_locked() const {
+    // A journal whose disk is slower than the traffic refuses like a full queue (503), never grows memory; one that
+    // cannot write (a full disk) refuses until it can, so that no event is acknowledged and then lost.
+    if (const EventJournal* journal = journal_.load();
+        journal != nullptr && (journal->write_failing() || journal->buffered_bytes() >= kJournalMaxBufferedBytes))
+        return 0;
+    const std::size_t capacity = config_.ingest_queue_capacity;
+    return capacity - std::min(capacity, ingest_pending_.size());
+}
+
+std::size_t LiveRuntime::ingest_room() const {
+    std::lock_guard lock(ingest_mutex_);
+    return ingest_room_locked();
 }
 
 std::string LiveRuntime::ingest_refusal_reason() const {

@@ -198,6 +198,9 @@ class LiveRuntime {
     /// [any] Why try_ingest refuses events now (a full queue, a journal behind the traffic or unable to write), for
     /// the caller's answer.
     [[nodiscard]] std::string ingest_refusal_reason() const;
+    /// [any] How many events try_ingest would take now (0 while the journal refuses). Other callers may take room
+    /// before this caller's try_ingest: an upper bound, not a reservation.
+    [[nodiscard]] std::size_t ingest_room() const;
     /// [any] Queues one usage event; false when the ingest queue is full.
     bool try_ingest(const warmup_usage_event& event) { return try_ingest(std::span(&event, 1)) == 1; }
 
@@ -346,6 +349,9 @@ class LiveRuntime {
     /// by the events endpoint since this start; refused_events() counts the ones a full queue refused.
     [[nodiscard]] uint64_t invalid_events() const noexcept { return invalid_events_.load(); }
     void count_invalid_events(uint64_t events) noexcept { invalid_events_.fetch_add(events); }
+    /// [any] Events a full queue refused that were not offered to try_ingest (which counts its own refusals): the
+    /// events endpoint refuses those past ingest_room() without offering them.
+    void count_refused_events(uint64_t events) noexcept { refused_events_.fetch_add(events); }
     /// [any] Events accepted and not yet taken by the control loop. Once it reads 0, a call_on_control started
     /// afterwards runs after every event accepted before has reached the engines (a loop step takes the ingest queue
     /// and hands it to the engines before it runs commands).
@@ -505,8 +511,10 @@ class LiveRuntime {
     // thread) append a whole request under ingest_mutex_; the control thread swaps the vector out whole and owns
     // what it took until its next swap hands the emptied buffer back. ingest_backlog_ is the vector's size, written
     // under the lock and read without it.
-    std::mutex ingest_mutex_;
+    mutable std::mutex ingest_mutex_;
     std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_
+    /// The room of ingest_room(); caller holds ingest_mutex_.
+    [[nodiscard]] std::size_t ingest_room_locked() const;
     std::atomic<std::size_t> ingest_backlog_{0};
     tbb::concurrent_queue<LoadCompletion> completions_;
     tbb::concurrent_queue<ResidentListing> listings_;  // listing thread -> control: listings for reconciliation

@@ -354,6 +354,28 @@ TEST(EventAnswers, TheRefusedLinesListIsCappedAtAHundredPlusACount) {
     EXPECT_EQ(answer["rejected_not_listed"], 150);
 }
 
+TEST(EventAnswers, AFullQueueRefusesATailFromRetryFromAndRegistersNoModelOfIt) {
+    InProcessDaemon daemon("16", std::nullopt, "", ", ingest_queue_capacity: 10");
+    std::string body;
+    for (int i = 0; i < 10; ++i) body += "{\"model\": \"known/a\"}\n";
+    for (int i = 0; i < 20; ++i) body += "{\"model\": \"known/new-" + std::to_string(i) + "\"}\n";
+    body += "{\"model\": \"nobody/x\"}\n";  // line 31: refused for its content, whatever the queue
+    const auto [status, answer] = daemon.post_events(body);
+    EXPECT_EQ(status, 503) << answer.dump();
+    EXPECT_EQ(answer["accepted"], 10);
+    EXPECT_EQ(answer["retry_from"], 11) << answer.dump();
+    ASSERT_EQ(answer["rejected"].size(), 21u) << answer.dump();
+    EXPECT_EQ(answer["rejected"][0]["line"], 11);
+    EXPECT_EQ(answer["rejected"][20]["line"], 31);
+    EXPECT_EQ(answer["rejected"][20]["reason"], "unknown model 'nobody/x' (no catalog entry matches it)");
+    // The refused events' models were not registered: the catalog holds known/a alone.
+    EXPECT_TRUE(daemon.runtime().catalog().find("known/a").has_value());
+    for (int i = 0; i < 20; ++i)
+        EXPECT_FALSE(daemon.runtime().catalog().find("known/new-" + std::to_string(i)).has_value()) << i;
+    EXPECT_EQ(daemon.runtime().refused_events(), 20u);
+    EXPECT_EQ(daemon.runtime().invalid_events(), 1u);
+}
+
 TEST(EventAnswers, ModelNamesWithControlCharactersAreRefusedPerLine) {
     InProcessDaemon daemon("16", std::nullopt);
     const auto [status, answer] =

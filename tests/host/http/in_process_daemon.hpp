@@ -34,8 +34,10 @@ namespace warmup::test {
 inline constexpr const char* kToken = "test-token-0123456789abcdef";
 
 /// The test configuration. `max_body_mb` 0.001 MiB = 1048 bytes (1048.576, truncated by the host): small enough to
-/// exceed cheaply. `http_extra` is appended inside the http mapping (", request_timeout_ms: 1000").
-inline std::string config_yaml(const std::string& max_body_mb, const std::string& http_extra = "") {
+/// exceed cheaply. `http_extra` is appended inside the http mapping (", request_timeout_ms: 1000"), `budgets_extra`
+/// inside the budgets one (", ingest_queue_capacity: 10").
+inline std::string config_yaml(const std::string& max_body_mb, const std::string& http_extra = "",
+                               const std::string& budgets_extra = "") {
     return std::string(
                "log_level: warn\n"
                "http: {bind: 127.0.0.1, port: 0, max_body_mb: ") +
@@ -43,7 +45,9 @@ inline std::string config_yaml(const std::string& max_body_mb, const std::string
            "}\n"
            "plugin_dirs: [\"" WARMUP_TEST_PLUGIN_DIR
            "\"]\n"
-           "budgets: {memory_mb: 100000}\n"
+           "budgets: {memory_mb: 100000" +
+           budgets_extra +
+           "}\n"
            "components:\n"
            "  analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n"
            "  predictor: {plugin: org.warmup.predictor.keep-alive}\n"
@@ -67,13 +71,13 @@ inline int64_t wall_now_ms() {
 class InProcessDaemon {
   public:
     InProcessDaemon(const std::string& max_body_mb, std::optional<std::string> token,
-                    const std::string& http_extra = "") {
+                    const std::string& http_extra = "", const std::string& budgets_extra = "") {
         if (token)
             ::setenv(host::kAccessTokenEnvironmentVariable, token->c_str(), 1);
         else
             ::unsetenv(host::kAccessTokenEnvironmentVariable);
         runtime_ = std::make_unique<host::LiveRuntime>(
-            host::load_config_text(config_yaml(max_body_mb, http_extra), "<security test>", {}, {}));
+            host::load_config_text(config_yaml(max_body_mb, http_extra, budgets_extra), "<security test>", {}, {}));
         runtime_->start();
         api_ = std::make_unique<host::HttpApi>(*runtime_);
         ::unsetenv(host::kAccessTokenEnvironmentVariable);
