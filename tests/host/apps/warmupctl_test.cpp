@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -117,6 +118,18 @@ TEST(WarmupctlInspect, AFolderWithoutLibrariesIsReportedNotPassedSilently) {
         << run.output;
 }
 
+/// events.ndjson in `dir`: 12,000 events of the catalog's model `small`, but `nobody` (in no catalog entry) on the
+/// lines `unknown_lines`.
+std::filesystem::path write_events_file(const TempDir& dir, const std::vector<int>& unknown_lines) {
+    const auto file = dir.path() / "events.ndjson";
+    std::ofstream out(file);
+    for (int line = 1; line <= 12000; ++line)
+        out << (std::find(unknown_lines.begin(), unknown_lines.end(), line) != unknown_lines.end()
+                    ? "{\"model\": \"nobody\"}\n"
+                    : "{\"model\": \"small\"}\n");
+    return file;
+}
+
 TEST(WarmupctlOperate, SendEventsSplitsALargeFileIntoBodiesUnderTheCapAndReportsFileLineNumbers) {
     TempDir dir("warmupctl-send");
     const auto config = dir.path() / "daemon.yaml";
@@ -127,12 +140,7 @@ TEST(WarmupctlOperate, SendEventsSplitsALargeFileIntoBodiesUnderTheCapAndReports
     ASSERT_GT(port, 0) << daemon.log();
     const std::string url = "http://127.0.0.1:" + std::to_string(port);
 
-    const auto events = dir.path() / "events.ndjson";
-    {
-        std::ofstream out(events);
-        for (int line = 1; line <= 12000; ++line)
-            out << (line == 9000 ? "{\"model\": \"nobody\"}\n" : "{\"model\": \"small\"}\n");
-    }
+    const auto events = write_events_file(dir, {9000});
     ASSERT_GT(std::filesystem::file_size(events), 3u * 64 * 1024);
     const CtlRun sent = warmupctl({"--url", url, "send-events", events.string()});  // default bodies: 1 MiB
     EXPECT_EQ(sent.exit_code, 1) << sent.output;
@@ -160,12 +168,7 @@ TEST(WarmupctlOperate, SendEventsSendsAgainWhatAFullIngestQueueRefusedAndCountsE
     ASSERT_GT(port, 0) << daemon.log();
     const std::string url = "http://127.0.0.1:" + std::to_string(port);
 
-    const auto events = dir.path() / "events.ndjson";
-    {
-        std::ofstream out(events);
-        for (int line = 1; line <= 12000; ++line)
-            out << (line == 1500 || line == 9000 ? "{\"model\": \"nobody\"}\n" : "{\"model\": \"small\"}\n");
-    }
+    const auto events = write_events_file(dir, {1500, 9000});
     const CtlRun sent = warmupctl({"--url", url, "send-events", events.string()});
     EXPECT_EQ(sent.exit_code, 1) << sent.output;  // the two unknown models
     const auto summary = nlohmann::json::parse(sent.output.substr(0, sent.output.find("\nwarmupctl:") + 1));
