@@ -158,11 +158,14 @@ std::optional<int> await_bind_address(const Config& config, const DaemonOptions&
     return 2;
 }
 
+/// The host part of a URL for a bind address: an IPv6 address in brackets (RFC 3986), http://[::1]:3000.
+std::string url_host(const std::string& bind) { return bind.find(':') != std::string::npos ? "[" + bind + "]" : bind; }
+
 /// The fleet (opt-in, `cluster:`), not started yet; nullptr without `cluster:`. Throws when it cannot reach Redis.
 std::unique_ptr<cluster::FleetNode> make_fleet(const Config& config, LiveRuntime& runtime, int bound_port) {
     if (!config.cluster.enabled) return nullptr;
     const std::string advertise = config.cluster.advertise_url.empty()
-                                      ? fmt::format("http://{}:{}", config.http.bind, bound_port)
+                                      ? fmt::format("http://{}:{}", url_host(config.http.bind), bound_port)
                                       : config.cluster.advertise_url;
     return std::make_unique<cluster::FleetNode>(runtime, config, advertise);
 }
@@ -371,12 +374,10 @@ int main(int argc, char** argv) {
     api.start();
     runtime->start_sources();  // after the journal replay: a source's events come after what was learned before
     api.mark_ready();
-    // An IPv6 address is bracketed in a URL (RFC 3986): http://[::1]:3000, which can be pasted into curl.
-    const std::string url_host =
-        config.http.bind.find(':') != std::string::npos ? "[" + config.http.bind + "]" : config.http.bind;
-    spdlog::info("STARTUP warmupd listening on http://{}:{} (config {}; {})", url_host, bound_port, config.display_name,
-                 version_line("warmupd"));
-    sd_notifyf(0, "READY=1\nSTATUS=listening on http://%s:%d", url_host.c_str(), bound_port);
+    const std::string listening = url_host(config.http.bind);  // can be pasted into curl
+    spdlog::info("STARTUP warmupd listening on http://{}:{} (config {}; {})", listening, bound_port,
+                 config.display_name, version_line("warmupd"));
+    sd_notifyf(0, "READY=1\nSTATUS=listening on http://%s:%d", listening.c_str(), bound_port);
 
     // reload.watch_file (opt-in): reloads when the file changes, on the watcher's thread. Reloads turn it on or off
     // and change its interval live, so it runs whatever the configuration says now.

@@ -181,6 +181,13 @@ httplib::Server::HandlerResponse HttpApi::check_route(const httplib::Request& re
         request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
     if (route != methods_by_path_.end() &&
         std::find(route->second.begin(), route->second.end(), method) != route->second.end()) {
+        // The library reads no body for GET or HEAD: one announced would be parsed as the next request on the
+        // connection (a proxy that forwarded it as this request's body would not see that one).
+        if (method == "GET" && request_has_body(request)) {
+            response.set_header("Connection", "close");
+            reply(response, 400, {{"error", fmt::format("a {} request takes no body", request.method)}});
+            return httplib::Server::HandlerResponse::Handled;
+        }
         // One list per path: no path here takes GET and POST with different parameters.
         if (auto unknown = unknown_query_parameter(request.params, params_by_path_.at(request.path))) {
             if (request_has_body(request)) response.set_header("Connection", "close");

@@ -253,11 +253,9 @@ std::optional<BodyRefusal> read_request_body(const httplib::Request& request, ht
         if (length == 0) return std::nullopt;
     }
     if (request.is_multipart_form_data()) return refuse(415, "multipart bodies are not accepted: send JSON or NDJSON");
-    // cpp-httplib decodes gzip, deflate and br; any other encoding it hands over as it came, and the body would be
-    // read as if it were plain text.
-    std::string content_encoding = request.get_header_value("Content-Encoding");
-    std::transform(content_encoding.begin(), content_encoding.end(), content_encoding.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    // cpp-httplib decodes "gzip", "deflate" and "br" as written here (it compares them case-sensitively); any other
+    // value it hands over as it came, and the body would be read as if it were plain text.
+    const std::string content_encoding = request.get_header_value("Content-Encoding");
     if (!content_encoding.empty() && content_encoding != "identity" && content_encoding != "gzip" &&
         content_encoding != "deflate" && content_encoding != "br")
         return refuse(415, fmt::format("Content-Encoding '{}' is not supported (gzip, deflate and br are)",

@@ -36,9 +36,10 @@ std::string prepare_state_dir(const std::filesystem::path& dir) {
     std::error_code error;
     std::filesystem::create_directories(dir, error);
     if (error) return fmt::format("cannot create the state folder '{}': {}", dir.string(), error.message());
+    // A folder this user may write but not chmod (owned by another) still keeps the position: said, not refused.
     if (::chmod(dir.c_str(), 0700) != 0)
-        return fmt::format("cannot make the state folder '{}' private (chmod 0700): {}", dir.string(),
-                           std::strerror(errno));
+        spdlog::warn("SOURCE_ERROR cannot make the state folder '{}' private (chmod 0700): {}; it is used as it is",
+                     dir.string(), std::strerror(errno));
     return {};
 }
 
