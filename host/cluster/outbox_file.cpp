@@ -14,14 +14,11 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "core/file_io.hpp"
 #include "runtime/state/snapshot.hpp"
 
 namespace warmup::host::cluster {
 namespace {
-
-std::system_error io_error(const std::string& what, const std::filesystem::path& path) {
-    return {errno, std::generic_category(), what + " " + path.string()};
-}
 
 /// The event of one line's JSON text, or false when it does not decode.
 bool decode_event(std::string_view text, OutboxEvent& event) {

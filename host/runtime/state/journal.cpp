@@ -16,6 +16,8 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "core/file_io.hpp"
+
 namespace warmup::host {
 namespace fs = std::filesystem;
 namespace {
@@ -151,28 +153,6 @@ class BodyReader {
     std::string_view body_;
     std::size_t at_ = 0;
 };
-
-std::system_error io_error(const std::string& what, const fs::path& path) {
-    return {errno, std::generic_category(), fmt::format("{} {}", what, path.string())};
-}
-
-void write_all(int fd, std::string_view bytes, const fs::path& file) {
-    std::size_t written = 0;
-    while (written < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) throw io_error("cannot write", file);
-        written += static_cast<std::size_t>(n);
-    }
-}
-
-void sync_folder(const fs::path& folder) {
-    const int dir_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0) throw io_error("cannot open the folder", folder);
-    const int synced = ::fsync(dir_fd);
-    ::close(dir_fd);
-    if (synced != 0) throw io_error("cannot fsync the folder", folder);
-}
 
 }  // namespace
 

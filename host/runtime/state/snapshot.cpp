@@ -15,6 +15,8 @@
 #include <fstream>
 #include <system_error>
 
+#include "core/file_io.hpp"
+
 namespace warmup::host {
 namespace {
 
@@ -247,10 +249,6 @@ class CheckedFile {
     uint64_t payload_length_ = 0;
 };
 
-std::system_error io_error(const std::string& what, const std::filesystem::path& path) {
-    return {errno, std::generic_category(), fmt::format("{} {}", what, path.string())};
-}
-
 }  // namespace
 
 uint32_t crc32(std::string_view bytes) noexcept {
@@ -352,12 +350,12 @@ void write_file_atomically(const std::filesystem::path& file, std::string_view b
         ::unlink(temporary.c_str());
         throw error;
     };
-    std::size_t written = 0;
-    while (written < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) fail("cannot write");
-        written += static_cast<std::size_t>(n);
+    try {
+        write_all(fd, bytes, temporary);
+    } catch (...) {
+        ::close(fd);
+        ::unlink(temporary.c_str());
+        throw;
     }
     if (::fsync(fd) != 0) fail("cannot fsync");
     if (::close(fd) != 0) {
@@ -370,12 +368,7 @@ void write_file_atomically(const std::filesystem::path& file, std::string_view b
         ::unlink(temporary.c_str());
         throw error;
     }
-    // The rename is durable only once the folder's entry is on disk.
-    const int dir_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0) throw io_error("cannot open the folder", folder);
-    const int synced = ::fsync(dir_fd);
-    ::close(dir_fd);
-    if (synced != 0) throw io_error("cannot fsync the folder", folder);
+    sync_folder(folder);  // the rename is durable only once the folder's entry is on disk
 }
 
 }  // namespace warmup::host

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "core/file_io.hpp"
+
 namespace warmup::host {
 namespace {
 
@@ -20,10 +22,6 @@ constexpr uint64_t kModelCountOffset = kSnapshotHeaderBytes + 8;
 
 void append_le(std::string& out, uint64_t value, int width) {
     for (int i = 0; i < width; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
-}
-
-std::system_error io_error(const std::string& what, const std::filesystem::path& path) {
-    return {errno, std::generic_category(), fmt::format("{} {}", what, path.string())};
 }
 
 }  // namespace
@@ -292,12 +290,7 @@ void SnapshotFileWriter::commit(const std::filesystem::path& target) {
         abandon(io_error("cannot rename onto " + target.string() + " from", temporary_));
     phase_ = Phase::Committed;
     // The rename is durable only once the folder's entry is on disk.
-    const std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : ".";
-    const int dir_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0) throw io_error("cannot open the folder", folder);
-    const int synced = ::fsync(dir_fd);
-    ::close(dir_fd);
-    if (synced != 0) throw io_error("cannot fsync the folder", folder);
+    sync_folder(target.has_parent_path() ? target.parent_path() : std::filesystem::path("."));
 }
 
 }  // namespace warmup::host
