@@ -22,6 +22,7 @@
 #include <chrono>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "core/utf8.hpp"
 
@@ -255,25 +256,13 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
         for (const auto& item : parsed) builder.accept_or_reject(item, ++index);
         return builder.finish();
     }
-    // One event object written over several lines (pretty-printed, as `jq .` writes it) is that event, not one
-    // malformed line per line. Tried only when the body starts with '{' and has more than one line: an NDJSON body
-    // fails this after its first object.
-    if (first != std::string_view::npos && text[first] == '{' &&
-        text.find('\n', first) < text.find_last_not_of(" \t\r\n")) {
-        const json whole = json::parse(text, nullptr, /*allow_exceptions=*/false);
-        if (!whole.is_discarded() && whole.is_object()) {
-            builder.accept_or_reject(
-                whole, 1 + static_cast<std::size_t>(
-                               std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(first), '\n')));
-            return builder.finish();
-        }
-    }
     // One simdjson parser for the body's lines (its buffers grow to the longest line parsed) and one padded copy of
     // the current line: simdjson reads up to SIMDJSON_PADDING bytes past the end of its input.
     simdjson::dom::parser fast_parser;
     std::string padded_line;
     std::size_t line_number = 0;
     std::size_t start = 0;
+    bool body_first_line = true;  // no line with content seen yet
     while (start <= text.size()) {
         auto end = text.find('\n', start);
         if (end == std::string_view::npos) end = text.size();
@@ -281,10 +270,12 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
         ++line_number;
         start = end + 1;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.find_first_not_of(" \t") == std::string_view::npos) {
+        const std::size_t content = line.find_first_not_of(" \t");
+        if (content == std::string_view::npos) {
             if (end == text.size()) break;
             continue;
         }
+        const bool first_line = std::exchange(body_first_line, false);
         if (line.size() > max_line_bytes) {
             builder.reject(line_number, fmt::format("line longer than {} bytes", max_line_bytes));
         } else {
@@ -301,8 +292,18 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
                 continue;
             }
             const json item = json::parse(line, nullptr, /*allow_exceptions=*/false);
+            // One event object written over several lines (pretty-printed, as `jq .` writes it) is that event, not
+            // one malformed line per line: tried once, when the body's first line is not JSON and more lines follow
+            // (nothing is decided before that line, so the body's answer is that event's alone).
+            if (item.is_discarded() && first_line && end < text.size() && line[content] == '{') {
+                const json whole = json::parse(text, nullptr, /*allow_exceptions=*/false);
+                if (!whole.is_discarded() && whole.is_object()) {
+                    builder.accept_or_reject(whole, line_number);
+                    return builder.finish();
+                }
+            }
             if (item.is_discarded()) {
-                // The parser's message needs a parse that throws (about 15 times slower): only for a listed refusal.
+                // The parser's message needs a second pass: only for a listed refusal.
                 builder.reject(line_number, builder.lists_next_refusal() ? malformed_json_reason(line, "malformed JSON")
                                                                          : std::string("malformed JSON"));
             } else {
