@@ -39,6 +39,21 @@ std::optional<std::size_t> DecisionLog::slot_of(uint64_t seq) const noexcept {
     return static_cast<std::size_t>(seq % capacity_);
 }
 
+uint32_t DecisionLog::label_index(const std::string& label) {
+    const auto [found, added] = label_indexes_.try_emplace(label, static_cast<uint32_t>(labels_.size()));
+    if (added) labels_.push_back(label);
+    return found->second;
+}
+
+Decision DecisionLog::written_out(const Entry& entry) const {
+    Decision decision;
+    static_cast<DecisionFacts&>(decision) = entry.facts;
+    decision.arm = arms_[entry.arm];
+    decision.decided_by = labels_[entry.decided_by];
+    decision.planned_by = labels_[entry.planned_by];
+    return decision;
+}
+
 void DecisionLog::record(const Decision& decision) {
     std::lock_guard lock(mutex_);
     ++recorded_;
@@ -51,56 +66,60 @@ void DecisionLog::record(const Decision& decision) {
     std::vector<uint64_t>& newest = newest_seq_[arm];
     if (decision.model != WARMUP_NO_MODEL && decision.model >= newest.size()) newest.resize(decision.model + 1, 0);
     uint64_t* model_newest = decision.model == WARMUP_NO_MODEL ? nullptr : &newest[decision.model];
+    const Entry made{decision, static_cast<uint32_t>(arm), label_index(decision.decided_by),
+                     label_index(decision.planned_by)};
 
-    // Copy-assigned into a slot that held an entry before: its strings keep their capacity (no allocation once the
-    // ring has been round once).
     if (decision.kind == DecisionKind::Keep && model_newest != nullptr) {
         if (const auto slot = slot_of(*model_newest)) {
-            Decision& previous = ring_[*slot];
-            if (previous.kind == DecisionKind::Keep && previous.decided_by == decision.decided_by) {
-                const uint64_t seq = previous.seq;
-                const warmup_time_ms first_at_ms = previous.first_at_ms;
-                const uint32_t repeats = previous.repeats + 1;
-                previous = decision;
-                previous.seq = seq;
-                previous.first_at_ms = first_at_ms;
-                previous.repeats = repeats;
+            Entry& previous = ring_[*slot];
+            if (previous.facts.kind == DecisionKind::Keep && previous.decided_by == made.decided_by) {
+                const uint64_t seq = previous.facts.seq;
+                const warmup_time_ms first_at_ms = previous.facts.first_at_ms;
+                const uint32_t repeats = previous.facts.repeats + 1;
+                previous = made;
+                previous.facts.seq = seq;
+                previous.facts.first_at_ms = first_at_ms;
+                previous.facts.repeats = repeats;
                 return;
             }
         }
     }
     const uint64_t seq = next_seq_++;
     if (model_newest != nullptr) *model_newest = seq;
-    Decision& entry = ring_[static_cast<std::size_t>(seq % capacity_)];
-    entry = decision;
-    entry.seq = seq;
-    entry.first_at_ms = decision.at_ms;
-    entry.repeats = 1;
+    Entry& entry = ring_[static_cast<std::size_t>(seq % capacity_)];
+    entry = made;
+    entry.facts.seq = seq;
+    entry.facts.first_at_ms = decision.at_ms;
+    entry.facts.repeats = 1;
 }
 
 std::vector<Decision> DecisionLog::newest(std::optional<warmup_model_index> model, std::size_t limit,
                                           std::optional<std::string> arm) const {
     std::vector<Decision> found;
     if (limit == 0) return found;
-    {
-        std::lock_guard lock(mutex_);
-        const uint64_t held = std::min<uint64_t>(next_seq_ - 1, capacity_);
-        for (uint64_t seq = next_seq_ - held; seq < next_seq_; ++seq) {
-            const Decision& decision = ring_[static_cast<std::size_t>(seq % capacity_)];
-            if (model && decision.model != *model) continue;
-            if (arm && decision.arm != *arm) continue;
-            found.push_back(decision);
-        }
+    std::lock_guard lock(mutex_);
+    std::optional<uint32_t> arm_index;
+    if (arm) {
+        const auto listed = std::find(arms_.begin(), arms_.end(), *arm);
+        if (listed == arms_.end()) return found;
+        arm_index = static_cast<uint32_t>(listed - arms_.begin());
     }
-    const auto newer = [](const Decision& a, const Decision& b) {
-        return a.at_ms != b.at_ms ? a.at_ms > b.at_ms : a.seq > b.seq;
+    // The matching entries' facts are sorted, and only the `limit` listed are written out with their labels.
+    std::vector<const Entry*> matching;
+    const uint64_t held = std::min<uint64_t>(next_seq_ - 1, capacity_);
+    for (uint64_t seq = next_seq_ - held; seq < next_seq_; ++seq) {
+        const Entry& entry = ring_[static_cast<std::size_t>(seq % capacity_)];
+        if (model && entry.facts.model != *model) continue;
+        if (arm_index && entry.arm != *arm_index) continue;
+        matching.push_back(&entry);
+    }
+    const auto newer = [](const Entry* a, const Entry* b) {
+        return a->facts.at_ms != b->facts.at_ms ? a->facts.at_ms > b->facts.at_ms : a->facts.seq > b->facts.seq;
     };
-    if (found.size() > limit) {
-        std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(limit), found.end(), newer);
-        found.resize(limit);
-    } else {
-        std::sort(found.begin(), found.end(), newer);
-    }
+    const std::size_t listed = std::min(limit, matching.size());
+    std::partial_sort(matching.begin(), matching.begin() + static_cast<std::ptrdiff_t>(listed), matching.end(), newer);
+    found.reserve(listed);
+    for (std::size_t i = 0; i < listed; ++i) found.push_back(written_out(*matching[i]));
     return found;
 }
 

@@ -7,8 +7,10 @@
 //
 // DecisionLog guarantees:
 //  - Bounded memory: one global ring of `capacity` entries (default kDefaultDecisionCapacity), allocated at
-//    construction; the oldest entry is overwritten when it is full. An entry is 232 bytes (x86-64) plus the heap of
-//    the two plugin labels it holds (about 130 bytes): 16384 entries take 3.6 MiB at start and about 5.7 MiB full.
+//    construction; the oldest entry is overwritten when it is full. An entry holds the facts and three small
+//    numbers for its labels (the arm, the deciding and the planning plugin), each label text kept once in a table:
+//    152 bytes an entry (x86-64), so 16384 entries take 2.4 MiB from the start, full or not. The label table grows
+//    with the distinct labels ever recorded (one per arm and plugin version: a handful, a few more after reloads).
 //  - A burst of "keep" decisions does not flood the ring: a keep of a model whose newest entry in its arm is a keep
 //    by the same component updates that entry in place (its time and numbers become the newest, `repeats` counts
 //    the merged decisions, `first_at_ms` keeps the first).
@@ -26,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace warmup::host {
@@ -46,19 +49,18 @@ inline constexpr std::size_t kDecisionKinds = 8;
 /// Stable lower-case name: "prewarm", "demand_load", "keep", "unload", "evict", "skip", "retry", "give_up".
 [[nodiscard]] const char* decision_kind_name(DecisionKind kind) noexcept;
 
-/// One decision. Numbers that do not apply are NEVER (times), NaN (probability) or WARMUP_NO_MODEL.
-struct Decision {
+/// What one decision was, but for its three labels (the arm and the two plugins): its kind, model, times and numbers.
+/// Numbers that do not apply are NEVER (times), NaN (probability) or WARMUP_NO_MODEL. The ring holds these and the
+/// labels apart (see DecisionLog).
+struct DecisionFacts {
     uint64_t seq = 0;  ///< set by the log: order of recording (1, 2, ...)
     warmup_time_ms at_ms = 0;
     warmup_time_ms first_at_ms = 0;  ///< merged keeps: the first one's time (= at_ms otherwise)
     uint32_t repeats = 1;            ///< merged keeps: how many
     warmup_model_index model = WARMUP_NO_MODEL;
     DecisionKind kind = DecisionKind::Keep;
-    std::string arm;          ///< the engine's experiment arm ("control" live)
     const char* reason = "";  ///< plain-language phrase without numbers; a string literal (static storage)
-    std::string decided_by;   ///< "<id>@<version>" of the plugin that decided, or "engine" / "built-in keep-alive"
     // What the plan in force was based on (the model's last plan): the prediction.
-    std::string planned_by;  ///< the predictor whose prediction it was, "built-in keep-alive", "" = no plan yet
     bool from_fallback_plan = false;  ///< the plan was the built-in keep-alive (a plugin call failed)
     warmup_time_ms predicted_next_use_ms = WARMUP_TIME_NEVER;
     double p_use = std::nan("");  ///< p(use within horizon) of that prediction
@@ -74,6 +76,13 @@ struct Decision {
     double used_mb = 0;       ///< loaded + loading + being unloaded, before this decision took effect
     double unloading_mb = 0;  ///< the part of used_mb whose unloads are not over yet (live)
     double budget_mb = 0;
+};
+
+/// One decision as the engine reports it and the log lists it: the facts and the labels.
+struct Decision : DecisionFacts {
+    std::string arm;         ///< the engine's experiment arm ("control" live)
+    std::string decided_by;  ///< "<id>@<version>" of the plugin that decided, or "engine" / "built-in keep-alive"
+    std::string planned_by;  ///< the predictor whose prediction was in force, "built-in keep-alive", "" = no plan yet
 };
 
 /// Where an engine reports decisions. Called on the engine's (control) thread.
@@ -109,18 +118,33 @@ class DecisionLog final : public DecisionSink {
     [[nodiscard]] uint64_t recorded() const;
 
   private:
+    /// One ring entry: the facts, the arm as its index in arms_, the plugins as indexes in labels_.
+    struct Entry {
+        DecisionFacts facts;
+        uint32_t arm = 0;
+        uint32_t decided_by = 0;
+        uint32_t planned_by = 0;
+    };
+
     /// The ring slot of the entry with sequence number `seq`, if it is still held.
     [[nodiscard]] std::optional<std::size_t> slot_of(uint64_t seq) const noexcept;
+    /// The index of `label` in labels_, added on first use. Caller holds mutex_.
+    [[nodiscard]] uint32_t label_index(const std::string& label);
+    /// The decision an entry stands for, labels written out. Caller holds mutex_.
+    [[nodiscard]] Decision written_out(const Entry& entry) const;
 
     const std::size_t capacity_;
     mutable std::mutex mutex_;
-    std::vector<Decision> ring_;  // capacity_ entries, allocated at construction; entry seq is ring_[seq % capacity_]
+    std::vector<Entry> ring_;  // capacity_ entries, allocated at construction; entry seq is ring_[seq % capacity_]
     uint64_t next_seq_ = 1;
     uint64_t recorded_ = 0;
     // Per arm (by first appearance) and model: the sequence number of that model's newest entry (0 = none). Grows
     // with the model indexes the engine uses (8 bytes a model and arm).
     std::vector<std::string> arms_;
     std::vector<std::vector<uint64_t>> newest_seq_;
+    // The plugin labels recorded since start ("" is index 0: no plan yet), and each one's index.
+    std::vector<std::string> labels_{std::string()};
+    std::unordered_map<std::string, uint32_t> label_indexes_{{std::string(), 0}};
 };
 
 }  // namespace warmup::host

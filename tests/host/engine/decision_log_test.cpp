@@ -113,6 +113,30 @@ TEST(DecisionLog, AKeepWhoseEntryWasOverwrittenStartsANewOne) {
     EXPECT_EQ(listed[0].first_at_ms, 4);
 }
 
+TEST(DecisionLog, ListsEachEntryWithTheLabelsItWasRecordedWith) {
+    // The ring keeps each label once and an index per entry: what is listed must still be each entry's own labels.
+    DecisionLog log(8);
+    Decision first = made(DecisionKind::DemandLoad, 0, 1, "engine", "control");
+    log.record(first);
+    Decision second = made(DecisionKind::Keep, 1, 2, "cost-curve@1.10.0", "arm-b");
+    second.planned_by = "cost-curve@1.10.0";
+    log.record(second);
+    Decision merged = made(DecisionKind::Keep, 1, 3, "cost-curve@1.10.0", "arm-b");
+    merged.planned_by = "built-in keep-alive";  // a merged keep takes the newest decision's labels
+    log.record(merged);
+    const auto listed = log.newest(std::nullopt, 10);
+    ASSERT_EQ(listed.size(), 2u);
+    EXPECT_EQ(listed[0].arm, "arm-b");
+    EXPECT_EQ(listed[0].decided_by, "cost-curve@1.10.0");
+    EXPECT_EQ(listed[0].planned_by, "built-in keep-alive");
+    EXPECT_EQ(listed[0].repeats, 2u);
+    EXPECT_EQ(listed[1].arm, "control");
+    EXPECT_EQ(listed[1].decided_by, "engine");
+    EXPECT_EQ(listed[1].planned_by, "") << "no plan yet";
+    EXPECT_EQ(listed[1].reason, std::string("test"));
+    EXPECT_TRUE(log.newest(std::nullopt, 10, std::string("arm-never-seen")).empty());
+}
+
 TEST(DecisionLog, RefusesAZeroCapacity) { EXPECT_THROW(DecisionLog(0), std::invalid_argument); }
 
 TEST(DecisionLog, ReadersSeeWholeEntriesWhileTheControlThreadRecords) {
