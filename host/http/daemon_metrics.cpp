@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <string_view>
+#include <warmup/sdk/prometheus_text.hpp>
 
 #include "config/config.hpp"
 #include "version/build_info.hpp"
@@ -21,20 +22,11 @@ constexpr std::array<ComponentSlot, kComponentKinds> kComponentSlots{
 
 constexpr std::array<CircuitState, 3> kCircuitStates{CircuitState::Closed, CircuitState::Open, CircuitState::HalfOpen};
 
-/// Label value escaping of the text format: backslash, double quote and line feed.
+/// `value` escaped as a label value of the text format.
 std::string escaped(std::string_view value) {
     std::string out;
     out.reserve(value.size());
-    for (const char c : value) {
-        if (c == '\\')
-            out += "\\\\";
-        else if (c == '"')
-            out += "\\\"";
-        else if (c == '\n')
-            out += "\\n";
-        else
-            out += c;
-    }
+    sdk::append_prometheus_label_value(out, value);
     return out;
 }
 

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <warmup/sdk/prometheus_text.hpp>
 
 namespace warmup::plugins {
 namespace {
@@ -56,25 +57,6 @@ void append_number(std::string& out, uint64_t value) {
     out.append(buffer, result.ptr);
 }
 
-/// Label value escaping of the text format: backslash, double quote and line feed.
-void append_label_value(std::string& out, std::string_view value) {
-    for (const char c : value) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '"':
-                out += "\\\"";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
-        }
-    }
-}
-
 void append_header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
     out += "# HELP ";
     out += name;
@@ -93,7 +75,7 @@ void append_sample(std::string& out, std::string_view name, std::string_view arm
                    Value value) {
     out += name;
     out += "{arm=\"";
-    append_label_value(out, arm);
+    sdk::append_prometheus_label_value(out, arm);
     out += '"';
     if (!extra_labels.empty()) {
         out += ',';
@@ -479,7 +461,7 @@ void PrometheusMetrics::render(std::string_view format, std::string& out) {
         std::string model_label;
         const auto append_model = [&](std::string_view name, const ModelCounts& counts) {
             model_label.assign("model=\"");
-            append_label_value(model_label, name);
+            sdk::append_prometheus_label_value(model_label, name);
             model_label += '"';
             append_series(model_label, counts);
         };
