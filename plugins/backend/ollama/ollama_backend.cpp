@@ -40,6 +40,16 @@ bool is_decimal_number(std::string_view text) {
     return i == text.size();
 }
 
+/// A decimal number (is_decimal_number) written as JSON writes it: "010" -> "10", "-007.5" -> "-7.5", "0.5" stays.
+std::string without_leading_zeros(std::string_view number) {
+    const std::size_t digits = number.starts_with('-') ? 1 : 0;
+    std::size_t first = digits;
+    while (first + 1 < number.size() && number[first] == '0' &&
+           std::isdigit(static_cast<unsigned char>(number[first + 1])))
+        ++first;
+    return std::string(number.substr(0, digits)) + std::string(number.substr(first));
+}
+
 /// Only zero digits: "0", "0.0", "0s", "0h0m". Sent on load, such a keep_alive would make Ollama drop the model right
 /// after loading it.
 bool is_zero_duration(std::string_view text) {
@@ -288,7 +298,7 @@ OllamaBackend::OllamaBackend(sdk::Host host, sdk::Params& params) : sdk::Backend
     // JSON string. Negative = keep until we unload (the host decides unloads, hence the default -1).
     const std::string keep_alive = params.get_string("keep_alive", "-1");
     if (is_decimal_number(keep_alive))
-        keep_alive_json_ = keep_alive;
+        keep_alive_json_ = without_leading_zeros(keep_alive);  // "010" is 10 s; JSON has no leading zeros
     else if (is_go_duration(keep_alive))
         keep_alive_json_ = Json(keep_alive).dump();
     else
@@ -399,8 +409,11 @@ void OllamaBackend::unload(const warmup_model_info& model) {
         ~UnloadFinished() { holders.unload_finished(name); }
     } const finished{holders_, ollama_name};
     {
-        std::lock_guard lock(kept_mutex_);
-        kept_.erase(ollama_name);  // before the unload: the refresher must not keep it alive meanwhile
+        // Out of kept_ first, so the refresher sends nothing more for it; a refresh already sent is waited for (at
+        // most its own unload_timeout_ms), so that keep_alive 0 reaches Ollama after it and not before.
+        std::unique_lock lock(kept_mutex_);
+        kept_.erase(ollama_name);
+        refresh_answered_.wait(lock, [&] { return refreshing_ != ollama_name; });
     }
     const Exchange answer = post_keep_alive(ollama_name, "0", nullptr, unload_timeout_ms_);
     // 404: the server does not have the model at all, so it is certainly not resident: the unload's goal holds.
@@ -480,21 +493,21 @@ std::vector<sdk::ResidentModel> OllamaBackend::list_resident() {
 }
 
 std::size_t OllamaBackend::refresh_keep_alive() {
-    std::vector<std::string> kept = kept_models();
-    if (kept.empty()) return 0;
+    const std::vector<std::string> kept = kept_models();
     const warmup_cancel_token until_shutdown{
         &shutting_down_, [](void* flag) { return static_cast<std::atomic<bool>*>(flag)->load() ? 1 : 0; }};
-    std::vector<std::pair<std::string, double>> listed;
-    try {
-        listed = listed_models(&until_shutdown);
-    } catch (const sdk::Error& error) {
-        host().warn(std::string("ollama: keep_alive refresh skipped: ") + error.what());
-        return 0;
-    }
     std::size_t refreshed = 0;
     for (const std::string& ollama_name : kept) {
         // Only a model Ollama still holds: re-sending keep_alive for a gone one would load it behind the host's back
-        // (reconciliation marks it unloaded instead).
+        // (reconciliation marks it unloaded instead). Listed again for each model, so that the answer is not as old
+        // as the refreshes before it (each may take up to unload_timeout_ms).
+        std::vector<std::pair<std::string, double>> listed;
+        try {
+            listed = listed_models(&until_shutdown);
+        } catch (const sdk::Error& error) {
+            host().warn(std::string("ollama: keep_alive refresh skipped: ") + error.what());
+            return refreshed;
+        }
         const std::string tagged = ollama_name.find(':') == std::string::npos ? ollama_name + ":latest" : ollama_name;
         const bool still_loaded = std::any_of(listed.begin(), listed.end(), [&](const auto& entry) {
             return entry.first == ollama_name || entry.first == tagged;
@@ -502,7 +515,18 @@ std::size_t OllamaBackend::refresh_keep_alive() {
         {
             std::lock_guard lock(kept_mutex_);
             if (!still_loaded || kept_.count(ollama_name) == 0) continue;  // gone, or unloaded by the host meanwhile
+            refreshing_ = ollama_name;  // an unload of it from now waits for this refresh's answer
         }
+        struct RefreshAnswered {
+            OllamaBackend& backend;
+            ~RefreshAnswered() {
+                {
+                    std::lock_guard lock(backend.kept_mutex_);
+                    backend.refreshing_.clear();
+                }
+                backend.refresh_answered_.notify_all();
+            }
+        } const answered{*this};
         const Exchange answer = post_keep_alive(ollama_name, keep_alive_json_, &until_shutdown, unload_timeout_ms_);
         if (answer.succeeded())
             ++refreshed;

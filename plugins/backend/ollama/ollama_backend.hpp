@@ -112,13 +112,17 @@ class OllamaBackend final : public sdk::Backend {
 
     // Re-sending keep_alive (keep_alive_refresh_ms): a client request with its own keep_alive (or the server's
     // OLLAMA_KEEP_ALIVE, 5 minutes by default) resets a model's expiry, and Ollama would unload it behind the host's
-    // back; the refresher asserts the host's keep_alive again. kept_ and refresher_stopping_ are guarded by
-    // kept_mutex_; the thread is started by the constructor when the interval is > 0 and joined by the destructor.
+    // back; the refresher asserts the host's keep_alive again. kept_, refreshing_ and refresher_stopping_ are guarded
+    // by kept_mutex_; the thread is started by the constructor when the interval is > 0 and joined by the destructor.
+    // An unload waits for a refresh of its model in flight to be answered before it sends keep_alive 0: a refresh
+    // that reached Ollama after the unload would load the model again, outside the host's books.
     int64_t keep_alive_refresh_ms_ = 60000;
     mutable std::mutex kept_mutex_;
     std::condition_variable refresher_wake_;
+    std::condition_variable refresh_answered_;  // notified when refreshing_ is cleared
     bool refresher_stopping_ = false;
     std::set<std::string> kept_;
+    std::string refreshing_;  // the Ollama name whose refresh is in flight, "" when none
     std::thread refresher_;
 };
 

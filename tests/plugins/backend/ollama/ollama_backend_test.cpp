@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "backend_test_support.hpp"
 #include "fake_ollama.hpp"
@@ -109,6 +110,15 @@ TEST_F(OllamaBackendTest, KeepAliveDurationGoesOutAsStringAndSecondsAsNumber) {
     ASSERT_EQ(requests.size(), 4u);
     EXPECT_EQ(requests[0].body["keep_alive"], "1h30m");
     EXPECT_EQ(requests[2].body["keep_alive"], 3600);
+}
+
+TEST_F(OllamaBackendTest, KeepAliveSecondsWithLeadingZerosGoOutAsAJsonNumber) {
+    // "010" is a number of seconds to a person and is not JSON: sent as it is, every load would fail to be encoded.
+    auto backend = make_backend(host, base_url_yaml() + "keep_alive: '010'");
+    EXPECT_DOUBLE_EQ(backend->load(model("llama3:8b"), kNeverCancel), 5120.0);
+    const auto requests = fake.requests();
+    ASSERT_FALSE(requests.empty());
+    EXPECT_EQ(requests[0].body["keep_alive"], 10);
 }
 
 TEST_F(OllamaBackendTest, UnloadPostsKeepAliveZero) {
@@ -347,6 +357,25 @@ TEST_F(OllamaBackendTest, KeepAliveRefreshReassertsOnlyModelsTheHostLoadedAndOll
     EXPECT_EQ(backend->refresh_keep_alive(), 0u);
     EXPECT_EQ(posts_of_llama(), 2u);
     EXPECT_FALSE(fake.is_loaded("llama3:8b"));
+}
+
+TEST_F(OllamaBackendTest, AnUnloadDuringARefreshOfItsModelIsSentAfterTheRefreshIsAnswered) {
+    // Ollama queues a keep_alive request behind a busy scheduler but may take keep_alive 0 at once: a refresh answered
+    // after the unload would load the model again behind the host's back. The unload waits for the refresh.
+    auto backend = make_backend(host, base_url_yaml() + "keep_alive_refresh_ms: 0");
+    (void)backend->load(model("llama3:8b"), kNeverCancel);
+    fake.hold_loads();
+    std::thread refresher([&] { (void)backend->refresh_keep_alive(); });
+    ASSERT_TRUE(test::poll_until([&] { return fake.loads_held() == 1; }, std::chrono::seconds(5)));
+    std::thread unloader([&] { backend->unload(model("llama3:8b")); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_FALSE(fake.received_unload_of("llama3:8b")) << "keep_alive 0 sent while the refresh was still in flight";
+    fake.release_held_loads();
+    refresher.join();
+    unloader.join();
+    EXPECT_TRUE(fake.received_unload_of("llama3:8b"));
+    EXPECT_FALSE(fake.is_loaded("llama3:8b")) << "the refresh brought the unloaded model back";
+    EXPECT_EQ(backend->refresh_keep_alive(), 0u);
 }
 
 TEST_F(OllamaBackendTest, ConstructionContactsNoServer) {
