@@ -15,6 +15,9 @@ using Milliseconds = std::chrono::milliseconds;
 /// Longest server text quoted in an error message, bytes (an HTML error page must not flood the log).
 constexpr std::size_t kMaxQuotedBodyBytes = 512;
 
+/// How often an unload asks the repository index whether Triton has finished unloading.
+constexpr std::chrono::milliseconds kUnloadPoll{50};
+
 std::string name_of(const warmup_model_info& model) {
     return model.name.data == nullptr ? std::string() : std::string(model.name.data, model.name.size);
 }
@@ -272,12 +275,49 @@ void TritonBackend::unload(const warmup_model_info& model) {
         "/v2/repository/models/" + percent_encode_path_segment(repository_model) + "/unload";
     const std::string body =
         config_.unload_dependents ? R"({"parameters":{"unload_dependents":true}})" : std::string("{}");
+    const auto started = Clock::now();
     const RequestOutcome unloaded = send("POST", unload_path, body, config_.request_timeout_ms, nullptr);
     if (unloaded.answer.status == 0)
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(unload_path) + " to unload " +
                                                        description + ": " + unloaded.answer.transport_error);
     if (unloaded.answer.status != 200)
         throw repository_call_error("unload", "POST", url(unload_path), unloaded.answer, description);
+    wait_until_unloaded(repository_model, description, started);
+}
+
+void TritonBackend::wait_until_unloaded(const std::string& repository_model, const std::string& description,
+                                        Clock::time_point started) const {
+    // Triton answers the unload request at once and unloads in the background (once the model's requests in flight
+    // are done): its memory is free only when the index no longer says READY or UNLOADING for it.
+    const std::string index_path = "/v2/repository/index";
+    std::string state;
+    while (true) {
+        const int64_t remaining_ms = config_.request_timeout_ms - elapsed_ms(started);
+        if (remaining_ms <= 0) break;
+        const RequestOutcome index = send("POST", index_path, "{}", remaining_ms, nullptr);
+        if (index.answer.status != 200) {
+            // No index to ask (a server without it, or a failing one): the unload's own answer is all there is.
+            host().warn("cannot tell when Triton has finished unloading " + description + ": POST " + url(index_path) +
+                        (index.answer.status == 0 ? " could not be asked: " + index.answer.transport_error
+                                                  : " answered HTTP " + std::to_string(index.answer.status)));
+            return;
+        }
+        const nlohmann::json parsed = nlohmann::json::parse(index.answer.body, nullptr, /*allow_exceptions=*/false);
+        state.clear();
+        if (parsed.is_array())
+            for (const auto& entry : parsed)
+                if (entry.is_object() && entry.value("name", std::string()) == repository_model) {
+                    const std::string entry_state = entry.value("state", std::string());
+                    if (entry_state == "READY" || entry_state == "UNLOADING") state = entry_state;
+                }
+        if (state.empty()) return;
+        std::this_thread::sleep_for(std::min(kUnloadPoll, Milliseconds(std::max<int64_t>(1, remaining_ms))));
+    }
+    throw sdk::Error(WARMUP_ERROR_TIMEOUT, "Triton accepted the unload of " + description + " but POST " +
+                                               url(index_path) + " still lists it as " +
+                                               (state.empty() ? std::string("loaded") : state) + " after " +
+                                               "request_timeout_ms=" + std::to_string(config_.request_timeout_ms) +
+                                               " (requests in flight on it keep it loaded)");
 }
 
 void TritonBackend::adopt_orphan(const std::string& repository_model) {

@@ -1,7 +1,9 @@
 // plugins/backend/triton/triton_backend.hpp — a backend that drives a Triton Inference Server through its
 // model repository API (HTTP/REST, KServe v2 extension; Triton started with --model-control-mode=explicit):
 //   load   = POST {base}/v2/repository/models/{name}/load, then (verify_ready) GET {base}/v2/models/{name}/ready
-//   unload = POST {base}/v2/repository/models/{name}/unload   (body {"parameters":{"unload_dependents":...}})
+//   unload = POST {base}/v2/repository/models/{name}/unload   (body {"parameters":{"unload_dependents":...}}), then
+//            POST {base}/v2/repository/index until the model is neither READY nor UNLOADING (Triton answers the
+//            unload at once and frees the memory later)
 //
 // Threads: load and unload run on the host's worker threads, concurrently for different models (never twice at once
 // for the same catalog model). The configuration is immutable after construction; every HTTP request goes through the
@@ -105,6 +107,11 @@ class TritonBackend final : public sdk::Backend {
     [[nodiscard]] std::string url(const std::string& path) const { return config_.endpoint.url + path; }
     [[nodiscard]] std::string model_path(const std::string& repository_model) const;
     [[nodiscard]] double memory_mb_from_stats(const std::string& repository_model) const;
+    /// After Triton accepted an unload: polls POST /v2/repository/index until no version of the model is READY or
+    /// UNLOADING (Triton unloads in the background), until request_timeout_ms after `started` (then throws TIMEOUT).
+    /// A server whose index cannot be asked is taken at its word (a warning is logged).
+    void wait_until_unloaded(const std::string& repository_model, const std::string& description,
+                             std::chrono::steady_clock::time_point started) const;
 
     /// Hands `repository_model` to the cleanup thread (starting it if needed).
     void adopt_orphan(const std::string& repository_model);

@@ -2,7 +2,9 @@
 //
 // It serves on 127.0.0.1 (an ephemeral port) exactly the endpoints the backend uses:
 //   POST {prefix}/v2/repository/models/{name}/load     -> 200 {} and the model becomes ready, or a scripted failure
-//   POST {prefix}/v2/repository/models/{name}/unload   -> 200 {} and the model is no longer ready
+//   POST {prefix}/v2/repository/models/{name}/unload   -> 200 {} and the model is no longer ready (UNLOADING in the
+//                                                         index for unloads_take(), then UNAVAILABLE)
+//   POST {prefix}/v2/repository/index                  -> [{"name", "version", "state"}]
 //   GET  {prefix}/v2/models/{name}/ready               -> 200 when ready, else 400 (Triton answers 400 too)
 //   GET  {prefix}/v2/models/{name}/stats               -> a scripted statistics body, else 400
 // and records every request (method, decoded path, raw target, body). It can hold loads until the test releases them
@@ -49,6 +51,8 @@ class FakeTriton {
                          record(request);
                          std::lock_guard lock(mutex_);
                          ready_.erase(request.matches[1]);
+                         if (unload_takes_ > std::chrono::milliseconds(0))
+                             unloading_until_[request.matches[1]] = std::chrono::steady_clock::now() + unload_takes_;
                          reply(response, 200, "{}");
                      });
         server_.Get(prefix_ + "/v2/models/" + name + "/ready", [this](const httplib::Request& request,
@@ -79,6 +83,10 @@ class FakeTriton {
                 index.push_back({{"name", model}, {"version", "1"}, {"state", "READY"}});
             for (const std::string& model : unavailable_)
                 index.push_back({{"name", model}, {"version", "1"}, {"state", "UNAVAILABLE"}, {"reason", "unloaded"}});
+            for (const auto& [model, until] : unloading_until_)
+                index.push_back({{"name", model},
+                                 {"version", "1"},
+                                 {"state", std::chrono::steady_clock::now() < until ? "UNLOADING" : "UNAVAILABLE"}});
             reply(response, 200, index.dump());
         });
         server_.set_tcp_nodelay(true);
@@ -136,6 +144,12 @@ class FakeTriton {
         std::lock_guard lock(mutex_);
         ready_.erase(model);
         unavailable_.insert(model);
+    }
+    /// From now on an unload is answered at once, as Triton does, and the model stays UNLOADING in the index for
+    /// `duration` (its requests in flight finishing), then UNAVAILABLE.
+    void unloads_take(std::chrono::milliseconds duration) {
+        std::lock_guard lock(mutex_);
+        unload_takes_ = duration;
     }
     void set_stats(const std::string& model, const std::string& body) {
         std::lock_guard lock(mutex_);
@@ -201,6 +215,8 @@ class FakeTriton {
     std::set<std::string> ready_;
     std::set<std::string> unavailable_;  // in the index, not ready (unloaded)
     std::set<std::string> never_ready_;
+    std::chrono::milliseconds unload_takes_{0};
+    std::map<std::string, std::chrono::steady_clock::time_point> unloading_until_;  // unloaded by a request
     std::map<std::string, std::pair<int, std::string>> load_failures_;
     std::map<std::string, std::string> stats_;
 };

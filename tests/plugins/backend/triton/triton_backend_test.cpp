@@ -92,10 +92,35 @@ TEST(TritonBackend, UnloadPostsToRepositoryPathWithEmptyParameters) {
     auto backend = make_backend(host, params_for(fake));
     backend->unload(host.info("m"));
     const auto requests = fake.requests();
-    ASSERT_EQ(requests.size(), 1u);
+    ASSERT_EQ(requests.size(), 2u);
     EXPECT_EQ(requests[0].method, "POST");
     EXPECT_EQ(requests[0].path, "/v2/repository/models/m/unload");
     EXPECT_EQ(requests[0].body, "{}");
+    EXPECT_EQ(requests[1].path, "/v2/repository/index") << "then asks whether the unload has finished";
+}
+
+TEST(TritonBackend, UnloadReturnsOnlyOnceTritonNoLongerListsTheModelAsUnloading) {
+    // Triton answers an unload at once and frees the memory when the model's requests in flight are done: until the
+    // index stops saying UNLOADING the host must not count the memory free.
+    FakeTriton fake;
+    fake.load_directly("m");
+    fake.unloads_take(milliseconds(300));
+    PluginTestHost host;
+    auto backend = make_backend(host, params_for(fake));
+    const auto started = std::chrono::steady_clock::now();
+    backend->unload(host.info("m"));
+    EXPECT_GE(std::chrono::steady_clock::now() - started, milliseconds(300));
+    EXPECT_GE(fake.count("POST", "/v2/repository/index"), 2u);
+}
+
+TEST(TritonBackend, AnUnloadStillUnderwayAfterTheRequestTimeoutIsTimeoutNamingTheState) {
+    FakeTriton fake;
+    fake.unloads_take(milliseconds(5000));
+    PluginTestHost host;
+    auto backend = make_backend(host, params_for(fake, "request_timeout_ms: 200"));
+    const auto error = warmup::test::sdk_error_of([&] { backend->unload(host.info("m")); });
+    EXPECT_EQ(error.code(), WARMUP_ERROR_TIMEOUT);
+    EXPECT_TRUE(contains(error.what(), "still lists it as UNLOADING after request_timeout_ms=200")) << error.what();
 }
 
 TEST(TritonBackend, UnloadDependentsIsSentAsParameter) {
@@ -104,7 +129,7 @@ TEST(TritonBackend, UnloadDependentsIsSentAsParameter) {
     auto backend = make_backend(host, params_for(fake, "unload_dependents: true"));
     backend->unload(host.info("ensemble"));
     const auto requests = fake.requests();
-    ASSERT_EQ(requests.size(), 1u);
+    ASSERT_EQ(requests.size(), 2u);
     EXPECT_EQ(requests[0].path, "/v2/repository/models/ensemble/unload");
     const auto body = nlohmann::json::parse(requests[0].body);
     EXPECT_EQ(body, nlohmann::json::parse(R"({"parameters": {"unload_dependents": true}})"));
