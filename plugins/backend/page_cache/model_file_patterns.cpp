@@ -13,6 +13,8 @@
 #include <system_error>
 #include <warmup/sdk/glob.hpp>
 
+#include "common/model_name_in_path.hpp"
+
 namespace warmup::plugins::page_cache {
 namespace {
 
@@ -116,17 +118,10 @@ std::string ModelFileRules::describe_keys() const {
 
 std::string substitute_model_name(std::string_view pattern, std::string_view model_name) {
     if (pattern.find(kNamePlaceholder) == std::string_view::npos) return std::string(pattern);
-    if (model_name.find('\0') != std::string_view::npos)
-        throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT, "model name contains a NUL byte; refusing to use it in a path");
-    for (std::size_t begin = 0; begin <= model_name.size();) {
-        const std::size_t end = std::min(model_name.find('/', begin), model_name.size());
-        if (model_name.substr(begin, end - begin) == "..")
-            throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT,
-                             "model name '" + std::string(model_name) +
-                                 "' has a '..' path component; refusing to substitute it into '" +
-                                 std::string(pattern) + "' (it would leave the configured folder)");
-        begin = end + 1;
-    }
+    if (const auto problem = backend::model_name_path_problem(model_name))
+        throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT, "model name '" + std::string(model_name) + "' " + *problem +
+                                                            "; refusing to substitute it into '" +
+                                                            std::string(pattern) + "'");
     std::string escaped_name;
     for (const char c : model_name) {
         if (kGlobMetacharacters.find(c) != std::string_view::npos) escaped_name.push_back('\\');

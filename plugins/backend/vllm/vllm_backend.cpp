@@ -9,6 +9,8 @@
 #include <thread>
 #include <warmup/sdk/glob.hpp>
 
+#include "common/model_name_in_path.hpp"
+
 namespace warmup::plugins {
 namespace {
 
@@ -146,6 +148,11 @@ std::string VllmBackend::lora_path_for(std::string_view catalog_name) const {
     if (mapped == nullptr) return {};
     std::string path = mapped->second;
     const std::string placeholder = "${name}";
+    if (path.find(placeholder) != std::string::npos)
+        if (const auto problem = backend::model_name_path_problem(catalog_name))
+            throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT, "vLLM: model name '" + std::string(catalog_name) + "' " +
+                                                                *problem + "; refusing to substitute it into '" +
+                                                                mapped->second + "' (params.lora_paths)");
     for (std::size_t at = path.find(placeholder); at != std::string::npos;
          at = path.find(placeholder, at + catalog_name.size()))
         path.replace(at, placeholder.size(), catalog_name);
@@ -177,8 +184,26 @@ double VllmBackend::load(const warmup_model_info& model, const warmup_cancel_tok
 void VllmBackend::wake(const Server& server, std::string_view name, const warmup_cancel_token& cancel) {
     const std::string what = "wake-up of model '" + std::string(name) + "'";
     const auto started = Clock::now();
-    const sdk::HttpResponse woken = server.client.post("/wake_up", "", load_timeout_ms_, &cancel);
-    if (!woken.succeeded()) throw_for(server.client, woken, what, kSleepFlags);
+    const auto left_ms = [&] {
+        return std::max<int64_t>(
+            1,
+            load_timeout_ms_ - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+    };
+    if (sleep_level_ == 2) {
+        // Level 2 discarded the weights: a plain wake-up would serve from memory that no longer holds them. vLLM's
+        // sequence: allocate the weights' memory, reload the weights into it, then allocate the KV cache.
+        const sdk::HttpResponse weights = server.client.post("/wake_up?tags=weights", "", left_ms(), &cancel);
+        if (!weights.succeeded()) throw_for(server.client, weights, what + " (its weights' memory)", kSleepFlags);
+        const sdk::HttpResponse reloaded =
+            server.client.post("/collective_rpc", R"({"method":"reload_weights"})", left_ms(), &cancel);
+        if (!reloaded.succeeded())
+            throw_for(server.client, reloaded, what + " (reloading its weights after a level-2 sleep)", kSleepFlags);
+        const sdk::HttpResponse cache = server.client.post("/wake_up?tags=kv_cache", "", left_ms(), &cancel);
+        if (!cache.succeeded()) throw_for(server.client, cache, what + " (its KV cache)", kSleepFlags);
+    } else {
+        const sdk::HttpResponse woken = server.client.post("/wake_up", "", load_timeout_ms_, &cancel);
+        if (!woken.succeeded()) throw_for(server.client, woken, what, kSleepFlags);
+    }
     // vLLM may answer before the engine is awake (its own code says so for some set-ups): wait for is_sleeping false.
     while (true) {
         const int64_t left_ms =

@@ -5,8 +5,10 @@
 // What it models (vLLM's documented endpoints, as in vllm/entrypoints/serve/dev/sleep/api_router.py,
 // vllm/entrypoints/serve/lora/api_router.py and vllm/entrypoints/openai/serving_models.py):
 //  - sleep mode (only with dev_mode, as VLLM_SERVER_DEV_MODE=1): POST /sleep?level=N and POST /wake_up answer 200 with
-//    an empty body; GET /is_sleeping answers {"is_sleeping": bool}. Without dev mode the routes do not exist: FastAPI
-//    answers 404 {"detail": "Not Found"}.
+//    an empty body; GET /is_sleeping answers {"is_sleeping": bool}. Level 2 discards the weights: /wake_up?tags=weights
+//    allocates their memory, POST /collective_rpc {"method": "reload_weights"} loads them again, /wake_up?tags=kv_cache
+//    allocates the KV cache (docs/features/sleep_mode.md); a plain /wake_up after level 2 serves without weights.
+//    Without dev mode the routes do not exist: FastAPI answers 404 {"detail": "Not Found"}.
 //  - LoRA (only with runtime_lora, as VLLM_ALLOW_RUNTIME_LORA_UPDATING=True): POST /v1/load_lora_adapter
 //    {"lora_name", "lora_path"} answers 200 "Success: ..."; 400 "The lora adapter 'x' has already been loaded."; 404
 //    NotFoundError "No adapter found for ..." when the path is unknown. POST /v1/unload_lora_adapter {"lora_name"}
@@ -103,6 +105,10 @@ class FakeVllm {
     [[nodiscard]] bool sleeping() {
         return locked([&] { return sleeping_; });
     }
+    /// Awake with the model's weights in GPU memory (after a level-2 sleep, only once they were reloaded).
+    [[nodiscard]] bool serves_with_its_weights() {
+        return locked([&] { return !sleeping_ && weights_valid_; });
+    }
     [[nodiscard]] int last_sleep_level() {
         return locked([&] { return last_sleep_level_; });
     }
@@ -196,11 +202,32 @@ class FakeVllm {
             std::lock_guard lock(mutex_);
             last_sleep_level_ = std::stoi(request.has_param("level") ? request.get_param_value("level") : "1");
             sleeping_ = true;
+            weights_awake_ = kv_cache_awake_ = false;
+            if (last_sleep_level_ == 2) weights_valid_ = false;  // level 2 discards the weights
         });
-        server_.Post("/wake_up", [this](const httplib::Request&, httplib::Response&) {
+        // ?tags=weights / ?tags=kv_cache wakes that part only; no tags wakes both.
+        server_.Post("/wake_up", [this](const httplib::Request& request, httplib::Response&) {
             std::unique_lock lock(mutex_);
             if (holding_) wait_while_held(lock);
-            sleeping_ = false;
+            const std::size_t tags = request.get_param_value_count("tags");
+            for (std::size_t i = 0; i < tags; ++i) {
+                const std::string tag = request.get_param_value("tags", i);
+                weights_awake_ = weights_awake_ || tag == "weights";
+                kv_cache_awake_ = kv_cache_awake_ || tag == "kv_cache";
+            }
+            if (tags == 0) weights_awake_ = kv_cache_awake_ = true;
+            sleeping_ = !(weights_awake_ && kv_cache_awake_);
+        });
+        // POST /collective_rpc {"method": "reload_weights"}: loads the weights again into their (woken) memory.
+        server_.Post("/collective_rpc", [this](const httplib::Request& request, httplib::Response& response) {
+            const auto body = nlohmann::json::parse(request.body, nullptr, false);
+            std::lock_guard lock(mutex_);
+            note_body(request);
+            if (!body.is_object() || body.value("method", "") != "reload_weights")
+                return error(response, 400, "BadRequestError", "unknown method");
+            if (!weights_awake_) return error(response, 500, "InternalServerError", "the weights' memory is asleep");
+            weights_valid_ = true;
+            response.set_content(R"({"results": [null]})", "application/json");
         });
         server_.Get("/is_sleeping", [this](const httplib::Request&, httplib::Response& response) {
             std::lock_guard lock(mutex_);
@@ -248,6 +275,9 @@ class FakeVllm {
     std::condition_variable held_changed_;
     std::string base_model_;
     bool sleeping_ = true;
+    bool weights_awake_ = false;   // the weights' GPU memory is allocated
+    bool kv_cache_awake_ = false;  // the KV cache's GPU memory is allocated
+    bool weights_valid_ = true;    // that memory holds the model's weights (false after a level-2 sleep until reloaded)
     int last_sleep_level_ = 0;
     int wake_lag_ = 0;
     bool holding_ = false;

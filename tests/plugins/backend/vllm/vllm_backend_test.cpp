@@ -54,16 +54,33 @@ class VllmSleepMode : public ::testing::Test {
 };
 
 TEST_F(VllmSleepMode, LoadWakesTheServerAndUnloadPutsItToSleepAtTheConfiguredLevel) {
-    auto backend = make_backend(host, params("sleep_level: 2"));
+    auto backend = make_backend(host, params());
     ASSERT_TRUE(fake.sleeping());
     EXPECT_DOUBLE_EQ(backend->load(model("llama-8b"), kNeverCancel), 0.0);  // memory from the catalog
-    EXPECT_FALSE(fake.sleeping());
+    EXPECT_TRUE(fake.serves_with_its_weights());
     EXPECT_EQ(fake.count("POST", "/wake_up"), 1u);
     EXPECT_EQ(fake.count("GET", "/is_sleeping"), 1u);
     backend->unload(model("llama-8b"));
     EXPECT_TRUE(fake.sleeping());
+    EXPECT_EQ(fake.count("POST", "/sleep?level=1"), 1u);
+    EXPECT_EQ(fake.last_sleep_level(), 1);
+}
+
+TEST_F(VllmSleepMode, AfterALevelTwoSleepTheWakeUpReloadsTheWeightsBeforeTheKvCache) {
+    // Level 2 discards the weights: a plain /wake_up would report the server awake while it serves without them.
+    auto backend = make_backend(host, params("sleep_level: 2"));
+    (void)backend->load(model("llama-8b"), kNeverCancel);
+    backend->unload(model("llama-8b"));
     EXPECT_EQ(fake.count("POST", "/sleep?level=2"), 1u);
-    EXPECT_EQ(fake.last_sleep_level(), 2);
+    ASSERT_FALSE(fake.serves_with_its_weights());
+    (void)backend->load(model("llama-8b"), kNeverCancel);
+    EXPECT_TRUE(fake.serves_with_its_weights());
+    std::vector<std::string> wake_steps;
+    for (const auto& request : fake.requests())
+        if (request.method == "POST" && request.target != "/sleep?level=2") wake_steps.push_back(request.target);
+    const std::vector<std::string> one_wake = {"/wake_up?tags=weights", "/collective_rpc", "/wake_up?tags=kv_cache"};
+    ASSERT_EQ(wake_steps.size(), 6u);
+    EXPECT_EQ(std::vector<std::string>(wake_steps.begin() + 3, wake_steps.end()), one_wake);
 }
 
 TEST_F(VllmSleepMode, LoadWaitsUntilTheServerSaysItIsAwake) {
@@ -207,6 +224,16 @@ TEST_F(VllmLoraMode, LoadSendsNameAndPathThenChecksTheListingAndUnloadRemovesIt)
     EXPECT_EQ(requests[1].target, "/v1/models");  // verified, not taken on trust
     backend->unload(model("sql-orders"));
     EXPECT_TRUE(fake.adapters().empty());
+}
+
+TEST_F(VllmLoraMode, ANameThatWouldLeaveTheAdapterFolderIsRefusedWithoutARequest) {
+    // A catalog glob admits any name an event brings: "${name}" must not turn it into a path outside /adapters.
+    auto backend = make_backend(host, params());
+    const sdk::Error error = sdk_error_of([&] { (void)backend->load(model("sql-x/../../../etc"), kNeverCancel); });
+    EXPECT_EQ(error.code(), WARMUP_ERROR_INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(error.what(), "'..' path component")) << error.what();
+    EXPECT_TRUE(fake.requests().empty());
+    EXPECT_EQ(backend->lora_path_for("sql-a..b/c"), "/adapters/sql-a..b/c/v1") << "'..' inside a component is a name";
 }
 
 TEST_F(VllmLoraMode, AnAdapterTheServerAlreadyHoldsCountsAsLoaded) {
