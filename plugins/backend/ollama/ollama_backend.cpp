@@ -220,6 +220,8 @@ void OllamaBackend::throw_for(const Exchange& exchange, const std::string& actio
     warmup_status code = WARMUP_ERROR_UNAVAILABLE;  // 5xx and anything unexpected: a retry may succeed
     if (exchange.status == 408 || exchange.status == 504)
         code = WARMUP_ERROR_TIMEOUT;
+    else if (exchange.status == 429)
+        code = WARMUP_ERROR_UNAVAILABLE;  // rate limited (a gateway in front of the server): a later retry may pass
     else if (exchange.status >= 400 && exchange.status < 500)
         code = WARMUP_ERROR_INVALID_ARGUMENT;  // the request itself is wrong for this model: retrying will not help
     else if (server_text.find("memory") != std::string::npos)

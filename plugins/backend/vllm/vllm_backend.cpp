@@ -79,6 +79,8 @@ bool is_missing_route(const sdk::HttpResponse& answer) {
         code = WARMUP_ERROR_NOT_FOUND;
     else if (answer.status == 408 || answer.status == 504)
         code = WARMUP_ERROR_TIMEOUT;
+    else if (answer.status == 429)
+        code = WARMUP_ERROR_UNAVAILABLE;  // rate limited (a gateway in front of the server): a later retry may pass
     else if (answer.status >= 400 && answer.status < 500)
         code = WARMUP_ERROR_INVALID_ARGUMENT;
     throw sdk::Error(code, where + ": " + text);

@@ -87,10 +87,11 @@ class FakeOllama {
         std::lock_guard lock(mutex_);
         models_[name] = model;
     }
-    /// Loads (keep_alive != 0) answer 500 with this error text, or normally when empty.
-    void fail_loads_with(const std::string& error_text) {
+    /// Loads (keep_alive != 0) answer `status` (500 unless given) with this error text, or normally when empty.
+    void fail_loads_with(const std::string& error_text, int status = 500) {
         std::lock_guard lock(mutex_);
         load_error_ = error_text;
+        load_error_status_ = status;
     }
     /// Unloads (keep_alive 0) answer 500 with this error text and leave the model loaded, or work when empty.
     void fail_unloads_with(const std::string& error_text) {
@@ -215,7 +216,7 @@ class FakeOllama {
                                  "application/json");
             return;
         }
-        if (!load_error_.empty()) return error(500, load_error_);
+        if (!load_error_.empty()) return error(load_error_status_, load_error_);
         // The memory is taken while the model loads.
         ++loading_[name];
         note_vram();
@@ -249,6 +250,7 @@ class FakeOllama {
     std::set<std::string> loaded_;
     std::vector<Request> requests_;
     std::string load_error_;
+    int load_error_status_ = 500;
     std::string unload_error_;
     std::string load_body_;
     bool hold_loads_ = false;

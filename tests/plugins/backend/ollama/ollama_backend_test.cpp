@@ -182,6 +182,16 @@ TEST_F(OllamaBackendTest, MalformedOkAnswerFailsTheLoadQuotingTheBodyAndUnloadsT
                                  std::chrono::milliseconds(5)));
 }
 
+TEST_F(OllamaBackendTest, RateLimitedIsUnavailableSoTheHostRetriesAndOtherClientErrorsAreInvalidArgument) {
+    auto backend = make_backend(host, base_url_yaml());
+    fake.fail_loads_with("too many requests", 429);  // a gateway in front of Ollama during a burst
+    const std::string message =
+        error_message([&] { (void)backend->load(model("llama3:8b"), kNeverCancel); }, WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_NE(message.find("answered HTTP 429: too many requests"), std::string::npos) << message;
+    fake.fail_loads_with("invalid options", 400);
+    (void)error_message([&] { (void)backend->load(model("llama3:8b"), kNeverCancel); }, WARMUP_ERROR_INVALID_ARGUMENT);
+}
+
 TEST_F(OllamaBackendTest, ServerOutOfMemoryIsResourceExhausted) {
     fake.fail_loads_with("model requires more system memory (41.0 GiB) than is available (15.2 GiB)");
     auto backend = make_backend(host, base_url_yaml());

@@ -56,6 +56,10 @@ class FakeVllm {
             }
             std::lock_guard lock(mutex_);
             requests_.push_back({request.method, target, request.body});
+            if (forced_status_ != 0) {
+                error(response, forced_status_, "Forced", "answered by the test");
+                return httplib::Server::HandlerResponse::Handled;
+            }
             if (!api_key_.empty() && request.get_header_value("Authorization") != "Bearer " + api_key_) {
                 response.status = 401;
                 response.set_content(R"({"error": "Unauthorized"})", "application/json");
@@ -104,6 +108,10 @@ class FakeVllm {
     }
     [[nodiscard]] bool sleeping() {
         return locked([&] { return sleeping_; });
+    }
+    /// Every request from now on is answered with this status and an error object (0: served normally again).
+    void answer_every_request_with(int status) {
+        locked([&] { forced_status_ = status; });
     }
     /// Awake with the model's weights in GPU memory (after a level-2 sleep, only once they were reloaded).
     [[nodiscard]] bool serves_with_its_weights() {
@@ -283,6 +291,7 @@ class FakeVllm {
     bool holding_ = false;
     int held_now_ = 0;
     std::string api_key_;
+    int forced_status_ = 0;
     std::string metrics_text_;
     std::map<std::string, std::string> adapters_;  // name -> path
     std::set<std::string> adapter_paths_;

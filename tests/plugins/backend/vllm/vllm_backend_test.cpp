@@ -83,6 +83,17 @@ TEST_F(VllmSleepMode, AfterALevelTwoSleepTheWakeUpReloadsTheWeightsBeforeTheKvCa
     EXPECT_EQ(std::vector<std::string>(wake_steps.begin() + 3, wake_steps.end()), one_wake);
 }
 
+TEST_F(VllmSleepMode, RateLimitedIsUnavailableSoTheHostRetriesAndOtherClientErrorsAreInvalidArgument) {
+    auto backend = make_backend(host, params());
+    fake.answer_every_request_with(429);  // a gateway in front of the server during a burst
+    const sdk::Error limited = sdk_error_of([&] { (void)backend->load(model("llama-8b"), kNeverCancel); });
+    EXPECT_EQ(limited.code(), WARMUP_ERROR_UNAVAILABLE) << limited.what();
+    EXPECT_TRUE(contains(limited.what(), "answered HTTP 429")) << limited.what();
+    fake.answer_every_request_with(422);
+    EXPECT_EQ(sdk_error_of([&] { (void)backend->load(model("llama-8b"), kNeverCancel); }).code(),
+              WARMUP_ERROR_INVALID_ARGUMENT);
+}
+
 TEST_F(VllmSleepMode, LoadWaitsUntilTheServerSaysItIsAwake) {
     fake.set_wake_lag(3);  // /wake_up answers at once, the engine reports asleep three more times
     auto backend = make_backend(host, params());
