@@ -141,8 +141,8 @@ TritonBackend::RequestOutcome TritonBackend::send(const char* method, const std:
             outcome.answer.transport_error = "cancelled";
             break;
         case sdk::HttpResponse::Outcome::TimedOut:
-            // Callers without a cancel token treat this as "no answer" (status 0), with this reason.
-            outcome.interrupt = cancel == nullptr ? Interrupt::None : Interrupt::DeadlinePassed;
+            // Status 0 as for no answer, but said apart: a slow server is a TIMEOUT, not an unreachable one.
+            outcome.interrupt = Interrupt::DeadlinePassed;
             outcome.answer.transport_error = "no answer within " + std::to_string(timeout_ms) + " ms";
             break;
     }
@@ -277,6 +277,10 @@ void TritonBackend::unload(const warmup_model_info& model) {
         config_.unload_dependents ? R"({"parameters":{"unload_dependents":true}})" : std::string("{}");
     const auto started = Clock::now();
     const RequestOutcome unloaded = send("POST", unload_path, body, config_.request_timeout_ms, nullptr);
+    if (unloaded.interrupt == Interrupt::DeadlinePassed)
+        throw sdk::Error(WARMUP_ERROR_TIMEOUT,
+                         "Triton did not answer the unload of " + description + " (POST " + url(unload_path) +
+                             ") within request_timeout_ms=" + std::to_string(config_.request_timeout_ms));
     if (unloaded.answer.status == 0)
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(unload_path) + " to unload " +
                                                        description + ": " + unloaded.answer.transport_error);
@@ -295,6 +299,7 @@ void TritonBackend::wait_until_unloaded(const std::string& repository_model, con
         const int64_t remaining_ms = config_.request_timeout_ms - elapsed_ms(started);
         if (remaining_ms <= 0) break;
         const RequestOutcome index = send("POST", index_path, "{}", remaining_ms, nullptr);
+        if (index.interrupt == Interrupt::DeadlinePassed) break;
         if (index.answer.status != 200) {
             // No index to ask (a server without it, or a failing one): the unload's own answer is all there is.
             host().warn("cannot tell when Triton has finished unloading " + description + ": POST " + url(index_path) +
@@ -397,6 +402,10 @@ std::vector<sdk::ResidentModel> TritonBackend::list_resident() {
     const std::string index_path = "/v2/repository/index";
     const uint64_t listing_started = holders_.listing_started();
     const RequestOutcome index = send("POST", index_path, R"({"ready":true})", config_.request_timeout_ms, nullptr);
+    if (index.interrupt == Interrupt::DeadlinePassed)
+        throw sdk::Error(WARMUP_ERROR_TIMEOUT, "Triton did not answer POST " + url(index_path) +
+                                                   " (the listing of its ready models) within request_timeout_ms=" +
+                                                   std::to_string(config_.request_timeout_ms));
     if (index.answer.status == 0)
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(index_path) +
                                                        " to list its models: " + index.answer.transport_error);

@@ -49,6 +49,7 @@ class FakeTriton {
         server_.Post(prefix_ + "/v2/repository/models/" + name + "/unload",
                      [this](const httplib::Request& request, httplib::Response& response) {
                          record(request);
+                         std::this_thread::sleep_for(unload_answer_delay());
                          std::lock_guard lock(mutex_);
                          ready_.erase(request.matches[1]);
                          if (unload_takes_ > std::chrono::milliseconds(0))
@@ -151,6 +152,11 @@ class FakeTriton {
         std::lock_guard lock(mutex_);
         unload_takes_ = duration;
     }
+    /// From now on the unload request itself is answered only after `delay` (a server too busy to answer).
+    void delay_unload_answers(std::chrono::milliseconds delay) {
+        std::lock_guard lock(mutex_);
+        unload_answer_delay_ = delay;
+    }
     void set_stats(const std::string& model, const std::string& body) {
         std::lock_guard lock(mutex_);
         stats_[model] = body;
@@ -176,6 +182,11 @@ class FakeTriton {
     }
 
   private:
+    std::chrono::milliseconds unload_answer_delay() const {
+        std::lock_guard lock(mutex_);
+        return unload_answer_delay_;
+    }
+
     static void reply(httplib::Response& response, int status, const std::string& body) {
         response.status = status;
         response.set_content(body, "application/json");
@@ -216,6 +227,7 @@ class FakeTriton {
     std::set<std::string> unavailable_;  // in the index, not ready (unloaded)
     std::set<std::string> never_ready_;
     std::chrono::milliseconds unload_takes_{0};
+    std::chrono::milliseconds unload_answer_delay_{0};
     std::map<std::string, std::chrono::steady_clock::time_point> unloading_until_;  // unloaded by a request
     std::map<std::string, std::pair<int, std::string>> load_failures_;
     std::map<std::string, std::string> stats_;

@@ -123,6 +123,17 @@ TEST(TritonBackend, AnUnloadStillUnderwayAfterTheRequestTimeoutIsTimeoutNamingTh
     EXPECT_TRUE(contains(error.what(), "still lists it as UNLOADING after request_timeout_ms=200")) << error.what();
 }
 
+TEST(TritonBackend, AnUnloadTritonDoesNotAnswerInTimeIsTimeoutNotUnreachable) {
+    FakeTriton fake;
+    fake.delay_unload_answers(milliseconds(1000));
+    PluginTestHost host;
+    auto backend = make_backend(host, params_for(fake, "request_timeout_ms: 100"));
+    const auto error = warmup::test::sdk_error_of([&] { backend->unload(host.info("m")); });
+    EXPECT_EQ(error.code(), WARMUP_ERROR_TIMEOUT) << error.what();
+    EXPECT_TRUE(contains(error.what(), "did not answer the unload of")) << error.what();
+    EXPECT_TRUE(contains(error.what(), "request_timeout_ms=100")) << error.what();
+}
+
 TEST(TritonBackend, UnloadDependentsIsSentAsParameter) {
     FakeTriton fake;
     PluginTestHost host;
