@@ -53,6 +53,9 @@ bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& 
 // slot") without failing the restore. The operator's emergency stop travels in the same object ("emergency_stop":
 // true while it is in force; absent, as in a state written before it was kept, reads as not stopped), so it is in
 // every snapshot and in every journal checkpoint.
+/// The backup a start keeps the newest state in when the catalog no longer covers one of its models.
+constexpr const char* kRefusedAtStartBackup = "refused-at-start";
+
 constexpr std::string_view kEngineSectionSlot = "engine";
 
 constexpr std::string_view kEngineSectionSchema = "org.warmup.state.engine-counters/1";
@@ -435,7 +438,31 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
     const OperationResult result = restore_state(loaded->snapshot, /*at_start=*/true);
     if (!result.ok()) {
         spdlog::error("STATE_RESTORE_ERROR {}: {}", loaded->file.string(), result.error);
-        if (result.http_status == 409) return std::nullopt;  // nothing was imported
+        if (result.http_status == 409) {
+            // Nothing was imported (the catalog no longer covers a model of the snapshot, most often one taken out of
+            // the configuration). That file is now the only copy of what was learned, and the periodic snapshots
+            // of this run would rotate it away: it is kept as a backup, to restore once the catalog covers it again.
+            std::string kept;
+            try {
+                kept = fmt::format(
+                    "it is kept as the backup '{}' ({}): make the catalog cover those models again "
+                    "and POST /api/warmup/restore-state {{\"name\": \"{}\"}}",
+                    kRefusedAtStartBackup, state_store_->write_backup(kRefusedAtStartBackup, loaded->snapshot).string(),
+                    kRefusedAtStartBackup);
+            } catch (const std::exception& error) {
+                kept = fmt::format(
+                    "it could not be kept as a backup ({}): copy {} aside before the periodic snapshots "
+                    "rotate it away",
+                    error.what(), loaded->file.string());
+            }
+            const std::string problem =
+                fmt::format("at start {} was not restored ({}): started without learned state; {}",
+                            loaded->file.filename().string(), result.error, kept);
+            spdlog::error("STATE_RESTORE_ERROR {}", problem);
+            std::lock_guard lock(state_mutex_);
+            start_restore_problem_ = start_restore_problem_.empty() ? problem : start_restore_problem_ + "; " + problem;
+            return std::nullopt;
+        }
     }
     if (created_unix_ms != nullptr) *created_unix_ms = loaded->snapshot.created_unix_ms;
     const double age_s =

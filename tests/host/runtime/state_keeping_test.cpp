@@ -260,6 +260,40 @@ TEST_F(TransitionsTest, AStartThatSkippedACorruptSnapshotShowsStateDegradedWithT
     EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
 }
 
+TEST_F(TransitionsTest, AStartWhoseCatalogNoLongerCoversAModelKeepsTheStateAsABackupAndSaysSo) {
+    // An operator takes a model out of the catalog and restarts: the snapshot cannot be imported (its indexes would
+    // name the wrong models). The start says so in the state component, and the learned state is kept as a backup
+    // (not rotated away by this run's snapshots) that restores once the catalog covers the model again.
+    const Config both = config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
+    start(both);
+    use_and_wait_ready("m/a");
+    use_and_wait_ready("slow/b");
+    stop();  // writes the newest snapshot, which names slow/b
+
+    std::string without_slow =
+        config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n", keep_alive_predictor(3'600'000));
+    const std::string slow_line = "  - {model: \"slow/*\", memory_mb: 100, load_ms: 60000}\n";
+    ASSERT_NE(without_slow.find(slow_line), std::string::npos);
+    without_slow.erase(without_slow.find(slow_line), slow_line.size());
+    start(load_config_text(without_slow, "transitions.yaml", dir_.path(), {}));
+    auto [code, health] = get_json("/api/warmup/health/components");
+    ASSERT_EQ(code, 200);
+    const json state = health_component(health, "state");
+    EXPECT_EQ(state["state"], "degraded") << health.dump();
+    const std::string reason = state.value("reason", "");
+    EXPECT_NE(reason.find("'slow/b'"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("refused-at-start"), std::string::npos) << reason;
+    EXPECT_TRUE(fs::exists(dir_.path() / "state" / "backup-refused-at-start.wsnap"));
+    EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "refused-at-start"})").first, 409) << "still not covered";
+    stop();
+
+    start(both);  // the model is back in the catalog: the kept state restores
+    const auto [status, restored] = post("/api/warmup/restore-state", R"({"name": "refused-at-start"})");
+    ASSERT_EQ(status, 200) << restored.dump();
+    std::tie(code, health) = get_json("/api/warmup/health/components");
+    EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
+}
+
 TEST_F(TransitionsTest, RestoreStateNewestFallsBackToTheNextGoodBackup) {
     start(config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n"));
     use_and_wait_ready("m/a");
