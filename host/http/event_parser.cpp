@@ -22,7 +22,10 @@
 #include <chrono>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 #include <utility>
+#include <vector>
 
 #include "core/utf8.hpp"
 
@@ -238,6 +241,36 @@ int64_t wall_clock_now_ms() {
 
 }  // namespace
 
+namespace {
+
+/// The JSON objects of a body written one after another with only white space between them, each with the line it
+/// starts on (1-based); nullopt when the body holds anything else (a value that is not an object, a malformed one).
+/// Reads with nlohmann's stream parser, which stops right after each value; a malformed value throws once, here.
+std::optional<std::vector<std::pair<json, std::size_t>>> objects_one_after_another(std::string_view text) {
+    std::vector<std::pair<json, std::size_t>> objects;
+    std::istringstream in{std::string(text)};
+    std::size_t line = 1;
+    for (std::size_t counted_to = 0;;) {
+        in >> std::ws;
+        if (in.peek() == std::char_traits<char>::eof()) break;
+        const auto at = static_cast<std::size_t>(in.tellg());
+        line += static_cast<std::size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(counted_to),
+                                                    text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+        counted_to = at;
+        if (in.peek() != '{') return std::nullopt;
+        json object;
+        try {
+            in >> object;
+        } catch (const json::exception&) {
+            return std::nullopt;
+        }
+        objects.emplace_back(std::move(object), line);
+    }
+    return objects;
+}
+
+}  // namespace
+
 ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, std::optional<int64_t> server_now_ms) {
     BodyBuilder builder(server_now_ms.value_or(wall_clock_now_ms()));
     const auto first = text.find_first_not_of(" \t\r\n");
@@ -299,6 +332,13 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
                 const json whole = json::parse(text, nullptr, /*allow_exceptions=*/false);
                 if (!whole.is_discarded() && whole.is_object()) {
                     builder.accept_or_reject(whole, line_number);
+                    return builder.finish();
+                }
+                // Several such objects one after another (`jq .` of an NDJSON file): each is an event, reported
+                // by the line it starts on.
+                if (const auto objects = objects_one_after_another(text)) {
+                    for (const auto& [object, starts_on_line] : *objects)
+                        builder.accept_or_reject(object, starts_on_line);
                     return builder.finish();
                 }
             }

@@ -437,4 +437,24 @@ TEST(EventParser, OneEventObjectWrittenOverSeveralLinesIsThatEvent) {
     EXPECT_EQ(lines.events.size(), 2u);
 }
 
+TEST(EventParser, SeveralEventObjectsWrittenOverSeveralLinesAreEachAnEvent) {
+    // `jq . events.ndjson` prints each object over several lines, one after another: each is an event, numbered by
+    // the line it starts on, and a bad one is refused alone.
+    const ParsedBody body = parse_events_body(
+        "{\n  \"model\": \"a\"\n}\n{\n  \"model\": 7\n}\n\n{\n  \"model\": \"c\",\n  \"count\": 3\n}\n", 1 << 20, 0);
+    ASSERT_EQ(body.events.size(), 2u);
+    EXPECT_EQ(body.events[0].model, "a");
+    EXPECT_EQ(body.events[0].position, 1u);
+    EXPECT_EQ(body.events[1].model, "c");
+    EXPECT_EQ(body.events[1].position, 8u);
+    EXPECT_EQ(body.events[1].count, 3u);
+    ASSERT_EQ(body.rejected.size(), 1u);
+    EXPECT_EQ(body.rejected[0].position, 4u);
+    EXPECT_EQ(body.rejected[0].reason, "'model' must be a string");
+    // Anything else between the objects: read line by line as before (one refusal per line that is not JSON).
+    const ParsedBody mixed = parse_events_body("{\n  \"model\": \"a\"\n}\n[1]\n", 1 << 20, 0);
+    EXPECT_TRUE(mixed.events.empty());
+    EXPECT_EQ(mixed.rejected.size(), 4u);
+}
+
 }  // namespace warmup::host
