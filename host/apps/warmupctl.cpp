@@ -1036,6 +1036,14 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
+        // A word that is not a subcommand reaches CLI11 as an extra argument, and it then says only that a subcommand
+        // is required: name the word instead.
+        if (dynamic_cast<const CLI::RequiredError*>(&error) != nullptr && app.get_subcommands().empty() &&
+            !app.remaining().empty()) {
+            std::cerr << "warmupctl: '" << app.remaining().front()
+                      << "' is not a subcommand (warmupctl --help lists them)\n";
+            return kExitRefused;
+        }
         // --help and --version exit 0 through CLI11; any usage error is a refused input: exit 2, as documented.
         const int printed = app.exit(error);
         return printed == 0 ? kExitOk : kExitRefused;

@@ -358,6 +358,10 @@ TEST(WarmupctlOperate, UsageErrorsExitWithStatus2) {
     const CtlRun path_in_url = warmupctl({"--url", "http://127.0.0.1:3000/api", "status"});
     EXPECT_EQ(path_in_url.exit_code, 2) << path_in_url.output;
     EXPECT_NE(path_in_url.output.find("--url must be http://HOST[:PORT]"), std::string::npos) << path_in_url.output;
+    // A mistyped subcommand is named, not reported as a missing one.
+    const CtlRun mistyped = warmupctl({"--url", "http://127.0.0.1:1", "restor", "nightly"});
+    EXPECT_EQ(mistyped.exit_code, 2) << mistyped.output;
+    EXPECT_NE(mistyped.output.find("'restor' is not a subcommand"), std::string::npos) << mistyped.output;
 }
 
 TEST(WarmupctlOperate, DrivesARunningDaemon) {
