@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -85,6 +86,34 @@ TEST_F(OpsTest, EmergencyStopCancelsQueuedWarmupsKeepsLoadedModelsAndResetToSafe
         return runtime_->plugins().components()[ComponentSlot::Predictor].params_yaml;
     }),
               "ttl_ms: 600000");
+}
+
+TEST_F(TransitionsTest, SnapshotsInSafeModeKeepTheConfiguredPredictorsStateForTheRestart) {
+    // The safe keep-alive has no state; a restart runs the configured predictor again. A snapshot taken in safe mode
+    // keeps that predictor's state as it was when the safe configuration took over, so the restart goes on with it.
+    const Config configured = config("{plugin: org.warmup.predictor.cost-curve}",
+                                     "state: {dir: state, snapshot_interval_s: 3600, journal: false}\n");
+    start(configured);
+    learn_rhythm("m/a");
+    const auto predictor_section = [&] {
+        const Snapshot snapshot = runtime_->capture_state();
+        for (const SnapshotSection& section : snapshot.sections)
+            if (section.slot == "predictor") return std::optional<SnapshotSection>(section);
+        return std::optional<SnapshotSection>();
+    };
+    const auto learned = predictor_section();
+    ASSERT_TRUE(learned.has_value());
+    ASSERT_EQ(post("/api/warmup/reset-to-safe").first, 200);
+    const auto in_safe_mode = predictor_section();
+    ASSERT_TRUE(in_safe_mode.has_value()) << "the snapshot lost the configured predictor's state";
+    EXPECT_EQ(in_safe_mode->schema, learned->schema);
+    EXPECT_EQ(in_safe_mode->data, learned->data);
+
+    stop();  // the last snapshot is taken in safe mode
+    start(configured);
+    const auto restarted = predictor_section();
+    ASSERT_TRUE(restarted.has_value());
+    EXPECT_EQ(restarted->data, learned->data) << "the restart did not go on with what the predictor had learned";
 }
 
 TEST_F(TransitionsTest, ResetToSafeEvictsDownToTheHalvedBudgetAtOnceLeastRecentlyUsedFirst) {
