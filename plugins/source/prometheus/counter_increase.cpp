@@ -29,8 +29,8 @@ CounterIncrease::Result CounterIncrease::update(const std::vector<ExpositionSamp
             const auto last = last_by_series_.find(key);
             double increase = value;  // a new series, or one that was reset: all of it is new
             if (last != last_by_series_.end()) {
-                if (value >= last->second)
-                    increase = value - last->second;
+                if (value >= last->second.value)
+                    increase = value - last->second.value;
                 else
                     ++result.resets;
             }
@@ -44,8 +44,15 @@ CounterIncrease::Result CounterIncrease::update(const std::vector<ExpositionSamp
         if (whole >= 1) result.requests_by_model[model] = static_cast<uint64_t>(whole);
     }
 
-    last_by_series_.clear();
-    for (auto& [key, model_and_value] : now_by_series) last_by_series_[key] = model_and_value.second;
+    // A series missing from this scrape keeps its last value for a while: one page without it (a proxy's empty 200,
+    // another replica behind a load balancer) must not make its next value count whole.
+    for (auto it = last_by_series_.begin(); it != last_by_series_.end();) {
+        if (!now_by_series.count(it->first) && ++it->second.scrapes_missing > kMaxScrapesMissing)
+            it = last_by_series_.erase(it);
+        else
+            ++it;
+    }
+    for (auto& [key, model_and_value] : now_by_series) last_by_series_[key] = {model_and_value.second, 0};
     have_baseline_ = true;
     return result;
 }

@@ -7,7 +7,10 @@
 //  - a value below the last one is a counter reset (the server restarted, or a model was reloaded): the counter
 //    started again from 0, so the whole value is new;
 //  - a series first seen after the baseline was created since the previous scrape: its whole value is new;
-//  - a series missing from a scrape is forgotten (if it comes back, it came back from 0).
+//  - a series missing from a scrape keeps its last value, so that when it comes back only what it gained since counts
+//    (a page without it may be a proxy's empty answer, or another replica's page): a value below the last one is a
+//    reset as above. A series missing from more than kMaxScrapesMissing scrapes in a row is forgotten (if it comes back
+//    after that, it came back from 0: all of it is new).
 // Several series of one model (Triton's `version`, vLLM's `finished_reason`) add up. Counters are floats; the
 // fractional part carries over per model, so increases of 0.5 and 0.5 make one request.
 //
@@ -37,10 +40,17 @@ class CounterIncrease {
     /// Takes one scrape's samples of the counter.
     Result update(const std::vector<ExpositionSample>& samples);
 
+    /// Consecutive scrapes a series may miss and still be compared with its last value when it comes back.
+    static constexpr uint32_t kMaxScrapesMissing = 60;
+
   private:
+    struct LastSeen {
+        double value = 0;
+        uint32_t scrapes_missing = 0;  ///< scrapes since it was last listed
+    };
     std::string model_label_;
     bool have_baseline_ = false;
-    std::map<std::string, double> last_by_series_;
+    std::map<std::string, LastSeen> last_by_series_;
     std::map<std::string, double> carry_by_model_;  // fractional requests not yet emitted
     std::map<std::string, bool> reported_without_model_;
 };

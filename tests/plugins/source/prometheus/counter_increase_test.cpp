@@ -35,12 +35,25 @@ TEST(CounterIncrease, ACounterThatWentDownWasResetAndCountsFromZero) {
     EXPECT_EQ(counter.update({series("a", 6)}).requests_by_model, (Requests{{"a", 2}}));
 }
 
-TEST(CounterIncrease, NewSeriesCountWhollyAndVanishedSeriesComeBackFromZero) {
+TEST(CounterIncrease, NewSeriesCountWhollyAndAVanishedSeriesBackBelowItsLastValueWasReset) {
     CounterIncrease counter("model");
     counter.update({series("a", 10)});
     EXPECT_EQ(counter.update({series("a", 10), series("b", 2)}).requests_by_model, (Requests{{"b", 2}}));
     EXPECT_TRUE(counter.update({series("a", 10)}).requests_by_model.empty());  // b unloaded: its series is gone
     EXPECT_EQ(counter.update({series("a", 10), series("b", 1)}).requests_by_model, (Requests{{"b", 1}}));
+}
+
+TEST(CounterIncrease, ASeriesMissingFromAScrapeCountsOnlyWhatItGainedWhenItComesBack) {
+    // A proxy's empty page, or another replica's, lists none of the series: when they come back, their values are
+    // what they were plus what they gained, not new requests.
+    CounterIncrease counter("model");
+    counter.update({series("a", 5000), series("b", 300)});
+    EXPECT_TRUE(counter.update({}).requests_by_model.empty());
+    EXPECT_TRUE(counter.update({series("a", 5001)}).requests_by_model.size() == 1);
+    EXPECT_EQ(counter.update({series("a", 5001), series("b", 304)}).requests_by_model, (Requests{{"b", 4}}));
+    // Missing for longer than kMaxScrapesMissing scrapes: forgotten, and all of it is new when it comes back.
+    for (uint32_t i = 0; i <= CounterIncrease::kMaxScrapesMissing; ++i) (void)counter.update({series("a", 5001)});
+    EXPECT_EQ(counter.update({series("a", 5001), series("b", 310)}).requests_by_model, (Requests{{"b", 310}}));
 }
 
 TEST(CounterIncrease, SeriesOfOneModelAddUp) {
