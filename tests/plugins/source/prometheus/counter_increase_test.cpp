@@ -49,7 +49,7 @@ TEST(CounterIncrease, ASeriesMissingFromAScrapeCountsOnlyWhatItGainedWhenItComes
     CounterIncrease counter("model");
     counter.update({series("a", 5000), series("b", 300)});
     EXPECT_TRUE(counter.update({}).requests_by_model.empty());
-    EXPECT_TRUE(counter.update({series("a", 5001)}).requests_by_model.size() == 1);
+    EXPECT_EQ(counter.update({series("a", 5001)}).requests_by_model, (Requests{{"a", 1}}));
     EXPECT_EQ(counter.update({series("a", 5001), series("b", 304)}).requests_by_model, (Requests{{"b", 4}}));
     // Missing for longer than kMaxScrapesMissing scrapes: forgotten, and all of it is new when it comes back.
     for (uint32_t i = 0; i <= CounterIncrease::kMaxScrapesMissing; ++i) (void)counter.update({series("a", 5001)});
