@@ -42,8 +42,12 @@ uint64_t size_of(int fd) {
 
 }  // namespace
 
-FollowedFile::FollowedFile(std::filesystem::path path, std::size_t max_line_bytes, bool start_at_end)
-    : path_(std::move(path)), max_line_bytes_(max_line_bytes), start_at_end_(start_at_end) {}
+FollowedFile::FollowedFile(std::filesystem::path path, std::size_t max_line_bytes, bool start_at_end,
+                           std::chrono::milliseconds rotation_grace)
+    : path_(std::move(path)),
+      max_line_bytes_(max_line_bytes),
+      start_at_end_(start_at_end),
+      rotation_grace_(rotation_grace) {}
 
 FollowedFile::~FollowedFile() {
     if (fd_ >= 0) ::close(fd_);
@@ -86,6 +90,7 @@ void FollowedFile::open_at_path() {
     head_.clear();
     skipping_long_line_ = false;
     offset_ = 0;
+    rotated_file_size_.reset();
     if (!first_open_) return;  // a file that replaced a rotated one is read from its start
     first_open_ = false;
 
@@ -182,17 +187,23 @@ std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
     more_waiting_ = false;
     buffer_.clear();
     mid_line_ends_.clear();
-    bool rotated = false;
-    if (fd_ < 0) open_at_path();  // a saved position may resume in a file rotated away while stopped
+    bool old_file_settled = false;  // renamed away and replaced, and no longer growing: the writer left it
+    if (fd_ < 0) open_at_path();    // a saved position may resume in a file rotated away while stopped
     // Renamed away and replaced? (A path that is gone for now is no rotation yet: keep reading the old file.)
     struct stat at_path {};
     if (::stat(path_.c_str(), &at_path) == 0 &&
         (static_cast<uint64_t>(at_path.st_dev) != device_ || static_cast<uint64_t>(at_path.st_ino) != inode_)) {
-        rotated = true;
-        if (offset_ >= size_of(fd_)) {  // the old file is read to its end: on to the new one
+        const uint64_t old_size = size_of(fd_);
+        const auto now = std::chrono::steady_clock::now();
+        if (rotated_file_size_ != old_size) {  // first seen renamed, or the writer still appends to it
+            rotated_file_size_ = old_size;
+            rotated_file_still_since_ = now;
+        }
+        old_file_settled = now - rotated_file_still_since_ >= rotation_grace_;
+        if (old_file_settled && offset_ >= old_size) {  // the old file is read to its end: on to the new one
             open_at_path();
             notes_.push_back("'" + path_.string() + "' was rotated: reading the new file from its start");
-            rotated = false;
+            old_file_settled = false;
         }
     }
     check_same_content();
@@ -221,7 +232,7 @@ std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
                 lines.push_back({FileLine::Kind::TooLong, std::string_view(buffer_).substr(at, kTooLongShownBytes),
                                  offset_of(at), offset_of(buffer_.size())});
                 mid_line_ends_.push_back(offset_of(buffer_.size()));
-            } else if (rotated && !more_waiting_ && rest > 0) {
+            } else if (old_file_settled && !more_waiting_ && rest > 0) {
                 // The writer moved to the new file: this unterminated last line is as whole as it will get.
                 std::string_view text = std::string_view(buffer_).substr(at);
                 if (text.ends_with('\r')) text.remove_suffix(1);

@@ -3,8 +3,9 @@
 //
 // Rotation, both kinds logrotate does:
 //  - rename (the writer's file is moved away, a new one created at the path): the old file is read to its end first
-//    (lines the writer wrote before it switched), a last line without a newline included, then the new file is read
-//    from its start;
+//    (lines the writer wrote before it switched), then the new file from its start. A writer that reopens on a signal
+//    (nginx, Envoy) goes on appending to the renamed file until it does, so the old file is left only once it has
+//    not grown for `rotation_grace`; only then is a last line without a newline taken as whole;
 //  - truncate (copytruncate): the file at the path became shorter than the position, or its first bytes changed
 //    (truncated and written again past the old position between two reads): read again from its start.
 // A rename while no reader ran (warmupd stopped) is found too: when the saved position's file is no longer at the
@@ -18,6 +19,7 @@
 // Threads: not thread-safe; one owner (the source's thread).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -62,7 +64,10 @@ class FollowedFile {
     /// `start_at_end`: with no usable saved position, the first file is read from its last line end (only lines
     /// written from now on) instead of its start. Files after a rotation, and a file that did not exist yet at the
     /// first read, are always read from their start.
-    FollowedFile(std::filesystem::path path, std::size_t max_line_bytes, bool start_at_end);
+    /// `rotation_grace`: after a rename rotation, how long the old file must stay the same size before it is left
+    /// for the new one (0: as soon as it is read to its end).
+    FollowedFile(std::filesystem::path path, std::size_t max_line_bytes, bool start_at_end,
+                 std::chrono::milliseconds rotation_grace = std::chrono::milliseconds(0));
     ~FollowedFile();
     FollowedFile(const FollowedFile&) = delete;
     FollowedFile& operator=(const FollowedFile&) = delete;
@@ -100,6 +105,7 @@ class FollowedFile {
     std::filesystem::path path_;
     std::size_t max_line_bytes_;
     bool start_at_end_;
+    std::chrono::milliseconds rotation_grace_;
     std::optional<FilePosition> saved_;
 
     int fd_ = -1;
@@ -111,6 +117,9 @@ class FollowedFile {
     bool first_open_ = true;
     bool missing_at_start_ = false;  // the first attempt found no file: when it appears, it is read from its start
     bool more_waiting_ = false;
+    // After a rename rotation was seen: the open (old) file's size, and since when it has had that size.
+    std::optional<uint64_t> rotated_file_size_;
+    std::chrono::steady_clock::time_point rotated_file_still_since_;
     std::string buffer_;                   // the last read's bytes; FileLine views point into it
     std::vector<uint64_t> mid_line_ends_;  // end offsets of the last read's pieces that end inside a too-long line
     std::vector<std::string> notes_;

@@ -104,7 +104,8 @@ TailSource::TailSource(sdk::Host host, sdk::Params& params)
       path_(params.get_string("path", "")),
       poll_interval_ms_(params.get_int("poll_interval_ms", 500, 10, 60000)),
       max_line_bytes_(static_cast<std::size_t>(params.get_int("max_line_bytes", 1 << 20, 1024, 64 << 20))),
-      file_(path_, max_line_bytes_, params.get_choice("start_at", "end", {"end", "beginning"}) == "end") {
+      file_(path_, max_line_bytes_, params.get_choice("start_at", "end", {"end", "beginning"}) == "end",
+            std::chrono::milliseconds(params.get_int("rotation_grace_ms", 2000, 0, 600000))) {
     if (path_.empty()) throw sdk::InvalidArgument("params.path: required: the JSON-lines file to follow");
     if (!path_.is_absolute())
         throw sdk::InvalidArgument("params.path: expected an absolute path, got '" + path_.string() + "'");

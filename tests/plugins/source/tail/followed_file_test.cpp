@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -71,6 +73,26 @@ TEST_F(FollowedFileTest, RenameRotationReadsTheOldFileToItsEndThenTheNewOne) {
     const auto notes = file.take_notes();
     ASSERT_FALSE(notes.empty());
     EXPECT_NE(notes.front().find("was rotated"), std::string::npos) << notes.front();
+}
+
+TEST_F(FollowedFileTest, AfterARenameTheOldFileIsReadOnWhileTheWriterStillAppendsToIt) {
+    // nginx after logrotate: the file is renamed and a new one created, but nginx writes to the renamed one until its
+    // USR1 reopen. Those lines, and a last line it is still writing, must not be lost or cut.
+    append(log, "a\n");
+    FollowedFile file(log, 1024, false, std::chrono::milliseconds(300));
+    EXPECT_EQ(read_all(file), Lines{"a"});
+    const fs::path renamed = dir.path() / "access.json.1";
+    fs::rename(log, renamed);
+    append(log, "new 1\n");
+    append(renamed, "late 1\nhalf");
+    EXPECT_EQ(read_all(file), Lines{"late 1"}) << "the half-written line is not whole yet";
+    append(renamed, " done\nlate 2\n");  // the writer goes on in the renamed file
+    EXPECT_EQ(read_all(file), (Lines{"half done", "late 2"}));
+    append(renamed, "last, unterminated");
+    EXPECT_EQ(read_all(file), Lines{});
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the writer reopened: the old file is still
+    EXPECT_EQ(read_all(file), Lines{"last, unterminated"});
+    EXPECT_EQ(read_all(file), Lines{"new 1"});
 }
 
 TEST_F(FollowedFileTest, APathGoneForAWhileKeepsTheOldFileOpen) {
