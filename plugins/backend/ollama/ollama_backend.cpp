@@ -373,7 +373,10 @@ double OllamaBackend::load(const warmup_model_info& model, const warmup_cancel_t
     const Exchange answer = post_keep_alive(ollama_name, keep_alive_json_, &cancel, load_timeout_ms_);
     const bool interrupted =
         answer.outcome == Exchange::Outcome::Cancelled || answer.outcome == Exchange::Outcome::TimedOut;
-    may_be_on_server = interrupted && answer.sent;  // Ollama may finish the load anyway: take it out
+    // Ollama may finish the load anyway: take it out. So too after a gateway's 502 or 504 (a proxy in front of
+    // Ollama gave up on a long load it had forwarded).
+    may_be_on_server =
+        (interrupted && answer.sent) || (answer.answered() && (answer.status == 502 || answer.status == 504));
     if (!answer.succeeded()) throw_for(answer, action, ollama_name, catalog_name);
 
     // A 200 can still carry an error (a streamed answer reports failures in its last line).

@@ -200,8 +200,11 @@ double TritonBackend::load(const warmup_model_info& model, const warmup_cancel_t
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(load_path) + " to load " +
                                                        description + ": " + loaded.answer.transport_error +
                                                        " (is tritonserver running at " + config_.endpoint.url + "?)");
-    if (loaded.answer.status != 200)
+    if (loaded.answer.status != 200) {
+        // A proxy in front of Triton that gave up on a long load (502, 504) forwarded it: Triton finishes it.
+        if (loaded.answer.status == 502 || loaded.answer.status == 504) hand_to_cleanup();
         throw repository_call_error("load", "POST", url(load_path), loaded.answer, description);
+    }
 
     if (config_.verify_ready) {
         const std::string ready_path = model_path(repository_model) + "/ready";

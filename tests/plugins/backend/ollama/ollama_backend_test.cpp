@@ -192,6 +192,19 @@ TEST_F(OllamaBackendTest, RateLimitedIsUnavailableSoTheHostRetriesAndOtherClient
     (void)error_message([&] { (void)backend->load(model("llama3:8b"), kNeverCancel); }, WARMUP_ERROR_INVALID_ARGUMENT);
 }
 
+TEST_F(OllamaBackendTest, AGatewayTimeoutOnALoadIsFollowedByAnUnloadOfWhatOllamaMayFinish) {
+    // nginx in front of Ollama gives up after proxy_read_timeout (504) while Ollama goes on loading the model: it
+    // must be taken out, as after a cancelled load, or it stays resident outside the budget.
+    auto backend = make_backend(host, base_url_yaml());
+    fake.fail_loads_with("gateway timeout", 504);
+    (void)error_message([&] { (void)backend->load(model("llama3:8b"), kNeverCancel); }, WARMUP_ERROR_TIMEOUT);
+    EXPECT_TRUE(test::poll_until([&] { return fake.received_unload_of("llama3:8b"); }, std::chrono::seconds(5)));
+    fake.fail_loads_with("bad request", 400);  // refused by Ollama itself: nothing to take out
+    (void)error_message([&] { (void)backend->load(model("mistral:7b"), kNeverCancel); }, WARMUP_ERROR_INVALID_ARGUMENT);
+    EXPECT_TRUE(test::poll_until([&] { return backend->cleanups_running() == 0; }, std::chrono::seconds(5)));
+    EXPECT_FALSE(fake.received_unload_of("mistral:7b"));
+}
+
 TEST_F(OllamaBackendTest, ServerOutOfMemoryIsResourceExhausted) {
     fake.fail_loads_with("model requires more system memory (41.0 GiB) than is available (15.2 GiB)");
     auto backend = make_backend(host, base_url_yaml());

@@ -161,6 +161,20 @@ TEST(TritonBackend, LoadFailureCarriesTritonTextStatusUrlAndModelName) {
     EXPECT_TRUE(backend->pending_orphans().empty());              // nothing can be resident: nothing to clean up
 }
 
+TEST(TritonBackend, AGatewayTimeoutOnALoadLeavesTheModelToTheCleanup) {
+    // A proxy in front of Triton gave up on a long load it had forwarded: Triton finishes it, so the cleanup watches
+    // for the model and unloads it once ready.
+    FakeTriton fake;
+    fake.fail_loads("m", 504, "<html>504 Gateway Time-out</html>");
+    PluginTestHost host;
+    auto backend = make_backend(host, params_for(fake, "orphan_poll_ms: 600000"));
+    (void)warmup::test::sdk_error_of([&] { (void)backend->load(host.info("m"), kNeverCancel); });
+    EXPECT_EQ(backend->pending_orphans(), std::vector<std::string>{"m"});
+    fake.fail_loads("n", 400, R"({"error":"bad config"})");  // refused by Triton itself: nothing to watch
+    (void)warmup::test::sdk_error_of([&] { (void)backend->load(host.info("n"), kNeverCancel); });
+    EXPECT_EQ(backend->pending_orphans(), std::vector<std::string>{"m"});
+}
+
 TEST(TritonBackend, ModelUnknownToTheRepositoryIsNotFound) {
     FakeTriton fake;
     fake.fail_loads("ghost", 400, R"({"error":"failed to load 'ghost', failed to poll from model repository"})");
