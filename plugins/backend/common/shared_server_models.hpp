@@ -51,10 +51,14 @@ class SharedServerModels {
         holders_[server_name][catalog_name] = ++sequence_;
     }
     /// [worker] The load failed: `catalog_name` holds nothing. Returns true when no other name holds the server model
-    /// (so the caller may take out what the failed load left on the server).
-    bool load_failed(const std::string& server_name, const std::string& catalog_name) {
+    /// (so the caller may take out what the failed load left on the server). With `cleaning_up`, such a take-out is
+    /// counted as an unload in flight from here, in the same step, so that a load of another name mapped to the
+    /// model cannot start before it (the caller calls unload_finished(server_name) once the server answered).
+    bool load_failed(const std::string& server_name, const std::string& catalog_name, bool cleaning_up = false) {
         std::lock_guard lock(mutex_);
-        return drop(server_name, catalog_name);
+        if (!drop(server_name, catalog_name)) return false;
+        if (cleaning_up) unloading_.insert(server_name);
+        return true;
     }
     /// [worker] An unload of `catalog_name`: it holds nothing from now. True when no other name holds the server model:
     /// the caller must then ask the server to unload it and call unload_finished(server_name) afterwards, whatever

@@ -249,6 +249,7 @@ void OllamaBackend::start_cleanup(const std::string& ollama_name) {
         } catch (...) {
             // A background thread must not throw; the only throwing calls here are allocations.
         }
+        holders_.unload_finished(raw_job->ollama_name);  // a load of a name mapped to this model may start now
         raw_job->finished.store(true);
     });
     std::lock_guard lock(cleanup_mutex_);
@@ -357,7 +358,8 @@ double OllamaBackend::load(const warmup_model_info& model, const warmup_cancel_t
     // A failed load holds nothing; what it may have left on the server is taken out unless another name holds it.
     bool loaded = false;
     const auto release_on_failure = [&](bool may_be_on_server) {
-        if (holders_.load_failed(ollama_name, std::string(catalog_name)) && may_be_on_server)
+        if (holders_.load_failed(ollama_name, std::string(catalog_name), /*cleaning_up=*/may_be_on_server) &&
+            may_be_on_server)
             start_cleanup(ollama_name);
     };
     struct FailureGuard {

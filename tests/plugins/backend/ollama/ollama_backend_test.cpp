@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -404,6 +405,27 @@ TEST_F(OllamaBackendTest, AnUnloadDuringARefreshOfItsModelIsSentAfterTheRefreshI
 TEST_F(OllamaBackendTest, ConstructionContactsNoServer) {
     auto backend = make_backend(host, base_url_yaml());
     EXPECT_TRUE(fake.requests().empty());
+}
+
+TEST(SharedServerModels, ATakeOutAfterAFailedLoadHoldsBackALoadOfAnotherNameUntilTheServerAnswered) {
+    // The failed load's take-out is an unload in flight from the moment the load is dropped: a load of another catalog
+    // name mapped to the same server model must not reach the server before it, or the take-out unloads that load.
+    backend::SharedServerModels holders;
+    bool others_held = false;
+    ASSERT_TRUE(holders.begin_load("llama3:8b", "chat/a", kNeverCancel, others_held));
+    ASSERT_TRUE(holders.load_failed("llama3:8b", "chat/a", /*cleaning_up=*/true));
+    std::atomic<bool> started{false};
+    std::thread other([&] {
+        bool held = false;
+        EXPECT_TRUE(holders.begin_load("llama3:8b", "chat/b", kNeverCancel, held));
+        started = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_FALSE(started.load()) << "the other name's load started before the take-out was answered";
+    holders.unload_finished("llama3:8b");
+    other.join();
+    EXPECT_TRUE(started.load());
+    EXPECT_EQ(holders.holders("llama3:8b"), std::vector<std::string>{"chat/b"});
 }
 
 TEST(OllamaBackendParams, BadParamsAreRefusedWithTheirKeyPath) {
