@@ -51,23 +51,39 @@ std::vector<std::unique_ptr<LiveArm>> LiveRuntime::build_experiment_arms(
     const Config& config, std::vector<std::unique_ptr<LiveArm>>& current) {
     std::vector<std::unique_ptr<LiveArm>> arms;
     if (!config.experiment.enabled) return arms;
-    for (const Arm& definition : config.arms) {
+    // First every new or changed arm is made, and only then are the unchanged ones moved out of `current`: an arm
+    // that fails to start (it throws) leaves `current` whole, for the caller to put back in force.
+    constexpr std::size_t kMade = static_cast<std::size_t>(-1);
+    std::vector<std::size_t> kept(config.arms.size(), kMade);  // per definition: its index in `current`, or kMade
+    std::vector<bool> taken(current.size(), false);
+    std::vector<std::unique_ptr<LiveArm>> made(config.arms.size());
+    for (std::size_t i = 0; i < config.arms.size(); ++i) {
+        const Arm& definition = config.arms[i];
         if (!definition.yardstick.empty())
             throw StartupError(fmt::format("{}: arms: '{}' is a clairvoyant yardstick: it only runs in warmup-replay",
                                            config.locate("arms"), definition.name));
-        const auto mode = definition.shadow ? LiveArm::Mode::Shadow : LiveArm::Mode::Acting;
         // An arm whose definition did not change keeps running (its engine and what it learned).
-        auto same = std::find_if(current.begin(), current.end(), [&](const std::unique_ptr<LiveArm>& arm) {
-            return arm && arm->mode != LiveArm::Mode::Control && arm->name == definition.name &&
-                   arm->definition.components == definition.components && arm->definition.shadow == definition.shadow;
-        });
-        if (same != current.end()) {
-            (*same)->weight = definition.weight;
-            (*same)->definition = definition;
-            arms.push_back(std::move(*same));
-        } else {
-            arms.push_back(make_arm(definition, mode, config));
+        for (std::size_t j = 0; j < current.size(); ++j) {
+            const auto& arm = current[j];
+            if (!taken[j] && arm && arm->mode != LiveArm::Mode::Control && arm->name == definition.name &&
+                arm->definition.components == definition.components && arm->definition.shadow == definition.shadow) {
+                kept[i] = j;
+                taken[j] = true;
+                break;
+            }
         }
+        if (kept[i] == kMade)
+            made[i] = make_arm(definition, definition.shadow ? LiveArm::Mode::Shadow : LiveArm::Mode::Acting, config);
+    }
+    for (std::size_t i = 0; i < config.arms.size(); ++i) {
+        if (kept[i] == kMade) {
+            arms.push_back(std::move(made[i]));
+            continue;
+        }
+        std::unique_ptr<LiveArm>& arm = current[kept[i]];
+        arm->weight = config.arms[i].weight;
+        arm->definition = config.arms[i];
+        arms.push_back(std::move(arm));
     }
     return arms;
 }

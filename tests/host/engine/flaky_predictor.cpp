@@ -6,8 +6,11 @@
 //   sleep_us:      every predict call sleeps this long first (default 0), to overrun the host's call budget;
 //   keep_ms:       once it answers, keep the model this long after its last use (default: never unload);
 //   nan_p_use:     its answers carry p_use_within_horizon NaN (a prediction the host must not use; default false);
-//   create_sleep_us: the constructor sleeps this long first (default 0): a plugin slow to start, or stuck.
+//   create_sleep_us: the constructor sleeps this long first (default 0): a plugin slow to start, or stuck;
+//   creations_before_failing: creations of this plugin in the process (every instance counts) past this many throw
+//                  (default: none throws): a plugin that starts once, then fails to start again.
 // It never pre-warms. Threading: the host calls it on its control thread only (SDK contract); no locks.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -27,6 +30,11 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
           nan_p_use_(params.get_bool("nan_p_use", false)) {
         const int64_t create_sleep_us = params.get_int("create_sleep_us", 0, 0, 60'000'000);
         if (create_sleep_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(create_sleep_us));
+        const int64_t creations_allowed =
+            params.get_int("creations_before_failing", std::numeric_limits<int64_t>::max(), 0);
+        if (++creations_ > creations_allowed)
+            throw warmup::sdk::Error(WARMUP_ERROR_UNAVAILABLE, "flaky test predictor: creation " +
+                                                                   std::to_string(creations_) + " fails on purpose");
     }
 
     void predict(warmup_time_ms /*now_ms*/, const warmup_usage_pattern& pattern, warmup_prediction& out) override {
@@ -47,6 +55,7 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
     }
 
   private:
+    static inline std::atomic<int64_t> creations_{0};  // every instance of this library in the process
     int64_t failing_calls_;
     int64_t sleep_us_;
     int64_t keep_ms_;

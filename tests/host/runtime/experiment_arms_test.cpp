@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -167,6 +168,39 @@ TEST(LiveExperiment, StartingAndStoppingAnExperimentIsAReload) {
     EXPECT_EQ(runtime.call_on_control([&](WarmupEngine&) { return runtime.arms().size(); }), 1u);
     // A reload of the same configuration changes nothing and says so.
     EXPECT_EQ(reload_json(runtime.reload(without))["status"], "unchanged");
+    runtime.stop();
+}
+
+TEST(LiveExperiment, AReloadWhoseNewArmFailsToStartLeavesTheRunningArmsAsTheyWere) {
+    // The new arm's predictor starts once (the reload's check) and fails the second time (the arm itself): the
+    // unchanged arm must still be there and running, not destroyed with the half-built list.
+    const std::string kept = "  - {name: kept, components: {predictor: {plugin: org.warmup.predictor.keep-alive}}}\n";
+    const std::string flaky =
+        (std::filesystem::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "engine_breaker_flaky_predictor.so").string();
+    LiveRuntime runtime(load_config_text(config_text("arms:\n" + kept, "{time_scale: 0}", "model"), "a.yaml", {}, {}));
+    runtime.start();
+    const ReloadResult failed = runtime.reload(
+        load_config_text(config_text("arms:\n" + kept + "  - {name: broken, components: {predictor: {path: \"" + flaky +
+                                         "\", params: {creations_before_failing: 1}}}}\n",
+                                     "{time_scale: 0}", "model"),
+                         "b.yaml", {}, {}));
+    EXPECT_FALSE(failed.ok);
+    EXPECT_NE(failed.error.find("fails on purpose"), std::string::npos) << failed.error;
+    const auto names = runtime.call_on_control([&](WarmupEngine&) {
+        std::vector<std::string> arms;
+        for (const auto& arm : runtime.arms()) arms.push_back(arm ? arm->name : "(none)");
+        return arms;
+    });
+    EXPECT_EQ(names, (std::vector<std::string>{"control", "kept"}));
+    // The control loop goes on with both arms.
+    for (int i = 0; i < 20; ++i) {
+        warmup_usage_event event{};
+        event.model = *runtime.catalog().resolve("m/" + std::to_string(i));
+        event.ts_ms = runtime.clock().now_ms();
+        event.count = 1;
+        ASSERT_TRUE(runtime.try_ingest(event));
+    }
+    EXPECT_EQ(wait_for_events(runtime, 20), 20u);
     runtime.stop();
 }
 
