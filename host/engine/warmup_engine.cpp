@@ -1251,14 +1251,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     metric(WARMUP_METRIC_WARMUP_SUCCEEDED, model, now_ms, load_ms);
     components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb, load_ms, now_ms);
 
-    if (!state.waiting.empty()) {
-        // Serve the requests that waited for this load before anything can evict it.
-        for (const Waiting& waiting : state.waiting) {
-            const double wait_ms = static_cast<double>(now_ms - waiting.ts_ms);
-            cold_waits_ms_.add(wait_ms, waiting.count);
-            metric(WARMUP_METRIC_COLD_WAIT_MS, model, now_ms, wait_ms);
-        }
-        state.waiting.clear();
+    if (serve_waiters(model, state, now_ms)) {  // before anything can evict it
         if (state.reason != LoadReason::Demand) {
             ++counters_.prewarms_used;  // the pre-warm was already under way when the request came
             metric(WARMUP_METRIC_PREWARM_USED, model, now_ms, 1);
@@ -1278,6 +1271,17 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
         plan(model, WARMUP_TRIGGER_WARMED, now_ms);
     }
     dispatch(now_ms);
+}
+
+bool WarmupEngine::serve_waiters(warmup_model_index model, ModelSlot& state, warmup_time_ms now_ms) {
+    if (state.waiting.empty()) return false;
+    for (const Waiting& waiting : state.waiting) {
+        const double wait_ms = static_cast<double>(now_ms - waiting.ts_ms);
+        cold_waits_ms_.add(wait_ms, waiting.count);
+        metric(WARMUP_METRIC_COLD_WAIT_MS, model, now_ms, wait_ms);
+    }
+    state.waiting.clear();
+    return true;
 }
 
 warmup_model_index WarmupEngine::oldest_ready_model(warmup_model_index except) const {
@@ -1586,6 +1590,13 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
         state.attempt = 0;
         ready_mb_ += memory_mb;
         components_.resource.vtable->on_ready(components_.resource.self, model, memory_mb, 0, now_ms);
+        // Requests still waiting (their load failed, a retry was planned) are served by the model now resident: the
+        // server loaded it for them, most likely. Left waiting, they would never be served or counted failed.
+        if (serve_waiters(model, state, now_ms)) {
+            state.loaded_for = LoadCause::Demand;
+            state.last_use_ms = now_ms;
+            components_.resource.vtable->on_used(components_.resource.self, model, now_ms);
+        }
         adopted.push_back(model);
     }
     std::sort(adopted.begin(), adopted.end());
@@ -1595,7 +1606,7 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
     for (const warmup_model_index model : adopted) {
         ModelSlot& state = models_[model];
         if (state.last_request_ms != kNever) {
-            plan(model, WARMUP_TRIGGER_TIMER, now_ms);
+            plan(model, state.loaded_for == LoadCause::Demand ? WARMUP_TRIGGER_USED : WARMUP_TRIGGER_TIMER, now_ms);
             continue;
         }
         state.unload_at = now_ms + options_.fallback_keep_alive_ms;

@@ -542,6 +542,9 @@ class WarmupEngine {
     /// requests failed.
     void give_up_oversized(warmup_model_index model, warmup_time_ms now_ms);
     void fail_waiters(ModelSlot& state);
+    /// The requests waiting for `model`, which is ready now: each one's wait is recorded (cold waits, the metric),
+    /// then the list is cleared. Returns whether there were any.
+    bool serve_waiters(warmup_model_index model, ModelSlot& state, warmup_time_ms now_ms);
     /// Records one failed call of `label` (counters, component_errors_, log line). Returns the formatted message.
     const std::string& record_failure(const std::string& label, std::string message);
     /// Outcome of a guarded plugin call.

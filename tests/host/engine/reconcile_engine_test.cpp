@@ -70,6 +70,29 @@ TEST(ReconcileEngine, AModelResidentButUnknownIsAdoptedChargedAndPlanned) {
     EXPECT_TRUE(manual.started().empty());
 }
 
+TEST(ReconcileEngine, RequestsWaitingForAFailedLoadAreServedWhenTheModelIsAdopted) {
+    // The load failed and a retry is planned; meanwhile the server loaded the model for its own client and a listing
+    // adopts it. The waiting request is served then (its wait recorded once), not left waiting for ever.
+    ManualEngine manual(setup(4000));
+    WarmupEngine& engine = manual.engine();
+    const warmup_model_index a = manual.model("a");
+    manual.request("a", 1000);
+    manual.fail_next_load(2000);
+    ASSERT_EQ(engine.model_status(a).residency, WARMUP_RESIDENCY_ABSENT);
+    const auto waits_before = engine.cold_waits_ms().count();
+    const std::vector<ReportedResident> listed{{a, 0}};
+    const ReconcileOutcome outcome = engine.reconcile(listed, engine.residency_sequence(), kNoneUnsure, true, 2600);
+    EXPECT_EQ(outcome.adopted, std::vector<warmup_model_index>{a});
+    EXPECT_EQ(engine.cold_waits_ms().count(), waits_before + 1) << "the request that waited is served now";
+    EXPECT_EQ(engine.counters().failed_requests, 0u);
+    // Its next load, after an unload, is a pre-warm or a demand of its own: no old request rides on it.
+    const uint64_t demand_before = engine.counters().demand_loads;
+    manual.run_timers(2600 + 3'600'000);
+    EXPECT_EQ(engine.model_status(a).residency, WARMUP_RESIDENCY_ABSENT);
+    EXPECT_EQ(engine.counters().demand_loads, demand_before);
+    EXPECT_EQ(engine.cold_waits_ms().count(), waits_before + 1);
+}
+
 TEST(ReconcileEngine, AdoptionBeyondTheBudgetEvictsUntilItFits) {
     ManualEngine manual(setup(2500));
     manual.request("a", 1000);
