@@ -26,8 +26,10 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
             // budgets.warmup_timeout_ms runs from when a worker takes the load, not from the submission: a load
             // waiting for a worker (taken by other loads and unloads) has not been asked of the backend yet.
             std::lock_guard lock(running_mutex_);
-            if (const auto found = running_.find(serial); found != running_.end())
+            if (const auto found = running_.find(serial); found != running_.end()) {
                 found->second.started = std::chrono::steady_clock::now();
+                found->second.taken = true;
+            }
         }
         load_order_->wait_for_late_unload(model);
         warmup_model_info info = record.to_info();
@@ -102,7 +104,8 @@ uint64_t LoadWorkers::expire(int64_t timeout_ms) {
     {
         std::lock_guard lock(running_mutex_);
         for (auto it = running_.begin(); it != running_.end();) {
-            if (now - it->second.started > std::chrono::milliseconds(timeout_ms)) {
+            // A load still waiting for a worker has not been asked of the backend: its timeout has not started.
+            if (it->second.taken && now - it->second.started > std::chrono::milliseconds(timeout_ms)) {
                 it->second.cancel->cancel();
                 expired.push_back(it->second);
                 it = running_.erase(it);

@@ -276,8 +276,9 @@ class LoadWorkers {
         uint32_t arm_id;
         warmup_model_index model;
         uint64_t ticket;
-        std::chrono::steady_clock::time_point started;
+        std::chrono::steady_clock::time_point started;  ///< when a worker took it (its timeout runs from then)
         std::shared_ptr<CancelState> cancel;
+        bool taken = false;  ///< a worker took it; until then it waits in the arena and cannot time out
     };
 
     /// TBB's process-wide thread pool defaults to one thread per core, the submitting thread included, so an arena

@@ -111,6 +111,35 @@ TEST_F(OpsTest, ALoadThatFinishesAfterItsTimeoutIsUnloadedAtOnce) {
     EXPECT_EQ(residency("m/late"), WARMUP_RESIDENCY_ABSENT);
 }
 
+TEST_F(OpsTest, ALoadWaitingForAWorkerDoesNotTimeOutBeforeItStarts) {
+    // Two acting arms share one worker. The first load holds it for 600 ms (the backend ignores the cancel token)
+    // against a 300 ms timeout; the loads queued behind it have not been asked of the backend yet, so their timeout
+    // has not started: they must load once the worker is free, not be counted failed while they wait.
+    TempDir dir("warmup-ops");
+    std::string yaml = stubborn_config_text("{load_ms: 600, slow_loads: 1}");
+    yaml +=
+        "experiment: {enabled: true, split: model, control_weight: 1}\n"
+        "arms:\n  - {name: b, components: {predictor: {plugin: org.warmup.predictor.keep-alive}}}\n";
+    Config config = load_config_text(yaml, "ops.yaml", dir.path(), {});
+    config.warmup_timeout_ms = 300;  // below the YAML minimum, to keep the test short
+    start(config);
+    constexpr int kModels = 8;
+    for (int i = 0; i < kModels; ++i) ingest("m/" + std::to_string(i), runtime_->clock().now_ms());
+    const auto totals = [&] {
+        return runtime_->call_on_control([&](WarmupEngine&) {
+            std::pair<uint64_t, uint64_t> succeeded_failed{0, 0};
+            for (const auto& arm : runtime_->arms()) {
+                succeeded_failed.first += arm->engine->counters().loads_succeeded;
+                succeeded_failed.second += arm->engine->counters().loads_failed;
+            }
+            return succeeded_failed;
+        });
+    };
+    ASSERT_TRUE(poll_until([&] { return totals().first + totals().second >= kModels; }, 10s));
+    EXPECT_EQ(totals().second, 1u) << "only the load that held the worker past its timeout failed";
+    EXPECT_EQ(totals().first, static_cast<uint64_t>(kModels - 1));
+}
+
 TEST_F(OpsTest, ALateLoadIsNotUnloadedWhenANewerLoadOfTheModelHasStarted) {
     // Load 1 takes 1500 ms against a 200 ms timeout; once it is counted failed, a new request starts load 2 (instant,
     // on the second worker). When load 1 finally succeeds, load 2 is the one the engine counts on: no unload may be
