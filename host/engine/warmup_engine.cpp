@@ -1569,6 +1569,17 @@ ReconcileOutcome WarmupEngine::reconcile(std::span<const ReportedResident> resid
     return outcome;
 }
 
+std::optional<ReportedResident> WarmupEngine::hand_off_ready(warmup_model_index model, warmup_time_ms now_ms) {
+    advance(now_ms);
+    if (model >= models_.size() || models_[model].residency != WARMUP_RESIDENCY_READY) return std::nullopt;
+    ModelSlot& state = models_[model];
+    const ReportedResident handed{model, state.charged_mb};
+    state.prewarmed_unused = false;  // not wasted: the engine that serves it now may use it
+    forget_resident(model, Removal::Vanished, now_ms);
+    dispatch(now_ms);  // the memory it held is this engine's to use again
+    return handed;
+}
+
 std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const ReportedResident> models,
                                                              warmup_time_ms now_ms) {
     advance(now_ms);

@@ -363,6 +363,10 @@ class WarmupEngine {
     /// (an experiment arm a reload stopped). Returns the adopted models, sorted; the others were not absent here and
     /// are left as they are.
     std::vector<warmup_model_index> adopt_resident(std::span<const ReportedResident> models, warmup_time_ms now_ms);
+    /// [control] Gives up `model`, ready here, to another engine that serves it now (an experiment split by model
+    /// whose arms changed): it leaves these books without an unload, since the server keeps it for the engine that
+    /// adopts it. Returns it with the memory it was charged; nullopt when it is not ready here (left as it is).
+    std::optional<ReportedResident> hand_off_ready(warmup_model_index model, warmup_time_ms now_ms);
 
     /// Sends buffered metric events to the metrics plugin, ending with the queue depth now (a gauge: loads taken from
     /// the queue are not events of their own, so without it the sink would keep the depth of the last enqueue).

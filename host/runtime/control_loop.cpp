@@ -133,12 +133,14 @@ bool LiveRuntime::take_completions() {
     LoadCompletion completion{};
     while (completions_.try_pop(completion)) {
         bool matched = false;
-        for (auto& arm : arms_)
-            if (arm->id == completion.arm_id) {
-                arm->engine->on_load_finished(completion.model, completion.ticket, completion.succeeded,
-                                              completion.load_ms, completion.memory_mb, clock_.now_ms(),
-                                              completion.permanent_failure);
+        for (std::size_t i = 0; i < arms_.size(); ++i)
+            if (arms_[i]->id == completion.arm_id) {
+                arms_[i]->engine->on_load_finished(completion.model, completion.ticket, completion.succeeded,
+                                                   completion.load_ms, completion.memory_mb, clock_.now_ms(),
+                                                   completion.permanent_failure);
                 matched = true;
+                // Started before a reload moved the model to another arm (split by model): that arm takes it.
+                if (completion.succeeded) (void)hand_over_to_serving_arm(i, completion.model);
             }
         // An arm stopped by a reload no longer exists; a load it started that succeeded left the model on the
         // backend: the arm that serves the model now takes it.

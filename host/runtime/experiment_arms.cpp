@@ -165,6 +165,24 @@ std::size_t LiveRuntime::hand_over_resident(const LiveArm& stopped) {
     return handed;
 }
 
+std::size_t LiveRuntime::hand_over_to_serving_arm(std::size_t arm, warmup_model_index model) {
+    if (acting_.size() < 2 || experiment_.split != "model" || arms_[arm]->mode == LiveArm::Mode::Shadow) return 0;
+    const std::size_t serving = arm_serving(model);
+    if (serving == arm) return 0;
+    const warmup_time_ms now_ms = clock_.now_ms();
+    const auto handed = arms_[arm]->engine->hand_off_ready(model, now_ms);
+    if (!handed) return 0;
+    return arms_[serving]->engine->adopt_resident(std::span(&*handed, 1), now_ms).size();
+}
+
+std::size_t LiveRuntime::hand_over_to_serving_arms() {
+    std::size_t handed = 0;
+    for (std::size_t arm = 0; arm < arms_.size(); ++arm)
+        for (warmup_model_index model = 0; model < arms_[arm]->engine->model_count(); ++model)
+            handed += hand_over_to_serving_arm(arm, model);
+    return handed;
+}
+
 std::size_t LiveRuntime::hand_over_unloads(const LiveArm& stopped) {
     // The server holds a model until its unload returns, whichever arm asked for it: the memory stays charged to the
     // budget (now to the arm serving the model) until then, or the arms that share the budget would count it free

@@ -461,6 +461,13 @@ class LiveRuntime {
     /// [control] The ready models of `stopped` (an acting arm a reload stopped) go into the books of the arms that
     /// serve them now (adopt_resident): they are still loaded on the backend. Returns how many were taken.
     std::size_t hand_over_resident(const LiveArm& stopped);
+    /// [control] Split by model, the arms of a running experiment change (started, weights, arms added or stopped):
+    /// a model arms_[arm] has ready but another arm now serves (its events go there) is handed to that arm, which
+    /// adopts it; the server keeps it, nothing is unloaded. Else both arms would charge it, and the one that no
+    /// longer sees its requests would unload it under the other. Returns 1 when `model` was handed over.
+    std::size_t hand_over_to_serving_arm(std::size_t arm, warmup_model_index model);
+    /// [control] hand_over_to_serving_arm for every arm and model. Returns how many were handed over.
+    std::size_t hand_over_to_serving_arms();
     /// [control] The unloads `stopped` (an acting arm a reload stopped) still charges (running, timed out or failed)
     /// go into the books of the arms that serve their models now (adopt_unload), so their memory stays charged until
     /// the backend answers (or a listing settles a failed one); their answers are routed there (unload_owner).

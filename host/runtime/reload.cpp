@@ -458,6 +458,10 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
                 fmt::format("experiment arm '{}': its {} loaded model(s) were handed to the arms that serve them now",
                             arm->name, handed));
     }
+    // Split by model, a model may now be served by another running arm than the one that loaded it.
+    if (const std::size_t moved = hand_over_to_serving_arms(); moved > 0)
+        out.notes.push_back(fmt::format(
+            "{} loaded model(s) were handed to the experiment arms that serve them now (split by model)", moved));
     // Every arm's books hold what the server does: what fits under the new budgets starts now.
     for (auto& arm : arms_) arm->engine->release_loads(clock_.now_ms());
     out.pause_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started).count();

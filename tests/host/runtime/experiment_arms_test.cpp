@@ -204,6 +204,83 @@ TEST(LiveExperiment, AReloadWhoseNewArmFailsToStartLeavesTheRunningArmsAsTheyWer
     runtime.stop();
 }
 
+TEST(LiveExperiment, StartingAnExperimentSplitByModelHandsEachLoadedModelToTheArmThatServesItNow) {
+    // The control arm loaded 30 models; an experiment split by model sends some of their requests to a new arm.
+    // Those models go to that arm's books (no second load, no double charge), and the control arm, which no longer
+    // sees their requests, does not unload them under it.
+    const std::string arms =
+        "arms:\n  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive, "
+        "params: {ttl_ms: never}}}}\n";
+    const std::string control_keeps_forever = "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: never}}";
+    auto text = config_text(arms, "{time_scale: 0}", "model");
+    text.replace(text.find("{plugin: org.warmup.predictor.idle-histogram}"),
+                 std::string("{plugin: org.warmup.predictor.idle-histogram}").size(), control_keeps_forever);
+    Config without = load_config_text(text, "a.yaml", {}, {});
+    without.experiment.enabled = false;
+    LiveRuntime runtime(without);
+    runtime.start();
+    constexpr int kModels = 30;
+    const auto request_all = [&] {
+        for (int i = 0; i < kModels; ++i) {
+            warmup_usage_event event{};
+            event.model = *runtime.catalog().resolve("m/" + std::to_string(i));
+            event.ts_ms = runtime.clock().now_ms();
+            event.count = 1;
+            ASSERT_TRUE(runtime.try_ingest(event));
+        }
+    };
+    request_all();
+    ASSERT_EQ(wait_for_events(runtime, kModels), static_cast<uint64_t>(kModels));
+    ASSERT_TRUE(test::poll_until(
+        [&] {
+            return runtime.call_on_control([&](WarmupEngine& engine) { return engine.counters().loads_succeeded; }) ==
+                   kModels;
+        },
+        std::chrono::seconds(10)));
+
+    const ReloadResult started = runtime.reload(load_config_text(text, "b.yaml", {}, {}));
+    ASSERT_TRUE(started.ok) << started.error;
+    EXPECT_NE(reload_json(started)["notes"].dump().find("handed to the experiment arms that serve them now"),
+              std::string::npos)
+        << reload_json(started).dump();
+    const auto ready_per_arm = [&] {
+        return runtime.call_on_control([&](WarmupEngine&) {
+            std::vector<int> ready(kModels, 0);
+            std::vector<int> per_arm;
+            for (const auto& arm : runtime.arms()) {
+                int count = 0;
+                for (int i = 0; i < kModels; ++i)
+                    if (arm->engine->model_status(*runtime.catalog().find("m/" + std::to_string(i))).residency ==
+                        WARMUP_RESIDENCY_READY) {
+                        ++ready[i];
+                        ++count;
+                    }
+                per_arm.push_back(count);
+            }
+            return std::pair{ready, per_arm};
+        });
+    };
+    const auto [ready, per_arm] = ready_per_arm();
+    EXPECT_EQ(ready, std::vector<int>(kModels, 1)) << "each model in exactly one arm's books";
+    ASSERT_EQ(per_arm.size(), 2u);
+    EXPECT_GT(per_arm[1], 0) << "the treatment serves some of them now";
+    EXPECT_EQ(per_arm[0] + per_arm[1], kModels);
+
+    // Their next requests are warm in the arm that serves them: no arm loads anything again.
+    const auto loads = [&] {
+        return runtime.call_on_control([&](WarmupEngine&) {
+            uint64_t started_loads = 0;
+            for (const auto& arm : runtime.arms()) started_loads += arm->engine->counters().demand_loads;
+            return started_loads;
+        });
+    };
+    const uint64_t loads_before = loads();
+    request_all();
+    ASSERT_EQ(wait_for_events(runtime, 2 * kModels), static_cast<uint64_t>(2 * kModels));
+    EXPECT_EQ(loads(), loads_before);
+    runtime.stop();
+}
+
 TEST(LiveExperiment, WhatAStoppedArmHadLoadedGoesToTheArmThatServesItNow) {
     // Split by model: each model's requests go to one arm, which loads it. The treatment keeps models forever.
     const auto arms = [](const std::string& ttl) {
