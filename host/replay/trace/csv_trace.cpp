@@ -5,6 +5,7 @@
 #include <array>
 #include <string_view>
 
+#include "core/usage_event.hpp"
 #include "replay/trace/line_reader.hpp"
 
 namespace warmup::host::replay {
@@ -42,7 +43,18 @@ class CsvTraceReader final : public TraceReader {
                 fmt::format("timestamp {} is earlier than the previous line's {} (the file must be sorted by time)",
                             ts_ms, previous_ts_ms_));
         }
+        if (!has_previous_) first_ts_ms_ = ts_ms;
+        // The replay's memory grows with the span it covers (its timeline, its windows), not with the events: one
+        // time in microseconds among milliseconds would make it years long, and the replay run out of memory.
+        if (ts_ms - first_ts_ms_ > kMaxSpanMs) {
+            lines_.fail(fmt::format(
+                "timestamp {} is {:.0f} days after the first line's {}: a trace spans at most {} "
+                "days (is it in microseconds or nanoseconds?)",
+                ts_ms, static_cast<double>(ts_ms - first_ts_ms_) / kMsPerDay, first_ts_ms_, kMaxSpanMs / kMsPerDay));
+        }
         if (fields[1].empty()) lines_.fail("empty model name");
+        if (fields[1].front() != '"')
+            if (const auto problem = model_name_problem(fields[1])) lines_.fail(*problem);  // as warmupd refuses it
         if (fields[1].front() == '"') {
             lines_.fail(
                 fmt::format("quoted model name {} (names are written as they are, unquoted: no ',' or newline "
@@ -104,6 +116,9 @@ class CsvTraceReader final : public TraceReader {
     std::size_t column_count_ = 2;
     std::size_t count_column_ = 0;   // 0 = absent (column 0 is always ts_ms)
     std::size_t tenant_column_ = 0;  // 0 = absent
+    static constexpr int64_t kMsPerDay = 86'400'000;
+    static constexpr int64_t kMaxSpanMs = 731 * kMsPerDay;  ///< two years: far beyond any replayed log, far below OOM
+    int64_t first_ts_ms_ = 0;
     int64_t previous_ts_ms_ = 0;
     bool has_previous_ = false;
     uint32_t last_model_ = 0;

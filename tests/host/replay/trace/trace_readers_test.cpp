@@ -226,6 +226,24 @@ TEST_F(TraceTest, CsvEmptyModelIsRejected) {
     EXPECT_THAT(error_reading("csv:" + path.string()), HasSubstr("trace.csv:2: empty model name"));
 }
 
+TEST_F(TraceTest, CsvTimestampYearsAfterTheFirstIsRefusedBeforeTheReplayRunsOutOfMemory) {
+    // One line in microseconds among milliseconds: the trace would span 53,000 years of timeline.
+    const fs::path path =
+        write_file("trace.csv", "ts_ms,model\n1733000000000,a\n1733000060000,b\n1733000120000000,a\n");
+    EXPECT_THAT(error_reading("csv:" + path.string()),
+                HasSubstr("trace.csv:4: timestamp 1733000120000000 is 20037814 days after the first line's "
+                          "1733000000000: a trace spans at most 731 days (is it in microseconds or nanoseconds?)"));
+    // Two years of milliseconds are fine.
+    const fs::path two_years = write_file("long.csv", "ts_ms,model\n0,a\n63072000000,a\n");
+    EXPECT_EQ(error_reading("csv:" + two_years.string()), "");
+}
+
+TEST_F(TraceTest, CsvModelNamesAreCheckedAsWarmupdChecksThem) {
+    const fs::path path = write_file("trace.csv", "ts_ms,model\n10,a\n11,a b\x01\n");
+    EXPECT_THAT(error_reading("csv:" + path.string()),
+                HasSubstr("trace.csv:3: 'model' contains the control character 0x01 at byte 3"));
+}
+
 TEST_F(TraceTest, CsvTooManyFieldsIsRejected) {
     const fs::path path = write_file("trace.csv", "ts_ms,model,count\n10,a,1,acme\n");
     EXPECT_THAT(error_reading("csv:" + path.string()),
