@@ -40,6 +40,7 @@ std::optional<int64_t> parse_time_ms(const std::string& text) { return parse_dur
 /// The command line as given (strings not yet interpreted).
 struct CommandLine {
     std::string config_file, out_dir, dump_file, from_text, to_text, arms_text, seed_text, drop_node_text;
+    const CLI::Option* arms_option = nullptr;  ///< to tell `--arms ""` from no --arms
     std::vector<std::string> traces;
     bool quiet = false;
     bool frontier = false;
@@ -64,7 +65,7 @@ void declare_options(CLI::App& app, CommandLine& line) {
     app.add_option("--seed", line.seed_text, "random seed for arrival generation, 0 to 2^64-1 (default: replay.seed)");
     app.add_option("--from", line.from_text, "replay events at or after this time (ms, or 90s/30m/12h/7d)");
     app.add_option("--to", line.to_text, "replay events before this time");
-    app.add_option("--arms", line.arms_text, "comma-separated subset of the configured arms");
+    line.arms_option = app.add_option("--arms", line.arms_text, "comma-separated subset of the configured arms");
     app.add_option("--dump-events", line.dump_file, "write the merged event stream as native CSV");
     app.add_flag("--frontier", line.frontier,
                  "add the keep-alive curve arms (1, 2, 5, 10, 20, 30, 60, 120, 240 min) and each arm's ratio to it");
@@ -114,6 +115,8 @@ std::optional<std::string> interpret(const CommandLine& line, Run& run) {
         if (end > start) options.only_arms.push_back(line.arms_text.substr(start, end - start));
         start = end + 1;
     }
+    if (line.arms_option != nullptr && line.arms_option->count() > 0 && options.only_arms.empty())
+        return "--arms names no arm (give configured arm names, comma-separated; leave --arms out for all of them)";
     if (line.out_dir.empty() && line.dump_file.empty()) return "give --out DIR (reports) and/or --dump-events FILE";
 
     if (line.fleet_nodes == 0 && line.load_slack) return "--load-slack applies to a fleet replay: give --nodes N too";

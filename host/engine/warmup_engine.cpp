@@ -112,7 +112,13 @@ const std::string& WarmupEngine::record_failure(const std::string& label, std::s
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
     // One line per failed call while the circuit is closed; an open circuit stops the calls, hence the lines.
-    spdlog::error("PLUGIN_CALL_ERROR {} {}", label, per_component.last_error);
+    if (per_component.errors <= options_.logged_failures_per_component)
+        spdlog::error("PLUGIN_CALL_ERROR {} {}", label, per_component.last_error);
+    else if (per_component.errors == options_.logged_failures_per_component + 1)
+        spdlog::error(
+            "PLUGIN_CALL_ERROR {} failed {} calls; its further failures are counted (plugin_errors), not "
+            "logged one by one",
+            label, per_component.errors);
     return per_component.last_error;
 }
 
@@ -190,9 +196,10 @@ void WarmupEngine::circuit_failed(ComponentKind kind, const std::string& error, 
     circuit.state = CircuitState::Open;
     circuit.opened_at_ms = now_ms_;
     ++circuit.times_opened;
-    spdlog::error("PLUGIN_CIRCUIT_OPEN {} after {} errors{}: {} (built-in safe choice for {} ms)",
-                  component_label(kind), circuit.consecutive_failures, trial_failed ? " (trial call failed)" : "",
-                  error, options_.breaker_cooldown_ms);
+    if (circuit.times_opened <= options_.logged_failures_per_component)
+        spdlog::error("PLUGIN_CIRCUIT_OPEN {} after {} errors{}: {} (built-in safe choice for {} ms)",
+                      component_label(kind), circuit.consecutive_failures, trial_failed ? " (trial call failed)" : "",
+                      error, options_.breaker_cooldown_ms);
     if (kind == ComponentKind::Queue) move_queue_plugin_items_to_fallback();
 }
 

@@ -113,6 +113,11 @@ struct EngineOptions {
     warmup_time_ms breaker_cooldown_ms = 30'000;
     /// A plugin call slower than this (steady_clock, µs) counts as a failure, even though its answer is used.
     int64_t breaker_call_budget_us = 50'000;
+    /// Failed calls of one component logged one by one (PLUGIN_CALL_ERROR, PLUGIN_CIRCUIT_OPEN); past that they are
+    /// counted only (plugin_errors, the component's errors), after one line saying so. Live: every one (an open
+    /// circuit lets one trial call through per cool-down, so the lines are few); a replay runs days of engine time in
+    /// seconds and logs the first ones only.
+    uint64_t logged_failures_per_component = UINT64_MAX;
     /// Where decisions are reported with their reasons and numbers (engine/decision_log.hpp), or nullptr: none are
     /// built (the replay's choice: it then pays one pointer test per decision point). Borrowed; called on the
     /// control thread.

@@ -30,6 +30,8 @@ namespace {
 constexpr int64_t kNever = WARMUP_TIME_NEVER;
 constexpr int64_t kTimelineResolutionMs = 600'000;  // recorded at 10-minute resolution, merged for the charts
 constexpr std::size_t kChunkEvents = 1 << 17;
+/// Failed plugin calls (and circuit openings) of one component of one arm logged one by one in a replay.
+constexpr uint64_t kLoggedFailuresPerComponent = 10;
 
 double thread_cpu_seconds() {
     timespec now{};
@@ -474,6 +476,9 @@ std::unique_ptr<ArmRun> build_arm_run(const ArmSpec& spec, const Config& config,
     // A replay must not depend on how fast this machine is: no wall-clock time budget on plugin calls (errors
     // still trip the circuit breakers, deterministically).
     engine_options.breaker_call_budget_us = INT64_MAX;
+    // Days of engine time pass in seconds: a failing plugin's first calls are logged, the rest counted (the report
+    // flags the arm with its plugin_errors).
+    engine_options.logged_failures_per_component = kLoggedFailuresPerComponent;
     run->engine = std::make_unique<WarmupEngine>(components, *run->executor, catalog, engine_options);
     return run;
 }

@@ -302,6 +302,8 @@ TEST(ProgramUsage, ReplayRefusesWhatItWouldOtherwiseIgnoreOrMisread) {
     };
     const std::vector<Case> cases = {
         {{"--arms", "control,contrl"}, "--arms: no configured arm is named 'contrl' (configured: control)"},
+        {{"--arms", ""}, "--arms names no arm"},
+        {{"--arms", ","}, "--arms names no arm"},
         {{"--seed", "-1"}, "bad --seed '-1' (expected an integer in [0, 18446744073709551615])"},
         {{"--seed", "18446744073709551616"}, "bad --seed '18446744073709551616'"},
         {{"--from", "2m", "--to", "1m"}, "--from 2m is not before --to 1m"},
@@ -328,6 +330,35 @@ TEST(ProgramUsage, ReplayRefusesWhatItWouldOtherwiseIgnoreOrMisread) {
         run_to_end("warmup-replay", {"--config", config, "--trace", trace, "--dump-events", dump.string()});
     EXPECT_EQ(good_code, 0) << good_output;
     EXPECT_EQ(warmup::test::read_text_file(dump), "ts_ms,model,count,tenant\n0,m/a,1,\n60000,m/b,1,\n");
+}
+
+TEST(ProgramUsage, ReplayLogsAFailingPluginsFirstErrorsAndCountsTheRest) {
+    // A predictor that fails every call, over a day of events: the circuit's trial call fails every 30 s of engine
+    // time, thousands of times in a few seconds of replay. The first failures are logged, then one line says the rest
+    // are counted; the report still counts every one.
+    warmup::test::TempDir dir("replay-failing-plugin");
+    std::string yaml = config_yaml();
+    const std::string keep_alive = "{plugin: org.warmup.predictor.keep-alive}";
+    yaml.replace(yaml.find(keep_alive), keep_alive.size(),
+                 "{path: \"" + std::string(WARMUP_TEST_BAD_PLUGIN_DIR) + "/engine_breaker_flaky_predictor.so\"}");
+    const std::string config = dir.write("c.yaml", yaml).string();
+    std::string events = "ts_ms,model\n";
+    for (int minute = 0; minute < 24 * 60; ++minute) events += std::to_string(minute * 60'000) + ",m/a\n";
+    const std::string trace = "csv:" + dir.write("t.csv", events).string();
+    const std::string out = (dir.path() / "out").string();
+    const auto [code, output] =
+        run_to_end("warmup-replay", {"--config", config, "--trace", trace, "--out", out, "--quiet"});
+    ASSERT_EQ(code, 0) << output;
+    const auto lines_with = [&](const std::string& text) {
+        std::size_t count = 0;
+        for (std::size_t at = output.find(text); at != std::string::npos; at = output.find(text, at + 1)) ++count;
+        return count;
+    };
+    EXPECT_LE(lines_with("PLUGIN_CALL_ERROR"), 11u) << output.substr(0, 4000);
+    EXPECT_LE(lines_with("PLUGIN_CIRCUIT_OPEN"), 10u) << output.substr(0, 4000);
+    EXPECT_EQ(lines_with("its further failures are counted (plugin_errors), not logged one by one"), 1u);
+    const json report = json::parse(warmup::test::read_text_file(dir.path() / "out" / "report.json"));
+    EXPECT_GT(report["arms"][0]["plugin_errors"].get<uint64_t>(), 1000u) << "every failure is still counted";
 }
 
 class WarmupdStallTest : public warmup::test::DaemonTest {
