@@ -21,6 +21,12 @@ constexpr auto kListingAfterFailedUnload = std::chrono::seconds(2);
 
 void LiveRuntime::maybe_start_reconcile(std::chrono::steady_clock::time_point now) {
     const int64_t interval_ms = reconcile_interval_ms_.load();
+    // Failed unloads waiting for a listing that will not come (a reload turned reconciliation off after they failed)
+    // are released, as they are when one fails with it off: else their memory would stay charged for ever.
+    if (interval_ms <= 0 && !unload_failed_models_.empty())
+        release_unsettled_unloads(WARMUP_NO_MODEL,
+                                  "reconcile.interval_ms is 0, so nothing checks; turn reconciliation on to have such "
+                                  "models charged and unloaded again");
     if (interval_ms <= 0 || reconcile_in_flight_ || !workers_) return;
     // A backend that said it can never list is not asked again; a hot-swapped backend is asked afresh.
     if (reconcile_unsupported_ && reconcile_unsupported_backend_ == workers_->backend().get()) return;
