@@ -445,16 +445,22 @@ void FleetNode::forwarder_loop() {
             if (refusal.empty()) refusal = fmt::format("XADD {} refused: {}", commands[i][1], replies[i].text);
         }
         const std::size_t taken = mine.empty() ? 0 : runtime_.try_ingest(mine);
-        if (taken < mine.size())
+        // The events this node owns that its ingest queue refused (full) stay at the head of the outbox, to be applied
+        // here at the next try; they were acknowledged to their clients and must not be lost. Sent to other owners
+        // already, they reach those again then (at least once, as after a refusal by Redis).
+        const bool local_full = taken < mine.size();
+        if (local_full) {
             spdlog::warn(
-                "DATA_COLLECTION_ERROR {} events moved here by a new placement were refused: the ingest "
-                "queue is full",
+                "DATA_COLLECTION_ERROR {} events moved here by a new placement wait in the outbox: the ingest queue is "
+                "full",
                 mine.size() - taken);
+            for (std::size_t i = taken; i < mine.size(); ++i) refused[mine_event[i]] = true;
+        }
         {
             std::lock_guard lock(outbox_mutex_);
             outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
             outbox_sent_since_save_ = true;
-            if (!refusal.empty()) {
+            if (!refusal.empty() || local_full) {
                 // An event this node also owns was applied here just now: not again when it is sent again (nor after
                 // a restart: the file is rewritten with the flag).
                 for (std::size_t i = 0; i < taken; ++i) batch[mine_event[i]].applied_here = true;
@@ -467,7 +473,7 @@ void FleetNode::forwarder_loop() {
         }
         if (refusal.empty()) {
             note_redis_ok(kForwarderLink);
-            failed = false;
+            failed = local_full;  // a full queue is tried again after the same pause as a refusal
         } else {
             note_redis_error(kForwarderLink, RedisCommandError(refusal));
             failed = true;
