@@ -1385,10 +1385,30 @@ std::size_t FleetNode::write_states(RedisConnection& redis, const std::vector<st
             commands.push_back(std::move(set));
             commands.push_back({"EXEC"});
         }
-        redis.pipeline(commands);
-        written += exported.size();
+        const std::vector<RedisValue> replies = redis.pipeline(commands);
+        // Each model's write is MULTI, DEL, HSET, EXEC: its EXEC answers an error (EXECABORT after Redis refused a
+        // queued command: OOM at maxmemory, READONLY after a fail-over) or nil when nothing was stored.
         std::size_t slots = 0;
-        for (const auto& entry : exported) slots += entry.fields.size();
+        std::size_t failed = 0;
+        std::string first_failure;
+        for (std::size_t i = 0; i < exported.size(); ++i) {
+            const std::size_t exec = 4 * i + 3;
+            const bool stored = exec < replies.size() && !replies[exec].is_error() && !replies[exec].is_nil();
+            if (!stored) {
+                if (failed++ == 0)
+                    first_failure = fmt::format(
+                        "{}: {}", exported[i].model,
+                        exec < replies.size() && replies[exec].is_error() ? replies[exec].text : "no reply");
+                continue;
+            }
+            ++written;
+            slots += exported[i].fields.size();
+        }
+        if (failed > 0)
+            spdlog::error(
+                "CLUSTER_STATE_WRITE_ERROR Redis stored the state of {} of {} model(s) only (first refused: "
+                "{}); the others' state is not there for their next owner",
+                exported.size() - failed, exported.size(), first_failure);
         std::lock_guard lock(counters_mutex_);
         counters_.state_writes += slots;
     }

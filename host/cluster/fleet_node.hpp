@@ -214,7 +214,8 @@ class FleetNode {
     void refresh_models(RedisConnection& redis);
     /// Replaces the placement, handing over lost models and importing gained ones.
     void apply_placement(RedisConnection& redis, std::shared_ptr<const PlacementView> next);
-    /// Writes the per-model state of `models` (names) to Redis; returns how many models had any state.
+    /// Writes the per-model state of `models` (names) to Redis; returns how many models had any state that Redis
+    /// stored (a refused write is logged CLUSTER_STATE_WRITE_ERROR and not counted).
     std::size_t write_states(RedisConnection& redis, const std::vector<std::string>& models);
     /// Imports the state hashes of `models` into the control arm; returns written_ms per model imported.
     std::map<std::string, int64_t> import_states(RedisConnection& redis, const std::vector<std::string>& models);
