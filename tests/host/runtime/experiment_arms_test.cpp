@@ -56,6 +56,18 @@ uint64_t wait_for_events(LiveRuntime& runtime, uint64_t expected, bool acting_on
     return seen;
 }
 
+/// One request of each of m/0 .. m/<models - 1>, now; true when the ingest queue took them all.
+bool request_models(LiveRuntime& runtime, int models) {
+    for (int i = 0; i < models; ++i) {
+        warmup_usage_event event{};
+        event.model = *runtime.catalog().resolve("m/" + std::to_string(i));
+        event.ts_ms = runtime.clock().now_ms();
+        event.count = 1;
+        if (!runtime.try_ingest(event)) return false;
+    }
+    return true;
+}
+
 uint64_t events_of(LiveRuntime& runtime, const std::string& arm_name) {
     return runtime.call_on_control([&](WarmupEngine&) -> uint64_t {
         for (const auto& arm : runtime.arms())
@@ -116,13 +128,7 @@ TEST(LiveExperiment, ShadowArmSeesEveryEventButNeverCallsTheBackend) {
     LiveRuntime runtime(config);
     runtime.start();
     constexpr int kEvents = 20;
-    for (int i = 0; i < kEvents; ++i) {
-        warmup_usage_event event{};
-        event.model = *runtime.catalog().resolve("m/" + std::to_string(i));
-        event.ts_ms = runtime.clock().now_ms();
-        event.count = 1;
-        ASSERT_TRUE(runtime.try_ingest(event));
-    }
+    ASSERT_TRUE(request_models(runtime, kEvents));
     ASSERT_EQ(wait_for_events(runtime, 2 * kEvents, /*acting_only=*/false), 2u * kEvents);
     // Bounded wait for the loads to finish in both arms (simulated: 5 ms; real: immediate failure).
     EngineCounters control{}, shadow{};
@@ -193,13 +199,7 @@ TEST(LiveExperiment, AReloadWhoseNewArmFailsToStartLeavesTheRunningArmsAsTheyWer
     });
     EXPECT_EQ(names, (std::vector<std::string>{"control", "kept"}));
     // The control loop goes on with both arms.
-    for (int i = 0; i < 20; ++i) {
-        warmup_usage_event event{};
-        event.model = *runtime.catalog().resolve("m/" + std::to_string(i));
-        event.ts_ms = runtime.clock().now_ms();
-        event.count = 1;
-        ASSERT_TRUE(runtime.try_ingest(event));
-    }
+    ASSERT_TRUE(request_models(runtime, 20));
     EXPECT_EQ(wait_for_events(runtime, 20), 20u);
     runtime.stop();
 }
@@ -220,16 +220,7 @@ TEST(LiveExperiment, StartingAnExperimentSplitByModelHandsEachLoadedModelToTheAr
     LiveRuntime runtime(without);
     runtime.start();
     constexpr int kModels = 30;
-    const auto request_all = [&] {
-        for (int i = 0; i < kModels; ++i) {
-            warmup_usage_event event{};
-            event.model = *runtime.catalog().resolve("m/" + std::to_string(i));
-            event.ts_ms = runtime.clock().now_ms();
-            event.count = 1;
-            ASSERT_TRUE(runtime.try_ingest(event));
-        }
-    };
-    request_all();
+    ASSERT_TRUE(request_models(runtime, kModels));
     ASSERT_EQ(wait_for_events(runtime, kModels), static_cast<uint64_t>(kModels));
     ASSERT_TRUE(test::poll_until(
         [&] {
@@ -275,7 +266,7 @@ TEST(LiveExperiment, StartingAnExperimentSplitByModelHandsEachLoadedModelToTheAr
         });
     };
     const uint64_t loads_before = loads();
-    request_all();
+    ASSERT_TRUE(request_models(runtime, kModels));
     ASSERT_EQ(wait_for_events(runtime, 2 * kModels), static_cast<uint64_t>(2 * kModels));
     EXPECT_EQ(loads(), loads_before);
     runtime.stop();
@@ -291,13 +282,7 @@ TEST(LiveExperiment, WhatAStoppedArmHadLoadedGoesToTheArmThatServesItNow) {
     LiveRuntime runtime(load_config_text(config_text(arms("never"), "{time_scale: 0}", "model"), "a.yaml", {}, {}));
     runtime.start();
     constexpr int kModels = 40;
-    for (int i = 0; i < kModels; ++i) {
-        warmup_usage_event event{};
-        event.model = *runtime.catalog().resolve("m/" + std::to_string(i));
-        event.ts_ms = runtime.clock().now_ms();
-        event.count = 1;
-        ASSERT_TRUE(runtime.try_ingest(event));
-    }
+    ASSERT_TRUE(request_models(runtime, kModels));
     ASSERT_EQ(wait_for_events(runtime, kModels), static_cast<uint64_t>(kModels));
     // The treatment's ready models (its loads take no time here; wait until none is loading).
     std::vector<warmup_model_index> loaded;
