@@ -489,11 +489,19 @@ uint64_t LiveRuntime::replay_journal(uint64_t base_ms) {
     const auto segments = list_journal_segments(state_store_->dir(), &refused);
     for (const auto& bad : refused)
         spdlog::error("JOURNAL_TORN {}: {} (segment skipped)", bad.file.string(), bad.reason);
-    // Segments carry the creation time of the state they follow, non-decreasing in seq: the restored state's
-    // segment and every later one hold the events it does not.
+    // Segments carry the creation time of the state they follow. The restored state's first segment (the one begun
+    // when it was taken) and every segment written after it, in seq order, hold the events it does not. Chosen by
+    // seq from there, not by time: a wall clock set back between two snapshots gives a later state an earlier time,
+    // and an older segment with a later time would be replayed again.
     std::vector<JournalSegment> after;
-    for (const auto& segment : segments)
-        if (segment.base_ms >= base_ms) after.push_back(segment);
+    const auto own = std::find_if(segments.begin(), segments.end(),
+                                  [&](const JournalSegment& segment) { return segment.base_ms == base_ms; });
+    if (own != segments.end()) {
+        after.assign(own, segments.end());
+    } else {
+        for (const auto& segment : segments)
+            if (segment.base_ms >= base_ms) after.push_back(segment);
+    }
     if (after.empty()) return 0;
     if (after.front().base_ms != base_ms)
         spdlog::warn(

@@ -294,6 +294,52 @@ TEST_F(TransitionsTest, AStartWhoseCatalogNoLongerCoversAModelKeepsTheStateAsABa
     EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
 }
 
+TEST_F(TransitionsTest, TheJournalIsReplayedFromTheRestoredStatesOwnSegmentEvenAfterTheClockWentBack) {
+    // Segment 1 follows a state taken at T (3 events of m/a); the wall clock was then set back, and the next state was
+    // taken at T - 1 h, beginning segment 2 (2 events of m/b). A restart restores that newest state: only segment 2
+    // holds events it does not. Chosen by time (base >= T - 1 h), segment 1 would be learned a second time.
+    const fs::path state = dir_.path() / "state";
+    fs::create_directories(state);
+    const auto now_ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    const uint64_t before_the_step_ms = now_ms - 7'200'000, after_the_step_ms = now_ms - 10'800'000;
+    Catalog catalog({{"m/*", 100, 5, 0, 1}});
+    const warmup_model_index a = *catalog.resolve("m/a");
+    const warmup_model_index b = *catalog.resolve("m/b");
+    {
+        EventJournal journal(state, before_the_step_ms);
+        std::vector<warmup_usage_event> of_a(3, warmup_usage_event{});
+        for (std::size_t i = 0; i < of_a.size(); ++i)
+            of_a[i] = {static_cast<warmup_time_ms>(before_the_step_ms + 60'000 * (i + 1)), a, 1, 0, 0};
+        journal.append_events(of_a, catalog);
+        journal.rotate(after_the_step_ms);
+        std::vector<warmup_usage_event> of_b(2, warmup_usage_event{});
+        for (std::size_t i = 0; i < of_b.size(); ++i)
+            of_b[i] = {static_cast<warmup_time_ms>(after_the_step_ms + 60'000 * (i + 1)), b, 1, 0, 0};
+        journal.append_events(of_b, catalog);
+        journal.flush();
+    }
+    Snapshot taken_after_the_step;
+    taken_after_the_step.created_unix_ms = after_the_step_ms;
+    taken_after_the_step.models = {"m/a", "m/b"};
+    StateStore(state, 10).write_snapshot(taken_after_the_step);
+
+    start(config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n"));
+    const auto requests_learned = [&](const std::string& name) {
+        return runtime_->call_on_control([&](WarmupEngine&) -> uint64_t {
+            const auto& analyzer = runtime_->plugins().at(ComponentSlot::Analyzer);
+            warmup_usage_pattern pattern{};
+            pattern.struct_size = sizeof pattern;
+            ErrorPtr error{analyzer->vtable<warmup_analyzer_vtable>()->get_pattern(
+                analyzer->self(), *runtime_->catalog().find(name), &pattern)};
+            return error ? UINT64_MAX : pattern.request_count;
+        });
+    };
+    EXPECT_EQ(requests_learned("m/b"), 2u);
+    EXPECT_EQ(requests_learned("m/a"), 0u) << "the segment before the restored state was replayed again";
+}
+
 TEST_F(TransitionsTest, RestoreStateNewestFallsBackToTheNextGoodBackup) {
     start(config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n"));
     use_and_wait_ready("m/a");
