@@ -36,6 +36,7 @@ void LiveRuntime::control_loop() {
         step_started_ns_.store(step_started.time_since_epoch().count());
         expire_timed_out_loads();
         expire_timed_out_unloads();
+        drop_finished_pools();
         bool worked = take_completions();
         worked = take_ingested(batch, per_arm) || worked;
         const warmup_time_ms now_ms = clock_.now_ms();
@@ -78,6 +79,16 @@ void LiveRuntime::expire_timed_out_loads() {
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
                 .count());
     }
+}
+
+void LiveRuntime::drop_finished_pools() {
+    // A pool restart-workers retired is kept while anything may still run on it (a stuck backend call: its task group
+    // must not be destroyed under it); once all has ended it goes, with its threads.
+    std::erase_if(retired_workers_, [](const std::unique_ptr<LoadWorkers>& pool) {
+        if (!pool->finished()) return false;
+        pool->wait();  // returns at once: nothing runs on it
+        return true;
+    });
 }
 
 void LiveRuntime::expire_timed_out_unloads() {

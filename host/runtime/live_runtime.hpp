@@ -262,6 +262,8 @@ class LiveRuntime {
     /// Replaces the backend worker arena; loads on the old one keep running to their end (or their timeout) and
     /// still complete into the engine.
     OperationResult restart_workers();
+    /// [control] Worker pools restart_workers() retired that are still kept (something ran on them when last looked).
+    [[nodiscard]] std::size_t retired_worker_pools() const noexcept { return retired_workers_.size(); }
     /// Each control-arm component, the workers, the state store, the engine (emergency stop, safe mode) and each
     /// source ("source:<name>": degraded while its polls fail).
     std::vector<ComponentHealth> component_health();
@@ -389,6 +391,8 @@ class LiveRuntime {
     /// Reports the unloads that have just run past budgets.unload_timeout_ms on any worker pool (MODEL_UNLOAD_TIMEOUT,
     /// counted) to the engine that charges each (WarmupEngine::on_unload_timed_out), and refreshes unloads_overdue().
     void expire_timed_out_unloads();
+    /// [control] Drops the retired worker pools on which nothing can run any more (LoadWorkers::finished).
+    void drop_finished_pools();
     /// [control] The arm whose engine charges the unload that arm `arm_id` started with `ticket` now, and its ticket
     /// there: that arm, or the one a stopped arm's unload was handed to (hand_over_unloads), following hand-overs.
     /// {nullptr, 0} when no arm charges it. `consume`: the unload is answered, its hand-over entries are dropped.
@@ -598,8 +602,9 @@ class LiveRuntime {
     // reload_mutex_; stopped first in stop().
     std::unique_ptr<Sources> sources_;
 
-    // Workers replaced by restart_workers(): their loads still run; waited for at stop(). Control thread.
-    std::vector<std::unique_ptr<LoadWorkers>> retired_workers_;
+    // Workers replaced by restart_workers(): kept while their loads or unloads still run, dropped once all has ended
+    // (drop_finished_pools), waited for at stop(). Control thread.
+    std::vector<std::unique_ptr<LoadWorkers>> retired_workers_;  // until all that ran on each has ended
     std::atomic<uint64_t> timed_out_loads_{0};
     std::atomic<int64_t> last_timeout_unix_ms_{0};
     std::atomic<uint64_t> timed_out_unloads_{0};           // unloads past budgets.unload_timeout_ms, since start

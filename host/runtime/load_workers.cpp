@@ -212,9 +212,11 @@ void LoadWorkers::listing_loop() {
         if (listings_wanted_.empty()) return;  // stopping, and every listing asked for has run
         const std::shared_ptr<PluginInstance> backend = std::move(listings_wanted_.front());
         listings_wanted_.pop_front();
+        listing_now_ = true;
         lock.unlock();
         list_resident_now(*backend);
         lock.lock();
+        listing_now_ = false;
     }
 }
 

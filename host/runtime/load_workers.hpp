@@ -238,6 +238,13 @@ class LoadWorkers {
     /// [any] Whether every load and unload submitted so far has ended (queued ones and the late unload of a load that
     /// finished after its timeout included). Listings are not counted.
     [[nodiscard]] bool idle() const noexcept { return calls_pending_.load() == 0; }
+    /// [control] Whether nothing of this pool can run any more: idle(), and no listing asked for or running; wait()
+    /// then returns at once. A retired pool is dropped then (LiveRuntime::drop_finished_pools).
+    [[nodiscard]] bool finished() {
+        if (!idle()) return false;
+        std::lock_guard lock(listing_mutex_);
+        return listings_wanted_.empty() && !listing_now_;
+    }
 
     /// [control] Unloads `model` on a worker for arm `arm_id`'s engine, whose unload `ticket` it is; the outcome comes
     /// back as one UnloadCompletion with that ticket (a failure is also logged, and the runtime has the server listed
@@ -328,7 +335,8 @@ class LoadWorkers {
     std::condition_variable listing_wanted_;
     std::deque<std::shared_ptr<PluginInstance>> listings_wanted_;  // backends to list, in order; under listing_mutex_
     bool listing_thread_stopping_ = false;                         // under listing_mutex_
-    std::thread listing_thread_;                                   // started by start_listing, joined by wait()
+    bool listing_now_ = false;    // a listing is being asked of the backend; under listing_mutex_
+    std::thread listing_thread_;  // started by start_listing, joined by wait()
 
     /// [worker] Hands an unload's outcome back to the control thread (and a failure to the backend's health).
     void report_unload(UnloadCompletion completion) const;

@@ -140,6 +140,20 @@ TEST_F(OpsTest, ALoadWaitingForAWorkerDoesNotTimeOutBeforeItStarts) {
     EXPECT_EQ(totals().first, static_cast<uint64_t>(kModels - 1));
 }
 
+TEST_F(OpsTest, RetiredWorkerPoolsAreDroppedOnceNothingRunsOnThem) {
+    // restart-workers keeps the old pool while a stuck call may still run on it; an idle one goes (with its threads)
+    // at the next control-loop step, however often an automation restarts the workers.
+    TempDir dir("warmup-ops");
+    start(load_config_text(config_text(1.0, 1), "ops.yaml", dir.path(), {}));
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(post("/api/warmup/queue/restart-workers").first, 200);
+    EXPECT_TRUE(poll_until(
+        [&] { return runtime_->call_on_control([&](WarmupEngine&) { return runtime_->retired_worker_pools(); }) == 0; },
+        5s));
+    // The pool in use still loads.
+    ingest("m/a", runtime_->clock().now_ms());
+    EXPECT_TRUE(poll_until([&] { return residency("m/a") == WARMUP_RESIDENCY_READY; }, 5s));
+}
+
 TEST_F(OpsTest, ALateLoadIsNotUnloadedWhenANewerLoadOfTheModelHasStarted) {
     // Load 1 takes 1500 ms against a 200 ms timeout; once it is counted failed, a new request starts load 2 (instant,
     // on the second worker). When load 1 finally succeeds, load 2 is the one the engine counts on: no unload may be
