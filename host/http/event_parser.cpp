@@ -325,17 +325,11 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
                 continue;
             }
             const json item = json::parse(line, nullptr, /*allow_exceptions=*/false);
-            // One event object written over several lines (pretty-printed, as `jq .` writes it) is that event, not
-            // one malformed line per line: tried once, when the body's first line is not JSON and more lines follow
-            // (nothing is decided before that line, so the body's answer is that event's alone).
+            // Event objects written over several lines (pretty-printed, as `jq .` writes them: one, or several one
+            // after another) are those events, each reported by the line it starts on, not one malformed line per
+            // line: tried once, when the body's first line is not JSON and more lines follow (nothing is decided
+            // before that line, so the body's answer is theirs alone).
             if (item.is_discarded() && first_line && end < text.size() && line[content] == '{') {
-                const json whole = json::parse(text, nullptr, /*allow_exceptions=*/false);
-                if (!whole.is_discarded() && whole.is_object()) {
-                    builder.accept_or_reject(whole, line_number);
-                    return builder.finish();
-                }
-                // Several such objects one after another (`jq .` of an NDJSON file): each is an event, reported
-                // by the line it starts on.
                 if (const auto objects = objects_one_after_another(text)) {
                     for (const auto& [object, starts_on_line] : *objects)
                         builder.accept_or_reject(object, starts_on_line);

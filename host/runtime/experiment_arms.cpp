@@ -176,6 +176,7 @@ std::size_t LiveRuntime::hand_over_to_serving_arm(std::size_t arm, warmup_model_
 }
 
 std::size_t LiveRuntime::hand_over_to_serving_arms() {
+    if (acting_.size() < 2 || experiment_.split != "model") return 0;  // one arm serves every model
     std::size_t handed = 0;
     for (std::size_t arm = 0; arm < arms_.size(); ++arm)
         for (warmup_model_index model = 0; model < arms_[arm]->engine->model_count(); ++model)

@@ -53,14 +53,13 @@ class CsvTraceReader final : public TraceReader {
                 ts_ms, static_cast<double>(ts_ms - first_ts_ms_) / kMsPerDay, first_ts_ms_, kMaxSpanMs / kMsPerDay));
         }
         if (fields[1].empty()) lines_.fail("empty model name");
-        if (fields[1].front() != '"')
-            if (const auto problem = model_name_problem(fields[1])) lines_.fail(*problem);  // as warmupd refuses it
         if (fields[1].front() == '"') {
             lines_.fail(
                 fmt::format("quoted model name {} (names are written as they are, unquoted: no ',' or newline "
                             "can be part of one)",
                             fields[1]));
         }
+        if (const auto problem = model_name_problem(fields[1])) lines_.fail(*problem);  // as warmupd refuses it
 
         uint32_t count = 1;
         if (count_column_ != 0 && field_count > count_column_) {

@@ -6,6 +6,7 @@
 // byte would cut it short.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
