@@ -243,19 +243,26 @@ int64_t wall_clock_now_ms() {
 
 namespace {
 
-/// The JSON objects of a body written one after another with only white space between them, each with the line it
-/// starts on (1-based); nullopt when the body holds anything else (a value that is not an object, a malformed one).
+/// The JSON objects of a body written one after another with only white space between them, each starting on a line of
+/// its own, with the line it starts on (1-based); nullopt when the body holds anything else (a value that is not an
+/// object, a malformed one, two objects on one line).
 /// Reads with nlohmann's stream parser, which stops right after each value; a malformed value throws once, here.
 std::optional<std::vector<std::pair<json, std::size_t>>> objects_one_after_another(std::string_view text) {
     std::vector<std::pair<json, std::size_t>> objects;
     std::istringstream in{std::string(text)};
     std::size_t line = 1;
+    std::size_t previous_end = 0;  // the byte after the previous object
     for (std::size_t counted_to = 0;;) {
         in >> std::ws;
         if (in.peek() == std::char_traits<char>::eof()) break;
         const auto at = static_cast<std::size_t>(in.tellg());
-        line += static_cast<std::size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(counted_to),
-                                                    text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+        const auto newlines =
+            static_cast<std::size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(counted_to),
+                                                text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+        // Each object on a line of its own (as jq writes them): two starting on one line would share its number.
+        if (!objects.empty() && text.substr(previous_end, at - previous_end).find('\n') == std::string_view::npos)
+            return std::nullopt;
+        line += newlines;
         counted_to = at;
         if (in.peek() != '{') return std::nullopt;
         json object;
@@ -264,6 +271,8 @@ std::optional<std::vector<std::pair<json, std::size_t>>> objects_one_after_anoth
         } catch (const json::exception&) {
             return std::nullopt;
         }
+        const auto end = in.tellg();
+        previous_end = end < 0 ? text.size() : static_cast<std::size_t>(end);
         objects.emplace_back(std::move(object), line);
     }
     return objects;

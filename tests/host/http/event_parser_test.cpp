@@ -451,6 +451,10 @@ TEST(EventParser, SeveralEventObjectsWrittenOverSeveralLinesAreEachAnEvent) {
     ASSERT_EQ(body.rejected.size(), 1u);
     EXPECT_EQ(body.rejected[0].position, 4u);
     EXPECT_EQ(body.rejected[0].reason, "'model' must be a string");
+    // Two objects starting on one line would share its number: not this form, read line by line (three refusals).
+    const ParsedBody same_line = parse_events_body("{\"model\": \"a\"}{\n\"model\": \"b\"\n}\n", 1 << 20, 0);
+    EXPECT_TRUE(same_line.events.empty());
+    EXPECT_EQ(same_line.rejected.size(), 3u);
     // Anything else between the objects: read line by line as before (one refusal per line that is not JSON).
     const ParsedBody mixed = parse_events_body("{\n  \"model\": \"a\"\n}\n[1]\n", 1 << 20, 0);
     EXPECT_TRUE(mixed.events.empty());
