@@ -848,6 +848,28 @@ TEST_F(FleetTest, OnlyModelsThatMovedAwayAreCountedAsHandedOver) {
     EXPECT_GE(node("node-0").counter("models_handed_over") + node("node-1").counter("models_handed_over"), its_models);
 }
 
+TEST_F(FleetTest, AStateHandOverRedisRefusesIsLoggedAndNotCountedAsHandedOver) {
+    start_nodes(2);
+    std::string remote;  // a model owned by node-1
+    for (int i = 0; i < 12 && remote.empty(); ++i)
+        if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-1") remote = "rhythm/" + std::to_string(i);
+    ASSERT_FALSE(remote.empty());
+    teach_rhythm({remote});
+
+    // Redis answers but refuses every write (-OOM: each model's MULTI/EXEC answers EXECABORT), as a full Redis or a
+    // replica after a fail-over (-READONLY) does. node-1 leaves: its hand-over must not be counted as stored.
+    auto redis = redis_->client();
+    ASSERT_EQ(redis.checked({"CONFIG", "SET", "maxmemory", "1"}).text, "OK");
+    ASSERT_TRUE(node("node-1").stop_cleanly()) << node("node-1").process().log();
+    const std::string log = node("node-1").process().log();
+    EXPECT_NE(log.find("CLUSTER_STATE_WRITE_ERROR Redis stored the state of 0 of 1 model(s) only (first refused: " +
+                       remote + ": EXECABORT"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("state of 0 models handed over"), std::string::npos) << log;
+    ASSERT_EQ(redis.checked({"CONFIG", "SET", "maxmemory", "0"}).text, "OK");
+}
+
 /// The events of the outbox file in `state_dir` (none when it is missing or does not read).
 std::vector<host::cluster::OutboxEvent> outbox_file_events(const std::filesystem::path& state_dir) {
     return host::cluster::read_outbox_file(state_dir / host::cluster::kOutboxFileName).events;
