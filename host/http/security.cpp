@@ -156,6 +156,50 @@ GuardDecision decide_request(const RequestGuard& guard, std::string_view method,
     return {};
 }
 
+namespace {
+
+/// The host name of a Host header value ("127.0.0.1:3000" -> "127.0.0.1", "[::1]:3000" -> "::1").
+std::string_view host_name(std::string_view host) {
+    if (host.starts_with('[')) {
+        const auto close = host.find(']');
+        return close == std::string_view::npos ? host : host.substr(1, close - 1);
+    }
+    const auto colon = host.find(':');
+    return colon == std::string_view::npos ? host : host.substr(0, colon);
+}
+
+bool is_loopback_name(std::string_view name) {
+    if (is_loopback_address(name) || iequals(name, "localhost")) return true;
+    constexpr std::string_view kLocalhostDomain = ".localhost";  // RFC 6761: always the loopback
+    return name.size() > kLocalhostDomain.size() &&
+           iequals(name.substr(name.size() - kLocalhostDomain.size()), kLocalhostDomain);
+}
+
+}  // namespace
+
+std::optional<std::string> loopback_browser_problem(std::string_view method, std::string_view host,
+                                                    std::string_view origin, std::string_view fetch_site) {
+    if (!host.empty() && !is_loopback_name(host_name(host)))
+        return fmt::format(
+            "the Host header '{}' does not name a loopback address: without an access token, warmupd answers only "
+            "requests addressed to localhost, 127.0.0.1 or [::1] (a web page whose name was made to point here must "
+            "not read or drive it; a reverse proxy passes Host as 127.0.0.1, or the daemon gets an access token)",
+            host);
+    if (is_read_only_method(method)) return std::nullopt;
+    if (!fetch_site.empty() && fetch_site != "same-origin" && fetch_site != "none")
+        return fmt::format(
+            "a browser sent this request on behalf of another site (Sec-Fetch-Site: {}): without an access token, "
+            "warmupd takes changes from its own status page and from programs, not from other web pages",
+            fetch_site);
+    if (!origin.empty() && !iequals(origin, fmt::format("http://{}", host)) &&
+        !iequals(origin, fmt::format("https://{}", host)))
+        return fmt::format(
+            "a browser sent this request from the page of another origin ({}): without an access token, warmupd "
+            "takes changes from its own status page and from programs, not from other web pages",
+            origin);
+    return std::nullopt;
+}
+
 void install_request_guard(httplib::Server& server, std::shared_ptr<const GuardHolder> guard,
                            httplib::Server::HandlerWithResponse then) {
     server.set_pre_routing_handler([guard = std::move(guard), then = std::move(then)](const httplib::Request& request,
@@ -167,18 +211,46 @@ void install_request_guard(httplib::Server& server, std::shared_ptr<const GuardH
         }
         const GuardDecision decision = decide_request(*guard->current(), request.method, request.path,
                                                       request.local_addr, request.get_header_value("Authorization"));
-        if (decision.status == 0) return then ? then(request, response) : httplib::Server::HandlerResponse::Unhandled;
+        if (decision.status == 0) {
+            // Without a token, loopback is open: a request a web browser on this machine sent on another page's
+            // behalf would be allowed too. Browsers name the page's origin and site and the host they addressed;
+            // programs send neither of the first two. With a token, a change needs it, and no page can forge that.
+            const auto current = guard->current();
+            if (!current->access_token && is_loopback_address(request.local_addr)) {
+                if (const auto problem = loopback_browser_problem(request.method, request.get_header_value("Host"),
+                                                                  request.get_header_value("Origin"),
+                                                                  request.get_header_value("Sec-Fetch-Site"))) {
+                    if (request_has_body(request)) response.set_header("Connection", "close");
+                    reply_json_error(response, 403, *problem);
+                    return httplib::Server::HandlerResponse::Handled;
+                }
+            }
+            return then ? then(request, response) : httplib::Server::HandlerResponse::Unhandled;
+        }
         if (decision.status == 401) response.set_header("WWW-Authenticate", "Bearer realm=\"warmupd\"");
         if (request_has_body(request)) response.set_header("Connection", "close");
         reply_json_error(response, decision.status, decision.reason);
         return httplib::Server::HandlerResponse::Handled;
     });
-    // cpp-httplib answers some errors itself with an empty body (400 for a malformed request line or headers, 414
-    // for a long URI); give those a JSON body. Answers a handler already filled are kept.
+    // cpp-httplib answers some errors itself with an empty body (400 for a malformed request line or headers or a
+    // body it could not read, 414 for a long URI); give those a JSON body. Answers a handler already filled are kept.
+    // Such a request was not read to its end (the library stops at the line it could not parse), so what follows it
+    // on the connection is no request of its own: the connection is closed after the answer (HttpServer's loop reads
+    // "Connection: close"), or the rest of a malformed request, or a request hidden in its body, would be served. The
+    // library's 404 comes after the request was read whole: that connection goes on.
     server.set_error_handler(
         httplib::Server::HandlerWithResponse([](const httplib::Request& request, httplib::Response& response) {
             if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+            if (response.status != 404) response.set_header("Connection", "close");
             std::string message(status_phrase(response.status));
+            // The library records the peer's address once the request line and headers parsed.
+            if (response.status == 400)
+                message += request.has_header("REMOTE_ADDR")
+                               ? ": the body could not be read (its chunked framing is broken, or it did not arrive "
+                                 "within http.request_timeout_ms)"
+                               : ": the request line or a header line does not parse (expected 'METHOD /path "
+                                 "HTTP/1.1' with a standard method, then 'Name: value' lines), or they did not "
+                                 "arrive within http.request_timeout_ms";
             if (response.status == 413) message += " (the limit is http.max_body_mb)";
             if (response.status == 404) message += fmt::format(": {} {}", request.method, request.path);
             reply_json_error(response, response.status, message);

@@ -85,6 +85,39 @@ TEST(RequestDecision, WithoutTokenLoopbackIsOpenAndNonLoopbackServesOnlyTheProbe
     EXPECT_EQ(decide_request(open, "GET", "/api/warmup/status", "", "").status, 403);  // unknown address: closed
 }
 
+TEST(LoopbackBrowserRequests, AHostThatIsNoLoopbackNameIsRefusedWhateverTheMethod) {
+    for (const char* host :
+         {"127.0.0.1:3000", "localhost:3000", "LOCALHOST", "[::1]:3000", "127.1.2.3", "app.localhost", ""})
+        EXPECT_EQ(loopback_browser_problem("GET", host, "", ""), std::nullopt) << host;
+    // A page of evil.example whose name was pointed at 127.0.0.1 (DNS rebinding) reads as a same-origin page.
+    for (const char* method : {"GET", "POST"}) {
+        const auto problem = loopback_browser_problem(method, "evil.example:3000", "", "");
+        ASSERT_TRUE(problem) << method;
+        EXPECT_NE(problem->find("Host header 'evil.example:3000'"), std::string::npos) << *problem;
+    }
+    EXPECT_TRUE(loopback_browser_problem("GET", "localhost.evil.example", "", ""));
+    EXPECT_TRUE(loopback_browser_problem("GET", "[::2]:3000", "", ""));
+}
+
+TEST(LoopbackBrowserRequests, AChangeAnotherSiteSentIsRefusedAndTheStatusPagesOwnAndProgramsAreNot) {
+    // curl, warmupctl, Prometheus: no Origin, no Sec-Fetch-Site.
+    EXPECT_EQ(loopback_browser_problem("POST", "127.0.0.1:3000", "", ""), std::nullopt);
+    // The status page's own buttons: same origin.
+    EXPECT_EQ(loopback_browser_problem("POST", "127.0.0.1:3000", "http://127.0.0.1:3000", "same-origin"), std::nullopt);
+    EXPECT_EQ(loopback_browser_problem("POST", "localhost:8080", "http://LOCALHOST:8080", ""), std::nullopt);
+    // A form or fetch() on another site's page (a simple request: no preflight stops it).
+    const auto cross = loopback_browser_problem("POST", "127.0.0.1:3000", "http://evil.example", "cross-site");
+    ASSERT_TRUE(cross);
+    EXPECT_NE(cross->find("Sec-Fetch-Site: cross-site"), std::string::npos) << *cross;
+    const auto other_origin = loopback_browser_problem("POST", "127.0.0.1:3000", "http://127.0.0.1:8000", "");
+    ASSERT_TRUE(other_origin);
+    EXPECT_NE(other_origin->find("http://127.0.0.1:8000"), std::string::npos) << *other_origin;
+    EXPECT_TRUE(loopback_browser_problem("POST", "127.0.0.1:3000", "null", ""));  // a sandboxed frame, a file
+    EXPECT_TRUE(loopback_browser_problem("DELETE", "127.0.0.1:3000", "", "same-site"));
+    // Reads carry no change: another origin may not read them (the browser's same-origin rule), and they are open.
+    EXPECT_EQ(loopback_browser_problem("GET", "127.0.0.1:3000", "http://evil.example", "cross-site"), std::nullopt);
+}
+
 TEST(RequestDecision, WithTokenEveryMutationNeedsTheBearerToken) {
     const RequestGuard guard{std::string(kToken)};
     for (const char* local : {"127.0.0.1", "10.1.2.3"}) {

@@ -131,7 +131,8 @@ TEST(Headers, AnAmbiguousBodyEndIsRefusedAndWhatFollowsItIsNotServedAsAnotherReq
     // A proxy that took the second Content-Length (or the chunked framing) would see one request; a server that took
     // the first would serve the emergency stop hidden after the body as a second one.
     const std::string body = "{\"model\":\"known/a\"}";
-    const std::string hidden = "POST /api/warmup/emergency-stop HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+    const std::string hidden =
+        "POST /api/warmup/emergency-stop HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
     const std::string length = std::to_string(body.size());
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"Content-Length: " + length + "\r\nContent-Length: 99\r\n", "2 Content-Length headers with different values"},
@@ -164,7 +165,8 @@ TEST(Headers, AnAmbiguousBodyEndIsRefusedAndWhatFollowsItIsNotServedAsAnotherReq
 
 TEST(Headers, AGetThatAnnouncesABodyIsRefusedAndItsBodyIsNotServedAsAnotherRequest) {
     InProcessDaemon daemon("16", std::nullopt);
-    const std::string hidden = "POST /api/warmup/emergency-stop HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+    const std::string hidden =
+        "POST /api/warmup/emergency-stop HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
     for (const std::string& framing :
          {"Content-Length: " + std::to_string(hidden.size()) + "\r\n", std::string("Transfer-Encoding: chunked\r\n")}) {
         RawConnection connection(daemon.port());
@@ -173,6 +175,33 @@ TEST(Headers, AGetThatAnnouncesABodyIsRefusedAndItsBodyIsNotServedAsAnotherReque
         EXPECT_EQ(status_of(response), 400) << response;
         EXPECT_EQ(json_body_of(response).value("error", ""), "a GET request takes no body") << response;
         EXPECT_TRUE(connection.closed_within(3s));
+    }
+    const auto status = daemon.client().Get("/api/warmup/status");
+    ASSERT_TRUE(status);
+    EXPECT_EQ(json::parse(status->body)["emergency_stop"], false);
+}
+
+TEST(Headers, AMalformedRequestIsAnsweredOnceAndNothingAfterItIsServed) {
+    InProcessDaemon daemon("16", std::nullopt);
+    const std::string hidden =
+        "POST /api/warmup/emergency-stop HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
+    // A request line with a fourth word, one without a version (HTTP/0.9 style), an unknown method, a header line
+    // over the library's 8 KiB: the library stops reading at the line it cannot parse.
+    const std::vector<std::string> malformed = {
+        "GET /a b HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(hidden.size()) + "\r\n\r\n" + hidden,
+        "GET /healthz\r\n\r\n" + hidden,
+        "FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + hidden,
+        "POST /api/warmup/events HTTP/1.1\r\nHost: x\r\nX-Long: " + std::string(9000, 'a') + "\r\n\r\n" + hidden,
+    };
+    for (const std::string& request : malformed) {
+        RawConnection connection(daemon.port());
+        ASSERT_TRUE(connection.send(request));
+        const std::string response = connection.read_response(3s);
+        EXPECT_EQ(status_of(response), 400) << response;
+        EXPECT_NE(json_body_of(response).value("error", "").find("does not parse"), std::string::npos) << response;
+        EXPECT_NE(response.find("Connection: close"), std::string::npos) << response;
+        // Before: one 400 per leftover line, then the hidden request was served on the same connection.
+        EXPECT_TRUE(connection.closed_within(3s)) << request;
     }
     const auto status = daemon.client().Get("/api/warmup/status");
     ASSERT_TRUE(status);

@@ -87,6 +87,46 @@ TEST(AccessToken, WithoutATokenLoopbackPostsAreOpen) {
     EXPECT_EQ(daemon.post_events("{\"model\":\"known/a\"}").first, 200);
 }
 
+TEST(AccessToken, WithoutATokenAnotherSitesPageCannotDriveTheDaemonNorAPageRenamedToItReadIt) {
+    InProcessDaemon daemon("16", std::nullopt);
+    // A form on another site's page posting to the daemon (a simple request, sent without a preflight).
+    auto forged =
+        daemon.client().Post("/api/warmup/emergency-stop",
+                             {{"Origin", "http://evil.example"}, {"Sec-Fetch-Site", "cross-site"}}, "", "text/plain");
+    ASSERT_TRUE(forged);
+    EXPECT_EQ(forged->status, 403) << forged->body;
+    EXPECT_NE(json::parse(forged->body)["error"].get<std::string>().find("another site"), std::string::npos);
+    // A page of evil.example whose DNS name now points at 127.0.0.1.
+    auto rebound = daemon.client().Get("/api/warmup/status", {{"Host", "evil.example:3000"}});
+    ASSERT_TRUE(rebound);
+    EXPECT_EQ(rebound->status, 403) << rebound->body;
+    auto status = daemon.client().Get("/api/warmup/status");
+    ASSERT_TRUE(status);
+    EXPECT_EQ(json::parse(status->body)["emergency_stop"], false);
+    // The status page's own button (same origin) and programs (no Origin) still work.
+    const std::string self = "http://127.0.0.1:" + std::to_string(daemon.port());
+    auto own = daemon.client().Post("/api/warmup/emergency-stop", {{"Origin", self}, {"Sec-Fetch-Site", "same-origin"}},
+                                    "", "text/plain");
+    ASSERT_TRUE(own);
+    EXPECT_EQ(own->status, 200) << own->body;
+    EXPECT_EQ(daemon.client().Post("/api/warmup/resume", "", "application/json")->status, 200);
+}
+
+TEST(AccessToken, WithATokenRequestsAreServedWhateverTheirHostAsBefore) {
+    // A change needs the token (no page can forge it); reads on loopback are open unless
+    // http.loopback_reads_need_token, also through a reverse proxy that passes its own Host.
+    InProcessDaemon daemon("16", std::string(kToken));
+    const httplib::Headers headers = {{"Host", "warmup.internal:443"},
+                                      {"Origin", "https://warmup.internal"},
+                                      {"Authorization", std::string("Bearer ") + kToken}};
+    auto reset = daemon.client().Post("/api/warmup/reset-data-collection", headers, "", "application/json");
+    ASSERT_TRUE(reset);
+    EXPECT_EQ(reset->status, 200) << reset->body;
+    auto read = daemon.client().Get("/api/warmup/status", {{"Host", "warmup.internal:443"}});
+    ASSERT_TRUE(read);
+    EXPECT_EQ(read->status, 200) << read->body;
+}
+
 TEST(BadEvents, EachBadItemIsRefusedWithItsReasonAndTheGoodOnesAreAccepted) {
     InProcessDaemon daemon("16", std::nullopt);
     const int64_t now_ms = wall_now_ms();
