@@ -87,9 +87,21 @@ void require_safe_plugin_path(const fs::path& file, const std::string& where) {
 PluginLoader::PluginLoader(std::vector<fs::path> plugin_dirs, fs::path cache_dir)
     : plugin_dirs_(std::move(plugin_dirs)), cache_dir_(std::move(cache_dir)) {}
 
+std::vector<std::optional<fs::file_time_type>> PluginLoader::directory_stamps() const {
+    std::vector<std::optional<fs::file_time_type>> stamps;
+    for (const auto& dir : plugin_dirs_) {
+        std::error_code error;
+        const auto stamp = fs::is_directory(dir, error) ? fs::last_write_time(dir, error) : fs::file_time_type{};
+        stamps.push_back(error || !fs::is_directory(dir, error) ? std::nullopt : std::optional(stamp));
+    }
+    return stamps;
+}
+
 void PluginLoader::scan_directories() {
-    // Reads every library's descriptor once. Libraries that fail to open are skipped here (with a log line) and only
-    // become an error if the configuration asks for them by path.
+    // Reads every library's descriptor once per scan. Libraries that fail to open are skipped here (with a log line)
+    // and only become an error if the configuration asks for them by path.
+    id_to_file_.clear();
+    scanned_stamps_ = directory_stamps();
     for (const auto& dir : plugin_dirs_) {
         std::error_code error;
         if (!fs::is_directory(dir, error)) continue;
@@ -114,7 +126,9 @@ void PluginLoader::scan_directories() {
 
 std::optional<fs::path> PluginLoader::find_by_id(const std::string& id) {
     std::lock_guard lock(mutex_);
-    if (!scanned_) scan_directories();
+    // A folder's modification time changes when an entry is added, removed or renamed in it (a library copied over
+    // one of the same name is read again by load() anyway).
+    if (!scanned_ || directory_stamps() != scanned_stamps_) scan_directories();
     if (auto it = id_to_file_.find(id); it != id_to_file_.end()) return it->second;
     return std::nullopt;
 }
@@ -126,7 +140,11 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const PluginRef& ref, uint32_t
         auto found = find_by_id(ref.id);
         if (!found) {
             std::string dirs;
-            for (const auto& dir : plugin_dirs_) dirs += (dirs.empty() ? "" : ", ") + dir.string();
+            for (const auto& dir : plugin_dirs_) {
+                std::error_code error;
+                dirs += (dirs.empty() ? "" : ", ") + dir.string();
+                if (!fs::is_directory(dir, error)) dirs += " (no such folder)";
+            }
             throw PluginLoadError(fmt::format("{}: no plugin with id '{}' in the plugin directories [{}]", ref.where,
                                               ref.id, dirs.empty() ? "none configured" : dirs));
         }

@@ -45,7 +45,9 @@ class PluginLoader {
     /// new version beside the old one). Throws PluginLoadError with the file and what was expected and found.
     std::shared_ptr<PluginLibrary> load(const PluginRef& ref, uint32_t expected_kind, bool replacing_id = false);
 
-    /// The file that provides `id` in the plugin directories, or nullopt.
+    /// The file that provides `id` in the plugin directories, or nullopt. The directories are scanned again when one
+    /// of them changed since the last scan (a library added, removed or renamed: a reload finds a plugin installed
+    /// after the start, or a new version under another file name).
     std::optional<std::filesystem::path> find_by_id(const std::string& id);
 
     [[nodiscard]] const std::vector<std::filesystem::path>& plugin_dirs() const noexcept { return plugin_dirs_; }
@@ -56,7 +58,10 @@ class PluginLoader {
     std::vector<std::filesystem::path> plugin_dirs_;
     std::filesystem::path cache_dir_;
     std::mutex mutex_;
+    /// Each plugin directory's modification time at the last scan (nullopt: not a readable folder then).
+    [[nodiscard]] std::vector<std::optional<std::filesystem::file_time_type>> directory_stamps() const;
     bool scanned_ = false;
+    std::vector<std::optional<std::filesystem::file_time_type>> scanned_stamps_;
     std::map<std::string, std::filesystem::path> id_to_file_;     // from the directory scan
     std::map<std::string, std::weak_ptr<PluginLibrary>> by_sha_;  // content -> loaded library
     std::map<std::string, std::weak_ptr<PluginLibrary>> by_id_;   // id -> the library that holds it now

@@ -157,6 +157,23 @@ TEST_F(PluginLifetime, TwoInstancesShareOneLibrary) {
     EXPECT_TRUE(watch.expired());
 }
 
+TEST_F(PluginLifetime, APluginInstalledOrRenamedAfterTheFirstLookUpIsFoundByTheNext) {
+    const TempDir folder("warmup-loader-test");
+    const fs::path plugins = folder.path() / "plugins";
+    fs::create_directory(plugins);
+    PluginLoader loader({plugins});
+    EXPECT_EQ(loader.find_by_id("org.warmup.predictor.keep-alive"), std::nullopt);
+    // Installed while the daemon runs (a reload then asks for it): before, the folder was read once per process.
+    fs::copy_file(real_plugin("keep_alive_predictor.so"), plugins / "keep_alive.so");
+    EXPECT_EQ(loader.find_by_id("org.warmup.predictor.keep-alive"), plugins / "keep_alive.so");
+    // A new version under another file name, the old one removed.
+    fs::copy_file(real_plugin("keep_alive_predictor.so"), plugins / "keep_alive_v2.so");
+    fs::remove(plugins / "keep_alive.so");
+    EXPECT_EQ(loader.find_by_id("org.warmup.predictor.keep-alive"), plugins / "keep_alive_v2.so");
+    fs::remove(plugins / "keep_alive_v2.so");
+    EXPECT_EQ(loader.find_by_id("org.warmup.predictor.keep-alive"), std::nullopt);
+}
+
 TEST_F(PluginLifetime, CacheCopyIsNamedBySha256AndMakesARebuiltFileNewCode) {
     const TempDir folder("warmup-loader-test");
     const fs::path cache_dir = folder.path() / "cache";

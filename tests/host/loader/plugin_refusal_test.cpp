@@ -194,6 +194,17 @@ TEST(PluginRefusal, UnknownIdNamesTheSearchedDirectories) {
                            WARMUP_TEST_PLUGIN_DIR + "]");
 }
 
+TEST(PluginRefusal, AnUnknownIdSaysWhichPluginFolderDoesNotExist) {
+    PluginLoader loader({"/nonexistent/warmup-plugins", WARMUP_TEST_PLUGIN_DIR});
+    const PluginRef ref{
+        .id = "org.example.predictor.missing", .path = {}, .sha256_pin = {}, .where = "components.predictor"};
+    const std::string message = message_of<PluginLoadError>([&] { loader.load(ref, WARMUP_KIND_PREDICTOR); });
+    EXPECT_NE(
+        message.find("[/nonexistent/warmup-plugins (no such folder), " + std::string(WARMUP_TEST_PLUGIN_DIR) + "]"),
+        std::string::npos)
+        << message;
+}
+
 TEST(PluginRefusal, IdAndPathThatDisagree) {
     PluginLoader loader({});
     const fs::path file = real_plugin("keep_alive_predictor.so");
