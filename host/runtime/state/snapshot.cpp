@@ -207,11 +207,27 @@ void decode_rest(PayloadReader<Source>& reader, Snapshot& snapshot) {
 }
 
 /// An open snapshot file whose header and payload CRC were checked.
+/// Opens `file` for reading, refusing anything but a regular file (SnapshotError): a FIFO or a device named like a
+/// snapshot in the state folder would otherwise block the reader (an HTTP handler, the start) for good. The open
+/// itself does not block (O_NONBLOCK, which reads of a regular file ignore).
+int open_regular_file(const std::filesystem::path& file) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw SnapshotError(fmt::format("cannot open: {}", std::strerror(errno)));
+    struct stat info {};
+    std::string problem;
+    if (::fstat(fd, &info) != 0)
+        problem = fmt::format("cannot stat: {}", std::strerror(errno));
+    else if (!S_ISREG(info.st_mode))
+        problem = "not a regular file (a FIFO, a device or a folder)";
+    if (problem.empty()) return fd;
+    ::close(fd);
+    throw SnapshotError(problem);
+}
+
 class CheckedFile {
   public:
     explicit CheckedFile(const std::filesystem::path& file) {
-        fd_ = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd_ < 0) throw SnapshotError(fmt::format("cannot open: {}", std::strerror(errno)));
+        fd_ = open_regular_file(file);
         try {
             struct stat info {};
             if (::fstat(fd_, &info) != 0) throw SnapshotError(fmt::format("cannot stat: {}", std::strerror(errno)));
@@ -323,9 +339,20 @@ Snapshot read_snapshot_file(const std::filesystem::path& file) {
 }
 
 std::optional<uint32_t> snapshot_header_format(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
     std::string header(kSnapshotHeaderBytes, '\0');
-    if (!in.read(header.data(), static_cast<std::streamsize>(header.size()))) return std::nullopt;
+    try {
+        const int fd = open_regular_file(file);
+        FileSource source(fd, 0);
+        try {
+            source.read(header.data(), header.size());
+        } catch (const SnapshotError&) {
+            ::close(fd);
+            return std::nullopt;
+        }
+        ::close(fd);
+    } catch (const SnapshotError&) {
+        return std::nullopt;
+    }
     if (header.substr(0, kMagic.size()) != kMagic) return std::nullopt;
     if (crc32(std::string_view(header).substr(0, 28)) != static_cast<uint32_t>(get_le(header, 28, 4)))
         return std::nullopt;

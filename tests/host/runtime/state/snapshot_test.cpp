@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -175,6 +176,24 @@ TEST(SnapshotFormat, ReaderRefusesDamagedFilesWithAClearReason) {
             EXPECT_NE(std::string(error.what()).find(c.reason), std::string::npos)
                 << c.name << ": got '" << error.what() << "', expected '" << c.reason << "'";
         }
+    }
+}
+
+TEST(SnapshotFiles, AFifoOrAFolderNamedLikeASnapshotIsRefusedWithoutBlocking) {
+    TempDir dir("warmup-state");
+    const fs::path fifo = dir.path() / "backup-f.wsnap";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const fs::path folder = dir.path() / "backup-d.wsnap";
+    fs::create_directory(folder);
+    for (const fs::path& file : {fifo, folder}) {
+        // Before: open() of the FIFO waited for a writer that never came (a restore-state handler hung for good).
+        try {
+            (void)read_snapshot_file(file);
+            ADD_FAILURE() << file << " was read";
+        } catch (const SnapshotError& error) {
+            EXPECT_NE(std::string(error.what()).find("not a regular file"), std::string::npos) << error.what();
+        }
+        EXPECT_EQ(snapshot_header_format(file), std::nullopt) << file;
     }
 }
 
