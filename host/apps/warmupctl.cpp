@@ -65,6 +65,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "apps/history/history_table.hpp"
@@ -372,6 +373,9 @@ std::optional<std::string> foreign_answer(const httplib::Response& response, std
     if (status >= 400) {
         if (parsed.is_object() && (parsed.contains("error") || parsed.contains("accepted"))) return std::nullopt;
         if (!api_path && status != 404) return std::nullopt;
+    } else if (path == "/metrics") {
+        // warmupd's page always carries its build; another exporter's, or an HTML page, does not.
+        if (response.body.find("warmup_build_info{") != std::string::npos) return std::nullopt;
     } else if (!api_path || parsed.is_object()) {
         return std::nullopt;
     }
@@ -925,13 +929,53 @@ int history(DaemonClient& daemon, const std::string& since) {
     return kExitOk;
 }
 
-std::optional<std::string> read_events(const std::string& file) {
-    if (file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
+/// The events of `file` ("-": standard input), or why they cannot be read.
+std::variant<std::string, std::string> read_events(const std::string& file) {
+    using Result = std::variant<std::string, std::string>;
+    if (file == "-")
+        return Result(std::in_place_index<0>, std::istreambuf_iterator<char>(std::cin),
+                      std::istreambuf_iterator<char>());
+    std::error_code error;
+    if (fs::is_directory(file, error)) return Result(std::in_place_index<1>, "it is a folder, not a file");
     std::ifstream in(file, std::ios::binary);
-    if (!in) return std::nullopt;
+    if (!in) return Result(std::in_place_index<1>, std::strerror(errno));
     std::ostringstream text;
     text << in.rdbuf();
-    return text.str();
+    if (in.bad()) return Result(std::in_place_index<1>, "the read failed");
+    return Result(std::in_place_index<0>, std::move(text).str());
+}
+
+/// Why `url` cannot be the daemon's address (http://HOST[:PORT] or https://HOST[:PORT]), or nullopt; the scheme is
+/// lower-cased and a trailing '/' dropped on the way (what the HTTP library takes).
+std::optional<std::string> daemon_url_problem(std::string& url) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    const std::size_t scheme_end = url.find("://");
+    if (scheme_end == std::string::npos) return "it has no scheme";
+    for (std::size_t i = 0; i < scheme_end; ++i)
+        url[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(url[i])));
+    const std::string scheme = url.substr(0, scheme_end);
+    if (scheme != "http" && scheme != "https") return "the scheme '" + scheme + "' is not http or https";
+    const std::string authority = url.substr(scheme_end + 3);
+    if (authority.find_first_of("/?#") != std::string::npos) return "it has a path, a query or a fragment";
+    if (authority.find('@') != std::string::npos)
+        return "it has user information before '@' (the token goes in the environment variable of --token-env)";
+    std::size_t host_end = 0;
+    if (authority.starts_with('[')) {  // an IPv6 literal: the HTTP library takes digits and ':' only
+        host_end = authority.find(']');
+        if (host_end == std::string::npos || host_end == 1 || authority.find_first_not_of("0123456789:", 1) != host_end)
+            return "its IPv6 address is not one the HTTP client takes (digits and ':' in brackets, e.g. [::1])";
+        ++host_end;
+    } else {
+        host_end = std::min(authority.find(':'), authority.size());
+        if (host_end == 0) return "it has no host";
+    }
+    if (host_end == authority.size()) return std::nullopt;
+    if (authority[host_end] != ':') return "its host is followed by '" + authority.substr(host_end) + "'";
+    const std::string port = authority.substr(host_end + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) < 1 || std::stoi(port) > 65535)
+        return "its port '" + port + "' is not a number from 1 to 65535";
+    return std::nullopt;
 }
 
 }  // namespace
@@ -941,6 +985,7 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);  // the loader's info lines are noise here; warnings and errors stay
     CLI::App app{"warmupctl: validate configurations, inspect plugins, operate a running warmupd"};
     app.require_subcommand(1);
+    app.fallthrough();  // --url and --token-env after the subcommand too (warmupctl status --url ...)
     app.set_version_flag("--version", version_line("warmupctl"), "print the version, plugin ABI and git commit");
     std::string url = "http://127.0.0.1:3000";
     std::string token_env = "WARMUP_ACCESS_TOKEN";
@@ -1052,13 +1097,23 @@ int main(int argc, char** argv) {
     if (*validate_command) return validate(config_file);
     if (*inspect_command) return inspect(inspect_paths);
 
-    // cpp-httplib takes scheme://host[:port] only: a trailing '/' is dropped, any other path refused.
-    while (!url.empty() && url.back() == '/') url.pop_back();
-    const std::size_t authority = url.find("://");
-    if (authority == std::string::npos || url.find('/', authority + 3) != std::string::npos) {
-        std::cerr << "warmupctl: --url must be http://HOST[:PORT] or https://HOST[:PORT] (no path), not '" << url
-                  << "'\n";
+    // cpp-httplib takes scheme://host[:port] only (and throws on another scheme).
+    const std::string given_url = url;
+    if (const auto problem = daemon_url_problem(url)) {
+        std::cerr << "warmupctl: --url must be http://HOST[:PORT] or https://HOST[:PORT] (no path), not '" << given_url
+                  << "': " << *problem << "\n";
         return kExitRefused;
+    }
+    // A token the HTTP library cannot send (a newline from `echo`, a space) would be left out without a word, and
+    // the daemon's 401 would then say no token was sent.
+    if (const char* token = std::getenv(token_env.c_str()); token != nullptr && *token != '\0') {
+        for (const char* c = token; *c != '\0'; ++c)
+            if (static_cast<unsigned char>(*c) <= 0x20 || *c == 0x7f) {
+                std::cerr << "warmupctl: the token in " << token_env
+                          << " contains whitespace or control characters (a trailing newline?): it cannot be sent "
+                             "in an HTTP header\n";
+                return kExitRefused;
+            }
     }
     // A variable named on purpose and not set is a mistake worth saying (the daemon would only answer 401).
     if (token_env_option->count() > 0) {
@@ -1082,14 +1137,14 @@ int main(int argc, char** argv) {
     if (*why_command) return why(daemon, why_model, why_limit, why_arm);
     if (*history_command) return history(daemon, history_since);
     if (*send_command) {
-        const std::optional<std::string> body = read_events(events_file);
-        if (!body) {
-            std::cerr << "warmupctl: cannot read " << events_file << "\n";
+        const auto body = read_events(events_file);
+        if (body.index() == 1) {
+            std::cerr << "warmupctl: cannot read " << events_file << ": " << std::get<1>(body) << "\n";
             return kExitRefused;
         }
         std::string lines;
         try {
-            lines = events_as_ndjson(*body);
+            lines = events_as_ndjson(std::get<0>(body));
         } catch (const std::exception& error) {
             std::cerr << "warmupctl: " << events_file << ": " << error.what() << "\n";
             return kExitRefused;

@@ -305,6 +305,10 @@ TEST(WarmupctlOperate, AnotherServiceOnThePortIsSaidToBeOneRatherThanAnsweringHt
     const CtlRun why = warmupctl({"--url", web_app.url(), "why", "small"});
     EXPECT_EQ(why.exit_code, 1) << why.output;
     EXPECT_EQ(why.output, not_warmupd_line(web_app.url(), page, "/api/warmup/decisions"));
+    // Its page for /metrics too (before: printed, exit 0).
+    const CtlRun page_metrics = warmupctl({"--url", web_app.url(), "metrics"});
+    EXPECT_EQ(page_metrics.exit_code, 1) << page_metrics.output;
+    EXPECT_EQ(page_metrics.output, not_warmupd_line(web_app.url(), page, "/metrics"));
     const CtlRun history = warmupctl({"--url", web_app.url(), "history"});
     EXPECT_EQ(history.exit_code, 1) << history.output;
     EXPECT_EQ(history.output, not_warmupd_line(web_app.url(), page, "/api/warmup/history"));
@@ -358,6 +362,43 @@ TEST(WarmupctlOperate, UsageErrorsExitWithStatus2) {
     const CtlRun path_in_url = warmupctl({"--url", "http://127.0.0.1:3000/api", "status"});
     EXPECT_EQ(path_in_url.exit_code, 2) << path_in_url.output;
     EXPECT_NE(path_in_url.output.find("--url must be http://HOST[:PORT]"), std::string::npos) << path_in_url.output;
+    // Addresses the HTTP client cannot take: refused with the reason (before: an abort for another scheme, or
+    // "could not be resolved" for a port that is no number, a query or user information).
+    const std::vector<std::pair<std::string, std::string>> bad_urls = {
+        {"ftp://127.0.0.1:3000", "the scheme 'ftp' is not http or https"},
+        {"http://127.0.0.1:abc", "its port 'abc' is not a number from 1 to 65535"},
+        {"http://127.0.0.1:99999", "its port '99999' is not a number from 1 to 65535"},
+        {"http://127.0.0.1:3000?x=1", "it has a path, a query or a fragment"},
+        {"http://user@127.0.0.1:3000", "it has user information before '@'"},
+        {"127.0.0.1:3000", "it has no scheme"},
+    };
+    for (const auto& [url, reason] : bad_urls) {
+        const CtlRun run = warmupctl({"--url", url, "status"});
+        EXPECT_EQ(run.exit_code, 2) << url << ": " << run.output;
+        EXPECT_NE(run.output.find("not '" + url + "': " + reason), std::string::npos) << run.output;
+    }
+    // The scheme in capitals and the options after the subcommand are taken.
+    const CtlRun capitals = warmupctl({"status", "--url", "HTTP://127.0.0.1:1"});
+    EXPECT_EQ(capitals.exit_code, 1) << capitals.output;
+    EXPECT_NE(capitals.output.find("cannot reach the daemon at http://127.0.0.1:1: connection refused"),
+              std::string::npos)
+        << capitals.output;
+    // A token with a trailing newline (`echo` into the variable) is said to be one, not sent without a word.
+    ::setenv("WARMUPCTL_TEST_NEWLINE_TOKEN", "0123456789abcdef-secret\n", 1);
+    const CtlRun newline =
+        warmupctl({"--url", "http://127.0.0.1:1", "--token-env", "WARMUPCTL_TEST_NEWLINE_TOKEN", "status"});
+    ::unsetenv("WARMUPCTL_TEST_NEWLINE_TOKEN");
+    EXPECT_EQ(newline.exit_code, 2) << newline.output;
+    EXPECT_NE(newline.output.find("contains whitespace or control characters"), std::string::npos) << newline.output;
+    // send-events of a folder or a missing file says why.
+    const CtlRun folder = warmupctl({"--url", "http://127.0.0.1:1", "send-events", "/tmp"});
+    EXPECT_EQ(folder.exit_code, 2) << folder.output;
+    EXPECT_NE(folder.output.find("cannot read /tmp: it is a folder, not a file"), std::string::npos) << folder.output;
+    const CtlRun missing = warmupctl({"--url", "http://127.0.0.1:1", "send-events", "/nonexistent/events.ndjson"});
+    EXPECT_EQ(missing.exit_code, 2) << missing.output;
+    EXPECT_NE(missing.output.find("cannot read /nonexistent/events.ndjson: No such file or directory"),
+              std::string::npos)
+        << missing.output;
     // A mistyped subcommand is named, not reported as a missing one.
     const CtlRun mistyped = warmupctl({"--url", "http://127.0.0.1:1", "restor", "nightly"});
     EXPECT_EQ(mistyped.exit_code, 2) << mistyped.output;
