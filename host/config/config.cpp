@@ -1391,6 +1391,9 @@ FileStamp file_stamp(const fs::path& file) {
 Config load_config_file(const fs::path& file, const fs::path& exe_dir) {
     // Before the file is opened: an edit saved from here on, during the read included, gives another stamp.
     const FileStamp stamp = file_stamp(file);
+    // An ifstream opens a folder and reads it as empty: the error would be the first missing key.
+    if (std::error_code error; fs::is_directory(file, error))
+        throw ConfigError(file.string(), 1, 1, "", "is a folder, not a configuration file");
     std::ifstream stream(file, std::ios::binary);
     if (!stream)
         throw ConfigError(file.string(), 1, 1, "", fmt::format("cannot open the file: {}", std::strerror(errno)));

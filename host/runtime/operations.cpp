@@ -20,9 +20,11 @@ OperationResult LiveRuntime::emergency_stop() {
         std::size_t cancelled = 0;
         uint32_t in_flight = 0;
         std::size_t arms = 0;
+        bool already = false;  ///< a stop was in force before this one
     };
-    const Counts counts = call_on_control([this](WarmupEngine&) {
+    const Counts counts = call_on_control([this](WarmupEngine& engine) {
         Counts out;
+        out.already = engine.stopped();
         const warmup_time_ms now_ms = clock_.now_ms();
         for (auto& arm : arms_) {
             const std::size_t before = arm->engine->queue_depth();
@@ -41,6 +43,7 @@ OperationResult LiveRuntime::emergency_stop() {
     result.facts = {{"cancelled_warmups", static_cast<double>(counts.cancelled)},
                     {"loads_in_flight", static_cast<double>(counts.in_flight)},
                     {"arms", static_cast<double>(counts.arms)}};
+    if (counts.already) result.notes.push_back("an emergency stop was already in force");
     result.notes.push_back(
         "demand loads (a request waits for them) still run; POST /api/warmup/resume lifts the stop, "
         "POST /api/warmup/reset-to-safe leaves it on the safe configuration");
@@ -128,6 +131,8 @@ OperationResult LiveRuntime::reset_to_safe() {
             const OperationResult backup = backup_state("before-reset-to-safe", /*overwrite=*/true);
             result.notes.push_back(backup.ok() ? "learned state backed up as 'before-reset-to-safe'"
                                                : "could not back up the learned state: " + backup.error);
+        } else {
+            result.notes.push_back("no backup of the learned state was taken: state keeping is off (state.enabled)");
         }
         Config safe;
         {

@@ -737,6 +737,18 @@ TEST(ConfigLoaderErrors, UnreadableFile) {
     }
 }
 
+TEST(ConfigLoaderErrors, AFolderIsSaidToBeOneNotAConfigurationWithoutItsKeys) {
+    const fs::path folder = fs::temp_directory_path();
+    try {
+        load_config_file(folder, kExeDir);
+        FAIL() << "expected a ConfigError";
+    } catch (const ConfigError& error) {
+        // Before: "missing required key 'catalog'", as for an empty file.
+        EXPECT_NE(std::string(error.what()).find(":1:1: is a folder, not a configuration file"), std::string::npos)
+            << error.what();
+    }
+}
+
 // ----- apiVersion
 
 TEST(ConfigApiVersion, WrittenV1IsReadWithoutANotice) {

@@ -61,8 +61,13 @@ TEST_F(OpsTest, EmergencyStopCancelsQueuedWarmupsKeepsLoadedModelsAndResetToSafe
     EXPECT_EQ(residency("m/b"), WARMUP_RESIDENCY_ABSENT);
     EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_READY);  // loaded models are kept
     EXPECT_TRUE(runtime_->call_on_control([](WarmupEngine& engine) { return engine.stopped(); }));
+    EXPECT_EQ(body.dump().find("already in force"), std::string::npos) << body.dump();
     // While stopped, a restored warm set queues nothing.
     EXPECT_EQ(runtime_->restore_state(warm_set).facts.back().second, 0);  // prewarms_queued
+    // A second stop says the first one is in force.
+    const auto [again_status, again] = post("/api/warmup/emergency-stop");
+    ASSERT_EQ(again_status, 200) << again.dump();
+    EXPECT_NE(again.dump().find("an emergency stop was already in force"), std::string::npos) << again.dump();
 
     const auto [safe_status, safe] = post("/api/warmup/reset-to-safe");
     ASSERT_EQ(safe_status, 200) << safe.dump();
@@ -202,6 +207,8 @@ TEST_F(TransitionsTest, ResetToSafeWithoutAFileNamesRollbackAndRestartNotReloadA
     ASSERT_EQ(status, 200) << safe.dump();
     const std::string notes = notes_of(safe);
     EXPECT_EQ(notes.find("config/reload"), std::string::npos) << notes;
+    // No state folder: the answer says no backup was taken (it named one only when it was).
+    EXPECT_NE(notes.find("no backup of the learned state was taken: state keeping is off"), std::string::npos) << notes;
     EXPECT_NE(notes.find("POST /api/warmup/config/rollback leaves the safe configuration"), std::string::npos) << notes;
     EXPECT_NE(notes.find("a restart"), std::string::npos) << notes;
     // What the note says holds: reload is refused, rollback leaves the safe configuration.
