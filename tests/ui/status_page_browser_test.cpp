@@ -268,6 +268,10 @@ TEST_F(StatusPageBrowserTest, ShowsWarmModelPlannedPrewarmAndStopsOnTheEmbeddedD
         page_->evaluate("parseFloat(document.querySelector(" + json(bar_segment).dump() + ").style.width)");
     EXPECT_NEAR(share, 100.0 * 2300 / 16384, 0.01);
     EXPECT_EQ(text_of("#mode"), "running");
+    // The embedded default keeps no state: the backup button says so instead of a 409 after its dialog.
+    EXPECT_TRUE(page_->wait_for("document.getElementById('backup-state').disabled === true", kPageTimeout));
+    EXPECT_CONTAINS(page_->evaluate("document.getElementById('backup-state').title").get<std::string>(),
+                    "State keeping is off");
     page_->screenshot(screenshot_path("status-page.png"));
 
     // A click on the model shows its decisions: the demand load that brought it in.
