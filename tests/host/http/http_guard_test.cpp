@@ -297,6 +297,21 @@ TEST(InvalidUtf8, ABadQueryParameterIs400WithAnErrorThatStartsWithItsName) {
     }
 }
 
+TEST(BadEvents, TheStatusPageOpensWithAnyQueryParameterAsTheApiRefusesUnknownOnes) {
+    InProcessDaemon daemon("16", std::nullopt);
+    // A bookmark or a shared link that adds a parameter (before: 400 "unknown query parameter").
+    auto page = daemon.client().Get("/ui?utm_source=wiki");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200);
+    EXPECT_NE(page->body.find("<html"), std::string::npos);
+    auto root = daemon.client().Get("/?x=1");
+    ASSERT_TRUE(root);
+    EXPECT_EQ(root->status, 302);
+    auto api = daemon.client().Get("/api/warmup/status?x=1");
+    ASSERT_TRUE(api);
+    EXPECT_EQ(api->status, 400);
+}
+
 TEST(InvalidUtf8, AnUnknownModelOrArmOrPathWithANonUtf8ByteIs404NamingIt) {
     InProcessDaemon daemon("16", std::nullopt);
     const std::pair<std::string, std::string> cases[] = {
