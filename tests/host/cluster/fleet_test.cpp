@@ -51,6 +51,12 @@ class FleetTest : public ::testing::Test {
             if (node->id() == id) return *node;
         throw std::runtime_error("no node " + id);
     }
+    /// A rhythm model that `owner` owns in node-0's view ("" when none of the twelve is its).
+    [[nodiscard]] std::string rhythm_model_owned_by(const std::string& owner) const {
+        for (int i = 0; i < 12; ++i)
+            if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == owner) return "rhythm/" + std::to_string(i);
+        return "";
+    }
     /// Teaches every model of `models` a 30 s rhythm through node-0 (forwarded to the owners), the last use now, and
     /// waits until each owner has written the model's state to Redis after learning it. Returns the last use time.
     int64_t teach_rhythm(const std::vector<std::string>& models) {
@@ -356,9 +362,7 @@ TEST_F(FleetTest, ARestartedNodeRejoinsAndTakesBackItsModelsWithoutAFight) {
 
 TEST_F(FleetTest, EventsForwardedToAKilledNodeAreAppliedOnceItIsBack) {
     start_nodes(3);
-    std::string model;
-    for (int i = 0; i < 12 && model.empty(); ++i)
-        if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-1") model = "rhythm/" + std::to_string(i);
+    const std::string model = rhythm_model_owned_by("node-1");
     ASSERT_FALSE(model.empty());
 
     // Killed: events posted now still go to its stream (or, once it is dropped, to the interim owner).
@@ -548,9 +552,7 @@ TEST_F(FleetTest, WithRedisDownOtherNodesAreReportedUnknownNotAliveAndThisNodeAl
 
 TEST_F(FleetTest, AnEventPassedOnToItsNewOwnerLeavesTheStreamOnlyOnceTheOwnersStreamHoldsIt) {
     start_nodes(2);
-    std::string model;  // owned by node-0
-    for (int i = 0; i < 12 && model.empty(); ++i)
-        if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-0") model = "rhythm/" + std::to_string(i);
+    const std::string model = rhythm_model_owned_by("node-0");
     ASSERT_FALSE(model.empty());
     const uint64_t acknowledged_before = nodes_[0]->counter("events_acknowledged");
 
@@ -746,9 +748,7 @@ TEST_F(FleetTest, APassOnRefusedByOneOwnersStreamHoldsUpNeitherTheNodesOwnEvents
 
 TEST_F(FleetTest, EventsWhoseForwardRedisRefusesStayBufferedAndAreDeliveredOnceItTakesThemAgain) {
     start_nodes(2);
-    std::string remote;  // a model owned by node-1
-    for (int i = 0; i < 12 && remote.empty(); ++i)
-        if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-1") remote = "rhythm/" + std::to_string(i);
+    const std::string remote = rhythm_model_owned_by("node-1");
     ASSERT_FALSE(remote.empty());
     const uint64_t acknowledged_before = nodes_[1]->counter("events_acknowledged");
 
@@ -850,9 +850,7 @@ TEST_F(FleetTest, OnlyModelsThatMovedAwayAreCountedAsHandedOver) {
 
 TEST_F(FleetTest, AStateHandOverRedisRefusesIsLoggedAndNotCountedAsHandedOver) {
     start_nodes(2);
-    std::string remote;  // a model owned by node-1
-    for (int i = 0; i < 12 && remote.empty(); ++i)
-        if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-1") remote = "rhythm/" + std::to_string(i);
+    const std::string remote = rhythm_model_owned_by("node-1");
     ASSERT_FALSE(remote.empty());
     teach_rhythm({remote});
 
@@ -885,10 +883,7 @@ class FleetOutboxTest : public FleetTest {
         for (int i = 1; i < 3; ++i)
             nodes_.push_back(std::make_unique<Node>("node-" + std::to_string(i), dir_, redis_->url()));
         EXPECT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
-        std::string remote;
-        for (int i = 0; i < 12 && remote.empty(); ++i)
-            if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-1")
-                remote = "rhythm/" + std::to_string(i);
+        const std::string remote = rhythm_model_owned_by("node-1");
         EXPECT_FALSE(remote.empty());
         redis_->kill_now();
         EXPECT_TRUE(poll_until([&] { return nodes_[0]->cluster()["redis"]["reachable"] == false; }, kSettle));
@@ -1015,9 +1010,7 @@ TEST_F(FleetOutboxTest, WithoutAStateFolderTheStopSaysHowManyEventsForOtherNodes
 
 TEST_F(FleetOutboxTest, ADamagedOutboxFileIsReportedItsReadableEventsSentAndTheNodeStillStarts) {
     start_nodes(3);
-    std::string remote;
-    for (int i = 0; i < 12 && remote.empty(); ++i)
-        if (nodes_[0]->owners("rhythm/" + std::to_string(i)).at(0) == "node-1") remote = "rhythm/" + std::to_string(i);
+    const std::string remote = rhythm_model_owned_by("node-1");
     ASSERT_FALSE(remote.empty());
     ASSERT_TRUE(nodes_[0]->stop_cleanly()) << nodes_[0]->process().log();
     ASSERT_TRUE(poll_until([&] { return converged(all_but("node-0"), {"node-1", "node-2"}); }, kSettle));
