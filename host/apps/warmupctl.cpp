@@ -52,6 +52,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -60,6 +61,7 @@
 #include <iomanip>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -937,12 +939,16 @@ std::variant<std::string, std::string> read_events(const std::string& file) {
                       std::istreambuf_iterator<char>());
     std::error_code error;
     if (fs::is_directory(file, error)) return Result(std::in_place_index<1>, "it is a folder, not a file");
-    std::ifstream in(file, std::ios::binary);
+    // stdio rather than a stream: `stream << rdbuf()` records a read error (EIO) in neither stream's bad bit.
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(file.c_str(), "rb"), &std::fclose);
     if (!in) return Result(std::in_place_index<1>, std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) return Result(std::in_place_index<1>, "the read failed");
-    return Result(std::in_place_index<0>, std::move(text).str());
+    std::string text;
+    std::array<char, 64 * 1024> chunk{};
+    for (std::size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), in.get())) > 0;)
+        text.append(chunk.data(), got);
+    if (std::ferror(in.get()))
+        return Result(std::in_place_index<1>, std::string("the read failed: ") + std::strerror(errno));
+    return Result(std::in_place_index<0>, std::move(text));
 }
 
 /// Why `url` cannot be the daemon's address (http://HOST[:PORT] or https://HOST[:PORT]), or nullopt; the scheme is

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -168,8 +169,23 @@ std::string_view host_name(std::string_view host) {
     return colon == std::string_view::npos ? host : host.substr(0, colon);
 }
 
+/// This machine's own name (gethostname), read once: Debian's /etc/hosts points it at a loopback address.
+const std::string& own_host_name() {
+    static const std::string name = [] {
+        std::array<char, 256> buffer{};
+        return ::gethostname(buffer.data(), buffer.size() - 1) == 0 ? std::string(buffer.data()) : std::string();
+    }();
+    return name;
+}
+
 bool is_loopback_name(std::string_view name) {
-    if (is_loopback_address(name) || iequals(name, "localhost")) return true;
+    if (name.ends_with('.')) name.remove_suffix(1);  // "localhost." is the same name, fully qualified
+    if (is_loopback_address(name)) return true;
+    // The names Debian's /etc/hosts gives the loopback addresses, and the machine's own name.
+    for (const std::string_view alias :
+         {"localhost", "localhost.localdomain", "localhost4", "localhost6", "ip6-localhost", "ip6-loopback"})
+        if (iequals(name, alias)) return true;
+    if (!own_host_name().empty() && iequals(name, own_host_name())) return true;
     constexpr std::string_view kLocalhostDomain = ".localhost";  // RFC 6761: always the loopback
     return name.size() > kLocalhostDomain.size() &&
            iequals(name.substr(name.size() - kLocalhostDomain.size()), kLocalhostDomain);
@@ -177,20 +193,29 @@ bool is_loopback_name(std::string_view name) {
 
 }  // namespace
 
-std::optional<std::string> loopback_browser_problem(std::string_view method, std::string_view host,
-                                                    std::string_view origin, std::string_view fetch_site) {
+std::optional<std::string> loopback_browser_problem(std::string_view method, std::string_view path,
+                                                    std::string_view host, std::string_view origin,
+                                                    std::string_view fetch_site) {
+    // The probes and the status page itself hold no data: open to any name, as to any address.
+    if (is_read_only_method(method) && (path == "/healthz" || path == "/readyz" || is_status_page_path(path)))
+        return std::nullopt;
     if (!host.empty() && !is_loopback_name(host_name(host)))
         return fmt::format(
             "the Host header '{}' does not name a loopback address: without an access token, warmupd answers only "
-            "requests addressed to localhost, 127.0.0.1 or [::1] (a web page whose name was made to point here must "
-            "not read or drive it; a reverse proxy passes Host as 127.0.0.1, or the daemon gets an access token)",
+            "requests addressed to localhost, 127.0.0.1, [::1] or this machine's name (a web page whose name was made "
+            "to point here must not read or drive it; a reverse proxy passes Host as 127.0.0.1, or the daemon gets an "
+            "access token)",
             host);
     if (is_read_only_method(method)) return std::nullopt;
-    if (!fetch_site.empty() && fetch_site != "same-origin" && fetch_site != "none")
+    // A browser that says where the request comes from is believed (behind a reverse proxy the page's Origin is the
+    // proxy's address, not the Host the proxy passes on); Origin is compared with Host only without it.
+    if (!fetch_site.empty()) {
+        if (fetch_site == "same-origin" || fetch_site == "none") return std::nullopt;
         return fmt::format(
             "a browser sent this request on behalf of another site (Sec-Fetch-Site: {}): without an access token, "
             "warmupd takes changes from its own status page and from programs, not from other web pages",
             fetch_site);
+    }
     if (!origin.empty() && !iequals(origin, fmt::format("http://{}", host)) &&
         !iequals(origin, fmt::format("https://{}", host)))
         return fmt::format(
@@ -217,9 +242,9 @@ void install_request_guard(httplib::Server& server, std::shared_ptr<const GuardH
             // programs send neither of the first two. With a token, a change needs it, and no page can forge that.
             const auto current = guard->current();
             if (!current->access_token && is_loopback_address(request.local_addr)) {
-                if (const auto problem = loopback_browser_problem(request.method, request.get_header_value("Host"),
-                                                                  request.get_header_value("Origin"),
-                                                                  request.get_header_value("Sec-Fetch-Site"))) {
+                if (const auto problem = loopback_browser_problem(
+                        request.method, request.path, request.get_header_value("Host"),
+                        request.get_header_value("Origin"), request.get_header_value("Sec-Fetch-Site"))) {
                     if (request_has_body(request)) response.set_header("Connection", "close");
                     reply_json_error(response, 403, *problem);
                     return httplib::Server::HandlerResponse::Handled;

@@ -80,13 +80,16 @@ GuardDecision decide_request(const RequestGuard& guard, std::string_view method,
                              std::string_view local_address, std::string_view authorization);
 
 /// Why a request that reached a daemon without an access token through loopback must be refused (403), or nullopt: its
-/// Host names something else than a loopback address (a page whose DNS name was pointed at 127.0.0.1 to read the
-/// API: DNS rebinding), or it changes something (not GET/HEAD) and a browser says it was sent from another site
-/// (Sec-Fetch-Site other than same-origin or none) or from a page whose Origin is not the host addressed (a form or
-/// fetch() of another site: cross-site request forgery). `host`, `origin` and `fetch_site` are the raw header values
-/// ("" when absent: programs send no Origin, HTTP/1.0 clients may send no Host). Pure.
-std::optional<std::string> loopback_browser_problem(std::string_view method, std::string_view host,
-                                                    std::string_view origin, std::string_view fetch_site);
+/// Host names something else than a loopback name (localhost and Debian's other names for it, *.localhost, a loopback
+/// address, this machine's name: a page whose DNS name was pointed at 127.0.0.1 to read the API is DNS rebinding),
+/// or it changes something (not GET/HEAD) and a browser says it was sent from another site (Sec-Fetch-Site other than
+/// same-origin or none; without that header, an Origin that is not the host addressed): a form or fetch() of another
+/// site, cross-site request forgery. The probes and the status page's own files are open to reads whatever the Host.
+/// `host`, `origin` and `fetch_site` are the raw header values ("" when absent: programs send no Origin, HTTP/1.0
+/// clients may send no Host). Pure but for reading the machine's name once.
+std::optional<std::string> loopback_browser_problem(std::string_view method, std::string_view path,
+                                                    std::string_view host, std::string_view origin,
+                                                    std::string_view fetch_site);
 
 /// The guard in force, replaceable while requests are being served (a reload that changes the access token applies
 /// it at once). Thread-safe: any number of readers and writers.

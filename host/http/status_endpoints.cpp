@@ -63,6 +63,7 @@ void HttpApi::get_status(const httplib::Request& request, httplib::Response& res
                     {"loads_in_flight", engine.loads_in_flight()}, {"queue_depth", engine.queue_depth()},
                     {"memory_waiters", engine.memory_waiters()},   {"plugins", plugins_json(runtime_.plugins())}};
     });
+    status["state_keeping"] = runtime_.state_store() != nullptr;  // a state folder: backups and restores work
     status["warm_count"] = in_state[WARMUP_RESIDENCY_READY];
     status["loading_count"] = in_state[WARMUP_RESIDENCY_LOADING];
     status["queued_count"] = in_state[WARMUP_RESIDENCY_QUEUED];

@@ -1,14 +1,15 @@
 #include "loader/plugin_library.hpp"
 
-#include "config/config.hpp"
-
 #include <dlfcn.h>
+#include <elf.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <warmup/version.h>
 
 #include <array>
 #include <fstream>
+
+#include "config/config.hpp"
 
 namespace warmup::host {
 namespace fs = std::filesystem;
@@ -59,6 +60,35 @@ std::string sha256_of_file(const fs::path& file) {
 namespace {
 
 // Checks the ELF header ourselves: Boost.DLL discards dlerror(), and "not a shared object" deserves a clear message.
+/// Refuses a 64-bit little-endian ELF file (this host's kind) whose program segments or section headers reach past
+/// its end: a library still being copied or linked (its folder already lists it). dlopen maps such a file and the
+/// process dies of SIGBUS on the first page past the end, so this is checked first.
+void require_whole_file(std::ifstream& in, const fs::path& file) {
+    Elf64_Ehdr elf{};
+    in.clear();
+    in.seekg(0);
+    if (!in.read(reinterpret_cast<char*>(&elf), sizeof(elf)) || elf.e_ident[EI_CLASS] != ELFCLASS64 ||
+        elf.e_ident[EI_DATA] != ELFDATA2LSB)
+        return;  // another class: dlopen refuses it with its own reason
+    in.seekg(0, std::ios::end);
+    const auto size = static_cast<uint64_t>(in.tellg());
+    const auto cut_short = [&](uint64_t end) {
+        return PluginLoadError(fmt::format(
+            "plugin '{}': the file is cut short ({} bytes, its ELF headers reach byte {}): is it still being copied "
+            "or built?",
+            file.string(), size, end));
+    };
+    const uint64_t section_headers_end = elf.e_shoff + uint64_t{elf.e_shnum} * elf.e_shentsize;
+    if (section_headers_end > size) throw cut_short(section_headers_end);
+    for (uint16_t i = 0; i < elf.e_phnum; ++i) {
+        Elf64_Phdr segment{};
+        in.seekg(static_cast<std::streamoff>(elf.e_phoff + uint64_t{i} * elf.e_phentsize));
+        if (!in.read(reinterpret_cast<char*>(&segment), sizeof(segment)))
+            throw cut_short(elf.e_phoff + uint64_t{elf.e_phnum} * elf.e_phentsize);
+        if (segment.p_offset + segment.p_filesz > size) throw cut_short(segment.p_offset + segment.p_filesz);
+    }
+}
+
 void require_elf_shared_object(const fs::path& file) {
     std::ifstream in(file, std::ios::binary);
     if (!in) throw PluginLoadError(fmt::format("plugin '{}': cannot open the file", file.string()));
@@ -75,6 +105,7 @@ void require_elf_shared_object(const fs::path& file) {
         throw PluginLoadError(fmt::format(
             "plugin '{}': not a shared object (ELF type {}, expected ET_DYN; build it with warmup_add_plugin())",
             file.string(), elf_type));
+    require_whole_file(in, file);
 }
 
 std::string dlopen_reason(const fs::path& file) {
@@ -156,9 +187,10 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const fs::path& file, const f
     // The id names the plugin in configurations, metrics labels and state: one a configuration could not name is
     // refused here too, also for a plugin loaded by path.
     if (!is_plugin_id(descriptor->id))
-        throw PluginLoadError(fmt::format("plugin '{}': its id '{}' is not a plugin id (reverse-DNS: at least two "
-                                          "dot-separated labels of A-Z, a-z, 0-9, '_' and '-')",
-                                          name, descriptor->id));
+        throw PluginLoadError(
+            fmt::format("plugin '{}': its id '{}' is not a plugin id (reverse-DNS: at least two "
+                        "dot-separated labels of A-Z, a-z, 0-9, '_' and '-')",
+                        name, descriptor->id));
     if (kind_name(descriptor->kind) == "unknown")
         throw PluginLoadError(
             fmt::format("plugin '{}' (id {}): unknown kind {}", name, descriptor->id, descriptor->kind));

@@ -126,11 +126,19 @@ void PluginLoader::scan_directories() {
 
 std::optional<fs::path> PluginLoader::find_by_id(const std::string& id) {
     std::lock_guard lock(mutex_);
-    // A folder's modification time changes when an entry is added, removed or renamed in it (a library copied over
-    // one of the same name is read again by load() anyway).
-    if (!scanned_ || directory_stamps() != scanned_stamps_) scan_directories();
-    if (auto it = id_to_file_.find(id); it != id_to_file_.end()) return it->second;
-    return std::nullopt;
+    // Read again when a folder's modification time changed (an entry added, removed or renamed: a new version under
+    // another name), and whenever the id is not found or its file is gone: a folder's time does not change when a
+    // file's content is written in place, and may not change within one tick of a coarse file-system clock.
+    const auto known = [&]() -> std::optional<fs::path> {
+        const auto it = id_to_file_.find(id);
+        std::error_code error;
+        if (it == id_to_file_.end() || !fs::is_regular_file(it->second, error)) return std::nullopt;
+        return it->second;
+    };
+    if (scanned_ && directory_stamps() == scanned_stamps_)
+        if (auto found = known()) return found;
+    scan_directories();
+    return known();
 }
 
 // Long: a library's trust checks in the order their errors are reported (file, SHA-256 pin, copy, ABI, kind, id).

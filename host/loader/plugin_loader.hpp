@@ -46,8 +46,9 @@ class PluginLoader {
     std::shared_ptr<PluginLibrary> load(const PluginRef& ref, uint32_t expected_kind, bool replacing_id = false);
 
     /// The file that provides `id` in the plugin directories, or nullopt. The directories are scanned again when one
-    /// of them changed since the last scan (a library added, removed or renamed: a reload finds a plugin installed
-    /// after the start, or a new version under another file name).
+    /// of them changed since the last scan (a library added, removed or renamed: a new version under another file
+    /// name) and when `id` is not known or its file is gone (a reload finds a plugin installed after the start). A
+    /// library cut short (still being copied) is skipped, not opened.
     std::optional<std::filesystem::path> find_by_id(const std::string& id);
 
     [[nodiscard]] const std::vector<std::filesystem::path>& plugin_dirs() const noexcept { return plugin_dirs_; }

@@ -40,7 +40,6 @@
   let samples = loadSamples();
   let history = [];  // the daemon's metrics history of the last hour, oldest first: {t_ms, requests, cold_requests}
   let historyReadAt = 0;
-  let stateKeeping = null;  // whether the daemon keeps state (a state folder): the history answer says; null = unknown
   let refreshTimer = null;
   let lastPredictions = null;  // redrawn at the new width when the window is resized
   let refreshes = 0;
@@ -471,7 +470,6 @@
     if (now - historyReadAt < HISTORY_REFRESH_MS) return;
     const answer = await getJson('/api/warmup/history?since_ms=' + Math.max(0, now - HOUR_MS));
     historyReadAt = now;
-    stateKeeping = answer.enabled === true;
     history = answer.enabled
       ? answer.samples.filter((s) => Number.isFinite(s.t_ms) && Number.isFinite(s.cold_requests))
       : [];
@@ -636,13 +634,14 @@
     byId('emergency-stop').disabled = status.emergency_stop;
     byId('resume').disabled = !status.emergency_stop;
     // Without a state folder a backup has nowhere to go (the daemon answers 409): said on the button, not after.
+    const stateKeeping = status.state_keeping === true;
     const backup = byId('backup-state');
-    backup.disabled = stateKeeping === false;
-    backup.title = stateKeeping === false
+    backup.disabled = !stateKeeping;
+    backup.title = !stateKeeping
       ? 'State keeping is off (state.enabled): there is no state folder to back up to'
       : '';
     operations['reset-to-safe'].text = operations['reset-to-safe'].baseText +
-      (stateKeeping === false ? '' : ' A backup "before-reset-to-safe" is taken first.');
+      (stateKeeping ? ' A backup "before-reset-to-safe" is taken first.' : '');
   }
 
   const operations = {
@@ -662,7 +661,8 @@
       title: 'Reset to safe',
       baseText: 'Leave emergency mode on the safe configuration (keep-alive predictor, no experiment, half the ' +
         'budget) until a reload, a rollback or a restart?',
-      text: '',
+      text: 'Leave emergency mode on the safe configuration (keep-alive predictor, no experiment, half the budget) ' +
+        'until a reload, a rollback or a restart?',
       path: '/api/warmup/reset-to-safe',
       confirm: 'Reset to safe',
     },

@@ -2,7 +2,9 @@
 // refused, the bearer-token decision for each kind of request, and the constant-time comparison's answers.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <array>
 #include <string>
 
 #include "config/config.hpp"
@@ -88,34 +90,58 @@ TEST(RequestDecision, WithoutTokenLoopbackIsOpenAndNonLoopbackServesOnlyTheProbe
 TEST(LoopbackBrowserRequests, AHostThatIsNoLoopbackNameIsRefusedWhateverTheMethod) {
     for (const char* host :
          {"127.0.0.1:3000", "localhost:3000", "LOCALHOST", "[::1]:3000", "127.1.2.3", "app.localhost", ""})
-        EXPECT_EQ(loopback_browser_problem("GET", host, "", ""), std::nullopt) << host;
+        EXPECT_EQ(loopback_browser_problem("GET", "/api/warmup/status", host, "", ""), std::nullopt) << host;
     // A page of evil.example whose name was pointed at 127.0.0.1 (DNS rebinding) reads as a same-origin page.
     for (const char* method : {"GET", "POST"}) {
-        const auto problem = loopback_browser_problem(method, "evil.example:3000", "", "");
+        const auto problem = loopback_browser_problem(method, "/api/warmup/status", "evil.example:3000", "", "");
         ASSERT_TRUE(problem) << method;
         EXPECT_NE(problem->find("Host header 'evil.example:3000'"), std::string::npos) << *problem;
     }
-    EXPECT_TRUE(loopback_browser_problem("GET", "localhost.evil.example", "", ""));
-    EXPECT_TRUE(loopback_browser_problem("GET", "[::2]:3000", "", ""));
+    EXPECT_TRUE(loopback_browser_problem("GET", "/api/warmup/status", "localhost.evil.example", "", ""));
+    // Debian's other names for the loopback, a fully qualified "localhost.", and the machine's own name.
+    for (const char* host : {"localhost.:3000", "ip6-localhost", "localhost.localdomain", "localhost4"})
+        EXPECT_EQ(loopback_browser_problem("GET", "/api/warmup/status", host, "", ""), std::nullopt) << host;
+    std::array<char, 256> own{};
+    ASSERT_EQ(::gethostname(own.data(), own.size() - 1), 0);
+    EXPECT_EQ(loopback_browser_problem("GET", "/api/warmup/status", std::string(own.data()) + ":3000", "", ""),
+              std::nullopt);
+    // The probes and the status page's files hold no data: open whatever the name.
+    for (const char* path : {"/healthz", "/readyz", "/ui", "/ui/status_page.js", "/"})
+        EXPECT_EQ(loopback_browser_problem("GET", path, "evil.example:3000", "", ""), std::nullopt) << path;
+    EXPECT_TRUE(loopback_browser_problem("GET", "/api/warmup/status", "[::2]:3000", "", ""));
 }
 
 TEST(LoopbackBrowserRequests, AChangeAnotherSiteSentIsRefusedAndTheStatusPagesOwnAndProgramsAreNot) {
     // curl, warmupctl, Prometheus: no Origin, no Sec-Fetch-Site.
-    EXPECT_EQ(loopback_browser_problem("POST", "127.0.0.1:3000", "", ""), std::nullopt);
+    EXPECT_EQ(loopback_browser_problem("POST", "/api/warmup/emergency-stop", "127.0.0.1:3000", "", ""), std::nullopt);
     // The status page's own buttons: same origin.
-    EXPECT_EQ(loopback_browser_problem("POST", "127.0.0.1:3000", "http://127.0.0.1:3000", "same-origin"), std::nullopt);
-    EXPECT_EQ(loopback_browser_problem("POST", "localhost:8080", "http://LOCALHOST:8080", ""), std::nullopt);
+    EXPECT_EQ(loopback_browser_problem("POST", "/api/warmup/emergency-stop", "127.0.0.1:3000", "http://127.0.0.1:3000",
+                                       "same-origin"),
+              std::nullopt);
+    EXPECT_EQ(
+        loopback_browser_problem("POST", "/api/warmup/emergency-stop", "localhost:8080", "http://LOCALHOST:8080", ""),
+        std::nullopt);
     // A form or fetch() on another site's page (a simple request: no preflight stops it).
-    const auto cross = loopback_browser_problem("POST", "127.0.0.1:3000", "http://evil.example", "cross-site");
+    const auto cross = loopback_browser_problem("POST", "/api/warmup/emergency-stop", "127.0.0.1:3000",
+                                                "http://evil.example", "cross-site");
     ASSERT_TRUE(cross);
     EXPECT_NE(cross->find("Sec-Fetch-Site: cross-site"), std::string::npos) << *cross;
-    const auto other_origin = loopback_browser_problem("POST", "127.0.0.1:3000", "http://127.0.0.1:8000", "");
+    const auto other_origin =
+        loopback_browser_problem("POST", "/api/warmup/emergency-stop", "127.0.0.1:3000", "http://127.0.0.1:8000", "");
     ASSERT_TRUE(other_origin);
     EXPECT_NE(other_origin->find("http://127.0.0.1:8000"), std::string::npos) << *other_origin;
-    EXPECT_TRUE(loopback_browser_problem("POST", "127.0.0.1:3000", "null", ""));  // a sandboxed frame, a file
-    EXPECT_TRUE(loopback_browser_problem("DELETE", "127.0.0.1:3000", "", "same-site"));
+    EXPECT_TRUE(loopback_browser_problem("POST", "/api/warmup/emergency-stop", "127.0.0.1:3000", "null",
+                                         ""));  // a sandboxed frame, a file
+    EXPECT_TRUE(loopback_browser_problem("DELETE", "/api/warmup/emergency-stop", "127.0.0.1:3000", "", "same-site"));
+    // Behind a reverse proxy that passes Host as 127.0.0.1, the page's Origin is the proxy's address: the browser's
+    // Sec-Fetch-Site says same-origin, and is believed.
+    EXPECT_EQ(loopback_browser_problem("POST", "/api/warmup/emergency-stop", "127.0.0.1:3000", "https://warmup.corp",
+                                       "same-origin"),
+              std::nullopt);
     // Reads carry no change: another origin may not read them (the browser's same-origin rule), and they are open.
-    EXPECT_EQ(loopback_browser_problem("GET", "127.0.0.1:3000", "http://evil.example", "cross-site"), std::nullopt);
+    EXPECT_EQ(
+        loopback_browser_problem("GET", "/api/warmup/status", "127.0.0.1:3000", "http://evil.example", "cross-site"),
+        std::nullopt);
 }
 
 TEST(RequestDecision, WithTokenEveryMutationNeedsTheBearerToken) {

@@ -194,6 +194,24 @@ TEST(PluginRefusal, UnknownIdNamesTheSearchedDirectories) {
                            WARMUP_TEST_PLUGIN_DIR + "]");
 }
 
+TEST(PluginRefusal, ALibraryCutShortIsRefusedBeforeItIsMappedAndSkippedByTheScan) {
+    const TempDir folder("warmup-loader-test");
+    // A copy in progress: the folder lists the file before its content is all there. Mapped, it killed the process
+    // with SIGBUS at the first page past its end (a reload that scanned the folder at that moment).
+    std::ifstream whole(real_plugin("keep_alive_predictor.so"), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(whole)), std::istreambuf_iterator<char>());
+    ASSERT_GT(bytes.size(), 60'000u);
+    const fs::path cut = folder.path() / "keep_alive_predictor.so";
+    std::ofstream(cut, std::ios::binary).write(bytes.data(), 60'000);
+    const std::string message = message_of<PluginLoadError>([&] { host::PluginLibrary::open(cut, cut, ""); });
+    EXPECT_NE(message.find("the file is cut short (60000 bytes"), std::string::npos) << message;
+    PluginLoader loader({folder.path()});
+    EXPECT_EQ(loader.find_by_id("org.warmup.predictor.keep-alive"), std::nullopt);
+    // Once the copy is complete, the next look-up finds it (the folder's time need not have changed).
+    std::ofstream(cut, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    EXPECT_EQ(loader.find_by_id("org.warmup.predictor.keep-alive"), cut);
+}
+
 TEST(PluginRefusal, AnUnknownIdSaysWhichPluginFolderDoesNotExist) {
     PluginLoader loader({"/nonexistent/warmup-plugins", WARMUP_TEST_PLUGIN_DIR});
     const PluginRef ref{
