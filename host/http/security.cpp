@@ -201,10 +201,10 @@ std::optional<std::string> loopback_browser_problem(std::string_view method, std
         return std::nullopt;
     if (!host.empty() && !is_loopback_name(host_name(host)))
         return fmt::format(
-            "the Host header '{}' does not name a loopback address: without an access token, warmupd answers only "
-            "requests addressed to localhost, 127.0.0.1, [::1] or this machine's name (a web page whose name was made "
-            "to point here must not read or drive it; a reverse proxy passes Host as 127.0.0.1, or the daemon gets an "
-            "access token)",
+            "the Host header '{}' does not name a loopback address: a request through loopback without the access "
+            "token must be addressed to localhost, 127.0.0.1, [::1] or this machine's name (a web page whose name was "
+            "made to point here must not read or drive the daemon; a reverse proxy passes Host as 127.0.0.1, or "
+            "sends the token)",
             host);
     if (is_read_only_method(method)) return std::nullopt;
     // A browser that says where the request comes from is believed (behind a reverse proxy the page's Origin is the
@@ -234,14 +234,16 @@ void install_request_guard(httplib::Server& server, std::shared_ptr<const GuardH
             reply_json_error(response, 400, *ambiguous);
             return httplib::Server::HandlerResponse::Handled;
         }
-        const GuardDecision decision = decide_request(*guard->current(), request.method, request.path,
-                                                      request.local_addr, request.get_header_value("Authorization"));
+        const auto current = guard->current();  // one guard for the whole decision (a reload may replace it)
+        const std::string authorization = request.get_header_value("Authorization");
+        const GuardDecision decision =
+            decide_request(*current, request.method, request.path, request.local_addr, authorization);
         if (decision.status == 0) {
-            // Without a token, loopback is open: a request a web browser on this machine sent on another page's
-            // behalf would be allowed too. Browsers name the page's origin and site and the host they addressed;
-            // programs send neither of the first two. With a token, a change needs it, and no page can forge that.
-            const auto current = guard->current();
-            if (!current->access_token && is_loopback_address(request.local_addr)) {
+            // Let through loopback without a token (any request without a configured token, reads with one): a
+            // request a web browser on this machine sent on another page's behalf would be let through too. Browsers
+            // name the page's origin and site and the host they addressed; programs send neither of the first two.
+            // A request that carries the configured token (checked above) cannot be forged by a page.
+            if (is_loopback_address(request.local_addr) && (!current->access_token || authorization.empty())) {
                 if (const auto problem = loopback_browser_problem(
                         request.method, request.path, request.get_header_value("Host"),
                         request.get_header_value("Origin"), request.get_header_value("Sec-Fetch-Site"))) {

@@ -11,9 +11,9 @@
 //    (liveness probes carry no secrets) and the status page's GET /ui and its stylesheet and script (they hold no
 //    data; the page asks for the token and sends it with its own requests). Without a configured token such a request
 //    is refused with 403: the guard fails closed even if an embedding program skipped the start-up check.
-//  - Without a token, a request through loopback is refused (403) when a web browser on this machine sent it for
-//    another site: its Host is not a loopback name, or it changes something from another origin (see
-//    loopback_browser_problem).
+//  - A request let through loopback without a token (any request when none is configured; reads with one) is refused
+//    (403) when a web browser on this machine sent it for another site: its Host is not a loopback name, or it changes
+//    something from another origin (see loopback_browser_problem).
 // Token comparison is constant-time (SHA-256 of both sides compared with CRYPTO_memcmp), so neither the content nor
 // the length of the configured token leaks through response timing.
 //
@@ -79,7 +79,7 @@ struct GuardDecision {
 GuardDecision decide_request(const RequestGuard& guard, std::string_view method, std::string_view path,
                              std::string_view local_address, std::string_view authorization);
 
-/// Why a request that reached a daemon without an access token through loopback must be refused (403), or nullopt: its
+/// Why a request let through loopback without the access token must be refused (403), or nullopt: its
 /// Host names something else than a loopback name (localhost and Debian's other names for it, *.localhost, a loopback
 /// address, this machine's name: a page whose DNS name was pointed at 127.0.0.1 to read the API is DNS rebinding),
 /// or it changes something (not GET/HEAD) and a browser says it was sent from another site (Sec-Fetch-Site other than

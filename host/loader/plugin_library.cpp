@@ -2,8 +2,11 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <warmup/version.h>
 
 #include <array>
@@ -60,52 +63,63 @@ std::string sha256_of_file(const fs::path& file) {
 namespace {
 
 // Checks the ELF header ourselves: Boost.DLL discards dlerror(), and "not a shared object" deserves a clear message.
-/// Refuses a 64-bit little-endian ELF file (this host's kind) whose program segments or section headers reach past
-/// its end: a library still being copied or linked (its folder already lists it). dlopen maps such a file and the
-/// process dies of SIGBUS on the first page past the end, so this is checked first.
-void require_whole_file(std::ifstream& in, const fs::path& file) {
-    Elf64_Ehdr elf{};
-    in.clear();
-    in.seekg(0);
-    if (!in.read(reinterpret_cast<char*>(&elf), sizeof(elf)) || elf.e_ident[EI_CLASS] != ELFCLASS64 ||
-        elf.e_ident[EI_DATA] != ELFDATA2LSB)
-        return;  // another class: dlopen refuses it with its own reason
-    in.seekg(0, std::ios::end);
-    const auto size = static_cast<uint64_t>(in.tellg());
-    const auto cut_short = [&](uint64_t end) {
-        return PluginLoadError(fmt::format(
-            "plugin '{}': the file is cut short ({} bytes, its ELF headers reach byte {}): is it still being copied "
-            "or built?",
-            file.string(), size, end));
-    };
-    const uint64_t section_headers_end = elf.e_shoff + uint64_t{elf.e_shnum} * elf.e_shentsize;
-    if (section_headers_end > size) throw cut_short(section_headers_end);
-    for (uint16_t i = 0; i < elf.e_phnum; ++i) {
-        Elf64_Phdr segment{};
-        in.seekg(static_cast<std::streamoff>(elf.e_phoff + uint64_t{i} * elf.e_phentsize));
-        if (!in.read(reinterpret_cast<char*>(&segment), sizeof(segment)))
-            throw cut_short(elf.e_phoff + uint64_t{elf.e_phnum} * elf.e_phentsize);
-        if (segment.p_offset + segment.p_filesz > size) throw cut_short(segment.p_offset + segment.p_filesz);
+/// An open file, closed when this goes out of scope.
+struct OpenFile {
+    int fd = -1;
+    ~OpenFile() {
+        if (fd >= 0) ::close(fd);
     }
-}
+    /// Whether `size` bytes at `offset` were read whole.
+    bool read_at(void* out, std::size_t size, uint64_t offset) const {
+        return ::pread(fd, out, size, static_cast<off_t>(offset)) == static_cast<ssize_t>(size);
+    }
+};
 
-void require_elf_shared_object(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw PluginLoadError(fmt::format("plugin '{}': cannot open the file", file.string()));
+/// Whether [offset, offset + length) lies within `size` bytes (no overflow for crafted headers).
+bool within(uint64_t offset, uint64_t length, uint64_t size) { return offset <= size && length <= size - offset; }
+
+/// Refuses what dlopen must not be given: anything but a regular file (a FIFO would block), a file that is not an ELF
+/// shared object, and a 64-bit little-endian ELF file (this host's kind) whose program segments or section headers
+/// reach past its end: a library still being copied or linked (its folder already lists it), which dlopen maps and the
+/// process dies of SIGBUS at the first page past the end. `file` is read; messages name `name` (what the user
+/// configured, where `file` is its cached copy).
+void require_elf_shared_object(const fs::path& file, const std::string& name) {
+    OpenFile in{::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+    if (in.fd < 0) throw PluginLoadError(fmt::format("plugin '{}': cannot open the file", name));
+    struct stat info {};
+    if (::fstat(in.fd, &info) != 0 || !S_ISREG(info.st_mode))
+        throw PluginLoadError(fmt::format("plugin '{}': not a regular file", name));
+    const auto size = static_cast<uint64_t>(info.st_size);
     std::array<unsigned char, 18> header{};
-    in.read(reinterpret_cast<char*>(header.data()), header.size());
-    const bool is_elf = in.gcount() == static_cast<std::streamsize>(header.size()) && header[0] == 0x7f &&
-                        header[1] == 'E' && header[2] == 'L' && header[3] == 'F';
+    const bool is_elf = in.read_at(header.data(), header.size(), 0) && header[0] == 0x7f && header[1] == 'E' &&
+                        header[2] == 'L' && header[3] == 'F';
     if (!is_elf)
-        throw PluginLoadError(fmt::format("plugin '{}': not a shared object (expected an ELF file, found {})",
-                                          file.string(), in.gcount() == 0 ? "an empty file" : "other content"));
+        throw PluginLoadError(fmt::format("plugin '{}': not a shared object (expected an ELF file, found {})", name,
+                                          size == 0 ? "an empty file" : "other content"));
     const unsigned elf_type = header[5] == 1 ? header[16] | (header[17] << 8) : (header[16] << 8) | header[17];
     constexpr unsigned kSharedObject = 3;  // ET_DYN
     if (elf_type != kSharedObject)
         throw PluginLoadError(fmt::format(
-            "plugin '{}': not a shared object (ELF type {}, expected ET_DYN; build it with warmup_add_plugin())",
-            file.string(), elf_type));
-    require_whole_file(in, file);
+            "plugin '{}': not a shared object (ELF type {}, expected ET_DYN; build it with warmup_add_plugin())", name,
+            elf_type));
+    Elf64_Ehdr elf{};
+    if (!in.read_at(&elf, sizeof(elf), 0) || elf.e_ident[EI_CLASS] != ELFCLASS64 || elf.e_ident[EI_DATA] != ELFDATA2LSB)
+        return;  // another class: dlopen refuses it with its own reason
+    const auto cut_short = [&](const char* what) {
+        return PluginLoadError(fmt::format(
+            "plugin '{}': the file is cut short ({} bytes, its {} reach past its end): is it still being copied or "
+            "built?",
+            name, size, what));
+    };
+    if (!within(elf.e_shoff, uint64_t{elf.e_shnum} * elf.e_shentsize, size)) throw cut_short("section headers");
+    if (!within(elf.e_phoff, uint64_t{elf.e_phnum} * elf.e_phentsize, size)) throw cut_short("program headers");
+    if (elf.e_phentsize < sizeof(Elf64_Phdr)) return;  // malformed: dlopen refuses it with its own reason
+    for (uint16_t i = 0; i < elf.e_phnum; ++i) {
+        Elf64_Phdr segment{};
+        if (!in.read_at(&segment, sizeof(segment), elf.e_phoff + uint64_t{i} * elf.e_phentsize))
+            throw cut_short("program headers");
+        if (!within(segment.p_offset, segment.p_filesz, size)) throw cut_short("segments");
+    }
 }
 
 std::string dlopen_reason(const fs::path& file) {
@@ -128,7 +142,9 @@ std::string dlopen_reason(const fs::path& file) {
 std::shared_ptr<PluginLibrary> PluginLibrary::open(const fs::path& file, const fs::path& original_file,
                                                    std::string sha256) {
     const std::string name = original_file.string();
-    require_elf_shared_object(original_file);  // the same bytes as `file`; messages name what the user configured
+    // The bytes that will be mapped (a cached copy may have been taken while the original was cut short); messages
+    // name what the user configured.
+    require_elf_shared_object(file, name);
 
     std::shared_ptr<PluginLibrary> self(new PluginLibrary());
     self->original_file_ = original_file;

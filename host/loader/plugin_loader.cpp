@@ -221,6 +221,8 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const PluginRef& ref, uint32_t
         try {
             library = PluginLibrary::open(load_from, file, sha256);
         } catch (const PluginLoadError& failure) {
+            // A cached copy that cannot be loaded (taken while the original was cut short) must not be reused.
+            if (load_from != file) fs::remove(load_from, error);
             throw PluginLoadError(fmt::format("{}: {}", ref.where, failure.what()));
         }
     }

@@ -112,19 +112,27 @@ TEST(AccessToken, WithoutATokenAnotherSitesPageCannotDriveTheDaemonNorAPageRenam
     EXPECT_EQ(daemon.client().Post("/api/warmup/resume", "", "application/json")->status, 200);
 }
 
-TEST(AccessToken, WithATokenRequestsAreServedWhateverTheirHostAsBefore) {
-    // A change needs the token (no page can forge it); reads on loopback are open unless
-    // http.loopback_reads_need_token, also through a reverse proxy that passes its own Host.
+TEST(AccessToken, WithATokenARequestThatCarriesItIsServedWhateverItsHostAndAReadWithoutItOnlyForLoopbackNames) {
+    // A change needs the token, which no page can forge: behind a reverse proxy that passes its own Host it is served.
     InProcessDaemon daemon("16", std::string(kToken));
-    const httplib::Headers headers = {{"Host", "warmup.internal:443"},
-                                      {"Origin", "https://warmup.internal"},
-                                      {"Authorization", std::string("Bearer ") + kToken}};
+    const std::string bearer = std::string("Bearer ") + kToken;
+    const httplib::Headers headers = {
+        {"Host", "warmup.internal:443"}, {"Origin", "https://warmup.internal"}, {"Authorization", bearer}};
     auto reset = daemon.client().Post("/api/warmup/reset-data-collection", headers, "", "application/json");
     ASSERT_TRUE(reset);
     EXPECT_EQ(reset->status, 200) << reset->body;
-    auto read = daemon.client().Get("/api/warmup/status", {{"Host", "warmup.internal:443"}});
-    ASSERT_TRUE(read);
-    EXPECT_EQ(read->status, 200) << read->body;
+    // Reads through loopback need no token (unless http.loopback_reads_need_token), but a page whose name was pointed
+    // at 127.0.0.1 must not read them: without the token, only a loopback name is served.
+    auto rebound = daemon.client().Get("/api/warmup/status", {{"Host", "evil.example:3000"}});
+    ASSERT_TRUE(rebound);
+    EXPECT_EQ(rebound->status, 403) << rebound->body;
+    auto with_token =
+        daemon.client().Get("/api/warmup/status", {{"Host", "warmup.internal:443"}, {"Authorization", bearer}});
+    ASSERT_TRUE(with_token);
+    EXPECT_EQ(with_token->status, 200) << with_token->body;
+    auto local = daemon.client().Get("/api/warmup/status");
+    ASSERT_TRUE(local);
+    EXPECT_EQ(local->status, 200) << local->body;
 }
 
 TEST(BadEvents, EachBadItemIsRefusedWithItsReasonAndTheGoodOnesAreAccepted) {
