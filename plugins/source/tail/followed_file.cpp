@@ -72,8 +72,9 @@ void FollowedFile::open_at_path() {
     const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         const int error = errno;
-        // A file created after the first attempt holds nothing older than this reader: read it from its start.
-        if (first_open_) missing_at_start_ = true;
+        // A file created after the first attempt holds nothing older than this reader: read it from its start. A file
+        // that exists but cannot be opened yet (permission denied) holds its history: start_at still applies to it.
+        if (first_open_ && error == ENOENT) missing_at_start_ = true;
         throw std::runtime_error("cannot open '" + path_.string() + "': " + error_text(error));
     }
     struct stat info {};
@@ -173,7 +174,9 @@ void FollowedFile::check_same_content() {
     }
     if (size == 0) return;
     const std::string head = read_at(fd_, 0, std::min<uint64_t>(size, kHeadBytes));
-    if (head.compare(0, head_.size(), head_) != 0 && head.size() >= head_.size()) {
+    // Compared over the shorter of the two: a file rewritten with fewer bytes than were seen first changed too.
+    const std::size_t common = std::min(head.size(), head_.size());
+    if (head.compare(0, common, head_, 0, common) != 0) {
         notes_.push_back("'" + path_.string() +
                          "' was rewritten (its first bytes changed: truncated and written again): reading it from its "
                          "start");

@@ -129,11 +129,38 @@ void TailSource::restore_position(const std::filesystem::path& state_dir) {
     }
 }
 
-void TailSource::save_position(const std::filesystem::path& state_dir) {
+TailSource::~TailSource() {
+    if (state_dir_.empty()) return;
     const auto position = file_.position();
-    if (!position || position == saved_) return;
-    write_file_atomically(state_dir / kPositionFile, position_to_json(*position));
+    if (!position) return;
+    try {
+        save_position(state_dir_, *position);
+    } catch (const std::exception& failure) {
+        host().warn(std::string("the position could not be kept at the stop (the next start reads on from an "
+                                "earlier one): ") +
+                    failure.what());
+    }
+}
+
+void TailSource::save_position(const std::filesystem::path& state_dir, const FilePosition& position) {
+    if (position == saved_) return;
+    write_file_atomically(state_dir / kPositionFile, position_to_json(position));
     saved_ = position;
+}
+
+void TailSource::keep_position(const std::filesystem::path& state_dir, int64_t now_ms) {
+    state_dir_ = state_dir;
+    if (const auto position = file_.position();
+        position && (unsaved_.empty() ? position != saved_ : *position != unsaved_.back().second))
+        unsaved_.emplace_back(now_ms, *position);
+    std::optional<FilePosition> due;
+    // A host clock set back makes an entry look young for good: taken as old then.
+    while (!unsaved_.empty() &&
+           (now_ms - unsaved_.front().first >= kPositionLagMs || now_ms < unsaved_.front().first)) {
+        due = std::move(unsaved_.front().second);
+        unsaved_.pop_front();
+    }
+    if (due) save_position(state_dir, *due);
 }
 
 int64_t TailSource::poll(sdk::SourcePoll& poll) {
@@ -208,7 +235,7 @@ int64_t TailSource::poll(sdk::SourcePoll& poll) {
     }
     if (!state_dir.empty()) {
         try {
-            save_position(state_dir);
+            keep_position(state_dir, host().now_ms());
         } catch (const std::exception& failure) {
             throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
                              std::string("the lines were read, but the position cannot be kept: ") + failure.what());

@@ -125,6 +125,16 @@ TEST_F(FollowedFileTest, TruncatedAndWrittenPastTheOldPositionIsNoticedByItsFirs
     EXPECT_EQ(read_all(file), (Lines{"{\"n\": 2, \"longer\": true}", "{\"n\": 3}"}));
 }
 
+TEST_F(FollowedFileTest, RewrittenWithFewerBytesThanItsFirstOnesIsNoticedToo) {
+    append(log, "{\"model\":\"o1\"}\n{\"model\":\"o2_partial_line_xx");  // a line being written
+    FollowedFile file(log, 1024, false);
+    EXPECT_EQ(read_all(file), Lines{"{\"model\":\"o1\"}"});
+    fs::resize_file(log, 0);
+    append(log, "{\"model\":\"n1\"}\n{\"model\":\"n2\"}\n");  // past the old position, shorter than the old head
+    // Before: compared only when the new first bytes were as many as the old ones, so n1 was skipped.
+    EXPECT_EQ(read_all(file), (Lines{"{\"model\":\"n1\"}", "{\"model\":\"n2\"}"}));
+}
+
 TEST_F(FollowedFileTest, StartAtEndSkipsWhatIsThereButNotTheLineBeingWritten) {
     append(log, "old 1\nold 2\nhalf");
     FollowedFile file(log, 1024, /*start_at_end=*/true);

@@ -150,6 +150,36 @@ TEST_F(TailSourceTest, ARestartReadsOnFromThePositionKeptInTheStateFolder) {
     EXPECT_EQ(models(poll), Models{"c"});
 }
 
+TEST_F(TailSourceTest, APositionIsKeptOnceTheJournalHoldsItsLinesAndTheLatestAtAStop) {
+    fs::create_directories(state);
+    append(log, line("a", kT) + line("b", kT));
+    auto source = make();
+    FakeSourcePoll poll(state.string());
+    poll.poll(*source);
+    EXPECT_EQ(models(poll), (Models{"a", "b"}));
+    // Saved at once, the position ran ahead of the host's journal (written every 500 ms), and a crash then lost the
+    // lines in between: nothing is kept until the position is two seconds old.
+    EXPECT_FALSE(fs::exists(state / "position.json"));
+    host.clock.advance(TailSource::kPositionLagMs - 1);
+    poll.poll(*source);
+    EXPECT_FALSE(fs::exists(state / "position.json"));
+    host.clock.advance(1);
+    poll.poll(*source);
+    ASSERT_TRUE(fs::exists(state / "position.json"));
+    append(log, line("c", kT));
+    {
+        auto crashed = make();  // what a crash now finds: the position after b
+        FakeSourcePoll after_crash(state.string());
+        after_crash.poll(*crashed);
+        EXPECT_EQ(models(after_crash), Models{"c"});
+    }
+    // That instance was destroyed (a stop): the latest position is kept, so nothing is read twice.
+    auto restarted = make();
+    FakeSourcePoll after_stop(state.string());
+    after_stop.poll(*restarted);
+    EXPECT_EQ(models(after_stop), Models{});
+}
+
 TEST_F(TailSourceTest, WithoutAStateFolderARestartStartsAfresh) {
     append(log, line("a", kT));
     {
@@ -172,6 +202,7 @@ TEST_F(TailSourceTest, ACorruptPositionFileIsIgnored) {
     FakeSourcePoll poll(state.string());
     poll.poll(*source);
     EXPECT_EQ(models(poll), Models{"a"});
+    source.reset();  // a stop keeps the latest position
     std::ifstream saved(state / "position.json");
     const std::string text(std::istreambuf_iterator<char>(saved), {});
     EXPECT_NE(position_from_json(text), std::nullopt) << text;  // replaced by a valid position
