@@ -168,18 +168,19 @@ std::vector<ExpositionSample> parse_exposition_samples(std::string_view text, st
             continue;
         }
         skip_blanks(line, at);
+        // An optional timestamp (not used: the scrape's time is the events'): integer milliseconds in format 0.0.4,
+        // seconds with a fraction in OpenMetrics; then, in OpenMetrics, an optional exemplar after " # ".
         const std::size_t timestamp_start = at;
-        while (at < line.size() && line[at] != ' ' && line[at] != '\t') ++at;
-        if (at > timestamp_start) {
-            int64_t timestamp = 0;
-            const auto [end, error] = std::from_chars(line.data() + timestamp_start, line.data() + at, timestamp);
-            if (error != std::errc() || end != line.data() + at) {
-                refuse("timestamp '" + std::string(line.substr(timestamp_start, at - timestamp_start)) +
-                       "' is not an integer");
+        if (at < line.size() && line[at] != '#') {
+            while (at < line.size() && line[at] != ' ' && line[at] != '\t') ++at;
+            const std::string_view timestamp_text = line.substr(timestamp_start, at - timestamp_start);
+            if (const auto timestamp = parse_value(timestamp_text); !timestamp || !std::isfinite(*timestamp)) {
+                refuse("timestamp '" + std::string(timestamp_text) + "' is not a number");
                 continue;
             }
             skip_blanks(line, at);
         }
+        if (at < line.size() && line[at] == '#') at = line.size();  // an exemplar: not a count of requests
         if (at != line.size()) {
             refuse("unexpected text after the sample");
             continue;

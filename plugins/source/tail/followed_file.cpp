@@ -167,7 +167,9 @@ void FollowedFile::check_same_content() {
     const uint64_t size = size_of(fd_);
     if (size < offset_) {
         notes_.push_back("'" + path_.string() + "' was truncated (" + std::to_string(size) + " bytes, position " +
-                         std::to_string(offset_) + "): reading it from its start");
+                         std::to_string(offset_) +
+                         "): reading it from its start; lines written to it after the last read and before it was "
+                         "truncated (in a copytruncate's copy) are not read");
         offset_ = 0;
         head_.clear();
         skipping_long_line_ = false;

@@ -82,10 +82,26 @@ TEST(ExpositionParser, RefusedLinesOfTheMetricAreReportedAndSkipped) {
     EXPECT_EQ(problems[2].reason, "no value");
     EXPECT_EQ(problems[3].reason, "value 'lots' is not a finite number");
     EXPECT_EQ(problems[4].reason, "value 'NaN' is not a finite number");
-    EXPECT_EQ(problems[5].reason, "timestamp 'later' is not an integer");
+    EXPECT_EQ(problems[5].reason, "timestamp 'later' is not a number");
     EXPECT_EQ(problems[6].reason, "expected ',' or '}' after a label");
     EXPECT_EQ(problems[7].line, 9u);
     EXPECT_EQ(problems[7].reason, "unknown escape '\\t' in the value of label 'a'");
+}
+
+TEST(ExpositionParser, OpenMetricsTimestampsInSecondsAndExemplarsAreRead) {
+    std::vector<ExpositionProblem> problems;
+    const auto samples = parse(
+        "m_total{model_name=\"a\"} 2 1700000000.5\n"                     // a timestamp in seconds with a fraction
+        "m_total{model_name=\"b\"} 3 # {trace_id=\"abc\"} 1.0\n"         // an exemplar, no timestamp
+        "m_total{model_name=\"c\"} 4 1700000000 # {trace_id=\"d\"} 1\n"  // both
+        "m_total{model_name=\"d\"} 5 1700000000000\n",                   // integer milliseconds (format 0.0.4)
+        "m_total", &problems);
+    EXPECT_TRUE(problems.empty()) << problems.front().reason;
+    ASSERT_EQ(samples.size(), 4u);
+    EXPECT_EQ(samples[0].value, 2);
+    EXPECT_EQ(samples[1].value, 3);
+    EXPECT_EQ(samples[2].value, 4);
+    EXPECT_EQ(samples[3].value, 5);
 }
 
 TEST(ExpositionParser, SeriesKeyIgnoresLabelOrder) {
