@@ -188,6 +188,25 @@ void FollowedFile::check_same_content() {
     head_ = head;
 }
 
+void FollowedFile::close_if_deleted() {
+    struct stat open_file {};
+    if (::fstat(fd_, &open_file) != 0 || open_file.st_nlink != 0) return;  // renamed away, not deleted: read on
+    const auto size = static_cast<uint64_t>(open_file.st_size);
+    const auto now = std::chrono::steady_clock::now();
+    if (deleted_file_size_ != size) {  // first seen deleted, or a writer still appends to it
+        deleted_file_size_ = size;
+        deleted_file_still_since_ = now;
+    }
+    if (offset_ < size || now - deleted_file_still_since_ < rotation_grace_) return;
+    // Read to its end and left by its writer: held open, its disk space was never freed, and the source said nothing.
+    ::close(fd_);
+    fd_ = -1;
+    deleted_file_size_.reset();
+    throw std::runtime_error("'" + path_.string() +
+                             "' was deleted and is not back: the deleted file, read to its end, is closed (its disk "
+                             "space freed); the path is read from its start once it exists again");
+}
+
 std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
     more_waiting_ = false;
     buffer_.clear();
@@ -196,7 +215,13 @@ std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
     if (fd_ < 0) open_at_path();    // a saved position may resume in a file rotated away while stopped
     // Renamed away and replaced? (A path that is gone for now is no rotation yet: keep reading the old file.)
     struct stat at_path {};
-    if (::stat(path_.c_str(), &at_path) == 0 &&
+    const bool path_exists = ::stat(path_.c_str(), &at_path) == 0;
+    if (!path_exists && errno == ENOENT) {
+        close_if_deleted();
+    } else {
+        deleted_file_size_.reset();
+    }
+    if (path_exists &&
         (static_cast<uint64_t>(at_path.st_dev) != device_ || static_cast<uint64_t>(at_path.st_ino) != inode_)) {
         const uint64_t old_size = size_of(fd_);
         const auto now = std::chrono::steady_clock::now();

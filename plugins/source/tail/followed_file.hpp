@@ -96,6 +96,9 @@ class FollowedFile {
   private:
     /// Opens the file now at the path: at the saved position or start_at for the first file, else at its start.
     void open_at_path();
+    /// The file open was deleted (no link left) while the path is gone: once it is read to its end and has not grown
+    /// for rotation_grace, it is closed and the read fails saying so (throws std::runtime_error).
+    void close_if_deleted();
     /// First open with a saved position whose file is no longer at the path: finds that file among the rotated
     /// siblings in the same directory and makes it the open file at the saved offset. False when it is not there.
     bool resume_rotated_saved_file();
@@ -120,6 +123,9 @@ class FollowedFile {
     // After a rename rotation was seen: the open (old) file's size, and since when it has had that size.
     std::optional<uint64_t> rotated_file_size_;
     std::chrono::steady_clock::time_point rotated_file_still_since_;
+    // The file open was deleted and the path is gone: its size when last seen growing, and since when it is still.
+    std::optional<uint64_t> deleted_file_size_;
+    std::chrono::steady_clock::time_point deleted_file_still_since_;
     std::string buffer_;                   // the last read's bytes; FileLine views point into it
     std::vector<uint64_t> mid_line_ends_;  // end offsets of the last read's pieces that end inside a too-long line
     std::vector<std::string> notes_;

@@ -107,6 +107,23 @@ TEST_F(FollowedFileTest, APathGoneForAWhileKeepsTheOldFileOpen) {
     EXPECT_EQ(read_all(file), Lines{"new"});
 }
 
+TEST_F(FollowedFileTest, ADeletedFileWhosePathDoesNotComeBackIsClosedOnceReadAndSaysSo) {
+    append(log, "a\n");
+    FollowedFile file(log, 1024, false);  // no rotation grace: closed at the first read that finds it still
+    EXPECT_EQ(read_all(file), Lines{"a"});
+    fs::remove(log);
+    // Before: held open for good (its disk space never freed) and no error.
+    try {
+        file.read(1024);
+        FAIL() << "expected an error";
+    } catch (const std::runtime_error& error) {
+        EXPECT_NE(std::string(error.what()).find("was deleted and is not back"), std::string::npos) << error.what();
+    }
+    EXPECT_THROW(file.read(1024), std::runtime_error);  // cannot open: still gone
+    append(log, "new\n");
+    EXPECT_EQ(read_all(file), Lines{"new"});
+}
+
 TEST_F(FollowedFileTest, TruncationStartsOverAtTheBeginning) {
     append(log, "first line\nsecond line\n");
     FollowedFile file(log, 1024, false);
