@@ -57,7 +57,7 @@ void FollowedFile::restore(const FilePosition& saved) { saved_ = saved; }
 
 std::optional<FilePosition> FollowedFile::position() const {
     if (fd_ < 0) return std::nullopt;
-    return FilePosition{path_.string(), device_, inode_, offset_, head_};
+    return FilePosition{path_.string(), device_, inode_, offset_, head_, skipping_long_line_};
 }
 
 std::vector<std::string> FollowedFile::take_notes() { return std::exchange(notes_, {}); }
@@ -101,6 +101,7 @@ void FollowedFile::open_at_path() {
         if (same_file) {
             offset_ = saved_->offset;
             head_ = saved_->head;
+            skipping_long_line_ = saved_->inside_long_line;
             notes_.push_back("resumed '" + path_.string() + "' at byte " + std::to_string(offset_));
         } else if (!resume_rotated_saved_file()) {
             notes_.push_back("'" + path_.string() +
@@ -155,6 +156,7 @@ bool FollowedFile::resume_rotated_saved_file() {
         inode_ = saved_->inode;
         offset_ = saved_->offset;
         head_ = saved_->head;
+        skipping_long_line_ = saved_->inside_long_line;
         notes_.push_back("'" + path_.string() + "' was rotated while stopped: reading on in '" +
                          entries->path().string() + "' from byte " + std::to_string(offset_) +
                          " (the saved position), then the new file from its start");

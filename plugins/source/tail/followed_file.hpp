@@ -37,6 +37,7 @@ struct FilePosition {
     uint64_t inode = 0;
     uint64_t offset = 0;  ///< the byte after the last committed line
     std::string head;     ///< the file's first bytes when the position was taken (at most FollowedFile::kHeadBytes)
+    bool inside_long_line = false;  ///< offset is inside a line over max_line_bytes, already reported: skip its rest
 
     friend bool operator==(const FilePosition&, const FilePosition&) = default;
 };

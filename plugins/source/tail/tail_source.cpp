@@ -69,13 +69,13 @@ void write_file_atomically(const std::filesystem::path& file, const std::string&
 }  // namespace
 
 std::string position_to_json(const FilePosition& position) {
-    return nlohmann::json{{"path", position.path},
-                          {"device", position.device},
-                          {"inode", position.inode},
-                          {"offset", position.offset},
-                          {"head_hex", to_hex(position.head)}}
-               .dump() +
-           "\n";
+    nlohmann::json json{{"path", position.path},
+                        {"device", position.device},
+                        {"inode", position.inode},
+                        {"offset", position.offset},
+                        {"head_hex", to_hex(position.head)}};
+    if (position.inside_long_line) json["inside_long_line"] = true;  // absent (false) in files of earlier versions
+    return json.dump() + "\n";
 }
 
 std::optional<FilePosition> position_from_json(std::string_view text) {
@@ -96,7 +96,10 @@ std::optional<FilePosition> position_from_json(std::string_view text) {
     if (path == nullptr || head_hex == nullptr || !device || !inode || !offset) return std::nullopt;
     auto head = from_hex(*head_hex);
     if (!head || head->size() > FollowedFile::kHeadBytes) return std::nullopt;
-    return FilePosition{*path, *device, *inode, *offset, std::move(*head)};
+    const auto inside_long_line = json.find("inside_long_line");
+    if (inside_long_line != json.end() && !inside_long_line->is_boolean()) return std::nullopt;
+    return FilePosition{*path,   *device,          *inode,
+                        *offset, std::move(*head), inside_long_line != json.end() && inside_long_line->get<bool>()};
 }
 
 TailSource::TailSource(sdk::Host host, sdk::Params& params)

@@ -236,6 +236,23 @@ TEST_F(FollowedFileTest, ALongLineStillBeingWrittenIsSkippedToItsEnd) {
     EXPECT_EQ(read_all(file), Lines{"next"});
 }
 
+TEST_F(FollowedFileTest, ALongLineThatSpansARestartIsReportedOnce) {
+    append(log, std::string(1500, 'x'));  // no newline yet, already too long
+    FilePosition position;
+    {
+        FollowedFile file(log, 1024, false);
+        EXPECT_EQ(read_all(file), Lines{"<too long>"});
+        ASSERT_TRUE(file.position());
+        position = *file.position();
+    }
+    EXPECT_TRUE(position.inside_long_line);
+    append(log, "zz\"}\nnext\n");
+    FollowedFile restarted(log, 1024, false);
+    restarted.restore(position);
+    // Before: the rest of the line was read as a line of its own ("zz\"}": a second bad record).
+    EXPECT_EQ(read_all(restarted), Lines{"next"});
+}
+
 TEST_F(FollowedFileTest, AMissingFileIsAnErrorNamingThePath) {
     FollowedFile file(log, 1024, false);
     try {

@@ -232,6 +232,9 @@ TEST_F(TailSourceTest, AMissingFileIsAFailedPollNamingIt) {
 TEST_F(TailSourceTest, PositionFileRoundTrips) {
     const FilePosition position{"/var/log/x.json", 64769, 1234567, 98765, std::string("{\"a\"\0\xff", 6)};
     EXPECT_EQ(position_from_json(position_to_json(position)), position);
+    const FilePosition inside{"/var/log/x.json", 1, 2, 3, "{", /*inside_long_line=*/true};
+    EXPECT_EQ(position_from_json(position_to_json(inside)), inside);
+    EXPECT_EQ(position_to_json(position).find("inside_long_line"), std::string::npos);  // as earlier versions wrote
     EXPECT_EQ(position_from_json("{\"path\": \"/x\"}"), std::nullopt);
 }
 
