@@ -99,6 +99,8 @@ expect_key Service StateDirectory warmup
 expect_key Service ReadWritePaths /var/lib/warmup
 expect_key Service NoNewPrivileges yes
 expect_key Service PrivateTmp yes
+expect_key Service CacheDirectory warmup
+expect_key Service Environment TMPDIR=/var/cache/warmup
 expect_key Service Restart on-failure
 expect_key Service RestartPreventExitStatus 2
 expect_key Unit StartLimitBurst 3

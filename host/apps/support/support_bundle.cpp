@@ -4,10 +4,15 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <systemd/sd-journal.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -21,17 +26,42 @@ namespace {
 
 constexpr std::string_view kRedacted = "<redacted>";
 
-/// The non-empty scalar values of every `access_token` key under `node`.
+/// Whether a key's value is a secret: the access token, a backend's or source's `bearer_token` and `api_key`, and
+/// any key naming a token, password or secret; not the keys that name where a secret is (`*_env`, an `api_key_header`).
+bool is_secret_key(std::string key) {
+    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (key.ends_with("_env") || key.ends_with("_header") || key.ends_with("_file")) return false;
+    return key.find("token") != std::string::npos || key.find("password") != std::string::npos ||
+           key.find("secret") != std::string::npos || key == "api_key" || key.ends_with("_api_key");
+}
+
+/// The password of a URL's user information (scheme://user:password@host), or "".
+std::string url_password(const std::string& value) {
+    const auto scheme_end = value.find("://");
+    if (scheme_end == std::string::npos) return {};
+    const auto at = value.find('@', scheme_end + 3);
+    const auto slash = value.find('/', scheme_end + 3);
+    if (at == std::string::npos || (slash != std::string::npos && slash < at)) return {};
+    const auto colon = value.find(':', scheme_end + 3);
+    if (colon == std::string::npos || colon > at) return {};
+    return value.substr(colon + 1, at - colon - 1);
+}
+
+/// The non-empty scalar values of every secret key under `node` (is_secret_key), and the passwords in URLs.
 void collect_tokens(const YAML::Node& node, std::vector<std::string>& out) {
     if (node.IsMap()) {
         for (const auto& item : node) {
-            if (item.first.IsScalar() && item.first.Scalar() == "access_token" && item.second.IsScalar() &&
-                !item.second.Scalar().empty())
+            // A number is a limit (max_tokens: 100), not a secret: replacing it everywhere would mangle the text.
+            if (item.first.IsScalar() && is_secret_key(item.first.Scalar()) && item.second.IsScalar() &&
+                !item.second.Scalar().empty() &&
+                item.second.Scalar().find_first_not_of("0123456789") != std::string::npos)
                 out.push_back(item.second.Scalar());
             collect_tokens(item.second, out);
         }
     } else if (node.IsSequence()) {
         for (const auto& item : node) collect_tokens(item, out);
+    } else if (node.IsScalar()) {
+        if (std::string password = url_password(node.Scalar()); !password.empty()) out.push_back(std::move(password));
     }
 }
 
@@ -62,7 +92,9 @@ std::string redact_config(std::string_view yaml, const std::vector<std::string>&
     collect_tokens(parse(text), left);
     for (const std::string& token : left)
         if (token != kRedacted)
-            throw std::runtime_error("an access_token value could not be redacted (written with escapes?)");
+            throw std::runtime_error(
+                "a secret value (access_token, bearer_token, api_key, a password) could not be redacted (written "
+                "with escapes?)");
     return text;
 }
 
@@ -135,7 +167,18 @@ void write_tar_gz(const std::filesystem::path& file, const std::string& top, con
     };
     check(archive_write_add_filter_gzip(a), "gzip filter");
     check(archive_write_set_format_pax_restricted(a), "tar format");
-    check(archive_write_open_filename(a, file.c_str()), "open");
+    // Owner-only: the bundle holds the daemon's configuration, its status and its logs.
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+        const std::string reason = fmt::format("{}: open: {}", file.string(), std::strerror(errno));
+        if (fd >= 0) ::close(fd);
+        throw std::runtime_error(reason);
+    }
+    const std::unique_ptr<int, void (*)(int*)> close_fd(new int(fd), [](int* open_fd) {
+        ::close(*open_fd);
+        delete open_fd;
+    });
+    check(archive_write_open_fd(a, fd), "open");
     const std::time_t now = std::time(nullptr);
     for (const BundleEntry& entry : entries) {
         const std::unique_ptr<archive_entry, decltype(&archive_entry_free)> header(archive_entry_new(),
@@ -144,7 +187,7 @@ void write_tar_gz(const std::filesystem::path& file, const std::string& top, con
         archive_entry_set_pathname(header.get(), path.c_str());
         archive_entry_set_size(header.get(), static_cast<la_int64_t>(entry.content.size()));
         archive_entry_set_filetype(header.get(), AE_IFREG);
-        archive_entry_set_perm(header.get(), 0644);
+        archive_entry_set_perm(header.get(), 0600);
         archive_entry_set_mtime(header.get(), now, 0);
         check(archive_write_header(a, header.get()), "header of " + entry.name);
         if (!entry.content.empty() && archive_write_data(a, entry.content.data(), entry.content.size()) !=

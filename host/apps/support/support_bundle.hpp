@@ -18,7 +18,9 @@ struct BundleEntry {
     std::string content;
 };
 
-/// `yaml` with the value of every `access_token` key (at any depth) replaced by "<redacted>", and every occurrence of
+/// `yaml` with the value of every secret key (at any depth: `access_token`, a backend's or source's `bearer_token` and
+/// `api_key`, any key naming a token, password or secret but not a `*_env` or `*_header` key) and the password of
+/// every URL (scheme://user:password@host) replaced by "<redacted>", and every occurrence of
 /// each of `secrets` (e.g. the token read from the environment) replaced too, even inside comments or other values.
 /// Comments and layout are kept: the redaction works on the text, guided by yaml-cpp's parse of it. Throws
 /// std::runtime_error when the text does not parse as YAML (then nothing of it may be shipped).

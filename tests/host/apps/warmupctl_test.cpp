@@ -490,6 +490,30 @@ TEST(WarmupctlSupportBundle, PacksWhatSupportNeedsWithTheTokensRedacted) {
     std::ofstream(config) << "# rotated on 2026-01-01: the old token was " << env_token << "\n"
                           << config_with_predictor_params("min_samples: 5") << "http: {access_token: \"" << file_token
                           << "\"}\nstate: {enabled: true, dir: \"" << (dir.path() / "state").string() << "\"}\n";
+    // Secrets of a backend and a fleet's Redis in a file the bundle also copies (before, only access_token was hidden).
+    const std::string backend_token = "backend-bearer-0123456789";
+    const std::string api_key = "backend-api-key-9876543210";
+    const std::string redis_password = "redis-password-abcdef";
+    const auto other = dir.path() / "other.yaml";
+    std::ofstream(other) << "components:\n  backend: {plugin: org.warmup.backend.ollama, params: {bearer_token: \""
+                         << backend_token << "\", api_key_header: X-API-Key, api_key: " << api_key
+                         << ", bearer_token_env: OLLAMA_TOKEN}}\ncluster: {redis: \"redis://:" << redis_password
+                         << "@10.0.0.5:6379/0\"}\n";
+    {
+        const CtlRun other_run = warmupctl({"--url", "http://127.0.0.1:1", "support-bundle", "--config", other.string(),
+                                            "--log", config.string(), (dir.path() / "other.tar.gz").string()});
+        const auto other_files = read_tar_gz(dir.path() / "other.tar.gz");
+        ASSERT_FALSE(other_files.empty()) << other_run.output;
+        for (const auto& [path, content] : other_files) {
+            for (const std::string& secret : {backend_token, api_key, redis_password})
+                EXPECT_EQ(content.find(secret), std::string::npos) << path << " holds " << secret << ":\n" << content;
+            if (path.ends_with("config.yaml")) {
+                EXPECT_NE(content.find("api_key_header: X-API-Key"), std::string::npos) << content;  // not a secret
+                EXPECT_NE(content.find("bearer_token_env: OLLAMA_TOKEN"), std::string::npos) << content;
+                EXPECT_NE(content.find("redis://:<redacted>@10.0.0.5:6379/0"), std::string::npos) << content;
+            }
+        }
+    }
     Daemon daemon({"--config", config.string(), "--port", "0"});
     const int port = daemon.wait_until_listening();
     ASSERT_GT(port, 0) << daemon.log();
@@ -502,6 +526,9 @@ TEST(WarmupctlSupportBundle, PacksWhatSupportNeedsWithTheTokensRedacted) {
     const CtlRun run = warmupctl({"--url", url, "--token-env", "BUNDLE_TEST_TOKEN", "support-bundle", "--config",
                                   config.string(), "--log", log.string(), "--log-lines", "50", bundle.string()});
     ASSERT_EQ(run.exit_code, 0) << run.output;
+    // Owner-only, like the configuration and logs it holds (it was world-readable).
+    EXPECT_EQ(std::filesystem::status(bundle).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     const auto files = read_tar_gz(bundle);
     std::map<std::string, std::string> by_name;  // without the top folder
     for (const auto& [path, content] : files) {
