@@ -556,7 +556,7 @@ TEST_F(MonitoringTest, RealPrometheusScrapesEvaluatesEveryRuleAndAnswersEveryDas
             return true;
         },
         20s));
-    ASSERT_EQ(groups[0]["rules"].size(), 12u);
+    ASSERT_EQ(groups[0]["rules"].size(), 13u);
     for (const json& rule : groups[0]["rules"]) EXPECT_EQ(rule.value("health", ""), "ok") << rule.dump(2);
 }
 
