@@ -67,7 +67,6 @@
 #include <sstream>
 #include <string>
 #include <thread>
-#include <variant>
 #include <vector>
 
 #include "apps/history/history_table.hpp"
@@ -931,24 +930,25 @@ int history(DaemonClient& daemon, const std::string& since) {
     return kExitOk;
 }
 
-/// The events of `file` ("-": standard input), or why they cannot be read.
-std::variant<std::string, std::string> read_events(const std::string& file) {
-    using Result = std::variant<std::string, std::string>;
+/// The events of `file` ("-": standard input), or (`error` set) why they cannot be read.
+struct EventsFile {
+    std::string text;
+    std::string error;
+};
+EventsFile read_events(const std::string& file) {
     if (file == "-")
-        return Result(std::in_place_index<0>, std::istreambuf_iterator<char>(std::cin),
-                      std::istreambuf_iterator<char>());
+        return {std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()), {}};
     std::error_code error;
-    if (fs::is_directory(file, error)) return Result(std::in_place_index<1>, "it is a folder, not a file");
+    if (fs::is_directory(file, error)) return {{}, "it is a folder, not a file"};
     // stdio rather than a stream: `stream << rdbuf()` records a read error (EIO) in neither stream's bad bit.
     const std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(file.c_str(), "rb"), &std::fclose);
-    if (!in) return Result(std::in_place_index<1>, std::strerror(errno));
-    std::string text;
+    if (!in) return {{}, std::strerror(errno)};
+    EventsFile read;
     std::array<char, 64 * 1024> chunk{};
     for (std::size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), in.get())) > 0;)
-        text.append(chunk.data(), got);
-    if (std::ferror(in.get()))
-        return Result(std::in_place_index<1>, std::string("the read failed: ") + std::strerror(errno));
-    return Result(std::in_place_index<0>, std::move(text));
+        read.text.append(chunk.data(), got);
+    if (std::ferror(in.get())) return {{}, std::string("the read failed: ") + std::strerror(errno)};
+    return read;
 }
 
 /// Why `url` cannot be the daemon's address (http://HOST[:PORT] or https://HOST[:PORT]), or nullopt; the scheme is
@@ -1143,14 +1143,14 @@ int main(int argc, char** argv) {
     if (*why_command) return why(daemon, why_model, why_limit, why_arm);
     if (*history_command) return history(daemon, history_since);
     if (*send_command) {
-        const auto body = read_events(events_file);
-        if (body.index() == 1) {
-            std::cerr << "warmupctl: cannot read " << events_file << ": " << std::get<1>(body) << "\n";
+        const EventsFile body = read_events(events_file);
+        if (!body.error.empty()) {
+            std::cerr << "warmupctl: cannot read " << events_file << ": " << body.error << "\n";
             return kExitRefused;
         }
         std::string lines;
         try {
-            lines = events_as_ndjson(std::get<0>(body));
+            lines = events_as_ndjson(body.text);
         } catch (const std::exception& error) {
             std::cerr << "warmupctl: " << events_file << ": " << error.what() << "\n";
             return kExitRefused;

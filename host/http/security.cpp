@@ -36,6 +36,12 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 // Methods that cannot change state (RFC 9110 "safe" methods this server routes).
 bool is_read_only_method(std::string_view method) noexcept { return method == "GET" || method == "HEAD"; }
 
+// Reads open to anyone on any address and under any Host name: the probes (a load balancer or Kubernetes sends no
+// token) and the status page's files (HTML, stylesheet, script: no data).
+bool is_open_read(std::string_view method, std::string_view path) {
+    return is_read_only_method(method) && (path == "/healthz" || path == "/readyz" || is_status_page_path(path));
+}
+
 // The token of an "Authorization: Bearer <token>" value (scheme case-insensitive, RFC 6750), or nullopt.
 std::optional<std::string_view> bearer_token(std::string_view authorization) {
     constexpr std::string_view kScheme = "Bearer";
@@ -135,9 +141,7 @@ GuardDecision decide_request(const RequestGuard& guard, std::string_view method,
     const bool read_only = is_read_only_method(method);
     // An unknown local address (empty) counts as non-loopback: fail closed.
     const bool via_loopback = is_loopback_address(local_address);
-    // Liveness and readiness probes (a load balancer or Kubernetes sends no token) and the status page (HTML,
-    // stylesheet, script: no data) are open to reads everywhere.
-    if (read_only && (path == "/healthz" || path == "/readyz" || is_status_page_path(path))) return {};
+    if (is_open_read(method, path)) return {};
     if (read_only && via_loopback && !(guard.access_token && guard.loopback_reads_need_token)) return {};
     if (!guard.access_token) {
         if (via_loopback) return {};  // loopback bind without a token: the documented default, open
@@ -196,9 +200,7 @@ bool is_loopback_name(std::string_view name) {
 std::optional<std::string> loopback_browser_problem(std::string_view method, std::string_view path,
                                                     std::string_view host, std::string_view origin,
                                                     std::string_view fetch_site) {
-    // The probes and the status page itself hold no data: open to any name, as to any address.
-    if (is_read_only_method(method) && (path == "/healthz" || path == "/readyz" || is_status_page_path(path)))
-        return std::nullopt;
+    if (is_open_read(method, path)) return std::nullopt;
     if (!host.empty() && !is_loopback_name(host_name(host)))
         return fmt::format(
             "the Host header '{}' does not name a loopback address: a request through loopback without the access "

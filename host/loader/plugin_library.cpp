@@ -2,10 +2,8 @@
 
 #include <dlfcn.h>
 #include <elf.h>
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <warmup/version.h>
 
@@ -13,6 +11,7 @@
 #include <fstream>
 
 #include "config/config.hpp"
+#include "core/file_io.hpp"
 
 namespace warmup::host {
 namespace fs = std::filesystem;
@@ -84,12 +83,10 @@ bool within(uint64_t offset, uint64_t length, uint64_t size) { return offset <= 
 /// process dies of SIGBUS at the first page past the end. `file` is read; messages name `name` (what the user
 /// configured, where `file` is its cached copy).
 void require_elf_shared_object(const fs::path& file, const std::string& name) {
-    OpenFile in{::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
-    if (in.fd < 0) throw PluginLoadError(fmt::format("plugin '{}': cannot open the file", name));
-    struct stat info {};
-    if (::fstat(in.fd, &info) != 0 || !S_ISREG(info.st_mode))
-        throw PluginLoadError(fmt::format("plugin '{}': not a regular file", name));
-    const auto size = static_cast<uint64_t>(info.st_size);
+    const OpenedRegularFile opened = open_regular_file(file);
+    if (opened.fd < 0) throw PluginLoadError(fmt::format("plugin '{}': {}", name, opened.problem));
+    const OpenFile in{opened.fd};
+    const uint64_t size = opened.size;
     std::array<unsigned char, 18> header{};
     const bool is_elf = in.read_at(header.data(), header.size(), 0) && header[0] == 0x7f && header[1] == 'E' &&
                         header[2] == 'L' && header[3] == 'F';

@@ -91,8 +91,8 @@ std::vector<std::optional<fs::file_time_type>> PluginLoader::directory_stamps() 
     std::vector<std::optional<fs::file_time_type>> stamps;
     for (const auto& dir : plugin_dirs_) {
         std::error_code error;
-        const auto stamp = fs::is_directory(dir, error) ? fs::last_write_time(dir, error) : fs::file_time_type{};
-        stamps.push_back(error || !fs::is_directory(dir, error) ? std::nullopt : std::optional(stamp));
+        const auto stamp = fs::last_write_time(dir, error);
+        stamps.push_back(!error && fs::is_directory(dir, error) ? std::optional(stamp) : std::nullopt);
     }
     return stamps;
 }

@@ -5,14 +5,12 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/crc.hpp>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <system_error>
 
 #include "core/file_io.hpp"
@@ -207,31 +205,15 @@ void decode_rest(PayloadReader<Source>& reader, Snapshot& snapshot) {
 }
 
 /// An open snapshot file whose header and payload CRC were checked.
-/// Opens `file` for reading, refusing anything but a regular file (SnapshotError): a FIFO or a device named like a
-/// snapshot in the state folder would otherwise block the reader (an HTTP handler, the start) for good. The open
-/// itself does not block (O_NONBLOCK, which reads of a regular file ignore).
-int open_regular_file(const std::filesystem::path& file) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) throw SnapshotError(fmt::format("cannot open: {}", std::strerror(errno)));
-    struct stat info {};
-    std::string problem;
-    if (::fstat(fd, &info) != 0)
-        problem = fmt::format("cannot stat: {}", std::strerror(errno));
-    else if (!S_ISREG(info.st_mode))
-        problem = "not a regular file (a FIFO, a device or a folder)";
-    if (problem.empty()) return fd;
-    ::close(fd);
-    throw SnapshotError(problem);
-}
-
 class CheckedFile {
   public:
     explicit CheckedFile(const std::filesystem::path& file) {
-        fd_ = open_regular_file(file);
+        // A FIFO or a device named like a snapshot in the state folder is refused, not waited on.
+        const OpenedRegularFile opened = open_regular_file(file);
+        if (opened.fd < 0) throw SnapshotError(opened.problem);
+        fd_ = opened.fd;
         try {
-            struct stat info {};
-            if (::fstat(fd_, &info) != 0) throw SnapshotError(fmt::format("cannot stat: {}", std::strerror(errno)));
-            const auto file_bytes = static_cast<uint64_t>(info.st_size);
+            const uint64_t file_bytes = opened.size;
             std::string header(std::min<uint64_t>(file_bytes, kSnapshotHeaderBytes), '\0');
             FileSource(fd_, 0).read(header.data(), header.size());
             payload_length_ = check_header(header, file_bytes);
@@ -340,19 +322,16 @@ Snapshot read_snapshot_file(const std::filesystem::path& file) {
 
 std::optional<uint32_t> snapshot_header_format(const std::filesystem::path& file) {
     std::string header(kSnapshotHeaderBytes, '\0');
+    const OpenedRegularFile opened = open_regular_file(file);
+    if (opened.fd < 0) return std::nullopt;
+    bool whole = true;
     try {
-        const int fd = open_regular_file(file);
-        FileSource source(fd, 0);
-        try {
-            source.read(header.data(), header.size());
-        } catch (const SnapshotError&) {
-            ::close(fd);
-            return std::nullopt;
-        }
-        ::close(fd);
+        FileSource(opened.fd, 0).read(header.data(), header.size());
     } catch (const SnapshotError&) {
-        return std::nullopt;
+        whole = false;
     }
+    ::close(opened.fd);
+    if (!whole) return std::nullopt;
     if (header.substr(0, kMagic.size()) != kMagic) return std::nullopt;
     if (crc32(std::string_view(header).substr(0, 28)) != static_cast<uint32_t>(get_le(header, 28, 4)))
         return std::nullopt;

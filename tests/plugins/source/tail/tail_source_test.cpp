@@ -37,6 +37,12 @@ class TailSourceTest : public ::testing::Test {
         params.finish();
         return source;
     }
+    /// The models one poll of `source` emits, with the state folder (where the position is kept).
+    std::vector<std::string> poll_with_state(TailSource& source) {
+        FakeSourcePoll poll(state.string());
+        poll.poll(source);
+        return models(poll);
+    }
     std::vector<std::string> models(const FakeSourcePoll& poll) {
         std::vector<std::string> out;
         for (const auto& event : poll.events) out.push_back(event.model);
@@ -136,18 +142,10 @@ TEST_F(TailSourceTest, FollowsTheFileThroughRenameAndTruncation) {
 TEST_F(TailSourceTest, ARestartReadsOnFromThePositionKeptInTheStateFolder) {
     fs::create_directories(state);
     append(log, line("a", kT) + line("b", kT));
-    {
-        auto source = make();
-        FakeSourcePoll poll(state.string());
-        poll.poll(*source);
-        EXPECT_EQ(models(poll), (Models{"a", "b"}));
-    }
+    EXPECT_EQ(poll_with_state(*make()), (Models{"a", "b"}));  // the source is destroyed after its poll: a stop
     ASSERT_TRUE(fs::exists(state / "position.json"));
     append(log, line("c", kT));
-    auto restarted = make();  // start_at: beginning, yet the saved position wins
-    FakeSourcePoll poll(state.string());
-    poll.poll(*restarted);
-    EXPECT_EQ(models(poll), Models{"c"});
+    EXPECT_EQ(poll_with_state(*make()), Models{"c"});  // start_at: beginning, yet the saved position wins
 }
 
 TEST_F(TailSourceTest, APositionIsKeptOnceTheJournalHoldsItsLinesAndTheLatestAtAStop) {
@@ -167,17 +165,9 @@ TEST_F(TailSourceTest, APositionIsKeptOnceTheJournalHoldsItsLinesAndTheLatestAtA
     poll.poll(*source);
     ASSERT_TRUE(fs::exists(state / "position.json"));
     append(log, line("c", kT));
-    {
-        auto crashed = make();  // what a crash now finds: the position after b
-        FakeSourcePoll after_crash(state.string());
-        after_crash.poll(*crashed);
-        EXPECT_EQ(models(after_crash), Models{"c"});
-    }
+    EXPECT_EQ(poll_with_state(*make()), Models{"c"});  // what a crash now finds: the position after b
     // That instance was destroyed (a stop): the latest position is kept, so nothing is read twice.
-    auto restarted = make();
-    FakeSourcePoll after_stop(state.string());
-    after_stop.poll(*restarted);
-    EXPECT_EQ(models(after_stop), Models{});
+    EXPECT_EQ(poll_with_state(*make()), Models{});
 }
 
 TEST_F(TailSourceTest, WithoutAStateFolderARestartStartsAfresh) {
