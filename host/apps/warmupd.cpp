@@ -46,7 +46,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
 
 #include "cluster/fleet_node.hpp"
 #include "config/config.hpp"
@@ -97,7 +96,7 @@ std::optional<Config> read_daemon_config(const DaemonOptions& options) {
                                                                 std::filesystem::current_path(), executable_dir())
                                              : load_config_file(options.config_file, executable_dir());
     } catch (const std::exception& error) {  // a ConfigError, or a file that cannot be read
-        std::cerr << "warmupd: CONFIG_ERROR " << error.what() << "\n";
+        startup_log().error("CONFIG_ERROR {}", error.what());
         return std::nullopt;
     }
     if (options.port) config.http.port = static_cast<uint16_t>(*options.port);
@@ -119,8 +118,8 @@ std::optional<int> await_bind_address(const Config& config, const DaemonOptions&
     // A lookup itself may take seconds (the resolver's own timeouts), with the stop signals held until it returns.
     auto problem = bind_address_resolution_problem(config.http.bind, &temporary);
     if (problem && temporary) {
-        std::cerr << "warmupd: BIND_ADDRESS_WAIT " << where << ": " << *problem
-                  << "; looking it up again every second for up to " << options.resolve_wait_s << " s\n";
+        startup_log().warn("BIND_ADDRESS_WAIT {}: {}; looking it up again every second for up to {} s", where, *problem,
+                           options.resolve_wait_s);
         // Under systemd the start must not time out meanwhile (TimeoutStartSec, 90 s by default): its deadline is
         // moved to no earlier than the wait plus 30 s from now (a lookup's own timeouts), and once the name resolves
         // to no earlier than 90 s from then, for the plugins, the state and the fleet.
@@ -132,29 +131,29 @@ std::optional<int> await_bind_address(const Config& config, const DaemonOptions&
             const timespec one_second{1, 0};
             const int received = sigtimedwait(&stop_signals, nullptr, &one_second);
             if (received == SIGINT || received == SIGTERM) {
-                std::cerr << "warmupd: SHUTDOWN stop signal while waiting to look up " << where << "\n";
+                startup_log().info("SHUTDOWN stop signal while waiting to look up {}", where);
                 return 0;
             }
             if (received == SIGHUP)  // nothing runs yet: the configuration read before the wait is the one started
-                std::cerr << "warmupd: SIGHUP ignored while waiting to look up " << where << "\n";
+                startup_log().warn("SIGHUP ignored while waiting to look up {}", where);
             problem = bind_address_resolution_problem(config.http.bind, &temporary);
         }
         waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (!problem) {
-            std::cerr << fmt::format("warmupd: BIND_ADDRESS_RESOLVED {} '{}' looked up after {:.0f} s\n", where,
-                                     config.http.bind, waited_s);
+            startup_log().info("BIND_ADDRESS_RESOLVED {} '{}' looked up after {:.0f} s", where, config.http.bind,
+                               waited_s);
             sd_notify(0, "EXTEND_TIMEOUT_USEC=90000000\nSTATUS=starting");
         }
     }
     if (!problem) return std::nullopt;
     if (temporary) {
-        std::cerr << fmt::format(
-            "warmupd: BIND_ADDRESS_UNRESOLVED {}: {} after {:.0f} s of trying; exit status {} (temporary: a unit with "
-            "Restart=on-failure starts warmupd again)\n",
+        startup_log().error(
+            "BIND_ADDRESS_UNRESOLVED {}: {} after {:.0f} s of trying; exit status {} (temporary: a unit with "
+            "Restart=on-failure starts warmupd again)",
             where, *problem, waited_s, kExitTemporaryFailure);
         return kExitTemporaryFailure;
     }
-    std::cerr << "warmupd: CONFIG_ERROR " << where << ": " << *problem << "\n";
+    startup_log().error("CONFIG_ERROR {}: {}", where, *problem);
     return 2;
 }
 
@@ -313,11 +312,13 @@ int main(int argc, char** argv) {
     const std::optional<Config> read = read_daemon_config(options);
     if (!read) return 2;
     const Config& config = *read;
+    configure_logging(config.log_level, config.log_format);
     if (const auto status = await_bind_address(config, options, stop_signals)) return *status;
     // A non-loopback bind needs an access token; then every mutating request must carry it.
-    if (const int refused = enforce_bind_policy(config.http.bind, config.http.resolved_access_token()); refused != 0)
-        return refused;
-    configure_logging(config.log_level, config.log_format);
+    if (const auto refused = bind_refusal_reason(config.http.bind, config.http.resolved_access_token())) {
+        startup_log().error("SECURITY_ERROR {}", *refused);
+        return 2;
+    }
     for (const std::string& notice : config.notices) spdlog::info("CONFIG_NOTICE {}", notice);
 
     std::unique_ptr<LiveRuntime> runtime;

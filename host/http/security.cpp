@@ -10,7 +10,6 @@
 #include <array>
 #include <cctype>
 #include <cstdlib>
-#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "http/api_json.hpp"
@@ -118,14 +117,6 @@ std::optional<std::string> bind_refusal_reason(std::string_view bind_address, co
         "drive the daemon; set an access token in the environment variable {} (clients then send 'Authorization: "
         "Bearer <token>'), or bind to 127.0.0.1",
         bind_address, kAccessTokenEnvironmentVariable);
-}
-
-int enforce_bind_policy(std::string_view bind_address, const std::optional<std::string>& token) {
-    if (auto reason = bind_refusal_reason(bind_address, token)) {
-        std::cerr << "warmupd: SECURITY_ERROR " << *reason << "\n";
-        return 2;
-    }
-    return 0;
 }
 
 bool secrets_equal(std::string_view a, std::string_view b) noexcept {

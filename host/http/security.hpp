@@ -53,11 +53,6 @@ std::optional<std::string> access_token_problem(std::string_view token);
 /// always allowed (a malformed token is still reported, since POSTs would check it).
 std::optional<std::string> bind_refusal_reason(std::string_view bind_address, const std::optional<std::string>& token);
 
-/// For warmupd's main(): checks the bind address against the configured token (http.access_token, or the
-/// environment variable named by http.access_token_env). Prints "warmupd: SECURITY_ERROR <reason>" to stderr and
-/// returns 2 when refused, returns 0 when allowed.
-int enforce_bind_policy(std::string_view bind_address, const std::optional<std::string>& token);
-
 /// Constant-time equality of two secrets (time independent of where they differ and of their lengths).
 bool secrets_equal(std::string_view a, std::string_view b) noexcept;
 

@@ -3,8 +3,14 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
@@ -21,7 +27,79 @@ std::string_view leading_code(std::string_view text) {
     return text.substr(0, end);
 }
 
+/// The journal's priority of a level (syslog's: 2 critical, 3 error, 4 warning, 6 info, 7 debug).
+int journal_priority(spdlog::level::level_enum level) {
+    switch (level) {
+        case spdlog::level::critical:
+            return 2;
+        case spdlog::level::err:
+            return 3;
+        case spdlog::level::warn:
+            return 4;
+        case spdlog::level::info:
+            return 6;
+        default:
+            return 7;  // debug, trace
+    }
+}
+
+/// How a line is written: the configured text or JSON, or "warmupd: <message>" before the configuration is read.
+enum class LineFormat { text, json, before_configuration };
+
+/// A formatter for `format`, with the journal's priorities when `fd` is the journal.
+std::unique_ptr<spdlog::formatter> line_formatter(LineFormat format, int fd) {
+    std::unique_ptr<spdlog::formatter> line;
+    switch (format) {
+        case LineFormat::json:
+            line = std::make_unique<JsonLogFormatter>();
+            break;
+        case LineFormat::text:
+            line = std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+            break;
+        case LineFormat::before_configuration:
+            line = std::make_unique<spdlog::pattern_formatter>("warmupd: %v");
+            break;
+    }
+    if (!is_journal_stream(fd)) return line;
+    return std::make_unique<JournalPriorityFormatter>(std::move(line));
+}
+
+/// The start-up logger: standard error, unsynchronised writes as spdlog's own stderr sink makes them.
+std::shared_ptr<spdlog::logger> make_startup_logger() {
+    auto logger =
+        std::make_shared<spdlog::logger>("warmupd-startup", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    logger->set_formatter(line_formatter(LineFormat::before_configuration, STDERR_FILENO));
+    logger->flush_on(spdlog::level::trace);  // every line at once: the process may exit right after it
+    return logger;
+}
+
 }  // namespace
+
+void JournalPriorityFormatter::format(const spdlog::details::log_msg& message, spdlog::memory_buf_t& out) {
+    const std::string prefix = fmt::format("<{}>", journal_priority(message.level));
+    out.append(prefix.data(), prefix.data() + prefix.size());
+    line_->format(message, out);
+}
+
+std::unique_ptr<spdlog::formatter> JournalPriorityFormatter::clone() const {
+    return std::make_unique<JournalPriorityFormatter>(line_->clone());
+}
+
+bool is_journal_stream(int fd) {
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    if (stream == nullptr) return false;
+    unsigned long long device = 0, inode = 0;
+    if (std::sscanf(stream, "%llu:%llu", &device, &inode) != 2) return false;
+    struct stat status {};
+    if (::fstat(fd, &status) != 0) return false;
+    return static_cast<unsigned long long>(status.st_dev) == device &&
+           static_cast<unsigned long long>(status.st_ino) == inode;
+}
+
+spdlog::logger& startup_log() {
+    static const std::shared_ptr<spdlog::logger> logger = make_startup_logger();
+    return *logger;
+}
 
 void JsonLogFormatter::format(const spdlog::details::log_msg& message, spdlog::memory_buf_t& out) {
     const std::string_view text(message.payload.data(), message.payload.size());
@@ -47,12 +125,12 @@ void JsonLogFormatter::format(const spdlog::details::log_msg& message, spdlog::m
 std::unique_ptr<spdlog::formatter> JsonLogFormatter::clone() const { return std::make_unique<JsonLogFormatter>(); }
 
 void configure_logging(const std::string& level, const std::string& format) {
-    spdlog::set_level(spdlog::level::from_str(level));
-    if (format == "json") {
-        spdlog::set_formatter(std::make_unique<JsonLogFormatter>());
-    } else {
-        spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-    }
+    const auto chosen = spdlog::level::from_str(level);
+    spdlog::set_level(chosen);
+    const LineFormat line = format == "json" ? LineFormat::json : LineFormat::text;
+    spdlog::set_formatter(line_formatter(line, STDOUT_FILENO));
+    startup_log().set_level(chosen);
+    startup_log().set_formatter(line_formatter(line, STDERR_FILENO));
 }
 
 }  // namespace warmup::host

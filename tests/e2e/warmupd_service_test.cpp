@@ -222,6 +222,37 @@ TEST(ProgramUsage, AHostNameThatDoesNotResolveIsRefusedAsNoAddressBeforeTheSecur
     EXPECT_EQ(output.find("SECURITY_ERROR"), std::string::npos) << output;
 }
 
+TEST(ProgramLogging, WhatWarmupdSaysBeforeItRunsIsInTheConfiguredFormatAndCarriesTheJournalsPriority) {
+    // A refused start (no token on a non-loopback address) under systemd: the refusal is an error line the journal
+    // files as one (`journalctl -p err`), in the configured JSON; the lines of a running daemon carry their levels too.
+    warmup::test::TempDir dir("warmupd-journal");
+    const auto refused = dir.write("refused.yaml", config_yaml() + "log_format: json\nhttp: {bind: 0.0.0.0}\n");
+    Daemon refusal({"--config", refused.string()}, Daemon::Capture::AsTheJournal);
+    const auto status = refusal.wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << refusal.log();
+    EXPECT_TRUE(status->exited && status->code == 2) << refusal.log();
+    refusal.wait_for_log_end(kExitTimeout);
+    const std::string line = refusal.log().substr(0, refusal.log().find('\n'));
+    ASSERT_TRUE(line.starts_with("<3>")) << refusal.log();
+    const json parsed = json::parse(line.substr(3), nullptr, false);
+    ASSERT_TRUE(parsed.is_object()) << line;
+    EXPECT_EQ(parsed["code"], "SECURITY_ERROR");
+    EXPECT_EQ(parsed["level"], "error");
+
+    const auto running = dir.write("running.yaml", config_yaml());
+    Daemon daemon({"--config", running.string(), "--port", "0"}, Daemon::Capture::AsTheJournal);
+    ASSERT_TRUE(daemon.wait_for_log(" info STARTUP warmupd listening on", kExitTimeout)) << daemon.log();
+    EXPECT_TRUE(std::regex_search(daemon.log(), std::regex(R"((^|\n)<6>\d{4}-\d\d-\d\dT[0-9:.]+ info STARTUP )")))
+        << daemon.log();
+    kill(daemon.pid(), SIGTERM);
+    ASSERT_TRUE(daemon.wait_exit(kExitTimeout).has_value()) << daemon.log();
+
+    // Outside the journal (a terminal, a pipe) no line has a prefix.
+    const auto [code, output] = run_to_end("warmupd", {"--config", refused.string()});
+    EXPECT_EQ(code, 2) << output;
+    EXPECT_TRUE(output.starts_with("{")) << output;
+}
+
 /// Sets the environment of the next programs started: `localhost` fails to look up for a temporary reason
 /// (EAI_AGAIN) `failures` times (-1: always), through the LD_PRELOAD library flaky_resolver.c. Undone at scope exit.
 class FlakyResolver {

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -122,7 +124,9 @@ struct ExitStatus {
 /// joins the reader thread (the pipe reaches EOF once the child is gone: warmupd starts no processes of its own).
 class Daemon {
   public:
-    enum class Capture { StdoutAndStderr, StderrOnly };
+    /// What of the child's output log() holds. AsTheJournal: both streams, with JOURNAL_STREAM set in the child's
+    /// environment to the pipe's device and inode, as systemd sets it for a service whose output goes to its journal.
+    enum class Capture { StdoutAndStderr, StderrOnly, AsTheJournal };
 
     /// Default bound of wait_until_listening(): generous because the machine may be busy compiling; a daemon that
     /// starts returns at once.
@@ -146,13 +150,26 @@ class Daemon {
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         // dup2 onto 1/2 clears close-on-exec for the copies; the originals close at exec (O_CLOEXEC).
-        if (capture == Capture::StdoutAndStderr) {
-            posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        } else {
+        if (capture == Capture::StderrOnly) {
             posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
         }
         posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-        const int spawn_error = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+        std::vector<std::string> environment_strings;
+        for (char** variable = environ; *variable != nullptr; ++variable)
+            if (capture != Capture::AsTheJournal || !std::string_view(*variable).starts_with("JOURNAL_STREAM="))
+                environment_strings.emplace_back(*variable);
+        if (capture == Capture::AsTheJournal) {
+            struct stat pipe_status {};
+            fstat(fds[1], &pipe_status);
+            environment_strings.push_back("JOURNAL_STREAM=" + std::to_string(pipe_status.st_dev) + ":" +
+                                          std::to_string(pipe_status.st_ino));
+        }
+        std::vector<char*> environment;
+        for (auto& variable : environment_strings) environment.push_back(variable.data());
+        environment.push_back(nullptr);
+        const int spawn_error = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environment.data());
         posix_spawn_file_actions_destroy(&actions);
         close(fds[1]);  // the child holds the only write ends now: EOF on the read end means it has exited
         if (spawn_error != 0) {

@@ -2,15 +2,21 @@
 // split off the message, UTC time stamps with milliseconds.
 #include "runtime/log_format.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace warmup::host {
@@ -96,6 +102,75 @@ TEST(JsonLogFormat, ConfigureLoggingInstallsTheChosenFormat) {
     EXPECT_EQ(parsed["code"], "CONFIG_RELOAD_FAILED");
     EXPECT_EQ(parsed["msg"], "\"quoted\"");
     EXPECT_TRUE(std::regex_search(second, std::regex(R"(^\d{4}-\d\d-\d\dT[0-9:.]+ info STARTUP as text$)"))) << second;
+}
+
+TEST(JournalPriority, EachLineStartsWithItsLevelsPriorityBeforeTheLineOfTheFormat) {
+    std::ostringstream out;
+    spdlog::logger logger("journal-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+    logger.set_level(spdlog::level::trace);
+    logger.set_formatter(std::make_unique<JournalPriorityFormatter>(std::make_unique<JsonLogFormatter>()));
+    logger.critical("SHUTDOWN_STALLED a");
+    logger.error("MODEL_LOAD_ERROR b");
+    logger.warn("CONFIG_NOTICE c");
+    logger.info("STARTUP d");
+    logger.debug("DEBUG e");
+    logger.flush();
+    std::istringstream text(out.str());
+    for (const auto& [prefix, code] : std::vector<std::pair<std::string, std::string>>{{"<2>", "SHUTDOWN_STALLED"},
+                                                                                       {"<3>", "MODEL_LOAD_ERROR"},
+                                                                                       {"<4>", "CONFIG_NOTICE"},
+                                                                                       {"<6>", "STARTUP"},
+                                                                                       {"<7>", "DEBUG"}}) {
+        std::string line;
+        ASSERT_TRUE(std::getline(text, line)) << code;
+        ASSERT_TRUE(line.starts_with(prefix)) << line;
+        const json parsed = json::parse(line.substr(prefix.size()), nullptr, false);  // the rest is the JSON line
+        ASSERT_TRUE(parsed.is_object()) << line;
+        EXPECT_EQ(parsed["code"], code);
+    }
+}
+
+/// Sets JOURNAL_STREAM for the scope, or unsets it (nullptr); restores what it was.
+class JournalStreamVariable {
+  public:
+    explicit JournalStreamVariable(const char* value) {
+        if (const char* old = ::getenv("JOURNAL_STREAM")) previous_ = old;
+        if (value != nullptr)
+            ::setenv("JOURNAL_STREAM", value, 1);
+        else
+            ::unsetenv("JOURNAL_STREAM");
+    }
+    ~JournalStreamVariable() {
+        if (previous_)
+            ::setenv("JOURNAL_STREAM", previous_->c_str(), 1);
+        else
+            ::unsetenv("JOURNAL_STREAM");
+    }
+    JournalStreamVariable(const JournalStreamVariable&) = delete;
+    JournalStreamVariable& operator=(const JournalStreamVariable&) = delete;
+
+  private:
+    std::optional<std::string> previous_;
+};
+
+TEST(JournalPriority, AStreamIsTheJournalOnlyWhenJournalStreamNamesItsDeviceAndInode) {
+    int journal[2], other[2];
+    ASSERT_EQ(::pipe(journal), 0);
+    ASSERT_EQ(::pipe(other), 0);
+    struct stat status {};
+    ASSERT_EQ(::fstat(journal[1], &status), 0);
+    const std::string identity = std::to_string(status.st_dev) + ":" + std::to_string(status.st_ino);
+    {
+        JournalStreamVariable set(identity.c_str());
+        EXPECT_TRUE(is_journal_stream(journal[1]));
+        EXPECT_FALSE(is_journal_stream(other[1])) << "output redirected elsewhere by a child of the service";
+        EXPECT_FALSE(is_journal_stream(-1));
+    }
+    for (const char* value : {static_cast<const char*>(nullptr), "", "garbage", "12"}) {
+        JournalStreamVariable set(value);
+        EXPECT_FALSE(is_journal_stream(journal[1])) << (value ? value : "(unset)");
+    }
+    for (const int fd : {journal[0], journal[1], other[0], other[1]}) ::close(fd);
 }
 
 }  // namespace
