@@ -57,7 +57,6 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <iterator>
@@ -74,6 +73,7 @@
 #include "config/config.hpp"
 #include "core/catalog.hpp"
 #include "core/clock.hpp"
+#include "core/file_io.hpp"
 #include "core/paths.hpp"
 #include "loader/plugin_library.hpp"
 #include "loader/plugin_loader.hpp"
@@ -534,14 +534,12 @@ int support_bundle(DaemonClient& daemon, const std::string& url, const std::stri
     if (config_file.empty()) {
         missing("config.yaml", "no configuration given (--config FILE) and no /etc/warmup/warmupd.yaml");
     } else {
-        std::ifstream in(config_file, std::ios::binary);
-        std::ostringstream text;
-        text << in.rdbuf();
-        if (!in) {
-            missing("config.yaml", "cannot read " + config_file);
+        const FileContent text = read_file(config_file, FileKind::any_but_a_folder);
+        if (!text.read()) {
+            missing("config.yaml", "cannot read " + config_file + ": " + text.problem());
         } else {
             try {
-                add("config.yaml", support::redact_config(text.str(), secrets),
+                add("config.yaml", support::redact_config(text.bytes, secrets),
                     config_file + " with every access_token value (and the token of $" + token_env + ") redacted");
             } catch (const std::exception& error) {
                 missing("config.yaml", config_file + " left out: " + error.what());
@@ -938,17 +936,8 @@ struct EventsFile {
 EventsFile read_events(const std::string& file) {
     if (file == "-")
         return {std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()), {}};
-    std::error_code error;
-    if (fs::is_directory(file, error)) return {{}, "it is a folder, not a file"};
-    // stdio rather than a stream: `stream << rdbuf()` records a read error (EIO) in neither stream's bad bit.
-    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(file.c_str(), "rb"), &std::fclose);
-    if (!in) return {{}, std::strerror(errno)};
-    EventsFile read;
-    std::array<char, 64 * 1024> chunk{};
-    for (std::size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), in.get())) > 0;)
-        read.text.append(chunk.data(), got);
-    if (std::ferror(in.get())) return {{}, std::string("the read failed: ") + std::strerror(errno)};
-    return read;
+    FileContent read = read_file(file, FileKind::any_but_a_folder);
+    return {std::move(read.bytes), read.problem()};
 }
 
 /// Why `url` cannot be the daemon's address (http://HOST[:PORT] or https://HOST[:PORT]), or nullopt; the scheme is

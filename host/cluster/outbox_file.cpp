@@ -8,9 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -49,17 +47,11 @@ std::string encode_outbox_line(const OutboxEvent& event) {
 
 OutboxReadResult read_outbox_file(const std::filesystem::path& file) {
     OutboxReadResult result;
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-        std::error_code error;
-        if (!std::filesystem::exists(file, error) && !error) return result;
-        throw io_error("cannot open", file);
-    }
+    FileContent read = read_file(file, FileKind::regular_only);
+    if (read.missing()) return result;
+    if (!read.read()) throw std::runtime_error(fmt::format("cannot read {}: {}", file.string(), read.problem()));
     result.found = true;
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (in.bad()) throw io_error("cannot read", file);
-    const std::string content = std::move(buffer).str();
+    const std::string content = std::move(read.bytes);
     if (!content.starts_with(kOutboxHeader)) {
         result.problem = content.empty() ? "the file is empty (no header)"
                                          : fmt::format("the header is not \"{}\" (another format, or damaged)",

@@ -13,16 +13,15 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <limits>
-#include <sstream>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
 #include "config/yaml_documents.hpp"
+#include "core/file_io.hpp"
 #include "core/utf8.hpp"
 
 namespace warmup::host {
@@ -1391,18 +1390,20 @@ FileStamp file_stamp(const fs::path& file) {
 Config load_config_file(const fs::path& file, const fs::path& exe_dir) {
     // Before the file is opened: an edit saved from here on, during the read included, gives another stamp.
     const FileStamp stamp = file_stamp(file);
-    // An ifstream opens a folder and reads it as empty: the error would be the first missing key.
-    if (std::error_code error; fs::is_directory(file, error))
-        throw ConfigError(file.string(), 1, 1, "", "is a folder, not a configuration file");
-    std::ifstream stream(file, std::ios::binary);
-    if (!stream)
-        throw ConfigError(file.string(), 1, 1, "", fmt::format("cannot open the file: {}", std::strerror(errno)));
-    std::ostringstream text;
-    text << stream.rdbuf();
-    if (stream.bad()) throw ConfigError(file.string(), 1, 1, "", "cannot read the file");
+    const FileContent text = read_file(file, FileKind::any_but_a_folder);
+    switch (text.failure) {
+        case FileContent::Failure::none:
+            break;
+        case FileContent::Failure::folder:  // a folder read as empty would be reported as its first missing key
+            throw ConfigError(file.string(), 1, 1, "", "is a folder, not a configuration file");
+        case FileContent::Failure::cannot_open:
+            throw ConfigError(file.string(), 1, 1, "", "cannot open the file: " + text.problem());
+        default:
+            throw ConfigError(file.string(), 1, 1, "", "cannot read the file: " + text.problem());
+    }
 
     const fs::path absolute_file = fs::absolute(file).lexically_normal();
-    Config config = load_config_text(text.str(), file.string(), absolute_file.parent_path(), exe_dir);
+    Config config = load_config_text(text.bytes, file.string(), absolute_file.parent_path(), exe_dir);
     config.source_file = absolute_file;
     config.source_stamp = stamp;
     // A daemon started from a file keeps its state beside it unless the file says otherwise.

@@ -1,6 +1,7 @@
 // core/file_io.hpp — the POSIX steps the durable state (snapshots, the event journal, a fleet node's outbox) writes
-// files with, each failure a std::system_error that names the file and carries errno; and the open of a file to read
-// that must be a regular one (snapshots, plugin libraries).
+// files with, each failure a std::system_error that names the file and carries errno; the open of a file to read that
+// must be a regular one (snapshots, plugin libraries); and the read of a whole file (configurations, scenarios, events,
+// journal segments, the outbox), each failure said in words the caller puts after the file's name.
 //
 // Thread-safety: pure functions of their arguments (and errno at the call).
 #pragma once
@@ -54,6 +55,76 @@ struct OpenedRegularFile {
     opened.fd = fd;
     opened.size = static_cast<uint64_t>(info.st_size);
     return opened;
+}
+
+/// Which files read_file() takes. A file an operator names is read whatever it is but a folder (a FIFO such as
+/// `--config <(envsubst < warmupd.yaml)` is read to its end); a file the daemon finds in its own folders (a journal
+/// segment, the outbox) must be a regular one, since a FIFO named like one would block the reader for good.
+enum class FileKind { any_but_a_folder, regular_only };
+
+/// What read_file() read: all of the file's bytes, or why not.
+struct FileContent {
+    enum class Failure { none, cannot_open, folder, not_regular, cannot_read };
+    std::string bytes;
+    Failure failure = Failure::none;
+    int error = 0;  ///< errno of the open or read that failed
+
+    [[nodiscard]] bool read() const noexcept { return failure == Failure::none; }
+    /// Nothing has that name (the open failed with ENOENT).
+    [[nodiscard]] bool missing() const noexcept { return failure == Failure::cannot_open && error == ENOENT; }
+    /// Why it was not read, said after the file's name: "No such file or directory", "it is a folder, not a file",
+    /// "it is not a regular file (a FIFO or a device)", "the read failed: Input/output error".
+    [[nodiscard]] std::string problem() const {
+        switch (failure) {
+            case Failure::none:
+                return {};
+            case Failure::cannot_open:
+                return std::strerror(error);
+            case Failure::folder:
+                return "it is a folder, not a file";
+            case Failure::not_regular:
+                return "it is not a regular file (a FIFO or a device)";
+            case Failure::cannot_read:
+                return fmt::format("the read failed: {}", std::strerror(error));
+        }
+        return {};
+    }
+};
+
+/// Reads all of `file` (read(2), EINTR retried; a regular file's size reserved up front).
+[[nodiscard]] inline FileContent read_file(const std::filesystem::path& file, FileKind kind) {
+    FileContent content;
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | (kind == FileKind::regular_only ? O_NONBLOCK : 0));
+    if (fd < 0) {
+        content.failure = FileContent::Failure::cannot_open;
+        content.error = errno;
+        return content;
+    }
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) {
+        content.failure = FileContent::Failure::cannot_open;
+        content.error = errno;
+    } else if (S_ISDIR(info.st_mode)) {
+        content.failure = FileContent::Failure::folder;
+    } else if (kind == FileKind::regular_only && !S_ISREG(info.st_mode)) {
+        content.failure = FileContent::Failure::not_regular;
+    } else {
+        if (S_ISREG(info.st_mode)) content.bytes.reserve(static_cast<std::size_t>(info.st_size));
+        char chunk[64 * 1024];
+        for (;;) {
+            const ssize_t got = ::read(fd, chunk, sizeof chunk);
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) {
+                content.failure = FileContent::Failure::cannot_read;
+                content.error = errno;
+                content.bytes.clear();
+            }
+            if (got <= 0) break;
+            content.bytes.append(chunk, static_cast<std::size_t>(got));
+        }
+    }
+    ::close(fd);
+    return content;
 }
 
 /// Writes all of `bytes` to `fd` (short writes continued, EINTR retried); throws io_error("cannot write", file).

@@ -10,13 +10,12 @@
 #include <array>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 
 #include "config/yaml_documents.hpp"
 #include "core/duration.hpp"
+#include "core/file_io.hpp"
 #include "replay/trace/line_reader.hpp"
 #include "replay/trace/synth_trace.hpp"
 
@@ -658,12 +657,13 @@ class ScenarioReader {
 
 Scenario load_scenario(const std::filesystem::path& file) {
     const std::string source = file.string();
-    std::ifstream stream(file, std::ios::binary);
-    if (!stream) throw TraceError(source, 0, "cannot open the scenario file");
-    std::ostringstream text;
-    text << stream.rdbuf();
-    if (stream.bad()) throw TraceError(source, 0, "cannot read the scenario file");
-    return ScenarioReader(source).read(text.str());
+    const FileContent text = read_file(file, FileKind::any_but_a_folder);
+    if (!text.read())
+        throw TraceError(
+            source, 0,
+            fmt::format("cannot {} the scenario file: {}",
+                        text.failure == FileContent::Failure::cannot_open ? "open" : "read", text.problem()));
+    return ScenarioReader(source).read(text.bytes);
 }
 
 }  // namespace warmup::host::replay::synth

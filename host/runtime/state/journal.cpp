@@ -11,8 +11,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 #include <unordered_map>
 
@@ -96,12 +94,9 @@ std::optional<uint64_t> seq_of(const fs::path& file) {
 }
 
 std::string read_whole(const fs::path& file) {
-    std::ifstream stream(file, std::ios::binary);
-    if (!stream) throw SnapshotError(fmt::format("cannot open: {}", std::strerror(errno)));
-    std::ostringstream text;
-    text << stream.rdbuf();
-    if (stream.bad()) throw SnapshotError("cannot read the file");
-    return text.str();
+    FileContent content = read_file(file, FileKind::regular_only);
+    if (!content.read()) throw SnapshotError(content.problem());
+    return std::move(content.bytes);
 }
 
 /// The header's base_ms after checking magic, version, flags and checksum; throws SnapshotError.
@@ -164,11 +159,16 @@ std::vector<JournalSegment> list_journal_segments(const fs::path& dir, std::vect
     for (const auto& entry : fs::directory_iterator(dir, error)) {
         if (!seq_of(entry.path())) continue;
         try {
-            std::ifstream stream(entry.path(), std::ios::binary);
-            if (!stream) throw SnapshotError(fmt::format("cannot open: {}", std::strerror(errno)));
+            const OpenedRegularFile opened = open_regular_file(entry.path());  // a FIFO would block the start
+            if (opened.fd < 0) throw SnapshotError(opened.problem);
             std::string header(kJournalHeaderBytes, '\0');
-            stream.read(header.data(), static_cast<std::streamsize>(header.size()));
-            header.resize(static_cast<std::size_t>(stream.gcount()));
+            ssize_t got = 0;
+            do got = ::pread(opened.fd, header.data(), header.size(), 0);
+            while (got < 0 && errno == EINTR);
+            const int read_error = errno;
+            ::close(opened.fd);
+            if (got < 0) throw SnapshotError(fmt::format("cannot read: {}", std::strerror(read_error)));
+            header.resize(static_cast<std::size_t>(got));  // a short header is refused as truncated
             segments.push_back(decode_header(header, entry.path()));
         } catch (const SnapshotError& failure) {
             if (refused != nullptr) refused->push_back({entry.path(), failure.what()});

@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <fstream>
+#include <string_view>
 #include <system_error>
+
+#include "core/file_io.hpp"
 
 namespace warmup::host {
 namespace fs = std::filesystem;
@@ -86,12 +88,14 @@ std::vector<HistorySample> MetricsHistory::read(int64_t since_ms) const {
     std::vector<HistorySample> samples;
     for (const auto& [hour, segment] : segments()) {
         if ((hour + 1) * kSegmentMs <= since_ms) continue;
-        std::ifstream in(segment);
-        std::string line;
-        while (std::getline(in, line)) {
+        const FileContent content = read_file(segment, FileKind::regular_only);  // a FIFO would block the reader
+        std::string_view rest = content.bytes;  // empty when it did not read: nothing from that hour
+        for (std::size_t end = rest.find('\n'); end != std::string_view::npos; end = rest.find('\n')) {
+            const std::string_view line = rest.substr(0, end);  // a last line without '\n' (torn) is never taken
+            rest.remove_prefix(end + 1);
             const auto tab1 = line.find('\t');
             const auto tab2 = tab1 == std::string::npos ? std::string::npos : line.find('\t', tab1 + 1);
-            if (tab2 == std::string::npos || in.eof()) continue;  // no tab, or a last line without '\n' (torn)
+            if (tab2 == std::string::npos) continue;
             HistorySample sample;
             const auto [end_ms, error_ms] = std::from_chars(line.data(), line.data() + tab1, sample.unix_ms);
             const auto [end_value, error_value] =
@@ -100,7 +104,7 @@ std::vector<HistorySample> MetricsHistory::read(int64_t since_ms) const {
                 end_value != line.data() + line.size())
                 continue;
             if (sample.unix_ms < since_ms) continue;
-            sample.counter = line.substr(tab1 + 1, tab2 - tab1 - 1);
+            sample.counter = std::string(line.substr(tab1 + 1, tab2 - tab1 - 1));
             samples.push_back(std::move(sample));
         }
     }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 
@@ -34,6 +35,20 @@ TEST(OutboxFileTest, AMissingFileReadsAsEmpty) {
     EXPECT_FALSE(read.found);
     EXPECT_TRUE(read.events.empty());
     EXPECT_TRUE(read.problem.empty());
+}
+
+TEST(OutboxFileTest, AFifoInItsPlaceIsRefusedWithoutBlocking) {
+    // The node's start reads it; a FIFO would have blocked that read for good. The node sets the file aside on a throw.
+    TempDir dir("warmup-outbox");
+    const auto fifo = dir.path() / "cluster-outbox.log";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    try {
+        (void)read_outbox_file(fifo);
+        ADD_FAILURE() << "the FIFO was read";
+    } catch (const std::exception& error) {
+        EXPECT_NE(std::string(error.what()).find("not a regular file"), std::string::npos) << error.what();
+        EXPECT_NE(std::string(error.what()).find(fifo.string()), std::string::npos) << error.what();
+    }
 }
 
 TEST(OutboxFileTest, WrittenEventsReadBackInOrderAcrossRewriteAppendAndClear) {

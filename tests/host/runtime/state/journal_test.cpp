@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <filesystem>
@@ -188,6 +189,30 @@ TEST_F(JournalTest, ASegmentWithADamagedHeaderIsRefusedWithItsReason) {
     EXPECT_NE(reasons.find("truncated header"), std::string::npos) << reasons;
     EXPECT_NE(reasons.find("header checksum"), std::string::npos) << reasons;
     EXPECT_THROW(read_journal_segment(dir_.path() / EventJournal::segment_name(2), {}), SnapshotError);
+}
+
+TEST_F(JournalTest, AFifoNamedLikeASegmentIsRefusedWithoutBlockingTheStart) {
+    {
+        EventJournal journal(dir_.path(), 0);
+        journal.append_events(std::vector{event(1, alpha_)}, catalog_);
+        journal.flush();
+    }
+    // Before: the header's open waited for a writer that never came, and the daemon's start with it.
+    const fs::path fifo = dir_.path() / EventJournal::segment_name(2);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    std::vector<RefusedSnapshot> refused;
+    const auto segments = list_journal_segments(dir_.path(), &refused);
+    ASSERT_EQ(segments.size(), 1u);
+    EXPECT_EQ(segments[0].seq, 1u);
+    ASSERT_EQ(refused.size(), 1u);
+    EXPECT_EQ(refused[0].file, fifo);
+    EXPECT_NE(refused[0].reason.find("not a regular file"), std::string::npos) << refused[0].reason;
+    try {
+        (void)read_journal_segment(fifo, {});
+        ADD_FAILURE() << "the FIFO was read";
+    } catch (const SnapshotError& error) {
+        EXPECT_NE(std::string(error.what()).find("not a regular file"), std::string::npos) << error.what();
+    }
 }
 
 TEST_F(JournalTest, PruneKeepsTheSegmentsARestartReplaysAndTheRetention) {

@@ -543,6 +543,19 @@ TEST(MetricsHistoryFile, KeepsSamplesWithinRetentionAndSkipsATornLine) {
     EXPECT_EQ(samples[1].value, 9);
 }
 
+TEST(MetricsHistoryFile, AFifoNamedLikeASegmentIsSkippedWithoutBlockingTheRead) {
+    // GET /api/warmup/history reads every segment of the window; a FIFO among them held that handler (and the stop).
+    TempDir dir("warmup-state");
+    constexpr int64_t kHourMs = 3600 * 1000;
+    MetricsHistory history(dir.path(), 24 * kHourMs);
+    history.append(10 * kHourMs + 5, {{"requests", 3}});
+    const fs::path fifo = dir.path() / "metrics-history-11.tsv";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const auto samples = history.read(0);
+    ASSERT_EQ(samples.size(), 1u);
+    EXPECT_EQ(samples[0].value, 3);
+}
+
 TEST(StateConfigKeys, DefaultsBesideTheFileAndLocatedErrors) {
     TempDir dir("warmup-state");
     const std::string base = std::string("components:\n") +
