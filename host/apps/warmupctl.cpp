@@ -66,6 +66,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "apps/history/history_table.hpp"
@@ -207,6 +208,56 @@ int inspect(const std::vector<std::string>& paths) {
 
 // --- operate ---------------------------------------------------------------------------------------------------
 
+/// The daemon's address, from --url.
+struct DaemonAddress {
+    bool https = false;
+    std::string host;  ///< a name, an IPv4 address, or an IPv6 address without its brackets
+    int port = 80;
+    std::string url;  ///< as given, the scheme lower-cased and a trailing '/' dropped: what messages show
+};
+
+/// The address of `url` (http://HOST[:PORT] or https://HOST[:PORT], the scheme in any case, a trailing '/' allowed),
+/// or why it cannot be the daemon's.
+std::variant<DaemonAddress, std::string> parse_daemon_url(std::string url) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    const std::size_t scheme_end = url.find("://");
+    if (scheme_end == std::string::npos) return "it has no scheme";
+    for (std::size_t i = 0; i < scheme_end; ++i)
+        url[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(url[i])));
+    DaemonAddress address;
+    const std::string scheme = url.substr(0, scheme_end);
+    if (scheme != "http" && scheme != "https") return "the scheme '" + scheme + "' is not http or https";
+    address.https = scheme == "https";
+    address.port = address.https ? 443 : 80;
+    const std::string authority = url.substr(scheme_end + 3);
+    if (authority.find_first_of("/?#") != std::string::npos) return "it has a path, a query or a fragment";
+    if (authority.find('@') != std::string::npos)
+        return "it has user information before '@' (the token goes in the environment variable of --token-env)";
+    std::size_t host_end = 0;
+    if (authority.starts_with('[')) {  // an IPv6 literal, e.g. [::1] or [fd00::a:5]
+        host_end = authority.find(']');
+        if (host_end == std::string::npos || host_end == 1 ||
+            authority.find_first_not_of("0123456789abcdefABCDEF:.", 1) != host_end)
+            return "its IPv6 address in brackets is not one (e.g. [::1], [fd00::5])";
+        address.host = authority.substr(1, host_end - 1);
+        ++host_end;
+    } else {
+        host_end = std::min(authority.find(':'), authority.size());
+        if (host_end == 0) return "it has no host";
+        address.host = authority.substr(0, host_end);
+    }
+    if (host_end < authority.size()) {
+        if (authority[host_end] != ':') return "its host is followed by '" + authority.substr(host_end) + "'";
+        const std::string port = authority.substr(host_end + 1);
+        if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoi(port) < 1 || std::stoi(port) > 65535)
+            return "its port '" + port + "' is not a number from 1 to 65535";
+        address.port = std::stoi(port);
+    }
+    address.url = std::move(url);
+    return address;
+}
+
 /// How long the probe of unreachable_reason waits for a connection.
 constexpr int kProbeTimeoutMs = 5000;
 
@@ -247,7 +298,7 @@ int probe_connect(const addrinfo& address) {
 /// Why nothing answered at `url` (scheme://host[:port], checked by main) after the HTTP library reported `error`.
 /// The library only says "Connection"; the host is resolved and connected to once more here to tell a name that does
 /// not resolve from a connection refused or timed out, naming each address tried.
-std::string unreachable_reason(const std::string& url, httplib::Error error) {
+std::string unreachable_reason(const DaemonAddress& daemon, httplib::Error error) {
     switch (error) {
         case httplib::Error::Connection:
         case httplib::Error::ConnectionTimeout:
@@ -263,20 +314,8 @@ std::string unreachable_reason(const std::string& url, httplib::Error error) {
         default:
             return httplib::to_string(error);
     }
-    const std::size_t scheme_end = url.find("://");
-    const std::string scheme = url.substr(0, scheme_end);
-    const std::string authority = url.substr(scheme_end + 3);
-    std::string host = authority;
-    std::string port = scheme == "https" ? "443" : "80";
-    if (authority.starts_with('[')) {  // [IPv6]:port
-        const std::size_t close = authority.find(']');
-        host = authority.substr(1, close == std::string::npos ? std::string::npos : close - 1);
-        if (close != std::string::npos && close + 1 < authority.size() && authority[close + 1] == ':')
-            port = authority.substr(close + 2);
-    } else if (const std::size_t colon = authority.rfind(':'); colon != std::string::npos) {
-        host = authority.substr(0, colon);
-        port = authority.substr(colon + 1);
-    }
+    const std::string& host = daemon.host;
+    const std::string port = std::to_string(daemon.port);
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -386,40 +425,47 @@ std::optional<std::string> foreign_answer(const httplib::Response& response, std
 /// One HTTP exchange with the daemon; prints the answer (JSON pretty-printed) and maps the status to an exit code.
 class DaemonClient {
   public:
-    DaemonClient(const std::string& url, const std::string& token_env) : client_(url), url_(url) {
-        client_.set_connection_timeout(5);
-        client_.set_read_timeout(60);  // a backup or restore writes and fsyncs files
+    DaemonClient(DaemonAddress daemon, const std::string& token_env)
+        : client_(daemon.https ? std::make_unique<httplib::SSLClient>(daemon.host, daemon.port)
+                               : std::make_unique<httplib::ClientImpl>(daemon.host, daemon.port)),
+          daemon_(std::move(daemon)) {
+        client_->set_connection_timeout(5);
+        client_->set_read_timeout(60);  // a backup or restore writes and fsyncs files
         if (const char* token = std::getenv(token_env.c_str()); token != nullptr && *token != '\0')
-            client_.set_bearer_token_auth(token);
+            client_->set_bearer_token_auth(token);
     }
 
-    int get(const std::string& path) { return report(client_.Get(path), path); }
+    int get(const std::string& path) { return report(client_->Get(path), path); }
 
     int post(const std::string& path, const std::string& body = "{}", const std::string& type = "application/json") {
-        return report(client_.Post(path, body, type), path);
+        return report(client_->Post(path, body, type), path);
     }
 
     /// One GET whose answer the caller handles (query parameters, if any, are URL-encoded).
     httplib::Result get_quietly(const std::string& path, const httplib::Params& params = {}) {
-        return client_.Get(path, params, httplib::Headers{});
+        return client_->Get(path, params, httplib::Headers{});
     }
 
     /// One POST whose answer the caller handles.
     httplib::Result post_quietly(const std::string& path, const std::string& body, const std::string& type) {
-        return client_.Post(path, body, type);
+        return client_->Post(path, body, type);
     }
+
+    /// The daemon's URL as --url gave it (the scheme lower-cased, a trailing '/' dropped).
+    [[nodiscard]] const std::string& url() const noexcept { return daemon_.url; }
 
     /// "cannot reach the daemon at URL: why", for a request that got no answer.
     [[nodiscard]] std::string unreachable(const httplib::Result& result) const {
-        return fmt::format("cannot reach the daemon at {}: {}", url_, unreachable_reason(url_, result.error()));
+        return fmt::format("cannot reach the daemon at {}: {}", daemon_.url,
+                           unreachable_reason(daemon_, result.error()));
     }
 
     /// "the server at URL answered WHAT for PATH: is warmupd listening there? ...", for an answer that is not
     /// warmupd's (`what` from foreign_answer).
     [[nodiscard]] std::string not_warmupd(std::string_view what, std::string_view path) const {
         return fmt::format(
-            "the server at {} answered {} for {}: is warmupd listening there? (it may be another service)", url_, what,
-            path);
+            "the server at {} answered {} for {}: is warmupd listening there? (it may be another service)", daemon_.url,
+            what, path);
     }
 
     /// Prints the answer to a request for `path` and maps it to an exit code. An answer that is not warmupd's is not
@@ -445,8 +491,8 @@ class DaemonClient {
     }
 
   private:
-    httplib::Client client_;
-    std::string url_;
+    std::unique_ptr<httplib::ClientImpl> client_;  // an SSLClient for https://
+    DaemonAddress daemon_;
 };
 
 // --- support-bundle ---------------------------------------------------------------------------------------------
@@ -463,12 +509,11 @@ struct BundleOptions {
 /// 1 when written but the daemon could not be reached or another service answered in its place, 2 when the archive
 /// could not be written.
 // Long: the bundle's files in archive order, each with its manifest line; split, that order would be scattered.
-int support_bundle(DaemonClient& daemon, const std::string& url, const std::string& token_env,
-                   const BundleOptions& options) {
+int support_bundle(DaemonClient& daemon, const std::string& token_env, const BundleOptions& options) {
     using nlohmann::json;
     namespace support = warmup::host::support;
     std::vector<support::BundleEntry> entries;
-    json manifest{{"created_by", version_line("warmupctl")}, {"url", url}, {"files", json::object()}};
+    json manifest{{"created_by", version_line("warmupctl")}, {"url", daemon.url()}, {"files", json::object()}};
     const auto add = [&](const std::string& name, std::string content, const std::string& what) {
         manifest["files"][name] = what;
         entries.push_back({name, std::move(content)});
@@ -498,14 +543,13 @@ int support_bundle(DaemonClient& daemon, const std::string& url, const std::stri
         const httplib::Result result = daemon.get_quietly(answer.path);
         if (!result) {
             reachable = false;
-            missing(answer.name,
-                    "the daemon could not be reached at " + url + ": " + unreachable_reason(url, result.error()));
+            missing(answer.name, daemon.unreachable(result));
             continue;
         }
         if (const auto foreign = foreign_answer(*result, answer.path)) {
             another_service = true;
             missing(answer.name, fmt::format("GET {} answered {}: not warmupd's answer (is warmupd listening at {}?)",
-                                             answer.path, *foreign, url));
+                                             answer.path, *foreign, daemon.url()));
             continue;
         }
         if (result->status != 200) {
@@ -587,7 +631,7 @@ int support_bundle(DaemonClient& daemon, const std::string& url, const std::stri
         return kExitDaemonError;
     }
     if (another_service) {
-        std::cerr << "warmupctl: the server at " << url
+        std::cerr << "warmupctl: the server at " << daemon.url()
                   << " did not answer as warmupd (is warmupd listening there? it may be another service); the bundle "
                      "holds what was available here\n";
         return kExitDaemonError;
@@ -940,39 +984,6 @@ EventsFile read_events(const std::string& file) {
     return {std::move(read.bytes), read.problem()};
 }
 
-/// Why `url` cannot be the daemon's address (http://HOST[:PORT] or https://HOST[:PORT]), or nullopt; the scheme is
-/// lower-cased and a trailing '/' dropped on the way (what the HTTP library takes).
-std::optional<std::string> daemon_url_problem(std::string& url) {
-    while (!url.empty() && url.back() == '/') url.pop_back();
-    const std::size_t scheme_end = url.find("://");
-    if (scheme_end == std::string::npos) return "it has no scheme";
-    for (std::size_t i = 0; i < scheme_end; ++i)
-        url[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(url[i])));
-    const std::string scheme = url.substr(0, scheme_end);
-    if (scheme != "http" && scheme != "https") return "the scheme '" + scheme + "' is not http or https";
-    const std::string authority = url.substr(scheme_end + 3);
-    if (authority.find_first_of("/?#") != std::string::npos) return "it has a path, a query or a fragment";
-    if (authority.find('@') != std::string::npos)
-        return "it has user information before '@' (the token goes in the environment variable of --token-env)";
-    std::size_t host_end = 0;
-    if (authority.starts_with('[')) {  // an IPv6 literal: the HTTP library takes digits and ':' only
-        host_end = authority.find(']');
-        if (host_end == std::string::npos || host_end == 1 || authority.find_first_not_of("0123456789:", 1) != host_end)
-            return "its IPv6 address is not one the HTTP client takes (digits and ':' in brackets, e.g. [::1])";
-        ++host_end;
-    } else {
-        host_end = std::min(authority.find(':'), authority.size());
-        if (host_end == 0) return "it has no host";
-    }
-    if (host_end == authority.size()) return std::nullopt;
-    if (authority[host_end] != ':') return "its host is followed by '" + authority.substr(host_end) + "'";
-    const std::string port = authority.substr(host_end + 1);
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(port) < 1 || std::stoi(port) > 65535)
-        return "its port '" + port + "' is not a number from 1 to 65535";
-    return std::nullopt;
-}
-
 }  // namespace
 
 // Long: the declaration of every subcommand and option, one after another as --help lists them.
@@ -1092,10 +1103,9 @@ int main(int argc, char** argv) {
     if (*validate_command) return validate(config_file);
     if (*inspect_command) return inspect(inspect_paths);
 
-    // cpp-httplib takes scheme://host[:port] only (and throws on another scheme).
-    const std::string given_url = url;
-    if (const auto problem = daemon_url_problem(url)) {
-        std::cerr << "warmupctl: --url must be http://HOST[:PORT] or https://HOST[:PORT] (no path), not '" << given_url
+    auto parsed_url = parse_daemon_url(url);
+    if (const auto* problem = std::get_if<std::string>(&parsed_url)) {
+        std::cerr << "warmupctl: --url must be http://HOST[:PORT] or https://HOST[:PORT] (no path), not '" << url
                   << "': " << *problem << "\n";
         return kExitRefused;
     }
@@ -1117,12 +1127,12 @@ int main(int argc, char** argv) {
             std::cerr << "warmupctl: warning: --token-env " << token_env
                       << " names an environment variable that is not set (or empty): no token is sent\n";
     }
-    DaemonClient daemon(url, token_env);
+    DaemonClient daemon(std::get<DaemonAddress>(std::move(parsed_url)), token_env);
     for (const auto& [endpoint, command] : endpoint_commands) {
         if (!*command) continue;
         return std::string_view(endpoint->method) == "GET" ? daemon.get(endpoint->path) : daemon.post(endpoint->path);
     }
-    if (*bundle_command) return support_bundle(daemon, url, token_env, bundle);
+    if (*bundle_command) return support_bundle(daemon, token_env, bundle);
     if (*backup_command) {
         nlohmann::json body = nlohmann::json::parse(named_body(backup_name));
         if (backup_overwrite) body["overwrite"] = true;
