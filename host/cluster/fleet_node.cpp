@@ -705,23 +705,18 @@ void FleetNode::consumer_loop() {
     }
 }
 
-std::vector<std::string> FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& entries) {
-    std::vector<std::string> ids;
-    std::vector<warmup_usage_event> batch;
-    std::vector<std::string> names;
-    std::vector<std::size_t> batch_entry;  // batch[i] came from the entry ids[batch_entry[i]]
-    uint64_t unknown = 0;
-    uint64_t first_reads = 0;  // entries not read before (an entry left pending by a refusal is read again)
+FleetNode::StreamRead FleetNode::read_stream_entries(const RedisValue& entries) {
+    StreamRead read;
     for (const RedisValue& entry : entries.elements) {
         if (entry.elements.empty()) continue;
-        ids.push_back(entry.elements[0].text);
-        if (unacknowledged_read_.insert(ids.back()).second) ++first_reads;
+        read.ids.push_back(entry.elements[0].text);
+        if (unacknowledged_read_.insert(read.ids.back()).second) ++read.first_reads;
         // An entry whose fields were trimmed away (MAXLEN) has none: acknowledged, nothing to apply.
         auto fields = entry_fields(entry);
         if (fields.empty()) continue;
         const auto index = runtime_.catalog().resolve(fields["m"]);
         if (!index) {
-            ++unknown;
+            ++read.unknown;
             spdlog::warn(
                 "DATA_COLLECTION_ERROR forwarded event for unknown model '{}' (no catalog entry of node {} "
                 "matches it; give every node the same catalog)",
@@ -733,75 +728,86 @@ std::vector<std::string> FleetNode::apply_stream_entries(RedisConnection& redis,
         event.ts_ms = to_int(fields["t"], runtime_.clock().now_ms());
         event.count = static_cast<uint32_t>(std::max<int64_t>(1, to_int(fields["c"], 1)));
         event.tenant_hash = static_cast<uint32_t>(to_int(fields["h"], 0));
-        batch.push_back(event);
-        names.push_back(fields["m"]);
-        batch_entry.push_back(ids.size() - 1);
+        read.events.push_back(event);
+        read.names.push_back(fields["m"]);
+        read.entry_of_event.push_back(read.ids.size() - 1);
     }
+    return read;
+}
+
+void FleetNode::route_to_owners(StreamRead& read) {
     // An event forwarded under a placement this node no longer has (the fleet changed while it was in flight) goes on
     // to the model's owners now instead of being learned here, where nobody would ever read what it taught. It is
-    // added to their streams here, before its entry is acknowledged below, and not through the outbox: an entry
-    // acknowledged while its event sat in the outbox only (the outbox file is written every 0.5 s, and not at all
-    // without a state folder) would be lost by a crash in between. So an entry leaves this node's stream only once
-    // Redis has stored its event in every owner's stream (XADD answered with an id). A crash (or a failure) after the
-    // XADD and before the XACK sends it again from this stream after the restart: at least once, as the outbox.
-    std::vector<std::vector<std::string>> pass_on;
-    std::vector<std::size_t> pass_on_entry;  // pass_on[i] carries the event of the entry ids[pass_on_entry[i]]
-    {
-        const auto current = view();
-        std::size_t kept = 0;
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            const auto owners = owners_of(*current, names[i]);
-            if (owners.empty() || std::find(owners.begin(), owners.end(), node_id_) != owners.end()) {
-                batch[kept] = batch[i];
-                names[kept] = names[i];
-                ++kept;
-                continue;
-            }
-            for (const std::string& owner : owners) {
-                pass_on.push_back({"XADD", key("events:" + owner), "MAXLEN", "~", std::string(kStreamMaxEntries), "*",
-                                   "m", names[i], "t", std::to_string(batch[i].ts_ms), "c",
-                                   std::to_string(batch[i].count), "h", std::to_string(batch[i].tenant_hash)});
-                pass_on_entry.push_back(batch_entry[i]);
-            }
+    // added to their streams before its entry is acknowledged, and not through the outbox: an entry acknowledged
+    // while its event sat in the outbox only (the outbox file is written every 0.5 s, and not at all without a state
+    // folder) would be lost by a crash in between. So an entry leaves this node's stream only once Redis has stored
+    // its event in every owner's stream (XADD answered with an id). A crash (or a failure) after the XADD and before
+    // the XACK sends it again from this stream after the restart: at least once, as the outbox.
+    const auto current = view();
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < read.events.size(); ++i) {
+        const warmup_usage_event event = read.events[i];
+        const auto owners = owners_of(*current, read.names[i]);
+        if (owners.empty() || std::find(owners.begin(), owners.end(), node_id_) != owners.end()) {
+            read.events[kept] = event;
+            read.names[kept] = read.names[i];
+            read.entry_of_event[kept] = read.entry_of_event[i];
+            ++kept;
+            continue;
         }
-        batch.resize(kept);
-        names.resize(kept);
+        for (const std::string& owner : owners) {
+            read.pass_on.push_back({"XADD", key("events:" + owner), "MAXLEN", "~", std::string(kStreamMaxEntries), "*",
+                                    "m", read.names[i], "t", std::to_string(event.ts_ms), "c",
+                                    std::to_string(event.count), "h", std::to_string(event.tenant_hash)});
+            read.entry_of_pass_on.push_back(read.entry_of_event[i]);
+        }
     }
-    // Redis unreachable (RedisUnavailable, thrown): nothing is acknowledged, the consumer reads the entries again. An
-    // error reply stored nothing: that entry stays unacknowledged, pending in this node's stream, and the consumer
+    read.events.resize(kept);
+    read.names.resize(kept);
+    read.entry_of_event.resize(kept);
+}
+
+FleetNode::PassOnOutcome FleetNode::pass_on_to_owners(RedisConnection& redis, const StreamRead& read) {
+    // An error reply stored nothing: that entry stays unacknowledged, pending in this node's stream, and the consumer
     // tries it again a quarter heartbeat later while it goes on with new entries (its other owners may then receive
     // it twice). A refusal may concern all of Redis (OOM, READONLY: the membership and forwarder threads find it too)
     // or one owner's key only (WRONGTYPE, an ACL on that key): either way it does not make Redis count as down.
-    std::vector<bool> unsent(ids.size(), false);
-    std::size_t delivered = 0;
-    uint64_t refused = 0;
-    if (!pass_on.empty()) {
-        const std::vector<RedisValue> replies = redis.pipeline(pass_on);
-        std::map<std::string, std::string> refused_keys;  // owner stream -> the first refusal of this batch
-        std::set<std::string> taking_keys;
-        for (std::size_t i = 0; i < replies.size(); ++i) {
-            if (!replies[i].is_error()) {
-                ++delivered;
-                taking_keys.insert(pass_on[i][1]);
-                continue;
-            }
-            ++refused;
-            unsent[pass_on_entry[i]] = true;
-            refused_keys.emplace(pass_on[i][1], replies[i].text);
+    PassOnOutcome outcome;
+    outcome.unsent.assign(read.ids.size(), false);
+    if (read.pass_on.empty()) return outcome;
+    const std::vector<RedisValue> replies = redis.pipeline(read.pass_on);
+    std::map<std::string, std::string> refused_keys;  // owner stream -> the first refusal of this batch
+    std::set<std::string> taking_keys;
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+        if (!replies[i].is_error()) {
+            ++outcome.delivered;
+            taking_keys.insert(read.pass_on[i][1]);
+            continue;
         }
-        note_pass_on_results(refused_keys, taking_keys);
+        ++outcome.refused;
+        outcome.unsent[read.entry_of_pass_on[i]] = true;
+        refused_keys.emplace(read.pass_on[i][1], replies[i].text);
     }
+    note_pass_on_results(refused_keys, taking_keys);
+    return outcome;
+}
+
+std::vector<std::string> FleetNode::apply_stream_entries(RedisConnection& redis, const RedisValue& entries) {
+    StreamRead read = read_stream_entries(entries);
+    route_to_owners(read);
+    // Redis unreachable (RedisUnavailable, thrown): nothing is acknowledged, the consumer reads the entries again.
+    const PassOnOutcome passed = pass_on_to_owners(redis, read);
     std::set<std::size_t> passed_on_entries;
     std::vector<std::string> left_pending;
-    for (const std::size_t entry : pass_on_entry)
-        if (!unsent[entry]) passed_on_entries.insert(entry);
-    for (std::size_t i = 0; i < ids.size(); ++i)
-        if (unsent[i]) left_pending.push_back(ids[i]);
+    for (const std::size_t entry : read.entry_of_pass_on)
+        if (!passed.unsent[entry]) passed_on_entries.insert(entry);
+    for (std::size_t i = 0; i < read.ids.size(); ++i)
+        if (passed.unsent[i]) left_pending.push_back(read.ids[i]);
     // Into the ingest queue, waiting while it is full (backpressure on the stream, nothing dropped).
     const auto retry = std::chrono::milliseconds(std::max<uint32_t>(config_.cluster.heartbeat_ms / 20, 5));
-    for (std::size_t done = 0; done < batch.size() && !stopping_;) {
-        done += runtime_.try_ingest(std::span(batch).subspan(done));
-        if (done < batch.size()) {
+    for (std::size_t done = 0; done < read.events.size() && !stopping_;) {
+        done += runtime_.try_ingest(std::span(read.events).subspan(done));
+        if (done < read.events.size()) {
             std::unique_lock lock(stop_mutex_);
             stop_cv_.wait_for(lock, retry, [&] { return stopping_.load(); });
         }
@@ -812,27 +818,27 @@ std::vector<std::string> FleetNode::apply_stream_entries(RedisConnection& redis,
     runtime_.call_on_control([](WarmupEngine&) { return 0; });
     std::vector<std::string> ack{"XACK", key("events:" + node_id_), std::string(kGroup)};
     std::vector<std::string> trim{"XDEL", key("events:" + node_id_)};
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-        if (unsent[i]) continue;
-        ack.push_back(ids[i]);
-        trim.push_back(ids[i]);
+    for (std::size_t i = 0; i < read.ids.size(); ++i) {
+        if (passed.unsent[i]) continue;
+        ack.push_back(read.ids[i]);
+        trim.push_back(read.ids[i]);
     }
     const std::size_t acknowledged = ack.size() - 3;
     if (acknowledged > 0) redis.pipeline({ack, trim});
-    for (std::size_t i = 0; i < ids.size(); ++i)
-        if (!unsent[i]) unacknowledged_read_.erase(ids[i]);
+    for (std::size_t i = 0; i < read.ids.size(); ++i)
+        if (!passed.unsent[i]) unacknowledged_read_.erase(read.ids[i]);
     {
         std::lock_guard lock(names_mutex_);
-        for (const auto& name : names) mark_dirty(name);
+        for (const auto& name : read.names) mark_dirty(name);
     }
     {
         std::lock_guard lock(counters_mutex_);
-        counters_.events_received += first_reads;  // an entry read again (left pending by a refusal) counts once
+        counters_.events_received += read.first_reads;  // an entry read again (left pending by a refusal) counts once
         counters_.events_acknowledged += acknowledged;
-        counters_.events_dropped_unknown += unknown;
+        counters_.events_dropped_unknown += read.unknown;
         counters_.events_passed_on += passed_on_entries.size();
-        counters_.events_forwarded += delivered;
-        counters_.events_pass_on_refused += refused;
+        counters_.events_forwarded += passed.delivered;
+        counters_.events_pass_on_refused += passed.refused;
     }
     return left_pending;
 }

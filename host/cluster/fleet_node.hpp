@@ -246,6 +246,29 @@ class FleetNode {
     /// unacknowledged because Redis refused to store a passed-on event (the others are acknowledged); throws
     /// RedisUnavailable (nothing acknowledged).
     std::vector<std::string> apply_stream_entries(RedisConnection& redis, const RedisValue& entries);
+    /// The entries of one read of this node's stream, parsed (consumer thread).
+    struct StreamRead {
+        std::vector<std::string> ids;                   ///< every entry read, in order
+        std::vector<warmup_usage_event> events;         ///< the events of catalogued models, applied here
+        std::vector<std::string> names;                 ///< events[i]'s model name
+        std::vector<std::size_t> entry_of_event;        ///< events[i] came from ids[entry_of_event[i]]
+        uint64_t unknown = 0;                           ///< events of models the catalog does not know (dropped)
+        uint64_t first_reads = 0;                       ///< entries not read before (one left pending is read again)
+        std::vector<std::vector<std::string>> pass_on;  ///< XADDs of the events owned elsewhere now
+        std::vector<std::size_t> entry_of_pass_on;      ///< pass_on[i] carries the event of ids[entry_of_pass_on[i]]
+    };
+    /// Parses `entries` into events of catalogued models (counting the unknown ones).
+    StreamRead read_stream_entries(const RedisValue& entries);
+    /// Moves the events this node no longer owns from read.events to read.pass_on, one XADD per owner.
+    void route_to_owners(StreamRead& read);
+    /// What came of passing events on: the entries left pending (an XADD refused), XADDs stored and refused.
+    struct PassOnOutcome {
+        std::vector<bool> unsent;  ///< per entry of the read: an XADD of its event was refused
+        std::size_t delivered = 0;
+        uint64_t refused = 0;
+    };
+    /// Sends read.pass_on in one pipeline; throws RedisUnavailable (nothing stored is known).
+    PassOnOutcome pass_on_to_owners(RedisConnection& redis, const StreamRead& read);
     /// Notes the owner streams whose XADD of a passed-on event was refused (stream -> error reply): counted, in the
     /// last error, logged CLUSTER_PASS_ON_REFUSED (throttled per stream); and those that took one again (logged
     /// CLUSTER_PASS_ON_RESUMED after a refusal).

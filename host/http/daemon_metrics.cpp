@@ -158,14 +158,18 @@ std::vector<ArmMetricsView> arm_metrics_views(const LiveRuntime& runtime) {
     return views;
 }
 
-// Long: one block per series, in the order /metrics lists them.
-std::string render_daemon_metrics(const DaemonMetrics& metrics) {
-    TextWriter text;
-    const BuildInfo& info = build_info();
-    const auto seconds = [](std::chrono::system_clock::time_point at) {
-        return std::chrono::duration<double>(at.time_since_epoch()).count();
-    };
+namespace {
 
+// One function per section of the page, each a block per series.
+
+/// Seconds since the Unix epoch, with a fraction.
+double unix_seconds(std::chrono::system_clock::time_point at) {
+    return std::chrono::duration<double>(at.time_since_epoch()).count();
+}
+
+/// The build and the start time.
+void render_process(const DaemonMetrics& metrics, TextWriter& text) {
+    const BuildInfo& info = build_info();
     // The build's label values are the project version, "<major>.<minor>" and a hex commit or "unknown".
     text.family("warmup_build_info", "gauge",
                 "The running warmupd: product version, plugin ABI version and git commit (value 1).");
@@ -174,8 +178,11 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
                             escaped(info.commit)),
                 1);
     text.family("warmup_start_time_seconds", "gauge", "When this warmupd started, seconds since the Unix epoch.");
-    text.sample("warmup_start_time_seconds", "", fmt::format("{:.3f}", seconds(metrics.started)));
+    text.sample("warmup_start_time_seconds", "", fmt::format("{:.3f}", unix_seconds(metrics.started)));
+}
 
+/// Refused events, the emergency stop and safe mode, degraded components, reloads, reconciliation and unloads.
+void render_operations(const DaemonMetrics& metrics, TextWriter& text) {
     text.family("warmup_events_refused_total", "counter",
                 "Usage events refused with 503 because the ingest queue was full.");
     text.sample("warmup_events_refused_total", "", metrics.events_refused);
@@ -225,27 +232,31 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
                 "Backend unloads past budgets.unload_timeout_ms whose call has not returned yet: their memory is "
                 "charged and a worker thread held until it does.");
     text.sample("warmup_unloads_overdue", "", metrics.unloads_overdue);
+}
 
-    if (metrics.state_kept) {
-        text.family("warmup_state_snapshot_interval_seconds", "gauge",
-                    "Configured time between periodic state snapshots (state.snapshot_interval_s).");
-        text.sample("warmup_state_snapshot_interval_seconds", "", metrics.snapshot_interval_s);
-        // Since the newest snapshot written or restored; before the first one, since the start.
-        const double since = metrics.last_snapshot_unix_ms ? static_cast<double>(*metrics.last_snapshot_unix_ms) / 1000
-                                                           : seconds(metrics.started);
-        text.family("warmup_state_snapshot_age_seconds", "gauge",
-                    "Seconds since the newest state snapshot was written (or restored at start); before the first, "
-                    "since the start.");
-        text.sample("warmup_state_snapshot_age_seconds", "",
-                    fmt::format("{:.3f}", std::max(0.0, seconds(metrics.now) - since)));
-        if (metrics.last_snapshot_unix_ms) {
-            text.family("warmup_state_last_snapshot_timestamp_seconds", "gauge",
-                        "When the newest state snapshot was written, seconds since the Unix epoch.");
-            text.sample("warmup_state_last_snapshot_timestamp_seconds", "",
-                        fmt::format("{:.3f}", static_cast<double>(*metrics.last_snapshot_unix_ms) / 1000));
-        }
+/// The state snapshots' interval and age (only when state is kept).
+void render_state(const DaemonMetrics& metrics, TextWriter& text) {
+    text.family("warmup_state_snapshot_interval_seconds", "gauge",
+                "Configured time between periodic state snapshots (state.snapshot_interval_s).");
+    text.sample("warmup_state_snapshot_interval_seconds", "", metrics.snapshot_interval_s);
+    // Since the newest snapshot written or restored; before the first one, since the start.
+    const double since = metrics.last_snapshot_unix_ms ? static_cast<double>(*metrics.last_snapshot_unix_ms) / 1000
+                                                       : unix_seconds(metrics.started);
+    text.family("warmup_state_snapshot_age_seconds", "gauge",
+                "Seconds since the newest state snapshot was written (or restored at start); before the first, "
+                "since the start.");
+    text.sample("warmup_state_snapshot_age_seconds", "",
+                fmt::format("{:.3f}", std::max(0.0, unix_seconds(metrics.now) - since)));
+    if (metrics.last_snapshot_unix_ms) {
+        text.family("warmup_state_last_snapshot_timestamp_seconds", "gauge",
+                    "When the newest state snapshot was written, seconds since the Unix epoch.");
+        text.sample("warmup_state_last_snapshot_timestamp_seconds", "",
+                    fmt::format("{:.3f}", static_cast<double>(*metrics.last_snapshot_unix_ms) / 1000));
     }
+}
 
+/// Per arm: the engine's counters, memory, loads, models by residency and the circuit breakers.
+void render_arms(const DaemonMetrics& metrics, TextWriter& text) {
     std::vector<std::string> arm_labels;
     for (const ArmMetricsView& arm : metrics.arms) arm_labels.push_back("arm=\"" + escaped(arm.arm) + "\"");
 
@@ -289,44 +300,57 @@ std::string render_daemon_metrics(const DaemonMetrics& metrics) {
                             fmt::format("{},component=\"{}\",state=\"{}\"", arm_labels[i],
                                         slot_key(kComponentSlots[kind]), circuit_state_name(state)),
                             metrics.arms[i].circuits[kind] == state ? 1 : 0);
+}
 
-    if (!metrics.sources.empty()) {
-        std::vector<std::string> source_labels;
-        for (const auto& source : metrics.sources)
-            source_labels.push_back(fmt::format("source=\"{}\"", escaped(source.name)));
-        text.family("warmup_source_up", "gauge", "1 while a source's polls succeed, 0 while they fail.");
-        for (std::size_t i = 0; i < metrics.sources.size(); ++i)
-            text.sample("warmup_source_up", source_labels[i], metrics.sources[i].health.failing ? 0 : 1);
-        text.family("warmup_source_events_total", "counter",
-                    "Events a source handed over since it started: accepted (queued, also counted in "
-                    "/api/warmup/status events_accepted) or refused (unknown model, bad count or time).");
-        for (std::size_t i = 0; i < metrics.sources.size(); ++i) {
-            text.sample("warmup_source_events_total", source_labels[i] + ",result=\"accepted\"",
-                        metrics.sources[i].health.events_accepted);
-            text.sample("warmup_source_events_total", source_labels[i] + ",result=\"refused\"",
-                        metrics.sources[i].health.events_refused);
-        }
-        text.family("warmup_source_bad_records_total", "counter",
-                    "Records a source could not read (a line that is not JSON, a missing model field ...).");
-        for (std::size_t i = 0; i < metrics.sources.size(); ++i)
-            text.sample("warmup_source_bad_records_total", source_labels[i], metrics.sources[i].health.bad_records);
-        text.family("warmup_source_poll_failures_total", "counter",
-                    "Polls of a source that failed (file missing, server down); each is retried.");
-        for (std::size_t i = 0; i < metrics.sources.size(); ++i)
-            text.sample("warmup_source_poll_failures_total", source_labels[i], metrics.sources[i].health.failed_polls);
+/// Per event source: up, events, bad records and failed polls.
+void render_sources(const DaemonMetrics& metrics, TextWriter& text) {
+    std::vector<std::string> source_labels;
+    for (const auto& source : metrics.sources)
+        source_labels.push_back(fmt::format("source=\"{}\"", escaped(source.name)));
+    text.family("warmup_source_up", "gauge", "1 while a source's polls succeed, 0 while they fail.");
+    for (std::size_t i = 0; i < metrics.sources.size(); ++i)
+        text.sample("warmup_source_up", source_labels[i], metrics.sources[i].health.failing ? 0 : 1);
+    text.family("warmup_source_events_total", "counter",
+                "Events a source handed over since it started: accepted (queued, also counted in "
+                "/api/warmup/status events_accepted) or refused (unknown model, bad count or time).");
+    for (std::size_t i = 0; i < metrics.sources.size(); ++i) {
+        text.sample("warmup_source_events_total", source_labels[i] + ",result=\"accepted\"",
+                    metrics.sources[i].health.events_accepted);
+        text.sample("warmup_source_events_total", source_labels[i] + ",result=\"refused\"",
+                    metrics.sources[i].health.events_refused);
     }
+    text.family("warmup_source_bad_records_total", "counter",
+                "Records a source could not read (a line that is not JSON, a missing model field ...).");
+    for (std::size_t i = 0; i < metrics.sources.size(); ++i)
+        text.sample("warmup_source_bad_records_total", source_labels[i], metrics.sources[i].health.bad_records);
+    text.family("warmup_source_poll_failures_total", "counter",
+                "Polls of a source that failed (file missing, server down); each is retried.");
+    for (std::size_t i = 0; i < metrics.sources.size(); ++i)
+        text.sample("warmup_source_poll_failures_total", source_labels[i], metrics.sources[i].health.failed_polls);
+}
 
-    if (metrics.fleet) {
-        text.family(
-            "warmup_fleet_redis_up", "gauge",
-            "1 while this fleet node's Redis commands succeed, 0 from a failed or refused one until they succeed "
-            "again (meanwhile it decides on its last placement and buffers events for other nodes).");
-        text.sample("warmup_fleet_redis_up", "", metrics.fleet->redis_reachable ? 1 : 0);
-        for (const FleetSeries& series : kFleetSeries) {
-            text.family(series.name, series.type, series.help);
-            text.sample(series.name, "", metrics.fleet->counters.*series.field);
-        }
+/// The fleet node's link to Redis and its counters.
+void render_fleet(const FleetMetricsView& fleet, TextWriter& text) {
+    text.family("warmup_fleet_redis_up", "gauge",
+                "1 while this fleet node's Redis commands succeed, 0 from a failed or refused one until they succeed "
+                "again (meanwhile it decides on its last placement and buffers events for other nodes).");
+    text.sample("warmup_fleet_redis_up", "", fleet.redis_reachable ? 1 : 0);
+    for (const FleetSeries& series : kFleetSeries) {
+        text.family(series.name, series.type, series.help);
+        text.sample(series.name, "", fleet.counters.*series.field);
     }
+}
+
+}  // namespace
+
+std::string render_daemon_metrics(const DaemonMetrics& metrics) {
+    TextWriter text;  // the sections in the order /metrics lists them
+    render_process(metrics, text);
+    render_operations(metrics, text);
+    if (metrics.state_kept) render_state(metrics, text);
+    render_arms(metrics, text);
+    if (!metrics.sources.empty()) render_sources(metrics, text);
+    if (metrics.fleet) render_fleet(*metrics.fleet, text);
     return text.take();
 }
 
