@@ -37,6 +37,7 @@
 // printed), or when another service answers in its place (a redirect, a refusal without warmupd's JSON "error", a body
 // that is not JSON on an /api/ path: said so, its answer not printed); 2 when a configuration or a plugin is refused
 // (the message names file:line:col or the library).
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <httplib.h>
@@ -234,12 +235,19 @@ std::variant<DaemonAddress, std::string> parse_daemon_url(std::string url) {
     if (authority.find('@') != std::string::npos)
         return "it has user information before '@' (the token goes in the environment variable of --token-env)";
     std::size_t host_end = 0;
-    if (authority.starts_with('[')) {  // an IPv6 literal, e.g. [::1] or [fd00::a:5]
+    if (authority.starts_with('[')) {  // an IPv6 literal, e.g. [::1], [fd00::a:5], [fe80::1%25eth0] (RFC 6874)
         host_end = authority.find(']');
-        if (host_end == std::string::npos || host_end == 1 ||
-            authority.find_first_not_of("0123456789abcdefABCDEF:.", 1) != host_end)
-            return "its IPv6 address in brackets is not one (e.g. [::1], [fd00::5])";
-        address.host = authority.substr(1, host_end - 1);
+        if (host_end == std::string::npos) return "its IPv6 address has no closing ']'";
+        const std::string literal = authority.substr(1, host_end - 1);
+        const std::size_t zone = literal.find('%');
+        std::string zone_id;  // an interface, for a link-local address: "%25eth0" in a URL, "%eth0" to the resolver
+        if (zone != std::string::npos)
+            zone_id = literal.substr(literal.compare(zone, 3, "%25") == 0 ? zone + 3 : zone + 1);
+        in6_addr parsed{};
+        if (::inet_pton(AF_INET6, literal.substr(0, zone).c_str(), &parsed) != 1 ||
+            (zone != std::string::npos && (zone_id.empty() || zone_id.find_first_of("%/?#[]") != std::string::npos)))
+            return "'" + literal + "' in brackets is not an IPv6 address (e.g. [::1], [fd00::5], [fe80::1%25eth0])";
+        address.host = literal.substr(0, zone) + (zone == std::string::npos ? "" : "%" + zone_id);
         ++host_end;
     } else {
         host_end = std::min(authority.find(':'), authority.size());
@@ -431,6 +439,15 @@ class DaemonClient {
           daemon_(std::move(daemon)) {
         client_->set_connection_timeout(5);
         client_->set_read_timeout(60);  // a backup or restore writes and fsyncs files
+        if (daemon_.host.find(':') != std::string::npos) {
+            // An IPv6 address goes in brackets in the Host header, zone id and all (RFC 6874); the HTTP library leaves
+            // them out on the default port (Host: ::1), which warmupd and proxies refuse.
+            const std::size_t zone = daemon_.host.find('%');
+            std::string host = "[" + daemon_.host.substr(0, zone) +
+                               (zone == std::string::npos ? "" : "%25" + daemon_.host.substr(zone + 1)) + "]";
+            if (daemon_.port != (daemon_.https ? 443 : 80)) host += ":" + std::to_string(daemon_.port);
+            client_->set_default_headers({{"Host", host}});
+        }
         if (const char* token = std::getenv(token_env.c_str()); token != nullptr && *token != '\0')
             client_->set_bearer_token_auth(token);
     }

@@ -1399,7 +1399,8 @@ Config load_config_file(const fs::path& file, const fs::path& exe_dir) {
         case FileContent::Failure::cannot_open:
             throw ConfigError(file.string(), 1, 1, "", "cannot open the file: " + text.problem());
         default:
-            throw ConfigError(file.string(), 1, 1, "", "cannot read the file: " + text.problem());
+            throw ConfigError(file.string(), 1, 1, "",
+                              fmt::format("cannot read the file: {}", std::strerror(text.error)));
     }
 
     const fs::path absolute_file = fs::absolute(file).lexically_normal();

@@ -91,36 +91,41 @@ struct FileContent {
     }
 };
 
-/// Reads all of `file` (read(2), EINTR retried; a regular file's size reserved up front).
+/// Reads all of `file` (read(2), EINTR retried; a regular file's size reserved up front). Never throws: a file too
+/// large for memory is a failed read (ENOMEM), and the descriptor is closed on every path.
 [[nodiscard]] inline FileContent read_file(const std::filesystem::path& file, FileKind kind) {
     FileContent content;
+    const auto fail = [&content](FileContent::Failure failure, int error) {
+        content.failure = failure;
+        content.error = error;
+        content.bytes.clear();
+        content.bytes.shrink_to_fit();
+    };
     const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | (kind == FileKind::regular_only ? O_NONBLOCK : 0));
     if (fd < 0) {
-        content.failure = FileContent::Failure::cannot_open;
-        content.error = errno;
+        fail(FileContent::Failure::cannot_open, errno);
         return content;
     }
     struct stat info {};
     if (::fstat(fd, &info) != 0) {
-        content.failure = FileContent::Failure::cannot_open;
-        content.error = errno;
+        fail(FileContent::Failure::cannot_open, errno);
     } else if (S_ISDIR(info.st_mode)) {
-        content.failure = FileContent::Failure::folder;
+        fail(FileContent::Failure::folder, 0);
     } else if (kind == FileKind::regular_only && !S_ISREG(info.st_mode)) {
-        content.failure = FileContent::Failure::not_regular;
+        fail(FileContent::Failure::not_regular, 0);
     } else {
-        if (S_ISREG(info.st_mode)) content.bytes.reserve(static_cast<std::size_t>(info.st_size));
-        char chunk[64 * 1024];
-        for (;;) {
-            const ssize_t got = ::read(fd, chunk, sizeof chunk);
-            if (got < 0 && errno == EINTR) continue;
-            if (got < 0) {
-                content.failure = FileContent::Failure::cannot_read;
-                content.error = errno;
-                content.bytes.clear();
+        try {
+            if (S_ISREG(info.st_mode)) content.bytes.reserve(static_cast<std::size_t>(info.st_size));
+            char chunk[64 * 1024];
+            for (;;) {
+                const ssize_t got = ::read(fd, chunk, sizeof chunk);
+                if (got < 0 && errno == EINTR) continue;
+                if (got < 0) fail(FileContent::Failure::cannot_read, errno);
+                if (got <= 0) break;
+                content.bytes.append(chunk, static_cast<std::size_t>(got));
             }
-            if (got <= 0) break;
-            content.bytes.append(chunk, static_cast<std::size_t>(got));
+        } catch (const std::exception&) {  // bad_alloc, length_error: larger than the memory there is
+            fail(FileContent::Failure::cannot_read, ENOMEM);
         }
     }
     ::close(fd);

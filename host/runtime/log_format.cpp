@@ -9,7 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -88,8 +89,16 @@ std::unique_ptr<spdlog::formatter> JournalPriorityFormatter::clone() const {
 bool is_journal_stream(int fd) {
     const char* stream = std::getenv("JOURNAL_STREAM");
     if (stream == nullptr) return false;
+    // "<device>:<inode>", both decimal; anything else (a value cut short, trailing bytes) names no stream.
+    const std::string_view text(stream);
+    const std::size_t colon = text.find(':');
+    if (colon == std::string_view::npos) return false;
     unsigned long long device = 0, inode = 0;
-    if (std::sscanf(stream, "%llu:%llu", &device, &inode) != 2) return false;
+    const auto device_end = std::from_chars(text.data(), text.data() + colon, device);
+    const auto inode_end = std::from_chars(text.data() + colon + 1, text.data() + text.size(), inode);
+    if (device_end.ec != std::errc() || device_end.ptr != text.data() + colon || inode_end.ec != std::errc() ||
+        inode_end.ptr != text.data() + text.size())
+        return false;
     struct stat status {};
     if (::fstat(fd, &status) != 0) return false;
     return static_cast<unsigned long long>(status.st_dev) == device &&
@@ -129,7 +138,9 @@ void configure_logging(const std::string& level, const std::string& format) {
     spdlog::set_level(chosen);
     const LineFormat line = format == "json" ? LineFormat::json : LineFormat::text;
     spdlog::set_formatter(line_formatter(line, STDOUT_FILENO));
-    startup_log().set_level(chosen);
+    // What warmupd says before it runs is said whatever the level (a wait of a minute for the bind name in silence
+    // would look like a hang); a level below info (debug, trace) applies to it too.
+    startup_log().set_level(std::min(chosen, spdlog::level::info));
     startup_log().set_formatter(line_formatter(line, STDERR_FILENO));
 }
 

@@ -247,8 +247,11 @@ TEST(ProgramLogging, WhatWarmupdSaysBeforeItRunsIsInTheConfiguredFormatAndCarrie
     kill(daemon.pid(), SIGTERM);
     ASSERT_TRUE(daemon.wait_exit(kExitTimeout).has_value()) << daemon.log();
 
-    // Outside the journal (a terminal, a pipe) no line has a prefix.
+    // Outside the journal (a terminal, a pipe; here with a JOURNAL_STREAM inherited from a service that started
+    // warmupd with its output redirected) no line has a prefix.
+    setenv("JOURNAL_STREAM", "1:1", 1);
     const auto [code, output] = run_to_end("warmupd", {"--config", refused.string()});
+    unsetenv("JOURNAL_STREAM");
     EXPECT_EQ(code, 2) << output;
     EXPECT_TRUE(output.starts_with("{")) << output;
 }

@@ -95,6 +95,8 @@ std::optional<uint64_t> seq_of(const fs::path& file) {
 
 std::string read_whole(const fs::path& file) {
     FileContent content = read_file(file, FileKind::regular_only);
+    if (content.failure == FileContent::Failure::cannot_open)
+        throw SnapshotError(fmt::format("cannot open: {}", content.problem()));
     if (!content.read()) throw SnapshotError(content.problem());
     return std::move(content.bytes);
 }

@@ -371,7 +371,9 @@ TEST(WarmupctlOperate, UsageErrorsExitWithStatus2) {
         {"http://127.0.0.1:3000?x=1", "it has a path, a query or a fragment"},
         {"http://user@127.0.0.1:3000", "it has user information before '@'"},
         {"127.0.0.1:3000", "it has no scheme"},
-        {"http://[fd00::g]:3000", "its IPv6 address in brackets is not one"},
+        {"http://[fd00::g]:3000", "'fd00::g' in brackets is not an IPv6 address"},
+        {"http://[1.2.3.4]:3000", "'1.2.3.4' in brackets is not an IPv6 address"},
+        {"http://[fe80::1%25]:3000", "'fe80::1%25' in brackets is not an IPv6 address"},
     };
     for (const auto& [url, reason] : bad_urls) {
         const CtlRun run = warmupctl({"--url", url, "status"});
@@ -426,9 +428,14 @@ TEST(WarmupctlOperate, DrivesARunningDaemon) {
 
     // An IPv6 address with letters in it (here the IPv4-mapped form of 127.0.0.1, which reaches the daemon's IPv4
     // socket): the HTTP library's own URL parser takes digits and ':' only, so such a --url was refused before.
-    const CtlRun mapped = warmupctl({"--url", "http://[::ffff:7f00:1]:" + std::to_string(port), "status"});
-    EXPECT_EQ(mapped.exit_code, 0) << mapped.output;
-    EXPECT_NE(mapped.output.find("\"budget_mb\""), std::string::npos) << mapped.output;
+    // On a machine without IPv6 the connection fails, after the URL was taken all the same.
+    const std::string mapped_url = "http://[::ffff:7f00:1]:" + std::to_string(port);
+    const CtlRun mapped = warmupctl({"--url", mapped_url, "status"});
+    if (mapped.exit_code == 0)
+        EXPECT_NE(mapped.output.find("\"budget_mb\""), std::string::npos) << mapped.output;
+    else
+        EXPECT_NE(mapped.output.find("cannot reach the daemon at " + mapped_url), std::string::npos) << mapped.output;
+    EXPECT_EQ(mapped.output.find("--url must be"), std::string::npos) << mapped.output;
 
     // Events: the good line is kept, the bad one is named (HTTP 400 -> exit 1, the answer printed).
     const auto events = dir.path() / "events.ndjson";

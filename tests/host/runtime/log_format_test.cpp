@@ -166,7 +166,9 @@ TEST(JournalPriority, AStreamIsTheJournalOnlyWhenJournalStreamNamesItsDeviceAndI
         EXPECT_FALSE(is_journal_stream(other[1])) << "output redirected elsewhere by a child of the service";
         EXPECT_FALSE(is_journal_stream(-1));
     }
-    for (const char* value : {static_cast<const char*>(nullptr), "", "garbage", "12"}) {
+    const std::string trailing = identity + "x", negative = "-" + identity;
+    for (const char* value :
+         {static_cast<const char*>(nullptr), "", "garbage", "12", trailing.c_str(), negative.c_str()}) {
         JournalStreamVariable set(value);
         EXPECT_FALSE(is_journal_stream(journal[1])) << (value ? value : "(unset)");
     }
