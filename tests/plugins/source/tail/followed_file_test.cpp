@@ -2,8 +2,11 @@
 #include "followed_file.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -271,6 +274,41 @@ TEST_F(FollowedFileTest, AFileCreatedAfterTheFirstAttemptIsReadFromItsStartEvenW
     EXPECT_THROW(file.read(1024), std::runtime_error);
     append(log, "first\nsecond\n");  // written before the next poll: new traffic all the same
     EXPECT_EQ(read_all(file), (Lines{"first", "second"}));
+}
+
+/// The body of the next test, in a child process: as a user whom file permissions bind (root drops to nobody; anyone
+/// else is bound already), a log that exists but cannot be opened at the first poll is read from its end once it can
+/// be, as start_at: end says (only a file missing at the first poll is new traffic from its start). Exits 0 when so.
+[[noreturn]] void run_permission_denied_at_start() {
+    if (::geteuid() == 0 && (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0))
+        std::_Exit(2);
+    char folder[] = "/tmp/followed-file-denied-XXXXXX";
+    if (::mkdtemp(folder) == nullptr) std::_Exit(3);
+    const fs::path log = fs::path(folder) / "access.json";
+    append(log, "written before the reader started\n");
+    fs::permissions(log, fs::perms::none);
+    FollowedFile file(log, 1024, /*start_at_end=*/true);
+    bool refused = false;
+    try {
+        (void)file.read(1024);
+    } catch (const std::runtime_error&) {
+        refused = true;  // permission denied
+    }
+    fs::permissions(log, fs::perms::owner_read | fs::perms::owner_write);
+    const Lines history = read_all(file);  // opened now: what it held before the reader started is skipped
+    append(log, "new\n");
+    const Lines after = read_all(file);
+    const bool from_its_end = history.empty() && after == Lines{"new"};
+    if (!refused || !from_its_end)
+        std::fprintf(stderr, "refused: %d, lines at the first open: %zu, then: %zu\n", refused ? 1 : 0, history.size(),
+                     after.size());
+    fs::remove_all(folder);
+    std::_Exit(refused && from_its_end ? 0 : 1);
+}
+
+TEST(FollowedFilePermissions, AFileThatCannotBeOpenedAtStartIsReadFromItsEndOnceItCanBe) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(run_permission_denied_at_start(), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
