@@ -648,7 +648,10 @@ class ConfigReader {
         // A typo of a deprecated slot key is pointed at the key to write now.
         for (const SlotInfo& slot : kSlotInfo)
             if (!slot.deprecated_key.empty() && best == slot.deprecated_key) best = slot.key;
-        if (!best.empty() && best_distance <= allowed) message += fmt::format("; did you mean '{}'?", best);
+        if (!best.empty() && best_distance <= allowed) return message + fmt::format("; did you mean '{}'?", best);
+        // A component written beside `components:` rather than under it (predictor: {path: ...} at the top level).
+        if (slot_from_key_or_deprecated(key) && std::find(known.begin(), known.end(), "components") != known.end())
+            message += fmt::format("; a component goes under 'components:' (components: {{{}: ...}})", key);
         return message;
     }
 

@@ -456,7 +456,9 @@ std::unique_ptr<ArmRun> build_arm_run(const ArmSpec& spec, const Config& config,
     run->yardstick = arm.yardstick;
     run->frontier_ttl_ms = spec.frontier_ttl_ms;
     run->compulsory_floor = spec.compulsory_floor;
-    run->plugins = PluginSet::create(arm.components, config, loader, catalog, run->clock);
+    // Arms run apart, so two may load different builds of one plugin id: the comparison an arm is for.
+    run->plugins = PluginSet::create(arm.components, config, loader, catalog, run->clock, /*previous=*/nullptr,
+                                     /*allow_loaded_ids=*/true);
     const auto& backend = run->plugins->at(ComponentSlot::Backend);
     const auto* simulation = static_cast<const warmup_simulation_extension*>(backend->extension(WARMUP_EXT_SIMULATION));
     if (simulation == nullptr)

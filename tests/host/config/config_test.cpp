@@ -390,6 +390,13 @@ TEST(ConfigLoaderErrors, UnknownTopLevelKeyIsReportedAtTheKeyWithASuggestion) {
     expect_error(error, 2, 1, "budgetz", "test.yaml:2:1: budgetz: unknown key 'budgetz'; did you mean 'budgets'?");
 }
 
+TEST(ConfigLoaderErrors, AComponentBesideComponentsIsPointedUnderIt) {
+    const ConfigError error = load_error("predictor: {plugin: org.warmup.predictor.keep-alive}\n" + kRequiredSections);
+    expect_error(error, 1, 1, "predictor",
+                 "test.yaml:1:1: predictor: unknown key 'predictor'; a component goes under 'components:' "
+                 "(components: {predictor: ...})");
+}
+
 TEST(ConfigLoaderErrors, UnknownNestedKeyIsReportedAtTheKey) {
     const ConfigError error = load_error("http:\n  bind: 127.0.0.1\n  prot: 8080\n" + kRequiredSections);
     expect_error(error, 3, 3, "http.prot", "test.yaml:3:3: http.prot: unknown key 'prot'; did you mean 'port'?");

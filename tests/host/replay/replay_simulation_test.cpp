@@ -705,6 +705,25 @@ TEST(KeepAliveFrontierConfig, ReplayFrontierTrueInTheConfigAddsTheCurveAsTheFlag
     EXPECT_TRUE(report.arms[0].keepalive_curve_ratio.has_value());
 }
 
+TEST(ReplayArms, AnArmMayCompareAnotherBuildOfAPluginIdTheTopLevelUses) {
+    // The A/B case of a plugin team: the running build at the top level, a new build of the same id in an arm. warmupd
+    // and `warmupctl validate` take it; the replay refused it as an id "already loaded from" the other file.
+    TempDir dir("warmup-replay-test");
+    const fs::path candidate = dir.path() / "keep_alive_predictor-candidate.so";
+    fs::copy_file(fs::path(WARMUP_TEST_PLUGIN_DIR) / "keep_alive_predictor.so", candidate);
+    std::ofstream(candidate, std::ios::app | std::ios::binary) << "another build";  // another SHA-256, the same id
+    Scenario s;
+    s.catalog = "  - {model: m, memory_mb: 16384, load_ms: 15000}\n";
+    s.trace_lines = periodic("m", 0, 3 * kMinuteMs, 5);
+    s.arms = "  - {name: current}\n  - {name: candidate, components: {predictor: {path: \"" + candidate.string() +
+             "\", params: {ttl_ms: 60000}}}}\n";
+    auto [config, options] = prepare(s, dir.path());
+    const ReplayReport report = run_replay(config, options);
+    ASSERT_EQ(report.arms.size(), 2u);
+    EXPECT_EQ(arm_named(report, "current").cold_requests, 1u);    // kept for ever
+    EXPECT_EQ(arm_named(report, "candidate").cold_requests, 5u);  // unloaded a minute after each use
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Determinism.
 
