@@ -53,6 +53,7 @@
 #include "http/api_json.hpp"
 #include "http/http_api.hpp"
 #include "http/security.hpp"
+#include "runtime/crash_report.hpp"
 #include "runtime/live_runtime.hpp"
 #include "runtime/log_format.hpp"
 #include "version/build_info.hpp"
@@ -328,6 +329,8 @@ int main(int argc, char** argv) {
         spdlog::critical("PLUGIN_LOAD_ERROR {}", error.what());
         return 2;
     }
+    // A plugin that crashes the process is named on the way out; destroyed before the runtime it reads.
+    const CrashReport crash_report(runtime->call_watch());
     // The YAML parser's tree of the configuration (about 3.5 KB per listed catalog entry, ~70 MB at 20,000) is freed
     // by now, in blocks malloc keeps: give those pages back before serving.
     malloc_trim(0);

@@ -367,6 +367,8 @@ class LiveRuntime {
         return arm_names_;
     }
     [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
+    /// [any] Which plugin call the control thread is in (read by warmupd's crash report).
+    [[nodiscard]] const PluginCallWatch& call_watch() const noexcept { return call_watch_; }
     /// The configuration the daemon started with (HTTP settings; immutable).
     [[nodiscard]] const Config& config() const noexcept { return config_; }
     /// Only on the control thread (inside call_on_control): the control arm's plugins, and every arm.

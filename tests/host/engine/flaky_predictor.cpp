@@ -8,11 +8,14 @@
 //   nan_p_use:     its answers carry p_use_within_horizon NaN (a prediction the host must not use; default false);
 //   create_sleep_us: the constructor sleeps this long first (default 0): a plugin slow to start, or stuck;
 //   creations_before_failing: creations of this plugin in the process (every instance counts) past this many throw
-//                  (default: none throws): a plugin that starts once, then fails to start again.
+//                  (default: none throws): a plugin that starts once, then fails to start again;
+//   abort_on_call: the predict call of this number (1 = the first) calls abort() (default 0: none): a plugin that
+//                  crashes the process.
 // It never pre-warms. Threading: the host calls it on its control thread only (SDK contract); no locks.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <thread>
@@ -27,7 +30,8 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
           failing_calls_(params.get_int("failing_calls", std::numeric_limits<int64_t>::max(), 0)),
           sleep_us_(params.get_int("sleep_us", 0, 0, 10'000'000)),
           keep_ms_(params.get_int("keep_ms", WARMUP_TIME_NEVER, 0)),
-          nan_p_use_(params.get_bool("nan_p_use", false)) {
+          nan_p_use_(params.get_bool("nan_p_use", false)),
+          abort_on_call_(params.get_int("abort_on_call", 0, 0)) {
         const int64_t create_sleep_us = params.get_int("create_sleep_us", 0, 0, 60'000'000);
         if (create_sleep_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(create_sleep_us));
         const int64_t creations_allowed =
@@ -39,6 +43,7 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
 
     void predict(warmup_time_ms /*now_ms*/, const warmup_usage_pattern& pattern, warmup_prediction& out) override {
         ++calls_;
+        if (calls_ == abort_on_call_) std::abort();
         if (sleep_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(sleep_us_));
         if (calls_ <= failing_calls_)
             throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL,
@@ -60,6 +65,7 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
     int64_t sleep_us_;
     int64_t keep_ms_;
     bool nan_p_use_;
+    int64_t abort_on_call_;
     int64_t calls_ = 0;
 };
 

@@ -1,0 +1,112 @@
+// runtime/crash_report.cpp — the fatal signals' handler; see crash_report.hpp. Everything the handler calls is
+// async-signal-safe: write(2), syscall(2), signal(2), raise(3) and plain loops over buffers prepared in advance.
+#include "runtime/crash_report.hpp"
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+
+#include "runtime/log_format.hpp"
+
+namespace warmup::host {
+namespace {
+
+constexpr std::array<int, 5> kFatalSignals{SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+
+std::atomic<const PluginCallWatch*> g_watch{nullptr};
+bool g_stderr_is_journal = false;  // set before the handlers are installed
+
+const char* signal_name(int signal_number) noexcept {
+    switch (signal_number) {
+        case SIGSEGV:
+            return "SIGSEGV";
+        case SIGBUS:
+            return "SIGBUS";
+        case SIGFPE:
+            return "SIGFPE";
+        case SIGILL:
+            return "SIGILL";
+        case SIGABRT:
+            return "SIGABRT";
+        default:
+            return "a fatal signal";
+    }
+}
+
+/// A line assembled in a fixed buffer, cut at its end.
+class Line {
+  public:
+    void put(const char* text) noexcept {
+        for (; *text != '\0' && size_ + 1 < buffer_.size(); ++text) buffer_[size_++] = *text;
+    }
+    void put_number(long value) noexcept {
+        char digits[24];
+        std::size_t count = 0;
+        unsigned long rest = value < 0 ? 0UL : static_cast<unsigned long>(value);
+        do {
+            digits[count++] = static_cast<char>('0' + rest % 10);
+            rest /= 10;
+        } while (rest != 0 && count < sizeof digits);
+        while (count > 0 && size_ + 1 < buffer_.size()) buffer_[size_++] = digits[--count];
+    }
+    void write_to(int fd) const noexcept {
+        for (std::size_t written = 0; written < size_;) {
+            const ssize_t n = ::write(fd, buffer_.data() + written, size_ - written);
+            if (n <= 0) return;
+            written += static_cast<std::size_t>(n);
+        }
+    }
+
+  private:
+    std::array<char, 1024> buffer_{};
+    std::size_t size_ = 0;
+};
+
+void on_fatal_signal(int signal_number) {
+    Line line;
+    if (g_stderr_is_journal) line.put("<2>");
+    line.put("warmupd: CRASH ");
+    line.put(signal_name(signal_number));
+    char call[512];
+    const PluginCallWatch* watch = g_watch.load(std::memory_order_acquire);
+    if (watch != nullptr && watch->describe_call_of_this_thread(call, sizeof call)) {
+        line.put(" in a plugin call: ");
+        line.put(call);
+        line.put(
+            ". A plugin runs in warmupd's process. The next start replays the journal into the same plugins, so "
+            "a plugin that crashes on what it learned crashes again: take it out of the configuration (or back "
+            "to the build before) before restarting.\n");
+    } else {
+        line.put(" on thread ");
+        line.put_number(static_cast<long>(::syscall(SYS_gettid)));
+        line.put(
+            ", in no plugin call of the control thread (a backend or source plugin on its own thread, or the "
+            "host itself).\n");
+    }
+    line.write_to(STDERR_FILENO);
+    // The default action now (SA_RESETHAND restored it): a core dump where enabled, and the signal's exit status.
+    ::signal(signal_number, SIG_DFL);
+    ::raise(signal_number);
+}
+
+}  // namespace
+
+CrashReport::CrashReport(const PluginCallWatch& watch) {
+    g_stderr_is_journal = is_journal_stream(STDERR_FILENO);
+    g_watch.store(&watch, std::memory_order_release);
+    struct sigaction action {};
+    action.sa_handler = on_fatal_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESETHAND;
+    for (const int signal_number : kFatalSignals) ::sigaction(signal_number, &action, nullptr);
+}
+
+CrashReport::~CrashReport() {
+    for (const int signal_number : kFatalSignals) ::signal(signal_number, SIG_DFL);
+    g_watch.store(nullptr, std::memory_order_release);
+}
+
+}  // namespace warmup::host
