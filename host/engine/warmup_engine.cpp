@@ -108,6 +108,7 @@ const std::string& WarmupEngine::record_failure(const std::string& label, std::s
     ComponentErrors& per_component = component_errors_[label];
     ++per_component.errors;
     per_component.last_error = std::move(message);
+    per_component.by_replaced_instance = false;
     per_component.last_error_unix_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
@@ -1726,7 +1727,7 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
         circuits_[kind] = CircuitStatus{};
         if (const auto errors = component_errors_.find(component_label(static_cast<ComponentKind>(kind)));
             errors != component_errors_.end())
-            errors->second.last_error_unix_ms = 0;
+            errors->second.by_replaced_instance = true;
     }
     components_ = components;
     if (new_resource) {

@@ -309,9 +309,11 @@ class WarmupEngine {
     struct ComponentErrors {
         uint64_t errors = 0;
         std::string last_error;  ///< "<call>: <status>: <message>" of the newest failure
-        /// Wall-clock time of the newest failure of the running instance (also in replay: for operators); 0 once the
-        /// instance that failed was replaced.
+        /// Wall-clock time of the newest failure (also in replay: for operators); 0 = none.
         int64_t last_error_unix_ms = 0;
+        /// The newest failure was an instance's that a hot-swap has replaced since (a rebuilt library, new params
+        /// under the same label): the running instance has not failed yet.
+        bool by_replaced_instance = false;
     };
     /// Keyed by component label ("<id>@<version>"); only components that failed at least once appear.
     [[nodiscard]] const std::map<std::string, ComponentErrors, std::less<>>& component_errors() const noexcept {

@@ -32,7 +32,8 @@ ComponentHealth plugin_health(ComponentSlot slot, const PluginSet& plugins, cons
         component.errors = found->second.errors;
         component.last_error = found->second.last_error;
         component.last_error_unix_ms = found->second.last_error_unix_ms;
-        if (recent(now_ms, component.last_error_unix_ms)) {
+        component.last_error_replaced = found->second.by_replaced_instance;
+        if (recent(now_ms, component.last_error_unix_ms) && !component.last_error_replaced) {
             component.degraded = true;
             component.reason = fmt::format("a call failed {:.1f} s ago ({} failure(s) since start): {}",
                                            static_cast<double>(now_ms - component.last_error_unix_ms) / 1000,

@@ -115,6 +115,7 @@ struct ComponentHealth {
     uint64_t errors = 0;  ///< failed plugin calls since start (workers: timed-out loads; state: failed writes)
     std::string last_error;
     int64_t last_error_unix_ms = 0;      ///< 0 = never
+    bool last_error_replaced = false;    ///< plugin components: that error was an instance's replaced since
     std::string circuit;                 ///< plugin components: "closed", "open" or "half-open"; "" otherwise
     std::optional<SourceHealth> source;  ///< sources ("source:<name>"): what the source did since it started
 };

@@ -405,6 +405,10 @@ TEST_F(ReloadTest, AFailingPredictorReplacedByANewInstanceIsNoLongerReportedDegr
     const ComponentHealth after = predictor_health();
     EXPECT_FALSE(after.degraded) << after.reason;
     EXPECT_GE(after.errors, errors);  // the count since start stays
+    // The last error keeps its time, and says it was the replaced instance's.
+    EXPECT_GT(after.last_error_unix_ms, 0);
+    EXPECT_TRUE(after.last_error_replaced);
+    EXPECT_NE(after.last_error.find("fails on purpose"), std::string::npos) << after.last_error;
 }
 
 TEST_F(ReloadTest, AReloadStuckInAPluginConstructorMakesTheNextOnesAnswerInsteadOfWaiting) {
