@@ -19,6 +19,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <warmup/sdk/spelling.hpp>
 
 #include "config/yaml_documents.hpp"
 #include "core/file_io.hpp"
@@ -295,22 +296,6 @@ std::string child_path(const std::string& parent, std::string_view key) {
 }
 
 std::string item_path(const std::string& parent, std::size_t index) { return fmt::format("{}[{}]", parent, index); }
-
-/// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions, so "prot" is 1 away from "port").
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t substitution = a[i - 1] == b[j - 1] ? 0 : 1;
-            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + substitution});
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-        }
-    }
-    return d[a.size()][b.size()];
-}
 
 /// Parses the whole of `text` as a finite double (an optional leading '+' is allowed, as YAML allows it).
 std::optional<double> parse_finite_double(std::string_view text) {
@@ -634,21 +619,12 @@ class ConfigReader {
 
     static std::string unknown_key_message(const std::string& key, const std::vector<std::string_view>& known) {
         std::string message = fmt::format("unknown key '{}'", key);
-        std::string_view best;
-        std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-        for (std::string_view candidate : known) {
-            const std::size_t distance = edit_distance(key, candidate);
-            if (distance < best_distance) {
-                best_distance = distance;
-                best = candidate;
-            }
+        if (auto best = sdk::closest_name(key, known)) {
+            // A typo of a deprecated slot key is pointed at the key to write now.
+            for (const SlotInfo& slot : kSlotInfo)
+                if (!slot.deprecated_key.empty() && *best == slot.deprecated_key) best = std::string(slot.key);
+            return message + fmt::format("; did you mean '{}'?", *best);
         }
-        // Up to 2 edits for names of 6+ characters, 1 for shorter ones: close enough to be a typo, not a guess.
-        const std::size_t allowed = std::max(key.size(), best.size()) >= 6 ? 2 : 1;
-        // A typo of a deprecated slot key is pointed at the key to write now.
-        for (const SlotInfo& slot : kSlotInfo)
-            if (!slot.deprecated_key.empty() && best == slot.deprecated_key) best = slot.key;
-        if (!best.empty() && best_distance <= allowed) return message + fmt::format("; did you mean '{}'?", best);
         // A component written beside `components:` rather than under it (predictor: {path: ...} at the top level).
         if (slot_from_key_or_deprecated(key) && std::find(known.begin(), known.end(), "components") != known.end())
             message += fmt::format("; a component goes under 'components:' (components: {{{}: ...}})", key);

@@ -19,9 +19,13 @@ std::string octal_mode(mode_t mode) { return fmt::format("{:04o}", mode & 07777)
 // Throws when `path` (a file, or a directory on the way to it) can be modified by others than its owner.
 void require_not_writable_by_others(const fs::path& path, const fs::path& plugin, const std::string& where) {
     struct stat info {};
-    if (::stat(path.c_str(), &info) != 0)
+    if (::stat(path.c_str(), &info) != 0) {
+        if (errno == ENOENT)
+            throw PluginLoadError(fmt::format("{}plugin '{}': {} '{}' does not exist", where, plugin.string(),
+                                              path == plugin ? "the file" : "its folder", path.string()));
         throw PluginLoadError(fmt::format("{}plugin '{}': cannot check the permissions of '{}': {}", where,
                                           plugin.string(), path.string(), std::generic_category().message(errno)));
+    }
     const bool writable_by_others = (info.st_mode & (S_IWGRP | S_IWOTH)) != 0;
     const bool sticky_directory = S_ISDIR(info.st_mode) && (info.st_mode & S_ISVTX) != 0;
     if (!writable_by_others || sticky_directory) return;

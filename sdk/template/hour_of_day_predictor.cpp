@@ -3,6 +3,7 @@
 //
 // Copy this folder, rename the class and the id, and build with the CMakeLists.txt beside this file.
 // Thread: every method runs on the host's control thread; no locking needed.
+#include <algorithm>
 #include <cmath>
 #include <warmup/sdk/plugin.hpp>
 

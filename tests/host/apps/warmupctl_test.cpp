@@ -118,6 +118,14 @@ TEST(WarmupctlInspect, AFolderWithoutLibrariesIsReportedNotPassedSilently) {
         << run.output;
 }
 
+TEST(WarmupctlInspect, AMissingLibraryIsSaidNotToExist) {
+    TempDir dir("warmupctl-inspect-missing");
+    const std::string missing = (dir.path() / "absent.so").string();
+    const CtlRun run = warmupctl({"inspect", missing});
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find("the file '" + missing + "' does not exist"), std::string::npos) << run.output;
+}
+
 /// events.ndjson in `dir`: 12,000 events of the catalog's model `small`, but `nobody` (in no catalog entry) on the
 /// lines `unknown_lines`.
 std::filesystem::path write_events_file(const TempDir& dir, const std::vector<int>& unknown_lines) {

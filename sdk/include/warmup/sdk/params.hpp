@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 #include <warmup/sdk/error.hpp>
+#include <warmup/sdk/spelling.hpp>
 
 namespace warmup::sdk {
 
@@ -120,11 +121,15 @@ class Params {
         return Params(node, key_path(key));
     }
 
-    /// Throws InvalidArgument naming the first key that no getter asked for (a typo must not be silently ignored).
+    /// Throws InvalidArgument naming the first key that no getter asked for (a typo must not be silently ignored), with
+    /// the closest key a getter asked for when it is one or two edits away.
     void finish() const {
         for (const auto& entry : root_) {
             const std::string key = entry.first.Scalar();
-            if (!used_.count(key)) throw InvalidArgument(key_path(key) + ": unknown parameter");
+            if (used_.count(key)) continue;
+            const auto suggestion = closest_name(key, used_);  // the keys the plugin asked for are the known ones
+            throw InvalidArgument(key_path(key) + ": unknown parameter" +
+                                  (suggestion ? "; did you mean '" + *suggestion + "'?" : std::string()));
         }
     }
 

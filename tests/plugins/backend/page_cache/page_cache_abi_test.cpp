@@ -41,7 +41,7 @@ TEST(PageCacheBackendLibrary, LoadsAndUnloadsThroughTheAbi) {
     ErrorPtr typo_error(descriptor->create(host.services.raw(), {typo.data(), typo.size()}, &refused));
     ASSERT_NE(typo_error, nullptr);
     EXPECT_EQ(typo_error->code, WARMUP_ERROR_INVALID_ARGUMENT);
-    EXPECT_EQ(typo_error->message, "params.mlok: unknown parameter");
+    EXPECT_EQ(typo_error->message, "params.mlok: unknown parameter; did you mean 'mlock'?");
 
     const std::string params = "model_files: {'*': '" + dir.path().string() + "/${name}/*.gguf'}\nmlock: true";
     void* instance = nullptr;

@@ -229,7 +229,7 @@ TEST_F(PrometheusSourceTest, ParamsAreChecked) {
     EXPECT_NE(refusal("url: ftp://h/metrics\nmetric: m").find("params.url: 'ftp://h/metrics': the scheme must be"),
               std::string::npos);
     EXPECT_EQ(refusal("url: https://h:8443/metrics\nmetric: m\nintervall_ms: 5"),
-              "params.intervall_ms: unknown parameter");
+              "params.intervall_ms: unknown parameter; did you mean 'interval_ms'?");
     EXPECT_EQ(refusal("url: https://h:8443/metrics\nmetric: m"), "accepted");
 }
 

@@ -242,7 +242,7 @@ TEST_F(TailSourceTest, ParamsAreChecked) {
     EXPECT_EQ(refusal(""), "params.path: required: the JSON-lines file to follow");
     EXPECT_EQ(refusal("path: relative/file.json"), "params.path: expected an absolute path, got 'relative/file.json'");
     EXPECT_EQ(refusal("path: /x.json\nstart_at: middle"), "params.start_at: 'middle' is not one of: end, beginning");
-    EXPECT_EQ(refusal("path: /x.json\nmodel_feld: m"), "params.model_feld: unknown parameter");
+    EXPECT_EQ(refusal("path: /x.json\nmodel_feld: m"), "params.model_feld: unknown parameter; did you mean 'model_field'?");
     EXPECT_EQ(refusal("path: /x.json\npoll_interval_ms: 0"), "params.poll_interval_ms: 0 is outside [10, 60000]");
     EXPECT_EQ(refusal("path: /x.json"), "accepted");
 }
