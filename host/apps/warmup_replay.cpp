@@ -28,6 +28,7 @@
 #include "replay/fleet_replay.hpp"
 #include "replay/replay_driver.hpp"
 #include "replay/replay_report.hpp"
+#include "runtime/log_format.hpp"
 #include "version/build_info.hpp"
 
 namespace {
@@ -173,7 +174,7 @@ int main(int argc, char** argv) {
         // --help and --version exit 0 through CLI11; a usage error is refused input: exit 2, like a bad config.
         return app.exit(error) == 0 ? 0 : 2;
     }
-    spdlog::set_level(spdlog::level::warn);
+    log_to_standard_error(spdlog::level::warn);  // standard output is the run's summary
     Run run;
     if (const auto refused = interpret(line, run)) {
         std::cerr << "warmup-replay: " << *refused << "\n";

@@ -80,6 +80,7 @@
 #include "loader/plugin_library.hpp"
 #include "loader/plugin_loader.hpp"
 #include "loader/plugin_set.hpp"
+#include "runtime/log_format.hpp"
 #include "runtime/sources/sources.hpp"
 #include "version/build_info.hpp"
 
@@ -1005,7 +1006,8 @@ EventsFile read_events(const std::string& file) {
 
 // Long: the declaration of every subcommand and option, one after another as --help lists them.
 int main(int argc, char** argv) {
-    spdlog::set_level(spdlog::level::warn);  // the loader's info lines are noise here; warnings and errors stay
+    // The loader's info lines are noise here; warnings and errors stay, on standard error (the answer is on stdout).
+    log_to_standard_error(spdlog::level::warn);
     CLI::App app{"warmupctl: validate configurations, inspect plugins, operate a running warmupd"};
     app.require_subcommand(1);
     app.fallthrough();  // --url and --token-env after the subcommand too (warmupctl status --url ...)

@@ -4,6 +4,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -103,6 +104,13 @@ bool is_journal_stream(int fd) {
     if (::fstat(fd, &status) != 0) return false;
     return static_cast<unsigned long long>(status.st_dev) == device &&
            static_cast<unsigned long long>(status.st_ino) == inode;
+}
+
+void log_to_standard_error(spdlog::level::level_enum level) {
+    auto logger = std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    logger->set_formatter(line_formatter(LineFormat::text, STDERR_FILENO));
+    logger->set_level(level);
+    spdlog::set_default_logger(std::move(logger));
 }
 
 spdlog::logger& startup_log() {

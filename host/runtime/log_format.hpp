@@ -52,6 +52,10 @@ class JournalPriorityFormatter final : public spdlog::formatter {
 /// the start-up logger's. The default logger writes to standard output.
 void configure_logging(const std::string& level, const std::string& format);
 
+/// For the command-line programs (warmupctl, warmup-replay), whose standard output is their answer (JSON, a table):
+/// the default logger writes to standard error instead, in warmupd's text format, at `level`.
+void log_to_standard_error(spdlog::level::level_enum level);
+
 /// The logger of what warmupd says before it runs (the configuration read, the bind address's lookup, the access
 /// token's check): standard error, in the configured format once configure_logging() ran, and until then one line
 /// "warmupd: <message>" (the configuration that names the format is not read yet). Either way prefixed with the
