@@ -136,8 +136,17 @@ std::string LiveRuntime::describe(const ControlStall& stall) {
 // changes elsewhere (503 from /healthz and /readyz, call_on_control giving up) reads control_stall() directly.
 void LiveRuntime::watch_for_stalls() {
     std::optional<ControlStall> reported;
+    bool reload_reported = false;
     std::unique_lock lock(stall_watch_mutex_);
     while (!stall_watch_cv_.wait_for(lock, kStallCheckInterval, [this] { return stall_watch_stopping_; })) {
+        // A reload whose plugin constructor does not return holds no decision (it runs on the caller's thread), but
+        // every later reload is refused meanwhile: said once when it passes the stall threshold, and once it ends.
+        const bool reload_stalled = reload_stall().has_value();
+        if (reload_stalled && !reload_reported)
+            spdlog::error("RELOAD_STALLED {}", reload_busy_message());
+        else if (!reload_stalled && reload_reported)
+            spdlog::warn("RELOAD_RESUMED the stalled reload has returned; reloads are taken again");
+        reload_reported = reload_stalled;
         // The stall is named as first seen (a plugin call); once that call returns, the rest of its step may still
         // count as stalled for a moment, and the end is reported under the first name.
         const std::optional<ControlStall> stall = control_stall();

@@ -579,6 +579,9 @@ class LiveRuntime {
     std::unique_lock<std::timed_mutex> lock_reloads();
     /// Why lock_reloads() gave up, for the refusal.
     [[nodiscard]] std::string reload_busy_message() const;
+    /// [any] How long the reload holding the lock has run, once that is past budgets.plugin_call_stall_ms (a plugin
+    /// constructor that does not return); nullopt otherwise.
+    [[nodiscard]] std::optional<std::chrono::steady_clock::duration> reload_stall() const;
     Config running_config_;  // the configuration in force (under reload_mutex_)
     // Follows running_config_'s reload.* (put_in_force configures it under reload_mutex_, possibly on its own thread:
     // configure() never waits for that thread). Turned on by a configuration just read from the file (at start or by

@@ -151,14 +151,18 @@ ReloadResult LiveRuntime::counted(ReloadResult result) noexcept {
 
 std::unique_lock<std::timed_mutex> LiveRuntime::lock_reloads() {
     std::unique_lock lock(reload_mutex_, std::defer_lock);
-    const auto threshold = std::chrono::milliseconds(config_.plugin_call_stall_ms);
-    while (!lock.try_lock_for(kStallCheckInterval)) {
-        const int64_t started_ns = reload_started_ns_.load();
-        const auto running =
-            std::chrono::steady_clock::now().time_since_epoch() - std::chrono::steady_clock::duration(started_ns);
-        if (started_ns != 0 && running >= threshold) return {};
-    }
+    while (!lock.try_lock_for(kStallCheckInterval))
+        if (reload_stall()) return {};
     return lock;
+}
+
+std::optional<std::chrono::steady_clock::duration> LiveRuntime::reload_stall() const {
+    const int64_t started_ns = reload_started_ns_.load();
+    if (started_ns == 0) return std::nullopt;
+    const auto running =
+        std::chrono::steady_clock::now().time_since_epoch() - std::chrono::steady_clock::duration(started_ns);
+    if (running < std::chrono::milliseconds(config_.plugin_call_stall_ms)) return std::nullopt;
+    return running;
 }
 
 std::string LiveRuntime::reload_busy_message() const {

@@ -433,9 +433,19 @@ TEST_F(ReloadTest, AReloadStuckInAPluginConstructorMakesTheNextOnesAnswerInstead
     EXPECT_NE(rollback.error.find("has not returned from its constructor"), std::string::npos) << rollback.error;
     const OperationResult safe = runtime_->reset_to_safe();
     EXPECT_EQ(safe.http_status, 503) << safe.error;
+    // Said without a retry too: the engine's health is degraded with the same words while it lasts.
+    const auto engine_health = [&] {
+        for (const ComponentHealth& component : runtime_->component_health())
+            if (component.component == "engine") return component;
+        return ComponentHealth{};
+    };
+    const ComponentHealth stalled = engine_health();
+    EXPECT_TRUE(stalled.degraded);
+    EXPECT_NE(stalled.reason.find("has not returned from its constructor"), std::string::npos) << stalled.reason;
 
     reloading.join();  // the constructor returns after 3 s: that reload completes
     EXPECT_TRUE(slow_result.ok) << slow_result.error;
+    EXPECT_FALSE(engine_health().degraded) << engine_health().reason;
     const ReloadResult back = runtime_->rollback();  // and the lock is free again
     EXPECT_TRUE(back.ok) << back.error;
 }
