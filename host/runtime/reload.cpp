@@ -449,8 +449,23 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
     // gets a fresh plan now, not at its next event, so loaded models drop the old unload plan and planned pre-warms
     // come back.
     out.changed = !out.changes.empty() || !out.notes.empty() || budget_changed;
-    if (out.changed)
-        for (auto& arm : arms_) arm->engine->replan_all(clock_.now_ms());
+    if (out.changed) {
+        // The new plugins answer for every model here, with the control loop paused: a slow or failing one is said in
+        // the answer, not only in the log (PLUGIN_CALL_ERROR, a call over the 50 ms budget counting as a failure).
+        uint64_t failed_calls = 0;
+        const auto replan_started = std::chrono::steady_clock::now();
+        for (auto& arm : arms_) {
+            const uint64_t before = arm->engine->counters().plugin_errors;
+            arm->engine->replan_all(clock_.now_ms());
+            failed_calls += arm->engine->counters().plugin_errors - before;
+        }
+        if (failed_calls > 0)
+            out.notes.push_back(fmt::format(
+                "planning every model again with the new plugins took {:.1f} s and {} plugin call(s) failed or ran "
+                "over their budget (PLUGIN_CALL_ERROR in the log; GET /api/warmup/health/components)",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - replan_started).count(),
+                failed_calls));
+    }
     // What a stopped acting arm had loaded is still on the backend: the arms that serve those models now take them
     // (else nothing would unload them, and their next request would load them a second time), after the replan: a
     // model their books never saw requested is kept for the built-in keep-alive until it is. Loads the arm had

@@ -411,6 +411,30 @@ TEST_F(ReloadTest, AFailingPredictorReplacedByANewInstanceIsNoLongerReportedDegr
     EXPECT_NE(after.last_error.find("fails on purpose"), std::string::npos) << after.last_error;
 }
 
+TEST_F(ReloadTest, ANewPluginThatFailsWhileEveryModelIsPlannedAgainIsSaidInTheAnswer) {
+    start_runtime();
+    ASSERT_TRUE(runtime_->try_ingest(event(model("rhythm/a"), runtime_->clock().now_ms())));
+    // Loaded (the sim backend runs at 1/100 of catalog time): a swap plans every loaded or absent model again.
+    const warmup_model_index rhythm = model("rhythm/a");
+    ASSERT_TRUE(poll_until(
+        [&] {
+            return runtime_->call_on_control(
+                [&](WarmupEngine& engine) { return engine.model_status(rhythm).residency == WARMUP_RESIDENCY_READY; });
+        },
+        kDrainTimeout));
+    const std::string flaky = (fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "engine_breaker_flaky_predictor.so").string();
+    const ReloadResult swapped =
+        runtime_->reload(rewrite_config({{"predictor", "{path: \"" + flaky + "\", params: {failing_calls: 1000}}"}}));
+    ASSERT_TRUE(swapped.ok) << swapped.error;  // the swap itself succeeds: the fallback plans meanwhile
+    std::string notes;
+    for (const std::string& note : swapped.notes) notes += note + "\n";
+    EXPECT_NE(notes.find("plugin call(s) failed or ran over their budget"), std::string::npos) << notes;
+    // A healthy plugin says nothing of the kind.
+    const ReloadResult healthy = runtime_->reload(rewrite_config({}));
+    ASSERT_TRUE(healthy.ok) << healthy.error;
+    for (const std::string& note : healthy.notes) EXPECT_EQ(note.find("failed or ran over"), std::string::npos) << note;
+}
+
 TEST_F(ReloadTest, AReloadStuckInAPluginConstructorMakesTheNextOnesAnswerInsteadOfWaiting) {
     config_file_ = dir_.write("hotswap.yaml", config_yaml());
     Config config = load_config_file(config_file_, {});
