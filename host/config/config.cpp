@@ -626,8 +626,9 @@ class ConfigReader {
             return message + fmt::format("; did you mean '{}'?", *best);
         }
         // A component written beside `components:` rather than under it (predictor: {path: ...} at the top level).
-        if (slot_from_key_or_deprecated(key) && std::find(known.begin(), known.end(), "components") != known.end())
-            message += fmt::format("; a component goes under 'components:' (components: {{{}: ...}})", key);
+        if (const auto slot = slot_from_key_or_deprecated(key);
+            slot && std::find(known.begin(), known.end(), "components") != known.end())
+            message += fmt::format("; a component goes under 'components:' (components: {{{}: ...}})", slot_key(*slot));
         return message;
     }
 

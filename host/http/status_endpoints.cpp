@@ -305,7 +305,7 @@ void HttpApi::get_component_health(const httplib::Request&, httplib::Response& r
             {"last_error", health.last_error.empty() ? json(nullptr) : json(health.last_error)},
             {"last_error_unix_ms", health.last_error_unix_ms == 0 ? json(nullptr) : json(health.last_error_unix_ms)}};
         // A plugin's last error may be an instance's that a hot-swap replaced: the running one has not failed.
-        if (!health.label.empty() && health.last_error_unix_ms != 0)
+        if (slot_from_key(health.component) && health.last_error_unix_ms != 0)
             line["last_error_by_replaced_instance"] = health.last_error_replaced;
         if (const auto& source = health.source) {
             line["polls"] = source->polls;

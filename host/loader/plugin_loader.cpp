@@ -20,9 +20,8 @@ std::string octal_mode(mode_t mode) { return fmt::format("{:04o}", mode & 07777)
 void require_not_writable_by_others(const fs::path& path, const fs::path& plugin, const std::string& where) {
     struct stat info {};
     if (::stat(path.c_str(), &info) != 0) {
-        if (errno == ENOENT)
-            throw PluginLoadError(fmt::format("{}plugin '{}': {} '{}' does not exist", where, plugin.string(),
-                                              path == plugin ? "the file" : "its folder", path.string()));
+        if (errno == ENOENT || errno == ENOTDIR)  // checked first on the file itself: nothing is there
+            throw PluginLoadError(fmt::format("{}plugin '{}': the file does not exist", where, plugin.string()));
         throw PluginLoadError(fmt::format("{}plugin '{}': cannot check the permissions of '{}': {}", where,
                                           plugin.string(), path.string(), std::generic_category().message(errno)));
     }

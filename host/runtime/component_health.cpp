@@ -156,7 +156,8 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
             pipeline.degraded = true;
             pipeline.reason = "safe configuration in force until a reload, a rollback or a restart";
         }
-        if (reload_stall()) {  // the running plugins decide on; no configuration can be applied meanwhile
+        if (reload_stall(/*creating_plugins_only=*/true)) {  // the running plugins decide on; no configuration can be
+                                                             // applied meanwhile
             pipeline.degraded = true;
             pipeline.reason =
                 pipeline.reason.empty() ? reload_busy_message() : pipeline.reason + "; " + reload_busy_message();

@@ -1,13 +1,16 @@
 // runtime/crash_report.cpp — the fatal signals' handler; see crash_report.hpp. Everything the handler calls is
-// async-signal-safe: write(2), syscall(2), signal(2), raise(3) and plain loops over buffers prepared in advance.
+// async-signal-safe: write(2), syscall(2), getpid(2), pause(2), signal(2), raise(3) and plain loops over a buffer on
+// the stack.
 #include "runtime/crash_report.hpp"
 
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <vector>
 
 #include "runtime/log_format.hpp"
 
@@ -52,6 +55,11 @@ class Line {
         } while (rest != 0 && count < sizeof digits);
         while (count > 0 && size_ + 1 < buffer_.size()) buffer_[size_++] = digits[--count];
     }
+    /// Ends the line with '\n', in place of its last character when the buffer is full.
+    void end_line() noexcept {
+        if (size_ + 1 >= buffer_.size()) size_ = buffer_.size() - 2;
+        buffer_[size_++] = '\n';
+    }
     void write_to(int fd) const noexcept {
         for (std::size_t written = 0; written < size_;) {
             const ssize_t n = ::write(fd, buffer_.data() + written, size_ - written);
@@ -65,42 +73,75 @@ class Line {
     std::size_t size_ = 0;
 };
 
-void on_fatal_signal(int signal_number) {
+/// The thread that reports; a second thread that faults meanwhile waits here until the first ends the process.
+std::atomic<bool> g_reporting{false};
+
+void on_fatal_signal(int signal_number, siginfo_t* info, void* /*context*/) {
+    if (g_reporting.exchange(true)) {
+        for (;;) ::pause();  // another thread is writing the line; it then ends the process
+    }
     Line line;
     if (g_stderr_is_journal) line.put("<2>");
     line.put("warmupd: CRASH ");
     line.put(signal_name(signal_number));
     char call[512];
     const PluginCallWatch* watch = g_watch.load(std::memory_order_acquire);
-    if (watch != nullptr && watch->describe_call_of_this_thread(call, sizeof call)) {
+    const bool sent =
+        info != nullptr && (info->si_code == SI_USER || info->si_code == SI_TKILL) && info->si_pid != ::getpid();
+    if (sent) {
+        line.put(" sent by process ");
+        line.put_number(static_cast<long>(info->si_pid));
+        line.put(" (a kill, not a fault of warmupd's own).");
+    } else if (watch != nullptr && watch->describe_call_of_this_thread(call, sizeof call)) {
         line.put(" in a plugin call: ");
         line.put(call);
         line.put(
             ". A plugin runs in warmupd's process. The next start replays the journal into the same plugins, so "
             "a plugin that crashes on what it learned crashes again: take it out of the configuration (or back "
-            "to the build before) before restarting.\n");
+            "to the build before) before restarting.");
     } else {
         line.put(" on thread ");
         line.put_number(static_cast<long>(::syscall(SYS_gettid)));
         line.put(
-            ", in no plugin call of the control thread (a backend or source plugin on its own thread, or the "
-            "host itself).\n");
+            ", outside the plugin calls the host times (a backend or source plugin on its own thread, a resource "
+            "or queue plugin's notification, or the host itself).");
     }
+    line.end_line();
     line.write_to(STDERR_FILENO);
-    // The default action now (SA_RESETHAND restored it): a core dump where enabled, and the signal's exit status.
+    // The default action now: a core dump where enabled, and the signal's exit status.
     ::signal(signal_number, SIG_DFL);
     ::raise(signal_number);
 }
 
 }  // namespace
 
+void use_alternate_signal_stack() {
+    // Freed at the thread's exit, after the kernel is told to stop using it.
+    struct AlternateStack {
+        std::vector<char> memory;
+        AlternateStack() : memory(std::max<std::size_t>(SIGSTKSZ, 64 * 1024)) {
+            stack_t stack{};
+            stack.ss_sp = memory.data();
+            stack.ss_size = memory.size();
+            ::sigaltstack(&stack, nullptr);
+        }
+        ~AlternateStack() {
+            stack_t disable{};
+            disable.ss_flags = SS_DISABLE;
+            ::sigaltstack(&disable, nullptr);
+        }
+    };
+    thread_local const AlternateStack stack;
+}
+
 CrashReport::CrashReport(const PluginCallWatch& watch) {
     g_stderr_is_journal = is_journal_stream(STDERR_FILENO);
     g_watch.store(&watch, std::memory_order_release);
+    use_alternate_signal_stack();  // this (main) thread's; the control thread sets its own
     struct sigaction action {};
-    action.sa_handler = on_fatal_signal;
+    action.sa_sigaction = on_fatal_signal;
     sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESETHAND;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;  // on the thread's alternate stack where it has one
     for (const int signal_number : kFatalSignals) ::sigaction(signal_number, &action, nullptr);
 }
 

@@ -7,6 +7,11 @@
 // it learned crashes again until it is taken out of the configuration. Then the signal's default action runs (a core
 // dump where enabled), so the exit status is the signal's as before.
 //
+// The first thread to fault writes the line; another that faults meanwhile waits for it to end the process. A signal
+// another process sent (kill -SEGV) is said to be one. Each thread that calls use_alternate_signal_stack() (warmupd's
+// main thread and its control thread, where plugin calls run) has the handler run on a stack of its own, so a plugin's
+// endless recursion is reported too.
+//
 // Lifetime: a CrashReport installs the handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT and, until it is
 // destroyed, lets them read `watch`; the watch must outlive it. One at a time per process (warmupd's main()).
 #pragma once
@@ -14,6 +19,9 @@
 #include "engine/plugin_call_watch.hpp"
 
 namespace warmup::host {
+
+/// Gives the calling thread an alternate signal stack for the rest of its life (once per thread; idempotent).
+void use_alternate_signal_stack();
 
 class CrashReport {
   public:

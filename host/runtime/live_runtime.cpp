@@ -12,6 +12,8 @@
 #include <atomic>
 #include <filesystem>
 
+#include "runtime/crash_report.hpp"
+
 namespace warmup::host {
 namespace {
 
@@ -106,6 +108,7 @@ WorkerOutbox LiveRuntime::worker_outbox() {
 void LiveRuntime::start() {
     if (running_.exchange(true)) return;
     control_thread_ = std::thread([this] {
+        use_alternate_signal_stack();  // a plugin's stack overflow is still reported (runtime/crash_report.hpp)
         control_loop();
         control_exited_.store(true);
     });
@@ -141,7 +144,7 @@ void LiveRuntime::watch_for_stalls() {
     while (!stall_watch_cv_.wait_for(lock, kStallCheckInterval, [this] { return stall_watch_stopping_; })) {
         // A reload whose plugin constructor does not return holds no decision (it runs on the caller's thread), but
         // every later reload is refused meanwhile: said once when it passes the stall threshold, and once it ends.
-        const bool reload_stalled = reload_stall().has_value();
+        const bool reload_stalled = reload_stall(/*creating_plugins_only=*/true).has_value();
         if (reload_stalled && !reload_reported)
             spdlog::error("RELOAD_STALLED {}", reload_busy_message());
         else if (!reload_stalled && reload_reported)

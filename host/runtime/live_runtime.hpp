@@ -575,13 +575,15 @@ class LiveRuntime {
     // return holds it for good, and the next ones are refused (lock_reloads) rather than left waiting.
     std::timed_mutex reload_mutex_;
     std::atomic<int64_t> reload_started_ns_{0};  // steady clock ticks when the reload holding the lock began; 0: none
+    std::atomic<bool> reload_creating_plugins_{false};  // that reload is creating its plugins (prepare_reload)
     /// [any] reload_mutex_, or an empty lock when a reload has held it for longer than budgets.plugin_call_stall_ms.
     std::unique_lock<std::timed_mutex> lock_reloads();
     /// Why lock_reloads() gave up, for the refusal.
     [[nodiscard]] std::string reload_busy_message() const;
-    /// [any] How long the reload holding the lock has run, once that is past budgets.plugin_call_stall_ms (a plugin
-    /// constructor that does not return); nullopt otherwise.
-    [[nodiscard]] std::optional<std::chrono::steady_clock::duration> reload_stall() const;
+    /// [any] How long the reload holding the lock has run, once that is past budgets.plugin_call_stall_ms; nullopt
+    /// otherwise, and with `creating_plugins_only` also while it is past creating its plugins (the stall nothing
+    /// else reports: a constructor that does not return; a plugin call that does not return is the control loop's).
+    [[nodiscard]] std::optional<std::chrono::steady_clock::duration> reload_stall(bool creating_plugins_only) const;
     Config running_config_;  // the configuration in force (under reload_mutex_)
     // Follows running_config_'s reload.* (put_in_force configures it under reload_mutex_, possibly on its own thread:
     // configure() never waits for that thread). Turned on by a configuration just read from the file (at start or by

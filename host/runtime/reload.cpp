@@ -152,11 +152,12 @@ ReloadResult LiveRuntime::counted(ReloadResult result) noexcept {
 std::unique_lock<std::timed_mutex> LiveRuntime::lock_reloads() {
     std::unique_lock lock(reload_mutex_, std::defer_lock);
     while (!lock.try_lock_for(kStallCheckInterval))
-        if (reload_stall()) return {};
+        if (reload_stall(/*creating_plugins_only=*/false)) return {};
     return lock;
 }
 
-std::optional<std::chrono::steady_clock::duration> LiveRuntime::reload_stall() const {
+std::optional<std::chrono::steady_clock::duration> LiveRuntime::reload_stall(bool creating_plugins_only) const {
+    if (creating_plugins_only && !reload_creating_plugins_.load()) return std::nullopt;
     const int64_t started_ns = reload_started_ns_.load();
     if (started_ns == 0) return std::nullopt;
     const auto running =
@@ -172,9 +173,15 @@ std::string LiveRuntime::reload_busy_message() const {
                                : std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch() -
                                                                std::chrono::steady_clock::duration(started_ns))
                                      .count();
+    if (reload_creating_plugins_.load())
+        return fmt::format(
+            "a reload started {:.1f} s ago has not finished: a plugin it creates has not returned from its "
+            "constructor; reloads, rollbacks and reset-to-safe are refused until it does (restart the daemon to end "
+            "it)",
+            seconds);
     return fmt::format(
-        "a reload started {:.1f} s ago has not finished: a plugin it creates has not returned from its constructor; "
-        "reloads, rollbacks and reset-to-safe are refused until it does (restart the daemon to end it)",
+        "a reload started {:.1f} s ago has not finished: it waits for the control loop, or plans every model with the "
+        "new plugins; reloads, rollbacks and reset-to-safe are refused until it does",
         seconds);
 }
 
@@ -260,8 +267,12 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
     reload_started_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count());
     struct Finished {
         std::atomic<int64_t>& started_ns;
-        ~Finished() { started_ns.store(0); }
-    } finished{reload_started_ns_};
+        std::atomic<bool>& creating_plugins;
+        ~Finished() {
+            creating_plugins.store(false);
+            started_ns.store(0);
+        }
+    } finished{reload_started_ns_, reload_creating_plugins_};
     // Against config_ (what the process started with), not running_config_: a reload puts the restart-only keys in
     // running_config_ as well, though the process still runs the old values.
     std::vector<std::string> restart_notes = restart_only_changes(config_, next);
@@ -278,7 +289,9 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
 
     PreparedReload prepared;
     try {
+        reload_creating_plugins_.store(true);
         prepared = prepare_reload(next);
+        reload_creating_plugins_.store(false);
     } catch (const std::exception& failure) {
         spdlog::error("CONFIG_RELOAD_FAILED PLUGIN_LOAD_ERROR {} (the running plugins are unchanged)", failure.what());
         return refused(422, "load", failure.what(), std::move(restart_notes));
@@ -459,12 +472,20 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
             arm->engine->replan_all(clock_.now_ms());
             failed_calls += arm->engine->counters().plugin_errors - before;
         }
-        if (failed_calls > 0)
+        if (failed_calls > 0) {
+            std::vector<std::string> opened;  // components whose fallback planned the rest
+            for (auto& arm : arms_)
+                for (std::size_t kind = 0; kind < kComponentKinds; ++kind)
+                    if (arm->engine->circuit_state(static_cast<ComponentKind>(kind)) != CircuitState::Closed)
+                        opened.push_back(arm->engine->component_label(static_cast<ComponentKind>(kind)));
             out.notes.push_back(fmt::format(
                 "planning every model again with the new plugins took {:.1f} s and {} plugin call(s) failed or ran "
-                "over their budget (PLUGIN_CALL_ERROR in the log; GET /api/warmup/health/components)",
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - replan_started).count(),
-                failed_calls));
+                "over their budget (PLUGIN_CALL_ERROR in the log; GET /api/warmup/health/components){}",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - replan_started).count(), failed_calls,
+                opened.empty() ? std::string()
+                               : fmt::format("; the circuit of {} opened and its built-in fallback planned the rest",
+                                             fmt::join(opened, ", "))));
+        }
     }
     // What a stopped acting arm had loaded is still on the backend: the arms that serve those models now take them
     // (else nothing would unload them, and their next request would load them a second time), after the replan: a

@@ -22,6 +22,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "daemon_test_fixture.hpp"
@@ -463,26 +464,32 @@ TEST_F(WarmupdStallTest, APluginCallThatDoesNotReturnIsNamedByTheProbesAndDoesNo
 
 TEST_F(WarmupdStallTest, APluginThatCrashesTheDaemonIsNamedOnTheWayOut) {
     // The second predict call aborts: the process dies of SIGABRT as before, and its last line names the call.
-    std::string yaml = config_yaml();
-    const auto predictor = yaml.find("  predictor: {plugin: org.warmup.predictor.keep-alive}");
-    ASSERT_NE(predictor, std::string::npos);
-    yaml.replace(predictor, std::string("  predictor: {plugin: org.warmup.predictor.keep-alive}").size(),
-                 std::string("  predictor: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
-                     "/engine_breaker_flaky_predictor.so\", params: {failing_calls: 0, abort_on_call: 2}}");
-    start_daemon(yaml);
-    ASSERT_FALSE(HasFatalFailure());
-    for (const char* model : {"m/a", "m/b"})  // each a first use: one predict call each
-        client_->Post("/api/warmup/events", std::string(R"({"model": ")") + model + "\"}", "application/json");
-    const auto exit = daemon_->wait_exit(10s);
-    ASSERT_TRUE(exit.has_value()) << daemon_->log();
-    EXPECT_FALSE(exit->exited);
-    EXPECT_EQ(exit->signal, SIGABRT) << daemon_->log();
-    daemon_->wait_for_log_end(5s);
-    EXPECT_NE(
-        daemon_->log().find("warmupd: CRASH SIGABRT in a plugin call: predictor "
-                            "org.warmup.test.flaky-predictor@1.0.0: predict. A plugin runs in warmupd's process."),
-        std::string::npos)
-        << daemon_->log();
+    for (const auto& [params, signal_number, name] :
+         std::vector<std::tuple<std::string, int, std::string>>{{"abort_on_call: 2", SIGABRT, "SIGABRT"},
+                                                                // A stack overflow: reported on its own stack.
+                                                                {"overflow_on_call: 2", SIGSEGV, "SIGSEGV"}}) {
+        std::string yaml = config_yaml();
+        const auto predictor = yaml.find("  predictor: {plugin: org.warmup.predictor.keep-alive}");
+        ASSERT_NE(predictor, std::string::npos);
+        yaml.replace(predictor, std::string("  predictor: {plugin: org.warmup.predictor.keep-alive}").size(),
+                     std::string("  predictor: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
+                         "/engine_breaker_flaky_predictor.so\", params: {failing_calls: 0, " + params + "}}");
+        // No state: the next run must not replay the crashed one's journal into its plugin.
+        start_daemon(yaml + "state: {enabled: false}\n");
+        ASSERT_FALSE(HasFatalFailure());
+        for (const char* model : {"m/a", "m/b"})  // each a first use: one predict call each
+            client_->Post("/api/warmup/events", std::string(R"({"model": ")") + model + "\"}", "application/json");
+        const auto exit = daemon_->wait_exit(10s);
+        ASSERT_TRUE(exit.has_value()) << daemon_->log();
+        EXPECT_FALSE(exit->exited);
+        EXPECT_EQ(exit->signal, signal_number) << daemon_->log();
+        daemon_->wait_for_log_end(5s);
+        EXPECT_NE(daemon_->log().find("warmupd: CRASH " + name +
+                                      " in a plugin call: predictor org.warmup.test.flaky-predictor@1.0.0: predict. "
+                                      "A plugin runs in warmupd's process."),
+                  std::string::npos)
+            << daemon_->log();
+    }
 }
 
 class WarmupdServiceTest : public warmup::test::DaemonTest {

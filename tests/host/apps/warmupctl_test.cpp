@@ -123,7 +123,7 @@ TEST(WarmupctlInspect, AMissingLibraryIsSaidNotToExist) {
     const std::string missing = (dir.path() / "absent.so").string();
     const CtlRun run = warmupctl({"inspect", missing});
     EXPECT_EQ(run.exit_code, 2) << run.output;
-    EXPECT_NE(run.output.find("the file '" + missing + "' does not exist"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("plugin '" + missing + "': the file does not exist"), std::string::npos) << run.output;
 }
 
 /// events.ndjson in `dir`: 12,000 events of the catalog's model `small`, but `nobody` (in no catalog entry) on the

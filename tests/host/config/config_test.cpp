@@ -391,6 +391,11 @@ TEST(ConfigLoaderErrors, UnknownTopLevelKeyIsReportedAtTheKeyWithASuggestion) {
 }
 
 TEST(ConfigLoaderErrors, AComponentBesideComponentsIsPointedUnderIt) {
+    // Under its current key, also when written under a deprecated one.
+    const ConfigError deprecated =
+        load_error("pattern_analyzer: {plugin: org.warmup.analyzer.usage-pattern}\n" + kRequiredSections);
+    EXPECT_NE(std::string(deprecated.what()).find("(components: {analyzer: ...})"), std::string::npos)
+        << deprecated.what();
     const ConfigError error = load_error("predictor: {plugin: org.warmup.predictor.keep-alive}\n" + kRequiredSections);
     expect_error(error, 1, 1, "predictor",
                  "test.yaml:1:1: predictor: unknown key 'predictor'; a component goes under 'components:' "

@@ -10,7 +10,8 @@
 //   creations_before_failing: creations of this plugin in the process (every instance counts) past this many throw
 //                  (default: none throws): a plugin that starts once, then fails to start again;
 //   abort_on_call: the predict call of this number (1 = the first) calls abort() (default 0: none): a plugin that
-//                  crashes the process.
+//                  crashes the process;
+//   overflow_on_call: the predict call of this number recurses without end (default 0: none): a stack overflow.
 // It never pre-warms. Threading: the host calls it on its control thread only (SDK contract); no locks.
 #include <atomic>
 #include <chrono>
@@ -31,7 +32,8 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
           sleep_us_(params.get_int("sleep_us", 0, 0, 10'000'000)),
           keep_ms_(params.get_int("keep_ms", WARMUP_TIME_NEVER, 0)),
           nan_p_use_(params.get_bool("nan_p_use", false)),
-          abort_on_call_(params.get_int("abort_on_call", 0, 0)) {
+          abort_on_call_(params.get_int("abort_on_call", 0, 0)),
+          overflow_on_call_(params.get_int("overflow_on_call", 0, 0)) {
         const int64_t create_sleep_us = params.get_int("create_sleep_us", 0, 0, 60'000'000);
         if (create_sleep_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(create_sleep_us));
         const int64_t creations_allowed =
@@ -44,6 +46,7 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
     void predict(warmup_time_ms /*now_ms*/, const warmup_usage_pattern& pattern, warmup_prediction& out) override {
         ++calls_;
         if (calls_ == abort_on_call_) std::abort();
+        if (calls_ == overflow_on_call_) (void)recurse(calls_);
         if (sleep_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(sleep_us_));
         if (calls_ <= failing_calls_)
             throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL,
@@ -60,12 +63,21 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
     }
 
   private:
+    /// Returns only past a depth no stack holds: each level takes a page of the stack, until the stack is gone.
+    static int64_t recurse(int64_t depth) {
+        volatile char page[4096];
+        page[0] = static_cast<char>(depth);
+        if (depth > (int64_t{1} << 40)) return page[0];
+        return recurse(depth + 1) + page[0];  // not a tail call
+    }
+
     static inline std::atomic<int64_t> creations_{0};  // every instance of this library in the process
     int64_t failing_calls_;
     int64_t sleep_us_;
     int64_t keep_ms_;
     bool nan_p_use_;
     int64_t abort_on_call_;
+    int64_t overflow_on_call_;
     int64_t calls_ = 0;
 };
 

@@ -429,10 +429,6 @@ TEST_F(ReloadTest, ANewPluginThatFailsWhileEveryModelIsPlannedAgainIsSaidInTheAn
     std::string notes;
     for (const std::string& note : swapped.notes) notes += note + "\n";
     EXPECT_NE(notes.find("plugin call(s) failed or ran over their budget"), std::string::npos) << notes;
-    // A healthy plugin says nothing of the kind.
-    const ReloadResult healthy = runtime_->reload(rewrite_config({}));
-    ASSERT_TRUE(healthy.ok) << healthy.error;
-    for (const std::string& note : healthy.notes) EXPECT_EQ(note.find("failed or ran over"), std::string::npos) << note;
 }
 
 TEST_F(ReloadTest, AReloadStuckInAPluginConstructorMakesTheNextOnesAnswerInsteadOfWaiting) {
