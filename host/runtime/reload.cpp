@@ -335,7 +335,9 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
         }
     put_in_force(std::move(next), is_rollback, result.changed, safe);
     for (const auto& change : result.changes)
-        spdlog::info("CONFIG_RELOADED {}: {} -> {} ({})", change.slot, change.from, change.to, change.state);
+        spdlog::info("CONFIG_RELOADED {}: {} -> {}{} ({})", change.slot, change.from, change.to,
+                     change.from == change.to ? " (a new instance: its params or its library changed)" : "",
+                     change.state);
     spdlog::info("CONFIG_RELOADED {} component(s) replaced{}, control loop paused {:.0f} us", result.changes.size(),
                  is_rollback ? " by rollback" : "", result.pause_us);
     return result;
