@@ -257,6 +257,28 @@ TEST(ProgramLogging, WhatWarmupdSaysBeforeItRunsIsInTheConfiguredFormatAndCarrie
     EXPECT_TRUE(output.starts_with("{")) << output;
 }
 
+TEST(ProgramLogging, WarmupReplayLogsToStandardErrorItsStandardOutputBeingItsSummary) {
+    // A replayed plugin that fails: its PLUGIN_CALL_ERROR lines go to standard error (only that is captured here), in
+    // warmupd's text format; before, they went to standard output between the lines of the run's summary.
+    warmup::test::TempDir dir("warmup-replay-stderr");
+    std::string yaml = config_yaml();
+    const std::string keep_alive = "  predictor: {plugin: org.warmup.predictor.keep-alive}";
+    yaml.replace(
+        yaml.find(keep_alive), keep_alive.size(),
+        std::string("  predictor: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR + "/engine_breaker_flaky_predictor.so\"}");
+    const auto config = dir.write("replay.yaml", yaml);
+    const auto trace = dir.write("trace.csv", "ts_ms,model\n1000,m/a\n2000,m/b\n");
+    Daemon replay(
+        {"--config", config.string(), "--trace", "csv:" + trace.string(), "--out", (dir.path() / "out").string()},
+        Daemon::Capture::StderrOnly, "warmup-replay");
+    const auto status = replay.wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << replay.log();
+    replay.wait_for_log_end(kExitTimeout);
+    EXPECT_TRUE(std::regex_search(
+        replay.log(), std::regex(R"((^|\n)\d{4}-\d\d-\d\dT[0-9:.]+ error PLUGIN_CALL_ERROR org\.warmup\.test\.flaky)")))
+        << replay.log();
+}
+
 /// Sets the environment of the next programs started: `localhost` fails to look up for a temporary reason
 /// (EAI_AGAIN) `failures` times (-1: always), through the LD_PRELOAD library flaky_resolver.c. Undone at scope exit.
 class FlakyResolver {
