@@ -399,7 +399,10 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
             change.state = "handed over (" + hand_over.detail + ")";
         else if (taken_back)
             change.state = "taken back as it was before the last reload, with what it had learned until then (" +
-                           hand_over.detail + ")";
+                           (hand_over.outcome == StateHandOver::Outcome::Failed
+                                ? hand_over.detail
+                                : "the running instance had nothing to hand over: " + hand_over.detail) +
+                           ")";
         else
             change.state = "started cold: " + hand_over.detail;
         out.changes.push_back(std::move(change));

@@ -357,7 +357,8 @@ TEST_F(ReloadTest, RollbackAfterResetToSafeTakesThePredictorBackWithWhatItHadLea
     const OperationResult safe = runtime_->reset_to_safe();  // keep-alive: a predictor without state
     ASSERT_TRUE(safe.ok()) << safe.error;
     ASSERT_EQ(served_id(ComponentSlot::Predictor), kKeepAlivePredictorId);
-    expect_rollback_takes_back("predictor", learned, "the old plugin has no state extension)");
+    expect_rollback_takes_back("predictor", learned,
+                               "the running instance had nothing to hand over: the old plugin has no state extension)");
 }
 
 TEST_F(ReloadTest, RollbackKeepsWhatTheTakenBackInstanceLearnedWhenItCannotReadTheRunningOnesState) {
