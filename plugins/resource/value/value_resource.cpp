@@ -61,9 +61,30 @@ ValueResource::ValueResource(sdk::Host host, sdk::Params& params) : sdk::Resourc
     fleet_growth_ = std::exp2(1.0 / fleet_memory_gaps);
     fleet_decay_ = 1.0 / fleet_growth_;
     shadow_enabled_ = params.get_bool("shadow", true);
+    shadow_greedy_dual_ = params.get_bool("shadow_greedy_dual", true);
     shadow_decay_ = std::exp2(-1.0 / params.get_double("shadow_memory_misses", 200.0, 1.0, 1e9));
     shadow_confidence_ = params.get_double("shadow_confidence", 1.0, 0.0, 1e6);
-    following_lru_ = params.get_choice("shadow_start", "lru", {"lru", "value"}) == "lru";
+    shadow_prior_misses_ = params.get_double("shadow_prior_misses", 32.0, 0.0, 1e6);
+    const std::string start = params.get_choice("shadow_start", "lru", {"lru", "value", "greedy-dual"});
+    in_force_ = start == "lru" ? Rule::lru : start == "value" ? Rule::value : Rule::greedy_dual;
+    if (in_force_ == Rule::greedy_dual && !shadow_greedy_dual_)
+        throw sdk::InvalidArgument("params.shadow_start: greedy-dual needs its shadow (shadow_greedy_dual: true)");
+    for (const Rule rule : {Rule::value, Rule::lru, Rule::greedy_dual}) shadows_[index_of(rule)].rule = rule;
+}
+
+void ValueResource::GreedyDualBook::touch(warmup_model_index model, const Model& entry, bool entered) {
+    if (model >= priority.size()) {
+        priority.resize(static_cast<std::size_t>(model) + 1);
+        uses.resize(static_cast<std::size_t>(model) + 1);
+    }
+    uses[model] = entered ? 1 : uses[model] + 1;
+    priority[model] = clock + static_cast<double>(uses[model]) * entry.cost_ms / entry.size_mb;
+}
+
+double ValueResource::greedy_dual_priority(warmup_model_index model) const {
+    if (model >= models_.size() || models_[model].ready_position == kNotReady)
+        return std::numeric_limits<double>::quiet_NaN();
+    return greedy_dual_.priority[model];
 }
 
 double ValueResource::effective_budget_mb(double configured_budget_mb) {
@@ -96,6 +117,13 @@ void ValueResource::on_ready(warmup_model_index model, double memory_mb, double 
         entry.ready_position = static_cast<uint32_t>(ready_.size() - 1);
         entry.ready_since_ms = now_ms;
         entry.awaiting_first_use = true;
+        // The load counts as Greedy-Dual's first use (the request, or predicted request, that caused it); the
+        // demand load's on_used that follows adds the second, as the greedy-dual plugin counts it.
+        greedy_dual_.touch(model, entry, /*entered=*/true);
+    } else if (model < greedy_dual_.uses.size()) {
+        // Reported ready again while ready (a reload): same uses, refreshed cost and size.
+        greedy_dual_.uses[model] -= 1;
+        greedy_dual_.touch(model, entry, /*entered=*/false);
     }
 }
 
@@ -111,24 +139,16 @@ void ValueResource::close_burst(Model& entry) {
 
 void ValueResource::on_used(warmup_model_index model, warmup_time_ms now_ms) {
     if (model >= models_.size() || models_[model].ready_position == kNotReady) return;
-    if (shadow_enabled_ && budget_mb_ > 0) {
-        // Both shadows see the use before it is learned: the evictions it causes are judged on what was known.
-        const bool value_missed = shadow_use(value_shadow_, Rule::value, model, now_ms);
-        const bool lru_missed = shadow_use(lru_shadow_, Rule::lru, model, now_ms);
-        if (value_missed || lru_missed) {
-            const double burst = expected_burst(model);
-            value_shadow_.missed = value_shadow_.missed * shadow_decay_ + (value_missed ? burst : 0.0);
-            lru_shadow_.missed = lru_shadow_.missed * shadow_decay_ + (lru_missed ? burst : 0.0);
-            shadow_spread_ = shadow_spread_ * shadow_decay_ + (value_missed != lru_missed ? burst * burst : 0.0);
-            // A rule takes over only once its shadow is clearly ahead: a shadow ignores load times and concurrency, so
-            // a lead within `shadow_confidence` standard deviations of the difference (the misses only one shadow had,
-            // each a burst of either sign) is noise more often than not, and the rule in force stays.
-            const double margin = shadow_confidence_ * std::sqrt(shadow_spread_);
-            const double lru_lead = value_shadow_.missed - lru_shadow_.missed;
-            if (lru_lead > margin) following_lru_ = true;
-            if (-lru_lead > margin) following_lru_ = false;
+    if (shadows_running()) {
+        // Every shadow sees the use before it is learned: the evictions it causes are judged on what was known.
+        std::array<bool, kRules> missed{};
+        for (ShadowCache& shadow : shadows_) {
+            if (shadow.rule == Rule::greedy_dual && !shadow_greedy_dual_) continue;
+            missed[index_of(shadow.rule)] = shadow_use(shadow, model, now_ms);
         }
+        if (std::find(missed.begin(), missed.end(), true) != missed.end()) judge_shadows(missed, model);
     }
+    greedy_dual_.touch(model, models_[model], /*entered=*/false);
     Model& entry = models_[model];
     // A demand load reports on_ready then on_used at the same instant: its first request arrived one load earlier.
     const bool cold = entry.awaiting_first_use && now_ms == entry.ready_since_ms;
@@ -153,10 +173,45 @@ void ValueResource::on_used(warmup_model_index model, warmup_time_ms now_ms) {
     entry.last_used_ms = std::max(entry.last_used_ms == WARMUP_TIME_NEVER ? now_ms : entry.last_used_ms, now_ms);
 }
 
+void ValueResource::judge_shadows(const std::array<bool, kRules>& missed, warmup_model_index model) {
+    const double burst = expected_burst(model);
+    for (ShadowCache& shadow : shadows_)
+        shadow.missed = shadow.missed * shadow_decay_ + (missed[index_of(shadow.rule)] ? burst : 0.0);
+    for (std::size_t first = 0; first < kRules; ++first) {
+        const std::size_t second = (first + 1) % kRules;
+        if (!missed[first] && !missed[second]) continue;
+        PairRecord& pair = pairs_[first];
+        pair.lead = pair.lead * shadow_decay_ + (missed[first] ? burst : 0.0) - (missed[second] ? burst : 0.0);
+        pair.spread = pair.spread * shadow_decay_ + (missed[first] != missed[second] ? burst * burst : 0.0);
+    }
+    // A rule takes over only once its shadow is clearly ahead of the one in force: a shadow ignores load times and
+    // concurrency, so a lead within `shadow_confidence` standard deviations of the difference (the misses only one of
+    // the two shadows had, each a burst of either sign) is noise more often than not, and the rule in force stays.
+    // Of two rules clearly ahead, the one further ahead takes over.
+    const std::size_t current = index_of(in_force_);
+    std::size_t chosen = current;
+    double chosen_lead = 0;
+    const double fleet_mean_burst = fleet_burst_weight_ > 0 ? fleet_burst_sum_ / fleet_burst_weight_ : 1.0;
+    const double prior_spread = shadow_prior_misses_ * fleet_mean_burst * fleet_mean_burst;
+    for (std::size_t rule = 0; rule < kRules; ++rule) {
+        if (rule == current || (shadows_[rule].rule == Rule::greedy_dual && !shadow_greedy_dual_)) continue;
+        // The pair holding both rules, and the rule's lead over the one in force in it.
+        const bool rule_first = (rule + 1) % kRules == current;
+        const PairRecord& pair = pairs_[rule_first ? rule : current];
+        const double lead = rule_first ? -pair.lead : pair.lead;
+        if (lead > shadow_confidence_ * std::sqrt(pair.spread + prior_spread) && lead > chosen_lead) {
+            chosen = rule;
+            chosen_lead = lead;
+        }
+    }
+    in_force_ = shadows_[chosen].rule;
+}
+
 void ValueResource::on_removed(warmup_model_index model, warmup_time_ms now_ms) {
     if (model >= models_.size() || models_[model].ready_position == kNotReady) return;
     Model& entry = models_[model];
     if (model == last_picked_victim_) {
+        greedy_dual_.evicted(model);
         // How long this victim had lasted idle: the horizon over which memory is worth anything right now.
         const double age_ms = std::max(idle_ms(entry, now_ms), kFirstLengthMs);
         horizon_count_ = std::min(horizon_count_ + 1, kHorizonWindow);
@@ -230,7 +285,8 @@ double ValueResource::value_of(warmup_model_index model, warmup_time_ms now_ms) 
 }
 
 warmup_model_index ValueResource::victim_by(Rule rule, const std::vector<warmup_model_index>& candidates,
-                                            warmup_time_ms now_ms, warmup_model_index skip) const {
+                                            warmup_time_ms now_ms, warmup_model_index skip,
+                                            const GreedyDualBook& book) const {
     const double horizon = rule == Rule::value ? horizon_for_pick(now_ms) : 0.0;
     const double fleet_mean_burst = fleet_burst_weight_ > 0 ? fleet_burst_sum_ / fleet_burst_weight_ : 1.0;
     warmup_model_index best = WARMUP_NO_MODEL;
@@ -240,10 +296,12 @@ warmup_model_index ValueResource::victim_by(Rule rule, const std::vector<warmup_
         if (model == skip) continue;
         const Model& entry = models_[model];
         const double idle = idle_ms(entry, now_ms);
-        const double value = rule == Rule::lru ? 0.0
-                                               : p_use(entry, idle, horizon) * burst_of(entry, fleet_mean_burst) *
-                                                     entry.cost_ms / entry.size_mb;
-        // Lowest value first (all equal under LRU); ties: idle the longest (least recently used), then the lower index.
+        double value = 0.0;  // all equal under LRU
+        if (rule == Rule::value)
+            value = p_use(entry, idle, horizon) * burst_of(entry, fleet_mean_burst) * entry.cost_ms / entry.size_mb;
+        else if (rule == Rule::greedy_dual)
+            value = book.priority[model];
+        // Lowest value first; ties: idle the longest (least recently used), then the lower index.
         if (best == WARMUP_NO_MODEL || value < best_value ||
             (value == best_value && (idle > best_idle || (idle == best_idle && model < best)))) {
             best = model;
@@ -254,21 +312,27 @@ warmup_model_index ValueResource::victim_by(Rule rule, const std::vector<warmup_
     return best;
 }
 
-bool ValueResource::shadow_use(ShadowCache& shadow, Rule rule, warmup_model_index model, warmup_time_ms now_ms) {
+bool ValueResource::shadow_use(ShadowCache& shadow, warmup_model_index model, warmup_time_ms now_ms) {
     if (model >= shadow.resident.size()) {
         shadow.resident.resize(models_.size());
         shadow.charged_mb.resize(models_.size());
         shadow.position.resize(models_.size());
     }
-    if (shadow.resident[model]) return false;
+    const bool greedy_dual = shadow.rule == Rule::greedy_dual;
+    if (shadow.resident[model]) {
+        if (greedy_dual) shadow.greedy_dual.touch(model, models_[model], /*entered=*/false);
+        return false;
+    }
     const double size_mb = models_[model].size_mb;
     shadow.resident[model] = 1;
     shadow.charged_mb[model] = static_cast<float>(size_mb);
     shadow.position[model] = static_cast<uint32_t>(shadow.members.size());
     shadow.members.push_back(model);
     shadow.used_mb += size_mb;
+    if (greedy_dual) shadow.greedy_dual.touch(model, models_[model], /*entered=*/true);
     while (shadow.used_mb > budget_mb_ && shadow.members.size() > 1) {
-        const warmup_model_index victim = victim_by(rule, shadow.members, now_ms, model);
+        const warmup_model_index victim = victim_by(shadow.rule, shadow.members, now_ms, model, shadow.greedy_dual);
+        if (greedy_dual) shadow.greedy_dual.evicted(victim);
         shadow.used_mb -= shadow.charged_mb[victim];
         shadow.resident[victim] = 0;
         const warmup_model_index last = shadow.members.back();
@@ -280,7 +344,7 @@ bool ValueResource::shadow_use(ShadowCache& shadow, Rule rule, warmup_model_inde
 }
 
 warmup_model_index ValueResource::pick_victim(warmup_time_ms now_ms) {
-    last_picked_victim_ = victim_by(following_lru() ? Rule::lru : Rule::value, ready_, now_ms, WARMUP_NO_MODEL);
+    last_picked_victim_ = victim_by(rule_in_force(), ready_, now_ms, WARMUP_NO_MODEL, greedy_dual_);
     return last_picked_victim_;
 }
 

@@ -20,22 +20,30 @@
 // long memory lasts under the current pressure: the geometric mean of the idle ages of the last ~64 models this policy
 // evicted (at the first eviction, the oldest idle age among the ready models), or `horizon_ms` when set. The victim
 // is the lowest value; ties go to the least recently used, then to the lower model index.
-// The rule in force: value, unless LRU would clearly have done better lately. Two shadow caches of the same budget see
-// every use, one evicting by value, one by LRU, and count the expected cold requests each would have missed (decayed,
-// half-life `shadow_memory_misses` misses). While LRU's shadow is ahead by more than `shadow_confidence` standard
-// deviations of the difference, the victim is the least recently used instead. Value alone misjudges a model whose
-// rhythm changed until its history catches up (a once-a-day model turned busy), and LRU is the safe rule then.
+// The rule in force: one of three (LRU, value, Greedy-Dual), chosen by what each would have missed lately. Three shadow
+// caches of the same budget see every use, each evicting by one rule, and count the expected cold requests it would
+// have missed; each pair of them keeps its own record of the difference (decayed, half-life `shadow_memory_misses` of
+// the misses either of the two had). The policy starts on LRU (`shadow_start`) and takes another rule only once that
+// rule's shadow is ahead of the one in force by more than `shadow_confidence` standard deviations of the difference,
+// the spread counting `shadow_prior_misses` pseudo-misses of the fleet's mean wake-up (a lead of a handful of misses is
+// noise: held out, such leads handed the cache to a rule that then did worse than LRU). Value alone misjudges a model
+// whose rhythm changed until its history catches up (a once-a-day model turned busy), and it has little to go on in a
+// short trace; Greedy-Dual (priority = clock + uses since loaded x load time / MiB, FaasCache's keep-alive) keeps
+// small, frequently used models that neither recency nor one gap distribution per model favour. Whichever of the three
+// fits the fleet's traffic takes over.
 //
 // Threads: control thread only (SDK contract), no locks. Cost: on_ready / on_removed O(1); on_used O(1) for a gap under
 // 1 s, O(84) at most otherwise, plus O(models in the shadow) per shadow miss and eviction (a miss of a shadow is a
 // cold start of its cache: rare next to uses); pick_victim O(ready models) with O(1) per model (the value depends on
 // the current time, so no ordered structure stays valid between calls; ready sets are hundreds of models at most on
-// the evaluated workloads). Memory: ~0.8 KB per model index up to the largest seen.
+// the evaluated workloads). Memory: ~0.8 KB per model index up to the largest seen, plus 13-25 bytes per model index
+// in each of the three shadows.
 // State extension `org.warmup.state.resource-value/1` (text): the learned curves, bursts, last uses and the horizon;
 // the ready set is not state (the host reports it with on_ready after a swap), nor are the shadows (rebuilt from the
 // uses that follow).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -70,13 +78,19 @@ class ValueResource final : public sdk::Resource {
     [[nodiscard]] double expected_burst(warmup_model_index model) const;
     /// The horizon H (ms) in use; 0 before the first eviction when `horizon_ms` is not set.
     [[nodiscard]] double horizon_ms() const;
-    /// The eviction rule in force: LRU from the start (`shadow_start: lru`) until the value shadow has clearly missed
-    /// fewer expected cold requests lately, then value until LRU's is clearly ahead again (see ShadowCache); always
-    /// false with `shadow: false` or before the host has reported a budget (nothing for the shadows to compare).
-    [[nodiscard]] bool following_lru() const { return shadow_enabled_ && budget_mb_ > 0 && following_lru_; }
-    /// The decayed expected cold requests each shadow cache has missed (value, LRU); 0 before any use.
-    [[nodiscard]] double shadow_value_missed() const { return value_shadow_.missed; }
-    [[nodiscard]] double shadow_lru_missed() const { return lru_shadow_.missed; }
+    /// The eviction rules: evict the lowest predicted value per MiB, the least recently used, or the lowest
+    /// Greedy-Dual priority.
+    enum class Rule : uint8_t { value, lru, greedy_dual };
+    /// The eviction rule in force: `shadow_start` (LRU by default) until another rule's shadow has clearly missed
+    /// fewer expected cold requests lately, then that rule until a third is clearly ahead of it (see ShadowCache);
+    /// always value with `shadow: false` or before the host has reported a budget (nothing for the shadows to compare).
+    [[nodiscard]] Rule rule_in_force() const { return shadows_running() ? in_force_ : Rule::value; }
+    /// The decayed expected cold requests the shadow cache of a rule has missed; 0 before any use, and for Greedy-Dual
+    /// with `shadow_greedy_dual: false`.
+    [[nodiscard]] double shadow_missed(Rule rule) const { return shadows_[index_of(rule)].missed; }
+    /// The Greedy-Dual priority of a ready model in this policy's own cache (clock + uses since loaded x load ms /
+    /// MiB), NaN when not ready.
+    [[nodiscard]] double greedy_dual_priority(warmup_model_index model) const;
 
     static constexpr std::size_t kLengths = 84;     // gap lengths on the grid: 1 s x 2^(k/4), k < 84 (~24 days)
     static constexpr double kFirstLengthMs = 1000;  // the grid's first length
@@ -114,26 +128,44 @@ class ValueResource final : public sdk::Resource {
         double burst_count = 0;
     };
 
-    /// A cache of the same budget fed the same uses, that evicts by one rule only (value or LRU), and counts what that
-    /// rule would have left cold: a use of a model it does not hold is a miss, worth the model's expected wake-up burst
-    /// (requests), and the model is taken in, evicting by the rule until it fits. Loads are taken as instant, and the
-    /// budget is the effective one. Misses forget with a half-life of `shadow_memory_misses` misses of either cache.
-    /// Not state: rebuilt from the uses after a swap or restart.
+    /// Greedy-Dual's bookkeeping for one cache: per model index, the uses since it entered the cache and its priority
+    /// (clock + uses x load ms / MiB at its last use); the clock rises to the priority of each model it evicts.
+    struct GreedyDualBook {
+        std::vector<double> priority;
+        std::vector<uint32_t> uses;
+        double clock = 0;
+        /// A use of a model in the cache; `entered` restarts its count (the use that brought it in).
+        void touch(warmup_model_index model, const Model& entry, bool entered);
+        void evicted(warmup_model_index model) { clock = std::max(clock, priority[model]); }
+    };
+
+    /// A cache of the same budget fed the same uses, that evicts by one rule only, and counts what that rule would have
+    /// left cold: a use of a model it does not hold is a miss, worth the model's expected wake-up burst (requests), and
+    /// the model is taken in, evicting by the rule until it fits. Loads are taken as instant, and the budget is the
+    /// effective one. Misses forget with a half-life of `shadow_memory_misses` misses of any shadow. Not state: rebuilt
+    /// from the uses after a swap or restart.
     struct ShadowCache {
+        Rule rule = Rule::value;
         std::vector<uint8_t> resident;            // by model index
         std::vector<float> charged_mb;            // by model index: the size charged when taken in
         std::vector<warmup_model_index> members;  // in no particular order
         std::vector<uint32_t> position;           // by model index: where in `members`
+        GreedyDualBook greedy_dual;               // kept by the Greedy-Dual shadow only
         double used_mb = 0;
         double missed = 0;
     };
-    enum class Rule { value, lru };
+    static constexpr std::size_t kRules = 3;
+    static constexpr std::size_t index_of(Rule rule) { return static_cast<std::size_t>(rule); }
+    [[nodiscard]] bool shadows_running() const { return shadow_enabled_ && budget_mb_ > 0; }
     /// Feeds one use to a shadow cache; true when it was a miss.
-    bool shadow_use(ShadowCache& shadow, Rule rule, warmup_model_index model, warmup_time_ms now_ms);
-    /// The victim among `candidates` by the rule: the lowest value, or the least recently used (ties: the longest
-    /// idle, then the lower index). `skip` is never chosen.
+    bool shadow_use(ShadowCache& shadow, warmup_model_index model, warmup_time_ms now_ms);
+    /// Counts one use's misses and lets a rule whose shadow is clearly ahead of the one in force take over.
+    void judge_shadows(const std::array<bool, kRules>& missed, warmup_model_index model);
+    /// The victim among `candidates` by the rule: the lowest value, the least recently used, or the lowest priority in
+    /// `book` (ties: the longest idle, then the lower index). `skip` is never chosen.
     [[nodiscard]] warmup_model_index victim_by(Rule rule, const std::vector<warmup_model_index>& candidates,
-                                               warmup_time_ms now_ms, warmup_model_index skip) const;
+                                               warmup_time_ms now_ms, warmup_model_index skip,
+                                               const GreedyDualBook& book) const;
 
     Model& model_at(warmup_model_index model);
     void close_burst(Model& entry);
@@ -161,10 +193,20 @@ class ValueResource final : public sdk::Resource {
     bool shadow_enabled_ = true;
     double shadow_decay_ = 1;  // 2^(-1/shadow_memory_misses)
     double shadow_confidence_ = 1;
-    double budget_mb_ = 0;  // the effective budget last returned to the host (0: unknown, shadows off)
-    ShadowCache value_shadow_, lru_shadow_;
-    bool following_lru_ = true;  // the rule in force once the shadows run (see following_lru)
-    double shadow_spread_ = 0;   // decayed sum of squared bursts of the misses only one shadow had
+    double shadow_prior_misses_ = 32;
+    bool shadow_greedy_dual_ = true;  // whether Greedy-Dual's shadow runs (false: LRU and value only, 1.2.0)
+    double budget_mb_ = 0;            // the effective budget last returned to the host (0: unknown, shadows off)
+    std::array<ShadowCache, kRules> shadows_;  // by index_of(rule)
+    Rule in_force_ = Rule::lru;                // the rule in force once the shadows run (see rule_in_force)
+    /// What two shadows' misses say of their rules, decayed by `shadow_memory_misses` at every use that either of the
+    /// two missed (so a third shadow's misses do not age it): the lead of the second rule over the first (the first's
+    /// missed bursts minus the second's) and the spread (the sum of squared bursts of the misses only one of them had).
+    struct PairRecord {
+        double lead = 0;
+        double spread = 0;
+    };
+    std::array<PairRecord, kRules> pairs_;  // pair p compares rules p and p + 1 mod 3: value-LRU, LRU-Greedy-Dual, ...
+    GreedyDualBook greedy_dual_;  // this policy's own cache (the ready models), kept whatever rule is in force
 };
 
 }  // namespace warmup::plugins

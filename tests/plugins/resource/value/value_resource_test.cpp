@@ -1,7 +1,8 @@
 // Unit tests of org.warmup.resource.value: the victim is the ready model whose predicted next use avoids the fewest
 // cold requests per MiB (a frequent model over a daily one, a small one over a big one, a bursty one over a lone
 // request), ties go to the least recently used, the horizon follows the evictions, and the learned state survives an
-// export/import while bad state is refused without loss.
+// export/import while bad state is refused without loss; three shadow caches (value, LRU, Greedy-Dual) decide which
+// rule is in force, and a rule takes over only once its shadow clearly misses less than the one in force.
 #include "value_resource.hpp"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,8 @@ namespace {
 
 constexpr warmup_time_ms kMinute = 60'000;
 constexpr warmup_time_ms kDay = 24 * 60 * kMinute;
+
+using Rule = ValueResource::Rule;
 
 ValueResource make_policy(test::PluginTestHost& host, const std::string& yaml = "") {
     sdk::Params params(yaml);
@@ -234,16 +237,18 @@ TEST(ValueResource, StartedOnValueFollowsLruOnceItsShadowClearlyMissesLessAndNot
     auto policy = make_policy(host, params + "}");
     auto plain = make_policy(host, params + ", shadow: false}");
     const auto h = host.model("h"), x = host.model("x"), y = host.model("y");
-    EXPECT_FALSE(policy.following_lru());  // nothing missed yet: the rule it was started on
+    EXPECT_EQ(policy.rule_in_force(), Rule::value);  // nothing missed yet: the rule it was started on
     const warmup_time_ms now = daily_model_turns_busy(policy, h, x, y, 40);
     daily_model_turns_busy(plain, h, x, y, 40);
-    // The last uses were ..., h, y (step 39 is y): x is the least recently used.
-    EXPECT_GT(policy.shadow_value_missed(), policy.shadow_lru_missed());
-    EXPECT_TRUE(policy.following_lru());
+    // The last uses were ..., h, y (step 39 is y): x is the least recently used. Greedy-Dual keeps h too (it is used
+    // twice as often as x or y) and misses as much as LRU: of two rules ahead by as much, the first (LRU) is taken.
+    EXPECT_GT(policy.shadow_missed(Rule::value), policy.shadow_missed(Rule::lru));
+    EXPECT_EQ(policy.shadow_missed(Rule::greedy_dual), policy.shadow_missed(Rule::lru));
+    EXPECT_EQ(policy.rule_in_force(), Rule::lru);
     EXPECT_EQ(policy.pick_victim(now), x);
     // Without the shadows the value rule alone decides, and it still takes h for a once-a-day model.
-    EXPECT_FALSE(plain.following_lru());
-    EXPECT_EQ(plain.shadow_value_missed(), 0.0);
+    EXPECT_EQ(plain.rule_in_force(), Rule::value);
+    EXPECT_EQ(plain.shadow_missed(Rule::value), 0.0);
     EXPECT_EQ(plain.pick_victim(now), h);
 }
 
@@ -270,21 +275,116 @@ TEST(ValueResource, StartsOnLruAndTakesTheValueRuleOnceItsShadowClearlyMissesLes
     test::PluginTestHost host;
     auto policy = make_policy(host, "horizon_ms: 3600000");
     const auto x = host.model("x"), y = host.model("y"), d = host.model("d");
-    EXPECT_FALSE(policy.following_lru());  // no budget reported yet: nothing for the shadows to compare
+    EXPECT_EQ(policy.rule_in_force(), Rule::value);  // no budget reported yet: nothing for the shadows to compare
     EXPECT_EQ(policy.effective_budget_mb(2000), 2000);
-    EXPECT_TRUE(policy.following_lru());  // the default start: LRU, until value has proven itself
+    EXPECT_EQ(policy.rule_in_force(), Rule::lru);  // the default start: LRU, until another rule has proven itself
     const warmup_time_ms now = busy_pair_and_a_daily_model(policy, x, y, d, 30);
-    EXPECT_LT(policy.shadow_value_missed(), policy.shadow_lru_missed());
-    EXPECT_FALSE(policy.following_lru());
+    EXPECT_LT(policy.shadow_missed(Rule::value), policy.shadow_missed(Rule::lru));
+    EXPECT_EQ(policy.rule_in_force(), Rule::value);
     // d was used a second ago, so LRU would drop y (idle 15 min); value drops d, a day away from its next use.
     EXPECT_EQ(policy.pick_victim(now), d);
 
     // A lead within the margin is not enough: with a confidence no lead of 30 days reaches, LRU stays in force.
     auto cautious = make_policy(host, "{horizon_ms: 3600000, shadow_confidence: 100}");
     busy_pair_and_a_daily_model(cautious, x, y, d, 30);
-    EXPECT_LT(cautious.shadow_value_missed(), cautious.shadow_lru_missed());
-    EXPECT_TRUE(cautious.following_lru());
+    EXPECT_LT(cautious.shadow_missed(Rule::value), cautious.shadow_missed(Rule::lru));
+    EXPECT_EQ(cautious.rule_in_force(), Rule::lru);
     EXPECT_EQ(cautious.pick_victim(now), y);
+
+    // Nor is a lead of a few wake-ups: after 4 days value's shadow is ahead by 2, within what 32 pseudo-misses of the
+    // fleet's mean wake-up add to the spread; without them, 2 disagreements are taken as clear.
+    auto young = make_policy(host, "horizon_ms: 3600000");
+    busy_pair_and_a_daily_model(young, x, y, d, 4);
+    EXPECT_LT(young.shadow_missed(Rule::value), young.shadow_missed(Rule::lru));
+    EXPECT_EQ(young.rule_in_force(), Rule::lru);
+    auto no_prior = make_policy(host, "{horizon_ms: 3600000, shadow_prior_misses: 0}");
+    busy_pair_and_a_daily_model(no_prior, x, y, d, 4);
+    EXPECT_EQ(no_prior.rule_in_force(), Rule::value);
+}
+
+TEST(ValueResource, UnderGreedyDualTheVictimIsTheLowestUsesTimesLoadTimePerMiB) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "shadow_start: greedy-dual");
+    EXPECT_EQ(policy.effective_budget_mb(100'000), 100'000);  // room for all: no shadow evicts, none gets ahead
+    const auto a = host.model("a"), b = host.model("b"), c = host.model("c");
+    // Loads of 2 s: a priority is (clock +) uses since loaded x 2000 / MiB, the load counting as the first use.
+    policy.on_ready(a, 1000, 2000, 0);
+    policy.on_ready(b, 1000, 2000, 0);
+    policy.on_ready(c, 4000, 2000, 0);
+    for (warmup_time_ms t = 10'000; t <= 50'000; t += 10'000) policy.on_used(a, t);
+    policy.on_used(b, 100'000);
+    policy.on_used(c, 200'000);
+    EXPECT_EQ(policy.rule_in_force(), Rule::greedy_dual);
+    EXPECT_DOUBLE_EQ(policy.greedy_dual_priority(a), 6 * 2.0);
+    EXPECT_DOUBLE_EQ(policy.greedy_dual_priority(b), 2 * 2.0);
+    EXPECT_DOUBLE_EQ(policy.greedy_dual_priority(c), 2 * 0.5);
+    // LRU would take a (used last at 50 s); Greedy-Dual takes the big model c, used a moment ago.
+    EXPECT_EQ(policy.pick_victim(210'000), c);
+    // Evicting it raises the clock to its priority: every later use is priced from there.
+    policy.on_removed(c, 210'000);
+    EXPECT_TRUE(std::isnan(policy.greedy_dual_priority(c)));
+    policy.on_used(b, 220'000);
+    EXPECT_DOUBLE_EQ(policy.greedy_dual_priority(b), 1.0 + 3 * 2.0);
+    // A removal the policy did not pick (a planned unload) leaves the clock alone; back in memory, a model starts
+    // counting its uses again.
+    policy.on_removed(a, 230'000);
+    policy.on_ready(a, 1000, 2000, 240'000);
+    EXPECT_DOUBLE_EQ(policy.greedy_dual_priority(a), 1.0 + 1 * 2.0);
+}
+
+/// x used every 10 s `busy_uses` times, then y and z in turns every 10 s for `turns` uses; all three ready, 1000 MiB,
+/// the budget holding two. Greedy-Dual keeps x (its count of uses is high) and evicts y and z in turn until its clock
+/// has climbed past x's priority; LRU and value drop x at once. Returns the time after the last use.
+warmup_time_ms busy_model_then_two_in_turns(ValueResource& policy, warmup_model_index x, warmup_model_index y,
+                                            warmup_model_index z, int busy_uses, int turns) {
+    EXPECT_EQ(policy.effective_budget_mb(2000), 2000);
+    for (const auto model : {x, y, z}) policy.on_ready(model, 1000, 2000, 0);
+    warmup_time_ms t = 0;
+    for (int use = 0; use < busy_uses; ++use) policy.on_used(x, t += 10'000);
+    for (int turn = 0; turn < turns; ++turn) policy.on_used(turn % 2 == 0 ? y : z, t += 10'000);
+    return t + 1'000;
+}
+
+TEST(ValueResource, LeavesGreedyDualOnceItsShadowClearlyMissesMore) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "shadow_start: greedy-dual");
+    const auto x = host.model("x"), y = host.model("y"), z = host.model("z");
+    busy_model_then_two_in_turns(policy, x, y, z, 50, 200);
+    // Greedy-Dual's shadow missed about 50 uses of y and z; LRU's and value's only their first use each.
+    EXPECT_GT(policy.shadow_missed(Rule::greedy_dual), policy.shadow_missed(Rule::lru) + 20);
+    EXPECT_NE(policy.rule_in_force(), Rule::greedy_dual);
+
+    // Without Greedy-Dual's shadow (1.2.0's two rules) it never counts a miss.
+    auto two_rules = make_policy(host, "shadow_greedy_dual: false");
+    busy_model_then_two_in_turns(two_rules, x, y, z, 50, 200);
+    EXPECT_EQ(two_rules.shadow_missed(Rule::greedy_dual), 0.0);
+    EXPECT_EQ(two_rules.rule_in_force(), Rule::lru);
+}
+
+/// a and b in turns every 10 s, five uses each, then c once, the cycle repeated `cycles` times; all three ready, 1000
+/// MiB, the budget holding two. At c, LRU drops the older of a and b, which then drops the other, which drops c: three
+/// misses a cycle. Greedy-Dual drops c (one use since loaded) at the first return: two.
+warmup_time_ms pair_in_turns_and_an_intruder(ValueResource& policy, warmup_model_index a, warmup_model_index b,
+                                             warmup_model_index c, int cycles) {
+    EXPECT_EQ(policy.effective_budget_mb(2000), 2000);
+    for (const auto model : {a, b, c}) policy.on_ready(model, 1000, 2000, 0);
+    warmup_time_ms t = 0;
+    for (int cycle = 0; cycle < cycles; ++cycle) {
+        for (int use = 0; use < 10; ++use) policy.on_used(use % 2 == 0 ? a : b, t += 10'000);
+        policy.on_used(c, t += 10'000);
+    }
+    return t + 1'000;
+}
+
+TEST(ValueResource, LeavesLruOnceGreedyDualsShadowClearlyMissesLess) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host);
+    const auto a = host.model("a"), b = host.model("b"), c = host.model("c");
+    pair_in_turns_and_an_intruder(policy, a, b, c, 30);
+    EXPECT_LT(policy.shadow_missed(Rule::greedy_dual), policy.shadow_missed(Rule::lru));
+    // Value learns c's long gaps and drops it as well; whichever of the two missed least is in force.
+    EXPECT_NE(policy.rule_in_force(), Rule::lru);
+    EXPECT_LE(policy.shadow_missed(policy.rule_in_force()), policy.shadow_missed(Rule::greedy_dual));
 }
 
 TEST(ValueResource, RefusesBadParams) {
@@ -296,6 +396,9 @@ TEST(ValueResource, RefusesBadParams) {
     EXPECT_THROW(make_policy(host, "shadow_confidence: -1"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow: maybe"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow_start: random"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "shadow_greedy_dual: maybe"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "shadow_prior_misses: -1"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "{shadow_start: greedy-dual, shadow_greedy_dual: false}"), sdk::InvalidArgument);
 }
 
 }  // namespace
@@ -304,5 +407,5 @@ TEST(ValueResource, RefusesBadParams) {
 // The built library, opened as the host opens it (plugin_library_check.hpp).
 INSTANTIATE_TEST_SUITE_P(MechanicsPlugins, PluginLibrary,
                          ::testing::Values(warmup::test::PluginLibraryExpectation{
-                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.2.0"}),
+                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.3.0"}),
                          warmup::test::plugin_library_test_name);
