@@ -143,7 +143,7 @@ void ValueResource::on_used(warmup_model_index model, warmup_time_ms now_ms) {
         // Every shadow sees the use before it is learned: the evictions it causes are judged on what was known.
         std::array<bool, kRules> missed{};
         for (ShadowCache& shadow : shadows_) {
-            if (shadow.rule == Rule::greedy_dual && !shadow_greedy_dual_) continue;
+            if (!runs(shadow.rule)) continue;
             missed[index_of(shadow.rule)] = shadow_use(shadow, model, now_ms);
         }
         if (std::find(missed.begin(), missed.end(), true) != missed.end()) judge_shadows(missed, model);
@@ -180,6 +180,7 @@ void ValueResource::judge_shadows(const std::array<bool, kRules>& missed, warmup
     for (std::size_t first = 0; first < kRules; ++first) {
         const std::size_t second = (first + 1) % kRules;
         if (!missed[first] && !missed[second]) continue;
+        if (!runs(shadows_[first].rule) || !runs(shadows_[second].rule)) continue;  // a shadow off has no record
         PairRecord& pair = pairs_[first];
         pair.lead = pair.lead * shadow_decay_ + (missed[first] ? burst : 0.0) - (missed[second] ? burst : 0.0);
         pair.spread = pair.spread * shadow_decay_ + (missed[first] != missed[second] ? burst * burst : 0.0);
@@ -194,7 +195,7 @@ void ValueResource::judge_shadows(const std::array<bool, kRules>& missed, warmup
     const double fleet_mean_burst = fleet_burst_weight_ > 0 ? fleet_burst_sum_ / fleet_burst_weight_ : 1.0;
     const double prior_spread = shadow_prior_misses_ * fleet_mean_burst * fleet_mean_burst;
     for (std::size_t rule = 0; rule < kRules; ++rule) {
-        if (rule == current || (shadows_[rule].rule == Rule::greedy_dual && !shadow_greedy_dual_)) continue;
+        if (rule == current || !runs(shadows_[rule].rule)) continue;
         // The pair holding both rules, and the rule's lead over the one in force in it.
         const bool rule_first = (rule + 1) % kRules == current;
         const PairRecord& pair = pairs_[rule_first ? rule : current];
@@ -211,7 +212,7 @@ void ValueResource::on_removed(warmup_model_index model, warmup_time_ms now_ms) 
     if (model >= models_.size() || models_[model].ready_position == kNotReady) return;
     Model& entry = models_[model];
     if (model == last_picked_victim_) {
-        greedy_dual_.evicted(model);
+        greedy_dual_.clock = std::max(greedy_dual_.clock, victim_clock_);
         // How long this victim had lasted idle: the horizon over which memory is worth anything right now.
         const double age_ms = std::max(idle_ms(entry, now_ms), kFirstLengthMs);
         horizon_count_ = std::min(horizon_count_ + 1, kHorizonWindow);
@@ -329,7 +330,6 @@ bool ValueResource::shadow_use(ShadowCache& shadow, warmup_model_index model, wa
     shadow.position[model] = static_cast<uint32_t>(shadow.members.size());
     shadow.members.push_back(model);
     shadow.used_mb += size_mb;
-    if (greedy_dual) shadow.greedy_dual.touch(model, models_[model], /*entered=*/true);
     while (shadow.used_mb > budget_mb_ && shadow.members.size() > 1) {
         const warmup_model_index victim = victim_by(shadow.rule, shadow.members, now_ms, model, shadow.greedy_dual);
         if (greedy_dual) shadow.greedy_dual.evicted(victim);
@@ -340,11 +340,22 @@ bool ValueResource::shadow_use(ShadowCache& shadow, warmup_model_index model, wa
         shadow.position[last] = shadow.position[victim];
         shadow.members.pop_back();
     }
+    if (greedy_dual) {
+        // As the host reports a demand load to a resource plugin: the evictions first (the clock rises), then the load
+        // (the first use) and the request it served (the second), priced at the risen clock.
+        shadow.greedy_dual.touch(model, models_[model], /*entered=*/true);
+        shadow.greedy_dual.touch(model, models_[model], /*entered=*/false);
+    }
     return true;
 }
 
 warmup_model_index ValueResource::pick_victim(warmup_time_ms now_ms) {
     last_picked_victim_ = victim_by(rule_in_force(), ready_, now_ms, WARMUP_NO_MODEL, greedy_dual_);
+    // Greedy-Dual's clock is the lowest priority in the cache at each eviction: the victim's under Greedy-Dual, the
+    // lowest of the ready models' when another rule chose (the victim's own could be far above it, and the clock would
+    // then price every later load above every model in memory).
+    victim_clock_ = ready_.empty() ? 0.0 : std::numeric_limits<double>::infinity();
+    for (const warmup_model_index model : ready_) victim_clock_ = std::min(victim_clock_, greedy_dual_.priority[model]);
     return last_picked_victim_;
 }
 

@@ -36,8 +36,8 @@
 // 1 s, O(84) at most otherwise, plus O(models in the shadow) per shadow miss and eviction (a miss of a shadow is a
 // cold start of its cache: rare next to uses); pick_victim O(ready models) with O(1) per model (the value depends on
 // the current time, so no ordered structure stays valid between calls; ready sets are hundreds of models at most on
-// the evaluated workloads). Memory: ~0.8 KB per model index up to the largest seen, plus 13-25 bytes per model index
-// in each of the three shadows.
+// the evaluated workloads). Memory: ~0.8 KB per model index up to the largest seen, plus per model index 9-13 bytes
+// in the value and LRU shadows, 21-25 in Greedy-Dual's and 12 in the policy's own Greedy-Dual book.
 // State extension `org.warmup.state.resource-value/1` (text): the learned curves, bursts, last uses and the horizon;
 // the ready set is not state (the host reports it with on_ready after a swap), nor are the shadows (rebuilt from the
 // uses that follow).
@@ -82,7 +82,7 @@ class ValueResource final : public sdk::Resource {
     /// Greedy-Dual priority.
     enum class Rule : uint8_t { value, lru, greedy_dual };
     /// The eviction rule in force: `shadow_start` (LRU by default) until another rule's shadow has clearly missed
-    /// fewer expected cold requests lately, then that rule until a third is clearly ahead of it (see ShadowCache);
+    /// fewer expected cold requests lately, then that rule until another is clearly ahead of it (see ShadowCache);
     /// always value with `shadow: false` or before the host has reported a budget (nothing for the shadows to compare).
     [[nodiscard]] Rule rule_in_force() const { return shadows_running() ? in_force_ : Rule::value; }
     /// The decayed expected cold requests the shadow cache of a rule has missed; 0 before any use, and for Greedy-Dual
@@ -136,7 +136,7 @@ class ValueResource final : public sdk::Resource {
         double clock = 0;
         /// A use of a model in the cache; `entered` restarts its count (the use that brought it in).
         void touch(warmup_model_index model, const Model& entry, bool entered);
-        void evicted(warmup_model_index model) { clock = std::max(clock, priority[model]); }
+        void evicted(warmup_model_index model) { clock = std::max(clock, priority[model]); }  // its own victim
     };
 
     /// A cache of the same budget fed the same uses, that evicts by one rule only, and counts what that rule would have
@@ -157,6 +157,8 @@ class ValueResource final : public sdk::Resource {
     static constexpr std::size_t kRules = 3;
     static constexpr std::size_t index_of(Rule rule) { return static_cast<std::size_t>(rule); }
     [[nodiscard]] bool shadows_running() const { return shadow_enabled_ && budget_mb_ > 0; }
+    /// Whether the shadow of `rule` runs (Greedy-Dual's only with `shadow_greedy_dual`).
+    [[nodiscard]] bool runs(Rule rule) const { return rule != Rule::greedy_dual || shadow_greedy_dual_; }
     /// Feeds one use to a shadow cache; true when it was a miss.
     bool shadow_use(ShadowCache& shadow, warmup_model_index model, warmup_time_ms now_ms);
     /// Counts one use's misses and lets a rule whose shadow is clearly ahead of the one in force take over.
@@ -206,6 +208,7 @@ class ValueResource final : public sdk::Resource {
         double spread = 0;
     };
     std::array<PairRecord, kRules> pairs_;  // pair p compares rules p and p + 1 mod 3: value-LRU, LRU-Greedy-Dual, ...
+    double victim_clock_ = 0;     // the lowest Greedy-Dual priority in the cache when the last victim was picked
     GreedyDualBook greedy_dual_;  // this policy's own cache (the ready models), kept whatever rule is in force
 };
 

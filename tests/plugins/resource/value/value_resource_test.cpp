@@ -7,8 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
+#include "greedy_dual_resource.hpp"
 #include "plugin_library_check.hpp"
 #include "plugin_test_host.hpp"
 
@@ -361,30 +365,112 @@ TEST(ValueResource, LeavesGreedyDualOnceItsShadowClearlyMissesMore) {
     EXPECT_EQ(two_rules.rule_in_force(), Rule::lru);
 }
 
-/// a and b in turns every 10 s, five uses each, then c once, the cycle repeated `cycles` times; all three ready, 1000
-/// MiB, the budget holding two. At c, LRU drops the older of a and b, which then drops the other, which drops c: three
-/// misses a cycle. Greedy-Dual drops c (one use since loaded) at the first return: two.
-warmup_time_ms pair_in_turns_and_an_intruder(ValueResource& policy, warmup_model_index a, warmup_model_index b,
-                                             warmup_model_index c, int cycles) {
+/// f used five times every 10 s, then two of four scan models (s0-s3, in turn) once each, the cycle repeated `cycles`
+/// times; all five ready, 1000 MiB, the budget holding two. At the second scan model LRU drops f (used before the
+/// first), which then misses: three misses a cycle. Greedy-Dual keeps f (its uses since loaded price it far above a
+/// scan model's two) and drops the first scan model instead: two.
+warmup_time_ms bursts_and_a_scan(ValueResource& policy, warmup_model_index f,
+                                 const std::vector<warmup_model_index>& scan, int cycles) {
     EXPECT_EQ(policy.effective_budget_mb(2000), 2000);
-    for (const auto model : {a, b, c}) policy.on_ready(model, 1000, 2000, 0);
+    policy.on_ready(f, 1000, 2000, 0);
+    for (const auto model : scan) policy.on_ready(model, 1000, 2000, 0);
     warmup_time_ms t = 0;
     for (int cycle = 0; cycle < cycles; ++cycle) {
-        for (int use = 0; use < 10; ++use) policy.on_used(use % 2 == 0 ? a : b, t += 10'000);
-        policy.on_used(c, t += 10'000);
+        for (int use = 0; use < 5; ++use) policy.on_used(f, t += 10'000);
+        for (int k = 0; k < 2; ++k) policy.on_used(scan[(2 * cycle + k) % scan.size()], t += 10'000);
     }
     return t + 1'000;
 }
 
 TEST(ValueResource, LeavesLruOnceGreedyDualsShadowClearlyMissesLess) {
     test::PluginTestHost host;
-    auto policy = make_policy(host);
-    const auto a = host.model("a"), b = host.model("b"), c = host.model("c");
-    pair_in_turns_and_an_intruder(policy, a, b, c, 30);
-    EXPECT_LT(policy.shadow_missed(Rule::greedy_dual), policy.shadow_missed(Rule::lru));
-    // Value learns c's long gaps and drops it as well; whichever of the two missed least is in force.
+    const auto f = host.model("f");
+    const std::vector<warmup_model_index> scan{host.model("s0"), host.model("s1"), host.model("s2"), host.model("s3")};
+    auto policy = make_policy(host, "shadow_memory_misses: 1000000000");  // counts that do not forget: exact misses
+    bursts_and_a_scan(policy, f, scan, 30);
+    // Every use is its own wake-up of one request, so the counts are misses: 3 a cycle under LRU, 2 under Greedy-Dual.
+    EXPECT_NEAR(policy.shadow_missed(Rule::lru), 90, 1e-3);
+    EXPECT_NEAR(policy.shadow_missed(Rule::greedy_dual), 61, 1e-3);
     EXPECT_NE(policy.rule_in_force(), Rule::lru);
+    // Whichever rule took over missed least: value learns the scan models' long gaps and may drop them as well.
     EXPECT_LE(policy.shadow_missed(policy.rule_in_force()), policy.shadow_missed(Rule::greedy_dual));
+
+    // Without Greedy-Dual's shadow, Greedy-Dual never takes over, however much LRU thrashes.
+    auto two_rules = make_policy(host, "shadow_greedy_dual: false");
+    bursts_and_a_scan(two_rules, f, scan, 30);
+    EXPECT_EQ(two_rules.shadow_missed(Rule::greedy_dual), 0.0);
+    EXPECT_NE(two_rules.rule_in_force(), Rule::greedy_dual);
+}
+
+TEST(ValueResource, GreedyDualsShadowMissesWhatTheGreedyDualPluginMisses) {
+    // The same uses, with models of three sizes, fed to the shadow and to org.warmup.resource.greedy-dual driven as the
+    // host drives a resource plugin (a miss evicts its victims until the model fits, then on_ready and on_used).
+    test::PluginTestHost host;
+    std::vector<warmup_model_index> models;
+    std::vector<double> sizes;
+    for (int i = 0; i < 8; ++i) {
+        models.push_back(host.model("m" + std::to_string(i)));
+        sizes.push_back(i % 3 == 0 ? 500.0 : i % 3 == 1 ? 1000.0 : 2000.0);
+    }
+    const double budget = 3000;
+    auto policy = make_policy(host, "shadow_memory_misses: 1000000000");
+    ASSERT_EQ(policy.effective_budget_mb(budget), budget);
+    for (std::size_t i = 0; i < models.size(); ++i) policy.on_ready(models[i], sizes[i], 2000, 0);
+    sdk::Params params("");
+    GreedyDualResource plugin(host.host(), params);
+    std::vector<bool> resident(models.size(), false);
+    double used_mb = 0;
+    int plugin_misses = 0;
+    uint32_t state = 12345;  // a fixed linear congruential sequence: skewed picks, deterministic
+    warmup_time_ms t = 0;
+    for (int step = 0; step < 2000; ++step) {
+        state = state * 1664525u + 1013904223u;
+        const std::size_t pick = std::min<std::size_t>(models.size() - 1, (state >> 16) % 64 / (1 + (state >> 8) % 8));
+        t += 10'000;
+        policy.on_used(models[pick], t);
+        if (resident[pick]) {
+            plugin.on_used(models[pick], t);
+            continue;
+        }
+        ++plugin_misses;
+        while (used_mb + sizes[pick] > budget) {
+            const warmup_model_index victim = plugin.pick_victim(t);
+            const auto index =
+                static_cast<std::size_t>(std::find(models.begin(), models.end(), victim) - models.begin());
+            plugin.on_removed(victim, t);
+            resident[index] = false;
+            used_mb -= sizes[index];
+        }
+        plugin.on_ready(models[pick], sizes[pick], 2000, t);
+        plugin.on_used(models[pick], t);
+        resident[pick] = true;
+        used_mb += sizes[pick];
+    }
+    ASSERT_GT(plugin_misses, 200);  // the budget binds: the comparison says something
+    EXPECT_NEAR(policy.shadow_missed(Rule::greedy_dual), plugin_misses, 0.01);  // decay of 2^(-1e-9) a miss
+}
+
+TEST(ValueResource, GreedyDualsClockRisesToTheLowestPriorityWhenAnotherRuleEvicts) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host);  // LRU in force: no shadow gets ahead with room for all
+    EXPECT_EQ(policy.effective_budget_mb(100'000), 100'000);
+    const auto a = host.model("a"), b = host.model("b"), c = host.model("c");
+    policy.on_ready(a, 100, 2000, 0);   // small and costly: priority 20 a use
+    policy.on_ready(b, 1000, 2000, 0);  // priority 2 a use
+    policy.on_used(a, 10'000);
+    policy.on_used(b, 20'000);
+    EXPECT_DOUBLE_EQ(policy.greedy_dual_priority(a), 40.0);
+    EXPECT_DOUBLE_EQ(policy.greedy_dual_priority(b), 4.0);
+    // LRU drops a (used first); the clock rises to the lowest priority in the cache (b's 4), not to a's 40, so a model
+    // loaded now is priced above b, not above every model in memory.
+    EXPECT_EQ(policy.rule_in_force(), Rule::lru);
+    EXPECT_EQ(policy.pick_victim(30'000), a);
+    policy.on_removed(a, 30'000);
+    policy.on_ready(c, 1000, 2000, 40'000);
+    EXPECT_DOUBLE_EQ(policy.greedy_dual_priority(c), 4.0 + 2.0);
+    // A reload of a ready model (reported ready again) keeps its uses and reprices them at the clock and its new size.
+    policy.on_ready(b, 500, 2000, 50'000);
+    EXPECT_DOUBLE_EQ(policy.greedy_dual_priority(b), 4.0 + 2 * 4.0);
 }
 
 TEST(ValueResource, RefusesBadParams) {
