@@ -64,7 +64,7 @@ ValueResource::ValueResource(sdk::Host host, sdk::Params& params) : sdk::Resourc
     shadow_greedy_dual_ = params.get_bool("shadow_greedy_dual", true);
     shadow_decay_ = std::exp2(-1.0 / params.get_double("shadow_memory_misses", 200.0, 1.0, 1e9));
     shadow_confidence_ = params.get_double("shadow_confidence", 1.0, 0.0, 1e6);
-    shadow_prior_misses_ = params.get_double("shadow_prior_misses", 32.0, 0.0, 1e6);
+    shadow_prior_misses_ = params.get_double("shadow_prior_misses", 8.0, 0.0, 1e6);
     const std::string start = params.get_choice("shadow_start", "lru", {"lru", "value", "greedy-dual"});
     in_force_ = start == "lru" ? Rule::lru : start == "value" ? Rule::value : Rule::greedy_dual;
     if (in_force_ == Rule::greedy_dual && !shadow_greedy_dual_)

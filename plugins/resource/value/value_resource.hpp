@@ -195,7 +195,7 @@ class ValueResource final : public sdk::Resource {
     bool shadow_enabled_ = true;
     double shadow_decay_ = 1;  // 2^(-1/shadow_memory_misses)
     double shadow_confidence_ = 1;
-    double shadow_prior_misses_ = 32;
+    double shadow_prior_misses_ = 8;
     bool shadow_greedy_dual_ = true;  // whether Greedy-Dual's shadow runs (false: LRU and value only, 1.2.0)
     double budget_mb_ = 0;            // the effective budget last returned to the host (0: unknown, shadows off)
     std::array<ShadowCache, kRules> shadows_;  // by index_of(rule)

@@ -295,7 +295,7 @@ TEST(ValueResource, StartsOnLruAndTakesTheValueRuleOnceItsShadowClearlyMissesLes
     EXPECT_EQ(cautious.rule_in_force(), Rule::lru);
     EXPECT_EQ(cautious.pick_victim(now), y);
 
-    // Nor is a lead of a few wake-ups: after 4 days value's shadow is ahead by 2, within what 32 pseudo-misses of the
+    // Nor is a lead of a few wake-ups: after 4 days value's shadow is ahead by 2, within what 8 pseudo-misses of the
     // fleet's mean wake-up add to the spread; without them, 2 disagreements are taken as clear.
     auto young = make_policy(host, "horizon_ms: 3600000");
     busy_pair_and_a_daily_model(young, x, y, d, 4);
