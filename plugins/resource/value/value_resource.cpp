@@ -72,13 +72,13 @@ ValueResource::ValueResource(sdk::Host host, sdk::Params& params) : sdk::Resourc
     for (const Rule rule : {Rule::value, Rule::lru, Rule::greedy_dual}) shadows_[index_of(rule)].rule = rule;
 }
 
-void ValueResource::GreedyDualBook::touch(warmup_model_index model, const Model& entry, bool entered) {
+void ValueResource::GreedyDualBook::price(warmup_model_index model, const Model& entry, uint32_t use_count) {
     if (model >= priority.size()) {
         priority.resize(static_cast<std::size_t>(model) + 1);
         uses.resize(static_cast<std::size_t>(model) + 1);
     }
-    uses[model] = entered ? 1 : uses[model] + 1;
-    priority[model] = clock + static_cast<double>(uses[model]) * entry.cost_ms / entry.size_mb;
+    uses[model] = use_count;
+    priority[model] = clock + static_cast<double>(use_count) * entry.cost_ms / entry.size_mb;
 }
 
 double ValueResource::greedy_dual_priority(warmup_model_index model) const {
@@ -119,11 +119,9 @@ void ValueResource::on_ready(warmup_model_index model, double memory_mb, double 
         entry.awaiting_first_use = true;
         // The load counts as Greedy-Dual's first use (the request, or predicted request, that caused it); the
         // demand load's on_used that follows adds the second, as the greedy-dual plugin counts it.
-        greedy_dual_.touch(model, entry, /*entered=*/true);
-    } else if (model < greedy_dual_.uses.size()) {
-        // Reported ready again while ready (a reload): same uses, refreshed cost and size.
-        greedy_dual_.uses[model] -= 1;
-        greedy_dual_.touch(model, entry, /*entered=*/false);
+        greedy_dual_.entered(model, entry);
+    } else {
+        greedy_dual_.repriced(model, entry);  // reported ready again while ready (a reload): new cost and size
     }
 }
 
@@ -148,7 +146,7 @@ void ValueResource::on_used(warmup_model_index model, warmup_time_ms now_ms) {
         }
         if (std::find(missed.begin(), missed.end(), true) != missed.end()) judge_shadows(missed, model);
     }
-    greedy_dual_.touch(model, models_[model], /*entered=*/false);
+    greedy_dual_.used(model, models_[model]);
     Model& entry = models_[model];
     // A demand load reports on_ready then on_used at the same instant: its first request arrived one load earlier.
     const bool cold = entry.awaiting_first_use && now_ms == entry.ready_since_ms;
@@ -192,8 +190,7 @@ void ValueResource::judge_shadows(const std::array<bool, kRules>& missed, warmup
     const std::size_t current = index_of(in_force_);
     std::size_t chosen = current;
     double chosen_lead = 0;
-    const double fleet_mean_burst = fleet_burst_weight_ > 0 ? fleet_burst_sum_ / fleet_burst_weight_ : 1.0;
-    const double prior_spread = shadow_prior_misses_ * fleet_mean_burst * fleet_mean_burst;
+    const double prior_spread = shadow_prior_misses_ * fleet_mean_burst() * fleet_mean_burst();
     for (std::size_t rule = 0; rule < kRules; ++rule) {
         if (rule == current || !runs(shadows_[rule].rule)) continue;
         // The pair holding both rules, and the rule's lead over the one in force in it.
@@ -248,9 +245,13 @@ double ValueResource::p_use(const Model& entry, double idle, double horizon) con
 }
 
 double ValueResource::expected_burst(warmup_model_index model) const {
-    const double fleet_mean = fleet_burst_weight_ > 0 ? fleet_burst_sum_ / fleet_burst_weight_ : 1.0;
+    const double fleet_mean = fleet_mean_burst();
     if (model >= models_.size()) return fleet_mean;
     return burst_of(models_[model], fleet_mean);
+}
+
+double ValueResource::fleet_mean_burst() const {
+    return fleet_burst_weight_ > 0 ? fleet_burst_sum_ / fleet_burst_weight_ : 1.0;
 }
 
 double ValueResource::burst_of(const Model& entry, double fleet_mean) const {
@@ -289,7 +290,7 @@ warmup_model_index ValueResource::victim_by(Rule rule, const std::vector<warmup_
                                             warmup_time_ms now_ms, warmup_model_index skip,
                                             const GreedyDualBook& book) const {
     const double horizon = rule == Rule::value ? horizon_for_pick(now_ms) : 0.0;
-    const double fleet_mean_burst = fleet_burst_weight_ > 0 ? fleet_burst_sum_ / fleet_burst_weight_ : 1.0;
+    const double fleet_mean = fleet_mean_burst();
     warmup_model_index best = WARMUP_NO_MODEL;
     double best_value = std::numeric_limits<double>::infinity();
     double best_idle = 0;
@@ -299,7 +300,7 @@ warmup_model_index ValueResource::victim_by(Rule rule, const std::vector<warmup_
         const double idle = idle_ms(entry, now_ms);
         double value = 0.0;  // all equal under LRU
         if (rule == Rule::value)
-            value = p_use(entry, idle, horizon) * burst_of(entry, fleet_mean_burst) * entry.cost_ms / entry.size_mb;
+            value = p_use(entry, idle, horizon) * burst_of(entry, fleet_mean) * entry.cost_ms / entry.size_mb;
         else if (rule == Rule::greedy_dual)
             value = book.priority[model];
         // Lowest value first; ties: idle the longest (least recently used), then the lower index.
@@ -321,7 +322,7 @@ bool ValueResource::shadow_use(ShadowCache& shadow, warmup_model_index model, wa
     }
     const bool greedy_dual = shadow.rule == Rule::greedy_dual;
     if (shadow.resident[model]) {
-        if (greedy_dual) shadow.greedy_dual.touch(model, models_[model], /*entered=*/false);
+        if (greedy_dual) shadow.greedy_dual.used(model, models_[model]);
         return false;
     }
     const double size_mb = models_[model].size_mb;
@@ -343,8 +344,8 @@ bool ValueResource::shadow_use(ShadowCache& shadow, warmup_model_index model, wa
     if (greedy_dual) {
         // As the host reports a demand load to a resource plugin: the evictions first (the clock rises), then the load
         // (the first use) and the request it served (the second), priced at the risen clock.
-        shadow.greedy_dual.touch(model, models_[model], /*entered=*/true);
-        shadow.greedy_dual.touch(model, models_[model], /*entered=*/false);
+        shadow.greedy_dual.entered(model, models_[model]);
+        shadow.greedy_dual.used(model, models_[model]);
     }
     return true;
 }

@@ -134,9 +134,14 @@ class ValueResource final : public sdk::Resource {
         std::vector<double> priority;
         std::vector<uint32_t> uses;
         double clock = 0;
-        /// A use of a model in the cache; `entered` restarts its count (the use that brought it in).
-        void touch(warmup_model_index model, const Model& entry, bool entered);
+        /// The model entered the cache: its first use (the load, or the request that caused it).
+        void entered(warmup_model_index model, const Model& entry) { price(model, entry, 1); }
+        /// One more use of a model in the cache.
+        void used(warmup_model_index model, const Model& entry) { price(model, entry, uses[model] + 1); }
+        /// The same uses priced again at the current clock and the model's current cost and size (a reload).
+        void repriced(warmup_model_index model, const Model& entry) { price(model, entry, uses[model]); }
         void evicted(warmup_model_index model) { clock = std::max(clock, priority[model]); }  // its own victim
+        void price(warmup_model_index model, const Model& entry, uint32_t use_count);
     };
 
     /// A cache of the same budget fed the same uses, that evicts by one rule only, and counts what that rule would have
@@ -175,6 +180,8 @@ class ValueResource final : public sdk::Resource {
     [[nodiscard]] double idle_ms(const Model& entry, warmup_time_ms now_ms) const;
     /// The model's mean window size shrunk towards `fleet_mean` by prior_gaps pseudo-windows.
     [[nodiscard]] double burst_of(const Model& entry, double fleet_mean) const;
+    /// The fleet's mean warm wake-up (requests), 1 before any was measured.
+    [[nodiscard]] double fleet_mean_burst() const;
     [[nodiscard]] double horizon_for_pick(warmup_time_ms now_ms) const;
 
     resource::MemoryAdmission admission_;
