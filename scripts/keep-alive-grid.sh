@@ -7,7 +7,7 @@
 #   scripts/keep-alive-grid.sh configs/evaluation/servegen-mm-image-1.5x.yaml "6 7 8 9" \
 #       servegen:../shared/traces/servegen/multimodal/mm-image
 # The configuration's own arms (its last section) are replaced by `control` (the default) and one `keepalive-<K>m` arm
-# per keep; the report lands in out/keep-alive-grid/<config name>/. Prints per arm: loaded GB·h, avoidable cold
+# per keep, evicting by LRU like the curve's timers; the report lands in out/keep-alive-grid/<config name>/. Prints per arm: loaded GB·h, avoidable cold
 # requests, the ratio to the curve, the p75 per-model cold rate and the curve's p75 at the arm's memory (columns of
 # report.md, docs/replay.md), then the default against the two timers whose memory brackets its own (linearly between
 # them). Paths are relative to the repository root.
@@ -34,7 +34,8 @@ for keep in $keeps; do
       printf "%d", k * 60000 }') ||
     { echo "keep-alive-grid: '$keep' is not a keep in minutes (a number, at least 1 ms)" >&2; exit 2; }
   arms+="  - name: keepalive-${keep}m"$'\n'
-  arms+="    components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: $ttl_ms}}}"$'\n'
+  arms+="    components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: $ttl_ms}},"$'\n'
+  arms+="                 resource: {plugin: org.warmup.resource.lru}}"$'\n'
 done
 name=$(basename "$config" .yaml)
 out=${KEEP_ALIVE_GRID_OUT:-out/keep-alive-grid/$name}

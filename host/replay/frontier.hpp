@@ -7,6 +7,7 @@
 //   x = loaded GB·h, y = avoidable cold requests (or the per-model p75 cold rate).
 // - A value "on the curve" at x is the linear interpolation between the two curve points whose loaded GB·h surround
 //   x, clamped to the first (last) point's value below (above) the curve's range.
+// - The curve's timers evict by LRU whatever the configured resource is (kKeepAliveCurveResourceId).
 // Pure functions on values: no state, callable from any thread. Units as in ArmResult (GB = 1024 MiB).
 #pragma once
 
@@ -25,6 +26,17 @@ inline constexpr std::array<int64_t, 9> kKeepAliveCurveMinutes = {1, 2, 5, 10, 2
 
 /// The plugin every curve arm runs in the predictor slot, with params `ttl_ms: <TTL>`.
 inline constexpr const char* kKeepAlivePredictorId = "org.warmup.predictor.keep-alive";
+
+/// The plugin every curve arm runs in the resource slot, whatever the configuration's resource is: the curve is what
+/// memory buys without prediction, so its timers evict the least recently used model when the budget binds rather
+/// than borrow a predicting rule (value, Greedy-Dual) that would move the yardstick with the policy under test.
+inline constexpr const char* kKeepAliveCurveResourceId = "org.warmup.resource.lru";
+
+/// The params of the configured resource a curve arm keeps: the budget cap and admission rule every resource plugin
+/// shipped here shares with LRU (plugins/resource/common/memory_admission.hpp), so the timers run under the same
+/// effective budget. Every other param belongs to the configured plugin and is dropped.
+inline constexpr std::array<const char*, 5> kKeepAliveCurveResourceParams = {
+    "host_limit", "reserve_mb", "prewarm_may_evict", "cgroup_memory_max_path", "meminfo_path"};
 
 /// "keepalive-curve-<minutes>m", made distinct from every name in `taken` by a "-2", "-3", ... suffix.
 std::string keepalive_curve_arm_name(int64_t minutes, const std::vector<std::string>& taken);

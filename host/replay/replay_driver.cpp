@@ -5,6 +5,7 @@
 #include <tbb/parallel_for.h>
 #include <time.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <chrono>
@@ -347,8 +348,29 @@ struct ArmSpec {
     bool compulsory_floor = false;
 };
 
-/// What runs: the selected arms; with the frontier, one keep-alive arm per curve TTL on the top-level components;
-/// last, the hidden compulsory floor (keep forever, unlimited memory and concurrency; never reported as an arm).
+/// The resource choice of a curve arm, from the configuration's: the configured one when it is LRU already (its
+/// params, pin and path kept), otherwise LRU with those of the configured params it shares
+/// (kKeepAliveCurveResourceParams) and the configured key_path, so an error in them points where they were written.
+/// `configured.params_yaml` is a YAML map or "" (as the config loader re-emits it).
+PluginChoice keepalive_curve_resource(const PluginChoice& configured) {
+    if (configured.id == kKeepAliveCurveResourceId) return configured;
+    PluginChoice lru{kKeepAliveCurveResourceId, {}, "", "", configured.key_path};
+    if (configured.params_yaml.empty()) return lru;
+    const YAML::Node params = YAML::Load(configured.params_yaml);
+    if (!params.IsMap()) return lru;
+    YAML::Node kept(YAML::NodeType::Map);
+    for (const char* key : kKeepAliveCurveResourceParams)
+        if (params[key]) kept[key] = params[key];
+    if (kept.size() == 0) return lru;
+    YAML::Emitter out;
+    out << kept;
+    lru.params_yaml = out.c_str();
+    return lru;
+}
+
+/// What runs: the selected arms; with the frontier, one keep-alive arm per curve TTL on the top-level components
+/// (evicting by LRU: keepalive_curve_resource); last, the hidden compulsory floor (keep forever, unlimited memory and
+/// concurrency; never reported as an arm).
 std::vector<ArmSpec> arm_specs(const Config& config, const ReplayOptions& options, bool frontier) {
     std::vector<Arm> arms = config.arms;
     // Without arms the top-level components run alone, under the name warmupd gives them: the control arm.
@@ -381,6 +403,8 @@ std::vector<ArmSpec> arm_specs(const Config& config, const ReplayOptions& option
             Arm arm{keepalive_curve_arm_name(minutes, names), config.components, ""};
             arm.components[ComponentSlot::Predictor] =
                 PluginChoice{kKeepAlivePredictorId, {}, fmt::format("ttl_ms: {}", ttl_ms), "", key_path};
+            arm.components[ComponentSlot::Resource] =
+                keepalive_curve_resource(config.components[ComponentSlot::Resource]);
             names.push_back(arm.name);
             specs.push_back({std::move(arm), ttl_ms});
         }

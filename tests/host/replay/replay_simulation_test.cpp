@@ -443,20 +443,25 @@ TEST(HardBudget, PrewarmThatWouldEvictAModelNeededSoonerIsSkippedAndCounted) {
 // ---------------------------------------------------------------------------------------------------------------
 // Eviction policies.
 
-TEST(Eviction, GreedyDualKeepsTheExpensiveModelWhereLruEvictsIt) {
-    // x: 8 GiB, 60 s load (expensive); y, z: 8 GiB, 1 s load. Budget 16 GiB, no TTL. x@0, y@100s, z@200s, x@300s.
-    // At 200 s z needs room. LRU evicts the least recently used: x (used at 60 s) -> x@300s is cold and evicts y.
-    // Greedy-Dual evicts the lowest frequency x cost / size: y (1000/8192) rather than x (60000/8192) -> x@300s warm.
+/// x: 8 GiB, 60 s load (expensive); y, z: 8 GiB, 1 s load. Budget 16 GiB, no TTL. x@0, y@100s, z@200s, x@300s.
+/// At 200 s z needs room. LRU evicts the least recently used: x (used at 60 s) -> x@300s is cold and evicts y.
+/// Greedy-Dual evicts the lowest frequency x cost / size: y (1000/8192) rather than x (60000/8192) -> x@300s warm.
+Scenario expensive_model_scenario() {
     Scenario s;
     s.budget_mb = 16384;
     s.catalog =
         "  - {model: x, memory_mb: 8192, load_ms: 60000}\n"
         "  - {model: y, memory_mb: 8192, load_ms: 1000}\n"
         "  - {model: z, memory_mb: 8192, load_ms: 1000}\n";
+    s.trace_lines = "0,x\n100000,y\n200000,z\n300000,x\n";
+    return s;
+}
+
+TEST(Eviction, GreedyDualKeepsTheExpensiveModelWhereLruEvictsIt) {
+    Scenario s = expensive_model_scenario();
     s.arms =
         "  - {name: lru}\n"
         "  - {name: greedy-dual, components: {resource: {plugin: org.warmup.resource.greedy-dual}}}\n";
-    s.trace_lines = "0,x\n100000,y\n200000,z\n300000,x\n";
     const ReplayReport report = replay(s);
     const ArmResult& lru = arm_named(report, "lru");
     const ArmResult& gd = arm_named(report, "greedy-dual");
@@ -703,6 +708,48 @@ TEST(KeepAliveFrontierConfig, ReplayFrontierTrueInTheConfigAddsTheCurveAsTheFlag
     ASSERT_EQ(report.arms.size(), 1u + kKeepAliveCurveMinutes.size());
     EXPECT_TRUE(report.frontier);
     EXPECT_TRUE(report.arms[0].keepalive_curve_ratio.has_value());
+}
+
+TEST(KeepAliveFrontierResource, CurveTimersEvictByLruWhateverResourceTheConfigurationNames) {
+    // The expensive-model scenario with Greedy-Dual at the top level: a 4-hour timer under the configuration's
+    // resource keeps x (3 cold requests, y evicted); the curve's 4-hour timer evicts by LRU (x leaves at 200 s and its
+    // return is cold: 4 cold requests, 2 evictions), the timer of section 8 whatever resource the policy uses.
+    Scenario s = expensive_model_scenario();
+    s.resource = "{plugin: org.warmup.resource.greedy-dual}";
+    s.arms =
+        "  - {name: timer, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: "
+        "14400000}}}}\n";
+    const ReplayReport report = replay(s, /*frontier=*/true);
+    const ArmResult& timer = arm_named(report, "timer");
+    EXPECT_EQ(timer.cold_requests, 3u);
+    EXPECT_EQ(timer.evictions, 1u);
+    const ArmResult& curve = arm_named(report, "keepalive-curve-240m");
+    EXPECT_EQ(curve.cold_requests, 4u);
+    EXPECT_EQ(curve.evictions, 2u);
+    for (const ArmResult& arm : report.arms) {
+        if (!arm.frontier_curve) continue;
+        EXPECT_NE(std::find(arm.plugins.begin(), arm.plugins.end(), "resource=org.warmup.resource.lru@1.0.0"),
+                  arm.plugins.end())
+            << arm.name;
+    }
+}
+
+TEST(KeepAliveFrontierResource, CurveTimersKeepTheBudgetParamsLruSharesAndDropTheOthers) {
+    // The value resource at the top level with a param of its own (shadow_start, which LRU would refuse) and a host
+    // limit: MemTotal 16 GiB less reserve_mb 8 GiB leaves room for one 8 GiB model. The curve's timers run LRU under
+    // the same limit, so every load evicts the model before it: 4 cold requests, 3 evictions (2 with the 16 GiB
+    // budget alone).
+    TempDir dir("warmup-replay-test");
+    const fs::path meminfo = dir.path() / "meminfo";
+    write_file(meminfo, "MemTotal:       16777216 kB\n");
+    Scenario s = expensive_model_scenario();
+    s.resource =
+        "{plugin: org.warmup.resource.value, params: {shadow_start: value, host_limit: meminfo, meminfo_path: \"" +
+        meminfo.string() + "\", reserve_mb: 8192}}";
+    const ReplayReport report = replay(s, /*frontier=*/true);
+    const ArmResult& curve = arm_named(report, "keepalive-curve-240m");
+    EXPECT_EQ(curve.cold_requests, 4u);
+    EXPECT_EQ(curve.evictions, 3u);
 }
 
 TEST(ReplayArms, AnArmMayCompareAnotherBuildOfAPluginIdTheTopLevelUses) {
