@@ -32,23 +32,49 @@ void ValueResource::Survival::add(double gap_ms, double growth) {
     // Every gap counts at length 0 (the first count is of all gaps); those of 1 s or more also at the lengths they
     // reach.
     const double position = grid_position(gap_ms);
-    const std::size_t last =
-        position >= 0 ? std::min<std::size_t>(kLengths - 1, static_cast<std::size_t>(position)) : 0;
-    for (std::size_t k = 0; k <= last; ++k) longer[k] += scale;
+    const auto last = static_cast<uint8_t>(
+        position >= 0 ? std::min<std::size_t>(kLengths - 1, static_cast<std::size_t>(position)) : 0);
+    if (all == 0) {
+        first = last;  // the first gap: it alone reaches every length up to its own
+    } else if (last < first) {
+        // A gap shorter than every one before: the lengths between it and the old shortest keep the count of all
+        // the gaps before it, stored now since this one does not reach them.
+        reach.insert(reach.begin(), first - last, all);
+        first = last;
+    }
+    if (last > first) {
+        const std::size_t reached = last - first;
+        if (reach.size() < reached) reach.resize(reached, 0.0);
+        for (std::size_t i = 0; i < reached; ++i) reach[i] += scale;
+    }
+    all += scale;
     scale *= growth;
     if (scale > kRescaleAt) {
-        for (double& count : longer) count /= scale;
+        all /= scale;
+        for (double& count : reach) count /= scale;
         scale = 1;
     }
 }
 
 double ValueResource::Survival::at(double t_ms) const {
     const double position = grid_position(t_ms);
-    if (position <= 0) return longer[0] / scale;
+    if (position <= 0) return all / scale;
     const auto k = static_cast<std::size_t>(position);
-    if (k >= kLengths - 1) return longer[kLengths - 1] / scale;
+    if (k >= kLengths - 1) return count(kLengths - 1) / scale;
     const double fraction = position - static_cast<double>(k);
-    return (longer[k] * (1 - fraction) + longer[k + 1] * fraction) / scale;
+    return (count(k) * (1 - fraction) + count(k + 1) * fraction) / scale;
+}
+
+void ValueResource::Survival::assign(const std::array<double, kLengths>& counts) {
+    all = counts[0];
+    std::size_t shortest = 0;
+    while (shortest + 1 < kLengths && counts[shortest + 1] == all) ++shortest;
+    std::size_t end = kLengths;
+    while (end > shortest + 1 && counts[end - 1] == 0) --end;
+    first = static_cast<uint8_t>(shortest);
+    reach.assign(counts.begin() + static_cast<std::ptrdiff_t>(shortest + 1),
+                 counts.begin() + static_cast<std::ptrdiff_t>(end));
+    scale = 1;
 }
 
 ValueResource::ValueResource(sdk::Host host, sdk::Params& params) : sdk::Resource(host), admission_(params) {
@@ -368,7 +394,7 @@ std::string ValueResource::export_state() const {
         text += number;
     };
     auto put_survival = [&](const Survival& survival) {
-        for (const double count : survival.longer) put(count / survival.scale);
+        for (std::size_t k = 0; k < kLengths; ++k) put(survival.count(k) / survival.scale);
     };
     text += "-1";
     put(log_horizon_ms_);
@@ -379,7 +405,7 @@ std::string ValueResource::export_state() const {
     text += '\n';
     for (std::size_t model = 0; model < models_.size(); ++model) {
         const Model& entry = models_[model];
-        if (entry.last_used_ms == WARMUP_TIME_NEVER && entry.gaps.longer[0] == 0 && entry.burst_weight == 0) continue;
+        if (entry.last_used_ms == WARMUP_TIME_NEVER && entry.gaps.all == 0 && entry.burst_weight == 0) continue;
         text += std::to_string(model) + ' ' +
                 std::to_string(entry.last_used_ms == WARMUP_TIME_NEVER ? int64_t{-1} : entry.last_used_ms);
         put(entry.burst_sum);
@@ -398,12 +424,13 @@ void ValueResource::import_state(std::string_view data) {
         return value;
     };
     auto read_survival = [&](Survival& survival, const std::string& whose) {
+        std::array<double, kLengths> counts{};
         for (std::size_t k = 0; k < kLengths; ++k) {
-            survival.longer[k] = non_negative("(gap count)");
-            if (k > 0 && survival.longer[k] > survival.longer[k - 1] * (1 + 1e-6))
+            counts[k] = non_negative("(gap count)");
+            if (k > 0 && counts[k] > counts[k - 1] * (1 + 1e-6))
                 bad_state("the gap counts of " + whose + " increase with the gap length (they count gaps >= it)");
         }
-        survival.scale = 1;
+        survival.assign(counts);
     };
     struct Learned {
         Survival gaps;

@@ -100,16 +100,29 @@ class ValueResource final : public sdk::Resource {
     static constexpr const char* kStateSchema = "org.warmup.state.resource-value/1";
     static constexpr uint32_t kNotReady = UINT32_MAX;
 
-    /// Decayed survival counts: longer[k] = weight of the past gaps >= length k, in units of `scale` (the weight the
+    /// Decayed survival counts: count(k) = weight of the past gaps >= length k, in units of `scale` (the weight the
     /// next gap gets; it grows by 2^(1/half-life) per gap instead of every count decaying, so adding a gap is one pass
-    /// over the lengths it covers).
+    /// over the lengths it covers). Kept sparse, the same numbers as a dense array of kLengths counts: every gap
+    /// reaches the lengths up to the shortest gap's (their counts are all equal, `all`) and none reaches a length past
+    /// the longest gap's (0 there), so only the lengths in between are stored. A model whose gaps span a few lengths
+    /// costs tens of bytes instead of 84 counts (10 k models: docs/benchmarks.md).
     struct Survival {
-        std::array<double, kLengths> longer{};
+        double all = 0;             // the count at lengths 0 .. first (every gap reaches them)
+        std::vector<double> reach;  // reach[i]: the count at length first + 1 + i; 0 past the end
         double scale = 1;
+        uint8_t first = 0;
         void add(double gap_ms, double growth);
+        /// The count at grid length k (< kLengths), in units of `scale`.
+        [[nodiscard]] double count(std::size_t k) const {
+            if (k <= first) return all;
+            const std::size_t i = k - first - 1;
+            return i < reach.size() ? reach[i] : 0.0;
+        }
         /// Decayed count of gaps >= t (linear between grid lengths, the first length's count below it).
         [[nodiscard]] double at(double t_ms) const;
-        [[nodiscard]] double total() const { return longer[0] / scale; }
+        [[nodiscard]] double total() const { return all / scale; }
+        /// Replaces the counts by `counts` (non-increasing, in units of a scale of 1).
+        void assign(const std::array<double, kLengths>& counts);
     };
 
     struct Model {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -214,6 +215,41 @@ TEST(ValueResource, StateRoundTripsAndBadStateIsRefusedWithoutLoss) {
         EXPECT_THROW(target.import_state(bad), sdk::Error);
         EXPECT_EQ(target.export_state(), before);
     }
+}
+
+TEST(ValueResource, EachGapCountsAtEveryGridLengthItReachesWhateverOrderTheGapsCameIn) {
+    // Gaps of 10 min, 30 s, 2 h, 10 min, 0.5 s and 1 day: the first, then one shorter than all before, a longer one,
+    // an equal one, one under the grid's first length (it counts at length 0 only) and the longest. The count at grid
+    // length k (1 s x 2^(k/4)) is the number of gaps at least that long (no forgetting to speak of: a half-life of
+    // 1e9 gaps), whatever the order; the counts survive an export and import exactly.
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "memory_gaps: 1000000000");
+    const auto model = host.model("m");
+    const std::vector<warmup_time_ms> gaps = {10 * kMinute, 30'000, 120 * kMinute, 10 * kMinute, 500, kDay};
+    cold_use(policy, model, 0);
+    warmup_time_ms t = 0;
+    for (const warmup_time_ms gap : gaps) policy.on_used(model, t += gap);
+
+    const std::string state = policy.export_state();
+    const std::string prefix = "\n" + std::to_string(model) + ' ';
+    const auto line_at = state.find(prefix);
+    ASSERT_NE(line_at, std::string::npos) << state;
+    std::istringstream fields(state.substr(line_at + 1, state.find('\n', line_at + 1) - line_at - 1));
+    double index = 0, last_used = 0, burst_sum = 0, burst_weight = 0;
+    fields >> index >> last_used >> burst_sum >> burst_weight;
+    EXPECT_EQ(last_used, static_cast<double>(t));
+    for (std::size_t k = 0; k < ValueResource::kLengths; ++k) {
+        const double length_ms = 1000.0 * std::exp2(static_cast<double>(k) / 4);
+        const auto reaching = std::count_if(gaps.begin(), gaps.end(), [&](warmup_time_ms gap) {
+            return k == 0 || static_cast<double>(gap) >= length_ms;
+        });
+        double count = -1;
+        ASSERT_TRUE(fields >> count) << "length " << k;
+        EXPECT_NEAR(count, static_cast<double>(reaching), 1e-6) << "length " << k;
+    }
+    auto target = make_policy(host, "memory_gaps: 1000000000");
+    target.import_state(state);
+    EXPECT_EQ(target.export_state(), state);
 }
 
 /// A model used once a day for `days` days at `offset_ms`, then (from `phase_ms`) a stream of uses 10 s apart in the
