@@ -97,7 +97,7 @@ std::optional<Config> read_daemon_config(const DaemonOptions& options) {
                                                                 std::filesystem::current_path(), executable_dir())
                                              : load_config_file(options.config_file, executable_dir());
     } catch (const std::exception& error) {  // a ConfigError, or a file that cannot be read
-        startup_log().error("CONFIG_ERROR {}", error.what());
+        startup_log().critical("CONFIG_ERROR {}", error.what());
         return std::nullopt;
     }
     if (options.port) config.http.port = static_cast<uint16_t>(*options.port);
@@ -154,7 +154,7 @@ std::optional<int> await_bind_address(const Config& config, const DaemonOptions&
             where, *problem, waited_s, kExitTemporaryFailure);
         return kExitTemporaryFailure;
     }
-    startup_log().error("CONFIG_ERROR {}: {}", where, *problem);
+    startup_log().critical("CONFIG_ERROR {}: {}", where, *problem);
     return 2;
 }
 
@@ -317,7 +317,7 @@ int main(int argc, char** argv) {
     if (const auto status = await_bind_address(config, options, stop_signals)) return *status;
     // A non-loopback bind needs an access token; then every mutating request must carry it.
     if (const auto refused = bind_refusal_reason(config.http.bind, config.http.resolved_access_token())) {
-        startup_log().error("SECURITY_ERROR {}", *refused);
+        startup_log().critical("SECURITY_ERROR {}", *refused);
         return 2;
     }
     for (const std::string& notice : config.notices) spdlog::info("CONFIG_NOTICE {}", notice);

@@ -1183,12 +1183,12 @@ void WarmupEngine::start_load(warmup_model_index model, warmup_time_ms now_ms) {
                     retry ? "retry of a failed restore of the warm set" : "pre-warm started: restore of the warm set";
             Decision& prewarm = decision(DecisionKind::Prewarm, model, reason,
                                          state.operator_prewarm ? by_engine() : plan_author(state), now_ms);
-            state.operator_prewarm = false;
             prewarm.need_mb = state.need_mb;
             prewarm.used_mb -= state.charged_mb;  // before this load was charged
             options_.decisions->record(prewarm);
         }
     }
+    state.operator_prewarm = false;  // it describes the queued load, which has started
     metric(WARMUP_METRIC_WARMUP_STARTED, model, now_ms, 1);
     executor_.start_load(model, state.ticket, now_ms);
 }
@@ -1671,12 +1671,18 @@ void WarmupEngine::set_memory_budget_mb(double configured_mb, warmup_time_ms now
 
 void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {
     stopped_ = true;
+    // A restore of the warm set waiting for memory is cancelled like any pre-warm, and kept for the resume.
+    for (warmup_model_index model = 0; model < models_.size(); ++model)
+        if (const ModelSlot& state = models_[model]; state.in_memory_fifo && state.operator_prewarm &&
+                                                     state.reason != LoadReason::Demand && state.waiting.empty())
+            restores_kept_by_stop_.push_back(model);
     skip_waiting_prewarms("pre-warm cancelled by an emergency stop", now_ms);
     // Cancel queued pre-warms; demand loads stay queued (a request is waiting for each).
     for (warmup_model_index model = 0; model < models_.size(); ++model) {
         ModelSlot& state = models_[model];
         state.warm_start_at = kNever;
         if (state.residency == WARMUP_RESIDENCY_QUEUED && state.waiting.empty() && !state.in_memory_fifo) {
+            if (state.operator_prewarm) restores_kept_by_stop_.push_back(model);
             unqueue(model);
             set_residency(state, WARMUP_RESIDENCY_ABSENT);
         }
@@ -1685,10 +1691,25 @@ void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {
     metric(WARMUP_METRIC_QUEUE_DEPTH, WARMUP_NO_MODEL, now_ms, static_cast<double>(queue_depth()));
 }
 
-void WarmupEngine::resume(warmup_time_ms now_ms) {
+std::size_t WarmupEngine::resume(warmup_time_ms now_ms, bool restore_warm_set) {
     advance(now_ms);  // loads may start now: the memory held so far is accounted up to here first
     stopped_ = false;
+    std::vector<warmup_model_index> restores;
+    restores.swap(restores_kept_by_stop_);
+    std::size_t queued = 0;
+    if (restore_warm_set)
+        for (const warmup_model_index model : restores)
+            if (queue_restore(model, now_ms)) ++queued;
     dispatch(now_ms);
+    return queued;
+}
+
+bool WarmupEngine::queue_restore(warmup_model_index model, warmup_time_ms now_ms) {
+    const bool was_absent = model >= models_.size() || models_[model].residency == WARMUP_RESIDENCY_ABSENT;
+    enqueue_load(model, LoadReason::Prewarm, now_ms);
+    if (!was_absent || models_[model].residency != WARMUP_RESIDENCY_QUEUED) return false;
+    models_[model].operator_prewarm = true;
+    return true;
 }
 
 void WarmupEngine::replace_components(const ComponentSet& components, warmup_time_ms now_ms) {

@@ -293,15 +293,16 @@ class WarmupEngine {
     /// Fires every timer due at or before now_ms, each at now_ms (callers step time to each due time in replay).
     void run_timers(warmup_time_ms now_ms);
 
-    /// Queues a pre-warm of `model` now (operator's restore of the warm set). Ignored in emergency stop or when the
-    /// model is already queued, loading or ready.
+    /// Queues a pre-warm of `model` now (operator's restore of the warm set). Ignored when the model is already
+    /// queued, loading or ready. In emergency stop it is kept for resume(now, true) instead: a daemon restarted while
+    /// stopped brings its warm set back when the stop is lifted.
     void request_prewarm(warmup_model_index model, warmup_time_ms now_ms) {
-        if (stopped_) return;
+        if (stopped_) {
+            restores_kept_by_stop_.push_back(model);
+            return;
+        }
         advance(now_ms);
-        const bool was_absent = model >= models_.size() || models_[model].residency == WARMUP_RESIDENCY_ABSENT;
-        enqueue_load(model, LoadReason::Prewarm, now_ms);
-        if (was_absent && options_.decisions != nullptr && models_[model].residency == WARMUP_RESIDENCY_QUEUED)
-            models_[model].operator_prewarm = true;
+        queue_restore(model, now_ms);
         dispatch(now_ms);
     }
 
@@ -331,7 +332,9 @@ class WarmupEngine {
     /// Emergency stop: no new warm-ups start, queued ones are cancelled, loaded models stay. Demand loads still run
     /// (a waiting request must be served). resume() leaves the mode.
     void emergency_stop(warmup_time_ms now_ms);
-    void resume(warmup_time_ms now_ms);
+    /// Leaves the emergency stop. The restores of the warm set the stop held back (asked for while stopped, or queued
+    /// and cancelled by it) are queued again when `restore_warm_set`, else forgotten; returns how many were queued.
+    std::size_t resume(warmup_time_ms now_ms, bool restore_warm_set = true);
     [[nodiscard]] bool stopped() const noexcept { return stopped_; }
 
     /// Replaces component plugins between two steps (hot-swap). The caller keeps the old instances alive until this
@@ -494,6 +497,9 @@ class WarmupEngine {
     /// model stays absent and its next load counts attempts from the first again.
     void drop_retry(warmup_model_index model, warmup_time_ms now_ms);
     void enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms);
+    /// Queues a restore of the warm set for `model` (a pre-warm marked operator_prewarm) when it is absent; no
+    /// dispatch. Returns whether it was queued.
+    bool queue_restore(warmup_model_index model, warmup_time_ms now_ms);
     /// Queues `model` in the built-in strict-priority queue, with the class and time of its queued item.
     void push_fallback(warmup_model_index model);
     /// Takes `model`'s queued item out of whichever queue holds it (a cancelled or superseded warm-up).
@@ -620,6 +626,7 @@ class WarmupEngine {
     uint32_t in_flight_ = 0;
     uint64_t residency_sequence_ = 0;  // see residency_sequence()
     bool stopped_ = false;
+    std::vector<warmup_model_index> restores_kept_by_stop_;  // request_prewarm's models held back by the stop
     bool loads_held_ = false;  // hold_loads(): dispatch starts nothing until release_loads()
     warmup_time_ms accounted_until_ms_ = WARMUP_TIME_NEVER;
 

@@ -59,18 +59,34 @@ OperationResult LiveRuntime::emergency_stop() {
 }
 
 OperationResult LiveRuntime::resume() {
-    const bool was_stopped = call_on_control([this](WarmupEngine& engine) {
-        const bool stopped = engine.stopped();
-        set_emergency_stop(false);  // every arm, each planned again (the stop dropped every planned pre-warm)
-        return stopped;
+    struct Resumed {
+        bool was_stopped = false;
+        std::size_t restores = 0;  ///< models of the warm set the stop held back, queued now
+    };
+    const Resumed resumed = call_on_control([this](WarmupEngine& engine) {
+        Resumed out;
+        out.was_stopped = engine.stopped();
+        const warmup_time_ms now_ms = clock_.now_ms();
+        // Every arm, each planned again (the stop dropped every planned pre-warm), and the warm set restored while
+        // stopped (a restart in an emergency stop) or cancelled by the stop loaded again.
+        for (auto& arm : arms_) {
+            if (!arm->engine->stopped()) continue;
+            out.restores += arm->engine->resume(now_ms, /*restore_warm_set=*/true);
+            arm->engine->replan_all(now_ms);
+        }
+        return out;
     });
     OperationResult result;
-    if (!was_stopped) {
+    if (!resumed.was_stopped) {
         result.notes.push_back("no emergency stop was in force: nothing changed");
         return result;
     }
-    spdlog::warn("EMERGENCY_STOP_LIFTED warm-ups start again on the running configuration; every model planned again");
+    spdlog::warn(
+        "EMERGENCY_STOP_LIFTED warm-ups start again on the running configuration; every model planned again, {} "
+        "model(s) of the warm set queued again",
+        resumed.restores);
     result.notes.push_back("emergency stop lifted: warm-ups start again on the running configuration");
+    result.facts.emplace_back("warm_set_restores_queued", static_cast<double>(resumed.restores));
     // The stop was saved with the state; its end is saved the same way, so a restart does not stop again.
     if (state_store_) {
         const OperationResult saved = snapshot_now();
@@ -167,8 +183,10 @@ OperationResult LiveRuntime::reset_to_safe() {
         const bool stopped = engine.stopped();
         // The emergency stop dropped every planned pre-warm: plan every model again now, not at its next event.
         const warmup_time_ms now_ms = clock_.now_ms();
+        // The warm set the stop held back is not loaded on the safe configuration's smaller budget: it leaves from
+        // what is loaded now.
         for (auto& arm : arms_) {
-            arm->engine->resume(now_ms);
+            arm->engine->resume(now_ms, /*restore_warm_set=*/false);
             arm->engine->replan_all(now_ms);
         }
         return stopped;

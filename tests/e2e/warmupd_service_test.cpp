@@ -224,8 +224,9 @@ TEST(ProgramUsage, AHostNameThatDoesNotResolveIsRefusedAsNoAddressBeforeTheSecur
 }
 
 TEST(ProgramLogging, WhatWarmupdSaysBeforeItRunsIsInTheConfiguredFormatAndCarriesTheJournalsPriority) {
-    // A refused start (no token on a non-loopback address) under systemd: the refusal is an error line the journal
-    // files as one (`journalctl -p err`), in the configured JSON; the lines of a running daemon carry their levels too.
+    // A refused start (no token on a non-loopback address) under systemd: the refusal is a critical line the journal
+    // files as one (`journalctl -p crit`, like every refused start), in the configured JSON; the lines of a running
+    // daemon carry their levels too.
     warmup::test::TempDir dir("warmupd-journal");
     const auto refused = dir.write("refused.yaml", config_yaml() + "log_format: json\nhttp: {bind: 0.0.0.0}\n");
     Daemon refusal({"--config", refused.string()}, Daemon::Capture::AsTheJournal);
@@ -234,11 +235,11 @@ TEST(ProgramLogging, WhatWarmupdSaysBeforeItRunsIsInTheConfiguredFormatAndCarrie
     EXPECT_TRUE(status->exited && status->code == 2) << refusal.log();
     refusal.wait_for_log_end(kExitTimeout);
     const std::string line = refusal.log().substr(0, refusal.log().find('\n'));
-    ASSERT_TRUE(line.starts_with("<3>")) << refusal.log();
+    ASSERT_TRUE(line.starts_with("<2>")) << refusal.log();
     const json parsed = json::parse(line.substr(3), nullptr, false);
     ASSERT_TRUE(parsed.is_object()) << line;
     EXPECT_EQ(parsed["code"], "SECURITY_ERROR");
-    EXPECT_EQ(parsed["level"], "error");
+    EXPECT_EQ(parsed["level"], "critical");
 
     const auto running = dir.write("running.yaml", config_yaml());
     Daemon daemon({"--config", running.string(), "--port", "0"}, Daemon::Capture::AsTheJournal);

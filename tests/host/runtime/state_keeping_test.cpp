@@ -418,9 +418,34 @@ TEST_F(TransitionsTest, AnEmergencyStopStaysInForceAcrossARestartUntilResetToSaf
 
     ASSERT_EQ(post("/api/warmup/reset-to-safe").first, 200);
     EXPECT_EQ(get_json("/api/warmup/status").second["emergency_stop"], false);
+    // The safe configuration starts from what is loaded: the warm set the stop held back is not loaded.
+    EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_ABSENT);
     stop();
     start(with_state);
     EXPECT_EQ(get_json("/api/warmup/status").second["emergency_stop"], false);
+}
+
+TEST_F(TransitionsTest, ResumeAfterARestartDuringAnEmergencyStopLoadsTheWarmSetAgain) {
+    // m/a is loaded when the operator stops new warm-ups, then the daemon restarts: the stop holds and m/a stays
+    // unloaded. Resume lifts the stop and restores the warm set of before the restart, as a restart without a stop
+    // would have.
+    const Config with_state =
+        config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
+    start(with_state);
+    use_and_wait_ready("m/a");
+    ASSERT_EQ(post("/api/warmup/emergency-stop").first, 200);
+    stop();
+
+    start(with_state);
+    EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_ABSENT);
+    const auto before = counters();  // restored with the state
+    const auto [status, resumed] = post("/api/warmup/resume");
+    ASSERT_EQ(status, 200) << resumed.dump();
+    EXPECT_EQ(resumed["warm_set_restores_queued"], 1) << resumed.dump();
+    EXPECT_TRUE(poll_until([&] { return residency("m/a") == WARMUP_RESIDENCY_READY; }, 5s));
+    // A restore of the warm set (a pre-warm), not a request's load.
+    EXPECT_EQ(counters().prewarms_started, before.prewarms_started + 1);
+    EXPECT_EQ(counters().demand_loads, before.demand_loads);
 }
 
 TEST_F(TransitionsTest, ResumeLiftsTheEmergencyStopOnTheRunningConfigurationAndSavesIt) {
