@@ -26,6 +26,20 @@ if awk '/^arms:/ { arms = 1; next } arms && /^[^ #-]/ { found = 1 } END { exit !
   echo "keep-alive-grid: '$config' has sections after 'arms:'; put 'arms:' last" >&2
   exit 2
 fi
+# The timers evict by LRU, like the curve's (docs/simulation-rules.md, section 8): they inherit a top-level LRU as
+# written; another resource is replaced by a plain LRU, whose budget params (host_limit, reserve_mb, ...) the curve's
+# timers keep and these do not, so say so when there are params.
+top_resource=$(awk '/^components:/ { inside = 1; next } inside && /^[^ #]/ { inside = 0 }
+    slot && /^    / { printf " %s", $0; next } slot { exit }
+    inside && /^  resource:/ { slot = 1; printf "%s", $0 }' "$config")
+timer_resource=""
+if [ -n "$top_resource" ] && ! grep -q 'plugin: *org\.warmup\.resource\.lru\b' <<<"$top_resource"; then
+  timer_resource=", resource: {plugin: org.warmup.resource.lru}"
+  if grep -q 'params' <<<"$top_resource"; then
+    echo "keep-alive-grid: the timers evict by plain LRU, without the params of the configured resource:" \
+      "$(tr -s ' ' <<<"$top_resource")" >&2
+  fi
+fi
 arms=""
 for keep in $keeps; do
   # A whole number of milliseconds, at least one.
@@ -34,8 +48,7 @@ for keep in $keeps; do
       printf "%d", k * 60000 }') ||
     { echo "keep-alive-grid: '$keep' is not a keep in minutes (a number, at least 1 ms)" >&2; exit 2; }
   arms+="  - name: keepalive-${keep}m"$'\n'
-  arms+="    components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: $ttl_ms}},"$'\n'
-  arms+="                 resource: {plugin: org.warmup.resource.lru}}"$'\n'
+  arms+="    components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: $ttl_ms}}$timer_resource}"$'\n'
 done
 name=$(basename "$config" .yaml)
 out=${KEEP_ALIVE_GRID_OUT:-out/keep-alive-grid/$name}

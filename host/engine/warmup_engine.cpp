@@ -1460,6 +1460,7 @@ uint64_t WarmupEngine::adopt_unload(const PendingUnload& unload, warmup_time_ms 
 void WarmupEngine::release_loads(warmup_time_ms now_ms) {
     loads_held_ = false;
     advance(now_ms);
+    evict_over_budget(now_ms);  // a budget that shrank while held (set_memory_budget_mb)
     dispatch(now_ms);
 }
 
@@ -1653,6 +1654,13 @@ void WarmupEngine::set_memory_budget_mb(double configured_mb, warmup_time_ms now
     options_.memory_budget_mb = configured_mb;
     budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self, configured_mb);
     if (!(budget_mb_ > 0)) budget_mb_ = configured_mb;
+    // While loads are held (a reload), the models this arm holds may still go to the arms that serve them now: what
+    // is over the new budget is evicted when the hold ends, once they have.
+    if (!loads_held_) evict_over_budget(now_ms);
+    dispatch(now_ms);
+}
+
+void WarmupEngine::evict_over_budget(warmup_time_ms now_ms) {
     if (used_mb_ > budget_mb_ + 1e-9) {
         const uint64_t evictions_before = counters_.evictions;
         const double used_before_mb = used_mb_;
@@ -1666,7 +1674,6 @@ void WarmupEngine::set_memory_budget_mb(double configured_mb, warmup_time_ms now
         spdlog::warn("BUDGET_SHRUNK {:.0f} MiB budget: {} ready model(s) evicted, {:.0f} -> {:.0f} MiB in use{}",
                      budget_mb_, counters_.evictions - evictions_before, used_before_mb, used_mb_, charged_until);
     }
-    dispatch(now_ms);
 }
 
 void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {

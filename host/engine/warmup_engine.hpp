@@ -269,9 +269,11 @@ class WarmupEngine {
 
     /// [control] Holds every load start (dispatch) until release_loads(): for a reload that changes budgets and moves
     /// models and unloads between engines, so that no load starts before every engine's books hold what the server
-    /// does. Evictions still run. Not nested: one release ends any number of holds.
+    /// does. Evictions still run, except those of a budget that shrank meanwhile (set_memory_budget_mb): the models
+    /// over it may be about to go to the arms that serve them now, so they wait for the release. Not nested: one
+    /// release ends any number of holds.
     void hold_loads() noexcept { loads_held_ = true; }
-    /// [control] Ends hold_loads() and starts what fits now.
+    /// [control] Ends hold_loads(), evicts what is still over a budget that shrank meanwhile, and starts what fits.
     void release_loads(warmup_time_ms now_ms);
 
     /// Asks the scheduler for a plan for `model` now (trigger TIMER), e.g. before its first request. Only a policy
@@ -345,7 +347,8 @@ class WarmupEngine {
     void metric(warmup_metric_kind kind, warmup_model_index model, warmup_time_ms ts_ms, double value);
 
     /// A new configured budget (reload, reset-to-safe); the resource plugin may lower it. A budget that shrank below
-    /// what is loaded is enforced at once: ready models are evicted in the resource plugin's pick_victim order
+    /// what is loaded is enforced at once (while loads are held, at their release): ready models are evicted in the
+    /// resource plugin's pick_victim order
     /// (oldest idle while its circuit is open) until the rest fits, each counted as an eviction; loading models are
     /// never evicted (they are charged until they finish, and the next load makes room as usual).
     void set_memory_budget_mb(double configured_mb, warmup_time_ms now_ms);
@@ -497,6 +500,8 @@ class WarmupEngine {
     /// model stays absent and its next load counts attempts from the first again.
     void drop_retry(warmup_model_index model, warmup_time_ms now_ms);
     void enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms);
+    /// Evicts ready models until the memory in use fits the budget (after it shrank), and says so (BUDGET_SHRUNK).
+    void evict_over_budget(warmup_time_ms now_ms);
     /// Queues a restore of the warm set for `model` (a pre-warm marked operator_prewarm) when it is absent; no
     /// dispatch. Returns whether it was queued.
     bool queue_restore(warmup_model_index model, warmup_time_ms now_ms);

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -39,6 +40,12 @@ using nlohmann::json;
 // the value is refused.
 std::optional<std::string> read_non_negative_int64(const json& value, std::string_view field,
                                                    std::string_view integer_hint, int64_t& out) {
+    // A whole number beyond even uint64_t (20 digits or more) reaches us as a double: out of range, not "not an
+    // integer".
+    if (value.is_number_float() && std::abs(value.get<double>()) >= 0x1p63 && std::isfinite(value.get<double>()) &&
+        std::floor(value.get<double>()) == value.get<double>())
+        return fmt::format("'{}' is out of range ({:.0f} is above {})", field, value.get<double>(),
+                           std::numeric_limits<int64_t>::max());
     if (!value.is_number_integer()) return fmt::format("'{}' must be an integer{}", field, integer_hint);
     if (value.is_number_unsigned()) {
         const auto unsigned_value = value.get<uint64_t>();

@@ -77,9 +77,13 @@ StateHandOver hand_over_state(ComponentSlot slot, const PluginInstance& old_inst
     const auto* new_state = static_cast<const warmup_state_extension*>(new_instance.extension(WARMUP_EXT_STATE));
     const char* old_schema = old_state != nullptr ? old_state->schema(old_instance.self()) : nullptr;
     const char* new_schema = new_state != nullptr ? new_state->schema(new_instance.self()) : nullptr;
+    // Named by plugin: "the old plugin" does not say which of a reload, a reset-to-safe or a rollback's two it is.
+    if (old_schema == nullptr && new_schema == nullptr)
+        return {Outcome::NothingShared, fmt::format("neither {} nor {} has a state extension", change.from, change.to)};
     if (old_schema == nullptr || new_schema == nullptr)
         return {Outcome::NothingShared,
-                fmt::format("{} has no state extension", old_schema == nullptr ? "the old plugin" : "the new plugin")};
+                fmt::format("{} (the {} one) has no state extension", old_schema == nullptr ? change.from : change.to,
+                            old_schema == nullptr ? "replaced" : "new")};
     if (std::string_view(old_schema) != std::string_view(new_schema))
         return {Outcome::NothingShared, fmt::format("state schemas differ ('{}' vs '{}')", old_schema, new_schema)};
     std::string bytes;

@@ -33,14 +33,14 @@
 // fits the fleet's traffic takes over.
 //
 // Threads: control thread only (SDK contract), no locks. Cost: on_ready / on_removed O(1); on_used O(1) for a gap under
-// 1 s, O(84) at most otherwise, plus O(models in the shadow) per shadow miss and eviction (a miss of a shadow is a
-// cold start of its cache: rare next to uses); pick_victim O(ready models) with O(1) per model (the value depends on
-// the current time, so no ordered structure stays valid between calls; ready sets are hundreds of models at most on
-// the evaluated workloads). Memory: ~0.8 KB per model index up to the largest seen, plus per model index 9-13 bytes
-// in the value and LRU shadows, 21-25 in Greedy-Dual's and 12 in the policy's own Greedy-Dual book.
-// State extension `org.warmup.state.resource-value/1` (text): the learned curves, bursts, last uses and the horizon;
-// the ready set is not state (the host reports it with on_ready after a swap), nor are the shadows (rebuilt from the
-// uses that follow).
+// 1 s once one was seen, O(84) at most otherwise, plus O(models in the shadow) per shadow miss and eviction (a miss of
+// a shadow is a cold start of its cache: rare next to uses); pick_victim O(ready models) with O(1) per model (the value
+// depends on the current time, so no ordered structure stays valid between calls; ready sets are hundreds of models at
+// most on the evaluated workloads). Memory: ~0.13 KB per model index up to the largest seen, plus 8 bytes (and the
+// vector's spare capacity) per grid length between its shortest and longest gap, plus per model index 9-13 bytes in the
+// value and LRU shadows, 21-25 in Greedy-Dual's and 12 in the policy's own Greedy-Dual book. State extension
+// `org.warmup.state.resource-value/1` (text): the learned curves, bursts, last uses and the horizon; the ready set is
+// not state (the host reports it with on_ready after a swap), nor are the shadows (rebuilt from the uses that follow).
 #pragma once
 
 #include <algorithm>
@@ -92,7 +92,8 @@ class ValueResource final : public sdk::Resource {
     /// MiB), NaN when not ready.
     [[nodiscard]] double greedy_dual_priority(warmup_model_index model) const;
 
-    static constexpr std::size_t kLengths = 84;     // gap lengths on the grid: 1 s x 2^(k/4), k < 84 (~24 days)
+    static constexpr std::size_t kLengths = 84;  // gap lengths on the grid: 1 s x 2^(k/4), k < 84 (~24 days)
+    static_assert(kLengths <= 256, "Survival::first holds a grid length in a uint8_t");
     static constexpr double kFirstLengthMs = 1000;  // the grid's first length
     static constexpr double kLengthsPerDoubling = 4;
 
@@ -105,7 +106,7 @@ class ValueResource final : public sdk::Resource {
     /// over the lengths it covers). Kept sparse, the same numbers as a dense array of kLengths counts: every gap
     /// reaches the lengths up to the shortest gap's (their counts are all equal, `all`) and none reaches a length past
     /// the longest gap's (0 there), so only the lengths in between are stored. A model whose gaps span a few lengths
-    /// costs tens of bytes instead of 84 counts (10 k models: docs/benchmarks.md).
+    /// costs tens of bytes instead of 84 counts (10 k models: README.md, "Memory").
     struct Survival {
         double all = 0;             // the count at lengths 0 .. first (every gap reaches them)
         std::vector<double> reach;  // reach[i]: the count at length first + 1 + i; 0 past the end

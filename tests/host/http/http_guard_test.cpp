@@ -151,13 +151,15 @@ TEST(BadEvents, EachBadItemIsRefusedWithItsReasonAndTheGoodOnesAreAccepted) {
         "{\"model\":\"known/a\",\"count\":18446744073709551615}\n"  // 8 > INT64_MAX
         "[1,2]\n"                                                   // 9 not object
         "{\"model\":\"known/b\",\"ts_ms\":" +
-        std::to_string(now_ms - 1000) + "}\n";  // 10 ok
+        std::to_string(now_ms - 1000) +
+        "}\n"                                                         // 10 ok
+        "{\"model\":\"known/a\",\"ts_ms\":100000000000000000000}\n";  // 11 > UINT64_MAX: 20 digits
     const auto [status, answer] = daemon.post_events(body);
     EXPECT_EQ(status, 400);
     EXPECT_EQ(answer["accepted"], 2);
     std::map<int, std::string> reasons;
     for (const auto& refusal : answer["rejected"]) reasons[refusal["line"].get<int>()] = refusal["reason"];
-    ASSERT_EQ(reasons.size(), 8u) << answer.dump(2);
+    ASSERT_EQ(reasons.size(), 9u) << answer.dump(2);
     EXPECT_EQ(reasons[2].rfind("malformed JSON at byte ", 0), 0u) << reasons[2];
     EXPECT_EQ(reasons[3], "'model' must be a string");
     EXPECT_EQ(reasons[4], "unknown model 'unknown/x' (no catalog entry matches it)");
@@ -166,6 +168,7 @@ TEST(BadEvents, EachBadItemIsRefusedWithItsReasonAndTheGoodOnesAreAccepted) {
     EXPECT_EQ(reasons[7], "'ts_ms' is out of range (9223372036854775808 is above 9223372036854775807)");
     EXPECT_EQ(reasons[8], "'count' must be between 1 and 1000000");
     EXPECT_EQ(reasons[9], "expected a JSON object");
+    EXPECT_EQ(reasons[11], "'ts_ms' is out of range (100000000000000000000 is above 9223372036854775807)");
 }
 
 TEST(BadEvents, AMalformedJsonArrayIsRefusedWholeWithItsByteOffset) {

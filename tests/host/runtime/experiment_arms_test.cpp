@@ -337,6 +337,58 @@ TEST(LiveExperiment, WhatAStoppedArmHadLoadedGoesToTheArmThatServesItNow) {
     runtime.stop();
 }
 
+TEST(LiveExperiment, StartingASplitByModelHandsModelsOverBeforeTheHalvedBudgetEvicts) {
+    // 30 models of 100 MiB, kept until evicted, loaded by the control arm under 5,000 MiB. An experiment split by model
+    // halves the control arm's budget to 2,500 MiB, below the 3,000 it holds; the models whose events go to the
+    // treatment now are handed to it first, after which each arm's models fit its half: nothing is evicted.
+    const auto text = [](bool experiment) {
+        std::string yaml = config_text(
+            "arms:\n  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: "
+            "{ttl_ms: never}}}}\n",
+            "{time_scale: 0}", "model");
+        const auto replace = [&](const std::string& from, const std::string& to) {
+            const auto at = yaml.find(from);
+            ASSERT_NE(at, std::string::npos) << from;
+            yaml.replace(at, from.size(), to);
+        };
+        replace("memory_mb: 100000", "memory_mb: 5000");
+        replace("{plugin: org.warmup.predictor.idle-histogram}",
+                "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: never}}");
+        Config config = load_config_text(yaml, "a.yaml", {}, {});
+        config.experiment.enabled = experiment;
+        return config;
+    };
+    LiveRuntime runtime(text(false));
+    runtime.start();
+    constexpr int kModels = 30;
+    ASSERT_TRUE(request_models(runtime, kModels));
+    ASSERT_EQ(wait_for_events(runtime, kModels), static_cast<uint64_t>(kModels));
+    // [control thread] The ready models of an arm.
+    const auto ready_in = [&](std::size_t arm) {
+        const WarmupEngine& engine = *runtime.arms().at(arm)->engine;
+        std::size_t ready = 0;
+        for (warmup_model_index model = 0; model < engine.model_count(); ++model)
+            if (engine.model_status(model).residency == WARMUP_RESIDENCY_READY) ++ready;
+        return ready;
+    };
+    ASSERT_TRUE(
+        test::poll_until([&] { return runtime.call_on_control([&](WarmupEngine&) { return ready_in(0); }) == kModels; },
+                         std::chrono::seconds(10)));
+
+    const ReloadResult started = runtime.reload(text(true));
+    ASSERT_TRUE(started.ok) << started.error;
+    const auto [control_ready, treatment_ready, evictions] = runtime.call_on_control([&](WarmupEngine&) {
+        uint64_t evicted = 0;
+        for (const auto& arm : runtime.arms()) evicted += arm->engine->counters().evictions;
+        return std::tuple{ready_in(0), ready_in(1), evicted};
+    });
+    EXPECT_EQ(evictions, 0u) << reload_json(started).dump();
+    EXPECT_EQ(control_ready + treatment_ready, static_cast<std::size_t>(kModels));
+    EXPECT_GT(treatment_ready, 0u);  // the split gave the treatment some of them...
+    EXPECT_LE(control_ready, 25u);   // ...and left the control arm what fits its half
+    runtime.stop();
+}
+
 /// The Ollama backend at `ollama_url` with a `memory_mb` budget, models of 4 GiB, no reconciliation (only the unloads'
 /// answers settle the books), split by model between the control arm (keeps models 10 min) and a treatment that
 /// keeps them 1 s; `experiment` false: the same configuration with the experiment stopped.

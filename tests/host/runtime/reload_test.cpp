@@ -358,7 +358,8 @@ TEST_F(ReloadTest, RollbackAfterResetToSafeTakesThePredictorBackWithWhatItHadLea
     ASSERT_TRUE(safe.ok()) << safe.error;
     ASSERT_EQ(served_id(ComponentSlot::Predictor), kKeepAlivePredictorId);
     expect_rollback_takes_back("predictor", learned,
-                               "the running instance had nothing to hand over: the old plugin has no state extension)");
+                               "the running instance had nothing to hand over: org.warmup.predictor.keep-alive@1.0.0 "
+                               "(the replaced one) has no state extension)");
 }
 
 TEST_F(ReloadTest, RollbackKeepsWhatTheTakenBackInstanceLearnedWhenItCannotReadTheRunningOnesState) {

@@ -252,6 +252,41 @@ TEST(ValueResource, EachGapCountsAtEveryGridLengthItReachesWhateverOrderTheGapsC
     EXPECT_EQ(target.export_state(), state);
 }
 
+TEST(ValueResource, GapCountsForgetWithTheirHalfLifeAcrossRescales) {
+    // A half-life of one gap: each gap weighs twice the one before, so the counts are rescaled every ~330 gaps. 1,000
+    // gaps cycle through 5 s, 5 s again (a gap as short as the shortest), 1 h and 20 s; the count at length k is the
+    // sum over the gaps reaching k of 2^-(gaps after it), computed here directly.
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "memory_gaps: 1");
+    const auto model = host.model("m");
+    const std::vector<warmup_time_ms> cycle = {5'000, 5'000, 3'600'000, 20'000};
+    constexpr int kGaps = 1000;
+    cold_use(policy, model, 0);
+    warmup_time_ms t = 0;
+    std::vector<warmup_time_ms> gaps;
+    for (int i = 0; i < kGaps; ++i) {
+        gaps.push_back(cycle[static_cast<std::size_t>(i) % cycle.size()]);
+        policy.on_used(model, t += gaps.back());
+    }
+    const std::string state = policy.export_state();
+    const std::string prefix = "\n" + std::to_string(model) + ' ';
+    const auto line_at = state.find(prefix);
+    ASSERT_NE(line_at, std::string::npos) << state;
+    std::istringstream fields(state.substr(line_at + 1, state.find('\n', line_at + 1) - line_at - 1));
+    double skipped = 0;
+    for (int field = 0; field < 4; ++field) fields >> skipped;  // index, last use, burst sum and weight
+    for (std::size_t k = 0; k < ValueResource::kLengths; ++k) {
+        const double length_ms = 1000.0 * std::exp2(static_cast<double>(k) / 4);
+        double expected = 0;
+        for (int i = 0; i < kGaps; ++i)
+            if (k == 0 || static_cast<double>(gaps[static_cast<std::size_t>(i)]) >= length_ms)
+                expected += std::exp2(static_cast<double>(i - kGaps));
+        double count = -1;
+        ASSERT_TRUE(fields >> count) << "length " << k;
+        EXPECT_NEAR(count, expected, 1e-12 * std::max(1.0, expected)) << "length " << k;
+    }
+}
+
 /// A model used once a day for `days` days at `offset_ms`, then (from `phase_ms`) a stream of uses 10 s apart in the
 /// order h, x, h, y, ... with h the once-a-day model: LRU keeps h (always the most recent but one), value evicts it
 /// (its history says it does not come back for a day). Budget: two of the three 1000 MiB models. Returns the time
