@@ -6,17 +6,18 @@
 # for example
 #   scripts/keep-alive-grid.sh configs/evaluation/servegen-mm-image-1.5x.yaml "6 7 8 9" \
 #       servegen:../shared/traces/servegen/multimodal/mm-image
-# The configuration's own arms (its last section) are replaced by `control` (the default) and one `keepalive-<K>m` arm
-# per keep, evicting by LRU like the curve's timers; the report lands in out/keep-alive-grid/<config name>/. Prints per arm: loaded GB·h, avoidable cold
-# requests, the ratio to the curve, the p75 per-model cold rate and the curve's p75 at the arm's memory (columns of
-# report.md, docs/replay.md), then the default against the two timers whose memory brackets its own (linearly between
-# them). Paths are relative to the repository root.
+# The configuration's own arms (its last section) are replaced by `control` (the default), and warmup-replay's
+# --keep-alive adds one `keepalive-<K>m` arm per keep, built like the curve's timers; the report lands in
+# out/keep-alive-grid/<config name>/. Prints per arm: loaded GB·h, avoidable cold requests, the ratio to the curve, the
+# p75 per-model cold rate and the curve's p75 at the arm's memory (columns of report.md, docs/replay.md), then the
+# default against the two timers whose memory brackets its own (linearly between them). Paths (CONFIG, TRACE and the
+# output folder) are relative to the repository root.
 # Environment: WARMUP_REPLAY (default build/bin/warmup-replay) and KEEP_ALIVE_GRID_OUT (the report folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C
 if [ $# -lt 3 ]; then
-  sed -n '2,14p' "$0" >&2
+  sed -n '2,15p' "$0" >&2
   exit 2
 fi
 config=$1 keeps=$2 trace=$3
@@ -26,29 +27,14 @@ if awk '/^arms:/ { arms = 1; next } arms && /^[^ #-]/ { found = 1 } END { exit !
   echo "keep-alive-grid: '$config' has sections after 'arms:'; put 'arms:' last" >&2
   exit 2
 fi
-# The timers evict by LRU, like the curve's (docs/simulation-rules.md, section 8): they inherit a top-level LRU as
-# written; another resource is replaced by a plain LRU, whose budget params (host_limit, reserve_mb, ...) the curve's
-# timers keep and these do not, so say so when there are params.
-top_resource=$(awk '/^components:/ { inside = 1; next } inside && /^[^ #]/ { inside = 0 }
-    slot && /^    / { printf " %s", $0; next } slot { exit }
-    inside && /^  resource:/ { slot = 1; printf "%s", $0 }' "$config")
-timer_resource=""
-if [ -n "$top_resource" ] && ! grep -q 'plugin: *org\.warmup\.resource\.lru\b' <<<"$top_resource"; then
-  timer_resource=", resource: {plugin: org.warmup.resource.lru}"
-  if grep -q 'params' <<<"$top_resource"; then
-    echo "keep-alive-grid: the timers evict by plain LRU, without the params of the configured resource:" \
-      "$(tr -s ' ' <<<"$top_resource")" >&2
-  fi
-fi
-arms=""
+keep_list=""
 for keep in $keeps; do
   # A whole number of milliseconds, at least one.
   ttl_ms=$(awk -v k="$keep" 'BEGIN {
       if (k !~ /^[0-9]+(\.[0-9]+)?$/ || k * 60000 < 1) exit 1
       printf "%d", k * 60000 }') ||
     { echo "keep-alive-grid: '$keep' is not a keep in minutes (a number, at least 1 ms)" >&2; exit 2; }
-  arms+="  - name: keepalive-${keep}m"$'\n'
-  arms+="    components: {predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: $ttl_ms}}$timer_resource}"$'\n'
+  keep_list+="${keep_list:+,}$keep"
 done
 name=$(basename "$config" .yaml)
 out=${KEEP_ALIVE_GRID_OUT:-out/keep-alive-grid/$name}
@@ -59,9 +45,12 @@ grid_config=$out/config.yaml
 # blank line ends the scenario's last line even if the file has no final newline.
 {
   sed '/^arms:/,$d' "$config"
-  printf '\narms:\n  - name: control\n%s' "$arms"
+  printf '\narms:\n  - name: control\n'
 } >"$grid_config"
-"$replay" --config "$grid_config" --trace "$trace" --frontier --out "$out" --quiet "$@" >/dev/null
+# The timers are built by the replay like the curve's (docs/simulation-rules.md, section 8: LRU eviction, the budget
+# params LRU shares kept), so they run under the same effective budget as the curve and the default.
+"$replay" --config "$grid_config" --trace "$trace" --frontier --keep-alive "$keep_list" --out "$out" --quiet "$@" \
+  >/dev/null
 table=$(awk -F'|' 'NF > 15 && $2 ~ /^ (control|keepalive-[0-9.]+m|keepalive-curve-[0-9]+m .*) $/ {
     gsub(/ /, "", $2); sub(/\(keep-alivecurve\)/, "", $2)
     printf "%-22s %12s %10s %7s %7s %10s\n", $2, $15, $7, $8, $4, $9 }' "$out/report.md" | sort -k2,2n)

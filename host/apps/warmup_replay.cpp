@@ -19,6 +19,7 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -40,7 +41,8 @@ std::optional<int64_t> parse_time_ms(const std::string& text) { return parse_dur
 
 /// The command line as given (strings not yet interpreted).
 struct CommandLine {
-    std::string config_file, out_dir, dump_file, from_text, to_text, arms_text, seed_text, drop_node_text;
+    std::string config_file, out_dir, dump_file, from_text, to_text, arms_text, seed_text, drop_node_text,
+        keep_alive_text;
     const CLI::Option* arms_option = nullptr;  ///< to tell `--arms ""` from no --arms
     std::vector<std::string> traces;
     bool quiet = false;
@@ -70,6 +72,9 @@ void declare_options(CLI::App& app, CommandLine& line) {
     app.add_option("--dump-events", line.dump_file, "write the merged event stream as native CSV");
     app.add_flag("--frontier", line.frontier,
                  "add the keep-alive curve arms (1, 2, 5, 10, 20, 30, 60, 120, 240 min) and each arm's ratio to it");
+    app.add_option("--keep-alive", line.keep_alive_text,
+                   "add keep-alive timers at these keeps (minutes, comma-separated), built like the curve's arms, as "
+                   "arms keepalive-<K>m with their ratio");
     app.add_flag("--quiet", line.quiet, "no progress line");
     app.add_option("--nodes", line.fleet_nodes,
                    "replay a fleet of N nodes sharing the budget, placed as warmupd's fleet (fleet.json, fleet.md)")
@@ -119,11 +124,24 @@ std::optional<std::string> interpret(const CommandLine& line, Run& run) {
     if (line.arms_option != nullptr && line.arms_option->count() > 0 && options.only_arms.empty())
         return "--arms names no arm (give configured arm names, comma-separated; leave --arms out for all of them)";
     if (line.out_dir.empty() && line.dump_file.empty()) return "give --out DIR (reports) and/or --dump-events FILE";
+    for (std::size_t start = 0; start < line.keep_alive_text.size();) {
+        const auto comma = line.keep_alive_text.find(',', start);
+        const auto end = comma == std::string::npos ? line.keep_alive_text.size() : comma;
+        const std::string keep = line.keep_alive_text.substr(start, end - start);
+        double minutes = 0;
+        const auto [stop, error] = std::from_chars(keep.data(), keep.data() + keep.size(), minutes);
+        if (keep.empty() || error != std::errc{} || stop != keep.data() + keep.size() || !(minutes * 60'000 >= 1) ||
+            !std::isfinite(minutes))
+            return "bad --keep-alive '" + keep + "' (expected keeps in minutes, comma-separated, each at least 1 ms)";
+        options.keep_alive_minutes.push_back(minutes);
+        start = end + 1;
+    }
 
     if (line.fleet_nodes == 0 && line.load_slack) return "--load-slack applies to a fleet replay: give --nodes N too";
-    if (line.fleet_nodes > 0 && (!line.arms_text.empty() || line.frontier || !line.dump_file.empty()))
-        return "--nodes replays the configuration's top-level components on every node: --arms, --frontier and "
-               "--dump-events do not apply to it";
+    if (line.fleet_nodes > 0 &&
+        (!line.arms_text.empty() || line.frontier || !line.dump_file.empty() || !line.keep_alive_text.empty()))
+        return "--nodes replays the configuration's top-level components on every node: --arms, --frontier, "
+               "--keep-alive and --dump-events do not apply to it";
     replay::FleetReplayOptions& fleet = run.fleet;
     fleet.nodes = line.fleet_nodes;
     fleet.load_slack = line.load_slack;

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <unordered_map>
+#include <utility>
 #include <warmup/sdk/model_table.hpp>
 
 #include "core/errors.hpp"
@@ -950,7 +951,9 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
         if (state.residency != WARMUP_RESIDENCY_QUEUED || state.in_memory_fifo) continue;  // stale item
         const bool is_demand = state.reason == LoadReason::Demand || !state.waiting.empty();
         if (!is_demand && (stopped_ || !memory_fifo_.empty())) {
-            // Emergency stop, or demand loads are waiting for memory: a pre-warm must not take memory before them.
+            // Emergency stop, or demand loads are waiting for memory: a pre-warm must not take memory before them. A
+            // restore of the warm set the stop cancels (a failed one's retry, queued by its timer) waits for resume.
+            if (stopped_ && state.operator_prewarm) keep_restore_for_resume(model);
             set_residency(state, WARMUP_RESIDENCY_ABSENT);
             ++counters_.prewarms_skipped;
             metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
@@ -1452,7 +1455,7 @@ uint64_t WarmupEngine::adopt_unload(const PendingUnload& unload, warmup_time_ms 
     if (adopted.timed_out) overdue_mb_ += adopted.memory_mb;
     // Over the budget even once the unloads that will come free are over (a timed-out one may never): other models
     // are evicted in its place. Loads waiting for memory see it from here on.
-    if (used_mb_ - freeing_mb() > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
+    if (!loads_held_ && used_mb_ - freeing_mb() > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
     dispatch(now_ms);
     return adopted.ticket;
 }
@@ -1460,7 +1463,12 @@ uint64_t WarmupEngine::adopt_unload(const PendingUnload& unload, warmup_time_ms 
 void WarmupEngine::release_loads(warmup_time_ms now_ms) {
     loads_held_ = false;
     advance(now_ms);
-    evict_over_budget(now_ms);  // a budget that shrank while held (set_memory_budget_mb)
+    // What the hold deferred: the evictions of a budget that shrank (said as BUDGET_SHRUNK), or of models and unloads
+    // adopted over it (evict_until_fits does nothing when the memory in use fits).
+    if (std::exchange(budget_shrunk_while_held_, false))
+        evict_over_budget(now_ms);
+    else
+        evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
     dispatch(now_ms);
 }
 
@@ -1641,7 +1649,7 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
             options_.decisions->record(keep);
         }
     }
-    if (used_mb_ > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
+    if (!loads_held_ && used_mb_ > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
     dispatch(now_ms);
     return adopted;
 }
@@ -1656,7 +1664,10 @@ void WarmupEngine::set_memory_budget_mb(double configured_mb, warmup_time_ms now
     if (!(budget_mb_ > 0)) budget_mb_ = configured_mb;
     // While loads are held (a reload), the models this arm holds may still go to the arms that serve them now: what
     // is over the new budget is evicted when the hold ends, once they have.
-    if (!loads_held_) evict_over_budget(now_ms);
+    if (loads_held_)
+        budget_shrunk_while_held_ = true;
+    else
+        evict_over_budget(now_ms);
     dispatch(now_ms);
 }
 
@@ -1682,14 +1693,14 @@ void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {
     for (warmup_model_index model = 0; model < models_.size(); ++model)
         if (const ModelSlot& state = models_[model]; state.in_memory_fifo && state.operator_prewarm &&
                                                      state.reason != LoadReason::Demand && state.waiting.empty())
-            restores_kept_by_stop_.push_back(model);
+            keep_restore_for_resume(model);
     skip_waiting_prewarms("pre-warm cancelled by an emergency stop", now_ms);
     // Cancel queued pre-warms; demand loads stay queued (a request is waiting for each).
     for (warmup_model_index model = 0; model < models_.size(); ++model) {
         ModelSlot& state = models_[model];
         state.warm_start_at = kNever;
         if (state.residency == WARMUP_RESIDENCY_QUEUED && state.waiting.empty() && !state.in_memory_fifo) {
-            if (state.operator_prewarm) restores_kept_by_stop_.push_back(model);
+            if (state.operator_prewarm) keep_restore_for_resume(model);
             unqueue(model);
             set_residency(state, WARMUP_RESIDENCY_ABSENT);
         }
@@ -1704,11 +1715,19 @@ std::size_t WarmupEngine::resume(warmup_time_ms now_ms, bool restore_warm_set) {
     std::vector<warmup_model_index> restores;
     restores.swap(restores_kept_by_stop_);
     std::size_t queued = 0;
-    if (restore_warm_set)
-        for (const warmup_model_index model : restores)
-            if (queue_restore(model, now_ms)) ++queued;
+    for (const warmup_model_index model : restores) {
+        models_[model].kept_for_resume = false;
+        if (restore_warm_set && queue_restore(model, now_ms)) ++queued;
+    }
     dispatch(now_ms);
     return queued;
+}
+
+void WarmupEngine::keep_restore_for_resume(warmup_model_index model) {
+    ModelSlot& state = slot(model);
+    if (state.kept_for_resume) return;
+    state.kept_for_resume = true;
+    restores_kept_by_stop_.push_back(model);
 }
 
 bool WarmupEngine::queue_restore(warmup_model_index model, warmup_time_ms now_ms) {

@@ -269,11 +269,12 @@ class WarmupEngine {
 
     /// [control] Holds every load start (dispatch) until release_loads(): for a reload that changes budgets and moves
     /// models and unloads between engines, so that no load starts before every engine's books hold what the server
-    /// does. Evictions still run, except those of a budget that shrank meanwhile (set_memory_budget_mb): the models
-    /// over it may be about to go to the arms that serve them now, so they wait for the release. Not nested: one
-    /// release ends any number of holds.
+    /// does. The evictions that bring the memory in use back under the budget wait for the release too (a budget
+    /// that shrank, models and unloads adopted over it): the models over it may be about to go to the arms that serve
+    /// them now. Loads that need room still evict as usual once they start. Not nested: one release ends any number of
+    /// holds.
     void hold_loads() noexcept { loads_held_ = true; }
-    /// [control] Ends hold_loads(), evicts what is still over a budget that shrank meanwhile, and starts what fits.
+    /// [control] Ends hold_loads(), evicts what is still over the budget, and starts what fits.
     void release_loads(warmup_time_ms now_ms);
 
     /// Asks the scheduler for a plan for `model` now (trigger TIMER), e.g. before its first request. Only a policy
@@ -300,7 +301,7 @@ class WarmupEngine {
     /// stopped brings its warm set back when the stop is lifted.
     void request_prewarm(warmup_model_index model, warmup_time_ms now_ms) {
         if (stopped_) {
-            restores_kept_by_stop_.push_back(model);
+            keep_restore_for_resume(model);
             return;
         }
         advance(now_ms);
@@ -462,6 +463,7 @@ class WarmupEngine {
         // The prediction the plan in force came from; kept only while a decision sink is installed.
         bool plan_was_fallback = false;
         bool operator_prewarm = false;  // the queued pre-warm restores the warm set (request_prewarm)
+        bool kept_for_resume = false;   // in restores_kept_by_stop_
         warmup_time_ms plan_next_use_ms = WARMUP_TIME_NEVER;
         double plan_p_use = -1;  // < 0: no prediction
         warmup_time_ms plan_horizon_ms = 0;
@@ -502,6 +504,8 @@ class WarmupEngine {
     void enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms);
     /// Evicts ready models until the memory in use fits the budget (after it shrank), and says so (BUDGET_SHRUNK).
     void evict_over_budget(warmup_time_ms now_ms);
+    /// Adds `model` to restores_kept_by_stop_ once (a restore of the warm set the emergency stop holds back).
+    void keep_restore_for_resume(warmup_model_index model);
     /// Queues a restore of the warm set for `model` (a pre-warm marked operator_prewarm) when it is absent; no
     /// dispatch. Returns whether it was queued.
     bool queue_restore(warmup_model_index model, warmup_time_ms now_ms);
@@ -632,7 +636,8 @@ class WarmupEngine {
     uint64_t residency_sequence_ = 0;  // see residency_sequence()
     bool stopped_ = false;
     std::vector<warmup_model_index> restores_kept_by_stop_;  // request_prewarm's models held back by the stop
-    bool loads_held_ = false;  // hold_loads(): dispatch starts nothing until release_loads()
+    bool loads_held_ = false;                // hold_loads(): dispatch starts nothing until release_loads()
+    bool budget_shrunk_while_held_ = false;  // set_memory_budget_mb() during a hold: release_loads() says BUDGET_SHRUNK
     warmup_time_ms accounted_until_ms_ = WARMUP_TIME_NEVER;
 
     EngineCounters counters_;

@@ -409,6 +409,20 @@ std::vector<ArmSpec> arm_specs(const Config& config, const ReplayOptions& option
             specs.push_back({std::move(arm), ttl_ms});
         }
     }
+    // Timers between the curve's points: the same components as a curve arm, reported as arms of their own.
+    for (const double minutes : options.keep_alive_minutes) {
+        const auto ttl_ms = static_cast<int64_t>(std::llround(minutes * 60'000));
+        std::string name = fmt::format("keepalive-{:g}m", minutes);
+        const std::string base = name;
+        for (int suffix = 2; std::find(names.begin(), names.end(), name) != names.end(); ++suffix)
+            name = fmt::format("{}-{}", base, suffix);
+        Arm arm{name, config.components, ""};
+        arm.components[ComponentSlot::Predictor] =
+            PluginChoice{kKeepAlivePredictorId, {}, fmt::format("ttl_ms: {}", ttl_ms), "", ""};
+        arm.components[ComponentSlot::Resource] = keepalive_curve_resource(config.components[ComponentSlot::Resource]);
+        names.push_back(arm.name);
+        specs.push_back({std::move(arm)});
+    }
     specs.push_back({Arm{"compulsory-floor", config.components, ""}, 0, true});
     return specs;
 }

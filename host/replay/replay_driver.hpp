@@ -26,6 +26,10 @@ struct ReplayOptions {
     std::vector<std::string> only_arms;  ///< empty = every arm of the config
     bool progress = false;               ///< progress line on stderr
     bool frontier = false;               ///< add the keep-alive curve arms (as does replay.frontier: true)
+    /// Keep-alive timers to run beside the curve, in minutes (> 0): one arm `keepalive-<K>m` each, built like a curve
+    /// arm (the top-level components with keep-alive and LRU eviction) but reported as an arm with its ratio, for what
+    /// a timer holding a given memory does between the curve's points.
+    std::vector<double> keep_alive_minutes;
 };
 
 /// Runs every arm over the traces and returns the measurements. Throws ConfigError-like std::runtime_error for a

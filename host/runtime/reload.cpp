@@ -439,6 +439,27 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
     arms_.front()->engine->hold_loads();  // the other running arms are in new_arms (kept) or old_arms (stopping) now
     for (const auto& arm : new_arms)
         if (arm->engine) arm->engine->hold_loads();
+    // Whatever leaves this function from here, an exception included (a plugin's constructor when an arm starts, a
+    // replan), no engine stays held: its loads would never start again, nor a budget that shrank be enforced.
+    const auto release_every_arm = [&] {
+        const warmup_time_ms now_ms = clock_.now_ms();
+        for (auto& arm : arms_)
+            if (arm && arm->engine) arm->engine->release_loads(now_ms);
+        for (auto& arm : new_arms)  // those not moved into arms_ yet
+            if (arm && arm->engine) arm->engine->release_loads(now_ms);
+    };
+    struct ReleaseOnExit {
+        const decltype(release_every_arm)& release;
+        bool released = false;
+        ~ReleaseOnExit() {
+            if (released) return;
+            try {
+                release();
+            } catch (const std::exception& error) {
+                spdlog::error("CONFIG_RELOAD_FAILED the held loads could not be released: {}", error.what());
+            }
+        }
+    } release_on_exit{release_every_arm};
     engine.replace_components(next_control->component_set(), clock_.now_ms());
     if (control.plugins->at(ComponentSlot::Backend) != next_control->at(ComponentSlot::Backend))
         workers_->set_backend(next_control->at(ComponentSlot::Backend));
@@ -511,8 +532,9 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
     if (const std::size_t moved = hand_over_to_serving_arms(); moved > 0)
         out.notes.push_back(fmt::format(
             "{} loaded model(s) were handed to the experiment arms that serve them now (split by model)", moved));
-    // Every arm's books hold what the server does: what fits under the new budgets starts now.
-    for (auto& arm : arms_) arm->engine->release_loads(clock_.now_ms());
+    // Every arm's books hold what the server does: what is over the new budgets is evicted and what fits starts now.
+    release_on_exit.released = true;
+    release_every_arm();
     out.pause_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started).count();
     // The replaced set is kept, as what a rollback goes back to, until the next reload that replaces a component;
     // sets are destroyed here, on the control thread, and their libraries go when nothing else holds them.

@@ -367,7 +367,11 @@ TEST(ProgramUsage, ReplayRefusesWhatItWouldOtherwiseIgnoreOrMisread) {
         {{"--from", "2m", "--to", "1m"}, "--from 2m is not before --to 1m"},
         {{"--from", "1h"}, "the traces hold no event in the chosen time range [3600000 ms, -)"},
         {{"--load-slack", "0.5"}, "--load-slack applies to a fleet replay: give --nodes N too"},
-        {{"--nodes", "2", "--frontier"}, "--arms, --frontier and --dump-events do not apply to it"},
+        {{"--nodes", "2", "--frontier"}, "--arms, --frontier, --keep-alive and --dump-events do not apply to it"},
+        {{"--keep-alive", "5,x"},
+         "bad --keep-alive 'x' (expected keeps in minutes, comma-separated, each at least 1 ms)"},
+        {{"--keep-alive", "0"}, "bad --keep-alive '0'"},
+        {{"--keep-alive", "5,,6"}, "bad --keep-alive ''"},
     };
     for (const Case& c : cases) {
         std::vector<std::string> args = {"--config", config, "--trace", trace, "--out", out, "--quiet"};

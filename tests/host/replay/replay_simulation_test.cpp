@@ -752,6 +752,37 @@ TEST(KeepAliveFrontierResource, CurveTimersKeepTheBudgetParamsLruSharesAndDropTh
     EXPECT_EQ(curve.evictions, 3u);
 }
 
+TEST(KeepAliveFrontierResource, KeepAliveArmsBetweenTheCurvesPointsAreBuiltLikeItsArms) {
+    // The host-limited value configuration of the test above: --keep-alive 240 and 3.5 add timers run exactly as the
+    // curve's (LRU under the same 8 GiB: the 4-hour one has the curve's 240-minute figures, ratio 1) and reported as
+    // arms, after the curve, with their ratio.
+    TempDir limit_dir("warmup-replay-test");
+    const fs::path meminfo = limit_dir.path() / "meminfo";
+    write_file(meminfo, "MemTotal:       16777216 kB\n");
+    Scenario s = expensive_model_scenario();
+    s.resource =
+        "{plugin: org.warmup.resource.value, params: {shadow_start: value, host_limit: meminfo, meminfo_path: \"" +
+        meminfo.string() + "\", reserve_mb: 8192}}";
+    TempDir dir("warmup-replay-test");
+    auto [config, options] = prepare(s, dir.path());
+    options.frontier = true;
+    options.keep_alive_minutes = {240, 3.5};
+    const ReplayReport report = run_replay(config, options);
+    ASSERT_EQ(report.arms.size(), 1u + kKeepAliveCurveMinutes.size() + 2u);
+    const ArmResult& timer = report.arms[report.arms.size() - 2];
+    EXPECT_EQ(timer.name, "keepalive-240m");
+    EXPECT_FALSE(timer.frontier_curve);
+    const ArmResult& curve = arm_named(report, "keepalive-curve-240m");
+    EXPECT_EQ(timer.cold_requests, curve.cold_requests);
+    EXPECT_EQ(timer.evictions, 3u);
+    EXPECT_DOUBLE_EQ(timer.loaded_gb_h, curve.loaded_gb_h);
+    ASSERT_TRUE(timer.keepalive_curve_ratio.has_value());
+    EXPECT_DOUBLE_EQ(*timer.keepalive_curve_ratio, 1.0);
+    EXPECT_EQ(report.arms.back().name, "keepalive-3.5m");
+    EXPECT_NE(std::find(timer.plugins.begin(), timer.plugins.end(), "resource=org.warmup.resource.lru@1.0.0"),
+              timer.plugins.end());
+}
+
 TEST(ReplayArms, AnArmMayCompareAnotherBuildOfAPluginIdTheTopLevelUses) {
     // The A/B case of a plugin team: the running build at the top level, a new build of the same id in an arm. warmupd
     // and `warmupctl validate` take it; the replay refused it as an id "already loaded from" the other file.
