@@ -734,37 +734,35 @@ TEST(KeepAliveFrontierResource, CurveTimersEvictByLruWhateverResourceTheConfigur
     }
 }
 
-TEST(KeepAliveFrontierResource, CurveTimersKeepTheBudgetParamsLruSharesAndDropTheOthers) {
-    // The value resource at the top level with a param of its own (shadow_start, which LRU would refuse) and a host
-    // limit: MemTotal 16 GiB less reserve_mb 8 GiB leaves room for one 8 GiB model. The curve's timers run LRU under
-    // the same limit, so every load evicts the model before it: 4 cold requests, 3 evictions (2 with the 16 GiB
-    // budget alone).
-    TempDir dir("warmup-replay-test");
-    const fs::path meminfo = dir.path() / "meminfo";
+/// The expensive-model scenario under the value resource with a param of its own (shadow_start, which LRU would
+/// refuse) and a host limit: MemTotal 16 GiB (a file in `dir`) less reserve_mb 8 GiB leaves room for one 8 GiB model.
+Scenario host_limited_value_scenario(const fs::path& dir) {
+    const fs::path meminfo = dir / "meminfo";
     write_file(meminfo, "MemTotal:       16777216 kB\n");
     Scenario s = expensive_model_scenario();
     s.resource =
         "{plugin: org.warmup.resource.value, params: {shadow_start: value, host_limit: meminfo, meminfo_path: \"" +
         meminfo.string() + "\", reserve_mb: 8192}}";
-    const ReplayReport report = replay(s, /*frontier=*/true);
+    return s;
+}
+
+TEST(KeepAliveFrontierResource, CurveTimersKeepTheBudgetParamsLruSharesAndDropTheOthers) {
+    // The curve's timers run LRU under the same host limit, so every load evicts the model before it: 4 cold
+    // requests, 3 evictions (2 with the 16 GiB budget alone).
+    TempDir limit_dir("warmup-replay-test");
+    const ReplayReport report = replay(host_limited_value_scenario(limit_dir.path()), /*frontier=*/true);
     const ArmResult& curve = arm_named(report, "keepalive-curve-240m");
     EXPECT_EQ(curve.cold_requests, 4u);
     EXPECT_EQ(curve.evictions, 3u);
 }
 
 TEST(KeepAliveFrontierResource, KeepAliveArmsBetweenTheCurvesPointsAreBuiltLikeItsArms) {
-    // The host-limited value configuration of the test above: --keep-alive 240 and 3.5 add timers run exactly as the
-    // curve's (LRU under the same 8 GiB: the 4-hour one has the curve's 240-minute figures, ratio 1) and reported as
-    // arms, after the curve, with their ratio.
+    // The host-limited value configuration: --keep-alive 240 and 3.5 add timers run exactly as the curve's (LRU under
+    // the same 8 GiB: the 4-hour one has the curve's 240-minute figures, ratio 1) and reported as arms, after the
+    // curve, with their ratio.
     TempDir limit_dir("warmup-replay-test");
-    const fs::path meminfo = limit_dir.path() / "meminfo";
-    write_file(meminfo, "MemTotal:       16777216 kB\n");
-    Scenario s = expensive_model_scenario();
-    s.resource =
-        "{plugin: org.warmup.resource.value, params: {shadow_start: value, host_limit: meminfo, meminfo_path: \"" +
-        meminfo.string() + "\", reserve_mb: 8192}}";
     TempDir dir("warmup-replay-test");
-    auto [config, options] = prepare(s, dir.path());
+    auto [config, options] = prepare(host_limited_value_scenario(limit_dir.path()), dir.path());
     options.frontier = true;
     options.keep_alive_minutes = {240, 3.5};
     const ReplayReport report = run_replay(config, options);
