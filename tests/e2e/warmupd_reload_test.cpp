@@ -77,8 +77,8 @@ TEST_F(WarmupdReloadTest, HttpReloadAnswersTheChangedSlotsThePauseAndTheNotes) {
     EXPECT_EQ(id_of(change["from"].get<std::string>()), kIdlePredictorId);
     EXPECT_EQ(id_of(change["to"].get<std::string>()), kHybridPredictorId);
     // idle-histogram has no state extension, so the new predictor starts cold and the answer says why, naming it.
-    EXPECT_EQ(change["state"], "started cold: " + change["from"].get<std::string>() +
-                                   " (the replaced one) has no state extension");
+    EXPECT_EQ(change["state"],
+              "started cold: " + change["from"].get<std::string>() + " (the replaced one) has no state extension");
     ASSERT_TRUE(body["pause_us"].is_number()) << body.dump();
     EXPECT_GE(body["pause_us"].get<double>(), 0.0);
     EXPECT_EQ(body["notes"], json::array());  // nothing restart-only changed
