@@ -345,6 +345,12 @@ void WarmupEngine::touch(warmup_model_index model) {
 
 void WarmupEngine::replan(warmup_model_index model, warmup_time_ms now_ms) {
     const ModelSlot& state = models_[model];
+    // Adopted (from the server's listing, or from another arm) and never requested in these books: no history here to
+    // plan from, so it keeps the built-in keep-alive adopt_resident gave it until its first request plans it. A plan
+    // now would be a never-used model's: unload at once.
+    if (state.residency == WARMUP_RESIDENCY_READY && state.loaded_for == LoadCause::Adopted &&
+        state.last_request_ms == kNever)
+        return;
     if (state.residency == WARMUP_RESIDENCY_READY || state.residency == WARMUP_RESIDENCY_ABSENT)
         plan(model, state.prewarmed_unused ? WARMUP_TRIGGER_WARMED : WARMUP_TRIGGER_TIMER, now_ms);
 }

@@ -144,6 +144,23 @@ void note_setting_changes(const Config& running, const Config& next, ReloadResul
                         : ""));
     setting(next.reload_poll_ms != running.reload_poll_ms,
             fmt::format("reload.poll_ms: {} -> {} ms", running.reload_poll_ms, next.reload_poll_ms));
+    // An experiment running before and after: its split and weights move traffic and budget shares between the arms
+    // (starting or stopping it, or an arm, is said by the arms' own notes).
+    if (running.experiment.enabled && next.experiment.enabled) {
+        setting(next.experiment.split != running.experiment.split,
+                fmt::format("experiment.split: {} -> {} (models and their budget move between the arms)",
+                            running.experiment.split, next.experiment.split));
+        setting(next.experiment.control_weight != running.experiment.control_weight,
+                fmt::format("experiment.control_weight: {:g} -> {:g}", running.experiment.control_weight,
+                            next.experiment.control_weight));
+        for (const Arm& arm : next.arms) {
+            const auto before = std::find_if(running.arms.begin(), running.arms.end(),
+                                             [&](const Arm& old) { return old.name == arm.name; });
+            if (before != running.arms.end())
+                setting(before->weight != arm.weight,
+                        fmt::format("arms.{}.weight: {:g} -> {:g}", arm.name, before->weight, arm.weight));
+        }
+    }
 }
 
 }  // namespace

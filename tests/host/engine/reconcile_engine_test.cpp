@@ -70,6 +70,28 @@ TEST(ReconcileEngine, AModelResidentButUnknownIsAdoptedChargedAndPlanned) {
     EXPECT_TRUE(manual.started().empty());
 }
 
+TEST(ReconcileEngine, AnAdoptedModelNeverRequestedHereKeepsItsKeepAliveWhenEveryModelIsPlannedAgain) {
+    // A reload plans every model again (replan_all). A model adopted without a request in this engine's books has no
+    // history to plan from: it keeps the built-in keep-alive adoption gave it, instead of the plan of a model never
+    // used (the predictor's unload now), until its first request plans it.
+    ManualEngine manual(setup(4000));
+    WarmupEngine& engine = manual.engine();
+    const warmup_model_index b = manual.model("b");
+    const std::vector<ReportedResident> listed{{b, 0}};
+    ASSERT_EQ(engine.reconcile(listed, engine.residency_sequence(), kNoneUnsure, true, 1000).adopted.size(), 1u);
+    const warmup_time_ms kept_until = engine.model_status(b).unload_at_ms;
+    ASSERT_NE(kept_until, WARMUP_TIME_NEVER);
+
+    engine.replan_all(2000);
+    EXPECT_EQ(engine.model_status(b).unload_at_ms, kept_until);
+    engine.run_timers(kept_until - 1);
+    EXPECT_EQ(engine.model_status(b).residency, WARMUP_RESIDENCY_READY);
+    // Its first request plans it like any model.
+    manual.request("b", kept_until - 1);
+    EXPECT_EQ(engine.counters().warm_requests, 1u);
+    EXPECT_NE(engine.model_status(b).unload_at_ms, kept_until);
+}
+
 TEST(ReconcileEngine, RequestsWaitingForAFailedLoadAreServedWhenTheModelIsAdopted) {
     // The load failed and a retry is planned; meanwhile the server loaded the model for its own client and a listing
     // adopts it. The waiting request is served then (its wait recorded once), not left waiting for ever.

@@ -177,6 +177,26 @@ TEST(LiveExperiment, StartingAndStoppingAnExperimentIsAReload) {
     runtime.stop();
 }
 
+TEST(LiveExperiment, AReloadThatMovesTheSplitOrTheWeightsSaysSo) {
+    // The arms run on and their components do not change, but traffic and budget shares move: the answer says
+    // "reloaded" with a note per setting, not "unchanged".
+    const std::string arms =
+        "arms:\n  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive}}}\n";
+    LiveRuntime runtime(load_config_text(config_text(arms, "{time_scale: 0}", "tenant"), "a.yaml", {}, {}));
+    runtime.start();
+    Config moved = load_config_text(config_text(arms, "{time_scale: 0}", "model"), "b.yaml", {}, {});
+    moved.experiment.control_weight = 3;
+    moved.arms.at(0).weight = 2;
+    const auto answer = reload_json(runtime.reload(moved));
+    EXPECT_EQ(answer["status"], "reloaded") << answer.dump();
+    const std::string notes = answer["notes"].dump();
+    EXPECT_NE(notes.find("experiment.split: tenant -> model"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("experiment.control_weight: 1 -> 3"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("arms.treatment.weight: 1 -> 2"), std::string::npos) << notes;
+    EXPECT_EQ(reload_json(runtime.reload(moved))["status"], "unchanged");
+    runtime.stop();
+}
+
 TEST(LiveExperiment, AReloadWhoseNewArmFailsToStartLeavesTheRunningArmsAsTheyWere) {
     // The new arm's predictor starts once (the reload's check) and fails the second time (the arm itself): the
     // unchanged arm must still be there and running, not destroyed with the half-built list.
