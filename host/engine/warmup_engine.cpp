@@ -1466,6 +1466,11 @@ uint64_t WarmupEngine::adopt_unload(const PendingUnload& unload, warmup_time_ms 
     return adopted.ticket;
 }
 
+void WarmupEngine::publish_gauges(warmup_time_ms now_ms, bool stopped) {
+    metric(WARMUP_METRIC_RESIDENT_MB, WARMUP_NO_MODEL, now_ms, stopped ? 0.0 : used_mb_);
+    flush_metrics();  // with the queue depth
+}
+
 void WarmupEngine::release_loads(warmup_time_ms now_ms) {
     loads_held_ = false;
     advance(now_ms);

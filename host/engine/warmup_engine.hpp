@@ -274,6 +274,10 @@ class WarmupEngine {
     /// them now. Loads that need room still evict as usual once they start. Not nested: one release ends any number of
     /// holds.
     void hold_loads() noexcept { loads_held_ = true; }
+    /// [control] Sends this arm's memory in use to the metrics plugin now (0 when `stopped`: an arm a reload stopped,
+    /// whose gauge would otherwise stay at its last value), with its queue depth, and flushes: after a restore whose
+    /// metrics state carries an earlier process's gauges, and for an arm that stops.
+    void publish_gauges(warmup_time_ms now_ms, bool stopped = false);
     /// [control] Ends hold_loads(), evicts what is still over the budget, and starts what fits.
     void release_loads(warmup_time_ms now_ms);
 

@@ -557,6 +557,10 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
     // sets are destroyed here, on the control thread, and their libraries go when nothing else holds them.
     if (!out.changes.empty()) before_last_reload_ = is_rollback ? nullptr : std::move(next_control);
     next_control.reset();
+    // A stopped arm's gauges would keep their last values in the shared metrics plugin: its memory is counted by
+    // the arms that took its models now.
+    for (const auto& arm : old_arms)
+        if (arm && arm->engine) arm->engine->publish_gauges(clock_.now_ms(), /*stopped=*/true);
     old_arms.clear();
     return out;
 }

@@ -734,6 +734,13 @@ std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
     uint64_t base_ms = 0;
     auto restored = restore_newest_snapshot(&base_ms);
     if (config_.state.journal) replay_journal(base_ms);
+    // The metrics plugin's state came back with its gauges as the earlier process left them (an experiment arm's
+    // memory in use among them): every arm says what it holds now.
+    call_on_control([this](WarmupEngine&) {
+        for (auto& arm : arms_)
+            if (arm->engine) arm->engine->publish_gauges(clock_.now_ms());
+        return 0;
+    });
     if (call_on_control([](WarmupEngine& engine) { return engine.stopped(); }))
         spdlog::warn(
             "EMERGENCY_STOP still in force: an operator stopped new warm-ups before the restart (saved in {}); no "

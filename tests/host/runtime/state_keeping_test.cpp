@@ -448,6 +448,41 @@ TEST_F(TransitionsTest, ResumeAfterARestartDuringAnEmergencyStopLoadsTheWarmSetA
     EXPECT_EQ(counters().demand_loads, before.demand_loads);
 }
 
+TEST_F(TransitionsTest, AnArmsMemoryGaugeSaysWhatItHoldsAfterARestartAndZeroOnceItStops) {
+    // An experiment split by model: the treatment loads its share of m/0 .. m/9. Its memory gauge was kept with the
+    // metrics plugin's state, but a restart starts the arm empty (its models are not part of the warm set brought
+    // back), and a reload that stops the arm hands its models on: both times the gauge must say so, not its last
+    // value.
+    Config with_experiment = config(keep_alive_predictor(3'600'000),
+                                    "state: {dir: state, snapshot_interval_s: 3600}\n"
+                                    "experiment: {enabled: true, split: model, control_weight: 1}\n"
+                                    "arms:\n  - {name: treatment, components: {predictor: " +
+                                        keep_alive_predictor(3'600'000) + "}}\n");
+    const auto treatment_bytes = [&] {
+        const std::string metrics = get_text("/metrics");
+        const std::string prefix = "\nwarmup_resident_memory_bytes{arm=\"treatment\"} ";
+        const auto at = metrics.find(prefix);
+        return at == std::string::npos ? -1.0 : std::stod(metrics.substr(at + prefix.size()));
+    };
+    const auto load_models = [&] {
+        const warmup_time_ms now_ms = runtime_->clock().now_ms();
+        for (int i = 0; i < 10; ++i) ingest("m/" + std::to_string(i), now_ms);
+        drain();
+        return poll_until([&] { return treatment_bytes() > 0; }, 5s);
+    };
+    start(with_experiment);
+    ASSERT_TRUE(load_models());
+    stop();
+
+    start(with_experiment);
+    EXPECT_EQ(treatment_bytes(), 0.0);
+    ASSERT_TRUE(load_models());
+    Config without = with_experiment;
+    without.experiment.enabled = false;
+    ASSERT_TRUE(runtime_->reload(without).ok);
+    EXPECT_EQ(treatment_bytes(), 0.0);
+}
+
 TEST_F(TransitionsTest, ResumeLiftsTheEmergencyStopOnTheRunningConfigurationAndSavesIt) {
     const Config with_state =
         config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
