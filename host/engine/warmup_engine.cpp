@@ -1609,7 +1609,7 @@ std::optional<ReportedResident> WarmupEngine::hand_off_ready(warmup_model_index 
 }
 
 std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const ReportedResident> models,
-                                                             warmup_time_ms now_ms) {
+                                                             warmup_time_ms now_ms, bool handed_over) {
     advance(now_ms);
     std::vector<warmup_model_index> adopted;
     for (const auto& [model, reported_mb] : models) {
@@ -1653,8 +1653,11 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
         refresh_timer(model);
         if (options_.decisions != nullptr) {
             Decision& keep = decision(DecisionKind::Keep, model,
-                                      "adopted: resident on the server but not in the books; kept for the "
-                                      "built-in keep-alive until a request plans it",
+                                      handed_over ? "adopted: handed over by the arm that loaded it, never requested "
+                                                    "in these books; kept for the built-in keep-alive until a "
+                                                    "request plans it"
+                                                  : "adopted: resident on the server but not in the books; kept for "
+                                                    "the built-in keep-alive until a request plans it",
                                       by_builtin_keep_alive(), now_ms);
             keep.until_ms = state.unload_at;
             options_.decisions->record(keep);

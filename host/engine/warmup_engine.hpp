@@ -380,7 +380,10 @@ class WarmupEngine {
     /// cancelled; over the budget, ready models are evicted). For models another engine loaded and no longer tracks
     /// (an experiment arm a reload stopped). Returns the adopted models, sorted; the others were not absent here and
     /// are left as they are.
-    std::vector<warmup_model_index> adopt_resident(std::span<const ReportedResident> models, warmup_time_ms now_ms);
+    /// `handed_over`: the models come from another arm's books (a hand-over), not from the server's listing; it
+    /// only changes what the decision log says.
+    std::vector<warmup_model_index> adopt_resident(std::span<const ReportedResident> models, warmup_time_ms now_ms,
+                                                   bool handed_over = false);
     /// [control] Gives up `model`, ready here, to another engine that serves it now (an experiment split by model
     /// whose arms changed): it leaves these books without an unload, since the server keeps it for the engine that
     /// adopts it. Returns it with the memory it was charged; nullopt when it is not ready here (left as it is).

@@ -157,7 +157,8 @@ bool LiveRuntime::take_completions() {
         // backend: the arm that serves the model now takes it.
         if (!matched && completion.succeeded) {
             const ReportedResident loaded{completion.model, completion.memory_mb};
-            arms_[arm_serving(completion.model)]->engine->adopt_resident(std::span(&loaded, 1), clock_.now_ms());
+            arms_[arm_serving(completion.model)]->engine->adopt_resident(std::span(&loaded, 1), clock_.now_ms(),
+                                                                         /*handed_over=*/true);
         }
         worked = true;
     }

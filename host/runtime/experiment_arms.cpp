@@ -161,7 +161,7 @@ std::size_t LiveRuntime::hand_over_resident(const LiveArm& stopped) {
     }
     std::size_t handed = 0;
     for (const auto& [arm, models] : by_arm)
-        handed += arms_[arm]->engine->adopt_resident(models, clock_.now_ms()).size();
+        handed += arms_[arm]->engine->adopt_resident(models, clock_.now_ms(), /*handed_over=*/true).size();
     return handed;
 }
 
@@ -172,7 +172,7 @@ std::size_t LiveRuntime::hand_over_to_serving_arm(std::size_t arm, warmup_model_
     const warmup_time_ms now_ms = clock_.now_ms();
     const auto handed = arms_[arm]->engine->hand_off_ready(model, now_ms);
     if (!handed) return 0;
-    return arms_[serving]->engine->adopt_resident(std::span(&*handed, 1), now_ms).size();
+    return arms_[serving]->engine->adopt_resident(std::span(&*handed, 1), now_ms, /*handed_over=*/true).size();
 }
 
 std::size_t LiveRuntime::hand_over_to_serving_arms() {

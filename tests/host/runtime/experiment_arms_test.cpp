@@ -406,6 +406,12 @@ TEST(LiveExperiment, StartingASplitByModelHandsModelsOverBeforeTheHalvedBudgetEv
     EXPECT_EQ(control_ready + treatment_ready, static_cast<std::size_t>(kModels));
     EXPECT_GT(treatment_ready, 0u);  // the split gave the treatment some of them...
     EXPECT_LE(control_ready, 25u);   // ...and left the control arm what fits its half
+    // The treatment's decision log says where its models came from: handed over, not found on the server.
+    const auto kept = runtime.decisions().newest(std::nullopt, 1000, std::string("treatment"));
+    ASSERT_FALSE(kept.empty());
+    for (const Decision& decision : kept)
+        EXPECT_EQ(std::string(decision.reason).rfind("adopted: handed over by the arm that loaded it", 0), 0u)
+            << decision.reason;
     runtime.stop();
 }
 
