@@ -86,6 +86,18 @@ void declare_options(CLI::App& app, CommandLine& line) {
     app.set_version_flag("--version", version_line("warmup-replay"), "print the version, plugin ABI and git commit");
 }
 
+/// The pieces of `text` between commas, empty ones included ("" gives none, "a,,b" three).
+std::vector<std::string> comma_separated(const std::string& text) {
+    std::vector<std::string> pieces;
+    for (std::size_t start = 0; start < text.size();) {
+        const auto comma = text.find(',', start);
+        const auto end = comma == std::string::npos ? text.size() : comma;
+        pieces.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return pieces;
+}
+
 /// Interprets and checks what CLI11 could not: the seed, the times, the arms, and the options that belong to one mode
 /// (refused in the other rather than ignored). Returns the reason for a refusal (exit 2) or fills `run`.
 std::optional<std::string> interpret(const CommandLine& line, Run& run) {
@@ -115,26 +127,18 @@ std::optional<std::string> interpret(const CommandLine& line, Run& run) {
     if (options.from_ms && options.to_ms && *options.from_ms >= *options.to_ms)
         return "--from " + line.from_text + " is not before --to " + line.to_text +
                " (events are replayed in [from, to))";
-    for (std::size_t start = 0; start < line.arms_text.size();) {
-        const auto comma = line.arms_text.find(',', start);
-        const auto end = comma == std::string::npos ? line.arms_text.size() : comma;
-        if (end > start) options.only_arms.push_back(line.arms_text.substr(start, end - start));
-        start = end + 1;
-    }
+    for (std::string& name : comma_separated(line.arms_text))
+        if (!name.empty()) options.only_arms.push_back(std::move(name));
     if (line.arms_option != nullptr && line.arms_option->count() > 0 && options.only_arms.empty())
         return "--arms names no arm (give configured arm names, comma-separated; leave --arms out for all of them)";
     if (line.out_dir.empty() && line.dump_file.empty()) return "give --out DIR (reports) and/or --dump-events FILE";
-    for (std::size_t start = 0; start < line.keep_alive_text.size();) {
-        const auto comma = line.keep_alive_text.find(',', start);
-        const auto end = comma == std::string::npos ? line.keep_alive_text.size() : comma;
-        const std::string keep = line.keep_alive_text.substr(start, end - start);
+    for (const std::string& keep : comma_separated(line.keep_alive_text)) {
         double minutes = 0;
         const auto [stop, error] = std::from_chars(keep.data(), keep.data() + keep.size(), minutes);
         if (keep.empty() || error != std::errc{} || stop != keep.data() + keep.size() || !(minutes * 60'000 >= 1) ||
             !std::isfinite(minutes))
             return "bad --keep-alive '" + keep + "' (expected keeps in minutes, comma-separated, each at least 1 ms)";
         options.keep_alive_minutes.push_back(minutes);
-        start = end + 1;
     }
 
     if (line.fleet_nodes == 0 && line.load_slack) return "--load-slack applies to a fleet replay: give --nodes N too";

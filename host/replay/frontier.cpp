@@ -9,14 +9,17 @@
 
 namespace warmup::host::replay {
 
-std::string keepalive_curve_arm_name(int64_t minutes, const std::vector<std::string>& taken) {
-    const std::string base = fmt::format("keepalive-curve-{}m", minutes);
+std::string distinct_arm_name(const std::string& base, const std::vector<std::string>& taken) {
     const auto is_taken = [&](const std::string& name) {
         return std::find(taken.begin(), taken.end(), name) != taken.end();
     };
     std::string name = base;
     for (int suffix = 2; is_taken(name); ++suffix) name = fmt::format("{}-{}", base, suffix);
     return name;
+}
+
+std::string keepalive_curve_arm_name(int64_t minutes, const std::vector<std::string>& taken) {
+    return distinct_arm_name(fmt::format("keepalive-curve-{}m", minutes), taken);
 }
 
 std::optional<double> interpolate_on_curve(std::vector<CurvePoint> points, double loaded_gb_h) {

@@ -38,7 +38,10 @@ inline constexpr const char* kKeepAliveCurveResourceId = "org.warmup.resource.lr
 inline constexpr std::array<const char*, 5> kKeepAliveCurveResourceParams = {
     "host_limit", "reserve_mb", "prewarm_may_evict", "cgroup_memory_max_path", "meminfo_path"};
 
-/// "keepalive-curve-<minutes>m", made distinct from every name in `taken` by a "-2", "-3", ... suffix.
+/// `base`, made distinct from every name in `taken` by a "-2", "-3", ... suffix.
+std::string distinct_arm_name(const std::string& base, const std::vector<std::string>& taken);
+
+/// "keepalive-curve-<minutes>m", made distinct from every name in `taken` (distinct_arm_name).
 std::string keepalive_curve_arm_name(int64_t minutes, const std::vector<std::string>& taken);
 
 /// One point of the curve: an arm's loaded memory-time and the value read off it.

@@ -368,6 +368,16 @@ PluginChoice keepalive_curve_resource(const PluginChoice& configured) {
     return lru;
 }
 
+/// A keep-alive timer of `ttl_ms` on the top-level components, evicting as the curve's timers do
+/// (keepalive_curve_resource); `key_path` locates a plugin error about it (the frontier's config key, or "").
+Arm keepalive_timer_arm(std::string name, int64_t ttl_ms, const Config& config, const std::string& key_path) {
+    Arm arm{std::move(name), config.components, ""};
+    arm.components[ComponentSlot::Predictor] =
+        PluginChoice{kKeepAlivePredictorId, {}, fmt::format("ttl_ms: {}", ttl_ms), "", key_path};
+    arm.components[ComponentSlot::Resource] = keepalive_curve_resource(config.components[ComponentSlot::Resource]);
+    return arm;
+}
+
 /// What runs: the selected arms; with the frontier, one keep-alive arm per curve TTL on the top-level components
 /// (evicting by LRU: keepalive_curve_resource); last, the hidden compulsory floor (keep forever, unlimited memory and
 /// concurrency; never reported as an arm).
@@ -400,26 +410,15 @@ std::vector<ArmSpec> arm_specs(const Config& config, const ReplayOptions& option
         const std::string key_path = config.replay_frontier ? "replay.frontier" : "";
         for (const int64_t minutes : kKeepAliveCurveMinutes) {
             const int64_t ttl_ms = minutes * 60'000;
-            Arm arm{keepalive_curve_arm_name(minutes, names), config.components, ""};
-            arm.components[ComponentSlot::Predictor] =
-                PluginChoice{kKeepAlivePredictorId, {}, fmt::format("ttl_ms: {}", ttl_ms), "", key_path};
-            arm.components[ComponentSlot::Resource] =
-                keepalive_curve_resource(config.components[ComponentSlot::Resource]);
+            Arm arm = keepalive_timer_arm(keepalive_curve_arm_name(minutes, names), ttl_ms, config, key_path);
             names.push_back(arm.name);
             specs.push_back({std::move(arm), ttl_ms});
         }
     }
     // Timers between the curve's points: the same components as a curve arm, reported as arms of their own.
     for (const double minutes : options.keep_alive_minutes) {
-        const auto ttl_ms = static_cast<int64_t>(std::llround(minutes * 60'000));
-        std::string name = fmt::format("keepalive-{:g}m", minutes);
-        const std::string base = name;
-        for (int suffix = 2; std::find(names.begin(), names.end(), name) != names.end(); ++suffix)
-            name = fmt::format("{}-{}", base, suffix);
-        Arm arm{name, config.components, ""};
-        arm.components[ComponentSlot::Predictor] =
-            PluginChoice{kKeepAlivePredictorId, {}, fmt::format("ttl_ms: {}", ttl_ms), "", ""};
-        arm.components[ComponentSlot::Resource] = keepalive_curve_resource(config.components[ComponentSlot::Resource]);
+        Arm arm = keepalive_timer_arm(distinct_arm_name(fmt::format("keepalive-{:g}m", minutes), names),
+                                      static_cast<int64_t>(std::llround(minutes * 60'000)), config, "");
         names.push_back(arm.name);
         specs.push_back({std::move(arm)});
     }
