@@ -781,6 +781,7 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
     if (state.residency != WARMUP_RESIDENCY_ABSENT) return;
     state.retry_at = kNever;         // this load supersedes a pending retry (a pre-warm or a request came first)
     state.operator_prewarm = false;  // request_prewarm sets it again for its own
+    state.restore_handed_over = false;
     double load_ms = 0;
     state.need_mb = estimate_memory_mb(model, &load_ms);
     state.reason = reason;
@@ -1220,6 +1221,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     guarded(ComponentKind::Performance, "observe_load",
             [&] { return components_.performance.vtable->observe_load(components_.performance.self, &observation); });
 
+    const bool handed_over = std::exchange(state.restore_handed_over, false);
     if (!succeeded) {
         release_charge(state, now_ms);
         set_residency(state, WARMUP_RESIDENCY_ABSENT);
@@ -1282,6 +1284,15 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
             touch(model);
             plan_successions(now_ms);
         }
+    } else if (handed_over && state.last_request_ms == kNever) {
+        // Restored here from another arm's warm set: a plan from these books, which never saw it requested, would
+        // unload it at once. Kept like a model adopted from another arm until its first request here plans it.
+        state.prewarmed_unused = true;
+        state.last_use_ms = kNever;
+        state.loaded_for = LoadCause::Adopted;
+        keep_for_builtin_keep_alive(model, now_ms,
+                                    "restored from the warm set another arm held, never requested in these books; "
+                                    "kept for the built-in keep-alive until a request plans it");
     } else {
         state.prewarmed_unused = state.reason != LoadReason::Demand;
         state.last_use_ms = kNever;
@@ -1648,20 +1659,12 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
             plan(model, state.loaded_for == LoadCause::Demand ? WARMUP_TRIGGER_USED : WARMUP_TRIGGER_TIMER, now_ms);
             continue;
         }
-        state.unload_at = now_ms + options_.fallback_keep_alive_ms;
-        state.warm_start_at = kNever;
-        refresh_timer(model);
-        if (options_.decisions != nullptr) {
-            Decision& keep = decision(DecisionKind::Keep, model,
-                                      handed_over ? "adopted: handed over by the arm that loaded it, never requested "
-                                                    "in these books; kept for the built-in keep-alive until a "
-                                                    "request plans it"
-                                                  : "adopted: resident on the server but not in the books; kept for "
-                                                    "the built-in keep-alive until a request plans it",
-                                      by_builtin_keep_alive(), now_ms);
-            keep.until_ms = state.unload_at;
-            options_.decisions->record(keep);
-        }
+        keep_for_builtin_keep_alive(model, now_ms,
+                                    handed_over ? "adopted: handed over by the arm that loaded it, never requested "
+                                                  "in these books; kept for the built-in keep-alive until a "
+                                                  "request plans it"
+                                                : "adopted: resident on the server but not in the books; kept for "
+                                                  "the built-in keep-alive until a request plans it");
     }
     if (!loads_held_ && used_mb_ > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
     dispatch(now_ms);
@@ -1735,6 +1738,18 @@ std::size_t WarmupEngine::resume(warmup_time_ms now_ms, bool restore_warm_set) {
     }
     dispatch(now_ms);
     return queued;
+}
+
+void WarmupEngine::keep_for_builtin_keep_alive(warmup_model_index model, warmup_time_ms now_ms, const char* why) {
+    ModelSlot& state = models_[model];
+    state.unload_at = now_ms + options_.fallback_keep_alive_ms;
+    state.warm_start_at = kNever;
+    refresh_timer(model);
+    if (options_.decisions != nullptr) {
+        Decision& keep = decision(DecisionKind::Keep, model, why, by_builtin_keep_alive(), now_ms);
+        keep.until_ms = state.unload_at;
+        options_.decisions->record(keep);
+    }
 }
 
 void WarmupEngine::keep_restore_for_resume(warmup_model_index model) {

@@ -302,14 +302,16 @@ class WarmupEngine {
 
     /// Queues a pre-warm of `model` now (operator's restore of the warm set). Ignored when the model is already
     /// queued, loading or ready. In emergency stop it is kept for resume(now, true) instead: a daemon restarted while
-    /// stopped brings its warm set back when the stop is lifted.
-    void request_prewarm(warmup_model_index model, warmup_time_ms now_ms) {
+    /// stopped brings its warm set back when the stop is lifted. `handed_over`: another arm held it before (a split by
+    /// model that moved across a restart), so these books have no history to plan it from: once loaded, it keeps the
+    /// built-in keep-alive until its first request here plans it, as a model adopted from another arm does.
+    void request_prewarm(warmup_model_index model, warmup_time_ms now_ms, bool handed_over = false) {
         if (stopped_) {
             keep_restore_for_resume(model);
             return;
         }
         advance(now_ms);
-        queue_restore(model, now_ms);
+        if (queue_restore(model, now_ms)) models_[model].restore_handed_over = handed_over;
         dispatch(now_ms);
     }
 
@@ -470,7 +472,9 @@ class WarmupEngine {
         // The prediction the plan in force came from; kept only while a decision sink is installed.
         bool plan_was_fallback = false;
         bool operator_prewarm = false;  // the queued pre-warm restores the warm set (request_prewarm)
-        bool kept_for_resume = false;   // in restores_kept_by_stop_
+        // The queued or running load restores a model another arm held (request_prewarm's handed_over).
+        bool restore_handed_over = false;
+        bool kept_for_resume = false;  // in restores_kept_by_stop_
         warmup_time_ms plan_next_use_ms = WARMUP_TIME_NEVER;
         double plan_p_use = -1;  // < 0: no prediction
         warmup_time_ms plan_horizon_ms = 0;
@@ -511,6 +515,9 @@ class WarmupEngine {
     void enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms);
     /// Evicts ready models until the memory in use fits the budget (after it shrank), and says so (BUDGET_SHRUNK).
     void evict_over_budget(warmup_time_ms now_ms);
+    /// Keeps `model`, ready and never requested in these books, for the built-in keep-alive (fallback_keep_alive_ms)
+    /// from now, and records why.
+    void keep_for_builtin_keep_alive(warmup_model_index model, warmup_time_ms now_ms, const char* why);
     /// Adds `model` to restores_kept_by_stop_ once (a restore of the warm set the emergency stop holds back).
     void keep_restore_for_resume(warmup_model_index model);
     /// Queues a restore of the warm set for `model` (a pre-warm marked operator_prewarm) when it is absent; no

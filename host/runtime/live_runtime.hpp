@@ -36,6 +36,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -288,8 +289,9 @@ class LiveRuntime {
     void capture_state(SnapshotSink& out, std::vector<std::string>* notes = nullptr);
     /// The same capture as a Snapshot in memory.
     Snapshot capture_state(std::vector<std::string>* notes = nullptr);
-    /// Imports `snapshot` into the control arm: sections whose slot and schema match a running plugin; then queues
-    /// pre-warms of its warm set and asks the scheduler to plan every restored model. Refused (409, nothing
+    /// Imports `snapshot` into the arms: sections whose slot and schema match a running plugin (an experiment arm's
+    /// into the running arm of its name); then queues pre-warms of each arm's warm set and asks the scheduler to plan
+    /// every restored model. Refused (409, nothing
     /// imported) when the snapshot's model table disagrees with this daemon's catalog indexes. `at_start`: the
     /// daemon's own state at start, whose emergency stop (if one was in force when it was written) is put in force
     /// again; an operator's restore (false) leaves the emergency stop as it is.
@@ -483,20 +485,34 @@ class LiveRuntime {
     /// [control] Takes the events accepted and not yet taken (under the ingest lock, so no producer appends
     /// meanwhile), runs `under_lock()` still under it, then feeds the taken events to the engines.
     void take_pending_events(const std::function<void()>& under_lock);
-    /// [control] The metrics plugin's state and the engine's counters (last), as snapshot sections (ingest totals as
-    /// given).
+    /// [control] The metrics plugin's state, each experiment arm's counters and the control engine's counters (last),
+    /// as snapshot sections (ingest totals as given).
     std::vector<SnapshotSection> counter_sections(WarmupEngine& engine, uint64_t accepted, uint64_t refused,
                                                   std::vector<std::string>* problems);
-    /// [control] Imports counter sections (engine counters, metrics plugin) into the control arm. Returns the
+    /// An experiment arm whose sections a restore read: the models it held (to load again) and how many of its
+    /// plugins' sections were imported.
+    struct RestoredArm {
+        LiveArm* arm = nullptr;
+        std::vector<std::string> warm_models;
+        std::size_t sections = 0;
+    };
+    /// [control] Imports snapshot sections: the control arm's plugins and counters (engine, metrics plugin), and each
+    /// experiment arm's ("arm:<name>:<slot>", "arm:<name>:engine") into the running arm of that name. Returns the
     /// problems (empty on success); `notes` gets one line per section imported or skipped; `emergency_stop` (when
     /// given) receives whether the engine section says an emergency stop was in force (left unset without one).
     /// `counters_kept` (when given): the counters running now are kept, not set back (an operator's restore on a
     /// live daemon: counters never go backwards within a process, which Prometheus would read as a reset); the
-    /// sections holding only counters (the engine's and the metrics slot's) are skipped and counted there.
+    /// sections holding only counters (the engines' and the metrics slot's) are skipped and counted there.
+    /// `restored_arms` (when given) receives the experiment arms met and what they held.
     std::vector<std::string> import_counter_sections(WarmupEngine& engine, std::span<const SnapshotSection> sections,
                                                      std::vector<std::string>* notes, std::size_t* imported,
                                                      std::optional<bool>* emergency_stop = nullptr,
-                                                     std::size_t* counters_kept = nullptr);
+                                                     std::size_t* counters_kept = nullptr,
+                                                     std::vector<RestoredArm>* restored_arms = nullptr);
+    /// [control] One experiment arm's section (`part`: a slot's key or "engine") for import_counter_sections.
+    void import_arm_section(std::string_view arm_name, std::string_view part, const SnapshotSection& section,
+                            const std::function<void(std::string)>& note, std::vector<std::string>& import_errors,
+                            std::size_t* imported, std::size_t* counters_kept, std::vector<RestoredArm>* restored_arms);
     /// [control] Puts every arm in emergency stop, or out of it (then every model is planned again), when it is not
     /// already so. At start only: the stop saved with the state.
     void set_emergency_stop(bool stopped);

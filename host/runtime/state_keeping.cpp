@@ -9,7 +9,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 
 #include "core/errors.hpp"
 #include "runtime/live_runtime.hpp"
@@ -22,15 +25,16 @@ const warmup_state_extension* state_extension(const PluginInstance& instance) {
     return static_cast<const warmup_state_extension*>(instance.extension(WARMUP_EXT_STATE));
 }
 
-/// [control] Streams the exported state of `slot`'s plugin to `out` as one section, piece by piece as the plugin
-/// writes it; false when it has no state extension or its export fails (then the section is discarded and
-/// `problems` gets why).
-bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& out,
-                    std::vector<std::string>& problems) {
+/// [control] Streams the exported state of `slot`'s plugin to `out` as one section keyed `key` (the slot's own key
+/// unless given), piece by piece as the plugin writes it; false when it has no state extension or its export fails
+/// (then the section is discarded and `problems` gets why).
+bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& out, std::vector<std::string>& problems,
+                    std::string_view key = {}) {
     const auto& instance = plugins.at(slot);
     const warmup_state_extension* state = state_extension(*instance);
     if (state == nullptr) return false;
-    out.begin_section(slot_key(slot), state->schema(instance->self()));
+    if (key.empty()) key = slot_key(slot);
+    out.begin_section(key, state->schema(instance->self()));
     warmup_byte_writer writer{
         &out, [](void* context, const char* data, size_t size) {
             return static_cast<SnapshotSink*>(context)->append_section_data({data, size}) ? 0 : -1;
@@ -39,7 +43,7 @@ bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& 
     if (error != nullptr) {
         ErrorPtr owned(error);
         out.discard_section();
-        problems.push_back(fmt::format("{} ({}) could not export its state: {}: {}", slot_key(slot), instance->label(),
+        problems.push_back(fmt::format("{} ({}) could not export its state: {}: {}", key, instance->label(),
                                        status_name(owned->code), owned->message));
         return false;
     }
@@ -106,27 +110,38 @@ struct EngineSection {
     bool emergency_stop = false;
 };
 
-std::string encode_counters(const EngineCounters& counters, const IngestTotals& ingest, bool emergency_stop) {
+nlohmann::json counters_json(const EngineCounters& counters) {
     nlohmann::json out = nlohmann::json::object();
     for (const CounterField& field : kCounterFields) out[field.name] = counters.*field.field;
     out["loaded_mb_ms"] = counters.loaded_mb_ms;
     out["idle_mb_ms"] = counters.idle_mb_ms;
+    return out;
+}
+
+std::string encode_counters(const EngineCounters& counters, const IngestTotals& ingest, bool emergency_stop) {
+    nlohmann::json out = counters_json(counters);
     out["events_accepted"] = ingest.accepted;
     out["events_refused"] = ingest.refused;
     out["emergency_stop"] = emergency_stop;
     return out.dump();
 }
 
-/// Throws std::invalid_argument naming the first bad field; nothing is changed then.
-EngineSection decode_counters(std::string_view data) {
-    const nlohmann::json in = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+/// Reads `data` as a JSON object; throws std::invalid_argument when it is not one.
+nlohmann::json parse_object(std::string_view data) {
+    nlohmann::json in = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
     if (!in.is_object()) throw std::invalid_argument("not a JSON object");
-    const auto count = [&](const char* name) -> uint64_t {
-        const auto found = in.find(name);
-        if (found == in.end()) return 0;
-        if (!found->is_number_unsigned()) throw std::invalid_argument(fmt::format("'{}' is not a count", name));
-        return found->get<uint64_t>();
-    };
+    return in;
+}
+
+uint64_t read_count(const nlohmann::json& in, const char* name) {
+    const auto found = in.find(name);
+    if (found == in.end()) return 0;
+    if (!found->is_number_unsigned()) throw std::invalid_argument(fmt::format("'{}' is not a count", name));
+    return found->get<uint64_t>();
+}
+
+/// The counters of `in` (a field left out reads as 0); throws std::invalid_argument naming the first bad field.
+EngineCounters read_counters(const nlohmann::json& in) {
     const auto amount = [&](const char* name) -> double {
         const auto found = in.find(name);
         if (found == in.end()) return 0;
@@ -134,6 +149,16 @@ EngineSection decode_counters(std::string_view data) {
             throw std::invalid_argument(fmt::format("'{}' is not a number >= 0", name));
         return found->get<double>();
     };
+    EngineCounters out;
+    for (const CounterField& field : kCounterFields) out.*field.field = read_count(in, field.name);
+    out.loaded_mb_ms = amount("loaded_mb_ms");
+    out.idle_mb_ms = amount("idle_mb_ms");
+    return out;
+}
+
+/// Throws std::invalid_argument naming the first bad field; nothing is changed then.
+EngineSection decode_counters(std::string_view data) {
+    const nlohmann::json in = parse_object(data);
     const auto flag = [&](const char* name) {
         const auto found = in.find(name);
         if (found == in.end()) return false;
@@ -141,12 +166,102 @@ EngineSection decode_counters(std::string_view data) {
         return found->get<bool>();
     };
     EngineSection out;
-    for (const CounterField& field : kCounterFields) out.counters.*field.field = count(field.name);
-    out.counters.loaded_mb_ms = amount("loaded_mb_ms");
-    out.counters.idle_mb_ms = amount("idle_mb_ms");
-    out.ingest = IngestTotals{count("events_accepted"), count("events_refused")};
+    out.counters = read_counters(in);
+    out.ingest = IngestTotals{read_count(in, "events_accepted"), read_count(in, "events_refused")};
     out.emergency_stop = flag("emergency_stop");
     return out;
+}
+
+// An experiment arm's state travels in sections of its own: "arm:<name>:<slot>" for its plugins' state and
+// "arm:<name>:engine" for its counters and the models it held (ready or loading), so a restart or a restored backup
+// goes on with every arm where it left off, not with the control arm alone. Arm names are [A-Za-z0-9._-]+ (checked
+// with the configuration), so the name is what lies between the prefix and the last ':'. The metrics plugin is one
+// sink shared by every arm (its section holds every arm's series): an arm has no metrics section of its own. A daemon
+// that predates these sections skips them ("not a component slot").
+constexpr std::string_view kArmSectionPrefix = "arm:";
+
+constexpr std::string_view kArmEngineSchema = "org.warmup.state.arm-engine/1";
+
+std::string arm_section_slot(std::string_view arm, std::string_view part) {
+    return fmt::format("{}{}:{}", kArmSectionPrefix, arm, part);
+}
+
+struct ArmSectionKey {
+    std::string_view arm;
+    std::string_view part;  ///< a component slot's key, or "engine"
+};
+
+std::optional<ArmSectionKey> parse_arm_section_slot(std::string_view slot) {
+    if (!slot.starts_with(kArmSectionPrefix)) return std::nullopt;
+    slot.remove_prefix(kArmSectionPrefix.size());
+    const auto colon = slot.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    return ArmSectionKey{slot.substr(0, colon), slot.substr(colon + 1)};
+}
+
+/// What an arm's engine section holds.
+struct ArmEngineSection {
+    EngineCounters counters;
+    std::vector<std::string> warm_models;  ///< empty in a journal checkpoint (counters only)
+};
+
+std::string encode_arm_engine(const EngineCounters& counters, const std::vector<std::string>& warm_models) {
+    nlohmann::json out = counters_json(counters);
+    out["warm_models"] = warm_models;
+    return out.dump();
+}
+
+/// Throws std::invalid_argument naming the first bad field; nothing is changed then.
+ArmEngineSection decode_arm_engine(std::string_view data) {
+    const nlohmann::json in = parse_object(data);
+    ArmEngineSection out;
+    out.counters = read_counters(in);
+    if (const auto found = in.find("warm_models"); found != in.end()) {
+        if (!found->is_array()) throw std::invalid_argument("'warm_models' is not a list");
+        for (const auto& name : *found) {
+            if (!name.is_string()) throw std::invalid_argument("'warm_models' holds something other than a name");
+            out.warm_models.push_back(name.get<std::string>());
+        }
+    }
+    return out;
+}
+
+/// [control] The models `engine` has ready or loading, by name: what a restart loads again.
+std::vector<std::string> warm_model_names(const WarmupEngine& engine, const Catalog& catalog) {
+    std::vector<std::string> names;
+    for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
+        const warmup_residency residency = engine.model_status(model).residency;
+        if (residency == WARMUP_RESIDENCY_READY || residency == WARMUP_RESIDENCY_LOADING)
+            names.push_back(catalog.record(model).name);
+    }
+    return names;
+}
+
+/// [control] Hands `section` to `instance`'s state extension when its schema is the one running: true when imported
+/// (`notes` gets a line), false when skipped (`notes` says why) or refused (`errors` says why; the plugin keeps its
+/// state).
+bool import_plugin_section(const PluginInstance& instance, const SnapshotSection& section,
+                           const std::function<void(std::string)>& note, std::vector<std::string>& errors) {
+    const warmup_state_extension* state = state_extension(instance);
+    const char* schema = state != nullptr ? state->schema(instance.self()) : nullptr;
+    if (schema == nullptr) {
+        note(fmt::format("{} skipped: the running {} has no state extension", section.slot, instance.label()));
+        return false;
+    }
+    if (section.schema != schema) {
+        note(
+            fmt::format("{} skipped: schema '{}' in the snapshot, '{}' running", section.slot, section.schema, schema));
+        return false;
+    }
+    warmup_error* error = state->import_state(instance.self(), {section.data.data(), section.data.size()});
+    if (error != nullptr) {
+        ErrorPtr owned(error);
+        errors.push_back(fmt::format("{} ({}) refused the state (unchanged): {}: {}", section.slot, instance.label(),
+                                     status_name(owned->code), owned->message));
+        return false;
+    }
+    note(fmt::format("{} restored ({}, {} bytes)", section.slot, section.schema, section.data.size()));
+    return true;
 }
 
 }  // namespace
@@ -168,11 +283,7 @@ void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* not
         out.begin(created_unix_ms);
         const uint32_t known = catalog_.size();
         for (warmup_model_index model = 0; model < known; ++model) out.add_model(catalog_.record(model).name);
-        for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
-            const warmup_residency residency = engine.model_status(model).residency;
-            if (residency == WARMUP_RESIDENCY_READY || residency == WARMUP_RESIDENCY_LOADING)
-                out.add_warm_model(catalog_.record(model).name);
-        }
+        for (const std::string& name : warm_model_names(engine, catalog_)) out.add_warm_model(name);
         // In safe mode a restart runs the configuration's plugins, not the safe ones: for a slot the safe
         // configuration replaced (the predictor), the state kept is that of the instance held for the rollback, as
         // it was when the safe configuration took over (the safe keep-alive has none, and the learning would be lost).
@@ -182,6 +293,15 @@ void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* not
                                           before_last_reload_->at(slot) != plugins().at(slot) &&
                                           state_extension(*before_last_reload_->at(slot)) != nullptr;
             export_section(held_for_restart ? *before_last_reload_ : plugins(), slot, out, problems_here);
+        }
+        // Every experiment arm's plugins and books, beside the control arm's above.
+        for (std::size_t i = 1; i < arms_.size(); ++i) {
+            const LiveArm& arm = *arms_[i];
+            for (const ComponentSlot slot : kAllSlots)
+                if (slot != ComponentSlot::Metrics)
+                    export_section(*arm.plugins, slot, out, problems_here, arm_section_slot(arm.name, slot_key(slot)));
+            out.add_section(arm_section_slot(arm.name, kEngineSectionSlot), kArmEngineSchema,
+                            encode_arm_engine(arm.engine->counters(), warm_model_names(*arm.engine, catalog_)));
         }
         out.add_section(kEngineSectionSlot, kEngineSectionSchema,
                         encode_counters(engine.counters(), ingest, engine.stopped()));
@@ -201,9 +321,10 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
                                                               std::span<const SnapshotSection> sections,
                                                               std::vector<std::string>* notes, std::size_t* imported,
                                                               std::optional<bool>* emergency_stop,
-                                                              std::size_t* counters_kept) {
+                                                              std::size_t* counters_kept,
+                                                              std::vector<RestoredArm>* restored_arms) {
     std::vector<std::string> import_errors;
-    const auto note = [&](std::string line) {
+    const std::function<void(std::string)> note = [&](std::string line) {
         if (notes != nullptr) notes->push_back(std::move(line));
     };
     for (const SnapshotSection& section : sections) {
@@ -227,6 +348,11 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
             }
             continue;
         }
+        if (const auto key = parse_arm_section_slot(section.slot)) {
+            import_arm_section(key->arm, key->part, section, note, import_errors, imported, counters_kept,
+                               restored_arms);
+            continue;
+        }
         // A section written before a slot was renamed carries the old key; it is the same slot.
         const auto slot = slot_from_key_or_deprecated(section.slot);
         if (!slot) {
@@ -239,29 +365,63 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
                              section.slot));
             continue;
         }
-        const auto& instance = plugins().at(*slot);
-        const warmup_state_extension* state = state_extension(*instance);
-        const char* schema = state != nullptr ? state->schema(instance->self()) : nullptr;
-        if (schema == nullptr) {
-            note(fmt::format("{} skipped: the running {} has no state extension", section.slot, instance->label()));
-            continue;
-        }
-        if (section.schema != schema) {
-            note(fmt::format("{} skipped: schema '{}' in the snapshot, '{}' running", section.slot, section.schema,
-                             schema));
-            continue;
-        }
-        warmup_error* error = state->import_state(instance->self(), {section.data.data(), section.data.size()});
-        if (error != nullptr) {
-            ErrorPtr owned(error);
-            import_errors.push_back(fmt::format("{} ({}) refused the state (unchanged): {}: {}", section.slot,
-                                                instance->label(), status_name(owned->code), owned->message));
-            continue;
-        }
-        ++*imported;
-        note(fmt::format("{} restored ({}, {} bytes)", section.slot, section.schema, section.data.size()));
+        if (import_plugin_section(*plugins().at(*slot), section, note, import_errors)) ++*imported;
     }
     return import_errors;
+}
+
+void LiveRuntime::import_arm_section(std::string_view arm_name, std::string_view part, const SnapshotSection& section,
+                                     const std::function<void(std::string)>& note,
+                                     std::vector<std::string>& import_errors, std::size_t* imported,
+                                     std::size_t* counters_kept, std::vector<RestoredArm>* restored_arms) {
+    LiveArm* arm = nullptr;
+    for (std::size_t i = 1; i < arms_.size(); ++i)
+        if (arms_[i]->name == arm_name) arm = arms_[i].get();
+    if (arm == nullptr) {
+        note(fmt::format("{} skipped: no experiment arm named '{}' runs", section.slot, arm_name));
+        return;
+    }
+    // What the caller loads and plans again once every section is in (none when it did not ask).
+    RestoredArm* restored = nullptr;
+    if (restored_arms != nullptr) {
+        for (RestoredArm& entry : *restored_arms)
+            if (entry.arm == arm) restored = &entry;
+        if (restored == nullptr) restored = &restored_arms->emplace_back(RestoredArm{arm, {}, 0});
+    }
+    if (part == kEngineSectionSlot) {
+        if (section.schema != kArmEngineSchema) {
+            note(fmt::format("{} skipped: schema '{}' in the snapshot, '{}' running", section.slot, section.schema,
+                             kArmEngineSchema));
+            return;
+        }
+        ArmEngineSection decoded;
+        try {
+            decoded = decode_arm_engine(section.data);
+        } catch (const std::exception& error) {
+            import_errors.push_back(
+                fmt::format("{} refused (unchanged): {}: {}", section.slot, section.schema, error.what()));
+            return;
+        }
+        if (counters_kept != nullptr) {
+            ++*counters_kept;
+            note(fmt::format("{} kept counting (a restore on a running daemon does not set them back)", section.slot));
+        } else {
+            arm->engine->restore_counters(decoded.counters);
+            ++*imported;
+            note(fmt::format("{} restored ({} requests)", section.slot, decoded.counters.requests));
+        }
+        if (restored != nullptr) restored->warm_models = std::move(decoded.warm_models);
+        return;
+    }
+    const auto slot = slot_from_key_or_deprecated(part);
+    if (!slot || *slot == ComponentSlot::Metrics) {
+        note(fmt::format("section '{}' skipped: not a component slot of an arm", section.slot));
+        return;
+    }
+    if (import_plugin_section(*arm->plugins->at(*slot), section, note, import_errors)) {
+        ++*imported;
+        if (restored != nullptr) ++restored->sections;
+    }
 }
 
 OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_start) {
@@ -286,37 +446,58 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_sta
         std::size_t restored = 0;
         std::size_t counters_kept = 0;
         std::optional<bool> stopped;
+        std::vector<RestoredArm> restored_arms;
         // At start the counters come back with everything else (the process is new: /metrics starts again anyway);
         // an operator's restore on a running daemon keeps the counters running now.
-        const std::vector<std::string> import_errors = import_counter_sections(
-            engine, snapshot.sections, &out.notes, &restored, &stopped, at_start ? nullptr : &counters_kept);
+        const std::vector<std::string> import_errors =
+            import_counter_sections(engine, snapshot.sections, &out.notes, &restored, &stopped,
+                                    at_start ? nullptr : &counters_kept, &restored_arms);
         // At start, an emergency stop saved with the state is in force again before the warm set is queued (so it
         // queues nothing). An operator's restore leaves the mode as it is: it brings back what was learned, not an
         // operator's earlier decision.
         if (at_start && stopped) set_emergency_stop(*stopped);
-        // The warm set comes back as pre-warms; every other restored model gets a fresh plan from what was learned,
-        // so pre-warms scheduled before the restart are scheduled again.
+        // The warm set comes back as pre-warms, each model in the arm that held it, unless a split by model now sends
+        // its events to another arm (the weights or the arms changed across the restart): then in that arm, as a
+        // reload would have handed it over. A shadow arm's models (simulated) stay in it. Every other restored model
+        // gets a fresh plan from what was learned, so pre-warms scheduled before the restart are scheduled again.
         const warmup_time_ms now_ms = clock_.now_ms();
         std::size_t prewarms = 0;
-        std::vector<bool> warm(snapshot.models.size(), false);
-        for (const std::string& name : snapshot.warm_models) {
+        std::vector<std::vector<bool>> queued(arms_.size(), std::vector<bool>(catalog_.size(), false));
+        const auto load_again = [&](const LiveArm& holder, const std::string& name) {
             const auto index = catalog_.find(name);
-            if (!index) continue;
-            if (*index < warm.size()) warm[*index] = true;
-            const bool was_absent = engine.model_status(*index).residency == WARMUP_RESIDENCY_ABSENT;
-            engine.request_prewarm(*index, now_ms);
-            if (was_absent && engine.model_status(*index).residency != WARMUP_RESIDENCY_ABSENT) ++prewarms;
-        }
-        if (restored > 0)
-            for (std::size_t i = 0; i < snapshot.models.size(); ++i)
-                if (!warm[i] &&
-                    engine.model_status(static_cast<warmup_model_index>(i)).residency == WARMUP_RESIDENCY_ABSENT)
-                    engine.plan_ahead(static_cast<warmup_model_index>(i), now_ms);
+            if (!index) return;
+            std::size_t held_by = 0;
+            while (arms_[held_by].get() != &holder) ++held_by;
+            const std::size_t at =
+                holder.mode != LiveArm::Mode::Shadow && experiment_.split == "model" ? arm_serving(*index) : held_by;
+            WarmupEngine& target = *arms_[at]->engine;
+            queued[at][*index] = true;
+            const bool was_absent = target.model_status(*index).residency == WARMUP_RESIDENCY_ABSENT;
+            target.request_prewarm(*index, now_ms, /*handed_over=*/at != held_by);
+            if (was_absent && target.model_status(*index).residency != WARMUP_RESIDENCY_ABSENT) ++prewarms;
+        };
+        for (const std::string& name : snapshot.warm_models) load_again(*arms_.front(), name);
+        for (const RestoredArm& arm : restored_arms)
+            for (const std::string& name : arm.warm_models) load_again(*arm.arm, name);
+        const auto plan_the_rest = [&](std::size_t at) {
+            WarmupEngine& target = *arms_[at]->engine;
+            for (std::size_t i = 0; i < snapshot.models.size(); ++i) {
+                const auto model = static_cast<warmup_model_index>(i);
+                if (!queued[at][i] && target.model_status(model).residency == WARMUP_RESIDENCY_ABSENT)
+                    target.plan_ahead(model, now_ms);
+            }
+        };
+        if (restored > 0) plan_the_rest(0);
+        for (const RestoredArm& arm : restored_arms)
+            if (arm.sections > 0)
+                for (std::size_t at = 1; at < arms_.size(); ++at)
+                    if (arms_[at].get() == arm.arm) plan_the_rest(at);
         out.facts = {{"sections_restored", static_cast<double>(restored)},
                      {"counter_sections_kept", static_cast<double>(counters_kept)},
                      {"sections_in_snapshot", static_cast<double>(snapshot.sections.size())},
                      {"models", static_cast<double>(snapshot.models.size())},
-                     {"prewarms_queued", static_cast<double>(prewarms)}};
+                     {"prewarms_queued", static_cast<double>(prewarms)},
+                     {"experiment_arms_restored", static_cast<double>(restored_arms.size())}};
         if (!import_errors.empty()) {
             out.http_status = 500;
             out.error = import_errors.front();
@@ -514,7 +695,7 @@ uint64_t LiveRuntime::replay_journal(uint64_t base_ms) {
     std::optional<std::vector<SnapshotSection>> checkpoint;
     std::vector<warmup_usage_event> chunk;
     constexpr std::size_t kChunkEvents = 65536;
-    // Each chunk is fed in time order as history, routed as live (the control arm learns its share only).
+    // Each chunk is fed in time order as history, routed as live: every arm learns its share, as it would have.
     const auto feed = [&] {
         if (chunk.empty()) return;
         call_on_control([&](WarmupEngine&) {
@@ -524,8 +705,11 @@ uint64_t LiveRuntime::replay_journal(uint64_t base_ms) {
                              [](const auto& a, const auto& b) { return a.ts_ms < b.ts_ms; });
             std::vector<std::vector<warmup_usage_event>> per_arm(arms_.size());
             for (const auto& e : chunk) route(e, per_arm);
-            arms_.front()->engine->on_history(per_arm.front(), now_ms);
-            arms_.front()->engine->flush_metrics();
+            for (std::size_t i = 0; i < arms_.size(); ++i) {
+                if (per_arm[i].empty()) continue;
+                arms_[i]->engine->on_history(per_arm[i], now_ms);
+                arms_[i]->engine->flush_metrics();
+            }
             return 0;
         });
         chunk.clear();
@@ -583,6 +767,10 @@ std::vector<SnapshotSection> LiveRuntime::counter_sections(WarmupEngine& engine,
     SnapshotBuilder metrics;
     export_section(plugins(), ComponentSlot::Metrics, metrics, failed);
     std::vector<SnapshotSection> sections = metrics.take().sections;
+    // Each experiment arm's counters (its models are loaded again from the snapshot, not from a checkpoint).
+    for (std::size_t i = 1; i < arms_.size(); ++i)
+        sections.push_back({arm_section_slot(arms_[i]->name, kEngineSectionSlot), std::string(kArmEngineSchema),
+                            encode_arm_engine(arms_[i]->engine->counters(), {})});
     sections.push_back({std::string(kEngineSectionSlot), std::string(kEngineSectionSchema),
                         encode_counters(engine.counters(), IngestTotals{accepted, refused}, engine.stopped())});
     if (problems != nullptr) problems->insert(problems->end(), failed.begin(), failed.end());

@@ -450,9 +450,8 @@ TEST_F(TransitionsTest, ResumeAfterARestartDuringAnEmergencyStopLoadsTheWarmSetA
 
 TEST_F(TransitionsTest, AnArmsMemoryGaugeSaysWhatItHoldsAfterARestartAndZeroOnceItStops) {
     // An experiment split by model: the treatment loads its share of m/0 .. m/9. Its memory gauge was kept with the
-    // metrics plugin's state, but a restart starts the arm empty (its models are not part of the warm set brought
-    // back), and a reload that stops the arm hands its models on: both times the gauge must say so, not its last
-    // value.
+    // metrics plugin's state; after a restart the arm starts empty and loads its warm set again, and a reload that
+    // stops the arm hands its models on: each time the gauge must say what the arm holds, not its last value.
     Config with_experiment = config(keep_alive_predictor(3'600'000),
                                     "state: {dir: state, snapshot_interval_s: 3600}\n"
                                     "experiment: {enabled: true, split: model, control_weight: 1}\n"
@@ -474,13 +473,190 @@ TEST_F(TransitionsTest, AnArmsMemoryGaugeSaysWhatItHoldsAfterARestartAndZeroOnce
     ASSERT_TRUE(load_models());
     stop();
 
+    const auto treatment_used_bytes = [&] {
+        const json experiments = get_json("/api/warmup/experiments").second;
+        for (const auto& arm : experiments["arms"])
+            if (arm["name"] == "treatment") return arm["used_mb"].get<double>() * 1024 * 1024;
+        return -1.0;
+    };
     start(with_experiment);
-    EXPECT_EQ(treatment_bytes(), 0.0);
+    // The gauge follows the arm from its empty start to its warm set loaded again, never the earlier process's value
+    // while the arm holds less.
+    EXPECT_LE(treatment_bytes(), treatment_used_bytes());
     ASSERT_TRUE(load_models());
+    EXPECT_TRUE(poll_until([&] { return treatment_bytes() == treatment_used_bytes(); }, 5s));
     Config without = with_experiment;
     without.experiment.enabled = false;
     ASSERT_TRUE(runtime_->reload(without).ok);
     EXPECT_EQ(treatment_bytes(), 0.0);
+}
+
+/// The YAML of an experiment split by model whose treatment arm keeps models 2 h (the control arm 1 h: a definition
+/// of its own), with state kept.
+std::string experiment_yaml() {
+    return "state: {dir: state, snapshot_interval_s: 3600}\n"
+           "experiment: {enabled: true, split: model, control_weight: 1}\n"
+           "arms:\n  - {name: treatment, components: {predictor: " +
+           keep_alive_predictor(7'200'000) + "}}\n";
+}
+
+/// The data of section `slot` of `snapshot` ("" when it has none).
+std::string section_data(const Snapshot& snapshot, const std::string& slot) {
+    for (const auto& section : snapshot.sections)
+        if (section.slot == slot) return section.data;
+    return "";
+}
+
+TEST_F(TransitionsTest, AnExperimentArmGoesOnAfterARestartWithWhatItLearnedCountedAndHeld) {
+    // Before, only the control arm's state was kept: after a restart the treatment started with no history, no
+    // counts (so /experiments compared a week of control with minutes of treatment) and none of its models loaded.
+    const Config with_experiment = config(keep_alive_predictor(3'600'000), experiment_yaml());
+    const auto arm_json = [&](const std::string& name) {
+        const json experiments = get_json("/api/warmup/experiments").second;
+        for (const auto& arm : experiments["arms"])
+            if (arm["name"] == name) return arm;
+        return json();
+    };
+    const auto used_mb = [&](const std::string& name) { return arm_json(name)["used_mb"].get<double>(); };
+    start(with_experiment);
+    const warmup_time_ms now_ms = runtime_->clock().now_ms();
+    for (int round = 0; round < 3; ++round)
+        for (int i = 0; i < 10; ++i) ingest("m/" + std::to_string(i), now_ms - (2 - round) * 60'000);
+    drain();
+    ASSERT_TRUE(
+        poll_until([&] { return used_mb("treatment") > 0 && used_mb("treatment") + used_mb("control") == 1000; }, 5s));
+    const json treatment_before = arm_json("treatment");
+    const json control_before = arm_json("control");
+    const std::string learned_before = section_data(runtime_->capture_state(), "arm:treatment:analyzer");
+    ASSERT_FALSE(learned_before.empty());
+    stop();
+
+    start(with_experiment);
+    // Its counts go on from where they were ...
+    const json treatment_after = arm_json("treatment");
+    EXPECT_EQ(treatment_after["requests"], treatment_before["requests"]) << treatment_after.dump();
+    EXPECT_EQ(treatment_after["cold_requests"], treatment_before["cold_requests"]) << treatment_after.dump();
+    EXPECT_EQ(arm_json("control")["requests"], control_before["requests"]);
+    // ... its analyzer knows what it knew ...
+    EXPECT_EQ(section_data(runtime_->capture_state(), "arm:treatment:analyzer"), learned_before);
+    // ... and each arm loads again the models it held, as pre-warms, within its own share.
+    EXPECT_TRUE(poll_until([&] { return used_mb("treatment") == treatment_before["used_mb"].get<double>(); }, 5s))
+        << arm_json("treatment").dump();
+    EXPECT_TRUE(poll_until([&] { return used_mb("control") == control_before["used_mb"].get<double>(); }, 5s))
+        << arm_json("control").dump();
+    EXPECT_EQ(arm_json("treatment")["requests"], treatment_before["requests"]);
+}
+
+TEST_F(TransitionsTest, AModelComesBackInTheArmThatServesItWhenTheSplitMovedAcrossTheRestart) {
+    // The treatment's weight goes from 1 to 3 across the restart: some models the control arm held are now served by
+    // the treatment. Each comes back in the arm its requests go to, so the first request after the restart is warm.
+    const auto with_weight = [&](int weight) {
+        return config(keep_alive_predictor(3'600'000),
+                      "state: {dir: state, snapshot_interval_s: 3600}\n"
+                      "experiment: {enabled: true, split: model, control_weight: 1}\n"
+                      "arms:\n  - {name: treatment, weight: " +
+                          std::to_string(weight) + ", components: {predictor: " + keep_alive_predictor(7'200'000) +
+                          "}}\n");
+    };
+    const auto total = [&](const char* field) {
+        const json experiments = get_json("/api/warmup/experiments").second;
+        double sum = 0;
+        for (const auto& arm : experiments["arms"]) sum += arm[field].get<double>();
+        return sum;
+    };
+    start(with_weight(1));
+    const auto use_all = [&] {
+        const warmup_time_ms now_ms = runtime_->clock().now_ms();
+        for (int i = 0; i < 20; ++i) ingest("m/" + std::to_string(i), now_ms);
+        drain();
+    };
+    use_all();
+    ASSERT_TRUE(poll_until([&] { return total("used_mb") == 2000; }, 5s));
+    stop();
+
+    start(with_weight(3));
+    ASSERT_TRUE(poll_until([&] { return total("used_mb") == 2000; }, 5s)) << total("used_mb") << [&] {
+        return runtime_->call_on_control([&](WarmupEngine&) {
+            std::string out;
+            for (const auto& arm : runtime_->arms())
+                for (int i = 0; i < 20; ++i)
+                    out += arm->name + ":" + std::to_string(i) + "=" +
+                           std::to_string(arm->engine->model_status(model("m/" + std::to_string(i))).residency) + " ";
+            return out;
+        });
+    }() << get_json("/api/warmup/decisions").second.dump();
+    const double cold_before = total("cold_requests");
+    use_all();
+    EXPECT_EQ(total("cold_requests"), cold_before);
+    EXPECT_EQ(total("used_mb"), 2000);
+}
+
+TEST_F(TransitionsTest, EventsJournaledAfterTheStateReachTheExperimentArmThatServesThem) {
+    // A crash after the last snapshot: the journal's events are learned again at start, each by the arm the split
+    // sends it to (before, only the control arm learned its share).
+    const fs::path state = dir_.path() / "state";
+    fs::create_directories(state);
+    const auto now_ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    const uint64_t taken_ms = now_ms - 3'600'000;
+    Catalog catalog({{"m/*", 100, 5, 0, 1}});
+    {
+        EventJournal journal(state, taken_ms);
+        std::vector<warmup_usage_event> events;
+        for (int i = 0; i < 10; ++i)
+            events.push_back({static_cast<warmup_time_ms>(taken_ms + 60'000 * (i + 1)),
+                              *catalog.resolve("m/" + std::to_string(i)), 1, 0, 0});
+        journal.append_events(events, catalog);
+        journal.flush();
+    }
+    Snapshot taken;
+    taken.created_unix_ms = taken_ms;
+    StateStore(state, 10).write_snapshot(taken);
+
+    start(config(keep_alive_predictor(3'600'000), experiment_yaml()));
+    const auto requests_learned = [&](std::size_t arm, const std::string& name) {
+        return runtime_->call_on_control([&](WarmupEngine&) -> uint64_t {
+            const auto& analyzer = runtime_->arms()[arm]->plugins->at(ComponentSlot::Analyzer);
+            warmup_usage_pattern pattern{};
+            pattern.struct_size = sizeof pattern;
+            ErrorPtr error{analyzer->vtable<warmup_analyzer_vtable>()->get_pattern(
+                analyzer->self(), *runtime_->catalog().find(name), &pattern)};
+            return error ? UINT64_MAX : pattern.request_count;
+        });
+    };
+    std::size_t learned_by_treatment = 0;
+    for (int i = 0; i < 10; ++i) {
+        const std::string name = "m/" + std::to_string(i);
+        const uint64_t control = requests_learned(0, name), treatment = requests_learned(1, name);
+        EXPECT_EQ(control + treatment, 1u) << name << ": learned by exactly one arm";
+        learned_by_treatment += treatment;
+    }
+    EXPECT_GT(learned_by_treatment, 0u);
+    EXPECT_LT(learned_by_treatment, 10u);
+}
+
+TEST_F(TransitionsTest, AnArmsSectionsAreSkippedWithANoteWhenNoArmOfThatNameRuns) {
+    Config with_experiment = config(keep_alive_predictor(3'600'000), experiment_yaml());
+    start(with_experiment);
+    for (int i = 0; i < 10; ++i) ingest("m/" + std::to_string(i), runtime_->clock().now_ms());
+    drain();
+    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "with-arms"})").first, 200);
+    // An operator's restore on the running experiment: the arm's counters keep counting, like the control arm's.
+    const auto [same_status, same] = post("/api/warmup/restore-state", R"({"name": "with-arms"})");
+    ASSERT_EQ(same_status, 200) << same.dump();
+    EXPECT_EQ(same["experiment_arms_restored"], 1) << same.dump();
+    EXPECT_NE(same["notes"].dump().find("arm:treatment:engine kept counting"), std::string::npos) << same.dump();
+
+    Config without = with_experiment;
+    without.experiment.enabled = false;
+    ASSERT_TRUE(runtime_->reload(without).ok);
+    const auto [status, restored] = post("/api/warmup/restore-state", R"({"name": "with-arms"})");
+    ASSERT_EQ(status, 200) << restored.dump();
+    EXPECT_EQ(restored["experiment_arms_restored"], 0) << restored.dump();
+    EXPECT_NE(restored["notes"].dump().find("arm:treatment:analyzer skipped: no experiment arm named 'treatment' runs"),
+              std::string::npos)
+        << restored.dump();
 }
 
 TEST_F(TransitionsTest, ResumeLiftsTheEmergencyStopOnTheRunningConfigurationAndSavesIt) {
