@@ -22,6 +22,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <string_view>
 
 #include "config/config.hpp"
 #include "core/duration.hpp"
@@ -86,13 +87,17 @@ void declare_options(CLI::App& app, CommandLine& line) {
     app.set_version_flag("--version", version_line("warmup-replay"), "print the version, plugin ABI and git commit");
 }
 
-/// The pieces of `text` between commas, empty ones included ("" gives none, "a,,b" three).
+/// The pieces of `text` between commas, each without the spaces around it, empty ones included ("" gives none,
+/// "a,,b" three, "a, b" "a" and "b").
 std::vector<std::string> comma_separated(const std::string& text) {
     std::vector<std::string> pieces;
     for (std::size_t start = 0; start < text.size();) {
         const auto comma = text.find(',', start);
         const auto end = comma == std::string::npos ? text.size() : comma;
-        pieces.push_back(text.substr(start, end - start));
+        std::string_view piece(text.data() + start, end - start);
+        while (!piece.empty() && piece.front() == ' ') piece.remove_prefix(1);
+        while (!piece.empty() && piece.back() == ' ') piece.remove_suffix(1);
+        pieces.emplace_back(piece);
         start = end + 1;
     }
     return pieces;

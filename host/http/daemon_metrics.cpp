@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <string_view>
 #include <warmup/sdk/prometheus_text.hpp>
 
@@ -13,6 +14,10 @@ namespace warmup::host {
 namespace {
 
 constexpr double kBytesPerMiB = 1024.0 * 1024.0;
+
+/// `mib` in whole bytes: a budget shared by weights (10,000 MiB over three arms) is not a whole number of bytes, and a
+/// bytes gauge with a fraction reads as a bug.
+double whole_bytes(double mib) { return std::round(mib * kBytesPerMiB); }
 
 /// The configuration slot of each engine component (ComponentKind order), named as in the YAML and in
 /// /api/warmup/health/components.
@@ -268,12 +273,12 @@ void render_arms(const DaemonMetrics& metrics, TextWriter& text) {
     text.family("warmup_memory_budget_bytes", "gauge",
                 "Memory budget of the arm's models (an acting arm's share of budgets.memory_mb), bytes.");
     for (std::size_t i = 0; i < metrics.arms.size(); ++i)
-        text.sample("warmup_memory_budget_bytes", arm_labels[i], metrics.arms[i].budget_mb * kBytesPerMiB);
+        text.sample("warmup_memory_budget_bytes", arm_labels[i], whole_bytes(metrics.arms[i].budget_mb));
     text.family("warmup_unloading_memory_bytes", "gauge",
                 "Part of warmup_resident_memory_bytes held by unloads not over yet (running, or failed until the "
                 "server is listed): loads that need it wait, bytes.");
     for (std::size_t i = 0; i < metrics.arms.size(); ++i)
-        text.sample("warmup_unloading_memory_bytes", arm_labels[i], metrics.arms[i].unloading_mb * kBytesPerMiB);
+        text.sample("warmup_unloading_memory_bytes", arm_labels[i], whole_bytes(metrics.arms[i].unloading_mb));
     text.family("warmup_loads_in_flight", "gauge", "Loads handed to a backend worker and not finished.");
     for (std::size_t i = 0; i < metrics.arms.size(); ++i)
         text.sample("warmup_loads_in_flight", arm_labels[i], metrics.arms[i].loads_in_flight);

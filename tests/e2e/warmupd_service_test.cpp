@@ -360,6 +360,7 @@ TEST(ProgramUsage, ReplayRefusesWhatItWouldOtherwiseIgnoreOrMisread) {
     };
     const std::vector<Case> cases = {
         {{"--arms", "control,contrl"}, "--arms: no configured arm is named 'contrl' (configured: control)"},
+        {{"--arms", "control, contrl "}, "--arms: no configured arm is named 'contrl' (configured: control)"},
         {{"--arms", ""}, "--arms names no arm"},
         {{"--arms", ","}, "--arms names no arm"},
         {{"--seed", "-1"}, "bad --seed '-1' (expected an integer in [0, 18446744073709551615])"},
@@ -372,6 +373,7 @@ TEST(ProgramUsage, ReplayRefusesWhatItWouldOtherwiseIgnoreOrMisread) {
          "bad --keep-alive 'x' (expected keeps in minutes, comma-separated, each at least 1 ms)"},
         {{"--keep-alive", "0"}, "bad --keep-alive '0'"},
         {{"--keep-alive", "5,,6"}, "bad --keep-alive ''"},
+        {{"--keep-alive", "5, x"}, "bad --keep-alive 'x'"},
     };
     for (const Case& c : cases) {
         std::vector<std::string> args = {"--config", config, "--trace", trace, "--out", out, "--quiet"};

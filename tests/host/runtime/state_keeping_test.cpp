@@ -1,11 +1,13 @@
 // Backup and restore of learned state, the reset of data collection, the counters and the state component across a
 // restart (host/runtime/state_keeping.cpp) on an in-process LiveRuntime, driven over its HTTP API. Waits are bounded
 // polls; nothing asserts on elapsed time.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -657,6 +659,21 @@ TEST_F(TransitionsTest, AnArmsSectionsAreSkippedWithANoteWhenNoArmOfThatNameRuns
     EXPECT_NE(restored["notes"].dump().find("arm:treatment:analyzer skipped: no experiment arm named 'treatment' runs"),
               std::string::npos)
         << restored.dump();
+}
+
+TEST_F(TransitionsTest, AnArmsBudgetGaugeIsAWholeNumberOfBytes) {
+    // 10,000 MiB shared by three arms of weight 1: 3,333.33 MiB each, which is not a whole number of bytes.
+    start(config(keep_alive_predictor(3'600'000),
+                 "experiment: {enabled: true, split: model, control_weight: 1}\n"
+                 "arms:\n  - {name: b, components: {predictor: " +
+                     keep_alive_predictor(60'000) +
+                     "}}\n  - {name: c, components: {predictor: " + keep_alive_predictor(120'000) + "}}\n"));
+    const std::string metrics = get_text("/metrics");
+    for (const char* arm : {"control", "b", "c"}) {
+        const auto bytes = metric_value(metrics, fmt::format("warmup_memory_budget_bytes{{arm=\"{}\"}}", arm));
+        ASSERT_TRUE(bytes) << arm << "\n" << metrics;
+        EXPECT_EQ(*bytes, std::round(10000.0 / 3 * 1024 * 1024)) << arm;
+    }
 }
 
 TEST_F(TransitionsTest, ResumeLiftsTheEmergencyStopOnTheRunningConfigurationAndSavesIt) {
