@@ -509,6 +509,17 @@ class LiveRuntime {
                                                      std::optional<bool>* emergency_stop = nullptr,
                                                      std::size_t* counters_kept = nullptr,
                                                      std::vector<RestoredArm>* restored_arms = nullptr);
+    /// [control] `arm`'s state as snapshot sections to `out`: each plugin's ("arm:<name>:<slot>"; not the shared
+    /// metrics plugin's) and its engine's ("arm:<name>:engine": counters, and with `with_warm_set` the models it
+    /// holds). Export failures go to `problems`.
+    void write_arm_sections(const LiveArm& arm, SnapshotSink& out, bool with_warm_set,
+                            std::vector<std::string>& problems);
+    /// [control, in a reload] Keeps the state of the arms `stopped` (the reload's stopped or replaced arms) as
+    /// stopped_by_last_reload_ (replacing what an earlier reload kept).
+    void keep_stopped_arms(std::span<const std::unique_ptr<LiveArm>> stopped);
+    /// [control, in a rollback] Gives each running arm started by it, whose name and definition a kept stopped arm
+    /// has, that arm's state back; then forgets the kept arms (a rollback goes back one step). One note per arm.
+    void take_back_stopped_arms(std::span<LiveArm* const> started, std::vector<std::string>& notes);
     /// [control] One experiment arm's section (`part`: a slot's key or "engine") for import_counter_sections.
     void import_arm_section(std::string_view arm_name, std::string_view part, const SnapshotSection& section,
                             const std::function<void(std::string)>& note, std::vector<std::string>& import_errors,
@@ -610,6 +621,15 @@ class LiveRuntime {
     /// takes its instances back with what they had learned. Written on the control thread while a reload waits
     /// under reload_mutex_, read under it.
     std::unique_ptr<PluginSet> before_last_reload_;
+    /// The experiment arms the last reload that changed something stopped or replaced (not a rollback), as they were
+    /// when it stopped them: their definition and their state as arm sections (their plugins', their counters). A
+    /// rollback that starts an arm of the same name and definition again gives it this state back; in safe mode (the
+    /// experiment is off) the snapshots keep it for the configuration a restart runs. Control thread.
+    struct StoppedArm {
+        Arm definition;
+        std::vector<SnapshotSection> sections;
+    };
+    std::vector<StoppedArm> stopped_by_last_reload_;
     std::optional<Config> previous_config_;  // for rollback (under reload_mutex_)
     bool previous_safe_ = false;             // previous_config_ is the safe configuration (under reload_mutex_)
     bool rolled_back_ = false;        // the configuration in force was put there by a rollback (under reload_mutex_)

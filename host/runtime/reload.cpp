@@ -444,10 +444,13 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
     }
     for (const auto& arm : old_arms)
         if (arm) out.notes.push_back(fmt::format("experiment arm '{}' stopped", arm->name));
+    std::vector<LiveArm*> started_arms;  // the arms this reload starts (their engines are made with the budgets below)
     for (const auto& arm : new_arms)
-        if (!arm->engine)
+        if (!arm->engine) {
+            started_arms.push_back(arm.get());
             out.notes.push_back(fmt::format("experiment arm '{}' started ({})", arm->name,
                                             arm->mode == LiveArm::Mode::Shadow ? "shadow" : "acting"));
+        }
 
     // No arm starts a load until every arm's books are complete: the budgets change below (an arm's share may grow
     // by a stopped arm's), and the memory a stopped acting arm still holds on the server (its loaded models, its
@@ -494,6 +497,12 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
         }
     assign_budgets(next.memory_budget.absolute_mb);
     for (auto& arm : arms_) arm->engine->hold_loads();  // the arms started just now too
+    // A rollback gives an arm it starts again what that arm had learned and counted when the last reload stopped
+    // it; any other reload that stops arms keeps their state for such a rollback.
+    if (is_rollback)
+        take_back_stopped_arms(started_arms, out.notes);
+    else if (std::any_of(old_arms.begin(), old_arms.end(), [](const auto& arm) { return arm != nullptr; }))
+        keep_stopped_arms(old_arms);
     // The unloads a stopped acting arm still runs go to the books of the arms that serve those models now, before any
     // plan: the server holds those models until the unloads return, so that memory is in use (and being unloaded) for
     // every load decided from here on.

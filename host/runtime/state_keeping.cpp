@@ -294,21 +294,71 @@ void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* not
                                           state_extension(*before_last_reload_->at(slot)) != nullptr;
             export_section(held_for_restart ? *before_last_reload_ : plugins(), slot, out, problems_here);
         }
-        // Every experiment arm's plugins and books, beside the control arm's above.
-        for (std::size_t i = 1; i < arms_.size(); ++i) {
-            const LiveArm& arm = *arms_[i];
-            for (const ComponentSlot slot : kAllSlots)
-                if (slot != ComponentSlot::Metrics)
-                    export_section(*arm.plugins, slot, out, problems_here, arm_section_slot(arm.name, slot_key(slot)));
-            out.add_section(arm_section_slot(arm.name, kEngineSectionSlot), kArmEngineSchema,
-                            encode_arm_engine(arm.engine->counters(), warm_model_names(*arm.engine, catalog_)));
-        }
+        // Every experiment arm's plugins and books, beside the control arm's above. In safe mode the experiment is
+        // off, and a restart runs the configuration's arms again: the state they had when reset-to-safe stopped them
+        // is kept for them, as the configured predictor's is.
+        for (std::size_t i = 1; i < arms_.size(); ++i) write_arm_sections(*arms_[i], out, true, problems_here);
+        if (safe_mode)
+            for (const StoppedArm& stopped : stopped_by_last_reload_)
+                for (const SnapshotSection& section : stopped.sections)
+                    out.add_section(section.slot, section.schema, section.data);
         out.add_section(kEngineSectionSlot, kEngineSectionSchema,
                         encode_counters(engine.counters(), ingest, engine.stopped()));
         return problems_here;
     });
     for (const auto& problem : problems) spdlog::error("STATE_EXPORT_ERROR {}", problem);
     if (notes != nullptr) notes->insert(notes->end(), problems.begin(), problems.end());
+}
+
+void LiveRuntime::write_arm_sections(const LiveArm& arm, SnapshotSink& out, bool with_warm_set,
+                                     std::vector<std::string>& problems) {
+    for (const ComponentSlot slot : kAllSlots)
+        if (slot != ComponentSlot::Metrics)
+            export_section(*arm.plugins, slot, out, problems, arm_section_slot(arm.name, slot_key(slot)));
+    out.add_section(arm_section_slot(arm.name, kEngineSectionSlot), kArmEngineSchema,
+                    encode_arm_engine(arm.engine->counters(), with_warm_set ? warm_model_names(*arm.engine, catalog_)
+                                                                            : std::vector<std::string>{}));
+}
+
+void LiveRuntime::keep_stopped_arms(std::span<const std::unique_ptr<LiveArm>> stopped) {
+    stopped_by_last_reload_.clear();
+    for (const auto& arm : stopped) {
+        if (!arm || !arm->engine) continue;
+        SnapshotBuilder sections;
+        std::vector<std::string> problems;
+        // Its models go to the arms that serve them now: what is kept is what it learned and counted.
+        write_arm_sections(*arm, sections, /*with_warm_set=*/false, problems);
+        for (const auto& problem : problems)
+            spdlog::warn("STATE_EXPORT_ERROR experiment arm '{}' stopped: {} (a rollback starts it without it)",
+                         arm->name, problem);
+        stopped_by_last_reload_.push_back({arm->definition, sections.take().sections});
+    }
+}
+
+void LiveRuntime::take_back_stopped_arms(std::span<LiveArm* const> started, std::vector<std::string>& notes) {
+    for (LiveArm* arm : started) {
+        const auto kept = std::find_if(stopped_by_last_reload_.begin(), stopped_by_last_reload_.end(),
+                                       [&](const StoppedArm& stopped) {
+                                           return stopped.definition.name == arm->name &&
+                                                  stopped.definition.components == arm->definition.components &&
+                                                  stopped.definition.shadow == arm->definition.shadow;
+                                       });
+        if (kept == stopped_by_last_reload_.end()) continue;
+        std::vector<std::string> lines;
+        std::vector<std::string> errors;
+        const std::function<void(std::string)> note = [&](std::string line) { lines.push_back(std::move(line)); };
+        std::size_t imported = 0;
+        for (const SnapshotSection& section : kept->sections)
+            if (const auto key = parse_arm_section_slot(section.slot))
+                import_arm_section(key->arm, key->part, section, note, errors, &imported, nullptr, nullptr);
+        for (const auto& error : errors) spdlog::error("STATE_HANDOFF_ERROR experiment arm '{}': {}", arm->name, error);
+        notes.push_back(fmt::format(
+            "experiment arm '{}': what it had learned and counted before the last reload taken back ({} of {} "
+            "section(s){})",
+            arm->name, imported, kept->sections.size(),
+            errors.empty() ? std::string() : fmt::format("; refused: {}", fmt::join(errors, "; "))));
+    }
+    stopped_by_last_reload_.clear();
 }
 
 Snapshot LiveRuntime::capture_state(std::vector<std::string>* notes) {

@@ -593,6 +593,71 @@ TEST_F(TransitionsTest, AModelComesBackInTheArmThatServesItWhenTheSplitMovedAcro
     EXPECT_EQ(total("used_mb"), 2000);
 }
 
+TEST_F(TransitionsTest, ARollbackGivesAReplacedArmBackWhatItHadLearnedAndCounted) {
+    // The treatment's definition changes (a new arm starts cold), then the operator rolls back: the treatment of
+    // before comes back with its history and its counts, not as a new arm.
+    const Config with_experiment = config(keep_alive_predictor(3'600'000), experiment_yaml());
+    Config changed = config(keep_alive_predictor(3'600'000),
+                            "state: {dir: state, snapshot_interval_s: 3600}\n"
+                            "experiment: {enabled: true, split: model, control_weight: 1}\n"
+                            "arms:\n  - {name: treatment, components: {predictor: " +
+                                keep_alive_predictor(600'000) + "}}\n");
+    const auto treatment_requests = [&] {
+        const json experiments = get_json("/api/warmup/experiments").second;
+        for (const auto& arm : experiments["arms"])
+            if (arm["name"] == "treatment") return arm["requests"].get<int>();
+        return -1;
+    };
+    start(with_experiment);
+    const warmup_time_ms now_ms = runtime_->clock().now_ms();
+    for (int i = 0; i < 20; ++i) ingest("m/" + std::to_string(i), now_ms);
+    drain();
+    const int requests = treatment_requests();
+    ASSERT_GT(requests, 0);
+    const std::string learned = section_data(runtime_->capture_state(), "arm:treatment:analyzer");
+    ASSERT_FALSE(learned.empty());
+
+    ASSERT_TRUE(runtime_->reload(changed).ok);
+    EXPECT_EQ(treatment_requests(), 0);  // a new arm
+    EXPECT_NE(section_data(runtime_->capture_state(), "arm:treatment:analyzer"), learned);
+    const ReloadResult rolled_back = runtime_->rollback();
+    ASSERT_TRUE(rolled_back.ok) << rolled_back.error;
+    std::string notes;
+    for (const auto& note : rolled_back.notes) notes += note + "\n";
+    EXPECT_NE(
+        notes.find("experiment arm 'treatment': what it had learned and counted before the last reload taken back"),
+        std::string::npos)
+        << notes;
+    EXPECT_EQ(treatment_requests(), requests);
+    EXPECT_EQ(section_data(runtime_->capture_state(), "arm:treatment:analyzer"), learned);
+}
+
+TEST_F(TransitionsTest, ARestartInSafeModeKeepsTheExperimentArmsStateForTheConfigurationItRuns) {
+    // reset-to-safe turns the experiment off; the restart runs the configuration again, experiment included, and its
+    // arm goes on with what it had when reset-to-safe stopped it.
+    const Config with_experiment = config(keep_alive_predictor(3'600'000), experiment_yaml());
+    const auto treatment_requests = [&] {
+        const json experiments = get_json("/api/warmup/experiments").second;
+        for (const auto& arm : experiments["arms"])
+            if (arm["name"] == "treatment") return arm["requests"].get<int>();
+        return -1;
+    };
+    start(with_experiment);
+    const warmup_time_ms now_ms = runtime_->clock().now_ms();
+    for (int i = 0; i < 20; ++i) ingest("m/" + std::to_string(i), now_ms);
+    drain();
+    const int requests = treatment_requests();
+    ASSERT_GT(requests, 0);
+    const std::string learned = section_data(runtime_->capture_state(), "arm:treatment:analyzer");
+    ASSERT_EQ(post("/api/warmup/reset-to-safe").first, 200);
+    EXPECT_EQ(treatment_requests(), -1);  // the experiment is off
+    stop();
+
+    start(with_experiment);
+    EXPECT_EQ(treatment_requests(), requests);
+    EXPECT_EQ(section_data(runtime_->capture_state(), "arm:treatment:analyzer"), learned);
+}
+
 TEST_F(TransitionsTest, EventsJournaledAfterTheStateReachTheExperimentArmThatServesThem) {
     // A crash after the last snapshot: the journal's events are learned again at start, each by the arm the split
     // sends it to (before, only the control arm learned its share).
