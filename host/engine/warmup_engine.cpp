@@ -730,6 +730,7 @@ void WarmupEngine::drop_retry(warmup_model_index model, warmup_time_ms now_ms) {
     // counts as a skipped pre-warm; the next request or plan starts afresh, from a first attempt.
     const uint32_t failed_attempts = state.attempt;
     state.attempt = 0;
+    state.restore_handed_over = false;
     ++counters_.prewarms_skipped;
     metric(WARMUP_METRIC_PREWARM_SKIPPED, model, now_ms, 1);
     if (options_.decisions != nullptr) {
@@ -781,7 +782,6 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
     if (state.residency != WARMUP_RESIDENCY_ABSENT) return;
     state.retry_at = kNever;         // this load supersedes a pending retry (a pre-warm or a request came first)
     state.operator_prewarm = false;  // request_prewarm sets it again for its own
-    state.restore_handed_over = false;
     double load_ms = 0;
     state.need_mb = estimate_memory_mb(model, &load_ms);
     state.reason = reason;
@@ -1221,7 +1221,6 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     guarded(ComponentKind::Performance, "observe_load",
             [&] { return components_.performance.vtable->observe_load(components_.performance.self, &observation); });
 
-    const bool handed_over = std::exchange(state.restore_handed_over, false);
     if (!succeeded) {
         release_charge(state, now_ms);
         set_residency(state, WARMUP_RESIDENCY_ABSENT);
@@ -1252,6 +1251,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
         if (retry_at == kNever) {
             ++counters_.loads_given_up;
             state.attempt = 0;
+            state.restore_handed_over = false;
             fail_waiters(state);
         } else {
             state.retry_at = std::max(retry_at, now_ms);
@@ -1262,6 +1262,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     }
 
     state.attempt = 0;
+    const bool handed_over = std::exchange(state.restore_handed_over, false);
     set_residency(state, WARMUP_RESIDENCY_READY);
     state.ready_since_ms = now_ms;
     if (!state.waiting.empty()) state.loaded_for = LoadCause::Demand;  // a request waited for it: it was needed
@@ -1734,7 +1735,10 @@ std::size_t WarmupEngine::resume(warmup_time_ms now_ms, bool restore_warm_set) {
     std::size_t queued = 0;
     for (const warmup_model_index model : restores) {
         models_[model].kept_for_resume = false;
-        if (restore_warm_set && queue_restore(model, now_ms)) ++queued;
+        if (restore_warm_set && queue_restore(model, now_ms))
+            ++queued;
+        else if (!restore_warm_set)
+            models_[model].restore_handed_over = false;  // the restore is dropped
     }
     dispatch(now_ms);
     return queued;

@@ -308,6 +308,7 @@ class WarmupEngine {
     void request_prewarm(warmup_model_index model, warmup_time_ms now_ms, bool handed_over = false) {
         if (stopped_) {
             keep_restore_for_resume(model);
+            if (slot(model).residency == WARMUP_RESIDENCY_ABSENT) slot(model).restore_handed_over = handed_over;
             return;
         }
         advance(now_ms);
@@ -472,7 +473,8 @@ class WarmupEngine {
         // The prediction the plan in force came from; kept only while a decision sink is installed.
         bool plan_was_fallback = false;
         bool operator_prewarm = false;  // the queued pre-warm restores the warm set (request_prewarm)
-        // The queued or running load restores a model another arm held (request_prewarm's handed_over).
+        // A restore of a model another arm held (request_prewarm's handed_over) is asked for: kept through an
+        // emergency stop and the retries of its load, until a load of the model succeeds or is given up.
         bool restore_handed_over = false;
         bool kept_for_resume = false;  // in restores_kept_by_stop_
         warmup_time_ms plan_next_use_ms = WARMUP_TIME_NEVER;

@@ -489,30 +489,53 @@ class LiveRuntime {
     /// as snapshot sections (ingest totals as given).
     std::vector<SnapshotSection> counter_sections(WarmupEngine& engine, uint64_t accepted, uint64_t refused,
                                                   std::vector<std::string>* problems);
-    /// An experiment arm whose sections a restore read: the models it held (to load again) and how many of its
-    /// plugins' sections were imported.
+    /// What a restore read of an experiment arm: the running arm it restored (null when no arm of that name, mode
+    /// and definition runs: its sections were skipped), whether it was acting, the models it held (to load again)
+    /// and how many of its sections were taken (imported, or counters kept on a running daemon).
     struct RestoredArm {
         LiveArm* arm = nullptr;
+        bool acting = false;
         std::vector<std::string> warm_models;
-        std::size_t sections = 0;
+        std::size_t sections_taken = 0;
     };
+    /// What a restore loads again once its sections are in: the control arm's warm set (and whether its state was
+    /// restored, so every model is planned again), each experiment arm's, and the snapshot's model count.
+    struct WarmSetsToLoad {
+        std::vector<std::string> control;
+        bool plan_control = false;
+        std::vector<RestoredArm> arms;
+        std::size_t snapshot_models = 0;
+    };
+    /// [control] Queues the warm sets of `sets` as pre-warms (restore of the warm set), each model in the arm that
+    /// held it, or, when a split by model now sends its events to another arm or its arm no longer runs, in the arm
+    /// that serves it now (handed over: kept for the built-in keep-alive until its first request there); a shadow
+    /// arm's models only in that arm. Then plans every other model of each restored arm. Returns the pre-warms queued.
+    std::size_t load_warm_sets_again(const WarmSetsToLoad& sets);
     /// [control] Imports snapshot sections: the control arm's plugins and counters (engine, metrics plugin), and each
-    /// experiment arm's ("arm:<name>:<slot>", "arm:<name>:engine") into the running arm of that name. Returns the
-    /// problems (empty on success); `notes` gets one line per section imported or skipped; `emergency_stop` (when
-    /// given) receives whether the engine section says an emergency stop was in force (left unset without one).
-    /// `counters_kept` (when given): the counters running now are kept, not set back (an operator's restore on a
-    /// live daemon: counters never go backwards within a process, which Prometheus would read as a reset); the
-    /// sections holding only counters (the engines' and the metrics slot's) are skipped and counted there.
-    /// `restored_arms` (when given) receives the experiment arms met and what they held.
+    /// experiment arm's ("arm:<name>:<slot>", "arm:<name>:engine") into the running arm of the same name, mode and
+    /// definition. Returns the problems (empty on success); `notes` gets one line per section imported or skipped;
+    /// `emergency_stop` (when given) receives whether the engine section says an emergency stop was in force (left
+    /// unset without one). `counters_kept` (when given): the counters running now are kept, not set back (an
+    /// operator's restore on a live daemon: counters never go backwards within a process, which Prometheus would read
+    /// as a reset); the sections holding only counters (the engines' and the metrics slot's) are skipped and counted
+    /// there. `restored_arms` (when given) receives what was read of each experiment arm.
     std::vector<std::string> import_counter_sections(WarmupEngine& engine, std::span<const SnapshotSection> sections,
                                                      std::vector<std::string>* notes, std::size_t* imported,
                                                      std::optional<bool>* emergency_stop = nullptr,
                                                      std::size_t* counters_kept = nullptr,
                                                      std::vector<RestoredArm>* restored_arms = nullptr);
-    /// [control] `arm`'s state as snapshot sections to `out`: each plugin's ("arm:<name>:<slot>"; not the shared
-    /// metrics plugin's) and its engine's ("arm:<name>:engine": counters, and with `with_warm_set` the models it
-    /// holds). Export failures go to `problems`.
-    void write_arm_sections(const LiveArm& arm, SnapshotSink& out, bool with_warm_set,
+    /// [control] The experiment arms' sections for import_counter_sections, arm by arm (arm_state.cpp).
+    void import_arm_sections(std::span<const SnapshotSection* const> sections,
+                             const std::function<void(std::string)>& note, std::vector<std::string>& import_errors,
+                             std::size_t* imported, std::size_t* counters_kept,
+                             std::vector<RestoredArm>* restored_arms);
+    /// Whether `section` is an experiment arm's ("arm:<name>:<part>").
+    [[nodiscard]] static bool is_arm_section(const SnapshotSection& section);
+    /// [control] `arm`'s state as snapshot sections to `out`: its engine's first ("arm:<name>:engine": its mode, its
+    /// definition's fingerprint, its counters and, with `with_warm_set`, the models it holds), then, with
+    /// `with_plugins`, each plugin's ("arm:<name>:<slot>"; not the shared metrics plugin's). Export failures go to
+    /// `problems`.
+    void write_arm_sections(const LiveArm& arm, SnapshotSink& out, bool with_plugins, bool with_warm_set,
                             std::vector<std::string>& problems);
     /// [control, in a reload] Keeps the state of the arms `stopped` (the reload's stopped or replaced arms) as
     /// stopped_by_last_reload_ (replacing what an earlier reload kept).
@@ -520,10 +543,6 @@ class LiveRuntime {
     /// [control, in a rollback] Gives each running arm started by it, whose name and definition a kept stopped arm
     /// has, that arm's state back; then forgets the kept arms (a rollback goes back one step). One note per arm.
     void take_back_stopped_arms(std::span<LiveArm* const> started, std::vector<std::string>& notes);
-    /// [control] One experiment arm's section (`part`: a slot's key or "engine") for import_counter_sections.
-    void import_arm_section(std::string_view arm_name, std::string_view part, const SnapshotSection& section,
-                            const std::function<void(std::string)>& note, std::vector<std::string>& import_errors,
-                            std::size_t* imported, std::size_t* counters_kept, std::vector<RestoredArm>* restored_arms);
     /// [control] Puts every arm in emergency stop, or out of it (then every model is planned again), when it is not
     /// already so. At start only: the stop saved with the state.
     void set_emergency_stop(bool stopped);
@@ -630,6 +649,9 @@ class LiveRuntime {
         std::vector<SnapshotSection> sections;
     };
     std::vector<StoppedArm> stopped_by_last_reload_;
+    /// The warm sets the state restored at start loads once the journal is replayed (start_state_keeping). Control
+    /// thread.
+    std::optional<WarmSetsToLoad> warm_sets_after_journal_;
     std::optional<Config> previous_config_;  // for rollback (under reload_mutex_)
     bool previous_safe_ = false;             // previous_config_ is the safe configuration (under reload_mutex_)
     bool rolled_back_ = false;        // the configuration in force was put there by a rollback (under reload_mutex_)

@@ -17,6 +17,7 @@
 #include "core/errors.hpp"
 #include "runtime/live_runtime.hpp"
 #include "runtime/live_runtime_support.hpp"
+#include "runtime/state_sections.hpp"
 
 namespace warmup::host {
 namespace {
@@ -25,11 +26,10 @@ const warmup_state_extension* state_extension(const PluginInstance& instance) {
     return static_cast<const warmup_state_extension*>(instance.extension(WARMUP_EXT_STATE));
 }
 
-/// [control] Streams the exported state of `slot`'s plugin to `out` as one section keyed `key` (the slot's own key
-/// unless given), piece by piece as the plugin writes it; false when it has no state extension or its export fails
-/// (then the section is discarded and `problems` gets why).
+}  // namespace
+
 bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& out, std::vector<std::string>& problems,
-                    std::string_view key = {}) {
+                    std::string_view key) {
     const auto& instance = plugins.at(slot);
     const warmup_state_extension* state = state_extension(*instance);
     if (state == nullptr) return false;
@@ -51,17 +51,17 @@ bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& 
     return true;
 }
 
+namespace {
+
+/// The backup a start keeps the newest state in when the catalog no longer covers one of its models.
+constexpr const char* kRefusedAtStartBackup = "refused-at-start";
+
 // The control engine's totals (what /status shows) travel in the snapshot as one more section, beside the metrics
 // plugin's own state: restored together, /status and /metrics agree after a restart. A JSON object by field name, so
 // a field added later reads as 0 from an older snapshot, and an older daemon skips the section ("not a component
 // slot") without failing the restore. The operator's emergency stop travels in the same object ("emergency_stop":
 // true while it is in force; absent, as in a state written before it was kept, reads as not stopped), so it is in
 // every snapshot and in every journal checkpoint.
-/// The backup a start keeps the newest state in when the catalog no longer covers one of its models.
-constexpr const char* kRefusedAtStartBackup = "refused-at-start";
-
-constexpr std::string_view kEngineSectionSlot = "engine";
-
 constexpr std::string_view kEngineSectionSchema = "org.warmup.state.engine-counters/1";
 
 struct CounterField {
@@ -110,27 +110,12 @@ struct EngineSection {
     bool emergency_stop = false;
 };
 
-nlohmann::json counters_json(const EngineCounters& counters) {
-    nlohmann::json out = nlohmann::json::object();
-    for (const CounterField& field : kCounterFields) out[field.name] = counters.*field.field;
-    out["loaded_mb_ms"] = counters.loaded_mb_ms;
-    out["idle_mb_ms"] = counters.idle_mb_ms;
-    return out;
-}
-
 std::string encode_counters(const EngineCounters& counters, const IngestTotals& ingest, bool emergency_stop) {
-    nlohmann::json out = counters_json(counters);
+    nlohmann::json out = counters_as_state(counters);
     out["events_accepted"] = ingest.accepted;
     out["events_refused"] = ingest.refused;
     out["emergency_stop"] = emergency_stop;
     return out.dump();
-}
-
-/// Reads `data` as a JSON object; throws std::invalid_argument when it is not one.
-nlohmann::json parse_object(std::string_view data) {
-    nlohmann::json in = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
-    if (!in.is_object()) throw std::invalid_argument("not a JSON object");
-    return in;
 }
 
 uint64_t read_count(const nlohmann::json& in, const char* name) {
@@ -140,8 +125,39 @@ uint64_t read_count(const nlohmann::json& in, const char* name) {
     return found->get<uint64_t>();
 }
 
-/// The counters of `in` (a field left out reads as 0); throws std::invalid_argument naming the first bad field.
-EngineCounters read_counters(const nlohmann::json& in) {
+/// Throws std::invalid_argument naming the first bad field; nothing is changed then.
+EngineSection decode_counters(std::string_view data) {
+    const nlohmann::json in = parse_object(data);
+    const auto flag = [&](const char* name) {
+        const auto found = in.find(name);
+        if (found == in.end()) return false;
+        if (!found->is_boolean()) throw std::invalid_argument(fmt::format("'{}' is not true or false", name));
+        return found->get<bool>();
+    };
+    EngineSection out;
+    out.counters = counters_from_state(in);
+    out.ingest = IngestTotals{read_count(in, "events_accepted"), read_count(in, "events_refused")};
+    out.emergency_stop = flag("emergency_stop");
+    return out;
+}
+
+}  // namespace
+
+nlohmann::json counters_as_state(const EngineCounters& counters) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const CounterField& field : kCounterFields) out[field.name] = counters.*field.field;
+    out["loaded_mb_ms"] = counters.loaded_mb_ms;
+    out["idle_mb_ms"] = counters.idle_mb_ms;
+    return out;
+}
+
+nlohmann::json parse_object(std::string_view data) {
+    nlohmann::json in = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+    if (!in.is_object()) throw std::invalid_argument("not a JSON object");
+    return in;
+}
+
+EngineCounters counters_from_state(const nlohmann::json& in) {
     const auto amount = [&](const char* name) -> double {
         const auto found = in.find(name);
         if (found == in.end()) return 0;
@@ -156,77 +172,6 @@ EngineCounters read_counters(const nlohmann::json& in) {
     return out;
 }
 
-/// Throws std::invalid_argument naming the first bad field; nothing is changed then.
-EngineSection decode_counters(std::string_view data) {
-    const nlohmann::json in = parse_object(data);
-    const auto flag = [&](const char* name) {
-        const auto found = in.find(name);
-        if (found == in.end()) return false;
-        if (!found->is_boolean()) throw std::invalid_argument(fmt::format("'{}' is not true or false", name));
-        return found->get<bool>();
-    };
-    EngineSection out;
-    out.counters = read_counters(in);
-    out.ingest = IngestTotals{read_count(in, "events_accepted"), read_count(in, "events_refused")};
-    out.emergency_stop = flag("emergency_stop");
-    return out;
-}
-
-// An experiment arm's state travels in sections of its own: "arm:<name>:<slot>" for its plugins' state and
-// "arm:<name>:engine" for its counters and the models it held (ready or loading), so a restart or a restored backup
-// goes on with every arm where it left off, not with the control arm alone. Arm names are [A-Za-z0-9._-]+ (checked
-// with the configuration), so the name is what lies between the prefix and the last ':'. The metrics plugin is one
-// sink shared by every arm (its section holds every arm's series): an arm has no metrics section of its own. A daemon
-// that predates these sections skips them ("not a component slot").
-constexpr std::string_view kArmSectionPrefix = "arm:";
-
-constexpr std::string_view kArmEngineSchema = "org.warmup.state.arm-engine/1";
-
-std::string arm_section_slot(std::string_view arm, std::string_view part) {
-    return fmt::format("{}{}:{}", kArmSectionPrefix, arm, part);
-}
-
-struct ArmSectionKey {
-    std::string_view arm;
-    std::string_view part;  ///< a component slot's key, or "engine"
-};
-
-std::optional<ArmSectionKey> parse_arm_section_slot(std::string_view slot) {
-    if (!slot.starts_with(kArmSectionPrefix)) return std::nullopt;
-    slot.remove_prefix(kArmSectionPrefix.size());
-    const auto colon = slot.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-    return ArmSectionKey{slot.substr(0, colon), slot.substr(colon + 1)};
-}
-
-/// What an arm's engine section holds.
-struct ArmEngineSection {
-    EngineCounters counters;
-    std::vector<std::string> warm_models;  ///< empty in a journal checkpoint (counters only)
-};
-
-std::string encode_arm_engine(const EngineCounters& counters, const std::vector<std::string>& warm_models) {
-    nlohmann::json out = counters_json(counters);
-    out["warm_models"] = warm_models;
-    return out.dump();
-}
-
-/// Throws std::invalid_argument naming the first bad field; nothing is changed then.
-ArmEngineSection decode_arm_engine(std::string_view data) {
-    const nlohmann::json in = parse_object(data);
-    ArmEngineSection out;
-    out.counters = read_counters(in);
-    if (const auto found = in.find("warm_models"); found != in.end()) {
-        if (!found->is_array()) throw std::invalid_argument("'warm_models' is not a list");
-        for (const auto& name : *found) {
-            if (!name.is_string()) throw std::invalid_argument("'warm_models' holds something other than a name");
-            out.warm_models.push_back(name.get<std::string>());
-        }
-    }
-    return out;
-}
-
-/// [control] The models `engine` has ready or loading, by name: what a restart loads again.
 std::vector<std::string> warm_model_names(const WarmupEngine& engine, const Catalog& catalog) {
     std::vector<std::string> names;
     for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
@@ -237,9 +182,6 @@ std::vector<std::string> warm_model_names(const WarmupEngine& engine, const Cata
     return names;
 }
 
-/// [control] Hands `section` to `instance`'s state extension when its schema is the one running: true when imported
-/// (`notes` gets a line), false when skipped (`notes` says why) or refused (`errors` says why; the plugin keeps its
-/// state).
 bool import_plugin_section(const PluginInstance& instance, const SnapshotSection& section,
                            const std::function<void(std::string)>& note, std::vector<std::string>& errors) {
     const warmup_state_extension* state = state_extension(instance);
@@ -263,8 +205,6 @@ bool import_plugin_section(const PluginInstance& instance, const SnapshotSection
     note(fmt::format("{} restored ({}, {} bytes)", section.slot, section.schema, section.data.size()));
     return true;
 }
-
-}  // namespace
 
 void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* notes) {
     std::vector<std::string> problems = call_on_control([&](WarmupEngine& engine) {
@@ -297,7 +237,8 @@ void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* not
         // Every experiment arm's plugins and books, beside the control arm's above. In safe mode the experiment is
         // off, and a restart runs the configuration's arms again: the state they had when reset-to-safe stopped them
         // is kept for them, as the configured predictor's is.
-        for (std::size_t i = 1; i < arms_.size(); ++i) write_arm_sections(*arms_[i], out, true, problems_here);
+        for (std::size_t i = 1; i < arms_.size(); ++i)
+            write_arm_sections(*arms_[i], out, /*with_plugins=*/true, /*with_warm_set=*/true, problems_here);
         if (safe_mode)
             for (const StoppedArm& stopped : stopped_by_last_reload_)
                 for (const SnapshotSection& section : stopped.sections)
@@ -308,57 +249,6 @@ void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* not
     });
     for (const auto& problem : problems) spdlog::error("STATE_EXPORT_ERROR {}", problem);
     if (notes != nullptr) notes->insert(notes->end(), problems.begin(), problems.end());
-}
-
-void LiveRuntime::write_arm_sections(const LiveArm& arm, SnapshotSink& out, bool with_warm_set,
-                                     std::vector<std::string>& problems) {
-    for (const ComponentSlot slot : kAllSlots)
-        if (slot != ComponentSlot::Metrics)
-            export_section(*arm.plugins, slot, out, problems, arm_section_slot(arm.name, slot_key(slot)));
-    out.add_section(arm_section_slot(arm.name, kEngineSectionSlot), kArmEngineSchema,
-                    encode_arm_engine(arm.engine->counters(), with_warm_set ? warm_model_names(*arm.engine, catalog_)
-                                                                            : std::vector<std::string>{}));
-}
-
-void LiveRuntime::keep_stopped_arms(std::span<const std::unique_ptr<LiveArm>> stopped) {
-    stopped_by_last_reload_.clear();
-    for (const auto& arm : stopped) {
-        if (!arm || !arm->engine) continue;
-        SnapshotBuilder sections;
-        std::vector<std::string> problems;
-        // Its models go to the arms that serve them now: what is kept is what it learned and counted.
-        write_arm_sections(*arm, sections, /*with_warm_set=*/false, problems);
-        for (const auto& problem : problems)
-            spdlog::warn("STATE_EXPORT_ERROR experiment arm '{}' stopped: {} (a rollback starts it without it)",
-                         arm->name, problem);
-        stopped_by_last_reload_.push_back({arm->definition, sections.take().sections});
-    }
-}
-
-void LiveRuntime::take_back_stopped_arms(std::span<LiveArm* const> started, std::vector<std::string>& notes) {
-    for (LiveArm* arm : started) {
-        const auto kept = std::find_if(stopped_by_last_reload_.begin(), stopped_by_last_reload_.end(),
-                                       [&](const StoppedArm& stopped) {
-                                           return stopped.definition.name == arm->name &&
-                                                  stopped.definition.components == arm->definition.components &&
-                                                  stopped.definition.shadow == arm->definition.shadow;
-                                       });
-        if (kept == stopped_by_last_reload_.end()) continue;
-        std::vector<std::string> lines;
-        std::vector<std::string> errors;
-        const std::function<void(std::string)> note = [&](std::string line) { lines.push_back(std::move(line)); };
-        std::size_t imported = 0;
-        for (const SnapshotSection& section : kept->sections)
-            if (const auto key = parse_arm_section_slot(section.slot))
-                import_arm_section(key->arm, key->part, section, note, errors, &imported, nullptr, nullptr);
-        for (const auto& error : errors) spdlog::error("STATE_HANDOFF_ERROR experiment arm '{}': {}", arm->name, error);
-        notes.push_back(fmt::format(
-            "experiment arm '{}': what it had learned and counted before the last reload taken back ({} of {} "
-            "section(s){})",
-            arm->name, imported, kept->sections.size(),
-            errors.empty() ? std::string() : fmt::format("; refused: {}", fmt::join(errors, "; "))));
-    }
-    stopped_by_last_reload_.clear();
 }
 
 Snapshot LiveRuntime::capture_state(std::vector<std::string>* notes) {
@@ -377,6 +267,7 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
     const std::function<void(std::string)> note = [&](std::string line) {
         if (notes != nullptr) notes->push_back(std::move(line));
     };
+    std::vector<const SnapshotSection*> arm_sections;  // imported after the control arm's, arm by arm
     for (const SnapshotSection& section : sections) {
         if (section.slot == kEngineSectionSlot && section.schema == kEngineSectionSchema) {
             if (counters_kept != nullptr) {
@@ -398,9 +289,8 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
             }
             continue;
         }
-        if (const auto key = parse_arm_section_slot(section.slot)) {
-            import_arm_section(key->arm, key->part, section, note, import_errors, imported, counters_kept,
-                               restored_arms);
+        if (is_arm_section(section)) {
+            arm_sections.push_back(&section);
             continue;
         }
         // A section written before a slot was renamed carries the old key; it is the same slot.
@@ -417,61 +307,8 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
         }
         if (import_plugin_section(*plugins().at(*slot), section, note, import_errors)) ++*imported;
     }
+    import_arm_sections(arm_sections, note, import_errors, imported, counters_kept, restored_arms);
     return import_errors;
-}
-
-void LiveRuntime::import_arm_section(std::string_view arm_name, std::string_view part, const SnapshotSection& section,
-                                     const std::function<void(std::string)>& note,
-                                     std::vector<std::string>& import_errors, std::size_t* imported,
-                                     std::size_t* counters_kept, std::vector<RestoredArm>* restored_arms) {
-    LiveArm* arm = nullptr;
-    for (std::size_t i = 1; i < arms_.size(); ++i)
-        if (arms_[i]->name == arm_name) arm = arms_[i].get();
-    if (arm == nullptr) {
-        note(fmt::format("{} skipped: no experiment arm named '{}' runs", section.slot, arm_name));
-        return;
-    }
-    // What the caller loads and plans again once every section is in (none when it did not ask).
-    RestoredArm* restored = nullptr;
-    if (restored_arms != nullptr) {
-        for (RestoredArm& entry : *restored_arms)
-            if (entry.arm == arm) restored = &entry;
-        if (restored == nullptr) restored = &restored_arms->emplace_back(RestoredArm{arm, {}, 0});
-    }
-    if (part == kEngineSectionSlot) {
-        if (section.schema != kArmEngineSchema) {
-            note(fmt::format("{} skipped: schema '{}' in the snapshot, '{}' running", section.slot, section.schema,
-                             kArmEngineSchema));
-            return;
-        }
-        ArmEngineSection decoded;
-        try {
-            decoded = decode_arm_engine(section.data);
-        } catch (const std::exception& error) {
-            import_errors.push_back(
-                fmt::format("{} refused (unchanged): {}: {}", section.slot, section.schema, error.what()));
-            return;
-        }
-        if (counters_kept != nullptr) {
-            ++*counters_kept;
-            note(fmt::format("{} kept counting (a restore on a running daemon does not set them back)", section.slot));
-        } else {
-            arm->engine->restore_counters(decoded.counters);
-            ++*imported;
-            note(fmt::format("{} restored ({} requests)", section.slot, decoded.counters.requests));
-        }
-        if (restored != nullptr) restored->warm_models = std::move(decoded.warm_models);
-        return;
-    }
-    const auto slot = slot_from_key_or_deprecated(part);
-    if (!slot || *slot == ComponentSlot::Metrics) {
-        note(fmt::format("section '{}' skipped: not a component slot of an arm", section.slot));
-        return;
-    }
-    if (import_plugin_section(*arm->plugins->at(*slot), section, note, import_errors)) {
-        ++*imported;
-        if (restored != nullptr) ++restored->sections;
-    }
 }
 
 OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_start) {
@@ -506,48 +343,24 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_sta
         // queues nothing). An operator's restore leaves the mode as it is: it brings back what was learned, not an
         // operator's earlier decision.
         if (at_start && stopped) set_emergency_stop(*stopped);
-        // The warm set comes back as pre-warms, each model in the arm that held it, unless a split by model now sends
-        // its events to another arm (the weights or the arms changed across the restart): then in that arm, as a
-        // reload would have handed it over. A shadow arm's models (simulated) stay in it. Every other restored model
-        // gets a fresh plan from what was learned, so pre-warms scheduled before the restart are scheduled again.
-        const warmup_time_ms now_ms = clock_.now_ms();
+        WarmSetsToLoad warm_sets{snapshot.warm_models, restored > 0, std::move(restored_arms), snapshot.models.size()};
+        const std::size_t arms_restored = static_cast<std::size_t>(
+            std::count_if(warm_sets.arms.begin(), warm_sets.arms.end(),
+                          [](const RestoredArm& arm) { return arm.arm != nullptr && arm.sections_taken > 0; }));
+        // At start the journal written after the snapshot is replayed next: the warm sets are loaded once it is in
+        // (the plans are then made from everything learned, and a checkpoint's counters, restored by the replay, do
+        // not undo the count of these pre-warms).
         std::size_t prewarms = 0;
-        std::vector<std::vector<bool>> queued(arms_.size(), std::vector<bool>(catalog_.size(), false));
-        const auto load_again = [&](const LiveArm& holder, const std::string& name) {
-            const auto index = catalog_.find(name);
-            if (!index) return;
-            std::size_t held_by = 0;
-            while (arms_[held_by].get() != &holder) ++held_by;
-            const std::size_t at =
-                holder.mode != LiveArm::Mode::Shadow && experiment_.split == "model" ? arm_serving(*index) : held_by;
-            WarmupEngine& target = *arms_[at]->engine;
-            queued[at][*index] = true;
-            const bool was_absent = target.model_status(*index).residency == WARMUP_RESIDENCY_ABSENT;
-            target.request_prewarm(*index, now_ms, /*handed_over=*/at != held_by);
-            if (was_absent && target.model_status(*index).residency != WARMUP_RESIDENCY_ABSENT) ++prewarms;
-        };
-        for (const std::string& name : snapshot.warm_models) load_again(*arms_.front(), name);
-        for (const RestoredArm& arm : restored_arms)
-            for (const std::string& name : arm.warm_models) load_again(*arm.arm, name);
-        const auto plan_the_rest = [&](std::size_t at) {
-            WarmupEngine& target = *arms_[at]->engine;
-            for (std::size_t i = 0; i < snapshot.models.size(); ++i) {
-                const auto model = static_cast<warmup_model_index>(i);
-                if (!queued[at][i] && target.model_status(model).residency == WARMUP_RESIDENCY_ABSENT)
-                    target.plan_ahead(model, now_ms);
-            }
-        };
-        if (restored > 0) plan_the_rest(0);
-        for (const RestoredArm& arm : restored_arms)
-            if (arm.sections > 0)
-                for (std::size_t at = 1; at < arms_.size(); ++at)
-                    if (arms_[at].get() == arm.arm) plan_the_rest(at);
+        if (at_start)
+            warm_sets_after_journal_ = std::move(warm_sets);
+        else
+            prewarms = load_warm_sets_again(warm_sets);
         out.facts = {{"sections_restored", static_cast<double>(restored)},
                      {"counter_sections_kept", static_cast<double>(counters_kept)},
                      {"sections_in_snapshot", static_cast<double>(snapshot.sections.size())},
                      {"models", static_cast<double>(snapshot.models.size())},
                      {"prewarms_queued", static_cast<double>(prewarms)},
-                     {"experiment_arms_restored", static_cast<double>(restored_arms.size())}};
+                     {"experiment_arms_restored", static_cast<double>(arms_restored)}};
         if (!import_errors.empty()) {
             out.http_status = 500;
             out.error = import_errors.front();
@@ -556,6 +369,53 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_sta
         return out;
     });
     return result;
+}
+
+std::size_t LiveRuntime::load_warm_sets_again(const WarmSetsToLoad& sets) {
+    const warmup_time_ms now_ms = clock_.now_ms();
+    std::size_t prewarms = 0;
+    // Per arm (an index into arms_): the models queued in it here, which keep that restore rather than a plan.
+    std::vector<std::vector<bool>> queued(arms_.size(), std::vector<bool>(catalog_.size(), false));
+    // `held_by`: the running arm that held the model (an index into arms_), or nullopt when its arm no longer runs.
+    const auto load_again = [&](std::optional<std::size_t> held_by, const std::string& name) {
+        const auto index = catalog_.find(name);
+        if (!index) return;
+        std::size_t at = held_by.value_or(arm_serving(*index));
+        if (held_by && arms_[*held_by]->mode != LiveArm::Mode::Shadow && experiment_.split == "model")
+            at = arm_serving(*index);
+        WarmupEngine& target = *arms_[at]->engine;
+        queued[at][*index] = true;
+        const bool was_absent = target.model_status(*index).residency == WARMUP_RESIDENCY_ABSENT;
+        target.request_prewarm(*index, now_ms, /*handed_over=*/!held_by || at != *held_by);
+        if (was_absent && target.model_status(*index).residency != WARMUP_RESIDENCY_ABSENT) ++prewarms;
+    };
+    const auto index_of = [&](const LiveArm* arm) -> std::optional<std::size_t> {
+        for (std::size_t i = 0; i < arms_.size(); ++i)
+            if (arms_[i].get() == arm) return i;
+        return std::nullopt;
+    };
+    for (const std::string& name : sets.control) load_again(0, name);
+    for (const RestoredArm& arm : sets.arms) {
+        // An arm that no longer runs as it was: its models are on the server only if it was acting.
+        if (arm.arm == nullptr && !arm.acting) continue;
+        const std::optional<std::size_t> held_by = arm.arm != nullptr ? index_of(arm.arm) : std::nullopt;
+        for (const std::string& name : arm.warm_models) load_again(held_by, name);
+    }
+    // Every other model of a restored arm gets a fresh plan from what was learned, so pre-warms scheduled before the
+    // restart are scheduled again.
+    const auto plan_the_rest = [&](std::size_t at) {
+        WarmupEngine& target = *arms_[at]->engine;
+        for (std::size_t i = 0; i < sets.snapshot_models; ++i) {
+            const auto model = static_cast<warmup_model_index>(i);
+            if (!queued[at][i] && target.model_status(model).residency == WARMUP_RESIDENCY_ABSENT)
+                target.plan_ahead(model, now_ms);
+        }
+    };
+    if (sets.plan_control) plan_the_rest(0);
+    for (const RestoredArm& arm : sets.arms)
+        if (arm.arm != nullptr && arm.sections_taken > 0)
+            if (const auto at = index_of(arm.arm)) plan_the_rest(*at);
+    return prewarms;
 }
 
 OperationResult LiveRuntime::backup_state(const std::string& name, bool overwrite) {
@@ -817,10 +677,11 @@ std::vector<SnapshotSection> LiveRuntime::counter_sections(WarmupEngine& engine,
     SnapshotBuilder metrics;
     export_section(plugins(), ComponentSlot::Metrics, metrics, failed);
     std::vector<SnapshotSection> sections = metrics.take().sections;
-    // Each experiment arm's counters (its models are loaded again from the snapshot, not from a checkpoint).
+    // Each experiment arm's counters: its learned state and its models come back from the snapshot.
+    SnapshotBuilder arm_counters;
     for (std::size_t i = 1; i < arms_.size(); ++i)
-        sections.push_back({arm_section_slot(arms_[i]->name, kEngineSectionSlot), std::string(kArmEngineSchema),
-                            encode_arm_engine(arms_[i]->engine->counters(), {})});
+        write_arm_sections(*arms_[i], arm_counters, /*with_plugins=*/false, /*with_warm_set=*/false, failed);
+    for (SnapshotSection& section : arm_counters.take().sections) sections.push_back(std::move(section));
     sections.push_back({std::string(kEngineSectionSlot), std::string(kEngineSectionSchema),
                         encode_counters(engine.counters(), IngestTotals{accepted, refused}, engine.stopped())});
     if (problems != nullptr) problems->insert(problems->end(), failed.begin(), failed.end());
@@ -972,6 +833,11 @@ std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
     uint64_t base_ms = 0;
     auto restored = restore_newest_snapshot(&base_ms);
     if (config_.state.journal) replay_journal(base_ms);
+    call_on_control([this](WarmupEngine&) {
+        if (warm_sets_after_journal_) load_warm_sets_again(*warm_sets_after_journal_);
+        warm_sets_after_journal_.reset();
+        return 0;
+    });
     // The metrics plugin's state came back with its gauges as the earlier process left them (an experiment arm's
     // memory in use among them): every arm says what it holds now.
     call_on_control([this](WarmupEngine&) {

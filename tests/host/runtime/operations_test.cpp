@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -63,7 +64,11 @@ TEST_F(OpsTest, EmergencyStopCancelsQueuedWarmupsKeepsLoadedModelsAndResetToSafe
     EXPECT_TRUE(runtime_->call_on_control([](WarmupEngine& engine) { return engine.stopped(); }));
     EXPECT_EQ(body.dump().find("already in force"), std::string::npos) << body.dump();
     // While stopped, a restored warm set queues nothing.
-    EXPECT_EQ(runtime_->restore_state(warm_set).facts.back().second, 0);  // prewarms_queued
+    const OperationResult while_stopped = runtime_->restore_state(warm_set);
+    const auto queued = std::find_if(while_stopped.facts.begin(), while_stopped.facts.end(),
+                                     [](const auto& fact) { return fact.first == "prewarms_queued"; });
+    ASSERT_NE(queued, while_stopped.facts.end());
+    EXPECT_EQ(queued->second, 0);
     // A second stop says the first one is in force.
     const auto [again_status, again] = post("/api/warmup/emergency-stop");
     ASSERT_EQ(again_status, 200) << again.dump();
