@@ -674,8 +674,12 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
             state.retry_at = kNever;
             if (retry_still_wanted(state, now_ms)) {
                 const bool restoring = state.loaded_for == LoadCause::Restore;  // a restore's retry stays one
+                const bool handed_over = state.restore_handed_over;
                 enqueue_load(model, state.waiting.empty() ? LoadReason::Retry : LoadReason::Demand, now_ms);
-                if (restoring && state.residency == WARMUP_RESIDENCY_QUEUED) state.operator_prewarm = true;
+                if (restoring && state.residency == WARMUP_RESIDENCY_QUEUED) {
+                    state.operator_prewarm = true;
+                    state.restore_handed_over = handed_over;
+                }
             } else {
                 drop_retry(model, now_ms);
             }
@@ -780,8 +784,9 @@ double WarmupEngine::estimate_memory_mb(warmup_model_index model, double* load_m
 void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms) {
     ModelSlot& state = slot(model);
     if (state.residency != WARMUP_RESIDENCY_ABSENT) return;
-    state.retry_at = kNever;         // this load supersedes a pending retry (a pre-warm or a request came first)
-    state.operator_prewarm = false;  // request_prewarm sets it again for its own
+    state.retry_at = kNever;            // this load supersedes a pending retry (a pre-warm or a request came first)
+    state.operator_prewarm = false;     // request_prewarm sets it again for its own
+    state.restore_handed_over = false;  // so does a hand-over's restore (request_prewarm, resume, its retries)
     double load_ms = 0;
     state.need_mb = estimate_memory_mb(model, &load_ms);
     state.reason = reason;
@@ -1735,10 +1740,11 @@ std::size_t WarmupEngine::resume(warmup_time_ms now_ms, bool restore_warm_set) {
     std::size_t queued = 0;
     for (const warmup_model_index model : restores) {
         models_[model].kept_for_resume = false;
-        if (restore_warm_set && queue_restore(model, now_ms))
+        const bool handed_over = std::exchange(models_[model].restore_handed_over, false);
+        if (restore_warm_set && queue_restore(model, now_ms)) {
+            models_[model].restore_handed_over = handed_over;
             ++queued;
-        else if (!restore_warm_set)
-            models_[model].restore_handed_over = false;  // the restore is dropped
+        }
     }
     dispatch(now_ms);
     return queued;

@@ -473,8 +473,9 @@ class WarmupEngine {
         // The prediction the plan in force came from; kept only while a decision sink is installed.
         bool plan_was_fallback = false;
         bool operator_prewarm = false;  // the queued pre-warm restores the warm set (request_prewarm)
-        // A restore of a model another arm held (request_prewarm's handed_over) is asked for: kept through an
-        // emergency stop and the retries of its load, until a load of the model succeeds or is given up.
+        // The restore asked for (queued, loading, kept for resume or waiting for its retry) is of a model another arm
+        // held (request_prewarm's handed_over). Any other load of the model clears it (enqueue_load); a restore
+        // carries it through an emergency stop (resume) and its retries, until its load succeeds or is given up.
         bool restore_handed_over = false;
         bool kept_for_resume = false;  // in restores_kept_by_stop_
         warmup_time_ms plan_next_use_ms = WARMUP_TIME_NEVER;

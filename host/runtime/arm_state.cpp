@@ -51,14 +51,18 @@ std::optional<ArmSectionKey> parse_arm_section_slot(std::string_view slot) {
 
 const char* mode_name(LiveArm::Mode mode) { return mode == LiveArm::Mode::Shadow ? "shadow" : "acting"; }
 
-/// A fingerprint of what makes an arm the same arm across a restart: each slot's plugin, params and pin (as a reload
-/// compares them: an arm whose definition changed is a new arm), as 16 hex digits (FNV-1a 64 of a canonical text).
+/// A fingerprint of what makes an arm the same arm across a restart: each of its own slots' plugin (its id, or its
+/// library's file name and pin: not the folder, which an upgrade or a move of the install changes), params and pin,
+/// as 16 hex digits (FNV-1a 64 of a canonical text). A changed plugin or params is a new arm, as for a reload. The
+/// metrics slot (one sink shared by every arm) and the backend slot (where models load, not what the arm learned) are
+/// not part of it.
 std::string definition_fingerprint(const Arm& definition) {
     std::string text;
     for (const ComponentSlot slot : kAllSlots) {
+        if (slot == ComponentSlot::Metrics || slot == ComponentSlot::Backend) continue;
         const PluginChoice& choice = definition.components[slot];
-        text += fmt::format("{}\n{}\n{}\n{}\n{}\n", slot_key(slot), choice.id, choice.path.string(), choice.sha256,
-                            choice.params_yaml);
+        text += fmt::format("{}\n{}\n{}\n{}\n{}\n", slot_key(slot), choice.id, choice.path.filename().string(),
+                            choice.sha256, choice.params_yaml);
     }
     uint64_t hash = 1469598103934665603ULL;
     for (const unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
@@ -177,13 +181,16 @@ void LiveRuntime::import_arm_sections(std::span<const SnapshotSection* const> se
             ++restored.sections_taken;
             note(fmt::format("{} restored ({} requests)", engine_slot, engine.counters.requests));
         }
+        std::vector<ComponentSlot> taken;  // a slot's first section only (a file written otherwise is not ours)
         for (const SnapshotSection* section : of_arm) {
-            if (section == *engine_section) continue;
+            if (section->slot == engine_slot) continue;
             const auto slot = slot_from_key_or_deprecated(parse_arm_section_slot(section->slot)->part);
-            if (!slot || *slot == ComponentSlot::Metrics) {
-                note(fmt::format("section '{}' skipped: not a component slot of an arm", section->slot));
+            if (!slot || *slot == ComponentSlot::Metrics || std::ranges::find(taken, *slot) != taken.end()) {
+                note(fmt::format("section '{}' skipped: not a component slot of an arm, or a second one",
+                                 section->slot));
                 continue;
             }
+            taken.push_back(*slot);
             if (import_plugin_section(*arm->plugins->at(*slot), *section, note, import_errors)) {
                 ++*imported;
                 ++restored.sections_taken;
@@ -194,7 +201,6 @@ void LiveRuntime::import_arm_sections(std::span<const SnapshotSection* const> se
 }
 
 void LiveRuntime::keep_stopped_arms(std::span<const std::unique_ptr<LiveArm>> stopped) {
-    stopped_by_last_reload_.clear();
     for (const auto& arm : stopped) {
         if (!arm || !arm->engine) continue;
         SnapshotBuilder sections;
@@ -202,35 +208,36 @@ void LiveRuntime::keep_stopped_arms(std::span<const std::unique_ptr<LiveArm>> st
         // Its models go to the arms that serve them now: what is kept is what it learned and counted.
         write_arm_sections(*arm, sections, /*with_plugins=*/true, /*with_warm_set=*/false, problems);
         for (const auto& problem : problems)
-            spdlog::warn("STATE_EXPORT_ERROR experiment arm '{}' stopped: {} (a rollback starts it without it)",
-                         arm->name, problem);
-        stopped_by_last_reload_.push_back({arm->definition, sections.take().sections});
+            spdlog::warn(
+                "STATE_EXPORT_ERROR experiment arm '{}' stopped: {} (if it starts again, it starts without it)",
+                arm->name, problem);
+        std::erase_if(stopped_arms_, [&](const StoppedArm& kept) { return kept.definition.name == arm->name; });
+        stopped_arms_.push_back({arm->definition, sections.take().sections});
     }
 }
 
 void LiveRuntime::take_back_stopped_arms(std::span<LiveArm* const> started, std::vector<std::string>& notes) {
     for (LiveArm* arm : started) {
-        const auto kept = std::find_if(stopped_by_last_reload_.begin(), stopped_by_last_reload_.end(),
+        const auto kept = std::find_if(stopped_arms_.begin(), stopped_arms_.end(),
                                        [&](const StoppedArm& stopped) { return stopped.definition.name == arm->name; });
-        if (kept == stopped_by_last_reload_.end()) continue;
+        if (kept == stopped_arms_.end()) continue;
         std::vector<const SnapshotSection*> sections;
         for (const SnapshotSection& section : kept->sections) sections.push_back(&section);
         std::vector<std::string> errors;
-        std::vector<std::string> skipped;  // the arm started again is not the one kept (another mode or definition)
         std::size_t imported = 0;
         std::vector<RestoredArm> restored;
+        // Another mode or definition under the same name is a new arm: the kept one stays kept.
         import_arm_sections(
-            sections, [&](std::string line) { skipped.push_back(std::move(line)); }, errors, &imported, nullptr,
-            &restored);
+            sections, [](std::string) {}, errors, &imported, nullptr, &restored);
         for (const auto& error : errors) spdlog::error("STATE_HANDOFF_ERROR experiment arm '{}': {}", arm->name, error);
         if (restored.empty() || restored.front().arm != arm) continue;
         notes.push_back(fmt::format(
-            "experiment arm '{}': what it had learned and counted before the last reload taken back ({} of {} "
+            "experiment arm '{}': what it had learned and counted when a reload stopped it taken back ({} of {} "
             "section(s){})",
             arm->name, imported, kept->sections.size(),
             errors.empty() ? std::string() : fmt::format("; refused: {}", fmt::join(errors, "; "))));
+        stopped_arms_.erase(kept);
     }
-    stopped_by_last_reload_.clear();
 }
 
 }  // namespace warmup::host

@@ -537,11 +537,11 @@ class LiveRuntime {
     /// `problems`.
     void write_arm_sections(const LiveArm& arm, SnapshotSink& out, bool with_plugins, bool with_warm_set,
                             std::vector<std::string>& problems);
-    /// [control, in a reload] Keeps the state of the arms `stopped` (the reload's stopped or replaced arms) as
-    /// stopped_by_last_reload_ (replacing what an earlier reload kept).
+    /// [control, in a reload] Keeps the state of the arms `stopped` (the reload's stopped or replaced arms) in
+    /// stopped_arms_, each replacing what was kept under its name.
     void keep_stopped_arms(std::span<const std::unique_ptr<LiveArm>> stopped);
-    /// [control, in a rollback] Gives each running arm started by it, whose name and definition a kept stopped arm
-    /// has, that arm's state back; then forgets the kept arms (a rollback goes back one step). One note per arm.
+    /// [control, in a reload] Gives each arm in `started` (just started by the reload) the state kept under its name
+    /// when the arm kept there has its mode and definition, and forgets that kept arm. One note per arm.
     void take_back_stopped_arms(std::span<LiveArm* const> started, std::vector<std::string>& notes);
     /// [control] Puts every arm in emergency stop, or out of it (then every model is planned again), when it is not
     /// already so. At start only: the stop saved with the state.
@@ -640,15 +640,16 @@ class LiveRuntime {
     /// takes its instances back with what they had learned. Written on the control thread while a reload waits
     /// under reload_mutex_, read under it.
     std::unique_ptr<PluginSet> before_last_reload_;
-    /// The experiment arms the last reload that changed something stopped or replaced (not a rollback), as they were
-    /// when it stopped them: their definition and their state as arm sections (their plugins', their counters). A
-    /// rollback that starts an arm of the same name and definition again gives it this state back; in safe mode (the
-    /// experiment is off) the snapshots keep it for the configuration a restart runs. Control thread.
+    /// The experiment arms reloads stopped or replaced (a rollback's included), by name (the last one stopped under
+    /// each name), as they were when stopped: their definition and their state as arm sections (their plugins', their
+    /// counters; their models went to the arms that serve them). A reload, a rollback or a restart that starts an arm
+    /// of the same name, mode and definition gives it this state back (take_back_stopped_arms; the snapshots carry the
+    /// sections of those whose name no running arm has). Control thread.
     struct StoppedArm {
         Arm definition;
         std::vector<SnapshotSection> sections;
     };
-    std::vector<StoppedArm> stopped_by_last_reload_;
+    std::vector<StoppedArm> stopped_arms_;
     /// The warm sets the state restored at start loads once the journal is replayed (start_state_keeping). Control
     /// thread.
     std::optional<WarmSetsToLoad> warm_sets_after_journal_;

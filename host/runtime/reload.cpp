@@ -497,12 +497,10 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
         }
     assign_budgets(next.memory_budget.absolute_mb);
     for (auto& arm : arms_) arm->engine->hold_loads();  // the arms started just now too
-    // A rollback gives an arm it starts again what that arm had learned and counted when the last reload stopped
-    // it; any other reload that stops arms keeps their state for such a rollback.
-    if (is_rollback)
-        take_back_stopped_arms(started_arms, out.notes);
-    else if (std::any_of(old_arms.begin(), old_arms.end(), [](const auto& arm) { return arm != nullptr; }))
-        keep_stopped_arms(old_arms);
+    // An arm started again (by a rollback, the reload that leaves safe mode, or one that adds it back) gets what it
+    // had learned and counted when a reload stopped it; the arms this reload stops are kept for that in turn.
+    take_back_stopped_arms(started_arms, out.notes);
+    keep_stopped_arms(old_arms);
     // The unloads a stopped acting arm still runs go to the books of the arms that serve those models now, before any
     // plan: the server holds those models until the unloads return, so that memory is in use (and being unloaded) for
     // every load decided from here on.

@@ -234,15 +234,17 @@ void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* not
                                           state_extension(*before_last_reload_->at(slot)) != nullptr;
             export_section(held_for_restart ? *before_last_reload_ : plugins(), slot, out, problems_here);
         }
-        // Every experiment arm's plugins and books, beside the control arm's above. In safe mode the experiment is
-        // off, and a restart runs the configuration's arms again: the state they had when reset-to-safe stopped them
-        // is kept for them, as the configured predictor's is.
+        // Every experiment arm's plugins and books, beside the control arm's above; and those of the arms reloads
+        // stopped (reset-to-safe's included) whose name no running arm has, for a restart that starts them again.
         for (std::size_t i = 1; i < arms_.size(); ++i)
             write_arm_sections(*arms_[i], out, /*with_plugins=*/true, /*with_warm_set=*/true, problems_here);
-        if (safe_mode)
-            for (const StoppedArm& stopped : stopped_by_last_reload_)
+        for (const StoppedArm& stopped : stopped_arms_) {
+            const bool running = std::any_of(arms_.begin() + 1, arms_.end(),
+                                             [&](const auto& arm) { return arm->name == stopped.definition.name; });
+            if (!running)
                 for (const SnapshotSection& section : stopped.sections)
                     out.add_section(section.slot, section.schema, section.data);
+        }
         out.add_section(kEngineSectionSlot, kEngineSectionSchema,
                         encode_counters(engine.counters(), ingest, engine.stopped()));
         return problems_here;

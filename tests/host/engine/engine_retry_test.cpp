@@ -129,6 +129,23 @@ TEST_F(EngineRetry, ARestoreOfTheWarmSetIsRetriedWhateverThePlansWindowSays) {
     EXPECT_EQ(status().cause, LoadCause::Restore);
 }
 
+TEST_F(EngineRetry, ARestoreHandedOverFromAnotherArmStaysOneThroughItsRetries) {
+    // A model another arm held, never requested here: once its restore loads, after a failed attempt, it is kept for
+    // the built-in keep-alive (a plan from these books would unload it at once), not planned.
+    engine_.engine().request_prewarm(engine_.model("a"), 0, /*handed_over=*/true);
+    ASSERT_EQ(engine_.started().size(), 1u);
+    engine_.fail_next_load(1000);  // retried 1 s later
+    engine_.run_timers(2000);
+    ASSERT_EQ(engine_.started().size(), 2u);
+    engine_.complete_next_load(3000);
+    EXPECT_EQ(status().residency, WARMUP_RESIDENCY_READY);
+    EXPECT_EQ(status().cause, LoadCause::Adopted);
+    EXPECT_EQ(std::string(log_.newest(engine_.model("a"), 1).at(0).reason),
+              "restored from the warm set another arm held, never requested in these books; kept for the built-in "
+              "keep-alive until a request plans it");
+    EXPECT_EQ(status().unload_at_ms, 3000 + test::ManualEngineSetup{}.options.fallback_keep_alive_ms);
+}
+
 TEST_F(EngineRetry, ARetryPlannedBeforeTheModelWasAdoptedNeverLoadsIt) {
     const int64_t prewarm_at = start_the_prewarm();
     engine_.fail_next_load(prewarm_at + 500);  // a retry is planned 1 s later

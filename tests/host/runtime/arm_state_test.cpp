@@ -243,7 +243,7 @@ TEST_F(ArmStateTest, ARollbackGivesAReplacedArmBackWhatItHadLearnedAndCounted) {
     std::string notes;
     for (const auto& note : rolled_back.notes) notes += note + "\n";
     EXPECT_NE(
-        notes.find("experiment arm 'treatment': what it had learned and counted before the last reload taken back"),
+        notes.find("experiment arm 'treatment': what it had learned and counted when a reload stopped it taken back"),
         std::string::npos)
         << notes;
     EXPECT_EQ(treatment_requests(), requests);
@@ -348,6 +348,50 @@ TEST_F(ArmStateTest, ARestoreOnTheRunningExperimentBringsTheArmsStateBackAndSkip
     EXPECT_NE(restored["notes"].dump().find("experiment arm 'treatment':"), std::string::npos) << restored.dump();
     EXPECT_NE(restored["notes"].dump().find("skipped: no experiment arm of that name runs"), std::string::npos)
         << restored.dump();
+}
+
+TEST_F(ArmStateTest, TheReloadThatLeavesSafeModeGivesTheArmsBackWhatTheyHad) {
+    // reset-to-safe turns the experiment off; a reload of the configuration (the way out of safe mode) starts its
+    // arms again, each with what it had; a rollback into the safe configuration keeps them again, for the restart.
+    const Config with_experiment = config(keep_alive_predictor(3'600'000), experiment_yaml());
+    start(with_experiment);
+    use_models(20);
+    const int requests = arm_json("treatment")["requests"].get<int>();
+    ASSERT_GT(requests, 0);
+    ASSERT_EQ(post("/api/warmup/reset-to-safe").first, 200);
+    const ReloadResult reloaded = runtime_->reload(with_experiment);
+    ASSERT_TRUE(reloaded.ok) << reloaded.error;
+    ASSERT_FALSE(runtime_->safe_mode());
+    EXPECT_EQ(arm_json("treatment")["requests"].get<int>(), requests);
+    const ReloadResult back = runtime_->rollback();  // into the safe configuration again
+    ASSERT_TRUE(back.ok) << back.error;
+    ASSERT_TRUE(runtime_->safe_mode());
+    stop();
+    start(with_experiment);
+    EXPECT_EQ(arm_json("treatment")["requests"].get<int>(), requests);
+}
+
+TEST_F(ArmStateTest, AnArmWhosePluginLibraryMovedWithTheInstallIsTheSameArm) {
+    // The same library and params from another folder (an upgrade that moved the install): the same arm.
+    const fs::path built = fs::path(WARMUP_TEST_PLUGIN_DIR) / "keep_alive_predictor.so";
+    for (const char* release : {"release-1", "release-2"}) {
+        fs::create_directories(dir_.path() / release);
+        fs::copy_file(built, dir_.path() / release / built.filename());
+    }
+    const auto from = [&](const char* release) {
+        return config(keep_alive_predictor(3'600'000),
+                      "state: {dir: state, snapshot_interval_s: 3600}\n"
+                      "experiment: {enabled: true, split: model, control_weight: 1}\n"
+                      "arms:\n  - {name: treatment, components: {predictor: {path: \"" +
+                          (dir_.path() / release / built.filename()).string() + "\", params: {ttl_ms: 7200000}}}}\n");
+    };
+    start(from("release-1"));
+    use_models(20);
+    const int requests = arm_json("treatment")["requests"].get<int>();
+    ASSERT_GT(requests, 0);
+    stop();
+    start(from("release-2"));
+    EXPECT_EQ(arm_json("treatment")["requests"].get<int>(), requests);
 }
 
 }  // namespace
