@@ -66,6 +66,11 @@ class ArmStateTest : public TransitionsTest {
         for (int i = 0; i < count; ++i) ingest("m/" + std::to_string(i), now_ms);
         drain();
     }
+    /// The treatment arm's requests so far (-1 when it does not run).
+    int treatment_requests() {
+        const json arm = arm_json("treatment");
+        return arm.is_null() ? -1 : arm["requests"].get<int>();
+    }
     /// How many decisions in the log give `reason`.
     int decisions_saying(const std::string& reason) {
         const json log = get_json("/api/warmup/decisions").second;
@@ -184,7 +189,7 @@ TEST_F(ArmStateTest, AnArmWhoseDefinitionChangedAcrossARestartStartsAsANewArm) {
     start(config(keep_alive_predictor(3'600'000), experiment_yaml()));
     use_models(20);
     ASSERT_TRUE(poll_until([&] { return total("used_mb") == 2000 && used_mb("treatment") > 0; }, 5s));
-    ASSERT_GT(arm_json("treatment")["requests"].get<int>(), 0);
+    ASSERT_GT(treatment_requests(), 0);
     const std::string learned = section_data(runtime_->capture_state(), "arm:treatment:analyzer");
     stop();
 
@@ -220,16 +225,8 @@ TEST_F(ArmStateTest, ARollbackGivesAReplacedArmBackWhatItHadLearnedAndCounted) {
                             "experiment: {enabled: true, split: model, control_weight: 1}\n"
                             "arms:\n  - {name: treatment, components: {predictor: " +
                                 keep_alive_predictor(600'000) + "}}\n");
-    const auto treatment_requests = [&] {
-        const json experiments = get_json("/api/warmup/experiments").second;
-        for (const auto& arm : experiments["arms"])
-            if (arm["name"] == "treatment") return arm["requests"].get<int>();
-        return -1;
-    };
     start(with_experiment);
-    const warmup_time_ms now_ms = runtime_->clock().now_ms();
-    for (int i = 0; i < 20; ++i) ingest("m/" + std::to_string(i), now_ms);
-    drain();
+    use_models(20);
     const int requests = treatment_requests();
     ASSERT_GT(requests, 0);
     const std::string learned = section_data(runtime_->capture_state(), "arm:treatment:analyzer");
@@ -254,16 +251,8 @@ TEST_F(ArmStateTest, ARestartInSafeModeKeepsTheExperimentArmsStateForTheConfigur
     // reset-to-safe turns the experiment off; the restart runs the configuration again, experiment included, and its
     // arm goes on with what it had when reset-to-safe stopped it.
     const Config with_experiment = config(keep_alive_predictor(3'600'000), experiment_yaml());
-    const auto treatment_requests = [&] {
-        const json experiments = get_json("/api/warmup/experiments").second;
-        for (const auto& arm : experiments["arms"])
-            if (arm["name"] == "treatment") return arm["requests"].get<int>();
-        return -1;
-    };
     start(with_experiment);
-    const warmup_time_ms now_ms = runtime_->clock().now_ms();
-    for (int i = 0; i < 20; ++i) ingest("m/" + std::to_string(i), now_ms);
-    drain();
+    use_models(20);
     const int requests = treatment_requests();
     ASSERT_GT(requests, 0);
     const std::string learned = section_data(runtime_->capture_state(), "arm:treatment:analyzer");
@@ -356,19 +345,19 @@ TEST_F(ArmStateTest, TheReloadThatLeavesSafeModeGivesTheArmsBackWhatTheyHad) {
     const Config with_experiment = config(keep_alive_predictor(3'600'000), experiment_yaml());
     start(with_experiment);
     use_models(20);
-    const int requests = arm_json("treatment")["requests"].get<int>();
+    const int requests = treatment_requests();
     ASSERT_GT(requests, 0);
     ASSERT_EQ(post("/api/warmup/reset-to-safe").first, 200);
     const ReloadResult reloaded = runtime_->reload(with_experiment);
     ASSERT_TRUE(reloaded.ok) << reloaded.error;
     ASSERT_FALSE(runtime_->safe_mode());
-    EXPECT_EQ(arm_json("treatment")["requests"].get<int>(), requests);
+    EXPECT_EQ(treatment_requests(), requests);
     const ReloadResult back = runtime_->rollback();  // into the safe configuration again
     ASSERT_TRUE(back.ok) << back.error;
     ASSERT_TRUE(runtime_->safe_mode());
     stop();
     start(with_experiment);
-    EXPECT_EQ(arm_json("treatment")["requests"].get<int>(), requests);
+    EXPECT_EQ(treatment_requests(), requests);
 }
 
 TEST_F(ArmStateTest, AnArmWhosePluginLibraryMovedWithTheInstallIsTheSameArm) {
@@ -387,11 +376,11 @@ TEST_F(ArmStateTest, AnArmWhosePluginLibraryMovedWithTheInstallIsTheSameArm) {
     };
     start(from("release-1"));
     use_models(20);
-    const int requests = arm_json("treatment")["requests"].get<int>();
+    const int requests = treatment_requests();
     ASSERT_GT(requests, 0);
     stop();
     start(from("release-2"));
-    EXPECT_EQ(arm_json("treatment")["requests"].get<int>(), requests);
+    EXPECT_EQ(treatment_requests(), requests);
 }
 
 }  // namespace
