@@ -449,9 +449,9 @@ class LiveRuntime {
     /// [reloading thread, under reload_mutex_] Loads and starts `next`'s plugins and sources. Throws on failure.
     PreparedReload prepare_reload(const Config& next);
     /// [control] Hands state over, swaps the control arm's plugins and the experiment arms, assigns budgets and
-    /// re-plans; on failure leaves the running set as it was.
+    /// re-plans; on failure leaves the running set as it was. `safe`: `next` is the safe configuration.
     PublishedReload publish_reload(WarmupEngine& engine, const Config& next, std::unique_ptr<PluginSet>& next_control,
-                                   bool budget_changed, bool is_rollback);
+                                   bool budget_changed, bool is_rollback, bool safe);
     /// [under reload_mutex_] Makes `next` the running configuration, `safe` the safe mode, and the old configuration
     /// with its mode the rollback target when something changed.
     void put_in_force(Config next, bool is_rollback, bool changed, bool safe);
@@ -664,6 +664,9 @@ class LiveRuntime {
     std::optional<uint16_t> port_override_;
 
     std::atomic<bool> safe_mode_{false};  // written under reload_mutex_ (put_in_force), read anywhere
+    // The plugins in force are the safe configuration's: set on the control thread with the swap itself (safe_mode_
+    // follows a little later, on the reloading thread), for what a snapshot keeps. Control thread.
+    bool safe_plugins_in_force_ = false;
 
     // The sources of `sources:` (their own threads; they call try_ingest). Swapped by reloads under
     // reload_mutex_; stopped first in stop().

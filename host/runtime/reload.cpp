@@ -323,7 +323,7 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
     PublishedReload published;
     try {
         published = call_on_control([&](WarmupEngine& engine) {
-            return publish_reload(engine, next, prepared.control, budget_changed, is_rollback);
+            return publish_reload(engine, next, prepared.control, budget_changed, is_rollback, safe);
         });
     } catch (const ControlLoopStalled& stalled) {
         // Nothing was published, and the command will not run: the running set stays as it is.
@@ -387,7 +387,7 @@ LiveRuntime::PreparedReload LiveRuntime::prepare_reload(const Config& next) {
 
 LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, const Config& next,
                                                          std::unique_ptr<PluginSet>& next_control, bool budget_changed,
-                                                         bool is_rollback) {
+                                                         bool is_rollback, bool safe) {
     PublishedReload out;
     const auto started = std::chrono::steady_clock::now();
     LiveArm& control = *arms_.front();
@@ -484,6 +484,7 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
     if (control.plugins->at(ComponentSlot::Backend) != next_control->at(ComponentSlot::Backend))
         workers_->set_backend(next_control->at(ComponentSlot::Backend));
     std::swap(control.plugins, next_control);
+    safe_plugins_in_force_ = safe;
     control.weight = next.experiment.control_weight;
     arms_.resize(1);
     for (auto& arm : new_arms) arms_.push_back(std::move(arm));

@@ -227,9 +227,8 @@ void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* not
         // In safe mode a restart runs the configuration's plugins, not the safe ones: for a slot the safe
         // configuration replaced (the predictor), the state kept is that of the instance held for the rollback, as
         // it was when the safe configuration took over (the safe keep-alive has none, and the learning would be lost).
-        const bool safe_mode = safe_mode_.load();
         for (const ComponentSlot slot : kAllSlots) {
-            const bool held_for_restart = safe_mode && before_last_reload_ &&
+            const bool held_for_restart = safe_plugins_in_force_ && before_last_reload_ &&
                                           before_last_reload_->at(slot) != plugins().at(slot) &&
                                           state_extension(*before_last_reload_->at(slot)) != nullptr;
             export_section(held_for_restart ? *before_last_reload_ : plugins(), slot, out, problems_here);
