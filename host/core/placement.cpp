@@ -7,16 +7,10 @@
 #include <numeric>
 #include <set>
 
+#include "core/fnv1a.hpp"
+
 namespace warmup::host::cluster {
 namespace {
-
-uint64_t fnv1a64(std::string_view bytes, uint64_t hash = 0xcbf29ce484222325ULL) noexcept {
-    for (const char c : bytes) {
-        hash ^= static_cast<unsigned char>(c);
-        hash *= 0x100000001b3ULL;
-    }
-    return hash;
-}
 
 uint64_t splitmix64(uint64_t x) noexcept {
     x += 0x9e3779b97f4a7c15ULL;

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/fnv1a.hpp"
 #include "runtime/live_runtime.hpp"
 #include "runtime/state_sections.hpp"
 
@@ -64,9 +65,7 @@ std::string definition_fingerprint(const Arm& definition) {
         text += fmt::format("{}\n{}\n{}\n{}\n{}\n", slot_key(slot), choice.id, choice.path.filename().string(),
                             choice.sha256, choice.params_yaml);
     }
-    uint64_t hash = 1469598103934665603ULL;
-    for (const unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
-    return fmt::format("{:016x}", hash);
+    return fmt::format("{:016x}", fnv1a64(text));
 }
 
 /// What an arm's engine section holds.

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "core/fnv1a.hpp"
 #include "runtime/live_runtime.hpp"
 
 namespace warmup::host {
@@ -20,11 +21,9 @@ uint64_t mix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
-uint64_t fnv1a(std::string_view text) {
-    uint64_t hash = 1469598103934665603ULL;
-    for (const unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
-    return hash;
-}
+/// The split's hash of a model name. Its start value is not FNV's offset basis but has always been this one: kept, so
+/// each model stays in the arm it was split to across upgrades.
+uint64_t split_hash(std::string_view text) { return fnv1a64(text, 1469598103934665603ULL); }
 
 }  // namespace
 
@@ -134,7 +133,7 @@ void LiveRuntime::route(const warmup_usage_event& event, std::vector<std::vector
         return;
     }
     // Stable split: the same tenant (or model) always lands in the same arm while the weights stay the same.
-    const uint64_t key = experiment_.split == "model" ? fnv1a(catalog_.record(event.model).name)
+    const uint64_t key = experiment_.split == "model" ? split_hash(catalog_.record(event.model).name)
                                                       : static_cast<uint64_t>(event.tenant_hash);
     per_arm[acting_arm_for(key)].push_back(event);
 }
@@ -149,7 +148,8 @@ std::size_t LiveRuntime::acting_arm_for(uint64_t key) const {
 std::size_t LiveRuntime::arm_serving(warmup_model_index model) const {
     // Split by model: the arm its events go to. Split by tenant, every acting arm may serve it: the first (the
     // control arm unless it is a shadow).
-    if (acting_.size() > 1 && experiment_.split == "model") return acting_arm_for(fnv1a(catalog_.record(model).name));
+    if (acting_.size() > 1 && experiment_.split == "model")
+        return acting_arm_for(split_hash(catalog_.record(model).name));
     return acting_.front();
 }
 

@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "core/fnv1a.hpp"
+
 namespace warmup::host::replay {
 
 /// One step of splitmix64: advances `state` and returns a well-mixed 64-bit value.
@@ -27,16 +29,6 @@ inline uint64_t splitmix64_next(uint64_t& state) noexcept {
 
 /// A bijective mix of x (one splitmix64 output), for deriving seeds.
 inline uint64_t mix64(uint64_t x) noexcept { return splitmix64_next(x); }
-
-/// 64-bit FNV-1a of a string: a stable hash of names for seeding.
-inline uint64_t fnv1a64(std::string_view text) noexcept {
-    uint64_t hash = 0xcbf29ce484222325ULL;
-    for (const char c : text) {
-        hash ^= static_cast<unsigned char>(c);
-        hash *= 0x100000001b3ULL;
-    }
-    return hash;
-}
 
 /// The seed of the series `name` in a trace opened with `seed`: independent of the order in which series are read.
 inline uint64_t series_seed(uint64_t seed, std::string_view name) noexcept { return mix64(seed ^ fnv1a64(name)); }

@@ -289,16 +289,6 @@ TEST_F(ArmStateTest, EventsJournaledAfterTheStateReachTheExperimentArmThatServes
     StateStore(state, 10).write_snapshot(taken);
 
     start(config(keep_alive_predictor(3'600'000), experiment_yaml()));
-    const auto requests_learned = [&](std::size_t arm, const std::string& name) {
-        return runtime_->call_on_control([&](WarmupEngine&) -> uint64_t {
-            const auto& analyzer = runtime_->arms()[arm]->plugins->at(ComponentSlot::Analyzer);
-            warmup_usage_pattern pattern{};
-            pattern.struct_size = sizeof pattern;
-            ErrorPtr error{analyzer->vtable<warmup_analyzer_vtable>()->get_pattern(
-                analyzer->self(), *runtime_->catalog().find(name), &pattern)};
-            return error ? UINT64_MAX : pattern.request_count;
-        });
-    };
     std::size_t learned_by_treatment = 0;
     for (int i = 0; i < 10; ++i) {
         const std::string name = "m/" + std::to_string(i);

@@ -9,6 +9,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -137,6 +138,18 @@ class OpsTest : public ::testing::Test {
     double confidence(const std::string& name) {
         const auto found = prediction(name);
         return found ? found->confidence : -1.0;
+    }
+
+    /// The requests of `name` the analyzer of arm `arm` (0: the control arm) has learned; UINT64_MAX when it fails.
+    uint64_t requests_learned(std::size_t arm, const std::string& name) {
+        return runtime_->call_on_control([&](host::WarmupEngine&) -> uint64_t {
+            const auto& analyzer = runtime_->arms()[arm]->plugins->at(host::ComponentSlot::Analyzer);
+            warmup_usage_pattern pattern{};
+            pattern.struct_size = sizeof pattern;
+            host::ErrorPtr error{analyzer->vtable<warmup_analyzer_vtable>()->get_pattern(
+                analyzer->self(), *runtime_->catalog().find(name), &pattern)};
+            return error ? UINT64_MAX : pattern.request_count;
+        });
     }
 
     /// 20 requests of `name` 1 s apart ending now: 19 idle gaps in one bin. Returns once the control thread has taken
