@@ -316,7 +316,8 @@ int main(int argc, char** argv) {
     configure_logging(config.log_level, config.log_format);
     if (const auto status = await_bind_address(config, options, stop_signals)) return *status;
     // A non-loopback bind needs an access token; then every mutating request must carry it.
-    if (const auto refused = bind_refusal_reason(config.http.bind, config.http.resolved_access_token())) {
+    if (const auto refused = bind_refusal_reason(config.http.bind, config.http.resolved_access_token(),
+                                                 config.http.access_token_source())) {
         startup_log().critical("SECURITY_ERROR {}", *refused);
         return 2;
     }

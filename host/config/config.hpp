@@ -193,6 +193,13 @@ struct HttpConfig {
         if (from_environment == nullptr || *from_environment == '\0') return std::nullopt;
         return std::string(from_environment);
     }
+    /// Where the token in force is (or would be) set, for messages: "http.access_token" when the YAML sets it, else
+    /// "the environment variable <access_token_env>".
+    [[nodiscard]] std::string access_token_source() const {
+        if (!access_token.empty()) return "http.access_token";
+        if (access_token_env.empty()) return "http.access_token (http.access_token_env names no variable)";
+        return "the environment variable " + access_token_env;
+    }
 };
 
 /// What reload.watch_file compares to see that a file changed: its modification time and size.

@@ -151,10 +151,16 @@ std::vector<ArmMetricsView> arm_metrics_views(const LiveRuntime& runtime) {
         view.loads_in_flight = engine.loads_in_flight();
         view.memory_waiters = engine.memory_waiters();
         for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
-            const warmup_residency residency = engine.model_status(model).residency;
-            view.models_ready += residency == WARMUP_RESIDENCY_READY ? 1 : 0;
-            view.models_loading += residency == WARMUP_RESIDENCY_LOADING ? 1 : 0;
-            view.models_queued += residency == WARMUP_RESIDENCY_QUEUED ? 1 : 0;
+            const ModelStatus status = engine.model_status(model);
+            if (status.residency == WARMUP_RESIDENCY_READY) {
+                ++view.models_ready;
+                view.ready_mb += status.memory_mb;
+            } else if (status.residency == WARMUP_RESIDENCY_LOADING) {
+                ++view.models_loading;
+                view.loading_mb += status.memory_mb;
+            } else if (status.residency == WARMUP_RESIDENCY_QUEUED) {
+                ++view.models_queued;
+            }
         }
         for (std::size_t kind = 0; kind < kComponentKinds; ++kind)
             view.circuits[kind] = engine.circuit_state(static_cast<ComponentKind>(kind));
@@ -293,6 +299,15 @@ void render_arms(const DaemonMetrics& metrics, TextWriter& text) {
         text.sample("warmup_models", arm_labels[i] + ",state=\"ready\"", arm.models_ready);
         text.sample("warmup_models", arm_labels[i] + ",state=\"loading\"", arm.models_loading);
         text.sample("warmup_models", arm_labels[i] + ",state=\"queued\"", arm.models_queued);
+    }
+    text.family("warmup_models_memory_bytes", "gauge",
+                "Memory of the models by residency: ready (loaded, warm) and loading, bytes (the status's warm_mb and "
+                "loading_mb; unloads not over yet are warmup_unloading_memory_bytes).");
+    for (std::size_t i = 0; i < metrics.arms.size(); ++i) {
+        text.sample("warmup_models_memory_bytes", arm_labels[i] + ",state=\"ready\"",
+                    whole_bytes(metrics.arms[i].ready_mb));
+        text.sample("warmup_models_memory_bytes", arm_labels[i] + ",state=\"loading\"",
+                    whole_bytes(metrics.arms[i].loading_mb));
     }
 
     text.family("warmup_circuit_breaker_state", "gauge",

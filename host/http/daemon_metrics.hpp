@@ -41,6 +41,8 @@ struct ArmMetricsView {
     std::size_t models_ready = 0;                          ///< loaded (warm)
     std::size_t models_loading = 0;                        ///< being loaded
     std::size_t models_queued = 0;                         ///< waiting in the warm-up queue
+    double ready_mb = 0;                                   ///< memory of the ready models, MiB
+    double loading_mb = 0;                                 ///< memory of the models being loaded, MiB
     std::array<CircuitState, kComponentKinds> circuits{};  // by ComponentKind
 };
 

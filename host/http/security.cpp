@@ -89,12 +89,6 @@ bool is_loopback_address(std::string_view address) noexcept {
     return false;
 }
 
-std::optional<std::string> access_token_from_environment() {
-    const char* value = std::getenv(kAccessTokenEnvironmentVariable);
-    if (value == nullptr || value[0] == '\0') return std::nullopt;
-    return std::string(value);
-}
-
 std::optional<std::string> access_token_problem(std::string_view token) {
     if (token.size() < kMinAccessTokenBytes)
         return fmt::format("the access token is {} bytes, expected at least {} (e.g. `openssl rand -hex 32`)",
@@ -105,18 +99,18 @@ std::optional<std::string> access_token_problem(std::string_view token) {
     return std::nullopt;
 }
 
-std::optional<std::string> bind_refusal_reason(std::string_view bind_address, const std::optional<std::string>& token) {
+std::optional<std::string> bind_refusal_reason(std::string_view bind_address, const std::optional<std::string>& token,
+                                               std::string_view token_source) {
     if (token) {
-        if (auto problem = access_token_problem(*token))
-            return fmt::format("{} ({})", *problem, kAccessTokenEnvironmentVariable);
+        if (auto problem = access_token_problem(*token)) return fmt::format("{} ({})", *problem, token_source);
         return std::nullopt;
     }
     if (is_loopback_address(bind_address)) return std::nullopt;
     return fmt::format(
         "refusing to bind to '{}': it is not a loopback address (127.0.0.0/8, ::1), so anyone who can reach it could "
-        "drive the daemon; set an access token in the environment variable {} (clients then send 'Authorization: "
-        "Bearer <token>'), or bind to 127.0.0.1",
-        bind_address, kAccessTokenEnvironmentVariable);
+        "drive the daemon; set an access token in {} (clients then send 'Authorization: Bearer <token>'), or bind "
+        "to 127.0.0.1",
+        bind_address, token_source);
 }
 
 bool secrets_equal(std::string_view a, std::string_view b) noexcept {
@@ -136,9 +130,10 @@ GuardDecision decide_request(const RequestGuard& guard, std::string_view method,
     if (read_only && via_loopback && !(guard.access_token && guard.loopback_reads_need_token)) return {};
     if (!guard.access_token) {
         if (via_loopback) return {};  // loopback bind without a token: the documented default, open
-        return {403, fmt::format("this daemon has no access token configured ({}), so it serves requests on "
-                                 "non-loopback addresses only for GET /healthz and /readyz",
-                                 kAccessTokenEnvironmentVariable)};
+        return {403,
+                "this daemon has no access token configured (http.access_token or the environment variable "
+                "http.access_token_env names), so it serves requests on non-loopback addresses only for GET /healthz "
+                "and /readyz"};
     }
     const auto presented = bearer_token(authorization);
     if (!presented)

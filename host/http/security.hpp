@@ -31,8 +31,7 @@
 
 namespace warmup::host {
 
-/// The environment variable that carries the access token (until the YAML keys http.access_token /
-/// http.access_token_env exist).
+/// The environment variable that carries the access token unless http.access_token_env names another.
 inline constexpr const char* kAccessTokenEnvironmentVariable = "WARMUP_ACCESS_TOKEN";
 
 /// Shortest token accepted: 16 bytes keeps a random token out of reach of online guessing.
@@ -42,16 +41,15 @@ inline constexpr std::size_t kMinAccessTokenBytes = 16;
 /// Anything else — including wildcard binds (0.0.0.0, ::) and host names other than localhost — is not loopback.
 bool is_loopback_address(std::string_view address) noexcept;
 
-/// The token from WARMUP_ACCESS_TOKEN, or nullopt when unset or empty.
-std::optional<std::string> access_token_from_environment();
-
 /// Why `token` is unusable (too short, or contains whitespace/control characters that cannot travel in a header),
 /// or nullopt when it is fine.
 std::optional<std::string> access_token_problem(std::string_view token);
 
 /// Why binding to `bind_address` with `token` must be refused, or nullopt when it is allowed. A loopback bind is
-/// always allowed (a malformed token is still reported, since POSTs would check it).
-std::optional<std::string> bind_refusal_reason(std::string_view bind_address, const std::optional<std::string>& token);
+/// always allowed (a malformed token is still reported, since POSTs would check it). `token_source` says where the
+/// token is set, for the message (HttpConfig::access_token_source(): the YAML key or the environment variable read).
+std::optional<std::string> bind_refusal_reason(std::string_view bind_address, const std::optional<std::string>& token,
+                                               std::string_view token_source);
 
 /// Constant-time equality of two secrets (time independent of where they differ and of their lengths).
 bool secrets_equal(std::string_view a, std::string_view b) noexcept;

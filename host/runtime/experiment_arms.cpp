@@ -27,6 +27,35 @@ uint64_t split_hash(std::string_view text) { return fnv1a64(text, 14695981039346
 
 }  // namespace
 
+std::vector<Arm> live_experiment_arms(const Config& config) {
+    std::vector<Arm> arms;
+    if (!config.experiment.enabled) return arms;
+    for (std::size_t i = 0; i < config.arms.size(); ++i) {
+        const Arm& arm = config.arms[i];
+        const std::string where = config.locate(fmt::format("arms[{}]", i));
+        if (!arm.yardstick.empty())
+            throw StartupError(fmt::format("{}: arms: '{}' is a clairvoyant yardstick: it only runs in warmup-replay",
+                                           where, arm.name));
+        if (arm.name != "control") {
+            arms.push_back(arm);
+            continue;
+        }
+        // warmupd always runs the top-level components as the arm named control; a listed arm of that name (as in a
+        // replay's configuration) is that arm, and a second one under the same name would merge their counters.
+        if (arm.shadow || arm.components != config.components)
+            throw StartupError(fmt::format(
+                "{}: arms: 'control' is the top-level components' arm in warmupd; give an arm with other components "
+                "or `shadow: true` another name",
+                where));
+        if (arm.weight != 1 && arm.weight != config.experiment.control_weight)
+            throw StartupError(
+                fmt::format("{}: arms: the control arm's share is experiment.control_weight ({:g}), "
+                            "not the listed arm's weight ({:g})",
+                            where, config.experiment.control_weight, arm.weight));
+    }
+    return arms;
+}
+
 std::unique_ptr<LiveArm> LiveRuntime::make_arm(const Arm& definition, LiveArm::Mode mode, const Config& config) {
     auto arm = std::make_unique<LiveArm>();
     arm->id = next_arm_id_++;
@@ -49,18 +78,15 @@ std::unique_ptr<LiveArm> LiveRuntime::make_arm(const Arm& definition, LiveArm::M
 std::vector<std::unique_ptr<LiveArm>> LiveRuntime::build_experiment_arms(
     const Config& config, std::vector<std::unique_ptr<LiveArm>>& current) {
     std::vector<std::unique_ptr<LiveArm>> arms;
-    if (!config.experiment.enabled) return arms;
+    const std::vector<Arm> definitions = live_experiment_arms(config);
     // First every new or changed arm is made, and only then are the unchanged ones moved out of `current`: an arm
     // that fails to start (it throws) leaves `current` whole, for the caller to put back in force.
     constexpr std::size_t kMade = static_cast<std::size_t>(-1);
-    std::vector<std::size_t> kept(config.arms.size(), kMade);  // per definition: its index in `current`, or kMade
+    std::vector<std::size_t> kept(definitions.size(), kMade);  // per definition: its index in `current`, or kMade
     std::vector<bool> taken(current.size(), false);
-    std::vector<std::unique_ptr<LiveArm>> made(config.arms.size());
-    for (std::size_t i = 0; i < config.arms.size(); ++i) {
-        const Arm& definition = config.arms[i];
-        if (!definition.yardstick.empty())
-            throw StartupError(fmt::format("{}: arms: '{}' is a clairvoyant yardstick: it only runs in warmup-replay",
-                                           config.locate("arms"), definition.name));
+    std::vector<std::unique_ptr<LiveArm>> made(definitions.size());
+    for (std::size_t i = 0; i < definitions.size(); ++i) {
+        const Arm& definition = definitions[i];
         // An arm whose definition did not change keeps running (its engine and what it learned).
         for (std::size_t j = 0; j < current.size(); ++j) {
             const auto& arm = current[j];
@@ -74,14 +100,14 @@ std::vector<std::unique_ptr<LiveArm>> LiveRuntime::build_experiment_arms(
         if (kept[i] == kMade)
             made[i] = make_arm(definition, definition.shadow ? LiveArm::Mode::Shadow : LiveArm::Mode::Acting, config);
     }
-    for (std::size_t i = 0; i < config.arms.size(); ++i) {
+    for (std::size_t i = 0; i < definitions.size(); ++i) {
         if (kept[i] == kMade) {
             arms.push_back(std::move(made[i]));
             continue;
         }
         std::unique_ptr<LiveArm>& arm = current[kept[i]];
-        arm->weight = config.arms[i].weight;
-        arm->definition = config.arms[i];
+        arm->weight = definitions[i].weight;
+        arm->definition = definitions[i];
         arms.push_back(std::move(arm));
     }
     return arms;
@@ -132,9 +158,12 @@ void LiveRuntime::route(const warmup_usage_event& event, std::vector<std::vector
         per_arm[acting_.front()].push_back(event);
         return;
     }
-    // Stable split: the same tenant (or model) always lands in the same arm while the weights stay the same.
-    const uint64_t key = experiment_.split == "model" ? split_hash(catalog_.record(event.model).name)
-                                                      : static_cast<uint64_t>(event.tenant_hash);
+    // Stable split: the same tenant (or model) always lands in the same arm while the weights stay the same. An event
+    // without a tenant is split by its model: tenant-less traffic (the Prometheus and tail sources without a tenant
+    // field) would otherwise all hash alike and go to one arm.
+    const uint64_t key = experiment_.split == "model" || event.tenant_hash == 0
+                             ? split_hash(catalog_.record(event.model).name)
+                             : static_cast<uint64_t>(event.tenant_hash);
     per_arm[acting_arm_for(key)].push_back(event);
 }
 

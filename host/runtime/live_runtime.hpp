@@ -134,6 +134,11 @@ struct LiveArm {
     std::unique_ptr<WarmupEngine> engine;
 };
 
+/// The arms warmupd runs beside the control arm: none unless `experiment.enabled`. A listed arm named `control` is the
+/// control arm itself (the top-level components) and is left out; one with other components, `shadow` or a weight
+/// other than `experiment.control_weight` is refused, as is a replay-only yardstick. Throws StartupError. Pure.
+std::vector<Arm> live_experiment_arms(const Config& config);
+
 class LiveRuntime {
   public:
     /// Loads every plugin of `config` (throws StartupError; nothing is started then). Does not start threads.

@@ -373,15 +373,9 @@ LiveRuntime::PreparedReload LiveRuntime::prepare_reload(const Config& next) {
                                          false, before_last_reload_.get());
     // Experiment arms are rebuilt on the control thread (they own engines); here only validate that their plugins
     // load and start, so a failure is reported before anything changes.
-    if (next.experiment.enabled)
-        for (const Arm& arm : next.arms) {
-            if (!arm.yardstick.empty())
-                throw StartupError(
-                    fmt::format("{}: arms: '{}' is a clairvoyant yardstick: it only runs in warmup-replay",
-                                next.locate("arms"), arm.name));
-            prepared.validated_arms.push_back(
-                PluginSet::create(arm.components, next, loader_, catalog_, clock_, nullptr, true));
-        }
+    for (const Arm& arm : live_experiment_arms(next))
+        prepared.validated_arms.push_back(
+            PluginSet::create(arm.components, next, loader_, catalog_, clock_, nullptr, true));
     return prepared;
 }
 

@@ -363,8 +363,11 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_sta
                      {"prewarms_queued", static_cast<double>(prewarms)},
                      {"experiment_arms_restored", static_cast<double>(arms_restored)}};
         if (!import_errors.empty()) {
+            // What the other plugins took stays in force (each import is whole or nothing per plugin, not across
+            // them); the answer says it is a part, and no snapshot is taken of it (see restore_backup).
             out.http_status = 500;
-            out.error = import_errors.front();
+            out.error = fmt::format("partly restored ({} of {} sections; {} refused): {}", restored,
+                                    snapshot.sections.size(), import_errors.size(), import_errors.front());
             for (const auto& error : import_errors) out.notes.push_back(error);
         }
         return out;

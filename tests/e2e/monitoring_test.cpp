@@ -300,7 +300,15 @@ const std::map<std::string, StatusMetric> kTopLevelMetrics{
     {"loads_in_flight", {{"warmup_loads_in_flight{arm=\"control\"}"}}},
     {"queue_depth", {{"warmup_queue_depth{arm=\"control\"}"}}},
     {"memory_waiters", {{"warmup_memory_waiters{arm=\"control\"}"}}},
+    {"warm_count", {{"warmup_models{arm=\"control\",state=\"ready\"}"}}},
+    {"loading_count", {{"warmup_models{arm=\"control\",state=\"loading\"}"}}},
+    {"queued_count", {{"warmup_models{arm=\"control\",state=\"queued\"}"}}},
+    {"warm_mb", {{"warmup_models_memory_bytes{arm=\"control\",state=\"ready\"}"}, 1024.0 * 1024.0}},
+    {"loading_mb", {{"warmup_models_memory_bytes{arm=\"control\",state=\"loading\"}"}, 1024.0 * 1024.0}},
 };
+// The numbers of /api/warmup/status that are clocks: now, the time since the start (Prometheus has time() -
+// warmup_start_time_seconds), and the start, which the metric gives to the millisecond (compared apart).
+const std::set<std::string> kStatusNumbersWithoutMetric{"now_ms", "uptime_s", "started_unix_ms"};
 
 TEST_F(MonitoringTest, EveryStatusNumberHasAMetricWithTheSameValue) {
     start(/*ingest_queue_capacity=*/8);
@@ -359,6 +367,10 @@ TEST_F(MonitoringTest, EveryStatusNumberHasAMetricWithTheSameValue) {
     }
     for (const auto& [key, metric] : kTopLevelMetrics)
         EXPECT_EQ(metric_value(metric), before[key].get<double>()) << key;
+    for (const auto& [key, value] : before.items())
+        EXPECT_TRUE(!value.is_number() || kTopLevelMetrics.contains(key) || kStatusNumbersWithoutMetric.contains(key))
+            << "/status number '" << key << "' has no metric";
+    EXPECT_NEAR(samples.at("warmup_start_time_seconds") * 1000, before["started_unix_ms"].get<double>(), 1.0);
     EXPECT_EQ(before["counters"]["events_refused"], 12 + refused_again);
     EXPECT_EQ(before["counters"]["events_invalid"], 2);
     EXPECT_GE(before["counters"]["failed_requests"].get<int>(), 1);

@@ -27,42 +27,62 @@ TEST(LoopbackAddress, AcceptsOnlyLoopbackLiteralsAndLocalhost) {
 
 TEST(LoopbackAddress, AnOverlongStringIsNotLoopback) { EXPECT_FALSE(is_loopback_address(std::string(200, '1'))); }
 
+constexpr std::string_view kDefaultSource = "the environment variable WARMUP_ACCESS_TOKEN";
+
 TEST(BindPolicy, LoopbackNeedsNoTokenButEveryOtherAddressDoes) {
-    EXPECT_FALSE(bind_refusal_reason("127.0.0.1", std::nullopt).has_value());
-    EXPECT_FALSE(bind_refusal_reason("::1", std::nullopt).has_value());
-    const auto refused = bind_refusal_reason("0.0.0.0", std::nullopt);
+    EXPECT_FALSE(bind_refusal_reason("127.0.0.1", std::nullopt, kDefaultSource).has_value());
+    EXPECT_FALSE(bind_refusal_reason("::1", std::nullopt, kDefaultSource).has_value());
+    const auto refused = bind_refusal_reason("0.0.0.0", std::nullopt, kDefaultSource);
     ASSERT_TRUE(refused.has_value());
     EXPECT_NE(refused->find("'0.0.0.0'"), std::string::npos) << *refused;
     EXPECT_NE(refused->find("WARMUP_ACCESS_TOKEN"), std::string::npos) << *refused;
-    EXPECT_FALSE(bind_refusal_reason("0.0.0.0", std::string(kToken)).has_value());
+    EXPECT_FALSE(bind_refusal_reason("0.0.0.0", std::string(kToken), kDefaultSource).has_value());
 }
 
 TEST(BindPolicy, AShortOrMalformedTokenIsRefusedEvenOnLoopback) {
-    const auto short_token = bind_refusal_reason("127.0.0.1", std::string("123456789012345"));  // 15 bytes
+    const auto short_token =
+        bind_refusal_reason("127.0.0.1", std::string("123456789012345"), kDefaultSource);  // 15 bytes
     ASSERT_TRUE(short_token.has_value());
     EXPECT_NE(short_token->find("15 bytes, expected at least 16"), std::string::npos) << *short_token;
-    EXPECT_FALSE(bind_refusal_reason("127.0.0.1", std::string("1234567890123456")).has_value());  // exactly 16
-    EXPECT_TRUE(bind_refusal_reason("0.0.0.0", std::string("0123456789abcdef ghij")).has_value());
-    EXPECT_TRUE(bind_refusal_reason("0.0.0.0", std::string("0123456789abcdef\nghij")).has_value());
+    EXPECT_FALSE(
+        bind_refusal_reason("127.0.0.1", std::string("1234567890123456"), kDefaultSource).has_value());  // exactly 16
+    EXPECT_TRUE(bind_refusal_reason("0.0.0.0", std::string("0123456789abcdef ghij"), kDefaultSource).has_value());
+    EXPECT_TRUE(bind_refusal_reason("0.0.0.0", std::string("0123456789abcdef\nghij"), kDefaultSource).has_value());
 }
 
 TEST(BindPolicy, UsesTheConfiguredTokenFromYamlOrTheEnvironment) {
     HttpConfig http;
     ::unsetenv(kAccessTokenEnvironmentVariable);
-    EXPECT_TRUE(bind_refusal_reason("0.0.0.0", http.resolved_access_token()).has_value());
-    EXPECT_FALSE(bind_refusal_reason("127.0.0.1", http.resolved_access_token()).has_value());
+    EXPECT_TRUE(bind_refusal_reason("0.0.0.0", http.resolved_access_token(), http.access_token_source()).has_value());
+    EXPECT_FALSE(
+        bind_refusal_reason("127.0.0.1", http.resolved_access_token(), http.access_token_source()).has_value());
     ::setenv(kAccessTokenEnvironmentVariable, kToken, 1);
-    EXPECT_FALSE(bind_refusal_reason("0.0.0.0", http.resolved_access_token()).has_value());
+    EXPECT_FALSE(bind_refusal_reason("0.0.0.0", http.resolved_access_token(), http.access_token_source()).has_value());
     ::setenv(kAccessTokenEnvironmentVariable, "", 1);  // empty counts as unset
-    EXPECT_TRUE(bind_refusal_reason("0.0.0.0", http.resolved_access_token()).has_value());
+    EXPECT_TRUE(bind_refusal_reason("0.0.0.0", http.resolved_access_token(), http.access_token_source()).has_value());
     ::unsetenv(kAccessTokenEnvironmentVariable);
     http.access_token = kToken;  // http.access_token in the YAML wins over the environment
-    EXPECT_FALSE(bind_refusal_reason("0.0.0.0", http.resolved_access_token()).has_value());
+    EXPECT_FALSE(bind_refusal_reason("0.0.0.0", http.resolved_access_token(), http.access_token_source()).has_value());
     http.access_token.clear();
     http.access_token_env = "WARMUP_TEST_OTHER_TOKEN_VARIABLE";  // http.access_token_env names another variable
     ::setenv("WARMUP_TEST_OTHER_TOKEN_VARIABLE", kToken, 1);
-    EXPECT_FALSE(bind_refusal_reason("0.0.0.0", http.resolved_access_token()).has_value());
+    EXPECT_FALSE(bind_refusal_reason("0.0.0.0", http.resolved_access_token(), http.access_token_source()).has_value());
     ::unsetenv("WARMUP_TEST_OTHER_TOKEN_VARIABLE");
+}
+
+TEST(BindPolicy, ARefusalNamesWhereThisConfigurationReadsTheToken) {
+    HttpConfig http;
+    http.access_token_env = "WARMUP_TEST_OTHER_TOKEN_VARIABLE";
+    ::unsetenv("WARMUP_TEST_OTHER_TOKEN_VARIABLE");
+    const auto refused = bind_refusal_reason("0.0.0.0", http.resolved_access_token(), http.access_token_source());
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_NE(refused->find("the environment variable WARMUP_TEST_OTHER_TOKEN_VARIABLE"), std::string::npos)
+        << *refused;
+    EXPECT_EQ(refused->find("WARMUP_ACCESS_TOKEN"), std::string::npos) << *refused;
+    http.access_token = "short";  // a token written in the YAML is reported as the YAML's
+    const auto short_token = bind_refusal_reason("127.0.0.1", http.resolved_access_token(), http.access_token_source());
+    ASSERT_TRUE(short_token.has_value());
+    EXPECT_NE(short_token->find("(http.access_token)"), std::string::npos) << *short_token;
 }
 
 TEST(SecretsEqual, ComparesWholeValues) {

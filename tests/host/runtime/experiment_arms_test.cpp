@@ -118,6 +118,61 @@ TEST(LiveExperiment, SplitFollowsTheWeightsAndIsStablePerTenant) {
     runtime.stop();
 }
 
+TEST(LiveExperiment, ATenantSplitSendsEventsWithoutATenantByTheirModel) {
+    // Sources without a tenant field, and the README's own events, carry no tenant: they are split by model, not all
+    // sent to the one arm an empty tenant hashes to.
+    const Config config = load_config_text(config_text("arms:\n  - {name: treatment, components: {predictor: {plugin: "
+                                                       "org.warmup.predictor.keep-alive}}}\n",
+                                                       "{time_scale: 0}", "tenant"),
+                                           "experiment.yaml", {}, {});
+    LiveRuntime runtime(config);
+    runtime.start();
+    constexpr int kModels = 400;
+    ASSERT_TRUE(request_models(runtime, kModels));
+    ASSERT_EQ(wait_for_events(runtime, kModels), static_cast<uint64_t>(kModels));
+    // Weights 1 : 1 over 400 models: the binomial s.d. of a share is 2.5 %.
+    const double treatment_share = static_cast<double>(events_of(runtime, "treatment")) / kModels;
+    EXPECT_NEAR(treatment_share, 0.5, 0.1);
+    // One model's tenant-less events all go to one arm.
+    const uint64_t control_before = events_of(runtime, "control");
+    ASSERT_TRUE(request_models(runtime, 1));
+    ASSERT_TRUE(request_models(runtime, 1));
+    ASSERT_EQ(wait_for_events(runtime, kModels + 2), static_cast<uint64_t>(kModels + 2));
+    const uint64_t to_control = events_of(runtime, "control") - control_before;
+    EXPECT_TRUE(to_control == 0 || to_control == 2) << to_control;
+    runtime.stop();
+}
+
+TEST(LiveExperiment, AListedArmNamedControlIsTheControlArmAndOneThatDiffersIsRefused) {
+    // As in a replay's configuration: `control` listing nothing is the top-level components, run once.
+    const Config listed = load_config_text(
+        config_text("arms:\n  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive}}}"
+                    "\n  - {name: control}\n",
+                    "{time_scale: 0}", "model"),
+        "experiment.yaml", {}, {});
+    LiveRuntime runtime(listed);
+    runtime.start();
+    std::vector<std::string> names;
+    for (const auto& arm : runtime.arms()) names.push_back(arm->name);
+    EXPECT_EQ(names, (std::vector<std::string>{"control", "treatment"}));
+    // A reload to a `control` arm with other components is refused, and the experiment runs on as it was.
+    const ReloadResult refused = runtime.reload(load_config_text(
+        config_text("arms:\n  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive}}}"
+                    "\n  - {name: control, components: {predictor: {plugin: org.warmup.predictor.hybrid-histogram}}}\n",
+                    "{time_scale: 0}", "model"),
+        "experiment.yaml", {}, {}));
+    EXPECT_FALSE(refused.ok);
+    EXPECT_NE(refused.error.find("'control' is the top-level components' arm"), std::string::npos) << refused.error;
+    EXPECT_EQ(runtime.arms().size(), 2u);
+    runtime.stop();
+    // At start too, and a weight other than control_weight.
+    for (const std::string arm : {"{name: control, shadow: true}", "{name: control, weight: 3}"}) {
+        const Config config =
+            load_config_text(config_text("arms:\n  - " + arm + "\n", "{time_scale: 0}", "model"), "e.yaml", {}, {});
+        EXPECT_THROW(LiveRuntime{config}, StartupError) << arm;
+    }
+}
+
 TEST(LiveExperiment, ShadowArmSeesEveryEventButNeverCallsTheBackend) {
     // Every real backend load fails; the shadow arm's loads are simulated, so they all succeed.
     const Config config =

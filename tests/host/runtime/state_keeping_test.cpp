@@ -77,6 +77,44 @@ TEST_F(OpsTest, BackupRestoreAndResetDataCollectionRoundTripTheLearnedPatterns) 
     EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "missing"})").first, 404);
 }
 
+TEST_F(OpsTest, ARestoreAPluginRefusesSaysItIsPartialKeepsTheOtherSectionsAndTakesNoSnapshot) {
+    // The analyzer is a test plugin whose import always fails (it offers the usage-pattern schema).
+    TempDir dir("warmup-ops");
+    const std::string refusing = (fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "hotswap_state_refusing_analyzer.so").string();
+    std::string text = config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n");
+    const std::string analyzer_line = "analyzer: {plugin: org.warmup.analyzer.usage-pattern}";
+    text.replace(text.find(analyzer_line), analyzer_line.size(), "analyzer: {path: \"" + refusing + "\"}");
+    start(load_config_text(text, "ops.yaml", dir.path(), {}));
+    ingest("m/a", runtime_->clock().now_ms());
+    drain();
+    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "b1"})").first, 200);
+    const auto snapshots_before = [&] {
+        std::size_t count = 0;
+        for (const auto& entry : fs::directory_iterator(dir.path() / "state"))
+            count += entry.path().filename().string().starts_with("snapshot-") ? 1 : 0;
+        return count;
+    };
+    const std::size_t snapshots = snapshots_before();
+
+    const auto [status, answer] = post("/api/warmup/restore-state", R"({"name": "b1"})");
+
+    EXPECT_EQ(status, 500) << answer.dump();
+    const std::string error = answer.value("error", "");
+    EXPECT_TRUE(error.starts_with("partly restored (")) << error;
+    EXPECT_NE(error.find("1 refused"), std::string::npos) << error;
+    EXPECT_NE(error.find("refused on purpose"), std::string::npos) << error;
+    // The performance plugin's section is restored, the two counter sections keep counting, the analyzer's refused.
+    EXPECT_EQ(answer["sections_restored"], 1) << answer.dump();
+    EXPECT_EQ(answer["counter_sections_kept"], 2) << answer.dump();
+    EXPECT_EQ(answer["sections_in_snapshot"], 4) << answer.dump();
+    EXPECT_EQ(snapshots_before(), snapshots) << "a partial restore is not made the state a restart returns to";
+    // The daemon goes on.
+    ingest("m/b", runtime_->clock().now_ms());
+    drain();
+    EXPECT_EQ(get_json("/healthz").first, 200);
+    stop();
+}
+
 TEST_F(OpsTest, BackupNamesAreCheckedAlikeByBackupAndRestoreAndAnExistingBackupIsReplacedOnlyWhenAsked) {
     TempDir dir("warmup-ops");
     start(load_config_text(config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n"), "ops.yaml",
