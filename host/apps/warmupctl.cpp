@@ -8,9 +8,11 @@
 //   warmupctl [--url URL] [--token-env NAME] COMMAND
 //       status | health | plugins | predictions | experiments | metrics          (GET)
 //       emergency-stop | resume | reset-to-safe | reload | rollback | reset-data-collection | restart-workers (POST)
-//       backup [--overwrite] [NAME] | restore [NAME]                              (POST, optional backup name; an
+//       backup [--overwrite] [NAME] | restore [--at-next-start] [NAME]            (POST, optional backup name; an
 //                                                                                 existing one is replaced only
-//                                                                                 with --overwrite)
+//                                                                                 with --overwrite; a restore
+//                                                                                 --at-next-start is staged for the
+//                                                                                 daemon's next start)
 //       why MODEL [--limit N] [--arm NAME]   why MODEL was cold: its last cold request and what unloaded, evicted or
 //                                            skipped it before, then its recent decisions, in plain language (local
 //                                            time); from GET /api/warmup/decisions
@@ -77,9 +79,11 @@
 #include "core/clock.hpp"
 #include "core/file_io.hpp"
 #include "core/paths.hpp"
+#include "http/security.hpp"
 #include "loader/plugin_library.hpp"
 #include "loader/plugin_loader.hpp"
 #include "loader/plugin_set.hpp"
+#include "runtime/experiment_arms.hpp"
 #include "runtime/log_format.hpp"
 #include "runtime/sources/sources.hpp"
 #include "version/build_info.hpp"
@@ -125,6 +129,19 @@ int validate(const std::string& config_file) {
             const auto arm_plugins = PluginSet::create(arm.components, config, loader, catalog, clock, control.get(),
                                                        /*allow_loaded_ids=*/true);
             print_plugin_set(*arm_plugins, "arm " + arm.name + (arm.shadow ? " (shadow)" : ""));
+        }
+        // What warmupd refuses at start beyond loading plugins: its live arms (experiment.enabled) and its token.
+        live_experiment_arms(config);
+        const std::optional<std::string> token = config.http.resolved_access_token();
+        if (const auto refused = bind_refusal_reason(config.http.bind, token, config.http.access_token_source())) {
+            // A token that is set but unusable is refused wherever warmupd runs; a missing one may be in the
+            // service's environment, which is not this shell's.
+            if (token) {
+                std::cerr << "warmupctl: SECURITY_ERROR " << *refused << "\n";
+                return kExitRefused;
+            }
+            std::cout << "warning: warmupd refuses to start unless its environment holds the token: " << *refused
+                      << "\n";
         }
         if (!config.sources.empty()) {
             // Created as warmupd creates them (params checked), never polled: validate reads no log or endpoint.
@@ -1058,8 +1075,12 @@ int main(int argc, char** argv) {
     auto* backup_command = app.add_subcommand("backup", "write the learned state to a named backup");
     backup_command->add_option("name", backup_name, "backup name (default: a time stamp)");
     backup_command->add_flag("--overwrite", backup_overwrite, "replace a backup of that name (else refused: 409)");
+    bool restore_at_next_start = false;
     auto* restore_command = app.add_subcommand("restore", "restore a backup (default: the newest)");
     restore_command->add_option("name", restore_name, "backup name");
+    restore_command->add_flag("--at-next-start", restore_at_next_start,
+                              "stage it for the daemon's next start instead (202): for a state whose models this run "
+                              "numbers in another order");
 
     std::string why_model;
     std::size_t why_limit = 20;
@@ -1157,7 +1178,11 @@ int main(int argc, char** argv) {
         if (backup_overwrite) body["overwrite"] = true;
         return daemon.post("/api/warmup/backup-state", body.dump());
     }
-    if (*restore_command) return daemon.post("/api/warmup/restore-state", named_body(restore_name));
+    if (*restore_command) {
+        nlohmann::json body = nlohmann::json::parse(named_body(restore_name));
+        if (restore_at_next_start) body["at_next_start"] = true;
+        return daemon.post("/api/warmup/restore-state", body.dump());
+    }
     if (*why_command) return why(daemon, why_model, why_limit, why_arm);
     if (*history_command) return history(daemon, history_since);
     if (*send_command) {

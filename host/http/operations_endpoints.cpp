@@ -2,9 +2,9 @@
 // with reload_json), and the operations POST /api/warmup/emergency-stop, /reset-to-safe, /reset-data-collection,
 // /queue/restart-workers, /backup-state and /restore-state. An operation answers {"status": "done"|"failed",
 // facts..., "notes": [...], "error"?, "file"?} with the status of its OperationResult. Bodies: backup-state takes
-// {"name"?, "overwrite"?}, restore-state {"name"?}, every other one none; a body that is not what the endpoint takes
-// (not JSON, a key it does not know) is refused with 400 before anything runs. No body at all, a blank one and {}
-// (what warmupctl sends) always stand for "none".
+// {"name"?, "overwrite"?}, restore-state {"name"?, "at_next_start"?}, every other one none; a body that is not what the
+// endpoint takes (not JSON, a key it does not know) is refused with 400 before anything runs. No body at all, a blank
+// one and {} (what warmupctl sends) always stand for "none".
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -125,6 +125,12 @@ void HttpApi::post_backup_state(const httplib::Request&, httplib::Response& resp
     if (!body) return;
     const auto name = backup_name(*body, "a time-stamped name", response);
     if (!name) return;
+    if (StateStore::daemon_backup_name(*name)) {
+        refuse_body(response, fmt::format("'{}' is a backup the daemon writes itself (it would be overwritten): "
+                                          "choose another name",
+                                          *name));
+        return;
+    }
     const auto overwrite = body->find("overwrite");
     if (overwrite != body->end() && !overwrite->is_boolean()) {
         refuse_body(response, "\"overwrite\" must be true or false");
@@ -134,10 +140,18 @@ void HttpApi::post_backup_state(const httplib::Request&, httplib::Response& resp
 }
 
 void HttpApi::post_restore_state(const httplib::Request&, httplib::Response& response, const std::string& text) {
-    const auto body = object_body(text, {"name"}, R"({"name": "..."})", response);
+    const auto body =
+        object_body(text, {"name", "at_next_start"}, R"({"name": "...", "at_next_start": true|false})", response);
     if (!body) return;
     const auto name = backup_name(*body, "the newest backup", response);
-    if (name) reply_operation(response, runtime_.restore_backup(*name));
+    if (!name) return;
+    const auto at_next_start = body->find("at_next_start");
+    if (at_next_start != body->end() && !at_next_start->is_boolean()) {
+        refuse_body(response, "\"at_next_start\" must be true or false");
+        return;
+    }
+    reply_operation(response,
+                    runtime_.restore_backup(*name, at_next_start != body->end() && at_next_start->get<bool>()));
 }
 
 }  // namespace warmup::host

@@ -159,9 +159,29 @@ void LiveRuntime::import_arm_sections(std::span<const SnapshotSection* const> se
         const bool same = arm != nullptr && engine.mode == mode_name(arm->mode) &&
                           engine.definition == definition_fingerprint(arm->definition);
         RestoredArm restored{same ? arm : nullptr, engine.mode == "acting", std::move(engine.warm_models), 0};
+        if (arm == nullptr && restored_arms != nullptr) {
+            // No arm of that name runs: its state is kept, as a reload keeps a stopped arm's, for a reload or a
+            // restart that starts it again (and in this run's snapshots meanwhile). Without its warm set: its models
+            // go to the arms that serve them now, once. Only from a restore: a journal checkpoint (no restored_arms)
+            // holds the arm's counters alone.
+            std::vector<SnapshotSection> kept;
+            for (const SnapshotSection* section : of_arm) {
+                kept.push_back(*section);
+                if (section->slot == engine_slot) {
+                    nlohmann::json without_models = parse_object(section->data);
+                    without_models["warm_models"] = nlohmann::json::array();
+                    kept.back().data = without_models.dump();
+                }
+            }
+            std::erase_if(stopped_arms_, [&](const StoppedArm& stopped) { return stopped.definition.name == name; });
+            Arm definition;
+            definition.name = std::string(name);
+            stopped_arms_.push_back({std::move(definition), std::move(kept)});
+        }
         if (!same) {
             note(fmt::format("experiment arm '{}': {} section(s) skipped: {}{}", name, of_arm.size(),
-                             arm == nullptr ? "no experiment arm of that name runs"
+                             arm == nullptr ? "no experiment arm of that name runs (kept for a reload or restart that "
+                                              "starts it again)"
                                             : "the arm of that name runs another definition or mode (a new arm)",
                              restored.acting && !restored.warm_models.empty()
                                  ? fmt::format("; its {} loaded model(s) go to the arms that serve them now",

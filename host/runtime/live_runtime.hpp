@@ -49,6 +49,7 @@
 #include "loader/plugin_loader.hpp"
 #include "loader/plugin_set.hpp"
 #include "runtime/config_file_watcher.hpp"
+#include "runtime/experiment_arms.hpp"
 #include "runtime/load_workers.hpp"
 #include "runtime/sources/sources.hpp"
 #include "runtime/state/journal.hpp"
@@ -133,11 +134,6 @@ struct LiveArm {
     std::unique_ptr<LoadExecutor> executor;
     std::unique_ptr<WarmupEngine> engine;
 };
-
-/// The arms warmupd runs beside the control arm: none unless `experiment.enabled`. A listed arm named `control` is the
-/// control arm itself (the top-level components) and is left out; one with other components, `shadow` or a weight
-/// other than `experiment.control_weight` is refused, as is a replay-only yardstick. Throws StartupError. Pure.
-std::vector<Arm> live_experiment_arms(const Config& config);
 
 class LiveRuntime {
   public:
@@ -307,10 +303,13 @@ class LiveRuntime {
     /// are serialised: of several for one new name without `overwrite`, exactly one writes it, the others get 409.
     OperationResult backup_state(const std::string& name, bool overwrite = false);
     /// Restores backup `name` ("" = the newest backup). 400 for a name that cannot name a backup, 404 when there is
-    /// no such backup.
-    OperationResult restore_backup(const std::string& name);
-    /// At start: restores the newest valid periodic snapshot or backup, whichever was taken last; corrupt or
-    /// truncated snapshots are logged (STATE_RESTORE_ERROR) and skipped. Returns the restored file, or nullopt;
+    /// no such backup. `at_next_start`: checks that the backup reads and stages it for the next start instead (202),
+    /// which restores it before anything else: the way back to a state whose models this run numbers in another
+    /// order (a start that refused it, then numbered the models it saw as they came).
+    OperationResult restore_backup(const std::string& name, bool at_next_start = false);
+    /// At start: restores the backup an operator staged for it, else the newest valid periodic snapshot or backup,
+    /// whichever was taken last; corrupt or truncated snapshots are logged (STATE_RESTORE_ERROR) and skipped. Returns
+    /// the restored file, or nullopt;
     /// `created_unix_ms` (when given) receives its creation time (0 when nothing was restored).
     std::optional<std::filesystem::path> restore_newest_snapshot(uint64_t* created_unix_ms = nullptr);
     /// At start, after restore_newest_snapshot: feeds the control arm the journal's events written after the state
@@ -529,7 +528,9 @@ class LiveRuntime {
                                                      std::optional<bool>* emergency_stop = nullptr,
                                                      std::size_t* counters_kept = nullptr,
                                                      std::vector<RestoredArm>* restored_arms = nullptr);
-    /// [control] The experiment arms' sections for import_counter_sections, arm by arm (arm_state.cpp).
+    /// [control] The experiment arms' sections for import_counter_sections, arm by arm (arm_state.cpp). With
+    /// `restored_arms` (a restore, not a journal checkpoint), the sections of an arm no running arm has the name of
+    /// are kept in stopped_arms_ for the reload or restart that starts it again.
     void import_arm_sections(std::span<const SnapshotSection* const> sections,
                              const std::function<void(std::string)>& note, std::vector<std::string>& import_errors,
                              std::size_t* imported, std::size_t* counters_kept,

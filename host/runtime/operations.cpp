@@ -144,7 +144,8 @@ OperationResult LiveRuntime::reset_to_safe() {
     } else {
         if (state_store_) {
             // Replaces the backup of an earlier reset-to-safe: this one holds the state now, before this reset.
-            const OperationResult backup = backup_state("before-reset-to-safe", /*overwrite=*/true);
+            const OperationResult backup =
+                backup_state(std::string(StateStore::kBeforeResetToSafeBackup), /*overwrite=*/true);
             result.notes.push_back(backup.ok() ? "learned state backed up as 'before-reset-to-safe'"
                                                : "could not back up the learned state: " + backup.error);
         } else {

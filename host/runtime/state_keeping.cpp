@@ -54,7 +54,6 @@ bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& 
 namespace {
 
 /// The backup a start keeps the newest state in when the catalog no longer covers one of its models.
-constexpr const char* kRefusedAtStartBackup = "refused-at-start";
 
 // The control engine's totals (what /status shows) travel in the snapshot as one more section, beside the metrics
 // plugin's own state: restored together, /status and /metrics agree after a restart. A JSON object by field name, so
@@ -466,7 +465,7 @@ OperationResult LiveRuntime::backup_state(const std::string& name, bool overwrit
     return result;
 }
 
-OperationResult LiveRuntime::restore_backup(const std::string& name) {
+OperationResult LiveRuntime::restore_backup(const std::string& name, bool at_next_start) {
     if (!state_store_)
         return failure(409,
                        "state is not kept by this daemon (state.enabled: false, or the embedded default "
@@ -484,6 +483,30 @@ OperationResult LiveRuntime::restore_backup(const std::string& name) {
     }
     for (const auto& bad : skipped)
         spdlog::error("STATE_RESTORE_ERROR {}: {} (skipped, not loaded)", bad.file.string(), bad.reason);
+    if (at_next_start) {
+        // The backup's own name ("" chose the newest): backup-<name>.wsnap.
+        std::string staged = loaded.file.stem().string();
+        staged.erase(0, std::string_view("backup-").size());
+        OperationResult result;
+        result.file = loaded.file.string();
+        try {
+            state_store_->stage_restore_at_next_start(staged);
+        } catch (const std::exception& error) {
+            spdlog::error("STATE_RESTORE_ERROR staging {}: {}", result.file, error.what());
+            return failure(500, fmt::format("could not stage the restore: {}", error.what()));
+        }
+        result.http_status = 202;
+        result.facts = {{"models", static_cast<double>(loaded.snapshot.models.size())},
+                        {"sections_in_snapshot", static_cast<double>(loaded.snapshot.sections.size())}};
+        result.notes.push_back(fmt::format(
+            "staged: the next start of warmupd restores the backup '{}' before anything else, then learns the "
+            "journal's events since it; restart warmupd to put it in force (until then nothing changes)",
+            staged));
+        for (const auto& bad : skipped)
+            result.notes.push_back(fmt::format("skipped {}: {}", bad.file.filename().string(), bad.reason));
+        spdlog::info("STATE_RESTORE staged {} for the next start", result.file);
+        return result;
+    }
     OperationResult result = restore_state(loaded.snapshot);
     result.file = loaded.file.string();
     for (const auto& bad : skipped)
@@ -507,9 +530,39 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
     if (created_unix_ms != nullptr) *created_unix_ms = 0;
     if (!state_store_) return std::nullopt;
     std::vector<RefusedSnapshot> refused;
-    auto loaded = state_store_->newest_valid_snapshot(refused);
+    std::optional<LoadedSnapshot> loaded;
+    // A backup an operator staged for this start comes first (restore-state with at_next_start).
+    const std::optional<std::string> staged = state_store_->take_staged_restore();
+    if (staged) {
+        try {
+            loaded = state_store_->read_backup(*staged);
+            // Checked first, without registering anything: a restore refused half-way would have numbered some of
+            // its models, and the newest state restored instead might then not fit.
+            const auto model_fits = [&](std::size_t i) {
+                const std::string& model = loaded->snapshot.models[i];
+                return i < catalog_.size() ? catalog_.record(static_cast<warmup_model_index>(i)).name == model
+                                           : catalog_.covers(model);
+            };
+            for (std::size_t i = 0; loaded && i < loaded->snapshot.models.size(); ++i)
+                if (!model_fits(i)) {
+                    spdlog::error(
+                        "STATE_RESTORE_ERROR the backup '{}' staged for this start names '{}' (index {}), "
+                        "which this catalog does not cover there (the newest state is restored instead)",
+                        *staged, loaded->snapshot.models[i], i);
+                    loaded.reset();
+                }
+            if (loaded) spdlog::info("STATE_RESTORE the backup '{}' staged for this start", *staged);
+        } catch (const SnapshotError& error) {
+            spdlog::error(
+                "STATE_RESTORE_ERROR the backup '{}' staged for this start: {} (the newest state is "
+                "restored instead)",
+                *staged, error.what());
+        }
+    }
+    const bool from_stage = loaded.has_value();
+    if (!from_stage) loaded = state_store_->newest_valid_snapshot(refused);
     // A named backup taken after the newest periodic snapshot (before an upgrade, say) is the newer state.
-    if (!state_store_->backups().empty()) {
+    if (!from_stage && !state_store_->backups().empty()) {
         std::vector<RefusedSnapshot> skipped;
         try {
             LoadedSnapshot backup = state_store_->read_backup("", &skipped);
@@ -549,10 +602,12 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
             std::string kept;
             try {
                 kept = fmt::format(
-                    "it is kept as the backup '{}' ({}): make the catalog cover those models again "
-                    "and POST /api/warmup/restore-state {{\"name\": \"{}\"}}",
-                    kRefusedAtStartBackup, state_store_->write_backup(kRefusedAtStartBackup, loaded->snapshot).string(),
-                    kRefusedAtStartBackup);
+                    "it is kept as the backup '{}' ({}): make the catalog cover those models again, POST "
+                    "/api/warmup/restore-state {{\"name\": \"{}\", \"at_next_start\": true}} and restart warmupd",
+                    StateStore::kRefusedAtStartBackup,
+                    state_store_->write_backup(std::string(StateStore::kRefusedAtStartBackup), loaded->snapshot)
+                        .string(),
+                    StateStore::kRefusedAtStartBackup);
             } catch (const std::exception& error) {
                 kept = fmt::format(
                     "it could not be kept as a backup ({}): copy {} aside before the periodic snapshots "

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <fstream>
 #include <stdexcept>
 #include <utility>
 
@@ -130,6 +131,28 @@ fs::path StateStore::write_backup(const std::string& name, const Snapshot& snaps
     const auto writer = begin_write();
     write_snapshot_to(snapshot, *writer);
     return commit_backup(name, *writer);
+}
+
+namespace {
+constexpr const char* kStagedRestoreFile = "restore-at-next-start";
+}  // namespace
+
+void StateStore::stage_restore_at_next_start(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    write_file_atomically(dir_ / kStagedRestoreFile, name + "\n");
+}
+
+std::optional<std::string> StateStore::take_staged_restore() {
+    std::lock_guard lock(mutex_);
+    const fs::path file = dir_ / kStagedRestoreFile;
+    std::ifstream in(file);
+    if (!in) return std::nullopt;
+    std::string name;
+    std::getline(in, name);
+    in.close();
+    std::error_code ignored;
+    fs::remove(file, ignored);
+    return name;
 }
 
 std::vector<fs::path> StateStore::snapshots() const {

@@ -60,6 +60,13 @@ class StateStore {
     /// Writes backup-<name>.wsnap atomically (begin_write, the snapshot, commit_backup).
     std::filesystem::path write_backup(const std::string& name, const Snapshot& snapshot);
 
+    /// Stages backup `name` (a valid name) to be restored by the next start instead of the newest state: writes the
+    /// file restore-at-next-start in the folder, atomically, replacing an earlier stage. Throws std::system_error.
+    void stage_restore_at_next_start(const std::string& name);
+    /// The backup name staged by stage_restore_at_next_start(), or nullopt; the stage is removed either way (a start
+    /// takes it once, whether or not the backup then restores).
+    std::optional<std::string> take_staged_restore();
+
     /// Periodic snapshots, newest first.
     [[nodiscard]] std::vector<std::filesystem::path> snapshots() const;
     /// Backups, newest (modification time) first.
@@ -76,6 +83,13 @@ class StateStore {
 
     /// True when `name` can name a backup file.
     static bool valid_backup_name(std::string_view name) noexcept;
+    /// The backups the daemon writes itself: a start's newest state its catalog no longer covers, and the state before
+    /// an operator's reset-to-safe. An operator's backup-state may not take these names (they would be overwritten).
+    static constexpr std::string_view kRefusedAtStartBackup = "refused-at-start";
+    static constexpr std::string_view kBeforeResetToSafeBackup = "before-reset-to-safe";
+    static bool daemon_backup_name(std::string_view name) noexcept {
+        return name == kRefusedAtStartBackup || name == kBeforeResetToSafeBackup;
+    }
     /// The file of backup `name` (a valid name), whether or not it exists.
     [[nodiscard]] std::filesystem::path backup_file(std::string_view name) const;
 

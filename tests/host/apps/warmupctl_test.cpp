@@ -94,6 +94,38 @@ TEST(WarmupctlValidate, AnUnknownPluginParameterIsRefusedWithFileLineColumnAndKe
     EXPECT_EQ(run.output.find("\nOK\n"), std::string::npos) << run.output;
 }
 
+TEST(WarmupctlValidate, RefusesWhatWarmupdRefusesAtStartBeyondItsPlugins) {
+    TempDir dir("warmupctl-validate");
+    const auto check = [&](const std::string& name, const std::string& extra) {
+        const auto file = dir.path() / (name + ".yaml");
+        std::ofstream(file) << config_with_predictor_params("min_samples: 5") << extra;
+        return warmupctl({"validate", "--config", file.string()});
+    };
+    // A live experiment with a yardstick arm, or a second control arm: warmupd refuses both.
+    const CtlRun yardstick =
+        check("yardstick", "experiment: {enabled: true}\narms:\n  - {name: o, yardstick: oracle}\n");
+    EXPECT_EQ(yardstick.exit_code, 2) << yardstick.output;
+    EXPECT_NE(yardstick.output.find("only runs in warmup-replay"), std::string::npos) << yardstick.output;
+    const CtlRun control = check("control",
+                                 "experiment: {enabled: true}\narms:\n  - {name: control, components: {predictor: "
+                                 "{plugin: org.warmup.predictor.keep-alive}}}\n");
+    EXPECT_EQ(control.exit_code, 2) << control.output;
+    EXPECT_NE(control.output.find("'control' is the top-level components' arm"), std::string::npos) << control.output;
+    // The same arms in a replay's configuration (no live experiment) are fine.
+    EXPECT_EQ(check("replay", "arms:\n  - {name: o, yardstick: oracle}\n").exit_code, 0);
+    // A token written in the YAML that warmupd would refuse.
+    const CtlRun token = check("token", "http: {access_token: short}\n");
+    EXPECT_EQ(token.exit_code, 2) << token.output;
+    EXPECT_NE(token.output.find("SECURITY_ERROR the access token is 5 bytes"), std::string::npos) << token.output;
+    // A non-loopback bind whose token would come from the service's environment: a warning, not a refusal.
+    const CtlRun bind = check("bind", "http: {bind: 0.0.0.0, access_token_env: WARMUPCTL_TEST_UNSET_TOKEN}\n");
+    EXPECT_EQ(bind.exit_code, 0) << bind.output;
+    EXPECT_NE(bind.output.find("warning: warmupd refuses to start unless its environment holds the token"),
+              std::string::npos)
+        << bind.output;
+    EXPECT_NE(bind.output.find("WARMUPCTL_TEST_UNSET_TOKEN"), std::string::npos) << bind.output;
+}
+
 TEST(WarmupctlInspect, ShowsWhatALibraryDeclares) {
     const CtlRun run = warmupctl({"inspect", plugin_file("keep_alive_predictor.so")});
     EXPECT_EQ(run.exit_code, 0) << run.output;
@@ -474,6 +506,10 @@ TEST(WarmupctlOperate, DrivesARunningDaemon) {
     EXPECT_EQ(replaced.exit_code, 0) << replaced.output;
     const CtlRun restore = warmupctl({"--url", url, "restore", "nightly"});
     EXPECT_EQ(restore.exit_code, 0) << restore.output;
+    const CtlRun staged = warmupctl({"--url", url, "restore", "--at-next-start", "nightly"});
+    EXPECT_EQ(staged.exit_code, 0) << staged.output;
+    EXPECT_NE(staged.output.find("staged: the next start of warmupd restores the backup 'nightly'"), std::string::npos)
+        << staged.output;
     const CtlRun missing = warmupctl({"--url", url, "restore", "no-such-backup"});
     EXPECT_EQ(missing.exit_code, 1) << missing.output;
     // warmupd's own refusal: its JSON answer is printed, with the status (not taken for another service's 404).

@@ -183,6 +183,36 @@ TEST_F(ArmStateTest, TheModelsOfAnArmRemovedAcrossARestartGoToTheArmThatServesTh
     EXPECT_EQ(total("cold_requests"), cold_before);
 }
 
+TEST_F(ArmStateTest, AnArmThatDoesNotRunAfterARestartIsKeptThroughMoreRestartsForTheOneThatStartsItAgain) {
+    // The experiment is off across two restarts, then on again: the treatment goes on with what it had learned and
+    // counted (before, the first restart without it skipped its sections and the next snapshot dropped them).
+    Config with_experiment = config(keep_alive_predictor(3'600'000), experiment_yaml());
+    start(with_experiment);
+    use_models(20);
+    ASSERT_TRUE(poll_until([&] { return total("used_mb") == 2000 && used_mb("treatment") > 0; }, 5s));
+    const int requests = treatment_requests();
+    ASSERT_GT(requests, 0);
+    const std::string learned = section_data(runtime_->capture_state(), "arm:treatment:analyzer");
+    stop();
+
+    Config without = with_experiment;
+    without.experiment.enabled = false;
+    start(without);
+    ASSERT_TRUE(poll_until([&] { return used_mb("control") == 2000; }, 5s)) << used_mb("control");
+    const int handed_over = decisions_saying(kRestoredFromAnotherArm);
+    EXPECT_GT(handed_over, 0);
+    EXPECT_EQ(section_data(runtime_->capture_state(), "arm:treatment:analyzer"), learned);
+    stop();
+    start(without);  // its models went to the control arm once: not again
+    EXPECT_EQ(decisions_saying(kRestoredFromAnotherArm), 0);
+    EXPECT_EQ(section_data(runtime_->capture_state(), "arm:treatment:analyzer"), learned);
+    stop();
+
+    start(with_experiment);
+    EXPECT_EQ(treatment_requests(), requests);
+    EXPECT_EQ(section_data(runtime_->capture_state(), "arm:treatment:analyzer"), learned);
+}
+
 TEST_F(ArmStateTest, AnArmWhoseDefinitionChangedAcrossARestartStartsAsANewArm) {
     // As a reload would: the treatment's predictor changed, so its counts and learned state are the old arm's, not
     // this one's; the models the old arm held are on the server all the same and go to the arms serving them.

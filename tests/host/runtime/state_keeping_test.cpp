@@ -300,15 +300,17 @@ TEST_F(TransitionsTest, AStartThatSkippedACorruptSnapshotShowsStateDegradedWithT
     EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
 }
 
-TEST_F(TransitionsTest, AStartWhoseCatalogNoLongerCoversAModelKeepsTheStateAsABackupAndSaysSo) {
+TEST_F(TransitionsTest, AStartWhoseCatalogNoLongerCoversAModelKeepsTheStateAsABackupThatANextStartRestores) {
     // An operator takes a model out of the catalog and restarts: the snapshot cannot be imported (its indexes would
     // name the wrong models). The start says so in the state component, and the learned state is kept as a backup
-    // (not rotated away by this run's snapshots) that restores once the catalog covers the model again.
+    // (not rotated away by this run's snapshots). This run numbers the models it sees in its own order (m/c second),
+    // so once the catalog covers the model again the backup comes back at a start, staged for it.
     const Config both = config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
     start(both);
     use_and_wait_ready("m/a");
     use_and_wait_ready("slow/b");
-    stop();  // writes the newest snapshot, which names slow/b
+    use_and_wait_ready("m/c");
+    stop();  // writes the newest snapshot: m/a, slow/b, m/c
 
     std::string without_slow =
         config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n", keep_alive_predictor(3'600'000));
@@ -323,15 +325,34 @@ TEST_F(TransitionsTest, AStartWhoseCatalogNoLongerCoversAModelKeepsTheStateAsABa
     const std::string reason = state.value("reason", "");
     EXPECT_NE(reason.find("'slow/b'"), std::string::npos) << reason;
     EXPECT_NE(reason.find("refused-at-start"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("\"at_next_start\": true"), std::string::npos) << reason;
     EXPECT_TRUE(fs::exists(dir_.path() / "state" / "backup-refused-at-start.wsnap"));
     EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "refused-at-start"})").first, 409) << "still not covered";
+    // The daemon's own backup names are not an operator's to write.
+    EXPECT_EQ(post("/api/warmup/backup-state", R"({"name": "refused-at-start", "overwrite": true})").first, 400);
+    EXPECT_EQ(post("/api/warmup/backup-state", R"({"name": "before-reset-to-safe"})").first, 400);
+    use_and_wait_ready("m/c");  // numbered 1 by this run
     stop();
 
-    start(both);  // the model is back in the catalog: the kept state restores
-    const auto [status, restored] = post("/api/warmup/restore-state", R"({"name": "refused-at-start"})");
-    ASSERT_EQ(status, 200) << restored.dump();
+    start(both);  // the model is back in the catalog, but this run's snapshot (m/a, m/c) came first
+    EXPECT_EQ(*runtime_->catalog().find("m/c"), 1u);
+    EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "refused-at-start"})").first, 409) << "another order";
+    EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "refused-at-start", "at_next_start": "yes"})").first, 400);
+    const auto [status, staged] =
+        post("/api/warmup/restore-state", R"({"name": "refused-at-start", "at_next_start": true})");
+    ASSERT_EQ(status, 202) << staged.dump();
+    EXPECT_EQ(staged["models"], 3) << staged.dump();
+    EXPECT_EQ(*runtime_->catalog().find("m/c"), 1u) << "nothing changes until the restart";
+    stop();
+
+    start(both);  // the staged backup first, then the journal's events since it (m/c's use in the run without slow/b)
+    EXPECT_EQ(*runtime_->catalog().find("slow/b"), 1u);
+    EXPECT_EQ(*runtime_->catalog().find("m/c"), 2u);
+    EXPECT_EQ(requests_learned(0, "slow/b"), 1u);
+    EXPECT_EQ(requests_learned(0, "m/c"), 2u) << "one in the backup, one learned from the journal";
     std::tie(code, health) = get_json("/api/warmup/health/components");
     EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
+    EXPECT_FALSE(fs::exists(dir_.path() / "state" / "restore-at-next-start")) << "a stage is taken once";
 }
 
 TEST_F(TransitionsTest, TheJournalIsReplayedFromTheRestoredStatesOwnSegmentEvenAfterTheClockWentBack) {
