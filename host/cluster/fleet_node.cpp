@@ -2,6 +2,7 @@
 #include "cluster/fleet_node.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <warmup/ext/model_state.h>
@@ -284,8 +285,7 @@ void FleetNode::stop() {
         std::vector<std::string> owned;
         for (const auto& [model, owners] : current->placement->assignment())
             if (!owners.empty() && current->placement->nodes()[owners.front()].id == node_id_) owned.push_back(model);
-        // A node whose id another process holds writes nothing: the models are that process's now.
-        const std::size_t written = id_held_elsewhere_ ? 0 : write_states(redis, owned);
+        const std::size_t written = write_states(redis, owned);
         redis.checked({"EVAL", kLeaveScript, "1", key("node:" + node_id_), instance_marker()});
         spdlog::log(lost ? spdlog::level::warn : spdlog::level::info,
                     "CLUSTER_LEFT node {} left the fleet: state of {} models handed over{}", node_id_, written,
@@ -309,7 +309,9 @@ FleetNode::Routed FleetNode::route_events(std::span<const warmup_usage_event> ev
     for (std::size_t i = 0; i < events.size(); ++i) {
         names[i] = runtime_.catalog().record(events[i].model).name;
         owners[i] = owners_of(*current, names[i]);
-        local[i] = std::find(owners[i].begin(), owners[i].end(), node_id_) != owners[i].end();
+        // While another process holds this node's id, its models are that process's: their events go to this id's
+        // stream, which that process reads, and none is applied here.
+        local[i] = !id_held_elsewhere_ && std::find(owners[i].begin(), owners[i].end(), node_id_) != owners[i].end();
     }
     std::size_t accepted = 0;
     std::string outbox_refusal;
@@ -407,7 +409,7 @@ void FleetNode::forwarder_loop() {
         for (std::size_t e = 0; e < batch.size(); ++e) {
             const OutboxEvent& event = batch[e];
             for (const std::string& owner : owners_of(*current, event.model)) {
-                if (owner == node_id_) {
+                if (owner == node_id_ && !id_held_elsewhere_) {
                     if (event.applied_here) continue;  // a replica here already has it
                     if (const auto index = runtime_.catalog().resolve(event.model)) {
                         mine.push_back({event.ts_ms, *index, event.count, event.tenant_hash, 0});
@@ -731,6 +733,7 @@ FleetNode::StreamRead FleetNode::read_stream_entries(const RedisValue& entries) 
         read.events.push_back(event);
         read.names.push_back(fields["m"]);
         read.entry_of_event.push_back(read.ids.size() - 1);
+        read.passes.push_back(std::max<int64_t>(0, to_int(fields["p"], 0)));  // absent: sent by its first node
     }
     return read;
 }
@@ -748,23 +751,37 @@ void FleetNode::route_to_owners(StreamRead& read) {
     for (std::size_t i = 0; i < read.events.size(); ++i) {
         const warmup_usage_event event = read.events[i];
         const auto owners = owners_of(*current, read.names[i]);
-        if (owners.empty() || std::find(owners.begin(), owners.end(), node_id_) != owners.end()) {
+        const bool owned_here = owners.empty() || std::find(owners.begin(), owners.end(), node_id_) != owners.end();
+        // Passed on once already: the node that passed it placed the model here, this one places it elsewhere. One
+        // of the two computes the placement from other inputs (a catalog or cluster settings that differ); learned
+        // here, the event is not lost and stops travelling.
+        const bool applied_anyway = !owned_here && read.passes[i] >= 1;
+        if (applied_anyway && placement_disagreements_logged_.insert(read.names[i]).second)
+            spdlog::error(
+                "CLUSTER_PLACEMENT_DISAGREES model '{}' was passed on to node {}, which places it on {}: the nodes "
+                "compute the placement from different catalogs or cluster settings (give every node the same); its "
+                "events are applied here meanwhile",
+                read.names[i], node_id_, fmt::join(owners, ", "));
+        if (owned_here || applied_anyway) {
             read.events[kept] = event;
             read.names[kept] = read.names[i];
             read.entry_of_event[kept] = read.entry_of_event[i];
+            read.passes[kept] = read.passes[i];
             ++kept;
             continue;
         }
         for (const std::string& owner : owners) {
             read.pass_on.push_back({"XADD", key("events:" + owner), "MAXLEN", "~", std::string(kStreamMaxEntries), "*",
                                     "m", read.names[i], "t", std::to_string(event.ts_ms), "c",
-                                    std::to_string(event.count), "h", std::to_string(event.tenant_hash)});
+                                    std::to_string(event.count), "h", std::to_string(event.tenant_hash), "p",
+                                    std::to_string(read.passes[i] + 1)});
             read.entry_of_pass_on.push_back(read.entry_of_event[i]);
         }
     }
     read.events.resize(kept);
     read.names.resize(kept);
     read.entry_of_event.resize(kept);
+    read.passes.resize(kept);
 }
 
 FleetNode::PassOnOutcome FleetNode::pass_on_to_owners(RedisConnection& redis, const StreamRead& read) {
@@ -1338,7 +1355,8 @@ std::string FleetNode::move_dead_streams(RedisConnection& redis, const Placement
 // ---------------------------------------------------------------------------------------------------- state
 
 std::size_t FleetNode::write_states(RedisConnection& redis, const std::vector<std::string>& models) {
-    if (models.empty()) return 0;
+    // A node whose id another process holds writes nothing: the models are that process's now.
+    if (models.empty() || id_held_elsewhere_) return 0;
     struct Exported {
         std::string model;
         std::vector<std::pair<std::string, std::string>> fields;  // "slot.<key>" -> "<schema>\n<bytes>"

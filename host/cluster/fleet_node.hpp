@@ -252,6 +252,7 @@ class FleetNode {
         std::vector<warmup_usage_event> events;         ///< the events of catalogued models, applied here
         std::vector<std::string> names;                 ///< events[i]'s model name
         std::vector<std::size_t> entry_of_event;        ///< events[i] came from ids[entry_of_event[i]]
+        std::vector<int64_t> passes;                    ///< how often events[i] was passed on before it came here
         uint64_t unknown = 0;                           ///< events of models the catalog does not know (dropped)
         uint64_t first_reads = 0;                       ///< entries not read before (one left pending is read again)
         std::vector<std::vector<std::string>> pass_on;  ///< XADDs of the events owned elsewhere now
@@ -259,7 +260,9 @@ class FleetNode {
     };
     /// Parses `entries` into events of catalogued models (counting the unknown ones).
     StreamRead read_stream_entries(const RedisValue& entries);
-    /// Moves the events this node no longer owns from read.events to read.pass_on, one XADD per owner.
+    /// Moves the events this node no longer owns from read.events to read.pass_on, one XADD per owner; an event
+    /// already passed on once is applied here instead (two nodes that place the model on each other would otherwise
+    /// pass it back and forth for ever), with CLUSTER_PLACEMENT_DISAGREES.
     void route_to_owners(StreamRead& read);
     /// What came of passing events on: the entries left pending (an XADD refused), XADDs stored and refused.
     struct PassOnOutcome {
@@ -360,6 +363,9 @@ class FleetNode {
     // Consumer thread only. Entries of this node's stream read and not acknowledged yet (counted in events_received
     // once, however often they are read again); replaced by what is still pending at the end of each scan.
     std::set<std::string> unacknowledged_read_;
+    // Consumer thread only. Models whose placement this node and the one that passed an event on disagree about
+    // (CLUSTER_PLACEMENT_DISAGREES is logged once per model and process).
+    std::set<std::string> placement_disagreements_logged_;
     // Owner streams that refused a passed-on event: the last reason logged and when.
     struct PassOnRefusal {
         std::string reason;

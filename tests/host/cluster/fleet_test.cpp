@@ -468,6 +468,23 @@ TEST_F(FleetTest, ANodeWhoseIdIsTakenByAnotherProcessSaysSoAndReclaimsItOnceFree
     EXPECT_NE(node("node-1").process().log().find("CLUSTER_NODE_ID_CONFLICT node id 'node-1'"), std::string::npos);
     // It does not overwrite the other's registration.
     EXPECT_EQ(json::parse(redis.command({"GET", "warmup:node:node-1"}).text)["instance"], "another-process");
+    // Its models are the other process's meanwhile: an event posted here for one of them is not applied here but
+    // written to node-1's stream, which that process reads; and nothing learned here is written to Redis.
+    const std::string model = rhythm_model_owned_by("node-1");
+    ASSERT_FALSE(model.empty());
+    const uint64_t local_before = node("node-1").counter("events_local");
+    const uint64_t writes_before = node("node-1").counter("state_writes");
+    const int64_t stream_before = redis.command({"XLEN", "warmup:events:node-1"}).integer;
+    ASSERT_EQ(node("node-1").post_events("{\"model\":\"" + model + "\"}\n").first, 200);
+    EXPECT_TRUE(poll_until(
+        [&] {
+            return redis.command({"XLEN", "warmup:events:node-1"}).integer > stream_before;
+        },
+        kSettle))
+        << stream_before << " " << node("node-1").cluster().dump() << node("node-1").process().log();
+    EXPECT_EQ(node("node-1").counter("events_local"), local_before);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 * kHeartbeatMs));
+    EXPECT_EQ(node("node-1").counter("state_writes"), writes_before);
 
     // The other process is gone: node-1 registers again and is healthy.
     redis.checked({"DEL", "warmup:node:node-1"});
@@ -744,6 +761,34 @@ TEST_F(FleetTest, APassOnRefusedByOneOwnersStreamHoldsUpNeitherTheNodesOwnEvents
     EXPECT_EQ(receiver.counter("events_received"), received_before + 4);
     EXPECT_EQ(receiver.counter("events_passed_on"), passed_on_before + 1);
     EXPECT_EQ(occurrences("CLUSTER_PASS_ON_RESUMED warmup:events:node-0"), 1U) << receiver.process().log();
+}
+
+TEST_F(FleetTest, AnEventPassedOnOnceIsAppliedWhereItArrivesInsteadOfTravellingOn) {
+    // Two nodes that compute the placement from different inputs (a catalog that differs) would pass a model's
+    // events back and forth for ever, each sending them to the node the other thinks owns it. An event already
+    // passed on once is learned where it arrives, and that is said once.
+    start_nodes(2);
+    std::string theirs;  // owned by node-0 alone
+    for (int i = 0; i < 12 && theirs.empty(); ++i)
+        if (nodes_[1]->owners("rhythm/" + std::to_string(i)) == std::vector<std::string>{"node-0"})
+            theirs = "rhythm/" + std::to_string(i);
+    ASSERT_FALSE(theirs.empty());
+    Node& receiver = node("node-1");
+    const uint64_t acknowledged_before = receiver.counter("events_acknowledged");
+    const uint64_t passed_on_before = receiver.counter("events_passed_on");
+    const uint64_t owner_received_before = nodes_[0]->counter("events_received");
+    auto redis = redis_->client();
+    for (int i = 0; i < 2; ++i)  // as node-0 would pass it on if it placed the model on node-1
+        redis.checked({"XADD", "warmup:events:node-1", "*", "m", theirs, "t", std::to_string(system_now_ms()), "c", "1",
+                       "h", "0", "p", "1"});
+    ASSERT_TRUE(poll_until([&] { return receiver.counter("events_acknowledged") >= acknowledged_before + 2; }, kSettle))
+        << receiver.cluster().dump();
+    EXPECT_EQ(receiver.counter("events_passed_on"), passed_on_before);
+    EXPECT_EQ(nodes_[0]->counter("events_received"), owner_received_before);
+    const std::string log = receiver.process().log();
+    const std::string said = "CLUSTER_PLACEMENT_DISAGREES model '" + theirs + "' was passed on to node node-1";
+    EXPECT_NE(log.find(said), std::string::npos) << log;
+    EXPECT_EQ(log.find(said, log.find(said) + 1), std::string::npos) << "said once per model";
 }
 
 TEST_F(FleetTest, EventsWhoseForwardRedisRefusesStayBufferedAndAreDeliveredOnceItTakesThemAgain) {
