@@ -961,6 +961,25 @@ int why(DaemonClient& daemon, const std::string& model, std::size_t limit, const
                            : "no cold request among its last " + std::to_string(decisions.size()) + " decisions")
                   << "\n";
         if (decisions.empty()) {
+            // During an experiment a model's decisions may all be another arm's (its events split there).
+            const httplib::Result any_arm =
+                daemon.get_quietly(std::string(kPath), {{"model", model}, {"limit", std::to_string(limit)}});
+            const nlohmann::json others =
+                any_arm && any_arm->status == 200
+                    ? nlohmann::json::parse(any_arm->body, nullptr, /*allow_exceptions=*/false)
+                    : nlohmann::json();
+            std::vector<std::string> arms;
+            if (others.is_object() && others.contains("decisions"))
+                for (const auto& decision : others.at("decisions"))
+                    if (const std::string other = decision.value("arm", std::string());
+                        !other.empty() && other != arm && std::find(arms.begin(), arms.end(), other) == arms.end())
+                        arms.push_back(other);
+            if (!arms.empty()) {
+                std::cout << "no decisions recorded for it in arm " << arm << "; arm(s) with decisions for it:";
+                for (const std::string& other : arms) std::cout << " " << other;
+                std::cout << " (warmupctl why " << model << " --arm " << arms.front() << ")\n";
+                return kExitOk;
+            }
             std::cout << "no decisions recorded for it (none since the daemon started, or pushed out of the log)\n";
             return kExitOk;
         }

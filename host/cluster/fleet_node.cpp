@@ -1398,25 +1398,27 @@ std::size_t FleetNode::write_states(RedisConnection& redis, const std::vector<st
         std::vector<std::vector<std::string>> commands;
         const std::string now = std::to_string(now_unix_ms());
         for (const Exported& entry : exported) {
-            // MULTI/EXEC: a reader sees the old hash or the new one, never a mix of slots from two writes.
+            // MULTI/EXEC: a reader sees every slot of this write or none. A slot this write does not carry (its
+            // plugin keeps no per-model state, as the safe configuration's keep-alive predictor) keeps what the last
+            // write that had it held: a spell in safe mode does not erase the predictor's state from the fleet. The
+            // importer takes a slot only under its plugin's own schema.
             std::vector<std::string> set{"HSET", key("state:" + entry.model), "writer", node_id_, "written_ms", now};
             for (const auto& [field, value] : entry.fields) {
                 set.push_back(field);
                 set.push_back(value);
             }
             commands.push_back({"MULTI"});
-            commands.push_back({"DEL", key("state:" + entry.model)});
             commands.push_back(std::move(set));
             commands.push_back({"EXEC"});
         }
         const std::vector<RedisValue> replies = redis.pipeline(commands);
-        // Each model's write is MULTI, DEL, HSET, EXEC: its EXEC answers an error (EXECABORT after Redis refused a
+        // Each model's write is MULTI, HSET, EXEC: its EXEC answers an error (EXECABORT after Redis refused a
         // queued command: OOM at maxmemory, READONLY after a fail-over) or nil when nothing was stored.
         std::size_t slots = 0;
         std::size_t failed = 0;
         std::string first_failure;
         for (std::size_t i = 0; i < exported.size(); ++i) {
-            const std::size_t exec = 4 * i + 3;
+            const std::size_t exec = 3 * i + 2;
             const bool stored = exec < replies.size() && !replies[exec].is_error() && !replies[exec].is_nil();
             if (!stored) {
                 if (failed++ == 0)

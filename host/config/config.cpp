@@ -361,6 +361,7 @@ struct PendingArm {
     std::string yardstick;
     double weight = 1;
     bool shadow = false;
+    bool weight_given = false;
 };
 
 /// Reads one YAML document into a Config. Not reusable: one instance per load. Throws ConfigError on the first
@@ -453,8 +454,8 @@ class ConfigReader {
 
         // Arms are merged last: `components` may come after `arms` in the file. An arm lists only what differs.
         for (PendingArm& pending : pending_arms_) {
-            Arm arm{std::move(pending.name), config_.components, std::move(pending.yardstick), pending.weight,
-                    pending.shadow};
+            Arm arm{std::move(pending.name), config_.components, std::move(pending.yardstick),
+                    pending.weight,          pending.shadow,     pending.weight_given};
             for (ComponentSlot slot : kAllSlots)
                 if (const auto& change = pending.overrides[static_cast<std::size_t>(slot)])
                     arm.components[slot] = apply_slot(config_.components[slot], *change);
@@ -1031,6 +1032,7 @@ class ConfigReader {
                              {"weight", false,
                               [&](const YAML::Node& value, const std::string& key_path) {
                                   arm.weight = read_positive_number(value, key_path);
+                                  arm.weight_given = true;
                               }},
                              {"shadow", false,
                               [&](const YAML::Node& value, const std::string& key_path) {

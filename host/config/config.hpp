@@ -131,6 +131,7 @@ struct Arm {
     std::string yardstick;  ///< "oracle" or "oracle-lean" for a clairvoyant reference arm; "" for plugin arms
     double weight = 1;      ///< live experiments: share of the split traffic (and of the budget) of an acting arm
     bool shadow = false;    ///< live experiments: sees every event, predicts and is scored, never loads anything
+    bool weight_given = false;  ///< `weight` was written (an arm named control must then match control_weight)
 };
 
 /// One entry of `sources:`: a source plugin and the name it runs under.

@@ -47,7 +47,7 @@ std::vector<Arm> live_experiment_arms(const Config& config) {
                 "{}: arms: 'control' is the top-level components' arm in warmupd; give an arm with other components "
                 "or `shadow: true` another name",
                 where));
-        if (arm.weight != 1 && arm.weight != config.experiment.control_weight)
+        if (arm.weight_given && arm.weight != config.experiment.control_weight)
             throw StartupError(
                 fmt::format("{}: arms: the control arm's share is experiment.control_weight ({:g}), "
                             "not the listed arm's weight ({:g})",

@@ -206,6 +206,38 @@ TEST_F(DecisionsTest, AModelWithoutAColdRequestSaysSo) {
     EXPECT_NE(ctl.log().find("unknown model 'never-seen'"), std::string::npos) << ctl.log();
 }
 
+TEST_F(DecisionsTest, WhyNamesTheArmThatHoldsAModelsDecisionsDuringAnExperiment) {
+    // Split by model, half the models' decisions are the treatment's: `why` without --arm looks in the control arm
+    // and says where they are instead of "no decisions".
+    std::string yaml = config_yaml("text");
+    yaml +=
+        "  - {model: \"x/*\", memory_mb: 100, load_ms: 50}\n"
+        "experiment: {enabled: true, split: model}\n"
+        "arms:\n"
+        "  - {name: treatment, components: {predictor: {plugin: org.warmup.predictor.keep-alive}}}\n";
+    start_daemon(yaml);
+    for (int i = 0; i < 10; ++i) request("x/" + std::to_string(i));
+    std::string in_treatment;
+    ASSERT_TRUE(poll_until(
+        [&] {
+            for (int i = 0; i < 10 && in_treatment.empty(); ++i) {
+                const std::string model = "x/" + std::to_string(i);
+                if (decisions("model=" + model + "&arm=control").empty() &&
+                    !decisions("model=" + model + "&arm=treatment").empty())
+                    in_treatment = model;
+            }
+            return !in_treatment.empty();
+        },
+        kWait, kPollInterval));
+    const std::string text = why(in_treatment);
+    EXPECT_NE(
+        text.find("no decisions recorded for it in arm control; arm(s) with decisions for it: treatment (warmupctl "
+                  "why " +
+                  in_treatment + " --arm treatment)"),
+        std::string::npos)
+        << text;
+}
+
 // A client that keeps posting refused events (a model missing from the catalog, or retries against a full ingest
 // queue) used to get one DATA_COLLECTION_ERROR line per POST: hundreds a second. One line per 10 s now, the next one
 // saying how many were left out (the count itself: tests/host/core/log_throttle_test.cpp).

@@ -874,6 +874,21 @@ TEST_F(FleetTest, ANodesBudgetChangedAtRunTimeIsWhatTheFleetPlacesBy) {
     EXPECT_LE(owned_by_node_1, 5);
 }
 
+TEST_F(FleetTest, AStateWriteKeepsTheSlotsItDoesNotCarry) {
+    // A node whose plugin keeps no per-model state for a slot (the safe configuration's keep-alive predictor; here
+    // the idle-histogram predictor) writes the model's other slots: the slot another node wrote stays for the next
+    // owner, instead of being erased from the fleet.
+    start_nodes(2);
+    const std::string remote = rhythm_model_owned_by("node-1");
+    ASSERT_FALSE(remote.empty());
+    auto redis = redis_->client();
+    const std::string predictor_state = "org.warmup.state.cost-curve-model/1\nwritten by another node";
+    redis.checked({"HSET", "warmup:state:" + remote, "slot.predictor", predictor_state});
+    teach_rhythm({remote});  // node-1 writes the model's analyzer slot
+    EXPECT_EQ(redis.command({"HGET", "warmup:state:" + remote, "slot.predictor"}).text, predictor_state);
+    EXPECT_EQ(redis.command({"HGET", "warmup:state:" + remote, "writer"}).text, "node-1");
+}
+
 TEST_F(FleetTest, OnlyModelsThatMovedAwayAreCountedAsHandedOver) {
     start_nodes(3);
     const json original_owners = nodes_[0]->cluster()["owners"];

@@ -165,10 +165,13 @@ TEST(LiveExperiment, AListedArmNamedControlIsTheControlArmAndOneThatDiffersIsRef
     EXPECT_NE(refused.error.find("'control' is the top-level components' arm"), std::string::npos) << refused.error;
     EXPECT_EQ(runtime.arms().size(), 2u);
     runtime.stop();
-    // At start too, and a weight other than control_weight.
-    for (const std::string arm : {"{name: control, shadow: true}", "{name: control, weight: 3}"}) {
-        const Config config =
-            load_config_text(config_text("arms:\n  - " + arm + "\n", "{time_scale: 0}", "model"), "e.yaml", {}, {});
+    // At start too, and a weight written other than control_weight (1 here; a weight of 1 written when it is 3).
+    for (const auto& [arm, control_weight] : {std::pair{"{name: control, shadow: true}", 1},
+                                              {"{name: control, weight: 3}", 1},
+                                              {"{name: control, weight: 1}", 3}}) {
+        std::string text = config_text("arms:\n  - " + std::string(arm) + "\n", "{time_scale: 0}", "model");
+        text.replace(text.find("control_weight: 1"), 17, "control_weight: " + std::to_string(control_weight));
+        const Config config = load_config_text(text, "e.yaml", {}, {});
         EXPECT_THROW(LiveRuntime{config}, StartupError) << arm;
     }
 }
