@@ -556,8 +556,10 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
     release_every_arm();
     out.pause_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started).count();
     // The replaced set is kept, as what a rollback goes back to, until the next reload that replaces a component;
-    // sets are destroyed here, on the control thread, and their libraries go when nothing else holds them.
-    if (!out.changes.empty()) before_last_reload_ = is_rollback ? nullptr : std::move(next_control);
+    // sets are destroyed here, on the control thread, and their libraries go when nothing else holds them. A rollback
+    // into the safe configuration keeps the configured set it replaced too, as reset-to-safe does: the snapshots
+    // hold its predictor's state (the safe keep-alive has none), and the reload that leaves safe mode takes it back.
+    if (!out.changes.empty()) before_last_reload_ = is_rollback && !safe ? nullptr : std::move(next_control);
     next_control.reset();
     // A stopped arm's gauges would keep their last values in the shared metrics plugin: its memory is counted by
     // the arms that took its models now.

@@ -118,6 +118,13 @@ TEST_F(TransitionsTest, SnapshotsInSafeModeKeepTheConfiguredPredictorsStateForTh
     ASSERT_TRUE(in_safe_mode.has_value()) << "the snapshot lost the configured predictor's state";
     EXPECT_EQ(in_safe_mode->schema, learned->schema);
     EXPECT_EQ(in_safe_mode->data, learned->data);
+    // Back into safe mode by a rollback (a reload left it): the same.
+    ASSERT_TRUE(runtime_->reload(configured).ok);
+    ASSERT_EQ(post("/api/warmup/config/rollback").first, 200);
+    ASSERT_TRUE(get_json("/api/warmup/status").second["safe_mode"].get<bool>());
+    const auto rolled_back_into_safe_mode = predictor_section();
+    ASSERT_TRUE(rolled_back_into_safe_mode.has_value()) << "a rollback into safe mode lost the predictor's state";
+    EXPECT_EQ(rolled_back_into_safe_mode->data, learned->data);
 
     stop();  // the last snapshot is taken in safe mode
     start(configured);
