@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <random>
 #include <thread>
@@ -1209,8 +1210,13 @@ void FleetNode::apply_placement(RedisConnection& redis, std::shared_ptr<const Pl
         if (first && !has) others_at_first.push_back(model);
     }
 
-    // 1. Gained models: their state in before their events are applied here.
-    const auto imported = import_states(redis, gained);
+    // 1. Gained models: their state in before their events are applied here. At the first placement after a start
+    // that restored this node's own state, what this node wrote itself before that state was taken is in it, and
+    // with the journal (replayed after it) so is everything it wrote up to its stop or crash: not imported over it.
+    int64_t keep_own_written_up_to_ms = 0;
+    if (const auto restored = runtime_.restored_state_created_unix_ms(); first && restored)
+        keep_own_written_up_to_ms = config_.state.journal ? std::numeric_limits<int64_t>::max() : *restored;
+    const auto imported = import_states(redis, gained, keep_own_written_up_to_ms);
     const int64_t deadline = now_unix_ms() + int64_t{kImportRetryHeartbeats} * config_.cluster.heartbeat_ms;
     for (const auto& model : gained)
         pending_imports_[model] = {imported.contains(model) ? imported.at(model) : 0, deadline};
@@ -1441,9 +1447,10 @@ std::size_t FleetNode::write_states(RedisConnection& redis, const std::vector<st
     return written;
 }
 
-std::map<std::string, int64_t> FleetNode::import_states(RedisConnection& redis,
-                                                        const std::vector<std::string>& models) {
+std::map<std::string, int64_t> FleetNode::import_states(RedisConnection& redis, const std::vector<std::string>& models,
+                                                        int64_t keep_own_written_up_to_ms) {
     std::map<std::string, int64_t> imported;
+    std::size_t kept_own = 0;
     for (std::size_t start = 0; start < models.size(); start += kStateBatchModels) {
         std::vector<std::string> chunk;
         std::vector<std::vector<std::string>> reads;
@@ -1470,6 +1477,11 @@ std::map<std::string, int64_t> FleetNode::import_states(RedisConnection& redis,
                 if (const auto slot =
                         slot_from_key_or_deprecated(std::string_view(field).substr(kSlotFieldPrefix.size())))
                     entry.slots.emplace_back(*slot, list[f + 1].text);
+            }
+            if (entry.writer == node_id_ && entry.written_ms <= keep_own_written_up_to_ms) {
+                imported[entry.model] = entry.written_ms;
+                ++kept_own;
+                continue;
             }
             if (!entry.slots.empty()) found.push_back(std::move(entry));
         }
@@ -1516,6 +1528,11 @@ std::map<std::string, int64_t> FleetNode::import_states(RedisConnection& redis,
         counters_.state_imports += imports;
         counters_.state_import_errors += errors;
     }
+    if (kept_own > 0)
+        spdlog::info(
+            "CLUSTER_STATE_KEPT {} model(s) whose state in Redis this node wrote before its restart keep the state it "
+            "restored (its snapshot and the journal after it are newer)",
+            kept_own);
     return imported;
 }
 

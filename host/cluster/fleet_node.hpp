@@ -218,7 +218,10 @@ class FleetNode {
     /// stored (a refused write is logged CLUSTER_STATE_WRITE_ERROR and not counted).
     std::size_t write_states(RedisConnection& redis, const std::vector<std::string>& models);
     /// Imports the state hashes of `models` into the control arm; returns written_ms per model imported.
-    std::map<std::string, int64_t> import_states(RedisConnection& redis, const std::vector<std::string>& models);
+    /// A hash this node wrote itself at or before `keep_own_written_up_to_ms` (Unix ms; 0: none) is not imported (and
+    /// is returned as if it were): the state this node restored at its start holds everything such a write held.
+    std::map<std::string, int64_t> import_states(RedisConnection& redis, const std::vector<std::string>& models,
+                                                 int64_t keep_own_written_up_to_ms = 0);
     void forget_models(const std::vector<std::string>& models);
     void publish_placement(RedisConnection& redis, const PlacementView& view);
     /// Moves the entries of dead nodes' streams to their models' owners; deletes each only once every owner's stream

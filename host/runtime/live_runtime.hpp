@@ -333,6 +333,12 @@ class LiveRuntime {
     [[nodiscard]] ReloadCounts reload_counts() const noexcept {
         return {reloads_changed_.load(), reloads_unchanged_.load(), reloads_failed_.load()};
     }
+    /// [any] When the state the start restored (a snapshot or backup of its state folder) was taken (Unix ms);
+    /// nullopt when the start restored none.
+    [[nodiscard]] std::optional<int64_t> restored_state_created_unix_ms() const noexcept {
+        const int64_t at = restored_state_created_unix_ms_.load();
+        return at > 0 ? std::optional<int64_t>(at) : std::nullopt;
+    }
     /// [any] Creation time of the newest periodic snapshot written or restored (Unix ms); nullopt when none yet.
     [[nodiscard]] std::optional<int64_t> last_snapshot_unix_ms() const noexcept {
         const int64_t at = last_snapshot_unix_ms_.load();
@@ -695,7 +701,8 @@ class LiveRuntime {
     // declared first so that it is released last, after every writer of the folder.
     std::unique_ptr<StateDirLock> state_lock_;
     std::unique_ptr<StateStore> state_store_;
-    std::atomic<int64_t> last_snapshot_unix_ms_{0};  // 0 = none written or restored yet
+    std::atomic<int64_t> last_snapshot_unix_ms_{0};           // 0 = none written or restored yet
+    std::atomic<int64_t> restored_state_created_unix_ms_{0};  // 0 = the start restored none
     std::unique_ptr<MetricsHistory> history_;
     // The event journal (state.journal): set once by start_state_keeping before events are served, read by
     // try_ingest on any thread; appended under ingest_mutex_ so that a rotation cuts between two ingest calls.

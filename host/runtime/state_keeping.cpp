@@ -624,6 +624,8 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
         }
     }
     if (created_unix_ms != nullptr) *created_unix_ms = loaded->snapshot.created_unix_ms;
+    if (result.ok() || result.http_status == 500)  // 500: partly restored
+        restored_state_created_unix_ms_.store(static_cast<int64_t>(loaded->snapshot.created_unix_ms));
     const double age_s =
         static_cast<double>(unix_now_ms() - static_cast<int64_t>(loaded->snapshot.created_unix_ms)) / 1000;
     spdlog::info("STATE_RESTORED {} ({} of {} section(s), {} model(s), snapshot {:.1f} s old)", loaded->file.string(),

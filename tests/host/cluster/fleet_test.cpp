@@ -886,6 +886,25 @@ TEST_F(FleetTest, AStateWriteKeepsTheSlotsItDoesNotCarry) {
     EXPECT_EQ(redis.command({"HGET", "warmup:state:" + remote, "writer"}).text, "node-1");
 }
 
+TEST_F(FleetTest, ARestartedNodeKeepsTheStateItRestoredOverItsOwnOlderWriteInRedis) {
+    // A node killed and restarted restores its snapshot (and journal): the state it wrote to Redis before that
+    // snapshot holds nothing newer, and imported over it at the first placement it would undo what was restored.
+    start_nodes(1);
+    const std::string model = "rhythm/0";
+    teach_rhythm({model});
+    std::this_thread::sleep_for(1500ms);  // a periodic snapshot (every second) after the last use
+    node("node-0").kill_now();
+    auto redis = redis_->client();
+    redis.checked({"HSET", "warmup:state:" + model, "writer", "node-0", "written_ms", "1"});
+    node("node-0").start();
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle));
+    EXPECT_TRUE(poll_until(
+        [&] { return node("node-0").process().log().find("CLUSTER_STATE_KEPT") != std::string::npos; }, kSettle))
+        << node("node-0").process().log();
+    EXPECT_EQ(node("node-0").counter("state_imports"), 0U);
+    // A write of another node's (it owned the model meanwhile) is newer, and imported: tested by the rehoming tests.
+}
+
 TEST_F(FleetTest, OnlyModelsThatMovedAwayAreCountedAsHandedOver) {
     start_nodes(3);
     const json original_owners = nodes_[0]->cluster()["owners"];
