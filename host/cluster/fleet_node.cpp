@@ -206,6 +206,12 @@ void FleetNode::mark_dirty(const std::string& model) {
 void FleetNode::start() {
     if (started_) return;
     restore_outbox();  // before the first event is served: restored events are the oldest
+    // A restored warm set (at start, or an operator's restore-state) loads the models this node owns only; at start
+    // it waits for the first placement (apply_placement).
+    runtime_.set_warm_set_owner([this](const std::string& model) {
+        const auto owners = owners_of(*view(), model);
+        return owners.empty() || std::find(owners.begin(), owners.end(), node_id_) != owners.end();
+    });
     for (const CatalogEntry& entry : config_.catalog) {
         if (has_glob(entry.pattern) || !model_names_.insert(entry.pattern).second) continue;
         models_.push_back({entry.pattern, entry.memory_mb, 1});
@@ -247,6 +253,12 @@ void FleetNode::start() {
 }
 
 void FleetNode::stop() {
+    // The runtime outlives this node: it no longer asks which models the node owns.
+    try {
+        runtime_.set_warm_set_owner({});
+    } catch (const std::exception& error) {
+        spdlog::warn("CLUSTER_LEFT node {}: {}", node_id_, error.what());
+    }
     if (!started_ || stopping_.exchange(true)) return;
     stop_cv_.notify_all();
     outbox_cv_.notify_all();
@@ -1235,6 +1247,8 @@ void FleetNode::apply_placement(RedisConnection& redis, std::shared_ptr<const Pl
     const std::size_t handed = write_states(redis, primary_lost);
     forget_models(lost);
     forget_models(others_at_first);
+    // The warm set the start restored: the models this node owns now, once their state is in (step 1).
+    if (first) runtime_.load_pending_warm_sets();
 
     std::size_t alive = 0;
     for (const auto& member : next->members) alive += member.alive ? 1 : 0;

@@ -333,6 +333,12 @@ class LiveRuntime {
     [[nodiscard]] ReloadCounts reload_counts() const noexcept {
         return {reloads_changed_.load(), reloads_unchanged_.load(), reloads_failed_.load()};
     }
+    /// [any] A fleet node's test of which models it owns (by name; called on the control thread): a restore's warm
+    /// set loads, and its fresh plans are made for, those models only.
+    void set_warm_set_owner(std::function<bool(const std::string&)> owned_here);
+    /// [any] Loads the warm set the start restored, if not loaded yet (a fleet node's wait for its first placement);
+    /// returns the pre-warms queued.
+    std::size_t load_pending_warm_sets();
     /// [any] When the state the start restored (a snapshot or backup of its state folder) was taken (Unix ms);
     /// nullopt when the start restored none.
     [[nodiscard]] std::optional<int64_t> restored_state_created_unix_ms() const noexcept {
@@ -665,6 +671,8 @@ class LiveRuntime {
     /// The warm sets the state restored at start loads once the journal is replayed (start_state_keeping). Control
     /// thread.
     std::optional<WarmSetsToLoad> warm_sets_after_journal_;
+    /// set_warm_set_owner()'s test, or empty (every model). Control thread.
+    std::function<bool(const std::string&)> warm_set_owner_;
     std::optional<Config> previous_config_;  // for rollback (under reload_mutex_)
     bool previous_safe_ = false;             // previous_config_ is the safe configuration (under reload_mutex_)
     bool rolled_back_ = false;        // the configuration in force was put there by a rollback (under reload_mutex_)

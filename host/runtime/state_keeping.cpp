@@ -374,15 +374,36 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_sta
     return result;
 }
 
+void LiveRuntime::set_warm_set_owner(std::function<bool(const std::string&)> owned_here) {
+    if (!running_.load()) {  // no control thread to race with
+        warm_set_owner_ = std::move(owned_here);
+        return;
+    }
+    call_on_control([&](WarmupEngine&) {
+        warm_set_owner_ = std::move(owned_here);
+        return 0;
+    });
+}
+
+std::size_t LiveRuntime::load_pending_warm_sets() {
+    return call_on_control([this](WarmupEngine&) {
+        const std::size_t prewarms = warm_sets_after_journal_ ? load_warm_sets_again(*warm_sets_after_journal_) : 0;
+        warm_sets_after_journal_.reset();
+        return prewarms;
+    });
+}
+
 std::size_t LiveRuntime::load_warm_sets_again(const WarmSetsToLoad& sets) {
     const warmup_time_ms now_ms = clock_.now_ms();
     std::size_t prewarms = 0;
     // Per arm (an index into arms_): the models queued in it here, which keep that restore rather than a plan.
     std::vector<std::vector<bool>> queued(arms_.size(), std::vector<bool>(catalog_.size(), false));
     // `held_by`: the running arm that held the model (an index into arms_), or nullopt when its arm no longer runs.
+    // On a fleet node only the models it owns (the others' owners load them).
+    const auto owned_here = [&](const std::string& name) { return !warm_set_owner_ || warm_set_owner_(name); };
     const auto load_again = [&](std::optional<std::size_t> held_by, const std::string& name) {
         const auto index = catalog_.find(name);
-        if (!index) return;
+        if (!index || !owned_here(name)) return;
         std::size_t at = held_by.value_or(arm_serving(*index));
         if (held_by && arms_[*held_by]->mode != LiveArm::Mode::Shadow && experiment_.split == "model")
             at = arm_serving(*index);
@@ -410,7 +431,8 @@ std::size_t LiveRuntime::load_warm_sets_again(const WarmSetsToLoad& sets) {
         WarmupEngine& target = *arms_[at]->engine;
         for (std::size_t i = 0; i < sets.snapshot_models; ++i) {
             const auto model = static_cast<warmup_model_index>(i);
-            if (!queued[at][i] && target.model_status(model).residency == WARMUP_RESIDENCY_ABSENT)
+            if (!queued[at][i] && target.model_status(model).residency == WARMUP_RESIDENCY_ABSENT &&
+                owned_here(catalog_.record(model).name))
                 target.plan_ahead(model, now_ms);
         }
     };
@@ -894,11 +916,9 @@ std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
     uint64_t base_ms = 0;
     auto restored = restore_newest_snapshot(&base_ms);
     if (config_.state.journal) replay_journal(base_ms);
-    call_on_control([this](WarmupEngine&) {
-        if (warm_sets_after_journal_) load_warm_sets_again(*warm_sets_after_journal_);
-        warm_sets_after_journal_.reset();
-        return 0;
-    });
+    // A fleet node loads the warm set once it knows which models it owns (the fleet's first placement calls
+    // load_pending_warm_sets); any other daemon now.
+    if (!config_.cluster.enabled) load_pending_warm_sets();
     // The metrics plugin's state came back with its gauges as the earlier process left them (an experiment arm's
     // memory in use among them): every arm says what it holds now.
     call_on_control([this](WarmupEngine&) {

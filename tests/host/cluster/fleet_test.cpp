@@ -905,6 +905,46 @@ TEST_F(FleetTest, ARestartedNodeKeepsTheStateItRestoredOverItsOwnOlderWriteInRed
     // A write of another node's (it owned the model meanwhile) is newer, and imported: tested by the rehoming tests.
 }
 
+TEST_F(FleetTest, ARestoredWarmSetLoadsOnlyTheModelsThisNodeOwnsNow) {
+    // A backup taken while node-0 held every model (node-1 away) restored once node-1 is back: node-0 pre-warms the
+    // models it owns now, not node-1's (each would be held twice in the fleet). Likewise a restart of node-0 loads
+    // its warm set once it knows what it owns.
+    start_nodes(2);
+    ASSERT_TRUE(node("node-1").stop_cleanly());
+    ASSERT_TRUE(poll_until([&] { return converged(all_but("node-1"), {"node-0"}); }, kSettle));
+    std::string body;
+    for (int i = 0; i < 12; ++i) body += "{\"model\":\"rhythm/" + std::to_string(i) + "\"}\n";
+    ASSERT_EQ(nodes_[0]->post_events(body).first, 200);
+    ASSERT_TRUE(poll_until([&] { return nodes_[0]->resident().size() == 12; }, kSettle));
+    ASSERT_EQ(nodes_[0]->post("/api/warmup/backup-state", R"({"name": "all-here"})"), 200);
+    node("node-1").start();
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle));
+    const auto owned_by_node_0 = [&](const std::vector<std::string>& models) {
+        for (const auto& model : models)
+            if (nodes_[0]->owners(model) != std::vector<std::string>{"node-0"}) return false;
+        return true;
+    };
+    ASSERT_TRUE(poll_until([&] { return nodes_[0]->resident().size() < 12 && owned_by_node_0(nodes_[0]->resident()); },
+                           kSettle));
+
+    ASSERT_EQ(nodes_[0]->post("/api/warmup/restore-state", R"({"name": "all-here"})"), 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 * kHeartbeatMs));
+    EXPECT_TRUE(owned_by_node_0(nodes_[0]->resident())) << nodes_[0]->get("/api/warmup/status").dump();
+
+    ASSERT_TRUE(node("node-0").stop_cleanly());
+    node("node-0").start();
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 * kHeartbeatMs));
+    EXPECT_FALSE(nodes_[0]->resident().empty());
+    EXPECT_TRUE(owned_by_node_0(nodes_[0]->resident())) << nodes_[0]->get("/api/warmup/status").dump();
+    const json decisions = nodes_[0]->get("/api/warmup/decisions?limit=500");
+    for (const auto& decision : decisions["decisions"]) {
+        if (decision["decision"] != "prewarm") continue;
+        EXPECT_EQ(nodes_[0]->owners(decision["model"].get<std::string>()), std::vector<std::string>{"node-0"})
+            << decision.dump();
+    }
+}
+
 TEST_F(FleetTest, OnlyModelsThatMovedAwayAreCountedAsHandedOver) {
     start_nodes(3);
     const json original_owners = nodes_[0]->cluster()["owners"];
