@@ -742,6 +742,7 @@ int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_b
     std::size_t refused = 0, retries = 0;
     json listed = json::array();
     int worst_status = 200;
+    std::string full_reason;  // the error of the last 503 answer
     const auto bodies = split_into_bodies(text, max_body_bytes);
     for (const auto& [whole_body, body_first_line] : bodies) {
         std::string_view body = whole_body;
@@ -771,6 +772,11 @@ int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_b
             }
             const auto taken = answer.value("accepted", uint64_t{0});
             accepted += taken;
+            // What was full (the ingest queue, or a fleet node's buffer for other nodes' events): the reason the
+            // daemon gives for the first line it refused for room.
+            if (const auto at = answer.find("retry_from"); result->status == 503 && at != answer.end())
+                for (const auto& refusal : answer.value("rejected", json::array()))
+                    if (refusal.value("line", json()) == *at) full_reason = refusal.value("reason", std::string());
             if (taken > 0) {  // the queue is draining: the wait for it starts again
                 give_up_at = Clock::now() + retry_for;
                 pause = std::chrono::milliseconds(100);
@@ -821,9 +827,9 @@ int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_b
     (worst_status == 200 ? std::cout : std::cerr) << summary.dump(2) << "\n";
     if (worst_status != 200) {
         std::cerr << "warmupctl: the daemon answered HTTP " << worst_status << " (" << refused << " events refused"
-                  << (worst_status == 503
-                          ? fmt::format("; its ingest queue stayed full for --retry-s {}", retry_for.count() / 1000)
-                          : std::string())
+                  << (worst_status == 503 ? fmt::format("; still full after --retry-s {}{}", retry_for.count() / 1000,
+                                                        full_reason.empty() ? std::string() : ": " + full_reason)
+                                          : std::string())
                   << ")\n";
         return kExitDaemonError;
     }
