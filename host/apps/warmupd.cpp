@@ -188,6 +188,11 @@ ComponentHealth cluster_component_health(const cluster::FleetHealth& fleet) {
     if (!fleet.node_id_conflict.empty())
         reasons.push_back(fmt::format("this node's id is registered by {}: two warmupd share one cluster.node_id",
                                       fleet.node_id_conflict));
+    if (!fleet.placement_inputs_differ.empty())
+        reasons.push_back(fmt::format(
+            "nodes place models by another catalog or other cluster settings (load_slack, replica_capacity_rps): {}; "
+            "give every node the same",
+            fleet.placement_inputs_differ));
     if (!fleet.redis_reachable)
         reasons.push_back(
             fmt::format("Redis at {} does not answer or refuses commands ({}); deciding on the last placement, "

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "core/errors.hpp"
+#include "core/fnv1a.hpp"
 #include "runtime/live_runtime.hpp"
 
 namespace warmup::host::cluster {
@@ -121,6 +122,10 @@ FleetNode::FleetNode(LiveRuntime& runtime, const Config& config, std::string adv
       endpoint_(parse_redis_url(config.cluster.redis_url)),
       started_unix_ms_(now_unix_ms()),
       budget_mb_(config.memory_budget.absolute_mb) {
+    std::string inputs = fmt::format("load_slack={};replica_capacity_rps={};", config.cluster.load_slack,
+                                     config.cluster.replica_capacity_rps);
+    for (const CatalogEntry& entry : config.catalog) inputs += fmt::format("{}={};", entry.pattern, entry.memory_mb);
+    placement_inputs_ = fmt::format("{:016x}", fnv1a64(inputs));
     auto initial = std::make_shared<PlacementView>();
     initial->fingerprint = "(none yet)";
     view_ = std::move(initial);
@@ -187,6 +192,9 @@ FleetHealth FleetNode::health() const {
     health.last_redis_error = last_redis_error_;
     health.last_redis_error_unix_ms = last_redis_error_unix_ms_;
     health.node_id_conflict = node_id_conflict_;
+    if (!placement_inputs_differ_.empty())
+        health.placement_inputs_differ =
+            fmt::format("{}; this node's inputs {}", placement_inputs_differ_, placement_inputs_);
     health.outbox_file = outbox_file_ ? outbox_file_->path().string() : std::string();
     health.outbox_restore_problem = outbox_restore_problem_;
     health.outbox_write_failure = outbox_write_failure_;
@@ -971,7 +979,8 @@ std::string FleetNode::member_record(int64_t now_ms) {
                       {"budget_mb", budget_mb_},
                       {"free_mb", std::max(0.0, budget_mb_ - used_mb)},
                       {"started_unix_ms", started_unix_ms_},
-                      {"renewed_unix_ms", now_ms}};
+                      {"renewed_unix_ms", now_ms},
+                      {"placement_inputs", placement_inputs_}};
     return member.dump();
 }
 
@@ -1053,6 +1062,7 @@ std::vector<FleetMember> FleetNode::read_members(RedisConnection& redis) {
                 member.free_mb = parsed.value("free_mb", 0.0);
                 member.started_unix_ms = parsed.value("started_unix_ms", int64_t{0});
                 member.renewed_unix_ms = parsed.value("renewed_unix_ms", int64_t{0});
+                member.placement_inputs = parsed.value("placement_inputs", "");
             }
         }
         members.push_back(std::move(member));
@@ -1101,6 +1111,21 @@ void FleetNode::membership_tick(RedisConnection& redis, bool force_renew) {
                 member = known;
                 member.alive = false;
             }
+    }
+
+    // Nodes that place by other inputs compute another placement: said once per change, and in the health.
+    std::string differ;
+    for (const FleetMember& member : members)
+        if (member.alive && !member.placement_inputs.empty() && member.placement_inputs != placement_inputs_)
+            differ += fmt::format("{}{} (inputs {})", differ.empty() ? "" : ", ", member.id, member.placement_inputs);
+    {
+        std::lock_guard lock(counters_mutex_);
+        if (differ != placement_inputs_differ_ && !differ.empty())
+            spdlog::error(
+                "CLUSTER_PLACEMENT_INPUTS_DIFFER {} compute the placement from another catalog or other cluster "
+                "settings than node {} (inputs {}): they place some models elsewhere; give every node the same",
+                differ, node_id_, placement_inputs_);
+        placement_inputs_differ_ = differ;
     }
 
     // Demand-driven replicas: the primary owners publish their models' request rates; everyone reads the same hash.
@@ -1606,6 +1631,7 @@ json FleetNode::cluster_json() const {
                           {"address", member.address},
                           {"started_unix_ms", member.started_unix_ms},
                           {"renewed_unix_ms", member.renewed_unix_ms},
+                          {"placement_inputs", member.placement_inputs},
                           {"self", self}});
         nodes.push_back(std::move(entry));
     }

@@ -113,6 +113,8 @@ struct FleetMember {
     int64_t started_unix_ms = 0;
     int64_t renewed_unix_ms = 0;
     bool alive = false;
+    std::string
+        placement_inputs;  ///< fingerprint of what it places by (catalog, cluster settings); "" from an old node
 };
 
 /// Another running warmupd holds this node's id (its membership key is renewed with another instance nonce).
@@ -129,6 +131,7 @@ struct FleetHealth {
     std::string last_redis_error;          ///< "" before the first failure
     int64_t last_redis_error_unix_ms = 0;  ///< 0: never
     std::string node_id_conflict;          ///< "" unless another process holds this node's id (what is known of it)
+    std::string placement_inputs_differ;   ///< "" unless alive nodes place by other inputs (which, and their inputs)
     // The outbox file (with a state folder; cluster/outbox_file.hpp).
     std::string outbox_file;             ///< its path; "" without a state folder (events for other nodes not kept)
     std::string outbox_restore_problem;  ///< "" unless the file did not read completely at start (what was lost)
@@ -361,6 +364,11 @@ class FleetNode {
     std::string last_redis_error_;          // under counters_mutex_
     int64_t last_redis_error_unix_ms_ = 0;  // under counters_mutex_
     std::string node_id_conflict_;          // under counters_mutex_: "" unless another process holds the id
+    // A fingerprint of the inputs this node computes the placement from besides the membership: its catalog (patterns
+    // and memory, in order) and the cluster settings the placement reads. Published in its member record, so that a
+    // node whose inputs differ (and so places models elsewhere) is seen. Set at construction.
+    std::string placement_inputs_;
+    std::string placement_inputs_differ_;  // under counters_mutex_: FleetHealth::placement_inputs_differ
     std::atomic<bool> id_held_elsewhere_{false};
 
     // Consumer thread only. Entries of this node's stream read and not acknowledged yet (counted in events_received

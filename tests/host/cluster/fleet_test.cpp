@@ -945,6 +945,24 @@ TEST_F(FleetTest, ARestoredWarmSetLoadsOnlyTheModelsThisNodeOwnsNow) {
     }
 }
 
+TEST_F(FleetTest, NodesThatPlaceByOtherInputsAreSeenAndSaidDegraded) {
+    // node-0's cluster settings differ (replica_capacity_rps): each node sees the other's published inputs differ
+    // and says so in its cluster component, whose placement could otherwise differ without a word.
+    start_nodes(2, ", replica_capacity_rps: 1000");
+    for (const std::string id : {"node-0", "node-1"}) {
+        const std::string other = id == "node-0" ? "node-1" : "node-0";
+        EXPECT_TRUE(poll_until([&] { return cluster_health(node(id))["state"] == "degraded"; }, kSettle)) << id;
+        const std::string reason = cluster_health(node(id)).value("reason", "");
+        EXPECT_NE(reason.find("nodes place models by another catalog or other cluster settings"), std::string::npos)
+            << reason;
+        EXPECT_NE(reason.find(other + " (inputs "), std::string::npos) << reason;
+        EXPECT_NE(node(id).process().log().find("CLUSTER_PLACEMENT_INPUTS_DIFFER " + other), std::string::npos);
+    }
+    const json nodes = nodes_[0]->cluster()["nodes"];
+    ASSERT_EQ(nodes.size(), 2U);
+    EXPECT_NE(nodes[0]["placement_inputs"], nodes[1]["placement_inputs"]) << nodes.dump();
+}
+
 TEST_F(FleetTest, OnlyModelsThatMovedAwayAreCountedAsHandedOver) {
     start_nodes(3);
     const json original_owners = nodes_[0]->cluster()["owners"];
