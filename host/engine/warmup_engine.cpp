@@ -404,6 +404,14 @@ std::vector<warmup_usage_event> WarmupEngine::last_uses(warmup_time_ms now_ms) {
     return uses;
 }
 
+bool WarmupEngine::has_learned_requests(warmup_model_index model) {
+    warmup_usage_pattern pattern = sized<warmup_usage_pattern>();
+    const bool read = guarded(ComponentKind::Analyzer, "get_pattern", [&] {
+        return components_.analyzer.vtable->get_pattern(components_.analyzer.self, model, &pattern);
+    });
+    return read && pattern.request_count > 0;
+}
+
 void WarmupEngine::relearn_last_uses(std::span<const warmup_usage_event> last_uses, warmup_time_ms now_ms) {
     if (!last_uses.empty()) observe(last_uses, now_ms);
 }

@@ -316,6 +316,10 @@ class WarmupEngine {
         dispatch(now_ms);
     }
 
+    /// Whether the analyzer has learned a request of `model` (a model adopted from another arm has none here).
+    /// False when the analyzer's call fails. Control thread.
+    [[nodiscard]] bool has_learned_requests(warmup_model_index model);
+
     /// Failed plugin calls of one component (by its label), for /api/warmup/health/components.
     struct ComponentErrors {
         uint64_t errors = 0;

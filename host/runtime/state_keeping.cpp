@@ -410,7 +410,11 @@ std::size_t LiveRuntime::load_warm_sets_again(const WarmSetsToLoad& sets) {
         WarmupEngine& target = *arms_[at]->engine;
         queued[at][*index] = true;
         const bool was_absent = target.model_status(*index).residency == WARMUP_RESIDENCY_ABSENT;
-        target.request_prewarm(*index, now_ms, /*handed_over=*/!held_by || at != *held_by);
+        // Handed over: another arm held it, or this arm adopted it from one (a reload that stopped that arm) and has
+        // no request of it to plan from; a plan would unload it at once, so it keeps the built-in keep-alive until
+        // its first request here, as it did before the restart.
+        const bool handed_over = !held_by || at != *held_by || !target.has_learned_requests(*index);
+        target.request_prewarm(*index, now_ms, handed_over);
         if (was_absent && target.model_status(*index).residency != WARMUP_RESIDENCY_ABSENT) ++prewarms;
     };
     const auto index_of = [&](const LiveArm* arm) -> std::optional<std::size_t> {

@@ -213,6 +213,31 @@ TEST_F(ArmStateTest, AnArmThatDoesNotRunAfterARestartIsKeptThroughMoreRestartsFo
     EXPECT_EQ(section_data(runtime_->capture_state(), "arm:treatment:analyzer"), learned);
 }
 
+TEST_F(ArmStateTest, ModelsAdoptedFromAStoppedArmStayLoadedAcrossARestart) {
+    // A reload stops the experiment: the control arm adopts the treatment's loaded models (it has no request of
+    // them). After a restart its warm set brings them back and keeps them for the built-in keep-alive until their
+    // first request, as before the restart, instead of loading each and unloading it at once.
+    Config with_experiment = config(keep_alive_predictor(3'600'000), experiment_yaml());
+    start(with_experiment);
+    use_models(20);
+    ASSERT_TRUE(poll_until([&] { return total("used_mb") == 2000 && used_mb("treatment") > 0; }, 5s));
+    const int adopted = static_cast<int>(used_mb("treatment") / 100);
+    Config without = with_experiment;
+    without.experiment.enabled = false;
+    ASSERT_TRUE(runtime_->reload(without).ok);
+    ASSERT_TRUE(poll_until([&] { return used_mb("control") == 2000; }, 5s));
+    stop();
+
+    start(without);
+    ASSERT_TRUE(poll_until([&] { return used_mb("control") == 2000; }, 5s)) << used_mb("control");
+    EXPECT_EQ(decisions_saying(kRestoredFromAnotherArm), adopted);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(used_mb("control"), 2000);
+    const double cold_before = total("cold_requests");
+    use_models(20);
+    EXPECT_EQ(total("cold_requests"), cold_before);
+}
+
 TEST_F(ArmStateTest, AnArmWhoseDefinitionChangedAcrossARestartStartsAsANewArm) {
     // As a reload would: the treatment's predictor changed, so its counts and learned state are the old arm's, not
     // this one's; the models the old arm held are on the server all the same and go to the arms serving them.
