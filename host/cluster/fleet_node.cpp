@@ -932,8 +932,10 @@ void FleetNode::membership_loop() {
                 for (const auto& name : model_names_) names_to_register_.push_back(name);
                 models_set_size_ = -1;
                 next_state_write_unix_ms_ = 0;
-                if (!view()->placement->nodes().empty())
-                    hold_placement_until_unix_ms_ = now_unix_ms() + config_.cluster.heartbeat_ms;
+                // One heartbeat for the peers to register again (an emptied Redis lists only the first back), also
+                // before a first placement: placed on itself alone, a node started during the outage would apply
+                // other nodes' events and write their models' state.
+                hold_placement_until_unix_ms_ = now_unix_ms() + config_.cluster.heartbeat_ms;
                 const auto current = view();
                 for (const auto& [model, owners] : current->placement->assignment())
                     if (!owners.empty() && current->placement->nodes()[owners.front()].id == node_id_)
