@@ -1579,22 +1579,26 @@ std::map<std::string, int64_t> FleetNode::import_states(RedisConnection& redis, 
 
 void FleetNode::forget_models(const std::vector<std::string>& models) {
     if (models.empty()) return;
-    runtime_.call_on_control([&](WarmupEngine& engine) {
-        const PluginSet& plugins = runtime_.plugins();
+    // Every arm of a live experiment too (its own plugin instances and books): a model another node owns now is kept
+    // or pre-warmed by no arm here.
+    runtime_.call_on_control([&](WarmupEngine&) {
         const warmup_time_ms now_ms = runtime_.clock().now_ms();
         for (const auto& model : models) {
             const auto index = runtime_.catalog().resolve(model);
             if (!index) continue;
-            for (const ComponentSlot slot : kAllSlots) {
-                const auto& instance = plugins.at(slot);
-                const auto* table = instance ? model_state_of(*instance) : nullptr;
-                if (table == nullptr) continue;
-                if (ErrorPtr error{table->forget_model(instance->self(), *index)})
-                    spdlog::warn("CLUSTER_STATE_FORGET_ERROR {} forget_model({}): {}", instance->label(), model,
-                                 error->message);
+            for (const auto& arm : runtime_.arms()) {
+                if (!arm || !arm->plugins || !arm->engine) continue;
+                for (const ComponentSlot slot : kAllSlots) {
+                    const auto& instance = arm->plugins->at(slot);
+                    const auto* table = instance ? model_state_of(*instance) : nullptr;
+                    if (table == nullptr) continue;
+                    if (ErrorPtr error{table->forget_model(instance->self(), *index)})
+                        spdlog::warn("CLUSTER_STATE_FORGET_ERROR {} forget_model({}): {}", instance->label(), model,
+                                     error->message);
+                }
+                // A plan from what is left (nothing): the model is no longer kept or pre-warmed for this node.
+                arm->engine->replan_now(*index, now_ms);
             }
-            // A plan from what is left (nothing): the model is no longer kept or pre-warmed for this node.
-            engine.replan_now(*index, now_ms);
         }
         return 0;
     });

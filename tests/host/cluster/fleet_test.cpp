@@ -964,6 +964,34 @@ TEST_F(FleetTest, NodesThatPlaceByOtherInputsAreSeenAndSaidDegraded) {
     EXPECT_NE(nodes[0]["placement_inputs"], nodes[1]["placement_inputs"]) << nodes.dump();
 }
 
+TEST_F(FleetTest, AnExperimentArmReleasesTheModelsThatMoveToAnotherNode) {
+    // node-0 runs a live experiment split by model; its arm keeps models for an hour. When node-1 joins and takes some
+    // of them over, node-0's arms keep none of those (before, the arm went on holding them: loaded on two nodes).
+    nodes_.push_back(std::make_unique<Node>(
+        "node-0", dir_, redis_->url(), "", true,
+        "experiment: {enabled: true, split: model}\narms:\n  - {name: alt, components: {predictor: {plugin: "
+        "org.warmup.predictor.keep-alive, params: {ttl_ms: 3600000}}}}\n"));
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle));
+    std::string body;
+    for (int i = 0; i < 12; ++i) body += "{\"model\":\"rhythm/" + std::to_string(i) + "\"}\n";
+    ASSERT_EQ(nodes_[0]->post_events(body).first, 200);
+    ASSERT_TRUE(
+        poll_until([&] { return nodes_[0]->metric("warmup_models{arm=\"alt\",state=\"ready\"}") > 0; }, kSettle));
+    std::set<std::string> in_alt;  // the models the split sends to the arm (it decided for them)
+    const json alt_decisions = nodes_[0]->get("/api/warmup/decisions?arm=alt&limit=100");
+    for (const auto& decision : alt_decisions["decisions"]) in_alt.insert(decision["model"].get<std::string>());
+    ASSERT_FALSE(in_alt.empty()) << alt_decisions.dump();
+    nodes_.push_back(std::make_unique<Node>("node-1", dir_, redis_->url()));
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle));
+    std::size_t still_owned = 0;
+    for (const auto& model : in_alt) still_owned += nodes_[0]->owners(model) == std::vector<std::string>{"node-0"};
+    ASSERT_LT(still_owned, in_alt.size()) << "node-1 takes some of the arm's models";
+    EXPECT_TRUE(poll_until(
+        [&] { return nodes_[0]->metric("warmup_models{arm=\"alt\",state=\"ready\"}") == double(still_owned); },
+        kSettle))
+        << nodes_[0]->get("/api/warmup/experiments").dump();
+}
+
 TEST_F(FleetTest, OnlyModelsThatMovedAwayAreCountedAsHandedOver) {
     start_nodes(3);
     const json original_owners = nodes_[0]->cluster()["owners"];

@@ -94,7 +94,8 @@ class RedisServer {
 /// (a 30 s rhythm is predicted as "next request 30 s after the last"), the simulated backend, a catalog of exact
 /// rhythm models (placed from the start) and a glob for the rest. An empty `state_dir`: no state folder.
 inline std::string node_config(const std::string& node_id, const std::string& redis_url,
-                               const std::filesystem::path& state_dir, const std::string& cluster_extra = "") {
+                               const std::filesystem::path& state_dir, const std::string& cluster_extra = "",
+                               const std::string& top_level_extra = "") {
     std::ostringstream yaml;
     yaml << "log_level: info\n"
             "http: {bind: 127.0.0.1, port: 0}\n"
@@ -120,17 +121,19 @@ inline std::string node_config(const std::string& node_id, const std::string& re
     else
         yaml << "state: {dir: \"" << state_dir.string() << "\", snapshot_interval_s: 1, journal: false}\n";
     yaml << "cluster: {redis: \"" << redis_url << "\", node_id: " << node_id << ", heartbeat_ms: " << kHeartbeatMs
-         << cluster_extra << "}\n";
+         << cluster_extra << "}\n"
+         << top_level_extra;
     return yaml.str();
 }
 
 /// One warmupd of the fleet, with its state folder <dir>/state-<id> (none when `state_folder` is false).
 class Node {
   public:
+    /// `top_level_extra`: YAML appended to the node's configuration (an experiment, say).
     Node(std::string id, const TempDir& dir, const std::string& redis_url, const std::string& cluster_extra = "",
-         bool state_folder = true)
+         bool state_folder = true, const std::string& top_level_extra = "")
         : id_(std::move(id)), state_dir_(state_folder ? dir.path() / ("state-" + id_) : std::filesystem::path()) {
-        config_ = dir.write(id_ + ".yaml", node_config(id_, redis_url, state_dir_, cluster_extra));
+        config_ = dir.write(id_ + ".yaml", node_config(id_, redis_url, state_dir_, cluster_extra, top_level_extra));
         start();
     }
 
