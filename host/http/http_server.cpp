@@ -215,6 +215,11 @@ std::optional<std::string> ambiguous_framing(const httplib::Request& request) {
     return std::nullopt;
 }
 
+std::optional<std::string> missing_host(const httplib::Request& request) {
+    if (request.version != "HTTP/1.1" || request.has_header("Host")) return std::nullopt;
+    return "an HTTP/1.1 request needs a Host header (curl, browsers and HTTP libraries send one)";
+}
+
 bool request_has_body(const httplib::Request& request) {
     if (request.has_header("Transfer-Encoding")) return true;
     if (!request.has_header("Content-Length")) return false;

@@ -88,6 +88,10 @@ std::optional<BodyRefusal> read_request_body(const httplib::Request& request, ht
 /// refused before anything else and its connection closed.
 std::optional<std::string> ambiguous_framing(const httplib::Request& request);
 
+/// Why an HTTP/1.1 request without a Host header is refused (RFC 9112 section 3.2: a server answers it 400), or
+/// std::nullopt. HTTP/1.0 requests may omit it.
+std::optional<std::string> missing_host(const httplib::Request& request);
+
 /// True when the request announces a body (Content-Length > 0 or any Transfer-Encoding). A handler that answers
 /// without reading such a body must close the connection.
 bool request_has_body(const httplib::Request& request);

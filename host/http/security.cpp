@@ -222,6 +222,11 @@ void install_request_guard(httplib::Server& server, std::shared_ptr<const GuardH
             reply_json_error(response, 400, *ambiguous);
             return httplib::Server::HandlerResponse::Handled;
         }
+        if (const auto no_host = missing_host(request)) {
+            if (request_has_body(request)) response.set_header("Connection", "close");
+            reply_json_error(response, 400, *no_host);
+            return httplib::Server::HandlerResponse::Handled;
+        }
         const auto current = guard->current();  // one guard for the whole decision (a reload may replace it)
         const std::string authorization = request.get_header_value("Authorization");
         const GuardDecision decision =

@@ -181,6 +181,18 @@ TEST(Headers, AGetThatAnnouncesABodyIsRefusedAndItsBodyIsNotServedAsAnotherReque
     EXPECT_EQ(json::parse(status->body)["emergency_stop"], false);
 }
 
+TEST(Headers, AnHttp11RequestWithoutHostIsRefusedAndAnHttp10OneIsServed) {
+    InProcessDaemon daemon("16", std::nullopt);
+    RawConnection connection(daemon.port());
+    ASSERT_TRUE(connection.send("GET /api/warmup/status HTTP/1.1\r\n\r\n"));
+    const std::string refused = connection.read_response(3s);
+    EXPECT_EQ(status_of(refused), 400) << refused;
+    EXPECT_NE(json_body_of(refused).value("error", "").find("needs a Host header"), std::string::npos) << refused;
+    RawConnection old_client(daemon.port());
+    ASSERT_TRUE(old_client.send("GET /api/warmup/status HTTP/1.0\r\n\r\n"));
+    EXPECT_EQ(status_of(old_client.read_response(3s)), 200);
+}
+
 TEST(Headers, AMalformedRequestIsAnsweredOnceAndNothingAfterItIsServed) {
     InProcessDaemon daemon("16", std::nullopt);
     const std::string hidden =
