@@ -311,25 +311,35 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
     return import_errors;
 }
 
+std::optional<std::string> LiveRuntime::model_order_problem(const std::vector<std::string>& models) const {
+    const std::size_t known = catalog_.size();
+    for (std::size_t i = 0; i < models.size(); ++i) {
+        const std::string& name = models[i];
+        if (i < known) {
+            const std::string& here = catalog_.record(static_cast<warmup_model_index>(i)).name;
+            if (here != name)
+                return fmt::format(
+                    "model index {} is '{}' in the snapshot but '{}' here: the learned state would be "
+                    "attributed to the wrong models",
+                    i, name, here);
+            continue;
+        }
+        // Numbered in order from `known` on when restored: one numbered already has its index elsewhere.
+        if (const auto index = catalog_.find(name))
+            return fmt::format("model '{}' (index {} in the snapshot) got index {} here", name, i, *index);
+        if (!catalog_.covers(name))
+            return fmt::format("model '{}' (index {} in the snapshot) is not covered by this catalog", name, i);
+    }
+    return std::nullopt;
+}
+
 OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_start) {
     OperationResult result = call_on_control([&](WarmupEngine& engine) {
         OperationResult out;
-        // Plugin state is keyed by model index: index i must name the same model here as in the snapshot.
-        for (std::size_t i = 0; i < snapshot.models.size(); ++i) {
-            const std::string& name = snapshot.models[i];
-            if (i < catalog_.size()) {
-                if (catalog_.record(static_cast<warmup_model_index>(i)).name != name)
-                    return failure(409, fmt::format("model index {} is '{}' in the snapshot but '{}' here: the "
-                                                    "learned state would be attributed to the wrong models",
-                                                    i, name, catalog_.record(static_cast<warmup_model_index>(i)).name));
-                continue;
-            }
-            const auto index = catalog_.resolve(name);
-            if (!index || *index != i)
-                return failure(409, fmt::format("model '{}' (index {} in the snapshot) {}", name, i,
-                                                index ? fmt::format("got index {} here", *index)
-                                                      : std::string("is not covered by this catalog")));
-        }
+        // Plugin state is keyed by model index: index i must name the same model here as in the snapshot. Checked
+        // whole before a model is numbered, so a refused snapshot numbers none.
+        if (auto problem = model_order_problem(snapshot.models)) return failure(409, std::move(*problem));
+        for (std::size_t i = catalog_.size(); i < snapshot.models.size(); ++i) catalog_.resolve(snapshot.models[i]);
         std::size_t restored = 0;
         std::size_t counters_kept = 0;
         std::optional<bool> stopped;
@@ -510,9 +520,7 @@ OperationResult LiveRuntime::restore_backup(const std::string& name, bool at_nex
     for (const auto& bad : skipped)
         spdlog::error("STATE_RESTORE_ERROR {}: {} (skipped, not loaded)", bad.file.string(), bad.reason);
     if (at_next_start) {
-        // The backup's own name ("" chose the newest): backup-<name>.wsnap.
-        std::string staged = loaded.file.stem().string();
-        staged.erase(0, std::string_view("backup-").size());
+        const std::string staged = StateStore::backup_name_of(loaded.file);  // "" chose the newest
         OperationResult result;
         result.file = loaded.file.string();
         try {
@@ -562,21 +570,14 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
     if (staged) {
         try {
             loaded = state_store_->read_backup(*staged);
-            // Checked first, without registering anything: a restore refused half-way would have numbered some of
-            // its models, and the newest state restored instead might then not fit.
-            const auto model_fits = [&](std::size_t i) {
-                const std::string& model = loaded->snapshot.models[i];
-                return i < catalog_.size() ? catalog_.record(static_cast<warmup_model_index>(i)).name == model
-                                           : catalog_.covers(model);
-            };
-            for (std::size_t i = 0; loaded && i < loaded->snapshot.models.size(); ++i)
-                if (!model_fits(i)) {
-                    spdlog::error(
-                        "STATE_RESTORE_ERROR the backup '{}' staged for this start names '{}' (index {}), "
-                        "which this catalog does not cover there (the newest state is restored instead)",
-                        *staged, loaded->snapshot.models[i], i);
-                    loaded.reset();
-                }
+            // Checked first: a staged backup that does not fit leaves the newest state to be restored instead.
+            if (auto problem = model_order_problem(loaded->snapshot.models)) {
+                spdlog::error(
+                    "STATE_RESTORE_ERROR the backup '{}' staged for this start: {} (the newest state is "
+                    "restored instead)",
+                    *staged, *problem);
+                loaded.reset();
+            }
             if (loaded) spdlog::info("STATE_RESTORE the backup '{}' staged for this start", *staged);
         } catch (const SnapshotError& error) {
             spdlog::error(

@@ -8,9 +8,10 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <fstream>
 #include <stdexcept>
 #include <utility>
+
+#include "core/file_io.hpp"
 
 namespace warmup::host {
 namespace fs = std::filesystem;
@@ -145,13 +146,18 @@ void StateStore::stage_restore_at_next_start(const std::string& name) {
 std::optional<std::string> StateStore::take_staged_restore() {
     std::lock_guard lock(mutex_);
     const fs::path file = dir_ / kStagedRestoreFile;
-    std::ifstream in(file);
-    if (!in) return std::nullopt;
-    std::string name;
-    std::getline(in, name);
-    in.close();
+    // A file of the daemon's own folder: a FIFO under that name must not block the start.
+    const FileContent content = read_file(file, FileKind::regular_only);
+    if (content.missing()) return std::nullopt;
     std::error_code ignored;
     fs::remove(file, ignored);
+    if (!content.read()) return std::nullopt;
+    return content.bytes.substr(0, content.bytes.find('\n'));
+}
+
+std::string StateStore::backup_name_of(const fs::path& file) {
+    std::string name = file.stem().string();
+    if (name.starts_with(kBackupPrefix)) name.erase(0, kBackupPrefix.size());
     return name;
 }
 

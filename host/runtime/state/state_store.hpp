@@ -66,6 +66,8 @@ class StateStore {
     /// The backup name staged by stage_restore_at_next_start(), or nullopt; the stage is removed either way (a start
     /// takes it once, whether or not the backup then restores).
     std::optional<std::string> take_staged_restore();
+    /// The name of backup file `file` (backup-<name>.wsnap). Pure.
+    static std::string backup_name_of(const std::filesystem::path& file);
 
     /// Periodic snapshots, newest first.
     [[nodiscard]] std::vector<std::filesystem::path> snapshots() const;
