@@ -87,9 +87,19 @@ WarmupEngine::WarmupEngine(ComponentSet components, LoadExecutor& executor, Cata
       catalog_(catalog),
       options_(std::move(options)),
       unloads_confirmed_(executor.confirms_unloads()) {
-    budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self, options_.memory_budget_mb);
-    if (!(budget_mb_ > 0)) budget_mb_ = options_.memory_budget_mb;
+    budget_mb_ = resource_budget_mb(options_.memory_budget_mb);
     pending_metrics_.reserve(4096);
+}
+
+double WarmupEngine::resource_budget_mb(double configured_mb) const {
+    const double effective_mb =
+        components_.resource.vtable->effective_budget_mb(components_.resource.self, configured_mb);
+    if (effective_mb > 0 && effective_mb <= configured_mb) return effective_mb;  // NaN fails both
+    spdlog::warn(
+        "RESOURCE_BUDGET_IGNORED {} answered a memory budget of {} MiB for the configured {:.0f} MiB: a resource "
+        "plugin may only lower the budget (to a number above 0); the configured budget applies",
+        components_.resource.label, effective_mb, configured_mb);
+    return configured_mb;
 }
 
 const char* circuit_state_name(CircuitState state) noexcept {
@@ -285,6 +295,14 @@ void WarmupEngine::release_charge(ModelSlot& state, warmup_time_ms now_ms) {
     if (used_mb_ < 1e-9) used_mb_ = 0;
     state.charged_mb = 0;
     state.charged_since_ms = kNever;
+}
+
+void WarmupEngine::recharge(ModelSlot& state, double memory_mb, warmup_time_ms now_ms) {
+    state.released_mb_ms += current_charge_mb_ms(state, now_ms);
+    used_mb_ += memory_mb - state.charged_mb;
+    if (used_mb_ < 1e-9) used_mb_ = 0;
+    state.charged_mb = memory_mb;
+    state.charged_since_ms = now_ms;
 }
 
 void WarmupEngine::account_resident_idle(warmup_time_ms now_ms) {
@@ -1151,12 +1169,28 @@ bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, wa
             ComponentKind::Resource, "pick_victim",
             [&] { return components_.resource.vtable->pick_victim(components_.resource.self, now_ms, &victim); },
             WARMUP_ERROR_NOT_FOUND);
-        if (picked != CallOutcome::Ok) return false;  // nothing evictable, or the policy failed: the load waits
-        if (victim == model || victim >= models_.size() || models_[victim].residency != WARMUP_RESIDENCY_READY) {
-            // The policy named a model that is not evictable: tell it to forget that one and ask again.
-            spdlog::warn("RESOURCE_ALLOCATION_FAILED {} picked model {} which is not ready; ignoring it",
-                         components_.resource.label, victim);
-            components_.resource.vtable->on_removed(components_.resource.self, victim, now_ms);
+        if (picked == CallOutcome::Tolerated) return false;  // the policy has nothing evictable: the load waits
+        bool fall_back = picked != CallOutcome::Ok;          // failed (counted by guarded_call)
+        if (!fall_back &&
+            (victim == model || victim >= models_.size() || models_[victim].residency != WARMUP_RESIDENCY_READY)) {
+            // The policy named a model that is not evictable: a failed call (counted, feeds the breaker); it is told
+            // to forget that model (its books are off), and this eviction is the host's.
+            circuit_failed(ComponentKind::Resource,
+                           record_failure(components_.resource.label,
+                                          fmt::format("pick_victim: INVALID_ARGUMENT: named model {}, which is not a "
+                                                      "ready model",
+                                                      victim)));
+            if (victim != model && victim < models_.size())
+                components_.resource.vtable->on_removed(components_.resource.self, victim, now_ms);
+            fall_back = true;
+        }
+        if (fall_back) {
+            // The documented fallback of a failed call: the ready model idle the longest, so that the load (a demand
+            // load's requests wait on it) is not left waiting for an event that may never come.
+            victim = oldest_ready_model(model);
+            if (victim == WARMUP_NO_MODEL) return false;
+            record_eviction(victim, model, need_mb, by_builtin_oldest_idle(), now_ms);
+            remove_from_memory(victim, /*eviction=*/true, now_ms);
             continue;
         }
         record_eviction(victim, model, need_mb, components_.resource.label, now_ms);
@@ -1224,6 +1258,16 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     if (state.residency != WARMUP_RESIDENCY_LOADING || state.ticket != ticket) return;  // cancelled or stale
     advance(now_ms);
     --in_flight_;
+    if (!std::isfinite(memory_mb) || memory_mb < 0) memory_mb = 0;  // unknown
+    if (succeeded && memory_mb > options_.memory_budget_mb) {
+        // Taken for a backend's mistake: learned, it would make the model need more than the budget for good (its
+        // requests would fail at every later load), and charged, it would evict every other model.
+        spdlog::warn(
+            "LOAD_MEMORY_IMPLAUSIBLE the backend measured {} at {:.0f} MiB, more than the whole memory budget of "
+            "{:.0f} MiB: the figure is ignored ({:.0f} MiB, its estimate, stays charged)",
+            catalog_.record(model).name, memory_mb, options_.memory_budget_mb, state.charged_mb);
+        memory_mb = 0;
+    }
 
     warmup_load_observation observation = sized<warmup_load_observation>();
     observation.model = model;
@@ -1275,6 +1319,22 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     }
 
     state.attempt = 0;
+    if (memory_mb > 0 && memory_mb != state.charged_mb) {
+        // The books hold what the server says the model holds, not the estimate admission planned with (a first load,
+        // a catalog entry that is off). Over the budget then, ready models make room while this one still counts as
+        // loading (never a victim), in the resource plugin's order.
+        const double estimated_mb = state.charged_mb;
+        recharge(state, memory_mb, now_ms);
+        if (used_mb_ - freeing_mb() > budget_mb_ + 1e-9) {
+            const uint64_t evictions_before = counters_.evictions;
+            evict_until_fits(model, 0, now_ms);
+            spdlog::warn(
+                "LOAD_LARGER_THAN_ESTIMATED {} holds {:.0f} MiB, {:.0f} MiB more than the {:.0f} MiB it was admitted "
+                "with: {} ready model(s) evicted, {:.0f} of {:.0f} MiB in use",
+                catalog_.record(model).name, memory_mb, memory_mb - estimated_mb, estimated_mb,
+                counters_.evictions - evictions_before, used_mb_, budget_mb_);
+        }
+    }
     const bool handed_over = std::exchange(state.restore_handed_over, false);
     set_residency(state, WARMUP_RESIDENCY_READY);
     state.ready_since_ms = now_ms;
@@ -1691,8 +1751,7 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
 void WarmupEngine::set_memory_budget_mb(double configured_mb, warmup_time_ms now_ms) {
     advance(now_ms);
     options_.memory_budget_mb = configured_mb;
-    budget_mb_ = components_.resource.vtable->effective_budget_mb(components_.resource.self, configured_mb);
-    if (!(budget_mb_ > 0)) budget_mb_ = configured_mb;
+    budget_mb_ = resource_budget_mb(configured_mb);
     // While loads are held (a reload), the models this arm holds may still go to the arms that serve them now: what
     // is over the new budget is evicted when the hold ends, once they have.
     if (loads_held_)
@@ -1825,9 +1884,7 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
     }
     components_ = components;
     if (new_resource) {
-        budget_mb_ =
-            components_.resource.vtable->effective_budget_mb(components_.resource.self, options_.memory_budget_mb);
-        if (!(budget_mb_ > 0)) budget_mb_ = options_.memory_budget_mb;
+        budget_mb_ = resource_budget_mb(options_.memory_budget_mb);
         for (warmup_model_index model = 0; model < models_.size(); ++model) {
             const ModelSlot& state = models_[model];
             if (state.residency == WARMUP_RESIDENCY_READY)

@@ -236,7 +236,8 @@ class WarmupEngine {
     void replan_all(warmup_time_ms now_ms);
 
     /// A load started with `ticket` finished (control thread). `load_ms`: measured duration; `memory_mb`: measured
-    /// resident memory or <= 0 when unknown. A stale ticket (the engine cancelled that load) is ignored.
+    /// resident memory or <= 0 when unknown. A measured size replaces the estimate the load was charged (ready models
+    /// are evicted if the books are then over the budget). A stale ticket (the engine cancelled that load) is ignored.
     /// `permanent_failure`: the backend said no attempt can succeed (the server does not have the model): no retry
     /// is planned, the waiting requests fail at once (a later request tries again).
     void on_load_finished(warmup_model_index model, uint64_t ticket, bool succeeded, double load_ms, double memory_mb,
@@ -488,9 +489,14 @@ class WarmupEngine {
     };
 
     ModelSlot& slot(warmup_model_index model);
+    /// The budget the resource plugin makes of the configured one: it may lower it, never raise it (budgets.memory_mb
+    /// is a hard budget); any other answer (larger, 0, negative, NaN) is logged and the configured budget applies.
+    [[nodiscard]] double resource_budget_mb(double configured_mb) const;
     /// Sets or clears a model's charge to the budget, keeping used_mb_ and its per-model memory-time in step.
     void charge(ModelSlot& state, double memory_mb, warmup_time_ms now_ms);
     void release_charge(ModelSlot& state, warmup_time_ms now_ms);
+    /// Replaces a charged model's charge by memory_mb from now_ms (the memory-time held so far keeps the old charge).
+    void recharge(ModelSlot& state, double memory_mb, warmup_time_ms now_ms);
     /// Memory-time (MiB x ms) of the model's current charge, from when it was set to now_ms (0 when not charged).
     static double current_charge_mb_ms(const ModelSlot& state, warmup_time_ms now_ms);
     void advance(warmup_time_ms now_ms);

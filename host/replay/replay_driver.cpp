@@ -286,7 +286,7 @@ ArmResult summarize(ArmRun& arm, Catalog& catalog, uint32_t timeline_buckets) {
     r.evictions = c.evictions;
     r.unloads = c.unloads;
     r.prewarms_skipped = c.prewarms_skipped;
-    r.plugin_errors = c.plugin_errors;
+    r.plugin_errors = c.plugin_errors + (arm.executor ? arm.executor->simulation_failures() : 0);
     r.timeline = downsample(arm.timeline, timeline_buckets);
     r.cpu_seconds = arm.cpu_seconds;
     r.decision_cpu_s_per_million_events = c.events == 0 ? 0 : arm.cpu_seconds / static_cast<double>(c.events) * 1e6;

@@ -143,6 +143,29 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
             out.push_back(plugin_health(slot, plugins(), engine, now_ms));
             if (slot == ComponentSlot::Backend) add_backend_trouble(out.back(), now_ms);
         }
+        // Each experiment arm decides with plugin instances of its own: one entry per arm, degraded while any of
+        // them is (an acting arm serves real traffic; a shadow arm's figures are what the experiment compares).
+        for (std::size_t i = 1; i < arms_.size(); ++i) {
+            const LiveArm& arm = *arms_[i];
+            ComponentHealth arm_health;
+            arm_health.component = "arm:" + arm.name;
+            std::vector<std::string> reasons;
+            for (const ComponentSlot slot : kAllSlots) {
+                if (slot == ComponentSlot::Backend) continue;  // the backend is shared: its entry above covers it
+                const ComponentHealth of_slot = plugin_health(slot, *arm.plugins, *arm.engine, now_ms);
+                arm_health.errors += of_slot.errors;
+                if (of_slot.last_error_unix_ms > arm_health.last_error_unix_ms) {
+                    arm_health.last_error =
+                        fmt::format("{} {}: {}", of_slot.component, of_slot.label, of_slot.last_error);
+                    arm_health.last_error_unix_ms = of_slot.last_error_unix_ms;
+                }
+                if (of_slot.degraded)
+                    reasons.push_back(fmt::format("{} {}: {}", of_slot.component, of_slot.label, of_slot.reason));
+            }
+            arm_health.degraded = !reasons.empty();
+            arm_health.reason = fmt::format("{}", fmt::join(reasons, "; "));
+            out.push_back(std::move(arm_health));
+        }
         out.push_back(workers_health(now_ms));
         ComponentHealth pipeline;
         pipeline.component = "engine";

@@ -35,7 +35,8 @@ typedef struct warmup_admission {
 typedef struct warmup_resource_vtable {
     uint32_t struct_size;
 
-    /* [control] The budget to enforce, given the configured one (MiB). A policy may cap it by the real host limit. */
+    /* [control] The budget to enforce, given the configured one (MiB). A policy may cap it by the real host limit; the
+       host ignores (and logs) an answer above the configured budget, or not above 0. */
     double (*effective_budget_mb)(void *self, double configured_budget_mb);
 
     /* [control] Decides whether a load may start. Fills `out` (caller sets out->struct_size). */

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace warmup::plugins {
@@ -31,6 +32,17 @@ LeadTimeScheduler::LeadTimeScheduler(sdk::Host host, sdk::Params& params)
         throw sdk::InvalidArgument("params.retry_max_ms: " + std::to_string(retry_max_ms_) +
                                    " is below params.retry_base_ms (" + std::to_string(retry_base_ms_) + ")");
 }
+
+namespace {
+
+/// a - b, clamped to the range of warmup_time_ms.
+warmup_time_ms saturating_sub(warmup_time_ms a, warmup_time_ms b) noexcept {
+    warmup_time_ms difference = 0;
+    if (!__builtin_sub_overflow(a, b, &difference)) return difference;
+    return b > 0 ? std::numeric_limits<warmup_time_ms>::min() : std::numeric_limits<warmup_time_ms>::max();
+}
+
+}  // namespace
 
 warmup_time_ms LeadTimeScheduler::lead_ms(double load_ms) const noexcept {
     const double expected_load_ms = std::isfinite(load_ms) && load_ms > 0.0 ? load_ms : 0.0;
@@ -78,11 +90,13 @@ void LeadTimeScheduler::plan(const warmup_plan_input& input, warmup_plan& out) {
     }
     const double load_ms =
         WARMUP_HAS_FIELD(input.estimate, warmup_performance_estimate, load_ms) ? input.estimate->load_ms : 0.0;
-    const warmup_time_ms warm_start_at_ms = prediction.warm_at_ms - lead_ms(load_ms);
+    // Any time a predictor answers is taken (one far in the past means at once): the arithmetic saturates instead of
+    // wrapping round.
+    const warmup_time_ms warm_start_at_ms = saturating_sub(prediction.warm_at_ms, lead_ms(load_ms));
     // Unloading at keep_until only to start loading again shortly after costs a load and saves little memory-time:
     // keep the model loaded through the predicted use instead.
     const bool gap_too_short = warm_start_at_ms <= prediction.keep_until_ms ||
-                               warm_start_at_ms - prediction.keep_until_ms < min_idle_to_unload_ms_;
+                               saturating_sub(warm_start_at_ms, prediction.keep_until_ms) < min_idle_to_unload_ms_;
     if (gap_too_short) {
         out.unload_at_ms = std::max(prediction.keep_until_ms, prediction.warm_keep_until_ms);
         return;

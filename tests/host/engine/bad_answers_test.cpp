@@ -1,6 +1,7 @@
 // The engine's checks on what plugins and the catalog hand it: a performance plugin answering NaN, infinite or
 // negative figures (org.warmup.test.garbage-performance from build/tests/bad-plugins) and a model larger than the
-// whole memory budget. Neither may block loads or charge the budget nonsense.
+// whole memory budget; a resource plugin (org.warmup.test.garbage-resource) naming victims that are not ready, failing,
+// or answering a budget above the configured one. None may block loads or charge the budget nonsense.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -109,6 +110,73 @@ TEST(OversizedModel, ADemandLoadWaitingForMemoryIsGivenUpWhenTheBudgetShrinksBel
 
     engine.request("c", 2000);  // nothing blocks the demand loads behind it: c evicts a and starts
     EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "c"}));
+}
+
+// A resource plugin whose pick_victim fails or names a model that is not ready: a failed call (counted), and the
+// host evicts the ready model idle the longest itself, so a demand load does not wait for an event that may never
+// come. One that says nothing is evictable is obeyed: the load waits.
+test::ManualEngineSetup full_budget_with_resource(const std::string& resource) {
+    test::ManualEngineSetup setup;
+    setup.components["resource"] = resource;
+    setup.components["predictor"] = "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: never}}";
+    setup.catalog = {"{model: '*', memory_mb: 1000, load_ms: 1000}"};
+    setup.options.memory_budget_mb = 2000;
+    setup.options.max_concurrent_loads = 2;
+    setup.options.breaker_failures = 5;
+    return setup;
+}
+
+class GarbageVictim : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GarbageVictim, CountsAsAFailureAndTheHostEvictsTheOldestIdleModel) {
+    test::ManualEngine engine(
+        full_budget_with_resource("{plugin: org.warmup.test.garbage-resource, params: {victim: " + GetParam() + "}}"));
+    engine.request("a", 0);
+    engine.complete_next_load(1000);
+    engine.request("b", 2000);
+    engine.complete_next_load(3000);
+    engine.request("a", 4000);  // a used after b: b is idle the longest
+
+    engine.request("c", 5000);  // the budget is full: one eviction, the plugin's answer is no use
+    EXPECT_EQ(engine.unloaded(), (std::vector<std::string>{"b"}));
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(engine.errors(ComponentKind::Resource), 1u);
+    engine.complete_next_load(6000);
+    EXPECT_EQ(engine.engine().counters().failed_requests, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Answers, GarbageVictim, ::testing::Values("out-of-range", "error"));
+
+TEST(GarbageVictim, NothingEvictableIsAnAnswerAndTheLoadWaits) {
+    test::ManualEngine engine(
+        full_budget_with_resource("{plugin: org.warmup.test.garbage-resource, params: {victim: none}}"));
+    engine.request("a", 0);
+    engine.complete_next_load(1000);
+    engine.request("b", 2000);
+    engine.complete_next_load(3000);
+    engine.request("c", 5000);
+    EXPECT_TRUE(engine.unloaded().empty());
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(engine.errors(ComponentKind::Resource), 0u);
+}
+
+class GarbageBudget : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GarbageBudget, AResourcePluginMayOnlyLowerTheBudget) {
+    test::ManualEngine engine(full_budget_with_resource(
+        "{plugin: org.warmup.test.garbage-resource, params: {victim: out-of-range, budget_factor: '" + GetParam() +
+        "'}}"));
+    EXPECT_DOUBLE_EQ(engine.engine().budget_mb(), 2000);  // the configured budget, not the answer
+    engine.engine().set_memory_budget_mb(3000, 0);
+    EXPECT_DOUBLE_EQ(engine.engine().budget_mb(), 3000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Answers, GarbageBudget, ::testing::Values("1e300", "2", "0", "-1", "nan"));
+
+TEST(GarbageBudget, ALowerBudgetIsTheOneEnforced) {
+    test::ManualEngine engine(full_budget_with_resource(
+        "{plugin: org.warmup.test.garbage-resource, params: {victim: none, budget_factor: '0.5'}}"));
+    EXPECT_DOUBLE_EQ(engine.engine().budget_mb(), 1000);
 }
 
 }  // namespace

@@ -104,12 +104,13 @@ class ManualEngine {
         engine_->on_events(std::span<const warmup_usage_event>(&event, 1), t_ms);
     }
 
-    /// Completes the oldest started load not yet completed, at t_ms, as a success taking load_ms.
-    void complete_next_load(int64_t t_ms, double load_ms = 1000) {
+    /// Completes the oldest started load not yet completed, at t_ms, as a success taking load_ms; memory_mb: what the
+    /// backend measured the model holds (0: it cannot tell).
+    void complete_next_load(int64_t t_ms, double load_ms = 1000, double memory_mb = 0) {
         ASSERT_LT(completed_, executor_.started.size()) << "no load is running";
         clock_.set(t_ms);
         const auto load = executor_.started[completed_++];
-        engine_->on_load_finished(load.model, load.ticket, true, load_ms, 0, t_ms);
+        engine_->on_load_finished(load.model, load.ticket, true, load_ms, memory_mb, t_ms);
     }
 
     /// Fails the oldest started load not yet completed, at t_ms, as a transient failure (the scheduler may plan a

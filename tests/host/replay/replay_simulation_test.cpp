@@ -800,6 +800,50 @@ TEST(ReplayArms, AnArmMayCompareAnotherBuildOfAPluginIdTheTopLevelUses) {
     EXPECT_EQ(arm_named(report, "candidate").cold_requests, 5u);  // unloaded a minute after each use
 }
 
+/// m requested 4 times, 3 minutes apart, kept 1 minute: every request cold. Arms "sane" (the sim backend) and
+/// "garbage" (a backend whose simulate_load answers `answer`).
+Scenario garbage_simulation_scenario(const std::string& answer) {
+    const std::string backend =
+        (fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "replay_garbage_simulation_backend.so").string();
+    Scenario s;
+    s.catalog = "  - {model: m, memory_mb: 1024, load_ms: 15000}\n";
+    s.predictor = "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 60000}}";
+    s.trace_lines = periodic("m", 0, 3 * kMinuteMs, 4);
+    s.arms = "  - {name: sane}\n  - {name: garbage, components: {backend: {path: \"" + backend +
+             "\", params: {answer: " + answer + "}}}}\n";
+    return s;
+}
+
+class GarbageSimulation : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GarbageSimulation, ALoadTimeThatIsNotOneIsCountedAsAPluginErrorAndTheCatalogsTimeIsUsed) {
+    // The arm is flagged (plugin_errors) and its figures stay sane: each load takes the catalog's 15 s.
+    spdlog::set_level(spdlog::level::err);
+    const ReplayReport report = replay(garbage_simulation_scenario(GetParam()));
+    const ArmResult& sane = arm_named(report, "sane");
+    const ArmResult& garbage = arm_named(report, "garbage");
+    EXPECT_EQ(sane.plugin_errors, 0u);
+    EXPECT_EQ(garbage.plugin_errors, 4u);  // one per load
+    EXPECT_EQ(garbage.cold_requests, 4u);
+    EXPECT_EQ(garbage.failed_requests, 0u);
+    EXPECT_DOUBLE_EQ(garbage.loaded_gb_h, sane.loaded_gb_h);
+    EXPECT_DOUBLE_EQ(garbage.cold_wait_p99_ms, sane.cold_wait_p99_ms);
+    EXPECT_EQ(plugin_error_warnings(report).size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Answers, GarbageSimulation, ::testing::Values("huge", "nan", "negative"));
+
+TEST(GarbageSimulation, AFailedSimulateLoadIsAFailedLoadCountedAsAPluginError) {
+    spdlog::set_level(spdlog::level::err);
+    const ReplayReport report = replay(garbage_simulation_scenario("error"));
+    const ArmResult& garbage = arm_named(report, "garbage");
+    EXPECT_GE(garbage.plugin_errors, 4u);  // every attempt, retries included
+    EXPECT_EQ(garbage.cold_requests, 4u);
+    EXPECT_GT(garbage.failed_requests,
+              0u);  // given up after the scheduler's attempts (the last may end with the trace)
+    EXPECT_EQ(plugin_error_warnings(report).size(), 1u);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Determinism.
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -279,6 +280,40 @@ TEST(LiveExperiment, AReloadWhoseNewArmFailsToStartLeavesTheRunningArmsAsTheyWer
     // The control loop goes on with both arms.
     ASSERT_TRUE(request_models(runtime, 20));
     EXPECT_EQ(wait_for_events(runtime, 20), 20u);
+    runtime.stop();
+}
+
+TEST(LiveExperiment, AnArmWhosePluginFailsIsReportedDegradedByName) {
+    // The arm's predictor throws on every call: the control arm's components stay ok, and the health list has an
+    // entry for the arm that says which of its plugins fails (an acting arm serves real traffic).
+    const std::string flaky =
+        (std::filesystem::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "engine_breaker_flaky_predictor.so").string();
+    LiveRuntime runtime(
+        load_config_text(config_text("arms:\n  - {name: broken, components: {predictor: {path: \"" + flaky + "\"}}}\n",
+                                     "{time_scale: 0}", "model"),
+                         "a.yaml", {}, {}));
+    runtime.start();
+    ASSERT_TRUE(request_models(runtime, 20));
+    ASSERT_EQ(wait_for_events(runtime, 20), 20u);
+    const auto find = [](const std::vector<ComponentHealth>& health, const std::string& name) {
+        const auto it = std::find_if(health.begin(), health.end(),
+                                     [&](const ComponentHealth& component) { return component.component == name; });
+        return it == health.end() ? std::optional<ComponentHealth>{} : std::optional<ComponentHealth>{*it};
+    };
+    std::optional<ComponentHealth> arm;
+    test::poll_until(
+        [&] {
+            arm = find(runtime.component_health(), "arm:broken");
+            return arm && arm->degraded;
+        },
+        std::chrono::seconds(10));
+    ASSERT_TRUE(arm.has_value());
+    EXPECT_TRUE(arm->degraded);
+    EXPECT_GT(arm->errors, 0u);
+    EXPECT_NE(arm->reason.find("predictor org.warmup.test.flaky-predictor"), std::string::npos) << arm->reason;
+    const std::vector<ComponentHealth> health = runtime.component_health();
+    ASSERT_TRUE(find(health, "predictor").has_value());
+    EXPECT_FALSE(find(health, "predictor")->degraded);  // the control arm's predictor is fine
     runtime.stop();
 }
 

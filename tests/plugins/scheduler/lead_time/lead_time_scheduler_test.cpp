@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "plugin_test_host.hpp"
 
 namespace warmup::test {
@@ -75,6 +77,24 @@ TEST(LeadTimeScheduler, DistantPrewarmUnloadsNowAndStartsOneLeadBeforeWarmAt) {
         EXPECT_EQ(plan.warm_ready_by_ms, kLastSeenMs + 540'000);
         EXPECT_EQ(plan.warm_unload_at_ms, kLastSeenMs + 726'000);
     }
+}
+
+TEST(LeadTimeScheduler, TimesAtTheEndsOfTheClockSaturateInsteadOfWrappingRound) {
+    // A pre-warm "long ago" (a predictor's bad answer) starts at once: one lead before it is the earliest time, not
+    // a time far in the future (signed overflow wrapped round to one).
+    PluginTestHost test_host = two_models_host();
+    auto scheduler = test_host.make<LeadTimeScheduler>();
+    constexpr warmup_time_ms kEarliest = std::numeric_limits<warmup_time_ms>::min();
+    const warmup_plan plan =
+        PlanCase(kLastSeenMs, kEarliest + 5, kLastSeenMs + 60'000).plan(*scheduler, WARMUP_TRIGGER_USED);
+    EXPECT_LE(plan.unload_at_ms, kLastSeenMs + 60'000);
+    EXPECT_TRUE(plan.warm_start_at_ms == WARMUP_TIME_NEVER || plan.warm_start_at_ms <= kLastSeenMs)
+        << plan.warm_start_at_ms;
+    // keep_until at the earliest time and a pre-warm far ahead: the gap between them is the longest one, not negative.
+    const warmup_plan far =
+        PlanCase(kEarliest, kLastSeenMs + 540'000, kLastSeenMs + 726'000).plan(*scheduler, WARMUP_TRIGGER_USED);
+    EXPECT_EQ(far.unload_at_ms, kEarliest);
+    EXPECT_EQ(far.warm_start_at_ms, kLastSeenMs + 536'800);
 }
 
 TEST(LeadTimeScheduler, ShortGapBetweenUnloadAndPrewarmIsMergedIntoOneStay) {

@@ -1,0 +1,46 @@
+// garbage_resource.cpp — a resource plugin that answers with nonsense, for the engine's checks on eviction and budget.
+// Built into build/tests/bad-plugins (never build/plugins).
+//
+// Params: victim: out-of-range | error | none (pick_victim names model 4,000,000,000, throws, or says nothing is
+//         evictable; default out-of-range);
+//         budget_factor: effective_budget_mb answers the configured budget times this (default 1; NaN with "nan").
+// Admits every load and lets it evict. Threading: the host calls it on its control thread only; no locks.
+#include <limits>
+#include <string>
+#include <warmup/sdk/plugin.hpp>
+
+namespace {
+
+class GarbageResource final : public warmup::sdk::Resource {
+  public:
+    GarbageResource(warmup::sdk::Host host, warmup::sdk::Params& params)
+        : Resource(host),
+          victim_(params.get_choice("victim", "out-of-range", {"out-of-range", "error", "none"})),
+          budget_factor_(params.get_string("budget_factor", "1")) {}
+
+    double effective_budget_mb(double configured_budget_mb) override {
+        if (budget_factor_ == "nan") return std::numeric_limits<double>::quiet_NaN();
+        return configured_budget_mb * std::stod(budget_factor_);
+    }
+    void admit(const warmup_admission_request& /*request*/, warmup_admission& out) override {
+        out.admit = 1;
+        out.may_evict = 1;
+    }
+    void on_ready(warmup_model_index, double, double, warmup_time_ms) override {}
+    void on_used(warmup_model_index, warmup_time_ms) override {}
+    void on_removed(warmup_model_index, warmup_time_ms) override {}
+    warmup_model_index pick_victim(warmup_time_ms /*now_ms*/) override {
+        if (victim_ == "error") throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL, "no victim today");
+        if (victim_ == "none") return WARMUP_NO_MODEL;
+        return 4'000'000'000u;
+    }
+
+  private:
+    std::string victim_;
+    std::string budget_factor_;
+};
+
+}  // namespace
+
+WARMUP_PLUGIN(GarbageResource, "org.warmup.test.garbage-resource", "1.0.0",
+              "Test only: names models that are not ready as victims, fails, or answers a budget it may not")
