@@ -209,6 +209,11 @@ void OllamaBackend::throw_for(const Exchange& exchange, const std::string& actio
     const std::string server_text = server_error_text(exchange.body);
     const std::string answer =
         exchange.request_line + " answered HTTP " + std::to_string(exchange.status) + ": " + server_text;
+    if (exchange.status == 404 && ollama_name.empty())  // no model named: the endpoint itself was not found
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
+                         where + ": " + answer +
+                             "; the endpoint was not found (an Ollama older than it, a path prefix in params.base_url "
+                             "that does not lead to Ollama, or a proxy whose server is away)");
     if (exchange.status == 404) {
         const std::string mapping = catalog_name == ollama_name
                                         ? std::string()

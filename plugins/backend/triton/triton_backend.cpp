@@ -159,6 +159,10 @@ double TritonBackend::load(const warmup_model_info& model, const warmup_cancel_t
                              " on Triton: a Triton model name is a directory name and cannot contain '/'; map the "
                              "catalog name to a repository model name with params.model_names");
     reclaim_from_cleanup(repository_model);
+    {
+        std::lock_guard lock(lingering_mutex_);
+        lingering_unloads_.erase(repository_model);  // loaded again: held by this load from now
+    }
     bool others_held = false;
     if (sdk::is_cancelled(&cancel) || !holders_.begin_load(repository_model, catalog_name, cancel, others_held))
         throw sdk::Error(WARMUP_ERROR_CANCELLED, "load of " + description + " on Triton cancelled before it started");
@@ -289,7 +293,17 @@ void TritonBackend::unload(const warmup_model_info& model) {
                                                        description + ": " + unloaded.answer.transport_error);
     if (unloaded.answer.status != 200)
         throw repository_call_error("unload", "POST", url(unload_path), unloaded.answer, description);
-    wait_until_unloaded(repository_model, description, started);
+    try {
+        wait_until_unloaded(repository_model, description, started);
+    } catch (const sdk::Error& error) {
+        // Accepted, not over by the deadline: Triton still holds the model. The host keeps its memory charged (a
+        // failed unload) until a listing no longer finds it: listings report it until the index lets it go.
+        if (error.code() == WARMUP_ERROR_TIMEOUT) {
+            std::lock_guard lock(lingering_mutex_);
+            lingering_unloads_[repository_model] = catalog_name;
+        }
+        throw;
+    }
 }
 
 void TritonBackend::wait_until_unloaded(const std::string& repository_model, const std::string& description,
@@ -401,10 +415,12 @@ void TritonBackend::cleanup_loop() {
 }
 
 std::vector<sdk::ResidentModel> TritonBackend::list_resident() {
-    // Model repository extension: POST v2/repository/index {"ready": true} answers [{"name", "version", "state"}].
+    // Model repository extension: POST v2/repository/index {} answers [{"name", "version", "state"}] for every model
+    // of the repository. A model holds memory while READY and while UNLOADING (its requests in flight finish first):
+    // an unload that failed on its deadline (still UNLOADING) must stay charged until Triton has let the model go.
     const std::string index_path = "/v2/repository/index";
     const uint64_t listing_started = holders_.listing_started();
-    const RequestOutcome index = send("POST", index_path, R"({"ready":true})", config_.request_timeout_ms, nullptr);
+    const RequestOutcome index = send("POST", index_path, "{}", config_.request_timeout_ms, nullptr);
     if (index.interrupt == Interrupt::DeadlinePassed)
         throw sdk::Error(WARMUP_ERROR_TIMEOUT, "Triton did not answer POST " + url(index_path) +
                                                    " (the listing of its ready models) within request_timeout_ms=" +
@@ -417,28 +433,47 @@ std::vector<sdk::ResidentModel> TritonBackend::list_resident() {
     const nlohmann::json parsed = nlohmann::json::parse(index.answer.body, nullptr, /*allow_exceptions=*/false);
     if (!parsed.is_array())
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "POST " + url(index_path) + " answered without a JSON array");
-    std::set<std::string> ready;
-    for (const auto& entry : parsed)
-        if (entry.is_object() && entry.value("state", std::string()) == "READY" && entry.contains("name") &&
-            entry["name"].is_string())
-            ready.insert(entry["name"].get<std::string>());
+    std::set<std::string> ready;     // READY
+    std::set<std::string> resident;  // READY or UNLOADING: the model still holds memory
+    for (const auto& entry : parsed) {
+        if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string()) continue;
+        const std::string state = entry.value("state", std::string());
+        if (state == "READY") ready.insert(entry["name"].get<std::string>());
+        if (state == "READY" || state == "UNLOADING") resident.insert(entry["name"].get<std::string>());
+    }
 
-    std::vector<sdk::ResidentModel> resident;
-    std::set<std::string> reported;
+    std::vector<sdk::ResidentModel> listed;
+    std::set<std::string> lingering_reported;
+    {
+        // Unloads that failed on their deadline: reported under the name that unloaded them while Triton still holds
+        // them (the host keeps their memory charged), forgotten once it does not.
+        std::lock_guard lock(lingering_mutex_);
+        for (auto lingering = lingering_unloads_.begin(); lingering != lingering_unloads_.end();) {
+            if (resident.count(lingering->first) == 0) {
+                lingering = lingering_unloads_.erase(lingering);
+                continue;
+            }
+            listed.push_back({lingering->second, 0.0});
+            lingering_reported.insert(lingering->first);
+            ++lingering;
+        }
+    }
+
+    std::set<std::string> reported = lingering_reported;
     const uint32_t count = host().model_count();
     for (warmup_model_index index_of_model = 0; index_of_model < count; ++index_of_model) {
         const auto info = host().model_info(index_of_model);
         if (!info) continue;
         const std::string catalog_name = name_of(*info);
         const std::string repository_model = repository_name(catalog_name);
-        if (ready.count(repository_model) == 0) continue;
+        if (ready.count(repository_model) == 0 || lingering_reported.count(repository_model) != 0) continue;
         reported.insert(repository_model);
         // Every catalog name holding the model is reported; one nobody holds (another client loaded it) goes by the
         // first catalog name mapped to it, which holds it from now (adopted once, not once per name).
         const std::vector<std::string> holders = holders_.holders(repository_model);
         const bool holds = std::find(holders.begin(), holders.end(), catalog_name) != holders.end();
         if (holds || (holders.empty() && holders_.adopt(repository_model, catalog_name)))
-            resident.push_back({catalog_name, 0.0});
+            listed.push_back({catalog_name, 0.0});
     }
     holders_.forget_gone(listing_started, ready);
     for (const std::string& name : ready) {
@@ -446,9 +481,9 @@ std::vector<sdk::ResidentModel> TritonBackend::list_resident() {
         const auto& names = config_.model_names.entries();
         const bool mapped =
             std::any_of(names.begin(), names.end(), [&](const auto& mapping) { return mapping.second == name; });
-        if (!mapped) resident.push_back({name, 0.0});
+        if (!mapped) listed.push_back({name, 0.0});
     }
-    return resident;
+    return listed;
 }
 
 }  // namespace warmup::plugins

@@ -122,6 +122,11 @@ class TritonBackend final : public sdk::Backend {
     TritonBackendConfig config_;
     sdk::HttpClient client_;  // config_.endpoint with the connection settings; immutable after construction
 
+    /// Repository model -> the catalog name whose unload Triton accepted but had not finished by request_timeout_ms
+    /// (still READY or UNLOADING in the index): listings report it under that name until the index no longer holds
+    /// it, so the host keeps its memory charged meanwhile; a new load of it ends that. Guarded by lingering_mutex_.
+    std::map<std::string, std::string> lingering_unloads_;
+    mutable std::mutex lingering_mutex_;
     mutable std::mutex orphan_mutex_;
     std::condition_variable orphan_changed_;
     /// Repository model name -> when the cleanup stops waiting for it to become ready. Guarded by orphan_mutex_.

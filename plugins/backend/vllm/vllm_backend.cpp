@@ -1,6 +1,7 @@
 #include "vllm_backend.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -45,8 +46,20 @@ std::string server_error_text(const std::string& body) {
 bool is_missing_route(const sdk::HttpResponse& answer) {
     if (!answer.answered() || answer.status != 404) return false;
     const Json parsed = Json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
-    return !parsed.is_object() ||
-           (parsed.contains("detail") && !parsed.contains("message") && !parsed.contains("error"));
+    return parsed.is_object() && parsed.contains("detail") && !parsed.contains("message") && !parsed.contains("error");
+}
+
+/// vLLM's answer to an unload of an adapter it does not hold: 404 with its error JSON ("... cannot be found").
+bool adapter_not_held(const sdk::HttpResponse& answer) {
+    return answer.answered() && answer.status == 404 && !is_missing_route(answer) &&
+           !Json::parse(answer.body, nullptr, /*allow_exceptions=*/false).is_discarded();
+}
+
+/// A 404 whose body is not JSON did not come from vLLM (its routes answer JSON): a proxy or ingress in front of it,
+/// typically while the server restarts. Not a missing route, and not a model the server lacks.
+bool is_foreign_404(const sdk::HttpResponse& answer) {
+    if (!answer.answered() || answer.status != 404) return false;
+    return Json::parse(answer.body, nullptr, /*allow_exceptions=*/false).is_discarded();
 }
 
 /// The sdk::Error for an exchange that did not succeed. `what` is e.g. "load of adapter 'x'"; `missing_route_hint`
@@ -74,6 +87,11 @@ bool is_missing_route(const sdk::HttpResponse& answer) {
     if (is_missing_route(answer))
         throw sdk::Error(WARMUP_ERROR_UNSUPPORTED, where + ": " + text + "; the server does not offer this endpoint (" +
                                                        missing_route_hint + ")");
+    if (is_foreign_404(answer))
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
+                         where + ": " + text +
+                             "; not vLLM's answer (its routes answer JSON): a proxy in front of a "
+                             "server that is not there, or restarting?");
     warmup_status code = WARMUP_ERROR_UNAVAILABLE;  // 5xx and anything unexpected: a retry may succeed
     if (answer.status == 404)
         code = WARMUP_ERROR_NOT_FOUND;
@@ -301,7 +319,9 @@ void VllmBackend::load_adapter(const Server& server, std::string_view name, cons
     throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
                      "vLLM " + server.client.endpoint().url + ": " + what + ": " + loaded.request_line +
                          " answered HTTP " + std::to_string(loaded.status) + " but GET /v1/models does not list it" +
-                         (cleanup.succeeded() ? "; unloaded what was left of it" : "; could not unload what is left"));
+                         (cleanup.succeeded()         ? "; unloaded what was left of it"
+                          : adapter_not_held(cleanup) ? "; the server holds nothing of it"
+                                                      : "; could not unload what is left"));
 }
 
 void VllmBackend::unload(const warmup_model_info& model) {
@@ -317,7 +337,7 @@ void VllmBackend::unload(const warmup_model_info& model) {
     const sdk::HttpResponse answer =
         server.client.post("/v1/unload_lora_adapter", Json{{"lora_name", name}}.dump(), request_timeout_ms_);
     // vLLM answers 404 "... cannot be found" for an adapter it does not hold: it is certainly not resident.
-    if (answer.succeeded() || (answer.status == 404 && !is_missing_route(answer))) {
+    if (answer.succeeded() || adapter_not_held(answer)) {
         record_change(server, [&](SeenState& seen) { seen.adapters.erase(name); });
         return;
     }
@@ -343,6 +363,7 @@ std::vector<sdk::ResidentModel> VllmBackend::list_resident() {
         if (!known) resident.push_back({name, memory_mb});
     };
     std::size_t servers_asked = 0;
+    [[maybe_unused]] std::size_t servers_without_endpoint = 0;  // read by the assert below
     std::optional<sdk::Error> first_failure;
     for (const Server& server : servers_) {
         uint64_t changes_before = 0;
@@ -370,9 +391,12 @@ std::vector<sdk::ResidentModel> VllmBackend::list_resident() {
                 seen.adapters = now.adapters;
             }
         } catch (const sdk::Error& error) {
-            // A server without the endpoints makes listing impossible for this configuration: the host stops asking.
-            if (error.code() == WARMUP_ERROR_UNSUPPORTED) throw;
-            if (!first_failure) first_failure = error;
+            // One server without the endpoint (started without the flags, or replaced by one that was) does not stop
+            // the others' listing; only when none has it is listing impossible (below).
+            if (error.code() == WARMUP_ERROR_UNSUPPORTED) ++servers_without_endpoint;
+            if (!first_failure ||
+                (first_failure->code() == WARMUP_ERROR_UNSUPPORTED && error.code() != WARMUP_ERROR_UNSUPPORTED))
+                first_failure = error;
             host().warn(std::string(error.what()) + "; its models are reported as last seen until it answers");
             std::lock_guard lock(seen_mutex_);
             now = seen_[index_of(server)];
@@ -383,8 +407,13 @@ std::vector<sdk::ResidentModel> VllmBackend::list_resident() {
         for (const std::string& name : models_served_by(server))
             add(name, memory_metric_.empty() || !answered ? 0.0 : metric_memory_mb(server, name));
     }
-    // No server answered: nothing is known, so the host changes nothing this round.
-    if (servers_asked == 0 && first_failure) throw *first_failure;
+    // No server answered: nothing is known, so the host changes nothing this round. That failure is UNSUPPORTED
+    // (the host stops asking) only when no server has the endpoint; otherwise the first other failure (the host asks
+    // again). A server that fails while another answers is a warning (above): its models are reported as last seen.
+    if (servers_asked == 0 && first_failure) {
+        assert(servers_without_endpoint == servers_.size() || first_failure->code() != WARMUP_ERROR_UNSUPPORTED);
+        throw *first_failure;
+    }
     return resident;
 }
 

@@ -360,6 +360,26 @@ TEST_F(OllamaBackendTest, ListingFailsWhenOllamaCannotBeAsked) {
     EXPECT_NE(message.find("GET /api/ps"), std::string::npos) << message;
 }
 
+TEST_F(OllamaBackendTest, AListingAnswered404SaysTheEndpointWasNotFoundNotThatAModelIsMissing) {
+    // A server without /api/ps (an older Ollama, or what a wrong path prefix leads to) answers 404 as Go's default
+    // handler does. No model is named, so the error must not tell the operator to pull one.
+    httplib::Server elsewhere;
+    elsewhere.Get(".*", [](const httplib::Request&, httplib::Response& response) {
+        response.status = 404;
+        response.set_content("404 page not found", "text/plain");
+    });
+    const int port = elsewhere.bind_to_any_port("127.0.0.1");
+    std::thread serving([&] { elsewhere.listen_after_bind(); });
+    test::poll_until([&] { return elsewhere.is_running(); }, std::chrono::seconds(5), std::chrono::milliseconds(1));
+    auto backend = make_backend(host, "base_url: http://127.0.0.1:" + std::to_string(port) + "\n");
+    const std::string message = error_message([&] { (void)backend->list_resident(); }, WARMUP_ERROR_UNAVAILABLE);
+    elsewhere.stop();
+    serving.join();
+    EXPECT_NE(message.find("GET /api/ps answered HTTP 404"), std::string::npos) << message;
+    EXPECT_NE(message.find("the endpoint was not found"), std::string::npos) << message;
+    EXPECT_EQ(message.find("ollama pull"), std::string::npos) << message;
+}
+
 TEST_F(OllamaBackendTest, KeepAliveRefreshReassertsOnlyModelsTheHostLoadedAndOllamaStillHolds) {
     auto backend = make_backend(host, base_url_yaml() + "keep_alive_refresh_ms: 0");
     (void)backend->load(model("llama3:8b"), kNeverCancel);

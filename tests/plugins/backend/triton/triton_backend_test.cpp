@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "backend_test_support.hpp"
 #include "fake_triton.hpp"
@@ -121,6 +122,26 @@ TEST(TritonBackend, AnUnloadStillUnderwayAfterTheRequestTimeoutIsTimeoutNamingTh
     const auto error = warmup::test::sdk_error_of([&] { backend->unload(host.info("m")); });
     EXPECT_EQ(error.code(), WARMUP_ERROR_TIMEOUT);
     EXPECT_TRUE(contains(error.what(), "still lists it as UNLOADING after request_timeout_ms=200")) << error.what();
+}
+
+TEST(TritonBackend, AnUnloadStillUnderwayAtItsDeadlineIsListedUntilTritonHasLetTheModelGo) {
+    // The host keeps a failed unload's memory charged until a listing no longer finds the model: the listing must
+    // find it while the index says UNLOADING, and not after.
+    FakeTriton fake;
+    PluginTestHost host;
+    auto backend = make_backend(host, params_for(fake, "request_timeout_ms: 200"));
+    (void)backend->load(host.info("m"), kNeverCancel);
+    fake.unloads_take(milliseconds(1500));
+    const auto unload_error = warmup::test::sdk_error_of([&] { backend->unload(host.info("m")); });
+    ASSERT_EQ(unload_error.code(), WARMUP_ERROR_TIMEOUT);
+    const auto listed = [&] {
+        std::vector<std::string> names;
+        for (const auto& model : backend->list_resident()) names.push_back(model.name);
+        return names;
+    };
+    EXPECT_EQ(listed(), std::vector<std::string>{"m"});
+    std::this_thread::sleep_for(milliseconds(1600));  // Triton is done: the index says UNAVAILABLE
+    EXPECT_TRUE(listed().empty());
 }
 
 TEST(TritonBackend, AnUnloadTritonDoesNotAnswerInTimeIsTimeoutNotUnreachable) {

@@ -60,6 +60,11 @@ class FakeVllm {
                 error(response, forced_status_, "Forced", "answered by the test");
                 return httplib::Server::HandlerResponse::Handled;
             }
+            if (proxy_404_) {  // a proxy or ingress whose upstream is gone: HTML, not vLLM's JSON
+                response.status = 404;
+                response.set_content("<html><body>404 Not Found</body></html>", "text/html");
+                return httplib::Server::HandlerResponse::Handled;
+            }
             if (!api_key_.empty() && request.get_header_value("Authorization") != "Bearer " + api_key_) {
                 response.status = 401;
                 response.set_content(R"({"error": "Unauthorized"})", "application/json");
@@ -112,6 +117,11 @@ class FakeVllm {
     /// Every request from now on is answered with this status and an error object (0: served normally again).
     void answer_every_request_with(int status) {
         locked([&] { forced_status_ = status; });
+    }
+    /// Every request from now on is answered 404 with an HTML page, as a proxy in front of a server that is gone
+    /// answers (false: served normally again).
+    void answer_as_a_proxy_without_upstream(bool on) {
+        locked([&] { proxy_404_ = on; });
     }
     /// Awake with the model's weights in GPU memory (after a level-2 sleep, only once they were reloaded).
     [[nodiscard]] bool serves_with_its_weights() {
@@ -292,6 +302,7 @@ class FakeVllm {
     int held_now_ = 0;
     std::string api_key_;
     int forced_status_ = 0;
+    bool proxy_404_ = false;
     std::string metrics_text_;
     std::map<std::string, std::string> adapters_;  // name -> path
     std::set<std::string> adapter_paths_;

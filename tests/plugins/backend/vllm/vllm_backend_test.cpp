@@ -166,6 +166,50 @@ TEST(VllmSleepModeFailures, AServerThatCannotBeAskedIsReportedAsLastSeenAndTheOt
     EXPECT_EQ(names(), std::set<std::string>{"qwen-7b"});
 }
 
+TEST(VllmSleepModeFailures, AProxysHtml404IsAServerThatCannotBeAskedNotAMissingEndpoint) {
+    // One server's proxy answers 404 with an HTML page while the server restarts: that server's models are reported
+    // as last seen, the other server is still listed, and listing is not given up (UNSUPPORTED would stop it for
+    // good). Once the proxy has its upstream again, the server is listed as it is.
+    test::PluginTestHost host;
+    FakeVllm healthy(/*dev_mode=*/true, /*runtime_lora=*/false);
+    FakeVllm restarting(/*dev_mode=*/true, /*runtime_lora=*/false);
+    auto backend = make_backend(host, "mode: sleep\nwake_poll_ms: 10\nservers: {'llama-8b': '" + healthy.url() +
+                                          "', 'qwen-7b': '" + restarting.url() + "'}");
+    (void)backend->load(host.info(host.model("qwen-7b")), kNeverCancel);
+    restarting.answer_as_a_proxy_without_upstream(true);
+    healthy.set_sleeping(false);  // woken behind the backend's back
+    const auto names = [&] {
+        std::set<std::string> listed;
+        for (const auto& model : backend->list_resident()) listed.insert(model.name);
+        return listed;
+    };
+    EXPECT_EQ(names(), (std::set<std::string>{"llama-8b", "qwen-7b"}));
+
+    // Alone, the proxy's 404 is UNAVAILABLE (asked again next time), for a listing and for a load.
+    auto alone = make_backend(host, "mode: sleep\nservers: {'qwen-7b': '" + restarting.url() + "'}");
+    const sdk::Error listing = sdk_error_of([&] { (void)alone->list_resident(); });
+    EXPECT_EQ(listing.code(), WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_TRUE(contains(listing.what(), "not vLLM's answer")) << listing.what();
+    EXPECT_EQ(sdk_error_of([&] { (void)alone->load(host.info(host.model("qwen-7b")), kNeverCancel); }).code(),
+              WARMUP_ERROR_UNAVAILABLE);
+
+    restarting.answer_as_a_proxy_without_upstream(false);
+    restarting.set_sleeping(true);
+    EXPECT_EQ(names(), std::set<std::string>{"llama-8b"});
+}
+
+TEST(VllmSleepModeFailures, OneServerWithoutTheSleepEndpointsDoesNotStopTheOthersListing) {
+    test::PluginTestHost host;
+    FakeVllm with(/*dev_mode=*/true, /*runtime_lora=*/false);
+    FakeVllm without(/*dev_mode=*/false, /*runtime_lora=*/false);
+    auto backend = make_backend(
+        host, "mode: sleep\nservers: {'llama-8b': '" + with.url() + "', 'qwen-7b': '" + without.url() + "'}");
+    with.set_sleeping(false);
+    const auto resident = backend->list_resident();
+    ASSERT_EQ(resident.size(), 1u);
+    EXPECT_EQ(resident[0].name, "llama-8b");
+}
+
 TEST(VllmSleepModeFailures, ListingFailsWhenNoServerCanBeAsked) {
     test::PluginTestHost host;
     const std::string url = closed_url();
@@ -262,6 +306,8 @@ TEST_F(VllmLoraMode, AHalfLoadedAdapterFailsTheLoadAndIsUnloadedAgain) {
     EXPECT_EQ(error.code(), WARMUP_ERROR_UNAVAILABLE);
     EXPECT_TRUE(contains(error.what(), "answered HTTP 200 but GET /v1/models does not list it")) << error.what();
     EXPECT_EQ(fake.count("POST", "/v1/unload_lora_adapter"), 1u);
+    // The cleanup's 404 "cannot be found" says the server holds nothing of it.
+    EXPECT_TRUE(contains(error.what(), "the server holds nothing of it")) << error.what();
 }
 
 TEST_F(VllmLoraMode, AnAdapterPathTheServerCannotFindIsNotFound) {
