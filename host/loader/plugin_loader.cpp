@@ -1,6 +1,7 @@
 #include "loader/plugin_loader.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -104,6 +105,7 @@ void PluginLoader::scan_directories() {
     // Reads every library's descriptor once per scan. Libraries that fail to open are skipped here (with a log line)
     // and only become an error if the configuration asks for them by path.
     id_to_file_.clear();
+    ambiguous_ids_.clear();
     scanned_stamps_ = directory_stamps();
     for (const auto& dir : plugin_dirs_) {
         std::error_code error;
@@ -112,16 +114,21 @@ void PluginLoader::scan_directories() {
         for (const auto& entry : fs::directory_iterator(dir, error))
             if (entry.is_regular_file() && entry.path().extension() == ".so") files.push_back(entry.path());
         std::sort(files.begin(), files.end());
+        std::map<std::string, std::vector<fs::path>> in_this_dir;
         for (const auto& file : files) {
             try {
                 // Before dlopen: opening a library runs its constructors.
                 require_safe_plugin_path(file);
                 auto library = PluginLibrary::open(file, file, {});
-                id_to_file_.try_emplace(library->id(), file);  // first directory wins
+                in_this_dir[library->id()].push_back(file);
             } catch (const std::exception& failure) {
                 spdlog::warn("PLUGIN_LOAD_ERROR skipping '{}' while scanning plugin directories: {}", file.string(),
                              failure.what());
             }
+        }
+        for (auto& [id, declaring] : in_this_dir) {
+            if (!id_to_file_.try_emplace(id, declaring.front()).second) continue;  // an earlier folder provides it
+            if (declaring.size() > 1) ambiguous_ids_[id] = std::move(declaring);
         }
     }
     scanned_ = true;
@@ -144,6 +151,12 @@ std::optional<fs::path> PluginLoader::find_by_id(const std::string& id) {
     return known();
 }
 
+std::vector<fs::path> PluginLoader::files_declaring(const std::string& id) const {
+    std::lock_guard lock(mutex_);
+    const auto ambiguous = ambiguous_ids_.find(id);
+    return ambiguous == ambiguous_ids_.end() ? std::vector<fs::path>{} : ambiguous->second;
+}
+
 // Long: a library's trust checks in the order their errors are reported (file, SHA-256 pin, copy, ABI, kind, id).
 std::shared_ptr<PluginLibrary> PluginLoader::load(const PluginRef& ref, uint32_t expected_kind, bool replacing_id) {
     fs::path file = ref.path;
@@ -158,6 +171,14 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const PluginRef& ref, uint32_t
             }
             throw PluginLoadError(fmt::format("{}: no plugin with id '{}' in the plugin directories [{}]", ref.where,
                                               ref.id, dirs.empty() ? "none configured" : dirs));
+        }
+        if (const std::vector<fs::path> declaring = files_declaring(ref.id); declaring.size() > 1) {
+            std::vector<std::string> names;
+            for (const fs::path& candidate : declaring) names.push_back(candidate.filename().string());
+            throw PluginLoadError(fmt::format(
+                "{}: plugin id '{}' is declared by {} libraries in {} ({}): which one is meant cannot be told; remove "
+                "all but one, or name one with path:",
+                ref.where, ref.id, names.size(), declaring.front().parent_path().string(), fmt::join(names, ", ")));
         }
         file = *found;
     }

@@ -55,15 +55,20 @@ class PluginLoader {
 
   private:
     void scan_directories();
+    /// The libraries of one folder that declare `id` when there are several (empty otherwise), from the last scan.
+    [[nodiscard]] std::vector<std::filesystem::path> files_declaring(const std::string& id) const;
 
     std::vector<std::filesystem::path> plugin_dirs_;
     std::filesystem::path cache_dir_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     /// Each plugin directory's modification time at the last scan (nullopt: not a readable folder then).
     [[nodiscard]] std::vector<std::optional<std::filesystem::file_time_type>> directory_stamps() const;
     bool scanned_ = false;
     std::vector<std::optional<std::filesystem::file_time_type>> scanned_stamps_;
-    std::map<std::string, std::filesystem::path> id_to_file_;     // from the directory scan
+    std::map<std::string, std::filesystem::path> id_to_file_;  // from the directory scan
+    /// Ids that more than one library of the folder that provides them declares (from the scan): which file would be
+    /// loaded would depend on file names, so naming such an id is refused, listing the files.
+    std::map<std::string, std::vector<std::filesystem::path>> ambiguous_ids_;
     std::map<std::string, std::weak_ptr<PluginLibrary>> by_sha_;  // content -> loaded library
     std::map<std::string, std::weak_ptr<PluginLibrary>> by_id_;   // id -> the library that holds it now
 };

@@ -191,12 +191,14 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
     ComponentHealth state;
     state.component = "state";
     std::string restore_problem;
+    std::string export_problem;
     {
         std::lock_guard lock(state_mutex_);
         state.errors = state_write_errors_;
         state.last_error = last_state_error_;
         state.last_error_unix_ms = last_state_error_unix_ms_;
         restore_problem = start_restore_problem_;
+        export_problem = last_export_problem_;
     }
     if (!state_store_) {
         state.reason = "";  // disabled is a choice, not a fault
@@ -208,6 +210,11 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
                               "): events are refused (503) until it can");
         if (recent(now_ms, state.last_error_unix_ms))
             reasons.push_back("the last snapshot could not be written: " + state.last_error);
+        if (!export_problem.empty())
+            reasons.push_back(
+                "the last snapshot or backup lacks what a plugin could not export (a restart would start "
+                "it without what it learned): " +
+                export_problem);
         state.degraded = !reasons.empty();
         state.reason = fmt::format("{}", fmt::join(reasons, "; "));
     }

@@ -738,6 +738,9 @@ class LiveRuntime {
     int64_t journal_failure_logged_ms_ = 0;        // journal thread: when a failing journal was last logged (unix ms)
     std::string last_state_error_;                 // under state_mutex_
     int64_t last_state_error_unix_ms_ = 0;         // under state_mutex_
+    /// What the last capture of the state could not export (a plugin's export failed: a restart would start that
+    /// plugin without what it learned); empty when it exported everything. Under state_mutex_.
+    std::string last_export_problem_;
     // Why the state restored at start is not the newest one (corrupt snapshots skipped); "" when it is. Shown as a
     // degraded "state" component until an operator's restore-state succeeds. Under state_mutex_.
     std::string start_restore_problem_;

@@ -248,6 +248,10 @@ void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* not
         return problems_here;
     });
     for (const auto& problem : problems) spdlog::error("STATE_EXPORT_ERROR {}", problem);
+    {
+        std::lock_guard lock(state_mutex_);
+        last_export_problem_ = fmt::format("{}", fmt::join(problems, "; "));
+    }
     if (notes != nullptr) notes->insert(notes->end(), problems.begin(), problems.end());
 }
 

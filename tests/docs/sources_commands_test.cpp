@@ -71,7 +71,7 @@ TEST(SourcesCommands, TheSourcesCommandsWorkAsWritten) {
     const auto status = run.wait_exit(90s);
     ASSERT_TRUE(status.has_value()) << run.log();
     EXPECT_TRUE(status->exited && status->code == 0) << "exit " << status->code << "\n" << script << "\n" << run.log();
-    EXPECT_TRUE(std::filesystem::exists(dir.path() / "warmup-sources/state/sources/gateway-log/position.json"));
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "warmup-sources/state/sources/sources/gateway-log/position.json"));
     EXPECT_NE(run.log().find("SOURCE_BAD_RECORD source 'gateway-log'"), std::string::npos) << run.log();
     EXPECT_NE(run.log().find("gateway-log        org.warmup.source.tail@1.0.0"), std::string::npos) << run.log();
 }

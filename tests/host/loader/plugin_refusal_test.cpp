@@ -143,6 +143,28 @@ TEST(PluginRefusal, TwoFilesDeclaringTheSameId) {
                            first.string() + "' (ids must be unique)");
 }
 
+TEST(PluginRefusal, AnIdTwoLibrariesOfOneFolderDeclareIsAmbiguousByIdButEachLoadsByPath) {
+    // Which file the id meant would depend on file names (a newer build copied in beside the old one under another
+    // name): refused, naming both. An earlier folder's library of that id still wins, as a search path does.
+    const TempDir folder("warmup-loader-test");
+    fs::copy_file(bad_plugin("c_predictor.so"), folder.path() / "m_predictor.so");
+    fs::copy_file(bad_plugin("c_predictor_v2.so"), folder.path() / "z_predictor_v2.so");
+    PluginLoader loader({folder.path()});
+    const PluginRef by_id{
+        .id = "org.warmup.test.c-predictor", .path = {}, .sha256_pin = {}, .where = "components.predictor"};
+    const std::string message = message_of<PluginLoadError>([&] { loader.load(by_id, WARMUP_KIND_PREDICTOR); });
+    EXPECT_EQ(message, "components.predictor: plugin id 'org.warmup.test.c-predictor' is declared by 2 libraries in " +
+                           folder.path().string() +
+                           " (m_predictor.so, z_predictor_v2.so): which one is meant cannot be told; remove all but "
+                           "one, or name one with path:");
+    EXPECT_EQ(loader.load(by_path(folder.path() / "z_predictor_v2.so"), WARMUP_KIND_PREDICTOR)->version(), "2.0.0");
+
+    const TempDir first("warmup-loader-test");
+    fs::copy_file(bad_plugin("c_predictor.so"), first.path() / "c_predictor.so");
+    PluginLoader searched({first.path(), folder.path()});
+    EXPECT_EQ(searched.load(by_id, WARMUP_KIND_PREDICTOR)->version(), "1.0.0");
+}
+
 TEST(PluginRefusal, SameIdIsAllowedWhenReplacingForHotSwap) {
     PluginLoader loader({});
     auto old_version = loader.load(by_path(bad_plugin("c_predictor.so")), WARMUP_KIND_PREDICTOR);

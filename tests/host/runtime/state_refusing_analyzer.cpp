@@ -5,7 +5,8 @@
 // ("org.warmup.state.usage-pattern/1"), so the host tries a hand-off from the running usage-pattern analyzer into it,
 // and its import_state throws: the reload must fail at stage "state" and leave the running set untouched. With params
 // {refuse_import: false} it accepts (and ignores) any state instead, and still exports an empty one, which the real
-// analyzer refuses: the rollback test's running instance whose state the taken-back one cannot read.
+// analyzer refuses: the rollback test's running instance whose state the taken-back one cannot read. With
+// {refuse_export: true} its export throws (a snapshot that lacks what it learned).
 //
 // Apart from that defect it is a working (minimal) analyzer: per-model request counts and last/previous arrival, no
 // histogram, no calendar, no followers — so that if a host wrongly published it anyway, the pipeline would still run.
@@ -19,7 +20,9 @@ namespace {
 class StateRefusingAnalyzer final : public warmup::sdk::Analyzer {
   public:
     StateRefusingAnalyzer(warmup::sdk::Host host, warmup::sdk::Params& params)
-        : Analyzer(host), refuse_import_(params.get_bool("refuse_import", true)) {}
+        : Analyzer(host),
+          refuse_import_(params.get_bool("refuse_import", true)),
+          refuse_export_(params.get_bool("refuse_export", false)) {}
 
     void observe(std::span<const warmup_usage_event> events) override {
         for (const auto& event : events) {
@@ -57,7 +60,10 @@ class StateRefusingAnalyzer final : public warmup::sdk::Analyzer {
 
     /// The schema of org.warmup.analyzer.usage-pattern, deliberately: the host must attempt the hand-off.
     [[nodiscard]] const char* state_schema() const override { return "org.warmup.state.usage-pattern/1"; }
-    [[nodiscard]] std::string export_state() const override { return {}; }
+    [[nodiscard]] std::string export_state() const override {
+        if (refuse_export_) throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL, "export refused on purpose");
+        return {};
+    }
     void import_state(std::string_view data) override {
         if (!refuse_import_) return;
         throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL, "state-refusing test analyzer: import of " +
@@ -73,6 +79,7 @@ class StateRefusingAnalyzer final : public warmup::sdk::Analyzer {
     };
     static constexpr double kNoShares[24] = {};  // no calendar profile (zeros, the "never seen" shape)
     bool refuse_import_ = true;
+    bool refuse_export_ = false;
     std::vector<Seen> models_;
 };
 
