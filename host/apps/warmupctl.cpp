@@ -80,6 +80,7 @@
 #include "core/file_io.hpp"
 #include "core/paths.hpp"
 #include "http/security.hpp"
+#include "loader/plugin_instance.hpp"
 #include "loader/plugin_library.hpp"
 #include "loader/plugin_loader.hpp"
 #include "loader/plugin_set.hpp"
@@ -182,6 +183,7 @@ bool inspect_file(const fs::path& file) {
     try {
         require_safe_plugin_path(file);
         const auto library = PluginLibrary::open(file, file, sha256_of_file(file));
+        check_vtable(*library);
         const warmup_plugin_descriptor& descriptor = library->descriptor();
         std::cout << file.string() << "\n"
                   << "  id           " << library->id() << "\n"

@@ -1150,7 +1150,8 @@ void WarmupEngine::give_up_blocked(warmup_model_index model, const char* why, wa
     refresh_timer(model);
 }
 
-bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, warmup_time_ms now_ms) {
+bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, warmup_time_ms now_ms,
+                                    const char* reason) {
     std::size_t guard = models_.size() + 1;
     // Memory being unloaded is counted as freed (it will be, without another eviction): the evictions stop once the
     // load fits after the unloads, and the load waits for them. Not so the memory of timed-out unloads: their calls
@@ -1161,51 +1162,51 @@ bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, wa
             // Degraded: the ready model idle the longest (O(models) per victim, acceptable while the circuit is open).
             victim = oldest_ready_model(model);
             if (victim == WARMUP_NO_MODEL) return false;
-            record_eviction(victim, model, need_mb, by_builtin_oldest_idle(), now_ms);
+            record_eviction(victim, model, need_mb, by_builtin_oldest_idle(), now_ms, reason);
             remove_from_memory(victim, /*eviction=*/true, now_ms);
             continue;
         }
+        // A victim that is not a ready model is the plugin's error (its books are off): a failed call, counted once
+        // and fed to the breaker like any other, and the plugin is told to forget that model.
+        bool named_unready = false;
         const CallOutcome picked = guarded_call(
             ComponentKind::Resource, "pick_victim",
-            [&] { return components_.resource.vtable->pick_victim(components_.resource.self, now_ms, &victim); },
+            [&]() -> warmup_error* {
+                warmup_error* error =
+                    components_.resource.vtable->pick_victim(components_.resource.self, now_ms, &victim);
+                if (error != nullptr) return error;
+                named_unready =
+                    victim == model || victim >= models_.size() || models_[victim].residency != WARMUP_RESIDENCY_READY;
+                if (!named_unready) return nullptr;
+                return make_error(WARMUP_ERROR_INVALID_ARGUMENT,
+                                  fmt::format("named model {}, which is not a ready model", victim));
+            },
             WARMUP_ERROR_NOT_FOUND);
         if (picked == CallOutcome::Tolerated) return false;  // the policy has nothing evictable: the load waits
-        bool fall_back = picked != CallOutcome::Ok;          // failed (counted by guarded_call)
-        if (!fall_back &&
-            (victim == model || victim >= models_.size() || models_[victim].residency != WARMUP_RESIDENCY_READY)) {
-            // The policy named a model that is not evictable: a failed call (counted, feeds the breaker); it is told
-            // to forget that model (its books are off), and this eviction is the host's.
-            circuit_failed(ComponentKind::Resource,
-                           record_failure(components_.resource.label,
-                                          fmt::format("pick_victim: INVALID_ARGUMENT: named model {}, which is not a "
-                                                      "ready model",
-                                                      victim)));
-            if (victim != model && victim < models_.size())
+        if (picked != CallOutcome::Ok) {
+            if (named_unready && victim != model && victim < models_.size())
                 components_.resource.vtable->on_removed(components_.resource.self, victim, now_ms);
-            fall_back = true;
-        }
-        if (fall_back) {
             // The documented fallback of a failed call: the ready model idle the longest, so that the load (a demand
             // load's requests wait on it) is not left waiting for an event that may never come.
             victim = oldest_ready_model(model);
             if (victim == WARMUP_NO_MODEL) return false;
-            record_eviction(victim, model, need_mb, by_builtin_oldest_idle(), now_ms);
+            record_eviction(victim, model, need_mb, by_builtin_oldest_idle(), now_ms, reason);
             remove_from_memory(victim, /*eviction=*/true, now_ms);
             continue;
         }
-        record_eviction(victim, model, need_mb, components_.resource.label, now_ms);
+        record_eviction(victim, model, need_mb, components_.resource.label, now_ms, reason);
         remove_from_memory(victim, /*eviction=*/true, now_ms);
     }
     return used_mb_ + need_mb <= budget_mb_ + 1e-9;
 }
 
 void WarmupEngine::record_eviction(warmup_model_index victim, warmup_model_index for_model, double need_mb,
-                                   const std::string& decided_by, warmup_time_ms now_ms) {
+                                   const std::string& decided_by, warmup_time_ms now_ms, const char* reason) {
     if (options_.decisions == nullptr) return;
-    Decision& evict = decision(DecisionKind::Evict, victim,
-                               for_model == WARMUP_NO_MODEL ? "evicted: the memory budget shrank below what is loaded"
-                                                            : "evicted to make room for another model's load",
-                               decided_by, now_ms);
+    if (reason == nullptr)
+        reason = for_model == WARMUP_NO_MODEL ? "evicted: the memory budget shrank below what is loaded"
+                                              : "evicted to make room for another model's load";
+    Decision& evict = decision(DecisionKind::Evict, victim, reason, decided_by, now_ms);
     evict.for_model = for_model;
     evict.need_mb = need_mb;
     options_.decisions->record(evict);
@@ -1259,13 +1260,15 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     advance(now_ms);
     --in_flight_;
     if (!std::isfinite(memory_mb) || memory_mb < 0) memory_mb = 0;  // unknown
-    if (succeeded && memory_mb > options_.memory_budget_mb) {
+    if (succeeded && memory_mb > budget_mb_) {
         // Taken for a backend's mistake: learned, it would make the model need more than the budget for good (its
-        // requests would fail at every later load), and charged, it would evict every other model.
-        spdlog::warn(
-            "LOAD_MEMORY_IMPLAUSIBLE the backend measured {} at {:.0f} MiB, more than the whole memory budget of "
-            "{:.0f} MiB: the figure is ignored ({:.0f} MiB, its estimate, stays charged)",
-            catalog_.record(model).name, memory_mb, options_.memory_budget_mb, state.charged_mb);
+        // requests would fail at every later load), and charged, it would evict every other model. The budget in
+        // force, which a resource plugin may have lowered below the configured one.
+        if (uint64_t left_out = 0; implausible_memory_log_.admit(now_ms, left_out))
+            spdlog::warn(
+                "LOAD_MEMORY_IMPLAUSIBLE the backend measured {} at {:.0f} MiB, more than the whole memory budget of "
+                "{:.0f} MiB: the figure is ignored ({:.0f} MiB, its estimate, stays charged){}",
+                catalog_.record(model).name, memory_mb, budget_mb_, state.charged_mb, left_out_note(left_out));
         memory_mb = 0;
     }
 
@@ -1321,19 +1324,20 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     state.attempt = 0;
     if (memory_mb > 0 && memory_mb != state.charged_mb) {
         // The books hold what the server says the model holds, not the estimate admission planned with (a first load,
-        // a catalog entry that is off). Over the budget then, ready models make room while this one still counts as
-        // loading (never a victim), in the resource plugin's order.
+        // a catalog entry that is off). Larger, and over the budget then: ready models make room for the difference
+        // first, while this one still counts as loading (never a victim), in the resource plugin's order.
         const double estimated_mb = state.charged_mb;
-        recharge(state, memory_mb, now_ms);
-        if (used_mb_ - freeing_mb() > budget_mb_ + 1e-9) {
+        const double more_mb = memory_mb - estimated_mb;
+        if (more_mb > 0 && used_mb_ - freeing_mb() + more_mb > budget_mb_ + 1e-9) {
             const uint64_t evictions_before = counters_.evictions;
-            evict_until_fits(model, 0, now_ms);
+            evict_until_fits(model, more_mb, now_ms, "evicted: a model just loaded holds more than its estimate");
             spdlog::warn(
                 "LOAD_LARGER_THAN_ESTIMATED {} holds {:.0f} MiB, {:.0f} MiB more than the {:.0f} MiB it was admitted "
                 "with: {} ready model(s) evicted, {:.0f} of {:.0f} MiB in use",
-                catalog_.record(model).name, memory_mb, memory_mb - estimated_mb, estimated_mb,
-                counters_.evictions - evictions_before, used_mb_, budget_mb_);
+                catalog_.record(model).name, memory_mb, more_mb, estimated_mb, counters_.evictions - evictions_before,
+                used_mb_ + more_mb, budget_mb_);
         }
+        recharge(state, memory_mb, now_ms);
     }
     const bool handed_over = std::exchange(state.restore_handed_over, false);
     set_residency(state, WARMUP_RESIDENCY_READY);

@@ -552,7 +552,8 @@ class WarmupEngine {
     /// Evicts ready models other than `model` in the resource plugin's order until used + need_mb fits the budget once
     /// the unloads under way are over. True when it fits now; false when it does not (yet: the unloads are still
     /// running; or for good: nothing evictable is left, or the policy failed).
-    bool evict_until_fits(warmup_model_index model, double need_mb, warmup_time_ms now_ms);
+    bool evict_until_fits(warmup_model_index model, double need_mb, warmup_time_ms now_ms,
+                          const char* reason = nullptr);
     /// Whether `model`'s load of need_mb has to wait for unloads under way: one of its own is running, or once they
     /// are all over it would fit.
     [[nodiscard]] bool waits_for_unloads(warmup_model_index model, double need_mb) const noexcept;
@@ -580,8 +581,10 @@ class WarmupEngine {
     void release_unload(std::size_t index, warmup_time_ms now_ms);
     void start_load(warmup_model_index model, warmup_time_ms now_ms);
     /// Reports the eviction of `victim` (to make room for `for_model`'s need_mb, or NO_MODEL: the budget shrank).
+    /// The eviction's decision; `reason` (static storage) when it is not the usual "room for another model's load"
+    /// (or "the budget shrank" when for_model is WARMUP_NO_MODEL).
     void record_eviction(warmup_model_index victim, warmup_model_index for_model, double need_mb,
-                         const std::string& decided_by, warmup_time_ms now_ms);
+                         const std::string& decided_by, warmup_time_ms now_ms, const char* reason = nullptr);
     void remove_from_memory(warmup_model_index model, bool eviction, warmup_time_ms now_ms);
     /// Why a ready model leaves memory: our unload, our eviction (both send the backend an unload and are counted),
     /// or the server dropped it on its own (reconciliation: nothing sent, nothing counted).
@@ -634,6 +637,7 @@ class WarmupEngine {
     TimerHeap timers_;
     std::deque<warmup_model_index> memory_fifo_;  // loads waiting for memory, FIFO (see memory_waiters)
     LogThrottle memory_wait_log_{10'000};         // MEMORY_WAIT_UNLOAD lines, on the engine's clock
+    LogThrottle implausible_memory_log_{10'000};  // LOAD_MEMORY_IMPLAUSIBLE lines, on the engine's clock
     LogThrottle blocked_load_log_{10'000};        // LOAD_BLOCKED_BY_UNLOAD lines, on the engine's clock
     // Warm-ups the queue plugin does not hold: its circuit is open, a push failed, or it refused a demand load.
     StrictPriorityQueue fallback_queue_;

@@ -47,15 +47,13 @@ ListResidentFn list_resident_of(const PluginInstance& backend) noexcept {
     return table->list_resident;
 }
 
-std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLibrary> library,
-                                                       std::string_view params_yaml, Catalog& catalog,
-                                                       const Clock& clock) {
-    const warmup_plugin_descriptor& descriptor = library->descriptor();
+void check_vtable(const PluginLibrary& library) {
+    const warmup_plugin_descriptor& descriptor = library.descriptor();
     // Every vtable starts with its own size; a table smaller than ABI 1.0's lacks functions this host calls.
     const auto vtable_size = *static_cast<const uint32_t*>(descriptor.vtable);
     if (vtable_size < required_vtable_size(descriptor.kind))
         throw PluginLoadError(fmt::format("plugin '{}' (id {}): {} vtable is {} bytes, expected at least {}",
-                                          library->file().string(), descriptor.id, kind_name(descriptor.kind),
+                                          library.file().string(), descriptor.id, kind_name(descriptor.kind),
                                           vtable_size, required_vtable_size(descriptor.kind)));
     // A plugin's ABI minor is never newer than the host's (checked at open), and minors only append, so its table
     // cannot legitimately be larger than this host's: a larger size is garbage, and trusting it would let the host
@@ -64,7 +62,7 @@ std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
         throw PluginLoadError(fmt::format(
             "plugin '{}' (id {}): {} vtable claims {} bytes, more than the {} bytes of ABI {}.{} (the plugin declares "
             "ABI {}.{}); its struct_size is garbage",
-            library->file().string(), descriptor.id, kind_name(descriptor.kind), vtable_size,
+            library.file().string(), descriptor.id, kind_name(descriptor.kind), vtable_size,
             largest_vtable_size(descriptor.kind), WARMUP_ABI_MAJOR, WARMUP_ABI_MINOR, descriptor.abi.major,
             descriptor.abi.minor));
 
@@ -83,9 +81,16 @@ std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
             throw PluginLoadError(fmt::format(
                 "plugin '{}' (id {}): {} vtable function {} (byte offset {}) is NULL; every function of ABI 1.0's "
                 "table is required",
-                library->file().string(), descriptor.id, kind_name(descriptor.kind),
+                library.file().string(), descriptor.id, kind_name(descriptor.kind),
                 (offset - first_function) / sizeof(Function) + 1, offset));
     }
+}
+
+std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLibrary> library,
+                                                       std::string_view params_yaml, Catalog& catalog,
+                                                       const Clock& clock) {
+    check_vtable(*library);
+    const warmup_plugin_descriptor& descriptor = library->descriptor();
 
     std::unique_ptr<PluginInstance> self(new PluginInstance());
     self->library_ = std::move(library);

@@ -12,6 +12,11 @@
 
 namespace warmup::host {
 
+/// Throws PluginLoadError when the library's vtable cannot be called: smaller than its kind's ABI 1.0 table, larger
+/// than this host's (garbage), or with a NULL function among ABI 1.0's. PluginInstance::create checks it first;
+/// `warmupctl inspect` too, so that it passes only what loads. Reads the static descriptor; creates nothing.
+void check_vtable(const PluginLibrary& library);
+
 /// Owns a plugin instance: destroys it through the descriptor, then drops its reference to the library (the library
 /// is unloaded when the last instance made from it is gone). Thread-safety: the instance's own calls follow the
 /// thread tags of the ABI ([control] for components, [worker] for backends); this wrapper adds no locking.

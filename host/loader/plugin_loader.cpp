@@ -128,7 +128,22 @@ void PluginLoader::scan_directories() {
         }
         for (auto& [id, declaring] : in_this_dir) {
             if (!id_to_file_.try_emplace(id, declaring.front()).second) continue;  // an earlier folder provides it
-            if (declaring.size() > 1) ambiguous_ids_[id] = std::move(declaring);
+            // The same library under two names (a version symlink, a copy) is no ambiguity.
+            const auto same_library = [](const fs::path& a, const fs::path& b) {
+                std::error_code error;
+                if (fs::equivalent(a, b, error)) return true;
+                try {
+                    return sha256_of_file(a) == sha256_of_file(b);
+                } catch (const std::exception&) {
+                    return false;
+                }
+            };
+            std::vector<fs::path> distinct;
+            for (const fs::path& file : declaring)
+                if (std::none_of(distinct.begin(), distinct.end(),
+                                 [&](const fs::path& kept) { return same_library(kept, file); }))
+                    distinct.push_back(file);
+            if (distinct.size() > 1) ambiguous_ids_[id] = std::move(distinct);
         }
     }
     scanned_ = true;

@@ -159,13 +159,11 @@ double TritonBackend::load(const warmup_model_info& model, const warmup_cancel_t
                              " on Triton: a Triton model name is a directory name and cannot contain '/'; map the "
                              "catalog name to a repository model name with params.model_names");
     reclaim_from_cleanup(repository_model);
-    {
-        std::lock_guard lock(lingering_mutex_);
-        lingering_unloads_.erase(repository_model);  // loaded again: held by this load from now
-    }
     bool others_held = false;
     if (sdk::is_cancelled(&cancel) || !holders_.begin_load(repository_model, catalog_name, cancel, others_held))
         throw sdk::Error(WARMUP_ERROR_CANCELLED, "load of " + description + " on Triton cancelled before it started");
+    // Held by this load from now (begin_load waited for any unload of it in flight, which may have left an entry).
+    forget_lingering(repository_model);
     // A failed load holds nothing; the cleanup takes out what it may leave only when no other catalog name holds it.
     struct ReleaseIfFailed {
         backend::SharedServerModels& holders;
@@ -284,10 +282,12 @@ void TritonBackend::unload(const warmup_model_info& model) {
         config_.unload_dependents ? R"({"parameters":{"unload_dependents":true}})" : std::string("{}");
     const auto started = Clock::now();
     const RequestOutcome unloaded = send("POST", unload_path, body, config_.request_timeout_ms, nullptr);
-    if (unloaded.interrupt == Interrupt::DeadlinePassed)
+    if (unloaded.interrupt == Interrupt::DeadlinePassed) {
+        linger(repository_model, catalog_name);  // Triton may have taken it: listings tell
         throw sdk::Error(WARMUP_ERROR_TIMEOUT,
                          "Triton did not answer the unload of " + description + " (POST " + url(unload_path) +
                              ") within request_timeout_ms=" + std::to_string(config_.request_timeout_ms));
+    }
     if (unloaded.answer.status == 0)
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, "cannot reach Triton at " + url(unload_path) + " to unload " +
                                                        description + ": " + unloaded.answer.transport_error);
@@ -298,12 +298,20 @@ void TritonBackend::unload(const warmup_model_info& model) {
     } catch (const sdk::Error& error) {
         // Accepted, not over by the deadline: Triton still holds the model. The host keeps its memory charged (a
         // failed unload) until a listing no longer finds it: listings report it until the index lets it go.
-        if (error.code() == WARMUP_ERROR_TIMEOUT) {
-            std::lock_guard lock(lingering_mutex_);
-            lingering_unloads_[repository_model] = catalog_name;
-        }
+        if (error.code() == WARMUP_ERROR_TIMEOUT) linger(repository_model, catalog_name);
         throw;
     }
+    forget_lingering(repository_model);  // an earlier unload's entry: this one is over
+}
+
+void TritonBackend::linger(const std::string& repository_model, const std::string& catalog_name) {
+    std::lock_guard lock(lingering_mutex_);
+    lingering_unloads_[repository_model] = catalog_name;
+}
+
+void TritonBackend::forget_lingering(const std::string& repository_model) {
+    std::lock_guard lock(lingering_mutex_);
+    lingering_unloads_.erase(repository_model);
 }
 
 void TritonBackend::wait_until_unloaded(const std::string& repository_model, const std::string& description,
@@ -449,7 +457,8 @@ std::vector<sdk::ResidentModel> TritonBackend::list_resident() {
         // them (the host keeps their memory charged), forgotten once it does not.
         std::lock_guard lock(lingering_mutex_);
         for (auto lingering = lingering_unloads_.begin(); lingering != lingering_unloads_.end();) {
-            if (resident.count(lingering->first) == 0) {
+            // Gone from the index, or held again by a name loaded since (reported below as held): nothing lingers.
+            if (resident.count(lingering->first) == 0 || !holders_.holders(lingering->first).empty()) {
                 lingering = lingering_unloads_.erase(lingering);
                 continue;
             }

@@ -126,6 +126,8 @@ class TritonBackend final : public sdk::Backend {
     /// (still READY or UNLOADING in the index): listings report it under that name until the index no longer holds
     /// it, so the host keeps its memory charged meanwhile; a new load of it ends that. Guarded by lingering_mutex_.
     std::map<std::string, std::string> lingering_unloads_;
+    void linger(const std::string& repository_model, const std::string& catalog_name);
+    void forget_lingering(const std::string& repository_model);
     mutable std::mutex lingering_mutex_;
     mutable std::mutex orphan_mutex_;
     std::condition_variable orphan_changed_;

@@ -142,6 +142,19 @@ TEST(WarmupctlInspect, ALibraryForAnotherAbiMajorIsRefusedNamingBothVersions) {
     EXPECT_NE(run.output.find("built for plugin ABI 2.3, this host speaks ABI 1.3"), std::string::npos) << run.output;
 }
 
+TEST(WarmupctlInspect, ALibraryWhoseVtableCannotBeCalledIsRefusedAsLoadingRefusesIt) {
+    // inspect passes only what loads: the vtable checks of PluginInstance::create run on the static descriptor.
+    for (const auto& [file, expected] :
+         std::vector<std::pair<std::string, std::string>>{{"vtable_8_bytes.so", "vtable is 8 bytes, expected at least"},
+                                                          {"plugin-safety/garbage_null_function.so", "is NULL"},
+                                                          {"plugin-safety/garbage_vtable_size.so", "vtable claims"}}) {
+        const std::string path = std::string(WARMUP_TEST_BAD_PLUGIN_DIR) + "/" + file;
+        const CtlRun run = warmupctl({"inspect", path});
+        EXPECT_EQ(run.exit_code, 2) << file << ": " << run.output;
+        EXPECT_NE(run.output.find(expected), std::string::npos) << file << ": " << run.output;
+    }
+}
+
 TEST(WarmupctlInspect, AFolderWithoutLibrariesIsReportedNotPassedSilently) {
     TempDir dir("warmupctl-inspect-empty");
     const CtlRun run = warmupctl({"inspect", dir.path().string()});

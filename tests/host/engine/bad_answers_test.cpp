@@ -147,6 +147,27 @@ TEST_P(GarbageVictim, CountsAsAFailureAndTheHostEvictsTheOldestIdleModel) {
 
 INSTANTIATE_TEST_SUITE_P(Answers, GarbageVictim, ::testing::Values("out-of-range", "error"));
 
+TEST(GarbageVictim, EachVictimThatIsNotReadyIsOneFailedCallOfPickVictim) {
+    // Counted once per eviction, as the call's error (the breaker sees it like any failed call; the plugin's other
+    // calls, which succeed in between, reset its count of failures in a row).
+    test::ManualEngine engine(
+        full_budget_with_resource("{plugin: org.warmup.test.garbage-resource, params: {victim: out-of-range}}"));
+    int64_t t = 0;
+    for (const std::string name : {"a", "b", "c", "d", "e", "f", "g"}) {
+        engine.request(name, t);
+        engine.complete_next_load(t + 1000);
+        t += 2000;
+    }
+    // a and b filled the budget; c .. g each needed one eviction: five failed calls, five evictions by the host.
+    EXPECT_EQ(engine.errors(ComponentKind::Resource), 5u);
+    const std::string& error = engine.engine().circuit(ComponentKind::Resource).last_error;
+    EXPECT_NE(error.find("pick_victim: INVALID_ARGUMENT: named model 4000000000, which is not a ready model"),
+              std::string::npos)
+        << error;
+    EXPECT_EQ(engine.unloaded(), (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+    EXPECT_EQ(engine.engine().counters().failed_requests, 0u);
+}
+
 TEST(GarbageVictim, NothingEvictableIsAnAnswerAndTheLoadWaits) {
     test::ManualEngine engine(
         full_budget_with_resource("{plugin: org.warmup.test.garbage-resource, params: {victim: none}}"));

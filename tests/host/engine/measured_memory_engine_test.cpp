@@ -72,6 +72,24 @@ TEST(MeasuredMemory, ALoadMeasuredOverTheBudgetEvictsOtherReadyModelsAndKeepsIts
     EXPECT_EQ(engine.counters().failed_requests, 0u);
 }
 
+TEST(MeasuredMemory, AFigureAboveABudgetTheResourcePluginLoweredIsIgnoredToo) {
+    // The budget in force is what counts: the resource plugin caps the configured 10,000 MiB at 4,000 (its host
+    // limit), so a figure of 6,000 MiB is more than the whole budget.
+    const test::TempDir dir("warmup-measured-memory");
+    const auto memory_max = dir.write("memory.max", std::to_string(4000LL * 1024 * 1024) + "\n");
+    ManualEngineSetup lowered = setup(10000);
+    lowered.components["resource"] =
+        "{plugin: org.warmup.resource.lru, params: {host_limit: cgroup, "
+        "cgroup_memory_max_path: \"" +
+        memory_max.string() + "\"}}";
+    ManualEngine manual(lowered);
+    WarmupEngine& engine = manual.engine();
+    ASSERT_DOUBLE_EQ(engine.budget_mb(), 4000);
+    manual.request("a", 1000);
+    manual.complete_next_load(2000, 1000, 6000);
+    EXPECT_DOUBLE_EQ(engine.used_mb(), 1000);
+}
+
 TEST(MeasuredMemory, AFigureAboveTheWholeBudgetIsIgnoredAndTheModelStaysServable) {
     // A backend's bad figure (1e12 MiB): charged, it would evict everything; learned, the model would need more than
     // the budget at every later load and its requests would fail for good.

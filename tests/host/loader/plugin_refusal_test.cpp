@@ -159,6 +159,14 @@ TEST(PluginRefusal, AnIdTwoLibrariesOfOneFolderDeclareIsAmbiguousByIdButEachLoad
                            "one, or name one with path:");
     EXPECT_EQ(loader.load(by_path(folder.path() / "z_predictor_v2.so"), WARMUP_KIND_PREDICTOR)->version(), "2.0.0");
 
+    // The same library under a second name (a version symlink, a copy) is no ambiguity.
+    const TempDir linked("warmup-loader-test");
+    fs::copy_file(bad_plugin("c_predictor_v2.so"), linked.path() / "c_predictor-2.0.0.so");
+    fs::create_symlink(linked.path() / "c_predictor-2.0.0.so", linked.path() / "c_predictor.so");
+    fs::copy_file(bad_plugin("c_predictor_v2.so"), linked.path() / "c_predictor_copy.so");
+    PluginLoader one_library({linked.path()});
+    EXPECT_EQ(one_library.load(by_id, WARMUP_KIND_PREDICTOR)->version(), "2.0.0");
+
     const TempDir first("warmup-loader-test");
     fs::copy_file(bad_plugin("c_predictor.so"), first.path() / "c_predictor.so");
     PluginLoader searched({first.path(), folder.path()});
