@@ -324,8 +324,10 @@ void HttpApi::get_readyz(const httplib::Request&, httplib::Response& response) {
 }
 
 void HttpApi::get_status_page(const httplib::Request& request, httplib::Response& response) {
-    const bool token_configured = guard_->current()->access_token.has_value();
-    serve_status_page(request.path, page_access(token_configured, request.local_addr), response);
+    const auto guard = guard_->current();
+    serve_status_page(
+        request.path,
+        page_access(guard->access_token.has_value(), request.local_addr, guard->loopback_reads_need_token), response);
 }
 
 }  // namespace warmup::host

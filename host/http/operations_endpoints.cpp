@@ -23,9 +23,10 @@ namespace {
 using nlohmann::json;
 
 json operation_json(const OperationResult& result) {
-    json body{{"status", result.ok() ? "done" : "failed"}, {"notes", result.notes}};
+    const bool failed = !result.ok() && !result.accepted();
+    json body{{"status", result.ok() ? "done" : result.accepted() ? "staged" : "failed"}, {"notes", result.notes}};
     for (const auto& [name, value] : result.facts) body[name] = json_number(value);
-    if (!result.ok()) body["error"] = result.error;
+    if (failed) body["error"] = result.error;
     if (!result.file.empty()) body["file"] = result.file;
     return body;
 }

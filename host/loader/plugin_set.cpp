@@ -23,12 +23,19 @@ std::string locate_plugin_error(const Config& config, const PluginChoice& choice
 
 std::unique_ptr<PluginSet> PluginSet::create(const Components& components, const Config& config, PluginLoader& loader,
                                              Catalog& catalog, const Clock& clock, const PluginSet* previous,
-                                             bool allow_loaded_ids, const PluginSet* retained) {
+                                             bool allow_loaded_ids, const PluginSet* retained,
+                                             bool take_back_retained) {
     auto set = std::make_unique<PluginSet>();
     set->components_ = components;
     for (const ComponentSlot slot : kAllSlots) {
         const PluginChoice& choice = components[slot];
         const auto index = static_cast<std::size_t>(slot);
+        if (take_back_retained && retained != nullptr && retained->components_[slot] == choice &&
+            retained->instances_[index] &&
+            (previous == nullptr || previous->instances_[index] != retained->instances_[index])) {
+            set->instances_[index] = retained->instances_[index];
+            continue;
+        }
         PluginRef ref{choice.id, choice.path, choice.sha256, choice.key_path};
         try {
             auto library = loader.load(ref, slot_kind(slot), /*replacing_id=*/previous != nullptr || allow_loaded_ids);

@@ -28,9 +28,12 @@ class PluginSet {
     /// `allow_loaded_ids`: a plugin id may already be loaded from another file (another version in an experiment
     /// arm, or the version being replaced). `retained`: a set replaced earlier (the one before the last reload);
     /// a slot that matches it and not `previous` reuses its instance, with what it had learned (a rollback).
+    /// `take_back_retained` (a rollback): a slot whose choice is the retained instance's takes that instance back even
+    /// when the file at its path is another build now (a plugin upgraded in place, then rolled back).
     static std::unique_ptr<PluginSet> create(const Components& components, const Config& config, PluginLoader& loader,
                                              Catalog& catalog, const Clock& clock, const PluginSet* previous = nullptr,
-                                             bool allow_loaded_ids = false, const PluginSet* retained = nullptr);
+                                             bool allow_loaded_ids = false, const PluginSet* retained = nullptr,
+                                             bool take_back_retained = false);
 
     [[nodiscard]] const std::shared_ptr<PluginInstance>& at(ComponentSlot slot) const {
         return instances_[static_cast<std::size_t>(slot)];

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 
 #include "runtime/crash_report.hpp"
@@ -24,7 +25,14 @@ namespace {
 std::filesystem::path make_plugin_cache_dir() {
     namespace fs = std::filesystem;
     static std::atomic<uint32_t> counter{0};
-    const fs::path temp = fs::temp_directory_path();
+    std::error_code temp_error;
+    const fs::path temp = fs::temp_directory_path(temp_error);
+    if (temp_error) {
+        const char* tmpdir = std::getenv("TMPDIR");
+        throw std::runtime_error(
+            fmt::format("plugin cache: no folder for temporary files ({}{}): {}; set TMPDIR to a writable folder",
+                        tmpdir != nullptr ? "TMPDIR=" : "/tmp", tmpdir != nullptr ? tmpdir : "", temp_error.message()));
+    }
     std::error_code error;
     for (const auto& entry : fs::directory_iterator(temp, error)) {
         const std::string name = entry.path().filename().string();

@@ -97,8 +97,9 @@ struct ReloadListener {
     std::function<std::vector<std::string>(const Config& running, const Config& next)> apply;
 };
 
-/// What an operations call did. JSON-ready for the HTTP answer: `status` 200 on success, else the HTTP error status
-/// with `error`; `facts` are name/value pairs for the answer ("cancelled_warmups": 3); `notes` human-readable lines.
+/// What an operations call did. JSON-ready for the HTTP answer: `status` 200 on success (202 when it is accepted for
+/// later, a staged restore), else the HTTP error status with `error`; `facts` are name/value pairs for the answer
+/// ("cancelled_warmups": 3); `notes` human-readable lines.
 struct OperationResult {
     int http_status = 200;
     std::string error;
@@ -106,6 +107,7 @@ struct OperationResult {
     std::vector<std::string> notes;
     std::string file;  ///< the snapshot or backup file written or read, if any
     [[nodiscard]] bool ok() const noexcept { return http_status == 200; }
+    [[nodiscard]] bool accepted() const noexcept { return http_status == 202; }
 };
 
 /// One component's health for GET /api/warmup/health/components.
@@ -467,7 +469,7 @@ class LiveRuntime {
         double pause_us = 0;
     };
     /// [reloading thread, under reload_mutex_] Loads and starts `next`'s plugins and sources. Throws on failure.
-    PreparedReload prepare_reload(const Config& next);
+    PreparedReload prepare_reload(const Config& next, bool is_rollback);
     /// [control] Hands state over, swaps the control arm's plugins and the experiment arms, assigns budgets and
     /// re-plans; on failure leaves the running set as it was. `safe`: `next` is the safe configuration.
     PublishedReload publish_reload(WarmupEngine& engine, const Config& next, std::unique_ptr<PluginSet>& next_control,

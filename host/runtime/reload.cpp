@@ -311,7 +311,7 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
     PreparedReload prepared;
     try {
         reload_creating_plugins_.store(true);
-        prepared = prepare_reload(next);
+        prepared = prepare_reload(next, is_rollback);
         reload_creating_plugins_.store(false);
     } catch (const std::exception& failure) {
         spdlog::error("CONFIG_RELOAD_FAILED PLUGIN_LOAD_ERROR {} (the running plugins are unchanged)", failure.what());
@@ -364,13 +364,13 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
     return result;
 }
 
-LiveRuntime::PreparedReload LiveRuntime::prepare_reload(const Config& next) {
+LiveRuntime::PreparedReload LiveRuntime::prepare_reload(const Config& next, bool is_rollback) {
     // Unchanged slots reuse their instances; experiment arms whose definition is unchanged keep running. Nothing here
     // touches what the control thread uses: arms_ is only read (the pointers).
     PreparedReload prepared;
     prepared.sources = sources_->prepare(next.sources, next, loader_, catalog_, clock_);
     prepared.control = PluginSet::create(next.components, next, loader_, catalog_, clock_, arms_.front()->plugins.get(),
-                                         false, before_last_reload_.get());
+                                         false, before_last_reload_.get(), /*take_back_retained=*/is_rollback);
     // Experiment arms are rebuilt on the control thread (they own engines); here only validate that their plugins
     // load and start, so a failure is reported before anything changes.
     for (const Arm& arm : live_experiment_arms(next))

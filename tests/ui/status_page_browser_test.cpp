@@ -298,6 +298,22 @@ TEST_F(StatusPageBrowserTest, ShowsWarmModelPlannedPrewarmAndStopsOnTheEmbeddedD
     expect_no_problems();
 }
 
+// The last hour's cold-request rate counts the requests between the daemon's last history sample and the page's
+// first sample (before, they were counted nowhere until the tab was opened again after the next snapshot).
+TEST_F(StatusPageBrowserTest, TheHoursColdRateCountsTheRequestsSinceTheLastHistorySample) {
+    const auto config = dir_.write("warmupd.yaml", default_config_with(""));  // state/ beside it, snapshots hourly
+    write_cold_request_history(dir_.path() / "state", {{40, 0}, {20, 0}});    // a previous run that saw nothing
+    ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
+    ASSERT_NO_FATAL_FAILURE(post_events("{\"model\": \"phi3:mini\"}\n{\"model\": \"llama3:8b\"}"));
+    ASSERT_TRUE(poll_until([&] { return get_json("/api/warmup/status")["counters"]["requests"] == 2; },
+                           std::chrono::seconds(10)));
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    ASSERT_TRUE(
+        page_->wait_for("document.getElementById('cold-rate').textContent.includes('of 2 requests')", kPageTimeout))
+        << text_of("#cold-rate");
+    EXPECT_CONTAINS(text_of("#cold-rate"), "2 of 2 requests");
+}
+
 // Backup (with the name typed into its confirmation) and reset to safe go through their buttons; the page shows the
 // backup's file and then safe mode. The daemon keeps state, so the cold-request chart also shows the metrics history
 // it finds in its state folder, from before the page was opened.

@@ -40,9 +40,9 @@ std::string page_html(PageAccess access) {
 
 }  // namespace
 
-PageAccess page_access(bool token_configured, std::string_view local_address) noexcept {
+PageAccess page_access(bool token_configured, std::string_view local_address, bool loopback_reads_need_token) noexcept {
     if (!token_configured) return PageAccess::Open;
-    return is_loopback_address(local_address) ? PageAccess::Changes : PageAccess::All;
+    return is_loopback_address(local_address) && !loopback_reads_need_token ? PageAccess::Changes : PageAccess::All;
 }
 
 bool is_status_page_path(std::string_view path) noexcept {

@@ -26,8 +26,9 @@ enum class PageAccess {
 };
 
 /// The access mode for a daemon with or without `token_configured`, serving a connection accepted on
-/// `local_address` (the same loopback rule as decide_request).
-PageAccess page_access(bool token_configured, std::string_view local_address) noexcept;
+/// `local_address` (the same loopback rule as decide_request, including http.loopback_reads_need_token).
+PageAccess page_access(bool token_configured, std::string_view local_address,
+                       bool loopback_reads_need_token = false) noexcept;
 
 /// The page's paths: "/ui" (the HTML) and its assets, and the daemon's root "/", which sends a browser to "/ui" (an
 /// operator who opens http://127.0.0.1:3000/ lands on the page rather than on a JSON 404).

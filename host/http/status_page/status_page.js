@@ -533,8 +533,16 @@
     sessionStorage.setItem(SAMPLES_KEY, JSON.stringify(samples));
 
     const first = samples[0];
-    // Before the tab's first sample: the daemon's history (control arm), interval by interval.
+    // Before the tab's first sample: the daemon's history (control arm), interval by interval, then from its last
+    // sample to the tab's first one (the requests since the daemon's last snapshot). That last bridge only without an
+    // experiment: the history counts the control arm, the tab's samples every serving arm.
     const earlier = historyChanges(first.t, sample.t);
+    const lastBefore = history.filter((s) => s.t_ms < first.t && s.t_ms >= sample.t - HOUR_MS).pop();
+    if (lastBefore && serving.length === 1 && first.cold >= lastBefore.cold_requests &&
+        first.requests >= (lastBefore.requests || 0)) {
+      earlier.push({t: first.t, cold: first.cold - lastBefore.cold_requests,
+        requests: first.requests - (lastBefore.requests || 0)});
+    }
     const earlierCold = earlier.reduce((sum, change) => sum + change.cold, 0);
     const earlierRequests = earlier.reduce((sum, change) => sum + change.requests, 0);
     const requests = sample.requests - first.requests + earlierRequests;

@@ -231,6 +231,9 @@ TEST(StatusPageAccess, TellsThePageWhatNeedsTheToken) {
     EXPECT_EQ(page_access(true, "::1"), PageAccess::Changes);
     EXPECT_EQ(page_access(true, "10.1.2.3"), PageAccess::All);
     EXPECT_EQ(page_access(true, ""), PageAccess::All);  // unknown address: closed
+    // http.loopback_reads_need_token: loopback reads need the token too, so the page asks for it before reading.
+    EXPECT_EQ(page_access(true, "127.0.0.1", /*loopback_reads_need_token=*/true), PageAccess::All);
+    EXPECT_EQ(page_access(false, "127.0.0.1", /*loopback_reads_need_token=*/true), PageAccess::Open);
 }
 
 TEST(StatusPageAccess, TheServedPageCarriesItsAccessModeAndAContentSecurityPolicy) {

@@ -193,6 +193,26 @@ TEST_F(ReloadTest, PluginRebuiltAtTheSamePathIsLoadedAsNewCodeOnReload) {
     EXPECT_EQ(served_id(ComponentSlot::Predictor), kHybridPredictorId);
 }
 
+TEST_F(ReloadTest, RollbackAfterAnUpgradeAtTheSamePathTakesTheOldBuildBack) {
+    // The documented upgrade: the new build replaces the file, a reload puts it in force; the rollback must go back to
+    // the instance of the old build it replaced, although the file at the path is the new build now.
+    const fs::path plugin_file = dir_.path() / "predictor.so";
+    fs::copy_file(fs::path(WARMUP_TEST_PLUGIN_DIR) / "keep_alive_predictor.so", plugin_file);
+    start_runtime({{"predictor", "{path: \"" + plugin_file.string() + "\"}"}});
+    fs::copy_file(fs::path(WARMUP_TEST_PLUGIN_DIR) / "hybrid_histogram_predictor.so", plugin_file,
+                  fs::copy_options::overwrite_existing);
+    ASSERT_TRUE(runtime_->reload(load_config_file(config_file_, {})).ok);
+    ASSERT_EQ(served_id(ComponentSlot::Predictor), kHybridPredictorId);
+
+    const ReloadResult back = runtime_->rollback();
+    ASSERT_TRUE(back.ok) << back.stage << ": " << back.error;
+    ASSERT_EQ(back.changes.size(), 1u) << "the rollback left the new build in force";
+    EXPECT_EQ(id_of(back.changes[0].from), kHybridPredictorId);
+    EXPECT_EQ(id_of(back.changes[0].to), kKeepAlivePredictorId);
+    EXPECT_EQ(served_id(ComponentSlot::Predictor), kKeepAlivePredictorId);
+    EXPECT_EQ(runtime_->rollback().http_status, 409);  // one step back, and it was taken
+}
+
 // --------------------------------------------------------------------------------------------------------------
 // Failures leave the running set in place
 

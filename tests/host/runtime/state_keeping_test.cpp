@@ -364,6 +364,8 @@ TEST_F(TransitionsTest, AStartWhoseCatalogNoLongerCoversAModelKeepsTheStateAsABa
     const auto [status, staged] =
         post("/api/warmup/restore-state", R"({"name": "refused-at-start", "at_next_start": true})");
     ASSERT_EQ(status, 202) << staged.dump();
+    EXPECT_EQ(staged["status"], "staged") << staged.dump();
+    EXPECT_FALSE(staged.contains("error")) << staged.dump();
     EXPECT_EQ(staged["models"], 3) << staged.dump();
     EXPECT_EQ(*runtime_->catalog().find("m/c"), 1u) << "nothing changes until the restart";
     stop();
