@@ -58,6 +58,17 @@ struct ManualEngineSetup {
     bool confirm_unloads = false;
 };
 
+/// Every model 1000 MiB with a 1 s load (catalog entry '*'), the keep-alive predictor keeping each model 10 minutes
+/// after its last use, the other slots' defaults (LRU), `budget_mb` of memory, 2 loads at once.
+inline ManualEngineSetup keep_alive_setup(double budget_mb) {
+    ManualEngineSetup setup;
+    setup.options.memory_budget_mb = budget_mb;
+    setup.options.max_concurrent_loads = 2;
+    setup.components["predictor"] = "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}";
+    setup.catalog = {"{model: '*', memory_mb: 1000, load_ms: 1000}"};
+    return setup;
+}
+
 class ManualEngine {
   public:
     explicit ManualEngine(const ManualEngineSetup& setup)

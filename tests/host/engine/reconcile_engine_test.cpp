@@ -15,14 +15,7 @@ namespace {
 using test::ManualEngine;
 using test::ManualEngineSetup;
 
-ManualEngineSetup setup(double budget_mb) {
-    ManualEngineSetup setup;
-    setup.options.memory_budget_mb = budget_mb;
-    setup.options.max_concurrent_loads = 2;
-    setup.components["predictor"] = "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}";
-    setup.catalog = {"{model: '*', memory_mb: 1000, load_ms: 1000}"};
-    return setup;
-}
+ManualEngineSetup setup(double budget_mb) { return test::keep_alive_setup(budget_mb); }
 
 const std::unordered_set<warmup_model_index> kNoneUnsure;
 
