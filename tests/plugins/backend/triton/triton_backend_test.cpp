@@ -417,6 +417,28 @@ TEST(TritonBackend, CatalogNamesSharingARepositoryModelUnloadItOnlyWithTheLastOn
     EXPECT_TRUE(listed().empty());
 }
 
+TEST(TritonBackend, ANameLoadedAfterAnotherNamesUnloadTimedOutIsTheOneListed) {
+    // Two catalog names share one repository model. The first one's unload is still under way at its deadline: the
+    // listing reports it (its memory stays charged) until the second name loads the model again; from then the
+    // listing names the one that holds it, not the one whose unload lingered.
+    FakeTriton fake;
+    PluginTestHost host;
+    auto backend =
+        make_backend(host, params_for(fake, "request_timeout_ms: 200\nmodel_names: {'vision/resnet*': resnet50_trt}"));
+    (void)backend->load(host.info("vision/resnet50"), kNeverCancel);
+    fake.unloads_take(milliseconds(1500));
+    ASSERT_EQ(warmup::test::sdk_error_of([&] { backend->unload(host.info("vision/resnet50")); }).code(),
+              WARMUP_ERROR_TIMEOUT);
+    const auto listed = [&] {
+        std::set<std::string> names;
+        for (const auto& model : backend->list_resident()) names.insert(model.name);
+        return names;
+    };
+    EXPECT_EQ(listed(), std::set<std::string>{"vision/resnet50"});
+    (void)backend->load(host.info("vision/resnet101"), kNeverCancel);
+    EXPECT_EQ(listed(), std::set<std::string>{"vision/resnet101"});
+}
+
 TEST(TritonBackend, ASharedModelLoadedByAnotherClientIsReportedUnderOneCatalogName) {
     FakeTriton fake;
     PluginTestHost host;
