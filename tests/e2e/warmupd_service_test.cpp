@@ -17,6 +17,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -195,6 +196,22 @@ TEST(ProgramUsage, ABindAddressThatIsNoAddressIsRefusedUpFront) {
     EXPECT_EQ(code, 2) << output;
     EXPECT_NE(output.find("CONFIG_ERROR " + config.string() + ":"), std::string::npos) << output;
     EXPECT_NE(output.find("http.bind: '999.1.1.1' is not a valid IPv4 address"), std::string::npos) << output;
+}
+
+TEST(ProgramUsage, AMissingTmpdirIsNamedWithWhatToDo) {
+    // The service unit points TMPDIR at the cache folder; gone, the start said only "temp_directory_path: No such
+    // file or directory".
+    const char* before = std::getenv("TMPDIR");
+    const std::string saved = before != nullptr ? before : "";
+    setenv("TMPDIR", "/nonexistent-warmup-tmpdir", 1);
+    const auto [code, output] = run_to_end("warmupd", {"--port", "0"});
+    if (before != nullptr)
+        setenv("TMPDIR", saved.c_str(), 1);
+    else
+        unsetenv("TMPDIR");
+    EXPECT_EQ(code, 2) << output;
+    EXPECT_NE(output.find("TMPDIR=/nonexistent-warmup-tmpdir"), std::string::npos) << output;
+    EXPECT_NE(output.find("set TMPDIR to a writable folder"), std::string::npos) << output;
 }
 
 TEST(ProgramUsage, AHostNameThatDoesNotResolveIsRefusedAsNoAddressBeforeTheSecurityCheck) {
