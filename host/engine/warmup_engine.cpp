@@ -1158,43 +1158,38 @@ bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, wa
     // may never return, so other models are evicted in their place.
     while (used_mb_ - freeing_mb() + need_mb > budget_mb_ + 1e-9 && guard-- > 0) {
         warmup_model_index victim = WARMUP_NO_MODEL;
-        if (circuit_open(ComponentKind::Resource)) {
-            // Degraded: the ready model idle the longest (O(models) per victim, acceptable while the circuit is open).
-            victim = oldest_ready_model(model);
-            if (victim == WARMUP_NO_MODEL) return false;
-            record_eviction(victim, model, need_mb, by_builtin_oldest_idle(), now_ms, reason);
-            remove_from_memory(victim, /*eviction=*/true, now_ms);
-            continue;
-        }
-        // A victim that is not a ready model is the plugin's error (its books are off): a failed call, counted once
-        // and fed to the breaker like any other, and the plugin is told to forget that model.
-        bool named_unready = false;
-        const CallOutcome picked = guarded_call(
-            ComponentKind::Resource, "pick_victim",
-            [&]() -> warmup_error* {
-                warmup_error* error =
-                    components_.resource.vtable->pick_victim(components_.resource.self, now_ms, &victim);
-                if (error != nullptr) return error;
-                named_unready =
-                    victim == model || victim >= models_.size() || models_[victim].residency != WARMUP_RESIDENCY_READY;
-                if (!named_unready) return nullptr;
-                return make_error(WARMUP_ERROR_INVALID_ARGUMENT,
-                                  fmt::format("named model {}, which is not a ready model", victim));
-            },
-            WARMUP_ERROR_NOT_FOUND);
-        if (picked == CallOutcome::Tolerated) return false;  // the policy has nothing evictable: the load waits
-        if (picked != CallOutcome::Ok) {
+        bool by_plugin = false;
+        if (!circuit_open(ComponentKind::Resource)) {
+            // A victim that is not a ready model is the plugin's error (its books are off): a failed call, counted
+            // once and fed to the breaker like any other, and the plugin is told to forget that model.
+            bool named_unready = false;
+            const CallOutcome picked = guarded_call(
+                ComponentKind::Resource, "pick_victim",
+                [&]() -> warmup_error* {
+                    warmup_error* error =
+                        components_.resource.vtable->pick_victim(components_.resource.self, now_ms, &victim);
+                    if (error != nullptr) return error;
+                    named_unready = victim == model || victim >= models_.size() ||
+                                    models_[victim].residency != WARMUP_RESIDENCY_READY;
+                    if (!named_unready) return nullptr;
+                    return make_error(WARMUP_ERROR_INVALID_ARGUMENT,
+                                      fmt::format("named model {}, which is not a ready model", victim));
+                },
+                WARMUP_ERROR_NOT_FOUND);
+            if (picked == CallOutcome::Tolerated) return false;  // the policy has nothing evictable: the load waits
+            by_plugin = picked == CallOutcome::Ok;
             if (named_unready && victim != model && victim < models_.size())
                 components_.resource.vtable->on_removed(components_.resource.self, victim, now_ms);
-            // The documented fallback of a failed call: the ready model idle the longest, so that the load (a demand
-            // load's requests wait on it) is not left waiting for an event that may never come.
+        }
+        if (!by_plugin) {
+            // The built-in choice while the circuit is open, and the documented fallback of a failed call: the ready
+            // model idle the longest (O(models) per victim), so that a load (a demand load's requests wait on it) is
+            // not left waiting for an event that may never come.
             victim = oldest_ready_model(model);
             if (victim == WARMUP_NO_MODEL) return false;
-            record_eviction(victim, model, need_mb, by_builtin_oldest_idle(), now_ms, reason);
-            remove_from_memory(victim, /*eviction=*/true, now_ms);
-            continue;
         }
-        record_eviction(victim, model, need_mb, components_.resource.label, now_ms, reason);
+        record_eviction(victim, model, need_mb, by_plugin ? components_.resource.label : by_builtin_oldest_idle(),
+                        now_ms, reason);
         remove_from_memory(victim, /*eviction=*/true, now_ms);
     }
     return used_mb_ + need_mb <= budget_mb_ + 1e-9;

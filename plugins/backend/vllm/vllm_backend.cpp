@@ -1,7 +1,6 @@
 #include "vllm_backend.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -41,25 +40,18 @@ std::string server_error_text(const std::string& body) {
     return body.size() > kMaxQuotedBodyChars ? body.substr(0, kMaxQuotedBodyChars) + "..." : body;
 }
 
-/// A 404 from the web framework itself (the route does not exist: the feature's flag is off), not from vLLM's handler
-/// (which answers with its own error object).
-bool is_missing_route(const sdk::HttpResponse& answer) {
-    if (!answer.answered() || answer.status != 404) return false;
+/// Who answered a 404: nobody (not a 404), the web framework itself (`{"detail": ...}`: the route does not exist, the
+/// feature's flag is off), vLLM's handler (its own error object: e.g. an adapter it does not hold), or something in
+/// front of vLLM (a body that is not JSON: a proxy or ingress whose server is away, typically while it restarts).
+enum class NotFoundBy { NotA404, MissingRoute, Vllm, Foreign };
+
+NotFoundBy not_found_by(const sdk::HttpResponse& answer) {
+    if (!answer.answered() || answer.status != 404) return NotFoundBy::NotA404;
     const Json parsed = Json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
-    return parsed.is_object() && parsed.contains("detail") && !parsed.contains("message") && !parsed.contains("error");
-}
-
-/// vLLM's answer to an unload of an adapter it does not hold: 404 with its error JSON ("... cannot be found").
-bool adapter_not_held(const sdk::HttpResponse& answer) {
-    return answer.answered() && answer.status == 404 && !is_missing_route(answer) &&
-           !Json::parse(answer.body, nullptr, /*allow_exceptions=*/false).is_discarded();
-}
-
-/// A 404 whose body is not JSON did not come from vLLM (its routes answer JSON): a proxy or ingress in front of it,
-/// typically while the server restarts. Not a missing route, and not a model the server lacks.
-bool is_foreign_404(const sdk::HttpResponse& answer) {
-    if (!answer.answered() || answer.status != 404) return false;
-    return Json::parse(answer.body, nullptr, /*allow_exceptions=*/false).is_discarded();
+    if (parsed.is_discarded()) return NotFoundBy::Foreign;
+    const bool framework =
+        parsed.is_object() && parsed.contains("detail") && !parsed.contains("message") && !parsed.contains("error");
+    return framework ? NotFoundBy::MissingRoute : NotFoundBy::Vllm;
 }
 
 /// The sdk::Error for an exchange that did not succeed. `what` is e.g. "load of adapter 'x'"; `missing_route_hint`
@@ -84,10 +76,10 @@ bool is_foreign_404(const sdk::HttpResponse& answer) {
     }
     const std::string text =
         answer.request_line + " answered HTTP " + std::to_string(answer.status) + ": " + server_error_text(answer.body);
-    if (is_missing_route(answer))
+    if (not_found_by(answer) == NotFoundBy::MissingRoute)
         throw sdk::Error(WARMUP_ERROR_UNSUPPORTED, where + ": " + text + "; the server does not offer this endpoint (" +
                                                        missing_route_hint + ")");
-    if (is_foreign_404(answer))
+    if (not_found_by(answer) == NotFoundBy::Foreign)
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
                          where + ": " + text +
                              "; not vLLM's answer (its routes answer JSON): a proxy in front of a "
@@ -319,9 +311,9 @@ void VllmBackend::load_adapter(const Server& server, std::string_view name, cons
     throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
                      "vLLM " + server.client.endpoint().url + ": " + what + ": " + loaded.request_line +
                          " answered HTTP " + std::to_string(loaded.status) + " but GET /v1/models does not list it" +
-                         (cleanup.succeeded()         ? "; unloaded what was left of it"
-                          : adapter_not_held(cleanup) ? "; the server holds nothing of it"
-                                                      : "; could not unload what is left"));
+                         (cleanup.succeeded()                         ? "; unloaded what was left of it"
+                          : not_found_by(cleanup) == NotFoundBy::Vllm ? "; the server holds nothing of it"
+                                                                      : "; could not unload what is left"));
 }
 
 void VllmBackend::unload(const warmup_model_info& model) {
@@ -337,7 +329,7 @@ void VllmBackend::unload(const warmup_model_info& model) {
     const sdk::HttpResponse answer =
         server.client.post("/v1/unload_lora_adapter", Json{{"lora_name", name}}.dump(), request_timeout_ms_);
     // vLLM answers 404 "... cannot be found" for an adapter it does not hold: it is certainly not resident.
-    if (answer.succeeded() || adapter_not_held(answer)) {
+    if (answer.succeeded() || not_found_by(answer) == NotFoundBy::Vllm) {
         record_change(server, [&](SeenState& seen) { seen.adapters.erase(name); });
         return;
     }
@@ -363,7 +355,6 @@ std::vector<sdk::ResidentModel> VllmBackend::list_resident() {
         if (!known) resident.push_back({name, memory_mb});
     };
     std::size_t servers_asked = 0;
-    [[maybe_unused]] std::size_t servers_without_endpoint = 0;  // read by the assert below
     std::optional<sdk::Error> first_failure;
     for (const Server& server : servers_) {
         uint64_t changes_before = 0;
@@ -393,7 +384,6 @@ std::vector<sdk::ResidentModel> VllmBackend::list_resident() {
         } catch (const sdk::Error& error) {
             // One server without the endpoint (started without the flags, or replaced by one that was) does not stop
             // the others' listing; only when none has it is listing impossible (below).
-            if (error.code() == WARMUP_ERROR_UNSUPPORTED) ++servers_without_endpoint;
             if (!first_failure ||
                 (first_failure->code() == WARMUP_ERROR_UNSUPPORTED && error.code() != WARMUP_ERROR_UNSUPPORTED))
                 first_failure = error;
@@ -410,10 +400,7 @@ std::vector<sdk::ResidentModel> VllmBackend::list_resident() {
     // No server answered: nothing is known, so the host changes nothing this round. That failure is UNSUPPORTED
     // (the host stops asking) only when no server has the endpoint; otherwise the first other failure (the host asks
     // again). A server that fails while another answers is a warning (above): its models are reported as last seen.
-    if (servers_asked == 0 && first_failure) {
-        assert(servers_without_endpoint == servers_.size() || first_failure->code() != WARMUP_ERROR_UNSUPPORTED);
-        throw *first_failure;
-    }
+    if (servers_asked == 0 && first_failure) throw *first_failure;
     return resident;
 }
 
