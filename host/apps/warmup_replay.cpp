@@ -16,6 +16,7 @@
 // command line/config/trace/plugin.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <tbb/task_scheduler_observer.h>
 
 #include <CLI/CLI.hpp>
 #include <charconv>
@@ -30,6 +31,7 @@
 #include "replay/fleet_replay.hpp"
 #include "replay/replay_driver.hpp"
 #include "replay/replay_report.hpp"
+#include "runtime/crash_report.hpp"
 #include "runtime/log_format.hpp"
 #include "version/build_info.hpp"
 
@@ -191,6 +193,15 @@ void replay_and_report(const Run& run) {
 
 }  // namespace
 
+/// Gives every worker thread that runs arms an alternate signal stack, so a plugin's endless recursion in an arm is
+/// reported like any other crash (runtime/crash_report.hpp).
+class AlternateStacksForWorkers final : public tbb::task_scheduler_observer {
+  public:
+    AlternateStacksForWorkers() { observe(true); }
+    ~AlternateStacksForWorkers() override { observe(false); }
+    void on_scheduler_entry(bool /*is_worker*/) override { use_alternate_signal_stack(); }
+};
+
 int main(int argc, char** argv) {
     CLI::App app{"warmup-replay: evaluate warm-up policies on traces, side by side, with clairvoyant yardsticks"};
     CommandLine line;
@@ -207,6 +218,12 @@ int main(int argc, char** argv) {
         std::cerr << "warmup-replay: " << *refused << "\n";
         return 2;
     }
+    // A plugin that crashes the replay is named, with its arm, on the way out.
+    const CrashReport crash_report(CrashReportText{
+        "warmup-replay",
+        "Replay that arm alone (--arms NAME) to see it again, or take the plugin out of the configuration.",
+        "the replay itself, or a thread a plugin started", nullptr});
+    const AlternateStacksForWorkers alternate_stacks;
     try {
         replay_and_report(run);
     } catch (const ConfigError& error) {

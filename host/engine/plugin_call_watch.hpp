@@ -5,17 +5,13 @@
 // to log the stall, answer /healthz and /readyz with 503 naming it, and stop waiting for the control loop.
 //
 // Threads: begin() and end() on the control thread (the engine calls them around each plugin call it times, live
-// only: the replay passes no watch); current() on any thread; describe_call_of_this_thread() in a fatal signal's
-// handler (runtime/crash_report.hpp). Cost per call: a mutex lock without contention and a
-// string assignment that stops allocating once the longest label has been seen.
+// only: the replay passes no watch); current() on any thread. (A fatal signal's report reads the crashing thread's own
+// record instead: engine/plugin_call_on_thread.hpp.) Cost per call: a mutex lock without contention and a string
+// assignment that stops allocating once the longest label has been seen.
 #pragma once
-
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -38,8 +34,6 @@ class PluginCallWatch {
         slot_ = slot;
         label_ = label;
         what_ = what;
-        thread_local const auto this_thread = static_cast<pid_t>(::syscall(SYS_gettid));
-        caller_tid_.store(this_thread, std::memory_order_relaxed);
         started_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_release);
     }
     /// [control] The call begun last has returned.
@@ -54,33 +48,12 @@ class PluginCallWatch {
         return Call{slot_, label_, what_, std::chrono::steady_clock::now() - started};
     }
 
-    /// [signal handler of the thread that crashed] Writes "<slot> <label>: <what>" of the call in progress into
-    /// `out` (at most `size` - 1 bytes, NUL-terminated) when the calling thread is the one in that call; false
-    /// otherwise. Async-signal-safe: no lock, no allocation. The
-    /// fields it reads are written only by this same thread, which is stopped in the handler.
-    bool describe_call_of_this_thread(char* out, std::size_t size) const noexcept {
-        if (size == 0 || started_ns_.load(std::memory_order_acquire) == 0) return false;
-        if (caller_tid_.load(std::memory_order_relaxed) != static_cast<pid_t>(::syscall(SYS_gettid))) return false;
-        std::size_t at = 0;
-        const auto put = [&](const char* text, std::size_t length) {
-            for (std::size_t i = 0; i < length && at + 1 < size; ++i) out[at++] = text[i];
-        };
-        put(slot_, std::strlen(slot_));
-        put(" ", 1);
-        put(label_.data(), label_.size());
-        put(": ", 2);
-        put(what_, std::strlen(what_));
-        out[at] = '\0';
-        return true;
-    }
-
   private:
     mutable std::mutex mutex_;
     const char* slot_ = "";               // under mutex_
     std::string label_;                   // under mutex_
     const char* what_ = "";               // under mutex_
     std::atomic<int64_t> started_ns_{0};  // steady clock ticks; 0 = not in a call
-    std::atomic<pid_t> caller_tid_{0};    // the thread of the call begun last (the control thread)
 };
 
 }  // namespace warmup::host

@@ -92,6 +92,7 @@ WarmupEngine::WarmupEngine(ComponentSet components, LoadExecutor& executor, Cata
 }
 
 double WarmupEngine::resource_budget_mb(double configured_mb) const {
+    const auto in_call = marked(ComponentKind::Resource, "effective_budget_mb");
     const double effective_mb =
         components_.resource.vtable->effective_budget_mb(components_.resource.self, configured_mb);
     if (effective_mb > 0 && effective_mb <= configured_mb) return effective_mb;  // NaN fails both
@@ -224,7 +225,11 @@ WarmupEngine::CallOutcome WarmupEngine::guarded_call(ComponentKind kind, const c
     const auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (options_.call_watch != nullptr)
         options_.call_watch->begin(component_kind_name(kind), component_label(kind), what);
-    warmup_error* error = call();
+    warmup_error* error = nullptr;
+    {
+        const auto in_call = marked(kind, what);
+        error = call();
+    }
     if (options_.call_watch != nullptr) options_.call_watch->end();
     const int64_t took_us =
         timed
@@ -495,7 +500,10 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
                 }
             }
             state.last_use_ms = std::max(state.last_use_ms == kNever ? event.ts_ms : state.last_use_ms, event.ts_ms);
-            components_.resource.vtable->on_used(components_.resource.self, event.model, now_ms);
+            {
+                const auto in_call = marked(ComponentKind::Resource, "on_used");
+                components_.resource.vtable->on_used(components_.resource.self, event.model, now_ms);
+            }
             return;
         case WARMUP_RESIDENCY_LOADING:
             break;
@@ -878,6 +886,7 @@ void WarmupEngine::unqueue(warmup_model_index model) {
         if (circuit_open(ComponentKind::Queue)) {
             stale_plugin_items_.push_back(model);
         } else {
+            const auto in_call = marked(ComponentKind::Queue, "remove_model");
             components_.queue.vtable->remove_model(components_.queue.self, model);
         }
         --queued_in_plugin_;
@@ -907,6 +916,7 @@ void WarmupEngine::remove_stale_plugin_items() {
     if (stale_plugin_items_.empty() ||
         circuits_[static_cast<std::size_t>(ComponentKind::Queue)].state != CircuitState::Closed)
         return;
+    const auto in_call = marked(ComponentKind::Queue, "remove_model");
     for (const warmup_model_index model : stale_plugin_items_)
         if (models_[model].queued_in != QueuedIn::Plugin)
             components_.queue.vtable->remove_model(components_.queue.self, model);
@@ -967,7 +977,11 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
         } else {
             warmup_queue_item item{};
             if (!plugin_usable) break;
-            if (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) == 0) {
+            const auto popped = [&] {
+                const auto in_call = marked(ComponentKind::Queue, "pop");
+                return components_.queue.vtable->pop(components_.queue.self, now_ms, &item);
+            }();
+            if (popped == 0) {
                 // Empty while it should hold warm-ups: the plugin lost items. Waiting would not bring them back (a
                 // broken contract, not a passing error), so the circuit opens at once and the lost warm-ups move to
                 // the built-in queue, which this loop serves next.
@@ -1178,8 +1192,10 @@ bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, wa
                 WARMUP_ERROR_NOT_FOUND);
             if (picked == CallOutcome::Tolerated) return false;  // the policy has nothing evictable: the load waits
             by_plugin = picked == CallOutcome::Ok;
-            if (named_unready && victim != model && victim < models_.size())
+            if (named_unready && victim != model && victim < models_.size()) {
+                const auto in_call = marked(ComponentKind::Resource, "on_removed");
                 components_.resource.vtable->on_removed(components_.resource.self, victim, now_ms);
+            }
         }
         if (!by_plugin) {
             // The built-in choice while the circuit is open, and the documented fallback of a failed call: the ready
@@ -1341,7 +1357,10 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     ready_mb_ += state.charged_mb;
     ++counters_.loads_succeeded;
     metric(WARMUP_METRIC_WARMUP_SUCCEEDED, model, now_ms, load_ms);
-    components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb, load_ms, now_ms);
+    {
+        const auto in_call = marked(ComponentKind::Resource, "on_ready");
+        components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb, load_ms, now_ms);
+    }
 
     if (serve_waiters(model, state, now_ms)) {  // before anything can evict it
         if (state.reason != LoadReason::Demand) {
@@ -1349,7 +1368,10 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
             metric(WARMUP_METRIC_PREWARM_USED, model, now_ms, 1);
         }
         state.last_use_ms = now_ms;
-        components_.resource.vtable->on_used(components_.resource.self, model, now_ms);
+        {
+            const auto in_call = marked(ComponentKind::Resource, "on_used");
+            components_.resource.vtable->on_used(components_.resource.self, model, now_ms);
+        }
         plan(model, WARMUP_TRIGGER_USED, now_ms);
         if (!successions_.empty()) {  // the followers it names are planned now, as after a batch (a set of their own)
             ++epoch_;
@@ -1464,7 +1486,10 @@ void WarmupEngine::forget_resident(warmup_model_index model, Removal removal, wa
     set_residency(state, WARMUP_RESIDENCY_ABSENT);
     state.unload_at = kNever;
     state.last_use_ms = kNever;
-    components_.resource.vtable->on_removed(components_.resource.self, model, now_ms);
+    {
+        const auto in_call = marked(ComponentKind::Resource, "on_removed");
+        components_.resource.vtable->on_removed(components_.resource.self, model, now_ms);
+    }
     refresh_timer(model);
     if (removal == Removal::Vanished) return;  // the server dropped it on its own: nothing to unload, not our unload
     if (eviction) {
@@ -1712,12 +1737,16 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
         state.retry_at = kNever;
         state.attempt = 0;
         ready_mb_ += memory_mb;
-        components_.resource.vtable->on_ready(components_.resource.self, model, memory_mb, 0, now_ms);
+        {
+            const auto in_call = marked(ComponentKind::Resource, "on_ready");
+            components_.resource.vtable->on_ready(components_.resource.self, model, memory_mb, 0, now_ms);
+        }
         // Requests still waiting (their load failed, a retry was planned) are served by the model now resident: the
         // server loaded it for them, most likely. Left waiting, they would never be served or counted failed.
         if (serve_waiters(model, state, now_ms)) {
             state.loaded_for = LoadCause::Demand;
             state.last_use_ms = now_ms;
+            const auto in_call = marked(ComponentKind::Resource, "on_used");
             components_.resource.vtable->on_used(components_.resource.self, model, now_ms);
         }
         adopted.push_back(model);
@@ -1849,6 +1878,7 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
     const bool new_queue = components.queue.self != components_.queue.self;
     std::vector<warmup_model_index> queued;  // the old queue plugin's items, in its order, to hand to the new one
     if (new_queue) {
+        const auto in_call = marked(ComponentKind::Queue, "pop");  // the instance being replaced
         warmup_queue_item item{};
         while (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) != 0) {
             if (item.model >= models_.size() || models_[item.model].queued_in != QueuedIn::Plugin) continue;  // stale
@@ -1884,6 +1914,7 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
     components_ = components;
     if (new_resource) {
         budget_mb_ = resource_budget_mb(options_.memory_budget_mb);
+        const auto in_call = marked(ComponentKind::Resource, "on_ready");
         for (warmup_model_index model = 0; model < models_.size(); ++model) {
             const ModelSlot& state = models_[model];
             if (state.residency == WARMUP_RESIDENCY_READY)
@@ -1957,7 +1988,11 @@ std::optional<std::string> WarmupEngine::predict_now(warmup_model_index model, w
                                component_kind_name(kind), component_label(kind), circuit.last_error);
         if (options_.call_watch != nullptr)
             options_.call_watch->begin(component_kind_name(kind), component_label(kind), what);
-        ErrorPtr error(call());
+        ErrorPtr error;
+        {
+            const auto in_call = marked(kind, what);
+            error.reset(call());
+        }
         if (options_.call_watch != nullptr) options_.call_watch->end();
         if (!error) return std::nullopt;
         return fmt::format("{} {}: {}: {}: {}", component_kind_name(kind), component_label(kind), what,

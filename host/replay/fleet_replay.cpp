@@ -146,7 +146,7 @@ class FleetSimulation {
                 throw StartupError(fmt::format("{}: backend {} cannot be replayed: it does not offer the {} extension",
                                                config_.locate(config_.components[ComponentSlot::Backend].key_path),
                                                backend->label(), WARMUP_EXT_SIMULATION));
-            node.loads = std::make_unique<VirtualExecutor>(backend, simulation, catalog_);
+            node.loads = std::make_unique<VirtualExecutor>(backend, simulation, catalog_, node.id);
             EngineOptions engine_options;
             engine_options.memory_budget_mb = report_.budget_mb / fleet_.nodes;
             engine_options.max_concurrent_loads = config_.max_concurrent_warmups;

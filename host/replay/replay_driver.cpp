@@ -502,7 +502,7 @@ std::unique_ptr<ArmRun> build_arm_run(const ArmSpec& spec, const Config& config,
         throw StartupError(fmt::format("{}: backend {} cannot be replayed: it does not offer the {} extension",
                                        config.locate(arm.components[ComponentSlot::Backend].key_path), backend->label(),
                                        WARMUP_EXT_SIMULATION));
-    run->executor = std::make_unique<VirtualExecutor>(backend, simulation, catalog);
+    run->executor = std::make_unique<VirtualExecutor>(backend, simulation, catalog, arm.name);
     const ComponentSet components = arm_components(*run, spec, catalog, future);
     run->plugin_labels = labels_of(components, *run->plugins);
     EngineOptions engine_options;

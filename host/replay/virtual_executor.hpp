@@ -42,16 +42,22 @@ class VirtualExecutor final : public LoadExecutor {
         }
     };
 
+    /// `arm`: the replay arm (or fleet node) this executor serves, named if its backend crashes.
     VirtualExecutor(std::shared_ptr<PluginInstance> backend, const warmup_simulation_extension* simulation,
-                    Catalog& catalog)
-        : backend_(std::move(backend)), simulation_(simulation), catalog_(catalog) {}
+                    Catalog& catalog, std::string arm)
+        : backend_(std::move(backend)), simulation_(simulation), catalog_(catalog), arm_(std::move(arm)) {}
 
     void start_load(warmup_model_index model, uint64_t ticket, warmup_time_ms now_ms) override {
         const ModelRecord& record = catalog_.record(model);
         warmup_model_info info = record.to_info();
         double duration_ms = record.load_ms;
         int succeeds = 1;
-        if (ErrorPtr error{simulation_->simulate_load(backend_->self(), &info, now_ms, &duration_ms, &succeeds)}) {
+        ErrorPtr error;
+        {
+            const PluginCallScope in_call("backend", backend_->label(), "simulate_load", &arm_);
+            error.reset(simulation_->simulate_load(backend_->self(), &info, now_ms, &duration_ms, &succeeds));
+        }
+        if (error) {
             failed(record, error->message);
             succeeds = 0;
             duration_ms = record.load_ms;
@@ -104,6 +110,7 @@ class VirtualExecutor final : public LoadExecutor {
     std::shared_ptr<PluginInstance> backend_;
     const warmup_simulation_extension* simulation_;
     Catalog& catalog_;
+    const std::string arm_;
     std::priority_queue<Completion, std::vector<Completion>, std::greater<>> pending_;
     uint64_t sequence_ = 0;
     uint64_t failures_ = 0;

@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <string>
 #include <vector>
 
+#include "engine/plugin_call_on_thread.hpp"
 #include "runtime/log_format.hpp"
 
 namespace warmup::host {
@@ -19,8 +21,8 @@ namespace {
 
 constexpr std::array<int, 5> kFatalSignals{SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 
-std::atomic<const PluginCallWatch*> g_watch{nullptr};
-bool g_stderr_is_journal = false;  // set before the handlers are installed
+CrashReportText g_text{"warmup", "", "", nullptr};  // set before the handlers are installed
+bool g_stderr_is_journal = false;                   // likewise
 
 const char* signal_name(int signal_number) noexcept {
     switch (signal_number) {
@@ -44,6 +46,9 @@ class Line {
   public:
     void put(const char* text) noexcept {
         for (; *text != '\0' && size_ + 1 < buffer_.size(); ++text) buffer_[size_++] = *text;
+    }
+    void put(const std::string& text) noexcept {
+        for (std::size_t i = 0; i < text.size() && size_ + 1 < buffer_.size(); ++i) buffer_[size_++] = text[i];
     }
     void put_number(long value) noexcept {
         char digits[24];
@@ -76,35 +81,55 @@ class Line {
 /// The thread that reports; a second thread that faults meanwhile waits here until the first ends the process.
 std::atomic<bool> g_reporting{false};
 
+/// Whether `text` reads `word` exactly (no strcmp: not on the list of async-signal-safe functions).
+bool reads(const std::string& text, const char* word) noexcept {
+    std::size_t i = 0;
+    for (; word[i] != '\0'; ++i)
+        if (i >= text.size() || text[i] != word[i]) return false;
+    return i == text.size();
+}
+
 void on_fatal_signal(int signal_number, siginfo_t* info, void* /*context*/) {
     if (g_reporting.exchange(true)) {
         for (;;) ::pause();  // another thread is writing the line; it then ends the process
     }
     Line line;
     if (g_stderr_is_journal) line.put("<2>");
-    line.put("warmupd: CRASH ");
+    line.put(g_text.program);
+    line.put(": CRASH ");
     line.put(signal_name(signal_number));
-    char call[512];
-    const PluginCallWatch* watch = g_watch.load(std::memory_order_acquire);
+    const PluginCallOnThread& call = t_plugin_call_on_thread;
     const bool sent =
         info != nullptr && (info->si_code == SI_USER || info->si_code == SI_TKILL) && info->si_pid != ::getpid();
     if (sent) {
         line.put(" sent by process ");
         line.put_number(static_cast<long>(info->si_pid));
-        line.put(" (a kill, not a fault of warmupd's own).");
-    } else if (watch != nullptr && watch->describe_call_of_this_thread(call, sizeof call)) {
+        line.put(" (a kill, not a fault of ");
+        line.put(g_text.program);
+        line.put("'s own).");
+    } else if (call.slot != nullptr && call.label != nullptr && call.what != nullptr) {
         line.put(" in a plugin call: ");
-        line.put(call);
-        line.put(
-            ". A plugin runs in warmupd's process. The next start replays the journal into the same plugins, so "
-            "a plugin that crashes on what it learned crashes again: take it out of the configuration (or back "
-            "to the build before) before restarting.");
+        line.put(call.slot);
+        line.put(" ");
+        line.put(*call.label);
+        line.put(": ");
+        line.put(call.what);
+        if (call.arm != nullptr && !call.arm->empty() &&
+            (g_text.quiet_arm == nullptr || !reads(*call.arm, g_text.quiet_arm))) {
+            line.put(" (arm '");
+            line.put(*call.arm);
+            line.put("')");
+        }
+        line.put(". A plugin runs in ");
+        line.put(g_text.program);
+        line.put("'s process. ");
+        line.put(g_text.after_plugin);
     } else {
         line.put(" on thread ");
         line.put_number(static_cast<long>(::syscall(SYS_gettid)));
-        line.put(
-            ", outside the plugin calls the host times (a backend or source plugin on its own thread, a resource "
-            "or queue plugin's notification, or the host itself).");
+        line.put(", outside the plugin calls the host makes (");
+        line.put(g_text.outside);
+        line.put(").");
     }
     line.end_line();
     line.write_to(STDERR_FILENO);
@@ -134,9 +159,9 @@ void use_alternate_signal_stack() {
     thread_local const AlternateStack stack;
 }
 
-CrashReport::CrashReport(const PluginCallWatch& watch) {
+CrashReport::CrashReport(const CrashReportText& text) {
     g_stderr_is_journal = is_journal_stream(STDERR_FILENO);
-    g_watch.store(&watch, std::memory_order_release);
+    g_text = text;
     use_alternate_signal_stack();  // this (main) thread's; the control thread sets its own
     struct sigaction action {};
     action.sa_sigaction = on_fatal_signal;
@@ -147,7 +172,6 @@ CrashReport::CrashReport(const PluginCallWatch& watch) {
 
 CrashReport::~CrashReport() {
     for (const int signal_number : kFatalSignals) ::signal(signal_number, SIG_DFL);
-    g_watch.store(nullptr, std::memory_order_release);
 }
 
 }  // namespace warmup::host

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/errors.hpp"
+#include "engine/plugin_call_on_thread.hpp"
 
 namespace warmup::host {
 
@@ -38,7 +39,11 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
         warmup_cancel_token cancel{
             cancel_state.get(), [](void* context) { return static_cast<CancelState*>(context)->cancelled() ? 1 : 0; }};
         const auto started = std::chrono::steady_clock::now();
-        warmup_error* error = backend->vtable<warmup_backend_vtable>()->load(backend->self(), &info, &cancel, &result);
+        warmup_error* error = nullptr;
+        {
+            const PluginCallScope in_call("backend", backend->label(), "load");
+            error = backend->vtable<warmup_backend_vtable>()->load(backend->self(), &info, &cancel, &result);
+        }
         const double load_ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
         // A load the daemon's stop cancelled did not fail: it is not reported as an error, and not answered to
@@ -239,7 +244,11 @@ void LoadWorkers::list_resident_now(const PluginInstance& backend) {
                     out->models.emplace_back(std::string(model->name.data, model->name.size), memory_mb);
                     return 0;
                 }};
-            warmup_error* error = list(backend.self(), &writer);
+            warmup_error* error = nullptr;
+            {
+                const PluginCallScope in_call("backend", backend.label(), "list_resident");
+                error = list(backend.self(), &writer);
+            }
             if (error == nullptr) {
                 listing.result = ResidentListing::Result::Listed;
             } else {
@@ -273,7 +282,11 @@ void LoadWorkers::list_resident_now(const PluginInstance& backend) {
 
 std::optional<std::string> LoadWorkers::unload_now(const PluginInstance& backend, const ModelRecord& record) {
     warmup_model_info info = record.to_info();
-    warmup_error* error = backend.vtable<warmup_backend_vtable>()->unload(backend.self(), &info);
+    warmup_error* error = nullptr;
+    {
+        const PluginCallScope in_call("backend", backend.label(), "unload");
+        error = backend.vtable<warmup_backend_vtable>()->unload(backend.self(), &info);
+    }
     if (error == nullptr) return std::nullopt;
     ErrorPtr owned(error);
     spdlog::warn("MODEL_UNLOAD_ERROR backend {} could not unload {}: {}", backend.label(), record.name, owned->message);

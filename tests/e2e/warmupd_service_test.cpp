@@ -538,6 +538,60 @@ TEST_F(WarmupdStallTest, APluginThatCrashesTheDaemonIsNamedOnTheWayOut) {
     }
 }
 
+TEST_F(WarmupdStallTest, APluginThatCrashesInACallTheHostDoesNotTimeIsNamedToo) {
+    // A resource plugin's on_used is a notification (no answer, no time budget): its crash is named like predict's.
+    std::string yaml = config_yaml();
+    const std::string lru = "  resource: {plugin: org.warmup.resource.lru}";
+    ASSERT_NE(yaml.find(lru), std::string::npos);
+    yaml.replace(yaml.find(lru), lru.size(),
+                 std::string("  resource: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
+                     "/engine_breaker_garbage_resource.so\", params: {abort_on_use: true}}");
+    start_daemon(yaml + "state: {enabled: false}\n");
+    ASSERT_FALSE(HasFatalFailure());
+    // A first use: the load ends with the request waiting for it, and the host tells the resource plugin it was used.
+    client_->Post("/api/warmup/events", R"({"model": "m/a"})", "application/json");
+    const auto exit = daemon_->wait_exit(10s);
+    ASSERT_TRUE(exit.has_value()) << daemon_->log();
+    EXPECT_EQ(exit->signal, SIGABRT) << daemon_->log();
+    daemon_->wait_for_log_end(5s);
+    EXPECT_NE(
+        daemon_->log().find("warmupd: CRASH SIGABRT in a plugin call: resource "
+                            "org.warmup.test.garbage-resource@1.0.0: on_used. A plugin runs in warmupd's process."),
+        std::string::npos)
+        << daemon_->log();
+}
+
+TEST(ReplayCrash, APluginThatCrashesAReplayIsNamedWithItsArm) {
+    // Before, a replay whose plugin crashed ended in the shell's "Aborted" with nothing to say which arm or plugin.
+    warmup::test::TempDir dir("replay-crash");
+    const auto config = dir.write("replay.yaml", config_yaml() +
+                                                     "arms:\n"
+                                                     "  - name: control\n"
+                                                     "  - name: fragile\n"
+                                                     "    components: {predictor: {path: \"" +
+                                                     WARMUP_TEST_BAD_PLUGIN_DIR +
+                                                     "/engine_breaker_flaky_predictor.so\", params: "
+                                                     "{failing_calls: 0, abort_on_call: 3}}}\n");
+    const auto trace = dir.write("trace.csv", "ts_ms,model\n1000,m/a\n2000,m/b\n3000,m/c\n4000,m/a\n");
+    Daemon replay({"--config", config.string(), "--trace", "csv:" + trace.string(), "--out",
+                   (dir.path() / "out").string(), "--quiet"},
+                  Daemon::Capture::StderrOnly, "warmup-replay");
+    const auto status = replay.wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << replay.log();
+    EXPECT_EQ(status->signal, SIGABRT) << replay.log();
+    replay.wait_for_log_end(kExitTimeout);
+    EXPECT_NE(replay.log().find("warmup-replay: CRASH SIGABRT in a plugin call: predictor "
+                                "org.warmup.test.flaky-predictor@1.0.0: predict (arm 'fragile'). A plugin runs in "
+                                "warmup-replay's process. Replay that arm alone (--arms NAME)"),
+              std::string::npos)
+        << replay.log();
+    // The arms that do not crash replay alone.
+    const auto [code, output] =
+        run_to_end("warmup-replay", {"--config", config.string(), "--trace", "csv:" + trace.string(), "--out",
+                                     (dir.path() / "out").string(), "--quiet", "--arms", "control"});
+    EXPECT_EQ(code, 0) << output;
+}
+
 class WarmupdServiceTest : public warmup::test::DaemonTest {
   protected:
     WarmupdServiceTest() : DaemonTest("warmupd-service") {}

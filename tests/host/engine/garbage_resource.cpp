@@ -3,8 +3,10 @@
 //
 // Params: victim: out-of-range | error | none (pick_victim names model 4,000,000,000, throws, or says nothing is
 //         evictable; default out-of-range);
-//         budget_factor: effective_budget_mb answers the configured budget times this (default 1; NaN with "nan").
+//         budget_factor: effective_budget_mb answers the configured budget times this (default 1; NaN with "nan");
+//         abort_on_use: on_used calls abort() (default false): a plugin that crashes in a call the host does not time.
 // Admits every load and lets it evict. Threading: the host calls it on its control thread only; no locks.
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <warmup/sdk/plugin.hpp>
@@ -16,7 +18,8 @@ class GarbageResource final : public warmup::sdk::Resource {
     GarbageResource(warmup::sdk::Host host, warmup::sdk::Params& params)
         : Resource(host),
           victim_(params.get_choice("victim", "out-of-range", {"out-of-range", "error", "none"})),
-          budget_factor_(params.get_string("budget_factor", "1")) {}
+          budget_factor_(params.get_string("budget_factor", "1")),
+          abort_on_use_(params.get_bool("abort_on_use", false)) {}
 
     double effective_budget_mb(double configured_budget_mb) override {
         if (budget_factor_ == "nan") return std::numeric_limits<double>::quiet_NaN();
@@ -27,7 +30,9 @@ class GarbageResource final : public warmup::sdk::Resource {
         out.may_evict = 1;
     }
     void on_ready(warmup_model_index, double, double, warmup_time_ms) override {}
-    void on_used(warmup_model_index, warmup_time_ms) override {}
+    void on_used(warmup_model_index, warmup_time_ms) override {
+        if (abort_on_use_) std::abort();
+    }
     void on_removed(warmup_model_index, warmup_time_ms) override {}
     warmup_model_index pick_victim(warmup_time_ms /*now_ms*/) override {
         if (victim_ == "error") throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL, "no victim today");
@@ -38,6 +43,7 @@ class GarbageResource final : public warmup::sdk::Resource {
   private:
     std::string victim_;
     std::string budget_factor_;
+    bool abort_on_use_;
 };
 
 }  // namespace
