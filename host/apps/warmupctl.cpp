@@ -895,6 +895,7 @@ std::string describe_decision(const nlohmann::json& d) {
     const std::string kind = d.at("decision").get<std::string>();
     std::string line =
         local_time(d.at("at_ms").get<int64_t>()) + "  " + kind + ": " + d.at("reason").get<std::string>();
+    if (d.contains("plugin_says")) line += ": \"" + d.at("plugin_says").get<std::string>() + "\"";
     if (kind == "keep" || kind == "unload" || kind == "prewarm") {
         if (d.contains("until_ms")) line += "; keep until " + local_time(d.at("until_ms").get<int64_t>());
         if (d.contains("prewarm_at_ms")) line += ", pre-warm at " + local_time(d.at("prewarm_at_ms").get<int64_t>());
@@ -931,7 +932,9 @@ std::optional<std::string> explain_last_cold(const nlohmann::json& decisions) {
         const std::string kind = d.at("decision").get<std::string>();
         const std::string at = local_time(d.at("at_ms").get<int64_t>());
         if (kind == "skip" && skipped.empty()) {
-            skipped = "; a pre-warm was skipped at " + at + " (" + d.at("reason").get<std::string>() + ", by " +
+            const std::string says =
+                d.contains("plugin_says") ? ": \"" + d.at("plugin_says").get<std::string>() + "\"" : "";
+            skipped = "; a pre-warm was skipped at " + at + " (" + d.at("reason").get<std::string>() + says + ", by " +
                       d.value("decided_by", std::string("?")) + "; " + memory_note(d) + ")";
         } else if (kind == "prewarm" && reason.find("pre-warm") != std::string::npos) {
             return text + reason + " (pre-warm started at " + at + ", " + plan_basis(d) + ")";

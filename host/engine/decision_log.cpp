@@ -51,6 +51,9 @@ Decision DecisionLog::written_out(const Entry& entry) const {
     decision.arm = arms_[entry.arm];
     decision.decided_by = labels_[entry.decided_by];
     decision.planned_by = labels_[entry.planned_by];
+    const auto words = std::lower_bound(plugin_words_.begin(), plugin_words_.end(), entry.facts.seq,
+                                        [](const auto& kept, uint64_t seq) { return kept.first < seq; });
+    if (words != plugin_words_.end() && words->first == entry.facts.seq) decision.plugin_says = words->second;
     return decision;
 }
 
@@ -91,6 +94,15 @@ void DecisionLog::record(const Decision& decision) {
     entry.facts.seq = seq;
     entry.facts.first_at_ms = decision.at_ms;
     entry.facts.repeats = 1;
+    if (!decision.plugin_says.empty()) {
+        if (plugin_words_.size() == kPluginWordsKept) plugin_words_.pop_front();
+        // Cut at a character's first byte, not inside a UTF-8 sequence.
+        std::size_t length = std::min(decision.plugin_says.size(), kPluginWordsBytes);
+        while (length < decision.plugin_says.size() && length > 0 &&
+               (static_cast<unsigned char>(decision.plugin_says[length]) & 0xC0) == 0x80)
+            --length;
+        plugin_words_.emplace_back(seq, decision.plugin_says.substr(0, length));
+    }
 }
 
 std::vector<Decision> DecisionLog::newest(std::optional<warmup_model_index> model, std::size_t limit,

@@ -14,6 +14,8 @@
 //  - A burst of "keep" decisions does not flood the ring: a keep of a model whose newest entry in its arm is a keep
 //    by the same component updates that entry in place (its time and numbers become the newest, `repeats` counts
 //    the merged decisions, `first_at_ms` keeps the first).
+//  - A plugin's own words (Decision::plugin_says) are kept for the newest kPluginWordsKept entries that have them,
+//    each cut at kPluginWordsBytes: at most about 250 KiB, allocated as they come.
 //  - Thread safety: record() and newest() may be called from any thread; one mutex guards the ring (the control
 //    thread records, HTTP threads read copies).
 //
@@ -25,6 +27,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -83,7 +86,15 @@ struct Decision : DecisionFacts {
     std::string arm;         ///< the engine's experiment arm ("control" live)
     std::string decided_by;  ///< "<id>@<version>" of the plugin that decided, or "engine" / "built-in keep-alive"
     std::string planned_by;  ///< the predictor whose prediction was in force, "built-in keep-alive", "" = no plan yet
+    /// The deciding plugin's own words, when it gave any: a resource plugin's reason for refusing a pre-warm or
+    /// delaying a demand load (at most kPluginWordsBytes, cut there). "" otherwise.
+    std::string plugin_says;
 };
+
+/// The longest `plugin_says` a log keeps; and how many of the newest entries with such words keep them (the words
+/// are kept beside the ring, not in its entries, so the ring's size does not grow with them).
+inline constexpr std::size_t kPluginWordsBytes = 240;
+inline constexpr std::size_t kPluginWordsKept = 1024;
 
 /// Where an engine reports decisions. Called on the engine's (control) thread.
 class DecisionSink {
@@ -145,6 +156,9 @@ class DecisionLog final : public DecisionSink {
     // The plugin labels recorded since start ("" is index 0: no plan yet), and each one's index.
     std::vector<std::string> labels_{std::string()};
     std::unordered_map<std::string, uint32_t> label_indexes_{{std::string(), 0}};
+    // The plugins' own words of the newest entries that have any, by sequence number (increasing), at most
+    // kPluginWordsKept.
+    std::deque<std::pair<uint64_t, std::string>> plugin_words_;
 };
 
 }  // namespace warmup::host

@@ -669,6 +669,7 @@ Decision& WarmupEngine::decision(DecisionKind kind, warmup_model_index model, co
     made.for_model = WARMUP_NO_MODEL;
     made.attempt = 0;
     made.planned_by.clear();
+    made.plugin_says.clear();
     made.from_fallback_plan = false;
     made.predicted_next_use_ms = kNever;
     made.p_use = std::nan("");
@@ -1054,6 +1055,13 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
                  [&] { return components_.resource.vtable->admit(components_.resource.self, &request, &admission); })) {
         admission.admit = is_demand ? 1 : 0;  // safe choice: demand goes on, speculation stops
         admission.may_evict = 1;
+        refusal_words_.clear();
+    } else if (options_.decisions != nullptr) {
+        // The plugin's own words for a refusal go with the decision it leads to (`warmupctl why` shows them).
+        if (admission.admit == 0 && admission.reason.data != nullptr)
+            refusal_words_.assign(admission.reason.data, std::min<std::size_t>(admission.reason.size, 4096));
+        else
+            refusal_words_.clear();
     }
     if (is_demand) {
         // A demand load is never refused outright (a request waits for it): the policy may only delay it. It may
@@ -1081,12 +1089,13 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
     const char* reason = admission.admit == 0       ? "pre-warm refused by the resource plugin"
                          : admission.may_evict == 0 ? "pre-warm does not fit and the resource plugin allows no eviction"
                                                     : "pre-warm does not fit in the budget, even after evictions";
-    skip_prewarm(model, reason, components_.resource.label, now_ms);
+    skip_prewarm(model, reason, components_.resource.label, now_ms,
+                 admission.admit == 0 ? std::string_view(refusal_words_) : std::string_view());
     return false;
 }
 
 void WarmupEngine::skip_prewarm(warmup_model_index model, const char* reason, const std::string& decided_by,
-                                warmup_time_ms now_ms) {
+                                warmup_time_ms now_ms, std::string_view plugin_says) {
     ModelSlot& state = models_[model];
     set_residency(state, WARMUP_RESIDENCY_ABSENT);
     ++counters_.prewarms_skipped;
@@ -1094,6 +1103,7 @@ void WarmupEngine::skip_prewarm(warmup_model_index model, const char* reason, co
     if (options_.decisions != nullptr) {
         Decision& skip = decision(DecisionKind::Skip, model, reason, decided_by, now_ms);
         skip.need_mb = state.need_mb;
+        skip.plugin_says = plugin_says;
         options_.decisions->record(skip);
     }
     refresh_timer(model);
@@ -1635,6 +1645,7 @@ void WarmupEngine::wait_for_memory(warmup_model_index model, bool is_demand, boo
                                                        : plan_author(state),
                               now_ms);
     wait.need_mb = state.need_mb;
+    if (!admitted) wait.plugin_says = refusal_words_;
     options_.decisions->record(wait);
 }
 

@@ -575,9 +575,10 @@ class WarmupEngine {
     /// Gives up `model`'s demand load that a timed-out unload blocks (`why`): counted and recorded like an oversized
     /// one, logged LOAD_BLOCKED_BY_UNLOAD (throttled), its waiting requests failed; a later request tries again.
     void give_up_blocked(warmup_model_index model, const char* why, warmup_time_ms now_ms);
-    /// Skips `model`'s pre-warm, queued and taken from its queue, that cannot start now (`reason`): counted, recorded.
+    /// Skips `model`'s pre-warm, queued and taken from its queue, that cannot start now (`reason`): counted, recorded
+    /// (with the deciding plugin's own words when it gave any).
     void skip_prewarm(warmup_model_index model, const char* reason, const std::string& decided_by,
-                      warmup_time_ms now_ms);
+                      warmup_time_ms now_ms, std::string_view plugin_says = {});
     /// Releases pending_unloads_[index]: its memory leaves used_mb_ and the entry is erased.
     void release_unload(std::size_t index, warmup_time_ms now_ms);
     void start_load(warmup_model_index model, warmup_time_ms now_ms);
@@ -687,6 +688,9 @@ class WarmupEngine {
     std::vector<warmup_metric_event> pending_metrics_;
     std::vector<warmup_usage_pattern> pattern_scratch_;
     Decision decision_scratch_;  // reused by decision() (only while options_.decisions is set)
+    /// The resource plugin's reason for its last refusal (admit = 0), copied from its answer (valid only until its
+    /// next call); "" when it gave none. Read by the decisions that refusal leads to (only with options_.decisions).
+    std::string refusal_words_;
 };
 
 }  // namespace warmup::host

@@ -57,6 +57,7 @@ json decision_json(const Decision& d, Catalog& catalog) {
     if (d.prewarm_at_ms != WARMUP_TIME_NEVER) entry["prewarm_at_ms"] = d.prewarm_at_ms;
     if (d.for_model != WARMUP_NO_MODEL) entry["for_model"] = name(d.for_model);
     if (d.attempt != 0) entry["attempt"] = d.attempt;
+    if (!d.plugin_says.empty()) entry["plugin_says"] = d.plugin_says;
     if (d.repeats > 1) {
         entry["repeats"] = d.repeats;
         entry["first_at_ms"] = d.first_at_ms;

@@ -29,7 +29,8 @@ typedef struct warmup_admission {
     uint32_t admit;            /* 1 = may start (evicting as needed), 0 = refuse now */
     uint32_t may_evict;        /* 1 = the host may evict ready models to make room (pre-warms: a demand load
                                   that is admitted may always evict) */
-    warmup_string_view reason; /* why refused; owned by the instance, valid until its next call */
+    warmup_string_view reason; /* why refused (shown to operators with the decision: plugin_says); owned by the
+                                  instance, valid until its next call */
 } warmup_admission;
 
 typedef struct warmup_resource_vtable {

@@ -108,6 +108,36 @@ TEST_F(EngineDecisions, ALoadLargerThanTheBudgetIsGivenUpByTheEngine) {
     EXPECT_DOUBLE_EQ(decisions[0].budget_mb, 1500);
 }
 
+TEST_F(EngineDecisions, APreWarmTheResourcePluginRefusesCarriesThePluginsOwnWords) {
+    // Before, the decision said "pre-warm refused by the resource plugin" and not what the plugin said of it.
+    engine_.engine().request_prewarm(engine_.model("huge"), 0);
+    const auto decisions = of("huge");
+    ASSERT_EQ(kinds(decisions), (std::vector<DecisionKind>{DecisionKind::Skip}));
+    EXPECT_EQ(std::string(decisions[0].reason), "pre-warm refused by the resource plugin");
+    EXPECT_EQ(decisions[0].decided_by, engine_.engine().components().resource.label);
+    EXPECT_EQ(decisions[0].plugin_says, "pre-warm refused: model " + std::to_string(engine_.model("huge")) +
+                                            " needs 5000.0 MiB, more than the whole budget of 1500.0 MiB");
+    // Other decisions carry none.
+    engine_.request("a", 10);
+    EXPECT_EQ(of("a").front().plugin_says, "");
+}
+
+TEST(DecisionLogWords, APluginsWordsAreCutAtACharacterAndKeptForTheNewestEntriesOnly) {
+    DecisionLog log(4);
+    Decision made;
+    made.kind = DecisionKind::Skip;
+    made.model = 0;
+    made.plugin_says = std::string(kPluginWordsBytes - 1, 'x') + "\xC3\xA9 and more";  // é across the cut
+    log.record(made);
+    ASSERT_EQ(log.newest(0, 1).front().plugin_says, std::string(kPluginWordsBytes - 1, 'x'));
+    made.plugin_says = "no";
+    for (std::size_t i = 0; i < kPluginWordsKept + 1; ++i) log.record(made);
+    EXPECT_EQ(log.newest(0, 1).front().plugin_says, "no");
+    made.plugin_says.clear();
+    log.record(made);
+    EXPECT_EQ(log.newest(0, 1).front().plugin_says, "") << "a later entry without words does not take an older one's";
+}
+
 TEST_F(EngineDecisions, AWarmRequestIsNotACold) {
     engine_.request("a", 0);
     engine_.complete_next_load(1000);
