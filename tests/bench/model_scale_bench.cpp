@@ -98,7 +98,7 @@ std::string config_yaml(const std::filesystem::path& state_dir, bool journal, in
          << "  predictor: {plugin: org.warmup.predictor.cost-curve}\n"
          << "  performance: {plugin: org.warmup.performance.calibrated}\n"
          << "  scheduler: {plugin: org.warmup.scheduler.lead-time}\n"
-         << "  resource: {plugin: org.warmup.resource.lru}\n"
+         << "  resource: {plugin: org.warmup.resource.value}\n"
          << "  queue: {plugin: org.warmup.queue.priority, params: {algorithm: WeightedFair, capacity: 1024, "
             "weights: [8, 4, 2, 1]}}\n"
          << "  metrics: {plugin: org.warmup.metrics.prometheus}\n"

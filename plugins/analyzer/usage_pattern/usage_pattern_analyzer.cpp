@@ -123,9 +123,8 @@ void UsagePatternAnalyzer::grow_to(uint32_t model_capacity) {
     };
     grow(state_.stats, 1);
     grow(state_.idle_histogram, config_.idle_bins);
-    grow(state_.calendar_counts, kCalendarSlots);
+    grow(state_.calendar, kCalendarSlots);
     grow(state_.follower_slots, config_.max_followers);
-    grow(calendar_shares_, kCalendarSlots);
     grow(followers_sorted_, config_.max_followers);
     grow(follower_order_, config_.max_followers);
     state_.model_capacity = target;
@@ -157,8 +156,8 @@ void UsagePatternAnalyzer::apply(const warmup_usage_event& event) {
     const warmup_time_ms ts_ms = event.ts_ms;
     const double count = static_cast<double>(event.count);
     ModelStats& stats = state_.stats[model];
+    if (stats.calendar_in_shares) calendar_to_counts(model);  // before request_count, the shares' denominator, moves
     stats.request_count += event.count;
-    stats.calendar_stale = true;
 
     // Events arrive sorted, so nearly every one falls into the hour of the previous one: skip the divisions then.
     if (!(ts_ms >= calendar_hour_.start_ms && ts_ms - calendar_hour_.start_ms < kMsPerHour)) {
@@ -168,7 +167,7 @@ void UsagePatternAnalyzer::apply(const warmup_usage_event& event) {
         calendar_hour_.hour_slot = static_cast<uint32_t>(hour);
         calendar_hour_.weekday_slot = static_cast<uint32_t>(24 + ((day + kEpochDayOfWeek) % 7 + 7) % 7);
     }
-    double* calendar = &state_.calendar_counts[std::size_t{model} * kCalendarSlots];
+    double* calendar = &state_.calendar[std::size_t{model} * kCalendarSlots];
     calendar[calendar_hour_.hour_slot] += count;
     calendar[calendar_hour_.weekday_slot] += count;
 
@@ -276,15 +275,29 @@ void UsagePatternAnalyzer::promote_follower(warmup_model_index leader, uint32_t 
         std::swap(order[position], order[position - 1]);
 }
 
-void UsagePatternAnalyzer::refresh_calendar_view(warmup_model_index model) {
+void UsagePatternAnalyzer::calendar_to_shares(warmup_model_index model) {
     ModelStats& stats = state_.stats[model];
-    const double* counts = &state_.calendar_counts[std::size_t{model} * kCalendarSlots];
-    double* shares = &calendar_shares_[std::size_t{model} * kCalendarSlots];
-    // One division, then multiplies of doubles (two per vector instruction): this runs after every observed batch of
-    // the model (the replay's hot path).
+    double* row = &state_.calendar[std::size_t{model} * kCalendarSlots];
+    // One division, then multiplies of doubles (two per vector instruction): this and calendar_to_counts run once per
+    // observed batch of the model (the replay's hot path).
     const double inverse_total = stats.request_count > 0 ? 1.0 / static_cast<double>(stats.request_count) : 0.0;
-    for (uint32_t i = 0; i < kCalendarSlots; ++i) shares[i] = counts[i] * inverse_total;
-    stats.calendar_stale = false;
+    for (uint32_t i = 0; i < kCalendarSlots; ++i) row[i] *= inverse_total;
+    stats.calendar_in_shares = true;
+}
+
+void UsagePatternAnalyzer::calendar_to_counts(warmup_model_index model) {
+    ModelStats& stats = state_.stats[model];
+    double* row = &state_.calendar[std::size_t{model} * kCalendarSlots];
+    const auto total = static_cast<double>(stats.request_count);
+    for (uint32_t i = 0; i < kCalendarSlots; ++i) row[i] = std::nearbyint(row[i] * total);
+    stats.calendar_in_shares = false;
+}
+
+uint64_t UsagePatternAnalyzer::calendar_count(warmup_model_index model, uint32_t slot) const {
+    const double value = state_.calendar[std::size_t{model} * kCalendarSlots + slot];
+    const ModelStats& stats = state_.stats[model];
+    return static_cast<uint64_t>(
+        stats.calendar_in_shares ? std::nearbyint(value * static_cast<double>(stats.request_count)) : value);
 }
 
 void UsagePatternAnalyzer::refresh_followers_view(warmup_model_index model) {
@@ -311,7 +324,7 @@ void UsagePatternAnalyzer::get_pattern(warmup_model_index model, warmup_usage_pa
     pattern.idle_histogram_bins = config_.idle_bins;
     pattern.idle_bin_ms = config_.idle_bin_ms;
     if (model < state_.model_capacity && state_.stats[model].request_count > 0) {
-        if (state_.stats[model].calendar_stale) refresh_calendar_view(model);
+        if (!state_.stats[model].calendar_in_shares) calendar_to_shares(model);
         if (state_.stats[model].followers_stale && config_.max_followers > 0) refresh_followers_view(model);
         const ModelStats& stats = state_.stats[model];
         pattern.request_count = stats.request_count;
@@ -322,7 +335,7 @@ void UsagePatternAnalyzer::get_pattern(warmup_model_index model, warmup_usage_pa
         pattern.idle_histogram = &state_.idle_histogram[std::size_t{model} * config_.idle_bins];
         pattern.idle_samples = stats.idle_samples;
         pattern.idle_out_of_range = stats.idle_out_of_range;
-        pattern.hour_of_day = &calendar_shares_[std::size_t{model} * kCalendarSlots];
+        pattern.hour_of_day = &state_.calendar[std::size_t{model} * kCalendarSlots];
         pattern.day_of_week = pattern.hour_of_day + 24;
         pattern.followers =
             config_.max_followers > 0 ? &followers_sorted_[std::size_t{model} * config_.max_followers] : nullptr;
@@ -346,10 +359,8 @@ void UsagePatternAnalyzer::get_pattern(warmup_model_index model, warmup_usage_pa
 
 void UsagePatternAnalyzer::reset() {
     state_ = State{};
-    calendar_shares_.clear();
     followers_sorted_.clear();
     follower_order_.clear();
-    calendar_shares_.shrink_to_fit();
     followers_sorted_.shrink_to_fit();
     follower_order_.shrink_to_fit();
 }
@@ -397,8 +408,7 @@ void UsagePatternAnalyzer::write_payload(const std::function<void(std::string_vi
             payload.u32(bin);
             payload.u32(histogram[bin]);
         }
-        for (uint32_t i = 0; i < kCalendarSlots; ++i)
-            payload.u64(static_cast<uint64_t>(state_.calendar_counts[std::size_t{model} * kCalendarSlots + i]));
+        for (uint32_t i = 0; i < kCalendarSlots; ++i) payload.u64(calendar_count(model, i));
         payload.u32(stats.followers_used);
         for (uint32_t i = 0; i < stats.followers_used; ++i) {
             const FollowerSlot& slot = state_.follower_slots[std::size_t{model} * config_.max_followers + i];
@@ -470,7 +480,7 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
         const std::size_t models = model_count;
         next.stats.resize(models);
         next.idle_histogram.assign(models * config_.idle_bins, 0);
-        next.calendar_counts.assign(models * kCalendarSlots, 0);
+        next.calendar.assign(models * kCalendarSlots, 0);
         next.follower_slots.resize(models * config_.max_followers);
         next.model_capacity = model_count;
     }
@@ -524,7 +534,7 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
         uint64_t calendar_hours = 0, calendar_days = 0;
         for (uint32_t i = 0; i < kCalendarSlots; ++i) {
             const uint64_t count = in.u64("calendar count");
-            next.calendar_counts[std::size_t{model} * kCalendarSlots + i] = static_cast<double>(count);
+            next.calendar[std::size_t{model} * kCalendarSlots + i] = static_cast<double>(count);
             (i < 24 ? calendar_hours : calendar_days) += count;
         }
         if (calendar_hours != stats.request_count || calendar_days != stats.request_count)
@@ -548,7 +558,8 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
         stats.followers_used = std::min<uint32_t>(followers, config_.max_followers);
         for (uint32_t i = 0; i < stats.followers_used; ++i)
             next.follower_slots[std::size_t{model} * config_.max_followers + i] = imported_followers[i];
-        stats.calendar_stale = stats.followers_stale = true;
+        stats.calendar_in_shares = false;
+        stats.followers_stale = true;
     }
     next.run_model = in.u32("run model");
     const uint32_t pending = in.u32("pending arrivals");
@@ -560,7 +571,6 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
     if (in.remaining() != 0) corrupt("trailing bytes after the state");
 
     // Commit: nothing below can throw except allocation of the derived views, which are rebuilt from scratch.
-    std::vector<double> shares(next.stats.size() * kCalendarSlots, 0.0);
     std::vector<warmup_follower> sorted(next.stats.size() * config_.max_followers);
     std::vector<uint8_t> order(next.stats.size() * config_.max_followers);
     for (uint32_t model = 0; config_.max_followers > 0 && model < model_count; ++model) {
@@ -572,7 +582,6 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
                   [slots](uint8_t a, uint8_t b) { return follows_before(slots[a], slots[b]); });
     }
     state_ = std::move(next);
-    calendar_shares_ = std::move(shares);
     followers_sorted_ = std::move(sorted);
     follower_order_ = std::move(order);
 }
@@ -605,7 +614,7 @@ std::string UsagePatternAnalyzer::export_model_state(warmup_model_index model) c
     text += std::to_string(nonzero) + bins + '\n';
     for (uint32_t i = 0; i < kCalendarSlots; ++i) {
         if (i > 0) text += ' ';
-        text += std::to_string(static_cast<uint64_t>(state_.calendar_counts[std::size_t{model} * kCalendarSlots + i]));
+        text += std::to_string(calendar_count(model, i));
     }
     text += '\n';
     return text;
@@ -674,12 +683,13 @@ void UsagePatternAnalyzer::import_model_state(warmup_model_index model, std::str
     // Commit (only allocation can throw before anything changes: grow_to first).
     grow_to(model + 1);
     stats.followers_used = 0;
-    stats.calendar_stale = stats.followers_stale = true;
+    stats.calendar_in_shares = false;
+    stats.followers_stale = true;
     state_.stats[model] = stats;
     std::copy(histogram.begin(), histogram.end(),
               state_.idle_histogram.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.idle_bins));
     std::transform(calendar.begin(), calendar.end(),
-                   state_.calendar_counts.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * kCalendarSlots),
+                   state_.calendar.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * kCalendarSlots),
                    [](uint64_t count) { return static_cast<double>(count); });
     std::fill_n(state_.follower_slots.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.max_followers),
                 config_.max_followers, FollowerSlot{});
@@ -690,7 +700,7 @@ void UsagePatternAnalyzer::forget_model_state(warmup_model_index model) {
     state_.stats[model] = ModelStats{};
     std::fill_n(state_.idle_histogram.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.idle_bins),
                 config_.idle_bins, 0U);
-    std::fill_n(state_.calendar_counts.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * kCalendarSlots),
+    std::fill_n(state_.calendar.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * kCalendarSlots),
                 kCalendarSlots, 0.0);
     std::fill_n(state_.follower_slots.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.max_followers),
                 config_.max_followers, FollowerSlot{});

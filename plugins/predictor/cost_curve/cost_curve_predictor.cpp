@@ -174,7 +174,7 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
 // (from its pre-warm, one lead before its start, to the gap's end or the window's end, for every gap that reaches the
 // pre-warm). The best one is kept if it catches at least kMinWindowGaps of them and saves more than it costs.
 void CostCurvePredictor::place_window(const ModelState& state, Plan& plan, double lambda, double load_ms) const {
-    const std::size_t count = state.recent_count;
+    const std::size_t count = state.recent.count;
     if (count < kMinWindowGaps) return;
     const auto& recent = state.recent;
     const double lead = load_ms * 1.1 + 1000 + static_cast<double>(config_.ready_margin_ms);
@@ -186,13 +186,13 @@ void CostCurvePredictor::place_window(const ModelState& state, Plan& plan, doubl
     std::array<std::size_t, kRecentGaps> order{};
     std::iota(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(count), std::size_t{0});
     std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(count),
-              [&](std::size_t a, std::size_t b) { return recent[a].gap_ms < recent[b].gap_ms; });
+              [&](std::size_t a, std::size_t b) { return recent.gap_ms[a] < recent.gap_ms[b]; });
     std::array<double, kRecentGaps> sorted{};
     std::array<double, kRecentGaps + 1> gap_sum{}, burst_sum{};
     for (std::size_t k = 0; k < count; ++k) {
-        sorted[k] = static_cast<double>(recent[order[k]].gap_ms);
+        sorted[k] = static_cast<double>(recent.gap_ms[order[k]]);
         gap_sum[k + 1] = gap_sum[k] + sorted[k];
-        burst_sum[k + 1] = burst_sum[k] + recent[order[k]].burst;
+        burst_sum[k + 1] = burst_sum[k] + recent.burst[order[k]];
     }
     const auto sorted_end = sorted.begin() + static_cast<std::ptrdiff_t>(count);
     const auto below = [&](double t) {  // how many gaps are < t
@@ -204,19 +204,19 @@ void CostCurvePredictor::place_window(const ModelState& state, Plan& plan, doubl
 
     // How many gaps end before each candidate window's end (a window ends one margin after one of the gaps).
     std::array<std::size_t, kRecentGaps> caught_to_of{};
-    for (std::size_t j = 0; j < count; ++j) caught_to_of[j] = below(static_cast<double>(recent[j].gap_ms) + margin);
+    for (std::size_t j = 0; j < count; ++j) caught_to_of[j] = below(static_cast<double>(recent.gap_ms[j]) + margin);
 
     // Candidates in the ring's order, the first best one kept (as the plain triple loop over the gaps did).
     double best_value = 0;
     for (std::size_t i = 0; i < count; ++i) {
-        const double first = static_cast<double>(recent[i].gap_ms);
+        const double first = static_cast<double>(recent.gap_ms[i]);
         const double start = first - margin;
         if (start - lead <= keep) continue;  // the keep (or a merged keep) covers it
         const double pre_warm = start - lead;
         const std::size_t caught_from = below(start);         // gaps that end at or after the window opens
         const std::size_t held_from = at_or_below(pre_warm);  // gaps that reach the pre-warm
         for (std::size_t j = 0; j < count; ++j) {
-            const double last = static_cast<double>(recent[j].gap_ms);
+            const double last = static_cast<double>(recent.gap_ms[j]);
             if (last < first || last - first > static_cast<double>(kMaxWindowMs)) continue;
             const double end = last + margin;
             const std::size_t caught_to = caught_to_of[j];

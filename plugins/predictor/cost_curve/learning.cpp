@@ -114,8 +114,7 @@ void CostCurvePredictor::add_burst_requests(ModelState& state, int64_t gap_ms, d
         state.lifetime_timer_cold[i] += added * longer[i];
         pool_.cold[i] += added * longer[i];
     }
-    if (gap_ms >= config_.lean_reference_keep_ms && state.recent_count > 0)
-        state.recent[(state.recent_next + kRecentGaps - 1) % kRecentGaps].burst += added;
+    if (gap_ms >= config_.lean_reference_keep_ms && state.recent.count > 0) state.recent.newest_burst() += added;
 }
 
 double CostCurvePredictor::spread_of(const ModelState& state) const {
@@ -178,9 +177,7 @@ void CostCurvePredictor::add_gap(ModelState& state, int64_t gap_ms, double burst
     state.recent_requests *= decay;
     state.plan_stale = true;
     if (gap_ms >= config_.lean_reference_keep_ms) {  // a candidate for pre-warm windows
-        state.recent[state.recent_next] = RecentGap{gap_ms, static_cast<float>(burst)};
-        state.recent_next = (state.recent_next + 1) % kRecentGaps;
-        state.recent_count = std::min<std::size_t>(state.recent_count + 1, kRecentGaps);
+        state.recent.push(gap_ms, static_cast<float>(burst));
     }
 }
 

@@ -90,12 +90,12 @@ void CostCurvePredictor::append_model_fields(std::string& text, const ModelState
     append_number(text, state.reference_cold_requests);
     append_curves(text, state.curves);
     text += ' ';
-    text += std::to_string(state.recent_count);
-    for (std::size_t i = 0; i < state.recent_count; ++i) {
-        const RecentGap& gap = state.recent[(state.recent_next + kRecentGaps - state.recent_count + i) % kRecentGaps];
+    text += std::to_string(state.recent.count);
+    for (std::size_t i = 0; i < state.recent.count; ++i) {
+        const std::size_t slot = state.recent.oldest_first(i);
         text += ' ';
-        text += std::to_string(gap.gap_ms);
-        append_number(text, gap.burst);
+        text += std::to_string(state.recent.gap_ms[slot]);
+        append_number(text, state.recent.burst[slot]);
     }
     text += '\n';
 }
@@ -261,10 +261,11 @@ void CostCurvePredictor::read_model_fields(sdk::StateTextReader& reader, ModelSt
     for (int64_t i = 0; i < recent; ++i) {
         const auto gap_ms = reader.field<int64_t>("(recent gap)");
         if (gap_ms <= 0) bad_state("a recent gap must be positive");
-        state.recent[static_cast<std::size_t>(i)] = RecentGap{gap_ms, read_counted(reader, "(recent burst)")};
+        state.recent.gap_ms[static_cast<std::size_t>(i)] = gap_ms;
+        state.recent.burst[static_cast<std::size_t>(i)] = read_counted(reader, "(recent burst)");
     }
-    state.recent_count = static_cast<std::size_t>(recent);
-    state.recent_next = state.recent_count % kRecentGaps;
+    state.recent.count = static_cast<uint8_t>(recent);
+    state.recent.next = static_cast<uint8_t>(state.recent.count % kRecentGaps);
     state.plan_stale = true;
 }
 

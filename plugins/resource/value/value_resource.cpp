@@ -387,7 +387,15 @@ warmup_model_index ValueResource::pick_victim(warmup_time_ms now_ms) {
 }
 
 std::string ValueResource::export_state() const {
+    return sdk::StateWriter::collect([this](const sdk::StateWriter& out) { export_state_to(out); });
+}
+
+void ValueResource::export_state_to(const sdk::StateWriter& out) const {
+    // Handed on in blocks of about 32 KiB: the whole text (~180 bytes a model, megabytes at 10 k models) is never
+    // held, so a snapshot does not raise the daemon's peak memory by its size.
+    constexpr std::size_t kBlockBytes = 32 * 1024;
     std::string text = std::string(kStateSchema) + "\n";
+    text.reserve(kBlockBytes + 4096);
     char number[32];
     auto put = [&](double value) {
         std::snprintf(number, sizeof number, " %.17g", value);
@@ -412,8 +420,12 @@ std::string ValueResource::export_state() const {
         put(entry.burst_weight);
         put_survival(entry.gaps);
         text += '\n';
+        if (text.size() >= kBlockBytes) {
+            out.write(text);
+            text.clear();
+        }
     }
-    return text;
+    out.write(text);
 }
 
 void ValueResource::import_state(std::string_view data) {

@@ -68,6 +68,8 @@ class ValueResource final : public sdk::Resource {
 
     [[nodiscard]] const char* state_schema() const override { return kStateSchema; }
     [[nodiscard]] std::string export_state() const override;
+    /// The same text, in blocks of about 32 KiB (what the host calls for a snapshot).
+    void export_state_to(const sdk::StateWriter& out) const override;
     void import_state(std::string_view data) override;
 
     /// Value of a ready model at now_ms (cold-request load-ms avoided per MiB over the horizon), NaN when not ready.

@@ -295,6 +295,36 @@ std::vector<warmup_usage_event> mixed_history() {
     return events;
 }
 
+TEST(UsagePatternAnalyzer, TheCalendarHandedOutAsSharesKeepsItsExactCountsForLaterEventsAndTheState) {
+    // One row holds a model's counts and, once read, its shares (in place): reading, then more events, then the state
+    // must give the same counts as if it had never been read (here up to 1.7e11 requests a slot).
+    PluginTestHost host = numbered_models_host();
+    Built<UsagePatternAnalyzer> read(host);
+    Built<UsagePatternAnalyzer> unread(host);
+    constexpr uint32_t kBig = 4'000'000'000u;
+    std::vector<warmup_usage_event> events;
+    for (int i = 0; i < 300; ++i)  // 3 hours, 2 models; big counts so that a share times the total is far from whole
+        events.push_back(event(i * 36'000, static_cast<warmup_model_index>(i % 2), i % 7 == 0 ? kBig : 1 + i % 3));
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        observe(read.plugin, {events[i]});
+        observe(unread.plugin, {events[i]});
+        const auto a = pattern_of(read.plugin, 0);
+        const std::vector<double> first_read(a.hour_of_day, a.hour_of_day + 24);
+        (void)pattern_of(read.plugin, 1);
+        // Both views stay valid until the next observe: reading model 1 did not change model 0's.
+        EXPECT_EQ(std::vector<double>(a.hour_of_day, a.hour_of_day + 24), first_read) << i;
+        double hours = 0;
+        for (int h = 0; h < 24; ++h) hours += a.hour_of_day[h];
+        EXPECT_NEAR(hours, a.request_count > 0 ? 1.0 : 0.0, 1e-12) << i;
+    }
+    EXPECT_EQ(read.plugin.export_state(), unread.plugin.export_state());
+    EXPECT_EQ(read.plugin.export_model_state(0), unread.plugin.export_model_state(0));
+    // The shares are exactly count / total, as before they shared a row with the counts.
+    const auto pattern = pattern_of(read.plugin, 0);
+    const auto again = pattern_of(unread.plugin, 0);
+    for (int h = 0; h < 24; ++h) EXPECT_EQ(pattern.hour_of_day[h], again.hour_of_day[h]) << h;
+}
+
 TEST(UsagePatternAnalyzer, ExportedStateImportsIntoAFreshInstanceAndKeepsLearningIdentically) {
     PluginTestHost host = numbered_models_host();
     Built<UsagePatternAnalyzer> source(host);
