@@ -288,16 +288,19 @@ void UsagePatternAnalyzer::calendar_to_shares(warmup_model_index model) {
 void UsagePatternAnalyzer::calendar_to_counts(warmup_model_index model) {
     ModelStats& stats = state_.stats[model];
     double* row = &state_.calendar[std::size_t{model} * kCalendarSlots];
+    // Rounded by adding a half and truncating (one instruction each; nearbyint is a library call): the values are
+    // non-negative and far below 2^63.
     const auto total = static_cast<double>(stats.request_count);
-    for (uint32_t i = 0; i < kCalendarSlots; ++i) row[i] = std::nearbyint(row[i] * total);
+    for (uint32_t i = 0; i < kCalendarSlots; ++i)
+        row[i] = static_cast<double>(static_cast<int64_t>(row[i] * total + 0.5));
     stats.calendar_in_shares = false;
 }
 
 uint64_t UsagePatternAnalyzer::calendar_count(warmup_model_index model, uint32_t slot) const {
     const double value = state_.calendar[std::size_t{model} * kCalendarSlots + slot];
     const ModelStats& stats = state_.stats[model];
-    return static_cast<uint64_t>(
-        stats.calendar_in_shares ? std::nearbyint(value * static_cast<double>(stats.request_count)) : value);
+    return static_cast<uint64_t>(stats.calendar_in_shares ? value * static_cast<double>(stats.request_count) + 0.5
+                                                          : value);
 }
 
 void UsagePatternAnalyzer::refresh_followers_view(warmup_model_index model) {

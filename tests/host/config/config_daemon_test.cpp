@@ -67,7 +67,7 @@ TEST_F(HandWrittenConfigTest, BudgetsAndACatalogAloneRunOnTheShippedComponents) 
                               {"predictor", "org.warmup.predictor.cost-curve"},
                               {"performance", "org.warmup.performance.calibrated"},
                               {"scheduler", "org.warmup.scheduler.lead-time"},
-                              {"resource", "org.warmup.resource.lru"},
+                              {"resource", "org.warmup.resource.value"},
                               {"queue", "org.warmup.queue.priority"},
                               {"metrics", "org.warmup.metrics.prometheus"},
                               {"backend", "org.warmup.backend.sim"},
