@@ -328,6 +328,13 @@ int main(int argc, char** argv) {
     }
     for (const std::string& notice : config.notices) spdlog::info("CONFIG_NOTICE {}", notice);
 
+    // A plugin that crashes the process is named on the way out, from its creation on (the report reads only what the
+    // crashing thread marked, core/plugin_call_on_thread.hpp).
+    const CrashReport crash_report(CrashReportText{
+        "warmupd",
+        "The next start replays the journal into the same plugins, so a plugin that crashes on what it learned "
+        "crashes again: take it out of the configuration (or back to the build before) before restarting.",
+        "a thread a backend or source plugin started, or the host itself", "control"});
     std::unique_ptr<LiveRuntime> runtime;
     try {
         runtime = std::make_unique<LiveRuntime>(config);
@@ -335,13 +342,6 @@ int main(int argc, char** argv) {
         spdlog::critical("PLUGIN_LOAD_ERROR {}", error.what());
         return 2;
     }
-    // A plugin that crashes the process is named on the way out; removed before the runtime, whose plugin labels the
-    // report reads, is destroyed.
-    const CrashReport crash_report(CrashReportText{
-        "warmupd",
-        "The next start replays the journal into the same plugins, so a plugin that crashes on what it learned "
-        "crashes again: take it out of the configuration (or back to the build before) before restarting.",
-        "a thread a backend or source plugin started, or the host itself", "control"});
     // The YAML parser's tree of the configuration (about 3.5 KB per listed catalog entry, ~70 MB at 20,000) is freed
     // by now, in blocks malloc keeps: give those pages back before serving.
     malloc_trim(0);

@@ -6,7 +6,7 @@
 //
 // Threads: begin() and end() on the control thread (the engine calls them around each plugin call it times, live
 // only: the replay passes no watch); current() on any thread. (A fatal signal's report reads the crashing thread's own
-// record instead: engine/plugin_call_on_thread.hpp.) Cost per call: a mutex lock without contention and a string
+// record instead: core/plugin_call_on_thread.hpp.) Cost per call: a mutex lock without contention and a string
 // assignment that stops allocating once the longest label has been seen.
 #pragma once
 

@@ -48,7 +48,7 @@
 #include "core/log_throttle.hpp"
 #include "engine/decision_log.hpp"
 #include "engine/log_histogram.hpp"
-#include "engine/plugin_call_on_thread.hpp"
+#include "core/plugin_call_on_thread.hpp"
 #include "engine/plugin_call_watch.hpp"
 #include "engine/strict_priority_queue.hpp"
 #include "engine/timer_heap.hpp"
@@ -617,7 +617,7 @@ class WarmupEngine {
         return guarded_call(kind, what, std::forward<Call>(call)) == CallOutcome::Ok;
     }
     /// Marks the calling thread as in the call `what` of the component's plugin until the scope ends (the report of a
-    /// fatal signal names it: engine/plugin_call_on_thread.hpp). guarded_call marks its calls; the untimed ones (a
+    /// fatal signal names it: core/plugin_call_on_thread.hpp). guarded_call marks its calls; the untimed ones (a
     /// resource plugin's notifications, the queue's pop and remove_model) are marked with this.
     [[nodiscard]] PluginCallScope marked(ComponentKind kind, const char* what) const noexcept {
         return PluginCallScope(component_kind_name(kind), component_label(kind), what, &options_.arm);

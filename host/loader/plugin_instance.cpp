@@ -98,8 +98,12 @@ std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
     self->services_ =
         std::make_unique<HostServices>(catalog, clock, fmt::format("{}@{}", descriptor.id, descriptor.version));
     void* instance = nullptr;
-    warmup_error* error =
-        descriptor.create(self->services_->raw(), {self->params_yaml_.data(), self->params_yaml_.size()}, &instance);
+    warmup_error* error = nullptr;
+    {
+        const PluginCallScope in_call(kind_name(descriptor.kind).data(), self->services_->plugin_label(), "create");
+        error = descriptor.create(self->services_->raw(), {self->params_yaml_.data(), self->params_yaml_.size()},
+                                  &instance);
+    }
     throw_if_error(error, fmt::format("plugin {} ('{}') refused to start", self->services_->plugin_label(),
                                       self->library_->file().string()));
     if (instance == nullptr)
@@ -109,7 +113,14 @@ std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
 }
 
 PluginInstance::~PluginInstance() {
-    if (instance_ != nullptr) library_->descriptor().destroy(instance_);
+    if (instance_ == nullptr) return;
+    const auto in_call = marked("destroy");
+    library_->descriptor().destroy(instance_);
+}
+
+PluginCallScope PluginInstance::marked(const char* what) const noexcept {
+    // kind_name answers string literals, so its text is NUL-terminated and static.
+    return PluginCallScope(kind_name(library_->descriptor().kind).data(), label(), what);
 }
 
 const void* PluginInstance::extension(const char* extension_id) const {

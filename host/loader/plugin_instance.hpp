@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/host_services.hpp"
+#include "core/plugin_call_on_thread.hpp"
 #include "loader/plugin_library.hpp"
 
 namespace warmup::host {
@@ -43,6 +44,10 @@ class PluginInstance {
 
     /// An extension table by id, or nullptr when the instance does not offer it.
     [[nodiscard]] const void* extension(const char* extension_id) const;
+
+    /// Marks the calling thread as in this instance's call `what` (static storage) until the scope ends, for the
+    /// report of a fatal signal (core/plugin_call_on_thread.hpp): the slot is the plugin's kind.
+    [[nodiscard]] PluginCallScope marked(const char* what) const noexcept;
 
   private:
     PluginInstance() = default;

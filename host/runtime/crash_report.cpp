@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/plugin_call_on_thread.hpp"
+#include "core/plugin_call_on_thread.hpp"
 #include "runtime/log_format.hpp"
 
 namespace warmup::host {

@@ -3,7 +3,7 @@
 //
 // A plugin runs in the host's process: its segmentation fault or abort() ends the program, and without this a
 // supervisor records only "status=11/SEGV" and a replay ends in "Segmentation fault". The line says which call of
-// which plugin it was (any call the host makes, on any of its threads: engine/plugin_call_on_thread.hpp), in which
+// which plugin it was (any call the host makes, on any of its threads: core/plugin_call_on_thread.hpp), in which
 // arm when the program runs several, and what to do next (the program's own advice). Then the signal's default action
 // runs (a core dump where enabled), so the exit status is the signal's as before.
 //

@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/errors.hpp"
-#include "engine/plugin_call_on_thread.hpp"
+#include "core/plugin_call_on_thread.hpp"
 
 namespace warmup::host {
 

@@ -91,8 +91,15 @@ StateHandOver hand_over_state(ComponentSlot slot, const PluginInstance& old_inst
                                   static_cast<std::string*>(context)->append(data, size);
                                   return 0;
                               }};
-    warmup_error* error = old_state->export_state(old_instance.self(), &writer);
-    if (error == nullptr) error = new_state->import_state(new_instance.self(), {bytes.data(), bytes.size()});
+    warmup_error* error = nullptr;
+    {
+        const auto in_call = old_instance.marked("export_state");
+        error = old_state->export_state(old_instance.self(), &writer);
+    }
+    if (error == nullptr) {
+        const auto in_call = new_instance.marked("import_state");
+        error = new_state->import_state(new_instance.self(), {bytes.data(), bytes.size()});
+    }
     if (error != nullptr) {
         ErrorPtr owned(error);
         return {Outcome::Failed, fmt::format("state hand-off of {} from {} to {} failed: {}: {}", slot_key(slot),

@@ -39,7 +39,11 @@ bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& 
         &out, [](void* context, const char* data, size_t size) {
             return static_cast<SnapshotSink*>(context)->append_section_data({data, size}) ? 0 : -1;
         }};
-    warmup_error* error = state->export_state(instance->self(), &writer);
+    warmup_error* error = nullptr;
+    {
+        const auto in_call = instance->marked("export_state");
+        error = state->export_state(instance->self(), &writer);
+    }
     if (error != nullptr) {
         ErrorPtr owned(error);
         out.discard_section();
@@ -194,7 +198,11 @@ bool import_plugin_section(const PluginInstance& instance, const SnapshotSection
             fmt::format("{} skipped: schema '{}' in the snapshot, '{}' running", section.slot, section.schema, schema));
         return false;
     }
-    warmup_error* error = state->import_state(instance.self(), {section.data.data(), section.data.size()});
+    warmup_error* error = nullptr;
+    {
+        const auto in_call = instance.marked("import_state");
+        error = state->import_state(instance.self(), {section.data.data(), section.data.size()});
+    }
     if (error != nullptr) {
         ErrorPtr owned(error);
         errors.push_back(fmt::format("{} ({}) refused the state (unchanged): {}: {}", section.slot, instance.label(),

@@ -561,6 +561,26 @@ TEST_F(WarmupdStallTest, APluginThatCrashesInACallTheHostDoesNotTimeIsNamedToo) 
         << daemon_->log();
 }
 
+TEST(ProgramCrash, APluginThatCrashesAsItIsCreatedIsNamed) {
+    // Before, the report was installed once the plugins were created: a crash in a constructor was a bare SIGABRT.
+    warmup::test::TempDir dir("create-crash");
+    std::string yaml = config_yaml();
+    const std::string keep_alive = "  predictor: {plugin: org.warmup.predictor.keep-alive}";
+    yaml.replace(yaml.find(keep_alive), keep_alive.size(),
+                 std::string("  predictor: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
+                     "/engine_breaker_flaky_predictor.so\", params: {abort_on_create: true}}");
+    const auto config = dir.write("c.yaml", yaml + "state: {enabled: false}\n");
+    Daemon daemon({"--config", config.string(), "--port", "0"}, Daemon::Capture::StderrOnly, "warmupd");
+    const auto status = daemon.wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << daemon.log();
+    EXPECT_EQ(status->signal, SIGABRT) << daemon.log();
+    daemon.wait_for_log_end(kExitTimeout);
+    EXPECT_NE(daemon.log().find("warmupd: CRASH SIGABRT in a plugin call: predictor "
+                                "org.warmup.test.flaky-predictor@1.0.0: create. A plugin runs in warmupd's process."),
+              std::string::npos)
+        << daemon.log();
+}
+
 TEST(ReplayCrash, APluginThatCrashesAReplayIsNamedWithItsArm) {
     // Before, a replay whose plugin crashed ended in the shell's "Aborted" with nothing to say which arm or plugin.
     warmup::test::TempDir dir("replay-crash");

@@ -11,7 +11,8 @@
 //                  (default: none throws): a plugin that starts once, then fails to start again;
 //   abort_on_call: the predict call of this number (1 = the first) calls abort() (default 0: none): a plugin that
 //                  crashes the process;
-//   overflow_on_call: the predict call of this number recurses without end (default 0: none): a stack overflow.
+//   overflow_on_call: the predict call of this number recurses without end (default 0: none): a stack overflow;
+//   abort_on_create: the constructor calls abort() (default false): a plugin that crashes as it starts.
 // It never pre-warms. Threading: the host calls it on its control thread only (SDK contract); no locks.
 #include <atomic>
 #include <chrono>
@@ -34,6 +35,7 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
           nan_p_use_(params.get_bool("nan_p_use", false)),
           abort_on_call_(params.get_int("abort_on_call", 0, 0)),
           overflow_on_call_(params.get_int("overflow_on_call", 0, 0)) {
+        if (params.get_bool("abort_on_create", false)) std::abort();
         const int64_t create_sleep_us = params.get_int("create_sleep_us", 0, 0, 60'000'000);
         if (create_sleep_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(create_sleep_us));
         const int64_t creations_allowed =

@@ -1,9 +1,10 @@
-// engine/plugin_call_on_thread.hpp — which plugin call the calling thread is in, for the report of a fatal signal.
+// core/plugin_call_on_thread.hpp — which plugin call the calling thread is in, for the report of a fatal signal.
 //
 // A plugin runs in the host's process: its segmentation fault or abort() ends warmupd or warmup-replay. The report
 // (runtime/crash_report.hpp) names the call the crashing thread was in. Every plugin call the host makes is marked
 // with a PluginCallScope: the engine's calls, timed or not (a predictor's predict, a resource plugin's on_used, a
-// queue's pop), the live load workers' backend calls and the replay's simulated loads.
+// queue's pop), the live load workers' backend calls, the replay's simulated loads, and every instance's create,
+// destroy and state export and import (loader/plugin_instance.hpp, PluginInstance::marked).
 //
 // Threads: each thread has its own record, written by that thread and read by its own signal handler only (so no
 // lock and no atomic: the handler runs on the thread it interrupted). Cost: a few pointer stores per call, which the
