@@ -483,6 +483,44 @@ TEST_F(StatusPageBrowserTest, AnUnloadPastItsDeadlineIsListedAsOverdueUntilTheSe
     expect_no_problems();
 }
 
+TEST_F(StatusPageBrowserTest, TheTimelineDrawsAModelStillLoadingApartFromTheLoadedOnes) {
+    // Before, a model still loading had the loaded band; and the budget's "loaded" swatch was the timeline's pale one.
+    std::ostringstream yaml;
+    yaml << "plugin_dirs: [\"" << WARMUP_TEST_PLUGIN_DIR << "\"]\n"
+         << "budgets: {memory_mb: 4000}\n"
+         << "components:\n"
+         << "  predictor: {plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 600000}}\n"
+         << "  backend: {plugin: org.warmup.backend.sim, params: {time_scale: 1.0}}\n"
+         << "catalog:\n"
+         << "  - {model: \"fast/*\", memory_mb: 100, load_ms: 5}\n"
+         << "  - {model: \"slow/*\", memory_mb: 100, load_ms: 600000}\n"
+         << "state: {enabled: false}\n";
+    const auto config = dir_.write("warmupd.yaml", yaml.str());
+    ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
+    ASSERT_NO_FATAL_FAILURE(post_events(R"({"model": "fast/a"})"));
+    ASSERT_NO_FATAL_FAILURE(post_events(R"({"model": "slow/b"})"));
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    const std::string loaded = with_model("#timeline-chart rect[data-kind]", "fast/a");
+    const std::string loading = with_model("#timeline-chart rect[data-kind]", "slow/b");
+    ASSERT_TRUE(page_->wait_for(
+        exists(loaded + "[data-kind=\"loaded\"]") + " && " + exists(loading + "[data-kind=\"loading\"]"), kPageTimeout))
+        << page_text();
+    const auto fill = [&](const std::string& selector) {
+        return page_->evaluate("getComputedStyle(document.querySelector(" + json(selector).dump() + ")).fill")
+            .get<std::string>();
+    };
+    EXPECT_NE(fill(loaded), fill(loading));
+    EXPECT_CONTAINS(text_of("#timeline .legend"), "loading");
+    // The budget legend's swatch is as solid as the bar's segment it names.
+    const auto opacity = [&](const std::string& selector) {
+        return page_->evaluate("getComputedStyle(document.querySelector(" + json(selector).dump() + ")).opacity")
+            .get<std::string>();
+    };
+    ASSERT_TRUE(page_->wait_for(exists("#budget-legend .key-loaded"), kPageTimeout)) << page_text();
+    EXPECT_EQ(opacity("#budget-legend .key-loaded"), "1");
+    expect_no_problems();
+}
+
 // On a phone-sized screen every panel is one column and nothing is wider than the screen.
 TEST_F(StatusPageBrowserTest, FitsANarrowScreen) {
     ASSERT_NO_FATAL_FAILURE(start({}));

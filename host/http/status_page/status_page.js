@@ -428,10 +428,12 @@
       row.appendChild(svg('line', {class: 'grid', x1: labelWidth, x2: width - 10, y1: y + rowHeight, y2: y + rowHeight}));
 
       if (p.residency === 'ready' || p.residency === 'loading') {
+        // A model still loading holds its memory but serves nothing yet: drawn apart from the loaded ones.
+        const kind = p.residency === 'ready' ? 'loaded' : 'loading';
         const until = p.planned_unload_at_ms !== null ? p.planned_unload_at_ms : end;
-        const band = svg('rect', {class: 'band-loaded', 'data-kind': 'loaded', 'data-model': p.model, x: x(start),
+        const band = svg('rect', {class: 'band-' + kind, 'data-kind': kind, 'data-model': p.model, x: x(start),
           y: y + 5, width: Math.max(1, x(until) - x(start)), height: rowHeight - 10});
-        row.appendChild(svgTitle(band, p.model + ' ' + (p.residency === 'ready' ? 'loaded' : 'loading') +
+        row.appendChild(svgTitle(band, p.model + ' ' + kind +
           (p.planned_unload_at_ms !== null ? ' until ' + clockTime(until) : '')));
       }
       if (inWindow(p.planned_warm_start_at_ms)) {
