@@ -366,8 +366,12 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
         spdlog::info("CONFIG_RELOADED {}: {} -> {}{} ({})", change.slot, change.from, change.to,
                      change.from == change.to ? " (a new instance: its params or its library changed)" : "",
                      change.state);
-    spdlog::info("CONFIG_RELOADED {} component(s) replaced{}, control loop paused {:.0f} us", result.changes.size(),
-                 is_rollback ? " by rollback" : "", result.pause_us);
+    if (result.changed || !result.changes.empty())
+        spdlog::info("CONFIG_RELOADED {} component(s) replaced{}, control loop paused {:.0f} us", result.changes.size(),
+                     is_rollback ? " by rollback" : "", result.pause_us);
+    else
+        spdlog::info("CONFIG_RELOADED nothing changed{}: every component and setting is as it was",
+                     is_rollback ? " by rollback" : "");
     return result;
 }
 

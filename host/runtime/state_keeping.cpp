@@ -526,7 +526,11 @@ OperationResult LiveRuntime::restore_backup(const std::string& name, bool at_nex
     } catch (const SnapshotError& error) {
         const std::string reason = error.what();
         const bool missing = reason.starts_with("no backup");
-        spdlog::error("STATE_RESTORE_ERROR {}", reason);
+        // An operator's mistyped name is answered (404) and logged as a warning: the daemon is not at fault.
+        if (missing)
+            spdlog::warn("STATE_RESTORE_ERROR {}", reason);
+        else
+            spdlog::error("STATE_RESTORE_ERROR {}", reason);
         return failure(missing ? 404 : 422, reason);
     }
     for (const auto& bad : skipped)

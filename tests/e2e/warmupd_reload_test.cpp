@@ -85,6 +85,17 @@ TEST_F(WarmupdReloadTest, HttpReloadAnswersTheChangedSlotsThePauseAndTheNotes) {
     EXPECT_EQ(served_predictor(), kHybridPredictorId);
 }
 
+TEST_F(WarmupdReloadTest, AReloadThatChangesNothingSaysSo) {
+    // Before, the log said "CONFIG_RELOADED 0 component(s) replaced", as if something had been reloaded.
+    const auto [status, body] = post("/api/warmup/config/reload");
+    ASSERT_EQ(status, 200) << body.dump();
+    EXPECT_EQ(body["changed"], json::array()) << body.dump();
+    EXPECT_TRUE(daemon_->wait_for_log("CONFIG_RELOADED nothing changed: every component and setting is as it was",
+                                      kReloadTimeout))
+        << daemon_->log();
+    EXPECT_EQ(daemon_->log().find("0 component(s) replaced"), std::string::npos) << daemon_->log();
+}
+
 TEST_F(WarmupdReloadTest, HttpReloadOfAPredictorRefusingItsParamsAnswers422AndKeepsTheRunningOne) {
     dir_.write("warmupd.yaml",
                config_yaml({{"predictor", "{plugin: org.warmup.predictor.hybrid-histogram, params: {margin: 2}}"}}));

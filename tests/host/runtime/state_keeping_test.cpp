@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -75,6 +77,24 @@ TEST_F(OpsTest, BackupRestoreAndResetDataCollectionRoundTripTheLearnedPatterns) 
     EXPECT_EQ(counters_after["events_accepted"], counters_before["events_accepted"]) << counters_after.dump();
     EXPECT_EQ(counters_after["requests"], counters_before["requests"]) << counters_after.dump();
     EXPECT_EQ(post("/api/warmup/restore-state", R"({"name": "missing"})").first, 404);
+}
+
+TEST_F(OpsTest, ARestoreOfABackupThatDoesNotExistIsLoggedAsAWarningNotAnError) {
+    // An operator's mistyped name is answered 404; the log is for what went wrong in the daemon.
+    TempDir dir("warmup-ops");
+    start(load_config_text(config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n"), "ops.yaml",
+                           dir.path(), {}));
+    std::ostringstream out;
+    const auto previous = spdlog::default_logger();
+    auto logger =
+        std::make_shared<spdlog::logger>("restore-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+    logger->set_pattern("%l %v");
+    spdlog::set_default_logger(logger);
+    const int status = post("/api/warmup/restore-state", R"({"name": "nosuch"})").first;
+    spdlog::set_default_logger(previous);
+    EXPECT_EQ(status, 404);
+    EXPECT_NE(out.str().find("warning STATE_RESTORE_ERROR no backup"), std::string::npos) << out.str();
+    EXPECT_EQ(out.str().find("error STATE_RESTORE_ERROR"), std::string::npos) << out.str();
 }
 
 TEST_F(OpsTest, ARestoreAPluginRefusesSaysItIsPartialKeepsTheOtherSectionsAndTakesNoSnapshot) {
