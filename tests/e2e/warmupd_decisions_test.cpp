@@ -190,6 +190,33 @@ TEST_F(DecisionsTest, AnOperatorSeesWhyAModelWasCold) {
     EXPECT_NE(body["error"].get<std::string>().find("no-such-model"), std::string::npos) << body;
 }
 
+TEST_F(DecisionsTest, AResourcePluginsOwnReasonIsShownWithTheDecision) {
+    // Before, the decision said "demand load delayed by the resource plugin" and dropped what the plugin said.
+    std::string yaml = config_yaml("text");
+    const std::string lru = "  resource: {plugin: org.warmup.resource.lru}";
+    ASSERT_NE(yaml.find(lru), std::string::npos);
+    yaml.replace(yaml.find(lru), lru.size(),
+                 std::string("  resource: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
+                     "/engine_breaker_garbage_resource.so\", params: {refuse_demand: 'the GPUs train until 18:00'}}");
+    start_daemon(yaml);
+    ASSERT_FALSE(HasFatalFailure());
+    request("m/a");
+    json delayed;
+    ASSERT_TRUE(poll_until(
+        [&] {
+            for (const auto& decision : decisions("model=m/a&limit=10"))
+                if (decision["decision"] == "demand_load" && decision.contains("plugin_says")) delayed = decision;
+            return !delayed.is_null();
+        },
+        kWait, kPollInterval))
+        << decisions("model=m/a&limit=10").dump(2);
+    EXPECT_EQ(delayed["reason"], "demand load delayed by the resource plugin");
+    EXPECT_EQ(delayed["plugin_says"], "the GPUs train until 18:00");
+    EXPECT_NE(why("m/a").find("demand_load: demand load delayed by the resource plugin: \"the GPUs train until "
+                              "18:00\""),
+              std::string::npos);
+}
+
 TEST_F(DecisionsTest, AModelWithoutAColdRequestSaysSo) {
     start("text");
     request("m/b");

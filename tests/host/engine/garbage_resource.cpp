@@ -4,7 +4,8 @@
 // Params: victim: out-of-range | error | none (pick_victim names model 4,000,000,000, throws, or says nothing is
 //         evictable; default out-of-range);
 //         budget_factor: effective_budget_mb answers the configured budget times this (default 1; NaN with "nan");
-//         abort_on_use: on_used calls abort() (default false): a plugin that crashes in a call the host does not time.
+//         abort_on_use: on_used calls abort() (default false): a plugin that crashes in a call the host does not time;
+//         refuse_demand: when not empty, every demand load is refused (delayed) with this as the reason (default "").
 // Admits every load and lets it evict. Threading: the host calls it on its control thread only; no locks.
 #include <cstdlib>
 #include <limits>
@@ -19,15 +20,20 @@ class GarbageResource final : public warmup::sdk::Resource {
         : Resource(host),
           victim_(params.get_choice("victim", "out-of-range", {"out-of-range", "error", "none"})),
           budget_factor_(params.get_string("budget_factor", "1")),
-          abort_on_use_(params.get_bool("abort_on_use", false)) {}
+          abort_on_use_(params.get_bool("abort_on_use", false)),
+          refuse_demand_(params.get_string("refuse_demand", "")) {}
 
     double effective_budget_mb(double configured_budget_mb) override {
         if (budget_factor_ == "nan") return std::numeric_limits<double>::quiet_NaN();
         return configured_budget_mb * std::stod(budget_factor_);
     }
-    void admit(const warmup_admission_request& /*request*/, warmup_admission& out) override {
+    void admit(const warmup_admission_request& request, warmup_admission& out) override {
         out.admit = 1;
         out.may_evict = 1;
+        if (request.is_demand != 0 && !refuse_demand_.empty()) {
+            out.admit = 0;
+            out.reason = {refuse_demand_.data(), refuse_demand_.size()};
+        }
     }
     void on_ready(warmup_model_index, double, double, warmup_time_ms) override {}
     void on_used(warmup_model_index, warmup_time_ms) override {
@@ -44,6 +50,7 @@ class GarbageResource final : public warmup::sdk::Resource {
     std::string victim_;
     std::string budget_factor_;
     bool abort_on_use_;
+    std::string refuse_demand_;  // the reason handed out (owned here: valid until the next call)
 };
 
 }  // namespace
