@@ -8,7 +8,9 @@
 //  - anything else (malformed, a refusal, a duplicate key, a number that is not a plain int64, ...) is read again by
 //    the reference path (nlohmann::json + read_item), which decides and words every refusal.
 // So the fast path only ever accepts, and only lines the reference path accepts with the same values; refusals and
-// their messages are the reference path's alone. JSON array bodies take the reference path. The model and time checks
+// their messages are the reference path's alone, but for one: an object that names a field twice, which nlohmann
+// would read as its last value, is refused ("field 'model' appears twice"), found by simdjson, which keeps both.
+// JSON array bodies take the reference path (and simdjson's look for repeated fields). The model and time checks
 // are core/usage_event.hpp's, which events from source plugins pass too.
 // The fast path is why POST /api/warmup/events keeps up with the HTTP layer (docs/benchmarks.md, "Speed"): parsing 100
 // lines with nlohmann::json cost about ten times what simdjson does.
@@ -58,6 +60,37 @@ std::optional<std::string> read_non_negative_int64(const json& value, std::strin
     out = value.get<int64_t>();
     if (out < 0) return fmt::format("'{}' must not be negative", field);
     return std::nullopt;
+}
+
+/// Why `item` is refused for naming a field twice ("field 'model' appears twice ..."), or nullopt when it names each
+/// once or is not an object (the reference path words those refusals).
+std::optional<std::string> repeated_field(const simdjson::dom::element& item) {
+    simdjson::dom::object object;
+    if (item.get_object().get(object) != simdjson::SUCCESS) return std::nullopt;
+    // An event has at most four known fields, so a handful of keys are compared; a long object of unknown fields is
+    // refused for them by the reference path, so only its first 16 keys are looked at here.
+    std::array<std::string_view, 16> seen;
+    std::size_t count = 0;
+    for (const simdjson::dom::key_value_pair field : object) {
+        for (std::size_t i = 0; i < count; ++i)
+            if (seen[i] == field.key)
+                return fmt::format(
+                    "field '{}' appears twice (an event names each field once)",
+                    field.key.size() <= 64 ? std::string(field.key) : std::string(utf8_prefix(field.key, 64)) + "...");
+        if (count == seen.size()) break;
+        seen[count++] = field.key;
+    }
+    return std::nullopt;
+}
+
+/// repeated_field of the JSON value `text` holds, read by simdjson; nullopt when it does not parse (the reference path
+/// then words why).
+std::optional<std::string> repeated_field_in(std::string_view text) {
+    const simdjson::padded_string padded(text);
+    simdjson::dom::parser parser;
+    simdjson::dom::element item;
+    if (parser.parse(padded).get(item) != simdjson::SUCCESS) return std::nullopt;
+    return repeated_field(item);
 }
 
 // Validates one decoded item; returns the reason when it is refused.
@@ -254,8 +287,13 @@ namespace {
 /// its own, with the line it starts on (1-based); nullopt when the body holds anything else (a value that is not an
 /// object, a malformed one, two objects on one line).
 /// Reads with nlohmann's stream parser, which stops right after each value; a malformed value throws once, here.
-std::optional<std::vector<std::pair<json, std::size_t>>> objects_one_after_another(std::string_view text) {
-    std::vector<std::pair<json, std::size_t>> objects;
+struct OneOfTheObjects {
+    json object;
+    std::size_t line = 0;                 ///< the line it starts on (from 1)
+    std::optional<std::string> repeated;  ///< why it is refused for naming a field twice
+};
+std::optional<std::vector<OneOfTheObjects>> objects_one_after_another(std::string_view text) {
+    std::vector<OneOfTheObjects> objects;
     std::istringstream in{std::string(text)};
     std::size_t line = 1;
     std::size_t previous_end = 0;  // the byte after the previous object
@@ -280,7 +318,7 @@ std::optional<std::vector<std::pair<json, std::size_t>>> objects_one_after_anoth
         }
         const auto end = in.tellg();
         previous_end = end < 0 ? text.size() : static_cast<std::size_t>(end);
-        objects.emplace_back(std::move(object), line);
+        objects.push_back({std::move(object), line, repeated_field_in(text.substr(at, previous_end - at))});
     }
     return objects;
 }
@@ -301,8 +339,29 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
             builder.reject(kWholeBody, "expected a JSON array of event objects");
             return builder.finish();
         }
+        // The items that name a field twice, which nlohmann read as its last value (simdjson keeps both).
+        std::vector<std::optional<std::string>> repeated(parsed.size());
+        {
+            const simdjson::padded_string padded(text);
+            simdjson::dom::parser parser;
+            simdjson::dom::array items;
+            if (parser.parse(padded).get_array().get(items) == simdjson::SUCCESS) {
+                std::size_t i = 0;
+                for (const simdjson::dom::element item : items) {
+                    if (i == repeated.size()) break;
+                    repeated[i++] = repeated_field(item);
+                }
+            }
+        }
         std::size_t index = 0;
-        for (const auto& item : parsed) builder.accept_or_reject(item, ++index);
+        for (const auto& item : parsed) {
+            if (repeated[index]) {
+                builder.reject(index + 1, std::move(*repeated[index]));
+                ++index;
+                continue;
+            }
+            builder.accept_or_reject(item, ++index);
+        }
         return builder.finish();
     }
     // One simdjson parser for the body's lines (its buffers grow to the longest line parsed) and one padded copy of
@@ -333,12 +392,20 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
             simdjson::dom::element decoded;
             ParsedEvent event;
             event.position = line_number;
-            if (fast_parser.parse(padded_line.data(), line.size(), /*realloc_if_needed=*/false).get(decoded) ==
-                    simdjson::SUCCESS &&
-                accept_plain_event(decoded, builder.server_now_ms(), event)) {
+            const bool decodes =
+                fast_parser.parse(padded_line.data(), line.size(), /*realloc_if_needed=*/false).get(decoded) ==
+                simdjson::SUCCESS;
+            if (decodes && accept_plain_event(decoded, builder.server_now_ms(), event)) {
                 builder.accept(std::move(event));
                 if (end == text.size()) break;
                 continue;
+            }
+            if (decodes) {
+                if (auto repeated = repeated_field(decoded)) {
+                    builder.reject(line_number, std::move(*repeated));
+                    if (end == text.size()) break;
+                    continue;
+                }
             }
             const json item = json::parse(line, nullptr, /*allow_exceptions=*/false);
             // Event objects written over several lines (pretty-printed, as `jq .` writes them: one, or several one
@@ -347,8 +414,12 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
             // before that line, so the body's answer is theirs alone).
             if (item.is_discarded() && first_line && end < text.size() && line[content] == '{') {
                 if (const auto objects = objects_one_after_another(text)) {
-                    for (const auto& [object, starts_on_line] : *objects)
-                        builder.accept_or_reject(object, starts_on_line);
+                    for (const auto& one : *objects) {
+                        if (one.repeated)
+                            builder.reject(one.line, *one.repeated);
+                        else
+                            builder.accept_or_reject(one.object, one.line);
+                    }
                     return builder.finish();
                 }
             }

@@ -315,6 +315,34 @@ TEST(EventParser, ModelNamesWithControlCharactersAreRefusedWithTheByteAndItsPosi
 // NDJSON lines take a fast reader (simdjson) that only accepts plain events and hands everything else to the reference
 // reader (nlohmann), which JSON array bodies always use. A line must mean the same either way.
 
+TEST(EventParser, AnEventThatNamesAFieldTwiceIsRefusedInEveryFormOfBody) {
+    // Before, the last value counted (the JSON parser's choice): {"model":"a","model":"b"} was an event of b.
+    const std::string reason = "field 'model' appears twice (an event names each field once)";
+    const ParsedBody lines = parse_events_body("{\"model\":\"a\"}\n{\"model\":\"a\",\"model\":\"b\"}\n", 1 << 20, 0);
+    ASSERT_EQ(lines.events.size(), 1u);
+    ASSERT_EQ(lines.rejected.size(), 1u);
+    EXPECT_EQ(lines.rejected[0].position, 2u);
+    EXPECT_EQ(lines.rejected[0].reason, reason);
+
+    const ParsedBody array =
+        parse_events_body(R"([{"model":"a"}, 7, {"model":"a","model":"b"}, {"model":"c"}])", 1 << 20, 0);
+    ASSERT_EQ(array.events.size(), 2u);
+    EXPECT_EQ(array.events[1].model, "c");
+    EXPECT_EQ(array.events[1].position, 4u);
+    ASSERT_EQ(array.rejected.size(), 2u);
+    EXPECT_EQ(array.rejected[0].position, 2u);  // 7: not an object
+    EXPECT_EQ(array.rejected[1].position, 3u);
+    EXPECT_EQ(array.rejected[1].reason, reason);
+
+    // Objects written over several lines (as `jq .` writes them), each reported by the line it starts on.
+    const ParsedBody pretty = parse_events_body(
+        "{\n  \"model\": \"a\"\n}\n{\n  \"count\": 2,\n  \"count\": 3,\n  \"model\": \"b\"\n}\n", 1 << 20, 0);
+    ASSERT_EQ(pretty.events.size(), 1u);
+    ASSERT_EQ(pretty.rejected.size(), 1u);
+    EXPECT_EQ(pretty.rejected[0].position, 4u);
+    EXPECT_EQ(pretty.rejected[0].reason, "field 'count' appears twice (an event names each field once)");
+}
+
 TEST(EventParser, EveryNdjsonLineMeansWhatTheSameItemMeansInAJsonArray) {
     constexpr int64_t kNowMs = 1'700'000'000'000;
     const std::vector<std::string> items = {
@@ -323,8 +351,8 @@ TEST(EventParser, EveryNdjsonLineMeansWhatTheSameItemMeansInAJsonArray) {
         R"({"count":1000000,"tenant":"","ts_ms":1000000000000,"model":"b"})",  // any key order, bounds inclusive
         R"({"model":"a","ts_ms":null,"tenant":null,"count":null})",
         R"({"model":"phi3\u003amini","tenant":"caf\u00e9"})",  // escapes decoded the same way
-        R"({"model":"a","model":"b"})",                        // duplicate key: the last one counts
-        R"({"model":"a","ts_ms":5,"ts_ms":-1})",               // ... also when it refuses the item
+        R"({"model":"a","model":"b"})",                        // a field named twice: refused
+        R"({"model":"a","ts_ms":5,"ts_ms":-1})",               // ... whatever its values
         R"({"model":"a","ts_ms":-0})",                         // -0 is the integer 0 (1970: refused)
         R"({"model":"a","ts_ms":1000000000000})",              // the earliest time accepted
         R"({"model":"a","ts_ms":999999999999})",               // one ms before it
@@ -388,10 +416,12 @@ TEST(EventParser, EveryNdjsonLineMeansWhatTheSameItemMeansInAJsonArray) {
         EXPECT_EQ(lines.rejected[i].reason, reference.rejected[i].reason);
     }
     // The corpus exercises both outcomes, and the values the fast reader must get right.
-    EXPECT_EQ(lines.events.size(), 11u);
+    EXPECT_EQ(lines.events.size(), 10u);
     EXPECT_EQ(lines.events[4].model, "phi3:mini");
     EXPECT_EQ(lines.events[4].tenant, "caf\u00e9");
-    EXPECT_EQ(lines.events[5].model, "b");
+    ASSERT_GE(lines.rejected.size(), 2u);
+    EXPECT_EQ(lines.rejected[0].reason, "field 'model' appears twice (an event names each field once)");
+    EXPECT_EQ(lines.rejected[1].reason, "field 'ts_ms' appears twice (an event names each field once)");
 }
 
 TEST(EventParser, NdjsonLineWithAByteOrderMarkIsReadAsWithout) {
