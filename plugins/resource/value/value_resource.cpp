@@ -28,12 +28,15 @@ double grid_position(double t_ms) {
 
 }  // namespace
 
-void ValueResource::Survival::add(double gap_ms, double growth) {
-    // Every gap counts at length 0 (the first count is of all gaps); those of 1 s or more also at the lengths they
-    // reach.
+uint8_t ValueResource::Survival::longest_length_reached(double gap_ms) {
     const double position = grid_position(gap_ms);
-    const auto last = static_cast<uint8_t>(
-        position >= 0 ? std::min<std::size_t>(kLengths - 1, static_cast<std::size_t>(position)) : 0);
+    return static_cast<uint8_t>(position >= 0 ? std::min<std::size_t>(kLengths - 1, static_cast<std::size_t>(position))
+                                              : 0);
+}
+
+void ValueResource::Survival::add(uint8_t last, double growth) {
+    // Every gap counts at length 0 (the first count is of all gaps); those of 1 s or more also at the lengths they
+    // reach, up to `last`.
     if (all == 0) {
         first = last;  // the first gap: it alone reaches every length up to its own
     } else if (last < first) {
@@ -180,8 +183,10 @@ void ValueResource::on_used(warmup_model_index model, warmup_time_ms now_ms) {
     const double arrival_ms = static_cast<double>(now_ms) - (cold ? entry.cost_ms : 0.0);
     if (entry.last_used_ms != WARMUP_TIME_NEVER) {
         const double gap_ms = std::max(0.0, arrival_ms - static_cast<double>(entry.last_used_ms));
-        entry.gaps.add(gap_ms, gap_growth_);
-        fleet_gaps_.add(gap_ms, fleet_growth_);
+        // One logarithm for both curves: the gap reaches the same grid lengths in each.
+        const uint8_t last = Survival::longest_length_reached(gap_ms);
+        entry.gaps.add(last, gap_growth_);
+        fleet_gaps_.add(last, fleet_growth_);
     }
     // The uses are cut into windows of one load time, each opened by a use outside the previous one: a window holds
     // the requests that would wait if the model were cold at its first use.

@@ -114,7 +114,10 @@ class ValueResource final : public sdk::Resource {
         std::vector<double> reach;  // reach[i]: the count at length first + 1 + i; 0 past the end
         double scale = 1;
         uint8_t first = 0;
-        void add(double gap_ms, double growth);
+        /// The last grid length a gap of gap_ms reaches (0 below the first length).
+        [[nodiscard]] static uint8_t longest_length_reached(double gap_ms);
+        /// Counts one gap that reaches the grid lengths 0 .. last (longest_length_reached).
+        void add(uint8_t last, double growth);
         /// The count at grid length k (< kLengths), in units of `scale`.
         [[nodiscard]] double count(std::size_t k) const {
             if (k <= first) return all;
