@@ -118,9 +118,9 @@ PluginInstance::~PluginInstance() {
     library_->descriptor().destroy(instance_);
 }
 
-PluginCallScope PluginInstance::marked(const char* what) const noexcept {
+PluginCallScope PluginInstance::marked(const char* what, const std::string* arm) const noexcept {
     // kind_name answers string literals, so its text is NUL-terminated and static.
-    return PluginCallScope(kind_name(library_->descriptor().kind).data(), label(), what);
+    return PluginCallScope(kind_name(library_->descriptor().kind).data(), label(), what, arm);
 }
 
 const void* PluginInstance::extension(const char* extension_id) const {

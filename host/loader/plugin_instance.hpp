@@ -46,8 +46,9 @@ class PluginInstance {
     [[nodiscard]] const void* extension(const char* extension_id) const;
 
     /// Marks the calling thread as in this instance's call `what` (static storage) until the scope ends, for the
-    /// report of a fatal signal (core/plugin_call_on_thread.hpp): the slot is the plugin's kind.
-    [[nodiscard]] PluginCallScope marked(const char* what) const noexcept;
+    /// report of a fatal signal (core/plugin_call_on_thread.hpp): the slot is the plugin's kind, `arm` (borrowed,
+    /// outliving the scope) the replay arm or fleet node calling it, if any.
+    [[nodiscard]] PluginCallScope marked(const char* what, const std::string* arm = nullptr) const noexcept;
 
   private:
     PluginInstance() = default;

@@ -54,7 +54,7 @@ class VirtualExecutor final : public LoadExecutor {
         int succeeds = 1;
         ErrorPtr error;
         {
-            const PluginCallScope in_call("backend", backend_->label(), "simulate_load", &arm_);
+            const auto in_call = backend_->marked("simulate_load", &arm_);
             error.reset(simulation_->simulate_load(backend_->self(), &info, now_ms, &duration_ms, &succeeds));
         }
         if (error) {

@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include "core/errors.hpp"
-#include "core/plugin_call_on_thread.hpp"
 
 namespace warmup::host {
 
@@ -41,7 +40,7 @@ void LoadWorkers::start_load(uint32_t arm_id, warmup_model_index model, uint64_t
         const auto started = std::chrono::steady_clock::now();
         warmup_error* error = nullptr;
         {
-            const PluginCallScope in_call("backend", backend->label(), "load");
+            const auto in_call = backend->marked("load");
             error = backend->vtable<warmup_backend_vtable>()->load(backend->self(), &info, &cancel, &result);
         }
         const double load_ms =
@@ -246,7 +245,7 @@ void LoadWorkers::list_resident_now(const PluginInstance& backend) {
                 }};
             warmup_error* error = nullptr;
             {
-                const PluginCallScope in_call("backend", backend.label(), "list_resident");
+                const auto in_call = backend.marked("list_resident");
                 error = list(backend.self(), &writer);
             }
             if (error == nullptr) {
@@ -284,7 +283,7 @@ std::optional<std::string> LoadWorkers::unload_now(const PluginInstance& backend
     warmup_model_info info = record.to_info();
     warmup_error* error = nullptr;
     {
-        const PluginCallScope in_call("backend", backend.label(), "unload");
+        const auto in_call = backend.marked("unload");
         error = backend.vtable<warmup_backend_vtable>()->unload(backend.self(), &info);
     }
     if (error == nullptr) return std::nullopt;
