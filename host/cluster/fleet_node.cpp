@@ -1429,6 +1429,7 @@ std::size_t FleetNode::write_states(RedisConnection& redis, const std::vector<st
                                                         static_cast<std::string*>(context)->append(data, size);
                                                         return 0;
                                                     }};
+                    const auto in_call = instance->marked("export_model");
                     if (ErrorPtr error{table->export_model(instance->self(), *index, &writer)}) {
                         spdlog::warn("CLUSTER_STATE_EXPORT_ERROR {} export_model({}): {}", instance->label(), model,
                                      error->message);
@@ -1550,6 +1551,7 @@ std::map<std::string, int64_t> FleetNode::import_states(RedisConnection& redis, 
                         continue;
                     }
                     const std::string_view bytes = std::string_view(value).substr(newline + 1);
+                    const auto in_call = instance->marked("import_model");
                     if (ErrorPtr error{table->import_model(instance->self(), *index,
                                                            warmup_string_view{bytes.data(), bytes.size()})}) {
                         spdlog::warn("CLUSTER_STATE_IMPORT_ERROR {} import_model({}) of the state written by {}: {}",
@@ -1592,6 +1594,7 @@ void FleetNode::forget_models(const std::vector<std::string>& models) {
                     const auto& instance = arm->plugins->at(slot);
                     const auto* table = instance ? model_state_of(*instance) : nullptr;
                     if (table == nullptr) continue;
+                    const auto in_call = instance->marked("forget_model");
                     if (ErrorPtr error{table->forget_model(instance->self(), *index)})
                         spdlog::warn("CLUSTER_STATE_FORGET_ERROR {} forget_model({}): {}", instance->label(), model,
                                      error->message);

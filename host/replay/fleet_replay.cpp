@@ -329,15 +329,27 @@ class FleetSimulation {
                                                 static_cast<std::string*>(context)->append(data, size);
                                                 return 0;
                                             }};
-            if (ErrorPtr error{out_table->export_model(out->self(), index, &writer)}) continue;
+            {
+                const auto in_call = out->marked("export_model");
+                if (ErrorPtr error{out_table->export_model(out->self(), index, &writer)}) continue;
+            }
             if (bytes.empty()) continue;
-            if (ErrorPtr error{in_table->import_model(in->self(), index, {bytes.data(), bytes.size()})}) {
-                spdlog::warn("CLUSTER_STATE_IMPORT_ERROR {} import_model({}): {}", in->label(), name, error->message);
-                continue;
+            {
+                const auto in_call = in->marked("import_model");
+                if (ErrorPtr error{in_table->import_model(in->self(), index, {bytes.data(), bytes.size()})}) {
+                    spdlog::warn("CLUSTER_STATE_IMPORT_ERROR {} import_model({}): {}", in->label(), name,
+                                 error->message);
+                    continue;
+                }
             }
             ++result.states_moved;
             result.state_bytes_moved += bytes.size();
-            if (!source.dropped_at_ms) out_table->forget_model(out->self(), index);
+            if (!source.dropped_at_ms) {
+                const auto in_call = out->marked("forget_model");
+                if (ErrorPtr error{out_table->forget_model(out->self(), index)})
+                    spdlog::warn("CLUSTER_STATE_FORGET_ERROR {} forget_model({}): {}", out->label(), name,
+                                 error->message);
+            }
         }
         for (SimNode* node : {&source, &target}) {
             if (node->dropped_at_ms) continue;
