@@ -192,27 +192,36 @@ bool WarmupEngine::circuit_allows(ComponentKind kind) {
     return true;
 }
 
-void WarmupEngine::circuit_succeeded(ComponentKind kind) {
+void WarmupEngine::circuit_succeeded(ComponentKind kind, const char* what) {
     CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
+    // The common case: no call of this component is failing (an open circuit always follows a failure).
+    if (circuit.consecutive_failures == 0 && circuit.state == CircuitState::Closed) return;
+    std::erase_if(circuit.failing_calls, [what](const auto& call) { return std::string_view(call.first) == what; });
     circuit.consecutive_failures = 0;
+    for (const auto& call : circuit.failing_calls)
+        circuit.consecutive_failures = std::max(circuit.consecutive_failures, call.second);
     if (circuit.state == CircuitState::Closed) return;
     circuit.state = CircuitState::Closed;
-    spdlog::warn("PLUGIN_CIRCUIT_CLOSED {} answered the trial call; calls resume", component_label(kind));
+    spdlog::warn("PLUGIN_CIRCUIT_CLOSED {} answered the trial call ({}); calls resume", component_label(kind), what);
 }
 
-void WarmupEngine::circuit_failed(ComponentKind kind, const std::string& error, bool trip_now) {
+void WarmupEngine::circuit_failed(ComponentKind kind, const char* what, const std::string& error, bool trip_now) {
     CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
-    ++circuit.consecutive_failures;
+    auto call = std::find_if(circuit.failing_calls.begin(), circuit.failing_calls.end(),
+                             [what](const auto& failing) { return std::string_view(failing.first) == what; });
+    if (call == circuit.failing_calls.end()) call = circuit.failing_calls.insert(call, {what, 0});
+    circuit.consecutive_failures = std::max(circuit.consecutive_failures, ++call->second);
     circuit.last_error = error;
     const bool trial_failed = circuit.state == CircuitState::HalfOpen;
-    if (!trip_now && !trial_failed && circuit.consecutive_failures < options_.breaker_failures) return;
+    if (!trip_now && !trial_failed && call->second < options_.breaker_failures) return;
     circuit.state = CircuitState::Open;
     circuit.opened_at_ms = now_ms_;
     ++circuit.times_opened;
     if (circuit.times_opened <= options_.logged_failures_per_component)
-        spdlog::error("PLUGIN_CIRCUIT_OPEN {} after {} errors{}: {} (built-in safe choice for {} ms)",
-                      component_label(kind), circuit.consecutive_failures, trial_failed ? " (trial call failed)" : "",
-                      error, options_.breaker_cooldown_ms);
+        spdlog::error(
+            "PLUGIN_CIRCUIT_OPEN {} after {} failed {} call(s) in a row{}: {} (built-in safe choice for {} ms)",
+            component_label(kind), call->second, what, trial_failed ? " (trial call failed)" : "", error,
+            options_.breaker_cooldown_ms);
     if (kind == ComponentKind::Queue) move_queue_plugin_items_to_fallback();
 }
 
@@ -241,7 +250,8 @@ WarmupEngine::CallOutcome WarmupEngine::guarded_call(ComponentKind kind, const c
         ErrorPtr owned(error);
         if (static_cast<int>(owned->code) != tolerated_code) {
             circuit_failed(
-                kind, record_failure(label, fmt::format("{}: {}: {}", what, status_name(owned->code), owned->message)));
+                kind, what,
+                record_failure(label, fmt::format("{}: {}: {}", what, status_name(owned->code), owned->message)));
             return CallOutcome::Failed;
         }
         tolerated_message_ = owned->message;
@@ -249,10 +259,11 @@ WarmupEngine::CallOutcome WarmupEngine::guarded_call(ComponentKind kind, const c
     }
     if (took_us > options_.breaker_call_budget_us) {
         // The answer is used (it is valid), but a plugin this slow stalls the control loop: it counts as a failure.
-        circuit_failed(kind, record_failure(label, fmt::format("{}: TIMEOUT: took {} us, budget {} us", what, took_us,
-                                                               options_.breaker_call_budget_us)));
+        circuit_failed(kind, what,
+                       record_failure(label, fmt::format("{}: TIMEOUT: took {} us, budget {} us", what, took_us,
+                                                         options_.breaker_call_budget_us)));
     } else {
-        circuit_succeeded(kind);
+        circuit_succeeded(kind, what);
     }
     return outcome;
 }
@@ -986,7 +997,7 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
                 // Empty while it should hold warm-ups: the plugin lost items. Waiting would not bring them back (a
                 // broken contract, not a passing error), so the circuit opens at once and the lost warm-ups move to
                 // the built-in queue, which this loop serves next.
-                circuit_failed(ComponentKind::Queue,
+                circuit_failed(ComponentKind::Queue, "pop",
                                record_failure(components_.queue.label,
                                               fmt::format("pop: INTERNAL: the queue is empty but holds {} warm-ups",
                                                           queued_in_plugin_)),

@@ -46,9 +46,9 @@
 
 #include "core/catalog.hpp"
 #include "core/log_throttle.hpp"
+#include "core/plugin_call_on_thread.hpp"
 #include "engine/decision_log.hpp"
 #include "engine/log_histogram.hpp"
-#include "core/plugin_call_on_thread.hpp"
 #include "engine/plugin_call_watch.hpp"
 #include "engine/strict_priority_queue.hpp"
 #include "engine/timer_heap.hpp"
@@ -96,7 +96,12 @@ enum class CircuitState : uint8_t { Closed, Open, HalfOpen };
 /// One component's circuit breaker. Times are on the engine's clock (the now_ms passed in).
 struct CircuitStatus {
     CircuitState state = CircuitState::Closed;
+    /// The most failures in a row of any one of the component's calls (`failing_calls`' highest count).
     uint32_t consecutive_failures = 0;
+    /// Failures in a row per call (its name, a string literal), only the calls with at least one: a call's success
+    /// resets its own count, so a call that always fails (a resource plugin's pick_victim) opens the circuit even
+    /// while the component's other calls (its admit) succeed in between.
+    std::vector<std::pair<const char*, uint32_t>> failing_calls;
     uint64_t times_opened = 0;
     warmup_time_ms opened_at_ms = 0;  ///< when it last opened
     std::string last_error;           ///< the failure that opened it (or the newest one)
@@ -108,7 +113,7 @@ struct EngineOptions {
     std::string arm;  ///< experiment arm label on every metric ("" = none)
     /// Fallback keep-alive when a plugin call fails (ms after the last use).
     warmup_time_ms fallback_keep_alive_ms = 5 * 60 * 1000;
-    /// Consecutive failed calls (errors or time-budget overruns) of one component that open its circuit.
+    /// Failed calls in a row (errors or time-budget overruns) of one call of a component that open its circuit.
     uint32_t breaker_failures = 5;
     /// How long an open circuit stays open before one trial call is let through (engine clock, ms).
     warmup_time_ms breaker_cooldown_ms = 30'000;
@@ -623,9 +628,11 @@ class WarmupEngine {
         return PluginCallScope(component_kind_name(kind), component_label(kind), what, &options_.arm);
     }
     bool circuit_allows(ComponentKind kind);
-    void circuit_succeeded(ComponentKind kind);
-    /// Counts a failure; opens the circuit at the threshold, on a failed trial call, or at once with `trip_now`.
-    void circuit_failed(ComponentKind kind, const std::string& error, bool trip_now = false);
+    /// `what` (a string literal) answered: its failures in a row end; a trial call's success closes the circuit.
+    void circuit_succeeded(ComponentKind kind, const char* what);
+    /// Counts a failure of `what` (a string literal); opens the circuit when that call has failed the threshold's
+    /// number of times in a row, on a failed trial call, or at once with `trip_now`.
+    void circuit_failed(ComponentKind kind, const char* what, const std::string& error, bool trip_now = false);
     [[nodiscard]] bool circuit_open(ComponentKind kind) const noexcept {
         return circuits_[static_cast<std::size_t>(kind)].state == CircuitState::Open &&
                circuit_state(kind) == CircuitState::Open;

@@ -147,25 +147,57 @@ TEST_P(GarbageVictim, CountsAsAFailureAndTheHostEvictsTheOldestIdleModel) {
 
 INSTANTIATE_TEST_SUITE_P(Answers, GarbageVictim, ::testing::Values("out-of-range", "error"));
 
-TEST(GarbageVictim, EachVictimThatIsNotReadyIsOneFailedCallOfPickVictim) {
-    // Counted once per eviction, as the call's error (the breaker sees it like any failed call; the plugin's other
-    // calls, which succeed in between, reset its count of failures in a row).
+TEST(GarbageVictim, EachVictimThatIsNotReadyIsOneFailedCallOfPickVictimAndFiveInARowOpenTheCircuit) {
+    // Counted once per eviction, as the call's error. The plugin's admit succeeds between them: before, that reset
+    // the component's count of failures in a row, so a pick_victim that always failed never opened the circuit.
     test::ManualEngine engine(
         full_budget_with_resource("{plugin: org.warmup.test.garbage-resource, params: {victim: out-of-range}}"));
     int64_t t = 0;
-    for (const std::string name : {"a", "b", "c", "d", "e", "f", "g"}) {
+    for (const std::string name : {"a", "b", "c", "d", "e", "f"}) {
         engine.request(name, t);
         engine.complete_next_load(t + 1000);
         t += 2000;
     }
-    // a and b filled the budget; c .. g each needed one eviction: five failed calls, five evictions by the host.
+    // a and b filled the budget; c .. f each needed one eviction: four failed calls, four evictions by the host.
+    EXPECT_EQ(engine.errors(ComponentKind::Resource), 4u);
+    EXPECT_EQ(engine.engine().circuit_state(ComponentKind::Resource), CircuitState::Closed);
+    EXPECT_EQ(engine.engine().circuit(ComponentKind::Resource).consecutive_failures, 4u);
+    engine.request("g", t);
+    engine.complete_next_load(t + 1000);
     EXPECT_EQ(engine.errors(ComponentKind::Resource), 5u);
+    EXPECT_EQ(engine.engine().circuit_state(ComponentKind::Resource), CircuitState::Open)
+        << "five failed pick_victim calls in a row, admit answering in between";
     const std::string& error = engine.engine().circuit(ComponentKind::Resource).last_error;
     EXPECT_NE(error.find("pick_victim: INVALID_ARGUMENT: named model 4000000000, which is not a ready model"),
               std::string::npos)
         << error;
     EXPECT_EQ(engine.unloaded(), (std::vector<std::string>{"a", "b", "c", "d", "e"}));
     EXPECT_EQ(engine.engine().counters().failed_requests, 0u);
+    // The circuit open, the built-in choices decide alone (demand loads, the oldest idle model evicted): no more
+    // calls fail, and the loads go on.
+    engine.request("h", t + 2000);
+    engine.complete_next_load(t + 3000);
+    EXPECT_EQ(engine.errors(ComponentKind::Resource), 5u);
+    EXPECT_EQ(engine.unloaded(), (std::vector<std::string>{"a", "b", "c", "d", "e", "f"}));
+    EXPECT_EQ(engine.engine().counters().failed_requests, 0u);
+}
+
+TEST(GarbageVictim, TheCircuitCountsFailuresInARowOfTheCallThatFails) {
+    // Only the failing call is in the count (admit, answering between them, is not): what the health endpoint's
+    // "after N consecutive failure(s)" reports. A call's own success resets its count (engine_breaker_test.cpp).
+    test::ManualEngine engine(
+        full_budget_with_resource("{plugin: org.warmup.test.garbage-resource, params: {victim: out-of-range}}"));
+    int64_t t = 0;
+    for (const std::string name : {"a", "b", "c", "d"}) {
+        engine.request(name, t);
+        engine.complete_next_load(t + 1000);
+        t += 2000;
+    }
+    EXPECT_EQ(engine.engine().circuit(ComponentKind::Resource).consecutive_failures, 2u);
+    const auto& calls = engine.engine().circuit(ComponentKind::Resource).failing_calls;
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(std::string(calls.front().first), "pick_victim");
+    EXPECT_EQ(calls.front().second, 2u);
 }
 
 TEST(GarbageVictim, NothingEvictableIsAnAnswerAndTheLoadWaits) {
