@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "core/file_io.hpp"
+#include "core/plugin_code_ranges.hpp"
 
 namespace warmup::host {
 namespace fs = std::filesystem;
@@ -208,7 +209,12 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const fs::path& file, const f
         throw PluginLoadError(
             fmt::format("plugin '{}' (id {}): unknown kind {}", name, descriptor->id, descriptor->kind));
     self->descriptor_ = descriptor;
+    self->code_entry_ = register_plugin_code(descriptor, fmt::format("{}@{}", descriptor->id, descriptor->version));
     return self;
+}
+
+PluginLibrary::~PluginLibrary() {
+    unregister_plugin_code(code_entry_);  // before library_ is closed and its addresses can be reused
 }
 
 }  // namespace warmup::host

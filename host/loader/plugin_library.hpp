@@ -21,9 +21,15 @@ class PluginLoadError : public std::runtime_error {
 std::string_view kind_name(uint32_t kind) noexcept;
 
 /// An open plugin library. Shared by every instance created from it (each PluginInstance holds a shared_ptr), so the
-/// code stays mapped while any instance lives. Thread-safety: immutable after open; use from any thread.
+/// code stays mapped while any instance lives. While open, its code's addresses are registered under its id and
+/// version, so a crash on a thread the plugin started names it (core/plugin_code_ranges.hpp). Thread-safety: immutable
+/// after open; use from any thread.
 class PluginLibrary {
   public:
+    ~PluginLibrary();
+    PluginLibrary(const PluginLibrary&) = delete;
+    PluginLibrary& operator=(const PluginLibrary&) = delete;
+
     /// Opens `file` (RTLD_NOW | RTLD_LOCAL) and validates its descriptor. `original_file` is the path the user named
     /// (differs from `file` when the host loads a content-addressed copy). Throws PluginLoadError.
     static std::shared_ptr<PluginLibrary> open(const std::filesystem::path& file,
@@ -44,6 +50,7 @@ class PluginLibrary {
     std::filesystem::path original_file_;
     std::filesystem::path loaded_file_;
     std::string sha256_;
+    int code_entry_ = -1;  ///< its code's place in core/plugin_code_ranges.hpp (a crash report's lookup), or -1
 };
 
 /// Hex SHA-256 of a file's bytes. Throws std::runtime_error when unreadable.

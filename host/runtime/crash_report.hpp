@@ -4,7 +4,9 @@
 // A plugin runs in the host's process: its segmentation fault or abort() ends the program, and without this a
 // supervisor records only "status=11/SEGV" and a replay ends in "Segmentation fault". The line says which call of
 // which plugin it was (any call the host makes, on any of its threads: core/plugin_call_on_thread.hpp), in which
-// arm when the program runs several, and what to do next (the program's own advice). Then the signal's default action
+// arm when the program runs several, and what to do next (the program's own advice). On a thread in no such call (one
+// a plugin started) it names the plugin whose code was running, by the crashing instruction or the thread's stack
+// (core/plugin_code_ranges.hpp). Then the signal's default action
 // runs (a core dump where enabled), so the exit status is the signal's as before.
 //
 // The first thread to fault writes the line; another that faults meanwhile waits for it to end the process. A signal

@@ -561,6 +561,42 @@ TEST_F(WarmupdStallTest, APluginThatCrashesInACallTheHostDoesNotTimeIsNamedToo) 
         << daemon_->log();
 }
 
+class PluginThreadCrash : public ::testing::TestWithParam<std::pair<std::string, int>> {};
+
+TEST_P(PluginThreadCrash, ACrashOnAThreadThePluginStartedNamesThePlugin) {
+    // Before, a crash on a thread of the plugin's own (in no call the host makes) was reported by thread number only.
+    // abort() crashes in the C library, called from the plugin (found on the stack); segv in the plugin's own code.
+    const auto& [how, signal_number] = GetParam();
+    warmup::test::TempDir dir("thread-crash");
+    std::string yaml = config_yaml();
+    const std::string lru = "  resource: {plugin: org.warmup.resource.lru}";
+    ASSERT_NE(yaml.find(lru), std::string::npos);
+    yaml.replace(yaml.find(lru), lru.size(),
+                 std::string("  resource: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
+                     "/engine_breaker_garbage_resource.so\", params: {crash_on_own_thread: " + how + "}}");
+    const auto config = dir.write("c.yaml", yaml + "state: {enabled: false}\n");
+    Daemon daemon({"--config", config.string(), "--port", "0"}, Daemon::Capture::StderrOnly, "warmupd");
+    const auto status = daemon.wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << daemon.log();
+    EXPECT_EQ(status->signal, signal_number) << daemon.log();
+    daemon.wait_for_log_end(kExitTimeout);
+    const std::string signal_name = signal_number == SIGABRT ? "SIGABRT" : "SIGSEGV";
+    const std::string expected = "warmupd: CRASH " + signal_name + " on thread ";
+    const auto line = daemon.log().find(expected);
+    ASSERT_NE(line, std::string::npos) << daemon.log();
+    EXPECT_NE(daemon.log().find(" in the code of plugin org.warmup.test.garbage-resource@1.0.0, outside the plugin "
+                                "calls the host makes (a thread the plugin started, or code it left running). A "
+                                "plugin runs in warmupd's process.",
+                                line),
+              std::string::npos)
+        << daemon.log();
+}
+
+INSTANTIATE_TEST_SUITE_P(Ways, PluginThreadCrash,
+                         ::testing::Values(std::pair<std::string, int>{"abort", SIGABRT},
+                                           std::pair<std::string, int>{"segv", SIGSEGV}),
+                         [](const auto& info) { return info.param.first; });
+
 TEST(ProgramCrash, APluginThatCrashesAsItIsCreatedIsNamed) {
     // Before, the report was installed once the plugins were created: a crash in a constructor was a bare SIGABRT.
     warmup::test::TempDir dir("create-crash");
