@@ -644,6 +644,10 @@ class LiveRuntime {
     // Serialises reloads, rollbacks and reset-to-safe. Timed: a reload stuck in a plugin constructor that does not
     // return holds it for good, and the next ones are refused (lock_reloads) rather than left waiting.
     std::timed_mutex reload_mutex_;
+    // One reset-to-safe at a time, from its look at safe mode to its end: it applies the safe configuration (halving
+    // the budget) without holding reload_mutex_ throughout, and two at once would each find the daemon out of safe
+    // mode and each halve it. Taken before reload_mutex_, never while holding it.
+    std::timed_mutex reset_to_safe_mutex_;
     std::atomic<int64_t> reload_started_ns_{0};  // steady clock ticks when the reload holding the lock began; 0: none
     std::atomic<bool> reload_creating_plugins_{false};  // that reload is creating its plugins (prepare_reload)
     /// [any] reload_mutex_, or an empty lock when a reload has held it for longer than budgets.plugin_call_stall_ms.

@@ -129,6 +129,9 @@ std::string safe_configuration_exit_note(bool has_file, bool can_roll_back) {
 }  // namespace
 
 OperationResult LiveRuntime::reset_to_safe() {
+    std::unique_lock one_at_a_time(reset_to_safe_mutex_, std::defer_lock);
+    while (!one_at_a_time.try_lock_for(kStallCheckInterval))
+        if (reload_stall(/*creating_plugins_only=*/false)) return failure(503, reload_busy_message());
     OperationResult result;
     bool has_file = false;       // a reload has a configuration file to read
     bool can_roll_back = false;  // a rollback goes to a configuration out of safe mode

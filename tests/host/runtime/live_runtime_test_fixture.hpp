@@ -63,9 +63,9 @@ class OpsTest : public ::testing::Test {
         runtime_->start();
         runtime_->start_state_keeping();
         api_ = std::make_unique<host::HttpApi>(*runtime_);
-        const int port = api_->bind("127.0.0.1", 0);
+        port_ = api_->bind("127.0.0.1", 0);
         api_->start();
-        client_ = std::make_unique<httplib::Client>("127.0.0.1", port);
+        client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
         client_->set_read_timeout(10);
     }
     /// Stops the HTTP API and the runtime (its last snapshot is taken), as a clean daemon shutdown does.
@@ -77,6 +77,8 @@ class OpsTest : public ::testing::Test {
         runtime_.reset();
     }
     void TearDown() override { stop(); }
+    /// The HTTP API's port (for clients of the test's own, e.g. one per thread).
+    [[nodiscard]] int port() const noexcept { return port_; }
 
     std::pair<int, json> post(const std::string& path, const std::string& body = "") {
         const auto result = client_->Post(path, body, "application/json");
@@ -163,6 +165,7 @@ class OpsTest : public ::testing::Test {
     std::unique_ptr<host::LiveRuntime> runtime_;
     std::unique_ptr<host::HttpApi> api_;
     std::unique_ptr<httplib::Client> client_;
+    int port_ = 0;
 };
 
 /// A keep-alive predictor slot whose keep_until is the last use + `ttl_ms`.

@@ -12,7 +12,9 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <tuple>
+#include <vector>
 
 #include "live_runtime_test_fixture.hpp"
 
@@ -196,6 +198,29 @@ TEST_F(TransitionsTest, ARollbackIntoTheSafeConfigurationIsSafeModeAgainAndReset
     EXPECT_EQ(status()["budget_mb"], 5000);
     EXPECT_EQ(runtime_->call_on_control([](WarmupEngine& engine) { return engine.budget_mb(); }), 5000);
     EXPECT_EQ(warmup::test::read_text_file(backup), backed_up);
+}
+
+TEST_F(TransitionsTest, ResetsToSafeSentAtOnceHalveTheBudgetOnce) {
+    // Before, each of several resets sent together found the daemon out of safe mode and halved the budget again
+    // (5 at once: 1/32 of it), and a rollback undid one halving.
+    start(config(keep_alive_predictor(600'000)));
+    std::vector<std::thread> operators;
+    std::vector<int> statuses(5, 0);
+    for (std::size_t i = 0; i < statuses.size(); ++i)
+        operators.emplace_back([&, i] {
+            httplib::Client client("127.0.0.1", port());
+            client.set_read_timeout(30s);
+            const auto answer = client.Post("/api/warmup/reset-to-safe");
+            statuses[i] = answer ? answer->status : 0;
+        });
+    for (auto& thread : operators) thread.join();
+    EXPECT_EQ(statuses, std::vector<int>(5, 200));
+    EXPECT_EQ(get_json("/api/warmup/status").second["budget_mb"], 5000);
+    EXPECT_EQ(runtime_->call_on_control([](WarmupEngine& engine) { return engine.budget_mb(); }), 5000);
+    // One rollback leaves the safe configuration, back to the whole budget.
+    const auto [rollback_status, rolled_back] = post("/api/warmup/config/rollback");
+    ASSERT_EQ(rollback_status, 200) << rolled_back.dump();
+    EXPECT_EQ(get_json("/api/warmup/status").second["budget_mb"], 10000);
 }
 
 /// The notes of an answer as one text.
