@@ -403,9 +403,17 @@ int main(int argc, char** argv) {
     sd_notify(0, "STOPPING=1");
     serve_shutdown_delay(stop_signals, options.shutdown_delay_ms);
     runtime->stop_config_file_watch();
-    api.stop();
+    // A request held by a plugin call that does not return (a reload planning every model with a plugin that hangs)
+    // would hold the stop for as long: past budgets.plugin_call_stall_ms the stop goes on without it, and ends with
+    // status 1 like any stop a stalled call prevents.
+    const std::optional<std::string> request_held = api.stop([&live = *runtime] { return live.stalled_in_plugin(); });
+    if (request_held)
+        spdlog::critical(
+            "SHUTDOWN_STALLED an HTTP request being served waits on it: {}; the daemon cannot stop "
+            "cleanly",
+            *request_held);
     if (fleet) fleet->stop();  // hands the owned models' state over while the control loop still runs
-    if (!runtime->stop()) {
+    if (!runtime->stop() || request_held) {
         // A plugin call that never returns holds the control thread, or a backend unload past its deadline holds a
         // worker; nothing can end it but the end of the process. The journal has every event acknowledged up to its
         // last flush; the next start replays it.

@@ -228,14 +228,23 @@ void HttpApi::start() {
     });
 }
 
-void HttpApi::stop() {
-    if (!thread_.joinable()) return;
+std::optional<std::string> HttpApi::stop(const std::function<std::optional<std::string>()>& give_up) {
+    if (!thread_.joinable()) return std::nullopt;
     // The library's stop() does nothing before its accept loop runs: a stop right after start (before the thread was
     // scheduled) would leave the loop running and the join below waiting forever. The loop starts at once, or the
     // listen returns at once (a socket that failed), so this wait is short.
     while (!server_.is_running() && !listen_returned_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     server_.stop();
+    // The listen returns once every worker has ended its request.
+    while (give_up && !listen_returned_.load()) {
+        if (auto reason = give_up()) {
+            thread_.detach();
+            return reason;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     thread_.join();
+    return std::nullopt;
 }
 
 // The route table: one named handler per endpoint, grouped by file (http_api.hpp lists which file holds which).

@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -53,7 +54,11 @@ class HttpApi {
     int bind(const std::string& address, int port);
     /// Serves on a background thread until stop().
     void start();
-    void stop();
+    /// Stops accepting connections and waits for the requests being served to end. While one is still served,
+    /// `give_up` is asked every 50 ms: once it answers (a request waits on a plugin call that does not return, e.g.
+    /// a reload's), the wait ends and that answer is returned; the serving thread is then left running, so the
+    /// process must end without destroying this object (warmupd exits with status 1). nullopt: stopped.
+    std::optional<std::string> stop(const std::function<std::optional<std::string>()>& give_up = {});
 
     /// What an event router took: `accepted` events, a prefix of the span (the rest are refused with 503), and why
     /// it refused the rest when the reason is its own ("": the ingest queue's, LiveRuntime::ingest_refusal_reason).

@@ -135,7 +135,19 @@ std::optional<LiveRuntime::ControlStall> LiveRuntime::control_stall() const {
     const auto running =
         std::chrono::steady_clock::now().time_since_epoch() - std::chrono::steady_clock::duration(step_started_ns);
     if (running < threshold) return std::nullopt;
+    // A step of many calls (a reload planning every model again), each under the threshold or not yet past it: the
+    // call it is in now names the plugin.
+    if (const auto call = call_watch_.current())
+        return ControlStall{fmt::format("a control-loop step (now in {} {}: {}, for {:.1f} s)", call->slot, call->label,
+                                        call->what, std::chrono::duration<double>(call->running).count()),
+                            as_ms(running)};
     return ControlStall{"a control-loop step", as_ms(running)};
+}
+
+std::optional<std::string> LiveRuntime::stalled_in_plugin() const {
+    if (const auto stall = control_stall()) return describe(*stall);
+    if (reload_stall(/*creating_plugins_only=*/false)) return reload_busy_message();
+    return std::nullopt;
 }
 
 std::string LiveRuntime::describe(const ControlStall& stall) {

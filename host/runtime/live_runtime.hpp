@@ -244,6 +244,11 @@ class LiveRuntime {
     [[nodiscard]] std::optional<ControlStall> control_stall() const;
     /// "the control loop is stalled: <where> has not returned for <s> s"
     [[nodiscard]] static std::string describe(const ControlStall& stall);
+    /// [any] What a caller waiting on the runtime may wait on for good, said in words: the control loop stalled
+    /// (control_stall), or a reload holding the reload lock past budgets.plugin_call_stall_ms (a plugin's
+    /// constructor or call that does not return); nullopt otherwise. The daemon's stop asks it while it waits for the
+    /// HTTP requests being served (a reload's request holds one).
+    [[nodiscard]] std::optional<std::string> stalled_in_plugin() const;
 
     // ----- Operations (POST /api/warmup/...). [any thread but the control thread]; the control loop must run.
 
