@@ -55,6 +55,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -683,11 +684,64 @@ std::string named_body(const std::optional<std::string>& name) {
                 : std::string("{}");
 }
 
-/// Usage events as NDJSON lines: the text itself, or one line per item when it is a JSON array (so that it can be
-/// split). Throws std::runtime_error when it starts like an array but is not valid JSON.
+/// Event objects written over several lines (pretty-printed, as `jq .` writes them) with each object on the line it
+/// starts on, the lines it spanned left blank after it: the file's line numbers stay those the daemon reports, and
+/// the file can be split at any line end without cutting an object. Only a line break outside a string and inside an
+/// object becomes a space (a JSON string holds no raw line break), so each object's meaning is unchanged, a malformed
+/// one included; the daemon judges each as one NDJSON line.
+std::string one_line_per_object(std::string text) {
+    std::size_t depth = 0;
+    std::size_t spanned = 0;  // line breaks of the object being read, moved after its end
+    bool in_string = false;
+    bool escaped = false;
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+            out += c == '\n' ? ' ' : c;  // a raw line break in a string is malformed: judged where the object starts
+            spanned += c == '\n' ? 1 : 0;
+            continue;
+        }
+        if (c == '"') {
+            in_string = depth > 0;
+        } else if (c == '{') {
+            ++depth;
+        } else if (c == '}' && depth > 0 && --depth == 0) {
+            out += c;
+            out.append(std::exchange(spanned, 0), '\n');
+            continue;
+        } else if (c == '\n' && depth > 0) {
+            out += ' ';
+            ++spanned;
+            continue;
+        }
+        out += c;
+    }
+    out.append(spanned, '\n');  // an object the file ends inside
+    return out;
+}
+
+/// Usage events as NDJSON lines: the text itself, one line per item when it is a JSON array, or one line per object
+/// when the objects are written over several lines (one_line_per_object), so that it can be split at line ends.
+/// Throws std::runtime_error when it starts like an array but is not valid JSON.
 std::string events_as_ndjson(std::string text) {
     const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos || text[first] != '[') return text;
+    if (first == std::string::npos) return text;
+    if (text[first] == '{') {
+        // Pretty-printed when its first line is not a whole JSON value (the daemon's own test for that form).
+        const auto end = text.find('\n', first);
+        if (end == std::string::npos ||
+            !nlohmann::json::parse(std::string_view(text).substr(first, end - first), nullptr, false).is_discarded())
+            return text;
+        return one_line_per_object(std::move(text));
+    }
+    if (text[first] != '[') return text;
     const nlohmann::json array = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (array.is_discarded() || !array.is_array())
         throw std::runtime_error("the file starts with '[' but is not a valid JSON array");
@@ -755,8 +809,16 @@ int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_b
             const httplib::Result result =
                 daemon.post_quietly(std::string(kEventsPath), std::string(body), "application/x-ndjson");
             if (!result) {
+                // A daemon that refuses a body over its limit answers 413 and closes the connection as soon as it has
+                // read the headers: the rest of the body cannot be written.
+                const bool cut_off = result.error() == httplib::Error::Write && body.size() > 1024 * 1024;
                 std::cerr << "warmupctl: " << daemon.unreachable(result) << " (after " << accepted
-                          << " accepted events; the body from line " << first_line << " on was not sent)\n";
+                          << " accepted events; the body from line " << first_line << " on was not sent"
+                          << (cut_off ? fmt::format("; a body of {} KiB may be over the daemon's http.max_body_mb: "
+                                                    "smaller bodies: --body-kb",
+                                                    body.size() / 1024)
+                                      : std::string())
+                          << ")\n";
                 return kExitDaemonError;
             }
             if (const auto foreign = foreign_answer(*result, kEventsPath)) {
@@ -1053,6 +1115,9 @@ EventsFile read_events(const std::string& file) {
 
 // Long: the declaration of every subcommand and option, one after another as --help lists them.
 int main(int argc, char** argv) {
+    // A daemon that closes a connection while a body is being written (413 before the end of a large body) must end
+    // in an error this program reports, not in SIGPIPE killing it without a word.
+    std::signal(SIGPIPE, SIG_IGN);
     // The loader's info lines are noise here; warnings and errors stay, on standard error (the answer is on stdout).
     log_to_standard_error(spdlog::level::warn);
     CLI::App app{"warmupctl: validate configurations, inspect plugins, operate a running warmupd"};

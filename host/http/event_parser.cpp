@@ -26,7 +26,6 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -283,42 +282,70 @@ int64_t wall_clock_now_ms() {
 
 namespace {
 
-/// The JSON objects of a body written one after another with only white space between them, each starting on a line of
-/// its own, with the line it starts on (1-based); nullopt when the body holds anything else (a value that is not an
-/// object, a malformed one, two objects on one line).
-/// Reads with nlohmann's stream parser, which stops right after each value; a malformed value throws once, here.
+/// One event object of a body written over several lines (see objects_one_after_another).
 struct OneOfTheObjects {
-    json object;
-    std::size_t line = 0;                 ///< the line it starts on (from 1)
-    std::optional<std::string> repeated;  ///< why it is refused for naming a field twice
+    std::optional<json> object;          ///< nullopt: refused, for `refusal`
+    std::size_t line = 0;                ///< the line it starts on (from 1)
+    std::optional<std::string> refusal;  ///< malformed (with the parser's words), or a field named twice
 };
+
+/// The JSON objects of a body written one after another over several lines (pretty-printed, as `jq .` writes them),
+/// each starting on a line of its own, with only white space between them; each with the line it starts on. Each
+/// object's extent is found by its braces (those outside strings), so a malformed object (a trailing comma, a missing
+/// quote) is refused alone and the objects around it are kept; one cut short at the end of the body is refused with
+/// what is left. nullopt when the body holds anything else between objects, or two objects start on one line: it is
+/// then read line by line.
 std::optional<std::vector<OneOfTheObjects>> objects_one_after_another(std::string_view text) {
     std::vector<OneOfTheObjects> objects;
-    std::istringstream in{std::string(text)};
     std::size_t line = 1;
-    std::size_t previous_end = 0;  // the byte after the previous object
-    for (std::size_t counted_to = 0;;) {
-        in >> std::ws;
-        if (in.peek() == std::char_traits<char>::eof()) break;
-        const auto at = static_cast<std::size_t>(in.tellg());
-        const auto newlines =
-            static_cast<std::size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(counted_to),
-                                                text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+    std::size_t at = 0;
+    while (true) {
+        const std::size_t start = text.find_first_not_of(" \t\r\n", at);
+        if (start == std::string_view::npos) break;
+        const auto newlines = static_cast<std::size_t>(std::count(
+            text.begin() + static_cast<std::ptrdiff_t>(at), text.begin() + static_cast<std::ptrdiff_t>(start), '\n'));
         // Each object on a line of its own (as jq writes them): two starting on one line would share its number.
-        if (!objects.empty() && text.substr(previous_end, at - previous_end).find('\n') == std::string_view::npos)
-            return std::nullopt;
+        if (!objects.empty() && newlines == 0) return std::nullopt;
         line += newlines;
-        counted_to = at;
-        if (in.peek() != '{') return std::nullopt;
-        json object;
-        try {
-            in >> object;
-        } catch (const json::exception&) {
-            return std::nullopt;
+        if (text[start] != '{') return std::nullopt;
+        // The end of the object: its closing brace, braces inside strings (and escaped quotes) not counted.
+        std::size_t depth = 0;
+        bool in_string = false;
+        bool escaped = false;
+        std::size_t end = start;
+        for (; end < text.size(); ++end) {
+            const char c = text[end];
+            if (in_string) {
+                if (escaped)
+                    escaped = false;
+                else if (c == '\\')
+                    escaped = true;
+                else if (c == '"')
+                    in_string = false;
+            } else if (c == '"') {
+                in_string = true;
+            } else if (c == '{') {
+                ++depth;
+            } else if (c == '}' && --depth == 0) {
+                break;
+            }
         }
-        const auto end = in.tellg();
-        previous_end = end < 0 ? text.size() : static_cast<std::size_t>(end);
-        objects.push_back({std::move(object), line, repeated_field_in(text.substr(at, previous_end - at))});
+        const bool cut_short = end == text.size();
+        const std::string_view span = text.substr(start, cut_short ? std::string_view::npos : end + 1 - start);
+        OneOfTheObjects one;
+        one.line = line;
+        json object = json::parse(span, nullptr, /*allow_exceptions=*/false);
+        if (object.is_discarded())
+            one.refusal = malformed_json_reason(
+                span, cut_short ? "malformed JSON (the body ends inside this object)" : "malformed JSON");
+        else if (auto repeated = repeated_field_in(span))
+            one.refusal = std::move(repeated);
+        else
+            one.object = std::move(object);
+        objects.push_back(std::move(one));
+        if (cut_short) break;
+        line += static_cast<std::size_t>(std::count(span.begin(), span.end(), '\n'));
+        at = end + 1;
     }
     return objects;
 }
@@ -409,16 +436,16 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
             }
             const json item = json::parse(line, nullptr, /*allow_exceptions=*/false);
             // Event objects written over several lines (pretty-printed, as `jq .` writes them: one, or several one
-            // after another) are those events, each reported by the line it starts on, not one malformed line per
-            // line: tried once, when the body's first line is not JSON and more lines follow (nothing is decided
-            // before that line, so the body's answer is theirs alone).
+            // after another) are those events, each reported by the line it starts on (a malformed one refused
+            // alone), not one malformed line per line: tried once, when the body's first line is not JSON and more
+            // lines follow (nothing is decided before that line, so the body's answer is theirs alone).
             if (item.is_discarded() && first_line && end < text.size() && line[content] == '{') {
                 if (const auto objects = objects_one_after_another(text)) {
                     for (const auto& one : *objects) {
-                        if (one.repeated)
-                            builder.reject(one.line, *one.repeated);
+                        if (one.refusal)
+                            builder.reject(one.line, *one.refusal);
                         else
-                            builder.accept_or_reject(one.object, one.line);
+                            builder.accept_or_reject(*one.object, one.line);
                     }
                     return builder.finish();
                 }

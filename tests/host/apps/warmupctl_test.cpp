@@ -208,6 +208,43 @@ TEST(WarmupctlOperate, SendEventsSplitsALargeFileIntoBodiesUnderTheCapAndReports
     EXPECT_NE(split.output.find("unknown model 'nobody'"), std::string::npos) << split.output;
 }
 
+TEST(WarmupctlOperate, SendEventsSplitsAPrettyPrintedFileBetweenObjectsAndReportsTheLinesTheyStartOn) {
+    // `jq . events.ndjson > events.json`: each object over 3 lines. Before, the file was split at line ends inside
+    // objects and every event of it was refused; and a body far over the daemon's limit ended this program with
+    // SIGPIPE (status 141, nothing said).
+    TempDir dir("warmupctl-send-pretty");
+    const auto config = dir.path() / "daemon.yaml";
+    std::ofstream(config) << config_with_predictor_params("min_samples: 5") << "http: {max_body_mb: 0.0625}\n";
+    Daemon daemon({"--config", config.string(), "--port", "0"});
+    const int port = daemon.wait_until_listening();
+    ASSERT_GT(port, 0) << daemon.log();
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    const auto events = dir.path() / "events.json";
+    {
+        std::ofstream out(events);
+        for (int i = 1; i <= 6000; ++i)
+            out << "{\n  \"model\": \"" << (i == 4000 ? "nobody" : "small") << "\"" << (i == 5000 ? "," : "")
+                << "\n}\n";
+    }
+    const CtlRun split = warmupctl({"--url", url, "send-events", "--body-kb", "60", events.string()});
+    EXPECT_EQ(split.exit_code, 1) << split.output;  // one unknown model, one malformed object
+    const auto summary = nlohmann::json::parse(split.output.substr(0, split.output.find("\nwarmupctl:") + 1));
+    EXPECT_EQ(summary["accepted"], 5998) << split.output;
+    EXPECT_GE(summary["bodies"].get<int>(), 2) << split.output;
+    ASSERT_EQ(summary["rejected"].size(), 2u) << split.output;
+    EXPECT_EQ(summary["rejected"][0]["line"], 3 * 3999 + 1) << split.output;
+    EXPECT_EQ(summary["rejected"][1]["line"], 3 * 4999 + 1) << split.output;
+    EXPECT_NE(split.output.find("HTTP 400 (2 events refused)"), std::string::npos) << split.output;
+
+    // One body of about 4 MiB against a 64 KiB limit: the daemon answers 413 and closes the connection mid-body.
+    std::string big;
+    for (int i = 0; i < 200'000; ++i) big += "{\"model\": \"small\"}\n";
+    const auto big_file = dir.write("big.ndjson", big);
+    const CtlRun whole = warmupctl({"--url", url, "send-events", "--body-kb", "8192", big_file.string()});
+    EXPECT_EQ(whole.exit_code, 1) << whole.output;
+    EXPECT_NE(whole.output.find("--body-kb"), std::string::npos) << whole.output;
+}
+
 TEST(WarmupctlOperate, SendEventsSendsAgainWhatAFullIngestQueueRefusedAndCountsEachBadLineOnce) {
     TempDir dir("warmupctl-send-queue");
     const auto config = dir.path() / "daemon.yaml";

@@ -491,4 +491,23 @@ TEST(EventParser, SeveralEventObjectsWrittenOverSeveralLinesAreEachAnEvent) {
     EXPECT_EQ(mixed.rejected.size(), 4u);
 }
 
+TEST(EventParser, AMalformedObjectAmongSeveralWrittenOverSeveralLinesIsRefusedAlone) {
+    // Before, one malformed object (a trailing comma here) sent the whole body to be read line by line: every event
+    // in it refused, one refusal per line.
+    const ParsedBody body = parse_events_body(
+        "{\n  \"model\": \"a\"\n}\n{\n  \"model\": \"b\",\n}\n{\n  \"model\": \"c {\\\"}\"\n}\n{\n  \"model\": \"d\"\n",
+        1 << 20, 0);
+    ASSERT_EQ(body.events.size(), 2u);
+    EXPECT_EQ(body.events[0].model, "a");
+    EXPECT_EQ(body.events[1].model, "c {\"}");  // braces and an escaped quote inside a string do not end it
+    EXPECT_EQ(body.events[1].position, 7u);
+    ASSERT_EQ(body.rejected.size(), 2u);
+    EXPECT_EQ(body.rejected[0].position, 4u);
+    EXPECT_NE(body.rejected[0].reason.find("malformed JSON at byte"), std::string::npos) << body.rejected[0].reason;
+    // The last object is cut short: refused with what is left of the body.
+    EXPECT_EQ(body.rejected[1].position, 10u);
+    EXPECT_NE(body.rejected[1].reason.find("malformed JSON (the body ends inside this object)"), std::string::npos)
+        << body.rejected[1].reason;
+}
+
 }  // namespace warmup::host
