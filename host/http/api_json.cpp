@@ -5,6 +5,9 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cctype>
+#include <string>
+#include <vector>
 
 #include "core/utf8.hpp"
 #include "http/http_api.hpp"
@@ -63,6 +66,46 @@ std::optional<std::string> unknown_query_parameter(const std::multimap<std::stri
         for (const std::string_view key : known) takes += (takes.empty() ? "" : ", ") + std::string(key);
         return fmt::format("unknown query parameter '{}' (this endpoint takes {})", name,
                            takes.empty() ? std::string("none") : takes);
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+/// A query parameter's name with its percent-escapes and '+' decoded (a malformed escape is kept as written).
+std::string decoded_name(std::string_view name) {
+    std::string decoded;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        if (name[i] == '+') {
+            decoded += ' ';
+        } else if (name[i] == '%' && i + 2 < name.size() && std::isxdigit(static_cast<unsigned char>(name[i + 1])) &&
+                   std::isxdigit(static_cast<unsigned char>(name[i + 2]))) {
+            decoded += static_cast<char>(std::stoi(std::string(name.substr(i + 1, 2)), nullptr, 16));
+            i += 2;
+        } else {
+            decoded += name[i];
+        }
+    }
+    return decoded;
+}
+
+}  // namespace
+
+std::optional<std::string> repeated_query_parameter(std::string_view target) {
+    const auto question = target.find('?');
+    if (question == std::string_view::npos) return std::nullopt;
+    std::string_view query = target.substr(question + 1);
+    if (const auto fragment = query.find('#'); fragment != std::string_view::npos) query = query.substr(0, fragment);
+    std::vector<std::string> names;
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (pair.empty()) continue;
+        std::string name = decoded_name(pair.substr(0, pair.find('=')));
+        if (std::find(names.begin(), names.end(), name) != names.end())
+            return fmt::format("{}: given more than once", name);
+        names.push_back(std::move(name));
     }
     return std::nullopt;
 }

@@ -45,6 +45,11 @@ inline std::optional<std::string> unknown_query_parameter(const std::multimap<st
     return unknown_query_parameter(params, std::span(known.begin(), known.size()));
 }
 
+/// "<name>: given more than once" for the first query parameter the request's `target` names twice, or nullopt. Read
+/// from the raw target: the HTTP library drops a repeated name=value pair (the same value twice) before a handler sees
+/// the parameters, so a count of `params` finds only a name repeated with different values.
+std::optional<std::string> repeated_query_parameter(std::string_view target);
+
 /// null for WARMUP_TIME_NEVER, else the time in ms.
 nlohmann::json time_or_null(warmup_time_ms ms);
 

@@ -191,7 +191,9 @@ httplib::Server::HandlerResponse HttpApi::check_route(const httplib::Request& re
         // One list per path: no path here takes GET and POST with different parameters. The status page holds no
         // data and reads no parameter: a bookmark or a link that adds one (?utm_source=...) still opens it.
         if (is_status_page_path(request.path)) return httplib::Server::HandlerResponse::Unhandled;
-        if (auto unknown = unknown_query_parameter(request.params, params_by_path_.at(request.path))) {
+        auto unknown = unknown_query_parameter(request.params, params_by_path_.at(request.path));
+        if (!unknown) unknown = repeated_query_parameter(request.target);
+        if (unknown) {
             if (request_has_body(request)) response.set_header("Connection", "close");
             reply(response, 400, {{"error", *unknown}});
             return httplib::Server::HandlerResponse::Handled;

@@ -257,7 +257,13 @@ std::optional<BodyRefusal> read_request_body(const httplib::Request& request, ht
                                            length, max_bytes));
         if (length == 0) return std::nullopt;
     }
-    if (request.is_multipart_form_data()) return refuse(415, "multipart bodies are not accepted: send JSON or NDJSON");
+    // Media types are case-insensitive (RFC 9110 section 8.3.1); the library's own test is not.
+    std::string media_type = request.get_header_value("Content-Type");
+    media_type = media_type.substr(0, std::min(media_type.find(';'), media_type.size()));
+    std::transform(media_type.begin(), media_type.end(), media_type.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (media_type.find("multipart/") != std::string::npos)
+        return refuse(415, "multipart bodies are not accepted: send JSON or NDJSON");
     // cpp-httplib decodes "gzip", "deflate" and "br" as written here (it compares them case-sensitively); any other
     // value it hands over as it came, and the body would be read as if it were plain text.
     const std::string content_encoding = request.get_header_value("Content-Encoding");

@@ -302,6 +302,38 @@ TEST(ContentEncoding, AnEncodingTheServerCannotDecodeIsRefusedWith415NotReadAsPl
     EXPECT_EQ(status, 200) << answer.dump();
 }
 
+TEST(QueryParameters, AParameterGivenTwiceIsRefusedEvenWithTheSameValueTwice) {
+    // The HTTP library drops a repeated name=value pair before a handler sees it: before, ?limit=5&limit=5 was taken.
+    InProcessDaemon daemon("16", std::nullopt);
+    for (const std::string query : {"limit=5&limit=5", "limit=5&limit=6", "limit=5&li%6Dit=5", "soonest=3&soonest=3"}) {
+        const auto answer = daemon.client().Get("/api/warmup/predictions?" + query);
+        ASSERT_TRUE(answer) << query;
+        EXPECT_EQ(answer->status, 400) << query << " " << answer->body;
+        EXPECT_EQ(json::parse(answer->body)["error"],
+                  query.starts_with("soonest") ? "soonest: given more than once" : "limit: given more than once")
+            << query;
+    }
+    const auto once = daemon.client().Get("/api/warmup/predictions?soonest=5&within_ms=1000");
+    ASSERT_TRUE(once);
+    EXPECT_EQ(once->status, 200) << once->body;
+}
+
+TEST(ContentType, AMultipartBodyIsRefusedWhateverTheCaseOfItsMediaType) {
+    // Media types are case-insensitive: before, "Multipart/Form-Data" was read as NDJSON and its JSON line ingested.
+    InProcessDaemon daemon("16", std::nullopt);
+    const std::string body =
+        "--x\r\nContent-Disposition: form-data; name=\"e\"\r\n\r\n{\"model\": \"known/a\"}\r\n--x--\r\n";
+    for (const std::string type :
+         {"multipart/form-data; boundary=x", "Multipart/Form-Data; boundary=x", "MULTIPART/mixed; boundary=x"}) {
+        const auto answer = daemon.client().Post("/api/warmup/events", body, type);
+        ASSERT_TRUE(answer) << type;
+        EXPECT_EQ(answer->status, 415) << type << " " << answer->body;
+    }
+    const auto status = daemon.client().Get("/api/warmup/status");
+    ASSERT_TRUE(status);
+    EXPECT_EQ(json::parse(status->body)["counters"]["events_accepted"], 0) << status->body;
+}
+
 TEST(QueryParameters, AParameterAnEndpointDoesNotTakeIsRefusedBeforeAnythingIsDone) {
     InProcessDaemon daemon("16", std::nullopt);
     // A POST that looks like a dry run must not ingest.
