@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -57,9 +58,26 @@ bool no_body(const std::string& text, httplib::Response& response) {
 std::optional<json> object_body(const std::string& text, std::initializer_list<std::string_view> keys,
                                 const std::string& shape, httplib::Response& response) {
     if (blank(text)) return json::object();
-    json body = json::parse(text, nullptr, false);
+    // A key given twice would be read as its last value ({"name": "b1", "name": "b2"} backing up as b2): refused, as
+    // in an event object.
+    std::vector<std::string> keys_seen;
+    std::optional<std::string> twice;
+    json body = json::parse(
+        text,
+        [&](int depth, json::parse_event_t event, json& parsed) {
+            if (event != json::parse_event_t::key || depth != 1 || twice) return true;
+            std::string key = parsed.get<std::string>();
+            if (std::find(keys_seen.begin(), keys_seen.end(), key) != keys_seen.end()) twice = key;
+            keys_seen.push_back(std::move(key));
+            return true;
+        },
+        /*allow_exceptions=*/false);
     if (body.is_discarded() || !body.is_object()) {
         refuse_body(response, "expected an empty body or " + shape);
+        return std::nullopt;
+    }
+    if (twice) {
+        refuse_body(response, fmt::format("key \"{}\" appears twice in the body (each is given once)", *twice));
         return std::nullopt;
     }
     for (const auto& [key, value] : body.items())

@@ -171,6 +171,10 @@ TEST_F(OpsTest, BackupNamesAreCheckedAlikeByBackupAndRestoreAndAnExistingBackupI
         const auto [typo_status, typo] = post(path, R"({"nme": "x"})");
         EXPECT_EQ(typo_status, 400) << typo.dump();
         EXPECT_NE(error_of(typo).find("unknown key \"nme\""), std::string::npos) << typo.dump();
+        // Before, a key given twice was read as its last value (a backup named b2 here).
+        const auto [twice_status, twice] = post(path, R"({"name": "b1", "name": "b2"})");
+        EXPECT_EQ(twice_status, 400) << twice.dump();
+        EXPECT_EQ(error_of(twice), "key \"name\" appears twice in the body (each is given once)") << twice.dump();
         const auto [invalid_status, invalid] = post(path, R"({"name": "../x"})");
         EXPECT_EQ(invalid_status, 400) << invalid.dump();
         EXPECT_NE(error_of(invalid).find("backup name '../x': expected 1 to 64 characters"), std::string::npos)
