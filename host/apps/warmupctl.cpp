@@ -686,17 +686,33 @@ std::string named_body(const std::optional<std::string>& name) {
 
 /// Event objects written over several lines (pretty-printed, as `jq .` writes them) with each object on the line it
 /// starts on, the lines it spanned left blank after it: the file's line numbers stay those the daemon reports, and
-/// the file can be split at any line end without cutting an object. Only a line break outside a string and inside an
-/// object becomes a space (a JSON string holds no raw line break), so each object's meaning is unchanged, a malformed
-/// one included; the daemon judges each as one NDJSON line.
-std::string one_line_per_object(std::string text) {
+/// the file can be split at any line end without cutting an object. The daemon's own reading of such a body is
+/// followed: a line break ends a string (a JSON string holds none) and a '{' at the start of a line while an object
+/// is open starts the next one, so a malformed object does not take the ones after it along. Only line breaks inside
+/// an object change: outside strings to a space, inside one to a tab (a raw tab in a string is as malformed as the
+/// line break was), so each object means what it meant, a malformed one included.
+std::string one_line_per_object(const std::string& text) {
     std::size_t depth = 0;
     std::size_t spanned = 0;  // line breaks of the object being read, moved after its end
     bool in_string = false;
     bool escaped = false;
     std::string out;
     out.reserve(text.size());
-    for (const char c : text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '\n' && depth > 0) {
+            const bool was_in_string = std::exchange(in_string, false);
+            escaped = false;
+            if (i + 1 < text.size() && text[i + 1] == '{') {  // the next object: this one ends here, unclosed
+                depth = 0;
+                out.append(std::exchange(spanned, 0), '\n');
+                out += '\n';
+                continue;
+            }
+            out += was_in_string ? '\t' : ' ';
+            ++spanned;
+            continue;
+        }
         if (in_string) {
             if (escaped)
                 escaped = false;
@@ -704,21 +720,13 @@ std::string one_line_per_object(std::string text) {
                 escaped = true;
             else if (c == '"')
                 in_string = false;
-            out += c == '\n' ? ' ' : c;  // a raw line break in a string is malformed: judged where the object starts
-            spanned += c == '\n' ? 1 : 0;
-            continue;
-        }
-        if (c == '"') {
+        } else if (c == '"') {
             in_string = depth > 0;
         } else if (c == '{') {
             ++depth;
         } else if (c == '}' && depth > 0 && --depth == 0) {
             out += c;
             out.append(std::exchange(spanned, 0), '\n');
-            continue;
-        } else if (c == '\n' && depth > 0) {
-            out += ' ';
-            ++spanned;
             continue;
         }
         out += c;
@@ -739,7 +747,7 @@ std::string events_as_ndjson(std::string text) {
         if (end == std::string::npos ||
             !nlohmann::json::parse(std::string_view(text).substr(first, end - first), nullptr, false).is_discarded())
             return text;
-        return one_line_per_object(std::move(text));
+        return one_line_per_object(text);
     }
     if (text[first] != '[') return text;
     const nlohmann::json array = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);

@@ -295,7 +295,8 @@ struct OneOfTheObjects {
 /// quote) is refused alone and the objects around it are kept; one cut short at the end of the body is refused with
 /// what is left. nullopt when the body holds anything else between objects, or two objects start on one line: it is
 /// then read line by line.
-std::optional<std::vector<OneOfTheObjects>> objects_one_after_another(std::string_view text) {
+std::optional<std::vector<OneOfTheObjects>> objects_one_after_another(std::string_view text,
+                                                                      std::size_t max_line_bytes) {
     std::vector<OneOfTheObjects> objects;
     std::size_t line = 1;
     std::size_t at = 0;
@@ -308,14 +309,22 @@ std::optional<std::vector<OneOfTheObjects>> objects_one_after_another(std::strin
         if (!objects.empty() && newlines == 0) return std::nullopt;
         line += newlines;
         if (text[start] != '{') return std::nullopt;
-        // The end of the object: its closing brace, braces inside strings (and escaped quotes) not counted.
+        // The end of the object: its closing brace, braces inside strings (and escaped quotes) not counted. A line
+        // break ends a string (JSON strings hold none: a missing quote), and a '{' at the start of a line while the
+        // object is still open starts the next object (an object cut short: jq indents what it nests), so that a
+        // malformed object does not take the objects after it with it.
         std::size_t depth = 0;
         bool in_string = false;
         bool escaped = false;
-        std::size_t end = start;
+        std::size_t end = start;  // the closing brace, or the line break before the next object, or the body's end
+        bool closed = false;
         for (; end < text.size(); ++end) {
             const char c = text[end];
-            if (in_string) {
+            if (c == '\n') {
+                in_string = false;
+                escaped = false;
+                if (end + 1 < text.size() && text[end + 1] == '{') break;  // the next object: this one ends here
+            } else if (in_string) {
                 if (escaped)
                     escaped = false;
                 else if (c == '\\')
@@ -327,25 +336,30 @@ std::optional<std::vector<OneOfTheObjects>> objects_one_after_another(std::strin
             } else if (c == '{') {
                 ++depth;
             } else if (c == '}' && --depth == 0) {
+                closed = true;
                 break;
             }
         }
-        const bool cut_short = end == text.size();
-        const std::string_view span = text.substr(start, cut_short ? std::string_view::npos : end + 1 - start);
-        OneOfTheObjects one;
-        one.line = line;
-        json object = json::parse(span, nullptr, /*allow_exceptions=*/false);
-        if (object.is_discarded())
-            one.refusal = malformed_json_reason(
-                span, cut_short ? "malformed JSON (the body ends inside this object)" : "malformed JSON");
-        else if (auto repeated = repeated_field_in(span))
-            one.refusal = std::move(repeated);
-        else
-            one.object = std::move(object);
-        objects.push_back(std::move(one));
+        const bool cut_short = !closed && end == text.size();
+        const std::string_view span = text.substr(start, closed ? end + 1 - start : end - start);
+        if (span.find('\n') == std::string_view::npos && span.size() > max_line_bytes) {
+            objects.push_back({std::nullopt, line, fmt::format("line longer than {} bytes", max_line_bytes)});
+        } else {
+            OneOfTheObjects one;
+            one.line = line;
+            json object = json::parse(span, nullptr, /*allow_exceptions=*/false);
+            if (object.is_discarded())
+                one.refusal = malformed_json_reason(
+                    span, cut_short ? "malformed JSON (the body ends inside this object)" : "malformed JSON");
+            else if (auto repeated = repeated_field_in(span))
+                one.refusal = std::move(repeated);
+            else
+                one.object = std::move(object);
+            objects.push_back(std::move(one));
+        }
         if (cut_short) break;
         line += static_cast<std::size_t>(std::count(span.begin(), span.end(), '\n'));
-        at = end + 1;
+        at = start + span.size();  // after the closing brace, or at the line break before the next object
     }
     return objects;
 }
@@ -440,7 +454,7 @@ ParsedBody parse_events_body(std::string_view text, std::size_t max_line_bytes, 
             // alone), not one malformed line per line: tried once, when the body's first line is not JSON and more
             // lines follow (nothing is decided before that line, so the body's answer is theirs alone).
             if (item.is_discarded() && first_line && end < text.size() && line[content] == '{') {
-                if (const auto objects = objects_one_after_another(text)) {
+                if (const auto objects = objects_one_after_another(text, max_line_bytes)) {
                     for (const auto& one : *objects) {
                         if (one.refusal)
                             builder.reject(one.line, *one.refusal);

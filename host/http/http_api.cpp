@@ -237,12 +237,16 @@ std::optional<std::string> HttpApi::stop(const std::function<std::optional<std::
     // listen returns at once (a socket that failed), so this wait is short.
     while (!server_.is_running() && !listen_returned_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     server_.stop();
-    // The listen returns once every worker has ended its request.
+    // The listen returns once every worker has ended its request: at once, or within a poll slice of the idle
+    // connections (100 ms), when none is being served. Past a second, a request is still being served, and
+    // give_up says whether it waits on a call that may never return.
+    const auto asked_from = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (give_up && !listen_returned_.load()) {
-        if (auto reason = give_up()) {
-            thread_.detach();
-            return reason;
-        }
+        if (std::chrono::steady_clock::now() >= asked_from)
+            if (auto reason = give_up()) {
+                thread_.detach();
+                return reason;
+            }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     thread_.join();

@@ -54,9 +54,9 @@ class HttpApi {
     int bind(const std::string& address, int port);
     /// Serves on a background thread until stop().
     void start();
-    /// Stops accepting connections and waits for the requests being served to end. While one is still served,
-    /// `give_up` is asked every 50 ms: once it answers (a request waits on a plugin call that does not return, e.g.
-    /// a reload's), the wait ends and that answer is returned; the serving thread is then left running, so the
+    /// Stops accepting connections and waits for the requests being served to end. While one is still served after
+    /// a second, `give_up` is asked every 50 ms: once it answers (a request waits on a plugin call that does not
+    /// return, e.g. a reload's), the wait ends and that answer is returned; the serving thread is then left running, so the
     /// process must end without destroying this object (warmupd exits with status 1). nullopt: stopped.
     std::optional<std::string> stop(const std::function<std::optional<std::string>()>& give_up = {});
 

@@ -92,6 +92,39 @@ bool reads(const std::string& text, const char* word) noexcept {
     return i == text.size();
 }
 
+/// The thread writing the report and the signal it reports (set once, by the first thread to fault).
+std::atomic<pid_t> g_reporting_thread{0};
+std::atomic<int> g_first_signal{0};
+
+/// "<program>: CRASH <signal> on thread N, outside the plugin calls the host makes (...)": the line when no plugin is
+/// found, and when looking for one faulted.
+void write_outside_line(pid_t thread) noexcept {
+    Line line;
+    if (g_stderr_is_journal) line.put("<2>");
+    line.put(g_text.program);
+    line.put(": CRASH ");
+    line.put(signal_name(g_first_signal.load()));
+    line.put(" on thread ");
+    line.put_number(static_cast<long>(thread));
+    line.put(", outside the plugin calls the host makes (");
+    line.put(g_text.outside);
+    line.put(").");
+    line.end_line();
+    line.write_to(STDERR_FILENO);
+}
+
+/// The default action of `signal_number` now (a core dump where enabled, and the signal's exit status). It is blocked
+/// while its own handler runs, and a fault inside the handler arrives as another signal: unblocked before it is raised.
+[[noreturn]] void end_with(int signal_number) noexcept {
+    ::signal(signal_number, SIG_DFL);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, signal_number);
+    ::pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+    ::raise(signal_number);
+    ::_exit(128 + signal_number);  // not reached: the default action of a fatal signal ends the process
+}
+
 /// The instruction the signal interrupted, from the handler's context (0 where the architecture is not known here).
 uintptr_t interrupted_instruction(const void* context) noexcept {
     if (context == nullptr) return 0;
@@ -122,9 +155,18 @@ const char* plugin_whose_code_crashed(const void* context) noexcept {
 }
 
 void on_fatal_signal(int signal_number, siginfo_t* info, void* context) {
+    const auto thread = static_cast<pid_t>(::syscall(SYS_gettid));
     if (g_reporting.exchange(true)) {
-        for (;;) ::pause();  // another thread is writing the line; it then ends the process
+        if (g_reporting_thread.load() != thread) {
+            for (;;) ::pause();  // another thread is writing the line; it then ends the process
+        }
+        // This thread faulted again while reporting (reading a smashed stack for the plugin's frames): the line
+        // without that, and the first signal's end.
+        write_outside_line(thread);
+        end_with(g_first_signal.load());
     }
+    g_reporting_thread.store(thread);
+    g_first_signal.store(signal_number);
     Line line;
     if (g_stderr_is_journal) line.put("<2>");
     line.put(g_text.program);
@@ -168,17 +210,12 @@ void on_fatal_signal(int signal_number, siginfo_t* info, void* context) {
         line.put("'s process. ");
         line.put(g_text.after_plugin);
     } else {
-        line.put(" on thread ");
-        line.put_number(static_cast<long>(::syscall(SYS_gettid)));
-        line.put(", outside the plugin calls the host makes (");
-        line.put(g_text.outside);
-        line.put(").");
+        write_outside_line(thread);
+        end_with(signal_number);
     }
     line.end_line();
     line.write_to(STDERR_FILENO);
-    // The default action now: a core dump where enabled, and the signal's exit status.
-    ::signal(signal_number, SIG_DFL);
-    ::raise(signal_number);
+    end_with(signal_number);
 }
 
 }  // namespace

@@ -510,4 +510,34 @@ TEST(EventParser, AMalformedObjectAmongSeveralWrittenOverSeveralLinesIsRefusedAl
         << body.rejected[1].reason;
 }
 
+TEST(EventParser, AnObjectLeftOpenDoesNotTakeTheObjectsAfterItAlong) {
+    // A missing quote or closing brace: the objects that start on the lines after it are still read. A line break
+    // ends a string (JSON strings hold none), and a '{' starting a line begins the next object.
+    const ParsedBody pretty =
+        parse_events_body("{\n  \"model: \"a\"\n}\n{\n  \"model\": \"b\"\n}\n{\n  \"model\": \"c\"\n", 1 << 20, 0);
+    ASSERT_EQ(pretty.events.size(), 1u);
+    EXPECT_EQ(pretty.events[0].model, "b");
+    EXPECT_EQ(pretty.events[0].position, 4u);
+    ASSERT_EQ(pretty.rejected.size(), 2u);
+    EXPECT_EQ(pretty.rejected[0].position, 1u);
+    EXPECT_EQ(pretty.rejected[1].position, 7u);
+    // NDJSON whose first line is cut: the lines after it are events, as when it is read line by line.
+    const ParsedBody lines =
+        parse_events_body("{\"model\":\"a\"\n{\"model\":\"b\"}\n{\"model\":\"c\n{\"model\":\"d\"}\n", 1 << 20, 0);
+    ASSERT_EQ(lines.events.size(), 2u);
+    EXPECT_EQ(lines.events[0].model, "b");
+    EXPECT_EQ(lines.events[1].model, "d");
+    EXPECT_EQ(lines.events[1].position, 4u);
+    ASSERT_EQ(lines.rejected.size(), 2u);
+    EXPECT_EQ(lines.rejected[0].position, 1u);
+    EXPECT_EQ(lines.rejected[1].position, 3u);
+    // A line over the limit is refused for its length there too.
+    const ParsedBody long_line = parse_events_body(
+        "{\"model\":\"a\"\n{\"model\":\"" + std::string(100, 'x') + "\"}\n{\"model\":\"c\"}\n", 64, 0);
+    ASSERT_EQ(long_line.events.size(), 1u);
+    ASSERT_EQ(long_line.rejected.size(), 2u);
+    EXPECT_EQ(long_line.rejected[1].position, 2u);
+    EXPECT_EQ(long_line.rejected[1].reason, "line longer than 64 bytes");
+}
+
 }  // namespace warmup::host
