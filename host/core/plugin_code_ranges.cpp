@@ -61,9 +61,14 @@ int register_plugin_code(const void* address_in_library, std::string_view label)
     ::dl_iterate_phdr(find_object, &search);
     if (!search.found) return -1;
     const std::lock_guard lock(g_register_mutex);
-    for (std::size_t i = 0; i < g_ranges.size(); ++i) {
+    // A slot never used first: a freed one is taken again only once all have been used, so that a crash report
+    // reading a label while a library is registered reads a stable one in all but that case.
+    static std::size_t never_used = 0;  // slots [0, never_used) have been used (under g_register_mutex)
+    const std::size_t from = never_used < g_ranges.size() ? never_used : 0;
+    for (std::size_t i = from; i < g_ranges.size(); ++i) {
         CodeRange& range = g_ranges[i];
         if (range.in_use.load(std::memory_order_relaxed)) continue;
+        never_used = std::max(never_used, i + 1);
         const std::size_t length = std::min(label.size(), range.label.size() - 1);
         std::copy_n(label.data(), length, range.label.data());
         range.label[length] = '\0';
