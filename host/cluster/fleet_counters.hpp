@@ -25,6 +25,7 @@ struct FleetCounters {
     uint64_t dead_stream_entries_moved = 0;
     uint64_t events_passed_on = 0;  ///< received for a model this node no longer owns: forwarded to its owners now
     uint64_t events_pass_on_refused = 0;  ///< XADDs of such an event Redis refused (entry left pending, tried again)
+    uint64_t rejoins = 0;  ///< times this node renewed after its registration had lapsed (it was stopped or stalled)
 };
 
 }  // namespace warmup::host::cluster

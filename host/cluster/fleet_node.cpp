@@ -1026,6 +1026,31 @@ void FleetNode::renew(RedisConnection& redis) {
                        std::to_string(config_.cluster.heartbeat_ms * 3 / 2), instance_marker(), std::to_string(now),
                        node_id_, std::to_string(now - kMemberRetentionMs)});
     if (held.is_nil()) {
+        const int64_t lifetime_ms = int64_t{config_.cluster.heartbeat_ms} * 3 / 2;
+        if (last_renewed_unix_ms_ != 0 && now - last_renewed_unix_ms_ > lifetime_ms) {
+            // The registration lapsed before this renewal: the peers saw this node gone and placed its models on
+            // others, which learned from their events meanwhile and write that back when they see this node again
+            // (within a heartbeat). Each owned model imports what another node writes after this node's last
+            // renewal, as a node taking a model over does; the placement itself comes back unchanged here.
+            const auto current = view();
+            const int64_t deadline = now + int64_t{kImportRetryHeartbeats} * config_.cluster.heartbeat_ms;
+            std::size_t owned = 0;
+            for (const auto& [model, owners] : current->placement->assignment()) {
+                if (owners.empty() || current->placement->nodes()[owners.front()].id != node_id_) continue;
+                auto& pending = pending_imports_[model];
+                pending.imported_written_ms = std::max(pending.imported_written_ms, last_renewed_unix_ms_);
+                pending.deadline_unix_ms = std::max(pending.deadline_unix_ms, deadline);
+                ++owned;
+            }
+            spdlog::warn(
+                "CLUSTER_REJOINED node {} renewed its registration {} ms after the last renewal (it lapses after {} "
+                "ms: the process was stopped or stalled): its peers placed its models elsewhere meanwhile; the state "
+                "they hand back for its {} model(s) is imported",
+                node_id_, now - last_renewed_unix_ms_, lifetime_ms, owned);
+            std::lock_guard lock(counters_mutex_);
+            ++counters_.rejoins;
+        }
+        last_renewed_unix_ms_ = now;
         if (id_held_elsewhere_.exchange(false)) {
             std::lock_guard lock(counters_mutex_);
             node_id_conflict_.clear();
@@ -1684,7 +1709,8 @@ json FleetNode::cluster_json() const {
           {"redis_errors", c.redis_errors},
           {"dead_stream_entries_moved", c.dead_stream_entries_moved},
           {"events_passed_on", c.events_passed_on},
-          {"events_pass_on_refused", c.events_pass_on_refused}}}};
+          {"events_pass_on_refused", c.events_pass_on_refused},
+          {"rejoins", c.rejoins}}}};
 }
 
 }  // namespace warmup::host::cluster

@@ -323,8 +323,8 @@ class FleetNode {
     std::unordered_set<std::string> dirty_models_;           // owned models with events since their last state write
     std::unordered_map<std::string, double> demand_counts_;  // events per owned model since the last demand update
 
-    // Models taken over recently: a hand-over written after this node imported is imported again until the
-    // deadline. Membership thread only.
+    // Models taken over recently, or owned while this node was away: a hand-over written after this node imported
+    // (or after its last renewal before it was away) is imported again until the deadline. Membership thread only.
     struct PendingImport {
         int64_t imported_written_ms = 0;
         int64_t deadline_unix_ms = 0;
@@ -332,6 +332,10 @@ class FleetNode {
     std::map<std::string, PendingImport> pending_imports_;
     int64_t next_state_write_unix_ms_ = 0;
     int64_t next_renew_unix_ms_ = 0;
+    // When this node last renewed its registration (membership thread only). A renewal later than the registration's
+    // lifetime after it means the node was away (frozen, suspended, stalled): its peers dropped it and placed its
+    // models on others, who learned meanwhile and hand them back as they see it again (renew() imports those).
+    int64_t last_renewed_unix_ms_ = 0;
     // After Redis came back: the placement is held for one heartbeat so every node has registered again before
     // anyone recomputes (a restarted, empty Redis lists only the nodes that renewed so far). Membership thread only.
     int64_t hold_placement_until_unix_ms_ = 0;

@@ -86,7 +86,7 @@ struct FleetSeries {
     uint64_t cluster::FleetCounters::*field;
 };
 
-constexpr std::array<FleetSeries, 17> kFleetSeries{{
+constexpr std::array<FleetSeries, 18> kFleetSeries{{
     {"warmup_fleet_events_local_total", "counter",
      "Events of models this node owns, applied here (posted here, or moved here by a new placement).",
      &cluster::FleetCounters::events_local},
@@ -135,6 +135,10 @@ constexpr std::array<FleetSeries, 17> kFleetSeries{{
     {"warmup_fleet_dead_stream_entries_moved_total", "counter",
      "Unread entries of a dead node's stream moved to the models' new owners.",
      &cluster::FleetCounters::dead_stream_entries_moved},
+    {"warmup_fleet_rejoins_total", "counter",
+     "Times this node renewed its registration after it had lapsed (the process was stopped or stalled): its peers "
+     "had placed its models elsewhere.",
+     &cluster::FleetCounters::rejoins},
 }};
 
 }  // namespace

@@ -360,6 +360,51 @@ TEST_F(FleetTest, ARestartedNodeRejoinsAndTakesBackItsModelsWithoutAFight) {
                 << model << " still predicted on " << other->id();
 }
 
+TEST_F(FleetTest, ANodeStoppedLongerThanItsRegistrationTakesBackWhatItsModelsLearnedMeanwhile) {
+    // SIGSTOP (a frozen VM, a long stall): the peers see the node gone and re-home its models; their interim owners
+    // learn a new rhythm. Before, the node came back to its old placement without a change of its own, so it never
+    // imported what they handed back, and planned from what it knew before the freeze.
+    start_nodes(3);
+    std::vector<std::string> models;
+    for (int i = 0; i < 12; ++i) models.push_back("rhythm/" + std::to_string(i));
+    const json original_owners = nodes_[0]->cluster()["owners"];
+    teach_rhythm(models);
+    std::vector<std::string> its_models;
+    for (const auto& model : models)
+        if (original_owners[model][0] == "node-1") its_models.push_back(model);
+    ASSERT_FALSE(its_models.empty());
+
+    // Past the four heartbeats after node-1's first placement, in which it takes in any newer hand-over anyway.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 * kHeartbeatMs));
+    ASSERT_EQ(::kill(node("node-1").process().pid(), SIGSTOP), 0);
+    ASSERT_TRUE(poll_until(
+        [&] {
+            return converged(all_but("node-1"), {"node-0", "node-2"});
+        },
+        kSettle))
+        << nodes_[0]->cluster().dump();
+    // A newer rhythm, learned by the interim owners only.
+    const int64_t later_ms = system_now_ms();
+    std::string body;
+    for (const auto& model : its_models) body += rhythm_ndjson(model, later_ms, kRhythmUses, kRhythmGapMs);
+    const auto [status, answer] = nodes_[0]->post_events(body);
+    ASSERT_EQ(status, 200) << answer.dump();
+    for (const auto& model : its_models) {
+        const std::string interim = nodes_[0]->owners(model).at(0);
+        ASSERT_NE(interim, "node-1");
+        ASSERT_TRUE(poll_until([&] { return predicts_rhythm(node(interim).prediction(model), later_ms); }, kSettle))
+            << model << " on " << interim << ": " << node(interim).prediction(model).dump();
+    }
+
+    ASSERT_EQ(::kill(node("node-1").process().pid(), SIGCONT), 0);
+    ASSERT_TRUE(poll_until([&] { return converged(all(), ids()); }, kSettle)) << nodes_[0]->cluster().dump();
+    EXPECT_EQ(nodes_[0]->cluster()["owners"], original_owners);
+    for (const auto& model : its_models)
+        EXPECT_TRUE(poll_until([&] { return predicts_rhythm(node("node-1").prediction(model), later_ms); }, kSettle))
+            << model << ": " << node("node-1").prediction(model).dump();
+    EXPECT_GE(node("node-1").counter("rejoins"), 1U);
+}
+
 TEST_F(FleetTest, EventsForwardedToAKilledNodeAreAppliedOnceItIsBack) {
     start_nodes(3);
     const std::string model = rhythm_model_owned_by("node-1");
