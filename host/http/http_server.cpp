@@ -193,7 +193,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
         close_after_response = false;
         bool connection_closed = false;
         const bool last = count + 1 == options_.keep_alive_max_requests;
-        served = process_request(stream, last, connection_closed, {});
+        served = process_request(stream, last, connection_closed, use_origin_form);
         if (!served || connection_closed || close_after_response) break;
     }
     ::shutdown(sock, SHUT_RDWR);
@@ -218,6 +218,25 @@ std::optional<std::string> ambiguous_framing(const httplib::Request& request) {
 std::optional<std::string> missing_host(const httplib::Request& request) {
     if (request.version != "HTTP/1.1" || request.has_header("Host")) return std::nullopt;
     return "an HTTP/1.1 request needs a Host header (curl, browsers and HTTP libraries send one)";
+}
+
+void use_origin_form(httplib::Request& request) {
+    // The library decoded the target into path (percent-escapes resolved) and query; only the path needs cutting.
+    const std::string_view path = request.path;
+    const auto scheme_end = path.find("://");
+    if (path.empty() || path.front() == '/' || scheme_end == std::string_view::npos) return;
+    std::string scheme(path.substr(0, scheme_end));
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (scheme != "http" && scheme != "https") return;
+    const std::string_view rest = path.substr(scheme_end + 3);
+    const auto slash = rest.find('/');
+    std::string authority(rest.substr(0, slash));
+    if (const auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);  // no user info
+    std::string origin_path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+    request.path = std::move(origin_path);
+    request.headers.erase("Host");
+    request.headers.emplace("Host", std::move(authority));
 }
 
 bool request_has_body(const httplib::Request& request) {

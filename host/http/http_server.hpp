@@ -9,11 +9,12 @@
 //    the same port and the kernel splits the clients between the two;
 //  - the listen backlog: listen() is called again on the bound socket with HttpServerOptions::backlog (Linux lets a
 //    listening socket change its backlog; the library's is 5);
-//  - the per-connection loop (the virtual process_and_close_socket): each request gets one deadline for its request
-//    line, headers and body together (HttpServerOptions::request_timeout), measured from its first byte, instead of
-//    the library's 5 s per read, which a client sending a byte every few seconds renews forever. A connection idle
-//    between requests is closed after keep_alive_timeout. A connection is closed after a response that says
-//    "Connection: close" (the library keeps reading it, so an unread body would be parsed as the next request).
+//  - the per-connection loop (the virtual process_and_close_socket): a request in absolute form is routed by its path
+//    (use_origin_form); each request gets one deadline for its request line, headers and body together
+//    (HttpServerOptions::request_timeout), measured from its first byte, instead of the library's 5 s per read, which a
+//    client sending a byte every few seconds renews forever. A connection idle between requests is closed after
+//    keep_alive_timeout. A connection is closed after a response that says "Connection: close" (the library keeps
+//    reading it, so an unread body would be parsed as the next request).
 //
 // read_request_body() is how every POST route reads its body (the routes are registered with a ContentReader, so the
 // library never reads the body itself):
@@ -91,6 +92,12 @@ std::optional<std::string> ambiguous_framing(const httplib::Request& request);
 /// Why an HTTP/1.1 request without a Host header is refused (RFC 9112 section 3.2: a server answers it 400), or
 /// std::nullopt. HTTP/1.0 requests may omit it.
 std::optional<std::string> missing_host(const httplib::Request& request);
+
+/// A request in absolute form (`GET http://127.0.0.1:3000/healthz HTTP/1.1`, RFC 9112 section 3.2.2: a server must
+/// accept it, though clients send it to proxies) made the origin form the routes match: its path is the target's path
+/// ("/" when it has none), and its Host header is the target's authority, which replaces any Host sent with it (as
+/// the RFC says), so the Host checks judge the name the request was addressed to. Other requests are left as they are.
+void use_origin_form(httplib::Request& request);
 
 /// True when the request announces a body (Content-Length > 0 or any Transfer-Encoding). A handler that answers
 /// without reading such a body must close the connection.

@@ -302,6 +302,32 @@ TEST(ContentEncoding, AnEncodingTheServerCannotDecodeIsRefusedWith415NotReadAsPl
     EXPECT_EQ(status, 200) << answer.dump();
 }
 
+TEST(RequestTarget, ARequestInAbsoluteFormIsServedByItsPathAndJudgedByItsAuthority) {
+    // RFC 9112 section 3.2.2: a server must accept the absolute form. Before, it was routed by the whole URL: 404.
+    InProcessDaemon daemon("16", std::nullopt);
+    const std::string here = "127.0.0.1:" + std::to_string(daemon.port());
+    const auto answer = [&](const std::string& request) {
+        RawConnection connection(daemon.port());
+        EXPECT_TRUE(connection.send(request));
+        return connection.read_response(2s);
+    };
+    const std::string health = answer("GET http://" + here + "/healthz HTTP/1.1\r\nHost: " + here + "\r\n\r\n");
+    EXPECT_EQ(status_of(health), 200) << health;
+    const std::string status =
+        answer("GET HTTP://" + here + "/api/warmup/status?limit=1 HTTP/1.1\r\nHost: " + here + "\r\n\r\n");
+    EXPECT_EQ(status_of(status), 200) << status;
+    EXPECT_TRUE(json_body_of(status).contains("counters")) << status;
+    // The authority is the Host that counts (RFC 9112: it replaces the Host header): a page's name pointed here is
+    // refused as through any other Host.
+    const std::string elsewhere =
+        answer("GET http://evil.example/api/warmup/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    EXPECT_EQ(status_of(elsewhere), 403) << elsewhere;
+    EXPECT_NE(elsewhere.find("evil.example"), std::string::npos) << elsewhere;
+    // Without a path: the root, answered as GET / is.
+    EXPECT_EQ(status_of(answer("GET http://" + here + " HTTP/1.1\r\nHost: " + here + "\r\n\r\n")),
+              status_of(answer("GET / HTTP/1.1\r\nHost: " + here + "\r\n\r\n")));
+}
+
 TEST(QueryParameters, AParameterGivenTwiceIsRefusedEvenWithTheSameValueTwice) {
     // The HTTP library drops a repeated name=value pair before a handler sees it: before, ?limit=5&limit=5 was taken.
     InProcessDaemon daemon("16", std::nullopt);
