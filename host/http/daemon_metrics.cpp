@@ -229,9 +229,16 @@ void render_operations(const DaemonMetrics& metrics, TextWriter& text) {
 
     text.family("warmup_reconcile_drift_total", "counter",
                 "Differences between the host's books and what the backend's server holds, found by reconciliation "
-                "(reconcile.interval_ms): adopted (resident, not in the books) and gone (in the books, not resident).");
+                "(reconcile.interval_ms): adopted (resident, not in the books), gone (in the books, not resident) and "
+                "foreign (resident, covered by no catalog entry: another client's; counted when first seen).");
     text.sample("warmup_reconcile_drift_total", "kind=\"adopted\"", metrics.reconcile_adopted);
     text.sample("warmup_reconcile_drift_total", "kind=\"gone\"", metrics.reconcile_gone);
+    text.sample("warmup_reconcile_drift_total", "kind=\"foreign\"", metrics.reconcile_foreign);
+    text.family("warmup_foreign_memory_bytes", "gauge",
+                "Memory the server reports for the models it holds that no catalog entry covers (another client's): "
+                "taken off this host's budget while they stay.");
+    text.sample("warmup_foreign_memory_bytes", "",
+                static_cast<uint64_t>(std::llround(metrics.foreign_mb * 1024.0 * 1024.0)));
     text.family("warmup_reconcile_failures_total", "counter",
                 "Backend listings for reconciliation that failed (server unreachable); nothing was changed.");
     text.sample("warmup_reconcile_failures_total", "", metrics.reconcile_failures);

@@ -60,6 +60,8 @@ struct DaemonMetrics {
     ReloadCounts reloads;
     uint64_t reconcile_adopted = 0;   ///< models found resident on the server but not in the books
     uint64_t reconcile_gone = 0;      ///< models in the books but no longer on the server
+    uint64_t reconcile_foreign = 0;   ///< models on the server no catalog entry covers, each counted when first seen
+    double foreign_mb = 0;            ///< the memory those on the server now hold, off the budget (MiB)
     uint64_t reconcile_failures = 0;  ///< backend listings that failed (the books were left as they were)
     uint64_t unloads_failed = 0;      ///< backend unloads that failed
     uint64_t unload_timeouts = 0;     ///< backend unloads that ran past budgets.unload_timeout_ms

@@ -43,6 +43,8 @@ void HttpApi::get_metrics(const httplib::Request&, httplib::Response& response) 
         daemon.reloads = runtime_.reload_counts();
         daemon.reconcile_adopted = runtime_.reconcile_drift_adopted();
         daemon.reconcile_gone = runtime_.reconcile_drift_gone();
+        daemon.reconcile_foreign = runtime_.reconcile_foreign_seen();
+        daemon.foreign_mb = runtime_.foreign_memory_mb();
         daemon.reconcile_failures = runtime_.reconcile_failures();
         daemon.unloads_failed = runtime_.unloads_failed();
         daemon.unload_timeouts = runtime_.unload_timeouts();

@@ -113,8 +113,11 @@ std::vector<std::unique_ptr<LiveArm>> LiveRuntime::build_experiment_arms(
     return arms;
 }
 
-void LiveRuntime::assign_budgets(double total_mb) {
+void LiveRuntime::assign_budgets(double configured_mb) {
     // [control or before start] Acting arms share the budget by weight; a shadow arm simulates the whole budget.
+    // What the server holds for other clients (models no catalog entry covers) is not this host's to use.
+    configured_budget_mb_ = configured_mb;
+    const double total_mb = std::max(0.0, configured_mb - foreign_mb_.load());
     double acting_weight = 0;
     for (const auto& arm : arms_)
         if (arm->mode != LiveArm::Mode::Shadow) acting_weight += arm->weight;

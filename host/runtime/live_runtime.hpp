@@ -366,6 +366,11 @@ class LiveRuntime {
     /// models gone (in the books, not on the server); listings that failed.
     [[nodiscard]] uint64_t reconcile_drift_adopted() const noexcept { return drift_adopted_.load(); }
     [[nodiscard]] uint64_t reconcile_drift_gone() const noexcept { return drift_gone_.load(); }
+    /// [any] Models the server holds that no catalog entry covers (another client's), each counted when first seen,
+    /// and the memory those listed now hold (MiB, as the server reports it): the budget left to the catalog's models
+    /// is lowered by it.
+    [[nodiscard]] uint64_t reconcile_foreign_seen() const noexcept { return drift_foreign_.load(); }
+    [[nodiscard]] double foreign_memory_mb() const noexcept { return foreign_mb_.load(); }
     [[nodiscard]] uint64_t reconcile_failures() const noexcept { return reconcile_failures_.load(); }
     /// [any] Backend unloads that failed since start (the model may still be on the server).
     [[nodiscard]] uint64_t unloads_failed() const noexcept { return unloads_failed_.load(); }
@@ -488,6 +493,11 @@ class LiveRuntime {
     std::vector<std::unique_ptr<LiveArm>> build_experiment_arms(const Config& config,
                                                                 std::vector<std::unique_ptr<LiveArm>>& current);
     std::unique_ptr<LiveArm> make_arm(const Arm& arm, LiveArm::Mode mode, const Config& config);
+    /// [control] The listing's models no catalog entry covers, by name with their MiB: logged as they come and go,
+    /// their memory taken off the budget (assign_budgets).
+    void note_foreign_models(std::map<std::string, double> foreign);
+    /// [control or before start] Shares `total_mb` (the configured budget) less the memory of the server's models no
+    /// catalog entry covers (foreign_mb_) among the arms, and keeps it for the next listing to share again.
     void assign_budgets(double total_mb);
     void route(const warmup_usage_event& event, std::vector<std::vector<warmup_usage_event>>& per_arm) const;
     /// [control] The acting arm the split sends `key` (a model name's or tenant's hash) to: an index into arms_.
@@ -640,6 +650,12 @@ class LiveRuntime {
     std::map<std::pair<uint32_t, uint64_t>, std::pair<uint32_t, uint64_t>> unload_handovers_;
     std::atomic<uint64_t> drift_adopted_{0};
     std::atomic<uint64_t> drift_gone_{0};
+    std::atomic<uint64_t> drift_foreign_{0};
+    // Control thread: the server's models no catalog entry covers, by name, with the MiB the server reports (0:
+    // not reported), from the last listing; their sum is foreign_mb_ (read anywhere), taken off the budget.
+    std::map<std::string, double> foreign_models_;
+    std::atomic<double> foreign_mb_{0};
+    double configured_budget_mb_ = 0;  // control thread: the total last given to assign_budgets
     std::atomic<uint64_t> reconcile_failures_{0};
     tbb::concurrent_queue<std::function<void(WarmupEngine&)>> commands_;
     std::atomic<uint64_t> accepted_events_{0};

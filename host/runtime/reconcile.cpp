@@ -4,6 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
+#include <map>
+#include <string>
 #include <unordered_set>
 
 #include "core/usage_event.hpp"
@@ -99,6 +102,33 @@ void LiveRuntime::note_backend_error(const std::string& error) {
     backend_last_error_unix_ms_ = unix_now_ms();
 }
 
+void LiveRuntime::note_foreign_models(std::map<std::string, double> foreign) {
+    // Another client's models on the server take memory this host cannot unload and does not know by name: each is
+    // said once when it appears and once when it goes, and their memory is taken off the budget while they stay (a
+    // budget the books alone would fill while the server is already full of them). A server that reports no size for
+    // them (Triton) leaves the budget as it is; the line says so.
+    for (const auto& [name, memory_mb] : foreign)
+        if (!foreign_models_.contains(name)) {
+            drift_foreign_.fetch_add(1);
+            spdlog::warn(
+                "RECONCILE_FOREIGN model='{}': the server holds it and no catalog entry covers it (another client "
+                "loaded it); {} (add a catalog entry for it to have it managed)",
+                name,
+                memory_mb > 0 ? fmt::format("its {:.0f} MiB are taken off this host's budget while it stays", memory_mb)
+                              : std::string("the server reports no size for it, so the budget is unchanged"));
+        }
+    for (const auto& [name, memory_mb] : foreign_models_)
+        if (!foreign.contains(name))
+            spdlog::info("RECONCILE_FOREIGN_GONE model='{}': no longer on the server{}", name,
+                         memory_mb > 0 ? fmt::format("; its {:.0f} MiB are this host's budget again", memory_mb) : "");
+    double total_mb = 0;
+    for (const auto& [name, memory_mb] : foreign) total_mb += memory_mb;
+    foreign_models_ = std::move(foreign);
+    if (total_mb == foreign_mb_.load()) return;
+    foreign_mb_.store(total_mb);
+    assign_budgets(configured_budget_mb_);  // a smaller budget evicts at once
+}
+
 void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
     reconcile_in_flight_ = false;
     if (listing.result == ResidentListing::Result::Unsupported) {
@@ -118,6 +148,7 @@ void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
         return;
     }
     std::vector<ReportedResident> resident;
+    std::map<std::string, double> foreign;  // listed, and covered by no catalog entry
     for (const auto& [name, memory_mb] : listing.models) {
         // A listed name passes the check a posted event's model passes (not empty, valid UTF-8, no control
         // character) before the catalog may take it: what is in the catalog is written to answers, logs, the
@@ -129,11 +160,12 @@ void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
         }
         const auto model = catalog_.resolve(name);
         if (!model) {
-            spdlog::debug("RECONCILE server holds '{}', which no catalog entry covers: ignored", name);
+            foreign[name] += std::isfinite(memory_mb) && memory_mb > 0 ? memory_mb : 0.0;
             continue;
         }
         resident.push_back({*model, memory_mb});
     }
+    note_foreign_models(std::move(foreign));
     const warmup_time_ms now_ms = clock_.now_ms();
     // Shadow arms never load: only acting arms (the control arm first) have books to reconcile. A model is adopted
     // by the control arm, and only when no other acting arm holds or loads it.

@@ -166,6 +166,46 @@ TEST_F(WarmupdReconcile, AdoptsWhatAnotherClientLoadedAndForgetsWhatOllamaDroppe
     EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"gone\"}"), 1);
 }
 
+TEST_F(WarmupdReconcile, AnotherClientsModelNoCatalogEntryCoversIsSaidAndItsMemoryTakenOffTheBudget) {
+    // Before, a model the catalog does not cover was left out of the listing without a word: the daemon went on
+    // loading into memory the server had already given to it (16 GiB of a 16 GiB budget used twice over).
+    FakeOllama ollama;
+    ollama.add_model("llama3:8b", {5 * kGiB, 5 * kGiB});
+    ollama.add_model("qwen:14b", {9 * kGiB, 9 * kGiB});
+    std::string yaml = config_yaml("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() +
+                                   "', keep_alive_refresh_ms: 0}}");
+    const std::string every_model = "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n";
+    ASSERT_NE(yaml.find(every_model), std::string::npos);
+    yaml.replace(yaml.find(every_model), every_model.size(),
+                 "  - {model: \"llama3:*\", memory_mb: 4096, load_ms: 2000}\n");
+    start_daemon(yaml);
+    ASSERT_FALSE(HasFatalFailure());
+    ASSERT_DOUBLE_EQ(status()["budget_mb"].get<double>(), 16384.0);
+
+    ollama.load_directly("qwen:14b");
+    ASSERT_TRUE(
+        poll_until([&] { return status()["budget_mb"].get<double>() == 16384.0 - 9216.0; }, kWait, kPollInterval))
+        << status().dump();
+    EXPECT_TRUE(
+        daemon_->wait_for_log("RECONCILE_FOREIGN model='qwen:14b': the server holds it and no catalog entry "
+                              "covers it",
+                              kWait));
+    EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"foreign\"}"), 1);
+    EXPECT_EQ(metric("warmup_foreign_memory_bytes"), 9.0 * kGiB);
+    // What is left holds one llama3 (5 GiB measured) but is not handed out twice.
+    request("llama3:8b");
+    ASSERT_TRUE(poll_until([&] { return warm("llama3:8b"); }, kWait, kPollInterval));
+    EXPECT_LE(status()["used_mb"].get<double>(), status()["budget_mb"].get<double>()) << status().dump();
+
+    // The other client unloads it: the budget is whole again, and the model was counted once.
+    ollama.unload_directly("qwen:14b");
+    ASSERT_TRUE(poll_until([&] { return status()["budget_mb"].get<double>() == 16384.0; }, kWait, kPollInterval))
+        << status().dump();
+    EXPECT_TRUE(daemon_->wait_for_log("RECONCILE_FOREIGN_GONE model='qwen:14b': no longer on the server", kWait));
+    EXPECT_EQ(metric("warmup_foreign_memory_bytes"), 0);
+    EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"foreign\"}"), 1);
+}
+
 // An unload the server refuses: the books let the memory go when the unload started, but the server still holds the
 // model. A listing soon after charges it again (logged as a failed unload, not as another client's load), the backend
 // is degraded in health, and once the server takes unloads again the model is unloaded for good.
