@@ -79,6 +79,7 @@
 #include "core/catalog.hpp"
 #include "core/clock.hpp"
 #include "core/file_io.hpp"
+#include "core/json_objects_over_lines.hpp"
 #include "core/paths.hpp"
 #include "http/security.hpp"
 #include "loader/plugin_instance.hpp"
@@ -692,44 +693,29 @@ std::string named_body(const std::optional<std::string>& name) {
 /// an object change: outside strings to a space, inside one to a tab (a raw tab in a string is as malformed as the
 /// line break was), so each object means what it meant, a malformed one included.
 std::string one_line_per_object(const std::string& text) {
-    std::size_t depth = 0;
+    ObjectsOverLines objects_over_lines;
     std::size_t spanned = 0;  // line breaks of the object being read, moved after its end
-    bool in_string = false;
-    bool escaped = false;
     std::string out;
     out.reserve(text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c == '\n' && depth > 0) {
-            const bool was_in_string = std::exchange(in_string, false);
-            escaped = false;
-            if (i + 1 < text.size() && text[i + 1] == '{') {  // the next object: this one ends here, unclosed
-                depth = 0;
+        switch (objects_over_lines.step(text, i)) {
+            case ObjectsOverLines::Seen::LineBreak:
+                out += ' ';
+                ++spanned;
+                break;
+            case ObjectsOverLines::Seen::LineBreakInString:
+                out += '\t';
+                ++spanned;
+                break;
+            case ObjectsOverLines::Seen::NextObjectStarts:  // the open object ends here, unclosed
+            case ObjectsOverLines::Seen::ObjectClosed:
+                out += text[i];
                 out.append(std::exchange(spanned, 0), '\n');
-                out += '\n';
-                continue;
-            }
-            out += was_in_string ? '\t' : ' ';
-            ++spanned;
-            continue;
+                break;
+            case ObjectsOverLines::Seen::Other:
+                out += text[i];
+                break;
         }
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = depth > 0;
-        } else if (c == '{') {
-            ++depth;
-        } else if (c == '}' && depth > 0 && --depth == 0) {
-            out += c;
-            out.append(std::exchange(spanned, 0), '\n');
-            continue;
-        }
-        out += c;
     }
     out.append(spanned, '\n');  // an object the file ends inside
     return out;

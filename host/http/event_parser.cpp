@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/json_objects_over_lines.hpp"
 #include "core/utf8.hpp"
 
 namespace warmup::host {
@@ -309,33 +310,15 @@ std::optional<std::vector<OneOfTheObjects>> objects_one_after_another(std::strin
         if (!objects.empty() && newlines == 0) return std::nullopt;
         line += newlines;
         if (text[start] != '{') return std::nullopt;
-        // The end of the object: its closing brace, braces inside strings (and escaped quotes) not counted. A line
-        // break ends a string (JSON strings hold none: a missing quote), and a '{' at the start of a line while the
-        // object is still open starts the next object (an object cut short: jq indents what it nests), so that a
-        // malformed object does not take the objects after it with it.
-        std::size_t depth = 0;
-        bool in_string = false;
-        bool escaped = false;
+        // The end of the object: its closing brace, or the line break before the next object when it is left open
+        // (core/json_objects_over_lines.hpp), so that a malformed object does not take the objects after it along.
+        ObjectsOverLines objects_over_lines;
         std::size_t end = start;  // the closing brace, or the line break before the next object, or the body's end
         bool closed = false;
         for (; end < text.size(); ++end) {
-            const char c = text[end];
-            if (c == '\n') {
-                in_string = false;
-                escaped = false;
-                if (end + 1 < text.size() && text[end + 1] == '{') break;  // the next object: this one ends here
-            } else if (in_string) {
-                if (escaped)
-                    escaped = false;
-                else if (c == '\\')
-                    escaped = true;
-                else if (c == '"')
-                    in_string = false;
-            } else if (c == '"') {
-                in_string = true;
-            } else if (c == '{') {
-                ++depth;
-            } else if (c == '}' && --depth == 0) {
+            const auto seen = objects_over_lines.step(text, end);
+            if (seen == ObjectsOverLines::Seen::NextObjectStarts) break;
+            if (seen == ObjectsOverLines::Seen::ObjectClosed) {
                 closed = true;
                 break;
             }
