@@ -446,6 +446,21 @@ TEST(ProgramUsage, ReplayLogsAFailingPluginsFirstErrorsAndCountsTheRest) {
 class WarmupdStallTest : public warmup::test::DaemonTest {
   protected:
     WarmupdStallTest() : DaemonTest("warmupd-stall") {}
+
+    /// The body of /healthz once it answers 503 (the control loop stalled), polled every 20 ms for `within`; null
+    /// when it did not within that.
+    json stalled_health(std::chrono::milliseconds within) {
+        json stalled;
+        warmup::test::poll_until(
+            [&] {
+                const auto health = client_->Get("/healthz");
+                if (!health || health->status != 503) return false;
+                stalled = json::parse(health->body);
+                return true;
+            },
+            within, 20ms);
+        return stalled;
+    }
 };
 
 TEST_F(WarmupdStallTest, APluginCallThatDoesNotReturnIsNamedByTheProbesAndDoesNotHoldUpRequestsOrAStop) {
@@ -467,16 +482,8 @@ TEST_F(WarmupdStallTest, APluginCallThatDoesNotReturnIsNamedByTheProbesAndDoesNo
 
     const auto posted = client.Post("/api/warmup/events", R"({"model": "m/a"})", "application/json");
     ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
-    json stalled;
-    ASSERT_TRUE(warmup::test::poll_until(
-        [&] {
-            const auto health = client.Get("/healthz");
-            if (!health || health->status != 503) return false;
-            stalled = json::parse(health->body);
-            return true;
-        },
-        3s, 20ms))
-        << daemon_->log();
+    const json stalled = stalled_health(3s);
+    ASSERT_FALSE(stalled.is_null()) << daemon_->log();
     EXPECT_EQ(stalled["status"], "stalled");
     EXPECT_EQ(stalled["stalled_in"], "predictor org.warmup.test.flaky-predictor@1.0.0: predict") << stalled.dump();
     EXPECT_GE(stalled["stalled_for_s"].get<double>(), 0.3);
@@ -546,16 +553,8 @@ TEST_F(WarmupdStallTest, AReloadHeldUpByItsPluginCallsNamesThemAndDoesNotHoldUpA
         reloader.set_read_timeout(120s);
         reloader.Post("/api/warmup/config/reload");  // answered, or cut by the daemon's exit
     });
-    json stalled;
-    ASSERT_TRUE(warmup::test::poll_until(
-        [&] {
-            const auto health = client.Get("/healthz");
-            if (!health || health->status != 503) return false;
-            stalled = json::parse(health->body);
-            return true;
-        },
-        8s, 20ms))
-        << daemon_->log();
+    const json stalled = stalled_health(8s);
+    ASSERT_FALSE(stalled.is_null()) << daemon_->log();
     EXPECT_NE(stalled["stalled_in"].get<std::string>().find(
                   "a control-loop step (now in predictor org.warmup.test.flaky-predictor@1.0.0: predict, for "),
               std::string::npos)

@@ -183,15 +183,27 @@ std::filesystem::path write_events_file(const TempDir& dir, const std::vector<in
     return file;
 }
 
+/// warmupd on a configuration in `dir` whose bodies are capped at 64 KiB (http.max_body_mb), started.
+struct DaemonWithSmallBodies {
+    explicit DaemonWithSmallBodies(const TempDir& dir)
+        : daemon([&] {
+              const auto config = dir.path() / "daemon.yaml";
+              std::ofstream(config) << config_with_predictor_params("min_samples: 5")
+                                    << "http: {max_body_mb: 0.0625}\n";
+              return std::vector<std::string>{"--config", config.string(), "--port", "0"};
+          }()),
+          port(daemon.wait_until_listening()),
+          url("http://127.0.0.1:" + std::to_string(port)) {}
+    Daemon daemon;
+    int port;
+    std::string url;
+};
+
 TEST(WarmupctlOperate, SendEventsSplitsALargeFileIntoBodiesUnderTheCapAndReportsFileLineNumbers) {
     TempDir dir("warmupctl-send");
-    const auto config = dir.path() / "daemon.yaml";
-    // A 64 KiB cap: the file below is about 3.5 times that.
-    std::ofstream(config) << config_with_predictor_params("min_samples: 5") << "http: {max_body_mb: 0.0625}\n";
-    Daemon daemon({"--config", config.string(), "--port", "0"});
-    const int port = daemon.wait_until_listening();
-    ASSERT_GT(port, 0) << daemon.log();
-    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    DaemonWithSmallBodies capped(dir);  // the file below is about 3.5 times its cap
+    ASSERT_GT(capped.port, 0) << capped.daemon.log();
+    const std::string& url = capped.url;
 
     const auto events = write_events_file(dir, {9000});
     ASSERT_GT(std::filesystem::file_size(events), 3u * 64 * 1024);
@@ -213,12 +225,10 @@ TEST(WarmupctlOperate, SendEventsSplitsAPrettyPrintedFileBetweenObjectsAndReport
     // objects and every event of it was refused; and a body far over the daemon's limit ended this program with
     // SIGPIPE (status 141, nothing said).
     TempDir dir("warmupctl-send-pretty");
-    const auto config = dir.path() / "daemon.yaml";
-    std::ofstream(config) << config_with_predictor_params("min_samples: 5") << "http: {max_body_mb: 0.0625}\n";
-    Daemon daemon({"--config", config.string(), "--port", "0"});
-    const int port = daemon.wait_until_listening();
-    ASSERT_GT(port, 0) << daemon.log();
-    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    DaemonWithSmallBodies capped(dir);
+    ASSERT_GT(capped.port, 0) << capped.daemon.log();
+    const std::string& url = capped.url;
+    const int port = capped.port;
     // 6,000 objects of three lines each but three: a line break inside a string (object 100: four lines), one
     // left open (200: two lines), a trailing comma (5000); and an unknown model (4000).
     const auto events = dir.path() / "events.json";
