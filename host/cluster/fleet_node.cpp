@@ -51,7 +51,8 @@ if held and not string.find(held, ARGV[3], 1, true) then return held end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
-return false
+if held then return false end
+return 1
 )lua";
 
 // Removes a membership key only when it carries this process's instance marker. KEYS: node key. ARGV: marker.
@@ -1025,13 +1026,17 @@ void FleetNode::renew(RedisConnection& redis) {
         redis.checked({"EVAL", kRenewScript, "2", key("node:" + node_id_), key("nodes"), member_record(now),
                        std::to_string(config_.cluster.heartbeat_ms * 3 / 2), instance_marker(), std::to_string(now),
                        node_id_, std::to_string(now - kMemberRetentionMs)});
-    if (held.is_nil()) {
-        const int64_t lifetime_ms = int64_t{config_.cluster.heartbeat_ms} * 3 / 2;
-        if (last_renewed_unix_ms_ != 0 && now - last_renewed_unix_ms_ > lifetime_ms) {
-            // The registration lapsed before this renewal: the peers saw this node gone and placed its models on
-            // others, which learned from their events meanwhile and write that back when they see this node again
-            // (within a heartbeat). Each owned model imports what another node writes after this node's last
-            // renewal, as a node taking a model over does; the placement itself comes back unchanged here.
+    // nil: renewed; 1: registered again, the key having lapsed (or Redis having lost it); a record: another
+    // process holds the id.
+    if (held.is_nil() || held.type == RedisValue::Type::Integer) {
+        if (held.type == RedisValue::Type::Integer && last_renewed_unix_ms_ != 0) {
+            // The registration lapsed before this renewal (the process was stopped or stalled, or cut off from
+            // Redis): the peers saw this node gone and may have placed its models on others, which learned from their
+            // events meanwhile and write that back when they see this node again (within a heartbeat). Each model
+            // it is the primary owner of imports what another node writes after this node's last renewal, as a node
+            // taking a model over does, and its own state of them is not written meanwhile (it would overwrite
+            // that hand-back). The placement applied in the next heartbeat is read as after a start: the models it
+            // moves away are forgotten, not handed over (another node has owned them since the lapse).
             const auto current = view();
             const int64_t deadline = now + int64_t{kImportRetryHeartbeats} * config_.cluster.heartbeat_ms;
             std::size_t owned = 0;
@@ -1040,13 +1045,15 @@ void FleetNode::renew(RedisConnection& redis) {
                 auto& pending = pending_imports_[model];
                 pending.imported_written_ms = std::max(pending.imported_written_ms, last_renewed_unix_ms_);
                 pending.deadline_unix_ms = std::max(pending.deadline_unix_ms, deadline);
+                pending.hold_writes = true;
                 ++owned;
             }
+            rejoined_until_unix_ms_ = now + config_.cluster.heartbeat_ms;
             spdlog::warn(
-                "CLUSTER_REJOINED node {} renewed its registration {} ms after the last renewal (it lapses after {} "
-                "ms: the process was stopped or stalled): its peers placed its models elsewhere meanwhile; the state "
-                "they hand back for its {} model(s) is imported",
-                node_id_, now - last_renewed_unix_ms_, lifetime_ms, owned);
+                "CLUSTER_REJOINED node {} found its registration lapsed, {} ms after its last renewal (the process "
+                "was stopped or stalled, or Redis out of its reach): its peers may have placed its models elsewhere "
+                "meanwhile; the state they hand back for its {} model(s) is imported",
+                node_id_, now - last_renewed_unix_ms_, owned);
             std::lock_guard lock(counters_mutex_);
             ++counters_.rejoins;
         }
@@ -1235,11 +1242,16 @@ void FleetNode::membership_tick(RedisConnection& redis, bool force_renew) {
         std::vector<std::string> dirty;
         {
             std::lock_guard lock(names_mutex_);
-            for (const auto& model : dirty_models_) {
-                const auto owners = owners_of(*in_force, model);
-                if (!owners.empty() && owners.front() == node_id_) dirty.push_back(model);
+            for (auto it = dirty_models_.begin(); it != dirty_models_.end();) {
+                const auto owners = owners_of(*in_force, *it);
+                const auto pending = pending_imports_.find(*it);
+                if (pending != pending_imports_.end() && pending->second.hold_writes) {
+                    ++it;  // waits for the hand-back after a lapse (or the end of its window), still dirty
+                    continue;
+                }
+                if (!owners.empty() && owners.front() == node_id_) dirty.push_back(*it);
+                it = dirty_models_.erase(it);
             }
-            dirty_models_.clear();
         }
         write_states(redis, dirty);
         next_state_write_unix_ms_ = now + int64_t{config_.state.snapshot_interval_s} * 1000;
@@ -1254,6 +1266,9 @@ void FleetNode::apply_placement(RedisConnection& redis, std::shared_ptr<const Pl
     // The first placement since the start: what this node holds from its local snapshot for models it does not own
     // is forgotten, not written (the owners' state in Redis is the newer one).
     const bool first = previous->placement->nodes().empty();
+    // Just back from a lapse of its registration (renew): what it held of the models moving away now is older than
+    // what their owners since the lapse learned, so it is forgotten, not handed over.
+    const bool back_from_lapse = now_unix_ms() < rejoined_until_unix_ms_;
     // Ownership before counts the models the previous placement had not placed yet too: their events were routed by
     // plain rendezvous (owners_of), possibly to this node.
     std::set<std::string> universe;
@@ -1296,7 +1311,7 @@ void FleetNode::apply_placement(RedisConnection& redis, std::shared_ptr<const Pl
         if (!owners.empty() && owners.front() == node_id_) primary_lost.push_back(model);
         pending_imports_.erase(model);
     }
-    const std::size_t handed = write_states(redis, primary_lost);
+    const std::size_t handed = back_from_lapse ? 0 : write_states(redis, primary_lost);
     forget_models(lost);
     forget_models(others_at_first);
     // The warm set the start restored: the models this node owns now, once their state is in (step 1).
@@ -1341,8 +1356,10 @@ void FleetNode::retry_pending_imports(RedisConnection& redis) {
         if (to_int(fields[1].text, 0) > pending_imports_[models[i]].imported_written_ms) newer.push_back(models[i]);
     }
     if (newer.empty()) return;
-    for (const auto& [model, written_ms] : import_states(redis, newer))
+    for (const auto& [model, written_ms] : import_states(redis, newer)) {
         pending_imports_[model].imported_written_ms = written_ms;
+        pending_imports_[model].hold_writes = false;  // the hand-back is in: this node's state is the newest now
+    }
 }
 
 void FleetNode::publish_placement(RedisConnection& redis, const PlacementView& view) {

@@ -328,14 +328,17 @@ class FleetNode {
     struct PendingImport {
         int64_t imported_written_ms = 0;
         int64_t deadline_unix_ms = 0;
+        bool hold_writes = false;  // after a lapse: this node's state of it is not written until the hand-back is in
     };
     std::map<std::string, PendingImport> pending_imports_;
     int64_t next_state_write_unix_ms_ = 0;
     int64_t next_renew_unix_ms_ = 0;
-    // When this node last renewed its registration (membership thread only). A renewal later than the registration's
-    // lifetime after it means the node was away (frozen, suspended, stalled): its peers dropped it and placed its
-    // models on others, who learned meanwhile and hand them back as they see it again (renew() imports those).
+    // When this node last renewed its registration (membership thread only): the time after which what another node
+    // writes of its models, once Redis says its registration had lapsed (renew), is a hand-back to import.
     int64_t last_renewed_unix_ms_ = 0;
+    // Until then, a placement applied follows a lapse of the registration (renew): the models it moves away are
+    // forgotten, not handed over. Membership thread only.
+    int64_t rejoined_until_unix_ms_ = 0;
     // After Redis came back: the placement is held for one heartbeat so every node has registered again before
     // anyone recomputes (a restarted, empty Redis lists only the nodes that renewed so far). Membership thread only.
     int64_t hold_placement_until_unix_ms_ = 0;

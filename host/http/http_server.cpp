@@ -221,19 +221,28 @@ std::optional<std::string> missing_host(const httplib::Request& request) {
 }
 
 void use_origin_form(httplib::Request& request) {
-    // The library decoded the target into path (percent-escapes resolved) and query; only the path needs cutting.
-    const std::string_view path = request.path;
-    const auto scheme_end = path.find("://");
-    if (path.empty() || path.front() == '/' || scheme_end == std::string_view::npos) return;
-    std::string scheme(path.substr(0, scheme_end));
+    // Read from the raw target: the library's path is percent-decoded, and "http://127.0.0.1%2Fapi%2F..." must not
+    // become a path a proxy in front did not see. The scheme must be written out; an authority with an escape or no
+    // host is not rewritten (it is then routed as it is: 404).
+    const std::string_view target = request.target;
+    const auto scheme_end = target.find("://");
+    if (target.empty() || target.front() == '/' || scheme_end == std::string_view::npos) return;
+    std::string scheme(target.substr(0, scheme_end));
     std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (scheme != "http" && scheme != "https") return;
-    const std::string_view rest = path.substr(scheme_end + 3);
-    const auto slash = rest.find('/');
-    std::string authority(rest.substr(0, slash));
+    const std::size_t authority_start = scheme_end + 3;
+    const std::size_t authority_end = std::min(target.find_first_of("/?#", authority_start), target.size());
+    std::string authority(target.substr(authority_start, authority_end - authority_start));
     if (const auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);  // no user info
-    std::string origin_path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+    if (authority.empty() || authority.front() == ':') return;
+    // The decoded path starts with the same scheme and authority when they hold no escape: the rest is the path.
+    const std::size_t prefix = authority_end;  // bytes of "scheme://[userinfo@]authority"
+    if (target.substr(0, prefix).find('%') != std::string_view::npos ||
+        request.path.compare(0, prefix, target.substr(0, prefix)) != 0)
+        return;
+    std::string origin_path = request.path.substr(prefix);
+    if (origin_path.empty() || origin_path.front() != '/') origin_path.insert(0, "/");
     request.path = std::move(origin_path);
     request.headers.erase("Host");
     request.headers.emplace("Host", std::move(authority));

@@ -30,6 +30,8 @@ void LiveRuntime::maybe_start_reconcile(std::chrono::steady_clock::time_point no
         release_unsettled_unloads(WARMUP_NO_MODEL,
                                   "reconcile.interval_ms is 0, so nothing checks; turn reconciliation on to have such "
                                   "models charged and unloaded again");
+    // Nothing lists the server any more: what the last listing said of other clients' models is not known to hold.
+    if (interval_ms <= 0 && !foreign_models_.empty()) note_foreign_models({});
     if (interval_ms <= 0 || reconcile_in_flight_ || !workers_) return;
     // A backend that said it can never list is not asked again; a hot-swapped backend is asked afresh.
     if (reconcile_unsupported_ && reconcile_unsupported_backend_ == workers_->backend().get()) return;
@@ -125,7 +127,13 @@ void LiveRuntime::note_foreign_models(std::map<std::string, double> foreign) {
     for (const auto& [name, memory_mb] : foreign) total_mb += memory_mb;
     foreign_models_ = std::move(foreign);
     if (total_mb == foreign_mb_.load()) return;
+    const bool had_room = foreign_mb_.load() < configured_budget_mb_;
     foreign_mb_.store(total_mb);
+    if (total_mb >= configured_budget_mb_ && had_room)
+        spdlog::error(
+            "RECONCILE_FOREIGN the models no catalog entry covers hold {:.0f} MiB, the whole budget of {:.0f} MiB: "
+            "this host loads nothing until they leave (its loaded models are evicted, its loads given up)",
+            total_mb, configured_budget_mb_);
     assign_budgets(configured_budget_mb_);  // a smaller budget evicts at once
 }
 
@@ -136,6 +144,7 @@ void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
         reconcile_unsupported_backend_ = workers_->backend().get();
         spdlog::info("RECONCILE_OFF backend {}: {}; the host keeps trusting its own books", listing.backend,
                      listing.error);
+        note_foreign_models({});  // nothing lists the server: other clients' models are no longer known
         // The failed unloads waiting for this listing will not be settled by any.
         release_unsettled_unloads(WARMUP_NO_MODEL, "the backend cannot list what its server holds");
         return;
@@ -158,14 +167,17 @@ void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
                           escape_invalid_utf8(name), *problem);
             continue;
         }
-        const auto model = catalog_.resolve(name);
+        auto model = catalog_.resolve(name);
+        // Ollama lists a model pulled without a tag as "<name>:latest", which a catalog may name without it.
+        constexpr std::string_view kDefaultTag = ":latest";
+        if (!model && name.ends_with(kDefaultTag))
+            model = catalog_.resolve(name.substr(0, name.size() - kDefaultTag.size()));
         if (!model) {
             foreign[name] += std::isfinite(memory_mb) && memory_mb > 0 ? memory_mb : 0.0;
             continue;
         }
         resident.push_back({*model, memory_mb});
     }
-    note_foreign_models(std::move(foreign));
     const warmup_time_ms now_ms = clock_.now_ms();
     // Shadow arms never load: only acting arms (the control arm first) have books to reconcile. A model is adopted
     // by the control arm, and only when no other acting arm holds or loads it.
@@ -213,6 +225,8 @@ void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
         drift_gone_.fetch_add(outcome.gone.size());
         arm->engine->flush_metrics();
     }
+    // After the books took this listing's adopted and gone models: a budget lowered now evicts from what is there.
+    note_foreign_models(std::move(foreign));
 }
 
 }  // namespace warmup::host

@@ -323,6 +323,11 @@ TEST(RequestTarget, ARequestInAbsoluteFormIsServedByItsPathAndJudgedByItsAuthori
         answer("GET http://evil.example/api/warmup/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     EXPECT_EQ(status_of(elsewhere), 403) << elsewhere;
     EXPECT_NE(elsewhere.find("evil.example"), std::string::npos) << elsewhere;
+    // An escape in the authority is not rewritten (a proxy in front saw the path "/"), nor is a target without host.
+    const std::string escaped =
+        answer("GET http://127.0.0.1%2Fapi%2Fwarmup%2Freset-to-safe HTTP/1.1\r\nHost: " + here + "\r\n\r\n");
+    EXPECT_EQ(status_of(escaped), 404) << escaped;
+    EXPECT_EQ(status_of(answer("GET http:///healthz HTTP/1.1\r\nHost: " + here + "\r\n\r\n")), 404);
     // Without a path: the root, answered as GET / is.
     EXPECT_EQ(status_of(answer("GET http://" + here + " HTTP/1.1\r\nHost: " + here + "\r\n\r\n")),
               status_of(answer("GET / HTTP/1.1\r\nHost: " + here + "\r\n\r\n")));
