@@ -206,6 +206,33 @@ TEST_F(WarmupdReconcile, AnotherClientsModelNoCatalogEntryCoversIsSaidAndItsMemo
     EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"foreign\"}"), 1);
 }
 
+TEST_F(WarmupdReconcile, AModelListedUnderOllamasDefaultTagIsTheCatalogsAndForeignModelsFillingTheBudgetAreSaid) {
+    FakeOllama ollama;
+    ollama.add_model("llama3:latest", {4 * kGiB, 4 * kGiB});
+    ollama.add_model("giant:70b", {20 * kGiB, 20 * kGiB});
+    std::string yaml = config_yaml("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() +
+                                   "', keep_alive_refresh_ms: 0}}");
+    const std::string every_model = "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n";
+    ASSERT_NE(yaml.find(every_model), std::string::npos);
+    yaml.replace(yaml.find(every_model), every_model.size(),
+                 "  - {model: \"llama3\", memory_mb: 4096, load_ms: 2000}\n");
+    start_daemon(yaml);
+    ASSERT_FALSE(HasFatalFailure());
+    // Pulled without a tag, Ollama lists it as llama3:latest: the catalog's llama3, adopted, not another client's.
+    ollama.load_directly("llama3:latest");
+    ASSERT_TRUE(poll_until([&] { return warm("llama3"); }, kWait, kPollInterval)) << status().dump();
+    EXPECT_EQ(metric("warmup_reconcile_drift_total{kind=\"foreign\"}"), 0);
+    // Another client's model larger than the whole budget: nothing is left to this host, and it says so.
+    ollama.load_directly("giant:70b");
+    ASSERT_TRUE(poll_until([&] { return status()["budget_mb"].get<double>() == 0.0; }, kWait, kPollInterval))
+        << status().dump();
+    EXPECT_TRUE(
+        daemon_->wait_for_log("RECONCILE_FOREIGN the models no catalog entry covers hold 20480 MiB, the whole "
+                              "budget of 16384 MiB",
+                              kWait));
+    ASSERT_TRUE(poll_until([&] { return !warm("llama3"); }, kWait, kPollInterval)) << status().dump();
+}
+
 // An unload the server refuses: the books let the memory go when the unload started, but the server still holds the
 // model. A listing soon after charges it again (logged as a failed unload, not as another client's load), the backend
 // is degraded in health, and once the server takes unloads again the model is unloaded for good.
