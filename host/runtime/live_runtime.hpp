@@ -548,6 +548,9 @@ class LiveRuntime {
     /// that serves it now (handed over: kept for the built-in keep-alive until its first request there); a shadow
     /// arm's models only in that arm. Then plans every other model of each restored arm. Returns the pre-warms queued.
     std::size_t load_warm_sets_again(const WarmSetsToLoad& sets);
+    /// [control] Whether `model`'s plan, asked now, would unload it at once: its keep after its last use has passed
+    /// and no pre-warm window of it is open. False when the analyzer or the predictor cannot answer.
+    [[nodiscard]] static bool keep_has_passed(WarmupEngine& engine, warmup_model_index model, warmup_time_ms now_ms);
     /// [control] Imports snapshot sections: the control arm's plugins and counters (engine, metrics plugin), and each
     /// experiment arm's ("arm:<name>:<slot>", "arm:<name>:engine") into the running arm of the same name, mode and
     /// definition. Returns the problems (empty on success); `notes` gets one line per section imported or skipped;

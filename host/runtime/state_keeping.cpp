@@ -418,6 +418,7 @@ std::size_t LiveRuntime::load_pending_warm_sets() {
 std::size_t LiveRuntime::load_warm_sets_again(const WarmSetsToLoad& sets) {
     const warmup_time_ms now_ms = clock_.now_ms();
     std::size_t prewarms = 0;
+    std::size_t keeps_passed = 0;  // models of the warm set whose planned keep had passed
     // Per arm (an index into arms_): the models queued in it here, which keep that restore rather than a plan.
     std::vector<std::vector<bool>> queued(arms_.size(), std::vector<bool>(catalog_.size(), false));
     // `held_by`: the running arm that held the model (an index into arms_), or nullopt when its arm no longer runs.
@@ -430,12 +431,18 @@ std::size_t LiveRuntime::load_warm_sets_again(const WarmSetsToLoad& sets) {
         if (held_by && arms_[*held_by]->mode != LiveArm::Mode::Shadow && experiment_.split == "model")
             at = arm_serving(*index);
         WarmupEngine& target = *arms_[at]->engine;
-        queued[at][*index] = true;
         const bool was_absent = target.model_status(*index).residency == WARMUP_RESIDENCY_ABSENT;
         // Handed over: another arm held it, or this arm adopted it from one (a reload that stopped that arm) and has
         // no request of it to plan from; a plan would unload it at once, so it keeps the built-in keep-alive until
         // its first request here, as it did before the restart.
         const bool handed_over = !held_by || at != *held_by || !target.has_learned_requests(*index);
+        // Its plan would unload it at once (the daemon was stopped longer than its keep): not loaded only to be
+        // unloaded; planned with the rest below, so a pre-warm window ahead still brings it back.
+        if (!handed_over && keep_has_passed(target, *index, now_ms)) {
+            ++keeps_passed;
+            return;
+        }
+        queued[at][*index] = true;
         target.request_prewarm(*index, now_ms, handed_over);
         if (was_absent && target.model_status(*index).residency != WARMUP_RESIDENCY_ABSENT) ++prewarms;
     };
@@ -466,7 +473,20 @@ std::size_t LiveRuntime::load_warm_sets_again(const WarmSetsToLoad& sets) {
     for (const RestoredArm& arm : sets.arms)
         if (arm.arm != nullptr && arm.sections_taken > 0)
             if (const auto at = index_of(arm.arm)) plan_the_rest(*at);
+    if (keeps_passed > 0)
+        spdlog::info(
+            "WARM_SET_RESTORE {} model(s) of the warm set not loaded again: the keep their plan gives them has passed "
+            "since their last use (the daemon was stopped longer); their next pre-warm is planned instead",
+            keeps_passed);
     return prewarms;
+}
+
+bool LiveRuntime::keep_has_passed(WarmupEngine& engine, warmup_model_index model, warmup_time_ms now_ms) {
+    warmup_prediction prediction{};
+    if (engine.predict_now(model, now_ms, prediction)) return false;  // no answer: restored as before
+    const bool in_prewarm_window = prediction.warm_at_ms != WARMUP_TIME_NEVER && prediction.warm_at_ms <= now_ms &&
+                                   now_ms < prediction.warm_keep_until_ms;
+    return prediction.keep_until_ms != WARMUP_TIME_NEVER && prediction.keep_until_ms <= now_ms && !in_prewarm_window;
 }
 
 OperationResult LiveRuntime::backup_state(const std::string& name, bool overwrite) {

@@ -525,6 +525,23 @@ TEST_F(TransitionsTest, AnEmergencyStopStaysInForceAcrossARestartUntilResetToSaf
     EXPECT_EQ(get_json("/api/warmup/status").second["emergency_stop"], false);
 }
 
+TEST_F(TransitionsTest, AWarmSetModelWhoseKeepPassedWhileTheDaemonWasStoppedIsNotLoadedAgain) {
+    // Kept for 3 s after its use; the daemon stops while m/a is loaded and starts again 4 s later. Before, m/a was
+    // loaded again and unloaded at once (its plan's keep had passed): a load and an unload for nothing, for every
+    // model of the warm set after a long stop.
+    const Config with_state = config(keep_alive_predictor(3'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
+    start(with_state);
+    use_and_wait_ready("m/a");
+    ASSERT_EQ(residency("m/a"), WARMUP_RESIDENCY_READY);
+    stop();
+    std::this_thread::sleep_for(4s);  // past its keep (wall clock: the daemon's clock)
+    start(with_state);
+    const auto restored = counters();
+    EXPECT_EQ(residency("m/a"), WARMUP_RESIDENCY_ABSENT);
+    EXPECT_EQ(restored.prewarms_started, 0u);
+    // A model whose keep has not passed is loaded again as before (the other restore tests).
+}
+
 TEST_F(TransitionsTest, ResumeAfterARestartDuringAnEmergencyStopLoadsTheWarmSetAgain) {
     // m/a is loaded when the operator stops new warm-ups, then the daemon restarts: the stop holds and m/a stays
     // unloaded. Resume lifts the stop and restores the warm set of before the restart, as a restart without a stop
