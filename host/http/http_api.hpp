@@ -56,8 +56,8 @@ class HttpApi {
     void start();
     /// Stops accepting connections and waits for the requests being served to end. While one is still served after
     /// a second, `give_up` is asked every 50 ms: once it answers (a request waits on a plugin call that does not
-    /// return, e.g. a reload's), the wait ends and that answer is returned; the serving thread is then left running, so the
-    /// process must end without destroying this object (warmupd exits with status 1). nullopt: stopped.
+    /// return, e.g. a reload's), the wait ends and that answer is returned; the serving thread is then left running, so
+    /// the process must end without destroying this object (warmupd exits with status 1). nullopt: stopped.
     std::optional<std::string> stop(const std::function<std::optional<std::string>()>& give_up = {});
 
     /// What an event router took: `accepted` events, a prefix of the span (the rest are refused with 503), and why

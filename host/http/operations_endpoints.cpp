@@ -11,9 +11,9 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/api_json.hpp"
 #include "http/http_api.hpp"
