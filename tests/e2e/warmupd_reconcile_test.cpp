@@ -15,6 +15,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -57,6 +58,20 @@ std::string config_yaml(const std::string& backend, int64_t keep_ms = 600000, in
          << "catalog:\n"
          << "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n";
     return yaml.str();
+}
+
+/// config_yaml on `ollama` without its keep-alive refresh (the listing alone sees what the server holds).
+std::string ollama_config(const FakeOllama& ollama) {
+    return config_yaml("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() +
+                       "', keep_alive_refresh_ms: 0}}");
+}
+
+/// `yaml` (config_yaml's) with its one catalog entry, which covers every name, replaced by `entry`.
+std::string with_catalog_entry(std::string yaml, const std::string& entry) {
+    const std::string every_model = "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n";
+    const auto at = yaml.find(every_model);
+    if (at == std::string::npos) throw std::logic_error("config_yaml's catalog entry moved");
+    return yaml.replace(at, every_model.size(), "  - " + entry + "\n");
 }
 
 class WarmupdReconcile : public warmup::test::DaemonTest {
@@ -172,13 +187,7 @@ TEST_F(WarmupdReconcile, AnotherClientsModelNoCatalogEntryCoversIsSaidAndItsMemo
     FakeOllama ollama;
     ollama.add_model("llama3:8b", {5 * kGiB, 5 * kGiB});
     ollama.add_model("qwen:14b", {9 * kGiB, 9 * kGiB});
-    std::string yaml = config_yaml("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() +
-                                   "', keep_alive_refresh_ms: 0}}");
-    const std::string every_model = "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n";
-    ASSERT_NE(yaml.find(every_model), std::string::npos);
-    yaml.replace(yaml.find(every_model), every_model.size(),
-                 "  - {model: \"llama3:*\", memory_mb: 4096, load_ms: 2000}\n");
-    start_daemon(yaml);
+    start_daemon(with_catalog_entry(ollama_config(ollama), "{model: \"llama3:*\", memory_mb: 4096, load_ms: 2000}"));
     ASSERT_FALSE(HasFatalFailure());
     ASSERT_DOUBLE_EQ(status()["budget_mb"].get<double>(), 16384.0);
 
@@ -210,13 +219,7 @@ TEST_F(WarmupdReconcile, AModelListedUnderOllamasDefaultTagIsTheCatalogsAndForei
     FakeOllama ollama;
     ollama.add_model("llama3:latest", {4 * kGiB, 4 * kGiB});
     ollama.add_model("giant:70b", {20 * kGiB, 20 * kGiB});
-    std::string yaml = config_yaml("{plugin: org.warmup.backend.ollama, params: {base_url: '" + ollama.url() +
-                                   "', keep_alive_refresh_ms: 0}}");
-    const std::string every_model = "  - {model: \"*\", memory_mb: 4096, load_ms: 2000}\n";
-    ASSERT_NE(yaml.find(every_model), std::string::npos);
-    yaml.replace(yaml.find(every_model), every_model.size(),
-                 "  - {model: \"llama3\", memory_mb: 4096, load_ms: 2000}\n");
-    start_daemon(yaml);
+    start_daemon(with_catalog_entry(ollama_config(ollama), "{model: \"llama3\", memory_mb: 4096, load_ms: 2000}"));
     ASSERT_FALSE(HasFatalFailure());
     // Pulled without a tag, Ollama lists it as llama3:latest: the catalog's llama3, adopted, not another client's.
     ollama.load_directly("llama3:latest");

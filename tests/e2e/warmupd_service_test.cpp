@@ -624,6 +624,17 @@ TEST_F(WarmupdStallTest, APluginThatCrashesInACallTheHostDoesNotTimeIsNamedToo) 
         << daemon_->log();
 }
 
+/// warmupd started on `yaml` (state keeping off) in `dir`, waited for until it ends; its standard error. The test
+/// fails unless it ended by `signal_number`.
+std::string log_of_warmupd_ended_by(const warmup::test::TempDir& dir, const std::string& yaml, int signal_number) {
+    const auto config = dir.write("c.yaml", yaml + "state: {enabled: false}\n");
+    Daemon daemon({"--config", config.string(), "--port", "0"}, Daemon::Capture::StderrOnly, "warmupd");
+    const auto status = daemon.wait_exit(kExitTimeout);
+    EXPECT_TRUE(status.has_value() && status->signal == signal_number) << daemon.log();
+    if (status) daemon.wait_for_log_end(kExitTimeout);
+    return daemon.log();
+}
+
 class PluginThreadCrash : public ::testing::TestWithParam<std::pair<std::string, int>> {};
 
 TEST_P(PluginThreadCrash, ACrashOnAThreadThePluginStartedNamesThePlugin) {
@@ -637,22 +648,16 @@ TEST_P(PluginThreadCrash, ACrashOnAThreadThePluginStartedNamesThePlugin) {
     yaml.replace(yaml.find(lru), lru.size(),
                  std::string("  resource: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
                      "/engine_breaker_garbage_resource.so\", params: {crash_on_own_thread: " + how + "}}");
-    const auto config = dir.write("c.yaml", yaml + "state: {enabled: false}\n");
-    Daemon daemon({"--config", config.string(), "--port", "0"}, Daemon::Capture::StderrOnly, "warmupd");
-    const auto status = daemon.wait_exit(kExitTimeout);
-    ASSERT_TRUE(status.has_value()) << daemon.log();
-    EXPECT_EQ(status->signal, signal_number) << daemon.log();
-    daemon.wait_for_log_end(kExitTimeout);
+    const std::string log = log_of_warmupd_ended_by(dir, yaml, signal_number);
     const std::string signal_name = signal_number == SIGABRT ? "SIGABRT" : "SIGSEGV";
-    const std::string expected = "warmupd: CRASH " + signal_name + " on thread ";
-    const auto line = daemon.log().find(expected);
-    ASSERT_NE(line, std::string::npos) << daemon.log();
-    EXPECT_NE(daemon.log().find(" in the code of plugin org.warmup.test.garbage-resource@1.0.0, outside the plugin "
-                                "calls the host makes (a thread the plugin started, or code it left running). A "
-                                "plugin runs in warmupd's process.",
-                                line),
+    const auto line = log.find("warmupd: CRASH " + signal_name + " on thread ");
+    ASSERT_NE(line, std::string::npos) << log;
+    EXPECT_NE(log.find(" in the code of plugin org.warmup.test.garbage-resource@1.0.0, outside the plugin calls the "
+                       "host makes (a thread the plugin started, or code it left running). A plugin runs in warmupd's "
+                       "process.",
+                       line),
               std::string::npos)
-        << daemon.log();
+        << log;
 }
 
 INSTANTIATE_TEST_SUITE_P(Ways, PluginThreadCrash,
@@ -668,16 +673,11 @@ TEST(ProgramCrash, APluginThatCrashesAsItIsCreatedIsNamed) {
     yaml.replace(yaml.find(keep_alive), keep_alive.size(),
                  std::string("  predictor: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
                      "/engine_breaker_flaky_predictor.so\", params: {abort_on_create: true}}");
-    const auto config = dir.write("c.yaml", yaml + "state: {enabled: false}\n");
-    Daemon daemon({"--config", config.string(), "--port", "0"}, Daemon::Capture::StderrOnly, "warmupd");
-    const auto status = daemon.wait_exit(kExitTimeout);
-    ASSERT_TRUE(status.has_value()) << daemon.log();
-    EXPECT_EQ(status->signal, SIGABRT) << daemon.log();
-    daemon.wait_for_log_end(kExitTimeout);
-    EXPECT_NE(daemon.log().find("warmupd: CRASH SIGABRT in a plugin call: predictor "
-                                "org.warmup.test.flaky-predictor@1.0.0: create. A plugin runs in warmupd's process."),
+    const std::string log = log_of_warmupd_ended_by(dir, yaml, SIGABRT);
+    EXPECT_NE(log.find("warmupd: CRASH SIGABRT in a plugin call: predictor org.warmup.test.flaky-predictor@1.0.0: "
+                       "create. A plugin runs in warmupd's process."),
               std::string::npos)
-        << daemon.log();
+        << log;
 }
 
 TEST(ReplayCrash, APluginThatCrashesAReplayIsNamedWithItsArm) {
