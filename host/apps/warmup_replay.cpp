@@ -185,7 +185,7 @@ void replay_and_report(const Run& run) {
     const replay::ReplayReport report = replay::run_replay(config, run.options);
     replay::write_reports(report, run.out_dir);
     std::cout << replay::arms_table_markdown(report);
-    for (const std::string& warning : replay::plugin_error_warnings(report))
+    for (const std::string& warning : replay::arm_warnings(report))
         std::cerr << "warmup-replay: WARNING " << warning << "\n";
     std::cout << fmt::format("\n{} events x {} arms in {:.1f} s ({:.2f} M events/s); reports in {}\n", report.events,
                              report.arms.size(), report.wall_seconds, report.events_per_second / 1e6, run.out_dir);

@@ -21,6 +21,7 @@
 #include "loader/plugin_loader.hpp"
 #include "loader/plugin_set.hpp"
 #include "replay/frontier.hpp"
+#include "replay/stall_watch.hpp"
 #include "replay/trace/trace.hpp"
 #include "replay/virtual_executor.hpp"
 #include "replay/yardsticks.hpp"
@@ -51,7 +52,7 @@ std::unique_ptr<TraceReader> open_traces(const Config& config, const ReplayOptio
     auto trace = readers.size() == 1 ? std::move(readers.front()) : merge(std::move(readers));
     if (options.from_ms || options.to_ms)
         trace = clip(std::move(trace), options.from_ms.value_or(INT64_MIN), options.to_ms.value_or(INT64_MAX));
-    return trace;
+    return bound_span(std::move(trace), models);
 }
 
 /// Maps trace model ids to catalog indexes, registering models in the catalog on first sight.
@@ -105,6 +106,19 @@ struct ArmRun {
     double bucket_loaded_base = 0;
     std::vector<TimelineBucket> timeline;
     double cpu_seconds = 0;
+    ArmProgress progress;  ///< read by the stall watch
+
+    /// The arm at work on the calling thread for its lifetime (its progress says so to the stall watch).
+    class AtWork {
+      public:
+        explicit AtWork(ArmProgress& progress) noexcept : progress_(progress) { progress_.enter(); }
+        ~AtWork() { progress_.leave(); }
+        AtWork(const AtWork&) = delete;
+        AtWork& operator=(const AtWork&) = delete;
+
+      private:
+        ArmProgress& progress_;
+    };
 
     /// Closes every timeline bucket that ends at or before t.
     void timeline_to(int64_t t) {
@@ -129,6 +143,7 @@ struct ArmRun {
     /// Completions up to and including t, timers strictly before t, in time order (completions first on ties).
     void advance_to(int64_t t) {
         for (;;) {
+            progress.step();
             const int64_t completion_ms = executor->next_completion_ms();
             // A plan may set a time that has already gone by (e.g. "unload right after the use" decided when the
             // load completes): such a timer fires now, never back in time, or a load would start in the past.
@@ -154,6 +169,7 @@ struct ArmRun {
     }
 
     void process(std::span<const warmup_usage_event> events) {
+        const AtWork at_work(progress);
         const double started = thread_cpu_seconds();
         std::size_t i = 0;
         while (i < events.size()) {
@@ -184,6 +200,7 @@ struct ArmRun {
     }
 
     void finish(int64_t end_ms) {
+        const AtWork at_work(progress);
         const double started = thread_cpu_seconds();
         advance_to(end_ms);
         engine->run_timers(end_ms);
@@ -588,7 +605,12 @@ class ChunkReader {
 /// Main pass: chunks of events, each chunk fed to every arm in parallel while the next one is read (double
 /// buffering). Sets report.events, requests, from_ms and to_ms; throws when the traces hold no event.
 void run_arms(ChunkReader& reader, std::vector<std::unique_ptr<ArmRun>>& runs, Progress& progress,
-              uint64_t prepass_events, const ReplayOptions& options, ReplayReport& report) {
+              uint64_t prepass_events, const ReplayOptions& options, const Config& config, ReplayReport& report) {
+    std::vector<StallWatch::Arm> watched;
+    for (const auto& run : runs)
+        watched.push_back({run->compulsory_floor ? "(the compulsory floor)" : run->name, &run->progress});
+    const StallWatch stall_watch(std::move(watched), std::chrono::milliseconds(config.plugin_call_stall_ms),
+                                 [](const std::string& line) { spdlog::warn("{}", line); });
     int64_t first_ms = kNever, last_ms = kNever;
     std::vector<warmup_usage_event> current, next;
     current.reserve(kChunkEvents);
@@ -689,7 +711,7 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
 
     ChunkReader reader(open_traces(config, options, report.seed, models, tenants), to_catalog, tenants);
     Progress progress(options.progress);
-    run_arms(reader, runs, progress, prepass.events, options, report);
+    run_arms(reader, runs, progress, prepass.events, options, config, report);
 
     report_arms(runs, catalog, config, frontier, report);
     report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_started).count();

@@ -860,7 +860,7 @@ std::string markdown_report(const ReplayReport& report) {
     std::string md = "# warmup-replay report\n\n";
     for (const auto& [label, value] : run_facts(report)) md += fmt::format("- **{}**: {}\n", label, value);
     md += "\n## Arms\n\n";
-    for (const std::string& warning : plugin_error_warnings(report)) md += "> **Warning**: " + warning + "\n\n";
+    for (const std::string& warning : arm_warnings(report)) md += "> **Warning**: " + warning + "\n\n";
     md += arms_table_markdown(report);
     md += "\n## How to read this\n\n";
     md += how_to_read;
@@ -906,7 +906,7 @@ std::string html_report(const ReplayReport& report) {
     for (const auto& [label, value] : run_facts(report))
         html += fmt::format("<dt>{}</dt><dd>{}</dd>\n", escape_html(label), escape_html(value));
     html += "</dl>\n<h2>Arms</h2>\n";
-    for (const std::string& warning : plugin_error_warnings(report))
+    for (const std::string& warning : arm_warnings(report))
         html += "<p class=\"warning\"><strong>Warning</strong>: " + escape_html(warning) + "</p>\n";
     html += "<div class=\"table-wrap\">\n";
     html += html_table(arm_columns(), report.arms);
@@ -973,7 +973,7 @@ std::string per_model_csv(const ReplayReport& report) {
 
 }  // namespace
 
-std::vector<std::string> plugin_error_warnings(const ReplayReport& report) {
+std::vector<std::string> arm_warnings(const ReplayReport& report) {
     std::vector<std::string> warnings;
     for (const ArmResult& arm : report.arms) {
         if (arm.plugin_errors == 0) continue;
@@ -982,6 +982,15 @@ std::vector<std::string> plugin_error_warnings(const ReplayReport& report) {
             "circuit was open, decided without it), so this arm's figures are partly the fallbacks', not its "
             "plugins'; the errors are logged on stderr.",
             arm.name, arm.plugin_errors));
+    }
+    for (const ArmResult& arm : report.arms) {
+        if (arm.failed_requests == 0) continue;
+        warnings.push_back(fmt::format(
+            "arm '{}': {} of its {} requests failed (their model's load failed and was given up, or the model could "
+            "not fit the budget). They are counted among its cold requests, and so among the avoidable ones unless "
+            "the compulsory floor (unlimited memory) failed them too; per model in per-model.csv, the loads' "
+            "failures on stderr.",
+            arm.name, arm.failed_requests, arm.requests));
     }
     return warnings;
 }

@@ -112,8 +112,9 @@ void write_reports(const ReplayReport& report, const std::filesystem::path& out_
 /// The Markdown table of the arms (what warmup-replay prints on stdout and puts in report.md).
 std::string arms_table_markdown(const ReplayReport& report);
 
-/// One sentence per arm whose plugin calls failed (its figures are then partly the host's fallbacks'); report.md,
+/// One sentence per arm whose plugin calls failed (its figures are then partly the host's fallbacks'), and one per arm
+/// with failed requests (counted among its cold requests, which the table alone does not tell); report.md,
 /// report.html and warmup-replay's summary show them above the arms.
-std::vector<std::string> plugin_error_warnings(const ReplayReport& report);
+std::vector<std::string> arm_warnings(const ReplayReport& report);
 
 }  // namespace warmup::host::replay

@@ -172,7 +172,7 @@ void on_fatal_signal(int signal_number, siginfo_t* info, void* context) {
     line.put(g_text.program);
     line.put(": CRASH ");
     line.put(signal_name(signal_number));
-    const PluginCallOnThread& call = t_plugin_call_on_thread;
+    const PluginCallOnThread::Call call = t_plugin_call_on_thread.load();
     const bool sent =
         info != nullptr && (info->si_code == SI_USER || info->si_code == SI_TKILL) && info->si_pid != ::getpid();
     if (sent) {
@@ -181,7 +181,7 @@ void on_fatal_signal(int signal_number, siginfo_t* info, void* context) {
         line.put(" (a kill, not a fault of ");
         line.put(g_text.program);
         line.put("'s own).");
-    } else if (call.slot != nullptr && call.label != nullptr && call.what != nullptr) {
+    } else if (call.in_call()) {
         line.put(" in a plugin call: ");
         line.put(call.slot);
         line.put(" ");

@@ -384,7 +384,7 @@ TEST(ProgramUsage, ReplayRefusesWhatItWouldOtherwiseIgnoreOrMisread) {
         {{"--seed", "-1"}, "bad --seed '-1' (expected an integer in [0, 18446744073709551615])"},
         {{"--seed", "18446744073709551616"}, "bad --seed '18446744073709551616'"},
         {{"--from", "2m", "--to", "1m"}, "--from 2m is not before --to 1m"},
-        {{"--from", "1h"}, "the traces hold no event in the chosen time range [3600000 ms, -)"},
+        {{"--from", "1h"}, "no event in the chosen time range [3600000 ms, -): its events run from 0 ms to 60000 ms"},
         {{"--load-slack", "0.5"}, "--load-slack applies to a fleet replay: give --nodes N too"},
         {{"--nodes", "2", "--frontier"}, "--arms, --frontier, --keep-alive and --dump-events do not apply to it"},
         {{"--keep-alive", "5,x"},
@@ -441,6 +441,33 @@ TEST(ProgramUsage, ReplayLogsAFailingPluginsFirstErrorsAndCountsTheRest) {
     EXPECT_EQ(lines_with("its further failures are counted (plugin_errors), not logged one by one"), 1u);
     const json report = json::parse(warmup::test::read_text_file(dir.path() / "out" / "report.json"));
     EXPECT_GT(report["arms"][0]["plugin_errors"].get<uint64_t>(), 1000u) << "every failure is still counted";
+}
+
+TEST(ProgramUsage, AReplayArmHeldUpByAPluginCallThatDoesNotReturnIsNamedWhileTheReplayWaits) {
+    // Every predict call of the arm's predictor sleeps 1.5 s; past 300 ms without progress the replay names the arm and
+    // the call on standard error, and says when the arm goes on. The replay still ends with its report.
+    warmup::test::TempDir dir("replay-stall");
+    std::string yaml = config_yaml();
+    const auto budgets = yaml.find("budgets: {memory_mb: 4000}");
+    ASSERT_NE(budgets, std::string::npos);
+    yaml.replace(budgets, std::string("budgets: {memory_mb: 4000}").size(),
+                 "budgets: {memory_mb: 4000, plugin_call_stall_ms: 300}");
+    const auto predictor = yaml.find("  predictor: {plugin: org.warmup.predictor.keep-alive}");
+    ASSERT_NE(predictor, std::string::npos);
+    yaml.replace(predictor, std::string("  predictor: {plugin: org.warmup.predictor.keep-alive}").size(),
+                 std::string("  predictor: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
+                     "/engine_breaker_flaky_predictor.so\", params: {failing_calls: 0, sleep_us: 1500000}}");
+    const std::string config = dir.write("c.yaml", yaml).string();
+    const std::string trace = "csv:" + dir.write("t.csv", "ts_ms,model\n0,m/a\n").string();
+    const auto [code, output] = run_to_end(
+        "warmup-replay", {"--config", config, "--trace", trace, "--out", (dir.path() / "out").string(), "--quiet"});
+    EXPECT_EQ(code, 0) << output;
+    EXPECT_NE(output.find("REPLAY_STALLED arm 'control' has made no progress for 0."), std::string::npos) << output;
+    EXPECT_NE(output.find(": in predictor org.warmup.test.flaky-predictor@1.0.0: predict (a call that does not return"),
+              std::string::npos)
+        << output;
+    EXPECT_NE(output.find("REPLAY_RESUMED arm 'control' goes on after 1."), std::string::npos) << output;
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "out" / "report.json"));
 }
 
 class WarmupdStallTest : public warmup::test::DaemonTest {

@@ -106,10 +106,18 @@ class ClipReader final : public TraceReader {
 
     bool next(TraceEvent& out) override {
         while (!done_ && inner_->next(out)) {
+            if (!seen_any_) first_seen_ms_ = out.ts_ms;
+            seen_any_ = true;
+            last_seen_ms_ = out.ts_ms;
             if (out.ts_ms >= to_ms_) break;  // time-ordered: nothing later can be inside
-            if (out.ts_ms >= from_ms_) return true;
+            if (out.ts_ms >= from_ms_) {
+                kept_any_ = true;
+                return true;
+            }
+            last_before_ms_ = out.ts_ms;
         }
         done_ = true;
+        if (seen_any_ && !kept_any_) throw_nothing_kept();
         return false;
     }
 
@@ -118,10 +126,78 @@ class ClipReader final : public TraceReader {
     }
 
   private:
+    /// The range kept nothing of a trace that has events: say where they are, in the trace's own clock.
+    [[noreturn]] void throw_nothing_kept() const {
+        const auto bound = [](int64_t ms, int64_t unbounded) {
+            return ms == unbounded ? std::string("-") : fmt::format("{} ms", ms);
+        };
+        // last_seen_ms_ is the last event read: the trace's last when all were before the range, else the first
+        // at or after its end.
+        std::string where;
+        if (last_seen_ms_ < from_ms_)
+            where = fmt::format("its events run from {} ms to {} ms", first_seen_ms_, last_seen_ms_);
+        else if (first_seen_ms_ >= from_ms_)
+            where = fmt::format("its first event is at {} ms", first_seen_ms_);
+        else
+            where = fmt::format("it has an event at {} ms and the next at {} ms", last_before_ms_, last_seen_ms_);
+        throw TraceError(inner_->describe(), 0,
+                         fmt::format("no event in the chosen time range [{}, {}): {} (--from and --to count in the "
+                                     "trace's own clock, as its timestamps do)",
+                                     bound(from_ms_, INT64_MIN), bound(to_ms_, INT64_MAX), where));
+    }
+
     std::unique_ptr<TraceReader> inner_;
     int64_t from_ms_;
     int64_t to_ms_;
     bool done_ = false;
+    bool seen_any_ = false;  // inner_ gave at least one event
+    bool kept_any_ = false;  // ... and one of them was in range
+    int64_t first_seen_ms_ = 0;
+    int64_t last_seen_ms_ = 0;
+    int64_t last_before_ms_ = 0;  // the last event before from_ms_
+};
+
+// ---------------------------------------------------------------------------------------------------- bound_span
+
+class SpanBoundReader final : public TraceReader {
+  public:
+    SpanBoundReader(std::unique_ptr<TraceReader> inner, const ModelNames& models)
+        : inner_(std::move(inner)), models_(models) {}
+
+    bool next(TraceEvent& out) override {
+        if (!inner_->next(out)) return false;
+        if (out.ts_ms > kMaxTraceTimestampMs || out.ts_ms < -kMaxTraceTimestampMs) {
+            throw TraceError(
+                inner_->describe(), 0,
+                fmt::format("model '{}': timestamp {} ms is more than 8,000 years from the epoch (is it in "
+                            "microseconds or nanoseconds? traces count milliseconds)",
+                            models_.name(out.model), out.ts_ms));
+        }
+        if (!has_first_) {
+            first_ms_ = out.ts_ms;
+            first_model_ = out.model;
+            has_first_ = true;
+        }
+        if (out.ts_ms - first_ms_ > kMaxTraceSpanMs) {
+            constexpr double ms_per_day = 86'400'000.0;
+            throw TraceError(
+                inner_->describe(), 0,
+                fmt::format("model '{}': timestamp {} ms is {:.0f} days after the first event's {} ms (model '{}'): "
+                            "a replay spans at most {:.0f} days (are some traces in microseconds or nanoseconds?)",
+                            models_.name(out.model), out.ts_ms, static_cast<double>(out.ts_ms - first_ms_) / ms_per_day,
+                            first_ms_, models_.name(first_model_), static_cast<double>(kMaxTraceSpanMs) / ms_per_day));
+        }
+        return true;
+    }
+
+    [[nodiscard]] std::string describe() const override { return inner_->describe(); }
+
+  private:
+    std::unique_ptr<TraceReader> inner_;
+    const ModelNames& models_;
+    bool has_first_ = false;
+    int64_t first_ms_ = 0;
+    uint32_t first_model_ = 0;
 };
 
 // --------------------------------------------------------------------------------------------------------- merge
@@ -195,6 +271,10 @@ class MergeReader final : public TraceReader {
 
 std::unique_ptr<TraceReader> clip(std::unique_ptr<TraceReader> inner, int64_t from_ms, int64_t to_ms) {
     return std::make_unique<ClipReader>(std::move(inner), from_ms, to_ms);
+}
+
+std::unique_ptr<TraceReader> bound_span(std::unique_ptr<TraceReader> inner, const ModelNames& models) {
+    return std::make_unique<SpanBoundReader>(std::move(inner), models);
 }
 
 std::unique_ptr<TraceReader> merge_described(std::vector<std::unique_ptr<TraceReader>> sources,

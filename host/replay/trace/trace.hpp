@@ -138,7 +138,23 @@ std::unique_ptr<TraceReader> open_trace(std::string_view spec, ModelNames& model
                                         std::filesystem::path base_dir = {});
 
 /// The events of `inner` with from_ms <= ts_ms < to_ms. Stops reading `inner` at the first event at or after to_ms.
+/// When `inner` has events but none in the range, next() throws TraceError saying where its events are (the range is
+/// in the trace's own clock: an epoch-ms trace clipped with `--to 1h` keeps nothing).
 std::unique_ptr<TraceReader> clip(std::unique_ptr<TraceReader> inner, int64_t from_ms, int64_t to_ms);
+
+/// The longest time a replay covers, first event to last: two years. The replay's memory grows with the span (its
+/// timeline, its windows), not with the events, so one time in microseconds among milliseconds would make it run out
+/// of memory instead of failing.
+inline constexpr int64_t kMaxTraceSpanMs = 731LL * 86'400'000;
+/// The latest timestamp a trace may hold, and its negation the earliest: the end of the year 9999 in ms since the
+/// Unix epoch. A time since the epoch in microseconds or nanoseconds is beyond it.
+inline constexpr int64_t kMaxTraceTimestampMs = 253'402'300'799'999;
+
+/// The events of `inner`, each checked against the two bounds above: next() throws TraceError for an event whose
+/// |ts_ms| is over kMaxTraceTimestampMs or that comes more than kMaxTraceSpanMs after the first event (naming the
+/// event's model from `models`, which must outlive the reader). The replay reads its traces through it after merging
+/// them, so the bound holds across several `--trace` files too.
+std::unique_ptr<TraceReader> bound_span(std::unique_ptr<TraceReader> inner, const ModelNames& models);
 
 /// k-way merge of time-ordered traces into one: ties on ts_ms go to the lower model id, then to the earlier source
 /// in `sources`. O(log k) per event, no allocation after the first event.

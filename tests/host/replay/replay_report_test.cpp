@@ -4,6 +4,7 @@
 // curve with its clamping, the ratio and its 0/0 rule, on hand-made curve points.
 #include "replay/replay_report.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -330,12 +331,12 @@ TEST_F(ReplayReportTest, ReportMdHasRunFactsTheArmsTableAndTiming) {
 TEST_F(ReplayReportTest, AnArmWhosePluginCallsFailedIsFlaggedAboveTheTable) {
     ReplayReport report = sample_report();
     write_reports(report, dir_ / "clean");
-    EXPECT_TRUE(plugin_error_warnings(report).empty());
+    EXPECT_TRUE(arm_warnings(report).empty());
     EXPECT_EQ(read_file(dir_ / "clean" / "report.md").find("Warning"), std::string::npos);
     EXPECT_EQ(read_file(dir_ / "clean" / "report.html").find("class=\"warning\""), std::string::npos);
 
     report.arms[0].plugin_errors = 6588;
-    const std::vector<std::string> warnings = plugin_error_warnings(report);
+    const std::vector<std::string> warnings = arm_warnings(report);
     ASSERT_EQ(warnings.size(), 1u);
     EXPECT_EQ(warnings[0].rfind("arm 'keep-alive-10m': 6588 plugin calls failed.", 0), 0u) << warnings[0];
     write_reports(report, dir_ / "failing");
@@ -347,6 +348,25 @@ TEST_F(ReplayReportTest, AnArmWhosePluginCallsFailedIsFlaggedAboveTheTable) {
     EXPECT_NE(html.find("<p class=\"warning\"><strong>Warning</strong>: arm &#39;keep-alive-10m&#39;: 6588"),
               std::string::npos)
         << html.substr(0, 3000);
+}
+
+TEST_F(ReplayReportTest, AnArmWithFailedRequestsIsFlaggedAboveTheTable) {
+    // The table shows them only as cold requests: an arm whose loads fail would read as one with cold starts.
+    ReplayReport report = sample_report();
+    report.arms[1].failed_requests = 12;
+    const std::vector<std::string> warnings = arm_warnings(report);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_EQ(
+        warnings[0].rfind(
+            fmt::format("arm '{}': 12 of its {} requests failed", report.arms[1].name, report.arms[1].requests), 0),
+        0u)
+        << warnings[0];
+    EXPECT_NE(warnings[0].find("counted among its cold requests"), std::string::npos);
+    write_reports(report, dir_ / "failed");
+    const std::string md = read_file(dir_ / "failed" / "report.md");
+    const auto warning_at = md.find("> **Warning**: " + warnings[0]);
+    ASSERT_NE(warning_at, std::string::npos) << md;
+    EXPECT_LT(warning_at, md.find(arms_table_markdown(report)));
 }
 
 TEST_F(ReplayReportTest, HtmlIsSelfContainedWithFourChartsEscapedNamesAndNoNaN) {

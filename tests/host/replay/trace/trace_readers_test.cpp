@@ -231,11 +231,47 @@ TEST_F(TraceTest, CsvTimestampYearsAfterTheFirstIsRefusedBeforeTheReplayRunsOutO
     const fs::path path =
         write_file("trace.csv", "ts_ms,model\n1733000000000,a\n1733000060000,b\n1733000120000000,a\n");
     EXPECT_THAT(error_reading("csv:" + path.string()),
-                HasSubstr("trace.csv:4: timestamp 1733000120000000 is 20037814 days after the first line's "
-                          "1733000000000: a trace spans at most 731 days (is it in microseconds or nanoseconds?)"));
+                HasSubstr("trace.csv:4: timestamp 1733000120000000 is more than 8,000 years from the epoch (is it in "
+                          "microseconds or nanoseconds? traces count milliseconds)"));
+    // Within those years, more than two years after the first line.
+    const fs::path three_years = write_file("three.csv", "ts_ms,model\n0,a\n100000000000,a\n");
+    EXPECT_THAT(error_reading("csv:" + three_years.string()),
+                HasSubstr("three.csv:3: timestamp 100000000000 is 1157 days after the first line's 0: a trace spans "
+                          "at most 731 days (is it in microseconds or nanoseconds?)"));
     // Two years of milliseconds are fine.
     const fs::path two_years = write_file("long.csv", "ts_ms,model\n0,a\n63072000000,a\n");
     EXPECT_EQ(error_reading("csv:" + two_years.string()), "");
+    // One line near the end of the 64-bit range (its 10-minute windows would overflow): refused by its line.
+    const fs::path far = write_file("far.csv", "ts_ms,model\n9223372036854600000,a\n");
+    EXPECT_THAT(error_reading("csv:" + far.string()),
+                HasSubstr("far.csv:2: timestamp 9223372036854600000 is more than 8,000 years from the epoch"));
+    const fs::path negative = write_file("negative.csv", "ts_ms,model\n-253402300800000,a\n");
+    EXPECT_THAT(error_reading("csv:" + negative.string()), HasSubstr("negative.csv:2: timestamp -253402300800000"));
+    const fs::path year_9999 = write_file("9999.csv", "ts_ms,model\n253402300799999,a\n");
+    EXPECT_EQ(error_reading("csv:" + year_9999.string()), "");
+}
+
+TEST_F(TraceTest, TracesInMillisecondsAndMicrosecondsTogetherAreRefusedWhenMerged) {
+    // Each file alone is within the bounds; together they would span 50,000 years.
+    const fs::path ms = write_file("ms.csv", "ts_ms,model\n1700000000000,m-a\n");
+    const fs::path us = write_file("us.csv", "ts_ms,model\n170000000000000,m-b\n");
+    std::vector<std::unique_ptr<TraceReader>> sources;
+    sources.push_back(open_trace("csv:" + ms.string(), models_, tenants_, 1));
+    sources.push_back(open_trace("csv:" + us.string(), models_, tenants_, 1));
+    auto bounded = bound_span(merge(std::move(sources)), models_);
+    TraceEvent event;
+    ASSERT_TRUE(bounded->next(event));
+    try {
+        bounded->next(event);
+        ADD_FAILURE() << "the span over two years was read";
+    } catch (const TraceError& error) {
+        EXPECT_THAT(error.what(), HasSubstr("model 'm-b': timestamp 170000000000000 ms is 1947917 days after the first "
+                                            "event's 1700000000000 ms (model 'm-a'): a replay spans at most 731 days"));
+    }
+    // A timestamp no file reader checks (a wrapper's, or a format without the check) is refused by its size.
+    auto far =
+        bound_span(std::make_unique<VectorReader>(std::vector<TraceEvent>{{INT64_MAX - 1000, 0, 1, 0}}), models_);
+    EXPECT_THROW(far->next(event), TraceError);
 }
 
 TEST_F(TraceTest, CsvModelNamesAreCheckedAsWarmupdChecksThem) {
@@ -497,6 +533,29 @@ TEST(TraceWrappersTest, ClipKeepsTheHalfOpenInterval) {
                             std::vector<TraceEvent>{{999, 0, 1, 0}, {1000, 1, 1, 0}, {1500, 0, 1, 0}, {2000, 1, 1, 0}}),
                         1000, 2000);
     EXPECT_EQ(read_all(*clipped), (std::vector<TraceEvent>{{1000, 1, 1, 0}, {1500, 0, 1, 0}}));
+}
+
+TEST(TraceWrappersTest, ClipThatKeepsNothingSaysWhereTheEventsAre) {
+    const std::vector<TraceEvent> events = {{1700000000000, 0, 1, 0}, {1700000600000, 0, 1, 0}};
+    const auto message = [&](int64_t from_ms, int64_t to_ms) -> std::string {
+        auto clipped = clip(std::make_unique<VectorReader>(events), from_ms, to_ms);
+        try {
+            read_all(*clipped);
+        } catch (const TraceError& error) {
+            return error.what();
+        }
+        return "";
+    };
+    // An epoch-ms trace clipped with `--to 1h`: every event is after the range.
+    EXPECT_THAT(message(INT64_MIN, 3600000),
+                HasSubstr("no event in the chosen time range [-, 3600000 ms): its first event is at 1700000000000 ms"));
+    EXPECT_THAT(message(1800000000000, INT64_MAX),
+                HasSubstr("[1800000000000 ms, -): its events run from 1700000000000 ms to 1700000600000 ms"));
+    // A range between two events keeps nothing either; a trace with no event is not an error here.
+    EXPECT_THAT(message(1700000000001, 1700000600000),
+                HasSubstr("it has an event at 1700000000000 ms and the next at 1700000600000 ms"));
+    auto empty = clip(std::make_unique<VectorReader>(std::vector<TraceEvent>{}), 0, 10);
+    EXPECT_TRUE(read_all(*empty).empty());
 }
 
 // ------------------------------------------------------------------------------------------------------ dump
