@@ -50,10 +50,10 @@ class StrictPriorityQueue {
         return model;
     }
 
-    /// The priority class of the first item in order; nothing when empty.
-    [[nodiscard]] std::optional<uint32_t> front_class() const {
+    /// The first item in order; nothing when empty.
+    [[nodiscard]] std::optional<Key> front() const {
         if (items_.empty()) return std::nullopt;
-        return items_.begin()->priority_class;
+        return *items_.begin();
     }
 
     [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }

@@ -859,6 +859,7 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
     if (pushed == CallOutcome::Ok && !circuit_open(ComponentKind::Queue)) {
         state.queued_in = QueuedIn::Plugin;
         ++queued_in_plugin_;
+        if (reason == LoadReason::Demand) demand_in_plugin_.emplace_back(model, now_ms);
     } else if (pushed == CallOutcome::Tolerated && reason != LoadReason::Demand) {
         ++counters_.queue_rejections;
         metric(WARMUP_METRIC_QUEUE_REJECTED, model, now_ms, 1);
@@ -882,6 +883,18 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
         push_fallback(model);
     }
     metric(WARMUP_METRIC_QUEUE_DEPTH, WARMUP_NO_MODEL, now_ms, static_cast<double>(queue_depth()));
+}
+
+std::optional<warmup_time_ms> WarmupEngine::oldest_demand_in_plugin() {
+    while (!demand_in_plugin_.empty()) {
+        const auto [model, queued_at_ms] = demand_in_plugin_.front();
+        const ModelSlot& state = models_[model];
+        if (state.queued_in == QueuedIn::Plugin && state.reason == LoadReason::Demand &&
+            state.queued_at_ms == queued_at_ms)
+            return queued_at_ms;
+        demand_in_plugin_.pop_front();  // served, cancelled or moved to the built-in queue since
+    }
+    return std::nullopt;
 }
 
 void WarmupEngine::push_fallback(warmup_model_index model) {
@@ -975,15 +988,22 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
         state.in_memory_fifo = false;
         start_load(model, now_ms);
     }
-    // 2. The built-in queue's demand loads (class 0: refused by, or taken from, the queue plugin; they have waited
-    //    longest), then the queue plugin's order while its circuit is closed, then the rest of the built-in queue
-    //    (pre-warms and retries it took over), so a speculative load never goes before a waiting request.
+    // 2. The built-in queue's demand loads (class 0: refused by the full queue plugin, or taken from it when its
+    //    circuit opened) once they are older than every demand load the plugin holds (a burst of requests larger than
+    //    the plugin's capacity is served first come, first served, not its overflow first), then the queue plugin's
+    //    order while its circuit is closed, then the rest of the built-in queue (pre-warms and retries it took over),
+    //    so a speculative load never goes before a waiting request.
     remove_stale_plugin_items();
     while (in_flight_ < options_.max_concurrent_loads) {
         warmup_model_index model = WARMUP_NO_MODEL;
         const bool plugin_usable = !circuit_open(ComponentKind::Queue) && queued_in_plugin_ > 0;
-        const std::optional<uint32_t> builtin_class = fallback_queue_.front_class();
-        if (builtin_class && (*builtin_class == 0 || !plugin_usable)) {
+        const std::optional<StrictPriorityQueue::Key> builtin = fallback_queue_.front();
+        const auto builtin_demand_first = [&] {
+            if (builtin->priority_class != 0) return false;
+            const std::optional<warmup_time_ms> plugin_oldest = oldest_demand_in_plugin();
+            return !plugin_oldest || builtin->enqueued_ms < *plugin_oldest;
+        };
+        if (builtin && (!plugin_usable || builtin_demand_first())) {
             model = *fallback_queue_.pop();
             models_[model].queued_in = QueuedIn::Nowhere;
         } else {

@@ -639,6 +639,8 @@ class WarmupEngine {
     }
     warmup_model_index oldest_ready_model(warmup_model_index except) const;
     double estimate_memory_mb(warmup_model_index model, double* load_ms);
+    /// When the oldest demand load the queue plugin still holds was queued; nothing when it holds none.
+    std::optional<warmup_time_ms> oldest_demand_in_plugin();
     /// The performance plugin's estimate for `model`, guarded; an answer with NaN, infinite or negative figures is a
     /// failed call. False when the call failed or the circuit is open (`out` is then not to be used).
     bool estimate(warmup_model_index model, warmup_performance_estimate& out);
@@ -659,6 +661,10 @@ class WarmupEngine {
     // Models whose item the queue plugin holds (queued_in == Plugin). The plugin may also hold stale items (models
     // moved to the fallback queue or cancelled while its circuit was open); dispatch skips those when it pops them.
     std::size_t queued_in_plugin_ = 0;
+    // The demand loads pushed to the queue plugin, in the order they came (model, queued_at_ms): the oldest one still
+    // held decides whether the built-in queue's demand loads (refused by the full plugin, so younger) may go first.
+    // Entries the plugin no longer holds are dropped when they reach the front.
+    std::deque<std::pair<warmup_model_index, warmup_time_ms>> demand_in_plugin_;
     // Models whose item stayed in the plugin while its circuit was open (moved to the built-in queue, or cancelled):
     // removed from the plugin once the circuit has closed, so they hold none of its capacity.
     std::vector<warmup_model_index> stale_plugin_items_;

@@ -361,7 +361,10 @@ void PrometheusMetrics::render(std::string_view format, std::string& out) {
         {"warmup_warmups_failed_total", "Warm-ups that failed.", kWarmupsFailed},
         {"warmup_evictions_total", "Unloads forced by the memory budget.", kEvictions},
         {"warmup_unloads_total", "Unloads planned by the scheduler.", kUnloads},
-        {"warmup_queue_rejections_total", "Warm-ups refused because the queue was full.", kQueueRejections},
+        {"warmup_queue_rejections_total",
+         "Warm-ups the queue plugin refused because it was full: a pre-warm is skipped, a demand load waits in the "
+         "host's own queue.",
+         kQueueRejections},
         {"warmup_prewarms_used_total", "Pre-warmed models that served a request before leaving memory.", kPrewarmsUsed},
         {"warmup_prewarms_wasted_total", "Pre-warmed models that left memory unused.", kPrewarmsWasted},
         {"warmup_prewarms_skipped_total", "Pre-warms that did not fit the memory budget.", kPrewarmsSkipped},

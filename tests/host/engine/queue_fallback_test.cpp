@@ -138,6 +138,33 @@ TEST(QueueFallback, APreWarmInTheBuiltInQueueWaitsForTheDemandLoadsThePluginHold
     EXPECT_EQ(fixture.started(), (std::vector<int>{0, 2, 1}));
 }
 
+TEST(QueueFallback, RequestsBeyondAFullQueuePluginWaitBehindTheOnesItHolds) {
+    // The shipped queue with room for two: m1 and m2 wait in it, m3..m6 are refused (full) and wait in the built-in
+    // queue. Every one is a request: they start first come, first served, the overflow after the ones the plugin
+    // holds (it once went first, so a burst larger than the queue served its first requests last).
+    test::ManualEngineSetup setup;
+    setup.components["queue"] = "{plugin: org.warmup.queue.priority, params: {capacity: 2}}";
+    for (int i = 0; i < 7; ++i)
+        setup.catalog.push_back("{model: m" + std::to_string(i) + ", memory_mb: 100, load_ms: 1000}");
+    setup.options.memory_budget_mb = 4096;
+    setup.options.max_concurrent_loads = 1;
+    test::ManualEngine fixture(setup);
+    for (int i = 0; i < 7; ++i) fixture.request("m" + std::to_string(i), i);
+    EXPECT_EQ(fixture.engine().queue_depth(), 6u);
+    EXPECT_EQ(fixture.engine().counters().queue_rejections, 4u) << "the plugin refused m3..m6";
+    fixture.complete_all_loads(1000);
+    EXPECT_EQ(fixture.started(), (std::vector<std::string>{"m0", "m1", "m2", "m3", "m4", "m5", "m6"}));
+    EXPECT_EQ(fixture.engine().queue_depth(), 0u);
+
+    // Requests that arrive while the plugin has room again go to it, and wait behind the older overflow.
+    test::ManualEngine second(setup);
+    for (int i = 0; i < 5; ++i) second.request("m" + std::to_string(i), i);  // m0 runs, m1 m2 plugin, m3 m4 built-in
+    second.complete_next_load(1000);                                         // m1 starts: the plugin has room for one
+    second.request("m5", 1001);                                              // into the plugin, behind m3 and m4
+    second.complete_all_loads(2000);
+    EXPECT_EQ(second.started(), (std::vector<std::string>{"m0", "m1", "m2", "m3", "m4", "m5"}));
+}
+
 TEST(QueueFallback, ItemsLeftInThePluginWhileItsCircuitWasOpenAreRemovedOnceItCloses) {
     // m1..m3 wait in the plugin when pushes 5-9 fail (m4..m8) and open the circuit; m1..m3 move to the built-in
     // queue but their copies stay in the plugin (it is not called while open). After the successful trial push (m9),
