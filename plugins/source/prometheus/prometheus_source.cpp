@@ -1,6 +1,7 @@
 #include "prometheus_source.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 
 namespace warmup::plugins {
@@ -46,6 +47,7 @@ PrometheusSource::PrometheusSource(sdk::Host host, sdk::Params& params)
       model_label_(params.get_string("model_label", "model")),
       interval_ms_(params.get_int("interval_ms", 15000, 100, 3'600'000)),
       timeout_ms_(params.get_int("timeout_ms", 5000, 1, 600'000)),
+      max_page_bytes_(static_cast<std::size_t>(params.get_int("max_page_mb", 64, 1, 1024)) << 20),
       counter_(model_label_) {
     const std::string url = params.get_string("url", "");
     if (url.empty())
@@ -76,7 +78,12 @@ bool PrometheusSource::emit_pending(sdk::SourcePoll& poll) {
 }
 
 std::string PrometheusSource::fetch(sdk::SourcePoll& poll) {
-    const sdk::HttpResponse response = client_.get(request_path_, timeout_ms_, poll.raw().cancel);
+    sdk::HttpRequest request;
+    request.path = request_path_;
+    request.timeout_ms = timeout_ms_;
+    request.cancel = poll.raw().cancel;
+    request.max_body_bytes = max_page_bytes_;
+    const sdk::HttpResponse response = client_.send(request);
     const std::string what = "GET " + client_.url(request_path_);
     switch (response.outcome) {
         case sdk::HttpResponse::Outcome::Cancelled:
@@ -85,7 +92,8 @@ std::string PrometheusSource::fetch(sdk::SourcePoll& poll) {
             throw sdk::Error(WARMUP_ERROR_TIMEOUT,
                              what + ": no answer within " + std::to_string(timeout_ms_) + " ms (params.timeout_ms)");
         case sdk::HttpResponse::Outcome::TransportError:
-            throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, what + ": " + response.transport_error);
+            throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, what + ": " + response.transport_error +
+                                                           (response.body_over_limit ? " (params.max_page_mb)" : ""));
         case sdk::HttpResponse::Outcome::Answered:
             break;
     }
@@ -133,6 +141,17 @@ int64_t PrometheusSource::poll(sdk::SourcePoll& poll) {
     if (increase.resets > 0)
         host().info(std::to_string(increase.resets) + " series of '" + metric_ + "' at " + client_.url(request_path_) +
                     " went down (a counter reset: the server restarted?): counted from 0");
+    // Servers behind one URL (a load balancer) answer in turn, and every switch reads as a reset that counts a whole
+    // counter again: thousands of requests that never happened. A real restart is rare; resets on several of the last
+    // scrapes are not trusted, and the source says why.
+    resets_in_last_scrapes_ = ((resets_in_last_scrapes_ << 1) | (increase.resets > 0 ? 1u : 0u)) & kResetWindowMask;
+    if (const int resets = std::popcount(resets_in_last_scrapes_); resets >= kResetsNotTrusted)
+        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
+                         "'" + metric_ + "' at " + client_.url(request_path_) + " went down on " +
+                             std::to_string(resets) + " of the last " + std::to_string(kResetWindow) +
+                             " scrapes: several servers behind one URL (a load balancer) read as a counter reset at "
+                             "every switch; scrape each server directly, one source per server. This scrape's "
+                             "increase is not counted.");
 
     for (const auto& [model, requests] : increase.requests_by_model)
         for (uint64_t left = requests; left > 0;) {

@@ -17,6 +17,7 @@
 // Threads: poll runs on the source's host thread; the constructor and destructor while it does not. No locks.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ class PrometheusSource final : public sdk::Source {
     static constexpr int64_t kQueueFullRetryMs = 200;
     /// Largest count of one event (as a POSTed event's); a larger increase is split over several events.
     static constexpr uint64_t kMaxCountPerEvent = 1'000'000;
+    /// Counter resets on this many of the last kResetWindow scrapes make a scrape fail instead of counting.
+    static constexpr int kResetsNotTrusted = 3;
+    static constexpr int kResetWindow = 10;
 
     /// Reads and checks the params (see README.md). Contacts no server: one that is down is a failed poll.
     PrometheusSource(sdk::Host host, sdk::Params& params);
@@ -57,7 +61,11 @@ class PrometheusSource final : public sdk::Source {
     std::string model_label_;
     int64_t interval_ms_;
     int64_t timeout_ms_;
+    std::size_t max_page_bytes_;
     CounterIncrease counter_;
+    /// Bit i: the scrape i scrapes ago saw a counter reset (the last kResetWindow scrapes).
+    static constexpr uint32_t kResetWindowMask = (1u << kResetWindow) - 1;
+    uint32_t resets_in_last_scrapes_ = 0;
     std::vector<PendingEvent> pending_;
     bool said_metric_missing_ = false;
 };

@@ -95,10 +95,11 @@ struct HttpResponse {
     Outcome outcome = Outcome::TransportError;
     int status = 0;  ///< HTTP status when Answered, else 0
     std::string body;
-    std::string content_type;     ///< the answer's Content-Type header as sent ("" when none or not Answered)
-    std::string transport_error;  ///< readable reason when TransportError ("connection refused or host unreachable")
-    bool sent = false;            ///< the request was started, so the server may have acted on it
-    std::string request_line;     ///< "POST /prefix/v1/load_lora_adapter", for messages
+    std::string content_type;      ///< the answer's Content-Type header as sent ("" when none or not Answered)
+    std::string transport_error;   ///< readable reason when TransportError ("connection refused or host unreachable")
+    bool sent = false;             ///< the request was started, so the server may have acted on it
+    bool body_over_limit = false;  ///< TransportError because the body passed HttpRequest::max_body_bytes
+    std::string request_line;      ///< "POST /prefix/v1/load_lora_adapter", for messages
     int64_t timeout_ms = 0;
     int64_t elapsed_ms = 0;
 
@@ -117,6 +118,9 @@ struct HttpRequest {
     std::string content_type = "application/json";  ///< POST only
     int64_t timeout_ms = 30000;                     ///< the whole exchange
     const warmup_cancel_token* cancel = nullptr;    ///< borrowed; may be null (then only the deadline interrupts)
+    /// The longest answer body read: past it the request is interrupted and is a TransportError saying so (a wrong
+    /// URL naming a download or an endless stream must not fill the host's memory).
+    std::size_t max_body_bytes = std::size_t{64} << 20;
 };
 
 class HttpClient {
@@ -131,11 +135,12 @@ class HttpClient {
 
     [[nodiscard]] HttpResponse get(std::string path, int64_t timeout_ms,
                                    const warmup_cancel_token* cancel = nullptr) const {
-        return send(HttpRequest{"GET", std::move(path), {}, {}, timeout_ms, cancel});
+        return send(HttpRequest{"GET", std::move(path), {}, {}, timeout_ms, cancel, HttpRequest{}.max_body_bytes});
     }
     [[nodiscard]] HttpResponse post(std::string path, std::string body, int64_t timeout_ms,
                                     const warmup_cancel_token* cancel = nullptr) const {
-        return send(HttpRequest{"POST", std::move(path), std::move(body), "application/json", timeout_ms, cancel});
+        return send(HttpRequest{"POST", std::move(path), std::move(body), "application/json", timeout_ms, cancel,
+                                HttpRequest{}.max_body_bytes});
     }
 
     [[nodiscard]] const HttpEndpoint& endpoint() const noexcept { return endpoint_; }
@@ -374,17 +379,39 @@ inline HttpResponse HttpClient::send(const HttpRequest& request) const {
         HttpResponse answer;
         std::exception_ptr error;
         try {
-            httplib::Result reply =
-                is_post ? client->Post(full_path.c_str(), headers, request.body, request.content_type.c_str())
-                        : client->Get(full_path.c_str(), headers);
-            if (reply) {
+            httplib::Request exchange;
+            exchange.method = is_post ? "POST" : "GET";
+            exchange.path = full_path;
+            exchange.headers = std::move(headers);
+            if (is_post) {
+                exchange.body = request.body;
+                exchange.set_header("Content-Type", request.content_type);
+            }
+            // The body is read here rather than by the library, so that an answer over max_body_bytes stops the read.
+            bool too_large = false;
+            exchange.content_receiver = [&](const char* data, std::size_t size, uint64_t, uint64_t) {
+                if (answer.body.size() + size > request.max_body_bytes) {
+                    too_large = true;
+                    return false;
+                }
+                answer.body.append(data, size);
+                return true;
+            };
+            httplib::Result reply = client->send(exchange);
+            if (too_large) {
+                answer.outcome = HttpResponse::Outcome::TransportError;
+                answer.body_over_limit = true;
+                answer.transport_error = "the answer's body is over " + std::to_string(request.max_body_bytes >> 20) +
+                                         " MiB: not read further (is the URL the right one?)";
+                answer.body.clear();
+            } else if (reply) {
                 answer.outcome = HttpResponse::Outcome::Answered;
                 answer.status = reply->status;
-                answer.body = std::move(reply->body);
                 answer.content_type = reply->get_header_value("Content-Type");
             } else {
                 answer.outcome = HttpResponse::Outcome::TransportError;
                 answer.transport_error = http_transport_error_text(reply.error());
+                answer.body.clear();
             }
         } catch (...) {
             error = std::current_exception();
@@ -395,6 +422,7 @@ inline HttpResponse HttpClient::send(const HttpRequest& request) const {
         result.body = std::move(answer.body);
         result.content_type = std::move(answer.content_type);
         result.transport_error = std::move(answer.transport_error);
+        result.body_over_limit = answer.body_over_limit;
         failure = error;
         finished = true;
         finished_changed.notify_all();

@@ -137,6 +137,66 @@ TEST_F(PrometheusSourceTest, AnHtmlOrJsonBodyIsAFailedPollWhateverItsContentType
     EXPECT_NO_THROW(poll.poll(*source));
 }
 
+TEST_F(PrometheusSourceTest, APageOverItsLimitIsAFailedPollReadNoFurther) {
+    auto source = make("url: " + endpoint.url() + "\nmetric: nv_inference_request_success\nmax_page_mb: 1");
+    FakeSourcePoll poll;
+    // A valid page, only too long: 2 MiB of other metrics before the counter.
+    std::string page;
+    while (page.size() < (std::size_t{2} << 20)) page += "other_metric{a=\"" + std::string(100, 'x') + "\"} 1\n";
+    endpoint.set_page(page + FakeMetricsEndpoint::triton_page({{"resnet50", 1}}));
+    const sdk::Error error = test::sdk_error_of([&] { poll.poll(*source); });
+    EXPECT_EQ(error.code(), WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_EQ(std::string(error.what()), "GET " + endpoint.url() +
+                                             ": the answer's body is over 1 MiB: not read further (is the URL the "
+                                             "right one?) (params.max_page_mb)");
+    // Under the limit it reads.
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"resnet50", 1}}));
+    EXPECT_NO_THROW(poll.poll(*source));
+}
+
+TEST_F(PrometheusSourceTest, ResetsOnSeveralOfTheLastScrapesAreNotCountedAndSaySoLikeALoadBalancersReplicas) {
+    // Two replicas behind one URL answer in turn: A's counter at 1000, B's at 500, each gaining 1 per scrape. Every
+    // switch from A to B reads as a reset that counts B's whole counter.
+    auto source = triton_source();
+    FakeSourcePoll poll;
+    double a = 1000, b = 500;
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"resnet50", a}}));
+    poll.poll(*source);  // the baseline
+    std::string last_error;
+    for (int scrape = 1; scrape <= 8; ++scrape) {
+        const bool from_b = scrape % 2 == 1;
+        endpoint.set_page(FakeMetricsEndpoint::triton_page({{"resnet50", from_b ? ++b : ++a}}));
+        try {
+            poll.poll(*source);
+        } catch (const sdk::Error& error) {
+            last_error = error.what();
+        }
+    }
+    // The first two resets count (a real restart is counted), and so do the switches back up (A's counter 500 over
+    // B's): 501 + 500 + 502 + 500. From the third reset on every scrape fails, counting nothing.
+    uint64_t counted = 0;
+    for (const auto& event : poll.events) counted += event.count;
+    EXPECT_EQ(counted, 2003u);
+    EXPECT_NE(last_error.find("went down on 4 of the last 10 scrapes: several servers behind one URL"),
+              std::string::npos)
+        << last_error;
+
+    // One server again (the URL fixed by a reload is a new source; here the resets age out): ten scrapes without a
+    // reset count again.
+    for (int scrape = 0; scrape < 10; ++scrape) {
+        endpoint.set_page(FakeMetricsEndpoint::triton_page({{"resnet50", ++a}}));
+        try {
+            poll.poll(*source);
+        } catch (const sdk::Error&) {
+        }
+    }
+    const std::size_t before = poll.events.size();
+    endpoint.set_page(FakeMetricsEndpoint::triton_page({{"resnet50", a + 3}}));
+    EXPECT_NO_THROW(poll.poll(*source));
+    ASSERT_EQ(poll.events.size(), before + 1);
+    EXPECT_EQ(poll.events.back().count, 3u);
+}
+
 TEST(ExpositionKind, OnlyPagesThatCannotBeTextExpositionsAreRefused) {
     EXPECT_EQ(non_exposition_kind("application/json", "x 1"), "JSON");
     EXPECT_EQ(non_exposition_kind("Text/HTML", ""), "HTML");
