@@ -137,7 +137,9 @@ void SourceRunner::run() {
                               std::max(delay_ms, backoff_ms));
             if (error->code == WARMUP_ERROR_CANCELLED && stopping_.load()) break;
             delay_ms = std::max(delay_ms, backoff_ms);
-            backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
+            // NOT_FOUND (a followed file not there yet) costs the source a look, not a server: it is looked for again
+            // every second, so what is written to it once it appears is read while it is new.
+            if (error->code != WARMUP_ERROR_NOT_FOUND) backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
         } else {
             if (was_failing)
                 spdlog::info("SOURCE_RECOVERED source '{}' ({}) polls again", config_.name, instance_->label());

@@ -57,12 +57,21 @@ void FollowedFile::restore(const FilePosition& saved) { saved_ = saved; }
 
 std::optional<FilePosition> FollowedFile::position() const {
     if (fd_ < 0) return std::nullopt;
-    return FilePosition{path_.string(), device_, inode_, offset_, head_, skipping_long_line_};
+    return FilePosition{path_.string(), device_, inode_, offset_, head_, skipping_long_line_, tail_};
 }
 
 std::vector<std::string> FollowedFile::take_notes() { return std::exchange(notes_, {}); }
 
 void FollowedFile::commit(uint64_t end_offset) {
+    if (end_offset > offset_ && end_offset >= buffer_offset_ && end_offset <= buffer_offset_ + buffer_.size()) {
+        // The last kTailBytes before the new offset: from this read's bytes, and the old tail when they are fewer.
+        const std::size_t in_buffer = end_offset - buffer_offset_;
+        const std::size_t from_buffer = std::min(in_buffer, kTailBytes);
+        std::string tail = offset_ == buffer_offset_ && from_buffer < kTailBytes ? tail_ : std::string();
+        tail.append(buffer_, in_buffer - from_buffer, from_buffer);
+        if (tail.size() > kTailBytes) tail.erase(0, tail.size() - kTailBytes);
+        tail_ = std::move(tail);
+    }
     offset_ = std::max(offset_, end_offset);
     // A commit that ends inside a too-long line leaves the rest of that line to skip.
     skipping_long_line_ = std::find(mid_line_ends_.begin(), mid_line_ends_.end(), offset_) != mid_line_ends_.end();
@@ -75,6 +84,7 @@ void FollowedFile::open_at_path() {
         // A file created after the first attempt holds nothing older than this reader: read it from its start. A file
         // that exists but cannot be opened yet (permission denied) holds its history: start_at still applies to it.
         if (first_open_ && error == ENOENT) missing_at_start_ = true;
+        if (error == ENOENT) throw FileMissing("cannot open '" + path_.string() + "': " + error_text(error));
         throw std::runtime_error("cannot open '" + path_.string() + "': " + error_text(error));
     }
     struct stat info {};
@@ -89,6 +99,7 @@ void FollowedFile::open_at_path() {
     inode_ = static_cast<uint64_t>(info.st_ino);
     const auto size = static_cast<uint64_t>(info.st_size);
     head_.clear();
+    tail_.clear();
     skipping_long_line_ = false;
     offset_ = 0;
     rotated_file_size_.reset();
@@ -97,10 +108,12 @@ void FollowedFile::open_at_path() {
 
     if (saved_ && saved_->path == path_.string()) {
         const bool same_file = saved_->device == device_ && saved_->inode == inode_ && size >= saved_->offset &&
-                               read_at(fd_, 0, saved_->head.size()) == saved_->head;
+                               read_at(fd_, 0, saved_->head.size()) == saved_->head &&
+                               read_at(fd_, saved_->offset - saved_->tail.size(), saved_->tail.size()) == saved_->tail;
         if (same_file) {
             offset_ = saved_->offset;
             head_ = saved_->head;
+            tail_ = saved_->tail;
             skipping_long_line_ = saved_->inside_long_line;
             notes_.push_back("resumed '" + path_.string() + "' at byte " + std::to_string(offset_));
         } else if (!resume_rotated_saved_file()) {
@@ -145,8 +158,9 @@ bool FollowedFile::resume_rotated_saved_file() {
             continue;
         const int fd = ::open(entries->path().c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) return false;
-        if (read_at(fd, 0, saved_->head.size()) != saved_->head) {  // the inode was reused by another file
-            ::close(fd);
+        if (read_at(fd, 0, saved_->head.size()) != saved_->head || saved_->offset < saved_->tail.size() ||
+            read_at(fd, saved_->offset - saved_->tail.size(), saved_->tail.size()) != saved_->tail) {
+            ::close(fd);  // the inode was reused by another file
             return false;
         }
         // Read on in the rotated file; read() moves to the file at the path, from its start, once this one is done.
@@ -156,6 +170,7 @@ bool FollowedFile::resume_rotated_saved_file() {
         inode_ = saved_->inode;
         offset_ = saved_->offset;
         head_ = saved_->head;
+        tail_ = saved_->tail;
         skipping_long_line_ = saved_->inside_long_line;
         notes_.push_back("'" + path_.string() + "' was rotated while stopped: reading on in '" +
                          entries->path().string() + "' from byte " + std::to_string(offset_) +
@@ -174,6 +189,7 @@ void FollowedFile::check_same_content() {
                          "truncated (in a copytruncate's copy) are not read");
         offset_ = 0;
         head_.clear();
+        tail_.clear();
         skipping_long_line_ = false;
     }
     if (size == 0) return;
@@ -185,6 +201,17 @@ void FollowedFile::check_same_content() {
                          "' was rewritten (its first bytes changed: truncated and written again): reading it from its "
                          "start");
         offset_ = 0;
+        tail_.clear();
+        skipping_long_line_ = false;
+    } else if (!tail_.empty() && offset_ >= tail_.size() &&
+               read_at(fd_, offset_ - tail_.size(), tail_.size()) != tail_) {
+        // Truncated and written again past the position between two reads, the first bytes alike (lines that all
+        // begin the same way): the end of the last line read is another line's now.
+        notes_.push_back("'" + path_.string() +
+                         "' was rewritten (the bytes before the position changed: truncated and written again past "
+                         "it): reading it from its start");
+        offset_ = 0;
+        tail_.clear();
         skipping_long_line_ = false;
     }
     head_ = head;
@@ -244,6 +271,7 @@ std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
     const uint64_t available = size - offset_;
     const std::size_t to_read = std::min<uint64_t>(available, std::max(max_bytes, max_line_bytes_ + 1));
     buffer_ = read_at(fd_, offset_, to_read);
+    buffer_offset_ = offset_;
     more_waiting_ = available > buffer_.size();
 
     std::vector<FileLine> lines;
@@ -273,6 +301,9 @@ std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
             break;
         }
         std::string_view text = std::string_view(buffer_).substr(at, newline - at);
+        // NUL bytes before a line are the hole a writer that does not append (no O_APPEND) leaves when the file was
+        // truncated under it (copytruncate): they belong to no line.
+        text.remove_prefix(std::min(text.find_first_not_of('\0'), text.size()));
         if (text.size() > max_line_bytes_) {
             lines.push_back(
                 {FileLine::Kind::TooLong, text.substr(0, kTooLongShownBytes), offset_of(at), offset_of(newline + 1)});

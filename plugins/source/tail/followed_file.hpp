@@ -13,8 +13,12 @@
 // '.' or '-' and a suffix: access.json.1, access.json.3, access.json-20260102); found with the same first bytes, it is
 // read on from the saved offset to its end, then the new file from its start. Compressed copies are other files and
 // are not read. At most kMaxSiblingsLookedAt directory entries are looked at.
-// A position is the file's identity (device, inode), the offset of the next unread line, and the file's first bytes
-// (up to kHeadBytes), which tell a file that was replaced or rewritten from the one the position was taken in.
+// A position is the file's identity (device, inode), the offset of the next unread line, the file's first bytes
+// (up to kHeadBytes) and the bytes just before the offset (up to kTailBytes), which tell a file that was replaced or
+// rewritten from the one the position was taken in (a log whose lines all begin alike has the same first bytes after
+// a copytruncate; the end of the last line read is another line's).
+// A file missing from the path throws FileMissing (a std::runtime_error): the tail source retries it every second.
+// NUL bytes before a line (the hole a writer without O_APPEND leaves after a copytruncate) are not part of it.
 //
 // Threads: not thread-safe; one owner (the source's thread).
 #pragma once
@@ -23,6 +27,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,6 +43,10 @@ struct FilePosition {
     uint64_t offset = 0;  ///< the byte after the last committed line
     std::string head;     ///< the file's first bytes when the position was taken (at most FollowedFile::kHeadBytes)
     bool inside_long_line = false;  ///< offset is inside a line over max_line_bytes, already reported: skip its rest
+    /// The bytes just before `offset` (at most FollowedFile::kTailBytes; empty in positions of earlier versions): a
+    /// file truncated and written again past the offset, whose first bytes are the same (lines that begin alike),
+    /// has other bytes there.
+    std::string tail;
 
     friend bool operator==(const FilePosition&, const FilePosition&) = default;
 };
@@ -55,9 +64,16 @@ struct FileLine {
     uint64_t end_offset = 0;  ///< commit(end_offset) once this line was handled
 };
 
+/// The followed path does not exist (ENOENT), and no earlier file is open.
+class FileMissing : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
 class FollowedFile {
   public:
     static constexpr std::size_t kHeadBytes = 64;
+    static constexpr std::size_t kTailBytes = 64;
     /// Directory entries looked at for the saved position's file after a rotation while stopped: a log folder has far
     /// fewer, and a bound keeps a pathological folder from stalling the first poll.
     static constexpr std::size_t kMaxSiblingsLookedAt = 10000;
@@ -115,8 +131,10 @@ class FollowedFile {
     int fd_ = -1;
     uint64_t device_ = 0;
     uint64_t inode_ = 0;
-    uint64_t offset_ = 0;  // committed
-    std::string head_;     // first bytes of the open file, once it had any
+    uint64_t offset_ = 0;         // committed
+    std::string head_;            // first bytes of the open file, once it had any
+    std::string tail_;            // the bytes just before offset_ (at most kTailBytes)
+    uint64_t buffer_offset_ = 0;  // the file offset of buffer_'s first byte
     bool skipping_long_line_ = false;
     bool first_open_ = true;
     bool missing_at_start_ = false;  // the first attempt found no file: when it appears, it is read from its start

@@ -69,11 +69,9 @@ void write_file_atomically(const std::filesystem::path& file, const std::string&
 }  // namespace
 
 std::string position_to_json(const FilePosition& position) {
-    nlohmann::json json{{"path", position.path},
-                        {"device", position.device},
-                        {"inode", position.inode},
-                        {"offset", position.offset},
-                        {"head_hex", to_hex(position.head)}};
+    nlohmann::json json{
+        {"path", position.path},     {"device", position.device},         {"inode", position.inode},
+        {"offset", position.offset}, {"head_hex", to_hex(position.head)}, {"tail_hex", to_hex(position.tail)}};
     if (position.inside_long_line) json["inside_long_line"] = true;  // absent (false) in files of earlier versions
     return json.dump() + "\n";
 }
@@ -98,8 +96,18 @@ std::optional<FilePosition> position_from_json(std::string_view text) {
     if (!head || head->size() > FollowedFile::kHeadBytes) return std::nullopt;
     const auto inside_long_line = json.find("inside_long_line");
     if (inside_long_line != json.end() && !inside_long_line->is_boolean()) return std::nullopt;
-    return FilePosition{*path,   *device,          *inode,
-                        *offset, std::move(*head), inside_long_line != json.end() && inside_long_line->get<bool>()};
+    // tail_hex: absent in files of earlier versions (no check of the bytes before the offset then).
+    std::optional<std::string> tail = std::string();
+    if (json.contains("tail_hex")) {
+        const std::string* tail_hex = string_at("tail_hex");
+        if (tail_hex == nullptr) return std::nullopt;
+        tail = from_hex(*tail_hex);
+    }
+    if (!tail || tail->size() > FollowedFile::kTailBytes || tail->size() > *offset) return std::nullopt;
+    return FilePosition{
+        *path,           *device,          *inode,
+        *offset,         std::move(*head), inside_long_line != json.end() && inside_long_line->get<bool>(),
+        std::move(*tail)};
 }
 
 TailSource::TailSource(sdk::Host host, sdk::Params& params)
@@ -199,6 +207,10 @@ int64_t TailSource::poll(sdk::SourcePoll& poll) {
         std::vector<FileLine> lines;
         try {
             lines = file_.read(kMaxBytesPerPoll - bytes_this_poll);
+        } catch (const FileMissing& missing) {
+            // NOT_FOUND: the host polls again every second rather than backing off, so the lines of a file created
+            // later are read while they are still requests (ingest.request_window_ms).
+            throw sdk::Error(WARMUP_ERROR_NOT_FOUND, missing.what());
         } catch (const std::exception& failure) {
             throw sdk::Error(WARMUP_ERROR_UNAVAILABLE, failure.what());
         }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "fake_metrics_endpoint.hpp"
 #include "live_runtime_test_fixture.hpp"
@@ -152,6 +153,17 @@ TEST_F(SourcesRuntimeTest, AFailingSourceLeavesTheHostRunningAndShowsUnhealthy) 
     append(log_, "{\"model\": \"m/b\"}\n");
     EXPECT_TRUE(poll_until([&] { return health_of("source:missing-file")["state"] == "ok"; }, 20s));
     EXPECT_TRUE(poll_until([&] { return events_accepted() == 2; }, 10s)) << events_accepted();
+}
+
+TEST_F(SourcesRuntimeTest, AFollowedFileNotThereYetIsLookedForEverySecondWithoutBackingOff) {
+    // Other failed polls back off (1, 2, 4 ... 30 s). A missing file costs a look only, and a file created while the
+    // source waited 30 s would have its first lines read too late to count as requests.
+    start_with_sources(tail_source("missing-file"));
+    std::this_thread::sleep_for(5500ms);
+    const json health = health_of("source:missing-file");
+    EXPECT_EQ(health["state"], "degraded");
+    EXPECT_GE(health["errors"].get<uint64_t>(), 5u)
+        << "polls at 0, 1, 2, 3, 4, 5 s; backing off: 0, 1, 3 s" << health.dump();
 }
 
 TEST_F(SourcesRuntimeTest, ReloadAddsReplacesAndRemovesSources) {

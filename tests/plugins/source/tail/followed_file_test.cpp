@@ -155,6 +155,45 @@ TEST_F(FollowedFileTest, RewrittenWithFewerBytesThanItsFirstOnesIsNoticedToo) {
     EXPECT_EQ(read_all(file), (Lines{"{\"model\":\"n1\"}", "{\"model\":\"n2\"}"}));
 }
 
+TEST_F(FollowedFileTest, TruncatedAndWrittenPastThePositionIsNoticedWhenEveryLineBeginsAlike) {
+    // Every line starts with the same 64 bytes or more, so the first bytes stay the same after a copytruncate: the
+    // bytes before the position (the end of the last line read) are another line's.
+    const std::string prefix = R"({"kind": "access-log-v1", "service": "gateway-production-eu-west-1", "n": )";
+    const auto lines = [&](int from, int to) {
+        std::string text;
+        for (int n = from; n < to; ++n) text += prefix + std::to_string(n) + "}\n";
+        return text;
+    };
+    append(log, lines(0, 5));
+    FollowedFile file(log, 1024, false);
+    EXPECT_EQ(read_all(file).size(), 5u);
+    fs::resize_file(log, 0);
+    append(log, lines(100, 112));  // written again past the old position between two reads
+    const Lines again = read_all(file);
+    ASSERT_EQ(again.size(), 12u) << "all of the new lines, from the start";
+    EXPECT_EQ(again.front(), prefix + "100}");
+    EXPECT_NE(file.take_notes().back().find("the bytes before the position changed"), std::string::npos);
+
+    // The same across a restart (the position keeps those bytes).
+    const FilePosition saved = *file.position();
+    fs::resize_file(log, 0);
+    append(log, lines(200, 215));
+    FollowedFile restarted(log, 1024, false);
+    restarted.restore(saved);
+    EXPECT_EQ(read_all(restarted).front(), prefix + "200}");
+}
+
+TEST_F(FollowedFileTest, NulBytesBeforeALineAreNotPartOfIt) {
+    // A writer without O_APPEND goes on at its old offset after a copytruncate: the file holds a hole of NUL bytes,
+    // then its next line.
+    append(log, "{\"n\": 1}\n");
+    FollowedFile file(log, 1024, false);
+    EXPECT_EQ(read_all(file), Lines{"{\"n\": 1}"});
+    fs::resize_file(log, 0);
+    append(log, std::string(40, '\0') + "{\"n\": 2}\n{\"n\": 3}\n");
+    EXPECT_EQ(read_all(file), (Lines{"{\"n\": 2}", "{\"n\": 3}"}));
+}
+
 TEST_F(FollowedFileTest, StartAtEndSkipsWhatIsThereButNotTheLineBeingWritten) {
     append(log, "old 1\nold 2\nhalf");
     FollowedFile file(log, 1024, /*start_at_end=*/true);
@@ -261,7 +300,7 @@ TEST_F(FollowedFileTest, AMissingFileIsAnErrorNamingThePath) {
     try {
         file.read(1024);
         FAIL() << "expected an error";
-    } catch (const std::runtime_error& error) {
+    } catch (const FileMissing& error) {  // a missing file, not another failure: the source looks again soon
         EXPECT_NE(std::string(error.what()).find("cannot open '" + log.string() + "'"), std::string::npos)
             << error.what();
     }

@@ -212,7 +212,7 @@ TEST_F(TailSourceTest, AMissingFileIsAFailedPollNamingIt) {
     auto source = make();
     FakeSourcePoll poll;
     const sdk::Error error = test::sdk_error_of([&] { poll.poll(*source); });
-    EXPECT_EQ(error.code(), WARMUP_ERROR_UNAVAILABLE);
+    EXPECT_EQ(error.code(), WARMUP_ERROR_NOT_FOUND);  // looked for again every second, not after a growing back-off
     EXPECT_NE(std::string(error.what()).find("cannot open '" + log.string() + "'"), std::string::npos);
     append(log, line("a", kT));
     poll.poll(*source);
@@ -220,12 +220,22 @@ TEST_F(TailSourceTest, AMissingFileIsAFailedPollNamingIt) {
 }
 
 TEST_F(TailSourceTest, PositionFileRoundTrips) {
-    const FilePosition position{"/var/log/x.json", 64769, 1234567, 98765, std::string("{\"a\"\0\xff", 6)};
+    const FilePosition position{"/var/log/x.json",      64769, 1234567, 98765, std::string("{\"a\"\0\xff", 6), false,
+                                std::string("}\n\0", 3)};
     EXPECT_EQ(position_from_json(position_to_json(position)), position);
-    const FilePosition inside{"/var/log/x.json", 1, 2, 3, "{", /*inside_long_line=*/true};
+    const FilePosition inside{"/var/log/x.json", 1, 2, 3, "{", /*inside_long_line=*/true, "{"};
     EXPECT_EQ(position_from_json(position_to_json(inside)), inside);
     EXPECT_EQ(position_to_json(position).find("inside_long_line"), std::string::npos);  // as earlier versions wrote
     EXPECT_EQ(position_from_json("{\"path\": \"/x\"}"), std::nullopt);
+    // A position of an earlier version (no tail_hex) is read with no bytes before the offset to check.
+    const auto earlier =
+        position_from_json(R"({"path": "/x", "device": 1, "inode": 2, "offset": 30, "head_hex": "7b"})");
+    ASSERT_TRUE(earlier.has_value());
+    EXPECT_EQ(earlier->tail, "");
+    // More bytes before the offset than the offset itself: not a position.
+    EXPECT_EQ(position_from_json(R"({"path": "/x", "device": 1, "inode": 2, "offset": 1, "head_hex": "7b",)"
+                                 R"( "tail_hex": "7b7b"})"),
+              std::nullopt);
 }
 
 TEST_F(TailSourceTest, ParamsAreChecked) {
@@ -242,7 +252,8 @@ TEST_F(TailSourceTest, ParamsAreChecked) {
     EXPECT_EQ(refusal(""), "params.path: required: the JSON-lines file to follow");
     EXPECT_EQ(refusal("path: relative/file.json"), "params.path: expected an absolute path, got 'relative/file.json'");
     EXPECT_EQ(refusal("path: /x.json\nstart_at: middle"), "params.start_at: 'middle' is not one of: end, beginning");
-    EXPECT_EQ(refusal("path: /x.json\nmodel_feld: m"), "params.model_feld: unknown parameter; did you mean 'model_field'?");
+    EXPECT_EQ(refusal("path: /x.json\nmodel_feld: m"),
+              "params.model_feld: unknown parameter; did you mean 'model_field'?");
     EXPECT_EQ(refusal("path: /x.json\npoll_interval_ms: 0"), "params.poll_interval_ms: 0 is outside [10, 60000]");
     EXPECT_EQ(refusal("path: /x.json"), "accepted");
 }
