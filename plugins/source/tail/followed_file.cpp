@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
+#include <tuple>
 
 namespace warmup::plugins {
 namespace {
@@ -139,24 +141,67 @@ void FollowedFile::open_at_path() {
     notes_.push_back("started at the end of '" + path_.string() + "' (byte " + std::to_string(offset_) + ")");
 }
 
+bool FollowedFile::open_rotated(const std::filesystem::path& file) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat info {};
+    if (fd < 0 || ::fstat(fd, &info) != 0) {
+        if (fd >= 0) ::close(fd);
+        notes_.push_back("'" + file.string() + "', rotated while stopped, cannot be read: " + error_text(errno));
+        return false;
+    }
+    ::close(fd_);
+    fd_ = fd;
+    device_ = static_cast<uint64_t>(info.st_dev);
+    inode_ = static_cast<uint64_t>(info.st_ino);
+    offset_ = 0;
+    head_.clear();
+    tail_.clear();
+    skipping_long_line_ = false;
+    rotated_file_size_.reset();
+    notes_.push_back("reading '" + file.string() + "' (rotated while stopped) from its start");
+    return true;
+}
+
+namespace {
+
+/// A name rotation gives the followed file: its name, then '.' or '-' and a suffix; not a compressed copy.
+bool rotated_name(const std::string& name, const std::string& followed) {
+    if (name.size() <= followed.size() + 1 || name.compare(0, followed.size(), followed) != 0 ||
+        (name[followed.size()] != '.' && name[followed.size()] != '-'))
+        return false;
+    for (const std::string_view compressed : {".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z"})
+        if (name.ends_with(compressed)) return false;
+    return true;
+}
+
+}  // namespace
+
 bool FollowedFile::resume_rotated_saved_file() {
     // Only the followed file's own directory, and only names that extend the followed one: what rotation made of it.
     const std::string prefix = path_.filename().string();
     std::error_code error;
     std::filesystem::directory_iterator entries(path_.parent_path(), error);
     if (error) return false;
+    struct Sibling {
+        std::filesystem::path path;
+        struct stat info;
+    };
+    std::vector<Sibling> siblings;
     for (std::size_t seen = 0; entries != std::filesystem::directory_iterator() && seen < kMaxSiblingsLookedAt;
          entries.increment(error), ++seen) {
         if (error) return false;
-        const std::string name = entries->path().filename().string();
-        if (name.size() <= prefix.size() + 1 || name.compare(0, prefix.size(), prefix) != 0 ||
-            (name[prefix.size()] != '.' && name[prefix.size()] != '-'))
-            continue;
         struct stat info {};
-        if (::stat(entries->path().c_str(), &info) != 0 || static_cast<uint64_t>(info.st_dev) != saved_->device ||
+        if (rotated_name(entries->path().filename().string(), prefix) && ::stat(entries->path().c_str(), &info) == 0 &&
+            S_ISREG(info.st_mode))
+            siblings.push_back({entries->path(), info});
+    }
+    for (const Sibling& sibling : siblings) {
+        const struct stat& info = sibling.info;
+        if (static_cast<uint64_t>(info.st_dev) != saved_->device ||
             static_cast<uint64_t>(info.st_ino) != saved_->inode || static_cast<uint64_t>(info.st_size) < saved_->offset)
             continue;
-        const int fd = ::open(entries->path().c_str(), O_RDONLY | O_CLOEXEC);
+        const auto entries_path = sibling.path;
+        const int fd = ::open(entries_path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) return false;
         if (read_at(fd, 0, saved_->head.size()) != saved_->head || saved_->offset < saved_->tail.size() ||
             read_at(fd, saved_->offset - saved_->tail.size(), saved_->tail.size()) != saved_->tail) {
@@ -172,9 +217,30 @@ bool FollowedFile::resume_rotated_saved_file() {
         head_ = saved_->head;
         tail_ = saved_->tail;
         skipping_long_line_ = saved_->inside_long_line;
-        notes_.push_back("'" + path_.string() + "' was rotated while stopped: reading on in '" +
-                         entries->path().string() + "' from byte " + std::to_string(offset_) +
-                         " (the saved position), then the new file from its start");
+        // The rotations since: the siblings written after this one, oldest first (access.json.1 after .2).
+        const auto written_after = [&](const struct stat& other) {
+            // Strictly later: files written in the same clock tick (a few ms) cannot be ordered, and an older
+            // rotation's is passed over rather than read as new.
+            return std::tie(other.st_mtim.tv_sec, other.st_mtim.tv_nsec) >
+                   std::tie(info.st_mtim.tv_sec, info.st_mtim.tv_nsec);
+        };
+        std::vector<const Sibling*> later;
+        for (const Sibling& other : siblings)
+            if (other.info.st_ino != info.st_ino && written_after(other.info)) later.push_back(&other);
+        std::sort(later.begin(), later.end(), [](const Sibling* a, const Sibling* b) {
+            return std::tie(a->info.st_mtim.tv_sec, a->info.st_mtim.tv_nsec, a->path) <
+                   std::tie(b->info.st_mtim.tv_sec, b->info.st_mtim.tv_nsec, b->path);
+        });
+        rotated_after_.clear();
+        std::string also;
+        for (const Sibling* other : later) {
+            rotated_after_.push_back(other->path);
+            also += (also.empty() ? "" : ", ") + other->path.filename().string();
+        }
+        notes_.push_back("'" + path_.string() + "' was rotated while stopped: reading on in '" + entries_path.string() +
+                         "' from byte " + std::to_string(offset_) + " (the saved position), then " +
+                         (also.empty() ? std::string() : "the files rotated since (" + also + "), then ") +
+                         "the new file from its start");
         return true;
     }
     return false;
@@ -259,9 +325,17 @@ std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
             rotated_file_still_since_ = now;
         }
         old_file_settled = now - rotated_file_still_since_ >= rotation_grace_;
-        if (old_file_settled && offset_ >= old_size) {  // the old file is read to its end: on to the new one
-            open_at_path();
-            notes_.push_back("'" + path_.string() + "' was rotated: reading the new file from its start");
+        if (old_file_settled && offset_ >= old_size) {  // the old file is read to its end: on to the next one
+            bool opened = false;
+            while (!opened && !rotated_after_.empty()) {  // a rotation while stopped left more than one file
+                const std::filesystem::path next = rotated_after_.front();
+                rotated_after_.erase(rotated_after_.begin());
+                opened = open_rotated(next);
+            }
+            if (!opened) {
+                open_at_path();
+                notes_.push_back("'" + path_.string() + "' was rotated: reading the new file from its start");
+            }
             old_file_settled = false;
         }
     }

@@ -11,8 +11,9 @@
 // A rename while no reader ran (warmupd stopped) is found too: when the saved position's file is no longer at the
 // path, the followed file's directory is searched for it among the names rotation gives it (the followed name plus
 // '.' or '-' and a suffix: access.json.1, access.json.3, access.json-20260102); found with the same first bytes, it is
-// read on from the saved offset to its end, then the new file from its start. Compressed copies are other files and
-// are not read. At most kMaxSiblingsLookedAt directory entries are looked at.
+// read on from the saved offset to its end, then every rotated sibling written after it (the rotations since, oldest
+// first by modification time: access.json.1 after access.json.2), then the new file from its start. Compressed
+// copies are other files and are not read. At most kMaxSiblingsLookedAt directory entries are looked at.
 // A position is the file's identity (device, inode), the offset of the next unread line, the file's first bytes
 // (up to kHeadBytes) and the bytes just before the offset (up to kTailBytes), which tell a file that was replaced or
 // rewritten from the one the position was taken in (a log whose lines all begin alike has the same first bytes after
@@ -113,6 +114,8 @@ class FollowedFile {
   private:
     /// Opens the file now at the path: at the saved position or start_at for the first file, else at its start.
     void open_at_path();
+    /// Opens `file` (a rotated sibling) from its start; false when it cannot be opened (it is then passed over).
+    bool open_rotated(const std::filesystem::path& file);
     /// The file open was deleted (no link left) while the path is gone: once it is read to its end and has not grown
     /// for rotation_grace, it is closed and the read fails saying so (throws std::runtime_error).
     void close_if_deleted();
@@ -148,6 +151,9 @@ class FollowedFile {
     std::string buffer_;                   // the last read's bytes; FileLine views point into it
     std::vector<uint64_t> mid_line_ends_;  // end offsets of the last read's pieces that end inside a too-long line
     std::vector<std::string> notes_;
+    // Rotated siblings written after the saved position's file (rotations while stopped), oldest first: read after it,
+    // before the file at the path.
+    std::vector<std::filesystem::path> rotated_after_;
 };
 
 }  // namespace warmup::plugins

@@ -262,6 +262,39 @@ TEST_F(FollowedFileTest, LinesWrittenBeforeARotationWhileStoppedAreReadFromTheRo
     EXPECT_EQ(read_all(file), Lines{"e"});
 }
 
+TEST_F(FollowedFileTest, TwoRotationsWhileStoppedReadEveryRotatedFileOldestFirst) {
+    // Size-based rotation during an upgrade: the saved file went to .1 then .2, and the file in between to .1.
+    append(log, "a\n");
+    FilePosition saved;
+    {
+        FollowedFile file(log, 1024, false);
+        EXPECT_EQ(read_all(file), Lines{"a"});
+        saved = *file.position();
+    }
+    const auto now = fs::file_time_type::clock::now();
+    append(dir.path() / "access.json.4", "a much older rotation\n");
+    fs::last_write_time(dir.path() / "access.json.4", now - std::chrono::hours(5));
+    append(log, "b\n");
+    fs::last_write_time(log, now - std::chrono::hours(2));
+    fs::rename(log, dir.path() / "access.json.1");
+    append(log, "c\n");
+    fs::last_write_time(log, now - std::chrono::hours(1));
+    fs::rename(dir.path() / "access.json.1", dir.path() / "access.json.2");
+    fs::rename(log, dir.path() / "access.json.1");
+    append(dir.path() / "access.json.1.gz", "compressed\n");  // another file, not read
+    append(log, "d\n");
+    FollowedFile file(log, 1024, false);
+    file.restore(saved);
+    Lines lines;
+    for (int read = 0; read < 4; ++read)
+        for (const std::string& line : read_all(file)) lines.push_back(line);
+    EXPECT_EQ(lines, (Lines{"b", "c", "d"}));
+    const std::vector<std::string> notes = file.take_notes();
+    ASSERT_FALSE(notes.empty());
+    EXPECT_NE(notes.front().find("then the files rotated since (access.json.1), then the new file"), std::string::npos)
+        << notes.front();
+}
+
 TEST_F(FollowedFileTest, ALineLongerThanTheLimitIsReportedOnceAndSkipped) {
     append(log, "ok\n" + std::string(3000, 'x') + "\nafter\n");
     FollowedFile file(log, 1024, false);
