@@ -27,6 +27,19 @@ std::size_t white_space_length(std::string_view name, std::size_t at) {
     return 0;
 }
 
+// The code point of the bidirectional formatting character that starts at `at` (U+061C, U+200E, U+200F,
+// U+202A..U+202E, U+2066..U+2069), or 0. They change how the text around them is displayed: "embed/\u202eLTR"
+// shows as "embed/RTL", so one name could be made to look like another on the status page and in logs.
+unsigned bidi_control_at(std::string_view name, std::size_t at) {
+    const auto byte = [&](std::size_t i) { return i < name.size() ? static_cast<unsigned char>(name[i]) : 0U; };
+    const unsigned lead = byte(at), second = byte(at + 1), third = byte(at + 2);
+    if (lead == 0xd8 && second == 0x9c) return 0x061c;
+    if (lead == 0xe2 && second == 0x80 && (third == 0x8e || third == 0x8f || (third >= 0xaa && third <= 0xae)))
+        return 0x2000 + (third - 0x80);
+    if (lead == 0xe2 && second == 0x81 && third >= 0xa6 && third <= 0xa9) return 0x2040 + (third - 0x80);
+    return 0;
+}
+
 }  // namespace
 
 std::optional<std::string> model_name_problem(std::string_view name) {
@@ -48,6 +61,11 @@ std::optional<std::string> model_name_problem(std::string_view name) {
                 return fmt::format("'model' contains the control character U+{:04X} at byte {}",
                                    static_cast<unsigned>(next), at);
         }
+        if (const unsigned bidi = bidi_control_at(name, at); bidi != 0)
+            return fmt::format(
+                "'model' contains the bidirectional control character U+{:04X} at byte {} (it makes a name display "
+                "as another)",
+                bidi, at);
         if (white_space_length(name, at) == 0) only_white_space = false;
         at += length;
     }

@@ -100,9 +100,17 @@ HistoryAnswer history_answer(const MetricsHistory* history, const std::multimap<
                           {"until_ms", until_ms},
                           {"counters", json::array()},
                           {"samples", json::array()},
+                          {"before", nullptr},
                           {"thinned_to_every", 1}}};
 
     WindowSamples window = read_window(*history, since_ms, until_ms);
+    // The last sample before the window: what the window's first sample changed from. Without it, what happened
+    // between it and the window's first sample (the requests of a daemon started a minute ago) would be lost.
+    json before = nullptr;
+    for (const HistorySample& line : history->read_latest_before(since_ms)) {
+        if (before.is_null()) before = json{{"t_ms", line.unix_ms}};
+        before[line.counter] = json_number(line.value);
+    }
     // The lines of a long window are many small blocks that malloc keeps once freed (the daemon stayed ~30 MiB
     // larger after a week of 60 s samples); hand those pages back, as after a long list of predictions.
     if (window.lines_read >= kTrimAfterLines) malloc_trim(0);
@@ -111,6 +119,7 @@ HistoryAnswer history_answer(const MetricsHistory* history, const std::multimap<
                       {"until_ms", until_ms},
                       {"counters", std::move(window.counters)},
                       {"samples", std::move(window.samples)},
+                      {"before", std::move(before)},
                       {"thinned_to_every", window.keep_every}}};
 }
 

@@ -317,17 +317,70 @@ TEST_F(StatusPageBrowserTest, TheHoursColdRateCountsTheRequestsSinceTheLastHisto
 // Backup (with the name typed into its confirmation) and reset to safe go through their buttons; the page shows the
 // backup's file and then safe mode. The daemon keeps state, so the cold-request chart also shows the metrics history
 // it finds in its state folder, from before the page was opened.
+TEST_F(StatusPageBrowserTest, ALongModelNameStaysInsideItsTimelineLabelAndItsTableCell) {
+    // Names up to 1024 bytes are accepted; one of 300 characters ran across the whole timeline and pushed the table's
+    // other columns off the screen.
+    ASSERT_NO_FATAL_FAILURE(start({}));
+    const std::string name = "embed/" + std::string(280, 'x') + "-q8";
+    ASSERT_NO_FATAL_FAILURE(post_events("{\"model\": \"" + name + "\"}"));
+    ASSERT_TRUE(poll_until(
+        [&] {
+            const json status = get_json("/api/warmup/status");
+            return !status.is_null() && status["warm"].size() == 1;
+        },
+        kDaemonTimeout));
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    const std::string row = with_model("#model-rows tr", name);
+    ASSERT_TRUE(page_->wait_for(exists(row) + " && document.querySelector('#timeline-chart .row-label')", kPageTimeout))
+        << page_text();
+    // The label: shortened in its middle (the start and the end of the name kept), within the label column (at most
+    // 170 px), the whole name in its title.
+    const json label = page_->evaluate(
+        "(() => { const l = document.querySelector('#timeline-chart .row-label');"
+        " return {text: l.firstChild.textContent, width: l.getComputedTextLength(),"
+        " title: l.querySelector('title').textContent}; })()");
+    EXPECT_LE(label["width"].get<double>(), 170.0) << label.dump();
+    EXPECT_TRUE(label["text"].get<std::string>().starts_with("embed/xx")) << label.dump();
+    EXPECT_TRUE(label["text"].get<std::string>().ends_with("xx-q8")) << label.dump();
+    EXPECT_CONTAINS(label["title"].get<std::string>(), name);
+    // The table cell wraps the name: the row's other cells stay on the screen.
+    const double state_right = page_
+                                   ->evaluate("document.querySelector(" + json(row).dump() +
+                                              " + ' td:nth-child(2)').getBoundingClientRect().right")
+                                   .get<double>();
+    const double viewport = page_->evaluate("document.documentElement.clientWidth").get<double>();
+    EXPECT_LE(state_right, viewport);
+    expect_no_problems();
+}
+
+TEST_F(StatusPageBrowserTest, TheHoursColdRateStartsFromTheHistorysSampleBeforeTheHour) {
+    // 90 and 70 minutes ago (before the hour): 4 cold requests in all; 30 minutes ago 9. The hour saw 5 of them, the
+    // change from the sample 70 minutes ago, not 9 (everything) nor 0 (the first sample of the hour as its start).
+    const auto config = dir_.write("warmupd.yaml", default_config_with(""));
+    write_cold_request_history(dir_.path() / "state", {{90, 1}, {70, 4}, {30, 9}});
+    ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
+    ASSERT_NO_FATAL_FAILURE(open_page());
+    ASSERT_TRUE(
+        page_->wait_for("document.getElementById('cold-rate').textContent.includes('of 50 requests')", kPageTimeout))
+        << text_of("#cold-rate");
+    EXPECT_CONTAINS(text_of("#cold-rate"), "5 of 50 requests");
+}
+
 TEST_F(StatusPageBrowserTest, BacksUpStateAndResetsToSafeThroughTheButtons) {
     const auto config = dir_.write("warmupd.yaml", default_config_with(""));  // state/ beside it
     write_cold_request_history(dir_.path() / "state", {{40, 1}, {30, 3}, {20, 6}});
     ASSERT_NO_FATAL_FAILURE(start({"--config", config.string()}));
     ASSERT_NO_FATAL_FAILURE(open_page());
 
-    // One bar per minute with a cold request: 2 cold requests 30 min ago and 3 20 min ago, read from the history.
+    // One bar per minute with a cold request: 2 cold requests 30 min ago and 3 20 min ago, read from the history, and
+    // the one of its first sample, 40 min ago: the history began within the hour (no sample before it), so its counters
+    // were at zero before that sample (they were once counted nowhere: a daemon's requests before its first snapshot).
     const json bars =
         page_->evaluate("[...document.querySelectorAll('#cold-chart rect.bar')].map((bar) => bar.textContent).sort()");
-    EXPECT_EQ(bars, json({"2 cold request(s), 30 min ago", "3 cold request(s), 20 min ago"})) << bars.dump();
-    EXPECT_CONTAINS(text_of("#cold-rate"), "5 of 50 requests");
+    EXPECT_EQ(bars,
+              json({"1 cold request(s), 40 min ago", "2 cold request(s), 30 min ago", "3 cold request(s), 20 min ago"}))
+        << bars.dump();
+    EXPECT_CONTAINS(text_of("#cold-rate"), "6 of 60 requests");
 
     page_->click("#backup-state");
     ASSERT_TRUE(page_->wait_for("document.getElementById('confirm-dialog').open", kPageTimeout));

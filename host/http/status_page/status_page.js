@@ -70,8 +70,19 @@
 
   function mib(value) {
     if (value === null || value === undefined) return '\u2013';
-    if (value >= 1024) return (value / 1024).toFixed(value >= 10240 ? 0 : 1) + ' GiB';
+    // One decimal up to 100 GiB: whole GiB made "free 64 GiB of 64 GiB" of 512 MiB in use, and loaded and free that
+    // did not add up to the budget.
+    if (value >= 1024) return (value / 1024).toFixed(value >= 102400 ? 0 : 1) + ' GiB';
     return Math.round(value) + ' MiB';
+  }
+
+  /// `name` shortened to about `pixels` of 12 px text (7 px a character), its middle left out: names of one family
+  /// differ at their ends ("org/llama-3.1-8b-instruct-q4" and "...-q8"). The full name is in the row's title.
+  function fitted(name, pixels) {
+    const characters = Math.max(6, Math.floor(pixels / 7));
+    if (name.length <= characters) return name;
+    const head = Math.ceil((characters - 1) / 2);
+    return name.slice(0, head) + '\u2026' + name.slice(name.length - (characters - 1 - head));
   }
 
   function percent(ratio) {
@@ -318,7 +329,7 @@
       const row = el('tr', 'model-row' + (entry.model === selectedModel ? ' selected' : ''));
       row.dataset.model = entry.model;
       row.dataset.state = state;
-      row.appendChild(el('td', null, entry.model));
+      row.appendChild(el('td', 'model-name', entry.model));
       row.appendChild(el('td', 'state-' + state, label));
       row.appendChild(el('td', null, entry.memory_mb === undefined ? '\u2013' : mib(entry.memory_mb)));
       const since = el('td', null, entry.since_ms === null ? '\u2013' : relative(entry.since_ms, now));
@@ -422,7 +433,7 @@
       const y = top + index * rowHeight;
       const middle = y + rowHeight / 2;
       const row = svg('g', {class: 'timeline-row', 'data-model': p.model});
-      const label = svg('text', {class: 'row-label', x: 4, y: middle + 4}, p.model);
+      const label = svg('text', {class: 'row-label', x: 4, y: middle + 4}, fitted(p.model, labelWidth - 10));
       label.addEventListener('click', () => selectModel(p.model));
       row.appendChild(svgTitle(label, p.model + ' (' + p.residency + ')'));
       row.appendChild(svg('line', {class: 'grid', x1: labelWidth, x2: width - 10, y1: y + rowHeight, y2: y + rowHeight}));
@@ -472,19 +483,26 @@
     if (now - historyReadAt < HISTORY_REFRESH_MS) return;
     const answer = await getJson('/api/warmup/history?since_ms=' + Math.max(0, now - HOUR_MS));
     historyReadAt = now;
-    history = answer.enabled
-      ? answer.samples.filter((s) => Number.isFinite(s.t_ms) && Number.isFinite(s.cold_requests))
-      : [];
+    const usable = (s) => s && Number.isFinite(s.t_ms) && Number.isFinite(s.cold_requests);
+    history = answer.enabled ? answer.samples.filter(usable) : [];
+    // What the hour's first sample changed from: the daemon's last sample before the hour, or, when its history
+    // began within the hour (a new state folder), counters at zero just before its first sample.
+    if (history.length > 0) {
+      history.unshift(usable(answer.before)
+        ? answer.before
+        : {t_ms: history[0].t_ms - 1, requests: 0, cold_requests: 0, baseline: true});
+    }
   }
 
   /// The changes between consecutive history samples that end before `before` (ms), within the hour before `now`:
-  /// [{t, cold, requests}]. A counter that went down (restore, reset) contributes nothing for that interval.
+  /// [{t, cold, requests}]. The first one starts at the sample before the hour (history[0]). A counter that went down
+  /// (restore, reset) contributes nothing for that interval.
   function historyChanges(before, now) {
     const changes = [];
     for (let i = 1; i < history.length; i += 1) {
       const previous = history[i - 1];
       const current = history[i];
-      if (current.t_ms >= before || previous.t_ms < now - HOUR_MS) continue;
+      if (current.t_ms >= before || current.t_ms < now - HOUR_MS) continue;
       const cold = current.cold_requests - previous.cold_requests;
       const requests = (current.requests || 0) - (previous.requests || 0);
       if (cold < 0 || requests < 0) continue;
@@ -550,7 +568,7 @@
     const requests = sample.requests - first.requests + earlierRequests;
     const cold = sample.cold - first.cold + earlierCold;
     const waits = sample.waitCount - first.waitCount;
-    const historyStart = earlier.length > 0 ? history.find((s) => s.t_ms >= sample.t - HOUR_MS).t_ms : first.t;
+    const historyStart = earlier.length > 0 ? Math.max(history[0].t_ms, sample.t - HOUR_MS) : first.t;
     const span = duration(sample.t - Math.min(first.t, historyStart));
     byId('cold-rate').textContent = requests > 0
       ? percent(cold / requests) + ' (' + cold + ' of ' + requests + ' requests in ' + span + ')'

@@ -83,32 +83,61 @@ std::vector<std::pair<int64_t, fs::path>> MetricsHistory::segments() const {
     return found;
 }
 
+namespace {
+
+/// The well-formed lines of one segment file (a torn last line, or one that does not parse, is skipped); nothing when
+/// the file does not read.
+std::vector<HistorySample> read_segment(const fs::path& segment) {
+    std::vector<HistorySample> samples;
+    const FileContent content = read_file(segment, FileKind::regular_only);  // a FIFO would block the reader
+    std::string_view rest = content.bytes;
+    for (std::size_t end = rest.find('\n'); end != std::string_view::npos; end = rest.find('\n')) {
+        const std::string_view line = rest.substr(0, end);  // a last line without '\n' (torn) is never taken
+        rest.remove_prefix(end + 1);
+        const auto tab1 = line.find('\t');
+        const auto tab2 = tab1 == std::string::npos ? std::string::npos : line.find('\t', tab1 + 1);
+        if (tab2 == std::string::npos) continue;
+        HistorySample sample;
+        const auto [end_ms, error_ms] = std::from_chars(line.data(), line.data() + tab1, sample.unix_ms);
+        const auto [end_value, error_value] =
+            std::from_chars(line.data() + tab2 + 1, line.data() + line.size(), sample.value);
+        if (error_ms != std::errc() || end_ms != line.data() + tab1 || error_value != std::errc() ||
+            end_value != line.data() + line.size())
+            continue;
+        sample.counter = std::string(line.substr(tab1 + 1, tab2 - tab1 - 1));
+        samples.push_back(std::move(sample));
+    }
+    return samples;
+}
+
+}  // namespace
+
 std::vector<HistorySample> MetricsHistory::read(int64_t since_ms) const {
     std::lock_guard lock(mutex_);
     std::vector<HistorySample> samples;
     for (const auto& [hour, segment] : segments()) {
         if ((hour + 1) * kSegmentMs <= since_ms) continue;
-        const FileContent content = read_file(segment, FileKind::regular_only);  // a FIFO would block the reader
-        std::string_view rest = content.bytes;  // empty when it did not read: nothing from that hour
-        for (std::size_t end = rest.find('\n'); end != std::string_view::npos; end = rest.find('\n')) {
-            const std::string_view line = rest.substr(0, end);  // a last line without '\n' (torn) is never taken
-            rest.remove_prefix(end + 1);
-            const auto tab1 = line.find('\t');
-            const auto tab2 = tab1 == std::string::npos ? std::string::npos : line.find('\t', tab1 + 1);
-            if (tab2 == std::string::npos) continue;
-            HistorySample sample;
-            const auto [end_ms, error_ms] = std::from_chars(line.data(), line.data() + tab1, sample.unix_ms);
-            const auto [end_value, error_value] =
-                std::from_chars(line.data() + tab2 + 1, line.data() + line.size(), sample.value);
-            if (error_ms != std::errc() || end_ms != line.data() + tab1 || error_value != std::errc() ||
-                end_value != line.data() + line.size())
-                continue;
-            if (sample.unix_ms < since_ms) continue;
-            sample.counter = std::string(line.substr(tab1 + 1, tab2 - tab1 - 1));
-            samples.push_back(std::move(sample));
-        }
+        for (HistorySample& sample : read_segment(segment))
+            if (sample.unix_ms >= since_ms) samples.push_back(std::move(sample));
     }
     return samples;
+}
+
+std::vector<HistorySample> MetricsHistory::read_latest_before(int64_t before_ms) const {
+    std::lock_guard lock(mutex_);
+    const auto all = segments();
+    // Newest segment first: the answer is nearly always in the segment of before_ms or the one before it.
+    for (auto segment = all.rbegin(); segment != all.rend(); ++segment) {
+        if (segment->first * kSegmentMs >= before_ms) continue;
+        std::vector<HistorySample> lines = read_segment(segment->second);
+        int64_t latest = INT64_MIN;
+        for (const HistorySample& line : lines)
+            if (line.unix_ms < before_ms) latest = std::max(latest, line.unix_ms);
+        if (latest == INT64_MIN) continue;
+        std::erase_if(lines, [latest](const HistorySample& line) { return line.unix_ms != latest; });
+        return lines;
+    }
+    return {};
 }
 
 }  // namespace warmup::host

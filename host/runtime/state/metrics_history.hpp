@@ -37,6 +37,9 @@ class MetricsHistory {
 
     /// Every sample with unix_ms >= since_ms, oldest first. Malformed lines (a torn tail) are skipped.
     [[nodiscard]] std::vector<HistorySample> read(int64_t since_ms) const;
+    /// The counters of the latest sample time before `before_ms` (every counter written at that time); empty when the
+    /// history holds nothing older. Reads segments from the newest older one back until it finds one.
+    [[nodiscard]] std::vector<HistorySample> read_latest_before(int64_t before_ms) const;
 
     /// Deletes the segments that end before now_unix_ms - retention. Called by append.
     void prune(int64_t now_unix_ms);

@@ -156,6 +156,18 @@ INSTANTIATE_TEST_SUITE_P(
                     "'model' contains the control character U+0080 at byte 0"},
         RefusalCase{"LastC1ControlInModel", R"({"model": "ok:\u009f"})",
                     "'model' contains the control character U+009F at byte 3"},
+        RefusalCase{"RightToLeftOverrideInModel", R"({"model": "embed/\u202eLTR"})",
+                    "'model' contains the bidirectional control character U+202E at byte 6 (it makes a name display "
+                    "as another)"},
+        RefusalCase{"IsolateInModel", R"({"model": "a\u2066b"})",
+                    "'model' contains the bidirectional control character U+2066 at byte 1 (it makes a name display as "
+                    "another)"},
+        RefusalCase{"ArabicLetterMarkInModel", R"({"model": "a\u061cb"})",
+                    "'model' contains the bidirectional control character U+061C at byte 1 (it makes a name display as "
+                    "another)"},
+        RefusalCase{"RightToLeftMarkInModel", R"({"model": "a\u200fb"})",
+                    "'model' contains the bidirectional control character U+200F at byte 1 (it makes a name display as "
+                    "another)"},
         RefusalCase{"TenantNotString", R"({"model": "a", "tenant": 7})", "'tenant' must be a string"},
         RefusalCase{"CountString", R"({"model": "a", "count": "2"})", "'count' must be an integer"},
         RefusalCase{"CountZero", R"({"model": "a", "count": 0})", "'count' must be between 1 and 1000000"},

@@ -36,6 +36,15 @@ TEST(HistoryEndpoint, ListsTheSamplesOfTheWindowWithBothEndsIncluded) {
     EXPECT_EQ(samples[2]["t_ms"], kStartMs + 4 * kIntervalMs);
     EXPECT_EQ(samples[2]["cold_requests"], 4);
     EXPECT_EQ(answer.body["counters"], nlohmann::json({"requests", "cold_requests"}));
+    // The sample before the window, what its first sample changed from.
+    EXPECT_EQ(answer.body["before"],
+              (nlohmann::json{{"t_ms", kStartMs + kIntervalMs}, {"requests", 10}, {"cold_requests", 1}}));
+    // Before the first sample there is none; samples hours older are found.
+    EXPECT_TRUE(history_answer(&history, window(kStartMs, kStartMs + kIntervalMs), 0).body["before"].is_null());
+    history.append(kStartMs + 5 * 3'600'000, {{"requests", 500.0}, {"cold_requests", 50.0}});
+    const HistoryAnswer later = history_answer(&history, window(kStartMs + 5 * 3'600'000, kStartMs + 6 * 3'600'000), 0);
+    EXPECT_EQ(later.body["before"]["t_ms"], kStartMs + 9 * kIntervalMs);
+    EXPECT_EQ(later.body["before"]["requests"], 90);
 }
 
 TEST(HistoryEndpoint, ALongWindowIsThinnedKeepingTheNewestSample) {
