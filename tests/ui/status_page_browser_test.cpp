@@ -466,6 +466,7 @@ TEST_F(StatusPageBrowserTest, ARecoveredComponentShowsItsLastErrorAsPastWithItsA
         const response = await realFetch(path, init);
         if (!String(path).startsWith('/api/warmup/health/components')) return response;
         const answer = await response.json();
+        answer.status = 'degraded';
         answer.components[0].state = 'ok';
         answer.components[0].reason = null;
         answer.components[0].errors = 3;
@@ -490,7 +491,16 @@ TEST_F(StatusPageBrowserTest, ARecoveredComponentShowsItsLastErrorAsPastWithItsA
     EXPECT_EQ(text_of(degraded + " td.reason span"), "degraded");
     EXPECT_EQ(text_of(degraded + " td.reason .detail"), "a call failed 2.0 s ago: planted current failure");
     EXPECT_EQ(page_->evaluate("document.querySelector(" + json(degraded + " .past-error").dump() + ") === null"), true);
+    // A degraded component is said at the top too, not only in its panel.
+    EXPECT_EQ(text_of("#mode"), "running, degraded");
     expect_no_problems();
+
+    // A daemon that does not answer any more: the badge says so instead of the last state it showed.
+    page_->evaluate(
+        "(() => { window.fetch = async () => { throw new TypeError('Failed to fetch'); }; return true; })()");
+    ASSERT_TRUE(page_->wait_for("document.getElementById('mode').textContent === 'not answering'", kPageTimeout))
+        << page_text();
+    EXPECT_CONTAINS(text_of("#alert"), "Cannot read the daemon: Failed to fetch");
 }
 
 // An unload the model server does not answer within budgets.unload_timeout_ms shows in the model list as overdue,

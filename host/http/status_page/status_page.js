@@ -205,7 +205,7 @@
       getText('/metrics'),
       refreshHistory(),
     ]);
-    renderHeader(status);
+    renderHeader(status, health);
     renderBudget(status, experiments);
     renderModels(status);
     renderTimeline(predictions);
@@ -231,6 +231,10 @@
         await askForToken('The daemon asks for its access token: ' + error.message).catch(() => {});
       } else {
         showAlert('Cannot read the daemon: ' + error.message);
+        // What the page shows is as old as its last refresh: the badge says the daemon does not answer, not "running".
+        const mode = byId('mode');
+        mode.textContent = 'not answering';
+        mode.className = 'badge unreachable';
       }
     } finally {
       refreshTimer = setTimeout(tick, REFRESH_MS);
@@ -239,7 +243,7 @@
 
   // ----- header ---------------------------------------------------------------------------------------------------
 
-  function renderHeader(status) {
+  function renderHeader(status, health) {
     const mode = byId('mode');
     if (status.emergency_stop) {
       mode.textContent = 'EMERGENCY STOP';
@@ -247,6 +251,10 @@
     } else if (status.safe_mode) {
       mode.textContent = 'safe mode';
       mode.className = 'badge safe';
+    } else if (health && health.status && health.status !== 'ok') {
+      // A component failing (a source, a backend, an open circuit) is said at the top, not only in its panel.
+      mode.textContent = 'running, ' + health.status;
+      mode.className = 'badge degraded';
     } else {
       mode.textContent = 'running';
       mode.className = 'badge running';
