@@ -273,6 +273,9 @@ void HttpApi::get_experiments(const httplib::Request&, httplib::Response& respon
                             {"precision", ratio(c.prewarms_used, c.prewarms_used + c.prewarms_wasted)},
                             {"recall", ratio(c.idle_gap_prewarmed, c.idle_gap_requests)},
                             {"idle_gb_h", c.idle_mb_ms / (1024.0 * 3600.0 * 1000.0)},
+                            // An arm whose plugin calls fail is partly decided by the host's fallbacks: its figures
+                            // are not the plugin's alone (as a replay flags such an arm above its table).
+                            {"plugin_errors", c.plugin_errors},
                             {"plugins", plugins_json(*arm->plugins)}});
         }
         const auto& experiment = runtime_.experiment();

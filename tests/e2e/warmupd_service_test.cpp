@@ -470,6 +470,43 @@ TEST(ProgramUsage, AReplayArmHeldUpByAPluginCallThatDoesNotReturnIsNamedWhileThe
     EXPECT_TRUE(std::filesystem::exists(dir.path() / "out" / "report.json"));
 }
 
+class WarmupdExperimentTest : public warmup::test::DaemonTest {
+  protected:
+    WarmupdExperimentTest() : DaemonTest("warmupd-experiment") {}
+};
+
+TEST_F(WarmupdExperimentTest, AnArmWhosePluginCallsFailSaysHowManyInTheExperimentsAnswer) {
+    // An acting arm whose predictor throws on every call: its figures are partly the host's fallbacks', which the
+    // experiments answer says by the arm (a replay flags such an arm above its table).
+    const std::string yaml = config_yaml() +
+                             "experiment: {enabled: true, split: model, control_weight: 1}\n"
+                             "arms:\n  - {name: broken, components: {predictor: {path: \"" +
+                             WARMUP_TEST_BAD_PLUGIN_DIR + "/engine_breaker_flaky_predictor.so\"}}}\n";
+    start_daemon(yaml);
+    ASSERT_FALSE(HasFatalFailure());
+    std::string events;
+    for (int i = 0; i < 20; ++i) events += "{\"model\": \"m/" + std::to_string(i) + "\"}\n";
+    const auto posted = client_->Post("/api/warmup/events", events, "application/x-ndjson");
+    ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
+    json arms;
+    ASSERT_TRUE(warmup::test::poll_until(
+        [&] {
+            const auto answer = client_->Get("/api/warmup/experiments");
+            if (!answer || answer->status != 200) return false;
+            arms = json::parse(answer->body)["arms"];
+            for (const json& arm : arms)
+                if (arm["name"] == "broken" && arm["plugin_errors"].get<uint64_t>() > 0) return true;
+            return false;
+        },
+        10s))
+        << arms.dump();
+    for (const json& arm : arms) {
+        if (arm["name"] == "control") {
+            EXPECT_EQ(arm["plugin_errors"], 0) << arm.dump();
+        }
+    }
+}
+
 class WarmupdStallTest : public warmup::test::DaemonTest {
   protected:
     WarmupdStallTest() : DaemonTest("warmupd-stall") {}
