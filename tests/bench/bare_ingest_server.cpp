@@ -38,17 +38,19 @@ int main(int argc, char** argv) {
     std::string bind = "127.0.0.1";
     int port = 3100;
     int keep_alive_max = 1000;  // warmupd's HttpServerOptions::keep_alive_max_requests
-    for (int i = 1; i + 1 < argc; i += 2) {
+    // Every argument is a flag with a value; anything else (--help, a flag without its value) prints the usage.
+    for (int i = 1; i < argc; i += 2) {
         const std::string_view flag = argv[i];
-        if (flag == "--port") {
+        const bool has_value = i + 1 < argc;
+        if (flag == "--port" && has_value) {
             port = std::atoi(argv[i + 1]);
-        } else if (flag == "--bind") {
+        } else if (flag == "--bind" && has_value) {
             bind = argv[i + 1];
-        } else if (flag == "--keep-alive-max") {
+        } else if (flag == "--keep-alive-max" && has_value) {
             keep_alive_max = std::max(1, std::atoi(argv[i + 1]));
         } else {
             std::fprintf(stderr, "usage: bare_ingest_server [--bind ADDRESS] [--port PORT] [--keep-alive-max N]\n");
-            return 2;
+            return flag == "--help" || flag == "-h" ? 0 : 2;
         }
     }
 
