@@ -23,16 +23,21 @@ CounterIncrease::Result CounterIncrease::update(const std::vector<ExpositionSamp
     }
 
     std::map<std::string, double> increase_by_model;
+    std::map<std::string, double> before_reset_by_series;  // the series reset in this scrape, with their last value
     if (have_baseline_)
         for (const auto& [key, model_and_value] : now_by_series) {
             const auto& [model, value] = model_and_value;
             const auto last = last_by_series_.find(key);
             double increase = value;  // a new series, or one that was reset: all of it is new
             if (last != last_by_series_.end()) {
-                if (value >= last->second.value)
+                if (value >= last->second.value) {
                     increase = value - last->second.value;
-                else
+                    if (last->second.before_reset >= 0 && value >= last->second.before_reset)
+                        result.bounced_series.push_back(key);
+                } else {
                     ++result.resets;
+                    before_reset_by_series[key] = last->second.value;
+                }
             }
             if (increase > 0) increase_by_model[model] += increase;
         }
@@ -52,7 +57,11 @@ CounterIncrease::Result CounterIncrease::update(const std::vector<ExpositionSamp
         else
             ++it;
     }
-    for (auto& [key, model_and_value] : now_by_series) last_by_series_[key] = {model_and_value.second, 0};
+    for (auto& [key, model_and_value] : now_by_series) {
+        const auto reset = before_reset_by_series.find(key);
+        last_by_series_[key] = {model_and_value.second, 0,
+                                reset == before_reset_by_series.end() ? -1.0 : reset->second};
+    }
     have_baseline_ = true;
     return result;
 }

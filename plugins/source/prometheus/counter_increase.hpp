@@ -10,7 +10,9 @@
 //  - a series missing from a scrape keeps its last value, so that when it comes back only what it gained since counts
 //    (a page without it may be a proxy's empty answer, or another replica's page): a value below the last one is a
 //    reset as above. A series missing from more than kMaxScrapesMissing scrapes in a row is forgotten (if it comes back
-//    after that, it came back from 0: all of it is new).
+//    after that, it came back from 0: all of it is new);
+//  - a series that was reset and, at its next scrape, is at or above its value before the reset "bounced": no counter
+//    that restarted from 0 does that, a second server behind the same URL does (Result::bounced_series).
 // Several series of one model (Triton's `version`, vLLM's `finished_reason`) add up. Counters are floats; the
 // fractional part carries over per model, so increases of 0.5 and 0.5 make one request.
 //
@@ -34,7 +36,10 @@ class CounterIncrease {
         std::map<std::string, uint64_t> requests_by_model;  ///< whole requests since the last scrape, > 0 only
         std::vector<std::string> series_without_model;      ///< series keys lacking the model label, first seen now
         std::size_t resets = 0;                             ///< series whose counter went down
-        bool baseline = false;                              ///< this was the first scrape: nothing counted
+        /// Series back at or above the value they had before a reset seen in the previous scrape: no restart does that
+        /// (a restarted counter starts from 0), two servers answering in turn behind one URL do.
+        std::vector<std::string> bounced_series;
+        bool baseline = false;  ///< this was the first scrape: nothing counted
     };
 
     /// Takes one scrape's samples of the counter.
@@ -47,6 +52,7 @@ class CounterIncrease {
     struct LastSeen {
         double value = 0;
         uint32_t scrapes_missing = 0;  ///< scrapes since it was last listed
+        double before_reset = -1;      ///< the value before a reset in this scrape; -1: no reset
     };
     std::string model_label_;
     bool have_baseline_ = false;

@@ -1,7 +1,6 @@
 #include "prometheus_source.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cctype>
 
 namespace warmup::plugins {
@@ -141,17 +140,22 @@ int64_t PrometheusSource::poll(sdk::SourcePoll& poll) {
     if (increase.resets > 0)
         host().info(std::to_string(increase.resets) + " series of '" + metric_ + "' at " + client_.url(request_path_) +
                     " went down (a counter reset: the server restarted?): counted from 0");
-    // Servers behind one URL (a load balancer) answer in turn, and every switch reads as a reset that counts a whole
-    // counter again: thousands of requests that never happened. A real restart is rare; resets on several of the last
-    // scrapes are not trusted, and the source says why.
-    resets_in_last_scrapes_ = ((resets_in_last_scrapes_ << 1) | (increase.resets > 0 ? 1u : 0u)) & kResetWindowMask;
-    if (const int resets = std::popcount(resets_in_last_scrapes_); resets >= kResetsNotTrusted)
+    // Servers behind one URL (a load balancer) answer in turn: each switch to the lower counter reads as a reset
+    // that counts it whole again, thousands of requests that never happened. A counter that restarted from 0 never
+    // comes back above its old value at the next scrape; one that does is another server's. After such a bounce the
+    // source counts nothing for kResetWindow scrapes and says why (a model reloaded by its server resets without
+    // bouncing, and keeps being counted).
+    bounces_in_last_scrapes_ =
+        ((bounces_in_last_scrapes_ << 1) | (increase.bounced_series.empty() ? 0u : 1u)) & kResetWindowMask;
+    if (!increase.bounced_series.empty()) last_bounced_series_ = increase.bounced_series.front();
+    if (bounces_in_last_scrapes_ != 0)
         throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
-                         "'" + metric_ + "' at " + client_.url(request_path_) + " went down on " +
-                             std::to_string(resets) + " of the last " + std::to_string(kResetWindow) +
-                             " scrapes: several servers behind one URL (a load balancer) read as a counter reset at "
-                             "every switch; scrape each server directly, one source per server. This scrape's "
-                             "increase is not counted.");
+                         "'" + metric_ + "' at " + client_.url(request_path_) + ": series " + metric_ +
+                             describe_series(last_bounced_series_) +
+                             " went down and came back above its old value at the next scrape: several servers behind "
+                             "one URL (a load balancer) answer in turn; scrape each server directly, one source per "
+                             "server. Nothing is counted until " +
+                             std::to_string(kResetWindow) + " scrapes in a row show no such series.");
 
     for (const auto& [model, requests] : increase.requests_by_model)
         for (uint64_t left = requests; left > 0;) {

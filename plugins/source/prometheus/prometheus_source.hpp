@@ -34,8 +34,8 @@ class PrometheusSource final : public sdk::Source {
     static constexpr int64_t kQueueFullRetryMs = 200;
     /// Largest count of one event (as a POSTed event's); a larger increase is split over several events.
     static constexpr uint64_t kMaxCountPerEvent = 1'000'000;
-    /// Counter resets on this many of the last kResetWindow scrapes make a scrape fail instead of counting.
-    static constexpr int kResetsNotTrusted = 3;
+    /// A series that bounced (CounterIncrease::Result::bounced_series) in one of the last kResetWindow scrapes makes a
+    /// scrape fail instead of counting.
     static constexpr int kResetWindow = 10;
 
     /// Reads and checks the params (see README.md). Contacts no server: one that is down is a failed poll.
@@ -63,9 +63,10 @@ class PrometheusSource final : public sdk::Source {
     int64_t timeout_ms_;
     std::size_t max_page_bytes_;
     CounterIncrease counter_;
-    /// Bit i: the scrape i scrapes ago saw a counter reset (the last kResetWindow scrapes).
+    /// Bit i: the scrape i scrapes ago saw a series bounce (the last kResetWindow scrapes).
     static constexpr uint32_t kResetWindowMask = (1u << kResetWindow) - 1;
-    uint32_t resets_in_last_scrapes_ = 0;
+    uint32_t bounces_in_last_scrapes_ = 0;
+    std::string last_bounced_series_;  ///< its series key, for the message
     std::vector<PendingEvent> pending_;
     bool said_metric_missing_ = false;
 };
