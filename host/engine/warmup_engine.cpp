@@ -859,7 +859,10 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
     if (pushed == CallOutcome::Ok && !circuit_open(ComponentKind::Queue)) {
         state.queued_in = QueuedIn::Plugin;
         ++queued_in_plugin_;
-        if (reason == LoadReason::Demand) demand_in_plugin_.emplace_back(model, now_ms);
+        if (reason == LoadReason::Demand) {
+            oldest_demand_in_plugin();  // drops the entries at the front the plugin no longer holds
+            demand_in_plugin_.emplace_back(model, now_ms);
+        }
     } else if (pushed == CallOutcome::Tolerated && reason != LoadReason::Demand) {
         ++counters_.queue_rejections;
         metric(WARMUP_METRIC_QUEUE_REJECTED, model, now_ms, 1);
@@ -886,6 +889,7 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
 }
 
 std::optional<warmup_time_ms> WarmupEngine::oldest_demand_in_plugin() {
+    if (queued_in_plugin_ == 0) demand_in_plugin_.clear();  // the plugin holds nothing of ours: every entry is stale
     while (!demand_in_plugin_.empty()) {
         const auto [model, queued_at_ms] = demand_in_plugin_.front();
         const ModelSlot& state = models_[model];
@@ -1030,6 +1034,15 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
             if (model >= models_.size() || models_[model].queued_in != QueuedIn::Plugin) continue;
             models_[model].queued_in = QueuedIn::Nowhere;
             --queued_in_plugin_;
+            // The plugin was asked for its older demand loads, and gave a speculative load (WeightedFair interleaves
+            // the classes): it waits in the built-in queue, behind every request, so that a pre-warm never goes before
+            // a waiting request.
+            if (builtin && builtin->priority_class == 0 && models_[model].residency == WARMUP_RESIDENCY_QUEUED &&
+                !models_[model].in_memory_fifo && models_[model].reason != LoadReason::Demand &&
+                models_[model].waiting.empty()) {
+                push_fallback(model);
+                continue;
+            }
         }
         ModelSlot& state = models_[model];
         if (state.residency != WARMUP_RESIDENCY_QUEUED || state.in_memory_fifo) continue;  // stale item

@@ -165,6 +165,26 @@ TEST(QueueFallback, RequestsBeyondAFullQueuePluginWaitBehindTheOnesItHolds) {
     EXPECT_EQ(second.started(), (std::vector<std::string>{"m0", "m1", "m2", "m3", "m4", "m5"}));
 }
 
+TEST(QueueFallback, APreWarmTheFullPluginGivesFirstWaitsBehindTheRequestsInTheBuiltInQueue) {
+    // WeightedFair with room for three: a pre-warm of a quick model (its small cost gives it the first finish tag),
+    // then requests m1 and m2 fill it; m3 and m4 are refused and wait in the built-in queue. When the plugin is asked
+    // for its older requests it gives the pre-warm first: that goes behind every waiting request, not before them.
+    test::ManualEngineSetup setup;
+    setup.components["queue"] = "{plugin: org.warmup.queue.priority, params: {algorithm: WeightedFair, capacity: 3}}";
+    for (int i = 0; i < 5; ++i)
+        setup.catalog.push_back("{model: m" + std::to_string(i) + ", memory_mb: 100, load_ms: 1000}");
+    setup.catalog.push_back("{model: quick, memory_mb: 100, load_ms: 10}");
+    setup.options.memory_budget_mb = 4096;
+    setup.options.max_concurrent_loads = 1;
+    test::ManualEngine fixture(setup);
+    fixture.request("m0", 0);
+    fixture.engine().request_prewarm(fixture.model("quick"), 1);
+    for (int i = 1; i < 5; ++i) fixture.request("m" + std::to_string(i), 1 + i);
+    EXPECT_EQ(fixture.engine().queue_depth(), 5u);
+    fixture.complete_all_loads(1000);
+    EXPECT_EQ(fixture.started(), (std::vector<std::string>{"m0", "m1", "m2", "m3", "m4", "quick"}));
+}
+
 TEST(QueueFallback, ItemsLeftInThePluginWhileItsCircuitWasOpenAreRemovedOnceItCloses) {
     // m1..m3 wait in the plugin when pushes 5-9 fail (m4..m8) and open the circuit; m1..m3 move to the built-in
     // queue but their copies stay in the plugin (it is not called while open). After the successful trial push (m9),
