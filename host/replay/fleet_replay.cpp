@@ -65,19 +65,6 @@ const warmup_model_state_extension* model_state_of(const PluginInstance& instanc
     return table != nullptr && table->struct_size >= sizeof(warmup_model_state_extension) ? table : nullptr;
 }
 
-/// The traces of `options`, merged and clipped (a fresh reader per pass: readers are streaming and deterministic).
-std::unique_ptr<TraceReader> open_fleet_traces(const ReplayOptions& options, uint64_t seed, ModelNames& models,
-                                               ModelNames& tenants) {
-    if (options.traces.empty()) throw std::runtime_error("no --trace given");
-    std::vector<std::unique_ptr<TraceReader>> readers;
-    for (const auto& spec : options.traces)
-        readers.push_back(open_trace(spec, models, tenants, seed, std::filesystem::current_path()));
-    auto trace = readers.size() == 1 ? std::move(readers.front()) : merge(std::move(readers));
-    if (options.from_ms || options.to_ms)
-        trace = clip(std::move(trace), options.from_ms.value_or(INT64_MIN), options.to_ms.value_or(INT64_MAX));
-    return trace;
-}
-
 /// Passes events through and notes every model it reads (the pre-pass: the placement needs the model set).
 class ModelCollector final : public TraceReader {
   public:
@@ -116,7 +103,7 @@ class FleetSimulation {
     void measure_models() {
         std::vector<bool> seen;
         {
-            auto trace = open_fleet_traces(options_, seed_, names_, tenants_);
+            auto trace = open_traces(options_, seed_, names_, tenants_);
             ModelCollector collector(*trace, seen);
             const double a95_mb = concurrent_demand_p95_mb(
                 collector, [&](uint32_t model) { return catalog_.record(catalog_index(model)).memory_mb; });
@@ -169,7 +156,7 @@ class FleetSimulation {
     /// Main pass: the events of one timestamp go to their owners as one batch each; the node drop happens before
     /// the first event at or after its time. Sets report.events, requests, from_ms, to_ms.
     void run_events() {
-        auto trace = open_fleet_traces(options_, seed_, names_, tenants_);
+        auto trace = open_traces(options_, seed_, names_, tenants_);
         TraceEvent event{};
         bool have = trace->next(event);
         bool dropped = !drop_index_.has_value();

@@ -41,20 +41,6 @@ double thread_cpu_seconds() {
     return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
 }
 
-/// The traces of `options`, merged and clipped. Called once per pass: readers are streaming and deterministic.
-std::unique_ptr<TraceReader> open_traces(const Config& config, const ReplayOptions& options, uint64_t seed,
-                                         ModelNames& models, ModelNames& tenants) {
-    if (options.traces.empty()) throw std::runtime_error("no --trace given");
-    const auto base_dir =
-        config.source_file.empty() ? std::filesystem::current_path() : std::filesystem::current_path();
-    std::vector<std::unique_ptr<TraceReader>> readers;
-    for (const auto& spec : options.traces) readers.push_back(open_trace(spec, models, tenants, seed, base_dir));
-    auto trace = readers.size() == 1 ? std::move(readers.front()) : merge(std::move(readers));
-    if (options.from_ms || options.to_ms)
-        trace = clip(std::move(trace), options.from_ms.value_or(INT64_MIN), options.to_ms.value_or(INT64_MAX));
-    return bound_span(std::move(trace), models);
-}
-
 /// Maps trace model ids to catalog indexes, registering models in the catalog on first sight.
 class ModelMapping {
   public:
@@ -455,7 +441,7 @@ Prepass measure_traces(const Config& config, const ReplayOptions& options, bool 
                        ModelNames& tenants, ModelMapping& to_catalog, Catalog& catalog, ReplayReport& report) {
     Prepass prepass;
     if (config.memory_budget.is_relative() || needs_future) {
-        auto trace = open_traces(config, options, report.seed, models, tenants);
+        auto trace = open_traces(options, report.seed, models, tenants);
         RecordingReader recording(*trace, [&](const TraceEvent& event) {
             ++prepass.events;
             if (needs_future) prepass.future.add(to_catalog(event.model), event.ts_ms);
@@ -653,6 +639,18 @@ void report_arms(std::vector<std::unique_ptr<ArmRun>>& runs, Catalog& catalog, c
 
 }  // namespace
 
+std::unique_ptr<TraceReader> open_traces(const ReplayOptions& options, uint64_t seed, ModelNames& models,
+                                         ModelNames& tenants) {
+    if (options.traces.empty()) throw std::runtime_error("no --trace given");
+    std::vector<std::unique_ptr<TraceReader>> readers;
+    for (const auto& spec : options.traces)
+        readers.push_back(open_trace(spec, models, tenants, seed, std::filesystem::current_path()));
+    auto trace = readers.size() == 1 ? std::move(readers.front()) : merge(std::move(readers));
+    if (options.from_ms || options.to_ms)
+        trace = clip(std::move(trace), options.from_ms.value_or(INT64_MIN), options.to_ms.value_or(INT64_MAX));
+    return bound_span(std::move(trace), models);
+}
+
 std::string no_event_message(const ReplayOptions& options) {
     if (!options.from_ms && !options.to_ms) return "the traces hold no event";
     const auto bound = [](const std::optional<int64_t>& ms) {
@@ -664,7 +662,7 @@ std::string no_event_message(const ReplayOptions& options) {
 
 uint64_t dump_events(const Config& config, const ReplayOptions& options, const std::filesystem::path& file) {
     ModelNames models, tenants;
-    auto trace = open_traces(config, options, options.seed.value_or(config.replay_seed), models, tenants);
+    auto trace = open_traces(options, options.seed.value_or(config.replay_seed), models, tenants);
     std::ofstream out(file, std::ios::binary);
     if (!out) throw std::runtime_error(fmt::format("cannot write '{}'", file.string()));
     // A trace that fails part-way, or holds no event, leaves no file behind: a half-written dump would read back as a
@@ -709,7 +707,7 @@ ReplayReport run_replay(const Config& config, const ReplayOptions& options) {
         runs.push_back(build_arm_run(spec, config, loader, catalog, prepass.future, report.budget_mb));
     if (needs_future && prepass.events > 0) prime_yardsticks(runs, catalog, prepass.future);
 
-    ChunkReader reader(open_traces(config, options, report.seed, models, tenants), to_catalog, tenants);
+    ChunkReader reader(open_traces(options, report.seed, models, tenants), to_catalog, tenants);
     Progress progress(options.progress);
     run_arms(reader, runs, progress, prepass.events, options, config, report);
 

@@ -9,12 +9,14 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
 #include "replay/replay_report.hpp"
+#include "replay/trace/trace.hpp"
 
 namespace warmup::host::replay {
 
@@ -35,6 +37,12 @@ struct ReplayOptions {
 /// Runs every arm over the traces and returns the measurements. Throws ConfigError-like std::runtime_error for a
 /// model the catalog does not cover, TraceError for a bad trace line, StartupError for a plugin that cannot start.
 ReplayReport run_replay(const Config& config, const ReplayOptions& options);
+
+/// The traces of `options` (paths relative to the working folder), merged, clipped to --from/--to and bounded in
+/// time (trace.hpp, bound_span); a fresh reader per pass, since readers stream. Models and tenants are interned into
+/// the tables, which must outlive the reader.
+std::unique_ptr<TraceReader> open_traces(const ReplayOptions& options, uint64_t seed, ModelNames& models,
+                                         ModelNames& tenants);
 
 /// What a replay says when the traces hold no event: "... in [from, to)" when a range was chosen.
 std::string no_event_message(const ReplayOptions& options);

@@ -231,10 +231,13 @@
         await askForToken('The daemon asks for its access token: ' + error.message).catch(() => {});
       } else {
         showAlert('Cannot read the daemon: ' + error.message);
-        // What the page shows is as old as its last refresh: the badge says the daemon does not answer, not "running".
-        const mode = byId('mode');
-        mode.textContent = 'not answering';
-        mode.className = 'badge unreachable';
+        // A request that got no answer at all (fetch rejects with a TypeError): what the page shows is as old as its
+        // last refresh, and the badge says the daemon does not answer rather than "running".
+        if (error instanceof TypeError && /fetch/i.test(String(error.message))) {
+          const mode = byId('mode');
+          mode.textContent = 'not answering';
+          mode.className = 'badge unreachable';
+        }
       }
     } finally {
       refreshTimer = setTimeout(tick, REFRESH_MS);

@@ -136,9 +136,10 @@ void SourceRunner::run() {
                               config_.name, instance_->label(), status_name(error->code), error->message,
                               std::max(delay_ms, backoff_ms));
             if (error->code == WARMUP_ERROR_CANCELLED && stopping_.load()) break;
-            delay_ms = std::max(delay_ms, backoff_ms);
             // NOT_FOUND (a followed file not there yet) costs the source a look, not a server: it is looked for again
-            // every second, so what is written to it once it appears is read while it is new.
+            // every second whatever failed before, so what is written to it once it appears is read while it is new.
+            if (error->code == WARMUP_ERROR_NOT_FOUND) backoff_ms = kFirstBackoffMs;
+            delay_ms = std::max(delay_ms, backoff_ms);
             if (error->code != WARMUP_ERROR_NOT_FOUND) backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
         } else {
             if (was_failing)

@@ -80,7 +80,9 @@ typedef struct warmup_source_vtable {
 
     /* [source] Reads what is new since the last poll and emits it. The first poll of an instance is where it picks up
      * what it remembered in state_dir. Returns NULL, or an error (the host counts it, shows the source as degraded
-     * with the message until a poll succeeds again, and polls again after a back-off of at least next_poll_in_ms).
+     * with the message until a poll succeeds again, and polls again after a back-off of at least next_poll_in_ms;
+     * WARMUP_ERROR_NOT_FOUND, for something only looked at, such as a file not created yet, is retried every second
+     * without a growing back-off).
      * Events emitted before an error are kept. Fills `out`. */
     warmup_error *(*poll)(void *self, const warmup_source_poll *call, warmup_source_poll_result *out);
 } warmup_source_vtable;

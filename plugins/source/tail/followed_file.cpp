@@ -141,27 +141,6 @@ void FollowedFile::open_at_path() {
     notes_.push_back("started at the end of '" + path_.string() + "' (byte " + std::to_string(offset_) + ")");
 }
 
-bool FollowedFile::open_rotated(const std::filesystem::path& file) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat info {};
-    if (fd < 0 || ::fstat(fd, &info) != 0) {
-        if (fd >= 0) ::close(fd);
-        notes_.push_back("'" + file.string() + "', rotated while stopped, cannot be read: " + error_text(errno));
-        return false;
-    }
-    ::close(fd_);
-    fd_ = fd;
-    device_ = static_cast<uint64_t>(info.st_dev);
-    inode_ = static_cast<uint64_t>(info.st_ino);
-    offset_ = 0;
-    head_.clear();
-    tail_.clear();
-    skipping_long_line_ = false;
-    rotated_file_size_.reset();
-    notes_.push_back("reading '" + file.string() + "' (rotated while stopped) from its start");
-    return true;
-}
-
 namespace {
 
 /// A name rotation gives the followed file: its name, then '.' or '-' and a suffix; not a compressed copy.
@@ -175,6 +154,49 @@ bool rotated_name(const std::string& name, const std::string& followed) {
 }
 
 }  // namespace
+
+bool FollowedFile::open_rotated(const RotatedFile& file) {
+    const auto open_if_same = [&](const std::filesystem::path& path) {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        struct stat info {};
+        if (fd >= 0 && ::fstat(fd, &info) == 0 && static_cast<uint64_t>(info.st_dev) == file.device &&
+            static_cast<uint64_t>(info.st_ino) == file.inode)
+            return fd;
+        if (fd >= 0) ::close(fd);
+        return -1;
+    };
+    std::filesystem::path found = file.path;
+    int fd = open_if_same(found);
+    if (fd < 0) {  // rotated again since it was listed: look for it under the other names of the rotation
+        const std::string prefix = path_.filename().string();
+        std::error_code error;
+        std::filesystem::directory_iterator entries(path_.parent_path(), error);
+        for (std::size_t seen = 0;
+             !error && entries != std::filesystem::directory_iterator() && seen < kMaxSiblingsLookedAt && fd < 0;
+             entries.increment(error), ++seen)
+            if (rotated_name(entries->path().filename().string(), prefix)) {
+                found = entries->path();
+                fd = open_if_same(found);
+            }
+    }
+    if (fd < 0) {
+        notes_.push_back("'" + file.path.string() +
+                         "' (a file rotated while stopped) is gone or cannot be read: "
+                         "passed over");
+        return false;
+    }
+    ::close(fd_);
+    fd_ = fd;
+    device_ = file.device;
+    inode_ = file.inode;
+    offset_ = 0;
+    head_.clear();
+    tail_.clear();
+    skipping_long_line_ = false;
+    rotated_file_size_.reset();
+    notes_.push_back("reading '" + found.string() + "' from its start");
+    return true;
+}
 
 bool FollowedFile::resume_rotated_saved_file() {
     // Only the followed file's own directory, and only names that extend the followed one: what rotation made of it.
@@ -234,9 +256,16 @@ bool FollowedFile::resume_rotated_saved_file() {
         rotated_after_.clear();
         std::string also;
         for (const Sibling* other : later) {
-            rotated_after_.push_back(other->path);
+            rotated_after_.push_back(
+                {other->path, static_cast<uint64_t>(other->info.st_dev), static_cast<uint64_t>(other->info.st_ino)});
             also += (also.empty() ? "" : ", ") + other->path.filename().string();
         }
+        // Then the file at the path now, by its identity too: rotated in turn before the reader gets to it, it is
+        // found under its new name, and the file then at the path follows it.
+        struct stat at_path {};
+        if (::stat(path_.c_str(), &at_path) == 0 && S_ISREG(at_path.st_mode))
+            rotated_after_.push_back(
+                {path_, static_cast<uint64_t>(at_path.st_dev), static_cast<uint64_t>(at_path.st_ino)});
         notes_.push_back("'" + path_.string() + "' was rotated while stopped: reading on in '" + entries_path.string() +
                          "' from byte " + std::to_string(offset_) + " (the saved position), then " +
                          (also.empty() ? std::string() : "the files rotated since (" + also + "), then ") +
@@ -328,7 +357,7 @@ std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
         if (old_file_settled && offset_ >= old_size) {  // the old file is read to its end: on to the next one
             bool opened = false;
             while (!opened && !rotated_after_.empty()) {  // a rotation while stopped left more than one file
-                const std::filesystem::path next = rotated_after_.front();
+                const RotatedFile next = rotated_after_.front();
                 rotated_after_.erase(rotated_after_.begin());
                 opened = open_rotated(next);
             }
@@ -359,6 +388,16 @@ std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
         at = end;
     }
     while (at < buffer_.size()) {
+        // NUL bytes where a line starts are the hole a writer that does not append (no O_APPEND) leaves when the file
+        // was truncated under it (copytruncate): as long as its old offset, megabytes, so skipped here, read after
+        // read, rather than taken as the start of a line too long to read.
+        if (buffer_[at] == '\0') {
+            const auto text_at = buffer_.find_first_not_of('\0', at);
+            const std::size_t end = text_at == std::string::npos ? buffer_.size() : text_at;
+            lines.push_back({FileLine::Kind::Skipped, {}, offset_of(at), offset_of(end)});
+            at = end;
+            continue;
+        }
         const auto newline = buffer_.find('\n', at);
         if (newline == std::string::npos) {
             const std::size_t rest = buffer_.size() - at;
@@ -375,9 +414,6 @@ std::vector<FileLine> FollowedFile::read(std::size_t max_bytes) {
             break;
         }
         std::string_view text = std::string_view(buffer_).substr(at, newline - at);
-        // NUL bytes before a line are the hole a writer that does not append (no O_APPEND) leaves when the file was
-        // truncated under it (copytruncate): they belong to no line.
-        text.remove_prefix(std::min(text.find_first_not_of('\0'), text.size()));
         if (text.size() > max_line_bytes_) {
             lines.push_back(
                 {FileLine::Kind::TooLong, text.substr(0, kTooLongShownBytes), offset_of(at), offset_of(newline + 1)});

@@ -57,7 +57,7 @@ struct FileLine {
     enum class Kind {
         Text,     ///< a whole line, without its newline (and without a trailing '\r')
         TooLong,  ///< the start of a line longer than max_line_bytes; the rest of it is skipped
-        Skipped,  ///< the rest of a too-long line (nothing to read in it)
+        Skipped,  ///< the rest of a too-long line, or NUL bytes where a line starts (nothing to read in them)
     };
     Kind kind = Kind::Text;
     std::string_view text;  ///< Text: the line; TooLong: its first bytes; valid until the next read()
@@ -114,8 +114,15 @@ class FollowedFile {
   private:
     /// Opens the file now at the path: at the saved position or start_at for the first file, else at its start.
     void open_at_path();
-    /// Opens `file` (a rotated sibling) from its start; false when it cannot be opened (it is then passed over).
-    bool open_rotated(const std::filesystem::path& file);
+    /// A rotated sibling to read after the saved position's file: where it was, and which file it is.
+    struct RotatedFile {
+        std::filesystem::path path;
+        uint64_t device = 0;
+        uint64_t inode = 0;
+    };
+    /// Opens `file` from its start: at its path, or under the name a rotation since gave it (found by device and
+    /// inode); false when it is gone or cannot be opened (it is then passed over, with a note).
+    bool open_rotated(const RotatedFile& file);
     /// The file open was deleted (no link left) while the path is gone: once it is read to its end and has not grown
     /// for rotation_grace, it is closed and the read fails saying so (throws std::runtime_error).
     void close_if_deleted();
@@ -153,7 +160,7 @@ class FollowedFile {
     std::vector<std::string> notes_;
     // Rotated siblings written after the saved position's file (rotations while stopped), oldest first: read after it,
     // before the file at the path.
-    std::vector<std::filesystem::path> rotated_after_;
+    std::vector<RotatedFile> rotated_after_;
 };
 
 }  // namespace warmup::plugins

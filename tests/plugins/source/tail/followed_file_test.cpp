@@ -192,6 +192,14 @@ TEST_F(FollowedFileTest, NulBytesBeforeALineAreNotPartOfIt) {
     fs::resize_file(log, 0);
     append(log, std::string(40, '\0') + "{\"n\": 2}\n{\"n\": 3}\n");
     EXPECT_EQ(read_all(file), (Lines{"{\"n\": 2}", "{\"n\": 3}"}));
+
+    // The hole is as long as the writer's old offset: megabytes, far more than a line may be and than one read takes.
+    fs::resize_file(log, 0);
+    append(log, std::string(3 << 20, '\0') + "{\"n\": 4}\n");
+    Lines after_big_hole;
+    for (int read = 0; read < 1000 && after_big_hole.empty(); ++read)
+        for (const std::string& line : read_all(file, 64 << 10)) after_big_hole.push_back(line);
+    EXPECT_EQ(after_big_hole, Lines{"{\"n\": 4}"});
 }
 
 TEST_F(FollowedFileTest, StartAtEndSkipsWhatIsThereButNotTheLineBeingWritten) {
@@ -293,6 +301,36 @@ TEST_F(FollowedFileTest, TwoRotationsWhileStoppedReadEveryRotatedFileOldestFirst
     ASSERT_FALSE(notes.empty());
     EXPECT_NE(notes.front().find("then the files rotated since (access.json.1), then the new file"), std::string::npos)
         << notes.front();
+}
+
+TEST_F(FollowedFileTest, ARotationWhileCatchingUpFindsTheNextFileUnderItsNewName) {
+    // The saved file is in .2 and the one rotated after it in .1; while the reader is still in .2, logrotate runs
+    // again (.2 -> .3, .1 -> .2, the file at the path -> .1). The next file is the one now named .2, found by its
+    // identity, not the one now named .1.
+    append(log, "a\n");
+    FilePosition saved;
+    {
+        FollowedFile file(log, 1024, false);
+        EXPECT_EQ(read_all(file), Lines{"a"});
+        saved = *file.position();
+    }
+    const auto now = fs::file_time_type::clock::now();
+    append(log, "b\n");
+    fs::last_write_time(log, now - std::chrono::hours(3));
+    fs::rename(log, dir.path() / "access.json.2");
+    append(dir.path() / "access.json.1", "c\n");
+    fs::last_write_time(dir.path() / "access.json.1", now - std::chrono::hours(2));
+    append(log, "d\n");
+    FollowedFile file(log, 1024, false, std::chrono::milliseconds(0));
+    file.restore(saved);
+    Lines lines = read_all(file, 2);  // reads on in .2 ("b")
+    fs::rename(dir.path() / "access.json.2", dir.path() / "access.json.3");
+    fs::rename(dir.path() / "access.json.1", dir.path() / "access.json.2");
+    fs::rename(log, dir.path() / "access.json.1");
+    append(log, "e\n");
+    for (int read = 0; read < 6; ++read)
+        for (const std::string& line : read_all(file)) lines.push_back(line);
+    EXPECT_EQ(lines, (Lines{"b", "c", "d", "e"}));
 }
 
 TEST_F(FollowedFileTest, ALineLongerThanTheLimitIsReportedOnceAndSkipped) {
