@@ -57,6 +57,20 @@ std::string config_yaml() {
            "  - {model: \"slow/*\", memory_mb: 100, load_ms: 600000}\n";
 }
 
+/// config_yaml() with a control loop counted as stalled past 300 ms and a predictor whose every predict call sleeps
+/// `sleep_us` (org.warmup.test.flaky-predictor).
+std::string config_with_a_sleeping_predictor(int64_t sleep_us) {
+    std::string yaml = config_yaml();
+    const std::string budgets = "budgets: {memory_mb: 4000}";
+    const std::string predictor = "  predictor: {plugin: org.warmup.predictor.keep-alive}";
+    yaml.replace(yaml.find(budgets), budgets.size(), "budgets: {memory_mb: 4000, plugin_call_stall_ms: 300}");
+    yaml.replace(yaml.find(predictor), predictor.size(),
+                 std::string("  predictor: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
+                     "/engine_breaker_flaky_predictor.so\", params: {failing_calls: 0, sleep_us: " +
+                     std::to_string(sleep_us) + "}}");
+    return yaml;
+}
+
 /// Output of a shell command (its stdout), "" when it could not run.
 std::string command_output(const std::string& command) {
     std::string out;
@@ -462,16 +476,7 @@ TEST(ProgramUsage, AReplayArmHeldUpByAPluginCallThatDoesNotReturnIsNamedWhileThe
     // Every predict call of the arm's predictor sleeps 1.5 s; past 300 ms without progress the replay names the arm and
     // the call on standard error, and says when the arm goes on. The replay still ends with its report.
     warmup::test::TempDir dir("replay-stall");
-    std::string yaml = config_yaml();
-    const auto budgets = yaml.find("budgets: {memory_mb: 4000}");
-    ASSERT_NE(budgets, std::string::npos);
-    yaml.replace(budgets, std::string("budgets: {memory_mb: 4000}").size(),
-                 "budgets: {memory_mb: 4000, plugin_call_stall_ms: 300}");
-    const auto predictor = yaml.find("  predictor: {plugin: org.warmup.predictor.keep-alive}");
-    ASSERT_NE(predictor, std::string::npos);
-    yaml.replace(predictor, std::string("  predictor: {plugin: org.warmup.predictor.keep-alive}").size(),
-                 std::string("  predictor: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
-                     "/engine_breaker_flaky_predictor.so\", params: {failing_calls: 0, sleep_us: 1500000}}");
+    const std::string yaml = config_with_a_sleeping_predictor(1'500'000);
     const std::string config = dir.write("c.yaml", yaml).string();
     const std::string trace = "csv:" + dir.write("t.csv", "ts_ms,model\n0,m/a\n").string();
     const auto [code, output] = run_to_end(
@@ -544,16 +549,7 @@ class WarmupdStallTest : public warmup::test::DaemonTest {
 
 TEST_F(WarmupdStallTest, APluginCallThatDoesNotReturnIsNamedByTheProbesAndDoesNotHoldUpRequestsOrAStop) {
     // Every predict call sleeps 4 s; past 300 ms the daemon counts the control loop as stalled.
-    std::string yaml = config_yaml();
-    const auto budgets = yaml.find("budgets: {memory_mb: 4000}");
-    ASSERT_NE(budgets, std::string::npos);
-    yaml.replace(budgets, std::string("budgets: {memory_mb: 4000}").size(),
-                 "budgets: {memory_mb: 4000, plugin_call_stall_ms: 300}");
-    const auto predictor = yaml.find("  predictor: {plugin: org.warmup.predictor.keep-alive}");
-    ASSERT_NE(predictor, std::string::npos);
-    yaml.replace(predictor, std::string("  predictor: {plugin: org.warmup.predictor.keep-alive}").size(),
-                 std::string("  predictor: {path: \"") + WARMUP_TEST_BAD_PLUGIN_DIR +
-                     "/engine_breaker_flaky_predictor.so\", params: {failing_calls: 0, sleep_us: 4000000}}");
+    const std::string yaml = config_with_a_sleeping_predictor(4'000'000);
     start_daemon(yaml);
     ASSERT_FALSE(HasFatalFailure());
     httplib::Client& client = *client_;

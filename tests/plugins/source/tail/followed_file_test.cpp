@@ -40,6 +40,14 @@ using Lines = std::vector<std::string>;
 
 class FollowedFileTest : public ::testing::Test {
   protected:
+    /// Writes "a" to the log, reads it to its end as a reader that then stops, and returns the position it keeps.
+    FilePosition position_of_a_reader_that_read_a_line() {
+        append(log, "a\n");
+        FollowedFile file(log, 1024, false);
+        EXPECT_EQ(read_all(file), Lines{"a"});
+        return *file.position();
+    }
+
     test::TempDir dir{"followed-file"};
     fs::path log = dir.path() / "access.json";
 };
@@ -272,13 +280,7 @@ TEST_F(FollowedFileTest, LinesWrittenBeforeARotationWhileStoppedAreReadFromTheRo
 
 TEST_F(FollowedFileTest, TwoRotationsWhileStoppedReadEveryRotatedFileOldestFirst) {
     // Size-based rotation during an upgrade: the saved file went to .1 then .2, and the file in between to .1.
-    append(log, "a\n");
-    FilePosition saved;
-    {
-        FollowedFile file(log, 1024, false);
-        EXPECT_EQ(read_all(file), Lines{"a"});
-        saved = *file.position();
-    }
+    const FilePosition saved = position_of_a_reader_that_read_a_line();
     const auto now = fs::file_time_type::clock::now();
     append(dir.path() / "access.json.4", "a much older rotation\n");
     fs::last_write_time(dir.path() / "access.json.4", now - std::chrono::hours(5));
@@ -307,13 +309,7 @@ TEST_F(FollowedFileTest, ARotationWhileCatchingUpFindsTheNextFileUnderItsNewName
     // The saved file is in .2 and the one rotated after it in .1; while the reader is still in .2, logrotate runs
     // again (.2 -> .3, .1 -> .2, the file at the path -> .1). The next file is the one now named .2, found by its
     // identity, not the one now named .1.
-    append(log, "a\n");
-    FilePosition saved;
-    {
-        FollowedFile file(log, 1024, false);
-        EXPECT_EQ(read_all(file), Lines{"a"});
-        saved = *file.position();
-    }
+    const FilePosition saved = position_of_a_reader_that_read_a_line();
     const auto now = fs::file_time_type::clock::now();
     append(log, "b\n");
     fs::last_write_time(log, now - std::chrono::hours(3));
