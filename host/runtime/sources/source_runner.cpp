@@ -129,6 +129,9 @@ void SourceRunner::run() {
             }
         }
         if (error) {
+            // NOT_FOUND (a followed file not there yet) costs the source a look, not a server: it is looked for again
+            // every second whatever failed before, so what is written to it once it appears is read while it is new.
+            if (error->code == WARMUP_ERROR_NOT_FOUND) backoff_ms = kFirstBackoffMs;
             // The first failure and every change of message are logged; a source that keeps failing the same way
             // is logged again at most once per back-off ceiling.
             if (!was_failing || backoff_ms >= kMaxBackoffMs)
@@ -136,9 +139,6 @@ void SourceRunner::run() {
                               config_.name, instance_->label(), status_name(error->code), error->message,
                               std::max(delay_ms, backoff_ms));
             if (error->code == WARMUP_ERROR_CANCELLED && stopping_.load()) break;
-            // NOT_FOUND (a followed file not there yet) costs the source a look, not a server: it is looked for again
-            // every second whatever failed before, so what is written to it once it appears is read while it is new.
-            if (error->code == WARMUP_ERROR_NOT_FOUND) backoff_ms = kFirstBackoffMs;
             delay_ms = std::max(delay_ms, backoff_ms);
             if (error->code != WARMUP_ERROR_NOT_FOUND) backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
         } else {

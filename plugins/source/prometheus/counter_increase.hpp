@@ -11,8 +11,9 @@
 //    (a page without it may be a proxy's empty answer, or another replica's page): a value below the last one is a
 //    reset as above. A series missing from more than kMaxScrapesMissing scrapes in a row is forgotten (if it comes back
 //    after that, it came back from 0: all of it is new);
-//  - a series that was reset and, at its next scrape, is at or above its value before the reset "bounced": no counter
-//    that restarted from 0 does that, a second server behind the same URL does (Result::bounced_series).
+//  - a series that was reset and, at its next scrape, is at or above its value before the reset "bounced": a second
+//    server behind the same URL does that, a counter that restarted from 0 rarely so soon (Result::bounced_series, a
+//    hint for the log; what is counted does not change).
 // Several series of one model (Triton's `version`, vLLM's `finished_reason`) add up. Counters are floats; the
 // fractional part carries over per model, so increases of 0.5 and 0.5 make one request.
 //
@@ -36,8 +37,8 @@ class CounterIncrease {
         std::map<std::string, uint64_t> requests_by_model;  ///< whole requests since the last scrape, > 0 only
         std::vector<std::string> series_without_model;      ///< series keys lacking the model label, first seen now
         std::size_t resets = 0;                             ///< series whose counter went down
-        /// Series back at or above the value they had before a reset seen in the previous scrape: no restart does that
-        /// (a restarted counter starts from 0), two servers answering in turn behind one URL do.
+        /// Series back at or above the value they had before a reset seen at their previous scrape: a counter that
+        /// restarted from 0 rarely gets there so soon, two servers answering in turn behind one URL do (a hint only).
         std::vector<std::string> bounced_series;
         bool baseline = false;  ///< this was the first scrape: nothing counted
     };

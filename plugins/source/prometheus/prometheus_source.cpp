@@ -140,22 +140,20 @@ int64_t PrometheusSource::poll(sdk::SourcePoll& poll) {
     if (increase.resets > 0)
         host().info(std::to_string(increase.resets) + " series of '" + metric_ + "' at " + client_.url(request_path_) +
                     " went down (a counter reset: the server restarted?): counted from 0");
-    // Servers behind one URL (a load balancer) answer in turn: each switch to the lower counter reads as a reset
-    // that counts it whole again, thousands of requests that never happened. A counter that restarted from 0 never
-    // comes back above its old value at the next scrape; one that does is another server's. After such a bounce the
-    // source counts nothing for kResetWindow scrapes and says why (a model reloaded by its server resets without
-    // bouncing, and keeps being counted).
-    bounces_in_last_scrapes_ =
-        ((bounces_in_last_scrapes_ << 1) | (increase.bounced_series.empty() ? 0u : 1u)) & kResetWindowMask;
-    if (!increase.bounced_series.empty()) last_bounced_series_ = increase.bounced_series.front();
-    if (bounces_in_last_scrapes_ != 0)
-        throw sdk::Error(WARMUP_ERROR_UNAVAILABLE,
-                         "'" + metric_ + "' at " + client_.url(request_path_) + ": series " + metric_ +
-                             describe_series(last_bounced_series_) +
-                             " went down and came back above its old value at the next scrape: several servers behind "
-                             "one URL (a load balancer) answer in turn; scrape each server directly, one source per "
-                             "server. Nothing is counted until " +
-                             std::to_string(kResetWindow) + " scrapes in a row show no such series.");
+    // Servers behind one URL (a load balancer) answer in turn: each switch to the lower counter reads as a reset that
+    // counts it whole again. A series back at or above its value before a reset at the next scrape hints at that (a
+    // counter that restarted from 0 rarely gets there so soon); it is only a hint (a model reloaded with little
+    // traffic can do it too), so the source says it, at most once per kHintEveryScrapes, and counts as before.
+    if (!increase.bounced_series.empty() &&
+        (!last_hint_scrape_ || scrapes_ - *last_hint_scrape_ >= kHintEveryScrapes)) {
+        last_hint_scrape_ = scrapes_;
+        host().warn("series " + metric_ + describe_series(increase.bounced_series.front()) + " at " +
+                    client_.url(request_path_) +
+                    " went down and back above its old value at the next scrape: if several servers answer behind this "
+                    "URL (a load balancer), every switch counts a whole counter again; scrape each server directly, "
+                    "one source per server");
+    }
+    ++scrapes_;
 
     for (const auto& [model, requests] : increase.requests_by_model)
         for (uint64_t left = requests; left > 0;) {

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 #include <warmup/sdk/http_client.hpp>
@@ -34,9 +35,8 @@ class PrometheusSource final : public sdk::Source {
     static constexpr int64_t kQueueFullRetryMs = 200;
     /// Largest count of one event (as a POSTed event's); a larger increase is split over several events.
     static constexpr uint64_t kMaxCountPerEvent = 1'000'000;
-    /// A series that bounced (CounterIncrease::Result::bounced_series) in one of the last kResetWindow scrapes makes a
-    /// scrape fail instead of counting.
-    static constexpr int kResetWindow = 10;
+    /// A series that bounced (CounterIncrease::Result::bounced_series) is said at most once per this many scrapes.
+    static constexpr uint64_t kHintEveryScrapes = 240;
 
     /// Reads and checks the params (see README.md). Contacts no server: one that is down is a failed poll.
     PrometheusSource(sdk::Host host, sdk::Params& params);
@@ -63,10 +63,8 @@ class PrometheusSource final : public sdk::Source {
     int64_t timeout_ms_;
     std::size_t max_page_bytes_;
     CounterIncrease counter_;
-    /// Bit i: the scrape i scrapes ago saw a series bounce (the last kResetWindow scrapes).
-    static constexpr uint32_t kResetWindowMask = (1u << kResetWindow) - 1;
-    uint32_t bounces_in_last_scrapes_ = 0;
-    std::string last_bounced_series_;  ///< its series key, for the message
+    uint64_t scrapes_ = 0;                      ///< scrapes read since the start
+    std::optional<uint64_t> last_hint_scrape_;  ///< when a bounce was last said
     std::vector<PendingEvent> pending_;
     bool said_metric_missing_ = false;
 };

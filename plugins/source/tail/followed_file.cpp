@@ -105,7 +105,10 @@ void FollowedFile::open_at_path() {
     skipping_long_line_ = false;
     offset_ = 0;
     rotated_file_size_.reset();
-    if (!first_open_) return;  // a file that replaced a rotated one is read from its start
+    if (!first_open_) {
+        rotated_after_.clear();  // at the path again: no file rotated while stopped is left to read
+        return;                  // a file that replaced a rotated one is read from its start
+    }
     first_open_ = false;
 
     if (saved_ && saved_->path == path_.string()) {
@@ -157,6 +160,8 @@ bool rotated_name(const std::string& name, const std::string& followed) {
 
 bool FollowedFile::open_rotated(const RotatedFile& file) {
     const auto open_if_same = [&](const std::filesystem::path& path) {
+        struct stat named {};  // a regular file only: opening a FIFO under a rotated name would block the source
+        if (::stat(path.c_str(), &named) != 0 || !S_ISREG(named.st_mode)) return -1;
         const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         struct stat info {};
         if (fd >= 0 && ::fstat(fd, &info) == 0 && static_cast<uint64_t>(info.st_dev) == file.device &&
