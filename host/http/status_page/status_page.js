@@ -324,7 +324,7 @@
       item.prepend(el('i', 'key ' + key));
       return item;
     });
-    if (status.queue_depth > 0) legend.push(el('span', null, status.queue_depth + ' queued'));
+    if (status.queue_depth > 0) legend.push(el('span', null, status.queue_depth.toLocaleString('en-US') + ' queued'));
     if (unloadingMb > 0) legend.push(el('span', null, mib(unloadingMb) + ' being unloaded'));
     if (status.memory_waiters > 0) legend.push(el('span', null, status.memory_waiters + ' waiting for memory'));
     replaceChildren(byId('budget-legend'), legend);
