@@ -842,20 +842,10 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
     state.queued_class = reason == LoadReason::Demand ? 0 : std::max<uint32_t>(1, state.priority_class);
     state.queued_at_ms = now_ms;
 
-    warmup_queue_item item{};
-    item.model = model;
-    item.reason = static_cast<uint32_t>(reason);
-    item.attempt = state.attempt + 1;
-    item.enqueued_ms = now_ms;
-    item.priority_class = state.queued_class;
-    item.deadline_ms = reason == LoadReason::Demand ? now_ms : state.warm_ready_by;
-    item.cost = load_ms;
     // A full queue (RESOURCE_EXHAUSTED) is the policy's normal refusal: a demand load then goes to the built-in queue
     // (a waiting request is never dropped) and a pre-warm is skipped. A failed push or an open circuit sends either
     // kind to the built-in strict-priority queue (the queue component's fallback).
-    const CallOutcome pushed = guarded_call(
-        ComponentKind::Queue, "push", [&] { return components_.queue.vtable->push(components_.queue.self, &item); },
-        WARMUP_ERROR_RESOURCE_EXHAUSTED);
+    const CallOutcome pushed = push_to_queue_plugin(model, load_ms);
     if (pushed == CallOutcome::Ok && !circuit_open(ComponentKind::Queue)) {
         state.queued_in = QueuedIn::Plugin;
         ++queued_in_plugin_;
@@ -884,6 +874,44 @@ void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, war
         if (pushed == CallOutcome::Tolerated || pushed == CallOutcome::Failed)
             metric(WARMUP_METRIC_QUEUE_REJECTED, model, now_ms, 1);
         push_fallback(model);
+    }
+    metric(WARMUP_METRIC_QUEUE_DEPTH, WARMUP_NO_MODEL, now_ms, static_cast<double>(queue_depth()));
+}
+
+WarmupEngine::CallOutcome WarmupEngine::push_to_queue_plugin(warmup_model_index model, double load_ms) {
+    const ModelSlot& state = models_[model];
+    warmup_queue_item item{};
+    item.model = model;
+    item.reason = static_cast<uint32_t>(state.reason);
+    item.attempt = state.attempt + 1;
+    item.enqueued_ms = state.queued_at_ms;
+    item.priority_class = state.queued_class;
+    item.deadline_ms = state.reason == LoadReason::Demand ? state.queued_at_ms : state.warm_ready_by;
+    item.cost = load_ms;
+    return guarded_call(
+        ComponentKind::Queue, "push", [&] { return components_.queue.vtable->push(components_.queue.self, &item); },
+        WARMUP_ERROR_RESOURCE_EXHAUSTED);
+}
+
+void WarmupEngine::hand_back_set_aside(warmup_time_ms now_ms) {
+    const std::vector<warmup_model_index> models = std::exchange(set_aside_, {});
+    for (const warmup_model_index model : models) {
+        ModelSlot& state = models_[model];
+        // Started, cancelled, or a demand load now (a request came for it): not a set-aside item any more.
+        if (state.queued_in != QueuedIn::Fallback || state.residency != WARMUP_RESIDENCY_QUEUED ||
+            state.in_memory_fifo || state.reason == LoadReason::Demand || !state.waiting.empty())
+            continue;
+        if (circuit_open(ComponentKind::Queue)) return;  // the rest wait in the built-in queue, as the circuit says
+        fallback_queue_.erase(state.fallback_key);
+        state.queued_in = QueuedIn::Nowhere;
+        double load_ms = 0;
+        estimate_memory_mb(model, &load_ms);
+        if (push_to_queue_plugin(model, load_ms) == CallOutcome::Ok && !circuit_open(ComponentKind::Queue)) {
+            state.queued_in = QueuedIn::Plugin;
+            ++queued_in_plugin_;
+        } else {
+            push_fallback(model);  // refused (full) or failed: it waits in the built-in queue, as before
+        }
     }
     metric(WARMUP_METRIC_QUEUE_DEPTH, WARMUP_NO_MODEL, now_ms, static_cast<double>(queue_depth()));
 }
@@ -1000,8 +1028,12 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
     remove_stale_plugin_items();
     while (in_flight_ < options_.max_concurrent_loads) {
         warmup_model_index model = WARMUP_NO_MODEL;
+        std::optional<StrictPriorityQueue::Key> builtin = fallback_queue_.front();
+        if (!set_aside_.empty() && !(builtin && builtin->priority_class == 0) && !circuit_open(ComponentKind::Queue)) {
+            hand_back_set_aside(now_ms);  // no request waits in the built-in queue any more
+            builtin = fallback_queue_.front();
+        }
         const bool plugin_usable = !circuit_open(ComponentKind::Queue) && queued_in_plugin_ > 0;
-        const std::optional<StrictPriorityQueue::Key> builtin = fallback_queue_.front();
         const auto builtin_demand_first = [&] {
             if (builtin->priority_class != 0) return false;
             const std::optional<warmup_time_ms> plugin_oldest = oldest_demand_in_plugin();
@@ -1041,6 +1073,7 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
                 !models_[model].in_memory_fifo && models_[model].reason != LoadReason::Demand &&
                 models_[model].waiting.empty()) {
                 push_fallback(model);
+                set_aside_.push_back(model);
                 continue;
             }
         }

@@ -641,6 +641,12 @@ class WarmupEngine {
     double estimate_memory_mb(warmup_model_index model, double* load_ms);
     /// When the oldest demand load the queue plugin still holds was queued; nothing when it holds none.
     std::optional<warmup_time_ms> oldest_demand_in_plugin();
+    /// Pushes `model`'s queued warm-up (reason, class and time as enqueue_load set them) to the queue plugin, guarded;
+    /// a full queue is Tolerated. `load_ms` is the item's cost.
+    CallOutcome push_to_queue_plugin(warmup_model_index model, double load_ms);
+    /// The speculative loads set aside while requests waited in the built-in queue go back to the queue plugin, to be
+    /// ordered among the others again (those it refuses stay in the built-in queue).
+    void hand_back_set_aside(warmup_time_ms now_ms);
     /// The performance plugin's estimate for `model`, guarded; an answer with NaN, infinite or negative figures is a
     /// failed call. False when the call failed or the circuit is open (`out` is then not to be used).
     bool estimate(warmup_model_index model, warmup_performance_estimate& out);
@@ -665,6 +671,10 @@ class WarmupEngine {
     // held decides whether the built-in queue's demand loads (refused by the full plugin, so younger) may go first.
     // Entries the plugin no longer holds are dropped when they reach the front.
     std::deque<std::pair<warmup_model_index, warmup_time_ms>> demand_in_plugin_;
+    // Pre-warms and retries the queue plugin gave while requests waited in the built-in queue: set aside there, behind
+    // the requests, and handed back to the plugin once none waits (dispatch), so that the plugin's later items do not
+    // go before them for as long as it holds any.
+    std::vector<warmup_model_index> set_aside_;
     // Models whose item stayed in the plugin while its circuit was open (moved to the built-in queue, or cancelled):
     // removed from the plugin once the circuit has closed, so they hold none of its capacity.
     std::vector<warmup_model_index> stale_plugin_items_;

@@ -8,6 +8,7 @@
 // Breaker: open after 5 consecutive failures, cool-down 30 s. Loads complete only when the test says so.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -183,6 +184,45 @@ TEST(QueueFallback, APreWarmTheFullPluginGivesFirstWaitsBehindTheRequestsInTheBu
     EXPECT_EQ(fixture.engine().queue_depth(), 5u);
     fixture.complete_all_loads(1000);
     EXPECT_EQ(fixture.started(), (std::vector<std::string>{"m0", "m1", "m2", "m3", "m4", "quick"}));
+}
+
+TEST(QueueFallback, APreWarmSetAsideForRequestsGoesBackToThePluginOnceNoneWaits) {
+    // As above, the plugin (WeightedFair, room for three) gives the pre-warm of "quick" while m3 waits in the built-in
+    // queue, and again that of p2; both are set aside behind the requests. Once no request waits they go back to the
+    // plugin, among its pre-warms in the order they came, rather than wait until the plugin holds nothing, which under
+    // a steady stream of pre-warms (p3, p4, p5 ... one after each load here) would be never.
+    test::ManualEngineSetup setup;
+    setup.components["queue"] = "{plugin: org.warmup.queue.priority, params: {algorithm: WeightedFair, capacity: 3}}";
+    for (int i = 0; i < 4; ++i)
+        setup.catalog.push_back("{model: m" + std::to_string(i) + ", memory_mb: 100, load_ms: 1000}");
+    setup.catalog.push_back("{model: quick, memory_mb: 100, load_ms: 10}");
+    for (int i = 2; i <= 7; ++i)
+        setup.catalog.push_back("{model: p" + std::to_string(i) + ", memory_mb: 100, load_ms: 10}");
+    setup.options.memory_budget_mb = 4096;
+    setup.options.max_concurrent_loads = 1;
+    test::ManualEngine fixture(setup);
+    const auto prewarm = [&](const std::string& name, int64_t t_ms) {
+        fixture.engine().request_prewarm(fixture.model(name), t_ms);
+    };
+    fixture.request("m0", 0);
+    prewarm("quick", 1);
+    for (int i = 1; i < 4; ++i) fixture.request("m" + std::to_string(i), 1 + i);  // m1 m2 in the plugin, m3 refused
+    fixture.complete_next_load(1000);  // the plugin gives quick: set aside; then m1
+    prewarm("p2", 1001);
+    fixture.complete_next_load(2000);  // p2 set aside; m2
+    prewarm("p3", 2001);
+    fixture.complete_next_load(3000);  // m3, from the built-in queue
+    prewarm("p4", 3001);
+    for (int i = 5; i <= 7; ++i) {
+        fixture.complete_next_load(1000 * i - 1000);
+        prewarm("p" + std::to_string(i), 1000 * i - 999);
+    }
+    const std::vector<std::string> started = fixture.started();
+    ASSERT_GE(started.size(), 7u);
+    EXPECT_EQ(std::vector<std::string>(started.begin(), started.begin() + 4),
+              (std::vector<std::string>{"m0", "m1", "m2", "m3"}));
+    EXPECT_NE(std::find(started.begin(), started.end(), "quick"), started.end())
+        << "the set-aside pre-warm started while the plugin still held others";
 }
 
 TEST(QueueFallback, ItemsLeftInThePluginWhileItsCircuitWasOpenAreRemovedOnceItCloses) {
