@@ -57,6 +57,19 @@ class QueueFallbackFixture : public test::ManualEngine {
     }
 };
 
+/// The shipped queue, WeightedFair with room for three, one load at a time: models m0 .. m<requested - 1> with 1 s
+/// loads, and `quick` models with 10 ms loads (their small cost gives their pre-warms the first finish tags).
+test::ManualEngineSetup weighted_fair_setup(int requested, const std::vector<std::string>& quick) {
+    test::ManualEngineSetup setup;
+    setup.components["queue"] = "{plugin: org.warmup.queue.priority, params: {algorithm: WeightedFair, capacity: 3}}";
+    for (int i = 0; i < requested; ++i)
+        setup.catalog.push_back("{model: m" + std::to_string(i) + ", memory_mb: 100, load_ms: 1000}");
+    for (const std::string& name : quick) setup.catalog.push_back("{model: " + name + ", memory_mb: 100, load_ms: 10}");
+    setup.options.memory_budget_mb = 4096;
+    setup.options.max_concurrent_loads = 1;
+    return setup;
+}
+
 TEST(QueueFallback, AHealthyPluginDecidesTheOrder) {
     QueueFallbackFixture fixture("{}");
     for (int i = 0; i < 4; ++i) fixture.request(i, i);  // m0 starts; m1, m2, m3 wait in the plugin
@@ -170,14 +183,7 @@ TEST(QueueFallback, APreWarmTheFullPluginGivesFirstWaitsBehindTheRequestsInTheBu
     // WeightedFair with room for three: a pre-warm of a quick model (its small cost gives it the first finish tag),
     // then requests m1 and m2 fill it; m3 and m4 are refused and wait in the built-in queue. When the plugin is asked
     // for its older requests it gives the pre-warm first: that goes behind every waiting request, not before them.
-    test::ManualEngineSetup setup;
-    setup.components["queue"] = "{plugin: org.warmup.queue.priority, params: {algorithm: WeightedFair, capacity: 3}}";
-    for (int i = 0; i < 5; ++i)
-        setup.catalog.push_back("{model: m" + std::to_string(i) + ", memory_mb: 100, load_ms: 1000}");
-    setup.catalog.push_back("{model: quick, memory_mb: 100, load_ms: 10}");
-    setup.options.memory_budget_mb = 4096;
-    setup.options.max_concurrent_loads = 1;
-    test::ManualEngine fixture(setup);
+    test::ManualEngine fixture(weighted_fair_setup(5, {"quick"}));
     fixture.request("m0", 0);
     fixture.engine().request_prewarm(fixture.model("quick"), 1);
     for (int i = 1; i < 5; ++i) fixture.request("m" + std::to_string(i), 1 + i);
@@ -191,16 +197,7 @@ TEST(QueueFallback, APreWarmSetAsideForRequestsGoesBackToThePluginOnceNoneWaits)
     // queue, and again that of p2; both are set aside behind the requests. Once no request waits they go back to the
     // plugin, among its pre-warms in the order they came, rather than wait until the plugin holds nothing, which under
     // a steady stream of pre-warms (p3, p4, p5 ... one after each load here) would be never.
-    test::ManualEngineSetup setup;
-    setup.components["queue"] = "{plugin: org.warmup.queue.priority, params: {algorithm: WeightedFair, capacity: 3}}";
-    for (int i = 0; i < 4; ++i)
-        setup.catalog.push_back("{model: m" + std::to_string(i) + ", memory_mb: 100, load_ms: 1000}");
-    setup.catalog.push_back("{model: quick, memory_mb: 100, load_ms: 10}");
-    for (int i = 2; i <= 7; ++i)
-        setup.catalog.push_back("{model: p" + std::to_string(i) + ", memory_mb: 100, load_ms: 10}");
-    setup.options.memory_budget_mb = 4096;
-    setup.options.max_concurrent_loads = 1;
-    test::ManualEngine fixture(setup);
+    test::ManualEngine fixture(weighted_fair_setup(4, {"quick", "p2", "p3", "p4", "p5", "p6", "p7"}));
     const auto prewarm = [&](const std::string& name, int64_t t_ms) {
         fixture.engine().request_prewarm(fixture.model(name), t_ms);
     };
