@@ -1024,9 +1024,10 @@ int why(DaemonClient& daemon, const std::string& model, std::size_t limit, const
     try {
         std::cout << model << " (arm " << arm << "; local time):\n";
         const auto cold = explain_last_cold(decisions);
-        std::cout << (cold ? *cold
-                           : "no cold request among its last " + std::to_string(decisions.size()) + " decisions")
-                  << "\n";
+        if (cold)
+            std::cout << *cold << "\n";
+        else if (!decisions.empty())
+            std::cout << "no cold request among its last " << decisions.size() << " decisions\n";
         if (decisions.empty()) {
             // During an experiment a model's decisions may all be another arm's (its events split there).
             const httplib::Result any_arm =

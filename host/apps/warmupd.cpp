@@ -339,7 +339,7 @@ int main(int argc, char** argv) {
     try {
         runtime = std::make_unique<LiveRuntime>(config);
     } catch (const std::exception& error) {
-        spdlog::critical("PLUGIN_LOAD_ERROR {}", error.what());
+        startup_log().critical("PLUGIN_LOAD_ERROR {}", error.what());
         return 2;
     }
     // The YAML parser's tree of the configuration (about 3.5 KB per listed catalog entry, ~70 MB at 20,000) is freed
@@ -354,7 +354,7 @@ int main(int argc, char** argv) {
     try {
         bound_port = api.bind(config.http.bind, config.http.port);
     } catch (const std::exception& error) {
-        spdlog::critical("HTTP_BIND_ERROR {}", error.what());
+        startup_log().critical("HTTP_BIND_ERROR {}", error.what());
         return 2;
     }
     runtime->start();
@@ -363,11 +363,12 @@ int main(int argc, char** argv) {
     try {
         runtime->start_state_keeping();
     } catch (const StateDirBusy& error) {
-        spdlog::critical("STATE_DIR_IN_USE {}", error.what());
+        startup_log().critical("STATE_DIR_IN_USE {}", error.what());
         runtime->stop();
         return 2;
     } catch (const std::exception& error) {
-        spdlog::critical("STATE_ERROR cannot use the state folder {}: {}", config.state.dir.string(), error.what());
+        startup_log().critical("STATE_ERROR cannot use the state folder {}: {}", config.state.dir.string(),
+                               error.what());
         runtime->stop();
         return 2;
     }
@@ -375,14 +376,14 @@ int main(int argc, char** argv) {
     try {
         fleet = make_fleet(config, *runtime, bound_port);
     } catch (const std::exception& error) {
-        spdlog::critical("CONFIG_ERROR {}: cluster.redis: {}", config.locate("cluster.redis"), error.what());
+        startup_log().critical("CONFIG_ERROR {}: cluster.redis: {}", config.locate("cluster.redis"), error.what());
         runtime->stop();
         return 2;
     }
     try {
         serve_fleet(fleet.get(), api);
     } catch (const cluster::NodeIdInUse& error) {
-        spdlog::critical("CLUSTER_NODE_ID_IN_USE {}", error.what());
+        startup_log().critical("CLUSTER_NODE_ID_IN_USE {}", error.what());
         runtime->stop();
         return 2;
     }

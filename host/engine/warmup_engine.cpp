@@ -95,6 +95,8 @@ double WarmupEngine::resource_budget_mb(double configured_mb) const {
     const auto in_call = marked(ComponentKind::Resource, "effective_budget_mb");
     const double effective_mb =
         components_.resource.vtable->effective_budget_mb(components_.resource.self, configured_mb);
+    // Nothing left to lower: other clients' models hold the whole configured budget (RECONCILE_FOREIGN says so).
+    if (!(configured_mb > 0)) return 0.0;
     if (effective_mb > 0 && effective_mb <= configured_mb) return effective_mb;  // NaN fails both
     spdlog::warn(
         "RESOURCE_BUDGET_IGNORED {} answered a memory budget of {} MiB for the configured {:.0f} MiB: a resource "
@@ -1061,9 +1063,21 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
                 continue;
             }
             model = item.model;
+            if (model >= models_.size()) {
+                // A model index the host never pushed: the item it stands for is lost in the plugin, a broken
+                // contract like an empty pop, so the circuit opens at once and the queued warm-ups move to the
+                // built-in queue.
+                circuit_failed(ComponentKind::Queue, "pop",
+                               record_failure(components_.queue.label,
+                                              fmt::format("pop: INVALID_ARGUMENT: gave model index {}, which the host "
+                                                          "never pushed (the catalog has {} models)",
+                                                          model, models_.size())),
+                               /*trip_now=*/true);
+                continue;
+            }
             // An item of a model the plugin no longer holds for us (cancelled, or moved to the built-in queue while
-            // the circuit was open) is stale; so is a model index the plugin made up.
-            if (model >= models_.size() || models_[model].queued_in != QueuedIn::Plugin) continue;
+            // the circuit was open) is stale.
+            if (models_[model].queued_in != QueuedIn::Plugin) continue;
             models_[model].queued_in = QueuedIn::Nowhere;
             --queued_in_plugin_;
             // The plugin was asked for its older demand loads, and gave a speculative load (WeightedFair interleaves

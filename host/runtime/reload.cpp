@@ -79,7 +79,10 @@ StateHandOver hand_over_state(ComponentSlot slot, const PluginInstance& old_inst
     const char* new_schema = new_state != nullptr ? new_state->schema(new_instance.self()) : nullptr;
     // Named by plugin: "the old plugin" does not say which of a reload, a reset-to-safe or a rollback's two it is.
     if (old_schema == nullptr && new_schema == nullptr)
-        return {Outcome::NothingShared, fmt::format("neither {} nor {} has a state extension", change.from, change.to)};
+        return {Outcome::NothingShared,
+                change.from == change.to
+                    ? fmt::format("{} has no state extension (new params, nothing learned to hand over)", change.to)
+                    : fmt::format("neither {} nor {} has a state extension", change.from, change.to)};
     if (old_schema == nullptr || new_schema == nullptr)
         return {Outcome::NothingShared,
                 fmt::format("{} (the {} one) has no state extension", old_schema == nullptr ? change.from : change.to,

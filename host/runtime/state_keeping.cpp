@@ -624,30 +624,39 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
     }
     const bool from_stage = loaded.has_value();
     if (!from_stage) loaded = state_store_->newest_valid_snapshot(refused);
-    // A named backup taken after the newest periodic snapshot (before an upgrade, say) is the newer state.
+    // A named backup taken after the newest periodic snapshot (before an upgrade, say) is the newer state. A backup
+    // that does not read is as much a loss as a snapshot that does not (it may have been the newest state): both are
+    // logged and make the state component degraded.
+    std::vector<RefusedSnapshot> skipped_backups;
     if (!from_stage && !state_store_->backups().empty()) {
-        std::vector<RefusedSnapshot> skipped;
         try {
-            LoadedSnapshot backup = state_store_->read_backup("", &skipped);
+            LoadedSnapshot backup = state_store_->read_backup("", &skipped_backups);
             if (!loaded || backup.snapshot.created_unix_ms > loaded->snapshot.created_unix_ms)
                 loaded = std::move(backup);
         } catch (const SnapshotError& error) {
-            spdlog::warn("STATE_RESTORE_ERROR {} (no backup considered)", error.what());
+            // Every backup was refused: each is named below; any other failure is said here.
+            if (skipped_backups.empty()) spdlog::error("STATE_RESTORE_ERROR {} (no backup considered)", error.what());
         }
-        for (const auto& bad : skipped)
-            spdlog::warn("STATE_RESTORE_ERROR {}: {} (backup skipped, not loaded)", bad.file.string(), bad.reason);
     }
     for (const auto& bad : refused)
         spdlog::error("STATE_RESTORE_ERROR {}: {} (skipped, not loaded)", bad.file.string(), bad.reason);
-    if (!refused.empty()) {
+    for (const auto& bad : skipped_backups)
+        spdlog::error("STATE_RESTORE_ERROR {}: {} (backup skipped, not loaded)", bad.file.string(), bad.reason);
+    if (!refused.empty() || !skipped_backups.empty()) {
         std::vector<std::string> reasons;
         for (const auto& bad : refused)
             reasons.push_back(fmt::format("{}: {}", bad.file.filename().string(), bad.reason));
+        for (const auto& bad : skipped_backups)
+            reasons.push_back(fmt::format("backup {}: {}", bad.file.filename().string(), bad.reason));
         std::lock_guard lock(state_mutex_);
-        start_restore_problem_ = fmt::format("at start {} unreadable snapshot(s) were skipped ({}); {}", refused.size(),
-                                             fmt::join(reasons, "; "),
-                                             loaded ? "restored the older " + loaded->file.filename().string()
-                                                    : std::string("no valid snapshot was left: started cold"));
+        start_restore_problem_ = fmt::format(
+            "at start {} unreadable snapshot(s) or backup(s) were skipped ({}); {}{}", reasons.size(),
+            fmt::join(reasons, "; "),
+            loaded ? "restored " + loaded->file.filename().string()
+                   : std::string("no valid snapshot was left: started cold"),
+            skipped_backups.empty() ? ""
+                                    : " (a backup file that does not read is skipped at every start: move it out of "
+                                      "the state folder once it is no longer wanted)");
     }
     if (!loaded) {
         spdlog::info("STATE_RESTORE no valid snapshot in {}: starting cold", state_store_->dir().string());

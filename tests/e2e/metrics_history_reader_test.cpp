@@ -159,7 +159,8 @@ TEST_F(MetricsHistoryReaderTest, WarmupctlHistoryPrintsEachIntervalAndTheTotal) 
     EXPECT_NE(run.output.find("3 sample(s)"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("time "), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("cold %"), std::string::npos) << run.output;
-    // 50 -> 40 min ago: 60 requests, 3 cold (5.0 %); 40 -> 10 min ago: 40 requests, 2 cold (5.0 %); total 100 and 5.
+    // From the last sample before the window (90 min ago) to 50 min ago: 30 requests, 2 cold (6.7 %); 50 -> 40 min
+    // ago: 60 requests, 3 cold (5.0 %); 40 -> 10 min ago: 40 requests, 2 cold (5.0 %); total 130 and 7 (5.4 %).
     std::vector<std::string> rows;
     std::istringstream lines(run.output);
     for (std::string line; std::getline(lines, line);) rows.push_back(line);
@@ -170,14 +171,33 @@ TEST_F(MetricsHistoryReaderTest, WarmupctlHistoryPrintsEachIntervalAndTheTotal) 
     };
     const std::string total = row_starting("total");
     ASSERT_FALSE(total.empty()) << run.output;
-    EXPECT_NE(total.find(" 100 "), std::string::npos) << total;
-    EXPECT_NE(total.find(" 5 "), std::string::npos) << total;
-    EXPECT_NE(total.find("5.0%"), std::string::npos) << total;
+    EXPECT_NE(total.find(" 130 "), std::string::npos) << total;
+    EXPECT_NE(total.find(" 7 "), std::string::npos) << total;
+    EXPECT_NE(total.find("5.4%"), std::string::npos) << total;
     std::size_t interval_rows = 0;
     for (const std::string& row : rows)
         if (row.find("5.0%") != std::string::npos && row.rfind("total", 0) != 0) ++interval_rows;
     EXPECT_EQ(interval_rows, 2u) << run.output;
+    std::size_t first_rows = 0;
+    for (const std::string& row : rows)
+        if (row.find(" 30 ") != std::string::npos && row.find("6.7%") != std::string::npos) ++first_rows;
+    EXPECT_EQ(first_rows, 1u) << run.output;
+    EXPECT_EQ(run.output.find("not in the table"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("(local time)"), std::string::npos) << run.output;
+}
+
+TEST_F(MetricsHistoryReaderTest, WarmupctlHistoryOverTheWholeHistorySaysWhatCameBeforeItsFirstSample) {
+    ASSERT_NO_FATAL_FAILURE(start_with_written_history());
+    const CtlRun run = warmupctl({"--url", url(), "history", "--since", "4h"});
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    // No sample before the window: the table counts from the first one (10 requests before it, 190 after).
+    EXPECT_NE(run.output.find("(10 request(s) before it are not in the table)"), std::string::npos) << run.output;
+    std::istringstream lines(run.output);
+    std::string total;
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind("total", 0) == 0) total = line;
+    EXPECT_NE(total.find(" 190 "), std::string::npos) << run.output;
+    EXPECT_NE(total.find(" 14 "), std::string::npos) << run.output;
 }
 
 TEST_F(MetricsHistoryReaderTest, WarmupctlHistoryRefusesAnAgeItCannotRead) {

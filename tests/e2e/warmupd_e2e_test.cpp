@@ -351,7 +351,8 @@ TEST(WarmupdConfig, BadConfigExitsWithStatus2AndNamesFileLineColumnAndKeyPath) {
 TEST_F(WarmupdTest, ASecondDaemonOnTheSamePortExitsWithStatus2NamingTheAddress) {
     // Before: the library set SO_REUSEPORT, so the second daemon listened too and the kernel split the clients.
     const auto config = dir_.write("second.yaml", test_config_yaml());
-    Daemon second({"--config", config.string(), "--port", std::to_string(port_)});
+    // A refused start is said on standard error (stdout may be a log pipe nobody reads at start).
+    Daemon second({"--config", config.string(), "--port", std::to_string(port_)}, Daemon::Capture::StderrOnly);
     const auto status = second.wait_exit(kExitTimeout);
     ASSERT_TRUE(status.has_value()) << "the second warmupd kept running; log:\n" << second.log();
     EXPECT_TRUE(status->exited);

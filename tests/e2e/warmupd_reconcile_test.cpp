@@ -234,6 +234,8 @@ TEST_F(WarmupdReconcile, AModelListedUnderOllamasDefaultTagIsTheCatalogsAndForei
                               "budget of 16384 MiB",
                               kWait));
     ASSERT_TRUE(poll_until([&] { return !warm("llama3"); }, kWait, kPollInterval)) << status().dump();
+    // The resource plugin did nothing wrong with the budget of 0 MiB it was given: no line blames it.
+    EXPECT_EQ(daemon_->log().find("RESOURCE_BUDGET_IGNORED"), std::string::npos) << daemon_->log();
 }
 
 // An unload the server refuses: the books let the memory go when the unload started, but the server still holds the

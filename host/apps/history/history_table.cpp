@@ -56,12 +56,20 @@ std::string history_table(const nlohmann::json& answer, const std::function<std:
     const int thinned = answer.value("thinned_to_every", 1);
     if (thinned > 1) text += fmt::format(" (every {}th of the window)", thinned);
     text += "\n";
-    if (samples.size() < 2) {
+    // What the window's first sample changed from: the last sample before the window, when the history holds one.
+    // Without it (the history began within the window, or older samples were pruned) the first sample is the start.
+    const auto before = answer.find("before");
+    const bool has_before = before != answer.end() && before->is_object() && before->contains("t_ms");
+    if (samples.empty() || (samples.size() < 2 && !has_before)) {
         text +=
             "fewer than two samples in this window: the history gains one at every snapshot "
             "(state.snapshot_interval_s); try a longer --since\n";
         return text;
     }
+    if (!has_before)
+        text += fmt::format(
+            "counted from the history's first sample at {} ({} request(s) before it are not in the table)\n",
+            time_text(samples[0].at("t_ms").get<int64_t>()), counter_of(samples[0], "requests"));
 
     std::vector<std::string> header{"time"};
     for (const CounterColumn& column : kCounterColumns) header.emplace_back(column.header);
@@ -69,11 +77,12 @@ std::string history_table(const nlohmann::json& answer, const std::function<std:
     header.emplace_back("memory MiB");
     std::vector<std::vector<std::string>> rows{header};
     std::array<double, kCounterColumns.size()> totals{};
-    for (std::size_t i = 1; i < samples.size(); ++i) {
+    for (std::size_t i = has_before ? 0 : 1; i < samples.size(); ++i) {
+        const nlohmann::json& previous = i == 0 ? *before : samples[i - 1];
         std::vector<std::string> row{time_text(samples[i].at("t_ms").get<int64_t>())};
         std::array<double, kCounterColumns.size()> changes{};
         for (std::size_t c = 0; c < kCounterColumns.size(); ++c) {
-            changes[c] = change(counter_of(samples[i - 1], kCounterColumns[c].counter),
+            changes[c] = change(counter_of(previous, kCounterColumns[c].counter),
                                 counter_of(samples[i], kCounterColumns[c].counter));
             totals[c] += changes[c];
             row.push_back(fmt::format("{}", changes[c]));

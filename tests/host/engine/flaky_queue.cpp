@@ -5,7 +5,8 @@
 // then first come). Params (all optional):
 //   fail_pushes_after: pushes numbered above N fail with INTERNAL (default: none fails);
 //   fail_push_count:   only this many pushes fail, later ones succeed again (default: all of them);
-//   lose_items:        pop never returns anything (the plugin "loses" what it was given; default false).
+//   lose_items:        pop never returns anything (the plugin "loses" what it was given; default false);
+//   garble_models:     pop returns its items with a model index far beyond the catalog (default false).
 // Threading: the host calls it on its control thread only (SDK contract); no locks.
 #include <algorithm>
 #include <cstdint>
@@ -22,7 +23,8 @@ class FlakyQueue final : public warmup::sdk::Queue {
         : Queue(host),
           fail_pushes_after_(params.get_int("fail_pushes_after", std::numeric_limits<int64_t>::max(), 0)),
           fail_push_count_(params.get_int("fail_push_count", std::numeric_limits<int64_t>::max(), 0)),
-          lose_items_(params.get_bool("lose_items", false)) {}
+          lose_items_(params.get_bool("lose_items", false)),
+          garble_models_(params.get_bool("garble_models", false)) {}
 
     void push(const warmup_queue_item& item) override {
         ++pushes_;
@@ -35,6 +37,7 @@ class FlakyQueue final : public warmup::sdk::Queue {
         if (lose_items_ || items_.empty()) return false;
         out = items_.back();
         items_.pop_back();
+        if (garble_models_) out.model = 123456;
         return true;
     }
     size_t remove_model(warmup_model_index model) override {
@@ -53,6 +56,7 @@ class FlakyQueue final : public warmup::sdk::Queue {
     int64_t fail_pushes_after_;
     int64_t fail_push_count_;
     bool lose_items_;
+    bool garble_models_;
     int64_t pushes_ = 0;
     std::vector<warmup_queue_item> items_;
 };

@@ -139,6 +139,21 @@ TEST(QueueFallback, APluginThatLosesItsItemsOpensTheCircuitAtOnceAndNothingIsLos
     EXPECT_EQ(fixture.started(), (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
+TEST(QueueFallback, APluginThatGivesAModelIndexItWasNeverGivenIsNamedAndNothingIsLost) {
+    // A pop that returns an item with a made-up model index: the item it stands for is lost in the plugin. The error
+    // names the index (not "the queue is empty"), the circuit opens at once, and m0's warm-up is served from the
+    // built-in queue.
+    QueueFallbackFixture fixture("{garble_models: true}");
+    fixture.request(0, 0);
+    EXPECT_EQ(fixture.queue_errors(), 1u);
+    EXPECT_EQ(fixture.state(), CircuitState::Open);
+    EXPECT_NE(fixture.breaker().last_error.find("gave model index 123456, which the host never pushed"),
+              std::string::npos)
+        << fixture.breaker().last_error;
+    EXPECT_EQ(fixture.breaker().last_error.find("empty"), std::string::npos) << fixture.breaker().last_error;
+    ASSERT_EQ(fixture.started(), (std::vector<int>{0}));
+}
+
 TEST(QueueFallback, APreWarmInTheBuiltInQueueWaitsForTheDemandLoadsThePluginHolds) {
     // Push 2 (m1's pre-warm) fails and lands in the built-in queue; the circuit stays closed. m2's request is pushed
     // into the plugin. When the slot frees, the waiting request goes first; the pre-warm only once the plugin is empty.

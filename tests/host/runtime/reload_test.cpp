@@ -367,6 +367,17 @@ TEST_F(ReloadTest, RollbackReturnsToThePreviousPredictorAndASecondRollbackAnswer
     EXPECT_TRUE(runtime_->rollback().ok);
 }
 
+TEST_F(ReloadTest, NewParamsForAPluginWithoutStateNameItOnceInTheAnswer) {
+    start_runtime({{"predictor", predictor_slot(kKeepAlivePredictorId)}});
+    const ReloadResult result = runtime_->reload(rewrite_config(
+        {{"predictor", std::string("{plugin: ") + kKeepAlivePredictorId + ", params: {ttl_ms: 123000}}"}}));
+    ASSERT_TRUE(result.ok) << result.stage << ": " << result.error;
+    ASSERT_EQ(result.changes.size(), 1u);
+    EXPECT_EQ(result.changes[0].from, result.changes[0].to);
+    EXPECT_EQ(result.changes[0].state, "started cold: " + result.changes[0].to +
+                                           " has no state extension (new params, nothing learned to hand over)");
+}
+
 TEST_F(ReloadTest, RollbackAfterResetToSafeTakesThePredictorBackWithWhatItHadLearned) {
     start_runtime({{"predictor", "{plugin: org.warmup.predictor.cost-curve}"}});
     ingest_rhythm(model("rhythm/a"));

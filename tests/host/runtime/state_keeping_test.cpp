@@ -347,6 +347,41 @@ TEST_F(TransitionsTest, AStartThatSkippedACorruptSnapshotShowsStateDegradedWithT
     EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
 }
 
+TEST_F(TransitionsTest, AStartThatSkippedACorruptBackupShowsStateDegradedWithTheReason) {
+    // The newest state was a named backup taken after the last snapshot; the backup is damaged, so the start falls
+    // back to the older snapshot. That loses what was learned in between: the state component says so.
+    const Config with_state =
+        config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
+    start(with_state);
+    use_and_wait_ready("m/a");
+    stop();  // the newest snapshot: m/a
+    start(with_state);
+    use_and_wait_ready("m/b");
+    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "after-b"})").first, 200);
+    stop();
+    // As if the daemon had been killed after the backup: no snapshot newer than it.
+    const auto snapshots = StateStore(dir_.path() / "state", 10).snapshots();
+    ASSERT_GE(snapshots.size(), 2u);
+    fs::remove(snapshots.front());
+    const fs::path backup = dir_.path() / "state" / "backup-after-b.wsnap";
+    ASSERT_TRUE(fs::exists(backup));
+    {
+        std::fstream file(backup, std::ios::binary | std::ios::in | std::ios::out);
+        file.seekp(100);
+        file.put('\xff');
+    }
+
+    start(with_state);
+    const auto [code, health] = get_json("/api/warmup/health/components");
+    ASSERT_EQ(code, 200);
+    EXPECT_EQ(health["status"], "degraded") << health.dump();
+    const json state = health_component(health, "state");
+    EXPECT_EQ(state["state"], "degraded") << health.dump();
+    const std::string reason = state.value("reason", "");
+    EXPECT_NE(reason.find("backup-after-b.wsnap"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("skipped"), std::string::npos) << reason;
+}
+
 TEST_F(TransitionsTest, AStartWhoseCatalogNoLongerCoversAModelKeepsTheStateAsABackupThatANextStartRestores) {
     // An operator takes a model out of the catalog and restarts: the snapshot cannot be imported (its indexes would
     // name the wrong models). The start says so in the state component, and the learned state is kept as a backup
