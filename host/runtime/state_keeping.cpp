@@ -329,6 +329,8 @@ std::optional<std::string> LiveRuntime::model_order_problem(const std::vector<st
         const std::string& name = models[i];
         if (i < known) {
             const std::string& here = catalog_.record(static_cast<warmup_model_index>(i)).name;
+            if (here != name && !catalog_.covers(name))
+                return fmt::format("model '{}' (index {} in the snapshot) is not covered by this catalog", name, i);
             if (here != name)
                 return fmt::format(
                     "model index {} is '{}' in the snapshot but '{}' here: the learned state would be "
@@ -350,7 +352,15 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_sta
         OperationResult out;
         // Plugin state is keyed by model index: index i must name the same model here as in the snapshot. Checked
         // whole before a model is numbered, so a refused snapshot numbers none.
-        if (auto problem = model_order_problem(snapshot.models)) return failure(409, std::move(*problem));
+        if (auto problem = model_order_problem(snapshot.models)) {
+            // The models are numbered in the order they were first seen: a running daemon's order is fixed, but a
+            // start takes a staged backup's order before any other.
+            if (!at_start && problem->find("not covered by this catalog") == std::string::npos)
+                *problem +=
+                    "; a start numbers a staged backup's models first: restore it with \"at_next_start\": true "
+                    "and restart warmupd";
+            return failure(409, std::move(*problem));
+        }
         for (std::size_t i = catalog_.size(); i < snapshot.models.size(); ++i) catalog_.resolve(snapshot.models[i]);
         std::size_t restored = 0;
         std::size_t counters_kept = 0;

@@ -257,7 +257,18 @@ TEST_F(OpsTest, RestoreRefusesASnapshotWhoseModelIndexesDisagree) {
     EXPECT_EQ(refused.http_status, 409);
     EXPECT_NE(refused.error.find("model index 0 is 'm/other' in the snapshot but 'm/a' here"), std::string::npos)
         << refused.error;
+    // The way forward: a start takes the backup's order.
+    EXPECT_NE(refused.error.find("\"at_next_start\": true and restart warmupd"), std::string::npos) << refused.error;
     EXPECT_GT(confidence("m/a"), 0);  // untouched
+
+    // A model no catalog entry covers is said as such, whatever its index.
+    swapped.models = {"nowhere/x"};
+    const OperationResult uncovered = runtime_->restore_state(swapped);
+    EXPECT_EQ(uncovered.http_status, 409);
+    EXPECT_NE(uncovered.error.find("model 'nowhere/x' (index 0 in the snapshot) is not covered by this catalog"),
+              std::string::npos)
+        << uncovered.error;
+    EXPECT_EQ(uncovered.error.find("at_next_start"), std::string::npos) << uncovered.error;
 }
 
 TEST_F(TransitionsTest, AResetOfDataCollectionKeepsAWarmModelAsAfterItsLastUseBeforeAndAfterARestart) {
