@@ -81,7 +81,9 @@ StateHandOver hand_over_state(ComponentSlot slot, const PluginInstance& old_inst
     if (old_schema == nullptr && new_schema == nullptr)
         return {Outcome::NothingShared,
                 change.from == change.to
-                    ? fmt::format("{} has no state extension (new params, nothing learned to hand over)", change.to)
+                    ? fmt::format("{} has no state extension (its params or its library changed; nothing learned to "
+                                  "hand over)",
+                                  change.to)
                     : fmt::format("neither {} nor {} has a state extension", change.from, change.to)};
     if (old_schema == nullptr || new_schema == nullptr)
         return {Outcome::NothingShared,

@@ -650,6 +650,19 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
     }
     for (const auto& bad : refused)
         spdlog::error("STATE_RESTORE_ERROR {}: {} (skipped, not loaded)", bad.file.string(), bad.reason);
+    // A damaged backup written before the state restored lost nothing (that state is newer): said, not degraded.
+    std::erase_if(skipped_backups, [&](const RefusedSnapshot& bad) {
+        std::error_code error;
+        const auto written = std::filesystem::last_write_time(bad.file, error);
+        if (error || !loaded) return false;
+        const auto written_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::file_clock::to_sys(written).time_since_epoch())
+                                    .count();
+        if (written_ms > static_cast<int64_t>(loaded->snapshot.created_unix_ms)) return false;
+        spdlog::warn("STATE_RESTORE_ERROR {}: {} (backup skipped, not loaded; written before the state restored, {})",
+                     bad.file.string(), bad.reason, loaded->file.filename().string());
+        return true;
+    });
     for (const auto& bad : skipped_backups)
         spdlog::error("STATE_RESTORE_ERROR {}: {} (backup skipped, not loaded)", bad.file.string(), bad.reason);
     if (!refused.empty() || !skipped_backups.empty()) {

@@ -58,15 +58,17 @@ std::string history_table(const nlohmann::json& answer, const std::function<std:
     text += "\n";
     // What the window's first sample changed from: the last sample before the window, when the history holds one.
     // Without it (the history began within the window, or older samples were pruned) the first sample is the start.
+    // (A daemon older than `before` does not send the key: its first sample is the start, without the note below.)
     const auto before = answer.find("before");
     const bool has_before = before != answer.end() && before->is_object() && before->contains("t_ms");
+    const bool says_before = before != answer.end();
     if (samples.empty() || (samples.size() < 2 && !has_before)) {
         text +=
             "fewer than two samples in this window: the history gains one at every snapshot "
             "(state.snapshot_interval_s); try a longer --since\n";
         return text;
     }
-    if (!has_before)
+    if (!has_before && says_before)
         text += fmt::format(
             "counted from the history's first sample at {} ({} request(s) before it are not in the table)\n",
             time_text(samples[0].at("t_ms").get<int64_t>()), counter_of(samples[0], "requests"));

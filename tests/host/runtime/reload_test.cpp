@@ -375,7 +375,8 @@ TEST_F(ReloadTest, NewParamsForAPluginWithoutStateNameItOnceInTheAnswer) {
     ASSERT_EQ(result.changes.size(), 1u);
     EXPECT_EQ(result.changes[0].from, result.changes[0].to);
     EXPECT_EQ(result.changes[0].state, "started cold: " + result.changes[0].to +
-                                           " has no state extension (new params, nothing learned to hand over)");
+                                           " has no state extension (its params or its library changed; nothing "
+                                           "learned to hand over)");
 }
 
 TEST_F(ReloadTest, RollbackAfterResetToSafeTakesThePredictorBackWithWhatItHadLearned) {

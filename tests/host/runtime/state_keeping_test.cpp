@@ -393,6 +393,23 @@ TEST_F(TransitionsTest, AStartThatSkippedACorruptBackupShowsStateDegradedWithThe
     EXPECT_NE(reason.find("skipped"), std::string::npos) << reason;
 }
 
+TEST_F(TransitionsTest, ADamagedBackupOlderThanTheStateRestoredLosesNothingAndLeavesStateOk) {
+    const Config with_state =
+        config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
+    start(with_state);
+    use_and_wait_ready("m/a");
+    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "old"})").first, 200);
+    stop();  // the newest snapshot, taken after the backup
+    const fs::path backup = dir_.path() / "state" / "backup-old.wsnap";
+    std::ofstream(backup, std::ios::binary | std::ios::trunc) << "torn";
+    fs::last_write_time(backup, fs::file_time_type::clock::now() - std::chrono::hours(1));
+
+    start(with_state);
+    const auto [code, health] = get_json("/api/warmup/health/components");
+    ASSERT_EQ(code, 200);
+    EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
+}
+
 TEST_F(TransitionsTest, AStartWhoseCatalogNoLongerCoversAModelKeepsTheStateAsABackupThatANextStartRestores) {
     // An operator takes a model out of the catalog and restarts: the snapshot cannot be imported (its indexes would
     // name the wrong models). The start says so in the state component, and the learned state is kept as a backup
