@@ -23,7 +23,7 @@ namespace warmup::host {
 
 struct PluginCallOnThread {
     std::atomic<const char*> slot{nullptr};          ///< the component's slot, "predictor"; nullptr between calls
-    std::atomic<const std::string*> label{nullptr};  ///< its plugin, "org.warmup.predictor.cost-curve@1.10.0"
+    std::atomic<const std::string*> label{nullptr};  ///< its plugin, "org.warmup.predictor.cost-curve@1.11.0"
     std::atomic<const char*> what{nullptr};          ///< the call, "predict"
     std::atomic<const std::string*> arm{nullptr};    ///< the engine's arm ("control", a replay or experiment arm)
 

@@ -22,7 +22,7 @@ class PluginCallWatch {
   public:
     struct Call {
         std::string slot;   ///< the component's slot, e.g. "predictor"
-        std::string label;  ///< its plugin, e.g. "org.warmup.predictor.cost-curve@1.10.0"
+        std::string label;  ///< its plugin, e.g. "org.warmup.predictor.cost-curve@1.11.0"
         std::string what;   ///< the call, e.g. "predict"
         std::chrono::steady_clock::duration running;
     };

@@ -481,6 +481,7 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
     // A request cancels the model's pending unload and pre-warm (the scheduler re-plans right after).
     state.unload_at = kNever;
     state.warm_start_at = kNever;
+    state.left_memory_at = kNever;
 
     // Cold: one decision per load a request has to wait for (the first waiter), with the plan that was in force.
     if (options_.decisions != nullptr && state.residency != WARMUP_RESIDENCY_READY && state.waiting.empty()) {
@@ -618,6 +619,11 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
 
     state.unload_at = decision.unload_at_ms;
     state.warm_start_at = decision.warm_start_at_ms;
+    // Planned again without a request since it left memory (a reload, a resume, late events): a pre-warm for a time
+    // it was still in memory, or for one already past when it left, is over.
+    if (state.residency == WARMUP_RESIDENCY_ABSENT && state.left_memory_at != kNever &&
+        state.warm_start_at <= state.left_memory_at)
+        state.warm_start_at = kNever;
     state.warm_ready_by = decision.warm_ready_by_ms;
     state.warm_unload_at = decision.warm_unload_at_ms;
     state.priority_class = decision.priority_class;
@@ -707,7 +713,9 @@ void WarmupEngine::refresh_timer(warmup_model_index model) {
     // A retry only applies to an absent model: counting a stale retry_at of a model that got loaded another way
     // would keep a timer due in the past, and run_timers would spin on it.
     warmup_time_ms due = kNever;
-    if (state.residency == WARMUP_RESIDENCY_READY) due = state.unload_at;
+    // A ready model's planned pre-warm is due too: a pre-warm whose time comes while the model is loaded is over
+    // (run_timers), so that a model evicted later is not loaded back for a time already past.
+    if (state.residency == WARMUP_RESIDENCY_READY) due = std::min(state.unload_at, state.warm_start_at);
     if (state.residency == WARMUP_RESIDENCY_ABSENT) due = std::min(state.retry_at, state.warm_start_at);
     timers_.set(model, due);
 }
@@ -739,6 +747,22 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
             } else if (options_.decisions != nullptr) {
                 options_.decisions->record(decision(DecisionKind::Skip, model,
                                                     "planned pre-warm during an emergency stop", by_engine(), now_ms));
+            }
+        }
+        if (state.residency == WARMUP_RESIDENCY_READY && state.warm_start_at <= now_ms && state.unload_at > now_ms) {
+            // Its pre-warm time came while it is loaded (a model kept until evicted, or a plan whose pre-warm falls
+            // before its unload): nothing to load; it is kept at least to the pre-warm's keep window, as a pre-warmed
+            // model would be.
+            state.warm_start_at = kNever;
+            if (state.warm_unload_at > state.unload_at) {
+                state.unload_at = state.warm_unload_at;
+                if (options_.decisions != nullptr) {
+                    Decision& keep =
+                        decision(DecisionKind::Keep, model, "unload put off: its planned pre-warm falls before then",
+                                 plan_author(state), now_ms);
+                    keep.until_ms = state.unload_at;
+                    options_.decisions->record(keep);
+                }
             }
         }
         if (state.residency == WARMUP_RESIDENCY_READY && state.unload_at <= now_ms) {
@@ -1071,7 +1095,7 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
                                record_failure(components_.queue.label,
                                               fmt::format("pop: INVALID_ARGUMENT: gave model index {}, which the host "
                                                           "never pushed (the catalog has {} models)",
-                                                          model, models_.size())),
+                                                          model, catalog_.size())),
                                /*trip_now=*/true);
                 continue;
             }
@@ -1587,6 +1611,7 @@ void WarmupEngine::forget_resident(warmup_model_index model, Removal removal, wa
     set_residency(state, WARMUP_RESIDENCY_ABSENT);
     state.unload_at = kNever;
     state.last_use_ms = kNever;
+    state.left_memory_at = now_ms;
     {
         const auto in_call = marked(ComponentKind::Resource, "on_removed");
         components_.resource.vtable->on_removed(components_.resource.self, model, now_ms);
@@ -1815,6 +1840,10 @@ std::optional<ReportedResident> WarmupEngine::hand_off_ready(warmup_model_index 
     const ReportedResident handed{model, state.charged_mb};
     state.prewarmed_unused = false;  // not wasted: the engine that serves it now may use it
     forget_resident(model, Removal::Vanished, now_ms);
+    // Served by another engine now: a pre-warm or retry planned here would load it a second time.
+    state.warm_start_at = kNever;
+    state.retry_at = kNever;
+    refresh_timer(model);
     dispatch(now_ms);  // the memory it held is this engine's to use again
     return handed;
 }

@@ -463,6 +463,9 @@ class WarmupEngine {
         warmup_time_ms warm_ready_by = WARMUP_TIME_NEVER;
         warmup_time_ms warm_unload_at = WARMUP_TIME_NEVER;
         warmup_time_ms retry_at = WARMUP_TIME_NEVER;
+        // When it last left memory (evicted, unloaded, gone from the server), NEVER since its last request: a plan
+        // whose pre-warm falls at or before then is not started (that time has passed with the model in memory).
+        warmup_time_ms left_memory_at = WARMUP_TIME_NEVER;
         warmup_time_ms last_request_ms = WARMUP_TIME_NEVER;
         warmup_time_ms last_use_ms = WARMUP_TIME_NEVER;  // last served request (arrival or service time)
         warmup_time_ms ready_since_ms = WARMUP_TIME_NEVER;

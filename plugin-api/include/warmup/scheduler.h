@@ -36,9 +36,12 @@ typedef struct warmup_plan_input {
 typedef struct warmup_plan {
     uint32_t struct_size;
     warmup_model_index model;
-    warmup_time_ms unload_at_ms;     /* unload then if the model stays unused; NEVER = no unload timer */
-    warmup_time_ms warm_start_at_ms; /* start a pre-warm then (already accounts for load time + margin); NEVER = none */
-    warmup_time_ms warm_ready_by_ms; /* when the pre-warm must be finished (its deadline, for EDF-like queues) */
+    warmup_time_ms unload_at_ms;      /* unload then if the model stays unused; NEVER = no unload timer */
+    warmup_time_ms warm_start_at_ms;  /* start a pre-warm then (already accounts for load time + margin); NEVER = none.
+                                         The host starts it only if the model is not loaded then: with unload_at NEVER
+                                         it pre-warms a model the budget evicted before it (one evicted after it is
+                                         not loaded back) */
+    warmup_time_ms warm_ready_by_ms;  /* when the pre-warm must be finished (its deadline, for EDF-like queues) */
     warmup_time_ms warm_unload_at_ms; /* after the pre-warm, unload then if unused; NEVER = keep */
     uint32_t priority_class;          /* queue priority class of the pre-warm, 0 = highest */
 } warmup_plan;

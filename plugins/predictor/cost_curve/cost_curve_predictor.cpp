@@ -160,8 +160,9 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
     const int floor = std::max(state.floor_keep, starting_up() ? startup_floor_ : 0);
     const int keep = static_cast<int>(std::min_element(cost.begin() + floor, cost.end()) - cost.begin());
     plan.keep_ms = static_cast<int64_t>(keeps_ms_[keep]);
-    if (config_.prewarm && config_.objective == CostCurvePredictorConfig::Objective::lean)
-        place_window(state, plan, price(model), model_load_ms(model));
+    // Objective budget too: the window is for the case the budget evicts the model before it (the keep that places
+    // it, the lean one, is not applied then).
+    if (config_.prewarm) place_window(state, plan, price(model), model_load_ms(model));
     plan.median_gap_ms = median_from(state, 0);
     const double alive = survival(state, 0);
     plan.p_use_fresh = alive > 0 ? 1 - survival(state, static_cast<double>(config_.horizon_ms)) / alive : 0.0;
@@ -329,7 +330,16 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
     out.confidence = gaps / (gaps + kConfidenceHalfGaps);
 
     if (!lean) {
+        // Kept until the budget evicts it; evicted before its pre-warm window, it is loaded again for the window and
+        // kept as before (the scheduler plans the pre-warm, the host starts it only if the model is not loaded then).
         out.keep_until_ms = WARMUP_TIME_NEVER;
+        // Only while the window is open: a window that has ended (a plan asked again after a restart, say) would load
+        // the model for a use that did not come.
+        if (plan.window_start_ms >= 0 &&
+            now_ms < add_offset(state.last_seen_ms, static_cast<double>(plan.window_end_ms))) {
+            out.warm_at_ms = add_offset(state.last_seen_ms, static_cast<double>(plan.window_start_ms));
+            out.warm_keep_until_ms = WARMUP_TIME_NEVER;
+        }
         return;
     }
     out.keep_until_ms = add_offset(state.last_seen_ms, static_cast<double>(plan.keep_ms));

@@ -63,7 +63,9 @@
 // that model's uses for the window (1-10 min) that saves the most requests for its memory, when the pair's count of
 // caught cold requests is well beyond chance and its saving beyond its own noise; the leader's prediction names it in
 // replan_models so the host plans it at once (succession.cpp). The pairs are in the state text since 1.10.0.
-// With `objective: budget` models are never unloaded on a timer (the budget's eviction decides) and not pre-warmed.
+// With `objective: budget` models are never unloaded on a timer (the budget's eviction decides); a model's pre-warm
+// window is given (while it is open) with a keep until evicted, for the host to load it again if the budget evicted
+// it before the window (1.11.0); successions are off.
 // Gap spread (`gap_spread`, off by default): a model seen idle a few times is planned on a few exact values, so its
 // keep ends just past the longest gap it has shown and the first longer gap is cold. With gap_spread s, each learned
 // gap adds to the curves (the model's and the fleet's pool) as a triangular spread over +-s' doublings around it,

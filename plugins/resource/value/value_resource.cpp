@@ -90,6 +90,7 @@ ValueResource::ValueResource(sdk::Host host, sdk::Params& params) : sdk::Resourc
     fleet_growth_ = std::exp2(1.0 / fleet_memory_gaps);
     fleet_decay_ = 1.0 / fleet_growth_;
     shadow_enabled_ = params.get_bool("shadow", true);
+    prewarm_gate_ = params.get_bool("prewarm_gate", true);
     shadow_greedy_dual_ = params.get_bool("shadow_greedy_dual", true);
     shadow_decay_ = std::exp2(-1.0 / params.get_double("shadow_memory_misses", 200.0, 1.0, 1e9));
     shadow_confidence_ = params.get_double("shadow_confidence", 1.0, 0.0, 1e6);
@@ -123,6 +124,70 @@ double ValueResource::effective_budget_mb(double configured_budget_mb) {
 
 void ValueResource::admit(const warmup_admission_request& request, warmup_admission& out) {
     admission_.admit(request, out);
+    if (!prewarm_gate_ || request.is_demand != 0 || out.admit == 0 || out.may_evict == 0) return;
+    if (request.used_mb + request.memory_mb <= request.budget_mb + 1e-9) return;  // it fits: nothing is evicted
+    if (!worth_its_evictions(request)) out.may_evict = 0;
+}
+
+bool ValueResource::worth_its_evictions(const warmup_admission_request& request) const {
+    // A model never used has no value to weigh: the shared admission rule decides alone.
+    if (request.model >= models_.size()) return true;
+    const Model& wanted = models_[request.model];
+    if (wanted.last_used_ms == WARMUP_TIME_NEVER && wanted.gaps.all == 0) return true;
+    // Both sides in the value's own unit, summed over models: the load-ms of cold requests each is expected to avoid
+    // over the horizon if it stays (p_use x expected burst x load time). The victims are the ones the host would
+    // evict: the rule in force's, in its order (victim_by's), until the pre-warm fits.
+    const warmup_time_ms now_ms = request.now_ms;
+    const double horizon = horizon_for_pick(now_ms);
+    const double fleet_mean = fleet_mean_burst();
+    const auto worth = [&](const Model& entry, double cost_ms) {
+        return p_use(entry, idle_ms(entry, now_ms), horizon) * burst_of(entry, fleet_mean) * cost_ms;
+    };
+    double cost_ms = wanted.cost_ms;  // 0 until it was first loaded: the catalog's declared load time then
+    if (!(cost_ms > 0)) {
+        const auto info = host().model_info(request.model);
+        cost_ms = info ? std::max(0.0, info->load_ms) : 0.0;
+    }
+    const double value = worth(wanted, cost_ms);
+
+    // One pass over the ready models, then a heap in the rule's order: O(ready + victims x log ready).
+    struct Candidate {
+        double key;  // the rule's: value per MiB, 0 under LRU, Greedy-Dual's priority
+        double idle_ms;
+        warmup_model_index model;
+    };
+    const Rule rule = rule_in_force();
+    std::vector<Candidate> heap;
+    heap.reserve(ready_.size());
+    for (const warmup_model_index model : ready_) {
+        if (model == request.model) continue;
+        const Model& entry = models_[model];
+        double key = 0;
+        if (rule == Rule::value)
+            key = p_use(entry, idle_ms(entry, now_ms), horizon) * burst_of(entry, fleet_mean) * entry.cost_ms /
+                  entry.size_mb;
+        else if (rule == Rule::greedy_dual)
+            key = greedy_dual_.priority[model];
+        heap.push_back({key, idle_ms(entry, now_ms), model});
+    }
+    // std heaps put the largest first: "larger" here is the one victim_by picks first.
+    const auto later_victim = [](const Candidate& a, const Candidate& b) {
+        if (a.key != b.key) return a.key > b.key;
+        if (a.idle_ms != b.idle_ms) return a.idle_ms < b.idle_ms;
+        return a.model > b.model;
+    };
+    std::make_heap(heap.begin(), heap.end(), later_victim);
+    double short_mb = request.used_mb + request.memory_mb - request.budget_mb;
+    double victims_value = 0;
+    while (short_mb > 1e-9 && !heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), later_victim);
+        const Model& entry = models_[heap.back().model];
+        heap.pop_back();
+        victims_value += worth(entry, entry.cost_ms);
+        if (victims_value >= value) return false;
+        short_mb -= entry.size_mb;
+    }
+    return value > victims_value;
 }
 
 ValueResource::Model& ValueResource::model_at(warmup_model_index model) {

@@ -32,15 +32,22 @@
 // small, frequently used models that neither recency nor one gap distribution per model favour. Whichever of the three
 // fits the fleet's traffic takes over.
 //
-// Threads: control thread only (SDK contract), no locks. Cost: on_ready / on_removed O(1); on_used O(1) for a gap under
-// 1 s once one was seen, O(84) at most otherwise, plus O(models in the shadow) per shadow miss and eviction (a miss of
-// a shadow is a cold start of its cache: rare next to uses); pick_victim O(ready models) with O(1) per model (the value
-// depends on the current time, so no ordered structure stays valid between calls; ready sets are hundreds of models at
-// most on the evaluated workloads). Memory: ~0.13 KB per model index up to the largest seen, plus 8 bytes (and the
-// vector's spare capacity) per grid length between its shortest and longest gap, plus per model index 9-13 bytes in the
-// value and LRU shadows, 21-25 in Greedy-Dual's and 12 in the policy's own Greedy-Dual book. State extension
-// `org.warmup.state.resource-value/1` (text): the learned curves, bursts, last uses and the horizon; the ready set is
-// not state (the host reports it with on_ready after a swap), nor are the shadows (rebuilt from the uses that follow).
+// Pre-warms (1.4.0, `prewarm_gate`): a pre-warm that does not fit evicts only when it is worth more than the models the
+// rule in force would evict for it, by the value above (P(use within H) x expected burst x load time, summed over
+// the victims); otherwise it is not allowed to evict (may_evict = 0): the host skips it, or lets it wait for unloads
+// already running. An operator's pre-warm or a restore of the warm set is a pre-warm too, judged alike. A predictor's
+// pre-warm window can be sharper than one survival curve, but a pre-warm that evicts a model more likely to be used
+// costs a cold start to save one: held out, ungated pre-warms in a full budget evicted more than they saved on busy
+// fleets. Threads: control thread only (SDK contract), no locks. Cost: on_ready / on_removed O(1); on_used O(1) for a
+// gap under 1 s once one was seen, O(84) at most otherwise, plus O(models in the shadow) per shadow miss and eviction
+// (a miss of a shadow is a cold start of its cache: rare next to uses); pick_victim O(ready models) with O(1) per model
+// (the value depends on the current time, so no ordered structure stays valid between calls; ready sets are hundreds of
+// models at most on the evaluated workloads). Memory: ~0.13 KB per model index up to the largest seen, plus 8 bytes
+// (and the vector's spare capacity) per grid length between its shortest and longest gap, plus per model index 9-13
+// bytes in the value and LRU shadows, 21-25 in Greedy-Dual's and 12 in the policy's own Greedy-Dual book. State
+// extension `org.warmup.state.resource-value/1` (text): the learned curves, bursts, last uses and the horizon; the
+// ready set is not state (the host reports it with on_ready after a swap), nor are the shadows (rebuilt from the uses
+// that follow).
 #pragma once
 
 #include <algorithm>
@@ -183,6 +190,11 @@ class ValueResource final : public sdk::Resource {
     [[nodiscard]] bool shadows_running() const { return shadow_enabled_ && budget_mb_ > 0; }
     /// Whether the shadow of `rule` runs (Greedy-Dual's only with `shadow_greedy_dual`).
     [[nodiscard]] bool runs(Rule rule) const { return rule != Rule::greedy_dual || shadow_greedy_dual_; }
+    /// Whether a pre-warm that does not fit is worth more than the ready models the rule in force would evict for it
+    /// (each valued as value_of, times its MiB); false stops it evicting (admit's may_evict = 0). True for a model
+    /// never used (nothing to weigh). O(ready models + victims x log ready models), only for a pre-warm that needs
+    /// room.
+    [[nodiscard]] bool worth_its_evictions(const warmup_admission_request& request) const;
     /// Feeds one use to a shadow cache; true when it was a miss.
     bool shadow_use(ShadowCache& shadow, warmup_model_index model, warmup_time_ms now_ms);
     /// Counts one use's misses and lets a rule whose shadow is clearly ahead of the one in force take over.
@@ -219,7 +231,8 @@ class ValueResource final : public sdk::Resource {
     double horizon_count_ = 0;
     warmup_model_index last_picked_victim_ = WARMUP_NO_MODEL;
     bool shadow_enabled_ = true;
-    double shadow_decay_ = 1;  // 2^(-1/shadow_memory_misses)
+    bool prewarm_gate_ = true;  // a pre-warm evicts only models worth less than it (admit)
+    double shadow_decay_ = 1;   // 2^(-1/shadow_memory_misses)
     double shadow_confidence_ = 1;
     double shadow_prior_misses_ = 8;
     bool shadow_greedy_dual_ = true;  // whether Greedy-Dual's shadow runs (false: LRU and value only, 1.2.0)

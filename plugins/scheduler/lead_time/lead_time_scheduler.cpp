@@ -93,6 +93,13 @@ void LeadTimeScheduler::plan(const warmup_plan_input& input, warmup_plan& out) {
     // Any time a predictor answers is taken (one far in the past means at once): the arithmetic saturates instead of
     // wrapping round.
     const warmup_time_ms warm_start_at_ms = saturating_sub(prediction.warm_at_ms, lead_ms(load_ms));
+    if (prediction.keep_until_ms == WARMUP_TIME_NEVER) {
+        out.unload_at_ms = WARMUP_TIME_NEVER;
+        out.warm_start_at_ms = warm_start_at_ms;
+        out.warm_ready_by_ms = prediction.warm_at_ms;
+        out.warm_unload_at_ms = prediction.warm_keep_until_ms;
+        return;
+    }
     // Unloading at keep_until only to start loading again shortly after costs a load and saves little memory-time:
     // keep the model loaded through the predicted use instead.
     const bool gap_too_short = warm_start_at_ms <= prediction.keep_until_ms ||

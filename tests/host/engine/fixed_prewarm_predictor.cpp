@@ -2,7 +2,9 @@
 // `keep_ms` after its last use, pre-warm it for `warm_after_ms` after that use, and keep the pre-warmed model until
 // `warm_keep_ms` after the pre-warm's target. Built into build/tests/bad-plugins (never build/plugins).
 //
-// Params (all optional, ms): keep_ms (default 1000), warm_after_ms (default 60000), warm_keep_ms (default 5000).
+// Params (all optional, ms): keep_ms (default 1000), warm_after_ms (default 60000), warm_keep_ms (default 5000);
+// until_evicted (default false): keep the model and the pre-warmed model until evicted instead (keep_until and
+// warm_keep_until NEVER), as a predictor filling the budget does.
 // Threading: the host calls it on its control thread only (SDK contract); it keeps no state between calls.
 #include <cstdint>
 #include <warmup/sdk/plugin.hpp>
@@ -15,7 +17,8 @@ class FixedPrewarmPredictor final : public warmup::sdk::Predictor {
         : Predictor(host),
           keep_ms_(params.get_int("keep_ms", 1000, 0, 86'400'000)),
           warm_after_ms_(params.get_int("warm_after_ms", 60'000, 0, 86'400'000)),
-          warm_keep_ms_(params.get_int("warm_keep_ms", 5000, 0, 86'400'000)) {}
+          warm_keep_ms_(params.get_int("warm_keep_ms", 5000, 0, 86'400'000)),
+          until_evicted_(params.get_bool("until_evicted", false)) {}
 
     void predict(warmup_time_ms /*now_ms*/, const warmup_usage_pattern& pattern, warmup_prediction& out) override {
         out.model = pattern.model;
@@ -30,12 +33,14 @@ class FixedPrewarmPredictor final : public warmup::sdk::Predictor {
         out.keep_until_ms = pattern.last_seen_ms + keep_ms_;
         out.warm_at_ms = out.next_arrival_ms;
         out.warm_keep_until_ms = out.warm_at_ms + warm_keep_ms_;
+        if (until_evicted_) out.keep_until_ms = out.warm_keep_until_ms = WARMUP_TIME_NEVER;
     }
 
   private:
     int64_t keep_ms_;
     int64_t warm_after_ms_;
     int64_t warm_keep_ms_;
+    bool until_evicted_;
 };
 
 }  // namespace

@@ -633,14 +633,27 @@ TEST(CostCurvePredictor, ANightlyJobIsUnloadedAndPrewarmedInANarrowWindowBeforeI
     EXPECT_EQ(plain_prediction.keep_until_ms - plain_last, prediction.keep_until_ms - last);  // same keep
 }
 
-TEST(CostCurvePredictor, BudgetObjectiveNeverUnloadsOnATimer) {
+TEST(CostCurvePredictor, BudgetObjectiveNeverUnloadsOnATimerAndPlansAPreWarmForTheCaseTheBudgetEvicts) {
+    // Kept until evicted; the nightly job's window is planned all the same, to load it again if the budget has evicted
+    // it by then, and to keep it as before (until evicted) once loaded.
+    constexpr int64_t kDayMs = 24 * 60 * kMinuteMs;
     PluginTestHost host = numbered_models_host();
     Built<CostCurvePredictor> predictor(host, "{objective: budget}");
     Driver driver(host, predictor.plugin);
-    const int64_t last = driver.sessions(10, 6 * 60 * kMinuteMs, 1);
+    const int64_t last = nightly(driver);
     const auto prediction = driver.predict(last);
     EXPECT_EQ(prediction.keep_until_ms, WARMUP_TIME_NEVER);
-    EXPECT_EQ(prediction.warm_at_ms, WARMUP_TIME_NEVER);
+    ASSERT_NE(prediction.warm_at_ms, WARMUP_TIME_NEVER);
+    EXPECT_GT(prediction.warm_at_ms - last, kDayMs - 10 * kMinuteMs);
+    EXPECT_LT(prediction.warm_at_ms - last, kDayMs);
+    EXPECT_EQ(prediction.warm_keep_until_ms, WARMUP_TIME_NEVER);
+
+    PluginTestHost plain_host = numbered_models_host();
+    Built<CostCurvePredictor> without(plain_host, "{objective: budget, prewarm: false}");
+    Driver plain(plain_host, without.plugin);
+    const auto plain_prediction = plain.predict(nightly(plain));
+    EXPECT_EQ(plain_prediction.keep_until_ms, WARMUP_TIME_NEVER);
+    EXPECT_EQ(plain_prediction.warm_at_ms, WARMUP_TIME_NEVER);
 }
 
 TEST(CostCurvePredictor, PredictionsAreConditionalOnTheTimeAlreadyIdle) {
@@ -896,7 +909,7 @@ TEST(CostCurvePredictor, SuccessionsAreOffOnRequestAndWithTheBudgetObjective) {
         Driver driver(host, predictor.plugin);
         const int64_t next = leader_sessions(driver, kStartMs, 12, true);
         EXPECT_EQ(driver.arrive(next, 0).replan_count, 0u) << params;
-        EXPECT_EQ(driver.predict(next, 1).warm_at_ms, WARMUP_TIME_NEVER) << params;
+        EXPECT_NE(driver.predict(next, 1).warm_at_ms, next) << params;  // not asked ready at the leader's use
     }
 }
 

@@ -545,6 +545,90 @@ TEST(ValueResource, GreedyDualsClockRisesToTheLowestPriorityWhenAnotherRuleEvict
     EXPECT_DOUBLE_EQ(policy.greedy_dual_priority(b), 4.0 + 2 * 4.0);
 }
 
+/// A pre-warm of `model` (1000 MiB) asked at `now` with `used_mb` in use of a 1500 MiB budget: the admission.
+warmup_admission prewarm_admission(ValueResource& policy, warmup_model_index model, warmup_time_ms now, double used_mb,
+                                   uint32_t is_demand = 0) {
+    warmup_admission_request request{};
+    request.struct_size = sizeof request;
+    request.now_ms = now;
+    request.model = model;
+    request.memory_mb = 1000;
+    request.used_mb = used_mb;
+    request.budget_mb = 1500;
+    request.is_demand = is_demand;
+    warmup_admission out{};
+    out.struct_size = sizeof out;
+    policy.admit(request, out);
+    return out;
+}
+
+TEST(ValueResource, APreWarmEvictsOnlyAModelWorthLessThanIt) {
+    // Two daily models, one used at 00:04 and one at 12:00, each loaded for its use; at 00:02 on day 4 the first is
+    // due within the 10-minute horizon, the second not for 12 hours.
+    const warmup_time_ms now = 4 * kDay + 2 * kMinute;
+    {
+        // The due model's pre-warm would evict the one not due: allowed.
+        test::PluginTestHost host;
+        auto policy = make_policy(host, "{horizon_ms: 600000, shadow: false}");
+        const auto due = host.model("due"), later = host.model("later");
+        daily_uses(policy, due, 4, 4 * kMinute);
+        policy.on_removed(due, 3 * kDay + 5 * kMinute);   // evicted since its last use
+        daily_uses(policy, later, 4, 12 * 60 * kMinute);  // ready
+        // (The survival grid has 4 lengths per doubling: near a day, the 10 minutes are a small share of a step.)
+        ASSERT_GT(policy.p_use_within_horizon(due, now), 0.05);
+        ASSERT_EQ(policy.p_use_within_horizon(later, now), 0.0);
+        const warmup_admission out = prewarm_admission(policy, due, now, 1000);
+        EXPECT_EQ(out.admit, 1u);
+        EXPECT_EQ(out.may_evict, 1u);
+    }
+    {
+        // The other way round: the model not due would evict the due one. Not allowed to evict; it may still load
+        // where it fits without an eviction, and a demand load always may evict.
+        test::PluginTestHost host;
+        auto policy = make_policy(host, "{horizon_ms: 600000, shadow: false}");
+        const auto due = host.model("due"), later = host.model("later");
+        daily_uses(policy, later, 4, 12 * 60 * kMinute);
+        policy.on_removed(later, 3 * kDay + 12 * 60 * kMinute + kMinute);
+        daily_uses(policy, due, 4, 4 * kMinute);  // ready
+        const warmup_admission refused = prewarm_admission(policy, later, now, 1000);
+        EXPECT_EQ(refused.admit, 1u);
+        EXPECT_EQ(refused.may_evict, 0u);
+        EXPECT_EQ(prewarm_admission(policy, later, now, 400).may_evict, 1u) << "it fits: nothing to judge";
+        EXPECT_EQ(prewarm_admission(policy, later, now, 1000, /*is_demand=*/1).may_evict, 1u);
+
+        // With the gate off, the pre-warm may evict as the shared admission allows.
+        test::PluginTestHost ungated_host;
+        auto ungated = make_policy(ungated_host, "{horizon_ms: 600000, shadow: false, prewarm_gate: false}");
+        const auto due2 = ungated_host.model("due"), later2 = ungated_host.model("later");
+        daily_uses(ungated, later2, 4, 12 * 60 * kMinute);
+        ungated.on_removed(later2, 3 * kDay + 12 * 60 * kMinute + kMinute);
+        daily_uses(ungated, due2, 4, 4 * kMinute);
+        EXPECT_EQ(prewarm_admission(ungated, later2, now, 1000).may_evict, 1u);
+    }
+}
+
+TEST(ValueResource, APreWarmIsWeighedAgainstEveryModelItWouldEvictTogether) {
+    // Three models with the same daily rhythm, all due now; the two ready ones load in 1.5 s, the one to pre-warm in
+    // 2 s: each ready one is worth three quarters of it. Evicting one for it pays; evicting both does not.
+    const warmup_time_ms now = 4 * kDay + 2 * kMinute;
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "{horizon_ms: 600000, shadow: false}");
+    const auto wanted = host.model("wanted"), first = host.model("first"), second = host.model("second");
+    for (int day = 0; day < 4; ++day) {
+        const warmup_time_ms at = day * kDay + 4 * kMinute;
+        for (const auto model : {wanted, first, second}) {
+            policy.on_ready(model, 1000, model == wanted ? 2000 : 1500, at);
+            policy.on_used(model, at);
+            if (day + 1 < 4 || model == wanted) policy.on_removed(model, at + kMinute);
+        }
+    }
+    EXPECT_EQ(prewarm_admission(policy, wanted, now, 1000).may_evict, 1u) << "one to evict: 1.5 s against 2 s";
+    EXPECT_EQ(prewarm_admission(policy, wanted, now, 2000).may_evict, 0u) << "both to evict: 3 s against 2 s";
+
+    // A model never used has no value to weigh: the shared admission decides.
+    EXPECT_EQ(prewarm_admission(policy, host.model("never-seen"), now, 2000).may_evict, 1u);
+}
+
 TEST(ValueResource, RefusesBadParams) {
     test::PluginTestHost host;
     EXPECT_THROW(make_policy(host, "horizon_ms: -1"), sdk::InvalidArgument);
@@ -553,6 +637,7 @@ TEST(ValueResource, RefusesBadParams) {
     EXPECT_THROW(make_policy(host, "shadow_memory_misses: 0"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow_confidence: -1"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow: maybe"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "prewarm_gate: maybe"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow_start: random"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow_greedy_dual: maybe"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow_prior_misses: -1"), sdk::InvalidArgument);
@@ -565,5 +650,5 @@ TEST(ValueResource, RefusesBadParams) {
 // The built library, opened as the host opens it (plugin_library_check.hpp).
 INSTANTIATE_TEST_SUITE_P(MechanicsPlugins, PluginLibrary,
                          ::testing::Values(warmup::test::PluginLibraryExpectation{
-                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.3.0"}),
+                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.4.0"}),
                          warmup::test::plugin_library_test_name);

@@ -109,11 +109,24 @@ TEST(LeadTimeScheduler, ShortGapBetweenUnloadAndPrewarmIsMergedIntoOneStay) {
     const warmup_plan early = PlanCase(kLastSeenMs + 300'000, kLastSeenMs + 302'000, kLastSeenMs + 250'000)
                                   .plan(*scheduler, WARMUP_TRIGGER_USED);
     EXPECT_EQ(early.unload_at_ms, kLastSeenMs + 300'000);
-    // Kept forever (keep_until NEVER): a pre-warm is pointless and the model is never unloaded by a timer.
+}
+
+TEST(LeadTimeScheduler, KeptUntilEvictedWithAPreWarmPlansThePreWarmForTheCaseItIsEvicted) {
+    PluginTestHost test_host = two_models_host();
+    auto scheduler = test_host.make<LeadTimeScheduler>();
+    // keep_until NEVER: never unloaded by a timer, however near the pre-warm; the pre-warm stays planned (one lead
+    // before warm_at), for the host to start if the budget has evicted the model by then.
     const warmup_plan forever =
         PlanCase(WARMUP_TIME_NEVER, kLastSeenMs + 302'000, kLastSeenMs + 400'000).plan(*scheduler, WARMUP_TRIGGER_USED);
     EXPECT_EQ(forever.unload_at_ms, WARMUP_TIME_NEVER);
-    EXPECT_EQ(forever.warm_start_at_ms, WARMUP_TIME_NEVER);
+    EXPECT_EQ(forever.warm_start_at_ms, kLastSeenMs + 302'000 - 3'200);
+    EXPECT_EQ(forever.warm_ready_by_ms, kLastSeenMs + 302'000);
+    EXPECT_EQ(forever.warm_unload_at_ms, kLastSeenMs + 400'000);
+    // Without a pre-warm: kept, nothing planned.
+    const warmup_plan kept =
+        PlanCase(WARMUP_TIME_NEVER, WARMUP_TIME_NEVER, WARMUP_TIME_NEVER).plan(*scheduler, WARMUP_TRIGGER_USED);
+    EXPECT_EQ(kept.unload_at_ms, WARMUP_TIME_NEVER);
+    EXPECT_EQ(kept.warm_start_at_ms, WARMUP_TIME_NEVER);
 }
 
 TEST(LeadTimeScheduler, MinIdleToUnloadMergesGapsShorterThanIt) {

@@ -1,0 +1,85 @@
+// A model kept until the budget evicts it, with a pre-warm planned (a predictor filling the budget, such as cost-curve
+// with objective budget): evicted before its pre-warm time, it is loaded again then; evicted after that time has
+// passed, it is not loaded again at once (the resource policy has just chosen it to leave, and loading it back would
+// only evict another). On an engine stepped by hand: two of three 100 MB models fit, 1 s loads, LRU eviction, and a
+// predictor whose plan is fixed (pre-warm for 60 s after each use, kept until evicted).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "manual_engine.hpp"
+
+namespace warmup::host {
+namespace {
+
+constexpr int64_t kPrewarmTargetMs = 60'000;  // after each use
+
+test::ManualEngineSetup setup() {
+    test::ManualEngineSetup setup;
+    setup.components["predictor"] =
+        "{plugin: org.warmup.test.fixed-prewarm-predictor, params: {until_evicted: true, warm_after_ms: " +
+        std::to_string(kPrewarmTargetMs) + "}}";
+    setup.catalog = {"{model: a, memory_mb: 100, load_ms: 1000}", "{model: b, memory_mb: 100, load_ms: 1000}",
+                     "{model: c, memory_mb: 100, load_ms: 1000}"};
+    setup.options.memory_budget_mb = 200;
+    setup.options.max_concurrent_loads = 4;
+    return setup;
+}
+
+/// a requested at 0 and b at 10 s, each loaded on demand: the budget is full.
+void load_a_then_b(test::ManualEngine& engine) {
+    engine.request("a", 0);
+    engine.complete_next_load(1000);
+    engine.request("b", 10'000);
+    engine.complete_next_load(11'000);
+}
+
+TEST(EngineEvictedPrewarm, AModelEvictedBeforeItsPreWarmIsLoadedAgainForIt) {
+    test::ManualEngine engine(setup());
+    load_a_then_b(engine);
+    const ModelStatus kept = engine.engine().model_status(engine.model("a"));
+    EXPECT_EQ(kept.unload_at_ms, WARMUP_TIME_NEVER) << "never unloaded by a timer";
+    EXPECT_LT(kept.warm_start_at_ms, kPrewarmTargetMs);
+    engine.request("c", 20'000);  // evicts a, the least recently used
+    engine.complete_next_load(21'000);
+    ASSERT_EQ(engine.engine().model_status(engine.model("a")).residency, WARMUP_RESIDENCY_ABSENT);
+
+    engine.run_timers(kept.warm_start_at_ms);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b", "c", "a"})) << "pre-warmed again for its use";
+    EXPECT_EQ(engine.engine().counters().prewarms_started, 1u);
+    engine.complete_next_load(kept.warm_start_at_ms + 1000);
+    const ModelStatus again = engine.engine().model_status(engine.model("a"));
+    EXPECT_EQ(again.residency, WARMUP_RESIDENCY_READY);
+    EXPECT_EQ(again.unload_at_ms, WARMUP_TIME_NEVER) << "kept until evicted, as before";
+}
+
+TEST(EngineEvictedPrewarm, AModelEvictedAfterItsPreWarmTimeIsNotLoadedBackAtOnce) {
+    test::ManualEngine engine(setup());
+    load_a_then_b(engine);
+    const int64_t warm_start = engine.engine().model_status(engine.model("a")).warm_start_at_ms;
+    engine.run_timers(warm_start + 100);  // a is loaded then: nothing to do
+    EXPECT_EQ(engine.started().size(), 2u);
+    engine.request("c", warm_start + 200);  // evicts a, whose pre-warm time has passed
+    engine.run_timers(warm_start + 300);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b", "c"})) << "a was not loaded back, evicting b";
+    EXPECT_EQ(engine.engine().model_status(engine.model("a")).warm_start_at_ms, WARMUP_TIME_NEVER);
+    // Planned again without a request (a reload, a resume): the predictor gives the same pre-warm time, passed while
+    // a was in memory, and it is not started either.
+    engine.engine().replan_all(warm_start + 400);
+    engine.run_timers(warm_start + 500);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(EngineEvictedPrewarm, AHandedOffModelIsNotPreWarmedByTheEngineThatGaveItAway) {
+    // An experiment split by model moves a to another arm's engine: a pre-warm planned here would load it twice.
+    test::ManualEngine engine(setup());
+    load_a_then_b(engine);
+    ASSERT_NE(engine.engine().model_status(engine.model("a")).warm_start_at_ms, WARMUP_TIME_NEVER);
+    ASSERT_TRUE(engine.engine().hand_off_ready(engine.model("a"), 12'000).has_value());
+    engine.run_timers(kPrewarmTargetMs);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b"}));
+}
+
+}  // namespace
+}  // namespace warmup::host
