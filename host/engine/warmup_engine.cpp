@@ -619,10 +619,11 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
 
     state.unload_at = decision.unload_at_ms;
     state.warm_start_at = decision.warm_start_at_ms;
-    // Planned again without a request since it left memory (a reload, a resume, late events): a pre-warm for a time
-    // it was still in memory, or for one already past when it left, is over.
+    // Planned again without a request since it left memory (a reload, a resume, late events): a pre-warm meant to
+    // have it ready before it left is over (it was in memory then). One meant for then or later is not: a succession
+    // asks for a model ready now, which may have left a moment ago.
     if (state.residency == WARMUP_RESIDENCY_ABSENT && state.left_memory_at != kNever &&
-        state.warm_start_at <= state.left_memory_at)
+        decision.warm_ready_by_ms < state.left_memory_at)
         state.warm_start_at = kNever;
     state.warm_ready_by = decision.warm_ready_by_ms;
     state.warm_unload_at = decision.warm_unload_at_ms;

@@ -464,7 +464,7 @@ class WarmupEngine {
         warmup_time_ms warm_unload_at = WARMUP_TIME_NEVER;
         warmup_time_ms retry_at = WARMUP_TIME_NEVER;
         // When it last left memory (evicted, unloaded, gone from the server), NEVER since its last request: a plan
-        // whose pre-warm falls at or before then is not started (that time has passed with the model in memory).
+        // whose pre-warm was to have it ready before then is not started (that time passed with the model in memory).
         warmup_time_ms left_memory_at = WARMUP_TIME_NEVER;
         warmup_time_ms last_request_ms = WARMUP_TIME_NEVER;
         warmup_time_ms last_use_ms = WARMUP_TIME_NEVER;  // last served request (arrival or service time)

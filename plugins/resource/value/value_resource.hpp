@@ -35,7 +35,7 @@
 // Pre-warms (1.4.0, `prewarm_gate`): a pre-warm that does not fit evicts only when it is worth more than the models the
 // rule in force would evict for it, by the value above (P(use within H) x expected burst x load time, summed over
 // the victims); otherwise it is not allowed to evict (may_evict = 0): the host skips it, or lets it wait for unloads
-// already running. An operator's pre-warm or a restore of the warm set is a pre-warm too, judged alike. A predictor's
+// already running. A restore of the warm set is a pre-warm too, judged alike. A predictor's
 // pre-warm window can be sharper than one survival curve, but a pre-warm that evicts a model more likely to be used
 // costs a cold start to save one: held out, ungated pre-warms in a full budget evicted more than they saved on busy
 // fleets. Threads: control thread only (SDK contract), no locks. Cost: on_ready / on_removed O(1); on_used O(1) for a

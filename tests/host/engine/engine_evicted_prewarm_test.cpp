@@ -60,15 +60,17 @@ TEST(EngineEvictedPrewarm, AModelEvictedAfterItsPreWarmTimeIsNotLoadedBackAtOnce
     const int64_t warm_start = engine.engine().model_status(engine.model("a")).warm_start_at_ms;
     engine.run_timers(warm_start + 100);  // a is loaded then: nothing to do
     EXPECT_EQ(engine.started().size(), 2u);
-    engine.request("c", warm_start + 200);  // evicts a, whose pre-warm time has passed
-    engine.run_timers(warm_start + 300);
-    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b", "c"})) << "a was not loaded back, evicting b";
     EXPECT_EQ(engine.engine().model_status(engine.model("a")).warm_start_at_ms, WARMUP_TIME_NEVER);
-    // Planned again without a request (a reload, a resume): the predictor gives the same pre-warm time, passed while
-    // a was in memory, and it is not started either.
-    engine.engine().replan_all(warm_start + 400);
-    engine.run_timers(warm_start + 500);
+    // Evicted after the time it was to be ready by: not loaded back, evicting b.
+    engine.request("c", kPrewarmTargetMs + 1000);
+    engine.run_timers(kPrewarmTargetMs + 1100);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b", "c"})) << "a was not loaded back, evicting b";
+    // Planned again without a request (a reload, a resume): the predictor gives the same pre-warm, meant to have a
+    // ready while it was still in memory, and it is not started either.
+    engine.engine().replan_all(kPrewarmTargetMs + 1200);
+    engine.run_timers(kPrewarmTargetMs + 1300);
     EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(engine.engine().model_status(engine.model("a")).warm_start_at_ms, WARMUP_TIME_NEVER);
 }
 
 TEST(EngineEvictedPrewarm, AHandedOffModelIsNotPreWarmedByTheEngineThatGaveItAway) {
