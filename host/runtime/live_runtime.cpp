@@ -103,9 +103,7 @@ LiveRuntime::~LiveRuntime() {
     sources_.reset();  // their threads call try_ingest: gone before anything they use
     arms_.clear();
     workers_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(plugin_cache_dir_, ignored);  // mapped libraries stay valid after unlink
-}
+}  // plugin_cache_removal_ removes the library copies
 
 WorkerOutbox LiveRuntime::worker_outbox() {
     return WorkerOutbox{&completions_,        &listings_,

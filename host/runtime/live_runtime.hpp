@@ -597,8 +597,17 @@ class LiveRuntime {
     Config config_;  // as the process started with it; never changed (restart-only keys stay at these values)
     SystemClock clock_;
     Catalog catalog_;
-    DecisionLog decisions_;                   // every engine reports here (EngineOptions::decisions); outlives the arms
+    DecisionLog decisions_;  // every engine reports here (EngineOptions::decisions); outlives the arms
+    /// A folder removed (with what is in it) when the owner goes, a constructor that throws included.
+    struct RemovedWithOwner {
+        std::filesystem::path path;
+        ~RemovedWithOwner() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);  // mapped libraries stay valid after unlink
+        }
+    };
     std::filesystem::path plugin_cache_dir_;  // content-addressed library copies, removed with the runtime
+    RemovedWithOwner plugin_cache_removal_{plugin_cache_dir_};  // also when a plugin refuses the start
     PluginLoader loader_;
     std::unique_ptr<LoadWorkers> workers_;
     std::vector<std::unique_ptr<LiveArm>> arms_;  // [0] is the control arm; changed only on the control thread

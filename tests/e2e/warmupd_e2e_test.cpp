@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -346,6 +348,34 @@ TEST(WarmupdConfig, BadConfigExitsWithStatus2AndNamesFileLineColumnAndKeyPath) {
     const std::string expected = config.string() + ":8:3: budgets.memory_mb: ";
     EXPECT_NE(daemon.log().find(expected), std::string::npos) << "stderr:\n" << daemon.log();
     EXPECT_EQ(daemon.log().find("listening"), std::string::npos);
+}
+
+TEST_F(WarmupdTest, AStartAPluginRefusesLeavesNoLibraryCopiesBehind) {
+    // The plugins are copied to a folder of temporary files as they load; the backend's unknown param refuses the
+    // start after the others were copied.
+    std::string yaml = test_config_yaml();
+    const std::string backend_params = "params: {time_scale: 1.0}";
+    ASSERT_NE(yaml.find(backend_params), std::string::npos);
+    yaml.replace(yaml.find(backend_params), backend_params.size(), "params: {time_scale: 1.0, no_such_param: 1}");
+    const auto config = dir_.write("refused.yaml", yaml);
+    const auto temp = dir_.path() / "tmp";
+    std::filesystem::create_directories(temp);
+    const char* previous = std::getenv("TMPDIR");
+    const std::string saved = previous != nullptr ? previous : "";
+    setenv("TMPDIR", temp.c_str(), 1);
+    Daemon refused({"--config", config.string(), "--port", "0"}, Daemon::Capture::StderrOnly);
+    if (previous != nullptr)
+        setenv("TMPDIR", saved.c_str(), 1);
+    else
+        unsetenv("TMPDIR");
+    const auto status = refused.wait_exit(kExitTimeout);
+    ASSERT_TRUE(status.has_value()) << refused.log();
+    EXPECT_EQ(status->code, 2);
+    EXPECT_TRUE(refused.wait_for_log_end(kExitTimeout));
+    EXPECT_NE(refused.log().find("no_such_param"), std::string::npos) << refused.log();
+    std::vector<std::string> left;
+    for (const auto& entry : std::filesystem::directory_iterator(temp)) left.push_back(entry.path().string());
+    EXPECT_TRUE(left.empty()) << "left behind: " << (left.empty() ? "" : left.front());
 }
 
 TEST_F(WarmupdTest, ASecondDaemonOnTheSamePortExitsWithStatus2NamingTheAddress) {
