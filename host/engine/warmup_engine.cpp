@@ -625,6 +625,10 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
     if (state.residency == WARMUP_RESIDENCY_ABSENT && state.left_memory_at != kNever &&
         decision.warm_ready_by_ms < state.left_memory_at)
         state.warm_start_at = kNever;
+    // A pre-warm whose keep window has already ended (a resume after a long stop) would load the model only to unload
+    // it at once.
+    if (state.residency == WARMUP_RESIDENCY_ABSENT && decision.warm_unload_at_ms <= now_ms)
+        state.warm_start_at = kNever;
     state.warm_ready_by = decision.warm_ready_by_ms;
     state.warm_unload_at = decision.warm_unload_at_ms;
     state.priority_class = decision.priority_class;
@@ -1583,6 +1587,10 @@ void WarmupEngine::remove_from_memory(warmup_model_index model, bool eviction, w
 void WarmupEngine::forget_resident(warmup_model_index model, Removal removal, warmup_time_ms now_ms) {
     const bool eviction = removal == Removal::Eviction;
     ModelSlot& state = models_[model];
+    // A pre-warm whose time came while the model was loaded is over, as run_timers would have found had its timer run
+    // before this removal (timers due now run after events and completions).
+    if (state.residency == WARMUP_RESIDENCY_READY && state.warm_start_at <= now_ms && state.unload_at > now_ms)
+        state.warm_start_at = kNever;
     // Idle memory-time: from the last use (or from readiness when never used) to now.
     const warmup_time_ms idle_since =
         state.last_use_ms == kNever ? state.ready_since_ms : std::max(state.last_use_ms, state.ready_since_ms);

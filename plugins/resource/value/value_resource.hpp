@@ -192,8 +192,9 @@ class ValueResource final : public sdk::Resource {
     [[nodiscard]] bool runs(Rule rule) const { return rule != Rule::greedy_dual || shadow_greedy_dual_; }
     /// Whether a pre-warm that does not fit is worth more than the ready models the rule in force would evict for it
     /// (each valued as value_of, times its MiB); false stops it evicting (admit's may_evict = 0). True for a model
-    /// never used (nothing to weigh). O(ready models + victims x log ready models), only for a pre-warm that needs
-    /// room.
+    /// never used (nothing to weigh). The victims are taken in victim_by's order at this instant: under the value
+    /// rule with a learned horizon the host's own picks after the first may differ a little (each eviction moves H).
+    /// O(ready models + victims x log ready models), only for a pre-warm that needs room.
     [[nodiscard]] bool worth_its_evictions(const warmup_admission_request& request) const;
     /// Feeds one use to a shadow cache; true when it was a miss.
     bool shadow_use(ShadowCache& shadow, warmup_model_index model, warmup_time_ms now_ms);

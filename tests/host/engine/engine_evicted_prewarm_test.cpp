@@ -73,6 +73,39 @@ TEST(EngineEvictedPrewarm, AModelEvictedAfterItsPreWarmTimeIsNotLoadedBackAtOnce
     EXPECT_EQ(engine.engine().model_status(engine.model("a")).warm_start_at_ms, WARMUP_TIME_NEVER);
 }
 
+TEST(EngineEvictedPrewarm, AModelEvictedAtItsPreWarmTimeBeforeItsTimerRanIsNotLoadedBack) {
+    // The budget halved at the pre-warm's instant, before the timers due then run (live, the control loop takes
+    // requests, completions and operations before the timers due): a, the least recently used, is evicted first.
+    test::ManualEngine engine(setup());
+    load_a_then_b(engine);
+    const int64_t warm_start = engine.engine().model_status(engine.model("a")).warm_start_at_ms;
+    engine.engine().set_memory_budget_mb(100, warm_start);
+    ASSERT_EQ(engine.engine().model_status(engine.model("a")).residency, WARMUP_RESIDENCY_ABSENT);
+    engine.run_timers(warm_start);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b"})) << "a was not loaded back";
+}
+
+TEST(EngineEvictedPrewarm, AResumeAfterAPreWarmsKeepWindowEndedDoesNotLoadTheModel) {
+    // The fixed plan of a lean predictor: kept 1 s after a use, pre-warmed for 60 s after it, kept to 65 s. An
+    // emergency stop cancels the pre-warm; the resume after 65 s plans the model again with the same window, which
+    // has ended: loading it would only unload it at once.
+    test::ManualEngineSetup lean = setup();
+    lean.components["predictor"] =
+        "{plugin: org.warmup.test.fixed-prewarm-predictor, params: {keep_ms: 1000, warm_after_ms: 60000, "
+        "warm_keep_ms: 5000}}";
+    test::ManualEngine engine(lean);
+    engine.request("a", 0);
+    engine.complete_next_load(1000);
+    engine.run_timers(2000);  // unloaded after its keep
+    ASSERT_EQ(engine.engine().model_status(engine.model("a")).residency, WARMUP_RESIDENCY_ABSENT);
+    engine.engine().emergency_stop(3000);
+    engine.engine().resume(70'000, /*restore_warm_set=*/false);
+    engine.engine().replan_all(70'000);
+    engine.run_timers(70'001);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a"}));
+    EXPECT_EQ(engine.engine().model_status(engine.model("a")).warm_start_at_ms, WARMUP_TIME_NEVER);
+}
+
 TEST(EngineEvictedPrewarm, AHandedOffModelIsNotPreWarmedByTheEngineThatGaveItAway) {
     // An experiment split by model moves a to another arm's engine: a pre-warm planned here would load it twice.
     test::ManualEngine engine(setup());
