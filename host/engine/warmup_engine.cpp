@@ -759,30 +759,14 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
             // before its unload): nothing to load; it is kept at least to the pre-warm's keep window, as a pre-warmed
             // model would be.
             state.warm_start_at = kNever;
-            if (state.warm_unload_at > state.unload_at) {
-                state.unload_at = state.warm_unload_at;
-                if (options_.decisions != nullptr) {
-                    Decision& keep =
-                        decision(DecisionKind::Keep, model, "unload put off: its planned pre-warm falls before then",
-                                 plan_author(state), now_ms);
-                    keep.until_ms = state.unload_at;
-                    options_.decisions->record(keep);
-                }
-            }
+            if (state.warm_unload_at > state.unload_at) put_off_unload(model, now_ms);
         }
         if (state.residency == WARMUP_RESIDENCY_READY && state.unload_at <= now_ms) {
             state.unload_at = kNever;
             // If a pre-warm was planned after this unload but falls before the model would come back, keep it.
             if (state.warm_start_at != kNever && state.warm_start_at <= now_ms) {
                 state.warm_start_at = kNever;
-                state.unload_at = state.warm_unload_at;
-                if (options_.decisions != nullptr) {
-                    Decision& keep =
-                        decision(DecisionKind::Keep, model, "unload put off: its planned pre-warm falls before then",
-                                 plan_author(state), now_ms);
-                    keep.until_ms = state.unload_at;
-                    options_.decisions->record(keep);
-                }
+                put_off_unload(model, now_ms);
             } else {
                 if (options_.decisions != nullptr) {
                     Decision& unload = decision(DecisionKind::Unload, model, "idle until its planned unload time",
@@ -796,6 +780,16 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
         refresh_timer(model);
     }
     dispatch(now_ms);
+}
+
+void WarmupEngine::put_off_unload(warmup_model_index model, warmup_time_ms now_ms) {
+    ModelSlot& state = models_[model];
+    state.unload_at = state.warm_unload_at;
+    if (options_.decisions == nullptr) return;
+    Decision& keep = decision(DecisionKind::Keep, model, "unload put off: its planned pre-warm falls before then",
+                              plan_author(state), now_ms);
+    keep.until_ms = state.unload_at;
+    options_.decisions->record(keep);
 }
 
 bool WarmupEngine::retry_still_wanted(const ModelSlot& state, warmup_time_ms now_ms) {

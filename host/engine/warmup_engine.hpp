@@ -528,6 +528,9 @@ class WarmupEngine {
     /// Who decided a plan-driven keep, unload or pre-warm of `state`: the predictor, or the built-in keep-alive.
     [[nodiscard]] const std::string& plan_author(const ModelSlot& state) const noexcept;
     void refresh_timer(warmup_model_index model);
+    /// A ready model whose planned pre-warm falls before its unload: kept to the pre-warm's keep window instead (the
+    /// Keep decision says so).
+    void put_off_unload(warmup_model_index model, warmup_time_ms now_ms);
     /// Whether a retry of `state`'s failed load still has a use now: a request waits for it, or it retries a pre-warm
     /// whose keep window (the plan's warm_unload_at) has not ended, or a restore of the warm set.
     [[nodiscard]] static bool retry_still_wanted(const ModelSlot& state, warmup_time_ms now_ms);

@@ -358,56 +358,58 @@ TEST_F(TransitionsTest, AStartThatSkippedACorruptSnapshotShowsStateDegradedWithT
     EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
 }
 
-TEST_F(TransitionsTest, AStartThatSkippedACorruptBackupShowsStateDegradedWithTheReason) {
+/// A start that finds a damaged named backup: a configuration that keeps state (its snapshots taken at stop).
+class DamagedBackupAtStartTest : public TransitionsTest {
+  protected:
+    /// Starts, loads `model`, takes the backup `name` and stops (a last snapshot, newer than the backup). Returns the
+    /// backup's file.
+    fs::path start_use_back_up_and_stop(const std::string& model, const std::string& name) {
+        start(with_state());
+        use_and_wait_ready(model);
+        EXPECT_EQ(post("/api/warmup/backup-state", R"({"name": ")" + name + R"("})").first, 200);
+        stop();
+        return dir_.path() / "state" / ("backup-" + name + ".wsnap");
+    }
+    host::Config with_state() {
+        return config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
+    }
+    /// The state component after a start.
+    json state_component_after_start() {
+        start(with_state());
+        const auto [code, health] = get_json("/api/warmup/health/components");
+        EXPECT_EQ(code, 200);
+        return health_component(health, "state");
+    }
+};
+
+TEST_F(DamagedBackupAtStartTest, ANewerOneSkippedShowsStateDegradedWithTheReason) {
     // The newest state was a named backup taken after the last snapshot; the backup is damaged, so the start falls
     // back to the older snapshot. That loses what was learned in between: the state component says so.
-    const Config with_state =
-        config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
-    start(with_state);
+    start(with_state());
     use_and_wait_ready("m/a");
     stop();  // the newest snapshot: m/a
-    start(with_state);
-    use_and_wait_ready("m/b");
-    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "after-b"})").first, 200);
-    stop();
+    const fs::path backup = start_use_back_up_and_stop("m/b", "after-b");
     // As if the daemon had been killed after the backup: no snapshot newer than it.
     const auto snapshots = StateStore(dir_.path() / "state", 10).snapshots();
     ASSERT_GE(snapshots.size(), 2u);
     fs::remove(snapshots.front());
-    const fs::path backup = dir_.path() / "state" / "backup-after-b.wsnap";
-    ASSERT_TRUE(fs::exists(backup));
     {
         std::fstream file(backup, std::ios::binary | std::ios::in | std::ios::out);
         file.seekp(100);
         file.put('\xff');
     }
-
-    start(with_state);
-    const auto [code, health] = get_json("/api/warmup/health/components");
-    ASSERT_EQ(code, 200);
-    EXPECT_EQ(health["status"], "degraded") << health.dump();
-    const json state = health_component(health, "state");
-    EXPECT_EQ(state["state"], "degraded") << health.dump();
+    const json state = state_component_after_start();
+    EXPECT_EQ(state["state"], "degraded") << state.dump();
     const std::string reason = state.value("reason", "");
     EXPECT_NE(reason.find("backup-after-b.wsnap"), std::string::npos) << reason;
     EXPECT_NE(reason.find("skipped"), std::string::npos) << reason;
 }
 
-TEST_F(TransitionsTest, ADamagedBackupOlderThanTheStateRestoredLosesNothingAndLeavesStateOk) {
-    const Config with_state =
-        config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
-    start(with_state);
-    use_and_wait_ready("m/a");
-    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "old"})").first, 200);
-    stop();  // the newest snapshot, taken after the backup
-    const fs::path backup = dir_.path() / "state" / "backup-old.wsnap";
+TEST_F(DamagedBackupAtStartTest, OneOlderThanTheStateRestoredLosesNothingAndLeavesStateOk) {
+    const fs::path backup = start_use_back_up_and_stop("m/a", "old");
     std::ofstream(backup, std::ios::binary | std::ios::trunc) << "torn";
     fs::last_write_time(backup, fs::file_time_type::clock::now() - std::chrono::hours(1));
-
-    start(with_state);
-    const auto [code, health] = get_json("/api/warmup/health/components");
-    ASSERT_EQ(code, 200);
-    EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
+    EXPECT_EQ(state_component_after_start()["state"], "ok");
 }
 
 TEST_F(TransitionsTest, AStartWhoseCatalogNoLongerCoversAModelKeepsTheStateAsABackupThatANextStartRestores) {
