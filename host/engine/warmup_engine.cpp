@@ -619,15 +619,13 @@ void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, w
 
     state.unload_at = decision.unload_at_ms;
     state.warm_start_at = decision.warm_start_at_ms;
-    // Planned again without a request since it left memory (a reload, a resume, late events): a pre-warm meant to
-    // have it ready before it left is over (it was in memory then). One meant for then or later is not: a succession
-    // asks for a model ready now, which may have left a moment ago.
-    if (state.residency == WARMUP_RESIDENCY_ABSENT && state.left_memory_at != kNever &&
-        decision.warm_ready_by_ms < state.left_memory_at)
-        state.warm_start_at = kNever;
-    // A pre-warm whose keep window has already ended (a resume after a long stop) would load the model only to unload
-    // it at once.
-    if (state.residency == WARMUP_RESIDENCY_ABSENT && decision.warm_unload_at_ms <= now_ms)
+    // Planned again without a request (a reload, a resume, late events), a pre-warm is over when it was meant to have
+    // the model ready before it left memory (it was in memory then; one meant for then or later is not: a succession
+    // asks for a model ready now, which may have left a moment ago), or when its keep window has already ended
+    // (loaded, it would be unloaded at once).
+    if (state.residency == WARMUP_RESIDENCY_ABSENT &&
+        ((state.left_memory_at != kNever && decision.warm_ready_by_ms < state.left_memory_at) ||
+         decision.warm_unload_at_ms <= now_ms))
         state.warm_start_at = kNever;
     state.warm_ready_by = decision.warm_ready_by_ms;
     state.warm_unload_at = decision.warm_unload_at_ms;
@@ -754,7 +752,7 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
                                                     "planned pre-warm during an emergency stop", by_engine(), now_ms));
             }
         }
-        if (state.residency == WARMUP_RESIDENCY_READY && state.warm_start_at <= now_ms && state.unload_at > now_ms) {
+        if (prewarm_passed_while_loaded(state, now_ms)) {
             // Its pre-warm time came while it is loaded (a model kept until evicted, or a plan whose pre-warm falls
             // before its unload): nothing to load; it is kept at least to the pre-warm's keep window, as a pre-warmed
             // model would be.
@@ -1583,8 +1581,7 @@ void WarmupEngine::forget_resident(warmup_model_index model, Removal removal, wa
     ModelSlot& state = models_[model];
     // A pre-warm whose time came while the model was loaded is over, as run_timers would have found had its timer run
     // before this removal (timers due now run after events and completions).
-    if (state.residency == WARMUP_RESIDENCY_READY && state.warm_start_at <= now_ms && state.unload_at > now_ms)
-        state.warm_start_at = kNever;
+    if (prewarm_passed_while_loaded(state, now_ms)) state.warm_start_at = kNever;
     // Idle memory-time: from the last use (or from readiness when never used) to now.
     const warmup_time_ms idle_since =
         state.last_use_ms == kNever ? state.ready_since_ms : std::max(state.last_use_ms, state.ready_since_ms);

@@ -528,6 +528,11 @@ class WarmupEngine {
     /// Who decided a plan-driven keep, unload or pre-warm of `state`: the predictor, or the built-in keep-alive.
     [[nodiscard]] const std::string& plan_author(const ModelSlot& state) const noexcept;
     void refresh_timer(warmup_model_index model);
+    /// Whether a ready model's planned pre-warm time has come before its unload: there is nothing to load, the pre-warm
+    /// is over (run_timers, and a removal before its timer ran).
+    [[nodiscard]] static bool prewarm_passed_while_loaded(const ModelSlot& state, warmup_time_ms now_ms) noexcept {
+        return state.residency == WARMUP_RESIDENCY_READY && state.warm_start_at <= now_ms && state.unload_at > now_ms;
+    }
     /// A ready model whose planned pre-warm falls before its unload: kept to the pre-warm's keep window instead (the
     /// Keep decision says so).
     void put_off_unload(warmup_model_index model, warmup_time_ms now_ms);

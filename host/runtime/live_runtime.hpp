@@ -305,9 +305,10 @@ class LiveRuntime {
     /// again; an operator's restore (false) leaves the emergency stop as it is.
     OperationResult restore_state(const Snapshot& snapshot, bool at_start = false);
     /// Why `models` (a snapshot's model table) cannot keep their indexes in this catalog, or nullopt: an index that
-    /// names another model here, a model numbered here at another index, or one the catalog does not cover. Numbers
-    /// nothing.
-    [[nodiscard]] std::optional<std::string> model_order_problem(const std::vector<std::string>& models) const;
+    /// names another model here, a model numbered here at another index, or one the catalog does not cover. With
+    /// `suggest_next_start` an order problem says how to restore the backup at the next start. Numbers nothing.
+    [[nodiscard]] std::optional<std::string> model_order_problem(const std::vector<std::string>& models,
+                                                                 bool suggest_next_start = false) const;
     /// Writes backup-<name>.wsnap (name "" = "at-<unix_ms>", or "at-<unix_ms>-<n>" when that backup exists: every
     /// unnamed backup is a file of its own). 400 for a name that cannot name a backup; 409 when state is disabled, or
     /// when a backup of that name exists and `overwrite` is false (nothing is written then). [any] Concurrent calls

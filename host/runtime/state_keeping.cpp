@@ -323,7 +323,14 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
     return import_errors;
 }
 
-std::optional<std::string> LiveRuntime::model_order_problem(const std::vector<std::string>& models) const {
+std::optional<std::string> LiveRuntime::model_order_problem(const std::vector<std::string>& models,
+                                                            bool suggest_next_start) const {
+    // The models are numbered in the order they were first seen: a running daemon's order is fixed, but a start takes
+    // a staged backup's order before any other.
+    const std::string_view next_start = suggest_next_start
+                                            ? "; a start numbers a staged backup's models first: restore it with "
+                                              "\"at_next_start\": true and restart warmupd"
+                                            : "";
     const std::size_t known = catalog_.size();
     for (std::size_t i = 0; i < models.size(); ++i) {
         const std::string& name = models[i];
@@ -334,13 +341,14 @@ std::optional<std::string> LiveRuntime::model_order_problem(const std::vector<st
             if (here != name)
                 return fmt::format(
                     "model index {} is '{}' in the snapshot but '{}' here: the learned state would be "
-                    "attributed to the wrong models",
-                    i, name, here);
+                    "attributed to the wrong models{}",
+                    i, name, here, next_start);
             continue;
         }
         // Numbered in order from `known` on when restored: one numbered already has its index elsewhere.
         if (const auto index = catalog_.find(name))
-            return fmt::format("model '{}' (index {} in the snapshot) got index {} here", name, i, *index);
+            return fmt::format("model '{}' (index {} in the snapshot) got index {} here{}", name, i, *index,
+                               next_start);
         if (!catalog_.covers(name))
             return fmt::format("model '{}' (index {} in the snapshot) is not covered by this catalog", name, i);
     }
@@ -352,15 +360,8 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_sta
         OperationResult out;
         // Plugin state is keyed by model index: index i must name the same model here as in the snapshot. Checked
         // whole before a model is numbered, so a refused snapshot numbers none.
-        if (auto problem = model_order_problem(snapshot.models)) {
-            // The models are numbered in the order they were first seen: a running daemon's order is fixed, but a
-            // start takes a staged backup's order before any other.
-            if (!at_start && problem->find("not covered by this catalog") == std::string::npos)
-                *problem +=
-                    "; a start numbers a staged backup's models first: restore it with \"at_next_start\": true "
-                    "and restart warmupd";
+        if (auto problem = model_order_problem(snapshot.models, /*suggest_next_start=*/!at_start))
             return failure(409, std::move(*problem));
-        }
         for (std::size_t i = catalog_.size(); i < snapshot.models.size(); ++i) catalog_.resolve(snapshot.models[i]);
         std::size_t restored = 0;
         std::size_t counters_kept = 0;

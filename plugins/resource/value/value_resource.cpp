@@ -162,13 +162,8 @@ bool ValueResource::worth_its_evictions(const warmup_admission_request& request)
     for (const warmup_model_index model : ready_) {
         if (model == request.model) continue;
         const Model& entry = models_[model];
-        double key = 0;
-        if (rule == Rule::value)
-            key = p_use(entry, idle_ms(entry, now_ms), horizon) * burst_of(entry, fleet_mean) * entry.cost_ms /
-                  entry.size_mb;
-        else if (rule == Rule::greedy_dual)
-            key = greedy_dual_.priority[model];
-        heap.push_back({key, idle_ms(entry, now_ms), model});
+        const double idle = idle_ms(entry, now_ms);
+        heap.push_back({eviction_key(rule, model, idle, horizon, fleet_mean, greedy_dual_), idle, model});
     }
     // std heaps put the largest first: "larger" here is the one victim_by picks first.
     const auto later_victim = [](const Candidate& a, const Candidate& b) {
@@ -382,6 +377,14 @@ double ValueResource::value_of(warmup_model_index model, warmup_time_ms now_ms) 
            entry.size_mb;
 }
 
+double ValueResource::eviction_key(Rule rule, warmup_model_index model, double idle, double horizon, double fleet_mean,
+                                   const GreedyDualBook& book) const {
+    if (rule == Rule::greedy_dual) return book.priority[model];
+    if (rule == Rule::lru) return 0.0;  // all equal: the longest idle goes first
+    const Model& entry = models_[model];
+    return p_use(entry, idle, horizon) * burst_of(entry, fleet_mean) * entry.cost_ms / entry.size_mb;
+}
+
 warmup_model_index ValueResource::victim_by(Rule rule, const std::vector<warmup_model_index>& candidates,
                                             warmup_time_ms now_ms, warmup_model_index skip,
                                             const GreedyDualBook& book) const {
@@ -394,11 +397,7 @@ warmup_model_index ValueResource::victim_by(Rule rule, const std::vector<warmup_
         if (model == skip) continue;
         const Model& entry = models_[model];
         const double idle = idle_ms(entry, now_ms);
-        double value = 0.0;  // all equal under LRU
-        if (rule == Rule::value)
-            value = p_use(entry, idle, horizon) * burst_of(entry, fleet_mean) * entry.cost_ms / entry.size_mb;
-        else if (rule == Rule::greedy_dual)
-            value = book.priority[model];
+        const double value = eviction_key(rule, model, idle, horizon, fleet_mean, book);
         // Lowest value first; ties: idle the longest (least recently used), then the lower index.
         if (best == WARMUP_NO_MODEL || value < best_value ||
             (value == best_value && (idle > best_idle || (idle == best_idle && model < best)))) {

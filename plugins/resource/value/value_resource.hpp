@@ -200,6 +200,10 @@ class ValueResource final : public sdk::Resource {
     bool shadow_use(ShadowCache& shadow, warmup_model_index model, warmup_time_ms now_ms);
     /// Counts one use's misses and lets a rule whose shadow is clearly ahead of the one in force take over.
     void judge_shadows(const std::array<bool, kRules>& missed, warmup_model_index model);
+    /// The rule's key of a ready model idle for `idle` ms (the lowest goes first): its value per MiB over `horizon`,
+    /// 0 under LRU, its priority in `book` under Greedy-Dual.
+    [[nodiscard]] double eviction_key(Rule rule, warmup_model_index model, double idle, double horizon,
+                                      double fleet_mean, const GreedyDualBook& book) const;
     /// The victim among `candidates` by the rule: the lowest value, the least recently used, or the lowest priority in
     /// `book` (ties: the longest idle, then the lower index). `skip` is never chosen.
     [[nodiscard]] warmup_model_index victim_by(Rule rule, const std::vector<warmup_model_index>& candidates,
