@@ -127,7 +127,16 @@ GuardDecision decide_request(const RequestGuard& guard, std::string_view method,
     // An unknown local address (empty) counts as non-loopback: fail closed.
     const bool via_loopback = is_loopback_address(local_address);
     if (is_open_read(method, path)) return {};
-    if (read_only && via_loopback && !(guard.access_token && guard.loopback_reads_need_token)) return {};
+    if (read_only && via_loopback && !(guard.access_token && guard.loopback_reads_need_token)) {
+        // Let through without a token; one that presents the configured token is also authenticated (a program
+        // behind a reverse proxy that passes its own Host), and no page can forge that.
+        GuardDecision allowed;
+        if (guard.access_token) {
+            const auto presented = bearer_token(authorization);
+            allowed.authenticated = presented && secrets_equal(*presented, *guard.access_token);
+        }
+        return allowed;
+    }
     if (!guard.access_token) {
         if (via_loopback) return {};  // loopback bind without a token: the documented default, open
         return {403,
@@ -144,7 +153,7 @@ GuardDecision decide_request(const RequestGuard& guard, std::string_view method,
                                            "address")
                          : "mutating endpoints need 'Authorization: Bearer <token>'"};
     if (!secrets_equal(*presented, *guard.access_token)) return {401, "wrong access token"};
-    return {};
+    return {.status = 0, .reason = {}, .authenticated = true};
 }
 
 namespace {
@@ -235,8 +244,9 @@ void install_request_guard(httplib::Server& server, std::shared_ptr<const GuardH
             // Let through loopback without a token (any request without a configured token, reads with one): a
             // request a web browser on this machine sent on another page's behalf would be let through too. Browsers
             // name the page's origin and site and the host they addressed; programs send neither of the first two.
-            // A request that carries the configured token (checked above) cannot be forged by a page.
-            if (is_loopback_address(request.local_addr) && (!current->access_token || authorization.empty())) {
+            // A request that presented the configured token (decide_request checked it) cannot be forged by a page;
+            // one that merely carries an Authorization header can: a page may send any header to its own origin.
+            if (is_loopback_address(request.local_addr) && !decision.authenticated) {
                 if (const auto problem = loopback_browser_problem(
                         request.method, request.path, request.get_header_value("Host"),
                         request.get_header_value("Origin"), request.get_header_value("Sec-Fetch-Site"))) {

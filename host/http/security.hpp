@@ -65,6 +65,9 @@ struct RequestGuard {
 struct GuardDecision {
     int status = 0;  ///< 0 = allowed, 401 = missing/wrong token, 403 = non-loopback request without a configured token
     std::string reason;
+    /// Allowed because it presented the configured token (checked). A request let through for another reason (an open
+    /// read, a loopback read or any loopback request without a configured token) is not, whatever header it sent.
+    bool authenticated = false;
 };
 
 /// Decides on one request. `local_address` is the address the connection was accepted on; `authorization` the raw

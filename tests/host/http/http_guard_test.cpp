@@ -126,6 +126,14 @@ TEST(AccessToken, WithATokenARequestThatCarriesItIsServedWhateverItsHostAndARead
     auto rebound = daemon.client().Get("/api/warmup/status", {{"Host", "evil.example:3000"}});
     ASSERT_TRUE(rebound);
     EXPECT_EQ(rebound->status, 403) << rebound->body;
+    // Such a page may send any header to what it takes for its own origin, an Authorization header too: one that does
+    // not carry the token makes the read no less forged.
+    for (const std::string forged_header : {"Bearer not-the-token-0123456789", "Basic Zm9vOmJhcg==", "x"}) {
+        auto forged = daemon.client().Get("/api/warmup/status",
+                                          {{"Host", "evil.example:3000"}, {"Authorization", forged_header}});
+        ASSERT_TRUE(forged);
+        EXPECT_EQ(forged->status, 403) << forged_header << ": " << forged->body;
+    }
     auto with_token =
         daemon.client().Get("/api/warmup/status", {{"Host", "warmup.internal:443"}, {"Authorization", bearer}});
     ASSERT_TRUE(with_token);
