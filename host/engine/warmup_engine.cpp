@@ -403,6 +403,14 @@ void WarmupEngine::on_events(std::span<const warmup_usage_event> events, warmup_
     dispatch(now_ms);
 }
 
+void WarmupEngine::plan_followers_of(std::span<const warmup_model_index> leaders, warmup_time_ms now_ms) {
+    if (successions_.empty()) return;
+    ++epoch_;  // a set of their own: touched_ belongs to the last batch
+    touched_.clear();
+    for (const warmup_model_index leader : leaders) touch(leader);
+    plan_successions(now_ms);
+}
+
 void WarmupEngine::plan_successions(warmup_time_ms now_ms) {
     for (const warmup_model_index model : successions_) {
         // touch() marks it: a model this batch used was just planned, and one named twice is planned once.
@@ -732,13 +740,9 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
         if (state.retry_at <= now_ms && state.residency == WARMUP_RESIDENCY_ABSENT) {
             state.retry_at = kNever;
             if (retry_still_wanted(state, now_ms)) {
-                const bool restoring = state.loaded_for == LoadCause::Restore;  // a restore's retry stays one
-                const bool handed_over = state.restore_handed_over;
-                enqueue_load(model, state.waiting.empty() ? LoadReason::Retry : LoadReason::Demand, now_ms);
-                if (restoring && state.residency == WARMUP_RESIDENCY_QUEUED) {
-                    state.operator_prewarm = true;
-                    state.restore_handed_over = handed_over;
-                }
+                // A restore's retry stays one.
+                enqueue_again(model, state.waiting.empty() ? LoadReason::Retry : LoadReason::Demand,
+                              state.loaded_for == LoadCause::Restore, now_ms);
             } else {
                 drop_retry(model, now_ms);
             }
@@ -753,27 +757,21 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
             }
         }
         if (prewarm_passed_while_loaded(state, now_ms)) {
-            // Its pre-warm time came while it is loaded (a model kept until evicted, or a plan whose pre-warm falls
-            // before its unload): nothing to load; it is kept at least to the pre-warm's keep window, as a pre-warmed
-            // model would be.
+            // Its pre-warm time came while it is loaded (a model kept until evicted, a plan whose pre-warm falls
+            // before its unload, or one planned after an unload due now): nothing to load; it is kept at least to the
+            // pre-warm's keep window, as a pre-warmed model would be, when that window ends later.
             state.warm_start_at = kNever;
-            if (state.warm_unload_at > state.unload_at) put_off_unload(model, now_ms);
+            if (state.warm_unload_at > std::max(state.unload_at, now_ms)) put_off_unload(model, now_ms);
         }
         if (state.residency == WARMUP_RESIDENCY_READY && state.unload_at <= now_ms) {
             state.unload_at = kNever;
-            // If a pre-warm was planned after this unload but falls before the model would come back, keep it.
-            if (state.warm_start_at != kNever && state.warm_start_at <= now_ms) {
-                state.warm_start_at = kNever;
-                put_off_unload(model, now_ms);
-            } else {
-                if (options_.decisions != nullptr) {
-                    Decision& unload = decision(DecisionKind::Unload, model, "idle until its planned unload time",
-                                                plan_author(state), now_ms);
-                    unload.need_mb = state.charged_mb;
-                    options_.decisions->record(unload);
-                }
-                remove_from_memory(model, /*eviction=*/false, now_ms);
+            if (options_.decisions != nullptr) {
+                Decision& unload = decision(DecisionKind::Unload, model, "idle until its planned unload time",
+                                            plan_author(state), now_ms);
+                unload.need_mb = state.charged_mb;
+                options_.decisions->record(unload);
             }
+            remove_from_memory(model, /*eviction=*/false, now_ms);
         }
         refresh_timer(model);
     }
@@ -848,6 +846,16 @@ double WarmupEngine::estimate_memory_mb(warmup_model_index model, double* load_m
     }
     if (load_ms != nullptr) *load_ms = record.load_ms;
     return record.memory_mb;
+}
+
+void WarmupEngine::enqueue_again(warmup_model_index model, LoadReason reason, bool restoring, warmup_time_ms now_ms) {
+    ModelSlot& state = models_[model];
+    const bool handed_over = state.restore_handed_over;
+    enqueue_load(model, reason, now_ms);
+    if (restoring && state.residency == WARMUP_RESIDENCY_QUEUED) {
+        state.operator_prewarm = true;
+        state.restore_handed_over = handed_over;
+    }
 }
 
 void WarmupEngine::enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms) {
@@ -1157,7 +1165,8 @@ bool WarmupEngine::try_start(warmup_model_index model, bool is_demand, warmup_ti
     request.now_ms = now_ms;
     request.model = model;
     request.memory_mb = state.need_mb;
-    request.used_mb = used_mb_;
+    request.used_mb =
+        used_mb_ - freeing_mb();  // ready and loading models (as documented); unloads under way are freeing
     request.budget_mb = budget_mb_;
     request.is_demand = is_demand ? 1 : 0;
     warmup_admission admission = sized<warmup_admission>();
@@ -1426,6 +1435,9 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
                                                                       now_ms, &retry_at);
             }))
             retry_at = kNever;
+        // No sooner than kMinRetryDelayMs after the failure, whatever the scheduler asks: a server that fails at once
+        // would otherwise be asked again in a loop as fast as the host can go.
+        if (retry_at != kNever) retry_at = std::max(retry_at, now_ms + kMinRetryDelayMs);
         spdlog::warn("MODEL_LOAD_ERROR load of {} failed (attempt {}){}", catalog_.record(model).name, state.attempt,
                      retry_at == kNever ? ", giving up" : "");
         if (options_.decisions != nullptr) {
@@ -1447,7 +1459,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
             state.restore_handed_over = false;
             fail_waiters(state);
         } else {
-            state.retry_at = std::max(retry_at, now_ms);
+            state.retry_at = retry_at;
         }
         refresh_timer(model);
         dispatch(now_ms);
@@ -1495,12 +1507,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
             components_.resource.vtable->on_used(components_.resource.self, model, now_ms);
         }
         plan(model, WARMUP_TRIGGER_USED, now_ms);
-        if (!successions_.empty()) {  // the followers it names are planned now, as after a batch (a set of their own)
-            ++epoch_;
-            touched_.clear();
-            touch(model);
-            plan_successions(now_ms);
-        }
+        plan_followers_of(std::span(&model, 1), now_ms);
     } else if (handed_over && state.last_request_ms == kNever) {
         // Restored here from another arm's warm set: a plan from these books, which never saw it requested, would
         // unload it at once. Kept like a model adopted from another arm until its first request here plans it.
@@ -1886,10 +1893,13 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
     // A model with requests in its history is planned from what was learned. One never requested here has no
     // pattern to plan from (a policy would unload it at once, under the client that just loaded it): it is kept
     // for the built-in keep-alive from now, and its first request plans it like any other.
+    std::vector<warmup_model_index> used;  // adopted models that served waiting requests: their followers next
     for (const warmup_model_index model : adopted) {
         ModelSlot& state = models_[model];
         if (state.last_request_ms != kNever) {
-            plan(model, state.loaded_for == LoadCause::Demand ? WARMUP_TRIGGER_USED : WARMUP_TRIGGER_TIMER, now_ms);
+            const bool served = state.loaded_for == LoadCause::Demand;
+            plan(model, served ? WARMUP_TRIGGER_USED : WARMUP_TRIGGER_TIMER, now_ms);
+            if (served) used.push_back(model);
             continue;
         }
         keep_for_builtin_keep_alive(model, now_ms,
@@ -1899,6 +1909,7 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
                                                 : "adopted: resident on the server but not in the books; kept for "
                                                   "the built-in keep-alive until a request plans it");
     }
+    plan_followers_of(used, now_ms);
     if (!loads_held_ && used_mb_ > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
     dispatch(now_ms);
     return adopted;
@@ -2052,16 +2063,27 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
                 components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb,
                                                       state.catalog_load_ms, now_ms);
         }
-        // The new policy may allow less than is loaded: evict down to it at once, in its own order.
-        if (used_mb_ > budget_mb_ + 1e-9) evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
+        // The new policy may allow less than is loaded: evict down to it in its own order, at once, or when the
+        // hold ends while loads are held (a reload: the budget and the models this arm serves may still change).
+        if (used_mb_ > budget_mb_ + 1e-9) {
+            if (loads_held_)
+                budget_shrunk_while_held_ = true;
+            else
+                evict_until_fits(WARMUP_NO_MODEL, 0, now_ms);
+        }
     }
     for (const warmup_model_index model : queued) {
         ModelSlot& state = models_[model];
         if (state.residency != WARMUP_RESIDENCY_QUEUED) continue;
         set_residency(state, WARMUP_RESIDENCY_ABSENT);
-        enqueue_load(model, state.reason, now_ms);
+        enqueue_again(model, state.reason, state.operator_prewarm, now_ms);
     }
     dispatch(now_ms);
+}
+
+warmup_error* WarmupEngine::render_metrics(const char* format, const warmup_byte_writer* writer) const {
+    const auto in_call = marked(ComponentKind::Metrics, "render");
+    return components_.metrics.vtable->render(components_.metrics.self, format, writer);
 }
 
 ModelStatus WarmupEngine::model_status(warmup_model_index model) const {

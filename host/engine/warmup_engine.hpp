@@ -196,6 +196,10 @@ struct PendingUnload {
     bool timed_out = false;
 };
 
+/// The soonest a failed load is retried, ms after the failure, whatever the scheduler plugin asks (0, or `now`, would
+/// retry a server that fails at once in a loop as fast as the host can go).
+inline constexpr int64_t kMinRetryDelayMs = 100;
+
 /// A model the backend reported resident (reconciliation): catalog index and the memory it reported (<= 0: unknown).
 struct ReportedResident {
     warmup_model_index model = WARMUP_NO_MODEL;
@@ -406,6 +410,9 @@ class WarmupEngine {
     /// Sends buffered metric events to the metrics plugin, ending with the queue depth now (a gauge: loads taken from
     /// the queue are not events of their own, so without it the sink would keep the depth of the last enqueue).
     void flush_metrics();
+    /// [control] The metrics plugin's render of `format` into `writer`, marked on the thread as that plugin's call (a
+    /// stall or a crash inside it is named). Returns the plugin's error, owned by the caller, or nullptr.
+    [[nodiscard]] warmup_error* render_metrics(const char* format, const warmup_byte_writer* writer) const;
 
     /// Accounting up to now_ms (memory-time integrals). Call before reading counters at the end of a run.
     void settle(warmup_time_ms now_ms);
@@ -519,6 +526,9 @@ class WarmupEngine {
     void plan(warmup_model_index model, warmup_plan_trigger trigger, warmup_time_ms now_ms);
     /// Plans again the followers in successions_ that this batch did not touch (each once), and empties it.
     void plan_successions(warmup_time_ms now_ms);
+    /// After models used outside a batch of events were planned (a load requests waited for, models adopted that
+    /// served them): the followers their plans named, as on_events plans them after a batch (leaders not again).
+    void plan_followers_of(std::span<const warmup_model_index> leaders, warmup_time_ms now_ms);
     void fallback_plan(warmup_model_index model, warmup_time_ms now_ms);
     /// A decision about `model` now, with the memory figures and the basis of the model's plan in force filled in.
     /// Only call while options_.decisions is set; hand the result to options_.decisions->record().
@@ -528,10 +538,10 @@ class WarmupEngine {
     /// Who decided a plan-driven keep, unload or pre-warm of `state`: the predictor, or the built-in keep-alive.
     [[nodiscard]] const std::string& plan_author(const ModelSlot& state) const noexcept;
     void refresh_timer(warmup_model_index model);
-    /// Whether a ready model's planned pre-warm time has come before its unload: there is nothing to load, the pre-warm
-    /// is over (run_timers, and a removal before its timer ran).
+    /// Whether a ready model's planned pre-warm time has come: there is nothing to load, the pre-warm is over, whether
+    /// its unload is due yet or not (run_timers, and a removal before its timer ran, decide alike).
     [[nodiscard]] static bool prewarm_passed_while_loaded(const ModelSlot& state, warmup_time_ms now_ms) noexcept {
-        return state.residency == WARMUP_RESIDENCY_READY && state.warm_start_at <= now_ms && state.unload_at > now_ms;
+        return state.residency == WARMUP_RESIDENCY_READY && state.warm_start_at <= now_ms;
     }
     /// A ready model whose planned pre-warm falls before its unload: kept to the pre-warm's keep window instead (the
     /// Keep decision says so).
@@ -543,6 +553,9 @@ class WarmupEngine {
     /// model stays absent and its next load counts attempts from the first again.
     void drop_retry(warmup_model_index model, warmup_time_ms now_ms);
     void enqueue_load(warmup_model_index model, LoadReason reason, warmup_time_ms now_ms);
+    /// enqueue_load for a model queued before (a retry, a queue plugin's items handed to its replacement): a restore's
+    /// load stays a restore, handed over or not (enqueue_load clears both marks for a load of its own).
+    void enqueue_again(warmup_model_index model, LoadReason reason, bool restoring, warmup_time_ms now_ms);
     /// Evicts ready models until the memory in use fits the budget (after it shrank), and says so (BUDGET_SHRUNK).
     void evict_over_budget(warmup_time_ms now_ms);
     /// Keeps `model`, ready and never requested in these books, for the built-in keep-alive (fallback_keep_alive_ms)

@@ -26,11 +26,11 @@ void HttpApi::get_metrics(const httplib::Request&, httplib::Response& response) 
                                       static_cast<std::string*>(context)->append(data, size);
                                       return 0;
                                   }};
-        const auto& sink = engine.components().metrics;
-        warmup_error* error = sink.vtable->render(sink.self, "prometheus", &writer);
+        warmup_error* error = engine.render_metrics("prometheus", &writer);
         if (error != nullptr) {
             ErrorPtr owned(error);
-            spdlog::error("METRICS_STORAGE_ERROR {} render failed: {}", sink.label, owned->message);
+            spdlog::error("METRICS_STORAGE_ERROR {} render failed: {}", engine.components().metrics.label,
+                          owned->message);
             return std::pair{false, owned->message};
         }
         return std::pair{true, out};

@@ -53,7 +53,7 @@ typedef struct warmup_scheduler_vtable {
     warmup_error *(*plan)(void *self, const warmup_plan_input *input, warmup_plan *out);
 
     /* [control] A warm-up of `model` failed for the `attempt`-th time (1-based) at now_ms. Writes when to retry into
-     * *out_retry_at_ms, or NEVER to give up. */
+     * *out_retry_at_ms, or NEVER to give up. The host retries no sooner than 100 ms after the failure. */
     warmup_error *(*on_warmup_failed)(void *self, warmup_model_index model, uint32_t attempt, warmup_time_ms now_ms,
                                       warmup_time_ms *out_retry_at_ms);
 } warmup_scheduler_vtable;

@@ -146,6 +146,25 @@ TEST_F(EngineRetry, ARestoreHandedOverFromAnotherArmStaysOneThroughItsRetries) {
     EXPECT_EQ(status().unload_at_ms, 3000 + test::ManualEngineSetup{}.options.fallback_keep_alive_ms);
 }
 
+TEST(EngineRestoreQueued, ARestoreHandedOverStaysOneWhenTheQueuePluginIsReplacedWhileItWaits) {
+    // Both load slots busy, so the restore waits in the queue plugin; a reload then swaps every plugin instance.
+    test::ManualEngineSetup setup = test::keep_alive_setup(8000);
+    test::ManualEngine engine(setup);
+    engine.request("b", 0);
+    engine.request("c", 0);
+    engine.engine().request_prewarm(engine.model("a"), 0, /*handed_over=*/true);
+    ASSERT_EQ(engine.started().size(), 2u);
+    ASSERT_EQ(engine.engine().model_status(engine.model("a")).residency, WARMUP_RESIDENCY_QUEUED);
+    engine.replace_components(500);
+    engine.complete_next_load(1000);
+    ASSERT_EQ(engine.started().size(), 3u) << "the restore starts in the freed slot";
+    engine.complete_all_loads(2000);
+    // Loaded as the restore it was: kept for the built-in keep-alive, not planned from books that never saw a request.
+    const ModelStatus a = engine.engine().model_status(engine.model("a"));
+    EXPECT_EQ(a.residency, WARMUP_RESIDENCY_READY);
+    EXPECT_EQ(a.cause, LoadCause::Adopted);
+}
+
 TEST_F(EngineRetry, ARetryPlannedBeforeTheModelWasAdoptedNeverLoadsIt) {
     const int64_t prewarm_at = start_the_prewarm();
     engine_.fail_next_load(prewarm_at + 500);  // a retry is planned 1 s later

@@ -133,6 +133,15 @@ class ManualEngine {
         engine_->on_load_finished(load.model, load.ticket, false, load_ms, 0, t_ms);
     }
 
+    /// Hands the engine new instances of every component, built from the same configuration (a reload that swaps
+    /// them all), at t_ms. The replaced instances stay alive until the test ends.
+    void replace_components(int64_t t_ms) {
+        clock_.set(t_ms);
+        replaced_.push_back(std::move(plugins_));
+        plugins_ = host::PluginSet::create(config_.components, config_, *loader_, *catalog_, clock_);
+        engine_->replace_components(plugins_->component_set(), t_ms);
+    }
+
     /// Fires the timers due by t_ms (unloads, pre-warms, retries), at t_ms.
     void run_timers(int64_t t_ms) {
         clock_.set(t_ms);
@@ -199,6 +208,7 @@ class ManualEngine {
     host::ManualClock clock_;
     std::unique_ptr<host::PluginLoader> loader_;
     std::unique_ptr<host::PluginSet> plugins_;
+    std::vector<std::unique_ptr<host::PluginSet>> replaced_;  // instances replace_components took out of service
     ManualExecutor executor_;
     std::unique_ptr<host::WarmupEngine> engine_;
     std::size_t completed_ = 0;         // loads completed so far (a prefix of executor_.started)
