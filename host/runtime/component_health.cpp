@@ -208,7 +208,8 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
         if (const EventJournal* journal = journal_.load(); journal != nullptr && journal->write_failing())
             reasons.push_back("the event journal cannot write (" + journal->write_failure() +
                               "): events are refused (503) until it can");
-        if (recent(now_ms, state.last_error_unix_ms))
+        // Recent, and no snapshot written since (a journal write's failure is said above while it lasts).
+        if (recent(now_ms, state.last_error_unix_ms) && last_snapshot_unix_ms_.load() < state.last_error_unix_ms)
             reasons.push_back("the last snapshot could not be written: " + state.last_error);
         if (!export_problem.empty())
             reasons.push_back(

@@ -1024,7 +1024,14 @@ std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
             lock.unlock();
             checkpoint_journal(/*forced=*/true);
             flush_journal();  // a clean stop leaves nothing unwritten
-            if (journal_owner_->write_failing()) state_lost_at_stop_.store(true);
+            if (journal_owner_->write_failing()) {
+                state_lost_at_stop_.store(true);
+                spdlog::error(
+                    "JOURNAL_UNWRITTEN {} acknowledged event(s) could not be written to the journal as the daemon "
+                    "stops ({}); the next start has them only if the final snapshot is written (STATE_SNAPSHOT_ERROR "
+                    "otherwise): free space in {} before stopping to keep them",
+                    journal_owner_->unwritten_events(), journal_owner_->write_failure(), config_.state.dir.string());
+            }
         });
     }
     state_thread_ = std::thread([this] {

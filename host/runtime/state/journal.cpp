@@ -299,7 +299,7 @@ EventJournal::Chunk& EventJournal::current_chunk() {
             bytes = std::move(spare_.back());
             spare_.pop_back();
         }
-        pending_.push_back({seq_, base_ms_, std::move(bytes)});
+        pending_.push_back({seq_, base_ms_, std::move(bytes), 0});
     }
     return pending_.back();
 }
@@ -307,7 +307,9 @@ EventJournal::Chunk& EventJournal::current_chunk() {
 void EventJournal::append_events(std::span<const warmup_usage_event> events, const Catalog& catalog) {
     if (events.empty()) return;
     std::lock_guard lock(mutex_);
-    std::string& out = current_chunk().bytes;
+    Chunk& chunk = current_chunk();
+    chunk.events += events.size();
+    std::string& out = chunk.bytes;
     const std::size_t before = out.size();
     // Models this segment has not named yet, in one record before the events that use them.
     std::vector<warmup_model_index> unnamed;
@@ -372,6 +374,13 @@ uint64_t EventJournal::current_seq() const {
     return seq_;
 }
 
+uint64_t EventJournal::unwritten_events() const {
+    std::lock_guard lock(mutex_);
+    uint64_t events = 0;
+    for (const Chunk& chunk : pending_) events += chunk.events;
+    return events;
+}
+
 uint64_t EventJournal::dropped_bytes() const {
     std::lock_guard lock(mutex_);
     return dropped_bytes_;
@@ -387,6 +396,7 @@ void EventJournal::flush() {
     // The size of every file this flush writes to, before it did: a failure takes each back to it, so that the same
     // records can be written again whole by the next flush (0: the file did not exist, or was empty).
     std::vector<std::pair<uint64_t, off_t>> sizes_before;
+    bool file_removed = false;
     try {
         for (const Chunk& chunk : chunks) {
             const fs::path file = dir_ / segment_name(chunk.seq);
@@ -410,13 +420,21 @@ void EventJournal::flush() {
             } else if (sizes_before.empty()) {  // the segment the previous flush left open
                 struct stat info {};
                 if (::fstat(fd_, &info) != 0) throw io_error("cannot stat", file);
+                // Removed meanwhile (the state folder deleted or cleaned by hand): writes to the open descriptor
+                // would succeed and reach no file. A failed write instead: events are refused until the file can
+                // be made again.
+                if (info.st_nlink == 0) {
+                    file_removed = true;
+                    throw std::system_error(ENOENT, std::generic_category(),
+                                            "the journal segment " + file.string() + " was removed while open");
+                }
                 sizes_before.emplace_back(chunk.seq, info.st_size);
             }
             write_all(fd_, chunk.bytes, file);
         }
         if (fd_ >= 0 && ::fdatasync(fd_) != 0) throw io_error("cannot fdatasync", dir_ / segment_name(fd_seq_));
     } catch (const std::exception& error) {
-        keep_after_failed_write(chunks, sizes_before, error.what());
+        keep_after_failed_write(chunks, sizes_before, error.what(), file_removed);
         throw;
     }
     std::size_t written = 0;
@@ -437,12 +455,14 @@ void EventJournal::flush() {
 
 void EventJournal::keep_after_failed_write(std::vector<Chunk>& chunks,
                                            const std::vector<std::pair<uint64_t, off_t>>& sizes_before,
-                                           const std::string& reason) {
+                                           const std::string& reason, bool file_removed) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     // Each file back to its size before this flush: a partial record at its end would stop a reader there, and the
     // records the next flush writes again must not follow it. A file this flush created is removed.
-    bool taken_back = true;
+    // A segment removed while open took the records that named its models with it: the kept ones could not be read
+    // without them, so they go as if the file could not be taken back.
+    bool taken_back = !file_removed;
     for (const auto& [seq, size] : sizes_before) {
         const fs::path file = dir_ / segment_name(seq);
         const int done = size == 0 ? ::unlink(file.c_str()) : ::truncate(file.c_str(), size);
@@ -456,14 +476,16 @@ void EventJournal::keep_after_failed_write(std::vector<Chunk>& chunks,
         // writes them again. The caller refuses new events while the journal is failing, so this stays bounded.
         if (!chunks.empty() && !pending_.empty() && chunks.back().seq == pending_.front().seq) {
             chunks.back().bytes += pending_.front().bytes;
+            chunks.back().events += pending_.front().events;
             pending_.erase(pending_.begin());
         }
         pending_.insert(pending_.begin(), std::make_move_iterator(chunks.begin()),
                         std::make_move_iterator(chunks.end()));
         return;
     }
-    // A file that cannot be taken back may end in a partial record: what was not written is dropped, and later
-    // records go to a new segment (same base), since the dropped ones may have named models the next records use.
+    // A file that cannot be taken back may end in a partial record (or is gone): what was not written is dropped, and
+    // later records go to a new segment (same base), since the dropped ones may have named models the next records
+    // use.
     uint64_t lost = 0;
     for (const Chunk& chunk : chunks) lost += chunk.bytes.size();
     dropped_bytes_ += lost;

@@ -33,7 +33,9 @@
 // flushed: events acknowledged more than one flush interval (plus the time of one flush) before the crash are on disk.
 // A flush that fails (a full disk) keeps its records buffered and writes them again at the next flush, and the daemon
 // refuses events (503) until one succeeds: no event acknowledged after the failure is lost, and none is dropped while
-// the process lives.
+// the process lives. A segment removed while open (the state folder deleted by hand) is noticed at the next flush: the
+// events of that flush interval go with it (counted in dropped_bytes()), and events are refused until a new segment can
+// be made (the folder is back).
 //
 // Thread-safety: EventJournal's methods take an internal mutex; callable from any thread. flush() and prune() are
 // meant for one thread (the daemon's journal thread) and serialise among themselves. The reading functions are pure.
@@ -164,6 +166,9 @@ class EventJournal {
     [[nodiscard]] uint64_t event_bytes_appended() const noexcept {
         return event_bytes_appended_.load(std::memory_order_relaxed);
     }
+    /// Events appended and not written yet: those of the last flush interval, or, while write_failing(), every event
+    /// the failing flushes keep buffered (what a stop loses then, unless a snapshot holds what they taught).
+    [[nodiscard]] uint64_t unwritten_events() const;
     [[nodiscard]] uint64_t current_seq() const;
     [[nodiscard]] uint64_t dropped_bytes() const;
     [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
@@ -175,13 +180,15 @@ class EventJournal {
         uint64_t seq = 0;
         uint64_t base_ms = 0;
         std::string bytes;
+        uint64_t events = 0;  ///< usage events in `bytes`
     };
     Chunk& current_chunk();  // under mutex_
     /// After a failed write in flush(): files taken back, `chunks` kept ahead of pending_ (or dropped if a file could
-    /// not be taken back), the failure recorded. `sizes_before`: (seq, size) of every file the flush wrote to.
+    /// not be taken back, or the open segment was removed: `file_removed`), the failure recorded. `sizes_before`:
+    /// (seq, size) of every file the flush wrote to.
     void keep_after_failed_write(std::vector<Chunk>& chunks,
-                                 const std::vector<std::pair<uint64_t, off_t>>& sizes_before,
-                                 const std::string& reason);
+                                 const std::vector<std::pair<uint64_t, off_t>>& sizes_before, const std::string& reason,
+                                 bool file_removed);
 
     std::filesystem::path dir_;
     mutable std::mutex mutex_;        // the buffer and the current segment

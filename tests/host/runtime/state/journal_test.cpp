@@ -248,10 +248,13 @@ TEST_F(JournalTest, AFailedFlushKeepsItsRecordsAndWritesThemOnceTheFolderIsBack)
     EXPECT_TRUE(journal.write_failing());
     EXPECT_NE(journal.write_failure().find("cannot open"), std::string::npos) << journal.write_failure();
     EXPECT_EQ(journal.dropped_bytes(), 0u);
-    EXPECT_GT(journal.buffered_bytes(), 0u);  // still held, and counted against the ingest cap
+    EXPECT_GT(journal.buffered_bytes(), 0u);    // still held, and counted against the ingest cap
+    EXPECT_EQ(journal.unwritten_events(), 1u);  // what a stop now would lose, unless a snapshot holds it
     fs::create_directories(gone);
     journal.append_events(std::vector{event(2, alpha_)}, catalog_);
+    EXPECT_EQ(journal.unwritten_events(), 2u);
     journal.flush();
+    EXPECT_EQ(journal.unwritten_events(), 0u);
     EXPECT_FALSE(journal.write_failing());
     EXPECT_EQ(journal.write_failure(), "");
     EXPECT_EQ(journal.buffered_bytes(), 0u);
@@ -259,6 +262,38 @@ TEST_F(JournalTest, AFailedFlushKeepsItsRecordsAndWritesThemOnceTheFolderIsBack)
     ASSERT_EQ(segments.size(), 1u);
     EXPECT_EQ(read_back(segments[0].file).events,
               (std::vector<ReadBack::Event>{{1, "alpha", 1, 0}, {2, "alpha", 1, 0}}));
+}
+
+TEST_F(JournalTest, ASegmentRemovedWhileOpenIsAFailedWriteUntilTheFolderIsBack) {
+    // The state folder deleted by hand: writes to the open descriptor would succeed and reach no file.
+    const fs::path folder = dir_.path() / "state";
+    fs::create_directories(folder);
+    EventJournal journal(folder, 0);
+    journal.append_events(std::vector{event(1, alpha_)}, catalog_);
+    journal.flush();
+    fs::remove_all(folder);
+    journal.append_events(std::vector{event(2, beta_)}, catalog_);
+    EXPECT_THROW(journal.flush(), std::system_error);
+    EXPECT_TRUE(journal.write_failing());
+    EXPECT_NE(journal.write_failure().find("was removed while open"), std::string::npos) << journal.write_failure();
+    EXPECT_GT(journal.dropped_bytes(), 0u);  // went with the file
+    EXPECT_EQ(journal.unwritten_events(), 0u);
+    // No folder: a new segment cannot be made; what is appended meanwhile is kept (and events are refused).
+    journal.append_events(std::vector{event(3, alpha_)}, catalog_);
+    EXPECT_THROW(journal.flush(), std::system_error);
+    EXPECT_TRUE(journal.write_failing());
+    EXPECT_EQ(journal.unwritten_events(), 1u);
+
+    fs::create_directories(folder);
+    journal.append_events(std::vector{event(4, beta_)}, catalog_);
+    journal.flush();
+    EXPECT_FALSE(journal.write_failing());
+    const auto segments = list_journal_segments(folder);
+    ASSERT_EQ(segments.size(), 1u);
+    const ReadBack back = read_back(segments[0].file);
+    EXPECT_FALSE(back.result.torn) << back.result.torn_reason;
+    // Their models named in the new segment.
+    EXPECT_EQ(back.events, (std::vector<ReadBack::Event>{{3, "alpha", 1, 0}, {4, "beta/one", 1, 0}}));
 }
 
 // A full disk: the file size limit stands for it (writes past it fail with EFBIG, as ENOSPC would, after a short
@@ -283,6 +318,7 @@ TEST_F(JournalTest, AFlushThatRunsOutOfSpaceLeavesNoPartialRecordAndLosesNothing
     EXPECT_THROW(journal.flush(), std::system_error);
     EXPECT_THROW(journal.flush(), std::system_error);  // retried while the disk is still full
     ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
+    EXPECT_EQ(journal.unwritten_events(), 2000u);
     std::signal(SIGXFSZ, previous_handler);
     EXPECT_TRUE(journal.write_failing());
     EXPECT_EQ(fs::file_size(file), size_before);  // taken back: no partial record at its end
