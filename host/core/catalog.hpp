@@ -30,6 +30,8 @@ struct CatalogEntry {
     double load_ms = 0;     ///< cold-load time, ms
     double unload_ms = 0;   ///< unload time, ms
     uint32_t priority = 1;  ///< queue priority class, 0 = highest
+
+    bool operator==(const CatalogEntry&) const = default;
 };
 
 /// A model the host has seen, with the figures of the entry that matched it.

@@ -96,20 +96,26 @@ void HttpApi::post_events(const httplib::Request&, httplib::Response& response, 
     // (other posts), so at worst a model of an event refused there is registered. A fleet node's router has a
     // buffer of its own and is not asked.
     const std::size_t room = event_router_ ? std::numeric_limits<std::size_t>::max() : runtime_.ingest_room();
+    const auto unknown_model = [&](std::string_view name) {
+        if (runtime_.covered_only_at_next_start(name))
+            return fmt::format(
+                "unknown model '{}' (no entry of the catalog in force matches it; the catalog a reload read has one, "
+                "which takes effect at the next restart)",
+                name);
+        return fmt::format("unknown model '{}' (no catalog entry matches it)", name);
+    };
     std::vector<std::size_t> past_room;  // positions of the valid events beyond the room, in order
     for (const auto& parsed : body.events) {
         if (events.size() >= room) {
             if (runtime_.catalog().covers(parsed.model))
                 past_room.push_back(parsed.position);
             else
-                rejected.add(parsed.position,
-                             fmt::format("unknown model '{}' (no catalog entry matches it)", parsed.model));
+                rejected.add(parsed.position, unknown_model(parsed.model));
             continue;
         }
         const auto model = resolve(parsed.model);
         if (!model) {
-            rejected.add(parsed.position,
-                         fmt::format("unknown model '{}' (no catalog entry matches it)", parsed.model));
+            rejected.add(parsed.position, unknown_model(parsed.model));
             continue;
         }
         events.push_back(to_usage_event(parsed, *model, now_ms));
@@ -127,7 +133,8 @@ void HttpApi::post_events(const httplib::Request&, httplib::Response& response, 
     runtime_.count_invalid_events(rejected.total());  // before the queue's refusals are added
     if (queue_full) {
         if (!past_room.empty()) runtime_.count_refused_events(past_room.size());  // try_ingest counted its own
-        const std::string reason = routed.refusal.empty() ? runtime_.ingest_refusal_reason() : routed.refusal;
+        const std::string reason =
+            routed.refusal.empty() ? runtime_.ingest_refusal_reason(events.size() + past_room.size()) : routed.refusal;
         for (const std::size_t position : positions) rejected.add(position, reason);
     }
     if (!rejected.empty()) {

@@ -17,6 +17,7 @@ std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events, 
         std::lock_guard lock(ingest_mutex_);
         accepted = std::min(ingest_room_locked(), events.size());
         was_empty = ingest_pending_.empty();
+        if (was_empty && accepted > 0) ingest_pending_since_ms_ = clock_.now_ms();
         const auto first_new = static_cast<std::ptrdiff_t>(ingest_pending_.size());
         ingest_pending_.insert(ingest_pending_.end(), events.begin(),
                                events.begin() + static_cast<std::ptrdiff_t>(accepted));
@@ -55,7 +56,7 @@ std::size_t LiveRuntime::ingest_room() const {
     return ingest_room_locked();
 }
 
-std::string LiveRuntime::ingest_refusal_reason() const {
+std::string LiveRuntime::ingest_refusal_reason(std::size_t body_events) const {
     if (const EventJournal* journal = journal_.load(); journal != nullptr) {
         if (journal->write_failing())
             return fmt::format(
@@ -65,25 +66,33 @@ std::string LiveRuntime::ingest_refusal_reason() const {
         if (journal->buffered_bytes() >= kJournalMaxBufferedBytes)
             return "the event journal is behind (the state folder's disk is slower than the events), retry later";
     }
+    // Retrying a body larger than the whole queue as it is would never succeed: say what does.
+    if (body_events > config_.ingest_queue_capacity)
+        return fmt::format(
+            "the body holds {} events, more than the ingest queue takes at once (budgets.ingest_queue_capacity: {}): "
+            "send the rest from retry_from, or smaller bodies",
+            body_events, config_.ingest_queue_capacity);
     return "ingest queue full, retry later";
 }
 
 void LiveRuntime::take_pending_events(const std::function<void()>& under_lock) {
     std::vector<warmup_usage_event> taken;
+    warmup_time_ms accepted_from_ms = 0;
     {
         std::lock_guard lock(ingest_mutex_);
         taken.swap(ingest_pending_);
+        accepted_from_ms = ingest_pending_since_ms_;
         ingest_backlog_.store(0);
         under_lock();
     }
     if (taken.empty()) return;
     std::vector<std::vector<warmup_usage_event>> per_arm;
-    ingest_batch(taken, per_arm);
+    ingest_batch(taken, per_arm, accepted_from_ms);
     for (auto& arm : arms_) arm->engine->flush_metrics();
 }
 
 void LiveRuntime::ingest_batch(std::vector<warmup_usage_event>& batch,
-                               std::vector<std::vector<warmup_usage_event>>& per_arm) {
+                               std::vector<std::vector<warmup_usage_event>>& per_arm, warmup_time_ms accepted_from_ms) {
     // Every event is learned at its own timestamp; no event moves another's. A timestamp ahead of the daemon's clock
     // (the event parser allows a few minutes of client clock skew) is a request arriving now: it is counted and learned
     // at now, so no model's last use lies in the future and no other model's clock moves.
@@ -94,7 +103,9 @@ void LiveRuntime::ingest_batch(std::vector<warmup_usage_event>& batch,
     std::stable_sort(batch.begin(), batch.end(), [](const auto& a, const auto& b) { return a.ts_ms < b.ts_ms; });
     // History (older than the request window) is learned but not scored; the rest are requests. History goes to the
     // analyzer first, so each arm's analyzer still sees this batch in time order.
-    const warmup_time_ms requests_from_ms = now_ms - request_window_ms_.load();
+    // Judged against when the batch began to be accepted: events that waited in the queue while the loop was held up
+    // (a slow plugin call) stay requests, as they were when their senders were answered.
+    const warmup_time_ms requests_from_ms = std::min(now_ms, accepted_from_ms) - request_window_ms_.load();
     const auto first_request = std::partition_point(
         batch.begin(), batch.end(), [&](const warmup_usage_event& e) { return e.ts_ms < requests_from_ms; });
     const std::span<const warmup_usage_event> history(batch.data(),

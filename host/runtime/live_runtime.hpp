@@ -202,7 +202,8 @@ class LiveRuntime {
     std::size_t try_ingest(std::span<const warmup_usage_event> events, bool count_refusals = true);
     /// [any] Why try_ingest refuses events now (a full queue, a journal behind the traffic or unable to write), for
     /// the caller's answer.
-    [[nodiscard]] std::string ingest_refusal_reason() const;
+    /// `body_events`: the valid events of the request refused in part (one larger than the whole queue is told so).
+    [[nodiscard]] std::string ingest_refusal_reason(std::size_t body_events = 0) const;
     /// [any] How many events try_ingest would take now (0 while the journal refuses). Other callers may take room
     /// before this caller's try_ingest: an upper bound, not a reservation.
     [[nodiscard]] std::size_t ingest_room() const;
@@ -395,6 +396,9 @@ class LiveRuntime {
     /// and hands it to the engines before it runs commands).
     [[nodiscard]] std::size_t ingest_backlog() const noexcept { return ingest_backlog_.load(); }
     [[nodiscard]] Catalog& catalog() noexcept { return catalog_; }
+    /// [any] Whether `model` is not covered by the catalog in force but is by the one a reload read, which takes
+    /// effect at the next start (an event for it is refused now: the answer says so).
+    [[nodiscard]] bool covered_only_at_next_start(std::string_view model) const;
     /// [any] Every arm's decisions with their reasons (a bounded ring; thread-safe).
     [[nodiscard]] const DecisionLog& decisions() const noexcept { return decisions_; }
     /// [any] The names of the arms running now: "control", then the experiment's arms.
@@ -455,7 +459,11 @@ class LiveRuntime {
     void run_commands();
     /// [control] Feeds one batch of ingested events to the arms: history (older than ingest.request_window_ms) is
     /// learned, the rest are requests; see the comments inside. Reorders and clamps `batch` in place.
-    void ingest_batch(std::vector<warmup_usage_event>& batch, std::vector<std::vector<warmup_usage_event>>& per_arm);
+    /// `accepted_from_ms`: when the batch's first event was accepted (its events are judged requests or history
+    /// against that time, not against when the loop took them: a loop held up by a slow plugin call must not turn
+    /// the requests that waited into history).
+    void ingest_batch(std::vector<warmup_usage_event>& batch, std::vector<std::vector<warmup_usage_event>>& per_arm,
+                      warmup_time_ms accepted_from_ms);
     void wake();
     /// [control] Worker threads per arena: max_concurrent_warmups of the configuration the daemon started with
     /// (restart-only, as the engines' concurrency limit).
@@ -625,6 +633,7 @@ class LiveRuntime {
     // under the lock and read without it.
     mutable std::mutex ingest_mutex_;
     std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_
+    warmup_time_ms ingest_pending_since_ms_ = 0;      // under ingest_mutex_: when its first event was accepted
     /// The room of ingest_room(); caller holds ingest_mutex_.
     [[nodiscard]] std::size_t ingest_room_locked() const;
     std::atomic<std::size_t> ingest_backlog_{0};
@@ -693,6 +702,10 @@ class LiveRuntime {
     /// else reports: a constructor that does not return; a plugin call that does not return is the control loop's).
     [[nodiscard]] std::optional<std::chrono::steady_clock::duration> reload_stall(bool creating_plugins_only) const;
     Config running_config_;  // the configuration in force (under reload_mutex_)
+    /// The catalog of the configuration a reload put in force when it differs from the one the process started
+    /// with (catalogs change at a restart only), else null. Read by any thread (covered_only_at_next_start).
+    std::shared_ptr<const Catalog> catalog_at_next_start_;  // under catalog_at_next_start_mutex_
+    mutable std::mutex catalog_at_next_start_mutex_;
     // Follows running_config_'s reload.* (put_in_force configures it under reload_mutex_, possibly on its own thread:
     // configure() never waits for that thread). Turned on by a configuration just read from the file (at start or by
     // reload_from_file), it compares with the stamp the file had just before that read (Config::source_stamp), so an

@@ -23,7 +23,7 @@ std::string instance_label(const PluginInstance& instance) {
 /// Settings a reload cannot change in a running daemon (they size threads, sockets or the catalog). `running`: the
 /// configuration the process started with, whose values of these keys stay in force until a restart whatever later
 /// reloads said; so a change is reported on every reload until the restart, and a reload back to them reports none.
-std::vector<std::string> restart_only_changes(const Config& running, const Config& next) {
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next, const Catalog& known) {
     std::vector<std::string> notes;
     auto note = [&](bool changed, std::string_view key) {
         if (changed) notes.push_back(fmt::format("{} changed: takes effect at the next restart", key));
@@ -39,14 +39,27 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
     note(running.plugin_call_stall_ms != next.plugin_call_stall_ms, "budgets.plugin_call_stall_ms");
     note(running.state != next.state, "state");
     note(running.cluster != next.cluster, "cluster");
-    bool catalog_changed = running.catalog.size() != next.catalog.size();
-    for (std::size_t i = 0; !catalog_changed && i < running.catalog.size(); ++i) {
-        const auto& a = running.catalog[i];
-        const auto& b = next.catalog[i];
-        catalog_changed = a.pattern != b.pattern || a.memory_mb != b.memory_mb || a.load_ms != b.load_ms ||
-                          a.unload_ms != b.unload_ms || a.priority != b.priority;
-    }
+    const bool catalog_changed = running.catalog != next.catalog;
     note(catalog_changed, "catalog");
+    if (catalog_changed) {
+        // The state is restored at a start only if the new catalog covers every model it numbers (the indexes
+        // plugins learned under): one model dropped costs every model's learned state. Said now, while the operator
+        // can still keep an entry for it.
+        const Catalog next_catalog(next.catalog);
+        std::vector<std::string> dropped;
+        for (warmup_model_index i = 0; i < known.size(); ++i) {
+            const std::string& name = known.record(i).name;
+            if (!next_catalog.covers(name)) dropped.push_back(fmt::format("'{}'", name));
+        }
+        if (!dropped.empty())
+            notes.push_back(fmt::format(
+                "the new catalog has no entry for {} model(s) this daemon has learned ({}{}): the next start will "
+                "not restore the saved state and starts without any model's learned state (kept as the backup "
+                "'refused-at-start'); keep an entry that matches them to keep it",
+                dropped.size(),
+                fmt::join(dropped.begin(), dropped.begin() + std::min<std::size_t>(dropped.size(), 5), ", "),
+                dropped.size() > 5 ? ", ..." : ""));
+    }
     return notes;
 }
 
@@ -308,7 +321,7 @@ ReloadResult LiveRuntime::apply(Config next, bool is_rollback, bool safe) {
     } finished{reload_started_ns_, reload_creating_plugins_};
     // Against config_ (what the process started with), not running_config_: a reload puts the restart-only keys in
     // running_config_ as well, though the process still runs the old values.
-    std::vector<std::string> restart_notes = restart_only_changes(config_, next);
+    std::vector<std::string> restart_notes = restart_only_changes(config_, next, catalog_);
     if (next.memory_budget.is_relative())
         return refused(400, "config",
                        fmt::format("{}: budgets.memory_mb: a relative budget ({}) only makes sense in replay",
@@ -609,7 +622,23 @@ void LiveRuntime::put_in_force(Config next, bool is_rollback, bool changed, bool
     const bool just_read = !is_rollback && !safe;
     config_file_watcher_.configure(next.source_file, next.reload_watch_file, next.reload_poll_ms,
                                    just_read ? next.source_stamp : std::nullopt);
+    {
+        // The catalog the next start will use, when it is not the one in force (a change a reload cannot make).
+        std::shared_ptr<const Catalog> at_next_start;
+        if (next.catalog != config_.catalog) at_next_start = std::make_shared<const Catalog>(next.catalog);
+        std::lock_guard lock(catalog_at_next_start_mutex_);
+        catalog_at_next_start_ = std::move(at_next_start);
+    }
     running_config_ = std::move(next);
+}
+
+bool LiveRuntime::covered_only_at_next_start(std::string_view model) const {
+    std::shared_ptr<const Catalog> at_next_start;
+    {
+        std::lock_guard lock(catalog_at_next_start_mutex_);
+        at_next_start = catalog_at_next_start_;
+    }
+    return at_next_start != nullptr && at_next_start->covers(model) && !catalog_.covers(model);
 }
 
 }  // namespace warmup::host

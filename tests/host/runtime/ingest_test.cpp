@@ -104,6 +104,27 @@ TEST_F(IngestTest, AnEventInsideTheRequestWindowIsARequestAndTheWindowIsConfigur
     EXPECT_EQ(counters().cold_requests, 1u);
 }
 
+TEST_F(IngestTest, ARequestThatWaitedInTheQueueWhileTheLoopWasHeldUpStaysARequest) {
+    // A control loop held longer than the request window (a slow plugin call): the event was a request when it was
+    // accepted, and is still judged one when the loop takes it.
+    start_with(kKeepAlive10m, "ingest: {request_window_ms: 1000}\n");
+    std::promise<void> entered;
+    std::thread held([&] {
+        runtime_->call_on_control([&](WarmupEngine&) {
+            entered.set_value();
+            std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+            return 0;
+        });
+    });
+    entered.get_future().wait();
+    ingest("m/a", runtime_->clock().now_ms());
+    held.join();
+    drain();
+    EXPECT_EQ(counters().requests, 1u);
+    EXPECT_EQ(counters().cold_requests, 1u);
+    EXPECT_NE(residency("m/a"), WARMUP_RESIDENCY_ABSENT);  // its demand load was started
+}
+
 TEST_F(IngestTest, AFutureTimestampIsARequestNowAndMovesNoOtherModelsClock) {
     start_with(kKeepAlive10m);
     const warmup_time_ms now_ms = runtime_->clock().now_ms();
@@ -332,6 +353,18 @@ TEST_F(IngestTest, AFullIngestQueueTakesTheBodysFirstEventsAndCountsEveryRefused
     EXPECT_EQ(after["accepted"], 100);
     EXPECT_EQ(runtime_->accepted_events(), 250u);
     EXPECT_EQ(runtime_->refused_events(), 150u);
+
+    // A body larger than the whole queue can never be taken whole, however often it is retried: its refusal says so.
+    drain();
+    const std::string twice = body + body;
+    const auto [large_status, large] = post("/api/warmup/events", twice);
+    EXPECT_EQ(large_status, 503) << large.dump();
+    EXPECT_EQ(large["accepted"], 150);
+    EXPECT_EQ(large["retry_from"], 151);
+    ASSERT_EQ(large["rejected"].size(), 50u) << large.dump();
+    EXPECT_EQ(large["rejected"][0]["reason"],
+              "the body holds 200 events, more than the ingest queue takes at once (budgets.ingest_queue_capacity: "
+              "150): send the rest from retry_from, or smaller bodies");
 }
 
 }  // namespace

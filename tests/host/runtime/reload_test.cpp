@@ -561,6 +561,43 @@ TEST_F(ReloadTest, RestartOnlyChangesAreComparedWithWhatTheProcessStartedWith) {
     EXPECT_EQ(runtime_->config().max_concurrent_warmups, 2u);
 }
 
+TEST_F(ReloadTest, ACatalogThatDropsALearnedModelSaysTheNextStartLosesTheLearnedState) {
+    start_runtime();
+    ingest_rhythm(model("rhythm/a"));
+    (void)model("load/x");  // learned too
+    const std::string started = config_yaml();
+    const std::string learned_entry = "  - {model: \"rhythm/a\", memory_mb: 1000, load_ms: 400, unload_ms: 50}\n";
+    ASSERT_NE(started.find(learned_entry), std::string::npos);
+    std::string dropped = started;
+    dropped.erase(dropped.find(learned_entry), learned_entry.size());
+    dir_.write("hotswap.yaml", dropped);
+    const ReloadResult reload = runtime_->reload_from_file();
+    ASSERT_TRUE(reload.ok) << reload.error;
+    EXPECT_TRUE(has_note(reload, "catalog changed: takes effect at the next restart")) << joined(reload.notes);
+    EXPECT_TRUE(has_note(reload, "no entry for 1 model(s) this daemon has learned ('rhythm/a')"))
+        << joined(reload.notes);
+    EXPECT_TRUE(has_note(reload, "starts without any model's learned state")) << joined(reload.notes);
+
+    // A model only the new catalog covers is refused until the restart, and the refusal says why.
+    EXPECT_FALSE(runtime_->covered_only_at_next_start("rhythm/a"));  // still in force until the restart
+    std::string added = started;
+    added += "  - {model: \"later/*\", memory_mb: 10, load_ms: 20}\n";
+    dir_.write("hotswap.yaml", added);
+    ASSERT_TRUE(runtime_->reload_from_file().ok);
+    EXPECT_TRUE(runtime_->covered_only_at_next_start("later/x"));
+    EXPECT_FALSE(runtime_->covered_only_at_next_start("nobody"));
+
+    // Changed figures, or a glob that still covers it: the state is restored, nothing to warn about.
+    std::string renamed = started;
+    renamed.replace(renamed.find(learned_entry), learned_entry.size(),
+                    "  - {model: \"rhythm/*\", memory_mb: 2000, load_ms: 400, unload_ms: 50}\n");
+    dir_.write("hotswap.yaml", renamed);
+    const ReloadResult covered = runtime_->reload_from_file();
+    ASSERT_TRUE(covered.ok) << covered.error;
+    EXPECT_TRUE(has_note(covered, "catalog changed")) << joined(covered.notes);
+    EXPECT_FALSE(has_note(covered, "learned state")) << joined(covered.notes);
+}
+
 TEST_F(ReloadTest, AReloadTurnsTheFileWatchOnAndOffAtOnceAndSaysSo) {
     start_runtime();
     // The raw pointer: the callback may still run while runtime_ is being reset (the destructor stops the watch).
