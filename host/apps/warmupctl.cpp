@@ -458,7 +458,8 @@ class DaemonClient {
     DaemonClient(DaemonAddress daemon, const std::string& token_env)
         : client_(daemon.https ? std::make_unique<httplib::SSLClient>(daemon.host, daemon.port)
                                : std::make_unique<httplib::ClientImpl>(daemon.host, daemon.port)),
-          daemon_(std::move(daemon)) {
+          daemon_(std::move(daemon)),
+          token_env_(token_env) {
         client_->set_connection_timeout(5);
         client_->set_read_timeout(60);  // a backup or restore writes and fsyncs files
         if (daemon_.host.find(':') != std::string::npos) {
@@ -470,8 +471,10 @@ class DaemonClient {
             if (daemon_.port != (daemon_.https ? 443 : 80)) host += ":" + std::to_string(daemon_.port);
             client_->set_default_headers({{"Host", host}});
         }
-        if (const char* token = std::getenv(token_env.c_str()); token != nullptr && *token != '\0')
+        if (const char* token = std::getenv(token_env.c_str()); token != nullptr && *token != '\0') {
             client_->set_bearer_token_auth(token);
+            token_sent_ = true;
+        }
     }
 
     int get(const std::string& path) { return report(client_->Get(path), path); }
@@ -523,15 +526,30 @@ class DaemonClient {
         (result->status < 400 ? std::cout : std::cerr)
             << (parsed.is_discarded() ? body : parsed.dump(2) + "\n") << std::flush;
         if (result->status >= 400) {
-            std::cerr << "warmupctl: the daemon answered HTTP " << result->status << "\n";
+            std::cerr << "warmupctl: the daemon answered HTTP " << result->status << hint(result->status, path) << "\n";
             return kExitDaemonError;
         }
         return kExitOk;
     }
 
   private:
+    /// What to do about a refusal, in warmupctl's terms ("" when the daemon's own message says it all).
+    [[nodiscard]] std::string hint(int status, std::string_view path) const {
+        if (status == 401)
+            return token_sent_ ? fmt::format(": the token in {} is not the daemon's", token_env_)
+                               : fmt::format(
+                                     ": put the daemon's access token in the environment variable {} (or "
+                                     "name another with --token-env)",
+                                     token_env_);
+        if (status == 409 && path == "/api/warmup/backup-state")
+            return ": `warmupctl backup --overwrite NAME` replaces a backup of that name";
+        return "";
+    }
+
     std::unique_ptr<httplib::ClientImpl> client_;  // an SSLClient for https://
     DaemonAddress daemon_;
+    std::string token_env_;    // the environment variable the token is read from
+    bool token_sent_ = false;  // that variable was set: every request carries its token
 };
 
 // --- support-bundle ---------------------------------------------------------------------------------------------

@@ -354,7 +354,9 @@ int main(int argc, char** argv) {
     try {
         bound_port = api.bind(config.http.bind, config.http.port);
     } catch (const std::exception& error) {
-        startup_log().critical("HTTP_BIND_ERROR {}", error.what());
+        startup_log().critical(
+            "HTTP_BIND_ERROR {} (another address: --port and --bind, or http.port and http.bind in the configuration)",
+            error.what());
         return 2;
     }
     runtime->start();

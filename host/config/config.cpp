@@ -962,7 +962,8 @@ class ConfigReader {
 
     void read_catalog(const YAML::Node& node, const std::string& path) {
         if (!node.IsSequence() || node.size() == 0)
-            fail(path, "expected a non-empty list of models, got " + describe_node(node));
+            fail(path, node.IsSequence() ? std::string("expected at least one model, got an empty list")
+                                         : "expected a non-empty list of models, got " + describe_node(node));
         std::unordered_map<std::string, std::size_t> first_index_of_pattern;
         for (std::size_t index = 0; index < node.size(); ++index) {
             const std::string entry_path = item_path(path, index);

@@ -56,7 +56,8 @@ std::unique_ptr<spdlog::formatter> line_formatter(LineFormat format, int fd) {
             line = std::make_unique<JsonLogFormatter>();
             break;
         case LineFormat::text:
-            line = std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+            line = std::make_unique<OneLineFormatter>(
+                std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v"));
             break;
         case LineFormat::before_configuration:
             line = std::make_unique<spdlog::pattern_formatter>("warmupd: %v");
@@ -76,6 +77,33 @@ std::shared_ptr<spdlog::logger> make_startup_logger() {
 }
 
 }  // namespace
+
+void OneLineFormatter::format(const spdlog::details::log_msg& message, spdlog::memory_buf_t& out) {
+    const std::string_view payload(message.payload.data(), message.payload.size());
+    const auto is_control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; };
+    if (std::none_of(payload.begin(), payload.end(), is_control)) return line_->format(message, out);
+    std::string escaped;
+    escaped.reserve(payload.size() + 16);
+    for (const char c : payload) {
+        if (c == '\n')
+            escaped += "\\n";
+        else if (c == '\r')
+            escaped += "\\r";
+        else if (c == '\t')
+            escaped += c;  // harmless: kept
+        else if (is_control(c))
+            escaped += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+        else
+            escaped += c;
+    }
+    spdlog::details::log_msg one_line = message;
+    one_line.payload = spdlog::string_view_t(escaped.data(), escaped.size());
+    line_->format(one_line, out);
+}
+
+std::unique_ptr<spdlog::formatter> OneLineFormatter::clone() const {
+    return std::make_unique<OneLineFormatter>(line_->clone());
+}
 
 void JournalPriorityFormatter::format(const spdlog::details::log_msg& message, spdlog::memory_buf_t& out) {
     const std::string prefix = fmt::format("<{}>", journal_priority(message.level));

@@ -44,6 +44,19 @@ class JournalPriorityFormatter final : public spdlog::formatter {
     std::unique_ptr<spdlog::formatter> line_;
 };
 
+/// Keeps every message on its line in the text format: a line feed, carriage return or other control character in a
+/// message (text a model server sent, a name from its listing) is written escaped (\n, \r, \xHH), so that no text
+/// from outside can start a line of its own that reads like the daemon's.
+class OneLineFormatter final : public spdlog::formatter {
+  public:
+    explicit OneLineFormatter(std::unique_ptr<spdlog::formatter> line) : line_(std::move(line)) {}
+    void format(const spdlog::details::log_msg& message, spdlog::memory_buf_t& out) override;
+    [[nodiscard]] std::unique_ptr<spdlog::formatter> clone() const override;
+
+  private:
+    std::unique_ptr<spdlog::formatter> line_;
+};
+
 /// Whether `fd` is the stream systemd connected to its journal: systemd sets JOURNAL_STREAM to "<device>:<inode>" of
 /// that stream; output a program redirected elsewhere (a pipe, a file) has another one, or none is set.
 [[nodiscard]] bool is_journal_stream(int fd);

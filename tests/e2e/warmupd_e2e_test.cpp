@@ -392,6 +392,8 @@ TEST_F(WarmupdTest, ASecondDaemonOnTheSamePortExitsWithStatus2NamingTheAddress) 
                                 ": the address is already in use"),
               std::string::npos)
         << second.log();
+    EXPECT_NE(second.log().find("(another address: --port and --bind, or http.port and http.bind"), std::string::npos)
+        << second.log();
     // The first one still serves every request.
     for (int i = 0; i < 5; ++i) EXPECT_TRUE(client_->Get("/healthz"));
 }

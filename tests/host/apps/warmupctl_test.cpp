@@ -317,7 +317,10 @@ TEST(WarmupctlOperate, SendEventsSendsAgainWhatAFullIngestQueueRefusedAndCountsE
               12000u)
         << once.output;
     EXPECT_NE(once.output.find("HTTP 503"), std::string::npos) << once.output;
-    EXPECT_NE(once.output.find("still full after --retry-s 0: ingest queue full, retry later)"), std::string::npos)
+    // The body is larger than the whole queue: retrying it as it is could never succeed, and the reason says so.
+    EXPECT_NE(once.output.find("still full after --retry-s 0: the body holds "), std::string::npos) << once.output;
+    EXPECT_NE(once.output.find("more than the ingest queue takes at once (budgets.ingest_queue_capacity: 2000)"),
+              std::string::npos)
         << once.output;
 }
 
@@ -592,7 +595,9 @@ TEST(WarmupctlOperate, DrivesARunningDaemon) {
     // An existing backup is replaced only when asked.
     const CtlRun again = warmupctl({"--url", url, "backup", "nightly"});
     EXPECT_EQ(again.exit_code, 1) << again.output;
-    EXPECT_NE(again.output.find("HTTP 409"), std::string::npos) << again.output;
+    EXPECT_NE(again.output.find("HTTP 409: `warmupctl backup --overwrite NAME` replaces a backup of that name"),
+              std::string::npos)
+        << again.output;
     const CtlRun replaced = warmupctl({"--url", url, "backup", "--overwrite", "nightly"});
     EXPECT_EQ(replaced.exit_code, 0) << replaced.output;
     const CtlRun restore = warmupctl({"--url", url, "restore", "nightly"});
@@ -670,6 +675,18 @@ TEST(WarmupctlSupportBundle, PacksWhatSupportNeedsWithTheTokensRedacted) {
     const auto log = dir.path() / "warmupd.log";
     std::ofstream(log) << daemon.log();  // the daemon's output, as a service would write it to a file
     ::setenv("BUNDLE_TEST_TOKEN", env_token.c_str(), 1);
+
+    // A change without the token, or with another one: the refusal says where warmupctl reads the token from.
+    const CtlRun unset = warmupctl({"--url", url, "--token-env", "WARMUPCTL_TEST_UNSET_TOKEN", "emergency-stop"});
+    EXPECT_EQ(unset.exit_code, 1) << unset.output;
+    EXPECT_NE(unset.output.find("HTTP 401: put the daemon's access token in the environment variable "
+                                "WARMUPCTL_TEST_UNSET_TOKEN (or name another with --token-env)"),
+              std::string::npos)
+        << unset.output;
+    const CtlRun wrong = warmupctl({"--url", url, "--token-env", "BUNDLE_TEST_TOKEN", "emergency-stop"});
+    EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+    EXPECT_NE(wrong.output.find("HTTP 401: the token in BUNDLE_TEST_TOKEN is not the daemon's"), std::string::npos)
+        << wrong.output;
 
     const auto bundle = dir.path() / "bundle.tar.gz";
     const CtlRun run = warmupctl({"--url", url, "--token-env", "BUNDLE_TEST_TOKEN", "support-bundle", "--config",

@@ -677,7 +677,7 @@ TEST(ConfigLoaderErrors, EmbeddedDefaultIsNamedInMessages) {
 TEST(ConfigLoaderErrors, CatalogMustNotBeEmpty) {
     const ConfigError error =
         load_error(kComponentsWithoutBackend + "  backend: {plugin: org.warmup.backend.sim}\ncatalog: []\n");
-    expect_error(error, 10, 1, "catalog", "test.yaml:10:1: catalog: expected a non-empty list of models, got a list");
+    expect_error(error, 10, 1, "catalog", "test.yaml:10:1: catalog: expected at least one model, got an empty list");
 }
 
 TEST(ConfigLoaderErrors, CatalogEntryValues) {

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
@@ -46,6 +47,22 @@ json only_line(const std::string& message, spdlog::level::level_enum level = spd
     const json parsed = json::parse(lines.front(), nullptr, false);
     EXPECT_TRUE(parsed.is_object()) << lines.front();
     return parsed;
+}
+
+TEST(TextLogFormat, TextFromOutsideCannotStartALineOfItsOwn) {
+    // A model server's error body, logged in a message: its line feeds would start lines that read like the daemon's.
+    std::ostringstream out;
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+    spdlog::logger logger("text-test", sink);
+    logger.set_formatter(std::make_unique<OneLineFormatter>(std::make_unique<spdlog::pattern_formatter>("%l %v")));
+    logger.warn("MODEL_LOAD_ERROR server said: {}",
+                "oops\n2026-12-07T00:00:00.000 critical SHUTDOWN forged\r\x1b[2J\tend");
+    logger.info("plain message");
+    logger.flush();
+    EXPECT_EQ(out.str(),
+              "warning MODEL_LOAD_ERROR server said: oops\\n2026-12-07T00:00:00.000 critical SHUTDOWN "
+              "forged\\r\\x1b[2J\tend\n"
+              "info plain message\n");
 }
 
 TEST(JsonLogFormat, SplitsTheStableCodeFromTheMessage) {
