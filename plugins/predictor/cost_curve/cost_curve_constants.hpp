@@ -59,6 +59,14 @@ inline constexpr double kSuccessionMinLift = 2;
 // A new pair keeps its slot until the follower has had this many cold wake-ups since (its trial): a slot is taken only
 // from a pair that had its chance.
 inline constexpr double kSuccessionTrialWakes = 6;
+// The daily window (objective budget): a wake-up after an idle gap at least this long is a model's start of day (a
+// night, a weekend, a shift apart), and the window opens before the span of this length that holds the most of its
+// recent ones, if it holds at least kDailyMinWakes and half of them. Not fitted to a workload: a night is longer than
+// 4 hours, and a working day starts within a few hours of the same clock time.
+inline constexpr int64_t kDayMs = 86'400'000;
+inline constexpr int64_t kDailyWakeGapMs = 4 * 3'600'000;
+inline constexpr int64_t kDailySpanMs = 3 * 3'600'000;
+inline constexpr std::size_t kDailyMinWakes = 3;
 // Confidence reaches 0.5 after this many observed gaps.
 inline constexpr double kConfidenceHalfGaps = 10;
 

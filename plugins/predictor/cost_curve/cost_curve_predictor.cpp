@@ -34,6 +34,7 @@ CostCurvePredictor::CostCurvePredictor(sdk::Host host, sdk::Params& params) : sd
     config_.memory_gaps = params.get_double("memory_gaps", config_.memory_gaps, 1, 1e9);
     config_.prewarm = params.get_bool("prewarm", config_.prewarm);
     config_.ready_margin_ms = params.get_int("ready_margin_ms", config_.ready_margin_ms, 0, 3'600'000);
+    config_.daily_window = params.get_bool("daily_window", config_.daily_window);
     config_.lean_reference_keep_ms =
         params.get_int("lean_reference_keep_ms", config_.lean_reference_keep_ms, config_.min_keep_ms, kWeekMs);
     config_.lean_memory_share = params.get_double("lean_memory_share", config_.lean_memory_share, 0, 100);
@@ -162,10 +163,36 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
     plan.keep_ms = static_cast<int64_t>(keeps_ms_[keep]);
     // Objective budget too: the window is for the case the budget evicts the model before it (the keep that places
     // it, the lean one, is not applied then).
-    if (config_.prewarm) place_window(state, plan, price(model), model_load_ms(model));
+    if (config_.prewarm) {
+        place_window(state, plan, price(model), model_load_ms(model));
+        if (config_.objective == CostCurvePredictorConfig::Objective::budget && config_.daily_window)
+            plan.daily_start_ms = daily_opening(state.daily, model_load_ms(model));
+    }
     plan.median_gap_ms = median_from(state, 0);
     const double alive = survival(state, 0);
     plan.p_use_fresh = alive > 0 ? 1 - survival(state, static_cast<double>(config_.horizon_ms)) / alive : 0.0;
+}
+
+// A start of day recurs by the clock, not by the gap before it: the gap from the evening's last use to the morning's
+// first spreads by both ends, the morning's clock time by one. Clock times are circular: a span may cross midnight.
+int64_t CostCurvePredictor::daily_opening(const DailyWakes& daily, double load_ms) const {
+    const std::size_t count = daily.count;
+    if (count < kDailyMinWakes) return -1;
+    std::size_t best = 0;
+    int64_t best_first = 0;
+    for (std::size_t i = 0; i < count; ++i) {  // each start of day as the span's first: 8 x 8 comparisons at most
+        const int64_t first = daily.time_of_day_ms[i];
+        std::size_t held = 0;
+        for (std::size_t j = 0; j < count; ++j)
+            if ((daily.time_of_day_ms[j] - first + kDayMs) % kDayMs <= kDailySpanMs) ++held;
+        if (held > best || (held == best && first < best_first)) {
+            best = held;
+            best_first = first;
+        }
+    }
+    if (best < kDailyMinWakes || 2 * best < count) return -1;
+    const auto lead = static_cast<int64_t>(std::ceil(prewarm_lead_ms(load_ms)));
+    return ((best_first - lead) % kDayMs + kDayMs) % kDayMs;
 }
 
 // The pre-warm window for the gaps the keep does not cover, from the model's recent long gaps (exact values, not the
@@ -178,7 +205,7 @@ void CostCurvePredictor::place_window(const ModelState& state, Plan& plan, doubl
     const std::size_t count = state.recent.count;
     if (count < kMinWindowGaps) return;
     const auto& recent = state.recent;
-    const double lead = load_ms * 1.1 + 1000 + static_cast<double>(config_.ready_margin_ms);
+    const double lead = prewarm_lead_ms(load_ms);
     const auto margin = static_cast<double>(config_.ready_margin_ms);
     const auto keep = static_cast<double>(plan.keep_ms);
 
@@ -336,9 +363,15 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
         // Only while the window is open: a window that has ended (a plan asked again after a restart, say) would load
         // the model for a use that did not come.
         if (plan.window_start_ms >= 0 &&
-            now_ms < add_offset(state.last_seen_ms, static_cast<double>(plan.window_end_ms))) {
+            now_ms < add_offset(state.last_seen_ms, static_cast<double>(plan.window_end_ms)))
             out.warm_at_ms = add_offset(state.last_seen_ms, static_cast<double>(plan.window_start_ms));
-            out.warm_keep_until_ms = WARMUP_TIME_NEVER;
+        // The daily window's next start after now (and after one shortest keep from the last use: a start of day
+        // that just came is not pre-warmed again until tomorrow), when it comes before the gap window's.
+        if (plan.daily_start_ms >= 0) {
+            const int64_t from = std::max<int64_t>(now_ms, state.last_seen_ms + config_.min_keep_ms);
+            int64_t next = from - (from % kDayMs + kDayMs) % kDayMs + plan.daily_start_ms;
+            if (next <= from) next += kDayMs;
+            if (out.warm_at_ms == WARMUP_TIME_NEVER || next < out.warm_at_ms) out.warm_at_ms = next;
         }
         return;
     }

@@ -65,7 +65,11 @@
 // replan_models so the host plans it at once (succession.cpp). The pairs are in the state text since 1.10.0.
 // With `objective: budget` models are never unloaded on a timer (the budget's eviction decides); a model's pre-warm
 // window is given (while it is open) with a keep until evicted, for the host to load it again if the budget evicted
-// it before the window (1.11.0); successions are off.
+// it before the window (1.11.0); successions are off. Daily window (`daily_window`, 1.12.0, budget only): a model
+// whose recent starts of day (wake-ups after 4 h or more idle, the latest 8) cluster within 3 hours of clock time (at
+// least 3 of them and half) is also pre-warmed each day one load lead before that span, kept until evicted; the
+// host loads it only if the budget evicted it, and the resource plugin may refuse the evictions it would need. A
+// working day starts by the clock, and the gap before it (from the last use of the evening) varies with both ends.
 // Gap spread (`gap_spread`, off by default): a model seen idle a few times is planned on a few exact values, so its
 // keep ends just past the longest gap it has shown and the first longer gap is cold. With gap_spread s, each learned
 // gap adds to the curves (the model's and the fleet's pool) as a triangular spread over +-s' doublings around it,
@@ -115,6 +119,9 @@ struct CostCurvePredictorConfig {
     double memory_gaps = 200;               ///< half-life, in the model's own idle gaps, of what it learned
     bool prewarm = true;                    ///< one pre-warm window per gap, from the recent long gaps, when it pays
     int64_t ready_margin_ms = 5'000;        ///< a pre-warm is charged its load time plus this margin
+    /// Budget only, with prewarm: a model the budget evicted is also pre-warmed at the clock time its recent starts of
+    /// day (wake-ups after 4 h or more idle) cluster at, when they do (see daily_opening).
+    bool daily_window = true;
     int64_t lean_reference_keep_ms = 1'200'000;  ///< lean: the keep-alive whose memory is the ceiling ...
     double lean_memory_share = 0.94;             ///< ... times this share (0 = no ceiling: the price alone)
     double fairness_quantile = 0.75;  ///< per-model cold-rate quantile held at a same-memory timer's (1 = off)
@@ -165,6 +172,8 @@ class CostCurvePredictor final : public sdk::Predictor {
         int64_t keep_ms = 0;
         int64_t window_start_ms = -1;
         int64_t window_end_ms = -1;
+        /// Budget: the clock time (ms since 00:00 UTC) at which the daily pre-warm starts, -1 = none.
+        int64_t daily_start_ms = -1;
         double median_gap_ms = -1;  ///< median of the next gap from the last use (-1 = unknown)
         double p_use_fresh = 0;     ///< p(next request within the horizon) right after a use
         /// Whether an idle gap of gap_ms ends cold under this plan: past the keep and outside the pre-warm window.
@@ -235,6 +244,19 @@ class CostCurvePredictor final : public sdk::Predictor {
         /// The burst of the newest gap (count > 0).
         float& newest_burst() { return burst[(next + kRecentGaps - 1) % kRecentGaps]; }
     };
+    static constexpr std::size_t kDailyWakes = 8;
+    /// The ring of the clock times (ms since 00:00 UTC) of a model's latest starts of day: wake-ups after an idle gap
+    /// of kDailyWakeGapMs or more. Budget mode places its daily window on them.
+    struct DailyWakes {
+        std::array<int32_t, kDailyWakes> time_of_day_ms{};
+        uint8_t next = 0;   ///< where the next one goes
+        uint8_t count = 0;  ///< held, at most kDailyWakes
+        void push(int32_t time_of_day) {
+            time_of_day_ms[next] = time_of_day;
+            next = static_cast<uint8_t>((next + 1) % kDailyWakes);
+            count = static_cast<uint8_t>(std::min<std::size_t>(count + 1u, kDailyWakes));
+        }
+    };
     static constexpr std::size_t kWindows = 4;            ///< succession windows (kSuccessionWindowsMs)
     static constexpr std::size_t kLeadersPerModel = 4;    ///< candidate leaders a follower keeps
     static constexpr std::size_t kFollowersPerModel = 4;  ///< followers a leader's use may name
@@ -282,6 +304,7 @@ class CostCurvePredictor final : public sdk::Predictor {
         Plan plan_during_gap;
         double reference_cold_requests = 0;  ///< requests the reference keep-alive would have left cold
         RecentGaps recent;                   ///< the latest long gaps (pre-warm windows)
+        DailyWakes daily;                    ///< the latest starts of day (budget's daily window)
         bool plan_stale = true;
         Plan plan;
         double first_burst = 0;      ///< requests of the first wake-up (compulsory cold)
@@ -364,6 +387,15 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// Counts the models that have been idle longer than the reference keep by now (see open_long_gaps_).
     void watch_idle(warmup_time_ms now_ms);
     void place_window(const ModelState& state, Plan& plan, double lambda, double load_ms) const;
+    /// The clock time (ms since 00:00 UTC) at which a pre-warm must start to have the model ready by the span of
+    /// kDailySpanMs that holds the most of its recent starts of day, or -1 if that span holds fewer than
+    /// kDailyMinWakes of them or under half.
+    [[nodiscard]] int64_t daily_opening(const DailyWakes& daily, double load_ms) const;
+    /// How long before a window opens its pre-warm starts: the lead-time scheduler's (load time x 1.1 + 1 s) plus the
+    /// ready margin.
+    [[nodiscard]] double prewarm_lead_ms(double load_ms) const {
+        return load_ms * 1.1 + 1000 + static_cast<double>(config_.ready_margin_ms);
+    }
     // Successions (succession.cpp).
     /// Uses of `model` up to seen_ms after its last one at previous_ms (NEVER: none known), the one before seen_ms at
     /// before_last_ms (NEVER or <= previous_ms: none in between): its tails, the fleet's recent uses, and the followers

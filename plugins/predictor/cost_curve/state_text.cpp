@@ -14,16 +14,20 @@
 //   -1 <lean_held> <lean_reference_held> <lean_log_price (the controller's integral)> <pool curves>
 //      <exchange_log_price>
 //   <model index> <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
+//      [<starts of day>]
 // where <curves> = <gaps> <cold x 48> <held x 48> <longer x 48> and <recent gaps> = <count> then count pairs
-// <gap_ms> <burst>, oldest first. The gap of an open wake-up is kept with the requests counted so far (its later
-// requests are not added after an import). <exchange_log_price> came with 1.4.0: it is optional and last, so a text of
-// 1.3.0 and before is read (the exchange price then starts at 1) under the same schema, which is what the host matches
-// when it hands a state over (1.3.0 refuses a text that has it: a downgrade starts cold). Not kept: the
-// fairness floors (recomputed after 256 gaps) and the counts behind their cold rates (a model's first-load requests and
-// its recent request count, rebuilt as it is used), the plans' and each candidate keep-alive's scores for the
-// floors and the exchange price's target (measured again from the next gaps), and the open idle spells (counted again
-// from the next uses). Model indexes are those of the host process (stable for its life), which is what a hot-swap or a
-// backup of the same catalog hands over.
+// <gap_ms> <burst>, oldest first. <starts of day> (1.12.0, objective budget, only for a model that has any: the lean
+// objective's text is 1.11.0's) = <count 1-8> then the clock
+// times (ms since 00:00 UTC) of its latest wake-ups after 4 h or more idle, oldest first; 1.11.0 and before refuse a
+// line that has them (a downgrade then starts without predictor state, as with successions below). The gap of an open
+// wake-up is kept with the requests counted so far (its later requests are not added after an import).
+// <exchange_log_price> came with 1.4.0: it is optional and last, so a text of 1.3.0 and before is read (the exchange
+// price then starts at 1) under the same schema, which is what the host matches when it hands a state over (1.3.0
+// refuses a text that has it: a downgrade starts cold). Not kept: the fairness floors (recomputed after 256 gaps) and
+// the counts behind their cold rates (a model's first-load requests and its recent request count, rebuilt as it is
+// used), the plans' and each candidate keep-alive's scores for the floors and the exchange price's target (measured
+// again from the next gaps), and the open idle spells (counted again from the next uses). Model indexes are those of
+// the host process (stable for its life), which is what a hot-swap or a backup of the same catalog hands over.
 // Successions (1.10.0), after the model lines, one record per model that has candidate leaders or followers to name:
 //   -2 <model> <cold wakes (0-255)> <cold wakes since its entry> <follower count> <followers>
 //      <leader count> then per leader: <leader> <formed_ms> <cold wakes when formed> <caught x4> <caught wake-ups x4>
@@ -96,6 +100,15 @@ void CostCurvePredictor::append_model_fields(std::string& text, const ModelState
         text += ' ';
         text += std::to_string(state.recent.gap_ms[slot]);
         append_number(text, state.recent.burst[slot]);
+    }
+    if (state.daily.count > 0) {  // oldest first
+        text += ' ';
+        text += std::to_string(state.daily.count);
+        for (std::size_t i = 0; i < state.daily.count; ++i) {
+            const std::size_t slot = (state.daily.next + kDailyWakes - state.daily.count + i) % kDailyWakes;
+            text += ' ';
+            text += std::to_string(state.daily.time_of_day_ms[slot]);
+        }
     }
     text += '\n';
 }
@@ -266,6 +279,15 @@ void CostCurvePredictor::read_model_fields(sdk::StateTextReader& reader, ModelSt
     }
     state.recent.count = static_cast<uint8_t>(recent);
     state.recent.next = static_cast<uint8_t>(state.recent.count % kRecentGaps);
+    if (!reader.at_record_end()) {  // written by 1.12.0 and later, for a model with starts of day
+        const auto daily = reader.field<int64_t>("(start of day count)");
+        if (daily < 1 || daily > static_cast<int64_t>(kDailyWakes)) bad_state("start of day count out of range");
+        for (int64_t i = 0; i < daily; ++i) {
+            const auto time_of_day = reader.field<int64_t>("(start of day)");
+            if (time_of_day < 0 || time_of_day >= kDayMs) bad_state("a start of day must be within [0, 86400000) ms");
+            state.daily.push(static_cast<int32_t>(time_of_day));
+        }
+    }
     state.plan_stale = true;
 }
 

@@ -656,6 +656,74 @@ TEST(CostCurvePredictor, BudgetObjectiveNeverUnloadsOnATimerAndPlansAPreWarmForT
     EXPECT_EQ(plain_prediction.warm_at_ms, WARMUP_TIME_NEVER);
 }
 
+/// Six days of one model, day d from midnight_ms + d days: a first use at start_min[d] minutes past 00:00 UTC, then one
+/// every 5 minutes until end_min[d]; returns the last arrival.
+int64_t six_days(Driver& driver, int64_t midnight_ms, const std::array<int, 6>& start_min,
+                 const std::array<int, 6>& end_min) {
+    constexpr int64_t kDayMs = 24 * 60 * kMinuteMs;
+    int64_t last = 0;
+    for (std::size_t day = 0; day < start_min.size(); ++day)
+        for (int minute = start_min[day]; minute <= end_min[day]; minute += 5)
+            last = midnight_ms + static_cast<int64_t>(day) * kDayMs + minute * kMinuteMs, driver.arrive(last);
+    return last;
+}
+
+TEST(CostCurvePredictor, BudgetObjectivePreWarmsAModelAtTheClockTimeItsWorkingDaysStart) {
+    // Working days that start between 08:30 and 09:40 UTC and end between 15:00 and 21:00: the nights' gaps spread
+    // over 7 hours (no gap window catches 3 of them), the mornings' clock times over 70 minutes.
+    constexpr int64_t kDayMs = 24 * 60 * kMinuteMs;
+    constexpr int64_t kLeadMs = 17'000;  // the 10 s load x 1.1 + 1 s, and the 5 s ready margin
+    const int64_t midnight = (kStartMs / kDayMs + 1) * kDayMs;
+    const std::array<int, 6> starts{9 * 60, 9 * 60 + 25, 8 * 60 + 30, 9 * 60 + 40, 9 * 60 + 10, 8 * 60 + 45};
+    const std::array<int, 6> ends{15 * 60, 21 * 60, 17 * 60, 19 * 60, 16 * 60, 20 * 60};
+
+    PluginTestHost host = numbered_models_host();
+    Built<CostCurvePredictor> predictor(host, "{objective: budget}");
+    Driver driver(host, predictor.plugin);
+    const int64_t last = six_days(driver, midnight, starts, ends);
+    const auto evening = driver.predict(last);
+    EXPECT_EQ(evening.keep_until_ms, WARMUP_TIME_NEVER);
+    // Ready by the earliest start of the span (08:30) the next morning, and kept until evicted.
+    EXPECT_EQ(evening.warm_at_ms, midnight + 6 * kDayMs + (8 * 60 + 30) * kMinuteMs - kLeadMs);
+    EXPECT_EQ(evening.warm_keep_until_ms, WARMUP_TIME_NEVER);
+    // Asked again once that time has passed (evicted later in the day, say): the morning after.
+    EXPECT_EQ(driver.predict(evening.warm_at_ms + kMinuteMs).warm_at_ms, evening.warm_at_ms + kDayMs);
+    // The starts of day are learned state: an instance that imports it plans the same morning.
+    Built<CostCurvePredictor> imported(host, "{objective: budget}");
+    imported.plugin.import_state(predictor.plugin.export_state());
+    EXPECT_EQ(imported.plugin.export_state(), predictor.plugin.export_state());
+    const auto* plan = imported.plugin.plan_of(0);
+    ASSERT_NE(plan, nullptr);
+    EXPECT_EQ(plan->daily_start_ms, (8 * 60 + 30) * kMinuteMs - kLeadMs);
+
+    // Not with `daily_window: false` or `prewarm: false`, nor in lean mode (whose windows are priced against the
+    // memory they hold).
+    for (const char* params : {"{objective: budget, daily_window: false}", "{objective: budget, prewarm: false}",
+                               "{lean_memory_share: 0}"}) {
+        PluginTestHost other_host = numbered_models_host();
+        Built<CostCurvePredictor> other(other_host, params);
+        Driver plain(other_host, other.plugin);
+        EXPECT_EQ(plain.predict(six_days(plain, midnight, starts, ends)).warm_at_ms, WARMUP_TIME_NEVER) << params;
+    }
+}
+
+TEST(CostCurvePredictor, StartsOfDayScatteredOverTheClockMakeNoDailyPreWarm) {
+    // No span of 3 hours holds 3 of the 6 starts (00:00, 04:00, ... 20:00): the daily window changes nothing.
+    constexpr int64_t kDayMs = 24 * 60 * kMinuteMs;
+    const int64_t midnight = (kStartMs / kDayMs + 1) * kDayMs;
+    const std::array<int, 6> starts{0, 4 * 60, 8 * 60, 12 * 60, 16 * 60, 20 * 60};
+    const std::array<int, 6> ends{60, 5 * 60, 9 * 60, 13 * 60, 17 * 60, 21 * 60};
+    std::array<int64_t, 2> warm_at{};
+    for (const bool daily : {true, false}) {
+        PluginTestHost host = numbered_models_host();
+        Built<CostCurvePredictor> predictor(host,
+                                            daily ? "{objective: budget}" : "{objective: budget, daily_window: false}");
+        Driver driver(host, predictor.plugin);
+        warm_at[daily ? 0 : 1] = driver.predict(six_days(driver, midnight, starts, ends)).warm_at_ms;
+    }
+    EXPECT_EQ(warm_at[0], warm_at[1]);
+}
+
 TEST(CostCurvePredictor, PredictionsAreConditionalOnTheTimeAlreadyIdle) {
     PluginTestHost host = numbered_models_host();
     Built<CostCurvePredictor> predictor(host);
