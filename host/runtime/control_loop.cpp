@@ -171,15 +171,13 @@ bool LiveRuntime::take_ingested(std::vector<warmup_usage_event>& batch,
     // ingest_queue_capacity events. The emptied `batch` buffer goes back to the producers, so steady load allocates
     // nothing.
     batch.clear();
-    warmup_time_ms accepted_from_ms = 0;
     {
         std::lock_guard lock(ingest_mutex_);
         batch.swap(ingest_pending_);
-        accepted_from_ms = ingest_pending_since_ms_;
         ingest_backlog_.store(0);
     }
     const bool worked = !batch.empty();
-    if (worked) ingest_batch(batch, per_arm, accepted_from_ms);
+    if (worked) ingest_batch(batch, per_arm);
     // A burst beyond the default queue capacity (a larger budgets.ingest_queue_capacity) leaves a large buffer
     // behind; once steps use less than a quarter of it, it is freed (each of the two buffers passes here in turn).
     if (batch.capacity() > kRetainedIngestEvents && batch.size() < batch.capacity() / 4)

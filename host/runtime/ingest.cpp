@@ -17,11 +17,15 @@ std::size_t LiveRuntime::try_ingest(std::span<const warmup_usage_event> events, 
         std::lock_guard lock(ingest_mutex_);
         accepted = std::min(ingest_room_locked(), events.size());
         was_empty = ingest_pending_.empty();
-        if (was_empty && accepted > 0) ingest_pending_since_ms_ = clock_.now_ms();
         const auto first_new = static_cast<std::ptrdiff_t>(ingest_pending_.size());
         ingest_pending_.insert(ingest_pending_.end(), events.begin(),
                                events.begin() + static_cast<std::ptrdiff_t>(accepted));
         ingest_backlog_.store(ingest_pending_.size());
+        // History or request is decided now, as its sender is answered: a control loop held up by a slow plugin call
+        // must not turn the requests that waited in the queue into history (ingest_batch reads the mark).
+        const warmup_time_ms history_before_ms = clock_.now_ms() - request_window_ms_.load();
+        for (auto it = ingest_pending_.begin() + first_new; it != ingest_pending_.end(); ++it)
+            it->reserved = it->ts_ms < history_before_ms ? kHistoryMark : 0;
         // Journaled in the same critical section: a rotation (under this lock too) cuts between two ingest calls,
         // and a checkpoint's events_accepted counts exactly the events journaled before it. A timestamp ahead of the
         // clock is journaled as now, which is when the engine counts it.
@@ -77,22 +81,20 @@ std::string LiveRuntime::ingest_refusal_reason(std::size_t body_events) const {
 
 void LiveRuntime::take_pending_events(const std::function<void()>& under_lock) {
     std::vector<warmup_usage_event> taken;
-    warmup_time_ms accepted_from_ms = 0;
     {
         std::lock_guard lock(ingest_mutex_);
         taken.swap(ingest_pending_);
-        accepted_from_ms = ingest_pending_since_ms_;
         ingest_backlog_.store(0);
         under_lock();
     }
     if (taken.empty()) return;
     std::vector<std::vector<warmup_usage_event>> per_arm;
-    ingest_batch(taken, per_arm, accepted_from_ms);
+    ingest_batch(taken, per_arm);
     for (auto& arm : arms_) arm->engine->flush_metrics();
 }
 
 void LiveRuntime::ingest_batch(std::vector<warmup_usage_event>& batch,
-                               std::vector<std::vector<warmup_usage_event>>& per_arm, warmup_time_ms accepted_from_ms) {
+                               std::vector<std::vector<warmup_usage_event>>& per_arm) {
     // Every event is learned at its own timestamp; no event moves another's. A timestamp ahead of the daemon's clock
     // (the event parser allows a few minutes of client clock skew) is a request arriving now: it is counted and learned
     // at now, so no model's last use lies in the future and no other model's clock moves.
@@ -100,14 +102,15 @@ void LiveRuntime::ingest_batch(std::vector<warmup_usage_event>& batch,
     for (auto& e : batch) e.ts_ms = std::min(e.ts_ms, now_ms);
     // The analyzer needs each batch in time order. Events older than what it saw of their model (a back-fill after a
     // newer event of the same model) add requests to its counts but no idle gap: see the analyzer's contract.
-    std::stable_sort(batch.begin(), batch.end(), [](const auto& a, const auto& b) { return a.ts_ms < b.ts_ms; });
-    // History (older than the request window) is learned but not scored; the rest are requests. History goes to the
-    // analyzer first, so each arm's analyzer still sees this batch in time order.
-    // Judged against when the batch began to be accepted: events that waited in the queue while the loop was held up
-    // (a slow plugin call) stay requests, as they were when their senders were answered.
-    const warmup_time_ms requests_from_ms = std::min(now_ms, accepted_from_ms) - request_window_ms_.load();
+    // History (older than the request window when it was accepted: try_ingest marked it) is learned but not scored;
+    // the rest are requests. History goes to the analyzer first, each part in time order; the analyzer sees the whole
+    // batch in time order unless the loop was held up long enough for a request to be older than later history.
+    std::stable_sort(batch.begin(), batch.end(), [](const auto& a, const auto& b) {
+        return a.reserved != b.reserved ? a.reserved > b.reserved : a.ts_ms < b.ts_ms;
+    });
     const auto first_request = std::partition_point(
-        batch.begin(), batch.end(), [&](const warmup_usage_event& e) { return e.ts_ms < requests_from_ms; });
+        batch.begin(), batch.end(), [](const warmup_usage_event& e) { return e.reserved == kHistoryMark; });
+    for (auto& e : batch) e.reserved = 0;  // the field plugins see is 0
     const std::span<const warmup_usage_event> history(batch.data(),
                                                       static_cast<std::size_t>(first_request - batch.begin()));
     const std::span<const warmup_usage_event> requests(batch.data() + history.size(), batch.size() - history.size());

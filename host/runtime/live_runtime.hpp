@@ -459,11 +459,12 @@ class LiveRuntime {
     void run_commands();
     /// [control] Feeds one batch of ingested events to the arms: history (older than ingest.request_window_ms) is
     /// learned, the rest are requests; see the comments inside. Reorders and clamps `batch` in place.
-    /// `accepted_from_ms`: when the batch's first event was accepted (its events are judged requests or history
-    /// against that time, not against when the loop took them: a loop held up by a slow plugin call must not turn
-    /// the requests that waited into history).
-    void ingest_batch(std::vector<warmup_usage_event>& batch, std::vector<std::vector<warmup_usage_event>>& per_arm,
-                      warmup_time_ms accepted_from_ms);
+    /// Each event is history or a request as try_ingest marked it when it was accepted (kHistoryMark in `reserved`,
+    /// set back to 0 here): a loop held up by a slow plugin call does not turn the requests that waited into history.
+    void ingest_batch(std::vector<warmup_usage_event>& batch, std::vector<std::vector<warmup_usage_event>>& per_arm);
+    /// try_ingest's mark, in an accepted event's `reserved` field until ingest_batch reads it, of an event older than
+    /// the request window when it was accepted.
+    static constexpr uint32_t kHistoryMark = 1;
     void wake();
     /// [control] Worker threads per arena: max_concurrent_warmups of the configuration the daemon started with
     /// (restart-only, as the engines' concurrency limit).
@@ -632,8 +633,7 @@ class LiveRuntime {
     // what it took until its next swap hands the emptied buffer back. ingest_backlog_ is the vector's size, written
     // under the lock and read without it.
     mutable std::mutex ingest_mutex_;
-    std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_
-    warmup_time_ms ingest_pending_since_ms_ = 0;      // under ingest_mutex_: when its first event was accepted
+    std::vector<warmup_usage_event> ingest_pending_;  // under ingest_mutex_; `reserved` holds kHistoryMark or 0
     /// The room of ingest_room(); caller holds ingest_mutex_.
     [[nodiscard]] std::size_t ingest_room_locked() const;
     std::atomic<std::size_t> ingest_backlog_{0};

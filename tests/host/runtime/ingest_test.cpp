@@ -112,7 +112,7 @@ TEST_F(IngestTest, ARequestThatWaitedInTheQueueWhileTheLoopWasHeldUpStaysAReques
     std::thread held([&] {
         runtime_->call_on_control([&](WarmupEngine&) {
             entered.set_value();
-            std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+            std::this_thread::sleep_for(std::chrono::milliseconds(3000));
             return 0;
         });
     });
