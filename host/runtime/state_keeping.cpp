@@ -1029,7 +1029,7 @@ std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
                 spdlog::error(
                     "JOURNAL_UNWRITTEN {} acknowledged event(s) could not be written to the journal as the daemon "
                     "stops ({}); the next start has them only if the final snapshot is written (STATE_SNAPSHOT_ERROR "
-                    "otherwise): free space in {} before stopping to keep them",
+                    "otherwise): make {} writable again (free space, or create it again) before stopping to keep them",
                     journal_owner_->unwritten_events(), journal_owner_->write_failure(), config_.state.dir.string());
             }
         });

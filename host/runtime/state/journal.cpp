@@ -391,6 +391,8 @@ void EventJournal::flush() {
     std::vector<Chunk> chunks;
     {
         std::lock_guard lock(mutex_);
+        // After a segment was removed, its successor is made even with nothing to write (header only).
+        if (pending_.empty() && segment_lost_) pending_.push_back({seq_, base_ms_, {}, 0});
         chunks.swap(pending_);  // buffered_ keeps counting them until they are written
     }
     // The size of every file this flush writes to, before it did: a failure takes each back to it, so that the same
@@ -450,6 +452,7 @@ void EventJournal::flush() {
     }
     buffered_.fetch_sub(written, std::memory_order_relaxed);
     write_failure_.clear();
+    segment_lost_ = false;
     write_failing_.store(false, std::memory_order_relaxed);
 }
 
@@ -486,6 +489,7 @@ void EventJournal::keep_after_failed_write(std::vector<Chunk>& chunks,
     // A file that cannot be taken back may end in a partial record (or is gone): what was not written is dropped, and
     // later records go to a new segment (same base), since the dropped ones may have named models the next records
     // use.
+    segment_lost_ = segment_lost_ || file_removed;
     uint64_t lost = 0;
     for (const Chunk& chunk : chunks) lost += chunk.bytes.size();
     dropped_bytes_ += lost;

@@ -182,7 +182,10 @@ class EventJournal {
         std::string bytes;
         uint64_t events = 0;  ///< usage events in `bytes`
     };
-    Chunk& current_chunk();  // under mutex_
+    /// A segment was removed while open: until a flush has made its successor (even with nothing to write), the
+    /// journal is failing, so events stay refused while the folder is gone.
+    bool segment_lost_ = false;  // under flush_mutex_
+    Chunk& current_chunk();      // under mutex_
     /// After a failed write in flush(): files taken back, `chunks` kept ahead of pending_ (or dropped if a file could
     /// not be taken back, or the open segment was removed: `file_removed`), the failure recorded. `sizes_before`:
     /// (seq, size) of every file the flush wrote to.

@@ -278,6 +278,9 @@ TEST_F(JournalTest, ASegmentRemovedWhileOpenIsAFailedWriteUntilTheFolderIsBack) 
     EXPECT_NE(journal.write_failure().find("was removed while open"), std::string::npos) << journal.write_failure();
     EXPECT_GT(journal.dropped_bytes(), 0u);  // went with the file
     EXPECT_EQ(journal.unwritten_events(), 0u);
+    // Nothing to write, and still failing: a new segment cannot be made while the folder is gone.
+    EXPECT_THROW(journal.flush(), std::system_error);
+    EXPECT_TRUE(journal.write_failing());
     // No folder: a new segment cannot be made; what is appended meanwhile is kept (and events are refused).
     journal.append_events(std::vector{event(3, alpha_)}, catalog_);
     EXPECT_THROW(journal.flush(), std::system_error);
