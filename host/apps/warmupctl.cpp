@@ -526,7 +526,8 @@ class DaemonClient {
         (result->status < 400 ? std::cout : std::cerr)
             << (parsed.is_discarded() ? body : parsed.dump(2) + "\n") << std::flush;
         if (result->status >= 400) {
-            std::cerr << "warmupctl: the daemon answered HTTP " << result->status << hint(result->status, path) << "\n";
+            std::cerr << "warmupctl: the daemon answered HTTP " << result->status << hint(result->status, path, body)
+                      << "\n";
             return kExitDaemonError;
         }
         return kExitOk;
@@ -534,14 +535,14 @@ class DaemonClient {
 
   private:
     /// What to do about a refusal, in warmupctl's terms ("" when the daemon's own message says it all).
-    [[nodiscard]] std::string hint(int status, std::string_view path) const {
+    [[nodiscard]] std::string hint(int status, std::string_view path, const std::string& body) const {
         if (status == 401)
             return token_sent_ ? fmt::format(": the token in {} is not the daemon's", token_env_)
                                : fmt::format(
                                      ": put the daemon's access token in the environment variable {} (or "
                                      "name another with --token-env)",
                                      token_env_);
-        if (status == 409 && path == "/api/warmup/backup-state")
+        if (status == 409 && path == "/api/warmup/backup-state" && body.find("exists") != std::string::npos)
             return ": `warmupctl backup --overwrite NAME` replaces a backup of that name";
         return "";
     }

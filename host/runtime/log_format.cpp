@@ -99,6 +99,10 @@ void OneLineFormatter::format(const spdlog::details::log_msg& message, spdlog::m
     spdlog::details::log_msg one_line = message;
     one_line.payload = spdlog::string_view_t(escaped.data(), escaped.size());
     line_->format(one_line, out);
+    // The pattern marks where the level's colour goes on the message it formatted: the colour sink reads it from the
+    // message it passed.
+    message.color_range_start = one_line.color_range_start;
+    message.color_range_end = one_line.color_range_end;
 }
 
 std::unique_ptr<spdlog::formatter> OneLineFormatter::clone() const {
