@@ -210,6 +210,16 @@ OperationResult LiveRuntime::reset_to_safe() {
 }
 
 OperationResult LiveRuntime::reset_data_collection() {
+    // What is forgotten can be restored: the state before the reset is kept as a backup (replacing an earlier
+    // reset's), as reset-to-safe keeps its own.
+    std::string backup_note = "no backup of the learned state was taken: state keeping is off (state.enabled)";
+    if (state_store_) {
+        const OperationResult backup =
+            backup_state(std::string(StateStore::kBeforeResetDataCollectionBackup), /*overwrite=*/true);
+        backup_note = backup.ok() ? "learned state backed up as 'before-reset-data-collection' (restore-state with "
+                                    "that name takes it back)"
+                                  : "could not back up the learned state: " + backup.error;
+    }
     struct Outcome {
         std::size_t reset = 0;
         std::vector<std::string> errors;
@@ -235,10 +245,11 @@ OperationResult LiveRuntime::reset_data_collection() {
     });
     OperationResult result;
     result.facts.emplace_back("analyzers_reset", static_cast<double>(outcome.reset));
+    result.notes.push_back(std::move(backup_note));
     if (!outcome.errors.empty()) {
         result.http_status = 500;
         result.error = outcome.errors.front();
-        result.notes = outcome.errors;
+        result.notes.insert(result.notes.end(), outcome.errors.begin(), outcome.errors.end());
         spdlog::error("DATA_COLLECTION_ERROR {}", result.error);
     } else {
         spdlog::warn("DATA_COLLECTION_RESET {} analyzer(s) forgot what they learned", outcome.reset);

@@ -86,11 +86,14 @@ class StateStore {
     /// True when `name` can name a backup file.
     static bool valid_backup_name(std::string_view name) noexcept;
     /// The backups the daemon writes itself: a start's newest state its catalog no longer covers, and the state before
-    /// an operator's reset-to-safe. An operator's backup-state may not take these names (they would be overwritten).
+    /// an operator's reset-to-safe or reset-data-collection. An operator's backup-state may not take these names (they
+    /// would be overwritten).
     static constexpr std::string_view kRefusedAtStartBackup = "refused-at-start";
     static constexpr std::string_view kBeforeResetToSafeBackup = "before-reset-to-safe";
+    static constexpr std::string_view kBeforeResetDataCollectionBackup = "before-reset-data-collection";
     static bool daemon_backup_name(std::string_view name) noexcept {
-        return name == kRefusedAtStartBackup || name == kBeforeResetToSafeBackup;
+        return name == kRefusedAtStartBackup || name == kBeforeResetToSafeBackup ||
+               name == kBeforeResetDataCollectionBackup;
     }
     /// The file of backup `name` (a valid name), whether or not it exists.
     [[nodiscard]] std::filesystem::path backup_file(std::string_view name) const;

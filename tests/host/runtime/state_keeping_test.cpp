@@ -58,13 +58,20 @@ TEST_F(OpsTest, BackupRestoreAndResetDataCollectionRoundTripTheLearnedPatterns) 
     ASSERT_EQ(reset_status, 200) << reset.dump();
     EXPECT_EQ(reset["analyzers_reset"], 1);
     EXPECT_EQ(confidence("m/a"), 0);  // nothing learned any more
+    // What it forgot is kept as a backup of the daemon's own name.
+    ASSERT_TRUE(reset["notes"].is_array()) << reset.dump();
+    EXPECT_NE(reset["notes"][0].get<std::string>().find("backed up as 'before-reset-data-collection'"),
+              std::string::npos)
+        << reset.dump();
+    EXPECT_TRUE(fs::exists(dir.path() / "state" / "backup-before-reset-data-collection.wsnap"));
+    EXPECT_EQ(post("/api/warmup/backup-state", R"({"name": "before-reset-data-collection"})").first, 400);
 
     // Events after the backup: the counters running now are ahead of the backup's.
     const warmup_time_ms now_ms = runtime_->clock().now_ms();
     for (int i = 0; i < 3; ++i) ingest("m/b", now_ms);
     drain();
     const json counters_before = get_json("/api/warmup/status").second["counters"];
-    const auto [restore_status, restore] = post("/api/warmup/restore-state");  // newest backup: b1
+    const auto [restore_status, restore] = post("/api/warmup/restore-state", R"({"name": "b1"})");
     ASSERT_EQ(restore_status, 200) << restore.dump();
     EXPECT_EQ(restore["file"], (dir.path() / "state" / "backup-b1.wsnap").string());
     // Everything learned comes back; the counters (the engine's, the metrics plugin's) keep counting: within one
