@@ -111,8 +111,8 @@ const std::vector<SchemaSection>& schema_sections() {
              {"bind", "port", "max_body_mb", "threads", "request_timeout_ms", "access_token", "access_token_env",
               "loopback_reads_need_token"}},
             {"budgets",
-             {"memory_mb", "max_concurrent_warmups", "ingest_queue_capacity", "warmup_timeout_ms", "unload_timeout_ms",
-              "plugin_call_stall_ms"}},
+             {"memory_mb", "max_concurrent_warmups", "ingest_queue_capacity", "max_models", "warmup_timeout_ms",
+              "unload_timeout_ms", "plugin_call_stall_ms"}},
             {"ingest", {"request_window_ms"}},
             {kComponentsSection, slot_keys},
             {kSlotSection, {"plugin", "path", "params", "sha256"}},
@@ -748,35 +748,39 @@ class ConfigReader {
     }
 
     void read_budgets(const YAML::Node& node, const std::string& path) {
-        read_mapping(node, path, "budgets",
-                     {
-                         {"memory_mb", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              config_.memory_budget = read_memory_budget(value, key_path);
-                          }},
-                         {"max_concurrent_warmups", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              config_.max_concurrent_warmups =
-                                  static_cast<uint32_t>(read_integer(value, key_path, 1, 1024));
-                          }},
-                         {"ingest_queue_capacity", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              config_.ingest_queue_capacity =
-                                  static_cast<uint32_t>(read_integer(value, key_path, 1, int64_t{1} << 24));
-                          }},
-                         {"warmup_timeout_ms", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              config_.warmup_timeout_ms = read_integer(value, key_path, 1000, 86400000);
-                          }},
-                         {"unload_timeout_ms", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              config_.unload_timeout_ms = read_integer(value, key_path, 1000, 86400000);
-                          }},
-                         {"plugin_call_stall_ms", false,
-                          [&](const YAML::Node& value, const std::string& key_path) {
-                              config_.plugin_call_stall_ms = read_integer(value, key_path, 100, 3600000);
-                          }},
-                     });
+        read_mapping(
+            node, path, "budgets",
+            {
+                {"memory_mb", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.memory_budget = read_memory_budget(value, key_path);
+                 }},
+                {"max_concurrent_warmups", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.max_concurrent_warmups = static_cast<uint32_t>(read_integer(value, key_path, 1, 1024));
+                 }},
+                {"ingest_queue_capacity", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.ingest_queue_capacity =
+                         static_cast<uint32_t>(read_integer(value, key_path, 1, int64_t{1} << 24));
+                 }},
+                {"max_models", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.max_models = static_cast<uint32_t>(read_integer(value, key_path, 1, int64_t{1} << 24));
+                 }},
+                {"warmup_timeout_ms", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.warmup_timeout_ms = read_integer(value, key_path, 1000, 86400000);
+                 }},
+                {"unload_timeout_ms", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.unload_timeout_ms = read_integer(value, key_path, 1000, 86400000);
+                 }},
+                {"plugin_call_stall_ms", false,
+                 [&](const YAML::Node& value, const std::string& key_path) {
+                     config_.plugin_call_stall_ms = read_integer(value, key_path, 100, 3600000);
+                 }},
+            });
     }
 
     void read_reconcile(const YAML::Node& node, const std::string& path) {

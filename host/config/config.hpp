@@ -274,6 +274,8 @@ struct Config {
     MemoryBudget memory_budget{16384, 0};
     uint32_t max_concurrent_warmups = 2;
     uint32_t ingest_queue_capacity = 65536;
+    /// The most models the daemon registers (budgets.max_models): names a catalog glob matches beyond it are refused.
+    uint32_t max_models = 100'000;
     int64_t warmup_timeout_ms = 600000;  ///< budgets.warmup_timeout_ms
     /// budgets.unload_timeout_ms: a backend unload running longer is reported (MODEL_UNLOAD_TIMEOUT) and no longer
     /// counted on to free its memory; the memory stays charged until the call returns. Above the shipped backends' own

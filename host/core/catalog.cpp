@@ -1,12 +1,15 @@
 #include "core/catalog.hpp"
 
+#include <fmt/format.h>
+
 #include <mutex>
 #include <stdexcept>
 #include <warmup/sdk/glob.hpp>
 
 namespace warmup::host {
 
-Catalog::Catalog(std::vector<CatalogEntry> entries) : entries_(std::move(entries)) {
+Catalog::Catalog(std::vector<CatalogEntry> entries, uint32_t max_models)
+    : entries_(std::move(entries)), max_models_(max_models) {
     entry_of_pattern_.reserve(entries_.size());
     for (std::size_t i = 0; i < entries_.size(); ++i) {
         entry_of_pattern_.emplace(entries_[i].pattern, i);  // the first entry of a pattern given twice wins
@@ -31,6 +34,7 @@ std::optional<warmup_model_index> Catalog::resolve(std::string_view name) {
     if (!entry) return std::nullopt;
     std::unique_lock lock(mutex_);
     if (auto it = by_name_.find(std::string(name)); it != by_name_.end()) return it->second;
+    if (max_models_ != 0 && records_.size() >= max_models_) return std::nullopt;
     const auto index = static_cast<warmup_model_index>(records_.size());
     const CatalogEntry& e = entries_[*entry];
     records_.push_back(ModelRecord{index, std::string(name), e.memory_mb, e.load_ms, e.unload_ms, e.priority});
@@ -53,6 +57,15 @@ const ModelRecord& Catalog::record(warmup_model_index index) const {
 uint32_t Catalog::size() const {
     std::shared_lock lock(mutex_);
     return static_cast<uint32_t>(records_.size());
+}
+
+std::string unknown_model_reason(const Catalog& catalog, std::string_view name) {
+    if (catalog.full() && catalog.covers(name))
+        return fmt::format(
+            "model '{}' is not registered: this daemon already knows budgets.max_models ({}) models (raise it, or "
+            "narrow the catalog glob that matches such names)",
+            name, catalog.max_models());
+    return fmt::format("unknown model '{}' (no catalog entry matches it)", name);
 }
 
 }  // namespace warmup::host

@@ -59,10 +59,13 @@ struct ModelRecord {
 
 class Catalog {
   public:
-    explicit Catalog(std::vector<CatalogEntry> entries = {});
+    /// `max_models`: the most models it registers (0 = no limit): a glob entry would otherwise register every name a
+    /// client makes up, each costing memory in the host and every plugin for the process's life.
+    explicit Catalog(std::vector<CatalogEntry> entries = {}, uint32_t max_models = 0);
 
     /// The index of `name`, registering it on first sight if an entry matches (exact names before globs, globs in
-    /// configuration order). nullopt when no entry covers the name.
+    /// configuration order). nullopt when no entry covers the name, or when it would be registered beyond max_models
+    /// (covers() is true then).
     std::optional<warmup_model_index> resolve(std::string_view name);
 
     /// The index of an already registered model, or nullopt.
@@ -75,12 +78,16 @@ class Catalog {
     [[nodiscard]] const ModelRecord& record(warmup_model_index index) const;
 
     [[nodiscard]] uint32_t size() const;
+    /// The registration limit (0 = none), and whether it is reached: a name not registered yet is refused.
+    [[nodiscard]] uint32_t max_models() const noexcept { return max_models_; }
+    [[nodiscard]] bool full() const { return max_models_ != 0 && size() >= max_models_; }
     [[nodiscard]] const std::vector<CatalogEntry>& entries() const noexcept { return entries_; }
 
   private:
     std::optional<std::size_t> match_entry(std::string_view name) const;
 
     const std::vector<CatalogEntry> entries_;
+    const uint32_t max_models_;
     // Built once by the constructor, read-only after it (so read without the lock). The keys view the patterns of
     // entries_, which never change or move: the catalog can be neither copied nor moved (its mutex).
     std::unordered_map<std::string_view, std::size_t> entry_of_pattern_;  ///< every pattern (globs too) -> first entry
@@ -89,5 +96,9 @@ class Catalog {
     std::deque<ModelRecord> records_;
     std::unordered_map<std::string, warmup_model_index> by_name_;
 };
+
+/// Why `catalog` gives no index for `name`: no entry matches it, or the model limit is reached (a refusal's words for
+/// an event or a source's line).
+[[nodiscard]] std::string unknown_model_reason(const Catalog& catalog, std::string_view name);
 
 }  // namespace warmup::host

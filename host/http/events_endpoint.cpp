@@ -102,7 +102,7 @@ void HttpApi::post_events(const httplib::Request&, httplib::Response& response, 
                 "unknown model '{}' (no entry of the catalog in force matches it; the catalog a reload read has one, "
                 "which takes effect at the next restart)",
                 name);
-        return fmt::format("unknown model '{}' (no catalog entry matches it)", name);
+        return unknown_model_reason(runtime_.catalog(), name);
     };
     std::vector<std::size_t> past_room;  // positions of the valid events beyond the room, in order
     for (const auto& parsed : body.events) {

@@ -52,7 +52,7 @@ std::filesystem::path make_plugin_cache_dir() {
 
 LiveRuntime::LiveRuntime(Config config)
     : config_(std::move(config)),
-      catalog_(config_.catalog),
+      catalog_(config_.catalog, config_.max_models),
       plugin_cache_dir_(make_plugin_cache_dir()),
       loader_(config_.plugin_dirs, plugin_cache_dir_) {
     if (config_.memory_budget.is_relative())

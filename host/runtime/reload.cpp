@@ -36,6 +36,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
     note(running.log_format != next.log_format, "log_format");
     note(running.max_concurrent_warmups != next.max_concurrent_warmups, "budgets.max_concurrent_warmups");
     note(running.ingest_queue_capacity != next.ingest_queue_capacity, "budgets.ingest_queue_capacity");
+    note(running.max_models != next.max_models, "budgets.max_models");
     note(running.plugin_call_stall_ms != next.plugin_call_stall_ms, "budgets.plugin_call_stall_ms");
     note(running.state != next.state, "state");
     note(running.cluster != next.cluster, "cluster");

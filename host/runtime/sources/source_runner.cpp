@@ -172,7 +172,7 @@ std::size_t SourceRunner::emit(const warmup_source_event* events, std::size_t co
         } else if (auto time_problem = event_time_problem(in.ts_ms, now_ms)) {
             problem = fmt::format("model '{}': {}", model, *time_problem);
         } else if (index = ingest_.catalog->resolve(model); !index) {
-            problem = fmt::format("unknown model '{}' (no catalog entry matches it)", model);
+            problem = unknown_model_reason(*ingest_.catalog, model);
         }
         if (!problem.empty()) {
             refusals.emplace_back(i, std::move(problem));

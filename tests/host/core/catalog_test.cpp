@@ -48,6 +48,22 @@ TEST(Catalog, ANameNoEntryCoversIsRefusedAndNotRegistered) {
     EXPECT_FALSE(catalog.find("c").has_value());
 }
 
+TEST(Catalog, BeyondItsModelLimitANewNameIsRefusedAndAKnownOneStillResolves) {
+    Catalog catalog({entry("b/*", 2)}, /*max_models=*/2);
+    EXPECT_EQ(catalog.resolve("b/1"), 0u);
+    EXPECT_FALSE(catalog.full());
+    EXPECT_EQ(catalog.resolve("b/2"), 1u);
+    EXPECT_TRUE(catalog.full());
+    EXPECT_FALSE(catalog.resolve("b/3").has_value());
+    EXPECT_TRUE(catalog.covers("b/3"));  // an entry matches it: the limit refused it
+    EXPECT_EQ(catalog.resolve("b/1"), 0u);
+    EXPECT_EQ(catalog.size(), 2u);
+    EXPECT_EQ(unknown_model_reason(catalog, "b/3"),
+              "model 'b/3' is not registered: this daemon already knows budgets.max_models (2) models (raise it, or "
+              "narrow the catalog glob that matches such names)");
+    EXPECT_EQ(unknown_model_reason(catalog, "c"), "unknown model 'c' (no catalog entry matches it)");
+}
+
 TEST(Catalog, IndexesAreDenseInFirstSightOrderAcrossManyExactEntries) {
     std::vector<CatalogEntry> entries;
     for (int i = 0; i < 20'000; ++i) entries.push_back(entry("model-" + std::to_string(i), i));

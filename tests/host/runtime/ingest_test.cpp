@@ -125,6 +125,26 @@ TEST_F(IngestTest, ARequestThatWaitedInTheQueueWhileTheLoopWasHeldUpStaysAReques
     EXPECT_NE(residency("m/a"), WARMUP_RESIDENCY_ABSENT);  // its demand load was started
 }
 
+TEST_F(IngestTest, NamesAGlobMatchesBeyondTheModelLimitAreRefusedWithTheReason) {
+    // A client making up names under a glob would otherwise register models (memory in the host and every plugin)
+    // for as long as it likes.
+    std::string config = config_text(0, 2, "", kKeepAlive10m);
+    const std::string budgets = "max_concurrent_warmups: 2}";
+    ASSERT_NE(config.find(budgets), std::string::npos);
+    config.replace(config.find(budgets), budgets.size(), "max_concurrent_warmups: 2, max_models: 2}");
+    start(load_config_text(config, "limit.yaml", dir_.path(), {}));
+    const auto [status, answer] = post(
+        "/api/warmup/events", "{\"model\":\"m/a\"}\n{\"model\":\"m/b\"}\n{\"model\":\"m/c\"}\n{\"model\":\"m/a\"}\n");
+    EXPECT_EQ(status, 400) << answer.dump();
+    EXPECT_EQ(answer["accepted"], 3);  // a known model is still taken once the limit is reached
+    ASSERT_EQ(answer["rejected"].size(), 1u) << answer.dump();
+    EXPECT_EQ(answer["rejected"][0]["line"], 3);
+    EXPECT_EQ(answer["rejected"][0]["reason"],
+              "model 'm/c' is not registered: this daemon already knows budgets.max_models (2) models (raise it, or "
+              "narrow the catalog glob that matches such names)");
+    EXPECT_EQ(runtime_->catalog().size(), 2u);
+}
+
 TEST_F(IngestTest, AFutureTimestampIsARequestNowAndMovesNoOtherModelsClock) {
     start_with(kKeepAlive10m);
     const warmup_time_ms now_ms = runtime_->clock().now_ms();
