@@ -761,7 +761,10 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
             // before its unload, or one planned after an unload due now): nothing to load; it is kept at least to the
             // pre-warm's keep window, as a pre-warmed model would be, when that window ends later.
             state.warm_start_at = kNever;
-            if (state.warm_unload_at > std::max(state.unload_at, now_ms)) put_off_unload(model, now_ms);
+            if (state.warm_unload_at > std::max(state.unload_at, now_ms))
+                put_off_unload(model, now_ms);
+            else if (state.unload_at == kNever)
+                plan_next_prewarm(model, now_ms);
         }
         if (state.residency == WARMUP_RESIDENCY_READY && state.unload_at <= now_ms) {
             state.unload_at = kNever;
@@ -776,6 +779,17 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
         refresh_timer(model);
     }
     dispatch(now_ms);
+}
+
+void WarmupEngine::plan_next_prewarm(warmup_model_index model, warmup_time_ms now_ms) {
+    plan(model, WARMUP_TRIGGER_TIMER, now_ms);
+    ModelSlot& state = models_[model];
+    // Only a later one: the model is loaded, so a pre-warm due now has nothing to load (and would come due again at
+    // once).
+    if (state.warm_start_at <= now_ms) {
+        state.warm_start_at = kNever;
+        refresh_timer(model);
+    }
 }
 
 void WarmupEngine::put_off_unload(warmup_model_index model, warmup_time_ms now_ms) {

@@ -546,6 +546,10 @@ class WarmupEngine {
     /// A ready model whose planned pre-warm falls before its unload: kept to the pre-warm's keep window instead (the
     /// Keep decision says so).
     void put_off_unload(warmup_model_index model, warmup_time_ms now_ms);
+    /// A model kept until evicted whose pre-warm time came while it was loaded: planned again (trigger TIMER), so that
+    /// a later pre-warm the plan names (a daily one) stands for the case it is evicted unused before then. A pre-warm
+    /// due by now is dropped (nothing to load).
+    void plan_next_prewarm(warmup_model_index model, warmup_time_ms now_ms);
     /// Whether a retry of `state`'s failed load still has a use now: a request waits for it, or it retries a pre-warm
     /// whose keep window (the plan's warm_unload_at) has not ended, or a restore of the warm set.
     [[nodiscard]] static bool retry_still_wanted(const ModelSlot& state, warmup_time_ms now_ms);

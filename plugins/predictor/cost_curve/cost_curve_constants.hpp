@@ -67,6 +67,9 @@ inline constexpr int64_t kDayMs = 86'400'000;
 inline constexpr int64_t kDailyWakeGapMs = 4 * 3'600'000;
 inline constexpr int64_t kDailySpanMs = 3 * 3'600'000;
 inline constexpr std::size_t kDailyMinWakes = 3;
+// ... and only within this long of its last use: a weekend is bridged, a model no longer used is not pre-warmed every
+// day for ever.
+inline constexpr int64_t kDailyMaxIdleMs = 3 * kDayMs;
 // Confidence reaches 0.5 after this many observed gaps.
 inline constexpr double kConfidenceHalfGaps = 10;
 

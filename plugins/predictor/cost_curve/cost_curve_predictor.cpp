@@ -165,8 +165,7 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
     // it, the lean one, is not applied then).
     if (config_.prewarm) {
         place_window(state, plan, price(model), model_load_ms(model));
-        if (config_.objective == CostCurvePredictorConfig::Objective::budget && config_.daily_window)
-            plan.daily_start_ms = daily_opening(state.daily, model_load_ms(model));
+        if (learns_starts_of_day()) plan.daily_start_ms = daily_opening(state.daily);
     }
     plan.median_gap_ms = median_from(state, 0);
     const double alive = survival(state, 0);
@@ -175,7 +174,7 @@ void CostCurvePredictor::compute_plan(ModelState& state, warmup_model_index mode
 
 // A start of day recurs by the clock, not by the gap before it: the gap from the evening's last use to the morning's
 // first spreads by both ends, the morning's clock time by one. Clock times are circular: a span may cross midnight.
-int64_t CostCurvePredictor::daily_opening(const DailyWakes& daily, double load_ms) const {
+int64_t CostCurvePredictor::daily_opening(const DailyWakes& daily) const {
     const std::size_t count = daily.count;
     if (count < kDailyMinWakes) return -1;
     std::size_t best = 0;
@@ -191,8 +190,8 @@ int64_t CostCurvePredictor::daily_opening(const DailyWakes& daily, double load_m
         }
     }
     if (best < kDailyMinWakes || 2 * best < count) return -1;
-    const auto lead = static_cast<int64_t>(std::ceil(prewarm_lead_ms(load_ms)));
-    return ((best_first - lead) % kDayMs + kDayMs) % kDayMs;
+    // Ready by then, with the margin the gap windows keep: the scheduler starts the load its own lead before.
+    return ((best_first - config_.ready_margin_ms) % kDayMs + kDayMs) % kDayMs;
 }
 
 // The pre-warm window for the gaps the keep does not cover, from the model's recent long gaps (exact values, not the
@@ -365,13 +364,17 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
         if (plan.window_start_ms >= 0 &&
             now_ms < add_offset(state.last_seen_ms, static_cast<double>(plan.window_end_ms)))
             out.warm_at_ms = add_offset(state.last_seen_ms, static_cast<double>(plan.window_start_ms));
-        // The daily window's next start after now (and after one shortest keep from the last use: a start of day
-        // that just came is not pre-warmed again until tomorrow), when it comes before the gap window's.
+        // The daily window's next opening, when it comes before the gap window's: not one whose pre-warm is under
+        // way or due (asked when that pre-warm loaded the model, or when its time came while the model was loaded:
+        // the next one is tomorrow's), nor one within a shortest keep of the last use (it is loaded).
         if (plan.daily_start_ms >= 0) {
-            const int64_t from = std::max<int64_t>(now_ms, state.last_seen_ms + config_.min_keep_ms);
+            const auto lead = static_cast<int64_t>(2 * prewarm_lead_ms(model_load_ms(pattern.model)));
+            const int64_t from = std::max<int64_t>(now_ms + lead, state.last_seen_ms + config_.min_keep_ms);
             int64_t next = from - (from % kDayMs + kDayMs) % kDayMs + plan.daily_start_ms;
             if (next <= from) next += kDayMs;
-            if (out.warm_at_ms == WARMUP_TIME_NEVER || next < out.warm_at_ms) out.warm_at_ms = next;
+            if (next - state.last_seen_ms <= kDailyMaxIdleMs &&
+                (out.warm_at_ms == WARMUP_TIME_NEVER || next < out.warm_at_ms))
+                out.warm_at_ms = next;
         }
         return;
     }

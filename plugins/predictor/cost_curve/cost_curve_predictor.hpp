@@ -67,9 +67,10 @@
 // window is given (while it is open) with a keep until evicted, for the host to load it again if the budget evicted
 // it before the window (1.11.0); successions are off. Daily window (`daily_window`, 1.12.0, budget only): a model
 // whose recent starts of day (wake-ups after 4 h or more idle, the latest 8) cluster within 3 hours of clock time (at
-// least 3 of them and half) is also pre-warmed each day one load lead before that span, kept until evicted; the
-// host loads it only if the budget evicted it, and the resource plugin may refuse the evictions it would need. A
-// working day starts by the clock, and the gap before it (from the last use of the evening) varies with both ends.
+// least 3 of them and half) is also to be ready ready_margin_ms before that span each day, up to 3 days after its last
+// use, kept until evicted; the host loads it only if the budget evicted it, and the resource plugin may refuse the
+// evictions it would need. A working day starts by the clock, and the gap before it (from the last use of the
+// evening) varies with both ends.
 // Gap spread (`gap_spread`, off by default): a model seen idle a few times is planned on a few exact values, so its
 // keep ends just past the longest gap it has shown and the first longer gap is cold. With gap_spread s, each learned
 // gap adds to the curves (the model's and the fleet's pool) as a triangular spread over +-s' doublings around it,
@@ -387,12 +388,18 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// Counts the models that have been idle longer than the reference keep by now (see open_long_gaps_).
     void watch_idle(warmup_time_ms now_ms);
     void place_window(const ModelState& state, Plan& plan, double lambda, double load_ms) const;
-    /// The clock time (ms since 00:00 UTC) at which a pre-warm must start to have the model ready by the span of
-    /// kDailySpanMs that holds the most of its recent starts of day, or -1 if that span holds fewer than
-    /// kDailyMinWakes of them or under half.
-    [[nodiscard]] int64_t daily_opening(const DailyWakes& daily, double load_ms) const;
+    /// The clock time (ms since 00:00 UTC) by which the model should be ready (ready_margin_ms before the earliest
+    /// of the span of kDailySpanMs that holds the most of its recent starts of day; the scheduler starts the load its
+    /// own lead before), or -1 if that span holds fewer than kDailyMinWakes of them or under half.
+    [[nodiscard]] int64_t daily_opening(const DailyWakes& daily) const;
+    /// Whether starts of day are learned and used: objective budget with prewarm and daily_window. Otherwise none are
+    /// kept (an imported text's are dropped), so the state text is 1.11.0's.
+    [[nodiscard]] bool learns_starts_of_day() const noexcept {
+        return config_.objective == CostCurvePredictorConfig::Objective::budget && config_.prewarm &&
+               config_.daily_window;
+    }
     /// How long before a window opens its pre-warm starts: the lead-time scheduler's (load time x 1.1 + 1 s) plus the
-    /// ready margin.
+    /// ready margin (the memory a window's pre-warm holds is counted from then).
     [[nodiscard]] double prewarm_lead_ms(double load_ms) const {
         return load_ms * 1.1 + 1000 + static_cast<double>(config_.ready_margin_ms);
     }

@@ -68,8 +68,8 @@ void CostCurvePredictor::learn(ModelState& state, const warmup_usage_pattern& pa
     }
     if (state.burst_end_ms != WARMUP_TIME_NEVER && (wake_gap_ms != -2 || seen_ms >= state.burst_end_ms))
         close_burst(state, model);
-    // Budget only: the lean objective does not use them, and its state text stays as 1.11.0 reads it.
-    if (wake_gap_ms >= kDailyWakeGapMs && config_.objective == CostCurvePredictorConfig::Objective::budget)
+    // Only where they are used: otherwise the state text stays as 1.11.0 reads it.
+    if (wake_gap_ms >= kDailyWakeGapMs && learns_starts_of_day())
         state.daily.push(static_cast<int32_t>((seen_ms % kDayMs + kDayMs) % kDayMs));
     if (wake_gap_ms != -2) {
         state.open_gap_ms = wake_gap_ms;

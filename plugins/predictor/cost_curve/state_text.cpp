@@ -342,6 +342,8 @@ void CostCurvePredictor::import_state(std::string_view data) {
         if (pairs[i].model == pairs[i - 1].model)
             bad_state("the successions of model " + std::to_string(pairs[i].model) + " appear twice");
     models_ = std::move(imported);
+    if (!learns_starts_of_day())  // not used here: not kept, and not written back
+        for (ModelState& state : models_) state.daily = {};
     // The pairs as they were scored (their leaders' tails start again at 0 with the imported states); the fleet's
     // recent uses start empty.
     pairs_.clear();
@@ -370,7 +372,7 @@ void CostCurvePredictor::import_state(std::string_view data) {
 }
 
 // Per-model format: the schema line, then one line as in export_state() without the model index:
-//   <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps>
+//   <last_seen_ms> <request_count> <short_gaps> <reference_cold_requests> <curves> <recent gaps> [<starts of day>]
 std::string CostCurvePredictor::export_model_state(warmup_model_index model) const {
     if (model >= models_.size() || models_[model].last_seen_ms == WARMUP_TIME_NEVER) return {};
     std::string text = std::string(kStateSchema) + "\n";
@@ -387,6 +389,7 @@ void CostCurvePredictor::import_model_state(warmup_model_index model, std::strin
     read_model_fields(reader, state, "model " + std::to_string(model));
     if (!reader.at_record_end() || reader.next_record()) bad_state("trailing data after the model line");
 
+    if (!learns_starts_of_day()) state.daily = {};
     ModelState& slot = state_of(model);
     if (slot.open_long) open_long_gaps_ -= 1;
     state.watched = slot.watched;  // its FIFO entry stays, and is dropped or renewed when it comes due

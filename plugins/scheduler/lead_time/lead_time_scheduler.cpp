@@ -65,6 +65,15 @@ uint32_t LeadTimeScheduler::priority_class_of(warmup_model_index model) {
     return cached;
 }
 
+namespace {
+
+/// The estimated load time of the model being planned (0 when the performance plugin gives none).
+double load_ms_of(const warmup_plan_input& input) {
+    return WARMUP_HAS_FIELD(input.estimate, warmup_performance_estimate, load_ms) ? input.estimate->load_ms : 0.0;
+}
+
+}  // namespace
+
 void LeadTimeScheduler::plan(const warmup_plan_input& input, warmup_plan& out) {
     if (input.prediction == nullptr || input.estimate == nullptr)
         throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT, "plan: input.prediction and input.estimate are required");
@@ -77,9 +86,19 @@ void LeadTimeScheduler::plan(const warmup_plan_input& input, warmup_plan& out) {
     out.priority_class = priority_class_of(input.model);
 
     if (input.trigger == WARMUP_TRIGGER_WARMED) {
-        // A pre-warm just finished: hold it for the pre-warm's keep window; the next use re-plans.
+        // A pre-warm just finished: hold it for the pre-warm's keep window; the next use re-plans. A model kept until
+        // evicted whose prediction already names a later pre-warm (a daily one) gets it planned now, for the case it
+        // is evicted before then unused (a weekend): otherwise nothing would plan it before its next use.
         out.unload_at_ms =
             prediction.warm_at_ms != WARMUP_TIME_NEVER ? prediction.warm_keep_until_ms : prediction.keep_until_ms;
+        if (out.unload_at_ms == WARMUP_TIME_NEVER && prediction.warm_at_ms != WARMUP_TIME_NEVER) {
+            const warmup_time_ms start = saturating_sub(prediction.warm_at_ms, lead_ms(load_ms_of(input)));
+            if (start > input.now_ms) {
+                out.warm_start_at_ms = start;
+                out.warm_ready_by_ms = prediction.warm_at_ms;
+                out.warm_unload_at_ms = prediction.warm_keep_until_ms;
+            }
+        }
         return;
     }
 
@@ -88,8 +107,7 @@ void LeadTimeScheduler::plan(const warmup_plan_input& input, warmup_plan& out) {
         out.unload_at_ms = prediction.keep_until_ms;
         return;
     }
-    const double load_ms =
-        WARMUP_HAS_FIELD(input.estimate, warmup_performance_estimate, load_ms) ? input.estimate->load_ms : 0.0;
+    const double load_ms = load_ms_of(input);
     // Any time a predictor answers is taken (one far in the past means at once): the arithmetic saturates instead of
     // wrapping round.
     const warmup_time_ms warm_start_at_ms = saturating_sub(prediction.warm_at_ms, lead_ms(load_ms));

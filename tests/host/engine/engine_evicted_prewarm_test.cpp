@@ -116,5 +116,35 @@ TEST(EngineEvictedPrewarm, AHandedOffModelIsNotPreWarmedByTheEngineThatGaveItAwa
     EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b"}));
 }
 
+TEST(EngineEvictedPrewarm, APeriodicPreWarmIsCarriedForwardWhileTheModelStaysLoadedAndAfterItLoadedItUnused) {
+    // A model kept until evicted, pre-warmed at every multiple of 60 s (a daily window on a short clock): used once,
+    // never again. Each pre-warm time that comes while it is loaded plans the next one; evicted, it is loaded again
+    // at the next one, and that pre-warm plans the one after: no use is needed to keep the windows coming.
+    test::ManualEngineSetup with_period = setup();
+    with_period.components["predictor"] =
+        "{plugin: org.warmup.test.fixed-prewarm-predictor, params: {until_evicted: true, period_ms: 60000}}";
+    test::ManualEngine engine(with_period);
+    engine.request("a", 0);
+    engine.complete_next_load(1000);
+    const auto status = [&] { return engine.engine().model_status(engine.model("a")); };
+    const int64_t lead = 60'000 - status().warm_start_at_ms;  // the scheduler's lead before the ready-by time
+    ASSERT_GT(lead, 0);
+    engine.run_timers(60'000 - lead);  // its time comes while it is loaded: the next one, at 120 s, is planned
+    EXPECT_EQ(status().residency, WARMUP_RESIDENCY_READY);
+    EXPECT_EQ(status().warm_start_at_ms, 120'000 - lead);
+    EXPECT_EQ(engine.started().size(), 1u);
+
+    engine.request("b", 70'000);
+    engine.complete_next_load(71'000);
+    engine.request("c", 80'000);  // evicts a, the least recently used
+    engine.complete_next_load(81'000);
+    ASSERT_EQ(status().residency, WARMUP_RESIDENCY_ABSENT);
+    engine.run_timers(120'000 - lead);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a", "b", "c", "a"})) << "pre-warmed at the next window";
+    engine.complete_next_load(120'000 - lead + 1000);
+    EXPECT_EQ(status().residency, WARMUP_RESIDENCY_READY);
+    EXPECT_EQ(status().warm_start_at_ms, 180'000 - lead) << "the pre-warm plans the window after it";
+}
+
 }  // namespace
 }  // namespace warmup::host

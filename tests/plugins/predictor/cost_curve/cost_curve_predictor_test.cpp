@@ -672,7 +672,7 @@ TEST(CostCurvePredictor, BudgetObjectivePreWarmsAModelAtTheClockTimeItsWorkingDa
     // Working days that start between 08:30 and 09:40 UTC and end between 15:00 and 21:00: the nights' gaps spread
     // over 7 hours (no gap window catches 3 of them), the mornings' clock times over 70 minutes.
     constexpr int64_t kDayMs = 24 * 60 * kMinuteMs;
-    constexpr int64_t kLeadMs = 17'000;  // the 10 s load x 1.1 + 1 s, and the 5 s ready margin
+    constexpr int64_t kReadyMarginMs = 5'000;  // ready this much before the span (the scheduler adds its lead)
     const int64_t midnight = (kStartMs / kDayMs + 1) * kDayMs;
     const std::array<int, 6> starts{9 * 60, 9 * 60 + 25, 8 * 60 + 30, 9 * 60 + 40, 9 * 60 + 10, 8 * 60 + 45};
     const std::array<int, 6> ends{15 * 60, 21 * 60, 17 * 60, 19 * 60, 16 * 60, 20 * 60};
@@ -684,17 +684,30 @@ TEST(CostCurvePredictor, BudgetObjectivePreWarmsAModelAtTheClockTimeItsWorkingDa
     const auto evening = driver.predict(last);
     EXPECT_EQ(evening.keep_until_ms, WARMUP_TIME_NEVER);
     // Ready by the earliest start of the span (08:30) the next morning, and kept until evicted.
-    EXPECT_EQ(evening.warm_at_ms, midnight + 6 * kDayMs + (8 * 60 + 30) * kMinuteMs - kLeadMs);
+    EXPECT_EQ(evening.warm_at_ms, midnight + 6 * kDayMs + (8 * 60 + 30) * kMinuteMs - kReadyMarginMs);
     EXPECT_EQ(evening.warm_keep_until_ms, WARMUP_TIME_NEVER);
-    // Asked again once that time has passed (evicted later in the day, say): the morning after.
+    // Asked again once that time has passed (pre-warmed and not used, say): the morning after, and the one after
+    // that (a weekend), but not past 3 days since the last use (a model no longer used).
     EXPECT_EQ(driver.predict(evening.warm_at_ms + kMinuteMs).warm_at_ms, evening.warm_at_ms + kDayMs);
+    EXPECT_EQ(driver.predict(evening.warm_at_ms + kDayMs + kMinuteMs).warm_at_ms, evening.warm_at_ms + 2 * kDayMs);
+    EXPECT_EQ(driver.predict(evening.warm_at_ms + 2 * kDayMs + kMinuteMs).warm_at_ms, WARMUP_TIME_NEVER);
     // The starts of day are learned state: an instance that imports it plans the same morning.
     Built<CostCurvePredictor> imported(host, "{objective: budget}");
     imported.plugin.import_state(predictor.plugin.export_state());
     EXPECT_EQ(imported.plugin.export_state(), predictor.plugin.export_state());
     const auto* plan = imported.plugin.plan_of(0);
     ASSERT_NE(plan, nullptr);
-    EXPECT_EQ(plan->daily_start_ms, (8 * 60 + 30) * kMinuteMs - kLeadMs);
+    EXPECT_EQ(plan->daily_start_ms, (8 * 60 + 30) * kMinuteMs - kReadyMarginMs);
+    // They end the model's line (the starts of days 1-5, oldest first: day 0's first use ended no idle gap); an
+    // instance that does not use them drops them, so its text is the one 1.11.0 reads.
+    const std::string budget_text = predictor.plugin.export_state();
+    const std::string starts_of_day = " 5 33900000 30600000 34800000 33000000 31500000\n";
+    ASSERT_NE(budget_text.find(starts_of_day), std::string::npos) << budget_text;
+    std::string without = budget_text;
+    without.replace(without.find(starts_of_day), starts_of_day.size(), "\n");
+    Built<CostCurvePredictor> lean(host, "{lean_memory_share: 0}");
+    lean.plugin.import_state(budget_text);
+    EXPECT_EQ(lean.plugin.export_state(), without);
 
     // Not with `daily_window: false` or `prewarm: false`, nor in lean mode (whose windows are priced against the
     // memory they hold).
