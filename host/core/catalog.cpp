@@ -25,7 +25,7 @@ std::optional<std::size_t> Catalog::match_entry(std::string_view name) const {
     return std::nullopt;
 }
 
-std::optional<warmup_model_index> Catalog::resolve(std::string_view name) {
+std::optional<warmup_model_index> Catalog::resolve(std::string_view name, Registration registration) {
     {
         std::shared_lock lock(mutex_);
         if (auto it = by_name_.find(std::string(name)); it != by_name_.end()) return it->second;
@@ -34,7 +34,8 @@ std::optional<warmup_model_index> Catalog::resolve(std::string_view name) {
     if (!entry) return std::nullopt;
     std::unique_lock lock(mutex_);
     if (auto it = by_name_.find(std::string(name)); it != by_name_.end()) return it->second;
-    if (max_models_ != 0 && records_.size() >= max_models_) return std::nullopt;
+    if (registration == Registration::within_limit && max_models_ != 0 && records_.size() >= max_models_)
+        return std::nullopt;
     const auto index = static_cast<warmup_model_index>(records_.size());
     const CatalogEntry& e = entries_[*entry];
     records_.push_back(ModelRecord{index, std::string(name), e.memory_mb, e.load_ms, e.unload_ms, e.priority});

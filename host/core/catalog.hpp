@@ -59,14 +59,19 @@ struct ModelRecord {
 
 class Catalog {
   public:
-    /// `max_models`: the most models it registers (0 = no limit): a glob entry would otherwise register every name a
-    /// client makes up, each costing memory in the host and every plugin for the process's life.
+    /// `max_models`: the most models a client's name registers (0 = no limit): a glob entry would otherwise register
+    /// every name a client makes up, each costing memory in the host and every plugin for the process's life.
     explicit Catalog(std::vector<CatalogEntry> entries = {}, uint32_t max_models = 0);
 
+    /// Whether a registration counts against max_models: a name a client sends (an event, a source's line, a server's
+    /// listing) does; a model the daemon already knew (a snapshot's, the journal's, another fleet node's) does not, so
+    /// a state registered before the limit was lowered still restores.
+    enum class Registration { known, within_limit };
+
     /// The index of `name`, registering it on first sight if an entry matches (exact names before globs, globs in
-    /// configuration order). nullopt when no entry covers the name, or when it would be registered beyond max_models
-    /// (covers() is true then).
-    std::optional<warmup_model_index> resolve(std::string_view name);
+    /// configuration order). nullopt when no entry covers the name, or when a registration `within_limit` would go
+    /// beyond max_models (covers() is true then).
+    std::optional<warmup_model_index> resolve(std::string_view name, Registration registration = Registration::known);
 
     /// The index of an already registered model, or nullopt.
     [[nodiscard]] std::optional<warmup_model_index> find(std::string_view name) const;
@@ -78,7 +83,7 @@ class Catalog {
     [[nodiscard]] const ModelRecord& record(warmup_model_index index) const;
 
     [[nodiscard]] uint32_t size() const;
-    /// The registration limit (0 = none), and whether it is reached: a name not registered yet is refused.
+    /// The registration limit (0 = none), and whether it is reached: a client's name not registered yet is refused.
     [[nodiscard]] uint32_t max_models() const noexcept { return max_models_; }
     [[nodiscard]] bool full() const { return max_models_ != 0 && size() >= max_models_; }
     [[nodiscard]] const std::vector<CatalogEntry>& entries() const noexcept { return entries_; }

@@ -86,7 +86,7 @@ void HttpApi::post_events(const httplib::Request&, httplib::Response& response, 
     const auto resolve = [&](std::string_view name) {
         for (const auto& [known, index] : looked_up)
             if (known == name) return index;
-        const auto index = runtime_.catalog().resolve(name);
+        const auto index = runtime_.catalog().resolve(name, Catalog::Registration::within_limit);
         if (looked_up.size() < kMaxRemembered) looked_up.emplace_back(name, index);
         return index;
     };

@@ -216,9 +216,13 @@ OperationResult LiveRuntime::reset_data_collection() {
     if (state_store_) {
         const OperationResult backup =
             backup_state(std::string(StateStore::kBeforeResetDataCollectionBackup), /*overwrite=*/true);
-        backup_note = backup.ok() ? "learned state backed up as 'before-reset-data-collection' (restore-state with "
-                                    "that name takes it back)"
-                                  : "could not back up the learned state: " + backup.error;
+        // Nothing is forgotten that could not be taken back.
+        if (!backup.ok())
+            return failure(backup.http_status,
+                           "nothing was reset: the learned state could not be backed up first (" + backup.error + ")");
+        backup_note =
+            "learned state backed up as 'before-reset-data-collection' (restore-state with that name takes it "
+            "back; a later reset replaces it)";
     }
     struct Outcome {
         std::size_t reset = 0;

@@ -167,11 +167,12 @@ void LiveRuntime::apply_reconcile(const ResidentListing& listing) {
                           escape_invalid_utf8(name), *problem);
             continue;
         }
-        auto model = catalog_.resolve(name);
+        auto model = catalog_.resolve(name, Catalog::Registration::within_limit);
         // Ollama lists a model pulled without a tag as "<name>:latest", which a catalog may name without it.
         constexpr std::string_view kDefaultTag = ":latest";
         if (!model && name.ends_with(kDefaultTag))
-            model = catalog_.resolve(name.substr(0, name.size() - kDefaultTag.size()));
+            model =
+                catalog_.resolve(name.substr(0, name.size() - kDefaultTag.size()), Catalog::Registration::within_limit);
         if (!model) {
             foreign[name] += std::isfinite(memory_mb) && memory_mb > 0 ? memory_mb : 0.0;
             continue;

@@ -1024,8 +1024,8 @@ std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
             lock.unlock();
             checkpoint_journal(/*forced=*/true);
             flush_journal();  // a clean stop leaves nothing unwritten
-            if (journal_owner_->write_failing()) {
-                state_lost_at_stop_.store(true);
+            if (journal_owner_->write_failing()) state_lost_at_stop_.store(true);
+            if (journal_owner_->write_failing() && journal_owner_->unwritten_events() > 0) {
                 spdlog::error(
                     "JOURNAL_UNWRITTEN {} acknowledged event(s) could not be written to the journal as the daemon "
                     "stops ({}); the next start has them only if the final snapshot is written (STATE_SNAPSHOT_ERROR "

@@ -171,7 +171,7 @@ std::size_t SourceRunner::emit(const warmup_source_event* events, std::size_t co
             problem = fmt::format("model '{}': {} (it is {})", model, *count_problem, in.count);
         } else if (auto time_problem = event_time_problem(in.ts_ms, now_ms)) {
             problem = fmt::format("model '{}': {}", model, *time_problem);
-        } else if (index = ingest_.catalog->resolve(model); !index) {
+        } else if (index = ingest_.catalog->resolve(model, Catalog::Registration::within_limit); !index) {
             problem = unknown_model_reason(*ingest_.catalog, model);
         }
         if (!problem.empty()) {

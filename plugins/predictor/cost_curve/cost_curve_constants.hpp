@@ -70,6 +70,9 @@ inline constexpr std::size_t kDailyMinWakes = 3;
 // ... and only within this long of its last use: a weekend is bridged, a model no longer used is not pre-warmed every
 // day for ever.
 inline constexpr int64_t kDailyMaxIdleMs = 3 * kDayMs;
+// A daily or gap window whose ready-by time is within this long (or twice the load lead, if longer) is taken as under
+// way when the plan is asked for: the next one is named instead.
+inline constexpr int64_t kDailyDueMarginMs = 10 * 60'000;
 // Confidence reaches 0.5 after this many observed gaps.
 inline constexpr double kConfidenceHalfGaps = 10;
 

@@ -366,10 +366,17 @@ void CostCurvePredictor::predict(warmup_time_ms now_ms, const warmup_usage_patte
             out.warm_at_ms = add_offset(state.last_seen_ms, static_cast<double>(plan.window_start_ms));
         // The daily window's next opening, when it comes before the gap window's: not one whose pre-warm is under
         // way or due (asked when that pre-warm loaded the model, or when its time came while the model was loaded:
-        // the next one is tomorrow's), nor one within a shortest keep of the last use (it is loaded).
+        // the next one is tomorrow's), nor one within a shortest keep of the last use (it is loaded). "Under way" is
+        // judged with a margin of twice the lead this predictor counts, and at least kDailyDueMarginMs, since the
+        // scheduler's own lead (its margins, the performance plugin's load time) may be longer. A gap window due as
+        // soon gives way to it too: asked again at that window's own pre-warm, it would name itself, and the
+        // scheduler would plan nothing after it.
         if (plan.daily_start_ms >= 0) {
-            const auto lead = static_cast<int64_t>(2 * prewarm_lead_ms(model_load_ms(pattern.model)));
-            const int64_t from = std::max<int64_t>(now_ms + lead, state.last_seen_ms + config_.min_keep_ms);
+            const int64_t due_by =
+                now_ms + std::max<int64_t>(static_cast<int64_t>(2 * prewarm_lead_ms(model_load_ms(pattern.model))),
+                                           kDailyDueMarginMs);
+            if (out.warm_at_ms != WARMUP_TIME_NEVER && out.warm_at_ms <= due_by) out.warm_at_ms = WARMUP_TIME_NEVER;
+            const int64_t from = std::max<int64_t>(due_by, state.last_seen_ms + config_.min_keep_ms);
             int64_t next = from - (from % kDayMs + kDayMs) % kDayMs + plan.daily_start_ms;
             if (next <= from) next += kDayMs;
             if (next - state.last_seen_ms <= kDailyMaxIdleMs &&

@@ -49,15 +49,19 @@ TEST(Catalog, ANameNoEntryCoversIsRefusedAndNotRegistered) {
 }
 
 TEST(Catalog, BeyondItsModelLimitANewNameIsRefusedAndAKnownOneStillResolves) {
+    using Registration = Catalog::Registration;
     Catalog catalog({entry("b/*", 2)}, /*max_models=*/2);
-    EXPECT_EQ(catalog.resolve("b/1"), 0u);
+    EXPECT_EQ(catalog.resolve("b/1", Registration::within_limit), 0u);
     EXPECT_FALSE(catalog.full());
-    EXPECT_EQ(catalog.resolve("b/2"), 1u);
+    EXPECT_EQ(catalog.resolve("b/2", Registration::within_limit), 1u);
     EXPECT_TRUE(catalog.full());
-    EXPECT_FALSE(catalog.resolve("b/3").has_value());
+    EXPECT_FALSE(catalog.resolve("b/3", Registration::within_limit).has_value());
     EXPECT_TRUE(catalog.covers("b/3"));  // an entry matches it: the limit refused it
-    EXPECT_EQ(catalog.resolve("b/1"), 0u);
+    EXPECT_EQ(catalog.resolve("b/1", Registration::within_limit), 0u);
     EXPECT_EQ(catalog.size(), 2u);
+    // A model the daemon already knew (a snapshot's, restored at a start under a lower limit) is registered anyway.
+    EXPECT_EQ(catalog.resolve("b/9"), 2u);
+    EXPECT_EQ(catalog.size(), 3u);
     EXPECT_EQ(unknown_model_reason(catalog, "b/3"),
               "model 'b/3' is not registered: this daemon already knows budgets.max_models (2) models (raise it, or "
               "narrow the catalog glob that matches such names)");

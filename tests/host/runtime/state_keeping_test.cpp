@@ -476,6 +476,31 @@ TEST_F(TransitionsTest, AStartWhoseCatalogNoLongerCoversAModelKeepsTheStateAsABa
     EXPECT_FALSE(fs::exists(dir_.path() / "state" / "restore-at-next-start")) << "a stage is taken once";
 }
 
+TEST_F(TransitionsTest, AStateWithMoreModelsThanALoweredModelLimitStillRestoresAndOnlyNewNamesAreRefused) {
+    // The limit bounds the names clients make up, not what the daemon already learned.
+    start(config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n"));
+    use_and_wait_ready("m/a");
+    use_and_wait_ready("m/b");
+    use_and_wait_ready("m/c");
+    stop();
+    std::string lowered =
+        config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n", keep_alive_predictor(3'600'000));
+    const std::string budgets = "max_concurrent_warmups: 2}";
+    ASSERT_NE(lowered.find(budgets), std::string::npos);
+    lowered.replace(lowered.find(budgets), budgets.size(), "max_concurrent_warmups: 2, max_models: 2}");
+    start(load_config_text(lowered, "transitions.yaml", dir_.path(), {}));
+    EXPECT_EQ(runtime_->catalog().size(), 3u);
+    auto [code, health] = get_json("/api/warmup/health/components");
+    ASSERT_EQ(code, 200);
+    EXPECT_EQ(health_component(health, "state")["state"], "ok") << health.dump();
+    const auto [status, answer] = post("/api/warmup/events", "{\"model\":\"m/c\"}\n{\"model\":\"m/d\"}\n");
+    EXPECT_EQ(status, 400) << answer.dump();
+    EXPECT_EQ(answer["accepted"], 1);
+    ASSERT_EQ(answer["rejected"].size(), 1u) << answer.dump();
+    EXPECT_NE(answer["rejected"][0]["reason"].get<std::string>().find("budgets.max_models (2)"), std::string::npos)
+        << answer.dump();
+}
+
 TEST_F(TransitionsTest, TheJournalIsReplayedFromTheRestoredStatesOwnSegmentEvenAfterTheClockWentBack) {
     // Segment 1 follows a state taken at T (3 events of m/a); the wall clock was then set back, and the next state was
     // taken at T - 1 h, beginning segment 2 (2 events of m/b). A restart restores that newest state: only segment 2
