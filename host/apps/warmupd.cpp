@@ -359,21 +359,25 @@ int main(int argc, char** argv) {
             error.what());
         return 2;
     }
-    runtime->start();
-    // Durable state: the newest valid snapshot is restored before requests are served (clients that connect
+    // Durable state: the folder is claimed before the control loop starts (a daemon that cannot have it talks to no
+    // model server), and the newest valid snapshot is restored before requests are served (clients that connect
     // meanwhile wait in the listen queue), so the first request is answered with what was learned before.
-    try {
-        runtime->start_state_keeping();
-    } catch (const StateDirBusy& error) {
-        startup_log().critical("STATE_DIR_IN_USE {}", error.what());
+    const auto with_state_folder = [&](auto&& step) {
+        try {
+            step();
+            return true;
+        } catch (const StateDirBusy& error) {
+            startup_log().critical("STATE_DIR_IN_USE {}", error.what());
+        } catch (const std::exception& error) {
+            startup_log().critical("STATE_ERROR cannot use the state folder {}: {}", config.state.dir.string(),
+                                   error.what());
+        }
         runtime->stop();
-        return 2;
-    } catch (const std::exception& error) {
-        startup_log().critical("STATE_ERROR cannot use the state folder {}: {}", config.state.dir.string(),
-                               error.what());
-        runtime->stop();
-        return 2;
-    }
+        return false;
+    };
+    if (!with_state_folder([&] { runtime->claim_state_dir(); })) return 2;
+    runtime->start();
+    if (!with_state_folder([&] { runtime->start_state_keeping(); })) return 2;
     std::unique_ptr<cluster::FleetNode> fleet;
     try {
         fleet = make_fleet(config, *runtime, bound_port);

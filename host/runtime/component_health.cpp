@@ -192,6 +192,8 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
     state.component = "state";
     std::string restore_problem;
     std::string export_problem;
+    std::string snapshot_error;
+    int64_t snapshot_error_unix_ms = 0;
     {
         std::lock_guard lock(state_mutex_);
         state.errors = state_write_errors_;
@@ -199,6 +201,8 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
         state.last_error_unix_ms = last_state_error_unix_ms_;
         restore_problem = start_restore_problem_;
         export_problem = last_export_problem_;
+        snapshot_error = last_snapshot_error_;
+        snapshot_error_unix_ms = last_snapshot_error_unix_ms_;
     }
     if (!state_store_) {
         state.reason = "";  // disabled is a choice, not a fault
@@ -208,9 +212,11 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
         if (const EventJournal* journal = journal_.load(); journal != nullptr && journal->write_failing())
             reasons.push_back("the event journal cannot write (" + journal->write_failure() +
                               "): events are refused (503) until it can");
-        // Recent, and no snapshot written since (a journal write's failure is said above while it lasts).
-        if (recent(now_ms, state.last_error_unix_ms) && last_snapshot_unix_ms_.load() < state.last_error_unix_ms)
-            reasons.push_back("the last snapshot could not be written: " + state.last_error);
+        // Recent, and no snapshot written since (a journal write's failure is said above while it lasts, and only
+        // then).
+        if (snapshot_error_unix_ms != 0 && recent(now_ms, snapshot_error_unix_ms) &&
+            last_snapshot_unix_ms_.load() < snapshot_error_unix_ms)
+            reasons.push_back("the last snapshot could not be written: " + snapshot_error);
         if (!export_problem.empty())
             reasons.push_back(
                 "the last snapshot or backup lacks what a plugin could not export (a restart would start "

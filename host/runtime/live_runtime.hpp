@@ -283,7 +283,11 @@ class LiveRuntime {
 
     // ----- Durable state
 
-    /// Locks config().state.dir for this runtime's life (StateDirLock: one daemon per folder), restores the newest
+    /// Locks config().state.dir for this runtime's life (StateDirLock: one daemon per folder), before start(): a
+    /// daemon that cannot have the folder then stops before its control loop talks to any model server. No-op when
+    /// state is disabled or the folder is locked already. Throws as start_state_keeping.
+    void claim_state_dir();
+    /// Locks config().state.dir if claim_state_dir did not already, restores the newest
     /// valid snapshot or backup (restore_newest_snapshot), replays the event journal written after it
     /// (state.journal), and starts the periodic snapshot thread and the journal's flush thread; stop() takes a last
     /// snapshot and flushes the journal. No-op when state is disabled. Call after start(), before serving. Returns the
@@ -601,8 +605,8 @@ class LiveRuntime {
     /// [journal thread] Appends a checkpoint of the counters to the journal when they changed since the last one and,
     /// for a large one, when it is due (kJournalSmallCheckpointBytes); `forced`: whenever they changed (at stop).
     void checkpoint_journal(bool forced);
-    /// Counts a failed state write (snapshot or journal) for the "state" health component.
-    void note_state_error(const std::string& error);
+    /// Counts a failed state write for the "state" health component: a snapshot's (`snapshot`) or a journal write's.
+    void note_state_error(const std::string& error, bool snapshot);
 
     Config config_;  // as the process started with it; never changed (restart-only keys stay at these values)
     SystemClock clock_;
@@ -791,6 +795,10 @@ class LiveRuntime {
     int64_t journal_failure_logged_ms_ = 0;        // journal thread: when a failing journal was last logged (unix ms)
     std::string last_state_error_;                 // under state_mutex_
     int64_t last_state_error_unix_ms_ = 0;         // under state_mutex_
+    /// The last snapshot's failure and when (0 = none): what health says while no snapshot was written since. A
+    /// journal write's failure is said from the journal itself while it lasts. Under state_mutex_.
+    std::string last_snapshot_error_;
+    int64_t last_snapshot_error_unix_ms_ = 0;
     /// What the last capture of the state could not export (a plugin's export failed: a restart would start that
     /// plugin without what it learned); empty when it exported everything. Under state_mutex_.
     std::string last_export_problem_;

@@ -909,15 +909,19 @@ void LiveRuntime::flush_journal() {
             spdlog::error("JOURNAL_WRITE_ERROR {}", reason);
             journal_failure_logged_ms_ = now_ms;
         }
-        note_state_error(reason);
+        note_state_error(reason, false);
     }
 }
 
-void LiveRuntime::note_state_error(const std::string& error) {
+void LiveRuntime::note_state_error(const std::string& error, bool snapshot) {
     std::lock_guard lock(state_mutex_);
     ++state_write_errors_;
     last_state_error_ = error;
     last_state_error_unix_ms_ = unix_now_ms();
+    if (snapshot) {
+        last_snapshot_error_ = error;
+        last_snapshot_error_unix_ms_ = last_state_error_unix_ms_;
+    }
 }
 
 OperationResult LiveRuntime::snapshot_now() {
@@ -951,7 +955,7 @@ OperationResult LiveRuntime::snapshot_now() {
             history_->append(static_cast<int64_t>(snapshot->created_unix_ms()), counters);
         }
     } catch (const std::exception& error) {
-        note_state_error(error.what());
+        note_state_error(error.what(), true);
         spdlog::error("STATE_SNAPSHOT_ERROR {}", error.what());
         return failure(500, error.what());
     }
@@ -976,11 +980,15 @@ OperationResult LiveRuntime::snapshot_now() {
     return result;
 }
 
+void LiveRuntime::claim_state_dir() {
+    if (config_.state.enabled && !state_lock_) state_lock_ = std::make_unique<StateDirLock>(config_.state.dir);
+}
+
 std::optional<std::filesystem::path> LiveRuntime::start_state_keeping() {
     if (!config_.state.enabled || state_store_) return std::nullopt;
     // Before anything in the folder is read or removed: the temporary files StateStore clears at open may be another
     // daemon's writes in progress.
-    state_lock_ = std::make_unique<StateDirLock>(config_.state.dir);
+    claim_state_dir();
     state_store_ = std::make_unique<StateStore>(config_.state.dir, config_.state.keep);
     if (config_.state.history_retention_h > 0)
         history_ = std::make_unique<MetricsHistory>(config_.state.dir,

@@ -174,6 +174,10 @@ TEST_F(WarmupdCrash, ASecondDaemonOnTheSameStateFolderIsRefusedAndAKilledDaemons
     EXPECT_NE(refusal.find(state_dir.string()), std::string::npos) << refusal;
     EXPECT_NE(refusal.find("pid " + std::to_string(daemon_->pid())), std::string::npos) << refusal;
     EXPECT_EQ(refusal.find("STATE_RESTORED"), std::string::npos) << refusal;
+    // Nor did its control loop start: it asked the model server nothing (the first daemon's loop says what its
+    // backend can list at its start).
+    EXPECT_NE(daemon_->log().find("RECONCILE_"), std::string::npos) << daemon_->log();
+    EXPECT_EQ(refusal.find("RECONCILE_"), std::string::npos) << refusal;
     // The first one still serves.
     const auto still = client_->Post("/api/warmup/events", R"({"model": "embed/x"})", "application/json");
     ASSERT_TRUE(still && still->status == 200) << (still ? still->body : "no answer");

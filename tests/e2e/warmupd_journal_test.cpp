@@ -262,7 +262,8 @@ TEST_F(WarmupdJournal, ALargeCheckpointIsNotRewrittenAtEveryFlushOfAFewEvents) {
 
 // A full disk: the daemon's file size limit, set to one byte from outside (prlimit), stands for it: every write that
 // grows a file fails (EFBIG, as ENOSPC would). While the journal cannot write, events are refused with 503 naming it
-// and health says so; once it can, what was acknowledged before is written, and a SIGKILL then loses none of it.
+// and health says so; once it can, health is whole again, what was acknowledged before is written, and a SIGKILL then
+// loses none of it.
 TEST_F(WarmupdJournal, WhileTheDiskIsFullEventsAreRefusedAndNoneAcknowledgedIsLost) {
     const fs::path state_dir = dir_.path() / "state";
     start_daemon(config_yaml(state_dir));
@@ -301,6 +302,19 @@ TEST_F(WarmupdJournal, WhileTheDiskIsFullEventsAreRefusedAndNoneAcknowledgedIsLo
     ASSERT_TRUE(poll_until([&] { return !post_one(); }, 10s, 50ms)) << last_body;
     ASSERT_TRUE(poll_until([&] { return daemon_->log().find("JOURNAL_WRITE_RECOVERED") != std::string::npos; }, 10s,
                            kPollInterval));
+    // Health is whole again: no snapshot failed (none is due in this test), so the journal's failure, now over, is
+    // not said as one.
+    std::string state_after;
+    const bool state_ok = poll_until(
+        [&] {
+            const json components = get_json(*client_, "/api/warmup/health/components");
+            state_after = components.dump();
+            for (const json& component : components["components"])
+                if (component["component"] == "state") return component["state"] == "ok";
+            return false;
+        },
+        5s, kPollInterval);
+    EXPECT_TRUE(state_ok) << state_after;
     const std::size_t acknowledged_in_all = acknowledged;
     std::this_thread::sleep_for(1500ms);  // the events acknowledged after the recovery: three flush intervals
     daemon_->kill_now();
