@@ -67,6 +67,15 @@ inline warmup_error* checked_prediction(warmup_error* error, const warmup_predic
     return nullptr;
 }
 
+/// The prediction a predictor is handed to fill for `model`: what a plugin leaves alone reads as nothing predicted
+/// (no next use known, no pre-warm: the times NEVER, as warmup/predictor.h says), everything else 0.
+inline warmup_prediction empty_prediction(warmup_model_index model) {
+    warmup_prediction prediction = sized<warmup_prediction>();
+    prediction.model = model;
+    prediction.next_arrival_ms = prediction.warm_at_ms = prediction.warm_keep_until_ms = kNever;
+    return prediction;
+}
+
 }  // namespace engine_internal
 
 template <class Call>

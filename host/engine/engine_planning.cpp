@@ -41,10 +41,10 @@ const char* keep_reason(warmup_plan_trigger trigger) {
 void WarmupEngine::plan(warmup_model_index model, warmup_plan_trigger trigger, warmup_time_ms now_ms) {
     ModelSlot& state = slot(model);
     warmup_usage_pattern pattern = sized<warmup_usage_pattern>();
-    warmup_prediction prediction = sized<warmup_prediction>();
+    warmup_prediction prediction = empty_prediction(model);
     warmup_performance_estimate estimate = sized<warmup_performance_estimate>();
     warmup_plan decision = sized<warmup_plan>();
-    prediction.model = estimate.model = decision.model = model;
+    estimate.model = decision.model = model;
     decision.unload_at_ms = decision.warm_start_at_ms = decision.warm_ready_by_ms = decision.warm_unload_at_ms = kNever;
 
     // A failed call or an open circuit of any of these falls back to the keep-alive plan.

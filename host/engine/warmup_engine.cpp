@@ -691,8 +691,7 @@ ModelStatus WarmupEngine::model_status(warmup_model_index model) const {
 std::optional<std::string> WarmupEngine::predict_now(warmup_model_index model, warmup_time_ms now_ms,
                                                      warmup_prediction& out) {
     warmup_usage_pattern pattern = sized<warmup_usage_pattern>();
-    out = sized<warmup_prediction>();
-    out.model = model;
+    out = empty_prediction(model);
     // A reader's question, not a decision: a failure is answered, not counted towards the breaker (a dashboard
     // polling this must not open the circuit of the plugin that decides), and an open circuit is not called.
     const auto ask = [&](ComponentKind kind, const char* what, auto&& call) -> std::optional<std::string> {

@@ -19,6 +19,12 @@
 namespace warmup::host {
 namespace {
 
+/// `address:port`, an IPv6 address in brackets (`[::1]:3000`), as a URL writes it.
+std::string host_and_port(const std::string& address, int port) {
+    return address.find(':') != std::string::npos ? fmt::format("[{}]:{}", address, port)
+                                                  : fmt::format("{}:{}", address, port);
+}
+
 using Clock = std::chrono::steady_clock;
 
 /// Waits until `sock` has `events` (POLLIN / POLLOUT) or `timeout` passes. True when ready (or in error, so that the
@@ -156,15 +162,15 @@ int HttpServer::bind_exclusive(const std::string& address, int port) {
     hints.ai_flags = AI_PASSIVE;
     addrinfo* found = nullptr;
     if (const int resolved = ::getaddrinfo(address.c_str(), nullptr, &hints, &found); resolved != 0)
-        throw std::runtime_error(fmt::format("cannot listen on {}:{}: the address does not resolve: {}", address, port,
-                                             ::gai_strerror(resolved)));
+        throw std::runtime_error(fmt::format("cannot listen on {}: the address does not resolve: {}",
+                                             host_and_port(address, port), ::gai_strerror(resolved)));
     ::freeaddrinfo(found);
     errno = 0;
     const int bound = port == 0 ? bind_to_any_port(address) : (bind_to_port(address, port) ? port : -1);
     if (bound <= 0) {
         const int error = errno;
         throw std::runtime_error(fmt::format(
-            "cannot listen on {}:{}: {}", address, port,
+            "cannot listen on {}: {}", host_and_port(address, port),
             error == EADDRINUSE ? "the address is already in use (another warmupd?)"
                                 : (error == 0 ? std::string("the address cannot be bound") : std::strerror(error))));
     }

@@ -145,6 +145,13 @@ OperationResult LiveRuntime::reset_to_safe() {
         }
         result.notes.push_back("already on the safe configuration; emergency mode left");
     } else {
+        Config safe;
+        {
+            const auto lock = lock_reloads();
+            if (!lock) return failure(503, reload_busy_message());
+            safe = running_config_;
+        }
+        // After the check above: a reset refused while a reload runs leaves an earlier reset's backup alone.
         if (state_store_) {
             // Replaces the backup of an earlier reset-to-safe: this one holds the state now, before this reset.
             const OperationResult backup =
@@ -153,12 +160,6 @@ OperationResult LiveRuntime::reset_to_safe() {
                                                : "could not back up the learned state: " + backup.error);
         } else {
             result.notes.push_back("no backup of the learned state was taken: state keeping is off (state.enabled)");
-        }
-        Config safe;
-        {
-            const auto lock = lock_reloads();
-            if (!lock) return failure(503, reload_busy_message());
-            safe = running_config_;
         }
         has_file = !safe.source_file.empty();
         PluginChoice keep_alive;

@@ -42,7 +42,8 @@ typedef struct warmup_predictor_vtable {
     uint32_t struct_size;
 
     /* [control] Predicts for pattern->model at now_ms. `pattern` is borrowed for the call. Fills `out` (caller sets
-     * out->struct_size). */
+     * out->struct_size and out->model, and next_arrival_ms, warm_at_ms and warm_keep_until_ms to NEVER, every other
+     * field to 0: a field left alone says nothing predicted, no pre-warm). */
     warmup_error *(*predict)(void *self, warmup_time_ms now_ms, const warmup_usage_pattern *pattern,
                              warmup_prediction *out);
 } warmup_predictor_vtable;

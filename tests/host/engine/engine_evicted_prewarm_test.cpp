@@ -146,5 +146,27 @@ TEST(EngineEvictedPrewarm, APeriodicPreWarmIsCarriedForwardWhileTheModelStaysLoa
     EXPECT_EQ(status().warm_start_at_ms, 180'000 - lead) << "the pre-warm plans the window after it";
 }
 
+// A predictor that writes its keep alone (the shortest one a plugin author writes) predicts nothing else: the host
+// hands it the prediction with no next use and no pre-warm (the times NEVER), so none starts and none is reported.
+TEST(EngineEvictedPrewarm, APredictionLeftAloneButItsKeepNamesNoNextUseAndNoPreWarm) {
+    test::ManualEngineSetup keep_only = setup();
+    keep_only.components["predictor"] =
+        "{plugin: org.warmup.test.fixed-prewarm-predictor, params: {keep_only: true, keep_ms: 5000}}";
+    test::ManualEngine engine(keep_only);
+    engine.request("a", 0);
+    engine.complete_next_load(1000);
+    const ModelStatus status = engine.engine().model_status(engine.model("a"));
+    EXPECT_EQ(status.unload_at_ms, 5000);
+    EXPECT_EQ(status.warm_start_at_ms, WARMUP_TIME_NEVER);
+    warmup_prediction prediction{};
+    ASSERT_FALSE(engine.engine().predict_now(engine.model("a"), 2000, prediction).has_value());
+    EXPECT_EQ(prediction.next_arrival_ms, WARMUP_TIME_NEVER);
+    EXPECT_EQ(prediction.warm_at_ms, WARMUP_TIME_NEVER);
+    EXPECT_EQ(prediction.keep_until_ms, 5000);
+    engine.run_timers(120'000);
+    EXPECT_EQ(engine.started(), (std::vector<std::string>{"a"})) << "no pre-warm";
+    EXPECT_EQ(engine.engine().counters().prewarms_started, 0u);
+}
+
 }  // namespace
 }  // namespace warmup::host

@@ -5,7 +5,9 @@
 // Params (all optional, ms): keep_ms (default 1000), warm_after_ms (default 60000), warm_keep_ms (default 5000);
 // until_evicted (default false): keep the model and the pre-warmed model until evicted instead (keep_until and
 // warm_keep_until NEVER), as a predictor filling the budget does; period_ms (default 0 = off): pre-warm instead at the
-// next multiple of period_ms more than 10 s after now, whenever asked (a daily window on a short clock).
+// next multiple of period_ms more than 10 s after now, whenever asked (a daily window on a short clock); keep_only
+// (default false): write keep_until_ms alone and leave every other field as the host handed it (the shortest predictor
+// a plugin author writes).
 // Threading: the host calls it on its control thread only (SDK contract); it keeps no state between calls.
 #include <cstdint>
 #include <warmup/sdk/plugin.hpp>
@@ -20,9 +22,14 @@ class FixedPrewarmPredictor final : public warmup::sdk::Predictor {
           warm_after_ms_(params.get_int("warm_after_ms", 60'000, 0, 86'400'000)),
           warm_keep_ms_(params.get_int("warm_keep_ms", 5000, 0, 86'400'000)),
           until_evicted_(params.get_bool("until_evicted", false)),
-          period_ms_(params.get_int("period_ms", 0, 0, 86'400'000)) {}
+          period_ms_(params.get_int("period_ms", 0, 0, 86'400'000)),
+          keep_only_(params.get_bool("keep_only", false)) {}
 
     void predict(warmup_time_ms now_ms, const warmup_usage_pattern& pattern, warmup_prediction& out) override {
+        if (keep_only_) {
+            out.keep_until_ms = pattern.last_seen_ms + keep_ms_;
+            return;
+        }
         out.model = pattern.model;
         out.horizon_ms = warm_after_ms_;
         out.p_use_within_horizon = 1.0;
@@ -45,6 +52,7 @@ class FixedPrewarmPredictor final : public warmup::sdk::Predictor {
     int64_t warm_keep_ms_;
     bool until_evicted_;
     int64_t period_ms_;
+    bool keep_only_;
 };
 
 }  // namespace

@@ -469,12 +469,16 @@ TEST_F(ReloadTest, AReloadStuckInAPluginConstructorMakesTheNextOnesAnswerInstead
     config_file_ = dir_.write("hotswap.yaml", config_yaml());
     Config config = load_config_file(config_file_, {});
     config.plugin_call_stall_ms = 300;
+    config.state.enabled = true;  // a refused reset-to-safe must not replace the backup an earlier one left
+    config.state.dir = dir_.path() / "state";
     runtime_ = std::make_unique<LiveRuntime>(config);
     runtime_->start();
+    runtime_->start_state_keeping();
     const std::string flaky = (fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "engine_breaker_flaky_predictor.so").string();
     Config slow = rewrite_config(
         {{"predictor", "{path: \"" + flaky + "\", params: {failing_calls: 0, create_sleep_us: 3000000}}"}});
     slow.plugin_call_stall_ms = 300;
+    slow.state = config.state;
     ReloadResult slow_result;
     std::thread reloading([&] { slow_result = runtime_->reload(slow); });
     std::this_thread::sleep_for(100ms);  // the reload holds the lock, creating the plugin
@@ -487,6 +491,7 @@ TEST_F(ReloadTest, AReloadStuckInAPluginConstructorMakesTheNextOnesAnswerInstead
     EXPECT_NE(rollback.error.find("has not returned from its constructor"), std::string::npos) << rollback.error;
     const OperationResult safe = runtime_->reset_to_safe();
     EXPECT_EQ(safe.http_status, 503) << safe.error;
+    EXPECT_FALSE(fs::exists(dir_.path() / "state" / "backup-before-reset-to-safe.wsnap")) << "refused: no backup";
     // Said without a retry too: the engine's health is degraded with the same words while it lasts.
     const auto engine_health = [&] {
         for (const ComponentHealth& component : runtime_->component_health())
