@@ -386,8 +386,13 @@ Arm keepalive_timer_arm(std::string name, int64_t ttl_ms, const Config& config, 
 /// concurrency; never reported as an arm).
 std::vector<ArmSpec> arm_specs(const Config& config, const ReplayOptions& options, bool frontier) {
     std::vector<Arm> arms = config.arms;
-    // Without arms the top-level components run alone, under the name warmupd gives them: the control arm.
-    if (arms.empty()) arms.push_back(Arm{"control", config.components, ""});
+    // Without arms the top-level components run alone, under the name warmupd gives them: the control arm. A live
+    // experiment's configuration (experiment.enabled) runs them first beside its arms, as warmupd does, unless an arm
+    // of that name is listed.
+    const bool control_listed =
+        std::any_of(arms.begin(), arms.end(), [](const Arm& arm) { return arm.name == "control"; });
+    if (arms.empty() || (config.experiment.enabled && !control_listed))
+        arms.insert(arms.begin(), Arm{"control", config.components, ""});
     if (!options.only_arms.empty()) {
         // A name that matches no arm is refused, not skipped: a typo would otherwise drop an arm from the comparison.
         for (const std::string& wanted : options.only_arms) {

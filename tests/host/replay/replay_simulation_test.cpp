@@ -60,7 +60,8 @@ struct Scenario {
     std::string predictor = "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: never}}";
     std::string resource = "{plugin: org.warmup.resource.lru}";
     std::string backend = "{plugin: org.warmup.backend.sim}";
-    std::string arms;  ///< YAML list items of `arms:`, or "" for none
+    std::string arms;        ///< YAML list items of `arms:`, or "" for none
+    std::string experiment;  ///< the `experiment:` mapping, or "" for none
     std::string trace_header = "ts_ms,model";
     std::string trace_lines;  ///< csv body
 };
@@ -82,6 +83,7 @@ std::string scenario_yaml(const Scenario& s) {
          << "catalog:\n"
          << s.catalog << "replay: {seed: 7}\n";
     if (!s.arms.empty()) yaml << "arms:\n" << s.arms;
+    if (!s.experiment.empty()) yaml << "experiment: " << s.experiment << "\n";
     return yaml.str();
 }
 
@@ -524,6 +526,27 @@ Scenario two_model_scenario() {
     s.trace_header = "ts_ms,model,count";
     s.trace_lines = "0,a,1\n5000,b,1\n10000,a,3\n15000,a,1\n34999,b,1\n35000,b,1\n1200000,a,1\n";
     return s;
+}
+
+// A live experiment's configuration replayed as it is (its own journal, say): the top-level components run as the arm
+// `control` beside the experiment's arms, as warmupd runs them, and a configuration of arms alone runs its arms only.
+TEST(ExperimentReplay, ALiveExperimentsConfigurationRunsItsControlArmBesideItsArms) {
+    Scenario s;
+    s.catalog = "  - {model: m, memory_mb: 1024, load_ms: 1000}\n";
+    s.trace_lines = periodic("m", 0, 120'000, 5);
+    s.predictor = "{plugin: org.warmup.predictor.keep-alive, params: {ttl_ms: 60000}}";
+    s.arms = "  - {name: longer, components: {predictor: {params: {ttl_ms: 600000}}}}\n";
+    s.experiment = "{enabled: true, split: model}";
+    const ReplayReport live = replay(s);
+    ASSERT_EQ(live.arms.size(), 2u);
+    EXPECT_EQ(live.arms[0].name, "control");
+    EXPECT_EQ(live.arms[0].cold_requests, 5u) << "a 1-minute keep, 2 minutes apart";
+    EXPECT_EQ(live.arms[1].name, "longer");
+    EXPECT_EQ(live.arms[1].cold_requests, 1u);
+    s.experiment.clear();
+    const ReplayReport offline = replay(s);
+    ASSERT_EQ(offline.arms.size(), 1u);
+    EXPECT_EQ(offline.arms[0].name, "longer");
 }
 
 TEST(CompulsoryFloor, CountsTheRequestsThatWaitForEachModelsFirstLoadWhateverTheBudgetAndConcurrency) {
