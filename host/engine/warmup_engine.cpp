@@ -87,13 +87,18 @@ const std::string& WarmupEngine::record_failure(const std::string& label, std::s
             .count();
     // One line per failed call while the circuit is closed; an open circuit stops the calls, hence the lines.
     if (per_component.errors <= options_.logged_failures_per_component)
-        spdlog::error("PLUGIN_CALL_ERROR {} {}", label, per_component.last_error);
+        spdlog::error("PLUGIN_CALL_ERROR {}{} {}", label, arm_note(), per_component.last_error);
     else if (per_component.errors == options_.logged_failures_per_component + 1)
         spdlog::error(
-            "PLUGIN_CALL_ERROR {} failed {} calls; its further failures are counted (plugin_errors), not "
+            "PLUGIN_CALL_ERROR {}{} failed {} calls; its further failures are counted (plugin_errors), not "
             "logged one by one",
-            label, per_component.errors);
+            label, arm_note(), per_component.errors);
     return per_component.last_error;
+}
+
+std::string WarmupEngine::arm_note() const {
+    if (options_.arm.empty() || options_.arm == "control") return {};
+    return fmt::format(" (arm {})", options_.arm);
 }
 
 const std::string& WarmupEngine::component_label(ComponentKind kind) const noexcept {
@@ -163,7 +168,8 @@ void WarmupEngine::circuit_succeeded(ComponentKind kind, const char* what) {
         circuit.consecutive_failures = std::max(circuit.consecutive_failures, call.second);
     if (circuit.state == CircuitState::Closed) return;
     circuit.state = CircuitState::Closed;
-    spdlog::warn("PLUGIN_CIRCUIT_CLOSED {} answered the trial call ({}); calls resume", component_label(kind), what);
+    spdlog::warn("PLUGIN_CIRCUIT_CLOSED {}{} answered the trial call ({}); calls resume", component_label(kind),
+                 arm_note(), what);
 }
 
 void WarmupEngine::circuit_failed(ComponentKind kind, const char* what, const std::string& error, bool trip_now) {
@@ -180,8 +186,8 @@ void WarmupEngine::circuit_failed(ComponentKind kind, const char* what, const st
     ++circuit.times_opened;
     if (circuit.times_opened <= options_.logged_failures_per_component)
         spdlog::error(
-            "PLUGIN_CIRCUIT_OPEN {} after {} failed {} call(s) in a row{}: {} (built-in safe choice for {} ms)",
-            component_label(kind), call->second, what, trial_failed ? " (trial call failed)" : "", error,
+            "PLUGIN_CIRCUIT_OPEN {}{} after {} failed {} call(s) in a row{}: {} (built-in safe choice for {} ms)",
+            component_label(kind), arm_note(), call->second, what, trial_failed ? " (trial call failed)" : "", error,
             options_.breaker_cooldown_ms);
     if (kind == ComponentKind::Queue) move_queue_plugin_items_to_fallback();
 }

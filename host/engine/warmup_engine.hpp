@@ -638,6 +638,9 @@ class WarmupEngine {
     bool serve_waiters(warmup_model_index model, ModelSlot& state, warmup_time_ms now_ms);
     /// Records one failed call of `label` (counters, component_errors_, log line). Returns the formatted message.
     const std::string& record_failure(const std::string& label, std::string message);
+    /// " (arm <name>)" for an experiment arm's engine (a plugin may serve the control arm and an arm at once), empty
+    /// for the control arm's: what the plugin log lines add to the plugin's label.
+    [[nodiscard]] std::string arm_note() const;
     /// Outcome of a guarded plugin call.
     enum class CallOutcome : uint8_t { Ok, Tolerated, Failed, CircuitOpen };
     /// Calls `call` (returning warmup_error*) unless the component's circuit is open, timing it against the call

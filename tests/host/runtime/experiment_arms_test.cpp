@@ -1,11 +1,15 @@
 // Live A/B experiments (host/runtime/experiment_arms.cpp): the split is stable per tenant and follows the weights;
 // shadow arms never call the backend.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -292,6 +296,18 @@ TEST(LiveExperiment, AnArmWhosePluginFailsIsReportedDegradedByName) {
         load_config_text(config_text("arms:\n  - {name: broken, components: {predictor: {path: \"" + flaky + "\"}}}\n",
                                      "{time_scale: 0}", "model"),
                          "a.yaml", {}, {}));
+    // The log lines of its failures name the arm too (the same plugin may serve the control arm).
+    std::ostringstream log;
+    struct LogTo {  // the default logger writes into `log` until the end of the test, however it ends
+        std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+        explicit LogTo(std::ostringstream& out) {
+            auto logger =
+                std::make_shared<spdlog::logger>("arm-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+            logger->set_pattern("%l %v");
+            spdlog::set_default_logger(logger);
+        }
+        ~LogTo() { spdlog::set_default_logger(previous); }
+    } const log_to(log);
     runtime.start();
     ASSERT_TRUE(request_models(runtime, 20));
     ASSERT_EQ(wait_for_events(runtime, 20), 20u);
@@ -315,6 +331,10 @@ TEST(LiveExperiment, AnArmWhosePluginFailsIsReportedDegradedByName) {
     ASSERT_TRUE(find(health, "predictor").has_value());
     EXPECT_FALSE(find(health, "predictor")->degraded);  // the control arm's predictor is fine
     runtime.stop();
+    EXPECT_TRUE(std::regex_search(
+        log.str(),
+        std::regex(R"(error PLUGIN_CALL_ERROR org\.warmup\.test\.flaky-predictor@\S+ \(arm broken\) predict: )")))
+        << log.str().substr(0, 2000);
 }
 
 TEST(LiveExperiment, StartingAnExperimentSplitByModelHandsEachLoadedModelToTheArmThatServesItNow) {
