@@ -255,7 +255,7 @@ void HttpApi::get_experiments(const httplib::Request&, httplib::Response& respon
     json body = runtime_.call_on_control([this](WarmupEngine&) {
         json arms = json::array();
         for (const auto& arm : runtime_.arms()) {
-            const EngineCounters& c = arm->engine->counters();
+            const EngineCounters c = arm->counted_in_experiment();
             const auto ratio = [](uint64_t part, uint64_t whole) -> json {
                 return whole == 0 ? json(nullptr) : json(static_cast<double>(part) / static_cast<double>(whole));
             };
@@ -276,6 +276,8 @@ void HttpApi::get_experiments(const httplib::Request&, httplib::Response& respon
                             // An arm whose plugin calls fail is partly decided by the host's fallbacks: its figures
                             // are not the plugin's alone (as a replay flags such an arm above its table).
                             {"plugin_errors", c.plugin_errors},
+                            {"counted_since_unix_ms",
+                             arm->counted_since_unix_ms == 0 ? json(nullptr) : json(arm->counted_since_unix_ms)},
                             {"plugins", plugins_json(*arm->plugins)}});
         }
         const auto& experiment = runtime_.experiment();

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "core/fnv1a.hpp"
@@ -74,6 +75,7 @@ struct ArmEngineSection {
     std::string definition;  ///< definition_fingerprint() of the arm that wrote it
     EngineCounters counters;
     std::vector<std::string> warm_models;  ///< empty in a journal checkpoint and in a reload's kept state
+    std::pair<EngineCounters, int64_t> experiment_window;  ///< read_experiment_window
 };
 
 /// Throws std::invalid_argument naming the first bad field; nothing is changed then.
@@ -91,6 +93,7 @@ ArmEngineSection decode_arm_engine(std::string_view data) {
         throw std::invalid_argument(fmt::format("'mode' is '{}', not acting or shadow", out.mode));
     out.definition = text("definition");
     out.counters = counters_from_state(in);
+    out.experiment_window = read_experiment_window(in);
     if (const auto found = in.find("warm_models"); found != in.end()) {
         if (!found->is_array()) throw std::invalid_argument("'warm_models' is not a list");
         for (const auto& name : *found) {
@@ -111,6 +114,7 @@ void LiveRuntime::write_arm_sections(const LiveArm& arm, SnapshotSink& out, bool
                                      std::vector<std::string>& problems) {
     // The engine section first: a reader decides from it whether the plugins' sections are this arm's.
     nlohmann::json engine = counters_as_state(arm.engine->counters());
+    write_experiment_window(engine, arm.counted_from, arm.counted_since_unix_ms);
     engine["mode"] = mode_name(arm.mode);
     engine["definition"] = definition_fingerprint(arm.definition);
     engine["warm_models"] = with_warm_set ? warm_model_names(*arm.engine, catalog_) : std::vector<std::string>{};
@@ -196,6 +200,7 @@ void LiveRuntime::import_arm_sections(std::span<const SnapshotSection* const> se
             note(fmt::format("{} kept counting (a restore on a running daemon does not set them back)", engine_slot));
         } else {
             arm->engine->restore_counters(engine.counters);
+            std::tie(arm->counted_from, arm->counted_since_unix_ms) = engine.experiment_window;
             ++*imported;
             ++restored.sections_taken;
             note(fmt::format("{} restored ({} requests)", engine_slot, engine.counters.requests));

@@ -10,6 +10,7 @@
 
 #include "core/fnv1a.hpp"
 #include "runtime/live_runtime.hpp"
+#include "runtime/state_sections.hpp"
 
 namespace warmup::host {
 namespace {
@@ -55,6 +56,8 @@ std::vector<Arm> live_experiment_arms(const Config& config) {
     }
     return arms;
 }
+
+EngineCounters LiveArm::counted_in_experiment() const { return counters_since(engine->counters(), counted_from); }
 
 std::unique_ptr<LiveArm> LiveRuntime::make_arm(const Arm& definition, LiveArm::Mode mode, const Config& config) {
     auto arm = std::make_unique<LiveArm>();

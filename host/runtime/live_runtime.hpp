@@ -135,6 +135,14 @@ struct LiveArm {
     std::unique_ptr<PluginSet> plugins;
     std::unique_ptr<LoadExecutor> executor;
     std::unique_ptr<WarmupEngine> engine;
+    /// The control arm's figures in an experiment count from here (GET /api/warmup/experiments): its engine's
+    /// counters and the time (unix ms) when a reload started the experiment; 0 = since the daemon started (an
+    /// experiment configured at start, or none). An experiment arm counts from its own start (or goes on with what it
+    /// had counted when a rollback or a restart gives it back), so counted_from stays empty for it. Control thread.
+    EngineCounters counted_from{};
+    int64_t counted_since_unix_ms = 0;
+    /// The engine's counters since counted_from: the arm's figures in the experiment now.
+    [[nodiscard]] EngineCounters counted_in_experiment() const;
 };
 
 class LiveRuntime {

@@ -510,9 +510,20 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
     std::swap(control.plugins, next_control);
     safe_plugins_in_force_ = safe;
     control.weight = next.experiment.control_weight;
+    const bool experiment_was_running = arms_.size() > 1;
     arms_.resize(1);
     for (auto& arm : new_arms) arms_.push_back(std::move(arm));
     experiment_ = next.experiment;
+    // An experiment this reload starts compares the control arm from now on, as its arms count from their start:
+    // the control arm's requests before it are not part of the comparison. One it stops leaves the control arm's
+    // figures counting from the daemon's start again.
+    if (arms_.size() > 1 && !experiment_was_running) {
+        control.counted_from = control.engine->counters();
+        control.counted_since_unix_ms = unix_now_ms();
+    } else if (arms_.size() == 1) {
+        control.counted_from = EngineCounters{};
+        control.counted_since_unix_ms = 0;
+    }
     // Arms that kept running need the (possibly new) shared metrics plugin.
     for (std::size_t i = 1; i < arms_.size(); ++i)
         if (arms_[i]->engine) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
+#include <tuple>
 
 #include "core/errors.hpp"
 #include "runtime/live_runtime.hpp"
@@ -111,10 +112,13 @@ struct EngineSection {
     EngineCounters counters;
     IngestTotals ingest;
     bool emergency_stop = false;
+    std::pair<EngineCounters, int64_t> experiment_window;  ///< the control arm's (read_experiment_window)
 };
 
-std::string encode_counters(const EngineCounters& counters, const IngestTotals& ingest, bool emergency_stop) {
+std::string encode_counters(const EngineCounters& counters, const IngestTotals& ingest, bool emergency_stop,
+                            const LiveArm& control) {
     nlohmann::json out = counters_as_state(counters);
+    write_experiment_window(out, control.counted_from, control.counted_since_unix_ms);
     out["events_accepted"] = ingest.accepted;
     out["events_refused"] = ingest.refused;
     out["emergency_stop"] = emergency_stop;
@@ -141,6 +145,7 @@ EngineSection decode_counters(std::string_view data) {
     out.counters = counters_from_state(in);
     out.ingest = IngestTotals{read_count(in, "events_accepted"), read_count(in, "events_refused")};
     out.emergency_stop = flag("emergency_stop");
+    out.experiment_window = read_experiment_window(in);
     return out;
 }
 
@@ -173,6 +178,30 @@ EngineCounters counters_from_state(const nlohmann::json& in) {
     out.loaded_mb_ms = amount("loaded_mb_ms");
     out.idle_mb_ms = amount("idle_mb_ms");
     return out;
+}
+
+EngineCounters counters_since(const EngineCounters& now, const EngineCounters& from) {
+    const auto since = [](auto later, auto earlier) { return later > earlier ? later - earlier : decltype(later){}; };
+    EngineCounters out;
+    for (const CounterField& field : kCounterFields) out.*field.field = since(now.*field.field, from.*field.field);
+    out.loaded_mb_ms = since(now.loaded_mb_ms, from.loaded_mb_ms);
+    out.idle_mb_ms = since(now.idle_mb_ms, from.idle_mb_ms);
+    return out;
+}
+
+void write_experiment_window(nlohmann::json& out, const EngineCounters& from, int64_t since_unix_ms) {
+    if (since_unix_ms == 0) return;
+    out["experiment_counted_from"] = counters_as_state(from);
+    out["experiment_counted_since_unix_ms"] = since_unix_ms;
+}
+
+std::pair<EngineCounters, int64_t> read_experiment_window(const nlohmann::json& in) {
+    const auto since = in.find("experiment_counted_since_unix_ms");
+    if (since == in.end()) return {EngineCounters{}, 0};
+    const auto from = in.find("experiment_counted_from");
+    if (!since->is_number_integer() || since->get<int64_t>() <= 0 || from == in.end() || !from->is_object())
+        throw std::invalid_argument("'experiment_counted_since_unix_ms' or 'experiment_counted_from' is malformed");
+    return {counters_from_state(*from), since->get<int64_t>()};
 }
 
 std::vector<std::string> warm_model_names(const WarmupEngine& engine, const Catalog& catalog) {
@@ -252,7 +281,7 @@ void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* not
                     out.add_section(section.slot, section.schema, section.data);
         }
         out.add_section(kEngineSectionSlot, kEngineSectionSchema,
-                        encode_counters(engine.counters(), ingest, engine.stopped()));
+                        encode_counters(engine.counters(), ingest, engine.stopped(), *arms_.front()));
         return problems_here;
     });
     for (const auto& problem : problems) spdlog::error("STATE_EXPORT_ERROR {}", problem);
@@ -290,6 +319,7 @@ std::vector<std::string> LiveRuntime::import_counter_sections(WarmupEngine& engi
             try {
                 const EngineSection decoded = decode_counters(section.data);
                 engine.restore_counters(decoded.counters);
+                std::tie(arms_.front()->counted_from, arms_.front()->counted_since_unix_ms) = decoded.experiment_window;
                 accepted_events_.store(decoded.ingest.accepted);
                 refused_events_.store(decoded.ingest.refused);
                 if (emergency_stop != nullptr) *emergency_stop = decoded.emergency_stop;
@@ -839,8 +869,9 @@ std::vector<SnapshotSection> LiveRuntime::counter_sections(WarmupEngine& engine,
     for (std::size_t i = 1; i < arms_.size(); ++i)
         write_arm_sections(*arms_[i], arm_counters, /*with_plugins=*/false, /*with_warm_set=*/false, failed);
     for (SnapshotSection& section : arm_counters.take().sections) sections.push_back(std::move(section));
-    sections.push_back({std::string(kEngineSectionSlot), std::string(kEngineSectionSchema),
-                        encode_counters(engine.counters(), IngestTotals{accepted, refused}, engine.stopped())});
+    sections.push_back(
+        {std::string(kEngineSectionSlot), std::string(kEngineSectionSchema),
+         encode_counters(engine.counters(), IngestTotals{accepted, refused}, engine.stopped(), *arms_.front())});
     if (problems != nullptr) problems->insert(problems->end(), failed.begin(), failed.end());
     return sections;
 }
@@ -867,8 +898,9 @@ void LiveRuntime::checkpoint_journal(bool forced) {
             // yet taken by the control loop, and the control thread changes neither meanwhile).
             std::vector<SnapshotSection> sections = counter_sections(engine, 0, 0, &out);
             std::lock_guard lock(ingest_mutex_);
-            sections.back().data = encode_counters(
-                engine.counters(), IngestTotals{accepted_events_.load(), refused_events_.load()}, engine.stopped());
+            sections.back().data =
+                encode_counters(engine.counters(), IngestTotals{accepted_events_.load(), refused_events_.load()},
+                                engine.stopped(), *arms_.front());
             // An idle daemon changes nothing: a checkpoint equal to the last one would only fill the disk (the metrics
             // plugin's section holds every model's counts: tens of KiB twice a second for a few thousand models).
             if (sections == last_checkpoint_) return out;

@@ -37,6 +37,14 @@ nlohmann::json counters_as_state(const EngineCounters& counters);
 /// The counters of `in` (a field left out reads as 0, so a field added later reads as 0 from an older file); throws
 /// std::invalid_argument naming the first bad field.
 EngineCounters counters_from_state(const nlohmann::json& in);
+/// What `now` counted since `from` (an earlier reading of the same counters), field by field; a count lower than its
+/// earlier reading (counters restored since) reads as 0.
+EngineCounters counters_since(const EngineCounters& now, const EngineCounters& from);
+/// Where an arm's experiment figures count from (LiveArm::counted_from, counted_since_unix_ms), as optional fields of
+/// its engine section: written when a reload has set them, read back (absent: from the start) by a restart.
+void write_experiment_window(nlohmann::json& out, const EngineCounters& from, int64_t since_unix_ms);
+/// Throws std::invalid_argument naming the bad field.
+std::pair<EngineCounters, int64_t> read_experiment_window(const nlohmann::json& in);
 /// `data` as a JSON object; throws std::invalid_argument when it is not one.
 nlohmann::json parse_object(std::string_view data);
 

@@ -213,6 +213,43 @@ TEST_F(ArmStateTest, AnArmThatDoesNotRunAfterARestartIsKeptThroughMoreRestartsFo
     EXPECT_EQ(section_data(runtime_->capture_state(), "arm:treatment:analyzer"), learned);
 }
 
+TEST_F(ArmStateTest, AnExperimentStartedByAReloadComparesEveryArmFromItsStartAcrossARestart) {
+    // Before, the control arm's figures ran from the daemon's start: requests before the experiment counted for it
+    // alone, and the arms were compared over different traffic.
+    Config with_experiment = config(keep_alive_predictor(3'600'000), experiment_yaml());
+    Config without = with_experiment;
+    without.experiment.enabled = false;
+    start(without);
+    use_models(20);  // control alone
+    ASSERT_EQ(total("requests"), 20);
+    const json before = get_json("/api/warmup/experiments").second;
+    EXPECT_TRUE(before["arms"][0]["counted_since_unix_ms"].is_null()) << before.dump();
+    ASSERT_TRUE(runtime_->reload(with_experiment).ok);
+    use_models(20);  // split by model between the two arms
+    const auto counted_since = [&] {
+        std::vector<json> since;
+        const json experiments = get_json("/api/warmup/experiments").second;
+        for (const auto& arm : experiments["arms"]) since.push_back(arm["counted_since_unix_ms"]);
+        return since;
+    };
+    const std::vector<json> since = counted_since();
+    ASSERT_EQ(since.size(), 2u);
+    EXPECT_TRUE(since[0].is_number_integer()) << "the control arm counts from the experiment's start";
+    EXPECT_TRUE(since[1].is_null()) << "the new arm counts from its own start, the same";
+    EXPECT_EQ(total("requests"), 20) << "the 20 requests since the experiment started, not the 20 before";
+    EXPECT_GT(treatment_requests(), 0);
+    const int treatment_requests_before_stop = treatment_requests();
+    EXPECT_EQ(get_json("/api/warmup/status").second["counters"]["requests"], 40 - treatment_requests_before_stop)
+        << "the daemon's own totals still count from its start";
+    stop();
+
+    start(with_experiment);  // the comparison goes on where it stood
+    EXPECT_EQ(total("requests"), 20);
+    EXPECT_EQ(counted_since(), since);
+    ASSERT_TRUE(runtime_->reload(without).ok);  // stopped: the control arm's figures are the daemon's again
+    EXPECT_EQ(total("requests"), 40 - treatment_requests_before_stop);
+}
+
 TEST_F(ArmStateTest, ModelsAdoptedFromAStoppedArmStayLoadedAcrossARestart) {
     // A reload stops the experiment: the control arm adopts the treatment's loaded models (it has no request of
     // them). After a restart its warm set brings them back and keeps them for the built-in keep-alive until their
