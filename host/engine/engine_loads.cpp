@@ -956,13 +956,19 @@ void WarmupEngine::wait_for_memory(warmup_model_index model, bool is_demand, boo
             is_demand ? "demand load" : "pre-warm", catalog_.record(model).name, state.need_mb, used_mb_, budget_mb_,
             unloading_mb_, left_out_note(left_out));
     if (options_.decisions == nullptr) return;
+    // Its own unload still running holds it back whatever the memory: no load of a model starts while one of its
+    // unloads runs (the server would be asked to load what it is unloading). The engine's rule, not the budget's.
+    const bool own_unload = for_unloads && own_failed_unloads_mb(model) < 0;
     const char* reason = !admitted     ? "demand load delayed by the resource plugin"
+                         : own_unload  ? (is_demand ? "demand load waits for the model's own unload to return"
+                                                    : "pre-warm waits for the model's own unload to return")
                          : for_unloads ? (is_demand ? "demand load waits for memory being unloaded (first come, "
                                                       "first served)"
                                                     : "pre-warm waits for memory being unloaded")
                                        : "demand load waits for memory (first come, first served)";
     Decision& wait = decision(is_demand ? DecisionKind::DemandLoad : DecisionKind::Prewarm, model, reason,
-                              is_demand                ? components_.resource.label
+                              own_unload               ? by_engine()
+                              : is_demand              ? components_.resource.label
                               : state.operator_prewarm ? by_engine()
                                                        : plan_author(state),
                               now_ms);

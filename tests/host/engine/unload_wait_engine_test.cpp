@@ -259,7 +259,8 @@ TEST(UnloadWaitEngine, ALoadThatCannotFitUntilATimedOutUnloadReturnsIsGivenUpNot
 
 TEST(UnloadWaitEngine, AModelIsNotLoadedAgainWhileItsOwnUnloadRuns) {
     // A 10 s keep: a is unloaded on its timer, with room to spare, and requested again while the unload runs.
-    ManualEngine manual(setup(4 * kModelMb, nullptr, /*ttl_ms=*/10000));
+    DecisionLog log;
+    ManualEngine manual(setup(4 * kModelMb, &log, /*ttl_ms=*/10000));
     WarmupEngine& engine = manual.engine();
     load_ready(manual, {"a"}, 1000);
     engine.run_timers(20000);
@@ -268,6 +269,10 @@ TEST(UnloadWaitEngine, AModelIsNotLoadedAgainWhileItsOwnUnloadRuns) {
     manual.request("a", 20500);
     EXPECT_EQ(manual.started(), std::vector<std::string>{"a"});  // the backend would see load and unload race
     EXPECT_EQ(engine.model_status(manual.model("a")).residency, WARMUP_RESIDENCY_QUEUED);
+    // Said as what holds it back, the engine's rule, not memory (3 of 4 models' room is free).
+    const std::vector<Decision> of_a = log.newest(manual.model("a"), 10);
+    EXPECT_TRUE(has_reason(of_a, "demand load waits for the model's own unload to return"));
+    EXPECT_FALSE(has_reason(of_a, "demand load waits for memory being unloaded (first come, first served)"));
     manual.finish_next_unload(21000);
     EXPECT_EQ(manual.started(), (std::vector<std::string>{"a", "a"}));
     EXPECT_DOUBLE_EQ(engine.used_mb(), kModelMb);  // the new load only
