@@ -1,7 +1,12 @@
-// warmup::sdk::grown_model_capacity (sdk/include/warmup/sdk/model_table.hpp): how per-model tables grow.
+// warmup::sdk::grown_model_capacity, ModelTable and ModelRows (sdk/include/warmup/sdk/model_table.hpp): how per-model
+// tables grow.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 #include <warmup/sdk/model_table.hpp>
 
 namespace {
@@ -48,6 +53,56 @@ TEST(ModelTableGrowth, ACatalogOnlySlightlyAheadStillGrowsByAQuarter) {
     EXPECT_EQ(grown_model_capacity(8000, 8001, 50'000), 10'016u);
     // An index beyond everything: that index.
     EXPECT_EQ(grown_model_capacity(8000, 20'000, 50'000), 20'000u);
+}
+
+struct Entry {
+    std::array<uint64_t, 4> counts{};
+    int id = -1;
+};
+
+TEST(ModelTable, GrowingNeverMovesAnEntryAndNewEntriesStartValueInitialised) {
+    warmup::sdk::ModelTable<Entry> table;
+    EXPECT_TRUE(table.empty());
+    table.resize(1);
+    table[0].id = 0;
+    const Entry* first = &table[0];
+    for (std::size_t model = 1; model < 1000; ++model) {  // many chunks
+        table.resize(model + 1);
+        EXPECT_EQ(table[model].id, -1);
+        EXPECT_EQ(table[model].counts[3], 0u);
+        table[model].id = static_cast<int>(model);
+    }
+    EXPECT_EQ(&table[0], first) << "a reference taken before the table grew is still the entry";
+    EXPECT_EQ(table.size(), 1000u);
+    int expected = 0;
+    for (const Entry& entry : table) EXPECT_EQ(entry.id, expected++);
+    EXPECT_EQ(expected, 1000);
+    EXPECT_EQ(std::count_if(table.begin(), table.end(), [](const Entry& entry) { return entry.id % 2 == 0; }), 500);
+
+    table.resize(70);  // shrinks into the middle of the second chunk; growing again gives fresh entries
+    table.resize(200);
+    EXPECT_EQ(table[69].id, 69);
+    EXPECT_EQ(table[70].id, -1);
+    EXPECT_EQ(table[199].id, -1);
+    table.clear();
+    EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(ModelRows, EachModelHasAContiguousRowThatStaysWhereItIsAsTheTableGrows) {
+    warmup::sdk::ModelRows<uint32_t> rows(240);
+    rows.resize(3);
+    std::fill_n(rows.row(2), 240, 7u);
+    const uint32_t* row_two = rows.row(2);
+    rows.resize(5000);
+    EXPECT_EQ(rows.row(2), row_two);
+    EXPECT_TRUE(std::all_of(rows.row(2), rows.row(2) + 240, [](uint32_t value) { return value == 7; }));
+    EXPECT_TRUE(std::all_of(rows.row(4999), rows.row(4999) + 240, [](uint32_t value) { return value == 0; }));
+    EXPECT_EQ(rows.row(1) + 240, rows.row(2)) << "rows of one chunk are laid out one after another";
+    rows.resize(2);
+    rows.resize(3);
+    EXPECT_TRUE(std::all_of(rows.row(2), rows.row(2) + 240, [](uint32_t value) { return value == 0; }));
+    EXPECT_EQ(rows.models(), 3u);
+    EXPECT_EQ(rows.width(), 240u);
 }
 
 }  // namespace

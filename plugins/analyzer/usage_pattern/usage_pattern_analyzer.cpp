@@ -107,27 +107,30 @@ UsagePatternAnalyzer::UsagePatternAnalyzer(sdk::Host host, sdk::Params& params) 
     ewma_impulse_per_s_ = std::log(2.0) * 1000.0 / static_cast<double>(config_.ewma_half_life_ms);
     empty_histogram_.assign(config_.idle_bins, 0);
     empty_shares_.assign(kCalendarSlots, 0.0);
+    state_ = empty_state();
+    followers_sorted_ = sdk::ModelRows<warmup_follower>(config_.max_followers);
+    follower_order_ = sdk::ModelRows<uint8_t>(config_.max_followers);
 }
 
 void UsagePatternAnalyzer::grow_to(uint32_t model_capacity) {
     if (model_capacity <= state_.model_capacity) return;
-    // Amortized O(1) per new model without doubling: ~1.8 KB per model (the 240-bin default), so doubling left up to
-    // half of a 10 k-model table unused (16384 slots, 29 MiB, for 10,000 models). See warmup/sdk/model_table.hpp.
-    const auto target = static_cast<uint32_t>(std::min<std::size_t>(
-        sdk::grown_model_capacity(state_.model_capacity, model_capacity, host().model_count()), WARMUP_NO_MODEL));
-    const std::size_t models = target;
-    // reserve() first: resize() alone would let std::vector double its capacity whatever the target.
-    const auto grow = [models](auto& table, std::size_t per_model) {
-        table.reserve(models * per_model);
-        table.resize(models * per_model);
-    };
-    grow(state_.stats, 1);
-    grow(state_.idle_histogram, config_.idle_bins);
-    grow(state_.calendar, kCalendarSlots);
-    grow(state_.follower_slots, config_.max_followers);
-    grow(followers_sorted_, config_.max_followers);
-    grow(follower_order_, config_.max_followers);
-    state_.model_capacity = target;
+    // Tables of chunked rows (warmup/sdk/model_table.hpp): ~1.8 KB per model (the 240-bin default) grown a chunk
+    // at a time, never copied, so a burst of new models costs no copy of the whole table inside one observe.
+    state_.stats.resize(model_capacity);
+    state_.idle_histogram.resize(model_capacity);
+    state_.calendar.resize(model_capacity);
+    state_.follower_slots.resize(model_capacity);
+    followers_sorted_.resize(model_capacity);
+    follower_order_.resize(model_capacity);
+    state_.model_capacity = model_capacity;
+}
+
+UsagePatternAnalyzer::State UsagePatternAnalyzer::empty_state() const {
+    State state;
+    state.idle_histogram = sdk::ModelRows<uint32_t>(config_.idle_bins);
+    state.calendar = sdk::ModelRows<double>(kCalendarSlots);
+    state.follower_slots = sdk::ModelRows<FollowerSlot>(config_.max_followers);
+    return state;
 }
 
 void UsagePatternAnalyzer::observe(std::span<const warmup_usage_event> events) {
@@ -167,7 +170,7 @@ void UsagePatternAnalyzer::apply(const warmup_usage_event& event) {
         calendar_hour_.hour_slot = static_cast<uint32_t>(hour);
         calendar_hour_.weekday_slot = static_cast<uint32_t>(24 + ((day + kEpochDayOfWeek) % 7 + 7) % 7);
     }
-    double* calendar = &state_.calendar[std::size_t{model} * kCalendarSlots];
+    double* calendar = state_.calendar.row(model);
     calendar[calendar_hour_.hour_slot] += count;
     calendar[calendar_hour_.weekday_slot] += count;
 
@@ -183,7 +186,7 @@ void UsagePatternAnalyzer::apply(const warmup_usage_event& event) {
                                 count * ewma_impulse_per_s_;
         const uint64_t bin = static_cast<uint64_t>(gap_ms) / config_.idle_bin_ms;
         if (bin < config_.idle_bins) {
-            ++state_.idle_histogram[std::size_t{model} * config_.idle_bins + bin];
+            ++state_.idle_histogram.row(model)[bin];
             ++stats.idle_samples;
         } else {
             ++stats.idle_out_of_range;
@@ -240,7 +243,7 @@ void UsagePatternAnalyzer::note_follow(warmup_model_index model, warmup_time_ms 
 void UsagePatternAnalyzer::add_follower(warmup_model_index leader, warmup_model_index follower, uint64_t weight) {
     // Space-saving (Metwally et al. 2005): a tracked model counts exactly; an untracked one replaces the smallest slot
     // and inherits its count as error, so every count is an over-estimate by at most `error` and memory is k slots.
-    FollowerSlot* slots = &state_.follower_slots[std::size_t{leader} * config_.max_followers];
+    FollowerSlot* slots = state_.follower_slots.row(leader);
     ModelStats& stats = state_.stats[leader];
     stats.followers_stale = true;
     for (uint32_t i = 0; i < stats.followers_used; ++i) {
@@ -253,7 +256,7 @@ void UsagePatternAnalyzer::add_follower(warmup_model_index leader, warmup_model_
     if (stats.followers_used < config_.max_followers) {
         const uint32_t slot = stats.followers_used++;
         slots[slot] = FollowerSlot{follower, weight, 0};
-        follower_order_[std::size_t{leader} * config_.max_followers + slot] = static_cast<uint8_t>(slot);
+        follower_order_.row(leader)[slot] = static_cast<uint8_t>(slot);
         promote_follower(leader, slot);
         return;
     }
@@ -267,8 +270,8 @@ void UsagePatternAnalyzer::add_follower(warmup_model_index leader, warmup_model_
 void UsagePatternAnalyzer::promote_follower(warmup_model_index leader, uint32_t slot) {
     // The slot's count grew (weight >= 1), so every slot ordered after it still belongs after it; only those before
     // it may now belong behind it. One pass of insertion sort moves it into place: O(k), usually O(1).
-    const FollowerSlot* slots = &state_.follower_slots[std::size_t{leader} * config_.max_followers];
-    uint8_t* order = &follower_order_[std::size_t{leader} * config_.max_followers];
+    const FollowerSlot* slots = state_.follower_slots.row(leader);
+    uint8_t* order = follower_order_.row(leader);
     uint32_t position = state_.stats[leader].followers_used - 1;
     while (order[position] != slot) --position;
     for (; position > 0 && follows_before(slots[order[position]], slots[order[position - 1]]); --position)
@@ -277,7 +280,7 @@ void UsagePatternAnalyzer::promote_follower(warmup_model_index leader, uint32_t 
 
 void UsagePatternAnalyzer::calendar_to_shares(warmup_model_index model) {
     ModelStats& stats = state_.stats[model];
-    double* row = &state_.calendar[std::size_t{model} * kCalendarSlots];
+    double* row = state_.calendar.row(model);
     // One division, then multiplies of doubles (two per vector instruction): this and calendar_to_counts run once per
     // observed batch of the model (the replay's hot path).
     const double inverse_total = stats.request_count > 0 ? 1.0 / static_cast<double>(stats.request_count) : 0.0;
@@ -287,7 +290,7 @@ void UsagePatternAnalyzer::calendar_to_shares(warmup_model_index model) {
 
 void UsagePatternAnalyzer::calendar_to_counts(warmup_model_index model) {
     ModelStats& stats = state_.stats[model];
-    double* row = &state_.calendar[std::size_t{model} * kCalendarSlots];
+    double* row = state_.calendar.row(model);
     // Rounded by adding a half and truncating (one instruction each; nearbyint is a library call): the values are
     // non-negative and far below 2^63.
     const auto total = static_cast<double>(stats.request_count);
@@ -297,7 +300,7 @@ void UsagePatternAnalyzer::calendar_to_counts(warmup_model_index model) {
 }
 
 uint64_t UsagePatternAnalyzer::calendar_count(warmup_model_index model, uint32_t slot) const {
-    const double value = state_.calendar[std::size_t{model} * kCalendarSlots + slot];
+    const double value = state_.calendar.row(model)[slot];
     const ModelStats& stats = state_.stats[model];
     return static_cast<uint64_t>(stats.calendar_in_shares ? value * static_cast<double>(stats.request_count) + 0.5
                                                           : value);
@@ -306,9 +309,9 @@ uint64_t UsagePatternAnalyzer::calendar_count(warmup_model_index model, uint32_t
 void UsagePatternAnalyzer::refresh_followers_view(warmup_model_index model) {
     // The order is maintained by add_follower; the shares change with every new arrival (their denominator).
     ModelStats& stats = state_.stats[model];
-    const FollowerSlot* slots = &state_.follower_slots[std::size_t{model} * config_.max_followers];
-    const uint8_t* order = &follower_order_[std::size_t{model} * config_.max_followers];
-    warmup_follower* sorted = &followers_sorted_[std::size_t{model} * config_.max_followers];
+    const FollowerSlot* slots = state_.follower_slots.row(model);
+    const uint8_t* order = follower_order_.row(model);
+    warmup_follower* sorted = followers_sorted_.row(model);
     const double arrivals = static_cast<double>(std::max<uint64_t>(stats.arrival_count, 1));
     for (uint32_t i = 0; i < stats.followers_used; ++i) {
         const FollowerSlot& slot = slots[order[i]];
@@ -335,13 +338,12 @@ void UsagePatternAnalyzer::get_pattern(warmup_model_index model, warmup_usage_pa
         pattern.last_seen_ms = stats.last_seen_ms;
         pattern.previous_seen_ms = stats.previous_seen_ms;
         pattern.ewma_rate_per_s = stats.ewma_rate_per_s;
-        pattern.idle_histogram = &state_.idle_histogram[std::size_t{model} * config_.idle_bins];
+        pattern.idle_histogram = state_.idle_histogram.row(model);
         pattern.idle_samples = stats.idle_samples;
         pattern.idle_out_of_range = stats.idle_out_of_range;
-        pattern.hour_of_day = &state_.calendar[std::size_t{model} * kCalendarSlots];
+        pattern.hour_of_day = state_.calendar.row(model);
         pattern.day_of_week = pattern.hour_of_day + 24;
-        pattern.followers =
-            config_.max_followers > 0 ? &followers_sorted_[std::size_t{model} * config_.max_followers] : nullptr;
+        pattern.followers = config_.max_followers > 0 ? followers_sorted_.row(model) : nullptr;
         pattern.follower_count = stats.followers_used;
     } else {
         pattern.first_seen_ms = pattern.last_seen_ms = pattern.previous_seen_ms = WARMUP_TIME_NEVER;
@@ -361,11 +363,9 @@ void UsagePatternAnalyzer::get_pattern(warmup_model_index model, warmup_usage_pa
 }
 
 void UsagePatternAnalyzer::reset() {
-    state_ = State{};
+    state_ = empty_state();
     followers_sorted_.clear();
     follower_order_.clear();
-    followers_sorted_.shrink_to_fit();
-    follower_order_.shrink_to_fit();
 }
 
 // Format v1 (all integers little-endian):
@@ -402,7 +402,7 @@ void UsagePatternAnalyzer::write_payload(const std::function<void(std::string_vi
         payload.f64(stats.ewma_rate_per_s);
         payload.u64(stats.idle_samples);
         payload.u64(stats.idle_out_of_range);
-        const uint32_t* histogram = &state_.idle_histogram[std::size_t{model} * config_.idle_bins];
+        const uint32_t* histogram = state_.idle_histogram.row(model);
         const auto nonzero = static_cast<uint32_t>(
             std::count_if(histogram, histogram + config_.idle_bins, [](uint32_t count) { return count != 0; }));
         payload.u32(nonzero);
@@ -414,7 +414,7 @@ void UsagePatternAnalyzer::write_payload(const std::function<void(std::string_vi
         for (uint32_t i = 0; i < kCalendarSlots; ++i) payload.u64(calendar_count(model, i));
         payload.u32(stats.followers_used);
         for (uint32_t i = 0; i < stats.followers_used; ++i) {
-            const FollowerSlot& slot = state_.follower_slots[std::size_t{model} * config_.max_followers + i];
+            const FollowerSlot& slot = state_.follower_slots.row(model)[i];
             payload.u32(slot.model);
             payload.u64(slot.count);
             payload.u64(slot.error);
@@ -478,13 +478,12 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
     if (model_count > in.remaining() / kMinModelRecordBytes) corrupt("model count exceeds the payload");
 
     // Build the replacement completely before touching state_ (import is all-or-nothing).
-    State next;
+    State next = empty_state();
     if (model_count > 0) {
-        const std::size_t models = model_count;
-        next.stats.resize(models);
-        next.idle_histogram.assign(models * config_.idle_bins, 0);
-        next.calendar.assign(models * kCalendarSlots, 0);
-        next.follower_slots.resize(models * config_.max_followers);
+        next.stats.resize(model_count);
+        next.idle_histogram.resize(model_count);
+        next.calendar.resize(model_count);
+        next.follower_slots.resize(model_count);
         next.model_capacity = model_count;
     }
     std::vector<FollowerSlot> imported_followers;
@@ -512,7 +511,7 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
         if (nonzero > source_bins) corrupt(where + "more histogram entries than bins");
         uint64_t sample_sum = 0;
         int64_t previous_bin = -1;
-        uint32_t* histogram = next.idle_histogram.data() + std::size_t{model} * config_.idle_bins;
+        uint32_t* histogram = next.idle_histogram.row(model);
         for (uint32_t i = 0; i < nonzero; ++i) {
             const uint32_t bin = in.u32("bin");
             const uint32_t count = in.u32("bin count");
@@ -537,7 +536,7 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
         uint64_t calendar_hours = 0, calendar_days = 0;
         for (uint32_t i = 0; i < kCalendarSlots; ++i) {
             const uint64_t count = in.u64("calendar count");
-            next.calendar[std::size_t{model} * kCalendarSlots + i] = static_cast<double>(count);
+            next.calendar.row(model)[i] = static_cast<double>(count);
             (i < 24 ? calendar_hours : calendar_days) += count;
         }
         if (calendar_hours != stats.request_count || calendar_days != stats.request_count)
@@ -559,8 +558,7 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
         std::sort(imported_followers.begin(), imported_followers.end(),
                   [](const FollowerSlot& a, const FollowerSlot& b) { return a.count > b.count; });
         stats.followers_used = std::min<uint32_t>(followers, config_.max_followers);
-        for (uint32_t i = 0; i < stats.followers_used; ++i)
-            next.follower_slots[std::size_t{model} * config_.max_followers + i] = imported_followers[i];
+        for (uint32_t i = 0; i < stats.followers_used; ++i) next.follower_slots.row(model)[i] = imported_followers[i];
         stats.calendar_in_shares = false;
         stats.followers_stale = true;
     }
@@ -574,11 +572,13 @@ void UsagePatternAnalyzer::import_state(std::string_view data) {
     if (in.remaining() != 0) corrupt("trailing bytes after the state");
 
     // Commit: nothing below can throw except allocation of the derived views, which are rebuilt from scratch.
-    std::vector<warmup_follower> sorted(next.stats.size() * config_.max_followers);
-    std::vector<uint8_t> order(next.stats.size() * config_.max_followers);
+    sdk::ModelRows<warmup_follower> sorted(config_.max_followers);
+    sdk::ModelRows<uint8_t> order(config_.max_followers);
+    sorted.resize(next.stats.size());
+    order.resize(next.stats.size());
     for (uint32_t model = 0; config_.max_followers > 0 && model < model_count; ++model) {
-        const FollowerSlot* slots = &next.follower_slots[std::size_t{model} * config_.max_followers];
-        uint8_t* model_order = &order[std::size_t{model} * config_.max_followers];
+        const FollowerSlot* slots = next.follower_slots.row(model);
+        uint8_t* model_order = order.row(model);
         const uint32_t used = next.stats[model].followers_used;
         for (uint32_t i = 0; i < used; ++i) model_order[i] = static_cast<uint8_t>(i);
         std::sort(model_order, model_order + used,
@@ -606,7 +606,7 @@ std::string UsagePatternAnalyzer::export_model_state(warmup_model_index model) c
             std::to_string(stats.first_seen_ms) + ' ' + std::to_string(stats.last_seen_ms) + ' ' +
             std::to_string(stats.previous_seen_ms) + ' ' + rate + ' ' + std::to_string(stats.idle_samples) + ' ' +
             std::to_string(stats.idle_out_of_range) + '\n';
-    const uint32_t* histogram = &state_.idle_histogram[std::size_t{model} * config_.idle_bins];
+    const uint32_t* histogram = state_.idle_histogram.row(model);
     std::string bins;
     uint32_t nonzero = 0;
     for (uint32_t bin = 0; bin < config_.idle_bins; ++bin) {
@@ -689,24 +689,18 @@ void UsagePatternAnalyzer::import_model_state(warmup_model_index model, std::str
     stats.calendar_in_shares = false;
     stats.followers_stale = true;
     state_.stats[model] = stats;
-    std::copy(histogram.begin(), histogram.end(),
-              state_.idle_histogram.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.idle_bins));
-    std::transform(calendar.begin(), calendar.end(),
-                   state_.calendar.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * kCalendarSlots),
+    std::copy(histogram.begin(), histogram.end(), state_.idle_histogram.row(model));
+    std::transform(calendar.begin(), calendar.end(), state_.calendar.row(model),
                    [](uint64_t count) { return static_cast<double>(count); });
-    std::fill_n(state_.follower_slots.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.max_followers),
-                config_.max_followers, FollowerSlot{});
+    std::fill_n(state_.follower_slots.row(model), config_.max_followers, FollowerSlot{});
 }
 
 void UsagePatternAnalyzer::forget_model_state(warmup_model_index model) {
     if (model >= state_.model_capacity) return;
     state_.stats[model] = ModelStats{};
-    std::fill_n(state_.idle_histogram.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.idle_bins),
-                config_.idle_bins, 0U);
-    std::fill_n(state_.calendar.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * kCalendarSlots),
-                kCalendarSlots, 0.0);
-    std::fill_n(state_.follower_slots.begin() + static_cast<std::ptrdiff_t>(std::size_t{model} * config_.max_followers),
-                config_.max_followers, FollowerSlot{});
+    std::fill_n(state_.idle_histogram.row(model), config_.idle_bins, 0U);
+    std::fill_n(state_.calendar.row(model), kCalendarSlots, 0.0);
+    std::fill_n(state_.follower_slots.row(model), config_.max_followers, FollowerSlot{});
     if (state_.run_model == model) {
         state_.run_model = WARMUP_NO_MODEL;
         state_.run_arrivals_ms.clear();

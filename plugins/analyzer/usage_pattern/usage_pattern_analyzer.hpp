@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include <warmup/sdk/model_table.hpp>
 #include <warmup/sdk/plugin.hpp>
 
 namespace warmup::plugins {
@@ -87,17 +88,17 @@ class UsagePatternAnalyzer final : public sdk::Analyzer {
     /// Everything learned; one value so import can build a replacement and swap it in only when it is complete.
     struct State {
         uint32_t model_capacity = 0;
-        std::vector<ModelStats> stats;
-        std::vector<uint32_t> idle_histogram;  ///< model_capacity * idle_bins
-        /// model_capacity * kCalendarSlots: per model, its requests per hour of the day (UTC) then per day of the
+        sdk::ModelTable<ModelStats> stats;
+        sdk::ModelRows<uint32_t> idle_histogram;  ///< a row of idle_bins per model
+        /// A row of kCalendarSlots per model: its requests per hour of the day (UTC) then per day of the
         /// week. One row serves as the counts and as the shares get_pattern hands out (count / request_count), in
         /// place (ModelStats::calendar_in_shares says which): the view must stay valid until the next observe, and the
         /// next event of the model is the first thing that needs the counts again, so a row is never needed both
         /// ways at once. That halves the calendar's memory (248 bytes a model, 2.4 MiB at 10 k models). Counts are
         /// whole numbers held as doubles; back from shares they are round(share x request_count), exact up to 2^50
         /// requests a slot (the share's rounding is 3 parts in 2^53). Read with calendar_count().
-        std::vector<double> calendar;
-        std::vector<FollowerSlot> follower_slots;  ///< model_capacity * max_followers, unsorted
+        sdk::ModelRows<double> calendar;
+        sdk::ModelRows<FollowerSlot> follower_slots;  ///< a row of max_followers per model, unsorted
         // Follow-window run: the arrivals of `run_model` since a different model was last requested. Every other
         // model's pending arrivals were closed by that request, so one run is all the state followers need.
         warmup_model_index run_model = WARMUP_NO_MODEL;
@@ -109,6 +110,8 @@ class UsagePatternAnalyzer final : public sdk::Analyzer {
     /// The payload of export_state() (format in the .cpp), handed to `emit` in blocks of about 32 KiB, in order.
     void write_payload(const std::function<void(std::string_view)>& emit) const;
     void grow_to(uint32_t model_capacity);
+    /// A State with no model, its row widths set from config_.
+    [[nodiscard]] State empty_state() const;
     void apply(const warmup_usage_event& event);
     void note_follow(warmup_model_index model, warmup_time_ms ts_ms, bool new_arrival);
     void drop_run_arrivals_before(warmup_time_ms cutoff_ms);
@@ -140,10 +143,10 @@ class UsagePatternAnalyzer final : public sdk::Analyzer {
 
     // Read-only views handed out by get_pattern (derived from state_, rebuilt lazily per model; the calendar's are
     // State::calendar itself).
-    std::vector<warmup_follower> followers_sorted_;  ///< model_capacity * max_followers
-    /// model_capacity * max_followers: per model, its used slot indexes ordered by count (descending), then model
+    sdk::ModelRows<warmup_follower> followers_sorted_;  ///< a row of max_followers per model
+    /// A row of max_followers per model: its used slot indexes ordered by count (descending), then model
     /// index. Kept sorted by add_follower (a count only grows, so a slot only moves forward): no sort per read.
-    std::vector<uint8_t> follower_order_;
+    sdk::ModelRows<uint8_t> follower_order_;
     std::vector<uint32_t> empty_histogram_;  ///< idle_bins zeros, for never-seen models
     std::vector<double> empty_shares_;       ///< kCalendarSlots zeros
 };

@@ -67,9 +67,7 @@ CostCurvePredictor::ModelState& CostCurvePredictor::state_of(warmup_model_index 
     // make the table huge.
     if (model >= models_.size()) {
         if (model >= host().model_count()) throw sdk::Error(WARMUP_ERROR_INVALID_ARGUMENT, "model index out of range");
-        // Not std::vector's doubling: ~1 KB per model, so doubling left up to 8 MiB of a 10 k-model table unused.
-        // Still amortised O(1) per new model (warmup/sdk/model_table.hpp).
-        models_.reserve(sdk::grown_model_capacity(models_.capacity(), std::size_t{model} + 1, host().model_count()));
+        // ~1 KB per model: grown a chunk at a time, never copied (warmup/sdk/model_table.hpp).
         models_.resize(std::size_t{model} + 1);
     }
     return models_[model];

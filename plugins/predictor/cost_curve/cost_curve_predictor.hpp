@@ -102,6 +102,7 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+#include <warmup/sdk/model_table.hpp>
 #include <warmup/sdk/plugin.hpp>
 #include <warmup/sdk/state_text.hpp>
 
@@ -448,7 +449,7 @@ class CostCurvePredictor final : public sdk::Predictor {
 
     CostCurvePredictorConfig config_;
     std::array<double, kKeeps> keeps_ms_{};                ///< the candidate keep times
-    std::vector<ModelState> models_;                       ///< by model index, grows on demand
+    sdk::ModelTable<ModelState> models_;                   ///< by model index, grows on demand without moving an entry
     mutable std::vector<CatalogFigures> catalog_figures_;  ///< by model index, filled by figures() (control thread)
     mutable std::size_t looked_up_models_ = 0;             ///< models in catalog_figures_ filled so far ...
     mutable double looked_up_load_ms_ = 0;                 ///< ... and the sum of their load times (ms)

@@ -300,7 +300,7 @@ void CostCurvePredictor::read_curves(sdk::StateTextReader& reader, Curves& curve
 
 void CostCurvePredictor::import_state(std::string_view data) {
     sdk::StateTextReader reader(data, kStateSchema, &bad_state);
-    std::vector<ModelState> imported;
+    sdk::ModelTable<ModelState> imported;
     std::vector<ImportedPairs> pairs;
     Curves pool;
     double lean_held = 0, lean_reference_held = 0, lean_log_price = 0, exchange_log_price = 0;
