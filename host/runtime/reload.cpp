@@ -75,10 +75,11 @@ ReloadResult refused(int http_status, std::string stage, std::string error, std:
 }
 
 /// What hand_over_state did, and its detail: the running instance's state went to its replacement ("<schema>, N
-/// bytes"), the two share no state (why: a side without the state extension, or other schemas), or the export or the
-/// import failed (the error).
+/// bytes"), the two share no state (why: a side without the state extension, or other schemas), the running
+/// instance's export failed (ExportFailed: its state is lost whatever the reload does, so the replacement may start
+/// cold), or the new instance's import failed (Failed; the error).
 struct StateHandOver {
-    enum class Outcome { HandedOver, NothingShared, Failed };
+    enum class Outcome { HandedOver, NothingShared, ExportFailed, Failed };
     Outcome outcome;
     std::string detail;
 };
@@ -115,7 +116,12 @@ StateHandOver hand_over_state(ComponentSlot slot, const PluginInstance& old_inst
         const auto in_call = old_instance.marked("export_state");
         error = old_state->export_state(old_instance.self(), &writer);
     }
-    if (error == nullptr) {
+    if (error != nullptr) {
+        ErrorPtr owned(error);
+        return {Outcome::ExportFailed, fmt::format("the export of {}'s state by {} failed: {}: {}", slot_key(slot),
+                                                   change.from, status_name(owned->code), owned->message)};
+    }
+    {
         const auto in_call = new_instance.marked("import_state");
         error = new_state->import_state(new_instance.self(), {bytes.data(), bytes.size()});
     }
@@ -440,11 +446,19 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
                 hand_over.detail);
             hand_over.detail = "the running instance's state could not be handed over: " + hand_over.detail;
         }
+        if (hand_over.outcome == StateHandOver::Outcome::ExportFailed) {
+            // Refusing would keep the plugin that cannot export (often the one being replaced for it): what it learned
+            // is lost either way (no snapshot holds it either), so its replacement starts, said where it is seen.
+            spdlog::warn("STATE_HANDOFF_ERROR {} (the reload goes on: {} starts without it)", hand_over.detail,
+                         change.to);
+            hand_over.detail = "the running instance's state could not be exported (" + hand_over.detail + ")";
+        }
         if (hand_over.outcome == StateHandOver::Outcome::HandedOver)
             change.state = "handed over (" + hand_over.detail + ")";
         else if (taken_back)
             change.state = "taken back as it was before the last reload, with what it had learned until then (" +
-                           (hand_over.outcome == StateHandOver::Outcome::Failed
+                           (hand_over.outcome == StateHandOver::Outcome::Failed ||
+                                    hand_over.outcome == StateHandOver::Outcome::ExportFailed
                                 ? hand_over.detail
                                 : "the running instance had nothing to hand over: " + hand_over.detail) +
                            ")";

@@ -284,6 +284,26 @@ TEST_F(ReloadTest, StateHandOffRefusedByTheNewAnalyzerAnswers500AtStageState) {
     expect_events_still_flow();
 }
 
+TEST_F(ReloadTest, APluginThatCannotExportItsStateIsReplacedAndItsReplacementStartsCold) {
+    // Before, the swap was refused (stage "state") and the plugin that cannot export stayed: the fixed build of it
+    // could not be put in. Its state is lost either way (no snapshot holds it either).
+    const fs::path refusing = fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "hotswap_state_refusing_analyzer.so";
+    start_runtime({{"analyzer", "{path: \"" + refusing.string() + "\", params: {refuse_export: true}}"}});
+    ASSERT_TRUE(runtime_->try_ingest(event(model("rhythm/a"), runtime_->clock().now_ms())));
+    ASSERT_TRUE(poll_until([&] { return engine_events() == 1; }, kDrainTimeout));
+
+    const ReloadResult result = runtime_->reload(rewrite_config({}));  // the shipped analyzer, the same schema
+    ASSERT_TRUE(result.ok) << result.error;
+    ASSERT_EQ(result.changes.size(), 1u);
+    EXPECT_EQ(result.changes[0].slot, "analyzer");
+    EXPECT_NE(result.changes[0].state.find("started cold: the running instance's state could not be exported"),
+              std::string::npos)
+        << result.changes[0].state;
+    EXPECT_NE(result.changes[0].state.find("export refused on purpose"), std::string::npos) << result.changes[0].state;
+    EXPECT_EQ(served_id(ComponentSlot::Analyzer), "org.warmup.analyzer.usage-pattern");
+    expect_events_still_flow();
+}
+
 // --------------------------------------------------------------------------------------------------------------
 // State hand-off
 
