@@ -120,6 +120,11 @@ std::optional<std::string> read_item(const json& item, int64_t server_now_ms, Pa
         out.tenant = tenant->get<std::string>();
     }
     if (const auto count = item.find("count"); count != item.end() && !count->is_null()) {
+        // A whole number beyond uint64_t (20 digits or more) reaches us as a double: out of range, not "not an
+        // integer".
+        if (count->is_number_float() && std::isfinite(count->get<double>()) &&
+            std::floor(count->get<double>()) == count->get<double>())
+            return event_count_problem(count->get<double>() > 0 ? kMaxEventCount + 1 : 0);
         if (!count->is_number_integer()) return "'count' must be an integer";
         // Unsigned first: get<int64_t>() of a literal above INT64_MAX would wrap negative.
         const int64_t value = count->is_number_unsigned()

@@ -281,10 +281,12 @@ std::optional<BodyRefusal> read_request_body(const httplib::Request& request, ht
     } else {
         const std::string length_text = request.get_header_value("Content-Length");
         uint64_t length = 0;
-        const bool numeric =
-            !length_text.empty() && length_text.size() <= 19 &&
-            std::all_of(length_text.begin(), length_text.end(), [](unsigned char c) { return c >= '0' && c <= '9'; });
-        if (!numeric) return refuse(400, "Content-Length is not a number");
+        const bool digits = !length_text.empty() && std::all_of(length_text.begin(), length_text.end(),
+                                                                [](unsigned char c) { return c >= '0' && c <= '9'; });
+        if (!digits) return refuse(400, "Content-Length is not a length (a number of bytes, 0 or more)");
+        if (length_text.size() > 19)  // beyond any 64-bit length, so beyond the limit
+            return refuse(413, fmt::format("request body too large: {} bytes, the limit is {} bytes (http.max_body_mb)",
+                                           length_text.substr(0, 32), max_bytes));
         length = std::stoull(length_text);
         if (length > max_bytes)
             return refuse(413, fmt::format("request body too large: {} bytes, the limit is {} bytes (http.max_body_mb)",

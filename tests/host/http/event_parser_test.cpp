@@ -173,6 +173,10 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"CountZero", R"({"model": "a", "count": 0})", "'count' must be between 1 and 1000000"},
         RefusalCase{"CountTooLarge", R"({"model": "a", "count": 1000001})", "'count' must be between 1 and 1000000"},
         RefusalCase{"CountNegative", R"({"model": "a", "count": -3})", "'count' must be between 1 and 1000000"},
+        // Beyond even uint64_t the JSON library holds it as a double: still a count out of range, not "not an integer".
+        RefusalCase{"CountBeyondAnyInteger", R"({"model": "a", "count": 99999999999999999999999})",
+                    "'count' must be between 1 and 1000000"},
+        RefusalCase{"CountFraction", R"({"model": "a", "count": 2.5})", "'count' must be an integer"},
         RefusalCase{"UnknownField", R"({"model": "a", "modle": "b"})",
                     "unknown field 'modle' (expected model, ts_ms, tenant, count)"},
         RefusalCase{"StringLine", R"("just a string")", "expected a JSON object"},

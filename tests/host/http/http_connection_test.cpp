@@ -16,6 +16,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "in_process_daemon.hpp"
@@ -123,6 +124,19 @@ TEST(Headers, ANonNumericContentLengthIsRefusedSayingConnectionCloseOnceAndNoKee
         EXPECT_EQ(closes, 1u) << response;
         EXPECT_EQ(headers.find("Keep-Alive"), std::string::npos) << response;
         EXPECT_TRUE(connection.closed_within(3s));
+    }
+}
+
+TEST(Headers, AContentLengthBeyondAnyLengthIsTooLargeAndANegativeOneIsNoLength) {
+    InProcessDaemon daemon("16", std::nullopt);
+    for (const auto& [length, status, words] : {std::tuple{"99999999999999999999999", 413, "request body too large"},
+                                                std::tuple{"-1", 400, "Content-Length is not a length"}}) {
+        RawConnection connection(daemon.port());
+        ASSERT_TRUE(connection.send(std::string("POST /api/warmup/events HTTP/1.1\r\nHost: 127.0.0.1\r\n") +
+                                    "Content-Length: " + length + "\r\n\r\n"));
+        const std::string response = connection.read_response(3s);
+        EXPECT_EQ(status_of(response), status) << response;
+        EXPECT_NE(response.find(words), std::string::npos) << response;
     }
 }
 

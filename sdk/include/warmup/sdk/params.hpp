@@ -51,8 +51,10 @@ class Params {
         if (!node.IsScalar() || !YAML::convert<int64_t>::decode(node, value))
             throw InvalidArgument(key_path(key) + ": expected an integer, got '" + scalar_text(node) + "'");
         if (value < min || value > max)
-            throw InvalidArgument(key_path(key) + ": " + std::to_string(value) + " is outside [" + std::to_string(min) +
-                                  ", " + std::to_string(max) + "]");
+            throw InvalidArgument(key_path(key) + ": " + std::to_string(value) + " is outside " +
+                                  allowed_range(min, max, std::numeric_limits<int64_t>::min(),
+                                                std::numeric_limits<int64_t>::max(),
+                                                [](int64_t bound) { return std::to_string(bound); }));
         return value;
     }
 
@@ -65,8 +67,9 @@ class Params {
         if (!node.IsScalar() || !YAML::convert<double>::decode(node, value))
             throw InvalidArgument(key_path(key) + ": expected a number, got '" + scalar_text(node) + "'");
         if (!(value >= min && value <= max))
-            throw InvalidArgument(key_path(key) + ": " + scalar_text(node) + " is outside [" + number_text(min) + ", " +
-                                  number_text(max) + "]");
+            throw InvalidArgument(key_path(key) + ": " + scalar_text(node) + " is outside " +
+                                  allowed_range(min, max, -std::numeric_limits<double>::infinity(),
+                                                std::numeric_limits<double>::infinity(), number_text));
         return value;
     }
 
@@ -150,6 +153,14 @@ class Params {
         std::ostringstream out;
         out << std::setprecision(15) << value;
         return out.str();
+    }
+    /// The accepted range as people read it: "[0, 1]", or "the range >= 0" where the upper bound is the type's own
+    /// (not "[0, 9223372036854775807]"), "<= 10" where the lower one is.
+    template <class T, class Text>
+    static std::string allowed_range(T min, T max, T lowest, T highest, Text text) {
+        if (min != lowest && max == highest) return "the range >= " + text(min);
+        if (min == lowest && max != highest) return "the range <= " + text(max);
+        return "[" + text(min) + ", " + text(max) + "]";
     }
 
     YAML::Node root_;
