@@ -179,6 +179,19 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
             pipeline.degraded = true;
             pipeline.reason = "safe configuration in force until a reload, a rollback or a restart";
         }
+        {
+            std::lock_guard lock(reload_outcome_mutex_);
+            if (!last_reload_failure_.empty()) {
+                // The file asks for a configuration that is not in force: an operator who reloaded (or a watched file
+                // that changed) must see that here, not only in the answer and the log.
+                const std::string failed = fmt::format(
+                    "the last configuration reload failed ({} s ago) and the configuration before it stays in force "
+                    "until a reload succeeds: {}",
+                    std::max<int64_t>(0, (unix_now_ms() - last_reload_failure_unix_ms_) / 1000), last_reload_failure_);
+                pipeline.degraded = true;
+                pipeline.reason = pipeline.reason.empty() ? failed : pipeline.reason + "; " + failed;
+            }
+        }
         if (reload_stall(/*creating_plugins_only=*/true)) {  // the running plugins decide on; no configuration can be
                                                              // applied meanwhile
             pipeline.degraded = true;

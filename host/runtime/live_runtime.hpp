@@ -174,6 +174,8 @@ class LiveRuntime {
     /// When it turns reload.watch_file on, the watch compares with `next.source_stamp` (the file before `next` was
     /// read from it) where set, else with the file as it is when `next` is put in force.
     ReloadResult reload(Config next);
+    /// Records a reload's outcome for the "engine" health component (a failure is said until a reload succeeds).
+    void note_reload_outcome(const ReloadResult& result);
     /// Re-reads the configuration file the daemon started with (the file's stamp is taken just before the read:
     /// Config::source_stamp).
     ReloadResult reload_from_file();
@@ -749,6 +751,11 @@ class LiveRuntime {
     std::atomic<uint64_t> reloads_changed_{0};
     std::atomic<uint64_t> reloads_unchanged_{0};
     std::atomic<uint64_t> reloads_failed_{0};
+    /// The last reload of the configuration that failed, and when (unix ms), until a reload succeeds: the "engine"
+    /// health component says the configuration asked for is not in force. Under reload_outcome_mutex_.
+    std::string last_reload_failure_;
+    int64_t last_reload_failure_unix_ms_ = 0;
+    mutable std::mutex reload_outcome_mutex_;
     std::optional<std::string> bind_override_;
     std::optional<uint16_t> port_override_;
 

@@ -240,14 +240,31 @@ std::string LiveRuntime::reload_busy_message() const {
 
 ReloadResult LiveRuntime::reload(Config next) {
     // A normal reload leaves the safe configuration.
-    return counted(apply(std::move(next), /*is_rollback=*/false, /*safe=*/false));
+    ReloadResult result = counted(apply(std::move(next), /*is_rollback=*/false, /*safe=*/false));
+    note_reload_outcome(result);
+    return result;
+}
+
+void LiveRuntime::note_reload_outcome(const ReloadResult& result) {
+    std::lock_guard lock(reload_outcome_mutex_);
+    if (result.ok) {
+        last_reload_failure_.clear();
+        last_reload_failure_unix_ms_ = 0;
+        return;
+    }
+    last_reload_failure_ = fmt::format("{} (HTTP {}, stage {})", result.error, result.http_status, result.stage);
+    last_reload_failure_unix_ms_ = unix_now_ms();
 }
 
 ReloadResult LiveRuntime::reload_from_file() {
     std::filesystem::path file;
     {
         const auto lock = lock_reloads();
-        if (!lock) return counted(refused(503, "busy", reload_busy_message(), {}));
+        if (!lock) {
+            ReloadResult busy = counted(refused(503, "busy", reload_busy_message(), {}));
+            note_reload_outcome(busy);
+            return busy;
+        }
         file = running_config_.source_file;
     }
     ReloadResult result;
@@ -273,6 +290,7 @@ ReloadResult LiveRuntime::reload_from_file() {
         result.error = failure.what();
         spdlog::error("CONFIG_RELOAD_FAILED {}", result.error);
         result = counted(std::move(result));
+        note_reload_outcome(result);
     }
     // The YAML parser's tree (about 3.5 KB per listed catalog entry) is freed by now, in blocks malloc keeps and the
     // daemon's small allocations then pin: give those pages back (at 20,000 listed entries the daemon stayed at ~150 MB

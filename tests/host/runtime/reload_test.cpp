@@ -265,6 +265,29 @@ TEST_F(ReloadTest, PredictorThatRefusesItsParamsAnswers422NamingTheKey) {
     expect_events_still_flow();
 }
 
+TEST_F(ReloadTest, AFailedReloadIsSaidInHealthUntilAReloadSucceeds) {
+    // Before, only the answer, the log and a counter said it: a watched file that changed and failed to reload left
+    // no trace where operators look.
+    start_runtime();
+    const auto engine_health = [&] {
+        for (const ComponentHealth& component : runtime_->component_health())
+            if (component.component == "engine") return component;
+        return ComponentHealth{};
+    };
+    EXPECT_FALSE(engine_health().degraded) << engine_health().reason;
+    const ReloadResult failed = runtime_->reload(
+        rewrite_config({{"predictor", "{plugin: org.warmup.predictor.idle-histogram, params: {min_samples: 0}}"}}));
+    ASSERT_FALSE(failed.ok);
+    const ComponentHealth said = engine_health();
+    EXPECT_TRUE(said.degraded);
+    EXPECT_NE(said.reason.find("the last configuration reload failed"), std::string::npos) << said.reason;
+    EXPECT_NE(said.reason.find("params.min_samples"), std::string::npos) << said.reason;
+    EXPECT_NE(said.reason.find("stage load"), std::string::npos) << said.reason;
+    const ReloadResult fixed = runtime_->reload(rewrite_config({}));
+    ASSERT_TRUE(fixed.ok) << fixed.error;
+    EXPECT_FALSE(engine_health().degraded) << engine_health().reason;
+}
+
 TEST_F(ReloadTest, StateHandOffRefusedByTheNewAnalyzerAnswers500AtStageState) {
     start_runtime();
     ASSERT_TRUE(runtime_->try_ingest(event(model("rhythm/a"), runtime_->clock().now_ms())));  // some state to export
