@@ -536,6 +536,13 @@ void WarmupEngine::emergency_stop(warmup_time_ms now_ms) {
     metric(WARMUP_METRIC_QUEUE_DEPTH, WARMUP_NO_MODEL, now_ms, static_cast<double>(queue_depth()));
 }
 
+bool WarmupEngine::in_warm_set(warmup_model_index model) const {
+    if (model >= models_.size()) return false;
+    const ModelSlot& state = models_[model];
+    if (state.residency == WARMUP_RESIDENCY_READY || state.residency == WARMUP_RESIDENCY_LOADING) return true;
+    return state.kept_for_resume || (state.residency == WARMUP_RESIDENCY_QUEUED && state.operator_prewarm);
+}
+
 std::size_t WarmupEngine::resume(warmup_time_ms now_ms, bool restore_warm_set) {
     advance(now_ms);  // loads may start now: the memory held so far is accounted up to here first
     stopped_ = false;

@@ -439,6 +439,10 @@ class WarmupEngine {
     [[nodiscard]] std::size_t memory_waiters() const noexcept { return memory_fifo_.size(); }
     [[nodiscard]] uint32_t model_count() const noexcept { return static_cast<uint32_t>(models_.size()); }
     [[nodiscard]] ModelStatus model_status(warmup_model_index model) const;
+    /// Whether `model` belongs to the warm set a snapshot keeps: ready or loading, or a restore of the warm set not
+    /// done yet (queued, waiting for memory, or kept for the end of an emergency stop). Without the restores, a
+    /// snapshot taken while the warm set comes back after a restart, or during an emergency stop, would forget it.
+    [[nodiscard]] bool in_warm_set(warmup_model_index model) const;
     [[nodiscard]] const ComponentSet& components() const noexcept { return components_; }
     [[nodiscard]] const std::string& arm() const noexcept { return options_.arm; }
 

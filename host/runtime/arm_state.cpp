@@ -117,7 +117,7 @@ void LiveRuntime::write_arm_sections(const LiveArm& arm, SnapshotSink& out, bool
     write_experiment_window(engine, arm.counted_from, arm.counted_since_unix_ms);
     engine["mode"] = mode_name(arm.mode);
     engine["definition"] = definition_fingerprint(arm.definition);
-    engine["warm_models"] = with_warm_set ? warm_model_names(*arm.engine, catalog_) : std::vector<std::string>{};
+    engine["warm_models"] = with_warm_set ? warm_set_of(arm) : std::vector<std::string>{};
     out.add_section(arm_section_slot(arm.name, kEngineSectionSlot), kArmEngineSchema, engine.dump());
     if (!with_plugins) return;
     for (const ComponentSlot slot : kAllSlots)

@@ -339,6 +339,9 @@ class LiveRuntime {
     /// the restored file, or nullopt;
     /// `created_unix_ms` (when given) receives its creation time (0 when nothing was restored).
     std::optional<std::filesystem::path> restore_newest_snapshot(uint64_t* created_unix_ms = nullptr);
+    /// Logs `problem` (STATE_RESTORE_ERROR) and adds it to what the degraded `state` component says about the state
+    /// restored at start (start_restore_problem_). Any thread.
+    void note_start_restore_problem(const std::string& problem);
     /// At start, after restore_newest_snapshot: feeds the control arm the journal's events written after the state
     /// created at `base_ms` (learned at their own timestamps, as history) and restores the counters of the newest
     /// checkpoint among them. A torn or corrupt record ends its segment's replay with a JOURNAL_TORN log line.
@@ -601,6 +604,10 @@ class LiveRuntime {
     /// definition's fingerprint, its counters and, with `with_warm_set`, the models it holds), then, with
     /// `with_plugins`, each plugin's ("arm:<name>:<slot>"; not the shared metrics plugin's). Export failures go to
     /// `problems`.
+    /// [control] The warm set a snapshot keeps for `arm`: what its engine holds (WarmupEngine::in_warm_set), then the
+    /// models of the warm set restored at start that are still waiting for the journal's replay or the cluster's
+    /// first view (warm_sets_after_journal_), so a snapshot taken meanwhile does not forget them.
+    [[nodiscard]] std::vector<std::string> warm_set_of(const LiveArm& arm) const;
     void write_arm_sections(const LiveArm& arm, SnapshotSink& out, bool with_plugins, bool with_warm_set,
                             std::vector<std::string>& problems);
     /// [control, in a reload] Keeps the state of the arms `stopped` (the reload's stopped or replaced arms) in

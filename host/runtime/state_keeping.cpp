@@ -206,11 +206,8 @@ std::pair<EngineCounters, int64_t> read_experiment_window(const nlohmann::json& 
 
 std::vector<std::string> warm_model_names(const WarmupEngine& engine, const Catalog& catalog) {
     std::vector<std::string> names;
-    for (warmup_model_index model = 0; model < engine.model_count(); ++model) {
-        const warmup_residency residency = engine.model_status(model).residency;
-        if (residency == WARMUP_RESIDENCY_READY || residency == WARMUP_RESIDENCY_LOADING)
-            names.push_back(catalog.record(model).name);
-    }
+    for (warmup_model_index model = 0; model < engine.model_count(); ++model)
+        if (engine.in_warm_set(model)) names.push_back(catalog.record(model).name);
     return names;
 }
 
@@ -259,7 +256,7 @@ void LiveRuntime::capture_state(SnapshotSink& out, std::vector<std::string>* not
         out.begin(created_unix_ms);
         const uint32_t known = catalog_.size();
         for (warmup_model_index model = 0; model < known; ++model) out.add_model(catalog_.record(model).name);
-        for (const std::string& name : warm_model_names(engine, catalog_)) out.add_warm_model(name);
+        for (const std::string& name : warm_set_of(*arms_.front())) out.add_warm_model(name);
         // In safe mode a restart runs the configuration's plugins, not the safe ones: for a slot the safe
         // configuration replaced (the predictor), the state kept is that of the instance held for the rollback, as
         // it was when the safe configuration took over (the safe keep-alive has none, and the learning would be lost).
@@ -435,6 +432,19 @@ OperationResult LiveRuntime::restore_state(const Snapshot& snapshot, bool at_sta
         return out;
     });
     return result;
+}
+
+std::vector<std::string> LiveRuntime::warm_set_of(const LiveArm& arm) const {
+    std::vector<std::string> names = warm_model_names(*arm.engine, catalog_);
+    if (!warm_sets_after_journal_) return names;
+    const auto add_missing = [&](const std::vector<std::string>& pending) {
+        for (const std::string& name : pending)
+            if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    };
+    if (&arm == arms_.front().get()) add_missing(warm_sets_after_journal_->control);
+    for (const RestoredArm& restored : warm_sets_after_journal_->arms)
+        if (restored.arm == &arm) add_missing(restored.warm_models);
+    return names;
 }
 
 void LiveRuntime::set_warm_set_owner(std::function<bool(const std::string&)> owned_here) {
@@ -637,6 +647,12 @@ OperationResult LiveRuntime::restore_backup(const std::string& name, bool at_nex
     return result;
 }
 
+void LiveRuntime::note_start_restore_problem(const std::string& problem) {
+    spdlog::error("STATE_RESTORE_ERROR {}", problem);
+    std::lock_guard lock(state_mutex_);
+    start_restore_problem_ = start_restore_problem_.empty() ? problem : start_restore_problem_ + "; " + problem;
+}
+
 std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64_t* created_unix_ms) {
     if (created_unix_ms != nullptr) *created_unix_ms = 0;
     if (!state_store_) return std::nullopt;
@@ -649,18 +665,16 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
             loaded = state_store_->read_backup(*staged);
             // Checked first: a staged backup that does not fit leaves the newest state to be restored instead.
             if (auto problem = model_order_problem(loaded->snapshot.models)) {
-                spdlog::error(
-                    "STATE_RESTORE_ERROR the backup '{}' staged for this start: {} (the newest state is "
-                    "restored instead)",
-                    *staged, *problem);
+                note_start_restore_problem(fmt::format(
+                    "the backup '{}' staged for this start was not restored: {} (the newest state is restored instead)",
+                    *staged, *problem));
                 loaded.reset();
             }
             if (loaded) spdlog::info("STATE_RESTORE the backup '{}' staged for this start", *staged);
         } catch (const SnapshotError& error) {
-            spdlog::error(
-                "STATE_RESTORE_ERROR the backup '{}' staged for this start: {} (the newest state is "
-                "restored instead)",
-                *staged, error.what());
+            note_start_restore_problem(fmt::format(
+                "the backup '{}' staged for this start was not restored: {} (the newest state is restored instead)",
+                *staged, error.what()));
         }
     }
     const bool from_stage = loaded.has_value();
@@ -672,8 +686,20 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
     if (!from_stage && !state_store_->backups().empty()) {
         try {
             LoadedSnapshot backup = state_store_->read_backup("", &skipped_backups);
-            if (!loaded || backup.snapshot.created_unix_ms > loaded->snapshot.created_unix_ms)
-                loaded = std::move(backup);
+            if (!loaded || backup.snapshot.created_unix_ms > loaded->snapshot.created_unix_ms) {
+                // A backup that numbers its models otherwise (copied from another daemon, or taken before the catalog
+                // changed) would restore nothing: the daemon's own snapshot is restored instead, and the backup
+                // stays for a restore by name once the catalog covers it.
+                if (auto problem = model_order_problem(backup.snapshot.models)) {
+                    note_start_restore_problem(fmt::format(
+                        "the backup {} is newer than the newest snapshot but was not restored: {} ({})",
+                        backup.file.filename().string(), *problem,
+                        loaded ? "restored " + loaded->file.filename().string() + " instead"
+                               : std::string("no snapshot of this daemon's own to restore instead: started cold")));
+                } else {
+                    loaded = std::move(backup);
+                }
+            }
         } catch (const SnapshotError& error) {
             // Every backup was refused: each is named below; any other failure is said here.
             if (skipped_backups.empty()) spdlog::error("STATE_RESTORE_ERROR {} (no backup considered)", error.what());
@@ -702,8 +728,7 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
             reasons.push_back(fmt::format("{}: {}", bad.file.filename().string(), bad.reason));
         for (const auto& bad : skipped_backups)
             reasons.push_back(fmt::format("backup {}: {}", bad.file.filename().string(), bad.reason));
-        std::lock_guard lock(state_mutex_);
-        start_restore_problem_ = fmt::format(
+        const std::string problem = fmt::format(
             "at start {} unreadable snapshot(s) or backup(s) were skipped ({}); {}{}", reasons.size(),
             fmt::join(reasons, "; "),
             loaded ? "restored " + loaded->file.filename().string()
@@ -711,6 +736,8 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
             skipped_backups.empty() ? ""
                                     : " (a backup file that does not read is skipped at every start: move it out of "
                                       "the state folder once it is no longer wanted)");
+        std::lock_guard lock(state_mutex_);  // each was logged above
+        start_restore_problem_ = start_restore_problem_.empty() ? problem : start_restore_problem_ + "; " + problem;
     }
     if (!loaded) {
         spdlog::info("STATE_RESTORE no valid snapshot in {}: starting cold", state_store_->dir().string());
@@ -740,12 +767,9 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
                     "rotate it away",
                     error.what(), loaded->file.string());
             }
-            const std::string problem =
+            note_start_restore_problem(
                 fmt::format("at start {} was not restored ({}): started without learned state; {}",
-                            loaded->file.filename().string(), result.error, kept);
-            spdlog::error("STATE_RESTORE_ERROR {}", problem);
-            std::lock_guard lock(state_mutex_);
-            start_restore_problem_ = start_restore_problem_.empty() ? problem : start_restore_problem_ + "; " + problem;
+                            loaded->file.filename().string(), result.error, kept));
             return std::nullopt;
         }
     }

@@ -48,7 +48,7 @@ std::pair<EngineCounters, int64_t> read_experiment_window(const nlohmann::json& 
 /// `data` as a JSON object; throws std::invalid_argument when it is not one.
 nlohmann::json parse_object(std::string_view data);
 
-/// [control] The models `engine` has ready or loading, by name: what a restart loads again.
+/// [control] The models of `engine`'s warm set (WarmupEngine::in_warm_set), by name: what a restart loads again.
 std::vector<std::string> warm_model_names(const WarmupEngine& engine, const Catalog& catalog);
 
 }  // namespace warmup::host

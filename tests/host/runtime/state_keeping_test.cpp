@@ -412,6 +412,33 @@ TEST_F(DamagedBackupAtStartTest, ANewerOneSkippedShowsStateDegradedWithTheReason
     EXPECT_NE(reason.find("skipped"), std::string::npos) << reason;
 }
 
+TEST_F(DamagedBackupAtStartTest, ANewerOneOfModelsThisCatalogDoesNotCoverIsSkippedForTheOwnSnapshot) {
+    // A backup copied from another daemon (or taken before a model left the catalog) is the newest file but would
+    // restore nothing: the start restores the daemon's own newest snapshot instead and says why in the state
+    // component. Before, it started without any learned state.
+    start(with_state());
+    use_and_wait_ready("m/a");
+    stop();
+    TempDir other("warmup-foreign");  // another daemon, whose catalog also has x/*
+    start(load_config_text(config_text(0, 2,
+                                       "  - {model: \"x/*\", memory_mb: 100, load_ms: 5}\n"
+                                       "state: {dir: state, snapshot_interval_s: 3600}\n",
+                                       keep_alive_predictor(3'600'000)),
+                           "transitions.yaml", other.path(), {}));
+    use_and_wait_ready("x/a");
+    ASSERT_EQ(post("/api/warmup/backup-state", R"({"name": "foreign"})").first, 200);
+    stop();
+    fs::copy_file(other.path() / "state" / "backup-foreign.wsnap", dir_.path() / "state" / "backup-foreign.wsnap");
+
+    const json state = state_component_after_start();
+    EXPECT_EQ(state["state"], "degraded") << state.dump();
+    const std::string reason = state.value("reason", "");
+    EXPECT_NE(reason.find("backup-foreign.wsnap"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("'x/a'"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("instead"), std::string::npos) << reason;
+    EXPECT_TRUE(poll_until([&] { return residency("m/a") == WARMUP_RESIDENCY_READY; }, 5s)) << "its warm set is back";
+}
+
 TEST_F(DamagedBackupAtStartTest, OneOlderThanTheStateRestoredLosesNothingAndLeavesStateOk) {
     const fs::path backup = start_use_back_up_and_stop("m/a", "old");
     std::ofstream(backup, std::ios::binary | std::ios::trunc) << "torn";
@@ -660,6 +687,54 @@ TEST_F(TransitionsTest, ResumeAfterARestartDuringAnEmergencyStopLoadsTheWarmSetA
     // A restore of the warm set (a pre-warm), not a request's load.
     EXPECT_EQ(counters().prewarms_started, before.prewarms_started + 1);
     EXPECT_EQ(counters().demand_loads, before.demand_loads);
+}
+
+TEST_F(TransitionsTest, ASecondRestartDuringAnEmergencyStopStillKeepsTheWarmSetForResume) {
+    // The warm set a stopped daemon keeps for resume is in the snapshots it takes: before, the first restart's
+    // snapshot held only loaded models, so a second restart (or a periodic snapshot) during the stop forgot it.
+    const Config with_state =
+        config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n");
+    start(with_state);
+    use_and_wait_ready("m/a");
+    use_and_wait_ready("m/b");
+    ASSERT_EQ(post("/api/warmup/emergency-stop").first, 200);
+    stop();
+    start(with_state);
+    stop();
+    start(with_state);
+    const auto [status, resumed] = post("/api/warmup/resume");
+    ASSERT_EQ(status, 200) << resumed.dump();
+    EXPECT_EQ(resumed["warm_set_restores_queued"], 2) << resumed.dump();
+}
+
+TEST_F(TransitionsTest, ModelsOfTheWarmSetStillQueuedToLoadAgainAreInTheNextSnapshot) {
+    // One warm-up worker and loads of 60 s: after a restart one restore loads and the other waits in the queue. A
+    // restart then (or a periodic snapshot) kept only the loading one, and the other left the warm set for good.
+    const std::string extra = "state: {dir: state, snapshot_interval_s: 3600}\n";
+    const auto one_worker = [&] {
+        return load_config_text(config_text(1, 1, extra, keep_alive_predictor(3'600'000)), "transitions.yaml",
+                                dir_.path(), {});
+    };
+    start(load_config_text(config_text(1, 2, extra, keep_alive_predictor(3'600'000)), "transitions.yaml", dir_.path(),
+                           {}));
+    ingest("slow/a", runtime_->clock().now_ms());
+    ingest("slow/b", runtime_->clock().now_ms());
+    drain();
+    ASSERT_TRUE(poll_until([&] { return residency("slow/b") == WARMUP_RESIDENCY_LOADING; }, 5s));
+    stop();  // both loading: both in the warm set
+    start(one_worker());
+    ASSERT_TRUE(poll_until([&] { return residency("slow/a") != WARMUP_RESIDENCY_ABSENT; }, 5s));
+    const int queued =
+        (residency("slow/a") == WARMUP_RESIDENCY_QUEUED) + (residency("slow/b") == WARMUP_RESIDENCY_QUEUED);
+    ASSERT_EQ(queued, 1) << "one restore loads, the other waits for the one worker";
+    stop();
+    start(one_worker());
+    EXPECT_TRUE(poll_until(
+        [&] {
+            return residency("slow/a") != WARMUP_RESIDENCY_ABSENT && residency("slow/b") != WARMUP_RESIDENCY_ABSENT;
+        },
+        5s))
+        << "both are restored again";
 }
 
 TEST_F(TransitionsTest, AnArmsMemoryGaugeSaysWhatItHoldsAfterARestartAndZeroOnceItStops) {
