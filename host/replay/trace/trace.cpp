@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <ostream>
@@ -159,6 +160,16 @@ class ClipReader final : public TraceReader {
 
 // ---------------------------------------------------------------------------------------------------- bound_span
 
+namespace {
+/// A timestamp (ms since the epoch, within kMaxTraceTimestampMs) as a UTC date, for messages.
+std::string utc_date(int64_t ts_ms) {
+    const std::chrono::sys_days day{std::chrono::floor<std::chrono::days>(std::chrono::milliseconds(ts_ms))};
+    const std::chrono::year_month_day date{day};
+    return fmt::format("{:04d}-{:02d}-{:02d} UTC", static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                       static_cast<unsigned>(date.day()));
+}
+}  // namespace
+
 class SpanBoundReader final : public TraceReader {
   public:
     SpanBoundReader(std::unique_ptr<TraceReader> inner, const ModelNames& models)
@@ -180,12 +191,18 @@ class SpanBoundReader final : public TraceReader {
         }
         if (out.ts_ms - first_ms_ > kMaxTraceSpanMs) {
             constexpr double ms_per_day = 86'400'000.0;
+            // Either a unit mistake (microseconds read as milliseconds) or a trace that really spans years (a journal
+            // with one event back-filled from long ago): the dates tell which, and --from / --to replay a part.
             throw TraceError(
                 inner_->describe(), 0,
-                fmt::format("model '{}': timestamp {} ms is {:.0f} days after the first event's {} ms (model '{}'): "
-                            "a replay spans at most {:.0f} days (are some traces in microseconds or nanoseconds?)",
-                            models_.name(out.model), out.ts_ms, static_cast<double>(out.ts_ms - first_ms_) / ms_per_day,
-                            first_ms_, models_.name(first_model_), static_cast<double>(kMaxTraceSpanMs) / ms_per_day));
+                fmt::format(
+                    "model '{}': timestamp {} ms ({}) is {:.0f} days after the first event's {} ms ({}, model "
+                    "'{}'): a replay spans at most {:.0f} days; replay a part of it with --from / --to (--from {} "
+                    "starts at this event), or, if the trace counts microseconds or nanoseconds, convert it to "
+                    "milliseconds",
+                    models_.name(out.model), out.ts_ms, utc_date(out.ts_ms),
+                    static_cast<double>(out.ts_ms - first_ms_) / ms_per_day, first_ms_, utc_date(first_ms_),
+                    models_.name(first_model_), static_cast<double>(kMaxTraceSpanMs) / ms_per_day, out.ts_ms));
         }
         return true;
     }

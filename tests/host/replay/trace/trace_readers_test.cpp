@@ -265,8 +265,13 @@ TEST_F(TraceTest, TracesInMillisecondsAndMicrosecondsTogetherAreRefusedWhenMerge
         bounded->next(event);
         ADD_FAILURE() << "the span over two years was read";
     } catch (const TraceError& error) {
-        EXPECT_THAT(error.what(), HasSubstr("model 'm-b': timestamp 170000000000000 ms is 1947917 days after the first "
-                                            "event's 1700000000000 ms (model 'm-a'): a replay spans at most 731 days"));
+        // The dates say which it is (a unit mistake, or a trace that spans years), and the option that helps.
+        EXPECT_THAT(error.what(),
+                    HasSubstr("model 'm-b': timestamp 170000000000000 ms (7357-01-31 UTC) is 1947917 days after the "
+                              "first event's 1700000000000 ms (2023-11-14 UTC, model 'm-a'): a replay spans at most "
+                              "731 days; replay a part of it with --from / --to (--from 170000000000000 starts at this "
+                              "event), or, if the trace counts microseconds or nanoseconds, convert it to "
+                              "milliseconds"));
     }
     // A timestamp no file reader checks (a wrapper's, or a format without the check) is refused by its size.
     auto far =
