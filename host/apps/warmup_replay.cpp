@@ -63,10 +63,11 @@ struct Run {
 
 /// Declares every option, in the order --help lists them.
 void declare_options(CLI::App& app, CommandLine& line) {
-    app.add_option("--config", line.config_file, "scenario YAML (catalog, budget, arms)")->required();
+    // --config and --trace are required, checked after the parse (main): CLI11 checks required options before it
+    // looks for unknown ones, so a mistyped option was answered "--config is required".
+    app.add_option("--config", line.config_file, "scenario YAML (catalog, budget, arms); required");
     app.add_option("--trace", line.traces,
-                   "csv:PATH | servegen:DIR | azure2019:FILE | synth:FILE.yaml | journal:DIR (repeatable)")
-        ->required();
+                   "csv:PATH | servegen:DIR | azure2019:FILE | synth:FILE.yaml | journal:DIR (repeatable); required");
     app.add_option("--out", line.out_dir, "folder for report.json, report.md, report.html, per-model.csv, timing.json");
     app.add_option("--seed", line.seed_text, "random seed for arrival generation, 0 to 2^64-1 (default: replay.seed)");
     app.add_option("--from", line.from_text, "replay events at or after this time (ms, or 90s/30m/12h/7d)");
@@ -212,6 +213,12 @@ int main(int argc, char** argv) {
         // --help and --version exit 0 through CLI11; a usage error is refused input: exit 2, like a bad config.
         return app.exit(error) == 0 ? 0 : 2;
     }
+    for (const auto& [missing, name] :
+         {std::pair{line.config_file.empty(), "--config"}, std::pair{line.traces.empty(), "--trace"}})
+        if (missing) {
+            std::cerr << name << " is required\nRun with --help for more information.\n";
+            return 2;
+        }
     log_to_standard_error(spdlog::level::warn);  // standard output is the run's summary
     Run run;
     if (const auto refused = interpret(line, run)) {

@@ -916,17 +916,28 @@ int send_events(DaemonClient& daemon, const std::string& text, std::size_t max_b
 // --- why ------------------------------------------------------------------------------------------------------
 
 /// "10:42:07" for a time of today (local time), "2026-12-01 10:42:07" for another day.
-std::string local_time(int64_t unix_ms) {
+/// Whether unix_ms falls on today's local date.
+bool local_today(int64_t unix_ms) {
     const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
     const std::time_t now = std::time(nullptr);
     std::tm at{}, today{};
     localtime_r(&seconds, &at);
     localtime_r(&now, &today);
-    const bool same_day = at.tm_year == today.tm_year && at.tm_yday == today.tm_yday;
+    return at.tm_year == today.tm_year && at.tm_yday == today.tm_yday;
+}
+
+/// Local date and time; `with_date` false leaves the date out.
+std::string local_time(int64_t unix_ms, bool with_date) {
+    const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm at{};
+    localtime_r(&seconds, &at);
     char text[32];
-    std::strftime(text, sizeof text, same_day ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &at);
+    std::strftime(text, sizeof text, with_date ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &at);
     return text;
 }
+
+/// Local time, with the date unless it is today.
+std::string local_time(int64_t unix_ms) { return local_time(unix_ms, !local_today(unix_ms)); }
 
 std::string mib(const nlohmann::json& value) {
     std::ostringstream text;
@@ -1105,7 +1116,11 @@ int history(DaemonClient& daemon, const std::string& since) {
         return kExitDaemonError;
     }
     try {
-        std::cout << history_table(answer, local_time) << "(local time)\n";
+        // A window that began before today gives every time its date: "from <yesterday> to 20:20:00" read as a
+        // window of no length.
+        const bool dated = !local_today(answer.at("since_ms").get<int64_t>());
+        std::cout << history_table(answer, [dated](int64_t unix_ms) { return local_time(unix_ms, dated); })
+                  << "(local time)\n";
     } catch (const nlohmann::json::exception& error) {
         std::cerr << "warmupctl: unexpected answer from the daemon: " << error.what() << "\n";
         return kExitDaemonError;

@@ -222,10 +222,12 @@ void render_operations(const DaemonMetrics& metrics, TextWriter& text) {
 
     text.family("warmup_config_reloads_total", "counter",
                 "Configuration reloads and rollbacks by outcome: reloaded (something changed), unchanged, failed "
-                "(the running set kept).");
+                "(the configuration was refused; the running set kept), refused (nothing to try: no file, nothing to "
+                "roll back to, or another reload running).");
     text.sample("warmup_config_reloads_total", "result=\"reloaded\"", metrics.reloads.reloaded);
     text.sample("warmup_config_reloads_total", "result=\"unchanged\"", metrics.reloads.unchanged);
     text.sample("warmup_config_reloads_total", "result=\"failed\"", metrics.reloads.failed);
+    text.sample("warmup_config_reloads_total", "result=\"refused\"", metrics.reloads.refused);
 
     text.family("warmup_reconcile_drift_total", "counter",
                 "Differences between the host's books and what the backend's server holds, found by reconciliation "

@@ -85,7 +85,9 @@ struct ReloadResult {
 struct ReloadCounts {
     uint64_t reloaded = 0;   ///< something in force changed
     uint64_t unchanged = 0;  ///< succeeded with nothing to change
-    uint64_t failed = 0;     ///< refused or failed; the running set stayed as it was
+    uint64_t failed = 0;     ///< the configuration was tried and refused or failed; the running set stayed
+    uint64_t refused = 0;    ///< nothing to try: no file to reload (the embedded default), nothing to roll back to, or
+                             ///< another reload still running
 };
 
 /// Settings that live outside the runtime (the HTTP API's access token) and follow reloads. Both functions run on
@@ -361,7 +363,7 @@ class LiveRuntime {
 
     /// [any] Reload outcomes since start (for /metrics).
     [[nodiscard]] ReloadCounts reload_counts() const noexcept {
-        return {reloads_changed_.load(), reloads_unchanged_.load(), reloads_failed_.load()};
+        return {reloads_changed_.load(), reloads_unchanged_.load(), reloads_failed_.load(), reloads_refused_.load()};
     }
     /// [any] A fleet node's test of which models it owns (by name; called on the control thread): a restore's warm
     /// set loads, and its fresh plans are made for, those models only.
@@ -516,6 +518,8 @@ class LiveRuntime {
     void put_in_force(Config next, bool is_rollback, bool changed, bool safe);
     /// Counts `result` in reload_counts() and returns it.
     ReloadResult counted(ReloadResult result) noexcept;
+    /// Counts a request that had no configuration to try (ReloadCounts::refused) and returns it.
+    ReloadResult counted_refusal(ReloadResult result) noexcept;
     /// Builds the non-control arms of `config` (reusing unchanged ones from `current`). Throws StartupError.
     std::vector<std::unique_ptr<LiveArm>> build_experiment_arms(const Config& config,
                                                                 std::vector<std::unique_ptr<LiveArm>>& current);
@@ -758,6 +762,7 @@ class LiveRuntime {
     std::atomic<uint64_t> reloads_changed_{0};
     std::atomic<uint64_t> reloads_unchanged_{0};
     std::atomic<uint64_t> reloads_failed_{0};
+    std::atomic<uint64_t> reloads_refused_{0};
     /// The last reload of the configuration that failed, and when (unix ms), until a reload succeeds: the "engine"
     /// health component says the configuration asked for is not in force. Under reload_outcome_mutex_.
     std::string last_reload_failure_;

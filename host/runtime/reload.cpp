@@ -198,7 +198,14 @@ void note_setting_changes(const Config& running, const Config& next, ReloadResul
 }  // namespace
 
 ReloadResult LiveRuntime::counted(ReloadResult result) noexcept {
+    // Refused for another reload still running (apply's "busy"): nothing was tried.
+    if (!result.ok && result.stage == "busy") return counted_refusal(std::move(result));
     (result.ok ? (result.changed ? reloads_changed_ : reloads_unchanged_) : reloads_failed_).fetch_add(1);
+    return result;
+}
+
+ReloadResult LiveRuntime::counted_refusal(ReloadResult result) noexcept {
+    reloads_refused_.fetch_add(1);
     return result;
 }
 
@@ -261,7 +268,7 @@ ReloadResult LiveRuntime::reload_from_file() {
     {
         const auto lock = lock_reloads();
         if (!lock) {
-            ReloadResult busy = counted(refused(503, "busy", reload_busy_message(), {}));
+            ReloadResult busy = counted_refusal(refused(503, "busy", reload_busy_message(), {}));
             note_reload_outcome(busy);
             return busy;
         }
@@ -275,7 +282,7 @@ ReloadResult LiveRuntime::reload_from_file() {
             "the daemon runs the embedded default configuration: there is no file to reload (start it "
             "with --config FILE)";
         spdlog::error("CONFIG_RELOAD_FAILED {}", result.error);  // as every other reload that fails
-        return counted(std::move(result));
+        return counted_refusal(std::move(result));
     }
     try {
         // load_config_file stamps the file before it reads it (Config::source_stamp): the file watch, if this reload
@@ -305,7 +312,7 @@ ReloadResult LiveRuntime::rollback() {
     bool rolled_back = false;
     {
         const auto lock = lock_reloads();
-        if (!lock) return counted(refused(503, "busy", reload_busy_message(), {}));
+        if (!lock) return counted_refusal(refused(503, "busy", reload_busy_message(), {}));
         previous = previous_config_;
         previous_safe = previous_safe_;
         rolled_back = rolled_back_;
@@ -319,7 +326,7 @@ ReloadResult LiveRuntime::rollback() {
                                      "configuration to change it again"
                                    : "no previous configuration to roll back to: no reload or reset-to-safe has "
                                      "changed the configuration since the daemon started";
-        return counted(std::move(result));
+        return counted_refusal(std::move(result));
     }
     // The configuration goes back with its mode: a rollback to the safe configuration is in safe mode again, so that
     // a later reset-to-safe does not halve its budget once more.

@@ -382,7 +382,9 @@ TEST_F(MonitoringTest, EveryStatusNumberHasAMetricWithTheSameValue) {
 TEST_F(MonitoringTest, BreakersReloadsAndSnapshotAge) {
     start();
     ASSERT_EQ(client_->Post("/api/warmup/config/reload")->status, 200);    // same file: unchanged
-    ASSERT_EQ(client_->Post("/api/warmup/config/rollback")->status, 409);  // nothing to roll back to: failed
+    ASSERT_EQ(client_->Post("/api/warmup/config/rollback")->status, 409);  // nothing to roll back to: refused
+    dir_.write("warmupd.yaml", "budgets: {memory_mb: -1}\n");              // a file the next start would refuse
+    ASSERT_EQ(client_->Post("/api/warmup/config/reload")->status, 400);    // failed
     Samples samples;
     ASSERT_TRUE(poll_until(
         [&] {
@@ -392,6 +394,7 @@ TEST_F(MonitoringTest, BreakersReloadsAndSnapshotAge) {
         20s));
     EXPECT_EQ(samples.at("warmup_config_reloads_total{result=\"unchanged\"}"), 1);
     EXPECT_EQ(samples.at("warmup_config_reloads_total{result=\"failed\"}"), 1);
+    EXPECT_EQ(samples.at("warmup_config_reloads_total{result=\"refused\"}"), 1);
     EXPECT_EQ(samples.at("warmup_config_reloads_total{result=\"reloaded\"}"), 0);
     EXPECT_EQ(samples.at("warmup_state_snapshot_interval_seconds"), 1);
     EXPECT_GE(samples.at("warmup_state_snapshot_age_seconds"), 0);

@@ -158,6 +158,16 @@ TEST_F(HandWrittenConfigTest, AFileThatIsNotUtf8TextIsRefusedAsSuchAtStartReload
         << nul_output;
 }
 
+TEST(HandWrittenConfig, WarmupReplayNamesAMistypedOptionBeforeAMissingOne) {
+    // CLI11 checks required options before unknown ones: "--bogus" alone was answered "--config is required".
+    const auto [bogus_code, bogus_output] = run_to_end("warmup-replay", {"--bogus"});
+    EXPECT_EQ(bogus_code, 2) << bogus_output;
+    EXPECT_NE(bogus_output.find("not expected: --bogus"), std::string::npos) << bogus_output;
+    const auto [missing_code, missing_output] = run_to_end("warmup-replay", {"--config", "x.yaml"});
+    EXPECT_EQ(missing_code, 2) << missing_output;
+    EXPECT_NE(missing_output.find("--trace is required"), std::string::npos) << missing_output;
+}
+
 TEST(HandWrittenConfig, AnArmListingOneSlotIsCreatedWithTheOthersInherited) {
     warmup::test::TempDir dir("warmup-config-arm");
     const auto file = dir.write("arm.yaml", "apiVersion: warmup/v1\n" + kBudgetsAndCatalog +
