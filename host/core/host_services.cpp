@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/errors.hpp"
+#include "core/reported_call_failure.hpp"
 
 namespace warmup::host {
 namespace {
@@ -60,11 +61,26 @@ warmup_model_index host_find_model(const warmup_host* host, warmup_string_view n
     return found ? *found : WARMUP_NO_MODEL;
 }
 
+// A failure reported from inside a call that returns no error: counted by the engine's collector for the call, or
+// logged as the plugin's error when the host is not counting this call.
+void host_report_call_failure(const warmup_host* host, const char* call, warmup_status code,
+                              warmup_string_view message) {
+    const std::string_view text(message.data == nullptr ? "" : message.data, message.size);
+    try {
+        if (ReportedCallFailure::report(code, text)) return;
+    } catch (...) {  // no memory for the message: logged below
+    }
+    spdlog::error("[{}] {} failed: {}: {}", services(host).plugin_label(), call == nullptr ? "a call" : call,
+                  status_name(code), text);
+}
+
 // The host extension tables: static, shared by every instance (the functions find their instance through `host`).
 constexpr warmup_host_log_extension kLogExtension{sizeof(warmup_host_log_extension), &host_log};
 constexpr warmup_host_clock_extension kClockExtension{sizeof(warmup_host_clock_extension), &host_now_ms};
 constexpr warmup_host_catalog_extension kCatalogExtension{sizeof(warmup_host_catalog_extension), &host_model_count,
                                                           &host_model_info, &host_find_model};
+constexpr warmup_call_failure_extension kCallFailureExtension{sizeof(warmup_call_failure_extension),
+                                                              &host_report_call_failure};
 
 const void* host_get_extension(const warmup_host*, const char* id) {
     if (id == nullptr) return nullptr;
@@ -72,6 +88,7 @@ const void* host_get_extension(const warmup_host*, const char* id) {
     if (wanted == WARMUP_HOST_EXT_LOG) return &kLogExtension;
     if (wanted == WARMUP_HOST_EXT_CLOCK) return &kClockExtension;
     if (wanted == WARMUP_HOST_EXT_CATALOG) return &kCatalogExtension;
+    if (wanted == WARMUP_HOST_EXT_CALL_FAILURE) return &kCallFailureExtension;
     return nullptr;
 }
 

@@ -2,6 +2,7 @@
 // services as host extensions by id (warmup/ext/host_*.h).
 #pragma once
 
+#include <warmup/ext/host_call_failure.h>
 #include <warmup/ext/host_catalog.h>
 #include <warmup/ext/host_clock.h>
 #include <warmup/ext/host_log.h>

@@ -173,7 +173,7 @@ void WarmupEngine::unqueue(warmup_model_index model) {
         if (circuit_open(ComponentKind::Queue)) {
             stale_plugin_items_.push_back(model);
         } else {
-            const auto in_call = marked(ComponentKind::Queue, "remove_model");
+            const auto in_call = notifying(ComponentKind::Queue, "remove_model");
             components_.queue.vtable->remove_model(components_.queue.self, model);
         }
         --queued_in_plugin_;
@@ -203,7 +203,7 @@ void WarmupEngine::remove_stale_plugin_items() {
     if (stale_plugin_items_.empty() ||
         circuits_[static_cast<std::size_t>(ComponentKind::Queue)].state != CircuitState::Closed)
         return;
-    const auto in_call = marked(ComponentKind::Queue, "remove_model");
+    const auto in_call = notifying(ComponentKind::Queue, "remove_model");
     for (const warmup_model_index model : stale_plugin_items_)
         if (models_[model].queued_in != QueuedIn::Plugin)
             components_.queue.vtable->remove_model(components_.queue.self, model);
@@ -276,7 +276,7 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
             warmup_queue_item item{};
             if (!plugin_usable) break;
             const auto popped = [&] {
-                const auto in_call = marked(ComponentKind::Queue, "pop");
+                const auto in_call = notifying(ComponentKind::Queue, "pop");
                 return components_.queue.vtable->pop(components_.queue.self, now_ms, &item);
             }();
             if (popped == 0) {
@@ -523,7 +523,7 @@ bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, wa
             if (picked == CallOutcome::Tolerated) return false;  // the policy has nothing evictable: the load waits
             by_plugin = picked == CallOutcome::Ok;
             if (named_unready && victim != model && victim < models_.size()) {
-                const auto in_call = marked(ComponentKind::Resource, "on_removed");
+                const auto in_call = notifying(ComponentKind::Resource, "on_removed");
                 components_.resource.vtable->on_removed(components_.resource.self, victim, now_ms);
             }
         }
@@ -691,7 +691,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     ++counters_.loads_succeeded;
     metric(WARMUP_METRIC_WARMUP_SUCCEEDED, model, now_ms, load_ms);
     {
-        const auto in_call = marked(ComponentKind::Resource, "on_ready");
+        const auto in_call = notifying(ComponentKind::Resource, "on_ready");
         components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb, load_ms, now_ms);
     }
 
@@ -702,7 +702,7 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
         }
         state.last_use_ms = now_ms;
         {
-            const auto in_call = marked(ComponentKind::Resource, "on_used");
+            const auto in_call = notifying(ComponentKind::Resource, "on_used");
             components_.resource.vtable->on_used(components_.resource.self, model, now_ms);
         }
         plan(model, WARMUP_TRIGGER_USED, now_ms);
@@ -819,7 +819,7 @@ void WarmupEngine::forget_resident(warmup_model_index model, Removal removal, wa
     state.last_use_ms = kNever;
     state.left_memory_at = now_ms;
     {
-        const auto in_call = marked(ComponentKind::Resource, "on_removed");
+        const auto in_call = notifying(ComponentKind::Resource, "on_removed");
         components_.resource.vtable->on_removed(components_.resource.self, model, now_ms);
     }
     refresh_timer(model);
@@ -1081,7 +1081,7 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
         state.attempt = 0;
         ready_mb_ += memory_mb;
         {
-            const auto in_call = marked(ComponentKind::Resource, "on_ready");
+            const auto in_call = notifying(ComponentKind::Resource, "on_ready");
             components_.resource.vtable->on_ready(components_.resource.self, model, memory_mb, 0, now_ms);
         }
         // Requests still waiting (their load failed, a retry was planned) are served by the model now resident: the
@@ -1089,7 +1089,7 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
         if (serve_waiters(model, state, now_ms)) {
             state.loaded_for = LoadCause::Demand;
             state.last_use_ms = now_ms;
-            const auto in_call = marked(ComponentKind::Resource, "on_used");
+            const auto in_call = notifying(ComponentKind::Resource, "on_used");
             components_.resource.vtable->on_used(components_.resource.self, model, now_ms);
         }
         adopted.push_back(model);

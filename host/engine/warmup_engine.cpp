@@ -50,8 +50,8 @@ WarmupEngine::WarmupEngine(ComponentSet components, LoadExecutor& executor, Cata
     pending_metrics_.reserve(4096);
 }
 
-double WarmupEngine::resource_budget_mb(double configured_mb) const {
-    const auto in_call = marked(ComponentKind::Resource, "effective_budget_mb");
+double WarmupEngine::resource_budget_mb(double configured_mb) {
+    const auto in_call = notifying(ComponentKind::Resource, "effective_budget_mb");
     const double effective_mb =
         components_.resource.vtable->effective_budget_mb(components_.resource.self, configured_mb);
     // Nothing left to lower: other clients' models hold the whole configured budget (RECONCILE_FOREIGN says so).
@@ -94,6 +94,16 @@ const std::string& WarmupEngine::record_failure(const std::string& label, std::s
             "logged one by one",
             label, arm_note(), per_component.errors);
     return per_component.last_error;
+}
+
+void WarmupEngine::count_reported_failure(ComponentKind kind, const char* what,
+                                          const ReportedCallFailure::Collector& failure) noexcept {
+    try {
+        circuit_failed(kind, what,
+                       record_failure(component_label(kind),
+                                      fmt::format("{}: {}: {}", what, status_name(failure.code()), failure.message())));
+    } catch (...) {  // no memory to say it: the failure is lost, the engine goes on
+    }
 }
 
 std::string WarmupEngine::arm_note() const {
@@ -445,7 +455,7 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
             }
             state.last_use_ms = std::max(state.last_use_ms == kNever ? event.ts_ms : state.last_use_ms, event.ts_ms);
             {
-                const auto in_call = marked(ComponentKind::Resource, "on_used");
+                const auto in_call = notifying(ComponentKind::Resource, "on_used");
                 components_.resource.vtable->on_used(components_.resource.self, event.model, now_ms);
             }
             return;
@@ -594,7 +604,7 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
     const bool new_queue = components.queue.self != components_.queue.self;
     std::vector<warmup_model_index> queued;  // the old queue plugin's items, in its order, to hand to the new one
     if (new_queue) {
-        const auto in_call = marked(ComponentKind::Queue, "pop");  // the instance being replaced
+        const auto in_call = notifying(ComponentKind::Queue, "pop");  // the instance being replaced
         warmup_queue_item item{};
         while (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) != 0) {
             if (item.model >= models_.size() || models_[item.model].queued_in != QueuedIn::Plugin) continue;  // stale
@@ -630,7 +640,7 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
     components_ = components;
     if (new_resource) {
         budget_mb_ = resource_budget_mb(options_.memory_budget_mb);
-        const auto in_call = marked(ComponentKind::Resource, "on_ready");
+        const auto in_call = notifying(ComponentKind::Resource, "on_ready");
         for (warmup_model_index model = 0; model < models_.size(); ++model) {
             const ModelSlot& state = models_[model];
             if (state.residency == WARMUP_RESIDENCY_READY)

@@ -47,6 +47,7 @@
 #include "core/catalog.hpp"
 #include "core/log_throttle.hpp"
 #include "core/plugin_call_on_thread.hpp"
+#include "core/reported_call_failure.hpp"
 #include "engine/decision_log.hpp"
 #include "engine/log_histogram.hpp"
 #include "engine/plugin_call_watch.hpp"
@@ -511,7 +512,7 @@ class WarmupEngine {
     ModelSlot& slot(warmup_model_index model);
     /// The budget the resource plugin makes of the configured one: it may lower it, never raise it (budgets.memory_mb
     /// is a hard budget); any other answer (larger, 0, negative, NaN) is logged and the configured budget applies.
-    [[nodiscard]] double resource_budget_mb(double configured_mb) const;
+    [[nodiscard]] double resource_budget_mb(double configured_mb);
     /// Sets or clears a model's charge to the budget, keeping used_mb_ and its per-model memory-time in step.
     void charge(ModelSlot& state, double memory_mb, warmup_time_ms now_ms);
     void release_charge(ModelSlot& state, warmup_time_ms now_ms);
@@ -662,6 +663,33 @@ class WarmupEngine {
     [[nodiscard]] PluginCallScope marked(ComponentKind kind, const char* what) const noexcept {
         return PluginCallScope(component_kind_name(kind), component_label(kind), what, &options_.arm);
     }
+    /// A marked call whose C signature returns no error (a resource plugin's notification or budget, a queue's pop or
+    /// remove_model): a failure the plugin reports from inside it (warmup/ext/host_call_failure.h; the SDK reports an
+    /// escaped exception so) is counted when the scope ends, as guarded_call counts a returned error: logged
+    /// PLUGIN_CALL_ERROR, `plugin_errors`, the component's errors in health, the circuit breaker. Control thread.
+    class NotificationScope {
+      public:
+        NotificationScope(WarmupEngine& engine, ComponentKind kind, const char* what) noexcept
+            : engine_(engine), kind_(kind), what_(what), marked_(engine.marked(kind, what)) {}
+        ~NotificationScope() {
+            if (collector_.failed()) engine_.count_reported_failure(kind_, what_, collector_);
+        }
+        NotificationScope(const NotificationScope&) = delete;
+        NotificationScope& operator=(const NotificationScope&) = delete;
+
+      private:
+        WarmupEngine& engine_;
+        ComponentKind kind_;
+        const char* what_;
+        PluginCallScope marked_;
+        ReportedCallFailure::Collector collector_;
+    };
+    [[nodiscard]] NotificationScope notifying(ComponentKind kind, const char* what) noexcept {
+        return NotificationScope(*this, kind, what);
+    }
+    /// Counts a failure reported in the call `what` (NotificationScope). Never throws.
+    void count_reported_failure(ComponentKind kind, const char* what,
+                                const ReportedCallFailure::Collector& failure) noexcept;
     bool circuit_allows(ComponentKind kind);
     /// `what` (a string literal) answered: its failures in a row end; a trial call's success closes the circuit.
     void circuit_succeeded(ComponentKind kind, const char* what);

@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "core/errors.hpp"
+#include "core/reported_call_failure.hpp"
 #include "runtime/live_runtime.hpp"
 #include "runtime/live_runtime_support.hpp"
 #include "runtime/state_sections.hpp"
@@ -35,7 +36,20 @@ bool export_section(const PluginSet& plugins, ComponentSlot slot, SnapshotSink& 
     const warmup_state_extension* state = state_extension(*instance);
     if (state == nullptr) return false;
     if (key.empty()) key = slot_key(slot);
-    out.begin_section(key, state->schema(instance->self()));
+    const char* schema = nullptr;
+    {
+        // A schema that fails (an exception the SDK turned into the empty schema, reported to the host) would keep
+        // a section no import reads: the export is refused instead, and the state component says so.
+        ReportedCallFailure::Collector failure;
+        schema = state->schema(instance->self());
+        if (failure.failed() || schema == nullptr) {
+            problems.push_back(fmt::format("{} ({}) could not say its state schema: {}: {}", key, instance->label(),
+                                           status_name(failure.failed() ? failure.code() : WARMUP_ERROR_INTERNAL),
+                                           failure.failed() ? failure.message() : "it answered no schema"));
+            return false;
+        }
+    }
+    out.begin_section(key, schema);
     warmup_byte_writer writer{
         &out, [](void* context, const char* data, size_t size) {
             return static_cast<SnapshotSink*>(context)->append_section_data({data, size}) ? 0 : -1;

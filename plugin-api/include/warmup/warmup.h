@@ -5,6 +5,7 @@
 #include "analyzer.h"
 #include "backend.h"
 #include "common.h"
+#include "ext/host_call_failure.h"
 #include "ext/host_catalog.h"
 #include "ext/host_clock.h"
 #include "ext/host_log.h"

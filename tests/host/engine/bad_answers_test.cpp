@@ -147,6 +147,26 @@ TEST_P(GarbageVictim, CountsAsAFailureAndTheHostEvictsTheOldestIdleModel) {
 
 INSTANTIATE_TEST_SUITE_P(Answers, GarbageVictim, ::testing::Values("out-of-range", "error"));
 
+TEST(ThrowingNotification, AnExceptionInOnUsedIsAFailedCallCountedAndFedToTheBreaker) {
+    // on_used returns no error: the SDK reports what escaped it (warmup/ext/host_call_failure.h) and the engine counts
+    // it as a failed call. Before, it was only a log line per use: health, plugin_errors and the breaker saw nothing.
+    test::ManualEngine engine(
+        full_budget_with_resource("{plugin: org.warmup.test.garbage-resource, params: {throw_on_use: true}}"));
+    engine.request("a", 0);
+    engine.complete_next_load(1000);  // the demand load's on_used: the first failure
+    EXPECT_EQ(engine.errors(ComponentKind::Resource), 1u);
+    EXPECT_EQ(engine.engine().counters().plugin_errors, 1u);
+    const auto errors = engine.engine().component_errors();
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors.begin()->second.last_error.find("on_used: INTERNAL: on_used fails on purpose"), std::string::npos)
+        << errors.begin()->second.last_error;
+    for (int i = 1; i <= 4; ++i) engine.request("a", 1000 + i);  // served warm; each use fails again
+    EXPECT_EQ(engine.errors(ComponentKind::Resource), 5u);
+    EXPECT_EQ(engine.engine().circuit_state(ComponentKind::Resource), CircuitState::Open)
+        << "five failures in a row open the circuit";
+    EXPECT_EQ(engine.engine().counters().failed_requests, 0u) << "the requests are served all the same";
+}
+
 TEST(GarbageVictim, EachVictimThatIsNotReadyIsOneFailedCallOfPickVictimAndFiveInARowOpenTheCircuit) {
     // Counted once per eviction, as the call's error. The plugin's admit succeeds between them: before, that reset
     // the component's count of failures in a row, so a pick_victim that always failed never opened the circuit.

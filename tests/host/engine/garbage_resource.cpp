@@ -5,6 +5,7 @@
 //         evictable; default out-of-range);
 //         budget_factor: effective_budget_mb answers the configured budget times this (default 1; NaN with "nan");
 //         abort_on_use: on_used calls abort() (default false): a plugin that crashes in a call the host does not time;
+//         throw_on_use: on_used throws (default false): a failure in a call whose C signature returns no error;
 //         refuse_demand: when not empty, every demand load is refused (delayed) with this as the reason (default "");
 //         crash_on_own_thread: abort | segv | "" (default): a thread the plugin starts as it is created calls abort()
 //         or writes through a null pointer 200 ms later (a plugin's own thread, in no call the host makes).
@@ -28,6 +29,7 @@ class GarbageResource final : public warmup::sdk::Resource {
           victim_(params.get_choice("victim", "out-of-range", {"out-of-range", "error", "none"})),
           budget_factor_(params.get_string("budget_factor", "1")),
           abort_on_use_(params.get_bool("abort_on_use", false)),
+          throw_on_use_(params.get_bool("throw_on_use", false)),
           refuse_demand_(params.get_string("refuse_demand", "")) {
         const std::string crash = params.get_choice("crash_on_own_thread", "", {"", "abort", "segv"});
         if (!crash.empty()) crasher_ = std::thread([this, crash] { crash_soon(crash); });
@@ -58,6 +60,7 @@ class GarbageResource final : public warmup::sdk::Resource {
     void on_ready(warmup_model_index, double, double, warmup_time_ms) override {}
     void on_used(warmup_model_index, warmup_time_ms) override {
         if (abort_on_use_) std::abort();
+        if (throw_on_use_) throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL, "on_used fails on purpose");
     }
     void on_removed(warmup_model_index, warmup_time_ms) override {}
     warmup_model_index pick_victim(warmup_time_ms /*now_ms*/) override {
@@ -78,6 +81,7 @@ class GarbageResource final : public warmup::sdk::Resource {
     std::string victim_;
     std::string budget_factor_;
     bool abort_on_use_;
+    bool throw_on_use_;
     std::string refuse_demand_;  // the reason handed out (owned here: valid until the next call)
     std::mutex mutex_;
     std::condition_variable stop_;

@@ -165,6 +165,30 @@ TEST_F(OpsTest, APluginWhoseExportFailsMakesTheStateComponentDegraded) {
     stop();
 }
 
+TEST_F(OpsTest, APluginWhoseStateSchemaFailsMakesTheStateComponentDegraded) {
+    // The SDK answers the empty schema for a state_schema that throws: such a section is read by no import, so the
+    // snapshot leaves it out and says why, as for a failed export. Before, it was dropped with the state "ok".
+    TempDir dir("warmup-ops");
+    const std::string refusing = (fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "hotswap_state_refusing_analyzer.so").string();
+    std::string text = config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n");
+    const std::string analyzer_line = "analyzer: {plugin: org.warmup.analyzer.usage-pattern}";
+    text.replace(text.find(analyzer_line), analyzer_line.size(),
+                 "analyzer: {path: \"" + refusing + "\", params: {throw_schema: true}}");
+    start(load_config_text(text, "ops.yaml", dir.path(), {}));
+    const auto [status, answer] = post("/api/warmup/backup-state", R"({"name": "b1"})");
+    EXPECT_EQ(status, 200) << answer.dump();
+    const auto [code, health] = get_json("/api/warmup/health/components");
+    ASSERT_EQ(code, 200);
+    const json state = health_component(health, "state");
+    EXPECT_EQ(state["state"], "degraded") << health.dump();
+    ASSERT_TRUE(state["reason"].is_string()) << health.dump();
+    EXPECT_NE(state["reason"].get<std::string>().find("could not say its state schema: INTERNAL: schema refused on "
+                                                      "purpose"),
+              std::string::npos)
+        << health.dump();
+    stop();
+}
+
 TEST_F(OpsTest, BackupNamesAreCheckedAlikeByBackupAndRestoreAndAnExistingBackupIsReplacedOnlyWhenAsked) {
     TempDir dir("warmup-ops");
     start(load_config_text(config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n"), "ops.yaml",

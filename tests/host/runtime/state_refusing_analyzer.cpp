@@ -6,11 +6,13 @@
 // and its import_state throws: the reload must fail at stage "state" and leave the running set untouched. With params
 // {refuse_import: false} it accepts (and ignores) any state instead, and still exports an empty one, which the real
 // analyzer refuses: the rollback test's running instance whose state the taken-back one cannot read. With
-// {refuse_export: true} its export throws (a snapshot that lacks what it learned).
+// {refuse_export: true} its export throws (a snapshot that lacks what it learned); with {throw_schema: true} its
+// state_schema throws after its first answer (the one that offers the extension).
 //
 // Apart from that defect it is a working (minimal) analyzer: per-model request counts and last/previous arrival, no
 // histogram, no calendar, no followers — so that if a host wrongly published it anyway, the pipeline would still run.
 // Threading: every method runs on the host's control thread (SDK contract); no locks.
+#include <stdexcept>
 #include <string>
 #include <vector>
 #include <warmup/sdk/plugin.hpp>
@@ -22,7 +24,8 @@ class StateRefusingAnalyzer final : public warmup::sdk::Analyzer {
     StateRefusingAnalyzer(warmup::sdk::Host host, warmup::sdk::Params& params)
         : Analyzer(host),
           refuse_import_(params.get_bool("refuse_import", true)),
-          refuse_export_(params.get_bool("refuse_export", false)) {}
+          refuse_export_(params.get_bool("refuse_export", false)),
+          throw_schema_(params.get_bool("throw_schema", false)) {}
 
     void observe(std::span<const warmup_usage_event> events) override {
         for (const auto& event : events) {
@@ -59,7 +62,10 @@ class StateRefusingAnalyzer final : public warmup::sdk::Analyzer {
     void reset() override { models_.clear(); }
 
     /// The schema of org.warmup.analyzer.usage-pattern, deliberately: the host must attempt the hand-off.
-    [[nodiscard]] const char* state_schema() const override { return "org.warmup.state.usage-pattern/1"; }
+    [[nodiscard]] const char* state_schema() const override {
+        if (throw_schema_ && schema_answers_++ > 0) throw std::runtime_error("schema refused on purpose");
+        return "org.warmup.state.usage-pattern/1";
+    }
     [[nodiscard]] std::string export_state() const override {
         if (refuse_export_) throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL, "export refused on purpose");
         return {};
@@ -80,6 +86,8 @@ class StateRefusingAnalyzer final : public warmup::sdk::Analyzer {
     static constexpr double kNoShares[24] = {};  // no calendar profile (zeros, the "never seen" shape)
     bool refuse_import_ = true;
     bool refuse_export_ = false;
+    bool throw_schema_ = false;
+    mutable int schema_answers_ = 0;  // state_schema's answers so far
     std::vector<Seen> models_;
 };
 

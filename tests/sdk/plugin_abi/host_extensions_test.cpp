@@ -9,6 +9,7 @@
 
 #include "core/errors.hpp"
 #include "core/host_services.hpp"
+#include "core/reported_call_failure.hpp"
 #include "gtest_support.hpp"
 #include "plugin_abi_test_support.hpp"
 
@@ -33,6 +34,28 @@ TEST(HostExtensions, TheLogIdAnswersATableThatLogsForThePluginItServes) {
     LogCapture capture;
     log->log(fixture.raw, WARMUP_LOG_WARN, sdk::to_view("through the log extension"));
     EXPECT_CONTAINS(capture.text(), "warning [org.warmup.test.host-services@1.0.0] through the log extension");
+}
+
+TEST(HostExtensions, TheCallFailureIdCountsInTheCollectorOpenOnTheThreadElseLogsForThePlugin) {
+    ServicesFixture fixture;
+    const auto* failures = static_cast<const warmup_call_failure_extension*>(
+        fixture.raw->get_extension(fixture.raw, WARMUP_HOST_EXT_CALL_FAILURE));
+    ASSERT_NE(failures, nullptr);
+    EXPECT_EQ(failures->struct_size, sizeof(warmup_call_failure_extension));
+    LogCapture capture;
+    {
+        ReportedCallFailure::Collector collector;
+        failures->report(fixture.raw, "resource.on_used()", WARMUP_ERROR_UNAVAILABLE, sdk::to_view("first"));
+        failures->report(fixture.raw, "resource.on_used()", WARMUP_ERROR_INTERNAL, sdk::to_view("second"));
+        EXPECT_TRUE(collector.failed());
+        EXPECT_EQ(collector.code(), WARMUP_ERROR_UNAVAILABLE) << "the call's first failure is the one counted";
+        EXPECT_EQ(collector.message(), "first");
+    }
+    EXPECT_EQ(capture.text(), "");
+    failures->report(fixture.raw, "resource.on_used()", WARMUP_ERROR_INTERNAL, sdk::to_view("on a thread of its own"));
+    EXPECT_CONTAINS(capture.text(),
+                    "error [org.warmup.test.host-services@1.0.0] resource.on_used() failed: INTERNAL: "
+                    "on a thread of its own");
 }
 
 TEST(HostExtensions, TheClockIdAnswersTheHostClock) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/errors.hpp"
+#include "core/reported_call_failure.hpp"
 #include "gtest_support.hpp"
 #include "plugin_abi_test_support.hpp"
 
@@ -48,6 +49,22 @@ TEST(SdkGuard, AThrowingSizeAnswersZeroLogsAnErrorOfThePluginAndTheQueueKeepsWor
     EXPECT_EQ(queue.pop(), 2u) << "last in, first out: the instance still holds both items";
     EXPECT_EQ(queue.pop(), 1u);
     EXPECT_EQ(queue.pop(), WARMUP_NO_MODEL);
+}
+
+TEST(SdkGuard, AFailureInACallTheHostCountsIsReportedToItNotLogged) {
+    // The engine opens a collector around the calls it counts (WarmupEngine::NotificationScope): the SDK's report
+    // lands there, once per call, and the engine logs it as PLUGIN_CALL_ERROR (throttled) instead of a line per call.
+    ThrowingQueueFixture queue;
+    LogCapture log;
+    {
+        ReportedCallFailure::Collector collector;
+        EXPECT_EQ(queue.vtable->size(queue.instance->self()), 0u);
+        EXPECT_EQ(queue.vtable->size(queue.instance->self()), 0u);
+        ASSERT_TRUE(collector.failed());
+        EXPECT_EQ(collector.code(), WARMUP_ERROR_INTERNAL);
+        EXPECT_EQ(collector.message(), "throwing test queue: size() fails on purpose; the host got 0");
+    }
+    EXPECT_EQ(log.text().find("failed"), std::string::npos) << log.text();
 }
 
 TEST(SdkGuard, AThrowingRejectedCountAnswersZeroAndTheLogKeepsTheErrorCodeThePluginThrew) {

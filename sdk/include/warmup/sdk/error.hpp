@@ -100,10 +100,25 @@ warmup_error* guard(const warmup_host* host, Body&& body) noexcept {
 
 namespace detail {
 
-/// Logs the exception being handled at ERROR level through the host, attributed to the plugin: "<call> failed:
-/// <CODE>: <message>; <outcome>". Call only inside a catch handler; never throws.
+/// Says the exception being handled to the host: reported as a failure of the call now running
+/// (warmup/ext/host_call_failure.h: the host counts it like a returned error and logs it, "<message>; <outcome>"), or,
+/// from a host without that extension, logged at ERROR level attributed to the plugin: "<call> failed: <CODE>:
+/// <message>; <outcome>". Call only inside a catch handler; never throws.
 inline void log_escaped_error(const warmup_host* host, const char* call, const char* outcome) noexcept {
     const EscapedError escaped = current_escaped_error();
+    const auto* failures =
+        WARMUP_HAS_FIELD(host, warmup_host, get_extension) && host->get_extension != nullptr
+            ? static_cast<const warmup_call_failure_extension*>(host->get_extension(host, WARMUP_HOST_EXT_CALL_FAILURE))
+            : nullptr;
+    if (failures != nullptr && failures->struct_size >= sizeof(warmup_call_failure_extension)) {
+        try {
+            const std::string message = std::string(escaped.message) + "; " + outcome;
+            failures->report(host, call, escaped.code, to_view(message));
+        } catch (...) {
+            failures->report(host, call, escaped.code, to_view(outcome));  // no memory for the message
+        }
+        return;
+    }
     try {
         const std::string line =
             std::string(call) + " failed: " + status_name(escaped.code) + ": " + escaped.message + "; " + outcome;
