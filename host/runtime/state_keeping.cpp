@@ -762,18 +762,21 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
     const OperationResult result = restore_state(loaded->snapshot, /*at_start=*/true);
     if (!result.ok()) {
         spdlog::error("STATE_RESTORE_ERROR {}: {}", loaded->file.string(), result.error);
-        if (result.http_status == 409) {
-            // Nothing was imported (the catalog no longer covers a model of the snapshot, most often one taken out of
-            // the configuration). That file is now the only copy of what was learned, and the periodic snapshots
-            // of this run would rotate it away: it is kept as a backup, to restore once the catalog covers it again.
+        // Nothing was imported (409: the catalog no longer covers a model of the snapshot, most often one taken out
+        // of the configuration), or a part (500: a plugin refused its section, say a build that no longer reads its
+        // own state). That file is now the only copy of what was learned, and the periodic snapshots of this run
+        // would rotate it away: it is kept as a backup, to restore once the catalog or the plugin reads it again.
+        if (result.http_status == 409 || result.http_status == 500) {
             std::string kept;
             try {
                 kept = fmt::format(
-                    "it is kept as the backup '{}' ({}): make the catalog cover those models again, POST "
-                    "/api/warmup/restore-state {{\"name\": \"{}\", \"at_next_start\": true}} and restart warmupd",
+                    "it is kept as the backup '{}' ({}): {}, POST /api/warmup/restore-state {{\"name\": \"{}\", "
+                    "\"at_next_start\": true}} and restart warmupd",
                     StateStore::kRefusedAtStartBackup,
                     state_store_->write_backup(std::string(StateStore::kRefusedAtStartBackup), loaded->snapshot)
                         .string(),
+                    result.http_status == 409 ? "make the catalog cover those models again"
+                                              : "once the refusing plugin reads its section again",
                     StateStore::kRefusedAtStartBackup);
             } catch (const std::exception& error) {
                 kept = fmt::format(
@@ -781,10 +784,16 @@ std::optional<std::filesystem::path> LiveRuntime::restore_newest_snapshot(uint64
                     "rotate it away",
                     error.what(), loaded->file.string());
             }
+            if (result.http_status == 409) {
+                note_start_restore_problem(
+                    fmt::format("at start {} was not restored ({}): started without learned state; {}",
+                                loaded->file.filename().string(), result.error, kept));
+                return std::nullopt;
+            }
             note_start_restore_problem(
-                fmt::format("at start {} was not restored ({}): started without learned state; {}",
+                fmt::format("at start {} was {}: the refusing plugins start without what they "
+                            "learned; {}",
                             loaded->file.filename().string(), result.error, kept));
-            return std::nullopt;
         }
     }
     if (created_unix_ms != nullptr) *created_unix_ms = loaded->snapshot.created_unix_ms;

@@ -527,6 +527,29 @@ TEST_F(TransitionsTest, AStartWhoseCatalogNoLongerCoversAModelKeepsTheStateAsABa
     EXPECT_FALSE(fs::exists(dir_.path() / "state" / "restore-at-next-start")) << "a stage is taken once";
 }
 
+TEST_F(TransitionsTest, AStartWhereAPluginRefusesItsSectionSaysSoAndKeepsTheStateAsABackup) {
+    // A new build of a plugin that cannot read its own older state: the start restores the other sections, and the
+    // refused one would be lost with the next snapshots. Before, only the log said so, and nothing kept it.
+    const std::string extra = "state: {dir: state, snapshot_interval_s: 3600}\n";
+    start(config(keep_alive_predictor(3'600'000), extra));
+    use_and_wait_ready("m/a");
+    stop();
+    const std::string refusing = (fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "hotswap_state_refusing_analyzer.so").string();
+    std::string text = config_text(0, 2, extra, keep_alive_predictor(3'600'000));
+    const std::string analyzer_line = "analyzer: {plugin: org.warmup.analyzer.usage-pattern}";
+    text.replace(text.find(analyzer_line), analyzer_line.size(), "analyzer: {path: \"" + refusing + "\"}");
+    start(load_config_text(text, "transitions.yaml", dir_.path(), {}));
+    const auto [code, health] = get_json("/api/warmup/health/components");
+    ASSERT_EQ(code, 200);
+    const json state = health_component(health, "state");
+    EXPECT_EQ(state["state"], "degraded") << health.dump();
+    const std::string reason = state.value("reason", "");
+    EXPECT_NE(reason.find("partly restored"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("refused on purpose"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("refused-at-start"), std::string::npos) << reason;
+    EXPECT_TRUE(fs::exists(dir_.path() / "state" / "backup-refused-at-start.wsnap"));
+}
+
 TEST_F(TransitionsTest, AStateWithMoreModelsThanALoweredModelLimitStillRestoresAndOnlyNewNamesAreRefused) {
     // The limit bounds the names clients make up, not what the daemon already learned.
     start(config(keep_alive_predictor(3'600'000), "state: {dir: state, snapshot_interval_s: 3600}\n"));
