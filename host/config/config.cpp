@@ -115,7 +115,7 @@ const std::vector<SchemaSection>& schema_sections() {
               "unload_timeout_ms", "plugin_call_stall_ms"}},
             {"ingest", {"request_window_ms"}},
             {kComponentsSection, slot_keys},
-            {kSlotSection, {"plugin", "path", "params", "sha256"}},
+            {kSlotSection, {"plugin", "path", "params", "sha256", "state"}},
             {kCatalogSection, {"model", "memory_mb", "load_ms", "unload_ms", "priority"}},
             {kArmSection, {"name", "components", "yardstick", "weight", "shadow"}},
             {kSourceSection, {"name", "plugin", "path", "params", "sha256"}},
@@ -349,6 +349,7 @@ struct KeyRule {
 struct SlotOverride {
     PluginChoice choice;        ///< key_path always set; id and path empty when the slot names no plugin
     bool names_plugin = false;  ///< `plugin:` or `path:` given
+    bool has_state = false;     ///< `state:` given (choice.start_cold)
     bool has_params = false;    ///< `params:` given
     YAML::Node params;          ///< the params as written (a clone), when has_params
 };
@@ -832,7 +833,7 @@ class ConfigReader {
                     fail(key_path, fmt::format("'{}' and '{}' name the same slot: give only '{}'", written_as[index],
                                                key, slot_key(static_cast<ComponentSlot>(index))));
                 written_as[index] = std::string(key);
-                slots[index] = read_plugin_choice(value, key_path, kSlotSection);
+                slots[index] = read_plugin_choice(value, key_path, kSlotSection, {}, /*with_state=*/true);
             };
             rules.push_back(
                 {slot_key(slot), false, [read_slot, slot](const YAML::Node& value, const std::string& key_path) {
@@ -870,9 +871,20 @@ class ConfigReader {
     /// plugin/path/params/sha256 (a source's `name`). Naming the plugin is left to the caller to require: a slot
     /// that names none keeps the plugin it inherits.
     SlotOverride read_plugin_choice(const YAML::Node& node, const std::string& path, std::string_view section,
-                                    std::vector<KeyRule> extra_rules = {}) {
+                                    std::vector<KeyRule> extra_rules = {}, bool with_state = false) {
         SlotOverride slot;
         PluginChoice& choice = slot.choice;
+        if (with_state)
+            extra_rules.push_back({"state", false, [&](const YAML::Node& value, const std::string& key_path) {
+                                       const std::string text = read_non_empty_string(value, key_path);
+                                       if (text != "cold" && text != "hand-over")
+                                           fail(key_path, fmt::format("expected 'hand-over' (the default: a reload "
+                                                                      "hands the running instance's state to its "
+                                                                      "replacement) or 'cold', got '{}'",
+                                                                      text));
+                                       choice.start_cold = text == "cold";
+                                       slot.has_state = true;
+                                   }});
         choice.key_path = path;
         std::string_view named_by;  // "plugin" or "path", whichever came first
         auto name_once = [&](std::string_view key, const std::string& key_path) {
@@ -915,6 +927,7 @@ class ConfigReader {
         PluginChoice result = inherited;
         result.key_path = change.choice.key_path;
         if (!change.choice.sha256.empty()) result.sha256 = change.choice.sha256;
+        if (change.has_state) result.start_cold = change.choice.start_cold;
         if (change.has_params && change.params.IsMap()) {
             const std::string params_path = child_path(change.choice.key_path, "params");
             YAML::Node merged(YAML::NodeType::Map);

@@ -52,14 +52,20 @@ struct PluginChoice {
     std::string key_path;        ///< where the choice was written, e.g. "components.predictor" or
                                  ///< "arms[1].components.predictor" (a shipped default: its slot's path, which
                                  ///< locate() finds nowhere in the file); prefix for locating params errors
+    /// `state: cold`: when a reload replaces this slot's plugin instance, the new one starts without the running one's
+    /// state instead of taking it over (the way to replace a plugin whose state its replacement cannot read: a
+    /// hand-off that fails otherwise refuses the reload). Default false (`state: hand-over`).
+    bool start_cold = false;
 
     /// What the plugin is, for logs: the id, or the path.
     [[nodiscard]] std::string describe() const { return id.empty() ? path.string() : id; }
 
-    /// Same plugin, same params, same pin. key_path is deliberately ignored: moving a choice within the file is not
+    /// Same plugin, same params, same pin, same state choice (written alone, `state: cold` replaces the instance with
+    /// a cold one). key_path is deliberately ignored: moving a choice within the file is not
     /// a change a reload must act on.
     friend bool operator==(const PluginChoice& a, const PluginChoice& b) {
-        return a.id == b.id && a.path == b.path && a.params_yaml == b.params_yaml && a.sha256 == b.sha256;
+        return a.id == b.id && a.path == b.path && a.params_yaml == b.params_yaml && a.sha256 == b.sha256 &&
+               a.start_cold == b.start_cold;
     }
 };
 

@@ -457,11 +457,19 @@ LiveRuntime::PublishedReload LiveRuntime::publish_reload(WarmupEngine& engine, c
         // version of a plugin whose newer state has records the older refuses; a refused import leaves a plugin's
         // state as it was). A new instance that cannot read the running one's state is refused.
         const bool taken_back = before_last_reload_ && before_last_reload_->at(slot) == new_instance;
-        StateHandOver hand_over = hand_over_state(slot, *old_instance, *new_instance, change);
+        // `state: cold` (the operator's choice): the replacement does not take the running instance's state.
+        StateHandOver hand_over =
+            next.components[slot].start_cold && !taken_back
+                ? StateHandOver{StateHandOver::Outcome::NothingShared,
+                                fmt::format("components.{}.state is cold in the configuration", slot_key(slot))}
+                : hand_over_state(slot, *old_instance, *new_instance, change);
         if (hand_over.outcome == StateHandOver::Outcome::Failed) {
             if (!taken_back) {
                 out.ok = false;
-                out.error = std::move(hand_over.detail);
+                out.error = fmt::format(
+                    "{} (the running instance stays; to replace it all the same, starting without its state, add "
+                    "`state: cold` to components.{} and reload)",
+                    hand_over.detail, slot_key(slot));
                 return out;  // nothing published yet: the running set is untouched
             }
             // What the running instance learned since the last reload is dropped with it: say so where it is seen.

@@ -607,6 +607,16 @@ TEST(ConfigLoaderErrors, Sha256MustBe64HexDigits) {
                  "test.yaml:9:45: components.backend.sha256: expected 64 hexadecimal digits (a SHA-256), got 'abc'");
 }
 
+TEST(ConfigLoaderErrors, AComponentsStateIsHandOverOrCold) {
+    std::string text = kRequiredSections;
+    text.replace(text.find("{plugin: org.warmup.backend.sim}"), std::string("{plugin: org.warmup.backend.sim}").size(),
+                 "{plugin: org.warmup.backend.sim, state: warm}");
+    const ConfigError error = load_error(text);
+    expect_error(error, 9, 45, "components.backend.state",
+                 "test.yaml:9:45: components.backend.state: expected 'hand-over' (the default: a reload hands the "
+                 "running instance's state to its replacement) or 'cold', got 'warm'");
+}
+
 TEST(ConfigLoaderErrors, MalformedYamlReportsTheParsersPosition) {
     const ConfigError error = load_error("a: [1, 2\nb: 3\n");
     EXPECT_EQ(error.key_path(), "");
@@ -858,6 +868,15 @@ TEST(ConfigArms, AnArmPinningOnlyTheLibraryKeepsThePluginAndParams) {
     EXPECT_EQ(backend.id, "org.warmup.backend.sim");
     EXPECT_EQ(backend.sha256, pin);
     EXPECT_EQ(backend.params_yaml, shipped_default_components()[ComponentSlot::Backend].params_yaml);
+}
+
+TEST(ConfigArms, AnArmWritingOnlyTheStateKeepsThePluginAndIsAChange) {
+    const Config config = load(kCatalog + "arms:\n  - {name: cold, components: {predictor: {state: cold}}}\n");
+    const PluginChoice& predictor = config.arms[0].components[ComponentSlot::Predictor];
+    EXPECT_EQ(predictor.id, shipped_default_components()[ComponentSlot::Predictor].id);
+    EXPECT_TRUE(predictor.start_cold);
+    EXPECT_FALSE(config.components[ComponentSlot::Predictor].start_cold);
+    EXPECT_FALSE(predictor == config.components[ComponentSlot::Predictor]) << "a reload replaces the instance";
 }
 
 TEST(ConfigShippedDefaults, EveryShippedHostConfigurationSaysItsApiVersionAndLoads) {

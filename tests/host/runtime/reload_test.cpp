@@ -303,7 +303,17 @@ TEST_F(ReloadTest, StateHandOffRefusedByTheNewAnalyzerAnswers500AtStageState) {
     EXPECT_EQ(result.stage, "state");
     EXPECT_NE(result.error.find("analyzer"), std::string::npos) << result.error;
     EXPECT_NE(result.error.find("refused on purpose"), std::string::npos) << result.error;
+    EXPECT_NE(result.error.find("add `state: cold` to components.analyzer"), std::string::npos) << result.error;
     EXPECT_EQ(served_labels(), before);
+    expect_events_still_flow();
+
+    // The way out it names: the replacement starts without the running instance's state.
+    const ReloadResult cold =
+        runtime_->reload(rewrite_config({{"analyzer", "{path: \"" + refusing.string() + "\", state: cold}"}}));
+    ASSERT_TRUE(cold.ok) << cold.error;
+    ASSERT_EQ(cold.changes.size(), 1u);
+    EXPECT_EQ(cold.changes[0].state, "started cold: components.analyzer.state is cold in the configuration");
+    EXPECT_EQ(served_id(ComponentSlot::Analyzer), "org.warmup.test.analyzer.state-refusing");
     expect_events_still_flow();
 }
 
