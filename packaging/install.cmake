@@ -72,6 +72,14 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/sdk/template/ DESTINATION ${CMAKE_INSTAL
         COMPONENT sdk)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/monitoring/ DESTINATION ${CMAKE_INSTALL_DATADIR}/warmup/monitoring
         COMPONENT runtime)
+# The example, benchmark, evaluation and scenario configurations the docs name (configs/<folder>/...): each lists the
+# installed plugin folder beside the build's, so the installed warmup-replay and warmupd run them from
+# <prefix>/share/warmup/configs as the docs run them from a checkout.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/examples ${PROJECT_SOURCE_DIR}/configs/bench
+                  ${PROJECT_SOURCE_DIR}/configs/evaluation ${PROJECT_SOURCE_DIR}/configs/scenarios
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/warmup/configs COMPONENT runtime)
+install(FILES ${PROJECT_SOURCE_DIR}/configs/default.yaml DESTINATION ${CMAKE_INSTALL_DATADIR}/warmup/configs
+        COMPONENT runtime)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs COMPONENT runtime)
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <warmup/sdk/spelling.hpp>
 
 namespace warmup::host {
 namespace fs = std::filesystem;
@@ -184,8 +185,17 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const PluginRef& ref, uint32_t
                 dirs += (dirs.empty() ? "" : ", ") + dir.string();
                 if (!fs::is_directory(dir, error)) dirs += " (no such folder)";
             }
-            throw PluginLoadError(fmt::format("{}: no plugin with id '{}' in the plugin directories [{}]", ref.where,
-                                              ref.id, dirs.empty() ? "none configured" : dirs));
+            // A mistyped id is pointed at the closest one found (the same rule as a mistyped configuration key).
+            std::string suggestion;
+            {
+                std::lock_guard lock(mutex_);
+                std::vector<std::string> ids;
+                for (const auto& [id, file] : id_to_file_) ids.push_back(id);
+                if (auto closest = sdk::closest_name(ref.id, ids))
+                    suggestion = fmt::format("; did you mean '{}'?", *closest);
+            }
+            throw PluginLoadError(fmt::format("{}: no plugin with id '{}' in the plugin directories [{}]{}", ref.where,
+                                              ref.id, dirs.empty() ? "none configured" : dirs, suggestion));
         }
         if (const std::vector<fs::path> declaring = files_declaring(ref.id); declaring.size() > 1) {
             std::vector<std::string> names;

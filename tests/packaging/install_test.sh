@@ -4,7 +4,7 @@
 #      headers, the WarmupSDK CMake package and the monitoring files (P/share/warmup/monitoring: dashboard, alert
 #      rules and their tests, Prometheus example, which promtool accepts as installed when it is available); every
 #      installed file is under P (the systemd service component, with its /etc path, goes only into the Debian
-#      package).
+#      package); the installed configurations (P/share/warmup/configs) replay on the installed programs and plugins.
 #   2. The installed warmupd, with no configuration, finds the installed plugins, serves, and answers /readyz 200.
 #   3. The installed template (P/share/warmup/sdk-template), configured with only -DCMAKE_PREFIX_PATH=P, builds a
 #      plugin that the installed warmupctl inspects as a loadable predictor exporting only the entry symbol.
@@ -50,6 +50,14 @@ if command -v promtool > /dev/null; then
   (cd "$prefix/share/warmup/monitoring" && promtool test rules warmupd-alerts.test.yaml) > "$work/promtool.log" 2>&1 ||
     { cat "$work/promtool.log"; fail "promtool test rules of the installed alert rules"; }
 fi
+# The installed configurations run on the installed programs and plugins, as the docs run them from a checkout: a
+# scenario replayed by its evaluation configuration (two hours of it: the check is that it runs, not what it finds).
+configs="$prefix/share/warmup/configs"
+[ -f "$configs/default.yaml" ] || fail "$configs/default.yaml is not installed"
+"$prefix/bin/warmup-replay" --config "$configs/evaluation/synth-ai-ide-1.5x.yaml" \
+    --trace "synth:$configs/scenarios/ai-ide.yaml" --to 2h --out "$work/replay" --quiet > "$work/replay.log" 2>&1 ||
+  { cat "$work/replay.log"; fail "the installed warmup-replay did not run an installed evaluation configuration"; }
+[ -f "$work/replay/report.json" ] || fail "the installed replay wrote no report.json"
 # Every file went under the prefix (the service component, with its absolute /etc path, is package-only).
 outside=$(grep -v "^$prefix/" "$build/install_manifest.txt" || true)
 [ -z "$outside" ] || fail "cmake --install wrote outside the prefix: $outside"

@@ -224,6 +224,14 @@ TEST(PluginRefusal, UnknownIdNamesTheSearchedDirectories) {
                            WARMUP_TEST_PLUGIN_DIR + "]");
 }
 
+TEST(PluginRefusal, AMistypedIdIsPointedAtTheClosestOneFound) {
+    PluginLoader loader({WARMUP_TEST_PLUGIN_DIR});
+    const PluginRef ref{
+        .id = "org.warmup.predictor.keep-alvie", .path = {}, .sha256_pin = {}, .where = "components.predictor"};
+    const std::string message = message_of<PluginLoadError>([&] { loader.load(ref, WARMUP_KIND_PREDICTOR); });
+    EXPECT_TRUE(message.ends_with("; did you mean 'org.warmup.predictor.keep-alive'?")) << message;
+}
+
 TEST(PluginRefusal, ALibraryCutShortIsRefusedBeforeItIsMappedAndSkippedByTheScan) {
     const TempDir folder("warmup-loader-test");
     // A copy in progress: the folder lists the file before its content is all there. Mapped, it killed the process
