@@ -142,15 +142,24 @@ TEST_F(OpsTest, ARestoreAPluginRefusesSaysItIsPartialKeepsTheOtherSectionsAndTak
     stop();
 }
 
-TEST_F(OpsTest, APluginWhoseExportFailsMakesTheStateComponentDegraded) {
-    // A restart would start that plugin without what it learned: the snapshot is still written (the other plugins'
-    // state is in it), and the operator is told through the state component, not only the log.
+// A plugin whose export fails (a restart would start it without what it learned), or whose state_schema throws (the
+// SDK answers the empty schema, which no import reads: before, that section was dropped with the state "ok"): the
+// snapshot is still written with the other plugins' sections, and the operator is told through the state component,
+// not only the log.
+struct StateExportFailure {
+    const char* analyzer_params;
+    const char* reason;
+};
+
+class StateExportFailureTest : public OpsTest, public ::testing::WithParamInterface<StateExportFailure> {};
+
+TEST_P(StateExportFailureTest, MakesTheStateComponentDegraded) {
     TempDir dir("warmup-ops");
     const std::string refusing = (fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "hotswap_state_refusing_analyzer.so").string();
     std::string text = config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n");
     const std::string analyzer_line = "analyzer: {plugin: org.warmup.analyzer.usage-pattern}";
     text.replace(text.find(analyzer_line), analyzer_line.size(),
-                 "analyzer: {path: \"" + refusing + "\", params: {refuse_export: true}}");
+                 "analyzer: {path: \"" + refusing + "\", params: " + GetParam().analyzer_params + "}");
     start(load_config_text(text, "ops.yaml", dir.path(), {}));
     ingest("m/a", runtime_->clock().now_ms());
     drain();
@@ -161,33 +170,15 @@ TEST_F(OpsTest, APluginWhoseExportFailsMakesTheStateComponentDegraded) {
     const json state = health_component(health, "state");
     EXPECT_EQ(state["state"], "degraded") << health.dump();
     ASSERT_TRUE(state["reason"].is_string()) << health.dump();
-    EXPECT_NE(state["reason"].get<std::string>().find("export refused on purpose"), std::string::npos) << health.dump();
+    EXPECT_NE(state["reason"].get<std::string>().find(GetParam().reason), std::string::npos) << health.dump();
     stop();
 }
 
-TEST_F(OpsTest, APluginWhoseStateSchemaFailsMakesTheStateComponentDegraded) {
-    // The SDK answers the empty schema for a state_schema that throws: such a section is read by no import, so the
-    // snapshot leaves it out and says why, as for a failed export. Before, it was dropped with the state "ok".
-    TempDir dir("warmup-ops");
-    const std::string refusing = (fs::path(WARMUP_TEST_BAD_PLUGIN_DIR) / "hotswap_state_refusing_analyzer.so").string();
-    std::string text = config_text(0, 2, "state: {dir: state, snapshot_interval_s: 3600}\n");
-    const std::string analyzer_line = "analyzer: {plugin: org.warmup.analyzer.usage-pattern}";
-    text.replace(text.find(analyzer_line), analyzer_line.size(),
-                 "analyzer: {path: \"" + refusing + "\", params: {throw_schema: true}}");
-    start(load_config_text(text, "ops.yaml", dir.path(), {}));
-    const auto [status, answer] = post("/api/warmup/backup-state", R"({"name": "b1"})");
-    EXPECT_EQ(status, 200) << answer.dump();
-    const auto [code, health] = get_json("/api/warmup/health/components");
-    ASSERT_EQ(code, 200);
-    const json state = health_component(health, "state");
-    EXPECT_EQ(state["state"], "degraded") << health.dump();
-    ASSERT_TRUE(state["reason"].is_string()) << health.dump();
-    EXPECT_NE(state["reason"].get<std::string>().find("could not say its state schema: INTERNAL: schema refused on "
-                                                      "purpose"),
-              std::string::npos)
-        << health.dump();
-    stop();
-}
+INSTANTIATE_TEST_SUITE_P(APlugin, StateExportFailureTest,
+                         ::testing::Values(StateExportFailure{"{refuse_export: true}", "export refused on purpose"},
+                                           StateExportFailure{
+                                               "{throw_schema: true}",
+                                               "could not say its state schema: INTERNAL: schema refused on purpose"}));
 
 TEST_F(OpsTest, BackupNamesAreCheckedAlikeByBackupAndRestoreAndAnExistingBackupIsReplacedOnlyWhenAsked) {
     TempDir dir("warmup-ops");
