@@ -60,12 +60,11 @@ struct PluginChoice {
     /// What the plugin is, for logs: the id, or the path.
     [[nodiscard]] std::string describe() const { return id.empty() ? path.string() : id; }
 
-    /// Same plugin, same params, same pin, same state choice (written alone, `state: cold` replaces the instance with
-    /// a cold one). key_path is deliberately ignored: moving a choice within the file is not
-    /// a change a reload must act on.
+    /// Same plugin, same params, same pin. key_path is deliberately ignored: moving a choice within the file is not
+    /// a change a reload must act on. So is start_cold: it says what a replacement does, not what to run (written
+    /// alone it replaces nothing, and an arm that inherits it is not rebuilt for it).
     friend bool operator==(const PluginChoice& a, const PluginChoice& b) {
-        return a.id == b.id && a.path == b.path && a.params_yaml == b.params_yaml && a.sha256 == b.sha256 &&
-               a.start_cold == b.start_cold;
+        return a.id == b.id && a.path == b.path && a.params_yaml == b.params_yaml && a.sha256 == b.sha256;
     }
 };
 

@@ -79,8 +79,8 @@ constexpr warmup_host_log_extension kLogExtension{sizeof(warmup_host_log_extensi
 constexpr warmup_host_clock_extension kClockExtension{sizeof(warmup_host_clock_extension), &host_now_ms};
 constexpr warmup_host_catalog_extension kCatalogExtension{sizeof(warmup_host_catalog_extension), &host_model_count,
                                                           &host_model_info, &host_find_model};
-constexpr warmup_call_failure_extension kCallFailureExtension{sizeof(warmup_call_failure_extension),
-                                                              &host_report_call_failure};
+constexpr warmup_host_call_failure_extension kCallFailureExtension{sizeof(warmup_host_call_failure_extension),
+                                                                   &host_report_call_failure};
 
 const void* host_get_extension(const warmup_host*, const char* id) {
     if (id == nullptr) return nullptr;

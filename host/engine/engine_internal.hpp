@@ -49,9 +49,8 @@ LoadCause cause_of(const ModelSlot& state) {
 }
 
 /// Why a prediction cannot be used (the numbers the scheduler and the status read), or nullopt: probabilities must be
-/// finite in [0, 1], the horizon not negative, and the next use not before the epoch (it is a time of day operators
-/// read: "next use 1969" is a plugin's bug). Times of action need no check: any value has a meaning (<= now: at
-/// once).
+/// finite in [0, 1] and the horizon not negative. Times need no check: any value has a meaning (<= now: at once; a
+/// replayed trace may start before the epoch).
 inline std::optional<std::string> prediction_problem(const warmup_prediction& prediction) {
     const auto probability = [](double value) { return std::isfinite(value) && value >= 0 && value <= 1; };
     if (!probability(prediction.p_use_within_horizon))
@@ -59,9 +58,6 @@ inline std::optional<std::string> prediction_problem(const warmup_prediction& pr
     if (!probability(prediction.confidence))
         return fmt::format("returned confidence {} (expected 0..1)", prediction.confidence);
     if (prediction.horizon_ms < 0) return fmt::format("returned horizon_ms {} (expected >= 0)", prediction.horizon_ms);
-    if (prediction.next_arrival_ms < 0)
-        return fmt::format("returned next_arrival_ms {} (expected ms since the epoch, or NEVER)",
-                           prediction.next_arrival_ms);
     return std::nullopt;
 }
 

@@ -167,20 +167,23 @@ void WarmupEngine::push_fallback(warmup_model_index model) {
 
 void WarmupEngine::unqueue(warmup_model_index model) {
     ModelSlot& state = models_[model];
+    std::optional<ReportedFailure> failure;
     if (state.queued_in == QueuedIn::Plugin) {
         // With the circuit open the plugin is not called: its item turns stale (skipped if popped, removed once the
         // circuit has closed again).
         if (circuit_open(ComponentKind::Queue)) {
             stale_plugin_items_.push_back(model);
         } else {
-            const auto in_call = notifying(ComponentKind::Queue, "remove_model");
-            components_.queue.vtable->remove_model(components_.queue.self, model);
+            failure = notify(ComponentKind::Queue, "remove_model",
+                             [&] { components_.queue.vtable->remove_model(components_.queue.self, model); });
         }
         --queued_in_plugin_;
     } else if (state.queued_in == QueuedIn::Fallback) {
         fallback_queue_.erase(state.fallback_key);
     }
     state.queued_in = QueuedIn::Nowhere;
+    // Counted once the model is out of the books: a failure that opens the circuit moves the plugin's other items.
+    if (failure) settle_notification(ComponentKind::Queue, "remove_model", failure);
 }
 
 void WarmupEngine::move_queue_plugin_items_to_fallback() {
@@ -203,11 +206,20 @@ void WarmupEngine::remove_stale_plugin_items() {
     if (stale_plugin_items_.empty() ||
         circuits_[static_cast<std::size_t>(ComponentKind::Queue)].state != CircuitState::Closed)
         return;
-    const auto in_call = notifying(ComponentKind::Queue, "remove_model");
-    for (const warmup_model_index model : stale_plugin_items_)
+    std::vector<warmup_model_index> stale;
+    stale.swap(stale_plugin_items_);
+    for (std::size_t i = 0; i < stale.size(); ++i) {
+        // A failure below may open the circuit again: the items not removed yet stay stale until it closes.
+        if (circuit_open(ComponentKind::Queue)) {
+            stale_plugin_items_.insert(stale_plugin_items_.end(), stale.begin() + static_cast<std::ptrdiff_t>(i),
+                                       stale.end());
+            break;
+        }
+        const warmup_model_index model = stale[i];
         if (models_[model].queued_in != QueuedIn::Plugin)
-            components_.queue.vtable->remove_model(components_.queue.self, model);
-    stale_plugin_items_.clear();
+            notified(ComponentKind::Queue, "remove_model",
+                     [&] { components_.queue.vtable->remove_model(components_.queue.self, model); });
+    }
 }
 
 void WarmupEngine::dispatch(warmup_time_ms now_ms) {
@@ -275,10 +287,17 @@ void WarmupEngine::dispatch(warmup_time_ms now_ms) {
         } else {
             warmup_queue_item item{};
             if (!plugin_usable) break;
-            const auto popped = [&] {
-                const auto in_call = notifying(ComponentKind::Queue, "pop");
-                return components_.queue.vtable->pop(components_.queue.self, now_ms, &item);
-            }();
+            int popped = 0;
+            const auto failure = notify(ComponentKind::Queue, "pop", [&] {
+                popped = components_.queue.vtable->pop(components_.queue.self, now_ms, &item);
+            });
+            if (popped == 0 && failure) {
+                // It failed (the SDK answers "nothing popped" for an exception): the warm-ups it holds cannot be
+                // served through it, so the circuit opens at once, as for a pop that lost them.
+                settle_notification(ComponentKind::Queue, "pop", failure, /*trip_now=*/true);
+                continue;
+            }
+            settle_notification(ComponentKind::Queue, "pop", failure);
             if (popped == 0) {
                 // Empty while it should hold warm-ups: the plugin lost items. Waiting would not bring them back (a
                 // broken contract, not a passing error), so the circuit opens at once and the lost warm-ups move to
@@ -522,10 +541,9 @@ bool WarmupEngine::evict_until_fits(warmup_model_index model, double need_mb, wa
                 WARMUP_ERROR_NOT_FOUND);
             if (picked == CallOutcome::Tolerated) return false;  // the policy has nothing evictable: the load waits
             by_plugin = picked == CallOutcome::Ok;
-            if (named_unready && victim != model && victim < models_.size()) {
-                const auto in_call = notifying(ComponentKind::Resource, "on_removed");
-                components_.resource.vtable->on_removed(components_.resource.self, victim, now_ms);
-            }
+            if (named_unready && victim != model && victim < models_.size())
+                notified(ComponentKind::Resource, "on_removed",
+                         [&] { components_.resource.vtable->on_removed(components_.resource.self, victim, now_ms); });
         }
         if (!by_plugin) {
             // The built-in choice while the circuit is open, and the documented fallback of a failed call: the ready
@@ -690,10 +708,9 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     ready_mb_ += state.charged_mb;
     ++counters_.loads_succeeded;
     metric(WARMUP_METRIC_WARMUP_SUCCEEDED, model, now_ms, load_ms);
-    {
-        const auto in_call = notifying(ComponentKind::Resource, "on_ready");
+    notified(ComponentKind::Resource, "on_ready", [&] {
         components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb, load_ms, now_ms);
-    }
+    });
 
     if (serve_waiters(model, state, now_ms)) {  // before anything can evict it
         if (state.reason != LoadReason::Demand) {
@@ -701,10 +718,8 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
             metric(WARMUP_METRIC_PREWARM_USED, model, now_ms, 1);
         }
         state.last_use_ms = now_ms;
-        {
-            const auto in_call = notifying(ComponentKind::Resource, "on_used");
-            components_.resource.vtable->on_used(components_.resource.self, model, now_ms);
-        }
+        notified(ComponentKind::Resource, "on_used",
+                 [&] { components_.resource.vtable->on_used(components_.resource.self, model, now_ms); });
         plan(model, WARMUP_TRIGGER_USED, now_ms);
         plan_followers_of(std::span(&model, 1), now_ms);
     } else if (handed_over && state.last_request_ms == kNever) {
@@ -818,10 +833,8 @@ void WarmupEngine::forget_resident(warmup_model_index model, Removal removal, wa
     state.unload_at = kNever;
     state.last_use_ms = kNever;
     state.left_memory_at = now_ms;
-    {
-        const auto in_call = notifying(ComponentKind::Resource, "on_removed");
-        components_.resource.vtable->on_removed(components_.resource.self, model, now_ms);
-    }
+    notified(ComponentKind::Resource, "on_removed",
+             [&] { components_.resource.vtable->on_removed(components_.resource.self, model, now_ms); });
     refresh_timer(model);
     if (removal == Removal::Vanished) return;  // the server dropped it on its own: nothing to unload, not our unload
     if (eviction) {
@@ -1080,17 +1093,16 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
         state.retry_at = kNever;
         state.attempt = 0;
         ready_mb_ += memory_mb;
-        {
-            const auto in_call = notifying(ComponentKind::Resource, "on_ready");
+        notified(ComponentKind::Resource, "on_ready", [&] {
             components_.resource.vtable->on_ready(components_.resource.self, model, memory_mb, 0, now_ms);
-        }
+        });
         // Requests still waiting (their load failed, a retry was planned) are served by the model now resident: the
         // server loaded it for them, most likely. Left waiting, they would never be served or counted failed.
         if (serve_waiters(model, state, now_ms)) {
             state.loaded_for = LoadCause::Demand;
             state.last_use_ms = now_ms;
-            const auto in_call = notifying(ComponentKind::Resource, "on_used");
-            components_.resource.vtable->on_used(components_.resource.self, model, now_ms);
+            notified(ComponentKind::Resource, "on_used",
+                     [&] { components_.resource.vtable->on_used(components_.resource.self, model, now_ms); });
         }
         adopted.push_back(model);
     }

@@ -51,9 +51,10 @@ WarmupEngine::WarmupEngine(ComponentSet components, LoadExecutor& executor, Cata
 }
 
 double WarmupEngine::resource_budget_mb(double configured_mb) {
-    const auto in_call = notifying(ComponentKind::Resource, "effective_budget_mb");
-    const double effective_mb =
-        components_.resource.vtable->effective_budget_mb(components_.resource.self, configured_mb);
+    double effective_mb = 0;
+    notified(ComponentKind::Resource, "effective_budget_mb", [&] {
+        effective_mb = components_.resource.vtable->effective_budget_mb(components_.resource.self, configured_mb);
+    });
     // Nothing left to lower: other clients' models hold the whole configured budget (RECONCILE_FOREIGN says so).
     if (!(configured_mb > 0)) return 0.0;
     if (effective_mb > 0 && effective_mb <= configured_mb) return effective_mb;  // NaN fails both
@@ -96,12 +97,17 @@ const std::string& WarmupEngine::record_failure(const std::string& label, std::s
     return per_component.last_error;
 }
 
-void WarmupEngine::count_reported_failure(ComponentKind kind, const char* what,
-                                          const ReportedCallFailure::Collector& failure) noexcept {
+void WarmupEngine::settle_notification(ComponentKind kind, const char* what,
+                                       const std::optional<ReportedFailure>& failure, bool trip_now) noexcept {
     try {
-        circuit_failed(kind, what,
-                       record_failure(component_label(kind),
-                                      fmt::format("{}: {}: {}", what, status_name(failure.code()), failure.message())));
+        const bool open = circuits_[static_cast<std::size_t>(kind)].state == CircuitState::Open;
+        if (!failure) {
+            if (circuits_[static_cast<std::size_t>(kind)].state == CircuitState::Closed) circuit_succeeded(kind, what);
+            return;
+        }
+        const std::string& error = record_failure(
+            component_label(kind), fmt::format("{}: {}: {}", what, status_name(failure->code), failure->message));
+        if (!open) circuit_failed(kind, what, error, trip_now);
     } catch (...) {  // no memory to say it: the failure is lost, the engine goes on
     }
 }
@@ -454,10 +460,8 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
                 }
             }
             state.last_use_ms = std::max(state.last_use_ms == kNever ? event.ts_ms : state.last_use_ms, event.ts_ms);
-            {
-                const auto in_call = notifying(ComponentKind::Resource, "on_used");
-                components_.resource.vtable->on_used(components_.resource.self, event.model, now_ms);
-            }
+            notified(ComponentKind::Resource, "on_used",
+                     [&] { components_.resource.vtable->on_used(components_.resource.self, event.model, now_ms); });
             return;
         case WARMUP_RESIDENCY_LOADING:
             break;
@@ -550,7 +554,10 @@ bool WarmupEngine::in_warm_set(warmup_model_index model) const {
     if (model >= models_.size()) return false;
     const ModelSlot& state = models_[model];
     if (state.residency == WARMUP_RESIDENCY_READY || state.residency == WARMUP_RESIDENCY_LOADING) return true;
-    return state.kept_for_resume || (state.residency == WARMUP_RESIDENCY_QUEUED && state.operator_prewarm);
+    if (state.kept_for_resume || (state.residency == WARMUP_RESIDENCY_QUEUED && state.operator_prewarm)) return true;
+    // A restore whose load failed, waiting for its retry.
+    return state.residency == WARMUP_RESIDENCY_ABSENT && state.retry_at != kNever &&
+           state.loaded_for == LoadCause::Restore;
 }
 
 std::size_t WarmupEngine::resume(warmup_time_ms now_ms, bool restore_warm_set) {
@@ -604,9 +611,15 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
     const bool new_queue = components.queue.self != components_.queue.self;
     std::vector<warmup_model_index> queued;  // the old queue plugin's items, in its order, to hand to the new one
     if (new_queue) {
-        const auto in_call = notifying(ComponentKind::Queue, "pop");  // the instance being replaced
+        // The instance being replaced: a failure it reports is its own (counted under its label, before the swap).
         warmup_queue_item item{};
-        while (components_.queue.vtable->pop(components_.queue.self, now_ms, &item) != 0) {
+        const auto pop_old = [&] {
+            int popped = 0;
+            notified(ComponentKind::Queue, "pop",
+                     [&] { popped = components_.queue.vtable->pop(components_.queue.self, now_ms, &item); });
+            return popped != 0;
+        };
+        while (pop_old()) {
             if (item.model >= models_.size() || models_[item.model].queued_in != QueuedIn::Plugin) continue;  // stale
             models_[item.model].queued_in = QueuedIn::Nowhere;
             --queued_in_plugin_;
@@ -640,12 +653,13 @@ void WarmupEngine::replace_components(const ComponentSet& components, warmup_tim
     components_ = components;
     if (new_resource) {
         budget_mb_ = resource_budget_mb(options_.memory_budget_mb);
-        const auto in_call = notifying(ComponentKind::Resource, "on_ready");
         for (warmup_model_index model = 0; model < models_.size(); ++model) {
             const ModelSlot& state = models_[model];
             if (state.residency == WARMUP_RESIDENCY_READY)
-                components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb,
-                                                      state.catalog_load_ms, now_ms);
+                notified(ComponentKind::Resource, "on_ready", [&] {
+                    components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb,
+                                                          state.catalog_load_ms, now_ms);
+                });
         }
         // The new policy may allow less than is loaded: evict down to it in its own order, at once, or when the
         // hold ends while loads are held (a reload: the budget and the models this arm serves may still change).

@@ -441,8 +441,9 @@ class WarmupEngine {
     [[nodiscard]] uint32_t model_count() const noexcept { return static_cast<uint32_t>(models_.size()); }
     [[nodiscard]] ModelStatus model_status(warmup_model_index model) const;
     /// Whether `model` belongs to the warm set a snapshot keeps: ready or loading, or a restore of the warm set not
-    /// done yet (queued, waiting for memory, or kept for the end of an emergency stop). Without the restores, a
-    /// snapshot taken while the warm set comes back after a restart, or during an emergency stop, would forget it.
+    /// done yet (queued, waiting for memory, waiting for a retry, or kept for the end of an emergency stop). Without
+    /// the restores, a snapshot taken while the warm set comes back after a restart, or during an emergency stop, would
+    /// forget it.
     [[nodiscard]] bool in_warm_set(warmup_model_index model) const;
     [[nodiscard]] const ComponentSet& components() const noexcept { return components_; }
     [[nodiscard]] const std::string& arm() const noexcept { return options_.arm; }
@@ -663,33 +664,37 @@ class WarmupEngine {
     [[nodiscard]] PluginCallScope marked(ComponentKind kind, const char* what) const noexcept {
         return PluginCallScope(component_kind_name(kind), component_label(kind), what, &options_.arm);
     }
-    /// A marked call whose C signature returns no error (a resource plugin's notification or budget, a queue's pop or
-    /// remove_model): a failure the plugin reports from inside it (warmup/ext/host_call_failure.h; the SDK reports an
-    /// escaped exception so) is counted when the scope ends, as guarded_call counts a returned error: logged
-    /// PLUGIN_CALL_ERROR, `plugin_errors`, the component's errors in health, the circuit breaker. Control thread.
-    class NotificationScope {
-      public:
-        NotificationScope(WarmupEngine& engine, ComponentKind kind, const char* what) noexcept
-            : engine_(engine), kind_(kind), what_(what), marked_(engine.marked(kind, what)) {}
-        ~NotificationScope() {
-            if (collector_.failed()) engine_.count_reported_failure(kind_, what_, collector_);
-        }
-        NotificationScope(const NotificationScope&) = delete;
-        NotificationScope& operator=(const NotificationScope&) = delete;
-
-      private:
-        WarmupEngine& engine_;
-        ComponentKind kind_;
-        const char* what_;
-        PluginCallScope marked_;
-        ReportedCallFailure::Collector collector_;
+    /// What a plugin reported failing inside a call that returns no error (warmup/ext/host_call_failure.h; the SDK
+    /// reports an exception that escaped such a call so).
+    struct ReportedFailure {
+        warmup_status code = WARMUP_OK;
+        std::string message;
     };
-    [[nodiscard]] NotificationScope notifying(ComponentKind kind, const char* what) noexcept {
-        return NotificationScope(*this, kind, what);
+    /// Runs `call`, one plugin call whose C signature returns no error (a resource plugin's notification or budget, a
+    /// queue's pop or remove_model), marked as `what` of the component's plugin, and returns the failure the plugin
+    /// reported from inside it, if any. Counting it is the caller's (settle_notification), once the engine's own books
+    /// are in order: a failure may open the circuit, and a queue's circuit moves the queued items. Control thread.
+    template <class Call>
+    [[nodiscard]] std::optional<ReportedFailure> notify(ComponentKind kind, const char* what, Call&& call) {
+        ReportedCallFailure::Collector collector;
+        {
+            const auto in_call = marked(kind, what);
+            call();
+        }
+        if (!collector.failed()) return std::nullopt;
+        return ReportedFailure{collector.code(), collector.message()};
     }
-    /// Counts a failure reported in the call `what` (NotificationScope). Never throws.
-    void count_reported_failure(ComponentKind kind, const char* what,
-                                const ReportedCallFailure::Collector& failure) noexcept;
+    /// A notification's outcome for the breaker: a reported failure is a failed call as guarded_call counts a returned
+    /// error (PLUGIN_CALL_ERROR, plugin_errors, the component's errors; it feeds the breaker unless the circuit is
+    /// already open: notifications go on while it is, and do not restart its cool-down); a success ends that call's
+    /// failures in a row while the circuit is closed (a notification is no trial call). Never throws.
+    void settle_notification(ComponentKind kind, const char* what, const std::optional<ReportedFailure>& failure,
+                             bool trip_now = false) noexcept;
+    /// notify, then settle_notification at once: for a call after which the engine's books need nothing more.
+    template <class Call>
+    void notified(ComponentKind kind, const char* what, Call&& call) {
+        settle_notification(kind, what, notify(kind, what, std::forward<Call>(call)));
+    }
     bool circuit_allows(ComponentKind kind);
     /// `what` (a string literal) answered: its failures in a row end; a trial call's success closes the circuit.
     void circuit_succeeded(ComponentKind kind, const char* what);

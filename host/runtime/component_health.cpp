@@ -179,9 +179,11 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
             pipeline.degraded = true;
             pipeline.reason = "safe configuration in force until a reload, a rollback or a restart";
         }
+        const bool stalled = reload_stall(/*creating_plugins_only=*/true).has_value();
         {
             std::lock_guard lock(reload_outcome_mutex_);
-            if (!last_reload_failure_.empty()) {
+            // A reload refused because the stalled one still runs is said once, by the stall below.
+            if (!last_reload_failure_.empty() && !(stalled && last_reload_failure_busy_)) {
                 // The file asks for a configuration that is not in force: an operator who reloaded (or a watched file
                 // that changed) must see that here, not only in the answer and the log.
                 const std::string failed = fmt::format(
@@ -192,8 +194,7 @@ std::vector<ComponentHealth> LiveRuntime::component_health() {
                 pipeline.reason = pipeline.reason.empty() ? failed : pipeline.reason + "; " + failed;
             }
         }
-        if (reload_stall(/*creating_plugins_only=*/true)) {  // the running plugins decide on; no configuration can be
-                                                             // applied meanwhile
+        if (stalled) {  // the running plugins decide on; no configuration can be applied meanwhile
             pipeline.degraded = true;
             pipeline.reason =
                 pipeline.reason.empty() ? reload_busy_message() : pipeline.reason + "; " + reload_busy_message();

@@ -767,6 +767,7 @@ class LiveRuntime {
     /// health component says the configuration asked for is not in force. Under reload_outcome_mutex_.
     std::string last_reload_failure_;
     int64_t last_reload_failure_unix_ms_ = 0;
+    bool last_reload_failure_busy_ = false;  // refused for a reload still running (the stall says it while it lasts)
     mutable std::mutex reload_outcome_mutex_;
     std::optional<std::string> bind_override_;
     std::optional<uint16_t> port_override_;

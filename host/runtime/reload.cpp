@@ -260,6 +260,7 @@ void LiveRuntime::note_reload_outcome(const ReloadResult& result) {
         return;
     }
     last_reload_failure_ = fmt::format("{} (HTTP {}, stage {})", result.error, result.http_status, result.stage);
+    last_reload_failure_busy_ = result.stage == "busy";
     last_reload_failure_unix_ms_ = unix_now_ms();
 }
 

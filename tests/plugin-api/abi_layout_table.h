@@ -59,7 +59,8 @@ extern "C" {
     STRUCT(warmup_model_state_extension) \
     STRUCT(warmup_host_log_extension)    \
     STRUCT(warmup_host_clock_extension)  \
-    STRUCT(warmup_host_catalog_extension)
+    STRUCT(warmup_host_catalog_extension) \
+    STRUCT(warmup_host_call_failure_extension)
 
 /* FIELD(type, field) for every field of every struct above, in declaration order. */
 #define WARMUP_ABI_FIELDS(FIELD)                        \
@@ -257,7 +258,9 @@ extern "C" {
     FIELD(warmup_host_catalog_extension, struct_size)   \
     FIELD(warmup_host_catalog_extension, model_count)   \
     FIELD(warmup_host_catalog_extension, model_info)    \
-    FIELD(warmup_host_catalog_extension, find_model)
+    FIELD(warmup_host_catalog_extension, find_model)    \
+    FIELD(warmup_host_call_failure_extension, struct_size) \
+    FIELD(warmup_host_call_failure_extension, report)
 
 /* One measurement: a struct (field == "", offset = alignment) or one of its fields. */
 typedef struct warmup_abi_layout_entry {

@@ -54,6 +54,7 @@ WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_model_state_extension);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_host_log_extension);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_host_clock_extension);
 WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_host_catalog_extension);
+WARMUP_ASSERT_STARTS_WITH_SIZE(warmup_host_call_failure_extension);
 
 /* On LP64 (every platform the host ships on today) the whole ABI 1.0 descriptor is fixed: hand-computed as
  * 4 + 4 + 4 (+4 padding) + 3 strings * 8 + 4 function/table pointers * 8 = 72 bytes. The loader's message "expected

@@ -112,11 +112,12 @@ int main(void) {
             ++failures;
         }
     }
-    /* 30 growable structs in ABI 1.3 (counted by hand from the headers: model_info, host, descriptor, usage_pattern,
+    /* 31 growable structs in ABI 1.3 (counted by hand from the headers: model_info, host, descriptor, usage_pattern,
      * prediction, performance_estimate, load_observation, plan_input, plan, admission_request, admission,
      * load_result, resident_model (1.1), source_poll (1.1), source_poll_result (1.1), 9 vtables, 3 plugin extensions
-     * (state, simulation, model state (1.1)), 3 host extensions (log, clock, catalog (1.2))). */
-    CHECK(sized_structs == 30);
+     * (state, simulation, model state (1.1)), 4 host extensions (log, clock, catalog (1.2), call failure: an id a
+     * plugin looks up, no ABI minor of its own)). */
+    CHECK(sized_structs == 31);
 
     if (failures != 0) {
         fprintf(stderr, "%d ABI check(s) failed in C11\n", failures);

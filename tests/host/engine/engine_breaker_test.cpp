@@ -122,17 +122,6 @@ TEST(EngineBreaker, APredictionThatCannotBeUsedIsAFailureNamingTheValue) {
     EXPECT_NE(failed->find("returned p_use_within_horizon nan (expected 0..1)"), std::string::npos) << *failed;
 }
 
-TEST(EngineBreaker, ANextUseBeforeTheEpochIsAFailureNamingTheValue) {
-    // Before, it was taken: the decision log showed "predicted_next_use_ms": -9223372036854776000.
-    BreakerFixture fixture("{failing_calls: 0, next_use_before_epoch: true}");
-    fixture.request(0);
-    EXPECT_GE(fixture.predictor_errors(), 1u);
-    EXPECT_EQ(fixture.breaker().last_error,
-              "predict: INVALID_ARGUMENT: returned next_arrival_ms -9223372036854775808 (expected ms since the epoch, "
-              "or NEVER)");
-    EXPECT_EQ(fixture.status().unload_at_ms, kModelLoadMs + kFallbackKeepAliveMs);
-}
-
 TEST(EngineBreaker, FallbackKeepAliveUnloadsTheModelWhileOpen) {
     BreakerFixture fixture("{}");
     fail_five_times(fixture);

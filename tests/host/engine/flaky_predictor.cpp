@@ -6,7 +6,6 @@
 //   sleep_us:      every predict call sleeps this long first (default 0), to overrun the host's call budget;
 //   keep_ms:       once it answers, keep the model this long after its last use (default: never unload);
 //   nan_p_use:     its answers carry p_use_within_horizon NaN (a prediction the host must not use; default false);
-//   next_use_before_epoch: its answers carry next_arrival_ms INT64_MIN (default false);
 //   create_sleep_us: the constructor sleeps this long first (default 0): a plugin slow to start, or stuck;
 //   creations_before_failing: creations of this plugin in the process (every instance counts) past this many throw
 //                  (default: none throws): a plugin that starts once, then fails to start again;
@@ -34,7 +33,6 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
           sleep_us_(params.get_int("sleep_us", 0, 0, 10'000'000)),
           keep_ms_(params.get_int("keep_ms", WARMUP_TIME_NEVER, 0)),
           nan_p_use_(params.get_bool("nan_p_use", false)),
-          next_use_before_epoch_(params.get_bool("next_use_before_epoch", false)),
           abort_on_call_(params.get_int("abort_on_call", 0, 0)),
           overflow_on_call_(params.get_int("overflow_on_call", 0, 0)) {
         if (params.get_bool("abort_on_create", false)) std::abort();
@@ -58,7 +56,7 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
         out.model = pattern.model;
         out.horizon_ms = 60'000;
         out.p_use_within_horizon = nan_p_use_ ? std::numeric_limits<double>::quiet_NaN() : 1.0;
-        out.next_arrival_ms = next_use_before_epoch_ ? std::numeric_limits<int64_t>::min() : WARMUP_TIME_NEVER;
+        out.next_arrival_ms = WARMUP_TIME_NEVER;
         out.confidence = 1.0;
         out.warm_at_ms = WARMUP_TIME_NEVER;
         out.warm_keep_until_ms = WARMUP_TIME_NEVER;
@@ -80,7 +78,6 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
     int64_t sleep_us_;
     int64_t keep_ms_;
     bool nan_p_use_;
-    bool next_use_before_epoch_;
     int64_t abort_on_call_;
     int64_t overflow_on_call_;
     int64_t calls_ = 0;

@@ -6,7 +6,9 @@
 //   fail_pushes_after: pushes numbered above N fail with INTERNAL (default: none fails);
 //   fail_push_count:   only this many pushes fail, later ones succeed again (default: all of them);
 //   lose_items:        pop never returns anything (the plugin "loses" what it was given; default false);
-//   garble_models:     pop returns its items with a model index far beyond the catalog (default false).
+//   garble_models:     pop returns its items with a model index far beyond the catalog (default false);
+//   throw_on_pop:      pop throws (a failure in a call that returns no error; default false);
+//   throw_on_remove:   remove_model throws after removing the item (default false).
 // Threading: the host calls it on its control thread only (SDK contract); no locks.
 #include <algorithm>
 #include <cstdint>
@@ -24,7 +26,9 @@ class FlakyQueue final : public warmup::sdk::Queue {
           fail_pushes_after_(params.get_int("fail_pushes_after", std::numeric_limits<int64_t>::max(), 0)),
           fail_push_count_(params.get_int("fail_push_count", std::numeric_limits<int64_t>::max(), 0)),
           lose_items_(params.get_bool("lose_items", false)),
-          garble_models_(params.get_bool("garble_models", false)) {}
+          garble_models_(params.get_bool("garble_models", false)),
+          throw_on_pop_(params.get_bool("throw_on_pop", false)),
+          throw_on_remove_(params.get_bool("throw_on_remove", false)) {}
 
     void push(const warmup_queue_item& item) override {
         ++pushes_;
@@ -34,6 +38,7 @@ class FlakyQueue final : public warmup::sdk::Queue {
         items_.push_back(item);
     }
     bool pop(warmup_time_ms /*now_ms*/, warmup_queue_item& out) override {
+        if (throw_on_pop_) throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL, "flaky test queue: pop fails on purpose");
         if (lose_items_ || items_.empty()) return false;
         out = items_.back();
         items_.pop_back();
@@ -42,6 +47,8 @@ class FlakyQueue final : public warmup::sdk::Queue {
     }
     size_t remove_model(warmup_model_index model) override {
         const auto removed = std::erase_if(items_, [&](const warmup_queue_item& item) { return item.model == model; });
+        if (throw_on_remove_)
+            throw warmup::sdk::Error(WARMUP_ERROR_INTERNAL, "flaky test queue: remove_model fails on purpose");
         return static_cast<size_t>(removed);
     }
     size_t clear() override {
@@ -57,6 +64,8 @@ class FlakyQueue final : public warmup::sdk::Queue {
     int64_t fail_push_count_;
     bool lose_items_;
     bool garble_models_;
+    bool throw_on_pop_;
+    bool throw_on_remove_;
     int64_t pushes_ = 0;
     std::vector<warmup_queue_item> items_;
 };

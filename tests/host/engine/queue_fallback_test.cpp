@@ -139,6 +139,39 @@ TEST(QueueFallback, APluginThatLosesItsItemsOpensTheCircuitAtOnceAndNothingIsLos
     EXPECT_EQ(fixture.started(), (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
+TEST(QueueFallback, APopThatThrowsIsOneFailureThatOpensTheCircuitAtOnceAndNothingIsLost) {
+    // The SDK answers "nothing popped" for the exception and reports it: one failure (it was counted twice, the
+    // report and then "the queue is empty but holds"), and the circuit opens at once as for a pop that lost its items.
+    QueueFallbackFixture fixture("{throw_on_pop: true}");
+    fixture.request(0, 0);
+    EXPECT_EQ(fixture.queue_errors(), 1u);
+    EXPECT_EQ(fixture.state(), CircuitState::Open);
+    EXPECT_NE(fixture.breaker().last_error.find("pop: INTERNAL: flaky test queue: pop fails on purpose"),
+              std::string::npos)
+        << fixture.breaker().last_error;
+    for (int i = 1; i < 3; ++i) fixture.request(i, i);
+    fixture.complete_all_loads(1000);
+    EXPECT_EQ(fixture.started(), (std::vector<int>{0, 1, 2}));
+}
+
+TEST(QueueFallback, ARemoveThatThrowsFiveTimesOpensTheCircuitAndTheQueuedCountStaysRight) {
+    // remove_model returns no error: its failures are reported. The fifth in a row opens the circuit, which moves
+    // the plugin's items to the built-in queue; the model being removed was already out of the books (before, the
+    // count of items in the plugin wrapped around below zero).
+    QueueFallbackFixture fixture("{throw_on_remove: true}");
+    fixture.request(0, 0);  // loading: the one worker is busy
+    for (int i = 1; i <= 6; ++i) fixture.engine().request_prewarm(fixture.model("m" + std::to_string(i)), 0);
+    ASSERT_EQ(fixture.engine().queue_depth(), 6u);
+    fixture.engine().emergency_stop(1);  // cancels the queued pre-warms: six removals, the first five fail
+    EXPECT_EQ(fixture.queue_errors(), 5u);
+    EXPECT_EQ(fixture.state(), CircuitState::Open);
+    EXPECT_EQ(fixture.engine().queue_depth(), 0u);
+    fixture.engine().resume(2);  // the six come back, through the built-in queue while the circuit is open
+    EXPECT_EQ(fixture.engine().queue_depth(), 6u);
+    fixture.complete_all_loads(1000);
+    EXPECT_EQ(fixture.started().size(), 7u);
+}
+
 TEST(QueueFallback, APluginThatGivesAModelIndexItWasNeverGivenIsNamedAndNothingIsLost) {
     // A pop that returns an item with a made-up model index: the item it stands for is lost in the plugin. The error
     // names the index (not "the queue is empty"), the circuit opens at once, and m0's warm-up is served from the

@@ -551,9 +551,14 @@ TEST_F(ReloadTest, AReloadStuckInAPluginConstructorMakesTheNextOnesAnswerInstead
             if (component.component == "engine") return component;
         return ComponentHealth{};
     };
+    const ReloadResult from_file = runtime_->reload_from_file();  // SIGHUP's: refused as busy, noted as failed
+    EXPECT_EQ(from_file.stage, "busy") << from_file.error;
     const ComponentHealth stalled = engine_health();
     EXPECT_TRUE(stalled.degraded);
-    EXPECT_NE(stalled.reason.find("has not returned from its constructor"), std::string::npos) << stalled.reason;
+    const std::string said = "has not returned from its constructor";
+    const std::size_t first = stalled.reason.find(said);
+    EXPECT_NE(first, std::string::npos) << stalled.reason;
+    EXPECT_EQ(stalled.reason.find(said, first + 1), std::string::npos) << "said once: " << stalled.reason;
 
     reloading.join();  // the constructor returns after 3 s: that reload completes
     EXPECT_TRUE(slow_result.ok) << slow_result.error;

@@ -38,10 +38,10 @@ TEST(HostExtensions, TheLogIdAnswersATableThatLogsForThePluginItServes) {
 
 TEST(HostExtensions, TheCallFailureIdCountsInTheCollectorOpenOnTheThreadElseLogsForThePlugin) {
     ServicesFixture fixture;
-    const auto* failures = static_cast<const warmup_call_failure_extension*>(
+    const auto* failures = static_cast<const warmup_host_call_failure_extension*>(
         fixture.raw->get_extension(fixture.raw, WARMUP_HOST_EXT_CALL_FAILURE));
     ASSERT_NE(failures, nullptr);
-    EXPECT_EQ(failures->struct_size, sizeof(warmup_call_failure_extension));
+    EXPECT_EQ(failures->struct_size, sizeof(warmup_host_call_failure_extension));
     LogCapture capture;
     {
         ReportedCallFailure::Collector collector;

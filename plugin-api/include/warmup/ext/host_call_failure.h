@@ -20,7 +20,7 @@ extern "C" {
 
 #define WARMUP_HOST_EXT_CALL_FAILURE "org.warmup.host.call-failure.v1"
 
-typedef struct warmup_call_failure_extension {
+typedef struct warmup_host_call_failure_extension {
     uint32_t struct_size;
 
     /* [the thread of the failed call] Reports that the host's call now running on this thread failed: `call` names it
@@ -28,7 +28,7 @@ typedef struct warmup_call_failure_extension {
      * from inside the call, before it returns; several reports in one call count once. Outside a call of the host
      * (a thread of the plugin's own), the report is logged as an error of the plugin. */
     void (*report)(const warmup_host *host, const char *call, warmup_status code, warmup_string_view message);
-} warmup_call_failure_extension;
+} warmup_host_call_failure_extension;
 
 #ifdef __cplusplus
 }

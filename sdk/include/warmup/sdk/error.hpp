@@ -106,11 +106,11 @@ namespace detail {
 /// <message>; <outcome>". Call only inside a catch handler; never throws.
 inline void log_escaped_error(const warmup_host* host, const char* call, const char* outcome) noexcept {
     const EscapedError escaped = current_escaped_error();
-    const auto* failures =
-        WARMUP_HAS_FIELD(host, warmup_host, get_extension) && host->get_extension != nullptr
-            ? static_cast<const warmup_call_failure_extension*>(host->get_extension(host, WARMUP_HOST_EXT_CALL_FAILURE))
-            : nullptr;
-    if (failures != nullptr && failures->struct_size >= sizeof(warmup_call_failure_extension)) {
+    const auto* failures = WARMUP_HAS_FIELD(host, warmup_host, get_extension) && host->get_extension != nullptr
+                               ? static_cast<const warmup_host_call_failure_extension*>(
+                                     host->get_extension(host, WARMUP_HOST_EXT_CALL_FAILURE))
+                               : nullptr;
+    if (failures != nullptr && failures->struct_size >= sizeof(warmup_host_call_failure_extension)) {
         try {
             const std::string message = std::string(escaped.message) + "; " + outcome;
             failures->report(host, call, escaped.code, to_view(message));
