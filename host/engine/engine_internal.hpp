@@ -48,6 +48,11 @@ LoadCause cause_of(const ModelSlot& state) {
     return state.operator_prewarm ? LoadCause::Restore : LoadCause::Prewarm;
 }
 
+/// How long a resource plugin's refusal delays a demand load at most when nothing else happens (ms): the memory FIFO
+/// is dispatched again then, and the load starts, evicting as needed (a demand load is never refused outright: a
+/// request waits for it). An event or a load's end dispatches it sooner, as before.
+inline constexpr warmup_time_ms kDelayedDemandRecheckMs = 1'000;
+
 /// Why a prediction cannot be used (the numbers the scheduler and the status read), or nullopt: probabilities must be
 /// finite in [0, 1] and the horizon not negative. Times need no check: any value has a meaning (<= now: at once; a
 /// replayed trace may start before the epoch).

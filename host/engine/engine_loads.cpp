@@ -958,6 +958,10 @@ void WarmupEngine::wait_for_memory(warmup_model_index model, bool is_demand, boo
     state.in_memory_fifo = true;
     memory_fifo_.push_back(model);
     if (is_demand) ++counters_.loads_queued_for_memory;
+    if (is_demand && !admitted) {
+        state.delayed_demand_until = now_ms + kDelayedDemandRecheckMs;
+        refresh_timer(model);
+    }
     const bool for_unloads = admitted && waits_for_unloads(model, state.need_mb);
     // Only live (replay unloads take no time), since the wait lasts an unload. A budget that churns makes nearly
     // every load wait (hundreds a second at a few thousand models): one line per 10 s of the engine's clock, which

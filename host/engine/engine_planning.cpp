@@ -180,6 +180,7 @@ void WarmupEngine::refresh_timer(warmup_model_index model) {
     // (run_timers), so that a model evicted later is not loaded back for a time already past.
     if (state.residency == WARMUP_RESIDENCY_READY) due = std::min(state.unload_at, state.warm_start_at);
     if (state.residency == WARMUP_RESIDENCY_ABSENT) due = std::min(state.retry_at, state.warm_start_at);
+    if (state.in_memory_fifo) due = std::min(due, state.delayed_demand_until);
     timers_.set(model, due);
 }
 
@@ -189,6 +190,8 @@ void WarmupEngine::run_timers(warmup_time_ms now_ms) {
         const warmup_model_index model = timers_.next_model();
         timers_.set(model, kNever);
         ModelSlot& state = models_[model];
+        // A delayed demand load's recheck: the dispatch after this loop starts it (or it waits for memory as any).
+        if (state.delayed_demand_until <= now_ms) state.delayed_demand_until = kNever;
         if (state.retry_at <= now_ms && state.residency == WARMUP_RESIDENCY_ABSENT) {
             state.retry_at = kNever;
             if (retry_still_wanted(state, now_ms)) {

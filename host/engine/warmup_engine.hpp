@@ -476,6 +476,9 @@ class WarmupEngine {
         warmup_time_ms warm_ready_by = WARMUP_TIME_NEVER;
         warmup_time_ms warm_unload_at = WARMUP_TIME_NEVER;
         warmup_time_ms retry_at = WARMUP_TIME_NEVER;
+        // A demand load the resource plugin delayed (admit said no): the memory FIFO is dispatched again then at the
+        // latest (kDelayedDemandRecheckMs after), so its requests do not wait for an unrelated event. In the FIFO only.
+        warmup_time_ms delayed_demand_until = WARMUP_TIME_NEVER;
         // When it last left memory (evicted, unloaded, gone from the server), NEVER since its last request: a plan
         // whose pre-warm was to have it ready before then is not started (that time passed with the model in memory).
         warmup_time_ms left_memory_at = WARMUP_TIME_NEVER;

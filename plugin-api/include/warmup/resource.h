@@ -26,7 +26,8 @@ typedef struct warmup_admission_request {
 
 typedef struct warmup_admission {
     uint32_t struct_size;
-    uint32_t admit;            /* 1 = may start (evicting as needed), 0 = refuse now */
+    uint32_t admit;            /* 1 = may start (evicting as needed), 0 = refuse now (a demand load is only delayed:
+                                  it starts at the next dispatch, within 1 s at most) */
     uint32_t may_evict;        /* 1 = the host may evict ready models to make room (pre-warms: a demand load
                                   that is admitted may always evict) */
     warmup_string_view reason; /* why refused (shown to operators with the decision: plugin_says); owned by the
