@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <vector>
 
 #include "core/errors.hpp"
 
@@ -47,6 +48,61 @@ ListResidentFn list_resident_of(const PluginInstance& backend) noexcept {
     return table->list_resident;
 }
 
+namespace {
+
+struct VtableFunction {
+    std::size_t offset;
+    const char* name;
+};
+
+#define WARMUP_FUNCTION(table, name) \
+    VtableFunction { offsetof(table, name), #name }
+
+/// Every function entry of each kind's table, as its header names it, so a NULL entry is refused by name.
+std::vector<VtableFunction> vtable_functions(uint32_t kind) {
+    switch (kind) {
+        case WARMUP_KIND_ANALYZER:
+            return {WARMUP_FUNCTION(warmup_analyzer_vtable, observe),
+                    WARMUP_FUNCTION(warmup_analyzer_vtable, get_pattern),
+                    WARMUP_FUNCTION(warmup_analyzer_vtable, reset)};
+        case WARMUP_KIND_PREDICTOR:
+            return {WARMUP_FUNCTION(warmup_predictor_vtable, predict)};
+        case WARMUP_KIND_PERFORMANCE:
+            return {WARMUP_FUNCTION(warmup_performance_vtable, estimate),
+                    WARMUP_FUNCTION(warmup_performance_vtable, observe_load)};
+        case WARMUP_KIND_SCHEDULER:
+            return {WARMUP_FUNCTION(warmup_scheduler_vtable, plan),
+                    WARMUP_FUNCTION(warmup_scheduler_vtable, on_warmup_failed)};
+        case WARMUP_KIND_RESOURCE:
+            return {WARMUP_FUNCTION(warmup_resource_vtable, effective_budget_mb),
+                    WARMUP_FUNCTION(warmup_resource_vtable, admit),
+                    WARMUP_FUNCTION(warmup_resource_vtable, on_ready),
+                    WARMUP_FUNCTION(warmup_resource_vtable, on_used),
+                    WARMUP_FUNCTION(warmup_resource_vtable, on_removed),
+                    WARMUP_FUNCTION(warmup_resource_vtable, pick_victim)};
+        case WARMUP_KIND_QUEUE:
+            return {WARMUP_FUNCTION(warmup_queue_vtable, push),
+                    WARMUP_FUNCTION(warmup_queue_vtable, pop),
+                    WARMUP_FUNCTION(warmup_queue_vtable, remove_model),
+                    WARMUP_FUNCTION(warmup_queue_vtable, clear),
+                    WARMUP_FUNCTION(warmup_queue_vtable, size),
+                    WARMUP_FUNCTION(warmup_queue_vtable, rejected_count)};
+        case WARMUP_KIND_METRICS:
+            return {WARMUP_FUNCTION(warmup_metrics_vtable, record), WARMUP_FUNCTION(warmup_metrics_vtable, render)};
+        case WARMUP_KIND_BACKEND:
+            return {WARMUP_FUNCTION(warmup_backend_vtable, load), WARMUP_FUNCTION(warmup_backend_vtable, unload),
+                    WARMUP_FUNCTION(warmup_backend_vtable, list_resident)};
+        case WARMUP_KIND_SOURCE:
+            return {WARMUP_FUNCTION(warmup_source_vtable, poll)};
+        default:
+            return {};
+    }
+}
+
+#undef WARMUP_FUNCTION
+
+}  // namespace
+
 void check_vtable(const PluginLibrary& library) {
     const warmup_plugin_descriptor& descriptor = library.descriptor();
     // Every vtable starts with its own size; a table smaller than ABI 1.0's lacks functions this host calls.
@@ -67,22 +123,18 @@ void check_vtable(const PluginLibrary& library) {
             descriptor.abi.minor));
 
     // Every function of ABI 1.0's table is required (later minors append optional ones): a NULL entry would crash
-    // the host at its first call, so it is refused here. The functions follow struct_size, pointer-aligned.
+    // the host at its first call, so it is refused here, by the name the kind's header gives it.
     using Function = void (*)();
-    constexpr std::size_t first_function = offsetof(warmup_predictor_vtable, predict);
-    static_assert(first_function == offsetof(warmup_analyzer_vtable, observe) &&
-                  first_function == offsetof(warmup_backend_vtable, load));
     const auto* table = static_cast<const unsigned char*>(descriptor.vtable);
-    for (std::size_t offset = first_function; offset + sizeof(Function) <= required_vtable_size(descriptor.kind);
-         offset += sizeof(Function)) {
+    for (const VtableFunction& entry : vtable_functions(descriptor.kind)) {
+        if (entry.offset + sizeof(Function) > required_vtable_size(descriptor.kind)) continue;  // optional (later ABI)
         Function function = nullptr;
-        std::memcpy(&function, table + offset, sizeof function);
+        std::memcpy(&function, table + entry.offset, sizeof function);
         if (function == nullptr)
             throw PluginLoadError(fmt::format(
                 "plugin '{}' (id {}): {} vtable function {} (byte offset {}) is NULL; every function of ABI 1.0's "
                 "table is required",
-                library.file().string(), descriptor.id, kind_name(descriptor.kind),
-                (offset - first_function) / sizeof(Function) + 1, offset));
+                library.file().string(), descriptor.id, kind_name(descriptor.kind), entry.name, entry.offset));
     }
 }
 

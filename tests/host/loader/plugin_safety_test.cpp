@@ -205,7 +205,7 @@ TEST_F(GarbagePlugins, ANullFunctionInTheVtableIsRefusedBeforeCreate) {
     const std::string message =
         message_of<PluginLoadError>([&] { PluginInstance::create(library, "", catalog_, clock_); });
     EXPECT_CONTAINS(message,
-                    "(id org.warmup.test.garbage-null-function): predictor vtable function 1 (byte offset 8) "
+                    "(id org.warmup.test.garbage-null-function): predictor vtable function predict (byte offset 8) "
                     "is NULL; every function of ABI 1.0's table is required");
     // The same plugin without the defect starts.
     auto control = loader_.load(by_path(security_plugin("garbage_control.so")), WARMUP_KIND_PREDICTOR);
