@@ -32,14 +32,14 @@ for budget in "${budgets[@]}"; do
   fi
 done
 # One line per run and arm, from each report.md's results table (columns: see docs/report-schema.md).
-printf '%-26s %-20s %8s %10s %12s %8s %10s\n' run arm ratio avoidable "loaded GB·h" "p75 %" "curve p75"
+printf '%-26s %-28s %8s %10s %12s %8s %10s\n' run arm ratio avoidable "loaded GB·h" "p75 %" "curve p75"
 for budget in "${budgets[@]}"; do
   runs=(m-large-tune m-large-heldout m-small mm-image ai-ide enterprise-batch long-tail)
   [ -z "${SERVEGEN_DATA:-}" ] || runs+=(m-mid deepseek-r1)
   for run in "${runs[@]}"; do
     awk -F'|' -v run="$run-$budget" '
-      NF > 15 && $2 ~ /^ (control|control-lru|no-succession|no-startup-floor|no-fairness|no-fairness-margin|gap-spread|fixed-price|own-load-price|idle-histogram-1.1|lru|greedy-dual|cost-curve-budget|keepalive-curve-20m .*) $/ {
+      NF > 15 && $2 ~ /^ (control|control-lru|control-value-1.4|no-succession|no-startup-floor|no-fairness|no-fairness-margin|gap-spread|fixed-price|own-load-price|idle-histogram-1.1|lru|greedy-dual|cost-curve-budget|cost-curve-budget-value-1.4|keepalive-curve-20m .*) $/ {
         gsub(/ /, "", $2); sub(/\(keep-alivecurve\)/, "", $2)
-        printf "%-26s %-20s %8s %10s %12s %8s %10s\n", run, $2, $8, $7, $15, $4, $9 }' "out/eval/$run-$budget/report.md"
+        printf "%-26s %-28s %8s %10s %12s %8s %10s\n", run, $2, $8, $7, $15, $4, $9 }' "out/eval/$run-$budget/report.md"
   done
 done

@@ -13,6 +13,9 @@ namespace {
 
 // Victim ages averaged (in log) for the horizon: enough to smooth one odd eviction, few enough to follow the load.
 constexpr double kHorizonWindow = 64;
+// Points of the expected residence's integral over the horizon (value_score: density): enough that a gap length
+// anywhere in the horizon moves it, few enough that pick_victim stays cheap (two survival reads per point and model).
+constexpr int kResidencePoints = 16;
 // The counts are rescaled when the growing scale gets this large (far from double's range, exact ratios kept).
 constexpr double kRescaleAt = 1e100;
 
@@ -91,6 +94,7 @@ ValueResource::ValueResource(sdk::Host host, sdk::Params& params) : sdk::Resourc
     fleet_decay_ = 1.0 / fleet_growth_;
     shadow_enabled_ = params.get_bool("shadow", true);
     prewarm_gate_ = params.get_bool("prewarm_gate", true);
+    density_score_ = params.get_choice("value_score", "density", {"density", "probability"}) == "density";
     shadow_greedy_dual_ = params.get_bool("shadow_greedy_dual", true);
     shadow_decay_ = std::exp2(-1.0 / params.get_double("shadow_memory_misses", 200.0, 1.0, 1e9));
     shadow_confidence_ = params.get_double("shadow_confidence", 1.0, 0.0, 1e6);
@@ -373,8 +377,8 @@ double ValueResource::value_of(warmup_model_index model, warmup_time_ms now_ms) 
     if (model >= models_.size() || models_[model].ready_position == kNotReady)
         return std::numeric_limits<double>::quiet_NaN();
     const Model& entry = models_[model];
-    return p_use(entry, idle_ms(entry, now_ms), horizon_for_pick(now_ms)) * expected_burst(model) * entry.cost_ms /
-           entry.size_mb;
+    return eviction_key(Rule::value, model, idle_ms(entry, now_ms), horizon_for_pick(now_ms), fleet_mean_burst(),
+                        greedy_dual_);
 }
 
 double ValueResource::eviction_key(Rule rule, warmup_model_index model, double idle, double horizon, double fleet_mean,
@@ -382,7 +386,25 @@ double ValueResource::eviction_key(Rule rule, warmup_model_index model, double i
     if (rule == Rule::greedy_dual) return book.priority[model];
     if (rule == Rule::lru) return 0.0;  // all equal: the longest idle goes first
     const Model& entry = models_[model];
-    return p_use(entry, idle, horizon) * burst_of(entry, fleet_mean) * entry.cost_ms / entry.size_mb;
+    const double per_mib = p_use(entry, idle, horizon) * burst_of(entry, fleet_mean) * entry.cost_ms / entry.size_mb;
+    // Per unit of the memory-time it is expected to hold (value_score: density): of two models equally likely to be
+    // used within H, the one used sooner frees its memory sooner for the next model.
+    return density_score_ ? per_mib / expected_residence(entry, idle, horizon) : per_mib;
+}
+
+double ValueResource::expected_residence(const Model& entry, double idle, double horizon) const {
+    // E[min(time to the next use, H) | idle >= t] / H: the share of the horizon the model is expected to hold its
+    // memory before it is used (or would be evicted, at its end). The integral of the survival curve (the model's own,
+    // shrunk towards the fleet's as in p_use) from t to t + H, by the midpoint rule on kResidencePoints points.
+    const double fleet_total = fleet_gaps_.total();
+    const double fleet_weight = fleet_total > 0 ? prior_gaps_ / fleet_total : 0.0;
+    const auto surviving = [&](double t) { return entry.gaps.at(t) + fleet_weight * fleet_gaps_.at(t); };
+    const double at_risk = surviving(idle);
+    if (!(at_risk > 1e-12) || !(horizon > 0)) return 1.0;
+    double sum = 0;
+    for (int i = 0; i < kResidencePoints; ++i) sum += surviving(idle + horizon * (i + 0.5) / kResidencePoints);
+    // Floored at one point's share: a use due at once is worth much, not infinitely much.
+    return std::clamp(sum / (kResidencePoints * at_risk), 1.0 / kResidencePoints, 1.0);
 }
 
 warmup_model_index ValueResource::victim_by(Rule rule, const std::vector<warmup_model_index>& candidates,

@@ -14,12 +14,16 @@
 //    wait. Measured only on windows that opened warm (a cold one reaches the policy as one on_used for all its waiting
 //    requests), decayed like the gaps and shrunk towards the fleet's mean. The host reports events, not request
 //    counts, so an event that carries several requests counts once.
-// Value of a ready model idle for t (ms since its last use):
-//      P(next use within (t, t + H] | idle >= t) x expected burst x load_ms / memory_mb
-// i.e. the load time of the cold requests that keeping it over the horizon H is expected to avoid, per MiB. H is how
-// long memory lasts under the current pressure: the geometric mean of the idle ages of the last ~64 models this policy
-// evicted (at the first eviction, the oldest idle age among the ready models), or `horizon_ms` when set. The victim
-// is the lowest value; ties go to the least recently used, then to the lower model index.
+// Value of a ready model idle for t (ms since its last use), 1.5.0 (`value_score: density`):
+//      P(next use within (t, t + H] | idle >= t) x expected burst x load_ms / memory_mb / residence
+// i.e. the load time of the cold requests that keeping it over the horizon H is expected to avoid, per MiB and per
+// unit of the memory-time it is expected to hold for them: residence = E[min(time to the next use, H) | idle >= t] / H,
+// the survival curve's integral over the horizon (a hit density, as in LHD, Beckmann et al., NSDI 2018). Of two models
+// equally likely to be used within H, the one used sooner is worth more: its memory is free again sooner.
+// `value_score: probability` leaves the residence out (1.4.0). H is how long memory lasts under the current pressure:
+// the geometric mean of the idle ages of the last ~64 models this policy evicted (at the first eviction, the oldest
+// idle age among the ready models), or `horizon_ms` when set. The victim is the lowest value; ties go to the least
+// recently used, then to the lower model index.
 // The rule in force: one of three (LRU, value, Greedy-Dual), chosen by what each would have missed lately. Three shadow
 // caches of the same budget see every use, each evicting by one rule, and count the expected cold requests it would
 // have missed; each pair of them keeps its own record of the difference (decayed, half-life `shadow_memory_misses` of
@@ -33,21 +37,21 @@
 // fits the fleet's traffic takes over.
 //
 // Pre-warms (1.4.0, `prewarm_gate`): a pre-warm that does not fit evicts only when it is worth more than the models the
-// rule in force would evict for it, by the value above (P(use within H) x expected burst x load time, summed over
-// the victims); otherwise it is not allowed to evict (may_evict = 0): the host skips it, or lets it wait for unloads
-// already running. A restore of the warm set is a pre-warm too, judged alike. A predictor's
-// pre-warm window can be sharper than one survival curve, but a pre-warm that evicts a model more likely to be used
-// costs a cold start to save one: held out, ungated pre-warms in a full budget evicted more than they saved on busy
-// fleets. Threads: control thread only (SDK contract), no locks. Cost: on_ready / on_removed O(1); on_used O(1) for a
-// gap under 1 s once one was seen, O(84) at most otherwise, plus O(models in the shadow) per shadow miss and eviction
-// (a miss of a shadow is a cold start of its cache: rare next to uses); pick_victim O(ready models) with O(1) per model
-// (the value depends on the current time, so no ordered structure stays valid between calls; ready sets are hundreds of
-// models at most on the evaluated workloads). Memory: ~0.13 KB per model index up to the largest seen, plus 8 bytes
-// (and the vector's spare capacity) per grid length between its shortest and longest gap, plus per model index 9-13
-// bytes in the value and LRU shadows, 21-25 in Greedy-Dual's and 12 in the policy's own Greedy-Dual book. State
-// extension `org.warmup.state.resource-value/1` (text): the learned curves, bursts, last uses and the horizon; the
-// ready set is not state (the host reports it with on_ready after a swap), nor are the shadows (rebuilt from the uses
-// that follow).
+// rule in force would evict for it, by the cold requests each is expected to avoid over H (P(use within H) x expected
+// burst x load time, summed over the victims: what is given up, whatever the memory-time); otherwise it is not allowed
+// to evict (may_evict = 0): the host skips it, or lets it wait for unloads already running. A restore of the warm set
+// is a pre-warm too, judged alike. A predictor's pre-warm window can be sharper than one survival curve, but a pre-warm
+// that evicts a model more likely to be used costs a cold start to save one: held out, ungated pre-warms in a full
+// budget evicted more than they saved on busy fleets. Threads: control thread only (SDK contract), no locks. Cost:
+// on_ready / on_removed O(1); on_used O(1) for a gap under 1 s once one was seen, O(84) at most otherwise, plus
+// O(models in the shadow) per shadow miss and eviction (a miss of a shadow is a cold start of its cache: rare next to
+// uses); pick_victim O(ready models) with O(1) per model (32 survival reads for the residence; the value depends on the
+// current time, so no ordered structure stays valid between calls; ready sets are hundreds of models at most on the
+// evaluated workloads). Memory: ~0.13 KB per model index up to the largest seen, plus 8 bytes (and the vector's spare
+// capacity) per grid length between its shortest and longest gap, plus per model index 9-13 bytes in the value and LRU
+// shadows, 21-25 in Greedy-Dual's and 12 in the policy's own Greedy-Dual book. State extension
+// `org.warmup.state.resource-value/1` (text): the learned curves, bursts, last uses and the horizon; the ready set is
+// not state (the host reports it with on_ready after a swap), nor are the shadows (rebuilt from the uses that follow).
 #pragma once
 
 #include <algorithm>
@@ -79,7 +83,8 @@ class ValueResource final : public sdk::Resource {
     void export_state_to(const sdk::StateWriter& out) const override;
     void import_state(std::string_view data) override;
 
-    /// Value of a ready model at now_ms (cold-request load-ms avoided per MiB over the horizon), NaN when not ready.
+    /// Value of a ready model at now_ms, the key the value rule evicts by (cold-request load-ms avoided per MiB over
+    /// the horizon, divided by the expected residence with value_score: density), NaN when not ready.
     [[nodiscard]] double value_of(warmup_model_index model, warmup_time_ms now_ms) const;
     /// P(next use within the horizon | idle since the last use) of a model (ready or not) at now_ms.
     [[nodiscard]] double p_use_within_horizon(warmup_model_index model, warmup_time_ms now_ms) const;
@@ -191,10 +196,11 @@ class ValueResource final : public sdk::Resource {
     /// Whether the shadow of `rule` runs (Greedy-Dual's only with `shadow_greedy_dual`).
     [[nodiscard]] bool runs(Rule rule) const { return rule != Rule::greedy_dual || shadow_greedy_dual_; }
     /// Whether a pre-warm that does not fit is worth more than the ready models the rule in force would evict for it
-    /// (each valued as value_of, times its MiB); false stops it evicting (admit's may_evict = 0). True for a model
-    /// never used (nothing to weigh). The victims are taken in victim_by's order at this instant: under the value
-    /// rule with a learned horizon the host's own picks after the first may differ a little (each eviction moves H).
-    /// O(ready models + victims x log ready models), only for a pre-warm that needs room.
+    /// (each valued by the cold-request load-ms it is expected to avoid over the horizon); false stops it evicting
+    /// (admit's may_evict = 0). True for a model never used (nothing to weigh). The victims are taken in victim_by's
+    /// order at this instant: under the value rule with a learned horizon the host's own picks after the first may
+    /// differ a little (each eviction moves H). O(ready models + victims x log ready models), only for a pre-warm that
+    /// needs room.
     [[nodiscard]] bool worth_its_evictions(const warmup_admission_request& request) const;
     /// Feeds one use to a shadow cache; true when it was a miss.
     bool shadow_use(ShadowCache& shadow, warmup_model_index model, warmup_time_ms now_ms);
@@ -216,6 +222,8 @@ class ValueResource final : public sdk::Resource {
     [[nodiscard]] double idle_ms(const Model& entry, warmup_time_ms now_ms) const;
     /// The model's mean window size shrunk towards `fleet_mean` by prior_gaps pseudo-windows.
     [[nodiscard]] double burst_of(const Model& entry, double fleet_mean) const;
+    /// E[min(time to the next use, H) | idle >= idle] / H, in [1/16, 1]; 1 without evidence of a next use.
+    [[nodiscard]] double expected_residence(const Model& entry, double idle, double horizon) const;
     /// The fleet's mean warm wake-up (requests), 1 before any was measured.
     [[nodiscard]] double fleet_mean_burst() const;
     [[nodiscard]] double horizon_for_pick(warmup_time_ms now_ms) const;
@@ -236,8 +244,9 @@ class ValueResource final : public sdk::Resource {
     double horizon_count_ = 0;
     warmup_model_index last_picked_victim_ = WARMUP_NO_MODEL;
     bool shadow_enabled_ = true;
-    bool prewarm_gate_ = true;  // a pre-warm evicts only models worth less than it (admit)
-    double shadow_decay_ = 1;   // 2^(-1/shadow_memory_misses)
+    bool density_score_ = true;  // value_score: density (1.5.0); false = probability, 1.4.0's key
+    bool prewarm_gate_ = true;   // a pre-warm evicts only models worth less than it (admit)
+    double shadow_decay_ = 1;    // 2^(-1/shadow_memory_misses)
     double shadow_confidence_ = 1;
     double shadow_prior_misses_ = 8;
     bool shadow_greedy_dual_ = true;  // whether Greedy-Dual's shadow runs (false: LRU and value only, 1.2.0)

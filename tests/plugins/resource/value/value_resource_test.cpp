@@ -111,6 +111,34 @@ TEST(ValueResource, WithNoHistoryAnywhereItIsLruThenLowestIndex) {
     EXPECT_TRUE(std::isnan(policy.value_of(c, 30)));
 }
 
+// Two models sure to be used within the horizon: one in about 1.5 minutes, the other in about 8.5. Per MiB they avoid
+// the same cold requests; per memory-time held for them the sooner one is worth more, so the later one goes first.
+// Scored by probability alone (1.4.0) they tie, and the lower index (the sooner one) would go.
+TEST(ValueResource, OfTwoModelsSureToBeUsedTheOneUsedLaterGoesFirst) {
+    constexpr warmup_time_ms kLastUse = 18 * 60 * kMinute;  // a multiple of both gaps
+    const warmup_time_ms now = kLastUse + 30'000;
+    for (const bool density : {true, false}) {
+        SCOPED_TRACE(density ? "value_score: density" : "value_score: probability");
+        test::PluginTestHost host;
+        auto policy =
+            make_policy(host, std::string("horizon_ms: 600000\nvalue_score: ") + (density ? "density" : "probability"));
+        const auto sooner = host.model("sooner"), later = host.model("later");
+        steady_uses(policy, sooner, 2 * kMinute, kLastUse);
+        steady_uses(policy, later, 9 * kMinute, kLastUse);
+        EXPECT_NEAR(policy.p_use_within_horizon(sooner, now), 1.0, 1e-9);
+        EXPECT_NEAR(policy.p_use_within_horizon(later, now), 1.0, 1e-9);
+        if (density) {
+            // Residences about 0.15 and 0.85 of the 10-minute horizon.
+            EXPECT_GT(policy.value_of(sooner, now), 4 * policy.value_of(later, now));
+            EXPECT_LT(policy.value_of(sooner, now), 7 * policy.value_of(later, now));
+            EXPECT_EQ(policy.pick_victim(now), later);
+        } else {
+            EXPECT_DOUBLE_EQ(policy.value_of(sooner, now), policy.value_of(later, now));
+            EXPECT_EQ(policy.pick_victim(now), sooner);
+        }
+    }
+}
+
 TEST(ValueResource, ABurstyModelIsWorthMoreThanALoneRequestWithTheSameGaps) {
     test::PluginTestHost host;
     auto policy = make_policy(host, "horizon_ms: 300000\nprior_gaps: 1");
@@ -308,7 +336,9 @@ warmup_time_ms daily_model_turns_busy(ValueResource& policy, warmup_model_index 
 
 TEST(ValueResource, StartedOnValueFollowsLruOnceItsShadowClearlyMissesLessAndNotWithShadowOff) {
     test::PluginTestHost host;
-    const std::string params = "{horizon_ms: 60000, shadow_start: value";
+    // Valued by probability alone (1.4.0's key), the value rule misjudges h for long enough that LRU's shadow gets
+    // clearly ahead; valued per memory-time held, h's new short gaps soon weigh enough that the two stay close.
+    const std::string params = "{horizon_ms: 60000, shadow_start: value, value_score: probability";
     auto policy = make_policy(host, params + "}");
     auto plain = make_policy(host, params + ", shadow: false}");
     const auto h = host.model("h"), x = host.model("x"), y = host.model("y");
@@ -650,5 +680,5 @@ TEST(ValueResource, RefusesBadParams) {
 // The built library, opened as the host opens it (plugin_library_check.hpp).
 INSTANTIATE_TEST_SUITE_P(MechanicsPlugins, PluginLibrary,
                          ::testing::Values(warmup::test::PluginLibraryExpectation{
-                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.4.0"}),
+                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.5.0"}),
                          warmup::test::plugin_library_test_name);
