@@ -63,6 +63,13 @@ inline std::optional<std::string> prediction_problem(const warmup_prediction& pr
     if (!probability(prediction.confidence))
         return fmt::format("returned confidence {} (expected 0..1)", prediction.confidence);
     if (prediction.horizon_ms < 0) return fmt::format("returned horizon_ms {} (expected >= 0)", prediction.horizon_ms);
+    // A pre-warm window that ends before it starts cannot be meant: used as given, the scheduler would drop it
+    // without a word, and the plugin's mistake would look like a choice not to pre-warm.
+    if (prediction.warm_at_ms != kNever && prediction.warm_keep_until_ms != kNever &&
+        prediction.warm_keep_until_ms < prediction.warm_at_ms)
+        return fmt::format(
+            "returned a pre-warm window that ends before it starts (warm_keep_until_ms {} < warm_at_ms {})",
+            prediction.warm_keep_until_ms, prediction.warm_at_ms);
     return std::nullopt;
 }
 

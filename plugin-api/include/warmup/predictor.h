@@ -24,7 +24,9 @@ typedef struct warmup_prediction {
      *  keep_until_ms: keep the model loaded until then after its last use, then unload if still idle;
      *                 NEVER = keep (only the budget evicts it); <= now = unload now.
      *  warm_at_ms:    the model should be ready again at this time (pre-warm target); NEVER = no pre-warm.
-     *  warm_keep_until_ms: after a pre-warm, keep it until then if unused; ignored when warm_at_ms is NEVER. */
+     *  warm_keep_until_ms: after a pre-warm, keep it until then if unused; ignored when warm_at_ms is NEVER. A
+     *                 window that ends before it starts (warm_keep_until_ms < warm_at_ms) is the call's error
+     *                 (INVALID_ARGUMENT, counted like a returned one; the host plans with its fallback). */
     warmup_time_ms keep_until_ms;
     warmup_time_ms warm_at_ms;
     warmup_time_ms warm_keep_until_ms;

@@ -122,6 +122,25 @@ TEST(EngineBreaker, APredictionThatCannotBeUsedIsAFailureNamingTheValue) {
     EXPECT_NE(failed->find("returned p_use_within_horizon nan (expected 0..1)"), std::string::npos) << *failed;
 }
 
+TEST(EngineBreaker, APreWarmWindowThatEndsBeforeItStartsIsAFailureNamingBothTimes) {
+    BreakerFixture fixture("{failing_calls: 0, inverted_window: true}");  // ready-by 10 min, kept until 9 min
+    fixture.request(0);
+    EXPECT_GE(fixture.predictor_errors(), 1u);
+    const std::string& error = fixture.breaker().last_error;
+    EXPECT_NE(error.find("predict: INVALID_ARGUMENT: returned a pre-warm window that ends before it starts"),
+              std::string::npos)
+        << error;
+    // The last plan was made when the demand load finished: the window it asked for runs from 10 min after that
+    // back to 9 min after it.
+    EXPECT_NE(error.find("(warm_keep_until_ms " + std::to_string(kModelLoadMs + 540'000) + " < warm_at_ms " +
+                         std::to_string(kModelLoadMs + 600'000) + ")"),
+              std::string::npos)
+        << error;
+    // The plan is the fallback keep-alive's, without a pre-warm.
+    EXPECT_EQ(fixture.status().unload_at_ms, kModelLoadMs + kFallbackKeepAliveMs);
+    EXPECT_EQ(fixture.status().warm_start_at_ms, WARMUP_TIME_NEVER);
+}
+
 TEST(EngineBreaker, FallbackKeepAliveUnloadsTheModelWhileOpen) {
     BreakerFixture fixture("{}");
     fail_five_times(fixture);

@@ -6,6 +6,7 @@
 //   sleep_us:      every predict call sleeps this long first (default 0), to overrun the host's call budget;
 //   keep_ms:       once it answers, keep the model this long after its last use (default: never unload);
 //   nan_p_use:     its answers carry p_use_within_horizon NaN (a prediction the host must not use; default false);
+//   inverted_window: its answers carry a pre-warm window that ends a minute before it starts (default false);
 //   create_sleep_us: the constructor sleeps this long first (default 0): a plugin slow to start, or stuck;
 //   creations_before_failing: creations of this plugin in the process (every instance counts) past this many throw
 //                  (default: none throws): a plugin that starts once, then fails to start again;
@@ -13,7 +14,8 @@
 //                  crashes the process;
 //   overflow_on_call: the predict call of this number recurses without end (default 0: none): a stack overflow;
 //   abort_on_create: the constructor calls abort() (default false): a plugin that crashes as it starts.
-// It never pre-warms. Threading: the host calls it on its control thread only (SDK contract); no locks.
+// It never pre-warms (but for inverted_window, a window no host may use). Threading: the host calls it on its control
+// thread only (SDK contract); no locks.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -33,6 +35,7 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
           sleep_us_(params.get_int("sleep_us", 0, 0, 10'000'000)),
           keep_ms_(params.get_int("keep_ms", WARMUP_TIME_NEVER, 0)),
           nan_p_use_(params.get_bool("nan_p_use", false)),
+          inverted_window_(params.get_bool("inverted_window", false)),
           abort_on_call_(params.get_int("abort_on_call", 0, 0)),
           overflow_on_call_(params.get_int("overflow_on_call", 0, 0)) {
         if (params.get_bool("abort_on_create", false)) std::abort();
@@ -45,7 +48,7 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
                                                                    std::to_string(creations_) + " fails on purpose");
     }
 
-    void predict(warmup_time_ms /*now_ms*/, const warmup_usage_pattern& pattern, warmup_prediction& out) override {
+    void predict(warmup_time_ms now_ms, const warmup_usage_pattern& pattern, warmup_prediction& out) override {
         ++calls_;
         if (calls_ == abort_on_call_) std::abort();
         if (calls_ == overflow_on_call_) (void)recurse(calls_);
@@ -58,8 +61,8 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
         out.p_use_within_horizon = nan_p_use_ ? std::numeric_limits<double>::quiet_NaN() : 1.0;
         out.next_arrival_ms = WARMUP_TIME_NEVER;
         out.confidence = 1.0;
-        out.warm_at_ms = WARMUP_TIME_NEVER;
-        out.warm_keep_until_ms = WARMUP_TIME_NEVER;
+        out.warm_at_ms = inverted_window_ ? now_ms + 600'000 : WARMUP_TIME_NEVER;
+        out.warm_keep_until_ms = inverted_window_ ? now_ms + 540'000 : WARMUP_TIME_NEVER;
         const bool never = keep_ms_ == WARMUP_TIME_NEVER || pattern.last_seen_ms == WARMUP_TIME_NEVER;
         out.keep_until_ms = never ? WARMUP_TIME_NEVER : pattern.last_seen_ms + keep_ms_;
     }
@@ -78,6 +81,7 @@ class FlakyPredictor final : public warmup::sdk::Predictor {
     int64_t sleep_us_;
     int64_t keep_ms_;
     bool nan_p_use_;
+    bool inverted_window_;
     int64_t abort_on_call_;
     int64_t overflow_on_call_;
     int64_t calls_ = 0;
