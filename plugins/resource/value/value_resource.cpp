@@ -15,6 +15,8 @@ namespace {
 constexpr double kHorizonWindow = 64;
 // Points of the expected residence's integral over the horizon (value_score: density): enough that a gap length
 // anywhere in the horizon moves it, few enough that pick_victim stays cheap (two survival reads per point and model).
+// Set before any measurement; 64 were measured too and are not better (docs/evaluation.md, "Value per memory-time
+// held (value 1.5.0)").
 constexpr int kResidencePoints = 16;
 // The counts are rescaled when the growing scale gets this large (far from double's range, exact ratios kept).
 constexpr double kRescaleAt = 1e100;
