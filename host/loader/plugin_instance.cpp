@@ -48,17 +48,9 @@ ListResidentFn list_resident_of(const PluginInstance& backend) noexcept {
     return table->list_resident;
 }
 
-namespace {
-
-struct VtableFunction {
-    std::size_t offset;
-    const char* name;
-};
-
 #define WARMUP_FUNCTION(table, name) \
     VtableFunction { offsetof(table, name), #name }
 
-/// Every function entry of each kind's table, as its header names it, so a NULL entry is refused by name.
 std::vector<VtableFunction> vtable_functions(uint32_t kind) {
     switch (kind) {
         case WARMUP_KIND_ANALYZER:
@@ -100,8 +92,6 @@ std::vector<VtableFunction> vtable_functions(uint32_t kind) {
 }
 
 #undef WARMUP_FUNCTION
-
-}  // namespace
 
 void check_vtable(const PluginLibrary& library) {
     const warmup_plugin_descriptor& descriptor = library.descriptor();

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/host_services.hpp"
 #include "core/plugin_call_on_thread.hpp"
@@ -61,6 +62,16 @@ class PluginInstance {
 
 /// Minimum vtable size this host needs for a kind (ABI 1.0 fields).
 std::size_t required_vtable_size(uint32_t kind) noexcept;
+
+/// One function entry of a kind's vtable: its byte offset and the name its header gives it.
+struct VtableFunction {
+    std::size_t offset;
+    const char* name;
+};
+
+/// Every function entry of a kind's table as this host's headers lay it out, in table order (empty for an unknown
+/// kind). A NULL entry among the required ones is refused by this name (check_vtable).
+std::vector<VtableFunction> vtable_functions(uint32_t kind);
 
 /// Largest vtable size a plugin may declare for a kind: the table of this host's ABI minor (plugins are never newer).
 /// Larger than required_vtable_size where a minor appended optional entries (the backend's list_resident, 1.1).

@@ -199,6 +199,26 @@ TEST_F(GarbagePlugins, AHugeVtableSizeIsRefusedBeforeCreate) {
                                  std::to_string(WARMUP_ABI_MAJOR) + "." + std::to_string(WARMUP_ABI_MINOR));
 }
 
+// The names a NULL entry is refused by cover each kind's whole table: a function appended to a header without its
+// name here would leave a gap or a shorter table.
+TEST(VtableFunctions, EveryKindsTableIsListedEntryByEntryToItsEnd) {
+    for (uint32_t kind = WARMUP_KIND_ANALYZER; kind <= WARMUP_KIND_SOURCE; ++kind) {
+        SCOPED_TRACE("kind " + std::to_string(kind));
+        const auto functions = vtable_functions(kind);
+        ASSERT_FALSE(functions.empty());
+        // The functions follow struct_size, pointer-aligned, one pointer each.
+        std::size_t expected_offset = sizeof(void (*)());
+        for (const VtableFunction& function : functions) {
+            EXPECT_EQ(function.offset, expected_offset) << function.name;
+            EXPECT_NE(std::string(function.name), "");
+            expected_offset += sizeof(void (*)());
+        }
+        EXPECT_EQ(expected_offset, largest_vtable_size(kind));
+    }
+    EXPECT_TRUE(vtable_functions(0).empty());
+    EXPECT_TRUE(vtable_functions(WARMUP_KIND_SOURCE + 1).empty());
+}
+
 TEST_F(GarbagePlugins, ANullFunctionInTheVtableIsRefusedBeforeCreate) {
     // The host would crash at the first call; refused at load, naming the entry.
     auto library = loader_.load(by_path(security_plugin("garbage_null_function.so")), WARMUP_KIND_PREDICTOR);
