@@ -116,8 +116,9 @@ void check_vtable(const PluginLibrary& library) {
     // the host at its first call, so it is refused here, by the name the kind's header gives it.
     using Function = void (*)();
     const auto* table = static_cast<const unsigned char*>(descriptor.vtable);
+    const std::size_t required_size = required_vtable_size(descriptor.kind);
     for (const VtableFunction& entry : vtable_functions(descriptor.kind)) {
-        if (entry.offset + sizeof(Function) > required_vtable_size(descriptor.kind)) continue;  // optional (later ABI)
+        if (entry.offset + sizeof(Function) > required_size) break;  // the optional ones later minors appended
         Function function = nullptr;
         std::memcpy(&function, table + entry.offset, sizeof function);
         if (function == nullptr)
