@@ -44,47 +44,24 @@ import argparse
 import bisect
 import csv
 import math
-import re
 import sys
 
+import dumped_events
 from frontier_math import duration_ms, interpolate
 
-try:
-    import yaml
-except ImportError:
-    sys.exit("hindsight-keeps: needs PyYAML (Debian: python3-yaml, installed by scripts/install-deps.sh)")
 
 KEEPS_MS = [60_000 * 2 ** (i / 4) for i in range(48)]  # the cost-curve predictor's candidates
 CURVE_MINUTES = [1, 2, 5, 10, 20, 30, 60, 120, 240]  # the keep-alive curve of the frontier
 MS_PER_HOUR = 3_600_000
 
 
-def catalog_of(config_path):
-    """[(pattern, memory_gb, load_ms)] in the configuration's order."""
-    with open(config_path, encoding="utf-8") as f:
-        config = yaml.safe_load(f)
-    entries = []
-    for entry in config.get("catalog") or []:
-        entries.append((str(entry["model"]), float(entry["memory_mb"]) / 1024, float(entry["load_ms"])))
-    if not entries:
-        sys.exit(f"hindsight-keeps: '{config_path}' has no catalog")
-    return entries
-
-
-def glob_match(pattern, name):
-    """The host's globs: * any run of characters, ? one character, nothing else special."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, name, re.DOTALL) is not None
+TOOL = "hindsight-keeps"
 
 
 def resolve(catalog, model):
-    for pattern, memory_gb, load_ms in catalog:
-        if pattern == model:
-            return memory_gb, load_ms
-    for pattern, memory_gb, load_ms in catalog:
-        if any(c in pattern for c in "*?") and glob_match(pattern, model):
-            return memory_gb, load_ms
-    sys.exit(f"hindsight-keeps: model '{model}' is not in the catalog")
+    """(memory_gb, load_ms) of a model, as the host resolves its name."""
+    memory_mb, load_ms = dumped_events.resolve(catalog, model, TOOL)
+    return memory_mb / 1024, load_ms
 
 
 def read_events(path):
@@ -94,8 +71,7 @@ def read_events(path):
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         header = next(reader, None)
-        if header is None or header[:3] != ["ts_ms", "model", "count"]:
-            sys.exit(f"hindsight-keeps: '{path}' is not a --dump-events file (header ts_ms,model,count,...)")
+        dumped_events.check_header(header, path, TOOL)
         for row in reader:
             ts, model, count = int(row[0]), row[1], int(row[2])
             times, counts = events.setdefault(model, ([], []))
@@ -252,7 +228,7 @@ def main():
         sys.exit(f"hindsight-keeps: --at '{args.at}' is not a list of keeps in minutes from {shortest:g} to "
                  f"{longest:.0f} (the candidates' range)")
 
-    catalog = catalog_of(args.config)
+    catalog = dumped_events.catalog_of(args.config, TOOL)
     events, end_ms = read_events(args.events)
     learned_from = None  # with --learn-until, per judged model its index in `learning` (None: first seen after)
     if args.learn_until is None:
