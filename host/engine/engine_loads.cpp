@@ -712,14 +712,13 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
         components_.resource.vtable->on_ready(components_.resource.self, model, state.charged_mb, load_ms, now_ms);
     });
 
-    if (serve_waiters(model, state, now_ms)) {  // before anything can evict it
+    if (const uint64_t served = serve_waiters(model, state, now_ms); served > 0) {  // before anything can evict it
         if (state.reason != LoadReason::Demand) {
             ++counters_.prewarms_used;  // the pre-warm was already under way when the request came
             metric(WARMUP_METRIC_PREWARM_USED, model, now_ms, 1);
         }
         state.last_use_ms = now_ms;
-        notified(ComponentKind::Resource, "on_used",
-                 [&] { components_.resource.vtable->on_used(components_.resource.self, model, now_ms); });
+        notify_resource_used(model, served, now_ms);
         plan(model, WARMUP_TRIGGER_USED, now_ms);
         plan_followers_of(std::span(&model, 1), now_ms);
     } else if (handed_over && state.last_request_ms == kNever) {
@@ -739,15 +738,28 @@ void WarmupEngine::on_load_finished(warmup_model_index model, uint64_t ticket, b
     dispatch(now_ms);
 }
 
-bool WarmupEngine::serve_waiters(warmup_model_index model, ModelSlot& state, warmup_time_ms now_ms) {
-    if (state.waiting.empty()) return false;
+uint64_t WarmupEngine::serve_waiters(warmup_model_index model, ModelSlot& state, warmup_time_ms now_ms) {
+    uint64_t requests = 0;
     for (const Waiting& waiting : state.waiting) {
+        requests += waiting.count;
         const double wait_ms = static_cast<double>(now_ms - waiting.ts_ms);
         cold_waits_ms_.add(wait_ms, waiting.count);
         metric(WARMUP_METRIC_COLD_WAIT_MS, model, now_ms, wait_ms);
     }
     state.waiting.clear();
-    return true;
+    return requests;
+}
+
+void WarmupEngine::notify_resource_used(warmup_model_index model, uint64_t requests, warmup_time_ms now_ms) {
+    const auto& resource = components_.resource;
+    if (WARMUP_HAS_FIELD(resource.vtable, warmup_resource_vtable, on_used_requests) &&
+        resource.vtable->on_used_requests != nullptr) {
+        const auto count = static_cast<uint32_t>(std::clamp<uint64_t>(requests, 1, UINT32_MAX));
+        notified(ComponentKind::Resource, "on_used_requests",
+                 [&] { resource.vtable->on_used_requests(resource.self, model, count, now_ms); });
+        return;
+    }
+    notified(ComponentKind::Resource, "on_used", [&] { resource.vtable->on_used(resource.self, model, now_ms); });
 }
 
 warmup_model_index WarmupEngine::oldest_ready_model(warmup_model_index except) const {
@@ -1102,11 +1114,10 @@ std::vector<warmup_model_index> WarmupEngine::adopt_resident(std::span<const Rep
         });
         // Requests still waiting (their load failed, a retry was planned) are served by the model now resident: the
         // server loaded it for them, most likely. Left waiting, they would never be served or counted failed.
-        if (serve_waiters(model, state, now_ms)) {
+        if (const uint64_t served = serve_waiters(model, state, now_ms); served > 0) {
             state.loaded_for = LoadCause::Demand;
             state.last_use_ms = now_ms;
-            notified(ComponentKind::Resource, "on_used",
-                     [&] { components_.resource.vtable->on_used(components_.resource.self, model, now_ms); });
+            notify_resource_used(model, served, now_ms);
         }
         adopted.push_back(model);
     }

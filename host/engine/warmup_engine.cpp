@@ -460,8 +460,7 @@ void WarmupEngine::handle_request(const warmup_usage_event& event, warmup_time_m
                 }
             }
             state.last_use_ms = std::max(state.last_use_ms == kNever ? event.ts_ms : state.last_use_ms, event.ts_ms);
-            notified(ComponentKind::Resource, "on_used",
-                     [&] { components_.resource.vtable->on_used(components_.resource.self, event.model, now_ms); });
+            notify_resource_used(event.model, count, now_ms);
             return;
         case WARMUP_RESIDENCY_LOADING:
             break;

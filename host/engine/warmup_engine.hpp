@@ -643,8 +643,11 @@ class WarmupEngine {
     void give_up_oversized(warmup_model_index model, warmup_time_ms now_ms);
     void fail_waiters(ModelSlot& state);
     /// The requests waiting for `model`, which is ready now: each one's wait is recorded (cold waits, the metric),
-    /// then the list is cleared. Returns whether there were any.
-    bool serve_waiters(warmup_model_index model, ModelSlot& state, warmup_time_ms now_ms);
+    /// then the list is cleared. Returns how many requests there were (0: none).
+    uint64_t serve_waiters(warmup_model_index model, ModelSlot& state, warmup_time_ms now_ms);
+    /// Tells the resource plugin that `model` served `requests` requests: on_used_requests where its table has it
+    /// (ABI 1.4), else on_used.
+    void notify_resource_used(warmup_model_index model, uint64_t requests, warmup_time_ms now_ms);
     /// Records one failed call of `label` (counters, component_errors_, log line). Returns the formatted message.
     const std::string& record_failure(const std::string& label, std::string message);
     /// " (arm <name>)" for an experiment arm's engine (a plugin may serve the control arm and an arm at once), empty

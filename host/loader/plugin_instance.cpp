@@ -21,7 +21,8 @@ std::size_t required_vtable_size(uint32_t kind) noexcept {
         case WARMUP_KIND_SCHEDULER:
             return sizeof(warmup_scheduler_vtable);
         case WARMUP_KIND_RESOURCE:
-            return sizeof(warmup_resource_vtable);
+            // ABI 1.4 appended the optional on_used_requests: a 1.3 resource's table ends right before it.
+            return offsetof(warmup_resource_vtable, on_used_requests);
         case WARMUP_KIND_QUEUE:
             return sizeof(warmup_queue_vtable);
         case WARMUP_KIND_METRICS:
@@ -39,6 +40,7 @@ std::size_t required_vtable_size(uint32_t kind) noexcept {
 std::size_t largest_vtable_size(uint32_t kind) noexcept {
     // The headers this host is compiled with describe ABI WARMUP_ABI_MINOR, so sizeof is that minor's table.
     if (kind == WARMUP_KIND_BACKEND) return sizeof(warmup_backend_vtable);
+    if (kind == WARMUP_KIND_RESOURCE) return sizeof(warmup_resource_vtable);
     return required_vtable_size(kind);
 }
 
@@ -71,7 +73,8 @@ std::vector<VtableFunction> vtable_functions(uint32_t kind) {
                     WARMUP_FUNCTION(warmup_resource_vtable, on_ready),
                     WARMUP_FUNCTION(warmup_resource_vtable, on_used),
                     WARMUP_FUNCTION(warmup_resource_vtable, on_removed),
-                    WARMUP_FUNCTION(warmup_resource_vtable, pick_victim)};
+                    WARMUP_FUNCTION(warmup_resource_vtable, pick_victim),
+                    WARMUP_FUNCTION(warmup_resource_vtable, on_used_requests)};
         case WARMUP_KIND_QUEUE:
             return {WARMUP_FUNCTION(warmup_queue_vtable, push),
                     WARMUP_FUNCTION(warmup_queue_vtable, pop),

@@ -74,7 +74,8 @@ struct VtableFunction {
 std::vector<VtableFunction> vtable_functions(uint32_t kind);
 
 /// Largest vtable size a plugin may declare for a kind: the table of this host's ABI minor (plugins are never newer).
-/// Larger than required_vtable_size where a minor appended optional entries (the backend's list_resident, 1.1).
+/// Larger than required_vtable_size where a minor appended optional entries (the backend's list_resident, 1.1; the
+/// resource's on_used_requests, 1.4).
 std::size_t largest_vtable_size(uint32_t kind) noexcept;
 
 /// A backend's list_resident (ABI 1.1), or nullptr when the backend cannot list: an ABI 1.0 plugin's table

@@ -693,10 +693,10 @@ TEST_F(WarmupdStallTest, APluginThatCrashesInACallTheHostDoesNotTimeIsNamedToo) 
     ASSERT_TRUE(exit.has_value()) << daemon_->log();
     EXPECT_EQ(exit->signal, SIGABRT) << daemon_->log();
     daemon_->wait_for_log_end(5s);
-    EXPECT_NE(
-        daemon_->log().find("warmupd: CRASH SIGABRT in a plugin call: resource "
-                            "org.warmup.test.garbage-resource@1.0.0: on_used. A plugin runs in warmupd's process."),
-        std::string::npos)
+    EXPECT_NE(daemon_->log().find(
+                  "warmupd: CRASH SIGABRT in a plugin call: resource "
+                  "org.warmup.test.garbage-resource@1.0.0: on_used_requests. A plugin runs in warmupd's process."),
+              std::string::npos)
         << daemon_->log();
 }
 

@@ -186,6 +186,7 @@ extern "C" {
     FIELD(warmup_resource_vtable, on_used)              \
     FIELD(warmup_resource_vtable, on_removed)           \
     FIELD(warmup_resource_vtable, pick_victim)          \
+    FIELD(warmup_resource_vtable, on_used_requests)     \
     FIELD(warmup_queue_item, model)                     \
     FIELD(warmup_queue_item, priority_class)            \
     FIELD(warmup_queue_item, reason)                    \

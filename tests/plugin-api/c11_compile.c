@@ -112,7 +112,7 @@ int main(void) {
             ++failures;
         }
     }
-    /* 31 growable structs in ABI 1.3 (counted by hand from the headers: model_info, host, descriptor, usage_pattern,
+    /* 31 growable structs in ABI 1.4 (counted by hand from the headers: model_info, host, descriptor, usage_pattern,
      * prediction, performance_estimate, load_observation, plan_input, plan, admission_request, admission,
      * load_result, resident_model (1.1), source_poll (1.1), source_poll_result (1.1), 9 vtables, 3 plugin extensions
      * (state, simulation, model state (1.1)), 4 host extensions (log, clock, catalog (1.2), call failure: an id a

@@ -52,6 +52,13 @@ typedef struct warmup_resource_vtable {
     /* [control] The ready model to evict first, into *out_model. WARMUP_ERROR_NOT_FOUND when none is ready. The host
      * evicts it, calls on_removed, and asks again if more room is needed. */
     warmup_error *(*pick_victim)(void *self, warmup_time_ms now_ms, warmup_model_index *out_model);
+
+    /* [control] ABI 1.4, optional: on_used with the number of requests served (>= 1): those of one usage event the
+     * ready model served, or those that waited for the load that just finished (after its on_ready). When the table
+     * has it (WARMUP_HAS_FIELD) and it is not NULL, the host calls it instead of on_used; an ABI 1.3 table ends before
+     * it and gets on_used. A policy that weighs a cold start by the requests it makes wait needs the counts: one usage
+     * event may carry many requests. */
+    void (*on_used_requests)(void *self, warmup_model_index model, uint32_t requests, warmup_time_ms now_ms);
 } warmup_resource_vtable;
 
 #ifdef __cplusplus

@@ -32,12 +32,13 @@ extern "C" {
  *  1.2  warmup_host.get_extension and the host extensions (ext/host_log.h, ext/host_clock.h, ext/host_catalog.h);
  *       warmup_host.free_error.
  *  1.3  warmup_prediction.replan_models and replan_count: the followers a use makes likely soon (successions).
+ *  1.4  warmup_resource_vtable.on_used_requests (optional): a use with the number of requests it served.
  * Within 1.2, names only: each component kind took one word (analyzer, predictor, performance, scheduler, resource,
  * queue, metrics, backend, source) for its header, WARMUP_KIND_* constant and vtable type. The kind values, struct
  * layouts and the entry symbol did not change, so libraries built before load as they did; their sources need the
  * new names to compile. */
 #define WARMUP_ABI_MAJOR 1
-#define WARMUP_ABI_MINOR 3
+#define WARMUP_ABI_MINOR 4
 
 typedef struct warmup_abi_version {
     uint16_t major;

@@ -98,6 +98,7 @@ ValueResource::ValueResource(sdk::Host host, sdk::Params& params) : sdk::Resourc
     prewarm_gate_ = params.get_bool("prewarm_gate", true);
     density_score_ = params.get_choice("value_score", "density", {"density", "probability"}) == "density";
     shadow_greedy_dual_ = params.get_bool("shadow_greedy_dual", true);
+    count_requests_ = params.get_choice("burst_unit", "requests", {"requests", "uses"}) == "requests";
     shadow_decay_ = std::exp2(-1.0 / params.get_double("shadow_memory_misses", 200.0, 1.0, 1e9));
     shadow_confidence_ = params.get_double("shadow_confidence", 1.0, 0.0, 1e6);
     shadow_prior_misses_ = params.get_double("shadow_prior_misses", 8.0, 0.0, 1e6);
@@ -230,7 +231,8 @@ void ValueResource::close_burst(Model& entry) {
     fleet_burst_weight_ = fleet_burst_weight_ * fleet_decay_ + 1;
 }
 
-void ValueResource::on_used(warmup_model_index model, warmup_time_ms now_ms) {
+void ValueResource::on_used_requests(warmup_model_index model, uint32_t requests, warmup_time_ms now_ms) {
+    if (!count_requests_) requests = 1;
     if (model >= models_.size() || models_[model].ready_position == kNotReady) return;
     if (shadows_running()) {
         // Every shadow sees the use before it is learned: the evictions it causes are judged on what was known.
@@ -257,13 +259,13 @@ void ValueResource::on_used(warmup_model_index model, warmup_time_ms now_ms) {
     // The uses are cut into windows of one load time, each opened by a use outside the previous one: a window holds
     // the requests that would wait if the model were cold at its first use.
     if (entry.burst_open && arrival_ms <= static_cast<double>(entry.burst_start_ms) + entry.cost_ms) {
-        entry.burst_count += 1;
+        entry.burst_count += requests;
     } else {
         close_burst(entry);
         entry.burst_open = true;
         entry.burst_warm = !cold;
         entry.burst_start_ms = static_cast<warmup_time_ms>(arrival_ms);
-        entry.burst_count = 1;
+        entry.burst_count = requests;
     }
     entry.last_used_ms = std::max(entry.last_used_ms == WARMUP_TIME_NEVER ? now_ms : entry.last_used_ms, now_ms);
 }

@@ -1,19 +1,22 @@
 // plugins/resource/value/value_resource.hpp — resource plugin that evicts by predicted value per MiB: the ready
 // model whose next use, predicted from its own idle-gap history, would avoid the fewest cold requests per MiB held.
 //
-// What it learns, from the calls every resource plugin receives (on_ready, on_used, on_removed; the host calls
-// on_used for every request served warm and once when a load that requests waited for finishes):
+// What it learns, from the calls every resource plugin receives (on_ready, on_used_requests, on_removed; the host calls
+// on_used_requests for every usage event served warm and once when a load that requests waited for finishes, with the
+// requests each served):
 //  - per model, the survival curve of its idle gaps (the time from one use to the next): the decayed number of past
 //    gaps, and of those at least L long for 4 log-spaced lengths L per doubling from 1 s (84 lengths, up to ~24 days).
 //    A gap ends at the request that ends it; for a demand load that request arrived one load time before the load
-//    finished (the host reports on_ready then on_used at that instant). The counts forget with a half-life of
+//    finished (the host reports on_ready then the use at that instant). The counts forget with a half-life of
 //    `memory_gaps` gaps and are shrunk towards the fleet's pooled curve by `prior_gaps` pseudo-gaps, so a model seen
 //    twice is not judged on two numbers;
 //  - per model, the cold cost of its next use: the uses are cut into windows of one load time, each opened by a use
 //    outside the previous window, and a window's size is the requests a cold start at its first use would have made
-//    wait. Measured only on windows that opened warm (a cold one reaches the policy as one on_used for all its waiting
-//    requests), decayed like the gaps and shrunk towards the fleet's mean. The host reports events, not request
-//    counts, so an event that carries several requests counts once.
+//    wait. Measured only on windows that opened warm (a cold one reaches the policy as one use carrying all its
+//    waiting requests, after the fact), decayed like the gaps and shrunk towards the fleet's mean. Counted in
+//    requests since 1.6.0 (`burst_unit: requests`): one usage event can carry hundreds of a busy model's requests,
+//    and a window counted in events made its cold start look as cheap as a lone request's; `burst_unit: uses` counts
+//    each use once (1.5.0).
 // Value of a ready model idle for t (ms since its last use), 1.5.0 (`value_score: density`):
 //      P(next use within (t, t + H] | idle >= t) x expected burst x load_ms / memory_mb / residence
 // i.e. the load time of the cold requests that keeping it over the horizon H is expected to avoid, per MiB and per
@@ -73,7 +76,8 @@ class ValueResource final : public sdk::Resource {
     double effective_budget_mb(double configured_budget_mb) override;
     void admit(const warmup_admission_request& request, warmup_admission& out) override;
     void on_ready(warmup_model_index model, double memory_mb, double load_ms, warmup_time_ms now_ms) override;
-    void on_used(warmup_model_index model, warmup_time_ms now_ms) override;
+    void on_used(warmup_model_index model, warmup_time_ms now_ms) override { on_used_requests(model, 1, now_ms); }
+    void on_used_requests(warmup_model_index model, uint32_t requests, warmup_time_ms now_ms) override;
     void on_removed(warmup_model_index model, warmup_time_ms now_ms) override;
     warmup_model_index pick_victim(warmup_time_ms now_ms) override;
 
@@ -244,9 +248,10 @@ class ValueResource final : public sdk::Resource {
     double horizon_count_ = 0;
     warmup_model_index last_picked_victim_ = WARMUP_NO_MODEL;
     bool shadow_enabled_ = true;
-    bool density_score_ = true;  // value_score: density (1.5.0); false = probability, 1.4.0's key
-    bool prewarm_gate_ = true;   // a pre-warm evicts only models worth less than it (admit)
-    double shadow_decay_ = 1;    // 2^(-1/shadow_memory_misses)
+    bool density_score_ = true;   // value_score: density (1.5.0); false = probability, 1.4.0's key
+    bool count_requests_ = true;  // burst_unit: requests (1.6.0); false = uses, each event once (1.5.0)
+    bool prewarm_gate_ = true;    // a pre-warm evicts only models worth less than it (admit)
+    double shadow_decay_ = 1;     // 2^(-1/shadow_memory_misses)
     double shadow_confidence_ = 1;
     double shadow_prior_misses_ = 8;
     bool shadow_greedy_dual_ = true;  // whether Greedy-Dual's shadow runs (false: LRU and value only, 1.2.0)

@@ -131,7 +131,7 @@ TEST(WarmupctlInspect, ShowsWhatALibraryDeclares) {
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_NE(run.output.find("id           org.warmup.predictor.keep-alive\n"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("kind         predictor\n"), std::string::npos) << run.output;
-    EXPECT_NE(run.output.find("abi          1.3 (this host: 1.3)"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("abi          1.4 (this host: 1.4)"), std::string::npos) << run.output;
 }
 
 TEST(WarmupctlInspect, ALibraryForAnotherAbiMajorIsRefusedNamingBothVersions) {
@@ -139,7 +139,7 @@ TEST(WarmupctlInspect, ALibraryForAnotherAbiMajorIsRefusedNamingBothVersions) {
     const CtlRun run = warmupctl({"inspect", file});
     EXPECT_EQ(run.exit_code, 2) << run.output;
     EXPECT_NE(run.output.find(file), std::string::npos) << run.output;
-    EXPECT_NE(run.output.find("built for plugin ABI 2.3, this host speaks ABI 1.3"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("built for plugin ABI 2.4, this host speaks ABI 1.4"), std::string::npos) << run.output;
 }
 
 TEST(WarmupctlInspect, ALibraryWhoseVtableCannotBeCalledIsRefusedAsLoadingRefusesIt) {

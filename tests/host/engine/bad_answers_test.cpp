@@ -165,6 +165,7 @@ TEST(DelayedDemand, ADemandLoadTheResourcePluginDelaysStartsWithinASecondWithout
 TEST(ThrowingNotification, AnExceptionInOnUsedIsAFailedCallCountedAndFedToTheBreaker) {
     // on_used returns no error: the SDK reports what escaped it (warmup/ext/host_call_failure.h) and the engine counts
     // it as a failed call. Before, it was only a log line per use: health, plugin_errors and the breaker saw nothing.
+    // The host calls on_used_requests (ABI 1.4), which the SDK forwards to the plugin's on_used by default.
     test::ManualEngine engine(
         full_budget_with_resource("{plugin: org.warmup.test.garbage-resource, params: {throw_on_use: true}}"));
     engine.request("a", 0);
@@ -173,7 +174,8 @@ TEST(ThrowingNotification, AnExceptionInOnUsedIsAFailedCallCountedAndFedToTheBre
     EXPECT_EQ(engine.engine().counters().plugin_errors, 1u);
     const auto errors = engine.engine().component_errors();
     ASSERT_EQ(errors.size(), 1u);
-    EXPECT_NE(errors.begin()->second.last_error.find("on_used: INTERNAL: on_used fails on purpose"), std::string::npos)
+    EXPECT_NE(errors.begin()->second.last_error.find("on_used_requests: INTERNAL: on_used fails on purpose"),
+              std::string::npos)
         << errors.begin()->second.last_error;
     for (int i = 1; i <= 4; ++i) engine.request("a", 1000 + i);  // served warm; each use fails again
     EXPECT_EQ(engine.errors(ComponentKind::Resource), 5u);

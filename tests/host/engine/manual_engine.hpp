@@ -103,14 +103,16 @@ class ManualEngine {
     }
 
     [[nodiscard]] warmup_model_index model(const std::string& name) const { return *catalog_->resolve(name); }
+    /// The plugins the engine runs now (their vtables and instances).
+    [[nodiscard]] host::ComponentSet components() const { return plugins_->component_set(); }
 
-    /// One request for `name` at t_ms (timers due by then run first); no load is completed.
-    void request(const std::string& name, int64_t t_ms) {
+    /// One usage event of `count` requests for `name` at t_ms (timers due by then run first); no load is completed.
+    void request(const std::string& name, int64_t t_ms, uint32_t count = 1) {
         clock_.set(t_ms);
         warmup_usage_event event{};
         event.ts_ms = t_ms;
         event.model = model(name);
-        event.count = 1;
+        event.count = count;
         engine_->run_timers(t_ms);
         engine_->on_events(std::span<const warmup_usage_event>(&event, 1), t_ms);
     }

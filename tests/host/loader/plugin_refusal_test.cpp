@@ -21,7 +21,7 @@ using host::PluginLoadError;
 using host::PluginRef;
 
 // The expected messages below spell the versions out by hand; a version bump must revisit them.
-static_assert(WARMUP_ABI_MAJOR == 1 && WARMUP_ABI_MINOR == 3, "update the ABI versions in the expected messages");
+static_assert(WARMUP_ABI_MAJOR == 1 && WARMUP_ABI_MINOR == 4, "update the ABI versions in the expected messages");
 
 PluginRef by_path(const fs::path& file, std::string where = "components.predictor") {
     return PluginRef{.id = {}, .path = file, .sha256_pin = {}, .where = std::move(where)};
@@ -71,7 +71,7 @@ TEST(PluginRefusal, AbiMajorTwoIsRefusedByVersion) {
     const fs::path file = bad_plugin("abi_major_2.so");
     const std::string message = message_of<PluginLoadError>([&] { loader.load(by_path(file), WARMUP_KIND_PREDICTOR); });
     EXPECT_CONTAINS(message, "plugin '" + file.string() + "'");
-    EXPECT_CONTAINS(message, "built for plugin ABI 2.3, this host speaks ABI 1.3");
+    EXPECT_CONTAINS(message, "built for plugin ABI 2.4, this host speaks ABI 1.4");
 }
 
 TEST(PluginRefusal, AbiMinorNewerThanHostIsRefused) {
@@ -79,8 +79,8 @@ TEST(PluginRefusal, AbiMinorNewerThanHostIsRefused) {
     const fs::path file = bad_plugin("abi_minor_newer.so");
     const std::string message = message_of<PluginLoadError>([&] { loader.load(by_path(file), WARMUP_KIND_PREDICTOR); });
     EXPECT_CONTAINS(message, "plugin '" + file.string() + "'");
-    EXPECT_CONTAINS(message, "built for plugin ABI 1.4, newer than this host's 1.3");
-    EXPECT_CONTAINS(message, "expected a minor <= 3");
+    EXPECT_CONTAINS(message, "built for plugin ABI 1.5, newer than this host's 1.4");
+    EXPECT_CONTAINS(message, "expected a minor <= 4");
 }
 
 TEST(PluginRefusal, DescriptorTooSmallToCarryAnAbiVersion) {

@@ -143,6 +143,13 @@ class Resource : public PluginBase {
     virtual void admit(const warmup_admission_request& request, warmup_admission& out) = 0;
     virtual void on_ready(warmup_model_index model, double memory_mb, double load_ms, warmup_time_ms now_ms) = 0;
     virtual void on_used(warmup_model_index model, warmup_time_ms now_ms) = 0;
+    /// A use with the number of requests it served (>= 1; ABI 1.4): the requests of one usage event, or those that
+    /// waited for the load that just finished. The host calls this instead of on_used; by default it is on_used, for a
+    /// policy that counts uses rather than requests.
+    virtual void on_used_requests(warmup_model_index model, uint32_t requests, warmup_time_ms now_ms) {
+        (void)requests;
+        on_used(model, now_ms);
+    }
     virtual void on_removed(warmup_model_index model, warmup_time_ms now_ms) = 0;
     /// The model to evict first, or WARMUP_NO_MODEL when none is ready.
     virtual warmup_model_index pick_victim(warmup_time_ms now_ms) = 0;
@@ -395,6 +402,10 @@ struct VTable<T, WARMUP_KIND_RESOURCE> {
         guard_void(host_of<T>(s), "resource.on_used()", "the policy may have missed a use",
                    [&] { self<T>(s)->on_used(model, now); });
     }
+    static void on_used_requests(void* s, warmup_model_index model, uint32_t requests, warmup_time_ms now) {
+        guard_void(host_of<T>(s), "resource.on_used_requests()", "the policy may have missed a use",
+                   [&] { self<T>(s)->on_used_requests(model, requests, now); });
+    }
     static void on_removed(void* s, warmup_model_index model, warmup_time_ms now) {
         guard_void(host_of<T>(s), "resource.on_removed()", "the policy may have missed a removal",
                    [&] { self<T>(s)->on_removed(model, now); });
@@ -405,8 +416,14 @@ struct VTable<T, WARMUP_KIND_RESOURCE> {
             if (*out == WARMUP_NO_MODEL) throw Error(WARMUP_ERROR_NOT_FOUND, "no ready model to evict");
         });
     }
-    static constexpr warmup_resource_vtable table{
-        sizeof(warmup_resource_vtable), &effective_budget_mb, &admit, &on_ready, &on_used, &on_removed, &pick_victim};
+    static constexpr warmup_resource_vtable table{sizeof(warmup_resource_vtable),
+                                                  &effective_budget_mb,
+                                                  &admit,
+                                                  &on_ready,
+                                                  &on_used,
+                                                  &on_removed,
+                                                  &pick_victim,
+                                                  &on_used_requests};
 };
 
 template <class T>

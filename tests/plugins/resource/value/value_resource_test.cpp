@@ -158,6 +158,36 @@ TEST(ValueResource, ABurstyModelIsWorthMoreThanALoneRequestWithTheSameGaps) {
     EXPECT_EQ(policy.pick_victim(kDay + 6 * kMinute), lone);
 }
 
+// The host reports how many requests each use served (ABI 1.4): a wake-up is weighed by the requests a cold start
+// would make wait, not by the usage events that carried them.
+TEST(ValueResource, AWakeUpIsWeighedInRequestsAndWithBurstUnitUsesInEvents) {
+    for (const bool in_requests : {true, false}) {
+        SCOPED_TRACE(in_requests ? "burst_unit: requests" : "burst_unit: uses");
+        test::PluginTestHost host;
+        auto policy = make_policy(
+            host, std::string("horizon_ms: 300000\nprior_gaps: 1\nburst_unit: ") + (in_requests ? "requests" : "uses"));
+        const auto heavy = host.model("heavy"), light = host.model("light");
+        cold_use(policy, light, 0);
+        cold_use(policy, heavy, 0);
+        // The same gaps; each of heavy's wake-ups is one event of 20 requests, then one of 5 within the load time.
+        for (warmup_time_ms t = 10 * kMinute; t <= kDay; t += 10 * kMinute) {
+            policy.on_used_requests(light, 1, t);
+            policy.on_used_requests(heavy, 20, t);
+            policy.on_used_requests(heavy, 5, t + 500);
+        }
+        policy.on_used_requests(heavy, 1, kDay + 5'000);  // outside the window: closes the last wake-up
+        policy.on_used_requests(light, 1, kDay + 5'000);
+        if (in_requests) {
+            EXPECT_GT(policy.expected_burst(heavy), 24.0);
+            EXPECT_LT(policy.expected_burst(light), 1.5);
+            EXPECT_EQ(policy.pick_victim(kDay + 6 * kMinute), light);
+        } else {
+            EXPECT_NEAR(policy.expected_burst(heavy), 2.0, 0.2);  // two events a wake-up
+            EXPECT_LT(policy.expected_burst(light), 1.5);
+        }
+    }
+}
+
 TEST(ValueResource, AColdWakeUpCountsItsGapFromTheRequestNotFromTheLoadEnd) {
     test::PluginTestHost host;
     auto policy = make_policy(host, "horizon_ms: 20000\nprior_gaps: 0");
@@ -671,6 +701,7 @@ TEST(ValueResource, RefusesBadParams) {
     EXPECT_THROW(make_policy(host, "shadow_start: random"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow_greedy_dual: maybe"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow_prior_misses: -1"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "burst_unit: bytes"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "{shadow_start: greedy-dual, shadow_greedy_dual: false}"), sdk::InvalidArgument);
 }
 
@@ -680,5 +711,5 @@ TEST(ValueResource, RefusesBadParams) {
 // The built library, opened as the host opens it (plugin_library_check.hpp).
 INSTANTIATE_TEST_SUITE_P(MechanicsPlugins, PluginLibrary,
                          ::testing::Values(warmup::test::PluginLibraryExpectation{
-                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.5.0"}),
+                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.6.0"}),
                          warmup::test::plugin_library_test_name);
