@@ -117,46 +117,6 @@ std::string WarmupEngine::arm_note() const {
     return fmt::format(" (arm {})", options_.arm);
 }
 
-const std::string& WarmupEngine::component_label(ComponentKind kind) const noexcept {
-    switch (kind) {
-        case ComponentKind::Analyzer:
-            return components_.analyzer.label;
-        case ComponentKind::Predictor:
-            return components_.predictor.label;
-        case ComponentKind::Performance:
-            return components_.performance.label;
-        case ComponentKind::Scheduler:
-            return components_.scheduler.label;
-        case ComponentKind::Resource:
-            return components_.resource.label;
-        case ComponentKind::Queue:
-            return components_.queue.label;
-        case ComponentKind::Metrics:
-            break;
-    }
-    return components_.metrics.label;
-}
-
-const char* component_kind_name(ComponentKind kind) noexcept {
-    switch (kind) {
-        case ComponentKind::Analyzer:
-            return "analyzer";
-        case ComponentKind::Predictor:
-            return "predictor";
-        case ComponentKind::Performance:
-            return "performance";
-        case ComponentKind::Scheduler:
-            return "scheduler";
-        case ComponentKind::Resource:
-            return "resource";
-        case ComponentKind::Queue:
-            return "queue";
-        case ComponentKind::Metrics:
-            break;
-    }
-    return "metrics";
-}
-
 CircuitState WarmupEngine::circuit_state(ComponentKind kind) const noexcept {
     const CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
     if (circuit.state == CircuitState::Open && now_ms_ - circuit.opened_at_ms >= options_.breaker_cooldown_ms)
@@ -164,9 +124,8 @@ CircuitState WarmupEngine::circuit_state(ComponentKind kind) const noexcept {
     return circuit.state;
 }
 
-bool WarmupEngine::circuit_allows(ComponentKind kind) {
+bool WarmupEngine::circuit_allows_slow(ComponentKind kind) {
     CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
-    if (circuit.state == CircuitState::Closed) return true;
     if (circuit_state(kind) == CircuitState::Open) return false;
     // Past the cool-down: this call is the trial. The engine is single-threaded, so its outcome is recorded before
     // any other call of this component can start.
@@ -174,10 +133,8 @@ bool WarmupEngine::circuit_allows(ComponentKind kind) {
     return true;
 }
 
-void WarmupEngine::circuit_succeeded(ComponentKind kind, const char* what) {
+void WarmupEngine::circuit_succeeded_slow(ComponentKind kind, const char* what) {
     CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
-    // The common case: no call of this component is failing (an open circuit always follows a failure).
-    if (circuit.consecutive_failures == 0 && circuit.state == CircuitState::Closed) return;
     std::erase_if(circuit.failing_calls, [what](const auto& call) { return std::string_view(call.first) == what; });
     circuit.consecutive_failures = 0;
     for (const auto& call : circuit.failing_calls)
@@ -208,20 +165,17 @@ void WarmupEngine::circuit_failed(ComponentKind kind, const char* what, const st
     if (kind == ComponentKind::Queue) move_queue_plugin_items_to_fallback();
 }
 
-WarmupEngine::ModelSlot& WarmupEngine::slot(warmup_model_index model) {
-    if (model >= models_.size()) {
-        const std::size_t old_size = models_.size();
-        // Not std::vector's doubling (amortised O(1) per new model all the same, warmup/sdk/model_table.hpp): at 10 k
-        // models doubling left up to 6 k unused slots of ~250 bytes.
-        models_.reserve(warmup::sdk::grown_model_capacity(models_.capacity(), std::size_t{model} + 1, catalog_.size()));
-        models_.resize(model + 1);
-        for (std::size_t i = old_size; i < models_.size(); ++i) {
-            const ModelRecord& record = catalog_.record(static_cast<warmup_model_index>(i));
-            models_[i].catalog_load_ms = record.load_ms;
-            models_[i].priority_class = record.priority;
-        }
+void WarmupEngine::grow_slots_to(warmup_model_index model) {
+    const std::size_t old_size = models_.size();
+    // Not std::vector's doubling (amortised O(1) per new model all the same, warmup/sdk/model_table.hpp): at 10 k
+    // models doubling left up to 6 k unused slots of ~250 bytes.
+    models_.reserve(warmup::sdk::grown_model_capacity(models_.capacity(), std::size_t{model} + 1, catalog_.size()));
+    models_.resize(std::size_t{model} + 1);
+    for (std::size_t i = old_size; i < models_.size(); ++i) {
+        const ModelRecord& record = catalog_.record(static_cast<warmup_model_index>(i));
+        models_[i].catalog_load_ms = record.load_ms;
+        models_[i].priority_class = record.priority;
     }
-    return models_[model];
 }
 
 void WarmupEngine::advance(warmup_time_ms now_ms) {

@@ -86,8 +86,14 @@ std::string_view load_cause_name(LoadCause cause) noexcept;  ///< "demand", "pre
 /// The seven guarded components; each has its own circuit breaker.
 enum class ComponentKind : uint8_t { Analyzer, Predictor, Performance, Scheduler, Resource, Queue, Metrics };
 inline constexpr std::size_t kComponentKinds = 7;
-/// The component's configuration key: "analyzer", "predictor", ...
-[[nodiscard]] const char* component_kind_name(ComponentKind kind) noexcept;
+/// The component's configuration key: "analyzer", "predictor", ... Inline: every plugin call names its component
+/// (the call marks on the thread, the breaker), several times per usage event in a replay.
+[[nodiscard]] inline const char* component_kind_name(ComponentKind kind) noexcept {
+    static constexpr const char* kNames[kComponentKinds] = {"analyzer", "predictor", "performance", "scheduler",
+                                                            "resource", "queue",     "metrics"};
+    const auto index = static_cast<std::size_t>(kind);
+    return index < kComponentKinds ? kNames[index] : "metrics";
+}
 
 /// Closed: calls go through. Open: the engine uses its built-in safe choice instead of calling the plugin.
 /// HalfOpen: the cool-down has passed; the next call is a trial (success closes, failure re-opens).
@@ -353,7 +359,25 @@ class WarmupEngine {
         return circuits_[static_cast<std::size_t>(kind)];
     }
     [[nodiscard]] CircuitState circuit_state(ComponentKind kind) const noexcept;
-    [[nodiscard]] const std::string& component_label(ComponentKind kind) const noexcept;
+    [[nodiscard]] const std::string& component_label(ComponentKind kind) const noexcept {
+        switch (kind) {
+            case ComponentKind::Analyzer:
+                return components_.analyzer.label;
+            case ComponentKind::Predictor:
+                return components_.predictor.label;
+            case ComponentKind::Performance:
+                return components_.performance.label;
+            case ComponentKind::Scheduler:
+                return components_.scheduler.label;
+            case ComponentKind::Resource:
+                return components_.resource.label;
+            case ComponentKind::Queue:
+                return components_.queue.label;
+            case ComponentKind::Metrics:
+                break;
+        }
+        return components_.metrics.label;
+    }
 
     /// Emergency stop: no new warm-ups start, queued ones are cancelled, loaded models stay. Demand loads still run
     /// (a waiting request must be served). resume() leaves the mode.
@@ -513,7 +537,12 @@ class WarmupEngine {
         warmup_time_ms plan_horizon_ms = 0;
     };
 
-    ModelSlot& slot(warmup_model_index model);
+    /// The model's books, grown to it when it is new (inline: a few lookups per usage event).
+    ModelSlot& slot(warmup_model_index model) {
+        if (model >= models_.size()) grow_slots_to(model);
+        return models_[model];
+    }
+    void grow_slots_to(warmup_model_index model);
     /// The budget the resource plugin makes of the configured one: it may lower it, never raise it (budgets.memory_mb
     /// is a hard budget); any other answer (larger, 0, negative, NaN) is logged and the configured budget applies.
     [[nodiscard]] double resource_budget_mb(double configured_mb);
@@ -701,9 +730,20 @@ class WarmupEngine {
     void notified(ComponentKind kind, const char* what, Call&& call) {
         settle_notification(kind, what, notify(kind, what, std::forward<Call>(call)));
     }
-    bool circuit_allows(ComponentKind kind);
-    /// `what` (a string literal) answered: its failures in a row end; a trial call's success closes the circuit.
-    void circuit_succeeded(ComponentKind kind, const char* what);
+    /// True when the component may be called: its circuit is closed, or its cool-down is over (this call is then the
+    /// trial). The closed case is inline: it is every call's first question.
+    bool circuit_allows(ComponentKind kind) {
+        return circuits_[static_cast<std::size_t>(kind)].state == CircuitState::Closed || circuit_allows_slow(kind);
+    }
+    bool circuit_allows_slow(ComponentKind kind);
+    /// `what` (a string literal) answered: its failures in a row end; a trial call's success closes the circuit. The
+    /// common case (nothing of the component failing: an open circuit always follows a failure) is inline.
+    void circuit_succeeded(ComponentKind kind, const char* what) {
+        const CircuitStatus& circuit = circuits_[static_cast<std::size_t>(kind)];
+        if (circuit.consecutive_failures == 0 && circuit.state == CircuitState::Closed) return;
+        circuit_succeeded_slow(kind, what);
+    }
+    void circuit_succeeded_slow(ComponentKind kind, const char* what);
     /// Counts a failure of `what` (a string literal); opens the circuit when that call has failed the threshold's
     /// number of times in a row, on a failed trial call, or at once with `trip_now`.
     void circuit_failed(ComponentKind kind, const char* what, const std::string& error, bool trip_now = false);
