@@ -516,10 +516,9 @@ class CostCurvePredictor final : public sdk::Predictor {
     /// Replaces a model's learned state by `fresh`, keeping what successions count over the instance's life (the
     /// leader's tails) and emptying its pairs (forgotten, imported or reset models start them again).
     void replace_model_state(ModelState& slot, ModelState fresh);
-    /// The latest uses of the fleet's 16 most recently used models (time, model), oldest first from recent_uses_next_:
-    /// where a follower's new leader is looked for.
+    /// The latest uses of the fleet's 16 most recently used models (time, model), newest first: where a follower's new
+    /// leader is looked for.
     std::array<std::pair<warmup_time_ms, warmup_model_index>, kRecentUses> recent_uses_{};
-    std::size_t recent_uses_next_ = 0;
     /// The followers the predict being served names (warmup_prediction.replan_models), valid until the next predict.
     std::vector<warmup_model_index> successions_;
     warmup_time_ms now_ms_ = 0;  ///< the time of the predict being served (plans made in it are made at this time)

@@ -115,19 +115,18 @@ void CostCurvePredictor::note_leader_use(warmup_model_index model, warmup_time_m
     } else {
         add_gap(previous_ms, seen_ms);
     }
-    // The fleet's 16 most recently used models: this one moves to the newest place (from its old place if it has one).
-    std::size_t at = kRecentUses;  // its place, counted back from the newest (0 = newest)
-    for (std::size_t back = 0; back < kRecentUses && at == kRecentUses; ++back)
-        if (recent_uses_[(recent_uses_next_ + kRecentUses - 1 - back) % kRecentUses].second == model) at = back;
-    if (at == kRecentUses) {  // new: it takes the oldest place, which becomes the newest
-        recent_uses_[recent_uses_next_] = {seen_ms, model};
-        recent_uses_next_ = (recent_uses_next_ + 1) % kRecentUses;
-    } else {  // the newer ones move one place back
-        for (std::size_t back = at; back > 0; --back)
-            recent_uses_[(recent_uses_next_ + kRecentUses - 1 - back) % kRecentUses] =
-                recent_uses_[(recent_uses_next_ + kRecentUses - back) % kRecentUses];
-        recent_uses_[(recent_uses_next_ + kRecentUses - 1) % kRecentUses] = {seen_ms, model};
+    // The fleet's 16 most recently used models, newest first: this one moves to the front, from its old place if it
+    // has one, else the oldest drops out. A short contiguous scan: the busy models are found in the first places.
+    std::size_t at = kRecentUses - 1;
+    for (std::size_t place = 0; place < kRecentUses; ++place) {
+        if (recent_uses_[place].second == model) {
+            at = place;
+            break;
+        }
     }
+    std::move_backward(recent_uses_.begin(), recent_uses_.begin() + static_cast<std::ptrdiff_t>(at),
+                       recent_uses_.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+    recent_uses_[0] = {seen_ms, model};
     if (leader.pairs == kNoPairs) return;
     // The followers this use names: each pair scored again, dropped when it no longer pays (or its slot was retaken).
     // No entry is made below, so the reference into pairs_ stays valid.
@@ -220,8 +219,7 @@ void CostCurvePredictor::note_follower_wake(ModelState& state, warmup_model_inde
                            [&](const Leader& leader) { return leader.model == candidate; });
     };
     warmup_model_index candidate = WARMUP_NO_MODEL;
-    for (std::size_t back = 1; back <= kRecentUses; ++back) {
-        const auto& [used_ms, used] = recent_uses_[(recent_uses_next_ + kRecentUses - back) % kRecentUses];
+    for (const auto& [used_ms, used] : recent_uses_) {              // newest first
         if (used >= models_.size() || used_ms > seen_ms) continue;  // an empty entry (WARMUP_NO_MODEL) included
         const double lag = lag_of(used_ms);
         if (lag > kSuccessionWindowsMs[kWindows - 1]) break;  // older entries are older still
