@@ -38,7 +38,7 @@ for budget in "${budgets[@]}"; do
   [ -z "${SERVEGEN_DATA:-}" ] || runs+=(m-mid deepseek-r1)
   for run in "${runs[@]}"; do
     awk -F'|' -v run="$run-$budget" '
-      NF > 15 && $2 ~ /^ (control|control-lru|control-value-1.4|control-value-1.5|no-succession|no-startup-floor|no-fairness|no-fairness-margin|gap-spread|fixed-price|own-load-price|idle-histogram-1.1|lru|greedy-dual|cost-curve-budget|cost-curve-budget-value-1.4|cost-curve-budget-value-1.5|keepalive-curve-20m .*) $/ {
+      NF > 15 && $2 ~ /^ (control|control-lru|control-value-1.4|control-value-1.5|no-succession|no-startup-floor|no-fairness|no-fairness-margin|gap-spread|fixed-price|own-load-price|idle-histogram-1.1|lru|greedy-dual|cost-curve-budget|cost-curve-budget-value-1.4|cost-curve-budget-value-1.5|cost-curve-budget-recency|keepalive-curve-20m .*) $/ {
         gsub(/ /, "", $2); sub(/\(keep-alivecurve\)/, "", $2)
         printf "%-26s %-28s %8s %10s %12s %8s %10s\n", run, $2, $8, $7, $15, $4, $9 }' "out/eval/$run-$budget/report.md"
   done

@@ -8,15 +8,18 @@ Usage, from the repository root:
 The events are the merged stream of one replay (`--dump-events`), the configuration its catalog (each model's memory
 and load time, resolved as the host resolves a name), the budget the replay's (`budget_mb` of its report.json: a
 budget such as 1xA95 is known only once the trace is read). Every model is kept until evicted, as under
-`objective: budget`, and three eviction orders are replayed on the events:
+`objective: budget`, and four eviction orders are replayed on the events:
 - lru: the ready model idle the longest goes first (the replay's `lru` arm, without its queueing);
 - furthest next use: the ready model whose next request comes last (never again first): Belady's order, the fewest
   loads for models of one size;
 - next use per cost: the ready model with the most memory-time until its next request per load-ms of cold requests
   that request's wake-up would cost, (next request - now) x MiB / (wake-up x load ms): the order that frees the most
   memory-time per cold request it causes, which for models of several sizes and wake-ups of several sizes leaves
-  fewer cold requests than Belady's.
-Each prints its avoidable cold requests (cold - compulsory) and their share of LRU's. The two orders that know the
+  fewer cold requests than Belady's;
+- idle per next cost: LRU's time weighed as the last order weighs the time to the next request, (now - last request)
+  x MiB / (next wake-up x load ms), a model never used again first: it knows the size of each model's next wake-up
+  but not when it comes, so it tells how much of the last order's gain is in knowing which wake-ups will be big.
+Each prints its avoidable cold requests (cold - compulsory) and their share of LRU's. The orders that know the
 future are not bounds in the strict sense (no order is proven best once sizes and wake-ups differ), but no online
 policy knows more than they do; they say how much of LRU's avoidable cold requests eviction alone could take away.
 A policy that pre-warms (loads a model before its request) can do better than any of them.
@@ -39,7 +42,7 @@ from array import array
 import dumped_events
 
 TOOL = "hindsight-evictions"
-ORDERS = ["lru", "furthest next use", "next use per cost"]
+ORDERS = ["lru", "furthest next use", "next use per cost", "idle per next cost"]
 
 
 class Fleet:
@@ -110,6 +113,8 @@ def replay(fleet, budget_mb, order):
             return math.inf  # never used again
         if order == "furthest next use":
             return times[x][j]
+        if order == "idle per next cost":
+            return (now - last_used[x]) * memory_mb[x] / (fleet.wake_up(x, j) * load_ms[x])
         return (times[x][j] - now) * memory_mb[x] / (fleet.wake_up(x, j) * load_ms[x])
 
     for m in fleet.sequence:

@@ -46,6 +46,9 @@ long avoidable_of(const std::string& output, const std::string& order) {
 // - Next use per cost: at 200 s a frees 100 s x 100 MiB per 1 x 15 s of cold requests, b 200 s per 10: a goes; a (1)
 //   evicts c (200 s per 1, against b's 100 s per 10); b is warm; c (1) evicts a or b, neither used again: 2
 //   avoidable, 3 evictions.
+// - Idle per next cost: at 200 s a has been idle 200 s per 1 request next, b 100 s per 10: a goes; a (1) evicts c
+//   (idle 100 s per 1, against b's 200 s per 10); b is warm; c (1) evicts a (never used again, as b, and idle
+//   longer): 2 avoidable, 3 evictions.
 TEST(HindsightEvictions, OrdersAFleetCountedByHand) {
     TempDir dir("warmup-hindsight-evictions");
     const auto config = dir.write("catalog.yaml", "catalog:\n  - {model: \"*\", memory_mb: 100, load_ms: 15000}\n");
@@ -64,6 +67,8 @@ TEST(HindsightEvictions, OrdersAFleetCountedByHand) {
     EXPECT_TRUE(std::regex_search(output, lru)) << output;
     EXPECT_TRUE(std::regex_search(output, furthest)) << output;
     EXPECT_TRUE(std::regex_search(output, per_cost)) << output;
+    const std::regex idle_per_cost(R"((^|\n)idle per next cost\s+2\s+0\.167\s+3\s+0\s*(\n|$))");
+    EXPECT_TRUE(std::regex_search(output, idle_per_cost)) << output;
 
     // Room for one: every arrival but a model's first is cold under any order, and no order can differ.
     const auto [one_code, one_output] =
@@ -72,6 +77,33 @@ TEST(HindsightEvictions, OrdersAFleetCountedByHand) {
     EXPECT_EQ(avoidable_of(one_output, "lru"), 12) << one_output;
     EXPECT_EQ(avoidable_of(one_output, "furthest next use"), 12) << one_output;
     EXPECT_EQ(avoidable_of(one_output, "next use per cost"), 12) << one_output;
+    EXPECT_EQ(avoidable_of(one_output, "idle per next cost"), 12) << one_output;
+}
+
+// Room for two of three 100 MiB models: a at 0, b at 200 s, c at 300 s, a again at 320 s (1 request), b again at 900 s
+// (5 requests in one event). When c comes, a has been idle 300 s and comes back in 20 s, b idle 100 s and comes back
+// in 600 s with five times the requests.
+// - LRU: c evicts a; a (1 cold) evicts b; b (5) evicts c: 6 avoidable, 3 evictions.
+// - Furthest next use and next use per cost: c evicts b (600 s away, 600 s per 5 against a's 20 s per 1); a is warm;
+//   b (5) evicts c (never used again, as a, and idle longer): 5 avoidable, 2 evictions.
+// - Idle per next cost: c evicts a (300 s idle per 1 request against b's 100 s per 5); a (1) evicts c (never used
+//   again; loaded at 300 s, it is ready by then); b is warm: 1 avoidable, 2 evictions. Knowing which wake-up is big
+//   beats knowing which comes first here.
+TEST(HindsightEvictions, KnowingTheNextWakeUpsSizeAloneCanBeatKnowingWhenItComes) {
+    TempDir dir("warmup-hindsight-evictions-size");
+    const auto config = dir.write("catalog.yaml", "catalog:\n  - {model: \"*\", memory_mb: 100, load_ms: 15000}\n");
+    const auto events = dir.write("events.csv",
+                                  "ts_ms,model,count,tenant\n"
+                                  "0,a,1,\n200000,b,1,\n300000,c,1,\n320000,a,1,\n900000,b,5,\n");
+    const auto [code, output] =
+        run_hindsight(dir, "'" + config.string() + "' '" + events.string() + "' --budget-mb 200");
+    ASSERT_EQ(code, 0) << output;
+    EXPECT_NE(output.find("3 models, 9 requests, 3 compulsory cold requests, budget 200 MiB"), std::string::npos)
+        << output;
+    EXPECT_EQ(avoidable_of(output, "lru"), 6) << output;
+    EXPECT_EQ(avoidable_of(output, "furthest next use"), 5) << output;
+    EXPECT_EQ(avoidable_of(output, "next use per cost"), 5) << output;
+    EXPECT_EQ(avoidable_of(output, "idle per next cost"), 1) << output;
 }
 
 // The script's LRU is the replay's lru arm without its queueing: on long-tail at 1x A95 within 1 % of it. The orders

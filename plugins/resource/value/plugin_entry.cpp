@@ -2,5 +2,5 @@
 #include "value_resource.hpp"
 
 WARMUP_PLUGIN(
-    warmup::plugins::ValueResource, "org.warmup.resource.value", "1.6.0",
+    warmup::plugins::ValueResource, "org.warmup.resource.value", "1.7.0",
     "Evicts by predicted value per MiB, LRU or Greedy-Dual, whichever a shadow cache shows missing least lately")

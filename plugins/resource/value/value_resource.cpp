@@ -98,6 +98,7 @@ ValueResource::ValueResource(sdk::Host host, sdk::Params& params) : sdk::Resourc
     prewarm_gate_ = params.get_bool("prewarm_gate", true);
     density_score_ = params.get_choice("value_score", "density", {"density", "probability"}) == "density";
     shadow_greedy_dual_ = params.get_bool("shadow_greedy_dual", true);
+    shadow_recency_ = params.get_bool("shadow_recency", false);
     count_requests_ = params.get_choice("burst_unit", "requests", {"requests", "uses"}) == "requests";
     shadow_decay_ = std::exp2(-1.0 / params.get_double("shadow_memory_misses", 200.0, 1.0, 1e9));
     shadow_confidence_ = params.get_double("shadow_confidence", 1.0, 0.0, 1e6);
@@ -106,7 +107,8 @@ ValueResource::ValueResource(sdk::Host host, sdk::Params& params) : sdk::Resourc
     in_force_ = start == "lru" ? Rule::lru : start == "value" ? Rule::value : Rule::greedy_dual;
     if (in_force_ == Rule::greedy_dual && !shadow_greedy_dual_)
         throw sdk::InvalidArgument("params.shadow_start: greedy-dual needs its shadow (shadow_greedy_dual: true)");
-    for (const Rule rule : {Rule::value, Rule::lru, Rule::greedy_dual}) shadows_[index_of(rule)].rule = rule;
+    for (const Rule rule : {Rule::value, Rule::lru, Rule::greedy_dual, Rule::recency})
+        shadows_[index_of(rule)].rule = rule;
 }
 
 void ValueResource::GreedyDualBook::price(warmup_model_index model, const Model& entry, uint32_t use_count) {
@@ -275,12 +277,14 @@ void ValueResource::judge_shadows(const std::array<bool, kRules>& missed, warmup
     for (ShadowCache& shadow : shadows_)
         shadow.missed = shadow.missed * shadow_decay_ + (missed[index_of(shadow.rule)] ? burst : 0.0);
     for (std::size_t first = 0; first < kRules; ++first) {
-        const std::size_t second = (first + 1) % kRules;
-        if (!missed[first] && !missed[second]) continue;
-        if (!runs(shadows_[first].rule) || !runs(shadows_[second].rule)) continue;  // a shadow off has no record
-        PairRecord& pair = pairs_[first];
-        pair.lead = pair.lead * shadow_decay_ + (missed[first] ? burst : 0.0) - (missed[second] ? burst : 0.0);
-        pair.spread = pair.spread * shadow_decay_ + (missed[first] != missed[second] ? burst * burst : 0.0);
+        if (!runs(shadows_[first].rule)) continue;  // a shadow off has no record
+        for (std::size_t second = first + 1; second < kRules; ++second) {
+            if (!missed[first] && !missed[second]) continue;
+            if (!runs(shadows_[second].rule)) continue;
+            PairRecord& pair = pairs_[first][second];
+            pair.lead = pair.lead * shadow_decay_ + (missed[first] ? burst : 0.0) - (missed[second] ? burst : 0.0);
+            pair.spread = pair.spread * shadow_decay_ + (missed[first] != missed[second] ? burst * burst : 0.0);
+        }
     }
     // A rule takes over only once its shadow is clearly ahead of the one in force: a shadow ignores load times and
     // concurrency, so a lead within `shadow_confidence` standard deviations of the difference (the misses only one of
@@ -293,8 +297,8 @@ void ValueResource::judge_shadows(const std::array<bool, kRules>& missed, warmup
     for (std::size_t rule = 0; rule < kRules; ++rule) {
         if (rule == current || !runs(shadows_[rule].rule)) continue;
         // The pair holding both rules, and the rule's lead over the one in force in it.
-        const bool rule_first = (rule + 1) % kRules == current;
-        const PairRecord& pair = pairs_[rule_first ? rule : current];
+        const bool rule_first = rule < current;
+        const PairRecord& pair = rule_first ? pairs_[rule][current] : pairs_[current][rule];
         const double lead = rule_first ? -pair.lead : pair.lead;
         if (lead > shadow_confidence_ * std::sqrt(pair.spread + prior_spread) && lead > chosen_lead) {
             chosen = rule;
@@ -390,6 +394,8 @@ double ValueResource::eviction_key(Rule rule, warmup_model_index model, double i
     if (rule == Rule::greedy_dual) return book.priority[model];
     if (rule == Rule::lru) return 0.0;  // all equal: the longest idle goes first
     const Model& entry = models_[model];
+    if (rule == Rule::recency)
+        return burst_of(entry, fleet_mean) * entry.cost_ms / entry.size_mb / std::max(idle, kFirstLengthMs);
     const double per_mib = p_use(entry, idle, horizon) * burst_of(entry, fleet_mean) * entry.cost_ms / entry.size_mb;
     // Per unit of the memory-time it is expected to hold (value_score: density): of two models equally likely to be
     // used within H, the one used sooner frees its memory sooner for the next model.

@@ -96,15 +96,16 @@ class ValueResource final : public sdk::Resource {
     [[nodiscard]] double expected_burst(warmup_model_index model) const;
     /// The horizon H (ms) in use; 0 before the first eviction when `horizon_ms` is not set.
     [[nodiscard]] double horizon_ms() const;
-    /// The eviction rules: evict the lowest predicted value per MiB, the least recently used, or the lowest
-    /// Greedy-Dual priority.
-    enum class Rule : uint8_t { value, lru, greedy_dual };
+    /// The eviction rules: evict the lowest predicted value per MiB, the least recently used, the lowest Greedy-Dual
+    /// priority, or the lowest recency value (the expected wake-up in load-ms per MiB over the time idle: LRU weighed
+    /// by what the model's next cold start would cost).
+    enum class Rule : uint8_t { value, lru, greedy_dual, recency };
     /// The eviction rule in force: `shadow_start` (LRU by default) until another rule's shadow has clearly missed
     /// fewer expected cold requests lately, then that rule until another is clearly ahead of it (see ShadowCache);
     /// always value with `shadow: false` or before the host has reported a budget (nothing for the shadows to compare).
     [[nodiscard]] Rule rule_in_force() const { return shadows_running() ? in_force_ : Rule::value; }
-    /// The decayed expected cold requests the shadow cache of a rule has missed; 0 before any use, and for Greedy-Dual
-    /// with `shadow_greedy_dual: false`.
+    /// The decayed expected cold requests the shadow cache of a rule has missed; 0 before any use, for Greedy-Dual
+    /// with `shadow_greedy_dual: false` and for recency with `shadow_recency: false`.
     [[nodiscard]] double shadow_missed(Rule rule) const { return shadows_[index_of(rule)].missed; }
     /// The Greedy-Dual priority of a ready model in this policy's own cache (clock + uses since loaded x load ms /
     /// MiB), NaN when not ready.
@@ -194,11 +195,14 @@ class ValueResource final : public sdk::Resource {
         double used_mb = 0;
         double missed = 0;
     };
-    static constexpr std::size_t kRules = 3;
+    static constexpr std::size_t kRules = 4;
     static constexpr std::size_t index_of(Rule rule) { return static_cast<std::size_t>(rule); }
     [[nodiscard]] bool shadows_running() const { return shadow_enabled_ && budget_mb_ > 0; }
-    /// Whether the shadow of `rule` runs (Greedy-Dual's only with `shadow_greedy_dual`).
-    [[nodiscard]] bool runs(Rule rule) const { return rule != Rule::greedy_dual || shadow_greedy_dual_; }
+    /// Whether the shadow of `rule` runs (Greedy-Dual's only with `shadow_greedy_dual`, recency's with
+    /// `shadow_recency`).
+    [[nodiscard]] bool runs(Rule rule) const {
+        return rule == Rule::greedy_dual ? shadow_greedy_dual_ : rule == Rule::recency ? shadow_recency_ : true;
+    }
     /// Whether a pre-warm that does not fit is worth more than the ready models the rule in force would evict for it
     /// (each valued by the cold-request load-ms it is expected to avoid over the horizon); false stops it evicting
     /// (admit's may_evict = 0). True for a model never used (nothing to weigh). The victims are taken in victim_by's
@@ -211,7 +215,8 @@ class ValueResource final : public sdk::Resource {
     /// Counts one use's misses and lets a rule whose shadow is clearly ahead of the one in force take over.
     void judge_shadows(const std::array<bool, kRules>& missed, warmup_model_index model);
     /// The rule's key of a ready model idle for `idle` ms (the lowest goes first): its value per MiB over `horizon`,
-    /// 0 under LRU, its priority in `book` under Greedy-Dual.
+    /// 0 under LRU, its priority in `book` under Greedy-Dual, its expected wake-up load-ms per MiB over its idle time
+    /// (at least 1 s) under recency.
     [[nodiscard]] double eviction_key(Rule rule, warmup_model_index model, double idle, double horizon,
                                       double fleet_mean, const GreedyDualBook& book) const;
     /// The victim among `candidates` by the rule: the lowest value, the least recently used, or the lowest priority in
@@ -255,6 +260,7 @@ class ValueResource final : public sdk::Resource {
     double shadow_confidence_ = 1;
     double shadow_prior_misses_ = 8;
     bool shadow_greedy_dual_ = true;  // whether Greedy-Dual's shadow runs (false: LRU and value only, 1.2.0)
+    bool shadow_recency_ = false;     // whether recency's shadow runs
     double budget_mb_ = 0;            // the effective budget last returned to the host (0: unknown, shadows off)
     std::array<ShadowCache, kRules> shadows_;  // by index_of(rule)
     Rule in_force_ = Rule::lru;                // the rule in force once the shadows run (see rule_in_force)
@@ -265,7 +271,9 @@ class ValueResource final : public sdk::Resource {
         double lead = 0;
         double spread = 0;
     };
-    std::array<PairRecord, kRules> pairs_;  // pair p compares rules p and p + 1 mod 3: value-LRU, LRU-Greedy-Dual, ...
+    /// pairs_[a][b], a < b: the record of rules a and b (the lead is b's over a); every pair, so that any rule can be
+    /// weighed against the one in force.
+    std::array<std::array<PairRecord, kRules>, kRules> pairs_{};
     double victim_clock_ = 0;     // the lowest Greedy-Dual priority in the cache when the last victim was picked
     GreedyDualBook greedy_dual_;  // this policy's own cache (the ready models), kept whatever rule is in force
 };

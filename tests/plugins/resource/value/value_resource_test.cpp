@@ -406,6 +406,49 @@ warmup_time_ms busy_pair_and_a_daily_model(ValueResource& policy, warmup_model_i
     return last_d + 1'000;
 }
 
+/// Three 1000 MiB models in a cycle of three minutes, the budget holding two: x (one request) at 0, y (one request) at
+/// 1 min, b (40 requests) at 2 min. LRU's shadow misses every use (three models cycled through two places); a rule
+/// that keeps b misses x and y only. Returns one second after the last use (a y, with b idle two minutes, x one).
+warmup_time_ms cycle_with_a_heavy_model(ValueResource& policy, warmup_model_index x, warmup_model_index y,
+                                        warmup_model_index b, int cycles) {
+    EXPECT_EQ(policy.effective_budget_mb(2000), 2000);
+    for (const auto model : {x, y, b}) policy.on_ready(model, 1000, 2000, 0);
+    warmup_time_ms t = 0;
+    for (int cycle = 0; cycle < cycles; ++cycle) {
+        t = cycle * 3 * kMinute;
+        policy.on_used_requests(x, 1, t);
+        policy.on_used_requests(y, 1, t + kMinute);
+        policy.on_used_requests(b, 40, t + 2 * kMinute);
+    }
+    t += 3 * kMinute;
+    policy.on_used_requests(x, 1, t);
+    policy.on_used_requests(y, 1, t + kMinute);
+    return t + kMinute + 1'000;
+}
+
+// With a horizon too short to see any next use, the value rule ties every model and evicts as LRU does; the recency
+// rule (the expected wake-up per MiB over the time idle) keeps the model whose cold start would make 40 requests
+// wait, its shadow misses under half of LRU's (each miss weighed by the model's expected wake-up, shrunk towards the
+// fleet's), and it takes over.
+TEST(ValueResource, WithTheRecencyShadowTheRuleThatKeepsHeavyWakeUpsTakesOverWhereLruThrashes) {
+    test::PluginTestHost host;
+    auto policy = make_policy(host, "{horizon_ms: 10000, shadow_recency: true}");
+    auto without = make_policy(host, "{horizon_ms: 10000, shadow_recency: false}");
+    const auto x = host.model("x"), y = host.model("y"), b = host.model("b");
+    const warmup_time_ms now = cycle_with_a_heavy_model(policy, x, y, b, 20);
+    cycle_with_a_heavy_model(without, x, y, b, 20);
+    EXPECT_GT(policy.expected_burst(b), 30.0);
+    EXPECT_LT(policy.shadow_missed(Rule::recency) * 2, policy.shadow_missed(Rule::lru));
+    EXPECT_EQ(policy.rule_in_force(), Rule::recency);
+    // b is the least recently used (idle 2 min), x next (1 min): LRU drops b, recency x (1 request over 61 s against
+    // about 40 over 121 s).
+    EXPECT_EQ(policy.pick_victim(now), x);
+    // Without its shadow the rule is never taken, and nothing counts its misses.
+    EXPECT_EQ(without.shadow_missed(Rule::recency), 0.0);
+    EXPECT_NE(without.rule_in_force(), Rule::recency);
+    EXPECT_EQ(without.pick_victim(now), b);
+}
+
 TEST(ValueResource, StartsOnLruAndTakesTheValueRuleOnceItsShadowClearlyMissesLess) {
     test::PluginTestHost host;
     auto policy = make_policy(host, "horizon_ms: 3600000");
@@ -711,5 +754,5 @@ TEST(ValueResource, RefusesBadParams) {
 // The built library, opened as the host opens it (plugin_library_check.hpp).
 INSTANTIATE_TEST_SUITE_P(MechanicsPlugins, PluginLibrary,
                          ::testing::Values(warmup::test::PluginLibraryExpectation{
-                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.6.0"}),
+                             "value_resource.so", "org.warmup.resource.value", WARMUP_KIND_RESOURCE, "1.7.0"}),
                          warmup::test::plugin_library_test_name);
