@@ -161,7 +161,7 @@ bool ValueResource::worth_its_evictions(const warmup_admission_request& request)
 
     // One pass over the ready models, then a heap in the rule's order: O(ready + victims x log ready).
     struct Candidate {
-        double key;  // the rule's: value per MiB, 0 under LRU, Greedy-Dual's priority
+        double key;  // the rule's: value per MiB, 0 under LRU, Greedy-Dual's priority, recency's value per idle ms
         double idle_ms;
         warmup_model_index model;
     };

@@ -27,8 +27,9 @@
 // the geometric mean of the idle ages of the last ~64 models this policy evicted (at the first eviction, the oldest
 // idle age among the ready models), or `horizon_ms` when set. The victim is the lowest value; ties go to the least
 // recently used, then to the lower model index.
-// The rule in force: one of three (LRU, value, Greedy-Dual), chosen by what each would have missed lately. Three shadow
-// caches of the same budget see every use, each evicting by one rule, and count the expected cold requests it would
+// The rule in force: one of three (LRU, value, Greedy-Dual), or four with `shadow_recency` (recency: the expected
+// window x load time / MiB over the time idle), chosen by what each would have missed lately. A shadow cache per rule,
+// of the same budget, sees every use, evicts by its rule, and counts the expected cold requests it would
 // have missed; each pair of them keeps its own record of the difference (decayed, half-life `shadow_memory_misses` of
 // the misses either of the two had). The policy starts on LRU (`shadow_start`) and takes another rule only once that
 // rule's shadow is ahead of the one in force by more than `shadow_confidence` standard deviations of the difference,

@@ -743,6 +743,7 @@ TEST(ValueResource, RefusesBadParams) {
     EXPECT_THROW(make_policy(host, "prewarm_gate: maybe"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow_start: random"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow_greedy_dual: maybe"), sdk::InvalidArgument);
+    EXPECT_THROW(make_policy(host, "shadow_recency: maybe"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "shadow_prior_misses: -1"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "burst_unit: bytes"), sdk::InvalidArgument);
     EXPECT_THROW(make_policy(host, "{shadow_start: greedy-dual, shadow_greedy_dual: false}"), sdk::InvalidArgument);
