@@ -113,9 +113,12 @@ def replay(fleet, budget_mb, order):
             return math.inf  # never used again
         if order == "furthest next use":
             return times[x][j]
+        cost = fleet.wake_up(x, j) * load_ms[x]
+        if cost <= 0:
+            return math.inf  # a model that loads in no time makes nobody wait: evicting it costs nothing
         if order == "idle per next cost":
-            return (now - last_used[x]) * memory_mb[x] / (fleet.wake_up(x, j) * load_ms[x])
-        return (times[x][j] - now) * memory_mb[x] / (fleet.wake_up(x, j) * load_ms[x])
+            return (now - last_used[x]) * memory_mb[x] / cost
+        return (times[x][j] - now) * memory_mb[x] / cost
 
     for m in fleet.sequence:
         j = position[m]

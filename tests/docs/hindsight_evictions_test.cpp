@@ -104,6 +104,20 @@ TEST(HindsightEvictions, KnowingTheNextWakeUpsSizeAloneCanBeatKnowingWhenItComes
     EXPECT_EQ(avoidable_of(output, "furthest next use"), 5) << output;
     EXPECT_EQ(avoidable_of(output, "next use per cost"), 5) << output;
     EXPECT_EQ(avoidable_of(output, "idle per next cost"), 1) << output;
+
+    // A model that loads in no time (load_ms: 0) makes no request wait: its wake-ups cost nothing, and the orders that
+    // weigh a wake-up's cost evict it first instead of dividing by its zero cost.
+    const auto instant = dir.write("instant.yaml",
+                                   "catalog:\n  - {model: a, memory_mb: 100, load_ms: 0}\n"
+                                   "  - {model: \"*\", memory_mb: 100, load_ms: 15000}\n");
+    const auto [instant_code, instant_output] =
+        run_hindsight(dir, "'" + instant.string() + "' '" + events.string() + "' --budget-mb 200");
+    ASSERT_EQ(instant_code, 0) << instant_output;
+    EXPECT_NE(instant_output.find("3 models, 9 requests, 2 compulsory cold requests"), std::string::npos)
+        << instant_output;
+    // c evicts a (no cost); a comes back, loading in no time (0 cold), and evicts c (never used again); b is warm.
+    EXPECT_EQ(avoidable_of(instant_output, "next use per cost"), 0) << instant_output;
+    EXPECT_EQ(avoidable_of(instant_output, "idle per next cost"), 0) << instant_output;
 }
 
 // The script's LRU is the replay's lru arm without its queueing: on long-tail at 1x A95 within 1 % of it. The orders
